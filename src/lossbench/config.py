@@ -1,0 +1,276 @@
+"""Structured config schemas (Hydra / OmegaConf dataclasses), one per config-group option.
+
+The YAML files under ``configs/`` fill in values on top of these schemas, so a misspelt key or
+a wrong type fails when the config is composed, naming the key in full::
+
+    $ lossbench-train loss.gama=2
+    Could not override 'loss.gama'. ... Key 'gama' not in 'FocalLossConfig' ...
+
+Rules that span groups (head versus loss versus task, value ranges) are checked by
+:mod:`lossbench.validation` before any data is loaded.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from hydra.core.config_store import ConfigStore
+from omegaconf import MISSING
+
+from lossbench.heads import HEADS
+
+# ----------------------------------------------------------------------------------- data
+
+
+@dataclass
+class DataConfig:
+    name: str = MISSING
+    batch_size: int | None = 128  # null: the whole training split in one batch
+    split_seed: int = 0  # seeds the train/val/test split, independently of `seed`
+    val_fraction: float = 0.2
+    test_fraction: float = 0.2
+
+
+@dataclass
+class SyntheticBinaryConfig(DataConfig):
+    n_samples: int = 2000
+    n_features: int = 20
+    n_informative: int = 8
+    positive_fraction: float = 0.5  # class balance: fraction of positives
+    label_noise: float = 0.01  # fraction of labels flipped at random
+    class_sep: float = 1.0
+    random_state: int = 0  # seeds the generator (the data set itself)
+
+
+@dataclass
+class SyntheticMultilabelConfig(DataConfig):
+    n_samples: int = 2000
+    n_features: int = 20
+    n_labels: int = 5
+    avg_labels: int = 2  # average number of labels on per sample
+    random_state: int = 0
+
+
+@dataclass
+class SyntheticMulticlassConfig(DataConfig):
+    n_samples: int = 2000
+    n_features: int = 20
+    n_informative: int = 8
+    n_classes: int = 4
+    label_noise: float = 0.01
+    class_sep: float = 1.0
+    random_state: int = 0
+
+
+@dataclass
+class CsvDataConfig(DataConfig):
+    path: str = MISSING
+    label_columns: list[str] = MISSING
+    feature_columns: list[str] | None = None  # null: every column that is not a label
+    task: str = MISSING  # binary | multilabel | multiclass
+
+
+# ---------------------------------------------------------------------------------- model
+
+
+@dataclass
+class ModelConfig:
+    name: str = MISSING
+
+
+@dataclass
+class MLPConfig(ModelConfig):
+    hidden_sizes: list[int] = field(default_factory=lambda: [64, 64])
+    activation: str = "relu"  # relu | gelu | tanh | silu
+    dropout: float = 0.0
+
+
+@dataclass
+class HeadConfig:
+    name: str = MISSING
+
+
+# ----------------------------------------------------------------------------------- loss
+
+
+@dataclass
+class LossConfig:
+    name: str = MISSING
+    reduction: str = "mean"  # mean | sum (none is refused for training: it is not a scalar)
+
+
+@dataclass
+class _LegacyReduction:
+    # Deprecated in torch; mapped onto `reduction` exactly as torch does, with a warning.
+    size_average: bool | None = None
+    reduce: bool | None = None
+
+
+@dataclass
+class BCELossConfig(LossConfig, _LegacyReduction):
+    weight: list[float] | None = None  # one per output unit (label or class)
+
+
+@dataclass
+class BCEWithLogitsLossConfig(LossConfig, _LegacyReduction):
+    weight: list[float] | None = None
+    pos_weight: Any = None  # a number, a list (one per unit) or 'auto' = negatives / positives
+
+
+@dataclass
+class CrossEntropyLossConfig(LossConfig, _LegacyReduction):
+    weight: list[float] | None = None  # one per class
+    ignore_index: int = -100
+    label_smoothing: float = 0.0
+
+
+@dataclass
+class NLLLossConfig(LossConfig, _LegacyReduction):
+    weight: list[float] | None = None
+    ignore_index: int = -100
+
+
+@dataclass
+class MSELossConfig(LossConfig, _LegacyReduction):
+    pass
+
+
+@dataclass
+class FocalLossConfig(LossConfig):
+    alpha: float | None = 0.25  # weight of positives; null: no weighting
+    gamma: float = 2.0  # focusing parameter; 0 gives BCE-with-logits
+
+
+# ------------------------------------------------------------------------------ optimizer
+
+
+@dataclass
+class OptimizerConfig:
+    name: str = MISSING
+    lr: float = 1e-3
+    weight_decay: float = 0.0  # L2 on weights only, never on biases
+
+
+@dataclass
+class AdamConfig(OptimizerConfig):
+    betas: list[float] = field(default_factory=lambda: [0.9, 0.999])
+    eps: float = 1e-8
+
+
+@dataclass
+class SGDConfig(OptimizerConfig):
+    momentum: float = 0.9
+    nesterov: bool = False
+
+
+@dataclass
+class LBFGSConfig(OptimizerConfig):
+    lr: float = 1.0
+    max_iter: int = 20  # iterations per optimizer step
+    history_size: int = 100
+    line_search_fn: str | None = "strong_wolfe"
+    tolerance_grad: float = 1e-10
+    tolerance_change: float = 1e-12
+
+
+# -------------------------------------------------------------------------------- trainer
+
+
+@dataclass
+class TrainerConfig:
+    """Keyword arguments of ``lightning.Trainer``; see its documentation for each."""
+
+    max_epochs: int = 20
+    accelerator: str = "auto"
+    devices: Any = "auto"
+    num_nodes: int = 1
+    strategy: str = "auto"
+    precision: Any = "32-true"
+    deterministic: Any = False
+    gradient_clip_val: float | None = None
+    check_val_every_n_epoch: int = 1
+    log_every_n_steps: int = 50
+    enable_progress_bar: bool | None = None  # null: on for single runs, off in multiruns
+    enable_model_summary: bool | None = None  # null: like enable_progress_bar
+    limit_train_batches: Any = None
+    limit_val_batches: Any = None
+    limit_test_batches: Any = None
+
+
+@dataclass
+class LoggerConfig:
+    name: str = MISSING  # csv | tensorboard | none
+
+
+@dataclass
+class CheckpointConfig:
+    monitor: str | None = None  # null: the optimized_metric
+    mode: str | None = None  # min | max; null: inferred from the metric's name
+    save_last: bool = True
+
+
+@dataclass
+class EarlyStoppingConfig:
+    enabled: bool = False
+    monitor: str | None = None  # null: the optimized_metric
+    mode: str | None = None
+    patience: int = 5
+    min_delta: float = 0.0
+
+
+@dataclass
+class TrainConfig:
+    data: Any = MISSING
+    model: Any = MISSING
+    head: HeadConfig = MISSING
+    loss: Any = MISSING
+    optimizer: Any = MISSING
+    trainer: TrainerConfig = MISSING
+    logger: LoggerConfig = MISSING
+    checkpoint: CheckpointConfig = field(default_factory=CheckpointConfig)
+    early_stopping: EarlyStoppingConfig = field(default_factory=EarlyStoppingConfig)
+    seed: int = 0  # seeds model initialisation and batch order (0 is a seed)
+    optimized_metric: str = "val/nll"  # what checkpointing and sweepers optimise
+    ckpt_path: str | None = None
+
+
+#: Schemas by group and option. The YAML option ``configs/<group>/<option>.yaml`` starts with
+#: ``defaults: [/schema/<group>/<option>@_here_, _self_]``.
+SCHEMAS: dict[str, dict[str, type]] = {
+    "data": {
+        "breast_cancer": DataConfig,
+        "iris": DataConfig,
+        "wine": DataConfig,
+        "digits": DataConfig,
+        "digits_multilabel": DataConfig,
+        "synthetic_binary": SyntheticBinaryConfig,
+        "synthetic_multilabel": SyntheticMultilabelConfig,
+        "synthetic_multiclass": SyntheticMulticlassConfig,
+        "csv": CsvDataConfig,
+    },
+    "model": {"linear": ModelConfig, "mlp": MLPConfig},
+    "head": {name: HeadConfig for name in HEADS},
+    "loss": {
+        "bce": BCELossConfig,
+        "bce_with_logits": BCEWithLogitsLossConfig,
+        "cross_entropy": CrossEntropyLossConfig,
+        "nll": NLLLossConfig,
+        "manual_bce": LossConfig,
+        "mse": MSELossConfig,
+        "focal": FocalLossConfig,
+    },
+    "optimizer": {"adam": AdamConfig, "adamw": AdamConfig, "sgd": SGDConfig,
+                  "lbfgs": LBFGSConfig},
+    "trainer": {"default": TrainerConfig},
+    "logger": {name: LoggerConfig for name in ("csv", "tensorboard", "none")},
+}
+
+
+def register_configs() -> None:
+    """Store every schema in Hydra's ConfigStore (idempotent)."""
+    cs = ConfigStore.instance()
+    cs.store(name="train_schema", node=TrainConfig)
+    for group, options in SCHEMAS.items():
+        for option, schema in options.items():
+            cs.store(group=f"schema/{group}", name=option, node=schema)

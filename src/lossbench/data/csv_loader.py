@@ -1,0 +1,585 @@
+"""Load a classification table from your own CSV file, refusing bad input with the fix.
+
+    >>> import pathlib, tempfile
+    >>> path = pathlib.Path(tempfile.mkdtemp()) / "flowers.csv"
+    >>> _ = path.write_text("petal,sepal,species\\n1.4,5.1,setosa\\n4.7,7.0,versicolor\\n"
+    ...                     "1.3,4.9,setosa\\n")
+    >>> table = load_csv(path, label_columns=["species"], task="multiclass")
+    >>> table.features.shape, table.labels.tolist(), table.classes
+    ((3, 2), [0, 1, 0], ['setosa', 'versicolor'])
+
+The file is comma-separated UTF-8 text with one header line, read with the :mod:`csv` module
+rather than pandas so that every row must have one value per column and every error can name
+its line. Column names and cells are stripped of surrounding whitespace; blank lines are
+skipped. A number is what Python's ``float()`` reads (``1``, ``-2.5``, ``1e3``, ``inf``). A cell
+is *missing* when it is empty, NaN in any spelling, or one of ``na``, ``n/a``, ``null``,
+``<na>``, ``#n/a`` (any case); ``none`` is not a missing marker, so it can be a class name.
+Nothing is imputed: a missing or infinite value in a used column is an error.
+
+Labels, per task (the table in :mod:`lossbench.tasks` shows the shapes):
+
+- ``binary``: exactly one label column holding 0 and 1 (``1.0`` counts as 1). Other values,
+  text included, are refused with a suggested mapping; ``label_names`` is ``[column]``.
+- ``multiclass``: exactly one label column holding integer class ids (``3``, ``7``, ``9``;
+  ``7.0`` counts as 7, ``1.5`` is refused) *or* class names (``setosa``). Mixing numbers and text
+  is refused. The sorted distinct values become ``classes`` and label ``i`` means
+  ``classes[i]``: numbers sort numerically, names as strings. ``label_names`` holds them as text.
+- ``multilabel``: one or more 0/1 label columns, one per label (a single column is allowed and
+  gives an ``(N, 1)`` multi-hot target); ``label_names`` is the column names.
+
+Each task needs at least two classes in the file (and, multi-label, a 0 and a 1 in every label
+column). Positions in messages are given as the line of the file, counting the header as line 1,
+and the data row, counting the first row after the header as data row 1.
+"""
+
+from __future__ import annotations
+
+import csv
+import difflib
+import math
+import numbers
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from lossbench.tasks import TASKS
+
+__all__ = ["DataError", "LoadedTable", "check_split_classes", "check_split_sizes", "load_csv"]
+
+#: Cells read as missing (compared after stripping, ignoring case).
+MISSING_MARKERS = frozenset({"", "nan", "na", "n/a", "null", "<na>", "#n/a"})  # + any NaN
+
+_FLOAT32_MAX = float(np.finfo(np.float32).max)
+_SPLIT_FIX = ("use more rows, a different data.split_seed, or smaller data.val_fraction / "
+              "data.test_fraction")
+
+
+class DataError(ValueError):
+    """Input data that lossbench cannot train on; the message says why and how to fix it."""
+
+
+@dataclass(frozen=True)
+class LoadedTable:
+    """A whole data set in memory, before it is split.
+
+    Attributes:
+        features: float32 ``(N, F)``.
+        labels: int64 ``(N,)`` for binary (0/1) and multi-class (0 .. C-1), ``(N, L)`` multi-hot
+            for multi-label.
+        feature_names: the ``F`` feature column names, in column order.
+        label_names: the label column (binary), the label columns (multi-label) or the class
+            names (multi-class, ``str`` of each entry of ``classes``).
+        classes: multi-class: the original label values, sorted, with label ``i`` meaning
+            ``classes[i]``; binary and multi-label: ``[0, 1]``.
+    """
+
+    features: np.ndarray
+    labels: np.ndarray
+    feature_names: list[str]
+    label_names: list[str]
+    classes: list
+
+
+# ------------------------------------------------------------------------------- reading
+
+
+@dataclass(frozen=True)
+class _Source:
+    """Where the cells came from, to name the file and the line in messages."""
+
+    path: str
+    lines: list[int]  # file line (1-based, header = 1) of each data row
+
+    def at(self, row: int) -> str:
+        return f"line {self.lines[row]} (data row {row + 1})"
+
+    def error(self, message: str) -> DataError:
+        return DataError(f"{self.path}: {message}")
+
+
+def _resolve(path: str | os.PathLike) -> Path:
+    given = Path(path).expanduser()
+    resolved = given.resolve()
+    if not resolved.is_file():
+        what = "is a directory, not a file" if resolved.is_dir() else "does not exist"
+        raise DataError(
+            f"CSV file {str(resolved)!r} {what} (data.path={str(path)!r}). Relative paths "
+            f"resolve against the directory the command was started from ({os.getcwd()}); "
+            "give an absolute path or run from the directory that holds the file."
+        )
+    return resolved
+
+
+def _is_blank(record: list[str]) -> bool:
+    return len(record) <= 1 and not "".join(record).strip()
+
+
+def _read(path: Path) -> tuple[list[str], list[list[str]], _Source]:
+    """Return the header (stripped), the data rows (as read) and their line numbers."""
+    name = str(path)
+    header: list[str] | None = None
+    rows: list[list[str]] = []
+    lines: list[int] = []
+    try:
+        with path.open(newline="", encoding="utf-8-sig") as handle:
+            reader = csv.reader(handle, skipinitialspace=True)
+            last = 0
+            for record in reader:
+                start, last = last + 1, reader.line_num
+                if _is_blank(record):
+                    continue
+                if header is None:
+                    header = [cell.strip() for cell in record]
+                    continue
+                if len(record) != len(header):
+                    raise DataError(
+                        f"{name}: line {start} has {len(record)} fields but the header has "
+                        f"{len(header)} columns. Give every row one value per column, and quote "
+                        'values that contain commas ("1,5").'
+                    )
+                rows.append(record)
+                lines.append(start)
+    except UnicodeDecodeError as err:
+        raise DataError(f"{name}: not UTF-8 text ({err}). Save the file as UTF-8 CSV.") from None
+    except csv.Error as err:
+        raise DataError(f"{name}: not readable as CSV at line {reader.line_num}: {err}.") from None
+    source = _Source(name, lines)
+    if header is None:
+        raise source.error("the file is empty. Write a header line of column names, then one "
+                           "line per example.")
+    _check_header(header, source)
+    if not rows:
+        raise source.error(f"the file has a header ({_names(header)}) but no data rows. Add "
+                           "one line per example below the header.")
+    return header, rows, source
+
+
+def _names(names: Sequence[str], limit: int = 20) -> str:
+    shown = ", ".join(repr(n) for n in names[:limit])
+    return shown + (f", ... ({len(names)} in all)" if len(names) > limit else "")
+
+
+def _check_header(header: list[str], source: _Source) -> None:
+    unnamed = [i + 1 for i, name in enumerate(header) if not name]
+    if unnamed:
+        raise source.error(
+            f"header column(s) {unnamed} have no name (header: {_names(header)}). Name every "
+            "column; a trailing comma in the header makes an unnamed column."
+        )
+    seen: dict[str, list[int]] = {}
+    for i, name in enumerate(header):
+        seen.setdefault(name, []).append(i + 1)
+    duplicated = {name: where for name, where in seen.items() if len(where) > 1}
+    if duplicated:
+        listed = "; ".join(f"{name!r} at columns {where}" for name, where in duplicated.items())
+        raise source.error(
+            f"duplicated column names in the header: {listed}. Column names must be unique "
+            "so that data.label_columns and data.feature_columns name one column each; rename "
+            "the duplicates."
+        )
+
+
+# ---------------------------------------------------------------------------- selection
+
+
+def _as_names(columns: Sequence[str] | str, key: str) -> list[str]:
+    names = [columns] if isinstance(columns, str) else [str(c) for c in columns]
+    repeated = sorted({n for n in names if names.count(n) > 1})
+    if repeated:
+        raise DataError(f"{key} lists {_names(repeated)} more than once ({key}={names}); "
+                        "list each column once.")
+    return names
+
+
+def _check_label_count(task: str, labels: list[str]) -> None:
+    if task in ("binary", "multiclass") and len(labels) != 1:
+        raise DataError(
+            f"task {task!r} takes exactly one label column, but data.label_columns={labels} "
+            f"lists {len(labels)}. Name the one column that holds the class"
+            + (", or use data.task=multilabel for several 0/1 label columns." if labels else ".")
+        )
+    if task == "multilabel" and not labels:
+        raise DataError("data.label_columns is empty: task 'multilabel' needs one 0/1 column "
+                        "per label, e.g. data.label_columns=[cat,dog].")
+
+
+def _check_present(wanted: list[str], header: list[str], key: str, source: _Source) -> None:
+    for name in wanted:
+        if name in header:
+            continue
+        same_case = [h for h in header if h.lower() == name.lower()]
+        close = same_case or difflib.get_close_matches(name, header, n=1)
+        hint = f" Did you mean {close[0]!r}?" if close else ""
+        delimiter = next((d for d in (";", "\t", "|") if len(header) == 1 and d in header[0]),
+                         None)
+        if delimiter:
+            hint += (f" The header is one column that contains {delimiter!r}: the file seems to "
+                     "use another delimiter, but lossbench reads comma-separated files.")
+        raise source.error(f"column {name!r} of {key} is not in the header.{hint} "
+                           f"Available columns: {_names(header)}.")
+
+
+def _select(header: list[str], label_columns: list[str], feature_columns: list[str] | None,
+            source: _Source) -> list[str]:
+    _check_present(label_columns, header, "data.label_columns", source)
+    if feature_columns is None:
+        features = [name for name in header if name not in label_columns]
+        if not features:
+            raise source.error(f"no feature columns: every column ({_names(header)}) is a label "
+                               "column. Add feature columns to the file.")
+        return features
+    _check_present(feature_columns, header, "data.feature_columns", source)
+    both = [name for name in feature_columns if name in label_columns]
+    if both:
+        raise source.error(
+            f"column(s) {_names(both)} are listed both in data.label_columns and "
+            "data.feature_columns; a model must not see its own target. Remove them from "
+            "data.feature_columns."
+        )
+    if not feature_columns:
+        raise source.error("data.feature_columns is empty. List at least one feature column, "
+                           "or set data.feature_columns=null to use every non-label column.")
+    return feature_columns
+
+
+# ------------------------------------------------------------------------------- values
+
+
+@dataclass(frozen=True)
+class _Parsed:
+    cells: np.ndarray  # object array of the cells, stripped when any is not a number
+    values: np.ndarray  # float64, NaN where missing or not a number
+    missing: np.ndarray  # bool
+    text: np.ndarray  # bool: present but not a number
+
+    def cell(self, row: int) -> str:
+        return str(self.cells[row]).strip()
+
+
+def _parse(cells: Sequence[str]) -> _Parsed:
+    """Read one column: a number is what ``float()`` reads; NaN in any spelling is missing."""
+    try:  # fast path, a column of numbers (float() ignores surrounding spaces)
+        values = np.array(cells, dtype=np.float64)
+        text = np.zeros(len(values), dtype=bool)
+        kept = np.array(cells, dtype=object)
+    except ValueError:
+        kept = np.array([cell.strip() for cell in cells], dtype=object)
+        values = np.full(len(kept), np.nan)
+        text = np.zeros(len(kept), dtype=bool)
+        for i, cell in enumerate(kept):
+            if cell.lower() not in MISSING_MARKERS:
+                try:
+                    values[i] = float(cell)
+                except ValueError:
+                    text[i] = True
+    return _Parsed(kept, values, np.isnan(values) & ~text, text)
+
+
+def _first(mask: np.ndarray) -> int:
+    return int(np.flatnonzero(mask)[0])
+
+
+def _distinct(cells: np.ndarray) -> list[str]:
+    """The distinct stripped cells, in order of appearance."""
+    return list(dict.fromkeys(str(cell).strip() for cell in cells))
+
+
+def _check_missing(parsed: _Parsed, what: str, source: _Source) -> None:
+    if parsed.missing.any():
+        row = _first(parsed.missing)
+        raise source.error(
+            f"{what} has a missing value ({parsed.cell(row)!r}) at {source.at(row)}; "
+            f"{int(parsed.missing.sum())} of {len(parsed.cells)} rows are missing. lossbench "
+            "does not impute: fill in or drop those rows"
+            + (", or leave the column out of data.feature_columns." if "feature" in what
+               else ".")
+        )
+
+
+def _check_finite(parsed: _Parsed, what: str, source: _Source) -> None:
+    infinite = ~np.isfinite(parsed.values) | (np.abs(parsed.values) > _FLOAT32_MAX)
+    if infinite.any():
+        row = _first(infinite)
+        raise source.error(
+            f"{what} holds an infinite value ({parsed.cell(row)!r}) at {source.at(row)}; "
+            f"{int(infinite.sum())} of {len(parsed.cells)} rows are infinite or beyond "
+            "float32's range (about 3.4e38). Replace or drop those rows."
+        )
+
+
+def _features(columns: list[str], cells: dict[str, Sequence[str]], source: _Source) -> np.ndarray:
+    out = np.empty((len(source.lines), len(columns)), dtype=np.float32)
+    for j, name in enumerate(columns):
+        parsed = _parse(cells[name])
+        if parsed.text.any():
+            row = _first(parsed.text)
+            raise source.error(
+                f"feature column {name!r} holds a non-numeric value {parsed.cell(row)!r} at "
+                f"{source.at(row)} ({int(parsed.text.sum())} such rows; values: "
+                f"{_names(_distinct(parsed.cells[parsed.text]), 5)}). Features must be numbers: "
+                "encode categories as numbers (e.g. one-hot columns with pandas.get_dummies), "
+                "or leave the column out with data.feature_columns=[...]."
+            )
+        _check_missing(parsed, f"feature column {name!r}", source)
+        _check_finite(parsed, f"feature column {name!r}", source)
+        out[:, j] = parsed.values
+    return out
+
+
+def _zero_one(name: str, parsed: _Parsed, task: str, source: _Source) -> np.ndarray:
+    """Validate one 0/1 label column and return it as int64."""
+    bad = parsed.text | (~parsed.missing & ~np.isin(parsed.values, (0.0, 1.0)))
+    if bad.any():
+        row = _first(bad)
+        distinct = _distinct(parsed.cells[~parsed.missing])
+        if len(distinct) == 2:
+            low, high = sorted(distinct)
+            mapping = f"map them to 0 and 1 in the file (e.g. {low!r} -> 0, {high!r} -> 1)"
+        else:
+            mapping = "map them to 0 and 1 in the file"
+        alternative = (", or use data.task=multiclass, which takes any integer ids or class "
+                       "names" if task == "binary" else "")
+        raise source.error(
+            f"{task} label column {name!r} must hold only 0 and 1, but it holds "
+            f"{_names(_distinct(parsed.cells[bad]), 5)} (first at {source.at(row)}). Its values "
+            f"are {_names(distinct, 5)}: {mapping}{alternative}."
+        )
+    _check_missing(parsed, f"label column {name!r}", source)
+    return parsed.values.astype(np.int64)
+
+
+def _multiclass(name: str, parsed: _Parsed, source: _Source) -> tuple[np.ndarray, list]:
+    present = ~parsed.missing
+    numeric = present & ~parsed.text
+    if numeric.any() and parsed.text.any():
+        first_number, first_text = _first(numeric), _first(parsed.text)
+        raise source.error(
+            f"label column {name!r} mixes numbers and text: {parsed.cell(first_number)!r} at "
+            f"{source.at(first_number)} and {parsed.cell(first_text)!r} at "
+            f"{source.at(first_text)}. Multi-class labels are either all integer class ids or "
+            "all class names; make them one or the other."
+        )
+    _check_missing(parsed, f"label column {name!r}", source)
+    if parsed.text.any():
+        classes, labels = np.unique(parsed.cells.astype(str), return_inverse=True)
+        return labels.astype(np.int64), [str(c) for c in classes]
+    _check_finite(parsed, f"label column {name!r}", source)
+    fractional = parsed.values != np.round(parsed.values)
+    if fractional.any():
+        row = _first(fractional)
+        raise source.error(
+            f"multi-class label column {name!r} holds {parsed.cell(row)!r} at {source.at(row)}, "
+            f"which is not an integer ({int(fractional.sum())} such rows). Labels must be "
+            "integer class ids or class names: map the values to classes (a real-valued target "
+            "is regression, which lossbench does not do)."
+        )
+    classes, labels = np.unique(parsed.values.astype(np.int64), return_inverse=True)
+    return labels.astype(np.int64), [int(c) for c in classes]
+
+
+def _check_two_classes(name: str, parsed: _Parsed, task: str, source: _Source) -> None:
+    distinct = np.unique(parsed.cells if parsed.text.any() else parsed.values)
+    if len(distinct) < 2:
+        value = parsed.cell(0)
+        if task == "multilabel":
+            lacking = "positives" if parsed.values[0] == 0 else "negatives"
+            raise source.error(
+                f"label {name!r} is {value} in every one of the {len(parsed.cells)} rows (no "
+                f"{lacking}): a model cannot learn it and its metrics are undefined. Drop it "
+                "from data.label_columns, or add rows where it is "
+                f"{1 - int(parsed.values[0])}."
+            )
+        raise source.error(
+            f"label column {name!r} is {value!r} in every one of the {len(parsed.cells)} rows: "
+            f"a {task} classifier needs at least two classes. Check that data.label_columns "
+            "names the right column, or add rows of the other class(es)."
+        )
+
+
+# --------------------------------------------------------------------------------- API
+
+
+def load_csv(path: str | os.PathLike, label_columns: list[str], task: str,
+             feature_columns: list[str] | None = None) -> LoadedTable:
+    """Read a CSV file into a :class:`LoadedTable`, checking every value the model will see.
+
+    Args:
+        path: the CSV file; a relative path resolves against the current working directory
+            (the directory the command was started from).
+        label_columns: the label column(s): one for ``binary`` and ``multiclass``, one or more
+            0/1 columns for ``multilabel``. A single string is taken as one column name.
+        task: ``"binary"``, ``"multilabel"`` or ``"multiclass"``.
+        feature_columns: the feature columns, in the order the model sees them; ``None`` takes
+            every column that is not a label column, in file order. Features must be numeric.
+
+    Returns:
+        The table; see the module docstring for the label conventions of each task.
+
+    Raises:
+        DataError: for any input that cannot be trained on (unknown task, missing file or
+            column, duplicated or unnamed header columns, non-numeric, missing or infinite
+            values, labels that do not fit the task, a single class); the message names the
+            file, the column, the value and its line, and says how to fix it.
+
+    Example:
+        >>> import pathlib, tempfile
+        >>> path = pathlib.Path(tempfile.mkdtemp()) / "toy.csv"
+        >>> _ = path.write_text("x,y\\n0.5,1\\n-1.0,0\\n")
+        >>> load_csv(path, ["y"], "binary").labels.tolist()
+        [1, 0]
+    """
+    if task not in TASKS:
+        raise DataError(f"Unknown task {task!r}. Valid tasks: {', '.join(TASKS)}. Set it with "
+                        "data.task=<task>.")
+    labels_wanted = _as_names(label_columns, "data.label_columns")
+    _check_label_count(task, labels_wanted)
+    features_wanted = (None if feature_columns is None
+                       else _as_names(feature_columns, "data.feature_columns"))
+    header, rows, source = _read(_resolve(path))
+    features_used = _select(header, labels_wanted, features_wanted, source)
+    index = {name: j for j, name in enumerate(header)}
+    columns = list(zip(*rows, strict=True))  # rows are checked to fit the header
+    cells = {name: columns[index[name]] for name in features_used + labels_wanted}
+
+    parsed = {name: _parse(cells[name]) for name in labels_wanted}
+    if task == "multiclass":
+        (name,) = labels_wanted
+        labels, classes = _multiclass(name, parsed[name], source)
+        _check_two_classes(name, parsed[name], task, source)
+        label_names = [str(c) for c in classes]
+    else:
+        zero_one = [_zero_one(name, parsed[name], task, source) for name in labels_wanted]
+        for name in labels_wanted:
+            _check_two_classes(name, parsed[name], task, source)
+        labels = zero_one[0] if task == "binary" else np.stack(zero_one, axis=1)
+        classes, label_names = [0, 1], list(labels_wanted)
+    features = _features(features_used, cells, source)
+    return LoadedTable(features, labels, list(features_used), label_names, classes)
+
+
+def check_split_classes(labels_train: np.ndarray, task: str, label_names: list[str]) -> None:
+    """Refuse a training split that cannot teach every class (or every label).
+
+    Binary and multi-class: the training split must hold at least two classes. Multi-label:
+    every label needs at least one positive and one negative training row.
+
+    Args:
+        labels_train: the training labels, ``(N,)`` or ``(N, L)`` as in :class:`LoadedTable`.
+        task: ``"binary"``, ``"multilabel"`` or ``"multiclass"``.
+        label_names: :attr:`LoadedTable.label_names`, to name the class or label in messages.
+
+    Raises:
+        DataError: naming the class or label, with the fix (more rows, another
+            ``data.split_seed``, smaller ``data.val_fraction`` / ``data.test_fraction``).
+
+    Example:
+        >>> import numpy as np
+        >>> check_split_classes(np.array([[1, 0], [0, 1]]), "multilabel", ["cat", "dog"])
+        >>> check_split_classes(np.array([1, 1]), "binary", ["y"])
+        ... # doctest: +IGNORE_EXCEPTION_DETAIL
+        Traceback (most recent call last):
+        DataError: The training split (2 rows) holds only class 1 of label column 'y': ...
+    """
+    if task not in TASKS:
+        raise DataError(f"Unknown task {task!r}. Valid tasks: {', '.join(TASKS)}.")
+    labels_train = np.asarray(labels_train)
+    n = len(labels_train)
+    if task == "multilabel":
+        if labels_train.ndim != 2 or labels_train.shape[1] != len(label_names):
+            raise ValueError(f"Expected multi-label training labels of shape (N, "
+                             f"{len(label_names)}) for labels {label_names}, got shape "
+                             f"{labels_train.shape}.")
+        positives = labels_train.sum(axis=0)
+        for name, count in zip(label_names, positives.tolist(), strict=True):
+            if count == 0 or count == n:
+                lacking = "positive (1)" if count == 0 else "negative (0)"
+                raise DataError(
+                    f"The training split ({n} rows) has no {lacking} row for label {name!r}, so "
+                    f"the model cannot learn it. To fix it, {_SPLIT_FIX}."
+                )
+        return
+    present = np.unique(labels_train)
+    if len(present) < 2:
+        if len(present) == 0:
+            only = "no rows at all"
+        elif task == "multiclass" and 0 <= int(present[0]) < len(label_names):
+            only = f"only class {label_names[int(present[0])]!r}"
+        else:
+            only = f"only class {int(present[0])} of label column {label_names[0]!r}"
+        raise DataError(
+            f"The training split ({n} rows) holds {only}: a {task} classifier needs at least two "
+            f"classes to learn from. To fix it, {_SPLIT_FIX}."
+        )
+
+
+def _split_sizes(n_rows: int, val_fraction: float, test_fraction: float) -> dict[str, int]:
+    """Split sizes as two scikit-learn ``train_test_split`` calls make them: test first."""
+    n_test = math.ceil(test_fraction * n_rows)
+    rest = n_rows - n_test
+    n_val = math.ceil(val_fraction / (1.0 - test_fraction) * rest)
+    return {"train": rest - n_val, "validation": n_val, "test": n_test}
+
+
+def check_split_sizes(n_rows: int, val_fraction: float, test_fraction: float,
+                      n_classes_or_1: int) -> None:
+    """Refuse split fractions that are out of range or leave a split too small.
+
+    The rule: ``data.val_fraction`` and ``data.test_fraction`` each lie strictly between 0 and
+    1, and their sum is below 1. Sizes are computed as the splitter does (scikit-learn's
+    ``train_test_split``, test drawn first with ``ceil(test_fraction * n_rows)`` rows, then
+    validation from the rest). Every split needs at least 1 row; a stratified split
+    (``n_classes_or_1 >= 2``) needs at least ``max(2, n_classes)`` rows in each of train,
+    validation and test, one per class at least, as stratified splitting requires.
+
+    Args:
+        n_rows: rows in the whole table.
+        val_fraction: ``data.val_fraction``.
+        test_fraction: ``data.test_fraction``.
+        n_classes_or_1: the number of classes for stratified splits (binary: 2), or 1 for
+            unstratified ones (multi-label).
+
+    Raises:
+        DataError: naming the row count, the fractions, the split that is too small, and the
+            fix.
+
+    Example:
+        >>> check_split_sizes(100, 0.2, 0.2, 3)
+        >>> check_split_sizes(10, 0.1, 0.2, 3)  # doctest: +IGNORE_EXCEPTION_DETAIL
+        Traceback (most recent call last):
+        DataError: 10 rows are too few for data.val_fraction=0.1 and data.test_fraction=0.2: ...
+    """
+    fractions = {"data.val_fraction": val_fraction, "data.test_fraction": test_fraction}
+    for key, value in fractions.items():
+        if isinstance(value, bool) or not isinstance(value, numbers.Real) or not 0 < value < 1:
+            raise DataError(f"{key}={value!r} must be a number strictly between 0 and 1 (the "
+                            f"fraction of rows held out), e.g. {key}=0.2.")
+    if val_fraction + test_fraction >= 1.0:
+        raise DataError(
+            f"data.val_fraction={val_fraction} + data.test_fraction={test_fraction} = "
+            f"{val_fraction + test_fraction:g} leaves no rows for training; the sum must be "
+            "below 1, e.g. data.val_fraction=0.2 data.test_fraction=0.2."
+        )
+    stratified = n_classes_or_1 >= 2
+    need = max(2, n_classes_or_1) if stratified else 1
+    why = (f"a stratified split needs at least {need} rows per split (one per class, "
+           f"{n_classes_or_1} classes)" if stratified else "every split needs at least 1 row")
+    given = (f"{n_rows} rows are too few for data.val_fraction={val_fraction} and "
+             f"data.test_fraction={test_fraction}")
+    if n_rows < 3 * need:
+        raise DataError(f"{given}: {why}, so at least {3 * need} rows in all. Use a larger "
+                        "data set.")
+    sizes = _split_sizes(n_rows, val_fraction, test_fraction)
+    for split, size in sizes.items():
+        if size >= need:
+            continue
+        if split == "train":
+            fix = ("lower data.val_fraction + data.test_fraction (training gets about the rest) "
+                   f"to about {math.floor((n_rows - need) / n_rows * 100) / 100:g} or less")
+        else:
+            key = "data.val_fraction" if split == "validation" else "data.test_fraction"
+            fix = f"raise {key} to at least {math.ceil(need / n_rows * 100) / 100:g}"
+        raise DataError(f"{given}: the {split} split would get {size} row{'s' * (size != 1)}, "
+                        f"but {why}. To fix it, {fix}, or use more rows.")

@@ -1,0 +1,82 @@
+"""The LightningDataModule: a data set split, standardised and held as tensors on the device.
+
+    >>> dm = ClassificationDataModule({"name": "wine", "batch_size": 32, "split_seed": 0,
+    ...                                "val_fraction": 0.2, "test_fraction": 0.2},
+    ...                               loss="cross_entropy")
+    >>> dm.task, dm.n_features, dm.n_outputs
+    ('multiclass', 13, 3)
+
+Targets are encoded for the loss once (:func:`lossbench.losses.encode_targets`); the metrics
+see the int64 labels. Batches are ``(features, labels, targets)``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import lightning as L
+import torch
+
+from lossbench.data.csv_loader import LoadedTable
+from lossbench.data.datasets import load_table, task_of
+from lossbench.data.loader import IndexBatchLoader
+from lossbench.data.splits import STAGES, split_table
+from lossbench.losses import encode_targets, n_outputs
+
+
+class ClassificationDataModule(L.LightningDataModule):
+    """Loads, splits and standardises the data set of ``data_cfg`` for ``loss``."""
+
+    def __init__(self, data_cfg: Mapping[str, Any], loss: str, *, seed: int = 0,
+                 table: LoadedTable | None = None) -> None:
+        super().__init__()
+        self.cfg = dict(data_cfg)
+        self.loss = loss
+        self.seed = seed
+        self.task = task_of(self.cfg)
+        table = table if table is not None else load_table(self.cfg)
+        self.label_names = table.label_names
+        self.n_targets = 1 if self.task == "binary" else len(table.label_names)
+        self.n_classes = len(table.classes) if self.task == "multiclass" else 2
+        splits = split_table(table, self.task, val_fraction=self.cfg["val_fraction"],
+                             test_fraction=self.cfg["test_fraction"],
+                             split_seed=self.cfg["split_seed"])
+        self.n_features = table.features.shape[1]
+        self.n_outputs = n_outputs(self.task, self.n_targets, loss)
+        self.tensors: dict[str, tuple[torch.Tensor, torch.Tensor, torch.Tensor]] = {}
+        for stage in STAGES:
+            labels = torch.from_numpy(splits[stage].labels)
+            targets = encode_targets(labels, self.task, loss, self.n_classes)
+            self.tensors[stage] = (torch.from_numpy(splits[stage].features), labels, targets)
+
+    @property
+    def train_targets(self) -> torch.Tensor:
+        """The training split's loss targets (for ``pos_weight=auto``)."""
+        return self.tensors["train"][2]
+
+    def sizes(self) -> dict[str, int]:
+        return {stage: len(t[1]) for stage, t in self.tensors.items()}
+
+    def setup(self, stage: str | None = None) -> None:
+        trainer = self.trainer
+        if trainer is None:
+            return
+        device = trainer.strategy.root_device
+        self.tensors = {k: tuple(t.to(device) for t in v) for k, v in self.tensors.items()}
+        self._rank, self._world = trainer.global_rank, trainer.world_size
+
+    def _loader(self, stage: str, *, train: bool) -> IndexBatchLoader:
+        rank, world = getattr(self, "_rank", 0), getattr(self, "_world", 1)
+        batch_size = self.cfg["batch_size"] if train else None
+        return IndexBatchLoader(self.tensors[stage], batch_size, shuffle=train, seed=self.seed,
+                                rank=rank, world_size=world, pad=train)
+
+    def train_dataloader(self) -> IndexBatchLoader:
+        return self._loader("train", train=True)
+
+    def val_dataloader(self) -> IndexBatchLoader:
+        return self._loader("val", train=False)
+
+    def test_dataloader(self) -> IndexBatchLoader:
+        return self._loader("test", train=False)

@@ -1,0 +1,55 @@
+"""Train / validation / test splits and standardisation, fitted on the training split only.
+
+    >>> import numpy as np
+    >>> from lossbench.data.csv_loader import LoadedTable
+    >>> t = LoadedTable(np.arange(40, dtype=np.float32).reshape(20, 2), np.arange(20) % 2,
+    ...                 ["x0", "x1"], ["y"], [0, 1])
+    >>> s = split_table(t, "binary", val_fraction=0.2, test_fraction=0.2, split_seed=0)
+    >>> [len(s[k].labels) for k in ("train", "val", "test")]
+    [12, 4, 4]
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from sklearn.model_selection import train_test_split
+from sklearn.preprocessing import StandardScaler
+
+from lossbench.data.csv_loader import LoadedTable, check_split_classes, check_split_sizes
+from lossbench.tasks import Task
+
+STAGES = ("train", "val", "test")
+
+
+@dataclass(frozen=True)
+class Split:
+    features: np.ndarray  # float32 (n, F), standardised with training statistics
+    labels: np.ndarray  # int64 (n,) or (n, L)
+
+
+def split_table(table: LoadedTable, task: Task, *, val_fraction: float, test_fraction: float,
+                split_seed: int) -> dict[str, Split]:
+    """Split ``table`` into train / val / test, stratified for binary and multi-class tasks.
+
+    Multi-label splits are random (scikit-learn has no multi-label stratification). Features
+    are standardised with a ``StandardScaler`` fitted on the training rows only.
+    """
+    n = len(table.labels)
+    n_classes = len(table.classes) if task == "multiclass" else 2
+    check_split_sizes(n, val_fraction, test_fraction, n_classes if task != "multilabel" else 1)
+    stratify = table.labels if task != "multilabel" else None
+    index = np.arange(n)
+    rest, test = train_test_split(index, test_size=test_fraction, random_state=split_seed,
+                                  stratify=stratify)
+    stratify_rest = None if stratify is None else stratify[rest]
+    train, val = train_test_split(rest, test_size=val_fraction / (1.0 - test_fraction),
+                                  random_state=split_seed, stratify=stratify_rest)
+    check_split_classes(table.labels[train], task, table.label_names)
+    scaler = StandardScaler().fit(table.features[train])
+    return {
+        stage: Split(scaler.transform(table.features[rows]).astype(np.float32),
+                     table.labels[rows])
+        for stage, rows in zip(STAGES, (np.sort(train), np.sort(val), np.sort(test)), strict=True)
+    }

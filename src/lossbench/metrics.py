@@ -1,0 +1,385 @@
+"""Evaluation metrics: probabilities from raw scores, and per-epoch classification metrics.
+
+The model's raw scores (the output before the head) are turned into float64 probabilities by
+:func:`to_probabilities`; :class:`ClassificationMetrics` accumulates them per step and computes
+every metric once per epoch. Probabilities are computed here, never by torchmetrics: torchmetrics
+guesses per call whether its input holds logits, and fp32 sigmoids saturate (sigmoid(17) is
+exactly 1.0), which ties ranking metrics. float64 keeps scores apart up to a logit (or softmax
+logit gap) of about 36.7; beyond that, float64 ties too. :func:`saturated_mask` measures the
+saturation in the scores' own dtype, as a sigmoid or softmax head hands them to the loss.
+
+    >>> import torch
+    >>> scores = torch.tensor([[20.0], [30.0], [-3.0]])
+    >>> probs = to_probabilities(scores, "sigmoid", "binary")
+    >>> bool(probs[0] < probs[1] < 1.0)
+    True
+    >>> saturated_fraction(scores, "sigmoid", "binary")  # fp32 sigmoid(20) and sigmoid(30) are 1.0
+    tensor(0.6667, dtype=torch.float64)
+    >>> metrics = ClassificationMetrics("binary", 1, prefix="val/")
+    >>> metrics.update_from_scores(scores, torch.tensor([1, 1, 0]), link="sigmoid")
+    >>> values = metrics.compute()
+    >>> values["val/auroc"], values["val/saturated"]
+    (tensor(1.), tensor(0.6667, dtype=torch.float64))
+
+Metric definitions (``p``: predicted probabilities, ``y``: labels, ``clip``: clipping to
+``[eps, 1 - eps]`` with ``eps`` the float64 machine epsilon, as in scikit-learn's ``log_loss``):
+
+| key | binary | multilabel | multiclass |
+|-----|--------|------------|------------|
+| accuracy | threshold 0.5 | micro: fraction of correct label decisions | micro (top-1) |
+| exact_match | - | all labels of a sample right | - |
+| f1_macro | mean F1 of both classes | mean F1 over labels | mean F1 over classes |
+| f1_micro | - | F1 of all label decisions pooled | - |
+| auroc | ROC AUC | macro over labels | macro one-vs-rest |
+| map | - | macro average precision | - |
+| ece | 15 equal bins on p, L1 | as binary, on all labels flattened | top-label, 15 bins, L1 |
+| nll | mean -log clip(p_y) | binary nll over all elements | mean -log clip(p[y]) |
+| brier | mean (p - y)^2 | mean (p - y)^2 over all elements | see below |
+| saturated | fraction of head outputs exactly 0.0 or 1.0 (see :func:`saturated_mask`) | | |
+
+Multi-class Brier score, as scikit-learn's ``brier_score_loss`` defines it: the mean over samples
+of ``sum_k (p_k - onehot(y)_k)^2``, in [0, 2]; halved when there are only two classes, where it
+then equals the binary Brier score.
+"""
+
+from __future__ import annotations
+
+from typing import Literal, get_args
+
+import torch
+from torch import Tensor, nn
+from torchmetrics import MeanMetric, Metric
+from torchmetrics.classification import (
+    BinaryAccuracy,
+    BinaryAUROC,
+    BinaryCalibrationError,
+    MulticlassAccuracy,
+    MulticlassAUROC,
+    MulticlassCalibrationError,
+    MulticlassF1Score,
+    MultilabelAccuracy,
+    MultilabelAUROC,
+    MultilabelAveragePrecision,
+    MultilabelExactMatch,
+    MultilabelF1Score,
+)
+
+from lossbench.tasks import Task, check_task
+
+Link = Literal["sigmoid", "softmax"]
+LINKS: tuple[str, ...] = get_args(Link)
+
+#: Decision threshold on probabilities for binary and multi-label predictions.
+THRESHOLD = 0.5
+#: Equal-width bins of the expected calibration error.
+ECE_BINS = 15
+#: Probabilities are clipped to [EPS, 1 - EPS] for the log-loss, as scikit-learn does for float64.
+EPS = torch.finfo(torch.float64).eps
+
+#: Metric names per task, in the order :meth:`ClassificationMetrics.compute` returns them.
+METRIC_NAMES: dict[str, tuple[str, ...]] = {
+    "binary": ("accuracy", "f1_macro", "auroc", "ece", "nll", "brier", "saturated"),
+    "multilabel": ("accuracy", "exact_match", "f1_macro", "f1_micro", "auroc", "map", "ece",
+                   "nll", "brier", "saturated"),
+    "multiclass": ("accuracy", "f1_macro", "auroc", "ece", "nll", "brier", "saturated"),
+}
+
+
+def _check_scores(scores: Tensor, link: str, task: str) -> None:
+    """Raise a ValueError unless ``scores`` is a floating ``(N, U)`` tensor that fits link/task."""
+    check_task(task)
+    if link not in LINKS:
+        raise ValueError(f"Unknown link {link!r}. Valid links: {', '.join(LINKS)}.")
+    if not isinstance(scores, Tensor) or not scores.is_floating_point():
+        kind = scores.dtype if isinstance(scores, Tensor) else type(scores).__name__
+        raise ValueError(f"scores must be a floating-point tensor of raw scores, got {kind}.")
+    if scores.ndim != 2:
+        raise ValueError(
+            f"scores must have shape (N, U) (samples x output units), got shape "
+            f"{tuple(scores.shape)}; a binary model with one unit gives (N, 1)."
+        )
+    units = scores.shape[1]
+    if task == "multilabel" and link == "softmax":
+        raise ValueError(
+            "link='softmax' is invalid for task 'multilabel': softmax makes the labels compete "
+            "for one unit of probability, but several labels can be on at once. Use link='sigmoid'."
+        )
+    if task == "binary" and link == "sigmoid" and units != 1:
+        raise ValueError(
+            f"scores of a binary task with link 'sigmoid' must have shape (N, 1), got "
+            f"{tuple(scores.shape)}."
+        )
+    if task == "binary" and link == "softmax" and units != 2:
+        raise ValueError(
+            f"scores of a binary task with link 'softmax' must have shape (N, 2), got "
+            f"{tuple(scores.shape)}."
+        )
+    if task == "multiclass" and units < 2:
+        raise ValueError(
+            f"scores of a multiclass task must have shape (N, C) with C >= 2 classes, got "
+            f"{tuple(scores.shape)}."
+        )
+    if task == "multilabel" and units < 1:
+        raise ValueError(f"scores of a multilabel task must have shape (N, L), L >= 1, got "
+                         f"{tuple(scores.shape)}.")
+
+
+def to_probabilities(scores: Tensor, link: Link, task: Task) -> Tensor:
+    """Turn raw scores ``(N, U)`` into float64 probabilities in the format the metrics take.
+
+    Args:
+        scores: The model's raw scores (before the head), shape ``(N, U)``.
+        link: "sigmoid" or "softmax": how the loss models probabilities.
+        task: "binary", "multilabel" or "multiclass".
+
+    Returns:
+        float64 probabilities: binary ``(N,)`` probability of the positive class (sigmoid of the
+        single unit, or softmax column 1 of two units); multilabel ``(N, L)`` sigmoids;
+        multiclass ``(N, C)`` softmax, or for link "sigmoid" the independent sigmoids normalised
+        to sum to 1 per row.
+
+    Raises:
+        ValueError: unknown task or link, a shape that does not fit them, or link "softmax" on a
+            multilabel task.
+
+        >>> to_probabilities(torch.tensor([[0.0, 0.0]]), "softmax", "binary")
+        tensor([0.5000], dtype=torch.float64)
+    """
+    _check_scores(scores, link, task)
+    z = scores.detach().to(torch.float64)
+    if task == "binary":
+        return torch.sigmoid(z[:, 0]) if link == "sigmoid" else torch.softmax(z, dim=1)[:, 1]
+    if link == "softmax":
+        return torch.softmax(z, dim=1)
+    if task == "multiclass":
+        # sigmoid(z_k) / sum_j sigmoid(z_j), computed from log-sigmoids so it never divides 0 by 0.
+        return torch.softmax(nn.functional.logsigmoid(z), dim=1)
+    return torch.sigmoid(z)
+
+
+def saturated_mask(scores: Tensor, link: Link, task: Task) -> Tensor:
+    """Which head outputs are exactly 0.0 or 1.0 in the scores' own dtype, as a bool ``(N, U)``.
+
+    This is what a sigmoid (link "sigmoid") or softmax (link "softmax") head hands to the loss:
+    a probability rounded to 0 or 1 gives ``nn.BCELoss`` its clamped log and zero gradient
+    (fp32 sigmoid is exactly 1.0 from logit 16.75 on). Every output unit counts, so for a binary
+    softmax head both columns do. Feed the mask to :meth:`ClassificationMetrics.update`, which
+    averages it over all elements of the epoch without a host sync.
+
+    Args:
+        scores: Raw scores ``(N, U)``, in the dtype the head sees (fp32 usually).
+        link: "sigmoid" or "softmax".
+        task: "binary", "multilabel" or "multiclass" (checked against the shape as in
+            :func:`to_probabilities`).
+
+        >>> saturated_mask(torch.tensor([[17.0], [5.0]]), "sigmoid", "binary")
+        tensor([[ True],
+                [False]])
+    """
+    _check_scores(scores, link, task)
+    z = scores.detach()
+    probs = torch.sigmoid(z) if link == "sigmoid" else torch.softmax(z, dim=1)
+    return (probs == 0) | (probs == 1)
+
+
+def saturated_fraction(scores: Tensor, link: Link, task: Task) -> Tensor:
+    """Fraction of the head outputs that are exactly 0.0 or 1.0, as a float64 0-dim tensor.
+
+    The mean of :func:`saturated_mask` (NaN for no scores). To accumulate over an epoch, pass the
+    mask to :meth:`ClassificationMetrics.update` instead: batches of different sizes then weigh
+    by their number of elements.
+
+        >>> saturated_fraction(torch.tensor([[17.0], [5.0]]), "sigmoid", "binary")
+        tensor(0.5000, dtype=torch.float64)
+    """
+    return saturated_mask(scores, link, task).to(torch.float64).mean()
+
+
+def _mean_metric() -> MeanMetric:
+    # float64 sum and weight states, reduced by "sum" across processes; no NaN check (it syncs).
+    return MeanMetric(nan_strategy="disable").set_dtype(torch.float64)
+
+
+def binary_nll(probs: Tensor, labels: Tensor) -> Tensor:
+    """Per-element binary log-loss ``-log clip(p)`` if the label is 1, else ``-log clip(1 - p)``."""
+    p = probs.to(torch.float64)
+    log_p = torch.log(p.clamp(EPS, 1 - EPS))
+    log_q = torch.log((1 - p).clamp(EPS, 1 - EPS))
+    return -torch.where(labels.bool(), log_p, log_q)
+
+
+class ClassificationMetrics(nn.Module):
+    """All metrics of one split for one task, accumulated per step and computed per epoch.
+
+    Every metric is a torchmetrics ``Metric`` child module, so ``.to(device)`` moves its states
+    and ``compute`` syncs them across processes under DDP. Averages are explicit everywhere; see
+    the table in :mod:`lossbench.metrics` for the definitions.
+
+    Args:
+        task: "binary", "multilabel" or "multiclass".
+        n_targets: 1 for binary, the number of labels (multilabel) or classes (multiclass).
+        prefix: Put before each key that :meth:`compute` returns, e.g. "val/".
+        validate_args: Check inputs in ``update`` (value ranges; torchmetrics' own checks). Those
+            checks synchronise with the device; with False, ``update`` never waits for it.
+
+    Usage, per step, then once per epoch::
+
+        metrics = ClassificationMetrics("multiclass", 3, prefix="val/")
+        metrics.update_from_scores(scores, labels, link="softmax")  # or update(probs, labels, mask)
+        self.log_dict(metrics.compute()); metrics.reset()
+    """
+
+    def __init__(self, task: Task, n_targets: int, prefix: str = "", *,
+                 validate_args: bool = True) -> None:
+        super().__init__()
+        self.task: Task = check_task(task)
+        if isinstance(n_targets, bool) or not isinstance(n_targets, int):
+            raise ValueError(f"n_targets must be an int, got {n_targets!r}.")
+        minimum = {"binary": 1, "multilabel": 1, "multiclass": 2}[task]
+        if n_targets < minimum or (task == "binary" and n_targets != 1):
+            what = {"binary": "must be 1 for a binary task",
+                    "multilabel": "is the number of labels and must be >= 1",
+                    "multiclass": "is the number of classes and must be >= 2"}[task]
+            raise ValueError(f"n_targets={n_targets!r} is invalid: n_targets {what}.")
+        self.n_targets = n_targets
+        self.prefix = prefix
+        self.validate_args = validate_args
+        kw = {"validate_args": validate_args}
+        n = n_targets
+        metrics: dict[str, Metric]
+        if task == "binary":
+            metrics = {
+                "accuracy": BinaryAccuracy(threshold=THRESHOLD, **kw),
+                # fed 0/1 class decisions: the mean of the F1 of the positive and negative class
+                "f1_macro": MulticlassF1Score(num_classes=2, average="macro", **kw),
+                "auroc": BinaryAUROC(thresholds=None, **kw),
+                "ece": BinaryCalibrationError(n_bins=ECE_BINS, norm="l1", **kw),
+            }
+        elif task == "multilabel":
+            metrics = {
+                "accuracy": MultilabelAccuracy(n, threshold=THRESHOLD, average="micro", **kw),
+                "exact_match": MultilabelExactMatch(n, threshold=THRESHOLD, **kw),
+                "f1_macro": MultilabelF1Score(n, threshold=THRESHOLD, average="macro", **kw),
+                "f1_micro": MultilabelF1Score(n, threshold=THRESHOLD, average="micro", **kw),
+                "auroc": MultilabelAUROC(n, average="macro", thresholds=None, **kw),
+                "map": MultilabelAveragePrecision(n, average="macro", thresholds=None, **kw),
+                # on all (sample, label) probabilities flattened
+                "ece": BinaryCalibrationError(n_bins=ECE_BINS, norm="l1", **kw),
+            }
+        else:
+            metrics = {
+                "accuracy": MulticlassAccuracy(n, average="micro", top_k=1, **kw),
+                "f1_macro": MulticlassF1Score(n, average="macro", top_k=1, **kw),
+                "auroc": MulticlassAUROC(n, average="macro", thresholds=None, **kw),
+                # top-label: confidence = max probability, correct = argmax equals the label
+                "ece": MulticlassCalibrationError(n, n_bins=ECE_BINS, norm="l1", **kw),
+            }
+        metrics |= {"nll": _mean_metric(), "brier": _mean_metric(), "saturated": _mean_metric()}
+        self.metrics = nn.ModuleDict({name: metrics[name] for name in METRIC_NAMES[task]})
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        """The keys :meth:`compute` returns, with the prefix."""
+        return tuple(f"{self.prefix}{name}" for name in self.metrics)
+
+    def _check_inputs(self, probs: Tensor, labels: Tensor) -> None:
+        n = self.n_targets
+        expected = {"binary": ("(N,)", "(N,)"), "multilabel": (f"(N, {n})", f"(N, {n})"),
+                    "multiclass": (f"(N, {n})", "(N,)")}[self.task]
+        rows = probs.shape[0] if probs.ndim else 0
+        probs_shape = (rows,) if self.task == "binary" else (rows, n)
+        labels_shape = (rows, n) if self.task == "multilabel" else (rows,)
+        if probs.ndim == 0 or tuple(probs.shape) != probs_shape:
+            raise ValueError(
+                f"probs of a {self.task} task with n_targets={n} must have shape {expected[0]}, "
+                f"got {tuple(probs.shape)}. Compute them with lossbench.metrics.to_probabilities."
+            )
+        if tuple(labels.shape) != labels_shape:
+            raise ValueError(
+                f"labels of a {self.task} task with n_targets={n} must have shape {expected[1]} "
+                f"matching probs {tuple(probs.shape)}, got {tuple(labels.shape)}."
+            )
+        if not probs.is_floating_point():
+            raise ValueError(f"probs must be floating-point probabilities, got {probs.dtype}.")
+        if labels.is_floating_point() or labels.dtype == torch.bool:
+            raise ValueError(f"labels must be integer (int64) class labels, got {labels.dtype}.")
+        if self.validate_args and probs.numel() and not ((probs >= 0) & (probs <= 1)).all():
+            raise ValueError(
+                f"probs must lie in [0, 1], got values in [{probs.min().item()}, "
+                f"{probs.max().item()}]: pass probabilities from to_probabilities, not raw scores."
+            )
+
+    def update(self, probs: Tensor, labels: Tensor, saturated: Tensor | None = None) -> None:
+        """Accumulate one step.
+
+        Args:
+            probs: Probabilities as :func:`to_probabilities` returns them: binary ``(N,)``,
+                multilabel ``(N, L)``, multiclass ``(N, C)``.
+            labels: int64 labels: binary ``(N,)`` in {0, 1}, multilabel multi-hot ``(N, L)``,
+                multiclass ``(N,)`` class indices.
+            saturated: Optional bool mask from :func:`saturated_mask`, any shape; its elements
+                are averaged into "saturated". Without any, "saturated" is NaN.
+        """
+        self._check_inputs(probs, labels)
+        probs = probs.detach().to(torch.float64)
+        labels = labels.detach().long()
+        m = self.metrics
+        if self.task == "binary":
+            m["accuracy"].update(probs, labels)
+            m["f1_macro"].update((probs > THRESHOLD).long(), labels)
+            m["auroc"].update(probs, labels)
+            m["ece"].update(probs, labels)
+            targets = labels.to(torch.float64)
+            nll = binary_nll(probs, labels)
+            brier = (probs - targets) ** 2
+        elif self.task == "multilabel":
+            for name in ("accuracy", "exact_match", "f1_macro", "f1_micro", "auroc", "map"):
+                m[name].update(probs, labels)
+            m["ece"].update(probs.reshape(-1), labels.reshape(-1))
+            nll = binary_nll(probs, labels)
+            brier = (probs - labels.to(torch.float64)) ** 2
+        else:
+            for name in ("accuracy", "f1_macro", "auroc", "ece"):
+                m[name].update(probs, labels)
+            nll = -torch.log(probs.gather(1, labels[:, None]).clamp(EPS, 1 - EPS))
+            onehot = nn.functional.one_hot(labels, self.n_targets).to(torch.float64)
+            brier = ((probs - onehot) ** 2).sum(dim=1)
+            if self.n_targets == 2:  # scikit-learn's scale_by_half="auto"
+                brier = brier / 2
+        m["nll"].update(nll)
+        m["brier"].update(brier)
+        # An empty update keeps "saturated" NaN without torchmetrics' compute-before-update warning
+        # and keeps every process calling the same updates under DDP.
+        m["saturated"].update(
+            saturated.detach().reshape(-1) if saturated is not None
+            else torch.empty(0, dtype=torch.float64, device=probs.device)
+        )
+
+    def update_from_scores(self, scores: Tensor, labels: Tensor, link: Link) -> None:
+        """Accumulate one step from raw scores ``(N, U)``: probabilities and saturation both."""
+        self.update(to_probabilities(scores, link, self.task), labels,
+                    saturated=saturated_mask(scores, link, self.task))
+
+    def compute(self) -> dict[str, Tensor]:
+        """Every metric over all steps since the last reset, keyed ``<prefix><name>``."""
+        return {f"{self.prefix}{name}": metric.compute() for name, metric in self.metrics.items()}
+
+    def reset(self) -> None:
+        """Clear all accumulated states (call once per epoch, after :meth:`compute`)."""
+        for metric in self.metrics.values():
+            metric.reset()
+
+
+__all__ = [
+    "ECE_BINS",
+    "EPS",
+    "LINKS",
+    "METRIC_NAMES",
+    "THRESHOLD",
+    "ClassificationMetrics",
+    "Link",
+    "binary_nll",
+    "saturated_fraction",
+    "saturated_mask",
+    "to_probabilities",
+]

@@ -1,0 +1,135 @@
+"""The LightningModule: model body -> head -> loss, with metrics accumulated per epoch.
+
+    >>> module = ClassifierModule(
+    ...     task="multiclass", n_features=4, n_outputs=3, n_targets=3,
+    ...     model={"name": "linear"}, head="log_softmax", loss={"name": "nll"},
+    ...     optimizer={"name": "sgd", "lr": 0.1, "weight_decay": 0.0, "momentum": 0.0,
+    ...                "nesterov": False})
+    >>> module.link
+    'softmax'
+
+The objective is computed on the head's output, as the loss expects it; the metrics are fed
+float64 probabilities that lossbench computes itself from the raw scores
+(:meth:`lossbench.metrics.ClassificationMetrics.update_from_scores`), never a library's guess
+of logits versus probabilities. A non-finite loss raises :class:`NonFiniteLossError` naming
+epoch and step.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import lightning as L
+import torch
+from torchmetrics import MeanMetric
+
+from lossbench.data.splits import STAGES
+from lossbench.heads import build_head, get_head
+from lossbench.losses import build_loss, get_loss
+from lossbench.metrics import ClassificationMetrics
+from lossbench.models import build_model
+from lossbench.optim import build_optimizer, l2_penalty
+from lossbench.tasks import Task
+
+
+class NonFiniteLossError(RuntimeError):
+    """The training loss became NaN or infinite."""
+
+
+class ClassifierModule(L.LightningModule):
+    """Trains ``model`` + ``head`` with ``loss``; every argument is a plain config mapping."""
+
+    def __init__(self, *, task: Task, n_features: int, n_outputs: int, n_targets: int,
+                 model: Mapping[str, Any], head: str, loss: Mapping[str, Any],
+                 optimizer: Mapping[str, Any]) -> None:
+        super().__init__()
+        self.save_hyperparameters()
+        self.task = task
+        self.model = build_model(model, n_features=n_features, n_outputs=n_outputs)
+        self.head = build_head(head)
+        self.loss_fn = build_loss(loss["name"], loss, task=task, n_outputs=n_outputs)
+        self.optimizer_cfg = dict(optimizer)
+        self.link = get_head(head).link or get_loss(loss["name"]).link
+        self.squeeze = task == "binary" and n_outputs == 1
+        # ModuleDict keys must not clash with nn.Module attributes such as `train`.
+        self.stage_metrics = torch.nn.ModuleDict({
+            f"{stage}_": ClassificationMetrics(task, n_targets, prefix=f"{stage}/",
+                                               validate_args=False)
+            for stage in STAGES
+        })
+        self.stage_loss = torch.nn.ModuleDict({f"{stage}_": MeanMetric() for stage in STAGES})
+        self.history: dict[str, list[float]] = {}
+        self._metrics_step = -1
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Raw scores ``(N, units)``: the model body without the head."""
+        return self.model(x)
+
+    def objective(self, scores: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+        """The loss of the head's output against the loss-encoded targets."""
+        out = self.head(scores)
+        loss = self.loss_fn(out.squeeze(-1) if self.squeeze else out, targets)
+        if loss.ndim != 0:
+            raise ValueError("the loss returned one value per element (reduction 'none', "
+                             "possibly through loss.reduce=false); training needs a scalar: set "
+                             "loss.reduction=mean or sum and leave loss.reduce unset.")
+        return loss
+
+    def _update(self, stage: str, scores: torch.Tensor, labels: torch.Tensor,
+                loss: torch.Tensor) -> None:
+        self.stage_metrics[f"{stage}_"].update_from_scores(scores.detach(), labels, self.link)
+        self.stage_loss[f"{stage}_"].update(loss.detach(), weight=len(labels))
+
+    def training_step(self, batch: tuple[torch.Tensor, ...], batch_idx: int) -> torch.Tensor:
+        x, labels, targets = batch
+        scores = self(x)
+        loss = self.objective(scores, targets)
+        if not torch.isfinite(loss):
+            raise NonFiniteLossError(
+                f"non-finite training loss ({loss.item()}) at epoch {self.current_epoch}, "
+                f"step {self.global_step} (batch {batch_idx})")
+        if self._metrics_step != self.global_step:  # L-BFGS evaluates a step several times
+            self._metrics_step = self.global_step
+            self._update("train", scores, labels, loss)
+        if self.optimizer_cfg["name"] == "lbfgs":
+            loss = loss + l2_penalty(self.model, self.optimizer_cfg["weight_decay"])
+        return loss
+
+    def validation_step(self, batch: tuple[torch.Tensor, ...], batch_idx: int) -> None:
+        x, labels, targets = batch
+        scores = self(x)
+        self._update("val", scores, labels, self.objective(scores, targets))
+
+    def test_step(self, batch: tuple[torch.Tensor, ...], batch_idx: int) -> None:
+        x, labels, targets = batch
+        scores = self(x)
+        self._update("test", scores, labels, self.objective(scores, targets))
+
+    def _epoch_end(self, stage: str) -> None:
+        values = self.stage_metrics[f"{stage}_"].compute()
+        values[f"{stage}/loss"] = self.stage_loss[f"{stage}_"].compute()
+        self.stage_metrics[f"{stage}_"].reset()
+        self.stage_loss[f"{stage}_"].reset()
+        self.log_dict(values, prog_bar=False)
+        if self.trainer.state.fn == "fit" and not self.trainer.sanity_checking:
+            for key, value in values.items():
+                self.history.setdefault(key, []).append(float(value))
+
+    def on_train_epoch_end(self) -> None:
+        self._epoch_end("train")
+
+    def on_validation_epoch_end(self) -> None:
+        self._epoch_end("val")
+
+    def on_test_epoch_end(self) -> None:
+        self._epoch_end("test")
+
+    def configure_optimizers(self) -> torch.optim.Optimizer:
+        return build_optimizer(self.optimizer_cfg, self.model)
+
+    def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        checkpoint["lossbench_history"] = self.history
+
+    def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        self.history = checkpoint.get("lossbench_history", {})

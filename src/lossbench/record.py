@@ -1,0 +1,81 @@
+"""The run record: ``metrics.json`` in each run's output directory.
+
+    {"status": "completed", "error": null, "task": "binary", "data": "breast_cancer",
+     "model": "mlp", "head": "logits", "loss": "bce_with_logits", "seed": 0, "epochs": 20,
+     "steps": 60, "train_seconds": 1.9, "val/nll": 0.07, ..., "test/auroc": 0.99, ...}
+
+``status`` is ``completed`` or ``failed`` (``error`` then holds a one-line reason).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import platform
+import subprocess
+from pathlib import Path
+from typing import Any
+
+RECORD_NAME = "metrics.json"
+
+
+class RunExistsError(RuntimeError):
+    """The output directory already holds a completed run."""
+
+
+def read_record(run_dir: str | os.PathLike) -> dict[str, Any] | None:
+    path = Path(run_dir) / RECORD_NAME
+    if not path.is_file():
+        return None
+    with path.open() as f:
+        return json.load(f)
+
+
+def refuse_completed(run_dir: str | os.PathLike) -> None:
+    """Raise :class:`RunExistsError` if ``run_dir`` holds a completed run (never overwrite)."""
+    record = read_record(run_dir)
+    if record is not None and record.get("status") == "completed":
+        raise RunExistsError(
+            f"{Path(run_dir) / RECORD_NAME} already records a completed run; lossbench never "
+            "overwrites one. Choose another hydra.run.dir, or resume with ckpt_path=last only "
+            "for a run that did not complete.")
+
+
+def _json_safe(value: Any) -> Any:
+    if isinstance(value, float) and not math.isfinite(value):
+        return None if math.isnan(value) else str(value)
+    if isinstance(value, dict):
+        return {k: _json_safe(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_json_safe(v) for v in value]
+    return value
+
+
+def write_record(run_dir: str | os.PathLike, record: dict[str, Any]) -> Path:
+    """Write ``record`` atomically as ``metrics.json`` (non-finite floats become null/str)."""
+    path = Path(run_dir) / RECORD_NAME
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".json.tmp")
+    tmp.write_text(json.dumps(_json_safe(record), indent=2, sort_keys=False) + "\n")
+    tmp.replace(path)
+    return path
+
+
+def environment() -> dict[str, Any]:
+    """Versions that make a run reproducible: lossbench, torch, Lightning, Python, git commit."""
+    import lightning
+    import torch
+
+    import lossbench
+
+    commit = None
+    try:
+        out = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True,
+                             timeout=5, cwd=Path(lossbench.__file__).parent, check=False)
+        commit = out.stdout.strip() or None
+    except (OSError, subprocess.SubprocessError):
+        pass
+    return {"lossbench": lossbench.__version__, "torch": torch.__version__,
+            "lightning": lightning.__version__, "python": platform.python_version(),
+            "git_commit": commit}

@@ -1,0 +1,217 @@
+"""Train one classifier from a Hydra config and record the run.
+
+    lossbench-train                                          # the default setup
+    lossbench-train data=breast_cancer head=sigmoid loss=bce
+    lossbench-train data=digits head=log_softmax loss=nll optimizer.lr=3e-3 trainer.max_epochs=30
+    lossbench-train -m data=wine head=logits loss=cross_entropy loss.label_smoothing=0,0.1 \
+        seed=0,1,2
+    python -m lossbench.train --help                         # every option and group
+
+Each run writes into its own directory under ``outputs/`` (printed at the start and the end):
+``metrics.json`` (the run record, :mod:`lossbench.record`), ``config.yaml`` (the resolved
+config), ``checkpoints/`` (best validation epoch and last) and the logger's files. Test
+metrics come from the best checkpoint.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+import time
+import warnings
+from pathlib import Path
+from typing import Any
+
+import hydra
+from hydra.core.hydra_config import HydraConfig
+from hydra.types import RunMode
+from omegaconf import DictConfig, OmegaConf
+
+from lossbench.config import register_configs
+from lossbench.record import RunExistsError, environment, refuse_completed, write_record
+from lossbench.validation import ConfigError, metric_mode, validate
+
+log = logging.getLogger("lossbench")
+
+
+def config_dir() -> Path:
+    """The configs shipped in the wheel, or the repository's ``configs/`` in a source checkout."""
+    packaged = Path(__file__).parent / "configs"
+    return packaged if packaged.is_dir() else Path(__file__).resolve().parents[2] / "configs"
+
+
+def _base_record(cfg: DictConfig, task: str | None) -> dict[str, Any]:
+    return {"status": "failed", "error": None, "task": task, "data": cfg.data.name,
+            "model": cfg.model.name, "head": cfg.head.name, "loss": cfg.loss.name,
+            "seed": cfg.seed, "epochs": 0, "steps": 0, "train_seconds": 0.0}
+
+
+def _resolved_loss(cfg: DictConfig, datamodule: Any) -> dict[str, Any]:
+    """The loss config with ``pos_weight=auto`` replaced by its numbers from the training split;
+    building it once here checks ``weight`` / ``pos_weight`` lengths before training."""
+    from lossbench.losses import auto_pos_weight, build_loss
+
+    params: dict[str, Any] = OmegaConf.to_container(cfg.loss, resolve=True)  # type: ignore[assignment]
+    if params.get("pos_weight") == "auto":
+        params["pos_weight"] = auto_pos_weight(datamodule.train_targets).tolist()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", FutureWarning)  # the legacy warning is shown once, below
+        build_loss(params["name"], params, task=datamodule.task, n_outputs=datamodule.n_outputs)
+    return params
+
+
+def _callbacks(cfg: DictConfig, output_dir: Path) -> list[Any]:
+    from lightning.pytorch.callbacks import EarlyStopping, ModelCheckpoint
+
+    monitor = cfg.checkpoint.monitor or cfg.optimized_metric
+    callbacks: list[Any] = [ModelCheckpoint(
+        dirpath=output_dir / "checkpoints", filename="best-epoch{epoch:03d}", monitor=monitor,
+        mode=cfg.checkpoint.mode or metric_mode(monitor), save_top_k=1,
+        save_last=cfg.checkpoint.save_last, auto_insert_metric_name=False)]
+    if cfg.early_stopping.enabled:
+        monitor = cfg.early_stopping.monitor or cfg.optimized_metric
+        callbacks.append(EarlyStopping(
+            monitor=monitor, mode=cfg.early_stopping.mode or metric_mode(monitor),
+            patience=cfg.early_stopping.patience, min_delta=cfg.early_stopping.min_delta))
+    return callbacks
+
+
+def _logger(name: str, output_dir: Path) -> Any:
+    from lightning.pytorch.loggers import CSVLogger, TensorBoardLogger
+
+    if name == "csv":
+        return CSVLogger(save_dir=output_dir, name="logs", version="")
+    if name == "tensorboard":
+        return TensorBoardLogger(save_dir=output_dir, name="tensorboard", version="")
+    return False
+
+
+def _trainer(cfg: DictConfig, output_dir: Path, interactive: bool) -> Any:
+    import lightning as L
+
+    kwargs = {k: v for k, v in OmegaConf.to_container(cfg.trainer, resolve=True).items()  # type: ignore[union-attr]
+              if v is not None}
+    kwargs.setdefault("enable_progress_bar", interactive)
+    kwargs.setdefault("enable_model_summary", interactive)
+    return L.Trainer(**kwargs, default_root_dir=output_dir, logger=_logger(cfg.logger.name,
+                     output_dir), callbacks=_callbacks(cfg, output_dir), num_sanity_val_steps=0)
+
+
+def _fit_and_evaluate(cfg: DictConfig, task: str, output_dir: Path, interactive: bool,
+                      record: dict[str, Any]) -> None:
+    import lightning as L
+
+    from lossbench.data.datamodule import ClassificationDataModule
+    from lossbench.module import ClassifierModule
+
+    L.seed_everything(cfg.seed, workers=True, verbose=False)
+    datamodule = ClassificationDataModule(cfg.data, cfg.loss.name, seed=cfg.seed)
+    try:
+        loss = _resolved_loss(cfg, datamodule)
+    except ValueError as error:
+        raise ConfigError(str(error)) from None
+    module = ClassifierModule(
+        task=datamodule.task, n_features=datamodule.n_features, n_outputs=datamodule.n_outputs,
+        n_targets=datamodule.n_targets, model=OmegaConf.to_container(cfg.model, resolve=True),
+        head=cfg.head.name, loss=loss, optimizer=OmegaConf.to_container(cfg.optimizer,
+                                                                         resolve=True))
+    trainer = _trainer(cfg, output_dir, interactive)
+    record.update(n_outputs=datamodule.n_outputs, sizes=datamodule.sizes(), loss_params=loss)
+    start = time.perf_counter()
+    try:
+        trainer.fit(module, datamodule=datamodule, ckpt_path=cfg.ckpt_path)
+    finally:
+        record.update(train_seconds=round(time.perf_counter() - start, 4),
+                      epochs=trainer.current_epoch, steps=trainer.global_step,
+                      history=module.history)
+    best = trainer.checkpoint_callback.best_model_path or None
+    for stage in ("validate", "test"):
+        results = getattr(trainer, stage)(module, datamodule=datamodule, ckpt_path=best,
+                                          verbose=False)
+        record.update({k: float(v) for k, v in results[0].items()})
+    record.update(best_checkpoint=best, best_epoch=_best_epoch(best))
+
+
+def _best_epoch(path: str | None) -> int | None:
+    if not path:
+        return None
+    stem = Path(path).stem
+    return int(stem.rsplit("epoch", 1)[-1]) if "epoch" in stem else None
+
+
+def train(cfg: DictConfig, output_dir: str | Path, *, multirun: bool = False) -> dict[str, Any]:
+    """Validate, train and evaluate ``cfg``; write and return the run record.
+
+    Refused configs and failed runs are recorded with ``status: failed`` and a one-line
+    ``error``. In a single run (``multirun=False``) they are re-raised after recording.
+    """
+    output_dir = Path(output_dir)
+    refuse_completed(output_dir)
+    output_dir.mkdir(parents=True, exist_ok=True)
+    task = None
+    record = _base_record(cfg, task)
+    record["environment"] = environment()
+    try:
+        task = validate(cfg)
+        record["task"] = task
+        OmegaConf.save(cfg, output_dir / "config.yaml", resolve=True)
+        _fit_and_evaluate(cfg, task, output_dir, interactive=not multirun, record=record)
+        record["status"] = "completed"
+    except Exception as error:  # recorded, then re-raised or swallowed (multirun)
+        from lossbench.module import NonFiniteLossError
+
+        known = isinstance(error, ConfigError | NonFiniteLossError)
+        record["error"] = str(error) if known else f"{type(error).__name__}: {error}"
+        write_record(output_dir, record)
+        log.error("run failed: %s (%s)", record["error"], output_dir / "metrics.json")
+        if not multirun:
+            raise
+        return record
+    path = write_record(output_dir, record)
+    metric = cfg.optimized_metric.replace("val/", "test/")
+    log.info("completed: %s = %.4f, test/accuracy = %.4f; record: %s", metric,
+             record.get(metric, float("nan")), record.get("test/accuracy", float("nan")), path)
+    return record
+
+
+@hydra.main(config_path=str(config_dir()), config_name="train", version_base="1.3")
+def _hydra_main(cfg: DictConfig) -> float:
+    hydra_cfg = HydraConfig.get()
+    multirun = hydra_cfg.mode == RunMode.MULTIRUN
+    output_dir = Path(hydra_cfg.runtime.output_dir)
+    log.info("run directory: %s", output_dir)
+    try:
+        record = train(cfg, output_dir, multirun=multirun)
+    except (ConfigError, RunExistsError) as error:
+        print(f"lossbench: refused: {error}", file=sys.stderr)
+        sys.exit(2)
+    except Exception as error:
+        from lossbench.module import NonFiniteLossError
+
+        if isinstance(error, NonFiniteLossError):
+            print(f"lossbench: failed: {error}", file=sys.stderr)
+            sys.exit(1)
+        raise
+    value = record.get(cfg.optimized_metric)
+    return float("nan") if value is None else float(value)
+
+
+def quiet_lightning() -> None:
+    """Silence Lightning's messages that say nothing about a lossbench run."""
+    # Lightning has its own console handler; without this, Hydra's root handler repeats each line.
+    logging.getLogger("lightning.pytorch").propagate = False
+    logging.getLogger("lightning.fabric").propagate = False
+    for pattern in (".*smaller than the logging interval.*", ".*does not have many workers.*",
+                    ".*treespec, LeafSpec.*", ".*`isinstance\\(treespec, LeafSpec\\)`.*"):
+        warnings.filterwarnings("ignore", pattern)
+
+
+def main() -> None:
+    """Console entry point of ``lossbench-train``."""
+    register_configs()
+    quiet_lightning()
+    _hydra_main()
+
+
+if __name__ == "__main__":
+    main()

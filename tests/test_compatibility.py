@@ -1,0 +1,305 @@
+"""The task x head x loss table: what trains, what is refused and why, and the traps quantified."""
+
+from __future__ import annotations
+
+import itertools
+import math
+import re
+
+import pytest
+import torch
+from torch import nn
+
+from lossbench.compatibility import (
+    IncompatibleSetupError,
+    check,
+    compatibility_table,
+    require_compatible,
+    valid_heads,
+    valid_losses,
+)
+from lossbench.heads import HEADS, OUTPUT_KIND_TEXT, build_head
+from lossbench.losses import LOSSES, build_loss, encode_targets, n_outputs
+from lossbench.tasks import TASKS
+
+# The table, written out so that a change to the registry is a deliberate change here too.
+VALID = {
+    "binary": {("sigmoid", "bce"), ("logits", "bce_with_logits"), ("logits", "cross_entropy"),
+               ("log_softmax", "cross_entropy"), ("log_softmax", "nll"),
+               ("sigmoid", "manual_bce"), ("sigmoid", "mse"), ("logits", "focal")},
+    "multilabel": {("sigmoid", "bce"), ("logits", "bce_with_logits"), ("sigmoid", "manual_bce"),
+                   ("sigmoid", "mse"), ("logits", "focal")},
+    "multiclass": {("sigmoid", "bce"), ("softmax", "bce"), ("logits", "bce_with_logits"),
+                   ("logits", "cross_entropy"), ("log_softmax", "cross_entropy"),
+                   ("log_softmax", "nll"), ("sigmoid", "manual_bce"), ("softmax", "manual_bce"),
+                   ("sigmoid", "mse"), ("softmax", "mse"), ("logits", "focal")},
+}
+WARNED = {("log_softmax", "cross_entropy")}  # valid, but redundant
+
+CELLS = list(itertools.product(TASKS, HEADS, LOSSES))
+VALID_CELLS = [c for c in CELLS if (c[1], c[2]) in VALID[c[0]]]
+INVALID_CELLS = [c for c in CELLS if (c[1], c[2]) not in VALID[c[0]]]
+
+
+def cell_id(cell: tuple[str, str, str]) -> str:
+    return "-".join(cell)
+
+
+N_TARGETS = {"binary": 1, "multilabel": 3, "multiclass": 3}
+N_SAMPLES, N_FEATURES = 48, 4
+
+
+def make_batch(task: str) -> tuple[torch.Tensor, torch.Tensor]:
+    """A fixed, learnable batch: labels come from a linear rule of the features."""
+    g = torch.Generator().manual_seed(0)
+    x = torch.randn(N_SAMPLES, N_FEATURES, generator=g)
+    w = torch.randn(N_FEATURES, 3, generator=g)
+    scores = x @ w
+    if task == "binary":
+        labels = (scores[:, 0] > 0).long()
+    elif task == "multilabel":
+        labels = (scores > 0).long()
+    else:
+        labels = scores.argmax(1)
+    return x, labels
+
+
+def setup(task: str, head: str, loss: str) -> tuple[nn.Module, nn.Module, int, torch.Tensor,
+                                                     torch.Tensor]:
+    """Head, loss, number of output units, features and encoded targets for one cell."""
+    x, labels = make_batch(task)
+    units = n_outputs(task, N_TARGETS[task], loss)
+    target = encode_targets(labels, task, loss, n_classes=max(N_TARGETS[task], 2))
+    return build_head(head), build_loss(loss, {}, task=task, n_outputs=units), units, x, target
+
+
+def fit_output(task: str, units: int, scores: torch.Tensor) -> torch.Tensor:
+    """A binary task with one unit takes targets of shape (N,): drop the unit dimension."""
+    return scores.squeeze(-1) if task == "binary" and units == 1 else scores
+
+
+def test_the_table_covers_every_cell():
+    assert set(TASKS) == set(VALID)
+    assert len(CELLS) == len(TASKS) * len(HEADS) * len(LOSSES) == 84
+    assert len(VALID_CELLS) == 24
+    assert all(head in HEADS and loss in LOSSES for pairs in VALID.values() for head, loss in pairs)
+
+
+@pytest.mark.parametrize("cell", VALID_CELLS, ids=[cell_id(c) for c in VALID_CELLS])
+def test_valid_cell_gives_a_finite_loss_and_trains(cell):
+    task, head_name, loss_name = cell
+    verdict = require_compatible(task, head_name, loss_name)
+    assert verdict.ok
+    assert (verdict.warning is not None) is ((head_name, loss_name) in WARNED)
+    head, loss, units, x, target = setup(task, head_name, loss_name)
+
+    g = torch.Generator().manual_seed(1)
+    scores = fit_output(task, units, torch.randn(N_SAMPLES, units, generator=g) * 3)
+    value = loss(head(scores), target)
+    assert value.dim() == 0
+    assert torch.isfinite(value)
+
+    torch.manual_seed(2)
+    model = nn.Linear(N_FEATURES, units)
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.5)
+    history = []
+    for _ in range(20):
+        optimizer.zero_grad()
+        value = loss(head(fit_output(task, units, model(x))), target)
+        value.backward()
+        optimizer.step()
+        history.append(value.item())
+    assert all(math.isfinite(v) for v in history)
+    assert history[-1] < 0.8 * history[0], history
+
+
+@pytest.mark.parametrize("cell", INVALID_CELLS, ids=[cell_id(c) for c in INVALID_CELLS])
+def test_invalid_cell_is_refused_with_names_and_alternatives(cell):
+    task, head, loss = cell
+    with pytest.raises(IncompatibleSetupError) as raised:
+        require_compatible(task, head, loss)
+    message = str(raised.value)
+    assert isinstance(raised.value, ValueError)
+    assert f"head '{head}'" in message
+    assert f"loss '{loss}'" in message
+    assert f"{task} task" in message
+    assert "Valid alternatives: " in message
+    assert check(task, head, loss).error == message
+
+    # Every head and loss the message suggests must itself be valid, without a warning.
+    alternatives = message.split("Valid alternatives: ", 1)[1]
+    suggested = []
+    for part in alternatives.rstrip(".").split("; "):
+        if part.startswith(f"with loss={loss}, use "):
+            suggested += [(h, loss) for h in re.findall(r"head=(\w+)", part)]
+        elif part.startswith(f"with head={head}, use "):
+            suggested += [(head, n) for n in re.findall(r"loss=(\w+)", part.split(" use ")[1])]
+        elif part.startswith(f"for a {task} task use "):
+            suggested += re.findall(r"head=(\w+) \+ loss=(\w+)", part)
+    assert suggested
+    for h, n in suggested:
+        verdict = check(task, h, n)
+        assert verdict.ok and verdict.warning is None, (h, n)
+    assert [h for h, n in suggested if n == loss] == valid_heads(task, loss)
+
+
+# ------------------------------------------------------------------------- specific reasons
+
+REASONS = {
+    "softmax+cross_entropy": ("multiclass", "softmax", "cross_entropy", "double softmax"),
+    "sigmoid+bce_with_logits": ("binary", "sigmoid", "bce_with_logits", "double sigmoid"),
+    "sigmoid+focal": ("multilabel", "sigmoid", "focal", "double sigmoid"),
+    "logits+bce": ("binary", "logits", "bce", "raw scores into nn.BCELoss"),
+    "logits+nll": ("multiclass", "logits", "nll", "raw scores into nn.NLLLoss"),
+    "softmax+nll": ("multiclass", "softmax", "nll", "-p[target] instead of -log p[target]"),
+    "cross_entropy-on-multilabel": ("multilabel", "logits", "cross_entropy", "multi-hot"),
+    "nll-on-multilabel": ("multilabel", "log_softmax", "nll", "multi-hot"),
+    "softmax-on-one-binary-unit": ("binary", "softmax", "bce", "softmax of one unit is always 1"),
+    "softmax-on-multilabel": ("multilabel", "softmax", "bce", "compete for one unit"),
+}
+
+
+@pytest.mark.parametrize(("task", "head", "loss", "reason"), list(REASONS.values()),
+                         ids=list(REASONS))
+def test_refusal_gives_the_specific_reason(task, head, loss, reason):
+    with pytest.raises(IncompatibleSetupError, match=re.escape(reason)):
+        require_compatible(task, head, loss)
+
+
+def test_logits_into_bce_says_it_crashes_only_out_of_range():
+    assert "until it crashes" in check("binary", "logits", "bce").error
+
+
+@pytest.mark.parametrize("loss", ["mse", "manual_bce"])
+def test_logits_into_unchecked_losses_does_not_promise_a_crash(loss):
+    """Only nn.BCELoss checks its range: MSELoss and the hand-written BCE never raise."""
+    message = check("binary", "logits", loss).error
+    assert "never checks its input range" in message
+    assert "crash" not in message
+    scores = torch.tensor([-3.0, 2.0])
+    assert torch.isfinite(build_loss("mse", {}, task="binary", n_outputs=1)(
+        scores, torch.tensor([0.0, 1.0])))
+
+
+@pytest.mark.parametrize("task", ["binary", "multiclass"])
+def test_log_softmax_into_cross_entropy_is_valid_with_a_warning(task):
+    verdict = require_compatible(task, "log_softmax", "cross_entropy")
+    assert verdict.ok
+    assert "redundant" in verdict.warning
+    assert "log_softmax" not in valid_heads(task, "cross_entropy")  # not suggested
+    assert "cross_entropy" not in valid_losses(task, "log_softmax")
+    # ... and harmless: log-softmax of log-probabilities changes nothing.
+    g = torch.Generator().manual_seed(3)
+    logits = torch.randn(6, 3, generator=g) * 4
+    target = torch.randint(0, 3, (6,), generator=g)
+    loss = build_loss("cross_entropy", {}, task="multiclass", n_outputs=3)
+    torch.testing.assert_close(loss(build_head("log_softmax")(logits), target),
+                               loss(logits, target))
+
+
+# ------------------------------------------------------------------ the traps, quantified
+EXTREMES = [-100.0, 0.0, 100.0]
+
+
+def test_double_softmax_traps_cross_entropy_for_three_classes():
+    """CE(softmax(x)) for C = 3 lies in [log(1 + 2/e), log(2 + e)] = [0.551, 1.551] whatever x.
+
+    LOSSES.md gives [0.551, 1.458]; 1.458 = log(1 + 2 sqrt(e)) is the worst case only when the
+    wrong probability splits evenly over the other two classes. With it all on one wrong class
+    (x = [-100, 100, -100], target 0) the loss reaches log(2 + e) = 1.551.
+    """
+    head = build_head("softmax")
+    loss = build_loss("cross_entropy", {"reduction": "none"}, task="multiclass", n_outputs=3)
+    x = torch.tensor(list(itertools.product(EXTREMES, repeat=3))).repeat_interleave(3, 0)
+    target = torch.arange(3).repeat(len(EXTREMES) ** 3)
+    x = torch.cat([x, torch.randn(300, 3, generator=torch.Generator().manual_seed(4)) * 50])
+    target = torch.cat([target, torch.randint(0, 3, (300,))])
+    values = loss(head(x), target)
+    low, high = math.log(1 + 2 / math.e), math.log(2 + math.e)
+    assert (low, high) == (pytest.approx(0.5514, abs=1e-4), pytest.approx(1.5514, abs=1e-4))
+    assert values.min().item() == pytest.approx(low, abs=1e-5)
+    assert values.max().item() == pytest.approx(high, abs=1e-5)
+    split = loss(head(torch.tensor([[-100.0, 100.0, 100.0]])), torch.tensor([0]))
+    assert split.item() == pytest.approx(math.log(1 + 2 * math.sqrt(math.e)), abs=1e-5)
+    assert split.item() == pytest.approx(1.458, abs=1e-3)
+    # ... and the gradient is gone although the loss is at its worst.
+    worst = torch.tensor([[-100.0, 100.0, -100.0]], requires_grad=True)
+    loss(head(worst), torch.tensor([0])).sum().backward()
+    assert worst.grad.abs().max().item() < 1e-30
+
+
+def test_double_sigmoid_traps_bce_with_logits():
+    """BCEWithLogits(sigmoid(x)): in [log(1 + 1/e), log 2] = [0.313, 0.693] for positives,
+    [log 2, log(1 + e)] = [0.693, 1.313] for negatives (LOSSES.md quotes the positive half)."""
+    head = build_head("sigmoid")
+    loss = build_loss("bce_with_logits", {"reduction": "none"}, task="binary", n_outputs=1)
+    x = torch.cat([torch.tensor(EXTREMES),
+                   torch.randn(200, generator=torch.Generator().manual_seed(5)) * 50])
+    positives = loss(head(x), torch.ones_like(x))
+    negatives = loss(head(x), torch.zeros_like(x))
+    low, mid, high = math.log(1 + 1 / math.e), math.log(2), math.log(1 + math.e)
+    assert (low, high) == (pytest.approx(0.3133, abs=1e-4), pytest.approx(1.3133, abs=1e-4))
+    for values, lo, hi in ((positives, low, mid), (negatives, mid, high)):
+        assert values.min().item() >= lo - 1e-6
+        assert values.max().item() <= hi + 1e-6
+    assert positives.min().item() == pytest.approx(low, abs=1e-5)  # x = 100: stuck at 0.313
+    assert positives.max().item() == pytest.approx(mid, abs=1e-5)  # x = -100: stuck at ln 2
+    assert negatives.max().item() == pytest.approx(high, abs=1e-5)
+    confident = torch.tensor([100.0, -100.0], requires_grad=True)
+    loss(head(confident), torch.tensor([0.0, 1.0])).sum().backward()  # confidently wrong
+    assert confident.grad.abs().max().item() == 0.0
+
+
+# ----------------------------------------------------------------------------------- table
+
+
+def parse_table(text: str) -> tuple[list[str], list[list[str]]]:
+    lines = text.splitlines()
+    header = [c.strip() for c in lines[0].strip("|").split("|")]
+    rows = [[c.strip() for c in line.strip("|").split("|")] for line in lines[2:]]
+    return header, rows
+
+
+def test_compatibility_table_has_one_row_per_task_and_loss_consistent_with_check():
+    header, rows = parse_table(compatibility_table())
+    assert header == ["task", "loss", "expects", *(f"head={h}" for h in HEADS)]
+    assert [(r[0], r[1]) for r in rows] == list(itertools.product(TASKS, LOSSES))
+    marks = {"ok": 0, "warn": 0, "-": 0}
+    for task, loss, expects, *cells in rows:
+        assert expects == OUTPUT_KIND_TEXT[LOSSES[loss].expects]
+        for head, cell in zip(HEADS, cells, strict=True):
+            verdict = check(task, head, loss)
+            expected = "-" if not verdict.ok else "warn" if verdict.warning else "ok"
+            assert cell == expected, (task, head, loss)
+            assert (cell != "-") is ((head, loss) in VALID[task])
+            marks[cell] += 1
+    assert marks == {"ok": 22, "warn": 2, "-": 60}
+
+
+# --------------------------------------------------------------------------- unknown names
+
+UNKNOWN = {
+    "head": (("multiclass", "relu", "cross_entropy"), "Unknown head 'relu'",
+             "logits, sigmoid, softmax, log_softmax"),
+    "loss": (("multiclass", "logits", "hinge"), "Unknown loss 'hinge'",
+             "bce, bce_with_logits, cross_entropy, nll, manual_bce, mse, focal"),
+    "task": (("regression", "logits", "mse"), "Unknown task 'regression'",
+             "binary, multilabel, multiclass"),
+}
+
+
+@pytest.mark.parametrize(("args", "unknown", "valid"), list(UNKNOWN.values()), ids=list(UNKNOWN))
+@pytest.mark.parametrize("function", [check, require_compatible],
+                         ids=["check", "require_compatible"])
+def test_unknown_names_list_the_valid_ones(function, args, unknown, valid):
+    with pytest.raises(ValueError, match=re.escape(unknown)) as raised:
+        function(*args)
+    assert valid in str(raised.value)
+    assert not isinstance(raised.value, IncompatibleSetupError)  # a typo, not a bad pairing
+
+
+def test_unknown_names_in_builders_list_the_valid_ones():
+    with pytest.raises(ValueError, match="Valid heads: logits, sigmoid, softmax, log_softmax"):
+        build_head("relu")
+    with pytest.raises(ValueError, match="Valid losses: bce, bce_with_logits, cross_entropy"):
+        build_loss("hinge", {}, task="binary", n_outputs=1)

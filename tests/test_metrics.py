@@ -1,0 +1,372 @@
+"""Tests of lossbench.metrics against scikit-learn and hand computations."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+import pytest
+import torch
+from sklearn.metrics import (
+    accuracy_score,
+    average_precision_score,
+    brier_score_loss,
+    f1_score,
+    log_loss,
+    roc_auc_score,
+)
+from torchmetrics import Metric
+from torchmetrics.functional.classification import binary_auroc
+
+from lossbench.metrics import (
+    ECE_BINS,
+    METRIC_NAMES,
+    ClassificationMetrics,
+    saturated_fraction,
+    saturated_mask,
+    to_probabilities,
+)
+
+BATCHES = (7, 30, 1, 62)  # uneven step sizes, 100 samples in all
+
+
+@dataclass(frozen=True)
+class Case:
+    task: str
+    link: str
+    n_targets: int
+    units: int
+
+    def __str__(self) -> str:
+        return f"{self.task}-{self.link}-{self.n_targets}"
+
+
+CASES = [
+    Case("binary", "sigmoid", 1, 1),
+    Case("binary", "softmax", 1, 2),
+    Case("multilabel", "sigmoid", 4, 4),
+    Case("multiclass", "softmax", 4, 4),
+    Case("multiclass", "sigmoid", 3, 3),
+    Case("multiclass", "softmax", 2, 2),  # Brier halved, like sklearn for two columns
+]
+
+
+def _data(case: Case, seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
+    """Seeded fp32 raw scores (N, U) and int64 labels that depend on them (N ~ 100)."""
+    gen = torch.Generator().manual_seed(seed)
+    n = sum(BATCHES)
+    scores = 2 * torch.randn(n, case.units, generator=gen)
+    noisy = scores + 2 * torch.randn(n, case.units, generator=gen)
+    if case.task == "binary":
+        labels = (noisy[:, -1] - (noisy[:, 0] if case.units == 2 else 0) > 0).long()
+    elif case.task == "multilabel":
+        labels = (noisy > 0).long()
+    else:
+        labels = noisy.argmax(dim=1)
+    return scores, labels
+
+
+def _ece(confidence: np.ndarray, correct: np.ndarray, n_bins: int = ECE_BINS) -> float:
+    """Expected calibration error: sum over equal-width bins of |accuracy - confidence| * share."""
+    edges = np.linspace(0.0, 1.0, n_bins + 1)
+    bins = np.searchsorted(edges, confidence, side="right") - 1
+    total = 0.0
+    for b in np.unique(bins):
+        inside = bins == b
+        total += abs(correct[inside].mean() - confidence[inside].mean()) * inside.mean()
+    return float(total)
+
+
+def _sklearn(case: Case, probs: np.ndarray, labels: np.ndarray) -> dict[str, float]:
+    """Every metric of ClassificationMetrics, from scikit-learn (ECE from _ece)."""
+    if case.task == "binary":
+        pred = (probs > 0.5).astype(int)
+        return {
+            "accuracy": accuracy_score(labels, pred),
+            "f1_macro": f1_score(labels, pred, average="macro"),
+            "auroc": roc_auc_score(labels, probs),
+            "ece": _ece(probs, labels),
+            "nll": log_loss(labels, probs),
+            "brier": brier_score_loss(labels, probs),
+        }
+    if case.task == "multilabel":
+        pred = (probs > 0.5).astype(int)
+        return {
+            "accuracy": accuracy_score(labels.ravel(), pred.ravel()),
+            "exact_match": accuracy_score(labels, pred),
+            "f1_macro": f1_score(labels, pred, average="macro"),
+            "f1_micro": f1_score(labels, pred, average="micro"),
+            "auroc": roc_auc_score(labels, probs, average="macro"),
+            "map": average_precision_score(labels, probs, average="macro"),
+            "ece": _ece(probs.ravel(), labels.ravel()),
+            "nll": log_loss(labels.ravel(), probs.ravel()),
+            "brier": brier_score_loss(labels.ravel(), probs.ravel()),
+        }
+    classes = list(range(case.n_targets))
+    pred = probs.argmax(axis=1)
+    auroc = (roc_auc_score(labels, probs[:, 1]) if case.n_targets == 2
+             else roc_auc_score(labels, probs, multi_class="ovr", average="macro"))
+    return {
+        "accuracy": accuracy_score(labels, pred),
+        "f1_macro": f1_score(labels, pred, average="macro"),
+        "auroc": auroc,
+        "ece": _ece(probs.max(axis=1), (pred == labels).astype(float)),
+        "nll": log_loss(labels, probs, labels=classes),
+        "brier": brier_score_loss(labels, probs, labels=classes),
+    }
+
+
+def _accumulate(metrics: ClassificationMetrics, case: Case, scores: torch.Tensor,
+                labels: torch.Tensor) -> None:
+    for score, label in zip(scores.split(BATCHES), labels.split(BATCHES), strict=True):
+        probs = to_probabilities(score, case.link, case.task)
+        metrics.update(probs, label, saturated=saturated_mask(score, case.link, case.task))
+
+
+@pytest.mark.parametrize("case", CASES, ids=str)
+def test_metrics_match_sklearn_over_several_steps(case: Case) -> None:
+    scores, labels = _data(case)
+    scores[:3, 0] = 120.0  # fp32-saturated outputs (float64 ones below eps: the log-loss clips)
+    metrics = ClassificationMetrics(case.task, case.n_targets, prefix="val/")
+    _accumulate(metrics, case, scores, labels)
+    result = metrics.compute()
+
+    assert list(result) == [f"val/{name}" for name in METRIC_NAMES[case.task]]
+    assert list(result) == list(metrics.names)
+    probs = to_probabilities(scores, case.link, case.task).numpy()
+    expected = _sklearn(case, probs, labels.numpy())
+    expected["saturated"] = saturated_mask(scores, case.link, case.task).double().mean().item()
+    assert 0 < expected["saturated"] < 1
+    for name, value in expected.items():
+        exact = name in ("nll", "brier", "saturated")  # float64 states
+        assert result[f"val/{name}"].item() == pytest.approx(
+            value, rel=1e-12 if exact else 1e-6, abs=1e-12 if exact else 1e-6
+        ), name
+
+
+def test_update_from_scores_equals_update() -> None:
+    case = CASES[3]
+    scores, labels = _data(case, seed=1)
+    by_probs = ClassificationMetrics(case.task, case.n_targets)
+    _accumulate(by_probs, case, scores, labels)
+    by_scores = ClassificationMetrics(case.task, case.n_targets)
+    for score, label in zip(scores.split(BATCHES), labels.split(BATCHES), strict=True):
+        by_scores.update_from_scores(score, label, link="softmax")
+    torch.testing.assert_close(by_scores.compute(), by_probs.compute())
+
+
+def test_reset_forgets_earlier_steps() -> None:
+    case = CASES[2]
+    old_scores, old_labels = _data(case, seed=2)
+    scores, labels = _data(case, seed=3)
+    metrics = ClassificationMetrics(case.task, case.n_targets)
+    _accumulate(metrics, case, old_scores, old_labels)
+    metrics.compute()
+    metrics.reset()
+    _accumulate(metrics, case, scores, labels)
+    fresh = ClassificationMetrics(case.task, case.n_targets)
+    _accumulate(fresh, case, scores, labels)
+    torch.testing.assert_close(metrics.compute(), fresh.compute())
+
+
+def test_states_are_float64_child_modules() -> None:
+    metrics = ClassificationMetrics("multiclass", 3)
+    children = dict(metrics.named_children())["metrics"]
+    assert all(isinstance(m, Metric) for m in children.values())
+    assert {id(m) for m in children.values()} <= {id(m) for m in metrics.modules()}
+    metrics.float()  # what a precision plugin may call; must not downcast the sums
+    probs = torch.tensor([[0.2, 0.3, 0.5], [0.6, 0.3, 0.1], [0.1, 0.8, 0.1]], dtype=torch.float64)
+    metrics.update(probs, torch.tensor([2, 0, 1]))
+    result = metrics.compute()
+    assert result["nll"].dtype == result["brier"].dtype == torch.float64
+    nll = -(math.log(0.5) + math.log(0.6) + math.log(0.8)) / 3
+    assert result["nll"].item() == pytest.approx(nll, rel=1e-15)
+
+
+def test_saturated_is_nan_without_mask_and_weighs_elements() -> None:
+    metrics = ClassificationMetrics("binary", 1)
+    metrics.update(torch.tensor([0.2, 0.9]), torch.tensor([0, 1]))
+    assert math.isnan(metrics.compute()["saturated"].item())
+    metrics.reset()
+    metrics.update(torch.tensor([0.2]), torch.tensor([0]), saturated=torch.tensor([True]))
+    metrics.update(torch.tensor([0.2, 0.3, 0.4]), torch.tensor([0, 0, 1]),
+                   saturated=torch.tensor([False, False, False]))
+    assert metrics.compute()["saturated"].item() == pytest.approx(0.25)
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+def test_runs_on_cuda_without_validation() -> None:
+    case = CASES[2]
+    scores, labels = _data(case)
+    on_cpu = ClassificationMetrics(case.task, case.n_targets)
+    _accumulate(on_cpu, case, scores, labels)
+    on_gpu = ClassificationMetrics(case.task, case.n_targets, validate_args=False).to("cuda")
+    _accumulate(on_gpu, case, scores.cuda(), labels.cuda())
+    result = on_gpu.compute()
+    assert all(value.device.type == "cuda" for value in result.values())
+    torch.testing.assert_close({k: v.cpu() for k, v in result.items()}, on_cpu.compute())
+
+
+# --- expected calibration error by hand -------------------------------------------------------
+
+
+def test_binary_ece_by_hand() -> None:
+    # 15 bins of width 1/15: {0.1}, {0.3, 0.32}, {0.82}, {0.9}
+    probs = torch.tensor([0.1, 0.3, 0.32, 0.82, 0.9], dtype=torch.float64)
+    labels = torch.tensor([0, 1, 0, 1, 1])
+    metrics = ClassificationMetrics("binary", 1)
+    metrics.update(probs[:2], labels[:2])
+    metrics.update(probs[2:], labels[2:])
+    by_hand = (0.1 * 1 + abs(0.5 - 0.31) * 2 + 0.18 * 1 + 0.1 * 1) / 5  # = 0.152
+    assert metrics.compute()["ece"].item() == pytest.approx(by_hand, abs=1e-12)
+
+
+def test_multiclass_ece_is_top_label_by_hand() -> None:
+    probs = torch.tensor([[0.70, 0.20, 0.10],   # top 0.70, correct
+                          [0.72, 0.18, 0.10],   # top 0.72, wrong
+                          [0.28, 0.62, 0.10]],  # top 0.62, correct
+                         dtype=torch.float64)
+    metrics = ClassificationMetrics("multiclass", 3)
+    metrics.update(probs, torch.tensor([0, 2, 1]))
+    # bins [0.600, 0.667): {0.62} with accuracy 1; [0.667, 0.733): {0.70, 0.72}, accuracy 0.5
+    by_hand = (abs(1 - 0.62) * 1 + abs(0.5 - 0.71) * 2) / 3
+    assert metrics.compute()["ece"].item() == pytest.approx(by_hand, abs=1e-6)
+
+
+# --- to_probabilities ---------------------------------------------------------------------------
+
+
+def test_binary_probabilities_are_float64_and_do_not_saturate() -> None:
+    scores = torch.tensor([[20.0], [40.0]])
+    probs = to_probabilities(scores, "sigmoid", "binary")
+    assert probs.dtype == torch.float64 and probs.shape == (2,)
+    assert probs[0] < probs[1]
+    assert torch.sigmoid(scores[:, 0])[0] == torch.sigmoid(scores[:, 0])[1] == 1.0  # fp32 ties
+
+
+def test_auroc_of_separated_large_logits_is_one() -> None:
+    negatives, positives = torch.linspace(18, 24, 20), torch.linspace(26, 33, 20)
+    scores = torch.cat([negatives, positives])[:, None]
+    labels = torch.cat([torch.zeros(20), torch.ones(20)]).long()
+    assert binary_auroc(torch.sigmoid(scores[:, 0]), labels).item() == 0.5  # the fp32 pitfall
+    metrics = ClassificationMetrics("binary", 1)
+    metrics.update_from_scores(scores, labels, link="sigmoid")
+    result = metrics.compute()
+    assert result["auroc"].item() == 1.0
+    assert result["saturated"].item() == 1.0  # and what the fp32 head sees is all 1.0
+
+
+def test_binary_softmax_link_takes_column_one() -> None:
+    scores = torch.tensor([[0.0, 2.0], [2.0, 0.0], [1.0, 1.0]])
+    probs = to_probabilities(scores, "softmax", "binary")
+    expected = torch.sigmoid(torch.tensor([2.0, -2.0, 0.0], dtype=torch.float64))
+    torch.testing.assert_close(probs, expected)
+
+
+def test_multiclass_sigmoid_link_normalises_rows() -> None:
+    scores = torch.tensor([[0.0, 1.0, -2.0], [-1000.0, -1000.0, -1000.0], [50.0, 0.0, -50.0]])
+    probs = to_probabilities(scores, "sigmoid", "multiclass")
+    torch.testing.assert_close(probs.sum(dim=1), torch.ones(3, dtype=torch.float64))
+    sig = torch.sigmoid(scores[0].double())
+    torch.testing.assert_close(probs[0], sig / sig.sum())
+    torch.testing.assert_close(probs[1], torch.full((3,), 1 / 3, dtype=torch.float64))
+
+
+@pytest.mark.parametrize(("task", "link"), [("multiclass", "softmax"), ("multilabel", "sigmoid")],
+                         ids=["multiclass-softmax", "multilabel-sigmoid"])
+def test_other_probabilities_match_torch(task: str, link: str) -> None:
+    scores = torch.randn(5, 3, generator=torch.Generator().manual_seed(4))
+    probs = to_probabilities(scores, link, task)
+    expected = scores.double().softmax(1) if link == "softmax" else scores.double().sigmoid()
+    torch.testing.assert_close(probs, expected)
+
+
+@pytest.mark.parametrize(
+    ("shape", "link", "task", "match"),
+    [
+        ((4, 2), "sigmoid", "binary", r"binary task with link 'sigmoid' must have shape \(N, 1\)"),
+        ((4, 1), "softmax", "binary", r"binary task with link 'softmax' must have shape \(N, 2\)"),
+        ((4,), "sigmoid", "binary", r"must have shape \(N, U\).*got shape \(4,\)"),
+        ((4, 3), "softmax", "multilabel", "link='softmax' is invalid for task 'multilabel'"),
+        ((4, 1), "softmax", "multiclass", r"C >= 2 classes, got \(4, 1\)"),
+        ((4, 3), "tanh", "multiclass", "Unknown link 'tanh'. Valid links: sigmoid, softmax"),
+        ((4, 3), "softmax", "regression", "Unknown task 'regression'. Valid tasks"),
+    ],
+    ids=["binary-sigmoid-2-units", "binary-softmax-1-unit", "1d-scores", "multilabel-softmax",
+         "multiclass-1-unit", "unknown-link", "unknown-task"],
+)
+def test_to_probabilities_rejects(shape: tuple[int, ...], link: str, task: str,
+                                  match: str) -> None:
+    with pytest.raises(ValueError, match=match):
+        to_probabilities(torch.zeros(shape), link, task)  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match=match):
+        saturated_mask(torch.zeros(shape), link, task)  # type: ignore[arg-type]
+
+
+def test_to_probabilities_rejects_integer_scores() -> None:
+    with pytest.raises(ValueError, match=r"floating-point tensor of raw scores, got torch\.int64"):
+        to_probabilities(torch.zeros(3, 1, dtype=torch.long), "sigmoid", "binary")
+
+
+# --- saturation ---------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("logit", "saturated"),
+    [(17.0, True), (5.0, False), (-17.0, False), (-120.0, True)],
+    ids=["fp32-17", "fp32-5", "fp32-minus-17", "fp32-minus-120"],
+)
+def test_sigmoid_saturation_in_fp32(logit: float, saturated: bool) -> None:
+    scores = torch.tensor([[logit]])
+    assert saturated_mask(scores, "sigmoid", "binary").item() is saturated
+    assert saturated_fraction(scores, "sigmoid", "binary").item() == float(saturated)
+
+
+def test_saturation_uses_the_scores_own_dtype() -> None:
+    scores = torch.tensor([[17.0], [5.0], [30.0], [-2.0]])
+    fraction = saturated_fraction(scores, "sigmoid", "binary")
+    assert fraction.dtype == torch.float64 and fraction.item() == 0.5
+    assert saturated_fraction(scores.double(), "sigmoid", "binary").item() == 0.0
+    assert saturated_fraction(scores.half(), "sigmoid", "binary").item() == 0.5
+
+
+def test_softmax_saturation_counts_every_unit() -> None:
+    scores = torch.tensor([[0.0, 200.0, 0.0], [0.0, 30.0, 0.0], [0.0, 1.0, 2.0]])
+    mask = saturated_mask(scores, "softmax", "multiclass")
+    assert mask.tolist() == [[True, True, True], [False, True, False], [False, False, False]]
+
+
+# --- ClassificationMetrics arguments ------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("task", "n_targets", "match"),
+    [("binary", 2, "must be 1 for a binary task"), ("multiclass", 1, "must be >= 2"),
+     ("multilabel", 0, "must be >= 1"), ("ranking", 3, "Unknown task 'ranking'")],
+    ids=["binary-2", "multiclass-1", "multilabel-0", "unknown-task"],
+)
+def test_constructor_rejects(task: str, n_targets: int, match: str) -> None:
+    with pytest.raises(ValueError, match=match):
+        ClassificationMetrics(task, n_targets)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    ("task", "n_targets", "probs", "labels", "match"),
+    [
+        ("binary", 1, torch.rand(4, 1), torch.zeros(4, dtype=torch.long), r"shape \(N,\)"),
+        ("multiclass", 3, torch.rand(4, 2), torch.zeros(4, dtype=torch.long), r"shape \(N, 3\)"),
+        ("multilabel", 3, torch.rand(4, 3), torch.zeros(4, dtype=torch.long),
+         r"labels of a multilabel task.*shape \(N, 3\)"),
+        ("multiclass", 3, torch.rand(4, 3), torch.zeros(4), "labels must be integer"),
+        ("binary", 1, torch.tensor([-1.0, 3.0]), torch.zeros(2, dtype=torch.long),
+         r"probs must lie in \[0, 1\], got values in \[-1.0, 3.0\]"),
+    ],
+    ids=["binary-2d-probs", "multiclass-too-few-columns", "multilabel-1d-labels",
+         "float-labels", "raw-scores-as-probs"],
+)
+def test_update_rejects(task: str, n_targets: int, probs: torch.Tensor, labels: torch.Tensor,
+                        match: str) -> None:
+    metrics = ClassificationMetrics(task, n_targets)  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match=match):
+        metrics.update(probs, labels)

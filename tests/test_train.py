@@ -1,0 +1,177 @@
+"""End to end: real Hydra configs, real Lightning Trainers, real scikit-learn data."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import lightning as L
+import numpy as np
+import pytest
+import torch
+from sklearn.linear_model import LogisticRegression
+
+from lossbench.compatibility import check
+from lossbench.data.datamodule import ClassificationDataModule
+from lossbench.heads import HEADS
+from lossbench.losses import LOSSES
+from lossbench.module import ClassifierModule, NonFiniteLossError
+from lossbench.record import RunExistsError, read_record
+from lossbench.tasks import TASKS
+from lossbench.train import train
+from lossbench.validation import METRICS, ConfigError
+
+TASK_DATA = {"binary": "breast_cancer", "multilabel": "digits_multilabel", "multiclass": "wine"}
+CELLS = [(t, h, name) for t in TASKS for h in HEADS for name in LOSSES]
+VALID = [c for c in CELLS if check(*c).ok]
+REPO = Path(__file__).resolve().parents[1]
+
+
+@pytest.mark.parametrize(("task", "head", "loss"), VALID, ids=["-".join(c) for c in VALID])
+def test_every_valid_cell_trains_through_lightning(make_cfg, tmp_path, task, head, loss):
+    cfg = make_cfg(f"data={TASK_DATA[task]}", f"head={head}", f"loss={loss}",
+                   "trainer.max_epochs=1", "checkpoint.save_last=false")
+    record = train(cfg, tmp_path, multirun=True)
+    assert record["status"] == "completed", record["error"]
+    assert record["task"] == task and record["steps"] > 0
+    for stage in ("val", "test"):
+        for metric in METRICS[task]:
+            assert np.isfinite(record[f"{stage}/{metric}"]), f"{stage}/{metric}"
+
+
+@pytest.mark.parametrize(("task", "head", "loss"),
+                         [("binary", "logits", "bce"), ("multiclass", "softmax", "cross_entropy"),
+                          ("multilabel", "logits", "cross_entropy")])
+def test_refused_cell_is_recorded_as_failed(make_cfg, tmp_path, task, head, loss):
+    cfg = make_cfg(f"data={TASK_DATA[task]}", f"head={head}", f"loss={loss}")
+    record = train(cfg, tmp_path, multirun=True)
+    assert record["status"] == "failed"
+    assert f"head '{head}'" in record["error"] and f"loss '{loss}'" in record["error"]
+    assert read_record(tmp_path)["status"] == "failed"
+    assert not (tmp_path / "checkpoints").exists()
+    with pytest.raises(ConfigError, match=f"head '{head}'"):
+        train(make_cfg(f"data={TASK_DATA[task]}", f"head={head}", f"loss={loss}"),
+              tmp_path / "single")
+
+
+def test_run_record_is_complete(make_cfg, tmp_path):
+    cfg = make_cfg("data=digits_multilabel", "loss.pos_weight=auto", "seed=3")
+    record = train(cfg, tmp_path)
+    on_disk = json.loads((tmp_path / "metrics.json").read_text())
+    assert on_disk["status"] == "completed" and on_disk["error"] is None
+    for key in ("task", "data", "model", "head", "loss", "seed", "epochs", "steps",
+                "train_seconds"):
+        assert key in on_disk
+    assert (on_disk["task"], on_disk["seed"], on_disk["epochs"]) == ("multilabel", 3, 2)
+    n_train = record["sizes"]["train"]
+    assert on_disk["steps"] == 2 * -(-n_train // 128)  # 2 epochs of ceil(n / batch) steps
+    assert len(on_disk["loss_params"]["pos_weight"]) == 4  # auto: one number per label
+    assert {f"{s}/{m}" for s in ("val", "test") for m in METRICS["multilabel"]} <= set(on_disk)
+    assert len(on_disk["history"]["val/nll"]) == 2
+    assert (tmp_path / "config.yaml").is_file()
+    assert Path(on_disk["best_checkpoint"]).is_file()
+    with pytest.raises(RunExistsError, match="never overwrites"):
+        train(cfg, tmp_path)
+
+
+def test_same_seed_gives_identical_metrics(make_cfg, tmp_path):
+    cfg = make_cfg("data=iris", "head=log_softmax", "loss=nll", "seed=7")
+    a = train(cfg, tmp_path / "a")
+    b = train(cfg, tmp_path / "b")
+    metrics = [k for k in a if k.startswith(("val/", "test/"))]
+    assert metrics and all(a[k] == b[k] for k in metrics)
+
+
+def test_non_finite_loss_fails_with_epoch_and_step(make_cfg, tmp_path):
+    cfg = make_cfg("data=breast_cancer", "head=sigmoid", "loss=manual_bce", "model=linear",
+                   "optimizer=sgd", "optimizer.lr=1e4", "trainer.max_epochs=5")
+    record = train(cfg, tmp_path, multirun=True)
+    assert record["status"] == "failed"
+    assert record["error"].startswith("non-finite training loss")
+    assert "epoch" in record["error"] and "step" in record["error"]
+    assert "\n" not in record["error"]
+    with pytest.raises(NonFiniteLossError):
+        train(cfg, tmp_path / "single")
+
+
+def test_linear_bce_with_logits_lbfgs_matches_sklearn_logistic_regression():
+    """Mean BCE-with-logits + (1 / (C n)) / 2 * ||w||^2, full batch, is LogisticRegression(C)."""
+    C = 1.0
+    data = {"name": "breast_cancer", "batch_size": None, "split_seed": 0, "val_fraction": 0.2,
+            "test_fraction": 0.2}
+    dm = ClassificationDataModule(data, "bce_with_logits")
+    x, y = (t.numpy() for t in dm.tensors["train"][:2])
+    n_train = len(y)
+    reference = LogisticRegression(C=C, tol=1e-10, max_iter=10_000).fit(x.astype(np.float64), y)
+    L.seed_everything(0, verbose=False)
+    module = ClassifierModule(
+        task="binary", n_features=dm.n_features, n_outputs=1, n_targets=1,
+        model={"name": "linear"}, head="logits", loss={"name": "bce_with_logits"},
+        optimizer={"name": "lbfgs", "lr": 1.0, "weight_decay": 1.0 / (C * n_train),
+                   "max_iter": 100, "history_size": 100, "line_search_fn": "strong_wolfe",
+                   "tolerance_grad": 1e-12, "tolerance_change": 1e-14})
+    module.double()
+    dm.tensors = {k: (v[0].double(), v[1], v[2].double()) for k, v in dm.tensors.items()}
+    trainer = L.Trainer(max_epochs=10, logger=False, enable_checkpointing=False,
+                        enable_progress_bar=False, enable_model_summary=False,
+                        num_sanity_val_steps=0, accelerator="cpu")
+    trainer.fit(module, datamodule=dm)
+    weight = module.model.weight.detach().numpy().ravel()
+    bias = module.model.bias.detach().numpy()
+    np.testing.assert_allclose(weight, reference.coef_.ravel(), atol=1e-4)
+    np.testing.assert_allclose(bias, reference.intercept_, atol=1e-4)
+
+
+def _cli(*args: str, cwd: Path) -> subprocess.CompletedProcess:
+    env = {**os.environ, "PYTHONPATH": str(REPO / "src")}
+    return subprocess.run([sys.executable, "-m", "lossbench.train", *args], cwd=cwd, env=env,
+                          capture_output=True, text=True, timeout=300, check=False)
+
+
+def test_cli_valid_run_writes_complete_record(tmp_path):
+    result = _cli("data=iris", "head=logits", "loss=cross_entropy", "trainer.max_epochs=2",
+                  cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    records = list((tmp_path / "outputs" / "runs").glob("*/metrics.json"))
+    assert len(records) == 1
+    record = json.loads(records[0].read_text())
+    assert record["status"] == "completed" and record["data"] == "iris"
+    assert str(records[0].parent.name) in result.stdout  # the run directory is printed
+
+
+def test_cli_refused_combination_exits_nonzero_before_writing(tmp_path):
+    result = _cli("data=wine", "head=softmax", "loss=cross_entropy", cwd=tmp_path)
+    assert result.returncode == 2
+    assert "head 'softmax' + loss 'cross_entropy'" in result.stderr
+    assert "double softmax" in result.stderr and "Traceback" not in result.stderr
+    assert not (tmp_path / "outputs").exists()
+
+
+def test_cli_multirun_records_refused_job_and_runs_the_rest(tmp_path):
+    result = _cli("-m", "data=iris", "head=logits,softmax", "loss=cross_entropy",
+                  "trainer.max_epochs=1", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    records = sorted((tmp_path / "outputs" / "multiruns").glob("*/*/metrics.json"))
+    statuses = {json.loads(p.read_text())["head"]: json.loads(p.read_text())["status"]
+                for p in records}
+    assert statuses == {"logits": "completed", "softmax": "failed"}
+    assert "Epoch 0" not in result.stdout + result.stderr  # no progress bar in multiruns
+
+
+def test_batches_are_index_slices_on_the_device(make_cfg):
+    dm = ClassificationDataModule({"name": "wine", "batch_size": 50, "split_seed": 0,
+                                   "val_fraction": 0.2, "test_fraction": 0.2},
+                                  "cross_entropy", seed=1)
+    loader = dm.train_dataloader()
+    loader.set_epoch(0)
+    first = [b[1].clone() for b in loader]
+    loader.set_epoch(1)
+    second = [b[1].clone() for b in loader]
+    assert [len(b) for b in first] == [50, 50, 6]
+    assert torch.equal(torch.cat(first).sort().values, dm.tensors["train"][1].sort().values)
+    assert not torch.equal(torch.cat(first), torch.cat(second))  # reshuffled per epoch
+    loader.set_epoch(0)
+    assert torch.equal(torch.cat([b[1] for b in loader]), torch.cat(first))  # reproducible
