@@ -1,7 +1,7 @@
 """Rewrite the compatibility table in README.md from the registries.
 
-    python scripts/readme_table.py          # rewrite in place
-    python scripts/readme_table.py --check  # exit 1 if README.md is out of date
+python scripts/readme_table.py          # rewrite in place
+python scripts/readme_table.py --check  # exit 1 if README.md is out of date
 """
 
 from __future__ import annotations
@@ -26,8 +26,11 @@ def main() -> int:
     new = render(text)
     if "--check" in sys.argv:
         if new != text:
-            print("README.md's compatibility table is out of date: run "
-                  "python scripts/readme_table.py", file=sys.stderr)
+            print(
+                "README.md's compatibility table is out of date: run "
+                "python scripts/readme_table.py",
+                file=sys.stderr,
+            )
             return 1
         return 0
     README.write_text(new)

@@ -12,8 +12,12 @@ from omegaconf import DictConfig
 from lossbench.config import register_configs
 from lossbench.train import config_dir, quiet_lightning
 
-FAST = ("trainer.max_epochs=2", "trainer.enable_progress_bar=false",
-        "trainer.enable_model_summary=false", "logger=none")
+FAST = (
+    "trainer.max_epochs=2",
+    "trainer.enable_progress_bar=false",
+    "trainer.enable_model_summary=false",
+    "logger=none",
+)
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -27,8 +31,10 @@ def make_cfg() -> Callable[..., DictConfig]:
     """``make_cfg("data=iris", ...)`` composes ``configs/train.yaml`` with overrides."""
 
     def make(*overrides: str, fast: bool = True) -> DictConfig:
-        with initialize_config_dir(config_dir=str(config_dir()), version_base="1.3"), \
-                warnings.catch_warnings():
+        with (
+            initialize_config_dir(config_dir=str(config_dir()), version_base="1.3"),
+            warnings.catch_warnings(),
+        ):
             warnings.simplefilter("ignore")
             return compose("train", overrides=[*(FAST if fast else ()), *overrides])
 

@@ -24,15 +24,36 @@ from lossbench.tasks import TASKS
 
 # The table, written out so that a change to the registry is a deliberate change here too.
 VALID = {
-    "binary": {("sigmoid", "bce"), ("logits", "bce_with_logits"), ("logits", "cross_entropy"),
-               ("log_softmax", "cross_entropy"), ("log_softmax", "nll"),
-               ("sigmoid", "manual_bce"), ("sigmoid", "mse"), ("logits", "focal")},
-    "multilabel": {("sigmoid", "bce"), ("logits", "bce_with_logits"), ("sigmoid", "manual_bce"),
-                   ("sigmoid", "mse"), ("logits", "focal")},
-    "multiclass": {("sigmoid", "bce"), ("softmax", "bce"), ("logits", "bce_with_logits"),
-                   ("logits", "cross_entropy"), ("log_softmax", "cross_entropy"),
-                   ("log_softmax", "nll"), ("sigmoid", "manual_bce"), ("softmax", "manual_bce"),
-                   ("sigmoid", "mse"), ("softmax", "mse"), ("logits", "focal")},
+    "binary": {
+        ("sigmoid", "bce"),
+        ("logits", "bce_with_logits"),
+        ("logits", "cross_entropy"),
+        ("log_softmax", "cross_entropy"),
+        ("log_softmax", "nll"),
+        ("sigmoid", "manual_bce"),
+        ("sigmoid", "mse"),
+        ("logits", "focal"),
+    },
+    "multilabel": {
+        ("sigmoid", "bce"),
+        ("logits", "bce_with_logits"),
+        ("sigmoid", "manual_bce"),
+        ("sigmoid", "mse"),
+        ("logits", "focal"),
+    },
+    "multiclass": {
+        ("sigmoid", "bce"),
+        ("softmax", "bce"),
+        ("logits", "bce_with_logits"),
+        ("logits", "cross_entropy"),
+        ("log_softmax", "cross_entropy"),
+        ("log_softmax", "nll"),
+        ("sigmoid", "manual_bce"),
+        ("softmax", "manual_bce"),
+        ("sigmoid", "mse"),
+        ("softmax", "mse"),
+        ("logits", "focal"),
+    },
 }
 WARNED = {("log_softmax", "cross_entropy")}  # valid, but redundant
 
@@ -64,8 +85,9 @@ def make_batch(task: str) -> tuple[torch.Tensor, torch.Tensor]:
     return x, labels
 
 
-def setup(task: str, head: str, loss: str) -> tuple[nn.Module, nn.Module, int, torch.Tensor,
-                                                     torch.Tensor]:
+def setup(
+    task: str, head: str, loss: str
+) -> tuple[nn.Module, nn.Module, int, torch.Tensor, torch.Tensor]:
     """Head, loss, number of output units, features and encoded targets for one cell."""
     x, labels = make_batch(task)
     units = n_outputs(task, N_TARGETS[task], loss)
@@ -159,8 +181,9 @@ REASONS = {
 }
 
 
-@pytest.mark.parametrize(("task", "head", "loss", "reason"), list(REASONS.values()),
-                         ids=list(REASONS))
+@pytest.mark.parametrize(
+    ("task", "head", "loss", "reason"), list(REASONS.values()), ids=list(REASONS)
+)
 def test_refusal_gives_the_specific_reason(task, head, loss, reason):
     with pytest.raises(IncompatibleSetupError, match=re.escape(reason)):
         require_compatible(task, head, loss)
@@ -177,8 +200,9 @@ def test_logits_into_unchecked_losses_does_not_promise_a_crash(loss):
     assert "never checks its input range" in message
     assert "crash" not in message
     scores = torch.tensor([-3.0, 2.0])
-    assert torch.isfinite(build_loss("mse", {}, task="binary", n_outputs=1)(
-        scores, torch.tensor([0.0, 1.0])))
+    assert torch.isfinite(
+        build_loss("mse", {}, task="binary", n_outputs=1)(scores, torch.tensor([0.0, 1.0]))
+    )
 
 
 @pytest.mark.parametrize("task", ["binary", "multiclass"])
@@ -193,8 +217,9 @@ def test_log_softmax_into_cross_entropy_is_valid_with_a_warning(task):
     logits = torch.randn(6, 3, generator=g) * 4
     target = torch.randint(0, 3, (6,), generator=g)
     loss = build_loss("cross_entropy", {}, task="multiclass", n_outputs=3)
-    torch.testing.assert_close(loss(build_head("log_softmax")(logits), target),
-                               loss(logits, target))
+    torch.testing.assert_close(
+        loss(build_head("log_softmax")(logits), target), loss(logits, target)
+    )
 
 
 # ------------------------------------------------------------------ the traps, quantified
@@ -233,8 +258,9 @@ def test_double_sigmoid_traps_bce_with_logits():
     [log 2, log(1 + e)] = [0.693, 1.313] for negatives (LOSSES.md quotes the positive half)."""
     head = build_head("sigmoid")
     loss = build_loss("bce_with_logits", {"reduction": "none"}, task="binary", n_outputs=1)
-    x = torch.cat([torch.tensor(EXTREMES),
-                   torch.randn(200, generator=torch.Generator().manual_seed(5)) * 50])
+    x = torch.cat(
+        [torch.tensor(EXTREMES), torch.randn(200, generator=torch.Generator().manual_seed(5)) * 50]
+    )
     positives = loss(head(x), torch.ones_like(x))
     negatives = loss(head(x), torch.zeros_like(x))
     low, mid, high = math.log(1 + 1 / math.e), math.log(2), math.log(1 + math.e)
@@ -279,18 +305,28 @@ def test_compatibility_table_has_one_row_per_task_and_loss_consistent_with_check
 # --------------------------------------------------------------------------- unknown names
 
 UNKNOWN = {
-    "head": (("multiclass", "relu", "cross_entropy"), "Unknown head 'relu'",
-             "logits, sigmoid, softmax, log_softmax"),
-    "loss": (("multiclass", "logits", "hinge"), "Unknown loss 'hinge'",
-             "bce, bce_with_logits, cross_entropy, nll, manual_bce, mse, focal"),
-    "task": (("regression", "logits", "mse"), "Unknown task 'regression'",
-             "binary, multilabel, multiclass"),
+    "head": (
+        ("multiclass", "relu", "cross_entropy"),
+        "Unknown head 'relu'",
+        "logits, sigmoid, softmax, log_softmax",
+    ),
+    "loss": (
+        ("multiclass", "logits", "hinge"),
+        "Unknown loss 'hinge'",
+        "bce, bce_with_logits, cross_entropy, nll, manual_bce, mse, focal",
+    ),
+    "task": (
+        ("regression", "logits", "mse"),
+        "Unknown task 'regression'",
+        "binary, multilabel, multiclass",
+    ),
 }
 
 
 @pytest.mark.parametrize(("args", "unknown", "valid"), list(UNKNOWN.values()), ids=list(UNKNOWN))
-@pytest.mark.parametrize("function", [check, require_compatible],
-                         ids=["check", "require_compatible"])
+@pytest.mark.parametrize(
+    "function", [check, require_compatible], ids=["check", "require_compatible"]
+)
 def test_unknown_names_list_the_valid_ones(function, args, unknown, valid):
     with pytest.raises(ValueError, match=re.escape(unknown)) as raised:
         function(*args)

@@ -15,8 +15,14 @@ from lossbench.optim import OPTIMIZERS
 from lossbench.train import config_dir
 from lossbench.validation import LOGGERS
 
-REGISTRIES = {"data": DATASETS, "head": HEADS, "loss": LOSSES, "model": MODELS,
-              "optimizer": OPTIMIZERS, "logger": LOGGERS}
+REGISTRIES = {
+    "data": DATASETS,
+    "head": HEADS,
+    "loss": LOSSES,
+    "model": MODELS,
+    "optimizer": OPTIMIZERS,
+    "logger": LOGGERS,
+}
 CSV = ("data.path=x.csv", "data.label_columns=[y]", "data.task=binary")
 
 
@@ -37,8 +43,17 @@ def test_every_option_composes(make_cfg, group: str, option: str) -> None:
     OmegaConf.to_container(cfg, resolve=True, throw_on_missing=True)
 
 
-@pytest.mark.parametrize("override", ["loss.gama=2", "data.batch_sise=3", "optimizer.lr=fast",
-                                      "trainer.max_epochs=ten", "seed=zero", "model.dropout=x"])
+@pytest.mark.parametrize(
+    "override",
+    [
+        "loss.gama=2",
+        "data.batch_sise=3",
+        "optimizer.lr=fast",
+        "trainer.max_epochs=ten",
+        "seed=zero",
+        "model.dropout=x",
+    ],
+)
 def test_typo_or_wrong_type_fails_at_compose_time(make_cfg, override: str) -> None:
     with pytest.raises(ConfigCompositionException) as info:
         make_cfg("loss=focal", override)
@@ -61,7 +76,8 @@ def test_readme_table_is_generated_from_the_registry() -> None:
     import importlib.util
 
     spec = importlib.util.spec_from_file_location(
-        "readme_table", config_dir().parent / "scripts" / "readme_table.py")
+        "readme_table", config_dir().parent / "scripts" / "readme_table.py"
+    )
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     text = module.README.read_text()

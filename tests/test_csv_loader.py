@@ -93,8 +93,9 @@ def test_label_columns_may_be_a_single_string(tmp_path: Path) -> None:
     assert load_csv(path, "y", "multiclass").classes == ["a,b", "c"]
 
 
-def test_relative_path_resolves_against_working_directory(tmp_path: Path,
-                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+def test_relative_path_resolves_against_working_directory(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     write(tmp_path, "x,y\n1,0\n2,1\n")
     monkeypatch.chdir(tmp_path)
     assert load_csv("data.csv", ["y"], "binary").labels.tolist() == [0, 1]
@@ -106,98 +107,275 @@ GOOD = "a,b,y\n1,2,0\n3,4,1\n5,6,0\n"
 
 # id: (file text or None for no file, label_columns, task, feature_columns, message regex)
 LOAD_ERRORS = {
-    "unknown-task": (GOOD, ["y"], "regression", None,
-                     r"Unknown task 'regression'\. Valid tasks: binary, multilabel, multiclass"),
-    "binary-two-label-columns": (GOOD, ["a", "y"], "binary", None,
-                                 r"task 'binary' takes exactly one label column.*lists 2.*"
-                                 r"data\.task=multilabel"),
-    "multiclass-no-label-column": (GOOD, [], "multiclass", None,
-                                   r"task 'multiclass' takes exactly one label column"),
-    "multilabel-no-label-column": (GOOD, [], "multilabel", None,
-                                   r"data\.label_columns is empty"),
-    "label-listed-twice": (GOOD, ["y", "y"], "multilabel", None,
-                           r"data\.label_columns lists 'y' more than once"),
-    "feature-listed-twice": (GOOD, ["y"], "binary", ["a", "a"],
-                             r"data\.feature_columns lists 'a' more than once"),
+    "unknown-task": (
+        GOOD,
+        ["y"],
+        "regression",
+        None,
+        r"Unknown task 'regression'\. Valid tasks: binary, multilabel, multiclass",
+    ),
+    "binary-two-label-columns": (
+        GOOD,
+        ["a", "y"],
+        "binary",
+        None,
+        r"task 'binary' takes exactly one label column.*lists 2.*"
+        r"data\.task=multilabel",
+    ),
+    "multiclass-no-label-column": (
+        GOOD,
+        [],
+        "multiclass",
+        None,
+        r"task 'multiclass' takes exactly one label column",
+    ),
+    "multilabel-no-label-column": (GOOD, [], "multilabel", None, r"data\.label_columns is empty"),
+    "label-listed-twice": (
+        GOOD,
+        ["y", "y"],
+        "multilabel",
+        None,
+        r"data\.label_columns lists 'y' more than once",
+    ),
+    "feature-listed-twice": (
+        GOOD,
+        ["y"],
+        "binary",
+        ["a", "a"],
+        r"data\.feature_columns lists 'a' more than once",
+    ),
     "empty-file": ("", ["y"], "binary", None, r"data\.csv: the file is empty"),
     "blank-lines-only": ("\n\n", ["y"], "binary", None, r"the file is empty"),
-    "header-only": ("a,b,y\n", ["y"], "binary", None,
-                    r"has a header \('a', 'b', 'y'\) but no data rows"),
-    "duplicated-header": ("a,b,a,y\n1,2,3,0\n", ["y"], "binary", None,
-                          r"duplicated column names in the header: 'a' at columns \[1, 3\]"),
-    "unnamed-header-column": ("a,b,y,\n1,2,0,\n", ["y"], "binary", None,
-                              r"header column\(s\) \[4\] have no name.*trailing comma"),
-    "ragged-row": ("a,b,y\n1,2,0\n3,4,1,9\n", ["y"], "binary", None,
-                   r"line 3 has 4 fields but the header has 3 columns"),
-    "missing-label-column": (GOOD, ["target"], "binary", None,
-                             r"column 'target' of data\.label_columns is not in the header\. "
-                             r"Available columns: 'a', 'b', 'y'"),
-    "missing-label-column-close-match": (GOOD, ["Y"], "binary", None,
-                                         r"Did you mean 'y'\?"),
-    "missing-feature-column": (GOOD, ["y"], "binary", ["a", "c"],
-                               r"column 'c' of data\.feature_columns is not in the header\. "
-                               r"Available columns: 'a', 'b', 'y'"),
-    "semicolon-delimiter": ("a;b;y\n1;2;0\n", ["y"], "binary", None,
-                            r"contains ';'.*reads comma-separated files"),
-    "label-also-feature": (GOOD, ["y"], "binary", ["a", "y"],
-                           r"'y' are listed both in data\.label_columns and data\.feature_columns"),
-    "no-feature-columns-left": ("y\n0\n1\n", ["y"], "binary", None,
-                                r"no feature columns: every column \('y'\) is a label column"),
-    "empty-feature-columns": (GOOD, ["y"], "binary", [],
-                              r"data\.feature_columns is empty.*data\.feature_columns=null"),
-    "non-numeric-feature": ("a,b,y\n1,2,0\n3,red,1\n5,blue,0\n", ["y"], "binary", None,
-                            r"feature column 'b' holds a non-numeric value 'red' at line 3 "
-                            r"\(data row 2\) \(2 such rows; values: 'red', 'blue'\)"),
-    "missing-feature-value": ("a,b,y\n1,2,0\n3,,1\n5,6,0\n", ["y"], "binary", None,
-                              r"feature column 'b' has a missing value \(''\) at line 3 "
-                              r"\(data row 2\)"),
-    "nan-feature-value": ("a,b,y\n1,2,0\n3,4,1\n5,NaN,0\n", ["y"], "binary", None,
-                          r"feature column 'b' has a missing value \('NaN'\) at line 4"),
-    "na-feature-value": ("a,b,y\n1,2,0\n3,4,1\n5,NA,0\n", ["y"], "binary", None,
-                         r"feature column 'b' has a missing value \('NA'\) at line 4"),
-    "blank-feature-value": ("a,b,y\n1,2,0\n3,  ,1\n", ["y"], "binary", None,
-                            r"feature column 'b' has a missing value \(''\) at line 3"),
-    "infinite-feature-value": ("a,b,y\n1,2,0\n-inf,4,1\n", ["y"], "binary", None,
-                               r"feature column 'a' holds an infinite value \('-inf'\) at line 3"),
-    "feature-beyond-float32": ("a,b,y\n1,2,0\n1e39,4,1\n", ["y"], "binary", None,
-                               r"feature column 'a' holds an infinite value \('1e39'\).*float32"),
-    "missing-label": ("a,y\n1,0\n2,\n3,1\n", ["y"], "binary", None,
-                      r"label column 'y' has a missing value \(''\) at line 3 \(data row 2\)"),
-    "binary-labels-not-0-1": ("a,y\n1,-1\n2,1\n3,-1\n", ["y"], "binary", None,
-                              r"binary label column 'y' must hold only 0 and 1, but it holds "
-                              r"'-1' \(first at line 2 \(data row 1\)\).*'-1' -> 0, '1' -> 1"),
-    "binary-labels-text": ("a,y\n1,no\n2,yes\n", ["y"], "binary", None,
-                           r"holds 'no', 'yes'.*'no' -> 0, 'yes' -> 1.*data\.task=multiclass"),
-    "binary-single-class": ("a,y\n1,1\n2,1\n", ["y"], "binary", None,
-                            r"label column 'y' is '1' in every one of the 2 rows: a binary "
-                            r"classifier needs at least two classes"),
-    "multiclass-fractional-label": ("a,y\n1,1\n2,1.5\n3,2\n", ["y"], "multiclass", None,
-                                    r"label column 'y' holds '1\.5' at line 3 \(data row 2\), "
-                                    r"which is not an integer"),
-    "multiclass-mixed-labels": ("a,y\n1,3\n2,cat\n", ["y"], "multiclass", None,
-                                r"label column 'y' mixes numbers and text: '3' at line 2 "
-                                r"\(data row 1\) and 'cat' at line 3"),
-    "multiclass-infinite-label": ("a,y\n1,1\n2,inf\n", ["y"], "multiclass", None,
-                                  r"label column 'y' holds an infinite value \('inf'\) at line 3"),
-    "multiclass-missing-label": ("a,y\n1,cat\n2,NA\n", ["y"], "multiclass", None,
-                                 r"label column 'y' has a missing value \('NA'\) at line 3"),
-    "multiclass-single-class": ("a,y\n1,cat\n2,cat\n", ["y"], "multiclass", None,
-                                r"label column 'y' is 'cat' in every one of the 2 rows"),
-    "multilabel-value-not-0-1": ("a,u,v\n1,0,1\n2,1,2\n", ["u", "v"], "multilabel", None,
-                                 r"multilabel label column 'v' must hold only 0 and 1, but it "
-                                 r"holds '2' \(first at line 3"),
-    "multilabel-constant-zero": ("a,u,v\n1,0,1\n2,0,0\n", ["u", "v"], "multilabel", None,
-                                 r"label 'u' is 0 in every one of the 2 rows \(no positives\).*"
-                                 r"Drop it from data\.label_columns"),
-    "multilabel-constant-one": ("a,u,v\n1,0,1\n2,1,1\n", ["u", "v"], "multilabel", None,
-                                r"label 'v' is 1 in every one of the 2 rows \(no negatives\)"),
+    "header-only": (
+        "a,b,y\n",
+        ["y"],
+        "binary",
+        None,
+        r"has a header \('a', 'b', 'y'\) but no data rows",
+    ),
+    "duplicated-header": (
+        "a,b,a,y\n1,2,3,0\n",
+        ["y"],
+        "binary",
+        None,
+        r"duplicated column names in the header: 'a' at columns \[1, 3\]",
+    ),
+    "unnamed-header-column": (
+        "a,b,y,\n1,2,0,\n",
+        ["y"],
+        "binary",
+        None,
+        r"header column\(s\) \[4\] have no name.*trailing comma",
+    ),
+    "ragged-row": (
+        "a,b,y\n1,2,0\n3,4,1,9\n",
+        ["y"],
+        "binary",
+        None,
+        r"line 3 has 4 fields but the header has 3 columns",
+    ),
+    "missing-label-column": (
+        GOOD,
+        ["target"],
+        "binary",
+        None,
+        r"column 'target' of data\.label_columns is not in the header\. "
+        r"Available columns: 'a', 'b', 'y'",
+    ),
+    "missing-label-column-close-match": (GOOD, ["Y"], "binary", None, r"Did you mean 'y'\?"),
+    "missing-feature-column": (
+        GOOD,
+        ["y"],
+        "binary",
+        ["a", "c"],
+        r"column 'c' of data\.feature_columns is not in the header\. "
+        r"Available columns: 'a', 'b', 'y'",
+    ),
+    "semicolon-delimiter": (
+        "a;b;y\n1;2;0\n",
+        ["y"],
+        "binary",
+        None,
+        r"contains ';'.*reads comma-separated files",
+    ),
+    "label-also-feature": (
+        GOOD,
+        ["y"],
+        "binary",
+        ["a", "y"],
+        r"'y' are listed both in data\.label_columns and data\.feature_columns",
+    ),
+    "no-feature-columns-left": (
+        "y\n0\n1\n",
+        ["y"],
+        "binary",
+        None,
+        r"no feature columns: every column \('y'\) is a label column",
+    ),
+    "empty-feature-columns": (
+        GOOD,
+        ["y"],
+        "binary",
+        [],
+        r"data\.feature_columns is empty.*data\.feature_columns=null",
+    ),
+    "non-numeric-feature": (
+        "a,b,y\n1,2,0\n3,red,1\n5,blue,0\n",
+        ["y"],
+        "binary",
+        None,
+        r"feature column 'b' holds a non-numeric value 'red' at line 3 "
+        r"\(data row 2\) \(2 such rows; values: 'red', 'blue'\)",
+    ),
+    "missing-feature-value": (
+        "a,b,y\n1,2,0\n3,,1\n5,6,0\n",
+        ["y"],
+        "binary",
+        None,
+        r"feature column 'b' has a missing value \(''\) at line 3 "
+        r"\(data row 2\)",
+    ),
+    "nan-feature-value": (
+        "a,b,y\n1,2,0\n3,4,1\n5,NaN,0\n",
+        ["y"],
+        "binary",
+        None,
+        r"feature column 'b' has a missing value \('NaN'\) at line 4",
+    ),
+    "na-feature-value": (
+        "a,b,y\n1,2,0\n3,4,1\n5,NA,0\n",
+        ["y"],
+        "binary",
+        None,
+        r"feature column 'b' has a missing value \('NA'\) at line 4",
+    ),
+    "blank-feature-value": (
+        "a,b,y\n1,2,0\n3,  ,1\n",
+        ["y"],
+        "binary",
+        None,
+        r"feature column 'b' has a missing value \(''\) at line 3",
+    ),
+    "infinite-feature-value": (
+        "a,b,y\n1,2,0\n-inf,4,1\n",
+        ["y"],
+        "binary",
+        None,
+        r"feature column 'a' holds an infinite value \('-inf'\) at line 3",
+    ),
+    "feature-beyond-float32": (
+        "a,b,y\n1,2,0\n1e39,4,1\n",
+        ["y"],
+        "binary",
+        None,
+        r"feature column 'a' holds an infinite value \('1e39'\).*float32",
+    ),
+    "missing-label": (
+        "a,y\n1,0\n2,\n3,1\n",
+        ["y"],
+        "binary",
+        None,
+        r"label column 'y' has a missing value \(''\) at line 3 \(data row 2\)",
+    ),
+    "binary-labels-not-0-1": (
+        "a,y\n1,-1\n2,1\n3,-1\n",
+        ["y"],
+        "binary",
+        None,
+        r"binary label column 'y' must hold only 0 and 1, but it holds "
+        r"'-1' \(first at line 2 \(data row 1\)\).*'-1' -> 0, '1' -> 1",
+    ),
+    "binary-labels-text": (
+        "a,y\n1,no\n2,yes\n",
+        ["y"],
+        "binary",
+        None,
+        r"holds 'no', 'yes'.*'no' -> 0, 'yes' -> 1.*data\.task=multiclass",
+    ),
+    "binary-single-class": (
+        "a,y\n1,1\n2,1\n",
+        ["y"],
+        "binary",
+        None,
+        r"label column 'y' is '1' in every one of the 2 rows: a binary "
+        r"classifier needs at least two classes",
+    ),
+    "multiclass-fractional-label": (
+        "a,y\n1,1\n2,1.5\n3,2\n",
+        ["y"],
+        "multiclass",
+        None,
+        r"label column 'y' holds '1\.5' at line 3 \(data row 2\), "
+        r"which is not an integer",
+    ),
+    "multiclass-mixed-labels": (
+        "a,y\n1,3\n2,cat\n",
+        ["y"],
+        "multiclass",
+        None,
+        r"label column 'y' mixes numbers and text: '3' at line 2 "
+        r"\(data row 1\) and 'cat' at line 3",
+    ),
+    "multiclass-infinite-label": (
+        "a,y\n1,1\n2,inf\n",
+        ["y"],
+        "multiclass",
+        None,
+        r"label column 'y' holds an infinite value \('inf'\) at line 3",
+    ),
+    "multiclass-missing-label": (
+        "a,y\n1,cat\n2,NA\n",
+        ["y"],
+        "multiclass",
+        None,
+        r"label column 'y' has a missing value \('NA'\) at line 3",
+    ),
+    "multiclass-single-class": (
+        "a,y\n1,cat\n2,cat\n",
+        ["y"],
+        "multiclass",
+        None,
+        r"label column 'y' is 'cat' in every one of the 2 rows",
+    ),
+    "multilabel-value-not-0-1": (
+        "a,u,v\n1,0,1\n2,1,2\n",
+        ["u", "v"],
+        "multilabel",
+        None,
+        r"multilabel label column 'v' must hold only 0 and 1, but it "
+        r"holds '2' \(first at line 3",
+    ),
+    "multilabel-constant-zero": (
+        "a,u,v\n1,0,1\n2,0,0\n",
+        ["u", "v"],
+        "multilabel",
+        None,
+        r"label 'u' is 0 in every one of the 2 rows \(no positives\).*"
+        r"Drop it from data\.label_columns",
+    ),
+    "multilabel-constant-one": (
+        "a,u,v\n1,0,1\n2,1,1\n",
+        ["u", "v"],
+        "multilabel",
+        None,
+        r"label 'v' is 1 in every one of the 2 rows \(no negatives\)",
+    ),
 }
 
 
-@pytest.mark.parametrize(("text", "labels", "task", "features", "message"),
-                         list(LOAD_ERRORS.values()), ids=list(LOAD_ERRORS))
-def test_load_csv_refuses_bad_input(tmp_path: Path, text: str, labels: list[str], task: str,
-                                    features: list[str] | None, message: str) -> None:
+@pytest.mark.parametrize(
+    ("text", "labels", "task", "features", "message"),
+    list(LOAD_ERRORS.values()),
+    ids=list(LOAD_ERRORS),
+)
+def test_load_csv_refuses_bad_input(
+    tmp_path: Path,
+    text: str,
+    labels: list[str],
+    task: str,
+    features: list[str] | None,
+    message: str,
+) -> None:
     path = write(tmp_path, text)
     with pytest.raises(DataError, match=message):
         load_csv(path, labels, task, feature_columns=features)
@@ -223,12 +401,17 @@ def test_file_errors_name_the_resolved_file(tmp_path: Path) -> None:
 
 
 def test_missing_file_names_absolute_path_and_working_directory(
-        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.chdir(tmp_path)
-    expected = re.escape(f"CSV file {str(tmp_path.resolve() / 'nope.csv')!r} does not exist "
-                         "(data.path='nope.csv')")
-    with pytest.raises(DataError, match=expected + r".*Relative paths resolve against the "
-                       r"directory the command was started from"):
+    expected = re.escape(
+        f"CSV file {str(tmp_path.resolve() / 'nope.csv')!r} does not exist (data.path='nope.csv')"
+    )
+    with pytest.raises(
+        DataError,
+        match=expected + r".*Relative paths resolve against the "
+        r"directory the command was started from",
+    ):
         load_csv("nope.csv", ["y"], "binary")
 
 
@@ -244,80 +427,150 @@ def test_data_error_is_a_value_error() -> None:
 # ----------------------------------------------------------------------- split checks
 
 
-@pytest.mark.parametrize(("labels", "task", "names"), [
-    pytest.param(np.array([0, 1, 1]), "binary", ["y"], id="binary"),
-    pytest.param(np.array([2, 0, 1]), "multiclass", ["a", "b", "c"], id="multiclass"),
-    pytest.param(np.array([[0, 1], [1, 1], [1, 0]]), "multilabel", ["u", "v"], id="multilabel"),
-])
-def test_check_split_classes_accepts_learnable_splits(labels: np.ndarray, task: str,
-                                                      names: list[str]) -> None:
+@pytest.mark.parametrize(
+    ("labels", "task", "names"),
+    [
+        pytest.param(np.array([0, 1, 1]), "binary", ["y"], id="binary"),
+        pytest.param(np.array([2, 0, 1]), "multiclass", ["a", "b", "c"], id="multiclass"),
+        pytest.param(np.array([[0, 1], [1, 1], [1, 0]]), "multilabel", ["u", "v"], id="multilabel"),
+    ],
+)
+def test_check_split_classes_accepts_learnable_splits(
+    labels: np.ndarray, task: str, names: list[str]
+) -> None:
     check_split_classes(labels, task, names)
 
 
 SPLIT_CLASS_ERRORS = {
-    "binary-one-class": (np.array([1, 1, 1]), "binary", ["y"],
-                         r"training split \(3 rows\) holds only class 1 of label column 'y'"),
-    "multiclass-one-class": (np.array([2, 2]), "multiclass", ["cat", "dog", "eel"],
-                             r"training split \(2 rows\) holds only class 'eel'"),
+    "binary-one-class": (
+        np.array([1, 1, 1]),
+        "binary",
+        ["y"],
+        r"training split \(3 rows\) holds only class 1 of label column 'y'",
+    ),
+    "multiclass-one-class": (
+        np.array([2, 2]),
+        "multiclass",
+        ["cat", "dog", "eel"],
+        r"training split \(2 rows\) holds only class 'eel'",
+    ),
     "empty-split": (np.array([], dtype=np.int64), "binary", ["y"], r"holds no rows at all"),
-    "multilabel-no-positive": (np.array([[0, 0], [1, 0]]), "multilabel", ["u", "v"],
-                               r"no positive \(1\) row for label 'v'"),
-    "multilabel-no-negative": (np.array([[1, 0], [1, 1]]), "multilabel", ["u", "v"],
-                               r"no negative \(0\) row for label 'u'"),
+    "multilabel-no-positive": (
+        np.array([[0, 0], [1, 0]]),
+        "multilabel",
+        ["u", "v"],
+        r"no positive \(1\) row for label 'v'",
+    ),
+    "multilabel-no-negative": (
+        np.array([[1, 0], [1, 1]]),
+        "multilabel",
+        ["u", "v"],
+        r"no negative \(0\) row for label 'u'",
+    ),
     "unknown-task": (np.array([0, 1]), "ordinal", ["y"], r"Unknown task 'ordinal'"),
 }
 
 
-@pytest.mark.parametrize(("labels", "task", "names", "message"),
-                         list(SPLIT_CLASS_ERRORS.values()), ids=list(SPLIT_CLASS_ERRORS))
-def test_check_split_classes_refuses_unlearnable_splits(labels: np.ndarray, task: str,
-                                                        names: list[str], message: str) -> None:
+@pytest.mark.parametrize(
+    ("labels", "task", "names", "message"),
+    list(SPLIT_CLASS_ERRORS.values()),
+    ids=list(SPLIT_CLASS_ERRORS),
+)
+def test_check_split_classes_refuses_unlearnable_splits(
+    labels: np.ndarray, task: str, names: list[str], message: str
+) -> None:
     with pytest.raises(DataError, match=message) as info:
         check_split_classes(labels, task, names)
     if task in ("binary", "multiclass", "multilabel") and len(labels):
         assert "data.split_seed" in str(info.value) and "data.val_fraction" in str(info.value)
 
 
-@pytest.mark.parametrize(("n_rows", "val", "test", "n_classes"), [
-    pytest.param(100, 0.2, 0.2, 3, id="defaults"),
-    pytest.param(6, 0.3, 0.3, 2, id="smallest-binary"),
-    pytest.param(3, 0.3, 0.3, 1, id="smallest-multilabel"),
-])
-def test_check_split_sizes_accepts_feasible_splits(n_rows: int, val: float, test: float,
-                                                   n_classes: int) -> None:
+@pytest.mark.parametrize(
+    ("n_rows", "val", "test", "n_classes"),
+    [
+        pytest.param(100, 0.2, 0.2, 3, id="defaults"),
+        pytest.param(6, 0.3, 0.3, 2, id="smallest-binary"),
+        pytest.param(3, 0.3, 0.3, 1, id="smallest-multilabel"),
+    ],
+)
+def test_check_split_sizes_accepts_feasible_splits(
+    n_rows: int, val: float, test: float, n_classes: int
+) -> None:
     check_split_sizes(n_rows, val, test, n_classes)
 
 
 SPLIT_SIZE_ERRORS = {
-    "val-fraction-zero": (100, 0.0, 0.2, 2, r"data\.val_fraction=0\.0 must be a number strictly "
-                                            r"between 0 and 1"),
+    "val-fraction-zero": (
+        100,
+        0.0,
+        0.2,
+        2,
+        r"data\.val_fraction=0\.0 must be a number strictly "
+        r"between 0 and 1",
+    ),
     "test-fraction-one": (100, 0.2, 1.0, 2, r"data\.test_fraction=1\.0 must be a number strictly"),
     "fraction-negative": (100, -0.1, 0.2, 2, r"data\.val_fraction=-0\.1 must be"),
     "fraction-not-a-number": (100, "0.2", 0.2, 2, r"data\.val_fraction='0\.2' must be a number"),
-    "fractions-sum-to-one": (100, 0.5, 0.5, 2, r"data\.val_fraction=0\.5 \+ "
-                                               r"data\.test_fraction=0\.5 = 1 leaves no rows"),
-    "too-few-rows-overall": (5, 0.2, 0.2, 2, r"5 rows are too few for data\.val_fraction=0\.2 "
-                                             r"and data\.test_fraction=0\.2.*at least 6 rows"),
-    "val-too-small-stratified": (40, 0.02, 0.3, 3,
-                                 r"40 rows .*the validation split would get 1 row, but a "
-                                 r"stratified split needs at least 3 rows per split.*"
-                                 r"raise data\.val_fraction to at least 0\.08"),
-    "test-too-small-stratified": (40, 0.3, 0.05, 4,
-                                  r"the test split would get 2 rows.*raise data\.test_fraction "
-                                  r"to at least 0\.1\b"),
-    "train-too-small": (10, 0.45, 0.45, 2,
-                        r"the train split would get 0 rows.*lower data\.val_fraction \+ "
-                        r"data\.test_fraction"),
-    "train-empty-unstratified": (3, 0.5, 0.4, 1,
-                                 r"the train split would get 0 rows, but every split needs at "
-                                 r"least 1 row"),
+    "fractions-sum-to-one": (
+        100,
+        0.5,
+        0.5,
+        2,
+        r"data\.val_fraction=0\.5 \+ "
+        r"data\.test_fraction=0\.5 = 1 leaves no rows",
+    ),
+    "too-few-rows-overall": (
+        5,
+        0.2,
+        0.2,
+        2,
+        r"5 rows are too few for data\.val_fraction=0\.2 "
+        r"and data\.test_fraction=0\.2.*at least 6 rows",
+    ),
+    "val-too-small-stratified": (
+        40,
+        0.02,
+        0.3,
+        3,
+        r"40 rows .*the validation split would get 1 row, but a "
+        r"stratified split needs at least 3 rows per split.*"
+        r"raise data\.val_fraction to at least 0\.08",
+    ),
+    "test-too-small-stratified": (
+        40,
+        0.3,
+        0.05,
+        4,
+        r"the test split would get 2 rows.*raise data\.test_fraction "
+        r"to at least 0\.1\b",
+    ),
+    "train-too-small": (
+        10,
+        0.45,
+        0.45,
+        2,
+        r"the train split would get 0 rows.*lower data\.val_fraction \+ "
+        r"data\.test_fraction",
+    ),
+    "train-empty-unstratified": (
+        3,
+        0.5,
+        0.4,
+        1,
+        r"the train split would get 0 rows, but every split needs at "
+        r"least 1 row",
+    ),
 }
 
 
-@pytest.mark.parametrize(("n_rows", "val", "test", "n_classes", "message"),
-                         list(SPLIT_SIZE_ERRORS.values()), ids=list(SPLIT_SIZE_ERRORS))
-def test_check_split_sizes_refuses_infeasible_splits(n_rows: int, val: float, test: float,
-                                                     n_classes: int, message: str) -> None:
+@pytest.mark.parametrize(
+    ("n_rows", "val", "test", "n_classes", "message"),
+    list(SPLIT_SIZE_ERRORS.values()),
+    ids=list(SPLIT_SIZE_ERRORS),
+)
+def test_check_split_sizes_refuses_infeasible_splits(
+    n_rows: int, val: float, test: float, n_classes: int, message: str
+) -> None:
     with pytest.raises(DataError, match=message):
         check_split_sizes(n_rows, val, test, n_classes)
 
@@ -353,10 +606,15 @@ def test_check_split_sizes_agrees_with_the_splitter() -> None:
                 except DataError:
                     accepted = False
                 try:
-                    rest, _ = train_test_split(labels, test_size=test, random_state=0,
-                                               stratify=stratify)
-                    train, _ = train_test_split(rest, test_size=val / (1 - test), random_state=0,
-                                                stratify=None if stratify is None else rest)
+                    rest, _ = train_test_split(
+                        labels, test_size=test, random_state=0, stratify=stratify
+                    )
+                    train, _ = train_test_split(
+                        rest,
+                        test_size=val / (1 - test),
+                        random_state=0,
+                        stratify=None if stratify is None else rest,
+                    )
                     works = len(train) > 0
                 except ValueError:
                     works = False

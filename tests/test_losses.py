@@ -25,14 +25,16 @@ from lossbench.losses import (
 )
 
 
-def make(name: str, params: dict | None = None, *, task: str = "binary", units: int = 1,
-         **kwargs) -> nn.Module:
+def make(
+    name: str, params: dict | None = None, *, task: str = "binary", units: int = 1, **kwargs
+) -> nn.Module:
     """Build loss ``name`` the way training does."""
     return build_loss(name, params or {}, task=task, n_outputs=units, **kwargs)
 
 
-def loss_and_grad(loss: nn.Module, head: str, logits: torch.Tensor,
-                  target: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+def loss_and_grad(
+    loss: nn.Module, head: str, logits: torch.Tensor, target: torch.Tensor
+) -> tuple[torch.Tensor, torch.Tensor]:
     """Loss value and its gradient with respect to the raw scores, through ``head``."""
     x = logits.detach().clone().requires_grad_(True)
     value = loss(build_head(head)(x), target)
@@ -52,20 +54,26 @@ def test_bce_on_sigmoid_equals_bce_with_logits(task):
     target = torch.randint(0, 2, SHAPES[task], generator=g).float()
     units = 1 if task == "binary" else 3
     bce, bce_grad = loss_and_grad(make("bce", task=task, units=units), "sigmoid", logits, target)
-    bcel, bcel_grad = loss_and_grad(make("bce_with_logits", task=task, units=units), "logits",
-                                    logits, target)
+    bcel, bcel_grad = loss_and_grad(
+        make("bce_with_logits", task=task, units=units), "logits", logits, target
+    )
     assert_close(bce, bcel)
     assert_close(bce_grad, bcel_grad)
 
 
 @pytest.mark.parametrize(
     ("z", "y", "bce_with_logits_loss", "bce_with_logits_grad"),
-    [(17.5, 0.0, 17.5, 1.0), (20.0, 0.0, 20.0, 1.0), (100.0, 0.0, 100.0, 1.0),
-     (-100.0, 1.0, 100.0, -1.0)],
+    [
+        (17.5, 0.0, 17.5, 1.0),
+        (20.0, 0.0, 20.0, 1.0),
+        (100.0, 0.0, 100.0, 1.0),
+        (-100.0, 1.0, 100.0, -1.0),
+    ],
     ids=["z=17.5,y=0", "z=20,y=0", "z=100,y=0", "z=-100,y=1"],
 )
-def test_bce_on_saturated_sigmoid_loses_the_gradient(z, y, bce_with_logits_loss,
-                                                     bce_with_logits_grad):
+def test_bce_on_saturated_sigmoid_loses_the_gradient(
+    z, y, bce_with_logits_loss, bce_with_logits_grad
+):
     """LOSSES.md's table: once sigmoid rounds to 0 or 1, sigmoid + BCELoss gives loss 100
     (the clamped log) and gradient 0; BCEWithLogits keeps loss |z| and gradient +-1."""
     logits, target = torch.tensor([z]), torch.tensor([y])
@@ -93,10 +101,12 @@ def test_nll_on_log_softmax_equals_cross_entropy():
     g = torch.Generator().manual_seed(2)
     logits = torch.randn(12, 5, generator=g) * 3
     target = torch.randint(0, 5, (12,), generator=g)
-    ce, ce_grad = loss_and_grad(make("cross_entropy", task="multiclass", units=5), "logits",
-                                logits, target)
-    nll, nll_grad = loss_and_grad(make("nll", task="multiclass", units=5), "log_softmax",
-                                  logits, target)
+    ce, ce_grad = loss_and_grad(
+        make("cross_entropy", task="multiclass", units=5), "logits", logits, target
+    )
+    nll, nll_grad = loss_and_grad(
+        make("nll", task="multiclass", units=5), "log_softmax", logits, target
+    )
     assert_close(ce, nll)
     assert_close(ce_grad, nll_grad)
 
@@ -106,10 +116,12 @@ def test_log_softmax_head_is_stable_where_log_of_softmax_is_not():
     log(softmax(x)) + NLL gives a wrong loss and a NaN gradient."""
     logits, target = torch.tensor([[-100.0, 0.0, 0.0]]), torch.tensor([0])
     expected = 100.0 + math.log(2.0)
-    ce, ce_grad = loss_and_grad(make("cross_entropy", task="multiclass", units=3), "logits",
-                                logits, target)
-    nll, nll_grad = loss_and_grad(make("nll", task="multiclass", units=3), "log_softmax",
-                                  logits, target)
+    ce, ce_grad = loss_and_grad(
+        make("cross_entropy", task="multiclass", units=3), "logits", logits, target
+    )
+    nll, nll_grad = loss_and_grad(
+        make("nll", task="multiclass", units=3), "log_softmax", logits, target
+    )
     for value, grad in ((ce, ce_grad), (nll, nll_grad)):
         assert value.item() == pytest.approx(expected, rel=1e-6)
         assert_close(grad, torch.tensor([[-1.0, 0.5, 0.5]]))
@@ -125,10 +137,14 @@ def test_focal_with_gamma_0_and_no_alpha_equals_bce_with_logits(task):
     target = torch.randint(0, 2, SHAPES[task], generator=g).float()
     units = 1 if task == "binary" else 3
     focal, focal_grad = loss_and_grad(
-        make("focal", {"gamma": 0.0, "alpha": None}, task=task, units=units), "logits",
-        logits, target)
-    bcel, bcel_grad = loss_and_grad(make("bce_with_logits", task=task, units=units), "logits",
-                                    logits, target)
+        make("focal", {"gamma": 0.0, "alpha": None}, task=task, units=units),
+        "logits",
+        logits,
+        target,
+    )
+    bcel, bcel_grad = loss_and_grad(
+        make("bce_with_logits", task=task, units=units), "logits", logits, target
+    )
     assert_close(focal, bcel)
     assert_close(focal_grad, bcel_grad)
 
@@ -140,15 +156,17 @@ def test_label_smoothing_equals_cross_entropy_on_soft_targets(epsilon):
     logits = torch.randn(10, n_classes, generator=g) * 2
     labels = torch.randint(0, n_classes, (10,), generator=g)
     soft = (1 - epsilon) * F.one_hot(labels, n_classes).float() + epsilon / n_classes
-    smoothed = make("cross_entropy", {"label_smoothing": epsilon}, task="multiclass",
-                    units=n_classes)
+    smoothed = make(
+        "cross_entropy", {"label_smoothing": epsilon}, task="multiclass", units=n_classes
+    )
     plain = make("cross_entropy", task="multiclass", units=n_classes)
     assert_close(smoothed(logits, labels), plain(logits, soft))
     assert not torch.isclose(smoothed(logits, labels), plain(logits, labels))
 
 
-def reference_sigmoid_focal_loss(logits: torch.Tensor, target: torch.Tensor, alpha: float,
-                                 gamma: float) -> torch.Tensor:
+def reference_sigmoid_focal_loss(
+    logits: torch.Tensor, target: torch.Tensor, alpha: float, gamma: float
+) -> torch.Tensor:
     """torchvision's sigmoid_focal_loss written per case, in float64 (reduction 'none').
 
     y = 1: -alpha * (1 - p)^gamma * log(p);  y = 0: -(1 - alpha) * p^gamma * log(1 - p).
@@ -156,7 +174,7 @@ def reference_sigmoid_focal_loss(logits: torch.Tensor, target: torch.Tensor, alp
     x, y = logits.double(), target.double()
     p = torch.sigmoid(x)
     positive = -alpha * (1 - p) ** gamma * F.logsigmoid(x)
-    negative = -(1 - alpha) * p ** gamma * F.logsigmoid(-x)
+    negative = -(1 - alpha) * p**gamma * F.logsigmoid(-x)
     return torch.where(y == 1, positive, negative)
 
 
@@ -165,8 +183,9 @@ def test_focal_matches_torchvision_formula(reduction):
     g = torch.Generator().manual_seed(5)
     logits = torch.randn(20, 3, generator=g) * 4
     target = torch.randint(0, 2, (20, 3), generator=g).float()
-    loss = make("focal", {"alpha": 0.25, "gamma": 2.0, "reduction": reduction},
-                task="multilabel", units=3)
+    loss = make(
+        "focal", {"alpha": 0.25, "gamma": 2.0, "reduction": reduction}, task="multilabel", units=3
+    )
     expected = reference_sigmoid_focal_loss(logits, target, alpha=0.25, gamma=2.0)
     expected = {"none": expected, "mean": expected.mean(), "sum": expected.sum()}[reduction]
     assert_close(loss(logits, target), expected.float())
@@ -182,7 +201,8 @@ def test_focal_hand_value_at_zero_logit():
     """x = 0, y = 1: p_t = 0.5, so the loss is 0.25 * 0.5^2 * ln 2."""
     loss = make("focal", {"alpha": 0.25, "gamma": 2.0})
     assert loss(torch.tensor([0.0]), torch.tensor([1.0])).item() == pytest.approx(
-        0.25 * 0.25 * math.log(2))
+        0.25 * 0.25 * math.log(2)
+    )
 
 
 def test_manual_bce_blows_up_where_torch_losses_do_not():
@@ -202,8 +222,10 @@ def test_manual_bce_equals_bce_away_from_saturation():
     g = torch.Generator().manual_seed(6)
     probs = torch.rand(8, 2, generator=g) * 0.9 + 0.05
     target = torch.randint(0, 2, (8, 2), generator=g).float()
-    assert_close(make("manual_bce", task="multilabel", units=2)(probs, target),
-                 make("bce", task="multilabel", units=2)(probs, target))
+    assert_close(
+        make("manual_bce", task="multilabel", units=2)(probs, target),
+        make("bce", task="multilabel", units=2)(probs, target),
+    )
 
 
 # ---------------------------------------------------------------- the articles' worked examples
@@ -214,10 +236,18 @@ ARTICLE_BCE_TRUE_1 = [0.0, 1.0, 1.0, 0.0, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0]
 
 @pytest.mark.parametrize(
     ("name", "head", "n_labels", "printed"),
-    [("bce", "sigmoid", 1, 0.87), ("bce", "sigmoid", 2, 0.81),
-     ("bce_with_logits", "logits", 1, 0.87), ("bce_with_logits", "logits", 2, 0.81)],
-    ids=["bce-single_label", "bce-two_labels", "bce_with_logits-single_label",
-         "bce_with_logits-two_labels"],
+    [
+        ("bce", "sigmoid", 1, 0.87),
+        ("bce", "sigmoid", 2, 0.81),
+        ("bce_with_logits", "logits", 1, 0.87),
+        ("bce_with_logits", "logits", 2, 0.81),
+    ],
+    ids=[
+        "bce-single_label",
+        "bce-two_labels",
+        "bce_with_logits-single_label",
+        "bce_with_logits-two_labels",
+    ],
 )
 def test_article_bce_examples(name, head, n_labels, printed):
     torch.manual_seed(0)
@@ -279,12 +309,15 @@ def test_article_bce_with_logits_example_by_hand():
     def sigmoid(z: float) -> float:
         return 1 / (1 + math.exp(-z))
 
-    per_sample = [-(y * math.log(sigmoid(z)) + (1 - y) * math.log(1 - sigmoid(z)))
-                  for z, y in zip([2.0, -1.0, 0.0, 5.0], target.tolist(), strict=True)]
+    per_sample = [
+        -(y * math.log(sigmoid(z)) + (1 - y) * math.log(1 - sigmoid(z)))
+        for z, y in zip([2.0, -1.0, 0.0, 5.0], target.tolist(), strict=True)
+    ]
     assert loss.item() == pytest.approx(sum(per_sample) / 4, rel=1e-6)
     assert loss.item() == pytest.approx(1.5350, abs=1e-4)
-    grads = [(sigmoid(z) - y) / 4 for z, y in zip([2.0, -1.0, 0.0, 5.0], target.tolist(),
-                                                   strict=True)]
+    grads = [
+        (sigmoid(z) - y) / 4 for z, y in zip([2.0, -1.0, 0.0, 5.0], target.tolist(), strict=True)
+    ]
     assert_close(predicted.grad, torch.tensor(grads))
 
 
@@ -292,14 +325,21 @@ def test_article_bce_with_logits_example_by_hand():
 # The first article's table: reduce=False gives the per-element loss whatever size_average says;
 # otherwise size_average picks mean (True, the default) or sum (False).
 LEGACY_TABLE = {
-    (None, None): "mean", (None, True): "mean", (None, False): "none",
-    (True, None): "mean", (True, True): "mean", (True, False): "none",
-    (False, None): "sum", (False, True): "sum", (False, False): "none",
+    (None, None): "mean",
+    (None, True): "mean",
+    (None, False): "none",
+    (True, None): "mean",
+    (True, True): "mean",
+    (True, False): "none",
+    (False, None): "sum",
+    (False, True): "sum",
+    (False, False): "none",
 }
 
 
 @pytest.mark.parametrize(
-    ("size_average", "reduce"), list(LEGACY_TABLE),
+    ("size_average", "reduce"),
+    list(LEGACY_TABLE),
     ids=[f"size_average={sa}-reduce={r}" for sa, r in LEGACY_TABLE],
 )
 def test_legacy_pair_maps_like_torch(size_average, reduce):
@@ -316,8 +356,10 @@ def test_legacy_pair_maps_like_torch(size_average, reduce):
             warnings.simplefilter("error")  # nothing legacy was asked for: stay silent
             loss = make("bce", params, task="multilabel", units=4)
     else:
-        assert any("size_average and reduce args will be deprecated" in str(w.message)
-                   for w in torch_warnings)
+        assert any(
+            "size_average and reduce args will be deprecated" in str(w.message)
+            for w in torch_warnings
+        )
         expected = LEGACY_TABLE[size_average, reduce]
         with pytest.warns(FutureWarning, match=f"reduction='{expected}'"):
             loss = make("bce", params, task="multilabel", units=4)
@@ -327,8 +369,11 @@ def test_legacy_pair_maps_like_torch(size_average, reduce):
 
 @pytest.mark.parametrize(
     ("reduction", "legacy", "expected"),
-    [("none", {"size_average": False}, "sum"), ("sum", {"reduce": False}, "none"),
-     ("sum", {"size_average": True, "reduce": True}, "mean")],
+    [
+        ("none", {"size_average": False}, "sum"),
+        ("sum", {"reduce": False}, "none"),
+        ("sum", {"size_average": True, "reduce": True}, "mean"),
+    ],
     ids=["none+size_average=False", "sum+reduce=False", "sum+both_True"],
 )
 def test_legacy_pair_overrides_reduction_like_torch(reduction, legacy, expected):
@@ -369,8 +414,9 @@ def test_pos_weight_list_weighs_positives_per_label():
 def test_pos_weight_auto_is_negatives_over_positives_per_label():
     targets = torch.tensor([[1, 0, 1], [0, 0, 1], [0, 1, 1], [0, 0, 0]], dtype=torch.int64)
     encoded = encode_targets(targets, "multilabel", "bce_with_logits", n_classes=3)
-    loss = make("bce_with_logits", {"pos_weight": "auto"}, task="multilabel", units=3,
-                train_targets=encoded)
+    loss = make(
+        "bce_with_logits", {"pos_weight": "auto"}, task="multilabel", units=3, train_targets=encoded
+    )
     assert_close(loss.pos_weight, torch.tensor([3.0, 3.0, 1 / 3]))
 
 
@@ -391,17 +437,26 @@ def test_pos_weight_auto_puts_the_intercept_only_optimum_at_zero():
 
 @pytest.mark.parametrize(
     ("name", "key", "task", "units", "value"),
-    [("bce_with_logits", "pos_weight", "multilabel", 3, [1.0, 2.0]),
-     ("bce_with_logits", "weight", "multilabel", 3, [1.0, 2.0, 3.0, 4.0]),
-     ("bce", "weight", "multiclass", 3, [1.0, 2.0]),
-     ("cross_entropy", "weight", "binary", 2, [1.0, 2.0, 3.0]),
-     ("nll", "weight", "multiclass", 4, [1.0])],
-    ids=["bce_with_logits-pos_weight-2_for_3", "bce_with_logits-weight-4_for_3",
-         "bce-weight-2_for_3", "cross_entropy-weight-3_for_2", "nll-weight-1_for_4"],
+    [
+        ("bce_with_logits", "pos_weight", "multilabel", 3, [1.0, 2.0]),
+        ("bce_with_logits", "weight", "multilabel", 3, [1.0, 2.0, 3.0, 4.0]),
+        ("bce", "weight", "multiclass", 3, [1.0, 2.0]),
+        ("cross_entropy", "weight", "binary", 2, [1.0, 2.0, 3.0]),
+        ("nll", "weight", "multiclass", 4, [1.0]),
+    ],
+    ids=[
+        "bce_with_logits-pos_weight-2_for_3",
+        "bce_with_logits-weight-4_for_3",
+        "bce-weight-2_for_3",
+        "cross_entropy-weight-3_for_2",
+        "nll-weight-1_for_4",
+    ],
 )
 def test_per_unit_list_of_wrong_length_is_refused(name, key, task, units, value):
-    pattern = (rf"loss\.{key}=\[.*\] is invalid for loss '{name}': it has {len(value)} entries, "
-               rf"but a {task} task with this loss has {units} output unit")
+    pattern = (
+        rf"loss\.{key}=\[.*\] is invalid for loss '{name}': it has {len(value)} entries, "
+        rf"but a {task} task with this loss has {units} output unit"
+    )
     with pytest.raises(ValueError, match=pattern):
         make(name, {key: value}, task=task, units=units)
 
@@ -409,8 +464,13 @@ def test_per_unit_list_of_wrong_length_is_refused(name, key, task, units, value)
 def test_pos_weight_auto_refuses_a_label_without_positives():
     targets = torch.tensor([[1.0, 0.0], [0.0, 0.0], [1.0, 0.0]])
     with pytest.raises(ValueError, match=r"pos_weight=auto.*unit\(s\) \[1\] have no positive"):
-        make("bce_with_logits", {"pos_weight": "auto"}, task="multilabel", units=2,
-             train_targets=targets)
+        make(
+            "bce_with_logits",
+            {"pos_weight": "auto"},
+            task="multilabel",
+            units=2,
+            train_targets=targets,
+        )
 
 
 def test_pos_weight_auto_needs_the_training_targets():
@@ -421,38 +481,62 @@ def test_pos_weight_auto_needs_the_training_targets():
 def test_pos_weight_auto_refuses_class_indices():
     """Un-encoded multi-class labels would otherwise give a negative pos_weight silently."""
     with pytest.raises(ValueError, match=r"pos_weight=auto needs 0/1 targets.*\[0, 2\]"):
-        make("bce_with_logits", {"pos_weight": "auto"}, task="multiclass", units=3,
-             train_targets=torch.tensor([0, 1, 2, 2]))
+        make(
+            "bce_with_logits",
+            {"pos_weight": "auto"},
+            task="multiclass",
+            units=3,
+            train_targets=torch.tensor([0, 1, 2, 2]),
+        )
 
 
 def test_pos_weight_auto_refuses_targets_with_the_wrong_number_of_columns():
     with pytest.raises(ValueError, match=r"loss\.pos_weight='auto'.*2 column\(s\).*3 output"):
-        make("bce_with_logits", {"pos_weight": "auto"}, task="multilabel", units=3,
-             train_targets=torch.tensor([[1.0, 0.0], [0.0, 1.0]]))
+        make(
+            "bce_with_logits",
+            {"pos_weight": "auto"},
+            task="multilabel",
+            units=3,
+            train_targets=torch.tensor([[1.0, 0.0], [0.0, 1.0]]),
+        )
 
 
 # ----------------------------------------------------------------------- validate_loss_params
 
 INVALID_PARAMS = {
-    "label_smoothing=-0.1": ("cross_entropy", {"label_smoothing": -0.1},
-                             r"loss\.label_smoothing=-0\.1 .*\[0, 1\)"),
-    "label_smoothing=1.0": ("cross_entropy", {"label_smoothing": 1.0},
-                            r"loss\.label_smoothing=1\.0 .*\[0, 1\)"),
+    "label_smoothing=-0.1": (
+        "cross_entropy",
+        {"label_smoothing": -0.1},
+        r"loss\.label_smoothing=-0\.1 .*\[0, 1\)",
+    ),
+    "label_smoothing=1.0": (
+        "cross_entropy",
+        {"label_smoothing": 1.0},
+        r"loss\.label_smoothing=1\.0 .*\[0, 1\)",
+    ),
     "gamma=-1": ("focal", {"gamma": -1.0}, r"loss\.gamma=-1\.0 .*>= 0"),
     "gamma=inf": ("focal", {"gamma": math.inf}, r"loss\.gamma=inf"),
     "alpha=1.5": ("focal", {"alpha": 1.5}, r"loss\.alpha=1\.5 .*\[0, 1\]"),
     "reduction=avg": ("bce", {"reduction": "avg"}, r"loss\.reduction='avg' .*none, mean, sum"),
     "weight=negative": ("bce", {"weight": [1.0, -1.0]}, r"loss\.weight=\[1\.0, -1\.0\]"),
-    "pos_weight=balanced": ("bce_with_logits", {"pos_weight": "balanced"},
-                            r"loss\.pos_weight='balanced' .*'auto'"),
-    "unknown_key": ("bce", {"gamma": 2.0}, r"loss 'bce' does not take gamma=2\.0; it takes "
-                    r"reduction, weight"),
+    "pos_weight=balanced": (
+        "bce_with_logits",
+        {"pos_weight": "balanced"},
+        r"loss\.pos_weight='balanced' .*'auto'",
+    ),
+    "unknown_key": (
+        "bce",
+        {"gamma": 2.0},
+        r"loss 'bce' does not take gamma=2\.0; it takes "
+        r"reduction, weight",
+    ),
     "weight_for_mse": ("mse", {"weight": [1.0]}, r"loss 'mse' does not take weight=\[1\.0\]"),
 }
 
 
-@pytest.mark.parametrize(("name", "params", "pattern"), list(INVALID_PARAMS.values()),
-                         ids=list(INVALID_PARAMS))
+@pytest.mark.parametrize(
+    ("name", "params", "pattern"), list(INVALID_PARAMS.values()), ids=list(INVALID_PARAMS)
+)
 def test_invalid_params_name_the_key_and_the_value(name, params, pattern):
     with pytest.raises(ValueError, match=pattern):
         validate_loss_params(name, params)
@@ -462,12 +546,22 @@ def test_invalid_params_name_the_key_and_the_value(name, params, pattern):
 
 @pytest.mark.parametrize(
     ("name", "params"),
-    [("cross_entropy", {"label_smoothing": 0.0}), ("cross_entropy", {"label_smoothing": 0.99}),
-     ("focal", {"alpha": None, "gamma": 0}), ("focal", {"alpha": 0.0, "gamma": 5.0}),
-     ("bce_with_logits", {"pos_weight": "auto", "weight": 2.0}),
-     ("bce", {"size_average": None, "reduce": None, "reduction": "sum"})],
-    ids=["label_smoothing=0", "label_smoothing=0.99", "focal-gamma=0", "focal-alpha=0",
-         "pos_weight=auto", "legacy_unset"],
+    [
+        ("cross_entropy", {"label_smoothing": 0.0}),
+        ("cross_entropy", {"label_smoothing": 0.99}),
+        ("focal", {"alpha": None, "gamma": 0}),
+        ("focal", {"alpha": 0.0, "gamma": 5.0}),
+        ("bce_with_logits", {"pos_weight": "auto", "weight": 2.0}),
+        ("bce", {"size_average": None, "reduce": None, "reduction": "sum"}),
+    ],
+    ids=[
+        "label_smoothing=0",
+        "label_smoothing=0.99",
+        "focal-gamma=0",
+        "focal-alpha=0",
+        "pos_weight=auto",
+        "legacy_unset",
+    ],
 )
 def test_valid_params_pass(name, params):
     assert validate_loss_params(name, params) is None
@@ -491,8 +585,9 @@ LABELS = {
 TARGET_CELLS = [(task, name) for name, spec in LOSSES.items() for task in spec.tasks]
 
 
-@pytest.mark.parametrize(("task", "name"), TARGET_CELLS,
-                         ids=[f"{task}-{name}" for task, name in TARGET_CELLS])
+@pytest.mark.parametrize(
+    ("task", "name"), TARGET_CELLS, ids=[f"{task}-{name}" for task, name in TARGET_CELLS]
+)
 def test_encode_targets_and_n_outputs(task, name):
     labels = LABELS[task]
     units = n_outputs(task, 1 if task == "binary" else 3, name)

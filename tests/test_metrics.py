@@ -105,8 +105,11 @@ def _sklearn(case: Case, probs: np.ndarray, labels: np.ndarray) -> dict[str, flo
         }
     classes = list(range(case.n_targets))
     pred = probs.argmax(axis=1)
-    auroc = (roc_auc_score(labels, probs[:, 1]) if case.n_targets == 2
-             else roc_auc_score(labels, probs, multi_class="ovr", average="macro"))
+    auroc = (
+        roc_auc_score(labels, probs[:, 1])
+        if case.n_targets == 2
+        else roc_auc_score(labels, probs, multi_class="ovr", average="macro")
+    )
     return {
         "accuracy": accuracy_score(labels, pred),
         "f1_macro": f1_score(labels, pred, average="macro"),
@@ -117,8 +120,9 @@ def _sklearn(case: Case, probs: np.ndarray, labels: np.ndarray) -> dict[str, flo
     }
 
 
-def _accumulate(metrics: ClassificationMetrics, case: Case, scores: torch.Tensor,
-                labels: torch.Tensor) -> None:
+def _accumulate(
+    metrics: ClassificationMetrics, case: Case, scores: torch.Tensor, labels: torch.Tensor
+) -> None:
     for score, label in zip(scores.split(BATCHES), labels.split(BATCHES), strict=True):
         probs = to_probabilities(score, case.link, case.task)
         metrics.update(probs, label, saturated=saturated_mask(score, case.link, case.task))
@@ -190,8 +194,11 @@ def test_saturated_is_nan_without_mask_and_weighs_elements() -> None:
     assert math.isnan(metrics.compute()["saturated"].item())
     metrics.reset()
     metrics.update(torch.tensor([0.2]), torch.tensor([0]), saturated=torch.tensor([True]))
-    metrics.update(torch.tensor([0.2, 0.3, 0.4]), torch.tensor([0, 0, 1]),
-                   saturated=torch.tensor([False, False, False]))
+    metrics.update(
+        torch.tensor([0.2, 0.3, 0.4]),
+        torch.tensor([0, 0, 1]),
+        saturated=torch.tensor([False, False, False]),
+    )
     assert metrics.compute()["saturated"].item() == pytest.approx(0.25)
 
 
@@ -223,10 +230,14 @@ def test_binary_ece_by_hand() -> None:
 
 
 def test_multiclass_ece_is_top_label_by_hand() -> None:
-    probs = torch.tensor([[0.70, 0.20, 0.10],   # top 0.70, correct
-                          [0.72, 0.18, 0.10],   # top 0.72, wrong
-                          [0.28, 0.62, 0.10]],  # top 0.62, correct
-                         dtype=torch.float64)
+    probs = torch.tensor(
+        [
+            [0.70, 0.20, 0.10],  # top 0.70, correct
+            [0.72, 0.18, 0.10],  # top 0.72, wrong
+            [0.28, 0.62, 0.10],
+        ],  # top 0.62, correct
+        dtype=torch.float64,
+    )
     metrics = ClassificationMetrics("multiclass", 3)
     metrics.update(probs, torch.tensor([0, 2, 1]))
     # bins [0.600, 0.667): {0.62} with accuracy 1; [0.667, 0.733): {0.70, 0.72}, accuracy 0.5
@@ -273,8 +284,11 @@ def test_multiclass_sigmoid_link_normalises_rows() -> None:
     torch.testing.assert_close(probs[1], torch.full((3,), 1 / 3, dtype=torch.float64))
 
 
-@pytest.mark.parametrize(("task", "link"), [("multiclass", "softmax"), ("multilabel", "sigmoid")],
-                         ids=["multiclass-softmax", "multilabel-sigmoid"])
+@pytest.mark.parametrize(
+    ("task", "link"),
+    [("multiclass", "softmax"), ("multilabel", "sigmoid")],
+    ids=["multiclass-softmax", "multilabel-sigmoid"],
+)
 def test_other_probabilities_match_torch(task: str, link: str) -> None:
     scores = torch.randn(5, 3, generator=torch.Generator().manual_seed(4))
     probs = to_probabilities(scores, link, task)
@@ -293,11 +307,17 @@ def test_other_probabilities_match_torch(task: str, link: str) -> None:
         ((4, 3), "tanh", "multiclass", "Unknown link 'tanh'. Valid links: sigmoid, softmax"),
         ((4, 3), "softmax", "regression", "Unknown task 'regression'. Valid tasks"),
     ],
-    ids=["binary-sigmoid-2-units", "binary-softmax-1-unit", "1d-scores", "multilabel-softmax",
-         "multiclass-1-unit", "unknown-link", "unknown-task"],
+    ids=[
+        "binary-sigmoid-2-units",
+        "binary-softmax-1-unit",
+        "1d-scores",
+        "multilabel-softmax",
+        "multiclass-1-unit",
+        "unknown-link",
+        "unknown-task",
+    ],
 )
-def test_to_probabilities_rejects(shape: tuple[int, ...], link: str, task: str,
-                                  match: str) -> None:
+def test_to_probabilities_rejects(shape: tuple[int, ...], link: str, task: str, match: str) -> None:
     with pytest.raises(ValueError, match=match):
         to_probabilities(torch.zeros(shape), link, task)  # type: ignore[arg-type]
     with pytest.raises(ValueError, match=match):
@@ -342,8 +362,12 @@ def test_softmax_saturation_counts_every_unit() -> None:
 
 @pytest.mark.parametrize(
     ("task", "n_targets", "match"),
-    [("binary", 2, "must be 1 for a binary task"), ("multiclass", 1, "must be >= 2"),
-     ("multilabel", 0, "must be >= 1"), ("ranking", 3, "Unknown task 'ranking'")],
+    [
+        ("binary", 2, "must be 1 for a binary task"),
+        ("multiclass", 1, "must be >= 2"),
+        ("multilabel", 0, "must be >= 1"),
+        ("ranking", 3, "Unknown task 'ranking'"),
+    ],
     ids=["binary-2", "multiclass-1", "multilabel-0", "unknown-task"],
 )
 def test_constructor_rejects(task: str, n_targets: int, match: str) -> None:
@@ -356,17 +380,33 @@ def test_constructor_rejects(task: str, n_targets: int, match: str) -> None:
     [
         ("binary", 1, torch.rand(4, 1), torch.zeros(4, dtype=torch.long), r"shape \(N,\)"),
         ("multiclass", 3, torch.rand(4, 2), torch.zeros(4, dtype=torch.long), r"shape \(N, 3\)"),
-        ("multilabel", 3, torch.rand(4, 3), torch.zeros(4, dtype=torch.long),
-         r"labels of a multilabel task.*shape \(N, 3\)"),
+        (
+            "multilabel",
+            3,
+            torch.rand(4, 3),
+            torch.zeros(4, dtype=torch.long),
+            r"labels of a multilabel task.*shape \(N, 3\)",
+        ),
         ("multiclass", 3, torch.rand(4, 3), torch.zeros(4), "labels must be integer"),
-        ("binary", 1, torch.tensor([-1.0, 3.0]), torch.zeros(2, dtype=torch.long),
-         r"probs must lie in \[0, 1\], got values in \[-1.0, 3.0\]"),
+        (
+            "binary",
+            1,
+            torch.tensor([-1.0, 3.0]),
+            torch.zeros(2, dtype=torch.long),
+            r"probs must lie in \[0, 1\], got values in \[-1.0, 3.0\]",
+        ),
     ],
-    ids=["binary-2d-probs", "multiclass-too-few-columns", "multilabel-1d-labels",
-         "float-labels", "raw-scores-as-probs"],
+    ids=[
+        "binary-2d-probs",
+        "multiclass-too-few-columns",
+        "multilabel-1d-labels",
+        "float-labels",
+        "raw-scores-as-probs",
+    ],
 )
-def test_update_rejects(task: str, n_targets: int, probs: torch.Tensor, labels: torch.Tensor,
-                        match: str) -> None:
+def test_update_rejects(
+    task: str, n_targets: int, probs: torch.Tensor, labels: torch.Tensor, match: str
+) -> None:
     metrics = ClassificationMetrics(task, n_targets)  # type: ignore[arg-type]
     with pytest.raises(ValueError, match=match):
         metrics.update(probs, labels)

@@ -32,8 +32,13 @@ REPO = Path(__file__).resolve().parents[1]
 
 @pytest.mark.parametrize(("task", "head", "loss"), VALID, ids=["-".join(c) for c in VALID])
 def test_every_valid_cell_trains_through_lightning(make_cfg, tmp_path, task, head, loss):
-    cfg = make_cfg(f"data={TASK_DATA[task]}", f"head={head}", f"loss={loss}",
-                   "trainer.max_epochs=1", "checkpoint.save_last=false")
+    cfg = make_cfg(
+        f"data={TASK_DATA[task]}",
+        f"head={head}",
+        f"loss={loss}",
+        "trainer.max_epochs=1",
+        "checkpoint.save_last=false",
+    )
     record = train(cfg, tmp_path, multirun=True)
     assert record["status"] == "completed", record["error"]
     assert record["task"] == task and record["steps"] > 0
@@ -42,9 +47,14 @@ def test_every_valid_cell_trains_through_lightning(make_cfg, tmp_path, task, hea
             assert np.isfinite(record[f"{stage}/{metric}"]), f"{stage}/{metric}"
 
 
-@pytest.mark.parametrize(("task", "head", "loss"),
-                         [("binary", "logits", "bce"), ("multiclass", "softmax", "cross_entropy"),
-                          ("multilabel", "logits", "cross_entropy")])
+@pytest.mark.parametrize(
+    ("task", "head", "loss"),
+    [
+        ("binary", "logits", "bce"),
+        ("multiclass", "softmax", "cross_entropy"),
+        ("multilabel", "logits", "cross_entropy"),
+    ],
+)
 def test_refused_cell_is_recorded_as_failed(make_cfg, tmp_path, task, head, loss):
     cfg = make_cfg(f"data={TASK_DATA[task]}", f"head={head}", f"loss={loss}")
     record = train(cfg, tmp_path, multirun=True)
@@ -53,8 +63,9 @@ def test_refused_cell_is_recorded_as_failed(make_cfg, tmp_path, task, head, loss
     assert read_record(tmp_path)["status"] == "failed"
     assert not (tmp_path / "checkpoints").exists()
     with pytest.raises(ConfigError, match=f"head '{head}'"):
-        train(make_cfg(f"data={TASK_DATA[task]}", f"head={head}", f"loss={loss}"),
-              tmp_path / "single")
+        train(
+            make_cfg(f"data={TASK_DATA[task]}", f"head={head}", f"loss={loss}"), tmp_path / "single"
+        )
 
 
 def test_run_record_is_complete(make_cfg, tmp_path):
@@ -62,8 +73,17 @@ def test_run_record_is_complete(make_cfg, tmp_path):
     record = train(cfg, tmp_path)
     on_disk = json.loads((tmp_path / "metrics.json").read_text())
     assert on_disk["status"] == "completed" and on_disk["error"] is None
-    for key in ("task", "data", "model", "head", "loss", "seed", "epochs", "steps",
-                "train_seconds"):
+    for key in (
+        "task",
+        "data",
+        "model",
+        "head",
+        "loss",
+        "seed",
+        "epochs",
+        "steps",
+        "train_seconds",
+    ):
         assert key in on_disk
     assert (on_disk["task"], on_disk["seed"], on_disk["epochs"]) == ("multilabel", 3, 2)
     n_train = record["sizes"]["train"]
@@ -86,8 +106,15 @@ def test_same_seed_gives_identical_metrics(make_cfg, tmp_path):
 
 
 def test_non_finite_loss_fails_with_epoch_and_step(make_cfg, tmp_path):
-    cfg = make_cfg("data=breast_cancer", "head=sigmoid", "loss=manual_bce", "model=linear",
-                   "optimizer=sgd", "optimizer.lr=1e4", "trainer.max_epochs=5")
+    cfg = make_cfg(
+        "data=breast_cancer",
+        "head=sigmoid",
+        "loss=manual_bce",
+        "model=linear",
+        "optimizer=sgd",
+        "optimizer.lr=1e4",
+        "trainer.max_epochs=5",
+    )
     record = train(cfg, tmp_path, multirun=True)
     assert record["status"] == "failed"
     assert record["error"].startswith("non-finite training loss")
@@ -100,24 +127,48 @@ def test_non_finite_loss_fails_with_epoch_and_step(make_cfg, tmp_path):
 def test_linear_bce_with_logits_lbfgs_matches_sklearn_logistic_regression():
     """Mean BCE-with-logits + (1 / (C n)) / 2 * ||w||^2, full batch, is LogisticRegression(C)."""
     C = 1.0
-    data = {"name": "breast_cancer", "batch_size": None, "split_seed": 0, "val_fraction": 0.2,
-            "test_fraction": 0.2}
+    data = {
+        "name": "breast_cancer",
+        "batch_size": None,
+        "split_seed": 0,
+        "val_fraction": 0.2,
+        "test_fraction": 0.2,
+    }
     dm = ClassificationDataModule(data, "bce_with_logits")
     x, y = (t.numpy() for t in dm.tensors["train"][:2])
     n_train = len(y)
     reference = LogisticRegression(C=C, tol=1e-10, max_iter=10_000).fit(x.astype(np.float64), y)
     L.seed_everything(0, verbose=False)
     module = ClassifierModule(
-        task="binary", n_features=dm.n_features, n_outputs=1, n_targets=1,
-        model={"name": "linear"}, head="logits", loss={"name": "bce_with_logits"},
-        optimizer={"name": "lbfgs", "lr": 1.0, "weight_decay": 1.0 / (C * n_train),
-                   "max_iter": 100, "history_size": 100, "line_search_fn": "strong_wolfe",
-                   "tolerance_grad": 1e-12, "tolerance_change": 1e-14})
+        task="binary",
+        n_features=dm.n_features,
+        n_outputs=1,
+        n_targets=1,
+        model={"name": "linear"},
+        head="logits",
+        loss={"name": "bce_with_logits"},
+        optimizer={
+            "name": "lbfgs",
+            "lr": 1.0,
+            "weight_decay": 1.0 / (C * n_train),
+            "max_iter": 100,
+            "history_size": 100,
+            "line_search_fn": "strong_wolfe",
+            "tolerance_grad": 1e-12,
+            "tolerance_change": 1e-14,
+        },
+    )
     module.double()
     dm.tensors = {k: (v[0].double(), v[1], v[2].double()) for k, v in dm.tensors.items()}
-    trainer = L.Trainer(max_epochs=10, logger=False, enable_checkpointing=False,
-                        enable_progress_bar=False, enable_model_summary=False,
-                        num_sanity_val_steps=0, accelerator="cpu")
+    trainer = L.Trainer(
+        max_epochs=10,
+        logger=False,
+        enable_checkpointing=False,
+        enable_progress_bar=False,
+        enable_model_summary=False,
+        num_sanity_val_steps=0,
+        accelerator="cpu",
+    )
     trainer.fit(module, datamodule=dm)
     weight = module.model.weight.detach().numpy().ravel()
     bias = module.model.bias.detach().numpy()
@@ -127,13 +178,21 @@ def test_linear_bce_with_logits_lbfgs_matches_sklearn_logistic_regression():
 
 def _cli(*args: str, cwd: Path) -> subprocess.CompletedProcess:
     env = {**os.environ, "PYTHONPATH": str(REPO / "src")}
-    return subprocess.run([sys.executable, "-m", "lossbench.train", *args], cwd=cwd, env=env,
-                          capture_output=True, text=True, timeout=300, check=False)
+    return subprocess.run(
+        [sys.executable, "-m", "lossbench.train", *args],
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
 
 
 def test_cli_valid_run_writes_complete_record(tmp_path):
-    result = _cli("data=iris", "head=logits", "loss=cross_entropy", "trainer.max_epochs=2",
-                  cwd=tmp_path)
+    result = _cli(
+        "data=iris", "head=logits", "loss=cross_entropy", "trainer.max_epochs=2", cwd=tmp_path
+    )
     assert result.returncode == 0, result.stderr
     records = list((tmp_path / "outputs" / "runs").glob("*/metrics.json"))
     assert len(records) == 1
@@ -151,20 +210,35 @@ def test_cli_refused_combination_exits_nonzero_before_writing(tmp_path):
 
 
 def test_cli_multirun_records_refused_job_and_runs_the_rest(tmp_path):
-    result = _cli("-m", "data=iris", "head=logits,softmax", "loss=cross_entropy",
-                  "trainer.max_epochs=1", cwd=tmp_path)
+    result = _cli(
+        "-m",
+        "data=iris",
+        "head=logits,softmax",
+        "loss=cross_entropy",
+        "trainer.max_epochs=1",
+        cwd=tmp_path,
+    )
     assert result.returncode == 0, result.stderr
     records = sorted((tmp_path / "outputs" / "multiruns").glob("*/*/metrics.json"))
-    statuses = {json.loads(p.read_text())["head"]: json.loads(p.read_text())["status"]
-                for p in records}
+    statuses = {
+        json.loads(p.read_text())["head"]: json.loads(p.read_text())["status"] for p in records
+    }
     assert statuses == {"logits": "completed", "softmax": "failed"}
     assert "Epoch 0" not in result.stdout + result.stderr  # no progress bar in multiruns
 
 
 def test_batches_are_index_slices_on_the_device(make_cfg):
-    dm = ClassificationDataModule({"name": "wine", "batch_size": 50, "split_seed": 0,
-                                   "val_fraction": 0.2, "test_fraction": 0.2},
-                                  "cross_entropy", seed=1)
+    dm = ClassificationDataModule(
+        {
+            "name": "wine",
+            "batch_size": 50,
+            "split_seed": 0,
+            "val_fraction": 0.2,
+            "test_fraction": 0.2,
+        },
+        "cross_entropy",
+        seed=1,
+    )
     loader = dm.train_dataloader()
     loader.set_epoch(0)
     first = [b[1].clone() for b in loader]

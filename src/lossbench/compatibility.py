@@ -47,7 +47,8 @@ def _mismatch_reason(head: HeadSpec, loss: LossSpec) -> str:
         # Only nn.BCELoss checks its input range; the others take any number silently.
         consequence = (
             "it only fails when a value leaves [0, 1], so it would train on wrong values until "
-            "it crashes" if loss.torch_name == "nn.BCELoss"
+            "it crashes"
+            if loss.torch_name == "nn.BCELoss"
             else "it never checks its input range, so it would silently train on values that "
             "are not probabilities"
         )
@@ -62,8 +63,11 @@ def _mismatch_reason(head: HeadSpec, loss: LossSpec) -> str:
             "negates the target's entry, so the loss is meaningless and unbounded below"
         )
     if given == "probabilities" and wanted == "scores":
-        double = (f"double {loss.link}" if head.link == loss.link
-                  else f"{head.link} followed by {loss.link}")
+        double = (
+            f"double {loss.link}"
+            if head.link == loss.link
+            else f"{head.link} followed by {loss.link}"
+        )
         return (
             f"{loss.torch_name} applies its own {loss.link} to raw scores, but head '{head.name}' "
             f"has already applied {head.link} ({double}); the loss is then trapped in a narrow "
@@ -129,7 +133,8 @@ def _alternatives(task: Task, head: str, loss: str) -> str:
     parts = []
     heads = valid_heads(task, loss)
     parts.append(
-        f"with loss={loss}, use head={' or head='.join(heads)}" if heads
+        f"with loss={loss}, use head={' or head='.join(heads)}"
+        if heads
         else f"loss={loss} does not support {task} tasks"
     )
     losses = valid_losses(task, head)

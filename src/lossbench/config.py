@@ -260,8 +260,7 @@ SCHEMAS: dict[str, dict[str, type]] = {
         "mse": MSELossConfig,
         "focal": FocalLossConfig,
     },
-    "optimizer": {"adam": AdamConfig, "adamw": AdamConfig, "sgd": SGDConfig,
-                  "lbfgs": LBFGSConfig},
+    "optimizer": {"adam": AdamConfig, "adamw": AdamConfig, "sgd": SGDConfig, "lbfgs": LBFGSConfig},
     "trainer": {"default": TrainerConfig},
     "logger": {name: LoggerConfig for name in ("csv", "tensorboard", "none")},
 }

@@ -45,12 +45,30 @@ HEADS: dict[str, HeadSpec] = {
     spec.name: spec
     for spec in (
         HeadSpec("logits", "scores", None, False, nn.Identity, "raw scores, no activation"),
-        HeadSpec("sigmoid", "probabilities", "sigmoid", False, nn.Sigmoid,
-                 "independent probability per unit"),
-        HeadSpec("softmax", "probabilities", "softmax", True, lambda: nn.Softmax(dim=-1),
-                 "probabilities that sum to 1 across units"),
-        HeadSpec("log_softmax", "log_probabilities", "softmax", True,
-                 lambda: nn.LogSoftmax(dim=-1), "log of softmax probabilities"),
+        HeadSpec(
+            "sigmoid",
+            "probabilities",
+            "sigmoid",
+            False,
+            nn.Sigmoid,
+            "independent probability per unit",
+        ),
+        HeadSpec(
+            "softmax",
+            "probabilities",
+            "softmax",
+            True,
+            lambda: nn.Softmax(dim=-1),
+            "probabilities that sum to 1 across units",
+        ),
+        HeadSpec(
+            "log_softmax",
+            "log_probabilities",
+            "softmax",
+            True,
+            lambda: nn.LogSoftmax(dim=-1),
+            "log of softmax probabilities",
+        ),
     )
 }
 

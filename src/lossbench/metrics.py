@@ -79,8 +79,18 @@ EPS = torch.finfo(torch.float64).eps
 #: Metric names per task, in the order :meth:`ClassificationMetrics.compute` returns them.
 METRIC_NAMES: dict[str, tuple[str, ...]] = {
     "binary": ("accuracy", "f1_macro", "auroc", "ece", "nll", "brier", "saturated"),
-    "multilabel": ("accuracy", "exact_match", "f1_macro", "f1_micro", "auroc", "map", "ece",
-                   "nll", "brier", "saturated"),
+    "multilabel": (
+        "accuracy",
+        "exact_match",
+        "f1_macro",
+        "f1_micro",
+        "auroc",
+        "map",
+        "ece",
+        "nll",
+        "brier",
+        "saturated",
+    ),
     "multiclass": ("accuracy", "f1_macro", "auroc", "ece", "nll", "brier", "saturated"),
 }
 
@@ -120,8 +130,10 @@ def _check_scores(scores: Tensor, link: str, task: str) -> None:
             f"{tuple(scores.shape)}."
         )
     if task == "multilabel" and units < 1:
-        raise ValueError(f"scores of a multilabel task must have shape (N, L), L >= 1, got "
-                         f"{tuple(scores.shape)}.")
+        raise ValueError(
+            f"scores of a multilabel task must have shape (N, L), L >= 1, got "
+            f"{tuple(scores.shape)}."
+        )
 
 
 def to_probabilities(scores: Tensor, link: Link, task: Task) -> Tensor:
@@ -229,17 +241,20 @@ class ClassificationMetrics(nn.Module):
         self.log_dict(metrics.compute()); metrics.reset()
     """
 
-    def __init__(self, task: Task, n_targets: int, prefix: str = "", *,
-                 validate_args: bool = True) -> None:
+    def __init__(
+        self, task: Task, n_targets: int, prefix: str = "", *, validate_args: bool = True
+    ) -> None:
         super().__init__()
         self.task: Task = check_task(task)
         if isinstance(n_targets, bool) or not isinstance(n_targets, int):
             raise ValueError(f"n_targets must be an int, got {n_targets!r}.")
         minimum = {"binary": 1, "multilabel": 1, "multiclass": 2}[task]
         if n_targets < minimum or (task == "binary" and n_targets != 1):
-            what = {"binary": "must be 1 for a binary task",
-                    "multilabel": "is the number of labels and must be >= 1",
-                    "multiclass": "is the number of classes and must be >= 2"}[task]
+            what = {
+                "binary": "must be 1 for a binary task",
+                "multilabel": "is the number of labels and must be >= 1",
+                "multiclass": "is the number of classes and must be >= 2",
+            }[task]
             raise ValueError(f"n_targets={n_targets!r} is invalid: n_targets {what}.")
         self.n_targets = n_targets
         self.prefix = prefix
@@ -284,8 +299,11 @@ class ClassificationMetrics(nn.Module):
 
     def _check_inputs(self, probs: Tensor, labels: Tensor) -> None:
         n = self.n_targets
-        expected = {"binary": ("(N,)", "(N,)"), "multilabel": (f"(N, {n})", f"(N, {n})"),
-                    "multiclass": (f"(N, {n})", "(N,)")}[self.task]
+        expected = {
+            "binary": ("(N,)", "(N,)"),
+            "multilabel": (f"(N, {n})", f"(N, {n})"),
+            "multiclass": (f"(N, {n})", "(N,)"),
+        }[self.task]
         rows = probs.shape[0] if probs.ndim else 0
         probs_shape = (rows,) if self.task == "binary" else (rows, n)
         labels_shape = (rows, n) if self.task == "multilabel" else (rows,)
@@ -351,14 +369,18 @@ class ClassificationMetrics(nn.Module):
         # An empty update keeps "saturated" NaN without torchmetrics' compute-before-update warning
         # and keeps every process calling the same updates under DDP.
         m["saturated"].update(
-            saturated.detach().reshape(-1) if saturated is not None
+            saturated.detach().reshape(-1)
+            if saturated is not None
             else torch.empty(0, dtype=torch.float64, device=probs.device)
         )
 
     def update_from_scores(self, scores: Tensor, labels: Tensor, link: Link) -> None:
         """Accumulate one step from raw scores ``(N, U)``: probabilities and saturation both."""
-        self.update(to_probabilities(scores, link, self.task), labels,
-                    saturated=saturated_mask(scores, link, self.task))
+        self.update(
+            to_probabilities(scores, link, self.task),
+            labels,
+            saturated=saturated_mask(scores, link, self.task),
+        )
 
     def compute(self) -> dict[str, Tensor]:
         """Every metric over all steps since the last reset, keyed ``<prefix><name>``."""

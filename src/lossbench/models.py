@@ -1,10 +1,10 @@
 """Model bodies: features in, one raw score per output unit out (the head comes after).
 
-    >>> import torch
-    >>> body = build_model({"name": "mlp", "hidden_sizes": [8], "activation": "relu",
-    ...                     "dropout": 0.0}, n_features=4, n_outputs=3)
-    >>> body(torch.zeros(2, 4)).shape
-    torch.Size([2, 3])
+>>> import torch
+>>> body = build_model({"name": "mlp", "hidden_sizes": [8], "activation": "relu",
+...                     "dropout": 0.0}, n_features=4, n_outputs=3)
+>>> body(torch.zeros(2, 4)).shape
+torch.Size([2, 3])
 """
 
 from __future__ import annotations
@@ -15,7 +15,10 @@ from typing import Any
 from torch import nn
 
 ACTIVATIONS: dict[str, type[nn.Module]] = {
-    "relu": nn.ReLU, "gelu": nn.GELU, "tanh": nn.Tanh, "silu": nn.SiLU,
+    "relu": nn.ReLU,
+    "gelu": nn.GELU,
+    "tanh": nn.Tanh,
+    "silu": nn.SiLU,
 }
 MODELS = ("linear", "mlp")
 
@@ -26,8 +29,10 @@ def build_model(cfg: Mapping[str, Any], *, n_features: int, n_outputs: int) -> n
     if name == "linear":
         return nn.Linear(n_features, n_outputs)
     if name != "mlp":
-        raise ValueError(f"Unknown model {name!r}. Valid models: {', '.join(MODELS)}. "
-                         "Choose one with model=<name>.")
+        raise ValueError(
+            f"Unknown model {name!r}. Valid models: {', '.join(MODELS)}. "
+            "Choose one with model=<name>."
+        )
     layers: list[nn.Module] = []
     width = n_features
     for hidden in cfg["hidden_sizes"]:

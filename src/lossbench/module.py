@@ -40,9 +40,18 @@ class NonFiniteLossError(RuntimeError):
 class ClassifierModule(L.LightningModule):
     """Trains ``model`` + ``head`` with ``loss``; every argument is a plain config mapping."""
 
-    def __init__(self, *, task: Task, n_features: int, n_outputs: int, n_targets: int,
-                 model: Mapping[str, Any], head: str, loss: Mapping[str, Any],
-                 optimizer: Mapping[str, Any]) -> None:
+    def __init__(
+        self,
+        *,
+        task: Task,
+        n_features: int,
+        n_outputs: int,
+        n_targets: int,
+        model: Mapping[str, Any],
+        head: str,
+        loss: Mapping[str, Any],
+        optimizer: Mapping[str, Any],
+    ) -> None:
         super().__init__()
         self.save_hyperparameters()
         self.task = task
@@ -53,11 +62,14 @@ class ClassifierModule(L.LightningModule):
         self.link = get_head(head).link or get_loss(loss["name"]).link
         self.squeeze = task == "binary" and n_outputs == 1
         # ModuleDict keys must not clash with nn.Module attributes such as `train`.
-        self.stage_metrics = torch.nn.ModuleDict({
-            f"{stage}_": ClassificationMetrics(task, n_targets, prefix=f"{stage}/",
-                                               validate_args=False)
-            for stage in STAGES
-        })
+        self.stage_metrics = torch.nn.ModuleDict(
+            {
+                f"{stage}_": ClassificationMetrics(
+                    task, n_targets, prefix=f"{stage}/", validate_args=False
+                )
+                for stage in STAGES
+            }
+        )
         self.stage_loss = torch.nn.ModuleDict({f"{stage}_": MeanMetric() for stage in STAGES})
         self.history: dict[str, list[float]] = {}
         self._metrics_step = -1
@@ -71,13 +83,16 @@ class ClassifierModule(L.LightningModule):
         out = self.head(scores)
         loss = self.loss_fn(out.squeeze(-1) if self.squeeze else out, targets)
         if loss.ndim != 0:
-            raise ValueError("the loss returned one value per element (reduction 'none', "
-                             "possibly through loss.reduce=false); training needs a scalar: set "
-                             "loss.reduction=mean or sum and leave loss.reduce unset.")
+            raise ValueError(
+                "the loss returned one value per element (reduction 'none', "
+                "possibly through loss.reduce=false); training needs a scalar: set "
+                "loss.reduction=mean or sum and leave loss.reduce unset."
+            )
         return loss
 
-    def _update(self, stage: str, scores: torch.Tensor, labels: torch.Tensor,
-                loss: torch.Tensor) -> None:
+    def _update(
+        self, stage: str, scores: torch.Tensor, labels: torch.Tensor, loss: torch.Tensor
+    ) -> None:
         self.stage_metrics[f"{stage}_"].update_from_scores(scores.detach(), labels, self.link)
         self.stage_loss[f"{stage}_"].update(loss.detach(), weight=len(labels))
 
@@ -88,7 +103,8 @@ class ClassifierModule(L.LightningModule):
         if not torch.isfinite(loss):
             raise NonFiniteLossError(
                 f"non-finite training loss ({loss.item()}) at epoch {self.current_epoch}, "
-                f"step {self.global_step} (batch {batch_idx})")
+                f"step {self.global_step} (batch {batch_idx})"
+            )
         if self._metrics_step != self.global_step:  # L-BFGS evaluates a step several times
             self._metrics_step = self.global_step
             self._update("train", scores, labels, loss)

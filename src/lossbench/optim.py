@@ -33,19 +33,25 @@ def build_optimizer(cfg: Mapping[str, Any], model: nn.Module) -> torch.optim.Opt
     name, lr, decay = cfg["name"], cfg["lr"], cfg["weight_decay"]
     if name == "lbfgs":
         return torch.optim.LBFGS(
-            model.parameters(), lr=lr, max_iter=cfg["max_iter"],
-            history_size=cfg["history_size"], line_search_fn=cfg["line_search_fn"],
-            tolerance_grad=cfg["tolerance_grad"], tolerance_change=cfg["tolerance_change"])
+            model.parameters(),
+            lr=lr,
+            max_iter=cfg["max_iter"],
+            history_size=cfg["history_size"],
+            line_search_fn=cfg["line_search_fn"],
+            tolerance_grad=cfg["tolerance_grad"],
+            tolerance_change=cfg["tolerance_change"],
+        )
     weights, biases = split_decay(model)
     groups = [{"params": weights, "weight_decay": decay}, {"params": biases, "weight_decay": 0.0}]
     if name in ("adam", "adamw"):
         cls = torch.optim.Adam if name == "adam" else torch.optim.AdamW
         return cls(groups, lr=lr, betas=tuple(cfg["betas"]), eps=cfg["eps"])
     if name == "sgd":
-        return torch.optim.SGD(groups, lr=lr, momentum=cfg["momentum"],
-                               nesterov=cfg["nesterov"])
-    raise ValueError(f"Unknown optimizer {name!r}. Valid optimizers: {', '.join(OPTIMIZERS)}. "
-                     "Choose one with optimizer=<name>.")
+        return torch.optim.SGD(groups, lr=lr, momentum=cfg["momentum"], nesterov=cfg["nesterov"])
+    raise ValueError(
+        f"Unknown optimizer {name!r}. Valid optimizers: {', '.join(OPTIMIZERS)}. "
+        "Choose one with optimizer=<name>."
+    )
 
 
 def l2_penalty(model: nn.Module, weight_decay: float) -> torch.Tensor | float:

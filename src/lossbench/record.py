@@ -39,7 +39,8 @@ def refuse_completed(run_dir: str | os.PathLike) -> None:
         raise RunExistsError(
             f"{Path(run_dir) / RECORD_NAME} already records a completed run; lossbench never "
             "overwrites one. Choose another hydra.run.dir, or resume with ckpt_path=last only "
-            "for a run that did not complete.")
+            "for a run that did not complete."
+        )
 
 
 def _json_safe(value: Any) -> Any:
@@ -71,11 +72,21 @@ def environment() -> dict[str, Any]:
 
     commit = None
     try:
-        out = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True,
-                             timeout=5, cwd=Path(lossbench.__file__).parent, check=False)
+        out = subprocess.run(
+            ["git", "rev-parse", "HEAD"],
+            capture_output=True,
+            text=True,
+            timeout=5,
+            cwd=Path(lossbench.__file__).parent,
+            check=False,
+        )
         commit = out.stdout.strip() or None
     except (OSError, subprocess.SubprocessError):
         pass
-    return {"lossbench": lossbench.__version__, "torch": torch.__version__,
-            "lightning": lightning.__version__, "python": platform.python_version(),
-            "git_commit": commit}
+    return {
+        "lossbench": lossbench.__version__,
+        "torch": torch.__version__,
+        "lightning": lightning.__version__,
+        "python": platform.python_version(),
+        "git_commit": commit,
+    }

@@ -41,9 +41,19 @@ def config_dir() -> Path:
 
 
 def _base_record(cfg: DictConfig, task: str | None) -> dict[str, Any]:
-    return {"status": "failed", "error": None, "task": task, "data": cfg.data.name,
-            "model": cfg.model.name, "head": cfg.head.name, "loss": cfg.loss.name,
-            "seed": cfg.seed, "epochs": 0, "steps": 0, "train_seconds": 0.0}
+    return {
+        "status": "failed",
+        "error": None,
+        "task": task,
+        "data": cfg.data.name,
+        "model": cfg.model.name,
+        "head": cfg.head.name,
+        "loss": cfg.loss.name,
+        "seed": cfg.seed,
+        "epochs": 0,
+        "steps": 0,
+        "train_seconds": 0.0,
+    }
 
 
 def _resolved_loss(cfg: DictConfig, datamodule: Any) -> dict[str, Any]:
@@ -64,15 +74,27 @@ def _callbacks(cfg: DictConfig, output_dir: Path) -> list[Any]:
     from lightning.pytorch.callbacks import EarlyStopping, ModelCheckpoint
 
     monitor = cfg.checkpoint.monitor or cfg.optimized_metric
-    callbacks: list[Any] = [ModelCheckpoint(
-        dirpath=output_dir / "checkpoints", filename="best-epoch{epoch:03d}", monitor=monitor,
-        mode=cfg.checkpoint.mode or metric_mode(monitor), save_top_k=1,
-        save_last=cfg.checkpoint.save_last, auto_insert_metric_name=False)]
+    callbacks: list[Any] = [
+        ModelCheckpoint(
+            dirpath=output_dir / "checkpoints",
+            filename="best-epoch{epoch:03d}",
+            monitor=monitor,
+            mode=cfg.checkpoint.mode or metric_mode(monitor),
+            save_top_k=1,
+            save_last=cfg.checkpoint.save_last,
+            auto_insert_metric_name=False,
+        )
+    ]
     if cfg.early_stopping.enabled:
         monitor = cfg.early_stopping.monitor or cfg.optimized_metric
-        callbacks.append(EarlyStopping(
-            monitor=monitor, mode=cfg.early_stopping.mode or metric_mode(monitor),
-            patience=cfg.early_stopping.patience, min_delta=cfg.early_stopping.min_delta))
+        callbacks.append(
+            EarlyStopping(
+                monitor=monitor,
+                mode=cfg.early_stopping.mode or metric_mode(monitor),
+                patience=cfg.early_stopping.patience,
+                min_delta=cfg.early_stopping.min_delta,
+            )
+        )
     return callbacks
 
 
@@ -89,16 +111,25 @@ def _logger(name: str, output_dir: Path) -> Any:
 def _trainer(cfg: DictConfig, output_dir: Path, interactive: bool) -> Any:
     import lightning as L
 
-    kwargs = {k: v for k, v in OmegaConf.to_container(cfg.trainer, resolve=True).items()  # type: ignore[union-attr]
-              if v is not None}
+    kwargs = {
+        k: v
+        for k, v in OmegaConf.to_container(cfg.trainer, resolve=True).items()  # type: ignore[union-attr]
+        if v is not None
+    }
     kwargs.setdefault("enable_progress_bar", interactive)
     kwargs.setdefault("enable_model_summary", interactive)
-    return L.Trainer(**kwargs, default_root_dir=output_dir, logger=_logger(cfg.logger.name,
-                     output_dir), callbacks=_callbacks(cfg, output_dir), num_sanity_val_steps=0)
+    return L.Trainer(
+        **kwargs,
+        default_root_dir=output_dir,
+        logger=_logger(cfg.logger.name, output_dir),
+        callbacks=_callbacks(cfg, output_dir),
+        num_sanity_val_steps=0,
+    )
 
 
-def _fit_and_evaluate(cfg: DictConfig, task: str, output_dir: Path, interactive: bool,
-                      record: dict[str, Any]) -> None:
+def _fit_and_evaluate(
+    cfg: DictConfig, task: str, output_dir: Path, interactive: bool, record: dict[str, Any]
+) -> None:
     import lightning as L
 
     from lossbench.data.datamodule import ClassificationDataModule
@@ -111,23 +142,32 @@ def _fit_and_evaluate(cfg: DictConfig, task: str, output_dir: Path, interactive:
     except ValueError as error:
         raise ConfigError(str(error)) from None
     module = ClassifierModule(
-        task=datamodule.task, n_features=datamodule.n_features, n_outputs=datamodule.n_outputs,
-        n_targets=datamodule.n_targets, model=OmegaConf.to_container(cfg.model, resolve=True),
-        head=cfg.head.name, loss=loss, optimizer=OmegaConf.to_container(cfg.optimizer,
-                                                                         resolve=True))
+        task=datamodule.task,
+        n_features=datamodule.n_features,
+        n_outputs=datamodule.n_outputs,
+        n_targets=datamodule.n_targets,
+        model=OmegaConf.to_container(cfg.model, resolve=True),
+        head=cfg.head.name,
+        loss=loss,
+        optimizer=OmegaConf.to_container(cfg.optimizer, resolve=True),
+    )
     trainer = _trainer(cfg, output_dir, interactive)
     record.update(n_outputs=datamodule.n_outputs, sizes=datamodule.sizes(), loss_params=loss)
     start = time.perf_counter()
     try:
         trainer.fit(module, datamodule=datamodule, ckpt_path=cfg.ckpt_path)
     finally:
-        record.update(train_seconds=round(time.perf_counter() - start, 4),
-                      epochs=trainer.current_epoch, steps=trainer.global_step,
-                      history=module.history)
+        record.update(
+            train_seconds=round(time.perf_counter() - start, 4),
+            epochs=trainer.current_epoch,
+            steps=trainer.global_step,
+            history=module.history,
+        )
     best = trainer.checkpoint_callback.best_model_path or None
     for stage in ("validate", "test"):
-        results = getattr(trainer, stage)(module, datamodule=datamodule, ckpt_path=best,
-                                          verbose=False)
+        results = getattr(trainer, stage)(
+            module, datamodule=datamodule, ckpt_path=best, verbose=False
+        )
         record.update({k: float(v) for k, v in results[0].items()})
     record.update(best_checkpoint=best, best_epoch=_best_epoch(best))
 
@@ -169,8 +209,13 @@ def train(cfg: DictConfig, output_dir: str | Path, *, multirun: bool = False) ->
         return record
     path = write_record(output_dir, record)
     metric = cfg.optimized_metric.replace("val/", "test/")
-    log.info("completed: %s = %.4f, test/accuracy = %.4f; record: %s", metric,
-             record.get(metric, float("nan")), record.get("test/accuracy", float("nan")), path)
+    log.info(
+        "completed: %s = %.4f, test/accuracy = %.4f; record: %s",
+        metric,
+        record.get(metric, float("nan")),
+        record.get("test/accuracy", float("nan")),
+        path,
+    )
     return record
 
 
@@ -201,8 +246,12 @@ def quiet_lightning() -> None:
     # Lightning has its own console handler; without this, Hydra's root handler repeats each line.
     logging.getLogger("lightning.pytorch").propagate = False
     logging.getLogger("lightning.fabric").propagate = False
-    for pattern in (".*smaller than the logging interval.*", ".*does not have many workers.*",
-                    ".*treespec, LeafSpec.*", ".*`isinstance\\(treespec, LeafSpec\\)`.*"):
+    for pattern in (
+        ".*smaller than the logging interval.*",
+        ".*does not have many workers.*",
+        ".*treespec, LeafSpec.*",
+        ".*`isinstance\\(treespec, LeafSpec\\)`.*",
+    ):
         warnings.filterwarnings("ignore", pattern)
 
 

@@ -37,8 +37,19 @@ LOGGERS = {"csv": None, "tensorboard": "tensorboard", "none": None}
 METRICS: dict[str, tuple[str, ...]] = {
     "binary": ("loss", "accuracy", "f1_macro", "auroc", "ece", "nll", "brier", "saturated"),
     "multiclass": ("loss", "accuracy", "f1_macro", "auroc", "ece", "nll", "brier", "saturated"),
-    "multilabel": ("loss", "accuracy", "f1_macro", "auroc", "ece", "nll", "brier", "saturated",
-                   "exact_match", "f1_micro", "map"),
+    "multilabel": (
+        "loss",
+        "accuracy",
+        "f1_macro",
+        "auroc",
+        "ece",
+        "nll",
+        "brier",
+        "saturated",
+        "exact_match",
+        "f1_micro",
+        "map",
+    ),
 }
 _LOWER_IS_BETTER = ("loss", "nll", "brier", "ece", "saturated")
 
@@ -60,9 +71,11 @@ def _require(ok: bool, message: str) -> None:
 def _check_metric(key: str, name: str, task: Task) -> None:
     stage, _, metric = name.partition("/")
     valid = [f"val/{m}" for m in METRICS[task]]
-    _require(stage in ("val", "train") and metric in METRICS[task],
-             f"{key}={name!r} is not a metric of a {task} run. Valid: {', '.join(valid)} "
-             "(train/ works too, but selecting on it rewards overfitting).")
+    _require(
+        stage in ("val", "train") and metric in METRICS[task],
+        f"{key}={name!r} is not a metric of a {task} run. Valid: {', '.join(valid)} "
+        "(train/ works too, but selecting on it rewards overfitting).",
+    )
 
 
 def check_setup(cfg: DictConfig) -> Task:
@@ -79,63 +92,98 @@ def check_setup(cfg: DictConfig) -> Task:
 
 def _check_data(data: DictConfig) -> None:
     bs = data.batch_size
-    _require(bs is None or bs >= 1, f"data.batch_size={bs} must be a positive integer, or null "
-             "for the whole training split in one batch.")
+    _require(
+        bs is None or bs >= 1,
+        f"data.batch_size={bs} must be a positive integer, or null "
+        "for the whole training split in one batch.",
+    )
     for key in ("val_fraction", "test_fraction"):
         value = data[key]
-        _require(0.0 < value < 1.0, f"data.{key}={value} must lie strictly between 0 and 1, "
-                 f"e.g. data.{key}=0.2.")
-    _require(data.val_fraction + data.test_fraction < 1.0,
-             f"data.val_fraction + data.test_fraction = {data.val_fraction + data.test_fraction}"
-             " leaves no training rows; keep their sum below 1, e.g. 0.2 each.")
+        _require(
+            0.0 < value < 1.0,
+            f"data.{key}={value} must lie strictly between 0 and 1, e.g. data.{key}=0.2.",
+        )
+    _require(
+        data.val_fraction + data.test_fraction < 1.0,
+        f"data.val_fraction + data.test_fraction = {data.val_fraction + data.test_fraction}"
+        " leaves no training rows; keep their sum below 1, e.g. 0.2 each.",
+    )
     if "n_samples" in data:
-        _require(data.n_samples >= 10, f"data.n_samples={data.n_samples} is too small; "
-                 "use at least 10 (e.g. data.n_samples=2000).")
+        _require(
+            data.n_samples >= 10,
+            f"data.n_samples={data.n_samples} is too small; "
+            "use at least 10 (e.g. data.n_samples=2000).",
+        )
     if data.name == "csv":
         path = Path(data.path).expanduser()
-        _require(path.is_file(), f"data.path={data.path!r}: no such file ({path.resolve()}). "
-                 "Relative paths resolve against the directory you started the command from.")
+        _require(
+            path.is_file(),
+            f"data.path={data.path!r}: no such file ({path.resolve()}). "
+            "Relative paths resolve against the directory you started the command from.",
+        )
 
 
 def _check_model(model: DictConfig) -> None:
-    _require(model.name in MODELS, f"Unknown model {model.name!r}. Valid models: "
-             f"{', '.join(MODELS)}.")
+    _require(
+        model.name in MODELS, f"Unknown model {model.name!r}. Valid models: {', '.join(MODELS)}."
+    )
     if model.name == "mlp":
-        _require(model.activation in ACTIVATIONS, f"model.activation={model.activation!r} is "
-                 f"not known. Valid activations: {', '.join(ACTIVATIONS)}.")
-        _require(all(h >= 1 for h in model.hidden_sizes), f"model.hidden_sizes="
-                 f"{list(model.hidden_sizes)} must hold positive layer widths, e.g. [64, 64].")
+        _require(
+            model.activation in ACTIVATIONS,
+            f"model.activation={model.activation!r} is "
+            f"not known. Valid activations: {', '.join(ACTIVATIONS)}.",
+        )
+        _require(
+            all(h >= 1 for h in model.hidden_sizes),
+            f"model.hidden_sizes="
+            f"{list(model.hidden_sizes)} must hold positive layer widths, e.g. [64, 64].",
+        )
         _require(0.0 <= model.dropout < 1.0, f"model.dropout={model.dropout} must lie in [0, 1).")
 
 
 def _check_optimizer(opt: DictConfig, data: DictConfig) -> None:
-    _require(opt.name in OPTIMIZERS, f"Unknown optimizer {opt.name!r}. Valid optimizers: "
-             f"{', '.join(OPTIMIZERS)}.")
-    _require(opt.lr > 0 and math.isfinite(opt.lr), f"optimizer.lr={opt.lr} must be a positive "
-             "number, e.g. optimizer.lr=1e-3.")
+    _require(
+        opt.name in OPTIMIZERS,
+        f"Unknown optimizer {opt.name!r}. Valid optimizers: {', '.join(OPTIMIZERS)}.",
+    )
+    _require(
+        opt.lr > 0 and math.isfinite(opt.lr),
+        f"optimizer.lr={opt.lr} must be a positive number, e.g. optimizer.lr=1e-3.",
+    )
     _require(opt.weight_decay >= 0, f"optimizer.weight_decay={opt.weight_decay} must be >= 0.")
     if opt.name == "lbfgs" and data.batch_size is not None:
-        warnings.warn("optimizer=lbfgs with mini-batches: L-BFGS assumes a deterministic "
-                      "objective; set data.batch_size=null for full-batch training.",
-                      UserWarning, stacklevel=2)
+        warnings.warn(
+            "optimizer=lbfgs with mini-batches: L-BFGS assumes a deterministic "
+            "objective; set data.batch_size=null for full-batch training.",
+            UserWarning,
+            stacklevel=2,
+        )
 
 
 def _check_run(cfg: DictConfig, task: Task) -> None:
-    _require(cfg.trainer.max_epochs >= 1, f"trainer.max_epochs={cfg.trainer.max_epochs} must "
-             "be at least 1.")
-    _require(cfg.logger.name in LOGGERS, f"Unknown logger {cfg.logger.name!r}. Valid loggers: "
-             f"{', '.join(LOGGERS)}.")
+    _require(
+        cfg.trainer.max_epochs >= 1,
+        f"trainer.max_epochs={cfg.trainer.max_epochs} must be at least 1.",
+    )
+    _require(
+        cfg.logger.name in LOGGERS,
+        f"Unknown logger {cfg.logger.name!r}. Valid loggers: {', '.join(LOGGERS)}.",
+    )
     package = LOGGERS[cfg.logger.name]
-    _require(package is None or importlib.util.find_spec(package) is not None,
-             f"logger={cfg.logger.name} needs the {package} package: pip install "
-             f"'lossbench[{package}]', or choose logger=csv.")
+    _require(
+        package is None or importlib.util.find_spec(package) is not None,
+        f"logger={cfg.logger.name} needs the {package} package: pip install "
+        f"'lossbench[{package}]', or choose logger=csv.",
+    )
     _check_metric("optimized_metric", cfg.optimized_metric, task)
     for group in ("checkpoint", "early_stopping"):
         if cfg[group].monitor is not None:
             _check_metric(f"{group}.monitor", cfg[group].monitor, task)
         mode = cfg[group].mode
-        _require(mode in (None, "min", "max"), f"{group}.mode={mode!r} must be min, max or "
-                 "null (inferred from the metric).")
+        _require(
+            mode in (None, "min", "max"),
+            f"{group}.mode={mode!r} must be min, max or null (inferred from the metric).",
+        )
     if cfg.get("ckpt_path") not in (None, "last"):
         path = Path(cfg.ckpt_path)
         _require(path.is_file(), f"ckpt_path={cfg.ckpt_path!r}: no such file ({path.resolve()}).")
@@ -156,10 +204,13 @@ def validate(cfg: DictConfig) -> Task:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", FutureWarning)
             reduction = legacy_reduction(cfg.loss.get("size_average"), cfg.loss.get("reduce"))
-    _require(reduction != "none", "the loss would return one value per element (reduction "
-             "'none', set by loss.reduction or by loss.reduce=false), but training needs a "
-             "scalar: use loss.reduction=mean or sum and leave loss.size_average / loss.reduce "
-             "unset.")
+    _require(
+        reduction != "none",
+        "the loss would return one value per element (reduction "
+        "'none', set by loss.reduction or by loss.reduce=false), but training needs a "
+        "scalar: use loss.reduction=mean or sum and leave loss.size_average / loss.reduce "
+        "unset.",
+    )
     _check_data(cfg.data)
     _check_model(cfg.model)
     _check_optimizer(cfg.optimizer, cfg.data)

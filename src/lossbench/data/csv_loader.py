@@ -53,8 +53,9 @@ __all__ = ["DataError", "LoadedTable", "check_split_classes", "check_split_sizes
 MISSING_MARKERS = frozenset({"", "nan", "na", "n/a", "null", "<na>", "#n/a"})  # + any NaN
 
 _FLOAT32_MAX = float(np.finfo(np.float32).max)
-_SPLIT_FIX = ("use more rows, a different data.split_seed, or smaller data.val_fraction / "
-              "data.test_fraction")
+_SPLIT_FIX = (
+    "use more rows, a different data.split_seed, or smaller data.val_fraction / data.test_fraction"
+)
 
 
 class DataError(ValueError):
@@ -148,12 +149,15 @@ def _read(path: Path) -> tuple[list[str], list[list[str]], _Source]:
         raise DataError(f"{name}: not readable as CSV at line {reader.line_num}: {err}.") from None
     source = _Source(name, lines)
     if header is None:
-        raise source.error("the file is empty. Write a header line of column names, then one "
-                           "line per example.")
+        raise source.error(
+            "the file is empty. Write a header line of column names, then one line per example."
+        )
     _check_header(header, source)
     if not rows:
-        raise source.error(f"the file has a header ({_names(header)}) but no data rows. Add "
-                           "one line per example below the header.")
+        raise source.error(
+            f"the file has a header ({_names(header)}) but no data rows. Add "
+            "one line per example below the header."
+        )
     return header, rows, source
 
 
@@ -189,8 +193,9 @@ def _as_names(columns: Sequence[str] | str, key: str) -> list[str]:
     names = [columns] if isinstance(columns, str) else [str(c) for c in columns]
     repeated = sorted({n for n in names if names.count(n) > 1})
     if repeated:
-        raise DataError(f"{key} lists {_names(repeated)} more than once ({key}={names}); "
-                        "list each column once.")
+        raise DataError(
+            f"{key} lists {_names(repeated)} more than once ({key}={names}); list each column once."
+        )
     return names
 
 
@@ -202,8 +207,10 @@ def _check_label_count(task: str, labels: list[str]) -> None:
             + (", or use data.task=multilabel for several 0/1 label columns." if labels else ".")
         )
     if task == "multilabel" and not labels:
-        raise DataError("data.label_columns is empty: task 'multilabel' needs one 0/1 column "
-                        "per label, e.g. data.label_columns=[cat,dog].")
+        raise DataError(
+            "data.label_columns is empty: task 'multilabel' needs one 0/1 column "
+            "per label, e.g. data.label_columns=[cat,dog]."
+        )
 
 
 def _check_present(wanted: list[str], header: list[str], key: str, source: _Source) -> None:
@@ -213,23 +220,29 @@ def _check_present(wanted: list[str], header: list[str], key: str, source: _Sour
         same_case = [h for h in header if h.lower() == name.lower()]
         close = same_case or difflib.get_close_matches(name, header, n=1)
         hint = f" Did you mean {close[0]!r}?" if close else ""
-        delimiter = next((d for d in (";", "\t", "|") if len(header) == 1 and d in header[0]),
-                         None)
+        delimiter = next((d for d in (";", "\t", "|") if len(header) == 1 and d in header[0]), None)
         if delimiter:
-            hint += (f" The header is one column that contains {delimiter!r}: the file seems to "
-                     "use another delimiter, but lossbench reads comma-separated files.")
-        raise source.error(f"column {name!r} of {key} is not in the header.{hint} "
-                           f"Available columns: {_names(header)}.")
+            hint += (
+                f" The header is one column that contains {delimiter!r}: the file seems to "
+                "use another delimiter, but lossbench reads comma-separated files."
+            )
+        raise source.error(
+            f"column {name!r} of {key} is not in the header.{hint} "
+            f"Available columns: {_names(header)}."
+        )
 
 
-def _select(header: list[str], label_columns: list[str], feature_columns: list[str] | None,
-            source: _Source) -> list[str]:
+def _select(
+    header: list[str], label_columns: list[str], feature_columns: list[str] | None, source: _Source
+) -> list[str]:
     _check_present(label_columns, header, "data.label_columns", source)
     if feature_columns is None:
         features = [name for name in header if name not in label_columns]
         if not features:
-            raise source.error(f"no feature columns: every column ({_names(header)}) is a label "
-                               "column. Add feature columns to the file.")
+            raise source.error(
+                f"no feature columns: every column ({_names(header)}) is a label "
+                "column. Add feature columns to the file."
+            )
         return features
     _check_present(feature_columns, header, "data.feature_columns", source)
     both = [name for name in feature_columns if name in label_columns]
@@ -240,8 +253,10 @@ def _select(header: list[str], label_columns: list[str], feature_columns: list[s
             "data.feature_columns."
         )
     if not feature_columns:
-        raise source.error("data.feature_columns is empty. List at least one feature column, "
-                           "or set data.feature_columns=null to use every non-label column.")
+        raise source.error(
+            "data.feature_columns is empty. List at least one feature column, "
+            "or set data.feature_columns=null to use every non-label column."
+        )
     return feature_columns
 
 
@@ -294,8 +309,7 @@ def _check_missing(parsed: _Parsed, what: str, source: _Source) -> None:
             f"{what} has a missing value ({parsed.cell(row)!r}) at {source.at(row)}; "
             f"{int(parsed.missing.sum())} of {len(parsed.cells)} rows are missing. lossbench "
             "does not impute: fill in or drop those rows"
-            + (", or leave the column out of data.feature_columns." if "feature" in what
-               else ".")
+            + (", or leave the column out of data.feature_columns." if "feature" in what else ".")
         )
 
 
@@ -340,8 +354,11 @@ def _zero_one(name: str, parsed: _Parsed, task: str, source: _Source) -> np.ndar
             mapping = f"map them to 0 and 1 in the file (e.g. {low!r} -> 0, {high!r} -> 1)"
         else:
             mapping = "map them to 0 and 1 in the file"
-        alternative = (", or use data.task=multiclass, which takes any integer ids or class "
-                       "names" if task == "binary" else "")
+        alternative = (
+            ", or use data.task=multiclass, which takes any integer ids or class names"
+            if task == "binary"
+            else ""
+        )
         raise source.error(
             f"{task} label column {name!r} must hold only 0 and 1, but it holds "
             f"{_names(_distinct(parsed.cells[bad]), 5)} (first at {source.at(row)}). Its values "
@@ -402,8 +419,12 @@ def _check_two_classes(name: str, parsed: _Parsed, task: str, source: _Source) -
 # --------------------------------------------------------------------------------- API
 
 
-def load_csv(path: str | os.PathLike, label_columns: list[str], task: str,
-             feature_columns: list[str] | None = None) -> LoadedTable:
+def load_csv(
+    path: str | os.PathLike,
+    label_columns: list[str],
+    task: str,
+    feature_columns: list[str] | None = None,
+) -> LoadedTable:
     """Read a CSV file into a :class:`LoadedTable`, checking every value the model will see.
 
     Args:
@@ -432,12 +453,14 @@ def load_csv(path: str | os.PathLike, label_columns: list[str], task: str,
         [1, 0]
     """
     if task not in TASKS:
-        raise DataError(f"Unknown task {task!r}. Valid tasks: {', '.join(TASKS)}. Set it with "
-                        "data.task=<task>.")
+        raise DataError(
+            f"Unknown task {task!r}. Valid tasks: {', '.join(TASKS)}. Set it with data.task=<task>."
+        )
     labels_wanted = _as_names(label_columns, "data.label_columns")
     _check_label_count(task, labels_wanted)
-    features_wanted = (None if feature_columns is None
-                       else _as_names(feature_columns, "data.feature_columns"))
+    features_wanted = (
+        None if feature_columns is None else _as_names(feature_columns, "data.feature_columns")
+    )
     header, rows, source = _read(_resolve(path))
     features_used = _select(header, labels_wanted, features_wanted, source)
     index = {name: j for j, name in enumerate(header)}
@@ -489,9 +512,11 @@ def check_split_classes(labels_train: np.ndarray, task: str, label_names: list[s
     n = len(labels_train)
     if task == "multilabel":
         if labels_train.ndim != 2 or labels_train.shape[1] != len(label_names):
-            raise ValueError(f"Expected multi-label training labels of shape (N, "
-                             f"{len(label_names)}) for labels {label_names}, got shape "
-                             f"{labels_train.shape}.")
+            raise ValueError(
+                f"Expected multi-label training labels of shape (N, "
+                f"{len(label_names)}) for labels {label_names}, got shape "
+                f"{labels_train.shape}."
+            )
         positives = labels_train.sum(axis=0)
         for name, count in zip(label_names, positives.tolist(), strict=True):
             if count == 0 or count == n:
@@ -523,8 +548,9 @@ def _split_sizes(n_rows: int, val_fraction: float, test_fraction: float) -> dict
     return {"train": rest - n_val, "validation": n_val, "test": n_test}
 
 
-def check_split_sizes(n_rows: int, val_fraction: float, test_fraction: float,
-                      n_classes_or_1: int) -> None:
+def check_split_sizes(
+    n_rows: int, val_fraction: float, test_fraction: float, n_classes_or_1: int
+) -> None:
     """Refuse split fractions that are out of range or leave a split too small.
 
     The rule: ``data.val_fraction`` and ``data.test_fraction`` each lie strictly between 0 and
@@ -554,8 +580,10 @@ def check_split_sizes(n_rows: int, val_fraction: float, test_fraction: float,
     fractions = {"data.val_fraction": val_fraction, "data.test_fraction": test_fraction}
     for key, value in fractions.items():
         if isinstance(value, bool) or not isinstance(value, numbers.Real) or not 0 < value < 1:
-            raise DataError(f"{key}={value!r} must be a number strictly between 0 and 1 (the "
-                            f"fraction of rows held out), e.g. {key}=0.2.")
+            raise DataError(
+                f"{key}={value!r} must be a number strictly between 0 and 1 (the "
+                f"fraction of rows held out), e.g. {key}=0.2."
+            )
     if val_fraction + test_fraction >= 1.0:
         raise DataError(
             f"data.val_fraction={val_fraction} + data.test_fraction={test_fraction} = "
@@ -564,22 +592,33 @@ def check_split_sizes(n_rows: int, val_fraction: float, test_fraction: float,
         )
     stratified = n_classes_or_1 >= 2
     need = max(2, n_classes_or_1) if stratified else 1
-    why = (f"a stratified split needs at least {need} rows per split (one per class, "
-           f"{n_classes_or_1} classes)" if stratified else "every split needs at least 1 row")
-    given = (f"{n_rows} rows are too few for data.val_fraction={val_fraction} and "
-             f"data.test_fraction={test_fraction}")
+    why = (
+        f"a stratified split needs at least {need} rows per split (one per class, "
+        f"{n_classes_or_1} classes)"
+        if stratified
+        else "every split needs at least 1 row"
+    )
+    given = (
+        f"{n_rows} rows are too few for data.val_fraction={val_fraction} and "
+        f"data.test_fraction={test_fraction}"
+    )
     if n_rows < 3 * need:
-        raise DataError(f"{given}: {why}, so at least {3 * need} rows in all. Use a larger "
-                        "data set.")
+        raise DataError(
+            f"{given}: {why}, so at least {3 * need} rows in all. Use a larger data set."
+        )
     sizes = _split_sizes(n_rows, val_fraction, test_fraction)
     for split, size in sizes.items():
         if size >= need:
             continue
         if split == "train":
-            fix = ("lower data.val_fraction + data.test_fraction (training gets about the rest) "
-                   f"to about {math.floor((n_rows - need) / n_rows * 100) / 100:g} or less")
+            fix = (
+                "lower data.val_fraction + data.test_fraction (training gets about the rest) "
+                f"to about {math.floor((n_rows - need) / n_rows * 100) / 100:g} or less"
+            )
         else:
             key = "data.val_fraction" if split == "validation" else "data.test_fraction"
             fix = f"raise {key} to at least {math.ceil(need / n_rows * 100) / 100:g}"
-        raise DataError(f"{given}: the {split} split would get {size} row{'s' * (size != 1)}, "
-                        f"but {why}. To fix it, {fix}, or use more rows.")
+        raise DataError(
+            f"{given}: the {split} split would get {size} row{'s' * (size != 1)}, "
+            f"but {why}. To fix it, {fix}, or use more rows."
+        )

@@ -28,8 +28,14 @@ from lossbench.losses import encode_targets, n_outputs
 class ClassificationDataModule(L.LightningDataModule):
     """Loads, splits and standardises the data set of ``data_cfg`` for ``loss``."""
 
-    def __init__(self, data_cfg: Mapping[str, Any], loss: str, *, seed: int = 0,
-                 table: LoadedTable | None = None) -> None:
+    def __init__(
+        self,
+        data_cfg: Mapping[str, Any],
+        loss: str,
+        *,
+        seed: int = 0,
+        table: LoadedTable | None = None,
+    ) -> None:
         super().__init__()
         self.cfg = dict(data_cfg)
         self.loss = loss
@@ -39,9 +45,13 @@ class ClassificationDataModule(L.LightningDataModule):
         self.label_names = table.label_names
         self.n_targets = 1 if self.task == "binary" else len(table.label_names)
         self.n_classes = len(table.classes) if self.task == "multiclass" else 2
-        splits = split_table(table, self.task, val_fraction=self.cfg["val_fraction"],
-                             test_fraction=self.cfg["test_fraction"],
-                             split_seed=self.cfg["split_seed"])
+        splits = split_table(
+            table,
+            self.task,
+            val_fraction=self.cfg["val_fraction"],
+            test_fraction=self.cfg["test_fraction"],
+            split_seed=self.cfg["split_seed"],
+        )
         self.n_features = table.features.shape[1]
         self.n_outputs = n_outputs(self.task, self.n_targets, loss)
         self.tensors: dict[str, tuple[torch.Tensor, torch.Tensor, torch.Tensor]] = {}
@@ -69,8 +79,15 @@ class ClassificationDataModule(L.LightningDataModule):
     def _loader(self, stage: str, *, train: bool) -> IndexBatchLoader:
         rank, world = getattr(self, "_rank", 0), getattr(self, "_world", 1)
         batch_size = self.cfg["batch_size"] if train else None
-        return IndexBatchLoader(self.tensors[stage], batch_size, shuffle=train, seed=self.seed,
-                                rank=rank, world_size=world, pad=train)
+        return IndexBatchLoader(
+            self.tensors[stage],
+            batch_size,
+            shuffle=train,
+            seed=self.seed,
+            rank=rank,
+            world_size=world,
+            pad=train,
+        )
 
     def train_dataloader(self) -> IndexBatchLoader:
         return self._loader("train", train=True)

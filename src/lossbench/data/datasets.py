@@ -34,15 +34,21 @@ class DatasetSpec:
     summary: str
 
 
-def _table(features: np.ndarray, labels: np.ndarray, label_names: list[str],
-           feature_names: list[str] | None = None, classes: list | None = None) -> LoadedTable:
+def _table(
+    features: np.ndarray,
+    labels: np.ndarray,
+    label_names: list[str],
+    feature_names: list[str] | None = None,
+    classes: list | None = None,
+) -> LoadedTable:
     features = np.asarray(features, dtype=np.float32)
     labels = np.asarray(labels, dtype=np.int64)
     if feature_names is None:
         feature_names = [f"x{i}" for i in range(features.shape[1])]
     if classes is None:
-        classes = list(range(len(label_names))) if labels.ndim == 1 and len(label_names) > 2 \
-            else [0, 1]
+        classes = (
+            list(range(len(label_names))) if labels.ndim == 1 and len(label_names) > 2 else [0, 1]
+        )
     return LoadedTable(features, labels, list(feature_names), list(label_names), classes)
 
 
@@ -52,9 +58,14 @@ def _sklearn(loader: Callable[[], Any], binary: bool = False) -> Callable[[Mappi
         names = [str(n) for n in bunch.target_names]
         if binary:
             return _table(bunch.data, bunch.target, [names[1]], list(bunch.feature_names))
-        return _table(bunch.data, bunch.target, names,
-                      [str(n) for n in getattr(bunch, "feature_names", [])] or None,
-                      classes=list(range(len(names))))
+        return _table(
+            bunch.data,
+            bunch.target,
+            names,
+            [str(n) for n in getattr(bunch, "feature_names", [])] or None,
+            classes=list(range(len(names))),
+        )
+
     return load
 
 
@@ -77,57 +88,102 @@ def _digits_multilabel(_: Mapping[str, Any]) -> LoadedTable:
 def _synthetic_binary(cfg: Mapping[str, Any]) -> LoadedTable:
     fraction = float(cfg["positive_fraction"])
     if not 0.0 < fraction < 1.0:
-        raise DataError(f"data.positive_fraction={fraction} must lie strictly between 0 and 1, "
-                        "e.g. data.positive_fraction=0.1 for 10 % positives")
+        raise DataError(
+            f"data.positive_fraction={fraction} must lie strictly between 0 and 1, "
+            "e.g. data.positive_fraction=0.1 for 10 % positives"
+        )
     x, y = skd.make_classification(
-        n_samples=cfg["n_samples"], n_features=cfg["n_features"],
-        n_informative=cfg["n_informative"], n_redundant=0, weights=[1.0 - fraction],
-        flip_y=cfg["label_noise"], class_sep=cfg["class_sep"], random_state=cfg["random_state"])
+        n_samples=cfg["n_samples"],
+        n_features=cfg["n_features"],
+        n_informative=cfg["n_informative"],
+        n_redundant=0,
+        weights=[1.0 - fraction],
+        flip_y=cfg["label_noise"],
+        class_sep=cfg["class_sep"],
+        random_state=cfg["random_state"],
+    )
     return _table(x, y, ["positive"])
 
 
 def _synthetic_multiclass(cfg: Mapping[str, Any]) -> LoadedTable:
     n_classes = int(cfg["n_classes"])
     x, y = skd.make_classification(
-        n_samples=cfg["n_samples"], n_features=cfg["n_features"],
-        n_informative=cfg["n_informative"], n_redundant=0, n_classes=n_classes,
-        n_clusters_per_class=1, flip_y=cfg["label_noise"], class_sep=cfg["class_sep"],
-        random_state=cfg["random_state"])
+        n_samples=cfg["n_samples"],
+        n_features=cfg["n_features"],
+        n_informative=cfg["n_informative"],
+        n_redundant=0,
+        n_classes=n_classes,
+        n_clusters_per_class=1,
+        flip_y=cfg["label_noise"],
+        class_sep=cfg["class_sep"],
+        random_state=cfg["random_state"],
+    )
     return _table(x, y, [f"class{i}" for i in range(n_classes)], classes=list(range(n_classes)))
 
 
 def _synthetic_multilabel(cfg: Mapping[str, Any]) -> LoadedTable:
     x, y = skd.make_multilabel_classification(
-        n_samples=cfg["n_samples"], n_features=cfg["n_features"], n_classes=cfg["n_labels"],
-        n_labels=cfg["avg_labels"], random_state=cfg["random_state"])
+        n_samples=cfg["n_samples"],
+        n_features=cfg["n_features"],
+        n_classes=cfg["n_labels"],
+        n_labels=cfg["avg_labels"],
+        random_state=cfg["random_state"],
+    )
     return _table(x, y, [f"label{i}" for i in range(y.shape[1])])
 
 
 def _csv(cfg: Mapping[str, Any]) -> LoadedTable:
-    return load_csv(cfg["path"], list(cfg["label_columns"]), task=cfg["task"],
-                    feature_columns=None if cfg.get("feature_columns") is None
-                    else list(cfg["feature_columns"]))
+    return load_csv(
+        cfg["path"],
+        list(cfg["label_columns"]),
+        task=cfg["task"],
+        feature_columns=None
+        if cfg.get("feature_columns") is None
+        else list(cfg["feature_columns"]),
+    )
 
 
 DATASETS: dict[str, DatasetSpec] = {
     spec.name: spec
     for spec in (
-        DatasetSpec("breast_cancer", "binary", _sklearn(skd.load_breast_cancer, binary=True),
-                    "569 tumours, 30 features; positive = benign (63 %)"),
-        DatasetSpec("synthetic_binary", "binary", _synthetic_binary,
-                    "make_classification; class balance and label noise configurable"),
-        DatasetSpec("digits_multilabel", "multilabel", _digits_multilabel,
-                    "1797 digit images; labels even, >= 5, prime, closed loop"),
-        DatasetSpec("synthetic_multilabel", "multilabel", _synthetic_multilabel,
-                    "make_multilabel_classification"),
+        DatasetSpec(
+            "breast_cancer",
+            "binary",
+            _sklearn(skd.load_breast_cancer, binary=True),
+            "569 tumours, 30 features; positive = benign (63 %)",
+        ),
+        DatasetSpec(
+            "synthetic_binary",
+            "binary",
+            _synthetic_binary,
+            "make_classification; class balance and label noise configurable",
+        ),
+        DatasetSpec(
+            "digits_multilabel",
+            "multilabel",
+            _digits_multilabel,
+            "1797 digit images; labels even, >= 5, prime, closed loop",
+        ),
+        DatasetSpec(
+            "synthetic_multilabel",
+            "multilabel",
+            _synthetic_multilabel,
+            "make_multilabel_classification",
+        ),
         DatasetSpec("iris", "multiclass", _sklearn(skd.load_iris), "150 flowers, 3 classes"),
         DatasetSpec("wine", "multiclass", _sklearn(skd.load_wine), "178 wines, 3 classes"),
-        DatasetSpec("digits", "multiclass", _sklearn(skd.load_digits),
-                    "1797 8x8 digit images, 10 classes"),
-        DatasetSpec("synthetic_multiclass", "multiclass", _synthetic_multiclass,
-                    "make_classification with n_classes classes"),
-        DatasetSpec("csv", None, _csv, "your own CSV file: data.path, data.label_columns, "
-                    "data.task"),
+        DatasetSpec(
+            "digits", "multiclass", _sklearn(skd.load_digits), "1797 8x8 digit images, 10 classes"
+        ),
+        DatasetSpec(
+            "synthetic_multiclass",
+            "multiclass",
+            _synthetic_multiclass,
+            "make_classification with n_classes classes",
+        ),
+        DatasetSpec(
+            "csv", None, _csv, "your own CSV file: data.path, data.label_columns, data.task"
+        ),
     )
 }
 
@@ -137,8 +193,10 @@ def get_dataset(name: str) -> DatasetSpec:
     try:
         return DATASETS[name]
     except KeyError:
-        raise ValueError(f"Unknown data set {name!r}. Valid data sets: {', '.join(DATASETS)}. "
-                         "Choose one with data=<name>.") from None
+        raise ValueError(
+            f"Unknown data set {name!r}. Valid data sets: {', '.join(DATASETS)}. "
+            "Choose one with data=<name>."
+        ) from None
 
 
 def task_of(data_cfg: Mapping[str, Any]) -> Task:

@@ -22,16 +22,25 @@ import torch
 class IndexBatchLoader:
     """An iterable of batches over tensors that share their first dimension."""
 
-    def __init__(self, tensors: tuple[torch.Tensor, ...], batch_size: int | None, *,
-                 shuffle: bool, seed: int = 0, rank: int = 0, world_size: int = 1,
-                 pad: bool = False) -> None:
+    def __init__(
+        self,
+        tensors: tuple[torch.Tensor, ...],
+        batch_size: int | None,
+        *,
+        shuffle: bool,
+        seed: int = 0,
+        rank: int = 0,
+        world_size: int = 1,
+        pad: bool = False,
+    ) -> None:
         self.tensors = tensors
         self.n = len(tensors[0])
         self.shuffle, self.seed = shuffle, seed
         self.rank, self.world_size, self.pad = rank, world_size, pad
         #: Samples this rank sees per epoch.
-        self.n_local = (math.ceil(self.n / world_size) if pad
-                        else len(range(rank, self.n, world_size)))
+        self.n_local = (
+            math.ceil(self.n / world_size) if pad else len(range(rank, self.n, world_size))
+        )
         self.batch_size = batch_size or max(self.n_local, 1)
         self.epoch = 0
         self.sampler = self  # Lightning looks for `sampler.set_epoch`

@@ -77,19 +77,40 @@ LOSSES: dict[str, LossSpec] = {
     spec.name: spec
     for spec in (
         LossSpec(
-            "bce", "nn.BCELoss", "probabilities", "sigmoid", "float", _ALL_TASKS,
-            ("weight",), True, nn.BCELoss,
+            "bce",
+            "nn.BCELoss",
+            "probabilities",
+            "sigmoid",
+            "float",
+            _ALL_TASKS,
+            ("weight",),
+            True,
+            nn.BCELoss,
             "binary cross-entropy on probabilities (log clamped at -100)",
         ),
         LossSpec(
-            "bce_with_logits", "nn.BCEWithLogitsLoss", "scores", "sigmoid", "float", _ALL_TASKS,
-            ("weight", "pos_weight"), True, nn.BCEWithLogitsLoss,
+            "bce_with_logits",
+            "nn.BCEWithLogitsLoss",
+            "scores",
+            "sigmoid",
+            "float",
+            _ALL_TASKS,
+            ("weight", "pos_weight"),
+            True,
+            nn.BCEWithLogitsLoss,
             "sigmoid + binary cross-entropy in one numerically stable step",
         ),
         LossSpec(
-            "cross_entropy", "nn.CrossEntropyLoss", "scores", "softmax", "index",
-            _EXCLUSIVE_TASKS, ("weight", "ignore_index", "label_smoothing"), True,
-            nn.CrossEntropyLoss, "softmax + negative log-likelihood in one stable step",
+            "cross_entropy",
+            "nn.CrossEntropyLoss",
+            "scores",
+            "softmax",
+            "index",
+            _EXCLUSIVE_TASKS,
+            ("weight", "ignore_index", "label_smoothing"),
+            True,
+            nn.CrossEntropyLoss,
+            "softmax + negative log-likelihood in one stable step",
             tolerates={
                 "log_softmax": (
                     "head 'log_softmax' before loss 'cross_entropy' is redundant but harmless: "
@@ -101,23 +122,52 @@ LOSSES: dict[str, LossSpec] = {
             refusals={"multilabel": _MULTI_HOT_REFUSAL.format(loss="CrossEntropyLoss")},
         ),
         LossSpec(
-            "nll", "nn.NLLLoss", "log_probabilities", "softmax", "index", _EXCLUSIVE_TASKS,
-            ("weight", "ignore_index"), True, nn.NLLLoss,
+            "nll",
+            "nn.NLLLoss",
+            "log_probabilities",
+            "softmax",
+            "index",
+            _EXCLUSIVE_TASKS,
+            ("weight", "ignore_index"),
+            True,
+            nn.NLLLoss,
             "negative log-likelihood of log-probabilities",
             refusals={"multilabel": _MULTI_HOT_REFUSAL.format(loss="NLLLoss")},
         ),
         LossSpec(
-            "manual_bce", "lossbench ManualBCELoss", "probabilities", "sigmoid", "float",
-            _ALL_TASKS, (), False, ManualBCELoss,
+            "manual_bce",
+            "lossbench ManualBCELoss",
+            "probabilities",
+            "sigmoid",
+            "float",
+            _ALL_TASKS,
+            (),
+            False,
+            ManualBCELoss,
             "hand-written -(y log p + (1-y) log(1-p)), unclamped: inf/NaN when p saturates",
         ),
         LossSpec(
-            "mse", "nn.MSELoss", "probabilities", "sigmoid", "float", _ALL_TASKS, (), True,
-            nn.MSELoss, "squared error between probabilities and 0/1 targets (Brier score)",
+            "mse",
+            "nn.MSELoss",
+            "probabilities",
+            "sigmoid",
+            "float",
+            _ALL_TASKS,
+            (),
+            True,
+            nn.MSELoss,
+            "squared error between probabilities and 0/1 targets (Brier score)",
         ),
         LossSpec(
-            "focal", "lossbench SigmoidFocalLoss", "scores", "sigmoid", "float", _ALL_TASKS,
-            ("alpha", "gamma"), False, SigmoidFocalLoss,
+            "focal",
+            "lossbench SigmoidFocalLoss",
+            "scores",
+            "sigmoid",
+            "float",
+            _ALL_TASKS,
+            ("alpha", "gamma"),
+            False,
+            SigmoidFocalLoss,
             "sigmoid focal loss: down-weights easy examples by (1 - p_t)^gamma",
         ),
     )
@@ -179,28 +229,47 @@ def validate_loss_params(name: str, params: Mapping[str, Any]) -> None:
     if "label_smoothing" in params:
         value = params["label_smoothing"]
         if not isinstance(value, Real) or not 0.0 <= value < 1.0:
-            raise _error(name, "label_smoothing", value, "it must be a number in [0, 1), "
-                         "e.g. loss.label_smoothing=0.1")
+            raise _error(
+                name,
+                "label_smoothing",
+                value,
+                "it must be a number in [0, 1), e.g. loss.label_smoothing=0.1",
+            )
     if "gamma" in params:
         value = params["gamma"]
         if not isinstance(value, Real) or value < 0 or not math.isfinite(value):
-            raise _error(name, "gamma", value, "the focusing parameter must be >= 0 "
-                         "(0 gives plain BCE-with-logits), e.g. loss.gamma=2")
+            raise _error(
+                name,
+                "gamma",
+                value,
+                "the focusing parameter must be >= 0 "
+                "(0 gives plain BCE-with-logits), e.g. loss.gamma=2",
+            )
     if params.get("alpha") is not None:
         value = params["alpha"]
         if not isinstance(value, Real) or not 0.0 <= value <= 1.0:
-            raise _error(name, "alpha", value, "alpha weighs positives and must lie in [0, 1], "
-                         "or be null for no weighting, e.g. loss.alpha=0.25 or loss.alpha=null")
+            raise _error(
+                name,
+                "alpha",
+                value,
+                "alpha weighs positives and must lie in [0, 1], "
+                "or be null for no weighting, e.g. loss.alpha=0.25 or loss.alpha=null",
+            )
     for key in ("weight", "pos_weight"):
         value = params.get(key)
         if value is None or (key == "pos_weight" and value == "auto"):
             continue
         values = list(value) if isinstance(value, list | tuple) else [value]
-        if not values or not all(isinstance(v, Real) and math.isfinite(v) and v >= 0
-                                 for v in values):
+        if not values or not all(
+            isinstance(v, Real) and math.isfinite(v) and v >= 0 for v in values
+        ):
             hint = " or 'auto'" if key == "pos_weight" else ""
-            raise _error(name, key, value, f"expected a non-negative number or a list of them"
-                         f"{hint}, one per output unit")
+            raise _error(
+                name,
+                key,
+                value,
+                f"expected a non-negative number or a list of them{hint}, one per output unit",
+            )
     legacy = ("size_average", "reduce") if spec.legacy_reduction else ()
     unknown = set(params) - {"name", "reduction", *legacy, *spec.params}
     if unknown:
@@ -218,7 +287,9 @@ def _per_unit(loss: str, key: str, value: Any, units: int, task: Task) -> torch.
     if len(values) != units:
         per = "label" if task == "multilabel" else "class" if units > 1 else "output"
         raise _error(
-            loss, key, list(value),
+            loss,
+            key,
+            list(value),
             f"it has {len(values)} entries, but a {task} task with this loss has {units} output "
             f"unit(s); give {units} value(s), one per {per}",
         )
@@ -245,8 +316,14 @@ def auto_pos_weight(train_targets: torch.Tensor) -> torch.Tensor:
     return (negatives / positives).float()
 
 
-def build_loss(name: str, params: Mapping[str, Any], *, task: Task, n_outputs: int,
-               train_targets: torch.Tensor | None = None) -> nn.Module:
+def build_loss(
+    name: str,
+    params: Mapping[str, Any],
+    *,
+    task: Task,
+    n_outputs: int,
+    train_targets: torch.Tensor | None = None,
+) -> nn.Module:
     """Build loss ``name`` from its config ``params`` for a model with ``n_outputs`` units.
 
     ``train_targets`` (the encoded training targets) is needed only for ``pos_weight=auto``.
@@ -263,9 +340,14 @@ def build_loss(name: str, params: Mapping[str, Any], *, task: Task, n_outputs: i
                 raise ValueError("loss.pos_weight=auto needs the training targets")
             value = auto_pos_weight(train_targets)
             if value.numel() != n_outputs:
-                raise _error(name, key, "auto", f"the training targets have {value.numel()} "
-                             f"column(s), but the model has {n_outputs} output unit(s); pass the "
-                             "targets encoded by encode_targets")
+                raise _error(
+                    name,
+                    key,
+                    "auto",
+                    f"the training targets have {value.numel()} "
+                    f"column(s), but the model has {n_outputs} output unit(s); pass the "
+                    "targets encoded by encode_targets",
+                )
         elif key in ("weight", "pos_weight") and value is not None:
             value = _per_unit(name, key, value, n_outputs, task)
         if value is not None or (key in _NULL_MEANS_OFF and key in params):

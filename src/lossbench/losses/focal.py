@@ -24,8 +24,9 @@ from lossbench.losses.reduction import Reduction, reduce
 class SigmoidFocalLoss(nn.Module):
     """Focal loss on raw logits; targets are float and of the input's shape."""
 
-    def __init__(self, alpha: float | None = 0.25, gamma: float = 2.0,
-                 reduction: Reduction = "mean") -> None:
+    def __init__(
+        self, alpha: float | None = 0.25, gamma: float = 2.0, reduction: Reduction = "mean"
+    ) -> None:
         super().__init__()
         self.alpha = alpha
         self.gamma = gamma

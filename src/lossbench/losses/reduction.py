@@ -1,10 +1,10 @@
 """Reductions, and the deprecated ``size_average`` / ``reduce`` pair mapped exactly as torch does.
 
-    >>> import warnings
-    >>> with warnings.catch_warnings():
-    ...     warnings.simplefilter("ignore")
-    ...     legacy_reduction(size_average=False, reduce=True)
-    'sum'
+>>> import warnings
+>>> with warnings.catch_warnings():
+...     warnings.simplefilter("ignore")
+...     legacy_reduction(size_average=False, reduce=True)
+'sum'
 """
 
 from __future__ import annotations
