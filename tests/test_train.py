@@ -249,3 +249,44 @@ def test_batches_are_index_slices_on_the_device(make_cfg):
     assert not torch.equal(torch.cat(first), torch.cat(second))  # reshuffled per epoch
     loader.set_epoch(0)
     assert torch.equal(torch.cat([b[1] for b in loader]), torch.cat(first))  # reproducible
+
+
+@pytest.mark.parametrize(
+    ("override", "match"),
+    [
+        ("data.batch_size=0", "data.batch_size=0 must be a positive integer"),
+        ("optimizer.lr=-1", "optimizer.lr=-1.0 must be a positive number"),
+        ("loss=cross_entropy", "head 'logits' \\+ loss 'cross_entropy'|loss.label_smoothing"),
+        ("data.val_fraction=0.8", "leaves no training rows"),
+        ("optimized_metric=val/accuracy_top5", "optimized_metric='val/accuracy_top5' is not a"),
+        ("loss.reduction=none", "training needs a scalar"),
+        ("loss.reduce=false", "training needs a scalar"),
+        ("model.activation=swish", "model.activation='swish' is not known"),
+    ],
+    ids=["batch0", "lr", "label_smoothing", "fractions", "metric", "reduction", "legacy", "act"],
+)
+def test_bad_values_are_refused_before_training(make_cfg, tmp_path, override, match):
+    extra = ("loss.label_smoothing=1.0", "head=logits") if override == "loss=cross_entropy" else ()
+    cfg = make_cfg("data=iris" if extra else "data=breast_cancer", override, *extra)
+    with pytest.raises(ConfigError, match=match):
+        train(cfg, tmp_path)
+    assert not (tmp_path / "checkpoints").exists()
+
+
+def test_early_stopping_stops_and_best_checkpoint_is_evaluated(make_cfg, tmp_path):
+    cfg = make_cfg(
+        "data=iris",
+        "head=logits",
+        "loss=cross_entropy",
+        "trainer.max_epochs=200",
+        "optimizer.lr=0.05",
+        "early_stopping.enabled=true",
+        "early_stopping.patience=3",
+        "optimized_metric=val/accuracy",
+    )
+    record = train(cfg, tmp_path)
+    assert record["status"] == "completed"
+    assert record["epochs"] < 200
+    history = record["history"]["val/accuracy"]
+    assert record["best_epoch"] == int(np.argmax(history))  # first epoch with the best value
+    assert record["val/accuracy"] == pytest.approx(max(history))

@@ -70,7 +70,9 @@ class ClassifierModule(L.LightningModule):
                 for stage in STAGES
             }
         )
-        self.stage_loss = torch.nn.ModuleDict({f"{stage}_": MeanMetric() for stage in STAGES})
+        self.stage_loss = torch.nn.ModuleDict(
+            {f"{stage}_": MeanMetric(nan_strategy="disable") for stage in STAGES}
+        )
         self.history: dict[str, list[float]] = {}
         self._metrics_step = -1
 
