@@ -230,6 +230,7 @@ class TrainConfig:
     logger: LoggerConfig = MISSING
     checkpoint: CheckpointConfig = field(default_factory=CheckpointConfig)
     early_stopping: EarlyStoppingConfig = field(default_factory=EarlyStoppingConfig)
+    setup: str | None = None  # a name for the head + loss setup (studies); null: derived
     seed: int = 0  # seeds model initialisation and batch order (0 is a seed)
     optimized_metric: str = "val/nll"  # what checkpointing and sweepers optimise
     ckpt_path: str | None = None

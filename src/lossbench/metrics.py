@@ -63,6 +63,7 @@ from torchmetrics.classification import (
     MultilabelExactMatch,
     MultilabelF1Score,
 )
+from torchmetrics.utilities.data import dim_zero_cat
 
 from lossbench.tasks import Task, check_task
 
@@ -218,6 +219,29 @@ def binary_nll(probs: Tensor, labels: Tensor) -> Tensor:
     log_p = torch.log(p.clamp(EPS, 1 - EPS))
     log_q = torch.log((1 - p).clamp(EPS, 1 - EPS))
     return -torch.where(labels.bool(), log_p, log_q)
+
+
+def reliability_bins(
+    confidences: Tensor, outcomes: Tensor, n_bins: int = ECE_BINS
+) -> dict[str, list[float | None] | list[int]]:
+    """Mean confidence, observed frequency and count per equal-width bin on [0, 1].
+
+    >>> bins = reliability_bins(torch.tensor([0.05, 0.1, 0.9]), torch.tensor([0, 1, 1]),
+    ...                         n_bins=2)
+    >>> bins["count"], bins["accuracy"]
+    ([2, 1], [0.5, 1.0])
+    """
+    confidences = confidences.detach().double().flatten().cpu()
+    outcomes = outcomes.detach().double().flatten().cpu()
+    index = (confidences * n_bins).long().clamp(0, n_bins - 1)
+    count = torch.bincount(index, minlength=n_bins)
+    conf_sum = torch.zeros(n_bins, dtype=torch.float64).index_add_(0, index, confidences)
+    hit_sum = torch.zeros(n_bins, dtype=torch.float64).index_add_(0, index, outcomes)
+
+    def mean(total: Tensor) -> list[float | None]:
+        return [float(t / c) if c else None for t, c in zip(total, count, strict=True)]
+
+    return {"confidence": mean(conf_sum), "accuracy": mean(hit_sum), "count": count.tolist()}
 
 
 class ClassificationMetrics(nn.Module):
@@ -381,6 +405,16 @@ class ClassificationMetrics(nn.Module):
             labels,
             saturated=saturated_mask(scores, link, self.task),
         )
+
+    def reliability(self) -> dict[str, list[float | None] | list[int]]:
+        """Reliability-diagram bins of the accumulated ``ece`` states (call before ``reset``).
+
+        Over ``ECE_BINS`` equal bins of the confidence: binary and multi-label bin the
+        probability of the positive class / each label against the observed frequency;
+        multi-class bins the top-label probability against top-1 accuracy. Empty bins are None.
+        """
+        ece = self.metrics["ece"]
+        return reliability_bins(dim_zero_cat(ece.confidences), dim_zero_cat(ece.accuracies))
 
     def compute(self) -> dict[str, Tensor]:
         """Every metric over all steps since the last reset, keyed ``<prefix><name>``."""

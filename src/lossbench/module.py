@@ -74,6 +74,8 @@ class ClassifierModule(L.LightningModule):
             {f"{stage}_": MeanMetric(nan_strategy="disable") for stage in STAGES}
         )
         self.history: dict[str, list[float]] = {}
+        #: Reliability-diagram bins of the last test epoch (see ClassificationMetrics.reliability).
+        self.reliability: dict[str, list] | None = None
         self._metrics_step = -1
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -125,6 +127,8 @@ class ClassifierModule(L.LightningModule):
         self._update("test", scores, labels, self.objective(scores, targets))
 
     def _epoch_end(self, stage: str) -> None:
+        if stage == "test":
+            self.reliability = self.stage_metrics[f"{stage}_"].reliability()
         values = self.stage_metrics[f"{stage}_"].compute()
         values[f"{stage}/loss"] = self.stage_loss[f"{stage}_"].compute()
         self.stage_metrics[f"{stage}_"].reset()

@@ -49,6 +49,7 @@ def _base_record(cfg: DictConfig, task: str | None) -> dict[str, Any]:
         "model": cfg.model.name,
         "head": cfg.head.name,
         "loss": cfg.loss.name,
+        "setup": cfg.get("setup"),
         "seed": cfg.seed,
         "epochs": 0,
         "steps": 0,
@@ -169,7 +170,9 @@ def _fit_and_evaluate(
             module, datamodule=datamodule, ckpt_path=best, verbose=False
         )
         record.update({k: float(v) for k, v in results[0].items()})
-    record.update(best_checkpoint=best, best_epoch=_best_epoch(best))
+    record.update(
+        best_checkpoint=best, best_epoch=_best_epoch(best), test_reliability=module.reliability
+    )
 
 
 def _best_epoch(path: str | None) -> int | None:
