@@ -1,0 +1,173 @@
+"""Read a study and write its report: results.csv, summary.csv, comparisons.csv, plots/,
+report.md and report.html.
+
+    >>> from lossbench.report import build_report
+    >>> build_report(["outputs/multiruns/2026-01-01_12-00-00"])  # doctest: +SKIP
+    PosixPath('outputs/multiruns/2026-01-01_12-00-00/report.html')
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+
+from lossbench.report.collect import load_runs, metric_order, results_table
+from lossbench.report.compare import choose_baselines, compare_with_baselines, verdicts
+from lossbench.report.document import TITLE, build_document
+from lossbench.report.errors import ReportError
+from lossbench.report.find import find_records
+from lossbench.report.render import to_html, to_markdown
+from lossbench.report.stats import summarize
+from lossbench.report.study import Study
+
+#: Always shown, whatever ranks: accuracy, F1, AUROC and calibration.
+HEADLINE = ("accuracy", "f1_macro", "auroc", "ece")
+
+
+@dataclass(frozen=True)
+class Report:
+    """What :func:`write_report` analysed and wrote."""
+
+    study: Study
+    html: Path
+    markdown: Path
+    results: Path
+    summary: Path
+    comparisons: Path
+    plots: Path
+
+
+def resolve_metric(metric: str, runs: pd.DataFrame) -> str:
+    """``metric`` as a column of ``runs`` (a bare name such as ``nll`` means ``test/nll``).
+
+    Raises:
+        ReportError: No completed run has that metric; the message lists the ones there are.
+    """
+    done = runs[runs["status"] == "completed"]
+    available = [m for m in metric_order(list(runs.columns)) if done[m].notna().any()]
+    name = metric if "/" in metric else f"test/{metric}"
+    if name not in available:
+        listed = ", ".join(available) or "none (no run completed)"
+        raise ReportError(
+            f"--metric {metric!r}: no completed run records {name!r}. Available: {listed}."
+        )
+    return name
+
+
+def headline_metrics(metric: str, columns: Sequence[str]) -> list[str]:
+    """The ranking metric, then accuracy, F1, AUROC and ECE of the same stage (test/ for
+    train/), where the runs have them."""
+    stage = "val" if metric.startswith("val/") else "test"
+    wanted = [metric, *(f"{stage}/{m}" for m in HEADLINE)]
+    return [m for m in dict.fromkeys(wanted) if m in columns]
+
+
+def default_out_dir(paths: Sequence[str | os.PathLike]) -> Path:
+    """The deepest folder that holds every path (a metrics.json counts as its run folder)."""
+    dirs = [Path(p).resolve() for p in paths]
+    dirs = [p.parent if p.is_file() else p for p in dirs]
+    return Path(os.path.commonpath(dirs))
+
+
+def analyse(
+    paths: Sequence[str | os.PathLike],
+    out_dir: Path,
+    metric: str = "test/nll",
+    baselines: Mapping[str, str] | None = None,
+) -> Study:
+    """Load, check and analyse the runs under ``paths`` (plots are drawn into ``out_dir``).
+
+    Raises:
+        ReportError: Missing paths, no records, an unknown metric or baseline.
+    """
+    runs = load_runs(paths)
+    metric = resolve_metric(metric, runs)
+    chosen = choose_baselines(runs, baselines)
+    from lossbench.validation import metric_mode  # imports torch: only once the input is good
+
+    metrics = metric_order(list(runs.columns))
+    modes = {m: metric_mode(m) for m in metrics}
+    headline = headline_metrics(metric, metrics)
+    summary = summarize(runs, metrics, metric, modes[metric])
+    summary.insert(3, "baseline", summary["setup"] == summary["data"].map(chosen))
+    summary = summary.sort_values(  # equal ranks: the baseline first
+        ["data", "rank", "baseline", "setup"], ascending=[True, True, False, True]
+    ).reset_index(drop=True)
+    study = Study(
+        runs=runs,
+        summary=summary,
+        comparisons=compare_with_baselines(runs, headline, modes, chosen),
+        verdicts=verdicts(runs, summary, metric, modes[metric]),
+        metric=metric,
+        modes=modes,
+        headline=headline,
+        baselines=chosen,
+        sources=[Path(p) for p in paths],
+        out_dir=out_dir,
+    )
+    from lossbench.report.plots import make_plots  # matplotlib: only once the input is good
+
+    study.figures = make_plots(runs, summary, headline, out_dir / "plots")
+    return study
+
+
+def write_report(
+    paths: Sequence[str | os.PathLike],
+    out_dir: str | os.PathLike | None = None,
+    metric: str = "test/nll",
+    baselines: Mapping[str, str] | None = None,
+) -> Report:
+    """Analyse the runs under ``paths`` and write every file of the report into ``out_dir``
+    (default: the common parent of ``paths``). See :func:`build_report`."""
+    find_records(paths)  # a missing path or no record: raise before anything is written
+    out = Path(out_dir) if out_dir is not None else default_out_dir(paths)
+    if out.exists() and not out.is_dir():
+        raise ReportError(f"--out {str(out_dir)!r} is a file; pass a directory (it is created).")
+    study = analyse(paths, out, metric, baselines)
+    out.mkdir(parents=True, exist_ok=True)
+    files = {name: out / name for name in ("results.csv", "summary.csv", "comparisons.csv")}
+    results_table(study.runs).to_csv(files["results.csv"], index=False)
+    study.summary.to_csv(files["summary.csv"], index=False)
+    study.comparisons.to_csv(files["comparisons.csv"], index=False)
+    blocks = build_document(study)
+    markdown = out / "report.md"
+    markdown.write_text(to_markdown(blocks, out), encoding="utf-8")
+    html = out / "report.html"
+    html.write_text(to_html(blocks, TITLE), encoding="utf-8")
+    return Report(
+        study,
+        html,
+        markdown,
+        files["results.csv"],
+        files["summary.csv"],
+        files["comparisons.csv"],
+        out / "plots",
+    )
+
+
+def build_report(
+    paths: Sequence[str | os.PathLike],
+    out_dir: str | os.PathLike | None = None,
+    metric: str = "test/nll",
+    baselines: Mapping[str, str] | None = None,
+) -> Path:
+    """Write the report of the runs under ``paths`` and return the path of report.html.
+
+    Args:
+        paths: Run directories, multirun or study folders, or parents of them; every
+            ``metrics.json`` below is read.
+        out_dir: Where results.csv, summary.csv, comparisons.csv, plots/, report.md and
+            report.html go; default: the common parent of ``paths``.
+        metric: The metric that ranks setups (``test/nll``; a bare ``nll`` means test/).
+        baselines: ``{task or data set: setup}`` replacing the default baselines (logits +
+            bce_with_logits for binary and multi-label, logits + cross_entropy for multi-class).
+
+    Raises:
+        ReportError: A path that does not exist or holds no record, an unknown metric (the
+            message lists the available ones) or an unknown baseline.
+    """
+    return write_report(paths, out_dir, metric, baselines).html

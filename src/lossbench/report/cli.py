@@ -1,0 +1,85 @@
+"""``lossbench-report``: compare the runs of a study and write its report.
+
+    lossbench-report outputs/multiruns/2026-01-01_12-00-00
+    lossbench-report outputs/studies/compare_binary-full --metric test/auroc
+    lossbench-report runs_a/ runs_b/ --out report/ --baseline multiclass="logits + nll"
+
+Bad input (a missing path, no metrics.json, an unknown metric or baseline) prints the reason
+and exits with status 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+
+from lossbench.report.errors import ReportError
+from lossbench.report.find import find_records
+
+
+def _baseline(text: str) -> tuple[str, str]:
+    key, sep, setup = text.partition("=")
+    if not sep or not key.strip() or not setup.strip():
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not TASK=SETUP; e.g. --baseline multiclass=logits_cross_entropy or "
+            "--baseline wine='logits + nll' (TASK: binary, multiclass, multilabel or a data set)"
+        )
+    return key.strip(), setup.strip()
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="lossbench-report",
+        description="Compare the runs of a study: tables with 95 %% intervals, paired tests "
+        "against a baseline, plots, and report.md / report.html that open with the verdict.",
+    )
+    p.add_argument(
+        "paths",
+        nargs="+",
+        metavar="PATH",
+        help="run directories or folders above them (every metrics.json is read)",
+    )
+    p.add_argument(
+        "--metric",
+        default="test/nll",
+        help="metric that ranks setups (default: test/nll; direction is automatic)",
+    )
+    p.add_argument(
+        "--out",
+        default=None,
+        metavar="DIR",
+        help="output directory (default: the common parent of the paths)",
+    )
+    p.add_argument(
+        "--baseline",
+        action="append",
+        type=_baseline,
+        default=[],
+        metavar="TASK=SETUP",
+        help="baseline setup per task or data set; repeatable (default: logits + "
+        "bce_with_logits for binary/multilabel, logits + cross_entropy for multiclass)",
+    )
+    return p
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    try:
+        find_records(args.paths)  # a wrong path is refused before the heavy imports
+        from lossbench.report.build import write_report
+
+        report = write_report(args.paths, args.out, args.metric, dict(args.baseline))
+    except ReportError as error:
+        print(f"lossbench-report: error: {error}", file=sys.stderr)
+        return 2
+    from lossbench.report.document import verdict_table
+    from lossbench.report.render import to_text
+
+    print(to_text(verdict_table(report.study)))
+    print(f"\nreport: {report.html}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,201 @@
+"""Find run records under any set of paths and load them into one table, one row per run.
+
+    >>> runs = load_runs(["outputs/multiruns/2026-01-01_12-00-00"])  # doctest: +SKIP
+    >>> runs[["data", "setup", "seed", "status", "test/nll"]]  # doctest: +SKIP
+
+A path may be a multirun folder, a parent of several, a single run directory or a
+``metrics.json``; every ``metrics.json`` below it is read. A record that cannot be read is kept
+as a failed run whose ``error`` says why, so nothing is dropped silently.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import yaml
+
+from lossbench.report.find import RECORD_NAME, find_records
+from lossbench.report.labels import assign_setups, flatten
+
+CONFIG_NAME = "config.yaml"
+#: Metric keys in a record start with one of these stages.
+STAGES = ("test", "val", "train")
+#: Columns of results.csv before and after the metrics.
+LEADING_COLUMNS = (
+    "data",
+    "task",
+    "setup",
+    "head",
+    "loss",
+    "seed",
+    "model",
+    "status",
+    "refused",
+    "error",
+)
+TRAILING_COLUMNS = ("epochs", "steps", "train_seconds", "best_epoch", "run_dir")
+
+
+def _number(value: Any) -> float | None:
+    """A metric value as a float: record.py writes NaN as null and infinities as strings."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int | float):
+        return float(value)
+    if isinstance(value, str):
+        try:
+            return float(value)
+        except ValueError:
+            return None
+    return None
+
+
+def _is_metric(key: str) -> bool:
+    stage, sep, name = key.partition("/")
+    return bool(sep) and stage in STAGES and bool(name)
+
+
+def _read_config(run_dir: Path) -> dict[str, Any] | None:
+    path = run_dir / CONFIG_NAME
+    if not path.is_file():
+        return None
+    try:
+        config = yaml.safe_load(path.read_text())
+    except (OSError, yaml.YAMLError):
+        return None
+    return config if isinstance(config, dict) else None
+
+
+def _read_record(path: Path) -> tuple[dict[str, Any], str | None]:
+    """The record, or an empty one and the reason it could not be read."""
+    try:
+        record = json.loads(path.read_text())
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
+        return {}, f"unreadable {RECORD_NAME}: {type(error).__name__}: {error}"
+    if not isinstance(record, dict):
+        return {}, f"{RECORD_NAME} holds a {type(record).__name__}, not a run record (an object)"
+    return record, None
+
+
+def _task(record: dict[str, Any], config: dict[str, Any] | None, data: str | None) -> str | None:
+    """The record's task; refused runs lack it, so fall back to the config or the registry."""
+    if record.get("task"):
+        return record["task"]
+    if config and isinstance(config.get("data"), dict) and config["data"].get("task"):
+        return config["data"]["task"]
+    from lossbench.data.datasets import DATASETS
+
+    spec = DATASETS.get(data) if data else None
+    return spec.task if spec is not None else None
+
+
+def _history(record: dict[str, Any]) -> dict[str, list[float]] | None:
+    """``history`` with every value a float (NaN for null or non-numbers), or None."""
+    history = record.get("history")
+    if not isinstance(history, dict):
+        return None
+    return {
+        key: [math.nan if (x := _number(v)) is None else x for v in values]
+        for key, values in history.items()
+        if isinstance(values, list)
+    }
+
+
+def _reliability(record: dict[str, Any]) -> dict[str, list] | None:
+    """``test_reliability`` if it has equally long ``confidence``, ``accuracy`` and ``count``
+    lists (what lossbench.metrics.reliability_bins writes), else None."""
+    bins = record.get("test_reliability")
+    keys = ("confidence", "accuracy", "count")
+    if not isinstance(bins, dict) or not all(isinstance(bins.get(k), list) for k in keys):
+        return None
+    lengths = {len(bins[k]) for k in keys}
+    return bins if len(lengths) == 1 else None
+
+
+def load_run(path: Path) -> dict[str, Any]:
+    """One row of the results table from the ``metrics.json`` at ``path``.
+
+    Besides the record's fields, the row holds ``refused`` (failed before training started: the
+    config was refused), ``run_dir`` and private columns ``_history``, ``_reliability`` and
+    ``_config`` (the flattened config.yaml or None) that are not written to results.csv.
+    """
+    run_dir = path.parent
+    record, problem = _read_record(path)
+    config = _read_config(run_dir)
+    flat = flatten(config) if config is not None else None
+    fallback = flat or {}
+    data = record.get("data", fallback.get("data.name"))
+    if data == "csv" and fallback.get("data.path"):
+        data = f"csv:{Path(str(fallback['data.path'])).name}"
+    status = record.get("status")
+    error = problem
+    if error is None and status not in ("completed", "failed"):
+        error = f"{RECORD_NAME} has status {status!r}; expected 'completed' or 'failed'"
+    if error is None and status == "failed":
+        error = record.get("error") or "failed; the record gives no reason"
+    row: dict[str, Any] = {
+        "data": data if data is not None else "unknown",
+        "task": _task(record, config, data),
+        "setup": record.get("setup"),
+        "head": record.get("head", fallback.get("head.name", "unknown")),
+        "loss": record.get("loss", fallback.get("loss.name", "unknown")),
+        "seed": record.get("seed", fallback.get("seed")),
+        "model": record.get("model", fallback.get("model.name")),
+        "status": "completed" if error is None else "failed",
+        # lossbench writes "refused"; older records without it: validate() sets the task, so a
+        # failed record without one was refused before training.
+        "refused": problem is None
+        and status == "failed"
+        and bool(record.get("refused", not record.get("task"))),
+        "error": error,
+        "epochs": record.get("epochs"),
+        "steps": record.get("steps"),
+        "train_seconds": record.get("train_seconds"),
+        "best_epoch": record.get("best_epoch"),
+        "run_dir": str(run_dir),
+        "_history": _history(record),
+        "_reliability": _reliability(record),
+        "_config": flat,
+    }
+    for key, value in record.items():
+        if _is_metric(key):
+            number = _number(value)
+            row[key] = math.nan if number is None else number
+    return row
+
+
+def metric_order(columns: Sequence[str]) -> list[str]:
+    """Metric columns ordered by stage (test, val, train), then by name."""
+    metrics = [c for c in columns if _is_metric(c)]
+    return sorted(metrics, key=lambda c: (STAGES.index(c.partition("/")[0]), c))
+
+
+def load_runs(paths: Sequence[str | os.PathLike]) -> pd.DataFrame:
+    """All runs under ``paths``: one row each, setups labelled, sorted by data, setup and seed.
+
+    Raises:
+        ReportError: A path does not exist or holds no ``metrics.json``.
+    """
+    rows = [load_run(path) for path in find_records(paths)]
+    runs = pd.DataFrame(rows)
+    known = runs.dropna(subset=["task"]).groupby("data")["task"].first()
+    runs["task"] = runs["task"].fillna(runs["data"].map(known))
+    for column in ("seed", "epochs", "steps", "best_epoch"):
+        runs[column] = pd.to_numeric(runs[column], errors="coerce").astype("Int64")
+    runs = assign_setups(runs)
+    metrics = metric_order(list(runs.columns))
+    private = [c for c in runs.columns if c.startswith("_")]
+    order = [*LEADING_COLUMNS, *metrics, *TRAILING_COLUMNS, "variant", *private]
+    runs = runs[order].sort_values(["data", "setup", "seed", "run_dir"], na_position="last")
+    return runs.reset_index(drop=True)
+
+
+def results_table(runs: pd.DataFrame) -> pd.DataFrame:
+    """The public columns of ``runs``: what results.csv holds."""
+    return runs[[c for c in runs.columns if not c.startswith("_")]]

@@ -1,0 +1,239 @@
+"""Which setup is the baseline, how every setup compares with it, and which setup wins.
+
+Comparisons pair runs by seed (same split, same initialisation seed) and use a two-sided
+paired t-test at ``ALPHA`` = 0.05; the verdict is "better" / "worse" in the metric's own
+direction (lower nll is better, higher accuracy is better), or "no detectable difference".
+
+    >>> DEFAULT_BASELINES["multiclass"]
+    ('logits', 'cross_entropy')
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+
+import pandas as pd
+
+from lossbench.report.errors import ReportError
+from lossbench.report.labels import format_value
+from lossbench.report.stats import BETTER, SAME, WORSE, Paired, paired_test, per_seed
+
+#: The baseline per task, as (head, loss): the numerically stable standard choices.
+DEFAULT_BASELINES: dict[str, tuple[str, str]] = {
+    "binary": ("logits", "bce_with_logits"),
+    "multilabel": ("logits", "bce_with_logits"),
+    "multiclass": ("logits", "cross_entropy"),
+}
+
+
+def _squash(label: str) -> str:
+    return "".join(label.split())
+
+
+def _loss_defaults(loss: str) -> dict[str, str]:
+    """``loss.<key>`` -> default value (formatted) from the loss's config schema."""
+    from lossbench.config import SCHEMAS
+
+    schema = SCHEMAS["loss"].get(loss)
+    if schema is None:
+        return {}
+    defaults = {}
+    for f in dataclasses.fields(schema):
+        if f.name == "name":
+            continue
+        if f.default is not dataclasses.MISSING:
+            defaults[f"loss.{f.name}"] = format_value(f.default)
+        elif f.default_factory is not dataclasses.MISSING:
+            defaults[f"loss.{f.name}"] = format_value(f.default_factory())
+    return defaults
+
+
+def _non_defaults(group: pd.DataFrame, loss: str) -> int:
+    """How many loss parameters differ from the schema defaults in a setup's configs."""
+    defaults = _loss_defaults(loss)
+    configs = [c for c in group["_config"] if c is not None]
+    if not configs:
+        return len(defaults)  # unknown: prefer a setup whose config is known
+    config = configs[0]
+    return sum(format_value(config[k]) != v for k, v in defaults.items() if k in config)
+
+
+def _default_baseline(runs: pd.DataFrame, task: str | None) -> str | None:
+    """The setup with the task's default head and loss and the fewest non-default loss
+    parameters (so ``label_smoothing=0`` and not 0.1, ``pos_weight`` unset and not auto)."""
+    if task not in DEFAULT_BASELINES:
+        return None
+    head, loss = DEFAULT_BASELINES[task]
+    matching = runs[(runs["head"] == head) & (runs["loss"] == loss)]
+    ranked = sorted(
+        (_non_defaults(group, loss), -int((group["status"] == "completed").sum()), len(s), s)
+        for s, group in matching.groupby("setup")
+    )
+    return ranked[0][-1] if ranked else None
+
+
+def choose_baselines(
+    runs: pd.DataFrame, overrides: Mapping[str, str] | None = None
+) -> dict[str, str | None]:
+    """The baseline setup of each data set (None when the study has no suitable setup).
+
+    Args:
+        runs: The results table.
+        overrides: ``{task or data set: setup label}``; a data-set key wins over a task key.
+            Labels match ignoring spaces (``logits+cross_entropy``).
+
+    Raises:
+        ReportError: A key that is neither a task nor a data set of the study, or a setup that
+            none of the data sets it applies to has.
+    """
+    overrides = dict(overrides or {})
+    tasks = runs.groupby("data")["task"].first().to_dict()
+    valid = {*tasks, *(t for t in tasks.values() if isinstance(t, str))}
+    for key, setup in overrides.items():
+        applies = [d for d, t in tasks.items() if key in (d, t)]
+        if not applies:
+            raise ReportError(
+                f"--baseline {key}={setup}: {key!r} is neither a task nor a data set of this "
+                f"study. Valid keys: {', '.join(sorted(valid))}."
+            )
+        labels = set(runs.loc[runs["data"].isin(applies), "setup"])
+        if _squash(setup) not in {_squash(label) for label in labels}:
+            raise ReportError(
+                f"--baseline {key}={setup}: no such setup in {', '.join(applies)}. "
+                f"Setups there: {'; '.join(sorted(labels))}."
+            )
+    chosen: dict[str, str | None] = {}
+    for data, group in runs.groupby("data"):
+        key = data if data in overrides else tasks[data]
+        if key in overrides:
+            wanted = _squash(overrides[key])
+            chosen[data] = next((s for s in group["setup"] if _squash(s) == wanted), None)
+        else:
+            chosen[data] = _default_baseline(group, tasks[data])
+    return chosen
+
+
+def compare_with_baselines(
+    runs: pd.DataFrame,
+    metrics: Sequence[str],
+    modes: Mapping[str, str],
+    baselines: Mapping[str, str | None],
+) -> pd.DataFrame:
+    """One row per data set, metric and setup other than the baseline: the paired comparison
+    (``mean_diff`` = setup minus baseline, its 95 % interval, ``p_value``, ``verdict``, ``note``).
+    """
+    rows = []
+    for data, group in runs.groupby("data"):
+        baseline = baselines.get(data)
+        if baseline is None:
+            continue
+        reference = group[group["setup"] == baseline]
+        for metric in metrics:
+            ref = per_seed(reference, metric)
+            for setup, candidate in group.groupby("setup"):
+                if setup == baseline:
+                    continue
+                result = paired_test(per_seed(candidate, metric), ref, modes[metric])
+                if candidate["refused"].all():
+                    result = dataclasses.replace(result, note="not applicable: every run refused")
+                rows.append(
+                    {
+                        "data": data,
+                        "task": candidate["task"].iloc[0],
+                        "metric": metric,
+                        "setup": setup,
+                        "baseline": baseline,
+                        **dataclasses.asdict(result),
+                    }
+                )
+    columns = ["data", "task", "metric", "setup", "baseline"]
+    columns += [f.name for f in dataclasses.fields(Paired)]
+    return pd.DataFrame(rows, columns=columns)
+
+
+@dataclass
+class Verdict:
+    """The headline of one data set: the best setup and the setups it cannot be told from."""
+
+    data: str
+    task: str | None
+    metric: str
+    best: str | None
+    mean: float = float("nan")
+    ci_low: float = float("nan")
+    ci_high: float = float("nan")
+    n: int = 0
+    #: (setup, why it is tied with the best)
+    tied: list[tuple[str, str]] = field(default_factory=list)
+    #: Setups with results that the data separate from the best (worse, by the same rule).
+    separated: list[str] = field(default_factory=list)
+    #: Setups every run of which was refused before training (head + loss cannot do the task).
+    not_applicable: list[str] = field(default_factory=list)
+    #: Setups without a completed run that has the metric, for other reasons.
+    no_result: list[str] = field(default_factory=list)
+    n_failed: int = 0
+
+
+def _overlap(a: pd.Series, b: pd.Series, metric: str) -> bool | None:
+    lo, hi = f"{metric}_ci_low", f"{metric}_ci_high"
+    if pd.isna(a[lo]) or pd.isna(b[lo]):
+        return None
+    return bool(a[lo] <= b[hi] and b[lo] <= a[hi])
+
+
+def tie_reason(paired: Paired, best: pd.Series, other: pd.Series, metric: str) -> str | None:
+    """Why ``other`` is tied with ``best``, or None when the data separate them.
+
+    The paired test decides where it can (seeds are paired, which is the more sensitive
+    comparison); where it cannot (fewer than 2 shared seeds, zero variance), overlapping 95 %
+    intervals count as a tie, and so does having too few seeds for an interval.
+    """
+    if paired.verdict == SAME:
+        return paired.note or f"paired p = {paired.p_value:.2g}"
+    if paired.verdict in (BETTER, WORSE):
+        return None
+    overlap = _overlap(best, other, metric)
+    if overlap is None:
+        return "too few seeds to separate"
+    return "95 % intervals overlap" if overlap else None
+
+
+def verdicts(runs: pd.DataFrame, summary: pd.DataFrame, metric: str, mode: str) -> list[Verdict]:
+    """The best setup by ``metric`` per data set (rank 1 of ``summary``), and its ties.
+
+    ``summary`` is :func:`lossbench.report.stats.summarize`'s table with a boolean ``baseline``
+    column; among equal means the baseline is named best (it is the one to beat).
+    """
+    out = []
+    for data, rows in summary.groupby("data", sort=True):
+        group = runs[runs["data"] == data]
+        ranked = rows.dropna(subset=[f"{metric}_mean"]).sort_values(
+            ["rank", "baseline", "setup"], ascending=[True, False, True]
+        )
+        refused = list(rows.loc[rows["n_refused"] == rows["n_runs"], "setup"])
+        verdict = Verdict(
+            data=data,
+            task=rows["task"].iloc[0],
+            metric=metric,
+            best=None,
+            not_applicable=refused,
+            no_result=[s for s in rows["setup"] if s not in {*ranked["setup"], *refused}],
+            n_failed=int(rows["n_failed"].sum() - rows["n_refused"].sum()),
+        )
+        if not ranked.empty:
+            best = ranked.iloc[0]
+            verdict.best = best["setup"]
+            verdict.mean, verdict.n = best[f"{metric}_mean"], int(best[f"{metric}_n"])
+            verdict.ci_low, verdict.ci_high = best[f"{metric}_ci_low"], best[f"{metric}_ci_high"]
+            reference = per_seed(group[group["setup"] == best["setup"]], metric)
+            for _, other in ranked.iloc[1:].iterrows():
+                candidate = per_seed(group[group["setup"] == other["setup"]], metric)
+                reason = tie_reason(paired_test(candidate, reference, mode), best, other, metric)
+                if reason is not None:
+                    verdict.tied.append((other["setup"], reason))
+                else:
+                    verdict.separated.append(other["setup"])
+        out.append(verdict)
+    return out

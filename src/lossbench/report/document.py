@@ -1,0 +1,271 @@
+"""What the report says, in order: the verdict per data set first, then the setups, the
+tables, the plots and the failed runs. The blocks are written out by :mod:`.render`.
+
+    >>> fmt(0.071234), fmt(float("nan"))
+    ('0.07123', '–')
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from collections.abc import Iterable
+
+import pandas as pd
+
+from lossbench.report.compare import Verdict
+from lossbench.report.render import Block, Bullets, Heading, Image, Table, Text
+from lossbench.report.stats import ALPHA
+from lossbench.report.study import Study
+
+TITLE = "lossbench study report"
+ARROW = {"min": "↓", "max": "↑"}
+DIRECTION = {"min": "lower is better", "max": "higher is better"}
+
+
+def fmt(value: float | None, digits: int = 4) -> str:
+    """A number with ``digits`` significant digits; "–" for a missing one."""
+    if value is None or (isinstance(value, float) and math.isnan(value)) or pd.isna(value):
+        return "–"
+    return f"{value:.{digits}g}"
+
+
+def mean_ci(row: pd.Series, metric: str) -> str:
+    """``mean ± half-width`` of the 95 % interval, or the mean and why there is no interval."""
+    mean = row.get(f"{metric}_mean", math.nan)
+    if pd.isna(mean):
+        return "–"
+    if pd.isna(row[f"{metric}_ci_low"]):
+        return f"{fmt(mean)} (1 seed)"
+    return f"{fmt(mean)} ± {fmt((row[f'{metric}_ci_high'] - row[f'{metric}_ci_low']) / 2, 2)}"
+
+
+def describe_setup(head: str, loss: str) -> str:
+    """One line from the registries: what the head outputs and what the loss does with it."""
+    from lossbench.heads import HEADS
+    from lossbench.losses import LOSSES
+
+    head_text = HEADS[head].summary if head in HEADS else "unknown head"
+    loss_text = LOSSES[loss].summary if loss in LOSSES else "unknown loss"
+    return f"head `{head}` ({head_text}) into loss `{loss}` ({loss_text})"
+
+
+def verdict_text(v: Verdict, mode: str) -> str:
+    """One data set's verdict as a sentence."""
+    task = v.task if isinstance(v.task, str) else "task unknown"
+    head = f"**{v.data}** ({task}, {v.metric}, {DIRECTION[mode]}): "
+    if v.best is None:
+        text = head + f"no completed run records {v.metric}, so there is no verdict."
+    else:
+        interval = (
+            f"95 % CI {fmt(v.ci_low)} to {fmt(v.ci_high)}, {v.n} seeds"
+            if not math.isnan(v.ci_low)
+            else f"{v.n} seed, no interval"
+        )
+        text = head + f"best **{v.best}** ({fmt(v.mean)}; {interval}). "
+        if v.tied:
+            tied = "; ".join(f"**{s}** ({why})" for s, why in v.tied)
+            text += f"Tied with it: {tied}."
+        elif v.separated:
+            text += "No other setup is tied with it."
+        else:
+            text += "It is the only setup with results."
+        if v.separated:
+            text += f" Separated from it (worse): {', '.join(v.separated)}."
+    if v.not_applicable:
+        text += f" Not applicable (refused before training): {', '.join(v.not_applicable)}."
+    if v.no_result:
+        text += f" No completed run with {v.metric}: {', '.join(v.no_result)}."
+    if v.n_failed:
+        text += f" Runs that failed in training: {v.n_failed} (see Failed runs)."
+    return text
+
+
+def verdict_table(study: Study) -> Table:
+    """The short verdict table (also printed by the command line)."""
+    rows = []
+    for v in study.verdicts:
+        tied = ", ".join(s for s, _ in v.tied) or "none"
+        value = "–" if v.best is None else f"{fmt(v.mean)} [{fmt(v.ci_low)}, {fmt(v.ci_high)}]"
+        rows.append([v.data, v.best or "no completed run", value, tied])
+    header = ["data", f"best by {study.metric}", "mean [95 % CI]", "tied with best"]
+    return Table(header, rows)
+
+
+def _setup_lines(study: Study) -> list[str]:
+    lines = []
+    for setup, group in study.runs.groupby("setup", sort=True):
+        row = group.iloc[0]
+        derived = setup.startswith(f"{row['head']} + {row['loss']}")
+        variants = sorted({v for v in group["variant"] if v})
+        extra = "" if derived or not variants else f"; {' / '.join(variants)}"
+        lines.append(f"**{setup}**: {describe_setup(row['head'], row['loss'])}{extra}")
+    return lines
+
+
+def _summary_table(study: Study, data: str) -> Table:
+    rows = study.summary[study.summary["data"] == data]
+    baseline = study.baselines.get(data)
+    header = ["rank", "setup", "runs: ok / failed / refused"]
+    header += [f"{m} {ARROW[study.modes[m]]}" for m in study.headline]
+    body = []
+    for _, row in rows.iterrows():
+        mark = " (baseline)" if row["setup"] == baseline else ""
+        cells = [fmt(row["rank"]), f"{row['setup']}{mark}"]
+        crashed = row["n_failed"] - row["n_refused"]
+        cells.append(f"{row['n_completed']} / {crashed} / {row['n_refused']}")
+        cells += [mean_ci(row, m) for m in study.headline]
+        body.append(cells)
+    return Table(header, body)
+
+
+def _comparison_table(study: Study, data: str) -> Table | None:
+    c = study.comparisons
+    rows = c[(c["data"] == data) & (c["metric"] == study.metric)]
+    if rows.empty:
+        return None
+    header = ["setup", "pairs", f"Δ {study.metric} (setup − baseline)", "95 % CI", "p", "verdict"]
+    body = []
+    for _, r in rows.iterrows():
+        interval = "–"
+        if not pd.isna(r["ci_low"]):
+            interval = f"{fmt(r['ci_low'], 3)} to {fmt(r['ci_high'], 3)}"
+        verdict = r["verdict"] + (f" ({r['note']})" if r["note"] else "")
+        body.append(
+            [
+                r["setup"],
+                str(r["n_pairs"]),
+                fmt(r["mean_diff"], 3),
+                interval,
+                fmt(r["p_value"], 2),
+                verdict,
+            ]
+        )
+    return Table(header, body)
+
+
+def _other_metrics_table(study: Study, data: str) -> Table | None:
+    c = study.comparisons
+    others = [m for m in study.headline if m != study.metric]
+    rows = c[(c["data"] == data) & c["metric"].isin(others) & (c["n_pairs"] > 0)]
+    if rows.empty:
+        return None
+    body = []
+    for setup, group in rows.groupby("setup", sort=False):
+        cells = [setup]
+        for metric in others:
+            hit = group[group["metric"] == metric]
+            if hit.empty:
+                cells.append("–")
+                continue
+            r = hit.iloc[0]
+            cells.append(f"{r['verdict']} (Δ {fmt(r['mean_diff'], 2)}, p {fmt(r['p_value'], 2)})")
+        body.append(cells)
+    return Table(["setup", *others], body)
+
+
+def _failed_table(study: Study) -> Table | None:
+    failed = study.runs[study.runs["status"] != "completed"]
+    if failed.empty:
+        return None
+    body = []
+    keys = ["data", "setup", "refused", "error"]
+    for (data, setup, refused, error), group in failed.fillna({"error": ""}).groupby(
+        keys, sort=True, dropna=False
+    ):
+        seeds = ", ".join(str(s) for s in group["seed"] if not pd.isna(s)) or "?"
+        dirs = ", ".join(_relative(d, study) for d in group["run_dir"])
+        kind = "refused" if refused else "failed"
+        body.append([data, setup, seeds, kind, error or "(no message)", dirs])
+    return Table(["data", "setup", "seeds", "kind", "error", "run directories"], body)
+
+
+def _duplicates(study: Study) -> Text | None:
+    """A note on seeds recorded twice for one setup (e.g. two studies reported together)."""
+    done = study.runs[study.runs["status"] == "completed"]
+    counts = done.groupby(["data", "setup", "seed"]).size()
+    twice = counts[counts > 1]
+    if twice.empty:
+        return None
+    listed = "; ".join(f"{d} / {s} / seed {seed} ({n} runs)" for (d, s, seed), n in twice.items())
+    return Text(
+        f"Seeds recorded more than once: {listed}. Each run counts in the summary; paired tests "
+        "use the mean per seed."
+    )
+
+
+def _relative(path: str, study: Study) -> str:
+    try:
+        return os.path.relpath(path, study.out_dir)
+    except ValueError:  # another drive on Windows
+        return path
+
+
+def _sources(paths: Iterable[os.PathLike]) -> str:
+    return ", ".join(f"`{p}`" for p in paths)
+
+
+def build_document(study: Study) -> list[Block]:
+    """The report, verdict first."""
+    mode = study.modes[study.metric]
+    runs = study.runs
+    n_done = int((runs["status"] == "completed").sum())
+    blocks: list[Block] = [
+        Heading(f"{TITLE}: verdict", 1),
+        Bullets([verdict_text(v, mode) for v in study.verdicts]),
+        Text(
+            f"Ranked by `{study.metric}` ({DIRECTION[mode]}), mean over seeds. A setup is "
+            f"**tied** with the best when a paired t-test over shared seeds finds no difference "
+            f"at α = {ALPHA}; where no paired test is possible (fewer than 2 shared seeds, or the "
+            "same difference on every seed), when the 95 % intervals overlap."
+        ),
+        Text(
+            f"{len(runs)} runs ({n_done} completed, {len(runs) - n_done} failed or refused) "
+            f"from {_sources(study.sources)}. Files: `results.csv` (one row per run), "
+            "`summary.csv` (per data set and setup), `comparisons.csv` (paired, vs baseline)."
+        ),
+    ]
+    duplicates = _duplicates(study)
+    if duplicates is not None:
+        blocks.append(duplicates)
+    blocks += [Heading("Setups"), Bullets(_setup_lines(study))]
+    for data in sorted(study.summary["data"].unique()):
+        blocks.append(Heading(f"{data}"))
+        blocks.append(Heading("Summary (mean ± 95 % CI half-width over seeds)", 3))
+        blocks.append(_summary_table(study, data))
+        baseline = study.baselines.get(data)
+        blocks.append(Heading("Paired comparison with the baseline", 3))
+        table = _comparison_table(study, data)
+        if baseline is None:
+            blocks.append(
+                Text(
+                    "No baseline setup in this study for this data set; choose one "
+                    "with `--baseline TASK=SETUP`."
+                )
+            )
+        elif table is None:
+            blocks.append(Text(f"Baseline **{baseline}** is the only setup."))
+        else:
+            blocks.append(
+                Text(
+                    f"Baseline: **{baseline}**. Runs paired by seed; two-sided "
+                    f"paired t-test, α = {ALPHA}; verdicts in the metric's direction."
+                )
+            )
+            blocks.append(table)
+            other = _other_metrics_table(study, data)
+            if other is not None:
+                blocks.append(
+                    Text(
+                        "The other headline metrics against the same baseline (setups with "
+                        "paired runs):"
+                    )
+                )
+                blocks.append(other)
+        for title, path in study.figures.get(data, []):
+            blocks.append(Heading(title, 3))
+            blocks.append(Image(path, f"{data}: {title.lower()}"))
+    blocks.append(Heading("Failed runs"))
+    failed = _failed_table(study)
+    blocks.append(failed if failed is not None else Text("None: every run completed."))
+    return blocks

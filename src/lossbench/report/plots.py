@@ -1,0 +1,339 @@
+"""PNG figures per data set: headline metrics with intervals, learning curves, reliability
+diagrams and a stability panel. Figures are drawn on ``matplotlib.figure.Figure`` objects with
+the Agg renderer, so no display and no pyplot state are involved.
+
+    >>> paths = make_plots(runs, summary, ["test/nll", "test/accuracy"], "plots/")  # doctest: +SKIP
+    >>> paths["wine"]  # doctest: +SKIP
+    [('Headline metrics', PosixPath('plots/wine_metrics.png')), ...]
+"""
+
+from __future__ import annotations
+
+import math
+import re
+import textwrap
+import warnings
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+import matplotlib
+import numpy as np
+import pandas as pd
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.figure import Figure
+from matplotlib.ticker import MaxNLocator
+
+DPI = 110
+_MISSING_COLOR = "0.55"
+#: Metrics that live in [0, 1]: their axes are clipped there, as a 2-seed t-interval can reach
+#: far outside (the interval is still drawn, up to the edge).
+_UNIT_RANGE = (
+    "accuracy",
+    "f1_macro",
+    "f1_micro",
+    "auroc",
+    "ece",
+    "saturated",
+    "exact_match",
+    "map",
+)
+
+
+def slug(name: str) -> str:
+    """A file-name-safe version of a data-set name (``csv:my data.csv`` -> ``csv_my_data.csv``)."""
+    return re.sub(r"[^A-Za-z0-9_.-]+", "_", name).strip("_") or "data"
+
+
+def colors(setups: Sequence[str]) -> dict[str, tuple[float, ...]]:
+    """One color per setup, stable within a data set."""
+    cmap = matplotlib.colormaps["tab10" if len(setups) <= 10 else "tab20"]
+    return {s: cmap(i % cmap.N) for i, s in enumerate(setups)}
+
+
+def _wrap(label: str, width: int = 34) -> str:
+    return textwrap.fill(label, width, break_long_words=False, break_on_hyphens=False)
+
+
+def _save(fig: Figure, path: Path) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    FigureCanvasAgg(fig)  # the Agg renderer, whatever backend pyplot may be using
+    fig.savefig(path, dpi=DPI, format="png")
+    return path
+
+
+def _why_missing(row: pd.Series) -> str:
+    if row["n_completed"] == 0:
+        return "refused" if row["n_refused"] == row["n_runs"] else "no completed run"
+    return "n/a"
+
+
+def plot_metrics(
+    summary: pd.DataFrame, runs: pd.DataFrame, metrics: Sequence[str], path: Path
+) -> Path:
+    """Mean and 95 % interval of each metric per setup (horizontal error bars; dots: seeds).
+
+    ``summary`` holds one data set's rows in rank order; setups without a value say why.
+    """
+    setups = list(summary["setup"])
+    palette = colors(setups)
+    height = 1.4 + 0.42 * len(setups)
+    fig = Figure(figsize=(2.0 + 2.9 * len(metrics), height), layout="constrained")
+    axes = fig.subplots(1, len(metrics), sharey=True, squeeze=False)[0]
+    y = np.arange(len(setups))
+    for ax, metric in zip(axes, metrics, strict=True):
+        for i, (_, row) in enumerate(summary.iterrows()):
+            mean = row.get(f"{metric}_mean", math.nan)
+            if pd.isna(mean):
+                ax.text(
+                    0.02,
+                    i,
+                    _why_missing(row),
+                    transform=ax.get_yaxis_transform(),
+                    va="center",
+                    fontsize=8,
+                    color=_MISSING_COLOR,
+                    style="italic",
+                )
+                continue
+            low, high = row[f"{metric}_ci_low"], row[f"{metric}_ci_high"]
+            xerr = None if pd.isna(low) else [[mean - low], [high - mean]]
+            color = palette[row["setup"]]
+            ax.errorbar(mean, i, xerr=xerr, fmt="o", color=color, capsize=4, markersize=6)
+            seeds = runs[(runs["setup"] == row["setup"]) & (runs["status"] == "completed")]
+            if metric in seeds:
+                ax.plot(seeds[metric], np.full(len(seeds), i + 0.22), "|", color=color, alpha=0.7)
+        if metric.rsplit("/", 1)[-1] in _UNIT_RANGE:
+            low, high = ax.get_xlim()
+            ax.set_xlim(max(low, -0.02), min(high, 1.02))
+        ax.set_title(metric, fontsize=10)
+        ax.grid(axis="x", alpha=0.3)
+        ax.tick_params(axis="x", labelsize=8)
+    axes[0].set_yticks(y, [_wrap(s) for s in setups], fontsize=8)
+    axes[0].set_ylim(len(setups) - 0.5, -0.5)
+    fig.suptitle(
+        "Mean over seeds with 95 % t-interval (ticks: single seeds); best first", fontsize=10
+    )
+    return _save(fig, path)
+
+
+def _curves(runs: pd.DataFrame, key: str) -> np.ndarray | None:
+    """Histories of ``key`` as a (runs, epochs) array padded with NaN, or None."""
+    series = [
+        np.asarray(h[key], dtype=float)
+        for h in runs["_history"]
+        if isinstance(h, dict) and h.get(key)
+    ]
+    if not series:
+        return None
+    out = np.full((len(series), max(len(s) for s in series)), math.nan)
+    for i, s in enumerate(series):
+        out[i, : len(s)] = s
+    return out
+
+
+def plot_learning_curves(
+    runs: pd.DataFrame, setups: Sequence[str], path: Path, key: str = "val/nll"
+) -> Path | None:
+    """``key`` per epoch: mean over seeds per setup, with the min-max band. None if no run has a
+    history of ``key``. Failed runs contribute the epochs before they failed."""
+    palette = colors(setups)
+    fig = Figure(figsize=(9.0, 4.6), layout="constrained")
+    ax = fig.subplots()
+    values: list[np.ndarray] = []
+    last = 1
+    for setup in setups:
+        curves = _curves(runs[runs["setup"] == setup], key)
+        if curves is None or not np.isfinite(curves).any():
+            continue
+        curves[~np.isfinite(curves)] = np.nan
+        epochs = np.arange(1, curves.shape[1] + 1)
+        with warnings.catch_warnings():  # "All-NaN slice": epochs only some runs reached
+            warnings.simplefilter("ignore", RuntimeWarning)
+            mean, low, high = (np.nanmean(curves, 0), np.nanmin(curves, 0), np.nanmax(curves, 0))
+        marker = "o" if len(epochs) <= 30 else None  # a one-epoch curve is a single point
+        color = palette[setup]
+        ax.plot(epochs, mean, color=color, label=_wrap(setup, 40), lw=1.6, marker=marker, ms=3)
+        ax.fill_between(epochs, low, high, color=color, alpha=0.15, lw=0)
+        values.append(curves[np.isfinite(curves)])
+        last = max(last, len(epochs))
+    if not values:
+        return None
+    every = np.concatenate(values)
+    if every.min() > 0 and every.max() / every.min() > 30:  # a diverging setup: log scale
+        ax.set_yscale("log")
+    if last <= 20:
+        ax.set_xticks(range(1, last + 1))
+    else:
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    ax.set_xlim(0.5, last + 0.5)
+    ax.set_xlabel("epoch")
+    ax.set_ylabel(key)
+    ax.set_title(
+        f"{key} per epoch: mean over seeds, band = min to max (failed runs: until they failed)",
+        fontsize=10,
+    )
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=7, loc="center left", bbox_to_anchor=(1.01, 0.5), frameon=False)
+    return _save(fig, path)
+
+
+def pool_reliability(bins: Sequence[Mapping[str, Sequence]]) -> dict[str, np.ndarray]:
+    """Pool reliability bins of several runs, weighting each run's bin by its count.
+
+    Returns arrays ``confidence`` and ``accuracy`` (NaN for empty bins) and ``count``.
+
+        >>> pooled = pool_reliability([
+        ...     {"confidence": [0.2, None], "accuracy": [0.0, None], "count": [2, 0]},
+        ...     {"confidence": [0.3, 0.9], "accuracy": [1.0, 1.0], "count": [2, 1]}])
+        >>> pooled["confidence"].round(2).tolist(), pooled["count"].tolist()
+        ([0.25, 0.9], [4, 1])
+    """
+    n = max(len(b["count"]) for b in bins)
+    count = np.zeros(n)
+    conf = np.zeros(n)
+    acc = np.zeros(n)
+    for b in bins:
+        for i, (c, a, k) in enumerate(zip(b["confidence"], b["accuracy"], b["count"], strict=True)):
+            if k and c is not None and a is not None:
+                count[i] += k
+                conf[i] += c * k
+                acc[i] += a * k
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return {
+            "confidence": np.where(count > 0, conf / count, np.nan),
+            "accuracy": np.where(count > 0, acc / count, np.nan),
+            "count": count.astype(int),
+        }
+
+
+def plot_reliability(runs: pd.DataFrame, setups: Sequence[str], path: Path) -> Path | None:
+    """One reliability diagram per setup, bins pooled over seeds. None if no run has bins."""
+    pooled = {}
+    for setup in setups:
+        bins = [
+            b
+            for b in runs.loc[runs["setup"] == setup, "_reliability"]
+            if isinstance(b, dict) and b.get("count")
+        ]
+        if bins:
+            pooled[setup] = pool_reliability(bins)
+    if not pooled:
+        return None
+    palette = colors(setups)
+    ncols = min(4, len(pooled))
+    nrows = math.ceil(len(pooled) / ncols)
+    fig = Figure(figsize=(3.1 * ncols, 3.3 * nrows + 0.4), layout="constrained")
+    axes = np.atleast_1d(fig.subplots(nrows, ncols, sharex=True, sharey=True, squeeze=False))
+    for ax in axes.flat[len(pooled) :]:
+        ax.set_visible(False)
+    for ax, (setup, p) in zip(axes.flat, pooled.items(), strict=False):
+        total = p["count"].sum()
+        edges = np.linspace(0, 1, len(p["count"]) + 1)
+        ax.bar(
+            edges[:-1],
+            p["count"] / total,
+            width=np.diff(edges),
+            align="edge",
+            color="0.85",
+            label="share of predictions",
+        )
+        ax.plot([0, 1], [0, 1], ls="--", color="0.4", lw=1, label="perfect calibration")
+        ok = p["count"] > 0
+        ax.plot(
+            p["confidence"][ok],
+            p["accuracy"][ok],
+            "o-",
+            color=palette[setup],
+            ms=4,
+            lw=1.4,
+            label="observed",
+        )
+        gap = np.nansum(np.abs(p["accuracy"] - p["confidence"]) * p["count"]) / total
+        ax.set_title(f"{_wrap(setup, 32)}\nECE (pooled) {gap:.3f}, n={total}", fontsize=8)
+        ax.set_xlim(0, 1)
+        ax.set_ylim(0, 1)
+        ax.grid(alpha=0.3)
+        ax.tick_params(labelsize=7)
+    handles, labels = axes.flat[0].get_legend_handles_labels()
+    fig.legend(handles, labels, loc="outside lower center", ncols=3, fontsize=8, frameon=False)
+    fig.suptitle("Reliability on the test split, bins pooled over seeds", fontsize=10)
+    for ax in axes[-1]:
+        ax.set_xlabel("confidence (mean probability in bin)", fontsize=8)
+    for ax in axes[:, 0]:
+        ax.set_ylabel("observed frequency", fontsize=8)
+    return _save(fig, path)
+
+
+def plot_stability(summary: pd.DataFrame, path: Path, key: str = "test/saturated") -> Path:
+    """Mean saturated fraction per setup, and failed / refused runs out of all runs."""
+    setups = list(summary["setup"])
+    palette = colors(setups)
+    y = np.arange(len(setups))
+    fig = Figure(figsize=(10.0, 1.9 + 0.42 * len(setups)), layout="constrained")
+    left, right = fig.subplots(1, 2, sharey=True)
+    means = summary[f"{key}_mean"] if f"{key}_mean" in summary else pd.Series(math.nan, y)
+    left.barh(y, means.fillna(0).to_numpy(), color=[palette[s] for s in setups])
+    for i, (value, (_, row)) in enumerate(zip(means, summary.iterrows(), strict=True)):
+        text = _why_missing(row) if pd.isna(value) else f"{value:.3g}"
+        left.text(0, i, f" {text}", va="center", fontsize=8)
+    left.set_xlabel(f"mean {key} (probabilities exactly 0 or 1)", fontsize=9)
+    left.set_xlim(0, max(0.05, float(np.nanmax(means.to_numpy(dtype=float), initial=0)) * 1.3))
+    crashed = (summary["n_failed"] - summary["n_refused"]).to_numpy()
+    refused = summary["n_refused"].to_numpy()
+    right.barh(y, crashed, color="tab:red", label="failed in training")
+    right.barh(y, refused, left=crashed, color="0.7", label="refused (not applicable)")
+    for i, (_, row) in enumerate(summary.iterrows()):
+        right.text(
+            row["n_failed"], i, f" {row['n_failed']}/{row['n_runs']}", va="center", fontsize=8
+        )
+    right.set_xlim(0, max(1, int(summary["n_runs"].max())) * 1.25)
+    right.xaxis.set_major_locator(MaxNLocator(integer=True))
+    right.set_xlabel("failed runs (of all runs)", fontsize=9)
+    fig.legend(
+        *right.get_legend_handles_labels(),
+        loc="outside lower right",
+        ncols=2,
+        fontsize=8,
+        frameon=False,
+    )
+    left.set_yticks(y, [_wrap(s) for s in setups], fontsize=8)
+    left.set_ylim(len(setups) - 0.5, -0.5)
+    for ax in (left, right):
+        ax.grid(axis="x", alpha=0.3)
+    fig.suptitle("Stability: saturated probabilities and failed runs", fontsize=10)
+    return _save(fig, path)
+
+
+def make_plots(
+    runs: pd.DataFrame, summary: pd.DataFrame, metrics: Sequence[str], out_dir: Path
+) -> dict[str, list[tuple[str, Path]]]:
+    """All figures for every data set, as ``{data: [(title, png path), ...]}``."""
+    out_dir = Path(out_dir)
+    figures: dict[str, list[tuple[str, Path]]] = {}
+    for data, rows in summary.groupby("data", sort=True):
+        group = runs[runs["data"] == data]
+        setups = list(rows["setup"])
+        name = slug(str(data))
+        drawn: list[tuple[str, Path | None]] = []
+        if rows["n_completed"].sum() > 0:
+            drawn.append(
+                (
+                    "Headline metrics",
+                    plot_metrics(rows, group, metrics, out_dir / f"{name}_metrics.png"),
+                )
+            )
+        drawn.append(
+            (
+                "Learning curves",
+                plot_learning_curves(group, setups, out_dir / f"{name}_learning_curves.png"),
+            )
+        )
+        drawn.append(
+            (
+                "Reliability diagrams",
+                plot_reliability(group, setups, out_dir / f"{name}_reliability.png"),
+            )
+        )
+        drawn.append(("Stability", plot_stability(rows, out_dir / f"{name}_stability.png")))
+        figures[str(data)] = [(title, p) for title, p in drawn if p is not None]
+    return figures

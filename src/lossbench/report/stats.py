@@ -1,0 +1,182 @@
+"""Numbers over seeds: mean, standard deviation, 95 % t-interval, and the paired t-test.
+
+>>> e = estimate([0.30, 0.32, 0.34])
+>>> round(e.mean, 2), round(e.std, 2), e.n
+(0.32, 0.02, 3)
+>>> import pandas as pd
+>>> base = pd.Series([0.50, 0.52, 0.49], index=[0, 1, 2])
+>>> paired_test(base - 0.1 + pd.Series([0.001, -0.002, 0.0]), base, "min").verdict
+'better'
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+#: Significance level of the paired tests; intervals are (1 - ALPHA) = 95 %.
+ALPHA = 0.05
+BETTER, WORSE, SAME, UNDETERMINED = "better", "worse", "no detectable difference", "undetermined"
+#: The statistics kept per metric in summary.csv, as ``<metric>_<stat>`` columns.
+STATS = ("mean", "std", "ci_low", "ci_high", "n")
+
+
+@dataclass(frozen=True)
+class Estimate:
+    """Mean, sample standard deviation (ddof 1) and t-interval of ``n`` values; NaN where
+    undefined (no values; std and interval need two)."""
+
+    n: int
+    mean: float
+    std: float
+    low: float
+    high: float
+
+
+def estimate(values: Iterable[float], alpha: float = ALPHA) -> Estimate:
+    """Mean and ``1 - alpha`` confidence interval from Student's t with ``n - 1`` degrees of
+    freedom; NaN and infinite values are left out."""
+    v = np.asarray([x for x in values if x is not None], dtype=float)
+    v = v[np.isfinite(v)]
+    n = len(v)
+    if n == 0:
+        return Estimate(0, math.nan, math.nan, math.nan, math.nan)
+    mean = float(v.mean())
+    if n < 2:
+        return Estimate(1, mean, math.nan, math.nan, math.nan)
+    std = float(v.std(ddof=1))
+    half = float(stats.t.ppf(1 - alpha / 2, n - 1)) * std / math.sqrt(n)
+    return Estimate(n, mean, std, mean - half, mean + half)
+
+
+@dataclass(frozen=True)
+class Paired:
+    """A paired comparison of a candidate with a reference over shared seeds.
+
+    ``mean_diff`` is candidate minus reference; ``verdict`` is :data:`BETTER`, :data:`WORSE`,
+    :data:`SAME` or :data:`UNDETERMINED` (with ``note`` saying why).
+    """
+
+    n_pairs: int
+    mean_diff: float
+    ci_low: float
+    ci_high: float
+    p_value: float
+    verdict: str
+    note: str
+
+
+#: Differences that spread less than this (relative to the values' magnitude) count as
+#: constant. Metrics are computed in float32 (about 7 digits): an accuracy that differs by one
+#: test sample on every seed differs in the last bits only, which would give t in the
+#: millions and p = 1e-12 for what is one sample.
+ZERO_SPREAD = 1e-6
+
+
+def _zero_variance(diffs: np.ndarray, scale: float) -> bool:
+    return float(np.ptp(diffs)) <= ZERO_SPREAD * scale
+
+
+def paired_test(
+    candidate: pd.Series, reference: pd.Series, mode: str, alpha: float = ALPHA
+) -> Paired:
+    """Pair ``candidate`` and ``reference`` by index (the seed) and test their difference.
+
+    Args:
+        candidate: Metric values indexed by seed (one per seed).
+        reference: The same for the setup compared against (the baseline, or the best).
+        mode: "min" if lower is better (nll, ece), "max" if higher is (accuracy).
+        alpha: Significance level of the two-sided paired t-test (scipy.stats.ttest_rel).
+
+    Returns:
+        The comparison. Fewer than two pairs, or differences that are the same on every seed
+        (zero variance, where the t-test is undefined), give :data:`UNDETERMINED` with a note;
+        identical values on every seed give :data:`SAME`.
+    """
+    both = pd.concat({"c": candidate, "r": reference}, axis=1, join="inner")
+    both = both[np.isfinite(both["c"]) & np.isfinite(both["r"])]
+    diffs = (both["c"] - both["r"]).to_numpy(dtype=float)
+    n = len(diffs)
+    nan = math.nan
+    if n == 0:
+        return Paired(0, nan, nan, nan, nan, UNDETERMINED, "no seed completed in both setups")
+    mean = float(diffs.mean())
+    if n < 2:
+        note = f"only 1 paired seed (seed {both.index[0]}): a paired test needs at least 2"
+        return Paired(1, mean, nan, nan, nan, UNDETERMINED, note)
+    scale = max(1.0, float(np.abs(both.to_numpy(dtype=float)).max()))
+    if _zero_variance(diffs, scale):
+        if abs(mean) <= ZERO_SPREAD * scale:
+            return Paired(n, 0.0, 0.0, 0.0, nan, SAME, f"identical on all {n} seeds")
+        note = f"difference {mean:+.4g} on every one of {n} seeds (zero variance): t-test undefined"
+        return Paired(n, mean, mean, mean, nan, UNDETERMINED, note)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        result = stats.ttest_rel(both["c"], both["r"])
+    interval = estimate(diffs, alpha)
+    p = float(result.pvalue)
+    improved = (mean < 0) == (mode == "min")  # lower nll is better, higher accuracy is
+    verdict = SAME if p >= alpha else (BETTER if improved else WORSE)
+    return Paired(n, mean, interval.low, interval.high, p, verdict, "")
+
+
+def per_seed(runs: pd.DataFrame, metric: str) -> pd.Series:
+    """Completed runs' ``metric`` by seed (the mean where a seed appears twice, e.g. when two
+    studies are reported together)."""
+    done = runs[(runs["status"] == "completed") & runs["seed"].notna()]
+    if metric not in done:
+        return pd.Series(dtype=float)
+    return done.groupby("seed")[metric].mean().dropna()
+
+
+def summarize(runs: pd.DataFrame, metrics: Sequence[str], rank_by: str, mode: str) -> pd.DataFrame:
+    """One row per data set and setup: run counts, statistics of every metric, and the rank.
+
+    Args:
+        runs: The results table (:func:`lossbench.report.collect.load_runs`).
+        metrics: Metric columns to summarise; each gives ``<metric>_mean``, ``_std``,
+            ``_ci_low``, ``_ci_high`` and ``_n`` (completed runs that have it).
+        rank_by: The metric that ranks setups within each data set (1 = best mean).
+        mode: "min" or "max": the direction of ``rank_by``.
+    """
+    rows = []
+    for (data, setup), group in runs.groupby(["data", "setup"], sort=True):
+        failed = group["status"] != "completed"
+        done = group[~failed]
+        row = {
+            "data": data,
+            "task": group["task"].dropna().iloc[0] if group["task"].notna().any() else None,
+            "setup": setup,
+            "head": group["head"].iloc[0],
+            "loss": group["loss"].iloc[0],
+            "variant": group["variant"].iloc[0],
+            "n_runs": len(group),
+            "n_completed": int((~failed).sum()),
+            "n_failed": int(failed.sum()),
+            "n_refused": int(group["refused"].sum()),
+        }
+        for metric in metrics:
+            e = estimate(done[metric]) if metric in done else estimate([])
+            row.update(
+                {
+                    f"{metric}_mean": e.mean,
+                    f"{metric}_std": e.std,
+                    f"{metric}_ci_low": e.low,
+                    f"{metric}_ci_high": e.high,
+                    f"{metric}_n": e.n,
+                }
+            )
+        rows.append(row)
+    summary = pd.DataFrame(rows)
+    summary["rank"] = (
+        summary.groupby("data")[f"{rank_by}_mean"]
+        .rank(method="min", ascending=mode == "min")
+        .astype("Int64")
+    )
+    return summary.sort_values(["data", "rank", "setup"], na_position="last").reset_index(drop=True)

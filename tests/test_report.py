@@ -1,0 +1,392 @@
+"""The study report: run directories written by hand, no training.
+
+Each test builds ``metrics.json`` / ``config.yaml`` files in ``tmp_path`` the way lossbench-train
+writes them, and checks the report against numbers computed here with numpy and scipy.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pytest
+import yaml
+from scipy import stats
+
+from lossbench.report import ReportError, build_report
+from lossbench.report.collect import load_runs
+from lossbench.report.compare import choose_baselines, compare_with_baselines
+from lossbench.report.stats import BETTER, SAME, UNDETERMINED, WORSE, paired_test, summarize
+from lossbench.validation import metric_mode
+
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+SEEDS = (0, 1, 2)
+#: data set -> task, and the three setups (head, loss) of the hand-made study; the first is
+#: the task's default baseline.
+STUDY = {
+    "wine": (
+        "multiclass",
+        [("logits", "cross_entropy"), ("log_softmax", "nll"), ("softmax", "bce")],
+    ),
+    "breast_cancer": (
+        "binary",
+        [("logits", "bce_with_logits"), ("sigmoid", "bce"), ("sigmoid", "mse")],
+    ),
+}
+#: Mean test/nll per setup (index in STUDY) and a per-seed offset, so means and spreads differ.
+NLL_BASE = (0.30, 0.20, 0.45)
+SEED_OFFSET = (0.00, 0.03, -0.01)
+FAILED_ERROR = "non-finite training loss (nan) at epoch 0, step 1 (batch 1)"
+
+
+def reliability(seed: int) -> dict[str, list]:
+    count = [0] * 15
+    count[10 + seed] = 4
+    confidence = [None if c == 0 else 0.70 + 0.067 * seed for c in count]
+    accuracy = [None if c == 0 else 0.75 for c in count]
+    return {"confidence": confidence, "accuracy": accuracy, "count": count}
+
+
+def write_run(
+    directory: Path,
+    *,
+    data: str,
+    task: str | None,
+    head: str,
+    loss: str,
+    seed: int,
+    metrics: dict[str, float] | None = None,
+    error: str | None = None,
+    setup: str | None = None,
+    loss_params: dict[str, Any] | None = None,
+    config: bool = True,
+) -> Path:
+    """A run directory as lossbench-train leaves it (failed when ``error`` is given)."""
+    directory.mkdir(parents=True)
+    record: dict[str, Any] = {
+        "status": "failed" if error else "completed",
+        "error": error,
+        "task": task,
+        "data": data,
+        "model": "mlp",
+        "head": head,
+        "loss": loss,
+        "setup": setup,
+        "seed": seed,
+        "epochs": 0 if error else 3,
+        "steps": 0 if error else 9,
+        "train_seconds": 0.0 if error else 1.5,
+    }
+    if metrics is not None:
+        record.update(metrics)
+        nll = metrics.get("val/nll", metrics.get("test/nll", 0.5))
+        record["history"] = {"val/nll": [nll + 0.2, nll + 0.1, nll]}
+        record["test_reliability"] = reliability(seed)
+    (directory / "metrics.json").write_text(json.dumps(record))
+    if config:
+        cfg = {
+            "data": {"name": data, "batch_size": 128},
+            "model": {"name": "mlp", "hidden_sizes": [64, 64]},
+            "head": {"name": head},
+            "loss": {"name": loss, "reduction": "mean", **(loss_params or {})},
+            "trainer": {"max_epochs": 3, "enable_progress_bar": None},
+            "logger": {"name": "csv"},
+            "setup": setup,
+            "seed": seed,
+            "ckpt_path": None,
+        }
+        (directory / "config.yaml").write_text(yaml.safe_dump(cfg))
+    return directory
+
+
+def study_metrics(setup_index: int, seed: int) -> dict[str, float]:
+    nll = NLL_BASE[setup_index] + SEED_OFFSET[seed]
+    return {
+        "test/nll": nll,
+        "test/accuracy": 0.9 - nll / 4,
+        "test/f1_macro": 0.85 - nll / 4,
+        "test/auroc": 0.95 - nll / 10,
+        "test/ece": 0.02 + nll / 20,
+        "test/saturated": 0.1 * setup_index,
+        "val/nll": nll + 0.01,
+    }
+
+
+@pytest.fixture(scope="module")
+def study(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """2 data sets x 3 setups x 3 seeds, one failed run, one completed run without test/auroc."""
+    root = tmp_path_factory.mktemp("study")
+    for data, (task, setups) in STUDY.items():
+        for i, (head, loss) in enumerate(setups):
+            for seed in SEEDS:
+                metrics = study_metrics(i, seed)
+                if (data, i, seed) == ("wine", 2, 2):
+                    del metrics["test/auroc"]
+                write_run(
+                    root / "multirun" / f"{data}_{head}_{loss}_{seed}",
+                    data=data, task=task, head=head, loss=loss, seed=seed, metrics=metrics,
+                )  # fmt: skip
+    write_run(
+        root / "multirun" / "breast_cancer_sigmoid_manual_bce_0",
+        data="breast_cancer", task="binary", head="sigmoid", loss="manual_bce", seed=0,
+        error=FAILED_ERROR,
+    )  # fmt: skip
+    return root
+
+
+@pytest.fixture(scope="module")
+def report(study: Path) -> Path:
+    return build_report([study / "multirun"], study / "report")
+
+
+def nll_values(setup_index: int) -> np.ndarray:
+    return np.array([NLL_BASE[setup_index] + SEED_OFFSET[s] for s in SEEDS])
+
+
+def test_results_csv_has_one_row_per_run_with_every_metric(report: Path) -> None:
+    results = pd.read_csv(report.parent / "results.csv")
+    assert len(results) == 2 * 3 * 3 + 1
+    expected = ["data", "task", "setup", "head", "loss", "seed", "model", "status", "error"]
+    expected += ["test/nll", "test/accuracy", "test/f1_macro", "test/auroc", "test/ece"]
+    expected += ["test/saturated", "val/nll", "epochs", "steps", "train_seconds", "run_dir"]
+    assert set(expected) <= set(results.columns)
+    assert (results["status"] == "failed").sum() == 1
+    failed = results[results["status"] == "failed"].iloc[0]
+    assert failed["error"] == FAILED_ERROR
+    assert failed["setup"] == "sigmoid + manual_bce"
+    assert math.isnan(failed["test/nll"])
+    assert results["test/auroc"].isna().sum() == 2  # the failed run and the one without it
+
+
+def test_summary_csv_matches_numpy_and_scipy(report: Path) -> None:
+    summary = pd.read_csv(report.parent / "summary.csv").set_index(["data", "setup"])
+    for data, (_, setups) in STUDY.items():
+        for i, (head, loss) in enumerate(setups):
+            row = summary.loc[(data, f"{head} + {loss}")]
+            values = nll_values(i)
+            half = stats.t.ppf(0.975, len(values) - 1) * values.std(ddof=1) / math.sqrt(3)
+            assert row["test/nll_mean"] == pytest.approx(values.mean())
+            assert row["test/nll_std"] == pytest.approx(values.std(ddof=1))
+            assert row["test/nll_ci_low"] == pytest.approx(values.mean() - half)
+            assert row["test/nll_ci_high"] == pytest.approx(values.mean() + half)
+            assert (row["n_completed"], row["n_failed"]) == (3, 0)
+    partial = summary.loc[("wine", "softmax + bce")]
+    auroc = [study_metrics(2, s)["test/auroc"] for s in (0, 1)]
+    assert partial["test/auroc_n"] == 2
+    assert partial["test/auroc_mean"] == pytest.approx(np.mean(auroc))
+    failed = summary.loc[("breast_cancer", "sigmoid + manual_bce")]
+    assert (failed["n_completed"], failed["n_failed"], failed["n_refused"]) == (0, 1, 0)
+    assert pd.isna(failed["rank"])
+
+
+def test_summary_ranks_by_the_metric_in_its_direction(study: Path, report: Path) -> None:
+    by_nll = pd.read_csv(report.parent / "summary.csv")
+    wine = by_nll[by_nll["data"] == "wine"].set_index("setup")["rank"]
+    assert wine.to_dict() == {
+        "log_softmax + nll": 1,
+        "logits + cross_entropy": 2,
+        "softmax + bce": 3,
+    }
+    runs = load_runs([study])
+    by_acc = summarize(runs, ["test/accuracy"], "test/accuracy", metric_mode("test/accuracy"))
+    wine = by_acc[by_acc["data"] == "wine"].set_index("setup")["rank"]
+    assert wine["log_softmax + nll"] == 1  # lowest nll = highest accuracy: ranked in max mode
+    assert wine["softmax + bce"] == 3
+
+
+def test_plots_are_valid_pngs(report: Path) -> None:
+    plots = report.parent / "plots"
+    for data in STUDY:
+        for kind in ("metrics", "learning_curves", "reliability", "stability"):
+            path = plots / f"{data}_{kind}.png"
+            assert path.read_bytes()[:8] == PNG_SIGNATURE, path
+
+
+def test_report_opens_with_the_verdict_and_lists_failed_runs(report: Path) -> None:
+    markdown = (report.parent / "report.md").read_text()
+    lines = markdown.splitlines()
+    assert "verdict" in lines[0].lower()
+    verdict = lines[2]
+    assert verdict.startswith("- **breast_cancer**") and "best **sigmoid + bce**" in verdict
+    assert "best **log_softmax + nll**" in lines[3]
+    assert FAILED_ERROR in markdown
+    assert "## Failed runs" in markdown
+    assert "raw scores, no activation" in markdown  # setup lines come from the registries
+    html = report.read_text()
+    assert "data:image/png;base64," in html
+    assert "<script" not in html and "http" not in html.split("</style>")[0]
+
+
+@pytest.mark.parametrize("metric", ["test/nll", "test/accuracy"])
+def test_paired_verdicts_follow_the_metric_direction(tmp_path: Path, metric: str) -> None:
+    """better by 0.1 on every seed (small noise), identical plus symmetric noise, worse by 0.1."""
+    baseline = np.array([0.50, 0.55, 0.47, 0.52, 0.49])
+    noise = np.array([0.003, -0.002, 0.001, -0.001, 0.002])
+    sign = -1 if metric == "test/nll" else 1  # which way "better" goes
+    setups = {
+        ("logits", "cross_entropy"): baseline,
+        ("log_softmax", "nll"): baseline + sign * 0.1 + noise,
+        ("softmax", "bce"): baseline + np.array([0.02, -0.02, 0.01, -0.01, 0.0]),
+        ("softmax", "mse"): baseline - sign * 0.1 + noise,
+    }
+    for (head, loss), values in setups.items():
+        for seed, value in enumerate(values):
+            write_run(
+                tmp_path / "runs" / f"{head}_{loss}_{seed}",
+                data="wine", task="multiclass", head=head, loss=loss, seed=seed,
+                metrics={metric: float(value)},
+            )  # fmt: skip
+    runs = load_runs([tmp_path / "runs"])
+    baselines = choose_baselines(runs)
+    comparisons = compare_with_baselines(runs, [metric], {metric: metric_mode(metric)}, baselines)
+    rows = comparisons.set_index("setup")
+    assert rows.loc["log_softmax + nll", "verdict"] == BETTER
+    assert rows.loc["softmax + bce", "verdict"] == SAME
+    assert rows.loc["softmax + mse", "verdict"] == WORSE
+    for head, loss in [("log_softmax", "nll"), ("softmax", "bce"), ("softmax", "mse")]:
+        expected = stats.ttest_rel(setups[head, loss], baseline)
+        row = rows.loc[f"{head} + {loss}"]
+        assert row["p_value"] == pytest.approx(expected.pvalue)
+        assert row["mean_diff"] == pytest.approx(np.mean(setups[head, loss] - baseline))
+        assert row["baseline"] == "logits + cross_entropy"
+
+
+def test_baseline_can_be_chosen_per_task_or_data_set(study: Path) -> None:
+    runs = load_runs([study])
+    assert choose_baselines(runs) == {
+        "breast_cancer": "logits + bce_with_logits",
+        "wine": "logits + cross_entropy",
+    }
+    chosen = choose_baselines(
+        runs, {"multiclass": "log_softmax+nll", "breast_cancer": "sigmoid + mse"}
+    )
+    assert chosen == {"breast_cancer": "sigmoid + mse", "wine": "log_softmax + nll"}
+
+
+def test_paired_test_says_so_instead_of_failing_on_degenerate_input() -> None:
+    base = pd.Series([0.5, 0.6, 0.7])
+    one = paired_test(pd.Series([0.4], index=[1]), base, "min")
+    assert one.verdict == UNDETERMINED and one.n_pairs == 1 and "at least 2" in one.note
+    constant = paired_test(base - 0.1, base, "min")
+    assert constant.verdict == UNDETERMINED and "zero variance" in constant.note
+    same = paired_test(base.copy(), base, "min")
+    assert same.verdict == SAME and "identical" in same.note
+    assert paired_test(pd.Series(dtype=float), base, "min").n_pairs == 0
+
+
+def test_two_label_smoothing_values_give_two_setups(tmp_path: Path) -> None:
+    for smoothing in (0.0, 0.1):
+        for seed in (0, 1):
+            write_run(
+                tmp_path / f"ls{smoothing}_{seed}",
+                data="wine", task="multiclass", head="logits", loss="cross_entropy", seed=seed,
+                metrics={"test/nll": 0.3 + seed / 10}, loss_params={"label_smoothing": smoothing},
+            )  # fmt: skip
+    write_run(
+        tmp_path / "named",
+        data="wine", task="multiclass", head="logits", loss="cross_entropy", seed=0,
+        metrics={"test/nll": 0.3}, setup="my_setup", loss_params={"label_smoothing": 0.2},
+    )  # fmt: skip
+    write_run(
+        tmp_path / "refused",
+        data="wine", task=None, head="logits", loss="nll", seed=0, error="refused", config=False,
+    )  # fmt: skip
+    runs = load_runs([tmp_path])
+    assert sorted(runs["setup"].unique()) == [
+        "logits + cross_entropy (loss.label_smoothing=0)",
+        "logits + cross_entropy (loss.label_smoothing=0.1)",
+        "logits + nll",
+        "my_setup",
+    ]
+    refused = runs[runs["setup"] == "logits + nll"].iloc[0]
+    assert refused["refused"] and refused["task"] == "multiclass"  # task from the registry
+    # The default baseline is the setup with the loss's default parameters.
+    assert choose_baselines(runs) == {"wine": "logits + cross_entropy (loss.label_smoothing=0)"}
+
+
+def test_corrupt_record_is_a_failed_run_with_the_reason(tmp_path: Path) -> None:
+    write_run(
+        tmp_path / "good",
+        data="iris", task="multiclass", head="logits", loss="cross_entropy", seed=0,
+        metrics={"test/nll": 0.3},
+    )  # fmt: skip
+    bad = write_run(
+        tmp_path / "bad", data="iris", task="multiclass", head="logits", loss="nll", seed=1
+    )
+    (bad / "metrics.json").write_text('{"status": "compl')
+    runs = load_runs([tmp_path])
+    row = runs[runs["run_dir"] == str(bad.resolve())].iloc[0]
+    assert row["status"] == "failed"
+    assert row["error"].startswith("unreadable metrics.json: JSONDecodeError")
+    assert (row["data"], row["loss"]) == ("iris", "nll")  # from config.yaml
+
+
+@pytest.mark.parametrize(
+    ("paths", "kwargs", "match"),
+    [
+        (["missing"], {}, "does not exist"),
+        (["empty"], {}, "no metrics.json found"),
+        (["runs"], {"metric": "test/bogus"}, r"Available: test/nll"),
+        (["runs"], {"baselines": {"multiclass": "nope"}}, "no such setup"),
+        (["runs"], {"baselines": {"regression": "logits + nll"}}, "neither a task nor"),
+    ],
+    ids=["missing-path", "no-records", "unknown-metric", "unknown-setup", "unknown-task"],
+)
+def test_bad_input_is_refused_with_a_message(
+    tmp_path: Path, paths: list[str], kwargs: dict[str, Any], match: str
+) -> None:
+    (tmp_path / "empty").mkdir()
+    write_run(
+        tmp_path / "runs" / "a",
+        data="iris", task="multiclass", head="logits", loss="nll", seed=0,
+        metrics={"test/nll": 0.3},
+    )  # fmt: skip
+    with pytest.raises(ReportError, match=match):
+        build_report([tmp_path / p for p in paths], tmp_path / "out", **kwargs)
+    assert not (tmp_path / "out").exists()
+
+
+def run_cli(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "lossbench.report.cli", *args],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+
+
+def test_cli_writes_the_report_and_prints_the_verdict(tmp_path: Path) -> None:
+    for loss, nll in (("cross_entropy", 0.4), ("nll", 0.3)):
+        for seed in (0, 1):
+            write_run(
+                tmp_path / "study" / f"{loss}_{seed}",
+                data="iris", task="multiclass", head="log_softmax", loss=loss, seed=seed,
+                metrics={"test/nll": nll + seed / 100, "test/accuracy": 0.9},
+            )  # fmt: skip
+    result = run_cli(str(tmp_path / "study"))
+    assert result.returncode == 0, result.stderr
+    assert "log_softmax + nll" in result.stdout.splitlines()[2]  # the verdict table's row
+    assert str(tmp_path / "study" / "report.html") in result.stdout
+    assert (tmp_path / "study" / "report.html").is_file()
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["does/not/exist"], "does not exist"),
+        (["STUDY", "--metric", "test/bogus"], "test/f1_macro, test/nll"),
+    ],
+    ids=["missing-path", "unknown-metric"],
+)
+def test_cli_exits_2_with_a_message(study: Path, args: list[str], message: str) -> None:
+    result = run_cli(*[str(study / "multirun") if a == "STUDY" else a for a in args])
+    assert result.returncode == 2
+    assert message in result.stderr
+    assert "Traceback" not in result.stderr
