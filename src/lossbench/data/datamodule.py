@@ -21,7 +21,7 @@ import torch
 from lossbench.data.csv_loader import LoadedTable
 from lossbench.data.datasets import load_table, task_of
 from lossbench.data.loader import IndexBatchLoader
-from lossbench.data.splits import STAGES, split_table
+from lossbench.data.splits import STAGES, split_and_standardize
 from lossbench.losses import encode_targets, n_outputs
 
 
@@ -45,7 +45,7 @@ class ClassificationDataModule(L.LightningDataModule):
         self.label_names = table.label_names
         self.n_targets = 1 if self.task == "binary" else len(table.label_names)
         self.n_classes = len(table.classes) if self.task == "multiclass" else 2
-        splits = split_table(
+        splits, self.standardizer = split_and_standardize(
             table,
             self.task,
             val_fraction=self.cfg["val_fraction"],
@@ -53,6 +53,8 @@ class ClassificationDataModule(L.LightningDataModule):
             split_seed=self.cfg["split_seed"],
         )
         self.n_features = table.features.shape[1]
+        self.feature_names = [str(n) for n in table.feature_names]
+        self.classes = [c if isinstance(c, str) else int(c) for c in table.classes]
         self.n_outputs = n_outputs(self.task, self.n_targets, loss)
         self.tensors: dict[str, tuple[torch.Tensor, torch.Tensor, torch.Tensor]] = {}
         for stage in STAGES:
@@ -64,6 +66,20 @@ class ClassificationDataModule(L.LightningDataModule):
     def train_targets(self) -> torch.Tensor:
         """The training split's loss targets (for ``pos_weight=auto``)."""
         return self.tensors["train"][2]
+
+    @property
+    def preprocessing(self) -> dict[str, Any]:
+        """What prediction needs to turn a new table into model input, as plain lists (stored in
+        checkpoints, which load with ``weights_only=True``): the task, the feature columns in
+        model order, the training split's standardisation, the label names and the classes."""
+        return {
+            "task": self.task,
+            "feature_names": self.feature_names,
+            "feature_mean": self.standardizer.mean.tolist(),
+            "feature_scale": self.standardizer.scale.tolist(),
+            "label_names": [str(n) for n in self.label_names],
+            "classes": self.classes,
+        }
 
     def sizes(self) -> dict[str, int]:
         return {stage: len(t[1]) for stage, t in self.tensors.items()}

@@ -34,6 +34,30 @@ class Split:
     labels: np.ndarray  # int64 (n,) or (n, L)
 
 
+# --- standardisation statistics, kept for prediction (lossbench.predict) -------------------
+@dataclass(frozen=True)
+class Standardizer:
+    """Per-feature ``mean`` and ``scale`` of the training split (``StandardScaler``'s ``mean_``
+    and ``scale_``, float64 ``(F,)``; a constant feature has scale 1). Training and prediction
+    both standardise through :meth:`transform`, so a checkpoint that stores these numbers
+    reproduces the training features bit for bit.
+
+        >>> s = Standardizer(np.array([1.0, 0.0]), np.array([2.0, 1.0]))
+        >>> s.transform(np.array([[3.0, 5.0]])).tolist()
+        [[1.0, 5.0]]
+    """
+
+    mean: np.ndarray
+    scale: np.ndarray
+
+    def transform(self, features: np.ndarray) -> np.ndarray:
+        """float32 ``(features - mean) / scale``, computed in float32 as scikit-learn does."""
+        x = np.asarray(features, dtype=np.float32)
+        return ((x - self.mean.astype(np.float32)) / self.scale.astype(np.float32)).astype(
+            np.float32
+        )
+
+
 def split_table(
     table: LoadedTable, task: Task, *, val_fraction: float, test_fraction: float, split_seed: int
 ) -> dict[str, Split]:
@@ -42,6 +66,15 @@ def split_table(
     Multi-label splits are random (scikit-learn has no multi-label stratification). Features
     are standardised with a ``StandardScaler`` fitted on the training rows only.
     """
+    return split_and_standardize(
+        table, task, val_fraction=val_fraction, test_fraction=test_fraction, split_seed=split_seed
+    )[0]
+
+
+def split_and_standardize(
+    table: LoadedTable, task: Task, *, val_fraction: float, test_fraction: float, split_seed: int
+) -> tuple[dict[str, Split], Standardizer]:
+    """:func:`split_table`, also returning the training split's :class:`Standardizer`."""
     n = len(table.labels)
     n_classes = len(table.classes) if task == "multiclass" else 2
     check_split_sizes(n, val_fraction, test_fraction, n_classes if task != "multilabel" else 1)
@@ -68,7 +101,11 @@ def split_table(
     )
     check_split_classes(table.labels[train], task, table.label_names)
     scaler = StandardScaler().fit(table.features[train])
-    return {
-        stage: Split(scaler.transform(table.features[rows]).astype(np.float32), table.labels[rows])
+    standardizer = Standardizer(
+        np.asarray(scaler.mean_, dtype=np.float64), np.asarray(scaler.scale_, dtype=np.float64)
+    )
+    splits = {
+        stage: Split(standardizer.transform(table.features[rows]), table.labels[rows])
         for stage, rows in zip(STAGES, (np.sort(train), np.sort(val), np.sort(test)), strict=True)
     }
+    return splits, standardizer

@@ -1,0 +1,286 @@
+"""Checkpoints: load them safely, read what lossbench stores in them, and check a resume.
+
+    >>> ckpt = load_checkpoint("outputs/runs/<run>/checkpoints/last.ckpt")  # doctest: +SKIP
+    >>> ckpt["lossbench_metadata"]["feature_names"][:2]  # doctest: +SKIP
+    ['mean radius', 'mean texture']
+
+Every checkpoint is read with ``torch.load(..., weights_only=True)``: only tensors, plain
+Python containers, strings and numbers are unpickled. Unpickling anything else can run
+arbitrary code, so such a file is refused (:class:`CheckpointError`) instead of trusted.
+lossbench's own checkpoints hold nothing else: besides Lightning's entries (weights, optimizer
+and loop state, hyper-parameters as plain dicts), :class:`lossbench.module.ClassifierModule`
+stores
+
+- ``lossbench_history``: every metric per epoch (the ``history`` of ``metrics.json``);
+- ``lossbench_metadata``: what prediction needs without the training data: the task, head,
+  loss and link, the feature columns, the training split's standardisation (``feature_mean``,
+  ``feature_scale``), the label names and the classes (:func:`metadata`);
+- ``lossbench_rng``: the random number generator states, so that a resumed run draws the same
+  dropout masks as an uninterrupted one (:func:`rng_states`).
+"""
+
+from __future__ import annotations
+
+import os
+import pickle
+import re
+import zipfile
+from collections.abc import Mapping
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import torch
+
+if TYPE_CHECKING:
+    from lossbench.module import ClassifierModule
+
+HISTORY_KEY = "lossbench_history"
+METADATA_KEY = "lossbench_metadata"
+RNG_KEY = "lossbench_rng"
+#: Keys of ``lossbench_metadata`` that come from the data (the rest describe the model).
+DATA_KEYS = ("feature_names", "feature_mean", "feature_scale", "label_names", "classes")
+#: Hyper-parameters that must be equal to resume a run (all of ClassifierModule's).
+RESUME_KEYS = ("task", "n_features", "n_outputs", "n_targets", "model", "head", "loss", "optimizer")
+
+_TRUST = (
+    "Only load checkpoints you trust; a file you trust can be re-saved with tensors, lists, "
+    "dicts, strings and numbers only (e.g. convert numpy arrays with torch.from_numpy or "
+    ".tolist()), which loads with weights_only=True."
+)
+
+
+class CheckpointError(ValueError):
+    """A checkpoint that is missing, unreadable, unsafe to unpickle, or not the one needed."""
+
+
+def load_checkpoint(path: str | os.PathLike, *, map_location: Any = "cpu") -> dict[str, Any]:
+    """Read a checkpoint with ``torch.load(weights_only=True)``.
+
+    Args:
+        path: the ``.ckpt`` file.
+        map_location: where tensors go (default: the CPU).
+
+    Returns:
+        The checkpoint dictionary.
+
+    Raises:
+        CheckpointError: the file does not exist, is not a torch checkpoint (empty, truncated,
+            another format), or needs unpickling arbitrary Python objects; the message names
+            the file, says why and how to fix it.
+    """
+    given = str(path)
+    path = Path(path).expanduser()
+    if not path.is_file():
+        what = "is a directory, not a file" if path.is_dir() else "does not exist"
+        raise CheckpointError(
+            f"checkpoint {given!r} {what} ({path.resolve()}). Give the path of a .ckpt file, "
+            "e.g. outputs/runs/<run>/checkpoints/last.ckpt or the best-epochNNN.ckpt next to it."
+        )
+    try:
+        checkpoint = torch.load(path, map_location=map_location, weights_only=True)
+    except pickle.UnpicklingError as error:
+        text = str(error)
+        if "Weights only load failed" not in text:
+            raise _unreadable(given, text) from None
+        found = re.search(r"Unsupported global: GLOBAL (\S+)", text)
+        holds = f"it holds a {found.group(1)!r} object" if found else "it holds non-tensor objects"
+        raise CheckpointError(
+            f"refused to load checkpoint {given!r}: {holds}, and unpickling arbitrary Python "
+            "objects can execute code, so lossbench only loads tensors, plain containers, "
+            f"strings and numbers (torch.load with weights_only=True). {_TRUST}"
+        ) from None
+    except (RuntimeError, OSError, EOFError, KeyError, ValueError, zipfile.BadZipFile) as error:
+        raise _unreadable(given, f"{type(error).__name__}: {error}") from None
+    if not isinstance(checkpoint, dict):
+        raise CheckpointError(
+            f"checkpoint {given!r} holds a {type(checkpoint).__name__}, not a checkpoint "
+            "dictionary. Give a .ckpt file written by lossbench-train."
+        )
+    return checkpoint
+
+
+def _unreadable(given: str, detail: str) -> CheckpointError:
+    detail = detail.strip().splitlines()[0] if detail.strip() else "empty file"
+    return CheckpointError(
+        f"checkpoint {given!r} is not a readable torch checkpoint ({detail}); it may be "
+        "truncated (a run killed while writing it) or another kind of file. Use another "
+        "checkpoint of the run, e.g. checkpoints/best-epochNNN.ckpt or checkpoints/last.ckpt."
+    )
+
+
+def hyperparameters(checkpoint: Mapping[str, Any], path: str | os.PathLike) -> dict[str, Any]:
+    """The ``ClassifierModule`` arguments stored in a lossbench checkpoint."""
+    hparams = checkpoint.get("hyper_parameters")
+    if (
+        not isinstance(hparams, Mapping)
+        or not set(RESUME_KEYS) <= set(hparams)
+        or "state_dict" not in checkpoint
+    ):
+        raise CheckpointError(
+            f"checkpoint {str(path)!r} was not written by lossbench-train: it lacks the "
+            f"model's hyper-parameters ({', '.join(RESUME_KEYS)}) or its weights. Give a "
+            "checkpoint from a lossbench run directory (checkpoints/*.ckpt)."
+        )
+    return {key: hparams[key] for key in RESUME_KEYS}
+
+
+def metadata(checkpoint: Mapping[str, Any], path: str | os.PathLike) -> dict[str, Any]:
+    """``lossbench_metadata`` of a checkpoint, refusing one without the data part.
+
+    Keys: ``task``, ``head``, ``loss``, ``link``, and from the data ``feature_names``,
+    ``feature_mean``, ``feature_scale``, ``label_names``, ``classes``.
+    """
+    hyperparameters(checkpoint, path)
+    meta = checkpoint.get(METADATA_KEY)
+    if not isinstance(meta, Mapping) or not all(meta.get(key) is not None for key in DATA_KEYS):
+        raise CheckpointError(
+            f"checkpoint {str(path)!r} does not store the preprocessing of its training data "
+            "(feature names, standardisation, classes): it was written by an older lossbench, "
+            "or by a Trainer outside lossbench-train. Retrain with lossbench-train, or evaluate "
+            "it on its run's data with lossbench-eval."
+        )
+    return dict(meta)
+
+
+def build_module(checkpoint: Mapping[str, Any], path: str | os.PathLike) -> ClassifierModule:
+    """Rebuild the trained ``ClassifierModule`` of a checkpoint, in eval mode on the CPU.
+
+    The model body takes the dtype of the stored weights (float64 for
+    ``trainer.precision=64``), so its outputs are those of the trained model; the metric states
+    keep their own (float64) dtype.
+    """
+    from lossbench.module import ClassifierModule
+
+    module = ClassifierModule(**hyperparameters(checkpoint, path))
+    state = checkpoint["state_dict"]
+    dtypes = {t.dtype for t in state.values() if torch.is_tensor(t) and t.is_floating_point()}
+    if len(dtypes) == 1:
+        module.model.to(dtypes.pop())
+    try:
+        module.load_state_dict(state)
+    except RuntimeError as error:
+        raise CheckpointError(
+            f"checkpoint {str(path)!r}: its weights do not fit the model its hyper-parameters "
+            f"describe ({str(error).splitlines()[0]}). The file was changed after training; use "
+            "another checkpoint of the run."
+        ) from None
+    module.on_load_checkpoint(dict(checkpoint))
+    return module.eval()
+
+
+# ------------------------------------------------------------------------------ RNG states
+
+
+def rng_states() -> dict[str, Any]:
+    """The torch random number generator states (CPU, and CUDA when in use), as tensors."""
+    states: dict[str, Any] = {"torch": torch.get_rng_state()}
+    if torch.cuda.is_available() and torch.cuda.is_initialized():
+        states["cuda"] = torch.cuda.get_rng_state_all()
+    return states
+
+
+def restore_rng_states(states: Mapping[str, Any]) -> None:
+    """Set the states that :func:`rng_states` returned (CUDA only with as many devices)."""
+    if "torch" in states:
+        torch.set_rng_state(states["torch"].cpu())
+    cuda = states.get("cuda")
+    if cuda is not None and torch.cuda.is_available() and len(cuda) == torch.cuda.device_count():
+        torch.cuda.set_rng_state_all([s.cpu() for s in cuda])
+
+
+# --------------------------------------------------------------------------------- resume
+
+
+def last_checkpoint_callback(dirpath: str | os.PathLike) -> Any:
+    """A ``ModelCheckpoint`` that writes ``<dirpath>/last.ckpt`` at the end of every epoch.
+
+    Lightning's ``ModelCheckpoint(save_last=True)`` rewrites ``last.ckpt`` only in epochs
+    where it also saved a top-k checkpoint (the monitored metric improved), so a killed run
+    could resume from many epochs back. Without a monitor and with ``save_top_k=1``, this
+    callback saves every epoch under one fixed name instead. Put it after the best-checkpoint
+    callback: callbacks run in order, so ``last.ckpt`` then holds the updated best path.
+    """
+    from lightning.pytorch.callbacks import ModelCheckpoint
+
+    return ModelCheckpoint(
+        dirpath=dirpath,
+        filename="last",
+        monitor=None,
+        save_top_k=1,
+        every_n_epochs=1,
+        save_on_train_epoch_end=True,
+        enable_version_counter=False,
+    )
+
+
+def resume_path(ckpt_path: str | None, output_dir: str | os.PathLike) -> Path | None:
+    """The checkpoint that ``ckpt_path`` names: ``last`` is ``<output_dir>/checkpoints/last.ckpt``.
+
+    Raises:
+        CheckpointError: ``ckpt_path=last`` but the run directory holds no ``last.ckpt``.
+    """
+    if ckpt_path is None:
+        return None
+    if ckpt_path != "last":
+        return Path(ckpt_path).expanduser()
+    last = Path(output_dir) / "checkpoints" / "last.ckpt"
+    if not last.is_file():
+        raise CheckpointError(
+            f"ckpt_path=last: there is no {last} to resume from (the run directory "
+            f"{Path(output_dir).resolve()} holds no checkpoints/last.ckpt: it is not the "
+            "directory of an earlier run, or that run stopped before its first epoch ended). "
+            "Give the earlier run's directory with hydra.run.dir=<run dir>, a checkpoint with "
+            "ckpt_path=<file>, or start afresh without ckpt_path."
+        )
+    return last
+
+
+def _flatten(value: Any, prefix: str) -> dict[str, Any]:
+    if isinstance(value, Mapping):
+        out: dict[str, Any] = {}
+        for key, item in value.items():
+            out.update(_flatten(item, f"{prefix}.{key}" if prefix else str(key)))
+        return out
+    if isinstance(value, tuple):
+        value = list(value)
+    return {prefix: value}
+
+
+def check_resume(
+    checkpoint: Mapping[str, Any],
+    path: str | os.PathLike,
+    hparams: Mapping[str, Any],
+    preprocessing: Mapping[str, Any] | None,
+) -> None:
+    """Refuse to resume from a checkpoint of another model, loss, optimizer or data.
+
+    Resuming restores the weights and the optimizer state (its learning rate included), so a
+    config that differs in any of these would silently train something else than it says.
+    ``trainer.*`` (e.g. more epochs) may change.
+
+    Raises:
+        CheckpointError: listing each differing value as ``key: checkpoint ..., config ...``.
+    """
+    saved = _flatten(hyperparameters(checkpoint, path), "")
+    wanted = _flatten({key: hparams[key] for key in RESUME_KEYS}, "")
+    differ = [
+        f"{key}: checkpoint {saved.get(key)!r}, config {wanted.get(key)!r}"
+        for key in sorted(set(saved) | set(wanted))
+        if saved.get(key) != wanted.get(key)
+    ]
+    meta = checkpoint.get(METADATA_KEY) or {}
+    if preprocessing is not None and all(meta.get(key) is not None for key in DATA_KEYS):
+        differ += [
+            f"data {key}: differs from the checkpoint's training data"
+            for key in DATA_KEYS
+            if list(meta[key]) != list(preprocessing[key])
+        ]
+    if differ:
+        shown = "; ".join(differ[:8]) + (f"; ... ({len(differ)} in all)" if len(differ) > 8 else "")
+        raise CheckpointError(
+            f"cannot resume from {str(path)!r}: the config differs from the run that wrote it "
+            f"({shown}). Resuming restores the weights and the optimizer state, so it must "
+            "continue the same model, loss, optimizer and data; only trainer.* may change. "
+            "Resume with the run's own overrides (its config.yaml), or start a new run without "
+            "ckpt_path."
+        )

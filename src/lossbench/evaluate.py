@@ -1,0 +1,308 @@
+"""Recompute a run's test metrics from one of its checkpoints.
+
+    lossbench-eval ckpt_path=outputs/runs/<run>/checkpoints/best-epoch012.ckpt
+    lossbench-eval ckpt_path=<run>/checkpoints/last.ckpt split=val out=last-val.json
+    lossbench-eval ckpt_path=model.ckpt config=<run>/config.yaml   # checkpoint moved elsewhere
+    lossbench-eval ckpt_path=<run>/checkpoints/best-epoch012.ckpt data_path=moved/my.csv
+
+The run's ``config.yaml`` (next to the checkpoint's ``checkpoints/`` folder, or ``config=``)
+says which data, split and loss the run used; the data module is rebuilt from it and a
+Lightning ``Trainer.test`` (``Trainer.validate`` for ``split=val``) runs the checkpoint's
+weights on it. For the best checkpoint this gives exactly the ``test/*`` numbers of the run's
+``metrics.json``. The metrics are printed and written as JSON to ``out`` (default
+``<run dir>/eval.json``; ``metrics.json`` is never overwritten). Nothing else is written: no
+Hydra output directory, no logs.
+
+A checkpoint is loaded with ``weights_only=True`` (:func:`lossbench.checkpoint.load_checkpoint`),
+and data that differ from those the checkpoint was trained on (another CSV file, an edited one)
+are refused, since the numbers would not be the run's.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import os
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import hydra
+from hydra.core.config_store import ConfigStore
+from omegaconf import MISSING, DictConfig, OmegaConf
+
+from lossbench.checkpoint import (
+    DATA_KEYS,
+    METADATA_KEY,
+    build_module,
+    hyperparameters,
+    load_checkpoint,
+)
+from lossbench.record import RECORD_NAME
+from lossbench.train import config_dir, quiet_lightning
+
+SPLITS = ("test", "val")
+EVAL_NAME = "eval.json"
+
+
+class EvaluationError(ValueError):
+    """An evaluation that cannot reproduce the run's numbers; the message says why and the fix."""
+
+
+@dataclass
+class EvalConfig:
+    ckpt_path: str = MISSING  # the checkpoint (.ckpt) to evaluate
+    config: str | None = None  # the run's config.yaml; null: <run dir>/config.yaml
+    data_path: str | None = None  # data=csv runs: the CSV file, if it moved since training
+    split: str = "test"  # test | val
+    out: str | None = None  # the JSON file to write; null: <run dir>/eval.json
+    accelerator: str | None = None  # null: the run's trainer.accelerator
+
+
+def run_dir_of(ckpt_path: Path) -> Path:
+    """The run directory of a checkpoint: the parent of its ``checkpoints/`` folder."""
+    parent = ckpt_path.resolve().parent
+    return parent.parent if parent.name == "checkpoints" else parent
+
+
+def _run_config(ckpt_path: Path, config: str | None) -> tuple[DictConfig, Path]:
+    path = Path(config).expanduser() if config else run_dir_of(ckpt_path) / "config.yaml"
+    if not path.is_file():
+        where = (
+            f"config={config!r} does not exist ({path.resolve()})"
+            if config
+            else f"there is no config.yaml at {path}, where a run directory keeps it next to "
+            "checkpoints/"
+        )
+        raise EvaluationError(
+            f"cannot find the run's config for checkpoint {str(ckpt_path)!r}: {where}. Give the "
+            "config.yaml of the run that wrote the checkpoint with config=<path>."
+        )
+    cfg = OmegaConf.load(path)
+    missing = [key for key in ("data", "loss", "seed") if key not in cfg]
+    if not isinstance(cfg, DictConfig) or missing:
+        raise EvaluationError(
+            f"{path} is not a lossbench run config (no {', '.join(missing) or 'mapping'}). Give "
+            "the config.yaml that lossbench-train wrote into the run directory."
+        )
+    return cfg, path
+
+
+def _training_cwd(run_dir: Path) -> Path | None:
+    """The directory lossbench-train ran from (Hydra records it), to resolve relative paths."""
+    hydra_file = run_dir / ".hydra" / "hydra.yaml"
+    if not hydra_file.is_file():
+        return None
+    cwd = OmegaConf.select(OmegaConf.load(hydra_file), "hydra.runtime.cwd")
+    return Path(cwd) if cwd else None
+
+
+def _data_config(cfg: DictConfig, run_dir: Path, data_path: str | None) -> dict[str, Any]:
+    data: dict[str, Any] = OmegaConf.to_container(cfg.data, resolve=True)  # type: ignore[assignment]
+    if data.get("name") != "csv":
+        if data_path is not None:
+            raise EvaluationError(
+                f"data_path={data_path!r} only applies to runs on a CSV file, but this run "
+                f"trained on data={data.get('name')}. Leave data_path out."
+            )
+        return data
+    if data_path is not None:
+        data["path"] = str(Path(data_path).expanduser().resolve())
+        return data
+    given = Path(data["path"]).expanduser()
+    candidates = [given] if given.is_absolute() else []
+    if not given.is_absolute():
+        training_cwd = _training_cwd(run_dir)
+        candidates = ([training_cwd / given] if training_cwd else []) + [Path.cwd() / given]
+    for candidate in candidates:
+        if candidate.is_file():
+            data["path"] = str(candidate.resolve())
+            return data
+    raise EvaluationError(
+        f"the run's data file data.path={data['path']!r} (from its config.yaml) is not at "
+        f"{' nor '.join(str(c) for c in candidates)}. If it moved, give its new place with "
+        "data_path=<file>."
+    )
+
+
+def _check_same_data(
+    checkpoint: dict[str, Any], datamodule: Any, hparams: dict[str, Any], ckpt: str
+) -> None:
+    """Refuse data that are not those the checkpoint was trained on."""
+    built = {
+        "task": datamodule.task,
+        "n_features": datamodule.n_features,
+        "n_outputs": datamodule.n_outputs,
+        "n_targets": datamodule.n_targets,
+    }
+    differ = [
+        f"{key}: checkpoint {hparams[key]!r}, data {value!r}"
+        for key, value in built.items()
+        if hparams[key] != value
+    ]
+    meta = checkpoint.get(METADATA_KEY) or {}
+    if all(meta.get(key) is not None for key in DATA_KEYS):
+        differ += [
+            f"{key} differ"
+            for key, value in datamodule.preprocessing.items()
+            if key in DATA_KEYS and list(meta[key]) != list(value)
+        ]
+    if differ:
+        raise EvaluationError(
+            f"the data of the run's config are not those checkpoint {ckpt!r} was trained on "
+            f"({'; '.join(differ)}): the data file changed since training, or config= names "
+            "another run's config. Evaluate with the config.yaml and data of the run that wrote "
+            "the checkpoint."
+        )
+
+
+def evaluate(
+    ckpt_path: str | os.PathLike,
+    *,
+    config: str | os.PathLike | None = None,
+    data_path: str | os.PathLike | None = None,
+    split: str = "test",
+    accelerator: str | None = None,
+) -> dict[str, Any]:
+    """Run a checkpoint on its run's ``split`` with a Lightning Trainer.
+
+    Args:
+        ckpt_path: the checkpoint.
+        config: the run's ``config.yaml``; None: the one in the checkpoint's run directory.
+        data_path: for CSV runs, where the data file is now (None: the run's ``data.path``,
+            relative to the directory the run was started from).
+        split: ``"test"`` or ``"val"``.
+        accelerator: the Trainer's accelerator; None: the run's ``trainer.accelerator``.
+
+    Returns:
+        ``checkpoint``, ``config``, ``split``, ``epoch``, ``data``, ``head``, ``loss`` and every
+        ``<split>/<metric>``, as ``metrics.json`` names them.
+
+    Raises:
+        CheckpointError, EvaluationError, DataError: with what was given, why and the fix.
+    """
+    import lightning as L
+
+    from lossbench.data.datamodule import ClassificationDataModule
+
+    if split not in SPLITS:
+        raise EvaluationError(f"split={split!r} is not a split. Valid: {', '.join(SPLITS)}.")
+    ckpt = Path(ckpt_path).expanduser()
+    checkpoint = load_checkpoint(ckpt)
+    hparams = hyperparameters(checkpoint, ckpt)
+    cfg, config_path = _run_config(ckpt, None if config is None else str(config))
+    if cfg.loss.name != hparams["loss"]["name"]:
+        raise EvaluationError(
+            f"{config_path} configures loss {cfg.loss.name!r}, but checkpoint {str(ckpt)!r} was "
+            f"trained with loss {hparams['loss']['name']!r}: config= names another run's config. "
+            "Give the config.yaml of the run that wrote the checkpoint."
+        )
+    run_dir = config_path.resolve().parent
+    data = _data_config(cfg, run_dir, None if data_path is None else str(data_path))
+    datamodule = ClassificationDataModule(data, cfg.loss.name, seed=cfg.seed)
+    _check_same_data(checkpoint, datamodule, hparams, str(ckpt))
+    module = build_module(checkpoint, ckpt)
+
+    run_trainer = cfg.get("trainer") or {}
+    limit = run_trainer.get(f"limit_{split}_batches")
+    trainer = L.Trainer(
+        accelerator=accelerator or run_trainer.get("accelerator") or "auto",
+        devices=1,
+        precision=run_trainer.get("precision") or "32-true",
+        deterministic=run_trainer.get("deterministic") or False,
+        **({f"limit_{split}_batches": limit} if limit is not None else {}),
+        logger=False,
+        enable_checkpointing=False,
+        enable_progress_bar=False,
+        enable_model_summary=False,
+    )
+    stage = trainer.test if split == "test" else trainer.validate
+    results = stage(module, datamodule=datamodule, verbose=False)
+    return {
+        "checkpoint": str(ckpt.resolve()),
+        "config": str(config_path.resolve()),
+        "split": split,
+        "epoch": checkpoint.get("epoch"),
+        "data": data["name"],
+        "head": hparams["head"],
+        "loss": hparams["loss"]["name"],
+        **{key: float(value) for key, value in results[0].items()},
+    }
+
+
+def default_out(ckpt_path: str | os.PathLike, config: str | os.PathLike | None = None) -> Path:
+    """``<run dir>/eval.json``: next to the run's config.yaml."""
+    if config is not None:
+        return Path(config).expanduser().resolve().parent / EVAL_NAME
+    return run_dir_of(Path(ckpt_path).expanduser()) / EVAL_NAME
+
+
+def check_out(out: str | os.PathLike) -> Path:
+    """``out`` as a path; a run record (``metrics.json``) is refused."""
+    path = Path(out).expanduser()
+    if path.name == RECORD_NAME:
+        raise EvaluationError(
+            f"out={str(out)!r} would overwrite a run record ({RECORD_NAME}), which lossbench "
+            f"never does. Write elsewhere, e.g. out={path.with_name(EVAL_NAME)}."
+        )
+    return path
+
+
+def write_result(result: dict[str, Any], out: str | os.PathLike) -> Path:
+    """Write ``result`` as JSON to ``out`` (non-finite numbers as null)."""
+    path = check_out(out)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    safe = {
+        k: (None if isinstance(v, float) and not math.isfinite(v) else v) for k, v in result.items()
+    }
+    path.write_text(json.dumps(safe, indent=2) + "\n")
+    return path
+
+
+@hydra.main(config_path=str(config_dir()), config_name="eval", version_base="1.3")
+def _hydra_main(cfg: DictConfig) -> None:
+    if OmegaConf.is_missing(cfg, "ckpt_path"):
+        print(
+            "lossbench-eval: error: no checkpoint given. Name one with ckpt_path=<file>, e.g. "
+            "lossbench-eval ckpt_path=outputs/runs/<run>/checkpoints/best-epoch012.ckpt",
+            file=sys.stderr,
+        )
+        sys.exit(2)
+    try:
+        out = check_out(cfg.out or default_out(cfg.ckpt_path, cfg.config))
+        result = evaluate(
+            cfg.ckpt_path,
+            config=cfg.config,
+            data_path=cfg.data_path,
+            split=cfg.split,
+            accelerator=cfg.accelerator,
+        )
+        path = write_result(result, out)
+    except ValueError as error:  # CheckpointError, EvaluationError, DataError, ...
+        print(f"lossbench-eval: error: {error}", file=sys.stderr)
+        sys.exit(2)
+    print(f"{result['checkpoint']} (epoch {result['epoch']}), {result['split']} split:")
+    width = max(len(k) for k in result if "/" in k)
+    for key, value in result.items():
+        if "/" in key:
+            print(f"  {key:<{width}}  {value:.6g}")
+    print(f"written to {path}")
+
+
+def main() -> None:
+    """Console entry point of ``lossbench-eval``."""
+    from lossbench.config import register_configs
+
+    register_configs()
+    ConfigStore.instance().store(name="eval_schema", node=EvalConfig)
+    quiet_lightning()
+    import lightning  # noqa: F401  (sets its loggers' level on import; quieten them after)
+
+    logging.getLogger("lightning.pytorch").setLevel(logging.WARNING)
+    _hydra_main()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,179 @@
+"""Predict with a trained checkpoint on new rows of a CSV file.
+
+    lossbench-predict ckpt_path=outputs/runs/<run>/checkpoints/best-epoch012.ckpt \\
+        data=csv data.path=new.csv out=predictions.csv
+
+The CSV file needs the feature columns the model was trained on, by name and in any order;
+other columns (the label, an id) are ignored. Everything else comes from the checkpoint, not
+from the training data: lossbench-train stores the feature names, the training split's
+standardisation (mean and scale per feature), the task, the label or class names, the head and
+the link from raw scores to probabilities (:mod:`lossbench.checkpoint`). Features are read and
+standardised exactly as in training, so a training row gets the probability the model gave it.
+
+The output CSV has one row per input row, in the input's order:
+
+- binary: ``p_<label>`` (the probability of 1) and ``pred_<label>`` (1 if ``p > 0.5``, else 0);
+- multilabel: ``p_<label>`` for each label, then ``pred_<label>`` for each (threshold 0.5);
+- multiclass: ``p_<class>`` for each class, then ``predicted``: the most probable class,
+  written as the original label value (a class name, or an integer class id).
+
+Probabilities are float64 from the model's raw scores and its link
+(:func:`lossbench.metrics.to_probabilities`), the same numbers the metrics see; thresholds are
+those of the metrics (``p > 0.5``).
+"""
+
+from __future__ import annotations
+
+import csv
+import logging
+import os
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import hydra
+import numpy as np
+import torch
+from hydra.core.config_store import ConfigStore
+from omegaconf import MISSING, DictConfig, OmegaConf
+
+from lossbench.checkpoint import build_module, load_checkpoint, metadata
+from lossbench.data.csv_loader import DataError, _features, _names, _read, _resolve
+from lossbench.data.splits import Standardizer
+from lossbench.metrics import THRESHOLD, to_probabilities
+from lossbench.train import config_dir, quiet_lightning
+
+
+@dataclass
+class PredictConfig:
+    ckpt_path: str = MISSING  # the checkpoint (.ckpt) to predict with
+    data: Any = MISSING  # data=csv data.path=<file>: the rows to predict
+    out: str = "predictions.csv"  # the CSV file to write
+
+
+def _read_features(path: str | os.PathLike, feature_names: list[str]) -> np.ndarray:
+    """The ``feature_names`` columns of a CSV file as float32 ``(N, F)``, checked as in training."""
+    header, rows, source = _read(_resolve(path))
+    missing = [name for name in feature_names if name not in header]
+    if missing:
+        raise source.error(
+            f"the model was trained on feature column(s) this file lacks: {_names(missing)}. "
+            f"It needs all of {_names(feature_names)} (any order; other columns are ignored); "
+            f"the file has {_names(header)}. Add the missing columns, named as in the training "
+            "data."
+        )
+    columns = list(zip(*rows, strict=True))
+    index = {name: j for j, name in enumerate(header)}
+    return _features(feature_names, {name: columns[index[name]] for name in feature_names}, source)
+
+
+def predict(ckpt_path: str | os.PathLike, data_path: str | os.PathLike) -> dict[str, list]:
+    """Probabilities and predicted labels of a checkpoint for every row of a CSV file.
+
+    Args:
+        ckpt_path: a checkpoint written by lossbench-train.
+        data_path: a CSV file with (at least) the model's feature columns.
+
+    Returns:
+        The output columns by name, in order (see the module docstring).
+
+    Raises:
+        CheckpointError: the checkpoint is missing, unsafe, or lacks the preprocessing.
+        DataError: the file is unreadable, lacks feature columns, or holds values that are not
+            numbers; the message names the column and the line.
+    """
+    checkpoint = load_checkpoint(ckpt_path)
+    meta = metadata(checkpoint, ckpt_path)
+    module = build_module(checkpoint, ckpt_path)
+    raw = _read_features(data_path, list(meta["feature_names"]))
+    standardizer = Standardizer(
+        np.asarray(meta["feature_mean"], dtype=np.float64),
+        np.asarray(meta["feature_scale"], dtype=np.float64),
+    )
+    dtype = next(module.model.parameters()).dtype
+    x = torch.from_numpy(standardizer.transform(raw)).to(dtype)
+    with torch.inference_mode():
+        scores = module(x)
+    task = meta["task"]
+    probs = to_probabilities(scores, module.link, task)
+    columns: dict[str, list] = {}
+    if task == "multiclass":
+        classes = list(meta["classes"])
+        for k, name in enumerate(meta["label_names"]):
+            columns[f"p_{name}"] = probs[:, k].tolist()
+        columns["predicted"] = [classes[i] for i in probs.argmax(dim=1).tolist()]
+        return columns
+    probs = probs.reshape(len(probs), -1)  # binary (N,) -> (N, 1)
+    names = list(meta["label_names"])
+    for k, name in enumerate(names):
+        columns[f"p_{name}"] = probs[:, k].tolist()
+    for k, name in enumerate(names):
+        columns[f"pred_{name}"] = (probs[:, k] > THRESHOLD).long().tolist()
+    return columns
+
+
+def write_predictions(
+    columns: dict[str, list], out: str | os.PathLike, *, data_path: str | os.PathLike | None = None
+) -> Path:
+    """Write ``columns`` as a CSV file (floats with every digit: they read back exactly)."""
+    path = Path(out).expanduser()
+    if data_path is not None and path.resolve() == Path(data_path).expanduser().resolve():
+        raise DataError(
+            f"out={str(out)!r} is the input file data.path; writing there would replace the "
+            "data with the predictions. Give another file, e.g. out=predictions.csv."
+        )
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("w", newline="", encoding="utf-8") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(columns)
+        writer.writerows(zip(*columns.values(), strict=True))
+    return path
+
+
+def _fail(message: str) -> None:
+    print(f"lossbench-predict: error: {message}", file=sys.stderr)
+    sys.exit(2)
+
+
+@hydra.main(config_path=str(config_dir()), config_name="predict", version_base="1.3")
+def _hydra_main(cfg: DictConfig) -> None:
+    if OmegaConf.is_missing(cfg, "ckpt_path"):
+        _fail(
+            "no checkpoint given. Name one with ckpt_path=<file>, e.g. lossbench-predict "
+            "ckpt_path=outputs/runs/<run>/checkpoints/best-epoch012.ckpt data.path=new.csv"
+        )
+    if cfg.data.get("name") != "csv":
+        _fail(
+            f"data={cfg.data.get('name')} is a built-in data set; lossbench-predict reads the "
+            "rows to predict from a CSV file: data=csv data.path=<file>."
+        )
+    if OmegaConf.is_missing(cfg.data, "path"):
+        _fail(
+            "no data given. Name the CSV file of rows to predict with data.path=<file> (it "
+            "needs the model's feature columns, by name)."
+        )
+    try:
+        columns = predict(cfg.ckpt_path, cfg.data.path)
+        path = write_predictions(columns, cfg.out, data_path=cfg.data.path)
+    except ValueError as error:  # CheckpointError, DataError
+        _fail(str(error))
+    n = len(next(iter(columns.values())))
+    print(f"{n} predictions written to {path} (columns: {', '.join(columns)})")
+
+
+def main() -> None:
+    """Console entry point of ``lossbench-predict``."""
+    from lossbench.config import register_configs
+
+    register_configs()
+    ConfigStore.instance().store(name="predict_schema", node=PredictConfig)
+    quiet_lightning()
+    import lightning  # noqa: F401  (sets its loggers' level on import; quieten them after)
+
+    logging.getLogger("lightning.pytorch").setLevel(logging.WARNING)
+    _hydra_main()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,383 @@
+"""lossbench-eval, lossbench-predict and safe checkpoint loading: real runs, real checkpoints."""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import lightning as L
+import numpy as np
+import pytest
+import torch
+from sklearn.datasets import make_classification, make_multilabel_classification
+
+from lossbench.checkpoint import CheckpointError, load_checkpoint
+from lossbench.compatibility import check
+from lossbench.data.csv_loader import DataError, load_csv
+from lossbench.data.datamodule import ClassificationDataModule
+from lossbench.evaluate import EvaluationError, check_out, evaluate
+from lossbench.heads import HEADS
+from lossbench.losses import LOSSES
+from lossbench.metrics import to_probabilities
+from lossbench.module import ClassifierModule
+from lossbench.predict import predict, write_predictions
+from lossbench.tasks import TASKS
+from lossbench.train import train
+
+REPO = Path(__file__).resolve().parents[1]
+TASK_DATA = {"binary": "breast_cancer", "multilabel": "digits_multilabel", "multiclass": "wine"}
+VALID = [(t, h, loss) for t in TASKS for h in HEADS for loss in LOSSES if check(t, h, loss).ok]
+FEATURES = ["f0", "f1", "f2", "f3"]
+#: Label columns of the CSV of each task (multi-class: one column of class names).
+LABELS = {"binary": ["y"], "multilabel": ["red", "green", "blue"], "multiclass": ["animal"]}
+ANIMALS = ["cat", "dog", "emu"]
+
+
+class _Custom:
+    """Not a tensor or plain container: unpickling it needs arbitrary code."""
+
+
+def _write_csv(path: Path, header: list[str], rows: list[list]) -> Path:
+    with path.open("w", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(header)
+        writer.writerows(rows)
+    return path
+
+
+def _read_csv(path: Path) -> dict[str, list[str]]:
+    with path.open(newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    return {name: [row[name] for row in rows] for name in rows[0]}
+
+
+def _table(task: str) -> tuple[np.ndarray, list[list]]:
+    """90 rows of 4 features and the task's labels (as CSV cells)."""
+    if task == "multilabel":
+        x, y = make_multilabel_classification(90, n_features=4, n_classes=3, random_state=0)
+        return x, y.tolist()
+    n_classes = 2 if task == "binary" else 3
+    x, y = make_classification(
+        90, n_features=4, n_informative=3, n_redundant=0, n_classes=n_classes, random_state=0
+    )
+    return x, [[int(v)] if task == "binary" else [ANIMALS[v]] for v in y]
+
+
+@pytest.fixture(scope="module")
+def csv_files(tmp_path_factory) -> dict[str, tuple[Path, Path]]:
+    """Per task: the training CSV, and the same rows to predict with the columns in another
+    order, plus a text column the model never saw."""
+    root = tmp_path_factory.mktemp("csv")
+    files = {}
+    for task in TASKS:
+        x, labels = _table(task)
+        rows = [[*map(float, xi), *yi] for xi, yi in zip(x, labels, strict=True)]
+        training = _write_csv(root / f"{task}.csv", FEATURES + LABELS[task], rows)
+        shuffled = [["note", *LABELS[task], *FEATURES[::-1]]] + [
+            [f"row {i}", *r[4:], *r[3::-1]] for i, r in enumerate(rows)
+        ]
+        new = _write_csv(root / f"{task}-new.csv", shuffled[0], shuffled[1:])
+        files[task] = (training, new)
+    return files
+
+
+def _csv_overrides(task: str, path: Path) -> tuple[str, ...]:
+    return (
+        "data=csv",
+        f"data.path={path}",
+        f"data.label_columns=[{','.join(LABELS[task])}]",
+        f"data.task={task}",
+        "model.hidden_sizes=[8]",
+    )
+
+
+# ------------------------------------------------------------------------- lossbench-eval
+
+
+@pytest.mark.parametrize("task", TASKS)
+def test_eval_recomputes_the_runs_metrics_exactly(make_cfg, tmp_path, task):
+    cfg = make_cfg(f"data={TASK_DATA[task]}", "model.dropout=0.1")
+    record = train(cfg, tmp_path)
+    for split in ("test", "val"):
+        result = evaluate(record["best_checkpoint"], split=split)
+        metrics = {k: v for k, v in result.items() if k.startswith(f"{split}/")}
+        assert metrics == {k: v for k, v in record.items() if k.startswith(f"{split}/")}
+    assert result["epoch"] == record["best_epoch"]
+
+
+def test_eval_cli_writes_eval_json_and_nothing_else(make_cfg, tmp_path, csv_files):
+    training, _ = csv_files["multiclass"]
+    run = tmp_path / "run"
+    record = train(
+        make_cfg(*_csv_overrides("multiclass", training), "loss=nll", "head=log_softmax"), run
+    )
+    before = (run / "metrics.json").read_bytes()
+    cwd = tmp_path / "elsewhere"
+    cwd.mkdir()
+    result = subprocess.run(
+        [sys.executable, "-m", "lossbench.evaluate", f"ckpt_path={record['best_checkpoint']}"],
+        cwd=cwd,
+        env={**os.environ, "PYTHONPATH": str(REPO / "src")},
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    assert "test/nll" in result.stdout and str(run / "eval.json") in result.stdout
+    written = json.loads((run / "eval.json").read_text())
+    assert {k: v for k, v in written.items() if k.startswith("test/")} == {
+        k: v for k, v in record.items() if k.startswith("test/")
+    }
+    assert (run / "metrics.json").read_bytes() == before
+    assert list(cwd.iterdir()) == []  # no outputs/, .hydra/, logs or lightning_logs
+
+
+def test_eval_refuses_data_that_changed_since_training(make_cfg, tmp_path, csv_files):
+    training, _ = csv_files["binary"]
+    data = tmp_path / "data.csv"
+    data.write_text(training.read_text())
+    record = train(make_cfg(*_csv_overrides("binary", data), "trainer.max_epochs=1"), tmp_path)
+    lines = data.read_text().splitlines()
+    data.write_text("\n".join([lines[0], *lines[1:][::-1], lines[1]]) + "\n")  # one more row
+    with pytest.raises(EvaluationError, match=r"not those checkpoint .* was trained on"):
+        evaluate(record["best_checkpoint"])
+
+
+def test_eval_finds_a_relative_csv_path_from_the_training_directory(
+    make_cfg, tmp_path, csv_files, monkeypatch
+):
+    training, _ = csv_files["binary"]
+    (tmp_path / "project").mkdir()
+    (tmp_path / "project" / "data.csv").write_text(training.read_text())
+    monkeypatch.chdir(tmp_path / "project")
+    cfg = make_cfg(*_csv_overrides("binary", Path("data.csv")), "trainer.max_epochs=1")
+    record = train(cfg, tmp_path / "run")
+    monkeypatch.chdir(tmp_path)  # evaluated from elsewhere: data.csv is not in this directory
+    with pytest.raises(EvaluationError, match=r"data.path='data.csv' .*give its new place with"):
+        evaluate(record["best_checkpoint"])
+    moved = evaluate(record["best_checkpoint"], data_path=tmp_path / "project" / "data.csv")
+    # lossbench-train runs under Hydra, which records the directory it was started from.
+    (tmp_path / "run" / ".hydra").mkdir()
+    hydra_cfg = {"hydra": {"runtime": {"cwd": str(tmp_path / "project")}}}
+    (tmp_path / "run" / ".hydra" / "hydra.yaml").write_text(json.dumps(hydra_cfg))
+    found = evaluate(record["best_checkpoint"])
+    assert found["test/nll"] == moved["test/nll"] == record["test/nll"]
+
+
+def test_eval_errors_name_the_input_and_the_fix(make_cfg, tmp_path):
+    record = train(make_cfg("data=iris", "trainer.max_epochs=1"), tmp_path / "run")
+    moved = tmp_path / "moved.ckpt"
+    moved.write_bytes(Path(record["best_checkpoint"]).read_bytes())
+    with pytest.raises(
+        EvaluationError, match=r"no config.yaml at .*Give the config.yaml .*config="
+    ):
+        evaluate(moved)
+    result = evaluate(moved, config=tmp_path / "run" / "config.yaml")
+    assert result["test/nll"] == record["test/nll"]
+    with pytest.raises(EvaluationError, match=r"split='train' is not a split. Valid: test, val"):
+        evaluate(moved, split="train")
+    with pytest.raises(EvaluationError, match=r"would overwrite a run record"):
+        check_out(tmp_path / "run" / "metrics.json")
+    with pytest.raises(CheckpointError, match=r"'nope.ckpt' does not exist"):
+        evaluate("nope.ckpt")
+
+
+# ---------------------------------------------------------------------------- checkpoints
+
+
+def test_lossbench_checkpoints_load_with_weights_only(make_cfg, tmp_path, csv_files):
+    training, _ = csv_files["multiclass"]
+    record = train(
+        make_cfg(*_csv_overrides("multiclass", training), "trainer.max_epochs=1"), tmp_path
+    )
+    for path in (record["best_checkpoint"], tmp_path / "checkpoints" / "last.ckpt"):
+        checkpoint = torch.load(path, weights_only=True)
+        meta = checkpoint["lossbench_metadata"]
+        assert meta["feature_names"] == FEATURES and meta["classes"] == ANIMALS
+        assert (meta["task"], meta["head"], meta["loss"], meta["link"]) == (
+            "multiclass",
+            "logits",
+            "bce_with_logits",
+            "sigmoid",
+        )
+        assert all(isinstance(v, float) for v in meta["feature_mean"] + meta["feature_scale"])
+        module = ClassifierModule.load_from_checkpoint(path, weights_only=True)
+        assert module.preprocessing["feature_names"] == FEATURES
+
+
+def test_checkpoint_needing_arbitrary_unpickling_is_refused(tmp_path):
+    for name, content in {"custom": {"a": _Custom()}, "numpy": {"w": np.zeros(3)}}.items():
+        path = tmp_path / f"{name}.ckpt"
+        torch.save(content, path)
+        with pytest.raises(CheckpointError) as info:
+            load_checkpoint(path)
+        message = str(info.value)
+        assert f"refused to load checkpoint {str(path)!r}" in message
+        assert "unpickling arbitrary Python objects can execute code" in message
+        assert "Only load checkpoints you trust" in message and "re-saved with tensors" in message
+        if name == "custom":
+            assert "_Custom' object" in message  # names the class it would have to build
+
+
+def test_missing_and_truncated_checkpoints_are_refused(make_cfg, tmp_path):
+    with pytest.raises(CheckpointError, match=r"'missing.ckpt' does not exist .*Give the path"):
+        load_checkpoint("missing.ckpt")
+    with pytest.raises(CheckpointError, match=r"is a directory, not a file"):
+        load_checkpoint(tmp_path)
+    record = train(make_cfg("data=iris", "trainer.max_epochs=1"), tmp_path / "run")
+    data = Path(record["best_checkpoint"]).read_bytes()
+    truncated = tmp_path / "truncated.ckpt"
+    truncated.write_bytes(data[: len(data) // 2])
+    with pytest.raises(CheckpointError, match=r"not a readable torch checkpoint .*truncated"):
+        load_checkpoint(truncated)
+
+
+# ---------------------------------------------------------------------- lossbench-predict
+
+
+@pytest.mark.parametrize(("task", "head", "loss"), VALID, ids=["-".join(c) for c in VALID])
+def test_predictions_are_the_modules_probabilities(make_cfg, tmp_path, csv_files, task, head, loss):
+    training, new = csv_files[task]
+    cfg = make_cfg(
+        *_csv_overrides(task, training),
+        f"head={head}",
+        f"loss={loss}",
+        "trainer.max_epochs=1",
+        "checkpoint.save_last=false",
+    )
+    record = train(cfg, tmp_path / "run")
+    written = write_predictions(predict(record["best_checkpoint"], new), tmp_path / "p.csv")
+    got = _read_csv(written)
+
+    # The reference: the trained module, loaded by Lightning, on the training pipeline's
+    # standardisation of the same rows, through the link of its head (or of its loss).
+    module = ClassifierModule.load_from_checkpoint(record["best_checkpoint"], weights_only=True)
+    table = load_csv(training, LABELS[task], task)
+    datamodule = ClassificationDataModule(cfg.data, loss, seed=cfg.seed)
+    x = torch.from_numpy(datamodule.standardizer.transform(table.features))
+    with torch.no_grad():
+        probs = to_probabilities(module.eval()(x), module.link, task)
+    names = ANIMALS if task == "multiclass" else LABELS[task]
+    got_probs = torch.tensor(
+        [[float(v) for v in got[f"p_{n}"]] for n in names], dtype=torch.float64
+    )
+    got_probs = got_probs.T
+    torch.testing.assert_close(got_probs, probs.reshape(len(x), -1), rtol=0, atol=0)
+    if task == "multiclass":
+        assert got["predicted"] == [ANIMALS[i] for i in probs.argmax(dim=1).tolist()]
+        assert list(got) == [f"p_{n}" for n in ANIMALS] + ["predicted"]
+    else:
+        for k, name in enumerate(names):
+            expected = (probs.reshape(len(x), -1)[:, k] > 0.5).long().tolist()
+            assert [int(v) for v in got[f"pred_{name}"]] == expected
+        assert list(got) == [f"p_{n}" for n in names] + [f"pred_{n}" for n in names]
+
+
+def test_training_features_are_the_stored_standardisation_of_the_rows(csv_files):
+    training, _ = csv_files["binary"]
+    data = {"name": "csv", "path": str(training), "label_columns": ["y"], "task": "binary"}
+    data.update(batch_size=None, split_seed=0, val_fraction=0.2, test_fraction=0.2)
+    datamodule = ClassificationDataModule(data, "bce_with_logits")
+    table = load_csv(training, ["y"], "binary")
+    all_rows = {tuple(r) for r in datamodule.standardizer.transform(table.features).tolist()}
+    for features, _, _ in datamodule.tensors.values():
+        assert {tuple(r) for r in features.tolist()} <= all_rows
+
+
+def _predict_cli(*args: str, cwd: Path) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "lossbench.predict", *args],
+        cwd=cwd,
+        env={**os.environ, "PYTHONPATH": str(REPO / "src")},
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+
+
+def test_predict_cli_writes_original_class_values(make_cfg, tmp_path):
+    x, y = make_classification(
+        90, n_features=4, n_informative=3, n_redundant=0, n_classes=3, random_state=1
+    )
+    ids = [3, 7, 9]
+    rows = [[*map(float, xi), ids[v]] for xi, v in zip(x, y, strict=True)]
+    data = _write_csv(tmp_path / "digits.csv", [*FEATURES, "digit"], rows)
+    overrides = ("data=csv", f"data.path={data}", "data.label_columns=[digit]")
+    record = train(
+        make_cfg(*overrides, "data.task=multiclass", "loss=cross_entropy", "trainer.max_epochs=1"),
+        tmp_path / "run",
+    )
+    cwd = tmp_path / "cwd"
+    cwd.mkdir()
+    _write_csv(cwd / "new.csv", FEATURES[::-1], [r[3::-1] for r in rows[:5]])
+    ckpt = f"ckpt_path={record['best_checkpoint']}"
+    result = _predict_cli(ckpt, "data=csv", "data.path=new.csv", "out=preds.csv", cwd=cwd)
+    assert result.returncode == 0, result.stderr
+    assert "5 predictions written to preds.csv" in result.stdout
+    assert sorted(p.name for p in cwd.iterdir()) == ["new.csv", "preds.csv"]  # nothing else
+    got = _read_csv(cwd / "preds.csv")
+    assert list(got) == ["p_3", "p_7", "p_9", "predicted"]
+    probs = np.array([[float(v) for v in got[f"p_{i}"]] for i in ids]).T
+    assert got["predicted"] == [str(ids[i]) for i in probs.argmax(axis=1)]
+    np.testing.assert_allclose(probs.sum(axis=1), 1.0)
+
+    _write_csv(cwd / "bad.csv", ["f0", "f2", "digit"], [[1.0, 2.0, 3]])
+    result = _predict_cli(ckpt, "data.path=bad.csv", cwd=cwd)
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert "trained on feature column(s) this file lacks: 'f1', 'f3'" in result.stderr
+    assert "the file has 'f0', 'f2', 'digit'" in result.stderr
+
+
+def test_predict_refuses_bad_input_with_the_fix(make_cfg, tmp_path, csv_files):
+    training, _ = csv_files["binary"]
+    record = train(make_cfg(*_csv_overrides("binary", training), "trainer.max_epochs=1"), tmp_path)
+    text = tmp_path / "text.csv"
+    _write_csv(text, FEATURES, [[1, 2, 3, 4], [1, "high", 3, 4]])
+    with pytest.raises(DataError, match=r"feature column 'f1' holds a non-numeric value 'high'"):
+        predict(record["best_checkpoint"], text)
+    with pytest.raises(DataError, match=r"is the input file data.path"):
+        write_predictions({"p_y": [0.5]}, text, data_path=text)
+
+
+def test_predict_refuses_a_checkpoint_without_preprocessing(tmp_path, csv_files):
+    """A checkpoint that a plain Trainer wrote around a ClassifierModule lacks the data's
+    preprocessing; predicting with it would standardise with unknown statistics."""
+    data = {"name": "iris", "batch_size": None, "split_seed": 0}
+    datamodule = ClassificationDataModule(
+        {**data, "val_fraction": 0.2, "test_fraction": 0.2}, "cross_entropy"
+    )
+    module = ClassifierModule(
+        task="multiclass",
+        n_features=4,
+        n_outputs=3,
+        n_targets=3,
+        model={"name": "linear"},
+        head="logits",
+        loss={"name": "cross_entropy"},
+        optimizer={
+            "name": "adam",
+            "lr": 1e-3,
+            "weight_decay": 0.0,
+            "betas": [0.9, 0.999],
+            "eps": 1e-8,
+        },
+    )
+    trainer = L.Trainer(
+        max_epochs=1,
+        logger=False,
+        enable_checkpointing=False,
+        enable_progress_bar=False,
+        enable_model_summary=False,
+        accelerator="cpu",
+    )
+    trainer.fit(module, datamodule=datamodule)
+    path = tmp_path / "plain.ckpt"
+    trainer.save_checkpoint(path)
+    with pytest.raises(CheckpointError, match=r"does not store the preprocessing .*Retrain"):
+        predict(path, csv_files["binary"][1])

@@ -1,0 +1,138 @@
+"""Resuming a run: a killed run, resumed, ends where an uninterrupted run ends, bit for bit."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import torch
+
+from lossbench.checkpoint import load_checkpoint
+from lossbench.record import RunExistsError, read_record
+from lossbench.train import train
+from lossbench.validation import ConfigError
+
+REPO = Path(__file__).resolve().parents[1]
+#: dropout > 0: a resumed run must also continue the random number generator.
+RUN = (
+    "data=digits",
+    "model.dropout=0.2",
+    "optimizer.lr=3e-4",
+    "trainer.enable_progress_bar=false",
+    "trainer.enable_model_summary=false",
+    "trainer.accelerator=cpu",
+)
+
+
+def _final(record: dict) -> dict:
+    keys = [k for k in record if k.startswith(("val/", "test/"))]
+    assert keys
+    return {k: record[k] for k in [*keys, "epochs", "steps", "best_epoch", "history"]}
+
+
+def test_resumed_run_ends_with_the_metrics_of_an_uninterrupted_run(make_cfg, tmp_path):
+    """The in-process twin of the kill test below: the first attempt stops after 2 of 4 epochs
+    without a record (as a killed run does), and ckpt_path=last continues it."""
+    whole = train(make_cfg(*RUN, "trainer.max_epochs=4"), tmp_path / "whole")
+    first = train(make_cfg(*RUN, "trainer.max_epochs=2"), tmp_path / "resumed")
+    assert first["epochs"] == 2
+    (tmp_path / "resumed" / "metrics.json").unlink()  # what a killed run leaves: no record
+    resumed = train(make_cfg(*RUN, "trainer.max_epochs=4", "ckpt_path=last"), tmp_path / "resumed")
+    assert resumed["resumed_from"] == str(tmp_path / "resumed" / "checkpoints" / "last.ckpt")
+    assert _final(resumed) == _final(whole)
+    assert len(resumed["history"]["train/loss"]) == 4  # the full per-epoch history
+
+
+def test_last_checkpoint_is_written_every_epoch_not_only_when_improved(make_cfg, tmp_path):
+    # lr=0.5 overshoots after the first epoch: the best (validation) epoch stays 0.
+    cfg = make_cfg("data=iris", "loss=cross_entropy", "optimizer.lr=0.5", "trainer.max_epochs=4")
+    record = train(cfg, tmp_path)
+    assert record["best_epoch"] < 3  # so Lightning's save_last alone would have stopped there
+    last = load_checkpoint(tmp_path / "checkpoints" / "last.ckpt")
+    assert last["epoch"] == 3 and last["global_step"] == record["steps"]
+    assert len(last["lossbench_history"]["train/loss"]) == 4
+    assert sorted(p.name for p in (tmp_path / "checkpoints").iterdir()) == [
+        f"best-epoch{record['best_epoch']:03d}.ckpt",
+        "last.ckpt",
+    ]
+
+
+def test_resume_refuses_a_completed_run(make_cfg, tmp_path):
+    train(make_cfg(*RUN, "trainer.max_epochs=1"), tmp_path)
+    with pytest.raises(RunExistsError, match=r"already records a completed run"):
+        train(make_cfg(*RUN, "trainer.max_epochs=2", "ckpt_path=last"), tmp_path)
+
+
+def test_resume_last_without_a_last_checkpoint_is_refused(make_cfg, tmp_path):
+    with pytest.raises(ConfigError, match=r"ckpt_path=last: there is no .*last\.ckpt to resume"):
+        train(make_cfg(*RUN, "ckpt_path=last"), tmp_path)
+    assert read_record(tmp_path)["status"] == "failed"
+
+
+def test_resume_with_another_model_or_optimizer_is_refused(make_cfg, tmp_path):
+    train(make_cfg(*RUN, "trainer.max_epochs=1"), tmp_path / "run")
+    last = tmp_path / "run" / "checkpoints" / "last.ckpt"
+    cfg = make_cfg(*RUN, "model.hidden_sizes=[32]", "optimizer.lr=0.1", f"ckpt_path={last}")
+    with pytest.raises(ConfigError, match=r"cannot resume from") as info:
+        train(cfg, tmp_path / "other")
+    message = str(info.value)
+    assert "model.hidden_sizes: checkpoint [64, 64], config [32]" in message
+    assert "optimizer.lr: checkpoint 0.0003, config 0.1" in message
+    assert "only trainer.* may change" in message
+
+
+def _start(run_dir: Path, *overrides: str) -> subprocess.Popen:
+    return subprocess.Popen(
+        [sys.executable, "-m", "lossbench.train", *RUN, *overrides, f"hydra.run.dir={run_dir}"],
+        cwd=run_dir.parent,
+        env={**os.environ, "PYTHONPATH": str(REPO / "src")},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
+def _epoch_of(last: Path) -> int:
+    """The epoch of last.ckpt, or -1 while it does not exist or is being written."""
+    try:
+        return int(load_checkpoint(last)["epoch"])
+    except (ValueError, KeyError):
+        return -1
+
+
+@pytest.mark.slow
+def test_killed_run_resumes_to_the_metrics_of_an_uninterrupted_run(tmp_path):
+    epochs = "trainer.max_epochs=30"
+    whole = _start(tmp_path / "whole", epochs)
+    killed_dir = tmp_path / "killed"
+    killed = _start(killed_dir, epochs)
+    last = killed_dir / "checkpoints" / "last.ckpt"
+    deadline = time.monotonic() + 240
+    while _epoch_of(last) < 3:
+        assert killed.poll() is None, f"the run ended before it was killed: {killed.stderr.read()}"
+        assert time.monotonic() < deadline, "no last.ckpt past epoch 3 within 240 s"
+        time.sleep(0.02)
+    os.kill(killed.pid, signal.SIGKILL)
+    killed.wait()
+    assert killed.returncode == -signal.SIGKILL
+    assert not (killed_dir / "metrics.json").exists(), "the run completed before the kill"
+    checkpoint = load_checkpoint(last)
+    # last.ckpt is written at every epoch end, with the history up to that epoch.
+    assert 3 <= checkpoint["epoch"] < 29
+    assert len(checkpoint["lossbench_history"]["val/nll"]) == checkpoint["epoch"] + 1
+    assert isinstance(checkpoint["lossbench_rng"]["torch"], torch.Tensor)
+
+    resumed = _start(killed_dir, epochs, "ckpt_path=last")
+    assert resumed.wait(timeout=300) == 0, resumed.stderr.read()
+    assert whole.wait(timeout=300) == 0, whole.stderr.read()
+    a = json.loads((tmp_path / "whole" / "metrics.json").read_text())
+    b = json.loads((killed_dir / "metrics.json").read_text())
+    assert b["status"] == "completed" and b["resumed_from"] == str(last)
+    assert b["epochs"] == 30 and len(b["history"]["train/loss"]) == 30
+    assert _final(b) == _final(a)
