@@ -1,0 +1,162 @@
+"""DDP on the CPU: 2 processes (gloo), one run directory, metrics that count each sample once.
+
+The end-to-end runs start ``python -m lossbench.train`` as rank 0, which starts rank 1 itself
+(:mod:`lossbench.distributed`); they take ~15 s per DDP run on 2 cores and are marked slow.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import lightning as L
+import pytest
+import torch
+from hydra import compose, initialize_config_dir
+from lightning.pytorch.utilities.rank_zero import rank_zero_only
+from omegaconf import OmegaConf
+
+from lossbench import distributed
+from lossbench.data.datamodule import ClassificationDataModule
+from lossbench.data.loader import IndexBatchLoader
+from lossbench.module import ClassifierModule
+from lossbench.record import RECORD_NAME
+
+REPO = Path(__file__).resolve().parents[1]
+# wine with test_fraction 0.25: 97 training rows (odd: training pads), 45 test rows (odd).
+DDP_RUN = (
+    "trainer=ddp",
+    "trainer.accelerator=cpu",
+    "trainer.devices=2",
+    "trainer.max_epochs=3",
+    "data=wine",
+    "data.test_fraction=0.25",
+    "data.batch_size=16",
+    "head=logits",
+    "loss=cross_entropy",
+    "logger=csv",
+)
+
+
+def _cli(*args: str, cwd: Path) -> subprocess.CompletedProcess:
+    env = {**os.environ, "PYTHONPATH": str(REPO / "src")}
+    env.pop("OMP_NUM_THREADS", None)
+    return subprocess.run(
+        [sys.executable, "-m", "lossbench.train", *args],
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+
+
+@pytest.mark.parametrize("n", [44, 45])
+def test_evaluation_shards_count_each_sample_once_and_training_shards_pad(n):
+    tensors = (torch.arange(n),)
+    shards = [
+        torch.cat([b[0] for b in IndexBatchLoader(tensors, 8, shuffle=False, rank=r, world_size=2)])
+        for r in range(2)
+    ]
+    assert sorted(torch.cat(shards).tolist()) == list(range(n))
+    train = [
+        [
+            len(b[0])
+            for b in IndexBatchLoader(tensors, 8, shuffle=True, rank=r, world_size=2, pad=True)
+        ]
+        for r in range(2)
+    ]
+    assert train[0] == train[1]  # the same number of steps on every rank
+    assert sum(map(sum, train)) == n + n % 2
+
+
+def test_only_global_rank_zero_writes_the_record(tmp_path, monkeypatch):
+    record = {"status": "completed", "error": None}
+    monkeypatch.setattr(rank_zero_only, "rank", 1)
+    distributed.finish_run(tmp_path / "rank1", record)
+    assert not (tmp_path / "rank1" / RECORD_NAME).exists()
+    monkeypatch.setattr(rank_zero_only, "rank", 0)
+    distributed.finish_run(tmp_path / "rank0", record)
+    assert json.loads((tmp_path / "rank0" / RECORD_NAME).read_text())["status"] == "completed"
+
+
+@pytest.mark.parametrize(("cores", "processes", "jobs", "threads"), [(2, 2, 1, 1), (16, 4, 2, 2)])
+def test_threads_fit_the_cores(monkeypatch, cores, processes, jobs, threads):
+    before = torch.get_num_threads()
+    monkeypatch.setattr(distributed, "cores", lambda: cores)
+    monkeypatch.setattr(distributed, "parallel_jobs", lambda: jobs)
+    monkeypatch.setattr(torch, "get_num_threads", lambda: 64)  # never raised above torch's own
+    try:
+        assert distributed.fit_threads(processes) == threads
+    finally:
+        torch.set_num_threads(before)
+
+
+def test_child_config_joins_the_run_directory_of_rank_zero(make_cfg, tmp_path):
+    cfg = make_cfg("data=iris", "trainer=ddp", "seed=5")
+    child = distributed.ChildRun.of(cfg, tmp_path / "run")
+    path = child.write_config(tmp_path)
+    command = child.command(path, local_rank=1)
+    assert command[1:3] == ["-m", "lossbench.train"] and "-m" not in command[3:]
+    with initialize_config_dir(config_dir=str(path.parent), version_base="1.3"):
+        composed = compose(path.stem, overrides=command[7:], return_hydra_config=True)
+    assert composed.hydra.run.dir == str((tmp_path / "run").resolve())
+    assert composed.hydra.output_subdir is None
+    assert composed.hydra.job.name == "ddp_rank1"
+    job_cfg = {k: v for k, v in OmegaConf.to_container(composed).items() if k != "hydra"}
+    assert job_cfg == OmegaConf.to_container(cfg, resolve=True)
+
+
+def test_ddp_preset_composes(make_cfg):
+    cfg = make_cfg("trainer=ddp")
+    assert (cfg.trainer.strategy, cfg.trainer.devices, cfg.trainer.num_nodes) == ("ddp", 2, 1)
+    assert cfg.trainer.max_epochs == 2 and cfg.trainer.precision == "32-true"
+
+
+@pytest.mark.slow
+def test_two_process_ddp_run_equals_single_process_evaluation(tmp_path):
+    result = _cli(*DDP_RUN, cwd=tmp_path)
+    assert result.returncode == 0, result.stderr[-3000:]
+    run_dirs = list((tmp_path / "outputs" / "runs").iterdir())
+    assert len(run_dirs) == 1, f"scattered run directories: {run_dirs}"
+    run = run_dirs[0]
+    assert [p.parent for p in tmp_path.rglob(RECORD_NAME)] == [run]
+    assert (run / "ddp_rank1.log").is_file() and not (run / ".hydra" / "ddp_rank1").exists()
+    record = json.loads((run / RECORD_NAME).read_text())
+    assert record["status"] == "completed", record["error"]
+    assert record["sizes"] == {"train": 97, "val": 36, "test": 45}
+    assert record["steps"] == 3 * 4  # 3 epochs of ceil(ceil(97 / 2) / 16) steps per rank
+
+    cfg = OmegaConf.load(run / "config.yaml")
+    module = ClassifierModule.load_from_checkpoint(record["best_checkpoint"], weights_only=True)
+    datamodule = ClassificationDataModule(cfg.data, cfg.loss.name, seed=cfg.seed)
+    trainer = L.Trainer(
+        accelerator="cpu",
+        devices=1,
+        logger=False,
+        enable_progress_bar=False,
+        enable_model_summary=False,
+    )
+    single = trainer.test(module, datamodule=datamodule, verbose=False)[0]
+    assert single.keys() == {k for k in record if k.startswith("test/")}
+    for key, value in single.items():
+        torch.testing.assert_close(record[key], float(value), rtol=1e-5, atol=1e-6, msg=key)
+
+
+@pytest.mark.slow
+def test_ddp_inside_a_multirun_keeps_each_job_in_its_directory(tmp_path):
+    result = _cli("-m", *DDP_RUN, "trainer.max_epochs=1", "seed=0,1", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert not (tmp_path / "outputs" / "runs").exists()
+    (sweep,) = (tmp_path / "outputs" / "multiruns").iterdir()
+    jobs = sorted(p for p in sweep.iterdir() if p.is_dir())
+    assert [p.name for p in jobs] == ["0_wine_logits_cross_entropy", "1_wine_logits_cross_entropy"]
+    for job, seed in zip(jobs, (0, 1), strict=True):
+        record = json.loads((job / RECORD_NAME).read_text())
+        assert (record["status"], record["seed"]) == ("completed", seed)
+        assert (job / "ddp_rank1.log").is_file()
+    assert len(list(tmp_path.rglob(RECORD_NAME))) == 2

@@ -1,0 +1,85 @@
+"""Hydra launchers: joblib runs a sweep's jobs in parallel processes; the Slurm preset composes."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import os
+import subprocess
+import sys
+import warnings
+from pathlib import Path
+
+import pytest
+from hydra import compose, initialize_config_dir
+
+from lossbench.record import RECORD_NAME
+from lossbench.train import config_dir
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def _installed(module: str) -> bool:
+    return importlib.util.find_spec(module) is not None
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(
+    not _installed("hydra_plugins.hydra_joblib_launcher"), reason="hydra-joblib-launcher"
+)
+def test_joblib_runs_both_jobs_in_parallel_with_threads_that_fit_the_cores(tmp_path):
+    env = {**os.environ, "PYTHONPATH": str(REPO / "src")}
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "lossbench.train",
+            "-m",
+            "hydra/launcher=joblib",
+            "hydra.launcher.n_jobs=2",
+            "data=iris",
+            "trainer.max_epochs=2",
+            "logger=none",
+            "seed=0,1",
+        ],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "Joblib.Parallel(n_jobs=2" in result.stdout + result.stderr
+    records = sorted((tmp_path / "outputs" / "multiruns").glob(f"*/*/{RECORD_NAME}"))
+    assert len(records) == 2
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    for path, seed in zip(records, (0, 1), strict=True):
+        record = json.loads(path.read_text())
+        assert (record["status"], record["seed"]) == ("completed", seed)
+        log = (path.parent / "train.log").read_text()
+        assert f"torch threads per process: {max(1, cores // 2)} " in log
+
+
+@pytest.mark.skipif(
+    not _installed("hydra_plugins.hydra_submitit_launcher"), reason="hydra-submitit-launcher"
+)
+def test_slurm_preset_composes_with_overridable_resources():
+    with (
+        initialize_config_dir(config_dir=str(config_dir()), version_base="1.3"),
+        warnings.catch_warnings(),
+    ):
+        warnings.simplefilter("ignore")
+        cfg = compose(
+            "train",
+            overrides=["hydra/launcher=slurm", "hydra.launcher.partition=gpu", "trainer=ddp"],
+            return_hydra_config=True,
+        )
+    launcher = cfg.hydra.launcher
+    assert launcher._target_ == (
+        "hydra_plugins.hydra_submitit_launcher.submitit_launcher.SlurmLauncher"
+    )
+    assert launcher.partition == "gpu"
+    assert (launcher.timeout_min, launcher.gpus_per_node, launcher.cpus_per_task) == (60, 1, 4)
+    assert (launcher.mem_gb, launcher.nodes, launcher.tasks_per_node) == (16, 1, 1)
+    assert cfg.trainer.strategy == "ddp"
