@@ -1,5 +1,5 @@
-# lossbench: `make train` trains the default setup, `make test` runs the tests.
-# Both create .venv and install what they need on first use.
+# lossbench: `make compare` runs the standard study and writes its report, `make train` trains
+# the default setup, `make test` runs the tests. Each creates .venv and installs on first use.
 
 PYTHON ?= python3
 VENV ?= .venv
@@ -8,17 +8,26 @@ BIN := $(VENV)/bin
 CONSTRAINTS ?= constraints-cpu.txt
 PIP_CONSTRAINTS := $(if $(CONSTRAINTS),-c $(CONSTRAINTS),)
 STAMP := $(VENV)/.installed
+# Optional extras installed for development and CI (the tests of each skip when it is absent).
+EXTRAS ?= dev,optuna,launchers,tensorboard,mlflow
 ARGS ?=
+# make compare STUDY=quick: the one-minute version; EXPERIMENT=compare_binary: one task only.
+EXPERIMENT ?= compare_all
+STUDY ?= full
 
-.PHONY: install train test test-slow lint format clean
+.PHONY: install compare train test test-slow bench lint format clean
 
 $(STAMP): pyproject.toml $(CONSTRAINTS)
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet $(PIP_CONSTRAINTS) -e '.[dev]'
+	$(BIN)/python -m pip install --quiet $(PIP_CONSTRAINTS) -e '.[$(EXTRAS)]'
 	touch $(STAMP)
 
 install: $(STAMP)
+
+compare: $(STAMP)
+	$(BIN)/lossbench-train -m experiment=$(EXPERIMENT) study=$(STUDY) $(ARGS)
+	$(BIN)/lossbench-report outputs/studies/$(EXPERIMENT)-$(STUDY)
 
 train: $(STAMP)
 	$(BIN)/lossbench-train $(ARGS)
@@ -28,6 +37,9 @@ test: $(STAMP)
 
 test-slow: $(STAMP)
 	$(BIN)/python -m pytest -m slow -q $(ARGS)
+
+bench: $(STAMP)
+	$(BIN)/python scripts/benchmark.py $(ARGS)
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests scripts

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from hydra.core.config_store import ConfigStore
-from omegaconf import MISSING
+from omegaconf import MISSING, OmegaConf
 
 from lossbench.heads import HEADS
 
@@ -116,6 +116,7 @@ class BCELossConfig(LossConfig, _LegacyReduction):
 class BCEWithLogitsLossConfig(LossConfig, _LegacyReduction):
     weight: list[float] | None = None
     pos_weight: Any = None  # a number, a list (one per unit) or 'auto' = negatives / positives
+    pos_weight_scale: float = 1.0  # multiplies pos_weight (for searches over its strength)
 
 
 @dataclass
@@ -200,7 +201,15 @@ class TrainerConfig:
 
 @dataclass
 class LoggerConfig:
-    name: str = MISSING  # csv | tensorboard | none
+    name: str = MISSING  # csv | tensorboard | mlflow | none
+
+
+@dataclass
+class MLflowLoggerConfig(LoggerConfig):
+    tracking_uri: str = "sqlite:///outputs/mlflow.db"  # relative paths: from the launch directory
+    experiment_name: str = "lossbench"
+    run_name: str | None = None  # null: <data>_<head>_<loss>
+    log_model: bool = False  # also upload the checkpoints as MLflow artifacts
 
 
 @dataclass
@@ -231,6 +240,8 @@ class TrainConfig:
     checkpoint: CheckpointConfig = field(default_factory=CheckpointConfig)
     early_stopping: EarlyStoppingConfig = field(default_factory=EarlyStoppingConfig)
     setup: str | None = None  # a name for the head + loss setup (studies); null: derived
+    study_name: str | None = None  # set by experiment configs: outputs/studies/<name>-<variant>
+    study_variant: str = "full"  # set by the study group: full or quick
     seed: int = 0  # seeds model initialisation and batch order (0 is a seed)
     optimized_metric: str = "val/nll"  # what checkpointing and sweepers optimise
     ckpt_path: str | None = None
@@ -246,6 +257,7 @@ SCHEMAS: dict[str, dict[str, type]] = {
         "digits": DataConfig,
         "digits_multilabel": DataConfig,
         "synthetic_binary": SyntheticBinaryConfig,
+        "synthetic_binary_imbalanced": SyntheticBinaryConfig,
         "synthetic_multilabel": SyntheticMultilabelConfig,
         "synthetic_multiclass": SyntheticMulticlassConfig,
         "csv": CsvDataConfig,
@@ -263,12 +275,23 @@ SCHEMAS: dict[str, dict[str, type]] = {
     },
     "optimizer": {"adam": AdamConfig, "adamw": AdamConfig, "sgd": SGDConfig, "lbfgs": LBFGSConfig},
     "trainer": {"default": TrainerConfig},
-    "logger": {name: LoggerConfig for name in ("csv", "tensorboard", "none")},
+    "logger": {
+        **{name: LoggerConfig for name in ("csv", "tensorboard", "none")},
+        "mlflow": MLflowLoggerConfig,
+    },
 }
 
 
+def sweep_direction(metric: str) -> str:
+    """``${direction:${optimized_metric}}`` in configs: 'minimize' or 'maximize' for Optuna."""
+    from lossbench.validation import metric_mode
+
+    return "minimize" if metric_mode(metric) == "min" else "maximize"
+
+
 def register_configs() -> None:
-    """Store every schema in Hydra's ConfigStore (idempotent)."""
+    """Store every schema in Hydra's ConfigStore and register resolvers (idempotent)."""
+    OmegaConf.register_new_resolver("direction", sweep_direction, replace=True)
     cs = ConfigStore.instance()
     cs.store(name="train_schema", node=TrainConfig)
     for group, options in SCHEMAS.items():

@@ -13,6 +13,12 @@ float64 probabilities that lossbench computes itself from the raw scores
 (:meth:`lossbench.metrics.ClassificationMetrics.update_from_scores`), never a library's guess
 of logits versus probabilities. A non-finite loss raises :class:`NonFiniteLossError` naming
 epoch and step.
+
+Precision policy (:mod:`lossbench.precision`): under ``trainer.precision=bf16-mixed`` or
+``16-mixed`` the model body runs under autocast, but the head's activation and the loss always
+run outside autocast on float32 scores (float64 under ``64-true``), for every loss: BCELoss on a
+bf16 sigmoid gets loss 100 and gradient 0 from logit 6.25 on, and on CUDA it refuses autocast.
+The metrics see the same float32 scores.
 """
 
 from __future__ import annotations
@@ -30,6 +36,7 @@ from lossbench.losses import build_loss, get_loss
 from lossbench.metrics import ClassificationMetrics
 from lossbench.models import build_model
 from lossbench.optim import build_optimizer, l2_penalty
+from lossbench.precision import at_least_float32, full_precision
 from lossbench.tasks import Task
 
 
@@ -77,15 +84,24 @@ class ClassifierModule(L.LightningModule):
         #: Reliability-diagram bins of the last test epoch (see ClassificationMetrics.reliability).
         self.reliability: dict[str, list] | None = None
         self._metrics_step = -1
+        # --- checkpoint metadata (lossbench.checkpoint, predict) ---
+        #: The data's preprocessing (``ClassificationDataModule.preprocessing``: feature names,
+        #: the training split's standardisation, label names, classes), stored in checkpoints
+        #: so that prediction works without the training data; set by lossbench-train.
+        self.preprocessing: dict[str, Any] | None = None
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """Raw scores ``(N, units)``: the model body without the head."""
         return self.model(x)
 
     def objective(self, scores: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
-        """The loss of the head's output against the loss-encoded targets."""
-        out = self.head(scores)
-        loss = self.loss_fn(out.squeeze(-1) if self.squeeze else out, targets)
+        """The loss of the head's output against the loss-encoded targets.
+
+        Head and loss run outside autocast on at least float32 (the precision policy above).
+        """
+        with full_precision(scores.device):
+            out = self.head(at_least_float32(scores))
+            loss = self.loss_fn(out.squeeze(-1) if self.squeeze else out, at_least_float32(targets))
         if loss.ndim != 0:
             raise ValueError(
                 "the loss returned one value per element (reduction 'none', "
@@ -98,11 +114,13 @@ class ClassifierModule(L.LightningModule):
         self, stage: str, scores: torch.Tensor, labels: torch.Tensor, loss: torch.Tensor
     ) -> None:
         self.stage_metrics[f"{stage}_"].update_from_scores(scores.detach(), labels, self.link)
-        self.stage_loss[f"{stage}_"].update(loss.detach(), weight=len(labels))
+        # One value per sample: MeanMetric(nan_strategy="disable") ignores `weight` (torchmetrics
+        # 1.9), which made the epoch loss a mean of batch means (and of rank means under DDP).
+        self.stage_loss[f"{stage}_"].update(loss.detach().expand(len(labels)))
 
     def training_step(self, batch: tuple[torch.Tensor, ...], batch_idx: int) -> torch.Tensor:
         x, labels, targets = batch
-        scores = self(x)
+        scores = at_least_float32(self(x))  # the precision policy: head, loss, metrics >= fp32
         loss = self.objective(scores, targets)
         if not torch.isfinite(loss):
             raise NonFiniteLossError(
@@ -118,12 +136,12 @@ class ClassifierModule(L.LightningModule):
 
     def validation_step(self, batch: tuple[torch.Tensor, ...], batch_idx: int) -> None:
         x, labels, targets = batch
-        scores = self(x)
+        scores = at_least_float32(self(x))  # the precision policy: head, loss, metrics >= fp32
         self._update("val", scores, labels, self.objective(scores, targets))
 
     def test_step(self, batch: tuple[torch.Tensor, ...], batch_idx: int) -> None:
         x, labels, targets = batch
-        scores = self(x)
+        scores = at_least_float32(self(x))  # the precision policy: head, loss, metrics >= fp32
         self._update("test", scores, labels, self.objective(scores, targets))
 
     def _epoch_end(self, stage: str) -> None:
@@ -150,8 +168,35 @@ class ClassifierModule(L.LightningModule):
     def configure_optimizers(self) -> torch.optim.Optimizer:
         return build_optimizer(self.optimizer_cfg, self.model)
 
+    # --- checkpoint hooks: plain lists, numbers and tensors only (weights_only=True loads) ---
     def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
-        checkpoint["lossbench_history"] = self.history
+        from lossbench.checkpoint import HISTORY_KEY, METADATA_KEY, RNG_KEY, rng_states
+
+        checkpoint[HISTORY_KEY] = self.history
+        checkpoint[METADATA_KEY] = {
+            **(self.preprocessing or {}),
+            "task": self.task,
+            "head": self.hparams["head"],
+            "loss": self.hparams["loss"]["name"],
+            "link": self.link,
+        }
+        # A resumed run continues with the generator states of the epoch end it resumes from
+        # (dropout masks), as the uninterrupted run does.
+        checkpoint[RNG_KEY] = rng_states()
 
     def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
-        self.history = checkpoint.get("lossbench_history", {})
+        from lossbench.checkpoint import (
+            DATA_KEYS,
+            HISTORY_KEY,
+            METADATA_KEY,
+            RNG_KEY,
+            restore_rng_states,
+        )
+
+        self.history = checkpoint.get(HISTORY_KEY, {})
+        meta = checkpoint.get(METADATA_KEY) or {}
+        if all(meta.get(key) is not None for key in DATA_KEYS):
+            self.preprocessing = {key: meta[key] for key in ("task", *DATA_KEYS)}
+        resuming = self._trainer is not None and self._trainer.state.fn == "fit"
+        if resuming and RNG_KEY in checkpoint:
+            restore_rng_states(checkpoint[RNG_KEY])

@@ -16,6 +16,7 @@ metrics come from the best checkpoint.
 from __future__ import annotations
 
 import logging
+import re
 import sys
 import time
 import warnings
@@ -28,7 +29,12 @@ from hydra.types import RunMode
 from omegaconf import DictConfig, OmegaConf
 
 from lossbench.config import register_configs
-from lossbench.record import RunExistsError, environment, refuse_completed, write_record
+from lossbench.record import (
+    RunExistsError,
+    environment,
+    read_record,
+    refuse_completed,
+)
 from lossbench.validation import ConfigError, metric_mode, validate
 
 log = logging.getLogger("lossbench")
@@ -82,10 +88,14 @@ def _callbacks(cfg: DictConfig, output_dir: Path) -> list[Any]:
             monitor=monitor,
             mode=cfg.checkpoint.mode or metric_mode(monitor),
             save_top_k=1,
-            save_last=cfg.checkpoint.save_last,
+            save_last=False,  # last.ckpt: below, every epoch (Lightning's only when improved)
             auto_insert_metric_name=False,
         )
     ]
+    if cfg.checkpoint.save_last:  # after the best checkpoint, so last.ckpt records its path
+        from lossbench.checkpoint import last_checkpoint_callback
+
+        callbacks.append(last_checkpoint_callback(output_dir / "checkpoints"))
     if cfg.early_stopping.enabled:
         monitor = cfg.early_stopping.monitor or cfg.optimized_metric
         callbacks.append(
@@ -99,19 +109,35 @@ def _callbacks(cfg: DictConfig, output_dir: Path) -> list[Any]:
     return callbacks
 
 
-def _logger(name: str, output_dir: Path) -> Any:
-    from lightning.pytorch.loggers import CSVLogger, TensorBoardLogger
+def _logger(cfg: DictConfig, output_dir: Path) -> Any:
+    from lightning.pytorch.loggers import CSVLogger, MLFlowLogger, TensorBoardLogger
 
+    name = cfg.logger.name
     if name == "csv":
         return CSVLogger(save_dir=output_dir, name="logs", version="")
     if name == "tensorboard":
         return TensorBoardLogger(save_dir=output_dir, name="tensorboard", version="")
+    if name == "mlflow":
+        uri, artifacts = cfg.logger.tracking_uri, None
+        if uri.startswith("sqlite:///"):  # SQLite creates the file, not its directory
+            store = Path(uri.removeprefix("sqlite:///")).parent
+            store.mkdir(parents=True, exist_ok=True)
+            artifacts = (store / "mlartifacts").resolve().as_uri()  # not ./mlruns in the cwd
+        return MLFlowLogger(
+            experiment_name=cfg.logger.experiment_name,
+            run_name=cfg.logger.run_name or f"{cfg.data.name}_{cfg.head.name}_{cfg.loss.name}",
+            tracking_uri=uri,
+            tags={"run_dir": str(output_dir), "seed": str(cfg.seed)},
+            log_model=cfg.logger.log_model,
+            artifact_location=artifacts,
+        )
     return False
 
 
 def _trainer(cfg: DictConfig, output_dir: Path, interactive: bool) -> Any:
     import lightning as L
 
+    quiet_lightning()  # again: joblib's worker processes never run main()
     kwargs = {
         k: v
         for k, v in OmegaConf.to_container(cfg.trainer, resolve=True).items()  # type: ignore[union-attr]
@@ -119,13 +145,17 @@ def _trainer(cfg: DictConfig, output_dir: Path, interactive: bool) -> Any:
     }
     kwargs.setdefault("enable_progress_bar", interactive)
     kwargs.setdefault("enable_model_summary", interactive)
-    return L.Trainer(
+    trainer = L.Trainer(
         **kwargs,
         default_root_dir=output_dir,
-        logger=_logger(cfg.logger.name, output_dir),
+        logger=_logger(cfg, output_dir),
         callbacks=_callbacks(cfg, output_dir),
         num_sanity_val_steps=0,
     )
+    from lossbench.distributed import prepare
+
+    prepare(trainer, cfg, output_dir)  # DDP children join this run directory; threads fit cores
+    return trainer
 
 
 def _fit_and_evaluate(
@@ -133,6 +163,7 @@ def _fit_and_evaluate(
 ) -> None:
     import lightning as L
 
+    from lossbench.checkpoint import CheckpointError, check_resume, load_checkpoint, resume_path
     from lossbench.data.datamodule import ClassificationDataModule
     from lossbench.module import ClassifierModule
 
@@ -152,11 +183,20 @@ def _fit_and_evaluate(
         loss=loss,
         optimizer=OmegaConf.to_container(cfg.optimizer, resolve=True),
     )
+    # --- checkpoints: preprocessing for predict; resume (ckpt_path=last | <file>) ---
+    module.preprocessing = datamodule.preprocessing
+    try:
+        resume = resume_path(cfg.get("ckpt_path"), output_dir)
+        if resume is not None:
+            check_resume(load_checkpoint(resume), resume, module.hparams, module.preprocessing)
+    except CheckpointError as error:
+        raise ConfigError(str(error)) from None
     trainer = _trainer(cfg, output_dir, interactive)
     record.update(n_outputs=datamodule.n_outputs, sizes=datamodule.sizes(), loss_params=loss)
+    record.update(resumed_from=None if resume is None else str(resume))
     start = time.perf_counter()
     try:
-        trainer.fit(module, datamodule=datamodule, ckpt_path=cfg.ckpt_path)
+        trainer.fit(module, datamodule=datamodule, ckpt_path=resume, weights_only=True)
     finally:
         record.update(
             train_seconds=round(time.perf_counter() - start, 4),
@@ -167,7 +207,7 @@ def _fit_and_evaluate(
     best = trainer.checkpoint_callback.best_model_path or None
     for stage in ("validate", "test"):
         results = getattr(trainer, stage)(
-            module, datamodule=datamodule, ckpt_path=best, verbose=False
+            module, datamodule=datamodule, ckpt_path=best, verbose=False, weights_only=True
         )
         record.update({k: float(v) for k, v in results[0].items()})
     record.update(
@@ -176,10 +216,9 @@ def _fit_and_evaluate(
 
 
 def _best_epoch(path: str | None) -> int | None:
-    if not path:
-        return None
-    stem = Path(path).stem
-    return int(stem.rsplit("epoch", 1)[-1]) if "epoch" in stem else None
+    """The epoch in ``best-epochNNN.ckpt`` (or ``best-epochNNN-v1.ckpt`` after a re-run)."""
+    match = re.search(r"epoch(\d+)", Path(path).stem) if path else None
+    return int(match.group(1)) if match else None
 
 
 def train(cfg: DictConfig, output_dir: str | Path, *, multirun: bool = False) -> dict[str, Any]:
@@ -194,6 +233,8 @@ def train(cfg: DictConfig, output_dir: str | Path, *, multirun: bool = False) ->
     task = None
     record = _base_record(cfg, task)
     record["environment"] = environment()
+    from lossbench.distributed import finish_run  # rank-0 writing; imports Lightning
+
     try:
         task = validate(cfg)
         record["task"] = task
@@ -205,12 +246,13 @@ def train(cfg: DictConfig, output_dir: str | Path, *, multirun: bool = False) ->
 
         known = isinstance(error, ConfigError | NonFiniteLossError)
         record["error"] = str(error) if known else f"{type(error).__name__}: {error}"
-        write_record(output_dir, record)
+        record["refused"] = isinstance(error, ConfigError)  # refused before training started
+        finish_run(output_dir, record)  # metrics.json on global rank 0 only; ends DDP children
         log.error("run failed: %s (%s)", record["error"], output_dir / "metrics.json")
         if not multirun:
             raise
         return record
-    path = write_record(output_dir, record)
+    path = finish_run(output_dir, record)
     metric = cfg.optimized_metric.replace("val/", "test/")
     log.info(
         "completed: %s = %.4f, test/accuracy = %.4f; record: %s",
@@ -222,15 +264,44 @@ def train(cfg: DictConfig, output_dir: str | Path, *, multirun: bool = False) ->
     return record
 
 
+def completed_with_same_config(cfg: DictConfig, output_dir: Path) -> dict[str, Any] | None:
+    """The record in ``output_dir`` if it completed with exactly this resolved config.
+
+    This is what lets an interrupted study resume: re-running the same sweep skips such jobs.
+    """
+    record = read_record(output_dir)
+    saved = output_dir / "config.yaml"
+    if record is None or record.get("status") != "completed" or not saved.is_file():
+        return None
+    same = OmegaConf.to_container(OmegaConf.load(saved)) == OmegaConf.to_container(
+        cfg, resolve=True
+    )
+    return record if same else None
+
+
+def _sweep_value(cfg: DictConfig, record: dict[str, Any]) -> float | None:
+    """What a sweeper receives: the optimized metric, or None for a failed run (the Optuna
+    sweeper marks a trial that returns something that is not a float as failed and goes on;
+    NaN would stop it)."""
+    value = record.get(cfg.optimized_metric) if record.get("status") == "completed" else None
+    return None if value is None else float(value)
+
+
 @hydra.main(config_path=str(config_dir()), config_name="train", version_base="1.3")
-def _hydra_main(cfg: DictConfig) -> float:
+def _hydra_main(cfg: DictConfig) -> float | None:
     hydra_cfg = HydraConfig.get()
     multirun = hydra_cfg.mode == RunMode.MULTIRUN
     output_dir = Path(hydra_cfg.runtime.output_dir)
+    if multirun and (done := completed_with_same_config(cfg, output_dir)) is not None:
+        log.info("skipped: %s already completed with this config", output_dir)
+        return _sweep_value(cfg, done)
     log.info("run directory: %s", output_dir)
     try:
         record = train(cfg, output_dir, multirun=multirun)
     except (ConfigError, RunExistsError) as error:
+        if multirun:  # never overwrite another config's completed run; the sweep goes on
+            log.error("refused: %s", error)
+            return None
         print(f"lossbench: refused: {error}", file=sys.stderr)
         sys.exit(2)
     except Exception as error:
@@ -240,8 +311,7 @@ def _hydra_main(cfg: DictConfig) -> float:
             print(f"lossbench: failed: {error}", file=sys.stderr)
             sys.exit(1)
         raise
-    value = record.get(cfg.optimized_metric)
-    return float("nan") if value is None else float(value)
+    return _sweep_value(cfg, record)
 
 
 def quiet_lightning() -> None:
@@ -249,6 +319,7 @@ def quiet_lightning() -> None:
     # Lightning has its own console handler; without this, Hydra's root handler repeats each line.
     logging.getLogger("lightning.pytorch").propagate = False
     logging.getLogger("lightning.fabric").propagate = False
+    logging.getLogger("alembic").setLevel(logging.WARNING)  # imported by optuna, chatty at INFO
     for pattern in (
         ".*smaller than the logging interval.*",
         ".*does not have many workers.*",

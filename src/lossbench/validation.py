@@ -30,9 +30,10 @@ from lossbench.losses import validate_loss_params
 from lossbench.losses.reduction import legacy_reduction
 from lossbench.models import ACTIVATIONS, MODELS
 from lossbench.optim import OPTIMIZERS
+from lossbench.precision import check_precision
 from lossbench.tasks import Task
 
-LOGGERS = {"csv": None, "tensorboard": "tensorboard", "none": None}
+LOGGERS = {"csv": None, "tensorboard": "tensorboard", "mlflow": "mlflow", "none": None}
 #: Metric names per task, without the stage prefix.
 METRICS: dict[str, tuple[str, ...]] = {
     "binary": ("loss", "accuracy", "f1_macro", "auroc", "ece", "nll", "brier", "saturated"),
@@ -165,6 +166,8 @@ def _check_run(cfg: DictConfig, task: Task) -> None:
         cfg.trainer.max_epochs >= 1,
         f"trainer.max_epochs={cfg.trainer.max_epochs} must be at least 1.",
     )
+    precision_error = check_precision(cfg.trainer.precision, cfg.trainer.accelerator)
+    _require(precision_error is None, str(precision_error))
     _require(
         cfg.logger.name in LOGGERS,
         f"Unknown logger {cfg.logger.name!r}. Valid loggers: {', '.join(LOGGERS)}.",

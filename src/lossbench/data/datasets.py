@@ -159,6 +159,12 @@ DATASETS: dict[str, DatasetSpec] = {
             "make_classification; class balance and label noise configurable",
         ),
         DatasetSpec(
+            "synthetic_binary_imbalanced",
+            "binary",
+            _synthetic_binary,
+            "make_classification with about 10 % positives",
+        ),
+        DatasetSpec(
             "digits_multilabel",
             "multilabel",
             _digits_multilabel,

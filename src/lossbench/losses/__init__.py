@@ -95,7 +95,7 @@ LOSSES: dict[str, LossSpec] = {
             "sigmoid",
             "float",
             _ALL_TASKS,
-            ("weight", "pos_weight"),
+            ("weight", "pos_weight", "pos_weight_scale"),
             True,
             nn.BCEWithLogitsLoss,
             "sigmoid + binary cross-entropy in one numerically stable step",
@@ -255,6 +255,15 @@ def validate_loss_params(name: str, params: Mapping[str, Any]) -> None:
                 "alpha weighs positives and must lie in [0, 1], "
                 "or be null for no weighting, e.g. loss.alpha=0.25 or loss.alpha=null",
             )
+    if "pos_weight_scale" in params:
+        value = params["pos_weight_scale"]
+        if not isinstance(value, Real) or not value > 0 or not math.isfinite(value):
+            raise _error(
+                name,
+                "pos_weight_scale",
+                value,
+                "it multiplies pos_weight and must be a positive number, e.g. 0.5 or 2",
+            )
     for key in ("weight", "pos_weight"):
         value = params.get(key)
         if value is None or (key == "pos_weight" and value == "auto"):
@@ -335,6 +344,8 @@ def build_loss(
         kwargs["reduction"] = legacy_reduction(params.get("size_average"), params.get("reduce"))
     for key in spec.params:
         value = params.get(key)
+        if key == "pos_weight_scale":
+            continue  # applied below, once pos_weight is known
         if key == "pos_weight" and value == "auto":
             if train_targets is None:
                 raise ValueError("loss.pos_weight=auto needs the training targets")
@@ -352,6 +363,9 @@ def build_loss(
             value = _per_unit(name, key, value, n_outputs, task)
         if value is not None or (key in _NULL_MEANS_OFF and key in params):
             kwargs[key] = value
+    scale = params.get("pos_weight_scale", 1.0)
+    if scale != 1.0:  # tunes the strength of pos_weight (e.g. auto x 0.5) in a search
+        kwargs["pos_weight"] = kwargs.get("pos_weight", torch.ones(n_outputs)) * float(scale)
     return spec.build(**kwargs)
 
 

@@ -1,0 +1,184 @@
+"""Studies: setup and experiment configs, resumable sweeps, Optuna searches that survive failure."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from hydra import compose, initialize_config_dir
+from hydra.core.global_hydra import GlobalHydra
+from omegaconf import OmegaConf
+
+from lossbench.compatibility import check
+from lossbench.data.datasets import task_of
+from lossbench.train import config_dir, main
+
+REPO = Path(__file__).resolve().parents[1]
+SETUPS = sorted(p.stem for p in (config_dir() / "setup").glob("*.yaml"))
+EXPERIMENTS = sorted(p.stem for p in (config_dir() / "experiment").glob("*.yaml"))
+
+
+def run_cli_in_process(monkeypatch: pytest.MonkeyPatch, cwd: Path, *args: str) -> None:
+    """``lossbench-train ARGS`` in this process (as a multirun job sees it)."""
+    monkeypatch.chdir(cwd)
+    monkeypatch.setattr(sys, "argv", ["lossbench-train", *args])
+    try:
+        main()
+    finally:
+        GlobalHydra.instance().clear()
+
+
+def sweep_params(experiment: str) -> dict[str, list[str]]:
+    with initialize_config_dir(config_dir=str(config_dir()), version_base="1.3"):
+        cfg = compose("train", overrides=[f"experiment={experiment}"], return_hydra_config=True)
+    return {k: str(v).split(",") for k, v in cfg.hydra.sweeper.params.items()}
+
+
+@pytest.mark.parametrize("setup", SETUPS)
+def test_setup_sets_head_loss_and_name(make_cfg, setup: str) -> None:
+    cfg = make_cfg(f"setup={setup}")
+    assert cfg.setup == setup
+    assert setup.startswith(f"{cfg.head.name}_{cfg.loss.name}")
+
+
+@pytest.mark.parametrize("experiment", [e for e in EXPERIMENTS if e != "compare_all"])
+def test_task_experiments_sweep_only_valid_setups(make_cfg, experiment: str) -> None:
+    params = sweep_params(experiment)
+    assert params["seed"] == ["0", "1", "2"]  # at least 3 seeds per cell
+    for data in params["data"]:
+        for setup in params["setup"]:
+            cfg = make_cfg(f"data={data}", f"setup={setup}")
+            assert check(task_of(cfg.data), cfg.head.name, cfg.loss.name).ok, (data, setup)
+
+
+def test_compare_all_covers_every_task_experiment() -> None:
+    everything = sweep_params("compare_all")
+    for experiment in ("compare_binary", "compare_multilabel", "compare_multiclass"):
+        params = sweep_params(experiment)
+        assert set(params["data"]) <= set(everything["data"])
+        assert set(params["setup"]) <= set(everything["setup"])
+    assert len(everything["data"]) == 6
+
+
+def test_study_quick_shortens_training(make_cfg) -> None:
+    full, quick = make_cfg("study=full", fast=False), make_cfg("study=quick", fast=False)
+    assert quick.trainer.max_epochs < full.trainer.max_epochs
+    assert (full.study_variant, quick.study_variant) == ("full", "quick")
+
+
+def test_second_invocation_of_a_finished_sweep_trains_nothing(monkeypatch, tmp_path, capfd):
+    args = (
+        "-m",
+        "data=iris",
+        "setup=logits_cross_entropy,log_softmax_nll",
+        "seed=0,1",
+        "trainer.max_epochs=1",
+        "logger=none",
+        "hydra.sweep.dir=study",
+        "hydra.sweep.subdir=${data.name}/${setup}/seed${seed}",
+    )
+    run_cli_in_process(monkeypatch, tmp_path, *args)
+    records = sorted((tmp_path / "study").rglob("metrics.json"))
+    assert len(records) == 4
+    assert all(json.loads(p.read_text())["status"] == "completed" for p in records)
+    stamps = [p.stat().st_mtime_ns for p in records]
+    capfd.readouterr()
+    run_cli_in_process(monkeypatch, tmp_path, *args)
+    assert [p.stat().st_mtime_ns for p in records] == stamps
+    out = capfd.readouterr().out
+    assert out.count("skipped:") == 4
+    assert "run directory" not in out
+    # a changed config is not skipped: the job refuses to overwrite the other config's run
+    changed = [a if a != "trainer.max_epochs=1" else "trainer.max_epochs=2" for a in args]
+    run_cli_in_process(monkeypatch, tmp_path, *changed)
+    assert capfd.readouterr().out.count("refused:") == 4
+    assert [p.stat().st_mtime_ns for p in records] == stamps
+
+
+def test_an_interrupted_sweep_reruns_only_missing_and_failed_jobs(monkeypatch, tmp_path, capfd):
+    args = (
+        "-m",
+        "data=iris",
+        "setup=logits_cross_entropy",
+        "seed=0,1,2",
+        "trainer.max_epochs=1",
+        "logger=none",
+        "hydra.sweep.dir=study",
+        "hydra.sweep.subdir=seed${seed}",
+    )
+    run_cli_in_process(monkeypatch, tmp_path, *args)
+    (tmp_path / "study" / "seed1" / "metrics.json").unlink()  # as if killed mid-run
+    failed = tmp_path / "study" / "seed2" / "metrics.json"
+    failed.write_text(json.dumps({**json.loads(failed.read_text()), "status": "failed"}))
+    capfd.readouterr()
+    run_cli_in_process(monkeypatch, tmp_path, *args)
+    out = capfd.readouterr().out
+    assert out.count("skipped:") == 1
+    assert out.count("completed:") == 2
+
+
+@pytest.mark.parametrize(
+    ("metric", "direction"), [("val/nll", "minimize"), ("val/auroc", "maximize")]
+)
+def test_hparams_searches_compose_with_the_metric_direction(metric: str, direction: str) -> None:
+    pytest.importorskip("hydra_plugins.hydra_optuna_sweeper")
+    for search in ("optuna_focal", "optuna_pos_weight"):
+        with initialize_config_dir(config_dir=str(config_dir()), version_base="1.3"):
+            cfg = compose(
+                "train",
+                overrides=[f"hparams_search={search}", f"optimized_metric={metric}"],
+                return_hydra_config=True,
+            )
+        assert cfg.hydra.sweeper.direction == direction
+        assert "optimizer.lr" in cfg.hydra.sweeper.params
+        assert "optuna" in cfg.hydra.sweeper._target_.lower()
+
+
+@pytest.mark.slow
+def test_optuna_search_goes_on_when_trials_fail(tmp_path: Path) -> None:
+    """A trial whose loss turns non-finite is marked failed; the search completes."""
+    pytest.importorskip("hydra_plugins.hydra_optuna_sweeper")
+    search = tmp_path / "configs" / "hparams_search"
+    search.mkdir(parents=True)
+    (search / "diverging.yaml").write_text(
+        "# @package _global_\n"
+        "defaults:\n  - override /hydra/sweeper: optuna\n"
+        "hydra:\n  sweeper:\n    direction: minimize\n    n_trials: 4\n"
+        "    max_failure_rate: 1.0\n    sampler:\n      seed: 0\n"
+        "    params:\n      optimizer.lr: choice(0.01, 100000.0)\n"
+    )
+    env = {**os.environ, "PYTHONPATH": str(REPO / "src")}
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "lossbench.train",
+            "-m",
+            "hparams_search=diverging",
+            f"hydra.searchpath=[file://{tmp_path / 'configs'}]",
+            "setup=sigmoid_manual_bce",
+            "model=linear",
+            "optimizer=sgd",
+            "trainer.max_epochs=3",
+            "logger=none",
+            "hydra.sweep.dir=search",
+        ],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    statuses = [
+        json.loads(p.read_text())["status"] for p in (tmp_path / "search").rglob("metrics.json")
+    ]
+    assert len(statuses) == 4
+    assert "failed" in statuses and "completed" in statuses
+    best = OmegaConf.load(tmp_path / "search" / "optimization_results.yaml")
+    assert best.best_params["optimizer.lr"] == 0.01
