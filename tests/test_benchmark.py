@@ -1,0 +1,51 @@
+"""Smoke test of scripts/benchmark.py: it runs end to end and writes a complete JSON report.
+
+Speed is never asserted here: only that every cell was measured and every timing is positive.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+TASKS = ("binary", "multilabel", "multiclass")
+BATCH_SIZES = (128, 1024)
+
+
+def test_quick_benchmark_writes_a_ratio_per_task_and_batch_size(tmp_path):
+    out = tmp_path / "bench.json"
+    proc = subprocess.run(
+        [sys.executable, str(REPO / "scripts" / "benchmark.py"), "--quick", "--json", str(out)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:] or proc.stdout[-3000:]
+    report = json.loads(out.read_text())
+
+    cells = {(c["task"], c["batch_size"]): c for c in report["cells"]}
+    assert set(cells) == {(t, b) for t in TASKS for b in BATCH_SIZES}
+    for (task, batch_size), cell in cells.items():
+        where = f"{task} batch {batch_size}"
+        assert cell["ratio"]["median"] > 0, where
+        assert cell["ratio"]["min"] <= cell["ratio"]["median"] <= cell["ratio"]["max"], where
+        assert cell["wall_ratio"]["median"] > 0, where
+        for side in ("reference", "lossbench"):
+            timings = cell[side]
+            assert timings["steps"] > 0, f"{where} {side}"
+            assert all(s > 0 for s in timings["fit_seconds"]), f"{where} {side}"
+            assert all(s > 0 for s in timings["wall_seconds"]), f"{where} {side}"
+            assert timings["us_per_step"]["median"] > 0, f"{where} {side}"
+            assert timings["peak_rss_mib"] > 0, f"{where} {side}"
+        # The same data, weights, batches and optimizer: both sides train the same model.
+        assert cell["max_abs_diff_val_nll"] < 1e-4, where
+
+    assert report["environment"]["torch_num_threads"] == report["settings"]["threads"]
+    startup = report["study"]["startup"]
+    assert all(timing["median_seconds"] > 0 for timing in startup.values())
+    study = report["study"]["study"]
+    assert study["jobs"] > 0 and study["seconds"] > 0
