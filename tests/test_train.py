@@ -290,3 +290,30 @@ def test_early_stopping_stops_and_best_checkpoint_is_evaluated(make_cfg, tmp_pat
     history = record["history"]["val/accuracy"]
     assert record["best_epoch"] == int(np.argmax(history))  # first epoch with the best value
     assert record["val/accuracy"] == pytest.approx(max(history))
+
+
+@pytest.mark.parametrize(
+    ("data", "setup"),
+    [
+        ("breast_cancer", "sigmoid_bce"),
+        ("digits_multilabel", "logits_focal"),
+        ("wine", "log_softmax_nll"),
+    ],
+)
+def test_epoch_loop_trains_exactly_like_the_minibatch_loop(make_cfg, tmp_path, data, setup):
+    """One Lightning step per epoch (the fast path) sees the same minibatches in the same order."""
+    common = (f"data={data}", f"setup={setup}", "data.batch_size=32", "trainer.max_epochs=3")
+    fast = train(make_cfg(*common, "training_loop=epoch"), tmp_path / "epoch")
+    slow = train(make_cfg(*common, "training_loop=batch"), tmp_path / "batch")
+    assert (fast["training_loop"], slow["training_loop"]) == ("epoch", "batch")
+    assert fast["steps"] == slow["steps"] == 3 * -(-fast["sizes"]["train"] // 32)
+    for key in [k for k in slow if k.startswith(("val/", "test/"))]:
+        assert fast[key] == pytest.approx(slow[key], rel=1e-5, abs=1e-7), key
+    assert fast["history"]["train/loss"] == pytest.approx(slow["history"]["train/loss"], rel=1e-5)
+
+
+def test_lbfgs_and_gradient_clipping_take_the_minibatch_loop(make_cfg, tmp_path):
+    lbfgs = train(make_cfg("optimizer=lbfgs", "data.batch_size=null"), tmp_path / "lbfgs")
+    clipped = train(make_cfg("trainer.gradient_clip_val=1.0"), tmp_path / "clip")
+    assert lbfgs["training_loop"] == clipped["training_loop"] == "batch"
+    assert lbfgs["status"] == clipped["status"] == "completed"

@@ -243,6 +243,7 @@ class TrainConfig:
     study_name: str | None = None  # set by experiment configs: outputs/studies/<name>-<variant>
     study_variant: str = "full"  # set by the study group: full or quick
     seed: int = 0  # seeds model initialisation and batch order (0 is a seed)
+    training_loop: str = "epoch"  # epoch: one Lightning step per epoch (fast) | batch
     optimized_metric: str = "val/nll"  # what checkpointing and sweepers optimise
     ckpt_path: str | None = None
 

@@ -58,9 +58,18 @@ class ClassifierModule(L.LightningModule):
         head: str,
         loss: Mapping[str, Any],
         optimizer: Mapping[str, Any],
+        minibatch_size: int | None = None,
+        epoch_loop: bool = False,
     ) -> None:
         super().__init__()
-        self.save_hyperparameters()
+        self.save_hyperparameters(ignore=["epoch_loop"])
+        #: One Lightning step per epoch: the step runs the epoch's minibatches itself (manual
+        #: optimization) instead of paying Lightning's per-step loop for each. The data module
+        #: then hands over the whole shuffled epoch; ``minibatch_size`` slices it, in the same
+        #: order as the per-minibatch loop, so both loops train identically.
+        self.epoch_loop = epoch_loop
+        self.automatic_optimization = not epoch_loop
+        self.minibatch_size = minibatch_size
         self.task = task
         self.model = build_model(model, n_features=n_features, n_outputs=n_outputs)
         self.head = build_head(head)
@@ -118,21 +127,41 @@ class ClassifierModule(L.LightningModule):
         # 1.9), which made the epoch loss a mean of batch means (and of rank means under DDP).
         self.stage_loss[f"{stage}_"].update(loss.detach().expand(len(labels)))
 
-    def training_step(self, batch: tuple[torch.Tensor, ...], batch_idx: int) -> torch.Tensor:
-        x, labels, targets = batch
-        scores = at_least_float32(self(x))  # the precision policy: head, loss, metrics >= fp32
-        loss = self.objective(scores, targets)
+    def _check_finite(self, loss: torch.Tensor, batch_idx: int) -> None:
         if not torch.isfinite(loss):
             raise NonFiniteLossError(
                 f"non-finite training loss ({loss.item()}) at epoch {self.current_epoch}, "
                 f"step {self.global_step} (batch {batch_idx})"
             )
+
+    def training_step(self, batch: tuple[torch.Tensor, ...], batch_idx: int) -> torch.Tensor | None:
+        if self.epoch_loop:
+            return self._train_epoch(batch)
+        x, labels, targets = batch
+        scores = at_least_float32(self(x))  # the precision policy: head, loss, metrics >= fp32
+        loss = self.objective(scores, targets)
+        self._check_finite(loss, batch_idx)
         if self._metrics_step != self.global_step:  # L-BFGS evaluates a step several times
             self._metrics_step = self.global_step
             self._update("train", scores, labels, loss)
         if self.optimizer_cfg["name"] == "lbfgs":
             loss = loss + l2_penalty(self.model, self.optimizer_cfg["weight_decay"])
         return loss
+
+    def _train_epoch(self, epoch: tuple[torch.Tensor, ...]) -> None:
+        """One epoch of minibatch steps over the shuffled epoch ``(x, labels, targets)``."""
+        optimizer = self.optimizers()
+        x, labels, targets = epoch
+        size = self.minibatch_size or len(x)
+        for batch_idx, start in enumerate(range(0, len(x), size)):
+            xb, yb, tb = (t[start : start + size] for t in (x, labels, targets))
+            scores = at_least_float32(self(xb))
+            loss = self.objective(scores, tb)
+            self._check_finite(loss, batch_idx)
+            optimizer.zero_grad(set_to_none=True)
+            self.manual_backward(loss)
+            optimizer.step()
+            self._update("train", scores, yb, loss)
 
     def validation_step(self, batch: tuple[torch.Tensor, ...], batch_idx: int) -> None:
         x, labels, targets = batch

@@ -158,6 +158,23 @@ def _trainer(cfg: DictConfig, output_dir: Path, interactive: bool) -> Any:
     return trainer
 
 
+def _use_epoch_loop(cfg: DictConfig, trainer: Any) -> bool:
+    """Whether one Lightning step can run a whole epoch of minibatches (``training_loop=epoch``).
+
+    Not for L-BFGS (it needs Lightning's closure), DDP (one backward per forward of the
+    wrapped model), ``trainer.gradient_clip_val`` (Lightning clips only automatic optimization)
+    or ``trainer.limit_train_batches`` (it counts Lightning steps): those take the
+    per-minibatch loop, with identical results.
+    """
+    return (
+        cfg.training_loop == "epoch"
+        and cfg.optimizer.name != "lbfgs"
+        and trainer.world_size == 1
+        and cfg.trainer.gradient_clip_val is None
+        and cfg.trainer.limit_train_batches is None
+    )
+
+
 def _fit_and_evaluate(
     cfg: DictConfig, task: str, output_dir: Path, interactive: bool, record: dict[str, Any]
 ) -> None:
@@ -173,6 +190,9 @@ def _fit_and_evaluate(
         loss = _resolved_loss(cfg, datamodule)
     except ValueError as error:
         raise ConfigError(str(error)) from None
+    trainer = _trainer(cfg, output_dir, interactive)
+    epoch_loop = _use_epoch_loop(cfg, trainer)
+    datamodule.epoch_batches = epoch_loop
     module = ClassifierModule(
         task=datamodule.task,
         n_features=datamodule.n_features,
@@ -182,6 +202,8 @@ def _fit_and_evaluate(
         head=cfg.head.name,
         loss=loss,
         optimizer=OmegaConf.to_container(cfg.optimizer, resolve=True),
+        minibatch_size=cfg.data.batch_size,
+        epoch_loop=epoch_loop,
     )
     # --- checkpoints: preprocessing for predict; resume (ckpt_path=last | <file>) ---
     module.preprocessing = datamodule.preprocessing
@@ -191,7 +213,7 @@ def _fit_and_evaluate(
             check_resume(load_checkpoint(resume), resume, module.hparams, module.preprocessing)
     except CheckpointError as error:
         raise ConfigError(str(error)) from None
-    trainer = _trainer(cfg, output_dir, interactive)
+    record.update(training_loop="epoch" if epoch_loop else "batch")
     record.update(n_outputs=datamodule.n_outputs, sizes=datamodule.sizes(), loss_params=loss)
     record.update(resumed_from=None if resume is None else str(resume))
     start = time.perf_counter()

@@ -178,6 +178,10 @@ def _check_run(cfg: DictConfig, task: Task) -> None:
         f"logger={cfg.logger.name} needs the {package} package: pip install "
         f"'lossbench[{package}]', or choose logger=csv.",
     )
+    _require(
+        cfg.get("training_loop", "epoch") in ("epoch", "batch"),
+        f"training_loop={cfg.get('training_loop')!r} must be epoch or batch.",
+    )
     _check_metric("optimized_metric", cfg.optimized_metric, task)
     for group in ("checkpoint", "early_stopping"):
         if cfg[group].monitor is not None:

@@ -94,7 +94,9 @@ class ClassificationDataModule(L.LightningDataModule):
 
     def _loader(self, stage: str, *, train: bool) -> IndexBatchLoader:
         rank, world = getattr(self, "_rank", 0), getattr(self, "_world", 1)
-        batch_size = self.cfg["batch_size"] if train else None
+        # Evaluation takes a split in one batch; so does training with `epoch_batches`, where the
+        # module cuts the shuffled epoch into minibatches itself (ClassifierModule.epoch_loop).
+        batch_size = self.cfg["batch_size"] if train and not self.epoch_batches else None
         return IndexBatchLoader(
             self.tensors[stage],
             batch_size,
@@ -104,6 +106,9 @@ class ClassificationDataModule(L.LightningDataModule):
             world_size=world,
             pad=train,
         )
+
+    #: Hand over each training epoch as one batch (set for ``ClassifierModule(epoch_loop=True)``).
+    epoch_batches: bool = False
 
     def train_dataloader(self) -> IndexBatchLoader:
         return self._loader("train", train=True)
