@@ -8,6 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pandas as pd
 import pytest
 from hydra import compose, initialize_config_dir
 from hydra.core.global_hydra import GlobalHydra
@@ -15,6 +16,7 @@ from omegaconf import OmegaConf
 
 from lossbench.compatibility import check
 from lossbench.data.datasets import task_of
+from lossbench.report import build_report
 from lossbench.train import config_dir, main
 
 REPO = Path(__file__).resolve().parents[1]
@@ -85,6 +87,17 @@ def test_second_invocation_of_a_finished_sweep_trains_nothing(monkeypatch, tmp_p
     records = sorted((tmp_path / "study").rglob("metrics.json"))
     assert len(records) == 4
     assert all(json.loads(p.read_text())["status"] == "completed" for p in records)
+    report = build_report([tmp_path / "study"])
+    assert report.is_file() and report.name == "report.html"
+    results = pd.read_csv(tmp_path / "study" / "results.csv")
+    assert len(results) == 4 and set(results["setup"]) == {
+        "logits_cross_entropy",
+        "log_softmax_nll",
+    }
+    summary = pd.read_csv(tmp_path / "study" / "summary.csv")
+    assert len(summary) == 2 and (summary["n_completed"] == 2).all()
+    assert "test/nll_mean" in summary and "rank" in summary
+    assert sorted(p.name for p in (tmp_path / "study" / "plots").glob("*.png"))
     stamps = [p.stat().st_mtime_ns for p in records]
     capfd.readouterr()
     run_cli_in_process(monkeypatch, tmp_path, *args)

@@ -317,3 +317,19 @@ def test_lbfgs_and_gradient_clipping_take_the_minibatch_loop(make_cfg, tmp_path)
     clipped = train(make_cfg("trainer.gradient_clip_val=1.0"), tmp_path / "clip")
     assert lbfgs["training_loop"] == clipped["training_loop"] == "batch"
     assert lbfgs["status"] == clipped["status"] == "completed"
+
+
+def test_diverging_run_fails_and_keeps_its_last_good_checkpoint(make_cfg, tmp_path):
+    """The hand-written BCE turns NaN late in this run (seen in the standard study)."""
+    cfg = make_cfg(
+        "data=digits_multilabel", "setup=sigmoid_manual_bce", "seed=1", "trainer.max_epochs=20"
+    )
+    record = train(cfg, tmp_path, multirun=True)
+    assert record["status"] == "failed" and not record["refused"]
+    assert record["error"].startswith("non-finite training loss (nan) at epoch 19")
+    last = torch.load(tmp_path / "checkpoints" / "last.ckpt", weights_only=True)
+    assert last["epoch"] == 18
+    assert all(
+        torch.isfinite(v).all() for v in last["state_dict"].values() if v.is_floating_point()
+    )
+    assert len(record["history"]["val/nll"]) == 19  # the good epochs are kept in the record
