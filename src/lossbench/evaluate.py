@@ -21,7 +21,6 @@ are refused, since the numbers would not be the run's.
 from __future__ import annotations
 
 import json
-import logging
 import math
 import os
 import sys
@@ -30,7 +29,6 @@ from pathlib import Path
 from typing import Any
 
 import hydra
-from hydra.core.config_store import ConfigStore
 from omegaconf import MISSING, DictConfig, OmegaConf
 
 from lossbench.checkpoint import (
@@ -41,7 +39,7 @@ from lossbench.checkpoint import (
     load_checkpoint,
 )
 from lossbench.record import RECORD_NAME
-from lossbench.train import config_dir, quiet_lightning
+from lossbench.train import config_dir, run_checkpoint_app
 
 SPLITS = ("test", "val")
 EVAL_NAME = "eval.json"
@@ -293,15 +291,7 @@ def _hydra_main(cfg: DictConfig) -> None:
 
 def main() -> None:
     """Console entry point of ``lossbench-eval``."""
-    from lossbench.config import register_configs
-
-    register_configs()
-    ConfigStore.instance().store(name="eval_schema", node=EvalConfig)
-    quiet_lightning()
-    import lightning  # noqa: F401  (sets its loggers' level on import; quieten them after)
-
-    logging.getLogger("lightning.pytorch").setLevel(logging.WARNING)
-    _hydra_main()
+    run_checkpoint_app("eval_schema", EvalConfig, _hydra_main)
 
 
 if __name__ == "__main__":

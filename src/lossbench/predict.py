@@ -25,7 +25,6 @@ those of the metrics (``p > 0.5``).
 from __future__ import annotations
 
 import csv
-import logging
 import os
 import sys
 from dataclasses import dataclass
@@ -35,14 +34,13 @@ from typing import Any
 import hydra
 import numpy as np
 import torch
-from hydra.core.config_store import ConfigStore
 from omegaconf import MISSING, DictConfig, OmegaConf
 
 from lossbench.checkpoint import build_module, load_checkpoint, metadata
 from lossbench.data.csv_loader import DataError, _features, _names, _read, _resolve
 from lossbench.data.splits import Standardizer
 from lossbench.metrics import THRESHOLD, to_probabilities
-from lossbench.train import config_dir, quiet_lightning
+from lossbench.train import config_dir, run_checkpoint_app
 
 
 @dataclass
@@ -164,15 +162,7 @@ def _hydra_main(cfg: DictConfig) -> None:
 
 def main() -> None:
     """Console entry point of ``lossbench-predict``."""
-    from lossbench.config import register_configs
-
-    register_configs()
-    ConfigStore.instance().store(name="predict_schema", node=PredictConfig)
-    quiet_lightning()
-    import lightning  # noqa: F401  (sets its loggers' level on import; quieten them after)
-
-    logging.getLogger("lightning.pytorch").setLevel(logging.WARNING)
-    _hydra_main()
+    run_checkpoint_app("predict_schema", PredictConfig, _hydra_main)
 
 
 if __name__ == "__main__":

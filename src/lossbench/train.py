@@ -351,6 +351,20 @@ def quiet_lightning() -> None:
         warnings.filterwarnings("ignore", pattern)
 
 
+def run_checkpoint_app(schema_name: str, schema: type, hydra_main: Any) -> None:
+    """Start a Hydra app that works on a checkpoint (lossbench-eval, lossbench-predict):
+    register the schemas, and keep Lightning's start-up messages out of its output."""
+    from hydra.core.config_store import ConfigStore
+
+    register_configs()
+    ConfigStore.instance().store(name=schema_name, node=schema)
+    quiet_lightning()
+    import lightning  # noqa: F401  (sets its loggers' level on import; quieten them after)
+
+    logging.getLogger("lightning.pytorch").setLevel(logging.WARNING)
+    hydra_main()
+
+
 def main() -> None:
     """Console entry point of ``lossbench-train``."""
     register_configs()
