@@ -7,9 +7,7 @@ The end-to-end runs start ``python -m lossbench.train`` as rank 0, which starts 
 from __future__ import annotations
 
 import json
-import os
 import subprocess
-import sys
 from pathlib import Path
 
 import lightning as L
@@ -19,6 +17,7 @@ from hydra import compose, initialize_config_dir
 from lightning.pytorch.utilities.rank_zero import rank_zero_only
 from omegaconf import OmegaConf
 
+from cli_process import run_module
 from lossbench import distributed
 from lossbench.data.datamodule import ClassificationDataModule
 from lossbench.data.loader import IndexBatchLoader
@@ -42,17 +41,7 @@ DDP_RUN = (
 
 
 def _cli(*args: str, cwd: Path) -> subprocess.CompletedProcess:
-    env = {**os.environ, "PYTHONPATH": str(REPO / "src")}
-    env.pop("OMP_NUM_THREADS", None)
-    return subprocess.run(
-        [sys.executable, "-m", "lossbench.train", *args],
-        cwd=cwd,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-    )
+    return run_module("lossbench.train", *args, cwd=cwd, unset=("OMP_NUM_THREADS",))
 
 
 @pytest.mark.parametrize("n", [44, 45])

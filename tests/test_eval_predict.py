@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import csv
 import json
-import os
 import subprocess
-import sys
 from pathlib import Path
 
 import lightning as L
@@ -15,6 +13,7 @@ import pytest
 import torch
 from sklearn.datasets import make_classification, make_multilabel_classification
 
+from cli_process import run_module
 from lossbench.checkpoint import CheckpointError, load_checkpoint
 from lossbench.compatibility import check
 from lossbench.data.csv_loader import DataError, load_csv
@@ -118,15 +117,7 @@ def test_eval_cli_writes_eval_json_and_nothing_else(make_cfg, tmp_path, csv_file
     before = (run / "metrics.json").read_bytes()
     cwd = tmp_path / "elsewhere"
     cwd.mkdir()
-    result = subprocess.run(
-        [sys.executable, "-m", "lossbench.evaluate", f"ckpt_path={record['best_checkpoint']}"],
-        cwd=cwd,
-        env={**os.environ, "PYTHONPATH": str(REPO / "src")},
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-    )
+    result = run_module("lossbench.evaluate", f"ckpt_path={record['best_checkpoint']}", cwd=cwd)
     assert result.returncode == 0, result.stderr
     assert "test/nll" in result.stdout and str(run / "eval.json") in result.stdout
     written = json.loads((run / "eval.json").read_text())
@@ -290,15 +281,7 @@ def test_training_features_are_the_stored_standardisation_of_the_rows(csv_files)
 
 
 def _predict_cli(*args: str, cwd: Path) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "-m", "lossbench.predict", *args],
-        cwd=cwd,
-        env={**os.environ, "PYTHONPATH": str(REPO / "src")},
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-    )
+    return run_module("lossbench.predict", *args, cwd=cwd)
 
 
 def test_predict_cli_writes_original_class_values(make_cfg, tmp_path):

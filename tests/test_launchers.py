@@ -5,14 +5,13 @@ from __future__ import annotations
 import importlib.util
 import json
 import os
-import subprocess
-import sys
 import warnings
 from pathlib import Path
 
 import pytest
 from hydra import compose, initialize_config_dir
 
+from cli_process import run_module
 from lossbench.record import RECORD_NAME
 from lossbench.train import config_dir
 
@@ -28,26 +27,16 @@ def _installed(module: str) -> bool:
     not _installed("hydra_plugins.hydra_joblib_launcher"), reason="hydra-joblib-launcher"
 )
 def test_joblib_runs_both_jobs_in_parallel_with_threads_that_fit_the_cores(tmp_path):
-    env = {**os.environ, "PYTHONPATH": str(REPO / "src")}
-    result = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "lossbench.train",
-            "-m",
-            "hydra/launcher=joblib",
-            "hydra.launcher.n_jobs=2",
-            "data=iris",
-            "trainer.max_epochs=2",
-            "logger=none",
-            "seed=0,1",
-        ],
+    result = run_module(
+        "lossbench.train",
+        "-m",
+        "hydra/launcher=joblib",
+        "hydra.launcher.n_jobs=2",
+        "data=iris",
+        "trainer.max_epochs=2",
+        "logger=none",
+        "seed=0,1",
         cwd=tmp_path,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
     )
     assert result.returncode == 0, result.stderr[-3000:]
     assert "Joblib.Parallel(n_jobs=2" in result.stdout + result.stderr

@@ -3,16 +3,15 @@
 from __future__ import annotations
 
 import json
-import os
 import re
 import shlex
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
 from sklearn.datasets import make_classification
+
+from cli_process import run_module
 
 REPO = Path(__file__).resolve().parents[1]
 README = (REPO / "README.md").read_text()
@@ -54,16 +53,7 @@ def test_readme_command_runs(tmp_path: Path, command: str) -> None:
         fmt=["%.6f"] * 5 + ["%d"] * 3,
     )
     args = shlex.split(command)[1:]
-    env = {**os.environ, "PYTHONPATH": str(REPO / "src")}
-    result = subprocess.run(
-        [sys.executable, "-m", "lossbench.train", *args],
-        cwd=tmp_path,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=600,
-        check=False,
-    )
+    result = run_module("lossbench.train", *args, cwd=tmp_path, timeout=600)
     assert result.returncode == 0, result.stderr[-3000:]
     records = [json.loads(p.read_text()) for p in (tmp_path / "outputs").rglob("metrics.json")]
     assert records and all(r["status"] == "completed" for r in records)
@@ -73,16 +63,7 @@ def test_readme_command_runs(tmp_path: Path, command: str) -> None:
 
 @pytest.mark.slow
 def test_default_setup_learns_breast_cancer(tmp_path: Path) -> None:
-    env = {**os.environ, "PYTHONPATH": str(REPO / "src")}
-    result = subprocess.run(
-        [sys.executable, "-m", "lossbench.train"],
-        cwd=tmp_path,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=600,
-        check=False,
-    )
+    result = run_module("lossbench.train", cwd=tmp_path, timeout=600)
     assert result.returncode == 0, result.stderr[-3000:]
     (path,) = (tmp_path / "outputs").rglob("metrics.json")
     record = json.loads(path.read_text())

@@ -9,7 +9,6 @@ from __future__ import annotations
 import json
 import math
 import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +18,7 @@ import pytest
 import yaml
 from scipy import stats
 
+from cli_process import run_module
 from lossbench.report import ReportError, build_report
 from lossbench.report.collect import load_runs
 from lossbench.report.compare import choose_baselines, compare_with_baselines
@@ -353,13 +353,7 @@ def test_bad_input_is_refused_with_a_message(
 
 
 def run_cli(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "lossbench.report.cli", *args],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+    return run_module("lossbench.report.cli", *args, timeout=120)
 
 
 def test_cli_writes_the_report_and_prints_the_verdict(tmp_path: Path) -> None:

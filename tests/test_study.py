@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
-import subprocess
 import sys
 from pathlib import Path
 
@@ -14,6 +12,7 @@ from hydra import compose, initialize_config_dir
 from hydra.core.global_hydra import GlobalHydra
 from omegaconf import OmegaConf
 
+from cli_process import run_module
 from lossbench.compatibility import check
 from lossbench.data.datasets import task_of
 from lossbench.report import build_report
@@ -164,28 +163,18 @@ def test_optuna_search_goes_on_when_trials_fail(tmp_path: Path) -> None:
         "    max_failure_rate: 1.0\n    sampler:\n      seed: 0\n"
         "    params:\n      optimizer.lr: choice(0.01, 100000.0)\n"
     )
-    env = {**os.environ, "PYTHONPATH": str(REPO / "src")}
-    result = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "lossbench.train",
-            "-m",
-            "hparams_search=diverging",
-            f"hydra.searchpath=[file://{tmp_path / 'configs'}]",
-            "setup=sigmoid_manual_bce",
-            "model=linear",
-            "optimizer=sgd",
-            "trainer.max_epochs=3",
-            "logger=none",
-            "hydra.sweep.dir=search",
-        ],
+    result = run_module(
+        "lossbench.train",
+        "-m",
+        "hparams_search=diverging",
+        f"hydra.searchpath=[file://{tmp_path / 'configs'}]",
+        "setup=sigmoid_manual_bce",
+        "model=linear",
+        "optimizer=sgd",
+        "trainer.max_epochs=3",
+        "logger=none",
+        "hydra.sweep.dir=search",
         cwd=tmp_path,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
     )
     assert result.returncode == 0, result.stderr[-3000:]
     statuses = [

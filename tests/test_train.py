@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import json
-import os
 import subprocess
-import sys
 from pathlib import Path
 
 import lightning as L
@@ -14,6 +12,7 @@ import pytest
 import torch
 from sklearn.linear_model import LogisticRegression
 
+from cli_process import run_module
 from lossbench.compatibility import check
 from lossbench.data.datamodule import ClassificationDataModule
 from lossbench.heads import HEADS
@@ -177,16 +176,7 @@ def test_linear_bce_with_logits_lbfgs_matches_sklearn_logistic_regression():
 
 
 def _cli(*args: str, cwd: Path) -> subprocess.CompletedProcess:
-    env = {**os.environ, "PYTHONPATH": str(REPO / "src")}
-    return subprocess.run(
-        [sys.executable, "-m", "lossbench.train", *args],
-        cwd=cwd,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-    )
+    return run_module("lossbench.train", *args, cwd=cwd)
 
 
 def test_cli_valid_run_writes_complete_record(tmp_path):

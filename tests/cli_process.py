@@ -1,0 +1,34 @@
+"""Run a lossbench command in a fresh Python process, as a user's shell would."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+SRC = Path(__file__).resolve().parents[1] / "src"
+
+
+def run_module(
+    module: str,
+    *args: str,
+    cwd: Path | None = None,
+    timeout: float = 300,
+    unset: tuple[str, ...] = (),
+) -> subprocess.CompletedProcess[str]:
+    """``python -m MODULE ARGS`` in ``cwd`` with this checkout's sources importable.
+
+    ``unset`` names environment variables the child must not inherit.
+    """
+    env = {k: v for k, v in os.environ.items() if k not in unset}
+    env["PYTHONPATH"] = str(SRC)
+    return subprocess.run(
+        [sys.executable, "-m", module, *args],
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
