@@ -252,8 +252,19 @@ def test_batches_are_index_slices_on_the_device(make_cfg):
         ("loss.reduction=none", "training needs a scalar"),
         ("loss.reduce=false", "training needs a scalar"),
         ("model.activation=swish", "model.activation='swish' is not known"),
+        ("optimizer.implementation=fast", "optimizer.implementation='fast' is not known"),
     ],
-    ids=["batch0", "lr", "label_smoothing", "fractions", "metric", "reduction", "legacy", "act"],
+    ids=[
+        "batch0",
+        "lr",
+        "label_smoothing",
+        "fractions",
+        "metric",
+        "reduction",
+        "legacy",
+        "act",
+        "kernel",
+    ],
 )
 def test_bad_values_are_refused_before_training(make_cfg, tmp_path, override, match):
     extra = ("loss.label_smoothing=1.0", "head=logits") if override == "loss=cross_entropy" else ()

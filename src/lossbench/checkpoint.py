@@ -191,28 +191,6 @@ def restore_rng_states(states: Mapping[str, Any]) -> None:
 # --------------------------------------------------------------------------------- resume
 
 
-def last_checkpoint_callback(dirpath: str | os.PathLike) -> Any:
-    """A ``ModelCheckpoint`` that writes ``<dirpath>/last.ckpt`` at the end of every epoch.
-
-    Lightning's ``ModelCheckpoint(save_last=True)`` rewrites ``last.ckpt`` only in epochs
-    where it also saved a top-k checkpoint (the monitored metric improved), so a killed run
-    could resume from many epochs back. Without a monitor and with ``save_top_k=1``, this
-    callback saves every epoch under one fixed name instead. Put it after the best-checkpoint
-    callback: callbacks run in order, so ``last.ckpt`` then holds the updated best path.
-    """
-    from lightning.pytorch.callbacks import ModelCheckpoint
-
-    return ModelCheckpoint(
-        dirpath=dirpath,
-        filename="last",
-        monitor=None,
-        save_top_k=1,
-        every_n_epochs=1,
-        save_on_train_epoch_end=True,
-        enable_version_counter=False,
-    )
-
-
 def resume_path(ckpt_path: str | None, output_dir: str | os.PathLike) -> Path | None:
     """The checkpoint that ``ckpt_path`` names: ``last`` is ``<output_dir>/checkpoints/last.ckpt``.
 

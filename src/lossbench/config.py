@@ -157,12 +157,16 @@ class OptimizerConfig:
 class AdamConfig(OptimizerConfig):
     betas: list[float] = field(default_factory=lambda: [0.9, 0.999])
     eps: float = 1e-8
+    # auto: torch's fused kernel where it has one for the device (CPU and CUDA: yes), else
+    # torch's default | fused | foreach | for_loop. Same update, rounding-level differences.
+    implementation: str = "auto"
 
 
 @dataclass
 class SGDConfig(OptimizerConfig):
     momentum: float = 0.9
     nesterov: bool = False
+    implementation: str = "auto"  # as AdamConfig.implementation
 
 
 @dataclass

@@ -23,11 +23,20 @@ The metrics see the same float32 scores.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 import lightning as L
 import torch
+from lightning.pytorch.callbacks import Callback
+from lightning.pytorch.plugins.precision import (
+    DoublePrecision,
+    HalfPrecision,
+    MixedPrecision,
+    Precision,
+)
+from lightning.pytorch.profilers import PassThroughProfiler
+from lightning.pytorch.utilities.model_helpers import is_overridden
 from torchmetrics import MeanMetric
 
 from lossbench.data.splits import STAGES
@@ -38,6 +47,12 @@ from lossbench.models import build_model
 from lossbench.optim import build_optimizer, l2_penalty
 from lossbench.precision import at_least_float32, full_precision
 from lossbench.tasks import Task
+
+#: What Lightning's optimizer and backward wrappers add to a manual optimization step: hooks.
+_STEP_HOOKS = ("on_before_backward", "on_after_backward", "on_before_optimizer_step")
+#: Precision plugins whose backward and optimizer step are plain ``backward()`` and ``step()``
+#: when they hold no gradient scaler (16-mixed has one).
+_PLAIN_PRECISION = (Precision, DoublePrecision, HalfPrecision, MixedPrecision)
 
 
 class NonFiniteLossError(RuntimeError):
@@ -60,9 +75,10 @@ class ClassifierModule(L.LightningModule):
         optimizer: Mapping[str, Any],
         minibatch_size: int | None = None,
         epoch_loop: bool = False,
+        callback_metrics: Iterable[str] | None = None,
     ) -> None:
         super().__init__()
-        self.save_hyperparameters(ignore=["epoch_loop"])
+        self.save_hyperparameters(ignore=["epoch_loop", "callback_metrics"])
         #: One Lightning step per epoch: the step runs the epoch's minibatches itself (manual
         #: optimization) instead of paying Lightning's per-step loop for each. The data module
         #: then hands over the whole shuffled epoch; ``minibatch_size`` slices it, in the same
@@ -70,6 +86,11 @@ class ClassifierModule(L.LightningModule):
         self.epoch_loop = epoch_loop
         self.automatic_optimization = not epoch_loop
         self.minibatch_size = minibatch_size
+        #: The metrics that callbacks read from ``trainer.callback_metrics`` during fit
+        #: (ModelCheckpoint's and EarlyStopping's monitors). Only these go through
+        #: ``self.log`` while fitting, which costs about 0.25 ms per key in Lightning; every
+        #: metric goes to the loggers directly. None: log every metric through ``self.log``.
+        self.callback_metrics = None if callback_metrics is None else frozenset(callback_metrics)
         self.task = task
         self.model = build_model(model, n_features=n_features, n_outputs=n_outputs)
         self.head = build_head(head)
@@ -93,6 +114,12 @@ class ClassifierModule(L.LightningModule):
         #: Reliability-diagram bins of the last test epoch (see ClassificationMetrics.reliability).
         self.reliability: dict[str, list] | None = None
         self._metrics_step = -1
+        #: The training epoch's detached (scores, labels, per-sample loss): the metrics are
+        #: updated once per epoch from them, not once per step (same values, a fraction of
+        #: the cost: torchmetrics' per-update overhead is as large as a small model's step).
+        self._train_outputs: list[tuple[torch.Tensor, torch.Tensor, torch.Tensor]] = []
+        #: Whether the epoch loop steps the optimizer itself (see _direct_steps); per fit.
+        self._direct = False
         # --- checkpoint metadata (lossbench.checkpoint, predict) ---
         #: The data's preprocessing (``ClassificationDataModule.preprocessing``: feature names,
         #: the training split's standardisation, label names, classes), stored in checkpoints
@@ -122,10 +149,25 @@ class ClassifierModule(L.LightningModule):
     def _update(
         self, stage: str, scores: torch.Tensor, labels: torch.Tensor, loss: torch.Tensor
     ) -> None:
-        self.stage_metrics[f"{stage}_"].update_from_scores(scores.detach(), labels, self.link)
         # One value per sample: MeanMetric(nan_strategy="disable") ignores `weight` (torchmetrics
         # 1.9), which made the epoch loss a mean of batch means (and of rank means under DDP).
-        self.stage_loss[f"{stage}_"].update(loss.detach().expand(len(labels)))
+        losses = loss.detach().expand(len(labels))
+        if stage == "train":  # once per epoch, in _flush_train_outputs
+            self._train_outputs.append((scores.detach(), labels, losses))
+            return
+        self.stage_metrics[f"{stage}_"].update_from_scores(scores.detach(), labels, self.link)
+        self.stage_loss[f"{stage}_"].update(losses)
+
+    def _flush_train_outputs(self) -> None:
+        """Update the training metrics with the epoch's steps, all at once."""
+        if not self._train_outputs:
+            return
+        scores, labels, losses = (
+            torch.cat(parts) for parts in zip(*self._train_outputs, strict=True)
+        )
+        self._train_outputs.clear()
+        self.stage_metrics["train_"].update_from_scores(scores, labels, self.link)
+        self.stage_loss["train_"].update(losses)
 
     def _check_finite(self, loss: torch.Tensor, batch_idx: int) -> None:
         if not torch.isfinite(loss):
@@ -148,9 +190,45 @@ class ClassifierModule(L.LightningModule):
             loss = loss + l2_penalty(self.model, self.optimizer_cfg["weight_decay"])
         return loss
 
+    def _direct_steps(self) -> bool:
+        """Whether the epoch loop may call ``loss.backward()`` and ``optimizer.step()`` itself.
+
+        Lightning's ``manual_backward`` and ``LightningOptimizer.step`` cost about 0.15 ms per
+        step; what they add here is the hooks in ``_STEP_HOOKS``, gradient scaling (16-mixed)
+        and the profiler. So: yes when no callback and not this module overrides those hooks,
+        the precision plugin is a plain one without a scaler and no profiler is set; the step
+        counter (``trainer.global_step``) is then advanced as Lightning's wrapper does.
+        """
+        trainer = self.trainer
+        plugin = trainer.precision_plugin
+        progress = getattr(
+            getattr(trainer.fit_loop.epoch_loop, "manual_optimization", None),
+            "optim_step_progress",
+            None,
+        )
+        return (
+            type(plugin) in _PLAIN_PRECISION
+            and getattr(plugin, "scaler", None) is None
+            and isinstance(trainer.profiler, PassThroughProfiler)
+            and hasattr(progress, "increment_ready")
+            and hasattr(progress, "increment_completed")
+            and not is_overridden("backward", self, L.LightningModule)
+            and not any(is_overridden(hook, self, L.LightningModule) for hook in _STEP_HOOKS)
+            and not any(
+                is_overridden(hook, callback, Callback)
+                for callback in trainer.callbacks
+                for hook in _STEP_HOOKS
+            )
+        )
+
+    def on_train_start(self) -> None:
+        self._direct = self.epoch_loop and self._direct_steps()
+
     def _train_epoch(self, epoch: tuple[torch.Tensor, ...]) -> None:
         """One epoch of minibatch steps over the shuffled epoch ``(x, labels, targets)``."""
         optimizer = self.optimizers()
+        raw = optimizer.optimizer if self._direct else None
+        progress = self.trainer.fit_loop.epoch_loop.manual_optimization.optim_step_progress
         x, labels, targets = epoch
         size = self.minibatch_size or len(x)
         for batch_idx, start in enumerate(range(0, len(x), size)):
@@ -159,8 +237,14 @@ class ClassifierModule(L.LightningModule):
             loss = self.objective(scores, tb)
             self._check_finite(loss, batch_idx)
             optimizer.zero_grad(set_to_none=True)
-            self.manual_backward(loss)
-            optimizer.step()
+            if raw is None:
+                self.manual_backward(loss)
+                optimizer.step()
+            else:  # what the two calls above do here, without their per-call overhead
+                loss.backward()
+                progress.increment_ready()
+                raw.step()
+                progress.increment_completed()
             self._update("train", scores, yb, loss)
 
     def validation_step(self, batch: tuple[torch.Tensor, ...], batch_idx: int) -> None:
@@ -174,16 +258,36 @@ class ClassifierModule(L.LightningModule):
         self._update("test", scores, labels, self.objective(scores, targets))
 
     def _epoch_end(self, stage: str) -> None:
+        if stage == "train":
+            self._flush_train_outputs()
         if stage == "test":
             self.reliability = self.stage_metrics[f"{stage}_"].reliability()
         values = self.stage_metrics[f"{stage}_"].compute()
         values[f"{stage}/loss"] = self.stage_loss[f"{stage}_"].compute()
         self.stage_metrics[f"{stage}_"].reset()
         self.stage_loss[f"{stage}_"].reset()
-        self.log_dict(values, prog_bar=False)
-        if self.trainer.state.fn == "fit" and not self.trainer.sanity_checking:
+        fitting = self.trainer.state.fn == "fit"
+        if fitting and self.callback_metrics is not None:
+            monitored = {k: v for k, v in values.items() if k in self.callback_metrics}
+            self.log_dict(monitored, logger=False)  # the loggers get every metric, below
+            if not self.trainer.sanity_checking:
+                self._log_to_loggers(values)
+        else:
+            self.log_dict(values, prog_bar=False)
+        if fitting and not self.trainer.sanity_checking:
             for key, value in values.items():
                 self.history.setdefault(key, []).append(float(value))
+
+    def _log_to_loggers(self, values: Mapping[str, torch.Tensor]) -> None:
+        """What Lightning's logger connector does with epoch-level metrics, minus its
+        per-key bookkeeping: every logger gets the floats and the epoch, at the global step."""
+        if not self.loggers:
+            return
+        metrics = {key: float(value) for key, value in values.items()}
+        metrics["epoch"] = self.current_epoch
+        for logger in self.loggers:
+            logger.log_metrics(metrics, step=self.global_step)
+            logger.save()
 
     def on_train_epoch_end(self) -> None:
         self._epoch_end("train")

@@ -77,25 +77,30 @@ def _resolved_loss(cfg: DictConfig, datamodule: Any) -> dict[str, Any]:
     return params
 
 
+def _monitored(cfg: DictConfig) -> list[str]:
+    """The metrics the callbacks of :func:`_callbacks` read from ``trainer.callback_metrics``."""
+    keys = [cfg.checkpoint.monitor or cfg.optimized_metric]
+    if cfg.early_stopping.enabled:
+        keys.append(cfg.early_stopping.monitor or cfg.optimized_metric)
+    return keys
+
+
 def _callbacks(cfg: DictConfig, output_dir: Path) -> list[Any]:
-    from lightning.pytorch.callbacks import EarlyStopping, ModelCheckpoint
+    from lightning.pytorch.callbacks import EarlyStopping
+
+    from lossbench.callbacks import BestAndLastCheckpoint
 
     monitor = cfg.checkpoint.monitor or cfg.optimized_metric
     callbacks: list[Any] = [
-        ModelCheckpoint(
+        BestAndLastCheckpoint(  # best-epochNNN.ckpt, and last.ckpt every epoch
             dirpath=output_dir / "checkpoints",
             filename="best-epoch{epoch:03d}",
             monitor=monitor,
             mode=cfg.checkpoint.mode or metric_mode(monitor),
-            save_top_k=1,
-            save_last=False,  # last.ckpt: below, every epoch (Lightning's only when improved)
+            save_last=cfg.checkpoint.save_last,
             auto_insert_metric_name=False,
         )
     ]
-    if cfg.checkpoint.save_last:  # after the best checkpoint, so last.ckpt records its path
-        from lossbench.checkpoint import last_checkpoint_callback
-
-        callbacks.append(last_checkpoint_callback(output_dir / "checkpoints"))
     if cfg.early_stopping.enabled:
         monitor = cfg.early_stopping.monitor or cfg.optimized_metric
         callbacks.append(
@@ -204,6 +209,7 @@ def _fit_and_evaluate(
         optimizer=OmegaConf.to_container(cfg.optimizer, resolve=True),
         minibatch_size=cfg.data.batch_size,
         epoch_loop=epoch_loop,
+        callback_metrics=_monitored(cfg),
     )
     # --- checkpoints: preprocessing for predict; resume (ckpt_path=last | <file>) ---
     module.preprocessing = datamodule.preprocessing

@@ -29,7 +29,7 @@ from lossbench.data.datasets import get_dataset, task_of
 from lossbench.losses import validate_loss_params
 from lossbench.losses.reduction import legacy_reduction
 from lossbench.models import ACTIVATIONS, MODELS
-from lossbench.optim import OPTIMIZERS
+from lossbench.optim import IMPLEMENTATIONS, OPTIMIZERS
 from lossbench.precision import check_precision
 from lossbench.tasks import Task
 
@@ -152,6 +152,12 @@ def _check_optimizer(opt: DictConfig, data: DictConfig) -> None:
         f"optimizer.lr={opt.lr} must be a positive number, e.g. optimizer.lr=1e-3.",
     )
     _require(opt.weight_decay >= 0, f"optimizer.weight_decay={opt.weight_decay} must be >= 0.")
+    implementation = opt.get("implementation", "auto")
+    _require(
+        implementation in IMPLEMENTATIONS,
+        f"optimizer.implementation={implementation!r} is not known. Valid: "
+        f"{', '.join(IMPLEMENTATIONS)} (auto: torch's fused kernel where it has one).",
+    )
     if opt.name == "lbfgs" and data.batch_size is not None:
         warnings.warn(
             "optimizer=lbfgs with mini-batches: L-BFGS assumes a deterministic "

@@ -1,0 +1,172 @@
+"""The training fast path: what it skips must not change what a run computes or what
+Lightning's callbacks and loggers see."""
+
+from __future__ import annotations
+
+import csv
+
+import lightning as L
+import pytest
+import torch
+from lightning.pytorch.callbacks import Callback
+from lightning.pytorch.loggers import CSVLogger
+from omegaconf import OmegaConf
+from torch import nn
+
+from lossbench.callbacks import BestAndLastCheckpoint
+from lossbench.data.datamodule import ClassificationDataModule
+from lossbench.module import ClassifierModule
+from lossbench.optim import build_optimizer
+from lossbench.train import train
+from lossbench.validation import METRICS
+
+EPOCHS = 3
+
+
+class StepProbe(Callback):
+    """Counts the hooks Lightning's backward and optimizer wrappers call."""
+
+    def __init__(self) -> None:
+        self.calls = {"on_before_backward": 0, "on_after_backward": 0, "optimizer_step": 0}
+
+    def on_before_backward(self, trainer, pl_module, loss) -> None:
+        self.calls["on_before_backward"] += 1
+
+    def on_after_backward(self, trainer, pl_module) -> None:
+        self.calls["on_after_backward"] += 1
+
+    def on_before_optimizer_step(self, trainer, pl_module, optimizer) -> None:
+        self.calls["optimizer_step"] += 1
+
+
+def _fit(make_cfg, tmp_path, *, callbacks=(), logger=False, monitored=("val/nll",)):
+    """A lossbench module on iris, 16 rows per step, fitted by a plain Lightning Trainer."""
+    cfg = make_cfg("data=iris", "loss=cross_entropy", "data.batch_size=16")
+    L.seed_everything(0, verbose=False)
+    dm = ClassificationDataModule(cfg.data, cfg.loss.name, seed=0)
+    dm.epoch_batches = True
+    module = ClassifierModule(
+        task=dm.task,
+        n_features=dm.n_features,
+        n_outputs=dm.n_outputs,
+        n_targets=dm.n_targets,
+        model=OmegaConf.to_container(cfg.model),
+        head=cfg.head.name,
+        loss=OmegaConf.to_container(cfg.loss),
+        optimizer=OmegaConf.to_container(cfg.optimizer),
+        minibatch_size=cfg.data.batch_size,
+        epoch_loop=True,
+        callback_metrics=monitored,
+    )
+    trainer = L.Trainer(
+        max_epochs=EPOCHS,
+        accelerator="cpu",
+        devices=1,
+        logger=logger,
+        callbacks=list(callbacks),
+        enable_checkpointing=False,
+        enable_progress_bar=False,
+        enable_model_summary=False,
+        num_sanity_val_steps=0,
+        default_root_dir=tmp_path,
+    )
+    trainer.fit(module, datamodule=dm)
+    return module, trainer
+
+
+def test_direct_steps_train_exactly_like_lightnings_step_wrappers(make_cfg, tmp_path):
+    direct, direct_trainer = _fit(make_cfg, tmp_path / "direct")
+    probe = StepProbe()
+    wrapped, wrapped_trainer = _fit(make_cfg, tmp_path / "wrapped", callbacks=[probe])
+    assert direct._direct and not wrapped._direct  # a callback with step hooks: the wrappers
+    steps = EPOCHS * 6  # 90 training rows of iris, 16 per step
+    assert direct_trainer.global_step == wrapped_trainer.global_step == steps
+    assert probe.calls == dict.fromkeys(probe.calls, steps)  # every hook, every step
+    for a, b in zip(direct.parameters(), wrapped.parameters(), strict=True):
+        assert torch.equal(a, b)
+    assert direct.history == wrapped.history
+
+
+def test_loggers_get_every_metric_and_callbacks_the_monitored_ones(make_cfg, tmp_path):
+    logger = CSVLogger(tmp_path, name="logs", version="")
+    module, trainer = _fit(make_cfg, tmp_path, logger=logger, monitored=("val/nll", "val/auroc"))
+    assert set(trainer.callback_metrics) == {"val/nll", "val/auroc"}
+    with open(tmp_path / "logs" / "metrics.csv", newline="") as f:
+        rows = list(csv.DictReader(f))
+    names = [f"{stage}/{m}" for stage in ("train", "val") for m in METRICS["multiclass"]]
+    assert set(names) | {"epoch", "step"} == set(rows[0])
+    for name in names:  # one value per epoch, at the epoch's last optimizer step
+        logged = [r for r in rows if r[name]]
+        assert [int(r["step"]) for r in logged] == list(range(6, 6 * EPOCHS + 1, 6)), name
+        assert [int(r["epoch"]) for r in logged] == list(range(EPOCHS)), name
+        values = [float(r[name]) for r in logged]
+        assert values == pytest.approx(module.history[name], rel=1e-6, nan_ok=True), name
+
+
+def test_epoch_metrics_from_one_update_equal_per_step_updates(make_cfg, tmp_path):
+    """The training metrics are computed once per epoch from the steps' scores; torchmetrics
+    fed the same scores step by step gives the same values."""
+    module, trainer = _fit(make_cfg, tmp_path)
+    stream = module.stage_metrics["train_"]
+    assert module._train_outputs == []  # emptied at every epoch end
+    # Re-run the last epoch's steps on the final weights, both ways.
+    x, labels, _ = trainer.datamodule.tensors["train"]
+    with torch.no_grad():
+        scores = [module(x[i : i + 16]) for i in range(0, len(x), 16)]
+    for s, y in zip(scores, [labels[i : i + 16] for i in range(0, len(x), 16)], strict=True):
+        stream.update_from_scores(s, y, module.link)
+    per_step = {k: float(v) for k, v in stream.compute().items()}
+    stream.reset()
+    stream.update_from_scores(torch.cat(scores), labels, module.link)
+    at_once = {k: float(v) for k, v in stream.compute().items()}
+    # Counts and rankings agree exactly; the means (nll, brier) to float32 rounding: MeanMetric
+    # sums in float32, in another order.
+    assert at_once == pytest.approx(per_step, rel=1e-6, abs=1e-9, nan_ok=True)
+    for name in ("accuracy", "f1_macro", "auroc", "ece"):
+        assert at_once[f"train/{name}"] == per_step[f"train/{name}"], name
+
+
+def test_last_checkpoint_is_a_byte_copy_of_the_best_saved_in_the_same_epoch(make_cfg, tmp_path):
+    record = train(make_cfg("data=iris", "loss=cross_entropy", "trainer.max_epochs=3"), tmp_path)
+    assert record["best_epoch"] == 2  # still improving: the best checkpoint is the newest
+    folder = tmp_path / "checkpoints"
+    assert sorted(p.name for p in folder.iterdir()) == ["best-epoch002.ckpt", "last.ckpt"]
+    assert (folder / "last.ckpt").read_bytes() == (folder / "best-epoch002.ckpt").read_bytes()
+
+
+def test_checkpoint_state_key_is_model_checkpoints():
+    from lightning.pytorch.callbacks import ModelCheckpoint
+
+    ours = BestAndLastCheckpoint(monitor="val/nll", mode="min")
+    assert ours.state_key == ModelCheckpoint(monitor="val/nll", mode="min").state_key
+
+
+def _mlp() -> nn.Module:
+    torch.manual_seed(0)
+    return nn.Sequential(nn.Linear(5, 16), nn.ReLU(), nn.Linear(16, 1))
+
+
+@pytest.mark.parametrize("name", ["adam", "adamw", "sgd"])
+def test_fused_kernel_by_default_with_the_same_updates_as_the_loop(name):
+    cfg = {
+        "name": name,
+        "lr": 1e-2,
+        "weight_decay": 1e-3,
+        "betas": [0.9, 0.999],
+        "eps": 1e-8,
+        "momentum": 0.9,
+        "nesterov": False,
+    }
+    x, y = torch.randn(64, 5, generator=torch.Generator().manual_seed(1)), torch.rand(64, 1)
+    weights = {}
+    for implementation in ("auto", "for_loop", "foreach"):
+        model = _mlp()
+        opt = build_optimizer({**cfg, "implementation": implementation}, model)
+        assert bool(opt.defaults.get("fused")) == (implementation == "auto")  # CPU: fused
+        for _ in range(20):
+            opt.zero_grad()
+            nn.functional.binary_cross_entropy_with_logits(model(x), y).backward()
+            opt.step()
+        weights[implementation] = torch.cat([p.detach().flatten() for p in model.parameters()])
+    assert torch.equal(weights["for_loop"], weights["foreach"])
+    assert torch.allclose(weights["auto"], weights["for_loop"], rtol=0, atol=1e-5)
