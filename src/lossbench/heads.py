@@ -10,11 +10,13 @@ across units. :mod:`lossbench.compatibility` reads these specs to decide which l
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Literal
+from typing import TYPE_CHECKING, Any, Literal
 
-from torch import nn
+if TYPE_CHECKING:
+    from torch import nn
 
 #: What a head hands to the loss.
 OutputKind = Literal["scores", "probabilities", "log_probabilities"]
@@ -24,6 +26,41 @@ OUTPUT_KIND_TEXT: dict[str, str] = {
     "probabilities": "probabilities in [0, 1]",
     "log_probabilities": "log-probabilities (<= 0)",
 }
+
+
+@dataclass(frozen=True)
+class LazyClass:
+    """A class named by module and name, imported on first use, so that the registries
+    (:data:`HEADS`, :data:`lossbench.losses.LOSSES`, :data:`lossbench.models.ACTIVATIONS`) can be
+    read without importing torch. Calling it builds an instance; ``defaults`` are keyword
+    arguments passed unless the call overrides them.
+
+        >>> softmax = LazyClass("torch.nn", "Softmax", (("dim", -1),))
+        >>> softmax
+        LazyClass('torch.nn.Softmax', dim=-1)
+        >>> softmax()
+        Softmax(dim=-1)
+    """
+
+    module: str
+    name: str
+    defaults: tuple[tuple[str, Any], ...] = ()
+
+    def resolve(self) -> type:
+        """The class itself (imports its module)."""
+        return getattr(importlib.import_module(self.module), self.name)
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        return self.resolve()(*args, **{**dict(self.defaults), **kwargs})
+
+    def __repr__(self) -> str:
+        given = "".join(f", {key}={value!r}" for key, value in self.defaults)
+        return f"{type(self).__name__}('{self.module}.{self.name}'{given})"
+
+
+def _nn(name: str, **defaults: Any) -> LazyClass:
+    """``torch.nn.<name>``, imported on first call."""
+    return LazyClass("torch.nn", name, tuple(defaults.items()))
 
 
 @dataclass(frozen=True)
@@ -37,6 +74,7 @@ class HeadSpec:
     link: str | None
     #: True when the head normalises across output units (softmax, log-softmax).
     normalizes: bool
+    #: Builds the activation module (imports torch on call, not before).
     make: Callable[[], nn.Module]
     summary: str
 
@@ -44,13 +82,13 @@ class HeadSpec:
 HEADS: dict[str, HeadSpec] = {
     spec.name: spec
     for spec in (
-        HeadSpec("logits", "scores", None, False, nn.Identity, "raw scores, no activation"),
+        HeadSpec("logits", "scores", None, False, _nn("Identity"), "raw scores, no activation"),
         HeadSpec(
             "sigmoid",
             "probabilities",
             "sigmoid",
             False,
-            nn.Sigmoid,
+            _nn("Sigmoid"),
             "independent probability per unit",
         ),
         HeadSpec(
@@ -58,7 +96,7 @@ HEADS: dict[str, HeadSpec] = {
             "probabilities",
             "softmax",
             True,
-            lambda: nn.Softmax(dim=-1),
+            _nn("Softmax", dim=-1),
             "probabilities that sum to 1 across units",
         ),
         HeadSpec(
@@ -66,7 +104,7 @@ HEADS: dict[str, HeadSpec] = {
             "log_probabilities",
             "softmax",
             True,
-            lambda: nn.LogSoftmax(dim=-1),
+            _nn("LogSoftmax", dim=-1),
             "log of softmax probabilities",
         ),
     )

@@ -9,22 +9,28 @@ torch.Size([2, 3])
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Any
+from collections.abc import Callable, Mapping
+from typing import TYPE_CHECKING, Any
 
-from torch import nn
+from lossbench.heads import LazyClass
 
-ACTIVATIONS: dict[str, type[nn.Module]] = {
-    "relu": nn.ReLU,
-    "gelu": nn.GELU,
-    "tanh": nn.Tanh,
-    "silu": nn.SiLU,
+if TYPE_CHECKING:
+    from torch import nn
+
+#: Activation name -> a callable that builds the ``torch.nn`` module (torch imported on call).
+ACTIVATIONS: dict[str, Callable[[], nn.Module]] = {
+    "relu": LazyClass("torch.nn", "ReLU"),
+    "gelu": LazyClass("torch.nn", "GELU"),
+    "tanh": LazyClass("torch.nn", "Tanh"),
+    "silu": LazyClass("torch.nn", "SiLU"),
 }
 MODELS = ("linear", "mlp")
 
 
 def build_model(cfg: Mapping[str, Any], *, n_features: int, n_outputs: int) -> nn.Module:
     """Build the model body that ``cfg`` names (``linear`` or ``mlp``)."""
+    from torch import nn
+
     name = cfg["name"]
     if name == "linear":
         return nn.Linear(n_features, n_outputs)

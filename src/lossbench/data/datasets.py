@@ -19,7 +19,6 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-from sklearn import datasets as skd
 
 from lossbench.data.csv_loader import DataError, LoadedTable, load_csv
 from lossbench.tasks import Task, check_task
@@ -52,9 +51,18 @@ def _table(
     return LoadedTable(features, labels, list(feature_names), list(label_names), classes)
 
 
-def _sklearn(loader: Callable[[], Any], binary: bool = False) -> Callable[[Mapping], LoadedTable]:
+def _skd() -> Any:
+    """:mod:`sklearn.datasets`, imported when a data set is loaded, not when DATASETS is read."""
+    from sklearn import datasets
+
+    return datasets
+
+
+def _sklearn(loader: str, binary: bool = False) -> Callable[[Mapping], LoadedTable]:
+    """A loader that calls ``sklearn.datasets.<loader>()``."""
+
     def load(_: Mapping[str, Any]) -> LoadedTable:
-        bunch = loader()
+        bunch = getattr(_skd(), loader)()
         names = [str(n) for n in bunch.target_names]
         if binary:
             return _table(bunch.data, bunch.target, [names[1]], list(bunch.feature_names))
@@ -79,7 +87,7 @@ DIGIT_LABELS: dict[str, frozenset[int]] = {
 
 
 def _digits_multilabel(_: Mapping[str, Any]) -> LoadedTable:
-    bunch = skd.load_digits()
+    bunch = _skd().load_digits()
     digit = bunch.target
     labels = np.stack([np.isin(digit, sorted(ds)) for ds in DIGIT_LABELS.values()], axis=1)
     return _table(bunch.data, labels, list(DIGIT_LABELS), list(bunch.feature_names))
@@ -92,7 +100,7 @@ def _synthetic_binary(cfg: Mapping[str, Any]) -> LoadedTable:
             f"data.positive_fraction={fraction} must lie strictly between 0 and 1, "
             "e.g. data.positive_fraction=0.1 for 10 % positives"
         )
-    x, y = skd.make_classification(
+    x, y = _skd().make_classification(
         n_samples=cfg["n_samples"],
         n_features=cfg["n_features"],
         n_informative=cfg["n_informative"],
@@ -107,7 +115,7 @@ def _synthetic_binary(cfg: Mapping[str, Any]) -> LoadedTable:
 
 def _synthetic_multiclass(cfg: Mapping[str, Any]) -> LoadedTable:
     n_classes = int(cfg["n_classes"])
-    x, y = skd.make_classification(
+    x, y = _skd().make_classification(
         n_samples=cfg["n_samples"],
         n_features=cfg["n_features"],
         n_informative=cfg["n_informative"],
@@ -122,7 +130,7 @@ def _synthetic_multiclass(cfg: Mapping[str, Any]) -> LoadedTable:
 
 
 def _synthetic_multilabel(cfg: Mapping[str, Any]) -> LoadedTable:
-    x, y = skd.make_multilabel_classification(
+    x, y = _skd().make_multilabel_classification(
         n_samples=cfg["n_samples"],
         n_features=cfg["n_features"],
         n_classes=cfg["n_labels"],
@@ -149,7 +157,7 @@ DATASETS: dict[str, DatasetSpec] = {
         DatasetSpec(
             "breast_cancer",
             "binary",
-            _sklearn(skd.load_breast_cancer, binary=True),
+            _sklearn("load_breast_cancer", binary=True),
             "569 tumours, 30 features; positive = benign (63 %)",
         ),
         DatasetSpec(
@@ -176,10 +184,10 @@ DATASETS: dict[str, DatasetSpec] = {
             _synthetic_multilabel,
             "make_multilabel_classification",
         ),
-        DatasetSpec("iris", "multiclass", _sklearn(skd.load_iris), "150 flowers, 3 classes"),
-        DatasetSpec("wine", "multiclass", _sklearn(skd.load_wine), "178 wines, 3 classes"),
+        DatasetSpec("iris", "multiclass", _sklearn("load_iris"), "150 flowers, 3 classes"),
+        DatasetSpec("wine", "multiclass", _sklearn("load_wine"), "178 wines, 3 classes"),
         DatasetSpec(
-            "digits", "multiclass", _sklearn(skd.load_digits), "1797 8x8 digit images, 10 classes"
+            "digits", "multiclass", _sklearn("load_digits"), "1797 8x8 digit images, 10 classes"
         ),
         DatasetSpec(
             "synthetic_multiclass",

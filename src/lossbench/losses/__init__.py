@@ -21,16 +21,31 @@ import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from numbers import Real
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
-import torch
-from torch import nn
-
-from lossbench.heads import OutputKind
-from lossbench.losses.focal import SigmoidFocalLoss
-from lossbench.losses.manual_bce import ManualBCELoss
+from lossbench.heads import LazyClass, OutputKind
 from lossbench.losses.reduction import REDUCTIONS, legacy_reduction
 from lossbench.tasks import Task
+
+if TYPE_CHECKING:
+    import torch
+    from torch import nn
+
+    from lossbench.losses.focal import SigmoidFocalLoss as SigmoidFocalLoss
+    from lossbench.losses.manual_bce import ManualBCELoss as ManualBCELoss
+
+#: lossbench's own loss modules, imported (with torch) on first access: ``lossbench.losses.X``.
+_LAZY_CLASSES = {
+    "SigmoidFocalLoss": LazyClass("lossbench.losses.focal", "SigmoidFocalLoss"),
+    "ManualBCELoss": LazyClass("lossbench.losses.manual_bce", "ManualBCELoss"),
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY_CLASSES:
+        return _LAZY_CLASSES[name].resolve()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 Link = Literal["sigmoid", "softmax"]
 TargetEncoding = Literal["float", "index"]
@@ -65,6 +80,7 @@ class LossSpec:
     params: tuple[str, ...]
     #: Whether torch's deprecated ``size_average`` / ``reduce`` pair applies.
     legacy_reduction: bool
+    #: Builds the module from keyword arguments (imports torch on call, not before).
     build: Callable[..., nn.Module]
     summary: str
     #: Heads that work although they are not what the loss expects: head name -> warning.
@@ -85,7 +101,7 @@ LOSSES: dict[str, LossSpec] = {
             _ALL_TASKS,
             ("weight",),
             True,
-            nn.BCELoss,
+            LazyClass("torch.nn", "BCELoss"),
             "binary cross-entropy on probabilities (log clamped at -100)",
         ),
         LossSpec(
@@ -97,7 +113,7 @@ LOSSES: dict[str, LossSpec] = {
             _ALL_TASKS,
             ("weight", "pos_weight", "pos_weight_scale"),
             True,
-            nn.BCEWithLogitsLoss,
+            LazyClass("torch.nn", "BCEWithLogitsLoss"),
             "sigmoid + binary cross-entropy in one numerically stable step",
         ),
         LossSpec(
@@ -109,7 +125,7 @@ LOSSES: dict[str, LossSpec] = {
             _EXCLUSIVE_TASKS,
             ("weight", "ignore_index", "label_smoothing"),
             True,
-            nn.CrossEntropyLoss,
+            LazyClass("torch.nn", "CrossEntropyLoss"),
             "softmax + negative log-likelihood in one stable step",
             tolerates={
                 "log_softmax": (
@@ -130,7 +146,7 @@ LOSSES: dict[str, LossSpec] = {
             _EXCLUSIVE_TASKS,
             ("weight", "ignore_index"),
             True,
-            nn.NLLLoss,
+            LazyClass("torch.nn", "NLLLoss"),
             "negative log-likelihood of log-probabilities",
             refusals={"multilabel": _MULTI_HOT_REFUSAL.format(loss="NLLLoss")},
         ),
@@ -143,7 +159,7 @@ LOSSES: dict[str, LossSpec] = {
             _ALL_TASKS,
             (),
             False,
-            ManualBCELoss,
+            _LAZY_CLASSES["ManualBCELoss"],
             "hand-written -(y log p + (1-y) log(1-p)), unclamped: inf/NaN when p saturates",
         ),
         LossSpec(
@@ -155,7 +171,7 @@ LOSSES: dict[str, LossSpec] = {
             _ALL_TASKS,
             (),
             True,
-            nn.MSELoss,
+            LazyClass("torch.nn", "MSELoss"),
             "squared error between probabilities and 0/1 targets (Brier score)",
         ),
         LossSpec(
@@ -167,7 +183,7 @@ LOSSES: dict[str, LossSpec] = {
             _ALL_TASKS,
             ("alpha", "gamma"),
             False,
-            SigmoidFocalLoss,
+            _LAZY_CLASSES["SigmoidFocalLoss"],
             "sigmoid focal loss: down-weights easy examples by (1 - p_t)^gamma",
         ),
     )
@@ -208,6 +224,8 @@ def encode_targets(labels: torch.Tensor, task: Task, loss: str, n_classes: int) 
     if spec.target == "index":
         return labels.long()
     if task == "multiclass":
+        from torch import nn
+
         return nn.functional.one_hot(labels.long(), n_classes).float()
     return labels.float()
 
@@ -290,6 +308,8 @@ def validate_loss_params(name: str, params: Mapping[str, Any]) -> None:
 
 
 def _per_unit(loss: str, key: str, value: Any, units: int, task: Task) -> torch.Tensor:
+    import torch
+
     values = [float(v) for v in value] if isinstance(value, list | tuple) else None
     if values is None:
         return torch.full((units,), float(value))
@@ -337,6 +357,8 @@ def build_loss(
 
     ``train_targets`` (the encoded training targets) is needed only for ``pos_weight=auto``.
     """
+    import torch
+
     spec = get_loss(name)
     validate_loss_params(name, params)
     kwargs: dict[str, Any] = {"reduction": params.get("reduction", "mean")}

@@ -1,0 +1,170 @@
+"""Start-up stays light: the CLI, config composition and validation never import torch & co.
+
+``lossbench-train --help``, a config refused by validation (exit code 2) and the parent process
+of a multirun only read the registries (heads, losses, activations, data sets); torch,
+Lightning, scikit-learn, SciPy and pandas are imported where the work happens. Each check runs
+in a fresh interpreter, since this test process has long imported them all.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+import torch
+from torch import nn
+
+from cli_process import SRC
+from lossbench.heads import HEADS, build_head
+from lossbench.losses import LOSSES, build_loss
+from lossbench.models import ACTIVATIONS, build_model
+
+HEAVY = ("torch", "lightning", "sklearn", "scipy", "pandas")
+
+#: Appended to each child's code: report which heavy modules it ended up importing.
+_REPORT = f"""
+import json, sys
+print(json.dumps(sorted(m for m in {HEAVY!r} if m in sys.modules)))
+"""
+
+
+def heavy_modules_after(code: str, cwd: Path) -> list[str]:
+    """Run ``code`` in a fresh interpreter; return the heavy modules it imported."""
+    env = {**os.environ, "PYTHONPATH": str(SRC)}
+    result = subprocess.run(
+        [sys.executable, "-c", textwrap.dedent(code) + _REPORT],
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    return json.loads(result.stdout.strip().splitlines()[-1])
+
+
+def test_validating_configs_imports_no_heavy_module(tmp_path: Path) -> None:
+    code = """
+    import warnings
+
+    from hydra import compose, initialize_config_dir
+
+    import lossbench.train
+    from lossbench.compatibility import compatibility_table
+    from lossbench.config import register_configs
+    from lossbench.validation import ConfigError, validate
+
+    register_configs()
+    accepted = [
+        ("data=iris", "head=logits", "loss=cross_entropy"),
+        ("data=breast_cancer", "head=sigmoid", "loss=bce", "model=mlp", "optimizer=lbfgs"),
+        ("data=digits_multilabel", "head=logits", "loss=bce_with_logits", "loss.pos_weight=auto"),
+    ]
+    refused = [("data=wine", "head=sigmoid", "loss=cross_entropy")]
+    with initialize_config_dir(
+        config_dir=str(lossbench.train.config_dir()), version_base="1.3"
+    ), warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        for overrides in accepted:
+            assert validate(compose("train", overrides=list(overrides))) in (
+                "binary", "multiclass", "multilabel"
+            )
+        for overrides in refused:
+            try:
+                validate(compose("train", overrides=list(overrides)))
+            except ConfigError:
+                pass
+            else:
+                raise AssertionError(f"{overrides} was not refused")
+    assert "| multiclass | cross_entropy |" in compatibility_table()
+    """
+    assert heavy_modules_after(code, tmp_path) == []
+
+
+def test_help_imports_no_heavy_module(tmp_path: Path) -> None:
+    code = """
+    import contextlib, io, sys
+
+    import lossbench.train
+
+    sys.argv = ["lossbench-train", "--help"]
+    with contextlib.redirect_stdout(io.StringIO()) as out:
+        try:
+            lossbench.train.main()
+        except SystemExit as stop:
+            assert stop.code in (None, 0), stop.code
+    assert "loss: bce, bce_with_logits" in out.getvalue(), out.getvalue()[:500]
+    """
+    assert heavy_modules_after(code, tmp_path) == []
+
+
+def test_refused_run_exits_2_without_heavy_modules(tmp_path: Path) -> None:
+    code = """
+    import contextlib, io, sys
+
+    import lossbench.train
+
+    sys.argv = ["lossbench-train", "data=wine", "head=sigmoid", "loss=cross_entropy"]
+    with contextlib.redirect_stderr(io.StringIO()) as err:
+        try:
+            lossbench.train.main()
+        except SystemExit as stop:
+            assert stop.code == 2, stop.code
+        else:
+            raise AssertionError("the refused config ran")
+    assert "refused" in err.getvalue(), err.getvalue()
+    """
+    assert heavy_modules_after(code, tmp_path) == []
+
+
+# --- the lazy registries still build what they name ---
+
+
+@pytest.mark.parametrize(
+    ("head", "expected"),
+    [
+        ("logits", nn.Identity),
+        ("sigmoid", nn.Sigmoid),
+        ("softmax", nn.Softmax),
+        ("log_softmax", nn.LogSoftmax),
+    ],
+)
+def test_heads_build_their_modules(head: str, expected: type[nn.Module]) -> None:
+    assert set(HEADS) == {"logits", "sigmoid", "softmax", "log_softmax"}
+    module = build_head(head)
+    assert type(module) is expected
+    if HEADS[head].normalizes:
+        assert module.dim == -1
+
+
+@pytest.mark.parametrize("name", sorted(ACTIVATIONS))
+def test_activations_build_their_modules(name: str) -> None:
+    expected = {"relu": nn.ReLU, "gelu": nn.GELU, "tanh": nn.Tanh, "silu": nn.SiLU}[name]
+    assert type(ACTIVATIONS[name]()) is expected
+    body = build_model(
+        {"name": "mlp", "hidden_sizes": [4], "activation": name, "dropout": 0.0},
+        n_features=3,
+        n_outputs=2,
+    )
+    assert [type(m) for m in body] == [nn.Linear, expected, nn.Linear]
+
+
+def test_own_losses_are_importable_from_the_package() -> None:
+    import lossbench.losses
+    from lossbench.losses import ManualBCELoss, SigmoidFocalLoss
+    from lossbench.losses.focal import SigmoidFocalLoss as focal_class
+    from lossbench.losses.manual_bce import ManualBCELoss as manual_class
+
+    assert SigmoidFocalLoss is focal_class and ManualBCELoss is manual_class
+    assert isinstance(build_loss("focal", {}, task="binary", n_outputs=1), focal_class)
+    assert isinstance(build_loss("manual_bce", {}, task="binary", n_outputs=1), manual_class)
+    assert LOSSES["bce"].build(reduction="sum").reduction == "sum"
+    with pytest.raises(AttributeError):
+        _ = lossbench.losses.NoSuchLoss
+    assert torch.isfinite(SigmoidFocalLoss()(torch.zeros(2), torch.ones(2)))
