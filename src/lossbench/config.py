@@ -18,6 +18,7 @@ from typing import Any
 from hydra.core.config_store import ConfigStore
 from omegaconf import MISSING, OmegaConf
 
+from lossbench.cpus import default_parallel_jobs
 from lossbench.heads import HEADS
 
 # ----------------------------------------------------------------------------------- data
@@ -294,9 +295,19 @@ def sweep_direction(metric: str) -> str:
     return "minimize" if metric_mode(metric) == "min" else "maximize"
 
 
+def register_resolvers() -> None:
+    """``${direction:<metric>}`` and ``${parallel_jobs:}`` (idempotent). Also run on import:
+    the joblib launcher's worker processes resolve job configs without calling main()."""
+    OmegaConf.register_new_resolver("direction", sweep_direction, replace=True)
+    OmegaConf.register_new_resolver("parallel_jobs", default_parallel_jobs, replace=True)
+
+
+register_resolvers()
+
+
 def register_configs() -> None:
     """Store every schema in Hydra's ConfigStore and register resolvers (idempotent)."""
-    OmegaConf.register_new_resolver("direction", sweep_direction, replace=True)
+    register_resolvers()
     cs = ConfigStore.instance()
     cs.store(name="train_schema", node=TrainConfig)
     for group, options in SCHEMAS.items():

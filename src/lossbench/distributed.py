@@ -46,6 +46,7 @@ from lightning.pytorch.strategies.launchers import _SubprocessScriptLauncher
 from lightning.pytorch.utilities.rank_zero import rank_zero_only
 from omegaconf import DictConfig, OmegaConf
 
+from lossbench.cpus import cores
 from lossbench.record import RECORD_NAME, write_record
 
 log = logging.getLogger("lossbench")
@@ -56,14 +57,6 @@ _DDP_ENV = ("MASTER_ADDR", "MASTER_PORT", "NODE_RANK", "LOCAL_RANK", "WORLD_SIZE
 _CHILD_FAILURE_GRACE_S = 30.0
 #: The launcher of the DDP run this process is rank 0 of, if any (one run at a time).
 _ACTIVE: RunDirLauncher | None = None
-
-
-def cores() -> int:
-    """CPU cores this process may use (the affinity mask where the OS has one)."""
-    try:
-        return len(os.sched_getaffinity(0))
-    except AttributeError:  # macOS, Windows
-        return os.cpu_count() or 1
 
 
 def _hydra_config() -> Any | None:
@@ -84,7 +77,8 @@ def parallel_jobs() -> int:
 
 def fit_threads(processes_per_node: int, available: int | None = None) -> int:
     """Size torch's intra-op thread pool so that all processes on this machine fit its cores
-    (``available``, default :func:`cores`); never more threads than torch already uses."""
+    (``available``, default :func:`lossbench.cpus.cores`); never more threads than torch
+    already uses."""
     processes, jobs = max(1, processes_per_node), parallel_jobs()
     available = available or cores()
     threads = min(max(1, available // (processes * jobs)), torch.get_num_threads())

@@ -1,0 +1,89 @@
+"""lossbench's sweeper (one composed config per swept value before a sweep starts) and the
+studies' parallel launcher."""
+
+from __future__ import annotations
+
+import itertools
+import warnings
+
+import pytest
+from hydra import compose, initialize_config_dir
+
+from cli_process import run_module
+from hydra_plugins.lossbench_sweeper.sweeper import LossbenchSweeper, jobs_covering_each_value
+from lossbench.cpus import MAX_PARALLEL_JOBS, cores, default_parallel_jobs
+from lossbench.train import config_dir
+
+
+def _hydra_cfg(*overrides: str):
+    with (
+        initialize_config_dir(config_dir=str(config_dir()), version_base="1.3"),
+        warnings.catch_warnings(),
+    ):
+        warnings.simplefilter("ignore")
+        return compose("train", overrides=list(overrides), return_hydra_config=True)
+
+
+@pytest.mark.parametrize("sizes", [(6, 10, 3), (1, 4), (3,), (2, 2, 2, 2)])
+def test_each_value_of_each_parameter_is_checked_once_in_few_jobs(sizes):
+    batch = [
+        [f"p{i}={v}" for i, v in enumerate(values)]
+        for values in itertools.product(*(range(k) for k in sizes))
+    ]
+    chosen = jobs_covering_each_value(batch)
+    assert {o for job in chosen for o in job} == {o for job in batch for o in job}
+    assert len(chosen) == 1 + sum(k - 1 for k in sizes)  # 17 of 180 for the standard study
+    assert all(job in batch for job in chosen)
+
+
+def test_unknown_check_is_refused_with_the_valid_ones():
+    with pytest.raises(ValueError, match=r"hydra.sweeper.check='some'.*Valid: values, all"):
+        LossbenchSweeper(check="some")
+
+
+def test_studies_use_the_sweeper_and_parallel_workers_that_fit_the_cores():
+    hydra = _hydra_cfg("experiment=compare_all").hydra
+    assert hydra.sweeper._target_ == "hydra_plugins.lossbench_sweeper.sweeper.LossbenchSweeper"
+    assert hydra.sweeper.check == "values"
+    assert "joblib" in hydra.launcher._target_.lower()
+    assert hydra.launcher.n_jobs == default_parallel_jobs() == min(cores(), MAX_PARALLEL_JOBS)
+    # one job after another on request: the parallel launcher's keys do not get in the way
+    basic = _hydra_cfg("experiment=compare_all", "hydra/launcher=basic").hydra.launcher
+    assert basic._target_.endswith("BasicLauncher")
+
+
+@pytest.mark.parametrize("check", ["values", "all"])
+def test_a_bad_value_anywhere_in_the_sweep_stops_it_before_any_job_runs(tmp_path, check):
+    result = run_module(
+        "lossbench.train",
+        "-m",
+        "hydra/sweeper=lossbench",
+        f"hydra.sweeper.check={check}",
+        "data=iris,wine",
+        "seed=0,1,oops",  # not an int: Hydra's schema refuses it when it composes the job
+        "trainer.max_epochs=1",
+        "logger=none",
+        "hydra.sweep.dir=sweep",
+        cwd=tmp_path,
+    )
+    assert result.returncode != 0
+    assert "seed" in result.stderr and "oops" in result.stderr
+    assert not list((tmp_path / "sweep").rglob("metrics.json"))  # nothing ran
+
+
+def test_sweep_with_the_lossbench_sweeper_runs_every_job(tmp_path):
+    result = run_module(
+        "lossbench.train",
+        "-m",
+        "hydra/sweeper=lossbench",
+        "data=iris,wine",
+        "seed=0,1",
+        "trainer.max_epochs=1",
+        "logger=none",
+        "hydra.sweep.dir=sweep",
+        "hydra.sweep.subdir=${data.name}-${seed}",
+        cwd=tmp_path,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    done = sorted(p.parent.name for p in (tmp_path / "sweep").glob("*/metrics.json"))
+    assert done == ["iris-0", "iris-1", "wine-0", "wine-1"]
