@@ -6,26 +6,33 @@
     .venv/bin/python scripts/benchmark.py --study standard  # and time `make compare` end to end
     .venv/bin/python scripts/benchmark.py --profile a.prof  # cProfile one lossbench run, then stop
 
-Both sides run in this one process, on the same tensors (lossbench's own
-``ClassificationDataModule`` builds them for both), the same model (``build_model``: MLP
-20-64-64-out, the same initial weights), the same optimizer (``torch.optim.Adam``, lr 1e-3, the
-same defaults), the same batch order (shuffled index slices, seeded per epoch as lossbench's
-``IndexBatchLoader`` does) and the same metrics (``ClassificationMetrics`` fed per training step,
-and once per epoch on the whole validation split). So both train the same model: the table shows
-the largest difference of ``val/nll`` per epoch between them, which should be ~1e-7.
+All sides run in this one process, on the same tensors (lossbench's own
+``ClassificationDataModule`` builds them for all), the same model (``build_model``: MLP
+20-64-64-out, the same initial weights), the same optimizer (Adam, lr 1e-3, the same defaults),
+the same batch order (shuffled index slices, seeded per epoch as lossbench's
+``IndexBatchLoader`` does) and the same metrics (``ClassificationMetrics`` fed the training
+steps' scores once per epoch, and the whole validation split once per epoch). So they train the
+same model: the table shows the largest difference of ``val/nll`` per epoch between lossbench
+and the hand-written loop (~1e-6: lossbench's fused Adam kernel rounds differently).
 
 - **hand-written**: a careful plain loop (no ``.item()`` per step, ``zero_grad(set_to_none)``,
-  the best weights kept in memory), then validation and test metrics with the best weights.
+  the best weights kept in memory), then validation and test metrics with the best weights;
+  ``torch.optim.Adam`` with torch's defaults (a for-loop over the parameters on a CPU). This
+  is the 1.0 of the ratios.
+- **hand-written, fused Adam**: the same loop with ``torch.optim.Adam(fused=True)``, the kernel
+  lossbench's ``optimizer.implementation=auto`` picks; the ratio against it shows what lossbench
+  costs beyond the loop once both step with the same kernel.
 - **lossbench**: ``lossbench.train.train(cfg, tmpdir, multirun=True)``, the path every run takes
-  (Lightning Trainer, checkpoints to disk, ``metrics.json``); fit time is the record's
-  ``train_seconds``, wall time is the whole call.
+  (Lightning Trainer, best and last checkpoint written to disk every epoch, ``metrics.json``);
+  fit time is the record's ``train_seconds``, wall time is the whole call.
 
-The sides alternate per repeat (ABBA), after one untimed 1-epoch warm-up of each. The ratio is
-lossbench / hand-written per repeat: its median, min and max. The headline ratio is wall clock
-(``train_seconds``); the same span is also measured in process CPU time, which leaves out the
-turns other processes take on a shared machine: where the two disagree, the machine was busy
-(the load average is printed with every repeat) and the CPU-time ratio is the one to trust.
-``torch.set_num_threads`` is set for both sides (``--threads``, default 1). Nothing here asserts
+The sides alternate per repeat (order reversed every other repeat), after one untimed 1-epoch
+warm-up of each. The ratio is lossbench / hand-written per repeat: its median, min and max. The
+headline ratio is wall clock (``train_seconds``); the same span is also measured in process CPU
+time, which leaves out the turns other processes take on a shared machine: where the two
+disagree, the machine was busy (the load average is printed with every repeat) and the CPU-time
+ratio is the one to trust. ``torch.set_num_threads`` is set for all sides (``--threads``,
+default 1). Nothing here asserts
 a speed.
 """
 
@@ -34,8 +41,6 @@ from __future__ import annotations
 import argparse
 import cProfile
 import gc
-import importlib.util
-import inspect
 import json
 import logging
 import os
@@ -88,7 +93,10 @@ SWEEP_JOBS = (
     "loss=bce_with_logits,cross_entropy,focal",
     "seed=0,1",
 )
-SIDES = ("reference", "lossbench")
+#: hand-written with torch's default Adam (the 1.0 of the ratios), hand-written with fused Adam
+#: (what lossbench's optimizer.implementation=auto uses on a CPU: the ratio against it shows what
+#: is left once both use the same kernel), and lossbench.
+SIDES = ("reference", "reference_fused", "lossbench")
 REPO = Path(__file__).resolve().parents[1]
 MIB = 1024 * 1024
 
@@ -226,8 +234,12 @@ def _evaluate(
     return {key: float(value) for key, value in values.items()}
 
 
-def run_reference(cfg: DictConfig) -> dict[str, Any]:
-    """The hand-written loop: train, validate every epoch, keep the best weights, evaluate them."""
+def run_reference(cfg: DictConfig, *, fused: bool = False) -> dict[str, Any]:
+    """The hand-written loop: train, validate every epoch, keep the best weights, evaluate them.
+
+    ``fused``: ``torch.optim.Adam(fused=True)`` instead of torch's default (a for-loop over the
+    parameters on a CPU).
+    """
     wall_start = time.perf_counter()
     torch.manual_seed(cfg.seed)  # as Lightning's seed_everything: the same initial weights
     datamodule = ClassificationDataModule(cfg.data, cfg.loss.name, seed=cfg.seed)
@@ -256,6 +268,7 @@ def run_reference(cfg: DictConfig) -> dict[str, Any]:
         lr=cfg.optimizer.lr,
         betas=tuple(cfg.optimizer.betas),
         eps=cfg.optimizer.eps,
+        **({"fused": True} if fused else {}),
     )
     model.train()
     for epoch in range(cfg.trainer.max_epochs):
@@ -263,6 +276,7 @@ def run_reference(cfg: DictConfig) -> dict[str, Any]:
         generator = torch.Generator().manual_seed(cfg.seed * 100_003 + epoch)
         order = torch.randperm(n, generator=generator)
         x_epoch, labels_epoch, targets_epoch = x_all[order], labels_all[order], targets_all[order]
+        outputs = []  # the epoch's detached scores and per-sample losses: metrics once per epoch
         for start in range(0, n, batch_size):
             x = x_epoch[start : start + batch_size]
             labels = labels_epoch[start : start + batch_size]
@@ -271,13 +285,17 @@ def run_reference(cfg: DictConfig) -> dict[str, Any]:
             loss = loss_fn(scores.squeeze(-1) if squeeze else scores, targets)
             if not torch.isfinite(loss):  # lossbench stops on a non-finite loss too
                 raise RuntimeError(f"non-finite loss at epoch {epoch}, step {steps}")
-            metrics["train"].update_from_scores(scores.detach(), labels, link)
-            # One value per sample, as lossbench's module feeds its loss MeanMetric.
-            mean_loss["train"].update(loss.detach().expand(len(labels)))
+            # One loss value per sample, as lossbench's module feeds its loss MeanMetric.
+            outputs.append((scores.detach(), labels, loss.detach().expand(len(labels))))
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             optimizer.step()
             steps += 1
+        epoch_scores, epoch_labels, epoch_losses = (
+            torch.cat(parts) for parts in zip(*outputs, strict=True)
+        )
+        metrics["train"].update_from_scores(epoch_scores, epoch_labels, link)
+        mean_loss["train"].update(epoch_losses)
         values = {k: float(v) for k, v in metrics["train"].compute().items()}
         values["train/loss"] = float(mean_loss["train"].compute())
         metrics["train"].reset()
@@ -362,6 +380,7 @@ def run_lossbench(cfg: DictConfig) -> dict[str, Any]:
 
 RUNNERS: dict[str, Callable[[DictConfig], dict[str, Any]]] = {
     "reference": run_reference,
+    "reference_fused": lambda cfg: run_reference(cfg, fused=True),
     "lossbench": run_lossbench,
 }
 
@@ -374,7 +393,7 @@ def spread(values: list[float]) -> dict[str, float]:
 
 
 def bench_cell(task: str, batch_size: int, settings: Settings) -> dict[str, Any]:
-    """Time both sides on one task x batch size, alternating ABBA over the repeats."""
+    """Time the sides on one task x batch size, alternating their order over the repeats."""
     cfg = compose_cfg(task, batch_size, settings)
     warmup = compose_cfg(task, batch_size, settings, epochs=1)
     for side in SIDES:
@@ -392,12 +411,11 @@ def bench_cell(task: str, batch_size: int, settings: Settings) -> dict[str, Any]
             runs[side].append(
                 result | memory | {"cpu_seconds": cpu_seconds, "load": os.getloadavg()[0]}
             )
-        ref, lb = runs["reference"][-1], runs["lossbench"][-1]
+        ref, fused, lb = (runs[side][-1]["fit_seconds"] for side in SIDES)
         print(
             f"  {task:<10} batch {batch_size:>5}  repeat {repeat + 1}/{settings.repeats}: "
-            f"hand-written {ref['fit_seconds']:.3f} s, lossbench {lb['fit_seconds']:.3f} s "
-            f"(x{lb['fit_seconds'] / ref['fit_seconds']:.2f}), "
-            f"load {os.getloadavg()[0]:.2f}",
+            f"hand-written {ref:.3f} s (fused Adam {fused:.3f} s), lossbench {lb:.3f} s "
+            f"(x{lb / ref:.2f}; x{lb / fused:.2f} of fused), load {os.getloadavg()[0]:.2f}",
             flush=True,
         )
 
@@ -438,24 +456,26 @@ def bench_cell(task: str, batch_size: int, settings: Settings) -> dict[str, Any]
                 else None
             ),
         }
-    if cell["reference"]["steps"] != cell["lossbench"]["steps"]:
+    if len({cell[side]["steps"] for side in SIDES}) != 1:
         raise RuntimeError(
             f"{task} batch {batch_size}: the sides took different numbers of optimizer steps "
-            f"({cell['reference']['steps']} hand-written, {cell['lossbench']['steps']} "
-            "lossbench); the comparison would not be of the same work."
+            f"({', '.join(side + ' ' + str(cell[side]['steps']) for side in SIDES)}); "
+            "the comparison would not be of the same work."
         )
     # ratio: fit wall clock (the headline); fit_cpu_ratio: the same span in process CPU time;
-    # wall_ratio / cpu_ratio: the whole call (data, fit, final evaluation, record).
+    # wall_ratio / cpu_ratio: the whole call (data, fit, final evaluation, record);
+    # fused_ratio: fit wall clock against the hand-written loop with fused Adam.
     measures = {
-        "ratio": "fit_seconds",
-        "fit_cpu_ratio": "fit_cpu_seconds",
-        "wall_ratio": "wall_seconds",
-        "cpu_ratio": "cpu_seconds",
+        "ratio": ("fit_seconds", "reference"),
+        "fit_cpu_ratio": ("fit_cpu_seconds", "reference"),
+        "wall_ratio": ("wall_seconds", "reference"),
+        "cpu_ratio": ("cpu_seconds", "reference"),
+        "fused_ratio": ("fit_seconds", "reference_fused"),
     }
-    for key, measure in measures.items():
+    for key, (measure, base) in measures.items():
         values = [
             lb[measure] / ref[measure]
-            for lb, ref in zip(runs["lossbench"], runs["reference"], strict=True)
+            for lb, ref in zip(runs["lossbench"], runs[base], strict=True)
             if lb[measure] is not None
         ]
         cell[key] = spread(values) | {"per_repeat": values} if values else None
@@ -467,11 +487,73 @@ def bench_cell(task: str, batch_size: int, settings: Settings) -> dict[str, Any]
     return cell
 
 
-def _timed_command(cmd: list[str], env: dict[str, str], repeats: int) -> dict[str, Any]:
-    seconds = []
+def _process_tree_rss_kib(root: int) -> tuple[int, int] | None:
+    """(sum, largest) RSS in KiB of process ``root`` and all its descendants (Linux ``/proc``)."""
+    children: dict[int, list[int]] = {}
+    rss: dict[int, int] = {}
+    try:
+        entries = os.listdir("/proc")
+    except OSError:
+        return None
+    for entry in entries:
+        if not entry.isdigit():
+            continue
+        try:
+            stat = Path(f"/proc/{entry}/stat").read_text()
+            status = Path(f"/proc/{entry}/status").read_text()
+        except OSError:  # the process ended meanwhile
+            continue
+        ppid = int(stat.rsplit(")", 1)[1].split()[1])
+        children.setdefault(ppid, []).append(int(entry))
+        match = re.search(r"^VmRSS:\s+(\d+) kB", status, re.MULTILINE)
+        rss[int(entry)] = int(match.group(1)) if match else 0
+    tree, todo = [], [root]
+    while todo:
+        pid = todo.pop()
+        tree.append(pid)
+        todo.extend(children.get(pid, []))
+    values = [rss.get(pid, 0) for pid in tree]
+    return sum(values), max(values)
+
+
+def _run_sampling_memory(cmd: list[str], env: dict[str, str]) -> tuple[Any, dict[str, Any]]:
+    """Run ``cmd``; sample the RSS of its process tree every 0.2 s. Returns (process, peaks):
+    the peak of the tree's summed RSS (all worker processes at once) and of its largest process."""
+    peaks: dict[str, Any] = {"peak_total_rss_mib": None, "peak_process_rss_mib": None}
+    with subprocess.Popen(
+        cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    ) as proc:
+        import threading
+
+        done = threading.Event()
+
+        def sample() -> None:
+            total = largest = 0
+            while not done.wait(0.2):
+                measured = _process_tree_rss_kib(proc.pid)
+                if measured is None:
+                    return
+                total, largest = max(total, measured[0]), max(largest, measured[1])
+                peaks.update(peak_total_rss_mib=total / 1024, peak_process_rss_mib=largest / 1024)
+
+        sampler = threading.Thread(target=sample, daemon=True)
+        sampler.start()
+        stdout, stderr = proc.communicate()
+        done.set()
+        sampler.join()
+    return subprocess.CompletedProcess(cmd, proc.returncode, stdout, stderr), peaks
+
+
+def _timed_command(
+    cmd: list[str], env: dict[str, str], repeats: int, *, memory: bool = False
+) -> dict[str, Any]:
+    seconds, peaks = [], {}
     for _ in range(repeats):
         start = time.perf_counter()
-        proc = subprocess.run(cmd, env=env, capture_output=True, text=True, check=False)
+        if memory:
+            proc, peaks = _run_sampling_memory(cmd, env)
+        else:
+            proc = subprocess.run(cmd, env=env, capture_output=True, text=True, check=False)
         seconds.append(time.perf_counter() - start)
         if proc.returncode != 0:
             tail = (proc.stderr or proc.stdout).strip().splitlines()[-5:]
@@ -480,6 +562,7 @@ def _timed_command(cmd: list[str], env: dict[str, str], repeats: int) -> dict[st
         "command": " ".join(cmd),
         "seconds": seconds,
         "median_seconds": statistics.median(seconds),
+        **peaks,
     }
 
 
@@ -495,16 +578,14 @@ def _records(root: Path) -> list[dict[str, Any]]:
 def _time_sweep(
     extra: list[str], env: dict[str, str], label: str, *, report: bool = False
 ) -> dict[str, Any]:
-    """Run one ``lossbench-train -m`` in a fresh sweep directory; seconds in all and per job.
-
-    With ``report``, also time ``lossbench-report`` on the sweep (as ``make compare`` runs it)
-    where that command exists.
-    """
+    """Run one ``lossbench-train -m`` in a fresh sweep directory: seconds in all and per job,
+    peak memory of all its processes. With ``report``, also time ``lossbench-report`` on it (as
+    ``make compare`` runs it)."""
     report_cli = Path(sys.executable).with_name("lossbench-report")
     report_seconds = None
     with tempfile.TemporaryDirectory(prefix="lossbench-bench-sweep-") as tmp:
         cmd = [*_cli(), "-m", *extra, f"hydra.sweep.dir={tmp}"]
-        timing = _timed_command(cmd, env, repeats=1)
+        timing = _timed_command(cmd, env, repeats=1, memory=True)
         records = _records(Path(tmp))
         if report and report_cli.exists():
             report_cmd = [str(report_cli), tmp, "--out", str(Path(tmp) / "report")]
@@ -521,46 +602,22 @@ def _time_sweep(
         "completed": sum(r.get("status") == "completed" for r in records),
         "seconds_per_job": seconds / jobs if jobs else None,
         "train_seconds_per_job": fit / jobs if jobs else None,
+        "peak_total_rss_mib": timing.get("peak_total_rss_mib"),
+        "peak_process_rss_mib": timing.get("peak_process_rss_mib"),
     }
 
 
-def _standard_study(env: dict[str, str], settings: Settings) -> dict[str, Any] | None:
-    """Time the standard study (`make compare`) where one exists; None where none does."""
-    if importlib.util.find_spec("lossbench.study") is not None:
-        module = importlib.import_module("lossbench.study")
-        run = getattr(module, "run_study", None)
-        params = inspect.signature(run).parameters if callable(run) else {}
-        if "output_dir" in params:
-            with tempfile.TemporaryDirectory(prefix="lossbench-bench-study-") as tmp:
-                start = time.perf_counter()
-                kwargs = {"quick": True} if settings.quick and "quick" in params else {}
-                run(output_dir=tmp, **kwargs)
-                seconds = time.perf_counter() - start
-                jobs = len(_records(Path(tmp)))
-            return {
-                "kind": "lossbench.study.run_study",
-                "seconds": seconds,
-                "jobs": jobs,
-                "seconds_per_job": seconds / jobs if jobs else None,
-            }
-        print(
-            "  lossbench.study exists but has no run_study(output_dir=...): "
-            "looking for the experiment config instead"
-        )
-    experiment = config_dir() / "experiment" / "compare_all.yaml"
-    if not experiment.is_file():
-        return None
-    variant = "quick" if settings.quick else "full"
-    extra = ["experiment=compare_all"]
-    if (config_dir() / "study" / f"{variant}.yaml").is_file():
-        extra.append(f"study={variant}")
-    return _time_sweep(extra, env, f"experiment=compare_all ({variant})", report=True)
+#: How the studies are timed: lossbench's default (worker processes, one per core) and the
+#: same jobs one after another in one process.
+LAUNCHERS = {"parallel": "hydra/launcher=parallel", "sequential": "hydra/launcher=basic"}
 
 
 def bench_study(settings: Settings) -> dict[str, Any]:
-    """Startup costs, and a whole study or a 6-job multirun in a subprocess, seconds per job."""
+    """Startup costs; then the standard study (`make compare`) or a 6-job multirun, each run in
+    parallel worker processes and one job after another: seconds, seconds per job, memory."""
     env = os.environ | {"OMP_NUM_THREADS": str(settings.threads)}
     repeats = 1 if settings.quick else 3
+    refused = ["data=wine", "head=sigmoid", "loss=cross_entropy"]  # exits 2 before training
     out: dict[str, Any] = {
         "omp_num_threads": settings.threads,
         "startup": {
@@ -568,24 +625,45 @@ def bench_study(settings: Settings) -> dict[str, Any]:
             "import_lightning": _timed_command(
                 [sys.executable, "-c", "import lightning"], env, repeats
             ),
+            "import_lossbench_train": _timed_command(
+                [sys.executable, "-c", "import lossbench.train"], env, repeats
+            ),
             "lossbench_train_help": _timed_command([*_cli(), "--help"], env, repeats),
+            "refused_config": _refused_timing([*_cli(), *refused], env, repeats),
         },
-        "notes": [],
+        "studies": {},
     }
     if settings.study == "standard":
-        standard = _standard_study(env, settings)
-        if standard is not None:
-            out["study"] = standard
-            return out
-        out["notes"].append(
-            "no standard study found (neither lossbench.study.run_study nor "
-            "configs/experiment/compare_all.yaml); timed the 6-job multirun instead"
+        variant = "quick" if settings.quick else "full"
+        extra = ["experiment=compare_all", f"study={variant}"]
+        label = f"standard study: experiment=compare_all study={variant}"
+    else:
+        extra = [*SWEEP_JOBS, *(["trainer.max_epochs=2"] if settings.quick else [])]
+        label = "6-job multirun"
+    # Studies size their torch threads themselves (1 per worker when parallel).
+    study_env = {k: v for k, v in os.environ.items() if k != "OMP_NUM_THREADS"}
+    for name, launcher in LAUNCHERS.items():
+        print(f"  timing the {label}, {name} ...", flush=True)
+        out["studies"][name] = _time_sweep(
+            [*extra, launcher], study_env, f"{label} ({name})", report=settings.study == "standard"
         )
-    extra = list(SWEEP_JOBS)
-    if settings.quick:
-        extra.append("trainer.max_epochs=2")
-    out["study"] = _time_sweep(extra, env, "6-job multirun (default settings)")
     return out
+
+
+def _refused_timing(cmd: list[str], env: dict[str, str], repeats: int) -> dict[str, Any]:
+    """Seconds until lossbench-train refuses a config (exit code 2, before any directory)."""
+    seconds = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        proc = subprocess.run(cmd, env=env, capture_output=True, text=True, check=False)
+        seconds.append(time.perf_counter() - start)
+        if proc.returncode != 2:
+            raise RuntimeError(f"{' '.join(cmd)} exited {proc.returncode}, expected 2 (refused)")
+    return {
+        "command": " ".join(cmd),
+        "seconds": seconds,
+        "median_seconds": statistics.median(seconds),
+    }
 
 
 # ---------------------------------------------------------------------------- report
@@ -655,11 +733,12 @@ def print_tables(cells: list[dict[str, Any]], settings: Settings) -> None:
     print(
         "\nRatio lossbench / hand-written, median [min-max] of the paired repeats: fit = wall "
         "clock of training\n(lossbench: train_seconds), fit cpu = the same in CPU time; whole "
-        "call = data, fit, final evaluation, record."
+        "call = data, fit, final evaluation, record;\nvs fused = fit against the hand-written "
+        "loop with torch.optim.Adam(fused=True), the kernel lossbench uses."
     )
     header = (
         f"{'task':<10} {'batch':>5} | {'fit':>17} | {'fit cpu':>17} | {'whole call':>17} | "
-        f"{'whole call cpu':>17}"
+        f"{'whole call cpu':>17} | {'vs fused':>17}"
     )
     print(header)
     print("-" * len(header))
@@ -671,7 +750,7 @@ def print_tables(cells: list[dict[str, Any]], settings: Settings) -> None:
         print(
             f"{c['task']:<10} {c['batch_size']:>5} | {ratio(c['ratio']):>17} | "
             f"{ratio(c['fit_cpu_ratio']):>17} | {ratio(c['wall_ratio']):>17} | "
-            f"{ratio(c['cpu_ratio']):>17}"
+            f"{ratio(c['cpu_ratio']):>17} | {ratio(c['fused_ratio']):>17}"
         )
     print(
         "\nMemory (MiB): peak RSS while a side ran (max over repeats) and its growth over the RSS "
@@ -701,22 +780,27 @@ def print_tables(cells: list[dict[str, Any]], settings: Settings) -> None:
 
 
 def print_study(study: dict[str, Any]) -> None:
-    print(f"\nStartup and study (subprocesses, OMP_NUM_THREADS={study['omp_num_threads']}):")
+    print(f"\nStartup (subprocesses, OMP_NUM_THREADS={study['omp_num_threads']}):")
     for name, timing in study["startup"].items():
         print(f"  {name:<22} {timing['median_seconds']:7.2f} s   ({timing['command']})")
-    s = study.get("study")
-    if s:
-        completed = f", {s['completed']} completed" if "completed" in s else ""
-        print(f"  {s['kind']}: {s['seconds']:.1f} s for {s['jobs']} job(s){completed}", end="")
-        if s.get("seconds_per_job") is not None:
-            print(f", {s['seconds_per_job']:.2f} s per job", end="")
-        if s.get("train_seconds_per_job") is not None:
-            print(f" (of which fit {s['train_seconds_per_job']:.2f} s)", end="")
-        print(f"\n    {s.get('command', '')}")
+    studies = study.get("studies") or {}
+    for s in studies.values():
+        print(
+            f"\n{s['kind']}: {s['seconds']:.1f} s for {s['jobs']} jobs "
+            f"({s['completed']} trained), {s['seconds_per_job']:.2f} s per job "
+            f"(of which fit {s['train_seconds_per_job']:.2f} s)"
+        )
+        if s.get("peak_total_rss_mib") is not None:
+            print(
+                f"  peak memory: {s['peak_total_rss_mib']:.0f} MiB RSS for all its processes "
+                f"together, {s['peak_process_rss_mib']:.0f} MiB the largest one"
+            )
         if s.get("report_seconds") is not None:
             print(f"  then lossbench-report on its runs: {s['report_seconds']:.1f} s")
-    for note in study["notes"]:
-        print(f"  note: {note}")
+        print(f"  {s['command']}")
+    if {"parallel", "sequential"} <= studies.keys():
+        par, seq = studies["parallel"]["seconds"], studies["sequential"]["seconds"]
+        print(f"\nparallel / sequential: {par / seq:.2f} ({par:.1f} s vs {seq:.1f} s)")
 
 
 # ---------------------------------------------------------------------------- entry point

@@ -34,7 +34,8 @@ def test_quick_benchmark_writes_a_ratio_per_task_and_batch_size(tmp_path):
         assert cell["ratio"]["median"] > 0, where
         assert cell["ratio"]["min"] <= cell["ratio"]["median"] <= cell["ratio"]["max"], where
         assert cell["wall_ratio"]["median"] > 0, where
-        for side in ("reference", "lossbench"):
+        assert cell["fused_ratio"]["median"] > 0, where
+        for side in ("reference", "reference_fused", "lossbench"):
             timings = cell[side]
             assert timings["steps"] > 0, f"{where} {side}"
             assert all(s > 0 for s in timings["fit_seconds"]), f"{where} {side}"
@@ -47,5 +48,10 @@ def test_quick_benchmark_writes_a_ratio_per_task_and_batch_size(tmp_path):
     assert report["environment"]["torch_num_threads"] == report["settings"]["threads"]
     startup = report["study"]["startup"]
     assert all(timing["median_seconds"] > 0 for timing in startup.values())
-    study = report["study"]["study"]
-    assert study["jobs"] > 0 and study["seconds"] > 0
+    studies = report["study"]["studies"]
+    assert set(studies) == {"parallel", "sequential"}
+    for study in studies.values():
+        assert study["jobs"] == study["completed"] == 6 and study["seconds"] > 0
+        assert study["peak_total_rss_mib"] >= study["peak_process_rss_mib"] > 0
+    # Parallel: the parent and one worker per core (at most 8), each holding its own memory.
+    assert studies["parallel"]["peak_total_rss_mib"] > studies["sequential"]["peak_process_rss_mib"]
