@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from lossbench.checkpoint import load_checkpoint
+from lossbench.checkpoint import history, load_checkpoint
 from lossbench.record import RunExistsError, read_record
 from lossbench.train import train
 from lossbench.validation import ConfigError
@@ -56,7 +56,7 @@ def test_last_checkpoint_is_written_every_epoch_not_only_when_improved(make_cfg,
     assert record["best_epoch"] < 3  # so Lightning's save_last alone would have stopped there
     last = load_checkpoint(tmp_path / "checkpoints" / "last.ckpt")
     assert last["epoch"] == 3 and last["global_step"] == record["steps"]
-    assert len(last["lossbench_history"]["train/loss"]) == 4
+    assert len(history(last)["train/loss"]) == 4
     assert sorted(p.name for p in (tmp_path / "checkpoints").iterdir()) == [
         f"best-epoch{record['best_epoch']:03d}.ckpt",
         "last.ckpt",
@@ -125,7 +125,7 @@ def test_killed_run_resumes_to_the_metrics_of_an_uninterrupted_run(tmp_path):
     checkpoint = load_checkpoint(last)
     # last.ckpt is written at every epoch end, with the history up to that epoch.
     assert 3 <= checkpoint["epoch"] < 29
-    assert len(checkpoint["lossbench_history"]["val/nll"]) == checkpoint["epoch"] + 1
+    assert len(history(checkpoint)["val/nll"]) == checkpoint["epoch"] + 1
     assert isinstance(checkpoint["lossbench_rng"]["torch"], torch.Tensor)
 
     resumed = _start(killed_dir, epochs, "ckpt_path=last")

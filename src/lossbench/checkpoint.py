@@ -11,7 +11,9 @@ lossbench's own checkpoints hold nothing else: besides Lightning's entries (weig
 and loop state, hyper-parameters as plain dicts), :class:`lossbench.module.ClassifierModule`
 stores
 
-- ``lossbench_history``: every metric per epoch (the ``history`` of ``metrics.json``);
+- ``lossbench_history``: every metric per epoch (the ``history`` of ``metrics.json``), as JSON
+  text (one string pickles in microseconds; thousands of floats do not): read it with
+  :func:`history`;
 - ``lossbench_metadata``: what prediction needs without the training data: the task, head,
   loss and link, the feature columns, the training split's standardisation (``feature_mean``,
   ``feature_scale``), the label names and the classes (:func:`metadata`);
@@ -21,6 +23,7 @@ stores
 
 from __future__ import annotations
 
+import json
 import os
 import pickle
 import re
@@ -169,6 +172,16 @@ def build_module(checkpoint: Mapping[str, Any], path: str | os.PathLike) -> Clas
 
 
 # ------------------------------------------------------------------------------ RNG states
+
+
+def history(checkpoint: Mapping[str, Any]) -> dict[str, list[float]]:
+    """Every metric per epoch stored in ``checkpoint`` (empty if none).
+
+    >>> history({"lossbench_history": '{"val/nll": [0.7, 0.5]}'})
+    {'val/nll': [0.7, 0.5]}
+    """
+    stored = checkpoint.get(HISTORY_KEY) or {}
+    return json.loads(stored) if isinstance(stored, str) else dict(stored)
 
 
 def rng_states() -> dict[str, Any]:

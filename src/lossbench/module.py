@@ -23,6 +23,7 @@ The metrics see the same float32 scores.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable, Mapping
 from typing import Any
 
@@ -45,7 +46,7 @@ from lossbench.losses import build_loss, get_loss
 from lossbench.metrics import ClassificationMetrics
 from lossbench.models import build_model
 from lossbench.optim import build_optimizer, l2_penalty
-from lossbench.precision import at_least_float32, full_precision
+from lossbench.precision import at_least_float32, autocast_on, full_precision
 from lossbench.tasks import Task
 
 #: What Lightning's optimizer and backward wrappers add to a manual optimization step: hooks.
@@ -135,9 +136,12 @@ class ClassifierModule(L.LightningModule):
 
         Head and loss run outside autocast on at least float32 (the precision policy above).
         """
-        with full_precision(scores.device):
-            out = self.head(at_least_float32(scores))
-            loss = self.loss_fn(out.squeeze(-1) if self.squeeze else out, at_least_float32(targets))
+        scores, targets = at_least_float32(scores), at_least_float32(targets)
+        if autocast_on(scores.device):  # under bf16-mixed / 16-mixed
+            with full_precision(scores.device):
+                loss = self._head_and_loss(scores, targets)
+        else:  # the step's hot path: no context manager to enter
+            loss = self._head_and_loss(scores, targets)
         if loss.ndim != 0:
             raise ValueError(
                 "the loss returned one value per element (reduction 'none', "
@@ -145,6 +149,10 @@ class ClassifierModule(L.LightningModule):
                 "loss.reduction=mean or sum and leave loss.reduce unset."
             )
         return loss
+
+    def _head_and_loss(self, scores: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+        out = self.head(scores)
+        return self.loss_fn(out.squeeze(-1) if self.squeeze else out, targets)
 
     def _update(
         self, stage: str, scores: torch.Tensor, labels: torch.Tensor, loss: torch.Tensor
@@ -305,7 +313,8 @@ class ClassifierModule(L.LightningModule):
     def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
         from lossbench.checkpoint import HISTORY_KEY, METADATA_KEY, RNG_KEY, rng_states
 
-        checkpoint[HISTORY_KEY] = self.history
+        # JSON text: pickling a string is one object, the floats of a long history thousands.
+        checkpoint[HISTORY_KEY] = json.dumps(self.history)
         checkpoint[METADATA_KEY] = {
             **(self.preprocessing or {}),
             "task": self.task,
@@ -320,13 +329,13 @@ class ClassifierModule(L.LightningModule):
     def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
         from lossbench.checkpoint import (
             DATA_KEYS,
-            HISTORY_KEY,
             METADATA_KEY,
             RNG_KEY,
+            history,
             restore_rng_states,
         )
 
-        self.history = checkpoint.get(HISTORY_KEY, {})
+        self.history = history(checkpoint)
         meta = checkpoint.get(METADATA_KEY) or {}
         if all(meta.get(key) is not None for key in DATA_KEYS):
             self.preprocessing = {key: meta[key] for key in ("task", *DATA_KEYS)}

@@ -7,6 +7,10 @@
     [0.1, 0.0]
     >>> opt.defaults["fused"]  # optimizer.implementation=auto: torch's fused kernel on a CPU
     True
+    >>> opt = build_optimizer({"name": "adamw", "lr": 1e-3, "weight_decay": 0.0,
+    ...                        "betas": [0.9, 0.999], "eps": 1e-8}, nn.Linear(3, 2))
+    >>> [(len(g["params"]), g["weight_decay"]) for g in opt.param_groups]  # no decay: one group
+    [(2, 0.0)]
 
 LBFGS takes no weight decay and one parameter group: :func:`l2_penalty` adds the same
 ``weight_decay / 2 * ||w||^2`` term to the objective instead. With mean BCE-with-logits and
@@ -53,6 +57,8 @@ def build_optimizer(cfg: Mapping[str, Any], model: nn.Module) -> torch.optim.Opt
         )
     weights, biases = split_decay(model)
     groups = [{"params": weights, "weight_decay": decay}, {"params": biases, "weight_decay": 0.0}]
+    if not decay:  # one group: the same update, one kernel call per step instead of two
+        groups = [{"params": weights + biases, "weight_decay": 0.0}]
     if name in ("adam", "adamw"):
         cls = torch.optim.Adam if name == "adam" else torch.optim.AdamW
         kwargs = {"lr": lr, "betas": tuple(cfg["betas"]), "eps": cfg["eps"]}
