@@ -170,3 +170,48 @@ def test_fused_kernel_by_default_with_the_same_updates_as_the_loop(name):
         weights[implementation] = torch.cat([p.detach().flatten() for p in model.parameters()])
     assert torch.equal(weights["for_loop"], weights["foreach"])
     assert torch.allclose(weights["auto"], weights["for_loop"], rtol=0, atol=1e-5)
+
+
+def _checkpoints(folder):
+    return {p.name: torch.load(p, weights_only=True) for p in sorted(folder.iterdir())}
+
+
+def test_writing_checkpoints_at_the_end_gives_the_files_of_every_epoch(make_cfg, tmp_path):
+    """checkpoint.write=at_end (the studies) holds the best epoch in memory: the run, its
+    record and its checkpoint files are those of checkpoint.write=every_epoch."""
+    # lr=0.5 overshoots after the first epochs: the best epoch is not the last one.
+    run = ("data=iris", "loss=cross_entropy", "optimizer.lr=0.5", "trainer.max_epochs=4")
+    every = train(make_cfg(*run), tmp_path / "every")
+    at_end = train(make_cfg(*run, "checkpoint.write=at_end"), tmp_path / "end")
+    assert every["best_epoch"] < 3  # two different files
+    keys = [k for k in every if k.startswith(("val/", "test/"))] + ["best_epoch", "history"]
+    assert {k: at_end[k] for k in keys} == {k: every[k] for k in keys}
+    a, b = (
+        _checkpoints(tmp_path / "every" / "checkpoints"),
+        _checkpoints(tmp_path / "end" / "checkpoints"),
+    )
+    assert sorted(a) == sorted(b) == [f"best-epoch{every['best_epoch']:03d}.ckpt", "last.ckpt"]
+    for name in a:
+        assert a[name]["global_step"] == b[name]["global_step"], name
+        for key, value in a[name]["state_dict"].items():
+            assert torch.equal(value, b[name]["state_dict"][key]), (name, key)
+    best = f"best-epoch{every['best_epoch']:03d}.ckpt"
+    assert a[best]["epoch"] == b[best]["epoch"] == every["best_epoch"]
+    # at_end writes last.ckpt after the epoch loop, as Lightning's own on_train_end save does:
+    # its epoch counter has moved on to the next epoch.
+    assert b["last.ckpt"]["epoch"] == a["last.ckpt"]["epoch"] + 1 == 4
+
+
+def test_a_failing_run_writing_at_the_end_still_keeps_its_best_checkpoint(make_cfg, tmp_path):
+    cfg = make_cfg(
+        "data=digits_multilabel",
+        "setup=sigmoid_manual_bce",
+        "seed=1",
+        "trainer.max_epochs=20",
+        "checkpoint.write=at_end",
+    )
+    record = train(cfg, tmp_path, multirun=True)
+    assert record["error"].startswith("non-finite training loss (nan) at epoch 19")
+    (best,) = (tmp_path / "checkpoints").glob("best-epoch*.ckpt")  # written when it failed
+    state = torch.load(best, weights_only=True)["state_dict"]
+    assert all(torch.isfinite(v).all() for v in state.values() if v.is_floating_point())

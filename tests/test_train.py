@@ -253,6 +253,7 @@ def test_batches_are_index_slices_on_the_device(make_cfg):
         ("loss.reduce=false", "training needs a scalar"),
         ("model.activation=swish", "model.activation='swish' is not known"),
         ("optimizer.implementation=fast", "optimizer.implementation='fast' is not known"),
+        ("checkpoint.write=never", "checkpoint.write='never' is not known"),
     ],
     ids=[
         "batch0",
@@ -264,6 +265,7 @@ def test_batches_are_index_slices_on_the_device(make_cfg):
         "legacy",
         "act",
         "kernel",
+        "checkpoint",
     ],
 )
 def test_bad_values_are_refused_before_training(make_cfg, tmp_path, override, match):

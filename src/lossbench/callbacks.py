@@ -13,8 +13,11 @@ import os
 import shutil
 from pathlib import Path
 from typing import Any
+from weakref import proxy
 
+import torch
 from lightning.pytorch.callbacks import ModelCheckpoint
+from lightning_utilities.core.apply_func import apply_to_collection
 
 
 class BestAndLastCheckpoint(ModelCheckpoint):
@@ -29,14 +32,26 @@ class BestAndLastCheckpoint(ModelCheckpoint):
     record of this callback's ``last_model_path`` is then that of the epoch before, which a
     resume does not use). ``save_last=False`` keeps the best checkpoint only.
 
+    ``write_at_end=True`` (``checkpoint.write=at_end``, what the studies use) keeps the best
+    epoch's checkpoint in memory and writes it, and ``last.ckpt``, once when training ends (or
+    stops with an exception): one file write per run instead of one per improving epoch, for
+    short runs where a killed job is simply run again. The files are the same as with
+    ``every_epoch``; a run killed outright leaves none.
+
     Its ``state_key`` is ``ModelCheckpoint``'s, so checkpoints written with a plain
     ``ModelCheckpoint`` of the same monitor resume with their best-checkpoint bookkeeping.
     """
 
-    def __init__(self, *args: Any, save_last: bool = True, **kwargs: Any) -> None:
+    def __init__(
+        self, *args: Any, save_last: bool = True, write_at_end: bool = False, **kwargs: Any
+    ) -> None:
         kwargs.setdefault("save_top_k", 1)
         super().__init__(*args, save_last=bool(save_last), **kwargs)
+        self.write_at_end = write_at_end
         self._last_written_step: int | None = None
+        #: write_at_end: (path, checkpoint) of the best epoch, not written yet.
+        self._pending: tuple[str, dict[str, Any]] | None = None
+        self._ended = False
 
     @property
     def state_key(self) -> str:
@@ -45,12 +60,51 @@ class BestAndLastCheckpoint(ModelCheckpoint):
 
     def on_train_epoch_end(self, trainer: Any, pl_module: Any) -> None:
         super().on_train_epoch_end(trainer, pl_module)  # the best checkpoint (and last if saved)
+        if self.write_at_end:
+            return  # last.ckpt once, in on_train_end
         if trainer.state.fn == "fit" and not trainer.sanity_checking and not trainer.fast_dev_run:
             self._save_last_checkpoint(trainer, self._monitor_candidates(trainer))
+
+    def on_train_end(self, trainer: Any, pl_module: Any) -> None:
+        self._write_pending(trainer)
+        if self.write_at_end and not trainer.fast_dev_run:
+            self._ended = True
+            self._save_last_checkpoint(trainer, self._monitor_candidates(trainer))
+
+    def on_exception(self, trainer: Any, pl_module: Any, exception: BaseException) -> None:
+        self._write_pending(trainer)  # the best epoch before the failure
+        super().on_exception(trainer, pl_module, exception)
+
+    def _save_checkpoint(self, trainer: Any, filepath: str) -> None:
+        dump = getattr(getattr(trainer, "_checkpoint_connector", None), "dump_checkpoint", None)
+        last = os.path.join(self.dirpath, self.CHECKPOINT_NAME_LAST + self.FILE_EXTENSION)
+        if not self.write_at_end or filepath == last or dump is None:
+            super()._save_checkpoint(trainer, filepath)
+            return
+        # The best so far: the checkpoint Lightning would write now, held (cloned) in memory.
+        checkpoint = apply_to_collection(
+            dump(self.save_weights_only), torch.Tensor, lambda t: t.detach().clone()
+        )
+        self._pending = (filepath, checkpoint)
+        self._last_global_step_saved = trainer.global_step
+        self._last_checkpoint_saved = filepath
+
+    def _write_pending(self, trainer: Any) -> None:
+        if self._pending is None:
+            return
+        filepath, checkpoint = self._pending
+        self._pending = None
+        trainer.strategy.save_checkpoint(checkpoint, filepath)
+        trainer.strategy.barrier()
+        if trainer.is_global_zero:
+            for logger in trainer.loggers:
+                logger.after_save_checkpoint(proxy(self))
 
     def _save_last_checkpoint(self, trainer: Any, monitor_candidates: dict[str, Any]) -> None:
         if not self.save_last or self._last_written_step == trainer.global_step:
             return
+        if self.write_at_end and not self._ended:
+            return  # Lightning asks after each new best; at_end writes last.ckpt once
         filepath = os.path.join(self.dirpath, self.CHECKPOINT_NAME_LAST + self.FILE_EXTENSION)
         self.last_model_path = filepath
         best = self.best_model_path

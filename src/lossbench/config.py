@@ -222,6 +222,9 @@ class CheckpointConfig:
     monitor: str | None = None  # null: the optimized_metric
     mode: str | None = None  # min | max; null: inferred from the metric's name
     save_last: bool = True
+    # every_epoch: the best checkpoint when it improves, last.ckpt every epoch (exact resume);
+    # at_end: both written once when training ends (studies: a killed job just runs again)
+    write: str = "every_epoch"
 
 
 @dataclass

@@ -98,6 +98,7 @@ def _callbacks(cfg: DictConfig, output_dir: Path) -> list[Any]:
             monitor=monitor,
             mode=cfg.checkpoint.mode or metric_mode(monitor),
             save_last=cfg.checkpoint.save_last,
+            write_at_end=cfg.checkpoint.write == "at_end",
             auto_insert_metric_name=False,
         )
     ]

@@ -53,6 +53,8 @@ METRICS: dict[str, tuple[str, ...]] = {
     ),
 }
 _LOWER_IS_BETTER = ("loss", "nll", "brier", "ece", "saturated")
+#: ``checkpoint.write``: when the best checkpoint and last.ckpt are written.
+CHECKPOINT_WRITES = ("every_epoch", "at_end")
 
 
 class ConfigError(ValueError):
@@ -197,6 +199,13 @@ def _check_run(cfg: DictConfig, task: Task) -> None:
             mode in (None, "min", "max"),
             f"{group}.mode={mode!r} must be min, max or null (inferred from the metric).",
         )
+    write = cfg.checkpoint.get("write", "every_epoch")
+    _require(
+        write in CHECKPOINT_WRITES,
+        f"checkpoint.write={write!r} is not known. Valid: {', '.join(CHECKPOINT_WRITES)} "
+        "(every_epoch: best when it improves and last.ckpt every epoch; at_end: both once, "
+        "when training ends).",
+    )
     if cfg.get("ckpt_path") not in (None, "last"):
         path = Path(cfg.ckpt_path)
         _require(path.is_file(), f"ckpt_path={cfg.ckpt_path!r}: no such file ({path.resolve()}).")
