@@ -84,3 +84,25 @@ def test_class_with_too_few_rows_is_refused_by_name() -> None:
     )
     with pytest.raises(DataError, match="class 'z' has only 2 row"):
         split_table(table, "multiclass", **SPLIT)
+
+
+def test_a_process_loads_each_table_once_and_shares_it_read_only(make_cfg) -> None:
+    """A study's worker process runs many jobs on few data sets: the table is loaded once."""
+    first = load_table({"name": "wine", "batch_size": 32, "split_seed": 0})
+    again = load_table({"name": "wine", "batch_size": None, "split_seed": 0})
+    assert again is first  # batching does not change the table
+    with pytest.raises(ValueError, match="read-only"):
+        first.features[0, 0] = 1.0
+    small = load_table(make_cfg("data=synthetic_binary", "data.n_samples=200").data)
+    bigger = load_table(make_cfg("data=synthetic_binary", "data.n_samples=300").data)
+    assert len(small.labels) == 200 and len(bigger.labels) == 300
+
+
+def test_a_changed_csv_file_is_loaded_again(make_cfg, tmp_path) -> None:
+    path = tmp_path / "d.csv"
+    path.write_text("a,b,y\n" + "".join(f"{i},{i % 3},{i % 2}\n" for i in range(20)))
+    cfg = make_cfg("data=csv", f"data.path={path}", "data.label_columns=[y]", "data.task=binary")
+    cfg = cfg.data
+    assert len(load_table(cfg).labels) == 20
+    path.write_text("a,b,y\n" + "".join(f"{i},{i % 3},{i % 2}\n" for i in range(30)))
+    assert len(load_table(cfg).labels) == 30

@@ -9,6 +9,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import math
 import os
@@ -63,8 +64,8 @@ def write_record(run_dir: str | os.PathLike, record: dict[str, Any]) -> Path:
     return path
 
 
-def environment() -> dict[str, Any]:
-    """Versions that make a run reproducible: lossbench, torch, Lightning, Python, git commit."""
+@functools.cache
+def _environment() -> dict[str, Any]:
     import lightning
     import torch
 
@@ -90,3 +91,9 @@ def environment() -> dict[str, Any]:
         "python": platform.python_version(),
         "git_commit": commit,
     }
+
+
+def environment() -> dict[str, Any]:
+    """Versions that make a run reproducible: lossbench, torch, Lightning, Python, git commit
+    (of the code this process imported: looked up once per process, not once per job)."""
+    return dict(_environment())

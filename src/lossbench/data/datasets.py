@@ -14,8 +14,10 @@ options of its own) and a YAML file under ``configs/data/``; the tests pick it u
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -219,6 +221,39 @@ def task_of(data_cfg: Mapping[str, Any]) -> Task:
     return spec.task if spec.task is not None else check_task(data_cfg["task"])
 
 
+#: Keys of the data config that do not change the table (only how it is batched).
+_BATCHING_KEYS = frozenset({"batch_size"})
+#: Tables loaded in this process, by config: a study's jobs (one worker process runs many)
+#: share the few data sets they sweep instead of loading each again. Arrays are read-only.
+_TABLES: dict[str, LoadedTable] = {}
+_TABLES_MAX = 8
+
+
+def _cache_key(data_cfg: Mapping[str, Any]) -> str:
+    key = {k: v for k, v in dict(data_cfg).items() if k not in _BATCHING_KEYS}
+    if key.get("name") == "csv" and key.get("path"):  # a file can change between two jobs
+        try:
+            stat = Path(str(key["path"])).expanduser().stat()
+            key["_file"] = [
+                str(Path(str(key["path"])).expanduser().resolve()),
+                stat.st_mtime_ns,
+                stat.st_size,
+            ]
+        except OSError:
+            key["_file"] = None
+    return json.dumps(key, sort_keys=True, default=str)
+
+
 def load_table(data_cfg: Mapping[str, Any]) -> LoadedTable:
-    """Load the whole table of the data set that ``data_cfg`` names."""
-    return get_dataset(data_cfg["name"]).load(data_cfg)
+    """Load the whole table of the data set that ``data_cfg`` names (once per process and
+    config: later calls return the same read-only table)."""
+    key = _cache_key(data_cfg)
+    table = _TABLES.get(key)
+    if table is None:
+        table = get_dataset(data_cfg["name"]).load(data_cfg)
+        for array in (table.features, table.labels):
+            array.flags.writeable = False
+        if len(_TABLES) >= _TABLES_MAX:
+            _TABLES.pop(next(iter(_TABLES)))
+        _TABLES[key] = table
+    return table
