@@ -265,7 +265,9 @@ class ClassifierModule(L.LightningModule):
         scores = at_least_float32(self(x))  # the precision policy: head, loss, metrics >= fp32
         self._update("test", scores, labels, self.objective(scores, targets))
 
-    def _epoch_end(self, stage: str) -> None:
+    def _stage_values(self, stage: str) -> dict[str, torch.Tensor]:
+        """Compute and reset the metrics accumulated for ``stage`` (and keep the reliability
+        bins of ``test``)."""
         if stage == "train":
             self._flush_train_outputs()
         if stage == "test":
@@ -274,6 +276,23 @@ class ClassifierModule(L.LightningModule):
         values[f"{stage}/loss"] = self.stage_loss[f"{stage}_"].compute()
         self.stage_metrics[f"{stage}_"].reset()
         self.stage_loss[f"{stage}_"].reset()
+        return values
+
+    @torch.inference_mode()
+    def evaluate_split(self, split: tuple[torch.Tensor, ...], stage: str) -> dict[str, float]:
+        """The ``<stage>/*`` metrics of one whole split ``(x, labels, targets)``, outside a
+        Trainer loop: what ``validation_step`` / ``test_step`` and the epoch end compute.
+
+        The caller puts the module in eval mode, on the split's device, and in the precision
+        plugin's forward context (see ``lossbench.train``'s final evaluation).
+        """
+        x, labels, targets = split
+        scores = at_least_float32(self(x))  # the precision policy: head, loss, metrics >= fp32
+        self._update(stage, scores, labels, self.objective(scores, targets))
+        return {key: float(value) for key, value in self._stage_values(stage).items()}
+
+    def _epoch_end(self, stage: str) -> None:
+        values = self._stage_values(stage)
         fitting = self.trainer.state.fn == "fit"
         if fitting and self.callback_metrics is not None:
             monitored = {k: v for k, v in values.items() if k in self.callback_metrics}
