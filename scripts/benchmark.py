@@ -1,10 +1,12 @@
 """Time lossbench's training path against a hand-written PyTorch loop doing the same work.
 
-    .venv/bin/python scripts/benchmark.py                   # 20 000 samples, 10 epochs, 5 repeats
+    .venv/bin/python scripts/benchmark.py                   # 20 000 samples, 10 epochs, 5 repeats,
+                                                            # and the standard study, both ways
     .venv/bin/python scripts/benchmark.py --repeats 9 --json bench.json
     .venv/bin/python scripts/benchmark.py --quick           # 2 000 samples, 2 epochs, 1 repeat
-    .venv/bin/python scripts/benchmark.py --study standard  # and time `make compare` end to end
+    .venv/bin/python scripts/benchmark.py --study sweep     # a 6-job multirun instead of the study
     .venv/bin/python scripts/benchmark.py --profile a.prof  # cProfile one lossbench run, then stop
+    .venv/bin/python scripts/benchmark.py --override checkpoint.write=at_end   # another setting
 
 All sides run in this one process, on the same tensors (lossbench's own
 ``ClassificationDataModule`` builds them for all), the same model (``build_model``: MLP
@@ -111,6 +113,7 @@ class Settings:
     quick: bool
     tracemalloc: bool  # one extra untimed run per side under tracemalloc (Python heap peak)
     study: str  # sweep | standard | none
+    overrides: tuple[str, ...] = ()  # extra lossbench config overrides (--override)
 
 
 # ---------------------------------------------------------------------------- config
@@ -135,6 +138,7 @@ def compose_cfg(
         f"trainer.max_epochs={epochs or settings.epochs}",
         "trainer.accelerator=cpu",  # the hand-written loop runs on the CPU too
         "trainer.devices=1",
+        *settings.overrides,
     ]
     with (
         initialize_config_dir(config_dir=str(config_dir()), version_base="1.3"),
@@ -842,15 +846,23 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument(
         "--study",
         choices=("sweep", "standard", "none"),
-        default="sweep",
-        help="sweep: a 6-job multirun (default); standard: the whole `make compare` study where "
-        "it exists; none: skip",
+        default="standard",
+        help="standard: the `make compare` study (default; with --quick: study=quick), run in "
+        "parallel and in turn; sweep: a 6-job multirun, both ways; none: skip",
     )
     parser.add_argument(
         "--tracemalloc",
         action="store_true",
         help="one extra untimed run per side under tracemalloc: peak of Python allocations "
         "(slow; at these sizes the data set generation dominates it on both sides)",
+    )
+    parser.add_argument(
+        "--override",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="a lossbench config override for every cell, e.g. checkpoint.write=at_end "
+        "(repeatable; the hand-written loop follows data, optimizer and epoch settings)",
     )
     parser.add_argument(
         "--profile", type=Path, metavar="PATH", help="cProfile one lossbench run, then stop"
@@ -872,6 +884,7 @@ def main(argv: list[str] | None = None) -> int:
         quick=args.quick,
         tracemalloc=args.tracemalloc,
         study=args.study,
+        overrides=tuple(args.override),
     )
     torch.set_num_threads(settings.threads)
     register_configs()
@@ -889,7 +902,8 @@ def main(argv: list[str] | None = None) -> int:
         f"load average {env['load_average_at_start']:.2f}; lossbench at {env['git_commit']}"
         f"{' (with uncommitted changes)' if env['git_dirty'] else ''}\n"
         f"{settings.n_samples} samples x 20 features, {settings.epochs} epochs, "
-        f"{settings.repeats} repeat(s), batch sizes {list(settings.batch_sizes)}",
+        f"{settings.repeats} repeat(s), batch sizes {list(settings.batch_sizes)}"
+        f"{'; lossbench overrides: ' + ' '.join(settings.overrides) if settings.overrides else ''}",
         flush=True,
     )
     if args.profile:

@@ -18,7 +18,15 @@ BATCH_SIZES = (128, 1024)
 def test_quick_benchmark_writes_a_ratio_per_task_and_batch_size(tmp_path):
     out = tmp_path / "bench.json"
     proc = subprocess.run(
-        [sys.executable, str(REPO / "scripts" / "benchmark.py"), "--quick", "--json", str(out)],
+        [
+            sys.executable,
+            str(REPO / "scripts" / "benchmark.py"),
+            "--quick",
+            "--study",
+            "sweep",
+            "--json",
+            str(out),
+        ],
         capture_output=True,
         text=True,
         timeout=300,
