@@ -33,10 +33,12 @@ class BestAndLastCheckpoint(ModelCheckpoint):
     resume does not use). ``save_last=False`` keeps the best checkpoint only.
 
     ``write_at_end=True`` (``checkpoint.write=at_end``, what the studies use) keeps the best
-    epoch's checkpoint in memory and writes it, and ``last.ckpt``, once when training ends (or
-    stops with an exception): one file write per run instead of one per improving epoch, for
-    short runs where a killed job is simply run again. The files are the same as with
-    ``every_epoch``; a run killed outright leaves none.
+    epoch's checkpoint in memory and writes it, and ``last.ckpt``, once when training ends: one
+    file write per run instead of one per improving epoch, for short runs where a killed job is
+    simply run again. The best checkpoint is the file ``every_epoch`` writes; ``last.ckpt``
+    holds the same final state, saved after the epoch loop as Lightning's own end-of-training
+    save is (its epoch counter is the next epoch's). A run that stops with an exception writes
+    its best checkpoint so far; a run killed outright leaves none.
 
     Its ``state_key`` is ``ModelCheckpoint``'s, so checkpoints written with a plain
     ``ModelCheckpoint`` of the same monitor resume with their best-checkpoint bookkeeping.
