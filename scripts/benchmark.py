@@ -549,8 +549,10 @@ def _run_sampling_memory(cmd: list[str], env: dict[str, str]) -> tuple[Any, dict
 
 
 def _timed_command(
-    cmd: list[str], env: dict[str, str], repeats: int, *, memory: bool = False
+    cmd: list[str], env: dict[str, str], repeats: int, *, memory: bool = False, exit_code: int = 0
 ) -> dict[str, Any]:
+    """Seconds of ``cmd`` per repeat; it must exit with ``exit_code`` (2: a refused config).
+    With ``memory``, also the peak RSS of its processes (:func:`_run_sampling_memory`)."""
     seconds, peaks = [], {}
     for _ in range(repeats):
         start = time.perf_counter()
@@ -559,9 +561,12 @@ def _timed_command(
         else:
             proc = subprocess.run(cmd, env=env, capture_output=True, text=True, check=False)
         seconds.append(time.perf_counter() - start)
-        if proc.returncode != 0:
+        if proc.returncode != exit_code:
             tail = (proc.stderr or proc.stdout).strip().splitlines()[-5:]
-            raise RuntimeError(f"{' '.join(cmd)} exited {proc.returncode}: {' | '.join(tail)}")
+            raise RuntimeError(
+                f"{' '.join(cmd)} exited {proc.returncode}, expected {exit_code}: "
+                f"{' | '.join(tail)}"
+            )
     return {
         "command": " ".join(cmd),
         "seconds": seconds,
@@ -633,7 +638,7 @@ def bench_study(settings: Settings) -> dict[str, Any]:
                 [sys.executable, "-c", "import lossbench.train"], env, repeats
             ),
             "lossbench_train_help": _timed_command([*_cli(), "--help"], env, repeats),
-            "refused_config": _refused_timing([*_cli(), *refused], env, repeats),
+            "refused_config": _timed_command([*_cli(), *refused], env, repeats, exit_code=2),
         },
         "studies": {},
     }
@@ -652,22 +657,6 @@ def bench_study(settings: Settings) -> dict[str, Any]:
             [*extra, launcher], study_env, f"{label} ({name})", report=settings.study == "standard"
         )
     return out
-
-
-def _refused_timing(cmd: list[str], env: dict[str, str], repeats: int) -> dict[str, Any]:
-    """Seconds until lossbench-train refuses a config (exit code 2, before any directory)."""
-    seconds = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        proc = subprocess.run(cmd, env=env, capture_output=True, text=True, check=False)
-        seconds.append(time.perf_counter() - start)
-        if proc.returncode != 2:
-            raise RuntimeError(f"{' '.join(cmd)} exited {proc.returncode}, expected 2 (refused)")
-    return {
-        "command": " ".join(cmd),
-        "seconds": seconds,
-        "median_seconds": statistics.median(seconds),
-    }
 
 
 # ---------------------------------------------------------------------------- report

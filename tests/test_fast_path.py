@@ -10,14 +10,12 @@ import pytest
 import torch
 from lightning.pytorch.callbacks import Callback
 from lightning.pytorch.loggers import CSVLogger
-from omegaconf import OmegaConf
 from torch import nn
 
 from lossbench.callbacks import BestAndLastCheckpoint
 from lossbench.data.datamodule import ClassificationDataModule
-from lossbench.module import ClassifierModule
 from lossbench.optim import build_optimizer
-from lossbench.train import train
+from lossbench.train import build_module, resolved_loss, train
 from lossbench.validation import METRICS
 
 EPOCHS = 3
@@ -40,24 +38,13 @@ class StepProbe(Callback):
 
 
 def _fit(make_cfg, tmp_path, *, callbacks=(), logger=False, monitored=("val/nll",)):
-    """A lossbench module on iris, 16 rows per step, fitted by a plain Lightning Trainer."""
+    """lossbench's module on iris, 16 rows per step, fitted by a plain Lightning Trainer."""
     cfg = make_cfg("data=iris", "loss=cross_entropy", "data.batch_size=16")
     L.seed_everything(0, verbose=False)
     dm = ClassificationDataModule(cfg.data, cfg.loss.name, seed=0)
     dm.epoch_batches = True
-    module = ClassifierModule(
-        task=dm.task,
-        n_features=dm.n_features,
-        n_outputs=dm.n_outputs,
-        n_targets=dm.n_targets,
-        model=OmegaConf.to_container(cfg.model),
-        head=cfg.head.name,
-        loss=OmegaConf.to_container(cfg.loss),
-        optimizer=OmegaConf.to_container(cfg.optimizer),
-        minibatch_size=cfg.data.batch_size,
-        epoch_loop=True,
-        callback_metrics=monitored,
-    )
+    module = build_module(cfg, dm, resolved_loss(cfg, dm), epoch_loop=True)
+    module.callback_metrics = frozenset(monitored)
     trainer = L.Trainer(
         max_epochs=EPOCHS,
         accelerator="cpu",

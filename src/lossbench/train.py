@@ -20,6 +20,7 @@ import re
 import sys
 import time
 import warnings
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -63,7 +64,7 @@ def _base_record(cfg: DictConfig, task: str | None) -> dict[str, Any]:
     }
 
 
-def _resolved_loss(cfg: DictConfig, datamodule: Any) -> dict[str, Any]:
+def resolved_loss(cfg: DictConfig, datamodule: Any) -> dict[str, Any]:
     """The loss config with ``pos_weight=auto`` replaced by its numbers from the training split;
     building it once here checks ``weight`` / ``pos_weight`` lengths before training."""
     from lossbench.losses import auto_pos_weight, build_loss
@@ -181,25 +182,18 @@ def _use_epoch_loop(cfg: DictConfig, trainer: Any) -> bool:
     )
 
 
-def _fit_and_evaluate(
-    cfg: DictConfig, task: str, output_dir: Path, interactive: bool, record: dict[str, Any]
-) -> None:
-    import lightning as L
+def build_module(
+    cfg: DictConfig, datamodule: Any, loss: Mapping[str, Any], *, epoch_loop: bool
+) -> Any:
+    """The ``ClassifierModule`` that ``cfg`` trains on ``datamodule``; ``loss``: the loss
+    parameters with ``pos_weight=auto`` resolved (:func:`resolved_loss`).
 
-    from lossbench.checkpoint import CheckpointError, check_resume, load_checkpoint, resume_path
-    from lossbench.data.datamodule import ClassificationDataModule
+        >>> module = build_module(cfg, datamodule, resolved_loss(cfg, datamodule),
+        ...                       epoch_loop=True)  # doctest: +SKIP
+    """
     from lossbench.module import ClassifierModule
 
-    L.seed_everything(cfg.seed, workers=True, verbose=False)
-    datamodule = ClassificationDataModule(cfg.data, cfg.loss.name, seed=cfg.seed)
-    try:
-        loss = _resolved_loss(cfg, datamodule)
-    except ValueError as error:
-        raise ConfigError(str(error)) from None
-    trainer = _trainer(cfg, output_dir, interactive)
-    epoch_loop = _use_epoch_loop(cfg, trainer)
-    datamodule.epoch_batches = epoch_loop
-    module = ClassifierModule(
+    return ClassifierModule(
         task=datamodule.task,
         n_features=datamodule.n_features,
         n_outputs=datamodule.n_outputs,
@@ -212,6 +206,26 @@ def _fit_and_evaluate(
         epoch_loop=epoch_loop,
         callback_metrics=_monitored(cfg),
     )
+
+
+def _fit_and_evaluate(
+    cfg: DictConfig, task: str, output_dir: Path, interactive: bool, record: dict[str, Any]
+) -> None:
+    import lightning as L
+
+    from lossbench.checkpoint import CheckpointError, check_resume, load_checkpoint, resume_path
+    from lossbench.data.datamodule import ClassificationDataModule
+
+    L.seed_everything(cfg.seed, workers=True, verbose=False)
+    datamodule = ClassificationDataModule(cfg.data, cfg.loss.name, seed=cfg.seed)
+    try:
+        loss = resolved_loss(cfg, datamodule)
+    except ValueError as error:
+        raise ConfigError(str(error)) from None
+    trainer = _trainer(cfg, output_dir, interactive)
+    epoch_loop = _use_epoch_loop(cfg, trainer)
+    datamodule.epoch_batches = epoch_loop
+    module = build_module(cfg, datamodule, loss, epoch_loop=epoch_loop)
     # --- checkpoints: preprocessing for predict; resume (ckpt_path=last | <file>) ---
     module.preprocessing = datamodule.preprocessing
     try:
