@@ -202,3 +202,18 @@ def test_a_failing_run_writing_at_the_end_still_keeps_its_best_checkpoint(make_c
     (best,) = (tmp_path / "checkpoints").glob("best-epoch*.ckpt")  # written when it failed
     state = torch.load(best, weights_only=True)["state_dict"]
     assert all(torch.isfinite(v).all() for v in state.values() if v.is_floating_point())
+
+
+def test_without_a_fused_kernel_auto_falls_back_and_fused_says_why(monkeypatch):
+    class NoFusedAdam(torch.optim.Adam):  # as torch answers on a device without the kernel
+        def __init__(self, params, **kwargs):
+            if kwargs.get("fused"):
+                raise RuntimeError("`fused=True` requires all the params to be on cuda or cpu")
+            super().__init__(params, **kwargs)
+
+    monkeypatch.setattr(torch.optim, "Adam", NoFusedAdam)
+    cfg = {"name": "adam", "lr": 1e-3, "weight_decay": 0.0, "betas": [0.9, 0.999], "eps": 1e-8}
+    opt = build_optimizer({**cfg, "implementation": "auto"}, _mlp())
+    assert not opt.defaults.get("fused")
+    with pytest.raises(ValueError, match=r"implementation=fused cannot step.*implementation=auto"):
+        build_optimizer({**cfg, "implementation": "fused"}, _mlp())

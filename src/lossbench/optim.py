@@ -74,8 +74,8 @@ def build_optimizer(cfg: Mapping[str, Any], model: nn.Module) -> torch.optim.Opt
     if implementation == "auto":
         try:
             return cls(groups, **kwargs, fused=True)
-        except RuntimeError:  # no fused kernel for this device or dtype: torch's default
-            return cls(groups, **kwargs)
+        except (RuntimeError, TypeError, ValueError):  # no fused kernel for this device, dtype
+            return cls(groups, **kwargs)  # or torch version: torch's default
     flags = {
         "fused": {"fused": True},
         "foreach": {"foreach": True},
@@ -88,7 +88,7 @@ def build_optimizer(cfg: Mapping[str, Any], model: nn.Module) -> torch.optim.Opt
         )
     try:
         return cls(groups, **kwargs, **flags[implementation])
-    except RuntimeError as error:
+    except (RuntimeError, TypeError, ValueError) as error:
         raise ValueError(
             f"optimizer.implementation={implementation} cannot step these parameters "
             f"({error}). Use optimizer.implementation=auto, which falls back to torch's "
