@@ -93,7 +93,7 @@ def _callbacks(cfg: DictConfig, output_dir: Path) -> list[Any]:
 
     monitor = cfg.checkpoint.monitor or cfg.optimized_metric
     callbacks: list[Any] = [
-        BestAndLastCheckpoint(  # best-epochNNN.ckpt, and last.ckpt every epoch
+        BestAndLastCheckpoint(  # best-epochNNN.ckpt and last.ckpt, when checkpoint.write says
             dirpath=output_dir / "checkpoints",
             filename="best-epoch{epoch:03d}",
             monitor=monitor,
