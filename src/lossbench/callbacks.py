@@ -65,13 +65,13 @@ class BestAndLastCheckpoint(ModelCheckpoint):
         if self.write_at_end:
             return  # last.ckpt once, in on_train_end
         if trainer.state.fn == "fit" and not trainer.sanity_checking and not trainer.fast_dev_run:
-            self._save_last_checkpoint(trainer, self._monitor_candidates(trainer))
+            self._save_last_checkpoint(trainer, {})  # last.ckpt: a fixed name, no metrics
 
     def on_train_end(self, trainer: Any, pl_module: Any) -> None:
         self._write_pending(trainer)
         if self.write_at_end and not trainer.fast_dev_run:
             self._ended = True
-            self._save_last_checkpoint(trainer, self._monitor_candidates(trainer))
+            self._save_last_checkpoint(trainer, {})
 
     def on_exception(self, trainer: Any, pl_module: Any, exception: BaseException) -> None:
         self._write_pending(trainer)  # the best epoch before the failure
