@@ -4,6 +4,7 @@ Lightning's callbacks and loggers see."""
 from __future__ import annotations
 
 import csv
+from collections import OrderedDict
 
 import lightning as L
 import pytest
@@ -12,7 +13,7 @@ from lightning.pytorch.callbacks import Callback
 from lightning.pytorch.loggers import CSVLogger
 from torch import nn
 
-from lossbench.callbacks import BestAndLastCheckpoint
+from lossbench.callbacks import BestAndLastCheckpoint, snapshot
 from lossbench.data.datamodule import ClassificationDataModule
 from lossbench.optim import build_optimizer
 from lossbench.train import build_module, resolved_loss, train
@@ -163,6 +164,57 @@ def _checkpoints(folder):
     return {p.name: torch.load(p, weights_only=True) for p in sorted(folder.iterdir())}
 
 
+def _differences(a, b, path="") -> list[str]:
+    """Where two checkpoint trees differ (tensors compared exactly, dtype included)."""
+    if isinstance(a, torch.Tensor) or isinstance(b, torch.Tensor):
+        same = type(a) is type(b) and a.dtype == b.dtype and torch.equal(a, b)
+        return [] if same else [path]
+    if isinstance(a, dict) and isinstance(b, dict):
+        if a.keys() != b.keys():
+            return [f"{path}: keys {sorted(map(str, a.keys() ^ b.keys()))}"]
+        return [d for key in a for d in _differences(a[key], b[key], f"{path}/{key}")]
+    if isinstance(a, list | tuple) and isinstance(b, list | tuple) and len(a) == len(b):
+        pairs = enumerate(zip(a, b, strict=True))
+        return [d for i, (x, y) in pairs for d in _differences(x, y, f"{path}/{i}")]
+    return [] if a == b else [f"{path}: {a!r} != {b!r}"]
+
+
+def _replace_text(tree, old: str, new: str):
+    """``tree`` with ``old`` replaced by ``new`` in every string, dictionary keys included."""
+    if isinstance(tree, str):
+        return tree.replace(old, new)
+    if isinstance(tree, dict):
+        return {_replace_text(k, old, new): _replace_text(v, old, new) for k, v in tree.items()}
+    if isinstance(tree, list | tuple):
+        return type(tree)(_replace_text(v, old, new) for v in tree)
+    return tree
+
+
+def test_snapshot_copies_what_later_training_changes():
+    weights, moments = torch.zeros(3), torch.ones(2)
+    state = {
+        "state_dict": OrderedDict(w=weights),
+        "optimizer_states": [{"state": {0: {"exp_avg": moments}}, "param_groups": [{"lr": 0.1}]}],
+        "callbacks": {"Probe": {"best": (1.5, [2])}},
+        "hyper_parameters": {"loss": {"name": "bce"}},
+        "other": {1, 2},
+    }
+    copied = snapshot(state)
+    weights.add_(1)
+    moments.mul_(3)
+    state["optimizer_states"][0]["param_groups"][0]["lr"] = 0.2
+    state["callbacks"]["Probe"]["best"][1].append(3)
+    state["hyper_parameters"]["loss"]["name"] = "nll"
+    state["other"].add(3)
+    assert type(copied["state_dict"]) is OrderedDict
+    assert copied["state_dict"]["w"].tolist() == [0.0, 0.0, 0.0]
+    assert copied["optimizer_states"][0]["state"][0]["exp_avg"].tolist() == [1.0, 1.0]
+    assert copied["optimizer_states"][0]["param_groups"][0]["lr"] == 0.1
+    assert copied["callbacks"]["Probe"]["best"] == (1.5, [2])
+    assert copied["hyper_parameters"]["loss"]["name"] == "bce"
+    assert copied["other"] == {1, 2}
+
+
 def test_writing_checkpoints_at_the_end_gives_the_files_of_every_epoch(make_cfg, tmp_path):
     """checkpoint.write=at_end (the studies) holds the best epoch in memory: the run, its
     record and its checkpoint files are those of checkpoint.write=every_epoch."""
@@ -184,6 +236,12 @@ def test_writing_checkpoints_at_the_end_gives_the_files_of_every_epoch(make_cfg,
             assert torch.equal(value, b[name]["state_dict"][key]), (name, key)
     best = f"best-epoch{every['best_epoch']:03d}.ckpt"
     assert a[best]["epoch"] == b[best]["epoch"] == every["best_epoch"]
+    # The whole best checkpoint, as the epoch left it: weights, optimizer moments, loop
+    # counters, callback state, history, generator states. Only the paths in it differ.
+    # The whole best checkpoint as the epoch left it: weights, optimizer moments, loop
+    # counters, callback state, history, generator states; only the run folder differs.
+    moved = str(tmp_path / "end"), str(tmp_path / "every")
+    assert _differences(a[best], _replace_text(b[best], *moved)) == []
     # at_end writes last.ckpt after the epoch loop, as Lightning's own on_train_end save does:
     # its epoch counter has moved on to the next epoch.
     assert b["last.ckpt"]["epoch"] == a["last.ckpt"]["epoch"] + 1 == 4
