@@ -9,12 +9,13 @@ from collections import OrderedDict
 import lightning as L
 import pytest
 import torch
-from lightning.pytorch.callbacks import Callback
+from lightning.pytorch.callbacks import Callback, EarlyStopping, ModelCheckpoint
 from lightning.pytorch.loggers import CSVLogger
 from torch import nn
 
 from lossbench.callbacks import BestAndLastCheckpoint, snapshot
 from lossbench.data.datamodule import ClassificationDataModule
+from lossbench.module import validates_inline
 from lossbench.optim import build_optimizer
 from lossbench.train import build_module, resolved_loss, train
 from lossbench.validation import METRICS
@@ -38,14 +39,35 @@ class StepProbe(Callback):
         self.calls["optimizer_step"] += 1
 
 
-def _fit(make_cfg, tmp_path, *, callbacks=(), logger=False, monitored=("val/nll",)):
-    """lossbench's module on iris, 16 rows per step, fitted by a plain Lightning Trainer."""
-    cfg = make_cfg("data=iris", "loss=cross_entropy", "data.batch_size=16")
+class ValidationProbe(Callback):
+    """Reads the validation metrics in Lightning's validation loop."""
+
+    def __init__(self) -> None:
+        self.seen: list[float] = []
+
+    def on_validation_end(self, trainer, pl_module) -> None:  # after the module's epoch end
+        self.seen.append(float(trainer.callback_metrics["val/nll"]))
+
+
+def _fit(
+    make_cfg,
+    tmp_path,
+    *,
+    callbacks=(),
+    logger=False,
+    monitored=("val/nll",),
+    inline=False,
+    overrides=(),
+):
+    """lossbench's module on iris, 16 rows per step, fitted by a plain Lightning Trainer
+    (``inline``: validating in the epoch step, as ``lossbench.train`` sets it up)."""
+    cfg = make_cfg("data=iris", "loss=cross_entropy", "data.batch_size=16", *overrides)
     L.seed_everything(0, verbose=False)
     dm = ClassificationDataModule(cfg.data, cfg.loss.name, seed=0)
     dm.epoch_batches = True
     module = build_module(cfg, dm, resolved_loss(cfg, dm), epoch_loop=True)
     module.callback_metrics = frozenset(monitored)
+    module.inline_validation = inline
     trainer = L.Trainer(
         max_epochs=EPOCHS,
         accelerator="cpu",
@@ -57,9 +79,93 @@ def _fit(make_cfg, tmp_path, *, callbacks=(), logger=False, monitored=("val/nll"
         enable_model_summary=False,
         num_sanity_val_steps=0,
         default_root_dir=tmp_path,
+        limit_val_batches=0 if inline else None,
     )
     trainer.fit(module, datamodule=dm)
     return module, trainer
+
+
+def test_inline_validation_computes_what_lightnings_validation_loop_does(make_cfg, tmp_path):
+    """The epoch step validates in place of Lightning's loop (dropout on: eval mode matters)
+    with the same weights, history and monitored metrics; a callback with validation hooks
+    keeps Lightning's loop and gets its hook every epoch."""
+    dropout = ("model=mlp", "model.dropout=0.3")
+    inline, inline_trainer = _fit(make_cfg, tmp_path / "inline", inline=True, overrides=dropout)
+    probe = ValidationProbe()
+    looped, trainer = _fit(make_cfg, tmp_path / "loop", callbacks=[probe], overrides=dropout)
+    assert inline_trainer.num_val_batches == []  # Lightning's loop never ran
+    assert not validates_inline(trainer, looped)  # the probe needs the loop's hooks
+    assert probe.seen == looped.history["val/nll"] and len(probe.seen) == EPOCHS
+    assert inline.history == looped.history
+    for a, b in zip(inline.parameters(), looped.parameters(), strict=True):
+        assert torch.equal(a, b)
+    assert inline_trainer.callback_metrics == trainer.callback_metrics
+    assert inline.model.training and all(m.training for m in inline.model.modules())
+
+
+@pytest.mark.parametrize(
+    ("trainer_kwargs", "callback"),
+    [
+        ({}, None),
+        ({"check_val_every_n_epoch": 2}, None),
+        ({"val_check_interval": 0.5}, None),
+        ({"limit_val_batches": 0.5}, None),
+        ({"fast_dev_run": True}, None),
+        ({"profiler": "simple"}, None),
+        ({}, ValidationProbe()),
+        ({}, ModelCheckpoint(monitor="val/nll", save_on_train_epoch_end=False)),
+        ({}, EarlyStopping(monitor="val/nll", check_on_train_epoch_end=False)),
+        ({}, ModelCheckpoint(monitor="val/nll")),
+        ({}, EarlyStopping(monitor="val/nll")),
+    ],
+)
+def test_inline_validation_only_where_nothing_needs_lightnings_loop(
+    make_cfg, trainer_kwargs, callback
+):
+    cfg = make_cfg("data=iris", "loss=cross_entropy")
+    dm = ClassificationDataModule(cfg.data, cfg.loss.name, seed=0)
+    module = build_module(cfg, dm, resolved_loss(cfg, dm), epoch_loop=True)
+    trainer = L.Trainer(
+        logger=False,
+        enable_progress_bar=False,
+        enable_model_summary=False,
+        callbacks=[callback] if callback else [],
+        **trainer_kwargs,
+    )
+    # Lightning's own ModelCheckpoint and EarlyStopping act at the training epoch's end unless
+    # told to act at validation end.
+    expected = not trainer_kwargs and (
+        callback is None or type(callback) in (ModelCheckpoint, EarlyStopping)
+    )
+    if isinstance(callback, ModelCheckpoint | EarlyStopping):
+        name = (
+            "_save_on_train_epoch_end"
+            if isinstance(callback, ModelCheckpoint)
+            else ("_check_on_train_epoch_end")
+        )
+        expected = expected and getattr(callback, name) is not False
+    assert validates_inline(trainer, module) is expected
+    with_progress_bar = L.Trainer(logger=False, enable_progress_bar=True)
+    assert not validates_inline(with_progress_bar, module)  # its validation bar
+    per_step = build_module(cfg, dm, resolved_loss(cfg, dm), epoch_loop=False)
+    assert not validates_inline(trainer, per_step)
+
+
+def test_inline_validation_refuses_a_trainer_with_its_validation_loop_on(make_cfg, tmp_path):
+    cfg = make_cfg("data=iris", "loss=cross_entropy")
+    dm = ClassificationDataModule(cfg.data, cfg.loss.name, seed=0)
+    dm.epoch_batches = True
+    module = build_module(cfg, dm, resolved_loss(cfg, dm), epoch_loop=True)
+    module.inline_validation = True
+    trainer = L.Trainer(
+        max_epochs=1,
+        logger=False,
+        enable_progress_bar=False,
+        enable_checkpointing=False,
+        default_root_dir=tmp_path,
+    )
+    with pytest.raises(RuntimeError, match="limit_val_batches=0"):
+        trainer.fit(module, datamodule=dm)
 
 
 def test_direct_steps_train_exactly_like_lightnings_step_wrappers(make_cfg, tmp_path):

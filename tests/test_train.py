@@ -309,6 +309,7 @@ def test_epoch_loop_trains_exactly_like_the_minibatch_loop(make_cfg, tmp_path, d
     fast = train(make_cfg(*common, "training_loop=epoch"), tmp_path / "epoch")
     slow = train(make_cfg(*common, "training_loop=batch"), tmp_path / "batch")
     assert (fast["training_loop"], slow["training_loop"]) == ("epoch", "batch")
+    assert (fast["validation_loop"], slow["validation_loop"]) == ("inline", "lightning")
     assert fast["steps"] == slow["steps"] == 3 * -(-fast["sizes"]["train"] // 32)
     for key in [k for k in slow if k.startswith(("val/", "test/"))]:
         assert fast[key] == pytest.approx(slow[key], rel=1e-5, abs=1e-7), key
@@ -319,6 +320,7 @@ def test_lbfgs_and_gradient_clipping_take_the_minibatch_loop(make_cfg, tmp_path)
     lbfgs = train(make_cfg("optimizer=lbfgs", "data.batch_size=null"), tmp_path / "lbfgs")
     clipped = train(make_cfg("trainer.gradient_clip_val=1.0"), tmp_path / "clip")
     assert lbfgs["training_loop"] == clipped["training_loop"] == "batch"
+    assert lbfgs["validation_loop"] == clipped["validation_loop"] == "lightning"
     assert lbfgs["status"] == clipped["status"] == "completed"
 
 

@@ -29,7 +29,7 @@ from typing import Any
 
 import lightning as L
 import torch
-from lightning.pytorch.callbacks import Callback
+from lightning.pytorch.callbacks import Callback, EarlyStopping, ModelCheckpoint
 from lightning.pytorch.plugins.precision import (
     DoublePrecision,
     HalfPrecision,
@@ -51,6 +51,17 @@ from lossbench.tasks import Task
 
 #: What Lightning's optimizer and backward wrappers add to a manual optimization step: hooks.
 _STEP_HOOKS = ("on_before_backward", "on_after_backward", "on_before_optimizer_step")
+#: The hooks of Lightning's validation loop; none of them runs when the epoch step validates.
+_VALIDATION_HOOKS = (
+    "on_validation_start",
+    "on_validation_epoch_start",
+    "on_validation_batch_start",
+    "on_validation_batch_end",
+    "on_validation_epoch_end",
+    "on_validation_end",
+    "on_validation_model_eval",
+    "on_validation_model_train",
+)
 #: Precision plugins whose backward and optimizer step are plain ``backward()`` and ``step()``
 #: when they hold no gradient scaler (16-mixed has one).
 _PLAIN_PRECISION = (Precision, DoublePrecision, HalfPrecision, MixedPrecision)
@@ -58,6 +69,50 @@ _PLAIN_PRECISION = (Precision, DoublePrecision, HalfPrecision, MixedPrecision)
 
 class NonFiniteLossError(RuntimeError):
     """The training loss became NaN or infinite."""
+
+
+def _needs_validation_hooks(callback: Callback) -> bool:
+    """Whether ``callback`` does something in Lightning's validation loop during fit.
+
+    ``ModelCheckpoint`` and ``EarlyStopping`` act at validation end only where they are told to
+    (``save_on_train_epoch_end=False`` / ``check_on_train_epoch_end=False``); by default, with
+    validation once per epoch, both act at the training epoch's end, after the validation.
+    """
+    if isinstance(callback, ModelCheckpoint):
+        base: type[Callback] = ModelCheckpoint
+        at_validation_end = getattr(callback, "_save_on_train_epoch_end", None) is False
+    elif isinstance(callback, EarlyStopping):
+        base = EarlyStopping
+        at_validation_end = getattr(callback, "_check_on_train_epoch_end", None) is False
+    else:
+        base, at_validation_end = Callback, False
+    return at_validation_end or any(is_overridden(h, callback, base) for h in _VALIDATION_HOOKS)
+
+
+def validates_inline(trainer: L.Trainer, module: L.LightningModule) -> bool:
+    """Whether ``module``'s epoch step may validate itself instead of Lightning's validation
+    loop, with the same result: no callback and no module override needs the loop's hooks,
+    validation runs once per epoch on the whole split, and no profiler or ``fast_dev_run`` is
+    set. ``lossbench.train`` then turns the loop off for the fit (``limit_val_batches=0``).
+
+    Lightning's loop costs ~1.5 ms per epoch around one forward pass here (mode switches over
+    every submodule, metric modules included; fetcher, hooks, result collection): as much as
+    the whole validation of a small model.
+    """
+    return (
+        isinstance(module, ClassifierModule)
+        and module.epoch_loop
+        and trainer.world_size == 1
+        and not trainer.fast_dev_run
+        and trainer.check_val_every_n_epoch == 1
+        and trainer.val_check_interval == 1.0
+        and trainer.limit_val_batches == 1.0
+        and getattr(trainer, "_val_check_time_interval", None) is None
+        and isinstance(trainer.profiler, PassThroughProfiler)
+        and not any(is_overridden(h, module, ClassifierModule) for h in _VALIDATION_HOOKS)
+        and not is_overridden("validation_step", module, ClassifierModule)
+        and not any(_needs_validation_hooks(callback) for callback in trainer.callbacks)
+    )
 
 
 class ClassifierModule(L.LightningModule):
@@ -76,10 +131,11 @@ class ClassifierModule(L.LightningModule):
         optimizer: Mapping[str, Any],
         minibatch_size: int | None = None,
         epoch_loop: bool = False,
+        inline_validation: bool = False,
         callback_metrics: Iterable[str] | None = None,
     ) -> None:
         super().__init__()
-        self.save_hyperparameters(ignore=["epoch_loop", "callback_metrics"])
+        self.save_hyperparameters(ignore=["epoch_loop", "inline_validation", "callback_metrics"])
         #: One Lightning step per epoch: the step runs the epoch's minibatches itself (manual
         #: optimization) instead of paying Lightning's per-step loop for each. The data module
         #: then hands over the whole shuffled epoch; ``minibatch_size`` slices it, in the same
@@ -87,6 +143,13 @@ class ClassifierModule(L.LightningModule):
         self.epoch_loop = epoch_loop
         self.automatic_optimization = not epoch_loop
         self.minibatch_size = minibatch_size
+        #: With ``epoch_loop``: validate the whole ``val`` split of the trainer's datamodule at
+        #: the end of each epoch step (in ``on_train_batch_end``, where Lightning would start
+        #: its validation loop), with Lightning's loop turned off. ``lossbench.train`` sets it
+        #: where :func:`validates_inline` says the result is the same.
+        self.inline_validation = inline_validation
+        #: The validation split ``(x, labels, targets)`` on the device, while fitting inline.
+        self._val_split: tuple[torch.Tensor, ...] | None = None
         #: The metrics that callbacks read from ``trainer.callback_metrics`` during fit
         #: (ModelCheckpoint's and EarlyStopping's monitors). Only these go through
         #: ``self.log`` while fitting, which costs about 0.25 ms per key in Lightning; every
@@ -231,6 +294,44 @@ class ClassifierModule(L.LightningModule):
 
     def on_train_start(self) -> None:
         self._direct = self.epoch_loop and self._direct_steps()
+        if self.inline_validation:
+            if not self.epoch_loop or self.trainer.limit_val_batches != 0:
+                raise RuntimeError(
+                    "inline_validation=True validates once per epoch in the epoch step: it "
+                    "needs epoch_loop=True and a Trainer with limit_val_batches=0 (Lightning's "
+                    f"own loop off); got epoch_loop={self.epoch_loop}, limit_val_batches="
+                    f"{self.trainer.limit_val_batches}. Leave inline_validation=False for "
+                    "Lightning's validation loop."
+                )
+            split = self.trainer.datamodule.tensors["val"]  # on the device since setup()
+            self._val_split = self.trainer.precision_plugin.convert_input(split)
+
+    def on_train_end(self) -> None:
+        self._val_split = None
+
+    def on_train_batch_end(self, outputs: Any, batch: Any, batch_idx: int) -> None:
+        if self._val_split is not None:
+            self._validate_inline(self._val_split)
+
+    def _validate_inline(self, split: tuple[torch.Tensor, ...]) -> None:
+        """What Lightning's validation loop does with the one-batch ``split`` during fit: the
+        computing submodules in eval mode, no gradients, the precision plugin's validation
+        context, ``validation_step``, then the epoch end."""
+        modes = [(m, m.training) for part in self._computing for m in part.modules()]
+        for part in self._computing:
+            part.eval()
+        try:
+            with torch.no_grad(), self.trainer.precision_plugin.val_step_context():
+                self.validation_step(split, 0)
+        finally:
+            for module, training in modes:
+                module.training = training
+        self._epoch_end("val")
+
+    @property
+    def _computing(self) -> tuple[torch.nn.Module, ...]:
+        """The submodules whose mode can change a result (not the metric modules)."""
+        return (self.model, self.head, self.loss_fn)
 
     def _train_epoch(self, epoch: tuple[torch.Tensor, ...]) -> None:
         """One epoch of minibatch steps over the shuffled epoch ``(x, labels, targets)``."""
@@ -296,11 +397,13 @@ class ClassifierModule(L.LightningModule):
         fitting = self.trainer.state.fn == "fit"
         if fitting and self.callback_metrics is not None:
             monitored = {k: v for k, v in values.items() if k in self.callback_metrics}
-            self.log_dict(monitored, logger=False)  # the loggers get every metric, below
+            # batch_size=1: one epoch value each (from on_train_batch_end, Lightning would weight
+            # it by the training batch's size, which can round it).
+            self.log_dict(monitored, logger=False, batch_size=1)  # loggers get every metric
             if not self.trainer.sanity_checking:
                 self._log_to_loggers(values)
         else:
-            self.log_dict(values, prog_bar=False)
+            self.log_dict(values, prog_bar=False, batch_size=1)
         if fitting and not self.trainer.sanity_checking:
             for key, value in values.items():
                 self.history.setdefault(key, []).append(float(value))

@@ -20,7 +20,8 @@ import re
 import sys
 import time
 import warnings
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -92,12 +93,13 @@ def _callbacks(cfg: DictConfig, output_dir: Path) -> list[Any]:
     from lossbench.callbacks import BestAndLastCheckpoint
 
     monitor = cfg.checkpoint.monitor or cfg.optimized_metric
+    mode = cfg.checkpoint.mode or metric_mode(monitor)
     callbacks: list[Any] = [
         BestAndLastCheckpoint(  # best-epochNNN.ckpt and last.ckpt, when checkpoint.write says
             dirpath=output_dir / "checkpoints",
             filename="best-epoch{epoch:03d}",
             monitor=monitor,
-            mode=cfg.checkpoint.mode or metric_mode(monitor),
+            mode=mode,
             save_last=cfg.checkpoint.save_last,
             write_at_end=cfg.checkpoint.write == "at_end",
             auto_insert_metric_name=False,
@@ -215,6 +217,7 @@ def _fit_and_evaluate(
 
     from lossbench.checkpoint import CheckpointError, check_resume, load_checkpoint, resume_path
     from lossbench.data.datamodule import ClassificationDataModule
+    from lossbench.module import validates_inline
 
     L.seed_everything(cfg.seed, workers=True, verbose=False)
     datamodule = ClassificationDataModule(cfg.data, cfg.loss.name, seed=cfg.seed)
@@ -226,6 +229,7 @@ def _fit_and_evaluate(
     epoch_loop = _use_epoch_loop(cfg, trainer)
     datamodule.epoch_batches = epoch_loop
     module = build_module(cfg, datamodule, loss, epoch_loop=epoch_loop)
+    module.inline_validation = validates_inline(trainer, module)
     # --- checkpoints: preprocessing for predict; resume (ckpt_path=last | <file>) ---
     module.preprocessing = datamodule.preprocessing
     try:
@@ -235,11 +239,13 @@ def _fit_and_evaluate(
     except CheckpointError as error:
         raise ConfigError(str(error)) from None
     record.update(training_loop="epoch" if epoch_loop else "batch")
+    record.update(validation_loop="inline" if module.inline_validation else "lightning")
     record.update(n_outputs=datamodule.n_outputs, sizes=datamodule.sizes(), loss_params=loss)
     record.update(resumed_from=None if resume is None else str(resume))
     start = time.perf_counter()
     try:
-        trainer.fit(module, datamodule=datamodule, ckpt_path=resume, weights_only=True)
+        with _validation_loop_off(trainer, module.inline_validation):
+            trainer.fit(module, datamodule=datamodule, ckpt_path=resume, weights_only=True)
     finally:
         record.update(
             train_seconds=round(time.perf_counter() - start, 4),
@@ -259,6 +265,19 @@ def _fit_and_evaluate(
     record.update(
         best_checkpoint=best, best_epoch=_best_epoch(best), test_reliability=module.reliability
     )
+
+
+@contextmanager
+def _validation_loop_off(trainer: Any, off: bool) -> Iterator[None]:
+    """Lightning's validation loop turned off (``limit_val_batches=0``) while the module
+    validates in its epoch step (``validation_loop=inline``); restored afterwards."""
+    previous = trainer.limit_val_batches
+    if off:
+        trainer.limit_val_batches = 0
+    try:
+        yield
+    finally:
+        trainer.limit_val_batches = previous
 
 
 def _evaluate_best(
