@@ -26,7 +26,10 @@ and the hand-written loop (~1e-6: lossbench's fused Adam kernel rounds different
   costs beyond the loop once both step with the same kernel.
 - **lossbench**: ``lossbench.train.train(cfg, tmpdir, multirun=True)``, the path every run takes
   (Lightning Trainer, best and last checkpoint written to disk every epoch, ``metrics.json``);
-  fit time is the record's ``train_seconds``, wall time is the whole call.
+  fit time is the record's ``train_seconds``, wall time is the whole call. Twice more with the
+  other checkpoint settings: ``checkpoint.write=at_end`` (the studies: both files written once,
+  at the end) and ``checkpoint.write=never`` (no files, the best weights kept in memory: the
+  hand-written loop's work exactly).
 
 The sides alternate per repeat (order reversed every other repeat), after one untimed 1-epoch
 warm-up of each. The ratio is lossbench / hand-written per repeat: its median, min and max. The
@@ -97,8 +100,17 @@ SWEEP_JOBS = (
 )
 #: hand-written with torch's default Adam (the 1.0 of the ratios), hand-written with fused Adam
 #: (what lossbench's optimizer.implementation=auto uses on a CPU: the ratio against it shows what
-#: is left once both use the same kernel), and lossbench.
-SIDES = ("reference", "reference_fused", "lossbench")
+#: is left once both use the same kernel), and lossbench with its checkpoint settings.
+#: lossbench's sides: config overrides after --override. "lossbench" is the default config
+#: (best and last checkpoint written every epoch, exact resume); "lossbench_at_end" what the
+#: studies use (both written once, at the end); "lossbench_no_files" no checkpoint files, the
+#: best weights kept in memory: the hand-written loop's work exactly.
+LOSSBENCH_SIDES: dict[str, tuple[str, ...]] = {
+    "lossbench": (),
+    "lossbench_at_end": ("checkpoint.write=at_end",),
+    "lossbench_no_files": ("checkpoint.write=never",),
+}
+SIDES = ("reference", "reference_fused", *LOSSBENCH_SIDES)
 REPO = Path(__file__).resolve().parents[1]
 MIB = 1024 * 1024
 
@@ -120,7 +132,11 @@ class Settings:
 
 
 def compose_cfg(
-    task: str, batch_size: int, settings: Settings, epochs: int | None = None
+    task: str,
+    batch_size: int,
+    settings: Settings,
+    epochs: int | None = None,
+    extra: tuple[str, ...] = (),
 ) -> DictConfig:
     """The lossbench config of one benchmark cell, composed from ``configs/`` like the CLI."""
     data, head, loss = TASKS[task]
@@ -139,6 +155,7 @@ def compose_cfg(
         "trainer.accelerator=cpu",  # the hand-written loop runs on the CPU too
         "trainer.devices=1",
         *settings.overrides,
+        *extra,
     ]
     with (
         initialize_config_dir(config_dir=str(config_dir()), version_base="1.3"),
@@ -385,11 +402,16 @@ def run_lossbench(cfg: DictConfig) -> dict[str, Any]:
 RUNNERS: dict[str, Callable[[DictConfig], dict[str, Any]]] = {
     "reference": run_reference,
     "reference_fused": lambda cfg: run_reference(cfg, fused=True),
-    "lossbench": run_lossbench,
+    **dict.fromkeys(LOSSBENCH_SIDES, run_lossbench),
 }
 
 
 # ---------------------------------------------------------------------------- measuring
+
+
+def _extra(side: str) -> tuple[str, ...]:
+    """The config overrides of one of lossbench's sides (none for the hand-written ones)."""
+    return LOSSBENCH_SIDES.get(side, ())
 
 
 def spread(values: list[float]) -> dict[str, float]:
@@ -398,10 +420,9 @@ def spread(values: list[float]) -> dict[str, float]:
 
 def bench_cell(task: str, batch_size: int, settings: Settings) -> dict[str, Any]:
     """Time the sides on one task x batch size, alternating their order over the repeats."""
-    cfg = compose_cfg(task, batch_size, settings)
-    warmup = compose_cfg(task, batch_size, settings, epochs=1)
+    cfgs = {side: compose_cfg(task, batch_size, settings, extra=_extra(side)) for side in SIDES}
     for side in SIDES:
-        RUNNERS[side](warmup)
+        RUNNERS[side](compose_cfg(task, batch_size, settings, epochs=1, extra=_extra(side)))
 
     runs: dict[str, list[dict[str, Any]]] = {side: [] for side in SIDES}
     for repeat in range(settings.repeats):
@@ -410,16 +431,17 @@ def bench_cell(task: str, batch_size: int, settings: Settings) -> dict[str, Any]
             memory: dict[str, float | None] = {}
             with rss_window(memory):
                 cpu_start = time.process_time()
-                result = RUNNERS[side](cfg)
+                result = RUNNERS[side](cfgs[side])
                 cpu_seconds = time.process_time() - cpu_start
             runs[side].append(
                 result | memory | {"cpu_seconds": cpu_seconds, "load": os.getloadavg()[0]}
             )
-        ref, fused, lb = (runs[side][-1]["fit_seconds"] for side in SIDES)
+        ref, fused, lb, at_end, no_files = (runs[side][-1]["fit_seconds"] for side in SIDES)
         print(
             f"  {task:<10} batch {batch_size:>5}  repeat {repeat + 1}/{settings.repeats}: "
             f"hand-written {ref:.3f} s (fused Adam {fused:.3f} s), lossbench {lb:.3f} s "
-            f"(x{lb / ref:.2f}; x{lb / fused:.2f} of fused), load {os.getloadavg()[0]:.2f}",
+            f"(x{lb / ref:.2f}; x{lb / fused:.2f} of fused; at_end x{at_end / ref:.2f}, "
+            f"no files x{no_files / ref:.2f}), load {os.getloadavg()[0]:.2f}",
             flush=True,
         )
 
@@ -455,7 +477,7 @@ def bench_cell(task: str, batch_size: int, settings: Settings) -> dict[str, Any]
                 default=None,
             ),
             "python_heap_peak_mib": (
-                python_heap_peak_mib(lambda side=side: RUNNERS[side](cfg))
+                python_heap_peak_mib(lambda side=side: RUNNERS[side](cfgs[side]))
                 if settings.tracemalloc
                 else None
             ),
@@ -468,26 +490,32 @@ def bench_cell(task: str, batch_size: int, settings: Settings) -> dict[str, Any]
         )
     # ratio: fit wall clock (the headline); fit_cpu_ratio: the same span in process CPU time;
     # wall_ratio / cpu_ratio: the whole call (data, fit, final evaluation, record);
-    # fused_ratio: fit wall clock against the hand-written loop with fused Adam.
+    # fused_ratio: fit wall clock against the hand-written loop with fused Adam;
+    # at_end_* / no_files_*: the other checkpoint settings, fit wall clock and CPU time.
     measures = {
-        "ratio": ("fit_seconds", "reference"),
-        "fit_cpu_ratio": ("fit_cpu_seconds", "reference"),
-        "wall_ratio": ("wall_seconds", "reference"),
-        "cpu_ratio": ("cpu_seconds", "reference"),
-        "fused_ratio": ("fit_seconds", "reference_fused"),
+        "ratio": ("lossbench", "fit_seconds", "reference"),
+        "fit_cpu_ratio": ("lossbench", "fit_cpu_seconds", "reference"),
+        "wall_ratio": ("lossbench", "wall_seconds", "reference"),
+        "cpu_ratio": ("lossbench", "cpu_seconds", "reference"),
+        "fused_ratio": ("lossbench", "fit_seconds", "reference_fused"),
+        "at_end_ratio": ("lossbench_at_end", "fit_seconds", "reference"),
+        "at_end_fit_cpu_ratio": ("lossbench_at_end", "fit_cpu_seconds", "reference"),
+        "no_files_ratio": ("lossbench_no_files", "fit_seconds", "reference"),
+        "no_files_fit_cpu_ratio": ("lossbench_no_files", "fit_cpu_seconds", "reference"),
     }
-    for key, (measure, base) in measures.items():
+    for key, (side, measure, base) in measures.items():
         values = [
             lb[measure] / ref[measure]
-            for lb, ref in zip(runs["lossbench"], runs[base], strict=True)
+            for lb, ref in zip(runs[side], runs[base], strict=True)
             if lb[measure] is not None
         ]
         cell[key] = spread(values) | {"per_repeat": values} if values else None
-    ref_nll, lb_nll = (
-        runs["reference"][0]["val_nll_history"],
-        runs["lossbench"][0]["val_nll_history"],
+    ref_nll = runs["reference"][0]["val_nll_history"]
+    cell["max_abs_diff_val_nll"] = max(
+        abs(a - b)
+        for side in LOSSBENCH_SIDES
+        for a, b in zip(ref_nll, runs[side][0]["val_nll_history"], strict=True)
     )
-    cell["max_abs_diff_val_nll"] = max(abs(a - b) for a, b in zip(ref_nll, lb_nll, strict=True))
     return cell
 
 
@@ -744,6 +772,26 @@ def print_tables(cells: list[dict[str, Any]], settings: Settings) -> None:
             f"{c['task']:<10} {c['batch_size']:>5} | {ratio(c['ratio']):>17} | "
             f"{ratio(c['fit_cpu_ratio']):>17} | {ratio(c['wall_ratio']):>17} | "
             f"{ratio(c['cpu_ratio']):>17} | {ratio(c['fused_ratio']):>17}"
+        )
+    print(
+        "\nRatio to hand-written by lossbench's checkpoint setting (fit wall clock [fit cpu "
+        "median]):\nevery_epoch = the default (best and last checkpoint written every epoch, "
+        "exact resume); at_end = what\nthe studies use (both written once, at the end); never = "
+        "no files, the best weights kept in memory,\nthe hand-written loop's work exactly."
+    )
+    header = f"{'task':<10} {'batch':>5} | {'every_epoch':>24} | {'at_end':>24} | {'never':>24}"
+    print(header)
+    print("-" * len(header))
+
+    def with_cpu(value: dict[str, Any] | None, cpu: dict[str, Any] | None) -> str:
+        return f"{ratio(value)} [{'-' if cpu is None else format(cpu['median'], '.2f')}]"
+
+    for c in cells:
+        print(
+            f"{c['task']:<10} {c['batch_size']:>5} | "
+            f"{with_cpu(c['ratio'], c['fit_cpu_ratio']):>24} | "
+            f"{with_cpu(c['at_end_ratio'], c['at_end_fit_cpu_ratio']):>24} | "
+            f"{with_cpu(c['no_files_ratio'], c['no_files_fit_cpu_ratio']):>24}"
         )
     print(
         "\nMemory (MiB): peak RSS while a side ran (max over repeats) and its growth over the RSS "

@@ -12,6 +12,14 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 TASKS = ("binary", "multilabel", "multiclass")
+#: hand-written (default and fused Adam), lossbench with each checkpoint setting.
+SIDES = (
+    "reference",
+    "reference_fused",
+    "lossbench",
+    "lossbench_at_end",
+    "lossbench_no_files",
+)
 BATCH_SIZES = (128, 1024)
 
 
@@ -43,14 +51,15 @@ def test_quick_benchmark_writes_a_ratio_per_task_and_batch_size(tmp_path):
         assert cell["ratio"]["min"] <= cell["ratio"]["median"] <= cell["ratio"]["max"], where
         assert cell["wall_ratio"]["median"] > 0, where
         assert cell["fused_ratio"]["median"] > 0, where
-        for side in ("reference", "reference_fused", "lossbench"):
+        assert cell["at_end_ratio"]["median"] > 0 and cell["no_files_ratio"]["median"] > 0, where
+        for side in SIDES:
             timings = cell[side]
             assert timings["steps"] > 0, f"{where} {side}"
             assert all(s > 0 for s in timings["fit_seconds"]), f"{where} {side}"
             assert all(s > 0 for s in timings["wall_seconds"]), f"{where} {side}"
             assert timings["us_per_step"]["median"] > 0, f"{where} {side}"
             assert timings["peak_rss_mib"] > 0, f"{where} {side}"
-        # The same data, weights, batches and optimizer: both sides train the same model.
+        # The same data, weights, batches and optimizer: all sides train the same model.
         assert cell["max_abs_diff_val_nll"] < 1e-4, where
 
     assert report["environment"]["torch_num_threads"] == report["settings"]["threads"]

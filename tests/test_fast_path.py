@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import csv
 from collections import OrderedDict
+from types import SimpleNamespace
 
 import lightning as L
 import pytest
@@ -13,7 +14,7 @@ from lightning.pytorch.callbacks import Callback, EarlyStopping, ModelCheckpoint
 from lightning.pytorch.loggers import CSVLogger
 from torch import nn
 
-from lossbench.callbacks import BestAndLastCheckpoint, snapshot
+from lossbench.callbacks import BestAndLastCheckpoint, BestWeightsInMemory, snapshot
 from lossbench.data.datamodule import ClassificationDataModule
 from lossbench.module import validates_inline
 from lossbench.optim import build_optimizer
@@ -351,6 +352,46 @@ def test_writing_checkpoints_at_the_end_gives_the_files_of_every_epoch(make_cfg,
     # at_end writes last.ckpt after the epoch loop, as Lightning's own on_train_end save does:
     # its epoch counter has moved on to the next epoch.
     assert b["last.ckpt"]["epoch"] == a["last.ckpt"]["epoch"] + 1 == 4
+
+
+def test_writing_no_checkpoints_keeps_the_best_weights_of_the_same_epoch(make_cfg, tmp_path):
+    """checkpoint.write=never chooses the best epoch as ModelCheckpoint does and evaluates its
+    weights: the record of a run that writes its checkpoints, without the files."""
+    run = ("data=iris", "loss=cross_entropy", "optimizer.lr=0.1", "trainer.max_epochs=6")
+    written = train(make_cfg(*run, "checkpoint.write=at_end"), tmp_path / "written")
+    kept = train(make_cfg(*run, "checkpoint.write=never"), tmp_path / "kept")
+    assert written["best_epoch"] == 3  # neither the first nor the last epoch
+    keys = [k for k in written if k.startswith(("val/", "test/"))] + ["best_epoch", "history"]
+    assert {k: kept[k] for k in keys} == {k: written[k] for k in keys}
+    assert kept["best_checkpoint"] is None
+    assert not (tmp_path / "kept" / "checkpoints").exists()
+
+
+def test_the_best_epoch_in_memory_follows_model_checkpoints_rules():
+    """First epoch always; then strictly better only; a NaN first epoch is the worst value."""
+    values = {"min": [float("nan"), 2.0, 2.0, 1.0, float("nan"), 1.5], "max": [1.0, 3.0, 3.0, 2.0]}
+    expected = {"min": (3, 1.0), "max": (1, 3.0)}
+    for mode, series in values.items():
+        callback = BestWeightsInMemory(monitor="val/m", mode=mode)
+        module = nn.Linear(1, 1)
+        for epoch, value in enumerate(series):
+            trainer = SimpleNamespace(
+                sanity_checking=False,
+                fast_dev_run=False,
+                state=SimpleNamespace(fn="fit"),
+                callback_metrics={"val/m": torch.tensor(value)},
+                current_epoch=epoch,
+            )
+            with torch.no_grad():
+                module.bias.fill_(epoch)
+            callback.on_train_epoch_end(trainer, module)
+        assert (callback.best_epoch, float(callback.best_model_score)) == expected[mode], mode
+        assert callback.best_state_dict["bias"].item() == expected[mode][0]  # a copy, not a view
+    missing = SimpleNamespace(**{**vars(trainer), "callback_metrics": {"val/other": 1.0}})
+    with pytest.raises(
+        KeyError, match="'val/m' was not logged this epoch; logged: \\['val/other'\\]"
+    ):
+        callback.on_train_epoch_end(missing, module)
 
 
 def test_a_failing_run_writing_at_the_end_still_keeps_its_best_checkpoint(make_cfg, tmp_path):

@@ -253,7 +253,8 @@ def test_batches_are_index_slices_on_the_device(make_cfg):
         ("loss.reduce=false", "training needs a scalar"),
         ("model.activation=swish", "model.activation='swish' is not known"),
         ("optimizer.implementation=fast", "optimizer.implementation='fast' is not known"),
-        ("checkpoint.write=never", "checkpoint.write='never' is not known"),
+        ("checkpoint.write=sometimes", "checkpoint.write='sometimes' is not known"),
+        ("checkpoint.write=never ckpt_path=last", "cannot resume"),
     ],
     ids=[
         "batch0",
@@ -266,11 +267,12 @@ def test_batches_are_index_slices_on_the_device(make_cfg):
         "act",
         "kernel",
         "checkpoint",
+        "resume_without_files",
     ],
 )
 def test_bad_values_are_refused_before_training(make_cfg, tmp_path, override, match):
     extra = ("loss.label_smoothing=1.0", "head=logits") if override == "loss=cross_entropy" else ()
-    cfg = make_cfg("data=iris" if extra else "data=breast_cancer", override, *extra)
+    cfg = make_cfg("data=iris" if extra else "data=breast_cancer", *override.split(), *extra)
     with pytest.raises(ConfigError, match=match):
         train(cfg, tmp_path)
     assert not (tmp_path / "checkpoints").exists()

@@ -18,7 +18,7 @@ from typing import Any
 from weakref import proxy
 
 import torch
-from lightning.pytorch.callbacks import ModelCheckpoint
+from lightning.pytorch.callbacks import Checkpoint, ModelCheckpoint
 
 #: Leaves a snapshot shares with the original: immutable.
 _IMMUTABLE = (str, int, float, bool, type(None), bytes)
@@ -153,3 +153,61 @@ class BestAndLastCheckpoint(ModelCheckpoint):
         else:
             self._save_checkpoint(trainer, filepath)
         self._last_written_step = trainer.global_step
+
+
+class BestWeightsInMemory(Checkpoint):
+    """``checkpoint.write=never``: no checkpoint files; the weights of the best epoch are kept
+    in memory (what a hand-written loop does) for the run's final evaluation.
+
+        >>> callback = BestWeightsInMemory(monitor="val/nll", mode="min")
+        >>> callback.best_model_path, callback.best_epoch
+        ('', None)
+
+    The best epoch is chosen as ``ModelCheckpoint(save_top_k=1)`` chooses it: the first epoch,
+    then each epoch strictly better than the best so far (a NaN value never is; a NaN first
+    epoch counts as the worst value). It acts at the training epoch's end, after the module
+    has logged its metrics, as Lightning's monitoring callbacks do. Without files there is
+    nothing to resume from or to evaluate later: ``lossbench-eval`` and ``lossbench-predict``
+    need a run that wrote its checkpoints.
+    """
+
+    def __init__(self, monitor: str, mode: str) -> None:
+        if mode not in ("min", "max"):
+            raise ValueError(f"mode={mode!r} must be 'min' or 'max'.")
+        self.monitor, self.mode = monitor, mode
+        #: No file: what ``trainer.checkpoint_callback.best_model_path`` reads as "none".
+        self.best_model_path = ""
+        self.best_model_score: torch.Tensor | None = None
+        self.best_epoch: int | None = None
+        #: The module's ``state_dict`` at the end of the best epoch (tensors cloned).
+        self.best_state_dict: dict[str, torch.Tensor] | None = None
+        self._better = torch.lt if mode == "min" else torch.gt
+
+    def on_train_epoch_end(self, trainer: Any, pl_module: Any) -> None:
+        if trainer.sanity_checking or trainer.fast_dev_run or trainer.state.fn != "fit":
+            return
+        current = trainer.callback_metrics.get(self.monitor)
+        if current is None:
+            raise KeyError(
+                f"checkpoint monitor {self.monitor!r} was not logged this epoch; logged: "
+                f"{sorted(trainer.callback_metrics)}."
+            )
+        current = current.detach()
+        if self.best_model_score is not None and not self._better(current, self.best_model_score):
+            return
+        if torch.isnan(current):  # first epoch only: the worst value, as ModelCheckpoint
+            current = torch.tensor(
+                float("inf" if self.mode == "min" else "-inf"), device=current.device
+            )
+        self.best_model_score = current.clone()
+        self.best_epoch = trainer.current_epoch
+        self.best_state_dict = {
+            key: value.detach().clone() for key, value in pl_module.state_dict().items()
+        }
+
+    def state_dict(self) -> dict[str, Any]:
+        return {
+            "monitor": self.monitor,
+            "best_model_score": self.best_model_score,
+            "best_epoch": self.best_epoch,
+        }

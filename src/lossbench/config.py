@@ -223,7 +223,8 @@ class CheckpointConfig:
     mode: str | None = None  # min | max; null: inferred from the metric's name
     save_last: bool = True
     # every_epoch: the best checkpoint when it improves, last.ckpt every epoch (exact resume);
-    # at_end: both written once when training ends (studies: a killed job just runs again)
+    # at_end: both written once when training ends (studies: a killed job just runs again);
+    # never: no files, the best epoch's weights kept in memory for the final evaluation
     write: str = "every_epoch"
 
 

@@ -90,12 +90,14 @@ def _monitored(cfg: DictConfig) -> list[str]:
 def _callbacks(cfg: DictConfig, output_dir: Path) -> list[Any]:
     from lightning.pytorch.callbacks import EarlyStopping
 
-    from lossbench.callbacks import BestAndLastCheckpoint
+    from lossbench.callbacks import BestAndLastCheckpoint, BestWeightsInMemory
 
     monitor = cfg.checkpoint.monitor or cfg.optimized_metric
     mode = cfg.checkpoint.mode or metric_mode(monitor)
     callbacks: list[Any] = [
-        BestAndLastCheckpoint(  # best-epochNNN.ckpt and last.ckpt, when checkpoint.write says
+        BestWeightsInMemory(monitor=monitor, mode=mode)  # no files
+        if cfg.checkpoint.write == "never"
+        else BestAndLastCheckpoint(  # best-epochNNN.ckpt and last.ckpt, when checkpoint.write says
             dirpath=output_dir / "checkpoints",
             filename="best-epoch{epoch:03d}",
             monitor=monitor,
@@ -253,7 +255,11 @@ def _fit_and_evaluate(
             steps=trainer.global_step,
             history=module.history,
         )
-    best = trainer.checkpoint_callback.best_model_path or None
+    callback = trainer.checkpoint_callback
+    best = callback.best_model_path or None
+    in_memory = getattr(callback, "best_state_dict", None)  # checkpoint.write=never
+    if in_memory is not None:  # every rank holds the same weights
+        module.load_state_dict(in_memory)
     if trainer.world_size == 1:
         record.update(_evaluate_best(trainer, module, datamodule, best))
     else:  # each rank evaluates its share of the samples; Lightning's loops gather them
@@ -262,9 +268,8 @@ def _fit_and_evaluate(
                 module, datamodule=datamodule, ckpt_path=best, verbose=False, weights_only=True
             )
             record.update({k: float(v) for k, v in results[0].items()})
-    record.update(
-        best_checkpoint=best, best_epoch=_best_epoch(best), test_reliability=module.reliability
-    )
+    best_epoch = callback.best_epoch if in_memory is not None else _best_epoch(best)
+    record.update(best_checkpoint=best, best_epoch=best_epoch, test_reliability=module.reliability)
 
 
 @contextmanager

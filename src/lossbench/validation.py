@@ -54,7 +54,7 @@ METRICS: dict[str, tuple[str, ...]] = {
 }
 _LOWER_IS_BETTER = ("loss", "nll", "brier", "ece", "saturated")
 #: ``checkpoint.write``: when the best checkpoint and last.ckpt are written.
-CHECKPOINT_WRITES = ("every_epoch", "at_end")
+CHECKPOINT_WRITES = ("every_epoch", "at_end", "never")
 
 
 class ConfigError(ValueError):
@@ -204,7 +204,13 @@ def _check_run(cfg: DictConfig, task: Task) -> None:
         write in CHECKPOINT_WRITES,
         f"checkpoint.write={write!r} is not known. Valid: {', '.join(CHECKPOINT_WRITES)} "
         "(every_epoch: best when it improves and last.ckpt every epoch; at_end: both once, "
-        "when training ends).",
+        "when training ends; never: no files, the best epoch's weights kept in memory).",
+    )
+    _require(
+        write != "never" or cfg.get("ckpt_path") is None,
+        f"ckpt_path={cfg.get('ckpt_path')!r} with checkpoint.write=never: a run that writes no "
+        "checkpoints cannot resume one (its best epoch would be chosen without the epochs "
+        "before). Use checkpoint.write=every_epoch or at_end to resume, or drop ckpt_path.",
     )
     if cfg.get("ckpt_path") not in (None, "last"):
         path = Path(cfg.ckpt_path)
