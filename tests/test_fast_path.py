@@ -202,7 +202,7 @@ def test_epoch_metrics_from_one_update_equal_per_step_updates(make_cfg, tmp_path
     """The training metrics are computed once per epoch from the steps' scores; torchmetrics
     fed the same scores step by step gives the same values."""
     module, trainer = _fit(make_cfg, tmp_path)
-    stream = module.stage_metrics["train_"]
+    stream = module.stage_metrics["train"]
     assert module._train_outputs == []  # emptied at every epoch end
     # Re-run the last epoch's steps on the final weights, both ways.
     x, labels, _ = trainer.datamodule.tensors["train"]
