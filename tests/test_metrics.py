@@ -180,6 +180,7 @@ def test_states_are_float64_child_modules() -> None:
     assert all(isinstance(m, Metric) for m in children.values())
     assert {id(m) for m in children.values()} <= {id(m) for m in metrics.modules()}
     metrics.float()  # what a precision plugin may call; must not downcast the sums
+    metrics.to("cpu")  # nor a device move (torchmetrics' .to() resets the dtype updates cast to)
     probs = torch.tensor([[0.2, 0.3, 0.5], [0.6, 0.3, 0.1], [0.1, 0.8, 0.1]], dtype=torch.float64)
     metrics.update(probs, torch.tensor([2, 0, 1]))
     result = metrics.compute()

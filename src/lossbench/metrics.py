@@ -44,7 +44,7 @@ then equals the binary Brier score.
 
 from __future__ import annotations
 
-from typing import Literal, get_args
+from typing import Any, Literal, get_args
 
 import torch
 from torch import Tensor, nn
@@ -208,9 +208,32 @@ def saturated_fraction(scores: Tensor, link: Link, task: Task) -> Tensor:
     return saturated_mask(scores, link, task).to(torch.float64).mean()
 
 
+class Float64Mean(MeanMetric):
+    """A mean in float64: states *and* updates, on every device; no NaN check (it syncs).
+
+        >>> mean = Float64Mean().to("cpu")
+        >>> mean.update(torch.tensor([1.0, 1e-9], dtype=torch.float64))
+        >>> mean.compute().item() == (1.0 + 1e-9) / 2
+        True
+
+    ``MeanMetric.set_dtype(torch.float64)`` alone is undone in part by any later ``.to(device)``
+    (torchmetrics 1.x): the states stay float64, but the dtype that ``update`` casts its values
+    to falls back to float32, so per-sample values were rounded to float32 before summing.
+    States are summed across processes.
+    """
+
+    def __init__(self) -> None:
+        super().__init__(nan_strategy="disable")
+        self.set_dtype(torch.float64)
+
+    def _apply(self, fn: Any, exclude_state: Any = "") -> Any:
+        this = super()._apply(fn, exclude_state)
+        this._dtype = this.mean_value.dtype  # what update casts to: the states' dtype
+        return this
+
+
 def _mean_metric() -> MeanMetric:
-    # float64 sum and weight states, reduced by "sum" across processes; no NaN check (it syncs).
-    return MeanMetric(nan_strategy="disable").set_dtype(torch.float64)
+    return Float64Mean()
 
 
 def binary_nll(probs: Tensor, labels: Tensor) -> Tensor:
