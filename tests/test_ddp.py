@@ -149,3 +149,20 @@ def test_ddp_inside_a_multirun_keeps_each_job_in_its_directory(tmp_path):
         assert (record["status"], record["seed"]) == ("completed", seed)
         assert (job / "ddp_rank1.log").is_file()
     assert len(list(tmp_path.rglob(RECORD_NAME))) == 2
+
+
+@pytest.mark.slow
+def test_ddp_without_checkpoint_files_evaluates_the_same_best_epoch(tmp_path):
+    """checkpoint.write=never under DDP: every rank loads the best weights it kept in memory
+    before the gathered evaluation; the record is that of the run that writes its files."""
+    records = {}
+    for write in ("every_epoch", "never"):
+        run = tmp_path / write
+        result = _cli(*DDP_RUN, f"checkpoint.write={write}", f"hydra.run.dir={run}", cwd=tmp_path)
+        assert result.returncode == 0, result.stderr[-3000:]
+        records[write] = json.loads((run / RECORD_NAME).read_text())
+        assert records[write]["status"] == "completed", records[write]["error"]
+    written, kept = records["every_epoch"], records["never"]
+    assert kept["best_checkpoint"] is None and not (tmp_path / "never" / "checkpoints").exists()
+    keys = [k for k in written if k.startswith(("val/", "test/"))] + ["best_epoch", "history"]
+    assert {k: kept[k] for k in keys} == {k: written[k] for k in keys}

@@ -182,9 +182,12 @@ def test_direct_steps_train_exactly_like_lightnings_step_wrappers(make_cfg, tmp_
     assert direct.history == wrapped.history
 
 
-def test_loggers_get_every_metric_and_callbacks_the_monitored_ones(make_cfg, tmp_path):
+@pytest.mark.parametrize("inline", [True, False], ids=["inline_validation", "lightning_loop"])
+def test_loggers_get_every_metric_and_callbacks_the_monitored_ones(make_cfg, tmp_path, inline):
     logger = CSVLogger(tmp_path, name="logs", version="")
-    module, trainer = _fit(make_cfg, tmp_path, logger=logger, monitored=("val/nll", "val/auroc"))
+    module, trainer = _fit(
+        make_cfg, tmp_path, logger=logger, monitored=("val/nll", "val/auroc"), inline=inline
+    )
     assert set(trainer.callback_metrics) == {"val/nll", "val/auroc"}
     with open(tmp_path / "logs" / "metrics.csv", newline="") as f:
         rows = list(csv.DictReader(f))
