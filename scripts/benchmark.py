@@ -510,6 +510,7 @@ def bench_cell(task: str, batch_size: int, settings: Settings) -> dict[str, Any]
         "at_end_fit_cpu_ratio": ("lossbench_at_end", "fit_cpu_seconds", "reference"),
         "no_files_ratio": ("lossbench_no_files", "fit_seconds", "reference"),
         "no_files_fit_cpu_ratio": ("lossbench_no_files", "fit_cpu_seconds", "reference"),
+        "no_files_fused_ratio": ("lossbench_no_files", "fit_seconds", "reference_fused"),
     }
     for key, (side, measure, base) in measures.items():
         values = [
@@ -785,9 +786,13 @@ def print_tables(cells: list[dict[str, Any]], settings: Settings) -> None:
         "\nRatio to hand-written by lossbench's checkpoint setting (fit wall clock [fit cpu "
         "median]):\nevery_epoch = the default (best and last checkpoint written every epoch, "
         "exact resume); at_end = what\nthe studies use (both written once, at the end); never = "
-        "no files, the best weights kept in memory,\nthe hand-written loop's work exactly."
+        "no files, the best weights kept in memory,\nthe hand-written loop's work exactly; "
+        "never vs fused: against the hand-written loop with lossbench's kernels."
     )
-    header = f"{'task':<10} {'batch':>5} | {'every_epoch':>24} | {'at_end':>24} | {'never':>24}"
+    header = (
+        f"{'task':<10} {'batch':>5} | {'every_epoch':>24} | {'at_end':>24} | {'never':>24} | "
+        f"{'never vs fused':>17}"
+    )
     print(header)
     print("-" * len(header))
 
@@ -799,7 +804,8 @@ def print_tables(cells: list[dict[str, Any]], settings: Settings) -> None:
             f"{c['task']:<10} {c['batch_size']:>5} | "
             f"{with_cpu(c['ratio'], c['fit_cpu_ratio']):>24} | "
             f"{with_cpu(c['at_end_ratio'], c['at_end_fit_cpu_ratio']):>24} | "
-            f"{with_cpu(c['no_files_ratio'], c['no_files_fit_cpu_ratio']):>24}"
+            f"{with_cpu(c['no_files_ratio'], c['no_files_fit_cpu_ratio']):>24} | "
+            f"{ratio(c['no_files_fused_ratio']):>17}"
         )
     print(
         "\nMemory (MiB): peak RSS while a side ran (max over repeats) and its growth over the RSS "
