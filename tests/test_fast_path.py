@@ -152,7 +152,16 @@ def test_inline_validation_only_where_nothing_needs_lightnings_loop(
     assert not validates_inline(trainer, per_step)
 
 
-def test_inline_validation_refuses_a_trainer_with_its_validation_loop_on(make_cfg, tmp_path):
+@pytest.mark.parametrize(
+    ("limit_val_batches", "with_datamodule", "match"),
+    [
+        (None, True, "limit_val_batches=0"),  # Lightning's loop would validate too
+        (0, False, r"tensors\['val'\].*this fit has NoneType"),  # no in-memory split
+    ],
+)
+def test_inline_validation_refuses_what_it_cannot_do(
+    make_cfg, tmp_path, limit_val_batches, with_datamodule, match
+):
     cfg = make_cfg("data=iris", "loss=cross_entropy")
     dm = ClassificationDataModule(cfg.data, cfg.loss.name, seed=0)
     dm.epoch_batches = True
@@ -164,9 +173,11 @@ def test_inline_validation_refuses_a_trainer_with_its_validation_loop_on(make_cf
         enable_progress_bar=False,
         enable_checkpointing=False,
         default_root_dir=tmp_path,
+        limit_val_batches=limit_val_batches,
     )
-    with pytest.raises(RuntimeError, match="limit_val_batches=0"):
-        trainer.fit(module, datamodule=dm)
+    data = {"datamodule": dm} if with_datamodule else {"train_dataloaders": dm.train_dataloader()}
+    with pytest.raises(RuntimeError, match=match):
+        trainer.fit(module, **data)
 
 
 def test_direct_steps_train_exactly_like_lightnings_step_wrappers(make_cfg, tmp_path):

@@ -315,7 +315,15 @@ class ClassifierModule(L.LightningModule):
                     f"{self.trainer.limit_val_batches}. Leave inline_validation=False for "
                     "Lightning's validation loop."
                 )
-            split = self.trainer.datamodule.tensors["val"]  # on the device since setup()
+            tensors = getattr(self.trainer.datamodule, "tensors", None)
+            if not isinstance(tensors, Mapping) or "val" not in tensors:
+                raise RuntimeError(
+                    "inline_validation=True validates the datamodule's in-memory split "
+                    "`tensors['val']` (lossbench's ClassificationDataModule); this fit has "
+                    f"{type(self.trainer.datamodule).__name__}. Leave inline_validation=False "
+                    "for Lightning's validation loop over its val_dataloader()."
+                )
+            split = tensors["val"]  # on the device since the datamodule's setup()
             self._val_split = self.trainer.precision_plugin.convert_input(split)
 
     def on_train_end(self) -> None:
