@@ -6,7 +6,7 @@
     .venv/bin/python scripts/benchmark.py --quick           # 2 000 samples, 2 epochs, 1 repeat
     .venv/bin/python scripts/benchmark.py --study sweep     # a 6-job multirun instead of the study
     .venv/bin/python scripts/benchmark.py --profile a.prof  # cProfile one lossbench run, then stop
-    .venv/bin/python scripts/benchmark.py --override checkpoint.write=at_end   # another setting
+    .venv/bin/python scripts/benchmark.py --override optimizer.lr=1e-2   # another setting
 
 All sides run in this one process, on the same tensors (lossbench's own
 ``ClassificationDataModule`` builds them for all), the same model (``build_model``: MLP
@@ -912,8 +912,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         action="append",
         default=[],
         metavar="KEY=VALUE",
-        help="a lossbench config override for every cell, e.g. checkpoint.write=at_end "
-        "(repeatable; the hand-written loop follows data, optimizer and epoch settings)",
+        help="a lossbench config override for every cell, e.g. optimizer.lr=1e-2 "
+        "(repeatable; the hand-written loop follows data, optimizer and epoch settings; the "
+        "at_end and never sides set checkpoint.write after it, the first lossbench side keeps "
+        "what it says)",
     )
     parser.add_argument(
         "--profile", type=Path, metavar="PATH", help="cProfile one lossbench run, then stop"
