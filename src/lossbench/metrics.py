@@ -232,10 +232,6 @@ class Float64Mean(MeanMetric):
         return this
 
 
-def _mean_metric() -> MeanMetric:
-    return Float64Mean()
-
-
 def binary_nll(probs: Tensor, labels: Tensor) -> Tensor:
     """Per-element binary log-loss ``-log clip(p)`` if the label is 1, else ``-log clip(1 - p)``."""
     p = probs.to(torch.float64)
@@ -336,7 +332,7 @@ class ClassificationMetrics(nn.Module):
                 # top-label: confidence = max probability, correct = argmax equals the label
                 "ece": MulticlassCalibrationError(n, n_bins=ECE_BINS, norm="l1", **kw),
             }
-        metrics |= {"nll": _mean_metric(), "brier": _mean_metric(), "saturated": _mean_metric()}
+        metrics |= {"nll": Float64Mean(), "brier": Float64Mean(), "saturated": Float64Mean()}
         self.metrics = nn.ModuleDict({name: metrics[name] for name in METRIC_NAMES[task]})
 
     @property
