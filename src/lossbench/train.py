@@ -62,6 +62,7 @@ def _base_record(cfg: DictConfig, task: str | None) -> dict[str, Any]:
         "epochs": 0,
         "steps": 0,
         "train_seconds": 0.0,
+        "stopped_by": "failed",
     }
 
 
@@ -270,6 +271,18 @@ def _fit_and_evaluate(
             record.update({k: float(v) for k, v in results[0].items()})
     best_epoch = callback.best_epoch if in_memory is not None else _best_epoch(best)
     record.update(best_checkpoint=best, best_epoch=best_epoch, test_reliability=module.reliability)
+    record.update(stopped_by=stopped_by(trainer))
+
+
+def stopped_by(trainer: Any) -> str:
+    """How a fit that completed ended: ``early_stopping`` when an ``EarlyStopping`` callback
+    stopped it (the monitored metric stopped improving), else ``budget``: it ran until the
+    trainer's cap (``max_epochs``, ``max_steps``, ``max_time``) while still improving, or with
+    no early stopping to say otherwise. A run that failed or was refused records ``failed``."""
+    from lightning.pytorch.callbacks import EarlyStopping
+
+    stopped = any(isinstance(c, EarlyStopping) and c.stopped_epoch > 0 for c in trainer.callbacks)
+    return "early_stopping" if stopped else "budget"
 
 
 @contextmanager

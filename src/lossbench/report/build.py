@@ -21,11 +21,12 @@ from lossbench.report.document import TITLE, build_document
 from lossbench.report.errors import ReportError
 from lossbench.report.find import find_records
 from lossbench.report.render import to_html, to_markdown
+from lossbench.report.selection import add_convergence, add_protocol_columns, select_learning_rates
 from lossbench.report.stats import summarize
 from lossbench.report.study import Study
 
 #: Always shown, whatever ranks: accuracy, F1, AUROC and calibration.
-HEADLINE = ("accuracy", "f1_macro", "auroc", "ece")
+HEADLINE = ("accuracy", "f1_macro", "auroc", "ece", "saturated")
 
 
 @dataclass(frozen=True)
@@ -92,7 +93,11 @@ def analyse(
     metrics = metric_order(list(runs.columns))
     modes = {m: metric_mode(m) for m in metrics}
     headline = headline_metrics(metric, metrics)
-    summary = summarize(runs, metrics, metric, modes[metric])
+    runs = add_convergence(runs, metric, modes[metric])
+    runs, tuning = select_learning_rates(runs, metric, modes[metric])
+    selected = runs[runs["selected"]]  # the learning rate chosen on validation, per setup
+    summary = summarize(selected, metrics, metric, modes[metric])
+    summary = add_protocol_columns(summary, tuning, selected)
     summary.insert(3, "baseline", summary["setup"] == summary["data"].map(chosen))
     summary = summary.sort_values(  # equal ranks: the baseline first
         ["data", "rank", "baseline", "setup"], ascending=[True, True, False, True]
@@ -100,8 +105,8 @@ def analyse(
     study = Study(
         runs=runs,
         summary=summary,
-        comparisons=compare_with_baselines(runs, headline, modes, chosen),
-        verdicts=verdicts(runs, summary, metric, modes[metric]),
+        comparisons=compare_with_baselines(selected, headline, modes, chosen),
+        verdicts=verdicts(selected, summary, metric, modes[metric]),
         metric=metric,
         modes=modes,
         headline=headline,
@@ -109,9 +114,18 @@ def analyse(
         sources=[Path(p) for p in paths],
         out_dir=out_dir,
     )
+    from lossbench.report.overview import cd_diagram, family_overview
     from lossbench.report.plots import make_plots  # matplotlib: only once the input is good
+    from lossbench.report.yardstick import yardstick_runs, yardstick_summary
 
-    study.figures = make_plots(runs, summary, headline, out_dir / "plots")
+    study.yardstick_runs = yardstick_runs(selected)
+    study.yardstick = yardstick_summary(study.yardstick_runs, headline)
+    study.overview = family_overview(selected, metric, modes[metric])
+    for family in study.overview:
+        path = cd_diagram(family, out_dir / "plots" / f"critical_difference_{family.task}.png")
+        if path is not None:
+            study.overview_figures[family.task] = path
+    study.figures = make_plots(selected, summary, headline, out_dir / "plots")
     return study
 
 
@@ -133,6 +147,8 @@ def write_report(
     results_table(study.runs).to_csv(files["results.csv"], index=False)
     study.summary.to_csv(files["summary.csv"], index=False)
     study.comparisons.to_csv(files["comparisons.csv"], index=False)
+    if study.yardstick_runs is not None and not study.yardstick_runs.empty:
+        study.yardstick_runs.to_csv(out / "yardstick.csv", index=False)
     blocks = build_document(study)
     markdown = out / "report.md"
     markdown.write_text(to_markdown(blocks, out), encoding="utf-8")

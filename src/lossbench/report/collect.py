@@ -34,12 +34,21 @@ LEADING_COLUMNS = (
     "head",
     "loss",
     "seed",
+    "lr",
     "model",
     "status",
     "refused",
     "error",
 )
-TRAILING_COLUMNS = ("epochs", "steps", "train_seconds", "best_epoch", "run_dir")
+TRAILING_COLUMNS = (
+    "epochs",
+    "steps",
+    "train_seconds",
+    "best_epoch",
+    "stopped_by",
+    "split_seed",
+    "run_dir",
+)
 
 
 def _number(value: Any) -> float | None:
@@ -158,6 +167,10 @@ def load_run(path: Path) -> dict[str, Any]:
         "steps": record.get("steps"),
         "train_seconds": record.get("train_seconds"),
         "best_epoch": record.get("best_epoch"),
+        # How the fit ended (records before lossbench recorded it: unknown, None).
+        "stopped_by": "failed" if error is not None else record.get("stopped_by"),
+        "lr": _number(fallback.get("optimizer.lr")),
+        "split_seed": fallback.get("data.split_seed"),
         "run_dir": str(run_dir),
         "_history": _history(record),
         "_reliability": _reliability(record),
@@ -186,7 +199,7 @@ def load_runs(paths: Sequence[str | os.PathLike]) -> pd.DataFrame:
     runs = pd.DataFrame(rows)
     known = runs.dropna(subset=["task"]).groupby("data")["task"].first()
     runs["task"] = runs["task"].fillna(runs["data"].map(known))
-    for column in ("seed", "epochs", "steps", "best_epoch"):
+    for column in ("seed", "epochs", "steps", "best_epoch", "split_seed"):
         runs[column] = pd.to_numeric(runs[column], errors="coerce").astype("Int64")
     runs = assign_setups(runs)
     metrics = metric_order(list(runs.columns))

@@ -1,8 +1,10 @@
 """Which setup is the baseline, how every setup compares with it, and which setup wins.
 
 Comparisons pair runs by seed (same split, same initialisation seed) and use a two-sided
-paired t-test at ``ALPHA`` = 0.05; the verdict is "better" / "worse" in the metric's own
-direction (lower nll is better, higher accuracy is better), or "no detectable difference".
+paired t-test; the p-values of one data set and metric are Holm-adjusted together (the family
+of comparisons made there), and the verdict is "better" / "worse" in the metric's own direction
+(lower nll is better, higher accuracy is better) where the adjusted p is below ``ALPHA`` = 0.05,
+else "no detectable difference".
 
     >>> DEFAULT_BASELINES["multiclass"]
     ('logits', 'cross_entropy')
@@ -18,7 +20,17 @@ import pandas as pd
 
 from lossbench.report.errors import ReportError
 from lossbench.report.labels import format_value
-from lossbench.report.stats import BETTER, SAME, WORSE, Paired, paired_test, per_seed
+from lossbench.report.stats import (
+    ALPHA,
+    BETTER,
+    SAME,
+    WORSE,
+    Paired,
+    holm,
+    identical,
+    paired_test,
+    per_seed,
+)
 
 #: The baseline per task, as (head, loss): the numerically stable standard choices.
 DEFAULT_BASELINES: dict[str, tuple[str, str]] = {
@@ -122,7 +134,10 @@ def compare_with_baselines(
     baselines: Mapping[str, str | None],
 ) -> pd.DataFrame:
     """One row per data set, metric and setup other than the baseline: the paired comparison
-    (``mean_diff`` = setup minus baseline, its 95 % interval, ``p_value``, ``verdict``, ``note``).
+    (``mean_diff`` = setup minus baseline, its 95 % interval, ``p_value``, ``verdict``, ``note``),
+    the effect size in % of the baseline's mean (``diff_pct``) and ``p_holm``, the p-value
+    Holm-adjusted over the setups compared in that data set and metric; ``verdict`` follows
+    ``p_holm``.
     """
     rows = []
     for data, group in runs.groupby("data"):
@@ -132,13 +147,15 @@ def compare_with_baselines(
         reference = group[group["setup"] == baseline]
         for metric in metrics:
             ref = per_seed(reference, metric)
+            family = []
             for setup, candidate in group.groupby("setup"):
                 if setup == baseline:
                     continue
                 result = paired_test(per_seed(candidate, metric), ref, modes[metric])
                 if candidate["refused"].all():
                     result = dataclasses.replace(result, note="not applicable: every run refused")
-                rows.append(
+                base = float(ref.mean()) if len(ref) else float("nan")
+                family.append(
                     {
                         "data": data,
                         "task": candidate["task"].iloc[0],
@@ -146,10 +163,18 @@ def compare_with_baselines(
                         "setup": setup,
                         "baseline": baseline,
                         **dataclasses.asdict(result),
+                        "diff_pct": 100 * result.mean_diff / abs(base) if base else float("nan"),
                     }
                 )
+            for row, adjusted in zip(family, holm([r["p_value"] for r in family]), strict=True):
+                row["p_holm"] = adjusted
+                if row["verdict"] in (BETTER, WORSE) and adjusted >= ALPHA:
+                    row["verdict"] = SAME
+                    row["note"] = f"p = {row['p_value']:.2g}, not below {ALPHA} after Holm"
+            rows += family
     columns = ["data", "task", "metric", "setup", "baseline"]
     columns += [f.name for f in dataclasses.fields(Paired)]
+    columns += ["p_holm", "diff_pct"]
     return pd.DataFrame(rows, columns=columns)
 
 
@@ -174,6 +199,11 @@ class Verdict:
     #: Setups without a completed run that has the metric, for other reasons.
     no_result: list[str] = field(default_factory=list)
     n_failed: int = 0
+    #: Setups whose results equal the best's on every seed: one group with it.
+    identical: list[str] = field(default_factory=list)
+    #: (setup, why) for setups that may not be named best: most of their selected runs hit the
+    #: epoch cap while still improving, so a longer budget could change their result.
+    unconverged: list[tuple[str, str]] = field(default_factory=list)
 
 
 def _overlap(a: pd.Series, b: pd.Series, metric: str) -> bool | None:
@@ -183,16 +213,21 @@ def _overlap(a: pd.Series, b: pd.Series, metric: str) -> bool | None:
     return bool(a[lo] <= b[hi] and b[lo] <= a[hi])
 
 
-def tie_reason(paired: Paired, best: pd.Series, other: pd.Series, metric: str) -> str | None:
+def tie_reason(
+    paired: Paired, best: pd.Series, other: pd.Series, metric: str, p_holm: float | None = None
+) -> str | None:
     """Why ``other`` is tied with ``best``, or None when the data separate them.
 
     The paired test decides where it can (seeds are paired, which is the more sensitive
-    comparison); where it cannot (fewer than 2 shared seeds, zero variance), overlapping 95 %
+    comparison), with its p-value Holm-adjusted (``p_holm``) over the comparisons with the
+    best; where it cannot (fewer than 2 shared seeds, zero variance), overlapping 95 %
     intervals count as a tie, and so does having too few seeds for an interval.
     """
     if paired.verdict == SAME:
         return paired.note or f"paired p = {paired.p_value:.2g}"
     if paired.verdict in (BETTER, WORSE):
+        if p_holm is not None and p_holm >= ALPHA:
+            return f"paired p = {paired.p_value:.2g}, Holm-adjusted {p_holm:.2g}"
         return None
     overlap = _overlap(best, other, metric)
     if overlap is None:
@@ -200,11 +235,23 @@ def tie_reason(paired: Paired, best: pd.Series, other: pd.Series, metric: str) -
     return "95 % intervals overlap" if overlap else None
 
 
+def unconverged(row: pd.Series) -> str | None:
+    """Why the setup of a summary row may not be named best, or None: most of its selected
+    runs (``n_budget`` of ``n_completed``) hit the epoch cap while still improving."""
+    budget, done = row.get("n_budget", 0), row.get("n_completed", 0)
+    if pd.isna(budget) or not done or 2 * int(budget) <= int(done):
+        return None
+    return f"{int(budget)} of {int(done)} runs hit the epoch cap still improving"
+
+
 def verdicts(runs: pd.DataFrame, summary: pd.DataFrame, metric: str, mode: str) -> list[Verdict]:
     """The best setup by ``metric`` per data set (rank 1 of ``summary``), and its ties.
 
     ``summary`` is :func:`lossbench.report.stats.summarize`'s table with a boolean ``baseline``
-    column; among equal means the baseline is named best (it is the one to beat).
+    column; among equal means the baseline is named best (it is the one to beat). A setup
+    whose runs mostly hit the epoch cap (:func:`unconverged`) is never named best; setups with
+    results identical to the best's on every seed form one group with it; the other setups'
+    paired tests against the best are Holm-adjusted together.
     """
     out = []
     for data, rows in summary.groupby("data", sort=True):
@@ -222,15 +269,25 @@ def verdicts(runs: pd.DataFrame, summary: pd.DataFrame, metric: str, mode: str) 
             no_result=[s for s in rows["setup"] if s not in {*ranked["setup"], *refused}],
             n_failed=int(rows["n_failed"].sum() - rows["n_refused"].sum()),
         )
+        reasons = {r["setup"]: unconverged(r) for r in ranked.to_dict("records")}
+        verdict.unconverged = [(s, why) for s, why in reasons.items() if why is not None]
+        ranked = ranked[[reasons[s] is None for s in ranked["setup"]]]
         if not ranked.empty:
             best = ranked.iloc[0]
             verdict.best = best["setup"]
             verdict.mean, verdict.n = best[f"{metric}_mean"], int(best[f"{metric}_n"])
             verdict.ci_low, verdict.ci_high = best[f"{metric}_ci_low"], best[f"{metric}_ci_high"]
             reference = per_seed(group[group["setup"] == best["setup"]], metric)
+            others = []
             for _, other in ranked.iloc[1:].iterrows():
                 candidate = per_seed(group[group["setup"] == other["setup"]], metric)
-                reason = tie_reason(paired_test(candidate, reference, mode), best, other, metric)
+                if identical(candidate, reference):
+                    verdict.identical.append(other["setup"])
+                else:
+                    others.append((other, paired_test(candidate, reference, mode)))
+            adjusted = holm([paired.p_value for _, paired in others])
+            for (other, paired), p_holm in zip(others, adjusted, strict=True):
+                reason = tie_reason(paired, best, other, metric, p_holm)
                 if reason is not None:
                     verdict.tied.append((other["setup"], reason))
                 else:

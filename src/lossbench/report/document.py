@@ -15,6 +15,7 @@ import pandas as pd
 
 from lossbench.report.compare import Verdict
 from lossbench.report.render import Block, Bullets, Heading, Image, Table, Text
+from lossbench.report.selection import selection_metric
 from lossbench.report.stats import ALPHA
 from lossbench.report.study import Study
 
@@ -62,16 +63,24 @@ def verdict_text(v: Verdict, mode: str) -> str:
             if not math.isnan(v.ci_low)
             else f"{v.n} seed, no interval"
         )
-        text = head + f"best **{v.best}** ({fmt(v.mean)}; {interval}). "
+        best = " = ".join([v.best, *v.identical])
+        text = head + f"best **{best}** ({fmt(v.mean)}; {interval}). "
+        if v.identical:
+            text += "Those setups give identical results on every seed. "
         if v.tied:
             tied = "; ".join(f"**{s}** ({why})" for s, why in v.tied)
             text += f"Tied with it: {tied}."
         elif v.separated:
             text += "No other setup is tied with it."
+        elif v.unconverged:
+            text += "It is the only converged setup with results."
         else:
             text += "It is the only setup with results."
         if v.separated:
             text += f" Separated from it (worse): {', '.join(v.separated)}."
+    if v.unconverged:
+        listed = "; ".join(f"**{s}** ({why})" for s, why in v.unconverged)
+        text += f" Not eligible for best, not converged: {listed}."
     if v.not_applicable:
         text += f" Not applicable (refused before training): {', '.join(v.not_applicable)}."
     if v.no_result:
@@ -87,7 +96,8 @@ def verdict_table(study: Study) -> Table:
     for v in study.verdicts:
         tied = ", ".join(s for s, _ in v.tied) or "none"
         value = "–" if v.best is None else f"{fmt(v.mean)} [{fmt(v.ci_low)}, {fmt(v.ci_high)}]"
-        rows.append([v.data, v.best or "no completed run", value, tied])
+        best = " = ".join([v.best, *v.identical]) if v.best else "no completed run"
+        rows.append([v.data, best, value, tied])
     header = ["data", f"best by {study.metric}", "mean [95 % CI]", "tied with best"]
     return Table(header, rows)
 
@@ -106,16 +116,31 @@ def _setup_lines(study: Study) -> list[str]:
 def _summary_table(study: Study, data: str) -> Table:
     rows = study.summary[study.summary["data"] == data]
     baseline = study.baselines.get(data)
-    header = ["rank", "setup", "runs: ok / failed / refused"]
+    header = ["rank", "setup", "runs: ok / failed / refused", "lr", "hit cap"]
     header += [f"{m} {ARROW[study.modes[m]]}" for m in study.headline]
+    header += ["steps to 1 %", "fit s"]
     body = []
     for _, row in rows.iterrows():
         mark = " (baseline)" if row["setup"] == baseline else ""
+        if row.get("identical_to"):
+            mark += f" (= {row['identical_to']})"
         cells = [fmt(row["rank"]), f"{row['setup']}{mark}"]
         crashed = row["n_failed"] - row["n_refused"]
         cells.append(f"{row['n_completed']} / {crashed} / {row['n_refused']}")
+        edge = " (grid edge)" if row.get("lr_at_edge") is True else ""
+        cells.append(f"{fmt(row.get('lr', math.nan), 2)}{edge}")
+        cells.append(str(row.get("n_budget", 0)))
         cells += [mean_ci(row, m) for m in study.headline]
+        cells += [fmt(row.get("steps_to_1pct_mean"), 3), fmt(row.get("train_seconds_mean"), 2)]
         body.append(cells)
+    yardstick = study.yardstick
+    if yardstick is not None:
+        for _, row in yardstick[yardstick["data"] == data].iterrows():
+            cells = ["–", f"{row['setup']} (reference)", f"{row['n_completed']} / 0 / 0"]
+            cells += ["–", "–"]
+            cells += [mean_ci(row, m) for m in study.headline]
+            cells += ["–", fmt(row.get("train_seconds_mean"), 2)]
+            body.append(cells)
     return Table(header, body)
 
 
@@ -124,7 +149,8 @@ def _comparison_table(study: Study, data: str) -> Table | None:
     rows = c[(c["data"] == data) & (c["metric"] == study.metric)]
     if rows.empty:
         return None
-    header = ["setup", "pairs", f"Δ {study.metric} (setup − baseline)", "95 % CI", "p", "verdict"]
+    header = ["setup", "pairs", f"Δ {study.metric} (setup − baseline)", "Δ %", "95 % CI"]
+    header += ["p", "p (Holm)", "verdict"]
     body = []
     for _, r in rows.iterrows():
         interval = "–"
@@ -136,8 +162,10 @@ def _comparison_table(study: Study, data: str) -> Table | None:
                 r["setup"],
                 str(r["n_pairs"]),
                 fmt(r["mean_diff"], 3),
+                fmt(r["diff_pct"], 3),
                 interval,
                 fmt(r["p_value"], 2),
+                fmt(r["p_holm"], 2),
                 verdict,
             ]
         )
@@ -169,20 +197,20 @@ def _failed_table(study: Study) -> Table | None:
     if failed.empty:
         return None
     body = []
-    keys = ["data", "setup", "refused", "error"]
-    for (data, setup, refused, error), group in failed.fillna({"error": ""}).groupby(
+    keys = ["data", "setup", "lr", "refused", "error"]
+    for (data, setup, lr, refused, error), group in failed.fillna({"error": ""}).groupby(
         keys, sort=True, dropna=False
     ):
         seeds = ", ".join(str(s) for s in group["seed"] if not pd.isna(s)) or "?"
         dirs = ", ".join(_relative(d, study) for d in group["run_dir"])
         kind = "refused" if refused else "failed"
-        body.append([data, setup, seeds, kind, error or "(no message)", dirs])
-    return Table(["data", "setup", "seeds", "kind", "error", "run directories"], body)
+        body.append([data, setup, fmt(lr, 2), seeds, kind, error or "(no message)", dirs])
+    return Table(["data", "setup", "lr", "seeds", "kind", "error", "run directories"], body)
 
 
 def _duplicates(study: Study) -> Text | None:
     """A note on seeds recorded twice for one setup (e.g. two studies reported together)."""
-    done = study.runs[study.runs["status"] == "completed"]
+    done = study.selected[study.selected["status"] == "completed"]
     counts = done.groupby(["data", "setup", "seed"]).size()
     twice = counts[counts > 1]
     if twice.empty:
@@ -205,24 +233,68 @@ def _sources(paths: Iterable[os.PathLike]) -> str:
     return ", ".join(f"`{p}`" for p in paths)
 
 
+def _overview(study: Study) -> list[Block]:
+    """Mean rank per setup and task family, the Friedman test, the critical-difference
+    diagram."""
+    if not study.overview:
+        return []
+    blocks: list[Block] = [
+        Heading("Overview across data sets"),
+        Text(
+            f"Mean rank by `{study.metric}` (1 = best) over blocks of (data set, seed), each "
+            "seed on its own split; Friedman test over the setups, then Nemenyi's critical "
+            "difference (CD): setups joined by a bar in the diagram are not told apart "
+            f"at α = {ALPHA}."
+        ),
+    ]
+    for family in study.overview:
+        test = (
+            f"Friedman p = {fmt(family.p_value, 2)}, CD = {fmt(family.cd, 3)}"
+            if not math.isnan(family.p_value)
+            else family.note
+        )
+        blocks.append(
+            Heading(f"{family.task}: {', '.join(family.data)} ({family.n_blocks} blocks)", 3)
+        )
+        text = test + "."
+        if family.left_out:
+            text += f" Left out (no result on every block): {', '.join(family.left_out)}."
+        blocks.append(Text(text))
+        rows = [[s, fmt(r, 3)] for s, r in family.mean_ranks.items()]
+        blocks.append(Table(["setup", "mean rank"], rows))
+        figure = study.overview_figures.get(family.task)
+        if figure is not None:
+            blocks.append(Image(figure, f"{family.task}: critical-difference diagram"))
+    return blocks
+
+
 def build_document(study: Study) -> list[Block]:
     """The report, verdict first."""
     mode = study.modes[study.metric]
+    select_on = selection_metric(study.metric)
     runs = study.runs
     n_done = int((runs["status"] == "completed").sum())
-    blocks: list[Block] = [
-        Heading(f"{TITLE}: verdict", 1),
+    blocks: list[Block] = [Heading(f"{TITLE}: verdict", 1), *_overview(study)]
+    blocks += [
+        Heading("Per data set"),
         Bullets([verdict_text(v, mode) for v in study.verdicts]),
         Text(
-            f"Ranked by `{study.metric}` ({DIRECTION[mode]}), mean over seeds. A setup is "
-            f"**tied** with the best when a paired t-test over shared seeds finds no difference "
-            f"at α = {ALPHA}; where no paired test is possible (fewer than 2 shared seeds, or the "
-            "same difference on every seed), when the 95 % intervals overlap."
+            f"Ranked by `{study.metric}` ({DIRECTION[mode]}), mean over seeds, at each setup's "
+            f"learning rate chosen on the validation split (best mean `{select_on}`; the test "
+            "split is never used to choose). A setup is **tied** with the best when a paired "
+            "t-test over shared seeds finds no difference at "
+            f"α = {ALPHA} after Holm's correction over the setups compared with the best; where "
+            "no paired test is possible (fewer than 2 shared seeds, or the same difference on "
+            "every seed), when the 95 % intervals overlap. Setups with identical results on "
+            "every seed share a rank and are named together (a = b). A setup whose selected runs "
+            "mostly stopped at the epoch cap while still improving is not named best."
         ),
         Text(
             f"{len(runs)} runs ({n_done} completed, {len(runs) - n_done} failed or refused) "
-            f"from {_sources(study.sources)}. Files: `results.csv` (one row per run), "
-            "`summary.csv` (per data set and setup), `comparisons.csv` (paired, vs baseline)."
+            f"from {_sources(study.sources)}. Files: `results.csv` (one row per run, "
+            "`selected` marks the chosen learning rate's), `summary.csv` (per data set and "
+            "setup), `comparisons.csv` (paired, vs baseline, Holm-adjusted), `yardstick.csv` "
+            "(LogisticRegression, C chosen on validation, on the same splits)."
         ),
     ]
     duplicates = _duplicates(study)

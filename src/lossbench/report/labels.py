@@ -18,11 +18,13 @@ from typing import Any
 
 import pandas as pd
 
-#: Keys that never distinguish setups: the seed is what a study averages over, the rest only
-#: change logging, progress output or where files go.
+#: Keys that never distinguish setups: the seed is what a study averages over, the learning rate
+#: is what it tunes per setup (lossbench.report.selection), the rest only change logging,
+#: progress output or where files go.
 IGNORED_KEYS = frozenset(
     {
         "seed",
+        "optimizer.lr",
         "ckpt_path",
         "setup",
         "trainer.enable_progress_bar",

@@ -142,7 +142,8 @@ def summarize(runs: pd.DataFrame, metrics: Sequence[str], rank_by: str, mode: st
         runs: The results table (:func:`lossbench.report.collect.load_runs`).
         metrics: Metric columns to summarise; each gives ``<metric>_mean``, ``_std``,
             ``_ci_low``, ``_ci_high`` and ``_n`` (completed runs that have it).
-        rank_by: The metric that ranks setups within each data set (1 = best mean).
+        rank_by: The metric that ranks setups within each data set (1 = best mean; setups
+            with identical results on every seed share a rank, :func:`rank_with_ties`).
         mode: "min" or "max": the direction of ``rank_by``.
     """
     rows = []
@@ -173,10 +174,87 @@ def summarize(runs: pd.DataFrame, metrics: Sequence[str], rank_by: str, mode: st
                 }
             )
         rows.append(row)
-    summary = pd.DataFrame(rows)
-    summary["rank"] = (
-        summary.groupby("data")[f"{rank_by}_mean"]
-        .rank(method="min", ascending=mode == "min")
-        .astype("Int64")
-    )
+    summary = rank_with_ties(pd.DataFrame(rows), runs, rank_by, mode)
     return summary.sort_values(["data", "rank", "setup"], na_position="last").reset_index(drop=True)
+
+
+def holm(p_values: Sequence[float]) -> list[float]:
+    """Holm's step-down adjustment of ``p_values`` (family-wise error rate at the level the
+    adjusted values are compared with), from statsmodels; NaN stays NaN and is not counted.
+
+    >>> [round(p, 3) for p in holm([0.01, 0.04, float("nan"), 0.03])]
+    [0.03, 0.06, nan, 0.06]
+    """
+    from statsmodels.stats.multitest import multipletests
+
+    p = np.asarray(p_values, dtype=float)
+    out = np.full(p.shape, math.nan)
+    finite = np.isfinite(p)
+    if finite.any():
+        out[finite] = multipletests(p[finite], method="holm")[1]
+    return [float(x) for x in out]
+
+
+def identical(a: pd.Series, b: pd.Series) -> bool:
+    """Whether two setups' per-seed values are the same on every seed (to float32 rounding,
+    :data:`ZERO_SPREAD`): the same seeds, and no seed that differs.
+
+    >>> identical(pd.Series([0.1, 0.2]), pd.Series([0.1, 0.2 + 1e-9]))
+    True
+    """
+    if len(a) == 0 or set(a.index) != set(b.index):
+        return False
+    both = pd.concat({"a": a, "b": b}, axis=1).to_numpy(dtype=float)
+    scale = max(1.0, float(np.abs(both).max()))
+    return bool(np.all(np.abs(both[:, 0] - both[:, 1]) <= ZERO_SPREAD * scale))
+
+
+def identical_groups(values: dict[str, pd.Series]) -> list[list[str]]:
+    """Setups whose per-seed values are :func:`identical`, as groups (each setup in one group,
+    singletons included), in the order of ``values``.
+
+    >>> s = pd.Series([0.1, 0.2])
+    >>> identical_groups({"a": s, "b": s + 1e-9, "c": s + 0.1})
+    [['a', 'b'], ['c']]
+    """
+    groups: list[list[str]] = []
+    for name, series in values.items():
+        for group in groups:
+            if identical(values[group[0]], series):
+                group.append(name)
+                break
+        else:
+            groups.append([name])
+    return groups
+
+
+def rank_with_ties(
+    summary: pd.DataFrame, runs: pd.DataFrame, metric: str, mode: str
+) -> pd.DataFrame:
+    """``summary`` with ``rank`` (1 = best mean of ``metric`` in its data set) shared by setups
+    whose results are identical on every seed, and ``identical_to`` (the others of the group)."""
+    summary = summary.copy()
+    summary["identical_to"] = ""
+    ranks = pd.Series(pd.NA, index=summary.index, dtype="Int64")
+    for data, rows in summary.groupby("data", sort=False):
+        group = runs[runs["data"] == data]
+        values = {
+            s: per_seed(group[group["setup"] == s], metric)
+            for s in rows["setup"]
+            if not pd.isna(rows.loc[rows["setup"] == s, f"{metric}_mean"].iloc[0])
+        }
+        groups = identical_groups(values)
+        means = {
+            tuple(g): float(rows.loc[rows["setup"].isin(g), f"{metric}_mean"].mean())
+            for g in groups
+        }
+        order = sorted(means, key=lambda g: means[g] if mode == "min" else -means[g])
+        rank = 1
+        for g in order:
+            for setup in g:
+                index = rows.index[rows["setup"] == setup][0]
+                ranks[index] = rank
+                summary.loc[index, "identical_to"] = "; ".join(s for s in g if s != setup)
+            rank += len(g)
+    summary["rank"] = ranks
+    return summary

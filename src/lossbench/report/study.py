@@ -8,6 +8,7 @@ from pathlib import Path
 import pandas as pd
 
 from lossbench.report.compare import Verdict
+from lossbench.report.overview import Family
 
 
 @dataclass
@@ -16,7 +17,8 @@ class Study:
 
     Attributes:
         runs: One row per run (results.csv plus private ``_history`` / ``_reliability`` /
-            ``_config`` columns).
+            ``_config`` columns); ``selected`` marks the runs of the learning rate chosen on
+            validation, which every table, test and verdict uses.
         summary: One row per data set and setup (summary.csv).
         comparisons: Paired comparisons with each data set's baseline (comparisons.csv).
         verdicts: The best setup per data set and the setups tied with it.
@@ -27,6 +29,10 @@ class Study:
         figures: ``{data: [(title, png path)]}``.
         sources: The paths the runs were read from.
         out_dir: Where the report is written.
+        yardstick: LogisticRegression on the same splits, per data set (summary columns);
+            ``yardstick_runs`` one row per data set and seed (yardstick.csv).
+        overview: Mean ranks per task family with the Friedman test; ``overview_figures``
+            the critical-difference diagrams ``{task: png path}``.
     """
 
     runs: pd.DataFrame
@@ -40,3 +46,12 @@ class Study:
     sources: list[Path]
     out_dir: Path
     figures: dict[str, list[tuple[str, Path]]] = field(default_factory=dict)
+    yardstick: pd.DataFrame | None = None
+    yardstick_runs: pd.DataFrame | None = None
+    overview: list[Family] = field(default_factory=list)
+    overview_figures: dict[str, Path] = field(default_factory=dict)
+
+    @property
+    def selected(self) -> pd.DataFrame:
+        """The runs of each setup's chosen learning rate."""
+        return self.runs[self.runs["selected"]]

@@ -1,0 +1,126 @@
+"""The overview across data sets: mean rank of each setup per task family, the Friedman test,
+and a critical-difference diagram (Demšar 2006), computed by ``autorank``.
+
+The blocks of the test are (data set, seed) pairs: every seed of the fair protocol draws its own
+split, and the setups compared on one block share it, so the ranks are paired. Only setups with
+a result on every block of the family take part (a setup refused on one data set of the family
+is left out, and named).
+
+    >>> import pandas as pd
+    >>> runs = pd.DataFrame({
+    ...     "data": ["a"] * 9 + ["b"] * 9, "task": "binary", "status": "completed",
+    ...     "seed": [0, 1, 2] * 6, "setup": (["x"] * 3 + ["y"] * 3 + ["z"] * 3) * 2,
+    ...     "test/nll": [0.1, 0.11, 0.12, 0.2, 0.21, 0.22, 0.3, 0.31, 0.33] * 2})
+    >>> family = family_overview(runs, "test/nll", "min")[0]
+    >>> family.mean_ranks.round(2).to_dict()
+    {'x': 1.0, 'y': 2.0, 'z': 3.0}
+    >>> family.p_value < 0.05
+    True
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import math
+import warnings
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from lossbench.report.stats import ALPHA
+
+#: autorank's minimum number of blocks (performance estimates per setup).
+MIN_BLOCKS = 5
+
+
+@dataclass
+class Family:
+    """One task family's overview: ``mean_ranks`` (1 = best), the Friedman ``p_value``, the
+    Nemenyi critical difference ``cd`` (NaN where the test did not run) and ``left_out``
+    setups (no result on some block)."""
+
+    task: str
+    data: list[str]
+    n_blocks: int
+    mean_ranks: pd.Series
+    p_value: float = math.nan
+    cd: float = math.nan
+    left_out: list[str] = field(default_factory=list)
+    note: str = ""
+    result: Any = None
+
+
+def _blocks(selected: pd.DataFrame, metric: str) -> pd.DataFrame:
+    done = selected[(selected["status"] == "completed") & selected["seed"].notna()]
+    table = done.pivot_table(index=["data", "seed"], columns="setup", values=metric, aggfunc="mean")
+    return table
+
+
+def family_overview(selected: pd.DataFrame, metric: str, mode: str) -> list[Family]:
+    """One :class:`Family` per task with at least two setups that have results on every block."""
+    from autorank import autorank
+
+    out = []
+    for task, runs in selected.groupby("task", sort=True):
+        table = _blocks(runs, metric)
+        if table.empty:
+            continue
+        complete = table.dropna(axis=1, how="any")
+        left_out = sorted(set(table.columns) - set(complete.columns))
+        if complete.shape[1] < 2:
+            continue
+        ascending = mode == "min"
+        ranks = complete.rank(axis=1, ascending=ascending, method="average").mean()
+        family = Family(
+            task=str(task),
+            data=sorted(runs["data"].unique()),
+            n_blocks=len(complete),
+            mean_ranks=ranks.sort_values(),
+            left_out=left_out,
+        )
+        if complete.shape[1] >= 3 and len(complete) >= MIN_BLOCKS:
+            frame = complete.reset_index(drop=True)
+            # autorank prints its choice of test even with verbose=False
+            with warnings.catch_warnings(), contextlib.redirect_stdout(io.StringIO()):
+                warnings.simplefilter("ignore")
+                result = autorank(
+                    frame,
+                    alpha=ALPHA,
+                    verbose=False,
+                    order="ascending" if ascending else "descending",
+                    force_mode="nonparametric",
+                )
+            family.result = result
+            family.p_value = float(result.pvalue)
+            family.cd = float(result.cd) if result.cd is not None else math.nan
+        else:
+            family.note = (
+                f"no Friedman test: it needs at least 3 setups and {MIN_BLOCKS} blocks "
+                f"(here {complete.shape[1]} and {len(complete)})"
+            )
+        out.append(family)
+    return out
+
+
+def cd_diagram(family: Family, path: Path) -> Path | None:
+    """Draw ``family``'s critical-difference diagram (autorank's ``plot_stats``) into
+    ``path``; None when the test did not run."""
+    if family.result is None or math.isnan(family.cd):
+        return None
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    from autorank import plot_stats
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        ax = plot_stats(family.result, allow_insignificant=True)
+    figure = ax.get_figure()
+    figure.savefig(path, dpi=110, bbox_inches="tight")
+    plt.close(figure)
+    return path

@@ -1,0 +1,154 @@
+"""The tuning step of a fair study: one learning rate per data set and setup, chosen on the
+validation split, and how fast each run converged.
+
+Every setup of a study is trained at each learning rate of a grid over the same seeds. For each
+data set and setup, the rate whose runs have the best mean *validation* value of the ranking
+metric (``test/nll`` ranks, so ``val/nll`` selects) is chosen; the test split is never looked at.
+A rate at which a run failed is chosen only when every rate has failures. The report's tables,
+tests and verdicts use the runs of the chosen rate only (``selected``).
+
+    >>> import pandas as pd
+    >>> runs = pd.DataFrame({
+    ...     "data": "wine", "setup": "ce", "status": "completed", "seed": [0, 1, 0, 1],
+    ...     "lr": [0.001, 0.001, 0.01, 0.01], "val/nll": [0.30, 0.32, 0.10, 0.12],
+    ...     "test/nll": [0.05, 0.06, 0.20, 0.21]})
+    >>> selected, chosen = select_learning_rates(runs, "test/nll", "min")
+    >>> chosen[["data", "setup", "lr", "lr_at_edge", "n_lr"]].to_dict("records")
+    [{'data': 'wine', 'setup': 'ce', 'lr': 0.01, 'lr_at_edge': True, 'n_lr': 2}]
+    >>> list(selected["selected"])
+    [False, False, True, True]
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+#: A run has converged "within 1 %" at the first epoch whose validation value is within this
+#: fraction of its best value.
+WITHIN = 0.01
+
+
+def selection_metric(metric: str) -> str:
+    """The validation counterpart of the ranking metric: ``test/nll`` -> ``val/nll``."""
+    return f"val/{metric.partition('/')[2]}"
+
+
+def _candidate_key(group: pd.DataFrame, column: str, mode: str) -> tuple[int, float]:
+    """Sort key of one learning rate: (runs without a value, mean value in the better-first
+    direction); NaN means sort last."""
+    done = group[group["status"] == "completed"]
+    values = done[column].dropna() if column in done else pd.Series(dtype=float)
+    values = values[np.isfinite(values.astype(float))]
+    missing = len(group) - len(values)
+    if values.empty:
+        return missing, math.inf
+    mean = float(values.mean())
+    return missing, mean if mode == "min" else -mean
+
+
+def select_learning_rates(
+    runs: pd.DataFrame, metric: str, mode: str
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Mark the runs of the learning rate chosen on validation for each data set and setup.
+
+    Args:
+        runs: The results table (:func:`lossbench.report.collect.load_runs`), with ``lr``.
+        metric: The ranking metric (``test/nll``); selection uses its ``val/`` counterpart.
+        mode: "min" or "max", the metric's direction.
+
+    Returns:
+        ``runs`` with a boolean ``selected`` column, and one row per data set and setup:
+        ``lr`` (chosen; NaN when the runs record none), ``lr_grid`` (the rates tried),
+        ``n_lr``, ``lr_at_edge`` (the chosen rate is the smallest or largest of a grid of at
+        least two: widen the grid) and ``val_selection`` (the chosen rate's mean validation value).
+    """
+    column = selection_metric(metric)
+    runs = runs.copy()
+    runs["selected"] = False
+    rows: list[dict[str, Any]] = []
+    for (data, setup), group in runs.groupby(["data", "setup"], sort=True):
+        rates = sorted(group["lr"].dropna().unique())
+        row: dict[str, Any] = {"data": data, "setup": setup, "n_lr": len(rates)}
+        if not rates:  # no learning rate recorded (refused before its config was written)
+            runs.loc[group.index, "selected"] = True
+            rows.append(row | {"lr": math.nan, "lr_grid": "", "lr_at_edge": False})
+            continue
+        keys = {lr: _candidate_key(group[group["lr"] == lr], column, mode) for lr in rates}
+        chosen = min(rates, key=lambda lr: (*keys[lr], lr))
+        runs.loc[group.index[group["lr"] == chosen], "selected"] = True
+        runs.loc[group.index[group["lr"].isna()], "selected"] = True  # refused, no config
+        value = keys[chosen][1]
+        rows.append(
+            row
+            | {
+                "lr": float(chosen),
+                "lr_grid": " ".join(f"{r:g}" for r in rates),
+                "lr_at_edge": len(rates) > 1 and chosen in (rates[0], rates[-1]),
+                "val_selection": math.nan
+                if math.isinf(value)
+                else (value if mode == "min" else -value),
+            }
+        )
+    return runs, pd.DataFrame(rows)
+
+
+def steps_to_converge(history: Any, column: str, mode: str, steps: Any, epochs: Any) -> float:
+    """Optimizer steps until the run's validation ``column`` first came within 1 % of its best
+    value (``WITHIN``): convergence speed, reported apart from final quality.
+
+        >>> steps_to_converge({"val/nll": [1.0, 0.5, 0.202, 0.2]}, "val/nll", "min", 40, 4)
+        30.0
+    """
+    if not isinstance(history, dict) or column not in history:
+        return math.nan
+    if pd.isna(steps) or pd.isna(epochs) or not epochs:
+        return math.nan
+    values = np.asarray(history[column], dtype=float)
+    finite = np.isfinite(values)
+    if not finite.any():
+        return math.nan
+    best = values[finite].min() if mode == "min" else values[finite].max()
+    margin = WITHIN * abs(best)
+    close = values <= best + margin if mode == "min" else values >= best - margin
+    first = int(np.argmax(close & finite))
+    return float((first + 1) * int(steps) / len(values))
+
+
+def add_convergence(runs: pd.DataFrame, metric: str, mode: str) -> pd.DataFrame:
+    """``runs`` with ``steps_to_1pct``: :func:`steps_to_converge` of each run's history of the
+    selection metric."""
+    column = selection_metric(metric)
+    runs = runs.copy()
+    runs["steps_to_1pct"] = [
+        steps_to_converge(h, column, mode, s, e)
+        for h, s, e in zip(runs["_history"], runs["steps"], runs["epochs"], strict=True)
+    ]
+    return runs
+
+
+def add_protocol_columns(
+    summary: pd.DataFrame, tuning: pd.DataFrame, selected: pd.DataFrame
+) -> pd.DataFrame:
+    """``summary`` with the chosen learning rate (``lr``, ``lr_grid``, ``n_lr``, ``lr_at_edge``,
+    ``val_selection``), ``n_budget`` (selected runs that hit the epoch cap still improving),
+    and the cost columns ``steps_to_1pct_mean`` and ``train_seconds_mean`` (fit seconds), kept
+    apart from the quality metrics."""
+    done = selected[selected["status"] == "completed"]
+    per_setup = done.groupby(["data", "setup"])
+    extra = pd.DataFrame(
+        {
+            "n_budget": per_setup["stopped_by"].apply(lambda s: int((s == "budget").sum())),
+            "steps_to_1pct_mean": per_setup["steps_to_1pct"].mean(),
+            "train_seconds_mean": per_setup["train_seconds"].apply(
+                lambda s: pd.to_numeric(s, errors="coerce").mean()
+            ),
+        }
+    ).reset_index()
+    out = summary.merge(tuning, on=["data", "setup"], how="left")
+    out = out.merge(extra, on=["data", "setup"], how="left")
+    out["n_budget"] = out["n_budget"].fillna(0).astype(int)
+    return out

@@ -1,0 +1,129 @@
+"""The yardstick: scikit-learn's ``LogisticRegression`` on the study's own splits.
+
+For each data set and split of a study, a logistic regression is fitted on the same
+standardised training rows the networks saw, its ``C`` chosen on the validation split (lowest
+log-loss over :data:`C_GRID`), and it is scored on the test split with lossbench's own metrics
+(:class:`lossbench.metrics.ClassificationMetrics`, the same code that scored the runs). Multi-label
+data get one binary model per label (one-vs-rest, ``MultiOutputClassifier``); multi-class data
+one multinomial model. The report shows it as a reference row, so a reader sees at once whether
+the networks learned anything a linear model does not.
+
+    >>> from lossbench.report.yardstick import fit_yardstick
+    >>> data = {"name": "wine", "batch_size": 64, "split_seed": 0, "val_fraction": 0.2,
+    ...         "test_fraction": 0.2}
+    >>> result = fit_yardstick(data)
+    >>> result["C"] in C_GRID, result["test/accuracy"] > 0.9
+    (True, True)
+"""
+
+from __future__ import annotations
+
+import math
+import time
+import warnings
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import yaml
+
+#: The inverse regularisation strengths tried; the one with the lowest validation log-loss wins.
+C_GRID = (0.01, 0.1, 1.0, 10.0, 100.0)
+#: The yardstick's name in the report's tables.
+NAME = "LogisticRegression"
+
+
+def _model(task: str, c: float) -> Any:
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.multioutput import MultiOutputClassifier
+
+    model = LogisticRegression(C=c, max_iter=2000)
+    return MultiOutputClassifier(model) if task == "multilabel" else model
+
+
+def _scores(model: Any, task: str, x: np.ndarray) -> np.ndarray:
+    """Raw scores ``(N, U)``: the decision function, one column per label for multi-label."""
+    if task == "multilabel":
+        return np.stack([m.decision_function(x) for m in model.estimators_], axis=1)
+    scores = model.decision_function(x)
+    return scores[:, None] if scores.ndim == 1 else scores
+
+
+def _evaluate(task: str, n_targets: int, scores: np.ndarray, labels: Any, stage: str) -> dict:
+    import torch
+
+    from lossbench.metrics import ClassificationMetrics
+
+    metrics = ClassificationMetrics(task, n_targets, prefix=f"{stage}/")
+    link = "softmax" if task == "multiclass" else "sigmoid"
+    metrics.update_from_scores(torch.from_numpy(scores).to(torch.float64), labels, link)
+    return {key: float(value) for key, value in metrics.compute().items()}
+
+
+def fit_yardstick(data_cfg: Mapping[str, Any]) -> dict[str, Any]:
+    """Fit the yardstick on the split that ``data_cfg`` describes; return ``C`` (chosen on
+    validation), ``train_seconds`` (all fits) and every ``val/`` and ``test/`` metric."""
+    from lossbench.data.datamodule import ClassificationDataModule
+
+    start = time.perf_counter()
+    probe = ClassificationDataModule(data_cfg, "bce_with_logits")  # labels, not targets, matter
+    task, n_targets = probe.task, probe.n_targets
+    split = {s: (x.numpy().astype(np.float64), y) for s, (x, y, _) in probe.tensors.items()}
+    fits = []
+    for c in C_GRID:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # ConvergenceWarning at large C on separable data
+            model = _model(task, c).fit(split["train"][0], split["train"][1].numpy())
+        x, labels = split["val"]
+        nll = _evaluate(task, n_targets, _scores(model, task, x), labels, "val")["val/nll"]
+        fits.append((nll, c, model))
+    _, c, model = min(fits, key=lambda fit: fit[0])  # the first C of equal log-losses
+    result: dict[str, Any] = {"C": c}
+    for stage in ("val", "test"):
+        x, labels = split[stage]
+        result |= _evaluate(task, n_targets, _scores(model, task, x), labels, stage)
+    result["train_seconds"] = time.perf_counter() - start
+    return result
+
+
+def yardstick_runs(selected: pd.DataFrame) -> pd.DataFrame:
+    """One row per data set and split seed of the study's completed runs: the yardstick fitted
+    on that split (read from a run's ``config.yaml``), with ``data``, ``seed`` and ``task``.
+    A data set whose config cannot be read or loaded is left out."""
+    done = selected[selected["status"] == "completed"]
+    rows = []
+    for (data, seed), group in done.groupby(["data", "seed"], sort=True):
+        config = Path(group["run_dir"].iloc[0]) / "config.yaml"
+        try:
+            data_cfg = yaml.safe_load(config.read_text())["data"]
+            row = fit_yardstick(data_cfg)
+        except (OSError, KeyError, TypeError, ValueError, yaml.YAMLError):
+            continue
+        rows.append({"data": data, "task": group["task"].iloc[0], "seed": seed, **row})
+    return pd.DataFrame(rows)
+
+
+def yardstick_summary(runs: pd.DataFrame, metrics: list[str]) -> pd.DataFrame | None:
+    """The yardstick's rows for the report's summary tables: per data set, the mean and 95 %
+    interval of every metric over split seeds (the columns of :func:`summarize`)."""
+    from lossbench.report.stats import estimate
+
+    if runs.empty:
+        return None
+    rows = []
+    for data, group in runs.groupby("data", sort=True):
+        row: dict[str, Any] = {"data": data, "setup": NAME, "n_completed": len(group)}
+        row["C"] = " ".join(f"{c:g}" for c in group["C"])
+        row["train_seconds_mean"] = float(group["train_seconds"].mean())
+        for metric in metrics:
+            e = estimate(group[metric]) if metric in group else estimate([])
+            row |= {
+                f"{metric}_mean": e.mean,
+                f"{metric}_ci_low": e.low,
+                f"{metric}_ci_high": e.high,
+                f"{metric}_n": e.n,
+            }
+        rows.append(row)
+    return pd.DataFrame(rows).replace({math.inf: math.nan})
