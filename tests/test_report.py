@@ -6,7 +6,6 @@ writes them, and checks the report against numbers computed here with numpy and 
 
 from __future__ import annotations
 
-import json
 import math
 import subprocess
 from pathlib import Path
@@ -15,7 +14,6 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import pytest
-import yaml
 from scipy import stats
 
 from cli_process import run_module
@@ -24,6 +22,7 @@ from lossbench.report.collect import load_runs
 from lossbench.report.compare import choose_baselines, compare_with_baselines
 from lossbench.report.stats import BETTER, SAME, UNDETERMINED, WORSE, paired_test, summarize
 from lossbench.validation import metric_mode
+from run_records import write_run
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 SEEDS = (0, 1, 2)
@@ -43,66 +42,6 @@ STUDY = {
 NLL_BASE = (0.30, 0.20, 0.45)
 SEED_OFFSET = (0.00, 0.03, -0.01)
 FAILED_ERROR = "non-finite training loss (nan) at epoch 0, step 1 (batch 1)"
-
-
-def reliability(seed: int) -> dict[str, list]:
-    count = [0] * 15
-    count[10 + seed] = 4
-    confidence = [None if c == 0 else 0.70 + 0.067 * seed for c in count]
-    accuracy = [None if c == 0 else 0.75 for c in count]
-    return {"confidence": confidence, "accuracy": accuracy, "count": count}
-
-
-def write_run(
-    directory: Path,
-    *,
-    data: str,
-    task: str | None,
-    head: str,
-    loss: str,
-    seed: int,
-    metrics: dict[str, float] | None = None,
-    error: str | None = None,
-    setup: str | None = None,
-    loss_params: dict[str, Any] | None = None,
-    config: bool = True,
-) -> Path:
-    """A run directory as lossbench-train leaves it (failed when ``error`` is given)."""
-    directory.mkdir(parents=True)
-    record: dict[str, Any] = {
-        "status": "failed" if error else "completed",
-        "error": error,
-        "task": task,
-        "data": data,
-        "model": "mlp",
-        "head": head,
-        "loss": loss,
-        "setup": setup,
-        "seed": seed,
-        "epochs": 0 if error else 3,
-        "steps": 0 if error else 9,
-        "train_seconds": 0.0 if error else 1.5,
-    }
-    if metrics is not None:
-        record.update(metrics)
-        nll = metrics.get("val/nll", metrics.get("test/nll", 0.5))
-        record["history"] = {"val/nll": [nll + 0.2, nll + 0.1, nll]}
-        record["test_reliability"] = reliability(seed)
-    (directory / "metrics.json").write_text(json.dumps(record))
-    if config:
-        cfg = {
-            "data": {"name": data, "batch_size": 128},
-            "model": {"name": "mlp", "hidden_sizes": [64, 64]},
-            "head": {"name": head},
-            "loss": {"name": loss, "reduction": "mean", **(loss_params or {})},
-            "trainer": {"max_epochs": 3, "enable_progress_bar": None},
-            "logger": {"name": "csv"},
-            "setup": setup,
-            "seed": seed,
-            "ckpt_path": None,
-        }
-        (directory / "config.yaml").write_text(yaml.safe_dump(cfg))
-    return directory
 
 
 def study_metrics(setup_index: int, seed: int) -> dict[str, float]:

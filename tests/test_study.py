@@ -66,9 +66,23 @@ def test_compare_all_covers_every_task_experiment() -> None:
 
 
 def test_study_quick_shortens_training(make_cfg) -> None:
-    full, quick = make_cfg("study=full", fast=False), make_cfg("study=quick", fast=False)
+    full, quick = (
+        make_cfg("experiment=compare_all", f"study={v}", fast=False) for v in ("full", "quick")
+    )
     assert quick.trainer.max_epochs < full.trainer.max_epochs
+    assert quick.early_stopping.patience < full.early_stopping.patience
+    assert full.early_stopping.enabled and quick.early_stopping.enabled
     assert (full.study_variant, quick.study_variant) == ("full", "quick")
+
+
+def test_every_study_follows_the_fair_protocol(make_cfg) -> None:
+    """Converged runs, a split per seed, at least 4 learning rates and 3 seeds."""
+    for experiment in ("compare_all", "compare_binary", "compare_multilabel", "compare_multiclass"):
+        cfg = make_cfg(f"experiment={experiment}", "seed=7", fast=False)
+        assert cfg.early_stopping.enabled and cfg.data.split_seed == 7
+        assert cfg.checkpoint.write == "at_end"
+        params = sweep_params(experiment)
+        assert len(params["optimizer.lr"]) >= 4 and len(params["seed"]) >= 3
 
 
 def test_second_invocation_of_a_finished_sweep_trains_nothing(monkeypatch, tmp_path, capfd):

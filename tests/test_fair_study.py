@@ -1,0 +1,196 @@
+"""The fair study protocol: the learning rate chosen on validation only, how runs record that
+they stopped, identical results sharing a rank, Holm's correction, the epoch-cap rule, the
+yardstick, and a verdict that a longer budget does not overturn."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from lossbench.report.build import analyse
+from lossbench.report.compare import compare_with_baselines
+from lossbench.report.stats import SAME, holm
+from lossbench.report.yardstick import C_GRID, fit_yardstick
+from lossbench.train import train
+from run_records import write_run
+
+SEEDS = (0, 1, 2)
+CE, NLL, MSE = ("logits", "cross_entropy"), ("log_softmax", "nll"), ("sigmoid", "mse")
+
+
+def write_grid(root: Path, head_loss: tuple[str, str], values: dict[float, tuple], **kw) -> None:
+    """One setup on "wine" over a learning-rate grid: ``{lr: (val/nll, test/nll)}`` per seed
+    (a seed offset keeps the spread non-zero)."""
+    head, loss = head_loss
+    for lr, (val, test) in values.items():
+        for seed in SEEDS:
+            offset = 0.01 * seed
+            write_run(
+                root / f"{head}_{loss}" / f"lr{lr}" / f"seed{seed}",
+                data="wine", task="multiclass", head=head, loss=loss, seed=seed, lr=lr,
+                metrics={"val/nll": val + offset, "test/nll": test + offset}, **kw,
+            )  # fmt: skip
+
+
+def test_the_learning_rate_is_chosen_on_validation_never_on_test(tmp_path: Path) -> None:
+    # 0.01 has the best validation NLL; 0.1 the best test NLL: a test-split choice would take it.
+    grid = {0.001: (0.30, 0.10), 0.01: (0.20, 0.40), 0.1: (0.25, 0.05)}
+    write_grid(tmp_path, CE, grid)
+    study = analyse([tmp_path], tmp_path / "report")
+    row = study.summary.iloc[0]
+    assert row["lr"] == 0.01 and not row["lr_at_edge"] and row["n_lr"] == 3
+    assert row["test/nll_mean"] == pytest.approx(0.41)  # the chosen rate's test NLL
+    assert row["val_selection"] == pytest.approx(0.21)
+    chosen = study.runs[study.runs["selected"]]
+    assert set(chosen["lr"]) == {0.01} and len(chosen) == 3
+    assert study.verdicts[0].mean == pytest.approx(0.41)
+
+
+def test_a_rate_at_the_edge_of_the_grid_is_flagged(tmp_path: Path) -> None:
+    write_grid(tmp_path, CE, {0.001: (0.30, 0.3), 0.01: (0.20, 0.2)})
+    row = analyse([tmp_path], tmp_path / "report").summary.iloc[0]
+    assert row["lr"] == 0.01 and row["lr_at_edge"]
+
+
+def test_a_rate_with_failed_runs_is_chosen_only_when_every_rate_has_failures(tmp_path) -> None:
+    write_grid(tmp_path, CE, {0.001: (0.30, 0.3), 0.01: (0.10, 0.1)})
+    write_run(
+        tmp_path / "failed", data="wine", task="multiclass", head="logits",
+        loss="cross_entropy", seed=3, lr=0.01, error="non-finite training loss (nan)",
+    )  # fmt: skip
+    row = analyse([tmp_path], tmp_path / "report").summary.iloc[0]
+    assert row["lr"] == 0.001
+
+
+def test_identical_results_share_a_rank_and_are_named_together(tmp_path: Path) -> None:
+    write_grid(tmp_path, CE, {0.01: (0.20, 0.20)})
+    write_grid(tmp_path, NLL, {0.01: (0.20, 0.20)})  # the same numbers: CE == LogSoftmax + NLL
+    write_grid(tmp_path, MSE, {0.01: (0.25, 0.15)})  # better on test, but identical spread
+    write_grid(tmp_path, ("softmax", "bce"), {0.01: (0.30, 0.30)})
+    study = analyse([tmp_path], tmp_path / "report")
+    ranks = dict(zip(study.summary["setup"], study.summary["rank"], strict=True))
+    assert ranks == {"sigmoid + mse": 1, "logits + cross_entropy": 2,
+                     "log_softmax + nll": 2, "softmax + bce": 4}  # fmt: skip
+    row = study.summary.set_index("setup").loc["logits + cross_entropy"]
+    assert row["identical_to"] == "log_softmax + nll"
+
+
+def test_holm_adjusts_by_the_step_down_rule() -> None:
+    p = [0.01, 0.04, 0.03, 0.005]
+    # By hand: sorted 0.005, 0.01, 0.03, 0.04 times 4, 3, 2, 1, then running maximum.
+    expected = {0.005: 0.02, 0.01: 0.03, 0.03: 0.06, 0.04: 0.06}
+    assert holm(p) == pytest.approx([expected[x] for x in p])
+    assert np.isnan(holm([0.01, float("nan")])[1])
+
+
+def test_a_difference_that_holm_does_not_keep_is_no_difference(tmp_path: Path) -> None:
+    """Three setups against the baseline; one differs with raw p ~ 0.026, which Holm's
+    correction over the three comparisons lifts above 0.05."""
+    base = np.array([0.50, 0.55, 0.47, 0.52, 0.49])
+    setups = {
+        CE: base,
+        NLL: base + np.array([0.010, 0.020, 0.0, 0.012, 0.015]),  # raw p ~ 0.026
+        MSE: base + np.array([0.02, -0.02, 0.01, -0.01, 0.0]),
+        ("softmax", "bce"): base + np.array([0.2, 0.21, 0.19, 0.2, 0.22]),
+    }
+    rows = []
+    for (head, loss), values in setups.items():
+        for seed, value in enumerate(values):
+            rows.append({"data": "d", "task": "multiclass", "setup": f"{head} + {loss}",
+                         "seed": seed, "status": "completed", "refused": False,
+                         "test/nll": value})  # fmt: skip
+    runs = pd.DataFrame(rows)
+    table = compare_with_baselines(
+        runs, ["test/nll"], {"test/nll": "min"}, {"d": "logits + cross_entropy"}
+    )
+    nll = table.set_index("setup").loc["log_softmax + nll"]
+    assert nll["p_value"] < 0.05 <= nll["p_holm"]
+    assert nll["p_holm"] == pytest.approx(min(1.0, 2 * nll["p_value"]))  # second smallest of 3
+    assert nll["verdict"] == SAME and "Holm" in nll["note"]
+    assert nll["diff_pct"] == pytest.approx(100 * 0.0114 / base.mean())
+
+
+def test_a_setup_whose_runs_mostly_hit_the_cap_is_not_named_best(tmp_path: Path) -> None:
+    write_grid(tmp_path, CE, {0.01: (0.20, 0.20)})
+    write_grid(tmp_path, MSE, {0.01: (0.10, 0.10)}, stopped_by="budget")
+    study = analyse([tmp_path], tmp_path / "report")
+    verdict = study.verdicts[0]
+    assert verdict.best == "logits + cross_entropy"
+    assert verdict.unconverged == [
+        ("sigmoid + mse", "3 of 3 runs hit the epoch cap still improving")
+    ]
+    assert study.summary.set_index("setup").loc["sigmoid + mse", "n_budget"] == 3
+
+
+def test_convergence_speed_counts_steps_to_within_one_percent(tmp_path: Path) -> None:
+    history = {"val/nll": [1.0, 0.5, 0.202, 0.2, 0.2]}  # within 1 % of 0.2 at the 3rd epoch
+    write_grid(tmp_path, CE, {0.01: (0.2, 0.2)}, history=history)
+    study = analyse([tmp_path], tmp_path / "report")
+    # write_run records 9 steps over 3 epochs... of a 5-epoch history: 9/5 steps per epoch
+    assert study.runs["steps_to_1pct"].tolist() == pytest.approx([3 * 9 / 5] * 3)
+
+
+def test_yardstick_matches_scikit_learn_on_the_same_split() -> None:
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.metrics import log_loss
+
+    from lossbench.data.datamodule import ClassificationDataModule
+
+    data = {"name": "wine", "batch_size": 64, "split_seed": 1, "val_fraction": 0.2,
+            "test_fraction": 0.2}  # fmt: skip
+    result = fit_yardstick(data)
+    dm = ClassificationDataModule(data, "cross_entropy")
+    (xt, yt, _), (xv, yv, _), (xs, ys, _) = (dm.tensors[s] for s in ("train", "val", "test"))
+    val = {
+        c: log_loss(yv, LogisticRegression(C=c, max_iter=2000).fit(xt, yt).predict_proba(xv))
+        for c in C_GRID
+    }
+    c = min(val, key=val.get)
+    model = LogisticRegression(C=c, max_iter=2000).fit(xt, yt)
+    assert result["C"] == c
+    assert result["test/nll"] == pytest.approx(log_loss(ys, model.predict_proba(xs)), rel=1e-4)
+    assert result["test/accuracy"] == pytest.approx((model.predict(xs) == ys.numpy()).mean())
+
+
+@pytest.mark.parametrize(
+    ("overrides", "expected"),
+    [
+        (("early_stopping.enabled=true", "early_stopping.patience=1",
+          "early_stopping.min_delta=10", "trainer.max_epochs=20"), "early_stopping"),
+        (("trainer.max_epochs=2",), "budget"),
+        (("optimizer.lr=-1",), "failed"),
+    ],
+    ids=["early-stopping", "budget", "refused"],
+)  # fmt: skip
+def test_runs_record_how_they_stopped(make_cfg, tmp_path, overrides, expected) -> None:
+    cfg = make_cfg("data=iris", "setup=logits_cross_entropy", *overrides)
+    record = train(cfg, tmp_path / "run", multirun=True)
+    assert record["stopped_by"] == expected
+    if expected == "early_stopping":
+        assert record["epochs"] == 2  # no improvement of 10 nats after the first epoch
+
+
+def _verdicts(root: Path) -> list[tuple[str, tuple[str, ...], frozenset[str]]]:
+    study = analyse([root], root / "report")
+    return [(v.best, tuple(v.identical), frozenset(s for s, _ in v.tied)) for v in study.verdicts]
+
+
+@pytest.mark.slow
+def test_doubling_the_epoch_cap_changes_no_verdict(make_cfg, tmp_path) -> None:
+    """A small fair study (iris, 3 setups x 2 learning rates x 3 seeds, the protocol of
+    configs/protocol/fair.yaml) at a cap of 150 and of 300 epochs: same best, same ties."""
+    for cap in (150, 300):
+        for setup in ("logits_cross_entropy", "log_softmax_nll", "sigmoid_mse"):
+            for lr in (0.01, 0.03):
+                for seed in SEEDS:
+                    cfg = make_cfg(
+                        "+protocol=fair", "data=iris", f"setup={setup}", f"optimizer.lr={lr}",
+                        f"seed={seed}", f"trainer.max_epochs={cap}", "checkpoint.write=never",
+                    )  # fmt: skip
+                    train(cfg, tmp_path / f"cap{cap}" / setup / f"lr{lr}" / f"seed{seed}")
+    short, long = _verdicts(tmp_path / "cap150"), _verdicts(tmp_path / "cap300")
+    assert short == long
+    assert short[0][0] in ("logits_cross_entropy", "log_softmax_nll")
