@@ -144,6 +144,39 @@ def _summary_table(study: Study, data: str) -> Table:
     return Table(header, body)
 
 
+def _learning_rate_table(study: Study, data: str) -> Table | None:
+    """Every learning rate of the grid, not only the chosen one: mean ranking metric over
+    seeds, the share of saturated probabilities where recorded, and failed runs; the chosen
+    rate is marked. None for a study with one rate per setup."""
+    runs = study.runs[(study.runs["data"] == data) & study.runs["lr"].notna()]
+    rates = sorted(runs["lr"].unique())
+    if len(rates) < 2:
+        return None
+    saturated = study.metric.rpartition("/")[0] + "/saturated"
+    body = []
+    for setup, group in runs.groupby("setup", sort=True):
+        if group["refused"].all():
+            continue
+        cells = [setup]
+        for lr in rates:
+            at = group[group["lr"] == lr]
+            done = at[at["status"] == "completed"]
+            if at.empty:
+                cells.append("–")
+                continue
+            text = fmt(done[study.metric].mean(), 3) if len(done) else "–"
+            if saturated in done and len(done):
+                text += f", sat. {fmt(done[saturated].mean(), 2)}"
+            if len(done) < len(at):
+                text += f", {len(at) - len(done)} failed"
+            if at["selected"].any():
+                text = f"**{text}**"
+            cells.append(text)
+        body.append(cells)
+    header = ["setup", *(f"lr {lr:g}" for lr in rates)]
+    return Table(header, body)
+
+
 def _comparison_table(study: Study, data: str) -> Table | None:
     c = study.comparisons
     rows = c[(c["data"] == data) & (c["metric"] == study.metric)]
@@ -305,6 +338,16 @@ def build_document(study: Study) -> list[Block]:
         blocks.append(Heading(f"{data}"))
         blocks.append(Heading("Summary (mean ± 95 % CI half-width over seeds)", 3))
         blocks.append(_summary_table(study, data))
+        by_rate = _learning_rate_table(study, data)
+        if by_rate is not None:
+            blocks.append(Heading("Every learning rate of the grid", 3))
+            blocks.append(
+                Text(
+                    f"Mean `{study.metric}` over seeds at each rate (sat.: share of saturated "
+                    "probabilities; failed runs counted); the rate chosen on validation in bold."
+                )
+            )
+            blocks.append(by_rate)
         baseline = study.baselines.get(data)
         blocks.append(Heading("Paired comparison with the baseline", 3))
         table = _comparison_table(study, data)
