@@ -1,4 +1,4 @@
-"""Rewrite the compatibility table in README.md from the registries.
+"""Rewrite the compatibility table and the table of data sets in README.md from the registries.
 
 python scripts/readme_table.py          # rewrite in place
 python scripts/readme_table.py --check  # exit 1 if README.md is out of date
@@ -10,15 +10,19 @@ import sys
 from pathlib import Path
 
 from lossbench.compatibility import compatibility_table
+from lossbench.data.datasets import datasets_table
 
 README = Path(__file__).resolve().parents[1] / "README.md"
-START, END = "<!-- compatibility-table:start -->", "<!-- compatibility-table:end -->"
+TABLES = {"compatibility-table": compatibility_table, "datasets-table": datasets_table}
 
 
 def render(text: str) -> str:
-    head, rest = text.split(START, 1)
-    _, tail = rest.split(END, 1)
-    return f"{head}{START}\n{compatibility_table()}\n{END}{tail}"
+    for name, table in TABLES.items():
+        start, end = f"<!-- {name}:start -->", f"<!-- {name}:end -->"
+        head, rest = text.split(start, 1)
+        _, tail = rest.split(end, 1)
+        text = f"{head}{start}\n{table()}\n{end}{tail}"
+    return text
 
 
 def main() -> int:
@@ -27,8 +31,7 @@ def main() -> int:
     if "--check" in sys.argv:
         if new != text:
             print(
-                "README.md's compatibility table is out of date: run "
-                "python scripts/readme_table.py",
+                "README.md's tables are out of date: run python scripts/readme_table.py",
                 file=sys.stderr,
             )
             return 1

@@ -224,8 +224,8 @@ LOAD_ERRORS = {
         ["y"],
         "binary",
         None,
-        r"feature column 'b' holds a non-numeric value 'red' at line 3 "
-        r"\(data row 2\) \(2 such rows; values: 'red', 'blue'\)",
+        r"feature column 'b' mixes numbers and text: '2' at line 2 \(data row 1\) and 'red' "
+        r"at line 3 \(data row 2\) \(2 text rows; values: 'red', 'blue'\)",
     ),
     "missing-feature-value": (
         "a,b,y\n1,2,0\n3,,1\n5,6,0\n",

@@ -250,7 +250,7 @@ def test_predictions_are_the_modules_probabilities(make_cfg, tmp_path, csv_files
     module = ClassifierModule.load_from_checkpoint(record["best_checkpoint"], weights_only=True)
     table = load_csv(training, LABELS[task], task)
     datamodule = ClassificationDataModule(cfg.data, loss, seed=cfg.seed)
-    x = torch.from_numpy(datamodule.standardizer.transform(table.features))
+    x = torch.from_numpy(datamodule.preprocessor.transform(table.features, table.categories))
     with torch.no_grad():
         probs = to_probabilities(module.eval()(x), module.link, task)
     names = ANIMALS if task == "multiclass" else LABELS[task]
@@ -275,7 +275,10 @@ def test_training_features_are_the_stored_standardisation_of_the_rows(csv_files)
     data.update(batch_size=None, split_seed=0, val_fraction=0.2, test_fraction=0.2)
     datamodule = ClassificationDataModule(data, "bce_with_logits")
     table = load_csv(training, ["y"], "binary")
-    all_rows = {tuple(r) for r in datamodule.standardizer.transform(table.features).tolist()}
+    all_rows = {
+        tuple(r)
+        for r in datamodule.preprocessor.transform(table.features, table.categories).tolist()
+    }
     for features, _, _ in datamodule.tensors.values():
         assert {tuple(r) for r in features.tolist()} <= all_rows
 
@@ -322,7 +325,9 @@ def test_predict_refuses_bad_input_with_the_fix(make_cfg, tmp_path, csv_files):
     record = train(make_cfg(*_csv_overrides("binary", training), "trainer.max_epochs=1"), tmp_path)
     text = tmp_path / "text.csv"
     _write_csv(text, FEATURES, [[1, 2, 3, 4], [1, "high", 3, 4]])
-    with pytest.raises(DataError, match=r"feature column 'f1' holds a non-numeric value 'high'"):
+    with pytest.raises(
+        DataError, match=r"feature column 'f1' mixes numbers and text: '2' .* and 'high'"
+    ):
         predict(record["best_checkpoint"], text)
     with pytest.raises(DataError, match=r"is the input file data.path"):
         write_predictions({"p_y": [0.5]}, text, data_path=text)

@@ -15,8 +15,9 @@ stores
   text (one string pickles in microseconds; thousands of floats do not): read it with
   :func:`history`;
 - ``lossbench_metadata``: what prediction needs without the training data: the task, head,
-  loss and link, the feature columns, the training split's standardisation (``feature_mean``,
-  ``feature_scale``), the label names and the classes (:func:`metadata`);
+  loss and link, the feature columns, the training split's preprocessing (``feature_mean``,
+  ``feature_scale`` of the numeric columns, ``categories`` of the categorical ones, ``fill``:
+  imputed values), the label names and the classes (:func:`metadata`);
 - ``lossbench_rng``: the random number generator states, so that a resumed run draws the same
   dropout masks as an uninterrupted one (:func:`rng_states`).
 """
@@ -42,6 +43,8 @@ METADATA_KEY = "lossbench_metadata"
 RNG_KEY = "lossbench_rng"
 #: Keys of ``lossbench_metadata`` that come from the data (the rest describe the model).
 DATA_KEYS = ("feature_names", "feature_mean", "feature_scale", "label_names", "classes")
+#: Data keys of checkpoints with categorical features or imputation (absent in older ones: none).
+OPTIONAL_DATA_KEYS = ("categories", "fill")
 #: Hyper-parameters that must be equal to resume a run (all of ClassifierModule's).
 RESUME_KEYS = ("task", "n_features", "n_outputs", "n_targets", "model", "head", "loss", "optimizer")
 
@@ -265,6 +268,11 @@ def check_resume(
             f"data {key}: differs from the checkpoint's training data"
             for key in DATA_KEYS
             if list(meta[key]) != list(preprocessing[key])
+        ]
+        differ += [
+            f"data {key}: differs from the checkpoint's training data"
+            for key in OPTIONAL_DATA_KEYS
+            if dict(meta.get(key) or {}) != dict(preprocessing.get(key) or {})
         ]
     if differ:
         shown = "; ".join(differ[:8]) + (f"; ... ({len(differ)} in all)" if len(differ) > 8 else "")

@@ -31,6 +31,9 @@ class DataConfig:
     split_seed: int = 0  # seeds the train/val/test split, independently of `seed`
     val_fraction: float = 0.2
     test_fraction: float = 0.2
+    # Missing feature values: null refuses them; median (numbers: median, categories: most
+    # frequent) or most_frequent imputes them with training-split statistics.
+    impute: str | None = None
 
 
 @dataclass
@@ -69,7 +72,20 @@ class CsvDataConfig(DataConfig):
     path: str = MISSING
     label_columns: list[str] = MISSING
     feature_columns: list[str] | None = None  # null: every column that is not a label
+    # Columns of numbers to one-hot encode as categories (columns of text always are).
+    categorical_columns: list[str] | None = None
     task: str = MISSING  # binary | multilabel | multiclass
+
+
+@dataclass
+class OpenMLDataConfig(DataConfig):
+    openml_id: int | None = None  # the data set's id on openml.org (or give openml_name)
+    openml_name: str | None = None  # its name; the active version unless openml_version is set
+    openml_version: int | None = None
+    target: list[str] | None = None  # null: the data set's default target; several: multilabel
+    task: str | None = None  # null: inferred from the target
+    positive_class: str | None = None  # binary: null = the less frequent value
+    cache_dir: str = "outputs/data"  # downloads are cached under <cache_dir>/openml
 
 
 # ---------------------------------------------------------------------------------- model
@@ -270,7 +286,12 @@ SCHEMAS: dict[str, dict[str, type]] = {
         "synthetic_binary_imbalanced": SyntheticBinaryConfig,
         "synthetic_multilabel": SyntheticMultilabelConfig,
         "synthetic_multiclass": SyntheticMulticlassConfig,
+        **{
+            name: DataConfig
+            for name in ("yeast", "shuttle", "credit_g", "segment", "mnist_5k", "penguins")
+        },
         "csv": CsvDataConfig,
+        "openml": OpenMLDataConfig,
     },
     "model": {"linear": ModelConfig, "mlp": MLPConfig},
     "head": {name: HeadConfig for name in HEADS},

@@ -34,6 +34,7 @@ from omegaconf import MISSING, DictConfig, OmegaConf
 from lossbench.checkpoint import (
     DATA_KEYS,
     METADATA_KEY,
+    OPTIONAL_DATA_KEYS,
     build_module,
     hyperparameters,
     load_checkpoint,
@@ -146,6 +147,11 @@ def _check_same_data(
             f"{key} differ"
             for key, value in datamodule.preprocessing.items()
             if key in DATA_KEYS and list(meta[key]) != list(value)
+        ]
+        differ += [
+            f"{key} differ"
+            for key in OPTIONAL_DATA_KEYS
+            if dict(meta.get(key) or {}) != dict(datamodule.preprocessing.get(key) or {})
         ]
     if differ:
         raise EvaluationError(

@@ -473,6 +473,7 @@ class ClassifierModule(L.LightningModule):
         from lossbench.checkpoint import (
             DATA_KEYS,
             METADATA_KEY,
+            OPTIONAL_DATA_KEYS,
             RNG_KEY,
             history,
             restore_rng_states,
@@ -482,6 +483,9 @@ class ClassifierModule(L.LightningModule):
         meta = checkpoint.get(METADATA_KEY) or {}
         if all(meta.get(key) is not None for key in DATA_KEYS):
             self.preprocessing = {key: meta[key] for key in ("task", *DATA_KEYS)}
+            self.preprocessing.update(
+                {key: meta[key] for key in OPTIONAL_DATA_KEYS if meta.get(key) is not None}
+            )
         resuming = self._trainer is not None and self._trainer.state.fn == "fit"
         if resuming and RNG_KEY in checkpoint:
             restore_rng_states(checkpoint[RNG_KEY])

@@ -6,9 +6,11 @@
 The CSV file needs the feature columns the model was trained on, by name and in any order;
 other columns (the label, an id) are ignored. Everything else comes from the checkpoint, not
 from the training data: lossbench-train stores the feature names, the training split's
-standardisation (mean and scale per feature), the task, the label or class names, the head and
-the link from raw scores to probabilities (:mod:`lossbench.checkpoint`). Features are read and
-standardised exactly as in training, so a training row gets the probability the model gave it.
+preprocessing (mean and scale per numeric feature, the categories of each categorical feature,
+the values imputed for missing ones when trained with ``data.impute``), the task, the label or
+class names, the head and the link from raw scores to probabilities (:mod:`lossbench.checkpoint`).
+Features are read and preprocessed exactly as in training, so a training row gets the
+probability the model gave it. A category that training never saw encodes as all zeros.
 
 The output CSV has one row per input row, in the input's order:
 
@@ -38,7 +40,7 @@ from omegaconf import MISSING, DictConfig, OmegaConf
 
 from lossbench.checkpoint import build_module, load_checkpoint, metadata
 from lossbench.data.csv_loader import DataError, _features, _names, _read, _resolve
-from lossbench.data.splits import Standardizer
+from lossbench.data.preprocess import Preprocessor
 from lossbench.metrics import THRESHOLD, to_probabilities
 from lossbench.train import config_dir, run_checkpoint_app
 
@@ -50,8 +52,12 @@ class PredictConfig:
     out: str = "predictions.csv"  # the CSV file to write
 
 
-def _read_features(path: str | os.PathLike, feature_names: list[str]) -> np.ndarray:
-    """The ``feature_names`` columns of a CSV file as float32 ``(N, F)``, checked as in training."""
+def _read_features(
+    path: str | os.PathLike, preprocessor: Preprocessor
+) -> tuple[np.ndarray, dict[str, list[str]]]:
+    """The model's feature columns of a CSV file, checked as in training: float32 ``(N, F)``
+    (categorical columns as codes) and the categories of the categorical columns."""
+    feature_names = preprocessor.feature_names
     header, rows, source = _read(_resolve(path))
     missing = [name for name in feature_names if name not in header]
     if missing:
@@ -63,7 +69,13 @@ def _read_features(path: str | os.PathLike, feature_names: list[str]) -> np.ndar
         )
     columns = list(zip(*rows, strict=True))
     index = {name: j for j, name in enumerate(header)}
-    return _features(feature_names, {name: columns[index[name]] for name in feature_names}, source)
+    return _features(
+        feature_names,
+        {name: columns[index[name]] for name in feature_names},
+        source,
+        categorical=list(preprocessor.categories),
+        allow_missing=bool(preprocessor.fill),
+    )
 
 
 def predict(ckpt_path: str | os.PathLike, data_path: str | os.PathLike) -> dict[str, list]:
@@ -84,13 +96,10 @@ def predict(ckpt_path: str | os.PathLike, data_path: str | os.PathLike) -> dict[
     checkpoint = load_checkpoint(ckpt_path)
     meta = metadata(checkpoint, ckpt_path)
     module = build_module(checkpoint, ckpt_path)
-    raw = _read_features(data_path, list(meta["feature_names"]))
-    standardizer = Standardizer(
-        np.asarray(meta["feature_mean"], dtype=np.float64),
-        np.asarray(meta["feature_scale"], dtype=np.float64),
-    )
+    preprocessor = Preprocessor.from_dict(meta)
+    raw, categories = _read_features(data_path, preprocessor)
     dtype = next(module.model.parameters()).dtype
-    x = torch.from_numpy(standardizer.transform(raw)).to(dtype)
+    x = torch.from_numpy(preprocessor.transform(raw, categories)).to(dtype)
     with torch.inference_mode():
         scores = module(x)
     task = meta["task"]

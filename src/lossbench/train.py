@@ -219,11 +219,15 @@ def _fit_and_evaluate(
     import lightning as L
 
     from lossbench.checkpoint import CheckpointError, check_resume, load_checkpoint, resume_path
+    from lossbench.data.csv_loader import DataError
     from lossbench.data.datamodule import ClassificationDataModule
     from lossbench.module import validates_inline
 
     L.seed_everything(cfg.seed, workers=True, verbose=False)
-    datamodule = ClassificationDataModule(cfg.data, cfg.loss.name, seed=cfg.seed)
+    try:  # data that cannot be trained on (missing values, a missing package) is refused
+        datamodule = ClassificationDataModule(cfg.data, cfg.loss.name, seed=cfg.seed)
+    except DataError as error:
+        raise ConfigError(str(error)) from None
     try:
         loss = resolved_loss(cfg, datamodule)
     except ValueError as error:

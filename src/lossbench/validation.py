@@ -25,7 +25,9 @@ from typing import Any
 from omegaconf import DictConfig, OmegaConf
 
 from lossbench.compatibility import check
-from lossbench.data.datasets import get_dataset, task_of
+from lossbench.data.csv_loader import DataError
+from lossbench.data.datasets import check_available, get_dataset, task_of
+from lossbench.data.preprocess import IMPUTE_OPTIONS
 from lossbench.losses import validate_loss_params
 from lossbench.losses.reduction import legacy_reduction
 from lossbench.models import ACTIVATIONS, MODELS
@@ -84,6 +86,10 @@ def _check_metric(key: str, name: str, task: Task) -> None:
 def check_setup(cfg: DictConfig) -> Task:
     """Check data, head and loss together; return the task. Warns for redundant pairs."""
     get_dataset(cfg.data.name)
+    try:
+        check_available(cfg.data.name)
+    except DataError as error:
+        raise ConfigError(str(error)) from None
     task = task_of(cfg.data)
     verdict = check(task, cfg.head.name, cfg.loss.name)
     if not verdict.ok:
@@ -110,6 +116,13 @@ def _check_data(data: DictConfig) -> None:
         data.val_fraction + data.test_fraction < 1.0,
         f"data.val_fraction + data.test_fraction = {data.val_fraction + data.test_fraction}"
         " leaves no training rows; keep their sum below 1, e.g. 0.2 each.",
+    )
+    impute = data.get("impute")
+    _require(
+        impute is None or impute in IMPUTE_OPTIONS,
+        f"data.impute={impute!r} is not an imputation. Valid values: "
+        f"{', '.join(IMPUTE_OPTIONS)} (numbers: median; categories: most frequent), or null to "
+        "refuse missing values.",
     )
     if "n_samples" in data:
         _require(

@@ -14,7 +14,15 @@ its line. Column names and cells are stripped of surrounding whitespace; blank l
 skipped. A number is what Python's ``float()`` reads (``1``, ``-2.5``, ``1e3``, ``inf``). A cell
 is *missing* when it is empty, NaN in any spelling, or one of ``na``, ``n/a``, ``null``,
 ``<na>``, ``#n/a`` (any case); ``none`` is not a missing marker, so it can be a class name.
-Nothing is imputed: a missing or infinite value in a used column is an error.
+A missing value in a used column is an error unless imputation is asked for
+(``allow_missing=True``, set by ``data.impute``: the value then stays NaN and the preprocessing
+imputes it, :mod:`lossbench.data.preprocess`); an infinite value is always an error.
+
+Features are numbers or *categories*: a feature column whose present cells are all text (``red``,
+``A14``) is categorical, and so is any column named in ``categorical_columns`` (numeric codes such
+as a postcode). A categorical column is held as codes: ``categories[name][code]`` is the text,
+NaN is missing; the preprocessing one-hot encodes it. A column that mixes numbers and text is
+refused unless it is named in ``categorical_columns``.
 
 Labels, per task (the table in :mod:`lossbench.tasks` shows the shapes):
 
@@ -40,7 +48,7 @@ import math
 import numbers
 import os
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -67,10 +75,12 @@ class LoadedTable:
     """A whole data set in memory, before it is split.
 
     Attributes:
-        features: float32 ``(N, F)``.
+        features: float32 ``(N, F)``; a categorical column holds the index of its value in
+            ``categories[name]``, and NaN marks a missing value (tables loaded for imputation).
         labels: int64 ``(N,)`` for binary (0/1) and multi-class (0 .. C-1), ``(N, L)`` multi-hot
             for multi-label.
         feature_names: the ``F`` feature column names, in column order.
+        categories: the categorical feature columns: name -> the text of each code, sorted.
         label_names: the label column (binary), the label columns (multi-label) or the class
             names (multi-class, ``str`` of each entry of ``classes``).
         classes: multi-class: the original label values, sorted, with label ``i`` meaning
@@ -82,6 +92,12 @@ class LoadedTable:
     feature_names: list[str]
     label_names: list[str]
     classes: list
+    categories: dict[str, list[str]] = field(default_factory=dict)
+
+    @property
+    def has_missing(self) -> bool:
+        """Whether any feature value is missing (NaN)."""
+        return bool(np.isnan(self.features).any())
 
 
 # ------------------------------------------------------------------------------- reading
@@ -305,16 +321,26 @@ def _distinct(cells: np.ndarray) -> list[str]:
 def _check_missing(parsed: _Parsed, what: str, source: _Source) -> None:
     if parsed.missing.any():
         row = _first(parsed.missing)
+        feature = "feature" in what
         raise source.error(
             f"{what} has a missing value ({parsed.cell(row)!r}) at {source.at(row)}; "
             f"{int(parsed.missing.sum())} of {len(parsed.cells)} rows are missing. lossbench "
-            "does not impute: fill in or drop those rows"
-            + (", or leave the column out of data.feature_columns." if "feature" in what else ".")
+            "does not impute unless asked: fill in or drop those rows"
+            + (
+                ", leave the column out of data.feature_columns, or impute from the training "
+                "split with data.impute=median (numbers: median, categories: most frequent) or "
+                "data.impute=most_frequent."
+                if feature
+                else " (labels are never imputed)."
+            )
         )
 
 
 def _check_finite(parsed: _Parsed, what: str, source: _Source) -> None:
-    infinite = ~np.isfinite(parsed.values) | (np.abs(parsed.values) > _FLOAT32_MAX)
+    # Missing values (NaN) are checked apart, by _check_missing.
+    infinite = ~parsed.missing & (
+        ~np.isfinite(parsed.values) | (np.abs(parsed.values) > _FLOAT32_MAX)
+    )
     if infinite.any():
         row = _first(infinite)
         raise source.error(
@@ -324,23 +350,60 @@ def _check_finite(parsed: _Parsed, what: str, source: _Source) -> None:
         )
 
 
-def _features(columns: list[str], cells: dict[str, Sequence[str]], source: _Source) -> np.ndarray:
+def _categorical(parsed: _Parsed) -> tuple[np.ndarray, list[str]]:
+    """Codes (float, NaN where missing) and the sorted distinct texts of a categorical column."""
+    present = ~parsed.missing
+    texts = np.array([str(cell).strip() for cell in parsed.cells], dtype=object)
+    categories, codes = np.unique(texts[present].astype(str), return_inverse=True)
+    out = np.full(len(texts), np.nan)
+    out[present] = codes
+    return out, [str(c) for c in categories]
+
+
+def _features(
+    columns: list[str],
+    cells: dict[str, Sequence[str]],
+    source: _Source,
+    *,
+    categorical: Sequence[str] = (),
+    allow_missing: bool = False,
+    detect_categorical: bool = False,
+) -> tuple[np.ndarray, dict[str, list[str]]]:
+    """The feature matrix (categorical columns as codes) and the categories of each categorical
+    column. Columns of text only are categorical when ``detect_categorical`` is set."""
     out = np.empty((len(source.lines), len(columns)), dtype=np.float32)
+    categories: dict[str, list[str]] = {}
     for j, name in enumerate(columns):
         parsed = _parse(cells[name])
+        texts_only = parsed.text.any() and not (~parsed.missing & ~parsed.text).any()
+        if name in categorical or (detect_categorical and texts_only):
+            if not allow_missing:
+                _check_missing(parsed, f"feature column {name!r}", source)
+            out[:, j], categories[name] = _categorical(parsed)
+            continue
         if parsed.text.any():
-            row = _first(parsed.text)
+            text, numbers = _first(parsed.text), ~parsed.missing & ~parsed.text
+            found = f"{parsed.cell(text)!r} at {source.at(text)}"
+            if numbers.any():  # a typo among numbers, or codes mixed with names
+                number = _first(numbers)
+                what = f"mixes numbers and text: {parsed.cell(number)!r} at "
+                what += f"{source.at(number)} and {found}"
+                fix = f"list the column in data.categorical_columns=[{name}] to treat every "
+                fix += "value as a category"
+            else:  # (prediction: a column the model was trained on as numbers)
+                what, fix = f"holds text ({found}) but the model takes it as numbers", ""
             raise source.error(
-                f"feature column {name!r} holds a non-numeric value {parsed.cell(row)!r} at "
-                f"{source.at(row)} ({int(parsed.text.sum())} such rows; values: "
-                f"{_names(_distinct(parsed.cells[parsed.text]), 5)}). Features must be numbers: "
-                "encode categories as numbers (e.g. one-hot columns with pandas.get_dummies), "
-                "or leave the column out with data.feature_columns=[...]."
+                f"feature column {name!r} {what} ({int(parsed.text.sum())} text rows; values: "
+                f"{_names(_distinct(parsed.cells[parsed.text]), 5)}). A feature column holds "
+                "numbers, or text only (a categorical column, one-hot encoded): fix those cells, "
+                + (f"{fix}, " if fix else "")
+                + "or leave it out with data.feature_columns=[...]."
             )
-        _check_missing(parsed, f"feature column {name!r}", source)
+        if not allow_missing:
+            _check_missing(parsed, f"feature column {name!r}", source)
         _check_finite(parsed, f"feature column {name!r}", source)
         out[:, j] = parsed.values
-    return out
+    return out, categories
 
 
 def _zero_one(name: str, parsed: _Parsed, task: str, source: _Source) -> np.ndarray:
@@ -424,6 +487,9 @@ def load_csv(
     label_columns: list[str],
     task: str,
     feature_columns: list[str] | None = None,
+    *,
+    categorical_columns: list[str] | None = None,
+    allow_missing: bool = False,
 ) -> LoadedTable:
     """Read a CSV file into a :class:`LoadedTable`, checking every value the model will see.
 
@@ -434,7 +500,12 @@ def load_csv(
             0/1 columns for ``multilabel``. A single string is taken as one column name.
         task: ``"binary"``, ``"multilabel"`` or ``"multiclass"``.
         feature_columns: the feature columns, in the order the model sees them; ``None`` takes
-            every column that is not a label column, in file order. Features must be numeric.
+            every column that is not a label column, in file order. Features are numbers, or
+            text only (categorical).
+        categorical_columns: feature columns to treat as categorical even when they hold
+            numbers (codes); columns of text are categorical without being listed.
+        allow_missing: keep missing feature values as NaN (for imputation) instead of refusing
+            them. Missing labels are always refused.
 
     Returns:
         The table; see the module docstring for the label conventions of each task.
@@ -479,8 +550,25 @@ def load_csv(
             _check_two_classes(name, parsed[name], task, source)
         labels = zero_one[0] if task == "binary" else np.stack(zero_one, axis=1)
         classes, label_names = [0, 1], list(labels_wanted)
-    features = _features(features_used, cells, source)
-    return LoadedTable(features, labels, list(features_used), label_names, classes)
+    categorical = _as_names(categorical_columns or [], "data.categorical_columns")
+    _check_present(categorical, header, "data.categorical_columns", source)
+    not_features = [name for name in categorical if name not in features_used]
+    if not_features:
+        raise source.error(
+            f"data.categorical_columns lists {_names(not_features)}, which are not feature "
+            f"columns (features: {_names(features_used)}). List only feature columns."
+        )
+    features, categories = _features(
+        features_used,
+        cells,
+        source,
+        categorical=categorical,
+        allow_missing=allow_missing,
+        detect_categorical=True,
+    )
+    return LoadedTable(
+        features, labels, list(features_used), label_names, classes, categories=categories
+    )
 
 
 def check_split_classes(labels_train: np.ndarray, task: str, label_names: list[str]) -> None:

@@ -1,4 +1,4 @@
-"""The LightningDataModule: a data set split, standardised and held as tensors on the device.
+"""The LightningDataModule: a data set split, preprocessed and held as tensors on the device.
 
     >>> dm = ClassificationDataModule({"name": "wine", "batch_size": 32, "split_seed": 0,
     ...                                "val_fraction": 0.2, "test_fraction": 0.2},
@@ -45,14 +45,17 @@ class ClassificationDataModule(L.LightningDataModule):
         self.label_names = table.label_names
         self.n_targets = 1 if self.task == "binary" else len(table.label_names)
         self.n_classes = len(table.classes) if self.task == "multiclass" else 2
-        splits, self.standardizer = split_and_standardize(
+        splits, self.preprocessor = split_and_standardize(
             table,
             self.task,
             val_fraction=self.cfg["val_fraction"],
             test_fraction=self.cfg["test_fraction"],
             split_seed=self.cfg["split_seed"],
+            impute=self.cfg.get("impute"),
+            what=f"data={self.cfg['name']}",
         )
-        self.n_features = table.features.shape[1]
+        #: Model inputs: numeric columns, then one per category (Preprocessor.output_names).
+        self.n_features = len(self.preprocessor.output_names)
         self.feature_names = [str(n) for n in table.feature_names]
         self.classes = [c if isinstance(c, str) else int(c) for c in table.classes]
         self.n_outputs = n_outputs(self.task, self.n_targets, loss)
@@ -69,14 +72,14 @@ class ClassificationDataModule(L.LightningDataModule):
 
     @property
     def preprocessing(self) -> dict[str, Any]:
-        """What prediction needs to turn a new table into model input, as plain lists (stored in
-        checkpoints, which load with ``weights_only=True``): the task, the feature columns in
-        model order, the training split's standardisation, the label names and the classes."""
+        """What prediction needs to turn a new table into model input, as plain lists and dicts
+        (stored in checkpoints, which load with ``weights_only=True``): the task, the feature
+        columns, the training split's preprocessing (standardisation of the numeric columns,
+        the categories of the categorical ones, imputed values), the label names and the
+        classes."""
         return {
             "task": self.task,
-            "feature_names": self.feature_names,
-            "feature_mean": self.standardizer.mean.tolist(),
-            "feature_scale": self.standardizer.scale.tolist(),
+            **self.preprocessor.to_dict(),
             "label_names": [str(n) for n in self.label_names],
             "classes": self.classes,
         }

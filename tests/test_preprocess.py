@@ -1,0 +1,233 @@
+"""Tabular preprocessing: fitted on training rows only, stored as plain data, applied by predict."""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from lossbench.data.csv_loader import DataError, LoadedTable, load_csv
+from lossbench.data.datamodule import ClassificationDataModule
+from lossbench.data.preprocess import Preprocessor, fit_preprocessor
+from lossbench.data.splits import split_and_standardize
+from lossbench.metrics import to_probabilities
+from lossbench.module import ClassifierModule
+from lossbench.predict import predict
+from lossbench.train import train
+
+SPLIT = {"split_seed": 0, "val_fraction": 0.25, "test_fraction": 0.25}
+COLOURS = ["blue", "green", "red"]
+
+
+def _table(n: int = 80) -> LoadedTable:
+    """size (numeric, 3 missing), colour (categorical, 2 missing); label: size > 5 or blue."""
+    rng = np.random.default_rng(0)
+    size = rng.uniform(0, 10, n).astype(np.float32)
+    colour = (np.arange(n) % 3).astype(np.float32)
+    labels = ((size > 5) | (colour == 0)).astype(np.int64)
+    size[[3, 17, 40]] = np.nan
+    colour[[5, 60]] = np.nan
+    features = np.stack([size, colour], axis=1)
+    return LoadedTable(features, labels, ["size", "colour"], ["y"], [0, 1], {"colour": COLOURS})
+
+
+def test_preprocessing_is_fitted_on_the_training_rows_only() -> None:
+    """Held-out rows get extreme sizes and a colour of their own: a fit that saw them would
+    move the mean, the scale, the median and the categories."""
+    table = _table()
+    splits, fitted = split_and_standardize(table, "binary", impute="median", **SPLIT)
+    train_rows = len(splits["train"].labels)
+    # Recover which rows are training rows by fitting once more on the same split.
+    from sklearn.model_selection import train_test_split
+
+    index = np.arange(len(table.labels))
+    rest, _ = train_test_split(index, test_size=0.25, random_state=0, stratify=table.labels)
+    train_idx, _ = train_test_split(
+        rest, test_size=0.25 / 0.75, random_state=0, stratify=table.labels[rest]
+    )
+    assert len(train_idx) == train_rows
+    held_out = np.setdiff1d(index, train_idx)
+    poisoned = table.features.copy()
+    poisoned[held_out, 0] = 1e6
+    poisoned[held_out, 1] = 3  # a fourth colour, "purple", seen only outside training
+    leaky = LoadedTable(
+        poisoned, table.labels, table.feature_names, ["y"], [0, 1], {"colour": [*COLOURS, "purple"]}
+    )
+    _, fitted_poisoned = split_and_standardize(leaky, "binary", impute="median", **SPLIT)
+
+    train_size = table.features[train_idx, 0]
+    train_size = train_size[~np.isnan(train_size)]
+    for p in (fitted, fitted_poisoned):
+        assert p.fill["size"] == pytest.approx(float(np.median(train_size)))
+        assert p.standardizer.mean[0] < 10  # the held-out 1e6 never entered the mean
+        assert p.categories == {"colour": COLOURS}  # purple: held-out rows only
+    np.testing.assert_array_equal(fitted.standardizer.mean, fitted_poisoned.standardizer.mean)
+    np.testing.assert_array_equal(fitted.standardizer.scale, fitted_poisoned.standardizer.scale)
+    assert fitted.fill == fitted_poisoned.fill
+
+
+def test_transform_matches_scikit_learns_column_transformer() -> None:
+    import pandas as pd
+    from sklearn.compose import ColumnTransformer
+    from sklearn.impute import SimpleImputer
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import OneHotEncoder, StandardScaler
+
+    table = _table()
+    p = fit_preprocessor(table.features, table.feature_names, table.categories, impute="median")
+    frame = pd.DataFrame(
+        {
+            "size": table.features[:, 0],
+            "colour": [np.nan if np.isnan(c) else COLOURS[int(c)] for c in table.features[:, 1]],
+        }
+    )
+    reference = ColumnTransformer(
+        [
+            ("n", make_pipeline(SimpleImputer(strategy="median"), StandardScaler()), ["size"]),
+            (
+                "c",
+                make_pipeline(
+                    SimpleImputer(strategy="most_frequent"),
+                    OneHotEncoder(handle_unknown="ignore", sparse_output=False),
+                ),
+                ["colour"],
+            ),
+        ]
+    ).fit(frame)
+    ours = p.transform(table.features, table.categories)
+    assert p.output_names == ["size", "colour=blue", "colour=green", "colour=red"]
+    np.testing.assert_allclose(ours, reference.transform(frame), rtol=1e-6, atol=1e-6)
+
+
+def test_preprocessor_round_trips_through_a_weights_only_checkpoint(tmp_path: Path) -> None:
+    table = _table()
+    p = fit_preprocessor(table.features, table.feature_names, table.categories, impute="median")
+    torch.save({"meta": p.to_dict()}, tmp_path / "p.ckpt")
+    back = Preprocessor.from_dict(torch.load(tmp_path / "p.ckpt", weights_only=True)["meta"])
+    np.testing.assert_array_equal(
+        back.transform(table.features, table.categories),
+        p.transform(table.features, table.categories),
+    )
+
+
+def test_unseen_category_encodes_as_zeros_and_categories_match_by_name() -> None:
+    table = _table()
+    p = fit_preprocessor(table.features, table.feature_names, table.categories, impute="median")
+    # Another file's codes: 0 = "red", 1 = "violet" (never seen).
+    out = p.transform(np.array([[1.0, 0.0], [1.0, 1.0]], np.float32), {"colour": ["red", "violet"]})
+    np.testing.assert_array_equal(out[:, 1:], [[0, 0, 1], [0, 0, 0]])
+
+
+def test_missing_values_are_refused_without_impute_naming_the_columns() -> None:
+    with pytest.raises(DataError, match=r"'size' \(3\), 'colour' \(2\).*data\.impute=median"):
+        split_and_standardize(_table(), "binary", what="data=mine", **SPLIT)
+
+
+def test_most_frequent_imputes_numbers_with_their_mode() -> None:
+    x = np.array([[1.0], [1.0], [5.0], [np.nan]], dtype=np.float32)
+    p = fit_preprocessor(x, ["a"], {}, impute="most_frequent")
+    assert p.fill == {"a": 1.0}
+
+
+# ----------------------------------------------------------------------------------- CSV
+
+
+def _write(path: Path, header: list[str], rows: list[list]) -> Path:
+    with path.open("w", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(header)
+        writer.writerows(rows)
+    return path
+
+
+def _rows(n: int = 90) -> list[list]:
+    rng = np.random.default_rng(1)
+    rows = []
+    for i in range(n):
+        size = round(float(rng.uniform(0, 10)), 3)
+        colour = COLOURS[i % 3]
+        rows.append([size, colour, int(size > 5 or colour == "blue")])
+    return rows
+
+
+def test_csv_text_columns_are_categorical_and_mixed_columns_refused(tmp_path: Path) -> None:
+    path = _write(tmp_path / "a.csv", ["size", "colour", "y"], _rows())
+    table = load_csv(path, ["y"], "binary")
+    assert table.categories == {"colour": COLOURS}
+    assert table.features[:3, 1].tolist() == [0.0, 1.0, 2.0]  # blue, green, red
+    mixed = _write(tmp_path / "b.csv", ["size", "colour", "y"], [*_rows(), [1.0, 7, 0]])
+    with pytest.raises(
+        DataError,
+        match=r"'colour' mixes numbers and text: '7' at line 92.*categorical_columns=\[colour\]",
+    ):
+        load_csv(mixed, ["y"], "binary")
+    table = load_csv(mixed, ["y"], "binary", categorical_columns=["colour"])
+    assert table.categories["colour"] == ["7", *COLOURS]
+
+
+def test_csv_missing_values_refused_unless_imputing(tmp_path: Path) -> None:
+    rows = _rows()
+    rows[4][0] = ""
+    rows[8][1] = "NA"
+    path = _write(tmp_path / "m.csv", ["size", "colour", "y"], rows)
+    with pytest.raises(DataError, match=r"'size' has a missing value.*line 6.*data\.impute"):
+        load_csv(path, ["y"], "binary")
+    table = load_csv(path, ["y"], "binary", allow_missing=True)
+    assert np.isnan(table.features[4, 0]) and np.isnan(table.features[8, 1])
+
+
+def test_predict_applies_the_stored_categories_and_imputation(make_cfg, tmp_path: Path) -> None:
+    """Train on a CSV with a categorical column and missing values, then predict on a file
+    whose columns come in another order, with a category never seen and a missing cell."""
+    rows = _rows()
+    rows[10][0] = ""
+    training = _write(tmp_path / "train.csv", ["size", "colour", "y"], rows)
+    cfg = make_cfg(
+        "data=csv",
+        f"data.path={training}",
+        "data.label_columns=[y]",
+        "data.task=binary",
+        "data.impute=median",
+        "head=logits",
+        "loss=bce_with_logits",
+        "trainer.max_epochs=3",
+    )
+    record = train(cfg, tmp_path / "run")
+    new_rows = [["a", "blue", 2.0], ["b", "red", ""], ["c", "purple", 7.5], ["d", "green", 9.0]]
+    new = _write(tmp_path / "new.csv", ["id", "colour", "size"], new_rows)
+    got = predict(record["best_checkpoint"], new)
+
+    datamodule = ClassificationDataModule(cfg.data, "bce_with_logits")
+    p = datamodule.preprocessor
+    assert p.categories == {"colour": COLOURS} and set(p.fill) == {"size", "colour"}
+    expected_x = np.array(
+        [
+            [(2.0 - p.standardizer.mean[0]) / p.standardizer.scale[0], 1, 0, 0],
+            [(p.fill["size"] - p.standardizer.mean[0]) / p.standardizer.scale[0], 0, 0, 1],
+            [(7.5 - p.standardizer.mean[0]) / p.standardizer.scale[0], 0, 0, 0],
+            [(9.0 - p.standardizer.mean[0]) / p.standardizer.scale[0], 0, 1, 0],
+        ],
+        dtype=np.float32,
+    )
+    module = ClassifierModule.load_from_checkpoint(record["best_checkpoint"], weights_only=True)
+    with torch.no_grad():
+        probs = to_probabilities(module.eval()(torch.from_numpy(expected_x)), module.link, "binary")
+    torch.testing.assert_close(
+        torch.tensor(got["p_y"], dtype=torch.float64), probs.reshape(-1), rtol=0, atol=1e-6
+    )
+    assert datamodule.n_features == 4  # size, then one column per colour
+
+    # Without imputation stored, a missing cell is refused by name.
+    plain = make_cfg(
+        "data=csv",
+        f"data.path={_write(tmp_path / 'full.csv', ['size', 'colour', 'y'], _rows())}",
+        "data.label_columns=[y]",
+        "data.task=binary",
+        "trainer.max_epochs=1",
+    )
+    ckpt = train(plain, tmp_path / "run2")["best_checkpoint"]
+    with pytest.raises(DataError, match=r"'size' has a missing value"):
+        predict(ckpt, new)
