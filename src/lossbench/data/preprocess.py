@@ -11,7 +11,7 @@ numbers and lists (:class:`Preprocessor`), which a checkpoint stores and
     ...                      impute="median")
     >>> p.output_names, p.fill
     (['size', 'colour=blue', 'colour=red'], {'size': 2.0, 'colour': 'red'})
-    >>> np.round(p.transform(features, {"colour": ["blue", "red"]}), 3).tolist()
+    >>> np.round(p.transform(features, {"colour": ["blue", "red"]}).astype(float), 3).tolist()
     [[-1.225, 1.0, 0.0], [1.225, 0.0, 1.0], [0.0, 0.0, 1.0]]
 
 Output columns: the numeric columns in input order, standardised (``StandardScaler``: a constant
