@@ -46,7 +46,11 @@ def test_setup_sets_head_loss_and_name(make_cfg, setup: str) -> None:
     assert setup.startswith(f"{cfg.head.name}_{cfg.loss.name}")
 
 
-@pytest.mark.parametrize("experiment", [e for e in EXPERIMENTS if e != "compare_all"])
+#: Experiments over several tasks: setups a task cannot train are refused as "not applicable".
+ACROSS_TASKS = ("compare_all", "compare_real")
+
+
+@pytest.mark.parametrize("experiment", [e for e in EXPERIMENTS if e not in ACROSS_TASKS])
 def test_task_experiments_sweep_only_valid_setups(make_cfg, experiment: str) -> None:
     params = sweep_params(experiment)
     assert params["seed"] == ["0", "1", "2"]  # at least 3 seeds per cell
@@ -63,6 +67,17 @@ def test_compare_all_covers_every_task_experiment() -> None:
         assert set(params["data"]) <= set(everything["data"])
         assert set(params["setup"]) <= set(everything["setup"])
     assert len(everything["data"]) == 6
+
+
+def test_compare_real_sweeps_the_real_suite_with_the_standard_setups(make_cfg) -> None:
+    from lossbench.data.datasets import DATASETS
+
+    real, everything = sweep_params("compare_real"), sweep_params("compare_all")
+    assert set(real["data"]) == {n for n, s in DATASETS.items() if s.package is not None}
+    assert real["setup"] == everything["setup"] and real["seed"] == ["0", "1", "2"]
+    for data in real["data"]:  # the experiment's data.impute reaches every swept data set
+        cfg = make_cfg("experiment=compare_real", f"data={data}")
+        assert (cfg.data.name, cfg.data.impute) == (data, "median")
 
 
 def test_study_quick_shortens_training(make_cfg) -> None:
