@@ -75,6 +75,7 @@ def test_compare_real_sweeps_the_real_suite_with_the_standard_setups(make_cfg) -
     real, everything = sweep_params("compare_real"), sweep_params("compare_all")
     assert set(real["data"]) == {n for n, s in DATASETS.items() if s.package is not None}
     assert real["setup"] == everything["setup"] and real["seed"] == ["0", "1", "2"]
+    assert real["optimizer.lr"] == everything["optimizer.lr"]  # the same protocol
     for data in real["data"]:  # the experiment's data.impute reaches every swept data set
         cfg = make_cfg("experiment=compare_real", f"data={data}")
         assert (cfg.data.name, cfg.data.impute) == (data, "median")
