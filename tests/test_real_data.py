@@ -36,6 +36,8 @@ def test_the_readme_facts_are_those_of_the_data(name: str) -> None:
         assert f"{len(table.categories)} categorical" in about.features
     else:
         assert not table.categories
+    missing = int(np.isnan(table.features).sum())
+    assert (f"{missing} missing cells" in about.features) == (missing > 0)
     if spec.task == "multilabel":
         assert about.labels == f"{table.labels.shape[1]} labels"
         rates = table.labels.mean(axis=0) * 100

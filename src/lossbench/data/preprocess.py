@@ -207,6 +207,14 @@ def fit_preprocessor(
     check_missing(x, feature_names, impute, what)
     numeric = [j for j, name in enumerate(feature_names) if name not in categories]
     categorical = [j for j, name in enumerate(feature_names) if name in categories]
+    if not categorical and impute is None:
+        # All numbers, nothing to impute: the ColumnTransformer would run this StandardScaler
+        # alone, at ten times the cost (tens of ms per run in a study of small runs).
+        scaler = StandardScaler().fit(x)
+        standardizer = Standardizer(
+            np.asarray(scaler.mean_, dtype=np.float64), np.asarray(scaler.scale_, dtype=np.float64)
+        )
+        return Preprocessor(feature_names, {}, standardizer)
     # A data frame: numbers as float32 (as the scaler saw them before categories existed),
     # categories as their text (NaN where missing).
     columns: dict[int, Any] = {j: x[:, j] for j in numeric}
