@@ -126,3 +126,21 @@ def test_the_real_suite_trains_from_the_command_line(tmp_path: Path, overrides) 
     record = json.loads((tmp_path / "run" / "metrics.json").read_text())
     assert record["status"] == "completed"
     assert np.isfinite(record["test/nll"])
+
+
+def test_eval_recomputes_a_categorical_imputed_run_exactly(make_cfg, tmp_path) -> None:
+    """lossbench-eval rebuilds penguins (categories, imputation) from the run's config and
+    gets the run's test metrics bit for bit; other imputation is refused as other data."""
+    from lossbench.evaluate import EvaluationError, evaluate
+
+    _needs("penguins")
+    record = train(make_cfg("data=penguins", "data.impute=median"), tmp_path / "run")
+    result = evaluate(record["best_checkpoint"])
+    assert {k: v for k, v in result.items() if k.startswith("test/")} == {
+        k: v for k, v in record.items() if k.startswith("test/")
+    }
+    other = tmp_path / "other.yaml"
+    text = (tmp_path / "run" / "config.yaml").read_text()
+    other.write_text(text.replace("impute: median", "impute: most_frequent"))
+    with pytest.raises(EvaluationError, match=r"fill differ"):
+        evaluate(record["best_checkpoint"], config=other)
