@@ -1,19 +1,59 @@
-"""Rewrite the compatibility table and the table of data sets in README.md from the registries.
+"""Rewrite the tables in README.md that are generated from the registries.
 
 python scripts/readme_table.py          # rewrite in place
 python scripts/readme_table.py --check  # exit 1 if README.md is out of date
+
+Each table sits between ``<!-- <name>:start -->`` and ``<!-- <name>:end -->`` markers:
+``compatibility-table`` (task x head x loss, from :mod:`lossbench.compatibility`),
+``datasets-table`` (the data set registry) and ``loss-parameters`` (every loss's parameters,
+from their declarations in the loss registry).
 """
 
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 from lossbench.compatibility import compatibility_table
 from lossbench.data.datasets import datasets_table
+from lossbench.losses import LOSSES
+from lossbench.losses.registry import LEGACY_REDUCTION, REDUCTION
+from lossbench.params import Param
 
 README = Path(__file__).resolve().parents[1] / "README.md"
-TABLES = {"compatibility-table": compatibility_table, "datasets-table": datasets_table}
+
+
+def loss_parameter_table() -> str:
+    """One row per loss parameter: default, valid values and meaning, from the declarations.
+
+    ``reduction`` (every loss) and torch's deprecated ``size_average`` / ``reduce`` pair (the
+    losses marked ``legacy``) are listed once, first.
+    """
+    lines = [
+        "| loss | parameter | default | valid values | what it does |",
+        "|---|---|---|---|---|",
+    ]
+
+    def row(loss: str, param: Param) -> str:
+        return (
+            f"| {loss} | `{param.name}` | `{param.default_text()}` | {param.expected()} "
+            f"| {param.doc} |"
+        )
+
+    legacy = ", ".join(f"`{name}`" for name, spec in LOSSES.items() if spec.legacy_reduction)
+    lines.append(row("every loss", REDUCTION))
+    lines += [row(f"{legacy} (legacy)", param) for param in LEGACY_REDUCTION]
+    for name, spec in LOSSES.items():
+        lines += [row(f"`{name}`", param) for param in spec.params]
+    return "\n".join(lines)
+
+
+TABLES: dict[str, Callable[[], str]] = {
+    "compatibility-table": compatibility_table,
+    "datasets-table": datasets_table,
+    "loss-parameters": loss_parameter_table,
+}
 
 
 def render(text: str) -> str:

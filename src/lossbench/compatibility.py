@@ -40,9 +40,9 @@ class Verdict:
         return self.error is None
 
 
-def _mismatch_reason(head: HeadSpec, loss: LossSpec) -> str:
+def _mismatch_reason(task: Task, head: HeadSpec, loss: LossSpec) -> str:
     """Why head output ``head.output`` cannot feed a loss expecting ``loss.expects``."""
-    given, wanted = head.output, loss.expects
+    given, wanted, link = head.output, loss.expects, loss.link_for(task)
     if given == "scores" and wanted == "probabilities":
         # Only nn.BCELoss checks its input range; the others take any number silently.
         consequence = (
@@ -63,13 +63,9 @@ def _mismatch_reason(head: HeadSpec, loss: LossSpec) -> str:
             "negates the target's entry, so the loss is meaningless and unbounded below"
         )
     if given == "probabilities" and wanted == "scores":
-        double = (
-            f"double {loss.link}"
-            if head.link == loss.link
-            else f"{head.link} followed by {loss.link}"
-        )
+        double = f"double {link}" if head.link == link else f"{head.link} followed by {link}"
         return (
-            f"{loss.torch_name} applies its own {loss.link} to raw scores, but head '{head.name}' "
+            f"{loss.torch_name} applies its own {link} to raw scores, but head '{head.name}' "
             f"has already applied {head.link} ({double}); the loss is then trapped in a narrow "
             "range and its gradients vanish"
         )
@@ -86,8 +82,8 @@ def _mismatch_reason(head: HeadSpec, loss: LossSpec) -> str:
         )
     # log-probabilities into a sigmoid-based loss on scores
     return (
-        f"{loss.torch_name} applies {loss.link} to raw scores, but head '{head.name}' outputs "
-        f"log-probabilities (<= 0); {loss.link} of them is at most 0.5, so the loss is meaningless"
+        f"{loss.torch_name} applies {link} to raw scores, but head '{head.name}' outputs "
+        f"log-probabilities (<= 0); {link} of them is at most 0.5, so the loss is meaningless"
     )
 
 
@@ -113,7 +109,7 @@ def _core(task: Task, head_name: str, loss_name: str) -> Verdict:
     head, loss = get_head(head_name), get_loss(loss_name)
     reason = _structural_reason(task, head, loss)
     if reason is None and head.output != loss.expects and head.name not in loss.tolerates:
-        reason = _mismatch_reason(head, loss)
+        reason = _mismatch_reason(task, head, loss)
     if reason is not None:
         return Verdict(task, head_name, loss_name, error=reason)
     return Verdict(task, head_name, loss_name, warning=loss.tolerates.get(head.name))

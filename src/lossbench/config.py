@@ -6,6 +6,9 @@ a wrong type fails when the config is composed, naming the key in full::
     $ lossbench-train loss.gama=2
     Could not override 'loss.gama'. ... Key 'gama' not in 'FocalLossConfig' ...
 
+The loss schemas are generated from the parameters each loss declares in
+:mod:`lossbench.losses.registry`.
+
 Rules that span groups (head versus loss versus task, value ranges) are checked by
 :mod:`lossbench.validation` before any data is loaded.
 """
@@ -20,6 +23,9 @@ from omegaconf import MISSING, OmegaConf
 
 from lossbench.cpus import default_parallel_jobs
 from lossbench.heads import HEADS
+from lossbench.losses import LOSSES, LossSpec
+from lossbench.losses.registry import LEGACY_REDUCTION
+from lossbench.params import make_schema
 
 # ----------------------------------------------------------------------------------- data
 
@@ -111,53 +117,21 @@ class HeadConfig:
 # ----------------------------------------------------------------------------------- loss
 
 
-@dataclass
-class LossConfig:
-    name: str = MISSING
-    reduction: str = "mean"  # mean | sum (none is refused for training: it is not a scalar)
+def loss_schema(spec: LossSpec) -> type:
+    """The schema of ``configs/loss/<name>.yaml``, generated from the loss's declared parameters.
 
-
-@dataclass
-class _LegacyReduction:
-    # Deprecated in torch; mapped onto `reduction` exactly as torch does, with a warning.
-    size_average: bool | None = None
-    reduce: bool | None = None
-
-
-@dataclass
-class BCELossConfig(LossConfig, _LegacyReduction):
-    weight: list[float] | None = None  # one per output unit (label or class)
-
-
-@dataclass
-class BCEWithLogitsLossConfig(LossConfig, _LegacyReduction):
-    weight: list[float] | None = None
-    pos_weight: Any = None  # a number, a list (one per unit) or 'auto' = negatives / positives
-    pos_weight_scale: float = 1.0  # multiplies pos_weight (for searches over its strength)
-
-
-@dataclass
-class CrossEntropyLossConfig(LossConfig, _LegacyReduction):
-    weight: list[float] | None = None  # one per class
-    ignore_index: int = -100
-    label_smoothing: float = 0.0
-
-
-@dataclass
-class NLLLossConfig(LossConfig, _LegacyReduction):
-    weight: list[float] | None = None
-    ignore_index: int = -100
-
-
-@dataclass
-class MSELossConfig(LossConfig, _LegacyReduction):
-    pass
-
-
-@dataclass
-class FocalLossConfig(LossConfig):
-    alpha: float | None = 0.25  # weight of positives; null: no weighting
-    gamma: float = 2.0  # focusing parameter; 0 gives BCE-with-logits
+    The legacy pair comes first, then ``name``: the key order of the hand-written schemas these
+    replaced, so composed configs (and the records that keep them) are unchanged.
+    """
+    legacy = [p for p in spec.parameters if p in LEGACY_REDUCTION]
+    rest = [p for p in spec.parameters if p not in LEGACY_REDUCTION]
+    return make_schema(
+        spec.schema_name(),
+        [*legacy, *rest],
+        name=spec.name,
+        name_position=len(legacy),
+        doc=f"loss={spec.name}: {spec.summary}.",
+    )
 
 
 # ------------------------------------------------------------------------------ optimizer
@@ -295,15 +269,7 @@ SCHEMAS: dict[str, dict[str, type]] = {
     },
     "model": {"linear": ModelConfig, "mlp": MLPConfig},
     "head": {name: HeadConfig for name in HEADS},
-    "loss": {
-        "bce": BCELossConfig,
-        "bce_with_logits": BCEWithLogitsLossConfig,
-        "cross_entropy": CrossEntropyLossConfig,
-        "nll": NLLLossConfig,
-        "manual_bce": LossConfig,
-        "mse": MSELossConfig,
-        "focal": FocalLossConfig,
-    },
+    "loss": {name: loss_schema(spec) for name, spec in LOSSES.items()},
     "optimizer": {"adam": AdamConfig, "adamw": AdamConfig, "sgd": SGDConfig, "lbfgs": LBFGSConfig},
     "trainer": {"default": TrainerConfig},
     "logger": {

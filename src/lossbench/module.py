@@ -160,7 +160,7 @@ class ClassifierModule(L.LightningModule):
         self.head = build_head(head)
         self.loss_fn = build_loss(loss["name"], loss, task=task, n_outputs=n_outputs)
         self.optimizer_cfg = dict(optimizer)
-        self.link = get_head(head).link or get_loss(loss["name"]).link
+        self.link = get_head(head).link or get_loss(loss["name"]).link_for(task)
         self.squeeze = task == "binary" and n_outputs == 1
         # Plain dicts, not submodules: their states are not part of the checkpoint (none is
         # persistent), and out of the module tree ``.to()``, ``.train()``/``.eval()`` and

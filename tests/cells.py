@@ -1,0 +1,30 @@
+"""The task x head x loss cells, from the registries, and one tiny data set per task.
+
+Shared by the tests that train or refuse every cell; nothing here is a copy of the table:
+whether a cell is accepted comes from :func:`lossbench.compatibility.check`, and the tests
+prove that what it accepts trains and what it refuses is refused.
+"""
+
+from __future__ import annotations
+
+import itertools
+
+from lossbench.compatibility import check
+from lossbench.heads import HEADS
+from lossbench.losses import LOSSES
+from lossbench.tasks import TASKS
+
+#: A small data set per task (a hundred rows): fast to train for 2 epochs.
+TINY_DATA: dict[str, tuple[str, ...]] = {
+    "binary": ("data=synthetic_binary", "data.n_samples=100"),
+    "multilabel": ("data=synthetic_multilabel", "data.n_samples=100"),
+    "multiclass": ("data=synthetic_multiclass", "data.n_samples=100"),
+}
+CELLS: list[tuple[str, str, str]] = list(itertools.product(TASKS, HEADS, LOSSES))
+ACCEPTED = [cell for cell in CELLS if check(*cell).ok]
+REFUSED = [cell for cell in CELLS if not check(*cell).ok]
+
+
+def cell_id(cell: tuple[str, str, str]) -> str:
+    """``multiclass-log_softmax-nll``."""
+    return "-".join(cell)
