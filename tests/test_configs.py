@@ -9,7 +9,7 @@ from omegaconf import OmegaConf
 from lossbench.config import SCHEMAS
 from lossbench.data.datasets import DATASETS
 from lossbench.heads import HEADS
-from lossbench.losses import LOSSES
+from lossbench.losses import LOSSES, validate_loss_params
 from lossbench.models import MODELS
 from lossbench.optim import OPTIMIZERS
 from lossbench.train import config_dir
@@ -82,3 +82,51 @@ def test_readme_table_is_generated_from_the_registry() -> None:
     spec.loader.exec_module(module)
     text = module.README.read_text()
     assert module.render(text) == text, "run: python scripts/readme_table.py"
+
+
+# ------------------------------------------------------------- loss parameters declared once
+
+LOSS_NAMES = sorted(LOSSES)
+
+
+@pytest.mark.parametrize("name", LOSS_NAMES)
+def test_composed_loss_config_is_the_declared_defaults(make_cfg, name: str) -> None:
+    """The schema is generated from the declarations, and the YAML changes nothing but the name
+    (a YAML value equal to its default would be a second declaration of it)."""
+    declared = {p.name: p.default for p in LOSSES[name].parameters}
+    assert OmegaConf.to_container(make_cfg(f"loss={name}").loss) == {"name": name, **declared}
+    yaml = OmegaConf.load(config_dir() / "loss" / f"{name}.yaml")
+    assert yaml.name == name
+    for key, value in yaml.items():
+        if key not in ("defaults", "name"):
+            assert value != declared[key], f"configs/loss/{name}.yaml repeats {key}'s default"
+
+
+@pytest.mark.parametrize("name", LOSS_NAMES)
+def test_declared_defaults_and_examples_pass_their_own_checks(name: str) -> None:
+    parameters = LOSSES[name].parameters
+    validate_loss_params(name, {p.name: p.default for p in parameters})
+    for param in parameters:
+        assert param.example is not None, param.name
+        example = OmegaConf.create({"v": yaml_value(param.example)}).v
+        validate_loss_params(name, {param.name: example})
+
+
+def yaml_value(text: str):
+    """A command-line value as Hydra reads it: '2' -> 2, 'null' -> None, '[1.0,2.0]' -> list."""
+    from hydra.core.override_parser.overrides_parser import OverridesParser
+
+    override = OverridesParser.create().parse_override(f"key={text}")
+    value = override.value()
+    return list(value) if isinstance(value, list) else value
+
+
+@pytest.mark.parametrize(
+    ("loss", "override"),
+    [("asl", "loss.gama_neg=2"), ("poly", "loss.epsilon=large"), ("asl", "loss.clip=[1]")],
+)
+def test_generated_schemas_refuse_typos_and_wrong_types(make_cfg, loss: str, override: str):
+    with pytest.raises(ConfigCompositionException) as info:
+        make_cfg(f"loss={loss}", override)
+    key = override.split("=")[0]
+    assert key in str(info.value) or key.split(".")[-1] in str(info.value.__cause__)
