@@ -69,7 +69,7 @@ def test_head_and_loss_run_in_float32_under_bf16_autocast(task, head, loss):
     results = trainer.test(module, datamodule=dm, verbose=False)[0]
 
     assert body_outputs == {torch.bfloat16}, "autocast must be on for the model body"
-    target_dtype = torch.int64 if LOSSES[loss].target == "index" else torch.float32
+    target_dtype = torch.int64 if LOSSES[loss].target_for(task) == "index" else torch.float32
     assert loss_inputs == {(torch.float32, target_dtype)}
     assert all(np.isfinite(v) for v in results.values()), results
 
