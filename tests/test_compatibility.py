@@ -151,6 +151,11 @@ REASONS = {
     "nll-on-multilabel": ("multilabel", "log_softmax", "nll", "multi-hot"),
     "softmax-on-one-binary-unit": ("binary", "softmax", "bce", "softmax of one unit is always 1"),
     "softmax-on-multilabel": ("multilabel", "softmax", "bce", "compete for one unit"),
+    "asl-on-multiclass": ("multiclass", "logits", "asl", "exactly one class on"),
+    "sigmoid+asl": ("multilabel", "sigmoid", "asl", "double sigmoid"),
+    "sigmoid+poly-on-binary": ("binary", "sigmoid", "poly", "double sigmoid"),
+    "sigmoid+poly-on-multiclass": ("multiclass", "sigmoid", "poly", "sigmoid followed by softmax"),
+    "softmax+poly-on-multiclass": ("multiclass", "softmax", "poly", "double softmax"),
 }
 
 
@@ -190,6 +195,21 @@ def test_log_softmax_into_cross_entropy_is_valid_with_a_warning(task):
     logits = torch.randn(6, 3, generator=g) * 4
     target = torch.randint(0, 3, (6,), generator=g)
     loss = build_loss("cross_entropy", {}, task="multiclass", n_outputs=3)
+    torch.testing.assert_close(
+        loss(build_head("log_softmax")(logits), target), loss(logits, target)
+    )
+
+
+def test_log_softmax_into_poly_is_valid_with_a_warning_on_multiclass_only():
+    verdict = require_compatible("multiclass", "log_softmax", "poly")
+    assert "redundant" in verdict.warning
+    assert not check("binary", "log_softmax", "poly").ok  # one sigmoid unit there
+    assert not check("multilabel", "log_softmax", "poly").ok
+    # ... and harmless: softmax of log-probabilities gives the same probabilities.
+    g = torch.Generator().manual_seed(3)
+    logits = torch.randn(6, 3, generator=g) * 4
+    target = torch.randint(0, 3, (6,), generator=g)
+    loss = build_loss("poly", {}, task="multiclass", n_outputs=3)
     torch.testing.assert_close(
         loss(build_head("log_softmax")(logits), target), loss(logits, target)
     )
