@@ -1,0 +1,1 @@
+"""lossbench's vectorized Hydra launcher (see the ``launcher`` module)."""

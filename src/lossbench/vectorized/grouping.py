@@ -1,0 +1,73 @@
+"""Which runs of a sweep can train together as one vectorized group.
+
+    >>> from omegaconf import OmegaConf
+    >>> a = OmegaConf.create({"seed": 0, "optimizer": {"name": "adam", "lr": 1e-3},
+    ...                       "data": {"name": "wine", "split_seed": 0}})
+    >>> b = OmegaConf.merge(a, {"seed": 1, "optimizer": {"lr": 3e-3}})
+    >>> group_key(a) == group_key(b)
+    True
+    >>> group_key(a) == group_key(OmegaConf.merge(a, {"data": {"name": "iris"}}))
+    False
+
+Runs whose resolved configs are equal except for :data:`VECTORIZED_KEYS` form a group;
+:func:`why_alone` says why a run cannot be a member at all (it then runs as it always does).
+No torch import here: the launcher groups a sweep before anything heavy loads.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from omegaconf import DictConfig, OmegaConf
+
+#: Config keys that may differ between the members of a group: each member has its own.
+VECTORIZED_KEYS = ("seed", "data.split_seed", "optimizer.lr", "optimizer.weight_decay")
+#: Optimizers with a batched implementation (lossbench.vectorized.batched).
+OPTIMIZERS = ("adam", "adamw", "sgd")
+MODELS = ("linear", "mlp")
+LOGGERS = ("csv", "none")
+PRECISIONS = ("32-true", "32", 32)
+
+
+def group_key(cfg: DictConfig) -> str:
+    """The resolved config without :data:`VECTORIZED_KEYS`, as text: equal for runs that can
+    train together."""
+    container: dict[str, Any] = OmegaConf.to_container(cfg, resolve=True)  # type: ignore[assignment]
+    for dotted in VECTORIZED_KEYS:
+        *parents, leaf = dotted.split(".")
+        node = container
+        for parent in parents:
+            node = node.get(parent) or {}
+        if isinstance(node, dict):
+            node.pop(leaf, None)
+    return json.dumps(container, sort_keys=True, default=str)
+
+
+def why_alone(cfg: DictConfig) -> str | None:
+    """Why the run of ``cfg`` cannot train in a vectorized group, or None if it can."""
+    trainer = cfg.trainer
+    model = cfg.model
+    checks = [
+        (cfg.optimizer.name in OPTIMIZERS, f"optimizer={cfg.optimizer.name}"),
+        (model.name in MODELS, f"model={model.name}"),
+        (not model.get("dropout"), "model.dropout > 0 (each run draws its own masks)"),
+        (cfg.training_loop == "epoch", f"training_loop={cfg.training_loop}"),
+        (trainer.precision in PRECISIONS, f"trainer.precision={trainer.precision}"),
+        (trainer.strategy == "auto", f"trainer.strategy={trainer.strategy}"),
+        (trainer.devices in ("auto", 1, "1") and trainer.num_nodes == 1, "several devices"),
+        (trainer.gradient_clip_val is None, "trainer.gradient_clip_val"),
+        (
+            all(trainer.get(k) is None for k in ("limit_train_batches", "limit_val_batches")),
+            "trainer.limit_*_batches",
+        ),
+        (trainer.check_val_every_n_epoch == 1, "trainer.check_val_every_n_epoch != 1"),
+        (cfg.get("ckpt_path") is None, "ckpt_path (resuming)"),
+        (cfg.logger.name in LOGGERS, f"logger={cfg.logger.name}"),
+        (
+            cfg.loss.get("reduction", "mean") != "none" and cfg.loss.get("reduce") is not False,
+            "a loss without reduction",
+        ),
+    ]
+    reasons = [reason for ok, reason in checks if not ok]
+    return ", ".join(reasons) if reasons else None

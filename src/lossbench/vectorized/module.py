@@ -1,0 +1,212 @@
+"""The LightningModule that trains a group's K members as one stacked model.
+
+One Lightning training step runs a whole epoch for every member still training, as
+``ClassifierModule``'s epoch loop does for one run: each member draws its own shuffled epoch
+(the batch order its run alone draws from its ``seed``) from its own split, and each minibatch
+step is one batched forward (:class:`~lossbench.vectorized.batched.StackedModel`), the
+members' own losses (``torch.func.vmap`` over the head and loss), one backward of their sum
+and one batched optimizer step. At the epoch's end each member is validated on its own
+validation split by its own ``ClassifierModule`` (the metric code of a run alone), and its
+best epoch and early stopping are decided. A member that stops (early stopping, or a
+non-finite loss) leaves the stack; the Trainer stops when none is left.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import lightning as L
+import torch
+from torch.func import functional_call, vmap
+
+from lossbench.data.loader import IndexBatchLoader
+from lossbench.vectorized.batched import BatchedOptimizer, StackedModel
+from lossbench.vectorized.members import Member
+
+
+def _stack(tensors: Sequence[torch.Tensor]) -> torch.Tensor:
+    return torch.stack(list(tensors))
+
+
+class VectorizedModule(L.LightningModule):
+    """Trains ``members`` (built by :mod:`lossbench.vectorized.run`) as one stacked model.
+
+    All members share model, head, loss, optimizer kind, batch size and data set; each has its
+    own seed, split, learning rate and weight decay.
+    """
+
+    def __init__(self, members: Sequence[Member], *, minibatch_size: int | None) -> None:
+        super().__init__()
+        self.automatic_optimization = False
+        self.members = list(members)
+        modules = [m.module for m in self.members]
+        first = modules[0]
+        self.stacked = StackedModel([m.model for m in modules])
+        # Not submodules (a tuple): they belong to the first member's module, and they hold
+        # no parameters; the losses' buffers are stacked below.
+        self._head_and_loss = (first.head, first.loss_fn)
+        self.squeeze = first.squeeze
+        self.minibatch_size = minibatch_size
+        names = [name for name, _ in first.loss_fn.named_buffers()]
+        #: The losses' buffers (class weights, pos_weight), stacked: they may differ per member.
+        self._loss_buffers = {
+            name: _stack([dict(m.loss_fn.named_buffers())[name] for m in modules]) for name in names
+        }
+        cfg = self.members[0].cfg.optimizer
+        self.optimizer = BatchedOptimizer(
+            list(self.stacked.params),
+            cfg,
+            lr=[float(m.cfg.optimizer.lr) for m in self.members],
+            weight_decay=[float(m.cfg.optimizer.weight_decay) for m in self.members],
+        )
+        #: Positions in ``members`` of the members still in the stack, in stack order.
+        self.alive: list[int] = list(range(len(self.members)))
+        self._losses = vmap(self._member_loss, in_dims=(0, 0, 0 if names else None))
+
+    # ------------------------------------------------------------------ Lightning's hooks
+    def train_dataloader(self) -> IndexBatchLoader:
+        # One step per epoch: the step draws the members' shuffled epochs itself.
+        return IndexBatchLoader((torch.zeros(1),), 1, shuffle=False)
+
+    def configure_optimizers(self) -> None:
+        return None  # the batched optimizer steps the stacked parameters itself
+
+    def on_fit_start(self) -> None:
+        device = self.device
+        self.optimizer.to(device)
+        self._loss_buffers = {k: v.to(device) for k, v in self._loss_buffers.items()}
+        for member in self.members:
+            member.module.to(device).eval()
+            tensors = member.datamodule.tensors
+            member.datamodule.tensors = {
+                k: tuple(t.to(device) for t in v) for k, v in tensors.items()
+            }
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Raw scores ``(K, rows, outputs)`` of the members' inputs ``(K, rows, features)``."""
+        return self.stacked(x)
+
+    def _member_loss(
+        self, scores: torch.Tensor, targets: torch.Tensor, buffers: dict[str, torch.Tensor] | None
+    ) -> torch.Tensor:
+        head, loss_fn = self._head_and_loss
+        out = head(scores)
+        out = out.squeeze(-1) if self.squeeze else out
+        return functional_call(loss_fn, buffers or {}, (out, targets))
+
+    def _epochs(self) -> tuple[torch.Tensor, ...]:
+        """The shuffled epoch ``(x, labels, targets)`` of every member in the stack, stacked:
+        each in the order its run alone draws (``IndexBatchLoader`` with its seed and epoch)."""
+        epochs = []
+        for k in self.alive:
+            member = self.members[k]
+            loader = IndexBatchLoader(
+                member.datamodule.tensors["train"], None, shuffle=True, seed=member.cfg.seed
+            )
+            loader.set_epoch(self.current_epoch)
+            epochs.append(next(iter(loader)))
+        return tuple(_stack(parts) for parts in zip(*epochs, strict=True))
+
+    def training_step(self, batch: Any, batch_idx: int) -> None:
+        x, labels, targets = self._epochs()
+        size = self.minibatch_size or x.shape[1]
+        starts = range(0, x.shape[1], size)
+        epoch = self.current_epoch
+        outputs: list[tuple[torch.Tensor, torch.Tensor]] = []
+        failed: dict[int, tuple[str, int]] = {}  # member -> (error, steps done)
+        for step, start in enumerate(starts):
+            xb, tb = x[:, start : start + size], targets[:, start : start + size]
+            scores = self(xb)
+            losses = self._losses(scores, tb, self._loss_buffers or None)
+            finite = torch.isfinite(losses)
+            if not bool(finite.all()):
+                for position in (~finite).nonzero().flatten().tolist():
+                    k = self.alive[position]
+                    if k not in failed:  # what ClassifierModule raises, for this member alone
+                        done = epoch * len(starts) + step
+                        failed[k] = (
+                            f"non-finite training loss ({losses[position].item()}) at epoch "
+                            f"{epoch}, step {done} (batch {step})",
+                            done,
+                        )
+                losses = torch.where(finite, losses, torch.zeros_like(losses))
+            for p in self.stacked.params:
+                p.grad = None
+            losses.sum().backward()
+            self.optimizer.step()
+            outputs.append((scores.detach(), losses.detach().unsqueeze(1).expand(-1, xb.shape[1])))
+        scores = torch.cat([s for s, _ in outputs], dim=1)
+        sample_losses = torch.cat([loss for _, loss in outputs], dim=1)
+        steps = (epoch + 1) * len(starts)
+        leaving = []
+        for position, k in enumerate(self.alive):
+            member = self.members[k]
+            if k in failed:
+                member.error, member.steps = failed[k]
+                member.epochs = epoch
+                leaving.append(position)
+                continue
+            values = self._validate(member, position)
+            values |= self._train_values(
+                member, scores[position], labels[position], sample_losses[position]
+            )
+            improved, stop = member.end_epoch(values, epoch, steps)
+            if improved:
+                member.best_state = _clone(member.module.state_dict())
+            if stop:
+                member.last_state = _clone(member.module.state_dict())
+                leaving.append(position)
+        if leaving:
+            keep = [p for p in range(len(self.alive)) if p not in leaving]
+            self._keep(keep)
+        if not self.alive:
+            self.trainer.should_stop = True
+
+    def on_train_end(self) -> None:
+        for position, k in enumerate(self.alive):  # trained to max_epochs
+            member = self.members[k]
+            self._load_member(member, position)
+            member.last_state = _clone(member.module.state_dict())
+
+    # ------------------------------------------------------------------ per member
+    def _load_member(self, member: Member, position: int) -> None:
+        """Write the member's slice of the stacked weights into its own module."""
+        with torch.no_grad():
+            own = dict(member.module.model.named_parameters())
+            for name, value in self.stacked.member_state(position).items():
+                own[name].copy_(value)
+
+    def _validate(self, member: Member, position: int) -> dict[str, float]:
+        """The member's ``val/*`` of this epoch, computed by its own module (the inline
+        validation of a run alone)."""
+        self._load_member(member, position)
+        return member.module.evaluate_split(member.datamodule.tensors["val"], "val")
+
+    def _train_values(
+        self, member: Member, scores: torch.Tensor, labels: torch.Tensor, losses: torch.Tensor
+    ) -> dict[str, float]:
+        """The member's ``train/*`` of this epoch from its steps' scores and losses, as its
+        module computes them at the epoch's end."""
+        module = member.module
+        metrics, mean_loss = module.stage_metrics["train"], module.stage_loss["train"]
+        metrics.to(scores.device)
+        mean_loss.to(scores.device)
+        metrics.update_from_scores(scores, labels, module.link)
+        mean_loss.update(losses)
+        values = metrics.compute()
+        values["train/loss"] = mean_loss.compute()
+        metrics.reset()
+        mean_loss.reset()
+        return {key: float(value) for key, value in values.items()}
+
+    def _keep(self, positions: list[int]) -> None:
+        index = torch.tensor(positions, dtype=torch.long, device=self.device)
+        self.stacked.keep(index)
+        self.optimizer.keep(index)
+        self._loss_buffers = {k: v.index_select(0, index) for k, v in self._loss_buffers.items()}
+        self.alive = [self.alive[p] for p in positions]
+
+
+def _clone(state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    return {key: value.detach().clone() for key, value in state.items()}

@@ -1,0 +1,242 @@
+"""Train a group of runs as one vectorized fit, and record each as an ordinary run.
+
+    >>> records = train_group([cfg_seed0, cfg_seed1], [run_dir0, run_dir1])  # doctest: +SKIP
+
+Each member gets what :func:`lossbench.train.train` gives a run alone: its run directory with
+``config.yaml``, ``metrics.json`` (the same fields, plus ``group_size``; ``train_seconds`` is
+the group's fit time), the best and last checkpoints (written when training ends, as
+``checkpoint.write=at_end`` does) and, with ``logger=csv``, ``logs/metrics.csv``. A config
+that is refused, or a member whose loss turns non-finite, is recorded as failed with the
+message a run alone records; the other members go on.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+import warnings
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from omegaconf import DictConfig, OmegaConf
+
+from lossbench.record import RunExistsError, environment, refuse_completed, write_record
+from lossbench.validation import ConfigError, validate
+from lossbench.vectorized.members import Member
+
+log = logging.getLogger("lossbench")
+
+
+def train_group(
+    cfgs: Sequence[DictConfig], output_dirs: Sequence[str | Path]
+) -> list[dict[str, Any] | None]:
+    """Train ``cfgs`` (configs that differ only in :data:`~lossbench.vectorized.grouping.
+    VECTORIZED_KEYS`, see :func:`~lossbench.vectorized.grouping.group_key`) as one stacked
+    model; write each member's run into its directory and return the records, in order
+    (None where the directory already holds a completed run: it is never overwritten).
+    """
+    import lightning as L
+
+    from lossbench.train import quiet_lightning
+    from lossbench.vectorized.module import VectorizedModule
+
+    quiet_lightning()
+    records: list[dict[str, Any] | None] = []
+    members: list[Member] = []
+    tables: dict[str, Any] = {}
+    for cfg, output_dir in zip(cfgs, output_dirs, strict=True):
+        member = _prepare(cfg, Path(output_dir), tables)
+        records.append(None if member is None else member.record)
+        if member is not None and member.error is None:
+            members.append(member)
+    if not members:
+        return records
+    for member in members:
+        member.record["group_size"] = len(members)
+    cfg = members[0].cfg
+    trainer = L.Trainer(
+        max_epochs=cfg.trainer.max_epochs,
+        accelerator=cfg.trainer.accelerator,
+        devices=1,
+        precision=cfg.trainer.precision,
+        deterministic=cfg.trainer.deterministic,
+        logger=False,
+        enable_checkpointing=False,
+        enable_progress_bar=False,
+        enable_model_summary=False,
+        num_sanity_val_steps=0,
+        limit_val_batches=0,
+        default_root_dir=members[0].output_dir,
+    )
+    module = VectorizedModule(members, minibatch_size=cfg.data.batch_size)
+    start = time.perf_counter()
+    failure: Exception | None = None
+    try:
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", ".*returned `None`, this fit will run with no optim")
+            trainer.fit(module)
+    except Exception as error:  # recorded for every member still training
+        failure = error
+    seconds = round(time.perf_counter() - start, 4)
+    batches = _batches(members[0])
+    for position, member in enumerate(members):
+        if failure is not None and member.error is None and position in module.alive:
+            member.error = f"{type(failure).__name__}: {failure}"
+        _finish(member, seconds, batches)
+    return records
+
+
+def _prepare(cfg: DictConfig, output_dir: Path, tables: dict[str, Any]) -> Member | None:
+    """Validate ``cfg`` and build its member as :func:`lossbench.train.train` builds the run."""
+    import lightning as L
+
+    from lossbench.data.datamodule import ClassificationDataModule
+    from lossbench.data.datasets import load_table
+    from lossbench.train import _base_record, build_module, resolved_loss
+
+    try:
+        refuse_completed(output_dir)
+    except RunExistsError as error:
+        log.error("refused: %s", error)
+        return None
+    output_dir.mkdir(parents=True, exist_ok=True)
+    record = _base_record(cfg, None)
+    record["environment"] = environment()
+    member = Member.of(cfg, output_dir, record)
+    try:
+        record["task"] = validate(cfg)
+        OmegaConf.save(cfg, output_dir / "config.yaml", resolve=True)
+        data = OmegaConf.to_container(cfg.data, resolve=True)
+        key = json.dumps({k: v for k, v in data.items() if k != "split_seed"}, sort_keys=True)
+        if key not in tables:
+            tables[key] = load_table(data)
+        # The order of a run alone: seed, data module, loss, module (initial weights).
+        L.seed_everything(cfg.seed, workers=True, verbose=False)
+        datamodule = ClassificationDataModule(
+            cfg.data, cfg.loss.name, seed=cfg.seed, table=tables[key]
+        )
+        try:
+            loss = resolved_loss(cfg, datamodule)
+        except ValueError as error:
+            raise ConfigError(str(error)) from None
+        module = build_module(cfg, datamodule, loss, epoch_loop=True)
+    except Exception as error:
+        refused = isinstance(error, ConfigError)
+        record["error"] = str(error) if refused else f"{type(error).__name__}: {error}"
+        record["refused"] = refused
+        member.error = record["error"]
+        write_record(output_dir, record)
+        log.error("run failed: %s (%s)", record["error"], output_dir / "metrics.json")
+        return member
+    module.preprocessing = datamodule.preprocessing
+    member.module, member.datamodule = module, datamodule
+    record.update(training_loop="vectorized", validation_loop="inline")
+    record.update(n_outputs=datamodule.n_outputs, sizes=datamodule.sizes(), loss_params=loss)
+    record.update(resumed_from=None)
+    return member
+
+
+def _batches(member: Member) -> int:
+    rows = member.record["sizes"]["train"]
+    size = member.cfg.data.batch_size or rows
+    return -(-rows // size)
+
+
+def _finish(member: Member, seconds: float, batches: int) -> None:
+    """Evaluate the member's best epoch, write its checkpoints, logs and record."""
+    record, cfg = member.record, member.cfg
+    record.update(
+        train_seconds=seconds, epochs=member.epochs, steps=member.steps, history=member.history
+    )
+    write = cfg.checkpoint.write != "never"
+    best_path = None
+    if write and member.best_state is not None:
+        best_path = member.output_dir / "checkpoints" / f"best-epoch{member.best.epoch:03d}.ckpt"
+        upto = {k: v[: member.best.epoch + 1] for k, v in member.history.items()}
+        _save(
+            member,
+            member.best_state,
+            upto,
+            member.best.epoch,
+            (member.best.epoch + 1) * batches,
+            best_path,
+        )
+    if member.error is not None:
+        record.update(status="failed", error=member.error, refused=False)
+        write_record(member.output_dir, record)
+        log.error("run failed: %s (%s)", member.error, member.output_dir / "metrics.json")
+        return
+    if write and cfg.checkpoint.save_last and member.last_state is not None:
+        last = member.output_dir / "checkpoints" / "last.ckpt"
+        _save(member, member.last_state, member.history, member.epochs, member.steps, last)
+    module = member.module
+    module.load_state_dict(member.best_state)
+    results: dict[str, float] = {}
+    for stage in ("val", "test"):
+        results |= module.evaluate_split(member.datamodule.tensors[stage], stage)
+    record.update(results)
+    record.update(
+        best_checkpoint=None if best_path is None else str(best_path),
+        best_epoch=member.best.epoch,
+        test_reliability=module.reliability,
+    )
+    _write_logs(member, batches, results)
+    record["status"] = "completed"
+    write_record(member.output_dir, record)
+    metric = cfg.optimized_metric.replace("val/", "test/")
+    log.info(
+        "completed: %s = %.4f (group of %d); record: %s",
+        metric,
+        record.get(metric, float("nan")),
+        record["group_size"],
+        member.output_dir / "metrics.json",
+    )
+
+
+def _save(
+    member: Member,
+    state: dict[str, Any],
+    history: dict[str, list[float]],
+    epoch: int,
+    global_step: int,
+    path: Path,
+) -> None:
+    """A checkpoint of the member in the format of a run alone (what ``lossbench-eval`` and
+    ``lossbench-predict`` read): weights, hyper-parameters, history and metadata."""
+    import lightning
+    import torch
+
+    module = member.module
+    checkpoint: dict[str, Any] = {
+        "epoch": epoch,
+        "global_step": global_step,
+        "pytorch-lightning_version": lightning.__version__,
+        "state_dict": {k: v.cpu() for k, v in state.items()},
+        "hparams_name": "kwargs",
+        "hyper_parameters": dict(module.hparams),
+    }
+    saved = module.history
+    module.history = history
+    module.on_save_checkpoint(checkpoint)
+    module.history = saved
+    path.parent.mkdir(parents=True, exist_ok=True)
+    partial = path.with_suffix(".ckpt.partial")
+    torch.save(checkpoint, partial)
+    partial.replace(path)
+
+
+def _write_logs(member: Member, batches: int, results: dict[str, float]) -> None:
+    """``logs/metrics.csv`` of ``logger=csv``: each epoch's metrics at its last global step,
+    then the final ``val/*`` and ``test/*``, as a run alone logs them."""
+    if member.cfg.logger.name != "csv":
+        return
+    from lightning.pytorch.loggers import CSVLogger
+
+    logger = CSVLogger(save_dir=member.output_dir, name="logs", version="")
+    for epoch in range(member.epochs):
+        values = {k: v[epoch] for k, v in member.history.items() if len(v) > epoch}
+        logger.log_metrics({**values, "epoch": epoch}, step=(epoch + 1) * batches)
+    logger.log_metrics(results, step=member.steps)
+    logger.save()

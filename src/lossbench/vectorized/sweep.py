@@ -1,0 +1,118 @@
+"""A sweep's jobs as tasks: completed jobs skipped, groups trained vectorized, the rest alone.
+
+    >>> tasks, skipped = plan_sweep(cfgs, output_dirs)            # doctest: +SKIP
+    >>> values = run_tasks(tasks, cfgs, output_dirs, n_jobs=2)     # doctest: +SKIP
+
+This is what ``hydra/launcher=vectorized`` (``hydra_plugins.lossbench_vectorized_launcher``)
+does between composing the jobs and handing Hydra their results. A task is a list of job
+positions: one job trains alone through :func:`lossbench.train.train`, several train as one
+group through :func:`lossbench.vectorized.run.train_group`. Tasks run in worker processes
+(``n_jobs``), each with ``cores // workers`` torch threads (at least 1).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from omegaconf import DictConfig, OmegaConf
+
+from lossbench.vectorized.grouping import group_key, why_alone
+
+log = logging.getLogger("lossbench")
+
+
+def plan_sweep(
+    cfgs: Sequence[DictConfig],
+    output_dirs: Sequence[Path],
+    *,
+    max_group_size: int | None = None,
+) -> tuple[list[list[int]], dict[int, float | None]]:
+    """Split the jobs into tasks; return (tasks, values of the jobs already completed).
+
+    Jobs that completed with the same config are skipped (their value is read from their
+    record); the others are grouped by :func:`group_key` (groups of at most
+    ``max_group_size``); a job that :func:`why_alone` refuses is a task of its own.
+    """
+    from lossbench.train import _sweep_value, completed_with_same_config
+
+    skipped: dict[int, float | None] = {}
+    groups: dict[str, list[int]] = {}
+    tasks: list[list[int]] = []
+    for position, (cfg, output_dir) in enumerate(zip(cfgs, output_dirs, strict=True)):
+        done = completed_with_same_config(cfg, Path(output_dir))
+        if done is not None:
+            log.info("skipped: %s already completed with this config", output_dir)
+            skipped[position] = _sweep_value(cfg, done)
+            continue
+        reason = why_alone(cfg)
+        if reason is not None:
+            log.info("job %d runs alone: %s", position, reason)
+            tasks.append([position])
+        else:
+            groups.setdefault(group_key(cfg), []).append(position)
+    size = max_group_size or None
+    for members in groups.values():
+        for start in range(0, len(members), size or len(members)):
+            tasks.append(members[start : start + (size or len(members))])
+    tasks.sort(key=lambda task: task[0])
+    return tasks, skipped
+
+
+def run_task(
+    cfgs: Sequence[dict[str, Any]], output_dirs: Sequence[str], threads: int | None = None
+) -> list[float | None]:
+    """Train one task (resolved configs as plain dicts) and return the sweep values."""
+    import torch
+
+    from lossbench.record import RunExistsError
+    from lossbench.train import _sweep_value, quiet_lightning, train
+    from lossbench.validation import ConfigError
+    from lossbench.vectorized.run import train_group
+
+    if threads is not None:
+        torch.set_num_threads(max(1, min(threads, torch.get_num_threads())))
+    quiet_lightning()
+    configs = [OmegaConf.create(cfg) for cfg in cfgs]
+    if len(configs) == 1:
+        try:
+            record = train(configs[0], output_dirs[0], multirun=True)
+        except (ConfigError, RunExistsError) as error:
+            log.error("refused: %s", error)
+            return [None]
+        return [_sweep_value(configs[0], record)]
+    records = train_group(configs, [Path(d) for d in output_dirs])
+    return [
+        None if record is None else _sweep_value(cfg, record)
+        for cfg, record in zip(configs, records, strict=True)
+    ]
+
+
+def run_tasks(
+    tasks: Sequence[Sequence[int]],
+    cfgs: Sequence[DictConfig],
+    output_dirs: Sequence[Path],
+    *,
+    n_jobs: int = 1,
+) -> dict[int, float | None]:
+    """Run ``tasks``, in ``n_jobs`` worker processes when more than one; the jobs' values."""
+    from lossbench.cpus import cores
+
+    plain = [OmegaConf.to_container(cfg, resolve=True) for cfg in cfgs]
+    args = [([plain[i] for i in task], [str(output_dirs[i]) for i in task]) for task in tasks]
+    workers = max(1, min(n_jobs, len(tasks)))
+    threads = max(1, cores() // workers)
+    if workers == 1:
+        results = [run_task(c, d, threads) for c, d in args]
+    else:
+        from joblib import Parallel, delayed
+
+        results = Parallel(n_jobs=workers, backend="loky")(
+            delayed(run_task)(c, d, threads) for c, d in args
+        )
+    values: dict[int, float | None] = {}
+    for task, result in zip(tasks, results, strict=True):
+        values.update(zip(task, result, strict=True))
+    return values
