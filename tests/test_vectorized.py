@@ -1,0 +1,269 @@
+"""Vectorized training: each member of a group equals the same run trained alone."""
+
+from __future__ import annotations
+
+import csv
+import json
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+from hydra.core.global_hydra import GlobalHydra
+from sklearn.datasets import load_iris
+
+from lossbench.checkpoint import load_checkpoint
+from lossbench.evaluate import evaluate
+from lossbench.predict import predict
+from lossbench.record import RECORD_NAME
+from lossbench.train import main, train
+from lossbench.vectorized import group_key, why_alone
+from lossbench.vectorized.batched import BatchedOptimizer, StackedModel
+from lossbench.vectorized.run import train_group
+
+#: Members that differ in everything a member may: seed, split, learning rate, weight decay.
+MEMBERS = (
+    ("seed=0",),
+    ("seed=1", "data.split_seed=1", "optimizer.lr=3e-2"),
+    ("seed=2", "data.split_seed=2", "optimizer.weight_decay=0.05"),
+)
+CASES = {
+    # early stopping with patience 1 stops the fast-learning member early
+    "binary-logits-bce_with_logits-pos_weight-adamw-early_stopping": (
+        "data=breast_cancer",
+        "setup=logits_bce_with_logits_pos_weight",
+        "optimizer=adamw",
+        "trainer.max_epochs=5",
+        "checkpoint.write=at_end",
+        "early_stopping.enabled=true",
+        "early_stopping.patience=1",
+    ),
+    "multilabel-logits-focal-sgd": (
+        "data=digits_multilabel",
+        "setup=logits_focal",
+        "optimizer=sgd",
+        "trainer.max_epochs=3",
+        "checkpoint.write=never",
+    ),
+    "multiclass-log_softmax-nll-adam": (
+        "data=iris",
+        "head=log_softmax",
+        "loss=nll",
+        "trainer.max_epochs=5",
+        "checkpoint.write=at_end",
+        "data.batch_size=16",
+    ),
+    "multiclass-softmax-bce-linear-sgd": (
+        "data=wine",
+        "setup=softmax_bce",
+        "model=linear",
+        "optimizer=sgd",
+        "trainer.max_epochs=3",
+    ),
+}
+
+
+def _alone_and_grouped(make_cfg, tmp_path, base, members=MEMBERS):
+    cfgs = [make_cfg(*base, *member) for member in members]
+    alone = [train(cfg, tmp_path / f"alone{i}", multirun=True) for i, cfg in enumerate(cfgs)]
+    grouped = train_group(cfgs, [tmp_path / f"member{i}" for i in range(len(cfgs))])
+    return alone, grouped
+
+
+def _metrics(record):
+    return {k: v for k, v in record.items() if k.startswith(("val/", "test/"))}
+
+
+@pytest.mark.parametrize("case", CASES)
+def test_every_member_equals_its_run_alone(make_cfg, tmp_path, case):
+    alone, grouped = _alone_and_grouped(make_cfg, tmp_path, CASES[case])
+    for single, member in zip(alone, grouped, strict=True):
+        assert member["status"] == single["status"] == "completed"
+        assert set(member) == set(single) | {"group_size"}
+        assert member["group_size"] == len(MEMBERS)
+        assert (member["best_epoch"], member["epochs"], member["steps"]) == (
+            single["best_epoch"],
+            single["epochs"],
+            single["steps"],
+        )
+        metrics = _metrics(single)
+        assert metrics.keys() == _metrics(member).keys() and len(metrics) >= 16
+        for key, value in metrics.items():
+            assert member[key] == pytest.approx(value, abs=1e-5, nan_ok=True), key
+        assert member["history"].keys() == single["history"].keys()
+        for key, values in single["history"].items():
+            assert member["history"][key] == pytest.approx(values, abs=1e-5, nan_ok=True), key
+        for key in ("sizes", "loss_params", "n_outputs", "seed", "task", "setup"):
+            assert member[key] == single[key], key
+    assert len({m["train_seconds"] for m in grouped}) == 1  # the group's fit time
+    if "early_stopping" in case:
+        assert min(m["epochs"] for m in grouped) < 5  # a member stopped early, alone
+        assert len({m["epochs"] for m in grouped}) > 1
+
+
+def test_non_finite_member_fails_alone_with_the_usual_error(make_cfg, tmp_path):
+    base = (
+        "data=breast_cancer",
+        "head=sigmoid",
+        "loss=manual_bce",
+        "model=linear",
+        "optimizer=sgd",
+        "trainer.max_epochs=3",
+    )
+    members = (("optimizer.lr=1e4",), ("optimizer.lr=1e-2",), ("seed=3", "optimizer.lr=1e3"))
+    alone, grouped = _alone_and_grouped(make_cfg, tmp_path, base, members)
+    assert [r["status"] for r in grouped] == ["failed", "completed", "failed"]
+    for single, member in zip(alone, grouped, strict=True):
+        assert member["status"] == single["status"]
+        assert member["error"] == single["error"]
+        assert member.get("refused") == single.get("refused")
+        assert (member["epochs"], member["steps"]) == (single["epochs"], single["steps"])
+    assert grouped[0]["error"].startswith("non-finite training loss (nan) at epoch 0")
+    assert grouped[1]["test/nll"] == pytest.approx(alone[1]["test/nll"], abs=1e-5)
+
+
+def test_refused_member_is_recorded_and_the_others_train(make_cfg, tmp_path):
+    cfgs = [make_cfg("data=iris", f"optimizer.lr={lr}") for lr in (1e-3, -1.0)]
+    records = train_group(cfgs, [tmp_path / "a", tmp_path / "b"])
+    assert records[0]["status"] == "completed" and records[0]["group_size"] == 1
+    assert records[1]["status"] == "failed" and records[1]["refused"] is True
+    assert "optimizer.lr=-1.0 must be a positive number" in records[1]["error"]
+    on_disk = json.loads((tmp_path / "b" / RECORD_NAME).read_text())
+    assert on_disk["error"] == records[1]["error"]
+
+
+def test_member_checkpoints_serve_eval_and_predict_like_a_run_alone(make_cfg, tmp_path):
+    base = ("data=iris", "setup=softmax_bce", "trainer.max_epochs=3")
+    alone, grouped = _alone_and_grouped(make_cfg, tmp_path, base, MEMBERS[:2])
+    rows = load_iris()
+    new = tmp_path / "new.csv"
+    with new.open("w", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(rows.feature_names)
+        writer.writerows(rows.data[:20].tolist())
+    for single, member in zip(alone, grouped, strict=True):
+        best = Path(member["best_checkpoint"])
+        assert best.name == f"best-epoch{member['best_epoch']:03d}.ckpt"
+        result = evaluate(best)
+        for key, value in result.items():
+            if key.startswith("test/"):
+                assert value == pytest.approx(member[key], abs=1e-12), key
+        ours, theirs = predict(best, new), predict(single["best_checkpoint"], new)
+        assert ours.keys() == theirs.keys() and len(ours["predicted"]) == 20
+        for key in ours:
+            if key != "predicted":
+                assert ours[key] == pytest.approx(theirs[key], abs=1e-5), key
+        last = load_checkpoint(best.parent / "last.ckpt")
+        assert last["epoch"] == member["epochs"] and last["global_step"] == member["steps"]
+        assert json.loads(last["lossbench_history"]) == member["history"]
+
+
+def test_stacked_model_computes_each_members_own_layers():
+    torch.manual_seed(0)
+    models = [
+        torch.nn.Sequential(torch.nn.Linear(5, 8), torch.nn.Tanh(), torch.nn.Linear(8, 3))
+        for _ in range(4)
+    ]
+    stacked = StackedModel(models)
+    x = torch.randn(4, 6, 5)
+    for k, model in enumerate(models):
+        torch.testing.assert_close(stacked(x)[k], model(x[k]))
+    with pytest.raises(ValueError, match="dropout"):
+        StackedModel([torch.nn.Sequential(torch.nn.Linear(2, 2), torch.nn.Dropout(0.5))])
+
+
+@pytest.mark.parametrize(
+    "cfg",
+    [
+        {"name": "adam", "betas": [0.9, 0.999], "eps": 1e-8},
+        {"name": "adamw", "betas": [0.8, 0.99], "eps": 1e-6},
+        {"name": "sgd", "momentum": 0.9, "nesterov": False},
+        {"name": "sgd", "momentum": 0.9, "nesterov": True},
+        {"name": "sgd", "momentum": 0.0, "nesterov": False},
+    ],
+    ids=lambda c: f"{c['name']}-{c.get('nesterov', '')}{c.get('momentum', '')}",
+)
+def test_batched_optimizer_follows_torch_per_member(cfg):
+    from lossbench.optim import build_optimizer
+
+    torch.manual_seed(0)
+    lrs, decays = [1e-3, 3e-2, 1e-1], [0.0, 0.1, 0.01]
+    models = [torch.nn.Linear(4, 3) for _ in lrs]
+    stacked = StackedModel(models)
+    batched = BatchedOptimizer(list(stacked.params), cfg, lr=lrs, weight_decay=decays)
+    alone = [
+        build_optimizer({**cfg, "lr": lr, "weight_decay": wd, "implementation": "for_loop"}, m)
+        for m, lr, wd in zip(models, lrs, decays, strict=True)
+    ]
+    for _ in range(5):
+        x = torch.randn(3, 7, 4)
+        stacked(x).pow(2).sum().backward()
+        batched.step()
+        for k, (model, opt) in enumerate(zip(models, alone, strict=True)):
+            opt.zero_grad()
+            model(x[k]).pow(2).sum().backward()
+            opt.step()
+        for p in stacked.params:
+            p.grad = None
+    for k, model in enumerate(models):
+        for name, value in stacked.member_state(k).items():
+            torch.testing.assert_close(value, dict(model.named_parameters())[name])
+
+
+def test_grouping_keys_and_lone_runs(make_cfg):
+    a = make_cfg("data=wine", "seed=0")
+    assert why_alone(a) is None
+    assert group_key(a) == group_key(make_cfg("data=wine", "seed=4", "optimizer.lr=0.3"))
+    assert group_key(a) != group_key(make_cfg("data=wine", "optimizer=sgd"))
+    assert group_key(a) != group_key(make_cfg("data=iris"))
+    assert "optimizer=lbfgs" in why_alone(make_cfg("data=wine", "optimizer=lbfgs"))
+    assert "dropout" in why_alone(make_cfg("data=wine", "model.dropout=0.2"))
+    assert "training_loop=batch" in why_alone(make_cfg("data=wine", "training_loop=batch"))
+
+
+def _records(sweep: Path) -> dict[str, dict]:
+    return {p.parent.name: json.loads(p.read_text()) for p in sweep.glob(f"*/{RECORD_NAME}")}
+
+
+def _sweep(monkeypatch, tmp_path, capfd, *args: str) -> str:
+    """``lossbench-train -m hydra/launcher=vectorized ARGS`` in this process; its output."""
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(sys, "argv", ["lossbench-train", "-m", "hydra/launcher=vectorized", *args])
+    try:
+        main()
+    finally:
+        GlobalHydra.instance().clear()
+    out, err = capfd.readouterr()
+    return out + err
+
+
+def test_vectorized_launcher_groups_a_real_sweep_and_skips_completed_members(
+    monkeypatch, tmp_path, capfd
+):
+    sweep = tmp_path / "sweep"
+    args = (
+        "hydra.launcher.n_jobs=1",
+        f"hydra.sweep.dir={sweep}",
+        "hydra.sweep.subdir=${hydra.job.num}",
+        "data=iris",
+        "trainer.max_epochs=3",
+        "logger=none",
+        "seed=0,1",
+        "training_loop=epoch,batch",
+    )
+    log = _sweep(monkeypatch, tmp_path, capfd, *args)
+    assert "4 jobs: 2 in 1 vectorized groups, 2 alone, 0 already completed" in log
+    records = _records(sweep)
+    assert sorted(records) == ["0", "1", "2", "3"]
+    # job order: seed=0 epoch, seed=0 batch, seed=1 epoch, seed=1 batch
+    assert [records[n].get("group_size") for n in "0123"] == [2, None, 2, None]
+    assert [records[n]["seed"] for n in "0123"] == [0, 0, 1, 1]
+    for grouped, alone in (("0", "1"), ("2", "3")):  # the batch loop trains identically
+        assert records[grouped]["training_loop"] == "vectorized"
+        assert records[alone]["training_loop"] == "batch"
+        for key, value in _metrics(records[alone]).items():
+            assert records[grouped][key] == pytest.approx(value, abs=1e-5, nan_ok=True)
+        assert (sweep / grouped / ".hydra" / "overrides.yaml").is_file()
+    again = _sweep(monkeypatch, tmp_path, capfd, *args)
+    assert "4 jobs: 0 in 0 vectorized groups, 0 alone, 4 already completed" in again
+    assert _records(sweep) == records
