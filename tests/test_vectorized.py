@@ -190,21 +190,20 @@ def test_batched_optimizer_follows_torch_per_member(cfg):
     lrs, decays = [1e-3, 3e-2, 1e-1], [0.0, 0.1, 0.01]
     models = [torch.nn.Linear(4, 3) for _ in lrs]
     stacked = StackedModel(models)
-    batched = BatchedOptimizer(list(stacked.params), cfg, lr=lrs, weight_decay=decays)
+    batched = BatchedOptimizer(stacked, cfg, lr=lrs, weight_decay=decays)
     alone = [
         build_optimizer({**cfg, "lr": lr, "weight_decay": wd, "implementation": "for_loop"}, m)
         for m, lr, wd in zip(models, lrs, decays, strict=True)
     ]
     for _ in range(5):
         x = torch.randn(3, 7, 4)
+        stacked.flat_grad.zero_()
         stacked(x).pow(2).sum().backward()
         batched.step()
         for k, (model, opt) in enumerate(zip(models, alone, strict=True)):
             opt.zero_grad()
             model(x[k]).pow(2).sum().backward()
             opt.step()
-        for p in stacked.params:
-            p.grad = None
     for k, model in enumerate(models):
         for name, value in stacked.member_state(k).items():
             torch.testing.assert_close(value, dict(model.named_parameters())[name])

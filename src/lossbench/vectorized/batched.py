@@ -12,10 +12,12 @@ Each linear layer is one ``torch.baddbmm`` over the K members: member ``k`` comp
 ``x[k] @ W[k].T + b[k]``, exactly its own layer, and nothing mixes members, so the gradient
 of the sum of the members' losses is, slice by slice, each member's own gradient.
 
-The optimizers follow the update formulas of ``torch.optim.Adam``, ``AdamW`` and ``SGD``
-(with momentum, dampening 0) with a learning rate and a weight decay per member. As in
-:func:`lossbench.optim.build_optimizer`, weight decay applies to weights (tensors of two or
-more dimensions per member), never to biases.
+All parameters of the stack live in one ``(K, P)`` tensor (each parameter is a view into it),
+and so do their gradients: the optimizer then updates every parameter of every member with a
+handful of operations on that one tensor. The optimizers follow the update formulas of
+``torch.optim.Adam``, ``AdamW`` and ``SGD`` (with momentum, dampening 0) with a learning rate
+and a weight decay per member. As in :func:`lossbench.optim.build_optimizer`, weight decay
+applies to weights (tensors of two or more dimensions per member), never to biases.
 """
 
 from __future__ import annotations
@@ -41,7 +43,9 @@ class StackedModel(nn.Module):
 
     ``parameter_names`` are the names of each member's own parameters (``0.weight``,
     ``0.bias``, ...) in the order of :attr:`params`, so that a member's slice can be written
-    back into a model of its own (:meth:`member_state`).
+    back into a model of its own (:meth:`member_state`). :attr:`flat` holds every parameter
+    as a ``(K, P)`` tensor, :attr:`flat_grad` their gradients (:meth:`bind` rebuilds both,
+    e.g. after a move to another device).
     """
 
     def __init__(self, models: Sequence[nn.Module]) -> None:
@@ -76,11 +80,48 @@ class StackedModel(nn.Module):
         self._has_bias = [
             isinstance(layer, nn.Linear) and layer.bias is not None for layer in first
         ]
+        self.flat = torch.empty(0)
+        self.flat_grad = torch.empty(0)
+        self.bind()
+
+    def bind(self, index: torch.Tensor | None = None) -> None:
+        """Gather the parameters into :attr:`flat` (only the members at ``index``, if given)
+        and make each parameter, and its gradient, a view into :attr:`flat` / :attr:`flat_grad`.
+        """
+        data = [p.data.reshape(len(p), -1) for p in self.params]
+        flat = torch.cat(data, dim=1)
+        if index is not None:
+            flat = flat.index_select(0, index)
+        self.flat, self.flat_grad = flat, torch.zeros_like(flat)
+        for p, view in zip(self.params, self._views(flat), strict=True):
+            p.data = view
+        self.bind_grads()
+
+    def bind_grads(self) -> None:
+        """Make each parameter's gradient a view into :attr:`flat_grad`, where backward
+        accumulates it (a gradient set to None elsewhere would be a new tensor)."""
+        for p, view in zip(self.params, self._views(self.flat_grad), strict=True):
+            p.grad = view
+
+    def _views(self, flat: torch.Tensor) -> list[torch.Tensor]:
+        views, start = [], 0
+        for p in self.params:
+            n = p[0].numel()
+            views.append(flat[:, start : start + n].view(len(flat), *p.shape[1:]))
+            start += n
+        return views
+
+    @property
+    def decays(self) -> torch.Tensor:
+        """``(P,)`` True where :attr:`flat` holds a weight (decayed), False for a bias."""
+        return torch.cat(
+            [torch.full((p[0].numel(),), p.ndim >= 3, device=p.device) for p in self.params]
+        )
 
     @property
     def size(self) -> int:
         """How many members are stacked."""
-        return len(self.params[0])
+        return len(self.flat)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """Raw scores ``(K, rows, outputs)`` of inputs ``(K, rows, features)``."""
@@ -101,22 +142,21 @@ class StackedModel(nn.Module):
 
     def keep(self, index: torch.Tensor) -> None:
         """Keep only the members at ``index`` (in that order)."""
-        for p in self.params:
-            p.grad = None
-            p.data = p.data.index_select(0, index)
+        self.bind(index)
 
 
 class BatchedOptimizer:
-    """Adam, AdamW or SGD over stacked parameters ``(K, ...)``, with a learning rate and a
-    weight decay per member.
+    """Adam, AdamW or SGD over the ``(K, P)`` parameters of a :class:`StackedModel`, with a
+    learning rate and a weight decay per member.
 
-        >>> p = nn.Parameter(torch.ones(2, 3, 3))
-        >>> opt = BatchedOptimizer([p], {"name": "sgd", "momentum": 0.0, "nesterov": False},
+        >>> stacked = StackedModel([nn.Linear(3, 3, bias=False) for _ in range(2)])
+        >>> _ = stacked.flat.fill_(1.0)
+        >>> opt = BatchedOptimizer(stacked, {"name": "sgd", "momentum": 0.0, "nesterov": False},
         ...                        lr=[0.1, 0.2], weight_decay=[0.0, 0.0])
-        >>> p.grad = torch.ones_like(p)
+        >>> _ = stacked.flat_grad.fill_(1.0)
         >>> opt.step()
-        >>> p[:, 0, 0].tolist()
-        [0.8999999761581543, 0.800000011920929]
+        >>> stacked.params[0][:, 0, 0].tolist()
+        [0.8999999761581421, 0.800000011920929]
 
     ``cfg`` is the optimizer config (``betas``, ``eps`` or ``momentum``, ``nesterov``); its
     ``lr`` and ``weight_decay`` are replaced by the per-member ``lr`` and ``weight_decay``.
@@ -124,7 +164,7 @@ class BatchedOptimizer:
 
     def __init__(
         self,
-        params: Sequence[nn.Parameter],
+        stacked: StackedModel,
         cfg: Mapping[str, Any],
         *,
         lr: Sequence[float],
@@ -137,10 +177,9 @@ class BatchedOptimizer:
                 f"{', '.join(BATCHED_OPTIMIZERS)}."
             )
         self.name = name
-        self.params = list(params)
-        device = self.params[0].device
-        self.lr = torch.tensor(list(lr), dtype=torch.float64, device=device)
-        self.weight_decay = torch.tensor(list(weight_decay), dtype=torch.float64, device=device)
+        self.stacked = stacked
+        self.lr = torch.tensor(list(lr), dtype=torch.float64)
+        self.weight_decay = torch.tensor(list(weight_decay), dtype=torch.float64)
         if name in ("adam", "adamw"):
             self.beta1, self.beta2 = (float(b) for b in cfg["betas"])
             self.eps = float(cfg["eps"])
@@ -148,59 +187,62 @@ class BatchedOptimizer:
             self.momentum = float(cfg["momentum"])
             self.nesterov = bool(cfg["nesterov"])
         self.steps = 0
-        #: Per parameter: Adam's (exp_avg, exp_avg_sq) or SGD's momentum buffer.
-        self.state: list[list[torch.Tensor]] = [[] for _ in self.params]
+        #: Adam's (exp_avg, exp_avg_sq) or SGD's momentum buffer, each ``(K, P)``.
+        self.state: list[torch.Tensor] = []
+        self.bind()
 
-    def _per_member(self, values: torch.Tensor, like: torch.Tensor) -> torch.Tensor:
-        return values.to(like.dtype).view(-1, *([1] * (like.ndim - 1)))
+    def bind(self) -> None:
+        """Follow the stack's device and members (after :meth:`StackedModel.bind`)."""
+        flat = self.stacked.flat
+        self.lr, self.weight_decay = self.lr.to(flat.device), self.weight_decay.to(flat.device)
+        self.state = [s.to(flat.device) for s in self.state]
+        #: (K, P) weight decay of each member on its weights, 0 on its biases.
+        self._decay = (self.weight_decay.unsqueeze(1) * self.stacked.decays).to(flat.dtype)
 
     def keep(self, index: torch.Tensor) -> None:
-        """Keep only the members at ``index`` (as :meth:`StackedModel.keep`)."""
-        self.lr = self.lr.index_select(0, index.to(self.lr.device))
-        self.weight_decay = self.weight_decay.index_select(0, index.to(self.lr.device))
-        self.state = [[s.index_select(0, index) for s in states] for states in self.state]
+        """Keep only the members at ``index`` (as :meth:`StackedModel.keep`, called first)."""
+        index = index.to(self.lr.device)
+        self.lr = self.lr.index_select(0, index)
+        self.weight_decay = self.weight_decay.index_select(0, index)
+        self.state = [s.index_select(0, index) for s in self.state]
+        self.bind()
 
-    def to(self, device: torch.device) -> BatchedOptimizer:
-        self.lr, self.weight_decay = self.lr.to(device), self.weight_decay.to(device)
-        self.state = [[s.to(device) for s in states] for states in self.state]
-        return self
+    def _per_member(self, values: torch.Tensor) -> torch.Tensor:
+        """``(K,)`` float64 values as a ``(K, 1)`` column in the parameters' dtype."""
+        return values.to(self.stacked.flat.dtype).unsqueeze(1)
 
     @torch.no_grad()
     def step(self) -> None:
-        """One update of every member from the gradients in ``p.grad``."""
+        """One update of every member from the gradients in :attr:`StackedModel.flat_grad`."""
         self.steps += 1
-        for p, state in zip(self.params, self.state, strict=True):
-            if p.grad is None:
-                continue
-            decays = p.ndim >= 3  # a member's weight matrix: (K, out, in)
-            if self.name == "sgd":
-                self._sgd(p, p.grad, state, decays)
-            else:
-                self._adam(p, p.grad, state, decays)
+        p, grad = self.stacked.flat, self.stacked.flat_grad
+        if self.name == "sgd":
+            self._sgd(p, grad)
+        else:
+            self._adam(p, grad)
 
-    def _adam(self, p: torch.Tensor, grad: torch.Tensor, state: list, decays: bool) -> None:
-        if decays and self.name == "adam":
-            grad = grad.add(p * self._per_member(self.weight_decay, p))
-        elif decays:  # AdamW: decoupled, param *= 1 - lr * wd
-            p.mul_(self._per_member(1 - self.lr * self.weight_decay, p))
-        if not state:
-            state += [torch.zeros_like(p), torch.zeros_like(p)]
-        exp_avg, exp_avg_sq = state
+    def _adam(self, p: torch.Tensor, grad: torch.Tensor) -> None:
+        if self.name == "adam":  # L2: grad += wd * param (weights only)
+            grad = grad.addcmul(p, self._decay)
+        else:  # AdamW, decoupled: param *= 1 - lr * wd (weights only)
+            p.mul_(1 - self._per_member(self.lr) * self._decay)
+        if not self.state:
+            self.state = [torch.zeros_like(p), torch.zeros_like(p)]
+        exp_avg, exp_avg_sq = self.state
         exp_avg.lerp_(grad, 1 - self.beta1)
         exp_avg_sq.mul_(self.beta2).addcmul_(grad, grad, value=1 - self.beta2)
         bias_correction1 = 1 - self.beta1**self.steps
         bias_correction2_sqrt = math.sqrt(1 - self.beta2**self.steps)
         denom = (exp_avg_sq.sqrt() / bias_correction2_sqrt).add_(self.eps)
-        p.addcdiv_(exp_avg * self._per_member(-self.lr / bias_correction1, p), denom)
+        p.addcdiv_(exp_avg * self._per_member(-self.lr / bias_correction1), denom)
 
-    def _sgd(self, p: torch.Tensor, grad: torch.Tensor, state: list, decays: bool) -> None:
-        if decays:
-            grad = grad.add(p * self._per_member(self.weight_decay, p))
+    def _sgd(self, p: torch.Tensor, grad: torch.Tensor) -> None:
+        grad = grad.addcmul(p, self._decay)  # L2 on weights only
         if self.momentum:
-            if not state:
-                state.append(grad.detach().clone())
+            if not self.state:
+                self.state = [grad.clone()]
             else:
-                state[0].mul_(self.momentum).add_(grad)
-            buf = state[0]
+                self.state[0].mul_(self.momentum).add_(grad)
+            buf = self.state[0]
             grad = grad.add(buf, alpha=self.momentum) if self.nesterov else buf
-        p.sub_(grad * self._per_member(self.lr, p))
+        p.sub_(grad * self._per_member(self.lr))

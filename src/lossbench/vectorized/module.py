@@ -55,7 +55,7 @@ class VectorizedModule(L.LightningModule):
         }
         cfg = self.members[0].cfg.optimizer
         self.optimizer = BatchedOptimizer(
-            list(self.stacked.params),
+            self.stacked,
             cfg,
             lr=[float(m.cfg.optimizer.lr) for m in self.members],
             weight_decay=[float(m.cfg.optimizer.weight_decay) for m in self.members],
@@ -74,7 +74,8 @@ class VectorizedModule(L.LightningModule):
 
     def on_fit_start(self) -> None:
         device = self.device
-        self.optimizer.to(device)
+        self.stacked.bind()  # a move to the device replaced the parameters' storage
+        self.optimizer.bind()
         self._loss_buffers = {k: v.to(device) for k, v in self._loss_buffers.items()}
         for member in self.members:
             member.module.to(device).eval()
@@ -110,6 +111,7 @@ class VectorizedModule(L.LightningModule):
 
     def training_step(self, batch: Any, batch_idx: int) -> None:
         x, labels, targets = self._epochs()
+        self.stacked.bind_grads()
         size = self.minibatch_size or x.shape[1]
         starts = range(0, x.shape[1], size)
         epoch = self.current_epoch
@@ -131,8 +133,7 @@ class VectorizedModule(L.LightningModule):
                             done,
                         )
                 losses = torch.where(finite, losses, torch.zeros_like(losses))
-            for p in self.stacked.params:
-                p.grad = None
+            self.stacked.flat_grad.zero_()
             losses.sum().backward()
             self.optimizer.step()
             outputs.append((scores.detach(), losses.detach().unsqueeze(1).expand(-1, xb.shape[1])))

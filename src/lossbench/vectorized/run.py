@@ -76,6 +76,8 @@ def train_group(
     try:
         with warnings.catch_warnings():
             warnings.filterwarnings("ignore", ".*returned `None`, this fit will run with no optim")
+            # the gradients are views into one (K, P) tensor, on purpose (batched.StackedModel)
+            warnings.filterwarnings("ignore", ".*do not obey the gradient layout contract")
             trainer.fit(module)
     except Exception as error:  # recorded for every member still training
         failure = error
