@@ -14,6 +14,7 @@ non-finite loss) leaves the stack; the Trainer stops when none is left.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from copy import deepcopy
 from typing import Any
 
 import lightning as L
@@ -62,7 +63,14 @@ class VectorizedModule(L.LightningModule):
         )
         #: Positions in ``members`` of the members still in the stack, in stack order.
         self.alive: list[int] = list(range(len(self.members)))
-        self._losses = vmap(self._member_loss, in_dims=(0, 0, 0 if names else None))
+        self._vmapped = vmap(self._member_loss, in_dims=(0, 0, 0 if names else None))
+        same = all(
+            all(torch.equal(stacked[0], value) for value in stacked)
+            for stacked in self._loss_buffers.values()
+        )
+        #: The loss with ``reduction="none"``, where each member's loss is the mean (or sum)
+        #: of its elements: one call for all members instead of vmap's per-member batching.
+        self._unreduced = unreduced(first.loss_fn) if same else None
 
     # ------------------------------------------------------------------ Lightning's hooks
     def train_dataloader(self) -> IndexBatchLoader:
@@ -87,6 +95,22 @@ class VectorizedModule(L.LightningModule):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """Raw scores ``(K, rows, outputs)`` of the members' inputs ``(K, rows, features)``."""
         return self.stacked(x)
+
+    def _losses(
+        self, scores: torch.Tensor, targets: torch.Tensor, buffers: dict[str, torch.Tensor] | None
+    ) -> torch.Tensor:
+        """Each member's loss ``(K,)`` of its scores ``(K, rows, outputs)``."""
+        if self._unreduced is None:
+            return self._vmapped(scores, targets, buffers)
+        loss_fn, per_sample, reduction = self._unreduced
+        out = self._head_and_loss[0](scores)
+        out = out.squeeze(-1) if self.squeeze else out
+        if per_sample:  # (N, C) scores and (N,) or (N, C) targets
+            values = loss_fn(out.flatten(0, 1), targets.flatten(0, 1))
+        else:
+            values = loss_fn(out, targets)
+        values = values.reshape(len(scores), -1)
+        return values.mean(1) if reduction == "mean" else values.sum(1)
 
     def _member_loss(
         self, scores: torch.Tensor, targets: torch.Tensor, buffers: dict[str, torch.Tensor] | None
@@ -207,6 +231,27 @@ class VectorizedModule(L.LightningModule):
         self.optimizer.keep(index)
         self._loss_buffers = {k: v.index_select(0, index) for k, v in self._loss_buffers.items()}
         self.alive = [self.alive[p] for p in positions]
+
+
+#: Losses whose mean (or sum) runs over every element of the output.
+_ELEMENTWISE = ("BCELoss", "BCEWithLogitsLoss", "MSELoss", "SigmoidFocalLoss", "ManualBCELoss")
+#: Losses whose unweighted mean (or sum) runs over samples.
+_PER_SAMPLE = ("CrossEntropyLoss", "NLLLoss")
+
+
+def unreduced(loss_fn: torch.nn.Module) -> tuple[torch.nn.Module, bool, str] | None:
+    """``(copy of loss_fn with reduction "none", per sample?, reduction)`` where a member's
+    loss is the plain mean or sum of those values, else None (class-weighted cross-entropy
+    divides by the weights of the batch's targets; an unknown loss is not assumed either)."""
+    name, reduction = type(loss_fn).__name__, getattr(loss_fn, "reduction", None)
+    if reduction not in ("mean", "sum"):
+        return None
+    per_sample = name in _PER_SAMPLE
+    if not (name in _ELEMENTWISE or (per_sample and getattr(loss_fn, "weight", None) is None)):
+        return None
+    copy = deepcopy(loss_fn)
+    copy.reduction = "none"
+    return copy, per_sample, reduction
 
 
 def _clone(state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
