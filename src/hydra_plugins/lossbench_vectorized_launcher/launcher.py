@@ -7,10 +7,11 @@ rate or weight decay train together as one vectorized run.
 The launcher composes every job's config, skips the jobs that already completed with the same
 config, groups the others (:mod:`lossbench.vectorized.grouping`) and trains each group as one
 run of K members (:func:`lossbench.vectorized.run.train_group`); a job that cannot be grouped
-trains alone, as with Hydra's basic launcher. Groups and lone jobs run in ``n_jobs`` worker
-processes. Each job then gets Hydra's usual job directory (``.hydra/``, ``train.log``) and its
-``JobReturn``, in the sweep's order, with the value a run alone returns (the optimized metric,
-or None for a failed or refused job).
+trains alone through :func:`lossbench.train.train`. Groups and lone jobs run in ``n_jobs``
+worker processes; a DDP job (``trainer.strategy`` other than auto) runs afterwards in the
+launching process, as Hydra's basic launcher runs it. Each job then gets Hydra's usual job
+directory (``.hydra/``, ``train.log``) and its ``JobReturn``, in the sweep's order, with the
+value a run alone returns (the optimized metric, or None for a failed or refused job).
 
 Hydra finds plugins only in its ``hydra_plugins`` namespace, so the class lives here; the work
 is done by :mod:`lossbench.vectorized.sweep`. No ``from __future__ import annotations``:
@@ -126,7 +127,7 @@ class VectorizedLauncher(Launcher):
             len(job_overrides),
             grouped,
             sum(len(t) > 1 for t in tasks),
-            sum(len(t) == 1 for t in tasks),
+            len(job_overrides) - grouped - len(values),
             len(values),
         )
         values.update(run_tasks(tasks, cfgs, dirs, n_jobs=self.n_jobs))
@@ -135,11 +136,12 @@ class VectorizedLauncher(Launcher):
             zip(job_overrides, composed, strict=True)
         ):
             log.info("\t#%d : %s", initial_job_idx + i, " ".join(filter_overrides(overrides)))
-            value = values[i]
+            # trained above: hand Hydra the value; else a DDP job, run here as the basic launcher
+            task = _returns(values[i]) if i in values else self.task_function
             runs.append(
                 run_job(
                     hydra_context=self.hydra_context,
-                    task_function=lambda _cfg, value=value: value,
+                    task_function=task,
                     config=sweep_config,
                     job_dir_key="hydra.sweep.dir",
                     job_subdir_key="hydra.sweep.subdir",
@@ -147,3 +149,12 @@ class VectorizedLauncher(Launcher):
             )
             configure_log(self.config.hydra.hydra_logging, self.config.hydra.verbose)
         return runs
+
+
+def _returns(value: Any) -> TaskFunction:
+    """A task function that returns ``value``: the result of a job trained already."""
+
+    def task(_cfg: DictConfig) -> Any:
+        return value
+
+    return task

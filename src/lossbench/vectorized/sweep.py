@@ -34,7 +34,9 @@ def plan_sweep(
 
     Jobs that completed with the same config are skipped (their value is read from their
     record); the others are grouped by :func:`group_key` (groups of at most
-    ``max_group_size``); a job that :func:`why_alone` refuses is a task of its own.
+    ``max_group_size``); a job that :func:`why_alone` refuses is a task of its own, except a
+    job of several processes (DDP: ``trainer.strategy`` other than auto), which is in neither
+    (the launcher runs it through Hydra's own job runner, which its processes need).
     """
     from lossbench.train import _sweep_value, completed_with_same_config
 
@@ -48,7 +50,11 @@ def plan_sweep(
             skipped[position] = _sweep_value(cfg, done)
             continue
         reason = why_alone(cfg)
-        if reason is not None:
+        if cfg.trainer.strategy != "auto":
+            log.info(
+                "job %d runs as a Hydra job: trainer.strategy=%s", position, cfg.trainer.strategy
+            )
+        elif reason is not None:
             log.info("job %d runs alone: %s", position, reason)
             tasks.append([position])
         else:

@@ -1,0 +1,173 @@
+"""Time vectorized training: K members as one run against K separate runs and against one run.
+
+    .venv/bin/python scripts/benchmark_vectorized.py           # K = 1, 4, 12, 25; batch 128, 1024
+    .venv/bin/python scripts/benchmark_vectorized.py --ks 1 12 --batch-sizes 128 --epochs 2
+    .venv/bin/python scripts/benchmark_vectorized.py --sweep   # and a 12-job CLI sweep, basic
+                                                               # against vectorized launcher
+
+Every side trains the same jobs, in this process, with one torch thread (``--threads``):
+synthetic binary data (``data=synthetic_binary``, 20 000 x 20: 12 000 training rows), MLP
+20-64-64-1, Adam, ``checkpoint.write=at_end``, ``logger=none``; member ``k`` has ``seed=k`` and
+learning rate ``LRS[k % 4]``.
+
+- **one run**: ``lossbench.train.train`` of member 0; fit time is the record's ``train_seconds``.
+- **K separate**: the K members trained one after another the same way; the sum of their fit
+  times.
+- **vectorized**: :func:`lossbench.vectorized.run.train_group` of the K members; fit time is the
+  group's ``train_seconds`` (one Trainer fit for all K).
+
+The ratios: vectorized / one run (the cost of K members against one), and K separate /
+vectorized (the speed-up over running them in turn). Wall times include building each run's
+data, model and record. Nothing here asserts a speed; on a shared machine, run it when the
+machine is quiet (the load average is printed).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+import sys
+import tempfile
+import time
+import warnings
+from pathlib import Path
+
+import torch
+from hydra import compose, initialize_config_dir
+from omegaconf import DictConfig
+
+from lossbench.config import register_configs
+from lossbench.train import config_dir, quiet_lightning, train
+from lossbench.vectorized.run import train_group
+
+LRS = (1e-3, 3e-3, 1e-2, 3e-2)
+
+
+def compose_cfg(k: int, batch_size: int, epochs: int, n_samples: int) -> DictConfig:
+    overrides = [
+        "data=synthetic_binary",
+        f"data.n_samples={n_samples}",
+        f"data.batch_size={batch_size}",
+        "model=mlp",
+        "model.hidden_sizes=[64,64]",
+        "optimizer=adam",
+        f"optimizer.lr={LRS[k % len(LRS)]}",
+        f"seed={k}",
+        "logger=none",
+        "checkpoint.write=at_end",
+        f"trainer.max_epochs={epochs}",
+        "trainer.accelerator=cpu",
+    ]
+    with (
+        initialize_config_dir(config_dir=str(config_dir()), version_base="1.3"),
+        warnings.catch_warnings(),
+    ):
+        warnings.simplefilter("ignore")
+        return compose("train", overrides=overrides)
+
+
+def _fit(records: list[dict]) -> float:
+    failed = [r["error"] for r in records if r["status"] != "completed"]
+    if failed:
+        raise RuntimeError(f"a benchmark run failed: {failed[0]}")
+    return sum(float(r["train_seconds"]) for r in records)
+
+
+def bench(k: int, batch_size: int, epochs: int, n_samples: int) -> dict[str, float]:
+    cfgs = [compose_cfg(i, batch_size, epochs, n_samples) for i in range(k)]
+    with tempfile.TemporaryDirectory(prefix="lossbench-vec-") as tmp:
+        root = Path(tmp)
+        start = time.perf_counter()
+        separate = [train(cfg, root / f"alone{i}", multirun=True) for i, cfg in enumerate(cfgs)]
+        separate_wall = time.perf_counter() - start
+        start = time.perf_counter()
+        group = train_group(cfgs, [root / f"member{i}" for i in range(k)])
+        group_wall = time.perf_counter() - start
+    return {
+        "one": _fit(separate[:1]),
+        "separate": _fit(separate),
+        "separate_wall": separate_wall,
+        "vectorized": float(group[0]["train_seconds"]),
+        "vectorized_wall": group_wall,
+        "steps": int(group[0]["steps"]),
+    }
+
+
+def sweep(epochs: int, n_samples: int) -> dict[str, float]:
+    """Wall time of ``lossbench-train -m seed=0,1,2 optimizer.lr=<4 values>`` per launcher."""
+    times = {}
+    for launcher in ("basic", "vectorized"):
+        with tempfile.TemporaryDirectory(prefix="lossbench-sweep-") as tmp:
+            cmd = [
+                sys.executable,
+                "-m",
+                "lossbench.train",
+                "-m",
+                f"hydra/launcher={launcher}",
+                *([] if launcher == "basic" else ["hydra.launcher.n_jobs=1"]),
+                f"hydra.sweep.dir={tmp}/sweep",
+                "data=synthetic_binary",
+                f"data.n_samples={n_samples}",
+                "logger=none",
+                "checkpoint.write=at_end",
+                f"trainer.max_epochs={epochs}",
+                "seed=0,1,2",
+                "optimizer.lr=" + ",".join(str(lr) for lr in LRS),
+            ]
+            start = time.perf_counter()
+            subprocess.run(cmd, check=True, capture_output=True, cwd=tmp)
+            times[launcher] = time.perf_counter() - start
+    return times
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--ks", type=int, nargs="+", default=[1, 4, 12, 25])
+    parser.add_argument("--batch-sizes", type=int, nargs="+", default=[128, 1024])
+    parser.add_argument("--epochs", type=int, default=3)
+    parser.add_argument("--n-samples", type=int, default=20_000)
+    parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--sweep", action="store_true", help="also time a 12-job CLI sweep")
+    args = parser.parse_args(argv)
+    torch.set_num_threads(args.threads)
+    os.environ["OMP_NUM_THREADS"] = str(args.threads)
+    register_configs()
+    quiet_lightning()
+    import logging
+
+    logging.getLogger("lightning.pytorch").setLevel(logging.WARNING)
+    logging.getLogger("lossbench").setLevel(logging.WARNING)
+    print(
+        f"{args.n_samples} x 20 synthetic, MLP 20-64-64-1, Adam, {args.epochs} epochs, "
+        f"{args.threads} thread(s); load average {os.getloadavg()[0]:.1f}"
+    )
+    header = (
+        f"{'batch':>5} {'K':>3} {'steps':>5} {'one s':>7} {'K sep. s':>8} {'vect. s':>8} "
+        f"{'vect./one':>9} {'sep./vect.':>10} {'wall sep./vect.':>15}"
+    )
+    bench(2, args.batch_sizes[0], 1, 2_000)  # untimed warm-up: imports, first calls
+    print(header)
+    for batch_size in args.batch_sizes:
+        for k in args.ks:
+            r = bench(k, batch_size, args.epochs, args.n_samples)
+            print(
+                f"{batch_size:>5} {k:>3} {r['steps']:>5} {r['one']:>7.2f} {r['separate']:>8.2f} "
+                f"{r['vectorized']:>8.2f} {r['vectorized'] / r['one']:>9.2f} "
+                f"{r['separate'] / r['vectorized']:>10.2f} "
+                f"{r['separate_wall'] / r['vectorized_wall']:>15.2f}",
+                flush=True,
+            )
+    if args.sweep:
+        times = sweep(args.epochs, args.n_samples)
+        print(
+            f"12-job sweep (seed=0,1,2 x 4 learning rates), wall: basic {times['basic']:.1f} s, "
+            f"vectorized {times['vectorized']:.1f} s "
+            f"({times['vectorized'] / times['basic']:.2f}x); "
+            f"load average {os.getloadavg()[0]:.1f}"
+        )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
