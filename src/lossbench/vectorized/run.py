@@ -53,6 +53,12 @@ def train_group(
             members.append(member)
     if not members:
         return records
+    sizes = {member.record["sizes"]["train"] for member in members}
+    if len(sizes) > 1:  # the same data and fractions give every split the same sizes
+        raise ValueError(
+            f"the members of a group must have training splits of one size; got {sorted(sizes)}. "
+            "Group only runs whose configs differ in lossbench.vectorized.VECTORIZED_KEYS."
+        )
     for member in members:
         member.record["group_size"] = len(members)
     cfg = members[0].cfg
