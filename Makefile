@@ -15,7 +15,7 @@ ARGS ?=
 EXPERIMENT ?= compare_all
 STUDY ?= full
 
-.PHONY: install compare train test test-slow bench lint format clean
+.PHONY: install compare train test test-slow bench bench-vectorized lint format clean
 
 $(STAMP): pyproject.toml $(CONSTRAINTS)
 	$(PYTHON) -m venv $(VENV)
@@ -40,6 +40,10 @@ test-slow: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python scripts/benchmark.py $(ARGS)
+
+# K members trained as one vectorized run against K separate runs and one run (a few minutes).
+bench-vectorized: $(STAMP)
+	$(BIN)/python scripts/benchmark_vectorized.py $(ARGS)
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests scripts
