@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import resource
 import subprocess
 import sys
 import tempfile
@@ -95,7 +96,9 @@ def bench(k: int, batch_size: int, epochs: int, n_samples: int) -> dict[str, flo
 
 
 def sweep(epochs: int, n_samples: int) -> dict[str, float]:
-    """Wall time of ``lossbench-train -m seed=0,1,2 optimizer.lr=<4 values>`` per launcher."""
+    """Wall and CPU time of ``lossbench-train -m seed=0,1,2 optimizer.lr=<4 values>`` per
+    launcher (CPU time: user + system of the command's processes, which the turns other
+    processes take on a shared machine leave out)."""
     times = {}
     for launcher in ("basic", "vectorized"):
         with tempfile.TemporaryDirectory(prefix="lossbench-sweep-") as tmp:
@@ -115,9 +118,14 @@ def sweep(epochs: int, n_samples: int) -> dict[str, float]:
                 "seed=0,1,2",
                 "optimizer.lr=" + ",".join(str(lr) for lr in LRS),
             ]
+            before = resource.getrusage(resource.RUSAGE_CHILDREN)
             start = time.perf_counter()
             subprocess.run(cmd, check=True, capture_output=True, cwd=tmp)
             times[launcher] = time.perf_counter() - start
+            after = resource.getrusage(resource.RUSAGE_CHILDREN)
+            times[f"{launcher}_cpu"] = (after.ru_utime - before.ru_utime) + (
+                after.ru_stime - before.ru_stime
+            )
     return times
 
 
@@ -129,6 +137,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--n-samples", type=int, default=20_000)
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--sweep", action="store_true", help="also time a 12-job CLI sweep")
+    parser.add_argument("--sweep-only", action="store_true", help="only the 12-job sweep")
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
     os.environ["OMP_NUM_THREADS"] = str(args.threads)
@@ -146,9 +155,10 @@ def main(argv: list[str] | None = None) -> int:
         f"{'batch':>5} {'K':>3} {'steps':>5} {'one s':>7} {'K sep. s':>8} {'vect. s':>8} "
         f"{'vect./one':>9} {'sep./vect.':>10} {'wall sep./vect.':>15}"
     )
-    bench(2, args.batch_sizes[0], 1, 2_000)  # untimed warm-up: imports, first calls
-    print(header)
-    for batch_size in args.batch_sizes:
+    if not args.sweep_only:
+        bench(2, args.batch_sizes[0], 1, 2_000)  # untimed warm-up: imports, first calls
+        print(header)
+    for batch_size in [] if args.sweep_only else args.batch_sizes:
         for k in args.ks:
             r = bench(k, batch_size, args.epochs, args.n_samples)
             print(
@@ -158,12 +168,13 @@ def main(argv: list[str] | None = None) -> int:
                 f"{r['separate_wall'] / r['vectorized_wall']:>15.2f}",
                 flush=True,
             )
-    if args.sweep:
+    if args.sweep or args.sweep_only:
         times = sweep(args.epochs, args.n_samples)
         print(
-            f"12-job sweep (seed=0,1,2 x 4 learning rates), wall: basic {times['basic']:.1f} s, "
-            f"vectorized {times['vectorized']:.1f} s "
-            f"({times['vectorized'] / times['basic']:.2f}x); "
+            f"12-job sweep (seed=0,1,2 x 4 learning rates): basic {times['basic']:.1f} s wall, "
+            f"{times['basic_cpu']:.1f} s CPU; vectorized {times['vectorized']:.1f} s wall, "
+            f"{times['vectorized_cpu']:.1f} s CPU ({times['vectorized'] / times['basic']:.2f}x "
+            f"wall, {times['vectorized_cpu'] / times['basic_cpu']:.2f}x CPU); "
             f"load average {os.getloadavg()[0]:.1f}"
         )
     return 0
