@@ -93,12 +93,13 @@ def test_every_member_equals_its_run_alone(make_cfg, tmp_path, case):
         assert member["history"].keys() == single["history"].keys()
         for key, values in single["history"].items():
             assert member["history"][key] == pytest.approx(values, abs=1e-5, nan_ok=True), key
-        for key in ("sizes", "loss_params", "n_outputs", "seed", "task", "setup"):
+        for key in ("sizes", "loss_params", "n_outputs", "seed", "task", "setup", "stopped_by"):
             assert member[key] == single[key], key
     assert len({m["train_seconds"] for m in grouped}) == 1  # the group's fit time
     if "early_stopping" in case:
         assert min(m["epochs"] for m in grouped) < 5  # a member stopped early, alone
         assert len({m["epochs"] for m in grouped}) > 1
+        assert "early_stopping" in {m["stopped_by"] for m in grouped}
 
 
 def test_non_finite_member_fails_alone_with_the_usual_error(make_cfg, tmp_path):
@@ -117,6 +118,7 @@ def test_non_finite_member_fails_alone_with_the_usual_error(make_cfg, tmp_path):
         assert member["status"] == single["status"]
         assert member["error"] == single["error"]
         assert member.get("refused") == single.get("refused")
+        assert member["stopped_by"] == single["stopped_by"]
         assert (member["epochs"], member["steps"]) == (single["epochs"], single["steps"])
     assert grouped[0]["error"].startswith("non-finite training loss (nan) at epoch 0")
     assert grouped[1]["test/nll"] == pytest.approx(alone[1]["test/nll"], abs=1e-5)

@@ -102,6 +102,8 @@ class Member:
     epochs: int = 0
     steps: int = 0
     error: str | None = None
+    #: The epoch early stopping stopped the member at (None: it did not).
+    stopped_epoch: int | None = None
 
     @classmethod
     def of(cls, cfg: DictConfig, output_dir: Path, record: dict[str, Any]) -> Member:
@@ -126,7 +128,16 @@ class Member:
         stop = self.early_stop is not None and self.early_stop.update(
             _monitored(values, self.stop_monitor)
         )
+        if stop:
+            self.stopped_epoch = epoch
         return improved, stop
+
+    @property
+    def stopped_by(self) -> str:
+        """The record's ``stopped_by``, as :func:`lossbench.train.stopped_by` says it for a run
+        alone: ``early_stopping`` when Lightning's ``EarlyStopping`` would report it (its
+        ``stopped_epoch > 0``), else ``budget``."""
+        return "early_stopping" if self.stopped_epoch else "budget"
 
 
 def _monitored(values: dict[str, float], key: str) -> float:

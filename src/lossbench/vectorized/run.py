@@ -189,6 +189,7 @@ def _finish(member: Member, seconds: float, batches: int) -> None:
         best_checkpoint=None if best_path is None else str(best_path),
         best_epoch=member.best.epoch,
         test_reliability=module.reliability,
+        stopped_by=member.stopped_by,
     )
     _write_logs(member, batches, results)
     record["status"] = "completed"
