@@ -63,8 +63,8 @@ CASES = {
 }
 
 
-def _alone_and_grouped(make_cfg, tmp_path, base, members=MEMBERS):
-    cfgs = [make_cfg(*base, *member) for member in members]
+def _alone_and_grouped(make_cfg, tmp_path, base, members=MEMBERS, *, fast=True):
+    cfgs = [make_cfg(*base, *member, fast=fast) for member in members]
     alone = [train(cfg, tmp_path / f"alone{i}", multirun=True) for i, cfg in enumerate(cfgs)]
     grouped = train_group(cfgs, [tmp_path / f"member{i}" for i in range(len(cfgs))])
     return alone, grouped
@@ -74,7 +74,13 @@ def _metrics(record):
     return {k: v for k, v in record.items() if k.startswith(("val/", "test/"))}
 
 
-@pytest.mark.parametrize("case", CASES)
+SLOW_CASES = ("multiclass-softmax-bce-linear-sgd",)
+
+
+@pytest.mark.parametrize(
+    "case",
+    [pytest.param(c, marks=pytest.mark.slow) if c in SLOW_CASES else c for c in CASES],
+)
 def test_every_member_equals_its_run_alone(make_cfg, tmp_path, case):
     alone, grouped = _alone_and_grouped(make_cfg, tmp_path, CASES[case])
     for single, member in zip(alone, grouped, strict=True):
@@ -268,3 +274,51 @@ def test_vectorized_launcher_groups_a_real_sweep_and_skips_completed_members(
     again = _sweep(monkeypatch, tmp_path, capfd, *args)
     assert "4 jobs: 0 in 0 vectorized groups, 0 alone, 4 already completed" in again
     assert _records(sweep) == records
+
+
+@pytest.mark.slow
+def test_fair_protocol_group_equals_its_runs_alone_to_convergence(make_cfg, tmp_path):
+    """The study protocol: a split per seed, early stopping, up to 100 epochs."""
+    base = (
+        "experiment=compare_binary",
+        "study=quick",
+        "data=breast_cancer",
+        "setup=logits_bce_with_logits",
+        "logger=none",
+    )
+    members = [(f"seed={s}", f"optimizer.lr={lr}") for s in (0, 1) for lr in (3e-4, 1e-2)]
+    alone, grouped = _alone_and_grouped(make_cfg, tmp_path, base, members, fast=False)
+    assert {r["stopped_by"] for r in grouped} >= {"early_stopping"}
+    for single, member in zip(alone, grouped, strict=True):
+        assert (member["best_epoch"], member["epochs"], member["stopped_by"]) == (
+            single["best_epoch"],
+            single["epochs"],
+            single["stopped_by"],
+        )
+        for key, value in _metrics(single).items():
+            assert member[key] == pytest.approx(value, abs=1e-5, nan_ok=True), key
+
+
+@pytest.mark.slow
+def test_vectorized_launcher_runs_groups_and_lone_jobs_in_worker_processes(
+    monkeypatch, tmp_path, capfd
+):
+    sweep = tmp_path / "sweep"
+    log = _sweep(
+        monkeypatch,
+        tmp_path,
+        capfd,
+        "hydra.launcher.n_jobs=2",
+        f"hydra.sweep.dir={sweep}",
+        "hydra.sweep.subdir=${hydra.job.num}",
+        "data=iris,wine",
+        "trainer.max_epochs=2",
+        "logger=none",
+        "seed=0,1",
+        "optimizer=adam,lbfgs",
+    )
+    assert "8 jobs: 4 in 2 vectorized groups, 4 alone, 0 already completed" in log
+    records = _records(sweep)
+    assert sorted(records, key=int) == [str(i) for i in range(8)]
+    assert all(r["status"] == "completed" for r in records.values())
+    assert [records[str(i)].get("group_size") for i in range(8)] == [2, None] * 4
