@@ -179,8 +179,9 @@ class VectorizedModule(L.LightningModule):
             improved, stop = member.end_epoch(values, epoch, steps)
             if improved:
                 member.best_state = _clone(member.module.state_dict())
-            if stop:
+            if stop or member.cfg.checkpoint.write == "every_epoch":  # last.ckpt's weights
                 member.last_state = _clone(member.module.state_dict())
+            if stop:
                 leaving.append(position)
         if leaving:
             keep = [p for p in range(len(self.alive)) if p not in leaving]

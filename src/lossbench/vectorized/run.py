@@ -171,14 +171,20 @@ def _finish(member: Member, seconds: float, batches: int) -> None:
             (member.best.epoch + 1) * batches,
             best_path,
         )
+    # last.ckpt as a run alone leaves it: every_epoch, the end of its last completed epoch
+    # (also when it then failed); at_end, the end of training (Lightning counts the epoch on).
+    every = cfg.checkpoint.write == "every_epoch"
+    if write and cfg.checkpoint.save_last and member.last_state is not None:
+        done = len(next(iter(member.history.values()), []))  # completed epochs
+        if every or member.error is None:
+            epoch = done - 1 if every else done
+            last = member.output_dir / "checkpoints" / "last.ckpt"
+            _save(member, member.last_state, member.history, epoch, done * batches, last)
     if member.error is not None:
         record.update(status="failed", error=member.error, refused=False)
         write_record(member.output_dir, record)
         log.error("run failed: %s (%s)", member.error, member.output_dir / "metrics.json")
         return
-    if write and cfg.checkpoint.save_last and member.last_state is not None:
-        last = member.output_dir / "checkpoints" / "last.ckpt"
-        _save(member, member.last_state, member.history, member.epochs, member.steps, last)
     module = member.module
     module.load_state_dict(member.best_state)
     results: dict[str, float] = {}
