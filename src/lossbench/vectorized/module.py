@@ -85,6 +85,8 @@ class VectorizedModule(L.LightningModule):
         self.stacked.bind()  # a move to the device replaced the parameters' storage
         self.optimizer.bind()
         self._loss_buffers = {k: v.to(device) for k, v in self._loss_buffers.items()}
+        if self._unreduced is not None:
+            self._unreduced[0].to(device)  # its buffers (equal for all members)
         for member in self.members:
             member.module.to(device).eval()
             tensors = member.datamodule.tensors
