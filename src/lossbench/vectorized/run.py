@@ -100,6 +100,7 @@ def _prepare(cfg: DictConfig, output_dir: Path, tables: dict[str, Any]) -> Membe
     """Validate ``cfg`` and build its member as :func:`lossbench.train.train` builds the run."""
     import lightning as L
 
+    from lossbench.data.csv_loader import DataError
     from lossbench.data.datamodule import ClassificationDataModule
     from lossbench.data.datasets import load_table
     from lossbench.train import _base_record, build_module, resolved_loss
@@ -118,13 +119,16 @@ def _prepare(cfg: DictConfig, output_dir: Path, tables: dict[str, Any]) -> Membe
         OmegaConf.save(cfg, output_dir / "config.yaml", resolve=True)
         data = OmegaConf.to_container(cfg.data, resolve=True)
         key = json.dumps({k: v for k, v in data.items() if k != "split_seed"}, sort_keys=True)
-        if key not in tables:
-            tables[key] = load_table(data)
         # The order of a run alone: seed, data module, loss, module (initial weights).
         L.seed_everything(cfg.seed, workers=True, verbose=False)
-        datamodule = ClassificationDataModule(
-            cfg.data, cfg.loss.name, seed=cfg.seed, table=tables[key]
-        )
+        try:  # data that cannot be trained on is refused, as for a run alone
+            if key not in tables:
+                tables[key] = load_table(data)
+            datamodule = ClassificationDataModule(
+                cfg.data, cfg.loss.name, seed=cfg.seed, table=tables[key]
+            )
+        except DataError as error:
+            raise ConfigError(str(error)) from None
         try:
             loss = resolved_loss(cfg, datamodule)
         except ValueError as error:
