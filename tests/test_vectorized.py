@@ -324,3 +324,50 @@ def test_vectorized_launcher_runs_groups_and_lone_jobs_in_worker_processes(
     assert sorted(records, key=int) == [str(i) for i in range(8)]
     assert all(r["status"] == "completed" for r in records.values())
     assert [records[str(i)].get("group_size") for i in range(8)] == [2, None] * 4
+
+
+def test_launcher_composes_each_base_once_and_equals_hydra_per_job() -> None:
+    """The launcher applies seed / optimizer.lr to one composition per setup: the job configs
+    equal Hydra's own composition of each job (all but run.dir's microsecond timestamp)."""
+    from hydra._internal.config_loader_impl import ConfigLoaderImpl
+    from hydra._internal.utils import create_config_search_path
+    from hydra.core.hydra_config import HydraConfig
+    from hydra.core.utils import setup_globals
+    from hydra.types import HydraContext, RunMode
+    from omegaconf import OmegaConf, open_dict
+
+    from hydra_plugins.lossbench_vectorized_launcher.launcher import VectorizedLauncher
+    from lossbench.train import config_dir
+
+    setup_globals()
+    loader = ConfigLoaderImpl(config_search_path=create_config_search_path(str(config_dir())))
+    master = loader.load_configuration(
+        "train", ["experiment=compare_binary", "hydra.sweep.dir=/unused"], RunMode.MULTIRUN
+    )
+    HydraConfig.instance().set_config(master)
+    launcher = VectorizedLauncher()
+    launcher.setup(
+        hydra_context=HydraContext(config_loader=loader, callbacks=None),
+        task_function=None,
+        config=master,
+    )
+    jobs = [
+        ["data=breast_cancer", f"setup={setup}", f"optimizer.lr={lr}", f"seed={seed}"]
+        for setup in ("sigmoid_bce", "logits_focal")
+        for lr in (0.0003, 0.01)
+        for seed in (0, 2)
+    ]
+    for overrides in jobs:
+        resolved = []
+        for cfg in (launcher._sweep_config(overrides), loader.load_sweep_config(master, overrides)):
+            with open_dict(cfg):
+                cfg.hydra.runtime.output_dir = "/unused"
+                cfg.hydra.job.num = 0
+            HydraConfig.instance().set_config(cfg)
+            container = OmegaConf.to_container(cfg, resolve=True)
+            container["hydra"].pop("run")  # ${now:...%f}: differs between any two compositions
+            container["hydra"]["runtime"].pop("config_sources")
+            resolved.append(container)
+        assert resolved[0] == resolved[1]
+        assert resolved[0]["seed"] == int(overrides[3].split("=")[1])
+    assert len(launcher._bases) == 2  # one composition per setup
