@@ -9,7 +9,7 @@ CONSTRAINTS ?= constraints-cpu.txt
 PIP_CONSTRAINTS := $(if $(CONSTRAINTS),-c $(CONSTRAINTS),)
 STAMP := $(VENV)/.installed
 # Optional extras installed for development and CI (the tests of each skip when it is absent).
-EXTRAS ?= dev,optuna,launchers,tensorboard,mlflow,data
+EXTRAS ?= dev,optuna,launchers,tensorboard,mlflow,data,rich,wandb,ray
 ARGS ?=
 # make compare STUDY=quick: the one-minute version; EXPERIMENT=compare_binary: one task only.
 EXPERIMENT ?= compare_all

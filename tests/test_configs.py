@@ -13,6 +13,7 @@ from lossbench.losses import LOSSES, validate_loss_params
 from lossbench.models import MODELS
 from lossbench.optim import OPTIMIZERS
 from lossbench.train import config_dir
+from lossbench.schedulers import SCHEDULERS
 from lossbench.validation import LOGGERS
 
 REGISTRIES = {
@@ -21,7 +22,7 @@ REGISTRIES = {
     "loss": LOSSES,
     "model": MODELS,
     "optimizer": OPTIMIZERS,
-    "logger": LOGGERS,
+    "scheduler": SCHEDULERS,
 }
 CSV = ("data.path=x.csv", "data.label_columns=[y]", "data.task=binary")
 
@@ -130,3 +131,85 @@ def test_generated_schemas_refuse_typos_and_wrong_types(make_cfg, loss: str, ove
         make_cfg(f"loss={loss}", override)
     key = override.split("=")[0]
     assert key in str(info.value) or key.split(".")[-1] in str(info.value.__cause__)
+
+
+def test_logger_options_are_the_registry() -> None:
+    assert {p.stem for p in (config_dir() / "logger").glob("*.yaml")} == set(LOGGERS)
+
+
+@pytest.mark.parametrize(
+    ("override", "names"),
+    [
+        ("logger=csv", ["csv"]),
+        ("logger=none", []),
+        ("logger=many", ["csv", "tensorboard"]),
+        ("logger=[csv,mlflow,wandb]", ["csv", "mlflow", "wandb"]),
+        ("callbacks=none", []),
+        (
+            "callbacks=default",
+            ["model_checkpoint", "early_stopping", "progress_bar", "model_summary"],
+        ),
+        (
+            "callbacks=lr_monitor",
+            ["model_checkpoint", "early_stopping", "progress_bar", "model_summary", "lr_monitor"],
+        ),
+    ],
+)
+def test_callbacks_and_loggers_are_named_target_nodes(make_cfg, override, names) -> None:
+    cfg = make_cfg(override)
+    group = override.split("=")[0]
+    assert list(cfg[group]) == names
+    assert all("_target_" in cfg[group][name] for name in names)
+
+
+def test_checkpoint_keys_still_set_the_checkpoint_callback(make_cfg) -> None:
+    cfg = make_cfg(
+        "checkpoint.write=at_end", "checkpoint.monitor=val/auroc", "optimized_metric=val/brier"
+    )
+    node = cfg.callbacks.model_checkpoint
+    assert (node.write, node.monitor, node.optimized_metric) == ("at_end", "val/auroc", "val/brier")
+    assert make_cfg("early_stopping.enabled=true").callbacks.early_stopping.enabled is True
+
+
+@pytest.mark.parametrize("preset", ["fdr", "overfit", "profiler", "limit", "anomaly"])
+def test_debug_presets_set_trainer_arguments(make_cfg, preset: str) -> None:
+    trainer = make_cfg(f"debug={preset}").trainer
+    expected = {
+        "fdr": ("fast_dev_run", True),
+        "overfit": ("overfit_batches", 1),
+        "limit": ("limit_train_batches", 3),
+        "anomaly": ("detect_anomaly", True),
+    }
+    if preset == "profiler":
+        assert trainer.profiler._target_ == "lightning.pytorch.profilers.SimpleProfiler"
+    else:
+        key, value = expected[preset]
+        assert trainer[key] == value
+
+
+def test_trainer_accepts_any_lightning_argument(make_cfg) -> None:
+    cfg = make_cfg(
+        "trainer.fast_dev_run=true", "trainer.profiler=simple", "trainer.overfit_batches=10"
+    )
+    assert (cfg.trainer.fast_dev_run, cfg.trainer.profiler, cfg.trainer.overfit_batches) == (
+        True,
+        "simple",
+        10,
+    )
+
+
+def test_paths_root_moves_every_output_location(make_cfg) -> None:
+    cfg = make_cfg("paths.output_dir=/scratch/lb", "logger=mlflow")
+    assert cfg.logger.mlflow.tracking_uri == "sqlite:////scratch/lb/mlflow.db"
+    study = make_cfg("paths.output_dir=/scratch/lb", "experiment=compare_binary")
+    from hydra import compose, initialize_config_dir
+
+    with initialize_config_dir(config_dir=str(config_dir()), version_base="1.3"):
+        full = compose(
+            "train",
+            overrides=["paths.output_dir=/scratch/lb", "experiment=compare_binary"],
+            return_hydra_config=True,
+        )
+    assert full.hydra.sweep.dir == "/scratch/lb/studies/compare_binary-full"
+    assert full.hydra.run.dir.startswith("/scratch/lb/runs/")
+    assert study.paths.output_dir == "/scratch/lb"

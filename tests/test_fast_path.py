@@ -203,6 +203,7 @@ def test_loggers_get_every_metric_and_callbacks_the_monitored_ones(make_cfg, tmp
     with open(tmp_path / "logs" / "metrics.csv", newline="") as f:
         rows = list(csv.DictReader(f))
     names = [f"{stage}/{m}" for stage in ("train", "val") for m in METRICS["multiclass"]]
+    names.append("train/lr")  # the learning rate of each epoch
     assert set(names) | {"epoch", "step"} == set(rows[0])
     for name in names:  # one value per epoch, at the epoch's last optimizer step
         logged = [r for r in rows if r[name]]

@@ -29,7 +29,7 @@ def test_mlflow_records_the_run_in_a_local_sqlite_store(make_cfg, tmp_path, monk
 
     monkeypatch.chdir(tmp_path)  # the default store is outputs/mlflow.db, relative to the cwd
     cfg = make_cfg("data=iris", "head=logits", "loss=cross_entropy", "logger=mlflow", "seed=3")
-    assert cfg.logger.tracking_uri == "sqlite:///outputs/mlflow.db"
+    assert cfg.logger.mlflow.tracking_uri == "sqlite:///outputs/mlflow.db"
     record = train(cfg, tmp_path / "run")
 
     assert (tmp_path / "outputs" / "mlflow.db").is_file()

@@ -18,7 +18,7 @@ from typing import Any
 from weakref import proxy
 
 import torch
-from lightning.pytorch.callbacks import Checkpoint, ModelCheckpoint
+from lightning.pytorch.callbacks import Checkpoint, EarlyStopping, ModelCheckpoint
 
 #: Leaves a snapshot shares with the original: immutable.
 _IMMUTABLE = (str, int, float, bool, type(None), bytes)
@@ -211,3 +211,56 @@ class BestWeightsInMemory(Checkpoint):
             "best_model_score": self.best_model_score,
             "best_epoch": self.best_epoch,
         }
+
+
+# --- factories named by configs/callbacks/default.yaml (checkpoint.* and early_stopping.*) ---
+
+
+def run_checkpoint(
+    *,
+    dirpath: str,
+    monitor: str | None,
+    mode: str | None,
+    save_last: bool,
+    write: str,
+    optimized_metric: str,
+) -> Checkpoint:
+    """lossbench's checkpointing as ``checkpoint.*`` sets it: ``best-epochNNN.ckpt`` and
+    ``last.ckpt`` in ``dirpath`` (``write=every_epoch`` or ``at_end``), or the best epoch's
+    weights in memory (``write=never``). ``monitor`` / ``mode`` null: the optimized metric and
+    its direction."""
+    from lossbench.validation import metric_mode
+
+    monitor = monitor or optimized_metric
+    mode = mode or metric_mode(monitor)
+    if write == "never":
+        return BestWeightsInMemory(monitor=monitor, mode=mode)  # no files
+    return BestAndLastCheckpoint(
+        dirpath=dirpath,
+        filename="best-epoch{epoch:03d}",
+        monitor=monitor,
+        mode=mode,
+        save_last=save_last,
+        write_at_end=write == "at_end",
+        auto_insert_metric_name=False,
+    )
+
+
+def run_early_stopping(
+    *,
+    enabled: bool,
+    monitor: str | None,
+    mode: str | None,
+    patience: int,
+    min_delta: float,
+    optimized_metric: str,
+) -> EarlyStopping | None:
+    """``EarlyStopping`` as ``early_stopping.*`` sets it, or None (left out) unless enabled."""
+    from lossbench.validation import metric_mode
+
+    if not enabled:
+        return None
+    monitor = monitor or optimized_metric
+    return EarlyStopping(
+        monitor=monitor, mode=mode or metric_mode(monitor), patience=patience, min_delta=min_delta
+    )

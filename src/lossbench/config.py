@@ -15,7 +15,7 @@ Rules that span groups (head versus loss versus task, value ranges) are checked 
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, make_dataclass
 from typing import Any
 
 from hydra.core.config_store import ConfigStore
@@ -26,6 +26,7 @@ from lossbench.heads import HEADS
 from lossbench.losses import LOSSES, LossSpec
 from lossbench.losses.registry import LEGACY_REDUCTION
 from lossbench.params import make_schema
+from lossbench.trainer_args import TRAINER_KEYS
 
 # ----------------------------------------------------------------------------------- data
 
@@ -174,19 +175,20 @@ class LBFGSConfig(OptimizerConfig):
 
 
 @dataclass
-class TrainerConfig:
-    """Keyword arguments of ``lightning.Trainer``; see its documentation for each."""
+class _LossbenchTrainerDefaults:
+    """The ``lightning.Trainer`` arguments whose lossbench default or type is its own."""
 
     max_epochs: int = 20
     accelerator: str = "auto"
     devices: Any = "auto"
     num_nodes: int = 1
-    strategy: str = "auto"
+    strategy: Any = "auto"
     precision: Any = "32-true"
     deterministic: Any = False
     gradient_clip_val: float | None = None
-    check_val_every_n_epoch: int = 1
+    check_val_every_n_epoch: int | None = 1
     log_every_n_steps: int = 50
+    num_sanity_val_steps: int = 0  # lossbench checks configs before training instead
     enable_progress_bar: bool | None = None  # null: on for single runs, off in multiruns
     enable_model_summary: bool | None = None  # null: like enable_progress_bar
     limit_train_batches: Any = None
@@ -194,17 +196,63 @@ class TrainerConfig:
     limit_test_batches: Any = None
 
 
-@dataclass
-class LoggerConfig:
-    name: str = MISSING  # csv | tensorboard | mlflow | none
+#: Keyword arguments of ``lightning.Trainer``: every argument of its ``__init__`` (see
+#: :mod:`lossbench.trainer_args`), lossbench's defaults above, the others null (Lightning's
+#: default). A misspelt key fails when the config is composed.
+TrainerConfig = make_dataclass(
+    "TrainerConfig",
+    [
+        (name, Any, field(default=None))
+        for name in TRAINER_KEYS
+        if name not in _LossbenchTrainerDefaults.__dataclass_fields__
+    ],
+    bases=(_LossbenchTrainerDefaults,),
+)
+TrainerConfig.__doc__ = "Keyword arguments of ``lightning.Trainer``; see its documentation."
 
 
 @dataclass
-class MLflowLoggerConfig(LoggerConfig):
-    tracking_uri: str = "sqlite:///outputs/mlflow.db"  # relative paths: from the launch directory
-    experiment_name: str = "lossbench"
-    run_name: str | None = None  # null: <data>_<head>_<loss>
-    log_model: bool = False  # also upload the checkpoints as MLflow artifacts
+class SchedulerConfig:
+    name: str = "none"  # none | cosine | onecycle | plateau | warmup_cosine (lossbench.schedulers)
+
+
+@dataclass
+class CosineSchedulerConfig(SchedulerConfig):
+    eta_min: float = 0.0  # the learning rate reached at the last epoch
+
+
+@dataclass
+class WarmupCosineSchedulerConfig(CosineSchedulerConfig):
+    warmup_epochs: int = 2  # linear warm-up from start_factor * lr to lr
+    start_factor: float = 0.1
+
+
+@dataclass
+class OneCycleSchedulerConfig(SchedulerConfig):
+    max_lr: float | None = None  # null: optimizer.lr
+    pct_start: float = 0.3  # fraction of the steps spent increasing the learning rate
+    div_factor: float = 25.0  # initial lr = max_lr / div_factor
+    final_div_factor: float = 1e4  # final lr = initial lr / final_div_factor
+    anneal_strategy: str = "cos"  # cos | linear
+
+
+@dataclass
+class PlateauSchedulerConfig(SchedulerConfig):
+    monitor: str | None = None  # null: the optimized_metric
+    mode: str | None = None  # min | max; null: from the metric's name
+    factor: float = 0.5  # lr *= factor when the metric stops improving
+    patience: int = 2  # epochs without improvement before lowering
+    threshold: float = 1e-4
+    min_lr: float = 0.0
+
+
+@dataclass
+class PathsConfig:
+    # Root of every run, multirun and study directory and of the MLflow store; relative paths
+    # resolve against the directory the command is started from.
+    output_dir: str = "outputs"
+    log_dir: str = "${paths.output_dir}"  # stores shared by runs: MLflow's mlflow.db
+    run_dir: str = "${run_dir:}"  # this run's directory (Hydra's; set by lossbench-train)
 
 
 @dataclass
@@ -234,8 +282,12 @@ class TrainConfig:
     head: HeadConfig = MISSING
     loss: Any = MISSING
     optimizer: Any = MISSING
-    trainer: TrainerConfig = MISSING
-    logger: LoggerConfig = MISSING
+    trainer: TrainerConfig = MISSING  # type: ignore[valid-type]
+    # {name: {_target_: ..., ...}}: each built with hydra.utils.instantiate (lossbench.instantiators)
+    callbacks: dict[str, Any] = field(default_factory=dict)
+    logger: dict[str, Any] = field(default_factory=dict)
+    scheduler: Any = MISSING  # lossbench.schedulers; none by default
+    paths: PathsConfig = MISSING
     checkpoint: CheckpointConfig = field(default_factory=CheckpointConfig)
     early_stopping: EarlyStoppingConfig = field(default_factory=EarlyStoppingConfig)
     setup: str | None = None  # a name for the head + loss setup (studies); null: derived
@@ -272,9 +324,13 @@ SCHEMAS: dict[str, dict[str, type]] = {
     "loss": {name: loss_schema(spec) for name, spec in LOSSES.items()},
     "optimizer": {"adam": AdamConfig, "adamw": AdamConfig, "sgd": SGDConfig, "lbfgs": LBFGSConfig},
     "trainer": {"default": TrainerConfig},
-    "logger": {
-        **{name: LoggerConfig for name in ("csv", "tensorboard", "none")},
-        "mlflow": MLflowLoggerConfig,
+    "paths": {"default": PathsConfig},
+    "scheduler": {
+        "none": SchedulerConfig,
+        "cosine": CosineSchedulerConfig,
+        "warmup_cosine": WarmupCosineSchedulerConfig,
+        "onecycle": OneCycleSchedulerConfig,
+        "plateau": PlateauSchedulerConfig,
     },
 }
 
@@ -286,11 +342,25 @@ def sweep_direction(metric: str) -> str:
     return "minimize" if metric_mode(metric) == "min" else "maximize"
 
 
+def run_directory() -> str:
+    """``${run_dir:}``: this run's directory, Hydra's ``runtime.output_dir``. Outside a Hydra
+    run (configs composed with the compose API) there is none: ``lossbench.train.train``
+    sets ``paths.run_dir`` to the directory it is given, and until then this reads ``.``."""
+    from hydra.core.hydra_config import HydraConfig
+
+    if HydraConfig.initialized():
+        output_dir = OmegaConf.select(HydraConfig.get(), "runtime.output_dir", default=None)
+        if output_dir:
+            return str(output_dir)
+    return "."
+
+
 def register_resolvers() -> None:
-    """``${direction:<metric>}`` and ``${parallel_jobs:}`` (idempotent). Also run on import:
+    """``${direction:<metric>}``, ``${parallel_jobs:}`` and ``${run_dir:}`` (idempotent). Also run on import:
     the joblib launcher's worker processes resolve job configs without calling main()."""
     OmegaConf.register_new_resolver("direction", sweep_direction, replace=True)
     OmegaConf.register_new_resolver("parallel_jobs", default_parallel_jobs, replace=True)
+    OmegaConf.register_new_resolver("run_dir", run_directory, replace=True)
 
 
 register_resolvers()

@@ -7,6 +7,7 @@ directory (``metrics.json`` with status ``failed``) and the other jobs still run
 
 from __future__ import annotations
 
+import functools
 import sys
 import warnings
 from typing import Any
@@ -33,3 +34,72 @@ class ValidateBeforeRun(Callback):
         except ConfigError as error:
             print(f"lossbench: refused: {error}", file=sys.stderr)
             sys.exit(2)
+
+
+def sweep_jobs(config: DictConfig) -> int | None:
+    """How many jobs the multirun of ``config`` launches, or None where that is not known
+    up front (a sweep over a continuous range).
+
+    Swept values come from ``hydra.sweeper.params`` and the command line (which wins for the
+    same key), as Hydra's basic sweeper and lossbench's combine them; an Optuna search runs
+    ``hydra.sweeper.n_trials``.
+    """
+    from hydra.core.override_parser.overrides_parser import OverridesParser
+
+    from lossbench.progress import sweep_size
+
+    sweeper = config.hydra.sweeper
+    if sweeper.get("n_trials") is not None:
+        return int(sweeper.n_trials)
+    params = sweeper.get("params") or {}
+    arguments = [f"{key}={value}" for key, value in params.items()]
+    arguments += list(config.hydra.overrides.task)
+    lengths: dict[str, int] = {}
+    for override in OverridesParser.create().parse_overrides(arguments):
+        key = override.get_key_element()
+        if not override.is_sweep_override():
+            lengths[key] = 1
+        elif override.is_discrete_sweep():
+            lengths[key] = len(list(override.sweep_string_iterator()))
+        else:
+            return None
+    return sweep_size(list(lengths.values()))
+
+
+class StudyProgressLine(Callback):
+    """A multirun's progress on stderr: jobs done / total, failures, time left; the final
+    line says how to make the study's report (:mod:`lossbench.progress`).
+
+    Launchers pickle Hydra's callbacks to their workers (joblib, Ray): the running watch
+    stays behind in the process that started the sweep.
+    """
+
+    def __init__(self) -> None:
+        self._watch: Any = None
+
+    def __getstate__(self) -> dict[str, Any]:
+        return {"_watch": None}
+
+    def on_multirun_start(self, config: DictConfig, **kwargs: Any) -> None:
+        from lossbench.progress import StudyWatch
+
+        try:
+            total = sweep_jobs(config)
+        except Exception:  # an override Hydra itself will refuse, with its own message
+            return
+        if total is None:
+            return
+        sweep_dir = str(config.hydra.sweep.dir)
+        final = functools.partial(_final_line, sweep_dir)
+        self._watch = StudyWatch(sweep_dir, total, final=final).start()
+
+    def on_multirun_end(self, config: DictConfig, **kwargs: Any) -> None:
+        if self._watch is not None:
+            self._watch.stop()
+            self._watch = None
+
+
+def _final_line(sweep_dir: str, progress: Any, counts: dict[str, int]) -> str:
+    from lossbench.progress import summary
+
+    return f"{summary(progress, counts)}. Make its report: lossbench-report {sweep_dir}"

@@ -24,6 +24,7 @@ The metrics see the same float32 scores.
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Iterable, Mapping
 from typing import Any
 
@@ -133,9 +134,13 @@ class ClassifierModule(L.LightningModule):
         epoch_loop: bool = False,
         inline_validation: bool = False,
         callback_metrics: Iterable[str] | None = None,
+        scheduler: Mapping[str, Any] | None = None,
+        scheduler_monitor: str | None = None,
     ) -> None:
         super().__init__()
-        self.save_hyperparameters(ignore=["epoch_loop", "inline_validation", "callback_metrics"])
+        self.save_hyperparameters(
+            ignore=["epoch_loop", "inline_validation", "callback_metrics", "scheduler_monitor"]
+        )
         #: One Lightning step per epoch: the step runs the epoch's minibatches itself (manual
         #: optimization) instead of paying Lightning's per-step loop for each. The data module
         #: then hands over the whole shuffled epoch; ``minibatch_size`` slices it, in the same
@@ -160,6 +165,12 @@ class ClassifierModule(L.LightningModule):
         self.head = build_head(head)
         self.loss_fn = build_loss(loss["name"], loss, task=task, n_outputs=n_outputs)
         self.optimizer_cfg = dict(optimizer)
+        #: The learning-rate scheduler (lossbench.schedulers), None for a constant rate, and
+        #: the metric a plateau scheduler steps on.
+        self.scheduler_cfg = None if scheduler is None else dict(scheduler)
+        self.scheduler_monitor = scheduler_monitor
+        #: The learning rate at the start of the epoch: ``train/lr`` in the history.
+        self._epoch_lr: float | None = None
         self.link = get_head(head).link or get_loss(loss["name"]).link_for(task)
         self.squeeze = task == "binary" and n_outputs == 1
         # Plain dicts, not submodules: their states are not part of the checkpoint (none is
@@ -358,6 +369,7 @@ class ClassifierModule(L.LightningModule):
         optimizer = self.optimizers()
         raw = optimizer.optimizer if self._direct else None
         progress = self.trainer.fit_loop.epoch_loop.manual_optimization.optim_step_progress
+        schedulers = bool(self.trainer.lr_scheduler_configs)
         x, labels, targets = epoch
         size = self.minibatch_size or len(x)
         for batch_idx, start in enumerate(range(0, len(x), size)):
@@ -374,7 +386,11 @@ class ClassifierModule(L.LightningModule):
                 progress.increment_ready()
                 raw.step()
                 progress.increment_completed()
+            if schedulers:
+                self._step_schedulers("step", plateau=False, index=batch_idx)
             self._update("train", scores, yb, loss)
+        if schedulers:
+            self._step_schedulers("epoch", plateau=False)
 
     def validation_step(self, batch: tuple[torch.Tensor, ...], batch_idx: int) -> None:
         x, labels, targets = batch
@@ -415,6 +431,8 @@ class ClassifierModule(L.LightningModule):
 
     def _epoch_end(self, stage: str) -> None:
         values = self._stage_values(stage)
+        if stage == "train" and self._epoch_lr is not None:
+            values["train/lr"] = torch.tensor(self._epoch_lr, dtype=torch.float64)
         fitting = self.trainer.state.fn == "fit"
         if fitting and self.callback_metrics is not None:
             monitored = {k: v for k, v in values.items() if k in self.callback_metrics}
@@ -440,8 +458,14 @@ class ClassifierModule(L.LightningModule):
             logger.log_metrics(metrics, step=self.global_step)
             logger.save()
 
+    def on_train_epoch_start(self) -> None:
+        optimizers = self.trainer.optimizers
+        self._epoch_lr = float(optimizers[0].param_groups[0]["lr"]) if optimizers else None
+
     def on_train_epoch_end(self) -> None:
         self._epoch_end("train")
+        if self.epoch_loop:
+            self._step_schedulers("epoch", plateau=True)
 
     def on_validation_epoch_end(self) -> None:
         self._epoch_end("val")
@@ -449,8 +473,49 @@ class ClassifierModule(L.LightningModule):
     def on_test_epoch_end(self) -> None:
         self._epoch_end("test")
 
-    def configure_optimizers(self) -> torch.optim.Optimizer:
-        return build_optimizer(self.optimizer_cfg, self.model)
+    def configure_optimizers(self) -> Any:
+        optimizer = build_optimizer(self.optimizer_cfg, self.model)
+        if self.scheduler_cfg is None:
+            return optimizer
+        from lossbench.schedulers import build_scheduler
+
+        trainer = self.trainer
+        if self.epoch_loop:  # Lightning counts one step per epoch here; the optimizer steps
+            n_train = len(trainer.datamodule.tensors["train"][0])  # once per minibatch
+            per_epoch = math.ceil(n_train / (self.minibatch_size or n_train))
+            total_steps = per_epoch * trainer.max_epochs
+        else:
+            total_steps = trainer.estimated_stepping_batches
+        scheduler = build_scheduler(
+            self.scheduler_cfg,
+            optimizer,
+            max_epochs=trainer.max_epochs,
+            total_steps=int(total_steps),
+            monitor=self.scheduler_monitor,
+        )
+        return {"optimizer": optimizer, "lr_scheduler": scheduler}
+
+    def _step_schedulers(self, interval: str, *, plateau: bool, index: int = 0) -> None:
+        """Step the schedulers of ``interval`` where Lightning would (manual optimization,
+        the epoch loop, where Lightning steps none): ``step`` ones after each optimizer step
+        (``index``: the minibatch in the epoch), ``epoch`` ones after the epoch's last step
+        (``plateau=False``) or, for plateau schedulers, after the epoch's validation and its
+        ``on_train_epoch_end`` (``plateau=True``)."""
+        for config in self.trainer.lr_scheduler_configs:
+            if config.interval != interval or config.reduce_on_plateau != plateau:
+                continue
+            position = (index if interval == "step" else self.current_epoch) + 1
+            if position % config.frequency:
+                continue
+            value = None
+            if config.reduce_on_plateau:
+                value = self.trainer.callback_metrics.get(config.monitor)
+                if value is None:
+                    raise RuntimeError(
+                        f"the plateau scheduler monitors {config.monitor!r}, which was not "
+                        f"logged this epoch; logged: {sorted(self.trainer.callback_metrics)}."
+                    )
+            self.lr_scheduler_step(config.scheduler, value)
 
     # --- checkpoint hooks: plain lists, numbers and tensors only (weights_only=True loads) ---
     def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:

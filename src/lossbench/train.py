@@ -80,74 +80,50 @@ def resolved_loss(cfg: DictConfig, datamodule: Any) -> dict[str, Any]:
     return params
 
 
-def _monitored(cfg: DictConfig) -> list[str]:
-    """The metrics the callbacks of :func:`_callbacks` read from ``trainer.callback_metrics``."""
-    keys = [cfg.checkpoint.monitor or cfg.optimized_metric]
-    if cfg.early_stopping.enabled:
-        keys.append(cfg.early_stopping.monitor or cfg.optimized_metric)
-    return keys
+#: Callbacks that read no metric from ``trainer.callback_metrics``.
+_READS_NO_METRIC = (
+    "ProgressBar",
+    "ModelSummary",
+    "LearningRateMonitor",
+    "Timer",
+)
 
 
-def _callbacks(cfg: DictConfig, output_dir: Path) -> list[Any]:
-    from lightning.pytorch.callbacks import EarlyStopping
+def _monitored(cfg: DictConfig, callbacks: list[Any], task: str) -> list[str]:
+    """The metrics that the callbacks (and a plateau scheduler) read from
+    ``trainer.callback_metrics``: the only ones the module logs through ``self.log``. A callback
+    lossbench does not know might read any: then every train/ and val/ metric."""
+    from lightning.pytorch.callbacks import (
+        LearningRateMonitor,
+        ModelSummary,
+        ProgressBar,
+        Timer,
+    )
 
-    from lossbench.callbacks import BestAndLastCheckpoint, BestWeightsInMemory
+    from lossbench.schedulers import scheduler_monitor
+    from lossbench.validation import METRICS
 
-    monitor = cfg.checkpoint.monitor or cfg.optimized_metric
-    mode = cfg.checkpoint.mode or metric_mode(monitor)
-    callbacks: list[Any] = [
-        BestWeightsInMemory(monitor=monitor, mode=mode)  # no files
-        if cfg.checkpoint.write == "never"
-        else BestAndLastCheckpoint(  # best-epochNNN.ckpt and last.ckpt, when checkpoint.write says
-            dirpath=output_dir / "checkpoints",
-            filename="best-epoch{epoch:03d}",
-            monitor=monitor,
-            mode=mode,
-            save_last=cfg.checkpoint.save_last,
-            write_at_end=cfg.checkpoint.write == "at_end",
-            auto_insert_metric_name=False,
-        )
-    ]
-    if cfg.early_stopping.enabled:
-        monitor = cfg.early_stopping.monitor or cfg.optimized_metric
-        callbacks.append(
-            EarlyStopping(
-                monitor=monitor,
-                mode=cfg.early_stopping.mode or metric_mode(monitor),
-                patience=cfg.early_stopping.patience,
-                min_delta=cfg.early_stopping.min_delta,
-            )
-        )
-    return callbacks
-
-
-def _logger(cfg: DictConfig, output_dir: Path) -> Any:
-    from lightning.pytorch.loggers import CSVLogger, MLFlowLogger, TensorBoardLogger
-
-    name = cfg.logger.name
-    if name == "csv":
-        return CSVLogger(save_dir=output_dir, name="logs", version="")
-    if name == "tensorboard":
-        return TensorBoardLogger(save_dir=output_dir, name="tensorboard", version="")
-    if name == "mlflow":
-        uri, artifacts = cfg.logger.tracking_uri, None
-        if uri.startswith("sqlite:///"):  # SQLite creates the file, not its directory
-            store = Path(uri.removeprefix("sqlite:///")).parent
-            store.mkdir(parents=True, exist_ok=True)
-            artifacts = (store / "mlartifacts").resolve().as_uri()  # not ./mlruns in the cwd
-        return MLFlowLogger(
-            experiment_name=cfg.logger.experiment_name,
-            run_name=cfg.logger.run_name or f"{cfg.data.name}_{cfg.head.name}_{cfg.loss.name}",
-            tracking_uri=uri,
-            tags={"run_dir": str(output_dir), "seed": str(cfg.seed)},
-            log_model=cfg.logger.log_model,
-            artifact_location=artifacts,
-        )
-    return False
+    keys = [cfg.optimized_metric]
+    for callback in callbacks:
+        monitor = getattr(callback, "monitor", None)
+        if isinstance(monitor, str):
+            keys.append(monitor)
+        elif not isinstance(callback, ProgressBar | ModelSummary | LearningRateMonitor | Timer):
+            keys += [f"{stage}/{metric}" for stage in ("train", "val") for metric in METRICS[task]]
+    monitor = scheduler_monitor(cfg.scheduler, cfg.optimized_metric)
+    if monitor is not None:
+        keys.append(monitor)
+    return list(dict.fromkeys(keys))
 
 
 def _trainer(cfg: DictConfig, output_dir: Path, interactive: bool) -> Any:
+    """The ``lightning.Trainer`` of ``cfg.trainer``, with the callbacks and loggers of the
+    ``callbacks`` and ``logger`` groups (:mod:`lossbench.instantiators`)."""
     import lightning as L
+    from hydra.utils import instantiate
+    from lightning.pytorch.callbacks import Checkpoint, ModelSummary, ProgressBar
+
+    from lossbench.instantiators import build_callbacks, build_loggers
 
     quiet_lightning()  # again: joblib's worker processes never run main()
     kwargs = {
@@ -155,14 +131,20 @@ def _trainer(cfg: DictConfig, output_dir: Path, interactive: bool) -> Any:
         for k, v in OmegaConf.to_container(cfg.trainer, resolve=True).items()  # type: ignore[union-attr]
         if v is not None
     }
-    kwargs.setdefault("enable_progress_bar", interactive)
-    kwargs.setdefault("enable_model_summary", interactive)
+    if isinstance(kwargs.get("profiler"), dict):  # trainer.profiler._target_=...
+        kwargs["profiler"] = instantiate(kwargs["profiler"])
+    progress_bar = kwargs.get("enable_progress_bar", interactive)
+    model_summary = kwargs.get("enable_model_summary", interactive)
+    callbacks = build_callbacks(cfg, progress_bar=progress_bar, model_summary=model_summary)
+    # The callbacks group decides: Lightning adds no progress bar, summary or checkpoint of its own.
+    kwargs.setdefault("enable_progress_bar", any(isinstance(c, ProgressBar) for c in callbacks))
+    kwargs.setdefault("enable_model_summary", any(isinstance(c, ModelSummary) for c in callbacks))
+    kwargs.setdefault("enable_checkpointing", any(isinstance(c, Checkpoint) for c in callbacks))
     trainer = L.Trainer(
         **kwargs,
         default_root_dir=output_dir,
-        logger=_logger(cfg, output_dir),
-        callbacks=_callbacks(cfg, output_dir),
-        num_sanity_val_steps=0,
+        logger=build_loggers(cfg) or False,
+        callbacks=callbacks,
     )
     from lossbench.distributed import prepare
 
@@ -174,9 +156,10 @@ def _use_epoch_loop(cfg: DictConfig, trainer: Any) -> bool:
     """Whether one Lightning step can run a whole epoch of minibatches (``training_loop=epoch``).
 
     Not for L-BFGS (it needs Lightning's closure), DDP (one backward per forward of the
-    wrapped model), ``trainer.gradient_clip_val`` (Lightning clips only automatic optimization)
-    or ``trainer.limit_train_batches`` (it counts Lightning steps): those take the
-    per-minibatch loop, with identical results.
+    wrapped model), ``trainer.gradient_clip_val`` (Lightning clips only automatic optimization),
+    ``trainer.accumulate_grad_batches``, or what counts Lightning steps (``limit_train_batches``,
+    ``overfit_batches``, ``fast_dev_run``): those take the per-minibatch loop, with identical
+    results.
     """
     return (
         cfg.training_loop == "epoch"
@@ -184,19 +167,34 @@ def _use_epoch_loop(cfg: DictConfig, trainer: Any) -> bool:
         and trainer.world_size == 1
         and cfg.trainer.gradient_clip_val is None
         and cfg.trainer.limit_train_batches is None
+        and trainer.accumulate_grad_batches == 1
+        and not trainer.overfit_batches
+        and not trainer.fast_dev_run
     )
 
 
 def build_module(
-    cfg: DictConfig, datamodule: Any, loss: Mapping[str, Any], *, epoch_loop: bool
+    cfg: DictConfig,
+    datamodule: Any,
+    loss: Mapping[str, Any],
+    *,
+    epoch_loop: bool,
+    callback_metrics: list[str] | None = None,
 ) -> Any:
     """The ``ClassifierModule`` that ``cfg`` trains on ``datamodule``; ``loss``: the loss
-    parameters with ``pos_weight=auto`` resolved (:func:`resolved_loss`).
+    parameters with ``pos_weight=auto`` resolved (:func:`resolved_loss`); ``callback_metrics``:
+    what the callbacks read (:func:`_monitored`; default: the optimized metric).
 
         >>> module = build_module(cfg, datamodule, resolved_loss(cfg, datamodule),
         ...                       epoch_loop=True)  # doctest: +SKIP
     """
     from lossbench.module import ClassifierModule
+    from lossbench.schedulers import scheduler_monitor
+
+    scheduler = OmegaConf.to_container(cfg.scheduler, resolve=True) if "scheduler" in cfg else None
+    if callback_metrics is None:
+        monitor = scheduler_monitor(scheduler, cfg.optimized_metric) if scheduler else None
+        callback_metrics = [cfg.optimized_metric, *([monitor] if monitor else [])]
 
     return ClassifierModule(
         task=datamodule.task,
@@ -209,7 +207,9 @@ def build_module(
         optimizer=OmegaConf.to_container(cfg.optimizer, resolve=True),
         minibatch_size=cfg.data.batch_size,
         epoch_loop=epoch_loop,
-        callback_metrics=_monitored(cfg),
+        callback_metrics=callback_metrics,
+        scheduler=None if not scheduler or scheduler["name"] == "none" else scheduler,
+        scheduler_monitor=scheduler_monitor(scheduler, cfg.optimized_metric) if scheduler else None,
     )
 
 
@@ -235,7 +235,13 @@ def _fit_and_evaluate(
     trainer = _trainer(cfg, output_dir, interactive)
     epoch_loop = _use_epoch_loop(cfg, trainer)
     datamodule.epoch_batches = epoch_loop
-    module = build_module(cfg, datamodule, loss, epoch_loop=epoch_loop)
+    module = build_module(
+        cfg,
+        datamodule,
+        loss,
+        epoch_loop=epoch_loop,
+        callback_metrics=_monitored(cfg, trainer.callbacks, task),
+    )
     module.inline_validation = validates_inline(trainer, module)
     # --- checkpoints: preprocessing for predict; resume (ckpt_path=last | <file>) ---
     module.preprocessing = datamodule.preprocessing
@@ -260,8 +266,10 @@ def _fit_and_evaluate(
             steps=trainer.global_step,
             history=module.history,
         )
-    callback = trainer.checkpoint_callback
-    best = callback.best_model_path or None
+    for report in sorted(output_dir.glob("*-profile*.txt")):  # debug=profiler
+        log.info("profiler report: %s", report)
+    callback = trainer.checkpoint_callback  # None with callbacks=none: the final weights
+    best = getattr(callback, "best_model_path", None) or None
     in_memory = getattr(callback, "best_state_dict", None)  # checkpoint.write=never
     if in_memory is not None:  # every rank holds the same weights
         module.load_state_dict(in_memory)
@@ -341,6 +349,8 @@ def train(cfg: DictConfig, output_dir: str | Path, *, multirun: bool = False) ->
     ``error``. In a single run (``multirun=False``) they are re-raised after recording.
     """
     output_dir = Path(output_dir)
+    if "paths" in cfg:  # where the callbacks and loggers write (${paths.run_dir})
+        cfg.paths.run_dir = str(output_dir)
     refuse_completed(output_dir)
     output_dir.mkdir(parents=True, exist_ok=True)
     task = None
@@ -405,16 +415,39 @@ def _hydra_main(cfg: DictConfig) -> float | None:
     hydra_cfg = HydraConfig.get()
     multirun = hydra_cfg.mode == RunMode.MULTIRUN
     output_dir = Path(hydra_cfg.runtime.output_dir)
-    if multirun and (done := completed_with_same_config(cfg, output_dir)) is not None:
+    if not multirun:
+        return _run(cfg, output_dir, multirun=False)
+    from lossbench.progress import mark_job
+
+    outcome = "failed"
+    try:
+        value, outcome = _run_job(cfg, output_dir)
+        return value
+    finally:  # the study's progress line counts the markers (lossbench.progress)
+        mark_job(hydra_cfg.sweep.dir, hydra_cfg.job.num, outcome)
+
+
+def _run_job(cfg: DictConfig, output_dir: Path) -> tuple[float | None, str]:
+    """One job of a multirun: ``(value for the sweeper, outcome)``."""
+    if (done := completed_with_same_config(cfg, output_dir)) is not None:
         log.info("skipped: %s already completed with this config", output_dir)
-        return _sweep_value(cfg, done)
+        return _sweep_value(cfg, done), "skipped"
+    log.info("run directory: %s", output_dir)
+    try:
+        record = train(cfg, output_dir, multirun=True)
+    except (ConfigError, RunExistsError) as error:  # never overwrite another config's run
+        log.error("refused: %s", error)
+        return None, "refused"
+    if record.get("status") == "completed":
+        return _sweep_value(cfg, record), "completed"
+    return None, "refused" if record.get("refused") else "failed"
+
+
+def _run(cfg: DictConfig, output_dir: Path, *, multirun: bool) -> float | None:
     log.info("run directory: %s", output_dir)
     try:
         record = train(cfg, output_dir, multirun=multirun)
     except (ConfigError, RunExistsError) as error:
-        if multirun:  # never overwrite another config's completed run; the sweep goes on
-            log.error("refused: %s", error)
-            return None
         print(f"lossbench: refused: {error}", file=sys.stderr)
         sys.exit(2)
     except Exception as error:
@@ -425,6 +458,21 @@ def _hydra_main(cfg: DictConfig) -> float | None:
             sys.exit(1)
         raise
     return _sweep_value(cfg, record)
+
+
+def refuse_unknown_trainer_keys(arguments: list[str]) -> None:
+    """Refuse a misspelt ``trainer.<key>`` on the command line with the valid keys (exit 2),
+    before Hydra composes anything: Hydra's own error names the key but not the choices."""
+    from lossbench.trainer_args import TRAINER_KEYS, unknown_trainer_key
+
+    for argument in arguments:
+        key = argument.split("=", 1)[0].lstrip("+~")
+        if "=" not in argument or not key.startswith("trainer."):
+            continue
+        name = key.removeprefix("trainer.").split(".", 1)[0]
+        if name not in TRAINER_KEYS:
+            print(f"lossbench: refused: {unknown_trainer_key(name)}", file=sys.stderr)
+            sys.exit(2)
 
 
 def quiet_lightning() -> None:
@@ -458,6 +506,7 @@ def run_checkpoint_app(schema_name: str, schema: type, hydra_main: Any) -> None:
 
 def main() -> None:
     """Console entry point of ``lossbench-train``."""
+    refuse_unknown_trainer_keys(sys.argv[1:])
     register_configs()
     quiet_lightning()
     _hydra_main()

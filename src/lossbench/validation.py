@@ -16,7 +16,6 @@ metric to optimise. Every message says what was given, why it is wrong and what 
 
 from __future__ import annotations
 
-import importlib.util
 import math
 import warnings
 from pathlib import Path
@@ -28,14 +27,17 @@ from lossbench.compatibility import check
 from lossbench.data.csv_loader import DataError
 from lossbench.data.datasets import check_available, get_dataset, task_of
 from lossbench.data.preprocess import IMPUTE_OPTIONS
+from lossbench.instantiators import check_entries, check_needs_logger
 from lossbench.losses import validate_loss_params
 from lossbench.losses.reduction import legacy_reduction
 from lossbench.models import ACTIVATIONS, MODELS
 from lossbench.optim import IMPLEMENTATIONS, OPTIMIZERS
 from lossbench.precision import check_precision
+from lossbench.schedulers import check_scheduler, scheduler_monitor
 from lossbench.tasks import Task
 
-LOGGERS = {"csv": None, "tensorboard": "tensorboard", "mlflow": "mlflow", "none": None}
+#: The options of the ``logger`` group (configs/logger/); ``logger=[csv,mlflow]`` combines them.
+LOGGERS = ("csv", "tensorboard", "mlflow", "wandb", "many", "none")
 #: Metric names per task, without the stage prefix.
 METRICS: dict[str, tuple[str, ...]] = {
     "binary": ("loss", "accuracy", "f1_macro", "auroc", "ece", "nll", "brier", "saturated"),
@@ -189,16 +191,12 @@ def _check_run(cfg: DictConfig, task: Task) -> None:
     )
     precision_error = check_precision(cfg.trainer.precision, cfg.trainer.accelerator)
     _require(precision_error is None, str(precision_error))
-    _require(
-        cfg.logger.name in LOGGERS,
-        f"Unknown logger {cfg.logger.name!r}. Valid loggers: {', '.join(LOGGERS)}.",
-    )
-    package = LOGGERS[cfg.logger.name]
-    _require(
-        package is None or importlib.util.find_spec(package) is not None,
-        f"logger={cfg.logger.name} needs the {package} package: pip install "
-        f"'lossbench[{package}]', or choose logger=csv.",
-    )
+    for group in ("callbacks", "logger"):
+        error = check_entries(cfg, group)
+        _require(error is None, str(error))
+    error = check_needs_logger(cfg)
+    _require(error is None, str(error))
+    _check_scheduler(cfg, task)
     _require(
         cfg.get("training_loop", "epoch") in ("epoch", "batch"),
         f"training_loop={cfg.get('training_loop')!r} must be epoch or batch.",
@@ -228,6 +226,15 @@ def _check_run(cfg: DictConfig, task: Task) -> None:
     if cfg.get("ckpt_path") not in (None, "last"):
         path = Path(cfg.ckpt_path)
         _require(path.is_file(), f"ckpt_path={cfg.ckpt_path!r}: no such file ({path.resolve()}).")
+
+
+def _check_scheduler(cfg: DictConfig, task: Task) -> None:
+    scheduler = cfg.get("scheduler") or {"name": "none"}
+    error = check_scheduler(scheduler, cfg.trainer.max_epochs)
+    _require(error is None, str(error))
+    monitor = scheduler_monitor(scheduler, cfg.optimized_metric)
+    if monitor is not None:
+        _check_metric("scheduler.monitor", monitor, task)
 
 
 def validate(cfg: DictConfig) -> Task:

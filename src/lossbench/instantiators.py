@@ -1,0 +1,184 @@
+"""Callbacks and loggers from config: each entry of ``callbacks`` and ``logger`` is a node with a
+``_target_``, built with ``hydra.utils.instantiate`` (as the Lightning + Hydra template does).
+
+    lossbench-train callbacks=rich_progress logger=[csv,tensorboard]
+    lossbench-train +callbacks.timer._target_=lightning.pytorch.callbacks.Timer \\
+        +callbacks.timer.duration=00:00:10:00
+
+Checking a config (:func:`check_entries`) resolves the targets that lossbench's own config
+files name without importing them (``tests/test_instantiators.py`` builds each one), so
+validating a shipped config stays free of torch and Lightning; any other target is imported
+then, and a misspelt one is refused with the names its module does have.
+"""
+
+from __future__ import annotations
+
+import difflib
+import importlib
+import importlib.util
+from collections.abc import Mapping
+from typing import Any
+
+from omegaconf import DictConfig, OmegaConf
+
+#: Targets in lossbench's config files, with the package each needs beyond lossbench's own.
+SHIPPED_TARGETS: dict[str, str | None] = {
+    "lossbench.callbacks.run_checkpoint": None,
+    "lossbench.callbacks.run_early_stopping": None,
+    "lightning.pytorch.callbacks.TQDMProgressBar": None,
+    "lightning.pytorch.callbacks.RichProgressBar": "rich",
+    "lightning.pytorch.callbacks.ModelSummary": None,
+    "lightning.pytorch.callbacks.RichModelSummary": "rich",
+    "lightning.pytorch.callbacks.LearningRateMonitor": None,
+    "lightning.pytorch.loggers.CSVLogger": None,
+    "lightning.pytorch.loggers.TensorBoardLogger": "tensorboard",
+    "lossbench.loggers.mlflow_logger": "mlflow",
+    "lightning.pytorch.loggers.WandbLogger": "wandb",
+}
+#: The optional extra that installs each package (pip install 'lossbench[<extra>]').
+EXTRAS = {"tensorboard": "tensorboard", "mlflow": "mlflow", "wandb": "wandb", "rich": "rich"}
+#: Callbacks that fail without a logger.
+NEEDS_LOGGER = ("lightning.pytorch.callbacks.LearningRateMonitor",)
+
+
+def entries(group: Any) -> list[tuple[str, DictConfig]]:
+    """The ``(name, node)`` entries of ``callbacks`` or ``logger``; null entries are off."""
+    if group is None:
+        return []
+    return [(str(name), node) for name, node in group.items() if node is not None]
+
+
+def _public_names(module: Any) -> list[str]:
+    names = getattr(module, "__all__", None) or [n for n in dir(module) if not n.startswith("_")]
+    return sorted(str(n) for n in names)
+
+
+def locate(target: str, key: str, group: str) -> tuple[Any, str | None]:
+    """``(object, None)`` for an importable ``target``, else ``(None, why and how to fix)``."""
+    parts = target.split(".")
+    module, found = None, 0
+    for i in range(len(parts), 0, -1):
+        name = ".".join(parts[:i])
+        try:
+            module, found = importlib.import_module(name), i
+            break
+        except ModuleNotFoundError as error:
+            if error.name is not None and not name.startswith(error.name):
+                return None, (
+                    f"{key}={target!r} cannot be imported: {name} needs the missing package "
+                    f"{error.name!r} (pip install {error.name})."
+                )
+        except Exception as error:  # the module exists but fails to import
+            return None, f"{key}={target!r} cannot be imported: {type(error).__name__}: {error}"
+    example = (
+        "+callbacks.timer._target_=lightning.pytorch.callbacks.Timer"
+        if group == "callbacks"
+        else "logger=csv, or +logger.NAME._target_=lightning.pytorch.loggers.CSVLogger"
+    )
+    if module is None:
+        return None, (
+            f"{key}={target!r} is not an importable class or function: no module named "
+            f"{parts[0]!r}. Give its full import path, e.g. {example}."
+        )
+    if found == len(parts):
+        return None, (
+            f"{key}={target!r} is a module, not a class or function. Name the class in it, "
+            f"e.g. {example}."
+        )
+    obj: Any = module
+    for depth, attr in enumerate(parts[found:], start=found):
+        if not hasattr(obj, attr):
+            where = ".".join(parts[:depth])
+            names = _public_names(obj)
+            close = difflib.get_close_matches(attr, names, n=3, cutoff=0.6)
+            hint = f" Did you mean {' or '.join(f'{where}.{c}' for c in close)}?" if close else ""
+            return None, (
+                f"{key}={target!r} cannot be imported: {where} has no {attr!r}.{hint} "
+                f"Names in {where}: {', '.join(names)}."
+            )
+        obj = getattr(obj, attr)
+    return obj, None
+
+
+def check_entries(cfg: DictConfig, group: str) -> str | None:
+    """Why the ``callbacks`` or ``logger`` entries of ``cfg`` cannot be built, or None.
+
+    Each entry needs a ``_target_`` that exists, and the package it needs installed. Shipped
+    targets are not imported (the test of this module builds them).
+    """
+    for name, node in entries(cfg.get(group)):
+        key = f"{group}.{name}._target_"
+        if not isinstance(node, Mapping) or "_target_" not in node:
+            return (
+                f"{group}.{name} has no _target_: each {group} entry is a node naming the class "
+                f"to build, e.g. +{group}.{name}._target_=<module.Class>. Remove an entry with "
+                f"~{group}.{name}."
+            )
+        target = str(node["_target_"])
+        if target in SHIPPED_TARGETS:
+            package = SHIPPED_TARGETS[target]
+            if package is not None and importlib.util.find_spec(package) is None:
+                extra = EXTRAS.get(package, package)
+                return (
+                    f"{group}.{name} ({target}) needs the {package} package: pip install "
+                    f"'lossbench[{extra}]'"
+                    + (", or choose logger=csv." if group == "logger" else ".")
+                )
+            continue
+        _, error = locate(target, key, group)
+        if error is not None:
+            return error
+    return None
+
+
+def check_needs_logger(cfg: DictConfig) -> str | None:
+    """A callback that needs a logger when ``logger`` is empty (``logger=none``), or None."""
+    if entries(cfg.get("logger")):
+        return None
+    for name, node in entries(cfg.get("callbacks")):
+        if isinstance(node, Mapping) and node.get("_target_") in NEEDS_LOGGER:
+            return (
+                f"callbacks.{name} ({node['_target_']}) records to the loggers, but logger=none "
+                f"sets none. Choose a logger (logger=csv) or drop it with ~callbacks.{name}."
+            )
+    return None
+
+
+def _build(group: str, name: str, node: DictConfig, base: type) -> Any:
+    from hydra.utils import instantiate
+
+    from lossbench.validation import ConfigError
+
+    obj = instantiate(OmegaConf.to_container(node, resolve=True), _convert_="all")
+    if obj is not None and not isinstance(obj, base):
+        raise ConfigError(
+            f"{group}.{name}._target_={node['_target_']!r} built a {type(obj).__name__}, not a "
+            f"{base.__module__}.{base.__qualname__}; name a {base.__qualname__} class."
+        )
+    return obj
+
+
+def build_callbacks(cfg: DictConfig, *, progress_bar: bool, model_summary: bool) -> list[Any]:
+    """The callbacks of ``cfg.callbacks``, in their order; an entry that builds None (early
+    stopping while ``early_stopping.enabled=false``) is left out, and so are progress bars and
+    model summaries when ``progress_bar`` / ``model_summary`` are off (a multirun's jobs)."""
+    from lightning.pytorch.callbacks import Callback, ModelSummary, ProgressBar
+
+    built = []
+    for name, node in entries(cfg.get("callbacks")):
+        callback = _build("callbacks", name, node, Callback)
+        if callback is None:
+            continue
+        if isinstance(callback, ProgressBar) and not progress_bar:
+            continue
+        if isinstance(callback, ModelSummary) and not model_summary:
+            continue
+        built.append(callback)
+    return built
+
+
+def build_loggers(cfg: DictConfig) -> list[Any]:
+    """The loggers of ``cfg.logger``, in their order."""
+    from lightning.pytorch.loggers import Logger
+
+    return [_build("logger", name, node, Logger) for name, node in entries(cfg.get("logger"))]

@@ -1,0 +1,222 @@
+"""Study progress: jobs done / total, failures so far and the time left, on one line.
+
+Any launcher can report to it. Each job leaves a marker in the sweep directory when it ends
+(:func:`mark_job`; ``lossbench-train`` does this itself in a multirun), and the process that
+started the sweep watches the markers (:func:`watch_study`, started by the Hydra callback
+:class:`lossbench.hydra_callbacks.StudyProgressLine`)::
+
+    from lossbench.progress import mark_job, watch_study
+
+    with watch_study(sweep_dir, total=180):  # the line, on stderr
+        ...  # launch the jobs; each calls mark_job(sweep_dir, job_id, "completed")
+
+A launcher that learns of each job's end itself can drive :class:`StudyProgress` directly:
+
+    >>> import io
+    >>> out = io.StringIO()
+    >>> progress = StudyProgress(total=4, stream=out, clock=iter([0.0, 10.0, 20.0]).__next__)
+    >>> progress.update(done=1, failed=0)
+    >>> progress.update(done=2, failed=1)
+    >>> out.getvalue().splitlines()[-1]
+    'study: 2/4 jobs done, 1 failed, about 20 s left'
+
+On a terminal the line is redrawn in place (``\\r``); elsewhere (CI logs, files) plain lines are
+written, at most one every ``min_interval_s`` seconds, and always the last one.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any, TextIO
+
+#: The outcomes of a job, as markers ``<sweep_dir>/.progress/<job_id>.<outcome>``.
+OUTCOMES = ("completed", "skipped", "refused", "failed")
+#: Outcomes counted as failures on the progress line (refused: a setup a task cannot train,
+#: reported as "not applicable", counts as done).
+FAILED = ("failed",)
+MARKER_DIR = ".progress"
+
+
+def mark_job(sweep_dir: str | Path, job_id: str | int, outcome: str) -> Path:
+    """Record that job ``job_id`` of the sweep in ``sweep_dir`` ended with ``outcome``.
+
+    A marker is an empty file, so jobs on other processes or machines that share the sweep
+    directory report without talking to the watcher.
+    """
+    if outcome not in OUTCOMES:
+        raise ValueError(f"outcome={outcome!r} is not known. Valid: {', '.join(OUTCOMES)}.")
+    folder = Path(sweep_dir) / MARKER_DIR
+    folder.mkdir(parents=True, exist_ok=True)
+    for other in OUTCOMES:  # a job run again replaces its earlier outcome
+        (folder / f"{job_id}.{other}").unlink(missing_ok=True)
+    path = folder / f"{job_id}.{outcome}"
+    path.touch()
+    return path
+
+
+def count_markers(sweep_dir: str | Path, since: float = 0.0) -> dict[str, int]:
+    """How many jobs ended with each outcome, counting markers written at or after ``since``
+    (a ``time.time()``); markers of an earlier sweep into the same directory are left out."""
+    counts = dict.fromkeys(OUTCOMES, 0)
+    folder = Path(sweep_dir) / MARKER_DIR
+    if not folder.is_dir():
+        return counts
+    for path in folder.iterdir():
+        outcome = path.suffix.lstrip(".")
+        if outcome in counts:
+            with contextlib.suppress(FileNotFoundError):  # replaced while counting
+                if path.stat().st_mtime >= since:
+                    counts[outcome] += 1
+    return counts
+
+
+def format_duration(seconds: float) -> str:
+    """``42 s``, ``3 min 20 s``, ``1 h 05 min``."""
+    seconds = max(0, round(seconds))
+    if seconds < 60:
+        return f"{seconds} s"
+    minutes, seconds = divmod(seconds, 60)
+    if minutes < 60:
+        return f"{minutes} min {seconds:02d} s"
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours} h {minutes:02d} min"
+
+
+class StudyProgress:
+    """The progress line of a sweep of ``total`` jobs.
+
+    The time left is the mean time per finished job so far times the jobs left (jobs that
+    run in parallel finish at that combined rate).
+    """
+
+    def __init__(
+        self,
+        total: int,
+        *,
+        stream: TextIO | None = None,
+        tty: bool | None = None,
+        min_interval_s: float = 10.0,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.total = total
+        self.stream = stream if stream is not None else sys.stderr
+        self.tty = self.stream.isatty() if tty is None else tty
+        self.min_interval_s = min_interval_s
+        self.clock = clock
+        self.start = clock()
+        self.done = self.failed = 0
+        self._last_plain: float | None = None
+        self._width = 0
+
+    def line(self, now: float | None = None) -> str:
+        """``study: 12/180 jobs done, 1 failed, about 3 min 20 s left``."""
+        text = f"study: {self.done}/{self.total} jobs done, {self.failed} failed"
+        elapsed = (self.clock() if now is None else now) - self.start
+        if 0 < self.done < self.total:
+            left = elapsed / self.done * (self.total - self.done)
+            text += f", about {format_duration(left)} left"
+        elif self.done >= self.total:
+            text += f", in {format_duration(elapsed)}"
+        return text
+
+    def update(self, done: int, failed: int, *, force: bool = False) -> None:
+        """Show ``done`` jobs ended, ``failed`` of them failed (the line only changes when a
+        number does)."""
+        if (done, failed) == (self.done, self.failed) and not force:
+            return
+        self.done, self.failed = done, failed
+        now = self.clock()
+        text = self.line(now)
+        if self.tty:
+            self.stream.write("\r" + text.ljust(self._width))
+            self._width = len(text)
+        elif (
+            force
+            or self._last_plain is None
+            or done >= self.total
+            or now - self._last_plain >= self.min_interval_s
+        ):
+            self.stream.write(text + "\n")
+            self._last_plain = now
+        self.stream.flush()
+
+    def finish(self, message: str) -> None:
+        """End the line and write the final ``message`` on its own line."""
+        if self.tty and self._width:
+            self.stream.write("\n")
+        self.stream.write(message + "\n")
+        self.stream.flush()
+
+
+class StudyWatch:
+    """Show the progress of the ``total`` jobs of the sweep in ``sweep_dir`` from a thread
+    that counts the jobs' markers (:func:`mark_job`) between :meth:`start` and :meth:`stop`;
+    :meth:`stop` writes the final line (``final(progress, counts)``, default :func:`summary`).
+    """
+
+    def __init__(
+        self,
+        sweep_dir: str | Path,
+        total: int,
+        *,
+        stream: TextIO | None = None,
+        poll_s: float = 0.5,
+        final: Callable[[StudyProgress, dict[str, int]], str] | None = None,
+        min_interval_s: float = 10.0,
+    ) -> None:
+        self.sweep_dir, self.poll_s, self.final = sweep_dir, poll_s, final or summary
+        self.progress = StudyProgress(total, stream=stream, min_interval_s=min_interval_s)
+        self.since = time.time() - 1.0  # file systems keep coarse modification times
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._poll, name="lossbench-progress", daemon=True)
+
+    def _show(self, *, force: bool = False) -> dict[str, int]:
+        counts = count_markers(self.sweep_dir, self.since)
+        done, failed = sum(counts.values()), sum(counts[o] for o in FAILED)
+        self.progress.update(done, failed, force=force)
+        return counts
+
+    def _poll(self) -> None:
+        while not self._stop.wait(self.poll_s):
+            self._show()
+
+    def start(self) -> StudyWatch:
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread.is_alive():
+            self._thread.join()
+        counts = self._show(force=True)
+        self.progress.finish(self.final(self.progress, counts))
+
+
+@contextlib.contextmanager
+def watch_study(sweep_dir: str | Path, total: int, **kwargs: Any) -> Iterator[StudyProgress]:
+    """:class:`StudyWatch` around a block (the keyword arguments are its own)."""
+    watch = StudyWatch(sweep_dir, total, **kwargs).start()
+    try:
+        yield watch.progress
+    finally:
+        watch.stop()
+
+
+def summary(progress: StudyProgress, counts: dict[str, int]) -> str:
+    """``study: 180/180 jobs ended (150 completed, 30 refused, 0 skipped, 0 failed)``."""
+    ended = sum(counts.values())
+    parts = ", ".join(f"{counts[o]} {o}" for o in OUTCOMES)
+    unseen = progress.total - ended
+    tail = f"; {unseen} reported no end here" if unseen > 0 else ""
+    return f"study: {ended}/{progress.total} jobs ended ({parts}){tail}"
+
+
+def sweep_size(lengths: list[int]) -> int:
+    """The number of jobs of a cartesian sweep with ``lengths`` values per parameter."""
+    return math.prod(lengths) if lengths else 1

@@ -1,0 +1,153 @@
+"""Learning-rate schedulers, as Lightning's ``lr_scheduler_config`` from ``configure_optimizers``.
+
+    >>> import torch
+    >>> opt = torch.optim.SGD([torch.nn.Parameter(torch.zeros(1))], lr=0.1)
+    >>> config = build_scheduler({"name": "cosine", "eta_min": 0.0}, opt, max_epochs=4,
+    ...                          total_steps=40, monitor="val/nll")
+    >>> config["interval"], type(config["scheduler"]).__name__
+    ('epoch', 'CosineAnnealingLR')
+    >>> build_scheduler({"name": "none"}, opt, max_epochs=4, total_steps=40, monitor="val/nll")
+
+Each scheduler is stepped where Lightning steps it (``interval``): once per epoch, or after
+every optimizer step for ``onecycle``. The module's epoch loop (manual optimization, where
+Lightning steps no scheduler) steps them itself at the same points
+(:meth:`lossbench.module.ClassifierModule._step_schedulers`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    import torch
+
+
+@dataclass(frozen=True)
+class SchedulerSpec:
+    """What a ``scheduler=<name>`` option is: how often it steps and what it needs."""
+
+    description: str
+    interval: str | None  # epoch | step | None (no scheduler)
+    monitors: bool = False  # steps on a validation metric (plateau)
+
+
+SCHEDULERS: dict[str, SchedulerSpec] = {
+    "none": SchedulerSpec("constant learning rate (optimizer.lr)", None),
+    "cosine": SchedulerSpec("cosine annealing to eta_min over trainer.max_epochs", "epoch"),
+    "warmup_cosine": SchedulerSpec(
+        "linear warm-up for warmup_epochs, then cosine annealing to eta_min", "epoch"
+    ),
+    "onecycle": SchedulerSpec("one-cycle policy over every optimizer step of the run", "step"),
+    "plateau": SchedulerSpec(
+        "lr * factor after `patience` epochs without improvement of the monitored metric",
+        "epoch",
+        monitors=True,
+    ),
+}
+
+
+def scheduler_monitor(cfg: Mapping[str, Any], optimized_metric: str) -> str | None:
+    """The metric that ``cfg`` steps on (``plateau``), else None."""
+    if not SCHEDULERS[cfg["name"]].monitors:
+        return None
+    return cfg.get("monitor") or optimized_metric
+
+
+def build_scheduler(
+    cfg: Mapping[str, Any],
+    optimizer: torch.optim.Optimizer,
+    *,
+    max_epochs: int,
+    total_steps: int,
+    monitor: str | None,
+) -> dict[str, Any] | None:
+    """Lightning's ``lr_scheduler_config`` for ``cfg`` (None for ``none``).
+
+    ``total_steps``: the optimizer steps of the whole run (``onecycle``); ``monitor``: the
+    metric a plateau scheduler watches.
+    """
+    from torch.optim import lr_scheduler
+
+    name = cfg["name"]
+    if name not in SCHEDULERS:
+        raise ValueError(f"Unknown scheduler {name!r}. Valid: {', '.join(SCHEDULERS)}.")
+    if name == "none":
+        return None
+    if name == "cosine":
+        scheduler: Any = lr_scheduler.CosineAnnealingLR(
+            optimizer, T_max=max_epochs, eta_min=cfg["eta_min"]
+        )
+    elif name == "warmup_cosine":
+        warmup = cfg["warmup_epochs"]
+        scheduler = lr_scheduler.SequentialLR(
+            optimizer,
+            [
+                lr_scheduler.LinearLR(
+                    optimizer, start_factor=cfg["start_factor"], total_iters=warmup
+                ),
+                lr_scheduler.CosineAnnealingLR(
+                    optimizer, T_max=max_epochs - warmup, eta_min=cfg["eta_min"]
+                ),
+            ],
+            milestones=[warmup],
+        )
+    elif name == "onecycle":
+        max_lr = cfg.get("max_lr") or optimizer.param_groups[0]["lr"]
+        scheduler = lr_scheduler.OneCycleLR(
+            optimizer,
+            max_lr=max_lr,
+            total_steps=total_steps,
+            pct_start=cfg["pct_start"],
+            div_factor=cfg["div_factor"],
+            final_div_factor=cfg["final_div_factor"],
+            anneal_strategy=cfg["anneal_strategy"],
+        )
+    else:  # plateau
+        from lossbench.validation import metric_mode
+
+        scheduler = lr_scheduler.ReduceLROnPlateau(
+            optimizer,
+            mode=cfg.get("mode") or metric_mode(monitor or ""),
+            factor=cfg["factor"],
+            patience=cfg["patience"],
+            threshold=cfg["threshold"],
+            min_lr=cfg["min_lr"],
+        )
+    config = {"scheduler": scheduler, "interval": SCHEDULERS[name].interval, "frequency": 1}
+    if monitor is not None:
+        config |= {"monitor": monitor, "strict": True}
+    return config
+
+
+def check_scheduler(cfg: Mapping[str, Any], max_epochs: int | None) -> str | None:
+    """Why ``cfg`` cannot run for ``max_epochs`` epochs, or None. Imports no torch."""
+    name = cfg["name"]
+    if name not in SCHEDULERS:
+        return f"Unknown scheduler {name!r}. Valid schedulers: {', '.join(SCHEDULERS)}."
+    if SCHEDULERS[name].interval is None:
+        return None
+    if name in ("cosine", "warmup_cosine", "onecycle") and (max_epochs is None or max_epochs < 1):
+        return (
+            f"scheduler={name} spreads its schedule over trainer.max_epochs, which is "
+            f"{max_epochs}; set trainer.max_epochs to a positive number of epochs."
+        )
+    if name == "warmup_cosine" and not 0 <= cfg["warmup_epochs"] < max_epochs:  # type: ignore[operator]
+        return (
+            f"scheduler.warmup_epochs={cfg['warmup_epochs']} must be at least 0 and below "
+            f"trainer.max_epochs={max_epochs} (the cosine part needs an epoch)."
+        )
+    if name == "warmup_cosine" and not 0 < cfg["start_factor"] <= 1:
+        return f"scheduler.start_factor={cfg['start_factor']} must lie in (0, 1]."
+    if name == "onecycle":
+        if not 0 < cfg["pct_start"] < 1:
+            return f"scheduler.pct_start={cfg['pct_start']} must lie strictly between 0 and 1."
+        if cfg["anneal_strategy"] not in ("cos", "linear"):
+            return f"scheduler.anneal_strategy={cfg['anneal_strategy']!r} must be cos or linear."
+    if name == "plateau":
+        if not 0 < cfg["factor"] < 1:
+            return f"scheduler.factor={cfg['factor']} must lie strictly between 0 and 1."
+        if cfg.get("mode") not in (None, "min", "max"):
+            return f"scheduler.mode={cfg['mode']!r} must be min, max or null (from the metric)."
+    return None

@@ -1,0 +1,82 @@
+"""The ``trainer.*`` keys: every argument of ``lightning.Trainer.__init__``, by name.
+
+The list is written out here rather than read from Lightning's signature, so that composing
+and checking a config never imports Lightning (``tests/test_imports.py``);
+``tests/test_trainer_args.py`` compares it with ``inspect.signature(lightning.Trainer.__init__)``
+of the installed Lightning, so a Lightning upgrade that adds or drops an argument fails there.
+
+    >>> "fast_dev_run" in TRAINER_ARGUMENTS
+    True
+    >>> unknown_trainer_key("max_epoch")[:62]
+    "trainer.max_epoch is not an argument of lightning.Trainer. Did"
+"""
+
+from __future__ import annotations
+
+import difflib
+
+#: ``inspect.signature(lightning.Trainer.__init__)``, without ``self``, in its order.
+TRAINER_ARGUMENTS: tuple[str, ...] = (
+    "accelerator",
+    "strategy",
+    "devices",
+    "num_nodes",
+    "precision",
+    "logger",
+    "callbacks",
+    "fast_dev_run",
+    "max_epochs",
+    "min_epochs",
+    "max_steps",
+    "min_steps",
+    "max_time",
+    "limit_train_batches",
+    "limit_val_batches",
+    "limit_test_batches",
+    "limit_predict_batches",
+    "overfit_batches",
+    "val_check_interval",
+    "check_val_every_n_epoch",
+    "num_sanity_val_steps",
+    "log_every_n_steps",
+    "enable_checkpointing",
+    "enable_progress_bar",
+    "enable_model_summary",
+    "accumulate_grad_batches",
+    "gradient_clip_val",
+    "gradient_clip_algorithm",
+    "deterministic",
+    "benchmark",
+    "inference_mode",
+    "use_distributed_sampler",
+    "profiler",
+    "detect_anomaly",
+    "barebones",
+    "plugins",
+    "sync_batchnorm",
+    "reload_dataloaders_every_n_epochs",
+    "default_root_dir",
+    "enable_autolog_hparams",
+    "model_registry",
+)
+#: Trainer arguments that a config group sets instead of ``trainer.*``: where to set them.
+SET_ELSEWHERE: dict[str, str] = {
+    "logger": "the logger group: logger=csv, logger=[csv,mlflow], logger=none (README: Loggers)",
+    "callbacks": "the callbacks group: callbacks=default, or add one with "
+    "+callbacks.NAME._target_=<class> (README: Callbacks)",
+    "default_root_dir": "paths.output_dir (each run writes into its own run directory)",
+}
+#: What ``trainer.*`` accepts.
+TRAINER_KEYS: tuple[str, ...] = tuple(k for k in TRAINER_ARGUMENTS if k not in SET_ELSEWHERE)
+
+
+def unknown_trainer_key(key: str) -> str:
+    """The refusal of ``trainer.<key>``: what, why, the closest names and every valid one."""
+    if key in SET_ELSEWHERE:
+        return f"trainer.{key} is set by {SET_ELSEWHERE[key]}, not by trainer.{key}."
+    close = difflib.get_close_matches(key, TRAINER_KEYS, n=3, cutoff=0.6)
+    hint = f" Did you mean {' or '.join(f'trainer.{c}' for c in close)}?" if close else ""
+    return (
+        f"trainer.{key} is not an argument of lightning.Trainer.{hint} Valid trainer keys: "
+        f"{', '.join(TRAINER_KEYS)}."
+    )
