@@ -12,8 +12,8 @@ from lossbench.heads import HEADS
 from lossbench.losses import LOSSES, validate_loss_params
 from lossbench.models import MODELS
 from lossbench.optim import OPTIMIZERS
-from lossbench.train import config_dir
 from lossbench.schedulers import SCHEDULERS
+from lossbench.train import config_dir
 from lossbench.validation import LOGGERS
 
 REGISTRIES = {

@@ -283,7 +283,7 @@ class TrainConfig:
     loss: Any = MISSING
     optimizer: Any = MISSING
     trainer: TrainerConfig = MISSING  # type: ignore[valid-type]
-    # {name: {_target_: ..., ...}}: each built with hydra.utils.instantiate (lossbench.instantiators)
+    # {name: {_target_: ..., ...}}, each built by hydra.utils.instantiate (lossbench.instantiators)
     callbacks: dict[str, Any] = field(default_factory=dict)
     logger: dict[str, Any] = field(default_factory=dict)
     scheduler: Any = MISSING  # lossbench.schedulers; none by default
@@ -356,8 +356,9 @@ def run_directory() -> str:
 
 
 def register_resolvers() -> None:
-    """``${direction:<metric>}``, ``${parallel_jobs:}`` and ``${run_dir:}`` (idempotent). Also run on import:
-    the joblib launcher's worker processes resolve job configs without calling main()."""
+    """``${direction:<metric>}``, ``${parallel_jobs:}`` and ``${run_dir:}`` (idempotent).
+    Also run on import: the joblib launcher's worker processes resolve job configs without
+    calling main()."""
     OmegaConf.register_new_resolver("direction", sweep_direction, replace=True)
     OmegaConf.register_new_resolver("parallel_jobs", default_parallel_jobs, replace=True)
     OmegaConf.register_new_resolver("run_dir", run_directory, replace=True)

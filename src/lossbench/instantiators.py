@@ -16,6 +16,7 @@ from __future__ import annotations
 import difflib
 import importlib
 import importlib.util
+import pkgutil
 from collections.abc import Mapping
 from typing import Any
 
@@ -48,8 +49,11 @@ def entries(group: Any) -> list[tuple[str, DictConfig]]:
     return [(str(name), node) for name, node in group.items() if node is not None]
 
 
-def _public_names(module: Any) -> list[str]:
-    names = getattr(module, "__all__", None) or [n for n in dir(module) if not n.startswith("_")]
+def _public_names(module: Any, *, submodules: bool) -> list[str]:
+    """What ``module`` offers: its ``__all__`` (or public names), and its submodules."""
+    names = set(getattr(module, "__all__", None) or [n for n in dir(module) if n[0] != "_"])
+    if submodules and hasattr(module, "__path__"):
+        names |= {m.name for m in pkgutil.iter_modules(module.__path__) if m.name[0] != "_"}
     return sorted(str(n) for n in names)
 
 
@@ -89,7 +93,7 @@ def locate(target: str, key: str, group: str) -> tuple[Any, str | None]:
     for depth, attr in enumerate(parts[found:], start=found):
         if not hasattr(obj, attr):
             where = ".".join(parts[:depth])
-            names = _public_names(obj)
+            names = _public_names(obj, submodules=depth < len(parts) - 1)
             close = difflib.get_close_matches(attr, names, n=3, cutoff=0.6)
             hint = f" Did you mean {' or '.join(f'{where}.{c}' for c in close)}?" if close else ""
             return None, (

@@ -37,7 +37,7 @@ from lossbench.record import (
     read_record,
     refuse_completed,
 )
-from lossbench.validation import ConfigError, metric_mode, validate
+from lossbench.validation import ConfigError, validate
 
 log = logging.getLogger("lossbench")
 
@@ -218,10 +218,8 @@ def _fit_and_evaluate(
 ) -> None:
     import lightning as L
 
-    from lossbench.checkpoint import CheckpointError, check_resume, load_checkpoint, resume_path
     from lossbench.data.csv_loader import DataError
     from lossbench.data.datamodule import ClassificationDataModule
-    from lossbench.module import validates_inline
 
     L.seed_everything(cfg.seed, workers=True, verbose=False)
     try:  # data that cannot be trained on (missing values, a missing package) is refused
@@ -233,6 +231,24 @@ def _fit_and_evaluate(
     except ValueError as error:
         raise ConfigError(str(error)) from None
     trainer = _trainer(cfg, output_dir, interactive)
+    try:
+        _fit_with(cfg, trainer, datamodule, loss, task, output_dir, record)
+    finally:
+        close_loggers(trainer)
+
+
+def _fit_with(
+    cfg: DictConfig,
+    trainer: Any,
+    datamodule: Any,
+    loss: dict[str, Any],
+    task: str,
+    output_dir: Path,
+    record: dict[str, Any],
+) -> None:
+    from lossbench.checkpoint import CheckpointError, check_resume, load_checkpoint, resume_path
+    from lossbench.module import validates_inline
+
     epoch_loop = _use_epoch_loop(cfg, trainer)
     datamodule.epoch_batches = epoch_loop
     module = build_module(
@@ -295,6 +311,14 @@ def stopped_by(trainer: Any) -> str:
 
     stopped = any(isinstance(c, EarlyStopping) and c.stopped_epoch > 0 for c in trainer.callbacks)
     return "early_stopping" if stopped else "budget"
+
+
+def close_loggers(trainer: Any) -> None:
+    """End the loggers' runs that outlive ``Trainer.fit``: a W&B run stays open until
+    ``wandb.finish()`` (the next run of a multirun in this process would continue it)."""
+    for logger in trainer.loggers:
+        if type(logger).__name__ == "WandbLogger" and getattr(logger, "_experiment", None):
+            logger.experiment.finish()
 
 
 @contextmanager

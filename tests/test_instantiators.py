@@ -1,0 +1,203 @@
+"""Callbacks and loggers from config (``callbacks/``, ``logger/``): built from ``_target_``,
+refused before training when misspelt, and the fast path's checks hold with any of them."""
+
+from __future__ import annotations
+
+import csv
+import importlib.util
+
+import pytest
+import yaml
+from lightning.pytorch.callbacks import (
+    Callback,
+    LearningRateMonitor,
+    ModelSummary,
+    RichProgressBar,
+    Timer,
+    TQDMProgressBar,
+)
+
+from cli_process import run_module
+from lossbench.callbacks import BestAndLastCheckpoint, BestWeightsInMemory
+from lossbench.instantiators import SHIPPED_TARGETS, build_callbacks, locate
+from lossbench.train import config_dir, train
+from lossbench.validation import ConfigError, validate
+
+RUN = ("data=iris", "head=logits", "loss=cross_entropy")
+
+
+def _targets(node):
+    if isinstance(node, dict):
+        if "_target_" in node:
+            yield node["_target_"]
+        for value in node.values():
+            yield from _targets(value)
+
+
+def test_every_shipped_target_is_listed_and_imports():
+    shipped = {
+        target
+        for group in ("callbacks", "logger")
+        for path in (config_dir() / group).glob("*.yaml")
+        for target in _targets(yaml.safe_load(path.read_text()) or {})
+    }
+    assert shipped <= set(SHIPPED_TARGETS)
+    for target in SHIPPED_TARGETS:
+        obj, error = locate(target, "x._target_", "callbacks")
+        assert error is None and callable(obj), target
+
+
+def test_default_callbacks_follow_the_checkpoint_and_early_stopping_keys(make_cfg, tmp_path):
+    cfg = make_cfg(*RUN, "early_stopping.enabled=true", "early_stopping.patience=7")
+    cfg.paths.run_dir = str(tmp_path)
+    built = build_callbacks(cfg, progress_bar=True, model_summary=True)
+    assert [type(c) for c in built][1:] == [
+        type(built[1]),
+        TQDMProgressBar,
+        ModelSummary,
+    ]
+    checkpoint, stopping = built[0], built[1]
+    assert isinstance(checkpoint, BestAndLastCheckpoint)
+    assert checkpoint.dirpath == str(tmp_path / "checkpoints")
+    assert (checkpoint.monitor, checkpoint.mode) == ("val/nll", "min")
+    assert (stopping.monitor, stopping.patience) == ("val/nll", 7)
+    never = make_cfg(*RUN, "checkpoint.write=never")
+    quiet = build_callbacks(never, progress_bar=False, model_summary=False)
+    assert [type(c) for c in quiet] == [BestWeightsInMemory]  # early stopping off: left out
+
+
+def test_rich_progress_and_lr_monitor_options(make_cfg):
+    rich = build_callbacks(
+        make_cfg("callbacks=rich_progress"), progress_bar=True, model_summary=False
+    )
+    assert any(isinstance(c, RichProgressBar) for c in rich)
+    monitor = build_callbacks(
+        make_cfg("callbacks=lr_monitor"), progress_bar=False, model_summary=False
+    )
+    assert isinstance(monitor[-1], LearningRateMonitor)
+    assert build_callbacks(make_cfg("callbacks=none"), progress_bar=True, model_summary=True) == []
+
+
+@pytest.mark.parametrize(
+    ("overrides", "message"),
+    [
+        (
+            ("+callbacks.timer._target_=lightning.pytorch.callbacks.Timr",),
+            r"lightning.pytorch.callbacks has no 'Timr'\. Did you mean "
+            r"lightning.pytorch.callbacks.Timer\?.*Names in lightning.pytorch.callbacks: "
+            r".*EarlyStopping",
+        ),
+        (
+            ("+callbacks.x._target_=lightning.pytorch.callback.Timer",),
+            r"lightning.pytorch has no 'callback'\. Did you mean lightning.pytorch.callbacks",
+        ),
+        (("+callbacks.x._target_=nosuchpackage.Thing",), r"no module named 'nosuchpackage'"),
+        (("+callbacks.x.patience=3",), r"callbacks.x has no _target_"),
+        (("callbacks=lr_monitor", "logger=none"), r"lr_monitor .* logger=none sets none"),
+        (("scheduler=plateau", "scheduler.monitor=val/acc"), r"scheduler.monitor='val/acc' is not"),
+        (
+            ("scheduler=warmup_cosine", "scheduler.warmup_epochs=2"),
+            r"warmup_epochs=2 must .* below",
+        ),
+    ],
+    ids=[
+        "misspelt-class",
+        "misspelt-module",
+        "no-module",
+        "no-target",
+        "needs-logger",
+        "plateau-metric",
+        "warmup-too-long",
+    ],
+)
+def test_bad_callbacks_and_schedulers_are_refused_with_the_choices(make_cfg, overrides, message):
+    with pytest.raises(ConfigError, match=message):
+        validate(make_cfg(*RUN, *overrides))  # FAST sets trainer.max_epochs=2
+
+
+def test_misspelt_callback_target_is_refused_by_the_cli_before_training(tmp_path):
+    result = run_module(
+        "lossbench.train",
+        "+callbacks.timer._target_=lightning.pytorch.callbacks.Timr",
+        cwd=tmp_path,
+    )
+    assert result.returncode == 2, result.stderr[-2000:]
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and "Traceback" not in result.stderr
+    assert lines[0].startswith("lossbench: refused: callbacks.timer._target_=")
+    assert "Did you mean lightning.pytorch.callbacks.Timer?" in lines[0]
+    assert not (tmp_path / "outputs").exists()  # nothing written: refused before the run dir
+
+
+class _EpochCounter(Callback):
+    """A user's callback with no validation hook: the run may keep its inline validation."""
+
+    def __init__(self) -> None:
+        self.epochs = 0
+
+    def on_train_epoch_end(self, trainer, pl_module) -> None:
+        self.epochs += 1
+
+
+def test_user_callbacks_run_and_choose_the_validation_loop(make_cfg, tmp_path):
+    timer = train(
+        make_cfg(*RUN, "+callbacks.timer._target_=lightning.pytorch.callbacks.Timer"),
+        tmp_path / "timer",
+    )
+    # Timer times Lightning's validation stage: its hooks need Lightning's validation loop.
+    assert (timer["status"], timer["validation_loop"]) == ("completed", "lightning")
+    counter = train(
+        make_cfg(*RUN, f"+callbacks.count._target_={__name__}._EpochCounter"), tmp_path / "count"
+    )
+    assert (counter["status"], counter["validation_loop"]) == ("completed", "inline")
+    assert counter["history"]["val/nll"] == pytest.approx(timer["history"]["val/nll"])
+    assert counter["test/nll"] == pytest.approx(timer["test/nll"])
+
+
+def test_callbacks_none_evaluates_the_final_weights_without_files(make_cfg, tmp_path):
+    record = train(make_cfg(*RUN, "callbacks=none", "logger=csv"), tmp_path)
+    assert record["status"] == "completed"
+    assert record["best_checkpoint"] is None and record["best_epoch"] is None
+    assert not (tmp_path / "checkpoints").exists()
+    assert (tmp_path / "logs" / "metrics.csv").is_file()
+
+
+def test_logger_many_writes_csv_and_tensorboard(make_cfg, tmp_path):
+    pytest.importorskip("tensorboard")
+    record = train(make_cfg(*RUN, "logger=many"), tmp_path)
+    with open(tmp_path / "logs" / "metrics.csv", newline="") as f:
+        logged = [float(r["val/nll"]) for r in csv.DictReader(f) if r["val/nll"]]
+    assert logged[:2] == pytest.approx(record["history"]["val/nll"])
+    assert list((tmp_path / "tensorboard").glob("events.out.tfevents.*"))
+
+
+@pytest.mark.skipif(importlib.util.find_spec("wandb") is None, reason="wandb not installed")
+def test_wandb_logs_offline_and_each_run_is_its_own(make_cfg, tmp_path, monkeypatch):
+    import wandb
+
+    monkeypatch.setenv("WANDB_SILENT", "true")
+    for seed in (0, 1):  # two runs in one process, as a multirun's basic launcher runs them
+        record = train(make_cfg(*RUN, "logger=wandb", f"seed={seed}"), tmp_path / f"s{seed}")
+        assert record["status"] == "completed"
+        assert wandb.run is None  # finished: the next run starts its own
+        (run,) = (tmp_path / f"s{seed}" / "wandb").glob("offline-run-*/run-*.wandb")
+        log = run.read_bytes()  # W&B's own record of the run: the keys it logged
+        assert b"val/nll" in log and b"test/nll" in log
+
+
+def test_lr_monitor_logs_the_learning_rate(make_cfg, tmp_path):
+    train(make_cfg(*RUN, "callbacks=lr_monitor", "logger=csv", "scheduler=cosine"), tmp_path)
+    with open(tmp_path / "logs" / "metrics.csv", newline="") as f:
+        rates = [float(r["lr-Adam"]) for r in csv.DictReader(f) if r.get("lr-Adam")]
+    assert rates == pytest.approx([1e-3, 5e-4])  # cosine over 2 epochs, at each epoch start
+
+
+def test_timer_callback_is_a_real_lightning_timer(make_cfg, tmp_path):
+    cfg = make_cfg(*RUN, "+callbacks.timer._target_=lightning.pytorch.callbacks.Timer")
+    cfg.paths.run_dir = str(tmp_path)
+    (timer,) = [
+        c
+        for c in build_callbacks(cfg, progress_bar=False, model_summary=False)
+        if isinstance(c, Timer)
+    ]
+    assert timer.time_remaining() is None  # no duration: never stops the run
