@@ -493,6 +493,9 @@ class ClassifierModule(L.LightningModule):
             total_steps=int(total_steps),
             monitor=self.scheduler_monitor,
         )
+        if self.epoch_loop and scheduler is not None:  # manual optimization: Lightning would
+            scheduler.pop("monitor", None)  # ignore these (with a warning); _step_schedulers
+            scheduler.pop("strict", None)  # reads self.scheduler_monitor itself
         return {"optimizer": optimizer, "lr_scheduler": scheduler}
 
     def _step_schedulers(self, interval: str, *, plateau: bool, index: int = 0) -> None:
@@ -502,18 +505,19 @@ class ClassifierModule(L.LightningModule):
         (``plateau=False``) or, for plateau schedulers, after the epoch's validation and its
         ``on_train_epoch_end`` (``plateau=True``)."""
         for config in self.trainer.lr_scheduler_configs:
-            if config.interval != interval or config.reduce_on_plateau != plateau:
+            on_plateau = isinstance(config.scheduler, torch.optim.lr_scheduler.ReduceLROnPlateau)
+            if config.interval != interval or on_plateau != plateau:
                 continue
             position = (index if interval == "step" else self.current_epoch) + 1
             if position % config.frequency:
                 continue
             value = None
-            if config.reduce_on_plateau:
-                value = self.trainer.callback_metrics.get(config.monitor)
+            if on_plateau:
+                value = self.trainer.callback_metrics.get(self.scheduler_monitor)
                 if value is None:
                     raise RuntimeError(
-                        f"the plateau scheduler monitors {config.monitor!r}, which was not "
-                        f"logged this epoch; logged: {sorted(self.trainer.callback_metrics)}."
+                        f"the plateau scheduler monitors {self.scheduler_monitor!r}, which was "
+                        f"not logged this epoch; logged: {sorted(self.trainer.callback_metrics)}."
                     )
             self.lr_scheduler_step(config.scheduler, value)
 

@@ -136,6 +136,13 @@ def _curves(runs: pd.DataFrame, key: str) -> np.ndarray | None:
     return out
 
 
+def _varies(runs: pd.DataFrame, key: str) -> bool:
+    """Whether any run's history of ``key`` holds more than one value (a constant learning
+    rate is not worth a figure)."""
+    curves = _curves(runs, key)
+    return curves is not None and len(np.unique(curves[np.isfinite(curves)])) > 1
+
+
 def plot_learning_curves(
     runs: pd.DataFrame, setups: Sequence[str], path: Path, key: str = "val/nll"
 ) -> Path | None:
@@ -329,6 +336,15 @@ def _plots_of(
             plot_learning_curves(group, setups, out_dir / f"{name}_learning_curves.png"),
         )
     )
+    if _varies(group, "train/lr"):  # a learning-rate scheduler: the rate of each epoch
+        drawn.append(
+            (
+                "Learning rate",
+                plot_learning_curves(
+                    group, setups, out_dir / f"{name}_learning_rate.png", key="train/lr"
+                ),
+            )
+        )
     drawn.append(
         (
             "Reliability diagrams",

@@ -1,0 +1,95 @@
+"""Learning-rate schedulers (``scheduler/``): the epoch loop (manual optimization, where
+Lightning steps no scheduler) steps them exactly where Lightning's loop does, the rate of each
+epoch is in the history (``train/lr``), and the report plots it."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+import torch
+
+from lossbench.report.build import build_report
+from lossbench.schedulers import SCHEDULERS, build_scheduler
+from lossbench.train import train
+
+# iris: 90 training rows in minibatches of 32: 3 optimizer steps per epoch.
+RUN = ("data=iris", "head=logits", "loss=cross_entropy", "data.batch_size=32", "optimizer.lr=0.05")
+EPOCHS = 6
+
+
+def _run(make_cfg, path, scheduler: str, loop: str, *extra: str) -> dict:
+    cfg = make_cfg(
+        *RUN,
+        f"scheduler={scheduler}",
+        f"training_loop={loop}",
+        f"trainer.max_epochs={EPOCHS}",
+        *extra,
+    )
+    record = train(cfg, path)
+    assert record["status"] == "completed", record["error"]
+    assert record["training_loop"] == loop
+    return record
+
+
+@pytest.mark.parametrize(
+    ("scheduler", "extra"),
+    [
+        ("cosine", ()),
+        ("warmup_cosine", ("scheduler.warmup_epochs=2",)),
+        ("onecycle", ()),
+        ("plateau", ("scheduler.patience=0", "scheduler.factor=0.5", "scheduler.threshold=0.05")),
+    ],
+)
+def test_epoch_loop_steps_schedulers_as_lightning_does(make_cfg, tmp_path, scheduler, extra):
+    fast = _run(make_cfg, tmp_path / "epoch", scheduler, "epoch", *extra)
+    lightning = _run(make_cfg, tmp_path / "batch", scheduler, "batch", *extra)
+    assert len(fast["history"]["train/lr"]) == EPOCHS
+    assert fast["history"]["train/lr"] == pytest.approx(lightning["history"]["train/lr"])
+    assert fast["history"]["val/nll"] == pytest.approx(lightning["history"]["val/nll"], rel=1e-5)
+    assert fast["steps"] == lightning["steps"] == 3 * EPOCHS
+    rates = fast["history"]["train/lr"]
+    if scheduler == "plateau":
+        assert rates[0] == 0.05 and rates == sorted(rates, reverse=True)
+        assert rates[-1] < 0.05  # lowered at least once: val/nll stopped improving by 5 %
+    else:
+        assert len(set(rates)) == EPOCHS  # a new rate every epoch
+
+
+def test_cosine_rates_are_torchs_closed_form(make_cfg, tmp_path):
+    rates = _run(make_cfg, tmp_path, "cosine", "epoch")["history"]["train/lr"]
+    expected = [0.05 * (1 + math.cos(math.pi * e / EPOCHS)) / 2 for e in range(EPOCHS)]
+    assert rates == pytest.approx(expected)
+
+
+def test_onecycle_spans_exactly_the_runs_optimizer_steps():
+    """OneCycleLR refuses a step past ``total_steps``: the epoch loop's count must be exact."""
+    param = torch.nn.Parameter(torch.zeros(1))
+    optimizer = torch.optim.SGD([param], lr=0.1)
+    config = build_scheduler(
+        {"name": "onecycle", "max_lr": None, "pct_start": 0.3, "div_factor": 25.0,
+         "final_div_factor": 1e4, "anneal_strategy": "cos"},
+        optimizer, max_epochs=2, total_steps=6, monitor=None,
+    )  # fmt: skip
+    assert config["interval"] == "step"
+    assert optimizer.param_groups[0]["lr"] == pytest.approx(0.1 / 25)
+    for _ in range(6):
+        optimizer.step()
+        config["scheduler"].step()
+    with pytest.raises(ValueError, match="total steps"):
+        config["scheduler"].step()
+
+
+def test_constant_rate_is_recorded_too(make_cfg, tmp_path):
+    record = _run(make_cfg, tmp_path, "none", "epoch")
+    assert record["history"]["train/lr"] == [0.05] * EPOCHS
+    assert set(SCHEDULERS) == {"none", "cosine", "warmup_cosine", "onecycle", "plateau"}
+
+
+def test_report_plots_the_learning_rate_of_scheduled_runs(make_cfg, tmp_path):
+    for seed in (0, 1):
+        _run(make_cfg, tmp_path / "study" / f"cosine{seed}", "cosine", "epoch", f"seed={seed}")
+    report = build_report([tmp_path / "study"], tmp_path / "report")
+    png = report.parent / "plots" / "iris_learning_rate.png"
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert "<figcaption>iris: learning rate</figcaption>" in report.read_text()
