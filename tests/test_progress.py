@@ -1,0 +1,140 @@
+"""Study progress: jobs done / total, failures and the time left on one line (stderr)."""
+
+from __future__ import annotations
+
+import io
+import time
+
+import pytest
+from hydra import compose, initialize_config_dir
+
+from cli_process import run_module
+from lossbench.hydra_callbacks import sweep_jobs
+from lossbench.progress import (
+    StudyProgress,
+    count_markers,
+    format_duration,
+    mark_job,
+    watch_study,
+)
+from lossbench.train import config_dir
+
+
+class _Clock:
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_line_counts_failures_and_estimates_the_time_left():
+    clock, out = _Clock(), io.StringIO()
+    progress = StudyProgress(10, stream=out, tty=False, min_interval_s=0, clock=clock)
+    clock.now = 30.0
+    progress.update(done=3, failed=1)
+    assert out.getvalue() == "study: 3/10 jobs done, 1 failed, about 1 min 10 s left\n"
+    clock.now = 100.0
+    progress.update(done=10, failed=1)
+    assert out.getvalue().splitlines()[-1] == "study: 10/10 jobs done, 1 failed, in 1 min 40 s"
+
+
+def test_terminal_redraws_one_line_and_logs_get_plain_lines_at_intervals():
+    clock, tty = _Clock(), io.StringIO()
+    progress = StudyProgress(4, stream=tty, tty=True, clock=clock)
+    for done in range(1, 5):
+        clock.now = 10.0 * done
+        progress.update(done=done, failed=0)
+    progress.finish("report: lossbench-report outputs/studies/x")
+    text = tty.getvalue()
+    assert text.count("\r") == 4 and text.count("\n") == 2  # one line, redrawn; then the final
+    assert text.endswith("\nreport: lossbench-report outputs/studies/x\n")
+    clock, log = _Clock(), io.StringIO()
+    plain = StudyProgress(100, stream=log, tty=False, min_interval_s=10, clock=clock)
+    for done in range(1, 101):
+        clock.now = float(done)  # a job a second: a line every 10 s, and the last one
+        plain.update(done=done, failed=0)
+    lines = log.getvalue().splitlines()
+    assert "\r" not in log.getvalue() and len(lines) == 11
+    assert lines[-1] == "study: 100/100 jobs done, 0 failed, in 1 min 40 s"
+
+
+@pytest.mark.parametrize(
+    ("seconds", "text"), [(0.4, "0 s"), (59, "59 s"), (200, "3 min 20 s"), (3900, "1 h 05 min")]
+)
+def test_durations_read_naturally(seconds, text):
+    assert format_duration(seconds) == text
+
+
+def test_markers_count_each_job_once_with_its_last_outcome(tmp_path):
+    mark_job(tmp_path, 0, "completed")
+    mark_job(tmp_path, 1, "failed")
+    mark_job(tmp_path, 1, "completed")  # run again: replaces its failure
+    mark_job(tmp_path, 2, "refused")
+    assert count_markers(tmp_path) == {"completed": 2, "skipped": 0, "refused": 1, "failed": 0}
+    assert count_markers(tmp_path, since=time.time() + 60) == dict.fromkeys(
+        ("completed", "skipped", "refused", "failed"), 0
+    )  # markers of an earlier sweep are left out
+    with pytest.raises(ValueError, match="Valid: completed, skipped, refused, failed"):
+        mark_job(tmp_path, 3, "done")
+
+
+def test_watch_reports_jobs_as_their_markers_appear(tmp_path):
+    out = io.StringIO()
+    with watch_study(tmp_path, 2, stream=out, poll_s=0.01, min_interval_s=0):
+        mark_job(tmp_path, 0, "completed")
+        time.sleep(0.2)
+        assert out.getvalue().startswith("study: 1/2 jobs done, 0 failed, about ")
+        mark_job(tmp_path, 1, "failed")
+    last = out.getvalue().splitlines()[-1]
+    assert last == "study: 2/2 jobs ended (1 completed, 0 skipped, 0 refused, 1 failed)"
+
+
+@pytest.mark.parametrize(
+    ("overrides", "jobs"),
+    [
+        (["seed=0,1,2"], 3),
+        (["seed=0,1", "data=iris,wine", "loss=cross_entropy"], 4),
+        (["experiment=compare_binary"], None),  # filled in below from its sweeper params
+    ],
+)
+def test_sweep_size_comes_from_the_command_line_and_sweeper_params(overrides, jobs):
+    with initialize_config_dir(config_dir=str(config_dir()), version_base="1.3"):
+        single = [o for o in overrides if "," not in o]  # the compose API runs no sweep
+        cfg = compose("train", overrides=single, return_hydra_config=True)
+    cfg.hydra.overrides.task = overrides
+    if jobs is None:
+        params = cfg.hydra.sweeper.params
+        jobs = 1
+        for value in params.values():
+            jobs *= len(str(value).split(","))
+    assert sweep_jobs(cfg) == jobs
+
+
+def test_multirun_prints_progress_and_where_to_make_the_report(tmp_path):
+    result = run_module(
+        "lossbench.train",
+        "-m",
+        "data=iris",
+        "head=logits",
+        "loss=cross_entropy,bce",  # bce after raw logits: refused, not a failure
+        "seed=0,1",
+        "trainer.max_epochs=1",
+        "logger=none",
+        "hydra.sweep.dir=study",
+        cwd=tmp_path,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    lines = [line for line in result.stderr.splitlines() if line.startswith("study: ")]
+    assert lines[-2].startswith("study: 4/4 jobs done, 0 failed, in ")
+    assert lines[-1] == (
+        "study: 4/4 jobs ended (2 completed, 0 skipped, 2 refused, 0 failed). "
+        "Make its report: lossbench-report study"
+    )
+    rerun = run_module(  # the same sweep again: every completed job is skipped
+        "lossbench.train", "-m", "data=iris", "head=logits", "loss=cross_entropy",
+        "seed=0,1", "trainer.max_epochs=1", "logger=none", "hydra.sweep.dir=study",
+        cwd=tmp_path,
+    )  # fmt: skip
+    assert rerun.returncode == 0, rerun.stderr[-3000:]
+    assert "(0 completed, 2 skipped, 0 refused, 0 failed)" in rerun.stderr

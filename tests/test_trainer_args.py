@@ -1,0 +1,81 @@
+"""The open trainer schema (every ``lightning.Trainer`` argument) and the ``debug/`` presets."""
+
+from __future__ import annotations
+
+import inspect
+
+import lightning
+import pytest
+
+from cli_process import run_module
+from lossbench.config import TrainerConfig
+from lossbench.train import train
+from lossbench.trainer_args import SET_ELSEWHERE, TRAINER_ARGUMENTS, TRAINER_KEYS
+
+RUN = ("data=iris", "head=logits", "loss=cross_entropy")
+
+
+def test_the_written_out_list_is_lightnings_signature():
+    signature = inspect.signature(lightning.Trainer.__init__)
+    assert tuple(name for name in signature.parameters if name != "self") == TRAINER_ARGUMENTS
+
+
+def test_the_schema_holds_every_trainer_argument_but_those_groups_set():
+    assert set(TrainerConfig.__dataclass_fields__) == set(TRAINER_KEYS)
+    assert set(TRAINER_ARGUMENTS) - set(TRAINER_KEYS) == set(SET_ELSEWHERE)
+
+
+@pytest.mark.parametrize(
+    ("argument", "expected"),
+    [
+        ("trainer.max_epoch=3", "Did you mean trainer.max_epochs"),
+        ("+trainer.fast_dev_runs=true", "Did you mean trainer.fast_dev_run"),
+        ("trainer.logger=false", "set by the logger group"),
+    ],
+)
+def test_misspelt_trainer_key_is_refused_with_the_valid_keys(tmp_path, argument, expected):
+    result = run_module("lossbench.train", argument, cwd=tmp_path)
+    assert result.returncode == 2, result.stderr[-2000:]
+    (line,) = result.stderr.strip().splitlines()
+    assert line.startswith("lossbench: refused: trainer.") and expected in line
+    if "Did you mean" in expected:
+        assert "Valid trainer keys: accelerator, strategy" in line and "detect_anomaly" in line
+    assert not (tmp_path / "outputs").exists()
+
+
+def test_fdr_runs_one_step_and_evaluates_the_final_weights(make_cfg, tmp_path):
+    record = train(make_cfg(*RUN, "debug=fdr"), tmp_path)
+    assert record["status"] == "completed"
+    assert (record["epochs"], record["steps"], record["training_loop"]) == (1, 1, "batch")
+    assert record["best_checkpoint"] is None and "test/nll" in record
+
+
+def test_overfit_trains_on_one_batch_in_the_batch_loop(make_cfg, tmp_path):
+    record = train(
+        make_cfg(
+            *RUN,
+            "debug=overfit",
+            "trainer.max_epochs=30",
+            "data.batch_size=16",
+            "optimizer.lr=0.02",
+        ),
+        tmp_path,
+    )
+    assert (record["training_loop"], record["steps"]) == ("batch", 30)  # one batch per epoch
+    losses = record["history"]["train/loss"]
+    assert losses[-1] < 0.5 * losses[0]  # 16 samples: memorised
+
+
+def test_limit_and_anomaly_presets_run(make_cfg, tmp_path):
+    limited = train(make_cfg(*RUN, "debug=limit", "data.batch_size=16"), tmp_path / "limit")
+    # 3 batches of 16 in each epoch; the command line's trainer.max_epochs=2 beats the preset's 3
+    assert (limited["epochs"], limited["steps"]) == (2, 6)
+    anomaly = train(make_cfg(*RUN, "debug=anomaly"), tmp_path / "anomaly")
+    assert anomaly["status"] == "completed" and anomaly["validation_loop"] == "inline"
+
+
+def test_profiler_writes_its_report_into_the_run_directory(make_cfg, tmp_path):
+    record = train(make_cfg(*RUN, "debug=profiler"), tmp_path)
+    assert record["validation_loop"] == "lightning"  # a profiler times Lightning's loop
+    report = (tmp_path / "fit-profile.txt").read_text()
+    assert "run_training_epoch" in report and "Total" in report
