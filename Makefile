@@ -14,6 +14,8 @@ ARGS ?=
 # make compare STUDY=quick: the one-minute version; EXPERIMENT=compare_binary: one task only.
 EXPERIMENT ?= compare_all
 STUDY ?= full
+# Root of every output (paths.output_dir in configs/paths/default.yaml): make compare OUTPUTS=/scratch/lb
+OUTPUTS ?= outputs
 
 .PHONY: install compare train test test-slow bench bench-vectorized lint format clean
 
@@ -26,11 +28,11 @@ $(STAMP): pyproject.toml $(CONSTRAINTS)
 install: $(STAMP)
 
 compare: $(STAMP)
-	$(BIN)/lossbench-train -m experiment=$(EXPERIMENT) study=$(STUDY) $(ARGS)
-	$(BIN)/lossbench-report outputs/studies/$(EXPERIMENT)-$(STUDY)
+	$(BIN)/lossbench-train -m experiment=$(EXPERIMENT) study=$(STUDY) paths.output_dir=$(OUTPUTS) $(ARGS)
+	$(BIN)/lossbench-report $(OUTPUTS)/studies/$(EXPERIMENT)-$(STUDY)
 
 train: $(STAMP)
-	$(BIN)/lossbench-train $(ARGS)
+	$(BIN)/lossbench-train paths.output_dir=$(OUTPUTS) $(ARGS)
 
 test: $(STAMP)
 	$(BIN)/python -m pytest -m "not slow" -q $(ARGS)

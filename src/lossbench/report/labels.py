@@ -33,9 +33,10 @@ IGNORED_KEYS = frozenset(
         "trainer.default_root_dir",
     }
 )
-#: Groups that never distinguish setups: the data set is a column of its own; the logger only
-#: decides where per-epoch numbers are written.
-IGNORED_PREFIXES = ("data.", "logger.", "hydra.")
+#: Groups that never distinguish setups: the data set is a column of its own; the loggers only
+#: decide where per-epoch numbers are written, paths where files go; the callbacks' settings
+#: that matter (checkpoint.*, early_stopping.*) are compared under their own keys.
+IGNORED_PREFIXES = ("data.", "logger.", "hydra.", "paths.", "callbacks.")
 #: Shown instead of the differing values when a run's config.yaml is missing (a run refused
 #: before its config was written).
 NO_CONFIG = "config.yaml missing"
