@@ -23,6 +23,16 @@ COMMANDS = [
 ]
 
 
+CONVENTIONS = README.split("## Callbacks, loggers, schedulers and debug runs", 1)[1].split(
+    "\n## ", 1
+)[0]
+CONVENTION_COMMANDS = [
+    line.split("  #")[0].strip()
+    for line in CONVENTIONS.split("```bash", 1)[1].split("```", 1)[0].splitlines()
+    if line.startswith("lossbench-train ")
+]
+
+
 def test_readme_lists_the_example_commands() -> None:
     assert len(COMMANDS) >= 5
     assert any(c.startswith("lossbench-train -m ") for c in COMMANDS)
@@ -69,3 +79,35 @@ def test_default_setup_learns_breast_cancer(tmp_path: Path) -> None:
     record = json.loads(path.read_text())
     assert record["test/accuracy"] > 0.93 and record["test/auroc"] > 0.97
     assert record["test/nll"] < 0.2
+
+
+def test_readme_shows_the_conventions_commands() -> None:
+    assert {c.split()[1].split("=")[0] for c in CONVENTION_COMMANDS} == {
+        "debug",
+        "scheduler",
+        "callbacks",
+        "logger",
+        "+callbacks.timer._target_",
+    }
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    "command", CONVENTION_COMMANDS, ids=lambda c: re.sub(r"\W+", "-", c[16:])[:60]
+)
+def test_readme_conventions_command_runs(tmp_path: Path, command: str) -> None:
+    if "logger=wandb" in command:
+        pytest.importorskip("wandb")
+    if "logger=many" in command:
+        pytest.importorskip("tensorboard")
+    args = shlex.split(command)[1:]
+    result = run_module("lossbench.train", *args, cwd=tmp_path, timeout=600)
+    assert result.returncode == 0, result.stderr[-3000:]
+    (path,) = (tmp_path / "outputs").rglob("metrics.json")
+    record = json.loads(path.read_text())
+    assert record["status"] == "completed"
+    if "scheduler=cosine" in command:
+        rates = record["history"]["train/lr"]
+        assert len(rates) == 5 and rates == sorted(rates, reverse=True) and rates[0] > rates[-1]
+    if "debug=profiler" in command:
+        assert (path.parent / "fit-profile.txt").is_file()
