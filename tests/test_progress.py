@@ -111,6 +111,7 @@ def test_sweep_size_comes_from_the_command_line_and_sweeper_params(overrides, jo
     assert sweep_jobs(cfg) == jobs
 
 
+@pytest.mark.slow  # two real multiruns: about 45 s here
 def test_multirun_prints_progress_and_where_to_make_the_report(tmp_path):
     result = run_module(
         "lossbench.train",
