@@ -213,3 +213,13 @@ def test_paths_root_moves_every_output_location(make_cfg) -> None:
     assert full.hydra.sweep.dir == "/scratch/lb/studies/compare_binary-full"
     assert full.hydra.run.dir.startswith("/scratch/lb/runs/")
     assert study.paths.output_dir == "/scratch/lb"
+
+
+def test_readme_options_table_lists_every_config_group() -> None:
+    readme = (config_dir().parent / "README.md").read_text()
+    table = readme.split("## Choosing data, model, head and loss", 1)[1].strip().split("\n\n")[0]
+    first_cells = [line.split("|")[1] for line in table.splitlines() if line.startswith("| ")]
+    groups = {p.name for p in config_dir().iterdir() if p.is_dir()} - {"hydra"}
+    missing = [g for g in sorted(groups) if not any(f"`{g}`" in cell for cell in first_cells)]
+    assert not missing, f"README's options table lacks the groups {missing}"
+    assert "`hydra/launcher`" in table and "`ray`" in table
