@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import csv
 import importlib.util
+import time
 
 import pytest
 import yaml
@@ -181,7 +182,12 @@ def test_wandb_logs_offline_and_each_run_is_its_own(make_cfg, tmp_path, monkeypa
         assert record["status"] == "completed"
         assert wandb.run is None  # finished: the next run starts its own
         (run,) = (tmp_path / f"s{seed}" / "wandb").glob("offline-run-*/run-*.wandb")
-        log = run.read_bytes()  # W&B's own record of the run: the keys it logged
+        # W&B's own record of the run, with the keys it logged; its service process writes
+        # it, on a busy machine a little after finish() has returned.
+        deadline = time.monotonic() + 60
+        while b"test/nll" not in run.read_bytes() and time.monotonic() < deadline:
+            time.sleep(0.5)
+        log = run.read_bytes()
         assert b"val/nll" in log and b"test/nll" in log
 
 

@@ -80,15 +80,6 @@ def resolved_loss(cfg: DictConfig, datamodule: Any) -> dict[str, Any]:
     return params
 
 
-#: Callbacks that read no metric from ``trainer.callback_metrics``.
-_READS_NO_METRIC = (
-    "ProgressBar",
-    "ModelSummary",
-    "LearningRateMonitor",
-    "Timer",
-)
-
-
 def _monitored(cfg: DictConfig, callbacks: list[Any], task: str) -> list[str]:
     """The metrics that the callbacks (and a plateau scheduler) read from
     ``trainer.callback_metrics``: the only ones the module logs through ``self.log``. A callback
@@ -108,6 +99,7 @@ def _monitored(cfg: DictConfig, callbacks: list[Any], task: str) -> list[str]:
         monitor = getattr(callback, "monitor", None)
         if isinstance(monitor, str):
             keys.append(monitor)
+        # these read no metric from callback_metrics (progress bars show prog_bar ones: none)
         elif not isinstance(callback, ProgressBar | ModelSummary | LearningRateMonitor | Timer):
             keys += [f"{stage}/{metric}" for stage in ("train", "val") for metric in METRICS[task]]
     monitor = scheduler_monitor(cfg.scheduler, cfg.optimized_metric)
