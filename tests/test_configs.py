@@ -213,6 +213,8 @@ def test_paths_root_moves_every_output_location(make_cfg) -> None:
     assert full.hydra.sweep.dir == "/scratch/lb/studies/compare_binary-full"
     assert full.hydra.run.dir.startswith("/scratch/lb/runs/")
     assert study.paths.output_dir == "/scratch/lb"
+    openml = make_cfg("paths.output_dir=/scratch/lb", "data=openml", "data.openml_id=31")
+    assert openml.data.cache_dir == "/scratch/lb/data"
 
 
 def test_readme_options_table_lists_every_config_group() -> None:

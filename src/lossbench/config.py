@@ -252,6 +252,7 @@ class PathsConfig:
     # resolve against the directory the command is started from.
     output_dir: str = "outputs"
     log_dir: str = "${paths.output_dir}"  # stores shared by runs: MLflow's mlflow.db
+    data_dir: str = "${paths.output_dir}/data"  # the data cache (data=openml downloads)
     run_dir: str = "${run_dir:}"  # this run's directory (Hydra's; set by lossbench-train)
 
 
