@@ -26,14 +26,31 @@ VECTORIZED_KEYS = ("seed", "data.split_seed", "optimizer.lr", "optimizer.weight_
 #: Optimizers with a batched implementation (lossbench.vectorized.batched).
 OPTIMIZERS = ("adam", "adamw", "sgd")
 MODELS = ("linear", "mlp")
-LOGGERS = ("csv", "none")
+LOGGERS = ("csv",)  # logger=csv or logger=none
+#: The callbacks a member may have: lossbench's defaults (checkpoint.*, early_stopping.*).
+CALLBACKS = ("model_checkpoint", "early_stopping", "progress_bar", "model_summary")
 PRECISIONS = ("32-true", "32", 32)
+
+
+def _other_trainer_keys() -> tuple[str, ...]:
+    from lossbench.config import _LossbenchTrainerDefaults
+    from lossbench.trainer_args import TRAINER_KEYS
+
+    own = _LossbenchTrainerDefaults.__dataclass_fields__
+    return tuple(k for k in TRAINER_KEYS if k not in own)
+
+
+#: Trainer arguments a member must leave unset (fast_dev_run, profiler, overfit_batches, ...).
+_OTHER_TRAINER_KEYS = _other_trainer_keys()
 
 
 def group_key(cfg: DictConfig) -> str:
     """The resolved config without :data:`VECTORIZED_KEYS`, as text: equal for runs that can
     train together."""
-    container: dict[str, Any] = OmegaConf.to_container(cfg, resolve=True)  # type: ignore[assignment]
+    raw = OmegaConf.create(OmegaConf.to_container(cfg, resolve=False))
+    if "paths" in raw:  # each run's own directory, and what the callbacks and loggers derive
+        raw.paths.run_dir = "<run dir>"  # from it, never tell groups apart
+    container: dict[str, Any] = OmegaConf.to_container(raw, resolve=True)  # type: ignore[assignment]
     for dotted in VECTORIZED_KEYS:
         *parents, leaf = dotted.split(".")
         node = container
@@ -63,7 +80,13 @@ def why_alone(cfg: DictConfig) -> str | None:
         ),
         (trainer.check_val_every_n_epoch == 1, "trainer.check_val_every_n_epoch != 1"),
         (cfg.get("ckpt_path") is None, "ckpt_path (resuming)"),
-        (cfg.logger.name in LOGGERS, f"logger={cfg.logger.name}"),
+        (set(cfg.get("logger") or {}) <= set(LOGGERS), f"logger={list(cfg.get('logger') or {})}"),
+        (set(cfg.get("callbacks") or {}) <= set(CALLBACKS), "callbacks beyond callbacks=default"),
+        ((cfg.get("scheduler") or {}).get("name", "none") == "none", "a scheduler"),
+        (
+            all(trainer.get(k) is None for k in _OTHER_TRAINER_KEYS),
+            "trainer arguments beyond lossbench's defaults (debug presets)",
+        ),
         (
             cfg.loss.get("reduction", "mean") != "none" and cfg.loss.get("reduce") is not False,
             "a loss without reduction",

@@ -123,6 +123,8 @@ class Member:
         """Record an epoch's metrics; return (best so far, stop now)."""
         for key, value in values.items():
             self.history.setdefault(key, []).append(value)
+        # A run alone records its learning rate per epoch; a member's is constant (no scheduler).
+        self.history.setdefault("train/lr", []).append(float(self.cfg.optimizer.lr))
         self.epochs, self.steps = epoch + 1, steps
         improved = self.best.update(_monitored(values, self.checkpoint_monitor), epoch)
         stop = self.early_stop is not None and self.early_stop.update(

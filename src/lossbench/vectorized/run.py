@@ -249,7 +249,7 @@ def _save(
 def _write_logs(member: Member, batches: int, results: dict[str, float]) -> None:
     """``logs/metrics.csv`` of ``logger=csv``: each epoch's metrics at its last global step,
     then the final ``val/*`` and ``test/*``, as a run alone logs them."""
-    if member.cfg.logger.name != "csv":
+    if "csv" not in (member.cfg.get("logger") or {}):
         return
     from lightning.pytorch.loggers import CSVLogger
 
