@@ -35,6 +35,8 @@ from typing import TYPE_CHECKING, Any
 
 import torch
 
+from lossbench.errors import UserInputError
+
 if TYPE_CHECKING:
     from lossbench.module import ClassifierModule
 
@@ -55,7 +57,7 @@ _TRUST = (
 )
 
 
-class CheckpointError(ValueError):
+class CheckpointError(UserInputError):
     """A checkpoint that is missing, unreadable, unsafe to unpickle, or not the one needed."""
 
 
