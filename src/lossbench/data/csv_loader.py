@@ -11,14 +11,15 @@
 The file is UTF-8 text (a byte-order mark is allowed) with one header line, read with the
 :mod:`csv` module rather than pandas so that every row must have one value per column and every
 error can name its line. The delimiter is ``data.delimiter``, or by default the one of ``,``
-``;`` tab ``|`` that :class:`csv.Sniffer` detects in the first lines (a comma when none fits,
-as in a one-column file); :attr:`LoadedTable.delimiter` says which was used. Column names and cells are stripped of surrounding whitespace; blank lines are
-skipped. A number is what Python's ``float()`` reads (``1``, ``-2.5``, ``1e3``, ``inf``). A cell
-is *missing* when it is empty, NaN in any spelling, or one of ``na``, ``n/a``, ``null``,
-``<na>``, ``#n/a`` (any case); ``none`` is not a missing marker, so it can be a class name.
-A missing value in a used column is an error unless imputation is asked for
-(``allow_missing=True``, set by ``data.impute``: the value then stays NaN and the preprocessing
-imputes it, :mod:`lossbench.data.preprocess`); an infinite value is always an error.
+``;`` tab ``|`` that :class:`csv.Sniffer` detects in the first lines (a comma when none fits, as
+in a one-column file); :attr:`LoadedTable.delimiter` says which was used. Column names and cells
+are stripped of surrounding whitespace; blank lines are skipped. A number is what Python's
+``float()`` reads (``1``, ``-2.5``, ``1e3``, ``inf``). A cell is *missing* when it is empty, NaN
+in any spelling, or one of ``na``, ``n/a``, ``null``, ``<na>``, ``#n/a`` (any case); ``none`` is
+not a missing marker, so it can be a class name. A missing value in a used column is an error
+unless imputation is asked for (``allow_missing=True``, set by ``data.impute``: the value then
+stays NaN and the preprocessing imputes it, :mod:`lossbench.data.preprocess`); an infinite value
+is always an error.
 
 Features are numbers or *categories*: a feature column whose present cells are all text (``red``,
 ``A14``) is categorical, and so is any column named in ``categorical_columns`` (numeric codes such
