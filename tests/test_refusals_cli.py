@@ -248,6 +248,24 @@ def snapshot(*roots: Path) -> dict[str, str]:
     return out
 
 
+def write_files(case: Case, workdir: Path) -> Path:
+    """Create ``workdir`` with the case's files; return it."""
+    workdir.mkdir(parents=True, exist_ok=True)
+    for name, content in case.files:
+        path = workdir / name
+        if content is None:
+            path.mkdir(parents=True)
+            continue
+        path.parent.mkdir(parents=True, exist_ok=True)
+        if isinstance(content, bytes):
+            path.write_bytes(content)
+        else:
+            path.write_text(content)
+    if case.id in EXTRA_SETUP:
+        EXTRA_SETUP[case.id](workdir)
+    return workdir
+
+
 def _train_shared_runs(root: Path) -> dict[str, str]:
     """Two finished runs in-process: iris (multiclass, cross_entropy) and a binary CSV."""
     from hydra import compose, initialize_config_dir
@@ -308,21 +326,7 @@ def outcomes(request: pytest.FixtureRequest, tmp_path_factory) -> dict[str, Outc
     shared = _train_shared_runs(shared_root) if any(c.needs_runs for c in selected) else {}
     workdirs: dict[str, Path] = {}
     for case in selected:
-        workdir = root / case.id
-        workdir.mkdir()
-        for name, content in case.files:
-            path = workdir / name
-            if content is None:
-                path.mkdir(parents=True)
-                continue
-            path.parent.mkdir(parents=True, exist_ok=True)
-            if isinstance(content, bytes):
-                path.write_bytes(content)
-            else:
-                path.write_text(content)
-        if case.id in EXTRA_SETUP:
-            EXTRA_SETUP[case.id](workdir)
-        workdirs[case.id] = workdir
+        workdirs[case.id] = write_files(case, root / case.id)
     shared_before = snapshot(shared_root) if shared_root.exists() else {}
     befores = {case.id: snapshot(workdirs[case.id]) for case in selected}
     with ThreadPoolExecutor(max_workers=4) as pool:
@@ -406,6 +410,72 @@ def test_refusal_catalogue(case: Case, outcomes: dict[str, Outcome]) -> None:
         for word in case.words:
             assert word in refused_record["error"]
         assert "one.csv" in refused_record["error"]
+
+
+#: The training refusals that need no shared run: checked in-process in the default suite.
+PREFLIGHT_CASES = [
+    case
+    for case in CATALOGUE
+    if case.command == "train"
+    and case.outcome == "refused"
+    and not case.needs_runs
+    and not any(a.startswith(("hydra.", "ckpt_path")) for a in case.args)
+]
+
+
+@pytest.mark.parametrize("case", [pytest.param(c, id=c.id) for c in PREFLIGHT_CASES])
+def test_preflight_refuses_each_training_case_before_writing(
+    case: Case, make_cfg, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The check a single run makes before Hydra creates its directory (what the command line
+    runs in ``on_run_start``), on the catalogue's own rows: the same words, nothing written."""
+    from lossbench.errors import UserInputError
+    from lossbench.train import preflight
+
+    if case.cpu_only and _has_accelerator():
+        pytest.skip("this machine has the accelerator the case asks for")
+    monkeypatch.chdir(write_files(case, tmp_path))
+    cfg = make_cfg(*case.args)
+    before = snapshot(tmp_path)
+    with pytest.raises(UserInputError) as refused:
+        preflight(cfg, tmp_path / "run")
+    for word in case.words:
+        assert word in str(refused.value)
+    assert snapshot(tmp_path) == before
+
+
+@pytest.mark.parametrize(
+    ("overrides", "words"),
+    [
+        ((*CSV[:1], "data.path=one.csv", *CSV[2:]), "'0' in every one of the 40 rows"),
+        (("trainer.accelerator=quantum",), "'quantum' is not an accelerator"),
+    ],
+    ids=["data", "hardware"],
+)
+def test_a_job_of_a_sweep_records_its_refusal(
+    make_cfg, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, overrides, words
+) -> None:
+    """In a multirun the job itself finds the problem: it writes metrics.json with status
+    failed, refused true and the message, and returns so that the sweep goes on."""
+    from lossbench.train import train
+
+    (tmp_path / "one.csv").write_text(csv_text([(a, b, "0") for a, b, _ in ROWS]))
+    monkeypatch.chdir(tmp_path)
+    record = train(make_cfg(*overrides), tmp_path / "job", multirun=True)
+    written = json.loads((tmp_path / "job" / "metrics.json").read_text())
+    assert (written["status"], written["refused"]) == ("failed", True)
+    assert words in written["error"] and written["error"] == record["error"]
+
+
+def test_a_bug_keeps_its_traceback() -> None:
+    """Only input errors become refusals; anything else propagates unchanged."""
+    from lossbench.errors import UserInputError, refusing
+
+    with pytest.raises(KeyError), refusing():
+        raise KeyError("a bug")
+    with pytest.raises(SystemExit) as stop, refusing():
+        raise UserInputError("seed=-5 ...")
+    assert stop.value.code == 2
 
 
 def test_catalogue_cleans_up(tmp_path: Path) -> None:

@@ -423,13 +423,15 @@ def preflight(cfg: DictConfig, output_dir: str | Path) -> str:
 
     In order: the directory holds no completed run, the config is valid
     (:func:`lossbench.validation.validate`, with the seed and the hardware), Lightning accepts
-    the ``trainer.*`` settings, and the data load and split (a CSV file's every value, each
-    split's classes, ``loss.weight`` / ``pos_weight`` lengths). The table stays cached in this
-    process, so the run does not read the file again.
+    the ``trainer.*`` settings, the data load and split (a CSV file's every value, each
+    split's classes, ``loss.weight`` / ``pos_weight`` lengths), and a checkpoint to resume
+    (``ckpt_path``) exists and continues this model, loss, optimizer and data. The table stays
+    cached in this process, so the run does not read the file again.
 
     Raises:
         UserInputError: the first problem found, with what was given, why and the fix.
     """
+    from lossbench.checkpoint import check_resume, load_checkpoint, resume_path
     from lossbench.data.datamodule import ClassificationDataModule
 
     refuse_completed(Path(output_dir))
@@ -437,9 +439,13 @@ def preflight(cfg: DictConfig, output_dir: str | Path) -> str:
     check_trainer_settings(cfg)
     datamodule = ClassificationDataModule(cfg.data, cfg.loss.name, seed=cfg.seed)
     try:
-        resolved_loss(cfg, datamodule)
+        loss = resolved_loss(cfg, datamodule)
     except ValueError as error:
         raise ConfigError(str(error)) from None
+    resume = resume_path(cfg.get("ckpt_path"), output_dir)
+    if resume is not None:
+        hparams = build_module(cfg, datamodule, loss, epoch_loop=False).hparams
+        check_resume(load_checkpoint(resume), resume, hparams, datamodule.preprocessing)
     return task
 
 
