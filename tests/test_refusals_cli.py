@@ -120,7 +120,7 @@ CATALOGUE: list[Case] = [
     refused("csv-text-cell", "train", CSV, ["non-numeric value 'abc'", "Features must be numbers"],
             data(with_cell(2, 1, "abc"))),
     refused("csv-label-2-in-binary", "train", CSV, ["must hold only 0 and 1", "'2'", "data.task=multiclass"],
-            data(with_cell(4, 2, "2")), fast=True),
+            data(with_cell(4, 2, "2"))),
     refused("csv-label-missing", "train", CSV, ["label column 'y'", "missing value"],
             data(with_cell(4, 2, "NA"))),
     refused("csv-mixed-class-labels", "train", MULTICLASS, ["mixes numbers and text"],
@@ -141,8 +141,7 @@ CATALOGUE: list[Case] = [
     Case("csv-tab-works", "train", (*QUICK, *CSV), ("delimiter '\\t' (detected)",),
          data(csv_text(sep="\t")), outcome="works"),
     # ---- config values -----------------------------------------------------------------------
-    refused("seed-negative", "train", ("seed=-5",), ["seed=-5 is not a seed", "0 to 4294967295"],
-            fast=True),
+    refused("seed-negative", "train", ("seed=-5",), ["seed=-5 is not a seed", "0 to 4294967295"]),
     refused("seed-too-large", "train", ("seed=4294967296",), ["seed=4294967296 is not a seed"]),
     refused("split-seed-negative", "train", ("data.split_seed=-1",), ["data.split_seed=-1"]),
     refused("lr-negative", "train", ("optimizer.lr=-1",), ["optimizer.lr=-1", "positive"]),
@@ -191,7 +190,7 @@ CATALOGUE: list[Case] = [
     refused("eval-out-is-a-record", "eval", ("ckpt_path={iris_ckpt}", "out=metrics.json"),
             ["would overwrite a run record"], ()),
     refused("predict-not-a-checkpoint", "predict", ("ckpt_path=notes.ckpt", "data.path=data.csv"),
-            ["is not a readable torch checkpoint"], (("notes.ckpt", "x"), ("data.csv", GOOD))),
+            ["is not a readable torch checkpoint"], (("notes.ckpt", "x"), ("data.csv", GOOD)), fast=True),
     refused("predict-missing-feature-column", "predict", ("ckpt_path={csv_ckpt}", "data.path=new.csv"),
             ["this file lacks: 'b'", "the file has 'a', 'y'"],
             (("new.csv", "a,y\n1,0\n2,1\n"),)),
@@ -200,14 +199,14 @@ CATALOGUE: list[Case] = [
     refused("predict-out-is-the-input", "predict", ("ckpt_path={csv_ckpt}", "data.path=data.csv",
             "out=data.csv"), ["would replace the data"]),
     # ---- the report --------------------------------------------------------------------------
-    refused("report-missing-dir", "report", ("nowhere",), ["'nowhere' does not exist"], (), fast=True),
+    refused("report-missing-dir", "report", ("nowhere",), ["'nowhere' does not exist"], ()),
     refused("report-empty-dir", "report", ("study",), ["no metrics.json found under 'study'"],
             (("study", None),), fast=True),
     Case("report-corrupted-record", "report", ("study",), ("skipped", "bad/metrics.json",
          "unreadable metrics.json"), (("study/bad/metrics.json", '{"status": "compl'),),
          outcome="warns", fast=True),
     refused("report-all-records-corrupted", "report", ("study",), ["none of the 1 metrics.json"],
-            (("study/bad/metrics.json", "[]"),), fast=True),
+            (("study/bad/metrics.json", "[]"),)),
     # ---- a sweep: the refused job is recorded, the others run --------------------------------
     Case("multirun-records-refused-job", "train", ("-m", *QUICK, "data=csv", "data.path=data.csv,one.csv",
          "data.label_columns=[y]", "data.task=binary", "hydra/launcher=basic"),
@@ -378,7 +377,8 @@ def test_refusal_catalogue(case: Case, outcomes: dict[str, Outcome]) -> None:
     if case.outcome == "refused":
         assert result.returncode == 2, output[-3000:]
         lines = [line for line in result.stderr.splitlines() if line.startswith("lossbench: ")]
-        assert [line.split(": ")[1] for line in lines] == ["refused"], result.stderr[-3000:]
+        kinds = [line.split(": ")[1] for line in lines]  # one refusal; warnings may precede it
+        assert kinds.count("refused") == 1 and set(kinds) <= {"refused", "warning"}, kinds
         for word in case.words:
             assert word in result.stderr, f"{word!r} not in: {result.stderr[-3000:]}"
         assert outcome.after == outcome.before  # nothing written, nothing changed
