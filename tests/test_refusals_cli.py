@@ -117,7 +117,7 @@ CATALOGUE: list[Case] = [
             data(with_cell(3, 0, "1e39"))),
     refused("csv-empty-cell", "train", CSV, ["feature column 'b'", "missing value", "does not impute"],
             data(with_cell(7, 1, ""))),
-    refused("csv-text-cell", "train", CSV, ["non-numeric value 'abc'", "Features must be numbers"],
+    refused("csv-text-cell", "train", CSV, ["feature column 'b' mixes numbers and text", "data.categorical_columns=[b]"],
             data(with_cell(2, 1, "abc"))),
     refused("csv-label-2-in-binary", "train", CSV, ["must hold only 0 and 1", "'2'", "data.task=multiclass"],
             data(with_cell(4, 2, "2"))),
@@ -195,7 +195,7 @@ CATALOGUE: list[Case] = [
             ["this file lacks: 'b'", "the file has 'a', 'y'"],
             (("new.csv", "a,y\n1,0\n2,1\n"),)),
     refused("predict-text-feature", "predict", ("ckpt_path={csv_ckpt}", "data.path=data.csv"),
-            ["non-numeric value 'abc'"], data(with_cell(2, 1, "abc"))),
+            ["feature column 'b' mixes numbers and text"], data(with_cell(2, 1, "abc"))),
     refused("predict-out-is-the-input", "predict", ("ckpt_path={csv_ckpt}", "data.path=data.csv",
             "out=data.csv"), ["would replace the data"]),
     # ---- the report --------------------------------------------------------------------------
