@@ -16,13 +16,15 @@ def run_module(
     cwd: Path | None = None,
     timeout: float = 300,
     unset: tuple[str, ...] = (),
+    extra_env: dict[str, str] | None = None,
 ) -> subprocess.CompletedProcess[str]:
     """``python -m MODULE ARGS`` in ``cwd`` with this checkout's sources importable.
 
-    ``unset`` names environment variables the child must not inherit.
+    ``unset`` names environment variables the child must not inherit; ``extra_env`` sets more.
     """
     env = {k: v for k, v in os.environ.items() if k not in unset}
     env["PYTHONPATH"] = str(SRC)
+    env.update(extra_env or {})
     return subprocess.run(
         [sys.executable, "-m", module, *args],
         cwd=cwd,

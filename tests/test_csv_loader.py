@@ -191,13 +191,6 @@ LOAD_ERRORS = {
         r"column 'c' of data\.feature_columns is not in the header\. "
         r"Available columns: 'a', 'b', 'y'",
     ),
-    "semicolon-delimiter": (
-        "a;b;y\n1;2;0\n",
-        ["y"],
-        "binary",
-        None,
-        r"contains ';'.*reads comma-separated files",
-    ),
     "label-also-feature": (
         GOOD,
         ["y"],
@@ -379,6 +372,28 @@ def test_load_csv_refuses_bad_input(
     path = write(tmp_path, text)
     with pytest.raises(DataError, match=message):
         load_csv(path, labels, task, feature_columns=features)
+
+
+@pytest.mark.parametrize(
+    ("delimiter", "given"),
+    [(",", None), (";", None), ("\t", None), ("|", None), (";", ";"), ("\t", "tab")],
+    ids=["comma", "semicolon", "tab", "pipe", "semicolon-given", "tab-given-by-name"],
+)
+def test_delimiter_is_detected_or_given(tmp_path: Path, delimiter: str, given: str | None) -> None:
+    rows = [["a", "b", "y"], ["0.5", "2", "0"], ["1.5", "3", "1"], ["2", "4", "1"]]
+    path = write(tmp_path, "\n".join(delimiter.join(row) for row in rows) + "\n")
+    table = load_csv(path, ["y"], "binary", delimiter=given)
+    assert table.delimiter == delimiter
+    assert table.feature_names == ["a", "b"] and table.labels.tolist() == [0, 1, 1]
+    assert table.features[:, 1].tolist() == [2.0, 3.0, 4.0]
+
+
+def test_wrong_delimiter_names_the_one_the_header_holds(tmp_path: Path) -> None:
+    path = write(tmp_path, "a;b;y\n1;2;0\n3;4;1\n")
+    with pytest.raises(DataError, match=r"contains ';'.*not ','; set data.delimiter=';'"):
+        load_csv(path, ["y"], "binary", delimiter=",")
+    with pytest.raises(DataError, match=r"data.delimiter=';;' must be a single character"):
+        load_csv(path, ["y"], "binary", delimiter=";;")
 
 
 def test_line_numbers_count_blank_lines_and_multi_line_cells(tmp_path: Path) -> None:

@@ -220,6 +220,12 @@ def test_missing_and_truncated_checkpoints_are_refused(make_cfg, tmp_path):
         load_checkpoint("missing.ckpt")
     with pytest.raises(CheckpointError, match=r"is a directory, not a file"):
         load_checkpoint(tmp_path)
+    text = tmp_path / "notes.ckpt"
+    text.write_text("not a checkpoint\n")
+    with pytest.raises(
+        CheckpointError, match=r"not a readable .*neither a zip archive nor a pickle"
+    ):
+        load_checkpoint(text)
     record = train(make_cfg("data=iris", "trainer.max_epochs=1"), tmp_path / "run")
     data = Path(record["best_checkpoint"]).read_bytes()
     truncated = tmp_path / "truncated.ckpt"

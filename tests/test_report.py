@@ -18,7 +18,7 @@ from scipy import stats
 
 from cli_process import run_module
 from lossbench.report import ReportError, build_report
-from lossbench.report.collect import load_runs
+from lossbench.report.collect import SkippedRecordWarning, load_runs
 from lossbench.report.compare import choose_baselines, compare_with_baselines
 from lossbench.report.stats import BETTER, SAME, UNDETERMINED, WORSE, paired_test, summarize
 from lossbench.validation import metric_mode
@@ -251,7 +251,7 @@ def test_two_label_smoothing_values_give_two_setups(tmp_path: Path) -> None:
     assert choose_baselines(runs) == {"wine": "logits + cross_entropy (loss.label_smoothing=0)"}
 
 
-def test_corrupt_record_is_a_failed_run_with_the_reason(tmp_path: Path) -> None:
+def test_corrupt_record_is_skipped_with_a_warning_naming_it(tmp_path: Path) -> None:
     write_run(
         tmp_path / "good",
         data="iris", task="multiclass", head="logits", loss="cross_entropy", seed=0,
@@ -261,11 +261,13 @@ def test_corrupt_record_is_a_failed_run_with_the_reason(tmp_path: Path) -> None:
         tmp_path / "bad", data="iris", task="multiclass", head="logits", loss="nll", seed=1
     )
     (bad / "metrics.json").write_text('{"status": "compl')
-    runs = load_runs([tmp_path])
-    row = runs[runs["run_dir"] == str(bad.resolve())].iloc[0]
-    assert row["status"] == "failed"
-    assert row["error"].startswith("unreadable metrics.json: JSONDecodeError")
-    assert (row["data"], row["loss"]) == ("iris", "nll")  # from config.yaml
+    with pytest.warns(SkippedRecordWarning, match="unreadable metrics.json: JSONDecodeError") as w:
+        runs = load_runs([tmp_path])
+    assert str((bad / "metrics.json").resolve()) in str(w[0].message)
+    assert runs["run_dir"].tolist() == [str((tmp_path / "good").resolve())]
+    (tmp_path / "good" / "metrics.json").write_text("[]")  # no readable record left: refused
+    with pytest.warns(SkippedRecordWarning), pytest.raises(ReportError, match="none of the 2"):
+        load_runs([tmp_path])
 
 
 @pytest.mark.parametrize(

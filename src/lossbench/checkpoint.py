@@ -35,6 +35,8 @@ from typing import TYPE_CHECKING, Any
 
 import torch
 
+from lossbench.errors import UserInputError
+
 if TYPE_CHECKING:
     from lossbench.module import ClassifierModule
 
@@ -55,7 +57,7 @@ _TRUST = (
 )
 
 
-class CheckpointError(ValueError):
+class CheckpointError(UserInputError):
     """A checkpoint that is missing, unreadable, unsafe to unpickle, or not the one needed."""
 
 
@@ -82,6 +84,8 @@ def load_checkpoint(path: str | os.PathLike, *, map_location: Any = "cpu") -> di
             f"checkpoint {given!r} {what} ({path.resolve()}). Give the path of a .ckpt file, "
             "e.g. outputs/runs/<run>/checkpoints/last.ckpt or the best-epochNNN.ckpt next to it."
         )
+    if not _torch_file(path):
+        raise _unreadable(given, "neither a zip archive nor a pickle, which torch.save writes")
     try:
         checkpoint = torch.load(path, map_location=map_location, weights_only=True)
     except pickle.UnpicklingError as error:
@@ -103,6 +107,14 @@ def load_checkpoint(path: str | os.PathLike, *, map_location: Any = "cpu") -> di
             "dictionary. Give a .ckpt file written by lossbench-train."
         )
     return checkpoint
+
+
+def _torch_file(path: Path) -> bool:
+    """Whether ``path`` starts as a file of ``torch.save`` does: a zip archive (torch >= 1.6)
+    or a pickle (protocol 2 or later: byte 0x80), so text is not mistaken for unsafe objects."""
+    with path.open("rb") as handle:
+        head = handle.read(4)
+    return head.startswith((b"PK\x03\x04", b"\x80"))
 
 
 def _unreadable(given: str, detail: str) -> CheckpointError:

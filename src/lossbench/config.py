@@ -82,6 +82,7 @@ class CsvDataConfig(DataConfig):
     # Columns of numbers to one-hot encode as categories (columns of text always are).
     categorical_columns: list[str] | None = None
     task: str = MISSING  # binary | multilabel | multiclass
+    delimiter: str | None = None  # null: detected from the file (, ; tab |)
 
 
 @dataclass

@@ -23,7 +23,6 @@ from __future__ import annotations
 import json
 import math
 import os
-import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -39,14 +38,15 @@ from lossbench.checkpoint import (
     hyperparameters,
     load_checkpoint,
 )
+from lossbench.errors import UserInputError, refusing
 from lossbench.record import RECORD_NAME
-from lossbench.train import config_dir, run_checkpoint_app
+from lossbench.train import build_trainer, config_dir, run_checkpoint_app
 
 SPLITS = ("test", "val")
 EVAL_NAME = "eval.json"
 
 
-class EvaluationError(ValueError):
+class EvaluationError(UserInputError):
     """An evaluation that cannot reproduce the run's numbers; the message says why and the fix."""
 
 
@@ -187,9 +187,8 @@ def evaluate(
     Raises:
         CheckpointError, EvaluationError, DataError: with what was given, why and the fix.
     """
-    import lightning as L
-
     from lossbench.data.datamodule import ClassificationDataModule
+    from lossbench.hardware import check_hardware
 
     if split not in SPLITS:
         raise EvaluationError(f"split={split!r} is not a split. Valid: {', '.join(SPLITS)}.")
@@ -211,10 +210,14 @@ def evaluate(
 
     run_trainer = cfg.get("trainer") or {}
     limit = run_trainer.get(f"limit_{split}_batches")
-    trainer = L.Trainer(
-        accelerator=accelerator or run_trainer.get("accelerator") or "auto",
-        devices=1,
-        precision=run_trainer.get("precision") or "32-true",
+    hardware = {
+        "accelerator": accelerator or run_trainer.get("accelerator") or "auto",
+        "devices": 1,
+        "precision": run_trainer.get("precision") or "32-true",
+    }
+    check_hardware(hardware)
+    trainer = build_trainer(
+        **hardware,
         deterministic=run_trainer.get("deterministic") or False,
         **({f"limit_{split}_batches": limit} if limit is not None else {}),
         logger=False,
@@ -267,14 +270,12 @@ def write_result(result: dict[str, Any], out: str | os.PathLike) -> Path:
 
 @hydra.main(config_path=str(config_dir()), config_name="eval", version_base="1.3")
 def _hydra_main(cfg: DictConfig) -> None:
-    if OmegaConf.is_missing(cfg, "ckpt_path"):
-        print(
-            "lossbench-eval: error: no checkpoint given. Name one with ckpt_path=<file>, e.g. "
-            "lossbench-eval ckpt_path=outputs/runs/<run>/checkpoints/best-epoch012.ckpt",
-            file=sys.stderr,
-        )
-        sys.exit(2)
-    try:
+    with refusing():  # CheckpointError, EvaluationError, DataError, ConfigError (hardware)
+        if OmegaConf.is_missing(cfg, "ckpt_path"):
+            raise EvaluationError(
+                "no checkpoint given. Name one with ckpt_path=<file>, e.g. lossbench-eval "
+                "ckpt_path=outputs/runs/<run>/checkpoints/best-epoch012.ckpt"
+            )
         out = check_out(cfg.out or default_out(cfg.ckpt_path, cfg.config))
         result = evaluate(
             cfg.ckpt_path,
@@ -284,9 +285,6 @@ def _hydra_main(cfg: DictConfig) -> None:
             accelerator=cfg.accelerator,
         )
         path = write_result(result, out)
-    except ValueError as error:  # CheckpointError, EvaluationError, DataError, ...
-        print(f"lossbench-eval: error: {error}", file=sys.stderr)
-        sys.exit(2)
     print(f"{result['checkpoint']} (epoch {result['epoch']}), {result['split']} split:")
     width = max(len(k) for k in result if "/" in k)
     for key, value in result.items():

@@ -2,38 +2,35 @@
 
 ``configs/train.yaml`` registers :class:`ValidateBeforeRun` under ``hydra.callbacks``. In a
 multirun each job validates itself instead, so that a refused job is recorded in its own
-directory (``metrics.json`` with status ``failed``) and the other jobs still run.
+directory (``metrics.json`` with status ``failed`` and ``refused: true``) and the other jobs
+still run.
 """
 
 from __future__ import annotations
 
 import functools
-import sys
 import warnings
+from pathlib import Path
 from typing import Any
 
 from hydra.experimental.callback import Callback
-from omegaconf import DictConfig
+from omegaconf import DictConfig, OmegaConf
 
-from lossbench.validation import ConfigError, validate
-
-
-def format_warning(message: Any, category: type[Warning], *_: Any, **__: Any) -> str:
-    return f"lossbench: warning: {message}\n"
+from lossbench.errors import format_warning, refusing
 
 
 class ValidateBeforeRun(Callback):
-    """Validate the composed config in ``on_run_start``; exit 2 with the message if refused."""
+    """Run :func:`lossbench.train.preflight` in ``on_run_start`` (config, seed, hardware, data
+    file and splits); a refusal exits 2 with the message, before anything is written."""
 
     def on_run_start(self, config: DictConfig, **kwargs: Any) -> None:
+        from lossbench.train import preflight
+
         warnings.formatwarning = format_warning  # type: ignore[assignment]
-        try:
-            with warnings.catch_warnings():  # the run itself shows warnings once, when it starts
-                warnings.simplefilter("ignore")
-                validate(config)
-        except ConfigError as error:
-            print(f"lossbench: refused: {error}", file=sys.stderr)
-            sys.exit(2)
+        run_dir = Path(str(OmegaConf.select(config, "hydra.run.dir", default="")))
+        with refusing(), warnings.catch_warnings():  # the run shows warnings once, when it starts
+            warnings.simplefilter("ignore")
+            preflight(config, run_dir)
 
 
 def sweep_jobs(config: DictConfig) -> int | None:

@@ -46,6 +46,18 @@ REFUSED: dict[str, str] = {
         "(float32 weights, float16 compute) or bf16-mixed, or 32-true."
     ),
 }
+#: Every ``trainer.precision`` Lightning knows, by its full name (the short names below map
+#: onto them); :data:`REFUSED` says which of them lossbench refuses, and why.
+PRECISIONS = (
+    "32-true",
+    "64-true",
+    "bf16-mixed",
+    "16-mixed",
+    "bf16-true",
+    "16-true",
+    "transformer-engine",
+    "transformer-engine-float16",
+)
 #: Lightning's short precision names and their full form.
 _ALIASES = {"16": "16-mixed", "bf16": "bf16-mixed", "32": "32-true", "64": "64-true"}
 

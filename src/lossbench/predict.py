@@ -28,10 +28,9 @@ from __future__ import annotations
 
 import csv
 import os
-import sys
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 import hydra
 import numpy as np
@@ -41,6 +40,7 @@ from omegaconf import MISSING, DictConfig, OmegaConf
 from lossbench.checkpoint import build_module, load_checkpoint, metadata
 from lossbench.data.csv_loader import DataError, _features, _names, _read, _resolve
 from lossbench.data.preprocess import Preprocessor
+from lossbench.errors import refuse, refusing
 from lossbench.metrics import THRESHOLD, to_probabilities
 from lossbench.train import config_dir, run_checkpoint_app
 
@@ -53,12 +53,12 @@ class PredictConfig:
 
 
 def _read_features(
-    path: str | os.PathLike, preprocessor: Preprocessor
+    path: str | os.PathLike, preprocessor: Preprocessor, delimiter: str | None = None
 ) -> tuple[np.ndarray, dict[str, list[str]]]:
     """The model's feature columns of a CSV file, checked as in training: float32 ``(N, F)``
     (categorical columns as codes) and the categories of the categorical columns."""
     feature_names = preprocessor.feature_names
-    header, rows, source = _read(_resolve(path))
+    header, rows, source = _read(_resolve(path), delimiter)
     missing = [name for name in feature_names if name not in header]
     if missing:
         raise source.error(
@@ -78,12 +78,15 @@ def _read_features(
     )
 
 
-def predict(ckpt_path: str | os.PathLike, data_path: str | os.PathLike) -> dict[str, list]:
+def predict(
+    ckpt_path: str | os.PathLike, data_path: str | os.PathLike, *, delimiter: str | None = None
+) -> dict[str, list]:
     """Probabilities and predicted labels of a checkpoint for every row of a CSV file.
 
     Args:
         ckpt_path: a checkpoint written by lossbench-train.
         data_path: a CSV file with (at least) the model's feature columns.
+        delimiter: the file's field separator; None: detected from the file (as in training).
 
     Returns:
         The output columns by name, in order (see the module docstring).
@@ -97,7 +100,7 @@ def predict(ckpt_path: str | os.PathLike, data_path: str | os.PathLike) -> dict[
     meta = metadata(checkpoint, ckpt_path)
     module = build_module(checkpoint, ckpt_path)
     preprocessor = Preprocessor.from_dict(meta)
-    raw, categories = _read_features(data_path, preprocessor)
+    raw, categories = _read_features(data_path, preprocessor, delimiter)
     dtype = next(module.model.parameters()).dtype
     x = torch.from_numpy(preprocessor.transform(raw, categories)).to(dtype)
     with torch.inference_mode():
@@ -138,9 +141,8 @@ def write_predictions(
     return path
 
 
-def _fail(message: str) -> None:
-    print(f"lossbench-predict: error: {message}", file=sys.stderr)
-    sys.exit(2)
+def _fail(message: str) -> NoReturn:
+    refuse(DataError(message))
 
 
 @hydra.main(config_path=str(config_dir()), config_name="predict", version_base="1.3")
@@ -160,11 +162,9 @@ def _hydra_main(cfg: DictConfig) -> None:
             "no data given. Name the CSV file of rows to predict with data.path=<file> (it "
             "needs the model's feature columns, by name)."
         )
-    try:
-        columns = predict(cfg.ckpt_path, cfg.data.path)
+    with refusing():  # CheckpointError, DataError
+        columns = predict(cfg.ckpt_path, cfg.data.path, delimiter=cfg.data.get("delimiter"))
         path = write_predictions(columns, cfg.out, data_path=cfg.data.path)
-    except ValueError as error:  # CheckpointError, DataError
-        _fail(str(error))
     n = len(next(iter(columns.values())))
     print(f"{n} predictions written to {path} (columns: {', '.join(columns)})")
 

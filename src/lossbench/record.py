@@ -18,10 +18,12 @@ import subprocess
 from pathlib import Path
 from typing import Any
 
+from lossbench.errors import UserInputError
+
 RECORD_NAME = "metrics.json"
 
 
-class RunExistsError(RuntimeError):
+class RunExistsError(UserInputError, RuntimeError):
     """The output directory already holds a completed run."""
 
 

@@ -31,12 +31,8 @@ from hydra.types import RunMode
 from omegaconf import DictConfig, OmegaConf
 
 from lossbench.config import register_configs
-from lossbench.record import (
-    RunExistsError,
-    environment,
-    read_record,
-    refuse_completed,
-)
+from lossbench.errors import UserInputError, refuse
+from lossbench.record import environment, read_record, refuse_completed
 from lossbench.validation import ConfigError, validate
 
 log = logging.getLogger("lossbench")
@@ -108,21 +104,57 @@ def _monitored(cfg: DictConfig, callbacks: list[Any], task: str) -> list[str]:
     return list(dict.fromkeys(keys))
 
 
+def _trainer_kwargs(cfg: DictConfig) -> dict[str, Any]:
+    """The ``trainer.*`` settings that are set (null means Lightning's default)."""
+    settings = OmegaConf.to_container(cfg.trainer, resolve=True)
+    return {k: v for k, v in settings.items() if v is not None}  # type: ignore[union-attr]
+
+
+def build_trainer(**kwargs: Any) -> Any:
+    """``L.Trainer(**kwargs)``; the errors Lightning raises for the user's ``trainer.*``
+    settings (an accelerator, strategy or precision it cannot start) become a refusal."""
+    import lightning as L
+    from lightning.fabric.utilities.exceptions import MisconfigurationException
+
+    from lossbench.hardware import trainer_settings_error
+
+    try:
+        return L.Trainer(**kwargs)
+    except (MisconfigurationException, ValueError, ModuleNotFoundError) as error:
+        raise trainer_settings_error(error) from None
+
+
+def check_trainer_settings(cfg: DictConfig) -> None:
+    """Build a Trainer from the hardware settings alone (about 40 ms, nothing written, its
+    start-up messages silenced), so that Lightning refuses them before the run starts."""
+    from lossbench.hardware import HARDWARE_KEYS
+
+    hardware = {k: v for k, v in _trainer_kwargs(cfg).items() if k in HARDWARE_KEYS}
+    lightning_log = logging.getLogger("lightning.pytorch")
+    level = lightning_log.level
+    lightning_log.setLevel(logging.WARNING)
+    try:
+        build_trainer(
+            **hardware,
+            logger=False,
+            enable_checkpointing=False,
+            enable_progress_bar=False,
+            enable_model_summary=False,
+        )
+    finally:
+        lightning_log.setLevel(level)
+
+
 def _trainer(cfg: DictConfig, output_dir: Path, interactive: bool) -> Any:
     """The ``lightning.Trainer`` of ``cfg.trainer``, with the callbacks and loggers of the
     ``callbacks`` and ``logger`` groups (:mod:`lossbench.instantiators`)."""
-    import lightning as L
     from hydra.utils import instantiate
     from lightning.pytorch.callbacks import Checkpoint, ModelSummary, ProgressBar
 
     from lossbench.instantiators import build_callbacks, build_loggers
 
     quiet_lightning()  # again: joblib's worker processes never run main()
-    kwargs = {
-        k: v
-        for k, v in OmegaConf.to_container(cfg.trainer, resolve=True).items()  # type: ignore[union-attr]
-        if v is not None
-    }
+    kwargs = _trainer_kwargs(cfg)
     if isinstance(kwargs.get("profiler"), dict):  # trainer.profiler._target_=...
         kwargs["profiler"] = instantiate(kwargs["profiler"])
     progress_bar = kwargs.get("enable_progress_bar", interactive)
@@ -132,7 +164,7 @@ def _trainer(cfg: DictConfig, output_dir: Path, interactive: bool) -> Any:
     kwargs.setdefault("enable_progress_bar", any(isinstance(c, ProgressBar) for c in callbacks))
     kwargs.setdefault("enable_model_summary", any(isinstance(c, ModelSummary) for c in callbacks))
     kwargs.setdefault("enable_checkpointing", any(isinstance(c, Checkpoint) for c in callbacks))
-    trainer = L.Trainer(
+    trainer = build_trainer(
         **kwargs,
         default_root_dir=output_dir,
         logger=build_loggers(cfg) or False,
@@ -218,6 +250,15 @@ def _fit_and_evaluate(
         datamodule = ClassificationDataModule(cfg.data, cfg.loss.name, seed=cfg.seed)
     except DataError as error:
         raise ConfigError(str(error)) from None
+    if datamodule.delimiter is not None:
+        how = "given by data.delimiter" if cfg.data.get("delimiter") else "detected"
+        log.info(
+            "data: %s, %d rows, delimiter %r (%s)",
+            cfg.data.path,
+            sum(datamodule.sizes().values()),
+            datamodule.delimiter,
+            how,
+        )
     try:
         loss = resolved_loss(cfg, datamodule)
     except ValueError as error:
@@ -383,11 +424,12 @@ def train(cfg: DictConfig, output_dir: str | Path, *, multirun: bool = False) ->
     except Exception as error:  # recorded, then re-raised or swallowed (multirun)
         from lossbench.module import NonFiniteLossError
 
-        known = isinstance(error, ConfigError | NonFiniteLossError)
+        known = isinstance(error, UserInputError | NonFiniteLossError)
         record["error"] = str(error) if known else f"{type(error).__name__}: {error}"
-        record["refused"] = isinstance(error, ConfigError)  # refused before training started
+        record["refused"] = isinstance(error, UserInputError)  # the input cannot work
         finish_run(output_dir, record)  # metrics.json on global rank 0 only; ends DDP children
-        log.error("run failed: %s (%s)", record["error"], output_dir / "metrics.json")
+        outcome = "refused" if record["refused"] else "run failed"
+        log.error("%s: %s (%s)", outcome, record["error"], output_dir / "metrics.json")
         if not multirun:
             raise
         return record
@@ -401,6 +443,37 @@ def train(cfg: DictConfig, output_dir: str | Path, *, multirun: bool = False) ->
         path,
     )
     return record
+
+
+def preflight(cfg: DictConfig, output_dir: str | Path) -> str:
+    """Everything a single run checks before Hydra creates its directory; return the task.
+
+    In order: the directory holds no completed run, the config is valid
+    (:func:`lossbench.validation.validate`, with the seed and the hardware), Lightning accepts
+    the ``trainer.*`` settings, the data load and split (a CSV file's every value, each
+    split's classes, ``loss.weight`` / ``pos_weight`` lengths), and a checkpoint to resume
+    (``ckpt_path``) exists and continues this model, loss, optimizer and data. The table stays
+    cached in this process, so the run does not read the file again.
+
+    Raises:
+        UserInputError: the first problem found, with what was given, why and the fix.
+    """
+    from lossbench.checkpoint import check_resume, load_checkpoint, resume_path
+    from lossbench.data.datamodule import ClassificationDataModule
+
+    refuse_completed(Path(output_dir))
+    task = validate(cfg)
+    check_trainer_settings(cfg)
+    datamodule = ClassificationDataModule(cfg.data, cfg.loss.name, seed=cfg.seed)
+    try:
+        loss = resolved_loss(cfg, datamodule)
+    except ValueError as error:
+        raise ConfigError(str(error)) from None
+    resume = resume_path(cfg.get("ckpt_path"), output_dir)
+    if resume is not None:
+        hparams = build_module(cfg, datamodule, loss, epoch_loop=False).hparams
+        check_resume(load_checkpoint(resume), resume, hparams, datamodule.preprocessing)
+    return task
 
 
 def completed_with_same_config(cfg: DictConfig, output_dir: Path) -> dict[str, Any] | None:
@@ -451,7 +524,7 @@ def _run_job(cfg: DictConfig, output_dir: Path) -> tuple[float | None, str]:
     log.info("run directory: %s", output_dir)
     try:
         record = train(cfg, output_dir, multirun=True)
-    except (ConfigError, RunExistsError) as error:  # never overwrite another config's run
+    except UserInputError as error:  # e.g. never overwrite another config's completed run
         log.error("refused: %s", error)
         return None, "refused"
     if record.get("status") == "completed":
@@ -463,9 +536,8 @@ def _run(cfg: DictConfig, output_dir: Path, *, multirun: bool) -> float | None:
     log.info("run directory: %s", output_dir)
     try:
         record = train(cfg, output_dir, multirun=multirun)
-    except (ConfigError, RunExistsError) as error:
-        print(f"lossbench: refused: {error}", file=sys.stderr)
-        sys.exit(2)
+    except UserInputError as error:
+        refuse(error)
     except Exception as error:
         from lossbench.module import NonFiniteLossError
 

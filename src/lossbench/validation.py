@@ -24,9 +24,10 @@ from typing import Any
 from omegaconf import DictConfig, OmegaConf
 
 from lossbench.compatibility import check
-from lossbench.data.csv_loader import DataError
+from lossbench.data.csv_loader import DataError, check_delimiter
 from lossbench.data.datasets import check_available, get_dataset, task_of
 from lossbench.data.preprocess import IMPUTE_OPTIONS
+from lossbench.errors import UserInputError
 from lossbench.instantiators import check_entries, check_needs_logger
 from lossbench.losses import validate_loss_params
 from lossbench.losses.reduction import legacy_reduction
@@ -61,7 +62,11 @@ _LOWER_IS_BETTER = ("loss", "nll", "brier", "ece", "saturated")
 CHECKPOINT_WRITES = ("every_epoch", "at_end", "never")
 
 
-class ConfigError(ValueError):
+#: Seeds numpy, torch and scikit-learn all accept: ``seed`` and ``data.split_seed``.
+SEED_RANGE = (0, 2**32 - 1)
+
+
+class ConfigError(UserInputError):
     """A config value that cannot work; raised before any work starts."""
 
 
@@ -101,7 +106,17 @@ def check_setup(cfg: DictConfig) -> Task:
     return task
 
 
+def _check_seed(key: str, value: Any) -> None:
+    low, high = SEED_RANGE
+    _require(
+        isinstance(value, int) and not isinstance(value, bool) and low <= value <= high,
+        f"{key}={value!r} is not a seed: numpy, torch and scikit-learn take an integer from "
+        f"{low} to {high}. Use e.g. {key}=0, or {key}=0,1,2 with -m for several seeds.",
+    )
+
+
 def _check_data(data: DictConfig) -> None:
+    _check_seed("data.split_seed", data.split_seed)
     bs = data.batch_size
     _require(
         bs is None or bs >= 1,
@@ -134,11 +149,13 @@ def _check_data(data: DictConfig) -> None:
         )
     if data.name == "csv":
         path = Path(data.path).expanduser()
+        what = "is a directory, not a CSV file" if path.is_dir() else "no such file"
         _require(
             path.is_file(),
-            f"data.path={data.path!r}: no such file ({path.resolve()}). "
-            "Relative paths resolve against the directory you started the command from.",
+            f"data.path={data.path!r}: {what} ({path.resolve()}). Give the path of a CSV "
+            "file; relative paths resolve against the directory you started the command from.",
         )
+        check_delimiter(data.get("delimiter"))
 
 
 def _check_model(model: DictConfig) -> None:
@@ -185,6 +202,10 @@ def _check_optimizer(opt: DictConfig, data: DictConfig) -> None:
 
 
 def _check_run(cfg: DictConfig, task: Task) -> None:
+    from lossbench.hardware import check_hardware
+
+    _check_seed("seed", cfg.seed)
+    check_hardware(cfg.trainer)
     _require(
         cfg.trainer.max_epochs >= 1,
         f"trainer.max_epochs={cfg.trainer.max_epochs} must be at least 1.",

@@ -8,15 +8,18 @@
     >>> table.features.shape, table.labels.tolist(), table.classes
     ((3, 2), [0, 1, 0], ['setosa', 'versicolor'])
 
-The file is comma-separated UTF-8 text with one header line, read with the :mod:`csv` module
-rather than pandas so that every row must have one value per column and every error can name
-its line. Column names and cells are stripped of surrounding whitespace; blank lines are
-skipped. A number is what Python's ``float()`` reads (``1``, ``-2.5``, ``1e3``, ``inf``). A cell
-is *missing* when it is empty, NaN in any spelling, or one of ``na``, ``n/a``, ``null``,
-``<na>``, ``#n/a`` (any case); ``none`` is not a missing marker, so it can be a class name.
-A missing value in a used column is an error unless imputation is asked for
-(``allow_missing=True``, set by ``data.impute``: the value then stays NaN and the preprocessing
-imputes it, :mod:`lossbench.data.preprocess`); an infinite value is always an error.
+The file is UTF-8 text (a byte-order mark is allowed) with one header line, read with the
+:mod:`csv` module rather than pandas so that every row must have one value per column and every
+error can name its line. The delimiter is ``data.delimiter``, or by default the one of ``,``
+``;`` tab ``|`` that :class:`csv.Sniffer` detects in the first lines (a comma when none fits, as
+in a one-column file); :attr:`LoadedTable.delimiter` says which was used. Column names and cells
+are stripped of surrounding whitespace; blank lines are skipped. A number is what Python's
+``float()`` reads (``1``, ``-2.5``, ``1e3``, ``inf``). A cell is *missing* when it is empty, NaN
+in any spelling, or one of ``na``, ``n/a``, ``null``, ``<na>``, ``#n/a`` (any case); ``none`` is
+not a missing marker, so it can be a class name. A missing value in a used column is an error
+unless imputation is asked for (``allow_missing=True``, set by ``data.impute``: the value then
+stays NaN and the preprocessing imputes it, :mod:`lossbench.data.preprocess`); an infinite value
+is always an error.
 
 Features are numbers or *categories*: a feature column whose present cells are all text (``red``,
 ``A14``) is categorical, and so is any column named in ``categorical_columns`` (numeric codes such
@@ -44,6 +47,7 @@ from __future__ import annotations
 
 import csv
 import difflib
+import io
 import math
 import numbers
 import os
@@ -53,6 +57,7 @@ from pathlib import Path
 
 import numpy as np
 
+from lossbench.errors import UserInputError
 from lossbench.tasks import TASKS
 
 __all__ = ["DataError", "LoadedTable", "check_split_classes", "check_split_sizes", "load_csv"]
@@ -60,13 +65,18 @@ __all__ = ["DataError", "LoadedTable", "check_split_classes", "check_split_sizes
 #: Cells read as missing (compared after stripping, ignoring case).
 MISSING_MARKERS = frozenset({"", "nan", "na", "n/a", "null", "<na>", "#n/a"})  # + any NaN
 
+#: Delimiters :func:`detect_delimiter` considers, in the order it prefers them on a tie.
+DELIMITERS = (",", ";", "\t", "|")
+#: How much of the file the delimiter is detected from.
+_SNIFF_CHARS = 64 * 1024
+
 _FLOAT32_MAX = float(np.finfo(np.float32).max)
 _SPLIT_FIX = (
     "use more rows, a different data.split_seed, or smaller data.val_fraction / data.test_fraction"
 )
 
 
-class DataError(ValueError):
+class DataError(UserInputError):
     """Input data that lossbench cannot train on; the message says why and how to fix it."""
 
 
@@ -85,6 +95,7 @@ class LoadedTable:
             names (multi-class, ``str`` of each entry of ``classes``).
         classes: multi-class: the original label values, sorted, with label ``i`` meaning
             ``classes[i]``; binary and multi-label: ``[0, 1]``.
+        delimiter: the field delimiter of the CSV file it was read from (None: not a file).
     """
 
     features: np.ndarray
@@ -93,6 +104,7 @@ class LoadedTable:
     label_names: list[str]
     classes: list
     categories: dict[str, list[str]] = field(default_factory=dict)
+    delimiter: str | None = None
 
     @property
     def has_missing(self) -> bool:
@@ -109,6 +121,7 @@ class _Source:
 
     path: str
     lines: list[int]  # file line (1-based, header = 1) of each data row
+    delimiter: str = ","
 
     def at(self, row: int) -> str:
         return f"line {self.lines[row]} (data row {row + 1})"
@@ -134,36 +147,86 @@ def _is_blank(record: list[str]) -> bool:
     return len(record) <= 1 and not "".join(record).strip()
 
 
-def _read(path: Path) -> tuple[list[str], list[list[str]], _Source]:
-    """Return the header (stripped), the data rows (as read) and their line numbers."""
+def detect_delimiter(text: str) -> str:
+    """The delimiter of CSV ``text``: what :class:`csv.Sniffer` finds among :data:`DELIMITERS`
+    in its first lines, or a comma when none fits (a one-column file).
+
+        >>> detect_delimiter("a;b;y\\n0,5;1;0\\n")
+        ';'
+        >>> detect_delimiter("y\\n0\\n1\\n")
+        ','
+    """
+    sample = text[:_SNIFF_CHARS]
+    if len(text) > _SNIFF_CHARS and "\n" in sample:  # whole lines only
+        sample = sample[: sample.rindex("\n") + 1]
+    try:
+        return csv.Sniffer().sniff(sample, delimiters="".join(DELIMITERS)).delimiter
+    except csv.Error:  # no delimiter is consistent across the lines
+        return ","
+
+
+#: Spellings of the tab delimiter that a command line can pass.
+_TAB_NAMES = ("\\t", "tab")
+
+
+def check_delimiter(delimiter: str | None) -> str | None:
+    """``data.delimiter`` if it is one character (``\\t`` and ``tab`` mean a tab), or None
+    (detect it); anything else is a :class:`DataError`.
+
+        >>> check_delimiter("tab")
+        '\\t'
+    """
+    if isinstance(delimiter, str) and delimiter.lower() in _TAB_NAMES:
+        return "\t"
+    if delimiter is None or (isinstance(delimiter, str) and len(delimiter) == 1):
+        return delimiter
+    raise DataError(
+        f"data.delimiter={delimiter!r} must be a single character, e.g. data.delimiter=';' "
+        "or data.delimiter='\\t' for tabs, or null (the default) to detect it from the file."
+    )
+
+
+def _read(path: Path, delimiter: str | None = None) -> tuple[list[str], list[list[str]], _Source]:
+    """Return the header (stripped), the data rows (as read) and their line numbers.
+
+    ``delimiter``: None detects it (:func:`detect_delimiter`); the source records it.
+    """
     name = str(path)
     header: list[str] | None = None
     rows: list[list[str]] = []
     lines: list[int] = []
+    delimiter = check_delimiter(delimiter)
     try:
         with path.open(newline="", encoding="utf-8-sig") as handle:
-            reader = csv.reader(handle, skipinitialspace=True)
-            last = 0
-            for record in reader:
-                start, last = last + 1, reader.line_num
-                if _is_blank(record):
-                    continue
-                if header is None:
-                    header = [cell.strip() for cell in record]
-                    continue
-                if len(record) != len(header):
-                    raise DataError(
-                        f"{name}: line {start} has {len(record)} fields but the header has "
-                        f"{len(header)} columns. Give every row one value per column, and quote "
-                        'values that contain commas ("1,5").'
-                    )
-                rows.append(record)
-                lines.append(start)
+            text = handle.read()
     except UnicodeDecodeError as err:
-        raise DataError(f"{name}: not UTF-8 text ({err}). Save the file as UTF-8 CSV.") from None
+        raise DataError(
+            f"{name}: not UTF-8 text ({err}). Save the file as UTF-8 CSV (in a spreadsheet: "
+            "'CSV UTF-8'; or convert it, e.g. iconv -f latin1 -t utf-8)."
+        ) from None
+    used = delimiter or detect_delimiter(text)
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=used, skipinitialspace=True)
+    last = 0
+    try:
+        for record in reader:
+            start, last = last + 1, reader.line_num
+            if _is_blank(record):
+                continue
+            if header is None:
+                header = [cell.strip() for cell in record]
+                continue
+            if len(record) != len(header):
+                raise DataError(
+                    f"{name}: line {start} has {len(record)} fields but the header has "
+                    f"{len(header)} columns (delimiter {used!r}). Give every row one value "
+                    "per column, and quote values that contain the delimiter "
+                    f'("1{used}5").'
+                )
+            rows.append(record)
+            lines.append(start)
     except csv.Error as err:
         raise DataError(f"{name}: not readable as CSV at line {reader.line_num}: {err}.") from None
-    source = _Source(name, lines)
+    source = _Source(name, lines, used)
     if header is None:
         raise source.error(
             "the file is empty. Write a header line of column names, then one line per example."
@@ -240,7 +303,8 @@ def _check_present(wanted: list[str], header: list[str], key: str, source: _Sour
         if delimiter:
             hint += (
                 f" The header is one column that contains {delimiter!r}: the file seems to "
-                "use another delimiter, but lossbench reads comma-separated files."
+                f"be separated by {delimiter!r}, not {source.delimiter!r}; set "
+                f"data.delimiter={delimiter!r}."
             )
         raise source.error(
             f"column {name!r} of {key} is not in the header.{hint} "
@@ -490,6 +554,7 @@ def load_csv(
     *,
     categorical_columns: list[str] | None = None,
     allow_missing: bool = False,
+    delimiter: str | None = None,
 ) -> LoadedTable:
     """Read a CSV file into a :class:`LoadedTable`, checking every value the model will see.
 
@@ -506,6 +571,8 @@ def load_csv(
             numbers (codes); columns of text are categorical without being listed.
         allow_missing: keep missing feature values as NaN (for imputation) instead of refusing
             them. Missing labels are always refused.
+        delimiter: the field delimiter (one character); None detects it from the file
+            (:func:`detect_delimiter`).
 
     Returns:
         The table; see the module docstring for the label conventions of each task.
@@ -532,7 +599,7 @@ def load_csv(
     features_wanted = (
         None if feature_columns is None else _as_names(feature_columns, "data.feature_columns")
     )
-    header, rows, source = _read(_resolve(path))
+    header, rows, source = _read(_resolve(path), delimiter)
     features_used = _select(header, labels_wanted, features_wanted, source)
     index = {name: j for j, name in enumerate(header)}
     columns = list(zip(*rows, strict=True))  # rows are checked to fit the header
@@ -567,7 +634,13 @@ def load_csv(
         detect_categorical=True,
     )
     return LoadedTable(
-        features, labels, list(features_used), label_names, classes, categories=categories
+        features,
+        labels,
+        list(features_used),
+        label_names,
+        classes,
+        categories=categories,
+        delimiter=source.delimiter,
     )
 
 

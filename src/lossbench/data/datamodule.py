@@ -43,6 +43,8 @@ class ClassificationDataModule(L.LightningDataModule):
         self.task = task_of(self.cfg)
         table = table if table is not None else load_table(self.cfg)
         self.label_names = table.label_names
+        #: The CSV file's delimiter (given or detected); None for built-in data sets.
+        self.delimiter = table.delimiter
         self.n_targets = 1 if self.task == "binary" else len(table.label_names)
         self.n_classes = len(table.classes) if self.task == "multiclass" else 2
         splits, self.preprocessor = split_and_standardize(

@@ -167,6 +167,7 @@ def _csv(cfg: Mapping[str, Any]) -> LoadedTable:
         else list(cfg["feature_columns"]),
         categorical_columns=list(cfg.get("categorical_columns") or []),
         allow_missing=cfg.get("impute") is not None,
+        delimiter=cfg.get("delimiter"),
     )
 
 

@@ -5,15 +5,18 @@
     lossbench-report runs_a/ runs_b/ --out report/ --baseline multiclass="logits + nll"
 
 Bad input (a missing path, no metrics.json, an unknown metric or baseline) prints the reason
-and exits with status 2.
+and exits with status 2. A ``metrics.json`` that cannot be read is skipped with a warning that
+names it; the other runs are reported.
 """
 
 from __future__ import annotations
 
 import argparse
 import sys
+import warnings
 from collections.abc import Sequence
 
+from lossbench.errors import REFUSED_EXIT, format_warning, refusal_message
 from lossbench.report.errors import ReportError
 from lossbench.report.find import find_records
 
@@ -65,14 +68,15 @@ def parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = parser().parse_args(argv)
+    warnings.formatwarning = format_warning  # type: ignore[assignment]
     try:
         find_records(args.paths)  # a wrong path is refused before the heavy imports
         from lossbench.report.build import write_report
 
         report = write_report(args.paths, args.out, args.metric, dict(args.baseline))
     except ReportError as error:
-        print(f"lossbench-report: error: {error}", file=sys.stderr)
-        return 2
+        print(refusal_message(error), file=sys.stderr)
+        return REFUSED_EXIT
     from lossbench.report.document import verdict_table
     from lossbench.report.render import to_text
 

@@ -4,8 +4,10 @@
     >>> runs[["data", "setup", "seed", "status", "test/nll"]]  # doctest: +SKIP
 
 A path may be a multirun folder, a parent of several, a single run directory or a
-``metrics.json``; every ``metrics.json`` below it is read. A record that cannot be read is kept
-as a failed run whose ``error`` says why, so nothing is dropped silently.
+``metrics.json``; every ``metrics.json`` below it is read. A record that cannot be read (not
+JSON, truncated, not an object) is skipped with a :class:`SkippedRecordWarning` that names the
+file and why, and the other runs are reported; a study whose every record is unreadable is
+refused (:class:`ReportError`).
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import warnings
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -20,6 +23,7 @@ from typing import Any
 import pandas as pd
 import yaml
 
+from lossbench.report.errors import ReportError
 from lossbench.report.find import RECORD_NAME, find_records
 from lossbench.report.labels import assign_setups, flatten
 
@@ -49,6 +53,10 @@ TRAILING_COLUMNS = (
     "split_seed",
     "run_dir",
 )
+
+
+class SkippedRecordWarning(UserWarning):
+    """A ``metrics.json`` that cannot be read was left out of the report."""
 
 
 def _number(value: Any) -> float | None:
@@ -193,9 +201,30 @@ def load_runs(paths: Sequence[str | os.PathLike]) -> pd.DataFrame:
     """All runs under ``paths``: one row each, setups labelled, sorted by data, setup and seed.
 
     Raises:
-        ReportError: A path does not exist or holds no ``metrics.json``.
+        ReportError: A path does not exist or holds no readable ``metrics.json``.
+
+    Warns:
+        SkippedRecordWarning: for each ``metrics.json`` that cannot be read (it is left out).
     """
-    rows = [load_run(path) for path in find_records(paths)]
+    rows = []
+    records = find_records(paths)
+    for path in records:
+        _, problem = _read_record(path)
+        if problem is not None:
+            warnings.warn(
+                f"skipped {path}: {problem}. The other runs are reported; run that job again "
+                "to replace the file.",
+                SkippedRecordWarning,
+                stacklevel=2,
+            )
+            continue
+        rows.append(load_run(path))
+    if not rows:
+        raise ReportError(
+            f"none of the {len(records)} {RECORD_NAME} files under "
+            f"{', '.join(repr(str(p)) for p in paths)} can be read (each was skipped, see the "
+            "warnings above). Run the jobs again, or pass another study."
+        )
     runs = pd.DataFrame(rows)
     known = runs.dropna(subset=["task"]).groupby("data")["task"].first()
     runs["task"] = runs["task"].fillna(runs["data"].map(known))

@@ -1,0 +1,144 @@
+"""Check that the hardware a run asks for exists on this machine, before anything starts.
+
+    >>> check_hardware({"accelerator": "cpu", "devices": 1, "precision": "32-true"})
+    >>> check_hardware({"accelerator": "gpu", "devices": 1, "precision": "32-true"})
+    ... # doctest: +SKIP
+    Traceback (most recent call last):
+    ConfigError: trainer.accelerator=gpu: this machine has no GPU (no CUDA or Apple MPS device ...
+
+The accelerators are described as data (:data:`ACCELERATORS`: the Lightning accelerator classes
+behind each name), so the check and its message list the same options. Lightning refuses the same
+settings when the Trainer is built, with less to go on ("No supported gpu backend found!"); a
+Lightning ``MisconfigurationException`` that the ``trainer.*`` settings still cause is translated
+by :func:`trainer_settings_error`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from lossbench.precision import PRECISIONS, normalize_precision
+from lossbench.validation import ConfigError
+
+#: ``trainer.accelerator`` values: the Lightning accelerators each may use, and the device.
+ACCELERATORS: dict[str, tuple[tuple[str, ...], str]] = {
+    "auto": (("cuda", "mps", "tpu", "cpu"), "a GPU when there is one, else the CPU"),
+    "cpu": (("cpu",), "the CPU"),
+    "gpu": (("cuda", "mps"), "a GPU (CUDA, or Apple MPS)"),
+    "cuda": (("cuda",), "a CUDA GPU (an NVIDIA driver and a CUDA build of torch)"),
+    "mps": (("mps",), "an Apple silicon GPU (MPS)"),
+    "tpu": (("tpu",), "a TPU (and the torch_xla package)"),
+}
+#: Keys of ``trainer`` that choose the hardware (the ones :func:`check_hardware` tries out).
+HARDWARE_KEYS = ("accelerator", "devices", "num_nodes", "precision", "strategy")
+
+
+def _available(name: str) -> bool:
+    from lightning.pytorch.accelerators import AcceleratorRegistry
+
+    if name == "cpu":
+        return True
+    try:
+        return bool(AcceleratorRegistry.get(name).__class__.is_available())
+    except Exception:  # an accelerator whose library is missing (torch_xla) is not available
+        return False
+
+
+def _device_count(name: str) -> int:
+    from lightning.pytorch.accelerators import AcceleratorRegistry
+
+    try:
+        return int(AcceleratorRegistry.get(name).__class__.auto_device_count())
+    except Exception:
+        return 0
+
+
+def available_accelerators() -> list[str]:
+    """The ``trainer.accelerator`` values that can run on this machine."""
+    return [
+        name
+        for name, (backends, _) in ACCELERATORS.items()
+        if name == "auto" or any(_available(b) for b in backends)
+    ]
+
+
+def _check_accelerator(accelerator: str) -> str:
+    """The Lightning accelerator ``accelerator`` resolves to here; refuse one that is missing."""
+    name = str(accelerator).lower()
+    if name not in ACCELERATORS:
+        raise ConfigError(
+            f"trainer.accelerator={accelerator!r} is not an accelerator. Valid: "
+            f"{', '.join(ACCELERATORS)} (auto: a GPU when there is one, else the CPU); available "
+            f"on this machine: {', '.join(available_accelerators())}."
+        )
+    backends, needs = ACCELERATORS[name]
+    found = [b for b in backends if _available(b)]
+    if not found:
+        raise ConfigError(
+            f"trainer.accelerator={accelerator} needs {needs}, but this machine has none "
+            "that torch can use. Use trainer.accelerator=auto (a GPU when there is one, else "
+            f"the CPU) or cpu; available here: {', '.join(available_accelerators())}."
+        )
+    return found[0]
+
+
+def _requested_devices(devices: Any) -> int | None:
+    """How many devices ``trainer.devices`` asks for; None for ``auto`` / ``-1`` (all)."""
+    if devices is None or str(devices).strip().lower() in ("auto", "-1"):
+        return None
+    if isinstance(devices, list | tuple):
+        return len(devices)
+    text = str(devices).strip()
+    if "," in text:
+        return len([d for d in text.split(",") if d.strip()])
+    try:
+        count = int(text)
+    except ValueError:
+        raise ConfigError(
+            f"trainer.devices={devices!r} is not a number of devices. Give a count "
+            "(trainer.devices=1), a list of device indices (trainer.devices=[0,1]) or auto."
+        ) from None
+    if count < 1:
+        raise ConfigError(
+            f"trainer.devices={devices} must be at least 1, a list of device indices, "
+            "-1 or auto (all devices)."
+        )
+    return count
+
+
+def check_hardware(trainer: Mapping[str, Any]) -> None:
+    """Refuse a ``trainer`` config whose accelerator, device count or precision this machine
+    cannot provide; the message names the setting, what is available and the fix.
+
+    Raises:
+        ConfigError: an unknown or missing accelerator, more devices than it has, an unknown
+            precision.
+    """
+    precision = trainer.get("precision")
+    if precision is not None and normalize_precision(precision) not in PRECISIONS:
+        raise ConfigError(
+            f"trainer.precision={precision!r} is not a precision. Valid: {', '.join(PRECISIONS)} "
+            "(32-true: float32, the default; bf16-mixed on a CPU or GPU; 16-mixed on a CUDA GPU)."
+        )
+    accelerator = trainer.get("accelerator") or "auto"
+    backend = _check_accelerator(accelerator)
+    wanted = _requested_devices(trainer.get("devices"))
+    if wanted is not None and backend != "cpu":
+        have = _device_count(backend)
+        if wanted > have:
+            raise ConfigError(
+                f"trainer.devices={trainer.get('devices')} asks for {wanted} {backend} devices, "
+                f"but this machine has {have}. Use trainer.devices={max(have, 1)} or "
+                "trainer.devices=auto (all of them)."
+            )
+
+
+def trainer_settings_error(error: Exception) -> ConfigError:
+    """A Lightning error from building the Trainer, as the ``trainer.*`` refusal it is."""
+    detail = " ".join(str(error).split())
+    return ConfigError(
+        f"the trainer settings cannot start on this machine: {detail}. Check trainer.accelerator "
+        f"(available: {', '.join(available_accelerators())}), trainer.devices, "
+        "trainer.precision and trainer.strategy, or leave them at their defaults."
+    )

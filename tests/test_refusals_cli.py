@@ -1,0 +1,492 @@
+"""The refusal catalogue: bad input through the real command line, one row per case.
+
+Each case runs a console command (``python -m lossbench.train`` and friends, in a fresh process
+and its own working directory) and checks its exit status, the words its message must hold,
+that no traceback is printed, and that nothing was written or changed: neither in the case's
+directory nor in the shared run directories that eval, predict and resume read. Some rows are
+inputs that must now *work* (a byte-order mark, a ``;`` or tab separated file).
+
+The processes run four at a time and share one session-wide result table. Rows marked ``fast``
+run in the default suite; the rest (each process imports torch, seconds on a small machine)
+run with ``make test-slow``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import subprocess
+import warnings
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from cli_process import run_module
+
+MODULES = {
+    "train": "lossbench.train",
+    "eval": "lossbench.evaluate",
+    "predict": "lossbench.predict",
+    "report": "lossbench.report.cli",
+}
+#: Arguments every training case gets: one short epoch, no logger.
+QUICK = ("trainer.max_epochs=1", "logger=none")
+#: The CSV every data case starts from: features a and b, a binary label y, 40 rows.
+ROWS = [(f"{i * 0.1:.1f}", str((i * 7) % 11), str(i % 2)) for i in range(40)]
+
+
+def csv_text(rows=ROWS, header=("a", "b", "y"), sep: str = ",") -> str:
+    return "\n".join(sep.join(r) for r in [header, *rows]) + "\n"
+
+
+def with_cell(row: int, column: int, value: str) -> str:
+    """The good CSV with one cell replaced."""
+    rows = [list(r) for r in ROWS]
+    rows[row][column] = value
+    return csv_text(rows)
+
+
+GOOD = csv_text()
+CSV = ("data=csv", "data.path=data.csv", "data.label_columns=[y]", "data.task=binary")
+MULTICLASS = ("data=csv", "data.path=data.csv", "data.label_columns=[y]", "data.task=multiclass")
+
+
+@dataclass(frozen=True)
+class Case:
+    """One row of the catalogue.
+
+    ``files``: what the case's directory holds before the command (text, bytes, or None for a
+    directory). ``args`` may name the shared runs: ``{iris_ckpt}``, ``{iris_config}``,
+    ``{csv_ckpt}``, ``{csv_run}``, ``{iris_run}``. ``outcome``: ``refused`` (exit 2, nothing
+    written), ``works`` (exit 0), ``warns`` (exit 0, the words on stderr) or ``sweep`` (a
+    multirun whose refused job is recorded). ``cpu_only``: the refusal holds only on a machine
+    without that accelerator.
+    """
+
+    id: str
+    command: str
+    args: tuple[str, ...]
+    words: tuple[str, ...]
+    files: tuple[tuple[str, str | bytes | None], ...] = (("data.csv", GOOD),)
+    outcome: str = "refused"
+    fast: bool = False
+    cpu_only: bool = False
+
+    @property
+    def needs_runs(self) -> bool:
+        return any("{" in a for a in self.args)
+
+
+def refused(id: str, command: str, args, words, files=(("data.csv", GOOD),), **kw) -> Case:
+    return Case(id, command, tuple(args), tuple(words), tuple(files), **kw)
+
+
+def data(text: str | bytes) -> tuple[tuple[str, str | bytes], ...]:
+    return (("data.csv", text),)
+
+
+# fmt: off
+CATALOGUE: list[Case] = [
+    # ---- the CSV file ------------------------------------------------------------------------
+    refused("csv-empty", "train", CSV, ["data.csv", "the file is empty"], data(""), fast=True),
+    refused("csv-header-only", "train", CSV, ["header", "no data rows"], data("a,b,y\n")),
+    refused("csv-duplicate-columns", "train", CSV, ["duplicated column names", "'a' at columns [1, 2]"],
+            data(csv_text(header=("a", "a", "y")))),
+    refused("csv-ragged-row", "train", CSV, ["line 5 has 2 fields", "header has 3 columns"],
+            data(GOOD.replace("0.3,10,1\n", "0.3,10\n"))),
+    refused("csv-non-utf8", "train", CSV, ["not UTF-8", "Save the file as UTF-8"],
+            data(GOOD.replace("a,b,y", "caf\xe9,b,y").encode("latin-1"))),
+    refused("csv-directory", "train", ("data=csv", "data.path=folder", "data.label_columns=[y]",
+            "data.task=binary"), ["data.path='folder'", "is a directory"], (("folder", None),)),
+    refused("csv-missing-file", "train", ("data=csv", "data.path=nope.csv", "data.label_columns=[y]",
+            "data.task=binary"), ["data.path='nope.csv'", "no such file"], ()),
+    refused("csv-one-class", "train", CSV, ["'0' in every one of the 40 rows", "two classes"],
+            data(csv_text([(a, b, "0") for a, b, _ in ROWS]))),
+    refused("csv-rare-class", "train", MULTICLASS, ["class 2 has only 1 row", "3 or more rows"],
+            data(with_cell(5, 2, "2"))),
+    refused("csv-too-few-rows", "train", CSV, ["5 rows are too few", "data.val_fraction"],
+            data(csv_text(ROWS[:5]))),
+    refused("csv-infinity", "train", CSV, ["feature column 'a'", "infinite value ('inf')", "line 5"],
+            data(with_cell(3, 0, "inf"))),
+    refused("csv-huge-value", "train", CSV, ["'1e39'", "beyond float32's range"],
+            data(with_cell(3, 0, "1e39"))),
+    refused("csv-empty-cell", "train", CSV, ["feature column 'b'", "missing value", "does not impute"],
+            data(with_cell(7, 1, ""))),
+    refused("csv-text-cell", "train", CSV, ["feature column 'b' mixes numbers and text", "data.categorical_columns=[b]"],
+            data(with_cell(2, 1, "abc"))),
+    refused("csv-label-2-in-binary", "train", CSV, ["must hold only 0 and 1", "'2'", "data.task=multiclass"],
+            data(with_cell(4, 2, "2"))),
+    refused("csv-label-missing", "train", CSV, ["label column 'y'", "missing value"],
+            data(with_cell(4, 2, "NA"))),
+    refused("csv-mixed-class-labels", "train", MULTICLASS, ["mixes numbers and text"],
+            data(with_cell(4, 2, "cat"))),
+    refused("csv-missing-label-column", "train", ("data=csv", "data.path=data.csv",
+            "data.label_columns=[target]", "data.task=binary"),
+            ["column 'target' of data.label_columns is not in the header", "'a', 'b', 'y'"]),
+    refused("csv-label-also-feature", "train", (*CSV, "data.feature_columns=[a,y]"),
+            ["both in data.label_columns and data.feature_columns"]),
+    refused("csv-wrong-delimiter", "train", (*CSV, "data.delimiter=','"),
+            ["contains ';'", "set data.delimiter=';'"], data(csv_text(sep=";"))),
+    refused("csv-delimiter-too-long", "train", (*CSV, "data.delimiter=';;'"),
+            ["data.delimiter=';;' must be a single character"]),
+    Case("csv-byte-order-mark-works", "train", (*QUICK, *CSV), ("delimiter ','",),
+         data(("\ufeff" + GOOD).encode("utf-8")), outcome="works"),
+    Case("csv-semicolon-works", "train", (*QUICK, *CSV), ("delimiter ';' (detected)",),
+         data(csv_text(sep=";")), outcome="works", fast=True),
+    Case("csv-tab-works", "train", (*QUICK, *CSV), ("delimiter '\\t' (detected)",),
+         data(csv_text(sep="\t")), outcome="works"),
+    # ---- config values -----------------------------------------------------------------------
+    refused("seed-negative", "train", ("seed=-5",), ["seed=-5 is not a seed", "0 to 4294967295"]),
+    refused("seed-too-large", "train", ("seed=4294967296",), ["seed=4294967296 is not a seed"]),
+    refused("split-seed-negative", "train", ("data.split_seed=-1",), ["data.split_seed=-1"]),
+    refused("lr-negative", "train", ("optimizer.lr=-1",), ["optimizer.lr=-1", "positive"]),
+    refused("batch-size-zero", "train", ("data.batch_size=0",), ["data.batch_size=0"]),
+    refused("val-fraction-above-one", "train", ("data.val_fraction=1.5",), ["data.val_fraction=1.5"]),
+    refused("max-epochs-zero", "train", ("trainer.max_epochs=0",), ["trainer.max_epochs=0"]),
+    refused("loss-weight-length", "train", ("data=iris", "loss=cross_entropy", "loss.weight=[1,2]"),
+            ["weight"]),
+    refused("double-softmax", "train", ("data=wine", "head=softmax", "loss=cross_entropy"),
+            ["double softmax", "head=logits"]),
+    refused("unknown-metric", "train", ("optimized_metric=val/bogus",), ["val/bogus", "Valid: val/loss"]),
+    # ---- hardware ----------------------------------------------------------------------------
+    refused("accelerator-gpu", "train", ("trainer.accelerator=gpu",),
+            ["trainer.accelerator=gpu needs a GPU", "trainer.accelerator=auto"], cpu_only=True, fast=True),
+    refused("accelerator-cuda", "train", ("trainer.accelerator=cuda",), ["needs a CUDA GPU"],
+            cpu_only=True),
+    refused("accelerator-mps", "train", ("trainer.accelerator=mps",), ["needs an Apple"], cpu_only=True),
+    refused("accelerator-tpu", "train", ("trainer.accelerator=tpu",), ["needs a TPU"], cpu_only=True),
+    refused("accelerator-unknown", "train", ("trainer.accelerator=quantum",),
+            ["'quantum' is not an accelerator", "Valid: auto, cpu, gpu"]),
+    refused("precision-unknown", "train", ("trainer.precision=8",), ["trainer.precision=8", "Valid: 32-true"]),
+    refused("precision-16-true", "train", ("trainer.precision=16-true",), ["float16"]),
+    refused("precision-16-mixed-on-cpu", "train", ("trainer.precision=16-mixed", "trainer.accelerator=cpu"),
+            ["16-mixed", "bf16-mixed"]),
+    refused("devices-zero", "train", ("trainer.devices=0",), ["trainer.devices=0 must be at least 1"]),
+    refused("strategy-unknown", "train", ("trainer.strategy=bogus",),
+            ["trainer settings cannot start", "bogus"]),
+    # ---- checkpoints -------------------------------------------------------------------------
+    refused("resume-last-without-checkpoint", "train", ("ckpt_path=last", "hydra.run.dir=fresh"),
+            ["ckpt_path=last", "last.ckpt"]),
+    refused("resume-checkpoint-of-another-task", "train", ("data=breast_cancer", "ckpt_path={iris_ckpt}",
+            "hydra.run.dir=resumed"), ["cannot resume", "task: checkpoint 'multiclass', config 'binary'"]),
+    refused("rerun-completed-run", "train", ("data=iris", "loss=cross_entropy", "hydra.run.dir={iris_run}"),
+            ["already records a completed run", "never overwrites"]),
+    refused("eval-not-a-checkpoint", "eval", ("ckpt_path=notes.ckpt",),
+            ["'notes.ckpt' is not a readable torch checkpoint"], (("notes.ckpt", "not a checkpoint\n"),),
+            fast=True),
+    refused("eval-missing-checkpoint", "eval", ("ckpt_path=gone.ckpt",), ["'gone.ckpt' does not exist"], ()),
+    refused("eval-no-checkpoint", "eval", (), ["no checkpoint given", "ckpt_path=<file>"], ()),
+    refused("eval-checkpoint-of-another-task", "eval", ("ckpt_path={iris_ckpt}", "config={csv_run}/config.yaml",
+            "out=eval.json"), ["configures loss 'bce_with_logits'", "'cross_entropy'"], ()),
+    refused("eval-unknown-split", "eval", ("ckpt_path={iris_ckpt}", "split=train", "out=eval.json"),
+            ["split='train' is not a split", "Valid: test, val"], ()),
+    refused("eval-accelerator-gpu", "eval", ("ckpt_path={iris_ckpt}", "accelerator=gpu", "out=eval.json"),
+            ["needs a GPU"], (), cpu_only=True),
+    refused("eval-out-is-a-record", "eval", ("ckpt_path={iris_ckpt}", "out=metrics.json"),
+            ["would overwrite a run record"], ()),
+    refused("predict-not-a-checkpoint", "predict", ("ckpt_path=notes.ckpt", "data.path=data.csv"),
+            ["is not a readable torch checkpoint"], (("notes.ckpt", "x"), ("data.csv", GOOD)), fast=True),
+    refused("predict-missing-feature-column", "predict", ("ckpt_path={csv_ckpt}", "data.path=new.csv"),
+            ["this file lacks: 'b'", "the file has 'a', 'y'"],
+            (("new.csv", "a,y\n1,0\n2,1\n"),)),
+    refused("predict-text-feature", "predict", ("ckpt_path={csv_ckpt}", "data.path=data.csv"),
+            ["feature column 'b' mixes numbers and text"], data(with_cell(2, 1, "abc"))),
+    refused("predict-out-is-the-input", "predict", ("ckpt_path={csv_ckpt}", "data.path=data.csv",
+            "out=data.csv"), ["would replace the data"]),
+    # ---- the report --------------------------------------------------------------------------
+    refused("report-missing-dir", "report", ("nowhere",), ["'nowhere' does not exist"], ()),
+    refused("report-empty-dir", "report", ("study",), ["no metrics.json found under 'study'"],
+            (("study", None),), fast=True),
+    Case("report-corrupted-record", "report", ("study",), ("skipped", "bad/metrics.json",
+         "unreadable metrics.json"), (("study/bad/metrics.json", '{"status": "compl'),),
+         outcome="warns", fast=True),
+    refused("report-all-records-corrupted", "report", ("study",), ["none of the 1 metrics.json"],
+            (("study/bad/metrics.json", "[]"),)),
+    # ---- a sweep: the refused job is recorded, the others run --------------------------------
+    Case("multirun-records-refused-job", "train", ("-m", *QUICK, "data=csv", "data.path=data.csv,one.csv",
+         "data.label_columns=[y]", "data.task=binary", "hydra/launcher=basic"),
+         ("two classes",), (("data.csv", GOOD), ("one.csv", csv_text([(a, b, "0") for a, b, _ in ROWS]))),
+         outcome="sweep"),
+]
+# fmt: on
+
+
+def _corrupted_study(root: Path) -> None:
+    """A good record next to the corrupted one of ``report-corrupted-record``."""
+    good = root / "study" / "good"
+    good.mkdir(parents=True)
+    record = {
+        "status": "completed",
+        "error": None,
+        "task": "multiclass",
+        "data": "iris",
+        "head": "logits",
+        "loss": "cross_entropy",
+        "seed": 0,
+        "test/nll": 0.3,
+    }
+    (good / "metrics.json").write_text(json.dumps(record))
+
+
+EXTRA_SETUP: dict[str, Callable[[Path], None]] = {"report-corrupted-record": _corrupted_study}
+
+
+def snapshot(*roots: Path) -> dict[str, str]:
+    """Every file and folder under ``roots``, with a hash of each file's bytes."""
+    out: dict[str, str] = {}
+    for root in roots:
+        for path in sorted(root.rglob("*")):
+            out[str(path)] = (
+                hashlib.sha256(path.read_bytes()).hexdigest() if path.is_file() else "dir"
+            )
+    return out
+
+
+def write_files(case: Case, workdir: Path) -> Path:
+    """Create ``workdir`` with the case's files; return it."""
+    workdir.mkdir(parents=True, exist_ok=True)
+    for name, content in case.files:
+        path = workdir / name
+        if content is None:
+            path.mkdir(parents=True)
+            continue
+        path.parent.mkdir(parents=True, exist_ok=True)
+        if isinstance(content, bytes):
+            path.write_bytes(content)
+        else:
+            path.write_text(content)
+    if case.id in EXTRA_SETUP:
+        EXTRA_SETUP[case.id](workdir)
+    return workdir
+
+
+def _train_shared_runs(root: Path) -> dict[str, str]:
+    """Two finished runs in-process: iris (multiclass, cross_entropy) and a binary CSV."""
+    from hydra import compose, initialize_config_dir
+
+    from lossbench.train import config_dir, train
+
+    root.mkdir(parents=True)
+    (root / "data.csv").write_text(GOOD)
+    runs = {
+        "iris": ["data=iris", "loss=cross_entropy"],
+        "csv": [*(a.replace("data.csv", str(root / "data.csv")) for a in CSV)],
+    }
+    shared: dict[str, str] = {}
+    for name, overrides in runs.items():
+        with (
+            initialize_config_dir(config_dir=str(config_dir()), version_base="1.3"),
+            warnings.catch_warnings(),
+        ):
+            warnings.simplefilter("ignore")
+            quiet = ("trainer.enable_progress_bar=false", "trainer.enable_model_summary=false")
+            cfg = compose("train", overrides=[*QUICK, *quiet, *overrides])
+        record = train(cfg, root / name, multirun=True)
+        assert record["status"] == "completed", record["error"]
+        shared[f"{name}_run"] = str(root / name)
+        shared[f"{name}_ckpt"] = record["best_checkpoint"]
+    return shared
+
+
+@dataclass
+class Outcome:
+    result: subprocess.CompletedProcess[str]
+    before: dict[str, str]
+    after: dict[str, str]
+    shared_before: dict[str, str]
+    shared_after: dict[str, str]
+    workdir: Path
+
+
+def _run_case(case: Case, workdir: Path, shared: dict[str, str]) -> subprocess.CompletedProcess:
+    args = [a.format(**shared) for a in case.args]
+    return run_module(
+        MODULES[case.command], *args, cwd=workdir, timeout=600, extra_env={"OMP_NUM_THREADS": "1"}
+    )
+
+
+@pytest.fixture(scope="session")
+def outcomes(request: pytest.FixtureRequest, tmp_path_factory) -> dict[str, Outcome]:
+    """Run every selected case of the catalogue, four processes at a time."""
+    selected = [
+        item.callspec.params["case"]
+        for item in request.session.items
+        if getattr(item, "originalname", None) == "test_refusal_catalogue"
+        and hasattr(item, "callspec")
+    ]
+    selected = [c for c in selected if not (c.cpu_only and _has_accelerator())]
+    root = tmp_path_factory.mktemp("catalogue")
+    shared_root = root / "_shared"
+    shared = _train_shared_runs(shared_root) if any(c.needs_runs for c in selected) else {}
+    workdirs: dict[str, Path] = {}
+    for case in selected:
+        workdirs[case.id] = write_files(case, root / case.id)
+    shared_before = snapshot(shared_root) if shared_root.exists() else {}
+    befores = {case.id: snapshot(workdirs[case.id]) for case in selected}
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        futures = {c.id: pool.submit(_run_case, c, workdirs[c.id], shared) for c in selected}
+        results = {cid: future.result() for cid, future in futures.items()}
+    shared_after = snapshot(shared_root) if shared_root.exists() else {}
+    return {
+        c.id: Outcome(
+            results[c.id],
+            befores[c.id],
+            snapshot(workdirs[c.id]),
+            shared_before,
+            shared_after,
+            workdirs[c.id],
+        )
+        for c in selected
+    }
+
+
+def _has_accelerator() -> bool:
+    import torch
+
+    return torch.cuda.is_available() or torch.backends.mps.is_available()
+
+
+def _params() -> list:
+    return [
+        pytest.param(case, id=case.id, marks=() if case.fast else pytest.mark.slow)
+        for case in CATALOGUE
+    ]
+
+
+def test_catalogue_has_one_row_per_case_and_covers_every_command() -> None:
+    ids = [case.id for case in CATALOGUE]
+    assert len(ids) == len(set(ids))
+    assert sum(case.outcome == "refused" for case in CATALOGUE) >= 40
+    assert {case.command for case in CATALOGUE} == set(MODULES)
+
+
+@pytest.mark.parametrize("case", _params())
+def test_refusal_catalogue(case: Case, outcomes: dict[str, Outcome]) -> None:
+    if case.cpu_only and _has_accelerator():
+        pytest.skip("this machine has the accelerator the case asks for")
+    outcome = outcomes[case.id]
+    result = outcome.result
+    output = result.stdout + result.stderr
+    assert "Traceback" not in output, output[-3000:]
+    assert outcome.shared_after == outcome.shared_before  # shared runs never written to
+    if case.outcome == "refused":
+        assert result.returncode == 2, output[-3000:]
+        lines = [line for line in result.stderr.splitlines() if line.startswith("lossbench: ")]
+        kinds = [line.split(": ")[1] for line in lines]  # one refusal; warnings may precede it
+        assert kinds.count("refused") == 1 and set(kinds) <= {"refused", "warning"}, kinds
+        for word in case.words:
+            assert word in result.stderr, f"{word!r} not in: {result.stderr[-3000:]}"
+        assert outcome.after == outcome.before  # nothing written, nothing changed
+        return
+    assert result.returncode == 0, output[-3000:]
+    if case.outcome == "works":
+        records = list((outcome.workdir / "outputs" / "runs").glob("*/metrics.json"))
+        assert len(records) == 1
+        assert json.loads(records[0].read_text())["status"] == "completed"
+        log = (records[0].parent / "train.log").read_text()
+        for word in case.words:
+            assert word in log, log
+    elif case.outcome == "warns":
+        for word in case.words:
+            assert word in result.stderr, result.stderr
+        assert "lossbench: warning: skipped" in result.stderr
+        assert (outcome.workdir / "study" / "report.html").is_file()  # the rest is reported
+        assert "logits + cross_entropy" in result.stdout
+        changed = {k for k in outcome.before if outcome.before[k] != outcome.after.get(k)}
+        assert not changed  # the corrupted record is left as it was
+    elif case.outcome == "sweep":
+        records = [
+            json.loads(p.read_text())
+            for p in (outcome.workdir / "outputs" / "multiruns").glob("*/*/metrics.json")
+        ]
+        statuses = sorted((r["status"], bool(r.get("refused"))) for r in records)
+        assert statuses == [("completed", False), ("failed", True)], records
+        refused_record = next(r for r in records if r["status"] == "failed")
+        for word in case.words:
+            assert word in refused_record["error"]
+        assert "one.csv" in refused_record["error"]
+
+
+#: The training refusals that need no shared run: checked in-process in the default suite.
+PREFLIGHT_CASES = [
+    case
+    for case in CATALOGUE
+    if case.command == "train"
+    and case.outcome == "refused"
+    and not case.needs_runs
+    and not any(a.startswith(("hydra.", "ckpt_path")) for a in case.args)
+]
+
+
+@pytest.mark.parametrize("case", [pytest.param(c, id=c.id) for c in PREFLIGHT_CASES])
+def test_preflight_refuses_each_training_case_before_writing(
+    case: Case, make_cfg, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The check a single run makes before Hydra creates its directory (what the command line
+    runs in ``on_run_start``), on the catalogue's own rows: the same words, nothing written."""
+    from lossbench.errors import UserInputError
+    from lossbench.train import preflight
+
+    if case.cpu_only and _has_accelerator():
+        pytest.skip("this machine has the accelerator the case asks for")
+    monkeypatch.chdir(write_files(case, tmp_path))
+    cfg = make_cfg(*case.args)
+    before = snapshot(tmp_path)
+    with pytest.raises(UserInputError) as refused:
+        preflight(cfg, tmp_path / "run")
+    for word in case.words:
+        assert word in str(refused.value)
+    assert snapshot(tmp_path) == before
+
+
+@pytest.mark.parametrize(
+    ("overrides", "words"),
+    [
+        ((*CSV[:1], "data.path=one.csv", *CSV[2:]), "'0' in every one of the 40 rows"),
+        (("trainer.accelerator=quantum",), "'quantum' is not an accelerator"),
+    ],
+    ids=["data", "hardware"],
+)
+def test_a_job_of_a_sweep_records_its_refusal(
+    make_cfg, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, overrides, words
+) -> None:
+    """In a multirun the job itself finds the problem: it writes metrics.json with status
+    failed, refused true and the message, and returns so that the sweep goes on."""
+    from lossbench.train import train
+
+    (tmp_path / "one.csv").write_text(csv_text([(a, b, "0") for a, b, _ in ROWS]))
+    monkeypatch.chdir(tmp_path)
+    record = train(make_cfg(*overrides), tmp_path / "job", multirun=True)
+    written = json.loads((tmp_path / "job" / "metrics.json").read_text())
+    assert (written["status"], written["refused"]) == ("failed", True)
+    assert words in written["error"] and written["error"] == record["error"]
+
+
+def test_a_bug_keeps_its_traceback() -> None:
+    """Only input errors become refusals; anything else propagates unchanged."""
+    from lossbench.errors import UserInputError, refusing
+
+    with pytest.raises(KeyError), refusing():
+        raise KeyError("a bug")
+    with pytest.raises(SystemExit) as stop, refusing():
+        raise UserInputError("seed=-5 ...")
+    assert stop.value.code == 2
+
+
+def test_catalogue_cleans_up(tmp_path: Path) -> None:
+    """The snapshot sees a changed byte, a new file and a new folder."""
+    (tmp_path / "a").write_text("1")
+    before = snapshot(tmp_path)
+    (tmp_path / "a").write_text("2")
+    assert snapshot(tmp_path) != before
+    (tmp_path / "a").write_text("1")
+    (tmp_path / "outputs").mkdir()
+    assert set(snapshot(tmp_path)) - set(before) == {str(tmp_path / "outputs")}
+    shutil.rmtree(tmp_path / "outputs")
+    assert snapshot(tmp_path) == before
+    assert os.listdir(tmp_path) == ["a"]
