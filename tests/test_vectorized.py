@@ -130,6 +130,18 @@ def test_non_finite_member_fails_alone_with_the_usual_error(make_cfg, tmp_path):
     assert grouped[1]["test/nll"] == pytest.approx(alone[1]["test/nll"], abs=1e-5)
 
 
+def test_a_group_whose_members_all_stop_early_completes(make_cfg, tmp_path):
+    """The last members leaving the stack end the fit; each keeps its own record."""
+    stop = ("early_stopping.enabled=true", "early_stopping.patience=1", "trainer.max_epochs=20")
+    cfgs = [  # no improvement of 10 nats after the first epoch: both stop after 2
+        make_cfg("data=iris", *stop, "early_stopping.min_delta=10", f"seed={seed}")
+        for seed in (0, 1)
+    ]
+    records = train_group(cfgs, [tmp_path / "a", tmp_path / "b"])
+    assert [r["status"] for r in records] == ["completed", "completed"]
+    assert [(r["stopped_by"], r["epochs"]) for r in records] == [("early_stopping", 2)] * 2
+
+
 def test_refused_member_is_recorded_and_the_others_train(make_cfg, tmp_path):
     cfgs = [make_cfg("data=iris", f"optimizer.lr={lr}") for lr in (1e-3, -1.0)]
     records = train_group(cfgs, [tmp_path / "a", tmp_path / "b"])

@@ -163,7 +163,13 @@ class VectorizedLauncher(Launcher):
             len(job_overrides) - grouped - len(values),
             len(values),
         )
-        values.update(run_tasks(tasks, cfgs, dirs, n_jobs=self.n_jobs))
+        from lossbench.progress import mark_job
+
+        sweep_dir = str(self.config.hydra.sweep.dir)
+        marks = [(sweep_dir, initial_job_idx + i) for i in range(len(job_overrides))]
+        for i in values:  # already completed: the progress line counts them as skipped
+            mark_job(sweep_dir, initial_job_idx + i, "skipped")
+        values.update(run_tasks(tasks, cfgs, dirs, n_jobs=self.n_jobs, marks=marks))
         runs: list[JobReturn] = []
         for i, (overrides, (sweep_config, _, _)) in enumerate(
             zip(job_overrides, composed, strict=True)

@@ -47,10 +47,7 @@ _OTHER_TRAINER_KEYS = _other_trainer_keys()
 def group_key(cfg: DictConfig) -> str:
     """The resolved config without :data:`VECTORIZED_KEYS`, as text: equal for runs that can
     train together."""
-    raw = OmegaConf.create(OmegaConf.to_container(cfg, resolve=False))
-    if "paths" in raw:  # each run's own directory, and what the callbacks and loggers derive
-        raw.paths.run_dir = "<run dir>"  # from it, never tell groups apart
-    container: dict[str, Any] = OmegaConf.to_container(raw, resolve=True)  # type: ignore[assignment]
+    container: dict[str, Any] = OmegaConf.to_container(cfg, resolve=True)  # type: ignore[assignment]
     for dotted in VECTORIZED_KEYS:
         *parents, leaf = dotted.split(".")
         node = container
@@ -58,7 +55,11 @@ def group_key(cfg: DictConfig) -> str:
             node = node.get(parent) or {}
         if isinstance(node, dict):
             node.pop(leaf, None)
-    return json.dumps(container, sort_keys=True, default=str)
+    text = json.dumps(container, sort_keys=True, default=str)
+    # Each run's own directory, and what the callbacks and loggers derive from it (already
+    # resolved in a launcher's job configs), never tell groups apart.
+    run_dir = (container.get("paths") or {}).get("run_dir")
+    return text.replace(json.dumps(run_dir)[1:-1], "<run dir>") if run_dir else text
 
 
 def why_alone(cfg: DictConfig) -> str | None:

@@ -229,6 +229,9 @@ class VectorizedModule(L.LightningModule):
         return {key: float(value) for key, value in values.items()}
 
     def _keep(self, positions: list[int]) -> None:
+        if not positions:  # the last members left: nothing to train, the fit stops
+            self.alive = []
+            return
         index = torch.tensor(positions, dtype=torch.long, device=self.device)
         self.stacked.keep(index)
         self.optimizer.keep(index)

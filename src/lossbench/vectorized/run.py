@@ -62,6 +62,8 @@ def train_group(
     for member in members:
         member.record["group_size"] = len(members)
     cfg = members[0].cfg
+    # The device summary ("GPU available: ...") once per group says nothing about the runs.
+    logging.getLogger("lightning.pytorch").setLevel(logging.WARNING)
     trainer = L.Trainer(
         max_epochs=cfg.trainer.max_epochs,
         accelerator=cfg.trainer.accelerator,

@@ -67,12 +67,27 @@ def plan_sweep(
     return tasks, skipped
 
 
+def _outcome(record: dict[str, Any] | None) -> str:
+    """A job's outcome for the study's progress line (:mod:`lossbench.progress`)."""
+    if record is None:  # its directory already held a completed run
+        return "skipped"
+    if record.get("status") == "completed":
+        return "completed"
+    return "refused" if record.get("refused") else "failed"
+
+
 def run_task(
-    cfgs: Sequence[dict[str, Any]], output_dirs: Sequence[str], threads: int | None = None
+    cfgs: Sequence[dict[str, Any]],
+    output_dirs: Sequence[str],
+    threads: int | None = None,
+    marks: Sequence[tuple[str, int]] | None = None,
 ) -> list[float | None]:
-    """Train one task (resolved configs as plain dicts) and return the sweep values."""
+    """Train one task (resolved configs as plain dicts) and return the sweep values; with
+    ``marks`` (sweep directory, job number per job), report each job's end to the study's
+    progress line."""
     import torch
 
+    from lossbench.progress import mark_job
     from lossbench.record import RunExistsError
     from lossbench.train import _sweep_value, quiet_lightning, train
     from lossbench.validation import ConfigError
@@ -84,12 +99,16 @@ def run_task(
     configs = [OmegaConf.create(cfg) for cfg in cfgs]
     if len(configs) == 1:
         try:
-            record = train(configs[0], output_dirs[0], multirun=True)
+            records = [train(configs[0], output_dirs[0], multirun=True)]
         except (ConfigError, RunExistsError) as error:
             log.error("refused: %s", error)
-            return [None]
-        return [_sweep_value(configs[0], record)]
-    records = train_group(configs, [Path(d) for d in output_dirs])
+            records = [{"status": "failed", "refused": True}]
+    else:
+        records = train_group(configs, [Path(d) for d in output_dirs])
+    for (sweep_dir, job), record in zip(marks or (), records, strict=False):
+        mark_job(sweep_dir, job, _outcome(record))
+    if len(configs) == 1:
+        return [_sweep_value(configs[0], records[0])]
     return [
         None if record is None else _sweep_value(cfg, record)
         for cfg, record in zip(configs, records, strict=True)
@@ -102,21 +121,30 @@ def run_tasks(
     output_dirs: Sequence[Path],
     *,
     n_jobs: int = 1,
+    marks: Sequence[tuple[str, int]] | None = None,
 ) -> dict[int, float | None]:
-    """Run ``tasks``, in ``n_jobs`` worker processes when more than one; the jobs' values."""
+    """Run ``tasks``, in ``n_jobs`` worker processes when more than one; the jobs' values.
+    ``marks``: (sweep directory, job number) per job, for the study's progress line."""
     from lossbench.cpus import cores
 
     plain = [OmegaConf.to_container(cfg, resolve=True) for cfg in cfgs]
-    args = [([plain[i] for i in task], [str(output_dirs[i]) for i in task]) for task in tasks]
+    args = [
+        (
+            [plain[i] for i in task],
+            [str(output_dirs[i]) for i in task],
+            None if marks is None else [marks[i] for i in task],
+        )
+        for task in tasks
+    ]
     workers = max(1, min(n_jobs, len(tasks)))
     threads = max(1, cores() // workers)
     if workers == 1:
-        results = [run_task(c, d, threads) for c, d in args]
+        results = [run_task(c, d, threads, m) for c, d, m in args]
     else:
         from joblib import Parallel, delayed
 
         results = Parallel(n_jobs=workers, backend="loky")(
-            delayed(run_task)(c, d, threads) for c, d in args
+            delayed(run_task)(c, d, threads, m) for c, d, m in args
         )
     values: dict[int, float | None] = {}
     for task, result in zip(tasks, results, strict=True):
