@@ -10,6 +10,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 REPO = Path(__file__).resolve().parents[1]
 TASKS = ("binary", "multilabel", "multiclass")
 #: hand-written (default and fused Adam), lossbench with each checkpoint setting.
@@ -23,6 +25,7 @@ SIDES = (
 BATCH_SIZES = (128, 1024)
 
 
+@pytest.mark.slow  # about 3 minutes: a benchmark, not a unit test
 def test_quick_benchmark_writes_a_ratio_per_task_and_batch_size(tmp_path):
     out = tmp_path / "bench.json"
     proc = subprocess.run(

@@ -87,7 +87,10 @@ def select_learning_rates(
             | {
                 "lr": float(chosen),
                 "lr_grid": " ".join(f"{r:g}" for r in rates),
-                "lr_at_edge": len(rates) > 1 and chosen in (rates[0], rates[-1]),
+                # only a rate chosen on results: a setup every run of which failed has none
+                "lr_at_edge": len(rates) > 1
+                and chosen in (rates[0], rates[-1])
+                and not math.isinf(value),
                 "val_selection": math.nan
                 if math.isinf(value)
                 else (value if mode == "min" else -value),
