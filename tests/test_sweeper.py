@@ -45,9 +45,14 @@ def test_studies_use_the_sweeper_and_parallel_workers_that_fit_the_cores():
     hydra = _hydra_cfg("experiment=compare_all").hydra
     assert hydra.sweeper._target_ == "hydra_plugins.lossbench_sweeper.sweeper.LossbenchSweeper"
     assert hydra.sweeper.check == "values"
-    assert "joblib" in hydra.launcher._target_.lower()
+    # vectorized groups in worker processes, one per core
+    assert hydra.launcher._target_.endswith(
+        "lossbench_vectorized_launcher.launcher.VectorizedLauncher"
+    )
     assert hydra.launcher.n_jobs == default_parallel_jobs() == min(cores(), MAX_PARALLEL_JOBS)
-    # one job after another on request: the parallel launcher's keys do not get in the way
+    parallel = _hydra_cfg("experiment=compare_all", "hydra/launcher=parallel").hydra.launcher
+    assert "joblib" in parallel._target_.lower()
+    # one job after another on request: the other launchers' keys do not get in the way
     basic = _hydra_cfg("experiment=compare_all", "hydra/launcher=basic").hydra.launcher
     assert basic._target_.endswith("BasicLauncher")
 

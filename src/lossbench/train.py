@@ -458,11 +458,11 @@ def preflight(cfg: DictConfig, output_dir: str | Path) -> str:
     Raises:
         UserInputError: the first problem found, with what was given, why and the fix.
     """
+    refuse_completed(Path(output_dir))
+    task = validate(cfg)  # a refused config exits before torch and Lightning are imported
     from lossbench.checkpoint import check_resume, load_checkpoint, resume_path
     from lossbench.data.datamodule import ClassificationDataModule
 
-    refuse_completed(Path(output_dir))
-    task = validate(cfg)
     check_trainer_settings(cfg)
     datamodule = ClassificationDataModule(cfg.data, cfg.loss.name, seed=cfg.seed)
     try:
