@@ -142,7 +142,8 @@ def test_ddp_inside_a_multirun_keeps_each_job_in_its_directory(tmp_path):
     assert result.returncode == 0, result.stderr[-3000:]
     assert not (tmp_path / "outputs" / "runs").exists()
     (sweep,) = (tmp_path / "outputs" / "multiruns").iterdir()
-    jobs = sorted(p for p in sweep.iterdir() if p.is_dir())
+    # job directories; `.progress/` holds the study progress line's markers (lossbench.progress)
+    jobs = sorted(p for p in sweep.iterdir() if p.is_dir() and not p.name.startswith("."))
     assert [p.name for p in jobs] == ["0_wine_logits_cross_entropy", "1_wine_logits_cross_entropy"]
     for job, seed in zip(jobs, (0, 1), strict=True):
         record = json.loads((job / RECORD_NAME).read_text())
