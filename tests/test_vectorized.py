@@ -53,6 +53,32 @@ CASES = {
         "checkpoint.write=at_end",
         "data.batch_size=16",
     ),
+    # epoch_metrics=monitored: each epoch's values from one batched forward of all members
+    "binary-logits-bce_with_logits-early_stopping-monitored": (
+        "data=breast_cancer",
+        "setup=logits_bce_with_logits",
+        "trainer.max_epochs=6",
+        "checkpoint.write=at_end",
+        "early_stopping.enabled=true",
+        "early_stopping.patience=1",
+        "epoch_metrics=monitored",
+    ),
+    "multilabel-logits-bce_with_logits-monitored": (
+        "data=digits_multilabel",
+        "setup=logits_bce_with_logits",
+        "trainer.max_epochs=3",
+        "epoch_metrics=monitored",
+    ),
+    "multiclass-log_softmax-nll-monitored-early-stopping-on-val-loss": (
+        "data=iris",
+        "head=log_softmax",
+        "loss=nll",
+        "trainer.max_epochs=5",
+        "data.batch_size=16",
+        "early_stopping.enabled=true",
+        "early_stopping.monitor=val/loss",
+        "epoch_metrics=monitored",
+    ),
     "multiclass-softmax-bce-linear-sgd": (
         "data=wine",
         "setup=softmax_bce",
@@ -97,6 +123,8 @@ def test_every_member_equals_its_run_alone(make_cfg, tmp_path, case):
         for key, value in metrics.items():
             assert member[key] == pytest.approx(value, abs=1e-5, nan_ok=True), key
         assert member["history"].keys() == single["history"].keys()
+        if "monitored" in case:  # only the losses and the monitors each epoch
+            assert set(member["history"]) <= {"train/loss", "val/loss", "val/nll", "train/lr"}
         for key, values in single["history"].items():
             assert member["history"][key] == pytest.approx(values, abs=1e-5, nan_ok=True), key
         for key in ("sizes", "loss_params", "n_outputs", "seed", "task", "setup", "stopped_by"):
@@ -383,3 +411,57 @@ def test_launcher_composes_each_base_once_and_equals_hydra_per_job() -> None:
         assert resolved[0] == resolved[1]
         assert resolved[0]["seed"] == int(overrides[3].split("=")[1])
     assert len(launcher._bases) == 2  # one composition per setup
+
+
+def test_launcher_light_jobs_equal_hydras_own_job_configs_and_files(tmp_path) -> None:
+    """Without a copy of the composed config per job, each job's resolved config, output
+    directory and ``.hydra/`` files equal what Hydra's composition and ``run_job`` give."""
+    from hydra._internal.config_loader_impl import ConfigLoaderImpl
+    from hydra._internal.utils import create_config_search_path
+    from hydra.core.hydra_config import HydraConfig
+    from hydra.core.utils import setup_globals
+    from hydra.types import HydraContext, RunMode
+    from omegaconf import OmegaConf
+
+    from hydra_plugins.lossbench_vectorized_launcher.launcher import VectorizedLauncher
+    from lossbench.train import config_dir
+
+    setup_globals()
+    loader = ConfigLoaderImpl(config_search_path=create_config_search_path(str(config_dir())))
+    master = loader.load_configuration(
+        "train", ["experiment=compare_binary", f"hydra.sweep.dir={tmp_path}"], RunMode.MULTIRUN
+    )
+    HydraConfig.instance().set_config(master)
+    launcher = VectorizedLauncher()
+    launcher.setup(
+        hydra_context=HydraContext(config_loader=loader, callbacks=None),
+        task_function=None,
+        config=master,
+    )
+    jobs = [
+        ["data=breast_cancer", f"setup={setup}", f"optimizer.lr={lr}", f"seed={seed}"]
+        for setup in ("sigmoid_bce", "logits_focal")
+        for lr in (0.0003, 0.01)
+        for seed in (0, 2)
+    ]
+    for idx, overrides in enumerate(jobs):
+        job = launcher._light_job(overrides, idx)
+        hydra_config, resolved, output_dir = launcher._compose(overrides, idx)
+        assert job.output_dir == output_dir
+        assert str(output_dir).endswith(f"lr{overrides[2][13:]}/seed{overrides[3][5:]}")
+        assert job.plain == OmegaConf.to_container(resolved)
+        assert job.plain["paths"]["run_dir"] == str(output_dir)
+        assert job.plain["data"]["split_seed"] == job.plain["seed"]
+        task = {k: v for k, v in OmegaConf.to_container(hydra_config).items() if k != "hydra"}
+        assert job.files["config.yaml"] == task  # unresolved, as Hydra saves it
+        expected = OmegaConf.to_container(hydra_config.hydra, enum_to_str=True)
+        written = dict(job.files["hydra.yaml"]["hydra"])
+        for container in (expected, written):
+            container.pop("run")  # ${now:...%f}: differs between any two compositions
+        assert written == expected
+        job.write_files()
+        for name in ("config.yaml", "hydra.yaml", "overrides.yaml"):
+            saved = OmegaConf.to_container(OmegaConf.load(output_dir / ".hydra" / name))
+            assert saved == job.files[name], name
+        assert job.returned(0.5).return_value == 0.5
+    assert len(launcher._light) == 2  # one composition per setup

@@ -297,6 +297,7 @@ class TrainConfig:
     study_variant: str = "full"  # set by the study group: full or quick
     seed: int = 0  # seeds model initialisation and batch order (0 is a seed)
     training_loop: str = "epoch"  # epoch: one Lightning step per epoch (fast) | batch
+    epoch_metrics: str = "all"  # all | monitored: per epoch only what callbacks monitor + losses
     optimized_metric: str = "val/nll"  # what checkpointing and sweepers optimise
     ckpt_path: str | None = None
 

@@ -44,6 +44,7 @@ then equals the binary Brier score.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any, Literal, get_args
 
 import torch
@@ -240,6 +241,28 @@ def binary_nll(probs: Tensor, labels: Tensor) -> Tensor:
     return -torch.where(labels.bool(), log_p, log_q)
 
 
+def nll_per_element(probs: Tensor, labels: Tensor, task: Task) -> Tensor:
+    """The log-loss of each sample (multi-class) or each (sample, label) element (binary,
+    multi-label) of float64 probabilities: the terms whose mean is the ``nll`` metric.
+
+        >>> probs = torch.tensor([[0.7, 0.2, 0.1], [0.5, 0.25, 0.25]], dtype=torch.float64)
+        >>> nll_per_element(probs, torch.tensor([0, 2]), "multiclass").round(decimals=4)
+        tensor([0.3567, 1.3863], dtype=torch.float64)
+    """
+    if task == "multiclass":
+        return -torch.log(probs.gather(-1, labels.unsqueeze(-1)).clamp(EPS, 1 - EPS)).squeeze(-1)
+    return binary_nll(probs, labels)
+
+
+def brier_per_element(probs: Tensor, labels: Tensor, task: Task, n_targets: int) -> Tensor:
+    """The terms whose mean is the ``brier`` metric (see the table above)."""
+    if task != "multiclass":
+        return (probs - labels.to(torch.float64)) ** 2
+    onehot = nn.functional.one_hot(labels, n_targets).to(torch.float64)
+    brier = ((probs - onehot) ** 2).sum(dim=-1)
+    return brier / 2 if n_targets == 2 else brier  # scikit-learn's scale_by_half="auto"
+
+
 def reliability_bins(
     confidences: Tensor, outcomes: Tensor, n_bins: int = ECE_BINS
 ) -> dict[str, list[float | None] | list[int]]:
@@ -276,6 +299,12 @@ class ClassificationMetrics(nn.Module):
         prefix: Put before each key that :meth:`compute` returns, e.g. "val/".
         validate_args: Check inputs in ``update`` (value ranges; torchmetrics' own checks). Those
             checks synchronise with the device; with False, ``update`` never waits for it.
+        only: Compute only these metrics (names without the prefix, in :data:`METRIC_NAMES`);
+            None: all of the task's. Training with ``epoch_metrics=monitored`` computes only
+            what its callbacks monitor each epoch.
+
+            >>> ClassificationMetrics("multiclass", 3, prefix="val/", only=["nll"]).names
+            ('val/nll',)
 
     Usage, per step, then once per epoch::
 
@@ -285,7 +314,13 @@ class ClassificationMetrics(nn.Module):
     """
 
     def __init__(
-        self, task: Task, n_targets: int, prefix: str = "", *, validate_args: bool = True
+        self,
+        task: Task,
+        n_targets: int,
+        prefix: str = "",
+        *,
+        validate_args: bool = True,
+        only: Iterable[str] | None = None,
     ) -> None:
         super().__init__()
         self.task: Task = check_task(task)
@@ -333,7 +368,16 @@ class ClassificationMetrics(nn.Module):
                 "ece": MulticlassCalibrationError(n, n_bins=ECE_BINS, norm="l1", **kw),
             }
         metrics |= {"nll": Float64Mean(), "brier": Float64Mean(), "saturated": Float64Mean()}
-        self.metrics = nn.ModuleDict({name: metrics[name] for name in METRIC_NAMES[task]})
+        names = METRIC_NAMES[task]
+        if only is not None:
+            unknown = sorted(set(only) - set(names))
+            if unknown:
+                raise ValueError(
+                    f"only={sorted(only)} names metrics a {task} task does not have: {unknown}; "
+                    f"its metrics: {list(names)}."
+                )
+            names = tuple(name for name in names if name in set(only))
+        self.metrics = nn.ModuleDict({name: metrics[name] for name in names})
 
     @property
     def names(self) -> tuple[str, ...]:
@@ -386,43 +430,44 @@ class ClassificationMetrics(nn.Module):
         labels = labels.detach().long()
         m = self.metrics
         if self.task == "binary":
-            m["accuracy"].update(probs, labels)
-            m["f1_macro"].update((probs > THRESHOLD).long(), labels)
-            m["auroc"].update(probs, labels)
-            m["ece"].update(probs, labels)
-            targets = labels.to(torch.float64)
-            nll = binary_nll(probs, labels)
-            brier = (probs - targets) ** 2
+            if "accuracy" in m:
+                m["accuracy"].update(probs, labels)
+            if "f1_macro" in m:
+                m["f1_macro"].update((probs > THRESHOLD).long(), labels)
+            for name in ("auroc", "ece"):
+                if name in m:
+                    m[name].update(probs, labels)
         elif self.task == "multilabel":
             for name in ("accuracy", "exact_match", "f1_macro", "f1_micro", "auroc", "map"):
-                m[name].update(probs, labels)
-            m["ece"].update(probs.reshape(-1), labels.reshape(-1))
-            nll = binary_nll(probs, labels)
-            brier = (probs - labels.to(torch.float64)) ** 2
+                if name in m:
+                    m[name].update(probs, labels)
+            if "ece" in m:
+                m["ece"].update(probs.reshape(-1), labels.reshape(-1))
         else:
             for name in ("accuracy", "f1_macro", "auroc", "ece"):
-                m[name].update(probs, labels)
-            nll = -torch.log(probs.gather(1, labels[:, None]).clamp(EPS, 1 - EPS))
-            onehot = nn.functional.one_hot(labels, self.n_targets).to(torch.float64)
-            brier = ((probs - onehot) ** 2).sum(dim=1)
-            if self.n_targets == 2:  # scikit-learn's scale_by_half="auto"
-                brier = brier / 2
-        m["nll"].update(nll)
-        m["brier"].update(brier)
-        # An empty update keeps "saturated" NaN without torchmetrics' compute-before-update warning
-        # and keeps every process calling the same updates under DDP.
-        m["saturated"].update(
-            saturated.detach().reshape(-1)
-            if saturated is not None
-            else torch.empty(0, dtype=torch.float64, device=probs.device)
-        )
+                if name in m:
+                    m[name].update(probs, labels)
+        if "nll" in m:
+            m["nll"].update(nll_per_element(probs, labels, self.task))
+        if "brier" in m:
+            m["brier"].update(brier_per_element(probs, labels, self.task, self.n_targets))
+        if "saturated" in m:
+            # An empty update keeps "saturated" NaN without torchmetrics' compute-before-update
+            # warning and keeps every process calling the same updates under DDP.
+            m["saturated"].update(
+                saturated.detach().reshape(-1)
+                if saturated is not None
+                else torch.empty(0, dtype=torch.float64, device=probs.device)
+            )
 
     def update_from_scores(self, scores: Tensor, labels: Tensor, link: Link) -> None:
         """Accumulate one step from raw scores ``(N, U)``: probabilities and saturation both."""
         self.update(
             to_probabilities(scores, link, self.task),
             labels,
-            saturated=saturated_mask(scores, link, self.task),
+            saturated=saturated_mask(scores, link, self.task)
+            if "saturated" in self.metrics
+            else None,
         )
 
     def reliability(self) -> dict[str, list[float | None] | list[int]]:
@@ -454,6 +499,8 @@ __all__ = [
     "ClassificationMetrics",
     "Link",
     "binary_nll",
+    "brier_per_element",
+    "nll_per_element",
     "saturated_fraction",
     "saturated_mask",
     "to_probabilities",

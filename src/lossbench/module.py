@@ -68,6 +68,10 @@ _VALIDATION_HOOKS = (
 _PLAIN_PRECISION = (Precision, DoublePrecision, HalfPrecision, MixedPrecision)
 
 
+def _device(metrics: ClassificationMetrics) -> torch.device:
+    return next(iter(metrics.metrics.values())).device
+
+
 class NonFiniteLossError(RuntimeError):
     """The training loss became NaN or infinite."""
 
@@ -136,10 +140,17 @@ class ClassifierModule(L.LightningModule):
         callback_metrics: Iterable[str] | None = None,
         scheduler: Mapping[str, Any] | None = None,
         scheduler_monitor: str | None = None,
+        epoch_metrics: str = "all",
     ) -> None:
         super().__init__()
         self.save_hyperparameters(
-            ignore=["epoch_loop", "inline_validation", "callback_metrics", "scheduler_monitor"]
+            ignore=[
+                "epoch_loop",
+                "inline_validation",
+                "callback_metrics",
+                "scheduler_monitor",
+                "epoch_metrics",
+            ]
         )
         #: One Lightning step per epoch: the step runs the epoch's minibatches itself (manual
         #: optimization) instead of paying Lightning's per-step loop for each. The data module
@@ -184,6 +195,29 @@ class ClassifierModule(L.LightningModule):
         self.stage_loss: dict[str, MeanMetric] = {
             stage: MeanMetric(nan_strategy="disable") for stage in STAGES
         }
+        #: ``epoch_metrics="monitored"``: while fitting, the train and val metrics computed each
+        #: epoch are only those ``callback_metrics`` names (and the losses); the final
+        #: evaluation (:meth:`evaluate_split`) and testing compute every metric. Each epoch's
+        #: full metric suite costs several times the step of a small model.
+        self.epoch_metrics = epoch_metrics
+        self.fit_metrics: dict[str, ClassificationMetrics] = {}
+        if epoch_metrics == "monitored" and self.callback_metrics is not None:
+            self.fit_metrics = {
+                stage: ClassificationMetrics(
+                    task,
+                    n_targets,
+                    prefix=f"{stage}/",
+                    validate_args=False,
+                    only=[
+                        key.split("/", 1)[1]
+                        for key in self.callback_metrics
+                        if key.startswith(f"{stage}/") and key != f"{stage}/loss"
+                    ],
+                )
+                for stage in ("train", "val")
+            }
+        #: Whether the metrics of :attr:`fit_metrics` are in use (while fitting).
+        self._fitting = False
         self.history: dict[str, list[float]] = {}
         #: Reliability-diagram bins of the last test epoch (see ClassificationMetrics.reliability).
         self.reliability: dict[str, list] | None = None
@@ -237,16 +271,23 @@ class ClassifierModule(L.LightningModule):
             self._train_outputs.append((scores.detach(), labels, losses))
             return
         metrics, mean_loss = self._metrics(stage, scores.device)
-        metrics.update_from_scores(scores.detach(), labels, self.link)
+        if metrics.metrics:
+            metrics.update_from_scores(scores.detach(), labels, self.link)
         mean_loss.update(losses)
+
+    def _stage_metrics(self, stage: str) -> ClassificationMetrics:
+        """The metrics ``stage`` accumulates now (see :attr:`fit_metrics`)."""
+        if self._fitting and stage in self.fit_metrics:
+            return self.fit_metrics[stage]
+        return self.stage_metrics[stage]
 
     def _metrics(
         self, stage: str, device: torch.device
     ) -> tuple[ClassificationMetrics, MeanMetric]:
         """The metrics of ``stage``, moved to ``device`` if they are elsewhere (once per fit,
         evaluation or device change: they are not submodules, so ``module.to()`` leaves them)."""
-        metrics, mean_loss = self.stage_metrics[stage], self.stage_loss[stage]
-        if mean_loss.device != device:
+        metrics, mean_loss = self._stage_metrics(stage), self.stage_loss[stage]
+        if mean_loss.device != device or (metrics.metrics and _device(metrics) != device):
             metrics.to(device)
             mean_loss.to(device)
         return metrics, mean_loss
@@ -260,7 +301,8 @@ class ClassifierModule(L.LightningModule):
         )
         self._train_outputs.clear()
         metrics, mean_loss = self._metrics("train", scores.device)
-        metrics.update_from_scores(scores, labels, self.link)
+        if metrics.metrics:
+            metrics.update_from_scores(scores, labels, self.link)
         mean_loss.update(losses)
 
     def _check_finite(self, loss: torch.Tensor, batch_idx: int) -> None:
@@ -314,6 +356,12 @@ class ClassifierModule(L.LightningModule):
                 for hook in _STEP_HOOKS
             )
         )
+
+    def on_fit_start(self) -> None:
+        self._fitting = True
+
+    def on_fit_end(self) -> None:
+        self._fitting = False
 
     def on_train_start(self) -> None:
         self._direct = self.epoch_loop and self._direct_steps()
@@ -407,7 +455,7 @@ class ClassifierModule(L.LightningModule):
         bins of ``test``)."""
         if stage == "train":
             self._flush_train_outputs()
-        metrics, mean_loss = self.stage_metrics[stage], self.stage_loss[stage]
+        metrics, mean_loss = self._stage_metrics(stage), self.stage_loss[stage]
         if stage == "test":
             self.reliability = metrics.reliability()
         values = metrics.compute()
@@ -425,9 +473,13 @@ class ClassifierModule(L.LightningModule):
         plugin's forward context (see ``lossbench.train``'s final evaluation).
         """
         x, labels, targets = split
-        scores = at_least_float32(self(x))  # the precision policy: head, loss, metrics >= fp32
-        self._update(stage, scores, labels, self.objective(scores, targets))
-        return {key: float(value) for key, value in self._stage_values(stage).items()}
+        fitting, self._fitting = self._fitting, False  # every metric
+        try:
+            scores = at_least_float32(self(x))  # the precision policy: >= fp32 from the head on
+            self._update(stage, scores, labels, self.objective(scores, targets))
+            return {key: float(value) for key, value in self._stage_values(stage).items()}
+        finally:
+            self._fitting = fitting
 
     def _epoch_end(self, stage: str) -> None:
         values = self._stage_values(stage)

@@ -234,6 +234,7 @@ def build_module(
         callback_metrics=callback_metrics,
         scheduler=None if not scheduler or scheduler["name"] == "none" else scheduler,
         scheduler_monitor=scheduler_monitor(scheduler, cfg.optimized_metric) if scheduler else None,
+        epoch_metrics=cfg.get("epoch_metrics", "all"),
     )
 
 

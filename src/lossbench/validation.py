@@ -80,6 +80,10 @@ def _require(ok: bool, message: str) -> None:
         raise ConfigError(message)
 
 
+#: ``epoch_metrics``: which train/ and val/ metrics a run computes each epoch.
+EPOCH_METRICS = ("all", "monitored")
+
+
 def _check_metric(key: str, name: str, task: Task) -> None:
     stage, _, metric = name.partition("/")
     valid = [f"val/{m}" for m in METRICS[task]]
@@ -221,6 +225,13 @@ def _check_run(cfg: DictConfig, task: Task) -> None:
     _require(
         cfg.get("training_loop", "epoch") in ("epoch", "batch"),
         f"training_loop={cfg.get('training_loop')!r} must be epoch or batch.",
+    )
+    _require(
+        cfg.get("epoch_metrics", "all") in EPOCH_METRICS,
+        f"epoch_metrics={cfg.get('epoch_metrics')!r} must be one of {', '.join(EPOCH_METRICS)}: "
+        "all computes every train/ and val/ metric each epoch (history, loggers); monitored only "
+        "the losses and what checkpointing, early stopping and the scheduler monitor (the "
+        "best epoch's val/ and test/ metrics are complete either way).",
     )
     _check_metric("optimized_metric", cfg.optimized_metric, task)
     for group in ("checkpoint", "early_stopping"):

@@ -22,8 +22,13 @@ import torch
 from torch.func import functional_call, vmap
 
 from lossbench.data.loader import IndexBatchLoader
+from lossbench.metrics import nll_per_element, to_probabilities
 from lossbench.vectorized.batched import BatchedOptimizer, StackedModel
 from lossbench.vectorized.members import Member
+
+#: The monitors whose values :meth:`VectorizedModule._batched_values` computes for all members
+#: at once (``epoch_metrics=monitored``); another monitor takes each member's own metrics.
+BATCHED_KEYS = ("train/loss", "val/loss", "val/nll")
 
 
 def _stack(tensors: Sequence[torch.Tensor]) -> torch.Tensor:
@@ -71,6 +76,17 @@ class VectorizedModule(L.LightningModule):
         #: The loss with ``reduction="none"``, where each member's loss is the mean (or sum)
         #: of its elements: one call for all members instead of vmap's per-member batching.
         self._unreduced = unreduced(first.loss_fn) if same else None
+        #: ``epoch_metrics=monitored`` with monitors among :data:`BATCHED_KEYS`: each epoch's
+        #: values of every member come from one batched forward of the validation splits,
+        #: not from each member's metric suite (several times the cost of the epoch's steps).
+        monitors = {m.checkpoint_monitor for m in self.members}
+        monitors |= {m.stop_monitor for m in self.members if m.stop_monitor}
+        self.batched_values = self.members[0].cfg.get(
+            "epoch_metrics", "all"
+        ) == "monitored" and monitors <= set(BATCHED_KEYS)
+        self._task, self._link = first.task, first.link
+        #: The members' validation splits ``(x, labels, targets)``, stacked (on_fit_start).
+        self._val: tuple[torch.Tensor, ...] = ()
 
     # ------------------------------------------------------------------ Lightning's hooks
     def train_dataloader(self) -> IndexBatchLoader:
@@ -93,6 +109,9 @@ class VectorizedModule(L.LightningModule):
             member.datamodule.tensors = {
                 k: tuple(t.to(device) for t in v) for k, v in tensors.items()
             }
+        if self.batched_values:
+            splits = [self.members[k].datamodule.tensors["val"] for k in self.alive]
+            self._val = tuple(_stack(parts) for parts in zip(*splits, strict=True))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """Raw scores ``(K, rows, outputs)`` of the members' inputs ``(K, rows, features)``."""
@@ -166,6 +185,7 @@ class VectorizedModule(L.LightningModule):
         scores = torch.cat([s for s, _ in outputs], dim=1)
         sample_losses = torch.cat([loss for _, loss in outputs], dim=1)
         steps = (epoch + 1) * len(starts)
+        batched = self._batched_values(sample_losses) if self.batched_values else None
         leaving = []
         for position, k in enumerate(self.alive):
             member = self.members[k]
@@ -174,14 +194,23 @@ class VectorizedModule(L.LightningModule):
                 member.epochs = epoch
                 leaving.append(position)
                 continue
-            values = self._validate(member, position)
-            values |= self._train_values(
-                member, scores[position], labels[position], sample_losses[position]
-            )
+            if batched is not None:
+                values = batched[position]
+            else:
+                values = self._validate(member, position)
+                values |= self._train_values(
+                    member, scores[position], labels[position], sample_losses[position]
+                )
+                if member.cfg.get("epoch_metrics", "all") == "monitored":  # as a run alone
+                    keep = {"train/loss", "val/loss", *member.module.callback_metrics}
+                    values = {k: v for k, v in values.items() if k in keep}
             improved, stop = member.end_epoch(values, epoch, steps)
+            last = stop or member.cfg.checkpoint.write == "every_epoch"
+            if batched is not None and (improved or last):  # its module holds older weights
+                self._load_member(member, position)
             if improved:
                 member.best_state = _clone(member.module.state_dict())
-            if stop or member.cfg.checkpoint.write == "every_epoch":  # last.ckpt's weights
+            if last:  # last.ckpt's weights
                 member.last_state = _clone(member.module.state_dict())
             if stop:
                 leaving.append(position)
@@ -196,6 +225,23 @@ class VectorizedModule(L.LightningModule):
             member = self.members[k]
             self._load_member(member, position)
             member.last_state = _clone(member.module.state_dict())
+
+    @torch.no_grad()
+    def _batched_values(self, sample_losses: torch.Tensor) -> list[dict[str, float]]:
+        """Every member's ``train/loss``, ``val/loss`` and ``val/nll`` of this epoch, in stack
+        order: what each member's module computes with ``epoch_metrics=monitored``, from one
+        batched forward of the stacked validation splits (to float rounding: the same sums in
+        another order)."""
+        x, labels, targets = self._val
+        scores = self(x).float()
+        losses = self._losses(scores, targets, self._loss_buffers or None)
+        probs = to_probabilities(scores.flatten(0, 1), self._link, self._task)
+        nll = nll_per_element(probs, labels.flatten(0, 1), self._task)
+        nll = nll.reshape(len(scores), -1).mean(1)
+        train = sample_losses.double().mean(1)
+        columns = {"train/loss": train, "val/loss": losses.double(), "val/nll": nll}
+        rows = torch.stack(list(columns.values()), dim=1).tolist()
+        return [dict(zip(columns, row, strict=True)) for row in rows]
 
     # ------------------------------------------------------------------ per member
     def _load_member(self, member: Member, position: int) -> None:
@@ -236,6 +282,7 @@ class VectorizedModule(L.LightningModule):
         self.stacked.keep(index)
         self.optimizer.keep(index)
         self._loss_buffers = {k: v.index_select(0, index) for k, v in self._loss_buffers.items()}
+        self._val = tuple(t.index_select(0, index) for t in self._val)
         self.alive = [self.alive[p] for p in positions]
 
 

@@ -13,7 +13,7 @@ group through :func:`lossbench.vectorized.run.train_group`. Tasks run in worker 
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Hashable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -25,10 +25,11 @@ log = logging.getLogger("lossbench")
 
 
 def plan_sweep(
-    cfgs: Sequence[DictConfig],
+    cfgs: Sequence[DictConfig | Mapping[str, Any]],
     output_dirs: Sequence[Path],
     *,
     max_group_size: int | None = None,
+    bases: Sequence[Hashable | None] | None = None,
 ) -> tuple[list[list[int]], dict[int, float | None]]:
     """Split the jobs into tasks; return (tasks, values of the jobs already completed).
 
@@ -37,34 +38,67 @@ def plan_sweep(
     ``max_group_size``); a job that :func:`why_alone` refuses is a task of its own, except a
     job of several processes (DDP: ``trainer.strategy`` other than auto), which is in neither
     (the launcher runs it through Hydra's own job runner, which its processes need).
+
+    ``cfgs`` are resolved configs (``DictConfig`` or plain containers). ``bases``: per job, a
+    key shared by jobs whose configs differ only in plain values of
+    :data:`~lossbench.vectorized.grouping.VECTORIZED_KEYS` (the launcher's composed bases;
+    None: unknown); such jobs share one :func:`why_alone` and :func:`group_key`.
     """
     from lossbench.train import _sweep_value, completed_with_same_config
 
     skipped: dict[int, float | None] = {}
     groups: dict[str, list[int]] = {}
     tasks: list[list[int]] = []
+    decided: dict[Hashable, tuple[str | None, str]] = {}
     for position, (cfg, output_dir) in enumerate(zip(cfgs, output_dirs, strict=True)):
-        done = completed_with_same_config(cfg, Path(output_dir))
-        if done is not None:
-            log.info("skipped: %s already completed with this config", output_dir)
-            skipped[position] = _sweep_value(cfg, done)
-            continue
-        reason = why_alone(cfg)
-        if cfg.trainer.strategy != "auto":
-            log.info(
-                "job %d runs as a Hydra job: trainer.strategy=%s", position, cfg.trainer.strategy
-            )
+        config = _LazyConfig(cfg)
+        if (Path(output_dir) / "metrics.json").is_file():
+            done = completed_with_same_config(config.get(), Path(output_dir))
+            if done is not None:
+                log.info("skipped: %s already completed with this config", output_dir)
+                skipped[position] = _sweep_value(config.get(), done)
+                continue
+        base = None if bases is None else bases[position]
+        if base is None or base not in decided:
+            verdict = (why_alone(config.get()), group_key(config.get()))
+            if base is not None:
+                decided[base] = verdict
+        else:
+            verdict = decided[base]
+        reason, key = verdict
+        strategy = config.plain()["trainer"]["strategy"]
+        if strategy != "auto":
+            log.info("job %d runs as a Hydra job: trainer.strategy=%s", position, strategy)
         elif reason is not None:
             log.info("job %d runs alone: %s", position, reason)
             tasks.append([position])
         else:
-            groups.setdefault(group_key(cfg), []).append(position)
+            groups.setdefault(key, []).append(position)
     size = max_group_size or None
     for members in groups.values():
         for start in range(0, len(members), size or len(members)):
             tasks.append(members[start : start + (size or len(members))])
     tasks.sort(key=lambda task: task[0])
     return tasks, skipped
+
+
+class _LazyConfig:
+    """A resolved job config as a ``DictConfig`` and as a plain container, each made once, on
+    first use (making a ``DictConfig`` of a study's config costs ~20 ms)."""
+
+    def __init__(self, cfg: DictConfig | Mapping[str, Any]) -> None:
+        self._cfg = cfg if isinstance(cfg, DictConfig) else None
+        self._plain = None if isinstance(cfg, DictConfig) else cfg
+
+    def get(self) -> DictConfig:
+        if self._cfg is None:
+            self._cfg = OmegaConf.create(dict(self._plain))
+        return self._cfg
+
+    def plain(self) -> Mapping[str, Any]:
+        if self._plain is None:
+            self._plain = OmegaConf.to_container(self._cfg, resolve=True)
+        return self._plain
 
 
 def _outcome(record: dict[str, Any] | None) -> str:
@@ -122,12 +156,20 @@ def run_tasks(
     *,
     n_jobs: int = 1,
     marks: Sequence[tuple[str, int]] | None = None,
+    plain: Sequence[Mapping[str, Any] | None] | None = None,
 ) -> dict[int, float | None]:
     """Run ``tasks``, in ``n_jobs`` worker processes when more than one; the jobs' values.
-    ``marks``: (sweep directory, job number) per job, for the study's progress line."""
+    ``marks``: (sweep directory, job number) per job, for the study's progress line;
+    ``plain``: the resolved configs as containers where the caller has them already."""
     from lossbench.cpus import cores
 
-    plain = [OmegaConf.to_container(cfg, resolve=True) for cfg in cfgs]
+    in_tasks = {i for task in tasks for i in task}
+    plain = [
+        None
+        if i not in in_tasks
+        else (plain[i] if plain is not None and plain[i] is not None else _LazyConfig(cfg).plain())
+        for i, cfg in enumerate(cfgs)
+    ]
     args = [
         (
             [plain[i] for i in task],
