@@ -173,6 +173,22 @@ def test_runs_record_how_they_stopped(make_cfg, tmp_path, overrides, expected) -
         assert record["epochs"] == 2  # no improvement of 10 nats after the first epoch
 
 
+def test_monitored_epoch_metrics_keep_the_run_and_its_final_metrics(make_cfg, tmp_path) -> None:
+    """epoch_metrics=monitored (the fair protocol) computes each epoch only the losses and
+    what the callbacks monitor: same training, same best epoch, every final metric."""
+    common = ("data=wine", "setup=logits_cross_entropy", "trainer.max_epochs=8")
+    full = train(make_cfg(*common), tmp_path / "all", multirun=True)
+    lean = train(make_cfg(*common, "epoch_metrics=monitored"), tmp_path / "lean", multirun=True)
+    assert set(full["history"]) > {"val/accuracy", "train/auroc", "val/nll"}
+    assert set(lean["history"]) == {"train/loss", "train/lr", "val/loss", "val/nll"}
+    for key, values in lean["history"].items():
+        assert values == full["history"][key], key
+    assert lean["best_epoch"] == full["best_epoch"]
+    finals = {k: v for k, v in full.items() if k.startswith(("val/", "test/"))}
+    assert len(finals) >= 14
+    assert {k: lean[k] for k in finals} == finals
+
+
 def _verdicts(root: Path) -> list[tuple[str, tuple[str, ...], frozenset[str]]]:
     study = analyse([root], root / "report")
     return [(v.best, tuple(v.identical), frozenset(s for s, _ in v.tied)) for v in study.verdicts]

@@ -439,7 +439,14 @@ def test_launcher_light_jobs_equal_hydras_own_job_configs_and_files(tmp_path) ->
         config=master,
     )
     jobs = [
-        ["data=breast_cancer", f"setup={setup}", f"optimizer.lr={lr}", f"seed={seed}"]
+        # as the sweeper hands them over: the swept values, then the command line's overrides
+        [
+            "data=breast_cancer",
+            f"setup={setup}",
+            f"optimizer.lr={lr}",
+            f"seed={seed}",
+            "experiment=compare_binary",
+        ]
         for setup in ("sigmoid_bce", "logits_focal")
         for lr in (0.0003, 0.01)
         for seed in (0, 2)
