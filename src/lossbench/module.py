@@ -68,6 +68,23 @@ _VALIDATION_HOOKS = (
 _PLAIN_PRECISION = (Precision, DoublePrecision, HalfPrecision, MixedPrecision)
 
 
+class _OnFirstUse(dict):
+    """A dict whose missing keys are built by ``factory(key)`` when first read.
+
+    >>> built = _OnFirstUse(str.upper)
+    >>> built["val"], list(built)
+    ('VAL', ['val'])
+    """
+
+    def __init__(self, factory: Any) -> None:
+        super().__init__()
+        self._factory = factory
+
+    def __missing__(self, key: Any) -> Any:
+        value = self[key] = self._factory(key)
+        return value
+
+
 def _device(metrics: ClassificationMetrics) -> torch.device:
     return next(iter(metrics.metrics.values())).device
 
@@ -188,10 +205,13 @@ class ClassifierModule(L.LightningModule):
         # persistent), and out of the module tree ``.to()``, ``.train()``/``.eval()`` and
         # ``state_dict()`` walk ~10 modules instead of ~40 (about 2 ms per fit). They follow
         # the scores' device themselves (_metrics).
-        self.stage_metrics: dict[str, ClassificationMetrics] = {
-            stage: ClassificationMetrics(task, n_targets, prefix=f"{stage}/", validate_args=False)
-            for stage in STAGES
-        }
+        # Built on first use (a stage's suite is ~15 torchmetrics objects, ~15 ms to build; a
+        # vectorized member or a run without a test split never uses some of them).
+        self.stage_metrics: dict[str, ClassificationMetrics] = _OnFirstUse(
+            lambda stage: ClassificationMetrics(
+                task, n_targets, prefix=f"{stage}/", validate_args=False
+            )
+        )
         self.stage_loss: dict[str, MeanMetric] = {
             stage: MeanMetric(nan_strategy="disable") for stage in STAGES
         }
@@ -200,22 +220,23 @@ class ClassifierModule(L.LightningModule):
         #: evaluation (:meth:`evaluate_split`) and testing compute every metric. Each epoch's
         #: full metric suite costs several times the step of a small model.
         self.epoch_metrics = epoch_metrics
-        self.fit_metrics: dict[str, ClassificationMetrics] = {}
-        if epoch_metrics == "monitored" and self.callback_metrics is not None:
-            self.fit_metrics = {
-                stage: ClassificationMetrics(
-                    task,
-                    n_targets,
-                    prefix=f"{stage}/",
-                    validate_args=False,
-                    only=[
-                        key.split("/", 1)[1]
-                        for key in self.callback_metrics
-                        if key.startswith(f"{stage}/") and key != f"{stage}/loss"
-                    ],
-                )
-                for stage in ("train", "val")
-            }
+        monitored = self.callback_metrics
+        self.fit_metrics: dict[str, ClassificationMetrics] = _OnFirstUse(
+            lambda stage: ClassificationMetrics(
+                task,
+                n_targets,
+                prefix=f"{stage}/",
+                validate_args=False,
+                only=[
+                    key.split("/", 1)[1]
+                    for key in monitored or ()
+                    if key.startswith(f"{stage}/") and key != f"{stage}/loss"
+                ],
+            )
+        )
+        #: Whether :attr:`fit_metrics` replace :attr:`stage_metrics` for train and val while
+        #: fitting (``epoch_metrics="monitored"`` with known monitors).
+        self._lean = epoch_metrics == "monitored" and monitored is not None
         #: Whether the metrics of :attr:`fit_metrics` are in use (while fitting).
         self._fitting = False
         self.history: dict[str, list[float]] = {}
@@ -277,7 +298,7 @@ class ClassifierModule(L.LightningModule):
 
     def _stage_metrics(self, stage: str) -> ClassificationMetrics:
         """The metrics ``stage`` accumulates now (see :attr:`fit_metrics`)."""
-        if self._fitting and stage in self.fit_metrics:
+        if self._fitting and self._lean and stage in ("train", "val"):
             return self.fit_metrics[stage]
         return self.stage_metrics[stage]
 

@@ -118,14 +118,16 @@ def analyse(
     from lossbench.report.plots import make_plots  # matplotlib: only once the input is good
     from lossbench.report.yardstick import yardstick_runs, yardstick_summary
 
-    study.yardstick_runs = yardstick_runs(selected)
-    study.yardstick = yardstick_summary(study.yardstick_runs, headline)
+    # The figures first: they are drawn in forked processes, which a process that already runs
+    # the yardstick's worker pool (threads) cannot start safely.
+    study.figures = make_plots(selected, summary, headline, out_dir / "plots")
     study.overview = family_overview(selected, metric, modes[metric])
     for family in study.overview:
         path = cd_diagram(family, out_dir / "plots" / f"critical_difference_{family.task}.png")
         if path is not None:
             study.overview_figures[family.task] = path
-    study.figures = make_plots(selected, summary, headline, out_dir / "plots")
+    study.yardstick_runs = yardstick_runs(selected)
+    study.yardstick = yardstick_summary(study.yardstick_runs, headline)
     return study
 
 

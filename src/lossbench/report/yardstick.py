@@ -93,16 +93,36 @@ def yardstick_runs(selected: pd.DataFrame) -> pd.DataFrame:
     on that split (read from a run's ``config.yaml``), with ``data``, ``seed`` and ``task``.
     A data set whose config cannot be read or loaded is left out."""
     done = selected[selected["status"] == "completed"]
-    rows = []
-    for (data, seed), group in done.groupby(["data", "seed"], sort=True):
-        config = Path(group["run_dir"].iloc[0]) / "config.yaml"
-        try:
-            data_cfg = yaml.safe_load(config.read_text())["data"]
-            row = fit_yardstick(data_cfg)
-        except (OSError, KeyError, TypeError, ValueError, yaml.YAMLError):
-            continue
-        rows.append({"data": data, "task": group["task"].iloc[0], "seed": seed, **row})
+    splits = [
+        (data, seed, group["task"].iloc[0], Path(group["run_dir"].iloc[0]) / "config.yaml")
+        for (data, seed), group in done.groupby(["data", "seed"], sort=True)
+    ]
+    if not splits:
+        return pd.DataFrame()
+    from joblib import Parallel, delayed
+
+    from lossbench.cpus import cores
+
+    # One process per core: ~20 splits of a few seconds each (digits' multinomial fits).
+    workers = max(1, min(len(splits), cores()))
+    fitted = Parallel(n_jobs=workers, backend="loky" if workers > 1 else "sequential")(
+        delayed(_fit_split)(config) for *_, config in splits
+    )
+    rows = [
+        {"data": data, "task": task, "seed": seed, **row}
+        for (data, seed, task, _), row in zip(splits, fitted, strict=True)
+        if row is not None
+    ]
     return pd.DataFrame(rows)
+
+
+def _fit_split(config: Path) -> dict[str, Any] | None:
+    """The yardstick of the split in a run's ``config.yaml``; None if it cannot be read."""
+    try:
+        data_cfg = yaml.safe_load(config.read_text())["data"]
+        return fit_yardstick(data_cfg)
+    except (OSError, KeyError, TypeError, ValueError, yaml.YAMLError):
+        return None
 
 
 def yardstick_summary(runs: pd.DataFrame, metrics: list[str]) -> pd.DataFrame | None:
