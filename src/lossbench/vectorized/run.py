@@ -30,12 +30,17 @@ log = logging.getLogger("lossbench")
 
 
 def train_group(
-    cfgs: Sequence[DictConfig], output_dirs: Sequence[str | Path]
+    cfgs: Sequence[DictConfig],
+    output_dirs: Sequence[str | Path],
+    *,
+    resolved: Sequence[dict[str, Any]] | None = None,
 ) -> list[dict[str, Any] | None]:
     """Train ``cfgs`` (configs that differ only in :data:`~lossbench.vectorized.grouping.
     VECTORIZED_KEYS`, see :func:`~lossbench.vectorized.grouping.group_key`) as one stacked
     model; write each member's run into its directory and return the records, in order
     (None where the directory already holds a completed run: it is never overwritten).
+    ``resolved``: the configs as resolved containers, where the caller has them (written as
+    each member's ``config.yaml`` without resolving the config again).
     """
     import lightning as L
 
@@ -46,8 +51,9 @@ def train_group(
     records: list[dict[str, Any] | None] = []
     members: list[Member] = []
     tables: dict[str, Any] = {}
-    for cfg, output_dir in zip(cfgs, output_dirs, strict=True):
-        member = _prepare(cfg, Path(output_dir), tables)
+    plain = resolved if resolved is not None else [None] * len(cfgs)
+    for cfg, output_dir, container in zip(cfgs, output_dirs, plain, strict=True):
+        member = _prepare(cfg, Path(output_dir), tables, container)
         records.append(None if member is None else member.record)
         if member is not None and member.error is None:
             members.append(member)
@@ -98,7 +104,12 @@ def train_group(
     return records
 
 
-def _prepare(cfg: DictConfig, output_dir: Path, tables: dict[str, Any]) -> Member | None:
+def _prepare(
+    cfg: DictConfig,
+    output_dir: Path,
+    tables: dict[str, Any],
+    resolved: dict[str, Any] | None = None,
+) -> Member | None:
     """Validate ``cfg`` and build its member as :func:`lossbench.train.train` builds the run."""
     import lightning as L
 
@@ -118,7 +129,7 @@ def _prepare(cfg: DictConfig, output_dir: Path, tables: dict[str, Any]) -> Membe
     member = Member.of(cfg, output_dir, record)
     try:
         record["task"] = validate(cfg)
-        OmegaConf.save(cfg, output_dir / "config.yaml", resolve=True)
+        _save_config(cfg, output_dir / "config.yaml", resolved)
         data = OmegaConf.to_container(cfg.data, resolve=True)
         key = json.dumps({k: v for k, v in data.items() if k != "split_seed"}, sort_keys=True)
         # The order of a run alone: seed, data module, loss, module (initial weights).
@@ -150,6 +161,18 @@ def _prepare(cfg: DictConfig, output_dir: Path, tables: dict[str, Any]) -> Membe
     record.update(n_outputs=datamodule.n_outputs, sizes=datamodule.sizes(), loss_params=loss)
     record.update(resumed_from=None)
     return member
+
+
+def _save_config(cfg: DictConfig, path: Path, resolved: dict[str, Any] | None) -> None:
+    """``config.yaml``: the resolved config (from ``resolved`` with libyaml's dumper where
+    given: the same YAML document, a fraction of OmegaConf's time)."""
+    if resolved is None:
+        OmegaConf.save(cfg, path, resolve=True)
+        return
+    import yaml
+
+    dumper = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
+    path.write_text(yaml.dump(resolved, Dumper=dumper, sort_keys=False, allow_unicode=True))
 
 
 def _batches(member: Member) -> int:

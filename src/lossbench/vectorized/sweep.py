@@ -138,7 +138,7 @@ def run_task(
             log.error("refused: %s", error)
             records = [{"status": "failed", "refused": True}]
     else:
-        records = train_group(configs, [Path(d) for d in output_dirs])
+        records = train_group(configs, [Path(d) for d in output_dirs], resolved=list(cfgs))
     for (sweep_dir, job), record in zip(marks or (), records, strict=False):
         mark_job(sweep_dir, job, _outcome(record))
     if len(configs) == 1:
