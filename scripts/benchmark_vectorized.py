@@ -7,8 +7,9 @@
 
 Every side trains the same jobs, in this process, with one torch thread (``--threads``):
 synthetic binary data (``data=synthetic_binary``, 20 000 x 20: 12 000 training rows), MLP
-20-64-64-1, Adam, ``checkpoint.write=at_end``, ``logger=none``; member ``k`` has ``seed=k`` and
-learning rate ``LRS[k % 4]``.
+20-64-64-1, Adam, ``checkpoint.write=at_end``, ``logger=none``, ``epoch_metrics=monitored`` (the
+studies' setting; ``--epoch-metrics all`` for every metric each epoch); member ``k`` has
+``seed=k`` and learning rate ``LRS[k % 4]``.
 
 - **K separate**: the K members trained one after another through ``lossbench.train.train``;
   the sum of their fit times (the records' ``train_seconds``).
@@ -45,8 +46,11 @@ from lossbench.vectorized.run import train_group
 LRS = (1e-3, 3e-3, 1e-2, 3e-2)
 
 
-def compose_cfg(k: int, batch_size: int, epochs: int, n_samples: int) -> DictConfig:
+def compose_cfg(
+    k: int, batch_size: int, epochs: int, n_samples: int, epoch_metrics: str = "monitored"
+) -> DictConfig:
     overrides = [
+        f"epoch_metrics={epoch_metrics}",
         "data=synthetic_binary",
         f"data.n_samples={n_samples}",
         f"data.batch_size={batch_size}",
@@ -75,8 +79,10 @@ def _fit(records: list[dict]) -> float:
     return sum(float(r["train_seconds"]) for r in records)
 
 
-def bench(k: int, batch_size: int, epochs: int, n_samples: int) -> dict[str, float]:
-    cfgs = [compose_cfg(i, batch_size, epochs, n_samples) for i in range(k)]
+def bench(
+    k: int, batch_size: int, epochs: int, n_samples: int, epoch_metrics: str = "monitored"
+) -> dict[str, float]:
+    cfgs = [compose_cfg(i, batch_size, epochs, n_samples, epoch_metrics) for i in range(k)]
     with tempfile.TemporaryDirectory(prefix="lossbench-vec-") as tmp:
         root = Path(tmp)
         start = time.perf_counter()
@@ -95,7 +101,7 @@ def bench(k: int, batch_size: int, epochs: int, n_samples: int) -> dict[str, flo
     }
 
 
-def sweep(epochs: int, n_samples: int) -> dict[str, float]:
+def sweep(epochs: int, n_samples: int, epoch_metrics: str = "monitored") -> dict[str, float]:
     """Wall and CPU time of ``lossbench-train -m seed=0,1,2 optimizer.lr=<4 values>`` per
     launcher (CPU time: user + system of the command's processes, which the turns other
     processes take on a shared machine leave out)."""
@@ -114,6 +120,7 @@ def sweep(epochs: int, n_samples: int) -> dict[str, float]:
                 f"data.n_samples={n_samples}",
                 "logger=none",
                 "checkpoint.write=at_end",
+                f"epoch_metrics={epoch_metrics}",
                 f"trainer.max_epochs={epochs}",
                 "seed=0,1,2",
                 "optimizer.lr=" + ",".join(str(lr) for lr in LRS),
@@ -136,6 +143,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--epochs", type=int, default=3)
     parser.add_argument("--n-samples", type=int, default=20_000)
     parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument(
+        "--epoch-metrics",
+        choices=("monitored", "all"),
+        default="monitored",
+        help="per-epoch metrics of every run (monitored: the studies' setting)",
+    )
     parser.add_argument("--sweep", action="store_true", help="also time a 12-job CLI sweep")
     parser.add_argument("--sweep-only", action="store_true", help="only the 12-job sweep")
     args = parser.parse_args(argv)
@@ -149,7 +162,8 @@ def main(argv: list[str] | None = None) -> int:
     logging.getLogger("lossbench").setLevel(logging.WARNING)
     print(
         f"{args.n_samples} x 20 synthetic, MLP 20-64-64-1, Adam, {args.epochs} epochs, "
-        f"{args.threads} thread(s); load average {os.getloadavg()[0]:.1f}"
+        f"{args.threads} thread(s), epoch_metrics={args.epoch_metrics}; "
+        f"load average {os.getloadavg()[0]:.1f}"
     )
     header = (
         f"{'batch':>5} {'K':>3} {'steps':>5} {'one s':>7} {'K sep. s':>8} {'vect. s':>8} "
@@ -160,7 +174,7 @@ def main(argv: list[str] | None = None) -> int:
         print(header)
     for batch_size in [] if args.sweep_only else args.batch_sizes:
         for k in args.ks:
-            r = bench(k, batch_size, args.epochs, args.n_samples)
+            r = bench(k, batch_size, args.epochs, args.n_samples, args.epoch_metrics)
             print(
                 f"{batch_size:>5} {k:>3} {r['steps']:>5} {r['one']:>7.2f} {r['separate']:>8.2f} "
                 f"{r['vectorized']:>8.2f} {r['vectorized'] / r['one']:>9.2f} "
@@ -169,7 +183,7 @@ def main(argv: list[str] | None = None) -> int:
                 flush=True,
             )
     if args.sweep or args.sweep_only:
-        times = sweep(args.epochs, args.n_samples)
+        times = sweep(args.epochs, args.n_samples, args.epoch_metrics)
         print(
             f"12-job sweep (seed=0,1,2 x 4 learning rates): basic {times['basic']:.1f} s wall, "
             f"{times['basic_cpu']:.1f} s CPU; vectorized {times['vectorized']:.1f} s wall, "
