@@ -472,3 +472,30 @@ def test_launcher_light_jobs_equal_hydras_own_job_configs_and_files(tmp_path) ->
             assert saved == job.files[name], name
         assert job.returned(0.5).return_value == 0.5
     assert len(launcher._light) == 2  # one composition per setup
+
+
+def test_launcher_resolves_again_only_what_a_jobs_values_can_change() -> None:
+    from hydra_plugins.lossbench_vectorized_launcher.launcher import (
+        _dynamic_leaves,
+        _interpolations,
+    )
+
+    config = {
+        "seed": 0,
+        "data": {"name": "wine", "split_seed": "${seed}", "tag": "${data.name}"},
+        "callbacks": {
+            "ckpt": {"dirpath": "${paths.run_dir}/checkpoints", "again": "${callbacks.ckpt}"}
+        },
+        "paths": {"run_dir": "${run_dir:}", "log_dir": "${paths.output_dir}", "output_dir": "o"},
+        "stamp": "${now:%H}",
+    }
+    leaves = _interpolations(config)
+    assert leaves["data.split_seed"] == "${seed}" and "seed" not in leaves
+    assert _dynamic_leaves(leaves, {"seed", "paths.run_dir"}) == [
+        "callbacks.ckpt.again",  # through a subtree that holds a dynamic leaf
+        "callbacks.ckpt.dirpath",
+        "data.split_seed",
+        "paths.run_dir",  # a resolver: may read anything
+        "stamp",
+    ]
+    assert _dynamic_leaves({"a": "${.b}"}, {"seed"}) is None  # relative: resolve in full

@@ -23,6 +23,7 @@ import copy
 import json
 import logging
 import os
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -42,7 +43,7 @@ from hydra.core.utils import (
 )
 from hydra.plugins.launcher import Launcher
 from hydra.types import HydraContext, TaskFunction
-from omegaconf import DictConfig, OmegaConf, open_dict, read_write
+from omegaconf import DictConfig, ListConfig, OmegaConf, open_dict, read_write
 
 log = logging.getLogger(__name__)
 
@@ -241,12 +242,21 @@ class _Base:
         self.task = OmegaConf.masked_copy(config, [k for k in config if k != "hydra"])
         #: The unresolved job config and its Hydra config, for ``.hydra/`` (plain containers).
         self.task_plain = OmegaConf.to_container(self.task, enum_to_str=True)
+        self.hydra_plain = OmegaConf.to_container(config.hydra, enum_to_str=True)
         text = json.dumps(self.task_plain, default=str)
         #: ``paths.run_dir: ${run_dir:}`` (Hydra's output directory) is set per job; any other
         #: interpolation of the Hydra config resolves with Hydra's config set per job.
         own = _raw(self.task, "paths.run_dir") == "${run_dir:}"
         self.run_dir_key = "paths.run_dir" if own else None
         self.reads_hydra = "${hydra:" in text or text.count("${run_dir:") > own
+        #: The interpolations a job's values can change (``data.split_seed: ${seed}``, the
+        #: run directory's): resolved per job; every other value is resolved once, with the
+        #: first job (:attr:`resolved`).
+        from lossbench.vectorized.grouping import VECTORIZED_KEYS
+
+        changing = {*VECTORIZED_KEYS, "paths.run_dir"}
+        self.dynamic = _dynamic_leaves(_interpolations(self.task_plain), changing)
+        self.resolved: dict | None = None
 
     def job(self, values: list[tuple[str, Any]], task_lines: list[str], idx: int) -> "_Job":
         """The job of ``values`` (its plain vectorizable overrides), ``task_lines`` (its
@@ -261,11 +271,10 @@ class _Base:
             for line in task_lines
             if line.split("=", 1)[0].lstrip("+~") not in dirname.exclude_keys
         )
+        override_dirname = dirname.item_sep.join(kept).replace("=", dirname.kv_sep)
         with read_write(config.hydra), open_dict(config.hydra):
             config.hydra.overrides.task = list(task_lines)
-            config.hydra.job.override_dirname = dirname.item_sep.join(kept).replace(
-                "=", dirname.kv_sep
-            )
+            config.hydra.job.override_dirname = override_dirname
             config.hydra.job.id = idx
             config.hydra.job.num = idx
         sweep = config.hydra.sweep
@@ -277,13 +286,18 @@ class _Base:
         if self.run_dir_key is not None:
             OmegaConf.update(self.task, self.run_dir_key, str(output_dir), merge=True)
         try:
-            plain = OmegaConf.to_container(self.task, resolve=True)
+            plain = self._resolve([key for key, _ in values])
         finally:
             if self.run_dir_key is not None:
                 OmegaConf.update(self.task, self.run_dir_key, "${run_dir:}", merge=True)
         task_plain = copy.deepcopy(self.task_plain)
-        for key, value in values:
-            _set(task_plain, key, value)
+        for key, _ in values:  # as the config's schema converted it
+            _set(task_plain, key, OmegaConf.select(self.task, key))
+        hydra_plain = copy.deepcopy(self.hydra_plain)
+        hydra_plain["overrides"]["task"] = list(task_lines)
+        job = config.hydra.job  # id and num as Hydra's schema typed them
+        hydra_plain["job"].update(override_dirname=override_dirname, id=job.id, num=job.num)
+        hydra_plain["runtime"]["output_dir"] = str(output_dir)
         return _Job(
             base=id(self),
             plain=plain,
@@ -291,12 +305,75 @@ class _Base:
             overrides=list(task_lines),
             files={
                 "config.yaml": task_plain,
-                "hydra.yaml": {"hydra": OmegaConf.to_container(config.hydra, enum_to_str=True)},
+                "hydra.yaml": {"hydra": hydra_plain},
                 "overrides.yaml": list(task_lines),
             },
             subdir=config.hydra.output_subdir,
             task_name=str(config.hydra.job.name),
         )
+
+    def _resolve(self, keys: list[str]) -> dict:
+        """The job config resolved: in full for the first job (or where the Hydra config is
+        read), else the first job's values with ``keys`` and :attr:`dynamic` resolved anew."""
+        if self.resolved is None or self.reads_hydra or self.dynamic is None:
+            plain = OmegaConf.to_container(self.task, resolve=True)
+            self.resolved = copy.deepcopy(plain)
+            return plain
+        plain = copy.deepcopy(self.resolved)
+        for key in (*keys, *self.dynamic):
+            value = OmegaConf.select(self.task, key)
+            if isinstance(value, DictConfig | ListConfig):
+                value = OmegaConf.to_container(value, resolve=True)
+            _set(plain, key, value)
+        return plain
+
+
+def _interpolations(container: Any, prefix: str = "") -> dict[str, str]:
+    """The leaves of an unresolved container that hold an interpolation: ``{path: text}``."""
+    found: dict[str, str] = {}
+    items = container.items() if isinstance(container, dict) else enumerate(container)
+    for key, value in items:
+        path = f"{prefix}{key}"
+        if isinstance(value, dict | list):
+            found |= _interpolations(value, f"{path}.")
+        elif isinstance(value, str) and "${" in value:
+            found[path] = value
+    return found
+
+
+def _dynamic_leaves(leaves: dict[str, str], changing: set[str]) -> list[str] | None:
+    """The interpolated leaves whose value can depend on the ``changing`` keys, directly or
+    through other interpolations; None where that cannot be read off the text (a relative
+    reference, a list element: the job is then resolved in full). A resolver call counts as
+    depending on everything (it may read anything)."""
+    if any("${." in text for text in leaves.values()) or any(
+        part.isdigit() for path in leaves for part in path.split(".")
+    ):
+        return None
+    references = {path: _REFERENCE.findall(text) for path, text in leaves.items()}
+    dynamic = {path for path, text in leaves.items() if _RESOLVER.search(text)}
+    changed = True
+    while changed:
+        changed = False
+        for path, refs in references.items():
+            if path in dynamic:
+                continue
+            targets = changing | dynamic
+            if any(_related(ref, target) for ref in refs for target in targets):
+                dynamic.add(path)
+                changed = True
+    return sorted(dynamic)
+
+
+def _related(a: str, b: str) -> bool:
+    """Whether config paths ``a`` and ``b`` are one, or one holds the other."""
+    return a == b or a.startswith(f"{b}.") or b.startswith(f"{a}.")
+
+
+#: A node reference inside an interpolation: ``${data.name}``.
+_REFERENCE = re.compile(r"\$\{\s*([A-Za-z_][\w.\-]*)\s*\}")
+#: A resolver call: ``${now:%H}``, ``${run_dir:}``.
+_RESOLVER = re.compile(r"\$\{\s*[A-Za-z_][\w.\-]*\s*:")
 
 
 @dataclass
