@@ -1,4 +1,4 @@
-"""The task x head x loss cells, from the registries, and one tiny data set per task.
+"""The task x head x loss cells, from the registries, and one data set per task.
 
 Shared by the tests that train or refuse every cell; nothing here is a copy of the table:
 whether a cell is accepted comes from :func:`lossbench.compatibility.check`, and the tests
@@ -19,6 +19,12 @@ TINY_DATA: dict[str, tuple[str, ...]] = {
     "binary": ("data=synthetic_binary", "data.n_samples=100"),
     "multilabel": ("data=synthetic_multilabel", "data.n_samples=100"),
     "multiclass": ("data=synthetic_multiclass", "data.n_samples=100"),
+}
+#: A small real data set per task (a few hundred rows): what the CLI and eval tests train on.
+TASK_DATA: dict[str, str] = {
+    "binary": "breast_cancer",
+    "multilabel": "digits_multilabel",
+    "multiclass": "wine",
 }
 CELLS: list[tuple[str, str, str]] = list(itertools.product(TASKS, HEADS, LOSSES))
 ACCEPTED = [cell for cell in CELLS if check(*cell).ok]

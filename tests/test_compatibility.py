@@ -25,9 +25,10 @@ from lossbench.compatibility import (
 )
 from lossbench.heads import HEADS, OUTPUT_KIND_TEXT, build_head
 from lossbench.losses import LOSSES, build_loss, encode_targets, n_outputs
+from lossbench.metric_names import LOGGED_METRICS
 from lossbench.tasks import TASKS
 from lossbench.train import train
-from lossbench.validation import METRICS, ConfigError, validate
+from lossbench.validation import ConfigError, validate
 
 
 def refusal_through_validation(make_cfg, task: str, head: str, loss: str) -> str:
@@ -87,7 +88,7 @@ def test_accepted_cell_trains_through_lightning(make_cfg, tmp_path, cell):
     assert record["status"] == "completed", record["error"]
     assert record["task"] == task and record["epochs"] == 2
     for stage in ("val", "test"):
-        for metric in METRICS[task]:
+        for metric in LOGGED_METRICS[task]:
             assert np.isfinite(record[f"{stage}/{metric}"]), f"{stage}/{metric}"
     first, last = record["history"]["train/loss"]
     assert last < first, (first, last)
