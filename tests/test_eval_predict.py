@@ -234,7 +234,7 @@ def test_missing_and_truncated_checkpoints_are_refused(make_cfg, tmp_path):
 # ---------------------------------------------------------------------- lossbench-predict
 
 
-@pytest.mark.parametrize(("task", "head", "loss"), ACCEPTED, ids=cell_id)
+@pytest.mark.parametrize(("task", "head", "loss"), ACCEPTED, ids=[cell_id(c) for c in ACCEPTED])
 def test_predictions_are_the_modules_probabilities(make_cfg, tmp_path, csv_files, task, head, loss):
     training, new = csv_files[task]
     cfg = make_cfg(
@@ -316,11 +316,10 @@ def test_predict_cli_writes_original_class_values(make_cfg, tmp_path):
     assert got["predicted"] == [str(ids[i]) for i in probs.argmax(axis=1)]
     np.testing.assert_allclose(probs.sum(axis=1), 1.0)
 
+    # the same refusal through the CLI: test_refusals_cli.py, predict-missing-feature-column
     _write_csv(cwd / "bad.csv", ["f0", "f2", "digit"], [[1.0, 2.0, 3]])
-    result = _predict_cli(ckpt, "data.path=bad.csv", cwd=cwd)
-    assert result.returncode == 2 and "Traceback" not in result.stderr
-    assert "trained on feature column(s) this file lacks: 'f1', 'f3'" in result.stderr
-    assert "the file has 'f0', 'f2', 'digit'" in result.stderr
+    with pytest.raises(DataError, match=r"this file lacks: 'f1', 'f3'.*the file has 'f0', 'f2'"):
+        predict(record["best_checkpoint"], cwd / "bad.csv")
 
 
 def test_predict_refuses_bad_input_with_the_fix(make_cfg, tmp_path, csv_files):

@@ -38,7 +38,7 @@ def _module(task: str, head: str, loss: str, dm: ClassificationDataModule) -> Cl
     )
 
 
-@pytest.mark.parametrize(("task", "head", "loss"), ACCEPTED, ids=cell_id)
+@pytest.mark.parametrize(("task", "head", "loss"), ACCEPTED, ids=[cell_id(c) for c in ACCEPTED])
 def test_head_and_loss_run_in_float32_under_bf16_autocast(task, head, loss):
     data = {"name": TASK_DATA[task], "batch_size": 64, "split_seed": 0}
     dm = ClassificationDataModule({**data, "val_fraction": 0.2, "test_fraction": 0.2}, loss, seed=0)
@@ -150,7 +150,9 @@ def test_float16_autocast_on_gpu_is_accepted():
 
 
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
-@pytest.mark.parametrize(("task", "head", "loss"), PROBABILITY_CELLS, ids=cell_id)
+@pytest.mark.parametrize(
+    ("task", "head", "loss"), PROBABILITY_CELLS, ids=[cell_id(c) for c in PROBABILITY_CELLS]
+)
 @pytest.mark.parametrize("precision", ["16-mixed", "bf16-mixed"])
 def test_bce_family_trains_under_cuda_autocast(task, head, loss, precision):
     """On CUDA, BCELoss under autocast raises "unsafe to autocast"; the policy avoids it."""

@@ -178,6 +178,7 @@ def test_cli_refused_combination_exits_nonzero_before_writing(tmp_path):
     assert not (tmp_path / "outputs").exists()
 
 
+@pytest.mark.slow  # a multirun in a fresh process; test_sweeper runs `-m` in the default suite
 def test_cli_multirun_records_refused_job_and_runs_the_rest(tmp_path):
     result = _cli(
         "-m",

@@ -16,8 +16,6 @@ TASKS: dict[str, tuple[str, str, str]] = {
     "multilabel": ("synthetic_multilabel", "logits", "bce_with_logits"),
     "multiclass": ("synthetic_multiclass", "logits", "cross_entropy"),
 }
-
-
 #: The small multirun timed by `--study sweep`: 6 valid jobs with the default settings.
 SWEEP_JOBS = (
     "data=breast_cancer",
@@ -25,7 +23,6 @@ SWEEP_JOBS = (
     "loss=bce_with_logits,cross_entropy,focal",
     "seed=0,1",
 )
-
 #: lossbench's sides: config overrides after --override. "lossbench" is the default config
 #: (best and last checkpoint written every epoch, exact resume); "lossbench_at_end" what the
 #: studies use (both written once, at the end); "lossbench_no_files" no checkpoint files, the
