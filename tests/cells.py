@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import itertools
 
+import pytest
+
 from lossbench.compatibility import check
 from lossbench.heads import HEADS
 from lossbench.losses import LOSSES
@@ -34,3 +36,16 @@ REFUSED = [cell for cell in CELLS if not check(*cell).ok]
 def cell_id(cell: tuple[str, str, str]) -> str:
     """``multiclass-log_softmax-nll``."""
     return "-".join(cell)
+
+
+def one_per_task_and_head(cells: list[tuple[str, str, str]]) -> list:
+    """``(task, head, loss)`` parameters: the first cell of each task and head in the default
+    suite, the other cells marked ``slow`` (``make test-slow``), for checks that train or
+    compose a config per cell and whose behaviour follows the task and the head's output."""
+    seen: set[tuple[str, str]] = set()
+    params = []
+    for task, head, loss in cells:
+        marks = pytest.mark.slow if (task, head) in seen else ()
+        seen.add((task, head))
+        params.append(pytest.param(task, head, loss, id=cell_id((task, head, loss)), marks=marks))
+    return params

@@ -13,7 +13,7 @@ import pytest
 import torch
 from sklearn.datasets import make_classification, make_multilabel_classification
 
-from cells import ACCEPTED, TASK_DATA, cell_id
+from cells import ACCEPTED, TASK_DATA, one_per_task_and_head
 from cli_process import run_module
 from lossbench.checkpoint import CheckpointError, load_checkpoint
 from lossbench.data.csv_loader import load_csv
@@ -234,7 +234,7 @@ def test_missing_and_truncated_checkpoints_are_refused(make_cfg, tmp_path):
 # ---------------------------------------------------------------------- lossbench-predict
 
 
-@pytest.mark.parametrize(("task", "head", "loss"), ACCEPTED, ids=[cell_id(c) for c in ACCEPTED])
+@pytest.mark.parametrize(("task", "head", "loss"), one_per_task_and_head(ACCEPTED))
 def test_predictions_are_the_modules_probabilities(make_cfg, tmp_path, csv_files, task, head, loss):
     training, new = csv_files[task]
     cfg = make_cfg(
