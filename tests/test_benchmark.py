@@ -82,7 +82,7 @@ def test_every_cell_is_a_valid_config_with_the_cell_settings(bench: ModuleType) 
             )
 
 
-@pytest.mark.slow  # about 3 minutes: a benchmark, not a unit test
+@pytest.mark.slow  # about 3 minutes on 2 idle cores (a benchmark, not a unit test)
 def test_quick_benchmark_writes_a_ratio_per_task_and_batch_size(tmp_path):
     out = tmp_path / "bench.json"
     proc = subprocess.run(
@@ -97,7 +97,7 @@ def test_quick_benchmark_writes_a_ratio_per_task_and_batch_size(tmp_path):
         ],
         capture_output=True,
         text=True,
-        timeout=300,
+        timeout=900,  # a busy machine can triple it
         check=False,
     )
     assert proc.returncode == 0, proc.stderr[-3000:] or proc.stdout[-3000:]
