@@ -65,21 +65,21 @@ def test_every_cell_is_a_valid_config_with_the_cell_settings(bench: ModuleType) 
         n_samples=300, epochs=2, repeats=1, batch_sizes=(64,), threads=1, quick=True,
         tracemalloc=False, study="none", overrides=("optimizer.lr=1e-2",),
     )  # fmt: skip
-    for task, (data, head, loss) in bench.settings.TASKS.items():
-        for side, extra in bench.settings.LOSSBENCH_SIDES.items():
-            cfg = bench.settings.compose_cfg(task, 64, settings, extra=extra)
-            assert validate(cfg) == task, (task, side)
-            assert (cfg.data.name, cfg.head.name, cfg.loss.name) == (data, head, loss)
-            assert (cfg.data.n_samples, cfg.data.batch_size) == (300, 64)
-            assert cfg.trainer.max_epochs == 2 and cfg.optimizer.lr == 1e-2
-            assert (
-                cfg.checkpoint.write
-                == {
-                    "lossbench": "every_epoch",
-                    "lossbench_at_end": "at_end",
-                    "lossbench_no_files": "never",
-                }[side]
-            )
+    tasks, sides = bench.settings.TASKS, bench.settings.LOSSBENCH_SIDES
+    assert len(tasks) == len(sides) == 3
+    # each task with one of lossbench's sides: every task and every side composed once
+    written = {
+        "lossbench": "every_epoch",
+        "lossbench_at_end": "at_end",
+        "lossbench_no_files": "never",
+    }
+    for (task, (data, head, loss)), (side, extra) in zip(tasks.items(), sides.items(), strict=True):
+        cfg = bench.settings.compose_cfg(task, 64, settings, extra=extra)
+        assert validate(cfg) == task, (task, side)
+        assert (cfg.data.name, cfg.head.name, cfg.loss.name) == (data, head, loss)
+        assert (cfg.data.n_samples, cfg.data.batch_size) == (300, 64)
+        assert cfg.trainer.max_epochs == 2 and cfg.optimizer.lr == 1e-2
+        assert cfg.checkpoint.write == written[side]
 
 
 @pytest.mark.slow  # about 3 minutes on 2 idle cores (a benchmark, not a unit test)
