@@ -1,4 +1,6 @@
-"""Smoke test of scripts/benchmark.py: it runs end to end and writes a complete JSON report.
+"""scripts/benchmark.py (the ``bench`` package in scripts/bench/): its documented flags parse,
+its cells are valid lossbench configs, and (slow) it runs end to end and writes a complete JSON
+report.
 
 Speed is never asserted here: only that every cell was measured and every timing is positive.
 """
@@ -6,13 +8,19 @@ Speed is never asserted here: only that every cell was measured and every timing
 from __future__ import annotations
 
 import json
+import shlex
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
+from types import ModuleType
 
 import pytest
 
+from lossbench.validation import validate
+
 REPO = Path(__file__).resolve().parents[1]
+ENTRY = REPO / "scripts" / "benchmark.py"
 TASKS = ("binary", "multilabel", "multiclass")
 #: hand-written (default and fused Adam), lossbench with each checkpoint setting.
 SIDES = (
@@ -25,13 +33,62 @@ SIDES = (
 BATCH_SIZES = (128, 1024)
 
 
-@pytest.mark.slow  # about 3 minutes: a benchmark, not a unit test
+@pytest.fixture(scope="module")
+def bench() -> Iterator[ModuleType]:
+    """The ``bench`` package, imported as ``scripts/benchmark.py`` imports it."""
+    sys.path.insert(0, str(REPO / "scripts"))
+    try:
+        import bench.cli
+        import bench.settings
+
+        yield bench
+    finally:
+        sys.path.remove(str(REPO / "scripts"))
+
+
+def test_the_documented_commands_parse(bench: ModuleType) -> None:
+    usage = [
+        shlex.split(line.split("#")[0])[2:]
+        for line in ENTRY.read_text().split('"""')[1].splitlines()
+        if "scripts/benchmark.py" in line
+    ]
+    assert len(usage) == 6
+    parsed = [bench.cli.parse_args(argv) for argv in usage]
+    assert parsed[0].study == "standard" and parsed[0].repeats is None
+    assert parsed[1].repeats == 9 and parsed[1].json == Path("bench.json")
+    assert parsed[2].quick and parsed[3].study == "sweep"
+    assert parsed[4].profile == Path("a.prof") and parsed[5].override == ["optimizer.lr=1e-2"]
+
+
+def test_every_cell_is_a_valid_config_with_the_cell_settings(bench: ModuleType) -> None:
+    settings = bench.settings.Settings(
+        n_samples=300, epochs=2, repeats=1, batch_sizes=(64,), threads=1, quick=True,
+        tracemalloc=False, study="none", overrides=("optimizer.lr=1e-2",),
+    )  # fmt: skip
+    tasks, sides = bench.settings.TASKS, bench.settings.LOSSBENCH_SIDES
+    assert len(tasks) == len(sides) == 3
+    # each task with one of lossbench's sides: every task and every side composed once
+    written = {
+        "lossbench": "every_epoch",
+        "lossbench_at_end": "at_end",
+        "lossbench_no_files": "never",
+    }
+    for (task, (data, head, loss)), (side, extra) in zip(tasks.items(), sides.items(), strict=True):
+        cfg = bench.settings.compose_cfg(task, 64, settings, extra=extra)
+        assert validate(cfg) == task, (task, side)
+        assert (cfg.data.name, cfg.head.name, cfg.loss.name) == (data, head, loss)
+        assert (cfg.data.n_samples, cfg.data.batch_size) == (300, 64)
+        assert cfg.trainer.max_epochs == 2 and cfg.optimizer.lr == 1e-2
+        assert cfg.checkpoint.write == written[side]
+
+
+@pytest.mark.slow  # about 3 minutes on 2 idle cores (a benchmark, not a unit test)
 def test_quick_benchmark_writes_a_ratio_per_task_and_batch_size(tmp_path):
     out = tmp_path / "bench.json"
     proc = subprocess.run(
         [
             sys.executable,
-            str(REPO / "scripts" / "benchmark.py"),
+            str(ENTRY),
             "--quick",
             "--study",
             "sweep",
@@ -40,7 +97,7 @@ def test_quick_benchmark_writes_a_ratio_per_task_and_batch_size(tmp_path):
         ],
         capture_output=True,
         text=True,
-        timeout=300,
+        timeout=900,  # a busy machine can triple it
         check=False,
     )
     assert proc.returncode == 0, proc.stderr[-3000:] or proc.stdout[-3000:]

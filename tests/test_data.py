@@ -8,9 +8,9 @@ import numpy as np
 import pytest
 from sklearn.datasets import load_digits
 
-from lossbench.data.csv_loader import DataError, LoadedTable
 from lossbench.data.datasets import DATASETS, load_table, task_of
 from lossbench.data.splits import split_table
+from lossbench.data.table import DataError, LoadedTable
 from lossbench.train import config_dir
 
 SPLIT = {"split_seed": 0, "val_fraction": 0.2, "test_fraction": 0.2}

@@ -13,14 +13,13 @@ import pytest
 import torch
 from sklearn.datasets import make_classification, make_multilabel_classification
 
+from cells import ACCEPTED, TASK_DATA, one_per_task_and_head
 from cli_process import run_module
 from lossbench.checkpoint import CheckpointError, load_checkpoint
-from lossbench.compatibility import check
-from lossbench.data.csv_loader import DataError, load_csv
+from lossbench.data.csv_loader import load_csv
 from lossbench.data.datamodule import ClassificationDataModule
+from lossbench.data.table import DataError
 from lossbench.evaluate import EvaluationError, check_out, evaluate
-from lossbench.heads import HEADS
-from lossbench.losses import LOSSES
 from lossbench.metrics import to_probabilities
 from lossbench.module import ClassifierModule
 from lossbench.predict import predict, write_predictions
@@ -28,8 +27,6 @@ from lossbench.tasks import TASKS
 from lossbench.train import train
 
 REPO = Path(__file__).resolve().parents[1]
-TASK_DATA = {"binary": "breast_cancer", "multilabel": "digits_multilabel", "multiclass": "wine"}
-VALID = [(t, h, loss) for t in TASKS for h in HEADS for loss in LOSSES if check(t, h, loss).ok]
 FEATURES = ["f0", "f1", "f2", "f3"]
 #: Label columns of the CSV of each task (multi-class: one column of class names).
 LABELS = {"binary": ["y"], "multilabel": ["red", "green", "blue"], "multiclass": ["animal"]}
@@ -237,7 +234,7 @@ def test_missing_and_truncated_checkpoints_are_refused(make_cfg, tmp_path):
 # ---------------------------------------------------------------------- lossbench-predict
 
 
-@pytest.mark.parametrize(("task", "head", "loss"), VALID, ids=["-".join(c) for c in VALID])
+@pytest.mark.parametrize(("task", "head", "loss"), one_per_task_and_head(ACCEPTED))
 def test_predictions_are_the_modules_probabilities(make_cfg, tmp_path, csv_files, task, head, loss):
     training, new = csv_files[task]
     cfg = make_cfg(
@@ -319,11 +316,10 @@ def test_predict_cli_writes_original_class_values(make_cfg, tmp_path):
     assert got["predicted"] == [str(ids[i]) for i in probs.argmax(axis=1)]
     np.testing.assert_allclose(probs.sum(axis=1), 1.0)
 
+    # the same refusal through the CLI: test_refusals_cli.py, predict-missing-feature-column
     _write_csv(cwd / "bad.csv", ["f0", "f2", "digit"], [[1.0, 2.0, 3]])
-    result = _predict_cli(ckpt, "data.path=bad.csv", cwd=cwd)
-    assert result.returncode == 2 and "Traceback" not in result.stderr
-    assert "trained on feature column(s) this file lacks: 'f1', 'f3'" in result.stderr
-    assert "the file has 'f0', 'f2', 'digit'" in result.stderr
+    with pytest.raises(DataError, match=r"this file lacks: 'f1', 'f3'.*the file has 'f0', 'f2'"):
+        predict(record["best_checkpoint"], cwd / "bad.csv")
 
 
 def test_predict_refuses_bad_input_with_the_fix(make_cfg, tmp_path, csv_files):

@@ -16,10 +16,10 @@ from torch import nn
 
 from lossbench.callbacks import BestAndLastCheckpoint, BestWeightsInMemory, snapshot
 from lossbench.data.datamodule import ClassificationDataModule
+from lossbench.metric_names import LOGGED_METRICS
 from lossbench.module import validates_inline
 from lossbench.optim import build_optimizer
 from lossbench.train import build_module, resolved_loss, train
-from lossbench.validation import METRICS
 
 EPOCHS = 3
 
@@ -202,7 +202,7 @@ def test_loggers_get_every_metric_and_callbacks_the_monitored_ones(make_cfg, tmp
     assert set(trainer.callback_metrics) == {"val/nll", "val/auroc"}
     with open(tmp_path / "logs" / "metrics.csv", newline="") as f:
         rows = list(csv.DictReader(f))
-    names = [f"{stage}/{m}" for stage in ("train", "val") for m in METRICS["multiclass"]]
+    names = [f"{stage}/{m}" for stage in ("train", "val") for m in LOGGED_METRICS["multiclass"]]
     names.append("train/lr")  # the learning rate of each epoch
     assert set(names) | {"epoch", "step"} == set(rows[0])
     for name in names:  # one value per epoch, at the epoch's last optimizer step

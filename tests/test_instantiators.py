@@ -116,6 +116,7 @@ def test_bad_callbacks_and_schedulers_are_refused_with_the_choices(make_cfg, ove
         validate(make_cfg(*RUN, *overrides))  # FAST sets trainer.max_epochs=2
 
 
+@pytest.mark.slow  # a fresh process importing Lightning; the message is checked in-process above
 def test_misspelt_callback_target_is_refused_by_the_cli_before_training(tmp_path):
     result = run_module(
         "lossbench.train",

@@ -19,9 +19,9 @@ from sklearn.metrics import (
 from torchmetrics import Metric
 from torchmetrics.functional.classification import binary_auroc
 
+from lossbench.metric_names import METRIC_NAMES
 from lossbench.metrics import (
     ECE_BINS,
-    METRIC_NAMES,
     ClassificationMetrics,
     saturated_fraction,
     saturated_mask,

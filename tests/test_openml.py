@@ -12,8 +12,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from lossbench.data.csv_loader import DataError
 from lossbench.data.openml import infer_task, load_openml
+from lossbench.data.table import DataError
 from lossbench.train import train
 from lossbench.validation import ConfigError, validate
 

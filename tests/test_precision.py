@@ -12,21 +12,16 @@ import pytest
 import torch
 from torch.nn import functional as F
 
-from lossbench.compatibility import check
+from cells import ACCEPTED, TASK_DATA, cell_id
 from lossbench.data.datamodule import ClassificationDataModule
-from lossbench.heads import HEADS
 from lossbench.losses import LOSSES
 from lossbench.module import ClassifierModule
 from lossbench.precision import at_least_float32, check_precision, resolves_to_cpu
-from lossbench.tasks import TASKS
 from lossbench.train import train
 from lossbench.validation import ConfigError, validate
 
-TASK_DATA = {"binary": "breast_cancer", "multilabel": "digits_multilabel", "multiclass": "wine"}
-CELLS = [(t, h, name) for t in TASKS for h in HEADS for name in LOSSES]
-VALID = [c for c in CELLS if check(*c).ok]
 ADAM = {"name": "adam", "lr": 1e-3, "weight_decay": 0.0, "betas": [0.9, 0.999], "eps": 1e-8}
-PROBABILITY_CELLS = [c for c in VALID if LOSSES[c[2]].expects == "probabilities"]
+PROBABILITY_CELLS = [c for c in ACCEPTED if LOSSES[c[2]].expects == "probabilities"]
 NO_GPU = resolves_to_cpu("auto")
 
 
@@ -43,7 +38,7 @@ def _module(task: str, head: str, loss: str, dm: ClassificationDataModule) -> Cl
     )
 
 
-@pytest.mark.parametrize(("task", "head", "loss"), VALID, ids=["-".join(c) for c in VALID])
+@pytest.mark.parametrize(("task", "head", "loss"), ACCEPTED, ids=[cell_id(c) for c in ACCEPTED])
 def test_head_and_loss_run_in_float32_under_bf16_autocast(task, head, loss):
     data = {"name": TASK_DATA[task], "batch_size": 64, "split_seed": 0}
     dm = ClassificationDataModule({**data, "val_fraction": 0.2, "test_fraction": 0.2}, loss, seed=0)
@@ -156,7 +151,7 @@ def test_float16_autocast_on_gpu_is_accepted():
 
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
 @pytest.mark.parametrize(
-    ("task", "head", "loss"), PROBABILITY_CELLS, ids=["-".join(c) for c in PROBABILITY_CELLS]
+    ("task", "head", "loss"), PROBABILITY_CELLS, ids=[cell_id(c) for c in PROBABILITY_CELLS]
 )
 @pytest.mark.parametrize("precision", ["16-mixed", "bf16-mixed"])
 def test_bce_family_trains_under_cuda_autocast(task, head, loss, precision):

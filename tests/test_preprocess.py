@@ -9,10 +9,11 @@ import numpy as np
 import pytest
 import torch
 
-from lossbench.data.csv_loader import DataError, LoadedTable, load_csv
+from lossbench.data.csv_loader import load_csv
 from lossbench.data.datamodule import ClassificationDataModule
 from lossbench.data.preprocess import Preprocessor, fit_preprocessor
 from lossbench.data.splits import split_and_standardize
+from lossbench.data.table import DataError, LoadedTable
 from lossbench.metrics import to_probabilities
 from lossbench.module import ClassifierModule
 from lossbench.predict import predict

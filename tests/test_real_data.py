@@ -11,9 +11,9 @@ import pytest
 
 from cli_process import run_module
 from lossbench.data import packaged
-from lossbench.data.csv_loader import DataError
 from lossbench.data.datamodule import ClassificationDataModule
 from lossbench.data.datasets import DATASETS, load_table
+from lossbench.data.table import DataError
 from lossbench.train import config_dir, train
 from lossbench.validation import ConfigError, validate
 

@@ -7,8 +7,9 @@ directory nor in the shared run directories that eval, predict and resume read. 
 inputs that must now *work* (a byte-order mark, a ``;`` or tab separated file).
 
 The processes run four at a time and share one session-wide result table. Rows marked ``fast``
-run in the default suite; the rest (each process imports torch, seconds on a small machine)
-run with ``make test-slow``.
+run in the default suite: a training config and a report refused before torch is imported, and
+one checkpoint refusal (eval; predict reads checkpoints the same way). The rest (most processes
+import torch and Lightning: many seconds each on a small machine) run with ``make test-slow``.
 """
 
 from __future__ import annotations
@@ -93,7 +94,7 @@ def data(text: str | bytes) -> tuple[tuple[str, str | bytes], ...]:
 # fmt: off
 CATALOGUE: list[Case] = [
     # ---- the CSV file ------------------------------------------------------------------------
-    refused("csv-empty", "train", CSV, ["data.csv", "the file is empty"], data(""), fast=True),
+    refused("csv-empty", "train", CSV, ["data.csv", "the file is empty"], data("")),
     refused("csv-header-only", "train", CSV, ["header", "no data rows"], data("a,b,y\n")),
     refused("csv-duplicate-columns", "train", CSV, ["duplicated column names", "'a' at columns [1, 2]"],
             data(csv_text(header=("a", "a", "y")))),
@@ -137,11 +138,12 @@ CATALOGUE: list[Case] = [
     Case("csv-byte-order-mark-works", "train", (*QUICK, *CSV), ("delimiter ','",),
          data(("\ufeff" + GOOD).encode("utf-8")), outcome="works"),
     Case("csv-semicolon-works", "train", (*QUICK, *CSV), ("delimiter ';' (detected)",),
-         data(csv_text(sep=";")), outcome="works", fast=True),
+         data(csv_text(sep=";")), outcome="works"),
     Case("csv-tab-works", "train", (*QUICK, *CSV), ("delimiter '\\t' (detected)",),
          data(csv_text(sep="\t")), outcome="works"),
     # ---- config values -----------------------------------------------------------------------
-    refused("seed-negative", "train", ("seed=-5",), ["seed=-5 is not a seed", "0 to 4294967295"]),
+    refused("seed-negative", "train", ("seed=-5",), ["seed=-5 is not a seed", "0 to 4294967295"],
+            fast=True),
     refused("seed-too-large", "train", ("seed=4294967296",), ["seed=4294967296 is not a seed"]),
     refused("split-seed-negative", "train", ("data.split_seed=-1",), ["data.split_seed=-1"]),
     refused("lr-negative", "train", ("optimizer.lr=-1",), ["optimizer.lr=-1", "positive"]),
@@ -157,7 +159,7 @@ CATALOGUE: list[Case] = [
     refused("unknown-metric", "train", ("optimized_metric=val/bogus",), ["val/bogus", "Valid: val/loss"]),
     # ---- hardware ----------------------------------------------------------------------------
     refused("accelerator-gpu", "train", ("trainer.accelerator=gpu",),
-            ["trainer.accelerator=gpu needs a GPU", "trainer.accelerator=auto"], cpu_only=True, fast=True),
+            ["trainer.accelerator=gpu needs a GPU", "trainer.accelerator=auto"], cpu_only=True),
     refused("accelerator-cuda", "train", ("trainer.accelerator=cuda",), ["needs a CUDA GPU"],
             cpu_only=True),
     refused("accelerator-mps", "train", ("trainer.accelerator=mps",), ["needs an Apple"], cpu_only=True),
@@ -192,7 +194,7 @@ CATALOGUE: list[Case] = [
     refused("eval-out-is-a-record", "eval", ("ckpt_path={iris_ckpt}", "out=metrics.json"),
             ["would overwrite a run record"], ()),
     refused("predict-not-a-checkpoint", "predict", ("ckpt_path=notes.ckpt", "data.path=data.csv"),
-            ["is not a readable torch checkpoint"], (("notes.ckpt", "x"), ("data.csv", GOOD)), fast=True),
+            ["is not a readable torch checkpoint"], (("notes.ckpt", "x"), ("data.csv", GOOD))),
     refused("predict-missing-feature-column", "predict", ("ckpt_path={csv_ckpt}", "data.path=new.csv"),
             ["this file lacks: 'b'", "the file has 'a', 'y'"],
             (("new.csv", "a,y\n1,0\n2,1\n"),)),
@@ -206,7 +208,7 @@ CATALOGUE: list[Case] = [
             (("study", None),), fast=True),
     Case("report-corrupted-record", "report", ("study",), ("skipped", "bad/metrics.json",
          "unreadable metrics.json"), (("study/bad/metrics.json", '{"status": "compl'),),
-         outcome="warns", fast=True),
+         outcome="warns"),
     refused("report-all-records-corrupted", "report", ("study",), ["none of the 1 metrics.json"],
             (("study/bad/metrics.json", "[]"),)),
     # ---- a sweep: the refused job is recorded, the others run --------------------------------

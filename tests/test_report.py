@@ -17,11 +17,11 @@ import pytest
 from scipy import stats
 
 from cli_process import run_module
+from lossbench.metric_names import metric_mode
 from lossbench.report import ReportError, build_report
 from lossbench.report.collect import SkippedRecordWarning, load_runs
 from lossbench.report.compare import choose_baselines, compare_with_baselines
 from lossbench.report.stats import BETTER, SAME, UNDETERMINED, WORSE, paired_test, summarize
-from lossbench.validation import metric_mode
 from run_records import write_run
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import sys
 from pathlib import Path
@@ -50,6 +51,21 @@ def test_setup_sets_head_loss_and_name(make_cfg, setup: str) -> None:
 ACROSS_TASKS = ("compare_all", "compare_real")
 
 
+@functools.cache
+def _task(data: str) -> str:
+    """The task of ``data=<data>`` (composed once per data set for all experiments)."""
+    with initialize_config_dir(config_dir=str(config_dir()), version_base="1.3"):
+        return task_of(compose("train", overrides=[f"data={data}"]).data)
+
+
+@functools.cache
+def _head_and_loss(setup: str) -> tuple[str, str]:
+    """The head and loss ``setup=<setup>`` sets (a setup sets nothing that depends on data)."""
+    with initialize_config_dir(config_dir=str(config_dir()), version_base="1.3"):
+        cfg = compose("train", overrides=[f"setup={setup}"])
+    return cfg.head.name, cfg.loss.name
+
+
 @pytest.mark.parametrize("experiment", [e for e in EXPERIMENTS if e not in ACROSS_TASKS])
 def test_task_experiments_sweep_only_valid_setups(make_cfg, experiment: str) -> None:
     params = sweep_params(experiment)
@@ -58,8 +74,7 @@ def test_task_experiments_sweep_only_valid_setups(make_cfg, experiment: str) -> 
     fixed = [make_cfg(f"experiment={experiment}", fast=False).data.name]
     for data in params.get("data", fixed):
         for setup in params["setup"]:
-            cfg = make_cfg(f"data={data}", f"setup={setup}")
-            assert check(task_of(cfg.data), cfg.head.name, cfg.loss.name).ok, (data, setup)
+            assert check(_task(data), *_head_and_loss(setup)).ok, (data, setup)
 
 
 def test_compare_all_covers_every_task_experiment() -> None:

@@ -12,14 +12,15 @@ import pytest
 import torch
 from sklearn.linear_model import LogisticRegression
 
+from cells import TASK_DATA
 from cli_process import run_module
 from lossbench.data.datamodule import ClassificationDataModule
+from lossbench.metric_names import LOGGED_METRICS
 from lossbench.module import ClassifierModule, NonFiniteLossError
 from lossbench.record import RunExistsError, read_record
 from lossbench.train import train
-from lossbench.validation import METRICS, ConfigError
+from lossbench.validation import ConfigError
 
-TASK_DATA = {"binary": "breast_cancer", "multilabel": "digits_multilabel", "multiclass": "wine"}
 REPO = Path(__file__).resolve().parents[1]
 
 
@@ -65,7 +66,8 @@ def test_run_record_is_complete(make_cfg, tmp_path):
     n_train = record["sizes"]["train"]
     assert on_disk["steps"] == 2 * -(-n_train // 128)  # 2 epochs of ceil(n / batch) steps
     assert len(on_disk["loss_params"]["pos_weight"]) == 4  # auto: one number per label
-    assert {f"{s}/{m}" for s in ("val", "test") for m in METRICS["multilabel"]} <= set(on_disk)
+    logged = {f"{s}/{m}" for s in ("val", "test") for m in LOGGED_METRICS["multilabel"]}
+    assert logged <= set(on_disk)
     assert len(on_disk["history"]["val/nll"]) == 2
     assert (tmp_path / "config.yaml").is_file()
     assert Path(on_disk["best_checkpoint"]).is_file()
@@ -176,6 +178,7 @@ def test_cli_refused_combination_exits_nonzero_before_writing(tmp_path):
     assert not (tmp_path / "outputs").exists()
 
 
+@pytest.mark.slow  # a multirun in a fresh process; test_sweeper runs `-m` in the default suite
 def test_cli_multirun_records_refused_job_and_runs_the_rest(tmp_path):
     result = _cli(
         "-m",

@@ -25,6 +25,7 @@ from lossbench.cpus import default_parallel_jobs
 from lossbench.heads import HEADS
 from lossbench.losses import LOSSES, LossSpec
 from lossbench.losses.registry import LEGACY_REDUCTION
+from lossbench.metric_names import metric_mode
 from lossbench.params import make_schema
 from lossbench.trainer_args import TRAINER_KEYS
 
@@ -340,8 +341,6 @@ SCHEMAS: dict[str, dict[str, type]] = {
 
 def sweep_direction(metric: str) -> str:
     """``${direction:${optimized_metric}}`` in configs: 'minimize' or 'maximize' for Optuna."""
-    from lossbench.validation import metric_mode
-
     return "minimize" if metric_mode(metric) == "min" else "maximize"
 
 

@@ -34,7 +34,7 @@ class UserInputError(ValueError):
     """Input that lossbench cannot work with; the message says what, why and the fix.
 
     Subclasses name where the input was found: :class:`lossbench.validation.ConfigError`,
-    :class:`lossbench.data.csv_loader.DataError`, :class:`lossbench.checkpoint.CheckpointError`,
+    :class:`lossbench.data.table.DataError`, :class:`lossbench.checkpoint.CheckpointError`,
     :class:`lossbench.evaluate.EvaluationError`, :class:`lossbench.report.errors.ReportError`.
     """
 
@@ -59,8 +59,16 @@ def refuse(error: BaseException) -> NoReturn:
 def refusing() -> Iterator[None]:
     """Turn a :class:`UserInputError` raised inside into :func:`refuse`; other errors pass.
 
-    >>> with refusing():  # doctest: +SKIP
-    ...     evaluate(cfg.ckpt_path)
+    >>> import contextlib, io
+    >>> with contextlib.redirect_stderr(io.StringIO()) as err:
+    ...     try:
+    ...         with refusing():
+    ...             raise UserInputError("checkpoint 'best.ckpt' does not exist; ...")
+    ...     except SystemExit as stop:
+    ...         print(stop.code)
+    2
+    >>> err.getvalue()
+    "lossbench: refused: checkpoint 'best.ckpt' does not exist; ...\\n"
     """
     try:
         yield

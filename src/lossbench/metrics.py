@@ -66,6 +66,7 @@ from torchmetrics.classification import (
 )
 from torchmetrics.utilities.data import dim_zero_cat
 
+from lossbench.metric_names import METRIC_NAMES
 from lossbench.tasks import Task, check_task
 
 Link = Literal["sigmoid", "softmax"]
@@ -77,24 +78,6 @@ THRESHOLD = 0.5
 ECE_BINS = 15
 #: Probabilities are clipped to [EPS, 1 - EPS] for the log-loss, as scikit-learn does for float64.
 EPS = torch.finfo(torch.float64).eps
-
-#: Metric names per task, in the order :meth:`ClassificationMetrics.compute` returns them.
-METRIC_NAMES: dict[str, tuple[str, ...]] = {
-    "binary": ("accuracy", "f1_macro", "auroc", "ece", "nll", "brier", "saturated"),
-    "multilabel": (
-        "accuracy",
-        "exact_match",
-        "f1_macro",
-        "f1_micro",
-        "auroc",
-        "map",
-        "ece",
-        "nll",
-        "brier",
-        "saturated",
-    ),
-    "multiclass": ("accuracy", "f1_macro", "auroc", "ece", "nll", "brier", "saturated"),
-}
 
 
 def _check_scores(scores: Tensor, link: str, task: str) -> None:
@@ -494,7 +477,6 @@ __all__ = [
     "ECE_BINS",
     "EPS",
     "LINKS",
-    "METRIC_NAMES",
     "THRESHOLD",
     "ClassificationMetrics",
     "Link",

@@ -38,8 +38,9 @@ import torch
 from omegaconf import MISSING, DictConfig, OmegaConf
 
 from lossbench.checkpoint import build_module, load_checkpoint, metadata
-from lossbench.data.csv_loader import DataError, _features, _names, _read, _resolve
+from lossbench.data.csv_loader import _features, _names, _read, _resolve
 from lossbench.data.preprocess import Preprocessor
+from lossbench.data.table import DataError
 from lossbench.errors import refuse, refusing
 from lossbench.metrics import THRESHOLD, to_probabilities
 from lossbench.train import config_dir, run_checkpoint_app

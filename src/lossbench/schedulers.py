@@ -20,6 +20,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from lossbench.metric_names import metric_mode
+
 if TYPE_CHECKING:
     import torch
 
@@ -105,8 +107,6 @@ def build_scheduler(
             anneal_strategy=cfg["anneal_strategy"],
         )
     else:  # plateau
-        from lossbench.validation import metric_mode
-
         scheduler = lr_scheduler.ReduceLROnPlateau(
             optimizer,
             mode=cfg.get("mode") or metric_mode(monitor or ""),

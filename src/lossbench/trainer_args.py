@@ -8,7 +8,7 @@ of the installed Lightning, so a Lightning upgrade that adds or drops an argumen
     >>> "fast_dev_run" in TRAINER_ARGUMENTS
     True
     >>> unknown_trainer_key("max_epoch")[:62]
-    "trainer.max_epoch is not an argument of lightning.Trainer. Did"
+    'trainer.max_epoch is not an argument of lightning.Trainer. Did'
 """
 
 from __future__ import annotations

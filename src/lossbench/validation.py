@@ -24,13 +24,16 @@ from typing import Any
 from omegaconf import DictConfig, OmegaConf
 
 from lossbench.compatibility import check
-from lossbench.data.csv_loader import DataError, check_delimiter
+from lossbench.data.csv_loader import check_delimiter
 from lossbench.data.datasets import check_available, get_dataset, task_of
 from lossbench.data.preprocess import IMPUTE_OPTIONS
+from lossbench.data.table import DataError
 from lossbench.errors import UserInputError
 from lossbench.instantiators import check_entries, check_needs_logger
 from lossbench.losses import validate_loss_params
 from lossbench.losses.reduction import legacy_reduction
+from lossbench.metric_names import LOGGED_METRICS
+from lossbench.metric_names import metric_mode as metric_mode  # read by lossbench.callbacks
 from lossbench.models import ACTIVATIONS, MODELS
 from lossbench.optim import IMPLEMENTATIONS, OPTIMIZERS
 from lossbench.precision import check_precision
@@ -39,25 +42,8 @@ from lossbench.tasks import Task
 
 #: The options of the ``logger`` group (configs/logger/); ``logger=[csv,mlflow]`` combines them.
 LOGGERS = ("csv", "tensorboard", "mlflow", "wandb", "many", "none")
-#: Metric names per task, without the stage prefix.
-METRICS: dict[str, tuple[str, ...]] = {
-    "binary": ("loss", "accuracy", "f1_macro", "auroc", "ece", "nll", "brier", "saturated"),
-    "multiclass": ("loss", "accuracy", "f1_macro", "auroc", "ece", "nll", "brier", "saturated"),
-    "multilabel": (
-        "loss",
-        "accuracy",
-        "f1_macro",
-        "auroc",
-        "ece",
-        "nll",
-        "brier",
-        "saturated",
-        "exact_match",
-        "f1_micro",
-        "map",
-    ),
-}
-_LOWER_IS_BETTER = ("loss", "nll", "brier", "ece", "saturated")
+#: Metric names per task, without the stage prefix (read by :mod:`lossbench.train`).
+METRICS = LOGGED_METRICS
 #: ``checkpoint.write``: when the best checkpoint and last.ckpt are written.
 CHECKPOINT_WRITES = ("every_epoch", "at_end", "never")
 
@@ -68,11 +54,6 @@ SEED_RANGE = (0, 2**32 - 1)
 
 class ConfigError(UserInputError):
     """A config value that cannot work; raised before any work starts."""
-
-
-def metric_mode(name: str) -> str:
-    """'min' for losses and error-like metrics (``val/nll``), 'max' for scores (``val/auroc``)."""
-    return "min" if name.rsplit("/", 1)[-1] in _LOWER_IS_BETTER else "max"
 
 
 def _require(ok: bool, message: str) -> None:
@@ -86,9 +67,9 @@ EPOCH_METRICS = ("all", "monitored")
 
 def _check_metric(key: str, name: str, task: Task) -> None:
     stage, _, metric = name.partition("/")
-    valid = [f"val/{m}" for m in METRICS[task]]
+    valid = [f"val/{m}" for m in LOGGED_METRICS[task]]
     _require(
-        stage in ("val", "train") and metric in METRICS[task],
+        stage in ("val", "train") and metric in LOGGED_METRICS[task],
         f"{key}={name!r} is not a metric of a {task} run. Valid: {', '.join(valid)} "
         "(train/ works too, but selecting on it rewards overfitting).",
     )

@@ -48,19 +48,17 @@ from __future__ import annotations
 import csv
 import difflib
 import io
-import math
-import numbers
 import os
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-from lossbench.errors import UserInputError
+from lossbench.data.table import DataError, LoadedTable
 from lossbench.tasks import TASKS
 
-__all__ = ["DataError", "LoadedTable", "check_split_classes", "check_split_sizes", "load_csv"]
+__all__ = ["check_delimiter", "detect_delimiter", "load_csv"]
 
 #: Cells read as missing (compared after stripping, ignoring case).
 MISSING_MARKERS = frozenset({"", "nan", "na", "n/a", "null", "<na>", "#n/a"})  # + any NaN
@@ -71,45 +69,6 @@ DELIMITERS = (",", ";", "\t", "|")
 _SNIFF_CHARS = 64 * 1024
 
 _FLOAT32_MAX = float(np.finfo(np.float32).max)
-_SPLIT_FIX = (
-    "use more rows, a different data.split_seed, or smaller data.val_fraction / data.test_fraction"
-)
-
-
-class DataError(UserInputError):
-    """Input data that lossbench cannot train on; the message says why and how to fix it."""
-
-
-@dataclass(frozen=True)
-class LoadedTable:
-    """A whole data set in memory, before it is split.
-
-    Attributes:
-        features: float32 ``(N, F)``; a categorical column holds the index of its value in
-            ``categories[name]``, and NaN marks a missing value (tables loaded for imputation).
-        labels: int64 ``(N,)`` for binary (0/1) and multi-class (0 .. C-1), ``(N, L)`` multi-hot
-            for multi-label.
-        feature_names: the ``F`` feature column names, in column order.
-        categories: the categorical feature columns: name -> the text of each code, sorted.
-        label_names: the label column (binary), the label columns (multi-label) or the class
-            names (multi-class, ``str`` of each entry of ``classes``).
-        classes: multi-class: the original label values, sorted, with label ``i`` meaning
-            ``classes[i]``; binary and multi-label: ``[0, 1]``.
-        delimiter: the field delimiter of the CSV file it was read from (None: not a file).
-    """
-
-    features: np.ndarray
-    labels: np.ndarray
-    feature_names: list[str]
-    label_names: list[str]
-    classes: list
-    categories: dict[str, list[str]] = field(default_factory=dict)
-    delimiter: str | None = None
-
-    @property
-    def has_missing(self) -> bool:
-        """Whether any feature value is missing (NaN)."""
-        return bool(np.isnan(self.features).any())
 
 
 # ------------------------------------------------------------------------------- reading
@@ -642,144 +601,3 @@ def load_csv(
         categories=categories,
         delimiter=source.delimiter,
     )
-
-
-def check_split_classes(labels_train: np.ndarray, task: str, label_names: list[str]) -> None:
-    """Refuse a training split that cannot teach every class (or every label).
-
-    Binary and multi-class: the training split must hold at least two classes. Multi-label:
-    every label needs at least one positive and one negative training row.
-
-    Args:
-        labels_train: the training labels, ``(N,)`` or ``(N, L)`` as in :class:`LoadedTable`.
-        task: ``"binary"``, ``"multilabel"`` or ``"multiclass"``.
-        label_names: :attr:`LoadedTable.label_names`, to name the class or label in messages.
-
-    Raises:
-        DataError: naming the class or label, with the fix (more rows, another
-            ``data.split_seed``, smaller ``data.val_fraction`` / ``data.test_fraction``).
-
-    Example:
-        >>> import numpy as np
-        >>> check_split_classes(np.array([[1, 0], [0, 1]]), "multilabel", ["cat", "dog"])
-        >>> check_split_classes(np.array([1, 1]), "binary", ["y"])
-        ... # doctest: +IGNORE_EXCEPTION_DETAIL
-        Traceback (most recent call last):
-        DataError: The training split (2 rows) holds only class 1 of label column 'y': ...
-    """
-    if task not in TASKS:
-        raise DataError(f"Unknown task {task!r}. Valid tasks: {', '.join(TASKS)}.")
-    labels_train = np.asarray(labels_train)
-    n = len(labels_train)
-    if task == "multilabel":
-        if labels_train.ndim != 2 or labels_train.shape[1] != len(label_names):
-            raise ValueError(
-                f"Expected multi-label training labels of shape (N, "
-                f"{len(label_names)}) for labels {label_names}, got shape "
-                f"{labels_train.shape}."
-            )
-        positives = labels_train.sum(axis=0)
-        for name, count in zip(label_names, positives.tolist(), strict=True):
-            if count == 0 or count == n:
-                lacking = "positive (1)" if count == 0 else "negative (0)"
-                raise DataError(
-                    f"The training split ({n} rows) has no {lacking} row for label {name!r}, so "
-                    f"the model cannot learn it. To fix it, {_SPLIT_FIX}."
-                )
-        return
-    present = np.unique(labels_train)
-    if len(present) < 2:
-        if len(present) == 0:
-            only = "no rows at all"
-        elif task == "multiclass" and 0 <= int(present[0]) < len(label_names):
-            only = f"only class {label_names[int(present[0])]!r}"
-        else:
-            only = f"only class {int(present[0])} of label column {label_names[0]!r}"
-        raise DataError(
-            f"The training split ({n} rows) holds {only}: a {task} classifier needs at least two "
-            f"classes to learn from. To fix it, {_SPLIT_FIX}."
-        )
-
-
-def _split_sizes(n_rows: int, val_fraction: float, test_fraction: float) -> dict[str, int]:
-    """Split sizes as two scikit-learn ``train_test_split`` calls make them: test first."""
-    n_test = math.ceil(test_fraction * n_rows)
-    rest = n_rows - n_test
-    n_val = math.ceil(val_fraction / (1.0 - test_fraction) * rest)
-    return {"train": rest - n_val, "validation": n_val, "test": n_test}
-
-
-def check_split_sizes(
-    n_rows: int, val_fraction: float, test_fraction: float, n_classes_or_1: int
-) -> None:
-    """Refuse split fractions that are out of range or leave a split too small.
-
-    The rule: ``data.val_fraction`` and ``data.test_fraction`` each lie strictly between 0 and
-    1, and their sum is below 1. Sizes are computed as the splitter does (scikit-learn's
-    ``train_test_split``, test drawn first with ``ceil(test_fraction * n_rows)`` rows, then
-    validation from the rest). Every split needs at least 1 row; a stratified split
-    (``n_classes_or_1 >= 2``) needs at least ``max(2, n_classes)`` rows in each of train,
-    validation and test, one per class at least, as stratified splitting requires.
-
-    Args:
-        n_rows: rows in the whole table.
-        val_fraction: ``data.val_fraction``.
-        test_fraction: ``data.test_fraction``.
-        n_classes_or_1: the number of classes for stratified splits (binary: 2), or 1 for
-            unstratified ones (multi-label).
-
-    Raises:
-        DataError: naming the row count, the fractions, the split that is too small, and the
-            fix.
-
-    Example:
-        >>> check_split_sizes(100, 0.2, 0.2, 3)
-        >>> check_split_sizes(10, 0.1, 0.2, 3)  # doctest: +IGNORE_EXCEPTION_DETAIL
-        Traceback (most recent call last):
-        DataError: 10 rows are too few for data.val_fraction=0.1 and data.test_fraction=0.2: ...
-    """
-    fractions = {"data.val_fraction": val_fraction, "data.test_fraction": test_fraction}
-    for key, value in fractions.items():
-        if isinstance(value, bool) or not isinstance(value, numbers.Real) or not 0 < value < 1:
-            raise DataError(
-                f"{key}={value!r} must be a number strictly between 0 and 1 (the "
-                f"fraction of rows held out), e.g. {key}=0.2."
-            )
-    if val_fraction + test_fraction >= 1.0:
-        raise DataError(
-            f"data.val_fraction={val_fraction} + data.test_fraction={test_fraction} = "
-            f"{val_fraction + test_fraction:g} leaves no rows for training; the sum must be "
-            "below 1, e.g. data.val_fraction=0.2 data.test_fraction=0.2."
-        )
-    stratified = n_classes_or_1 >= 2
-    need = max(2, n_classes_or_1) if stratified else 1
-    why = (
-        f"a stratified split needs at least {need} rows per split (one per class, "
-        f"{n_classes_or_1} classes)"
-        if stratified
-        else "every split needs at least 1 row"
-    )
-    given = (
-        f"{n_rows} rows are too few for data.val_fraction={val_fraction} and "
-        f"data.test_fraction={test_fraction}"
-    )
-    if n_rows < 3 * need:
-        raise DataError(
-            f"{given}: {why}, so at least {3 * need} rows in all. Use a larger data set."
-        )
-    sizes = _split_sizes(n_rows, val_fraction, test_fraction)
-    for split, size in sizes.items():
-        if size >= need:
-            continue
-        if split == "train":
-            fix = (
-                "lower data.val_fraction + data.test_fraction (training gets about the rest) "
-                f"to about {math.floor((n_rows - need) / n_rows * 100) / 100:g} or less"
-            )
-        else:
-            key = "data.val_fraction" if split == "validation" else "data.test_fraction"
-            fix = f"raise {key} to at least {math.ceil(need / n_rows * 100) / 100:g}"
-        raise DataError(
-            f"{given}: the {split} split would get {size} row{'s' * (size != 1)}, "
-            f"but {why}. To fix it, {fix}, or use more rows."
-        )

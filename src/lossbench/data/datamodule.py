@@ -18,10 +18,10 @@ from typing import Any
 import lightning as L
 import torch
 
-from lossbench.data.csv_loader import LoadedTable
 from lossbench.data.datasets import load_table, task_of
 from lossbench.data.loader import IndexBatchLoader
 from lossbench.data.splits import STAGES, split_and_standardize
+from lossbench.data.table import LoadedTable
 from lossbench.losses import encode_targets, n_outputs
 
 

@@ -22,7 +22,8 @@ from typing import Any
 
 import numpy as np
 
-from lossbench.data.csv_loader import DataError, LoadedTable, load_csv
+from lossbench.data.csv_loader import load_csv
+from lossbench.data.table import DataError, LoadedTable
 from lossbench.tasks import Task, check_task
 
 

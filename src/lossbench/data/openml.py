@@ -25,7 +25,7 @@ from typing import Any
 
 import numpy as np
 
-from lossbench.data.csv_loader import DataError, LoadedTable
+from lossbench.data.table import DataError, LoadedTable
 from lossbench.tasks import TASKS
 
 #: Values that mark the positive side of a two-valued target column.

@@ -23,7 +23,7 @@ from pathlib import Path
 
 import numpy as np
 
-from lossbench.data.csv_loader import DataError, LoadedTable
+from lossbench.data.table import DataError, LoadedTable
 
 INSTALL = "pip install 'lossbench[data]'"
 

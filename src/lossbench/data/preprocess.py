@@ -30,7 +30,7 @@ from typing import Any
 
 import numpy as np
 
-from lossbench.data.csv_loader import DataError
+from lossbench.data.table import DataError
 
 #: Values of ``data.impute``: None refuses missing values.
 IMPUTE_OPTIONS = ("median", "most_frequent")

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from lossbench.metric_names import metric_mode
 from lossbench.report.collect import load_runs, metric_order, results_table
 from lossbench.report.compare import choose_baselines, compare_with_baselines, verdicts
 from lossbench.report.document import TITLE, build_document
@@ -88,8 +89,6 @@ def analyse(
     runs = load_runs(paths)
     metric = resolve_metric(metric, runs)
     chosen = choose_baselines(runs, baselines)
-    from lossbench.validation import metric_mode  # imports torch: only once the input is good
-
     metrics = metric_order(list(runs.columns))
     modes = {m: metric_mode(m) for m in metrics}
     headline = headline_metrics(metric, metrics)

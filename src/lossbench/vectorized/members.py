@@ -17,7 +17,7 @@ from typing import Any
 import torch
 from omegaconf import DictConfig
 
-from lossbench.validation import metric_mode
+from lossbench.metric_names import metric_mode
 
 
 @dataclass

@@ -113,9 +113,9 @@ def _prepare(
     """Validate ``cfg`` and build its member as :func:`lossbench.train.train` builds the run."""
     import lightning as L
 
-    from lossbench.data.csv_loader import DataError
     from lossbench.data.datamodule import ClassificationDataModule
     from lossbench.data.datasets import load_table
+    from lossbench.data.table import DataError
     from lossbench.train import _base_record, build_module, resolved_loss
 
     try:

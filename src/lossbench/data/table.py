@@ -1,0 +1,58 @@
+"""A whole data set in memory before it is split, and the error bad data raises.
+
+Every loader (:mod:`lossbench.data.csv_loader`, :mod:`lossbench.data.datasets`,
+:mod:`lossbench.data.openml`, :mod:`lossbench.data.packaged`) returns a :class:`LoadedTable`;
+:mod:`lossbench.data.splits` splits it into train / validation / test.
+
+    >>> import numpy as np
+    >>> table = LoadedTable(np.zeros((4, 2), dtype=np.float32), np.array([0, 1, 0, 1]),
+    ...                     ["x0", "x1"], ["y"], [0, 1])
+    >>> table.features.shape, table.has_missing
+    ((4, 2), False)
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from lossbench.errors import UserInputError
+
+__all__ = ["DataError", "LoadedTable"]
+
+
+class DataError(UserInputError):
+    """Input data that lossbench cannot train on; the message says why and how to fix it."""
+
+
+@dataclass(frozen=True)
+class LoadedTable:
+    """A whole data set in memory, before it is split.
+
+    Attributes:
+        features: float32 ``(N, F)``; a categorical column holds the index of its value in
+            ``categories[name]``, and NaN marks a missing value (tables loaded for imputation).
+        labels: int64 ``(N,)`` for binary (0/1) and multi-class (0 .. C-1), ``(N, L)`` multi-hot
+            for multi-label.
+        feature_names: the ``F`` feature column names, in column order.
+        categories: the categorical feature columns: name -> the text of each code, sorted.
+        label_names: the label column (binary), the label columns (multi-label) or the class
+            names (multi-class, ``str`` of each entry of ``classes``).
+        classes: multi-class: the original label values, sorted, with label ``i`` meaning
+            ``classes[i]``; binary and multi-label: ``[0, 1]``.
+        delimiter: the field delimiter of the CSV file it was read from (None: not a file).
+    """
+
+    features: np.ndarray
+    labels: np.ndarray
+    feature_names: list[str]
+    label_names: list[str]
+    classes: list
+    categories: dict[str, list[str]] = field(default_factory=dict)
+    delimiter: str | None = None
+
+    @property
+    def has_missing(self) -> bool:
+        """Whether any feature value is missing (NaN)."""
+        return bool(np.isnan(self.features).any())

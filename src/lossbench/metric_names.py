@@ -1,0 +1,46 @@
+"""The metrics each task reports, by name, and which way each is better.
+
+The one list that :class:`lossbench.metrics.ClassificationMetrics` computes, config validation
+checks ``optimized_metric`` and monitors against, and runs log. It imports nothing heavy, so
+validating a config never loads torch.
+
+    >>> METRIC_NAMES["binary"]
+    ('accuracy', 'f1_macro', 'auroc', 'ece', 'nll', 'brier', 'saturated')
+    >>> LOGGED_METRICS["multiclass"][:3]
+    ('loss', 'accuracy', 'f1_macro')
+    >>> metric_mode("val/nll"), metric_mode("test/auroc")
+    ('min', 'max')
+"""
+
+from __future__ import annotations
+
+__all__ = ["LOGGED_METRICS", "LOWER_IS_BETTER", "METRIC_NAMES", "metric_mode"]
+
+#: Metric names per task, in the order :meth:`ClassificationMetrics.compute` returns them.
+METRIC_NAMES: dict[str, tuple[str, ...]] = {
+    "binary": ("accuracy", "f1_macro", "auroc", "ece", "nll", "brier", "saturated"),
+    "multilabel": (
+        "accuracy",
+        "exact_match",
+        "f1_macro",
+        "f1_micro",
+        "auroc",
+        "map",
+        "ece",
+        "nll",
+        "brier",
+        "saturated",
+    ),
+    "multiclass": ("accuracy", "f1_macro", "auroc", "ece", "nll", "brier", "saturated"),
+}
+#: What a run logs per stage (``train/``, ``val/``, ``test/``): the mean loss, then the metrics.
+LOGGED_METRICS: dict[str, tuple[str, ...]] = {
+    task: ("loss", *names) for task, names in METRIC_NAMES.items()
+}
+#: The losses and error-like metrics: lower values are better.
+LOWER_IS_BETTER = ("loss", "nll", "brier", "ece", "saturated")
+
+
+def metric_mode(name: str) -> str:
+    """'min' for losses and error-like metrics (``val/nll``), 'max' for scores (``val/auroc``)."""
+    return "min" if name.rsplit("/", 1)[-1] in LOWER_IS_BETTER else "max"
