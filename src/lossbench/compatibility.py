@@ -18,7 +18,7 @@ from dataclasses import dataclass
 
 from lossbench.heads import HEADS, OUTPUT_KIND_TEXT, HeadSpec, get_head
 from lossbench.losses import LOSSES, LossSpec, get_loss, n_outputs
-from lossbench.tasks import TASKS, Task, check_task
+from lossbench.tasks import TASKS, Task, check_task, position_task
 
 
 class IncompatibleSetupError(ValueError):
@@ -91,10 +91,10 @@ def _structural_reason(task: Task, head: HeadSpec, loss: LossSpec) -> str | None
     """Reasons that depend on the task's shape rather than the head/loss pairing."""
     if task not in loss.tasks:
         return loss.refusals.get(task, f"{loss.torch_name} does not support {task} tasks")
-    if head.normalizes and task == "binary" and n_outputs(task, 1, loss.name) == 1:
+    if head.normalizes and position_task(task) == "binary" and n_outputs(task, 1, loss.name) == 1:
         return (
             f"head '{head.name}' normalises across output units, but loss '{loss.name}' on a "
-            "binary task uses a single output unit: softmax of one unit is always 1 (log-softmax "
+            f"{task} task uses a single output unit: softmax of one unit is always 1 (log-softmax "
             "always 0), so nothing can be learnt"
         )
     if head.normalizes and task == "multilabel":

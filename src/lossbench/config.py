@@ -76,6 +76,13 @@ class SyntheticMulticlassConfig(DataConfig):
 
 
 @dataclass
+class MnistMapsConfig(DataConfig):
+    batch_size: int | None = 64  # images per step (each holds 784 labelled pixels)
+    ink_threshold: float = 0.5  # a pixel is ink from this fraction of full grey scale (255) on
+    n_images: int | None = None  # null: all 5000 images; a number: a fixed subset (quick runs)
+
+
+@dataclass
 class CsvDataConfig(DataConfig):
     path: str = MISSING
     label_columns: list[str] = MISSING
@@ -110,6 +117,15 @@ class MLPConfig(ModelConfig):
     hidden_sizes: list[int] = field(default_factory=lambda: [64, 64])
     activation: str = "relu"  # relu | gelu | tanh | silu
     dropout: float = 0.0
+
+
+@dataclass
+class ConvConfig(ModelConfig):
+    channels: list[int] = field(default_factory=lambda: [16, 16, 16, 16])  # one per layer
+    kernel_size: int = 3  # odd: every layer keeps height and width
+    dilated: bool = True  # dilation 1, 2, 4, ... per layer: receptive field 31 x 31 by default
+    activation: str = "relu"  # relu | gelu | tanh | silu
+    dropout: float = 0.0  # Dropout2d after each layer
 
 
 @dataclass
@@ -320,10 +336,12 @@ SCHEMAS: dict[str, dict[str, type]] = {
             name: DataConfig
             for name in ("yeast", "shuttle", "credit_g", "segment", "mnist_5k", "penguins")
         },
+        "mnist_segmentation": MnistMapsConfig,
+        "mnist_ink": MnistMapsConfig,
         "csv": CsvDataConfig,
         "openml": OpenMLDataConfig,
     },
-    "model": {"linear": ModelConfig, "mlp": MLPConfig},
+    "model": {"linear": ModelConfig, "mlp": MLPConfig, "conv": ConvConfig},
     "head": {name: HeadConfig for name in HEADS},
     "loss": {name: loss_schema(spec) for name, spec in LOSSES.items()},
     "optimizer": {"adam": AdamConfig, "adamw": AdamConfig, "sgd": SGDConfig, "lbfgs": LBFGSConfig},

@@ -121,6 +121,15 @@ def get_head(name: str) -> HeadSpec:
         ) from None
 
 
-def build_head(name: str) -> nn.Module:
-    """Build the activation module of head ``name``."""
-    return get_head(name).make()
+def build_head(name: str, *, dense: bool = False) -> nn.Module:
+    """Build the activation module of head ``name``.
+
+    A normalising head normalises over the last dimension (the units of ``(N, U)`` scores);
+    with ``dense``, over dimension 1, the channels of ``(N, U, H, W)`` score maps, where
+    torch's K-dimensional losses keep the classes.
+
+        >>> build_head("softmax", dense=True)
+        Softmax(dim=1)
+    """
+    spec = get_head(name)
+    return spec.make(dim=1) if dense and spec.normalizes else spec.make()

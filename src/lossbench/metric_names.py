@@ -32,6 +32,9 @@ METRIC_NAMES: dict[str, tuple[str, ...]] = {
         "saturated",
     ),
     "multiclass": ("accuracy", "f1_macro", "auroc", "ece", "nll", "brier", "saturated"),
+    # per pixel (lossbench.metrics.flatten_positions); miou: mean intersection over union
+    "dense_binary": ("accuracy", "miou", "f1_macro", "ece", "nll", "brier", "saturated"),
+    "dense_multiclass": ("accuracy", "miou", "f1_macro", "ece", "nll", "brier", "saturated"),
 }
 #: What a run logs per stage (``train/``, ``val/``, ``test/``): the mean loss, then the metrics.
 LOGGED_METRICS: dict[str, tuple[str, ...]] = {

@@ -37,6 +37,22 @@ Metric definitions (``p``: predicted probabilities, ``y``: labels, ``clip``: cli
 | brier | mean (p - y)^2 | mean (p - y)^2 over all elements | see below |
 | saturated | fraction of head outputs exactly 0.0 or 1.0 (see :func:`saturated_mask`) | | |
 
+Dense tasks (``dense_binary``, ``dense_multiclass``: ``(N, U, H, W)`` scores, ``(N, H, W)``
+labels) are measured per position: every labelled position is one binary or multi-class
+sample (:func:`flatten_positions`), so accuracy, F1, ECE, NLL and Brier are the binary or
+multi-class ones over all positions of all maps; positions labelled with a negative value
+(unlabelled, e.g. torch's ``ignore_index=-100``) are left out. ``miou`` is the mean over classes
+(background included; both classes of a binary map) of the intersection over union of the
+predicted and true positions of the class, pooled over all maps (torchmetrics'
+``MulticlassJaccardIndex(average="macro")``). AUROC is left out: it keeps every position's
+probability for the epoch (millions for a few thousand 28 x 28 maps).
+
+    >>> dense = ClassificationMetrics("dense_binary", 1, prefix="val/")
+    >>> maps = torch.tensor([[[[4.0, -4.0], [4.0, 4.0]]]])  # (N, U, H, W) = (1, 1, 2, 2)
+    >>> dense.update_from_scores(maps, torch.tensor([[[1, 0], [0, 1]]]), link="sigmoid")
+    >>> round(float(dense.compute()["val/accuracy"]), 2)
+    0.75
+
 Multi-class Brier score, as scikit-learn's ``brier_score_loss`` defines it: the mean over samples
 of ``sum_k (p_k - onehot(y)_k)^2``, in [0, 2]; halved when there are only two classes, where it
 then equals the binary Brier score.
@@ -62,12 +78,13 @@ from torchmetrics.classification import (
     MultilabelAUROC,
     MultilabelAveragePrecision,
     MultilabelExactMatch,
+    MulticlassJaccardIndex,
     MultilabelF1Score,
 )
 from torchmetrics.utilities.data import dim_zero_cat
 
 from lossbench.metric_names import METRIC_NAMES
-from lossbench.tasks import Task, check_task
+from lossbench.tasks import Task, check_task, is_dense, position_task
 
 Link = Literal["sigmoid", "softmax"]
 LINKS: tuple[str, ...] = get_args(Link)
@@ -78,6 +95,35 @@ THRESHOLD = 0.5
 ECE_BINS = 15
 #: Probabilities are clipped to [EPS, 1 - EPS] for the log-loss, as scikit-learn does for float64.
 EPS = torch.finfo(torch.float64).eps
+
+
+def flatten_positions(scores: Tensor, labels: Tensor | None = None) -> tuple[Tensor, Tensor | None]:
+    """Dense ``(N, U, d1, ..., dK)`` scores as ``(P, U)`` rows, one per position, and labels
+    ``(N, d1, ..., dK)`` as ``(P,)``; positions with a negative label (unlabelled) are dropped.
+
+        >>> rows, labels = flatten_positions(torch.zeros(2, 3, 4, 5), torch.zeros(2, 4, 5).long())
+        >>> rows.shape, labels.shape
+        (torch.Size([40, 3]), torch.Size([40]))
+    """
+    if scores.ndim < 3:
+        raise ValueError(
+            f"scores of a dense task must have shape (N, U, H, W) (samples x output units x "
+            f"positions), got shape {tuple(scores.shape)}."
+        )
+    rows = scores.movedim(1, -1).reshape(-1, scores.shape[1])
+    if labels is None:
+        return rows, None
+    if tuple(labels.shape) != (scores.shape[0], *scores.shape[2:]):
+        raise ValueError(
+            f"labels of a dense task must have shape (N, H, W) = "
+            f"{(scores.shape[0], *scores.shape[2:])} to match scores {tuple(scores.shape)}, got "
+            f"{tuple(labels.shape)}."
+        )
+    flat = labels.reshape(-1)
+    labelled = flat >= 0
+    if bool(labelled.all()):
+        return rows, flat
+    return rows[labelled], flat[labelled]
 
 
 def _check_scores(scores: Tensor, link: str, task: str) -> None:
@@ -141,7 +187,12 @@ def to_probabilities(scores: Tensor, link: Link, task: Task) -> Tensor:
 
         >>> to_probabilities(torch.tensor([[0.0, 0.0]]), "softmax", "binary")
         tensor([0.5000], dtype=torch.float64)
+
+    Dense tasks: the probabilities of every position, ``(P,)`` or ``(P, C)`` in the order of
+    :func:`flatten_positions`.
     """
+    if is_dense(task):
+        return to_probabilities(flatten_positions(scores)[0], link, position_task(task))
     _check_scores(scores, link, task)
     z = scores.detach().to(torch.float64)
     if task == "binary":
@@ -173,6 +224,8 @@ def saturated_mask(scores: Tensor, link: Link, task: Task) -> Tensor:
         tensor([[ True],
                 [False]])
     """
+    if is_dense(task):
+        return saturated_mask(flatten_positions(scores)[0], link, position_task(task))
     _check_scores(scores, link, task)
     z = scores.detach()
     probs = torch.sigmoid(z) if link == "sigmoid" else torch.softmax(z, dim=1)
@@ -307,8 +360,11 @@ class ClassificationMetrics(nn.Module):
     ) -> None:
         super().__init__()
         self.task: Task = check_task(task)
+        #: The task of one measured sample: a dense task's per-position task.
+        self.kind: Task = position_task(self.task)
         if isinstance(n_targets, bool) or not isinstance(n_targets, int):
             raise ValueError(f"n_targets must be an int, got {n_targets!r}.")
+        task = self.kind
         minimum = {"binary": 1, "multilabel": 1, "multiclass": 2}[task]
         if n_targets < minimum or (task == "binary" and n_targets != 1):
             what = {
@@ -351,13 +407,15 @@ class ClassificationMetrics(nn.Module):
                 "ece": MulticlassCalibrationError(n, n_bins=ECE_BINS, norm="l1", **kw),
             }
         metrics |= {"nll": Float64Mean(), "brier": Float64Mean(), "saturated": Float64Mean()}
-        names = METRIC_NAMES[task]
+        if is_dense(self.task):  # mean IoU over the classes of the positions (binary: both)
+            metrics["miou"] = MulticlassJaccardIndex(max(n, 2), average="macro", **kw)
+        names = METRIC_NAMES[self.task]
         if only is not None:
             unknown = sorted(set(only) - set(names))
             if unknown:
                 raise ValueError(
-                    f"only={sorted(only)} names metrics a {task} task does not have: {unknown}; "
-                    f"its metrics: {list(names)}."
+                    f"only={sorted(only)} names metrics a {self.task} task does not have: "
+                    f"{unknown}; its metrics: {list(names)}."
                 )
             names = tuple(name for name in names if name in set(only))
         self.metrics = nn.ModuleDict({name: metrics[name] for name in names})
@@ -373,13 +431,14 @@ class ClassificationMetrics(nn.Module):
             "binary": ("(N,)", "(N,)"),
             "multilabel": (f"(N, {n})", f"(N, {n})"),
             "multiclass": (f"(N, {n})", "(N,)"),
-        }[self.task]
+        }[self.kind]
         rows = probs.shape[0] if probs.ndim else 0
-        probs_shape = (rows,) if self.task == "binary" else (rows, n)
-        labels_shape = (rows, n) if self.task == "multilabel" else (rows,)
+        probs_shape = (rows,) if self.kind == "binary" else (rows, n)
+        labels_shape = (rows, n) if self.kind == "multilabel" else (rows,)
         if probs.ndim == 0 or tuple(probs.shape) != probs_shape:
+            per = " (one row per position)" if is_dense(self.task) else ""
             raise ValueError(
-                f"probs of a {self.task} task with n_targets={n} must have shape {expected[0]}, "
+                f"probs of a {self.task} task{per} with n_targets={n} must have shape {expected[0]}, "
                 f"got {tuple(probs.shape)}. Compute them with lossbench.metrics.to_probabilities."
             )
         if tuple(labels.shape) != labels_shape:
@@ -412,7 +471,11 @@ class ClassificationMetrics(nn.Module):
         probs = probs.detach().to(torch.float64)
         labels = labels.detach().long()
         m = self.metrics
-        if self.task == "binary":
+        if "miou" in m:
+            m["miou"].update(
+                (probs > THRESHOLD).long() if self.kind == "binary" else probs.argmax(1), labels
+            )
+        if self.kind == "binary":
             if "accuracy" in m:
                 m["accuracy"].update(probs, labels)
             if "f1_macro" in m:
@@ -420,7 +483,7 @@ class ClassificationMetrics(nn.Module):
             for name in ("auroc", "ece"):
                 if name in m:
                     m[name].update(probs, labels)
-        elif self.task == "multilabel":
+        elif self.kind == "multilabel":
             for name in ("accuracy", "exact_match", "f1_macro", "f1_micro", "auroc", "map"):
                 if name in m:
                     m[name].update(probs, labels)
@@ -431,9 +494,9 @@ class ClassificationMetrics(nn.Module):
                 if name in m:
                     m[name].update(probs, labels)
         if "nll" in m:
-            m["nll"].update(nll_per_element(probs, labels, self.task))
+            m["nll"].update(nll_per_element(probs, labels, self.kind))
         if "brier" in m:
-            m["brier"].update(brier_per_element(probs, labels, self.task, self.n_targets))
+            m["brier"].update(brier_per_element(probs, labels, self.kind, self.n_targets))
         if "saturated" in m:
             # An empty update keeps "saturated" NaN without torchmetrics' compute-before-update
             # warning and keeps every process calling the same updates under DDP.
@@ -444,7 +507,20 @@ class ClassificationMetrics(nn.Module):
             )
 
     def update_from_scores(self, scores: Tensor, labels: Tensor, link: Link) -> None:
-        """Accumulate one step from raw scores ``(N, U)``: probabilities and saturation both."""
+        """Accumulate one step from raw scores ``(N, U)``: probabilities and saturation both.
+
+        Dense tasks: scores ``(N, U, H, W)`` and labels ``(N, H, W)``, measured per labelled
+        position (:func:`flatten_positions`)."""
+        if is_dense(self.task):
+            scores, labels = flatten_positions(scores, labels)
+            self.update(
+                to_probabilities(scores, link, self.kind),
+                labels,
+                saturated=saturated_mask(scores, link, self.kind)
+                if "saturated" in self.metrics
+                else None,
+            )
+            return
         self.update(
             to_probabilities(scores, link, self.task),
             labels,
@@ -482,6 +558,7 @@ __all__ = [
     "Link",
     "binary_nll",
     "brier_per_element",
+    "flatten_positions",
     "nll_per_element",
     "saturated_fraction",
     "saturated_mask",

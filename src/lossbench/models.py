@@ -5,6 +5,16 @@
 ...                     "dropout": 0.0}, n_features=4, n_outputs=3)
 >>> body(torch.zeros(2, 4)).shape
 torch.Size([2, 3])
+
+``linear`` and ``mlp`` take feature vectors ``(N, F)``; ``conv`` is fully convolutional: images
+``(N, Ch, H, W)`` in (``n_features`` is then the number of input channels), a score map
+``(N, U, H, W)`` of the same height and width out, for the dense tasks:
+
+>>> conv = build_model({"name": "conv", "channels": [8, 8], "kernel_size": 3,
+...                     "dilated": True, "activation": "relu", "dropout": 0.0},
+...                    n_features=1, n_outputs=11)
+>>> conv(torch.zeros(2, 1, 28, 28)).shape
+torch.Size([2, 11, 28, 28])
 """
 
 from __future__ import annotations
@@ -24,16 +34,52 @@ ACTIVATIONS: dict[str, Callable[[], nn.Module]] = {
     "tanh": LazyClass("torch.nn", "Tanh"),
     "silu": LazyClass("torch.nn", "SiLU"),
 }
-MODELS = ("linear", "mlp")
+MODELS = ("linear", "mlp", "conv")
+#: Models that map images (N, Ch, H, W) to score maps (N, U, H, W): the dense tasks' models.
+DENSE_MODELS = ("conv",)
+
+
+def receptive_field(cfg: Mapping[str, Any]) -> int:
+    """Width in positions of the input window that one output position of ``conv`` sees.
+
+    >>> receptive_field({"channels": [16, 16, 16, 16], "kernel_size": 3, "dilated": True})
+    31
+    """
+    k, layers = int(cfg["kernel_size"]), len(cfg["channels"])
+    dilations = [2**i if cfg["dilated"] else 1 for i in range(layers)]
+    return 1 + (k - 1) * sum(dilations)
+
+
+def _conv(cfg: Mapping[str, Any], n_channels: int, n_outputs: int) -> nn.Module:
+    """``len(channels)`` same-size convolutions (``kernel_size``, dilation doubling per layer
+    when ``dilated``) with the activation after each, then a 1 x 1 convolution to the units."""
+    from torch import nn
+
+    layers: list[nn.Module] = []
+    width, k = n_channels, int(cfg["kernel_size"])
+    for i, channels in enumerate(cfg["channels"]):
+        dilation = 2**i if cfg["dilated"] else 1
+        padding = dilation * (k - 1) // 2  # keeps height and width (odd kernel sizes)
+        layers += [
+            nn.Conv2d(width, channels, k, padding=padding, dilation=dilation),
+            ACTIVATIONS[cfg["activation"]](),
+        ]
+        if cfg["dropout"]:
+            layers.append(nn.Dropout2d(cfg["dropout"]))
+        width = channels
+    layers.append(nn.Conv2d(width, n_outputs, 1))
+    return nn.Sequential(*layers)
 
 
 def build_model(cfg: Mapping[str, Any], *, n_features: int, n_outputs: int) -> nn.Module:
-    """Build the model body that ``cfg`` names (``linear`` or ``mlp``)."""
+    """Build the model body that ``cfg`` names (``linear``, ``mlp`` or ``conv``)."""
     from torch import nn
 
     name = cfg["name"]
     if name == "linear":
         return nn.Linear(n_features, n_outputs)
+    if name == "conv":
+        return _conv(cfg, n_features, n_outputs)
     if name != "mlp":
         raise ValueError(
             f"Unknown model {name!r}. Valid models: {', '.join(MODELS)}. "

@@ -48,7 +48,7 @@ from lossbench.metrics import ClassificationMetrics
 from lossbench.models import build_model
 from lossbench.optim import build_optimizer, l2_penalty
 from lossbench.precision import at_least_float32, autocast_on, full_precision
-from lossbench.tasks import Task
+from lossbench.tasks import Task, is_dense
 
 #: What Lightning's optimizer and backward wrappers add to a manual optimization step: hooks.
 _STEP_HOOKS = ("on_before_backward", "on_after_backward", "on_before_optimizer_step")
@@ -190,7 +190,7 @@ class ClassifierModule(L.LightningModule):
         self.callback_metrics = None if callback_metrics is None else frozenset(callback_metrics)
         self.task = task
         self.model = build_model(model, n_features=n_features, n_outputs=n_outputs)
-        self.head = build_head(head)
+        self.head = build_head(head, dense=is_dense(task))
         self.loss_fn = build_loss(loss["name"], loss, task=task, n_outputs=n_outputs)
         self.optimizer_cfg = dict(optimizer)
         #: The learning-rate scheduler (lossbench.schedulers), None for a constant rate, and

@@ -34,11 +34,11 @@ from lossbench.losses import validate_loss_params
 from lossbench.losses.reduction import legacy_reduction
 from lossbench.metric_names import LOGGED_METRICS
 from lossbench.metric_names import metric_mode as metric_mode  # read by lossbench.callbacks
-from lossbench.models import ACTIVATIONS, MODELS
+from lossbench.models import ACTIVATIONS, DENSE_MODELS, MODELS
 from lossbench.optim import IMPLEMENTATIONS, OPTIMIZERS
 from lossbench.precision import check_precision
 from lossbench.schedulers import check_scheduler, scheduler_monitor
-from lossbench.tasks import Task
+from lossbench.tasks import Task, is_dense
 
 #: The options of the ``logger`` group (configs/logger/); ``logger=[csv,mlflow]`` combines them.
 LOGGERS = ("csv", "tensorboard", "mlflow", "wandb", "many", "none")
@@ -83,12 +83,37 @@ def check_setup(cfg: DictConfig) -> Task:
     except DataError as error:
         raise ConfigError(str(error)) from None
     task = task_of(cfg.data)
+    _check_model_fits(cfg.model.name, cfg.data.name, task)
     verdict = check(task, cfg.head.name, cfg.loss.name)
     if not verdict.ok:
         raise ConfigError(verdict.error)
     if verdict.warning:
         warnings.warn(verdict.warning, UserWarning, stacklevel=2)
     return task
+
+
+def _check_model_fits(model: str, data: str, task: Task) -> None:
+    """Refuse a model whose input and output shapes do not fit the task's data."""
+    if model not in MODELS:
+        return  # refused with the valid names by _check_model
+    dense_models = [m for m in MODELS if m in DENSE_MODELS]
+    table_models = [m for m in MODELS if m not in DENSE_MODELS]
+    if is_dense(task) and model not in DENSE_MODELS:
+        raise ConfigError(
+            f"model={model} cannot train data={data}: it takes feature vectors (N, F) and gives "
+            f"one score per output unit for each sample, but {data} is a {task} task: images "
+            "(N, channels, H, W) with a label for every pixel, which need a score map "
+            f"(N, units, H, W). Use model={dense_models[0]}. Valid models for a {task} task: "
+            f"{', '.join(dense_models)}."
+        )
+    if not is_dense(task) and model in DENSE_MODELS:
+        raise ConfigError(
+            f"model={model} cannot train data={data}: it is fully convolutional, taking images "
+            f"(N, channels, H, W) and giving a score map with a score vector per pixel, but "
+            f"{data} is a {task} task of feature vectors (N, F) with one label per sample. Use "
+            f"model=mlp or model=linear. Valid models for a {task} task: "
+            f"{', '.join(table_models)}."
+        )
 
 
 def _check_seed(key: str, value: Any) -> None:
@@ -157,6 +182,23 @@ def _check_model(model: DictConfig) -> None:
             all(h >= 1 for h in model.hidden_sizes),
             f"model.hidden_sizes="
             f"{list(model.hidden_sizes)} must hold positive layer widths, e.g. [64, 64].",
+        )
+        _require(0.0 <= model.dropout < 1.0, f"model.dropout={model.dropout} must lie in [0, 1).")
+    if model.name == "conv":
+        _require(
+            model.activation in ACTIVATIONS,
+            f"model.activation={model.activation!r} is "
+            f"not known. Valid activations: {', '.join(ACTIVATIONS)}.",
+        )
+        _require(
+            len(model.channels) >= 1 and all(c >= 1 for c in model.channels),
+            f"model.channels={list(model.channels)} must hold one or more positive channel "
+            "counts (one per layer), e.g. [16, 16, 16, 16].",
+        )
+        _require(
+            model.kernel_size >= 1 and model.kernel_size % 2 == 1,
+            f"model.kernel_size={model.kernel_size} must be an odd number >= 1 (so that every "
+            "layer keeps height and width), e.g. 3.",
         )
         _require(0.0 <= model.dropout < 1.0, f"model.dropout={model.dropout} must lie in [0, 1).")
 

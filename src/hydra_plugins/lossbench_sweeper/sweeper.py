@@ -19,13 +19,24 @@ compositions instead of prod(k_i). A combination that composes only on its own w
 when its job starts; ``check: all`` restores Hydra's check of every job. Everything else, the
 cartesian product, batches and job numbering, is Hydra's.
 
+``linked`` adds overrides to the jobs of one swept value: a study that sweeps data sets which
+need another model than the rest (the dense data sets train ``model=conv``) says so once,
+
+    hydra:
+      sweeper:
+        linked:
+          data:
+            mnist_segmentation: [model=conv]   # every job with data=mnist_segmentation
+
+and those jobs get ``model=conv`` (replacing a ``model=`` override of their own, if any).
+
 No ``from __future__ import annotations`` here: Hydra loads plugin modules without registering
 them in ``sys.modules``, where dataclasses look string annotations up.
 """
 
 import logging
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from hydra._internal.core_plugins.basic_sweeper import BasicSweeper
@@ -43,6 +54,8 @@ class LossbenchSweeperConf:
     max_batch_size: int | None = None
     params: dict[str, str] | None = None
     check: str = "values"  # values | all
+    # {parameter: {value: [overrides]}}: overrides added to every job with parameter=value
+    linked: dict[str, dict[str, list[str]]] | None = None
 
 
 ConfigStore.instance().store(
@@ -68,6 +81,27 @@ def jobs_covering_each_value(batch: Sequence[Sequence[str]]) -> list[Sequence[st
     return chosen
 
 
+def add_linked(
+    job: Sequence[str], linked: Mapping[str, Mapping[str, Sequence[str]]]
+) -> list[str]:
+    """``job``'s overrides with those ``linked`` to its values (replacing ones of the same key).
+
+        >>> add_linked(["data=mnist_ink", "seed=0"], {"data": {"mnist_ink": ["model=conv"]}})
+        ['data=mnist_ink', 'seed=0', 'model=conv']
+        >>> add_linked(["data=iris", "model=mlp"], {"data": {"mnist_ink": ["model=conv"]}})
+        ['data=iris', 'model=mlp']
+    """
+    extra: list[str] = []
+    for override in job:
+        key, _, value = override.partition("=")
+        extra += list((linked.get(key.lstrip("+~")) or {}).get(value) or ())
+    if not extra:
+        return list(job)
+    keys = {e.partition("=")[0].lstrip("+~") for e in extra}
+    kept = [o for o in job if o.partition("=")[0].lstrip("+~") not in keys]
+    return kept + extra
+
+
 class LossbenchSweeper(BasicSweeper):
     """``BasicSweeper`` whose pre-launch check composes one job per swept value (``check``)."""
 
@@ -76,6 +110,7 @@ class LossbenchSweeper(BasicSweeper):
         max_batch_size: int | None = None,
         params: dict[str, str] | None = None,
         check: str = "values",
+        linked: Mapping[str, Mapping[str, Sequence[str]]] | None = None,
     ) -> None:
         if check not in CHECKS:
             raise ValueError(
@@ -85,6 +120,13 @@ class LossbenchSweeper(BasicSweeper):
             )
         super().__init__(max_batch_size=max_batch_size, params=params)
         self.check = check
+        self.linked = {k: dict(v or {}) for k, v in (linked or {}).items()}
+
+    def get_job_batch(self) -> list[list[str]]:
+        batch = super().get_job_batch()
+        if not self.linked:
+            return batch
+        return [add_linked(job, self.linked) for job in batch]
 
     def validate_batch_is_legal(self, batch: Sequence[Sequence[str]]) -> None:
         jobs = batch if self.check == "all" else jobs_covering_each_value(batch)

@@ -56,7 +56,7 @@ from pathlib import Path
 import numpy as np
 
 from lossbench.data.table import DataError, LoadedTable
-from lossbench.tasks import TASKS
+from lossbench.tasks import TABLE_TASKS
 
 __all__ = ["check_delimiter", "detect_delimiter", "load_csv"]
 
@@ -549,9 +549,9 @@ def load_csv(
         >>> load_csv(path, ["y"], "binary").labels.tolist()
         [1, 0]
     """
-    if task not in TASKS:
+    if task not in TABLE_TASKS:
         raise DataError(
-            f"Unknown task {task!r}. Valid tasks: {', '.join(TASKS)}. Set it with data.task=<task>."
+            f"Unknown task {task!r}. Valid tasks: {', '.join(TABLE_TASKS)}. Set it with data.task=<task>."
         )
     labels_wanted = _as_names(label_columns, "data.label_columns")
     _check_label_count(task, labels_wanted)

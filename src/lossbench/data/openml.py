@@ -26,7 +26,7 @@ from typing import Any
 import numpy as np
 
 from lossbench.data.table import DataError, LoadedTable
-from lossbench.tasks import TASKS
+from lossbench.tasks import TABLE_TASKS
 
 #: Values that mark the positive side of a two-valued target column.
 _POSITIVE = ("1", "1.0", "true", "yes", "y", "t", "positive", "pos")
@@ -54,9 +54,9 @@ def check_openml_config(cfg: Mapping[str, Any]) -> None:
             "id names one version already. Drop data.openml_version, or use data.openml_name."
         )
     task = cfg.get("task")
-    if task is not None and task not in TASKS:
+    if task is not None and task not in TABLE_TASKS:
         raise DataError(
-            f"data.task={task!r} is not a task. Valid tasks: {', '.join(TASKS)}, or null to "
+            f"data.task={task!r} is not a task. Valid tasks: {', '.join(TABLE_TASKS)}, or null to "
             "infer it from the target."
         )
 

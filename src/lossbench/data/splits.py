@@ -29,7 +29,7 @@ from lossbench.data.preprocess import (
     fit_preprocessor,
 )
 from lossbench.data.table import DataError, LoadedTable
-from lossbench.tasks import TASKS, Task
+from lossbench.tasks import TABLE_TASKS, Task
 
 __all__ = [
     "STAGES",
@@ -160,8 +160,8 @@ def check_split_classes(labels_train: np.ndarray, task: str, label_names: list[s
         Traceback (most recent call last):
         DataError: The training split (2 rows) holds only class 1 of label column 'y': ...
     """
-    if task not in TASKS:
-        raise DataError(f"Unknown task {task!r}. Valid tasks: {', '.join(TASKS)}.")
+    if task not in TABLE_TASKS:
+        raise DataError(f"Unknown task {task!r}. Valid tasks: {', '.join(TABLE_TASKS)}.")
     labels_train = np.asarray(labels_train)
     n = len(labels_train)
     if task == "multilabel":

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 from lossbench.losses.reduction import legacy_reduction
 from lossbench.losses.registry import get_loss
 from lossbench.params import PerUnit, check_params
-from lossbench.tasks import Task
+from lossbench.tasks import Task, is_dense
 
 if TYPE_CHECKING:
     import torch
@@ -44,6 +44,8 @@ def _per_unit(loss: str, key: str, value: Any, units: int, task: Task) -> torch.
         return torch.full((units,), float(value))
     if len(values) != units:
         per = "label" if task == "multilabel" else "class" if units > 1 else "output"
+        if is_dense(task):
+            per += " (channel of the score map)"
         raise _error(
             loss,
             key,
@@ -55,7 +57,10 @@ def _per_unit(loss: str, key: str, value: Any, units: int, task: Task) -> torch.
 
 
 def auto_pos_weight(train_targets: torch.Tensor) -> torch.Tensor:
-    """negatives / positives per unit on float 0/1 targets ``(N,)`` or ``(N, U)``."""
+    """negatives / positives per unit on float 0/1 targets ``(N,)``, ``(N, U)`` or dense maps
+    ``(N, U, H, W)`` (every position counts as an example of its unit)."""
+    if train_targets.ndim > 2:  # units along dim 1, as torch's K-dimensional losses have them
+        train_targets = train_targets.movedim(1, -1).reshape(-1, train_targets.shape[1])
     targets = train_targets.reshape(train_targets.shape[0], -1).double()
     if targets.numel() and (targets.min() < 0 or targets.max() > 1):
         raise ValueError(
@@ -88,6 +93,9 @@ def build_loss(
     its own default; an explicit null for a parameter whose default is not null is passed
     (focal's ``alpha=null``: no weighting). Per-unit values become tensors of ``n_outputs``.
     ``train_targets`` (the encoded training targets) is needed only for ``pos_weight=auto``.
+    On a dense task, the per-unit values of an element-wise loss (``weight`` and ``pos_weight``
+    of the BCE family) take the shape ``(U, 1, 1)``, so that they scale the channels of
+    ``(N, U, H, W)`` scores; cross-entropy's class ``weight`` stays ``(C,)``, as torch takes it.
     """
     import torch
 
@@ -120,4 +128,8 @@ def build_loss(
     scale = params.get("pos_weight_scale", 1.0)
     if scale != 1.0:  # tunes the strength of pos_weight (e.g. auto x 0.5) in a search
         kwargs["pos_weight"] = kwargs.get("pos_weight", torch.ones(n_outputs)) * float(scale)
+    if is_dense(task) and spec.target_for(task) == "float":
+        for key in ("weight", "pos_weight"):
+            if isinstance(kwargs.get(key), torch.Tensor):
+                kwargs[key] = kwargs[key].reshape(-1, 1, 1)
     return spec.build(**kwargs)

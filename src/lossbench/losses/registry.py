@@ -34,8 +34,15 @@ if TYPE_CHECKING:
 Link = Literal["sigmoid", "softmax"]
 TargetEncoding = Literal["float", "index"]
 
-ALL_TASKS: tuple[Task, ...] = ("binary", "multilabel", "multiclass")
-EXCLUSIVE_TASKS: tuple[Task, ...] = ("binary", "multiclass")
+ALL_TASKS: tuple[Task, ...] = (
+    "binary",
+    "multilabel",
+    "multiclass",
+    "dense_binary",
+    "dense_multiclass",
+)
+#: Tasks whose classes exclude each other (per sample, or per position of a dense map).
+EXCLUSIVE_TASKS: tuple[Task, ...] = ("binary", "multiclass", "dense_binary", "dense_multiclass")
 
 # ------------------------------------------------------------------ shared parameter declarations
 
@@ -291,7 +298,7 @@ LOSSES: dict[str, LossSpec] = {
             expects="scores",
             link="sigmoid",
             target="float",
-            tasks=("binary", "multilabel"),
+            tasks=("binary", "multilabel", "dense_binary"),
             params=(
                 Param(
                     name="gamma_neg",
@@ -322,11 +329,12 @@ LOSSES: dict[str, LossSpec] = {
             ),
             build=_own("asl", "AsymmetricLoss"),
             refusals={
-                "multiclass": (
+                task: (
                     "AsymmetricLoss is made for multi-hot targets, where each label's few "
                     "positives and many negatives are focused apart; a multi-class sample has "
                     "exactly one class on, and its classes should compete through a softmax"
                 )
+                for task in ("multiclass", "dense_multiclass")
             },
         ),
         LossSpec(
@@ -335,8 +343,20 @@ LOSSES: dict[str, LossSpec] = {
             summary="poly-1 (Leng et al. 2022): cross-entropy + epsilon * (1 - p_t); "
             "softmax cross-entropy on multi-class, sigmoid BCE on binary and multi-label",
             expects="scores",
-            link={"binary": "sigmoid", "multilabel": "sigmoid", "multiclass": "softmax"},
-            target={"binary": "float", "multilabel": "float", "multiclass": "index"},
+            link={
+                "binary": "sigmoid",
+                "multilabel": "sigmoid",
+                "multiclass": "softmax",
+                "dense_binary": "sigmoid",
+                "dense_multiclass": "softmax",
+            },
+            target={
+                "binary": "float",
+                "multilabel": "float",
+                "multiclass": "index",
+                "dense_binary": "float",
+                "dense_multiclass": "index",
+            },
             tasks=ALL_TASKS,
             params=(
                 Param(

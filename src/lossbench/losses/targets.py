@@ -13,7 +13,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from lossbench.losses.registry import get_loss
-from lossbench.tasks import Task
+from lossbench.tasks import Task, is_dense, position_task
 
 if TYPE_CHECKING:
     import torch
@@ -23,8 +23,9 @@ def n_outputs(task: Task, n_targets: int, loss: str) -> int:
     """Number of output units for ``task`` with ``n_targets`` classes or labels under ``loss``.
 
     Binary tasks use one unit, except with index targets (cross_entropy, nll): two classes.
+    A dense task has as many units (channels of its score map) as its per-position task.
     """
-    if task == "binary":
+    if position_task(task) == "binary":
         return 2 if get_loss(loss).target_for(task) == "index" else 1
     return n_targets
 
@@ -34,11 +35,20 @@ def encode_targets(labels: torch.Tensor, task: Task, loss: str, n_classes: int) 
 
     binary: float ``(N,)`` or int64 indices; multi-label: float multi-hot ``(N, L)``;
     multi-class: int64 indices, or float one-hot ``(N, C)`` for the float-target losses.
+    Dense tasks, labels ``(N, H, W)``: int64 indices ``(N, H, W)`` (what torch's
+    K-dimensional cross-entropy takes), or float maps of the scores' shape: ``(N, 1, H, W)``
+    for a binary map, one-hot ``(N, C, H, W)`` for a multi-class one.
+
+        >>> encode_targets(torch.tensor([[[0, 2]]]), "dense_multiclass", "mse", 3).shape
+        torch.Size([1, 3, 1, 2])
     """
     if get_loss(loss).target_for(task) == "index":
         return labels.long()
-    if task == "multiclass":
+    if position_task(task) == "multiclass":
         from torch import nn
 
-        return nn.functional.one_hot(labels.long(), n_classes).float()
+        onehot = nn.functional.one_hot(labels.long(), n_classes).float()
+        return onehot.movedim(-1, 1) if is_dense(task) else onehot
+    if is_dense(task):
+        return labels.float().unsqueeze(1)
     return labels.float()

@@ -26,7 +26,7 @@ def _baseline(text: str) -> tuple[str, str]:
     if not sep or not key.strip() or not setup.strip():
         raise argparse.ArgumentTypeError(
             f"{text!r} is not TASK=SETUP; e.g. --baseline multiclass=logits_cross_entropy or "
-            "--baseline wine='logits + nll' (TASK: binary, multiclass, multilabel or a data set)"
+            "--baseline wine='logits + nll' (TASK: binary, multiclass, multilabel, dense_binary, dense_multiclass or a data set)"
         )
     return key.strip(), setup.strip()
 
@@ -61,7 +61,8 @@ def parser() -> argparse.ArgumentParser:
         default=[],
         metavar="TASK=SETUP",
         help="baseline setup per task or data set; repeatable (default: logits + "
-        "bce_with_logits for binary/multilabel, logits + cross_entropy for multiclass)",
+        "bce_with_logits for binary/multilabel/dense_binary, logits + cross_entropy for "
+        "multiclass/dense_multiclass)",
     )
     return p
 

@@ -37,6 +37,8 @@ DEFAULT_BASELINES: dict[str, tuple[str, str]] = {
     "binary": ("logits", "bce_with_logits"),
     "multilabel": ("logits", "bce_with_logits"),
     "multiclass": ("logits", "cross_entropy"),
+    "dense_binary": ("logits", "bce_with_logits"),
+    "dense_multiclass": ("logits", "cross_entropy"),
 }
 
 

@@ -5,7 +5,8 @@ standardised training rows the networks saw, its ``C`` chosen on the validation 
 log-loss over :data:`C_GRID`), and it is scored on the test split with lossbench's own metrics
 (:class:`lossbench.metrics.ClassificationMetrics`, the same code that scored the runs). Multi-label
 data get one binary model per label (one-vs-rest, ``MultiOutputClassifier``); multi-class data
-one multinomial model. The report shows it as a reference row, so a reader sees at once whether
+one multinomial model; dense data sets (a label per pixel) have none. The report shows it as a
+reference row, so a reader sees at once whether
 the networks learned anything a linear model does not.
 
     >>> from lossbench.report.yardstick import fit_yardstick
@@ -91,11 +92,15 @@ def fit_yardstick(data_cfg: Mapping[str, Any]) -> dict[str, Any]:
 def yardstick_runs(selected: pd.DataFrame) -> pd.DataFrame:
     """One row per data set and split seed of the study's completed runs: the yardstick fitted
     on that split (read from a run's ``config.yaml``), with ``data``, ``seed`` and ``task``.
-    A data set whose config cannot be read or loaded is left out."""
+    A data set whose config cannot be read or loaded is left out, and so is a dense one (a
+    label per pixel: no table of feature rows to fit)."""
+    from lossbench.tasks import is_dense
+
     done = selected[selected["status"] == "completed"]
     splits = [
         (data, seed, group["task"].iloc[0], Path(group["run_dir"].iloc[0]) / "config.yaml")
         for (data, seed), group in done.groupby(["data", "seed"], sort=True)
+        if not is_dense(str(group["task"].iloc[0]))
     ]
     if not splits:
         return pd.DataFrame()

