@@ -16,11 +16,16 @@ from lossbench.heads import HEADS
 from lossbench.losses import LOSSES
 from lossbench.tasks import TASKS
 
-#: A small data set per task (a hundred rows): fast to train for 2 epochs.
+#: A small data set per task (a hundred rows, or twenty images): fast to train for 2 epochs.
 TINY_DATA: dict[str, tuple[str, ...]] = {
     "binary": ("data=synthetic_binary", "data.n_samples=100"),
     "multilabel": ("data=synthetic_multilabel", "data.n_samples=100"),
     "multiclass": ("data=synthetic_multiclass", "data.n_samples=100"),
+    # 20 images of 28 x 28 pixels and a one-layer conv: 12 training maps, 9408 labelled pixels
+    **{
+        task: (f"data={data}", "data.n_images=20", "model=conv", "model.channels=[4]")
+        for task, data in (("dense_binary", "mnist_ink"), ("dense_multiclass", "mnist_segmentation"))
+    },
 }
 #: A small real data set per task (a few hundred rows): what the CLI and eval tests train on.
 TASK_DATA: dict[str, str] = {
@@ -30,6 +35,9 @@ TASK_DATA: dict[str, str] = {
 }
 CELLS: list[tuple[str, str, str]] = list(itertools.product(TASKS, HEADS, LOSSES))
 ACCEPTED = [cell for cell in CELLS if check(*cell).ok]
+#: The accepted cells of the tabular tasks (those of TASK_DATA); dense cells: tests/test_dense.py
+#: and the cell tests of tests/test_compatibility.py.
+TABLE_ACCEPTED = [cell for cell in ACCEPTED if cell[0] in TASK_DATA]
 REFUSED = [cell for cell in CELLS if not check(*cell).ok]
 
 

@@ -26,7 +26,7 @@ from lossbench.compatibility import (
 from lossbench.heads import HEADS, OUTPUT_KIND_TEXT, build_head
 from lossbench.losses import LOSSES, build_loss, encode_targets, n_outputs
 from lossbench.metric_names import LOGGED_METRICS
-from lossbench.tasks import TASKS
+from lossbench.tasks import TASKS, is_dense, position_task
 from lossbench.train import train
 from lossbench.validation import ConfigError, validate
 
@@ -102,22 +102,27 @@ def test_accepted_cell_trains_through_lightning(make_cfg, tmp_path, cell):
     assert last < first, (first, last)
 
 
-N_TARGETS = {"binary": 1, "multilabel": 3, "multiclass": 3}
+N_TARGETS = {"binary": 1, "multilabel": 3, "multiclass": 3, "dense_binary": 1, "dense_multiclass": 3}
 N_SAMPLES, N_FEATURES = 48, 4
+MAP = (4, 4)  # dense tasks: 3 maps of 4 x 4 positions, 48 labelled positions in all
 
 
 def make_batch(task: str) -> tuple[torch.Tensor, torch.Tensor]:
-    """A fixed, learnable batch: labels come from a linear rule of the features."""
+    """A fixed, learnable batch: labels come from a linear rule of the features (of each
+    position's features, for a dense task: maps ``(N, F, H, W)`` with labels ``(N, H, W)``)."""
     g = torch.Generator().manual_seed(0)
     x = torch.randn(N_SAMPLES, N_FEATURES, generator=g)
     w = torch.randn(N_FEATURES, 3, generator=g)
     scores = x @ w
-    if task == "binary":
+    if position_task(task) == "binary":
         labels = (scores[:, 0] > 0).long()
     elif task == "multilabel":
         labels = (scores > 0).long()
     else:
         labels = scores.argmax(1)
+    if is_dense(task):  # the same rows as positions of maps
+        x = x.reshape(-1, *MAP, N_FEATURES).movedim(-1, 1)
+        labels = labels.reshape(-1, *MAP)
     return x, labels
 
 
@@ -128,12 +133,13 @@ def test_accepted_cell_fits_a_learnable_batch(cell):
     x, labels = make_batch(task)
     units = n_outputs(task, N_TARGETS[task], loss_name)
     target = encode_targets(labels, task, loss_name, n_classes=max(N_TARGETS[task], 2))
-    head = build_head(head_name)
+    head = build_head(head_name, dense=is_dense(task))
     loss = build_loss(loss_name, {}, task=task, n_outputs=units)
     squeeze = task == "binary" and units == 1  # one unit takes targets of shape (N,)
 
     torch.manual_seed(2)
-    model = nn.Linear(N_FEATURES, units)
+    # a linear model of each position's features on a dense task
+    model = nn.Conv2d(N_FEATURES, units, 1) if is_dense(task) else nn.Linear(N_FEATURES, units)
     optimizer = torch.optim.SGD(model.parameters(), lr=0.5)
     history = []
     for _ in range(20):

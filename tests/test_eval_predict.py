@@ -13,7 +13,8 @@ import pytest
 import torch
 from sklearn.datasets import make_classification, make_multilabel_classification
 
-from cells import ACCEPTED, TASK_DATA, one_per_task_and_head
+from cells import TABLE_ACCEPTED as ACCEPTED
+from cells import TASK_DATA, one_per_task_and_head
 from cli_process import run_module
 from lossbench.checkpoint import CheckpointError, load_checkpoint
 from lossbench.data.csv_loader import load_csv
@@ -23,7 +24,7 @@ from lossbench.evaluate import EvaluationError, check_out, evaluate
 from lossbench.metrics import to_probabilities
 from lossbench.module import ClassifierModule
 from lossbench.predict import predict, write_predictions
-from lossbench.tasks import TASKS
+from lossbench.tasks import TABLE_TASKS as TASKS  # dense tasks: tests/test_dense.py
 from lossbench.train import train
 
 REPO = Path(__file__).resolve().parents[1]

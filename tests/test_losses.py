@@ -23,6 +23,7 @@ from lossbench.losses import (
     n_outputs,
     validate_loss_params,
 )
+from lossbench.tasks import is_dense, position_task
 
 
 def make(
@@ -588,6 +589,32 @@ LABELS = {
     "multiclass": torch.tensor([2, 0, 1, 2]),
 }
 TARGET_CELLS = [(task, name) for name, spec in LOSSES.items() for task in spec.tasks]
+DENSE_TARGET_CELLS = [(task, name) for task, name in TARGET_CELLS if is_dense(task)]
+TARGET_CELLS = [(task, name) for task, name in TARGET_CELLS if not is_dense(task)]
+
+
+@pytest.mark.parametrize(
+    ("task", "name"),
+    DENSE_TARGET_CELLS,
+    ids=[f"{task}-{name}" for task, name in DENSE_TARGET_CELLS],
+)
+def test_dense_targets_are_the_per_position_targets_in_map_form(task, name):
+    """A map of labels (N, H, W) encodes as its positions would, with units along dim 1."""
+    kind = position_task(task)
+    flat = LABELS[kind]  # four positions
+    maps = flat.reshape(1, 2, 2)
+    target = encode_targets(maps, task, name, n_classes=3)
+    per_position = encode_targets(flat, kind, name, n_classes=3)
+    assert n_outputs(task, 1 if kind == "binary" else 3, name) == n_outputs(
+        kind, 1 if kind == "binary" else 3, name
+    )
+    if LOSSES[name].target_for(task) == "index":
+        assert target.dtype == torch.int64 and target.shape == (1, 2, 2)
+        assert_close(target.flatten(), per_position)
+    else:
+        units = 1 if per_position.ndim == 1 else per_position.shape[1]
+        assert target.shape == (1, units, 2, 2) and target.dtype == torch.float32
+        assert_close(target.movedim(1, -1).reshape(4, units).squeeze(-1), per_position)
 
 
 @pytest.mark.parametrize(

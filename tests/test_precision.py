@@ -12,7 +12,8 @@ import pytest
 import torch
 from torch.nn import functional as F
 
-from cells import ACCEPTED, TASK_DATA, cell_id
+from cells import TABLE_ACCEPTED as ACCEPTED
+from cells import TASK_DATA, cell_id
 from lossbench.data.datamodule import ClassificationDataModule
 from lossbench.losses import LOSSES
 from lossbench.module import ClassifierModule

@@ -14,6 +14,7 @@ from lossbench.data import packaged
 from lossbench.data.datamodule import ClassificationDataModule
 from lossbench.data.datasets import DATASETS, load_table
 from lossbench.data.table import DataError
+from lossbench.tasks import is_dense
 from lossbench.train import config_dir, train
 from lossbench.validation import ConfigError, validate
 
@@ -31,6 +32,20 @@ def test_the_readme_facts_are_those_of_the_data(name: str) -> None:
     _needs(name)
     spec, table = DATASETS[name], load_table({"name": name})
     about = spec.about
+    if is_dense(spec.task):  # images (N, channels, H, W) and a label map per image
+        channels, height, width = (int(v) for v in about.features.split()[0:5:2])
+        assert table.features.shape == (about.rows, channels, height, width)
+        assert table.labels.shape == (about.rows, height, width)
+        share = np.bincount(table.labels.ravel()) / table.labels.size * 100
+        if spec.task == "dense_binary":
+            assert about.balance == f"{share[1]:.2g} % positive (pixels)"
+        else:
+            assert about.labels == f"{len(table.classes)} classes per pixel"
+            assert about.balance == (
+                f"background {share[0]:.0f} %, each digit's ink "
+                f"{share[1:].min():.1f}-{share[1:].max():.1f} %"
+            )
+        return
     assert table.features.shape == (about.rows, int(about.features.split()[0]))
     if "categorical" in about.features:
         assert f"{len(table.categories)} categorical" in about.features

@@ -4,6 +4,7 @@ studies' parallel launcher."""
 from __future__ import annotations
 
 import itertools
+import json
 import warnings
 
 import pytest
@@ -92,3 +93,54 @@ def test_sweep_with_the_lossbench_sweeper_runs_every_job(tmp_path):
     assert result.returncode == 0, result.stderr[-3000:]
     done = sorted(p.parent.name for p in (tmp_path / "sweep").glob("*/metrics.json"))
     assert done == ["iris-0", "iris-1", "wine-0", "wine-1"]
+
+
+def test_linked_overrides_follow_their_swept_value_into_every_job():
+    """compare_real's dense data sets train model=conv on 500 images; the tables keep the MLP."""
+    from hydra.core.override_parser.overrides_parser import OverridesParser
+
+    from hydra_plugins.lossbench_sweeper.sweeper import add_linked
+
+    with initialize_config_dir(config_dir=str(config_dir()), version_base="1.3"):
+        cfg = compose("train", overrides=["experiment=compare_real"], return_hydra_config=True)
+    linked = cfg.hydra.sweeper.linked
+    assert dict(linked.data) == {
+        name: ["model=conv", "data.n_images=500"] for name in ("mnist_segmentation", "mnist_ink")
+    }
+    # Hydra loads plugin modules anew when it scans them (composing above), so the sweeper's
+    # BasicSweeper base is no longer the one the constructor names: set the state it sets.
+    sweeper = LossbenchSweeper.__new__(LossbenchSweeper)
+    sweeper.linked, sweeper.batch_index = {"data": {"mnist_ink": ["model=conv"]}}, 0
+    parsed = OverridesParser.create().parse_overrides(["data=iris,mnist_ink", "model=mlp", "seed=0,1"])
+    sweeper.overrides = LossbenchSweeper.split_arguments(parsed, None)
+    assert sweeper.get_job_batch() == [
+        ["data=iris", "model=mlp", "seed=0"],
+        ["data=iris", "model=mlp", "seed=1"],
+        ["data=mnist_ink", "seed=0", "model=conv"],
+        ["data=mnist_ink", "seed=1", "model=conv"],
+    ]
+    assert add_linked(["+data=x"], {"data": {"x": ["a=1"]}}) == ["+data=x", "a=1"]
+
+
+@pytest.mark.slow
+def test_compare_real_trains_a_dense_data_set_with_its_linked_model(tmp_path):
+    result = run_module(
+        "lossbench.train",
+        "-m",
+        "experiment=compare_real",
+        "data=iris,mnist_ink",
+        "setup=logits_bce_with_logits",
+        "optimizer.lr=0.01",
+        "seed=0",
+        "trainer.max_epochs=1",
+        f"paths.output_dir={tmp_path}",
+        cwd=tmp_path,
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    study = tmp_path / "studies" / "compare_real-full"
+    for data, model, train_rows in (("iris", "mlp", 90), ("mnist_ink", "conv", 300)):
+        run = study / data / "logits_bce_with_logits" / "lr0.01" / "seed0"
+        record = json.loads((run / "metrics.json").read_text())
+        assert record["status"] == "completed", record["error"]
+        assert record["model"] == model
+        assert record["sizes"]["train"] == train_rows
