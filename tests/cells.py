@@ -24,7 +24,10 @@ TINY_DATA: dict[str, tuple[str, ...]] = {
     # 20 images of 28 x 28 pixels and a one-layer conv: 12 training maps, 9408 labelled pixels
     **{
         task: (f"data={data}", "data.n_images=20", "model=conv", "model.channels=[4]")
-        for task, data in (("dense_binary", "mnist_ink"), ("dense_multiclass", "mnist_segmentation"))
+        for task, data in (
+            ("dense_binary", "mnist_ink"),
+            ("dense_multiclass", "mnist_segmentation"),
+        )
     },
 }
 #: A small real data set per task (a few hundred rows): what the CLI and eval tests train on.

@@ -102,7 +102,13 @@ def test_accepted_cell_trains_through_lightning(make_cfg, tmp_path, cell):
     assert last < first, (first, last)
 
 
-N_TARGETS = {"binary": 1, "multilabel": 3, "multiclass": 3, "dense_binary": 1, "dense_multiclass": 3}
+N_TARGETS = {
+    "binary": 1,
+    "multilabel": 3,
+    "multiclass": 3,
+    "dense_binary": 1,
+    "dense_multiclass": 3,
+}
 N_SAMPLES, N_FEATURES = 48, 4
 MAP = (4, 4)  # dense tasks: 3 maps of 4 x 4 positions, 48 labelled positions in all
 

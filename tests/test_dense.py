@@ -50,8 +50,13 @@ def _maps(seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
 
 @pytest.mark.parametrize(
     "params",
-    [{}, {"weight": [0.2, 1.0, 3.0, 0.5]}, {"ignore_index": 2}, {"weight": [1, 2, 3, 4],
-     "ignore_index": 0, "reduction": "sum"}, {"label_smoothing": 0.1}],
+    [
+        {},
+        {"weight": [0.2, 1.0, 3.0, 0.5]},
+        {"ignore_index": 2},
+        {"weight": [1, 2, 3, 4], "ignore_index": 0, "reduction": "sum"},
+        {"label_smoothing": 0.1},
+    ],
     ids=["plain", "weight", "ignore_index", "weight-ignore-sum", "smoothing"],
 )
 def test_cross_entropy_on_maps_is_torchs_k_dimensional_cross_entropy(params):
@@ -143,7 +148,10 @@ def test_per_class_weights_of_element_wise_losses_scale_the_channels():
     )
     assert_close(loss(scores, onehot), expected)
     auto = build_loss(
-        "bce_with_logits", {"pos_weight": "auto"}, task="dense_multiclass", n_outputs=C,
+        "bce_with_logits",
+        {"pos_weight": "auto"},
+        task="dense_multiclass",
+        n_outputs=C,
         train_targets=onehot,
     )
     positives = torch.stack([(labels == k).sum() for k in range(C)]).double()
@@ -189,7 +197,8 @@ def test_mean_iou_accuracy_and_nll_per_pixel_match_torchmetrics_and_hand_values(
     assert_close(values["test/miou"], expected_iou)
     by_hand = np.mean(
         [
-            ((predicted == k) & (flat == k)).sum().item() / ((predicted == k) | (flat == k)).sum().item()
+            ((predicted == k) & (flat == k)).sum().item()
+            / ((predicted == k) | (flat == k)).sum().item()
             for k in range(C)
         ]
     )
@@ -238,12 +247,19 @@ def test_pixel_labels_follow_the_ink_threshold_and_the_digit():
 
 def test_the_data_module_keeps_images_and_label_maps():
     _needs_mnist()
-    cfg = {"name": "mnist_segmentation", "batch_size": 8, "split_seed": 0, "val_fraction": 0.2,
-           "test_fraction": 0.2, "ink_threshold": 0.5, "n_images": 40}
+    cfg = {
+        "name": "mnist_segmentation",
+        "batch_size": 8,
+        "split_seed": 0,
+        "val_fraction": 0.2,
+        "test_fraction": 0.2,
+        "ink_threshold": 0.5,
+        "n_images": 40,
+    }
     dm = ClassificationDataModule(cfg, "bce_with_logits")
     assert (dm.task, dm.n_features, dm.n_outputs, dm.n_targets) == ("dense_multiclass", 1, 11, 11)
     x, labels, targets = dm.tensors["train"]
-    assert x.shape == (24, 1, 28, 28) and 0 <= x.min() and x.max() <= 1
+    assert x.shape == (24, 1, 28, 28) and x.min() >= 0 and x.max() <= 1
     assert labels.shape == (24, 28, 28) and targets.shape == (24, 11, 28, 28)
     assert dm.preprocessing["feature_scale"] == [255.0]
     assert dm.preprocessing["input_shape"] == [1, 28, 28]
@@ -252,13 +268,32 @@ def test_the_data_module_keeps_images_and_label_maps():
 @pytest.mark.parametrize(
     ("overrides", "words"),
     [
-        (("data=mnist_segmentation", "model=mlp"), ["model=mlp cannot train data=mnist_segmentation",
-         "dense_multiclass", "Use model=conv", "Valid models for a dense_multiclass task: conv"]),
+        (
+            ("data=mnist_segmentation", "model=mlp"),
+            [
+                "model=mlp cannot train data=mnist_segmentation",
+                "dense_multiclass",
+                "Use model=conv",
+                "Valid models for a dense_multiclass task: conv",
+            ],
+        ),
         (("data=mnist_ink", "model=linear", "loss=bce_with_logits"), ["model=linear", "score map"]),
-        (("data=iris", "model=conv"), ["model=conv cannot train data=iris", "fully convolutional",
-         "Valid models for a multiclass task: linear, mlp"]),
-        (("data=mnist_ink", "model=conv", "loss=bce_with_logits", "model.kernel_size=4"), ["odd number"]),
-        (("data=mnist_ink", "model=conv", "loss=bce_with_logits", "data.n_images=3"), ["data.n_images=3"]),
+        (
+            ("data=iris", "model=conv"),
+            [
+                "model=conv cannot train data=iris",
+                "fully convolutional",
+                "Valid models for a multiclass task: linear, mlp",
+            ],
+        ),
+        (
+            ("data=mnist_ink", "model=conv", "loss=bce_with_logits", "model.kernel_size=4"),
+            ["odd number"],
+        ),
+        (
+            ("data=mnist_ink", "model=conv", "loss=bce_with_logits", "data.n_images=3"),
+            ["data.n_images=3"],
+        ),
     ],
     ids=["mlp-on-dense", "linear-on-dense", "conv-on-table", "even-kernel", "too-few-images"],
 )
@@ -313,8 +348,14 @@ def test_the_vectorized_launcher_runs_dense_jobs_alone():
             "optimizer": {"name": "adam"},
             "model": {"name": "conv", "dropout": 0.0},
             "training_loop": "epoch",
-            "trainer": {"precision": "32-true", "strategy": "auto", "devices": "auto",
-                        "num_nodes": 1, "gradient_clip_val": None, "check_val_every_n_epoch": 1},
+            "trainer": {
+                "precision": "32-true",
+                "strategy": "auto",
+                "devices": "auto",
+                "num_nodes": 1,
+                "gradient_clip_val": None,
+                "check_val_every_n_epoch": 1,
+            },
             "loss": {"reduction": "mean"},
         }
     )

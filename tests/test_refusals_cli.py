@@ -157,6 +157,12 @@ CATALOGUE: list[Case] = [
     refused("double-softmax", "train", ("data=wine", "head=softmax", "loss=cross_entropy"),
             ["double softmax", "head=logits"]),
     refused("unknown-metric", "train", ("optimized_metric=val/bogus",), ["val/bogus", "Valid: val/loss"]),
+    refused("mlp-on-dense-data", "train", ("data=mnist_segmentation", "model=mlp", "loss=cross_entropy"),
+            ["model=mlp cannot train data=mnist_segmentation", "Use model=conv"], fast=True),
+    refused("conv-on-a-table", "train", ("data=iris", "model=conv", "loss=cross_entropy"),
+            ["model=conv cannot train data=iris", "Valid models for a multiclass task: linear, mlp"]),
+    refused("dense-without-a-model-of-its-own", "train", ("data=mnist_ink",),
+            ["model=mlp cannot train data=mnist_ink", "model=conv"]),
     # ---- hardware ----------------------------------------------------------------------------
     refused("accelerator-gpu", "train", ("trainer.accelerator=gpu",),
             ["trainer.accelerator=gpu needs a GPU", "trainer.accelerator=auto"], cpu_only=True),

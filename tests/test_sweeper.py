@@ -111,7 +111,9 @@ def test_linked_overrides_follow_their_swept_value_into_every_job():
     # BasicSweeper base is no longer the one the constructor names: set the state it sets.
     sweeper = LossbenchSweeper.__new__(LossbenchSweeper)
     sweeper.linked, sweeper.batch_index = {"data": {"mnist_ink": ["model=conv"]}}, 0
-    parsed = OverridesParser.create().parse_overrides(["data=iris,mnist_ink", "model=mlp", "seed=0,1"])
+    parsed = OverridesParser.create().parse_overrides(
+        ["data=iris,mnist_ink", "model=mlp", "seed=0,1"]
+    )
     sweeper.overrides = LossbenchSweeper.split_arguments(parsed, None)
     assert sweeper.get_job_batch() == [
         ["data=iris", "model=mlp", "seed=0"],

@@ -74,11 +74,11 @@ from torchmetrics.classification import (
     MulticlassAUROC,
     MulticlassCalibrationError,
     MulticlassF1Score,
+    MulticlassJaccardIndex,
     MultilabelAccuracy,
     MultilabelAUROC,
     MultilabelAveragePrecision,
     MultilabelExactMatch,
-    MulticlassJaccardIndex,
     MultilabelF1Score,
 )
 from torchmetrics.utilities.data import dim_zero_cat
@@ -438,8 +438,9 @@ class ClassificationMetrics(nn.Module):
         if probs.ndim == 0 or tuple(probs.shape) != probs_shape:
             per = " (one row per position)" if is_dense(self.task) else ""
             raise ValueError(
-                f"probs of a {self.task} task{per} with n_targets={n} must have shape {expected[0]}, "
-                f"got {tuple(probs.shape)}. Compute them with lossbench.metrics.to_probabilities."
+                f"probs of a {self.task} task{per} with n_targets={n} must have shape "
+                f"{expected[0]}, got {tuple(probs.shape)}. Compute them with "
+                "lossbench.metrics.to_probabilities."
             )
         if tuple(labels.shape) != labels_shape:
             raise ValueError(

@@ -1,12 +1,12 @@
 """The classification tasks and how their targets look.
 
-| task               | inputs           | labels kept by the data module          | example             |
-|--------------------|------------------|-----------------------------------------|---------------------|
-| `binary`           | `(N, F)`         | int64 `(N,)` in {0, 1}                  | breast_cancer       |
-| `multilabel`       | `(N, F)`         | int64 multi-hot `(N, L)` in {0, 1}      | digits_multilabel   |
-| `multiclass`       | `(N, F)`         | int64 `(N,)` in {0, ..., C - 1}         | iris, wine, digits  |
-| `dense_binary`     | `(N, Ch, H, W)`  | int64 `(N, H, W)` in {0, 1}             | mnist_ink           |
-| `dense_multiclass` | `(N, Ch, H, W)`  | int64 `(N, H, W)` in {0, ..., C - 1}    | mnist_segmentation  |
+| task               | inputs          | labels kept by the data module       | example            |
+|--------------------|-----------------|--------------------------------------|--------------------|
+| `binary`           | `(N, F)`        | int64 `(N,)` in {0, 1}               | breast_cancer      |
+| `multilabel`       | `(N, F)`        | int64 multi-hot `(N, L)` in {0, 1}   | digits_multilabel  |
+| `multiclass`       | `(N, F)`        | int64 `(N,)` in {0, ..., C - 1}      | iris, wine, digits |
+| `dense_binary`     | `(N, Ch, H, W)` | int64 `(N, H, W)` in {0, 1}          | mnist_ink          |
+| `dense_multiclass` | `(N, Ch, H, W)` | int64 `(N, H, W)` in {0, ..., C - 1} | mnist_segmentation |
 
 The dense tasks label every position of an output map: the model gives ``(N, U, H, W)`` scores,
 and each position is a binary or multi-class sample of its own (:func:`position_task`).

@@ -81,15 +81,13 @@ def jobs_covering_each_value(batch: Sequence[Sequence[str]]) -> list[Sequence[st
     return chosen
 
 
-def add_linked(
-    job: Sequence[str], linked: Mapping[str, Mapping[str, Sequence[str]]]
-) -> list[str]:
+def add_linked(job: Sequence[str], linked: Mapping[str, Mapping[str, Sequence[str]]]) -> list[str]:
     """``job``'s overrides with those ``linked`` to its values (replacing ones of the same key).
 
-        >>> add_linked(["data=mnist_ink", "seed=0"], {"data": {"mnist_ink": ["model=conv"]}})
-        ['data=mnist_ink', 'seed=0', 'model=conv']
-        >>> add_linked(["data=iris", "model=mlp"], {"data": {"mnist_ink": ["model=conv"]}})
-        ['data=iris', 'model=mlp']
+    >>> add_linked(["data=mnist_ink", "seed=0"], {"data": {"mnist_ink": ["model=conv"]}})
+    ['data=mnist_ink', 'seed=0', 'model=conv']
+    >>> add_linked(["data=iris", "model=mlp"], {"data": {"mnist_ink": ["model=conv"]}})
+    ['data=iris', 'model=mlp']
     """
     extra: list[str] = []
     for override in job:

@@ -551,7 +551,8 @@ def load_csv(
     """
     if task not in TABLE_TASKS:
         raise DataError(
-            f"Unknown task {task!r}. Valid tasks: {', '.join(TABLE_TASKS)}. Set it with data.task=<task>."
+            f"Unknown task {task!r}. Valid tasks: {', '.join(TABLE_TASKS)}. "
+            "Set it with data.task=<task>."
         )
     labels_wanted = _as_names(label_columns, "data.label_columns")
     _check_label_count(task, labels_wanted)

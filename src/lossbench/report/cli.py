@@ -26,7 +26,8 @@ def _baseline(text: str) -> tuple[str, str]:
     if not sep or not key.strip() or not setup.strip():
         raise argparse.ArgumentTypeError(
             f"{text!r} is not TASK=SETUP; e.g. --baseline multiclass=logits_cross_entropy or "
-            "--baseline wine='logits + nll' (TASK: binary, multiclass, multilabel, dense_binary, dense_multiclass or a data set)"
+            "--baseline wine='logits + nll' (TASK: binary, multiclass, multilabel, dense_binary, "
+            "dense_multiclass or a data set)"
         )
     return key.strip(), setup.strip()
 
