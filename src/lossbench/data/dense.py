@@ -15,8 +15,9 @@ scale (255): MNIST's strokes are anti-aliased, and half of full scale puts their
 (31 % of the pixels that are not 0) in the background. About 13 % of all pixels are ink at
 0.5 (each digit's ink 0.8-1.8 %), so the background class dominates: a class ``weight``
 (``loss.weight``) or ``pos_weight`` counters that. ``data.n_images`` keeps a fixed subset of
-the 5000 images (for quick runs). The images are kept as ``(N, 1, 28, 28)`` grey values; :func:`split_dense` splits them at
-random and scales them to [0, 1] (the preprocessing stored in checkpoints: mean 0, scale 255).
+the 5000 images (for quick runs). The images are kept as ``(N, 1, 28, 28)`` grey values;
+:func:`split_dense` splits them at random and scales them to [0, 1] (the preprocessing stored
+in checkpoints: mean 0, scale 255).
 """
 
 from __future__ import annotations
