@@ -338,6 +338,37 @@ def test_the_done_when_setups_train_and_evaluate(make_cfg, tmp_path, data, loss)
         predict(record["best_checkpoint"], tmp_path / "unused.csv")
 
 
+def test_the_report_compares_dense_runs_per_pixel_without_a_yardstick(make_cfg, tmp_path):
+    """Two setups x two seeds on mnist_ink, trained for real: the report ranks them, shows
+    the mean IoU, pairs them with the dense baseline and fits no LogisticRegression."""
+    _needs_mnist()
+    from lossbench.report.build import write_report
+
+    for setup in ("logits_bce_with_logits", "sigmoid_bce"):
+        for seed in (0, 1):
+            cfg = make_cfg(
+                "data=mnist_ink",
+                "model=conv",
+                f"setup={setup}",
+                f"seed={seed}",
+                f"data.split_seed={seed}",
+                "data.n_images=20",
+                "model.channels=[4]",
+                "checkpoint.write=never",
+            )
+            record = train(cfg, tmp_path / "runs" / setup / f"seed{seed}", multirun=True)
+            assert record["status"] == "completed", record["error"]
+    report = write_report([tmp_path / "runs"], tmp_path / "report")
+    summary = report.study.summary.set_index("setup")
+    assert list(summary["task"].unique()) == ["dense_binary"]
+    assert summary["baseline"].to_dict() == {"logits_bce_with_logits": True, "sigmoid_bce": False}
+    assert set(report.study.comparisons["baseline"]) == {"logits_bce_with_logits"}
+    assert summary["test/miou_n"].tolist() == [2, 2]
+    assert (tmp_path / "report" / "report.html").is_file()
+    assert not (tmp_path / "report" / "yardstick.csv").exists()
+    assert "test/miou" in report.markdown.read_text()
+
+
 def test_the_vectorized_launcher_runs_dense_jobs_alone():
     from omegaconf import OmegaConf
 
@@ -360,6 +391,24 @@ def test_the_vectorized_launcher_runs_dense_jobs_alone():
         }
     )
     assert "model=conv" in why_alone(cfg)
+
+
+@pytest.mark.slow
+def test_predict_refuses_a_dense_checkpoint_on_the_command_line(make_cfg, tmp_path):
+    _needs_mnist()
+    cfg = make_cfg("data=mnist_ink", "model=conv", "loss=bce_with_logits", *QUICK)
+    record = train(cfg, tmp_path / "run")
+    (tmp_path / "pixels.csv").write_text("a,b\n1,2\n")
+    result = run_module(
+        "lossbench.predict",
+        f"ckpt_path={record['best_checkpoint']}",
+        "data.path=pixels.csv",
+        cwd=tmp_path,
+    )
+    assert result.returncode == 2, result.stderr[-2000:]
+    assert "lossbench: refused:" in result.stderr and "dense_binary task" in result.stderr
+    assert "Traceback" not in result.stderr
+    assert not (tmp_path / "predictions.csv").exists()
 
 
 @pytest.mark.slow

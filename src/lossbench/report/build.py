@@ -26,8 +26,8 @@ from lossbench.report.selection import add_convergence, add_protocol_columns, se
 from lossbench.report.stats import summarize
 from lossbench.report.study import Study
 
-#: Always shown, whatever ranks: accuracy, F1, AUROC and calibration.
-HEADLINE = ("accuracy", "f1_macro", "auroc", "ece", "saturated")
+#: Always shown, whatever ranks: accuracy, F1, AUROC, mean IoU (dense tasks) and calibration.
+HEADLINE = ("accuracy", "f1_macro", "auroc", "miou", "ece", "saturated")
 
 
 @dataclass(frozen=True)

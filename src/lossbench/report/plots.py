@@ -41,6 +41,7 @@ _UNIT_RANGE = (
     "saturated",
     "exact_match",
     "map",
+    "miou",
 )
 
 
