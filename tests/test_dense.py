@@ -433,3 +433,24 @@ def test_the_done_when_commands_train_on_all_images(tmp_path: Path, overrides) -
     record = json.loads((tmp_path / "run" / "metrics.json").read_text())
     assert record["status"] == "completed" and record["sizes"]["train"] == 3000
     assert 0.5 < record["test/accuracy"] <= 1 and 0 < record["test/miou"] <= 1
+
+
+def test_unlabelled_faint_pixels_are_ignored_by_the_loss_and_the_metrics(make_cfg, tmp_path):
+    _needs_mnist()
+    options = {"name": "mnist_segmentation", "ink_threshold": 0.5, "n_images": 50}
+    plain = load_table(options)
+    table = load_table({**options, "faint_pixels": "unlabelled"})
+    faint = (table.features[:, 0] > 0) & (table.features[:, 0] < 127.5)
+    assert faint.any()
+    np.testing.assert_array_equal(table.labels == -100, faint)
+    np.testing.assert_array_equal(table.labels[~faint], plain.labels[~faint])
+
+    unlabelled = ("data=mnist_segmentation", "model=conv", "data.faint_pixels=unlabelled")
+    with pytest.raises(ConfigError, match=r"loss=mse has no ignore_index.*loss=cross_entropy or "):
+        validate(make_cfg(*unlabelled, "head=sigmoid", "loss=mse"))
+    with pytest.raises(ConfigError, match=r"loss.ignore_index=0 ignores another index"):
+        validate(make_cfg(*unlabelled, "loss=cross_entropy", "loss.ignore_index=0"))
+    cfg = make_cfg(*unlabelled, "head=logits", "loss=cross_entropy", *QUICK)
+    record = train(cfg, tmp_path / "run")
+    assert record["status"] == "completed", record["error"]
+    assert all(np.isfinite(record[f"test/{m}"]) for m in ("nll", "miou", "accuracy", "ece"))

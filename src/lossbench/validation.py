@@ -30,7 +30,7 @@ from lossbench.data.preprocess import IMPUTE_OPTIONS
 from lossbench.data.table import DataError
 from lossbench.errors import UserInputError
 from lossbench.instantiators import check_entries, check_needs_logger
-from lossbench.losses import validate_loss_params
+from lossbench.losses import LOSSES, validate_loss_params
 from lossbench.losses.reduction import legacy_reduction
 from lossbench.metric_names import LOGGED_METRICS
 from lossbench.metric_names import metric_mode as metric_mode  # read by lossbench.callbacks
@@ -84,6 +84,7 @@ def check_setup(cfg: DictConfig) -> Task:
         raise ConfigError(str(error)) from None
     task = task_of(cfg.data)
     _check_model_fits(cfg.model.name, cfg.data.name, task)
+    _check_unlabelled(cfg.data, cfg.loss)
     verdict = check(task, cfg.head.name, cfg.loss.name)
     if not verdict.ok:
         raise ConfigError(verdict.error)
@@ -113,6 +114,27 @@ def _check_model_fits(model: str, data: str, task: Task) -> None:
             f"{data} is a {task} task of feature vectors (N, F) with one label per sample. Use "
             f"model=mlp or model=linear. Valid models for a {task} task: "
             f"{', '.join(table_models)}."
+        )
+
+
+def _check_unlabelled(data: DictConfig, loss: DictConfig) -> None:
+    """Unlabelled pixels (``data.faint_pixels=unlabelled``: label -100) need a loss that
+    ignores that target index."""
+    if data.get("faint_pixels") != "unlabelled":
+        return
+    ignoring = [n for n, s in LOSSES.items() if any(p.name == "ignore_index" for p in s.params)]
+    if loss.name not in ignoring:
+        raise ConfigError(
+            f"data.faint_pixels=unlabelled labels the faint edge pixels of data={data.name} "
+            f"-100 (unlabelled), but loss={loss.name} has no ignore_index and would need a "
+            f"target for them. Use loss={' or loss='.join(ignoring)} (ignore_index=-100 leaves "
+            "those pixels out of the loss), or data.faint_pixels=background."
+        )
+    if loss.get("ignore_index") != -100:
+        raise ConfigError(
+            f"data.faint_pixels=unlabelled labels the faint edge pixels of data={data.name} "
+            f"-100, but loss.ignore_index={loss.get('ignore_index')} ignores another index, so "
+            "-100 would be taken for a class and fail. Leave loss.ignore_index at -100."
         )
 
 

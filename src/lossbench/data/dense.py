@@ -14,10 +14,12 @@ A pixel is ink when its grey value is at least ``data.ink_threshold`` (default 0
 scale (255): MNIST's strokes are anti-aliased, and half of full scale puts their soft edges
 (31 % of the pixels that are not 0) in the background. About 13 % of all pixels are ink at
 0.5 (each digit's ink 0.8-1.8 %), so the background class dominates: a class ``weight``
-(``loss.weight``) or ``pos_weight`` counters that. ``data.n_images`` keeps a fixed subset of
-the 5000 images (for quick runs). The images are kept as ``(N, 1, 28, 28)`` grey values;
-:func:`split_dense` splits them at random and scales them to [0, 1] (the preprocessing stored
-in checkpoints: mean 0, scale 255).
+(``loss.weight``) or ``pos_weight`` counters that. ``data.faint_pixels=unlabelled`` labels the
+edge pixels (grey, below the threshold) -100 instead of background: unlabelled, they add
+nothing to a loss with ``ignore_index=-100`` (cross_entropy, nll) and are left out of the
+metrics. ``data.n_images`` keeps a fixed subset of the 5000 images (for quick runs). The images
+are kept as ``(N, 1, 28, 28)`` grey values; :func:`split_dense` splits them at random and
+scales them to [0, 1] (the preprocessing stored in checkpoints: mean 0, scale 255).
 """
 
 from __future__ import annotations
@@ -34,6 +36,10 @@ from lossbench.data.table import DataError, LoadedTable
 FULL_SCALE = 255.0
 #: Seed of the fixed order from which ``data.n_images`` takes its subset.
 SUBSET_SEED = 0
+#: ``data.faint_pixels``: what the pixels between 0 and the ink threshold are labelled.
+FAINT_PIXELS = ("background", "unlabelled")
+#: The label of an unlabelled pixel: torch's default ``ignore_index``.
+UNLABELLED = -100
 
 
 def _check_options(cfg: Mapping[str, Any], total: int) -> tuple[float, int]:
@@ -50,6 +56,13 @@ def _check_options(cfg: Mapping[str, Any], total: int) -> tuple[float, int]:
             f"data.n_images={n_images} must be between 10 and {total} (the images "
             f"{cfg['name']} has), or null for all of them, e.g. data.n_images=500"
         )
+    faint = cfg.get("faint_pixels", "background")
+    if faint not in FAINT_PIXELS:
+        raise DataError(
+            f"data.faint_pixels={faint!r} is not an option. Valid: {', '.join(FAINT_PIXELS)} "
+            "(unlabelled: the anti-aliased edge pixels, grey but below data.ink_threshold, get "
+            f"the label {UNLABELLED} and are left out of the loss and the metrics)"
+        )
     return threshold, n
 
 
@@ -65,11 +78,14 @@ def load_mnist_maps(cfg: Mapping[str, Any]) -> LoadedTable:
     ink = images[:, 0] >= threshold * FULL_SCALE
     if cfg["name"] == "mnist_ink":
         labels = ink.astype(np.int64)
-        return LoadedTable(images, labels, ["channel0"], ["ink"], [0, 1])
-    digit = np.asarray(digits.labels[rows], dtype=np.int64)
-    labels = np.where(ink, digit[:, None, None] + 1, 0).astype(np.int64)
-    classes = ["background", *(str(c) for c in digits.classes)]
-    return LoadedTable(images, labels, ["channel0"], classes, classes)
+        names, classes = ["ink"], [0, 1]
+    else:
+        digit = np.asarray(digits.labels[rows], dtype=np.int64)
+        labels = np.where(ink, digit[:, None, None] + 1, 0).astype(np.int64)
+        names = classes = ["background", *(str(c) for c in digits.classes)]
+    if cfg.get("faint_pixels", "background") == "unlabelled":
+        labels[(images[:, 0] > 0) & ~ink] = UNLABELLED
+    return LoadedTable(images, labels, ["channel0"], names, classes)
 
 
 def split_dense(
