@@ -17,7 +17,9 @@ from cli_process import run_module
 from lossbench.compatibility import check
 from lossbench.data.datasets import task_of
 from lossbench.report import build_report
+from lossbench.tasks import is_dense
 from lossbench.train import config_dir, main
+from lossbench.validation import validate
 
 REPO = Path(__file__).resolve().parents[1]
 SETUPS = sorted(p.stem for p in (config_dir() / "setup").glob("*.yaml"))
@@ -90,12 +92,24 @@ def test_compare_real_sweeps_the_real_suite_with_the_standard_setups(make_cfg) -
     from lossbench.data.datasets import DATASETS
 
     real, everything = sweep_params("compare_real"), sweep_params("compare_all")
-    assert set(real["data"]) == {n for n, s in DATASETS.items() if s.package is not None}
+    packaged = {n for n, s in DATASETS.items() if s.package is not None}
+    dense = {n for n in packaged if is_dense(DATASETS[n].task)}
+    # the dense data sets join on request (data=...), with the model their jobs are linked to
+    assert set(real["data"]) == packaged - dense and dense
+    with initialize_config_dir(config_dir=str(config_dir()), version_base="1.3"):
+        hydra_cfg = compose(
+            "train", overrides=["experiment=compare_real"], return_hydra_config=True
+        )
+    assert set(hydra_cfg.hydra.sweeper.linked.data) == dense
     assert real["setup"] == everything["setup"] and real["seed"] == ["0", "1", "2"]
     assert real["optimizer.lr"] == everything["optimizer.lr"]  # the same protocol
     for data in real["data"]:  # the experiment's data.impute reaches every swept data set
         cfg = make_cfg("experiment=compare_real", f"data={data}")
         assert (cfg.data.name, cfg.data.impute) == (data, "median")
+    for data in dense:
+        linked = list(hydra_cfg.hydra.sweeper.linked.data[data])
+        cfg = make_cfg("experiment=compare_real", f"data={data}", *linked)
+        assert cfg.model.name == "conv" and validate(cfg) == DATASETS[data].task
 
 
 def test_study_quick_shortens_training(make_cfg) -> None:
