@@ -11,6 +11,7 @@ from sklearn.datasets import load_digits
 from lossbench.data.datasets import DATASETS, load_table, task_of
 from lossbench.data.splits import split_table
 from lossbench.data.table import DataError, LoadedTable
+from lossbench.tasks import is_dense
 from lossbench.train import config_dir
 
 SPLIT = {"split_seed": 0, "val_fraction": 0.2, "test_fraction": 0.2}
@@ -36,6 +37,12 @@ def test_builtin_data_sets_load_with_the_registry_task(name: str) -> None:
     if task == "multilabel":
         assert table.labels.ndim == 2 and set(np.unique(table.labels)) == {0, 1}
         assert (table.labels.sum(0) > 0).all()
+    elif is_dense(task):  # images (N, channels, H, W), a label map (N, H, W) each
+        assert table.features.ndim == 4 and table.labels.shape == (
+            table.features.shape[0],
+            *table.features.shape[2:],
+        )
+        assert len(np.unique(table.labels)) == (2 if task == "dense_binary" else len(table.classes))
     else:
         assert table.labels.ndim == 1
         assert len(np.unique(table.labels)) == (2 if task == "binary" else len(table.classes))
