@@ -83,7 +83,8 @@ def check_setup(cfg: DictConfig) -> Task:
     except DataError as error:
         raise ConfigError(str(error)) from None
     task = task_of(cfg.data)
-    _check_model_fits(cfg.model.name, cfg.data.name, task)
+    if cfg.get("model") is not None:  # (a partial config, as in the example above, has none)
+        _check_model_fits(cfg.model.name, cfg.data.name, task)
     _check_unlabelled(cfg.data, cfg.loss)
     verdict = check(task, cfg.head.name, cfg.loss.name)
     if not verdict.ok:

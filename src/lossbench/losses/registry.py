@@ -8,7 +8,7 @@ compatibility table (:mod:`lossbench.compatibility`) are all generated from thes
 
     >>> spec = get_loss("asl")
     >>> spec.tasks, spec.target_for("multilabel"), [p.name for p in spec.params]
-    (('binary', 'multilabel'), 'float', ['gamma_neg', 'gamma_pos', 'clip'])
+    (('binary', 'multilabel', 'dense_binary'), 'float', ['gamma_neg', 'gamma_pos', 'clip'])
     >>> get_loss("poly").link_for("multiclass"), get_loss("poly").link_for("multilabel")
     ('softmax', 'sigmoid')
 

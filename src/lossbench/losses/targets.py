@@ -39,6 +39,7 @@ def encode_targets(labels: torch.Tensor, task: Task, loss: str, n_classes: int) 
     K-dimensional cross-entropy takes), or float maps of the scores' shape: ``(N, 1, H, W)``
     for a binary map, one-hot ``(N, C, H, W)`` for a multi-class one.
 
+        >>> import torch
         >>> encode_targets(torch.tensor([[[0, 2]]]), "dense_multiclass", "mse", 3).shape
         torch.Size([1, 3, 1, 2])
     """
