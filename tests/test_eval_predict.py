@@ -24,7 +24,7 @@ from lossbench.metrics import to_probabilities
 from lossbench.module import ClassifierModule
 from lossbench.predict import predict, write_predictions
 from lossbench.tasks import TASKS
-from lossbench.train import train
+from lossbench.training import train
 
 REPO = Path(__file__).resolve().parents[1]
 FEATURES = ["f0", "f1", "f2", "f3"]

@@ -37,12 +37,13 @@ import numpy as np
 import torch
 from omegaconf import MISSING, DictConfig, OmegaConf
 
-from lossbench.checkpoint import build_module, load_checkpoint, metadata
+from lossbench.checkpoint import load_checkpoint, metadata
 from lossbench.data.csv_loader import _features, _names, _read, _resolve
 from lossbench.data.preprocess import Preprocessor
 from lossbench.data.table import DataError
 from lossbench.errors import refuse, refusing
 from lossbench.metrics import THRESHOLD, to_probabilities
+from lossbench.module import ClassifierModule
 from lossbench.train import config_dir, run_checkpoint_app
 
 
@@ -99,7 +100,7 @@ def predict(
     """
     checkpoint = load_checkpoint(ckpt_path)
     meta = metadata(checkpoint, ckpt_path)
-    module = build_module(checkpoint, ckpt_path)
+    module = ClassifierModule.from_checkpoint(checkpoint, ckpt_path)
     preprocessor = Preprocessor.from_dict(meta)
     raw, categories = _read_features(data_path, preprocessor, delimiter)
     dtype = next(module.model.parameters()).dtype
