@@ -5,7 +5,9 @@ speed (the epoch runner, :mod:`lossbench.runners.epoch`), for its DDP launcher
 (:mod:`lossbench.distributed`) and for its checkpoint callback (:mod:`lossbench.callbacks`);
 nowhere else in ``src/`` names them (``tests/test_architecture.py`` checks). Each function
 reads defensively where it can (``getattr`` with a default) and says what lossbench falls back
-to when the name is gone. Checked against Lightning 2.5.x and 2.6.x (2.6.6 in CI).
+to when the name is gone. Each was checked against Lightning 2.6.6, the version installed
+when they were gathered here (``pyproject.toml`` allows ``lightning>=2.3,<3``): check them
+again when Lightning moves.
 
 When upgrading Lightning, run ``tests/test_fast_path.py``, ``tests/test_ddp.py`` and
 ``tests/test_resume.py``: they exercise each name here.
@@ -43,7 +45,8 @@ def attached_trainer(module: Any) -> Any | None:
     """The Trainer ``module`` is attached to, or None.
 
     ``LightningModule.trainer`` raises when the module is not attached (a module rebuilt from a
-    checkpoint for prediction); ``_trainer`` is the attribute behind it (Lightning >= 1.5).
+    checkpoint for prediction); ``_trainer`` is the attribute behind it (checked: Lightning
+    2.6.6).
     """
     return getattr(module, "_trainer", None)
 
@@ -51,8 +54,8 @@ def attached_trainer(module: Any) -> Any | None:
 def validation_time_interval(trainer: Any) -> Any | None:
     """``Trainer(val_check_interval=<a time>)``'s interval, None when validation is not timed.
 
-    Set by Lightning >= 2.5 (``trainer._val_check_time_interval``); older versions have no
-    timed validation, hence the default None.
+    Set by Lightning's trainer setup (``trainer._val_check_time_interval``, checked: Lightning
+    2.6.6); a version without timed validation lacks it, hence the default None.
     """
     return getattr(trainer, "_val_check_time_interval", None)
 
@@ -63,7 +66,7 @@ def acts_at_validation_end(callback: Callback) -> bool:
     They act at the training epoch's end unless told otherwise
     (``save_on_train_epoch_end=False`` / ``check_on_train_epoch_end=False``); Lightning keeps
     the resolved choice only in ``_save_on_train_epoch_end`` / ``_check_on_train_epoch_end``
-    (Lightning >= 1.5). A missing attribute reads as "at the training epoch's end", the
+    (checked: Lightning 2.6.6). A missing attribute reads as "at the training epoch's end", the
     default.
     """
     if isinstance(callback, ModelCheckpoint):
@@ -76,8 +79,8 @@ def acts_at_validation_end(callback: Callback) -> bool:
 def manual_step_progress(trainer: Any) -> Any | None:
     """The counter behind ``trainer.global_step`` under manual optimization, or None.
 
-    ``trainer.fit_loop.epoch_loop.manual_optimization.optim_step_progress`` (Lightning >= 2.0):
-    the epoch runner steps the raw optimizer itself and advances this counter as
+    ``trainer.fit_loop.epoch_loop.manual_optimization.optim_step_progress`` (checked:
+    Lightning 2.6.6): the epoch runner steps the raw optimizer itself and advances this counter as
     ``LightningOptimizer.step`` does. None (another layout) makes the runner keep Lightning's
     wrappers, with identical results.
     """
@@ -92,7 +95,7 @@ def manual_step_progress(trainer: Any) -> Any | None:
 def dump_checkpoint(trainer: Any, weights_only: bool) -> dict[str, Any] | None:
     """The checkpoint dictionary Lightning would save now, or None.
 
-    ``trainer._checkpoint_connector.dump_checkpoint`` (Lightning >= 1.6) is what
+    ``trainer._checkpoint_connector.dump_checkpoint`` (checked: Lightning 2.6.6) is what
     ``ModelCheckpoint`` serialises; ``checkpoint.write=at_end`` holds it in memory instead of
     writing it each improving epoch. None makes the callback write the file as usual.
     """
@@ -103,8 +106,8 @@ def dump_checkpoint(trainer: Any, weights_only: bool) -> dict[str, Any] | None:
 def subprocess_launcher(strategy: Any) -> SubprocessScriptLauncher | None:
     """The strategy's launcher when it is exactly Lightning's subprocess launcher, else None.
 
-    ``strategy._launcher`` (Lightning >= 1.7) has no public accessor; lossbench replaces only
-    this launcher (``strategy=ddp`` started from the command line).
+    ``strategy._launcher`` (checked: Lightning 2.6.6) has no public accessor; lossbench replaces
+    only this launcher (``strategy=ddp`` started from the command line).
     """
     launcher = getattr(strategy, "_launcher", None)
     return launcher if type(launcher) is SubprocessScriptLauncher else None
@@ -112,7 +115,7 @@ def subprocess_launcher(strategy: Any) -> SubprocessScriptLauncher | None:
 
 def check_can_spawn_children(launcher: SubprocessScriptLauncher) -> None:
     """Lightning's own refusal to start processes from a process that is not local rank 0
-    (``_SubprocessScriptLauncher._check_can_spawn_children``, Lightning >= 1.9)."""
+    (``_SubprocessScriptLauncher._check_can_spawn_children``, checked: Lightning 2.6.6)."""
     launcher._check_can_spawn_children()
 
 
@@ -123,7 +126,7 @@ def set_launcher(strategy: Any, launcher: Any) -> None:
 
 def open_wandb_run(logger: Any) -> Any | None:
     """The W&B run a ``WandbLogger`` has started, without starting one (``logger.experiment``
-    would): ``logger._experiment`` (Lightning >= 1.6)."""
+    would): ``logger._experiment`` (checked: Lightning 2.6.6)."""
     return getattr(logger, "_experiment", None)
 
 
@@ -133,8 +136,8 @@ class CheckpointWriter(ModelCheckpoint):
     Lightning's ``ModelCheckpoint._save_checkpoint(trainer, filepath)`` writes one file and
     records it in ``_last_global_step_saved`` / ``_last_checkpoint_saved``;
     ``_save_last_checkpoint(trainer, monitor_candidates)`` decides on and writes
-    ``last.ckpt`` (both Lightning >= 2.0). Subclasses override :meth:`write_checkpoint` and
-    :meth:`write_last_checkpoint` and read :attr:`saved_step` / :attr:`saved_path`.
+    ``last.ckpt`` (both checked: Lightning 2.6.6). Subclasses override :meth:`write_checkpoint`
+    and :meth:`write_last_checkpoint` and read :attr:`saved_step` / :attr:`saved_path`.
     """
 
     def _save_checkpoint(self, trainer: Any, filepath: str) -> None:
