@@ -11,7 +11,7 @@ synthetic binary data (``data=synthetic_binary``, 20 000 x 20: 12 000 training r
 studies' setting; ``--epoch-metrics all`` for every metric each epoch); member ``k`` has
 ``seed=k`` and learning rate ``LRS[k % 4]``.
 
-- **K separate**: the K members trained one after another through ``lossbench.train.train``;
+- **K separate**: the K members trained one after another through ``lossbench.training.train``;
   the sum of their fit times (the records' ``train_seconds``).
 - **one run**: the mean fit time of those K runs.
 - **vectorized**: :func:`lossbench.vectorized.run.train_group` of the K members; fit time is the
@@ -40,7 +40,8 @@ from hydra import compose, initialize_config_dir
 from omegaconf import DictConfig
 
 from lossbench.config import register_configs
-from lossbench.train import config_dir, quiet_lightning, train
+from lossbench.train import config_dir, quiet_lightning
+from lossbench.training import train
 from lossbench.vectorized.run import train_group
 
 LRS = (1e-3, 3e-3, 1e-2, 3e-2)

@@ -27,7 +27,7 @@ from lossbench.heads import HEADS, OUTPUT_KIND_TEXT, build_head
 from lossbench.losses import LOSSES, build_loss, encode_targets, n_outputs
 from lossbench.metric_names import LOGGED_METRICS
 from lossbench.tasks import TASKS, is_dense, position_task
-from lossbench.train import train
+from lossbench.training import train
 from lossbench.validation import ConfigError, validate
 
 

@@ -26,7 +26,7 @@ from lossbench.data.datasets import load_table
 from lossbench.heads import build_head
 from lossbench.losses import auto_pos_weight, build_loss, encode_targets, n_outputs
 from lossbench.metrics import ClassificationMetrics, flatten_positions
-from lossbench.train import train
+from lossbench.training import train
 from lossbench.validation import METRICS, ConfigError, validate
 
 N, C, H, W = 3, 4, 5, 6
@@ -378,7 +378,7 @@ def test_the_vectorized_launcher_runs_dense_jobs_alone():
         {
             "optimizer": {"name": "adam"},
             "model": {"name": "conv", "dropout": 0.0},
-            "training_loop": "epoch",
+            "runner": "auto",
             "trainer": {
                 "precision": "32-true",
                 "strategy": "auto",

@@ -25,7 +25,7 @@ from lossbench.metrics import to_probabilities
 from lossbench.module import ClassifierModule
 from lossbench.predict import predict, write_predictions
 from lossbench.tasks import TABLE_TASKS as TASKS  # dense tasks: tests/test_dense.py
-from lossbench.train import train
+from lossbench.training import train
 
 REPO = Path(__file__).resolve().parents[1]
 FEATURES = ["f0", "f1", "f2", "f3"]

@@ -14,7 +14,7 @@ from lossbench.report.build import analyse
 from lossbench.report.compare import compare_with_baselines
 from lossbench.report.stats import SAME, holm
 from lossbench.report.yardstick import C_GRID, fit_yardstick
-from lossbench.train import train
+from lossbench.training import train
 from run_records import write_run
 
 SEEDS = (0, 1, 2)

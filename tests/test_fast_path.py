@@ -1,5 +1,5 @@
-"""The training fast path: what it skips must not change what a run computes or what
-Lightning's callbacks and loggers see."""
+"""The epoch runner (the fast path): what it skips must not change what a run computes or
+what Lightning's callbacks and loggers see."""
 
 from __future__ import annotations
 
@@ -16,10 +16,12 @@ from torch import nn
 
 from lossbench.callbacks import BestAndLastCheckpoint, BestWeightsInMemory, snapshot
 from lossbench.data.datamodule import ClassificationDataModule
+from lossbench.lightning_internals import acts_at_validation_end
 from lossbench.metric_names import LOGGED_METRICS
-from lossbench.module import validates_inline
+from lossbench.module import ClassifierModule
 from lossbench.optim import build_optimizer
-from lossbench.train import build_module, resolved_loss, train
+from lossbench.runners.epoch import EpochModule, validates_inline
+from lossbench.training import train
 
 EPOCHS = 3
 
@@ -60,13 +62,13 @@ def _fit(
     inline=False,
     overrides=(),
 ):
-    """lossbench's module on iris, 16 rows per step, fitted by a plain Lightning Trainer
-    (``inline``: validating in the epoch step, as ``lossbench.train`` sets it up)."""
+    """The epoch runner's module on iris, 16 rows per step, fitted by a plain Lightning Trainer
+    (``inline``: validating in the epoch step, as ``EpochRunner`` sets it up)."""
     cfg = make_cfg("data=iris", "loss=cross_entropy", "data.batch_size=16", *overrides)
     L.seed_everything(0, verbose=False)
     dm = ClassificationDataModule(cfg.data, cfg.loss.name, seed=0)
     dm.epoch_batches = True
-    module = build_module(cfg, dm, resolved_loss(cfg, dm), epoch_loop=True)
+    module = EpochModule.from_config(cfg, dm)
     module.callback_metrics = frozenset(monitored)
     module.inline_validation = inline
     trainer = L.Trainer(
@@ -125,7 +127,7 @@ def test_inline_validation_only_where_nothing_needs_lightnings_loop(
 ):
     cfg = make_cfg("data=iris", "loss=cross_entropy")
     dm = ClassificationDataModule(cfg.data, cfg.loss.name, seed=0)
-    module = build_module(cfg, dm, resolved_loss(cfg, dm), epoch_loop=True)
+    module = EpochModule.from_config(cfg, dm)
     trainer = L.Trainer(
         logger=False,
         enable_progress_bar=False,
@@ -139,16 +141,11 @@ def test_inline_validation_only_where_nothing_needs_lightnings_loop(
         callback is None or type(callback) in (ModelCheckpoint, EarlyStopping)
     )
     if isinstance(callback, ModelCheckpoint | EarlyStopping):
-        name = (
-            "_save_on_train_epoch_end"
-            if isinstance(callback, ModelCheckpoint)
-            else ("_check_on_train_epoch_end")
-        )
-        expected = expected and getattr(callback, name) is not False
+        expected = expected and not acts_at_validation_end(callback)
     assert validates_inline(trainer, module) is expected
     with_progress_bar = L.Trainer(logger=False, enable_progress_bar=True)
     assert not validates_inline(with_progress_bar, module)  # its validation bar
-    per_step = build_module(cfg, dm, resolved_loss(cfg, dm), epoch_loop=False)
+    per_step = ClassifierModule.from_config(cfg, dm)  # the lightning runner's module
     assert not validates_inline(trainer, per_step)
 
 
@@ -165,7 +162,7 @@ def test_inline_validation_refuses_what_it_cannot_do(
     cfg = make_cfg("data=iris", "loss=cross_entropy")
     dm = ClassificationDataModule(cfg.data, cfg.loss.name, seed=0)
     dm.epoch_batches = True
-    module = build_module(cfg, dm, resolved_loss(cfg, dm), epoch_loop=True)
+    module = EpochModule.from_config(cfg, dm)
     module.inline_validation = True
     trainer = L.Trainer(
         max_epochs=1,

@@ -21,7 +21,8 @@ from lightning.pytorch.callbacks import (
 from cli_process import run_module
 from lossbench.callbacks import BestAndLastCheckpoint, BestWeightsInMemory
 from lossbench.instantiators import SHIPPED_TARGETS, build_callbacks, locate
-from lossbench.train import config_dir, train
+from lossbench.train import config_dir
+from lossbench.training import train
 from lossbench.validation import ConfigError, validate
 
 RUN = ("data=iris", "head=logits", "loss=cross_entropy")

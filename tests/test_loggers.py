@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from lossbench.train import train
+from lossbench.training import train
 
 
 def test_tensorboard_writes_every_epoch_of_the_metrics(make_cfg, tmp_path):

@@ -14,7 +14,7 @@ import pytest
 
 from lossbench.data.openml import infer_task, load_openml
 from lossbench.data.table import DataError
-from lossbench.train import train
+from lossbench.training import train
 from lossbench.validation import ConfigError, validate
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures"

@@ -18,7 +18,7 @@ from lossbench.data.datamodule import ClassificationDataModule
 from lossbench.losses import LOSSES
 from lossbench.module import ClassifierModule
 from lossbench.precision import at_least_float32, check_precision, resolves_to_cpu
-from lossbench.train import train
+from lossbench.training import train
 from lossbench.validation import ConfigError, validate
 
 ADAM = {"name": "adam", "lr": 1e-3, "weight_decay": 0.0, "betas": [0.9, 0.999], "eps": 1e-8}

@@ -17,7 +17,7 @@ from lossbench.data.table import DataError, LoadedTable
 from lossbench.metrics import to_probabilities
 from lossbench.module import ClassifierModule
 from lossbench.predict import predict
-from lossbench.train import train
+from lossbench.training import train
 
 SPLIT = {"split_seed": 0, "val_fraction": 0.25, "test_fraction": 0.25}
 COLOURS = ["blue", "green", "red"]

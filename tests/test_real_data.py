@@ -15,7 +15,8 @@ from lossbench.data.datamodule import ClassificationDataModule
 from lossbench.data.datasets import DATASETS, load_table
 from lossbench.data.table import DataError
 from lossbench.tasks import is_dense
-from lossbench.train import config_dir, train
+from lossbench.train import config_dir
+from lossbench.training import train
 from lossbench.validation import ConfigError, validate
 
 REAL = [name for name, spec in DATASETS.items() if spec.package is not None]

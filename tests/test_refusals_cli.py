@@ -279,7 +279,8 @@ def _train_shared_runs(root: Path) -> dict[str, str]:
     """Two finished runs in-process: iris (multiclass, cross_entropy) and a binary CSV."""
     from hydra import compose, initialize_config_dir
 
-    from lossbench.train import config_dir, train
+    from lossbench.train import config_dir
+    from lossbench.training import train
 
     root.mkdir(parents=True)
     (root / "data.csv").write_text(GOOD)
@@ -467,7 +468,7 @@ def test_a_job_of_a_sweep_records_its_refusal(
 ) -> None:
     """In a multirun the job itself finds the problem: it writes metrics.json with status
     failed, refused true and the message, and returns so that the sweep goes on."""
-    from lossbench.train import train
+    from lossbench.training import train
 
     (tmp_path / "one.csv").write_text(csv_text([(a, b, "0") for a, b, _ in ROWS]))
     monkeypatch.chdir(tmp_path)

@@ -15,7 +15,7 @@ import torch
 
 from lossbench.checkpoint import history, load_checkpoint
 from lossbench.record import RunExistsError, read_record
-from lossbench.train import train
+from lossbench.training import train
 from lossbench.validation import ConfigError
 
 REPO = Path(__file__).resolve().parents[1]

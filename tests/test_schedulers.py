@@ -11,24 +11,28 @@ import torch
 
 from lossbench.report.build import build_report
 from lossbench.schedulers import SCHEDULERS, build_scheduler
-from lossbench.train import train
+from lossbench.training import train
 
 # iris: 90 training rows in minibatches of 32: 3 optimizer steps per epoch.
 RUN = ("data=iris", "head=logits", "loss=cross_entropy", "data.batch_size=32", "optimizer.lr=0.05")
 EPOCHS = 6
 
 
-def _run(make_cfg, path, scheduler: str, loop: str, *extra: str) -> dict:
+#: The record's ``training_loop`` of each runner.
+LOOPS = {"epoch": "epoch", "lightning": "batch"}
+
+
+def _run(make_cfg, path, scheduler: str, runner: str, *extra: str) -> dict:
     cfg = make_cfg(
         *RUN,
         f"scheduler={scheduler}",
-        f"training_loop={loop}",
+        f"runner={runner}",
         f"trainer.max_epochs={EPOCHS}",
         *extra,
     )
     record = train(cfg, path)
     assert record["status"] == "completed", record["error"]
-    assert record["training_loop"] == loop
+    assert record["training_loop"] == LOOPS[runner]
     return record
 
 
@@ -41,9 +45,9 @@ def _run(make_cfg, path, scheduler: str, loop: str, *extra: str) -> dict:
         ("plateau", ("scheduler.patience=0", "scheduler.factor=0.5", "scheduler.threshold=0.05")),
     ],
 )
-def test_epoch_loop_steps_schedulers_as_lightning_does(make_cfg, tmp_path, scheduler, extra):
+def test_epoch_runner_steps_schedulers_as_lightning_does(make_cfg, tmp_path, scheduler, extra):
     fast = _run(make_cfg, tmp_path / "epoch", scheduler, "epoch", *extra)
-    lightning = _run(make_cfg, tmp_path / "batch", scheduler, "batch", *extra)
+    lightning = _run(make_cfg, tmp_path / "batch", scheduler, "lightning", *extra)
     assert len(fast["history"]["train/lr"]) == EPOCHS
     assert fast["history"]["train/lr"] == pytest.approx(lightning["history"]["train/lr"])
     assert fast["history"]["val/nll"] == pytest.approx(lightning["history"]["val/nll"], rel=1e-5)

@@ -18,7 +18,7 @@ from lossbench.data.datamodule import ClassificationDataModule
 from lossbench.metric_names import LOGGED_METRICS
 from lossbench.module import ClassifierModule, NonFiniteLossError
 from lossbench.record import RunExistsError, read_record
-from lossbench.train import train
+from lossbench.training import train
 from lossbench.validation import ConfigError
 
 REPO = Path(__file__).resolve().parents[1]
@@ -285,11 +285,12 @@ def test_early_stopping_stops_and_best_checkpoint_is_evaluated(make_cfg, tmp_pat
         ("wine", "log_softmax_nll"),
     ],
 )
-def test_epoch_loop_trains_exactly_like_the_minibatch_loop(make_cfg, tmp_path, data, setup):
-    """One Lightning step per epoch (the fast path) sees the same minibatches in the same order."""
+def test_epoch_runner_trains_exactly_like_the_lightning_runner(make_cfg, tmp_path, data, setup):
+    """One Lightning step per epoch (the epoch runner) sees the same minibatches in the same
+    order as Lightning's own loop (the lightning runner)."""
     common = (f"data={data}", f"setup={setup}", "data.batch_size=32", "trainer.max_epochs=3")
-    fast = train(make_cfg(*common, "training_loop=epoch"), tmp_path / "epoch")
-    slow = train(make_cfg(*common, "training_loop=batch"), tmp_path / "batch")
+    fast = train(make_cfg(*common, "runner=epoch"), tmp_path / "epoch")
+    slow = train(make_cfg(*common, "runner=lightning"), tmp_path / "batch")
     assert (fast["training_loop"], slow["training_loop"]) == ("epoch", "batch")
     assert (fast["validation_loop"], slow["validation_loop"]) == ("inline", "lightning")
     assert fast["steps"] == slow["steps"] == 3 * -(-fast["sizes"]["train"] // 32)
@@ -298,7 +299,7 @@ def test_epoch_loop_trains_exactly_like_the_minibatch_loop(make_cfg, tmp_path, d
     assert fast["history"]["train/loss"] == pytest.approx(slow["history"]["train/loss"], rel=1e-5)
 
 
-def test_lbfgs_and_gradient_clipping_take_the_minibatch_loop(make_cfg, tmp_path):
+def test_lbfgs_and_gradient_clipping_take_the_lightning_runner(make_cfg, tmp_path):
     lbfgs = train(make_cfg("optimizer=lbfgs", "data.batch_size=null"), tmp_path / "lbfgs")
     clipped = train(make_cfg("trainer.gradient_clip_val=1.0"), tmp_path / "clip")
     assert lbfgs["training_loop"] == clipped["training_loop"] == "batch"

@@ -9,8 +9,8 @@ import pytest
 
 from cli_process import run_module
 from lossbench.config import TrainerConfig
-from lossbench.train import train
 from lossbench.trainer_args import SET_ELSEWHERE, TRAINER_ARGUMENTS, TRAINER_KEYS
+from lossbench.training import train
 
 RUN = ("data=iris", "head=logits", "loss=cross_entropy")
 

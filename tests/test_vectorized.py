@@ -16,7 +16,8 @@ from lossbench.checkpoint import load_checkpoint
 from lossbench.evaluate import evaluate
 from lossbench.predict import predict
 from lossbench.record import RECORD_NAME
-from lossbench.train import main, train
+from lossbench.train import main
+from lossbench.training import train
 from lossbench.vectorized import group_key, why_alone
 from lossbench.vectorized.batched import BatchedOptimizer, StackedModel
 from lossbench.vectorized.run import train_group
@@ -267,7 +268,7 @@ def test_grouping_keys_and_lone_runs(make_cfg):
     assert group_key(a) != group_key(make_cfg("data=iris"))
     assert "optimizer=lbfgs" in why_alone(make_cfg("data=wine", "optimizer=lbfgs"))
     assert "dropout" in why_alone(make_cfg("data=wine", "model.dropout=0.2"))
-    assert "training_loop=batch" in why_alone(make_cfg("data=wine", "training_loop=batch"))
+    assert "runner=lightning" in why_alone(make_cfg("data=wine", "runner=lightning"))
 
 
 def _records(sweep: Path) -> dict[str, dict]:
@@ -298,13 +299,13 @@ def test_vectorized_launcher_groups_a_real_sweep_and_skips_completed_members(
         "trainer.max_epochs=3",
         "logger=none",
         "seed=0,1",
-        "training_loop=epoch,batch",
+        "runner=auto,lightning",
     )
     log = _sweep(monkeypatch, tmp_path, capfd, *args)
     assert "4 jobs: 2 in 1 vectorized groups, 2 alone, 0 already completed" in log
     records = _records(sweep)
     assert sorted(records) == ["0", "1", "2", "3"]
-    # job order: seed=0 epoch, seed=0 batch, seed=1 epoch, seed=1 batch
+    # job order: seed=0 auto, seed=0 lightning, seed=1 auto, seed=1 lightning
     assert [records[n].get("group_size") for n in "0123"] == [2, None, 2, None]
     assert [records[n]["seed"] for n in "0123"] == [0, 0, 1, 1]
     for grouped, alone in (("0", "1"), ("2", "3")):  # the batch loop trains identically

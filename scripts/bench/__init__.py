@@ -30,7 +30,7 @@ and the hand-written loop (~1e-6: lossbench's fused Adam kernel rounds different
   ``torch.optim.Adam(fused=True)`` (what ``optimizer.implementation=auto`` picks) and
   ``index_select`` for the epoch's rows (lossbench's loader; ~3x faster than ``x[order]``); the
   ratio against it shows what lossbench costs beyond the loop once both use the same kernels.
-- **lossbench**: ``lossbench.train.train(cfg, tmpdir, multirun=True)``, the path every run takes
+- **lossbench**: ``lossbench.training.train(cfg, tmpdir, multirun=True)``, the path every run takes
   (Lightning Trainer, best and last checkpoint written to disk every epoch, ``metrics.json``);
   fit time is the record's ``train_seconds``, wall time is the whole call. Twice more with the
   other checkpoint settings: ``checkpoint.write=at_end`` (the studies: both files written once,

@@ -14,7 +14,7 @@ from omegaconf import DictConfig
 
 from bench.reference import run_reference
 from bench.settings import LOSSBENCH_SIDES
-from lossbench.train import train
+from lossbench.training import train
 
 
 @contextmanager

@@ -18,7 +18,9 @@ from typing import Any
 from weakref import proxy
 
 import torch
-from lightning.pytorch.callbacks import Checkpoint, EarlyStopping, ModelCheckpoint
+from lightning.pytorch.callbacks import Checkpoint, EarlyStopping
+
+from lossbench.lightning_internals import CheckpointWriter, dump_checkpoint
 
 #: Leaves a snapshot shares with the original: immutable.
 _IMMUTABLE = (str, int, float, bool, type(None), bytes)
@@ -52,7 +54,7 @@ def snapshot(obj: Any) -> Any:
     return copy.deepcopy(obj)
 
 
-class BestAndLastCheckpoint(ModelCheckpoint):
+class BestAndLastCheckpoint(CheckpointWriter):
     """``ModelCheckpoint(save_top_k=1)`` that also writes ``last.ckpt`` at the end of *every*
     training epoch, for an exact resume (``ckpt_path=last``).
 
@@ -97,29 +99,29 @@ class BestAndLastCheckpoint(ModelCheckpoint):
         if self.write_at_end:
             return  # last.ckpt once, in on_train_end
         if trainer.state.fn == "fit" and not trainer.sanity_checking and not trainer.fast_dev_run:
-            self._save_last_checkpoint(trainer, {})  # last.ckpt: a fixed name, no metrics
+            self.write_last_checkpoint(trainer, {})  # last.ckpt: a fixed name, no metrics
 
     def on_train_end(self, trainer: Any, pl_module: Any) -> None:
         self._write_pending(trainer)
         if self.write_at_end and not trainer.fast_dev_run:
             self._ended = True
-            self._save_last_checkpoint(trainer, {})
+            self.write_last_checkpoint(trainer, {})
 
     def on_exception(self, trainer: Any, pl_module: Any, exception: BaseException) -> None:
         self._write_pending(trainer)  # the best epoch before the failure
         super().on_exception(trainer, pl_module, exception)
 
-    def _save_checkpoint(self, trainer: Any, filepath: str) -> None:
-        dump = getattr(getattr(trainer, "_checkpoint_connector", None), "dump_checkpoint", None)
+    def write_checkpoint(self, trainer: Any, filepath: str) -> None:
         last = os.path.join(self.dirpath, self.CHECKPOINT_NAME_LAST + self.FILE_EXTENSION)
-        if not self.write_at_end or filepath == last or dump is None:
-            super()._save_checkpoint(trainer, filepath)
+        checkpoint = None
+        if self.write_at_end and filepath != last:
+            checkpoint = dump_checkpoint(trainer, self.save_weights_only)
+        if checkpoint is None:
+            super().write_checkpoint(trainer, filepath)
             return
         # The best so far: the checkpoint Lightning would write now, held (cloned) in memory.
-        checkpoint = snapshot(dump(self.save_weights_only))
-        self._pending = (filepath, checkpoint)
-        self._last_global_step_saved = trainer.global_step
-        self._last_checkpoint_saved = filepath
+        self._pending = (filepath, snapshot(checkpoint))
+        self.mark_saved(trainer, filepath)
 
     def _write_pending(self, trainer: Any) -> None:
         if self._pending is None:
@@ -132,7 +134,7 @@ class BestAndLastCheckpoint(ModelCheckpoint):
             for logger in trainer.loggers:
                 logger.after_save_checkpoint(proxy(self))
 
-    def _save_last_checkpoint(self, trainer: Any, monitor_candidates: dict[str, Any]) -> None:
+    def write_last_checkpoint(self, trainer: Any, monitor_candidates: dict[str, Any]) -> None:
         if not self.save_last or self._last_written_step == trainer.global_step:
             return
         if self.write_at_end and not self._ended:
@@ -140,18 +142,14 @@ class BestAndLastCheckpoint(ModelCheckpoint):
         filepath = os.path.join(self.dirpath, self.CHECKPOINT_NAME_LAST + self.FILE_EXTENSION)
         self.last_model_path = filepath
         best = self.best_model_path
-        if (
-            best
-            and self._last_global_step_saved == trainer.global_step
-            and self._last_checkpoint_saved == best
-        ):
+        if best and self.saved_step == trainer.global_step and self.saved_path == best:
             if trainer.is_global_zero:  # the state of this very step is already on disk
                 partial = Path(filepath).with_suffix(".ckpt.partial")
                 shutil.copyfile(best, partial)
                 os.replace(partial, filepath)
             trainer.strategy.barrier()
         else:
-            self._save_checkpoint(trainer, filepath)
+            self.write_checkpoint(trainer, filepath)
         self._last_written_step = trainer.global_step
 
 

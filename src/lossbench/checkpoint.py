@@ -9,11 +9,11 @@ Python containers, strings and numbers are unpickled. Unpickling anything else c
 arbitrary code, so such a file is refused (:class:`CheckpointError`) instead of trusted.
 lossbench's own checkpoints hold nothing else: besides Lightning's entries (weights, optimizer
 and loop state, hyper-parameters as plain dicts), :class:`lossbench.module.ClassifierModule`
-stores
+stores (the keys: :mod:`lossbench.checkpoint_format`)
 
 - ``lossbench_history``: every metric per epoch (the ``history`` of ``metrics.json``), as JSON
   text (one string pickles in microseconds; thousands of floats do not): read it with
-  :func:`history`;
+  :func:`~lossbench.checkpoint_format.history`;
 - ``lossbench_metadata``: what prediction needs without the training data: the task, head,
   loss and link, the feature columns, the training split's preprocessing (``feature_mean``,
   ``feature_scale`` of the numeric columns, ``categories`` of the categorical ones, ``fill``:
@@ -24,31 +24,44 @@ stores
 
 from __future__ import annotations
 
-import json
 import os
 import pickle
 import re
 import zipfile
 from collections.abc import Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import torch
 
+from lossbench.checkpoint_format import (
+    DATA_KEYS,
+    HISTORY_KEY,
+    METADATA_KEY,
+    OPTIONAL_DATA_KEYS,
+    RESUME_KEYS,
+    RNG_KEY,
+    history,
+)
 from lossbench.errors import UserInputError
 
-if TYPE_CHECKING:
-    from lossbench.module import ClassifierModule
-
-HISTORY_KEY = "lossbench_history"
-METADATA_KEY = "lossbench_metadata"
-RNG_KEY = "lossbench_rng"
-#: Keys of ``lossbench_metadata`` that come from the data (the rest describe the model).
-DATA_KEYS = ("feature_names", "feature_mean", "feature_scale", "label_names", "classes")
-#: Data keys of checkpoints with categorical features or imputation (absent in older ones: none).
-OPTIONAL_DATA_KEYS = ("categories", "fill")
-#: Hyper-parameters that must be equal to resume a run (all of ClassifierModule's).
-RESUME_KEYS = ("task", "n_features", "n_outputs", "n_targets", "model", "head", "loss", "optimizer")
+__all__ = [
+    "DATA_KEYS",
+    "HISTORY_KEY",
+    "METADATA_KEY",
+    "OPTIONAL_DATA_KEYS",
+    "RESUME_KEYS",
+    "RNG_KEY",
+    "CheckpointError",
+    "check_resume",
+    "history",
+    "hyperparameters",
+    "load_checkpoint",
+    "metadata",
+    "restore_rng_states",
+    "resume_path",
+    "rng_states",
+]
 
 _TRUST = (
     "Only load checkpoints you trust; a file you trust can be re-saved with tensors, lists, "
@@ -160,43 +173,7 @@ def metadata(checkpoint: Mapping[str, Any], path: str | os.PathLike) -> dict[str
     return dict(meta)
 
 
-def build_module(checkpoint: Mapping[str, Any], path: str | os.PathLike) -> ClassifierModule:
-    """Rebuild the trained ``ClassifierModule`` of a checkpoint, in eval mode on the CPU.
-
-    The model body takes the dtype of the stored weights (float64 for
-    ``trainer.precision=64``), so its outputs are those of the trained model; the metric states
-    keep their own (float64) dtype.
-    """
-    from lossbench.module import ClassifierModule
-
-    module = ClassifierModule(**hyperparameters(checkpoint, path))
-    state = checkpoint["state_dict"]
-    dtypes = {t.dtype for t in state.values() if torch.is_tensor(t) and t.is_floating_point()}
-    if len(dtypes) == 1:
-        module.model.to(dtypes.pop())
-    try:
-        module.load_state_dict(state)
-    except RuntimeError as error:
-        raise CheckpointError(
-            f"checkpoint {str(path)!r}: its weights do not fit the model its hyper-parameters "
-            f"describe ({str(error).splitlines()[0]}). The file was changed after training; use "
-            "another checkpoint of the run."
-        ) from None
-    module.on_load_checkpoint(dict(checkpoint))
-    return module.eval()
-
-
 # ------------------------------------------------------------------------------ RNG states
-
-
-def history(checkpoint: Mapping[str, Any]) -> dict[str, list[float]]:
-    """Every metric per epoch stored in ``checkpoint`` (empty if none).
-
-    >>> history({"lossbench_history": '{"val/nll": [0.7, 0.5]}'})
-    {'val/nll': [0.7, 0.5]}
-    """
-    stored = checkpoint.get(HISTORY_KEY) or {}
-    return json.loads(stored) if isinstance(stored, str) else dict(stored)
 
 
 def rng_states() -> dict[str, Any]:

@@ -316,7 +316,7 @@ class TrainConfig:
     study_name: str | None = None  # set by experiment configs: outputs/studies/<name>-<variant>
     study_variant: str = "full"  # set by the study group: full or quick
     seed: int = 0  # seeds model initialisation and batch order (0 is a seed)
-    training_loop: str = "epoch"  # epoch: one Lightning step per epoch (fast) | batch
+    runner: str = "auto"  # auto | lightning | epoch: how the run is fitted (lossbench.runners)
     epoch_metrics: str = "all"  # all | monitored: per epoch only what callbacks monitor + losses
     optimized_metric: str = "val/nll"  # what checkpointing and sweepers optimise
     ckpt_path: str | None = None
@@ -367,7 +367,7 @@ def sweep_direction(metric: str) -> str:
 
 def run_directory() -> str:
     """``${run_dir:}``: this run's directory, Hydra's ``runtime.output_dir``. Outside a Hydra
-    run (configs composed with the compose API) there is none: ``lossbench.train.train``
+    run (configs composed with the compose API) there is none: ``lossbench.training.train``
     sets ``paths.run_dir`` to the directory it is given, and until then this reads ``.``."""
     from hydra.core.hydra_config import HydraConfig
 

@@ -42,11 +42,16 @@ from typing import Any
 import torch
 from lightning.fabric.plugins.environments import SLURMEnvironment
 from lightning.pytorch.strategies import ParallelStrategy
-from lightning.pytorch.strategies.launchers import _SubprocessScriptLauncher
 from lightning.pytorch.utilities.rank_zero import rank_zero_only
 from omegaconf import DictConfig, OmegaConf
 
 from lossbench.cpus import cores
+from lossbench.lightning_internals import (
+    SubprocessScriptLauncher,
+    check_can_spawn_children,
+    set_launcher,
+    subprocess_launcher,
+)
 from lossbench.record import RECORD_NAME, write_record
 
 log = logging.getLogger("lossbench")
@@ -144,7 +149,7 @@ class ChildRun:
         ]
 
 
-class RunDirLauncher(_SubprocessScriptLauncher):
+class RunDirLauncher(SubprocessScriptLauncher):
     """Lightning's subprocess launcher, starting children on rank 0's config and directory."""
 
     def __init__(self, *args: Any, child_run: ChildRun, **kwargs: Any) -> None:
@@ -164,13 +169,13 @@ class RunDirLauncher(_SubprocessScriptLauncher):
         if not self.launched and not self.cluster_environment.creates_processes_externally:
             if _ACTIVE is not None:
                 end_ddp_run()  # a previous job's group, if its finish_run was never reached
-            self._call_children_scripts()
+            self._start_children()
             self.launched, _ACTIVE = True, self
             threading.Thread(target=self._observe, daemon=True, name="ddp-observer").start()
         return function(*args, **kwargs)
 
-    def _call_children_scripts(self) -> None:
-        self._check_can_spawn_children()
+    def _start_children(self) -> None:
+        check_can_spawn_children(self)
         env = self.cluster_environment
         threads = max(1, torch.get_num_threads())
         values = {
@@ -245,14 +250,15 @@ def prepare(trainer: Any, cfg: DictConfig, output_dir: Path) -> None:
     replaced by :class:`RunDirLauncher`; launchers of other strategies, and runs whose processes
     Slurm or torchrun create, are left alone.
     """
-    launcher = getattr(trainer.strategy, "_launcher", None)
-    if type(launcher) is _SubprocessScriptLauncher:
-        trainer.strategy._launcher = RunDirLauncher(
+    launcher = subprocess_launcher(trainer.strategy)
+    if launcher is not None:
+        run_dir_launcher = RunDirLauncher(
             launcher.cluster_environment,
             launcher.num_processes,
             launcher.num_nodes,
             child_run=ChildRun.of(cfg, output_dir),
         )
+        set_launcher(trainer.strategy, run_dir_launcher)
     if trainer.world_size > 1:
         # lossbench logs torchmetrics results, which are already synchronised across ranks.
         warnings.filterwarnings("ignore", ".*when logging on epoch level in distributed setting.*")

@@ -33,10 +33,15 @@ PREFIX = "lossbench: refused: "
 class UserInputError(ValueError):
     """Input that lossbench cannot work with; the message says what, why and the fix.
 
-    Subclasses name where the input was found: :class:`lossbench.validation.ConfigError`,
+    Subclasses name where the input was found: :class:`ConfigError`,
     :class:`lossbench.data.table.DataError`, :class:`lossbench.checkpoint.CheckpointError`,
     :class:`lossbench.evaluate.EvaluationError`, :class:`lossbench.report.errors.ReportError`.
     """
+
+
+class ConfigError(UserInputError):
+    """A config value that cannot work; raised before any work starts (also importable as
+    ``lossbench.validation.ConfigError``)."""
 
 
 def format_warning(message: object, category: type[Warning], *_: object, **__: object) -> str:
@@ -53,6 +58,11 @@ def refuse(error: BaseException) -> NoReturn:
     """Print ``error`` as a refusal on stderr and exit with status 2."""
     print(refusal_message(error), file=sys.stderr, flush=True)
     sys.exit(REFUSED_EXIT)
+
+
+class NonFiniteLossError(RuntimeError):
+    """The training loss became NaN or infinite (a failed run, not a refused input): the
+    message names the value, the epoch and the step."""
 
 
 @contextmanager

@@ -34,13 +34,12 @@ from lossbench.checkpoint import (
     DATA_KEYS,
     METADATA_KEY,
     OPTIONAL_DATA_KEYS,
-    build_module,
     hyperparameters,
     load_checkpoint,
 )
 from lossbench.errors import UserInputError, refusing
 from lossbench.record import RECORD_NAME
-from lossbench.train import build_trainer, config_dir, run_checkpoint_app
+from lossbench.train import config_dir, run_checkpoint_app
 
 SPLITS = ("test", "val")
 EVAL_NAME = "eval.json"
@@ -189,6 +188,8 @@ def evaluate(
     """
     from lossbench.data.datamodule import ClassificationDataModule
     from lossbench.hardware import check_hardware
+    from lossbench.module import ClassifierModule
+    from lossbench.training import build_trainer
 
     if split not in SPLITS:
         raise EvaluationError(f"split={split!r} is not a split. Valid: {', '.join(SPLITS)}.")
@@ -206,7 +207,7 @@ def evaluate(
     data = _data_config(cfg, run_dir, None if data_path is None else str(data_path))
     datamodule = ClassificationDataModule(data, cfg.loss.name, seed=cfg.seed)
     _check_same_data(checkpoint, datamodule, hparams, str(ckpt))
-    module = build_module(checkpoint, ckpt)
+    module = ClassifierModule.from_checkpoint(checkpoint, ckpt)
 
     run_trainer = cfg.get("trainer") or {}
     limit = run_trainer.get(f"limit_{split}_batches")

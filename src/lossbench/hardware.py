@@ -18,8 +18,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from lossbench.errors import ConfigError
 from lossbench.precision import PRECISIONS, normalize_precision
-from lossbench.validation import ConfigError
 
 #: ``trainer.accelerator`` values: the Lightning accelerators each may use, and the device.
 ACCELERATORS: dict[str, tuple[tuple[str, ...], str]] = {

@@ -151,7 +151,7 @@ def check_needs_logger(cfg: DictConfig) -> str | None:
 def _build(group: str, name: str, node: DictConfig, base: type) -> Any:
     from hydra.utils import instantiate
 
-    from lossbench.validation import ConfigError
+    from lossbench.errors import ConfigError
 
     obj = instantiate(OmegaConf.to_container(node, resolve=True), _convert_="all")
     if obj is not None and not isinstance(obj, base):

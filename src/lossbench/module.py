@@ -19,53 +19,94 @@ Precision policy (:mod:`lossbench.precision`): under ``trainer.precision=bf16-mi
 run outside autocast on float32 scores (float64 under ``64-true``), for every loss: BCELoss on a
 bf16 sigmoid gets loss 100 and gradient 0 from logit 6.25 on, and on CUDA it refuses autocast.
 The metrics see the same float32 scores.
+
+It is a plain LightningModule (automatic optimization, ``training_step`` returning the loss,
+``validation_step`` / ``test_step``, epoch-level metrics through ``self.log_dict``), so it runs
+under any Lightning callback, profiler, precision or strategy. The fast training of small
+models (a whole epoch per Lightning step, validation without Lightning's loop) is a runner
+built on it: :mod:`lossbench.runners`. Build one with :meth:`ClassifierModule.from_config` (a
+run's config and data) or :meth:`ClassifierModule.from_checkpoint` (a trained model).
 """
 
 from __future__ import annotations
 
 import json
-import math
+import os
+import warnings
 from collections.abc import Iterable, Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import lightning as L
 import torch
-from lightning.pytorch.callbacks import Callback, EarlyStopping, ModelCheckpoint
-from lightning.pytorch.plugins.precision import (
-    DoublePrecision,
-    HalfPrecision,
-    MixedPrecision,
-    Precision,
-)
-from lightning.pytorch.profilers import PassThroughProfiler
-from lightning.pytorch.utilities.model_helpers import is_overridden
+from lightning.pytorch.callbacks import LearningRateMonitor, ModelSummary, ProgressBar, Timer
+from omegaconf import DictConfig, OmegaConf
 from torchmetrics import MeanMetric
 
+from lossbench.checkpoint import (
+    CheckpointError,
+    hyperparameters,
+    restore_rng_states,
+    rng_states,
+)
+from lossbench.checkpoint_format import (
+    DATA_KEYS,
+    HISTORY_KEY,
+    METADATA_KEY,
+    OPTIONAL_DATA_KEYS,
+    RNG_KEY,
+    history,
+)
 from lossbench.data.splits import STAGES
+from lossbench.errors import NonFiniteLossError
 from lossbench.heads import build_head, get_head
-from lossbench.losses import build_loss, get_loss
+from lossbench.lightning_internals import attached_trainer
+from lossbench.losses import auto_pos_weight, build_loss, get_loss
+from lossbench.metric_names import LOGGED_METRICS
 from lossbench.metrics import ClassificationMetrics
 from lossbench.models import build_model
 from lossbench.optim import build_optimizer, l2_penalty
 from lossbench.precision import at_least_float32, autocast_on, full_precision
+from lossbench.schedulers import build_scheduler, scheduler_monitor
 from lossbench.tasks import Task, is_dense
 
-#: What Lightning's optimizer and backward wrappers add to a manual optimization step: hooks.
-_STEP_HOOKS = ("on_before_backward", "on_after_backward", "on_before_optimizer_step")
-#: The hooks of Lightning's validation loop; none of them runs when the epoch step validates.
-_VALIDATION_HOOKS = (
-    "on_validation_start",
-    "on_validation_epoch_start",
-    "on_validation_batch_start",
-    "on_validation_batch_end",
-    "on_validation_epoch_end",
-    "on_validation_end",
-    "on_validation_model_eval",
-    "on_validation_model_train",
-)
-#: Precision plugins whose backward and optimizer step are plain ``backward()`` and ``step()``
-#: when they hold no gradient scaler (16-mixed has one).
-_PLAIN_PRECISION = (Precision, DoublePrecision, HalfPrecision, MixedPrecision)
+if TYPE_CHECKING:
+    from lossbench.data.datamodule import ClassificationDataModule
+
+__all__ = ["ClassifierModule", "NonFiniteLossError", "monitored_metrics", "resolved_loss"]
+
+#: Callbacks that read no metric from ``trainer.callback_metrics`` (progress bars show
+#: ``prog_bar`` metrics: lossbench logs none).
+_READ_NO_METRIC = (ProgressBar, ModelSummary, LearningRateMonitor, Timer)
+
+
+def resolved_loss(cfg: DictConfig, datamodule: ClassificationDataModule) -> dict[str, Any]:
+    """The loss config with ``pos_weight=auto`` replaced by its numbers from the training split;
+    building it once here checks ``weight`` / ``pos_weight`` lengths before training."""
+    params: dict[str, Any] = OmegaConf.to_container(cfg.loss, resolve=True)  # type: ignore[assignment]
+    if params.get("pos_weight") == "auto":
+        params["pos_weight"] = auto_pos_weight(datamodule.train_targets).tolist()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", FutureWarning)  # the legacy warning is shown once, later
+        build_loss(params["name"], params, task=datamodule.task, n_outputs=datamodule.n_outputs)
+    return params
+
+
+def monitored_metrics(cfg: DictConfig, callbacks: Iterable[Any], task: str) -> list[str]:
+    """The metrics that the callbacks (and a plateau scheduler) read from
+    ``trainer.callback_metrics`` during fit: the module's ``callback_metrics``. A callback
+    lossbench does not know might read any: then every train/ and val/ metric."""
+    keys = [cfg.optimized_metric]
+    for callback in callbacks:
+        monitor = getattr(callback, "monitor", None)
+        if isinstance(monitor, str):
+            keys.append(monitor)
+        elif not isinstance(callback, _READ_NO_METRIC):
+            metrics = LOGGED_METRICS[task]
+            keys += [f"{stage}/{metric}" for stage in ("train", "val") for metric in metrics]
+    monitor = scheduler_monitor(cfg.scheduler, cfg.optimized_metric) if "scheduler" in cfg else None
+    if monitor is not None:
+        keys.append(monitor)
+    return list(dict.fromkeys(keys))
 
 
 class _OnFirstUse(dict):
@@ -89,54 +130,6 @@ def _device(metrics: ClassificationMetrics) -> torch.device:
     return next(iter(metrics.metrics.values())).device
 
 
-class NonFiniteLossError(RuntimeError):
-    """The training loss became NaN or infinite."""
-
-
-def _needs_validation_hooks(callback: Callback) -> bool:
-    """Whether ``callback`` does something in Lightning's validation loop during fit.
-
-    ``ModelCheckpoint`` and ``EarlyStopping`` act at validation end only where they are told to
-    (``save_on_train_epoch_end=False`` / ``check_on_train_epoch_end=False``); by default, with
-    validation once per epoch, both act at the training epoch's end, after the validation.
-    """
-    if isinstance(callback, ModelCheckpoint):
-        base: type[Callback] = ModelCheckpoint
-        at_validation_end = getattr(callback, "_save_on_train_epoch_end", None) is False
-    elif isinstance(callback, EarlyStopping):
-        base = EarlyStopping
-        at_validation_end = getattr(callback, "_check_on_train_epoch_end", None) is False
-    else:
-        base, at_validation_end = Callback, False
-    return at_validation_end or any(is_overridden(h, callback, base) for h in _VALIDATION_HOOKS)
-
-
-def validates_inline(trainer: L.Trainer, module: L.LightningModule) -> bool:
-    """Whether ``module``'s epoch step may validate itself instead of Lightning's validation
-    loop, with the same result: no callback and no module override needs the loop's hooks,
-    validation runs once per epoch on the whole split, and no profiler or ``fast_dev_run`` is
-    set. ``lossbench.train`` then turns the loop off for the fit (``limit_val_batches=0``).
-
-    Lightning's loop costs ~1.5 ms per epoch around one forward pass here (mode switches over
-    every submodule, fetcher, hooks, result collection): as much as the whole validation of a
-    small model.
-    """
-    return (
-        isinstance(module, ClassifierModule)
-        and module.epoch_loop
-        and trainer.world_size == 1
-        and not trainer.fast_dev_run
-        and trainer.check_val_every_n_epoch == 1
-        and trainer.val_check_interval == 1.0
-        and trainer.limit_val_batches == 1.0
-        and getattr(trainer, "_val_check_time_interval", None) is None
-        and isinstance(trainer.profiler, PassThroughProfiler)
-        and not any(is_overridden(h, module, ClassifierModule) for h in _VALIDATION_HOOKS)
-        and not is_overridden("validation_step", module, ClassifierModule)
-        and not any(_needs_validation_hooks(callback) for callback in trainer.callbacks)
-    )
-
-
 class ClassifierModule(L.LightningModule):
     """Trains ``model`` + ``head`` with ``loss``; every argument is a plain config mapping."""
 
@@ -152,41 +145,16 @@ class ClassifierModule(L.LightningModule):
         loss: Mapping[str, Any],
         optimizer: Mapping[str, Any],
         minibatch_size: int | None = None,
-        epoch_loop: bool = False,
-        inline_validation: bool = False,
-        callback_metrics: Iterable[str] | None = None,
         scheduler: Mapping[str, Any] | None = None,
         scheduler_monitor: str | None = None,
+        callback_metrics: Iterable[str] | None = None,
         epoch_metrics: str = "all",
     ) -> None:
         super().__init__()
-        self.save_hyperparameters(
-            ignore=[
-                "epoch_loop",
-                "inline_validation",
-                "callback_metrics",
-                "scheduler_monitor",
-                "epoch_metrics",
-            ]
-        )
-        #: One Lightning step per epoch: the step runs the epoch's minibatches itself (manual
-        #: optimization) instead of paying Lightning's per-step loop for each. The data module
-        #: then hands over the whole shuffled epoch; ``minibatch_size`` slices it, in the same
-        #: order as the per-minibatch loop, so both loops train identically.
-        self.epoch_loop = epoch_loop
-        self.automatic_optimization = not epoch_loop
+        self.save_hyperparameters(ignore=["scheduler_monitor", "callback_metrics", "epoch_metrics"])
         self.minibatch_size = minibatch_size
-        #: With ``epoch_loop``: validate the whole ``val`` split of the trainer's datamodule at
-        #: the end of each epoch step (in ``on_train_batch_end``, where Lightning would start
-        #: its validation loop), with Lightning's loop turned off. ``lossbench.train`` sets it
-        #: where :func:`validates_inline` says the result is the same.
-        self.inline_validation = inline_validation
-        #: The validation split ``(x, labels, targets)`` on the device, while fitting inline.
-        self._val_split: tuple[torch.Tensor, ...] | None = None
-        #: The metrics that callbacks read from ``trainer.callback_metrics`` during fit
-        #: (ModelCheckpoint's and EarlyStopping's monitors). Only these go through
-        #: ``self.log`` while fitting, which costs about 0.25 ms per key in Lightning; every
-        #: metric goes to the loggers directly. None: log every metric through ``self.log``.
+        #: The metrics that callbacks (and a plateau scheduler) read from
+        #: ``trainer.callback_metrics`` during fit (:func:`monitored_metrics`); None: not known.
         self.callback_metrics = None if callback_metrics is None else frozenset(callback_metrics)
         self.task = task
         self.model = build_model(model, n_features=n_features, n_outputs=n_outputs)
@@ -247,14 +215,83 @@ class ClassifierModule(L.LightningModule):
         #: updated once per epoch from them, not once per step (same values, a fraction of
         #: the cost: torchmetrics' per-update overhead is as large as a small model's step).
         self._train_outputs: list[tuple[torch.Tensor, torch.Tensor, torch.Tensor]] = []
-        #: Whether the epoch loop steps the optimizer itself (see _direct_steps); per fit.
-        self._direct = False
         # --- checkpoint metadata (lossbench.checkpoint, predict) ---
         #: The data's preprocessing (``ClassificationDataModule.preprocessing``: feature names,
         #: the training split's standardisation, label names, classes), stored in checkpoints
-        #: so that prediction works without the training data; set by lossbench-train.
+        #: so that prediction works without the training data; set by :meth:`from_config`.
         self.preprocessing: dict[str, Any] | None = None
 
+    # ------------------------------------------------------------------ building
+    @classmethod
+    def from_config(
+        cls,
+        cfg: DictConfig,
+        datamodule: ClassificationDataModule,
+        *,
+        loss: Mapping[str, Any] | None = None,
+        callback_metrics: Iterable[str] | None = None,
+    ) -> ClassifierModule:
+        """The module that ``cfg`` trains on ``datamodule``, with the data's preprocessing
+        for its checkpoints; ``loss``: the loss parameters with ``pos_weight=auto`` resolved
+        (default: :func:`resolved_loss`); ``callback_metrics``: what the callbacks read
+        (:func:`monitored_metrics`; default: the optimized metric and a plateau scheduler's).
+
+            >>> module = ClassifierModule.from_config(cfg, datamodule)  # doctest: +SKIP
+        """
+        scheduler = (
+            OmegaConf.to_container(cfg.scheduler, resolve=True) if "scheduler" in cfg else None
+        )
+        monitor = scheduler_monitor(scheduler, cfg.optimized_metric) if scheduler else None
+        if callback_metrics is None:
+            callback_metrics = [cfg.optimized_metric, *([monitor] if monitor else [])]
+        module = cls(
+            task=datamodule.task,
+            n_features=datamodule.n_features,
+            n_outputs=datamodule.n_outputs,
+            n_targets=datamodule.n_targets,
+            model=OmegaConf.to_container(cfg.model, resolve=True),
+            head=cfg.head.name,
+            loss=resolved_loss(cfg, datamodule) if loss is None else loss,
+            optimizer=OmegaConf.to_container(cfg.optimizer, resolve=True),
+            minibatch_size=cfg.data.batch_size,
+            scheduler=None if not scheduler or scheduler["name"] == "none" else scheduler,
+            scheduler_monitor=monitor,
+            callback_metrics=callback_metrics,
+            epoch_metrics=cfg.get("epoch_metrics", "all"),
+        )
+        module.preprocessing = datamodule.preprocessing
+        return module
+
+    @classmethod
+    def from_checkpoint(
+        cls, checkpoint: Mapping[str, Any], path: str | os.PathLike
+    ) -> ClassifierModule:
+        """Rebuild the trained module of a checkpoint (read by
+        :func:`lossbench.checkpoint.load_checkpoint` from ``path``), in eval mode on the CPU.
+
+        The model body takes the dtype of the stored weights (float64 for
+        ``trainer.precision=64``), so its outputs are those of the trained model; the metric
+        states keep their own (float64) dtype.
+
+            >>> module = ClassifierModule.from_checkpoint(load_checkpoint(p), p)  # doctest: +SKIP
+        """
+        module = cls(**hyperparameters(checkpoint, path))
+        state = checkpoint["state_dict"]
+        dtypes = {t.dtype for t in state.values() if torch.is_tensor(t) and t.is_floating_point()}
+        if len(dtypes) == 1:
+            module.model.to(dtypes.pop())
+        try:
+            module.load_state_dict(state)
+        except RuntimeError as error:
+            raise CheckpointError(
+                f"checkpoint {str(path)!r}: its weights do not fit the model its "
+                f"hyper-parameters describe ({str(error).splitlines()[0]}). The file was "
+                "changed after training; use another checkpoint of the run."
+            ) from None
+        module.on_load_checkpoint(dict(checkpoint))
+        return module.eval()
+
+    # ------------------------------------------------------------------ computing
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """Raw scores ``(N, units)``: the model body without the head."""
         return self.model(x)
@@ -282,9 +319,61 @@ class ClassifierModule(L.LightningModule):
         out = self.head(scores)
         return self.loss_fn(out.squeeze(-1) if self.squeeze else out, targets)
 
-    def _update(
+    def check_finite(self, loss: torch.Tensor, batch_idx: int) -> None:
+        """Raise :class:`NonFiniteLossError` for a NaN or infinite training loss."""
+        if not torch.isfinite(loss):
+            raise NonFiniteLossError(
+                f"non-finite training loss ({loss.item()}) at epoch {self.current_epoch}, "
+                f"step {self.global_step} (batch {batch_idx})"
+            )
+
+    # ------------------------------------------------------------------ Lightning's steps
+    def training_step(self, batch: tuple[torch.Tensor, ...], batch_idx: int) -> torch.Tensor:
+        x, labels, targets = batch
+        scores = at_least_float32(self(x))  # the precision policy: head, loss, metrics >= fp32
+        loss = self.objective(scores, targets)
+        self.check_finite(loss, batch_idx)
+        if self._metrics_step != self.global_step:  # L-BFGS evaluates a step several times
+            self._metrics_step = self.global_step
+            self.update_metrics("train", scores, labels, loss)
+        if self.optimizer_cfg["name"] == "lbfgs":
+            loss = loss + l2_penalty(self.model, self.optimizer_cfg["weight_decay"])
+        return loss
+
+    def validation_step(self, batch: tuple[torch.Tensor, ...], batch_idx: int) -> None:
+        x, labels, targets = batch
+        scores = at_least_float32(self(x))  # the precision policy: head, loss, metrics >= fp32
+        self.update_metrics("val", scores, labels, self.objective(scores, targets))
+
+    def test_step(self, batch: tuple[torch.Tensor, ...], batch_idx: int) -> None:
+        x, labels, targets = batch
+        scores = at_least_float32(self(x))  # the precision policy: head, loss, metrics >= fp32
+        self.update_metrics("test", scores, labels, self.objective(scores, targets))
+
+    def on_fit_start(self) -> None:
+        self._fitting = True
+
+    def on_fit_end(self) -> None:
+        self._fitting = False
+
+    def on_train_epoch_start(self) -> None:
+        optimizers = self.trainer.optimizers
+        self._epoch_lr = float(optimizers[0].param_groups[0]["lr"]) if optimizers else None
+
+    def on_train_epoch_end(self) -> None:
+        self.end_epoch("train")
+
+    def on_validation_epoch_end(self) -> None:
+        self.end_epoch("val")
+
+    def on_test_epoch_end(self) -> None:
+        self.end_epoch("test")
+
+    # ------------------------------------------------------------------ metrics
+    def update_metrics(
         self, stage: str, scores: torch.Tensor, labels: torch.Tensor, loss: torch.Tensor
     ) -> None:
+        """Accumulate a step's scores, labels and (scalar) loss into ``stage``'s metrics."""
         # One value per sample: MeanMetric(nan_strategy="disable") ignores `weight` (torchmetrics
         # 1.9), which made the epoch loss a mean of batch means (and of rank means under DDP).
         losses = loss.detach().expand(len(labels))
@@ -326,151 +415,6 @@ class ClassifierModule(L.LightningModule):
             metrics.update_from_scores(scores, labels, self.link)
         mean_loss.update(losses)
 
-    def _check_finite(self, loss: torch.Tensor, batch_idx: int) -> None:
-        if not torch.isfinite(loss):
-            raise NonFiniteLossError(
-                f"non-finite training loss ({loss.item()}) at epoch {self.current_epoch}, "
-                f"step {self.global_step} (batch {batch_idx})"
-            )
-
-    def training_step(self, batch: tuple[torch.Tensor, ...], batch_idx: int) -> torch.Tensor | None:
-        if self.epoch_loop:
-            return self._train_epoch(batch)
-        x, labels, targets = batch
-        scores = at_least_float32(self(x))  # the precision policy: head, loss, metrics >= fp32
-        loss = self.objective(scores, targets)
-        self._check_finite(loss, batch_idx)
-        if self._metrics_step != self.global_step:  # L-BFGS evaluates a step several times
-            self._metrics_step = self.global_step
-            self._update("train", scores, labels, loss)
-        if self.optimizer_cfg["name"] == "lbfgs":
-            loss = loss + l2_penalty(self.model, self.optimizer_cfg["weight_decay"])
-        return loss
-
-    def _direct_steps(self) -> bool:
-        """Whether the epoch loop may call ``loss.backward()`` and ``optimizer.step()`` itself.
-
-        Lightning's ``manual_backward`` and ``LightningOptimizer.step`` cost about 0.15 ms per
-        step; what they add here is the hooks in ``_STEP_HOOKS``, gradient scaling (16-mixed)
-        and the profiler. So: yes when no callback and not this module overrides those hooks,
-        the precision plugin is a plain one without a scaler and no profiler is set; the step
-        counter (``trainer.global_step``) is then advanced as Lightning's wrapper does.
-        """
-        trainer = self.trainer
-        plugin = trainer.precision_plugin
-        progress = getattr(
-            getattr(trainer.fit_loop.epoch_loop, "manual_optimization", None),
-            "optim_step_progress",
-            None,
-        )
-        return (
-            type(plugin) in _PLAIN_PRECISION
-            and getattr(plugin, "scaler", None) is None
-            and isinstance(trainer.profiler, PassThroughProfiler)
-            and hasattr(progress, "increment_ready")
-            and hasattr(progress, "increment_completed")
-            and not is_overridden("backward", self, L.LightningModule)
-            and not any(is_overridden(hook, self, L.LightningModule) for hook in _STEP_HOOKS)
-            and not any(
-                is_overridden(hook, callback, Callback)
-                for callback in trainer.callbacks
-                for hook in _STEP_HOOKS
-            )
-        )
-
-    def on_fit_start(self) -> None:
-        self._fitting = True
-
-    def on_fit_end(self) -> None:
-        self._fitting = False
-
-    def on_train_start(self) -> None:
-        self._direct = self.epoch_loop and self._direct_steps()
-        if self.inline_validation:
-            if not self.epoch_loop or self.trainer.limit_val_batches != 0:
-                raise RuntimeError(
-                    "inline_validation=True validates once per epoch in the epoch step: it "
-                    "needs epoch_loop=True and a Trainer with limit_val_batches=0 (Lightning's "
-                    f"own loop off); got epoch_loop={self.epoch_loop}, limit_val_batches="
-                    f"{self.trainer.limit_val_batches}. Leave inline_validation=False for "
-                    "Lightning's validation loop."
-                )
-            tensors = getattr(self.trainer.datamodule, "tensors", None)
-            if not isinstance(tensors, Mapping) or "val" not in tensors:
-                raise RuntimeError(
-                    "inline_validation=True validates the datamodule's in-memory split "
-                    "`tensors['val']` (lossbench's ClassificationDataModule); this fit has "
-                    f"{type(self.trainer.datamodule).__name__}. Leave inline_validation=False "
-                    "for Lightning's validation loop over its val_dataloader()."
-                )
-            split = tensors["val"]  # on the device since the datamodule's setup()
-            self._val_split = self.trainer.precision_plugin.convert_input(split)
-
-    def on_train_end(self) -> None:
-        self._val_split = None
-
-    def on_train_batch_end(self, outputs: Any, batch: Any, batch_idx: int) -> None:
-        if self._val_split is not None:
-            self._validate_inline(self._val_split)
-
-    def _validate_inline(self, split: tuple[torch.Tensor, ...]) -> None:
-        """What Lightning's validation loop does with the one-batch ``split`` during fit: the
-        computing submodules in eval mode, no gradients, the precision plugin's validation
-        context, ``validation_step``, then the epoch end."""
-        modes = [(m, m.training) for part in self._computing for m in part.modules()]
-        for part in self._computing:
-            part.eval()
-        try:
-            with torch.no_grad(), self.trainer.precision_plugin.val_step_context():
-                self.validation_step(split, 0)
-        finally:
-            for module, training in modes:
-                module.training = training
-        self._epoch_end("val")
-
-    @property
-    def _computing(self) -> tuple[torch.nn.Module, ...]:
-        """The submodules whose mode can change a result."""
-        return (self.model, self.head, self.loss_fn)
-
-    def _train_epoch(self, epoch: tuple[torch.Tensor, ...]) -> None:
-        """One epoch of minibatch steps over the shuffled epoch ``(x, labels, targets)``."""
-        optimizer = self.optimizers()
-        raw = optimizer.optimizer if self._direct else None
-        progress = self.trainer.fit_loop.epoch_loop.manual_optimization.optim_step_progress
-        schedulers = bool(self.trainer.lr_scheduler_configs)
-        x, labels, targets = epoch
-        size = self.minibatch_size or len(x)
-        for batch_idx, start in enumerate(range(0, len(x), size)):
-            xb, yb, tb = (t[start : start + size] for t in (x, labels, targets))
-            scores = at_least_float32(self(xb))
-            loss = self.objective(scores, tb)
-            self._check_finite(loss, batch_idx)
-            optimizer.zero_grad(set_to_none=True)
-            if raw is None:
-                self.manual_backward(loss)
-                optimizer.step()
-            else:  # what the two calls above do here, without their per-call overhead
-                loss.backward()
-                progress.increment_ready()
-                raw.step()
-                progress.increment_completed()
-            if schedulers:
-                self._step_schedulers("step", plateau=False, index=batch_idx)
-            self._update("train", scores, yb, loss)
-        if schedulers:
-            self._step_schedulers("epoch", plateau=False)
-
-    def validation_step(self, batch: tuple[torch.Tensor, ...], batch_idx: int) -> None:
-        x, labels, targets = batch
-        scores = at_least_float32(self(x))  # the precision policy: head, loss, metrics >= fp32
-        self._update("val", scores, labels, self.objective(scores, targets))
-
-    def test_step(self, batch: tuple[torch.Tensor, ...], batch_idx: int) -> None:
-        x, labels, targets = batch
-        scores = at_least_float32(self(x))  # the precision policy: head, loss, metrics >= fp32
-        self._update("test", scores, labels, self.objective(scores, targets))
-
     def _stage_values(self, stage: str) -> dict[str, torch.Tensor]:
         """Compute and reset the metrics accumulated for ``stage`` (and keep the reliability
         bins of ``test``)."""
@@ -491,113 +435,57 @@ class ClassifierModule(L.LightningModule):
         Trainer loop: what ``validation_step`` / ``test_step`` and the epoch end compute.
 
         The caller puts the module in eval mode, on the split's device, and in the precision
-        plugin's forward context (see ``lossbench.train``'s final evaluation).
+        plugin's forward context (see :mod:`lossbench.training`'s final evaluation).
         """
         x, labels, targets = split
         fitting, self._fitting = self._fitting, False  # every metric
         try:
             scores = at_least_float32(self(x))  # the precision policy: >= fp32 from the head on
-            self._update(stage, scores, labels, self.objective(scores, targets))
+            self.update_metrics(stage, scores, labels, self.objective(scores, targets))
             return {key: float(value) for key, value in self._stage_values(stage).items()}
         finally:
             self._fitting = fitting
 
-    def _epoch_end(self, stage: str) -> None:
+    def end_epoch(self, stage: str) -> None:
+        """Compute ``stage``'s epoch metrics, log them (:meth:`log_epoch`) and, while fitting,
+        append them to :attr:`history`."""
         values = self._stage_values(stage)
         if stage == "train" and self._epoch_lr is not None:
             values["train/lr"] = torch.tensor(self._epoch_lr, dtype=torch.float64)
-        fitting = self.trainer.state.fn == "fit"
-        if fitting and self.callback_metrics is not None:
-            monitored = {k: v for k, v in values.items() if k in self.callback_metrics}
-            # batch_size=1: one epoch value each (from on_train_batch_end, Lightning would weight
-            # it by the training batch's size, which can round it).
-            self.log_dict(monitored, logger=False, batch_size=1)  # loggers get every metric
-            if not self.trainer.sanity_checking:
-                self._log_to_loggers(values)
-        else:
-            self.log_dict(values, prog_bar=False, batch_size=1)
-        if fitting and not self.trainer.sanity_checking:
+        self.log_epoch(values)
+        if self.trainer.state.fn == "fit" and not self.trainer.sanity_checking:
             for key, value in values.items():
                 self.history.setdefault(key, []).append(float(value))
 
-    def _log_to_loggers(self, values: Mapping[str, torch.Tensor]) -> None:
-        """What Lightning's logger connector does with epoch-level metrics, minus its
-        per-key bookkeeping: every logger gets the floats and the epoch, at the global step."""
-        if not self.loggers:
-            return
-        metrics = {key: float(value) for key, value in values.items()}
-        metrics["epoch"] = self.current_epoch
-        for logger in self.loggers:
-            logger.log_metrics(metrics, step=self.global_step)
-            logger.save()
+    def log_epoch(self, values: Mapping[str, torch.Tensor]) -> None:
+        """Log one epoch's metrics: loggers, callbacks and the progress bar see them all.
 
-    def on_train_epoch_start(self) -> None:
-        optimizers = self.trainer.optimizers
-        self._epoch_lr = float(optimizers[0].param_groups[0]["lr"]) if optimizers else None
+        ``batch_size=1``: one epoch value each (Lightning would otherwise weight it by the
+        last batch's size, which can round it).
+        """
+        self.log_dict(dict(values), prog_bar=False, batch_size=1)
 
-    def on_train_epoch_end(self) -> None:
-        self._epoch_end("train")
-        if self.epoch_loop:
-            self._step_schedulers("epoch", plateau=True)
-
-    def on_validation_epoch_end(self) -> None:
-        self._epoch_end("val")
-
-    def on_test_epoch_end(self) -> None:
-        self._epoch_end("test")
-
+    # ------------------------------------------------------------------ optimization
     def configure_optimizers(self) -> Any:
         optimizer = build_optimizer(self.optimizer_cfg, self.model)
         if self.scheduler_cfg is None:
             return optimizer
-        from lossbench.schedulers import build_scheduler
-
         trainer = self.trainer
-        if self.epoch_loop:  # Lightning counts one step per epoch here; the optimizer steps
-            n_train = len(trainer.datamodule.tensors["train"][0])  # once per minibatch
-            per_epoch = math.ceil(n_train / (self.minibatch_size or n_train))
-            total_steps = per_epoch * trainer.max_epochs
-        else:
-            total_steps = trainer.estimated_stepping_batches
         scheduler = build_scheduler(
             self.scheduler_cfg,
             optimizer,
             max_epochs=trainer.max_epochs,
-            total_steps=int(total_steps),
+            total_steps=int(self.total_optimizer_steps()),
             monitor=self.scheduler_monitor,
         )
-        if self.epoch_loop and scheduler is not None:  # manual optimization: Lightning would
-            scheduler.pop("monitor", None)  # ignore these (with a warning); _step_schedulers
-            scheduler.pop("strict", None)  # reads self.scheduler_monitor itself
         return {"optimizer": optimizer, "lr_scheduler": scheduler}
 
-    def _step_schedulers(self, interval: str, *, plateau: bool, index: int = 0) -> None:
-        """Step the schedulers of ``interval`` where Lightning would (manual optimization,
-        the epoch loop, where Lightning steps none): ``step`` ones after each optimizer step
-        (``index``: the minibatch in the epoch), ``epoch`` ones after the epoch's last step
-        (``plateau=False``) or, for plateau schedulers, after the epoch's validation and its
-        ``on_train_epoch_end`` (``plateau=True``)."""
-        for config in self.trainer.lr_scheduler_configs:
-            on_plateau = isinstance(config.scheduler, torch.optim.lr_scheduler.ReduceLROnPlateau)
-            if config.interval != interval or on_plateau != plateau:
-                continue
-            position = (index if interval == "step" else self.current_epoch) + 1
-            if position % config.frequency:
-                continue
-            value = None
-            if on_plateau:
-                value = self.trainer.callback_metrics.get(self.scheduler_monitor)
-                if value is None:
-                    raise RuntimeError(
-                        f"the plateau scheduler monitors {self.scheduler_monitor!r}, which was "
-                        f"not logged this epoch; logged: {sorted(self.trainer.callback_metrics)}."
-                    )
-            self.lr_scheduler_step(config.scheduler, value)
+    def total_optimizer_steps(self) -> int | float:
+        """How many optimizer steps the fit makes (a one-cycle schedule spans them)."""
+        return self.trainer.estimated_stepping_batches
 
     # --- checkpoint hooks: plain lists, numbers and tensors only (weights_only=True loads) ---
     def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
-        from lossbench.checkpoint import HISTORY_KEY, METADATA_KEY, RNG_KEY, rng_states
-
         # JSON text: pickling a string is one object, the floats of a long history thousands.
         checkpoint[HISTORY_KEY] = json.dumps(self.history)
         checkpoint[METADATA_KEY] = {
@@ -612,15 +500,6 @@ class ClassifierModule(L.LightningModule):
         checkpoint[RNG_KEY] = rng_states()
 
     def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
-        from lossbench.checkpoint import (
-            DATA_KEYS,
-            METADATA_KEY,
-            OPTIONAL_DATA_KEYS,
-            RNG_KEY,
-            history,
-            restore_rng_states,
-        )
-
         self.history = history(checkpoint)
         meta = checkpoint.get(METADATA_KEY) or {}
         if all(meta.get(key) is not None for key in DATA_KEYS):
@@ -628,6 +507,7 @@ class ClassifierModule(L.LightningModule):
             self.preprocessing.update(
                 {key: meta[key] for key in OPTIONAL_DATA_KEYS if meta.get(key) is not None}
             )
-        resuming = self._trainer is not None and self._trainer.state.fn == "fit"
+        trainer = attached_trainer(self)
+        resuming = trainer is not None and trainer.state.fn == "fit"
         if resuming and RNG_KEY in checkpoint:
             restore_rng_states(checkpoint[RNG_KEY])

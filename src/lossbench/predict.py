@@ -22,7 +22,8 @@ The output CSV has one row per input row, in the input's order:
 A checkpoint of a dense task (``data=mnist_segmentation``, ``data=mnist_ink``: a label per
 pixel) is refused with a message: a CSV row per example cannot hold an image or receive a
 label map. Score images with ``lossbench-eval`` on the run's data, or in Python
-(:func:`lossbench.checkpoint.build_module`, then ``module(images)``: ``(N, U, H, W)`` scores).
+(:meth:`lossbench.module.ClassifierModule.from_checkpoint`, then ``module(images)``:
+``(N, U, H, W)`` scores).
 
 Probabilities are float64 from the model's raw scores and its link
 (:func:`lossbench.metrics.to_probabilities`), the same numbers the metrics see; thresholds are
@@ -42,12 +43,13 @@ import numpy as np
 import torch
 from omegaconf import MISSING, DictConfig, OmegaConf
 
-from lossbench.checkpoint import CheckpointError, build_module, load_checkpoint, metadata
+from lossbench.checkpoint import CheckpointError, load_checkpoint, metadata
 from lossbench.data.csv_loader import _features, _names, _read, _resolve
 from lossbench.data.preprocess import Preprocessor
 from lossbench.data.table import DataError
 from lossbench.errors import refuse, refusing
 from lossbench.metrics import THRESHOLD, to_probabilities
+from lossbench.module import ClassifierModule
 from lossbench.tasks import is_dense
 from lossbench.train import config_dir, run_checkpoint_app
 
@@ -112,10 +114,11 @@ def predict(
             "and writes one prediction per row, which cannot hold an image or its label map. "
             "Measure it on its data with lossbench-eval ckpt_path=<file> config=<its run's "
             ".hydra/config.yaml>, or score images in Python: "
-            "lossbench.checkpoint.build_module(...)(images) gives (N, units, H, W) scores. "
+            "lossbench.module.ClassifierModule.from_checkpoint(...)(images) gives (N, units, H, W) "
+            "scores. "
             "lossbench-predict takes checkpoints of the tasks: binary, multilabel, multiclass."
         )
-    module = build_module(checkpoint, ckpt_path)
+    module = ClassifierModule.from_checkpoint(checkpoint, ckpt_path)
     preprocessor = Preprocessor.from_dict(meta)
     raw, categories = _read_features(data_path, preprocessor, delimiter)
     dtype = next(module.model.parameters()).dtype

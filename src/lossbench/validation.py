@@ -28,7 +28,7 @@ from lossbench.data.csv_loader import check_delimiter
 from lossbench.data.datasets import check_available, get_dataset, task_of
 from lossbench.data.preprocess import IMPUTE_OPTIONS
 from lossbench.data.table import DataError
-from lossbench.errors import UserInputError
+from lossbench.errors import ConfigError
 from lossbench.instantiators import check_entries, check_needs_logger
 from lossbench.losses import LOSSES, validate_loss_params
 from lossbench.losses.reduction import legacy_reduction
@@ -37,6 +37,7 @@ from lossbench.metric_names import metric_mode as metric_mode  # read by lossben
 from lossbench.models import ACTIVATIONS, DENSE_MODELS, MODELS
 from lossbench.optim import IMPLEMENTATIONS, OPTIMIZERS
 from lossbench.precision import check_precision
+from lossbench.runners.base import RUNNERS, epoch_obstacles, refuse_epoch_message
 from lossbench.schedulers import check_scheduler, scheduler_monitor
 from lossbench.tasks import Task, is_dense
 
@@ -52,10 +53,6 @@ CHECKPOINT_WRITES = ("every_epoch", "at_end", "never")
 SEED_RANGE = (0, 2**32 - 1)
 
 
-class ConfigError(UserInputError):
-    """A config value that cannot work; raised before any work starts."""
-
-
 def _require(ok: bool, message: str) -> None:
     if not ok:
         raise ConfigError(message)
@@ -63,6 +60,32 @@ def _require(ok: bool, message: str) -> None:
 
 #: ``epoch_metrics``: which train/ and val/ metrics a run computes each epoch.
 EPOCH_METRICS = ("all", "monitored")
+
+
+def _check_runner(cfg: DictConfig) -> None:
+    """``runner`` is a known one, and ``runner=epoch`` gets no setting it cannot honour (the
+    ones the config shows; the Trainer's process count is checked when it is built)."""
+    runner = cfg.get("runner", "auto")
+    _require(
+        runner in RUNNERS,
+        f"runner={runner!r} is not a runner; valid runners: {', '.join(RUNNERS)} "
+        "(auto: the epoch runner where it applies, else Lightning's loop).",
+    )
+    if runner == "epoch":
+        trainer = cfg.trainer
+        settings = {key: trainer.get(key) for key in _EPOCH_RUNNER_SETTINGS}
+        reasons = epoch_obstacles({"optimizer": cfg.optimizer.name, **settings})
+        _require(not reasons, refuse_epoch_message(reasons))
+
+
+#: The ``trainer.*`` settings that :func:`lossbench.runners.epoch_obstacles` reads from a config.
+_EPOCH_RUNNER_SETTINGS = (
+    "gradient_clip_val",
+    "limit_train_batches",
+    "accumulate_grad_batches",
+    "overfit_batches",
+    "fast_dev_run",
+)
 
 
 def _check_metric(key: str, name: str, task: Task) -> None:
@@ -269,16 +292,13 @@ def _check_run(cfg: DictConfig, task: Task) -> None:
     _require(error is None, str(error))
     _check_scheduler(cfg, task)
     _require(
-        cfg.get("training_loop", "epoch") in ("epoch", "batch"),
-        f"training_loop={cfg.get('training_loop')!r} must be epoch or batch.",
-    )
-    _require(
         cfg.get("epoch_metrics", "all") in EPOCH_METRICS,
         f"epoch_metrics={cfg.get('epoch_metrics')!r} must be one of {', '.join(EPOCH_METRICS)}: "
         "all computes every train/ and val/ metric each epoch (history, loggers); monitored only "
         "the losses and what checkpointing, early stopping and the scheduler monitor (the "
         "best epoch's val/ and test/ metrics are complete either way).",
     )
+    _check_runner(cfg)
     _check_metric("optimized_metric", cfg.optimized_metric, task)
     for group in ("checkpoint", "early_stopping"):
         if cfg[group].monitor is not None:

@@ -7,7 +7,7 @@ rate or weight decay train together as one vectorized run.
 The launcher composes every job's config, skips the jobs that already completed with the same
 config, groups the others (:mod:`lossbench.vectorized.grouping`) and trains each group as one
 run of K members (:func:`lossbench.vectorized.run.train_group`); a job that cannot be grouped
-trains alone through :func:`lossbench.train.train`. Groups and lone jobs run in ``n_jobs``
+trains alone through :func:`lossbench.training.train`. Groups and lone jobs run in ``n_jobs``
 worker processes; a DDP job (``trainer.strategy`` other than auto) runs afterwards in the
 launching process, as Hydra's basic launcher runs it. Each job then gets Hydra's usual job
 directory (``.hydra/``, ``train.log``) and its ``JobReturn``, in the sweep's order, with the

@@ -120,7 +120,7 @@ class ClassificationDataModule(L.LightningDataModule):
     def _loader(self, stage: str, *, train: bool) -> IndexBatchLoader:
         rank, world = getattr(self, "_rank", 0), getattr(self, "_world", 1)
         # Evaluation takes a split in one batch; so does training with `epoch_batches`, where the
-        # module cuts the shuffled epoch into minibatches itself (ClassifierModule.epoch_loop).
+        # module cuts the shuffled epoch into minibatches itself (lossbench.runners.epoch).
         batch_size = self.cfg["batch_size"] if train and not self.epoch_batches else None
         return IndexBatchLoader(
             self.tensors[stage],
@@ -132,7 +132,7 @@ class ClassificationDataModule(L.LightningDataModule):
             pad=train,
         )
 
-    #: Hand over each training epoch as one batch (set for ``ClassifierModule(epoch_loop=True)``).
+    #: Hand over each training epoch as one batch (set by the epoch runner, ``runner=epoch``).
     epoch_batches: bool = False
 
     def train_dataloader(self) -> IndexBatchLoader:

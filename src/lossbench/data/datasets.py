@@ -401,10 +401,24 @@ def task_of(data_cfg: Mapping[str, Any]) -> Task:
     if spec.task is not None:
         return spec.task
     if spec.name == "openml":
-        from lossbench.data.openml import openml_task
-
         return check_task(openml_task(data_cfg), TABLE_TASKS)
     return check_task(data_cfg["task"], TABLE_TASKS)
+
+
+def openml_task(cfg: Mapping[str, Any]) -> str:
+    """The task of an OpenML config: ``data.task``, or the one
+    :func:`lossbench.data.openml.load_openml` inferred (binary tables have classes ``[0, 1]``,
+    multi-class ones the target's values as text)."""
+    from lossbench.data.openml import check_openml_config
+
+    check_openml_config(cfg)
+    if cfg.get("task") is not None:
+        return str(cfg["task"])
+    # The table is loaded once per process (load_table keeps it for the data module).
+    table = load_table(cfg)
+    if table.labels.ndim == 2:
+        return "multilabel"
+    return "binary" if table.classes == [0, 1] else "multiclass"
 
 
 #: Keys of the data config that do not change the table (only how it is batched).

@@ -195,18 +195,3 @@ def load_openml(cfg: Mapping[str, Any]) -> LoadedTable:
             table.categories,
         )
     return frame_table(frame, targets, "multilabel")
-
-
-def openml_task(cfg: Mapping[str, Any]) -> str:
-    """The task of an OpenML config: ``data.task``, or the one :func:`load_openml` inferred
-    (binary tables have classes ``[0, 1]``, multi-class ones the target's values as text)."""
-    from lossbench.data.datasets import load_table
-
-    check_openml_config(cfg)
-    if cfg.get("task") is not None:
-        return str(cfg["task"])
-    # The table is loaded once per process (load_table keeps it for the data module).
-    table = load_table(cfg)
-    if table.labels.ndim == 2:
-        return "multilabel"
-    return "binary" if table.classes == [0, 1] else "multiclass"

@@ -70,7 +70,7 @@ def why_alone(cfg: DictConfig) -> str | None:
         (cfg.optimizer.name in OPTIMIZERS, f"optimizer={cfg.optimizer.name}"),
         (model.name in MODELS, f"model={model.name}"),
         (not model.get("dropout"), "model.dropout > 0 (each run draws its own masks)"),
-        (cfg.training_loop == "epoch", f"training_loop={cfg.training_loop}"),
+        (cfg.get("runner", "auto") != "lightning", f"runner={cfg.get('runner')}"),
         (trainer.precision in PRECISIONS, f"trainer.precision={trainer.precision}"),
         (trainer.strategy == "auto", f"trainer.strategy={trainer.strategy}"),
         (trainer.devices in ("auto", 1, "1") and trainer.num_nodes == 1, "several devices"),

@@ -1,6 +1,6 @@
 """One member of a vectorized group: a run's config, its data, its model, and its bookkeeping.
 
-A member is built exactly as :func:`lossbench.train.train` builds a run alone, in the same
+A member is built exactly as :func:`lossbench.training.train` builds a run alone, in the same
 order (``seed_everything(seed)``, the data module with its own ``data.split_seed``, the loss,
 then the ``ClassifierModule``), so its initial weights are those of the run alone. During the
 fit it keeps the rules of the callbacks a run alone has: the best epoch as
@@ -136,7 +136,7 @@ class Member:
 
     @property
     def stopped_by(self) -> str:
-        """The record's ``stopped_by``, as :func:`lossbench.train.stopped_by` says it for a run
+        """The record's ``stopped_by``, as :func:`lossbench.training.stopped_by` says it for a run
         alone: ``early_stopping`` when Lightning's ``EarlyStopping`` would report it (its
         ``stopped_epoch > 0``), else ``budget``."""
         return "early_stopping" if self.stopped_epoch else "budget"

@@ -2,7 +2,7 @@
 
     >>> records = train_group([cfg_seed0, cfg_seed1], [run_dir0, run_dir1])  # doctest: +SKIP
 
-Each member gets what :func:`lossbench.train.train` gives a run alone: its run directory with
+Each member gets what :func:`lossbench.training.train` gives a run alone: its run directory with
 ``config.yaml``, ``metrics.json`` (the same fields, plus ``group_size``; ``train_seconds`` is
 the group's fit time), the best and last checkpoints (written when training ends, as
 ``checkpoint.write=at_end`` does) and, with ``logger=csv``, ``logs/metrics.csv``. A config
@@ -110,13 +110,14 @@ def _prepare(
     tables: dict[str, Any],
     resolved: dict[str, Any] | None = None,
 ) -> Member | None:
-    """Validate ``cfg`` and build its member as :func:`lossbench.train.train` builds the run."""
+    """Validate ``cfg`` and build its member as :func:`lossbench.training.train` builds the run."""
     import lightning as L
 
     from lossbench.data.datamodule import ClassificationDataModule
     from lossbench.data.datasets import load_table
     from lossbench.data.table import DataError
-    from lossbench.train import _base_record, build_module, resolved_loss
+    from lossbench.module import ClassifierModule, resolved_loss
+    from lossbench.training import base_record
 
     try:
         refuse_completed(output_dir)
@@ -124,7 +125,7 @@ def _prepare(
         log.error("refused: %s", error)
         return None
     output_dir.mkdir(parents=True, exist_ok=True)
-    record = _base_record(cfg, None)
+    record = base_record(cfg, None)
     record["environment"] = environment()
     member = Member.of(cfg, output_dir, record)
     try:
@@ -146,7 +147,7 @@ def _prepare(
             loss = resolved_loss(cfg, datamodule)
         except ValueError as error:
             raise ConfigError(str(error)) from None
-        module = build_module(cfg, datamodule, loss, epoch_loop=True)
+        module = ClassifierModule.from_config(cfg, datamodule, loss=loss)
     except Exception as error:
         refused = isinstance(error, ConfigError)
         record["error"] = str(error) if refused else f"{type(error).__name__}: {error}"

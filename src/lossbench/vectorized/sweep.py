@@ -5,7 +5,7 @@
 
 This is what ``hydra/launcher=vectorized`` (``hydra_plugins.lossbench_vectorized_launcher``)
 does between composing the jobs and handing Hydra their results. A task is a list of job
-positions: one job trains alone through :func:`lossbench.train.train`, several train as one
+positions: one job trains alone through :func:`lossbench.training.train`, several train as one
 group through :func:`lossbench.vectorized.run.train_group`. Tasks run in worker processes
 (``n_jobs``), each with ``cores // workers`` torch threads (at least 1).
 """
@@ -123,7 +123,8 @@ def run_task(
 
     from lossbench.progress import mark_job
     from lossbench.record import RunExistsError
-    from lossbench.train import _sweep_value, quiet_lightning, train
+    from lossbench.train import _sweep_value, quiet_lightning
+    from lossbench.training import train
     from lossbench.validation import ConfigError
     from lossbench.vectorized.run import train_group
 

@@ -1,0 +1,36 @@
+"""What lossbench stores in a Lightning checkpoint, beside Lightning's own entries: the keys.
+
+A leaf module (no lossbench imports, no torch): :mod:`lossbench.module` writes these entries,
+:mod:`lossbench.checkpoint` reads and checks them, and neither imports the other for them.
+
+    >>> history({HISTORY_KEY: '{"val/nll": [0.7, 0.5]}'})
+    {'val/nll': [0.7, 0.5]}
+    >>> "feature_names" in DATA_KEYS
+    True
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from typing import Any
+
+#: Every metric per epoch (the ``history`` of ``metrics.json``), as JSON text.
+HISTORY_KEY = "lossbench_history"
+#: What prediction needs without the training data: task, head, loss, link, and the data's
+#: preprocessing (:data:`DATA_KEYS`, :data:`OPTIONAL_DATA_KEYS`).
+METADATA_KEY = "lossbench_metadata"
+#: The random number generator states at the epoch end the checkpoint was saved at.
+RNG_KEY = "lossbench_rng"
+#: Keys of ``lossbench_metadata`` that come from the data (the rest describe the model).
+DATA_KEYS = ("feature_names", "feature_mean", "feature_scale", "label_names", "classes")
+#: Data keys of checkpoints with categorical features or imputation (absent in older ones: none).
+OPTIONAL_DATA_KEYS = ("categories", "fill")
+#: Hyper-parameters that must be equal to resume a run, and that rebuild the module.
+RESUME_KEYS = ("task", "n_features", "n_outputs", "n_targets", "model", "head", "loss", "optimizer")
+
+
+def history(checkpoint: Mapping[str, Any]) -> dict[str, list[float]]:
+    """Every metric per epoch stored in ``checkpoint`` (empty if none)."""
+    stored = checkpoint.get(HISTORY_KEY) or {}
+    return json.loads(stored) if isinstance(stored, str) else dict(stored)

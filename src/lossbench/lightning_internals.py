@@ -1,0 +1,170 @@
+"""Every private Lightning name lossbench uses, each behind a small function with its reason.
+
+Lightning's underscore names can change in any minor release. lossbench reaches for a few, for
+speed (the epoch runner, :mod:`lossbench.runners.epoch`), for its DDP launcher
+(:mod:`lossbench.distributed`) and for its checkpoint callback (:mod:`lossbench.callbacks`);
+nowhere else in ``src/`` names them (``tests/test_architecture.py`` checks). Each function
+reads defensively where it can (``getattr`` with a default) and says what lossbench falls back
+to when the name is gone. Each was checked against Lightning 2.6.6, the version installed
+when they were gathered here (``pyproject.toml`` allows ``lightning>=2.3,<3``): check them
+again when Lightning moves.
+
+When upgrading Lightning, run ``tests/test_fast_path.py``, ``tests/test_ddp.py`` and
+``tests/test_resume.py``: they exercise each name here.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from lightning.pytorch.callbacks import Callback, EarlyStopping, ModelCheckpoint
+
+# Lightning's launcher for ``strategy=ddp`` that re-runs ``sys.argv`` in each extra process;
+# lossbench's DDP launcher (lossbench.distributed.RunDirLauncher) subclasses it to start the
+# children on rank 0's config and run directory instead. Private module since Lightning 2.0.
+from lightning.pytorch.strategies.launchers.subprocess_script import (
+    _SubprocessScriptLauncher as SubprocessScriptLauncher,
+)
+
+__all__ = [
+    "CheckpointWriter",
+    "SubprocessScriptLauncher",
+    "acts_at_validation_end",
+    "attached_trainer",
+    "check_can_spawn_children",
+    "dump_checkpoint",
+    "manual_step_progress",
+    "open_wandb_run",
+    "set_launcher",
+    "subprocess_launcher",
+    "validation_time_interval",
+]
+
+
+def attached_trainer(module: Any) -> Any | None:
+    """The Trainer ``module`` is attached to, or None.
+
+    ``LightningModule.trainer`` raises when the module is not attached (a module rebuilt from a
+    checkpoint for prediction); ``_trainer`` is the attribute behind it (checked: Lightning
+    2.6.6).
+    """
+    return getattr(module, "_trainer", None)
+
+
+def validation_time_interval(trainer: Any) -> Any | None:
+    """``Trainer(val_check_interval=<a time>)``'s interval, None when validation is not timed.
+
+    Set by Lightning's trainer setup (``trainer._val_check_time_interval``, checked: Lightning
+    2.6.6); a version without timed validation lacks it, hence the default None.
+    """
+    return getattr(trainer, "_val_check_time_interval", None)
+
+
+def acts_at_validation_end(callback: Callback) -> bool:
+    """Whether Lightning's own ``ModelCheckpoint`` / ``EarlyStopping`` act at validation end.
+
+    They act at the training epoch's end unless told otherwise
+    (``save_on_train_epoch_end=False`` / ``check_on_train_epoch_end=False``); Lightning keeps
+    the resolved choice only in ``_save_on_train_epoch_end`` / ``_check_on_train_epoch_end``
+    (checked: Lightning 2.6.6). A missing attribute reads as "at the training epoch's end", the
+    default.
+    """
+    if isinstance(callback, ModelCheckpoint):
+        return getattr(callback, "_save_on_train_epoch_end", None) is False
+    if isinstance(callback, EarlyStopping):
+        return getattr(callback, "_check_on_train_epoch_end", None) is False
+    return False
+
+
+def manual_step_progress(trainer: Any) -> Any | None:
+    """The counter behind ``trainer.global_step`` under manual optimization, or None.
+
+    ``trainer.fit_loop.epoch_loop.manual_optimization.optim_step_progress`` (checked:
+    Lightning 2.6.6): the epoch runner steps the raw optimizer itself and advances this counter as
+    ``LightningOptimizer.step`` does. None (another layout) makes the runner keep Lightning's
+    wrappers, with identical results.
+    """
+    epoch_loop = getattr(getattr(trainer, "fit_loop", None), "epoch_loop", None)
+    progress = getattr(
+        getattr(epoch_loop, "manual_optimization", None), "optim_step_progress", None
+    )
+    ready = hasattr(progress, "increment_ready") and hasattr(progress, "increment_completed")
+    return progress if ready else None
+
+
+def dump_checkpoint(trainer: Any, weights_only: bool) -> dict[str, Any] | None:
+    """The checkpoint dictionary Lightning would save now, or None.
+
+    ``trainer._checkpoint_connector.dump_checkpoint`` (checked: Lightning 2.6.6) is what
+    ``ModelCheckpoint`` serialises; ``checkpoint.write=at_end`` holds it in memory instead of
+    writing it each improving epoch. None makes the callback write the file as usual.
+    """
+    dump = getattr(getattr(trainer, "_checkpoint_connector", None), "dump_checkpoint", None)
+    return None if dump is None else dump(weights_only)
+
+
+def subprocess_launcher(strategy: Any) -> SubprocessScriptLauncher | None:
+    """The strategy's launcher when it is exactly Lightning's subprocess launcher, else None.
+
+    ``strategy._launcher`` (checked: Lightning 2.6.6) has no public accessor; lossbench replaces
+    only this launcher (``strategy=ddp`` started from the command line).
+    """
+    launcher = getattr(strategy, "_launcher", None)
+    return launcher if type(launcher) is SubprocessScriptLauncher else None
+
+
+def check_can_spawn_children(launcher: SubprocessScriptLauncher) -> None:
+    """Lightning's own refusal to start processes from a process that is not local rank 0
+    (``_SubprocessScriptLauncher._check_can_spawn_children``, checked: Lightning 2.6.6)."""
+    launcher._check_can_spawn_children()
+
+
+def set_launcher(strategy: Any, launcher: Any) -> None:
+    """Make ``strategy`` start its processes with ``launcher`` (``strategy._launcher``)."""
+    strategy._launcher = launcher
+
+
+def open_wandb_run(logger: Any) -> Any | None:
+    """The W&B run a ``WandbLogger`` has started, without starting one (``logger.experiment``
+    would): ``logger._experiment`` (checked: Lightning 2.6.6)."""
+    return getattr(logger, "_experiment", None)
+
+
+class CheckpointWriter(ModelCheckpoint):
+    """``ModelCheckpoint`` with its two private saving steps as overridable public methods.
+
+    Lightning's ``ModelCheckpoint._save_checkpoint(trainer, filepath)`` writes one file and
+    records it in ``_last_global_step_saved`` / ``_last_checkpoint_saved``;
+    ``_save_last_checkpoint(trainer, monitor_candidates)`` decides on and writes
+    ``last.ckpt`` (both checked: Lightning 2.6.6). Subclasses override :meth:`write_checkpoint`
+    and :meth:`write_last_checkpoint` and read :attr:`saved_step` / :attr:`saved_path`.
+    """
+
+    def _save_checkpoint(self, trainer: Any, filepath: str) -> None:
+        self.write_checkpoint(trainer, filepath)
+
+    def _save_last_checkpoint(self, trainer: Any, monitor_candidates: dict[str, Any]) -> None:
+        self.write_last_checkpoint(trainer, monitor_candidates)
+
+    def write_checkpoint(self, trainer: Any, filepath: str) -> None:
+        """Write the checkpoint of now to ``filepath`` (Lightning's own way)."""
+        super()._save_checkpoint(trainer, filepath)
+
+    def write_last_checkpoint(self, trainer: Any, monitor_candidates: dict[str, Any]) -> None:
+        """Write ``last.ckpt`` where Lightning's ``save_last`` would."""
+        super()._save_last_checkpoint(trainer, monitor_candidates)
+
+    def mark_saved(self, trainer: Any, filepath: str) -> None:
+        """Record ``filepath`` as saved at this global step, as a written file would be."""
+        self._last_global_step_saved = trainer.global_step
+        self._last_checkpoint_saved = filepath
+
+    @property
+    def saved_step(self) -> int:
+        """The global step of the last checkpoint saved (or held)."""
+        return self._last_global_step_saved
+
+    @property
+    def saved_path(self) -> str:
+        """The path of the last checkpoint saved (or held)."""
+        return self._last_checkpoint_saved

@@ -1,0 +1,310 @@
+"""One training run from a composed config: data, Trainer, runner, fit, final evaluation, record.
+
+    >>> record = train(cfg, "outputs/runs/my_run")  # doctest: +SKIP
+    >>> record["status"], record["test/accuracy"]  # doctest: +SKIP
+    ('completed', 0.97)
+
+The command line (:mod:`lossbench.train`, ``lossbench-train``) composes the config with Hydra,
+checks it before any work (:func:`lossbench.train.preflight`) and calls :func:`train`. Read top
+to bottom: :func:`train` validates and records; :func:`fit_and_evaluate` seeds, loads the data,
+builds the Trainer (:func:`build_run_trainer`), chooses the runner
+(:func:`lossbench.runners.select_runner`), builds the module, fits it and evaluates the best
+checkpoint on ``val`` and ``test``.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import time
+from pathlib import Path
+from typing import Any
+
+import lightning as L
+import torch
+from hydra.utils import instantiate
+from lightning.fabric.utilities.exceptions import MisconfigurationException
+from lightning.pytorch.callbacks import Checkpoint, EarlyStopping, ModelSummary, ProgressBar
+from omegaconf import DictConfig, OmegaConf
+
+from lossbench.checkpoint import CheckpointError, check_resume, load_checkpoint, resume_path
+from lossbench.data.csv_loader import DataError
+from lossbench.data.datamodule import ClassificationDataModule
+from lossbench.distributed import finish_run, prepare
+from lossbench.errors import NonFiniteLossError, UserInputError
+from lossbench.hardware import HARDWARE_KEYS, trainer_settings_error
+from lossbench.instantiators import build_callbacks, build_loggers
+from lossbench.lightning_internals import open_wandb_run
+from lossbench.messages import quiet_lightning
+from lossbench.module import ClassifierModule, resolved_loss
+from lossbench.record import environment, refuse_completed
+from lossbench.runners import select_runner
+from lossbench.validation import ConfigError, validate
+
+__all__ = [
+    "base_record",
+    "build_run_trainer",
+    "build_trainer",
+    "check_trainer_settings",
+    "close_loggers",
+    "fit_and_evaluate",
+    "resolved_loss",
+    "stopped_by",
+    "train",
+]
+
+log = logging.getLogger("lossbench")
+
+
+def base_record(cfg: DictConfig, task: str | None) -> dict[str, Any]:
+    """The record of a run before it trains: what it is, and ``status: failed`` until it ends."""
+    return {
+        "status": "failed",
+        "error": None,
+        "task": task,
+        "data": cfg.data.name,
+        "model": cfg.model.name,
+        "head": cfg.head.name,
+        "loss": cfg.loss.name,
+        "setup": cfg.get("setup"),
+        "seed": cfg.seed,
+        "epochs": 0,
+        "steps": 0,
+        "train_seconds": 0.0,
+        "stopped_by": "failed",
+    }
+
+
+def train(cfg: DictConfig, output_dir: str | Path, *, multirun: bool = False) -> dict[str, Any]:
+    """Validate, train and evaluate ``cfg``; write and return the run record.
+
+    Refused configs and failed runs are recorded with ``status: failed`` and a one-line
+    ``error``. In a single run (``multirun=False``) they are re-raised after recording.
+    """
+    output_dir = Path(output_dir)
+    if "paths" in cfg:  # where the callbacks and loggers write (${paths.run_dir})
+        cfg.paths.run_dir = str(output_dir)
+    refuse_completed(output_dir)
+    output_dir.mkdir(parents=True, exist_ok=True)
+    task = None
+    record = base_record(cfg, task)
+    record["environment"] = environment()
+    try:
+        task = validate(cfg)
+        record["task"] = task
+        OmegaConf.save(cfg, output_dir / "config.yaml", resolve=True)
+        fit_and_evaluate(cfg, output_dir, interactive=not multirun, record=record)
+        record["status"] = "completed"
+    except Exception as error:  # recorded, then re-raised or swallowed (multirun)
+        known = isinstance(error, UserInputError | NonFiniteLossError)
+        record["error"] = str(error) if known else f"{type(error).__name__}: {error}"
+        record["refused"] = isinstance(error, UserInputError)  # the input cannot work
+        finish_run(output_dir, record)  # metrics.json on global rank 0 only; ends DDP children
+        outcome = "refused" if record["refused"] else "run failed"
+        log.error("%s: %s (%s)", outcome, record["error"], output_dir / "metrics.json")
+        if not multirun:
+            raise
+        return record
+    path = finish_run(output_dir, record)
+    metric = cfg.optimized_metric.replace("val/", "test/")
+    log.info(
+        "completed: %s = %.4f, test/accuracy = %.4f; record: %s",
+        metric,
+        record.get(metric, float("nan")),
+        record.get("test/accuracy", float("nan")),
+        path,
+    )
+    return record
+
+
+def fit_and_evaluate(
+    cfg: DictConfig, output_dir: Path, *, interactive: bool, record: dict[str, Any]
+) -> None:
+    """Seed, load the data, fit with the chosen runner and evaluate; fills ``record``."""
+    L.seed_everything(cfg.seed, workers=True, verbose=False)
+    try:  # data that cannot be trained on (missing values, a missing package) is refused
+        datamodule = ClassificationDataModule(cfg.data, cfg.loss.name, seed=cfg.seed)
+    except DataError as error:
+        raise ConfigError(str(error)) from None
+    if datamodule.delimiter is not None:
+        how = "given by data.delimiter" if cfg.data.get("delimiter") else "detected"
+        log.info(
+            "data: %s, %d rows, delimiter %r (%s)",
+            cfg.data.path,
+            sum(datamodule.sizes().values()),
+            datamodule.delimiter,
+            how,
+        )
+    try:
+        loss = resolved_loss(cfg, datamodule)
+    except ValueError as error:
+        raise ConfigError(str(error)) from None
+    trainer = build_run_trainer(cfg, output_dir, interactive)
+    try:
+        _fit(cfg, trainer, datamodule, loss, output_dir, record)
+    finally:
+        close_loggers(trainer)
+
+
+def _fit(
+    cfg: DictConfig,
+    trainer: L.Trainer,
+    datamodule: ClassificationDataModule,
+    loss: dict[str, Any],
+    output_dir: Path,
+    record: dict[str, Any],
+) -> None:
+    runner = select_runner(cfg, trainer)
+    module = runner.build(cfg, datamodule, loss)
+    # --- resume (ckpt_path=last | <file>): the same model, loss, optimizer and data ---
+    try:
+        resume = resume_path(cfg.get("ckpt_path"), output_dir)
+        if resume is not None:
+            check_resume(load_checkpoint(resume), resume, module.hparams, module.preprocessing)
+    except CheckpointError as error:
+        raise ConfigError(str(error)) from None
+    record.update(runner.loops(trainer, module))
+    record.update(n_outputs=datamodule.n_outputs, sizes=datamodule.sizes(), loss_params=loss)
+    record.update(resumed_from=None if resume is None else str(resume))
+    start = time.perf_counter()
+    try:
+        runner.fit(trainer, module, datamodule, ckpt_path=resume)
+    finally:
+        record.update(
+            train_seconds=round(time.perf_counter() - start, 4),
+            epochs=trainer.current_epoch,
+            steps=trainer.global_step,
+            history=module.history,
+        )
+    for report in sorted(output_dir.glob("*-profile*.txt")):  # debug=profiler
+        log.info("profiler report: %s", report)
+    callback = trainer.checkpoint_callback  # None with callbacks=none: the final weights
+    best = getattr(callback, "best_model_path", None) or None
+    in_memory = getattr(callback, "best_state_dict", None)  # checkpoint.write=never
+    if in_memory is not None:  # every rank holds the same weights
+        module.load_state_dict(in_memory)
+    if trainer.world_size == 1:
+        record.update(_evaluate_best(trainer, module, datamodule, best))
+    else:  # each rank evaluates its share of the samples; Lightning's loops gather them
+        for stage in ("validate", "test"):
+            results = getattr(trainer, stage)(
+                module, datamodule=datamodule, ckpt_path=best, verbose=False, weights_only=True
+            )
+            record.update({k: float(v) for k, v in results[0].items()})
+    best_epoch = callback.best_epoch if in_memory is not None else _best_epoch(best)
+    record.update(best_checkpoint=best, best_epoch=best_epoch, test_reliability=module.reliability)
+    record.update(stopped_by=stopped_by(trainer))
+
+
+# ------------------------------------------------------------------------------ the Trainer
+
+
+def trainer_kwargs(cfg: DictConfig) -> dict[str, Any]:
+    """The ``trainer.*`` settings that are set (null means Lightning's default)."""
+    settings = OmegaConf.to_container(cfg.trainer, resolve=True)
+    return {k: v for k, v in settings.items() if v is not None}  # type: ignore[union-attr]
+
+
+def build_trainer(**kwargs: Any) -> L.Trainer:
+    """``L.Trainer(**kwargs)``; the errors Lightning raises for the user's ``trainer.*``
+    settings (an accelerator, strategy or precision it cannot start) become a refusal."""
+    try:
+        return L.Trainer(**kwargs)
+    except (MisconfigurationException, ValueError, ModuleNotFoundError) as error:
+        raise trainer_settings_error(error) from None
+
+
+def check_trainer_settings(cfg: DictConfig) -> L.Trainer:
+    """Build a Trainer from the hardware settings alone (about 40 ms, nothing written, its
+    start-up messages silenced), so that Lightning refuses them before the run starts."""
+    hardware = {k: v for k, v in trainer_kwargs(cfg).items() if k in HARDWARE_KEYS}
+    lightning_log = logging.getLogger("lightning.pytorch")
+    level = lightning_log.level
+    lightning_log.setLevel(logging.WARNING)
+    try:
+        return build_trainer(
+            **hardware,
+            logger=False,
+            enable_checkpointing=False,
+            enable_progress_bar=False,
+            enable_model_summary=False,
+        )
+    finally:
+        lightning_log.setLevel(level)
+
+
+def build_run_trainer(cfg: DictConfig, output_dir: Path, interactive: bool) -> L.Trainer:
+    """The ``lightning.Trainer`` of ``cfg.trainer``, with the callbacks and loggers of the
+    ``callbacks`` and ``logger`` groups (:mod:`lossbench.instantiators`)."""
+    quiet_lightning()  # again: joblib's worker processes never run main()
+    kwargs = trainer_kwargs(cfg)
+    if isinstance(kwargs.get("profiler"), dict):  # trainer.profiler._target_=...
+        kwargs["profiler"] = instantiate(kwargs["profiler"])
+    progress_bar = kwargs.get("enable_progress_bar", interactive)
+    model_summary = kwargs.get("enable_model_summary", interactive)
+    callbacks = build_callbacks(cfg, progress_bar=progress_bar, model_summary=model_summary)
+    # The callbacks group decides: Lightning adds no progress bar, summary or checkpoint of its own.
+    kwargs.setdefault("enable_progress_bar", any(isinstance(c, ProgressBar) for c in callbacks))
+    kwargs.setdefault("enable_model_summary", any(isinstance(c, ModelSummary) for c in callbacks))
+    kwargs.setdefault("enable_checkpointing", any(isinstance(c, Checkpoint) for c in callbacks))
+    trainer = build_trainer(
+        **kwargs,
+        default_root_dir=output_dir,
+        logger=build_loggers(cfg) or False,
+        callbacks=callbacks,
+    )
+    prepare(trainer, cfg, output_dir)  # DDP children join this run directory; threads fit cores
+    return trainer
+
+
+# ------------------------------------------------------------------------------ after the fit
+
+
+def stopped_by(trainer: L.Trainer) -> str:
+    """How a fit that completed ended: ``early_stopping`` when an ``EarlyStopping`` callback
+    stopped it (the monitored metric stopped improving), else ``budget``: it ran until the
+    trainer's cap (``max_epochs``, ``max_steps``, ``max_time``) while still improving, or with
+    no early stopping to say otherwise. A run that failed or was refused records ``failed``."""
+    stopped = any(isinstance(c, EarlyStopping) and c.stopped_epoch > 0 for c in trainer.callbacks)
+    return "early_stopping" if stopped else "budget"
+
+
+def close_loggers(trainer: L.Trainer) -> None:
+    """End the loggers' runs that outlive ``Trainer.fit``: a W&B run stays open until
+    ``wandb.finish()`` (the next run of a multirun in this process would continue it)."""
+    for logger in trainer.loggers:
+        if type(logger).__name__ == "WandbLogger" and open_wandb_run(logger):
+            logger.experiment.finish()
+
+
+def _evaluate_best(
+    trainer: L.Trainer,
+    module: ClassifierModule,
+    datamodule: ClassificationDataModule,
+    best: str | None,
+) -> dict[str, float]:
+    """``val/*`` and ``test/*`` of the best checkpoint's weights, computed in this process: what
+    ``trainer.validate`` and ``trainer.test`` with ``ckpt_path=best`` compute (the eval tests
+    compare them exactly), without two more Trainer runs (~30 ms a run). The loggers get them
+    at the last global step."""
+    device = trainer.strategy.root_device
+    if best is not None:
+        state = torch.load(best, map_location=device, weights_only=True)["state_dict"]
+        module.load_state_dict(state)
+    module.to(device).eval()
+    plugin = trainer.precision_plugin
+    results: dict[str, float] = {}
+    for stage in ("val", "test"):
+        split = plugin.convert_input(tuple(t.to(device) for t in datamodule.tensors[stage]))
+        with plugin.forward_context():  # autocast under mixed precision, as Lightning's loops
+            results |= module.evaluate_split(split, stage)
+    for logger in trainer.loggers:
+        logger.log_metrics(results, step=trainer.global_step)
+        logger.save()
+    return results
+
+
+def _best_epoch(path: str | None) -> int | None:
+    """The epoch in ``best-epochNNN.ckpt`` (or ``best-epochNNN-v1.ckpt`` after a re-run)."""
+    match = re.search(r"epoch(\d+)", Path(path).stem) if path else None
+    return int(match.group(1)) if match else None

@@ -1,0 +1,168 @@
+"""The module tree: no import circle in lossbench, and Lightning's private names in one file.
+
+Both read the source with ``ast`` / regular expressions, so they hold for every module,
+including imports made inside functions (a circle through a lazy import is still a circle:
+it only moves the failure to the first call).
+"""
+
+from __future__ import annotations
+
+import ast
+import re
+from pathlib import Path
+
+from cli_process import SRC
+
+PACKAGE = SRC / "lossbench"
+#: The one module allowed to use Lightning's private names.
+ADAPTER = PACKAGE / "lightning_internals.py"
+
+
+def _module_name(path: Path) -> str:
+    parts = list(path.relative_to(SRC).with_suffix("").parts)
+    if parts[-1] == "__init__":
+        parts.pop()
+    return ".".join(parts)
+
+
+MODULES = {_module_name(path): path for path in sorted(PACKAGE.rglob("*.py"))}
+
+
+def _type_checking_nodes(tree: ast.AST) -> set[int]:
+    """ids of the nodes under ``if TYPE_CHECKING:`` (imports for annotations only)."""
+    skipped: set[int] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.If) and "TYPE_CHECKING" in ast.unparse(node.test):
+            for child in node.body:
+                skipped.update(id(n) for n in ast.walk(child))
+    return skipped
+
+
+def imports_of(name: str) -> set[str]:
+    """The lossbench modules that module ``name`` imports, anywhere in its file."""
+    path = MODULES[name]
+    tree = ast.parse(path.read_text(), filename=str(path))
+    skipped = _type_checking_nodes(tree)
+    package = name if path.name == "__init__.py" else name.rpartition(".")[0]
+    found: set[str] = set()
+    for node in ast.walk(tree):
+        if id(node) in skipped:
+            continue
+        if isinstance(node, ast.Import):
+            found.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom):
+            base = node.module or ""
+            if node.level:
+                anchor = package.split(".")[: len(package.split(".")) - node.level + 1]
+                base = ".".join([*anchor, *([base] if base else [])])
+            for alias in node.names:
+                submodule = f"{base}.{alias.name}"
+                found.add(submodule if submodule in MODULES else base)
+    return {module for module in found if module in MODULES and module != name}
+
+
+def import_cycles() -> list[list[str]]:
+    """Each import circle among lossbench's modules (strongly connected components, Tarjan)."""
+    graph = {name: sorted(imports_of(name)) for name in MODULES}
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    stack: list[str] = []
+    on_stack: set[str] = set()
+    cycles: list[list[str]] = []
+
+    def visit(node: str) -> None:
+        index[node] = low[node] = len(index)
+        stack.append(node)
+        on_stack.add(node)
+        for target in graph[node]:
+            if target not in index:
+                visit(target)
+                low[node] = min(low[node], low[target])
+            elif target in on_stack:
+                low[node] = min(low[node], index[target])
+        if low[node] == index[node]:
+            component = []
+            while True:
+                member = stack.pop()
+                on_stack.discard(member)
+                component.append(member)
+                if member == node:
+                    break
+            if len(component) > 1:
+                cycles.append(sorted(component))
+
+    for name in graph:
+        if name not in index:
+            visit(name)
+    return cycles
+
+
+def test_the_import_graph_of_lossbench_has_no_cycle() -> None:
+    assert len(MODULES) > 50  # the walk found the package
+    assert "lossbench.checkpoint" in imports_of("lossbench.module")  # it sees real edges
+    assert "lossbench.module" not in imports_of("lossbench.checkpoint")
+    assert import_cycles() == []
+
+
+def test_the_cycle_finder_finds_a_cycle(tmp_path, monkeypatch) -> None:
+    """The check above can fail: two modules that import each other are reported."""
+    (tmp_path / "lossbench").mkdir()
+    (tmp_path / "lossbench" / "a.py").write_text("def f():\n    from lossbench import b\n")
+    (tmp_path / "lossbench" / "b.py").write_text("from lossbench.a import f\n")
+    (tmp_path / "lossbench" / "c.py").write_text(
+        "from typing import TYPE_CHECKING\nif TYPE_CHECKING:\n    from lossbench import a\n"
+    )
+    monkeypatch.setattr(
+        "test_architecture.MODULES",
+        {f"lossbench.{n}": tmp_path / "lossbench" / f"{n}.py" for n in "abc"},
+    )
+    monkeypatch.setattr("test_architecture.SRC", tmp_path)
+    assert import_cycles() == [["lossbench.a", "lossbench.b"]]
+
+
+#: Lightning's private attributes, methods and modules that lossbench has used (any
+#: ``trainer._*`` / ``strategy._*`` and any private Lightning import count too).
+PRIVATE_LIGHTNING = re.compile(
+    r"\btrainer\._\w"
+    r"|\bstrategy\._\w"
+    r"|\._trainer\b"
+    r"|\bfit_loop\b|\bmanual_optimization\b|\boptim_step_progress\b|_batches_that_stepped"
+    r"|_checkpoint_connector|_logger_connector"
+    r"|_SubprocessScriptLauncher|\._launcher\b|_check_can_spawn_children"
+    r"|_val_check_time_interval|_save_on_train_epoch_end|_check_on_train_epoch_end"
+    r"|\b_save_checkpoint\b|\b_save_last_checkpoint\b"
+    r"|_last_global_step_saved|_last_checkpoint_saved"
+    r"|\._experiment\b"
+    r"|from lightning[\w.]* import \(?\s*_\w|\blightning[\w.]*\._(?!_)\w"
+)
+
+
+def private_lightning_uses() -> dict[str, list[str]]:
+    """``{file: [line, ...]}`` of the lines under src/ that use a private Lightning name."""
+    uses: dict[str, list[str]] = {}
+    for path in sorted(SRC.rglob("*.py")):
+        lines = [line.strip() for line in path.read_text().splitlines()]
+        hits = [line for line in lines if PRIVATE_LIGHTNING.search(line)]
+        if hits:
+            uses[str(path.relative_to(SRC))] = hits
+    return uses
+
+
+def test_private_lightning_names_live_in_one_adapter_module() -> None:
+    uses = private_lightning_uses()
+    assert list(uses) == [str(ADAPTER.relative_to(SRC))], uses
+    for name in ("_checkpoint_connector", "_SubprocessScriptLauncher", "optim_step_progress"):
+        assert any(name in line for line in uses[str(ADAPTER.relative_to(SRC))]), name
+
+
+def test_the_pattern_finds_what_lossbench_used_to_write() -> None:
+    for line in (
+        "progress = self.trainer.fit_loop.epoch_loop.manual_optimization.optim_step_progress",
+        'dump = getattr(getattr(trainer, "_checkpoint_connector", None), "dump_checkpoint")',
+        "from lightning.pytorch.strategies.launchers import _SubprocessScriptLauncher",
+        "trainer.strategy._launcher = RunDirLauncher(...)",
+        'getattr(trainer, "_val_check_time_interval", None)',
+        "resuming = self._trainer is not None",
+    ):
+        assert PRIVATE_LIGHTNING.search(line), line
+    assert not PRIVATE_LIGHTNING.search("trainer.fit(module, datamodule=datamodule)")

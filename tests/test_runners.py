@@ -1,0 +1,122 @@
+"""Runners (``runner=auto|lightning|epoch``): which one a run gets, what ``runner=epoch``
+refuses, and that the module under the ``lightning`` runner is a plain LightningModule."""
+
+from __future__ import annotations
+
+import lightning as L
+import pytest
+import torch
+from lightning.pytorch.callbacks import Callback
+
+from cli_process import run_module
+from lossbench.data.datamodule import ClassificationDataModule
+from lossbench.errors import ConfigError
+from lossbench.module import ClassifierModule
+from lossbench.runners import select_runner
+from lossbench.runners.epoch import EpochModule, EpochRunner
+from lossbench.runners.lightning import LightningRunner
+from lossbench.training import train
+from lossbench.validation import METRICS, validate
+
+RUN = ("data=iris", "head=logits", "loss=cross_entropy", "data.batch_size=32")
+
+
+def _trainer(**kwargs) -> L.Trainer:
+    return L.Trainer(logger=False, enable_progress_bar=False, enable_model_summary=False, **kwargs)
+
+
+@pytest.mark.parametrize(
+    ("overrides", "trainer_kwargs", "expected"),
+    [
+        ((), {}, EpochRunner),
+        (("runner=lightning",), {}, LightningRunner),
+        (("optimizer=lbfgs",), {}, LightningRunner),
+        (("trainer.gradient_clip_val=1.0",), {}, LightningRunner),
+        ((), {"accumulate_grad_batches": 2}, LightningRunner),
+        ((), {"strategy": "ddp", "accelerator": "cpu", "devices": 2}, LightningRunner),
+    ],
+    ids=["default", "asked", "lbfgs", "clipping", "accumulation", "ddp"],
+)
+def test_auto_takes_the_epoch_runner_where_it_applies(
+    make_cfg, overrides, trainer_kwargs, expected
+):
+    runner = select_runner(make_cfg(*RUN, *overrides), _trainer(**trainer_kwargs))
+    assert type(runner) is expected
+
+
+@pytest.mark.parametrize(
+    ("overrides", "reason"),
+    [
+        (("optimizer=lbfgs",), "optimizer=lbfgs"),
+        (("trainer.gradient_clip_val=1.0",), "trainer.gradient_clip_val"),
+        (("trainer.accumulate_grad_batches=2",), "trainer.accumulate_grad_batches"),
+        (("debug=fdr",), "trainer.fast_dev_run"),
+        (("debug=overfit",), "trainer.overfit_batches"),
+        (("debug=limit",), "trainer.limit_train_batches"),
+    ],
+)
+def test_epoch_runner_refuses_what_it_cannot_honour_before_training(make_cfg, overrides, reason):
+    cfg = make_cfg(*RUN, "runner=epoch", *overrides)
+    with pytest.raises(ConfigError, match=f"runner=epoch cannot honour {reason}") as refused:
+        validate(cfg)
+    assert "runner=auto" in str(refused.value) and "runner=lightning" in str(refused.value)
+
+
+def test_epoch_runner_refuses_ddp_once_the_trainer_counts_the_processes(make_cfg):
+    cfg = make_cfg(*RUN, "runner=epoch")
+    validate(cfg)  # nothing in the config says how many processes the Trainer starts
+    ddp = _trainer(strategy="ddp", accelerator="cpu", devices=2)
+    with pytest.raises(ConfigError, match=r"world_size=2 \(DDP"):
+        select_runner(cfg, ddp)
+
+
+def test_an_unknown_runner_is_refused_with_the_valid_ones(make_cfg):
+    with pytest.raises(ConfigError, match="runner='fast' is not a runner; valid runners: auto, "):
+        validate(make_cfg(*RUN, "runner=fast"))
+
+
+def test_cli_refuses_runner_epoch_with_lbfgs_in_one_line(tmp_path):
+    result = run_module("lossbench.train", *RUN, "runner=epoch", "optimizer=lbfgs", cwd=tmp_path)
+    assert result.returncode == 2
+    assert result.stderr.startswith("lossbench: refused: runner=epoch cannot honour optimizer=")
+    assert "Traceback" not in result.stderr
+
+
+class BatchCounter(Callback):
+    """Counts the per-minibatch training hooks and reads the logged metrics."""
+
+    def __init__(self) -> None:
+        self.batches = 0
+        self.logged: set[str] = set()
+
+    def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx) -> None:
+        self.batches += 1
+        assert torch.is_tensor(outputs["loss"]) and torch.isfinite(
+            outputs["loss"]
+        )  # the step's loss
+
+    def on_train_epoch_end(self, trainer, pl_module) -> None:
+        self.logged |= set(trainer.callback_metrics)
+
+
+def test_the_module_is_a_plain_lightning_module_under_a_plain_trainer(make_cfg, tmp_path):
+    """Automatic optimization, the loss returned from every step, every epoch metric through
+    ``self.log``; the same weights as the lightning runner of lossbench-train."""
+    cfg = make_cfg(*RUN, "trainer.max_epochs=2")
+    L.seed_everything(0, verbose=False)
+    dm = ClassificationDataModule(cfg.data, cfg.loss.name, seed=0)
+    module = ClassifierModule.from_config(cfg, dm)
+    assert module.automatic_optimization and not isinstance(module, EpochModule)
+    counter = BatchCounter()
+    trainer = _trainer(
+        max_epochs=2, callbacks=[counter], default_root_dir=tmp_path, num_sanity_val_steps=0
+    )
+    trainer.fit(module, datamodule=dm)
+    assert counter.batches == trainer.global_step == 2 * 3  # 90 training rows, 32 per step
+    names = {f"{stage}/{m}" for stage in ("train", "val") for m in METRICS["multiclass"]}
+    assert names | {"train/lr"} == counter.logged
+    assert len(module.history["val/nll"]) == 2
+
+    record = train(make_cfg(*RUN, "trainer.max_epochs=2", "runner=lightning"), tmp_path / "run")
+    assert (record["training_loop"], record["validation_loop"]) == ("batch", "lightning")
+    assert record["history"]["val/nll"] == module.history["val/nll"]
