@@ -327,3 +327,13 @@ def test_cli_exits_2_with_a_message(study: Path, args: list[str], message: str) 
     assert result.returncode == 2
     assert message in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_a_learning_rate_figure_only_for_a_schedule() -> None:
+    """Runs of a tuned grid each keep one rate: no figure; a schedule changes it within a run."""
+    from lossbench.report.plots import _varies
+
+    grid = pd.DataFrame({"_history": [{"train/lr": [0.01] * 3}, {"train/lr": [0.001] * 3}]})
+    assert not _varies(grid, "train/lr")
+    schedule = pd.DataFrame({"_history": [{"train/lr": [0.01, 0.005, 0.0025]}, None]})
+    assert _varies(schedule, "train/lr")

@@ -139,9 +139,12 @@ def _curves(runs: pd.DataFrame, key: str) -> np.ndarray | None:
 
 def _varies(runs: pd.DataFrame, key: str) -> bool:
     """Whether any run's history of ``key`` holds more than one value (a constant learning
-    rate is not worth a figure)."""
+    rate, even one that differs between runs, is not worth a figure)."""
     curves = _curves(runs, key)
-    return curves is not None and len(np.unique(curves[np.isfinite(curves)])) > 1
+    if curves is None:
+        return False
+    # within a run: runs at different constant rates (the tuned grid) are no schedule to show
+    return any(len(np.unique(row[np.isfinite(row)])) > 1 for row in curves)
 
 
 def plot_learning_curves(
