@@ -150,6 +150,8 @@ CATALOGUE: list[Case] = [
     refused("batch-size-zero", "train", ("data.batch_size=0",), ["data.batch_size=0"]),
     refused("val-fraction-above-one", "train", ("data.val_fraction=1.5",), ["data.val_fraction=1.5"]),
     refused("max-epochs-zero", "train", ("trainer.max_epochs=0",), ["trainer.max_epochs=0"]),
+    refused("training-loop-replaced-by-runner", "train", ("training_loop=batch",),
+            ["training_loop='batch' is no longer a setting", "runner=lightning"]),
     refused("epoch-metrics-unknown", "train", ("epoch_metrics=some",),
             ["epoch_metrics='some' must be one of all, monitored"]),
     refused("loss-weight-length", "train", ("data=iris", "loss=cross_entropy", "loss.weight=[1,2]"),

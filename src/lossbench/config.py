@@ -317,6 +317,7 @@ class TrainConfig:
     study_variant: str = "full"  # set by the study group: full or quick
     seed: int = 0  # seeds model initialisation and batch order (0 is a seed)
     runner: str = "auto"  # auto | lightning | epoch: how the run is fitted (lossbench.runners)
+    training_loop: Any = None  # replaced by runner; kept only to refuse it with directions
     epoch_metrics: str = "all"  # all | monitored: per epoch only what callbacks monitor + losses
     optimized_metric: str = "val/nll"  # what checkpointing and sweepers optimise
     ckpt_path: str | None = None

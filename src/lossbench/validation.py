@@ -65,6 +65,14 @@ EPOCH_METRICS = ("all", "monitored")
 def _check_runner(cfg: DictConfig) -> None:
     """``runner`` is a known one, and ``runner=epoch`` gets no setting it cannot honour (the
     ones the config shows; the Trainer's process count is checked when it is built)."""
+    loop = cfg.get("training_loop")
+    _require(
+        loop is None,
+        f"training_loop={loop!r} is no longer a setting: `runner` chooses how a run is fitted. "
+        "Use runner=epoch for training_loop=epoch, runner=lightning for training_loop=batch, "
+        "or leave it out (runner=auto picks the epoch runner where it applies); valid runners: "
+        f"{', '.join(RUNNERS)}.",
+    )
     runner = cfg.get("runner", "auto")
     _require(
         runner in RUNNERS,
