@@ -120,3 +120,18 @@ def test_the_module_is_a_plain_lightning_module_under_a_plain_trainer(make_cfg, 
     record = train(make_cfg(*RUN, "trainer.max_epochs=2", "runner=lightning"), tmp_path / "run")
     assert (record["training_loop"], record["validation_loop"]) == ("batch", "lightning")
     assert record["history"]["val/nll"] == module.history["val/nll"]
+
+
+def test_a_progress_bar_keeps_the_inline_validation_and_the_results(make_cfg, tmp_path):
+    """The bar a single run shows by default needs no Lightning validation loop."""
+    base = ("data=iris", "trainer.max_epochs=3")
+    bar = train(make_cfg(*base, "trainer.enable_progress_bar=true"), tmp_path / "bar")
+    plain = train(make_cfg(*base), tmp_path / "plain")
+    assert bar["validation_loop"] == plain["validation_loop"] == "inline"
+    assert bar["history"] == plain["history"]
+    assert bar["test/nll"] == plain["test/nll"]
+    rich = train(
+        make_cfg(*base, "callbacks=rich_progress", "trainer.enable_progress_bar=true"),
+        tmp_path / "rich",
+    )
+    assert rich["validation_loop"] == "inline" and rich["history"] == plain["history"]

@@ -38,6 +38,7 @@ from lightning.pytorch.callbacks import (
     Callback,
     EarlyStopping,
     ModelCheckpoint,
+    ProgressBar,
 )
 from lightning.pytorch.plugins.precision import (
     DoublePrecision,
@@ -246,12 +247,17 @@ class EpochModule(ClassifierModule):
 def _needs_validation_hooks(callback: Callback) -> bool:
     """Whether ``callback`` does something in Lightning's validation loop during fit.
 
+    A progress bar (``TQDMProgressBar``, ``RichProgressBar``) does not: without Lightning's loop
+    it shows the training epochs and no validation bar, and the results are the same.
+
     ``ModelCheckpoint`` and ``EarlyStopping`` act at validation end only where they are told to
     (``save_on_train_epoch_end=False`` / ``check_on_train_epoch_end=False``); by default, with
     validation once per epoch, both act at the training epoch's end, after the validation.
     """
     if acts_at_validation_end(callback):
         return True
+    if isinstance(callback, ProgressBar):  # its validation hooks only draw the validation bar,
+        return False  # which inline validation (one forward pass per epoch) does not need
     lightning_own = (ModelCheckpoint, EarlyStopping)
     base = next((kind for kind in lightning_own if isinstance(callback, kind)), Callback)
     return any(is_overridden(hook, callback, base) for hook in _VALIDATION_HOOKS)
