@@ -125,6 +125,18 @@ def test_a_setup_whose_runs_mostly_hit_the_cap_is_not_named_best(tmp_path: Path)
     assert study.summary.set_index("setup").loc["sigmoid + mse", "n_budget"] == 3
 
 
+def test_a_data_set_where_no_setup_converged_says_so(tmp_path: Path) -> None:
+    from lossbench.report.document import verdict_text
+
+    write_grid(tmp_path, CE, {0.01: (0.20, 0.20)}, stopped_by="budget")
+    write_grid(tmp_path, MSE, {0.01: (0.10, 0.10)}, stopped_by="budget")
+    verdict = analyse([tmp_path], tmp_path / "report").verdicts[0]
+    assert verdict.best is None and len(verdict.unconverged) == 2
+    text = verdict_text(verdict, "min")
+    assert "no setup converged within the epoch cap" in text
+    assert "no completed run records" not in text
+
+
 def test_convergence_speed_counts_steps_to_within_one_percent(tmp_path: Path) -> None:
     history = {"val/nll": [1.0, 0.5, 0.202, 0.2, 0.2]}  # within 1 % of 0.2 at the 3rd epoch
     write_grid(tmp_path, CE, {0.01: (0.2, 0.2)}, history=history)

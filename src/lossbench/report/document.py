@@ -55,7 +55,13 @@ def verdict_text(v: Verdict, mode: str) -> str:
     """One data set's verdict as a sentence."""
     task = v.task if isinstance(v.task, str) else "task unknown"
     head = f"**{v.data}** ({task}, {v.metric}, {DIRECTION[mode]}): "
-    if v.best is None:
+    if v.best is None and v.unconverged:
+        text = head + (
+            "no setup converged within the epoch cap (most selected runs of every setup with "
+            "results hit it while still improving), so there is no verdict; raise "
+            "trainer.max_epochs."
+        )
+    elif v.best is None:
         text = head + f"no completed run records {v.metric}, so there is no verdict."
     else:
         interval = (
