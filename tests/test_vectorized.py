@@ -367,15 +367,13 @@ def test_vectorized_launcher_runs_groups_and_lone_jobs_in_worker_processes(
     assert [records[str(i)].get("group_size") for i in range(8)] == [2, None] * 4
 
 
-def test_launcher_composes_each_base_once_and_equals_hydra_per_job() -> None:
-    """The launcher applies seed / optimizer.lr to one composition per setup: the job configs
-    equal Hydra's own composition of each job (all but run.dir's microsecond timestamp)."""
+def _launcher(sweep_dir: str):
+    """A vectorized launcher set up as Hydra sets it up for ``experiment=compare_binary``."""
     from hydra._internal.config_loader_impl import ConfigLoaderImpl
     from hydra._internal.utils import create_config_search_path
     from hydra.core.hydra_config import HydraConfig
     from hydra.core.utils import setup_globals
     from hydra.types import HydraContext, RunMode
-    from omegaconf import OmegaConf, open_dict
 
     from hydra_plugins.lossbench_vectorized_launcher.launcher import VectorizedLauncher
     from lossbench.train import config_dir
@@ -383,7 +381,7 @@ def test_launcher_composes_each_base_once_and_equals_hydra_per_job() -> None:
     setup_globals()
     loader = ConfigLoaderImpl(config_search_path=create_config_search_path(str(config_dir())))
     master = loader.load_configuration(
-        "train", ["experiment=compare_binary", "hydra.sweep.dir=/unused"], RunMode.MULTIRUN
+        "train", ["experiment=compare_binary", f"hydra.sweep.dir={sweep_dir}"], RunMode.MULTIRUN
     )
     HydraConfig.instance().set_config(master)
     launcher = VectorizedLauncher()
@@ -392,6 +390,16 @@ def test_launcher_composes_each_base_once_and_equals_hydra_per_job() -> None:
         task_function=None,
         config=master,
     )
+    return launcher, loader, master
+
+
+def test_launcher_composes_each_base_once_and_equals_hydra_per_job() -> None:
+    """The launcher applies seed / optimizer.lr to one composition per setup: the job configs
+    equal Hydra's own composition of each job (all but run.dir's microsecond timestamp)."""
+    from hydra.core.hydra_config import HydraConfig
+    from omegaconf import OmegaConf, open_dict
+
+    launcher, loader, master = _launcher("/unused")
     jobs = [
         ["data=breast_cancer", f"setup={setup}", f"optimizer.lr={lr}", f"seed={seed}"]
         for setup in ("sigmoid_bce", "logits_focal")
@@ -417,28 +425,9 @@ def test_launcher_composes_each_base_once_and_equals_hydra_per_job() -> None:
 def test_launcher_light_jobs_equal_hydras_own_job_configs_and_files(tmp_path) -> None:
     """Without a copy of the composed config per job, each job's resolved config, output
     directory and ``.hydra/`` files equal what Hydra's composition and ``run_job`` give."""
-    from hydra._internal.config_loader_impl import ConfigLoaderImpl
-    from hydra._internal.utils import create_config_search_path
-    from hydra.core.hydra_config import HydraConfig
-    from hydra.core.utils import setup_globals
-    from hydra.types import HydraContext, RunMode
     from omegaconf import OmegaConf
 
-    from hydra_plugins.lossbench_vectorized_launcher.launcher import VectorizedLauncher
-    from lossbench.train import config_dir
-
-    setup_globals()
-    loader = ConfigLoaderImpl(config_search_path=create_config_search_path(str(config_dir())))
-    master = loader.load_configuration(
-        "train", ["experiment=compare_binary", f"hydra.sweep.dir={tmp_path}"], RunMode.MULTIRUN
-    )
-    HydraConfig.instance().set_config(master)
-    launcher = VectorizedLauncher()
-    launcher.setup(
-        hydra_context=HydraContext(config_loader=loader, callbacks=None),
-        task_function=None,
-        config=master,
-    )
+    launcher, _, _ = _launcher(str(tmp_path))
     jobs = [
         # as the sweeper hands them over: the swept values, then the command line's overrides
         [
