@@ -144,7 +144,8 @@ def test_inline_validation_only_where_nothing_needs_lightnings_loop(
         expected = expected and not acts_at_validation_end(callback)
     assert validates_inline(trainer, module) is expected
     with_progress_bar = L.Trainer(logger=False, enable_progress_bar=True)
-    assert not validates_inline(with_progress_bar, module)  # its validation bar
+    # a progress bar's validation hooks only draw the validation bar: inline is the same run
+    assert validates_inline(with_progress_bar, module)
     per_step = ClassifierModule.from_config(cfg, dm)  # the lightning runner's module
     assert not validates_inline(trainer, per_step)
 
