@@ -160,7 +160,7 @@ class VectorizedModule(L.LightningModule):
         size = self.minibatch_size or x.shape[1]
         starts = range(0, x.shape[1], size)
         epoch = self.current_epoch
-        outputs: list[tuple[torch.Tensor, torch.Tensor]] = []
+        outputs: list[tuple[torch.Tensor | None, torch.Tensor]] = []
         failed: dict[int, tuple[str, int]] = {}  # member -> (error, steps done)
         for step, start in enumerate(starts):
             xb, tb = x[:, start : start + size], targets[:, start : start + size]
@@ -181,8 +181,10 @@ class VectorizedModule(L.LightningModule):
             self.stacked.flat_grad.zero_()
             losses.sum().backward()
             self.optimizer.step()
-            outputs.append((scores.detach(), losses.detach().unsqueeze(1).expand(-1, xb.shape[1])))
-        scores = torch.cat([s for s, _ in outputs], dim=1)
+            kept = None if self.batched_values else scores.detach()
+            outputs.append((kept, losses.detach().unsqueeze(1).expand(-1, xb.shape[1])))
+        # the steps' scores feed only each member's own train/ metric suite (epoch_metrics=all)
+        scores = None if self.batched_values else torch.cat([s for s, _ in outputs], dim=1)
         sample_losses = torch.cat([loss for _, loss in outputs], dim=1)
         steps = (epoch + 1) * len(starts)
         batched = self._batched_values(sample_losses) if self.batched_values else None
