@@ -245,6 +245,23 @@ def test_pixel_labels_follow_the_ink_threshold_and_the_digit():
     assert lower.labels.sum() > ink.labels.sum()
 
 
+def test_downsampling_averages_blocks_of_pixels_before_the_labels_are_drawn():
+    _needs_mnist()
+    full = load_table({"name": "mnist_segmentation", "ink_threshold": 0.5, "n_images": 30})
+    half = load_table(
+        {"name": "mnist_segmentation", "ink_threshold": 0.5, "n_images": 30, "downsample": 2}
+    )
+    assert half.features.shape == (30, 1, 14, 14) and half.labels.shape == (30, 14, 14)
+    # each pixel is the mean of a 2 x 2 block of the full image, summed the slow way
+    blocks = sum(full.features[:, :, i::2, j::2] for i in (0, 1) for j in (0, 1)) / 4
+    np.testing.assert_allclose(half.features, blocks, rtol=1e-6)
+    np.testing.assert_array_equal(half.labels > 0, half.features[:, 0] >= 127.5)
+    for i in range(30):  # each map still holds its digit's class, and only that one
+        assert set(np.unique(half.labels[i])) == set(np.unique(full.labels[i]))
+    seventh = load_table({"name": "mnist_ink", "n_images": 30, "downsample": 7})
+    assert seventh.labels.shape == (30, 4, 4)
+
+
 def test_the_data_module_keeps_images_and_label_maps():
     _needs_mnist()
     cfg = {
@@ -294,8 +311,19 @@ def test_the_data_module_keeps_images_and_label_maps():
             ("data=mnist_ink", "model=conv", "loss=bce_with_logits", "data.n_images=3"),
             ["data.n_images=3"],
         ),
+        (
+            ("data=mnist_ink", "model=conv", "loss=bce_with_logits", "data.downsample=5"),
+            ["data.downsample=5", "must divide the images' side (28)", "Valid: 1, 2, 4, 7, 14"],
+        ),
     ],
-    ids=["mlp-on-dense", "linear-on-dense", "conv-on-table", "even-kernel", "too-few-images"],
+    ids=[
+        "mlp-on-dense",
+        "linear-on-dense",
+        "conv-on-table",
+        "even-kernel",
+        "too-few-images",
+        "downsample-not-a-divisor",
+    ],
 )
 def test_a_model_that_does_not_fit_the_data_is_refused_before_training(make_cfg, overrides, words):
     _needs_mnist()

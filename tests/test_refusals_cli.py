@@ -165,6 +165,9 @@ CATALOGUE: list[Case] = [
             ["model=conv cannot train data=iris", "Valid models for a multiclass task: linear, mlp"]),
     refused("dense-without-a-model-of-its-own", "train", ("data=mnist_ink",),
             ["model=mlp cannot train data=mnist_ink", "model=conv"]),
+    refused("dense-downsample", "train",
+            ("data=mnist_ink", "model=conv", "loss=bce_with_logits", "data.downsample=3"),
+            ["data.downsample=3", "divide the images' side (28)", "Valid: 1, 2, 4, 7, 14"]),
     # ---- hardware ----------------------------------------------------------------------------
     refused("accelerator-gpu", "train", ("trainer.accelerator=gpu",),
             ["trainer.accelerator=gpu needs a GPU", "trainer.accelerator=auto"], cpu_only=True),

@@ -96,7 +96,7 @@ def test_sweep_with_the_lossbench_sweeper_runs_every_job(tmp_path):
 
 
 def test_linked_overrides_follow_their_swept_value_into_every_job():
-    """compare_real's dense data sets train model=conv on 500 images; the tables keep the MLP."""
+    """compare_real's dense data sets train model=conv on 500 14 x 14 maps; tables: the MLP."""
     from hydra.core.override_parser.overrides_parser import OverridesParser
 
     from hydra_plugins.lossbench_sweeper.sweeper import add_linked
@@ -105,7 +105,8 @@ def test_linked_overrides_follow_their_swept_value_into_every_job():
         cfg = compose("train", overrides=["experiment=compare_real"], return_hydra_config=True)
     linked = cfg.hydra.sweeper.linked
     assert dict(linked.data) == {
-        name: ["model=conv", "data.n_images=500"] for name in ("mnist_segmentation", "mnist_ink")
+        name: ["model=conv", "data.n_images=500", "data.downsample=2"]
+        for name in ("mnist_segmentation", "mnist_ink")
     }
     # Hydra loads plugin modules anew when it scans them (composing above), so the sweeper's
     # BasicSweeper base is no longer the one the constructor names: set the state it sets.

@@ -80,6 +80,7 @@ class MnistMapsConfig(DataConfig):
     batch_size: int | None = 64  # images per step (each holds 784 labelled pixels)
     ink_threshold: float = 0.5  # a pixel is ink from this fraction of full grey scale (255) on
     n_images: int | None = None  # null: all 5000 images; a number: a fixed subset (quick runs)
+    downsample: int = 1  # 2: each 2 x 2 block of pixels averaged into one (14 x 14 maps)
     # The grey pixels below the threshold (stroke edges): background, or unlabelled (-100: left
     # out of the loss through its ignore_index, and out of the metrics)
     faint_pixels: str = "background"

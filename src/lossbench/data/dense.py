@@ -17,8 +17,10 @@ scale (255): MNIST's strokes are anti-aliased, and half of full scale puts their
 (``loss.weight``) or ``pos_weight`` counters that. ``data.faint_pixels=unlabelled`` labels the
 edge pixels (grey, below the threshold) -100 instead of background: unlabelled, they add
 nothing to a loss with ``ignore_index=-100`` (cross_entropy, nll) and are left out of the
-metrics. ``data.n_images`` keeps a fixed subset of the 5000 images (for quick runs). The images
-are kept as ``(N, 1, 28, 28)`` grey values; :func:`split_dense` splits them at random and
+metrics. ``data.n_images`` keeps a fixed subset of the 5000 images (for quick runs), and
+``data.downsample=2`` averages each 2 x 2 block of pixels into one (14 x 14 maps, a quarter of the
+pixels; the ink threshold then applies to the averaged grey values). The images are kept as
+``(N, 1, H, W)`` grey values; :func:`split_dense` splits them at random and
 scales them to [0, 1] (the preprocessing stored in checkpoints: mean 0, scale 255).
 """
 
@@ -40,9 +42,13 @@ SUBSET_SEED = 0
 FAINT_PIXELS = ("background", "unlabelled")
 #: The label of an unlabelled pixel: torch's default ``ignore_index``.
 UNLABELLED = -100
+#: MNIST's images are this many pixels high and wide.
+SIDE = 28
+#: ``data.downsample``: factors that divide the side (1 keeps the images as they are).
+DOWNSAMPLE = tuple(f for f in range(1, SIDE // 2 + 1) if SIDE % f == 0)
 
 
-def _check_options(cfg: Mapping[str, Any], total: int) -> tuple[float, int]:
+def _check_options(cfg: Mapping[str, Any], total: int) -> tuple[float, int, int]:
     threshold = float(cfg.get("ink_threshold", 0.5))
     if not 0.0 < threshold <= 1.0:
         raise DataError(
@@ -63,18 +69,30 @@ def _check_options(cfg: Mapping[str, Any], total: int) -> tuple[float, int]:
             "(unlabelled: the anti-aliased edge pixels, grey but below data.ink_threshold, get "
             f"the label {UNLABELLED} and are left out of the loss and the metrics)"
         )
-    return threshold, n
+    factor = cfg.get("downsample", 1)
+    if isinstance(factor, bool) or not isinstance(factor, int) or factor not in DOWNSAMPLE:
+        raise DataError(
+            f"data.downsample={factor!r} is not an option: it averages each block of "
+            f"downsample x downsample pixels into one, so it must divide the images' side "
+            f"({SIDE}). Valid: {', '.join(map(str, DOWNSAMPLE))} (1 keeps them as they are; "
+            f"2 gives {SIDE // 2} x {SIDE // 2} maps)"
+        )
+    return threshold, n, factor
 
 
 def load_mnist_maps(cfg: Mapping[str, Any]) -> LoadedTable:
     """``mnist_segmentation`` or ``mnist_ink`` (``cfg["name"]``) from the packaged ``mnist_5k``:
-    grey images ``(N, 1, 28, 28)`` float32 in 0..255 and label maps ``(N, 28, 28)`` int64."""
+    grey images ``(N, 1, S, S)`` float32 in 0..255 and label maps ``(N, S, S)`` int64, where
+    S = 28 / ``cfg["downsample"]`` (28 by default)."""
     from lossbench.data.packaged import load_packaged
 
     digits = load_packaged("mnist_5k")  # columns pixel0..783, classes "0".."9" in order
-    threshold, n = _check_options(cfg, len(digits.labels))
+    threshold, n, factor = _check_options(cfg, len(digits.labels))
     rows = np.sort(np.random.default_rng(SUBSET_SEED).permutation(len(digits.labels))[:n])
-    images = np.asarray(digits.features[rows], dtype=np.float32).reshape(n, 1, 28, 28)
+    images = np.asarray(digits.features[rows], dtype=np.float32).reshape(n, 1, SIDE, SIDE)
+    if factor > 1:  # the mean of each factor x factor block
+        side = SIDE // factor
+        images = images.reshape(n, 1, side, factor, side, factor).mean(axis=(3, 5))
     ink = images[:, 0] >= threshold * FULL_SCALE
     if cfg["name"] == "mnist_ink":
         labels = ink.astype(np.int64)
