@@ -52,12 +52,19 @@ def _scores(model: Any, task: str, x: np.ndarray) -> np.ndarray:
     return scores[:, None] if scores.ndim == 1 else scores
 
 
-def _evaluate(task: str, n_targets: int, scores: np.ndarray, labels: Any, stage: str) -> dict:
+def _evaluate(
+    task: str,
+    n_targets: int,
+    scores: np.ndarray,
+    labels: Any,
+    stage: str,
+    only: tuple[str, ...] | None = None,
+) -> dict:
     import torch
 
     from lossbench.metrics import ClassificationMetrics
 
-    metrics = ClassificationMetrics(task, n_targets, prefix=f"{stage}/")
+    metrics = ClassificationMetrics(task, n_targets, prefix=f"{stage}/", only=only)
     link = "softmax" if task == "multiclass" else "sigmoid"
     metrics.update_from_scores(torch.from_numpy(scores).to(torch.float64), labels, link)
     return {key: float(value) for key, value in metrics.compute().items()}
@@ -66,19 +73,38 @@ def _evaluate(task: str, n_targets: int, scores: np.ndarray, labels: Any, stage:
 def fit_yardstick(data_cfg: Mapping[str, Any]) -> dict[str, Any]:
     """Fit the yardstick on the split that ``data_cfg`` describes; return ``C`` (chosen on
     validation), ``train_seconds`` (all fits) and every ``val/`` and ``test/`` metric."""
-    from lossbench.data.datamodule import ClassificationDataModule
+    import torch
+
+    from lossbench.data.datasets import load_table, task_of
+    from lossbench.data.splits import split_and_standardize
 
     start = time.perf_counter()
-    probe = ClassificationDataModule(data_cfg, "bce_with_logits")  # labels, not targets, matter
-    task, n_targets = probe.task, probe.n_targets
-    split = {s: (x.numpy().astype(np.float64), y) for s, (x, y, _) in probe.tensors.items()}
+    # The split and preprocessing of lossbench's data module (without Lightning, which a
+    # worker process would import for nothing: most of its time on a small data set).
+    task = task_of(data_cfg)
+    table = load_table(data_cfg)
+    splits, _ = split_and_standardize(
+        table,
+        task,
+        val_fraction=data_cfg["val_fraction"],
+        test_fraction=data_cfg["test_fraction"],
+        split_seed=data_cfg["split_seed"],
+        impute=data_cfg.get("impute"),
+        what=f"data={data_cfg['name']}",
+    )
+    n_targets = 1 if task == "binary" else len(table.label_names)
+    split = {
+        s: (part.features.astype(np.float64), torch.from_numpy(part.labels))
+        for s, part in splits.items()
+    }
     fits = []
     for c in C_GRID:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # ConvergenceWarning at large C on separable data
             model = _model(task, c).fit(split["train"][0], split["train"][1].numpy())
-        x, labels = split["val"]
-        nll = _evaluate(task, n_targets, _scores(model, task, x), labels, "val")["val/nll"]
+        x, labels = split["val"]  # C is chosen on the validation NLL alone
+        scores = _scores(model, task, x)
+        nll = _evaluate(task, n_targets, scores, labels, "val", only=("nll",))["val/nll"]
         fits.append((nll, c, model))
     _, c, model = min(fits, key=lambda fit: fit[0])  # the first C of equal log-losses
     result: dict[str, Any] = {"C": c}
