@@ -97,18 +97,19 @@ def optimizer_state(member: Member, training: TrainingState) -> dict[str, Any]:
     the stacked state: what its run alone's optimizer holds after the same steps."""
     model = member.module.model
     optimizer = build_optimizer(member.cfg.optimizer, model)
+    if not training.optimizer:  # no step yet (or SGD without momentum): no state, as torch
+        return optimizer.state_dict()
     names = {id(p): name for name, p in model.named_parameters()}
+    split = {key: training.parameters(row) for key, row in training.optimizer.items()}
     counted = member.cfg.optimizer.name in ("adam", "adamw")  # SGD keeps no step count
     # In the parameter groups' order (weights, then biases), as torch's first step fills it.
     for group in optimizer.param_groups:
         for param in group["params"]:
-            state = training.optimizer.get(names[id(param)])
-            if state is None:  # no step yet (or SGD without momentum): no state, as torch
-                continue
+            name = names[id(param)]
             entry: dict[str, Any] = {}
             if counted:  # torch keeps Adam's step as a float32 scalar tensor
                 entry["step"] = torch.tensor(float(training.optimizer_steps), dtype=torch.float32)
-            optimizer.state[param] = entry | state
+            optimizer.state[param] = entry | {key: parts[name] for key, parts in split.items()}
     return optimizer.state_dict()
 
 

@@ -12,6 +12,7 @@ as it is).
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -132,15 +133,18 @@ class TrainingState:
     """What a member's checkpoint holds beside its weights, at the point a run alone saves it:
     the member's slice of the optimizer state, its callbacks' state and the loops' progress.
 
-    ``optimizer``: per parameter name (``model.0.weight``), the optimizer state under torch's
-    names (``exp_avg``, ``exp_avg_sq`` / ``momentum_buffer``); ``optimizer_steps``: the steps
-    made. ``best``: the best epoch and score so far. ``early_stopping``: the
+    ``epoch``: the epoch it was taken at. ``optimizer``: the optimizer state under torch's
+    names (``exp_avg``, ``exp_avg_sq`` / ``momentum_buffer``), each a ``(P,)`` row in the
+    stack's flat layout, which ``parameters`` (``StackedModel.unflatten``) splits into the
+    member's parameters; ``optimizer_steps``: the steps made. ``best``: the best epoch and
+    score so far (:meth:`BestEpoch.score_tensor`). ``early_stopping``: the
     ``EarlyStopping.state_dict()`` then. ``loops``: Lightning's ``loops`` entry
     (:func:`lossbench.lightning_internals.loop_states`), set at the epoch's end.
     """
 
     epoch: int
-    optimizer: dict[str, dict[str, torch.Tensor]]
+    optimizer: dict[str, torch.Tensor]
+    parameters: Callable[[torch.Tensor], dict[str, torch.Tensor]]
     optimizer_steps: int
     best: tuple[int, torch.Tensor]
     early_stopping: dict[str, Any] | None

@@ -225,7 +225,8 @@ class VectorizedModule(L.LightningModule):
             last = stop or member.cfg.checkpoint.write == "every_epoch"
             if batched is not None and (improved or last):  # its module holds older weights
                 self._load_member(member, position)
-            if improved or last:
+            training = None
+            if (improved or last) and member.cfg.checkpoint.write != "never":
                 training = self._training_state(member, position, epoch)
                 self._pending.append(training)
             if improved:
@@ -244,18 +245,20 @@ class VectorizedModule(L.LightningModule):
 
     def on_train_epoch_end(self) -> None:
         # Where a run alone saves its checkpoints: the loops' progress of this epoch's end.
+        if not self._pending:
+            return
         loops = loop_states(self.trainer)
         for training in self._pending:
             training.loops = loops
         self._pending = []
 
     def on_train_end(self) -> None:
-        loops = loop_states(self.trainer)
+        loops = loop_states(self.trainer) if self.alive else None
         for position, k in enumerate(self.alive):  # trained to max_epochs
             member = self.members[k]
             self._load_member(member, position)
             member.last_state = _clone(member.module.state_dict())
-            if member.cfg.checkpoint.write != "every_epoch":  # at_end: last.ckpt saved now
+            if member.cfg.checkpoint.write == "at_end":  # last.ckpt as saved when the fit ends
                 training = self._training_state(member, position, self.current_epoch - 1)
                 training.loops = loops
                 member.last_training = training
@@ -266,6 +269,7 @@ class VectorizedModule(L.LightningModule):
         return TrainingState(
             epoch=epoch,
             optimizer=self.optimizer.member_state(position),
+            parameters=self.stacked.unflatten,
             optimizer_steps=self.optimizer.steps,
             best=(member.best.epoch, member.best.score_tensor()),
             early_stopping=None if stopping is None else snapshot(stopping.state_dict()),
