@@ -16,7 +16,10 @@ by the object a run alone builds it with:
   ``checkpoint.write=at_end`` (:func:`lossbench.lightning_internals.loops_after_fit`);
 - ``callbacks``: the ``state_dict()`` of the run alone's ``ModelCheckpoint``
   (:func:`lossbench.callbacks.run_checkpoint`, given the member's best epoch and score) and of
-  the member's own ``EarlyStopping``, keyed by their ``state_key``.
+  the member's own ``EarlyStopping``, keyed by their ``state_key``;
+- ``lossbench_rng``: the process's generator states when the files are written (a run alone
+  saves those of the epoch's end); members have no dropout, so nothing they train draws from
+  them.
 
 So a member's ``last.ckpt`` (or best checkpoint) resumes as the run alone's does:
 ``lossbench-train <its overrides> trainer.max_epochs=<more> ckpt_path=<file>``
