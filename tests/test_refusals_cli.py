@@ -63,7 +63,8 @@ class Case:
 
     ``files``: what the case's directory holds before the command (text, bytes, or None for a
     directory). ``args`` may name the shared runs: ``{iris_ckpt}``, ``{iris_config}``,
-    ``{csv_ckpt}``, ``{csv_run}``, ``{iris_run}``. ``outcome``: ``refused`` (exit 2, nothing
+    ``{csv_ckpt}``, ``{csv_run}``, ``{iris_run}``, ``{iris_weights_ckpt}`` (without the
+    training state). ``outcome``: ``refused`` (exit 2, nothing
     written), ``works`` (exit 0), ``warns`` (exit 0, the words on stderr) or ``sweep`` (a
     multirun whose refused job is recorded). ``cpu_only``: the refusal holds only on a machine
     without that accelerator.
@@ -189,6 +190,10 @@ CATALOGUE: list[Case] = [
             ["ckpt_path=last", "last.ckpt"]),
     refused("resume-checkpoint-of-another-task", "train", ("data=breast_cancer", "ckpt_path={iris_ckpt}",
             "hydra.run.dir=resumed"), ["cannot resume", "task: checkpoint 'multiclass', config 'binary'"]),
+    refused("resume-weights-only-checkpoint", "train", ("data=iris", "loss=cross_entropy",
+            "ckpt_path={iris_weights_ckpt}", "hydra.run.dir=resumed"),
+            ["cannot resume", "holds the model's weights but not the training state",
+             "optimizer_states"]),
     refused("rerun-completed-run", "train", ("data=iris", "loss=cross_entropy", "hydra.run.dir={iris_run}"),
             ["already records a completed run", "never overwrites"]),
     refused("eval-not-a-checkpoint", "eval", ("ckpt_path=notes.ckpt",),
@@ -306,6 +311,17 @@ def _train_shared_runs(root: Path) -> dict[str, str]:
         assert record["status"] == "completed", record["error"]
         shared[f"{name}_run"] = str(root / name)
         shared[f"{name}_ckpt"] = record["best_checkpoint"]
+    # the iris checkpoint without the training state (weights only, as older vectorized
+    # members were written): it evaluates, but cannot resume
+    import torch
+
+    from lossbench.checkpoint import TRAINING_STATE_KEYS, load_checkpoint
+
+    weights = load_checkpoint(shared["iris_ckpt"])
+    for key in TRAINING_STATE_KEYS:
+        weights.pop(key)
+    shared["iris_weights_ckpt"] = str(root / "iris-weights.ckpt")
+    torch.save(weights, shared["iris_weights_ckpt"])
     return shared
 
 

@@ -41,6 +41,8 @@ from lossbench.checkpoint_format import (
     OPTIONAL_DATA_KEYS,
     RESUME_KEYS,
     RNG_KEY,
+    TRAINING_STATE_KEYS,
+    WEIGHTS_KEY,
     history,
 )
 from lossbench.errors import UserInputError
@@ -52,6 +54,7 @@ __all__ = [
     "OPTIONAL_DATA_KEYS",
     "RESUME_KEYS",
     "RNG_KEY",
+    "TRAINING_STATE_KEYS",
     "CheckpointError",
     "check_resume",
     "history",
@@ -235,15 +238,27 @@ def check_resume(
     hparams: Mapping[str, Any],
     preprocessing: Mapping[str, Any] | None,
 ) -> None:
-    """Refuse to resume from a checkpoint of another model, loss, optimizer or data.
+    """Refuse to resume from a checkpoint of another model, loss, optimizer or data, or from
+    one that holds the weights but not the training state.
 
     Resuming restores the weights and the optimizer state (its learning rate included), so a
     config that differs in any of these would silently train something else than it says.
     ``trainer.*`` (e.g. more epochs) may change.
 
     Raises:
-        CheckpointError: listing each differing value as ``key: checkpoint ..., config ...``.
+        CheckpointError: listing each differing value as ``key: checkpoint ..., config ...``;
+            or naming the missing entries (:data:`TRAINING_STATE_KEYS`) of a checkpoint
+            written with the weights only.
     """
+    missing = [key for key in TRAINING_STATE_KEYS if key not in checkpoint]
+    if missing and WEIGHTS_KEY in checkpoint:
+        raise CheckpointError(
+            f"cannot resume from {str(path)!r}: it holds the model's weights but not the "
+            f"training state that resuming restores (no {', '.join(missing)}): it was written "
+            "with weights only, or by a vectorized group of an older lossbench. It still serves "
+            "lossbench-eval and lossbench-predict; to train on, start a new run without "
+            "ckpt_path (or resume from the run's last.ckpt if it has one with that state)."
+        )
     saved = _flatten(hyperparameters(checkpoint, path), "")
     wanted = _flatten({key: hparams[key] for key in RESUME_KEYS}, "")
     differ = [

@@ -29,6 +29,30 @@ OPTIONAL_DATA_KEYS = ("categories", "fill")
 #: Hyper-parameters that must be equal to resume a run, and that rebuild the module.
 RESUME_KEYS = ("task", "n_features", "n_outputs", "n_targets", "model", "head", "loss", "optimizer")
 
+# Lightning's own entries (``Trainer.save_checkpoint``, checked: Lightning 2.6.6), which
+# lossbench writes itself for the members of a vectorized group (lossbench.vectorized.checkpoints).
+#: The epoch and optimizer step counters (informative: Lightning resumes from :data:`LOOPS_KEY`).
+EPOCH_KEY = "epoch"
+GLOBAL_STEP_KEY = "global_step"
+#: The Lightning version that wrote the checkpoint (it migrates older formats by it).
+VERSION_KEY = "pytorch-lightning_version"
+#: The module's weights (``LightningModule.state_dict()``).
+WEIGHTS_KEY = "state_dict"
+#: ``LightningModule.CHECKPOINT_HYPER_PARAMS_NAME`` / ``CHECKPOINT_HYPER_PARAMS_KEY``.
+HPARAMS_NAME_KEY = "hparams_name"
+HPARAMS_KEY = "hyper_parameters"
+#: The loops' progress: epochs, batches and optimizer steps done.
+LOOPS_KEY = "loops"
+#: Each stateful callback's ``state_dict()``, by its ``state_key``.
+CALLBACKS_KEY = "callbacks"
+#: Each optimizer's ``state_dict()`` (per-parameter state, parameter groups).
+OPTIMIZER_STATES_KEY = "optimizer_states"
+#: Each learning-rate scheduler's ``state_dict()``.
+LR_SCHEDULERS_KEY = "lr_schedulers"
+#: What ``Trainer.fit(ckpt_path=...)`` restores beside the weights; a checkpoint without them
+#: (``save_weights_only``) can be evaluated and predicted with, not resumed.
+TRAINING_STATE_KEYS = (OPTIMIZER_STATES_KEY, LR_SCHEDULERS_KEY, LOOPS_KEY, CALLBACKS_KEY)
+
 
 def history(checkpoint: Mapping[str, Any]) -> dict[str, list[float]]:
     """Every metric per epoch stored in ``checkpoint`` (empty if none)."""

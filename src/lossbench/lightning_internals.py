@@ -2,21 +2,24 @@
 
 Lightning's underscore names can change in any minor release. lossbench reaches for a few, for
 speed (the epoch runner, :mod:`lossbench.runners.epoch`), for its DDP launcher
-(:mod:`lossbench.distributed`) and for its checkpoint callback (:mod:`lossbench.callbacks`);
+(:mod:`lossbench.distributed`), for its checkpoint callback (:mod:`lossbench.callbacks`) and for
+the checkpoints of vectorized members (:mod:`lossbench.vectorized.checkpoints`);
 nowhere else in ``src/`` names them (``tests/test_architecture.py`` checks). Each function
 reads defensively where it can (``getattr`` with a default) and says what lossbench falls back
 to when the name is gone. Each was checked against Lightning 2.6.6, the version installed
 when they were gathered here (``pyproject.toml`` allows ``lightning>=2.3,<3``): check them
 again when Lightning moves.
 
-When upgrading Lightning, run ``tests/test_fast_path.py``, ``tests/test_ddp.py`` and
-``tests/test_resume.py``: they exercise each name here.
+When upgrading Lightning, run ``tests/test_fast_path.py``, ``tests/test_ddp.py``,
+``tests/test_resume.py`` and ``tests/test_vectorized_resume.py``: they exercise each name here.
 """
 
 from __future__ import annotations
 
+import copy
 from typing import Any
 
+import torch
 from lightning.pytorch.callbacks import Callback, EarlyStopping, ModelCheckpoint
 
 # Lightning's launcher for ``strategy=ddp`` that re-runs ``sys.argv`` in each extra process;
@@ -33,6 +36,9 @@ __all__ = [
     "attached_trainer",
     "check_can_spawn_children",
     "dump_checkpoint",
+    "early_stopping_check",
+    "loop_states",
+    "loops_after_fit",
     "manual_step_progress",
     "open_wandb_run",
     "set_launcher",
@@ -101,6 +107,60 @@ def dump_checkpoint(trainer: Any, weights_only: bool) -> dict[str, Any] | None:
     """
     dump = getattr(getattr(trainer, "_checkpoint_connector", None), "dump_checkpoint", None)
     return None if dump is None else dump(weights_only)
+
+
+def loop_states(trainer: Any) -> dict[str, Any]:
+    """The ``loops`` entry of the checkpoint Lightning would save now: the progress counters of
+    the fit, validate, test and predict loops (epochs, batches, optimizer steps).
+
+    ``trainer._checkpoint_connector._get_loops_state_dict()`` (checked: Lightning 2.6.6) is
+    what ``dump_checkpoint`` stores; a vectorized group takes it at a member's epoch end, where
+    its run alone would save (both fits run one Lightning step per epoch, manual optimization,
+    no validation loop). Without it, the four loops' own ``state_dict()``, which it returns.
+    """
+    get = getattr(getattr(trainer, "_checkpoint_connector", None), "_get_loops_state_dict", None)
+    if get is not None:
+        return get()
+    return {
+        name: getattr(trainer, name).state_dict()
+        for name in ("fit_loop", "validate_loop", "test_loop", "predict_loop")
+    }
+
+
+def loops_after_fit(loops: dict[str, Any]) -> dict[str, Any]:
+    """``loops`` saved at a training epoch's end (:func:`loop_states`), as they stand when the
+    fit ends after that epoch: a copy with the epoch counted completed, as
+    ``_FitLoop.on_advance_end`` counts it before ``on_train_end`` (where
+    ``checkpoint.write=at_end`` saves ``last.ckpt``). Unchanged where it is counted already.
+
+    The fit loop's ``epoch_progress`` is a ``_Progress`` of ``lightning.pytorch.loops.progress``
+    (private, checked: Lightning 2.6.6).
+    """
+    from lightning.pytorch.loops.progress import _Progress
+
+    ended = copy.deepcopy(loops)
+    fit = ended["fit_loop"]
+    progress = _Progress.from_state_dict(fit["epoch_progress"])
+    for tracker in (progress.current, progress.total):
+        tracker.completed = tracker.processed
+    fit["epoch_progress"] = progress.state_dict()
+    return ended
+
+
+def early_stopping_check(callback: EarlyStopping, current: torch.Tensor, epoch: int) -> bool:
+    """Whether ``callback`` stops the run after epoch ``epoch`` whose monitored value is
+    ``current``: what ``EarlyStopping`` does at a training epoch's end, without a Trainer (a
+    vectorized member keeps its run alone's ``EarlyStopping``, state included).
+
+    ``EarlyStopping._evaluate_stopping_criteria`` (checked: Lightning 2.6.6) updates the wait
+    count, best score and stopping reason; ``_run_early_stopping_check`` reads the value from
+    the Trainer and then records the epoch and message, as done here.
+    """
+    should_stop, reason = callback._evaluate_stopping_criteria(current)
+    if should_stop:
+        callback.stopped_epoch = epoch
+        callback.stopping_reason_message = reason
+    return bool(should_stop)
 
 
 def subprocess_launcher(strategy: Any) -> SubprocessScriptLauncher | None:

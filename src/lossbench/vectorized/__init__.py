@@ -13,8 +13,9 @@ applies them to a sweep through :mod:`lossbench.vectorized.sweep`.
 
 Modules: ``grouping`` (which configs group; no torch), ``batched`` (stacked layers and batched
 optimizers), ``members`` (a member's bookkeeping: best epoch, early stopping), ``module`` (the
-LightningModule that trains the stack), ``run`` (building members, the fit, the records and
-checkpoints), ``sweep`` (a sweep's jobs as tasks in worker processes).
+LightningModule that trains the stack), ``run`` (building members, the fit, the records),
+``checkpoints`` (a member's checkpoints, with the training state its run alone's hold, so they
+resume like them), ``sweep`` (a sweep's jobs as tasks in worker processes).
 """
 
 from lossbench.vectorized.grouping import VECTORIZED_KEYS, group_key, why_alone

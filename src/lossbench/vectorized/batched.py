@@ -144,6 +144,16 @@ class StackedModel(nn.Module):
         """Keep only the members at ``index`` (in that order)."""
         self.bind(index)
 
+    def unflatten(self, row: torch.Tensor) -> dict[str, torch.Tensor]:
+        """One member's ``(P,)`` row of :attr:`flat` (or of a tensor laid out like it) as its
+        parameters, under their names (views)."""
+        out, start = {}, 0
+        for name, p in zip(self.parameter_names, self.params, strict=True):
+            n = p[0].numel()
+            out[name] = row[start : start + n].view(p.shape[1:])
+            start += n
+        return out
+
 
 class BatchedOptimizer:
     """Adam, AdamW or SGD over the ``(K, P)`` parameters of a :class:`StackedModel`, with a
@@ -206,6 +216,26 @@ class BatchedOptimizer:
         self.weight_decay = self.weight_decay.index_select(0, index)
         self.state = [s.index_select(0, index) for s in self.state]
         self.bind()
+
+    def member_state(self, k: int) -> dict[str, torch.Tensor]:
+        """Member ``k``'s optimizer state (copies, each ``(P,)`` in :attr:`StackedModel.flat`'s
+        layout: :meth:`StackedModel.unflatten` splits it per parameter) under ``torch.optim``'s
+        names: ``exp_avg`` and ``exp_avg_sq`` (Adam, AdamW) or ``momentum_buffer`` (SGD with
+        momentum); empty before the first step and for SGD without momentum, as torch's state
+        is. With :attr:`steps`, this is what its own ``torch.optim`` optimizer would hold after
+        the same steps.
+
+            >>> stacked = StackedModel([nn.Linear(2, 1) for _ in range(3)])
+            >>> opt = BatchedOptimizer(stacked, {"name": "adam", "betas": [0.9, 0.999],
+            ...                        "eps": 1e-8}, lr=[0.1] * 3, weight_decay=[0.0] * 3)
+            >>> _ = stacked.flat_grad.fill_(1.0)
+            >>> opt.step()
+            >>> state = opt.member_state(1)
+            >>> sorted(state), stacked.unflatten(state["exp_avg"])["weight"]
+            (['exp_avg', 'exp_avg_sq'], tensor([[0.1000, 0.1000]]))
+        """
+        names = ("momentum_buffer",) if self.name == "sgd" else ("exp_avg", "exp_avg_sq")
+        return {key: value[k].clone() for key, value in zip(names, self.state, strict=False)}
 
     def _per_member(self, values: torch.Tensor) -> torch.Tensor:
         """``(K,)`` float64 values as a ``(K, 1)`` column in the parameters' dtype."""

@@ -4,19 +4,25 @@ A member is built exactly as :func:`lossbench.training.train` builds a run alone
 order (``seed_everything(seed)``, the data module with its own ``data.split_seed``, the loss,
 then the ``ClassifierModule``), so its initial weights are those of the run alone. During the
 fit it keeps the rules of the callbacks a run alone has: the best epoch as
-``ModelCheckpoint(save_top_k=1)`` chooses it and, if enabled, Lightning's ``EarlyStopping``.
+``ModelCheckpoint(save_top_k=1)`` chooses it and, if enabled, the run alone's own Lightning
+``EarlyStopping`` (built by the same factory, so its state goes into the member's checkpoints
+as it is).
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import torch
+from lightning.pytorch.callbacks import EarlyStopping
 from omegaconf import DictConfig
 
+from lossbench.callbacks import run_early_stopping
+from lossbench.lightning_internals import early_stopping_check
 from lossbench.metric_names import metric_mode
 
 
@@ -34,50 +40,25 @@ class BestEpoch:
     mode: str
     score: float | None = None
     epoch: int | None = None
+    #: Whether :attr:`score` stands for a NaN value.
+    was_nan: bool = False
 
     def update(self, value: float, epoch: int) -> bool:
         if self.score is not None:
             better = value < self.score if self.mode == "min" else value > self.score
             if not better:  # NaN compares False
                 return False
-        if math.isnan(value):
+        self.was_nan = math.isnan(value)
+        if self.was_nan:
             value = math.inf if self.mode == "min" else -math.inf
         self.score, self.epoch = value, epoch
         return True
 
-
-@dataclass
-class EarlyStop:
-    """Lightning ``EarlyStopping``'s rule (``check_finite=True``, no thresholds): stop when the
-    monitored value is not finite, or after ``patience`` epochs without an improvement of more
-    than ``min_delta``.
-
-        >>> stop = EarlyStop("min", patience=2, min_delta=0.0)
-        >>> [stop.update(v) for v in [1.0, 0.9, 0.95, 0.9]]
-        [False, False, False, True]
-    """
-
-    mode: str
-    patience: int
-    min_delta: float
-    best: float = field(init=False)
-    wait: int = 0
-
-    def __post_init__(self) -> None:
-        self.best = math.inf if self.mode == "min" else -math.inf
-        # EarlyStopping: min_delta *= 1 if mode == "max" else -1; improvement: op(v - d, best)
-        self.delta = self.min_delta if self.mode == "max" else -self.min_delta
-
-    def update(self, value: float) -> bool:
-        """Whether to stop after an epoch whose monitored value is ``value``."""
-        if not math.isfinite(value):
-            return True
-        shifted = value - self.delta
-        if shifted < self.best if self.mode == "min" else shifted > self.best:
-            self.best, self.wait = value, 0
-            return False
-        self.wait += 1
-        return self.wait >= self.patience
+    def score_tensor(self) -> torch.Tensor:
+        """The best score as ``ModelCheckpoint`` keeps it: the logged value (float64), or
+        ``torch.tensor(inf)`` (float32, -inf for ``max``) in place of a NaN."""
+        dtype = torch.float32 if self.was_nan else torch.float64
+        return torch.tensor(self.score, dtype=dtype)
 
 
 @dataclass
@@ -90,7 +71,8 @@ class Member:
     module: Any = None  # its own ClassifierModule: final evaluation, checkpoints
     datamodule: Any = None
     best: BestEpoch | None = None
-    early_stop: EarlyStop | None = None
+    #: The ``EarlyStopping`` callback of the run alone (``early_stopping.*``), or None.
+    early_stop: EarlyStopping | None = None
     #: Monitored by the best-epoch rule and by early stopping.
     checkpoint_monitor: str = ""
     stop_monitor: str = ""
@@ -99,11 +81,12 @@ class Member:
     best_state: dict[str, torch.Tensor] | None = None
     #: Its weights when it stopped (last.ckpt).
     last_state: dict[str, torch.Tensor] | None = None
+    #: What resuming needs beside the weights (optimizer, loops, callbacks) at those points.
+    best_training: TrainingState | None = None
+    last_training: TrainingState | None = None
     epochs: int = 0
     steps: int = 0
     error: str | None = None
-    #: The epoch early stopping stopped the member at (None: it did not).
-    stopped_epoch: int | None = None
 
     @classmethod
     def of(cls, cfg: DictConfig, output_dir: Path, record: dict[str, Any]) -> Member:
@@ -112,10 +95,13 @@ class Member:
         member.best = BestEpoch(cfg.checkpoint.mode or metric_mode(monitor))
         if cfg.early_stopping.enabled:
             member.stop_monitor = cfg.early_stopping.monitor or cfg.optimized_metric
-            member.early_stop = EarlyStop(
-                cfg.early_stopping.mode or metric_mode(member.stop_monitor),
+            member.early_stop = run_early_stopping(
+                enabled=True,
+                monitor=member.stop_monitor,
+                mode=cfg.early_stopping.mode,
                 patience=cfg.early_stopping.patience,
                 min_delta=cfg.early_stopping.min_delta,
+                optimized_metric=cfg.optimized_metric,
             )
         return member
 
@@ -127,11 +113,10 @@ class Member:
         self.history.setdefault("train/lr", []).append(float(self.cfg.optimizer.lr))
         self.epochs, self.steps = epoch + 1, steps
         improved = self.best.update(_monitored(values, self.checkpoint_monitor), epoch)
-        stop = self.early_stop is not None and self.early_stop.update(
-            _monitored(values, self.stop_monitor)
-        )
-        if stop:
-            self.stopped_epoch = epoch
+        stop = False
+        if self.early_stop is not None:  # the value as the run alone logs it: a float64 tensor
+            value = torch.tensor(_monitored(values, self.stop_monitor), dtype=torch.float64)
+            stop = early_stopping_check(self.early_stop, value, epoch)
         return improved, stop
 
     @property
@@ -139,7 +124,31 @@ class Member:
         """The record's ``stopped_by``, as :func:`lossbench.training.stopped_by` says it for a run
         alone: ``early_stopping`` when Lightning's ``EarlyStopping`` would report it (its
         ``stopped_epoch > 0``), else ``budget``."""
-        return "early_stopping" if self.stopped_epoch else "budget"
+        stopped = self.early_stop is not None and self.early_stop.stopped_epoch > 0
+        return "early_stopping" if stopped else "budget"
+
+
+@dataclass
+class TrainingState:
+    """What a member's checkpoint holds beside its weights, at the point a run alone saves it:
+    the member's slice of the optimizer state, its callbacks' state and the loops' progress.
+
+    ``epoch``: the epoch it was taken at. ``optimizer``: the optimizer state under torch's
+    names (``exp_avg``, ``exp_avg_sq`` / ``momentum_buffer``), each a ``(P,)`` row in the
+    stack's flat layout, which ``parameters`` (``StackedModel.unflatten``) splits into the
+    member's parameters; ``optimizer_steps``: the steps made. ``best``: the best epoch and
+    score so far (:meth:`BestEpoch.score_tensor`). ``early_stopping``: the
+    ``EarlyStopping.state_dict()`` then. ``loops``: Lightning's ``loops`` entry
+    (:func:`lossbench.lightning_internals.loop_states`), set at the epoch's end.
+    """
+
+    epoch: int
+    optimizer: dict[str, torch.Tensor]
+    parameters: Callable[[torch.Tensor], dict[str, torch.Tensor]]
+    optimizer_steps: int
+    best: tuple[int, torch.Tensor]
+    early_stopping: dict[str, Any] | None
+    loops: dict[str, Any] | None = None
 
 
 def _monitored(values: dict[str, float], key: str) -> float:

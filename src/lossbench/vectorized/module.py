@@ -9,6 +9,12 @@ and one batched optimizer step. At the epoch's end each member is validated on i
 validation split by its own ``ClassifierModule`` (the metric code of a run alone), and its
 best epoch and early stopping are decided. A member that stops (early stopping, or a
 non-finite loss) leaves the stack; the Trainer stops when none is left.
+
+The group's Trainer counts as each member's run alone counts (one Lightning step per epoch,
+every optimizer step on the step counter), so where a run alone would save a checkpoint, the
+member's :class:`~lossbench.vectorized.members.TrainingState` takes the Trainer's loop
+progress, with the member's slice of the optimizer state and its callbacks' state: its
+checkpoints resume like the run alone's (:mod:`lossbench.vectorized.checkpoints`).
 """
 
 from __future__ import annotations
@@ -21,10 +27,12 @@ import lightning as L
 import torch
 from torch.func import functional_call, vmap
 
+from lossbench.callbacks import snapshot
 from lossbench.data.loader import IndexBatchLoader
+from lossbench.lightning_internals import loop_states, manual_step_progress
 from lossbench.metrics import nll_per_element, to_probabilities
 from lossbench.vectorized.batched import BatchedOptimizer, StackedModel
-from lossbench.vectorized.members import Member
+from lossbench.vectorized.members import Member, TrainingState
 
 #: The monitors whose values :meth:`VectorizedModule._batched_values` computes for all members
 #: at once (``epoch_metrics=monitored``); another monitor takes each member's own metrics.
@@ -87,6 +95,8 @@ class VectorizedModule(L.LightningModule):
         self._task, self._link = first.task, first.link
         #: The members' validation splits ``(x, labels, targets)``, stacked (on_fit_start).
         self._val: tuple[torch.Tensor, ...] = ()
+        #: Training states taken this epoch, waiting for the loops' progress at its end.
+        self._pending: list[TrainingState] = []
 
     # ------------------------------------------------------------------ Lightning's hooks
     def train_dataloader(self) -> IndexBatchLoader:
@@ -156,6 +166,7 @@ class VectorizedModule(L.LightningModule):
 
     def training_step(self, batch: Any, batch_idx: int) -> None:
         x, labels, targets = self._epochs()
+        progress = manual_step_progress(self.trainer)  # global_step: the optimizer steps
         self.stacked.bind_grads()
         size = self.minibatch_size or x.shape[1]
         starts = range(0, x.shape[1], size)
@@ -180,7 +191,11 @@ class VectorizedModule(L.LightningModule):
                 losses = torch.where(finite, losses, torch.zeros_like(losses))
             self.stacked.flat_grad.zero_()
             losses.sum().backward()
+            if progress is not None:
+                progress.increment_ready()
             self.optimizer.step()
+            if progress is not None:
+                progress.increment_completed()
             kept = None if self.batched_values else scores.detach()
             outputs.append((kept, losses.detach().unsqueeze(1).expand(-1, xb.shape[1])))
         # the steps' scores feed only each member's own train/ metric suite (epoch_metrics=all)
@@ -210,10 +225,16 @@ class VectorizedModule(L.LightningModule):
             last = stop or member.cfg.checkpoint.write == "every_epoch"
             if batched is not None and (improved or last):  # its module holds older weights
                 self._load_member(member, position)
+            training = None
+            if (improved or last) and member.cfg.checkpoint.write != "never":
+                training = self._training_state(member, position, epoch)
+                self._pending.append(training)
             if improved:
                 member.best_state = _clone(member.module.state_dict())
+                member.best_training = training
             if last:  # last.ckpt's weights
                 member.last_state = _clone(member.module.state_dict())
+                member.last_training = training
             if stop:
                 leaving.append(position)
         if leaving:
@@ -222,11 +243,37 @@ class VectorizedModule(L.LightningModule):
         if not self.alive:
             self.trainer.should_stop = True
 
+    def on_train_epoch_end(self) -> None:
+        # Where a run alone saves its checkpoints: the loops' progress of this epoch's end.
+        if not self._pending:
+            return
+        loops = loop_states(self.trainer)
+        for training in self._pending:
+            training.loops = loops
+        self._pending = []
+
     def on_train_end(self) -> None:
+        loops = loop_states(self.trainer) if self.alive else None
         for position, k in enumerate(self.alive):  # trained to max_epochs
             member = self.members[k]
             self._load_member(member, position)
             member.last_state = _clone(member.module.state_dict())
+            if member.cfg.checkpoint.write == "at_end":  # last.ckpt as saved when the fit ends
+                training = self._training_state(member, position, self.current_epoch - 1)
+                training.loops = loops
+                member.last_training = training
+
+    def _training_state(self, member: Member, position: int, epoch: int) -> TrainingState:
+        """The member's optimizer slice and callbacks' state now (the loops: at the epoch end)."""
+        stopping = member.early_stop
+        return TrainingState(
+            epoch=epoch,
+            optimizer=self.optimizer.member_state(position),
+            parameters=self.stacked.unflatten,
+            optimizer_steps=self.optimizer.steps,
+            best=(member.best.epoch, member.best.score_tensor()),
+            early_stopping=None if stopping is None else snapshot(stopping.state_dict()),
+        )
 
     @torch.no_grad()
     def _batched_values(self, sample_losses: torch.Tensor) -> list[dict[str, float]]:

@@ -5,7 +5,8 @@
 Each member gets what :func:`lossbench.training.train` gives a run alone: its run directory with
 ``config.yaml``, ``metrics.json`` (the same fields, plus ``group_size``; ``train_seconds`` is
 the group's fit time), the best and last checkpoints (written when training ends, as
-``checkpoint.write=at_end`` does) and, with ``logger=csv``, ``logs/metrics.csv``. A config
+``checkpoint.write=at_end`` does, with the content its run alone's have: they resume, see
+:mod:`lossbench.vectorized.checkpoints`) and, with ``logger=csv``, ``logs/metrics.csv``. A config
 that is refused, or a member whose loss turns non-finite, is recorded as failed with the
 message a run alone records; the other members go on.
 """
@@ -14,6 +15,7 @@ from __future__ import annotations
 
 import json
 import logging
+import shutil
 import time
 import warnings
 from collections.abc import Sequence
@@ -24,6 +26,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from lossbench.record import RunExistsError, environment, refuse_completed, write_record
 from lossbench.validation import ConfigError, validate
+from lossbench.vectorized.checkpoints import save_checkpoint
 from lossbench.vectorized.members import Member
 
 log = logging.getLogger("lossbench")
@@ -193,23 +196,36 @@ def _finish(member: Member, seconds: float, batches: int) -> None:
     if write and member.best_state is not None:
         best_path = member.output_dir / "checkpoints" / f"best-epoch{member.best.epoch:03d}.ckpt"
         upto = {k: v[: member.best.epoch + 1] for k, v in member.history.items()}
-        _save(
+        save_checkpoint(
             member,
-            member.best_state,
-            upto,
-            member.best.epoch,
-            (member.best.epoch + 1) * batches,
+            "best",
             best_path,
+            weights=member.best_state,
+            training=member.best_training,
+            history=upto,
+            epoch=member.best.epoch,
+            global_step=(member.best.epoch + 1) * batches,
         )
     # last.ckpt as a run alone leaves it: every_epoch, the end of its last completed epoch
-    # (also when it then failed); at_end, the end of training (Lightning counts the epoch on).
+    # (also when it then failed); at_end, the end of training (Lightning counts the epoch on),
+    # or a copy of the best checkpoint when the last epoch was the best (saved at that step).
     every = cfg.checkpoint.write == "every_epoch"
     if write and cfg.checkpoint.save_last and member.last_state is not None:
         done = len(next(iter(member.history.values()), []))  # completed epochs
-        if every or member.error is None:
-            epoch = done - 1 if every else done
-            last = member.output_dir / "checkpoints" / "last.ckpt"
-            _save(member, member.last_state, member.history, epoch, done * batches, last)
+        last = member.output_dir / "checkpoints" / "last.ckpt"
+        if not every and member.error is None and best_path and member.best.epoch == done - 1:
+            shutil.copyfile(best_path, last)
+        elif every or member.error is None:
+            save_checkpoint(
+                member,
+                "last",
+                last,
+                weights=member.last_state,
+                training=member.last_training,
+                history=member.history,
+                epoch=done - 1 if every else done,
+                global_step=done * batches,
+            )
     if member.error is not None:
         record.update(status="failed", error=member.error, refused=False)
         write_record(member.output_dir, record)
@@ -238,38 +254,6 @@ def _finish(member: Member, seconds: float, batches: int) -> None:
         record["group_size"],
         member.output_dir / "metrics.json",
     )
-
-
-def _save(
-    member: Member,
-    state: dict[str, Any],
-    history: dict[str, list[float]],
-    epoch: int,
-    global_step: int,
-    path: Path,
-) -> None:
-    """A checkpoint of the member in the format of a run alone (what ``lossbench-eval`` and
-    ``lossbench-predict`` read): weights, hyper-parameters, history and metadata."""
-    import lightning
-    import torch
-
-    module = member.module
-    checkpoint: dict[str, Any] = {
-        "epoch": epoch,
-        "global_step": global_step,
-        "pytorch-lightning_version": lightning.__version__,
-        "state_dict": {k: v.cpu() for k, v in state.items()},
-        "hparams_name": "kwargs",
-        "hyper_parameters": dict(module.hparams),
-    }
-    saved = module.history
-    module.history = history
-    module.on_save_checkpoint(checkpoint)
-    module.history = saved
-    path.parent.mkdir(parents=True, exist_ok=True)
-    partial = path.with_suffix(".ckpt.partial")
-    torch.save(checkpoint, partial)
-    partial.replace(path)
 
 
 def _write_logs(member: Member, batches: int, results: dict[str, float]) -> None:
