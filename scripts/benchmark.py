@@ -7,6 +7,9 @@
     .venv/bin/python scripts/benchmark.py --study sweep     # a 6-job multirun instead of the study
     .venv/bin/python scripts/benchmark.py --profile a.prof  # cProfile one lossbench run, then stop
     .venv/bin/python scripts/benchmark.py --override optimizer.lr=1e-2   # another setting
+    .venv/bin/python scripts/benchmark.py --fresh           # a fresh lossbench-train process with
+                                                            # its defaults, against a fresh process
+                                                            # running the hand-written loop
 
 What is measured and how: :mod:`bench` (``scripts/bench/``), one module per job.
 """

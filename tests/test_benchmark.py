@@ -16,7 +16,9 @@ from pathlib import Path
 from types import ModuleType
 
 import pytest
+from hydra import compose, initialize_config_dir
 
+from lossbench.train import config_dir
 from lossbench.validation import validate
 
 REPO = Path(__file__).resolve().parents[1]
@@ -52,12 +54,37 @@ def test_the_documented_commands_parse(bench: ModuleType) -> None:
         for line in ENTRY.read_text().split('"""')[1].splitlines()
         if "scripts/benchmark.py" in line
     ]
-    assert len(usage) == 6
+    assert len(usage) == 7
     parsed = [bench.cli.parse_args(argv) for argv in usage]
     assert parsed[0].study == "standard" and parsed[0].repeats is None
     assert parsed[1].repeats == 9 and parsed[1].json == Path("bench.json")
     assert parsed[2].quick and parsed[3].study == "sweep"
     assert parsed[4].profile == Path("a.prof") and parsed[5].override == ["optimizer.lr=1e-2"]
+    assert parsed[6].fresh and not parsed[0].fresh
+
+
+def test_fresh_runs_compose_the_defaults_a_user_gets(bench: ModuleType) -> None:
+    """--fresh: lossbench-train's command line sets only data, model, epochs and batch size, so
+    the run keeps its defaults; the hand-written process composes the same config."""
+    import bench.fresh
+
+    settings = bench.settings.Settings(
+        n_samples=300, epochs=2, repeats=1, batch_sizes=(64,), threads=1, quick=True,
+        tracemalloc=False, study="none",
+    )  # fmt: skip
+    args = bench.fresh.overrides(64, settings)
+    command = bench.fresh.lossbench_command(args, Path("/tmp/run"))
+    assert Path(command[0]).name == "lossbench-train" or command[1:3] == ["-m", "lossbench.train"]
+    assert command[-1] == "hydra.run.dir=/tmp/run"
+    kept = ("checkpoint.", "logger", "trainer.enable", "callbacks", "runner")
+    assert not any(a.startswith(kept) for a in args)
+    with initialize_config_dir(config_dir=str(config_dir()), version_base="1.3"):
+        cfg = compose("train", overrides=args)
+    assert validate(cfg) == "binary"
+    assert (cfg.data.name, cfg.data.n_samples, cfg.data.batch_size) == ("synthetic_binary", 300, 64)
+    assert list(cfg.model.hidden_sizes) == [64, 64] and cfg.trainer.max_epochs == 2
+    assert cfg.checkpoint.write == "every_epoch" and cfg.runner == "auto"
+    assert "csv" in cfg.logger and cfg.trainer.get("enable_progress_bar") is None
 
 
 def test_every_cell_is_a_valid_config_with_the_cell_settings(bench: ModuleType) -> None:
@@ -133,3 +160,33 @@ def test_quick_benchmark_writes_a_ratio_per_task_and_batch_size(tmp_path):
         assert study["peak_total_rss_mib"] >= study["peak_process_rss_mib"] > 0
     # Parallel: the parent and one worker per core (at most 8), each holding its own memory.
     assert studies["parallel"]["peak_total_rss_mib"] > studies["sequential"]["peak_process_rss_mib"]
+
+
+@pytest.mark.slow  # about 2 minutes on 2 idle cores: 8 fresh processes
+def test_fresh_benchmark_times_a_user_started_run_against_the_hand_written_process(tmp_path):
+    out = tmp_path / "fresh.json"
+    proc = subprocess.run(
+        [sys.executable, str(ENTRY), "--fresh", "--quick", "--json", str(out)],
+        capture_output=True,
+        text=True,
+        timeout=900,
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:] or proc.stdout[-3000:]
+    assert "fresh `lossbench-train` process with its defaults" in proc.stdout
+    report = json.loads(out.read_text())
+    cells = {c["batch_size"]: c for c in report["fresh"]}
+    assert set(cells) == set(BATCH_SIZES)
+    for batch_size, cell in cells.items():
+        # 2 epochs of 1 200 training rows (60 % of 2 000)
+        assert cell["steps"] == 2 * -(-1200 // batch_size), batch_size
+        assert cell["training_loop"] == "epoch" and cell["validation_loop"] == "inline"
+        for side in ("hand", "lossbench"):
+            for key in ("fit_us_per_step", "fit_cpu_us_per_step", "process_seconds"):
+                spread = cell[side][key]
+                assert 0 < spread["min"] <= spread["median"] <= spread["max"], (side, key)
+            assert cell[side]["process_cpu_seconds"]["median"] > 0, side
+        for key in ("fit_ratio", "fit_cpu_ratio", "process_ratio", "process_cpu_ratio"):
+            assert cell[key]["median"] > 0 and len(cell[key]["per_repeat"]) == 1, key
+        # The same data, model, optimizer settings and seed: nearly the same test loss.
+        assert cell["max_abs_diff_test_nll"] < 1e-3, batch_size

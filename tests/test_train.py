@@ -60,8 +60,10 @@ def test_run_record_is_complete(make_cfg, tmp_path):
         "epochs",
         "steps",
         "train_seconds",
+        "train_cpu_seconds",
     ):
         assert key in on_disk
+    assert on_disk["train_cpu_seconds"] > 0 and on_disk["train_seconds"] > 0
     assert (on_disk["task"], on_disk["seed"], on_disk["epochs"]) == ("multilabel", 3, 2)
     n_train = record["sizes"]["train"]
     assert on_disk["steps"] == 2 * -(-n_train // 128)  # 2 epochs of ceil(n / batch) steps

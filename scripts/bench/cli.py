@@ -9,12 +9,14 @@ import os
 import warnings
 from dataclasses import asdict
 from pathlib import Path
+from typing import Any
 
 import torch
 
 import bench
 from bench.cells import bench_cell
 from bench.environment import environment
+from bench.fresh import bench_fresh, print_fresh
 from bench.memory import process_peak_rss_mib
 from bench.profiling import profile_lossbench
 from bench.settings import TASKS, Settings
@@ -63,6 +65,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "what it says)",
     )
     parser.add_argument(
+        "--fresh",
+        action="store_true",
+        help="a single run as a user starts it: a fresh lossbench-train process with its "
+        "defaults against a fresh process running the hand-written loop (binary, 3 repeats "
+        "unless --repeats), then stop",
+    )
+    parser.add_argument(
         "--profile", type=Path, metavar="PATH", help="cProfile one lossbench run, then stop"
     )
     return parser.parse_args(argv)
@@ -70,7 +79,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    repeats = args.repeats if args.repeats is not None else (1 if args.quick else 5)
+    default_repeats = 1 if args.quick else (3 if args.fresh else 5)
+    repeats = args.repeats if args.repeats is not None else default_repeats
     if repeats < 1:
         raise SystemExit(f"--repeats must be >= 1, got {repeats}.")
     settings = Settings(
@@ -107,6 +117,15 @@ def main(argv: list[str] | None = None) -> int:
     if args.profile:
         profile_lossbench(args.profile, settings)
         return 0
+    if args.fresh:
+        fresh = bench_fresh(settings)
+        print_fresh(fresh, settings)
+        env["load_average_at_end"] = os.getloadavg()[0]
+        print(f"\nload average at end {env['load_average_at_end']:.2f}")
+        if args.json:
+            report = {"settings": asdict(settings), "environment": env, "fresh": fresh}
+            _write_json(args.json, report)
+        return 0
 
     cells = [bench_cell(t, b, settings) for t in TASKS for b in settings.batch_sizes]
     if torch.get_num_threads() != settings.threads:
@@ -130,7 +149,11 @@ def main(argv: list[str] | None = None) -> int:
             "study": study,
             "process_peak_rss_mib": peak,
         }
-        args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(json.dumps(report, indent=2) + "\n")
-        print(f"JSON: {args.json}")
+        _write_json(args.json, report)
     return 0
+
+
+def _write_json(path: Path, report: dict[str, Any]) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(report, indent=2) + "\n")
+    print(f"JSON: {path}")

@@ -166,12 +166,13 @@ def _fit(
     record.update(runner.loops(trainer, module))
     record.update(n_outputs=datamodule.n_outputs, sizes=datamodule.sizes(), loss_params=loss)
     record.update(resumed_from=None if resume is None else str(resume))
-    start = time.perf_counter()
+    start, cpu_start = time.perf_counter(), time.process_time()
     try:
         runner.fit(trainer, module, datamodule, ckpt_path=resume)
     finally:
         record.update(
             train_seconds=round(time.perf_counter() - start, 4),
+            train_cpu_seconds=round(time.process_time() - cpu_start, 4),
             epochs=trainer.current_epoch,
             steps=trainer.global_step,
             history=module.history,
