@@ -11,15 +11,14 @@ from __future__ import annotations
 
 import copy
 import os
-import shutil
 from collections import OrderedDict
-from pathlib import Path
 from typing import Any
 from weakref import proxy
 
 import torch
 from lightning.pytorch.callbacks import Checkpoint, EarlyStopping
 
+from lossbench.checkpoint_io import copy_checkpoint
 from lossbench.lightning_internals import CheckpointWriter, dump_checkpoint
 
 #: Leaves a snapshot shares with the original: immutable.
@@ -143,10 +142,8 @@ class BestAndLastCheckpoint(CheckpointWriter):
         self.last_model_path = filepath
         best = self.best_model_path
         if best and self.saved_step == trainer.global_step and self.saved_path == best:
-            if trainer.is_global_zero:  # the state of this very step is already on disk
-                partial = Path(filepath).with_suffix(".ckpt.partial")
-                shutil.copyfile(best, partial)
-                os.replace(partial, filepath)
+            if trainer.is_global_zero:  # the state of this very step is already saved
+                copy_checkpoint(trainer.strategy.checkpoint_io, best, filepath)
             trainer.strategy.barrier()
         else:
             self.write_checkpoint(trainer, filepath)

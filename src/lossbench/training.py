@@ -28,6 +28,7 @@ from lightning.pytorch.callbacks import Checkpoint, EarlyStopping, ModelSummary,
 from omegaconf import DictConfig, OmegaConf
 
 from lossbench.checkpoint import CheckpointError, check_resume, load_checkpoint, resume_path
+from lossbench.checkpoint_io import write_in_background
 from lossbench.data.csv_loader import DataError
 from lossbench.data.datamodule import ClassificationDataModule
 from lossbench.distributed import finish_run, prepare
@@ -255,6 +256,7 @@ def build_run_trainer(cfg: DictConfig, output_dir: Path, interactive: bool) -> L
         callbacks=callbacks,
     )
     prepare(trainer, cfg, output_dir)  # DDP children join this run directory; threads fit cores
+    write_in_background(trainer)  # checkpoint files written off the training thread
     return trainer
 
 

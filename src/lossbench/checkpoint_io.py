@@ -1,0 +1,175 @@
+"""Checkpoint files written by a background thread, in order: :class:`BackgroundCheckpointIO`.
+
+    >>> import lightning as L
+    >>> trainer = L.Trainer(logger=False, enable_progress_bar=False, enable_model_summary=False)
+    >>> write_in_background(trainer)
+    True
+    >>> type(trainer.strategy.checkpoint_io).__name__
+    'BackgroundCheckpointIO'
+
+With ``checkpoint.write=every_epoch`` a run writes ``best-epochNNN.ckpt`` when the monitored
+metric improves, removes the previous best, and replaces ``last.ckpt`` every epoch. For a small
+model the file system's part of that takes longer than the serialisation: on ext4, replacing an
+existing file by a rename (how ``last.ckpt`` is replaced atomically) makes the kernel allocate
+and start writing the new file's blocks at once, a few milliseconds on a busy disk, and the
+removal of the previous best as much again; at batch 1024 that was ~0.8 ms per optimizer step.
+
+:class:`BackgroundCheckpointIO` is Lightning's ``TorchCheckpointIO`` (the same file format, read
+by the same ``torch.load``) with the file operations moved to one worker thread:
+
+- the checkpoint is serialised (``torch.save`` into memory) in the caller's thread, so it holds
+  the state of the moment Lightning asked for it, with no copy of the tensors;
+- writing the bytes (to ``<file>.partial``, then renamed into place), removing a file and
+  copying one (:func:`copy_checkpoint`, ``last.ckpt`` as a byte copy of the best file) run on
+  the worker, one after another, in the order asked. Each is atomic, so a run killed at any
+  moment leaves complete files: at worst ``last.ckpt`` of the epoch before, which resumes as
+  exactly as any epoch end does;
+- reading a checkpoint, and the Trainer's teardown (the end of every ``fit``, also after an
+  exception), first wait for the pending writes; an error of the worker is raised there, or
+  at the next request.
+
+Lightning's own ``AsyncCheckpointIO`` also saves in a thread, but clones every tensor first
+(as long as the serialisation here), serialises on the worker while training holds the GIL,
+and removes files synchronously, out of order with its pending saves. Paths that are not local
+files (``s3://...``) are written synchronously by ``TorchCheckpointIO``.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import shutil
+import threading
+from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+import torch
+from lightning.fabric.plugins.io import CheckpointIO, TorchCheckpointIO
+
+__all__ = ["BackgroundCheckpointIO", "copy_checkpoint", "write_in_background"]
+
+PARTIAL = ".partial"
+
+
+def _replace_with_bytes(path: Path, data: bytes) -> None:
+    """Write ``data`` to ``path`` atomically: a ``.partial`` file renamed over it."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    partial = path.with_name(path.name + PARTIAL)
+    with partial.open("wb") as handle:
+        handle.write(data)
+    os.replace(partial, path)
+
+
+def _replace_with_copy(source: Path, target: Path) -> None:
+    """Make ``target`` a byte copy of ``source`` atomically."""
+    partial = target.with_name(target.name + PARTIAL)
+    shutil.copyfile(source, partial)
+    os.replace(partial, target)
+
+
+def _remove(path: Path) -> None:
+    path.unlink(missing_ok=True)
+
+
+def _local(path: Any) -> bool:
+    """Whether ``path`` is a plain local path (a URL such as ``s3://...`` or ``file://...`` is
+    left to fsspec, through ``TorchCheckpointIO``)."""
+    return "://" not in str(path)
+
+
+class BackgroundCheckpointIO(TorchCheckpointIO):
+    """``TorchCheckpointIO`` whose file writes, copies and removals run on one worker thread,
+    in order (see the module's docstring). Install it with :func:`write_in_background`."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._executor: ThreadPoolExecutor | None = None
+        self._error: BaseException | None = None
+        self._last: Future[None] | None = None
+        self._lock = threading.Lock()
+
+    # ------------------------------------------------------------------ the worker
+    def _submit(self, operation: Callable[..., None], *args: Any) -> None:
+        self._raise_error()
+        if self._executor is None:
+            self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="lossbench-ckpt")
+
+        def run() -> None:
+            try:
+                operation(*args)
+            except BaseException as error:  # raised in the training thread, at the next call
+                with self._lock:
+                    self._error = self._error or error
+
+        self._last = self._executor.submit(run)
+
+    def _raise_error(self) -> None:
+        with self._lock:
+            error, self._error = self._error, None
+        if error is not None:
+            raise error
+
+    def wait(self) -> None:
+        """Return once every requested write, copy and removal is done (raising its error)."""
+        if self._last is not None:
+            self._last.result()
+        self._raise_error()
+
+    # ------------------------------------------------------------------ CheckpointIO
+    def save_checkpoint(
+        self, checkpoint: dict[str, Any], path: Any, storage_options: Any | None = None
+    ) -> None:
+        if storage_options is not None or not _local(path):
+            self.wait()
+            super().save_checkpoint(checkpoint, path, storage_options=storage_options)
+            return
+        buffer = io.BytesIO()
+        torch.save(checkpoint, buffer)  # the state of now, before training moves on
+        self._submit(_replace_with_bytes, Path(path), buffer.getvalue())
+
+    def remove_checkpoint(self, path: Any) -> None:
+        if not _local(path):
+            self.wait()
+            super().remove_checkpoint(path)
+            return
+        self._submit(_remove, Path(path))
+
+    def copy_checkpoint(self, source: Any, target: Any) -> None:
+        """Make ``target`` a byte copy of ``source`` once ``source`` is written."""
+        self._submit(_replace_with_copy, Path(source), Path(target))
+
+    def load_checkpoint(self, *args: Any, **kwargs: Any) -> dict[str, Any]:
+        self.wait()
+        return super().load_checkpoint(*args, **kwargs)
+
+    def teardown(self) -> None:
+        """Wait for the pending operations and stop the worker (Lightning calls this at the
+        end of every fit, validate and test, and after an exception)."""
+        if self._executor is not None:
+            self._executor.shutdown(wait=True)
+            self._executor, self._last = None, None
+        self._raise_error()
+
+
+def write_in_background(trainer: Any) -> bool:
+    """Give ``trainer`` a :class:`BackgroundCheckpointIO` where it would write with Lightning's
+    plain ``TorchCheckpointIO`` in a single process; return whether it did. A checkpoint IO of
+    the user's (``trainer.plugins``) or a strategy's own, and runs of several processes (whose
+    other ranks may read the files rank 0 writes), are left as they are."""
+    strategy = trainer.strategy
+    if trainer.world_size != 1 or type(strategy.checkpoint_io) is not TorchCheckpointIO:
+        return False
+    strategy.checkpoint_io = BackgroundCheckpointIO()
+    return True
+
+
+def copy_checkpoint(checkpoint_io: CheckpointIO, source: str, target: str) -> None:
+    """Make ``target`` a byte copy of the checkpoint file ``source``, atomically: on
+    ``checkpoint_io``'s worker after ``source`` is written when it is a
+    :class:`BackgroundCheckpointIO`, else at once."""
+    if isinstance(checkpoint_io, BackgroundCheckpointIO):
+        checkpoint_io.copy_checkpoint(source, target)
+    else:
+        _replace_with_copy(Path(source), Path(target))

@@ -1,0 +1,85 @@
+"""Checkpoint files written by a background thread: the state of the moment asked, in the order
+asked, atomically, with errors raised in the training thread; and who gets the writer."""
+
+from __future__ import annotations
+
+import lightning as L
+import pytest
+import torch
+from lightning.fabric.plugins.io import TorchCheckpointIO
+
+from lossbench.checkpoint import load_checkpoint
+from lossbench.checkpoint_io import BackgroundCheckpointIO, copy_checkpoint, write_in_background
+from lossbench.training import build_run_trainer
+
+
+def _trainer(**kwargs) -> L.Trainer:
+    return L.Trainer(logger=False, enable_progress_bar=False, enable_model_summary=False, **kwargs)
+
+
+def test_the_file_holds_the_state_of_the_moment_it_was_asked_for(tmp_path):
+    io = BackgroundCheckpointIO()
+    weights = torch.zeros(3)
+    io.save_checkpoint({"w": weights, "epoch": 1}, tmp_path / "a.ckpt")
+    weights.add_(1)  # training moves on before the worker writes
+    io.teardown()
+    saved = load_checkpoint(tmp_path / "a.ckpt")
+    assert saved["epoch"] == 1 and saved["w"].tolist() == [0.0, 0.0, 0.0]
+
+
+def test_writes_copies_and_removals_run_in_the_order_asked(tmp_path):
+    io = BackgroundCheckpointIO()
+    best, last, older = tmp_path / "best-epoch001.ckpt", tmp_path / "last.ckpt", tmp_path / "old"
+    older.write_bytes(b"an earlier best")
+    for epoch in range(5):  # each epoch: a new best, the old one removed, last.ckpt its copy
+        io.save_checkpoint({"epoch": epoch}, best)
+        io.remove_checkpoint(older)
+        copy_checkpoint(io, str(best), str(last))
+    assert io.load_checkpoint(last)["epoch"] == 4  # a read waits for the pending writes
+    io.teardown()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["best-epoch001.ckpt", "last.ckpt"]
+    assert last.read_bytes() == best.read_bytes()
+
+
+def test_a_failed_write_is_raised_in_the_training_thread(tmp_path):
+    io = BackgroundCheckpointIO()
+    (tmp_path / "not_a_dir").write_text("a file where the checkpoint folder should be")
+    io.save_checkpoint({"epoch": 0}, tmp_path / "not_a_dir" / "last.ckpt")
+    with pytest.raises(OSError):
+        io.teardown()
+    io.save_checkpoint({"epoch": 1}, tmp_path / "ok.ckpt")  # the error was raised once
+    io.teardown()
+    assert load_checkpoint(tmp_path / "ok.ckpt")["epoch"] == 1
+
+
+def test_without_a_background_writer_the_copy_is_made_at_once(tmp_path):
+    (tmp_path / "best.ckpt").write_bytes(b"checkpoint bytes")
+    copy_checkpoint(TorchCheckpointIO(), str(tmp_path / "best.ckpt"), str(tmp_path / "last.ckpt"))
+    assert (tmp_path / "last.ckpt").read_bytes() == b"checkpoint bytes"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["best.ckpt", "last.ckpt"]
+
+
+def test_a_single_process_run_writes_in_the_background(make_cfg, tmp_path):
+    trainer = build_run_trainer(make_cfg("data=iris"), tmp_path, interactive=False)
+    assert isinstance(trainer.strategy.checkpoint_io, BackgroundCheckpointIO)
+
+
+class _UsersIO(TorchCheckpointIO):
+    """A checkpoint IO of the user's own (trainer.plugins)."""
+
+
+@pytest.mark.parametrize(
+    "kwargs",
+    [
+        pytest.param({"plugins": [_UsersIO()]}, id="users-checkpoint-io"),
+        pytest.param(
+            {"strategy": "ddp", "accelerator": "cpu", "devices": 2}, id="several-processes"
+        ),
+    ],
+)
+def test_other_checkpoint_ios_and_several_processes_are_left_alone(kwargs):
+    trainer = _trainer(**kwargs)
+    before = type(trainer.strategy.checkpoint_io)
+    assert write_in_background(trainer) is False
+    assert type(trainer.strategy.checkpoint_io) is before
+    assert write_in_background(_trainer()) is True
