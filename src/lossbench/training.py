@@ -72,6 +72,7 @@ def base_record(cfg: DictConfig, task: str | None) -> dict[str, Any]:
         "epochs": 0,
         "steps": 0,
         "train_seconds": 0.0,
+        "train_cpu_seconds": 0.0,
         "stopped_by": "failed",
     }
 

@@ -3,10 +3,11 @@
     >>> records = train_group([cfg_seed0, cfg_seed1], [run_dir0, run_dir1])  # doctest: +SKIP
 
 Each member gets what :func:`lossbench.training.train` gives a run alone: its run directory with
-``config.yaml``, ``metrics.json`` (the same fields, plus ``group_size``; ``train_seconds`` is
-the group's fit time), the best and last checkpoints (written when training ends, as
-``checkpoint.write=at_end`` does, with the content its run alone's have: they resume, see
-:mod:`lossbench.vectorized.checkpoints`) and, with ``logger=csv``, ``logs/metrics.csv``. A config
+``config.yaml``, ``metrics.json`` (the same fields, plus ``group_size``; ``train_seconds`` and
+``train_cpu_seconds`` are the group's fit time), the best and last checkpoints (written when
+training ends, as ``checkpoint.write=at_end`` does, with the content its run alone's have: they
+resume, see :mod:`lossbench.vectorized.checkpoints`) and, with ``logger=csv``,
+``logs/metrics.csv``. A config
 that is refused, or a member whose loss turns non-finite, is recorded as failed with the
 message a run alone records; the other members go on.
 """
@@ -88,7 +89,7 @@ def train_group(
         default_root_dir=members[0].output_dir,
     )
     module = VectorizedModule(members, minibatch_size=cfg.data.batch_size)
-    start = time.perf_counter()
+    start, cpu_start = time.perf_counter(), time.process_time()
     failure: Exception | None = None
     try:
         with warnings.catch_warnings():
@@ -99,11 +100,12 @@ def train_group(
     except Exception as error:  # recorded for every member still training
         failure = error
     seconds = round(time.perf_counter() - start, 4)
+    cpu_seconds = round(time.process_time() - cpu_start, 4)
     batches = _batches(members[0])
     for position, member in enumerate(members):
         if failure is not None and member.error is None and position in module.alive:
             member.error = f"{type(failure).__name__}: {failure}"
-        _finish(member, seconds, batches)
+        _finish(member, seconds, cpu_seconds, batches)
     return records
 
 
@@ -185,11 +187,15 @@ def _batches(member: Member) -> int:
     return -(-rows // size)
 
 
-def _finish(member: Member, seconds: float, batches: int) -> None:
+def _finish(member: Member, seconds: float, cpu_seconds: float, batches: int) -> None:
     """Evaluate the member's best epoch, write its checkpoints, logs and record."""
     record, cfg = member.record, member.cfg
     record.update(
-        train_seconds=seconds, epochs=member.epochs, steps=member.steps, history=member.history
+        train_seconds=seconds,
+        train_cpu_seconds=cpu_seconds,
+        epochs=member.epochs,
+        steps=member.steps,
+        history=member.history,
     )
     write = cfg.checkpoint.write != "never"
     best_path = None
