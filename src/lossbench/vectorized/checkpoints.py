@@ -34,6 +34,7 @@ from typing import Any
 
 import lightning
 import torch
+from lightning.fabric.utilities.apply_func import move_data_to_device
 
 from lossbench.callbacks import run_checkpoint
 from lossbench.checkpoint_format import (
@@ -81,7 +82,8 @@ def save_checkpoint(
         at_end = kind == "last" and member.cfg.checkpoint.write == "at_end"
         checkpoint[LOOPS_KEY] = loops_after_fit(training.loops) if at_end else training.loops
         checkpoint[CALLBACKS_KEY] = callback_states(member, kind, training)
-        checkpoint[OPTIMIZER_STATES_KEY] = [_cpu(optimizer_state(member, training))]
+        state = optimizer_state(member, training)
+        checkpoint[OPTIMIZER_STATES_KEY] = [move_data_to_device(state, torch.device("cpu"))]
         checkpoint[LR_SCHEDULERS_KEY] = []
     checkpoint[HPARAMS_NAME_KEY] = "kwargs"
     checkpoint[HPARAMS_KEY] = dict(module.hparams)
@@ -146,13 +148,3 @@ def callback_states(member: Member, kind: str, training: TrainingState) -> dict[
         states[member.early_stop.state_key] = training.early_stopping
     states[callback.state_key] = callback.state_dict()
     return states
-
-
-def _cpu(value: Any) -> Any:
-    if isinstance(value, torch.Tensor):
-        return value.cpu()
-    if isinstance(value, dict):
-        return {k: _cpu(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_cpu(v) for v in value]
-    return value
