@@ -81,17 +81,26 @@ class Member:
     best_state: dict[str, torch.Tensor] | None = None
     #: Its weights when it stopped (last.ckpt).
     last_state: dict[str, torch.Tensor] | None = None
+    #: During the fit, those weights as a copy of the member's ``(P,)`` row of the stack:
+    #: one copy per improvement; made into ``best_state`` / ``last_state`` once, after the fit
+    #: (:meth:`lossbench.vectorized.module.VectorizedModule.member_states`).
+    best_row: torch.Tensor | None = None
+    last_row: torch.Tensor | None = None
     #: What resuming needs beside the weights (optimizer, loops, callbacks) at those points.
     best_training: TrainingState | None = None
     last_training: TrainingState | None = None
     epochs: int = 0
     steps: int = 0
     error: str | None = None
+    #: ``checkpoint.write`` and ``optimizer.lr``, read once (not from the config every epoch).
+    write: str = "at_end"
+    lr: float = 0.0
 
     @classmethod
     def of(cls, cfg: DictConfig, output_dir: Path, record: dict[str, Any]) -> Member:
         monitor = cfg.checkpoint.monitor or cfg.optimized_metric
         member = cls(cfg, Path(output_dir), record, checkpoint_monitor=monitor)
+        member.write, member.lr = cfg.checkpoint.write, float(cfg.optimizer.lr)
         member.best = BestEpoch(cfg.checkpoint.mode or metric_mode(monitor))
         if cfg.early_stopping.enabled:
             member.stop_monitor = cfg.early_stopping.monitor or cfg.optimized_metric
@@ -110,7 +119,7 @@ class Member:
         for key, value in values.items():
             self.history.setdefault(key, []).append(value)
         # A run alone records its learning rate per epoch; a member's is constant (no scheduler).
-        self.history.setdefault("train/lr", []).append(float(self.cfg.optimizer.lr))
+        self.history.setdefault("train/lr", []).append(self.lr)
         self.epochs, self.steps = epoch + 1, steps
         improved = self.best.update(_monitored(values, self.checkpoint_monitor), epoch)
         stop = False

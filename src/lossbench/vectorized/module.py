@@ -119,6 +119,11 @@ class VectorizedModule(L.LightningModule):
             member.datamodule.tensors = {
                 k: tuple(t.to(device) for t in v) for k, v in tensors.items()
             }
+        #: Each member's whole training split in one shuffled batch, drawn per epoch.
+        self._loaders = [
+            IndexBatchLoader(m.datamodule.tensors["train"], None, shuffle=True, seed=m.cfg.seed)
+            for m in self.members
+        ]
         if self.batched_values:
             splits = [self.members[k].datamodule.tensors["val"] for k in self.alive]
             self._val = tuple(_stack(parts) for parts in zip(*splits, strict=True))
@@ -156,10 +161,7 @@ class VectorizedModule(L.LightningModule):
         each in the order its run alone draws (``IndexBatchLoader`` with its seed and epoch)."""
         epochs = []
         for k in self.alive:
-            member = self.members[k]
-            loader = IndexBatchLoader(
-                member.datamodule.tensors["train"], None, shuffle=True, seed=member.cfg.seed
-            )
+            loader = self._loaders[k]
             loader.set_epoch(self.current_epoch)
             epochs.append(next(iter(loader)))
         return tuple(_stack(parts) for parts in zip(*epochs, strict=True))
@@ -222,18 +224,18 @@ class VectorizedModule(L.LightningModule):
                     keep = {"train/loss", "val/loss", *member.module.callback_metrics}
                     values = {k: v for k, v in values.items() if k in keep}
             improved, stop = member.end_epoch(values, epoch, steps)
-            last = stop or member.cfg.checkpoint.write == "every_epoch"
-            if batched is not None and (improved or last):  # its module holds older weights
-                self._load_member(member, position)
+            last = stop or member.write == "every_epoch"
             training = None
-            if (improved or last) and member.cfg.checkpoint.write != "never":
+            if (improved or last) and member.write != "never":
                 training = self._training_state(member, position, epoch)
                 self._pending.append(training)
+            if improved or last:  # the weights now, as a row (member_states makes them a state)
+                row = self.stacked.flat[position].detach().clone()
             if improved:
-                member.best_state = _clone(member.module.state_dict())
+                member.best_row = row
                 member.best_training = training
             if last:  # last.ckpt's weights
-                member.last_state = _clone(member.module.state_dict())
+                member.last_row = row
                 member.last_training = training
             if stop:
                 leaving.append(position)
@@ -256,9 +258,8 @@ class VectorizedModule(L.LightningModule):
         loops = loop_states(self.trainer) if self.alive else None
         for position, k in enumerate(self.alive):  # trained to max_epochs
             member = self.members[k]
-            self._load_member(member, position)
-            member.last_state = _clone(member.module.state_dict())
-            if member.cfg.checkpoint.write == "at_end":  # last.ckpt as saved when the fit ends
+            member.last_row = self.stacked.flat[position].detach().clone()
+            if member.write == "at_end":  # last.ckpt as saved when the fit ends
                 training = self._training_state(member, position, self.current_epoch - 1)
                 training.loops = loops
                 member.last_training = training
@@ -295,10 +296,27 @@ class VectorizedModule(L.LightningModule):
     # ------------------------------------------------------------------ per member
     def _load_member(self, member: Member, position: int) -> None:
         """Write the member's slice of the stacked weights into its own module."""
+        self._load_weights(member, self.stacked.member_state(position))
+
+    @staticmethod
+    def _load_weights(member: Member, weights: dict[str, torch.Tensor]) -> None:
         with torch.no_grad():
             own = dict(member.module.model.named_parameters())
-            for name, value in self.stacked.member_state(position).items():
+            for name, value in weights.items():
                 own[name].copy_(value)
+
+    def member_states(self) -> None:
+        """Make every member's kept rows (:attr:`Member.best_row`, :attr:`Member.last_row`)
+        into the ``state_dict`` of its module with those weights (``best_state``,
+        ``last_state``); the module keeps its best weights. Called once, after the fit."""
+        for member in self.members:
+            for kind in ("last", "best"):
+                row = getattr(member, f"{kind}_row")
+                if row is None:
+                    continue
+                self._load_weights(member, self.stacked.unflatten(row))
+                setattr(member, f"{kind}_state", _clone(member.module.state_dict()))
+                setattr(member, f"{kind}_row", None)
 
     def _validate(self, member: Member, position: int) -> dict[str, float]:
         """The member's ``val/*`` of this epoch, computed by its own module (the inline

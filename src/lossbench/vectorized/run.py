@@ -101,6 +101,7 @@ def train_group(
         failure = error
     seconds = round(time.perf_counter() - start, 4)
     cpu_seconds = round(time.process_time() - cpu_start, 4)
+    module.member_states()
     batches = _batches(members[0])
     for position, member in enumerate(members):
         if failure is not None and member.error is None and position in module.alive:
