@@ -76,6 +76,35 @@ def count_markers(sweep_dir: str | Path, since: float = 0.0) -> dict[str, int]:
     return counts
 
 
+def outcome_of(sweep_dir: str | Path, job_id: str | int) -> str | None:
+    """How job ``job_id`` of the sweep in ``sweep_dir`` ended (:func:`mark_job`), or None."""
+    folder = Path(sweep_dir) / MARKER_DIR
+    return next((o for o in OUTCOMES if (folder / f"{job_id}.{o}").exists()), None)
+
+
+def add_jobs(sweep_dir: str | Path, name: str, count: int) -> Path:
+    """Record that the sweep in ``sweep_dir`` added ``count`` jobs to those it started with
+    (a sweeper that widens a grid), under ``name``; a watcher adds them to its total."""
+    folder = Path(sweep_dir) / MARKER_DIR
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"{name}.added"
+    path.write_text(str(int(count)))
+    return path
+
+
+def added_jobs(sweep_dir: str | Path, since: float = 0.0) -> int:
+    """The jobs added (:func:`add_jobs`) at or after ``since``."""
+    folder = Path(sweep_dir) / MARKER_DIR
+    if not folder.is_dir():
+        return 0
+    total = 0
+    for path in folder.glob("*.added"):
+        with contextlib.suppress(FileNotFoundError, ValueError):
+            if path.stat().st_mtime >= since:
+                total += int(path.read_text())
+    return total
+
+
 def format_duration(seconds: float) -> str:
     """``42 s``, ``3 min 20 s``, ``1 h 05 min``."""
     seconds = max(0, round(seconds))
@@ -172,12 +201,14 @@ class StudyWatch:
     ) -> None:
         self.sweep_dir, self.poll_s, self.final = sweep_dir, poll_s, final or summary
         self.progress = StudyProgress(total, stream=stream, min_interval_s=min_interval_s)
+        self.base_total = total  # the sweep's jobs; a widened grid adds some (add_jobs)
         self.since = time.time() - 1.0  # file systems keep coarse modification times
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._poll, name="lossbench-progress", daemon=True)
 
     def _show(self, *, force: bool = False) -> dict[str, int]:
         counts = count_markers(self.sweep_dir, self.since)
+        self.progress.total = self.base_total + added_jobs(self.sweep_dir, self.since)
         done, failed = sum(counts.values()), sum(counts[o] for o in FAILED)
         self.progress.update(done, failed, force=force)
         return counts

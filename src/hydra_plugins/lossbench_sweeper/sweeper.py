@@ -30,6 +30,21 @@ need another model than the rest (the dense data sets train ``model=conv``) says
 
 and those jobs get ``model=conv`` (replacing a ``model=`` override of their own, if any).
 
+``widen`` trains more learning rates where a study's grid was too narrow: after the sweep, for
+each data set x setup whose best rate on validation (mean over seeds of the optimized metric,
+the rule ``lossbench-report`` chooses by) is the smallest or largest of the grid, the next rate
+beyond that end is trained for every seed, and so on, at most ``steps`` rates beyond each end
+(:mod:`lossbench.tuning_grid`); a data set x setup whose runs all failed is tried at smaller
+rates, one refused at every rate is not:
+
+    hydra:
+      sweeper:
+        params:
+          optimizer.lr: 0.0003,0.001,0.003,0.01,0.03
+        widen:
+          key: optimizer.lr   # null: the grid stays as given
+          steps: 2            # 0.0003 chosen: 0.0001 is trained; chosen again: 3e-05
+
 No ``from __future__ import annotations`` here: Hydra loads plugin modules without registering
 them in ``sys.modules``, where dataclasses look string annotations up.
 """
@@ -37,15 +52,25 @@ them in ``sys.modules``, where dataclasses look string annotations up.
 import logging
 import time
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Any
 
 from hydra._internal.core_plugins.basic_sweeper import BasicSweeper
 from hydra.core.config_store import ConfigStore
+from hydra.core.override_parser.overrides_parser import OverridesParser
+from hydra.core.utils import JobReturn, JobStatus
 
 log = logging.getLogger(__name__)
 
 #: ``hydra.sweeper.check``: which jobs are composed before the sweep starts.
 CHECKS = ("values", "all")
+
+
+@dataclass
+class WidenConf:
+    key: str | None = None  # the tuned parameter (optimizer.lr); null: the grid stays as given
+    steps: int = 2  # at most this many values beyond each end of its grid
+    replicates: list[str] = field(default_factory=lambda: ["seed"])  # repeats of one cell
 
 
 @dataclass
@@ -56,6 +81,7 @@ class LossbenchSweeperConf:
     check: str = "values"  # values | all
     # {parameter: {value: [overrides]}}: overrides added to every job with parameter=value
     linked: dict[str, dict[str, list[str]]] | None = None
+    widen: WidenConf = field(default_factory=WidenConf)
 
 
 ConfigStore.instance().store(
@@ -109,6 +135,7 @@ class LossbenchSweeper(BasicSweeper):
         params: dict[str, str] | None = None,
         check: str = "values",
         linked: Mapping[str, Mapping[str, Sequence[str]]] | None = None,
+        widen: Mapping[str, Any] | None = None,
     ) -> None:
         if check not in CHECKS:
             raise ValueError(
@@ -119,6 +146,85 @@ class LossbenchSweeper(BasicSweeper):
         super().__init__(max_batch_size=max_batch_size, params=params)
         self.check = check
         self.linked = {k: dict(v or {}) for k, v in (linked or {}).items()}
+        widen = dict(widen or {})
+        self.widen_key: str | None = widen.get("key")
+        self.widen_steps = widen.get("steps", 2)
+        self.replicates = tuple(widen.get("replicates") or ("seed",))
+
+    def sweep(self, arguments: list[str]) -> Any:
+        """Hydra's sweep; then, with ``widen.key``, the rounds that widen its grid. A
+        ``widen`` that cannot work is refused (exit status 2) before any job starts."""
+        from lossbench.errors import UserInputError, refusing
+
+        with refusing():
+            steps = self.widen_steps
+            if isinstance(steps, bool) or not isinstance(steps, int) or steps < 0:
+                raise UserInputError(
+                    f"hydra.sweeper.widen.steps={steps!r} must be a whole number >= 0: how many "
+                    "values beyond each end of the grid may be added (0: the grid stays as "
+                    "given)."
+                )
+            if self.widen_key and self.widen_steps:
+                self._check_widened(arguments)
+        returns = super().sweep(arguments)
+        if not (self.widen_key and self.widen_steps):
+            return returns
+        from lossbench.metric_names import metric_mode
+        from lossbench.progress import add_jobs, outcome_of
+        from lossbench.tuning_grid import extension_jobs
+
+        mode = metric_mode(str(self.config.get("optimized_metric", "val/nll")))
+        sweep_dir = str(self.config.hydra.sweep.dir)
+        done = [(list(r.overrides), _value(r)) for batch in returns for r in batch]
+        for step in range(1, self.widen_steps + 1):
+            # refused jobs (a setup the task cannot train) say nothing about rates
+            tried = [
+                job
+                for number, job in enumerate(done)
+                if job[1] is not None or outcome_of(sweep_dir, number) != "refused"
+            ]
+            batch = extension_jobs(tried, key=self.widen_key, replicates=self.replicates, mode=mode)
+            if not batch:
+                break
+            log.info(
+                "widening the grid of %s (step %d of %d): %d jobs where the chosen value was "
+                "at an end of the grid",
+                self.widen_key,
+                step,
+                self.widen_steps,
+                len(batch),
+            )
+            add_jobs(sweep_dir, f"widen{step}", len(batch))
+            self.validate_batch_is_legal(batch)
+            results = self.launcher.launch(batch, initial_job_idx=len(done))
+            done += [(list(r.overrides), _value(r)) for r in results]
+            returns.append(results)
+        return returns
+
+    def _check_widened(self, arguments: Sequence[str]) -> None:
+        """Refuse a ``widen.key`` that is not swept over at least two positive numbers."""
+        lines = [f"{k}={v}" for k, v in (self.params or {}).items()] + list(arguments)
+        parsed = OverridesParser.create().parse_overrides(lines)
+        swept = {o.key_or_group: o for o in parsed if o.is_sweep_override()}
+        override = swept.get(self.widen_key)
+        values: list[str] = []
+        if override is not None and override.is_discrete_sweep():
+            values = list(override.sweep_string_iterator())
+        try:
+            numbers = [float(v) for v in values]
+        except ValueError:
+            numbers = []
+        if len(numbers) < 2 or min(numbers) <= 0:
+            from lossbench.errors import UserInputError
+
+            given = ",".join(values) if values else "not swept"
+            raise UserInputError(
+                f"hydra.sweeper.widen.key={self.widen_key!r}: its grid is {given}, but widening "
+                "needs a sweep over at least two positive numbers (e.g. "
+                f"{self.widen_key}=0.001,0.003,0.01). Sweep it, or set "
+                "hydra.sweeper.widen.key=null to keep the grid as given. Swept here: "
+                f"{', '.join(swept) or 'nothing'}."
+            )
 
     def get_job_batch(self) -> list[list[str]]:
         batch = super().get_job_batch()
@@ -136,3 +242,11 @@ class LossbenchSweeper(BasicSweeper):
             len(batch),
             time.perf_counter() - start,
         )
+
+
+def _value(result: JobReturn) -> float | None:
+    """A job's value (its optimized metric), or None for a job that failed or has none."""
+    if result.status != JobStatus.COMPLETED:
+        return None
+    value = result.return_value
+    return float(value) if isinstance(value, int | float) and not isinstance(value, bool) else None

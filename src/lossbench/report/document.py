@@ -320,7 +320,10 @@ def build_document(study: Study) -> list[Block]:
         Text(
             f"Ranked by `{study.metric}` ({DIRECTION[mode]}), mean over seeds, at each setup's "
             f"learning rate chosen on the validation split (best mean `{select_on}`; the test "
-            "split is never used to choose). A setup is **tied** with the best when a paired "
+            "split is never used to choose; a rate marked *grid edge* is the smallest or "
+            "largest the setup was trained at, and a better one may lie beyond it: the fair "
+            "studies widen their grid there, `hydra.sweeper.widen`). A setup is **tied** with "
+            "the best when a paired "
             "t-test over shared seeds finds no difference at "
             f"α = {ALPHA} after Holm's correction over the setups compared with the best; where "
             "no paired test is possible (fewer than 2 shared seeds, or the same difference on "

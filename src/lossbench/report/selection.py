@@ -27,6 +27,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from lossbench.tuning_grid import rate_key
+
 #: A run has converged "within 1 %" at the first epoch whose validation value is within this
 #: fraction of its best value.
 WITHIN = 0.01
@@ -38,16 +40,15 @@ def selection_metric(metric: str) -> str:
 
 
 def _candidate_key(group: pd.DataFrame, column: str, mode: str) -> tuple[int, float]:
-    """Sort key of one learning rate: (runs without a value, mean value in the better-first
-    direction); NaN means sort last."""
-    done = group[group["status"] == "completed"]
-    values = done[column].dropna() if column in done else pd.Series(dtype=float)
-    values = values[np.isfinite(values.astype(float))]
-    missing = len(group) - len(values)
-    if values.empty:
-        return missing, math.inf
-    mean = float(values.mean())
-    return missing, mean if mode == "min" else -mean
+    """Sort key of one learning rate (:func:`lossbench.tuning_grid.rate_key`, the rule the
+    sweeper widens the grid by): (runs without a value, mean value in the better-first
+    direction); a run that did not complete has no value."""
+    values = group[column] if column in group else pd.Series(math.nan, index=group.index)
+    completed = group["status"] == "completed"
+    return rate_key(
+        [float(v) if ok and pd.notna(v) else None for v, ok in zip(values, completed, strict=True)],
+        mode,
+    )
 
 
 def select_learning_rates(

@@ -1,0 +1,157 @@
+"""A study's learning-rate grid, widened where its chosen rate lies at an edge.
+
+A fair study tunes every setup over the same grid of learning rates and chooses, per data set
+and setup (a *cell*), the rate whose runs have the best mean validation value over seeds
+(:func:`rate_key`; ``lossbench-report`` chooses with the same rule). A rate chosen at either end
+of the grid says that the best rate may lie beyond it: the setup would then be judged at a rate
+that is not its best. lossbench's sweeper (``hydra.sweeper.widen``) therefore trains, after the
+grid, the next rate beyond that end for every seed of such a cell, and repeats, at most
+``steps`` rates beyond each end:
+
+    >>> jobs = [
+    ...     (["data=wine", "optimizer.lr=0.001", "seed=0"], 0.20),
+    ...     (["data=wine", "optimizer.lr=0.001", "seed=1"], 0.22),
+    ...     (["data=wine", "optimizer.lr=0.003", "seed=0"], 0.30),
+    ...     (["data=wine", "optimizer.lr=0.003", "seed=1"], 0.31),
+    ... ]
+    >>> extension_jobs(jobs, key="optimizer.lr", replicates=("seed",), mode="min")
+    [['data=wine', 'optimizer.lr=0.0003', 'seed=0'], ['data=wine', 'optimizer.lr=0.0003', 'seed=1']]
+
+The next rate continues the grid's spacing at that end and is rounded to a round number
+(1, 2, 3 or 5 times a power of ten) when one lies within a fifth of that step:
+:func:`next_rate`.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Sequence
+
+#: Round numbers per decade that a rate beyond the grid is rounded to.
+ROUND = (1.0, 2.0, 3.0, 5.0)
+#: How far (a fraction of the grid's step, in log10) rounding may move a rate.
+ROUNDING_TOLERANCE = 0.2
+
+
+def rate_key(values: Iterable[float | None], mode: str) -> tuple[int, float]:
+    """Sort key of one learning rate from its runs' validation values (None or NaN: a run that
+    failed or has no value): (runs without a value, mean of the others in the better-first
+    direction). The rate with the smallest key is chosen; a rate with failures only when every
+    rate has them.
+
+        >>> rate_key([0.2, 0.4], "min"), rate_key([0.2, None], "min"), rate_key([0.9], "max")
+        ((0, 0.30000000000000004), (1, 0.2), (0, -0.9))
+        >>> rate_key([None], "min")
+        (1, inf)
+    """
+    values = list(values)
+    finite = [float(v) for v in values if v is not None and math.isfinite(float(v))]
+    missing = len(values) - len(finite)
+    if not finite:
+        return missing, math.inf
+    mean = sum(finite) / len(finite)
+    return missing, mean if mode == "min" else -mean
+
+
+def choose_rate(values_by_rate: dict[float, Sequence[float | None]], mode: str) -> float:
+    """The chosen rate: the smallest :func:`rate_key`, then the smallest rate.
+
+    >>> choose_rate({0.001: [0.2, 0.3], 0.01: [0.1, None]}, "min")
+    0.001
+    """
+    return min(values_by_rate, key=lambda lr: (*rate_key(values_by_rate[lr], mode), lr))
+
+
+def next_rate(rates: Sequence[float], side: str) -> float:
+    """The rate one grid step beyond the ``side`` ("low" or "high") end of ``rates``.
+
+    The step is the log-spacing of the two rates at that end; the result is rounded to a round
+    number (:data:`ROUND`) within :data:`ROUNDING_TOLERANCE` of a step, else kept as computed
+    (to 3 significant digits).
+
+        >>> next_rate([0.0003, 0.001, 0.003], "low"), next_rate([0.01, 0.03], "high")
+        (0.0001, 0.1)
+        >>> next_rate([0.001, 0.002], "high"), next_rate([0.25, 0.5], "low")
+        (0.004, 0.125)
+    """
+    ordered = sorted(rates)
+    if len(ordered) < 2 or ordered[0] <= 0:
+        raise ValueError(f"a grid of at least two positive rates is needed, got {list(rates)}")
+    if side == "low":
+        step = math.log10(ordered[1] / ordered[0])
+        target = math.log10(ordered[0]) - step
+    elif side == "high":
+        step = math.log10(ordered[-1] / ordered[-2])
+        target = math.log10(ordered[-1]) + step
+    else:
+        raise ValueError(f"side must be 'low' or 'high', got {side!r}")
+    decade = math.floor(target)
+    candidates = [m * 10.0**e for e in (decade - 1, decade, decade + 1) for m in ROUND]
+    best = min(candidates, key=lambda c: abs(math.log10(c) - target))
+    if abs(math.log10(best) - target) <= ROUNDING_TOLERANCE * step:
+        return float(f"{best:.1g}")
+    return float(f"{10.0**target:.3g}")
+
+
+def _split(override: str) -> tuple[str, str]:
+    key, _, value = override.partition("=")
+    return key.lstrip("+~"), value
+
+
+def extension_jobs(
+    jobs: Sequence[tuple[Sequence[str], float | None]],
+    *,
+    key: str,
+    replicates: Sequence[str],
+    mode: str,
+) -> list[list[str]]:
+    """The jobs that widen the grid of ``key`` by one rate where a cell's chosen rate is at an
+    edge.
+
+    Args:
+        jobs: every job of the sweep so far: its overrides and its value (the optimized
+            validation metric; None for a failed or refused job).
+        key: the tuned override (``optimizer.lr``).
+        replicates: overrides that repeat a cell's measurement (``seed``): a cell is a
+            combination of every other override.
+        mode: "min" or "max", the direction of the values.
+
+    Returns:
+        New jobs: for each cell of at least two rates whose chosen rate is the smallest
+        (largest), the chosen rate's jobs (one per replicate) with ``key`` set to
+        :func:`next_rate` beyond that end; where every run of the cell failed, the smallest
+        rate's jobs with the next smaller rate. In the order of the cells' first jobs. Leave
+        refused jobs (a setup the task cannot train) out of ``jobs``: they say nothing about
+        rates.
+    """
+    cells: dict[tuple[str, ...], dict[float, list[tuple[Sequence[str], float | None]]]] = {}
+    for overrides, value in jobs:
+        rate = None
+        rest = []
+        for override in overrides:
+            name, text = _split(override)
+            if name == key:
+                rate = float(text)
+            elif name not in replicates:
+                rest.append(override)
+        if rate is None:
+            continue
+        cells.setdefault(tuple(sorted(rest)), {}).setdefault(rate, []).append((overrides, value))
+    new: list[list[str]] = []
+    for by_rate in cells.values():
+        rates = sorted(by_rate)
+        if len(rates) < 2:
+            continue
+        values = {lr: [v for _, v in runs] for lr, runs in by_rate.items()}
+        chosen = choose_rate(values, mode)
+        if math.isinf(rate_key(values[chosen], mode)[1]):
+            side = "low"  # every run failed (a non-finite loss): only smaller steps may help
+            chosen = rates[0]
+        else:
+            side = "low" if chosen == rates[0] else "high" if chosen == rates[-1] else None
+        if side is None:
+            continue
+        rate = next_rate(rates, side)
+        for overrides, _ in by_rate[chosen]:
+            new.append([f"{key}={rate!r}" if _split(o)[0] == key else o for o in overrides])
+    return new

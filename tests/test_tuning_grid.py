@@ -1,0 +1,204 @@
+"""Widening a study's learning-rate grid where the chosen rate lies at an edge: the rule agrees
+with the report's selection, and the sweeper trains the added rates through the real CLI."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from cli_process import run_module
+from lossbench.report.selection import select_learning_rates
+from lossbench.tuning_grid import extension_jobs, next_rate, rate_key
+
+GRID = (0.0003, 0.001, 0.003, 0.01, 0.03)
+
+
+@pytest.mark.parametrize(
+    ("rates", "side", "expected"),
+    [
+        (GRID, "low", 0.0001),
+        (GRID, "high", 0.1),
+        ((0.0001, 0.0003), "low", 3e-05),
+        ((0.03, 0.1), "high", 0.3),
+        ((0.001, 0.01), "low", 0.0001),  # a decade per step
+        ((0.001, 0.002, 0.004), "high", 0.008),  # no round number near: the grid's own step
+        ((0.001, 0.002), "low", 0.0005),
+    ],
+)
+def test_the_next_rate_continues_the_grid_spacing_at_that_end(rates, side, expected):
+    assert next_rate(rates, side) == pytest.approx(expected, rel=1e-12)
+
+
+@pytest.mark.parametrize("rates", [(0.01,), (0.0, 0.01), ()])
+def test_a_grid_that_cannot_be_continued_is_refused(rates):
+    with pytest.raises(ValueError, match="at least two positive rates"):
+        next_rate(rates, "low")
+
+
+def _random_study(seed: int) -> pd.DataFrame:
+    """Runs of 2 data sets x 3 setups x GRID x 3 seeds with random validation values, some
+    failed runs and one cell where every run failed."""
+    rng = np.random.default_rng(seed)
+    rows = []
+    for data in ("wine", "digits"):
+        for setup in ("ce", "bce", "focal"):
+            for lr in GRID:
+                for s in range(3):
+                    failed = rng.random() < 0.1 or (data, setup) == ("digits", "focal")
+                    rows.append(
+                        {
+                            "data": data,
+                            "setup": setup,
+                            "lr": lr,
+                            "seed": s,
+                            "status": "failed" if failed else "completed",
+                            "val/nll": np.nan if failed else float(rng.gamma(2.0, 0.1)),
+                            "test/nll": float(rng.gamma(2.0, 0.1)),
+                        }
+                    )
+    return pd.DataFrame(rows)
+
+
+def _jobs(runs: pd.DataFrame) -> list[tuple[list[str], float | None]]:
+    return [
+        (
+            [
+                f"data={r['data']}",
+                f"setup={r['setup']}",
+                f"optimizer.lr={r['lr']}",
+                f"seed={r['seed']}",
+            ],
+            r["val/nll"] if r["status"] == "completed" else None,
+        )
+        for r in runs.to_dict("records")
+    ]
+
+
+@pytest.mark.parametrize("seed", range(8))
+def test_the_grid_widens_exactly_where_the_report_flags_a_rate_at_the_edge(seed):
+    runs = _random_study(seed)
+    _, chosen = select_learning_rates(runs, "test/nll", "min")
+    new = extension_jobs(_jobs(runs), key="optimizer.lr", replicates=("seed",), mode="min")
+    widened: dict[tuple[str, str], set[float]] = {}
+    for job in new:
+        fields = dict(o.split("=", 1) for o in job)
+        widened.setdefault((fields["data"], fields["setup"]), set()).add(
+            float(fields["optimizer.lr"])
+        )
+        assert fields["seed"] in {"0", "1", "2"}
+    flagged = chosen[chosen["lr_at_edge"]]
+    # every cell the report flags, and the cell whose runs all failed (toward smaller rates)
+    assert set(widened) == {(r.data, r.setup) for r in flagged.itertuples()} | {("digits", "focal")}
+    assert widened[("digits", "focal")] == {next_rate(GRID, "low")}
+    for row in flagged.itertuples():
+        side = "low" if row.lr == GRID[0] else "high"
+        assert widened[(row.data, row.setup)] == {next_rate(GRID, side)}
+        # one job per seed of the chosen rate (the seeds that ran at it)
+        n_seeds = int(
+            (
+                (runs["data"] == row.data) & (runs["setup"] == row.setup) & (runs["lr"] == row.lr)
+            ).sum()
+        )
+        assert (
+            sum(1 for j in new if f"data={row.data}" in j and f"setup={row.setup}" in j) == n_seeds
+        )
+
+
+def test_a_rate_with_a_failed_run_loses_to_any_rate_without_failures():
+    assert rate_key([0.9, 0.9], "min") < rate_key([0.1, None], "min")
+    jobs = [
+        (["optimizer.lr=0.001", "seed=0"], 0.5),
+        (["optimizer.lr=0.001", "seed=1"], 0.5),
+        (["optimizer.lr=0.01", "seed=0"], 0.1),
+        (["optimizer.lr=0.01", "seed=1"], float("nan")),  # diverged
+    ]
+    assert extension_jobs(jobs, key="optimizer.lr", replicates=("seed",), mode="min") == [
+        ["optimizer.lr=0.0001", "seed=0"],
+        ["optimizer.lr=0.0001", "seed=1"],
+    ]
+
+
+def _runs(sweep) -> dict[tuple[str, float, int], dict]:
+    """Records by (setup, lr, seed), read from the directory names ``<setup>-lr<lr>-seed<s>``."""
+    out = {}
+    for path in sweep.glob("*/metrics.json"):
+        setup, lr, seed = path.parent.name.split("-")
+        out[(setup, float(lr.removeprefix("lr")), int(seed.removeprefix("seed")))] = json.loads(
+            path.read_text()
+        )
+    return out
+
+
+WIDENED = (
+    "-m",
+    "hydra/sweeper=lossbench",
+    "hydra/launcher=vectorized",
+    "hydra.launcher.n_jobs=1",
+    "data=iris",
+    # ASL is refused on a multi-class task: its jobs say nothing about rates
+    "setup=logits_cross_entropy,logits_asl",
+    "optimizer.lr=0.3,1.0",  # Adam on iris: the smaller rate wins, at the grid's low end
+    "seed=0,1",
+    "trainer.max_epochs=4",
+    "logger=none",
+    "hydra.sweeper.widen.key=optimizer.lr",
+    "hydra.sweeper.widen.steps=1",
+    "hydra.sweep.dir=sweep",
+    "hydra.sweep.subdir=${setup}-lr${optimizer.lr}-seed${seed}",
+)
+
+
+def test_the_sweeper_trains_the_next_rate_for_every_seed_and_a_rerun_skips_it(tmp_path):
+    result = run_module("lossbench.train", *WIDENED, cwd=tmp_path)
+    assert result.returncode == 0, result.stderr[-3000:]
+    runs = _runs(tmp_path / "sweep")
+    ce = sorted((lr, s) for setup, lr, s in runs if setup == "logits_cross_entropy")
+    assert ce == [(0.1, 0), (0.1, 1), (0.3, 0), (0.3, 1), (1.0, 0), (1.0, 1)]
+    asl = sorted((lr, s) for setup, lr, s in runs if setup == "logits_asl")
+    assert asl == [(0.3, 0), (0.3, 1), (1.0, 0), (1.0, 1)]  # refused: not widened
+    assert all(runs[("logits_asl", *k)]["refused"] for k in asl)
+    val = {
+        lr: np.mean([runs[("logits_cross_entropy", lr, s)]["val/nll"] for s in (0, 1)])
+        for lr in (0.3, 1.0)
+    }
+    assert val[0.3] < val[1.0]  # why 0.1 was added (and not 3.0)
+    assert "widening the grid of optimizer.lr (step 1 of 1): 2 jobs" in result.stdout
+    assert "study: 10/10 jobs ended (6 completed, 0 skipped, 4 refused" in result.stderr
+
+    again = run_module("lossbench.train", *WIDENED, cwd=tmp_path)
+    assert again.returncode == 0, again.stderr[-3000:]
+    assert "10/10 jobs ended (0 completed, 6 skipped, 4 refused" in again.stderr
+
+
+@pytest.mark.parametrize(
+    ("overrides", "words"),
+    [
+        (
+            ("hydra.sweeper.widen.key=optimizer.weight_decay", "optimizer.lr=0.1,0.3"),
+            ["widen.key='optimizer.weight_decay'", "not swept", "widen.key=null"],
+        ),
+        (("hydra.sweeper.widen.key=optimizer.lr", "optimizer.lr=0.1"), ["not swept"]),
+        (("hydra.sweeper.widen.steps=-1", "optimizer.lr=0.1,0.3"), ["widen.steps=-1", ">= 0"]),
+    ],
+)
+def test_a_widening_that_cannot_work_is_refused_before_any_job_runs(tmp_path, overrides, words):
+    result = run_module(
+        "lossbench.train",
+        "-m",
+        "hydra/sweeper=lossbench",
+        "data=iris",
+        "seed=0,1",
+        *overrides,
+        "trainer.max_epochs=1",
+        "logger=none",
+        "hydra.sweep.dir=sweep",
+        cwd=tmp_path,
+    )
+    assert result.returncode == 2
+    assert result.stderr.startswith("lossbench: refused: hydra.sweeper.widen.")
+    assert all(w in result.stderr for w in words), result.stderr[-2000:]
+    assert "Traceback" not in result.stderr
+    assert not list((tmp_path / "sweep").rglob("metrics.json"))
