@@ -169,6 +169,19 @@ def test_the_training_size_is_kept_on_resume_and_checked(runs, tmp_path):
         check_resume(checkpoint, run["ckpt"], module.hparams, full)
 
 
+def test_eval_refuses_a_config_of_another_image_size(runs, tmp_path):
+    from omegaconf import OmegaConf
+
+    from lossbench.evaluate import EvaluationError, evaluate
+
+    run = runs["dense_binary"]
+    config = OmegaConf.load(Path(run["ckpt"]).parents[1] / "config.yaml")
+    config.data.downsample = 2
+    OmegaConf.save(config, tmp_path / "config.yaml")
+    with pytest.raises(EvaluationError, match=r"input_shape: checkpoint \[1, 7, 7\], data \[1, 14"):
+        evaluate(run["ckpt"], config=tmp_path / "config.yaml")
+
+
 def test_a_checkpoint_without_the_training_size_predicts_any_size_with_a_warning(runs, tmp_path):
     run = runs["dense_binary"]
     checkpoint = load_checkpoint(run["ckpt"])
