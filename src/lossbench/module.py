@@ -51,6 +51,7 @@ from lossbench.checkpoint import (
 from lossbench.checkpoint_format import (
     DATA_KEYS,
     HISTORY_KEY,
+    INPUT_SHAPE_KEY,
     METADATA_KEY,
     OPTIONAL_DATA_KEYS,
     RNG_KEY,
@@ -505,7 +506,11 @@ class ClassifierModule(L.LightningModule):
         if all(meta.get(key) is not None for key in DATA_KEYS):
             self.preprocessing = {key: meta[key] for key in ("task", *DATA_KEYS)}
             self.preprocessing.update(
-                {key: meta[key] for key in OPTIONAL_DATA_KEYS if meta.get(key) is not None}
+                {
+                    key: meta[key]
+                    for key in (*OPTIONAL_DATA_KEYS, INPUT_SHAPE_KEY)
+                    if meta.get(key) is not None
+                }
             )
         trainer = attached_trainer(self)
         resuming = trainer is not None and trainer.state.fn == "fit"

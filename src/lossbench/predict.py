@@ -1,7 +1,9 @@
-"""Predict with a trained checkpoint on new rows of a CSV file.
+"""Predict with a trained checkpoint: new rows of a CSV file, or new images of a dense task.
 
     lossbench-predict ckpt_path=outputs/runs/<run>/checkpoints/best-epoch012.ckpt \\
         data=csv data.path=new.csv out=predictions.csv
+    lossbench-predict ckpt_path=outputs/runs/<dense run>/checkpoints/best-epoch004.ckpt \\
+        data=images data.path=images.npy out=maps.npz
 
 The CSV file needs the feature columns the model was trained on, by name and in any order;
 other columns (the label, an id) are ignored. Everything else comes from the checkpoint, not
@@ -20,10 +22,12 @@ The output CSV has one row per input row, in the input's order:
   written as the original label value (a class name, or an integer class id).
 
 A checkpoint of a dense task (``data=mnist_segmentation``, ``data=mnist_ink``: a label per
-pixel) is refused with a message: a CSV row per example cannot hold an image or receive a
-label map. Score images with ``lossbench-eval`` on the run's data, or in Python
-(:meth:`lossbench.module.ClassifierModule.from_checkpoint`, then ``module(images)``:
-``(N, U, H, W)`` scores).
+pixel) predicts images instead: ``data=images data.path=<file>.npy`` (``(N, H, W)`` or
+``(N, C, H, W)`` grey values, preprocessed with the checkpoint's per-channel mean and scale) and
+an ``out`` ending ``.npz`` with ``probabilities``, ``predicted``, ``classes`` and
+``label_names`` (:mod:`lossbench.predict_maps`). Each kind of checkpoint refuses the other's
+input, naming the one it takes. ``out`` defaults to ``predictions.csv`` / ``predictions.npz``
+and never replaces the input file.
 
 Probabilities are float64 from the model's raw scores and its link
 (:func:`lossbench.metrics.to_probabilities`), the same numbers the metrics see; thresholds are
@@ -34,6 +38,7 @@ from __future__ import annotations
 
 import csv
 import os
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, NoReturn
@@ -47,18 +52,21 @@ from lossbench.checkpoint import CheckpointError, load_checkpoint, metadata
 from lossbench.data.csv_loader import _features, _names, _read, _resolve
 from lossbench.data.preprocess import Preprocessor
 from lossbench.data.table import DataError
-from lossbench.errors import refuse, refusing
+from lossbench.errors import format_warning, refuse, refusing
 from lossbench.metrics import THRESHOLD, to_probabilities
 from lossbench.module import ClassifierModule
 from lossbench.tasks import is_dense
 from lossbench.train import config_dir, run_checkpoint_app
 
+#: ``out`` when none is given, by the ``data`` option.
+DEFAULT_OUT = {"csv": "predictions.csv", "images": "predictions.npz"}
+
 
 @dataclass
 class PredictConfig:
     ckpt_path: str = MISSING  # the checkpoint (.ckpt) to predict with
-    data: Any = MISSING  # data=csv data.path=<file>: the rows to predict
-    out: str = "predictions.csv"  # the CSV file to write
+    data: Any = MISSING  # data=csv data.path=<file>.csv, or data=images data.path=<file>.npy
+    out: str | None = None  # the file to write; null: predictions.csv / predictions.npz
 
 
 def _read_features(
@@ -110,13 +118,9 @@ def predict(
     if is_dense(meta["task"]):
         raise CheckpointError(
             f"checkpoint {str(ckpt_path)!r} was trained on a {meta['task']} task (a label for "
-            "every pixel of an image), but lossbench-predict reads feature rows from a CSV file "
-            "and writes one prediction per row, which cannot hold an image or its label map. "
-            "Measure it on its data with lossbench-eval ckpt_path=<file> config=<its run's "
-            ".hydra/config.yaml>, or score images in Python: "
-            "lossbench.module.ClassifierModule.from_checkpoint(...)(images) gives (N, units, H, W) "
-            "scores. "
-            "lossbench-predict takes checkpoints of the tasks: binary, multilabel, multiclass."
+            "every pixel of an image), but a CSV file holds a row of features per example. "
+            "Predict its label maps from images saved with numpy.save: lossbench-predict "
+            "ckpt_path=<file> data=images data.path=<images>.npy out=maps.npz"
         )
     module = ClassifierModule.from_checkpoint(checkpoint, ckpt_path)
     preprocessor = Preprocessor.from_dict(meta)
@@ -172,25 +176,49 @@ def _hydra_main(cfg: DictConfig) -> None:
             "no checkpoint given. Name one with ckpt_path=<file>, e.g. lossbench-predict "
             "ckpt_path=outputs/runs/<run>/checkpoints/best-epoch012.ckpt data.path=new.csv"
         )
-    if cfg.data.get("name") != "csv":
+    name = cfg.data.get("name")
+    if name not in DEFAULT_OUT:
         _fail(
-            f"data={cfg.data.get('name')} is a built-in data set; lossbench-predict reads the "
-            "rows to predict from a CSV file: data=csv data.path=<file>."
+            f"data={name} is a built-in data set; lossbench-predict reads the rows to predict "
+            "from a CSV file (data=csv data.path=<file>.csv) or, for a checkpoint of a dense "
+            "task, images from a NumPy file (data=images data.path=<file>.npy)."
         )
     if OmegaConf.is_missing(cfg.data, "path"):
         _fail(
             "no data given. Name the CSV file of rows to predict with data.path=<file> (it "
-            "needs the model's feature columns, by name)."
+            "needs the model's feature columns, by name), or the .npy file of images with "
+            "data=images data.path=<file>.npy."
         )
+    out = cfg.out or DEFAULT_OUT[name]
+    if name == "images":
+        _predict_images(cfg.ckpt_path, cfg.data.path, out)
+        return
     with refusing():  # CheckpointError, DataError
         columns = predict(cfg.ckpt_path, cfg.data.path, delimiter=cfg.data.get("delimiter"))
-        path = write_predictions(columns, cfg.out, data_path=cfg.data.path)
+        path = write_predictions(columns, out, data_path=cfg.data.path)
     n = len(next(iter(columns.values())))
     print(f"{n} predictions written to {path} (columns: {', '.join(columns)})")
 
 
+def _predict_images(ckpt_path: str, data_path: str, out: str) -> None:
+    from lossbench.predict_maps import check_paths, predict_maps, write_maps
+
+    warnings.formatwarning = format_warning  # type: ignore[assignment]
+    with refusing():  # CheckpointError, DataError
+        check_paths(data_path, out)
+        maps = predict_maps(ckpt_path, data_path)
+        path = write_maps(maps, out)
+    shapes = ", ".join(f"{key} {maps[key].shape}" for key in ("probabilities", "predicted"))
+    print(f"{len(maps['predicted'])} label maps written to {path} ({shapes})")
+
+
 def main() -> None:
     """Console entry point of ``lossbench-predict``."""
+    from hydra.core.config_store import ConfigStore
+
+    from lossbench.predict_maps import ImagesDataConfig
+
+    ConfigStore.instance().store(group="data", name="images", node=ImagesDataConfig)
     run_checkpoint_app("predict_schema", PredictConfig, _hydra_main)
 
 

@@ -31,6 +31,7 @@ from typing import Any
 
 import numpy as np
 
+from lossbench.checkpoint_format import INPUT_SHAPE_KEY
 from lossbench.data.splits import STAGES, Split, check_split_sizes
 from lossbench.data.table import DataError, LoadedTable
 
@@ -116,7 +117,8 @@ def split_dense(
 ) -> tuple[dict[str, Split], dict[str, list]]:
     """Split the images of a dense ``table`` at random into train / val / test and scale their
     grey values to [0, 1]; return the splits and the preprocessing (as checkpoints store it:
-    ``feature_mean`` 0 and ``feature_scale`` 255 per input channel)."""
+    ``feature_mean`` 0 and ``feature_scale`` 255 per input channel, and ``input_shape``: the
+    images' ``[channels, height, width]``, which lossbench-predict checks new images against)."""
     from sklearn.model_selection import train_test_split
 
     n = len(table.labels)
@@ -139,6 +141,6 @@ def split_dense(
         "feature_names": list(table.feature_names),
         "feature_mean": [0.0] * channels,
         "feature_scale": [FULL_SCALE] * channels,
-        "input_shape": list(table.features.shape[1:]),
+        INPUT_SHAPE_KEY: list(table.features.shape[1:]),
     }
     return splits, preprocessing
