@@ -36,9 +36,13 @@ def run_cli_in_process(monkeypatch: pytest.MonkeyPatch, cwd: Path, *args: str) -
         GlobalHydra.instance().clear()
 
 
-def sweep_params(experiment: str) -> dict[str, list[str]]:
+def sweep_params(experiment: str, study: str = "full") -> dict[str, list[str]]:
     with initialize_config_dir(config_dir=str(config_dir()), version_base="1.3"):
-        cfg = compose("train", overrides=[f"experiment={experiment}"], return_hydra_config=True)
+        cfg = compose(
+            "train",
+            overrides=[f"experiment={experiment}", f"study={study}"],
+            return_hydra_config=True,
+        )
     return {k: str(v).split(",") for k, v in cfg.hydra.sweeper.params.items()}
 
 
@@ -120,6 +124,22 @@ def test_study_quick_shortens_training(make_cfg) -> None:
     assert quick.early_stopping.patience < full.early_stopping.patience
     assert full.early_stopping.enabled and quick.early_stopping.enabled
     assert (full.study_variant, quick.study_variant) == ("full", "quick")
+
+
+@pytest.mark.parametrize(
+    "experiment",
+    ["compare_all", "compare_binary", "compare_multiclass", "compare_multilabel", "compare_real"],
+)
+def test_study_quick_sweeps_a_few_of_the_full_study_data_sets_with_the_same_grid(experiment):
+    from lossbench.data.datasets import DATASETS
+
+    full, quick = sweep_params(experiment), sweep_params(experiment, "quick")
+    assert set(quick["data"]) < set(full["data"])
+    # one data set of each task the full study has
+    tasks = {DATASETS[d].task for d in full["data"]}
+    assert {DATASETS[d].task for d in quick["data"]} == tasks and len(quick["data"]) == len(tasks)
+    for key in ("setup", "optimizer.lr", "seed"):
+        assert quick[key] == full[key]
 
 
 def test_every_study_follows_the_fair_protocol(make_cfg) -> None:
