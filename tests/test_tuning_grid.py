@@ -151,7 +151,7 @@ WIDENED = (
 )
 
 
-def test_the_sweeper_trains_the_next_rate_for_every_seed_and_a_rerun_skips_it(tmp_path):
+def test_the_sweeper_trains_the_next_rate_for_every_seed(tmp_path):
     result = run_module("lossbench.train", *WIDENED, cwd=tmp_path)
     assert result.returncode == 0, result.stderr[-3000:]
     runs = _runs(tmp_path / "sweep")
@@ -168,8 +168,15 @@ def test_the_sweeper_trains_the_next_rate_for_every_seed_and_a_rerun_skips_it(tm
     assert "widening the grid of optimizer.lr (step 1 of 1): 2 jobs" in result.stdout
     assert "study: 10/10 jobs ended (6 completed, 0 skipped, 4 refused" in result.stderr
 
+
+@pytest.mark.slow
+def test_a_widened_sweep_run_again_skips_every_completed_job_and_widens_the_same(tmp_path):
+    first = run_module("lossbench.train", *WIDENED, cwd=tmp_path)
+    assert first.returncode == 0, first.stderr[-3000:]
     again = run_module("lossbench.train", *WIDENED, cwd=tmp_path)
     assert again.returncode == 0, again.stderr[-3000:]
+    # the widening jobs are decided again from the skipped jobs' values: the same 2 jobs
+    assert "widening the grid of optimizer.lr (step 1 of 1): 2 jobs" in again.stdout
     assert "10/10 jobs ended (0 completed, 6 skipped, 4 refused" in again.stderr
 
 
