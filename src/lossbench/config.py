@@ -316,8 +316,6 @@ class TrainConfig:
     setup: str | None = None  # a name for the head + loss setup (studies); null: derived
     study_name: str | None = None  # set by experiment configs: outputs/studies/<name>-<variant>
     study_variant: str = "full"  # set by the study group: full or quick
-    # set by experiment configs: the data sets each variant sweeps, {"full": "a,b", "quick": "a"}
-    study_data: dict[str, str] | None = None
     seed: int = 0  # seeds model initialisation and batch order (0 is a seed)
     runner: str = "auto"  # auto | lightning | epoch: how the run is fitted (lossbench.runners)
     training_loop: Any = None  # replaced by runner; kept only to refuse it with directions

@@ -82,6 +82,8 @@ class LossbenchSweeperConf:
     # {parameter: {value: [overrides]}}: overrides added to every job with parameter=value
     linked: dict[str, dict[str, list[str]]] | None = None
     widen: WidenConf = field(default_factory=WidenConf)
+    # {variant: data sets}: what a study's params.data reads, ${hydra.sweeper.study_data.<variant>}
+    study_data: dict[str, str] | None = None
 
 
 ConfigStore.instance().store(
@@ -136,6 +138,7 @@ class LossbenchSweeper(BasicSweeper):
         check: str = "values",
         linked: Mapping[str, Mapping[str, Sequence[str]]] | None = None,
         widen: Mapping[str, Any] | None = None,
+        study_data: Mapping[str, str] | None = None,  # read by params through interpolation
     ) -> None:
         if check not in CHECKS:
             raise ValueError(
