@@ -209,3 +209,16 @@ def test_a_widening_that_cannot_work_is_refused_before_any_job_runs(tmp_path, ov
     assert all(w in result.stderr for w in words), result.stderr[-2000:]
     assert "Traceback" not in result.stderr
     assert not list((tmp_path / "sweep").rglob("metrics.json"))
+
+
+def test_jobs_refused_or_skipped_without_a_value_are_no_evidence_about_rates(tmp_path):
+    from hydra_plugins.lossbench_sweeper.sweeper import evidence
+    from lossbench.progress import mark_job
+
+    jobs = [(["optimizer.lr=0.001"], 0.3), (["optimizer.lr=0.001"], None)] * 3
+    outcomes = ["completed", "failed", "skipped", "refused", "completed", "skipped"]
+    for number, outcome in enumerate(outcomes):
+        mark_job(tmp_path, number, outcome)
+    kept = evidence(jobs, str(tmp_path))
+    # values always count; a job without one only when it failed in training
+    assert kept == [jobs[0], jobs[1], jobs[2], jobs[4]]

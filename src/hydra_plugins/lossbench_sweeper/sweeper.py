@@ -173,19 +173,14 @@ class LossbenchSweeper(BasicSweeper):
         if not (self.widen_key and self.widen_steps):
             return returns
         from lossbench.metric_names import metric_mode
-        from lossbench.progress import add_jobs, outcome_of
+        from lossbench.progress import add_jobs
         from lossbench.tuning_grid import extension_jobs
 
         mode = metric_mode(str(self.config.get("optimized_metric", "val/nll")))
         sweep_dir = str(self.config.hydra.sweep.dir)
         done = [(list(r.overrides), _value(r)) for batch in returns for r in batch]
         for step in range(1, self.widen_steps + 1):
-            # refused jobs (a setup the task cannot train) say nothing about rates
-            tried = [
-                job
-                for number, job in enumerate(done)
-                if job[1] is not None or outcome_of(sweep_dir, number) != "refused"
-            ]
+            tried = evidence(done, sweep_dir)
             batch = extension_jobs(tried, key=self.widen_key, replicates=self.replicates, mode=mode)
             if not batch:
                 break
@@ -245,6 +240,22 @@ class LossbenchSweeper(BasicSweeper):
             len(batch),
             time.perf_counter() - start,
         )
+
+
+def evidence(
+    jobs: Sequence[tuple[list[str], float | None]], sweep_dir: str
+) -> list[tuple[list[str], float | None]]:
+    """The jobs (overrides, value; in job-number order) whose value says something about their
+    rate: a job with a value, or one that failed in training. A job without a value that was
+    refused (a setup the task cannot train) or skipped (its directory holds a run it may not
+    overwrite) is left out (its outcome: :func:`lossbench.progress.outcome_of`)."""
+    from lossbench.progress import outcome_of
+
+    return [
+        job
+        for number, job in enumerate(jobs)
+        if job[1] is not None or outcome_of(sweep_dir, number) not in ("refused", "skipped")
+    ]
 
 
 def _value(result: JobReturn) -> float | None:
