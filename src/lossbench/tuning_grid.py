@@ -59,7 +59,12 @@ def choose_rate(values_by_rate: dict[float, Sequence[float | None]], mode: str) 
     >>> choose_rate({0.001: [0.2, 0.3], 0.01: [0.1, None]}, "min")
     0.001
     """
-    return min(values_by_rate, key=lambda lr: (*rate_key(values_by_rate[lr], mode), lr))
+    return best_rate({lr: rate_key(v, mode) for lr, v in values_by_rate.items()})
+
+
+def best_rate(keys: dict[float, tuple[int, float]]) -> float:
+    """The rate with the smallest :func:`rate_key` (``keys``), ties to the smallest rate."""
+    return min(keys, key=lambda lr: (*keys[lr], lr))
 
 
 def next_rate(rates: Sequence[float], side: str) -> float:

@@ -27,7 +27,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from lossbench.tuning_grid import rate_key
+from lossbench.tuning_grid import best_rate, rate_key
 
 #: A run has converged "within 1 %" at the first epoch whose validation value is within this
 #: fraction of its best value.
@@ -79,7 +79,7 @@ def select_learning_rates(
             rows.append(row | {"lr": math.nan, "lr_grid": "", "lr_at_edge": False})
             continue
         keys = {lr: _candidate_key(group[group["lr"] == lr], column, mode) for lr in rates}
-        chosen = min(rates, key=lambda lr: (*keys[lr], lr))
+        chosen = best_rate(keys)
         runs.loc[group.index[group["lr"] == chosen], "selected"] = True
         runs.loc[group.index[group["lr"].isna()], "selected"] = True  # refused, no config
         value = keys[chosen][1]
