@@ -11,7 +11,7 @@ import pytest
 
 from cli_process import run_module
 from lossbench.report.selection import select_learning_rates
-from lossbench.tuning_grid import extension_jobs, next_rate, rate_key
+from lossbench.tuning_grid import GridWidening, cell_of, extension_jobs, next_rate, rate_key
 
 GRID = (0.0003, 0.001, 0.003, 0.01, 0.03)
 
@@ -107,6 +107,42 @@ def test_the_grid_widens_exactly_where_the_report_flags_a_rate_at_the_edge(seed)
         )
 
 
+def _simulated_values(job: list[str], rng: np.random.Generator) -> float:
+    """A validation value for a widening job: lower at lower rates for even cells."""
+    lr = float(dict(o.split("=", 1) for o in job)["optimizer.lr"])
+    return float(abs(np.log10(lr) + 2.5) + rng.random() * 0.01)
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_widening_cell_by_cell_as_runs_end_gives_the_jobs_of_the_rounds_after_the_sweep(seed):
+    """The launcher asks as jobs end; the sweep-wide rounds ask once everything has ended: each
+    cell gets the same jobs either way, at most ``steps`` rounds beyond each end."""
+    base = _jobs(_random_study(seed))
+    key, reps = "optimizer.lr", ("seed",)
+
+    def value(job: list[str]) -> float:  # the same value for a job whichever way it is asked
+        return _simulated_values(job, np.random.default_rng(abs(hash(tuple(job))) % 2**32))
+
+    rounds = GridWidening(key=key, replicates=reps, mode="min", steps=2)
+    after_sweep = list(base)
+    while new := rounds.next_jobs(after_sweep):
+        after_sweep += [(job, value(job)) for job in new]
+
+    early = GridWidening(key=key, replicates=reps, mode="min", steps=2)
+    cells = list(dict.fromkeys(cell_of(o, key=key, replicates=reps) for o, _ in base))
+    ended: list = []
+    waiting = list(base)
+    for cell in cells:  # the cells end one after another; their widening jobs run at once
+        ended += [j for j in waiting if cell_of(j[0], key=key, replicates=reps) == cell]
+        waiting = [j for j in waiting if cell_of(j[0], key=key, replicates=reps) != cell]
+        while new := early.next_jobs(ended, [o for o, _ in waiting]):
+            assert {cell_of(o, key=key, replicates=reps) for o in new} == {cell}
+            ended += [(job, value(job)) for job in new]
+    assert sorted(map(str, ended)) == sorted(map(str, after_sweep))
+    assert len(after_sweep) > len(base)  # the study widened somewhere
+    assert max(rounds.rounds.values()) <= 2
+
+
 def test_a_rate_with_a_failed_run_loses_to_any_rate_without_failures():
     assert rate_key([0.9, 0.9], "min") < rate_key([0.1, None], "min")
     jobs = [
@@ -165,8 +201,40 @@ def test_the_sweeper_trains_the_next_rate_for_every_seed(tmp_path):
         for lr in (0.3, 1.0)
     }
     assert val[0.3] < val[1.0]  # why 0.1 was added (and not 3.0)
-    assert "widening the grid of optimizer.lr (step 1 of 1): 2 jobs" in result.stdout
+    assert "widening the grid of optimizer.lr: 2 jobs" in result.stdout
     assert "study: 10/10 jobs ended (6 completed, 0 skipped, 4 refused" in result.stderr
+
+
+@pytest.mark.slow
+def test_with_worker_processes_a_cell_widens_while_other_cells_still_train(tmp_path):
+    """Two workers: the quick cell's widening job is launched before the slow cell has ended
+    (the launcher's follow-up)."""
+    args = [a for a in WIDENED if not a.startswith(("hydra.launcher.n_jobs", "setup="))]
+    result = run_module(
+        "lossbench.train",
+        *args,
+        "hydra.launcher.n_jobs=2",
+        "setup=logits_cross_entropy,log_softmax_nll",
+        "+hydra.sweeper.linked.setup={log_softmax_nll: ['trainer.max_epochs=150']}",
+        cwd=tmp_path,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    runs = _runs(tmp_path / "sweep")
+    for setup in ("logits_cross_entropy", "log_softmax_nll"):
+        rates = sorted({lr for s, lr, _ in runs if s == setup})
+        assert len(rates) == 3 and rates[1:] == [0.3, 1.0], rates  # one rate added
+    assert result.stdout.count("widening the grid of optimizer.lr: 2 jobs") == 2
+
+    def ended(setup: str, lr: float) -> float:
+        return max(
+            p.stat().st_mtime
+            for p in (tmp_path / "sweep").glob(f"{setup}-lr{lr}-seed*/metrics.json")
+        )
+
+    # the quick cell's added rate had trained before the slow cell's grid (150 epochs) ended
+    quick_added = min(lr for s, lr, _ in runs if s == "logits_cross_entropy")
+    assert ended("logits_cross_entropy", quick_added) < ended("log_softmax_nll", 0.3)
+    assert "study: 12/12 jobs ended (12 completed" in result.stderr
 
 
 @pytest.mark.slow
@@ -176,7 +244,7 @@ def test_a_widened_sweep_run_again_skips_every_completed_job_and_widens_the_same
     again = run_module("lossbench.train", *WIDENED, cwd=tmp_path)
     assert again.returncode == 0, again.stderr[-3000:]
     # the widening jobs are decided again from the skipped jobs' values: the same 2 jobs
-    assert "widening the grid of optimizer.lr (step 1 of 1): 2 jobs" in again.stdout
+    assert "widening the grid of optimizer.lr: 2 jobs" in again.stdout
     assert "10/10 jobs ended (0 completed, 6 skipped, 4 refused" in again.stderr
 
 
@@ -219,6 +287,6 @@ def test_jobs_refused_or_skipped_without_a_value_are_no_evidence_about_rates(tmp
     outcomes = ["completed", "failed", "skipped", "refused", "completed", "skipped"]
     for number, outcome in enumerate(outcomes):
         mark_job(tmp_path, number, outcome)
-    kept = evidence(jobs, str(tmp_path))
+    kept = evidence([(n, o, v) for n, (o, v) in enumerate(jobs)], str(tmp_path))
     # values always count; a job without one only when it failed in training
     assert kept == [jobs[0], jobs[1], jobs[2], jobs[4]]

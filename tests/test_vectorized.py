@@ -442,7 +442,7 @@ def test_launcher_light_jobs_equal_hydras_own_job_configs_and_files(tmp_path) ->
         for seed in (0, 2)
     ]
     for idx, overrides in enumerate(jobs):
-        job = launcher._light_job(overrides, idx)
+        job = launcher._light_job(launcher._parser.parse_overrides(overrides), idx)
         hydra_config, resolved, output_dir = launcher._compose(overrides, idx)
         assert job.output_dir == output_dir
         assert str(output_dir).endswith(f"lr{overrides[2][13:]}/seed{overrides[3][5:]}")

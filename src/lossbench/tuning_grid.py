@@ -103,6 +103,15 @@ def _split(override: str) -> tuple[str, str]:
     return key.lstrip("+~"), value
 
 
+def cell_of(overrides: Sequence[str], *, key: str, replicates: Sequence[str]) -> tuple[str, ...]:
+    """A job's cell: its overrides other than ``key`` and the ``replicates``, sorted.
+
+    >>> cell_of(["seed=1", "setup=a", "optimizer.lr=0.1"], key="optimizer.lr", replicates=["seed"])
+    ('setup=a',)
+    """
+    return tuple(sorted(o for o in overrides if _split(o)[0] not in (key, *replicates)))
+
+
 def extension_jobs(
     jobs: Sequence[tuple[Sequence[str], float | None]],
     *,
@@ -131,17 +140,11 @@ def extension_jobs(
     """
     cells: dict[tuple[str, ...], dict[float, list[tuple[Sequence[str], float | None]]]] = {}
     for overrides, value in jobs:
-        rate = None
-        rest = []
-        for override in overrides:
-            name, text = _split(override)
-            if name == key:
-                rate = float(text)
-            elif name not in replicates:
-                rest.append(override)
+        rate = next((float(_split(o)[1]) for o in overrides if _split(o)[0] == key), None)
         if rate is None:
             continue
-        cells.setdefault(tuple(sorted(rest)), {}).setdefault(rate, []).append((overrides, value))
+        cell = cell_of(overrides, key=key, replicates=replicates)
+        cells.setdefault(cell, {}).setdefault(rate, []).append((overrides, value))
     new: list[list[str]] = []
     for by_rate in cells.values():
         rates = sorted(by_rate)
@@ -160,3 +163,48 @@ def extension_jobs(
         for overrides, _ in by_rate[chosen]:
             new.append([f"{key}={rate!r}" if _split(o)[0] == key else o for o in overrides])
     return new
+
+
+class GridWidening:
+    """The jobs that widen a sweep's grid, decided cell by cell: a cell is decided once none of
+    its jobs is still training, and widened at most ``steps`` times. Called again and again
+    as jobs end (lossbench's sweeper does, through the vectorized launcher, so a cell widens as
+    soon as its own runs are done), it gives each cell the jobs that :func:`extension_jobs`
+    gives it round after round.
+
+        >>> widening = GridWidening(key="optimizer.lr", replicates=("seed",), mode="min", steps=1)
+        >>> jobs = [(["optimizer.lr=0.01", "seed=0"], 0.2), (["optimizer.lr=0.03", "seed=0"], 0.3)]
+        >>> widening.next_jobs(jobs, waiting=[["optimizer.lr=0.01", "seed=1"]])  # not yet
+        []
+        >>> widening.next_jobs(jobs)
+        [['optimizer.lr=0.003', 'seed=0']]
+        >>> widening.next_jobs(jobs + [(["optimizer.lr=0.003", "seed=0"], 0.1)])  # steps=1
+        []
+    """
+
+    def __init__(self, *, key: str, replicates: Sequence[str], mode: str, steps: int) -> None:
+        self.key, self.replicates, self.mode, self.steps = key, tuple(replicates), mode, steps
+        #: How many times each cell has been widened.
+        self.rounds: dict[tuple[str, ...], int] = {}
+
+    def _cell(self, overrides: Sequence[str]) -> tuple[str, ...]:
+        return cell_of(overrides, key=self.key, replicates=self.replicates)
+
+    def next_jobs(
+        self,
+        jobs: Sequence[tuple[Sequence[str], float | None]],
+        waiting: Iterable[Sequence[str]] = (),
+    ) -> list[list[str]]:
+        """The new jobs of the cells that are decided now: ``jobs`` are the jobs ended so far
+        (overrides, value; leave out refused jobs, as for :func:`extension_jobs`), ``waiting``
+        the overrides of jobs not ended yet (their cells wait)."""
+        busy = {self._cell(o) for o in waiting}
+        open_cells = [
+            (o, v)
+            for o, v in jobs
+            if (cell := self._cell(o)) not in busy and self.rounds.get(cell, 0) < self.steps
+        ]
+        new = extension_jobs(open_cells, key=self.key, replicates=self.replicates, mode=self.mode)
+        for cell in dict.fromkeys(self._cell(o) for o in new):
+            self.rounds[cell] = self.rounds.get(cell, 0) + 1
+        return new

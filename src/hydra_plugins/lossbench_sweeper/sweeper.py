@@ -30,12 +30,16 @@ need another model than the rest (the dense data sets train ``model=conv``) says
 
 and those jobs get ``model=conv`` (replacing a ``model=`` override of their own, if any).
 
-``widen`` trains more learning rates where a study's grid was too narrow: after the sweep, for
-each data set x setup whose best rate on validation (mean over seeds of the optimized metric,
-the rule ``lossbench-report`` chooses by) is the smallest or largest of the grid, the next rate
-beyond that end is trained for every seed, and so on, at most ``steps`` rates beyond each end
-(:mod:`lossbench.tuning_grid`); a data set x setup whose runs all failed is tried at smaller
-rates, one refused at every rate is not:
+``widen`` trains more learning rates where a study's grid was too narrow: for each data set x
+setup whose best rate on validation (mean over seeds of the optimized metric, the rule
+``lossbench-report`` chooses by) is the smallest or largest of the grid, the next rate beyond
+that end is trained for every seed, and so on, at most ``steps`` rates beyond each end
+(:class:`lossbench.tuning_grid.GridWidening`); a data set x setup whose runs all failed is tried
+at smaller rates, one refused at every rate is not. A launcher whose ``launch`` takes a
+``follow_up`` (the vectorized launcher) widens each data set x setup as soon as its own runs
+have ended, while the others train; otherwise (or when job directories are named by job
+number, which must not depend on the order in which cells end) the widening runs after the
+sweep, round by round. Each cell gets the same rates either way:
 
     hydra:
       sweeper:
@@ -49,6 +53,7 @@ No ``from __future__ import annotations`` here: Hydra loads plugin modules witho
 them in ``sys.modules``, where dataclasses look string annotations up.
 """
 
+import itertools
 import logging
 import time
 from collections.abc import Mapping, Sequence
@@ -80,7 +85,7 @@ class LossbenchSweeperConf:
     params: dict[str, str] | None = None
     check: str = "values"  # values | all
     # {parameter: {value: [overrides]}}: overrides added to every job with parameter=value
-    linked: dict[str, dict[str, list[str]]] | None = None
+    linked: dict[str, dict[str, list[str]]] = field(default_factory=dict)
     widen: WidenConf = field(default_factory=WidenConf)
     # {variant: data sets}: what a study's params.data reads, ${hydra.sweeper.study_data.<variant>}
     study_data: dict[str, str] | None = None
@@ -169,35 +174,83 @@ class LossbenchSweeper(BasicSweeper):
                 )
             if self.widen_key and self.widen_steps:
                 self._check_widened(arguments)
-        returns = super().sweep(arguments)
-        if not (self.widen_key and self.widen_steps):
+        widening = self._widening()
+        follow_up = self._follow_up(widening) if widening is not None else None
+        launcher = self.launcher
+        if follow_up is not None:  # the launcher widens each cell as soon as its runs end
+            self.launcher = _WithFollowUp(launcher, follow_up)
+        try:
+            returns = super().sweep(arguments)
+        finally:
+            self.launcher = launcher
+        if widening is None:
             return returns
-        from lossbench.metric_names import metric_mode
         from lossbench.progress import add_jobs
-        from lossbench.tuning_grid import extension_jobs
 
-        mode = metric_mode(str(self.config.get("optimized_metric", "val/nll")))
         sweep_dir = str(self.config.hydra.sweep.dir)
         done = [(list(r.overrides), _value(r)) for batch in returns for r in batch]
-        for step in range(1, self.widen_steps + 1):
-            tried = evidence(done, sweep_dir)
-            batch = extension_jobs(tried, key=self.widen_key, replicates=self.replicates, mode=mode)
+        while True:  # the cells not widened yet (another launcher: every cell, round by round)
+            tried = evidence([(n, o, v) for n, (o, v) in enumerate(done)], sweep_dir)
+            batch = widening.next_jobs(tried)
             if not batch:
                 break
-            log.info(
-                "widening the grid of %s (step %d of %d): %d jobs where the chosen value was "
-                "at an end of the grid",
-                self.widen_key,
-                step,
-                self.widen_steps,
-                len(batch),
-            )
-            add_jobs(sweep_dir, f"widen{step}", len(batch))
-            self.validate_batch_is_legal(batch)
+            self._log_widening(batch)
+            add_jobs(sweep_dir, f"widen{len(done)}", len(batch))
             results = self.launcher.launch(batch, initial_job_idx=len(done))
             done += [(list(r.overrides), _value(r)) for r in results]
             returns.append(results)
         return returns
+
+    def _widening(self) -> Any:
+        """The :class:`~lossbench.tuning_grid.GridWidening` of ``widen``, or None."""
+        if not (self.widen_key and self.widen_steps):
+            return None
+        from lossbench.metric_names import metric_mode
+        from lossbench.tuning_grid import GridWidening
+
+        mode = metric_mode(str(self.config.get("optimized_metric", "val/nll")))
+        return GridWidening(
+            key=self.widen_key, replicates=self.replicates, mode=mode, steps=self.widen_steps
+        )
+
+    def _follow_up(self, widening: Any) -> Any:
+        """What the launcher calls as jobs end, to widen the cells whose runs are all done;
+        None where it cannot: a launcher without follow-ups, a sweep in several batches, or
+        job directories named by job number (widening jobs are numbered in the order their
+        cells end, so a re-run would look for them elsewhere)."""
+        import inspect
+
+        from omegaconf import OmegaConf
+
+        if "follow_up" not in inspect.signature(self.launcher.launch).parameters:
+            return None
+        subdir = str(OmegaConf.to_container(self.config.hydra.sweep, resolve=False)["subdir"])
+        if self.max_batch_size is not None or "hydra.job." in subdir:
+            return None
+        from lossbench.progress import add_jobs
+
+        sweep_dir = str(self.config.hydra.sweep.dir)
+        calls = itertools.count(1)
+
+        def follow_up(ended: list, waiting: list) -> list[list[str]]:
+            new = widening.next_jobs(evidence(ended, sweep_dir), waiting)
+            if new:
+                self._log_widening(new)
+                add_jobs(sweep_dir, f"widen-early{next(calls)}", len(new))
+            return new
+
+        return follow_up
+
+    def _log_widening(self, batch: Sequence[Sequence[str]]) -> None:
+        # The new values are numbers the sweeper computed for a key checked to be swept over
+        # numbers (_check_widened): the jobs are not composed again to check them.
+        log.info(
+            "widening the grid of %s: %d jobs, where the chosen value was at an end of the "
+            "grid (at most %d values beyond each end)",
+            self.widen_key,
+            len(batch),
+            self.widen_steps,
+        )
 
     def _check_widened(self, arguments: Sequence[str]) -> None:
         """Refuse a ``widen.key`` that is not swept over at least two positive numbers."""
@@ -243,19 +296,35 @@ class LossbenchSweeper(BasicSweeper):
 
 
 def evidence(
-    jobs: Sequence[tuple[list[str], float | None]], sweep_dir: str
-) -> list[tuple[list[str], float | None]]:
-    """The jobs (overrides, value; in job-number order) whose value says something about their
-    rate: a job with a value, or one that failed in training. A job without a value that was
-    refused (a setup the task cannot train) or skipped (its directory holds a run it may not
-    overwrite) is left out (its outcome: :func:`lossbench.progress.outcome_of`)."""
+    jobs: Sequence[tuple[int, Sequence[str], float | None]], sweep_dir: str
+) -> list[tuple[Sequence[str], float | None]]:
+    """The jobs (job number, overrides, value) whose value says something about their rate, as
+    (overrides, value): a job with a value, or one that failed in training. A job without a
+    value that was refused (a setup the task cannot train) or skipped (its directory holds a
+    run it may not overwrite) is left out (its outcome: :func:`lossbench.progress.outcome_of`).
+    """
     from lossbench.progress import outcome_of
 
     return [
-        job
-        for number, job in enumerate(jobs)
-        if job[1] is not None or outcome_of(sweep_dir, number) not in ("refused", "skipped")
+        (overrides, value)
+        for number, overrides, value in jobs
+        if value is not None or outcome_of(sweep_dir, number) not in ("refused", "skipped")
     ]
+
+
+class _WithFollowUp:
+    """A launcher whose ``launch`` passes ``follow_up`` (see the vectorized launcher)."""
+
+    def __init__(self, launcher: Any, follow_up: Any) -> None:
+        self._launcher, self._follow_up = launcher, follow_up
+
+    def launch(self, job_overrides: Sequence[Sequence[str]], initial_job_idx: int) -> Any:
+        return self._launcher.launch(
+            job_overrides, initial_job_idx=initial_job_idx, follow_up=self._follow_up
+        )
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._launcher, name)
 
 
 def _value(result: JobReturn) -> float | None:

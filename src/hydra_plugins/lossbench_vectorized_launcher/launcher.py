@@ -4,11 +4,13 @@ rate or weight decay train together as one vectorized run.
     lossbench-train -m hydra/launcher=vectorized seed=0,1,2 optimizer.lr=1e-3,3e-3,1e-2,3e-2
     lossbench-train -m experiment=compare_all hydra/launcher=vectorized hydra.launcher.n_jobs=2
 
-The launcher composes every job's config, skips the jobs that already completed with the same
-config, groups the others (:mod:`lossbench.vectorized.grouping`) and trains each group as one
-run of K members (:func:`lossbench.vectorized.run.train_group`); a job that cannot be grouped
-trains alone through :func:`lossbench.training.train`. Groups and lone jobs run in ``n_jobs``
-worker processes; a DDP job (``trainer.strategy`` other than auto) runs afterwards in the
+The launcher composes the jobs' configs base by base (the jobs that share one composition:
+a study's data set x setup), skips the jobs that already completed with the same config, groups
+the others (:mod:`lossbench.vectorized.grouping`) and hands each group over to be trained as
+one run of K members (:func:`lossbench.vectorized.run.train_group`) before composing the next
+base; a job that cannot be grouped trains alone through :func:`lossbench.training.train`.
+Groups and lone jobs run in ``n_jobs`` worker processes (:class:`lossbench.vectorized.sweep.
+TaskPool`), so the first groups train while the rest are composed; a DDP job (``trainer.strategy`` other than auto) runs afterwards in the
 launching process, as Hydra's basic launcher runs it. Each job then gets Hydra's usual job
 directory (``.hydra/``, ``train.log``) and its ``JobReturn``, in the sweep's order, with the
 value a run alone returns (the optimized metric, or None for a failed or refused job).
@@ -24,8 +26,8 @@ import json
 import logging
 import os
 import re
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -46,6 +48,10 @@ from hydra.types import HydraContext, TaskFunction
 from omegaconf import DictConfig, ListConfig, OmegaConf, open_dict, read_write
 
 log = logging.getLogger(__name__)
+
+#: ``follow_up(ended, waiting) -> new jobs``: ``ended`` holds (job number, overrides, value)
+#: of every job ended so far, ``waiting`` the overrides of the others (see ``launch``).
+FollowUp = Callable[[list[tuple[int, list[str], Any]], list[list[str]]], list[list[str]]]
 
 
 @dataclass
@@ -157,75 +163,149 @@ class VectorizedLauncher(Launcher):
             self._light[rest] = _Base(config)
         return self._light[rest]
 
-    def _light_job(self, overrides: Sequence[str], idx: int) -> "_Job":
+    def _light_job(self, parsed: Sequence[Override], idx: int) -> "_Job":
         """The job's resolved config, output directory and ``.hydra/`` files without a copy of
         the whole composed config per job (what :meth:`_compose` and Hydra's ``run_job`` cost:
-        ~0.2 s per job, minutes for a study of a thousand jobs): the job's plain values are set
-        on its base's config in place, and only the job's part of it is resolved."""
-        parsed = self._parser.parse_overrides(list(overrides))
-        rest = tuple(o.input_line for o in parsed if not _plain_value(o))
-        base = self._base(rest)
+        ~0.2 s per job, minutes for a study of a thousand jobs): the job's plain values
+        (``parsed``: its overrides, parsed) are set on its base's config in place, and only the
+        job's part of it is resolved."""
+        base = self._base(_rest(parsed))
         task = [o for o in parsed if not o.is_hydra_override()]
         values = [(o.key_or_group, o.value()) for o in parsed if _plain_value(o)]
         return base.job(values, [o.input_line for o in task], idx)
 
     def launch(
-        self, job_overrides: Sequence[Sequence[str]], initial_job_idx: int
+        self,
+        job_overrides: Sequence[Sequence[str]],
+        initial_job_idx: int,
+        follow_up: FollowUp | None = None,
     ) -> Sequence[JobReturn]:
-        from lossbench.progress import mark_job
-        from lossbench.vectorized.sweep import plan_sweep, run_tasks
+        """Compose, plan and hand over the jobs base by base (the jobs that share one
+        composition: a study's data set x setup), so that the first groups train while the
+        next are composed; then run the jobs Hydra must run itself, and return every job's
+        ``JobReturn`` in job-number order.
 
+        ``follow_up`` (lossbench's sweeper passes one to widen a grid): called each time
+        tasks end, with ``(job number, overrides, value)`` of every job ended so far and the
+        overrides of the jobs not ended; the jobs it returns are launched at once, numbered
+        after the others, and returned with them.
+        """
         setup_globals()
         configure_log(self.config.hydra.hydra_logging, self.config.hydra.verbose)
-        Path(str(self.config.hydra.sweep.dir)).mkdir(parents=True, exist_ok=True)
-        hydra_jobs = _job_hooks(self.hydra_context)  # Hydra's run_job for every job
-        jobs: list[_Job | None] = []
-        composed: dict[int, tuple[DictConfig, DictConfig, Path]] = {}
-        for i, overrides in enumerate(job_overrides):
-            job = None if hydra_jobs else self._light_job(overrides, initial_job_idx + i)
-            if job is None or job.plain["trainer"]["strategy"] != "auto":  # Hydra runs it (DDP)
-                composed[i] = self._compose(overrides, initial_job_idx + i)
-            jobs.append(job)
-        cfgs = [composed[i][1] if i in composed else job.plain for i, job in enumerate(jobs)]
-        dirs = [composed[i][2] if i in composed else job.output_dir for i, job in enumerate(jobs)]
-        bases = [None if job is None else job.base for job in jobs]
-        tasks, values = plan_sweep(cfgs, dirs, max_group_size=self.max_group_size, bases=bases)
-        grouped = sum(len(t) for t in tasks if len(t) > 1)
-        log.info(
-            "Launching %d jobs: %d in %d vectorized groups, %d alone, %d already completed",
-            len(job_overrides),
-            grouped,
-            sum(len(t) > 1 for t in tasks),
-            len(job_overrides) - grouped - len(values),
-            len(values),
-        )
-        sweep_dir = str(self.config.hydra.sweep.dir)
-        marks = [(sweep_dir, initial_job_idx + i) for i in range(len(job_overrides))]
-        for i in values:  # already completed: the progress line counts them as skipped
-            mark_job(sweep_dir, initial_job_idx + i, "skipped")
-        for i, job in enumerate(jobs):
-            if job is not None and i not in composed:
-                job.write_files()
-        values.update(run_tasks(tasks, cfgs, dirs, n_jobs=self.n_jobs, marks=marks))
+        launch = _Launch(str(self.config.hydra.sweep.dir), initial_job_idx)
+        Path(launch.sweep_dir).mkdir(parents=True, exist_ok=True)
+        launch.hydra_jobs = _job_hooks(self.hydra_context)  # Hydra's run_job for every job
+        self._add(launch, job_overrides)
+        while follow_up is not None and launch.pool is not None:
+            launch.values.update(launch.pool.wait())
+            ended = [
+                (initial_job_idx + i, list(o), launch.values[i])
+                for i, o in enumerate(launch.overrides)
+                if i in launch.values
+            ]
+            waiting = [list(o) for i, o in enumerate(launch.overrides) if i not in launch.values]
+            new = follow_up(ended, waiting)
+            if new:
+                self._add(launch, new)
+            elif not launch.pool.busy:
+                break
+        if launch.pool is not None:
+            launch.values.update(launch.pool.values())
         runs: list[JobReturn] = []
-        for i, overrides in enumerate(job_overrides):
+        for i, overrides in enumerate(launch.overrides):
             log.info("\t#%d : %s", initial_job_idx + i, " ".join(filter_overrides(overrides)))
-            if i not in composed:
-                runs.append(jobs[i].returned(values[i]))
+            if i not in launch.composed:
+                runs.append(launch.jobs[i].returned(launch.values[i]))
                 continue
             # trained above: hand Hydra the value; else a DDP job, run here as the basic launcher
-            task = _returns(values[i]) if i in values else self.task_function
+            value = launch.values.get(i)
+            task = _returns(value) if i in launch.values else self.task_function
             runs.append(
                 run_job(
                     hydra_context=self.hydra_context,
                     task_function=task,
-                    config=composed[i][0],
+                    config=launch.composed[i][0],
                     job_dir_key="hydra.sweep.dir",
                     job_subdir_key="hydra.sweep.subdir",
                 )
             )
             configure_log(self.config.hydra.hydra_logging, self.config.hydra.verbose)
         return runs
+
+    def _add(self, launch: "_Launch", job_overrides: Sequence[Sequence[str]]) -> None:
+        """Compose, plan and hand over ``job_overrides`` (numbered after ``launch``'s jobs),
+        base by base."""
+        from lossbench.cpus import cores
+        from lossbench.progress import mark_job
+        from lossbench.vectorized.sweep import TaskPool, plan_sweep
+
+        first = len(launch.overrides)
+        parsed = [self._parser.parse_overrides(list(o)) for o in job_overrides]
+        launch.overrides += [list(o) for o in job_overrides]
+        launch.jobs += [None] * len(job_overrides)
+        chunks: dict[tuple[str, ...], list[int]] = {}  # one per base, in the sweep's order
+        for i, overrides in enumerate(parsed, start=first):
+            chunks.setdefault(() if launch.hydra_jobs else _rest(overrides), []).append(i)
+        if launch.pool is None and len(chunks) > 1:  # else: known once the base is planned
+            workers = min(self.n_jobs, len(chunks))
+            launch.pool = TaskPool(workers=workers, threads=max(1, cores() // workers))
+        counts = {"grouped": 0, "groups": 0, "alone": 0, "skipped": 0}
+        for positions in chunks.values():
+            for i in positions:
+                number = launch.first_number + i
+                job = None if launch.hydra_jobs else self._light_job(parsed[i - first], number)
+                if job is None or job.plain["trainer"]["strategy"] != "auto":  # Hydra runs it
+                    launch.composed[i] = self._compose(launch.overrides[i], number)
+                launch.jobs[i] = job
+            composed = launch.composed
+            jobs = launch.jobs
+            cfgs = [composed[i][1] if i in composed else jobs[i].plain for i in positions]
+            dirs = [composed[i][2] if i in composed else jobs[i].output_dir for i in positions]
+            bases = [None if jobs[i] is None else jobs[i].base for i in positions]
+            tasks, done = plan_sweep(cfgs, dirs, max_group_size=self.max_group_size, bases=bases)
+            for local, value in done.items():  # already completed: counted as skipped
+                launch.values[positions[local]] = value
+                mark_job(launch.sweep_dir, launch.first_number + positions[local], "skipped")
+            for i in positions:
+                if i not in composed:
+                    jobs[i].write_files()
+            counts["skipped"] += len(done)
+            counts["grouped"] += sum(len(t) for t in tasks if len(t) > 1)
+            counts["groups"] += sum(len(t) > 1 for t in tasks)
+            counts["alone"] += sum(len(t) == 1 for t in tasks)
+            if launch.pool is None:
+                workers = max(1, min(self.n_jobs, len(tasks)))
+                launch.pool = TaskPool(workers=workers, threads=max(1, cores() // workers))
+            for task in tasks:
+                members = [positions[local] for local in task]
+                launch.pool.submit(
+                    members,
+                    [cfgs[local] for local in task],
+                    [dirs[local] for local in task],
+                    [(launch.sweep_dir, launch.first_number + i) for i in members],
+                )
+        log.info(
+            "Launched %d jobs: %d in %d vectorized groups, %d alone, %d already completed",
+            len(job_overrides),
+            counts["grouped"],
+            counts["groups"],
+            counts["alone"],
+            counts["skipped"],
+        )
+
+
+@dataclass
+class _Launch:
+    """The jobs of one ``launch`` call, by position (job number - ``first_number``)."""
+
+    sweep_dir: str
+    first_number: int
+    hydra_jobs: bool = False
+    overrides: list = field(default_factory=list)
+    jobs: list = field(default_factory=list)  # _Job, or None where Hydra composes the job
+    composed: dict = field(default_factory=dict)  # position -> (hydra config, job config, dir)
+    values: dict = field(default_factory=dict)  # position -> value, for the jobs ended
+    pool: Any = None  # the TaskPool, made with the first tasks
 
 
 class _Base:
@@ -453,6 +533,12 @@ def _job_hooks(hydra_context: HydraContext) -> bool:
         or type(cb).on_job_end is not Callback.on_job_end
         for cb in callbacks
     )
+
+
+def _rest(parsed: Sequence[Override]) -> tuple[str, ...]:
+    """The overrides that are not plain vectorizable values: jobs with the same rest share
+    one composition (their base)."""
+    return tuple(o.input_line for o in parsed if not _plain_value(o))
 
 
 def _plain_value(override: Override) -> bool:

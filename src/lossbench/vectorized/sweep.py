@@ -1,7 +1,10 @@
 """A sweep's jobs as tasks: completed jobs skipped, groups trained vectorized, the rest alone.
 
     >>> tasks, skipped = plan_sweep(cfgs, output_dirs)            # doctest: +SKIP
-    >>> values = run_tasks(tasks, cfgs, output_dirs, n_jobs=2)     # doctest: +SKIP
+    >>> pool = TaskPool(workers=2)                                 # doctest: +SKIP
+    >>> for task in tasks:                                         # doctest: +SKIP
+    ...     pool.submit(task, [cfgs[i] for i in task], [output_dirs[i] for i in task])
+    >>> values = pool.values()                                     # doctest: +SKIP
 
 This is what ``hydra/launcher=vectorized`` (``hydra_plugins.lossbench_vectorized_launcher``)
 does between composing the jobs and handing Hydra their results. A task is a list of job
@@ -150,46 +153,78 @@ def run_task(
     ]
 
 
-def run_tasks(
-    tasks: Sequence[Sequence[int]],
-    cfgs: Sequence[DictConfig],
-    output_dirs: Sequence[Path],
-    *,
-    n_jobs: int = 1,
-    marks: Sequence[tuple[str, int]] | None = None,
-    plain: Sequence[Mapping[str, Any] | None] | None = None,
-) -> dict[int, float | None]:
-    """Run ``tasks``, in ``n_jobs`` worker processes when more than one; the jobs' values.
-    ``marks``: (sweep directory, job number) per job, for the study's progress line;
-    ``plain``: the resolved configs as containers where the caller has them already."""
-    from lossbench.cpus import cores
+class TaskPool:
+    """Runs tasks as they are handed over: in this process (one worker) or in ``workers``
+    worker processes, so that a launcher can go on composing the next jobs while the first
+    groups train.
 
-    in_tasks = {i for task in tasks for i in task}
-    plain = [
-        None
-        if i not in in_tasks
-        else (plain[i] if plain is not None and plain[i] is not None else _LazyConfig(cfg).plain())
-        for i, cfg in enumerate(cfgs)
-    ]
-    args = [
-        (
-            [plain[i] for i in task],
-            [str(output_dirs[i]) for i in task],
-            None if marks is None else [marks[i] for i in task],
-        )
-        for task in tasks
-    ]
-    workers = max(1, min(n_jobs, len(tasks)))
-    threads = max(1, cores() // workers)
-    if workers == 1:
-        results = [run_task(c, d, threads, m) for c, d, m in args]
-    else:
-        from joblib import Parallel, delayed
+        >>> pool = TaskPool(workers=2)                                    # doctest: +SKIP
+        >>> pool.submit([0, 1], [cfg0, cfg1], ["out/0", "out/1"])          # doctest: +SKIP
+        >>> pool.values()                                                  # doctest: +SKIP
+        {0: 0.31, 1: 0.29}
 
-        results = Parallel(n_jobs=workers, backend="loky")(
-            delayed(run_task)(c, d, threads, m) for c, d, m in args
-        )
-    values: dict[int, float | None] = {}
-    for task, result in zip(tasks, results, strict=True):
-        values.update(zip(task, result, strict=True))
-    return values
+    Each worker trains with ``threads`` torch threads (default: cores // workers, at least 1).
+    Worker processes are loky's reusable executor (what ``joblib.Parallel`` uses), so the
+    rounds of one sweep reuse the started workers.
+    """
+
+    def __init__(self, workers: int = 1, threads: int | None = None) -> None:
+        from lossbench.cpus import cores
+
+        self.workers = max(1, workers)
+        self.threads = threads if threads is not None else max(1, cores() // self.workers)
+        self._done: dict[int, float | None] = {}
+        self._reported: set[int] = set()  # positions that wait() has returned
+        self._pending: list[tuple[Sequence[int], Any]] = []
+        self._executor = None
+        if self.workers > 1:
+            from joblib.externals.loky import get_reusable_executor
+
+            self._executor = get_reusable_executor(max_workers=self.workers)
+
+    def submit(
+        self,
+        positions: Sequence[int],
+        cfgs: Sequence[DictConfig | Mapping[str, Any]],
+        output_dirs: Sequence[str | Path],
+        marks: Sequence[tuple[str, int]] | None = None,
+    ) -> None:
+        """Train the task of the jobs at ``positions`` (their resolved configs, output
+        directories and progress marks); in this process it trains now."""
+        plain = [_LazyConfig(c).plain() for c in cfgs]
+        args = (plain, [str(d) for d in output_dirs], self.threads, marks)
+        if self._executor is None:
+            self._done.update(zip(positions, run_task(*args), strict=True))
+        else:
+            self._pending.append((positions, self._executor.submit(run_task, *args)))
+
+    @property
+    def busy(self) -> bool:
+        """Whether a task handed over has not been collected yet."""
+        return bool(self._pending)
+
+    def wait(self) -> dict[int, float | None]:
+        """The jobs' values that came in since the last call; waits for at least one task
+        when some are still training (and none came in)."""
+        if self._pending and not any(f.done() for _, f in self._pending):
+            from concurrent.futures import FIRST_COMPLETED
+            from concurrent.futures import wait as wait_for
+
+            wait_for([f for _, f in self._pending], return_when=FIRST_COMPLETED)
+        still = []
+        for positions, future in self._pending:
+            if future.done():
+                self._done.update(zip(positions, future.result(), strict=True))
+            else:
+                still.append((positions, future))
+        self._pending = still
+        new = {i: v for i, v in self._done.items() if i not in self._reported}
+        self._reported.update(new)
+        return new
+
+    def values(self) -> dict[int, float | None]:
+        """Wait for every task handed over; each job's value, by position."""
+        for positions, future in self._pending:
+            self._done.update(zip(positions, future.result(), strict=True))
+        self._pending = []
+        return dict(self._done)
