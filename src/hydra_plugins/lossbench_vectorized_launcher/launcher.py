@@ -1,7 +1,9 @@
 """``hydra/launcher=vectorized``: the jobs of a sweep that differ only in seed, split, learning
-rate or weight decay train together as one vectorized run.
+rate, weight decay or numeric loss parameters (focal ``gamma``, ``loss.label_smoothing``, ...)
+train together as one vectorized run.
 
     lossbench-train -m hydra/launcher=vectorized seed=0,1,2 optimizer.lr=1e-3,3e-3,1e-2,3e-2
+    lossbench-train -m hydra/launcher=vectorized loss=focal loss.gamma=0,1,2,5 seed=0,1,2
     lossbench-train -m experiment=compare_all hydra/launcher=vectorized hydra.launcher.n_jobs=2
 
 The launcher composes the jobs' configs base by base (the jobs that share one composition:
@@ -26,7 +28,7 @@ import json
 import logging
 import os
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Hashable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -109,6 +111,8 @@ class VectorizedLauncher(Launcher):
         applies a plain ``key=value`` override after composing, with ``OmegaConf.update(cfg,
         key, value, merge=True)``, and records it in ``hydra.overrides.task`` and
         ``hydra.job.override_dirname``: the same is done here on a copy of the composed base.
+        A value for a key the base does not have (``loss.gamma`` with ``loss=cross_entropy``)
+        is left to Hydra's composition, which refuses it with its own message.
         """
         parsed = OverridesParser.create().parse_overrides(list(overrides))
         values = [o for o in parsed if _plain_value(o)]
@@ -116,6 +120,8 @@ class VectorizedLauncher(Launcher):
         key = tuple(rest)
         if key not in self._bases:
             self._bases[key] = self.hydra_context.config_loader.load_sweep_config(self.config, rest)
+        if _absent(self._bases[key], [o.key_or_group for o in values]):
+            return self.hydra_context.config_loader.load_sweep_config(self.config, list(overrides))
         sweep_config = copy.deepcopy(self._bases[key])
         for override in values:
             OmegaConf.update(sweep_config, override.key_or_group, override.value(), merge=True)
@@ -172,6 +178,9 @@ class VectorizedLauncher(Launcher):
         base = self._base(_rest(parsed))
         task = [o for o in parsed if not o.is_hydra_override()]
         values = [(o.key_or_group, o.value()) for o in parsed if _plain_value(o)]
+        if _absent(base.config, [key for key, _ in values]):  # Hydra refuses it, with its words
+            lines = [o.input_line for o in parsed]
+            self.hydra_context.config_loader.load_sweep_config(self.config, lines)
         return base.job(values, [o.input_line for o in task], idx)
 
     def launch(
@@ -378,8 +387,11 @@ class _Base:
         job = config.hydra.job  # id and num as Hydra's schema typed them
         hydra_plain["job"].update(override_dirname=override_dirname, id=job.id, num=job.num)
         hydra_plain["runtime"]["output_dir"] = str(output_dir)
+        from lossbench.vectorized.grouping import kept_apart
+
         return _Job(
-            base=id(self),
+            # jobs of one base share their grouping, unless a loss value keeps them apart
+            base=(id(self), kept_apart(plain)),
             plain=plain,
             output_dir=output_dir,
             overrides=list(task_lines),
@@ -460,7 +472,7 @@ _RESOLVER = re.compile(r"\$\{\s*[A-Za-z_][\w.\-]*\s*:")
 class _Job:
     """One job of the light path: its resolved config and what Hydra would have written."""
 
-    base: int
+    base: Hashable
     plain: dict
     output_dir: Path
     overrides: list
@@ -539,6 +551,14 @@ def _rest(parsed: Sequence[Override]) -> tuple[str, ...]:
     """The overrides that are not plain vectorizable values: jobs with the same rest share
     one composition (their base)."""
     return tuple(o.input_line for o in parsed if not _plain_value(o))
+
+
+def _absent(config: DictConfig, keys: Sequence[str]) -> bool:
+    """Whether ``config`` lacks one of the dotted ``keys``."""
+    return any(OmegaConf.select(config, key, default=_ABSENT) is _ABSENT for key in keys)
+
+
+_ABSENT = object()
 
 
 def _plain_value(override: Override) -> bool:
