@@ -270,7 +270,10 @@ def test_a_sweep_over_focal_gamma_and_seeds_forms_one_group_of_12(tmp_path) -> N
         for g in (0, 1, 2, 5)
         for s in (0, 1, 2)
     ]
-    light = [launcher._light_job(launcher._parser.parse_overrides(overrides), i) for i, overrides in enumerate(jobs)]
+    light = [
+        launcher._light_job(launcher._parser.parse_overrides(overrides), i)
+        for i, overrides in enumerate(jobs)
+    ]
     for idx, (job, overrides) in enumerate(zip(light, jobs, strict=True)):
         _, resolved, _ = launcher._compose(overrides, idx)
         assert job.plain == OmegaConf.to_container(resolved)  # as Hydra composes the job
@@ -282,12 +285,19 @@ def test_a_sweep_over_focal_gamma_and_seeds_forms_one_group_of_12(tmp_path) -> N
     )
     assert tasks == [list(range(12))] and done == {}
     # alpha=null is another formula: those jobs group apart, also when they share the base
-    nulls = [launcher._light_job([*o, "loss.alpha=null"], 12 + i) for i, o in enumerate(jobs[:2])]
-    mixed = [*light[:2], *nulls]
+    alphas = [
+        launcher._light_job(launcher._parser.parse_overrides([*o, f"loss.alpha={alpha}"]), 12 + i)
+        for i, (o, alpha) in enumerate(zip(jobs, ("null", "0.5", "null", "0.1"), strict=False))
+    ]
+    assert len(launcher._light) == 2  # a base for the jobs that set loss.alpha too
+    assert [j.plain["loss"]["alpha"] for j in alphas] == [None, 0.5, None, 0.1]
     tasks, _ = plan_sweep(
-        [j.plain for j in mixed], [j.output_dir for j in mixed], bases=[j.base for j in mixed]
+        [j.plain for j in alphas], [j.output_dir for j in alphas], bases=[j.base for j in alphas]
     )
-    assert sorted(tasks) == [[0, 1], [2, 3]]
+    assert sorted(tasks) == [[0, 2], [1, 3]]
+    # the base of the 12 jobs never saw loss.alpha=null
+    again = launcher._light_job(launcher._parser.parse_overrides(jobs[0]), 16)
+    assert again.plain["loss"]["alpha"] == 0.25
 
 
 def test_a_loss_value_the_loss_does_not_have_is_refused_by_hydra(tmp_path) -> None:

@@ -11,9 +11,10 @@ a study's data set x setup), skips the jobs that already completed with the same
 the others (:mod:`lossbench.vectorized.grouping`) and hands each group over to be trained as
 one run of K members (:func:`lossbench.vectorized.run.train_group`) before composing the next
 base; a job that cannot be grouped trains alone through :func:`lossbench.training.train`.
-Groups and lone jobs run in ``n_jobs`` worker processes (:class:`lossbench.vectorized.sweep.
-TaskPool`), so the first groups train while the rest are composed; a DDP job (``trainer.strategy`` other than auto) runs afterwards in the
-launching process, as Hydra's basic launcher runs it. Each job then gets Hydra's usual job
+Groups and lone jobs run in ``n_jobs`` worker processes
+(:class:`lossbench.vectorized.sweep.TaskPool`), so the first groups train while the rest are
+composed; a DDP job (``trainer.strategy`` other than auto) runs afterwards in the launching
+process, as Hydra's basic launcher runs it. Each job then gets Hydra's usual job
 directory (``.hydra/``, ``train.log``) and its ``JobReturn``, in the sweep's order, with the
 value a run alone returns (the optimized metric, or None for a failed or refused job).
 
@@ -93,7 +94,7 @@ class VectorizedLauncher(Launcher):
         self.hydra_context: HydraContext | None = None
         #: Composed configs by the overrides that are not plain vectorizable values.
         self._bases: dict[tuple[str, ...], DictConfig] = {}
-        self._light: dict[tuple[str, ...], _Base] = {}
+        self._light: dict[tuple[tuple[str, ...], tuple[str, ...]], _Base] = {}
         self._parser = OverridesParser.create()
 
     def setup(
@@ -163,22 +164,26 @@ class VectorizedLauncher(Launcher):
             output_dir,
         )
 
-    def _base(self, rest: tuple[str, ...]) -> "_Base":
-        if rest not in self._light:
+    def _base(self, rest: tuple[str, ...], keys: tuple[str, ...]) -> "_Base":
+        """The base of the jobs with the other overrides ``rest`` that set plain values of
+        ``keys``: one per set of keys, as a job's values stay on its base's config (a job
+        that sets fewer keys must not see another job's value)."""
+        if (rest, keys) not in self._light:
             config = self.hydra_context.config_loader.load_sweep_config(self.config, list(rest))
-            self._light[rest] = _Base(config)
-        return self._light[rest]
+            self._light[rest, keys] = _Base(config)
+        return self._light[rest, keys]
 
     def _light_job(self, parsed: Sequence[Override], idx: int) -> "_Job":
         """The job's resolved config, output directory and ``.hydra/`` files without a copy of
         the whole composed config per job (what :meth:`_compose` and Hydra's ``run_job`` cost:
         ~0.2 s per job, minutes for a study of a thousand jobs): the job's plain values
         (``parsed``: its overrides, parsed) are set on its base's config in place, and only the
-        job's part of it is resolved."""
-        base = self._base(_rest(parsed))
-        task = [o for o in parsed if not o.is_hydra_override()]
+        job's part of it is resolved. A value for a key the base does not have (``loss.gamma``
+        with ``loss=cross_entropy``) is refused by Hydra's composition, with its own message."""
         values = [(o.key_or_group, o.value()) for o in parsed if _plain_value(o)]
-        if _absent(base.config, [key for key, _ in values]):  # Hydra refuses it, with its words
+        base = self._base(_rest(parsed), tuple(sorted({key for key, _ in values})))
+        task = [o for o in parsed if not o.is_hydra_override()]
+        if _absent(base.config, [key for key, _ in values]):
             lines = [o.input_line for o in parsed]
             self.hydra_context.config_loader.load_sweep_config(self.config, lines)
         return base.job(values, [o.input_line for o in task], idx)
