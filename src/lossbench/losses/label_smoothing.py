@@ -10,8 +10,10 @@ torch's own (ATen's ``cross_entropy_loss_label_smoothing``), step by step:
 
 each term reduced as ``reduction`` says (``mean``: NLL by the summed weights of the targets,
 ``smooth`` likewise), the coefficients ``1 - e`` and ``e / C`` computed in float64 and applied
-in the scores' dtype, as torch applies its scalars. With a number it equals torch's loss
-exactly (the tests compare bit for bit):
+in the scores' dtype, as torch applies its scalars. With a number it equals torch's loss bit
+for bit (the tests compare), except that with class weights, ``mean`` and ignored targets the
+summed weights of the targets are summed over every target with the ignored ones zeroed (torch's
+own way for tensor subclasses, which ``vmap`` needs): the same value to a rounding step.
 
     >>> import torch
     >>> x, y = torch.tensor([[2.0, 0.0, -1.0], [0.5, 0.1, 0.3]]), torch.tensor([0, 2])
