@@ -1,7 +1,9 @@
 """``hydra/launcher=vectorized``: the jobs of a sweep that differ only in seed, split, learning
-rate or weight decay train together as one vectorized run.
+rate, weight decay or numeric loss parameters (focal ``gamma``, ``loss.label_smoothing``, ...)
+train together as one vectorized run.
 
     lossbench-train -m hydra/launcher=vectorized seed=0,1,2 optimizer.lr=1e-3,3e-3,1e-2,3e-2
+    lossbench-train -m hydra/launcher=vectorized loss=focal loss.gamma=0,1,2,5 seed=0,1,2
     lossbench-train -m experiment=compare_all hydra/launcher=vectorized hydra.launcher.n_jobs=2
 
 The launcher composes the jobs' configs base by base (the jobs that share one composition:
@@ -9,9 +11,10 @@ a study's data set x setup), skips the jobs that already completed with the same
 the others (:mod:`lossbench.vectorized.grouping`) and hands each group over to be trained as
 one run of K members (:func:`lossbench.vectorized.run.train_group`) before composing the next
 base; a job that cannot be grouped trains alone through :func:`lossbench.training.train`.
-Groups and lone jobs run in ``n_jobs`` worker processes (:class:`lossbench.vectorized.sweep.
-TaskPool`), so the first groups train while the rest are composed; a DDP job (``trainer.strategy`` other than auto) runs afterwards in the
-launching process, as Hydra's basic launcher runs it. Each job then gets Hydra's usual job
+Groups and lone jobs run in ``n_jobs`` worker processes
+(:class:`lossbench.vectorized.sweep.TaskPool`), so the first groups train while the rest are
+composed; a DDP job (``trainer.strategy`` other than auto) runs afterwards in the launching
+process, as Hydra's basic launcher runs it. Each job then gets Hydra's usual job
 directory (``.hydra/``, ``train.log``) and its ``JobReturn``, in the sweep's order, with the
 value a run alone returns (the optimized metric, or None for a failed or refused job).
 
@@ -26,7 +29,7 @@ import json
 import logging
 import os
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Hashable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -91,7 +94,7 @@ class VectorizedLauncher(Launcher):
         self.hydra_context: HydraContext | None = None
         #: Composed configs by the overrides that are not plain vectorizable values.
         self._bases: dict[tuple[str, ...], DictConfig] = {}
-        self._light: dict[tuple[str, ...], _Base] = {}
+        self._light: dict[tuple[tuple[str, ...], tuple[str, ...]], _Base] = {}
         self._parser = OverridesParser.create()
 
     def setup(
@@ -109,6 +112,8 @@ class VectorizedLauncher(Launcher):
         applies a plain ``key=value`` override after composing, with ``OmegaConf.update(cfg,
         key, value, merge=True)``, and records it in ``hydra.overrides.task`` and
         ``hydra.job.override_dirname``: the same is done here on a copy of the composed base.
+        A value for a key the base does not have (``loss.gamma`` with ``loss=cross_entropy``)
+        is left to Hydra's composition, which refuses it with its own message.
         """
         parsed = OverridesParser.create().parse_overrides(list(overrides))
         values = [o for o in parsed if _plain_value(o)]
@@ -116,6 +121,8 @@ class VectorizedLauncher(Launcher):
         key = tuple(rest)
         if key not in self._bases:
             self._bases[key] = self.hydra_context.config_loader.load_sweep_config(self.config, rest)
+        if _absent(self._bases[key], [o.key_or_group for o in values]):
+            return self.hydra_context.config_loader.load_sweep_config(self.config, list(overrides))
         sweep_config = copy.deepcopy(self._bases[key])
         for override in values:
             OmegaConf.update(sweep_config, override.key_or_group, override.value(), merge=True)
@@ -157,21 +164,28 @@ class VectorizedLauncher(Launcher):
             output_dir,
         )
 
-    def _base(self, rest: tuple[str, ...]) -> "_Base":
-        if rest not in self._light:
+    def _base(self, rest: tuple[str, ...], keys: tuple[str, ...]) -> "_Base":
+        """The base of the jobs with the other overrides ``rest`` that set plain values of
+        ``keys``: one per set of keys, as a job's values stay on its base's config (a job
+        that sets fewer keys must not see another job's value)."""
+        if (rest, keys) not in self._light:
             config = self.hydra_context.config_loader.load_sweep_config(self.config, list(rest))
-            self._light[rest] = _Base(config)
-        return self._light[rest]
+            self._light[rest, keys] = _Base(config)
+        return self._light[rest, keys]
 
     def _light_job(self, parsed: Sequence[Override], idx: int) -> "_Job":
         """The job's resolved config, output directory and ``.hydra/`` files without a copy of
         the whole composed config per job (what :meth:`_compose` and Hydra's ``run_job`` cost:
         ~0.2 s per job, minutes for a study of a thousand jobs): the job's plain values
         (``parsed``: its overrides, parsed) are set on its base's config in place, and only the
-        job's part of it is resolved."""
-        base = self._base(_rest(parsed))
-        task = [o for o in parsed if not o.is_hydra_override()]
+        job's part of it is resolved. A value for a key the base does not have (``loss.gamma``
+        with ``loss=cross_entropy``) is refused by Hydra's composition, with its own message."""
         values = [(o.key_or_group, o.value()) for o in parsed if _plain_value(o)]
+        base = self._base(_rest(parsed), tuple(sorted({key for key, _ in values})))
+        task = [o for o in parsed if not o.is_hydra_override()]
+        if _absent(base.config, [key for key, _ in values]):
+            lines = [o.input_line for o in parsed]
+            self.hydra_context.config_loader.load_sweep_config(self.config, lines)
         return base.job(values, [o.input_line for o in task], idx)
 
     def launch(
@@ -378,8 +392,11 @@ class _Base:
         job = config.hydra.job  # id and num as Hydra's schema typed them
         hydra_plain["job"].update(override_dirname=override_dirname, id=job.id, num=job.num)
         hydra_plain["runtime"]["output_dir"] = str(output_dir)
+        from lossbench.vectorized.grouping import kept_apart
+
         return _Job(
-            base=id(self),
+            # jobs of one base share their grouping, unless a loss value keeps them apart
+            base=(id(self), kept_apart(plain)),
             plain=plain,
             output_dir=output_dir,
             overrides=list(task_lines),
@@ -460,7 +477,7 @@ _RESOLVER = re.compile(r"\$\{\s*[A-Za-z_][\w.\-]*\s*:")
 class _Job:
     """One job of the light path: its resolved config and what Hydra would have written."""
 
-    base: int
+    base: Hashable
     plain: dict
     output_dir: Path
     overrides: list
@@ -539,6 +556,14 @@ def _rest(parsed: Sequence[Override]) -> tuple[str, ...]:
     """The overrides that are not plain vectorizable values: jobs with the same rest share
     one composition (their base)."""
     return tuple(o.input_line for o in parsed if not _plain_value(o))
+
+
+def _absent(config: DictConfig, keys: Sequence[str]) -> bool:
+    """Whether ``config`` lacks one of the dotted ``keys``."""
+    return any(OmegaConf.select(config, key, default=_ABSENT) is _ABSENT for key in keys)
+
+
+_ABSENT = object()
 
 
 def _plain_value(override: Override) -> bool:

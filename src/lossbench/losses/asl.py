@@ -46,7 +46,9 @@ class AsymmetricLoss(nn.Module):
         p = torch.sigmoid(logits)
         # log p and log(1 - p) from the logits, stable where sigmoid saturates.
         positive = -((1 - p) ** self.gamma_pos) * F.logsigmoid(logits)
-        if self.clip > 0:
+        # A tensor clip holds the values of a vectorized group's members, all > 0 (the registry
+        # keeps clip=0 apart): the margin applies, with each member's own.
+        if isinstance(self.clip, torch.Tensor) or self.clip > 0:
             shifted = (p - self.clip).clamp(min=0)  # p_m
             log_not = torch.log((torch.sigmoid(-logits) + self.clip).clamp(max=1))  # log(1 - p_m)
         else:

@@ -96,6 +96,22 @@ _MULTI_HOT_REFUSAL = (
 )
 
 
+@dataclass(frozen=True)
+class MemberParam:
+    """A numeric parameter of a loss whose value may differ between the members of a
+    vectorized group (:mod:`lossbench.vectorized`): the loss's forward takes it as a tensor,
+    one value per member broadcast over the member's elements, and computes with it exactly
+    what it computes with the number.
+
+    ``apart``: values the loss branches on (focal's ``alpha=null``: no weighting at all;
+    asl's ``clip=0``: no margin); a member with one of them groups only with members of the
+    same value.
+    """
+
+    name: str
+    apart: tuple[Any, ...] = ()
+
+
 @dataclass(frozen=True, kw_only=True)
 class LossSpec:
     """What a loss expects, supports and takes. ``build`` receives resolved keyword arguments."""
@@ -124,6 +140,12 @@ class LossSpec:
     tolerates: Mapping[str, str] = field(default_factory=dict)
     #: Why a task outside ``tasks`` is refused: task -> reason.
     refusals: Mapping[str, str] = field(default_factory=dict)
+    #: Parameters in which the members of a vectorized group may differ.
+    member_params: tuple[MemberParam, ...] = ()
+    #: For a loss whose class takes a member parameter only as a number (torch's
+    #: CrossEntropyLoss and ``label_smoothing``): builds, from the built loss, a module that
+    #: computes the same loss with the parameter a tensor. None: the loss's class takes it.
+    tensor_form: Callable[[nn.Module], nn.Module] | None = None
 
     @property
     def parameters(self) -> tuple[Param, ...]:
@@ -147,6 +169,11 @@ class LossSpec:
 def _own(module: str, name: str) -> LazyClass:
     """A class of lossbench.losses, imported (with torch) on first call."""
     return LazyClass(f"lossbench.losses.{module}", name)
+
+
+def _label_smoothing_like(loss: nn.Module) -> nn.Module:
+    """torch's CrossEntropyLoss ``loss`` as lossbench's, which takes a tensor label_smoothing."""
+    return _own("label_smoothing", "LabelSmoothingCrossEntropy").resolve().like(loss)
 
 
 LOSSES: dict[str, LossSpec] = {
@@ -226,6 +253,8 @@ LOSSES: dict[str, LossSpec] = {
                 )
             },
             refusals={"multilabel": _MULTI_HOT_REFUSAL.format(loss="CrossEntropyLoss")},
+            member_params=(MemberParam("label_smoothing"),),
+            tensor_form=_label_smoothing_like,
         ),
         LossSpec(
             name="nll",
@@ -289,6 +318,7 @@ LOSSES: dict[str, LossSpec] = {
                 ),
             ),
             build=_own("focal", "SigmoidFocalLoss"),
+            member_params=(MemberParam("alpha", apart=(None,)), MemberParam("gamma")),
         ),
         LossSpec(
             name="asl",
@@ -328,6 +358,11 @@ LOSSES: dict[str, LossSpec] = {
                 ),
             ),
             build=_own("asl", "AsymmetricLoss"),
+            member_params=(
+                MemberParam("gamma_neg"),
+                MemberParam("gamma_pos"),
+                MemberParam("clip", apart=(0.0,)),
+            ),
             refusals={
                 task: (
                     "AsymmetricLoss is made for multi-hot targets, where each label's few "
@@ -371,6 +406,7 @@ LOSSES: dict[str, LossSpec] = {
                 ),
             ),
             build=_own("poly", "PolyLoss"),
+            member_params=(MemberParam("epsilon"),),
             tolerates={
                 "log_softmax": (
                     "head 'log_softmax' before loss 'poly' is redundant but harmless: on a "

@@ -9,7 +9,19 @@
     >>> group_key(a) == group_key(OmegaConf.merge(a, {"data": {"name": "iris"}}))
     False
 
-Runs whose resolved configs are equal except for :data:`VECTORIZED_KEYS` form a group;
+Runs whose resolved configs are equal except for :data:`VECTORIZED_KEYS` form a group: the
+seed, split seed, learning rate and weight decay (:data:`MEMBER_KEYS`), and the numeric
+parameters of their loss that the loss registry declares per member
+(:attr:`~lossbench.losses.registry.LossSpec.member_params`: focal ``gamma`` and ``alpha``,
+``label_smoothing``, poly ``epsilon``, asl's ``gamma_neg``, ``gamma_pos`` and ``clip``):
+
+    >>> focal = OmegaConf.merge(a, {"loss": {"name": "focal", "alpha": 0.25, "gamma": 2.0}})
+    >>> group_key(focal) == group_key(OmegaConf.merge(focal, {"loss": {"gamma": 0.0}}))
+    True
+    >>> group_key(focal) == group_key(OmegaConf.merge(focal, {"loss": {"alpha": None}}))
+    False
+
+(focal with ``alpha=null`` weights nothing, a different formula: such members group apart.)
 :func:`why_alone` says why a run cannot be a member at all (it then runs as it always does).
 No torch import here: the launcher groups a sweep before anything heavy loads.
 """
@@ -21,8 +33,17 @@ from typing import Any
 
 from omegaconf import DictConfig, OmegaConf
 
-#: Config keys that may differ between the members of a group: each member has its own.
-VECTORIZED_KEYS = ("seed", "data.split_seed", "optimizer.lr", "optimizer.weight_decay")
+from lossbench.losses.registry import LOSSES, MemberParam
+
+#: Config keys that may differ between any members of a group: each member has its own.
+MEMBER_KEYS = ("seed", "data.split_seed", "optimizer.lr", "optimizer.weight_decay")
+#: ``loss.<param>`` of every loss parameter declared per member in the loss registry (which of
+#: them a run's loss has: :func:`loss_member_params`).
+LOSS_KEYS = tuple(
+    sorted({f"loss.{param.name}" for spec in LOSSES.values() for param in spec.member_params})
+)
+#: Config keys that may differ between the members of a group.
+VECTORIZED_KEYS = MEMBER_KEYS + LOSS_KEYS
 #: Optimizers with a batched implementation (lossbench.vectorized.batched).
 OPTIMIZERS = ("adam", "adamw", "sgd")
 MODELS = ("linear", "mlp")
@@ -48,7 +69,11 @@ def group_key(cfg: DictConfig) -> str:
     """The resolved config without :data:`VECTORIZED_KEYS`, as text: equal for runs that can
     train together."""
     container: dict[str, Any] = OmegaConf.to_container(cfg, resolve=True)  # type: ignore[assignment]
-    for dotted in VECTORIZED_KEYS:
+    loss = container.get("loss") or {}
+    for param in loss_member_params(loss.get("name")):
+        if param.name in loss and not _apart(param, loss[param.name]):
+            loss.pop(param.name)
+    for dotted in MEMBER_KEYS:
         *parents, leaf = dotted.split(".")
         node = container
         for parent in parents:
@@ -60,6 +85,31 @@ def group_key(cfg: DictConfig) -> str:
     # resolved in a launcher's job configs), never tell groups apart.
     run_dir = (container.get("paths") or {}).get("run_dir")
     return text.replace(json.dumps(run_dir)[1:-1], "<run dir>") if run_dir else text
+
+
+def loss_member_params(loss: Any) -> tuple[MemberParam, ...]:
+    """The parameters of loss ``loss`` (its name) in which members may differ."""
+    spec = LOSSES.get(loss) if isinstance(loss, str) else None
+    return () if spec is None else spec.member_params
+
+
+def kept_apart(cfg: DictConfig | dict) -> tuple[tuple[str, Any], ...]:
+    """The values of ``cfg``'s loss parameters that keep its run apart from members with other
+    values (:attr:`~lossbench.losses.registry.MemberParam.apart`): a part of :func:`group_key`.
+
+        >>> kept_apart({"loss": {"name": "focal", "alpha": None, "gamma": 2.0}})
+        (('alpha', None),)
+    """
+    loss = cfg.get("loss") or {}
+    return tuple(
+        (param.name, loss.get(param.name))
+        for param in loss_member_params(loss.get("name"))
+        if param.name in loss and _apart(param, loss.get(param.name))
+    )
+
+
+def _apart(param: MemberParam, value: Any) -> bool:
+    return any(value is None if kept is None else value == kept for kept in param.apart)
 
 
 def why_alone(cfg: DictConfig) -> str | None:

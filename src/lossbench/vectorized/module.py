@@ -4,8 +4,10 @@ One Lightning training step runs a whole epoch for every member still training, 
 ``ClassifierModule``'s epoch loop does for one run: each member draws its own shuffled epoch
 (the batch order its run alone draws from its ``seed``) from its own split, and each minibatch
 step is one batched forward (:class:`~lossbench.vectorized.batched.StackedModel`), the
-members' own losses (``torch.func.vmap`` over the head and loss), one backward of their sum
-and one batched optimizer step. At the epoch's end each member is validated on its own
+members' own losses (one call of the loss over all members' elements, or ``torch.func.vmap``
+over the head and loss, each member with its own loss buffers and its own values of the loss's
+numeric parameters, see :meth:`VectorizedModule._losses`), one backward of their sum and one
+batched optimizer step. At the epoch's end each member is validated on its own
 validation split by its own ``ClassifierModule`` (the metric code of a run alone), and its
 best epoch and early stopping are decided. A member that stops (early stopping, or a
 non-finite loss) leaves the stack; the Trainer stops when none is left.
@@ -30,6 +32,8 @@ from torch.func import functional_call, vmap
 from lossbench.callbacks import snapshot
 from lossbench.data.loader import IndexBatchLoader
 from lossbench.lightning_internals import loop_states, manual_step_progress
+from lossbench.losses import get_loss
+from lossbench.losses.registry import LossSpec
 from lossbench.metrics import nll_per_element, to_probabilities
 from lossbench.vectorized.batched import BatchedOptimizer, StackedModel
 from lossbench.vectorized.members import Member, TrainingState
@@ -47,7 +51,8 @@ class VectorizedModule(L.LightningModule):
     """Trains ``members`` (built by :mod:`lossbench.vectorized.run`) as one stacked model.
 
     All members share model, head, loss, optimizer kind, batch size and data set; each has its
-    own seed, split, learning rate and weight decay.
+    own seed, split, learning rate, weight decay and values of the loss parameters that the loss
+    registry declares per member (:attr:`~lossbench.losses.registry.LossSpec.member_params`).
     """
 
     def __init__(self, members: Sequence[Member], *, minibatch_size: int | None) -> None:
@@ -57,16 +62,24 @@ class VectorizedModule(L.LightningModule):
         modules = [m.module for m in self.members]
         first = modules[0]
         self.stacked = StackedModel([m.model for m in modules])
-        # Not submodules (a tuple): they belong to the first member's module, and they hold
-        # no parameters; the losses' buffers are stacked below.
-        self._head_and_loss = (first.head, first.loss_fn)
+        spec = get_loss(self.members[0].cfg.loss.name)
+        values = member_values([m.loss_fn for m in modules], spec)
+        #: The loss parameters whose values differ between the members (focal's gamma, ...).
+        self._value_names = tuple(values)
+        loss_fn = first.loss_fn if not values else tensor_loss(first.loss_fn, spec, values)
+        # Not submodules (a tuple): they hold no parameters; the losses' buffers are stacked
+        # below (and the loss, where members' values differ, is a copy that takes them).
+        self._head_and_loss = (first.head, loss_fn)
         self.squeeze = first.squeeze
         self.minibatch_size = minibatch_size
-        names = [name for name, _ in first.loss_fn.named_buffers()]
-        #: The losses' buffers (class weights, pos_weight), stacked: they may differ per member.
+        buffers = [name for name, _ in first.loss_fn.named_buffers()]
+        #: The losses' buffers (class weights, pos_weight), stacked: they may differ per member;
+        #: and the differing values of the loss's parameters, as ``(K,)`` tensors.
         self._loss_buffers = {
-            name: _stack([dict(m.loss_fn.named_buffers())[name] for m in modules]) for name in names
-        }
+            name: _stack([dict(m.loss_fn.named_buffers())[name] for m in modules])
+            for name in buffers
+        } | {name: torch.tensor(column) for name, column in values.items()}
+        names = list(self._loss_buffers)
         cfg = self.members[0].cfg.optimizer
         self.optimizer = BatchedOptimizer(
             self.stacked,
@@ -78,12 +91,16 @@ class VectorizedModule(L.LightningModule):
         self.alive: list[int] = list(range(len(self.members)))
         self._vmapped = vmap(self._member_loss, in_dims=(0, 0, 0 if names else None))
         same = all(
-            all(torch.equal(stacked[0], value) for value in stacked)
-            for stacked in self._loss_buffers.values()
+            all(
+                torch.equal(self._loss_buffers[name][0], value)
+                for value in self._loss_buffers[name]
+            )
+            for name in buffers
         )
         #: The loss with ``reduction="none"``, where each member's loss is the mean (or sum)
-        #: of its elements: one call for all members instead of vmap's per-member batching.
-        self._unreduced = unreduced(first.loss_fn) if same else None
+        #: of its elements: one call for all members instead of vmap's per-member batching
+        #: (the members' own values of the loss's parameters broadcast over their elements).
+        self._unreduced = unreduced(loss_fn) if same else None
         #: ``epoch_metrics=monitored`` with monitors among :data:`BATCHED_KEYS`: each epoch's
         #: values of every member come from one batched forward of the validation splits,
         #: not from each member's metric suite (several times the cost of the epoch's steps).
@@ -135,12 +152,23 @@ class VectorizedModule(L.LightningModule):
     def _losses(
         self, scores: torch.Tensor, targets: torch.Tensor, buffers: dict[str, torch.Tensor] | None
     ) -> torch.Tensor:
-        """Each member's loss ``(K,)`` of its scores ``(K, rows, outputs)``."""
+        """Each member's loss ``(K,)`` of its scores ``(K, rows, outputs)``.
+
+        With the unreduced loss, a parameter whose values differ between the members is set
+        to them as a tensor ``(K, 1, ...)`` that broadcasts over each member's elements (or,
+        for a loss per sample on the members' rows flattened, ``(K * rows,)``)."""
         if self._unreduced is None:
             return self._vmapped(scores, targets, buffers)
         loss_fn, per_sample, reduction = self._unreduced
         out = self._head_and_loss[0](scores)
         out = out.squeeze(-1) if self.squeeze else out
+        for name in self._value_names:
+            value = buffers[name]
+            if per_sample:
+                value = value[:, None].expand(-1, out.shape[1]).flatten()
+            else:
+                value = value.view(-1, *[1] * (out.ndim - 1))
+            setattr(loss_fn, name, value)
         if per_sample:  # (N, C) scores and (N,) or (N, C) targets
             values = loss_fn(out.flatten(0, 1), targets.flatten(0, 1))
         else:
@@ -354,9 +382,49 @@ class VectorizedModule(L.LightningModule):
 
 
 #: Losses whose mean (or sum) runs over every element of the output.
-_ELEMENTWISE = ("BCELoss", "BCEWithLogitsLoss", "MSELoss", "SigmoidFocalLoss", "ManualBCELoss")
+_ELEMENTWISE = (
+    "BCELoss",
+    "BCEWithLogitsLoss",
+    "MSELoss",
+    "SigmoidFocalLoss",
+    "ManualBCELoss",
+    "AsymmetricLoss",
+)
 #: Losses whose unweighted mean (or sum) runs over samples.
-_PER_SAMPLE = ("CrossEntropyLoss", "NLLLoss")
+_PER_SAMPLE = ("CrossEntropyLoss", "NLLLoss", "LabelSmoothingCrossEntropy")
+
+
+def member_values(losses: Sequence[torch.nn.Module], spec: LossSpec) -> dict[str, list[float]]:
+    """The members' values of each parameter of ``spec.member_params`` in which the built
+    ``losses`` differ: ``{name: [value of member 0, ...]}``."""
+    found: dict[str, list[float]] = {}
+    for param in spec.member_params:
+        values = [getattr(loss, param.name) for loss in losses]
+        if len(set(values)) == 1:
+            continue
+        apart = [v for v in values if v is None or v in param.apart]
+        if apart:  # lossbench.vectorized.grouping.group_key keeps these apart
+            given = sorted(set(values), key=str)
+            raise ValueError(
+                f"loss.{param.name}={apart[0]!r} changes the formula of loss {spec.name!r}: "
+                f"members with it cannot group with others (they have {given}); group runs "
+                "by lossbench.vectorized.group_key."
+            )
+        found[param.name] = [float(v) for v in values]
+    return found
+
+
+def tensor_loss(
+    loss_fn: torch.nn.Module, spec: LossSpec, values: dict[str, list[float]]
+) -> torch.nn.Module:
+    """A copy of ``loss_fn`` in which each parameter of ``values`` is a buffer (member 0's
+    value), to be replaced by each member's: by ``functional_call`` under ``vmap``, or by
+    ``(K, 1, ...)`` values that broadcast (:meth:`VectorizedModule._losses`)."""
+    copy = spec.tensor_form(loss_fn) if spec.tensor_form is not None else deepcopy(loss_fn)
+    for name, column in values.items():
+        delattr(copy, name)
+        copy.register_buffer(name, torch.tensor(column[0]))
+    return copy
 
 
 def unreduced(loss_fn: torch.nn.Module) -> tuple[torch.nn.Module, bool, str] | None:

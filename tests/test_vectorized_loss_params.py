@@ -1,0 +1,339 @@
+"""Vectorized members that differ in numeric loss parameters (focal gamma and alpha,
+label_smoothing, poly epsilon, asl's gammas and clip): each equals its run alone."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import torch
+import torch.nn.functional as F
+import yaml
+from torch.func import functional_call, vmap
+
+from lossbench.losses import build_loss, get_loss
+from lossbench.losses.label_smoothing import LabelSmoothingCrossEntropy
+from lossbench.vectorized import VECTORIZED_KEYS, group_key
+from lossbench.vectorized.grouping import LOSS_KEYS, kept_apart
+from lossbench.vectorized.module import member_values, tensor_loss, unreduced
+from lossbench.vectorized.sweep import plan_sweep
+from test_vectorized import _alone_and_grouped, _launcher, _metrics, _records, _sweep
+
+
+@pytest.mark.parametrize("reduction", ["mean", "sum", "none"])
+@pytest.mark.parametrize("weighted", [False, True], ids=["unweighted", "weighted"])
+@pytest.mark.parametrize("shape", [(13, 4), (5, 3, 2, 2)], ids=["rows", "dense"])
+@pytest.mark.parametrize("ignored", [0, 2], ids=["all-targets", "ignore_index"])
+def test_label_smoothing_cross_entropy_is_torchs_bit_for_bit(reduction, weighted, shape, ignored):
+    torch.manual_seed(0)
+    x = torch.randn(shape) * 4
+    target = torch.randint(0, shape[1], (shape[0], *shape[2:]))
+    target.view(-1)[:ignored] = -100
+    weight = torch.rand(shape[1]) + 0.2 if weighted else None
+    for smoothing in (0.0, 0.1, 0.37, 0.9):
+        ours = LabelSmoothingCrossEntropy(weight, -100, smoothing, reduction)(x, target)
+        theirs = F.cross_entropy(x, target, weight, label_smoothing=smoothing, reduction=reduction)
+        if weighted and ignored and reduction == "mean":
+            # the summed weights of the targets: over all with the ignored ones 0 (torch's
+            # own way for tensor subclasses, which vmap needs), in another order
+            torch.testing.assert_close(ours, theirs, rtol=2e-7, atol=0)
+            continue
+        assert torch.equal(ours, theirs), smoothing
+        like = LabelSmoothingCrossEntropy.like(
+            torch.nn.CrossEntropyLoss(weight, label_smoothing=smoothing, reduction=reduction)
+        )
+        assert torch.equal(like(x, target), theirs)
+
+
+#: Per loss and task: the members' parameters, 0 among them where it switches a term off.
+MEMBER_LOSSES = {
+    "focal-multilabel": ("focal", "multilabel", [{"gamma": g} for g in (0.0, 1.0, 2.0, 5.0)]),
+    "focal-alpha-binary": (
+        "focal",
+        "binary",
+        [{"gamma": g, "alpha": a} for g, a in ((0.0, 0.25), (2.0, 0.5), (1.5, 0.9), (2.0, 0.0))],
+    ),
+    "cross_entropy-multiclass": (
+        "cross_entropy",
+        "multiclass",
+        [{"label_smoothing": e} for e in (0.0, 0.1, 0.3, 0.9)],
+    ),
+    "cross_entropy-weighted-multiclass": (
+        "cross_entropy",
+        "multiclass",
+        [{"label_smoothing": e, "weight": [1.0, 2.0, 0.5]} for e in (0.0, 0.1, 0.3, 0.9)],
+    ),
+    "poly-multiclass": ("poly", "multiclass", [{"epsilon": e} for e in (-1.0, 0.0, 1.0, 4.0)]),
+    "poly-multilabel": ("poly", "multilabel", [{"epsilon": e} for e in (-1.0, 0.0, 1.0, 4.0)]),
+    "asl-multilabel": (
+        "asl",
+        "multilabel",
+        [
+            {"gamma_neg": n, "gamma_pos": p, "clip": c}
+            for n, p, c in ((0.0, 0.0, 0.05), (4.0, 1.0, 0.05), (2.0, 0.0, 0.2), (1.0, 3.0, 0.5))
+        ],
+    ),
+}
+
+
+@pytest.mark.parametrize("case", list(MEMBER_LOSSES))
+def test_member_losses_and_gradients_equal_each_members_loss_alone(case):
+    """Both paths of the group (vmap per member; one unreduced call where the loss allows it)
+    give each member the loss and gradient that its own loss module gives."""
+    name, task, params = MEMBER_LOSSES[case]
+    torch.manual_seed(0)
+    k, rows, units = len(params), 11, 3
+    spec = get_loss(name)
+    x = torch.randn(k, rows, units if task != "binary" else 1) * 3
+    if task == "binary":
+        x = x.squeeze(-1)
+    labels = torch.randint(0, units, (k, rows))
+    if spec.target_for(task) == "index":
+        targets = labels
+    elif task == "multilabel":
+        targets = (torch.rand(k, rows, units) > 0.5).float()
+    else:
+        targets = (labels % 2).float()
+    losses = [
+        build_loss(name, p, task=task, n_outputs=x.shape[-1] if x.ndim == 3 else 1) for p in params
+    ]
+    x.requires_grad_()
+    alone = torch.stack([loss(x[i], targets[i]) for i, loss in enumerate(losses)])
+    (alone_grad,) = torch.autograd.grad(alone.sum(), x)
+    values = member_values(losses, spec)
+    assert set(values) == {key for p in params for key in p if key != "weight"}
+    loss_fn = tensor_loss(losses[0], spec, values)
+    buffers = {
+        n: torch.stack([dict(m.named_buffers())[n] for m in losses])
+        for n, _ in losses[0].named_buffers()
+    }
+    buffers |= {n: torch.tensor(v) for n, v in values.items()}
+    paths = {"vmap": vmap(lambda s, t, b: functional_call(loss_fn, b, (s, t)))(x, targets, buffers)}
+    flat = unreduced(loss_fn)
+    if flat is not None:
+        copy, per_sample, _ = flat
+        for n, v in values.items():
+            column = torch.tensor(v)
+            shape = (
+                column[:, None].expand(-1, rows).flatten()
+                if per_sample
+                else column.view(-1, *[1] * (x.ndim - 1))
+            )
+            setattr(copy, n, shape)
+        out = copy(x.flatten(0, 1), targets.flatten(0, 1)) if per_sample else copy(x, targets)
+        paths["unreduced"] = out.reshape(k, -1).mean(1)
+    assert ("unreduced" in paths) == (name != "poly" and "weight" not in params[0])
+    for path, losses_k in paths.items():
+        (grad,) = torch.autograd.grad(losses_k.sum(), x)
+        torch.testing.assert_close(losses_k, alone, rtol=0, atol=1e-6, msg=path)
+        torch.testing.assert_close(grad, alone_grad, rtol=0, atol=1e-7, msg=path)
+
+
+def test_values_that_change_the_formula_refuse_to_share_a_group():
+    losses = [build_loss("focal", {"alpha": a}, task="binary", n_outputs=1) for a in (None, 0.5)]
+    with pytest.raises(ValueError, match=r"loss.alpha=None changes the formula of loss 'focal'"):
+        member_values(losses, get_loss("focal"))
+
+
+def test_group_keys_ignore_member_loss_values_but_not_those_that_change_the_formula(make_cfg):
+    assert {"loss.gamma", "loss.alpha", "loss.label_smoothing", "loss.epsilon"} <= set(LOSS_KEYS)
+    assert set(LOSS_KEYS) <= set(VECTORIZED_KEYS)
+    focal = make_cfg("data=breast_cancer", "setup=logits_focal")
+    assert group_key(focal) == group_key(
+        make_cfg("data=breast_cancer", "setup=logits_focal", "loss.gamma=0", "loss.alpha=0.9")
+    )
+    no_alpha = make_cfg("data=breast_cancer", "setup=logits_focal", "loss.alpha=null")
+    assert group_key(focal) != group_key(no_alpha)
+    assert kept_apart(no_alpha) == (("alpha", None),) and kept_apart(focal) == ()
+    assert group_key(no_alpha) == group_key(
+        make_cfg("data=breast_cancer", "setup=logits_focal", "loss.alpha=null", "loss.gamma=1")
+    )
+    asl = make_cfg("data=digits_multilabel", "setup=logits_asl")
+    assert group_key(asl) == group_key(
+        make_cfg("data=digits_multilabel", "setup=logits_asl", "loss.clip=0.3", "loss.gamma_neg=1")
+    )
+    assert group_key(asl) != group_key(
+        make_cfg("data=digits_multilabel", "setup=logits_asl", "loss.clip=0")
+    )
+    smoothing = make_cfg("data=iris", "setup=logits_cross_entropy")
+    assert group_key(smoothing) == group_key(
+        make_cfg("data=iris", "setup=logits_cross_entropy", "loss.label_smoothing=0.2")
+    )
+    # another loss, or a parameter that is no member value, still makes another group
+    assert group_key(smoothing) != group_key(make_cfg("data=iris", "setup=logits_poly"))
+    assert group_key(smoothing) != group_key(
+        make_cfg("data=iris", "setup=logits_cross_entropy", "loss.weight=[1,2,3]")
+    )
+
+
+CASES = {
+    "binary-focal-gamma-alpha": (
+        ("data=breast_cancer", "setup=logits_focal", "trainer.max_epochs=3"),
+        (
+            ("seed=0", "loss.gamma=0"),
+            ("seed=1", "loss.gamma=1", "loss.alpha=0.5"),
+            ("seed=2", "loss.gamma=5", "loss.alpha=0.9", "optimizer.lr=3e-2"),
+        ),
+    ),
+    # the batched values of every member's epoch; the fast-learning member stops early and
+    # leaves the stack with its values
+    "multilabel-focal-gamma-monitored-early_stopping": (
+        (
+            "data=digits_multilabel",
+            "setup=logits_focal",
+            "trainer.max_epochs=5",
+            "epoch_metrics=monitored",
+            "early_stopping.enabled=true",
+            "early_stopping.patience=1",
+        ),
+        (
+            ("seed=0", "loss.gamma=0"),
+            ("seed=2", "loss.gamma=1", "optimizer.lr=0.05"),
+            ("seed=1", "loss.gamma=3.5"),
+        ),
+    ),
+    "multiclass-cross_entropy-label_smoothing": (
+        ("data=iris", "setup=logits_cross_entropy", "trainer.max_epochs=4", "data.batch_size=16"),
+        (
+            ("seed=0", "loss.label_smoothing=0"),
+            ("seed=0", "loss.label_smoothing=0.1"),
+            ("seed=1", "loss.label_smoothing=0.4", "data.split_seed=1"),
+        ),
+    ),
+    "binary-weighted-cross_entropy-label_smoothing": (
+        ("data=breast_cancer", "setup=logits_cross_entropy", "loss.weight=[1.0,3.0]"),
+        (("seed=0", "loss.label_smoothing=0"), ("seed=1", "loss.label_smoothing=0.2")),
+    ),
+    "multiclass-poly-epsilon": (
+        ("data=wine", "setup=logits_poly", "trainer.max_epochs=3"),
+        (("seed=0", "loss.epsilon=0"), ("seed=0", "loss.epsilon=1"), ("seed=1", "loss.epsilon=-1")),
+    ),
+    "multilabel-asl": (
+        ("data=digits_multilabel", "setup=logits_asl"),
+        (
+            ("seed=0", "loss.gamma_neg=0", "loss.gamma_pos=0"),
+            ("seed=1", "loss.clip=0.2", "loss.gamma_pos=2"),
+        ),
+    ),
+}
+
+
+#: Paths the unit test above covers too (vmap with class weights; asl): in the slow suite.
+SLOW_CASES = ("binary-weighted-cross_entropy-label_smoothing", "multilabel-asl")
+
+
+@pytest.mark.parametrize(
+    "case",
+    [pytest.param(c, marks=pytest.mark.slow) if c in SLOW_CASES else c for c in CASES],
+)
+def test_members_with_their_own_loss_values_equal_their_runs_alone(make_cfg, tmp_path, case):
+    base, members = CASES[case]
+    alone, grouped = _alone_and_grouped(make_cfg, tmp_path, base, members)
+    for i, (single, member) in enumerate(zip(alone, grouped, strict=True)):
+        assert member["status"] == single["status"] == "completed"
+        assert member["group_size"] == len(members)
+        assert (member["best_epoch"], member["epochs"], member["steps"]) == (
+            single["best_epoch"],
+            single["epochs"],
+            single["steps"],
+        )
+        metrics = _metrics(single)
+        assert metrics.keys() == _metrics(member).keys() and len(metrics) >= 8
+        for key, value in metrics.items():
+            assert member[key] == pytest.approx(value, abs=1e-5, nan_ok=True), key
+        for key, values in single["history"].items():
+            assert member["history"][key] == pytest.approx(values, abs=1e-5, nan_ok=True), key
+        # each member's record and config.yaml carry its own values
+        assert member["loss_params"] == single["loss_params"]
+        config = yaml.safe_load((tmp_path / f"member{i}" / "config.yaml").read_text())
+        for override in members[i]:
+            key, value = override.split("=")
+            if key.startswith("loss."):
+                assert member["loss_params"][key[5:]] == float(value)
+                assert config["loss"][key[5:]] == float(value)
+    assert len({json.dumps(m["loss_params"], sort_keys=True) for m in grouped}) == len(members)
+    if "early_stopping" in case:
+        assert [m["stopped_by"] for m in grouped] == ["budget", "early_stopping", "budget"]
+
+
+SWEEP = ("loss=focal", "loss.gamma=0,1,2,5", "seed=0,1,2")
+
+
+def test_a_sweep_over_focal_gamma_and_seeds_forms_one_group_of_12(tmp_path) -> None:
+    """The launcher sets ``loss.gamma`` on the config composed once with loss=focal, as Hydra
+    would set it, and the 12 jobs plan as one group."""
+    from omegaconf import OmegaConf
+
+    launcher, _, _ = _launcher(str(tmp_path))
+    jobs = [
+        ["data=breast_cancer", "setup=logits_focal", f"loss.gamma={g}", f"seed={s}"]
+        for g in (0, 1, 2, 5)
+        for s in (0, 1, 2)
+    ]
+    light = [
+        launcher._light_job(launcher._parser.parse_overrides(overrides), i)
+        for i, overrides in enumerate(jobs)
+    ]
+    for idx, (job, overrides) in enumerate(zip(light, jobs, strict=True)):
+        _, resolved, _ = launcher._compose(overrides, idx)
+        assert job.plain == OmegaConf.to_container(resolved)  # as Hydra composes the job
+        assert job.plain["loss"]["gamma"] == float(overrides[2].split("=")[1])
+        assert job.files["config.yaml"]["loss"]["gamma"] == job.plain["loss"]["gamma"]
+    assert len(launcher._light) == 1  # one composition for the 12 jobs
+    tasks, done = plan_sweep(
+        [j.plain for j in light], [j.output_dir for j in light], bases=[j.base for j in light]
+    )
+    assert tasks == [list(range(12))] and done == {}
+    # alpha=null is another formula: those jobs group apart, also when they share the base
+    alphas = [
+        launcher._light_job(launcher._parser.parse_overrides([*o, f"loss.alpha={alpha}"]), 12 + i)
+        for i, (o, alpha) in enumerate(zip(jobs, ("null", "0.5", "null", "0.1"), strict=False))
+    ]
+    assert len(launcher._light) == 2  # a base for the jobs that set loss.alpha too
+    assert [j.plain["loss"]["alpha"] for j in alphas] == [None, 0.5, None, 0.1]
+    tasks, _ = plan_sweep(
+        [j.plain for j in alphas], [j.output_dir for j in alphas], bases=[j.base for j in alphas]
+    )
+    assert sorted(tasks) == [[0, 2], [1, 3]]
+    # the base of the 12 jobs never saw loss.alpha=null
+    again = launcher._light_job(launcher._parser.parse_overrides(jobs[0]), 16)
+    assert again.plain["loss"]["alpha"] == 0.25
+
+
+def test_a_loss_value_the_loss_does_not_have_is_refused_by_hydra(tmp_path) -> None:
+    from hydra.errors import ConfigCompositionException
+
+    launcher, _, _ = _launcher(str(tmp_path))
+    overrides = ["data=iris", "loss=cross_entropy", "loss.gamma=2", "seed=0"]
+    for compose, given in (
+        (launcher._light_job, launcher._parser.parse_overrides(overrides)),
+        (launcher._compose, overrides),
+    ):
+        with pytest.raises(ConfigCompositionException, match=r"Could not override 'loss\.gamma'"):
+            compose(given, 0)
+
+
+@pytest.mark.slow
+def test_vectorized_launcher_trains_a_focal_gamma_sweep_as_one_group(monkeypatch, tmp_path, capfd):
+    sweep = tmp_path / "sweep"
+    log = _sweep(
+        monkeypatch,
+        tmp_path,
+        capfd,
+        f"hydra.sweep.dir={sweep}",
+        "hydra.sweep.subdir=${hydra.job.num}",
+        "data=iris",
+        "trainer.max_epochs=2",
+        "logger=none",
+        "loss=focal",
+        "loss.gamma=0,2",
+        "seed=0,1",
+    )
+    assert "4 jobs: 4 in 1 vectorized groups, 0 alone, 0 already completed" in log
+    records = _records(sweep)
+    assert [records[n]["group_size"] for n in "0123"] == [4] * 4
+    # job order: gamma=0 seed=0, gamma=0 seed=1, gamma=2 seed=0, gamma=2 seed=1
+    assert [records[n]["loss_params"]["gamma"] for n in "0123"] == [0.0, 0.0, 2.0, 2.0]
+    for n, gamma in zip("0123", (0.0, 0.0, 2.0, 2.0), strict=True):
+        assert yaml.safe_load((sweep / n / "config.yaml").read_text())["loss"]["gamma"] == gamma
+        assert records[n]["status"] == "completed"
