@@ -316,15 +316,15 @@ class _WithFollowUp:
     """A launcher whose ``launch`` passes ``follow_up`` (see the vectorized launcher)."""
 
     def __init__(self, launcher: Any, follow_up: Any) -> None:
-        self._launcher, self._follow_up = launcher, follow_up
+        self.inner, self.then = launcher, follow_up
 
     def launch(self, job_overrides: Sequence[Sequence[str]], initial_job_idx: int) -> Any:
-        return self._launcher.launch(
-            job_overrides, initial_job_idx=initial_job_idx, follow_up=self._follow_up
+        return self.inner.launch(
+            job_overrides, initial_job_idx=initial_job_idx, follow_up=self.then
         )
 
     def __getattr__(self, name: str) -> Any:
-        return getattr(self._launcher, name)
+        return getattr(self.inner, name)
 
 
 def _value(result: JobReturn) -> float | None:
