@@ -185,6 +185,10 @@ def test_second_invocation_of_a_finished_sweep_trains_nothing(monkeypatch, tmp_p
     out = capfd.readouterr().out
     assert out.count("skipped:") == 4
     assert "run directory" not in out
+    # another logger or progress bar changes what a run shows, not its results: still skipped
+    shown = [a if a != "logger=none" else "logger=csv" for a in args]
+    run_cli_in_process(monkeypatch, tmp_path, *shown, "callbacks.progress_bar.refresh_rate=5")
+    assert capfd.readouterr().out.count("skipped:") == 4
     # a changed config is not skipped: the job refuses to overwrite the other config's run
     changed = [a if a != "trainer.max_epochs=1" else "trainer.max_epochs=2" for a in args]
     run_cli_in_process(monkeypatch, tmp_path, *changed)

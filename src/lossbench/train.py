@@ -89,8 +89,16 @@ def preflight(cfg: DictConfig, output_dir: str | Path) -> str:
     return task
 
 
+#: Config entries that change what a run shows or where it logs, never what it trains or
+#: records in ``metrics.json``: a completed run whose config differs from the job's only in
+#: these is the job's run (so a study re-run after they changed, by an upgrade or on the
+#: command line, still skips its completed jobs).
+PRESENTATION_KEYS = ("callbacks.progress_bar", "callbacks.model_summary", "logger")
+
+
 def completed_with_same_config(cfg: DictConfig, output_dir: Path) -> dict[str, Any] | None:
-    """The record in ``output_dir`` if it completed with exactly this resolved config.
+    """The record in ``output_dir`` if it completed with this resolved config (up to
+    :data:`PRESENTATION_KEYS`).
 
     This is what lets an interrupted study resume: re-running the same sweep skips such jobs.
     """
@@ -98,10 +106,21 @@ def completed_with_same_config(cfg: DictConfig, output_dir: Path) -> dict[str, A
     saved = output_dir / "config.yaml"
     if record is None or record.get("status") != "completed" or not saved.is_file():
         return None
-    same = OmegaConf.to_container(OmegaConf.load(saved)) == OmegaConf.to_container(
-        cfg, resolve=True
-    )
-    return record if same else None
+    before = _without_presentation(OmegaConf.to_container(OmegaConf.load(saved)))
+    now = _without_presentation(OmegaConf.to_container(cfg, resolve=True))
+    return record if before == now else None
+
+
+def _without_presentation(config: Any) -> Any:
+    """``config`` (a plain container) without :data:`PRESENTATION_KEYS`."""
+    for dotted in PRESENTATION_KEYS:
+        *parents, leaf = dotted.split(".")
+        node = config
+        for part in parents:
+            node = node.get(part) if isinstance(node, dict) else None
+        if isinstance(node, dict):
+            node.pop(leaf, None)
+    return config
 
 
 def _sweep_value(cfg: DictConfig, record: dict[str, Any]) -> float | None:
