@@ -3,11 +3,14 @@ asked, atomically, with errors raised in the training thread; and who gets the w
 
 from __future__ import annotations
 
+import threading
+
 import lightning as L
 import pytest
 import torch
 from lightning.fabric.plugins.io import TorchCheckpointIO
 
+from lossbench import checkpoint_io
 from lossbench.checkpoint import load_checkpoint
 from lossbench.checkpoint_io import BackgroundCheckpointIO, copy_checkpoint, write_in_background
 from lossbench.training import build_run_trainer
@@ -25,6 +28,40 @@ def test_the_file_holds_the_state_of_the_moment_it_was_asked_for(tmp_path):
     io.teardown()
     saved = load_checkpoint(tmp_path / "a.ckpt")
     assert saved["epoch"] == 1 and saved["w"].tolist() == [0.0, 0.0, 0.0]
+
+
+def test_the_worker_serialises_the_state_asked_for_whatever_training_changes_next(
+    tmp_path, monkeypatch
+):
+    serialize, release = checkpoint_io._serialize_and_replace, threading.Event()
+
+    def held(path, checkpoint):  # the worker serialises only after training has moved on
+        release.wait(timeout=30)
+        serialize(path, checkpoint)
+
+    monkeypatch.setattr(checkpoint_io, "_serialize_and_replace", held)
+    io = BackgroundCheckpointIO()
+    weights, exp_avg = torch.zeros(3), torch.ones(3)
+    group = {"lr": 0.1, "params": [0]}
+    checkpoint = {
+        "state_dict": {"w": weights},
+        "optimizer_states": [{"state": {0: {"exp_avg": exp_avg}}, "param_groups": [group]}],
+        "history": [0.5],
+    }
+    io.save_checkpoint(checkpoint, tmp_path / "last.ckpt")
+    # the next optimizer step and epoch: in-place updates of tensors, dicts and lists
+    weights.add_(1)
+    exp_avg.mul_(0.9)
+    group["lr"] = 0.05
+    checkpoint["history"].append(0.4)
+    release.set()
+    io.teardown()
+    saved = load_checkpoint(tmp_path / "last.ckpt")
+    assert saved["state_dict"]["w"].tolist() == [0.0, 0.0, 0.0]
+    optimizer = saved["optimizer_states"][0]
+    assert optimizer["state"][0]["exp_avg"].tolist() == [1.0, 1.0, 1.0]
+    assert optimizer["param_groups"] == [{"lr": 0.1, "params": [0]}]
+    assert saved["history"] == [0.5]
 
 
 def test_writes_copies_and_removals_run_in_the_order_asked(tmp_path):

@@ -9,49 +9,19 @@
 
 from __future__ import annotations
 
-import copy
 import os
-from collections import OrderedDict
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 from weakref import proxy
 
 import torch
-from lightning.pytorch.callbacks import Checkpoint, EarlyStopping
+from lightning.pytorch.callbacks import Checkpoint, EarlyStopping, TQDMProgressBar
 
-from lossbench.checkpoint_io import copy_checkpoint
+from lossbench.checkpoint_io import copy_checkpoint, snapshot
 from lossbench.lightning_internals import CheckpointWriter, dump_checkpoint
 
-#: Leaves a snapshot shares with the original: immutable.
-_IMMUTABLE = (str, int, float, bool, type(None), bytes)
-
-
-def snapshot(obj: Any) -> Any:
-    """A copy of a checkpoint dictionary that later training cannot change: tensors cloned,
-    dicts, lists and tuples rebuilt, immutable leaves shared, anything else deep-copied.
-
-        >>> state = {"w": torch.zeros(2), "epoch": 3}
-        >>> copied = snapshot(state)
-        >>> _ = state["w"].add_(1)
-        >>> copied["w"].tolist(), copied["epoch"]
-        ([0.0, 0.0], 3)
-
-    What ``apply_to_collection(checkpoint, Tensor, clone)`` does for the tensors, in a quarter of
-    the time (it tests every node for dataclasses and named tuples; Lightning's checkpoints
-    have ~300 nodes), and the mutable non-tensor leaves are copied too.
-    """
-    if isinstance(obj, torch.Tensor):
-        return obj.detach().clone()
-    kind = type(obj)
-    if kind is dict or kind is OrderedDict:
-        return kind((key, snapshot(value)) for key, value in obj.items())
-    if kind is list:
-        return [snapshot(value) for value in obj]
-    if kind is tuple:
-        return tuple(snapshot(value) for value in obj)
-    if kind in _IMMUTABLE:
-        return obj
-    return copy.deepcopy(obj)
-
+__all__ = ["BestAndLastCheckpoint", "BestWeightsInMemory", "EpochProgressBar", "snapshot"]
 
 class BestAndLastCheckpoint(CheckpointWriter):
     """``ModelCheckpoint(save_top_k=1)`` that also writes ``last.ckpt`` at the end of *every*
@@ -259,3 +229,48 @@ def run_early_stopping(
     return EarlyStopping(
         monitor=monitor, mode=mode or metric_mode(monitor), patience=patience, min_delta=min_delta
     )
+
+
+class EpochProgressBar(TQDMProgressBar):
+    """Lightning's ``TQDMProgressBar`` that draws the training bar once per epoch where
+    Lightning's would draw it four or five times in a row.
+
+    Lightning's bar redraws when an epoch starts (reset, then the description), after the
+    epoch's last batch (the count, then the metrics) and at the epoch's end (the metrics
+    again): with the ``epoch`` runner, whose epoch is one Lightning step, all of that happens
+    within a millisecond, at about 0.4 ms a redraw. This bar sets the new epoch's description
+    and the last batch's count without drawing and draws once, at the epoch's end, with the
+    epoch's metrics (the validation metrics included). Batches before the last, and the
+    validation bar, are drawn as Lightning draws them (``refresh_rate``).
+    """
+
+    def on_train_epoch_start(self, trainer: Any, *args: Any) -> None:
+        with self._held():
+            super().on_train_epoch_start(trainer, *args)
+
+    def on_train_batch_end(
+        self, trainer: Any, pl_module: Any, outputs: Any, batch: Any, batch_idx: int
+    ) -> None:
+        bar = self.train_progress_bar
+        if bar is None or batch_idx + 1 != bar.total:
+            super().on_train_batch_end(trainer, pl_module, outputs, batch, batch_idx)
+            return
+        with self._held():  # the epoch's end draws it, with the epoch's metrics
+            super().on_train_batch_end(trainer, pl_module, outputs, batch, batch_idx)
+
+    @contextmanager
+    def _held(self) -> Iterator[None]:
+        """The training bar's ``refresh`` (every redraw) does nothing for a while."""
+        bar = self.train_progress_bar
+        if bar is None:
+            yield
+            return
+        bar.refresh = _no_redraw  # an instance attribute shadows tqdm's method
+        try:
+            yield
+        finally:
+            del bar.refresh
+
+
+def _no_redraw(*args: Any, **kwargs: Any) -> None:
+    return None

@@ -15,31 +15,38 @@ and start writing the new file's blocks at once, a few milliseconds on a busy di
 removal of the previous best as much again; at batch 1024 that was ~0.8 ms per optimizer step.
 
 :class:`BackgroundCheckpointIO` is Lightning's ``TorchCheckpointIO`` (the same file format, read
-by the same ``torch.load``) with the file operations moved to one worker thread:
+by the same ``torch.load``) with the serialisation and the file operations moved to one worker
+thread:
 
-- the checkpoint is serialised (``torch.save`` into memory) in the caller's thread, so it holds
-  the state of the moment Lightning asked for it, with no copy of the tensors;
-- writing the bytes (to ``<file>.partial``, then renamed into place), removing a file and
-  copying one (:func:`copy_checkpoint`, ``last.ckpt`` as a byte copy of the best file) run on
-  the worker, one after another, in the order asked. Each is atomic, so a run killed at any
-  moment leaves complete files: at worst ``last.ckpt`` of the epoch before, which resumes as
-  exactly as any epoch end does;
+- in the caller's thread the checkpoint is only copied (:func:`snapshot`: tensors cloned,
+  containers rebuilt, about 0.3 ms for a small model's checkpoint), so the file holds the state
+  of the moment Lightning asked for it, whatever training changes next (in-place optimizer
+  steps included);
+- serialising that copy (``torch.save``, about 1.5 ms: pickling the checkpoint's few hundred
+  objects), writing the bytes (to ``<file>.partial``, then renamed into place), removing a file
+  and copying one (:func:`copy_checkpoint`, ``last.ckpt`` as a byte copy of the best file) run
+  on the worker, one after another, in the order asked. Each file operation is atomic, so a run
+  killed at any moment leaves complete files: at worst ``last.ckpt`` of the epoch before, which
+  resumes as exactly as any epoch end does;
 - reading a checkpoint, and the Trainer's teardown (the end of every ``fit``, also after an
   exception), first wait for the pending writes; an error of the worker is raised there, or
   at the next request.
 
-Lightning's own ``AsyncCheckpointIO`` also saves in a thread, but clones every tensor first
-(as long as the serialisation here), serialises on the worker while training holds the GIL,
-and removes files synchronously, out of order with its pending saves. Paths that are not local
-files (``s3://...``) are written synchronously by ``TorchCheckpointIO``.
+Lightning's own ``AsyncCheckpointIO`` also saves in a thread, but copies the tensors with
+``apply_to_collection`` (about four times :func:`snapshot`'s time) and leaves the other
+mutable values shared with training, and removes files synchronously, out of order with its
+pending saves. Paths that are not local files (``s3://...``) are written synchronously by
+``TorchCheckpointIO``.
 """
 
 from __future__ import annotations
 
+import copy
 import io
 import os
 import shutil
 import threading
+from collections import OrderedDict
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
@@ -48,9 +55,40 @@ from typing import Any
 import torch
 from lightning.fabric.plugins.io import CheckpointIO, TorchCheckpointIO
 
-__all__ = ["BackgroundCheckpointIO", "copy_checkpoint", "write_in_background"]
+__all__ = ["BackgroundCheckpointIO", "copy_checkpoint", "snapshot", "write_in_background"]
 
 PARTIAL = ".partial"
+
+#: Leaves a snapshot shares with the original: immutable.
+_IMMUTABLE = (str, int, float, bool, type(None), bytes)
+
+
+def snapshot(obj: Any) -> Any:
+    """A copy of a checkpoint dictionary that later training cannot change: tensors cloned,
+    dicts, lists and tuples rebuilt, immutable leaves shared, anything else deep-copied.
+
+        >>> state = {"w": torch.zeros(2), "epoch": 3}
+        >>> copied = snapshot(state)
+        >>> _ = state["w"].add_(1)
+        >>> copied["w"].tolist(), copied["epoch"]
+        ([0.0, 0.0], 3)
+
+    What ``apply_to_collection(checkpoint, Tensor, clone)`` does for the tensors, in a quarter of
+    the time (it tests every node for dataclasses and named tuples; Lightning's checkpoints
+    have ~300 nodes), and the mutable non-tensor leaves are copied too.
+    """
+    if isinstance(obj, torch.Tensor):
+        return obj.detach().clone()
+    kind = type(obj)
+    if kind is dict or kind is OrderedDict:
+        return kind((key, snapshot(value)) for key, value in obj.items())
+    if kind is list:
+        return [snapshot(value) for value in obj]
+    if kind is tuple:
+        return tuple(snapshot(value) for value in obj)
+    if kind in _IMMUTABLE:
+        return obj
+    return copy.deepcopy(obj)
 
 
 def _replace_with_bytes(path: Path, data: bytes) -> None:
@@ -60,6 +98,13 @@ def _replace_with_bytes(path: Path, data: bytes) -> None:
     with partial.open("wb") as handle:
         handle.write(data)
     os.replace(partial, path)
+
+
+def _serialize_and_replace(path: Path, checkpoint: dict[str, Any]) -> None:
+    """``torch.save`` ``checkpoint`` (a :func:`snapshot`) and write it to ``path`` atomically."""
+    buffer = io.BytesIO()
+    torch.save(checkpoint, buffer)
+    _replace_with_bytes(path, buffer.getvalue())
 
 
 def _replace_with_copy(source: Path, target: Path) -> None:
@@ -125,9 +170,9 @@ class BackgroundCheckpointIO(TorchCheckpointIO):
             self.wait()
             super().save_checkpoint(checkpoint, path, storage_options=storage_options)
             return
-        buffer = io.BytesIO()
-        torch.save(checkpoint, buffer)  # the state of now, before training moves on
-        self._submit(_replace_with_bytes, Path(path), buffer.getvalue())
+        # The state of now, before training moves on: a snapshot (tensors cloned, ~0.3 ms for
+        # a small model) that the worker serialises (torch.save, ~1.5 ms) and writes.
+        self._submit(_serialize_and_replace, Path(path), snapshot(checkpoint))
 
     def remove_checkpoint(self, path: Any) -> None:
         if not _local(path):

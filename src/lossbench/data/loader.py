@@ -49,6 +49,11 @@ class IndexBatchLoader:
     def set_epoch(self, epoch: int) -> None:
         self.epoch = epoch
 
+    def order(self) -> torch.Tensor | None:
+        """The rows of this rank's epoch (:meth:`set_epoch`), in the order the batches take
+        them; None where that is every row as stored."""
+        return self._order()
+
     def _order(self) -> torch.Tensor | None:
         device = self.tensors[0].device
         if self.shuffle:

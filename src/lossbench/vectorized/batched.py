@@ -37,6 +37,47 @@ def _layers(model: nn.Module) -> list[nn.Module]:
     return list(model) if isinstance(model, nn.Sequential) else [model]
 
 
+class StackedLinear(torch.autograd.Function):
+    """K linear layers at once: ``x[k] @ weight[k].T + bias[k]`` for inputs ``(K, rows, in)``,
+    weights ``(K, out, in)`` and biases ``(K, out)`` (or None).
+
+        >>> x, w, b = torch.randn(3, 5, 4), torch.randn(3, 2, 4), torch.randn(3, 2)
+        >>> torch.testing.assert_close(StackedLinear.apply(x, w, b)[1], x[1] @ w[1].T + b[1])
+
+    Its backward computes each gradient in the layout of its tensor (the weights' as
+    ``grad.T @ x``, ``(K, out, in)``, where autograd's ``baddbmm`` backward makes ``x.T @ grad``
+    and transposes it), and a one-output layer's input gradient as a broadcast product instead
+    of a matrix product with an inner dimension of 1: about a third less time for the backward
+    pass of a small MLP's stack. The values are those of the matrix products (summation order
+    aside).
+    """
+
+    @staticmethod
+    def forward(
+        ctx: Any, x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None
+    ) -> torch.Tensor:
+        ctx.save_for_backward(x, weight)
+        ctx.has_bias = bias is not None
+        if bias is None:
+            return torch.bmm(x, weight.transpose(1, 2))
+        return torch.baddbmm(bias.unsqueeze(1), x, weight.transpose(1, 2))
+
+    @staticmethod
+    def backward(
+        ctx: Any, grad: torch.Tensor
+    ) -> tuple[torch.Tensor | None, torch.Tensor | None, torch.Tensor | None]:
+        x, weight = ctx.saved_tensors
+        grad_x = grad_w = grad_b = None
+        if ctx.needs_input_grad[0]:
+            # (K, rows, 1) x (K, 1, in): an outer product, cheaper as a broadcast multiply
+            grad_x = grad * weight if weight.shape[1] == 1 else torch.bmm(grad, weight)
+        if ctx.needs_input_grad[1]:
+            grad_w = torch.bmm(grad.transpose(1, 2), x)
+        if ctx.has_bias and ctx.needs_input_grad[2]:
+            grad_b = grad.sum(1)
+        return grad_x, grad_w, grad_b
+
+
 class StackedModel(nn.Module):
     """The linear layers of K models (``nn.Linear`` or an ``nn.Sequential`` of linear layers
     and parameter-free activations) stacked along a new first dimension.
@@ -129,11 +170,7 @@ class StackedModel(nn.Module):
             if not linear:
                 x = item(x)
                 continue
-            weight = self.params[item]
-            if bias:
-                x = torch.baddbmm(self.params[item + 1].unsqueeze(1), x, weight.transpose(1, 2))
-            else:
-                x = torch.bmm(x, weight.transpose(1, 2))
+            x = StackedLinear.apply(x, self.params[item], self.params[item + 1] if bias else None)
         return x
 
     def member_state(self, k: int) -> dict[str, torch.Tensor]:
@@ -208,6 +245,11 @@ class BatchedOptimizer:
         self.state = [s.to(flat.device) for s in self.state]
         #: (K, P) weight decay of each member on its weights, 0 on its biases.
         self._decay = (self.weight_decay.unsqueeze(1) * self.stacked.decays).to(flat.dtype)
+        #: Whether any member decays (without, the step skips the decay's pass over (K, P)).
+        self._decays = bool(self.weight_decay.ne(0).any())
+        #: -lr of each member as a (K, 1) float64 column (the step divides it by its bias
+        #: correction, then casts it to the parameters' dtype).
+        self._neg_lr = (-self.lr).unsqueeze(1)
 
     def keep(self, index: torch.Tensor) -> None:
         """Keep only the members at ``index`` (as :meth:`StackedModel.keep`, called first)."""
@@ -252,7 +294,9 @@ class BatchedOptimizer:
             self._adam(p, grad)
 
     def _adam(self, p: torch.Tensor, grad: torch.Tensor) -> None:
-        if self.name == "adam":  # L2: grad += wd * param (weights only)
+        if not self._decays:
+            pass
+        elif self.name == "adam":  # L2: grad += wd * param (weights only)
             grad = grad.addcmul(p, self._decay)
         else:  # AdamW, decoupled: param *= 1 - lr * wd (weights only)
             p.mul_(1 - self._per_member(self.lr) * self._decay)
@@ -263,11 +307,13 @@ class BatchedOptimizer:
         exp_avg_sq.mul_(self.beta2).addcmul_(grad, grad, value=1 - self.beta2)
         bias_correction1 = 1 - self.beta1**self.steps
         bias_correction2_sqrt = math.sqrt(1 - self.beta2**self.steps)
-        denom = (exp_avg_sq.sqrt() / bias_correction2_sqrt).add_(self.eps)
-        p.addcdiv_(exp_avg * self._per_member(-self.lr / bias_correction1), denom)
+        denom = exp_avg_sq.sqrt().div_(bias_correction2_sqrt).add_(self.eps)
+        step = (self._neg_lr / bias_correction1).to(p.dtype)  # (K, 1): -lr / bias correction
+        p.addcdiv_(exp_avg * step, denom)
 
     def _sgd(self, p: torch.Tensor, grad: torch.Tensor) -> None:
-        grad = grad.addcmul(p, self._decay)  # L2 on weights only
+        if self._decays:
+            grad = grad.addcmul(p, self._decay)  # L2 on weights only
         if self.momentum:
             if not self.state:
                 self.state = [grad.clone()]
