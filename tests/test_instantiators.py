@@ -15,11 +15,10 @@ from lightning.pytorch.callbacks import (
     ModelSummary,
     RichProgressBar,
     Timer,
-    TQDMProgressBar,
 )
 
 from cli_process import run_module
-from lossbench.callbacks import BestAndLastCheckpoint, BestWeightsInMemory
+from lossbench.callbacks import BestAndLastCheckpoint, BestWeightsInMemory, EpochProgressBar
 from lossbench.instantiators import SHIPPED_TARGETS, build_callbacks, locate
 from lossbench.train import config_dir
 from lossbench.training import train
@@ -55,7 +54,7 @@ def test_default_callbacks_follow_the_checkpoint_and_early_stopping_keys(make_cf
     built = build_callbacks(cfg, progress_bar=True, model_summary=True)
     assert [type(c) for c in built][1:] == [
         type(built[1]),
-        TQDMProgressBar,
+        EpochProgressBar,  # a TQDMProgressBar that redraws once per epoch
         ModelSummary,
     ]
     checkpoint, stopping = built[0], built[1]
