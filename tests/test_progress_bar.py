@@ -31,9 +31,7 @@ def _draws(out: str) -> dict[int, int]:
     return {e: epochs.count(e) for e in sorted(set(epochs))}
 
 
-def test_the_default_bar_draws_each_epoch_once_and_ends_like_lightnings(
-    make_cfg, tmp_path, capsys
-):
+def test_the_default_bar_draws_each_epoch_once_and_ends_like_lightnings(make_cfg, tmp_path, capsys):
     ours, out = _train_with_bar(make_cfg, tmp_path / "ours", capsys)
     lightning, lightning_out = _train_with_bar(
         make_cfg, tmp_path / "lightning", capsys, f"callbacks.progress_bar._target_={LIGHTNING_BAR}"

@@ -23,6 +23,7 @@ from lossbench.lightning_internals import CheckpointWriter, dump_checkpoint
 
 __all__ = ["BestAndLastCheckpoint", "BestWeightsInMemory", "EpochProgressBar", "snapshot"]
 
+
 class BestAndLastCheckpoint(CheckpointWriter):
     """``ModelCheckpoint(save_top_k=1)`` that also writes ``last.ckpt`` at the end of *every*
     training epoch, for an exact resume (``ckpt_path=last``).

@@ -87,8 +87,11 @@ def mlflow_logger(
 
 #: Strings OmegaConf's YAML writer quotes as booleans (YAML 1.1's words).
 _YAML_BOOLS = frozenset(
-    ["y", "Y", "yes", "Yes", "YES", "n", "N", "no", "No", "NO", "true", "True", "TRUE"]
-    + ["false", "False", "FALSE", "on", "On", "ON", "off", "Off", "OFF"]
+    {
+        *("y", "Y", "yes", "Yes", "YES", "n", "N", "no", "No", "NO"),
+        *("true", "True", "TRUE", "false", "False", "FALSE"),
+        *("on", "On", "ON", "off", "Off", "OFF"),
+    }
 )
 
 
