@@ -185,10 +185,20 @@ def test_second_invocation_of_a_finished_sweep_trains_nothing(monkeypatch, tmp_p
     out = capfd.readouterr().out
     assert out.count("skipped:") == 4
     assert "run directory" not in out
-    # another logger or progress bar changes what a run shows, not its results: still skipped
-    shown = [a if a != "logger=none" else "logger=csv" for a in args]
-    run_cli_in_process(monkeypatch, tmp_path, *shown, "callbacks.progress_bar.refresh_rate=5")
-    assert capfd.readouterr().out.count("skipped:") == 4
+    # another logger or progress bar changes what a run shows, not its results: the same run
+    from omegaconf import OmegaConf
+
+    from lossbench.train import completed_with_same_config
+
+    run = records[0].parent
+    saved = OmegaConf.load(run / "config.yaml")
+    shown = OmegaConf.merge(
+        saved,
+        {"logger": {"csv": {"save_dir": str(run)}}, "callbacks": {"progress_bar": {"x": 5}}},
+    )
+    assert completed_with_same_config(shown, run) is not None
+    trained = OmegaConf.merge(saved, {"trainer": {"max_epochs": 2}})
+    assert completed_with_same_config(trained, run) is None
     # a changed config is not skipped: the job refuses to overwrite the other config's run
     changed = [a if a != "trainer.max_epochs=1" else "trainer.max_epochs=2" for a in args]
     run_cli_in_process(monkeypatch, tmp_path, *changed)
