@@ -249,7 +249,6 @@ class VectorizedLauncher(Launcher):
     def _add(self, launch: "_Launch", job_overrides: Sequence[Sequence[str]]) -> None:
         """Compose, plan and hand over ``job_overrides`` (numbered after ``launch``'s jobs),
         base by base."""
-        from lossbench.cpus import cores
         from lossbench.progress import mark_job
         from lossbench.vectorized.sweep import TaskPool, plan_sweep
 
@@ -262,8 +261,9 @@ class VectorizedLauncher(Launcher):
             chunks.setdefault(() if launch.hydra_jobs else _rest(overrides), []).append(i)
         if launch.pool is None and len(chunks) > 1:  # else: known once the base is planned
             workers = min(self.n_jobs, len(chunks))
-            launch.pool = TaskPool(workers=workers, threads=max(1, cores() // workers))
+            launch.pool = TaskPool(workers=workers)
         counts = {"grouped": 0, "groups": 0, "alone": 0, "skipped": 0}
+        deferred: list[tuple] = []  # tasks not handed over yet
         for positions in chunks.values():
             for i in positions:
                 number = launch.first_number + i
@@ -289,23 +289,31 @@ class VectorizedLauncher(Launcher):
             counts["alone"] += sum(len(t) == 1 for t in tasks)
             if launch.pool is None:
                 workers = max(1, min(self.n_jobs, len(tasks)))
-                launch.pool = TaskPool(workers=workers, threads=max(1, cores() // workers))
+                launch.pool = TaskPool(workers=workers)
             for task in tasks:
                 members = [positions[local] for local in task]
-                launch.pool.submit(
-                    members,
-                    [cfgs[local] for local in task],
-                    [dirs[local] for local in task],
-                    [(launch.sweep_dir, launch.first_number + i) for i in members],
+                deferred.append(
+                    (
+                        members,
+                        [cfgs[local] for local in task],
+                        [dirs[local] for local in task],
+                        [(launch.sweep_dir, launch.first_number + i) for i in members],
+                    )
                 )
+            if launch.pool.workers > 1:  # workers train while the next base is composed
+                for args in deferred:
+                    launch.pool.submit(*args)
+                deferred = []
         log.info(
-            "Launched %d jobs: %d in %d vectorized groups, %d alone, %d already completed",
+            "Launching %d jobs: %d in %d vectorized groups, %d alone, %d already completed",
             len(job_overrides),
             counts["grouped"],
             counts["groups"],
             counts["alone"],
             counts["skipped"],
         )
+        for args in deferred:  # in this process: trained once every job is planned
+            launch.pool.submit(*args)
 
 
 @dataclass
