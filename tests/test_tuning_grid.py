@@ -220,9 +220,14 @@ def test_with_worker_processes_a_cell_widens_while_other_cells_still_train(tmp_p
     )
     assert result.returncode == 0, result.stderr[-3000:]
     runs = _runs(tmp_path / "sweep")
+    added = {}
     for setup in ("logits_cross_entropy", "log_softmax_nll"):
-        rates = sorted({lr for s, lr, _ in runs if s == setup})
-        assert len(rates) == 3 and rates[1:] == [0.3, 1.0], rates  # one rate added
+        rates = {lr for s, lr, _ in runs if s == setup}
+        # one rate added next to the grid; for the 150-epoch cell 0.3 and 1.0 end close, and
+        # which of them wins differs between CPUs, so either side is a correct widening
+        (added[setup],) = rates - {0.3, 1.0}
+        assert len(rates) == 3 and added[setup] in (0.1, 3.0), rates
+    assert added["logits_cross_entropy"] == 0.1  # 4 epochs: the low end wins (as above)
     assert result.stdout.count("widening the grid of optimizer.lr: 2 jobs") == 2
 
     def ended(setup: str, lr: float) -> float:
@@ -232,8 +237,7 @@ def test_with_worker_processes_a_cell_widens_while_other_cells_still_train(tmp_p
         )
 
     # the quick cell's added rate had trained before the slow cell's grid (150 epochs) ended
-    quick_added = min(lr for s, lr, _ in runs if s == "logits_cross_entropy")
-    assert ended("logits_cross_entropy", quick_added) < ended("log_softmax_nll", 0.3)
+    assert ended("logits_cross_entropy", 0.1) < ended("log_softmax_nll", 0.3)
     assert "study: 12/12 jobs ended (12 completed" in result.stderr
 
 
