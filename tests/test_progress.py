@@ -39,6 +39,20 @@ def test_line_counts_failures_and_estimates_the_time_left():
     assert out.getvalue().splitlines()[-1] == "study: 10/10 jobs done, 1 failed, in 1 min 40 s"
 
 
+def test_skipped_jobs_take_no_time_in_the_estimate():
+    """A resumed study: 90 jobs skipped at once, then 1 trained in 60 s: 9 jobs left take
+    about 9 min, not the 6 s that 91 jobs in 60 s would promise."""
+    clock, out = _Clock(), io.StringIO()
+    progress = StudyProgress(100, stream=out, tty=False, min_interval_s=0, clock=clock)
+    clock.now = 1.0
+    progress.update(done=90, failed=0, skipped=90)
+    assert out.getvalue() == "study: 90/100 jobs done, 0 failed\n"  # no estimate yet
+    clock.now = 60.0
+    progress.update(done=91, failed=0, skipped=90)
+    line = out.getvalue().splitlines()[-1]
+    assert line == "study: 91/100 jobs done, 0 failed, about 9 min 00 s left"
+
+
 def test_terminal_redraws_one_line_and_logs_get_plain_lines_at_intervals():
     clock, tty = _Clock(), io.StringIO()
     progress = StudyProgress(4, stream=tty, tty=True, clock=clock)

@@ -152,6 +152,8 @@ def test_every_study_follows_the_fair_protocol(make_cfg) -> None:
         assert len(params["optimizer.lr"]) >= 4 and len(params["seed"]) >= 3
 
 
+# 19 s: slow; test_an_interrupted_sweep_reruns_only_missing_and_failed_jobs is the quick check
+@pytest.mark.slow
 def test_second_invocation_of_a_finished_sweep_trains_nothing(monkeypatch, tmp_path, capfd):
     args = (
         "-m",

@@ -121,7 +121,10 @@ class StudyProgress:
     """The progress line of a sweep of ``total`` jobs.
 
     The time left is the mean time per finished job so far times the jobs left (jobs that
-    run in parallel finish at that combined rate).
+    run in parallel finish at that combined rate). Skipped jobs (completed by an earlier run of
+    the sweep) take no time: they are not part of the rate, so a resumed study does not
+    promise minutes for hours of training left. Until a job that was not skipped has ended,
+    no time left is shown.
     """
 
     def __init__(
@@ -139,7 +142,7 @@ class StudyProgress:
         self.min_interval_s = min_interval_s
         self.clock = clock
         self.start = clock()
-        self.done = self.failed = 0
+        self.done = self.failed = self.skipped = 0
         self._last_plain: float | None = None
         self._width = 0
 
@@ -147,19 +150,20 @@ class StudyProgress:
         """``study: 12/180 jobs done, 1 failed, about 3 min 20 s left``."""
         text = f"study: {self.done}/{self.total} jobs done, {self.failed} failed"
         elapsed = (self.clock() if now is None else now) - self.start
-        if 0 < self.done < self.total:
-            left = elapsed / self.done * (self.total - self.done)
+        timed = self.done - self.skipped  # the jobs whose time says something
+        if timed > 0 and self.done < self.total:
+            left = elapsed / timed * (self.total - self.done)
             text += f", about {format_duration(left)} left"
         elif self.done >= self.total:
             text += f", in {format_duration(elapsed)}"
         return text
 
-    def update(self, done: int, failed: int, *, force: bool = False) -> None:
-        """Show ``done`` jobs ended, ``failed`` of them failed (the line only changes when a
-        number does)."""
-        if (done, failed) == (self.done, self.failed) and not force:
+    def update(self, done: int, failed: int, *, skipped: int = 0, force: bool = False) -> None:
+        """Show ``done`` jobs ended, ``failed`` of them failed and ``skipped`` of them skipped
+        (the line only changes when a number does)."""
+        if (done, failed, skipped) == (self.done, self.failed, self.skipped) and not force:
             return
-        self.done, self.failed = done, failed
+        self.done, self.failed, self.skipped = done, failed, skipped
         now = self.clock()
         text = self.line(now)
         if self.tty:
@@ -210,7 +214,7 @@ class StudyWatch:
         counts = count_markers(self.sweep_dir, self.since)
         self.progress.total = self.base_total + added_jobs(self.sweep_dir, self.since)
         done, failed = sum(counts.values()), sum(counts[o] for o in FAILED)
-        self.progress.update(done, failed, force=force)
+        self.progress.update(done, failed, skipped=counts["skipped"], force=force)
         return counts
 
     def _poll(self) -> None:
