@@ -137,6 +137,23 @@ def test_every_member_equals_its_run_alone(make_cfg, tmp_path, case):
         assert "early_stopping" in {m["stopped_by"] for m in grouped}
 
 
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+@pytest.mark.parametrize(
+    "case",
+    ["binary-logits-bce_with_logits-early_stopping-monitored", "multilabel-logits-focal-sgd"],
+)
+def test_on_cuda_every_member_equals_its_run_alone(make_cfg, tmp_path, case):
+    """The same group on a GPU: the stacked members, their data and optimizer state on the
+    device, each equal to its run alone there (GPU reductions may sum in another order: 1e-4)."""
+    base = (*CASES[case], "trainer.accelerator=gpu", "trainer.devices=1")
+    alone, grouped = _alone_and_grouped(make_cfg, tmp_path, base)
+    for single, member in zip(alone, grouped, strict=True):
+        assert member["status"] == single["status"] == "completed", member.get("error")
+        assert (member["best_epoch"], member["steps"]) == (single["best_epoch"], single["steps"])
+        for key, value in _metrics(single).items():
+            assert member[key] == pytest.approx(value, abs=1e-4, nan_ok=True), key
+
+
 def test_non_finite_member_fails_alone_with_the_usual_error(make_cfg, tmp_path):
     base = (
         "data=breast_cancer",
