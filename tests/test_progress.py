@@ -71,6 +71,9 @@ def test_terminal_redraws_one_line_and_logs_get_plain_lines_at_intervals():
     lines = log.getvalue().splitlines()
     assert "\r" not in log.getvalue() and len(lines) == 11
     assert lines[-1] == "study: 100/100 jobs done, 0 failed, in 1 min 40 s"
+    clock.now = 101.0  # the watcher's final forced update: the same numbers, not a second line
+    plain.update(done=100, failed=0, force=True)
+    assert log.getvalue().splitlines() == lines
 
 
 @pytest.mark.parametrize(

@@ -144,6 +144,7 @@ class StudyProgress:
         self.start = clock()
         self.done = self.failed = self.skipped = 0
         self._last_plain: float | None = None
+        self._plain_numbers: tuple[int, int, int] | None = None  # those of the last plain line
         self._width = 0
 
     def line(self, now: float | None = None) -> str:
@@ -169,14 +170,15 @@ class StudyProgress:
         if self.tty:
             self.stream.write("\r" + text.ljust(self._width))
             self._width = len(text)
-        elif (
+        elif self._plain_numbers != (done, failed, skipped) and (
             force
             or self._last_plain is None
             or done >= self.total
             or now - self._last_plain >= self.min_interval_s
-        ):
+        ):  # a plain line is not repeated: the last one already has these numbers
             self.stream.write(text + "\n")
             self._last_plain = now
+            self._plain_numbers = (done, failed, skipped)
         self.stream.flush()
 
     def finish(self, message: str) -> None:
