@@ -314,6 +314,13 @@ def test_cli_writes_the_report_and_prints_the_verdict(tmp_path: Path) -> None:
     assert (tmp_path / "study" / "report.html").is_file()
 
 
+def test_cli_help_reads_as_written() -> None:
+    from lossbench.report.cli import parser
+
+    text = parser().format_help()
+    assert "tables with 95 % intervals" in text and "%%" not in text
+
+
 @pytest.mark.parametrize(
     ("args", "message"),
     [

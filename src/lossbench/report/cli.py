@@ -35,7 +35,7 @@ def _baseline(text: str) -> tuple[str, str]:
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="lossbench-report",
-        description="Compare the runs of a study: tables with 95 %% intervals, paired tests "
+        description="Compare the runs of a study: tables with 95 % intervals, paired tests "
         "against a baseline, plots, and report.md / report.html that open with the verdict.",
     )
     p.add_argument(
