@@ -105,7 +105,7 @@ def test_linked_overrides_follow_their_swept_value_into_every_job():
         cfg = compose("train", overrides=["experiment=compare_real"], return_hydra_config=True)
     linked = cfg.hydra.sweeper.linked
     assert dict(linked.data) == {
-        name: ["model=conv", "data.n_images=500", "data.downsample=2"]
+        name: ["model=conv", "data.n_images=500", "data.downsample=2", "data.batch_size=16"]
         for name in ("mnist_segmentation", "mnist_ink")
     }
     # Hydra loads plugin modules anew when it scans them (composing above), so the sweeper's
