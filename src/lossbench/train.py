@@ -214,7 +214,12 @@ def main() -> None:
     refuse_unknown_trainer_keys(sys.argv[1:])
     register_configs()
     quiet_lightning()
-    _hydra_main()
+    try:
+        _hydra_main()
+    except KeyboardInterrupt as interrupt:  # Ctrl-C, or SIGTERM while a study's workers train
+        from lossbench.interrupts import stopped
+
+        stopped(interrupt)
 
 
 if __name__ == "__main__":

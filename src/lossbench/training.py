@@ -35,6 +35,7 @@ from lossbench.distributed import finish_run, prepare
 from lossbench.errors import NonFiniteLossError, UserInputError
 from lossbench.hardware import HARDWARE_KEYS, trainer_settings_error
 from lossbench.instantiators import build_callbacks, build_loggers
+from lossbench.interrupts import fit_interrupts
 from lossbench.lightning_internals import open_wandb_run
 from lossbench.messages import quiet_lightning
 from lossbench.module import ClassifierModule, resolved_loss
@@ -170,7 +171,8 @@ def _fit(
     record.update(resumed_from=None if resume is None else str(resume))
     start, cpu_start = time.perf_counter(), time.process_time()
     try:
-        runner.fit(trainer, module, datamodule, ckpt_path=resume)
+        with fit_interrupts(trainer):
+            runner.fit(trainer, module, datamodule, ckpt_path=resume)
     finally:
         record.update(
             train_seconds=round(time.perf_counter() - start, 4),

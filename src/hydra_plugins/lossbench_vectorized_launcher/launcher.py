@@ -209,22 +209,17 @@ class VectorizedLauncher(Launcher):
         launch = _Launch(str(self.config.hydra.sweep.dir), initial_job_idx)
         Path(launch.sweep_dir).mkdir(parents=True, exist_ok=True)
         launch.hydra_jobs = _job_hooks(self.hydra_context)  # Hydra's run_job for every job
-        self._add(launch, job_overrides)
-        while follow_up is not None and launch.pool is not None:
-            launch.values.update(launch.pool.wait())
-            ended = [
-                (initial_job_idx + i, list(o), launch.values[i])
-                for i, o in enumerate(launch.overrides)
-                if i in launch.values
-            ]
-            waiting = [list(o) for i, o in enumerate(launch.overrides) if i not in launch.values]
-            new = follow_up(ended, waiting)
-            if new:
-                self._add(launch, new)
-            elif not launch.pool.busy:
-                break
-        if launch.pool is not None:
-            launch.values.update(launch.pool.values())
+        from lossbench.interrupts import terminated_as_interrupt
+
+        # Ctrl-C, or SIGTERM to this process: the worker processes are stopped with it (else
+        # they would train every task handed over before the sweep ends).
+        with terminated_as_interrupt():
+            try:
+                self._train(launch, job_overrides, follow_up)
+            except BaseException:
+                if launch.pool is not None:
+                    launch.pool.kill()
+                raise
         runs: list[JobReturn] = []
         for i, overrides in enumerate(launch.overrides):
             log.info("\t#%d : %s", initial_job_idx + i, " ".join(filter_overrides(overrides)))
@@ -245,6 +240,31 @@ class VectorizedLauncher(Launcher):
             )
             configure_log(self.config.hydra.hydra_logging, self.config.hydra.verbose)
         return runs
+
+    def _train(
+        self,
+        launch: "_Launch",
+        job_overrides: Sequence[Sequence[str]],
+        follow_up: FollowUp | None,
+    ) -> None:
+        """Hand over ``job_overrides`` and the jobs ``follow_up`` adds; wait for every value."""
+        initial_job_idx = launch.first_number
+        self._add(launch, job_overrides)
+        while follow_up is not None and launch.pool is not None:
+            launch.values.update(launch.pool.wait())
+            ended = [
+                (initial_job_idx + i, list(o), launch.values[i])
+                for i, o in enumerate(launch.overrides)
+                if i in launch.values
+            ]
+            waiting = [list(o) for i, o in enumerate(launch.overrides) if i not in launch.values]
+            new = follow_up(ended, waiting)
+            if new:
+                self._add(launch, new)
+            elif not launch.pool.busy:
+                break
+        if launch.pool is not None:
+            launch.values.update(launch.pool.values())
 
     def _add(self, launch: "_Launch", job_overrides: Sequence[Sequence[str]]) -> None:
         """Compose, plan and hand over ``job_overrides`` (numbered after ``launch``'s jobs),

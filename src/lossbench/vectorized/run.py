@@ -25,6 +25,7 @@ from typing import Any
 
 from omegaconf import DictConfig, OmegaConf
 
+from lossbench.interrupts import fit_interrupts
 from lossbench.record import RunExistsError, environment, refuse_completed, write_record
 from lossbench.validation import ConfigError, validate
 from lossbench.vectorized.checkpoints import save_checkpoint
@@ -96,7 +97,8 @@ def train_group(
             warnings.filterwarnings("ignore", ".*returned `None`, this fit will run with no optim")
             # the gradients are views into one (K, P) tensor, on purpose (batched.StackedModel)
             warnings.filterwarnings("ignore", ".*do not obey the gradient layout contract")
-            trainer.fit(module)
+            with fit_interrupts(trainer):
+                trainer.fit(module)
     except Exception as error:  # recorded for every member still training
         failure = error
     seconds = round(time.perf_counter() - start, 4)

@@ -222,6 +222,16 @@ class TaskPool:
         self._reported.update(new)
         return new
 
+    def kill(self) -> None:
+        """Stop at once (an interrupted sweep): tasks not started are dropped and the worker
+        processes are terminated. Runs that completed keep their files; the runs of the
+        tasks in progress are left without a record and train again when the sweep is run
+        again. In this process, nothing runs between tasks: nothing to stop."""
+        self._pending = []
+        if self._executor is not None:  # loky fails the futures of the tasks not ended
+            self._executor.shutdown(wait=False, kill_workers=True)
+            self._executor = None
+
     def values(self) -> dict[int, float | None]:
         """Wait for every task handed over; each job's value, by position."""
         for positions, future in self._pending:

@@ -1,0 +1,87 @@
+"""Stopping a command on Ctrl-C or SIGTERM: promptly, with one line, and nothing written lost.
+
+A study's worker processes ignore Ctrl-C (loky's workers leave it to the process that started
+them) and would train every task handed over before the sweep ended; SIGTERM kills only the
+process it is sent to. So while a launcher's workers train, :func:`terminated_as_interrupt`
+makes SIGTERM raise :class:`Terminated` (a ``KeyboardInterrupt``) in the launching process,
+and the launcher stops its workers on either (``TaskPool.kill``). The console entry point
+then ends on :func:`stopped`: one line that says what is kept and how to resume, exit status
+130 (Ctrl-C) or 143 (SIGTERM), as a shell reports a command killed by those signals.
+
+    >>> import contextlib, io
+    >>> with contextlib.redirect_stderr(io.StringIO()) as err:
+    ...     try:
+    ...         stopped(Terminated())
+    ...     except SystemExit as stop:
+    ...         print(stop.code)
+    143
+    >>> err.getvalue().split(".")[0]
+    'lossbench: terminated (SIGTERM)'
+"""
+
+from __future__ import annotations
+
+import contextlib
+import signal
+import sys
+import threading
+from collections.abc import Iterator
+from typing import Any, NoReturn
+
+#: Exit status of a command stopped by Ctrl-C (128 + SIGINT), and by SIGTERM (128 + 15).
+INTERRUPTED_EXIT = 130
+TERMINATED_EXIT = 143
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM, raised where Ctrl-C raises ``KeyboardInterrupt`` (see
+    :func:`terminated_as_interrupt`)."""
+
+
+def _raise_terminated(signum: int, frame: Any) -> None:
+    raise Terminated()
+
+
+@contextlib.contextmanager
+def terminated_as_interrupt() -> Iterator[None]:
+    """While the block runs, SIGTERM raises :class:`Terminated` in this thread (the main
+    thread; elsewhere signal handlers cannot be set, and the block runs as it is)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.signal(signal.SIGTERM, _raise_terminated)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+@contextlib.contextmanager
+def fit_interrupts(trainer: Any) -> Iterator[None]:
+    """Around ``trainer.fit``: a fit that Lightning stopped on Ctrl-C (after its graceful
+    shutdown it calls ``sys.exit(1)``) or on SIGTERM (its ``SIGTERMException``) raises
+    ``KeyboardInterrupt`` or :class:`Terminated` instead, so that the command ends on
+    :func:`stopped` like a stopped study."""
+    try:
+        yield
+    except SystemExit as exit_:
+        if type(exit_).__name__ == "SIGTERMException":
+            raise Terminated() from None
+        if getattr(trainer, "interrupted", False):
+            raise KeyboardInterrupt() from None
+        raise
+
+
+def stopped(interrupt: KeyboardInterrupt) -> NoReturn:
+    """End the command on ``interrupt``: one line on stderr, exit 130 (143 for SIGTERM)."""
+    terminated = isinstance(interrupt, Terminated)
+    what = "terminated (SIGTERM)" if terminated else "interrupted (Ctrl-C)"
+    print(
+        f"lossbench: {what}. Runs that completed are kept with their files; a run in progress "
+        "was stopped without a record (a single run's checkpoints so far are kept: "
+        "ckpt_path=last resumes it). Run a study's command again to train the rest: its jobs "
+        "that completed with the same config are skipped.",
+        file=sys.stderr,
+        flush=True,
+    )
+    sys.exit(TERMINATED_EXIT if terminated else INTERRUPTED_EXIT)

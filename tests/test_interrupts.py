@@ -1,0 +1,123 @@
+"""Stopping a study with Ctrl-C or SIGTERM: at once, one line, its workers gone, and the same
+command resumes it."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from cli_process import SRC
+from lossbench.interrupts import INTERRUPTED_EXIT, TERMINATED_EXIT
+
+pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="POSIX signals")
+
+#: A quick setup (2 epochs) and one that would train for minutes (100 000 epochs), each as
+#: a vectorized group of 2 seeds, in 2 worker processes.
+STUDY = (
+    "-m",
+    "hydra/sweeper=lossbench",
+    "hydra/launcher=vectorized",
+    "hydra.launcher.n_jobs=2",
+    "data=iris",
+    "setup=logits_cross_entropy,log_softmax_nll",
+    "seed=0,1",
+    "logger=none",
+    "hydra.sweep.dir=sweep",
+    "hydra.sweep.subdir=${setup}-seed${seed}",
+)
+LONG = "+hydra.sweeper.linked.setup={logits_cross_entropy: ['trainer.max_epochs=2'], log_softmax_nll: ['trainer.max_epochs=100000']}"  # noqa: E501
+
+
+def _start(tmp_path: Path, *args: str) -> subprocess.Popen[str]:
+    """``lossbench-train ARGS`` as a shell starts it: its own process group, Ctrl-C enabled."""
+    env = dict(os.environ, PYTHONPATH=str(SRC), OMP_NUM_THREADS="1")
+    return subprocess.Popen(
+        [sys.executable, "-m", "lossbench.train", *args],
+        cwd=tmp_path,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
+    )
+
+
+def _wait_for_completed(sweep: Path, count: int, process: subprocess.Popen[str]) -> None:
+    deadline = time.monotonic() + 180
+    while len(list((sweep / ".progress").glob("*.completed"))) < count:
+        if process.poll() is not None or time.monotonic() > deadline:
+            process.kill()
+            raise AssertionError(f"no {count} completed jobs: {process.communicate()[1][-2000:]}")
+        time.sleep(0.2)
+
+
+def _group_gone(pgid: int, within_s: float = 10.0) -> bool:
+    """Whether every process of the group (the study and its workers) has ended."""
+    deadline = time.monotonic() + within_s
+    while time.monotonic() < deadline:
+        try:
+            os.killpg(pgid, 0)
+        except ProcessLookupError:
+            return True
+        time.sleep(0.1)
+    return False
+
+
+@pytest.mark.parametrize(
+    ("sig", "to_group", "status", "words"),
+    [
+        (signal.SIGINT, True, INTERRUPTED_EXIT, "lossbench: interrupted (Ctrl-C)."),
+        pytest.param(
+            signal.SIGTERM,
+            False,
+            TERMINATED_EXIT,
+            "lossbench: terminated (SIGTERM).",
+            marks=pytest.mark.slow,
+        ),
+    ],
+    ids=["ctrl-c-to-the-terminal-group", "sigterm-to-the-study-alone"],
+)
+def test_a_stopped_study_ends_at_once_with_its_workers(tmp_path, sig, to_group, status, words):
+    study = _start(tmp_path, *STUDY, LONG)
+    _wait_for_completed(tmp_path / "sweep", 2, study)  # the quick group has ended
+    start = time.monotonic()
+    if to_group:
+        os.killpg(study.pid, sig)
+    else:
+        study.send_signal(sig)
+    _, stderr = study.communicate(timeout=60)
+    assert time.monotonic() - start < 15, "it trained on instead of stopping"
+    assert study.returncode == status, stderr[-2000:]
+    assert words in stderr and "command again to train the rest" in stderr
+    assert "Traceback" not in stderr
+    assert _group_gone(study.pid), "a worker process of the stopped study is still running"
+    # the quick group's runs are kept; the stopped group's have no record
+    records = {
+        p.parent.name: json.loads(p.read_text()) for p in tmp_path.glob("sweep/*/metrics.json")
+    }
+    assert sorted(records) == ["logits_cross_entropy-seed0", "logits_cross_entropy-seed1"]
+    assert all(r["status"] == "completed" for r in records.values())
+
+
+@pytest.mark.slow
+def test_the_same_command_resumes_an_interrupted_study(tmp_path):
+    study = _start(tmp_path, *STUDY, LONG)
+    _wait_for_completed(tmp_path / "sweep", 2, study)
+    os.killpg(study.pid, signal.SIGINT)
+    study.communicate(timeout=60)
+    assert study.returncode == INTERRUPTED_EXIT
+    # the same sweep, with the long setup made short: the completed jobs are skipped, the
+    # interrupted ones (a directory without a record) train
+    short = LONG.replace("100000", "2")
+    again = _start(tmp_path, *STUDY, short)
+    _, stderr = again.communicate(timeout=180)
+    assert again.returncode == 0, stderr[-2000:]
+    assert "4/4 jobs ended (2 completed, 2 skipped, 0 refused, 0 failed)" in stderr
