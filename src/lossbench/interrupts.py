@@ -65,7 +65,9 @@ def fit_interrupts(trainer: Any) -> Iterator[None]:
     try:
         yield
     except SystemExit as exit_:
-        if type(exit_).__name__ == "SIGTERMException":
+        if type(exit_).__name__ == "SIGTERMException" or getattr(
+            trainer, "received_sigterm", False
+        ):
             raise Terminated() from None
         if getattr(trainer, "interrupted", False):
             raise KeyboardInterrupt() from None
