@@ -65,9 +65,9 @@ def fit_interrupts(trainer: Any) -> Iterator[None]:
     try:
         yield
     except SystemExit as exit_:
-        if type(exit_).__name__ == "SIGTERMException" or getattr(
-            trainer, "received_sigterm", False
-        ):
+        from lightning.pytorch.utilities.exceptions import SIGTERMException
+
+        if isinstance(exit_, SIGTERMException) or getattr(trainer, "received_sigterm", False):
             raise Terminated() from None
         if getattr(trainer, "interrupted", False):
             raise KeyboardInterrupt() from None
