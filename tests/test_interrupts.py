@@ -11,12 +11,14 @@ import sys
 import time
 from pathlib import Path
 
+import lightning as L
 import pytest
+from lightning.pytorch.demos.boring_classes import BoringModel
 
 from cli_process import SRC
-from lossbench.interrupts import INTERRUPTED_EXIT, TERMINATED_EXIT
+from lossbench.interrupts import INTERRUPTED_EXIT, TERMINATED_EXIT, fit_interrupts
 
-pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="POSIX signals")
+posix = pytest.mark.skipif(sys.platform == "win32", reason="POSIX signals")
 
 #: A quick setup (2 epochs) and one that would train for minutes (100 000 epochs), each as
 #: a vectorized group of 2 seeds, in 2 worker processes.
@@ -71,17 +73,13 @@ def _group_gone(pgid: int, within_s: float = 10.0) -> bool:
     return False
 
 
+@posix
+@pytest.mark.slow  # about 25 s each: the study's process and its 2 workers start and train
 @pytest.mark.parametrize(
     ("sig", "to_group", "status", "words"),
     [
         (signal.SIGINT, True, INTERRUPTED_EXIT, "lossbench: interrupted (Ctrl-C)."),
-        pytest.param(
-            signal.SIGTERM,
-            False,
-            TERMINATED_EXIT,
-            "lossbench: terminated (SIGTERM).",
-            marks=pytest.mark.slow,
-        ),
+        (signal.SIGTERM, False, TERMINATED_EXIT, "lossbench: terminated (SIGTERM)."),
     ],
     ids=["ctrl-c-to-the-terminal-group", "sigterm-to-the-study-alone"],
 )
@@ -107,6 +105,7 @@ def test_a_stopped_study_ends_at_once_with_its_workers(tmp_path, sig, to_group, 
     assert all(r["status"] == "completed" for r in records.values())
 
 
+@posix
 @pytest.mark.slow
 def test_the_same_command_resumes_an_interrupted_study(tmp_path):
     study = _start(tmp_path, *STUDY, LONG)
@@ -121,3 +120,39 @@ def test_the_same_command_resumes_an_interrupted_study(tmp_path):
     _, stderr = again.communicate(timeout=180)
     assert again.returncode == 0, stderr[-2000:]
     assert "4/4 jobs ended (2 completed, 2 skipped, 0 refused, 0 failed)" in stderr
+
+
+class _CtrlCAtEpoch(L.Callback):
+    """Ctrl-C arriving during the fit (at the end of epoch ``epoch``)."""
+
+    def __init__(self, epoch: int) -> None:
+        self.epoch = epoch
+
+    def on_train_epoch_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        if trainer.current_epoch == self.epoch:
+            raise KeyboardInterrupt
+
+
+def test_a_fit_lightning_stopped_on_ctrl_c_raises_it_again():
+    """Lightning ends a fit stopped by Ctrl-C with sys.exit(1) after its graceful shutdown:
+    fit_interrupts raises KeyboardInterrupt again, so that the command says what happened."""
+    trainer = L.Trainer(
+        max_epochs=5,
+        callbacks=[_CtrlCAtEpoch(1)],
+        logger=False,
+        enable_checkpointing=False,
+        enable_progress_bar=False,
+        enable_model_summary=False,
+        limit_train_batches=2,
+        limit_val_batches=0,
+    )
+    handler = signal.getsignal(signal.SIGINT)
+    try:
+        with pytest.raises(KeyboardInterrupt), fit_interrupts(trainer):
+            trainer.fit(BoringModel())
+    finally:  # Lightning ignores further Ctrl-C while it shuts down
+        signal.signal(signal.SIGINT, handler)
+    assert trainer.interrupted and trainer.current_epoch == 1
+    with pytest.raises(SystemExit) as other, fit_interrupts(object()):  # any other exit passes
+        sys.exit(1)
+    assert other.value.code == 1
