@@ -314,6 +314,22 @@ def test_cli_writes_the_report_and_prints_the_verdict(tmp_path: Path) -> None:
     assert (tmp_path / "study" / "report.html").is_file()
 
 
+def test_cli_stopped_by_ctrl_c_says_so_in_one_line(study: Path, monkeypatch, capsys) -> None:
+    import lossbench.report.build as build
+    from lossbench.report.cli import main
+
+    def interrupted(*args: object, **kwargs: object) -> None:
+        raise KeyboardInterrupt  # where Ctrl-C lands: in the middle of the report
+
+    monkeypatch.setattr(build, "write_report", interrupted)
+    with pytest.raises(SystemExit) as stop:
+        main([str(study / "multirun")])
+    assert stop.value.code == 130
+    assert capsys.readouterr().err == (
+        "lossbench: interrupted (Ctrl-C). The report is not complete: run the same command again.\n"
+    )
+
+
 def test_cli_help_reads_as_written() -> None:
     from lossbench.report.cli import parser
 

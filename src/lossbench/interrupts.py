@@ -74,16 +74,19 @@ def fit_interrupts(trainer: Any) -> Iterator[None]:
         raise
 
 
-def stopped(interrupt: KeyboardInterrupt) -> NoReturn:
-    """End the command on ``interrupt``: one line on stderr, exit 130 (143 for SIGTERM)."""
+#: What ``lossbench-train`` keeps when it is stopped, and how to go on.
+TRAINING_KEPT = (
+    "Runs that completed are kept with their files; a run in progress was stopped without a "
+    "record (a single run's checkpoints so far are kept: ckpt_path=last resumes it). Run a "
+    "study's command again to train the rest: its jobs that completed with the same config are "
+    "skipped."
+)
+
+
+def stopped(interrupt: KeyboardInterrupt, kept: str = TRAINING_KEPT) -> NoReturn:
+    """End the command on ``interrupt``: one line on stderr (``kept``: what the command leaves
+    and how to go on), exit 130 (143 for SIGTERM)."""
     terminated = isinstance(interrupt, Terminated)
     what = "terminated (SIGTERM)" if terminated else "interrupted (Ctrl-C)"
-    print(
-        f"lossbench: {what}. Runs that completed are kept with their files; a run in progress "
-        "was stopped without a record (a single run's checkpoints so far are kept: "
-        "ckpt_path=last resumes it). Run a study's command again to train the rest: its jobs "
-        "that completed with the same config are skipped.",
-        file=sys.stderr,
-        flush=True,
-    )
+    print(f"lossbench: {what}. {kept}", file=sys.stderr, flush=True)
     sys.exit(TERMINATED_EXIT if terminated else INTERRUPTED_EXIT)

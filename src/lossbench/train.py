@@ -200,13 +200,18 @@ def run_checkpoint_app(schema_name: str, schema: type, hydra_main: Any) -> None:
     register the schemas, and keep Lightning's start-up messages out of its output."""
     from hydra.core.config_store import ConfigStore
 
-    register_configs()
-    ConfigStore.instance().store(name=schema_name, node=schema)
-    quiet_lightning()
-    import lightning  # noqa: F401  (sets its loggers' level on import; quieten them after)
+    try:
+        register_configs()
+        ConfigStore.instance().store(name=schema_name, node=schema)
+        quiet_lightning()
+        import lightning  # noqa: F401  (sets its loggers' level on import; quieten them after)
 
-    logging.getLogger("lightning.pytorch").setLevel(logging.WARNING)
-    hydra_main()
+        logging.getLogger("lightning.pytorch").setLevel(logging.WARNING)
+        hydra_main()
+    except KeyboardInterrupt as interrupt:
+        from lossbench.interrupts import stopped
+
+        stopped(interrupt, "Its output may be missing or incomplete: run the same command again.")
 
 
 def main() -> None:

@@ -79,6 +79,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ReportError as error:
         print(refusal_message(error), file=sys.stderr)
         return REFUSED_EXIT
+    except KeyboardInterrupt as interrupt:
+        from lossbench.interrupts import stopped
+
+        stopped(interrupt, "The report is not complete: run the same command again.")
     from lossbench.report.document import verdict_table
     from lossbench.report.render import to_text
 
