@@ -174,7 +174,7 @@ class ClassifierModule(L.LightningModule):
         # persistent), and out of the module tree ``.to()``, ``.train()``/``.eval()`` and
         # ``state_dict()`` walk ~10 modules instead of ~40 (about 2 ms per fit). They follow
         # the scores' device themselves (_metrics).
-        # Built on first use (a stage's suite is ~15 torchmetrics objects, ~15 ms to build; a
+        # Built on first use (a stage's suite is ~10 torchmetrics objects, 4-6 ms to build; a
         # vectorized member or a run without a test split never uses some of them).
         self.stage_metrics: dict[str, ClassificationMetrics] = _OnFirstUse(
             lambda stage: ClassificationMetrics(

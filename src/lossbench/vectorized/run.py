@@ -105,10 +105,11 @@ def train_group(
     cpu_seconds = round(time.process_time() - cpu_start, 4)
     module.member_states()
     batches = _batches(members[0])
+    suites: dict[str, Any] = {}  # the final evaluation's metric suites, shared (see _finish)
     for position, member in enumerate(members):
         if failure is not None and member.error is None and position in module.alive:
             member.error = f"{type(failure).__name__}: {failure}"
-        _finish(member, seconds, cpu_seconds, batches)
+        _finish(member, seconds, cpu_seconds, batches, suites)
     return records
 
 
@@ -190,8 +191,15 @@ def _batches(member: Member) -> int:
     return -(-rows // size)
 
 
-def _finish(member: Member, seconds: float, cpu_seconds: float, batches: int) -> None:
-    """Evaluate the member's best epoch, write its checkpoints, logs and record."""
+def _finish(
+    member: Member, seconds: float, cpu_seconds: float, batches: int, suites: dict[str, Any]
+) -> None:
+    """Evaluate the member's best epoch, write its checkpoints, logs and record.
+
+    ``suites``: the ``val`` and ``test`` metric suites of the group's members so far. A
+    suite is reset after each evaluation and the members share task and outputs, so one per
+    stage serves them all (building one takes 4-6 ms: about 12 CPU-seconds of the standard
+    study's 1176 members)."""
     record, cfg = member.record, member.cfg
     record.update(
         train_seconds=seconds,
@@ -244,7 +252,10 @@ def _finish(member: Member, seconds: float, cpu_seconds: float, batches: int) ->
     module.load_state_dict(member.best_state)
     results: dict[str, float] = {}
     for stage in ("val", "test"):
+        if stage in suites:
+            module.stage_metrics[stage] = suites[stage]
         results |= module.evaluate_split(member.datamodule.tensors[stage], stage)
+        suites.setdefault(stage, module.stage_metrics[stage])
     record.update(results)
     record.update(
         best_checkpoint=None if best_path is None else str(best_path),
