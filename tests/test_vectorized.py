@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import csv
 import json
+import os
+import subprocess
 import sys
 from pathlib import Path
 
@@ -12,6 +14,7 @@ import torch
 from hydra.core.global_hydra import GlobalHydra
 from sklearn.datasets import load_iris
 
+from cli_process import SRC
 from lossbench.checkpoint import load_checkpoint
 from lossbench.evaluate import evaluate
 from lossbench.predict import predict
@@ -382,6 +385,29 @@ def test_vectorized_launcher_runs_groups_and_lone_jobs_in_worker_processes(
     assert sorted(records, key=int) == [str(i) for i in range(8)]
     assert all(r["status"] == "completed" for r in records.values())
     assert [records[str(i)].get("group_size") for i in range(8)] == [2, None] * 4
+
+
+def test_joblib_works_in_a_process_that_ran_a_study_with_workers() -> None:
+    """A study's worker pool is its own, not loky's process-wide executor, which joblib (the
+    report's yardstick) would take over and break on (AttributeError: '_temp_folder_manager')."""
+    script = (
+        "from lossbench.vectorized.sweep import TaskPool\n"
+        "pool = TaskPool(workers=2)\n"
+        "pool.close()\n"
+        "from joblib import Parallel, delayed\n"
+        "print(Parallel(n_jobs=2, backend='loky')(delayed(abs)(-i) for i in range(3)))\n"
+    )
+    env = dict(os.environ, PYTHONPATH=str(SRC))
+    done = subprocess.run(
+        [sys.executable, "-c", script],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+        env=env,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.strip() == "[0, 1, 2]"
 
 
 def _launcher(sweep_dir: str):

@@ -220,6 +220,8 @@ class VectorizedLauncher(Launcher):
                 if launch.pool is not None:
                     launch.pool.kill()
                 raise
+        if launch.pool is not None:
+            launch.pool.close()
         runs: list[JobReturn] = []
         for i, overrides in enumerate(launch.overrides):
             log.info("\t#%d : %s", initial_job_idx + i, " ".join(filter_overrides(overrides)))

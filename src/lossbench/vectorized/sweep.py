@@ -164,8 +164,10 @@ class TaskPool:
         {0: 0.31, 1: 0.29}
 
     Each worker trains with ``threads`` torch threads (default: cores // workers, at least 1).
-    Worker processes are loky's reusable executor (what ``joblib.Parallel`` uses), so the
-    rounds of one sweep reuse the started workers.
+    The worker processes are a loky executor of the pool's own, started with the pool and
+    ended by :meth:`close` (or :meth:`kill`): not loky's process-wide reusable executor,
+    which ``joblib.Parallel`` takes over, and breaks on, when it finds one it did not start
+    (a report built in the same process after a study).
     """
 
     def __init__(self, workers: int = 1, threads: int | None = None) -> None:
@@ -178,9 +180,9 @@ class TaskPool:
         self._pending: list[tuple[Sequence[int], Any]] = []
         self._executor = None
         if self.workers > 1:
-            from joblib.externals.loky import get_reusable_executor
+            from joblib.externals.loky import ProcessPoolExecutor
 
-            self._executor = get_reusable_executor(max_workers=self.workers)
+            self._executor = ProcessPoolExecutor(max_workers=self.workers)
 
     def submit(
         self,
@@ -221,6 +223,12 @@ class TaskPool:
         new = {i: v for i, v in self._done.items() if i not in self._reported}
         self._reported.update(new)
         return new
+
+    def close(self) -> None:
+        """End the worker processes once the tasks handed over have ended."""
+        if self._executor is not None:
+            self._executor.shutdown(wait=True)
+            self._executor = None
 
     def kill(self) -> None:
         """Stop at once (an interrupted sweep): tasks not started are dropped and the worker
