@@ -77,7 +77,8 @@ def fit_interrupts(trainer: Any) -> Iterator[None]:
 #: What ``lossbench-train`` keeps when it is stopped, and how to go on.
 TRAINING_KEPT = (
     "Runs that completed are kept with their files; a run in progress was stopped without a "
-    "record (a single run's checkpoints so far are kept: ckpt_path=last resumes it). Run a "
+    "record (a single run keeps the checkpoints it wrote; with the default "
+    "checkpoint.write=every_epoch, ckpt_path=last resumes it). Run a "
     "study's command again to train the rest: its jobs that completed with the same config are "
     "skipped."
 )
