@@ -190,7 +190,7 @@ def test_second_invocation_of_a_finished_sweep_trains_nothing(monkeypatch, tmp_p
     # another logger or progress bar changes what a run shows, not its results: the same run
     from omegaconf import OmegaConf
 
-    from lossbench.train import completed_with_same_config
+    from lossbench.train import ended_with_same_config
 
     run = records[0].parent
     saved = OmegaConf.load(run / "config.yaml")
@@ -198,9 +198,9 @@ def test_second_invocation_of_a_finished_sweep_trains_nothing(monkeypatch, tmp_p
         saved,
         {"logger": {"csv": {"save_dir": str(run)}}, "callbacks": {"progress_bar": {"x": 5}}},
     )
-    assert completed_with_same_config(shown, run) is not None
+    assert ended_with_same_config(shown, run) is not None
     trained = OmegaConf.merge(saved, {"trainer": {"max_epochs": 2}})
-    assert completed_with_same_config(trained, run) is None
+    assert ended_with_same_config(trained, run) is None
     # a changed config is not skipped: the job refuses to overwrite the other config's run
     changed = [a if a != "trainer.max_epochs=1" else "trainer.max_epochs=2" for a in args]
     run_cli_in_process(monkeypatch, tmp_path, *changed)
@@ -213,7 +213,7 @@ def test_an_interrupted_sweep_reruns_only_missing_and_failed_jobs(monkeypatch, t
         "-m",
         "data=iris",
         "setup=logits_cross_entropy",
-        "seed=0,1,2",
+        "seed=0,1,2,3",
         "trainer.max_epochs=1",
         "logger=none",
         "hydra.sweep.dir=study",
@@ -222,12 +222,21 @@ def test_an_interrupted_sweep_reruns_only_missing_and_failed_jobs(monkeypatch, t
     run_cli_in_process(monkeypatch, tmp_path, *args)
     (tmp_path / "study" / "seed1" / "metrics.json").unlink()  # as if killed mid-run
     failed = tmp_path / "study" / "seed2" / "metrics.json"
-    failed.write_text(json.dumps({**json.loads(failed.read_text()), "status": "failed"}))
+    crashed = {"status": "failed", "error": "RuntimeError: out of memory"}
+    failed.write_text(json.dumps({**json.loads(failed.read_text()), **crashed}))
+    # a non-finite loss is the config's outcome: kept, as a completed run is
+    diverged = tmp_path / "study" / "seed3" / "metrics.json"
+    nan = {"status": "failed", "error": "non-finite training loss (nan) at epoch 0, step 3"}
+    diverged.write_text(json.dumps({**json.loads(diverged.read_text()), **nan}))
+    stamp = diverged.stat().st_mtime_ns
     capfd.readouterr()
     run_cli_in_process(monkeypatch, tmp_path, *args)
     out = capfd.readouterr().out
-    assert out.count("skipped:") == 1
+    assert out.count("skipped:") == 2
+    assert "seed3 already failed (non-finite loss) with this config" in out
     assert out.count("completed:") == 2
+    assert json.loads(failed.read_text())["status"] == "completed"
+    assert diverged.stat().st_mtime_ns == stamp
 
 
 @pytest.mark.parametrize(

@@ -322,7 +322,7 @@ def test_vectorized_launcher_groups_a_real_sweep_and_skips_completed_members(
         "runner=auto,lightning",
     )
     log = _sweep(monkeypatch, tmp_path, capfd, *args)
-    assert "4 jobs: 2 in 1 vectorized groups, 2 alone, 0 already completed" in log
+    assert "4 jobs: 2 in 1 vectorized groups, 2 alone, 0 already ended (skipped)" in log
     records = _records(sweep)
     assert sorted(records) == ["0", "1", "2", "3"]
     # job order: seed=0 auto, seed=0 lightning, seed=1 auto, seed=1 lightning
@@ -334,8 +334,13 @@ def test_vectorized_launcher_groups_a_real_sweep_and_skips_completed_members(
         for key, value in _metrics(records[alone]).items():
             assert records[grouped][key] == pytest.approx(value, abs=1e-5, nan_ok=True)
         assert (sweep / grouped / ".hydra" / "overrides.yaml").is_file()
+    # a member that failed on a non-finite loss has ended too (lossbench.record.diverged)
+    nan = {"status": "failed", "error": "non-finite training loss (nan) at epoch 1, step 9"}
+    records["2"].update(nan)
+    (sweep / "2" / RECORD_NAME).write_text(json.dumps(records["2"]))
     again = _sweep(monkeypatch, tmp_path, capfd, *args)
-    assert "4 jobs: 0 in 0 vectorized groups, 0 alone, 4 already completed" in again
+    assert "4 jobs: 0 in 0 vectorized groups, 0 alone, 4 already ended (skipped)" in again
+    assert "already failed (non-finite loss) with this config" in again
     assert _records(sweep) == records
 
 
@@ -380,7 +385,7 @@ def test_vectorized_launcher_runs_groups_and_lone_jobs_in_worker_processes(
         "seed=0,1",
         "optimizer=adam,lbfgs",
     )
-    assert "8 jobs: 4 in 2 vectorized groups, 4 alone, 0 already completed" in log
+    assert "8 jobs: 4 in 2 vectorized groups, 4 alone, 0 already ended (skipped)" in log
     records = _records(sweep)
     assert sorted(records, key=int) == [str(i) for i in range(8)]
     assert all(r["status"] == "completed" for r in records.values())

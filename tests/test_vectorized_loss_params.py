@@ -329,7 +329,7 @@ def test_vectorized_launcher_trains_a_focal_gamma_sweep_as_one_group(monkeypatch
         "loss.gamma=0,2",
         "seed=0,1",
     )
-    assert "4 jobs: 4 in 1 vectorized groups, 0 alone, 0 already completed" in log
+    assert "4 jobs: 4 in 1 vectorized groups, 0 alone, 0 already ended (skipped)" in log
     records = _records(sweep)
     assert [records[n]["group_size"] for n in "0123"] == [4] * 4
     # job order: gamma=0 seed=0, gamma=0 seed=1, gamma=2 seed=0, gamma=2 seed=1

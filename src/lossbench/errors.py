@@ -60,6 +60,11 @@ def refuse(error: BaseException) -> NoReturn:
     sys.exit(REFUSED_EXIT)
 
 
+#: How the message of every non-finite-loss failure begins, of a run alone and of a vectorized
+#: member alike: :func:`lossbench.record.diverged` recognises such a record by it.
+NON_FINITE_LOSS = "non-finite training loss"
+
+
 class NonFiniteLossError(RuntimeError):
     """The training loss became NaN or infinite (a failed run, not a refused input): the
     message names the value, the epoch and the step."""

@@ -58,7 +58,7 @@ from lossbench.checkpoint_format import (
     history,
 )
 from lossbench.data.splits import STAGES
-from lossbench.errors import NonFiniteLossError
+from lossbench.errors import NON_FINITE_LOSS, NonFiniteLossError
 from lossbench.heads import build_head, get_head
 from lossbench.lightning_internals import attached_trainer
 from lossbench.losses import auto_pos_weight, build_loss, get_loss
@@ -324,7 +324,7 @@ class ClassifierModule(L.LightningModule):
         """Raise :class:`NonFiniteLossError` for a NaN or infinite training loss."""
         if not torch.isfinite(loss):
             raise NonFiniteLossError(
-                f"non-finite training loss ({loss.item()}) at epoch {self.current_epoch}, "
+                f"{NON_FINITE_LOSS} ({loss.item()}) at epoch {self.current_epoch}, "
                 f"step {self.global_step} (batch {batch_idx})"
             )
 

@@ -18,7 +18,7 @@ import subprocess
 from pathlib import Path
 from typing import Any
 
-from lossbench.errors import UserInputError
+from lossbench.errors import NON_FINITE_LOSS, UserInputError
 
 RECORD_NAME = "metrics.json"
 
@@ -33,6 +33,26 @@ def read_record(run_dir: str | os.PathLike) -> dict[str, Any] | None:
         return None
     with path.open() as f:
         return json.load(f)
+
+
+def diverged(record: dict[str, Any]) -> bool:
+    """Whether ``record`` is a run that failed on a non-finite training loss.
+
+    Such a failure is an outcome of the run's config, not an accident: the same config on the
+    same machine fails the same way again. A study that runs again keeps it, as it keeps a
+    completed run, instead of training it again (:func:`lossbench.train.ended_with_same_config`).
+
+    >>> diverged({"status": "failed", "error": "non-finite training loss (nan) at epoch 3, "
+    ...           "step 9 (batch 1)"})
+    True
+    >>> diverged({"status": "failed", "error": "RuntimeError: out of memory"})
+    False
+    >>> diverged({"status": "completed", "error": None})
+    False
+    """
+    return record.get("status") == "failed" and str(record.get("error") or "").startswith(
+        NON_FINITE_LOSS
+    )
 
 
 def refuse_completed(run_dir: str | os.PathLike) -> None:

@@ -33,12 +33,12 @@ from omegaconf import DictConfig, OmegaConf
 from lossbench.config import register_configs
 from lossbench.errors import NonFiniteLossError, UserInputError, refuse
 from lossbench.messages import quiet_lightning
-from lossbench.record import read_record, refuse_completed
+from lossbench.record import diverged, read_record, refuse_completed
 from lossbench.validation import ConfigError, validate
 
 __all__ = [
-    "completed_with_same_config",
     "config_dir",
+    "ended_with_same_config",
     "main",
     "preflight",
     "quiet_lightning",
@@ -96,15 +96,19 @@ def preflight(cfg: DictConfig, output_dir: str | Path) -> str:
 PRESENTATION_KEYS = ("callbacks.progress_bar", "callbacks.model_summary", "logger")
 
 
-def completed_with_same_config(cfg: DictConfig, output_dir: Path) -> dict[str, Any] | None:
-    """The record in ``output_dir`` if it completed with this resolved config (up to
-    :data:`PRESENTATION_KEYS`).
+def ended_with_same_config(cfg: DictConfig, output_dir: Path) -> dict[str, Any] | None:
+    """The record in ``output_dir`` if its run ended with this resolved config (up to
+    :data:`PRESENTATION_KEYS`): it completed, or it :func:`~lossbench.record.diverged` (a
+    non-finite loss, which training it again would reach again).
 
     This is what lets an interrupted study resume: re-running the same sweep skips such jobs.
+    Runs that were refused, failed otherwise (an exception) or never wrote a record train again.
     """
     record = read_record(output_dir)
     saved = output_dir / "config.yaml"
-    if record is None or record.get("status") != "completed" or not saved.is_file():
+    if record is None or not saved.is_file():
+        return None
+    if record.get("status") != "completed" and not diverged(record):
         return None
     before = _without_presentation(OmegaConf.to_container(OmegaConf.load(saved)))
     now = _without_presentation(OmegaConf.to_container(cfg, resolve=True))
@@ -121,6 +125,11 @@ def _without_presentation(config: Any) -> Any:
         if isinstance(node, dict):
             node.pop(leaf, None)
     return config
+
+
+def _ended(record: dict[str, Any]) -> str:
+    """How a skipped run ended, for the log line."""
+    return "completed" if record.get("status") == "completed" else "failed (non-finite loss)"
 
 
 def _sweep_value(cfg: DictConfig, record: dict[str, Any]) -> float | None:
@@ -150,8 +159,8 @@ def _hydra_main(cfg: DictConfig) -> float | None:
 
 def _run_job(cfg: DictConfig, output_dir: Path) -> tuple[float | None, str]:
     """One job of a multirun: ``(value for the sweeper, outcome)``."""
-    if (done := completed_with_same_config(cfg, output_dir)) is not None:
-        log.info("skipped: %s already completed with this config", output_dir)
+    if (done := ended_with_same_config(cfg, output_dir)) is not None:
+        log.info("skipped: %s already %s with this config", output_dir, _ended(done))
         return _sweep_value(cfg, done), "skipped"
     from lossbench.training import train
 

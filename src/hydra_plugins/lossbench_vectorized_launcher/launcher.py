@@ -7,7 +7,7 @@ train together as one vectorized run.
     lossbench-train -m experiment=compare_all hydra/launcher=vectorized hydra.launcher.n_jobs=2
 
 The launcher composes the jobs' configs base by base (the jobs that share one composition:
-a study's data set x setup), skips the jobs that already completed with the same config, groups
+a study's data set x setup), skips the jobs that already ended with the same config, groups
 the others (:mod:`lossbench.vectorized.grouping`) and hands each group over to be trained as
 one run of K members (:func:`lossbench.vectorized.run.train_group`) before composing the next
 base; a job that cannot be grouped trains alone through :func:`lossbench.training.train`.
@@ -299,7 +299,7 @@ class VectorizedLauncher(Launcher):
             dirs = [composed[i][2] if i in composed else jobs[i].output_dir for i in positions]
             bases = [None if jobs[i] is None else jobs[i].base for i in positions]
             tasks, done = plan_sweep(cfgs, dirs, max_group_size=self.max_group_size, bases=bases)
-            for local, value in done.items():  # already completed: counted as skipped
+            for local, value in done.items():  # ended before (completed or diverged): skipped
                 launch.values[positions[local]] = value
                 mark_job(launch.sweep_dir, launch.first_number + positions[local], "skipped")
             for i in positions:
@@ -327,7 +327,7 @@ class VectorizedLauncher(Launcher):
                     launch.pool.submit(*args)
                 deferred = []
         log.info(
-            "Launching %d jobs: %d in %d vectorized groups, %d alone, %d already completed",
+            "Launching %d jobs: %d in %d vectorized groups, %d alone, %d already ended (skipped)",
             len(job_overrides),
             counts["grouped"],
             counts["groups"],

@@ -31,6 +31,7 @@ from torch.func import functional_call, vmap
 
 from lossbench.callbacks import snapshot
 from lossbench.data.loader import IndexBatchLoader
+from lossbench.errors import NON_FINITE_LOSS
 from lossbench.lightning_internals import loop_states, manual_step_progress
 from lossbench.losses import get_loss
 from lossbench.losses.registry import LossSpec
@@ -222,7 +223,7 @@ class VectorizedModule(L.LightningModule):
                     if k not in failed:  # what ClassifierModule raises, for this member alone
                         done = epoch * len(starts) + step
                         failed[k] = (
-                            f"non-finite training loss ({losses[position].item()}) at epoch "
+                            f"{NON_FINITE_LOSS} ({losses[position].item()}) at epoch "
                             f"{epoch}, step {done} (batch {step})",
                             done,
                         )

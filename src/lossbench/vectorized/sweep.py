@@ -34,20 +34,21 @@ def plan_sweep(
     max_group_size: int | None = None,
     bases: Sequence[Hashable | None] | None = None,
 ) -> tuple[list[list[int]], dict[int, float | None]]:
-    """Split the jobs into tasks; return (tasks, values of the jobs already completed).
+    """Split the jobs into tasks; return (tasks, values of the jobs that already ended).
 
-    Jobs that completed with the same config are skipped (their value is read from their
-    record); the others are grouped by :func:`group_key` (groups of at most
-    ``max_group_size``); a job that :func:`why_alone` refuses is a task of its own, except a
-    job of several processes (DDP: ``trainer.strategy`` other than auto), which is in neither
-    (the launcher runs it through Hydra's own job runner, which its processes need).
+    Jobs that ended with the same config are skipped (their value is read from their record;
+    see :func:`~lossbench.train.ended_with_same_config`); the others are grouped by
+    :func:`group_key` (groups of at most ``max_group_size``); a job that :func:`why_alone`
+    refuses is a task of its own, except a job of several processes (DDP: ``trainer.strategy``
+    other than auto), which is in neither (the launcher runs it through Hydra's own job runner,
+    which its processes need).
 
     ``cfgs`` are resolved configs (``DictConfig`` or plain containers). ``bases``: per job, a
     key shared by jobs whose configs differ only in plain values of
     :data:`~lossbench.vectorized.grouping.VECTORIZED_KEYS` (the launcher's composed bases;
     None: unknown); such jobs share one :func:`why_alone` and :func:`group_key`.
     """
-    from lossbench.train import _sweep_value, completed_with_same_config
+    from lossbench.train import _ended, _sweep_value, ended_with_same_config
 
     skipped: dict[int, float | None] = {}
     groups: dict[str, list[int]] = {}
@@ -56,9 +57,9 @@ def plan_sweep(
     for position, (cfg, output_dir) in enumerate(zip(cfgs, output_dirs, strict=True)):
         config = _LazyConfig(cfg)
         if (Path(output_dir) / "metrics.json").is_file():
-            done = completed_with_same_config(config.get(), Path(output_dir))
+            done = ended_with_same_config(config.get(), Path(output_dir))
             if done is not None:
-                log.info("skipped: %s already completed with this config", output_dir)
+                log.info("skipped: %s already %s with this config", output_dir, _ended(done))
                 skipped[position] = _sweep_value(config.get(), done)
                 continue
         base = None if bases is None else bases[position]
