@@ -209,6 +209,8 @@ def test_second_invocation_of_a_finished_sweep_trains_nothing(monkeypatch, tmp_p
 
 
 def test_an_interrupted_sweep_reruns_only_missing_and_failed_jobs(monkeypatch, tmp_path, capfd):
+    from lossbench.progress import outcome_of
+
     args = (
         "-m",
         "data=iris",
@@ -237,6 +239,9 @@ def test_an_interrupted_sweep_reruns_only_missing_and_failed_jobs(monkeypatch, t
     assert out.count("completed:") == 2
     assert json.loads(failed.read_text())["status"] == "completed"
     assert diverged.stat().st_mtime_ns == stamp
+    # it counts as failed on the progress line and for the grid's widening, as when it failed
+    assert outcome_of(tmp_path / "study", 3) == "failed"
+    assert outcome_of(tmp_path / "study", 0) == "skipped"
 
 
 @pytest.mark.parametrize(

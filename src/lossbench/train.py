@@ -132,6 +132,14 @@ def _ended(record: dict[str, Any]) -> str:
     return "completed" if record.get("status") == "completed" else "failed (non-finite loss)"
 
 
+def skipped_outcome(record: dict[str, Any]) -> str:
+    """The study's outcome (:mod:`lossbench.progress`) of a job skipped because its run had
+    ended (:func:`ended_with_same_config`): ``skipped``, or ``failed`` for a run kept that
+    failed, which the progress line counts and the grid's widening takes as evidence about its
+    rate (as it did when the run failed)."""
+    return "skipped" if record.get("status") == "completed" else "failed"
+
+
 def _sweep_value(cfg: DictConfig, record: dict[str, Any]) -> float | None:
     """What a sweeper receives: the optimized metric, or None for a failed run (the Optuna
     sweeper marks a trial that returns something that is not a float as failed and goes on;
@@ -161,7 +169,7 @@ def _run_job(cfg: DictConfig, output_dir: Path) -> tuple[float | None, str]:
     """One job of a multirun: ``(value for the sweeper, outcome)``."""
     if (done := ended_with_same_config(cfg, output_dir)) is not None:
         log.info("skipped: %s already %s with this config", output_dir, _ended(done))
-        return _sweep_value(cfg, done), "skipped"
+        return _sweep_value(cfg, done), skipped_outcome(done)
     from lossbench.training import train
 
     log.info("run directory: %s", output_dir)

@@ -299,9 +299,9 @@ class VectorizedLauncher(Launcher):
             dirs = [composed[i][2] if i in composed else jobs[i].output_dir for i in positions]
             bases = [None if jobs[i] is None else jobs[i].base for i in positions]
             tasks, done = plan_sweep(cfgs, dirs, max_group_size=self.max_group_size, bases=bases)
-            for local, value in done.items():  # ended before (completed or diverged): skipped
+            for local, (value, outcome) in done.items():  # ended before: not trained again
                 launch.values[positions[local]] = value
-                mark_job(launch.sweep_dir, launch.first_number + positions[local], "skipped")
+                mark_job(launch.sweep_dir, launch.first_number + positions[local], outcome)
             for i in positions:
                 if i not in composed:
                     jobs[i].write_files()

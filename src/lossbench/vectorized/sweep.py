@@ -1,4 +1,4 @@
-"""A sweep's jobs as tasks: completed jobs skipped, groups trained vectorized, the rest alone.
+"""A sweep's jobs as tasks: jobs that ended skipped, groups trained vectorized, the rest alone.
 
     >>> tasks, skipped = plan_sweep(cfgs, output_dirs)            # doctest: +SKIP
     >>> pool = TaskPool(workers=2)                                 # doctest: +SKIP
@@ -33,8 +33,9 @@ def plan_sweep(
     *,
     max_group_size: int | None = None,
     bases: Sequence[Hashable | None] | None = None,
-) -> tuple[list[list[int]], dict[int, float | None]]:
-    """Split the jobs into tasks; return (tasks, values of the jobs that already ended).
+) -> tuple[list[list[int]], dict[int, tuple[float | None, str]]]:
+    """Split the jobs into tasks; return (tasks, {job: (value, outcome)} of the jobs that
+    already ended; the outcome: :func:`~lossbench.train.skipped_outcome`).
 
     Jobs that ended with the same config are skipped (their value is read from their record;
     see :func:`~lossbench.train.ended_with_same_config`); the others are grouped by
@@ -48,9 +49,9 @@ def plan_sweep(
     :data:`~lossbench.vectorized.grouping.VECTORIZED_KEYS` (the launcher's composed bases;
     None: unknown); such jobs share one :func:`why_alone` and :func:`group_key`.
     """
-    from lossbench.train import _ended, _sweep_value, ended_with_same_config
+    from lossbench.train import _ended, _sweep_value, ended_with_same_config, skipped_outcome
 
-    skipped: dict[int, float | None] = {}
+    skipped: dict[int, tuple[float | None, str]] = {}
     groups: dict[str, list[int]] = {}
     tasks: list[list[int]] = []
     decided: dict[Hashable, tuple[str | None, str]] = {}
@@ -60,7 +61,7 @@ def plan_sweep(
             done = ended_with_same_config(config.get(), Path(output_dir))
             if done is not None:
                 log.info("skipped: %s already %s with this config", output_dir, _ended(done))
-                skipped[position] = _sweep_value(config.get(), done)
+                skipped[position] = (_sweep_value(config.get(), done), skipped_outcome(done))
                 continue
         base = None if bases is None else bases[position]
         if base is None or base not in decided:
