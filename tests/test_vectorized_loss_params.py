@@ -13,6 +13,8 @@ from torch.func import functional_call, vmap
 
 from lossbench.losses import build_loss, get_loss
 from lossbench.losses.label_smoothing import LabelSmoothingCrossEntropy
+from lossbench.losses.registry import LOSSES
+from lossbench.params import PerUnit
 from lossbench.vectorized import VECTORIZED_KEYS, group_key
 from lossbench.vectorized.grouping import LOSS_KEYS, kept_apart
 from lossbench.vectorized.module import member_values, tensor_loss, unreduced
@@ -162,8 +164,53 @@ def test_group_keys_ignore_member_loss_values_but_not_those_that_change_the_form
     # another loss, or a parameter that is no member value, still makes another group
     assert group_key(smoothing) != group_key(make_cfg("data=iris", "setup=logits_poly"))
     assert group_key(smoothing) != group_key(
-        make_cfg("data=iris", "setup=logits_cross_entropy", "loss.weight=[1,2,3]")
+        make_cfg("data=iris", "setup=logits_cross_entropy", "loss.ignore_index=0")
     )
+    # values held in the loss's buffers group, as long as the members have the same buffers
+    weighted = make_cfg("data=iris", "setup=logits_cross_entropy", "loss.weight=[1,2,3]")
+    assert group_key(smoothing) != group_key(weighted)
+    assert group_key(weighted) == group_key(
+        make_cfg("data=iris", "setup=logits_cross_entropy", "loss.weight=[3,0.5,1]")
+    )
+    pos = make_cfg("data=breast_cancer", "setup=logits_bce_with_logits_pos_weight")
+    assert pos.loss.pos_weight == "auto"
+    assert group_key(pos) == group_key(
+        make_cfg(
+            "data=breast_cancer",
+            "setup=logits_bce_with_logits_pos_weight",
+            "loss.pos_weight=[4]",
+            "loss.pos_weight_scale=0.25",
+        )
+    )
+    plain = make_cfg("data=breast_cancer", "setup=logits_bce_with_logits")
+    assert plain.loss.pos_weight is None and group_key(plain) != group_key(pos)
+    scaled = make_cfg(
+        "data=breast_cancer", "setup=logits_bce_with_logits", "loss.pos_weight_scale=2"
+    )
+    auto = make_cfg("data=breast_cancer", "setup=logits_bce_with_logits", "loss.pos_weight=auto")
+    assert group_key(scaled) != group_key(plain) and group_key(scaled) == group_key(auto)
+    assert kept_apart(plain) == () and kept_apart(scaled) == (("<buffers>", ("pos_weight",)),)
+
+
+@pytest.mark.parametrize("name", [n for n, spec in LOSSES.items() if spec.buffer_params])
+def test_buffer_params_are_what_the_built_loss_holds_in_its_buffers(name):
+    """The registry's ``buffer_params`` (which the group key leaves to the stacked buffers):
+    each, given, puts its buffer into the built loss and nothing else changes; every per-unit
+    parameter of the loss is declared."""
+    spec = get_loss(name)
+    declared = {p.name for p in spec.buffer_params}
+    per_unit = {p.name for p in spec.params if any(isinstance(c, PerUnit) for c in p.constraints)}
+    assert per_unit <= declared
+    task = "multiclass"
+    bare = build_loss(name, {}, task=task, n_outputs=3)
+    assert not dict(bare.named_buffers())
+    for param in spec.buffer_params:
+        value = 0.5 if param.name.endswith("scale") else [1.0, 2.0, 0.5]
+        built = build_loss(name, {param.name: value}, task=task, n_outputs=3)
+        assert set(dict(built.named_buffers())) == {param.buffer}, param
+        for absent in param.absent:
+            quiet = build_loss(name, {param.name: absent}, task=task, n_outputs=3)
+            assert not dict(quiet.named_buffers()), (param, absent)
 
 
 CASES = {
@@ -203,6 +250,22 @@ CASES = {
     "binary-weighted-cross_entropy-label_smoothing": (
         ("data=breast_cancer", "setup=logits_cross_entropy", "loss.weight=[1.0,3.0]"),
         (("seed=0", "loss.label_smoothing=0"), ("seed=1", "loss.label_smoothing=0.2")),
+    ),
+    # pos_weight=auto (each member's from its own split) scaled per member: stacked buffers
+    "binary-bce_with_logits-pos_weight_scale": (
+        ("data=breast_cancer", "setup=logits_bce_with_logits_pos_weight", "trainer.max_epochs=3"),
+        (
+            ("seed=0", "loss.pos_weight_scale=1"),
+            ("seed=0", "loss.pos_weight_scale=0.5"),
+            ("seed=1", "loss.pos_weight_scale=3", "data.split_seed=1"),
+        ),
+    ),
+    "multilabel-bce_with_logits-weight-lists": (
+        ("data=digits_multilabel", "setup=logits_bce_with_logits", "trainer.max_epochs=3"),
+        (
+            ("seed=0", "loss.weight=[1,1,1,1]", "loss.pos_weight=[1,1,1,1]"),
+            ("seed=1", "loss.weight=[1,2,3,4]", "loss.pos_weight=[2,2,0.5,1]"),
+        ),
     ),
     "multiclass-poly-epsilon": (
         ("data=wine", "setup=logits_poly", "trainer.max_epochs=3"),
@@ -249,8 +312,10 @@ def test_members_with_their_own_loss_values_equal_their_runs_alone(make_cfg, tmp
         for override in members[i]:
             key, value = override.split("=")
             if key.startswith("loss."):
-                assert member["loss_params"][key[5:]] == float(value)
-                assert config["loss"][key[5:]] == float(value)
+                given = yaml.safe_load(value)
+                assert config["loss"][key[5:]] == given
+                if key != "loss.weight" and not isinstance(given, list):
+                    assert member["loss_params"][key[5:]] == float(value)
     assert len({json.dumps(m["loss_params"], sort_keys=True) for m in grouped}) == len(members)
     if "early_stopping" in case:
         assert [m["stopped_by"] for m in grouped] == ["budget", "early_stopping", "budget"]
@@ -337,3 +402,48 @@ def test_vectorized_launcher_trains_a_focal_gamma_sweep_as_one_group(monkeypatch
     for n, gamma in zip("0123", (0.0, 0.0, 2.0, 2.0), strict=True):
         assert yaml.safe_load((sweep / n / "config.yaml").read_text())["loss"]["gamma"] == gamma
         assert records[n]["status"] == "completed"
+
+
+def test_members_with_other_loss_buffers_are_refused_as_one_group(make_cfg, tmp_path):
+    """group_key keeps them apart; a caller that groups them anyway learns why."""
+    from lossbench.vectorized.run import train_group
+
+    base = ("data=breast_cancer", "setup=logits_bce_with_logits", "trainer.max_epochs=1")
+    cfgs = [make_cfg(*base), make_cfg(*base, "loss.pos_weight=[2]")]
+    assert group_key(cfgs[0]) != group_key(cfgs[1])
+    with pytest.raises(ValueError, match=r"has loss buffers \['pos_weight'\], the first \[\]"):
+        train_group(cfgs, [tmp_path / "a", tmp_path / "b"])
+
+
+def test_a_sweep_over_pos_weight_scale_and_weight_lists_plans_one_group(tmp_path) -> None:
+    """The launcher sets ``loss.pos_weight_scale`` and list values of ``loss.weight`` on one
+    composition, as Hydra would set them, and jobs with the same loss buffers join one group
+    (the values live in the stacked buffers); without ``pos_weight``, scale 1 (no buffer)
+    groups apart."""
+    from omegaconf import OmegaConf
+
+    launcher, _, _ = _launcher(str(tmp_path))
+    jobs = [
+        ["data=breast_cancer", "setup=logits_bce_with_logits_pos_weight", *values]
+        for values in (
+            ["loss.pos_weight_scale=0.5", "seed=0"],
+            ["loss.pos_weight_scale=1", "seed=1"],
+            ["loss.pos_weight_scale=2", "loss.weight=[2]", "seed=0"],
+            ["loss.pos_weight_scale=2", "loss.weight=[0.5]", "seed=1"],
+            ["loss.pos_weight=null", "loss.pos_weight_scale=1", "seed=0"],
+            ["loss.pos_weight=null", "loss.pos_weight_scale=3", "seed=0"],
+        )
+    ]
+    light = [
+        launcher._light_job(launcher._parser.parse_overrides(overrides), i)
+        for i, overrides in enumerate(jobs)
+    ]
+    for idx, (job, overrides) in enumerate(zip(light, jobs, strict=True)):
+        _, resolved, _ = launcher._compose(overrides, idx)
+        assert job.plain == OmegaConf.to_container(resolved)  # as Hydra composes the job
+    assert [j.plain["loss"]["weight"] for j in light[2:4]] == [[2.0], [0.5]]
+    tasks, _ = plan_sweep(
+        [j.plain for j in light], [j.output_dir for j in light], bases=[j.base for j in light]
+    )
+    # buffers: pos_weight; pos_weight and weight; none (scale 1 without pos_weight)
+    assert sorted(tasks) == [[0, 1, 5], [2, 3], [4]]

@@ -112,6 +112,25 @@ class MemberParam:
     apart: tuple[Any, ...] = ()
 
 
+@dataclass(frozen=True)
+class BufferParam:
+    """A parameter of a loss that the built loss holds only in one of its buffers
+    (``buffer``: class ``weight``, ``pos_weight``). A vectorized group stacks each member's
+    buffers, so members may differ in its value as long as they all have the same buffers.
+
+    ``absent``: the values with which the parameter adds no buffer (``weight=null``;
+    ``pos_weight_scale=1``, which leaves ``pos_weight`` as it is).
+    """
+
+    name: str
+    buffer: str
+    absent: tuple[Any, ...] = (None,)
+
+
+#: ``weight`` of torch's weighted losses: a buffer when given.
+_WEIGHT_BUFFER = BufferParam("weight", "weight")
+
+
 @dataclass(frozen=True, kw_only=True)
 class LossSpec:
     """What a loss expects, supports and takes. ``build`` receives resolved keyword arguments."""
@@ -142,6 +161,8 @@ class LossSpec:
     refusals: Mapping[str, str] = field(default_factory=dict)
     #: Parameters in which the members of a vectorized group may differ.
     member_params: tuple[MemberParam, ...] = ()
+    #: Parameters held in the built loss's buffers, in which members may differ too.
+    buffer_params: tuple[BufferParam, ...] = ()
     #: For a loss whose class takes a member parameter only as a number (torch's
     #: CrossEntropyLoss and ``label_smoothing``): builds, from the built loss, a module that
     #: computes the same loss with the parameter a tensor. None: the loss's class takes it.
@@ -190,6 +211,7 @@ LOSSES: dict[str, LossSpec] = {
             params=(_weight("output unit (label or class)"),),
             legacy_reduction=True,
             build=LazyClass("torch.nn", "BCELoss"),
+            buffer_params=(_WEIGHT_BUFFER,),
         ),
         LossSpec(
             name="bce_with_logits",
@@ -221,6 +243,11 @@ LOSSES: dict[str, LossSpec] = {
             ),
             legacy_reduction=True,
             build=LazyClass("torch.nn", "BCEWithLogitsLoss"),
+            buffer_params=(
+                _WEIGHT_BUFFER,
+                BufferParam("pos_weight", "pos_weight"),
+                BufferParam("pos_weight_scale", "pos_weight", absent=(1.0,)),
+            ),
         ),
         LossSpec(
             name="cross_entropy",
@@ -254,6 +281,7 @@ LOSSES: dict[str, LossSpec] = {
             },
             refusals={"multilabel": _MULTI_HOT_REFUSAL.format(loss="CrossEntropyLoss")},
             member_params=(MemberParam("label_smoothing"),),
+            buffer_params=(_WEIGHT_BUFFER,),
             tensor_form=_label_smoothing_like,
         ),
         LossSpec(
@@ -267,6 +295,7 @@ LOSSES: dict[str, LossSpec] = {
             params=(_weight("class"), _IGNORE_INDEX),
             legacy_reduction=True,
             build=LazyClass("torch.nn", "NLLLoss"),
+            buffer_params=(_WEIGHT_BUFFER,),
             refusals={"multilabel": _MULTI_HOT_REFUSAL.format(loss="NLLLoss")},
         ),
         LossSpec(

@@ -1,12 +1,13 @@
 """Vectorized training: the runs of a sweep that differ only in seed, split, learning rate,
-weight decay or numeric loss parameters, trained together as one batched model, each member
-exactly as if alone.
+weight decay, numeric loss parameters or loss weights, trained together as one batched model,
+each member exactly as if alone.
 
     >>> from lossbench.vectorized import VECTORIZED_KEYS
     >>> VECTORIZED_KEYS[:4]
     ('seed', 'data.split_seed', 'optimizer.lr', 'optimizer.weight_decay')
-    >>> print(*VECTORIZED_KEYS[4:])  # the loss registry's member_params
+    >>> print(*VECTORIZED_KEYS[4:])  # the loss registry's member_params and buffer_params
     loss.alpha loss.clip loss.epsilon loss.gamma loss.gamma_neg loss.gamma_pos loss.label_smoothing
+    loss.pos_weight loss.pos_weight_scale loss.weight
 
 The interface is small: :func:`~lossbench.vectorized.grouping.group_key` and
 :func:`~lossbench.vectorized.grouping.why_alone` say which runs can train together, and

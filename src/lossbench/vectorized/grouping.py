@@ -22,6 +22,20 @@ parameters of their loss that the loss registry declares per member
     False
 
 (focal with ``alpha=null`` weights nothing, a different formula: such members group apart.)
+So may the parameters the built loss holds in its buffers, which a group stacks per member
+(:attr:`~lossbench.losses.registry.LossSpec.buffer_params`: class ``weight``, ``pos_weight``,
+``pos_weight_scale``), as long as the members have the same buffers:
+
+    >>> bce = OmegaConf.merge(a, {"loss": {"name": "bce_with_logits", "weight": None,
+    ...                                    "pos_weight": "auto", "pos_weight_scale": 1.0}})
+    >>> group_key(bce) == group_key(OmegaConf.merge(bce, {"loss": {"pos_weight_scale": 0.5}}))
+    True
+    >>> unweighted = OmegaConf.merge(bce, {"loss": {"pos_weight": None}})
+    >>> scaled = OmegaConf.merge(unweighted, {"loss": {"pos_weight_scale": 2.0}})
+    >>> group_key(unweighted) == group_key(scaled)
+    False
+
+(without ``pos_weight``, a scale other than 1 adds one: ``pos_weight = 2``, another formula.)
 :func:`why_alone` says why a run cannot be a member at all (it then runs as it always does).
 No torch import here: the launcher groups a sweep before anything heavy loads.
 """
@@ -33,14 +47,20 @@ from typing import Any
 
 from omegaconf import DictConfig, OmegaConf
 
-from lossbench.losses.registry import LOSSES, MemberParam
+from lossbench.losses.registry import LOSSES, BufferParam, MemberParam
 
 #: Config keys that may differ between any members of a group: each member has its own.
 MEMBER_KEYS = ("seed", "data.split_seed", "optimizer.lr", "optimizer.weight_decay")
 #: ``loss.<param>`` of every loss parameter declared per member in the loss registry (which of
 #: them a run's loss has: :func:`loss_member_params`).
 LOSS_KEYS = tuple(
-    sorted({f"loss.{param.name}" for spec in LOSSES.values() for param in spec.member_params})
+    sorted(
+        {
+            f"loss.{param.name}"
+            for spec in LOSSES.values()
+            for param in (*spec.member_params, *spec.buffer_params)
+        }
+    )
 )
 #: Config keys that may differ between the members of a group.
 VECTORIZED_KEYS = MEMBER_KEYS + LOSS_KEYS
@@ -73,6 +93,11 @@ def group_key(cfg: DictConfig) -> str:
     for param in loss_member_params(loss.get("name")):
         if param.name in loss and not _apart(param, loss[param.name]):
             loss.pop(param.name)
+    buffers = loss_buffers(loss)
+    for param in loss_buffer_params(loss.get("name")):
+        loss.pop(param.name, None)
+    if buffers:
+        loss["<buffers>"] = buffers
     for dotted in MEMBER_KEYS:
         *parents, leaf = dotted.split(".")
         node = container
@@ -93,23 +118,55 @@ def loss_member_params(loss: Any) -> tuple[MemberParam, ...]:
     return () if spec is None else spec.member_params
 
 
+def loss_buffer_params(loss: Any) -> tuple[BufferParam, ...]:
+    """The parameters of loss ``loss`` (its name) that its built module holds in buffers."""
+    spec = LOSSES.get(loss) if isinstance(loss, str) else None
+    return () if spec is None else spec.buffer_params
+
+
+def loss_buffers(loss: dict[str, Any]) -> list[str]:
+    """The buffers that the loss config ``loss`` gives its built module, by name.
+
+    >>> loss_buffers({"name": "bce_with_logits", "pos_weight": None, "pos_weight_scale": 0.5})
+    ['pos_weight']
+    >>> loss_buffers({"name": "cross_entropy", "weight": None, "label_smoothing": 0.1})
+    []
+    """
+    return sorted(
+        {
+            param.buffer
+            for param in loss_buffer_params(loss.get("name"))
+            if param.name in loss and not _among(loss[param.name], param.absent)
+        }
+    )
+
+
+def _among(value: Any, values: tuple[Any, ...]) -> bool:
+    return any(value is None if v is None else value == v for v in values)
+
+
 def kept_apart(cfg: DictConfig | dict) -> tuple[tuple[str, Any], ...]:
     """The values of ``cfg``'s loss parameters that keep its run apart from members with other
-    values (:attr:`~lossbench.losses.registry.MemberParam.apart`): a part of :func:`group_key`.
+    values (:attr:`~lossbench.losses.registry.MemberParam.apart`), and the buffers its loss
+    has (:func:`loss_buffers`): a part of :func:`group_key`.
 
         >>> kept_apart({"loss": {"name": "focal", "alpha": None, "gamma": 2.0}})
         (('alpha', None),)
+        >>> kept_apart({"loss": {"name": "bce_with_logits", "pos_weight": "auto"}})
+        (('<buffers>', ('pos_weight',)),)
     """
     loss = cfg.get("loss") or {}
-    return tuple(
+    apart = tuple(
         (param.name, loss.get(param.name))
         for param in loss_member_params(loss.get("name"))
         if param.name in loss and _apart(param, loss.get(param.name))
     )
+    buffers = tuple(loss_buffers(loss))
+    return (*apart, ("<buffers>", buffers)) if buffers else apart
 
 
 def _apart(param: MemberParam, value: Any) -> bool:
-    return any(value is None if kept is None else value == kept for kept in param.apart)
+    return _among(value, param.apart)
 
 
 def why_alone(cfg: DictConfig) -> str | None:

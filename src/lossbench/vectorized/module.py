@@ -74,6 +74,14 @@ class VectorizedModule(L.LightningModule):
         self.squeeze = first.squeeze
         self.minibatch_size = minibatch_size
         buffers = [name for name, _ in first.loss_fn.named_buffers()]
+        for member, module in zip(self.members, modules, strict=True):
+            if [name for name, _ in module.loss_fn.named_buffers()] != buffers:
+                raise ValueError(
+                    f"the member in {member.output_dir} has loss buffers "
+                    f"{[n for n, _ in module.loss_fn.named_buffers()]}, the first {buffers}: "
+                    "members must have the same ones. Group only runs of one "
+                    "lossbench.vectorized.group_key."
+                )
         #: The losses' buffers (class weights, pos_weight), stacked: they may differ per member;
         #: and the differing values of the loss's parameters, as ``(K,)`` tensors.
         self._loss_buffers = {
