@@ -88,9 +88,15 @@ def test_markers_count_each_job_once_with_its_last_outcome(tmp_path):
     mark_job(tmp_path, 1, "failed")
     mark_job(tmp_path, 1, "completed")  # run again: replaces its failure
     mark_job(tmp_path, 2, "refused")
-    assert count_markers(tmp_path) == {"completed": 2, "skipped": 0, "refused": 1, "failed": 0}
+    assert count_markers(tmp_path) == {
+        "completed": 2,
+        "skipped": 0,
+        "refused": 1,
+        "failed": 0,
+        "failed_before": 0,
+    }
     assert count_markers(tmp_path, since=time.time() + 60) == dict.fromkeys(
-        ("completed", "skipped", "refused", "failed"), 0
+        ("completed", "skipped", "refused", "failed", "failed_before"), 0
     )  # markers of an earlier sweep are left out
     with pytest.raises(ValueError, match="Valid: completed, skipped, refused, failed"):
         mark_job(tmp_path, 3, "done")
@@ -105,6 +111,26 @@ def test_watch_reports_jobs_as_their_markers_appear(tmp_path):
         mark_job(tmp_path, 1, "failed")
     last = out.getvalue().splitlines()[-1]
     assert last == "study: 2/2 jobs ended (1 completed, 0 skipped, 0 refused, 1 failed)"
+
+
+def test_runs_kept_from_an_earlier_run_count_as_failed_but_not_in_the_time_left(tmp_path):
+    out = io.StringIO()
+    with watch_study(tmp_path, 4, stream=out, poll_s=0.01, min_interval_s=0):
+        mark_job(tmp_path, 0, "failed_before")  # kept: it took no time here
+        mark_job(tmp_path, 1, "skipped")
+        time.sleep(0.2)
+        assert out.getvalue().splitlines()[-1] == "study: 2/4 jobs done, 1 failed"  # no rate yet
+        mark_job(tmp_path, 2, "completed")
+        time.sleep(0.2)
+        line = out.getvalue().splitlines()[-1]
+        assert line.startswith("study: 3/4 jobs done, 1 failed, about ")
+        left = line.split("about ")[1]  # one timed job: about its time for the one left
+        assert left.endswith(" s left") and int(left.split()[0]) < 5
+        mark_job(tmp_path, 3, "failed")
+    assert out.getvalue().splitlines()[-1] == (
+        "study: 4/4 jobs ended (1 completed, 1 skipped, 0 refused, 1 failed, "
+        "1 failed in an earlier run (kept))"
+    )
 
 
 @pytest.mark.parametrize(

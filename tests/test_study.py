@@ -240,7 +240,7 @@ def test_an_interrupted_sweep_reruns_only_missing_and_failed_jobs(monkeypatch, t
     assert json.loads(failed.read_text())["status"] == "completed"
     assert diverged.stat().st_mtime_ns == stamp
     # it counts as failed on the progress line and for the grid's widening, as when it failed
-    assert outcome_of(tmp_path / "study", 3) == "failed"
+    assert outcome_of(tmp_path / "study", 3) == "failed_before"
     assert outcome_of(tmp_path / "study", 0) == "skipped"
 
 

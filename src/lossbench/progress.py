@@ -36,10 +36,16 @@ from pathlib import Path
 from typing import Any, TextIO
 
 #: The outcomes of a job, as markers ``<sweep_dir>/.progress/<job_id>.<outcome>``.
-OUTCOMES = ("completed", "skipped", "refused", "failed")
+#: ``failed_before``: skipped, because an earlier run of the sweep failed on a non-finite loss
+#: (:func:`lossbench.train.skipped_outcome`).
+OUTCOMES = ("completed", "skipped", "refused", "failed", "failed_before")
 #: Outcomes counted as failures on the progress line (refused: a setup a task cannot train,
 #: reported as "not applicable", counts as done).
-FAILED = ("failed",)
+FAILED = ("failed", "failed_before")
+#: Outcomes of jobs that trained nothing here: not part of the rate behind the time left.
+UNTIMED = ("skipped", "failed_before")
+#: How the final line names an outcome, where not by its marker's name.
+LABELS = {"failed_before": "failed in an earlier run (kept)"}
 MARKER_DIR = ".progress"
 
 
@@ -216,7 +222,8 @@ class StudyWatch:
         counts = count_markers(self.sweep_dir, self.since)
         self.progress.total = self.base_total + added_jobs(self.sweep_dir, self.since)
         done, failed = sum(counts.values()), sum(counts[o] for o in FAILED)
-        self.progress.update(done, failed, skipped=counts["skipped"], force=force)
+        skipped = sum(counts[o] for o in UNTIMED)
+        self.progress.update(done, failed, skipped=skipped, force=force)
         return counts
 
     def _poll(self) -> None:
@@ -246,9 +253,11 @@ def watch_study(sweep_dir: str | Path, total: int, **kwargs: Any) -> Iterator[St
 
 
 def summary(progress: StudyProgress, counts: dict[str, int]) -> str:
-    """``study: 180/180 jobs ended (150 completed, 30 refused, 0 skipped, 0 failed)``."""
+    """``study: 180/180 jobs ended (150 completed, 0 skipped, 30 refused, 0 failed)``; jobs
+    that failed in an earlier run of the sweep are named where there are any."""
     ended = sum(counts.values())
-    parts = ", ".join(f"{counts[o]} {o}" for o in OUTCOMES)
+    shown = [o for o in OUTCOMES if o in ("completed", "skipped", "refused", "failed") or counts[o]]
+    parts = ", ".join(f"{counts[o]} {LABELS.get(o, o)}" for o in shown)
     unseen = progress.total - ended
     tail = f"; {unseen} reported no end here" if unseen > 0 else ""
     return f"study: {ended}/{progress.total} jobs ended ({parts}){tail}"

@@ -134,10 +134,10 @@ def _ended(record: dict[str, Any]) -> str:
 
 def skipped_outcome(record: dict[str, Any]) -> str:
     """The study's outcome (:mod:`lossbench.progress`) of a job skipped because its run had
-    ended (:func:`ended_with_same_config`): ``skipped``, or ``failed`` for a run kept that
-    failed, which the progress line counts and the grid's widening takes as evidence about its
-    rate (as it did when the run failed)."""
-    return "skipped" if record.get("status") == "completed" else "failed"
+    ended (:func:`ended_with_same_config`): ``skipped``, or ``failed_before`` for a kept run
+    that failed, which the progress line counts as failed and the grid's widening takes as
+    evidence about its rate (as it did when the run failed)."""
+    return "skipped" if record.get("status") == "completed" else "failed_before"
 
 
 def _sweep_value(cfg: DictConfig, record: dict[str, Any]) -> float | None:
