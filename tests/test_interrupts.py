@@ -156,3 +156,39 @@ def test_a_fit_lightning_stopped_on_ctrl_c_raises_it_again():
     with pytest.raises(SystemExit) as other, fit_interrupts(object()):  # any other exit passes
         sys.exit(1)
     assert other.value.code == 1
+
+
+def _loading_torch(pid: int) -> bool:
+    """Whether process ``pid`` has begun to load torch's library (its import takes seconds)."""
+    try:
+        return "libtorch" in Path(f"/proc/{pid}/maps").read_text()
+    except (FileNotFoundError, ProcessLookupError):
+        return False
+
+
+@posix
+@pytest.mark.slow  # about 5 s each: a process that imports torch
+@pytest.mark.skipif(not Path("/proc/self/maps").is_file(), reason="reads /proc/<pid>/maps")
+@pytest.mark.parametrize("command", ["evaluate", "predict"])
+def test_ctrl_c_while_a_command_starts_ends_it_in_one_line(tmp_path, command):
+    """The console entry points (lossbench.commands) import the command's module inside its
+    Ctrl-C handling: a Ctrl-C during the first seconds, while torch loads, shows no traceback.
+    (lossbench-train and lossbench-report load torch later, inside their own handling.)"""
+    env = dict(os.environ, PYTHONPATH=str(SRC), OMP_NUM_THREADS="1")
+    process = subprocess.Popen(
+        [sys.executable, "-c", f"import sys; from lossbench.commands import {command}; "
+         f"sys.exit({command}())", "--help"],
+        cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
+    )  # fmt: skip
+    deadline = time.monotonic() + 60
+    while not _loading_torch(process.pid):
+        assert process.poll() is None and time.monotonic() < deadline, process.communicate()
+        time.sleep(0.005)
+    process.send_signal(signal.SIGINT)
+    _, err = process.communicate(timeout=60)
+    assert process.returncode == INTERRUPTED_EXIT, err[-2000:]
+    assert "Traceback" not in err
+    assert err.strip().splitlines()[-1] == (
+        "lossbench: interrupted (Ctrl-C). It stopped while starting: nothing was written."
+    )

@@ -79,8 +79,8 @@ TRAINING_KEPT = (
     "Runs that completed are kept with their files; a run in progress was stopped without a "
     "record (a single run keeps the checkpoints it wrote; with the default "
     "checkpoint.write=every_epoch, ckpt_path=last resumes it). Run a "
-    "study's command again to train the rest: its jobs that completed with the same config are "
-    "skipped."
+    "study's command again to train the rest: its jobs that already ended with the same config "
+    "are skipped."
 )
 
 

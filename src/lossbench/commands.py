@@ -1,0 +1,61 @@
+"""The console commands (``[project.scripts]`` in ``pyproject.toml``).
+
+Each command's module imports torch, Lightning or torchmetrics when it loads: the first
+seconds of every command. The entry points here import it inside the same Ctrl-C handling as
+the command itself, so that a Ctrl-C (or SIGTERM) at any moment ends it the same way: one
+line, exit status 130 (143), no traceback (:mod:`lossbench.interrupts`).
+
+    lossbench-train   -> lossbench.commands:train   -> lossbench.train.main
+    lossbench-report  -> lossbench.commands:report  -> lossbench.report.cli.main
+    lossbench-eval    -> lossbench.commands:evaluate -> lossbench.evaluate.main
+    lossbench-predict -> lossbench.commands:predict -> lossbench.predict.main
+
+    >>> COMMANDS["lossbench-eval"]
+    'lossbench.evaluate'
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Callable
+from typing import Any
+
+from lossbench.interrupts import stopped, terminated_as_interrupt
+
+#: Each console command and the module whose ``main`` it runs.
+COMMANDS = {
+    "lossbench-train": "lossbench.train",
+    "lossbench-report": "lossbench.report.cli",
+    "lossbench-eval": "lossbench.evaluate",
+    "lossbench-predict": "lossbench.predict",
+}
+
+
+def _main(command: str) -> Callable[[], Any]:
+    """The ``main`` of ``command``'s module, imported; a Ctrl-C or SIGTERM meanwhile ends the
+    command (nothing has started yet)."""
+    try:
+        with terminated_as_interrupt():
+            return importlib.import_module(COMMANDS[command]).main
+    except KeyboardInterrupt as interrupt:
+        stopped(interrupt, "It stopped while starting: nothing was written.")
+
+
+def train() -> None:
+    """``lossbench-train``."""
+    _main("lossbench-train")()
+
+
+def report() -> int:
+    """``lossbench-report`` (its exit status)."""
+    return _main("lossbench-report")()
+
+
+def evaluate() -> None:
+    """``lossbench-eval``."""
+    _main("lossbench-eval")()
+
+
+def predict() -> None:
+    """``lossbench-predict``."""
+    _main("lossbench-predict")()
