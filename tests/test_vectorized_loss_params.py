@@ -324,17 +324,10 @@ def test_members_with_their_own_loss_values_equal_their_runs_alone(make_cfg, tmp
 SWEEP = ("loss=focal", "loss.gamma=0,1,2,5", "seed=0,1,2")
 
 
-def test_a_sweep_over_focal_gamma_and_seeds_forms_one_group_of_12(tmp_path) -> None:
-    """The launcher sets ``loss.gamma`` on the config composed once with loss=focal, as Hydra
-    would set it, and the 12 jobs plan as one group."""
+def _light_jobs(launcher, jobs: list[list[str]]) -> list:
+    """The launcher's jobs of ``jobs`` (overrides), each checked against Hydra's composition."""
     from omegaconf import OmegaConf
 
-    launcher, _, _ = _launcher(str(tmp_path))
-    jobs = [
-        ["data=breast_cancer", "setup=logits_focal", f"loss.gamma={g}", f"seed={s}"]
-        for g in (0, 1, 2, 5)
-        for s in (0, 1, 2)
-    ]
     light = [
         launcher._light_job(launcher._parser.parse_overrides(overrides), i)
         for i, overrides in enumerate(jobs)
@@ -342,6 +335,20 @@ def test_a_sweep_over_focal_gamma_and_seeds_forms_one_group_of_12(tmp_path) -> N
     for idx, (job, overrides) in enumerate(zip(light, jobs, strict=True)):
         _, resolved, _ = launcher._compose(overrides, idx)
         assert job.plain == OmegaConf.to_container(resolved)  # as Hydra composes the job
+    return light
+
+
+def test_a_sweep_over_focal_gamma_and_seeds_forms_one_group_of_12(tmp_path) -> None:
+    """The launcher sets ``loss.gamma`` on the config composed once with loss=focal, as Hydra
+    would set it, and the 12 jobs plan as one group."""
+    launcher, _, _ = _launcher(str(tmp_path))
+    jobs = [
+        ["data=breast_cancer", "setup=logits_focal", f"loss.gamma={g}", f"seed={s}"]
+        for g in (0, 1, 2, 5)
+        for s in (0, 1, 2)
+    ]
+    light = _light_jobs(launcher, jobs)
+    for job, overrides in zip(light, jobs, strict=True):
         assert job.plain["loss"]["gamma"] == float(overrides[2].split("=")[1])
         assert job.files["config.yaml"]["loss"]["gamma"] == job.plain["loss"]["gamma"]
     assert len(launcher._light) == 1  # one composition for the 12 jobs
@@ -420,8 +427,6 @@ def test_a_sweep_over_pos_weight_scale_and_weight_lists_plans_one_group(tmp_path
     composition, as Hydra would set them, and jobs with the same loss buffers join one group
     (the values live in the stacked buffers); without ``pos_weight``, scale 1 (no buffer)
     groups apart."""
-    from omegaconf import OmegaConf
-
     launcher, _, _ = _launcher(str(tmp_path))
     jobs = [
         ["data=breast_cancer", "setup=logits_bce_with_logits_pos_weight", *values]
@@ -434,13 +439,7 @@ def test_a_sweep_over_pos_weight_scale_and_weight_lists_plans_one_group(tmp_path
             ["loss.pos_weight=null", "loss.pos_weight_scale=3", "seed=0"],
         )
     ]
-    light = [
-        launcher._light_job(launcher._parser.parse_overrides(overrides), i)
-        for i, overrides in enumerate(jobs)
-    ]
-    for idx, (job, overrides) in enumerate(zip(light, jobs, strict=True)):
-        _, resolved, _ = launcher._compose(overrides, idx)
-        assert job.plain == OmegaConf.to_container(resolved)  # as Hydra composes the job
+    light = _light_jobs(launcher, jobs)
     assert [j.plain["loss"]["weight"] for j in light[2:4]] == [[2.0], [0.5]]
     tasks, _ = plan_sweep(
         [j.plain for j in light], [j.output_dir for j in light], bases=[j.base for j in light]
