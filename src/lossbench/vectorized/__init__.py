@@ -5,9 +5,11 @@ each member exactly as if alone.
     >>> from lossbench.vectorized import VECTORIZED_KEYS
     >>> VECTORIZED_KEYS[:4]
     ('seed', 'data.split_seed', 'optimizer.lr', 'optimizer.weight_decay')
-    >>> print(*VECTORIZED_KEYS[4:])  # the loss registry's member_params and buffer_params
+    >>> print(*VECTORIZED_KEYS[4:])  # doctest: +NORMALIZE_WHITESPACE
     loss.alpha loss.clip loss.epsilon loss.gamma loss.gamma_neg loss.gamma_pos loss.label_smoothing
     loss.pos_weight loss.pos_weight_scale loss.weight
+
+(the loss registry's ``member_params`` and ``buffer_params``).
 
 The interface is small: :func:`~lossbench.vectorized.grouping.group_key` and
 :func:`~lossbench.vectorized.grouping.why_alone` say which runs can train together, and
