@@ -44,7 +44,8 @@ OUTCOMES = ("completed", "skipped", "refused", "failed", "failed_before")
 FAILED = ("failed", "failed_before")
 #: Outcomes of jobs that trained nothing here: not part of the rate behind the time left.
 UNTIMED = ("skipped", "failed_before")
-#: How the final line names an outcome, where not by its marker's name.
+#: How the final line names an outcome, where not by its marker's name (shown only when a job
+#: had it).
 LABELS = {"failed_before": "failed in an earlier run (kept)"}
 MARKER_DIR = ".progress"
 
@@ -256,7 +257,7 @@ def summary(progress: StudyProgress, counts: dict[str, int]) -> str:
     """``study: 180/180 jobs ended (150 completed, 0 skipped, 30 refused, 0 failed)``; jobs
     that failed in an earlier run of the sweep are named where there are any."""
     ended = sum(counts.values())
-    shown = [o for o in OUTCOMES if o in ("completed", "skipped", "refused", "failed") or counts[o]]
+    shown = [o for o in OUTCOMES if counts[o] or o not in LABELS]
     parts = ", ".join(f"{counts[o]} {LABELS.get(o, o)}" for o in shown)
     unseen = progress.total - ended
     tail = f"; {unseen} reported no end here" if unseen > 0 else ""
