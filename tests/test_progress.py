@@ -11,6 +11,7 @@ from hydra import compose, initialize_config_dir
 from cli_process import run_module
 from lossbench.hydra_callbacks import sweep_jobs
 from lossbench.progress import (
+    MarkerCounter,
     StudyProgress,
     count_markers,
     format_duration,
@@ -100,6 +101,41 @@ def test_markers_count_each_job_once_with_its_last_outcome(tmp_path):
     )  # markers of an earlier sweep are left out
     with pytest.raises(ValueError, match="Valid: completed, skipped, refused, failed"):
         mark_job(tmp_path, 3, "done")
+
+
+def test_the_watchers_counter_counts_as_count_markers_does(tmp_path):
+    """The progress thread's incremental count equals a full count after every change: new
+    markers, a job's marker replaced by another outcome, markers of an earlier sweep (left out
+    until the job marks them anew)."""
+    import os
+
+    mark_job(tmp_path, 0, "completed")
+    old = mark_job(tmp_path, 5, "skipped")
+    os.utime(old, (time.time() - 3600, time.time() - 3600))  # an earlier sweep's marker
+    since = time.time() - 60
+    counter = MarkerCounter(tmp_path, since)
+    steps = [
+        lambda: None,
+        lambda: mark_job(tmp_path, 1, "failed"),
+        lambda: mark_job(tmp_path, 1, "completed"),  # its failure is replaced
+        lambda: mark_job(tmp_path, 2, "refused"),
+        lambda: mark_job(tmp_path, 5, "skipped"),  # the earlier sweep's marker, marked anew
+        lambda: mark_job(tmp_path, 3, "failed_before"),
+    ]
+    seen = []
+    for step in steps:
+        step()
+        seen.append(counter.counts())
+        assert seen[-1] == count_markers(tmp_path, since)
+    assert seen[0]["skipped"] == 0 and seen[-2]["skipped"] == 1
+    assert seen[-1] == {
+        "completed": 2,
+        "skipped": 1,
+        "refused": 1,
+        "failed": 0,
+        "failed_before": 1,
+    }
+    assert MarkerCounter(tmp_path / "none").counts() == dict.fromkeys(seen[0], 0)
 
 
 def test_watch_reports_jobs_as_their_markers_appear(tmp_path):

@@ -58,12 +58,15 @@ def test_studies_use_the_sweeper_and_parallel_workers_that_fit_the_cores():
     assert basic._target_.endswith("BasicLauncher")
 
 
-@pytest.mark.parametrize("check", ["values", "all"])
-def test_a_bad_value_anywhere_in_the_sweep_stops_it_before_any_job_runs(tmp_path, check):
+@pytest.mark.parametrize(
+    ("check", "launcher"), [("values", "basic"), ("all", "basic"), ("values", "vectorized")]
+)
+def test_a_bad_value_anywhere_in_the_sweep_stops_it_before_any_job_runs(tmp_path, check, launcher):
     result = run_module(
         "lossbench.train",
         "-m",
         "hydra/sweeper=lossbench",
+        f"hydra/launcher={launcher}",  # the vectorized launcher checks through its bases
         f"hydra.sweeper.check={check}",
         "data=iris,wine",
         "seed=0,1,oops",  # not an int: Hydra's schema refuses it when it composes the job
@@ -73,7 +76,8 @@ def test_a_bad_value_anywhere_in_the_sweep_stops_it_before_any_job_runs(tmp_path
         cwd=tmp_path,
     )
     assert result.returncode != 0
-    assert "seed" in result.stderr and "oops" in result.stderr
+    assert "Error merging override seed=oops" in result.stderr  # Hydra's own message
+    assert "Traceback" not in result.stderr
     assert not list((tmp_path / "sweep").rglob("metrics.json"))  # nothing ran
 
 

@@ -514,6 +514,67 @@ def test_launcher_light_jobs_equal_hydras_own_job_configs_and_files(tmp_path) ->
     assert len(launcher._light) == 2  # one composition per setup
 
 
+def test_the_sweepers_check_composes_the_bases_the_launch_then_uses(tmp_path) -> None:
+    """The check before a sweep (one job per swept value) composes through the launcher, so
+    the launch composes no base twice; a value that does not compose fails as in Hydra."""
+    from hydra.errors import ConfigCompositionException
+
+    launcher, loader, _ = _launcher(str(tmp_path))
+    calls: list[list[str]] = []
+    compose = loader.load_sweep_config
+
+    def counting(master_config, sweep_overrides):
+        calls.append(list(sweep_overrides))
+        return compose(master_config, sweep_overrides)
+
+    loader.load_sweep_config = counting
+    jobs = [
+        ["data=breast_cancer", f"setup={setup}", f"optimizer.lr={lr}", f"seed={seed}"]
+        for setup in ("sigmoid_bce", "logits_focal")
+        for lr in (0.0003, 0.01)
+        for seed in (0, 2)
+    ]
+    assert launcher.check_jobs([jobs[0], jobs[3], jobs[4]])
+    assert len(calls) == 2  # one per setup
+    for idx, overrides in enumerate(jobs):
+        launcher._light_job(launcher._parser.parse_overrides(overrides), idx)
+    assert len(calls) == 2  # the launch composed nothing more
+    with pytest.raises(ConfigCompositionException, match="Error merging override seed=x"):
+        launcher.check_jobs([["data=breast_cancer", "setup=sigmoid_bce", "seed=x"]])
+
+
+def test_member_configs_equal_configs_created_one_by_one(tmp_path) -> None:
+    """A worker makes each member's DictConfig as a copy of the first with its own values:
+    equal to ``OmegaConf.create`` of each, and independent of each other."""
+    from omegaconf import OmegaConf
+
+    from lossbench.vectorized.sweep import member_configs
+
+    launcher, _, _ = _launcher(str(tmp_path))
+    jobs = [
+        [
+            "data=breast_cancer",
+            "setup=logits_bce_with_logits_pos_weight",
+            *(f"optimizer.lr={lr}", f"seed={seed}", f"loss.pos_weight_scale={scale}"),
+            "experiment=compare_binary",
+        ]
+        for lr, seed, scale in [(0.01, 0, 1.0), (0.003, 2, 0.5), (0.01, 1, 2.0)]
+    ]
+    plain = [
+        launcher._light_job(launcher._parser.parse_overrides(o), i).plain
+        for i, o in enumerate(jobs)
+    ]
+    plain.append({**plain[0], "extra": {"a": 1}})  # another layout: created on its own
+    plain.append({**plain[1], "loss": {**plain[1]["loss"], "weight": [1.0, 2.0]}})
+    configs = member_configs(plain)
+    for cfg, expected in zip(configs, plain, strict=True):
+        assert OmegaConf.to_container(cfg) == OmegaConf.to_container(OmegaConf.create(expected))
+    assert configs[1].seed == 2 and configs[1].data.split_seed == 2
+    assert list(configs[4].loss.weight) == [1.0, 2.0]
+    configs[1].optimizer.lr = 9.0  # a member's config is its own
+    assert configs[0].optimizer.lr == 0.01 and configs[2].optimizer.lr == 0.01
+
+
 def test_launcher_resolves_again_only_what_a_jobs_values_can_change() -> None:
     from hydra_plugins.lossbench_vectorized_launcher.launcher import (
         _dynamic_leaves,

@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import contextlib
 import math
+import os
 import sys
 import threading
 import time
@@ -81,6 +82,42 @@ def count_markers(sweep_dir: str | Path, since: float = 0.0) -> dict[str, int]:
                 if path.stat().st_mtime >= since:
                     counts[outcome] += 1
     return counts
+
+
+class MarkerCounter:
+    """:func:`count_markers` for a watcher that counts again and again: a marker found at or
+    after ``since`` is remembered, so each count reads the folder's names and looks only at the
+    new ones (a study's progress thread polls a folder of a thousand markers every second).
+
+        >>> counter = MarkerCounter("outputs/studies/compare_all-full", since=0.0)  # doctest: +SKIP
+        >>> counter.counts()["completed"]                                          # doctest: +SKIP
+        923
+    """
+
+    def __init__(self, sweep_dir: str | Path, since: float = 0.0) -> None:
+        self.folder = Path(sweep_dir) / MARKER_DIR
+        self.since = since
+        self._counted: dict[str, str] = {}  # marker name -> outcome, for markers counted
+
+    def counts(self) -> dict[str, int]:
+        """How many jobs ended with each outcome, as :func:`count_markers` counts them."""
+        counts = dict.fromkeys(OUTCOMES, 0)
+        try:
+            names = set(os.listdir(self.folder))
+        except (FileNotFoundError, NotADirectoryError):
+            names = set()
+        self._counted = {n: o for n, o in self._counted.items() if n in names}  # replaced
+        for name in names.difference(self._counted):
+            outcome = name.rpartition(".")[2] if "." in name else ""
+            if outcome not in counts:
+                continue
+            # markers of an earlier sweep are looked at again: the job may mark them anew
+            with contextlib.suppress(FileNotFoundError):
+                if (self.folder / name).stat().st_mtime >= self.since:
+                    self._counted[name] = outcome
+        for outcome in self._counted.values():
+            counts[outcome] += 1
+        return counts
 
 
 def outcome_of(sweep_dir: str | Path, job_id: str | int) -> str | None:
@@ -216,11 +253,12 @@ class StudyWatch:
         self.progress = StudyProgress(total, stream=stream, min_interval_s=min_interval_s)
         self.base_total = total  # the sweep's jobs; a widened grid adds some (add_jobs)
         self.since = time.time() - 1.0  # file systems keep coarse modification times
+        self._markers = MarkerCounter(sweep_dir, self.since)
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._poll, name="lossbench-progress", daemon=True)
 
     def _show(self, *, force: bool = False) -> dict[str, int]:
-        counts = count_markers(self.sweep_dir, self.since)
+        counts = self._markers.counts()
         self.progress.total = self.base_total + added_jobs(self.sweep_dir, self.since)
         done, failed = sum(counts.values()), sum(counts[o] for o in FAILED)
         skipped = sum(counts[o] for o in UNTIMED)

@@ -16,8 +16,10 @@ again: about 0.12 s per job here, a fifth of a whole small run. With ``check: va
 default) the sweeper composes one job per value of each swept parameter instead: every option
 and value on the command line is still checked before anything runs, in 1 + sum(k_i - 1)
 compositions instead of prod(k_i). A combination that composes only on its own would then fail
-when its job starts; ``check: all`` restores Hydra's check of every job. Everything else, the
-cartesian product, batches and job numbering, is Hydra's.
+when its job starts; ``check: all`` restores Hydra's check of every job. With the vectorized
+launcher the checked jobs are composed by the launcher (its ``check_jobs``), which keeps the
+compositions for the launch: the check then costs nothing the launch would not compose anyway.
+Everything else, the cartesian product, batches and job numbering, is Hydra's.
 
 ``linked`` adds overrides to the jobs of one swept value: a study that sweeps data sets which
 need another model than the rest (the dense data sets train ``model=conv``) says so once,
@@ -286,7 +288,9 @@ class LossbenchSweeper(BasicSweeper):
     def validate_batch_is_legal(self, batch: Sequence[Sequence[str]]) -> None:
         jobs = batch if self.check == "all" else jobs_covering_each_value(batch)
         start = time.perf_counter()
-        super().validate_batch_is_legal(jobs)
+        check = getattr(self.launcher, "check_jobs", None)  # the vectorized launcher's
+        if check is None or not check(jobs):
+            super().validate_batch_is_legal(jobs)
         log.debug(
             "checked %d of %d job configs in %.2f s",
             len(jobs),

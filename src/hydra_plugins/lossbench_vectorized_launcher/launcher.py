@@ -101,6 +101,29 @@ class VectorizedLauncher(Launcher):
         self, *, hydra_context: HydraContext, task_function: TaskFunction, config: DictConfig
     ) -> None:
         self.config, self.hydra_context, self.task_function = config, hydra_context, task_function
+        from lossbench.config_cache import cache_config_files
+
+        # a study composes one config per data set x setup from the same files: read them once
+        cache_config_files(hydra_context.config_loader)
+
+    def check_jobs(self, job_overrides: Sequence[Sequence[str]]) -> bool:
+        """Compose ``job_overrides`` as :meth:`launch` will (a sweeper's check before the
+        sweep starts), keeping the composed bases for it: the check then costs the launch no
+        composition of its own. A job that does not compose this way is composed in full, as
+        Hydra's check composes it, so that the error is Hydra's own (``seed=x``: "Error
+        merging override seed=x ..."). False (nothing checked) where Hydra composes every
+        job itself (a Hydra callback that acts per job): the sweeper then checks them its own
+        way."""
+        if _job_hooks(self.hydra_context):
+            return False
+        for overrides in job_overrides:
+            try:
+                self._light_job(self._parser.parse_overrides(list(overrides)), 0)
+            except Exception:
+                loader = self.hydra_context.config_loader
+                loader.load_sweep_config(self.config, list(overrides))  # raises Hydra's error
+                raise
+        return True
 
     def _sweep_config(self, overrides: Sequence[str]) -> DictConfig:
         """What ``config_loader.load_sweep_config(config, overrides)`` returns, composing once

@@ -55,7 +55,7 @@ def train_group(
     quiet_lightning()
     records: list[dict[str, Any] | None] = []
     members: list[Member] = []
-    tables: dict[str, Any] = {}
+    tables: dict[str, Any] = {}  # loaded tables and data modules, shared between members
     plain = resolved if resolved is not None else [None] * len(cfgs)
     for cfg, output_dir, container in zip(cfgs, output_dirs, plain, strict=True):
         member = _prepare(cfg, Path(output_dir), tables, container)
@@ -119,7 +119,8 @@ def _prepare(
     tables: dict[str, Any],
     resolved: dict[str, Any] | None = None,
 ) -> Member | None:
-    """Validate ``cfg`` and build its member as :func:`lossbench.training.train` builds the run."""
+    """Validate ``cfg`` and build its member as :func:`lossbench.training.train` builds the run
+    (``tables``: the tables and data modules built for the group's members so far)."""
     import lightning as L
 
     from lossbench.data.datamodule import ClassificationDataModule
@@ -142,14 +143,19 @@ def _prepare(
         _save_config(cfg, output_dir / "config.yaml", resolved)
         data = OmegaConf.to_container(cfg.data, resolve=True)
         key = json.dumps({k: v for k, v in data.items() if k != "split_seed"}, sort_keys=True)
+        # The data module of the same data, split, loss and seed is the same: the members that
+        # differ only in learning rate share one (a group's split is computed once per seed).
+        own = json.dumps([data, cfg.loss.name, cfg.seed], sort_keys=True)
         # The order of a run alone: seed, data module, loss, module (initial weights).
         L.seed_everything(cfg.seed, workers=True, verbose=False)
         try:  # data that cannot be trained on is refused, as for a run alone
             if key not in tables:
                 tables[key] = load_table(data)
-            datamodule = ClassificationDataModule(
-                cfg.data, cfg.loss.name, seed=cfg.seed, table=tables[key]
-            )
+            if own not in tables:
+                tables[own] = ClassificationDataModule(
+                    cfg.data, cfg.loss.name, seed=cfg.seed, table=tables[key]
+                )
+            datamodule = tables[own]
         except DataError as error:
             raise ConfigError(str(error)) from None
         try:
