@@ -101,8 +101,10 @@ class VectorizedLauncher(Launcher):
         self, *, hydra_context: HydraContext, task_function: TaskFunction, config: DictConfig
     ) -> None:
         self.config, self.hydra_context, self.task_function = config, hydra_context, task_function
-        from lossbench.config_cache import cache_config_files
-
+        try:  # built on Hydra's internal config repository: another Hydra may not have it
+            from lossbench.config_cache import cache_config_files
+        except ImportError:
+            return
         # a study composes one config per data set x setup from the same files: read them once
         cache_config_files(hydra_context.config_loader)
 

@@ -140,12 +140,13 @@ class StackedModel(nn.Module):
         #: The parameters as a plain list: ``ParameterList`` indexing costs a few microseconds
         #: per lookup, a few percent of a small group's step.
         self._param_list = list(self.params)
+        self._grad_views = self._views(self.flat_grad)
         self.bind_grads()
 
     def bind_grads(self) -> None:
         """Make each parameter's gradient a view into :attr:`flat_grad`, where backward
         accumulates it (a gradient set to None elsewhere would be a new tensor)."""
-        for p, view in zip(self.params, self._views(self.flat_grad), strict=True):
+        for p, view in zip(self._param_list, self._grad_views, strict=True):
             p.grad = view
 
     def _views(self, flat: torch.Tensor) -> list[torch.Tensor]:
