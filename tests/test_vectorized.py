@@ -536,8 +536,18 @@ def test_the_sweepers_check_composes_the_bases_the_launch_then_uses(tmp_path) ->
     ]
     assert launcher.check_jobs([jobs[0], jobs[3], jobs[4]])
     assert len(calls) == 2  # one per setup
+    unchecked, _, _ = _launcher(str(tmp_path))
     for idx, overrides in enumerate(jobs):
-        launcher._light_job(launcher._parser.parse_overrides(overrides), idx)
+        job = launcher._light_job(launcher._parser.parse_overrides(overrides), idx)
+        alone = unchecked._light_job(unchecked._parser.parse_overrides(overrides), idx)
+        # the check's jobs leave nothing behind in the bases: the same configs and files
+        assert (job.plain, job.output_dir) == (alone.plain, alone.output_dir)
+        for name in ("config.yaml", "overrides.yaml"):
+            assert job.files[name] == alone.files[name]
+        hydra = [dict(j.files["hydra.yaml"]["hydra"]) for j in (job, alone)]
+        for h in hydra:
+            h.pop("run")  # ${now:...%f}: differs between any two compositions
+        assert hydra[0] == hydra[1]
     assert len(calls) == 2  # the launch composed nothing more
     with pytest.raises(ConfigCompositionException, match="Error merging override seed=x"):
         launcher.check_jobs([["data=breast_cancer", "setup=sigmoid_bce", "seed=x"]])
