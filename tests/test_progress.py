@@ -104,7 +104,7 @@ def test_markers_count_each_job_once_with_its_last_outcome(tmp_path):
 
 
 def test_the_watchers_counter_counts_as_count_markers_does(tmp_path):
-    """The progress thread's incremental count equals a full count after every change: new
+    """The progress thread's incremental count equals a fresh count after every change: new
     markers, a job's marker replaced by another outcome, markers of an earlier sweep (left out
     until the job marks them anew)."""
     import os
