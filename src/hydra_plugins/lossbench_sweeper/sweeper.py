@@ -46,10 +46,10 @@ sweep, round by round. Each cell gets the same rates either way:
     hydra:
       sweeper:
         params:
-          optimizer.lr: 0.0003,0.001,0.003,0.01,0.03
+          optimizer.lr: 0.001,0.003,0.01,0.03
         widen:
           key: optimizer.lr   # null: the grid stays as given
-          steps: 2            # 0.0003 chosen: 0.0001 is trained; chosen again: 3e-05
+          steps: 3            # 0.001 chosen: 0.0003 is trained; chosen again: 0.0001, then 3e-05
 
 No ``from __future__ import annotations`` here: Hydra loads plugin modules without registering
 them in ``sys.modules``, where dataclasses look string annotations up.
