@@ -10,10 +10,13 @@ the Agg renderer, so no display and no pyplot state are involved.
 from __future__ import annotations
 
 import math
+import multiprocessing
 import re
 import textwrap
+import threading
 import warnings
 from collections.abc import Mapping, Sequence
+from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 import matplotlib
@@ -23,7 +26,7 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
-from lossbench.report.forked import forked_map
+from lossbench.cpus import cores
 
 DPI = 110
 _MISSING_COLOR = "0.55"
@@ -356,6 +359,14 @@ def _plots_of(
     return [(title, p) for title, p in drawn if p is not None]
 
 
+def _plot_workers(n_data: int) -> int:
+    """Processes to draw with: one per data set up to the cores, where fork exists and this
+    process has no other threads (a forked copy of a threaded process can deadlock)."""
+    if "fork" not in multiprocessing.get_all_start_methods() or threading.active_count() > 1:
+        return 1
+    return max(1, min(n_data, cores()))
+
+
 def make_plots(
     runs: pd.DataFrame, summary: pd.DataFrame, metrics: Sequence[str], out_dir: Path
 ) -> dict[str, list[tuple[str, Path]]]:
@@ -369,5 +380,11 @@ def make_plots(
         (str(data), rows, runs[runs["data"] == data], list(metrics), out_dir)
         for data, rows in summary.groupby("data", sort=True)
     ]
-    drawn = forked_map(_plots_of, jobs)
+    workers = _plot_workers(len(jobs))
+    if workers == 1:
+        drawn = [_plots_of(*job) for job in jobs]
+    else:
+        context = multiprocessing.get_context("fork")
+        with ProcessPoolExecutor(workers, mp_context=context) as pool:
+            drawn = list(pool.map(_plots_of, *zip(*jobs, strict=True)))
     return {job[0]: figures for job, figures in zip(jobs, drawn, strict=True)}
