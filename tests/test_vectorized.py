@@ -417,6 +417,32 @@ def test_joblib_works_in_a_process_that_ran_a_study_with_workers() -> None:
     assert done.stdout.strip() == "[0, 1, 2]"
 
 
+def test_a_study_worker_starts_with_the_libraries_imported_and_their_objects_frozen() -> None:
+    """Collections in a worker skip the imported libraries' objects (``gc.freeze``): loky
+    collects after every task, ~0.4 s each over an unfrozen heap of torch and Lightning."""
+    script = (
+        "import gc, sys\n"
+        "from lossbench.vectorized.sweep import TaskPool\n"
+        "pool = TaskPool(workers=2)\n"
+        "state = lambda: (gc.get_freeze_count(), 'lightning' in sys.modules)\n"
+        "print(*pool._executor.submit(state).result())\n"
+        "pool.close()\n"
+    )
+    env = dict(os.environ, PYTHONPATH=str(SRC))
+    done = subprocess.run(
+        [sys.executable, "-c", script],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+        env=env,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    frozen, imported = done.stdout.split()
+    assert int(frozen) > 100_000, frozen  # the libraries' objects (~460 000)
+    assert imported == "True"
+
+
 def _launcher(sweep_dir: str):
     """A vectorized launcher set up as Hydra sets it up for ``experiment=compare_binary``."""
     from hydra._internal.config_loader_impl import ConfigLoaderImpl
