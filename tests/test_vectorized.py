@@ -419,12 +419,15 @@ def test_joblib_works_in_a_process_that_ran_a_study_with_workers() -> None:
 
 def test_a_study_worker_starts_with_the_libraries_imported_and_their_objects_frozen() -> None:
     """Collections in a worker skip the imported libraries' objects (``gc.freeze``): loky
-    collects after every task, ~0.4 s each over an unfrozen heap of torch and Lightning."""
+    collects after every task, ~0.4 s each over an unfrozen heap of torch and Lightning. And
+    a worker ignores Ctrl-C, which the launching process handles for the whole study."""
     script = (
         "import gc, sys\n"
         "from lossbench.vectorized.sweep import TaskPool\n"
         "pool = TaskPool(workers=2)\n"
-        "state = lambda: (gc.get_freeze_count(), 'lightning' in sys.modules)\n"
+        "import signal\n"
+        "state = lambda: (gc.get_freeze_count(), 'lightning' in sys.modules,\n"
+        "                 signal.getsignal(signal.SIGINT) is signal.SIG_IGN)\n"
         "print(*pool._executor.submit(state).result())\n"
         "pool.close()\n"
     )
@@ -438,9 +441,10 @@ def test_a_study_worker_starts_with_the_libraries_imported_and_their_objects_fro
         env=env,
     )
     assert done.returncode == 0, done.stderr[-2000:]
-    frozen, imported = done.stdout.split()
+    frozen, imported, ignores_ctrl_c = done.stdout.split()
     assert int(frozen) > 100_000, frozen  # the libraries' objects (~460 000)
     assert imported == "True"
+    assert ignores_ctrl_c == "True"  # the launching process stops its workers
 
 
 def _launcher(sweep_dir: str):

@@ -1,7 +1,8 @@
 """Stopping a command on Ctrl-C or SIGTERM: promptly, with one line, and nothing written lost.
 
-A study's worker processes ignore Ctrl-C (loky's workers leave it to the process that started
-them) and would train every task handed over before the sweep ended; SIGTERM kills only the
+A study's worker processes ignore Ctrl-C (:func:`lossbench.vectorized.sweep.prepare_worker`:
+the process that started them stops them) and would train every task handed over before the
+sweep ended; SIGTERM kills only the
 process it is sent to. So while a launcher's workers train, :func:`terminated_as_interrupt`
 makes SIGTERM raise :class:`Terminated` (a ``KeyboardInterrupt``) in the launching process,
 and the launcher stops its workers on either (``TaskPool.kill``). The console entry point

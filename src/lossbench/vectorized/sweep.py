@@ -161,7 +161,13 @@ _TASK_MODULES = ("lossbench.training", "lossbench.vectorized.module", "lossbench
 
 
 def prepare_worker() -> None:
-    """Start a worker process: import what its tasks use, then freeze the heap (``gc.freeze``).
+    """Start a worker process: ignore Ctrl-C, import what its tasks use, then freeze the heap
+    (``gc.freeze``).
+
+    Ctrl-C in a terminal reaches the whole process group; the launching process stops the
+    workers itself (:meth:`TaskPool.kill`, with SIGKILL). A ``KeyboardInterrupt`` in a worker
+    could land in a finalizer (``__del__``) and print "Exception ignored in ..." with a
+    traceback under the command's one-line message.
 
     The imported libraries (torch, Lightning, torchmetrics, scikit-learn) leave ~460 000
     objects that live as long as the process. Every full garbage collection walks them all,
@@ -177,7 +183,9 @@ def prepare_worker() -> None:
     """
     import gc
     import importlib
+    import signal
 
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     for name in _TASK_MODULES:
         importlib.import_module(name)
     gc.collect()  # what the imports left unreachable goes first
