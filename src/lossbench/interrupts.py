@@ -2,12 +2,12 @@
 
 A study's worker processes ignore Ctrl-C (:func:`lossbench.vectorized.sweep.prepare_worker`:
 the process that started them stops them) and would train every task handed over before the
-sweep ended; SIGTERM kills only the
-process it is sent to. So while a launcher's workers train, :func:`terminated_as_interrupt`
-makes SIGTERM raise :class:`Terminated` (a ``KeyboardInterrupt``) in the launching process,
-and the launcher stops its workers on either (``TaskPool.kill``). The console entry point
-then ends on :func:`stopped`: one line that says what is kept and how to resume, exit status
-130 (Ctrl-C) or 143 (SIGTERM), as a shell reports a command killed by those signals.
+sweep ended; SIGTERM kills only the process it is sent to. So while a launcher's workers
+train, :func:`terminated_as_interrupt` makes SIGTERM raise :class:`Terminated` (a
+``KeyboardInterrupt``) in the launching process, and the launcher stops its workers on either
+(``TaskPool.kill``). The console entry point then ends on :func:`stopped`: one line that says
+what is kept and how to resume, exit status 130 (Ctrl-C) or 143 (SIGTERM), as a shell reports
+a command killed by those signals.
 
     >>> import contextlib, io
     >>> with contextlib.redirect_stderr(io.StringIO()) as err:
