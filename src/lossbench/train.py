@@ -170,7 +170,10 @@ def _run_job(cfg: DictConfig, output_dir: Path) -> tuple[float | None, str]:
     if (done := ended_with_same_config(cfg, output_dir)) is not None:
         log.info("skipped: %s already %s with this config", output_dir, _ended(done))
         return _sweep_value(cfg, done), skipped_outcome(done)
-    from lossbench.training import train
+    from lossbench.importing import collection_paused
+
+    with collection_paused():  # the first job loads torch, Lightning, ...
+        from lossbench.training import train
 
     log.info("run directory: %s", output_dir)
     try:
@@ -184,7 +187,10 @@ def _run_job(cfg: DictConfig, output_dir: Path) -> tuple[float | None, str]:
 
 
 def _run(cfg: DictConfig, output_dir: Path, *, multirun: bool) -> float | None:
-    from lossbench.training import train
+    from lossbench.importing import collection_paused
+
+    with collection_paused():  # loads torch, Lightning, torchmetrics and scikit-learn
+        from lossbench.training import train
 
     log.info("run directory: %s", output_dir)
     try:

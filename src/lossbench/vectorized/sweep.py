@@ -174,9 +174,9 @@ def prepare_worker() -> None:
     ~0.4 s each: the worker's executor (loky, without ``psutil``) collects after each task,
     and Python itself now and then while a group trains, for a study of ~150 tasks about a
     minute of CPU. Frozen objects are skipped by collections and are never freed, which is
-    what a module's objects are anyway. The imports run with collections paused: each one
-    would walk every object imported so far (this function took 7.8-8.0 CPU-seconds against
-    8.9-10.1 with them on, on a busy 2-core machine).
+    what a module's objects are anyway. The imports run with collections paused
+    (:func:`lossbench.importing.collection_paused`: this function took 7.8-8.0 CPU-seconds
+    against 8.9-10.1 with them on, on a busy 2-core machine).
 
         >>> import gc
         >>> prepare_worker()  # doctest: +SKIP
@@ -187,15 +187,13 @@ def prepare_worker() -> None:
     import importlib
     import signal
 
+    from lossbench.importing import collection_paused
+
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-    gc.disable()  # each collection while importing walks every object so far: ~1/4 of the time
-    try:
+    with collection_paused():  # then one collection: what the imports left unreachable goes
         for name in _TASK_MODULES:
             importlib.import_module(name)
-    finally:
-        gc.collect()  # what the imports left unreachable goes first
-        gc.freeze()
-        gc.enable()
+    gc.freeze()
 
 
 def member_configs(cfgs: Sequence[Mapping[str, Any]]) -> list[DictConfig]:
