@@ -394,16 +394,8 @@ def test_vectorized_launcher_runs_groups_and_lone_jobs_in_worker_processes(
     assert [records[str(i)].get("group_size") for i in range(8)] == [2, None] * 4
 
 
-def test_joblib_works_in_a_process_that_ran_a_study_with_workers() -> None:
-    """A study's worker pool is its own, not loky's process-wide executor, which joblib (the
-    report's yardstick) would take over and break on (AttributeError: '_temp_folder_manager')."""
-    script = (
-        "from lossbench.vectorized.sweep import TaskPool\n"
-        "pool = TaskPool(workers=2)\n"
-        "pool.close()\n"
-        "from joblib import Parallel, delayed\n"
-        "print(Parallel(n_jobs=2, backend='loky')(delayed(abs)(-i) for i in range(3)))\n"
-    )
+def _python(script: str) -> subprocess.CompletedProcess[str]:
+    """``python -c script`` in a fresh interpreter with lossbench on its path; it must succeed."""
     env = dict(os.environ, PYTHONPATH=str(SRC))
     done = subprocess.run(
         [sys.executable, "-c", script],
@@ -414,6 +406,20 @@ def test_joblib_works_in_a_process_that_ran_a_study_with_workers() -> None:
         env=env,
     )
     assert done.returncode == 0, done.stderr[-2000:]
+    return done
+
+
+def test_joblib_works_in_a_process_that_ran_a_study_with_workers() -> None:
+    """A study's worker pool is its own, not loky's process-wide executor, which joblib (the
+    report's yardstick) would take over and break on (AttributeError: '_temp_folder_manager')."""
+    script = (
+        "from lossbench.vectorized.sweep import TaskPool\n"
+        "pool = TaskPool(workers=2)\n"
+        "pool.close()\n"
+        "from joblib import Parallel, delayed\n"
+        "print(Parallel(n_jobs=2, backend='loky')(delayed(abs)(-i) for i in range(3)))\n"
+    )
+    done = _python(script)
     assert done.stdout.strip() == "[0, 1, 2]"
 
 
@@ -431,16 +437,7 @@ def test_a_study_worker_starts_with_the_libraries_imported_and_their_objects_fro
         "print(*pool._executor.submit(state).result())\n"
         "pool.close()\n"
     )
-    env = dict(os.environ, PYTHONPATH=str(SRC))
-    done = subprocess.run(
-        [sys.executable, "-c", script],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-        env=env,
-    )
-    assert done.returncode == 0, done.stderr[-2000:]
+    done = _python(script)
     frozen, imported, ignores_ctrl_c = done.stdout.split()
     assert int(frozen) > 100_000, frozen  # the libraries' objects (~460 000)
     assert imported == "True"
