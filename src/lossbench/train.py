@@ -70,11 +70,14 @@ def preflight(cfg: DictConfig, output_dir: str | Path) -> str:
     """
     refuse_completed(Path(output_dir))
     task = validate(cfg)  # a refused config exits before torch and Lightning are imported
-    from lossbench.checkpoint import check_resume, load_checkpoint, resume_path
-    from lossbench.data.datamodule import ClassificationDataModule
-    from lossbench.module import ClassifierModule, resolved_loss
-    from lossbench.runners import select_runner
-    from lossbench.training import check_trainer_settings
+    from lossbench.importing import collection_paused
+
+    with collection_paused():  # torch, Lightning, torchmetrics and scikit-learn
+        from lossbench.checkpoint import check_resume, load_checkpoint, resume_path
+        from lossbench.data.datamodule import ClassificationDataModule
+        from lossbench.module import ClassifierModule, resolved_loss
+        from lossbench.runners import select_runner
+        from lossbench.training import check_trainer_settings
 
     select_runner(cfg, check_trainer_settings(cfg))  # runner=epoch with DDP, for one
     datamodule = ClassificationDataModule(cfg.data, cfg.loss.name, seed=cfg.seed)
