@@ -4,7 +4,7 @@ Each command's module imports torch, Lightning or torchmetrics when it loads: th
 seconds of every command. The entry points here import it inside the same Ctrl-C handling as
 the command itself, so that a Ctrl-C (or SIGTERM) at any moment ends it the same way: one
 line, exit status 130 (143), no traceback (:mod:`lossbench.interrupts`); and with garbage
-collection paused (:mod:`lossbench.importing`), which takes about a quarter off the import.
+collection paused (:mod:`lossbench.importing`).
 
     lossbench-train   -> lossbench.commands:train   -> lossbench.train.main
     lossbench-report  -> lossbench.commands:report  -> lossbench.report.cli.main
