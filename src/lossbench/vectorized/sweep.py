@@ -172,7 +172,7 @@ def prepare_worker() -> None:
     The imported libraries (torch, Lightning, torchmetrics, scikit-learn) leave ~460 000
     objects that live as long as the process. Every full garbage collection walks them all,
     ~0.4 s each: the worker's executor (loky, without ``psutil``) collects after each task,
-    and Python itself now and then while a group trains, for a study of ~150 tasks about a
+    and Python itself now and then while a group trains, for the standard study's 131 tasks about a
     minute of CPU. Frozen objects are skipped by collections and are never freed, which is
     what a module's objects are anyway. The imports run with collections paused
     (:func:`lossbench.importing.collection_paused`: this function took 7.8-8.0 CPU-seconds
