@@ -20,6 +20,7 @@ from lossbench.lightning_internals import acts_at_validation_end
 from lossbench.metric_names import LOGGED_METRICS
 from lossbench.module import ClassifierModule
 from lossbench.optim import build_optimizer
+from lossbench.runners import epoch as epoch_runner
 from lossbench.runners.epoch import EpochModule, validates_inline
 from lossbench.training import train
 
@@ -209,6 +210,49 @@ def test_loggers_get_every_metric_and_callbacks_the_monitored_ones(make_cfg, tmp
         assert [int(r["epoch"]) for r in logged] == list(range(EPOCHS)), name
         values = [float(r[name]) for r in logged]
         assert values == pytest.approx(module.history[name], rel=1e-6, nan_ok=True), name
+
+
+class EpochEndProbe(Callback):
+    """What a monitoring callback reads at each training epoch's end: value and dtype."""
+
+    def __init__(self) -> None:
+        self.seen: list[dict[str, tuple[float, torch.dtype]]] = []
+
+    def on_train_epoch_end(self, trainer, pl_module) -> None:
+        metrics = trainer.callback_metrics
+        self.seen.append({key: (float(v), v.dtype) for key, v in metrics.items()})
+
+
+@pytest.mark.parametrize("inline", [True, False], ids=["inline_validation", "lightning_loop"])
+def test_monitored_metrics_reach_callbacks_as_self_log_leaves_them(
+    make_cfg, tmp_path, monkeypatch, inline
+):
+    """The epoch runner puts the monitored metrics into ``trainer.callback_metrics`` itself
+    (no ``self.log``); falling back to ``self.log`` gives the callbacks the same values and
+    dtypes each epoch, and early stopping the same decisions."""
+    calls = []
+    monkeypatch.setattr(EpochModule, "log", lambda self, *a, **k: calls.append(a[0]))
+
+    def fit(name: str):
+        probe = EpochEndProbe()
+        stop = EarlyStopping(monitor="val/nll", patience=1, min_delta=0.05)
+        _fit(
+            make_cfg,
+            tmp_path / name,
+            callbacks=[probe, stop],
+            monitored=("val/nll", "val/auroc"),
+            inline=inline,
+        )
+        return probe.seen, (stop.wait_count, stop.stopped_epoch, float(stop.best_score))
+
+    direct = fit("direct")
+    assert calls == []  # no self.log while fitting
+    monkeypatch.undo()
+    monkeypatch.setattr(epoch_runner, "set_callback_metrics", lambda trainer, values: False)
+    logged = fit("logged")
+    assert direct == logged
+    seen = direct[0]
+    assert 1 <= len(seen) <= EPOCHS and all(set(s) == {"val/nll", "val/auroc"} for s in seen)
 
 
 def test_epoch_metrics_from_one_update_equal_per_step_updates(make_cfg, tmp_path):
