@@ -30,7 +30,6 @@ run's config and data) or :meth:`ClassifierModule.from_checkpoint` (a trained mo
 
 from __future__ import annotations
 
-import json
 import os
 import warnings
 from collections.abc import Iterable, Mapping
@@ -55,6 +54,7 @@ from lossbench.checkpoint_format import (
     METADATA_KEY,
     OPTIONAL_DATA_KEYS,
     RNG_KEY,
+    HistoryText,
     history,
 )
 from lossbench.data.splits import STAGES
@@ -209,6 +209,8 @@ class ClassifierModule(L.LightningModule):
         #: Whether the metrics of :attr:`fit_metrics` are in use (while fitting).
         self._fitting = False
         self.history: dict[str, list[float]] = {}
+        #: Writes :attr:`history` as JSON text for each checkpoint, formatting only what is new.
+        self._history_text = HistoryText()
         #: Reliability-diagram bins of the last test epoch (see ClassificationMetrics.reliability).
         self.reliability: dict[str, list] | None = None
         self._metrics_step = -1
@@ -488,7 +490,7 @@ class ClassifierModule(L.LightningModule):
     # --- checkpoint hooks: plain lists, numbers and tensors only (weights_only=True loads) ---
     def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
         # JSON text: pickling a string is one object, the floats of a long history thousands.
-        checkpoint[HISTORY_KEY] = json.dumps(self.history)
+        checkpoint[HISTORY_KEY] = self._history_text.dumps(self.history)
         checkpoint[METADATA_KEY] = {
             **(self.preprocessing or {}),
             "task": self.task,
