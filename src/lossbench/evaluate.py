@@ -300,7 +300,7 @@ def _hydra_main(cfg: DictConfig) -> None:
 
 def main() -> None:
     """Console entry point of ``lossbench-eval``."""
-    run_checkpoint_app("eval_schema", EvalConfig, _hydra_main)
+    run_checkpoint_app("eval_schema", EvalConfig, _hydra_main, "lossbench-eval")
 
 
 if __name__ == "__main__":

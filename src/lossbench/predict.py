@@ -219,7 +219,7 @@ def main() -> None:
     from lossbench.predict_maps import ImagesDataConfig
 
     ConfigStore.instance().store(group="data", name="images", node=ImagesDataConfig)
-    run_checkpoint_app("predict_schema", PredictConfig, _hydra_main)
+    run_checkpoint_app("predict_schema", PredictConfig, _hydra_main, "lossbench-predict")
 
 
 if __name__ == "__main__":

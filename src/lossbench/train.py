@@ -30,7 +30,8 @@ from hydra.core.hydra_config import HydraConfig
 from hydra.types import RunMode
 from omegaconf import DictConfig, OmegaConf
 
-from lossbench.config import register_configs
+from lossbench.command_keys import command_keys, refuse_unknown_keys
+from lossbench.config import TrainConfig, register_configs
 from lossbench.errors import NonFiniteLossError, UserInputError, refuse
 from lossbench.messages import quiet_lightning
 from lossbench.record import diverged, read_record, refuse_completed
@@ -221,11 +222,13 @@ def refuse_unknown_trainer_keys(arguments: list[str]) -> None:
             sys.exit(2)
 
 
-def run_checkpoint_app(schema_name: str, schema: type, hydra_main: Any) -> None:
+def run_checkpoint_app(schema_name: str, schema: type, hydra_main: Any, command: str) -> None:
     """Start a Hydra app that works on a checkpoint (lossbench-eval, lossbench-predict):
-    register the schemas, and keep Lightning's start-up messages out of its output."""
+    refuse a setting ``schema`` does not have, register the schemas, and keep Lightning's
+    start-up messages out of its output."""
     from hydra.core.config_store import ConfigStore
 
+    refuse_unknown_keys(sys.argv[1:], command_keys(schema), command)
     try:
         register_configs()
         ConfigStore.instance().store(name=schema_name, node=schema)
@@ -243,6 +246,8 @@ def run_checkpoint_app(schema_name: str, schema: type, hydra_main: Any) -> None:
 def main() -> None:
     """Console entry point of ``lossbench-train``."""
     refuse_unknown_trainer_keys(sys.argv[1:])
+    groups = [path.name for path in config_dir().iterdir() if path.is_dir()]
+    refuse_unknown_keys(sys.argv[1:], command_keys(TrainConfig, groups), "lossbench-train")
     register_configs()
     quiet_lightning()
     try:

@@ -1,0 +1,73 @@
+"""A misspelt top-level setting is refused by each command before anything runs."""
+
+from __future__ import annotations
+
+import pytest
+
+from cli_process import run_module
+from lossbench.command_keys import command_keys, unknown_key
+from lossbench.config import TrainConfig
+from lossbench.evaluate import EvalConfig
+from lossbench.train import config_dir
+
+GROUPS = [path.name for path in config_dir().iterdir() if path.is_dir()]
+TRAIN_KEYS = command_keys(TrainConfig, GROUPS)
+
+
+@pytest.mark.parametrize(
+    ("module", "arguments", "expected"),
+    [
+        ("lossbench.train", ("optimzer.lr=0.01",), "no setting 'optimzer' (in optimzer.lr=0.01)"),
+        ("lossbench.train", ("-m", "data=wine", "sed=0,1"), "Did you mean seed?"),
+        ("lossbench.evaluate", ("ckpt_pth=run.ckpt",), "Did you mean ckpt_path?"),
+        ("lossbench.predict", ("ckpt_path=run.ckpt", "dta.path=new.csv"), "Did you mean data?"),
+    ],
+    ids=["train", "train-multirun", "eval", "predict"],
+)
+def test_a_misspelt_setting_is_refused_in_one_line_with_the_valid_ones(
+    tmp_path, module, arguments, expected
+):
+    result = run_module(module, *arguments, cwd=tmp_path)
+    assert result.returncode == 2, result.stderr[-2000:]
+    (line,) = result.stderr.strip().splitlines()  # one line: no traceback, no Hydra message
+    assert line.startswith("lossbench: refused: lossbench-") and expected in line
+    assert "Valid settings and config groups: " in line and "hydra" in line
+    assert list(tmp_path.iterdir()) == []  # nothing written
+
+
+@pytest.mark.parametrize(
+    "argument",
+    [
+        "seed=0,1,2",
+        "data=wine",
+        "optimizer.lr=0.01",
+        "hydra/launcher=basic",
+        "hydra.run.dir=out",
+        "experiment=compare_all",
+        "+callbacks.timer._target_=lightning.pytorch.callbacks.Timer",
+        "++my_key=1",
+        "~callbacks.progress_bar",
+        "-m",
+        "--cfg",
+        "job",
+    ],
+)
+def test_what_hydra_accepts_passes_the_check(argument) -> None:
+    assert unknown_key(argument, TRAIN_KEYS, "lossbench-train") is None
+
+
+def test_the_keys_are_the_schemas_fields_its_groups_and_hydra() -> None:
+    assert set(TRAIN_KEYS) == set(TrainConfig.__dataclass_fields__) | set(GROUPS) | {"hydra"}
+    assert {"data", "loss", "experiment", "study", "seed", "trainer"} <= set(TRAIN_KEYS)
+    assert command_keys(EvalConfig) == (
+        "accelerator",
+        "ckpt_path",
+        "config",
+        "data_path",
+        "hydra",
+        "out",
+        "split",
+    )
+    assert unknown_key("sead=1", TRAIN_KEYS, "lossbench-train").startswith(
+        "lossbench-train has no setting 'sead' (in sead=1). Did you mean seed or head?"
+    )
