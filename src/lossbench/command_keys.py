@@ -7,7 +7,7 @@ anything (nothing is read or written yet), and refuses an unknown one with the c
 and every valid one (exit status 2, one line, no traceback).
 
     >>> valid = ("data", "optimizer", "seed", "trainer")
-    >>> unknown_key("optimzer.lr=0.01", valid, "lossbench-train")[:86]
+    >>> unknown_key("optimzer.lr=0.01", valid, "lossbench-train")[:87]
     "lossbench-train has no setting 'optimzer' (in optimzer.lr=0.01). Did you mean optimizer"
     >>> unknown_key("+my_key=1", valid, "lossbench-train") is None  # added on purpose
     True
