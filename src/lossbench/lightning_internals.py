@@ -109,7 +109,7 @@ def set_callback_metrics(trainer: Any, values: Mapping[str, torch.Tensor]) -> bo
     ``_ResultMetric`` (a torchmetrics ``Metric``) to the value's device, accumulates the value
     weighted by ``batch_size``, computes it into ``callback_metrics`` and resets it at the
     epoch's end: about 2.5 ms an epoch for one key (measured in a fresh ``lossbench-train``
-    process), what a small model's epoch of 12 steps takes in 1.5 steps. For one value per
+    process), two optimizer steps of a 20-64-64-1 MLP at batch 1024. For one value per
     epoch with ``batch_size=1`` that computes the value itself, cast to the default dtype where
     it is neither float32 nor float64 (as ``_ResultMetric.update`` casts). The dictionary is
     ``trainer._logger_connector._callback_metrics`` (checked: Lightning 2.6.6), which
