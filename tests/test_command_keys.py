@@ -71,3 +71,13 @@ def test_the_keys_are_the_schemas_fields_its_groups_and_hydra() -> None:
     assert unknown_key("sead=1", TRAIN_KEYS, "lossbench-train").startswith(
         "lossbench-train has no setting 'sead' (in sead=1). Did you mean seed or head?"
     )
+
+
+def test_groups_of_an_added_config_dir_are_left_to_hydra(tmp_path) -> None:
+    """``-cd DIR`` adds config groups this check does not know in advance: Hydra answers for
+    them (a new group needs ``+group=option``, which Hydra says)."""
+    (tmp_path / "mine" / "myexp").mkdir(parents=True)
+    (tmp_path / "mine" / "myexp" / "small.yaml").write_text("# @package _global_\nseed: 3\n")
+    result = run_module("lossbench.train", "-cd", "mine", "myexp=small", cwd=tmp_path)
+    assert result.returncode == 1 and "+myexp=small" in result.stderr, result.stderr[-2000:]
+    assert "lossbench: refused" not in result.stderr

@@ -24,8 +24,9 @@ import difflib
 import re
 import sys
 from collections.abc import Iterable, Sequence
+from pathlib import Path
 
-__all__ = ["command_keys", "refuse_unknown_keys", "unknown_key"]
+__all__ = ["added_config_dirs", "command_keys", "refuse_unknown_keys", "unknown_key"]
 
 #: The first name of an override: up to the first ``.``, ``/`` (a config group's path, such as
 #: ``hydra/launcher``), ``@`` (a package) or ``=``.
@@ -37,6 +38,27 @@ def command_keys(schema: type, groups: Iterable[str] = ()) -> tuple[str, ...]:
     the config ``groups`` it composes from, and ``hydra``; sorted."""
     names = {field.name for field in dataclasses.fields(schema)}
     return tuple(sorted(names | set(groups) | {"hydra"}))
+
+
+def added_config_dirs(arguments: Sequence[str]) -> list[Path] | None:
+    """The config directories ``arguments`` add (``--config-dir DIR``, ``-cd DIR``), whose
+    groups are settings too; None where ``hydra.searchpath`` adds some this check cannot see
+    (the check is then left to Hydra).
+
+        >>> added_config_dirs(["-cd", "mine", "data=wine"])
+        [PosixPath('mine')]
+        >>> added_config_dirs(["hydra.searchpath=[file://mine]"]) is None
+        True
+    """
+    dirs: list[Path] = []
+    for index, argument in enumerate(arguments):
+        if argument.startswith(("hydra.searchpath", "+hydra.searchpath", "++hydra.searchpath")):
+            return None
+        if argument in ("--config-dir", "-cd") and index + 1 < len(arguments):
+            dirs.append(Path(arguments[index + 1]))
+        elif argument.startswith("--config-dir="):
+            dirs.append(Path(argument.split("=", 1)[1]))
+    return dirs
 
 
 def unknown_key(argument: str, valid: Sequence[str], command: str) -> str | None:

@@ -30,7 +30,7 @@ from hydra.core.hydra_config import HydraConfig
 from hydra.types import RunMode
 from omegaconf import DictConfig, OmegaConf
 
-from lossbench.command_keys import command_keys, refuse_unknown_keys
+from lossbench.command_keys import added_config_dirs, command_keys, refuse_unknown_keys
 from lossbench.config import TrainConfig, register_configs
 from lossbench.errors import NonFiniteLossError, UserInputError, refuse
 from lossbench.messages import quiet_lightning
@@ -246,8 +246,11 @@ def run_checkpoint_app(schema_name: str, schema: type, hydra_main: Any, command:
 def main() -> None:
     """Console entry point of ``lossbench-train``."""
     refuse_unknown_trainer_keys(sys.argv[1:])
-    groups = [path.name for path in config_dir().iterdir() if path.is_dir()]
-    refuse_unknown_keys(sys.argv[1:], command_keys(TrainConfig, groups), "lossbench-train")
+    added = added_config_dirs(sys.argv[1:])
+    if added is not None:  # the groups of lossbench's configs and of those added
+        folders = [config_dir(), *(d for d in added if d.is_dir())]
+        groups = [path.name for folder in folders for path in folder.iterdir() if path.is_dir()]
+        refuse_unknown_keys(sys.argv[1:], command_keys(TrainConfig, groups), "lossbench-train")
     register_configs()
     quiet_lightning()
     try:
