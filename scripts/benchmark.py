@@ -10,6 +10,8 @@
     .venv/bin/python scripts/benchmark.py --fresh           # a fresh lossbench-train process with
                                                             # its defaults, against a fresh process
                                                             # running the hand-written loop
+    .venv/bin/python scripts/benchmark.py --fresh-parts     # where such a run's fit goes, per
+                                                            # epoch (fresh processes, timers)
 
 What is measured and how: :mod:`bench` (``scripts/bench/``), one module per job.
 """

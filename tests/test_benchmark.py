@@ -54,13 +54,30 @@ def test_the_documented_commands_parse(bench: ModuleType) -> None:
         for line in ENTRY.read_text().split('"""')[1].splitlines()
         if "scripts/benchmark.py" in line
     ]
-    assert len(usage) == 7
+    assert len(usage) == 8
     parsed = [bench.cli.parse_args(argv) for argv in usage]
     assert parsed[0].study == "standard" and parsed[0].repeats is None
     assert parsed[1].repeats == 9 and parsed[1].json == Path("bench.json")
     assert parsed[2].quick and parsed[3].study == "sweep"
     assert parsed[4].profile == Path("a.prof") and parsed[5].override == ["optimizer.lr=1e-2"]
     assert parsed[6].fresh and not parsed[0].fresh
+    assert parsed[7].fresh_parts and not parsed[6].fresh_parts
+
+
+def test_fresh_parts_times_each_part_of_a_default_run(bench: ModuleType, tmp_path) -> None:
+    """--fresh-parts: a fresh process times the parts of a default run's fit; the epoch runner
+    passes nothing through ``self.log`` and its loggers save once per epoch (and at the end)."""
+    import bench.fresh_parts
+
+    settings = bench.settings.Settings(
+        n_samples=400, epochs=3, repeats=1, batch_sizes=(64,), threads=1, quick=True,
+        tracemalloc=False, study="none",
+    )  # fmt: skip
+    (runs,) = bench.fresh_parts.bench_fresh_parts(settings).values()
+    (parts,) = runs
+    assert parts["epochs"] == 3 and parts["fit / steps"] > 1
+    assert all(parts[f"{label} / epoch"] > 0 for label in bench.fresh_parts.EPOCH_PARTS)
+    assert parts["self.log / fit"] == 0 and parts["checkpoint dumps / fit"] > 0
 
 
 def test_fresh_runs_compose_the_defaults_a_user_gets(bench: ModuleType) -> None:

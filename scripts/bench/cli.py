@@ -17,6 +17,7 @@ import bench
 from bench.cells import bench_cell
 from bench.environment import environment
 from bench.fresh import bench_fresh, print_fresh
+from bench.fresh_parts import bench_fresh_parts, print_fresh_parts
 from bench.memory import process_peak_rss_mib
 from bench.profiling import profile_lossbench
 from bench.settings import TASKS, Settings
@@ -72,6 +73,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "unless --repeats), then stop",
     )
     parser.add_argument(
+        "--fresh-parts",
+        action="store_true",
+        help="where a fresh default lossbench-train run's fit goes: its training steps, "
+        "validation, epoch end and checkpoints, timed per epoch in each of --repeats fresh "
+        "processes (6 unless --repeats), then stop",
+    )
+    parser.add_argument(
         "--profile", type=Path, metavar="PATH", help="cProfile one lossbench run, then stop"
     )
     return parser.parse_args(argv)
@@ -79,7 +87,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    default_repeats = 1 if args.quick else (3 if args.fresh else 5)
+    default_repeats = 1 if args.quick else (3 if args.fresh else 6 if args.fresh_parts else 5)
     repeats = args.repeats if args.repeats is not None else default_repeats
     if repeats < 1:
         raise SystemExit(f"--repeats must be >= 1, got {repeats}.")
@@ -116,6 +124,13 @@ def main(argv: list[str] | None = None) -> int:
     )
     if args.profile:
         profile_lossbench(args.profile, settings)
+        return 0
+    if args.fresh_parts:
+        parts = bench_fresh_parts(settings)
+        print_fresh_parts(parts, settings)
+        if args.json:
+            report = {"settings": asdict(settings), "environment": env, "fresh_parts": parts}
+            _write_json(args.json, report)
         return 0
     if args.fresh:
         fresh = bench_fresh(settings)
