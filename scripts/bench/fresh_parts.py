@@ -19,6 +19,7 @@ few microseconds a call. Nothing here asserts a speed.
 
 from __future__ import annotations
 
+import importlib
 import json
 import os
 import statistics
@@ -72,8 +73,7 @@ def _timed(owner: type, name: str, seconds: list[float]) -> None:
 
 
 def _owner(module: str, cls: str) -> type:
-    __import__(module)
-    return getattr(sys.modules[module], cls)
+    return getattr(importlib.import_module(module), cls)
 
 
 def measure(argv: list[str]) -> dict[str, Any]:
