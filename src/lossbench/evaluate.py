@@ -304,4 +304,7 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    from lossbench.importing import frozen_at_exit
+
+    with frozen_at_exit():
+        main()

@@ -92,4 +92,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    from lossbench.importing import frozen_at_exit
+
+    with frozen_at_exit():
+        status = main()
+    sys.exit(status)
