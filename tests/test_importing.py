@@ -1,6 +1,7 @@
 """``lossbench.importing.collection_paused``: no garbage collection while the block imports,
-one full collection when it ends, none when it imported nothing. ``frozen_at_exit``: a console
-command ends with its heap frozen, however it ends."""
+one full collection when it ends, none when it imported nothing; in a console command
+(``console_command``) the imports are frozen instead, and the command ends with its heap
+frozen, however it ends."""
 
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from cli_process import SRC
-from lossbench.importing import collection_paused
+from lossbench.importing import collection_paused, console_command
 
 #: A module whose import allocates enough container objects to start many collections.
 MODULE = """
@@ -105,7 +106,7 @@ sys.exit(getattr(commands, sys.argv[0].removeprefix("lossbench-").replace("eval"
 """
 
 
-def _frozen_at_exit(*argv: str) -> tuple[int, int]:
+def _frozen_at_exit_of(*argv: str) -> tuple[int, int]:
     result = subprocess.run(
         [sys.executable, "-c", FROZEN_PROBE, *argv],
         capture_output=True,
@@ -131,18 +132,37 @@ def _frozen_at_exit(*argv: str) -> tuple[int, int]:
 def test_a_console_command_ends_with_its_heap_frozen(argv, status) -> None:
     """Python's exit then skips the frozen objects instead of walking them all again (about
     1.5 s with torch and Lightning loaded), whether the command returned or exited."""
-    returncode, frozen = _frozen_at_exit(*argv)
+    returncode, frozen = _frozen_at_exit_of(*argv)
     assert returncode == status
     assert frozen > 10_000
 
 
-def test_a_block_freezes_the_heap_when_it_ends_and_when_it_raises() -> None:
-    from lossbench.importing import frozen_at_exit
-
+def test_a_console_command_freezes_the_heap_when_it_ends_and_when_it_raises() -> None:
     try:
-        with pytest.raises(SystemExit), frozen_at_exit():
+        with pytest.raises(SystemExit), console_command():
             assert gc.get_freeze_count() == 0
             raise SystemExit(2)
         assert gc.get_freeze_count() > 0
+    finally:
+        gc.unfreeze()
+
+
+def test_in_a_console_command_the_imports_are_frozen_not_collected(module_name, collections):
+    try:
+        with console_command(), collection_paused():
+            importlib.import_module(module_name)
+        assert collections == []  # no full collection: the module's objects are frozen
+        assert gc.get_freeze_count() > 20_000  # every object, the module's 20 000 dicts too
+        assert gc.isenabled()
+    finally:
+        gc.unfreeze()
+
+
+def test_a_caller_chooses_freezing_or_collecting(module_name, collections) -> None:
+    try:
+        with collection_paused(freeze=True):  # a study's worker, outside any command
+            importlib.import_module(module_name)
+        assert collections == []
+        assert gc.get_freeze_count() > 20_000
     finally:
         gc.unfreeze()

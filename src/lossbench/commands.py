@@ -4,9 +4,10 @@ Each command's module imports torch, Lightning or torchmetrics when it loads: th
 seconds of every command. The entry points here import it inside the same Ctrl-C handling as
 the command itself, so that a Ctrl-C (or SIGTERM) at any moment ends it the same way: one
 line, exit status 130 (143), no traceback (:mod:`lossbench.interrupts`); and with garbage
-collection paused (:mod:`lossbench.importing`). Each command ends with its objects frozen, so
-that Python's exit does not walk them all again (1.3-1.9 s saved per command:
-:func:`lossbench.importing.frozen_at_exit`).
+collection paused (:mod:`lossbench.importing`). Each runs as a console command
+(:func:`lossbench.importing.console_command`): its imports are frozen rather than collected
+(0.38 s), and it ends with its objects frozen, so that Python's exit does not walk them all
+again (1.3-1.9 s).
 
     lossbench-train   -> lossbench.commands:train   -> lossbench.train.main
     lossbench-report  -> lossbench.commands:report  -> lossbench.report.cli.main
@@ -23,7 +24,7 @@ import importlib
 from collections.abc import Callable
 from typing import Any
 
-from lossbench.importing import collection_paused, frozen_at_exit
+from lossbench.importing import collection_paused, console_command
 from lossbench.interrupts import stopped, terminated_as_interrupt
 
 #: Each console command and the module whose ``main`` it runs.
@@ -47,23 +48,23 @@ def _main(command: str) -> Callable[[], Any]:
 
 def train() -> None:
     """``lossbench-train``."""
-    with frozen_at_exit():
+    with console_command():
         _main("lossbench-train")()
 
 
 def report() -> int:
     """``lossbench-report`` (its exit status)."""
-    with frozen_at_exit():
+    with console_command():
         return _main("lossbench-report")()
 
 
 def evaluate() -> None:
     """``lossbench-eval``."""
-    with frozen_at_exit():
+    with console_command():
         _main("lossbench-eval")()
 
 
 def predict() -> None:
     """``lossbench-predict``."""
-    with frozen_at_exit():
+    with console_command():
         _main("lossbench-predict")()

@@ -304,7 +304,7 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    from lossbench.importing import frozen_at_exit
+    from lossbench.importing import console_command
 
-    with frozen_at_exit():
+    with console_command():
         main()

@@ -92,8 +92,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    from lossbench.importing import frozen_at_exit
+    from lossbench.importing import console_command
 
-    with frozen_at_exit():
+    with console_command():
         status = main()
     sys.exit(status)
