@@ -4,6 +4,8 @@
     .venv/bin/python scripts/benchmark_vectorized.py --ks 1 12 --batch-sizes 128 --epochs 2
     .venv/bin/python scripts/benchmark_vectorized.py --sweep   # and a 12-job CLI sweep, basic
                                                                # against vectorized launcher
+    .venv/bin/python scripts/benchmark_vectorized.py --sweep-only --sweep-repeats 5 \
+        --sweeper lossbench                                    # both with lossbench's sweeper
 
 Every side trains the same jobs, in this process, with one torch thread (``--threads``):
 synthetic binary data (``data=synthetic_binary``, 20 000 x 20: 12 000 training rows), MLP
@@ -28,6 +30,7 @@ from __future__ import annotations
 import argparse
 import os
 import resource
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -39,6 +42,7 @@ import torch
 from hydra import compose, initialize_config_dir
 from omegaconf import DictConfig
 
+from bench.study import _cli
 from lossbench.config import register_configs
 from lossbench.train import config_dir, quiet_lightning
 from lossbench.training import train
@@ -102,20 +106,23 @@ def bench(
     }
 
 
-def sweep(epochs: int, n_samples: int, epoch_metrics: str = "monitored") -> dict[str, float]:
+def sweep(
+    epochs: int, n_samples: int, epoch_metrics: str = "monitored", sweeper: str | None = None
+) -> dict[str, float]:
     """Wall and CPU time of ``lossbench-train -m seed=0,1,2 optimizer.lr=<4 values>`` per
-    launcher (CPU time: user + system of the command's processes, which the turns other
-    processes take on a shared machine leave out)."""
+    launcher, each a fresh ``lossbench-train`` process as a user starts it (CPU time: user +
+    system of the command's processes, which the turns other processes take on a shared
+    machine leave out). ``sweeper``: ``hydra/sweeper=<sweeper>`` on both command lines (None:
+    Hydra's default, its basic sweeper, which composes every job once before the launch)."""
     times = {}
     for launcher in ("basic", "vectorized"):
         with tempfile.TemporaryDirectory(prefix="lossbench-sweep-") as tmp:
             cmd = [
-                sys.executable,
-                "-m",
-                "lossbench.train",
+                *_cli(),
                 "-m",
                 f"hydra/launcher={launcher}",
                 *([] if launcher == "basic" else ["hydra.launcher.n_jobs=1"]),
+                *([] if sweeper is None else [f"hydra/sweeper={sweeper}"]),
                 f"hydra.sweep.dir={tmp}/sweep",
                 "data=synthetic_binary",
                 f"data.n_samples={n_samples}",
@@ -137,6 +144,25 @@ def sweep(epochs: int, n_samples: int, epoch_metrics: str = "monitored") -> dict
     return times
 
 
+def sweep_line(runs: list[dict[str, float]], sweeper: str | None) -> str:
+    """The sweep's figures over ``runs`` (one dict of :func:`sweep` each): medians, and the
+    median [min-max] of each run's vectorized / basic ratio."""
+
+    def spread(values: list[float]) -> str:
+        return f"{statistics.median(values):.2f}x [{min(values):.2f}-{max(values):.2f}]"
+
+    median = {key: statistics.median(r[key] for r in runs) for key in runs[0]}
+    wall = [r["vectorized"] / r["basic"] for r in runs]
+    cpu = [r["vectorized_cpu"] / r["basic_cpu"] for r in runs]
+    return (
+        f"12-job sweep (seed=0,1,2 x 4 learning rates, sweeper: {sweeper or 'Hydra default'}, "
+        f"median of {len(runs)}): basic {median['basic']:.1f} s wall, "
+        f"{median['basic_cpu']:.1f} s CPU; vectorized {median['vectorized']:.1f} s wall, "
+        f"{median['vectorized_cpu']:.1f} s CPU; vectorized / basic {spread(wall)} wall, "
+        f"{spread(cpu)} CPU; load average {os.getloadavg()[0]:.1f}"
+    )
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--ks", type=int, nargs="+", default=[1, 4, 12, 25])
@@ -152,6 +178,15 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--sweep", action="store_true", help="also time a 12-job CLI sweep")
     parser.add_argument("--sweep-only", action="store_true", help="only the 12-job sweep")
+    parser.add_argument(
+        "--sweep-repeats", type=int, default=1, help="times the sweep runs (both launchers each)"
+    )
+    parser.add_argument(
+        "--sweeper",
+        choices=("lossbench", "basic"),
+        default=None,
+        help="hydra/sweeper for both sweep commands (default: none given, Hydra's basic)",
+    )
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
     os.environ["OMP_NUM_THREADS"] = str(args.threads)
@@ -184,14 +219,11 @@ def main(argv: list[str] | None = None) -> int:
                 flush=True,
             )
     if args.sweep or args.sweep_only:
-        times = sweep(args.epochs, args.n_samples, args.epoch_metrics)
-        print(
-            f"12-job sweep (seed=0,1,2 x 4 learning rates): basic {times['basic']:.1f} s wall, "
-            f"{times['basic_cpu']:.1f} s CPU; vectorized {times['vectorized']:.1f} s wall, "
-            f"{times['vectorized_cpu']:.1f} s CPU ({times['vectorized'] / times['basic']:.2f}x "
-            f"wall, {times['vectorized_cpu'] / times['basic_cpu']:.2f}x CPU); "
-            f"load average {os.getloadavg()[0]:.1f}"
-        )
+        runs = [
+            sweep(args.epochs, args.n_samples, args.epoch_metrics, args.sweeper)
+            for _ in range(max(1, args.sweep_repeats))
+        ]
+        print(sweep_line(runs, args.sweeper))
     return 0
 
 
