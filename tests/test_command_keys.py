@@ -1,17 +1,23 @@
-"""A misspelt top-level setting is refused by each command before anything runs."""
+"""A misspelt top-level setting is refused by each command before anything runs, and so is a
+key inside a config group that none of the group's options has."""
 
 from __future__ import annotations
 
+import warnings
+
 import pytest
+from hydra import compose, initialize_config_dir
+from omegaconf import OmegaConf
 
 from cli_process import run_module
-from lossbench.command_keys import command_keys, unknown_key
-from lossbench.config import TrainConfig
+from lossbench.command_keys import command_keys, group_keys, unknown_key
+from lossbench.config import SCHEMAS, TrainConfig
 from lossbench.evaluate import EvalConfig
 from lossbench.train import config_dir
 
 GROUPS = [path.name for path in config_dir().iterdir() if path.is_dir()]
 TRAIN_KEYS = command_keys(TrainConfig, GROUPS)
+NESTED = group_keys(SCHEMAS, TrainConfig, skip=("trainer",))
 
 
 @pytest.mark.parametrize(
@@ -81,3 +87,61 @@ def test_groups_of_an_added_config_dir_are_left_to_hydra(tmp_path) -> None:
     result = run_module("lossbench.train", "-cd", "mine", "myexp=small", cwd=tmp_path)
     assert result.returncode == 1 and "+myexp=small" in result.stderr, result.stderr[-2000:]
     assert "lossbench: refused" not in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("arguments", "expected"),
+    [
+        (("optimizer.lrr=0.1",), "Did you mean optimizer.lr?"),
+        (("-m", "loss=focal", "loss.gama=0,1,2"), "Did you mean loss.gamma or"),
+        (("data.batch_sise=64",), "Did you mean data.batch_size?"),
+        (("checkpoint.wrte=at_end",), "Did you mean checkpoint.write?"),
+    ],
+    ids=["optimizer", "loss-multirun", "data", "checkpoint"],
+)
+def test_a_misspelt_key_inside_a_group_is_refused_with_the_groups_keys(
+    tmp_path, arguments, expected
+):
+    result = run_module("lossbench.train", *arguments, cwd=tmp_path)
+    assert result.returncode == 2, result.stderr[-2000:]
+    (line,) = result.stderr.strip().splitlines()
+    assert line.startswith("lossbench: refused: lossbench-train has no setting ")
+    assert expected in line and "(of a config group: of all its options)" in line
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize(
+    "argument",
+    [
+        "optimizer.lr=0.01",
+        "optimizer.momentum=0.9",  # an SGD key: left to Hydra whatever the optimizer chosen
+        "loss.gamma=2",
+        "data.split_seed=${seed}",
+        "model.hidden_sizes=[64,64]",
+        "scheduler.warmup_epochs=2",
+        "early_stopping.patience=3",
+        "trainer.max_epochs=3",  # the trainer's own check (lossbench.trainer_args)
+        "callbacks.progress_bar.refresh_rate=5",  # not a schema: Hydra's
+        "+optimizer.foo=1",  # added on purpose
+    ],
+)
+def test_keys_some_option_has_pass_the_check(argument) -> None:
+    assert unknown_key(argument, TRAIN_KEYS, "lossbench-train", NESTED) is None
+
+
+def test_every_option_of_every_checked_group_composes_only_keys_the_check_knows() -> None:
+    """No false refusal: each option's composed keys (from its YAML file and its schema) are
+    among the keys the check accepts for its group."""
+    with (
+        initialize_config_dir(config_dir=str(config_dir()), version_base="1.3"),
+        warnings.catch_warnings(),
+    ):
+        warnings.simplefilter("ignore")
+        for group in set(NESTED) & set(SCHEMAS):
+            for option in sorted(p.stem for p in (config_dir() / group).glob("*.yaml")):
+                cfg = compose("train", overrides=[f"{group}={option}"])
+                keys = set(OmegaConf.to_container(cfg[group], resolve=False) or {})
+                assert keys <= set(NESTED[group]), (group, option, keys - set(NESTED[group]))
+        cfg = compose("train")
+        for name in set(NESTED) - set(SCHEMAS):  # checkpoint, early_stopping
+            assert set(cfg[name]) <= set(NESTED[name]), name

@@ -1,4 +1,5 @@
-"""The top-level keys a command accepts on its command line, and the refusal of any other.
+"""The keys a command accepts on its command line (top-level, and inside config groups), and
+the refusal of any other.
 
 Hydra refuses a misspelt key too, but names only the key and the schema it is missing from,
 and suggests adding it with ``+``, which is rarely what was meant. Each command checks the
@@ -12,9 +13,15 @@ and every valid one (exit status 2, one line, no traceback).
     >>> unknown_key("+my_key=1", valid, "lossbench-train") is None  # added on purpose
     True
 
-Nested keys (``optimizer.lrr``) depend on the options chosen and are left to Hydra, and to
-lossbench's checks of the composed config; ``trainer.<key>`` has its own check
-(:mod:`lossbench.trainer_args`).
+A key inside a config group (``optimizer.lrr``) depends on the option chosen, which an
+experiment or a setup may change after the command line is read: it is refused only where no
+option of the group has it (:func:`group_keys`), with the group's settings; one that some other
+option has (``loss.gamma`` with ``loss=cross_entropy``) is left to Hydra, which composes the
+option chosen. ``trainer.<key>`` has its own check (:mod:`lossbench.trainer_args`).
+
+    >>> keys = {"optimizer": ("betas", "eps", "lr", "weight_decay")}
+    >>> unknown_key("optimizer.lrr=0.1", valid, "lossbench-train", keys)[71:97]
+    'Did you mean optimizer.lr?'
 """
 
 from __future__ import annotations
@@ -23,10 +30,17 @@ import dataclasses
 import difflib
 import re
 import sys
-from collections.abc import Iterable, Sequence
+import typing
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 
-__all__ = ["added_config_dirs", "command_keys", "refuse_unknown_keys", "unknown_key"]
+__all__ = [
+    "added_config_dirs",
+    "command_keys",
+    "group_keys",
+    "refuse_unknown_keys",
+    "unknown_key",
+]
 
 #: The first name of an override: up to the first ``.``, ``/`` (a config group's path, such as
 #: ``hydra/launcher``), ``@`` (a package) or ``=``.
@@ -38,6 +52,33 @@ def command_keys(schema: type, groups: Iterable[str] = ()) -> tuple[str, ...]:
     the config ``groups`` it composes from, and ``hydra``; sorted."""
     names = {field.name for field in dataclasses.fields(schema)}
     return tuple(sorted(names | set(groups) | {"hydra"}))
+
+
+def group_keys(
+    schemas: Mapping[str, Mapping[str, type]], schema: type | None = None, skip: Iterable[str] = ()
+) -> dict[str, tuple[str, ...]]:
+    """The keys inside each config group of ``schemas`` (group -> option -> dataclass): the
+    union of its options' fields; and inside each field of the dataclass ``schema`` that is a
+    dataclass itself (``checkpoint``, ``early_stopping``): its fields. Sorted; ``skip``: names
+    left out.
+
+        >>> from lossbench.config import SCHEMAS, TrainConfig
+        >>> keys = group_keys(SCHEMAS, TrainConfig)
+        >>> keys["optimizer"][:3], keys["early_stopping"]
+        (('betas', 'eps', 'history_size'), ('enabled', 'min_delta', 'mode', 'monitor', 'patience'))
+    """
+    found = {
+        group: {f.name for option in options.values() for f in dataclasses.fields(option)}
+        for group, options in schemas.items()
+    }
+    if schema is not None:
+        hints = typing.get_type_hints(schema)
+        for field in dataclasses.fields(schema):
+            kind = hints[field.name]
+            if field.name not in found and dataclasses.is_dataclass(kind):
+                found[field.name] = {f.name for f in dataclasses.fields(kind)}
+    skipped = set(skip)
+    return {name: tuple(sorted(keys)) for name, keys in found.items() if name not in skipped}
 
 
 def added_config_dirs(arguments: Sequence[str]) -> list[Path] | None:
@@ -61,16 +102,25 @@ def added_config_dirs(arguments: Sequence[str]) -> list[Path] | None:
     return dirs
 
 
-def unknown_key(argument: str, valid: Sequence[str], command: str) -> str | None:
+def unknown_key(
+    argument: str,
+    valid: Sequence[str],
+    command: str,
+    nested: Mapping[str, Sequence[str]] | None = None,
+) -> str | None:
     """The refusal of ``argument`` when it overrides a top-level key that ``command`` does not
-    have, else None. Flags (``-m``, ``--cfg``), arguments without ``=`` and overrides that add
-    or delete a key on purpose (``+key=``, ``++key=``, ``~key``) are not checked."""
+    have, or a key inside a group of ``nested`` (group -> every key some option of it has)
+    that no option has; else None. Flags (``-m``, ``--cfg``), arguments without ``=`` and
+    overrides that add or delete a key on purpose (``+key=``, ``++key=``, ``~key``) are not
+    checked."""
     if argument.startswith(("-", "+", "~")) or "=" not in argument:
         return None
     found = _FIRST_NAME.match(argument)
     name = found.group(0) if found else ""
-    if not name or name in valid:
+    if not name:
         return None
+    if name in valid:
+        return _unknown_group_key(argument, name, nested or {}, command)
     close = difflib.get_close_matches(name, valid, n=3, cutoff=0.6)
     hint = f" Did you mean {' or '.join(close)}?" if close else ""
     return (
@@ -79,11 +129,38 @@ def unknown_key(argument: str, valid: Sequence[str], command: str) -> str | None
     )
 
 
-def refuse_unknown_keys(arguments: Sequence[str], valid: Sequence[str], command: str) -> None:
-    """Print the refusal of the first unknown top-level key in ``arguments`` and exit with
-    status 2; return when every key is known."""
+def _unknown_group_key(
+    argument: str, group: str, nested: Mapping[str, Sequence[str]], command: str
+) -> str | None:
+    """The refusal of ``group.key=...`` when ``key`` is not among ``group``'s keys (for a
+    config group: not a key of any of its options)."""
+    keys = nested.get(group)
+    rest = argument[len(group) :]
+    if keys is None or not rest.startswith("."):
+        return None
+    found = _FIRST_NAME.match(rest[1:])
+    key = found.group(0) if found else ""
+    if not key or key in keys:
+        return None
+    close = difflib.get_close_matches(key, keys, n=3, cutoff=0.6)
+    hint = f" Did you mean {' or '.join(f'{group}.{c}' for c in close)}?" if close else ""
+    return (
+        f"{command} has no setting {group + '.' + key!r} (in {argument}).{hint} Settings "
+        f"under {group} (of a config group: of all its options): {', '.join(keys)}. "
+        f"`{command} --cfg job` shows the config with the options chosen."
+    )
+
+
+def refuse_unknown_keys(
+    arguments: Sequence[str],
+    valid: Sequence[str],
+    command: str,
+    nested: Mapping[str, Sequence[str]] | None = None,
+) -> None:
+    """Print the refusal of the first unknown key in ``arguments`` (top-level, or inside a
+    group of ``nested``) and exit with status 2; return when every key is known."""
     for argument in arguments:
-        refusal = unknown_key(argument, valid, command)
+        refusal = unknown_key(argument, valid, command, nested)
         if refusal is not None:
             print(f"lossbench: refused: {refusal}", file=sys.stderr)
             sys.exit(2)

@@ -30,8 +30,13 @@ from hydra.core.hydra_config import HydraConfig
 from hydra.types import RunMode
 from omegaconf import DictConfig, OmegaConf
 
-from lossbench.command_keys import added_config_dirs, command_keys, refuse_unknown_keys
-from lossbench.config import TrainConfig, register_configs
+from lossbench.command_keys import (
+    added_config_dirs,
+    command_keys,
+    group_keys,
+    refuse_unknown_keys,
+)
+from lossbench.config import SCHEMAS, TrainConfig, register_configs
 from lossbench.errors import NonFiniteLossError, UserInputError, refuse
 from lossbench.messages import quiet_lightning
 from lossbench.record import diverged, read_record, refuse_completed
@@ -250,7 +255,11 @@ def main() -> None:
     if added is not None:  # the groups of lossbench's configs and of those added
         folders = [config_dir(), *(d for d in added if d.is_dir())]
         groups = [path.name for folder in folders for path in folder.iterdir() if path.is_dir()]
-        refuse_unknown_keys(sys.argv[1:], command_keys(TrainConfig, groups), "lossbench-train")
+        # inside a group, only where no config dir adds options with keys of their own
+        nested = None if added else group_keys(SCHEMAS, TrainConfig, skip=("trainer",))
+        refuse_unknown_keys(
+            sys.argv[1:], command_keys(TrainConfig, groups), "lossbench-train", nested
+        )
     register_configs()
     quiet_lightning()
     try:
