@@ -207,3 +207,44 @@ def test_fresh_benchmark_times_a_user_started_run_against_the_hand_written_proce
             assert cell[key]["median"] > 0 and len(cell[key]["per_repeat"]) == 1, key
         # The same data, model, optimizer settings and seed: nearly the same test loss.
         assert cell["max_abs_diff_test_nll"] < 1e-3, batch_size
+
+
+VECTORIZED = REPO / "scripts" / "benchmark_vectorized.py"
+
+
+def test_vectorized_benchmark_prints_a_row_per_batch_size_and_k(tmp_path) -> None:
+    """``make bench-vectorized`` with short settings: one row per (batch, K), the group's
+    steps those of one run, and its ratios positive (nothing about speed is asserted)."""
+    proc = subprocess.run(
+        [
+            *(sys.executable, str(VECTORIZED), "--ks", "1", "3", "--batch-sizes", "256"),
+            *("--epochs", "1", "--n-samples", "2000"),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+        cwd=tmp_path,
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    rows = [line.split() for line in proc.stdout.splitlines() if line.startswith("  256")]
+    assert [row[1] for row in rows] == ["1", "3"]
+    assert {row[2] for row in rows} == {"5"}  # 1200 training rows in batches of 256
+    assert all(float(value) > 0 for row in rows for value in row[3:])
+
+
+def test_the_sweep_summary_gives_medians_and_each_pairs_ratio() -> None:
+    sys.path.insert(0, str(REPO / "scripts"))
+    try:
+        import benchmark_vectorized
+    finally:
+        sys.path.remove(str(REPO / "scripts"))
+    runs = [
+        {"basic": 10.0, "basic_cpu": 9.0, "vectorized": 6.0, "vectorized_cpu": 4.5},
+        {"basic": 12.0, "basic_cpu": 11.0, "vectorized": 6.0, "vectorized_cpu": 5.5},
+        {"basic": 8.0, "basic_cpu": 8.0, "vectorized": 6.0, "vectorized_cpu": 6.0},
+    ]
+    line = benchmark_vectorized.sweep_line(runs, "lossbench")
+    assert "sweeper: lossbench, median of 3" in line
+    assert "basic 10.0 s wall, 9.0 s CPU; vectorized 6.0 s wall, 5.5 s CPU" in line
+    assert "vectorized / basic 0.60x [0.50-0.75] wall, 0.50x [0.50-0.75] CPU" in line
