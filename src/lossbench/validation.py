@@ -16,7 +16,10 @@ metric to optimise. Every message says what was given, why it is wrong and what 
 
 from __future__ import annotations
 
+import dataclasses
+import difflib
 import math
+import typing
 import warnings
 from pathlib import Path
 from typing import Any
@@ -24,6 +27,7 @@ from typing import Any
 from omegaconf import DictConfig, OmegaConf
 
 from lossbench.compatibility import check
+from lossbench.config import SCHEMAS, TrainConfig
 from lossbench.data.csv_loader import check_delimiter
 from lossbench.data.datasets import check_available, get_dataset, task_of
 from lossbench.data.preprocess import IMPUTE_OPTIONS
@@ -343,8 +347,76 @@ def _check_scheduler(cfg: DictConfig, task: Task) -> None:
         _check_metric("scheduler.monitor", monitor, task)
 
 
+#: The groups whose composed config is one dataclass of lossbench's, read field by field: a
+#: key added to one (``+model.width=8``) is read by nothing. (``loss`` has its own check, with
+#: the loss's parameters; ``trainer`` takes every ``lightning.Trainer`` argument.)
+SCHEMA_GROUPS = (
+    "data",
+    "model",
+    "head",
+    "optimizer",
+    "scheduler",
+    "paths",
+    "checkpoint",
+    "early_stopping",
+)
+
+
+def _schema_of(group: str, node: DictConfig) -> type | None:
+    """The dataclass ``node`` was composed from: its own type where Hydra composed it, else
+    (a plain copy, such as a vectorized group's member config) the schema of its option."""
+    kind = OmegaConf.get_type(node)
+    if kind is not None and dataclasses.is_dataclass(kind):
+        return kind
+    if group in SCHEMAS:
+        return SCHEMAS[group].get(str(node.get("name")))
+    fixed = typing.get_type_hints(TrainConfig).get(group)
+    return fixed if dataclasses.is_dataclass(fixed) else None
+
+
+def _check_added_keys(cfg: DictConfig) -> None:
+    """Refuse a key added on the command line (``+group.key=...``) to a group that lossbench
+    reads by its schema's fields only: the run would go on as if it were not there.
+
+        >>> from omegaconf import open_dict
+        >>> from lossbench.config import MLPConfig
+        >>> cfg = OmegaConf.create({"model": OmegaConf.structured(MLPConfig)})
+        >>> cfg.model.name = "mlp"
+        >>> with open_dict(cfg.model):
+        ...     cfg.model.width = 8
+        >>> try:
+        ...     _check_added_keys(cfg)
+        ... except ConfigError as e:
+        ...     print(str(e)[:67])
+        model.width was added to the config (+model.width=8), but model=mlp
+    """
+    for group in SCHEMA_GROUPS:
+        node = cfg.get(group)
+        if not isinstance(node, DictConfig):
+            continue
+        kind = _schema_of(group, node)
+        if kind is None:
+            continue  # an option of one's own (a config dir added with -cd)
+        fields = [f.name for f in dataclasses.fields(kind)]
+        for key in node:
+            if key in fields:
+                continue
+            named = "name" in node  # a config group's option, else one fixed schema
+            option = f"{group}={node.name}" if named else group
+            close = difflib.get_close_matches(str(key), fields, n=2, cutoff=0.6)
+            hint = f" Did you mean {' or '.join(f'{group}.{c}' for c in close)}?" if close else ""
+            raise ConfigError(
+                f"{group}.{key} was added to the config (+{group}.{key}="
+                f"{OmegaConf.to_container(node, resolve=False)[key]}), but {option} has no "
+                f"setting {key!r}: nothing would read it, and the run would go on as if it were "
+                f"not there.{hint} Settings of {option}: {', '.join(fields)}. Remove it"
+                + (f", or choose an option of {group} that has it." if named else ".")
+            )
+
+
 def validate(cfg: DictConfig) -> Task:
     """Check the whole config; return the task or raise :class:`ConfigError`."""
+    _check_added_keys(cfg)
     try:
         task = check_setup(cfg)
         params: dict[str, Any] = OmegaConf.to_container(cfg.loss, resolve=True)  # type: ignore[assignment]
