@@ -73,11 +73,11 @@ def console_command() -> Iterator[None]:
 
     Frozen objects are skipped by collections and never freed by one: a module's objects live
     as long as the process anyway, and the ~13 000 objects that the imports leave unreachable
-    stay (a few megabytes). An object freed by its
-    reference count (a module's globals when Python clears the module) is freed as before, and
-    the ``atexit`` functions (logging's flush, a logger's ``finish``) run as before; only the
-    garbage cycles there are when the block ends are left to the process's end. For console
-    commands only: a library call must not freeze its caller's heap.
+    stay (a few megabytes). An object freed by its reference count (a module's globals when
+    Python clears the module) is freed as before, and the ``atexit`` functions (logging's
+    flush, a logger's ``finish``) run as before; only the garbage cycles there are when the
+    block ends are left to the process's end. For console commands only: a library call must
+    not freeze its caller's heap.
 
         >>> import gc
         >>> with console_command():

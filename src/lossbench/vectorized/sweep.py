@@ -127,7 +127,7 @@ def run_task(
     progress line."""
     from lossbench.importing import collection_paused
 
-    with collection_paused():  # in the launching process (one worker), the first task's
+    with collection_paused():  # the first task's imports, in the launching process (one worker)
         import torch
 
         from lossbench.progress import mark_job
