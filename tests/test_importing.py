@@ -149,20 +149,29 @@ def test_a_console_command_freezes_the_heap_when_it_ends_and_when_it_raises() ->
 
 def test_in_a_console_command_the_imports_are_frozen_not_collected(module_name, collections):
     try:
-        with console_command(), collection_paused():
-            importlib.import_module(module_name)
-        assert collections == []  # no full collection: the module's objects are frozen
-        assert gc.get_freeze_count() > 20_000  # every object, the module's 20 000 dicts too
-        assert gc.isenabled()
+        with console_command():
+            with collection_paused():
+                importlib.import_module(module_name)
+            assert collections == []  # no full collection as the import ends...
+            assert gc.get_freeze_count() > 20_000  # ...its objects frozen, before the command ends
+            assert gc.isenabled()
     finally:
         gc.unfreeze()
 
 
-def test_a_caller_chooses_freezing_or_collecting(module_name, collections) -> None:
+def test_a_caller_chooses_freezing_or_collecting(module_name, collections, tmp_path: Path) -> None:
+    other = f"{module_name}_other"
+    (tmp_path / f"{other}.py").write_text(MODULE)
     try:
         with collection_paused(freeze=True):  # a study's worker, outside any command
             importlib.import_module(module_name)
         assert collections == []
         assert gc.get_freeze_count() > 20_000
+        gc.unfreeze()
+        with console_command():
+            with collection_paused(freeze=False):  # a collection asked for, inside a command
+                importlib.import_module(other)
+            assert collections == [2]
     finally:
+        sys.modules.pop(other, None)
         gc.unfreeze()
