@@ -13,6 +13,7 @@ from lossbench.hydra_callbacks import sweep_jobs
 from lossbench.progress import (
     MarkerCounter,
     StudyProgress,
+    add_jobs,
     count_markers,
     format_duration,
     mark_job,
@@ -136,6 +137,26 @@ def test_the_watchers_counter_counts_as_count_markers_does(tmp_path):
         "failed_before": 1,
     }
     assert MarkerCounter(tmp_path / "none").counts() == dict.fromkeys(seen[0], 0)
+
+
+def test_a_sweep_started_again_at_once_counts_only_its_own_jobs(tmp_path):
+    """The markers and added jobs an earlier sweep into the same directory left a moment ago
+    (times within the same second) are not this sweep's, until one of its jobs writes them
+    anew."""
+    for job, outcome in enumerate(["completed", "completed", "refused", "refused"]):
+        mark_job(tmp_path, job, outcome)
+    add_jobs(tmp_path, "widen1", 2)
+    out = io.StringIO()
+    with watch_study(tmp_path, 2, stream=out, poll_s=0.01, min_interval_s=0) as progress:
+        time.sleep(0.05)
+        assert progress.total == 2 and out.getvalue() == ""  # nothing of the last sweep
+        mark_job(tmp_path, 0, "skipped")
+        mark_job(tmp_path, 1, "completed")  # the same outcome as before, written anew
+        add_jobs(tmp_path, "widen1", 1)  # written anew by this sweep
+    assert out.getvalue().splitlines()[-1] == (
+        "study: 2/3 jobs ended (1 completed, 1 skipped, 0 refused, 0 failed); "
+        "1 reported no end here"
+    )
 
 
 def test_watch_reports_jobs_as_their_markers_appear(tmp_path):

@@ -74,20 +74,48 @@ def count_markers(sweep_dir: str | Path, since: float = 0.0) -> dict[str, int]:
     return MarkerCounter(sweep_dir, since).counts()
 
 
+def _identity(path: Path) -> tuple[int, int, int] | None:
+    """What tells a file written anew from the one that stood there: inode, modification time
+    (ns) and size; None where it is gone."""
+    try:
+        stat = path.stat()
+    except FileNotFoundError:
+        return None
+    return stat.st_ino, stat.st_mtime_ns, stat.st_size
+
+
+def _snapshot(folder: Path, suffixes: tuple[str, ...]) -> dict[str, tuple[int, int, int] | None]:
+    """The files of ``folder`` ending with one of ``suffixes``, with their identities."""
+    try:
+        names = os.listdir(folder)
+    except (FileNotFoundError, NotADirectoryError):
+        return {}
+    return {n: _identity(folder / n) for n in names if n.endswith(suffixes)}
+
+
 class MarkerCounter:
     """:func:`count_markers` for a watcher that counts again and again: a marker found at or
     after ``since`` is remembered, so each count reads the folder's names and looks only at the
     new ones (a study's progress thread polls a folder of a thousand markers twice a second).
 
-        >>> counter = MarkerCounter("outputs/studies/compare_all-full", since=0.0)  # doctest: +SKIP
-        >>> counter.counts()["completed"]                                          # doctest: +SKIP
+    With ``only_new=True`` the markers already in the folder when the counter is made are left
+    out until a job writes them anew, whatever their times say: a sweep started again into the
+    same directory within a second of the last one does not count the last one's jobs (a
+    file's time cannot tell them apart at that distance).
+
+        >>> counter = MarkerCounter("outputs/studies/quick", only_new=True)  # doctest: +SKIP
+        >>> counter.counts()["completed"]                                   # doctest: +SKIP
         923
     """
 
-    def __init__(self, sweep_dir: str | Path, since: float = 0.0) -> None:
+    def __init__(
+        self, sweep_dir: str | Path, since: float = 0.0, *, only_new: bool = False
+    ) -> None:
         self.folder = Path(sweep_dir) / MARKER_DIR
         self.since = since
         self._counted: dict[str, str] = {}  # marker name -> outcome, for markers counted
+        suffixes = tuple(f".{o}" for o in OUTCOMES)
+        self._before = _snapshot(self.folder, suffixes) if only_new else {}
 
     def counts(self) -> dict[str, int]:
         """How many jobs ended with each outcome (markers written at or after ``since``)."""
@@ -102,9 +130,11 @@ class MarkerCounter:
             if outcome not in counts:
                 continue
             # markers of an earlier sweep are looked at again: the job may mark them anew
-            with contextlib.suppress(FileNotFoundError):
-                if (self.folder / name).stat().st_mtime >= self.since:
-                    self._counted[name] = outcome
+            identity = _identity(self.folder / name)
+            if identity is None or (name in self._before and self._before[name] == identity):
+                continue
+            if identity[1] >= self.since * 1e9:
+                self._counted[name] = outcome
         for outcome in self._counted.values():
             counts[outcome] += 1
         return counts
@@ -126,17 +156,31 @@ def add_jobs(sweep_dir: str | Path, name: str, count: int) -> Path:
     return path
 
 
-def added_jobs(sweep_dir: str | Path, since: float = 0.0) -> int:
-    """The jobs added (:func:`add_jobs`) at or after ``since``."""
+def added_jobs(
+    sweep_dir: str | Path,
+    since: float = 0.0,
+    before: dict[str, tuple[int, int, int] | None] | None = None,
+) -> int:
+    """The jobs added (:func:`add_jobs`) at or after ``since``, leaving out the files of
+    ``before`` (:func:`added_snapshot`) that nobody wrote again."""
     folder = Path(sweep_dir) / MARKER_DIR
     if not folder.is_dir():
         return 0
+    before = before or {}
     total = 0
     for path in folder.glob("*.added"):
+        identity = _identity(path)
+        if identity is None or before.get(path.name, ()) == identity:
+            continue
         with contextlib.suppress(FileNotFoundError, ValueError):
-            if path.stat().st_mtime >= since:
+            if identity[1] >= since * 1e9:
                 total += int(path.read_text())
     return total
+
+
+def added_snapshot(sweep_dir: str | Path) -> dict[str, tuple[int, int, int] | None]:
+    """The files of :func:`add_jobs` in ``sweep_dir`` as they stand, for :func:`added_jobs`."""
+    return _snapshot(Path(sweep_dir) / MARKER_DIR, (".added",))
 
 
 def format_duration(seconds: float) -> str:
@@ -242,14 +286,16 @@ class StudyWatch:
         self.sweep_dir, self.poll_s, self.final = sweep_dir, poll_s, final or summary
         self.progress = StudyProgress(total, stream=stream, min_interval_s=min_interval_s)
         self.base_total = total  # the sweep's jobs; a widened grid adds some (add_jobs)
-        self.since = time.time() - 1.0  # file systems keep coarse modification times
-        self._markers = MarkerCounter(sweep_dir, self.since)
+        # what an earlier sweep into the same directory left is not this sweep's
+        self._markers = MarkerCounter(sweep_dir, only_new=True)
+        self._added_before = added_snapshot(sweep_dir)
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._poll, name="lossbench-progress", daemon=True)
 
     def _show(self, *, force: bool = False) -> dict[str, int]:
         counts = self._markers.counts()
-        self.progress.total = self.base_total + added_jobs(self.sweep_dir, self.since)
+        added = added_jobs(self.sweep_dir, before=self._added_before)
+        self.progress.total = self.base_total + added
         done, failed = sum(counts.values()), sum(counts[o] for o in FAILED)
         skipped = sum(counts[o] for o in UNTIMED)
         self.progress.update(done, failed, skipped=skipped, force=force)
