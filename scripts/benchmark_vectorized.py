@@ -7,7 +7,9 @@
     .venv/bin/python scripts/benchmark_vectorized.py --sweep-only --sweep-repeats 5 \
         --sweeper lossbench                                    # both with lossbench's sweeper
 
-Every side trains the same jobs, in this process, with one torch thread (``--threads``):
+Every side trains the same jobs, in this process, with one torch thread (``--threads``) and
+glibc's malloc keeping the memory torch frees, as in ``lossbench-train`` (``--glibc-defaults``:
+as glibc leaves it):
 synthetic binary data (``data=synthetic_binary``, 20 000 x 20: 12 000 training rows), MLP
 20-64-64-1, Adam, ``checkpoint.write=at_end``, ``logger=none``, ``epoch_metrics=monitored`` (the
 studies' setting; ``--epoch-metrics all`` for every metric each epoch); member ``k`` has
@@ -43,6 +45,7 @@ from hydra import compose, initialize_config_dir
 from omegaconf import DictConfig
 
 from bench.study import _cli
+from lossbench.allocator import keep_freed_memory
 from lossbench.config import register_configs
 from lossbench.train import config_dir, quiet_lightning
 from lossbench.training import train
@@ -176,6 +179,12 @@ def main(argv: list[str] | None = None) -> int:
         default="monitored",
         help="per-epoch metrics of every run (monitored: the studies' setting)",
     )
+    parser.add_argument(
+        "--glibc-defaults",
+        action="store_true",
+        help="leave glibc's malloc thresholds as they are (lossbench's commands and study "
+        "workers raise them: lossbench.allocator)",
+    )
     parser.add_argument("--sweep", action="store_true", help="also time a 12-job CLI sweep")
     parser.add_argument("--sweep-only", action="store_true", help="only the 12-job sweep")
     parser.add_argument(
@@ -188,6 +197,7 @@ def main(argv: list[str] | None = None) -> int:
         help="hydra/sweeper for both sweep commands (default: none given, Hydra's basic)",
     )
     args = parser.parse_args(argv)
+    kept = False if args.glibc_defaults else keep_freed_memory()  # as lossbench-train does
     torch.set_num_threads(args.threads)
     os.environ["OMP_NUM_THREADS"] = str(args.threads)
     register_configs()
@@ -198,7 +208,8 @@ def main(argv: list[str] | None = None) -> int:
     logging.getLogger("lossbench").setLevel(logging.WARNING)
     print(
         f"{args.n_samples} x 20 synthetic, MLP 20-64-64-1, Adam, {args.epochs} epochs, "
-        f"{args.threads} thread(s), epoch_metrics={args.epoch_metrics}; "
+        f"{args.threads} thread(s), epoch_metrics={args.epoch_metrics}, "
+        f"freed memory {'kept' if kept else 'returned (glibc defaults)'}; "
         f"load average {os.getloadavg()[0]:.1f}"
     )
     header = (

@@ -77,7 +77,8 @@ def console_command() -> Iterator[None]:
     Python clears the module) is freed as before, and the ``atexit`` functions (logging's
     flush, a logger's ``finish``) run as before; only the garbage cycles there are when the
     block ends are left to the process's end. For console commands only: a library call must
-    not freeze its caller's heap.
+    not freeze its caller's heap. The command also keeps the memory torch frees between steps
+    (:func:`lossbench.allocator.keep_freed_memory`), a setting of the process as well.
 
         >>> import gc
         >>> with console_command():
@@ -87,6 +88,9 @@ def console_command() -> Iterator[None]:
         >>> gc.unfreeze()
     """
     global _in_console_command
+    from lossbench.allocator import keep_freed_memory
+
+    keep_freed_memory()
     before = _in_console_command
     _in_console_command = True
     try:

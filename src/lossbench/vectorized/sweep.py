@@ -164,8 +164,9 @@ _TASK_MODULES = ("lossbench.training", "lossbench.vectorized.module", "lossbench
 
 
 def prepare_worker() -> None:
-    """Start a worker process: ignore Ctrl-C, import what its tasks use, then freeze the heap
-    (``gc.freeze``).
+    """Start a worker process: ignore Ctrl-C, keep the memory its steps free for the next ones
+    (:func:`lossbench.allocator.keep_freed_memory`), import what its tasks use, then freeze the
+    heap (``gc.freeze``).
 
     Ctrl-C in a terminal reaches the whole process group; the launching process stops the
     workers itself (:meth:`TaskPool.kill`, with SIGKILL). A ``KeyboardInterrupt`` in a worker
@@ -192,9 +193,11 @@ def prepare_worker() -> None:
     import importlib
     import signal
 
+    from lossbench.allocator import keep_freed_memory
     from lossbench.importing import collection_paused
 
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    keep_freed_memory()  # a worker's steps reuse the memory of the last ones
     with collection_paused(freeze=True):
         for name in _TASK_MODULES:
             importlib.import_module(name)
