@@ -157,12 +157,10 @@ def add_jobs(sweep_dir: str | Path, name: str, count: int) -> Path:
 
 
 def added_jobs(
-    sweep_dir: str | Path,
-    since: float = 0.0,
-    before: dict[str, tuple[int, int, int] | None] | None = None,
+    sweep_dir: str | Path, before: dict[str, tuple[int, int, int] | None] | None = None
 ) -> int:
-    """The jobs added (:func:`add_jobs`) at or after ``since``, leaving out the files of
-    ``before`` (:func:`added_snapshot`) that nobody wrote again."""
+    """The jobs added (:func:`add_jobs`), leaving out the files of ``before``
+    (:func:`added_snapshot`, taken when the sweep started) that nobody wrote again."""
     folder = Path(sweep_dir) / MARKER_DIR
     if not folder.is_dir():
         return 0
@@ -173,8 +171,7 @@ def added_jobs(
         if identity is None or before.get(path.name, ()) == identity:
             continue
         with contextlib.suppress(FileNotFoundError, ValueError):
-            if identity[1] >= since * 1e9:
-                total += int(path.read_text())
+            total += int(path.read_text())
     return total
 
 
