@@ -20,7 +20,7 @@ lossbench's console commands and a study's worker processes call :func:`keep_fre
 when they start. It changes nothing where ``malloc`` is not glibc's (macOS, musl), and nothing
 where the user chose the thresholds already (``MALLOC_TRIM_THRESHOLD_``,
 ``MALLOC_MMAP_THRESHOLD_``, ``MALLOC_TOP_PAD_`` or ``glibc.malloc`` in ``GLIBC_TUNABLES``:
-``MALLOC_TRIM_THRESHOLD_=131072`` restores glibc's behaviour) or preloaded another allocator
+``MALLOC_TRIM_THRESHOLD_=131072``, glibc's default, opts out) or preloaded another allocator
 (jemalloc, tcmalloc, mimalloc in ``LD_PRELOAD``).
 """
 
@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import ctypes
 import os
+from collections.abc import Mapping
 
 #: ``mallopt`` parameters (glibc's malloc.h).
 M_TRIM_THRESHOLD = -1
@@ -44,7 +45,7 @@ OTHER_ALLOCATORS = ("jemalloc", "tcmalloc", "mimalloc")
 _applied: bool | None = None  # the outcome of this process's first call
 
 
-def _user_chose(environ: os._Environ[str] | dict[str, str]) -> str | None:
+def _user_chose(environ: Mapping[str, str]) -> str | None:
     """The setting by which the user chose the allocator's behaviour, or None."""
     for name in USER_SETTINGS:
         if name in environ:
@@ -58,8 +59,8 @@ def _user_chose(environ: os._Environ[str] | dict[str, str]) -> str | None:
 def _glibc() -> bool:
     """Whether this process's C library is glibc."""
     try:
-        return os.confstr("CS_GNU_LIBC_VERSION").startswith("glibc")  # type: ignore[union-attr]
-    except (ValueError, OSError, AttributeError):  # not a GNU system
+        return (os.confstr("CS_GNU_LIBC_VERSION") or "").startswith("glibc")
+    except (ValueError, OSError, AttributeError):  # not a GNU system (no such name, or none)
         return False
 
 
