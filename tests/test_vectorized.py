@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import csv
 import json
 import os
@@ -546,15 +547,15 @@ def test_the_sweepers_check_composes_the_bases_the_launch_then_uses(tmp_path) ->
     the launch composes no base twice; a value that does not compose fails as in Hydra."""
     from hydra.errors import ConfigCompositionException
 
-    launcher, loader, _ = _launcher(str(tmp_path))
+    launcher, _, _ = _launcher(str(tmp_path))
     calls: list[list[str]] = []
-    compose = loader.load_sweep_config
+    compose = launcher._compose_sweep_config  # Hydra's own composition
 
     def counting(master_config, sweep_overrides):
         calls.append(list(sweep_overrides))
         return compose(master_config, sweep_overrides)
 
-    loader.load_sweep_config = counting
+    launcher._compose_sweep_config = counting
     jobs = [
         ["data=breast_cancer", f"setup={setup}", f"optimizer.lr={lr}", f"seed={seed}"]
         for setup in ("sigmoid_bce", "logits_focal")
@@ -578,6 +579,58 @@ def test_the_sweepers_check_composes_the_bases_the_launch_then_uses(tmp_path) ->
     assert len(calls) == 2  # the launch composed nothing more
     with pytest.raises(ConfigCompositionException, match="Error merging override seed=x"):
         launcher.check_jobs([["data=breast_cancer", "setup=sigmoid_bce", "seed=x"]])
+
+
+def test_hydras_own_check_of_each_job_composes_one_base_per_setup(tmp_path) -> None:
+    """Hydra's basic sweeper checks every job before the launch by composing it through the
+    config loader (``validate_batch_is_legal``): for this sweep's jobs the loader answers with
+    the launcher's composition (one base per setup, equal to Hydra's per job), the launch then
+    composes nothing more, and a job that does not compose fails with Hydra's own error."""
+    from hydra.core.hydra_config import HydraConfig
+    from hydra.errors import ConfigCompositionException
+    from omegaconf import OmegaConf, open_dict
+
+    launcher, loader, master = _launcher(str(tmp_path))
+    calls: list[list[str]] = []
+    compose = launcher._compose_sweep_config
+
+    def counting(master_config, sweep_overrides):
+        calls.append(list(sweep_overrides))
+        return compose(master_config, sweep_overrides)
+
+    launcher._compose_sweep_config = counting
+    jobs = [
+        ["data=breast_cancer", f"setup={setup}", f"optimizer.lr={lr}", f"seed={seed}"]
+        for setup in ("sigmoid_bce", "logits_focal")
+        for lr in (0.0003, 0.01)
+        for seed in (0, 2)
+    ]
+    checked = [loader.load_sweep_config(master, job) for job in jobs]  # Hydra's check
+    assert len(calls) == 2  # one per setup, not one per job
+    for job, cfg in zip(jobs, checked, strict=True):
+        resolved = []
+        for config in (cfg, compose(master, job)):
+            with open_dict(config):
+                config.hydra.runtime.output_dir = "/unused"
+                config.hydra.job.num = 0
+            HydraConfig.instance().set_config(config)
+            container = OmegaConf.to_container(config, resolve=True)
+            container["hydra"].pop("run")  # ${now:...%f}: differs between any two compositions
+            container["hydra"]["runtime"].pop("config_sources")
+            resolved.append(container)
+        assert resolved[0] == resolved[1]
+    calls.clear()
+    for idx, job in enumerate(jobs):  # the launch: the bases are copies of the checked ones
+        launcher._light_job(launcher._parser.parse_overrides(job), idx)
+    assert calls == []
+    with pytest.raises(ConfigCompositionException, match="Error merging override seed=x"):
+        loader.load_sweep_config(master, ["data=breast_cancer", "setup=sigmoid_bce", "seed=x"])
+    calls.clear()
+    other = copy.deepcopy(master)  # another sweep's config: composed by Hydra, as before
+    assert loader.load_sweep_config(other, jobs[0]).seed == 0 and calls == []
+    second = type(launcher)()  # a later launcher on the same loader wraps Hydra's, not ours
+    second.setup(hydra_context=launcher.hydra_context, task_function=None, config=other)
+    assert second._compose_sweep_config is compose
 
 
 def test_member_configs_equal_configs_created_one_by_one(tmp_path) -> None:
