@@ -471,30 +471,59 @@ def _launcher(sweep_dir: str):
     return launcher, loader, master
 
 
-def test_launcher_composes_each_base_once_and_equals_hydra_per_job() -> None:
-    """The launcher applies seed / optimizer.lr to one composition per setup: the job configs
-    equal Hydra's own composition of each job (all but run.dir's microsecond timestamp)."""
+#: Eight jobs of two setups, two learning rates and two seeds on one data set.
+SETUP_JOBS = [
+    ["data=breast_cancer", f"setup={setup}", f"optimizer.lr={lr}", f"seed={seed}"]
+    for setup in ("sigmoid_bce", "logits_focal")
+    for lr in (0.0003, 0.01)
+    for seed in (0, 2)
+]
+
+
+def _comparable(cfg):
+    """A job's composed config, resolved as its run sees it, without what differs between any
+    two compositions of the same job (``hydra.run``'s ``${now:...%f}``, the config sources)."""
     from hydra.core.hydra_config import HydraConfig
     from omegaconf import OmegaConf, open_dict
 
+    with open_dict(cfg):
+        cfg.hydra.runtime.output_dir = "/unused"
+        cfg.hydra.job.num = 0
+    HydraConfig.instance().set_config(cfg)
+    container = OmegaConf.to_container(cfg, resolve=True)
+    container["hydra"].pop("run")
+    container["hydra"]["runtime"].pop("config_sources")
+    return container
+
+
+def _count_hydra_compositions(launcher):
+    """Record each composition the launcher asks of Hydra: (the calls' overrides, Hydra's own
+    composition)."""
+    calls: list[list[str]] = []
+    compose = launcher._compose_sweep_config
+
+    def counting(master_config, sweep_overrides):
+        calls.append(list(sweep_overrides))
+        return compose(master_config, sweep_overrides)
+
+    launcher._compose_sweep_config = counting
+    return calls, compose
+
+
+def test_launcher_composes_each_base_once_and_equals_hydra_per_job() -> None:
+    """The launcher applies seed / optimizer.lr to one composition per setup: the job configs
+    equal Hydra's own composition of each job (all but run.dir's microsecond timestamp)."""
+
     launcher, loader, master = _launcher("/unused")
-    jobs = [
-        ["data=breast_cancer", f"setup={setup}", f"optimizer.lr={lr}", f"seed={seed}"]
-        for setup in ("sigmoid_bce", "logits_focal")
-        for lr in (0.0003, 0.01)
-        for seed in (0, 2)
-    ]
+    jobs = SETUP_JOBS
     for overrides in jobs:
-        resolved = []
-        for cfg in (launcher._sweep_config(overrides), loader.load_sweep_config(master, overrides)):
-            with open_dict(cfg):
-                cfg.hydra.runtime.output_dir = "/unused"
-                cfg.hydra.job.num = 0
-            HydraConfig.instance().set_config(cfg)
-            container = OmegaConf.to_container(cfg, resolve=True)
-            container["hydra"].pop("run")  # ${now:...%f}: differs between any two compositions
-            container["hydra"]["runtime"].pop("config_sources")
-            resolved.append(container)
+        resolved = [
+            _comparable(cfg)
+            for cfg in (
+                launcher._sweep_config(overrides),
+                loader.load_sweep_config(master, overrides),
+            )
+        ]
         assert resolved[0] == resolved[1]
         assert resolved[0]["seed"] == int(overrides[3].split("=")[1])
     assert len(launcher._bases) == 2  # one composition per setup
@@ -548,20 +577,8 @@ def test_the_sweepers_check_composes_the_bases_the_launch_then_uses(tmp_path) ->
     from hydra.errors import ConfigCompositionException
 
     launcher, _, _ = _launcher(str(tmp_path))
-    calls: list[list[str]] = []
-    compose = launcher._compose_sweep_config  # Hydra's own composition
-
-    def counting(master_config, sweep_overrides):
-        calls.append(list(sweep_overrides))
-        return compose(master_config, sweep_overrides)
-
-    launcher._compose_sweep_config = counting
-    jobs = [
-        ["data=breast_cancer", f"setup={setup}", f"optimizer.lr={lr}", f"seed={seed}"]
-        for setup in ("sigmoid_bce", "logits_focal")
-        for lr in (0.0003, 0.01)
-        for seed in (0, 2)
-    ]
+    calls, _ = _count_hydra_compositions(launcher)
+    jobs = SETUP_JOBS
     assert launcher.check_jobs([jobs[0], jobs[3], jobs[4]])
     assert len(calls) == 2  # one per setup
     unchecked, _, _ = _launcher(str(tmp_path))
@@ -586,39 +603,15 @@ def test_hydras_own_check_of_each_job_composes_one_base_per_setup(tmp_path) -> N
     config loader (``validate_batch_is_legal``): for this sweep's jobs the loader answers with
     the launcher's composition (one base per setup, equal to Hydra's per job), the launch then
     composes nothing more, and a job that does not compose fails with Hydra's own error."""
-    from hydra.core.hydra_config import HydraConfig
     from hydra.errors import ConfigCompositionException
-    from omegaconf import OmegaConf, open_dict
 
     launcher, loader, master = _launcher(str(tmp_path))
-    calls: list[list[str]] = []
-    compose = launcher._compose_sweep_config
-
-    def counting(master_config, sweep_overrides):
-        calls.append(list(sweep_overrides))
-        return compose(master_config, sweep_overrides)
-
-    launcher._compose_sweep_config = counting
-    jobs = [
-        ["data=breast_cancer", f"setup={setup}", f"optimizer.lr={lr}", f"seed={seed}"]
-        for setup in ("sigmoid_bce", "logits_focal")
-        for lr in (0.0003, 0.01)
-        for seed in (0, 2)
-    ]
+    calls, compose = _count_hydra_compositions(launcher)
+    jobs = SETUP_JOBS
     checked = [loader.load_sweep_config(master, job) for job in jobs]  # Hydra's check
     assert len(calls) == 2  # one per setup, not one per job
     for job, cfg in zip(jobs, checked, strict=True):
-        resolved = []
-        for config in (cfg, compose(master, job)):
-            with open_dict(config):
-                config.hydra.runtime.output_dir = "/unused"
-                config.hydra.job.num = 0
-            HydraConfig.instance().set_config(config)
-            container = OmegaConf.to_container(config, resolve=True)
-            container["hydra"].pop("run")  # ${now:...%f}: differs between any two compositions
-            container["hydra"]["runtime"].pop("config_sources")
-            resolved.append(container)
-        assert resolved[0] == resolved[1]
+        assert _comparable(cfg) == _comparable(compose(master, job))
     calls.clear()
     for idx, job in enumerate(jobs):  # the launch: the bases are copies of the checked ones
         launcher._light_job(launcher._parser.parse_overrides(job), idx)
