@@ -205,13 +205,12 @@ class StudyProgress:
     jobs that were not skipped have ended at two moments, no time left is shown.
 
         >>> import io
-        >>> progress = StudyProgress(total=10, stream=io.StringIO(), clock=iter([0.0]).__next__)
-        >>> progress.line(now=8.0)
-        'study: 0/10 jobs done, 0 failed'
-        >>> progress.update(done=2, failed=0, now=8.0)  # 8 s of start-up, then 2 jobs at once
+        >>> times = iter([0.0, 8.0, 10.0])  # the start, then each update's time
+        >>> progress = StudyProgress(total=10, stream=io.StringIO(), clock=times.__next__)
+        >>> progress.update(done=2, failed=0)  # 8 s of start-up, then 2 jobs at once
         >>> progress.line(now=9.0)
         'study: 2/10 jobs done, 0 failed'
-        >>> progress.update(done=4, failed=0, now=10.0)  # 2 jobs in the 2 s since: 1 a second
+        >>> progress.update(done=4, failed=0)  # 2 jobs in the 2 s since: 1 a second
         >>> progress.line(now=10.0)
         'study: 4/10 jobs done, 0 failed, about 6 s left'
     """
@@ -250,21 +249,13 @@ class StudyProgress:
             text += f", about {format_duration((self.total - self.done) / rate)} left"
         return text
 
-    def update(
-        self,
-        done: int,
-        failed: int,
-        *,
-        skipped: int = 0,
-        force: bool = False,
-        now: float | None = None,
-    ) -> None:
+    def update(self, done: int, failed: int, *, skipped: int = 0, force: bool = False) -> None:
         """Show ``done`` jobs ended, ``failed`` of them failed and ``skipped`` of them skipped
-        (the line only changes when a number does); ``now``: the clock's time, if read."""
+        (the line only changes when a number does)."""
         if (done, failed, skipped) == (self.done, self.failed, self.skipped) and not force:
             return
         self.done, self.failed, self.skipped = done, failed, skipped
-        now = self.clock() if now is None else now
+        now = self.clock()
         if self._first is None and done - skipped > 0:
             self._first = (now, done - skipped)
         text = self.line(now)
