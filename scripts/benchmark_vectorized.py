@@ -2,6 +2,8 @@
 
     .venv/bin/python scripts/benchmark_vectorized.py           # K = 1, 4, 12, 25; batch 128, 1024
     .venv/bin/python scripts/benchmark_vectorized.py --ks 1 12 --batch-sizes 128 --epochs 2
+    .venv/bin/python scripts/benchmark_vectorized.py --ks 1 12 25 --batch-sizes 128 \
+        --epochs 10 --repeats 5                                # medians and spreads
     .venv/bin/python scripts/benchmark_vectorized.py --sweep   # and a 12-job CLI sweep, basic
                                                                # against vectorized launcher
     .venv/bin/python scripts/benchmark_vectorized.py --sweep-only --sweep-repeats 5 \
@@ -21,10 +23,13 @@ studies' setting; ``--epoch-metrics all`` for every metric each epoch); member `
 - **vectorized**: :func:`lossbench.vectorized.run.train_group` of the K members; fit time is the
   group's ``train_seconds`` (one Trainer fit for all K).
 
-The ratios: vectorized / one run (the cost of K members against one), and K separate /
-vectorized (the speed-up over running them in turn). Wall times include building each run's
-data, model and record. Nothing here asserts a speed; on a shared machine, run it when the
-machine is quiet (the load average is printed).
+The ratios: vectorized / one run (the cost of K members against one; ``--repeats N`` measures
+each row N times and shows the median with its minimum and maximum, and the median of the same
+ratio in CPU time, ``train_cpu_seconds``), and K separate / vectorized (the speed-up over
+running them in turn). Wall times include building each run's data, model and record. Nothing
+here asserts a speed; on a shared machine, run it when the machine is quiet (the load average
+is printed). A fit of a few hundred steps lasts a fraction of a second, within the noise of a
+shared machine: for the K = 12 goal, ``--epochs 10 --repeats 5``.
 """
 
 from __future__ import annotations
@@ -80,11 +85,11 @@ def compose_cfg(
         return compose("train", overrides=overrides)
 
 
-def _fit(records: list[dict]) -> float:
+def _fit(records: list[dict], key: str = "train_seconds") -> float:
     failed = [r["error"] for r in records if r["status"] != "completed"]
     if failed:
         raise RuntimeError(f"a benchmark run failed: {failed[0]}")
-    return sum(float(r["train_seconds"]) for r in records)
+    return sum(float(r[key]) for r in records)
 
 
 def bench(
@@ -101,12 +106,32 @@ def bench(
         group_wall = time.perf_counter() - start
     return {
         "one": _fit(separate) / k,
+        "one_cpu": _fit(separate, "train_cpu_seconds") / k,
         "separate": _fit(separate),
         "separate_wall": separate_wall,
         "vectorized": float(group[0]["train_seconds"]),
+        "vectorized_cpu": float(group[0]["train_cpu_seconds"]),
         "vectorized_wall": group_wall,
         "steps": int(group[0]["steps"]),
     }
+
+
+def row_line(batch_size: int, k: int, runs: list[dict[str, float]]) -> str:
+    """One row of the table from the :func:`bench` results of ``runs`` repeats: medians of the
+    times, and each repeat's vectorized / one-run ratio as its median, minimum and maximum
+    (fit wall time), and their median in CPU time (user + system of this process, which the
+    turns other processes take on a shared machine leave out)."""
+    median = {key: statistics.median(r[key] for r in runs) for key in runs[0]}
+    ratios = [r["vectorized"] / r["one"] for r in runs]
+    cpu = statistics.median(r["vectorized_cpu"] / r["one_cpu"] for r in runs)
+    speedup = statistics.median(r["separate"] / r["vectorized"] for r in runs)
+    speedup_wall = statistics.median(r["separate_wall"] / r["vectorized_wall"] for r in runs)
+    return (
+        f"{batch_size:>5} {k:>3} {int(median['steps']):>5} {median['one']:>7.2f} "
+        f"{median['separate']:>8.2f} {median['vectorized']:>8.2f} "
+        f"{statistics.median(ratios):>9.2f} {min(ratios):>5.2f} {max(ratios):>5.2f} "
+        f"{cpu:>8.2f} {speedup:>10.2f} {speedup_wall:>15.2f}"
+    )
 
 
 def sweep(
@@ -174,6 +199,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--n-samples", type=int, default=20_000)
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument(
+        "--repeats",
+        type=int,
+        default=1,
+        help="times each (batch, K) row is measured, both sides each time (the row shows "
+        "medians, and the vectorized / one-run ratio's minimum and maximum)",
+    )
+    parser.add_argument(
         "--epoch-metrics",
         choices=("monitored", "all"),
         default="monitored",
@@ -214,21 +246,19 @@ def main(argv: list[str] | None = None) -> int:
     )
     header = (
         f"{'batch':>5} {'K':>3} {'steps':>5} {'one s':>7} {'K sep. s':>8} {'vect. s':>8} "
-        f"{'vect./one':>9} {'sep./vect.':>10} {'wall sep./vect.':>15}"
+        f"{'vect./one':>9} {'min':>5} {'max':>5} {'CPU v./o':>8} {'sep./vect.':>10} "
+        f"{'wall sep./vect.':>15}"
     )
     if not args.sweep_only:
         bench(2, args.batch_sizes[0], 1, 2_000)  # untimed warm-up: imports, first calls
         print(header)
     for batch_size in [] if args.sweep_only else args.batch_sizes:
         for k in args.ks:
-            r = bench(k, batch_size, args.epochs, args.n_samples, args.epoch_metrics)
-            print(
-                f"{batch_size:>5} {k:>3} {r['steps']:>5} {r['one']:>7.2f} {r['separate']:>8.2f} "
-                f"{r['vectorized']:>8.2f} {r['vectorized'] / r['one']:>9.2f} "
-                f"{r['separate'] / r['vectorized']:>10.2f} "
-                f"{r['separate_wall'] / r['vectorized_wall']:>15.2f}",
-                flush=True,
-            )
+            runs = [
+                bench(k, batch_size, args.epochs, args.n_samples, args.epoch_metrics)
+                for _ in range(max(1, args.repeats))
+            ]
+            print(row_line(batch_size, k, runs), flush=True)
     if args.sweep or args.sweep_only:
         runs = [
             sweep(args.epochs, args.n_samples, args.epoch_metrics, args.sweeper)

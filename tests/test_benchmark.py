@@ -215,11 +215,12 @@ VECTORIZED = REPO / "scripts" / "benchmark_vectorized.py"
 
 def test_vectorized_benchmark_prints_a_row_per_batch_size_and_k(tmp_path) -> None:
     """``make bench-vectorized`` with short settings: one row per (batch, K), the group's
-    steps those of one run, and its ratios positive (nothing about speed is asserted)."""
+    steps those of one run, and its ratios positive, the median within the repeats' minimum
+    and maximum (nothing about speed is asserted)."""
     proc = subprocess.run(
         [
             *(sys.executable, str(VECTORIZED), "--ks", "1", "3", "--batch-sizes", "256"),
-            *("--epochs", "1", "--n-samples", "2000"),
+            *("--epochs", "1", "--n-samples", "2000", "--repeats", "2"),
         ],
         capture_output=True,
         text=True,
@@ -234,6 +235,9 @@ def test_vectorized_benchmark_prints_a_row_per_batch_size_and_k(tmp_path) -> Non
     assert [row[1] for row in rows] == ["1", "3"]
     assert {row[2] for row in rows} == {"5"}  # 1200 training rows in batches of 256
     assert all(float(value) > 0 for row in rows for value in row[3:])
+    assert "vect./one   min   max CPU v./o" in proc.stdout.splitlines()[1]
+    for row in rows:  # the median ratio of the repeats lies within their minimum and maximum
+        assert float(row[7]) <= float(row[6]) <= float(row[8]), row
 
 
 def test_the_sweep_summary_gives_medians_and_each_pairs_ratio() -> None:
