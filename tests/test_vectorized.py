@@ -256,7 +256,12 @@ def test_stacked_model_computes_each_members_own_layers():
     ],
     ids=lambda c: f"{c['name']}-{c.get('nesterov', '')}{c.get('momentum', '')}",
 )
-def test_batched_optimizer_follows_torch_per_member(cfg):
+@pytest.mark.parametrize("implementation", ["auto", "for_loop"])
+def test_batched_optimizer_follows_torch_per_member(cfg, implementation):
+    """Each member's parameters after 5 steps are those of its own ``torch.optim`` optimizer:
+    bit for bit against a run alone's default (``auto``: torch's fused Adam / AdamW kernel,
+    which the group calls on each member's slices), to rounding against the per-parameter
+    loop."""
     from lossbench.optim import build_optimizer
 
     torch.manual_seed(0)
@@ -265,7 +270,7 @@ def test_batched_optimizer_follows_torch_per_member(cfg):
     stacked = StackedModel(models)
     batched = BatchedOptimizer(stacked, cfg, lr=lrs, weight_decay=decays)
     alone = [
-        build_optimizer({**cfg, "lr": lr, "weight_decay": wd, "implementation": "for_loop"}, m)
+        build_optimizer({**cfg, "lr": lr, "weight_decay": wd, "implementation": implementation}, m)
         for m, lr, wd in zip(models, lrs, decays, strict=True)
     ]
     for _ in range(5):
@@ -277,9 +282,66 @@ def test_batched_optimizer_follows_torch_per_member(cfg):
             opt.zero_grad()
             model(x[k]).pow(2).sum().backward()
             opt.step()
+    fused = batched._kernel is not None and implementation == "auto"
+    assert fused == (cfg["name"] != "sgd" and implementation == "auto" and _fused_adam_on_cpu())
     for k, model in enumerate(models):
         for name, value in stacked.member_state(k).items():
-            torch.testing.assert_close(value, dict(model.named_parameters())[name])
+            if fused:
+                assert torch.equal(value, dict(model.named_parameters())[name]), (k, name)
+            else:
+                torch.testing.assert_close(value, dict(model.named_parameters())[name])
+
+
+def _fused_adam_on_cpu() -> bool:
+    """Whether this torch has the fused Adam kernel on a CPU (torch >= 2.4)."""
+    try:
+        torch.optim.Adam([torch.nn.Parameter(torch.zeros(1))], fused=True)
+    except (RuntimeError, TypeError, ValueError):
+        return False
+    return True
+
+
+def test_batched_adam_state_is_torchs_after_members_leave():
+    """After members leave the stack (early stopping), the fused path steps the members that
+    remain with their own moments and step count: equal to their optimizers alone."""
+    from lossbench.optim import build_optimizer
+
+    torch.manual_seed(1)
+    cfg = {"name": "adam", "betas": [0.9, 0.999], "eps": 1e-8}
+    lrs = [1e-2, 3e-2, 1e-1, 3e-2]
+    models = [torch.nn.Sequential(torch.nn.Linear(4, 5), torch.nn.ReLU(), torch.nn.Linear(5, 2))
+              for _ in lrs]  # fmt: skip
+    stacked = StackedModel(models)
+    batched = BatchedOptimizer(stacked, cfg, lr=lrs, weight_decay=[0.0, 0.1, 0.0, 0.0])
+    assert batched.member_state(0) == {}  # as torch's state before the first step
+    alone = [
+        build_optimizer({**cfg, "lr": lr, "weight_decay": wd, "implementation": "auto"}, m)
+        for m, lr, wd in zip(models, lrs, [0.0, 0.1, 0.0, 0.0], strict=True)
+    ]
+    members = list(range(4))
+    for step in range(6):
+        if step == 3:  # members 0 and 2 leave
+            members = [1, 3]
+            index = torch.tensor(members)
+            stacked.keep(index)
+            batched.keep(index)
+        x = torch.randn(len(members), 6, 4)
+        stacked.flat_grad.zero_()
+        stacked(x).pow(2).sum().backward()
+        batched.step()
+        for position, k in enumerate(members):
+            alone[k].zero_grad()
+            models[k](x[position]).pow(2).sum().backward()
+            alone[k].step()
+    for position, k in enumerate(members):
+        own = dict(models[k].named_parameters())
+        for name, value in stacked.member_state(position).items():
+            torch.testing.assert_close(value, own[name], rtol=0, atol=1e-7)
+        moments = batched.member_state(position)
+        first = alone[k].state[own["0.weight"]]["exp_avg"]
+        torch.testing.assert_close(
+            stacked.unflatten(moments["exp_avg"])["0.weight"], first, rtol=1e-5, atol=1e-8
+        )
 
 
 def test_grouping_keys_and_lone_runs(make_cfg):

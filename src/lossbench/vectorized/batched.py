@@ -18,6 +18,13 @@ handful of operations on that one tensor. The optimizers follow the update formu
 ``torch.optim.Adam``, ``AdamW`` and ``SGD`` (with momentum, dampening 0) with a learning rate
 and a weight decay per member. As in :func:`lossbench.optim.build_optimizer`, weight decay
 applies to weights (tensors of two or more dimensions per member), never to biases.
+
+Adam and AdamW step through torch's fused kernel where torch has one for the parameters'
+device and dtype (torch >= 2.4 on a CPU; CUDA): the kernel that ``torch.optim.Adam(fused=True)``
+runs, which is what a run alone takes by default (``optimizer.implementation=auto``). It is
+called once per distinct (learning rate, weight decay) of the members, on the members' own
+slices of the stacked tensors, so each member is updated by the arithmetic of its run alone.
+Elsewhere the update is written out on the ``(K, P)`` tensors.
 """
 
 from __future__ import annotations
@@ -31,6 +38,23 @@ from torch import nn
 
 #: The optimizers a group can step (L-BFGS needs a closure per model: its runs run alone).
 BATCHED_OPTIMIZERS = ("adam", "adamw", "sgd")
+
+
+def _fused_kernel(name: str, like: torch.Tensor) -> Any | None:
+    """torch's fused Adam / AdamW step (``torch._fused_adam_``, ``torch._fused_adamw_``, what
+    ``torch.optim.Adam(fused=True)`` calls) if it runs on ``like``'s device and dtype, else
+    None (an older torch, or no kernel there)."""
+    kernel = getattr(torch, f"_fused_{name}_", None)
+    if kernel is None:
+        return None
+    probe = [torch.zeros(1, dtype=like.dtype, device=like.device) for _ in range(4)]
+    step = torch.ones((), dtype=torch.float32, device=like.device)
+    try:
+        kernel(*([t] for t in probe), [], [step], lr=0.1, beta1=0.9, beta2=0.999,
+               weight_decay=0.0, eps=1e-8, amsgrad=False, maximize=False)  # fmt: skip
+    except (RuntimeError, NotImplementedError, TypeError):
+        return None
+    return kernel
 
 
 def _layers(model: nn.Module) -> list[nn.Module]:
@@ -249,6 +273,13 @@ class BatchedOptimizer:
         flat = self.stacked.flat
         self.lr, self.weight_decay = self.lr.to(flat.device), self.weight_decay.to(flat.device)
         self.state = [s.to(flat.device) for s in self.state]
+        self._kernel = None if self.name == "sgd" else _fused_kernel(self.name, flat)
+        if self._kernel is not None:
+            if not self.state:  # member_state stays empty until the first step
+                self.state = [torch.zeros_like(flat), torch.zeros_like(flat)]
+            #: The step count as the fused kernel reads it (a float32 scalar, as torch keeps).
+            self._step = torch.full((), float(self.steps), dtype=torch.float32, device=flat.device)
+            self._calls = self._fused_calls()
         #: (K, P) weight decay of each member on its weights, 0 on its biases.
         self._decay = (self.weight_decay.unsqueeze(1) * self.stacked.decays).to(flat.dtype)
         #: Whether any member decays (without, the step skips the decay's pass over (K, P)).
@@ -256,6 +287,25 @@ class BatchedOptimizer:
         #: -lr of each member as a (K, 1) float64 column (the step divides it by its bias
         #: correction, then casts it to the parameters' dtype).
         self._neg_lr = (-self.lr).unsqueeze(1)
+
+    def _fused_calls(self) -> dict[tuple[float, float], list[list[torch.Tensor]]]:
+        """The fused kernel's arguments per (learning rate, weight decay): each member's own
+        parameters, gradients and moments (views of its slices) and the step count, its
+        weights under its weight decay and its biases under none, as the parameter groups of
+        its run alone."""
+        stacked = self.stacked
+        views = [stacked._views(t) for t in (stacked.flat, stacked.flat_grad, *self.state)]
+        lrs, decays = self.lr.tolist(), self.weight_decay.tolist()
+        calls: dict[tuple[float, float], list[list[torch.Tensor]]] = {}
+        for k in range(stacked.size):
+            for i, param in enumerate(stacked.params):
+                key = (lrs[k], decays[k] if param.ndim >= 3 else 0.0)
+                lists = calls.setdefault(key, [[] for _ in views])
+                for out, view in zip(lists, views, strict=True):
+                    out.append(view[i][k])
+        for lists in calls.values():
+            lists.append([self._step] * len(lists[0]))  # read by the kernel, one per tensor
+        return calls
 
     def keep(self, index: torch.Tensor) -> None:
         """Keep only the members at ``index`` (as :meth:`StackedModel.keep`, called first)."""
@@ -283,6 +333,8 @@ class BatchedOptimizer:
             (['exp_avg', 'exp_avg_sq'], tensor([[0.1000, 0.1000]]))
         """
         names = ("momentum_buffer",) if self.name == "sgd" else ("exp_avg", "exp_avg_sq")
+        if not self.steps:
+            return {}
         return {key: value[k].clone() for key, value in zip(names, self.state, strict=False)}
 
     def _per_member(self, values: torch.Tensor) -> torch.Tensor:
@@ -293,6 +345,15 @@ class BatchedOptimizer:
     def step(self) -> None:
         """One update of every member from the gradients in :attr:`StackedModel.flat_grad`."""
         self.steps += 1
+        if self._kernel is not None:
+            self._step.add_(1)
+            for (lr, decay), (p, grad, exp_avg, exp_avg_sq, steps) in self._calls.items():
+                self._kernel(
+                    p, grad, exp_avg, exp_avg_sq, [], steps,
+                    lr=lr, beta1=self.beta1, beta2=self.beta2, weight_decay=decay,
+                    eps=self.eps, amsgrad=False, maximize=False,
+                )  # fmt: skip
+            return
         p, grad = self.stacked.flat, self.stacked.flat_grad
         if self.name == "sgd":
             self._sgd(p, grad)
