@@ -259,9 +259,8 @@ def test_stacked_model_computes_each_members_own_layers():
 @pytest.mark.parametrize("implementation", ["auto", "for_loop"])
 def test_batched_optimizer_follows_torch_per_member(cfg, implementation):
     """Each member's parameters after 5 steps are those of its own ``torch.optim`` optimizer:
-    bit for bit against a run alone's default (``auto``: torch's fused Adam / AdamW kernel,
-    which the group calls on each member's slices), to rounding against the per-parameter
-    loop."""
+    bit for bit against a run alone's default (``auto``: torch's fused kernel, which the group
+    calls on each member's slices), to rounding against the per-parameter loop."""
     from lossbench.optim import build_optimizer
 
     torch.manual_seed(0)
@@ -283,7 +282,7 @@ def test_batched_optimizer_follows_torch_per_member(cfg, implementation):
             model(x[k]).pow(2).sum().backward()
             opt.step()
     fused = batched._kernel is not None and implementation == "auto"
-    assert fused == (cfg["name"] != "sgd" and implementation == "auto" and _fused_adam_on_cpu())
+    assert fused == (implementation == "auto" and _fused_on_cpu(cfg["name"]))
     for k, model in enumerate(models):
         for name, value in stacked.member_state(k).items():
             if fused:
@@ -292,10 +291,11 @@ def test_batched_optimizer_follows_torch_per_member(cfg, implementation):
                 torch.testing.assert_close(value, dict(model.named_parameters())[name])
 
 
-def _fused_adam_on_cpu() -> bool:
-    """Whether this torch has the fused Adam kernel on a CPU (torch >= 2.4)."""
+def _fused_on_cpu(name: str) -> bool:
+    """Whether this torch has optimizer ``name``'s fused kernel on a CPU (torch >= 2.4)."""
+    cls = {"adam": torch.optim.Adam, "adamw": torch.optim.AdamW, "sgd": torch.optim.SGD}[name]
     try:
-        torch.optim.Adam([torch.nn.Parameter(torch.zeros(1))], fused=True)
+        cls([torch.nn.Parameter(torch.zeros(1))], lr=0.1, fused=True)
     except (RuntimeError, TypeError, ValueError):
         return False
     return True

@@ -19,12 +19,13 @@ handful of operations on that one tensor. The optimizers follow the update formu
 and a weight decay per member. As in :func:`lossbench.optim.build_optimizer`, weight decay
 applies to weights (tensors of two or more dimensions per member), never to biases.
 
-Adam and AdamW step through torch's fused kernel where torch has one for the parameters'
-device and dtype (torch >= 2.4 on a CPU; CUDA): the kernel that ``torch.optim.Adam(fused=True)``
-runs, which is what a run alone takes by default (``optimizer.implementation=auto``). It is
-called once per distinct (learning rate, weight decay) of the members, on the members' own
-slices of the stacked tensors, so each member is updated by the arithmetic of its run alone.
-Elsewhere the update is written out on the ``(K, P)`` tensors.
+Where torch has a fused kernel for the optimizer on the parameters' device and dtype (Adam,
+AdamW and SGD from torch 2.4 on a CPU; CUDA), the group steps through it: the kernel that
+``torch.optim.Adam(fused=True)`` (``AdamW``, ``SGD``) runs, which is what a run alone takes by
+default (``optimizer.implementation=auto``). It is called once per distinct (learning rate,
+weight decay) of the members, on the members' own slices of the stacked tensors, so each
+member is updated by the arithmetic of its run alone. Elsewhere the update is written out on
+the ``(K, P)`` tensors.
 """
 
 from __future__ import annotations
@@ -41,17 +42,21 @@ BATCHED_OPTIMIZERS = ("adam", "adamw", "sgd")
 
 
 def _fused_kernel(name: str, like: torch.Tensor) -> Any | None:
-    """torch's fused Adam / AdamW step (``torch._fused_adam_``, ``torch._fused_adamw_``, what
-    ``torch.optim.Adam(fused=True)`` calls) if it runs on ``like``'s device and dtype, else
-    None (an older torch, or no kernel there)."""
+    """torch's fused step of optimizer ``name`` (``torch._fused_adam_``, ``_fused_adamw_`` or
+    ``_fused_sgd_``: what ``torch.optim.Adam(fused=True)`` and the others call) if it runs on
+    ``like``'s device and dtype, else None (an older torch, or no kernel there)."""
     kernel = getattr(torch, f"_fused_{name}_", None)
     if kernel is None:
         return None
-    probe = [torch.zeros(1, dtype=like.dtype, device=like.device) for _ in range(4)]
-    step = torch.ones((), dtype=torch.float32, device=like.device)
+    tensors = [[torch.zeros(1, dtype=like.dtype, device=like.device)] for _ in range(4)]
     try:
-        kernel(*([t] for t in probe), [], [step], lr=0.1, beta1=0.9, beta2=0.999,
-               weight_decay=0.0, eps=1e-8, amsgrad=False, maximize=False)  # fmt: skip
+        if name == "sgd":
+            kernel(*tensors[:3], weight_decay=0.0, momentum=0.9, lr=0.1, dampening=0.0,
+                   nesterov=False, maximize=False, is_first_step=True)  # fmt: skip
+        else:
+            step = torch.ones((), dtype=torch.float32, device=like.device)
+            kernel(*tensors, [], [step], lr=0.1, beta1=0.9, beta2=0.999, weight_decay=0.0,
+                   eps=1e-8, amsgrad=False, maximize=False)  # fmt: skip
     except (RuntimeError, NotImplementedError, TypeError):
         return None
     return kernel
@@ -273,10 +278,11 @@ class BatchedOptimizer:
         flat = self.stacked.flat
         self.lr, self.weight_decay = self.lr.to(flat.device), self.weight_decay.to(flat.device)
         self.state = [s.to(flat.device) for s in self.state]
-        self._kernel = None if self.name == "sgd" else _fused_kernel(self.name, flat)
+        self._kernel = _fused_kernel(self.name, flat)
         if self._kernel is not None:
             if not self.state:  # member_state stays empty until the first step
-                self.state = [torch.zeros_like(flat), torch.zeros_like(flat)]
+                states = 2 if self.name != "sgd" else 1 if self.momentum else 0
+                self.state = [torch.zeros_like(flat) for _ in range(states)]
             #: The step count as the fused kernel reads it (a float32 scalar, as torch keeps).
             self._step = torch.full((), float(self.steps), dtype=torch.float32, device=flat.device)
             self._calls = self._fused_calls()
@@ -345,6 +351,14 @@ class BatchedOptimizer:
     def step(self) -> None:
         """One update of every member from the gradients in :attr:`StackedModel.flat_grad`."""
         self.steps += 1
+        if self._kernel is not None and self.name == "sgd":
+            for (lr, decay), (p, grad, *buffers, _) in self._calls.items():
+                self._kernel(
+                    p, grad, buffers[0] if buffers else [], weight_decay=decay,
+                    momentum=self.momentum, lr=lr, dampening=0.0, nesterov=self.nesterov,
+                    maximize=False, is_first_step=self.steps == 1,
+                )  # fmt: skip
+            return
         if self._kernel is not None:
             self._step.add_(1)
             for (lr, decay), (p, grad, exp_avg, exp_avg_sq, steps) in self._calls.items():
