@@ -291,6 +291,10 @@ class VectorizedLauncher(Launcher):
             if i not in launch.composed:
                 runs.append(launch.jobs[i].returned(launch.values[i]))
                 continue
+            if i in launch.refused:  # nothing of it is written: the directory is another job's
+                config = launch.composed[i][0]
+                runs.append(_returned(overrides, str(config.hydra.job.name), None))
+                continue
             # trained above: hand Hydra the value; else a DDP job, run here as the basic launcher
             value = launch.values.get(i)
             task = _returns(value) if i in launch.values else self.task_function
@@ -348,6 +352,7 @@ class VectorizedLauncher(Launcher):
             workers = min(self.n_jobs, len(chunks))
             launch.pool = TaskPool(workers=workers)
         counts = {"grouped": 0, "groups": 0, "alone": 0, "skipped": 0}
+        refused = len(launch.refused)
         deferred: list[tuple] = []  # tasks not handed over yet
         for positions in chunks.values():
             for i in positions:
@@ -358,10 +363,14 @@ class VectorizedLauncher(Launcher):
                 launch.jobs[i] = job
             composed = launch.composed
             jobs = launch.jobs
+            positions = _own_directories(launch, positions)
             cfgs = [composed[i][1] if i in composed else jobs[i].plain for i in positions]
             dirs = [composed[i][2] if i in composed else jobs[i].output_dir for i in positions]
             bases = [None if jobs[i] is None else jobs[i].base for i in positions]
-            tasks, done = plan_sweep(cfgs, dirs, max_group_size=self.max_group_size, bases=bases)
+            numbers = [launch.first_number + i for i in positions]
+            tasks, done = plan_sweep(
+                cfgs, dirs, max_group_size=self.max_group_size, bases=bases, numbers=numbers
+            )
             for local, (value, outcome) in done.items():  # ended before: not trained again
                 launch.values[positions[local]] = value
                 mark_job(launch.sweep_dir, launch.first_number + positions[local], outcome)
@@ -389,16 +398,59 @@ class VectorizedLauncher(Launcher):
                 for args in deferred:
                     launch.pool.submit(*args)
                 deferred = []
+        refused = len(launch.refused) - refused
         log.info(
-            "Launching %d jobs: %d in %d vectorized groups, %d alone, %d already ended (skipped)",
+            "Launching %d jobs: %d in %d vectorized groups, %d alone, %d already ended (skipped)%s",
             len(job_overrides),
             counts["grouped"],
             counts["groups"],
             counts["alone"],
             counts["skipped"],
+            f", {refused} refused (another job's directory)" if refused else "",
         )
         for args in deferred:  # in this process: trained once every job is planned
             launch.pool.submit(*args)
+
+
+def _own_directories(launch: "_Launch", positions: list[int]) -> list[int]:
+    """``positions`` without the jobs whose directory an earlier job of the launch has (a
+    ``hydra.sweep.subdir`` that leaves out a swept key): each is refused, before anything is
+    written into the directory, and the first job's run stays whole."""
+    from lossbench.progress import mark_job
+
+    own = []
+    for i in positions:
+        job = launch.jobs[i]
+        output_dir = str(launch.composed[i][2] if i in launch.composed else job.output_dir)
+        number = launch.first_number + i
+        first = launch.directories.setdefault(output_dir, number)
+        if first == number:
+            own.append(i)
+            continue
+        log.error(
+            "refused: job %d would train in %s, job %d's directory: hydra.sweep.subdir=%s "
+            "gives both jobs one directory. Add the keys in which they differ to "
+            "hydra.sweep.subdir (job %d: %s; job %d: %s).",
+            number,
+            output_dir,
+            first,
+            _subdir(launch, i),
+            first,
+            " ".join(launch.overrides[first - launch.first_number]),
+            number,
+            " ".join(launch.overrides[i]),
+        )
+        launch.values[i] = None
+        launch.refused.add(i)
+        mark_job(launch.sweep_dir, number, "refused")
+    return own
+
+
+def _subdir(launch: "_Launch", i: int) -> str:
+    """The unresolved ``hydra.sweep.subdir`` of job ``i``, for a message."""
+    if i in launch.composed:
+        return str(OmegaConf.to_container(launch.composed[i][0].hydra.sweep)["subdir"])
+    return str(launch.jobs[i].files["hydra.yaml"]["hydra"]["sweep"]["subdir"])
 
 
 @dataclass
@@ -413,6 +465,8 @@ class _Launch:
     composed: dict = field(default_factory=dict)  # position -> (hydra config, job config, dir)
     values: dict = field(default_factory=dict)  # position -> value, for the jobs ended
     pool: Any = None  # the TaskPool, made with the first tasks
+    directories: dict = field(default_factory=dict)  # output dir -> the job number training there
+    refused: set = field(default_factory=set)  # positions refused: their directory is taken
 
 
 class _Base:
@@ -442,8 +496,18 @@ class _Base:
         from lossbench.vectorized.grouping import VECTORIZED_KEYS
 
         changing = {*VECTORIZED_KEYS, "paths.run_dir"}
-        self.dynamic = _dynamic_leaves(_interpolations(self.task_plain), changing)
+        leaves = _interpolations(self.task_plain)
+        self.dynamic = _dynamic_leaves(leaves, changing)
         self.resolved: dict | None = None
+        #: Whether the jobs' values reach only vectorizable keys, so that the jobs can share
+        #: one grouping verdict (:func:`~lossbench.vectorized.sweep.plan_sweep`'s ``bases``).
+        #: ``trainer.max_epochs: ${seed}`` makes each job's verdict its own; the run
+        #: directory, set per job, never tells groups apart.
+        leaves.pop("paths.run_dir", None)
+        reached = _dynamic_leaves(leaves, set(VECTORIZED_KEYS))
+        self.shares_verdict = reached is not None and all(
+            any(_related(path, key) for key in VECTORIZED_KEYS) for path in reached
+        )
 
     def job(self, values: list[tuple[str, Any]], task_lines: list[str], idx: int) -> "_Job":
         """The job of ``values`` (its plain vectorizable overrides), ``task_lines`` (its
@@ -479,7 +543,10 @@ class _Base:
                 OmegaConf.update(self.task, self.run_dir_key, "${run_dir:}", merge=True)
         task_plain = copy.deepcopy(self.task_plain)
         for key, _ in values:  # as the config's schema converted it
-            _set(task_plain, key, OmegaConf.select(self.task, key))
+            value = OmegaConf.select(self.task, key)
+            if isinstance(value, DictConfig | ListConfig):  # loss.weight=[1,2,3]
+                value = OmegaConf.to_container(value, enum_to_str=True)
+            _set(task_plain, key, value)
         hydra_plain = copy.deepcopy(self.hydra_plain)
         hydra_plain["overrides"]["task"] = list(task_lines)
         job = config.hydra.job  # id and num as Hydra's schema typed them
@@ -489,7 +556,7 @@ class _Base:
 
         return _Job(
             # jobs of one base share their grouping, unless a loss value keeps them apart
-            base=(id(self), kept_apart(plain)),
+            base=(id(self), kept_apart(plain)) if self.shares_verdict else None,
             plain=plain,
             output_dir=output_dir,
             overrides=list(task_lines),
@@ -609,10 +676,15 @@ class _Job:
 
     def returned(self, value: Any) -> JobReturn:
         """The job's ``JobReturn``, as Hydra's ``run_job`` hands it to the sweeper."""
-        ret = JobReturn(overrides=self.overrides, working_dir=os.getcwd(), task_name=self.task_name)
-        ret.return_value = value
-        ret.status = JobStatus.COMPLETED
-        return ret
+        return _returned(self.overrides, self.task_name, value)
+
+
+def _returned(overrides: list, task_name: str, value: Any) -> JobReturn:
+    """A job's ``JobReturn`` with ``value``, as Hydra's ``run_job`` hands it to the sweeper."""
+    ret = JobReturn(overrides=overrides, working_dir=os.getcwd(), task_name=task_name)
+    ret.return_value = value
+    ret.status = JobStatus.COMPLETED
+    return ret
 
 
 def _raw(cfg: DictConfig, dotted: str) -> Any:

@@ -70,6 +70,14 @@ MODELS = ("linear", "mlp")
 LOGGERS = ("csv",)  # logger=csv or logger=none
 #: The callbacks a member may have: lossbench's defaults (checkpoint.*, early_stopping.*).
 CALLBACKS = ("model_checkpoint", "early_stopping", "progress_bar", "model_summary")
+#: The callbacks a member keeps the rules of (its best epoch, checkpoints and early stopping),
+#: as ``callbacks=default`` builds them: each one's ``_target_`` and the config section that
+#: sets its other entries (plus ``optimized_metric``, and the checkpoints' ``dirpath`` in the
+#: run's directory). A run whose entries say otherwise trains alone.
+MEMBER_CALLBACKS = {
+    "model_checkpoint": ("lossbench.callbacks.run_checkpoint", "checkpoint"),
+    "early_stopping": ("lossbench.callbacks.run_early_stopping", "early_stopping"),
+}
 PRECISIONS = ("32-true", "32", 32)
 
 
@@ -169,6 +177,35 @@ def _apart(param: MemberParam, value: Any) -> bool:
     return _among(value, param.apart)
 
 
+def _callbacks_apart(cfg: DictConfig) -> str | None:
+    """Which of :data:`MEMBER_CALLBACKS` ``cfg`` builds otherwise than a member keeps it
+    (``callbacks=none``, ``~callbacks.early_stopping``, ``callbacks.model_checkpoint.monitor=
+    ...`` set on the entry instead of ``checkpoint.monitor``), or None.
+
+        >>> cfg = OmegaConf.create({"optimized_metric": "val/nll", "callbacks": {},
+        ...                         "checkpoint": {}, "early_stopping": {}})
+        >>> _callbacks_apart(cfg)
+        'callbacks.model_checkpoint (absent), callbacks.early_stopping (absent)'
+    """
+    callbacks = cfg.get("callbacks") or {}
+    apart = []
+    for name, (target, section) in MEMBER_CALLBACKS.items():
+        entry = callbacks.get(name)
+        if entry is None:
+            apart.append(f"callbacks.{name} (absent)")
+            continue
+        expected = {
+            "_target_": target,
+            **OmegaConf.to_container(cfg[section], resolve=True),  # type: ignore[dict-item]
+            "optimized_metric": cfg.get("optimized_metric"),
+        }
+        if name == "model_checkpoint":
+            expected["dirpath"] = f"{cfg.paths.run_dir}/checkpoints"
+        if OmegaConf.to_container(entry, resolve=True) != expected:
+            apart.append(f"callbacks.{name} set otherwise than {section}.* sets it")
+    return ", ".join(apart) or None
+
+
 def why_alone(cfg: DictConfig) -> str | None:
     """Why the run of ``cfg`` cannot train in a vectorized group, or None if it can."""
     trainer = cfg.trainer
@@ -201,4 +238,7 @@ def why_alone(cfg: DictConfig) -> str | None:
         ),
     ]
     reasons = [reason for ok, reason in checks if not ok]
+    callbacks = _callbacks_apart(cfg)
+    if callbacks is not None:
+        reasons.append(callbacks)
     return ", ".join(reasons) if reasons else None

@@ -43,7 +43,8 @@ def train_group(
     """Train ``cfgs`` (configs that differ only in :data:`~lossbench.vectorized.grouping.
     VECTORIZED_KEYS`, see :func:`~lossbench.vectorized.grouping.group_key`) as one stacked
     model; write each member's run into its directory and return the records, in order
-    (None where the directory already holds a completed run: it is never overwritten).
+    (where the directory already holds a completed run, a record of the refusal that is not
+    written: the run there is never overwritten).
     ``resolved``: the configs as resolved containers, where the caller has them (written as
     each member's ``config.yaml`` without resolving the config again).
     """
@@ -59,8 +60,11 @@ def train_group(
     plain = resolved if resolved is not None else [None] * len(cfgs)
     for cfg, output_dir, container in zip(cfgs, output_dirs, plain, strict=True):
         member = _prepare(cfg, Path(output_dir), tables, container)
-        records.append(None if member is None else member.record)
-        if member is not None and member.error is None:
+        if isinstance(member, RunExistsError):
+            records.append({"status": "failed", "refused": True, "error": str(member)})
+            continue
+        records.append(member.record)
+        if member.error is None:
             members.append(member)
     if not members:
         return records
@@ -118,9 +122,10 @@ def _prepare(
     output_dir: Path,
     tables: dict[str, Any],
     resolved: dict[str, Any] | None = None,
-) -> Member | None:
+) -> Member | RunExistsError:
     """Validate ``cfg`` and build its member as :func:`lossbench.training.train` builds the run
-    (``tables``: the tables and data modules built for the group's members so far)."""
+    (``tables``: the tables and data modules built for the group's members so far); the
+    refusal where ``output_dir`` already records a completed run."""
     import lightning as L
 
     from lossbench.data.datamodule import ClassificationDataModule
@@ -133,7 +138,7 @@ def _prepare(
         refuse_completed(output_dir)
     except RunExistsError as error:
         log.error("refused: %s", error)
-        return None
+        return error
     output_dir.mkdir(parents=True, exist_ok=True)
     record = base_record(cfg, None)
     record["environment"] = environment()

@@ -34,6 +34,7 @@ def plan_sweep(
     *,
     max_group_size: int | None = None,
     bases: Sequence[Hashable | None] | None = None,
+    numbers: Sequence[int] | None = None,
 ) -> tuple[list[list[int]], dict[int, tuple[float | None, str]]]:
     """Split the jobs into tasks; return (tasks, {job: (value, outcome)} of the jobs that
     already ended; the outcome: :func:`~lossbench.train.skipped_outcome`).
@@ -48,7 +49,8 @@ def plan_sweep(
     ``cfgs`` are resolved configs (``DictConfig`` or plain containers). ``bases``: per job, a
     key shared by jobs whose configs differ only in plain values of
     :data:`~lossbench.vectorized.grouping.VECTORIZED_KEYS` (the launcher's composed bases;
-    None: unknown); such jobs share one :func:`why_alone` and :func:`group_key`.
+    None: unknown); such jobs share one :func:`why_alone` and :func:`group_key`. ``numbers``:
+    the jobs' numbers in the sweep, for the log (default: their positions).
     """
     from lossbench.train import _ended, _sweep_value, ended_with_same_config, skipped_outcome
 
@@ -73,10 +75,11 @@ def plan_sweep(
             verdict = decided[base]
         reason, key = verdict
         strategy = config.plain()["trainer"]["strategy"]
+        number = position if numbers is None else numbers[position]
         if strategy != "auto":
-            log.info("job %d runs as a Hydra job: trainer.strategy=%s", position, strategy)
+            log.info("job %d runs as a Hydra job: trainer.strategy=%s", number, strategy)
         elif reason is not None:
-            log.info("job %d runs alone: %s", position, reason)
+            log.info("job %d runs alone: %s", number, reason)
             tasks.append([position])
         else:
             groups.setdefault(key, []).append(position)
@@ -107,10 +110,8 @@ class _LazyConfig:
         return self._plain
 
 
-def _outcome(record: dict[str, Any] | None) -> str:
+def _outcome(record: dict[str, Any]) -> str:
     """A job's outcome for the study's progress line (:mod:`lossbench.progress`)."""
-    if record is None:  # its directory already held a completed run
-        return "skipped"
     if record.get("status") == "completed":
         return "completed"
     return "refused" if record.get("refused") else "failed"
@@ -153,10 +154,7 @@ def run_task(
         mark_job(sweep_dir, job, _outcome(record))
     if len(configs) == 1:
         return [_sweep_value(configs[0], records[0])]
-    return [
-        None if record is None else _sweep_value(cfg, record)
-        for cfg, record in zip(configs, records, strict=True)
-    ]
+    return [_sweep_value(cfg, record) for cfg, record in zip(configs, records, strict=True)]
 
 
 #: What a worker's tasks import: a lone job's training and a group's.

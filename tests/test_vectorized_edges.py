@@ -1,0 +1,162 @@
+"""The vectorized launcher where a sweep is unusual: callbacks set apart from ``checkpoint.*``
+and ``early_stopping.*``, list-valued loss buffers, jobs that share a directory, runs refused on
+a re-run, and values that reach other keys through interpolations. Each sweep runs through
+``lossbench-train -m hydra/launcher=vectorized`` in this process, and each job must end as it
+ends under ``hydra/launcher=basic``."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+from hydra.core.global_hydra import GlobalHydra
+
+from lossbench.record import RECORD_NAME
+from lossbench.train import main
+from lossbench.vectorized import why_alone
+
+
+def _sweep(monkeypatch, tmp_path, capfd, *args: str, launcher: str = "vectorized") -> str:
+    """``lossbench-train -m hydra/launcher=<launcher> ARGS`` in this process; its output."""
+    monkeypatch.chdir(tmp_path)
+    argv = ["lossbench-train", "-m", f"hydra/launcher={launcher}", "hydra.launcher.n_jobs=1"]
+    if launcher == "basic":
+        argv.pop()
+    if not any(a.startswith("hydra.sweep.subdir=") for a in args):
+        argv.append("hydra.sweep.subdir=${hydra.job.num}")
+    monkeypatch.setattr(sys, "argv", [*argv, *args])
+    try:
+        main()
+    finally:
+        GlobalHydra.instance().clear()
+    out, err = capfd.readouterr()
+    return out + err
+
+
+def _records(sweep: Path) -> dict[str, dict]:
+    return {
+        str(p.parent.relative_to(sweep)): json.loads(p.read_text())
+        for p in sweep.rglob(RECORD_NAME)
+    }
+
+
+@pytest.mark.parametrize(
+    ("overrides", "reason"),
+    [
+        (("callbacks=none",), "callbacks.model_checkpoint (absent)"),
+        (("~callbacks.early_stopping",), "callbacks.early_stopping (absent)"),
+        (
+            ("callbacks.model_checkpoint.monitor=val/accuracy",),
+            "callbacks.model_checkpoint set otherwise than checkpoint.* sets it",
+        ),
+        (
+            ("early_stopping.enabled=true", "callbacks.early_stopping.patience=1"),
+            "callbacks.early_stopping set otherwise than early_stopping.* sets it",
+        ),
+    ],
+)
+def test_callbacks_a_member_cannot_keep_make_the_run_train_alone(make_cfg, overrides, reason):
+    assert why_alone(make_cfg("data=iris")) is None
+    assert why_alone(make_cfg("data=iris", "checkpoint.monitor=val/accuracy")) is None
+    assert reason in why_alone(make_cfg("data=iris", *overrides))
+
+
+def test_a_sweep_without_callbacks_evaluates_the_last_epoch_as_runs_alone_do(
+    monkeypatch, tmp_path, capfd
+):
+    args = ("data=iris,wine", "trainer.max_epochs=3", "logger=none", "callbacks=none", "seed=0,1")
+    vectorized = tmp_path / "vectorized"
+    log = _sweep(monkeypatch, tmp_path, capfd, f"hydra.sweep.dir={vectorized}", *args)
+    assert "4 jobs: 0 in 0 vectorized groups, 4 alone" in log
+    assert "job 3 runs alone: callbacks.model_checkpoint (absent)" in log  # its number
+    basic = tmp_path / "basic"
+    _sweep(monkeypatch, tmp_path, capfd, f"hydra.sweep.dir={basic}", *args, launcher="basic")
+    ours, theirs = _records(vectorized), _records(basic)
+    assert sorted(ours) == sorted(theirs) == ["0", "1", "2", "3"]
+    for job, record in ours.items():
+        assert record["best_epoch"] is None and theirs[job]["best_epoch"] is None
+        assert record["test/nll"] == theirs[job]["test/nll"]
+        assert not (vectorized / job / "checkpoints").exists()
+
+
+def test_a_list_valued_loss_weight_sweeps_and_is_written_as_a_list(monkeypatch, tmp_path, capfd):
+    sweep = tmp_path / "sweep"
+    log = _sweep(
+        monkeypatch,
+        tmp_path,
+        capfd,
+        f"hydra.sweep.dir={sweep}",
+        "data=wine",
+        "setup=logits_cross_entropy",
+        "loss.weight=[1,2,3]",
+        "trainer.max_epochs=2",
+        "logger=none",
+        "seed=0,1",
+    )
+    assert "2 jobs: 2 in 1 vectorized groups" in log
+    records = _records(sweep)
+    assert [records[job]["status"] for job in ("0", "1")] == ["completed", "completed"]
+    written = yaml.safe_load((sweep / "1" / ".hydra" / "config.yaml").read_text())
+    assert written["loss"]["weight"] == [1.0, 2.0, 3.0] and written["seed"] == 1
+
+
+def test_jobs_that_share_a_directory_train_once_and_the_others_are_refused(
+    monkeypatch, tmp_path, capfd
+):
+    """``hydra.sweep.subdir`` without a swept key: the first job trains there, the second is
+    refused before anything is written (the basic launcher trains the first, then refuses the
+    second because the directory records a completed run)."""
+    sweep = tmp_path / "sweep"
+    log = _sweep(
+        monkeypatch,
+        tmp_path,
+        capfd,
+        f"hydra.sweep.dir={sweep}",
+        "hydra.sweep.subdir=lr${optimizer.lr}",
+        "data=iris",
+        "trainer.max_epochs=2",
+        "logger=none",
+        "seed=0,1",
+    )
+    assert "1 refused (another job's directory)" in log
+    assert "refused: job 1 would train in" in log and "job 0's directory" in log
+    assert "hydra.sweep.subdir=lr${optimizer.lr}" in log
+    assert "(0 completed" not in log and "1 completed, 0 skipped, 1 refused" in log
+    records = _records(sweep)
+    assert list(records) == ["lr0.001"]
+    assert records["lr0.001"]["seed"] == 0 and records["lr0.001"]["status"] == "completed"
+    written = yaml.safe_load((sweep / "lr0.001" / ".hydra" / "overrides.yaml").read_text())
+    assert "seed=0" in written
+
+
+def test_a_rerun_with_another_config_counts_its_jobs_as_refused(monkeypatch, tmp_path, capfd):
+    sweep = tmp_path / "sweep"
+    args = (f"hydra.sweep.dir={sweep}", "data=iris", "logger=none", "seed=0,1")
+    _sweep(monkeypatch, tmp_path, capfd, *args, "trainer.max_epochs=2")
+    log = _sweep(monkeypatch, tmp_path, capfd, *args, "trainer.max_epochs=3")
+    assert "already records a completed run" in log
+    assert "0 completed, 0 skipped, 2 refused" in log
+    assert all(r["epochs"] == 2 for r in _records(sweep).values())  # nothing overwritten
+
+
+def test_a_value_that_reaches_another_key_groups_each_job_by_its_own_config(
+    monkeypatch, tmp_path, capfd
+):
+    """``trainer.max_epochs=${seed}``: the jobs differ in more than a member's keys, so each
+    trains for its own number of epochs (not the first job's)."""
+    sweep = tmp_path / "sweep"
+    _sweep(
+        monkeypatch,
+        tmp_path,
+        capfd,
+        f"hydra.sweep.dir={sweep}",
+        "data=iris",
+        "logger=none",
+        "trainer.max_epochs=${seed}",
+        "seed=2,4",
+    )
+    records = _records(sweep)
+    assert [records[job]["epochs"] for job in ("0", "1")] == [2, 4]
