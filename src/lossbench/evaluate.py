@@ -252,14 +252,17 @@ def default_out(ckpt_path: str | os.PathLike, config: str | os.PathLike | None =
 
 
 def check_out(out: str | os.PathLike) -> Path:
-    """``out`` as a path; a run record (``metrics.json``) is refused."""
+    """``out`` as a path; a run record (``metrics.json``), a directory and an existing file that
+    is not an earlier evaluation are refused (:func:`lossbench.output_files.check_output`)."""
+    from lossbench.output_files import check_output, is_eval_result
+
     path = Path(out).expanduser()
     if path.name == RECORD_NAME:
         raise EvaluationError(
             f"out={str(out)!r} would overwrite a run record ({RECORD_NAME}), which lossbench "
             f"never does. Write elsewhere, e.g. out={path.with_name(EVAL_NAME)}."
         )
-    return path
+    return check_output(out, ours=is_eval_result, example=EVAL_NAME, error=EvaluationError)
 
 
 def write_result(result: dict[str, Any], out: str | os.PathLike) -> Path:

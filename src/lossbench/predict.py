@@ -147,16 +147,28 @@ def predict(
     return columns
 
 
-def write_predictions(
-    columns: dict[str, list], out: str | os.PathLike, *, data_path: str | os.PathLike | None = None
+def check_predictions_out(
+    out: str | os.PathLike, data_path: str | os.PathLike | None = None
 ) -> Path:
-    """Write ``columns`` as a CSV file (floats with every digit: they read back exactly)."""
+    """``out`` as a path where the predictions may go: not the input file ``data_path``, not a
+    directory, and not an existing file other than an earlier predictions file
+    (:func:`lossbench.output_files.check_output`)."""
+    from lossbench.output_files import check_output, is_predictions_csv
+
     path = Path(out).expanduser()
     if data_path is not None and path.resolve() == Path(data_path).expanduser().resolve():
         raise DataError(
             f"out={str(out)!r} is the input file data.path; writing there would replace the "
             "data with the predictions. Give another file, e.g. out=predictions.csv."
         )
+    return check_output(out, ours=is_predictions_csv, example="predictions.csv", error=DataError)
+
+
+def write_predictions(
+    columns: dict[str, list], out: str | os.PathLike, *, data_path: str | os.PathLike | None = None
+) -> Path:
+    """Write ``columns`` as a CSV file (floats with every digit: they read back exactly)."""
+    path = check_predictions_out(out, data_path)
     path.parent.mkdir(parents=True, exist_ok=True)
     with path.open("w", newline="", encoding="utf-8") as handle:
         writer = csv.writer(handle)
@@ -194,6 +206,7 @@ def _hydra_main(cfg: DictConfig) -> None:
         _predict_images(cfg.ckpt_path, cfg.data.path, out)
         return
     with refusing():  # CheckpointError, DataError
+        check_predictions_out(out, cfg.data.path)
         columns = predict(cfg.ckpt_path, cfg.data.path, delimiter=cfg.data.get("delimiter"))
         path = write_predictions(columns, out, data_path=cfg.data.path)
     n = len(next(iter(columns.values())))

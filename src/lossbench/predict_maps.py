@@ -90,6 +90,9 @@ def check_paths(data_path: str | os.PathLike, out: str | os.PathLike) -> None:
             "NumPy archive (probabilities, predicted, classes, label_names), and the input "
             f"{given!r} is never overwritten. Give e.g. out=maps.npz."
         )
+    from lossbench.output_files import check_output, is_label_maps
+
+    check_output(out, ours=is_label_maps, example="maps.npz", error=DataError)
 
 
 def read_images(path: str | os.PathLike, meta: Mapping[str, Any]) -> np.ndarray:

@@ -1,0 +1,95 @@
+"""Where a command may write its one output file (``lossbench-eval``'s and
+``lossbench-predict``'s ``out=``): checked before any work, so that nothing already written is
+lost.
+
+    >>> import tempfile, pathlib
+    >>> folder = pathlib.Path(tempfile.mkdtemp())
+    >>> check_output(folder / "new.json", ours=lambda path: False, example="eval.json")
+    PosixPath('.../new.json')
+    >>> (folder / "notes.txt").write_text("mine")
+    4
+    >>> check_output(folder / "notes.txt", ours=lambda path: False, example="eval.json")
+    Traceback (most recent call last):
+    ...
+    lossbench.errors.UserInputError: out='.../notes.txt' is an existing file ...
+
+An existing file is replaced only where ``ours`` recognises it as an earlier output of the same
+command (running ``lossbench-eval`` again on a run updates its ``eval.json``); any other file,
+a directory, and a path below a file are refused, with the fix.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import zipfile
+from collections.abc import Callable
+from pathlib import Path
+
+from lossbench.errors import UserInputError
+
+
+def check_output(
+    out: str | os.PathLike,
+    *,
+    ours: Callable[[Path], bool],
+    example: str,
+    error: type[UserInputError] = UserInputError,
+) -> Path:
+    """``out`` as a path, where the command may write: a new file, or an earlier output of
+    the command (``ours``). ``example``: a file name for the message's fix."""
+    given = str(out)
+    path = Path(given).expanduser()
+    if path.is_dir():
+        raise error(
+            f"out={given!r} is a directory ({path.resolve()}); out names the file to write. "
+            f"Give a file name, e.g. out={Path(given) / example}."
+        )
+    for parent in path.parents:
+        if parent.exists():
+            if not parent.is_dir():
+                raise error(
+                    f"out={given!r} lies below {str(parent)!r}, which is a file, not a directory. "
+                    f"Give a file in a directory, e.g. out={example}."
+                )
+            break
+    if path.exists() and not _recognised(ours, path):
+        raise error(
+            f"out={given!r} is an existing file ({path.resolve()}) that this command did not "
+            "write; writing there would replace it, and lossbench never overwrites a file it "
+            f"did not write. Give a new file name, e.g. out={example}, or move the file away."
+        )
+    return path
+
+
+def _recognised(ours: Callable[[Path], bool], path: Path) -> bool:
+    try:
+        return ours(path)
+    except (OSError, ValueError, UnicodeDecodeError, zipfile.BadZipFile, csv.Error):
+        return False
+
+
+def is_eval_result(path: Path) -> bool:
+    """Whether ``path`` is a ``lossbench-eval`` result: a JSON object naming its checkpoint
+    and split."""
+    content = json.loads(path.read_text(encoding="utf-8"))
+    return isinstance(content, dict) and {"checkpoint", "split", "epoch"} <= set(content)
+
+
+def is_predictions_csv(path: Path) -> bool:
+    """Whether ``path`` is a ``lossbench-predict`` CSV file: a header of probability columns
+    (``p_<label>``) followed by the predictions (``predicted`` or ``pred_<label>``)."""
+    with path.open(newline="", encoding="utf-8") as handle:
+        header = next(csv.reader(handle), [])
+    probabilities = [c for c in header if c.startswith("p_")]
+    predictions = [c for c in header if c == "predicted" or c.startswith("pred_")]
+    return bool(probabilities) and len(probabilities) + len(predictions) == len(header)
+
+
+def is_label_maps(path: Path) -> bool:
+    """Whether ``path`` is a ``lossbench-predict`` archive of label maps (``.npz`` with
+    ``probabilities`` and ``predicted``)."""
+    with zipfile.ZipFile(path) as archive:
+        names = set(archive.namelist())
+    return {"probabilities.npy", "predicted.npy"} <= names
