@@ -16,6 +16,7 @@ Lightning steps no scheduler) steps them itself at the same points
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -140,7 +141,26 @@ def check_scheduler(cfg: Mapping[str, Any], max_epochs: int | None) -> str | Non
         )
     if name == "warmup_cosine" and not 0 < cfg["start_factor"] <= 1:
         return f"scheduler.start_factor={cfg['start_factor']} must lie in (0, 1]."
+    if name in ("cosine", "warmup_cosine") and not (
+        cfg["eta_min"] >= 0 and math.isfinite(cfg["eta_min"])
+    ):
+        return (
+            f"scheduler.eta_min={cfg['eta_min']} must be a finite learning rate >= 0 (a "
+            "negative rate climbs the loss), e.g. scheduler.eta_min=0."
+        )
     if name == "onecycle":
+        max_lr = cfg.get("max_lr")
+        if max_lr is not None and not (max_lr > 0 and math.isfinite(max_lr)):
+            return (
+                f"scheduler.max_lr={max_lr} must be a positive learning rate, e.g. "
+                "scheduler.max_lr=0.01, or null for optimizer.lr."
+            )
+        for key in ("div_factor", "final_div_factor"):
+            if not (cfg[key] > 0 and math.isfinite(cfg[key])):
+                return (
+                    f"scheduler.{key}={cfg[key]} must be a positive number: the learning "
+                    f"rate is divided by it (defaults: div_factor=25, final_div_factor=1e4)."
+                )
         if not 0 < cfg["pct_start"] < 1:
             return f"scheduler.pct_start={cfg['pct_start']} must lie strictly between 0 and 1."
         if cfg["anneal_strategy"] not in ("cos", "linear"):

@@ -270,7 +270,12 @@ def _check_optimizer(opt: DictConfig, data: DictConfig) -> None:
         opt.lr > 0 and math.isfinite(opt.lr),
         f"optimizer.lr={opt.lr} must be a positive number, e.g. optimizer.lr=1e-3.",
     )
-    _require(opt.weight_decay >= 0, f"optimizer.weight_decay={opt.weight_decay} must be >= 0.")
+    _require(
+        opt.weight_decay >= 0 and math.isfinite(opt.weight_decay),
+        f"optimizer.weight_decay={opt.weight_decay} must be a finite number >= 0, e.g. "
+        "optimizer.weight_decay=1e-4 (0: none).",
+    )
+    _check_optimizer_settings(opt)
     implementation = opt.get("implementation", "auto")
     _require(
         implementation in IMPLEMENTATIONS,
@@ -283,6 +288,45 @@ def _check_optimizer(opt: DictConfig, data: DictConfig) -> None:
             "objective; set data.batch_size=null for full-batch training.",
             UserWarning,
             stacklevel=2,
+        )
+
+
+def _check_optimizer_settings(opt: DictConfig) -> None:
+    """The settings torch's optimizers would refuse only once training starts (Adam's betas
+    and eps, SGD's momentum and Nesterov, L-BFGS's history and line search), refused here
+    with the valid values."""
+    if opt.name in ("adam", "adamw"):
+        betas = list(opt.betas)
+        _require(
+            len(betas) == 2 and all(0 <= b < 1 for b in betas),
+            f"optimizer.betas={betas} must be two numbers in [0, 1): the decay rates of the "
+            "gradient's running mean and of its square, e.g. optimizer.betas=[0.9,0.999].",
+        )
+        _require(
+            opt.eps >= 0 and math.isfinite(opt.eps),
+            f"optimizer.eps={opt.eps} must be a finite number >= 0, e.g. optimizer.eps=1e-8.",
+        )
+    if opt.name == "sgd":
+        _require(
+            opt.momentum >= 0 and math.isfinite(opt.momentum),
+            f"optimizer.momentum={opt.momentum} must be a finite number >= 0, e.g. "
+            "optimizer.momentum=0.9 (0: plain SGD).",
+        )
+        _require(
+            not opt.nesterov or opt.momentum > 0,
+            f"optimizer.nesterov=true needs a momentum above 0 (optimizer.momentum="
+            f"{opt.momentum}). Set optimizer.momentum=0.9, or optimizer.nesterov=false.",
+        )
+    if opt.name == "lbfgs":
+        _require(
+            opt.history_size >= 1 and opt.max_iter >= 1,
+            f"optimizer.history_size={opt.history_size} and optimizer.max_iter={opt.max_iter} "
+            "must each be at least 1, e.g. optimizer.history_size=100 optimizer.max_iter=20.",
+        )
+        _require(
+            opt.line_search_fn in (None, "strong_wolfe"),
+            f"optimizer.line_search_fn={opt.line_search_fn!r} is not a line search of "
+            "torch's L-BFGS. Valid: strong_wolfe, null (none).",
         )
 
 
