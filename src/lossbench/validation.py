@@ -458,9 +458,34 @@ def _check_added_keys(cfg: DictConfig) -> None:
             )
 
 
+#: Examples of the settings a config group leaves for the user to give (``???``).
+MISSING_EXAMPLES = {
+    "data.path": "data.path=<file>.csv",
+    "data.label_columns": "data.label_columns=[<label column>]",
+    "data.task": "data.task=binary (or multilabel, multiclass)",
+}
+
+
+def _check_missing(cfg: DictConfig) -> None:
+    """Refuse settings left without a value (``???`` in the config: ``data=csv`` needs its
+    file, label columns and task), naming each and an example."""
+    own = OmegaConf.masked_copy(cfg, [key for key in cfg if key != "hydra"])  # not Hydra's
+    missing = sorted(str(key) for key in OmegaConf.missing_keys(own))
+    if not missing:
+        return
+    group = cfg.get("data", {}).get("name") if any(k.startswith("data.") for k in missing) else None
+    where = f"data={group} needs " if group else "these settings need "
+    examples = " ".join(MISSING_EXAMPLES.get(k, f"{k}=<value>") for k in missing)
+    raise ConfigError(
+        f"{where}{', '.join(missing)}, which the config leaves without a value. Give "
+        f"{'it' if len(missing) == 1 else 'them'}, e.g. {examples}."
+    )
+
+
 def validate(cfg: DictConfig) -> Task:
     """Check the whole config; return the task or raise :class:`ConfigError`."""
     _check_added_keys(cfg)
+    _check_missing(cfg)
     try:
         task = check_setup(cfg)
         params: dict[str, Any] = OmegaConf.to_container(cfg.loss, resolve=True)  # type: ignore[assignment]
