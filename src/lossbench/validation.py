@@ -215,6 +215,8 @@ def _check_data(data: DictConfig) -> None:
             f"data.n_samples={data.n_samples} is too small; "
             "use at least 10 (e.g. data.n_samples=2000).",
         )
+    if str(data.name).startswith("synthetic_"):
+        _check_synthetic(data)
     if data.name == "csv":
         path = Path(data.path).expanduser()
         what = "is a directory, not a CSV file" if path.is_dir() else "no such file"
@@ -259,6 +261,50 @@ def _check_model(model: DictConfig) -> None:
             "layer keeps height and width), e.g. 3.",
         )
         _require(0.0 <= model.dropout < 1.0, f"model.dropout={model.dropout} must lie in [0, 1).")
+
+
+def _check_synthetic(data: DictConfig) -> None:
+    """The generator settings of the synthetic data sets, in the data config's own names
+    (scikit-learn's ``make_classification`` would refuse them later, in its names)."""
+    name = data.name
+    _check_seed("data.random_state", data.random_state)
+    _require(
+        data.n_features >= 1,
+        f"data.n_features={data.n_features} must be at least 1, e.g. data.n_features=20.",
+    )
+    if "n_informative" in data:
+        _require(
+            1 <= data.n_informative <= data.n_features,
+            f"data.n_informative={data.n_informative} must lie between 1 and data.n_features="
+            f"{data.n_features} (the informative features are among them).",
+        )
+    if "label_noise" in data:
+        _require(
+            0.0 <= data.label_noise <= 1.0,
+            f"data.label_noise={data.label_noise} is the fraction of labels assigned at random: "
+            "it must lie in [0, 1], e.g. data.label_noise=0.01.",
+        )
+    if "class_sep" in data:
+        _require(
+            data.class_sep > 0 and math.isfinite(data.class_sep),
+            f"data.class_sep={data.class_sep} must be a positive number (larger: classes "
+            "further apart), e.g. data.class_sep=1.0.",
+        )
+    if name == "synthetic_multiclass":
+        most = 2 ** min(data.n_informative, 30)
+        _require(
+            2 <= data.n_classes <= most,
+            f"data.n_classes={data.n_classes} must lie between 2 and 2 ** data.n_informative = "
+            f"{most} (each class is a cluster at a corner of the informative features' "
+            "hypercube); raise data.n_informative for more classes.",
+        )
+    if name == "synthetic_multilabel":
+        _require(
+            data.n_labels >= 1 and 1 <= data.avg_labels <= data.n_labels,
+            f"data.n_labels={data.n_labels} and data.avg_labels={data.avg_labels}: a "
+            "multi-label set needs at least 1 label, and the average number of labels per "
+            "sample between 1 and data.n_labels, e.g. data.n_labels=5 data.avg_labels=2.",
+        )
 
 
 def _check_optimizer(opt: DictConfig, data: DictConfig) -> None:
