@@ -87,6 +87,7 @@ def preflight(cfg: DictConfig, output_dir: str | Path) -> str:
 
     select_runner(cfg, check_trainer_settings(cfg))  # runner=epoch with DDP, for one
     datamodule = ClassificationDataModule(cfg.data, cfg.loss.name, seed=cfg.seed)
+    _check_batch_fraction(cfg, datamodule.sizes()["train"])
     try:
         loss = resolved_loss(cfg, datamodule)
     except ValueError as error:
@@ -96,6 +97,23 @@ def preflight(cfg: DictConfig, output_dir: str | Path) -> str:
         hparams = ClassifierModule.from_config(cfg, datamodule, loss=loss).hparams
         check_resume(load_checkpoint(resume), resume, hparams, datamodule.preprocessing)
     return task
+
+
+def _check_batch_fraction(cfg: DictConfig, train_rows: int) -> None:
+    """Refuse ``trainer.limit_train_batches`` as a fraction that leaves less than one of the
+    epoch's batches (Lightning would stop at the first epoch with a traceback)."""
+    limit = cfg.trainer.get("limit_train_batches")
+    if not isinstance(limit, float):
+        return
+    size = cfg.data.batch_size or train_rows
+    batches = -(-train_rows // size)
+    if limit * batches < 1:
+        raise ConfigError(
+            f"trainer.limit_train_batches={limit} keeps {limit} of the epoch's {batches} "
+            f"batch(es) ({train_rows} training rows, data.batch_size={cfg.data.batch_size}): "
+            "less than one. Raise it to at least "
+            f"{1 / batches:.3g}, give a number of batches, or use smaller batches."
+        )
 
 
 #: Config entries that change what a run shows or where it logs, never what it trains or

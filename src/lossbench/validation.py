@@ -376,11 +376,56 @@ def _check_optimizer_settings(opt: DictConfig) -> None:
         )
 
 
+def _check_trainer_values(trainer: DictConfig) -> None:
+    """``trainer.*`` numbers that Lightning takes and then fails on mid-run, or that would
+    train nothing (a division by zero at the first validation, an accumulation of no
+    batches, a time limit it cannot parse)."""
+    for key in ("check_val_every_n_epoch", "accumulate_grad_batches"):
+        value = trainer.get(key)
+        _require(
+            value is None or (isinstance(value, int) and value >= 1),
+            f"trainer.{key}={value!r} must be a whole number >= 1 (default 1).",
+        )
+    limit = trainer.get("limit_train_batches")
+    _require(
+        limit is None
+        or (isinstance(limit, int) and limit >= 1)
+        or (isinstance(limit, float) and 0.0 < limit <= 1.0),
+        f"trainer.limit_train_batches={limit!r} would train on no batches, or is not a limit: "
+        "give a number of batches >= 1 or a fraction in (0, 1], e.g. "
+        "trainer.limit_train_batches=0.25, or null for every batch.",
+    )
+    for key in ("limit_val_batches", "limit_test_batches"):
+        value = trainer.get(key)
+        _require(
+            value is None
+            or (isinstance(value, int) and value >= 0)
+            or (isinstance(value, float) and 0.0 <= value <= 1.0),
+            f"trainer.{key}={value!r} must be a number of batches >= 0 or a fraction in "
+            f"[0, 1], e.g. trainer.{key}=0.5, or null for every batch.",
+        )
+    clip = trainer.get("gradient_clip_val")
+    _require(
+        clip is None or (clip >= 0 and math.isfinite(clip)),
+        f"trainer.gradient_clip_val={clip} must be a number >= 0 (the largest gradient norm "
+        "or value kept), e.g. trainer.gradient_clip_val=1.0, or null for no clipping.",
+    )
+    max_time = trainer.get("max_time")
+    if isinstance(max_time, str):
+        parts = max_time.split(":")
+        _require(
+            len(parts) == 4 and all(part.strip().isdigit() for part in parts),
+            f"trainer.max_time={max_time!r} is not a duration: Lightning reads DD:HH:MM:SS, "
+            "e.g. trainer.max_time=00:01:30:00 for an hour and a half.",
+        )
+
+
 def _check_run(cfg: DictConfig, task: Task) -> None:
     from lossbench.hardware import check_hardware
 
     _check_seed("seed", cfg.seed)
     check_hardware(cfg.trainer)
+    _check_trainer_values(cfg.trainer)
     _require(
         cfg.trainer.max_epochs >= 1,
         f"trainer.max_epochs={cfg.trainer.max_epochs} must be at least 1.",
