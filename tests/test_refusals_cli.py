@@ -328,6 +328,11 @@ CATALOGUE: list[Case] = [
          outcome="warns"),
     refused("report-all-records-corrupted", "report", ("study",), ["none of the 1 metrics.json"],
             (("study/bad/metrics.json", "[]"),)),
+    # ---- a sweep's own settings: refused before any job ---------------------------------------
+    refused("search-of-no-trials", "train", ("-m", "hparams_search=optuna_focal", "data=iris",
+            "hydra.sweeper.n_trials=0"), ["hydra.sweeper.n_trials=0 must be at least 1"]),
+    refused("parallel-launcher-no-workers", "train", ("-m", "hydra/launcher=parallel",
+            "hydra.launcher.n_jobs=0", "seed=0,1"), ["hydra.launcher.n_jobs=0 runs no worker"]),
     # ---- a sweep: the refused job is recorded, the others run --------------------------------
     Case("multirun-records-refused-job", "train", ("-m", *QUICK, "data=csv", "data.path=data.csv,one.csv",
          "data.label_columns=[y]", "data.task=binary", "hydra/launcher=basic"),

@@ -21,7 +21,13 @@ from lossbench.errors import format_warning, refusing
 
 class ValidateBeforeRun(Callback):
     """Run :func:`lossbench.train.preflight` in ``on_run_start`` (config, seed, hardware, data
-    file and splits); a refusal exits 2 with the message, before anything is written."""
+    file and splits); a refusal exits 2 with the message, before anything is written. A
+    multirun's sweeper and launcher settings are checked in ``on_multirun_start``
+    (:func:`check_sweep_settings`)."""
+
+    def on_multirun_start(self, config: DictConfig, **kwargs: Any) -> None:
+        with refusing():
+            check_sweep_settings(config.hydra)
 
     def on_run_start(self, config: DictConfig, **kwargs: Any) -> None:
         from lossbench.train import preflight
@@ -31,6 +37,33 @@ class ValidateBeforeRun(Callback):
         with refusing(), warnings.catch_warnings():  # the run shows warnings once, when it starts
             warnings.simplefilter("ignore")
             preflight(config, run_dir)
+
+
+def check_sweep_settings(hydra: DictConfig) -> None:
+    """Refuse sweeper and launcher settings that would end a multirun in a traceback: a
+    search of no trials (``hydra.sweeper.n_trials`` below 1) and joblib's ``n_jobs=0``.
+
+        >>> from omegaconf import OmegaConf
+        >>> check_sweep_settings(OmegaConf.create({"sweeper": {"n_trials": 0}, "launcher": {}}))
+        Traceback (most recent call last):
+        ...
+        lossbench.errors.ConfigError: hydra.sweeper.n_trials=0 must be at least 1: ...
+    """
+    from lossbench.errors import ConfigError
+
+    trials = hydra.sweeper.get("n_trials")
+    if trials is not None and not (isinstance(trials, int) and trials >= 1):
+        raise ConfigError(
+            f"hydra.sweeper.n_trials={trials!r} must be at least 1: the number of trials the "
+            "search runs, e.g. hydra.sweeper.n_trials=20."
+        )
+    launcher = hydra.launcher
+    if "joblib" in str(launcher.get("_target_", "")) and launcher.get("n_jobs") == 0:
+        raise ConfigError(
+            "hydra.launcher.n_jobs=0 runs no worker: give the number of worker processes, "
+            "e.g. hydra.launcher.n_jobs=2 (-1: one per core), or hydra/launcher=basic for one "
+            "job after another."
+        )
 
 
 def sweep_jobs(config: DictConfig) -> int | None:
