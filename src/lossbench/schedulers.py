@@ -168,6 +168,16 @@ def check_scheduler(cfg: Mapping[str, Any], max_epochs: int | None) -> str | Non
     if name == "plateau":
         if not 0 < cfg["factor"] < 1:
             return f"scheduler.factor={cfg['factor']} must lie strictly between 0 and 1."
+        if not (isinstance(cfg["patience"], int) and cfg["patience"] >= 0):
+            return (
+                f"scheduler.patience={cfg['patience']!r} must be a whole number of epochs >= 0, "
+                "e.g. scheduler.patience=2."
+            )
+        if not (cfg["min_lr"] >= 0 and cfg["threshold"] >= 0):
+            return (
+                f"scheduler.min_lr={cfg['min_lr']} and scheduler.threshold={cfg['threshold']} "
+                "must be >= 0 (a negative learning rate climbs the loss)."
+            )
         if cfg.get("mode") not in (None, "min", "max"):
             return f"scheduler.mode={cfg['mode']!r} must be min, max or null (from the metric)."
     return None

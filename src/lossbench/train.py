@@ -95,7 +95,17 @@ def preflight(cfg: DictConfig, output_dir: str | Path) -> str:
     resume = resume_path(cfg.get("ckpt_path"), output_dir)
     if resume is not None:
         hparams = ClassifierModule.from_config(cfg, datamodule, loss=loss).hparams
-        check_resume(load_checkpoint(resume), resume, hparams, datamodule.preprocessing)
+        checkpoint = load_checkpoint(resume)
+        check_resume(checkpoint, resume, hparams, datamodule.preprocessing)
+        done = int(checkpoint.get("epoch", -1)) + 1  # saved at the end of its epoch
+        if cfg.trainer.max_epochs <= done:
+            raise ConfigError(
+                f"ckpt_path={str(resume)!r} has trained {done} epoch(s), and "
+                f"trainer.max_epochs={cfg.trainer.max_epochs} leaves none to train: resuming "
+                f"would record it unchanged. Raise trainer.max_epochs above {done} to train on "
+                "(e.g. trainer.max_epochs="
+                f"{2 * done}), or evaluate the checkpoint with lossbench-eval."
+            )
     return task
 
 

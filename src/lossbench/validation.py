@@ -455,6 +455,17 @@ def _check_run(cfg: DictConfig, task: Task) -> None:
             mode in (None, "min", "max"),
             f"{group}.mode={mode!r} must be min, max or null (inferred from the metric).",
         )
+    stopping = cfg.early_stopping
+    _require(
+        isinstance(stopping.patience, int) and stopping.patience >= 0,
+        f"early_stopping.patience={stopping.patience!r} must be a whole number of epochs >= 0 "
+        "(how many epochs without improvement before stopping), e.g. early_stopping.patience=5.",
+    )
+    _require(
+        stopping.min_delta >= 0 and math.isfinite(stopping.min_delta),
+        f"early_stopping.min_delta={stopping.min_delta} must be a number >= 0 (the least "
+        "change that counts as an improvement), e.g. early_stopping.min_delta=0.",
+    )
     write = cfg.checkpoint.get("write", "every_epoch")
     _require(
         write in CHECKPOINT_WRITES,
