@@ -264,6 +264,10 @@ CATALOGUE: list[Case] = [
             "ckpt_path={iris_ckpt}", "hydra.run.dir=resumed", *QUICK),
             ["has trained 1 epoch(s)", "trainer.max_epochs=1 leaves none to train",
              "Raise trainer.max_epochs above 1"]),
+    refused("run-directory-is-a-file", "train", ("hydra.run.dir=data.csv",),
+            ["the run's directory 'data.csv' cannot be made", "'data.csv' is a file"]),
+    refused("output-directory-is-a-file", "train", ("paths.output_dir=data.csv",),
+            ["cannot be made: 'data.csv' is a file", "paths.output_dir=outputs"]),
     refused("rerun-completed-run", "train", ("data=iris", "loss=cross_entropy", "hydra.run.dir={iris_run}"),
             ["already records a completed run", "never overwrites"]),
     refused("eval-not-a-checkpoint", "eval", ("ckpt_path=notes.ckpt",),
@@ -334,6 +338,8 @@ CATALOGUE: list[Case] = [
     Case("report-corrupted-record", "report", ("study",), ("skipped", "bad/metrics.json",
          "unreadable metrics.json"), (("study/bad/metrics.json", '{"status": "compl'),),
          outcome="warns"),
+    refused("report-out-below-a-file", "report", ("{iris_run}", "--out", "data.csv/report"),
+            ["--out 'data.csv/report' lies below 'data.csv', which is a file"]),
     refused("report-all-records-corrupted", "report", ("study",), ["none of the 1 metrics.json"],
             (("study/bad/metrics.json", "[]"),)),
     # ---- a sweep's own settings: refused before any job ---------------------------------------
@@ -578,7 +584,7 @@ PREFLIGHT_CASES = [
     if case.command == "train"
     and case.outcome == "refused"
     and not case.needs_runs
-    and not any(a.startswith(("hydra.", "ckpt_path")) for a in case.args)
+    and not any(a.startswith(("hydra.", "ckpt_path", "paths.output_dir")) for a in case.args)
 ]
 
 

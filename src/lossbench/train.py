@@ -74,6 +74,7 @@ def preflight(cfg: DictConfig, output_dir: str | Path) -> str:
     Raises:
         UserInputError: the first problem found, with what was given, why and the fix.
     """
+    _check_run_directory(Path(output_dir))
     refuse_completed(Path(output_dir))
     task = validate(cfg)  # a refused config exits before torch and Lightning are imported
     from lossbench.importing import collection_paused
@@ -107,6 +108,20 @@ def preflight(cfg: DictConfig, output_dir: str | Path) -> str:
                 f"{2 * done}), or evaluate the checkpoint with lossbench-eval."
             )
     return task
+
+
+def _check_run_directory(output_dir: Path) -> None:
+    """Refuse a run directory that is a file, or lies below one (``hydra.run.dir`` or
+    ``paths.output_dir`` naming a file): Hydra could not create it."""
+    for path in (output_dir, *output_dir.parents):
+        if path.exists():
+            if path.is_dir():
+                return
+            raise ConfigError(
+                f"the run's directory {str(output_dir)!r} cannot be made: {str(path)!r} is a "
+                "file. Give paths.output_dir (or hydra.run.dir) a directory, e.g. "
+                "paths.output_dir=outputs."
+            )
 
 
 def _check_batch_fraction(cfg: DictConfig, train_rows: int) -> None:

@@ -142,6 +142,12 @@ def write_report(
     out = Path(out_dir) if out_dir is not None else default_out_dir(paths)
     if out.exists() and not out.is_dir():
         raise ReportError(f"--out {str(out_dir)!r} is a file; pass a directory (it is created).")
+    above = next((p for p in out.parents if p.exists()), None)
+    if above is not None and not above.is_dir():
+        raise ReportError(
+            f"--out {str(out_dir)!r} lies below {str(above)!r}, which is a file; pass a "
+            "directory that can be created (e.g. --out report/)."
+        )
     study = analyse(paths, out, metric, baselines)
     out.mkdir(parents=True, exist_ok=True)
     files = {name: out / name for name in ("results.csv", "summary.csv", "comparisons.csv")}
