@@ -145,6 +145,11 @@ def test_a_data_set_where_no_setup_converged_says_so(tmp_path: Path) -> None:
     text = verdict_text(verdict, "min")
     assert "no setup converged within the epoch cap" in text
     assert "no completed run records" not in text
+    from lossbench.report.document import verdict_table
+
+    study = analyse([tmp_path], tmp_path / "report")  # the table the command line prints too
+    (row,) = verdict_table(study).rows
+    assert row[1] == "none converged within the epoch cap (raise trainer.max_epochs)"
 
 
 def test_convergence_speed_counts_steps_to_within_one_percent(tmp_path: Path) -> None:

@@ -121,7 +121,8 @@ def _data_config(cfg: DictConfig, run_dir: Path, data_path: str | None) -> dict[
             return data
     raise EvaluationError(
         f"the run's data file data.path={data['path']!r} (from its config.yaml) is not at "
-        f"{' nor '.join(str(c) for c in candidates)}. If it moved, give its new place with "
+        f"{' nor '.join(dict.fromkeys(str(c) for c in candidates))}. If it moved, give its "
+        "new place with "
         "data_path=<file>."
     )
 
@@ -220,7 +221,13 @@ def evaluate(
         "devices": 1,
         "precision": run_trainer.get("precision") or "32-true",
     }
-    check_hardware(hardware)
+    try:
+        check_hardware(hardware)
+    except UserInputError as error:
+        if accelerator is None:  # the run's own trainer.accelerator
+            raise
+        # the user's setting here is lossbench-eval's accelerator=, not trainer.accelerator
+        raise EvaluationError(str(error).replace("trainer.accelerator", "accelerator")) from None
     trainer = build_trainer(
         **hardware,
         deterministic=run_trainer.get("deterministic") or False,

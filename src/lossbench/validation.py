@@ -480,8 +480,13 @@ def _check_run(cfg: DictConfig, task: Task) -> None:
         "before). Use checkpoint.write=every_epoch or at_end to resume, or drop ckpt_path.",
     )
     if cfg.get("ckpt_path") not in (None, "last"):
-        path = Path(cfg.ckpt_path)
-        _require(path.is_file(), f"ckpt_path={cfg.ckpt_path!r}: no such file ({path.resolve()}).")
+        path = Path(cfg.ckpt_path).expanduser()
+        what = (
+            "is a directory, not a checkpoint file (e.g. <run>/checkpoints/last.ckpt)"
+            if path.is_dir()
+            else "no such file"
+        )
+        _require(path.is_file(), f"ckpt_path={cfg.ckpt_path!r}: {what} ({path.resolve()}).")
 
 
 def _check_scheduler(cfg: DictConfig, task: Task) -> None:

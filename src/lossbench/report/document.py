@@ -96,13 +96,20 @@ def verdict_text(v: Verdict, mode: str) -> str:
     return text
 
 
+def _no_best(verdict: Verdict) -> str:
+    """What the verdict table says where no setup may be named best."""
+    if verdict.unconverged:
+        return "none converged within the epoch cap (raise trainer.max_epochs)"
+    return "no completed run"
+
+
 def verdict_table(study: Study) -> Table:
     """The short verdict table (also printed by the command line)."""
     rows = []
     for v in study.verdicts:
         tied = ", ".join(s for s, _ in v.tied) or "none"
         value = "–" if v.best is None else f"{fmt(v.mean)} [{fmt(v.ci_low)}, {fmt(v.ci_high)}]"
-        best = " = ".join([v.best, *v.identical]) if v.best else "no completed run"
+        best = " = ".join([v.best, *v.identical]) if v.best else _no_best(v)
         rows.append([v.data, best, value, tied])
     header = ["data", f"best by {study.metric}", "mean [95 % CI]", "tied with best"]
     return Table(header, rows)
