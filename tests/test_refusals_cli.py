@@ -349,6 +349,9 @@ CATALOGUE: list[Case] = [
     # ---- a sweep's own settings: refused before any job ---------------------------------------
     refused("search-of-no-trials", "train", ("-m", "hparams_search=optuna_focal", "data=iris",
             "hydra.sweeper.n_trials=0"), ["hydra.sweeper.n_trials=0 must be at least 1"]),
+    refused("search-for-an-unknown-metric", "train", ("-m", "hparams_search=optuna_focal",
+            "data=iris", "optimized_metric=val/foo", "hydra.sweeper.n_trials=2"),
+            ["optimized_metric='val/foo' is not a metric of any task", "optimized_metric=val/nll"]),
     refused("parallel-launcher-no-workers", "train", ("-m", "hydra/launcher=parallel",
             "hydra.launcher.n_jobs=0", "seed=0,1"), ["hydra.launcher.n_jobs=0 runs no worker"]),
     # ---- a sweep: the refused job is recorded, the others run --------------------------------

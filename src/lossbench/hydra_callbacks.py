@@ -28,6 +28,7 @@ class ValidateBeforeRun(Callback):
     def on_multirun_start(self, config: DictConfig, **kwargs: Any) -> None:
         with refusing():
             check_sweep_settings(config.hydra)
+            check_optimized_metric(config)
 
     def on_run_start(self, config: DictConfig, **kwargs: Any) -> None:
         from lossbench.train import preflight
@@ -63,6 +64,33 @@ def check_sweep_settings(hydra: DictConfig) -> None:
             "hydra.launcher.n_jobs=0 runs no worker: give the number of worker processes, "
             "e.g. hydra.launcher.n_jobs=2 (-1: one per core), or hydra/launcher=basic for one "
             "job after another."
+        )
+
+
+def check_optimized_metric(config: DictConfig) -> None:
+    """Refuse a sweep whose ``optimized_metric`` no task logs (each job would be refused, and
+    a search would end without a completed trial); a metric of another task than the jobs'
+    is left to each job's own check, which knows its data.
+
+        >>> from omegaconf import OmegaConf
+        >>> check_optimized_metric(OmegaConf.create({"optimized_metric": "val/foo"}))
+        Traceback (most recent call last):
+        ...
+        lossbench.errors.ConfigError: optimized_metric='val/foo' is not a metric of any task...
+    """
+    from lossbench.errors import ConfigError
+    from lossbench.metric_names import LOGGED_METRICS
+
+    name = config.get("optimized_metric")
+    if not isinstance(name, str):
+        return
+    stage, _, metric = name.partition("/")
+    known = sorted({m for metrics in LOGGED_METRICS.values() for m in metrics})
+    if stage not in ("val", "train") or metric not in known:
+        raise ConfigError(
+            f"optimized_metric={name!r} is not a metric of any task, so every job of the sweep "
+            f"would be refused. Valid: val/<metric> with <metric> one of {', '.join(known)} "
+            "(as the task logs them), e.g. optimized_metric=val/nll."
         )
 
 
