@@ -122,8 +122,7 @@ def _data_config(cfg: DictConfig, run_dir: Path, data_path: str | None) -> dict[
     raise EvaluationError(
         f"the run's data file data.path={data['path']!r} (from its config.yaml) is not at "
         f"{' nor '.join(dict.fromkeys(str(c) for c in candidates))}. If it moved, give its "
-        "new place with "
-        "data_path=<file>."
+        "new place with data_path=<file>."
     )
 
 

@@ -46,14 +46,12 @@ def check_output(
             f"out={given!r} is a directory ({path.resolve()}); out names the file to write. "
             f"Give a file name, e.g. out={Path(given) / example}."
         )
-    for parent in path.parents:
-        if parent.exists():
-            if not parent.is_dir():
-                raise error(
-                    f"out={given!r} lies below {str(parent)!r}, which is a file, not a directory. "
-                    f"Give a file in a directory, e.g. out={example}."
-                )
-            break
+    blocking = file_above(path)
+    if blocking is not None:
+        raise error(
+            f"out={given!r} lies below {str(blocking)!r}, which is a file, not a directory. "
+            f"Give a file in a directory, e.g. out={example}."
+        )
     if path.exists() and not _recognised(ours, path):
         raise error(
             f"out={given!r} is an existing file ({path.resolve()}) that this command did not "
@@ -61,6 +59,17 @@ def check_output(
             f"did not write. Give a new file name, e.g. out={example}, or move the file away."
         )
     return path
+
+
+def file_above(path: Path) -> Path | None:
+    """The nearest existing folder above ``path`` where it is a file, not a directory (so
+    nothing below it can be made), else None.
+
+        >>> file_above(Path(__file__) / "report")
+        PosixPath('.../output_files.py')
+    """
+    above = next((parent for parent in path.parents if parent.exists()), None)
+    return None if above is None or above.is_dir() else above
 
 
 def _recognised(ours: Callable[[Path], bool], path: Path) -> bool:

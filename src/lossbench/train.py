@@ -113,15 +113,15 @@ def preflight(cfg: DictConfig, output_dir: str | Path) -> str:
 def _check_run_directory(output_dir: Path) -> None:
     """Refuse a run directory that is a file, or lies below one (``hydra.run.dir`` or
     ``paths.output_dir`` naming a file): Hydra could not create it."""
-    for path in (output_dir, *output_dir.parents):
-        if path.exists():
-            if path.is_dir():
-                return
-            raise ConfigError(
-                f"the run's directory {str(output_dir)!r} cannot be made: {str(path)!r} is a "
-                "file. Give paths.output_dir (or hydra.run.dir) a directory, e.g. "
-                "paths.output_dir=outputs."
-            )
+    from lossbench.output_files import file_above
+
+    blocking = output_dir if output_dir.is_file() else file_above(output_dir)
+    if blocking is not None:
+        raise ConfigError(
+            f"the run's directory {str(output_dir)!r} cannot be made: {str(blocking)!r} is a "
+            "file. Give paths.output_dir (or hydra.run.dir) a directory, e.g. "
+            "paths.output_dir=outputs."
+        )
 
 
 def _check_batch_fraction(cfg: DictConfig, train_rows: int) -> None:

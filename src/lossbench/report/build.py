@@ -139,13 +139,15 @@ def write_report(
     """Analyse the runs under ``paths`` and write every file of the report into ``out_dir``
     (default: the common parent of ``paths``). See :func:`build_report`."""
     find_records(paths)  # a missing path or no record: raise before anything is written
+    from lossbench.output_files import file_above
+
     out = Path(out_dir) if out_dir is not None else default_out_dir(paths)
     if out.exists() and not out.is_dir():
         raise ReportError(f"--out {str(out_dir)!r} is a file; pass a directory (it is created).")
-    above = next((p for p in out.parents if p.exists()), None)
-    if above is not None and not above.is_dir():
+    blocking = file_above(out)
+    if blocking is not None:
         raise ReportError(
-            f"--out {str(out_dir)!r} lies below {str(above)!r}, which is a file; pass a "
+            f"--out {str(out_dir)!r} lies below {str(blocking)!r}, which is a file; pass a "
             "directory that can be created (e.g. --out report/)."
         )
     study = analyse(paths, out, metric, baselines)
