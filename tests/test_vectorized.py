@@ -359,10 +359,10 @@ def _records(sweep: Path) -> dict[str, dict]:
     return {p.parent.name: json.loads(p.read_text()) for p in sweep.glob(f"*/{RECORD_NAME}")}
 
 
-def _sweep(monkeypatch, tmp_path, capfd, *args: str) -> str:
-    """``lossbench-train -m hydra/launcher=vectorized ARGS`` in this process; its output."""
+def _sweep(monkeypatch, tmp_path, capfd, *args: str, launcher: str = "vectorized") -> str:
+    """``lossbench-train -m hydra/launcher=<launcher> ARGS`` in this process; its output."""
     monkeypatch.chdir(tmp_path)
-    monkeypatch.setattr(sys, "argv", ["lossbench-train", "-m", "hydra/launcher=vectorized", *args])
+    monkeypatch.setattr(sys, "argv", ["lossbench-train", "-m", f"hydra/launcher={launcher}", *args])
     try:
         main()
     finally:

@@ -6,41 +6,21 @@ ends under ``hydra/launcher=basic``."""
 
 from __future__ import annotations
 
-import json
-import sys
-from pathlib import Path
-
 import pytest
 import yaml
-from hydra.core.global_hydra import GlobalHydra
 
-from lossbench.record import RECORD_NAME
-from lossbench.train import main
 from lossbench.vectorized import why_alone
+from test_vectorized import _records
+from test_vectorized import _sweep as launch_sweep
 
 
 def _sweep(monkeypatch, tmp_path, capfd, *args: str, launcher: str = "vectorized") -> str:
-    """``lossbench-train -m hydra/launcher=<launcher> ARGS`` in this process; its output."""
-    monkeypatch.chdir(tmp_path)
-    argv = ["lossbench-train", "-m", f"hydra/launcher={launcher}", "hydra.launcher.n_jobs=1"]
-    if launcher == "basic":
-        argv.pop()
+    """``lossbench-train -m hydra/launcher=<launcher> ARGS`` in this process, one job at a time
+    and each in the directory of its number unless ARGS say otherwise; its output."""
+    extra = [] if launcher == "basic" else ["hydra.launcher.n_jobs=1"]
     if not any(a.startswith("hydra.sweep.subdir=") for a in args):
-        argv.append("hydra.sweep.subdir=${hydra.job.num}")
-    monkeypatch.setattr(sys, "argv", [*argv, *args])
-    try:
-        main()
-    finally:
-        GlobalHydra.instance().clear()
-    out, err = capfd.readouterr()
-    return out + err
-
-
-def _records(sweep: Path) -> dict[str, dict]:
-    return {
-        str(p.parent.relative_to(sweep)): json.loads(p.read_text())
-        for p in sweep.rglob(RECORD_NAME)
-    }
+        extra.append("hydra.sweep.subdir=${hydra.job.num}")
+    return launch_sweep(monkeypatch, tmp_path, capfd, *extra, *args, launcher=launcher)
 
 
 @pytest.mark.parametrize(
