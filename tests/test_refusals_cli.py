@@ -221,6 +221,11 @@ CATALOGUE: list[Case] = [
     refused("double-softmax", "train", ("data=wine", "head=softmax", "loss=cross_entropy"),
             ["double softmax", "head=logits"]),
     refused("unknown-metric", "train", ("optimized_metric=val/bogus",), ["val/bogus", "Valid: val/loss"]),
+    refused("group-option-misspelt", "train", ("data=wine2",),
+            ["lossbench-train has no option data='wine2'", "Did you mean data=wine?",
+             "Options of data: breast_cancer"], fast=True),
+    refused("sweep-option-misspelt", "train", ("-m", "loss=focal,bce_logit"),
+            ["no option loss='bce_logit' (in loss=focal,bce_logit)", "loss=bce_with_logits"]),
     refused("key-added-to-a-schema-group", "train", ("+optimizer.momentum=0.9",),
             ["optimizer.momentum was added", "optimizer=adam has no setting 'momentum'",
              "Settings of optimizer=adam: name, lr"], fast=True),
@@ -592,6 +597,7 @@ PREFLIGHT_CASES = [
     and case.outcome == "refused"
     and not case.needs_runs
     and not any(a.startswith(("hydra.", "ckpt_path", "paths.output_dir")) for a in case.args)
+    and not case.id.endswith("option-misspelt")  # refused before Hydra composes anything
 ]
 
 

@@ -38,8 +38,11 @@ __all__ = [
     "added_config_dirs",
     "command_keys",
     "group_keys",
+    "group_options",
     "refuse_unknown_keys",
+    "refuse_unknown_options",
     "unknown_key",
+    "unknown_option",
 ]
 
 #: The first name of an override: up to the first ``.``, ``/`` (a config group's path, such as
@@ -149,6 +152,66 @@ def _unknown_group_key(
         f"under {group} (of a config group: of all its options): {', '.join(keys)}. "
         f"`{command} --cfg job` shows the config with the options chosen."
     )
+
+
+#: An option name as a user types it (a sweep's comma-separated options are split first);
+#: anything else (``choice(...)``, ``glob(*)``, quotes, a path) is left to Hydra.
+_PLAIN_OPTION = re.compile(r"[A-Za-z0-9_\-]+")
+
+
+def group_options(
+    folders: Iterable[Path], skip: Iterable[str] = ("hydra",)
+) -> dict[str, list[str]]:
+    """The options of each config group in the config ``folders``: ``{group: [option, ...]}``
+    from ``<folder>/<group>/<option>.yaml`` (groups in ``skip`` left out)."""
+    options: dict[str, set[str]] = {}
+    for folder in folders:
+        for group in (p for p in Path(folder).iterdir() if p.is_dir() and p.name not in skip):
+            options.setdefault(group.name, set()).update(f.stem for f in group.glob("*.yaml"))
+    return {group: sorted(names) for group, names in options.items()}
+
+
+def unknown_option(argument: str, options: Mapping[str, Sequence[str]], command: str) -> str | None:
+    """The refusal of ``group=option`` (or a sweep ``group=a,b``) where an option is not one of
+    ``options[group]``; else None (not a group, or a value Hydra parses further).
+
+        >>> options = {"data": ["iris", "wine"]}
+        >>> unknown_option("data=wine2", options, "lossbench-train")[:67]
+        "lossbench-train has no option data='wine2' (in data=wine2). Did you"
+        >>> unknown_option("data=iris,wine", options, "lossbench-train") is None
+        True
+    """
+    if argument.startswith(("-", "+", "~")) or "=" not in argument:
+        return None
+    group, value = argument.split("=", 1)
+    valid = options.get(group)
+    if valid is None:
+        return None
+    values = value.split(",")
+    if not all(_PLAIN_OPTION.fullmatch(v) for v in values):
+        return None
+    for option in values:
+        if option in valid or option == "null":
+            continue
+        close = difflib.get_close_matches(option, valid, n=3, cutoff=0.6)
+        hint = f" Did you mean {' or '.join(f'{group}={c}' for c in close)}?" if close else ""
+        return (
+            f"{command} has no option {group}={option!r} (in {argument}).{hint} Options of "
+            f"{group}: {', '.join(valid)}."
+        )
+    return None
+
+
+def refuse_unknown_options(
+    arguments: Sequence[str], options: Mapping[str, Sequence[str]], command: str
+) -> None:
+    """Print the refusal of the first unknown config group option in ``arguments`` and exit
+    with status 2; return when every option is known."""
+    for argument in arguments:
+        refusal = unknown_option(argument, options, command)
+        if refusal is not None:
+            print(f"lossbench: refused: {refusal}", file=sys.stderr)
+            sys.exit(2)
 
 
 def refuse_unknown_keys(

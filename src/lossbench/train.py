@@ -34,7 +34,9 @@ from lossbench.command_keys import (
     added_config_dirs,
     command_keys,
     group_keys,
+    group_options,
     refuse_unknown_keys,
+    refuse_unknown_options,
 )
 from lossbench.config import SCHEMAS, TrainConfig, register_configs
 from lossbench.errors import NonFiniteLossError, UserInputError, refuse
@@ -303,6 +305,7 @@ def main() -> None:
         refuse_unknown_keys(
             sys.argv[1:], command_keys(TrainConfig, groups), "lossbench-train", nested
         )
+        refuse_unknown_options(sys.argv[1:], group_options(folders), "lossbench-train")
     register_configs()
     quiet_lightning()
     try:
