@@ -220,13 +220,8 @@ def evaluate(
         "devices": 1,
         "precision": run_trainer.get("precision") or "32-true",
     }
-    try:
-        check_hardware(hardware)
-    except UserInputError as error:
-        if accelerator is None:  # the run's own trainer.accelerator
-            raise
-        # the user's setting here is lossbench-eval's accelerator=, not trainer.accelerator
-        raise EvaluationError(str(error).replace("trainer.accelerator", "accelerator")) from None
+    # the setting the user gave here is lossbench-eval's accelerator=, else the run's own
+    check_hardware(hardware, "trainer.accelerator" if accelerator is None else "accelerator")
     trainer = build_trainer(
         **hardware,
         deterministic=run_trainer.get("deterministic") or False,

@@ -63,12 +63,13 @@ def available_accelerators() -> list[str]:
     ]
 
 
-def _check_accelerator(accelerator: str) -> str:
-    """The Lightning accelerator ``accelerator`` resolves to here; refuse one that is missing."""
+def _check_accelerator(accelerator: str, key: str = "trainer.accelerator") -> str:
+    """The Lightning accelerator ``accelerator`` resolves to here; refuse one that is missing
+    (the message names the setting as ``key``)."""
     name = str(accelerator).lower()
     if name not in ACCELERATORS:
         raise ConfigError(
-            f"trainer.accelerator={accelerator!r} is not an accelerator. Valid: "
+            f"{key}={accelerator!r} is not an accelerator. Valid: "
             f"{', '.join(ACCELERATORS)} (auto: a GPU when there is one, else the CPU); available "
             f"on this machine: {', '.join(available_accelerators())}."
         )
@@ -76,9 +77,9 @@ def _check_accelerator(accelerator: str) -> str:
     found = [b for b in backends if _available(b)]
     if not found:
         raise ConfigError(
-            f"trainer.accelerator={accelerator} needs {needs}, but this machine has none "
-            "that torch can use. Use trainer.accelerator=auto (a GPU when there is one, else "
-            f"the CPU) or cpu; available here: {', '.join(available_accelerators())}."
+            f"{key}={accelerator} needs {needs}, but this machine has none that torch can "
+            f"use. Use {key}=auto (a GPU when there is one, else the CPU) or cpu; available "
+            f"here: {', '.join(available_accelerators())}."
         )
     return found[0]
 
@@ -107,9 +108,12 @@ def _requested_devices(devices: Any) -> int | None:
     return count
 
 
-def check_hardware(trainer: Mapping[str, Any]) -> None:
+def check_hardware(
+    trainer: Mapping[str, Any], accelerator_key: str = "trainer.accelerator"
+) -> None:
     """Refuse a ``trainer`` config whose accelerator, device count or precision this machine
-    cannot provide; the message names the setting, what is available and the fix.
+    cannot provide; the message names the setting (the accelerator as ``accelerator_key``:
+    ``lossbench-eval`` takes it as ``accelerator=``), what is available and the fix.
 
     Raises:
         ConfigError: an unknown or missing accelerator, more devices than it has, an unknown
@@ -129,7 +133,7 @@ def check_hardware(trainer: Mapping[str, Any]) -> None:
         # Always available: asking Lightning would import it (seconds) to answer what is
         # known, and validating a config imports no torch or Lightning (tests/test_imports.py).
         return
-    backend = _check_accelerator(accelerator)
+    backend = _check_accelerator(accelerator, accelerator_key)
     if wanted is not None and backend != "cpu":
         have = _device_count(backend)
         if wanted > have:
