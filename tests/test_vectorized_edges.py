@@ -140,3 +140,30 @@ def test_a_value_that_reaches_another_key_groups_each_job_by_its_own_config(
     )
     records = _records(sweep)
     assert [records[job]["epochs"] for job in ("0", "1")] == [2, 4]
+
+
+def test_a_members_csv_log_has_the_rows_of_its_run_alone(monkeypatch, tmp_path, capfd):
+    """``logger=csv``: a member's ``logs/metrics.csv`` has its run alone's header and rows
+    (per epoch a validation row, then a training row; then the final evaluation), with the
+    same metrics in each row and their values within 1e-5."""
+    import csv
+
+    args = ("data=iris", "loss=cross_entropy", "trainer.max_epochs=3", "logger=csv", "seed=0,1")
+    vectorized, basic = tmp_path / "vectorized", tmp_path / "basic"
+    log = _sweep(monkeypatch, tmp_path, capfd, f"hydra.sweep.dir={vectorized}", *args)
+    assert "2 in 1 vectorized groups" in log
+    _sweep(monkeypatch, tmp_path, capfd, f"hydra.sweep.dir={basic}", *args, launcher="basic")
+    for job in ("0", "1"):
+        with (vectorized / job / "logs" / "metrics.csv").open() as handle:
+            ours = list(csv.DictReader(handle))
+        with (basic / job / "logs" / "metrics.csv").open() as handle:
+            theirs = list(csv.DictReader(handle))
+        assert len(ours) == len(theirs) == 3 * 2 + 1
+        assert list(ours[0]) == list(theirs[0])
+        for mine, alone in zip(ours, theirs, strict=True):
+            assert {k for k, v in mine.items() if v} == {k for k, v in alone.items() if v}
+            for key, value in alone.items():
+                if value and key not in ("epoch", "step"):
+                    assert float(mine[key]) == pytest.approx(float(value), abs=1e-5), key
+                elif value:
+                    assert mine[key] == value, key

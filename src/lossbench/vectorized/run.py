@@ -288,8 +288,9 @@ def _finish(
 
 
 def _write_logs(member: Member, batches: int, results: dict[str, float]) -> None:
-    """``logs/metrics.csv`` of ``logger=csv``: each epoch's metrics at its last global step,
-    then the final ``val/*`` and ``test/*``, as a run alone logs them."""
+    """``logs/metrics.csv`` of ``logger=csv``: each epoch's metrics at its last global step (a
+    row of its ``val/*``, then one of its ``train/*``), then the final ``val/*`` and
+    ``test/*``, as a run alone logs them."""
     if "csv" not in (member.cfg.get("logger") or {}):
         return
     from lightning.pytorch.loggers import CSVLogger
@@ -297,6 +298,10 @@ def _write_logs(member: Member, batches: int, results: dict[str, float]) -> None
     logger = CSVLogger(save_dir=member.output_dir, name="logs", version="")
     for epoch in range(member.epochs):
         values = {k: v[epoch] for k, v in member.history.items() if len(v) > epoch}
-        logger.log_metrics({**values, "epoch": epoch}, step=(epoch + 1) * batches)
+        validation = {k: v for k, v in values.items() if k.startswith("val/")}
+        training = {k: v for k, v in values.items() if k not in validation}
+        for part in (validation, training):  # validation's epoch end comes first
+            if part:
+                logger.log_metrics({**part, "epoch": epoch}, step=(epoch + 1) * batches)
     logger.log_metrics(results, step=member.steps)
     logger.save()
