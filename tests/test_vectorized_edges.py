@@ -120,6 +120,22 @@ def test_a_rerun_with_another_config_counts_its_jobs_as_refused(monkeypatch, tmp
     assert "already records a completed run" in log
     assert "0 completed, 0 skipped, 2 refused" in log
     assert all(r["epochs"] == 2 for r in _records(sweep).values())  # nothing overwritten
+    for job in ("0", "1"):  # nor Hydra's record of what the run was
+        written = yaml.safe_load((sweep / job / ".hydra" / "overrides.yaml").read_text())
+        assert "trainer.max_epochs=2" in written and "trainer.max_epochs=3" not in written
+        config = yaml.safe_load((sweep / job / ".hydra" / "config.yaml").read_text())
+        assert config["trainer"]["max_epochs"] == 2
+
+
+def test_a_skipping_rerun_leaves_the_jobs_files_as_they_were(monkeypatch, tmp_path, capfd):
+    sweep = tmp_path / "sweep"
+    args = (f"hydra.sweep.dir={sweep}", "data=iris", "logger=none", "trainer.max_epochs=2")
+    _sweep(monkeypatch, tmp_path, capfd, *args, "seed=0,1")
+    files = sorted(p for p in (sweep / "0").rglob("*") if p.is_file())
+    before = {p: (p.stat().st_mtime_ns, p.read_bytes()) for p in files}
+    log = _sweep(monkeypatch, tmp_path, capfd, *args, "seed=0,1")
+    assert "0 completed, 2 skipped" in log
+    assert {p: (p.stat().st_mtime_ns, p.read_bytes()) for p in files} == before
 
 
 def test_a_value_that_reaches_another_key_groups_each_job_by_its_own_config(
