@@ -145,3 +145,44 @@ def test_every_option_of_every_checked_group_composes_only_keys_the_check_knows(
         cfg = compose("train")
         for name in set(NESTED) - set(SCHEMAS):  # checkpoint, early_stopping
             assert set(cfg[name]) <= set(NESTED[name]), name
+
+
+def test_shell_completion_is_hydras_not_an_override(tmp_path) -> None:
+    """``-sc install=bash`` (what ``--hydra-help`` tells users to run) prints Hydra's completion
+    script: its value is not a setting to refuse."""
+    result = run_module("lossbench.train", "-sc", "install=bash", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert "hydra_bash_completion" in result.stdout and "refused" not in result.stderr
+
+
+@pytest.mark.parametrize("flag", [("-cd", "mine"), ("-cd=mine",), ("--config-dir=mine",)])
+def test_every_form_of_config_dir_adds_its_options(tmp_path, flag) -> None:
+    (tmp_path / "mine" / "data").mkdir(parents=True)
+    (tmp_path / "mine" / "data" / "bc_small.yaml").write_text(
+        "defaults: [breast_cancer, _self_]\nbatch_size: 64\n"
+    )
+    result = run_module("lossbench.train", *flag, "data=bc_small", "--cfg", "job", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert "batch_size: 64" in result.stdout
+
+
+def test_a_searchpath_in_an_added_config_is_left_to_hydra(tmp_path) -> None:
+    """A primary config of ``-cd``'s own (``-cn``) that adds a directory through
+    ``hydra.searchpath``: its options are Hydra's to find, not refused up front."""
+    (tmp_path / "mine" / "data").mkdir(parents=True)
+    (tmp_path / "mine" / "data" / "bc_small.yaml").write_text(
+        "defaults: [breast_cancer, _self_]\nbatch_size: 64\n"
+    )
+    (tmp_path / "proj").mkdir()
+    (tmp_path / "proj" / "exp.yaml").write_text(
+        f"defaults: [train, _self_]\nhydra:\n  searchpath: [file://{tmp_path / 'mine'}]\n"
+    )
+    args = ("-cd", "proj", "-cn", "exp", "data=bc_small", "--cfg", "job")
+    result = run_module("lossbench.train", *args, cwd=tmp_path)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert "batch_size: 64" in result.stdout
+
+
+def test_help_names_the_command(tmp_path) -> None:
+    result = run_module("lossbench.train", "--help", cwd=tmp_path)
+    assert result.stdout.startswith("lossbench-train is powered by Hydra."), result.stdout[:200]

@@ -231,6 +231,17 @@ def test_sweep_size_comes_from_the_command_line_and_sweeper_params(overrides, jo
     assert sweep_jobs(cfg) == jobs
 
 
+def test_sweep_size_counts_a_glob_over_a_groups_options():
+    """``data=glob(ir*)`` needs Hydra's config loader to list the group's options, as Hydra's
+    sweepers give it (without it the progress line was left out)."""
+    with initialize_config_dir(config_dir=str(config_dir()), version_base="1.3"):
+        cfg = compose("train", return_hydra_config=True)
+        cfg.hydra.overrides.task = ["data=glob(*_binary*)", "seed=0,1"]
+        binary = sorted(p.stem for p in (config_dir() / "data").glob("*_binary*.yaml"))
+        assert len(binary) >= 2
+        assert sweep_jobs(cfg) == 2 * len(binary)
+
+
 @pytest.mark.slow  # two real multiruns: about 45 s here
 def test_multirun_prints_progress_and_where_to_make_the_report(tmp_path):
     result = run_module(

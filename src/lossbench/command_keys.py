@@ -39,6 +39,7 @@ __all__ = [
     "command_keys",
     "group_keys",
     "group_options",
+    "overrides_of",
     "refuse_unknown_keys",
     "refuse_unknown_options",
     "unknown_key",
@@ -84,25 +85,80 @@ def group_keys(
     return {name: tuple(sorted(keys)) for name, keys in found.items() if name not in skipped}
 
 
+#: Hydra's command-line flags that take a value of their own (``-sc install=bash``): the value
+#: is not an override.
+_FLAGS_WITH_VALUE = ("--shell-completion", "-sc", "--experimental-rerun")
+
+#: Hydra's flags that choose another primary config or config directory than lossbench's.
+_CONFIG_PATH_FLAGS = ("--config-path", "-cp", "--config-name", "-cn")
+
+
+def overrides_of(arguments: Sequence[str]) -> list[str]:
+    """``arguments`` without the values of Hydra's flags that take one (``-sc install=bash``,
+    ``--shell-completion=query=bash``): what the checks below read as overrides.
+
+        >>> overrides_of(["-sc", "install=bash"])
+        []
+        >>> overrides_of(["seed=1", "--shell-completion", "query=bash", "-m"])
+        ['seed=1', '-m']
+    """
+    kept: list[str] = []
+    skip = False
+    for argument in arguments:
+        if skip:
+            skip = False
+            continue
+        if argument in _FLAGS_WITH_VALUE:
+            skip = True
+        kept.append(argument)
+    return [a for a in kept if a not in _FLAGS_WITH_VALUE]
+
+
 def added_config_dirs(arguments: Sequence[str]) -> list[Path] | None:
-    """The config directories ``arguments`` add (``--config-dir DIR``, ``-cd DIR``), whose
-    groups are settings too; None where ``hydra.searchpath`` adds some this check cannot see
-    (the check is then left to Hydra).
+    """The config directories ``arguments`` add (``--config-dir DIR``, ``-cd DIR``,
+    ``--config-dir=DIR``, ``-cd=DIR``), whose groups are settings too; None where configs come
+    from places this check cannot see (the check is then left to Hydra): ``hydra.searchpath``
+    on the command line or in a YAML file of an added directory, or another primary config
+    (``--config-path`` / ``-cp``, ``--config-name`` / ``-cn``).
 
         >>> added_config_dirs(["-cd", "mine", "data=wine"])
         [PosixPath('mine')]
+        >>> added_config_dirs(["-cd=mine"])
+        [PosixPath('mine')]
         >>> added_config_dirs(["hydra.searchpath=[file://mine]"]) is None
+        True
+        >>> added_config_dirs(["-cn", "my_train"]) is None
         True
     """
     dirs: list[Path] = []
     for index, argument in enumerate(arguments):
         if argument.startswith(("hydra.searchpath", "+hydra.searchpath", "++hydra.searchpath")):
             return None
+        if argument.split("=", 1)[0] in _CONFIG_PATH_FLAGS or (
+            argument[:3] in ("-cp", "-cn") and not argument.startswith("--")
+        ):
+            return None
         if argument in ("--config-dir", "-cd") and index + 1 < len(arguments):
             dirs.append(Path(arguments[index + 1]))
-        elif argument.startswith("--config-dir="):
+        elif argument.startswith(("--config-dir=", "-cd=")):
             dirs.append(Path(argument.split("=", 1)[1]))
+    if any(_sets_searchpath(folder) for folder in dirs):
+        return None
     return dirs
+
+
+def _sets_searchpath(folder: Path) -> bool:
+    """Whether a YAML file in ``folder`` (or below it) names ``searchpath``: a config that
+    may add config directories once Hydra composes it."""
+    if not folder.is_dir():
+        return False
+    for path in folder.rglob("*.yaml"):
+        try:
+            if "searchpath" in path.read_text(encoding="utf-8", errors="replace"):
+                return True
+        except OSError:
+            continue
+    return False
 
 
 def unknown_key(

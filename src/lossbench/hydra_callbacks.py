@@ -27,6 +27,7 @@ class ValidateBeforeRun(Callback):
 
     def on_multirun_start(self, config: DictConfig, **kwargs: Any) -> None:
         with refusing():
+            check_job_directory(config.hydra)
             check_sweep_settings(config.hydra)
             check_optimized_metric(config)
 
@@ -37,7 +38,34 @@ class ValidateBeforeRun(Callback):
         run_dir = Path(str(OmegaConf.select(config, "hydra.run.dir", default="")))
         with refusing(), warnings.catch_warnings():  # the run shows warnings once, when it starts
             warnings.simplefilter("ignore")
+            check_job_directory(config.hydra)
             preflight(config, run_dir)
+
+
+def check_job_directory(hydra: DictConfig) -> None:
+    """Refuse ``hydra.job.chdir=true``: lossbench resolves relative paths (``data.path``,
+    ``paths.output_dir``, a sweep's directory) from the directory the command starts in, and
+    writes each run's files into its run directory itself; a job that changed into its run
+    directory would put the shared stores (``mlflow.db``, the data cache) and a study's progress
+    markers inside it, and look for a relative ``data.path`` there.
+
+        >>> from omegaconf import OmegaConf
+        >>> check_job_directory(OmegaConf.create({"job": {"chdir": True}}))
+        Traceback (most recent call last):
+        ...
+        lossbench.errors.ConfigError: hydra.job.chdir=true is not supported: ...
+    """
+    from lossbench.errors import ConfigError
+
+    if OmegaConf.select(hydra, "job.chdir", default=False):
+        raise ConfigError(
+            "hydra.job.chdir=true is not supported: lossbench writes every file of a run into "
+            "its run directory without changing into it, and reads relative paths (data.path, "
+            "paths.output_dir) from the directory the command starts in; changing into the run "
+            "directory would move the shared stores (mlflow.db, the data cache) and a study's "
+            "progress into each run. Leave it false (the default): the run's directory is "
+            "paths.run_dir in the config, and HydraConfig's runtime.output_dir."
+        )
 
 
 def check_sweep_settings(hydra: DictConfig) -> None:
@@ -102,9 +130,14 @@ def sweep_jobs(config: DictConfig) -> int | None:
     same key), as Hydra's basic sweeper and lossbench's combine them; an Optuna search runs
     ``hydra.sweeper.n_trials``.
     """
+    from hydra.core.global_hydra import GlobalHydra
     from hydra.core.override_parser.overrides_parser import OverridesParser
 
     from lossbench.progress import sweep_size
+
+    # glob() over a config group's options needs Hydra's config loader, as its sweepers use
+    hydra_ = GlobalHydra.instance()
+    loader = hydra_.config_loader() if hydra_.is_initialized() else None
 
     sweeper = config.hydra.sweeper
     if sweeper.get("n_trials") is not None:
@@ -113,7 +146,7 @@ def sweep_jobs(config: DictConfig) -> int | None:
     arguments = [f"{key}={value}" for key, value in params.items()]
     arguments += list(config.hydra.overrides.task)
     lengths: dict[str, int] = {}
-    for override in OverridesParser.create().parse_overrides(arguments):
+    for override in OverridesParser.create(config_loader=loader).parse_overrides(arguments):
         key = override.get_key_element()
         if not override.is_sweep_override():
             lengths[key] = 1

@@ -35,6 +35,7 @@ from lossbench.command_keys import (
     command_keys,
     group_keys,
     group_options,
+    overrides_of,
     refuse_unknown_keys,
     refuse_unknown_options,
 )
@@ -278,7 +279,7 @@ def run_checkpoint_app(schema_name: str, schema: type, hydra_main: Any, command:
     start-up messages out of its output."""
     from hydra.core.config_store import ConfigStore
 
-    refuse_unknown_keys(sys.argv[1:], command_keys(schema), command)
+    refuse_unknown_keys(overrides_of(sys.argv[1:]), command_keys(schema), command)
     try:
         register_configs()
         ConfigStore.instance().store(name=schema_name, node=schema)
@@ -295,17 +296,16 @@ def run_checkpoint_app(schema_name: str, schema: type, hydra_main: Any, command:
 
 def main() -> None:
     """Console entry point of ``lossbench-train``."""
-    refuse_unknown_trainer_keys(sys.argv[1:])
-    added = added_config_dirs(sys.argv[1:])
+    arguments = overrides_of(sys.argv[1:])  # without -sc's value (shell completion)
+    refuse_unknown_trainer_keys(arguments)
+    added = added_config_dirs(arguments)
     if added is not None:  # the groups of lossbench's configs and of those added
         folders = [config_dir(), *(d for d in added if d.is_dir())]
         groups = [path.name for folder in folders for path in folder.iterdir() if path.is_dir()]
         # inside a group, only where no config dir adds options with keys of their own
         nested = None if added else group_keys(SCHEMAS, TrainConfig, skip=("trainer",))
-        refuse_unknown_keys(
-            sys.argv[1:], command_keys(TrainConfig, groups), "lossbench-train", nested
-        )
-        refuse_unknown_options(sys.argv[1:], group_options(folders), "lossbench-train")
+        refuse_unknown_keys(arguments, command_keys(TrainConfig, groups), "lossbench-train", nested)
+        refuse_unknown_options(arguments, group_options(folders), "lossbench-train")
     register_configs()
     quiet_lightning()
     try:
