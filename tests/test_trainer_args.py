@@ -74,8 +74,11 @@ def test_limit_and_anomaly_presets_run(make_cfg, tmp_path):
     assert anomaly["status"] == "completed" and anomaly["validation_loop"] == "inline"
 
 
-def test_profiler_writes_its_report_into_the_run_directory(make_cfg, tmp_path):
-    record = train(make_cfg(*RUN, "debug=profiler"), tmp_path)
+@pytest.mark.parametrize("preset", ["debug=profiler", "trainer.profiler=simple"])
+def test_profiler_writes_its_report_into_the_run_directory(make_cfg, tmp_path, preset):
+    """``trainer.profiler=simple`` too: Lightning would log its report to its own logger, which
+    lossbench keeps quiet, so it went nowhere."""
+    record = train(make_cfg(*RUN, preset), tmp_path)
     assert record["validation_loop"] == "lightning"  # a profiler times Lightning's loop
     report = (tmp_path / "fit-profile.txt").read_text()
     assert "run_training_epoch" in report and "Total" in report

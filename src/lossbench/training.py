@@ -238,6 +238,27 @@ def check_trainer_settings(cfg: DictConfig) -> L.Trainer:
         lightning_log.setLevel(level)
 
 
+def named_profiler(name: str, output_dir: Path) -> Any:
+    """Lightning's profiler of ``trainer.profiler=<name>`` (``simple``, ``advanced``,
+    ``pytorch``), writing its report to ``<output_dir>/fit-profile.txt`` as ``debug=profiler``
+    does: Lightning would log it to its logger, which lossbench keeps quiet. Another name is
+    Lightning's to take (or refuse).
+
+        >>> named_profiler("simple", Path("run")).filename
+        'profile'
+    """
+    from lightning.pytorch import profilers
+
+    classes = {
+        "simple": profilers.SimpleProfiler,
+        "advanced": profilers.AdvancedProfiler,
+        "pytorch": profilers.PyTorchProfiler,
+    }
+    if name.lower() not in classes:
+        return name
+    return classes[name.lower()](dirpath=str(output_dir), filename="profile")
+
+
 def build_run_trainer(cfg: DictConfig, output_dir: Path, interactive: bool) -> L.Trainer:
     """The ``lightning.Trainer`` of ``cfg.trainer``, with the callbacks and loggers of the
     ``callbacks`` and ``logger`` groups (:mod:`lossbench.instantiators`)."""
@@ -245,6 +266,8 @@ def build_run_trainer(cfg: DictConfig, output_dir: Path, interactive: bool) -> L
     kwargs = trainer_kwargs(cfg)
     if isinstance(kwargs.get("profiler"), dict):  # trainer.profiler._target_=...
         kwargs["profiler"] = instantiate(kwargs["profiler"])
+    elif isinstance(kwargs.get("profiler"), str):  # trainer.profiler=simple: its report in a file
+        kwargs["profiler"] = named_profiler(kwargs["profiler"], output_dir)
     progress_bar = kwargs.get("enable_progress_bar", interactive)
     model_summary = kwargs.get("enable_model_summary", interactive)
     callbacks = build_callbacks(cfg, progress_bar=progress_bar, model_summary=model_summary)
