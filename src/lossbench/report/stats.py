@@ -20,6 +20,8 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from lossbench.tuning_grid import FLOAT32_TIE
+
 #: Significance level of the paired tests; intervals are (1 - ALPHA) = 95 %.
 ALPHA = 0.05
 BETTER, WORSE, SAME, UNDETERMINED = "better", "worse", "no detectable difference", "undetermined"
@@ -76,7 +78,7 @@ class Paired:
 #: constant. Metrics are computed in float32 (about 7 digits): an accuracy that differs by one
 #: test sample on every seed differs in the last bits only, which would give t in the
 #: millions and p = 1e-12 for what is one sample.
-ZERO_SPREAD = 1e-6
+ZERO_SPREAD = FLOAT32_TIE
 
 
 def _zero_variance(diffs: np.ndarray, scale: float) -> bool:
