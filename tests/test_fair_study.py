@@ -262,3 +262,28 @@ def test_learning_rates_within_float32_rounding_are_tied_and_go_to_the_smallest(
     runs.loc[runs["lr"] == 0.03, "val/accuracy"] = 0.9884
     assert select_learning_rates(runs, "test/accuracy", "max")[1].iloc[0]["lr"] == 0.03
 
+
+def test_a_rate_missing_seeds_counts_them_like_failed_runs(tmp_path: Path) -> None:
+    """An interrupted study: 0.03 kept seed 0 only, whose lucky 0.15 beats 0.01's mean 0.21 of
+    3 seeds. The rule is the mean over seeds, so 0.01 is chosen and the table says what lacks."""
+    from lossbench.report.document import _learning_rate_table
+
+    write_grid(tmp_path, MSE, {0.001: (0.30, 0.30), 0.01: (0.20, 0.20), 0.03: (0.15, 0.15)})
+    for seed in (1, 2):
+        for name in ("metrics.json", "config.yaml"):
+            (tmp_path / "sigmoid_mse" / "lr0.03" / f"seed{seed}" / name).unlink()
+    study = analyse([tmp_path], tmp_path / "report")
+    row = study.summary.iloc[0]
+    assert row["lr"] == 0.01 and not row["lr_at_edge"]
+    assert row["val_selection"] == pytest.approx(0.21)
+    assert row["test/nll_n"] == 3
+    table = _learning_rate_table(study, "wine")
+    assert table.header == ["setup", "lr 0.001", "lr 0.01", "lr 0.03"]
+    assert table.rows == [["sigmoid + mse", "0.31", "**0.21**", "0.15, 2 missing (seeds 1, 2)"]]
+    # Missing seeds everywhere: the rate with the fewest wins, as with failed runs.
+    for seed in (1, 2):
+        for name in ("metrics.json", "config.yaml"):
+            (tmp_path / "sigmoid_mse" / "lr0.001" / f"seed{seed}" / name).unlink()
+    (tmp_path / "sigmoid_mse" / "lr0.01" / "seed2" / "metrics.json").unlink()
+    row = analyse([tmp_path], tmp_path / "report").summary.iloc[0]
+    assert row["lr"] == 0.01 and row["val_selection"] == pytest.approx(0.205)

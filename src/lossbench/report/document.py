@@ -15,7 +15,7 @@ import pandas as pd
 
 from lossbench.report.compare import Verdict
 from lossbench.report.render import Block, Bullets, Heading, Image, Table, Text
-from lossbench.report.selection import selection_metric
+from lossbench.report.selection import missing_seeds, selection_metric
 from lossbench.report.stats import ALPHA
 from lossbench.report.study import Study
 
@@ -171,23 +171,35 @@ def _learning_rate_table(study: Study, data: str) -> Table | None:
         if group["refused"].all():
             continue
         cells = [setup]
+        missing = missing_seeds(group, selection_metric(study.metric))
         for lr in rates:
             at = group[group["lr"] == lr]
             done = at[at["status"] == "completed"]
-            if at.empty:
+            lacking = missing.get(lr, [])
+            if at.empty and not lacking:
                 cells.append("–")
                 continue
-            text = fmt(done[study.metric].mean(), 3) if len(done) else "–"
+            text = fmt(_seed_means(done, study.metric).mean(), 3) if len(done) else "–"
             if saturated in done and len(done):
-                text += f", sat. {fmt(done[saturated].mean(), 2)}"
+                text += f", sat. {fmt(_seed_means(done, saturated).mean(), 2)}"
             if len(done) < len(at):
                 text += f", {len(at) - len(done)} failed"
+            if lacking:
+                seeds = ", ".join(str(s) for s in lacking)
+                text += f", {len(lacking)} missing (seed{'s' if len(lacking) > 1 else ''} {seeds})"
             if at["selected"].any():
                 text = f"**{text}**"
             cells.append(text)
         body.append(cells)
     header = ["setup", *(f"lr {lr:g}" for lr in rates)]
     return Table(header, body)
+
+
+def _seed_means(runs: pd.DataFrame, metric: str) -> pd.Series:
+    """``metric`` per seed (the mean where a seed was recorded more than once)."""
+    values = pd.to_numeric(runs[metric], errors="coerce")
+    seeded = runs["seed"].notna()
+    return pd.concat([values[seeded].groupby(runs.loc[seeded, "seed"]).mean(), values[~seeded]])
 
 
 def _comparison_table(study: Study, data: str) -> Table | None:
@@ -360,7 +372,9 @@ def build_document(study: Study) -> list[Block]:
             blocks.append(
                 Text(
                     f"Mean `{study.metric}` over seeds at each rate (sat.: share of saturated "
-                    "probabilities; failed runs counted); the rate chosen on validation in bold."
+                    "probabilities; failed runs counted; *missing*: seeds that completed at "
+                    "another rate but have no run at this one, which count like failed runs "
+                    "when the rate is chosen); the rate chosen on validation in bold."
                 )
             )
             blocks.append(by_rate)
