@@ -360,3 +360,33 @@ def test_a_learning_rate_figure_only_for_a_schedule() -> None:
     assert not _varies(grid, "train/lr")
     schedule = pd.DataFrame({"_history": [{"train/lr": [0.01, 0.005, 0.0025]}, None]})
     assert _varies(schedule, "train/lr")
+
+
+def test_a_study_reported_twice_counts_each_seed_once(study: Path, tmp_path: Path) -> None:
+    """The same runs under two paths (a study and its copy): the summary, the interval and the
+    verdict's seed count are those of one copy, as the paired tests already were."""
+    import shutil
+
+    from lossbench.report.build import analyse
+
+    shutil.copytree(study / "multirun", tmp_path / "copy")
+    twice = analyse([study / "multirun", tmp_path / "copy"], tmp_path / "report")
+    assert len(twice.runs) == 2 * (2 * 3 * 3 + 1)
+    summary = twice.summary.set_index(["data", "setup"])
+    for data, (_, setups) in STUDY.items():
+        for i, (head, loss) in enumerate(setups):
+            row = summary.loc[(data, f"{head} + {loss}")]
+            values = nll_values(i)
+            half = stats.t.ppf(0.975, 2) * values.std(ddof=1) / math.sqrt(3)
+            assert row["test/nll_n"] == 3
+            assert row["test/nll_mean"] == pytest.approx(values.mean())
+            assert row["test/nll_std"] == pytest.approx(values.std(ddof=1))
+            assert row["test/nll_ci_low"] == pytest.approx(values.mean() - half)
+            assert row["test/nll_ci_high"] == pytest.approx(values.mean() + half)
+            assert (row["n_runs"], row["n_completed"]) == (6, 6)  # runs are still counted
+    verdict = next(v for v in twice.verdicts if v.data == "wine")
+    assert verdict.n == 3
+    assert (verdict.ci_low, verdict.ci_high) == pytest.approx(
+        (nll_values(1).mean() - stats.t.ppf(0.975, 2) * nll_values(1).std(ddof=1) / math.sqrt(3),
+         nll_values(1).mean() + stats.t.ppf(0.975, 2) * nll_values(1).std(ddof=1) / math.sqrt(3))
+    )  # fmt: skip

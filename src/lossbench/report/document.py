@@ -16,7 +16,7 @@ import pandas as pd
 from lossbench.report.compare import Verdict
 from lossbench.report.render import Block, Bullets, Heading, Image, Table, Text
 from lossbench.report.selection import missing_seeds, selection_metric
-from lossbench.report.stats import ALPHA
+from lossbench.report.stats import ALPHA, seed_values
 from lossbench.report.study import Study
 
 TITLE = "lossbench study report"
@@ -179,9 +179,9 @@ def _learning_rate_table(study: Study, data: str) -> Table | None:
             if at.empty and not lacking:
                 cells.append("–")
                 continue
-            text = fmt(_seed_means(done, study.metric).mean(), 3) if len(done) else "–"
+            text = fmt(seed_values(done, study.metric).mean(), 3) if len(done) else "–"
             if saturated in done and len(done):
-                text += f", sat. {fmt(_seed_means(done, saturated).mean(), 2)}"
+                text += f", sat. {fmt(seed_values(done, saturated).mean(), 2)}"
             if len(done) < len(at):
                 text += f", {len(at) - len(done)} failed"
             if lacking:
@@ -193,13 +193,6 @@ def _learning_rate_table(study: Study, data: str) -> Table | None:
         body.append(cells)
     header = ["setup", *(f"lr {lr:g}" for lr in rates)]
     return Table(header, body)
-
-
-def _seed_means(runs: pd.DataFrame, metric: str) -> pd.Series:
-    """``metric`` per seed (the mean where a seed was recorded more than once)."""
-    values = pd.to_numeric(runs[metric], errors="coerce")
-    seeded = runs["seed"].notna()
-    return pd.concat([values[seeded].groupby(runs.loc[seeded, "seed"]).mean(), values[~seeded]])
 
 
 def _comparison_table(study: Study, data: str) -> Table | None:
@@ -275,8 +268,8 @@ def _duplicates(study: Study) -> Text | None:
         return None
     listed = "; ".join(f"{d} / {s} / seed {seed} ({n} runs)" for (d, s, seed), n in twice.items())
     return Text(
-        f"Seeds recorded more than once: {listed}. Each run counts in the summary; paired tests "
-        "use the mean per seed."
+        f"Seeds recorded more than once: {listed}. Each seed counts once, with the mean of its "
+        "runs, in the summary, the intervals and the paired tests."
     )
 
 
