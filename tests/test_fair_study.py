@@ -287,3 +287,23 @@ def test_a_rate_missing_seeds_counts_them_like_failed_runs(tmp_path: Path) -> No
     (tmp_path / "sigmoid_mse" / "lr0.01" / "seed2" / "metrics.json").unlink()
     row = analyse([tmp_path], tmp_path / "report").summary.iloc[0]
     assert row["lr"] == 0.01 and row["val_selection"] == pytest.approx(0.205)
+
+
+def test_results_identical_to_float32_rounding_share_their_mean_rank_in_the_overview() -> None:
+    """b is a's results plus 5e-8 on every block (BCELoss vs BCEWithLogitsLoss where nothing
+    saturates): tied in every block, so both have (2 x 2.5 + 4 x 1.5) / 6, not 8/6 and 14/6."""
+    from lossbench.report.overview import family_overview
+
+    base = np.array([0.10, 0.12, 0.11, 0.13, 0.09, 0.14])
+    values = {"a": base, "b": base + 5e-8, "c": base + np.array([-0.01, -0.01, 1, 1, 1, 1])}
+    runs = pd.DataFrame(
+        [
+            {"data": f"d{block // 3}", "task": "binary", "status": "completed",
+             "seed": block % 3, "setup": setup, "test/nll": float(v[block])}
+            for setup, v in values.items()
+            for block in range(6)
+        ]
+    )  # fmt: skip
+    (family,) = family_overview(runs, "test/nll", "min")
+    assert family.n_blocks == 6
+    assert family.mean_ranks.to_dict() == pytest.approx({"a": 11 / 6, "b": 11 / 6, "c": 14 / 6})
