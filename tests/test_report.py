@@ -390,3 +390,36 @@ def test_a_study_reported_twice_counts_each_seed_once(study: Path, tmp_path: Pat
         (nll_values(1).mean() - stats.t.ppf(0.975, 2) * nll_values(1).std(ddof=1) / math.sqrt(3),
          nll_values(1).mean() + stats.t.ppf(0.975, 2) * nll_values(1).std(ddof=1) / math.sqrt(3))
     )  # fmt: skip
+
+
+def test_a_named_setup_trained_with_other_settings_is_a_setup_of_its_own(tmp_path: Path) -> None:
+    """sigmoid_mse trained for 100 epochs in one study and 2 in another: two setups, each with
+    its own numbers, not one pooled over both."""
+    import yaml
+
+    for epochs, nll in ((100, 0.1), (2, 0.5)):
+        for seed in SEEDS:
+            run = write_run(
+                tmp_path / f"epochs{epochs}" / f"seed{seed}",
+                data="breast_cancer", task="binary", head="sigmoid", loss="mse", seed=seed,
+                setup="sigmoid_mse", metrics={"test/nll": nll + seed / 100},
+            )  # fmt: skip
+            config = yaml.safe_load((run / "config.yaml").read_text())
+            config["trainer"]["max_epochs"] = epochs
+            (run / "config.yaml").write_text(yaml.safe_dump(config))
+    from lossbench.report.build import analyse
+
+    study = analyse([tmp_path / "epochs100", tmp_path / "epochs2"], tmp_path / "report")
+    summary = study.summary.set_index("setup")
+    assert sorted(summary.index) == [
+        "sigmoid_mse (trainer.max_epochs=100)",
+        "sigmoid_mse (trainer.max_epochs=2)",
+    ]
+    long = summary.loc["sigmoid_mse (trainer.max_epochs=100)"]
+    short = summary.loc["sigmoid_mse (trainer.max_epochs=2)"]
+    assert (long["test/nll_mean"], long["test/nll_n"]) == (pytest.approx(0.11), 3)
+    assert (short["test/nll_mean"], short["test/nll_n"]) == (pytest.approx(0.51), 3)
+    from lossbench.report.document import _setup_lines
+
+    assert _setup_lines(study)[0].startswith("**sigmoid_mse (trainer.max_epochs=100)**: head")
+    assert not _setup_lines(study)[0].endswith("max_epochs=100")  # named once, not repeated

@@ -120,7 +120,7 @@ def _setup_lines(study: Study) -> list[str]:
     for setup, group in study.runs.groupby("setup", sort=True):
         row = group.iloc[0]
         derived = setup.startswith(f"{row['head']} + {row['loss']}")
-        variants = sorted({v for v in group["variant"] if v})
+        variants = sorted({v for v in group["variant"] if v and not setup.endswith(f"({v})")})
         extra = "" if derived or not variants else f"; {' / '.join(variants)}"
         lines.append(f"**{setup}**: {describe_setup(row['head'], row['loss'])}{extra}")
     return lines
