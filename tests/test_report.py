@@ -423,3 +423,51 @@ def test_a_named_setup_trained_with_other_settings_is_a_setup_of_its_own(tmp_pat
 
     assert _setup_lines(study)[0].startswith("**sigmoid_mse (trainer.max_epochs=100)**: head")
     assert not _setup_lines(study)[0].endswith("max_epochs=100")  # named once, not repeated
+
+
+def write_csv(path: Path, flip: bool) -> Path:
+    """A small binary CSV; ``flip``: other rows, and a noisy label from the other feature."""
+    rng = np.random.default_rng(int(flip))
+    x = rng.normal(size=(80, 2))
+    y = x[:, 0] > 0 if not flip else x[:, 1] + rng.normal(size=80) > 0
+    path.parent.mkdir(parents=True)
+    pd.DataFrame({"f0": x[:, 0], "f1": x[:, 1], "y": y.astype(int)}).to_csv(path, index=False)
+    return path
+
+
+def test_csv_files_that_share_a_file_name_are_separate_data_sets(tmp_path: Path) -> None:
+    """data.path=a/bin.csv and b/bin.csv: two data sets, named by the shortest path end that
+    tells them apart, each with the yardstick fitted on its own file."""
+    import yaml
+
+    from lossbench.report.build import analyse
+    from lossbench.report.yardstick import fit_yardstick
+
+    configs = {}
+    for folder, nll in (("a", 0.2), ("b", 0.6)):
+        csv = write_csv(tmp_path / "files" / folder / "bin.csv", flip=folder == "b")
+        for seed in (0, 1):
+            run = write_run(
+                tmp_path / "runs" / folder / f"seed{seed}",
+                data="csv", task="binary", head="logits", loss="bce_with_logits", seed=seed,
+                metrics={"test/nll": nll + seed / 100},
+            )  # fmt: skip
+            config = yaml.safe_load((run / "config.yaml").read_text())
+            config["data"] |= {
+                "path": str(csv), "label_columns": ["y"], "task": "binary", "split_seed": seed,
+                "val_fraction": 0.25, "test_fraction": 0.25, "impute": None,
+            }  # fmt: skip
+            (run / "config.yaml").write_text(yaml.safe_dump(config))
+            configs[folder, seed] = config["data"]
+    study = analyse([tmp_path / "runs"], tmp_path / "report")
+    means = study.summary.set_index("data")["test/nll_mean"].to_dict()
+    assert means == {"csv:a/bin.csv": pytest.approx(0.205), "csv:b/bin.csv": pytest.approx(0.605)}
+    yardstick = study.yardstick_runs.set_index(["data", "seed"])
+    for (folder, seed), data_cfg in configs.items():
+        expected = fit_yardstick(data_cfg)
+        row = yardstick.loc[(f"csv:{folder}/bin.csv", seed)]
+        assert row["C"] == expected["C"]
+        assert row["test/nll"] == pytest.approx(expected["test/nll"])
+    assert yardstick.loc[("csv:a/bin.csv", 0), "test/nll"] != pytest.approx(
+        yardstick.loc[("csv:b/bin.csv", 0), "test/nll"]
+    )
