@@ -342,8 +342,15 @@ def test_cli_help_reads_as_written() -> None:
     [
         (["does/not/exist"], "does not exist"),
         (["STUDY", "--metric", "test/bogus"], "test/f1_macro, test/nll"),
+        (
+            ["STUDY", "--baseline", "breast_cancer=sigmoid+manual_bce"],
+            "--baseline breast_cancer=sigmoid+manual_bce: no run of sigmoid + manual_bce in "
+            f"breast_cancer completed (1 failed: {FAILED_ERROR}), so nothing could be compared "
+            "with it. Setups with results there: logits + bce_with_logits; sigmoid + bce; "
+            "sigmoid + mse.",
+        ),
     ],
-    ids=["missing-path", "unknown-metric"],
+    ids=["missing-path", "unknown-metric", "baseline-without-results"],
 )
 def test_cli_exits_2_with_a_message(study: Path, args: list[str], message: str) -> None:
     result = run_cli(*[str(study / "multirun") if a == "STUDY" else a for a in args])
@@ -471,3 +478,29 @@ def test_csv_files_that_share_a_file_name_are_separate_data_sets(tmp_path: Path)
     assert yardstick.loc[("csv:a/bin.csv", 0), "test/nll"] != pytest.approx(
         yardstick.loc[("csv:b/bin.csv", 0), "test/nll"]
     )
+
+
+def test_cli_refuses_a_baseline_every_run_of_which_was_refused(tmp_path: Path) -> None:
+    """logits + asl cannot train multi-class: as wine's baseline every comparison would be
+    undetermined, so the command says why and exits 2 before writing anything."""
+    refusal = "loss 'asl' supports binary and multilabel targets, not multiclass"
+    for seed in (0, 1):
+        write_run(
+            tmp_path / "study" / f"ce_{seed}",
+            data="wine", task="multiclass", head="logits", loss="cross_entropy", seed=seed,
+            setup="logits_cross_entropy", metrics={"test/nll": 0.3 + seed / 100},
+        )  # fmt: skip
+        write_run(
+            tmp_path / "study" / f"asl_{seed}",
+            data="wine", task=None, head="logits", loss="asl", seed=seed, setup="logits_asl",
+            error=refusal,
+        )  # fmt: skip
+    result = run_cli(str(tmp_path / "study"), "--baseline", "wine=logits_asl")
+    assert result.returncode == 2
+    assert (
+        "--baseline wine=logits_asl: every run of logits_asl in wine was refused before "
+        f"training ({refusal}), so nothing could be compared with it. Setups with results "
+        "there: logits_cross_entropy."
+    ) in result.stderr
+    assert "Traceback" not in result.stderr
+    assert not (tmp_path / "study" / "report.html").exists()
