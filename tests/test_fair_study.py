@@ -239,3 +239,71 @@ def test_doubling_the_epoch_cap_changes_no_verdict(make_cfg, tmp_path) -> None:
     # why: every run chosen at the shorter cap had stopped early, before reaching it
     selected = analyse([tmp_path / "cap150"], tmp_path / "report").selected
     assert set(selected["stopped_by"]) == {"early_stopping"}
+
+
+def test_learning_rates_within_float32_rounding_are_tied_and_go_to_the_smallest() -> None:
+    """Mean val accuracies measured on a quick study: 0.03 is ahead by 2e-8, float32 noise."""
+    from lossbench.report.selection import select_learning_rates
+
+    means = {0.001: 0.98830407857894897, 0.01: 0.98830407857894897, 0.03: 0.98830409844716394}
+    runs = pd.DataFrame(
+        [
+            {"data": "breast_cancer", "setup": "sigmoid_mse", "status": "completed",
+             "seed": seed, "lr": lr, "val/accuracy": value, "test/accuracy": value}
+            for lr, value in means.items()
+            for seed in SEEDS
+        ]
+    )  # fmt: skip
+    _, chosen = select_learning_rates(runs, "test/accuracy", "max")
+    row = chosen.iloc[0]
+    assert row["lr"] == 0.001
+    assert row["val_selection"] == pytest.approx(0.98830407857894897, abs=1e-12)
+    # A real difference still wins: 1e-4 is far above float32 rounding.
+    runs.loc[runs["lr"] == 0.03, "val/accuracy"] = 0.9884
+    assert select_learning_rates(runs, "test/accuracy", "max")[1].iloc[0]["lr"] == 0.03
+
+
+def test_a_rate_missing_seeds_counts_them_like_failed_runs(tmp_path: Path) -> None:
+    """An interrupted study: 0.03 kept seed 0 only, whose lucky 0.15 beats 0.01's mean 0.21 of
+    3 seeds. The rule is the mean over seeds, so 0.01 is chosen and the table says what lacks."""
+    from lossbench.report.document import _learning_rate_table
+
+    write_grid(tmp_path, MSE, {0.001: (0.30, 0.30), 0.01: (0.20, 0.20), 0.03: (0.15, 0.15)})
+    for seed in (1, 2):
+        for name in ("metrics.json", "config.yaml"):
+            (tmp_path / "sigmoid_mse" / "lr0.03" / f"seed{seed}" / name).unlink()
+    study = analyse([tmp_path], tmp_path / "report")
+    row = study.summary.iloc[0]
+    assert row["lr"] == 0.01 and not row["lr_at_edge"]
+    assert row["val_selection"] == pytest.approx(0.21)
+    assert row["test/nll_n"] == 3
+    table = _learning_rate_table(study, "wine")
+    assert table.header == ["setup", "lr 0.001", "lr 0.01", "lr 0.03"]
+    assert table.rows == [["sigmoid + mse", "0.31", "**0.21**", "0.15, 2 missing (seeds 1, 2)"]]
+    # Missing seeds everywhere: the rate with the fewest wins, as with failed runs.
+    for seed in (1, 2):
+        for name in ("metrics.json", "config.yaml"):
+            (tmp_path / "sigmoid_mse" / "lr0.001" / f"seed{seed}" / name).unlink()
+    (tmp_path / "sigmoid_mse" / "lr0.01" / "seed2" / "metrics.json").unlink()
+    row = analyse([tmp_path], tmp_path / "report").summary.iloc[0]
+    assert row["lr"] == 0.01 and row["val_selection"] == pytest.approx(0.205)
+
+
+def test_results_identical_to_float32_rounding_share_their_mean_rank_in_the_overview() -> None:
+    """b is a's results plus 5e-8 on every block (BCELoss vs BCEWithLogitsLoss where nothing
+    saturates): tied in every block, so both have (2 x 2.5 + 4 x 1.5) / 6, not 8/6 and 14/6."""
+    from lossbench.report.overview import family_overview
+
+    base = np.array([0.10, 0.12, 0.11, 0.13, 0.09, 0.14])
+    values = {"a": base, "b": base + 5e-8, "c": base + np.array([-0.01, -0.01, 1, 1, 1, 1])}
+    runs = pd.DataFrame(
+        [
+            {"data": f"d{block // 3}", "task": "binary", "status": "completed",
+             "seed": block % 3, "setup": setup, "test/nll": float(v[block])}
+            for setup, v in values.items()
+            for block in range(6)
+        ]
+    )  # fmt: skip
+    (family,) = family_overview(runs, "test/nll", "min")
+    assert family.n_blocks == 6
+    assert family.mean_ranks.to_dict() == pytest.approx({"a": 11 / 6, "b": 11 / 6, "c": 14 / 6})

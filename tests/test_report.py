@@ -342,8 +342,15 @@ def test_cli_help_reads_as_written() -> None:
     [
         (["does/not/exist"], "does not exist"),
         (["STUDY", "--metric", "test/bogus"], "test/f1_macro, test/nll"),
+        (
+            ["STUDY", "--baseline", "breast_cancer=sigmoid+manual_bce"],
+            "--baseline breast_cancer=sigmoid+manual_bce: no run of sigmoid + manual_bce in "
+            f"breast_cancer completed (1 failed: {FAILED_ERROR}), so nothing could be compared "
+            "with it. Setups with results there: logits + bce_with_logits; sigmoid + bce; "
+            "sigmoid + mse.",
+        ),
     ],
-    ids=["missing-path", "unknown-metric"],
+    ids=["missing-path", "unknown-metric", "baseline-without-results"],
 )
 def test_cli_exits_2_with_a_message(study: Path, args: list[str], message: str) -> None:
     result = run_cli(*[str(study / "multirun") if a == "STUDY" else a for a in args])
@@ -360,3 +367,140 @@ def test_a_learning_rate_figure_only_for_a_schedule() -> None:
     assert not _varies(grid, "train/lr")
     schedule = pd.DataFrame({"_history": [{"train/lr": [0.01, 0.005, 0.0025]}, None]})
     assert _varies(schedule, "train/lr")
+
+
+def test_a_study_reported_twice_counts_each_seed_once(study: Path, tmp_path: Path) -> None:
+    """The same runs under two paths (a study and its copy): the summary, the interval and the
+    verdict's seed count are those of one copy, as the paired tests already were."""
+    import shutil
+
+    from lossbench.report.build import analyse
+
+    shutil.copytree(study / "multirun", tmp_path / "copy")
+    twice = analyse([study / "multirun", tmp_path / "copy"], tmp_path / "report")
+    assert len(twice.runs) == 2 * (2 * 3 * 3 + 1)
+    summary = twice.summary.set_index(["data", "setup"])
+    for data, (_, setups) in STUDY.items():
+        for i, (head, loss) in enumerate(setups):
+            row = summary.loc[(data, f"{head} + {loss}")]
+            values = nll_values(i)
+            half = stats.t.ppf(0.975, 2) * values.std(ddof=1) / math.sqrt(3)
+            assert row["test/nll_n"] == 3
+            assert row["test/nll_mean"] == pytest.approx(values.mean())
+            assert row["test/nll_std"] == pytest.approx(values.std(ddof=1))
+            assert row["test/nll_ci_low"] == pytest.approx(values.mean() - half)
+            assert row["test/nll_ci_high"] == pytest.approx(values.mean() + half)
+            assert (row["n_runs"], row["n_completed"]) == (6, 6)  # runs are still counted
+    verdict = next(v for v in twice.verdicts if v.data == "wine")
+    assert verdict.n == 3
+    assert (verdict.ci_low, verdict.ci_high) == pytest.approx(
+        (nll_values(1).mean() - stats.t.ppf(0.975, 2) * nll_values(1).std(ddof=1) / math.sqrt(3),
+         nll_values(1).mean() + stats.t.ppf(0.975, 2) * nll_values(1).std(ddof=1) / math.sqrt(3))
+    )  # fmt: skip
+
+
+def test_a_named_setup_trained_with_other_settings_is_a_setup_of_its_own(tmp_path: Path) -> None:
+    """sigmoid_mse trained for 100 epochs in one study and 2 in another: two setups, each with
+    its own numbers, not one pooled over both."""
+    import yaml
+
+    for epochs, nll in ((100, 0.1), (2, 0.5)):
+        for seed in SEEDS:
+            run = write_run(
+                tmp_path / f"epochs{epochs}" / f"seed{seed}",
+                data="breast_cancer", task="binary", head="sigmoid", loss="mse", seed=seed,
+                setup="sigmoid_mse", metrics={"test/nll": nll + seed / 100},
+            )  # fmt: skip
+            config = yaml.safe_load((run / "config.yaml").read_text())
+            config["trainer"]["max_epochs"] = epochs
+            (run / "config.yaml").write_text(yaml.safe_dump(config))
+    from lossbench.report.build import analyse
+
+    study = analyse([tmp_path / "epochs100", tmp_path / "epochs2"], tmp_path / "report")
+    summary = study.summary.set_index("setup")
+    assert sorted(summary.index) == [
+        "sigmoid_mse (trainer.max_epochs=100)",
+        "sigmoid_mse (trainer.max_epochs=2)",
+    ]
+    long = summary.loc["sigmoid_mse (trainer.max_epochs=100)"]
+    short = summary.loc["sigmoid_mse (trainer.max_epochs=2)"]
+    assert (long["test/nll_mean"], long["test/nll_n"]) == (pytest.approx(0.11), 3)
+    assert (short["test/nll_mean"], short["test/nll_n"]) == (pytest.approx(0.51), 3)
+    from lossbench.report.document import _setup_lines
+
+    assert _setup_lines(study)[0].startswith("**sigmoid_mse (trainer.max_epochs=100)**: head")
+    assert not _setup_lines(study)[0].endswith("max_epochs=100")  # named once, not repeated
+
+
+def write_csv(path: Path, flip: bool) -> Path:
+    """A small binary CSV; ``flip``: other rows, and a noisy label from the other feature."""
+    rng = np.random.default_rng(int(flip))
+    x = rng.normal(size=(80, 2))
+    y = x[:, 0] > 0 if not flip else x[:, 1] + rng.normal(size=80) > 0
+    path.parent.mkdir(parents=True)
+    pd.DataFrame({"f0": x[:, 0], "f1": x[:, 1], "y": y.astype(int)}).to_csv(path, index=False)
+    return path
+
+
+def test_csv_files_that_share_a_file_name_are_separate_data_sets(tmp_path: Path) -> None:
+    """data.path=a/bin.csv and b/bin.csv: two data sets, named by the shortest path end that
+    tells them apart, each with the yardstick fitted on its own file."""
+    import yaml
+
+    from lossbench.report.build import analyse
+    from lossbench.report.yardstick import fit_yardstick
+
+    configs = {}
+    for folder, nll in (("a", 0.2), ("b", 0.6)):
+        csv = write_csv(tmp_path / "files" / folder / "bin.csv", flip=folder == "b")
+        for seed in (0, 1):
+            run = write_run(
+                tmp_path / "runs" / folder / f"seed{seed}",
+                data="csv", task="binary", head="logits", loss="bce_with_logits", seed=seed,
+                metrics={"test/nll": nll + seed / 100},
+            )  # fmt: skip
+            config = yaml.safe_load((run / "config.yaml").read_text())
+            config["data"] |= {
+                "path": str(csv), "label_columns": ["y"], "task": "binary", "split_seed": seed,
+                "val_fraction": 0.25, "test_fraction": 0.25, "impute": None,
+            }  # fmt: skip
+            (run / "config.yaml").write_text(yaml.safe_dump(config))
+            configs[folder, seed] = config["data"]
+    study = analyse([tmp_path / "runs"], tmp_path / "report")
+    means = study.summary.set_index("data")["test/nll_mean"].to_dict()
+    assert means == {"csv:a/bin.csv": pytest.approx(0.205), "csv:b/bin.csv": pytest.approx(0.605)}
+    yardstick = study.yardstick_runs.set_index(["data", "seed"])
+    for (folder, seed), data_cfg in configs.items():
+        expected = fit_yardstick(data_cfg)
+        row = yardstick.loc[(f"csv:{folder}/bin.csv", seed)]
+        assert row["C"] == expected["C"]
+        assert row["test/nll"] == pytest.approx(expected["test/nll"])
+    assert yardstick.loc[("csv:a/bin.csv", 0), "test/nll"] != pytest.approx(
+        yardstick.loc[("csv:b/bin.csv", 0), "test/nll"]
+    )
+
+
+def test_cli_refuses_a_baseline_every_run_of_which_was_refused(tmp_path: Path) -> None:
+    """logits + asl cannot train multi-class: as wine's baseline every comparison would be
+    undetermined, so the command says why and exits 2 before writing anything."""
+    refusal = "loss 'asl' supports binary and multilabel targets, not multiclass"
+    for seed in (0, 1):
+        write_run(
+            tmp_path / "study" / f"ce_{seed}",
+            data="wine", task="multiclass", head="logits", loss="cross_entropy", seed=seed,
+            setup="logits_cross_entropy", metrics={"test/nll": 0.3 + seed / 100},
+        )  # fmt: skip
+        write_run(
+            tmp_path / "study" / f"asl_{seed}",
+            data="wine", task=None, head="logits", loss="asl", seed=seed, setup="logits_asl",
+            error=refusal,
+        )  # fmt: skip
+    result = run_cli(str(tmp_path / "study"), "--baseline", "wine=logits_asl")
+    assert result.returncode == 2
+    assert (
+        "--baseline wine=logits_asl: every run of logits_asl in wine was refused before "
+        f"training ({refusal}), so nothing could be compared with it. Setups with results "
+        "there: logits_cross_entropy."
+    ) in result.stderr
+    assert "Traceback" not in result.stderr
+    assert not (tmp_path / "study" / "report.html").exists()

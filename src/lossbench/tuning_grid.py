@@ -31,6 +31,10 @@ from collections.abc import Iterable, Sequence
 ROUND = (1.0, 2.0, 3.0, 5.0)
 #: How far (a fraction of the grid's step, in log10) rounding may move a rate.
 ROUNDING_TOLERANCE = 0.2
+#: Mean validation values closer than this (relative to their magnitude, at least 1) are
+#: equal: metrics are computed in float32 (about 7 digits), so a mean accuracy that differs in
+#: the last bits is the same accuracy. ``lossbench.report.stats.ZERO_SPREAD`` is this value.
+FLOAT32_TIE = 1e-6
 
 
 def rate_key(values: Iterable[float | None], mode: str) -> tuple[int, float]:
@@ -63,8 +67,23 @@ def choose_rate(values_by_rate: dict[float, Sequence[float | None]], mode: str) 
 
 
 def best_rate(keys: dict[float, tuple[int, float]]) -> float:
-    """The rate with the smallest :func:`rate_key` (``keys``), ties to the smallest rate."""
-    return min(keys, key=lambda lr: (*keys[lr], lr))
+    """The rate with the smallest :func:`rate_key` (``keys``), ties to the smallest rate.
+
+    Among the rates with the fewest runs without a value, means within :data:`FLOAT32_TIE`
+    of the best are ties (float32 rounding, not a better rate):
+
+        >>> best_rate({0.001: (0, -0.98830407), 0.03: (0, -0.98830409), 0.01: (1, -0.99)})
+        0.001
+        >>> best_rate({0.001: (0, 0.2), 0.01: (0, 0.1)})
+        0.01
+    """
+    fewest = min(missing for missing, _ in keys.values())
+    candidates = {lr: value for lr, (missing, value) in keys.items() if missing == fewest}
+    best = min(candidates.values())
+    if math.isinf(best):
+        return min(candidates)
+    tolerance = FLOAT32_TIE * max(1.0, abs(best))
+    return min(lr for lr, value in candidates.items() if value - best <= tolerance)
 
 
 def next_rate(rates: Sequence[float], side: str) -> float:

@@ -4,9 +4,9 @@
     lossbench-report outputs/studies/compare_binary-full --metric test/auroc
     lossbench-report runs_a/ runs_b/ --out report/ --baseline multiclass="logits + nll"
 
-Bad input (a missing path, no metrics.json, an unknown metric or baseline) prints the reason
-and exits with status 2. A ``metrics.json`` that cannot be read is skipped with a warning that
-names it; the other runs are reported.
+Bad input (a missing path, no metrics.json, an unknown metric or baseline, a baseline without a
+completed run) prints the reason and exits with status 2. A ``metrics.json`` that cannot be
+read is skipped with a warning that names it; the other runs are reported.
 """
 
 from __future__ import annotations

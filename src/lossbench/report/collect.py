@@ -17,7 +17,7 @@ import math
 import os
 import warnings
 from collections.abc import Sequence
-from pathlib import Path
+from pathlib import Path, PurePath
 from typing import Any
 
 import pandas as pd
@@ -195,6 +195,42 @@ def load_run(path: Path) -> dict[str, Any]:
     return row
 
 
+def csv_names(paths: Sequence[str]) -> dict[str, str]:
+    """The data-set name of each CSV file: ``csv:<file name>``, or where different files share
+    a file name, the shortest end of their paths that tells them apart.
+
+    >>> csv_names(["/d/a/bin.csv", "/d/b/bin.csv", "/d/x.csv", "/d/a/bin.csv"])
+    {'/d/a/bin.csv': 'csv:a/bin.csv', '/d/b/bin.csv': 'csv:b/bin.csv', '/d/x.csv': 'csv:x.csv'}
+    """
+    files = {str(p): PurePath(os.path.normpath(str(p))) for p in paths}
+    by_name: dict[str, list[PurePath]] = {}
+    for path in dict.fromkeys(files.values()):
+        by_name.setdefault(path.name, []).append(path)
+    names: dict[PurePath, str] = {}
+    for same in by_name.values():
+        longest = max(len(p.parts) for p in same)
+        for k in range(1, longest + 1):
+            ends = {p: PurePath(*p.parts[-k:]).as_posix() for p in same}
+            if len(set(ends.values())) == len(same):
+                break
+        names.update({p: f"csv:{end}" for p, end in ends.items()})
+    return {raw: names[path] for raw, path in files.items()}
+
+
+def _name_csv_data(runs: pd.DataFrame) -> pd.Series:
+    """``data`` with each CSV data set named by :func:`csv_names` (different files that share
+    a file name are different data sets)."""
+    paths = [
+        str(c["data.path"]) if d.startswith("csv:") and c and c.get("data.path") else None
+        for d, c in zip(runs["data"].astype(str), runs["_config"], strict=True)
+    ]
+    names = csv_names([p for p in paths if p is not None])
+    return pd.Series(
+        [names[p] if p is not None else d for p, d in zip(paths, runs["data"], strict=True)],
+        index=runs.index,
+    )
+
+
 def metric_order(columns: Sequence[str]) -> list[str]:
     """Metric columns ordered by stage (test, val, train), then by name."""
     metrics = [c for c in columns if _is_metric(c)]
@@ -230,6 +266,7 @@ def load_runs(paths: Sequence[str | os.PathLike]) -> pd.DataFrame:
             "warnings above). Run the jobs again, or pass another study."
         )
     runs = pd.DataFrame(rows)
+    runs["data"] = _name_csv_data(runs)
     known = runs.dropna(subset=["task"]).groupby("data")["task"].first()
     runs["task"] = runs["task"].fillna(runs["data"].map(known))
     for column in ("seed", "epochs", "steps", "best_epoch", "split_seed"):

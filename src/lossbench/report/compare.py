@@ -88,6 +88,31 @@ def _default_baseline(runs: pd.DataFrame, task: str | None) -> str | None:
     return ranked[0][-1] if ranked else None
 
 
+def _check_has_results(runs: pd.DataFrame, key: str, setup: str) -> None:
+    """Refuse a baseline none of whose runs in ``runs`` (the data sets ``key`` names)
+    completed: every comparison with it would be undetermined.
+
+    Raises:
+        ReportError: What was given, why (refused as not applicable, or failed in training,
+            with the first run's error), and the setups that have results there.
+    """
+    of_setup = runs[runs["setup"].map(_squash) == _squash(setup)]
+    if (of_setup["status"] == "completed").any():
+        return
+    label = of_setup["setup"].iloc[0]
+    where = ", ".join(sorted(of_setup["data"].unique()))
+    error = next((e for e in of_setup["error"] if isinstance(e, str) and e), "no reason given")
+    if of_setup["refused"].all():
+        why = f"every run of {label} in {where} was refused before training ({error})"
+    else:
+        why = f"no run of {label} in {where} completed ({len(of_setup)} failed: {error})"
+    usable = sorted(set(runs.loc[runs["status"] == "completed", "setup"]))
+    raise ReportError(
+        f"--baseline {key}={setup}: {why}, so nothing could be compared with it. "
+        f"Setups with results there: {'; '.join(usable) or 'none'}."
+    )
+
+
 def choose_baselines(
     runs: pd.DataFrame, overrides: Mapping[str, str] | None = None
 ) -> dict[str, str | None]:
@@ -99,8 +124,9 @@ def choose_baselines(
             Labels match ignoring spaces (``logits+cross_entropy``).
 
     Raises:
-        ReportError: A key that is neither a task nor a data set of the study, or a setup that
-            none of the data sets it applies to has.
+        ReportError: A key that is neither a task nor a data set of the study, a setup that
+            none of the data sets it applies to has, or one none of whose runs there completed
+            (refused as not applicable, or failed in training).
     """
     overrides = dict(overrides or {})
     tasks = runs.groupby("data")["task"].first().to_dict()
@@ -112,12 +138,14 @@ def choose_baselines(
                 f"--baseline {key}={setup}: {key!r} is neither a task nor a data set of this "
                 f"study. Valid keys: {', '.join(sorted(valid))}."
             )
-        labels = set(runs.loc[runs["data"].isin(applies), "setup"])
+        there = runs[runs["data"].isin(applies)]
+        labels = set(there["setup"])
         if _squash(setup) not in {_squash(label) for label in labels}:
             raise ReportError(
                 f"--baseline {key}={setup}: no such setup in {', '.join(applies)}. "
                 f"Setups there: {'; '.join(sorted(labels))}."
             )
+        _check_has_results(there, key, setup)
     chosen: dict[str, str | None] = {}
     for data, group in runs.groupby("data"):
         key = data if data in overrides else tasks[data]

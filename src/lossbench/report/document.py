@@ -15,8 +15,8 @@ import pandas as pd
 
 from lossbench.report.compare import Verdict
 from lossbench.report.render import Block, Bullets, Heading, Image, Table, Text
-from lossbench.report.selection import selection_metric
-from lossbench.report.stats import ALPHA
+from lossbench.report.selection import missing_seeds, selection_metric
+from lossbench.report.stats import ALPHA, seed_values
 from lossbench.report.study import Study
 
 TITLE = "lossbench study report"
@@ -120,7 +120,7 @@ def _setup_lines(study: Study) -> list[str]:
     for setup, group in study.runs.groupby("setup", sort=True):
         row = group.iloc[0]
         derived = setup.startswith(f"{row['head']} + {row['loss']}")
-        variants = sorted({v for v in group["variant"] if v})
+        variants = sorted({v for v in group["variant"] if v and not setup.endswith(f"({v})")})
         extra = "" if derived or not variants else f"; {' / '.join(variants)}"
         lines.append(f"**{setup}**: {describe_setup(row['head'], row['loss'])}{extra}")
     return lines
@@ -171,17 +171,22 @@ def _learning_rate_table(study: Study, data: str) -> Table | None:
         if group["refused"].all():
             continue
         cells = [setup]
+        missing = missing_seeds(group, selection_metric(study.metric))
         for lr in rates:
             at = group[group["lr"] == lr]
             done = at[at["status"] == "completed"]
-            if at.empty:
+            lacking = missing.get(lr, [])
+            if at.empty and not lacking:
                 cells.append("–")
                 continue
-            text = fmt(done[study.metric].mean(), 3) if len(done) else "–"
+            text = fmt(seed_values(done, study.metric).mean(), 3) if len(done) else "–"
             if saturated in done and len(done):
-                text += f", sat. {fmt(done[saturated].mean(), 2)}"
+                text += f", sat. {fmt(seed_values(done, saturated).mean(), 2)}"
             if len(done) < len(at):
                 text += f", {len(at) - len(done)} failed"
+            if lacking:
+                seeds = ", ".join(str(s) for s in lacking)
+                text += f", {len(lacking)} missing (seed{'s' if len(lacking) > 1 else ''} {seeds})"
             if at["selected"].any():
                 text = f"**{text}**"
             cells.append(text)
@@ -263,8 +268,8 @@ def _duplicates(study: Study) -> Text | None:
         return None
     listed = "; ".join(f"{d} / {s} / seed {seed} ({n} runs)" for (d, s, seed), n in twice.items())
     return Text(
-        f"Seeds recorded more than once: {listed}. Each run counts in the summary; paired tests "
-        "use the mean per seed."
+        f"Seeds recorded more than once: {listed}. Each seed counts once, with the mean of its "
+        "runs, in the summary, the intervals and the paired tests."
     )
 
 
@@ -360,7 +365,9 @@ def build_document(study: Study) -> list[Block]:
             blocks.append(
                 Text(
                     f"Mean `{study.metric}` over seeds at each rate (sat.: share of saturated "
-                    "probabilities; failed runs counted); the rate chosen on validation in bold."
+                    "probabilities; failed runs counted; *missing*: seeds that completed at "
+                    "another rate but have no run at this one, which count like failed runs "
+                    "when the rate is chosen); the rate chosen on validation in bold."
                 )
             )
             blocks.append(by_rate)

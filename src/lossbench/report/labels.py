@@ -1,8 +1,11 @@
 """Setup labels: what distinguishes one head + loss setup from another in a study.
 
-A record's own ``setup`` name wins. Otherwise the label is ``"<head> + <loss>"`` followed by
-every config value that differs among the runs of the same data set, head and loss, so a sweep
-over ``loss.label_smoothing=0,0.1`` gives two setups::
+A record's own ``setup`` name wins, followed by every config value that differs among the runs
+of that name and data set where any does (the same setup trained with ``trainer.max_epochs=2``
+in one study and 100 in another is two setups, ``sigmoid_mse (trainer.max_epochs=2)`` and
+``sigmoid_mse (trainer.max_epochs=100)``, never pooled). Otherwise the label is
+``"<head> + <loss>"`` followed by every config value that differs among the runs of the same
+data set, head and loss, so a sweep over ``loss.label_smoothing=0,0.1`` gives two setups::
 
     >>> configs = [{"loss.label_smoothing": 0.0, "seed": 0}, {"loss.label_smoothing": 0.1}]
     >>> differing_keys(configs)
@@ -104,7 +107,10 @@ def assign_setups(runs: pd.DataFrame) -> pd.DataFrame:
 
     Returns:
         A copy with ``setup`` set for every run and a ``variant`` column ("" when nothing
-        differs).
+        differs). A named setup whose runs differ in config beyond the keys a study sweeps
+        (:data:`IGNORED_KEYS`: seed, learning rate; the data set's keys) is split: each run's
+        name gets ``(key=value, ...)`` of the differing keys, and that is its ``variant``; a run
+        of it without a config.yaml keeps the bare name.
     """
     runs = runs.copy()
     runs["variant"] = ""
@@ -113,6 +119,16 @@ def assign_setups(runs: pd.DataFrame) -> pd.DataFrame:
         keys = differing_keys(configs)
         for index, config in group["_config"].items():
             runs.at[index, "variant"] = variant_text(config, keys)
+    named = runs["setup"].notna()
+    for _, group in runs[named].groupby(["data", "setup"], dropna=False, sort=False):
+        keys = differing_keys([c for c in group["_config"] if c is not None])
+        if not keys:
+            continue
+        for index, config in group["_config"].items():
+            if config is not None:
+                text = variant_text(config, keys)
+                runs.at[index, "variant"] = text
+                runs.at[index, "setup"] = f"{runs.at[index, 'setup']} ({text})"
     for index, row in runs.iterrows():
         if row["setup"] is None or pd.isna(row["setup"]):
             label = f"{row['head']} + {row['loss']}"

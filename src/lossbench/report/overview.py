@@ -4,7 +4,9 @@ and a critical-difference diagram (Demšar 2006), computed by ``autorank``.
 The blocks of the test are (data set, seed) pairs: every seed of the fair protocol draws its own
 split, and the setups compared on one block share it, so the ranks are paired. Only setups with
 a result on every block of the family take part (a setup refused on one data set of the family
-is left out, and named).
+is left out, and named). Values of one block that differ by less than float32 rounding
+(:data:`lossbench.report.stats.ZERO_SPREAD`) are ties and share the average rank, so setups
+with identical results on every seed share their mean rank.
 
     >>> import pandas as pd
     >>> runs = pd.DataFrame({
@@ -30,7 +32,7 @@ from typing import Any
 
 import pandas as pd
 
-from lossbench.report.stats import ALPHA
+from lossbench.report.stats import ALPHA, ZERO_SPREAD
 
 #: autorank's minimum number of blocks (performance estimates per setup).
 MIN_BLOCKS = 5
@@ -59,6 +61,29 @@ def _blocks(selected: pd.DataFrame, metric: str) -> pd.DataFrame:
     return table
 
 
+def float32_ties(table: pd.DataFrame) -> pd.DataFrame:
+    """``table`` (blocks x setups) with each block's values that lie within
+    :data:`ZERO_SPREAD` (relative to the block's magnitude, at least 1) of a smaller value of
+    the block set to it, so that ranks treat them as ties.
+
+    >>> t = pd.DataFrame({"a": [0.2, 0.5], "b": [0.2 + 5e-8, 0.4], "c": [0.3, 0.5 - 5e-8]})
+    >>> float32_ties(t).rank(axis=1).to_dict("list")
+    {'a': [1.5, 2.5], 'b': [1.5, 1.0], 'c': [3.0, 2.5]}
+    """
+    out = table.copy()
+    for index, row in table.iterrows():
+        values = row.dropna().sort_values()
+        if values.empty:
+            continue
+        tolerance = ZERO_SPREAD * max(1.0, float(values.abs().max()))
+        anchor = None
+        for setup, value in values.items():
+            if anchor is None or value - anchor > tolerance:
+                anchor = value
+            out.at[index, setup] = anchor
+    return out
+
+
 def family_overview(selected: pd.DataFrame, metric: str, mode: str) -> list[Family]:
     """One :class:`Family` per task with at least two setups that have results on every block."""
     from autorank import autorank
@@ -68,7 +93,7 @@ def family_overview(selected: pd.DataFrame, metric: str, mode: str) -> list[Fami
         table = _blocks(runs, metric)
         if table.empty:
             continue
-        complete = table.dropna(axis=1, how="any")
+        complete = float32_ties(table.dropna(axis=1, how="any"))
         left_out = sorted(set(table.columns) - set(complete.columns))
         if complete.shape[1] < 2:
             continue

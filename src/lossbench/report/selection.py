@@ -3,9 +3,12 @@ validation split, and how fast each run converged.
 
 Every setup of a study is trained at each learning rate of a grid over the same seeds. For each
 data set and setup, the rate whose runs have the best mean *validation* value of the ranking
-metric (``test/nll`` ranks, so ``val/nll`` selects) is chosen; the test split is never looked at.
-A rate at which a run failed is chosen only when every rate has failures. The report's tables,
-tests and verdicts use the runs of the chosen rate only (``selected``).
+metric over seeds (``test/nll`` ranks, so ``val/nll`` selects; a seed recorded twice counts
+once) is chosen; the test split is never looked at. A rate at which a run failed, or that lacks
+a seed which completed at another rate (a study interrupted before it trained every rate), is
+chosen only when every rate has failed or missing seeds; means within float32 rounding
+(:data:`lossbench.tuning_grid.FLOAT32_TIE`) are ties, which go to the smallest rate. The
+report's tables, tests and verdicts use the runs of the chosen rate only (``selected``).
 
     >>> import pandas as pd
     >>> runs = pd.DataFrame({
@@ -39,16 +42,40 @@ def selection_metric(metric: str) -> str:
     return f"val/{metric.partition('/')[2]}"
 
 
-def _candidate_key(group: pd.DataFrame, column: str, mode: str) -> tuple[int, float]:
-    """Sort key of one learning rate (:func:`lossbench.tuning_grid.rate_key`, the rule the
-    sweeper widens the grid by): (runs without a value, mean value in the better-first
-    direction); a run that did not complete has no value."""
+def _seed_values(group: pd.DataFrame, column: str) -> list[float | None]:
+    """One validation value per seed of one rate's runs (the mean where a seed was recorded
+    more than once), None for a seed none of whose runs completed with a value; runs without
+    a seed count one by one."""
     values = group[column] if column in group else pd.Series(math.nan, index=group.index)
-    completed = group["status"] == "completed"
-    return rate_key(
-        [float(v) if ok and pd.notna(v) else None for v, ok in zip(values, completed, strict=True)],
-        mode,
-    )
+    ok = (group["status"] == "completed") & values.notna()
+    value = values.where(ok).astype(float)
+    seeded = group["seed"].notna()
+    per_seed = value[seeded].groupby(group.loc[seeded, "seed"]).mean()
+    out = [None if pd.isna(v) else float(v) for v in per_seed]
+    return out + [None if pd.isna(v) else float(v) for v in value[~seeded]]
+
+
+def missing_seeds(group: pd.DataFrame, column: str) -> dict[float, list[int]]:
+    """Per learning rate of one data set and setup, the seeds it has no run of although another
+    rate has a completed run with a ``column`` value at that seed (an interrupted study):
+    :func:`select_learning_rates` counts each like a failed run."""
+    values = group[column] if column in group else pd.Series(math.nan, index=group.index)
+    done = (group["status"] == "completed") & values.notna() & group["seed"].notna()
+    seeds = set(group.loc[done, "seed"])
+    return {
+        lr: sorted(int(s) for s in seeds - set(group.loc[group["lr"] == lr, "seed"].dropna()))
+        for lr in sorted(group["lr"].dropna().unique())
+    }
+
+
+def _candidate_key(
+    group: pd.DataFrame, column: str, mode: str, n_missing: int = 0
+) -> tuple[int, float]:
+    """Sort key of one learning rate (:func:`lossbench.tuning_grid.rate_key`, the rule the
+    sweeper widens the grid by): (seeds without a value, mean over seeds in the better-first
+    direction); a seed whose runs did not complete has no value, and neither has each of the
+    ``n_missing`` seeds the rate lacks (:func:`missing_seeds`)."""
+    return rate_key([*_seed_values(group, column), *[None] * n_missing], mode)
 
 
 def select_learning_rates(
@@ -78,7 +105,11 @@ def select_learning_rates(
             runs.loc[group.index, "selected"] = True
             rows.append(row | {"lr": math.nan, "lr_grid": "", "lr_at_edge": False})
             continue
-        keys = {lr: _candidate_key(group[group["lr"] == lr], column, mode) for lr in rates}
+        missing = missing_seeds(group, column)
+        keys = {
+            lr: _candidate_key(group[group["lr"] == lr], column, mode, len(missing[lr]))
+            for lr in rates
+        }
         chosen = best_rate(keys)
         runs.loc[group.index[group["lr"] == chosen], "selected"] = True
         runs.loc[group.index[group["lr"].isna()], "selected"] = True  # refused, no config

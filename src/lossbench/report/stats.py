@@ -20,6 +20,8 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from lossbench.tuning_grid import FLOAT32_TIE
+
 #: Significance level of the paired tests; intervals are (1 - ALPHA) = 95 %.
 ALPHA = 0.05
 BETTER, WORSE, SAME, UNDETERMINED = "better", "worse", "no detectable difference", "undetermined"
@@ -76,7 +78,7 @@ class Paired:
 #: constant. Metrics are computed in float32 (about 7 digits): an accuracy that differs by one
 #: test sample on every seed differs in the last bits only, which would give t in the
 #: millions and p = 1e-12 for what is one sample.
-ZERO_SPREAD = 1e-6
+ZERO_SPREAD = FLOAT32_TIE
 
 
 def _zero_variance(diffs: np.ndarray, scale: float) -> bool:
@@ -135,13 +137,30 @@ def per_seed(runs: pd.DataFrame, metric: str) -> pd.Series:
     return done.groupby("seed")[metric].mean().dropna()
 
 
+def seed_values(runs: pd.DataFrame, metric: str) -> pd.Series:
+    """The values a summary counts: one per seed (the mean of a seed's runs, as
+    :func:`per_seed` pairs them), and each run without a seed on its own.
+
+    >>> runs = pd.DataFrame({"seed": [0, 0, 1], "test/nll": [0.2, 0.2, 0.4]})
+    >>> seed_values(runs, "test/nll").tolist()
+    [0.2, 0.4]
+    """
+    values = pd.to_numeric(runs[metric], errors="coerce")
+    seeded = runs["seed"].notna()
+    by_seed = values[seeded].groupby(runs.loc[seeded, "seed"]).mean()
+    return pd.concat([by_seed, values[~seeded]], ignore_index=True).dropna()
+
+
 def summarize(runs: pd.DataFrame, metrics: Sequence[str], rank_by: str, mode: str) -> pd.DataFrame:
     """One row per data set and setup: run counts, statistics of every metric, and the rank.
 
     Args:
         runs: The results table (:func:`lossbench.report.collect.load_runs`).
         metrics: Metric columns to summarise; each gives ``<metric>_mean``, ``_std``,
-            ``_ci_low``, ``_ci_high`` and ``_n`` (completed runs that have it).
+            ``_ci_low``, ``_ci_high`` and ``_n`` over seeds (:func:`seed_values`: a seed
+            recorded more than once, e.g. one study reported twice, counts once, with the
+            mean of its runs, as in the paired tests); ``_n`` is the number of seeds with a
+            completed run that has the metric. ``n_runs``, ``n_completed`` count runs.
         rank_by: The metric that ranks setups within each data set (1 = best mean; setups
             with identical results on every seed share a rank, :func:`rank_with_ties`).
         mode: "min" or "max": the direction of ``rank_by``.
@@ -163,7 +182,7 @@ def summarize(runs: pd.DataFrame, metrics: Sequence[str], rank_by: str, mode: st
             "n_refused": int(group["refused"].sum()),
         }
         for metric in metrics:
-            e = estimate(done[metric]) if metric in done else estimate([])
+            e = estimate(seed_values(done, metric)) if metric in done else estimate([])
             row.update(
                 {
                     f"{metric}_mean": e.mean,
