@@ -49,6 +49,23 @@ def test_resumed_run_ends_with_the_metrics_of_an_uninterrupted_run(make_cfg, tmp
     assert len(resumed["history"]["train/loss"]) == 4  # the full per-epoch history
 
 
+def test_a_run_trained_on_in_a_new_directory_keeps_the_best_epoch_it_had(make_cfg, tmp_path):
+    """``ckpt_path=<last.ckpt of a finished run>`` into another directory: the best epoch so far
+    (epoch 0: lr=0.5 overshoots after it) stays the best, as in the uninterrupted run, and the
+    new directory holds its own copy of the best checkpoint; the first run's files stay."""
+    iris = ("data=iris", "loss=cross_entropy", "optimizer.lr=0.5", "logger=none")
+    whole = train(make_cfg(*iris, "trainer.max_epochs=4"), tmp_path / "whole")
+    first = train(make_cfg(*iris, "trainer.max_epochs=2"), tmp_path / "first")
+    assert whole["best_epoch"] == first["best_epoch"] < 2
+    before = sorted(p.name for p in (tmp_path / "first" / "checkpoints").iterdir())
+    last = tmp_path / "first" / "checkpoints" / "last.ckpt"
+    on = train(make_cfg(*iris, "trainer.max_epochs=4", f"ckpt_path={last}"), tmp_path / "on")
+    assert _final(on) == _final(whole)
+    assert sorted(p.name for p in (tmp_path / "first" / "checkpoints").iterdir()) == before
+    best = Path(on["best_checkpoint"])
+    assert best.parent == tmp_path / "on" / "checkpoints" and best.is_file()
+
+
 def test_last_checkpoint_is_written_every_epoch_not_only_when_improved(make_cfg, tmp_path):
     # lr=0.5 overshoots after the first epoch: the best (validation) epoch stays 0.
     cfg = make_cfg("data=iris", "loss=cross_entropy", "optimizer.lr=0.5", "trainer.max_epochs=4")
@@ -85,6 +102,37 @@ def test_resume_with_another_model_or_optimizer_is_refused(make_cfg, tmp_path):
     assert "model.hidden_sizes: checkpoint [64, 64], config [32]" in message
     assert "optimizer.lr: checkpoint 0.0003, config 0.1" in message
     assert "only trainer.* may change" in message
+
+
+@pytest.mark.parametrize(
+    ("change", "key"),
+    [
+        ("seed=3", "seed"),
+        ("data.batch_size=64", "data.batch_size"),
+        ("scheduler=cosine", "scheduler.name"),
+        ("early_stopping.enabled=true", "early_stopping.enabled"),
+        ("epoch_metrics=monitored", "epoch_metrics"),
+    ],
+)
+def test_resume_with_other_training_settings_is_refused(make_cfg, tmp_path, change, key):
+    """The record would describe another training than the one that ran: a resumed run kept
+    the first epochs' seed, batches and schedule whatever the config said."""
+    train(make_cfg(*RUN, "trainer.max_epochs=1"), tmp_path / "run")
+    last = tmp_path / "run" / "checkpoints" / "last.ckpt"
+    cfg = make_cfg(*RUN, "trainer.max_epochs=2", change, f"ckpt_path={last}")
+    with pytest.raises(ConfigError, match=r"cannot resume from") as info:
+        train(cfg, tmp_path / "other")
+    assert f"{key}: checkpoint's run" in str(info.value)
+    assert not (tmp_path / "other" / "checkpoints").exists()
+
+
+def test_resume_may_change_how_long_and_where_it_writes(make_cfg, tmp_path):
+    train(make_cfg(*RUN, "trainer.max_epochs=1"), tmp_path / "run")
+    last = tmp_path / "run" / "checkpoints" / "last.ckpt"
+    changes = ("logger=none", "checkpoint.write=at_end", "runner=lightning")
+    cfg = make_cfg(*RUN, "trainer.max_epochs=2", *changes, f"ckpt_path={last}")
+    record = train(cfg, tmp_path / "other")
+    assert record["status"] == "completed" and record["epochs"] == 2
 
 
 def _start(run_dir: Path, *overrides: str) -> subprocess.Popen:

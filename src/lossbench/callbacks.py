@@ -10,6 +10,8 @@
 from __future__ import annotations
 
 import os
+import shutil
+import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -17,6 +19,7 @@ from weakref import proxy
 
 import torch
 from lightning.pytorch.callbacks import Checkpoint, EarlyStopping, TQDMProgressBar
+from lightning.pytorch.utilities import rank_zero_only
 
 from lossbench.checkpoint_io import copy_checkpoint, snapshot
 from lossbench.lightning_internals import CheckpointWriter, dump_checkpoint
@@ -63,6 +66,32 @@ class BestAndLastCheckpoint(CheckpointWriter):
     def state_key(self) -> str:
         key = super().state_key
         return "ModelCheckpoint" + key.removeprefix(type(self).__qualname__)
+
+    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
+        """Lightning restores the best score only from a checkpoint written into this
+        ``dirpath``: a run resumed into a new directory (``ckpt_path=<another run's
+        last.ckpt>``, training on from a finished run) forgot it, took its first epoch for the
+        best and could end with another best epoch than the uninterrupted run. Here the best
+        checkpoint's bookkeeping is restored as well, and its file is copied into this run's
+        ``checkpoints/`` (a later, better epoch replaces the copy, never the other run's file).
+        Where that file is gone, Lightning's rule stands (with its warning)."""
+        earlier = state_dict.get("dirpath", self.dirpath)
+        best = state_dict.get("best_model_path") or ""
+        if earlier == self.dirpath or not best or not os.path.isfile(best):
+            super().load_state_dict(state_dict)
+            return
+        with warnings.catch_warnings():  # "... won't be reloaded": it is, below
+            warnings.filterwarnings("ignore", message=".*dirpath has changed")
+            super().load_state_dict(state_dict)
+        copy = os.path.join(self.dirpath, os.path.basename(best))
+        if rank_zero_only.rank == 0 and os.path.abspath(copy) != os.path.abspath(best):
+            os.makedirs(self.dirpath, exist_ok=True)
+            shutil.copyfile(best, copy)
+        score = state_dict.get("best_model_score")
+        self.best_model_path = self.kth_best_model_path = copy
+        self.best_model_score = score
+        self.kth_value = state_dict.get("kth_value", score)
+        self.best_k_models = {copy: score} if score is not None else {}
 
     def on_train_epoch_end(self, trainer: Any, pl_module: Any) -> None:
         super().on_train_epoch_end(trainer, pl_module)  # the best checkpoint (and last if saved)

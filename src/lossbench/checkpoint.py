@@ -59,6 +59,7 @@ __all__ = [
     "TRAINING_STATE_KEYS",
     "CheckpointError",
     "check_resume",
+    "check_resume_config",
     "history",
     "hyperparameters",
     "load_checkpoint",
@@ -221,6 +222,84 @@ def resume_path(ckpt_path: str | None, output_dir: str | os.PathLike) -> Path | 
             "ckpt_path=<file>, or start afresh without ckpt_path."
         )
     return last
+
+
+#: What a resumed run may set otherwise than the run that wrote its checkpoint: how long it
+#: trains (``trainer.*``), where and what it writes (``paths``, ``logger``, ``checkpoint.write``,
+#: the progress bar and model summary) and which runner fits it (every runner gives the same
+#: results). Anything else (the seed, the batch size, a scheduler, early stopping, the monitored
+#: metric, ...) would make the record describe another training than the one that ran.
+RESUME_MAY_CHANGE = (
+    "trainer",
+    "ckpt_path",
+    "hydra",
+    "paths",
+    "logger",
+    "runner",
+    "checkpoint.write",
+    "callbacks.model_checkpoint.write",
+    "callbacks.model_checkpoint.dirpath",
+    "callbacks.progress_bar",
+    "callbacks.model_summary",
+)
+
+
+def check_resume_config(
+    config: Mapping[str, Any], path: str | os.PathLike, saved: Mapping[str, Any] | None = None
+) -> None:
+    """Refuse to resume from the checkpoint at ``path`` with a resolved ``config`` (a plain
+    container) that differs from the config of the run that wrote it (its run directory's
+    ``config.yaml``, next to ``checkpoints/``) in a setting outside :data:`RESUME_MAY_CHANGE`.
+    Settings only one of the two has (a newer lossbench's, a callback added) are not compared;
+    without that ``config.yaml`` (a checkpoint copied elsewhere) only :func:`check_resume`
+    checks. ``saved``: that config, read earlier (before a run resumed in the same directory
+    replaced it).
+
+        >>> import tempfile
+        >>> run = Path(tempfile.mkdtemp())
+        >>> _ = (run / "config.yaml").write_text("seed: 0\\ntrainer: {max_epochs: 10}\\n")
+        >>> ckpt = run / "checkpoints" / "last.ckpt"
+        >>> check_resume_config({"seed": 0, "trainer": {"max_epochs": 20}}, ckpt)
+        >>> try:
+        ...     check_resume_config({"seed": 3, "trainer": {"max_epochs": 20}}, ckpt)
+        ... except CheckpointError as error:
+        ...     print(str(error).split(": ", 1)[1][:70])
+        seed differs from the run that wrote it (seed: checkpoint's run 0, con
+
+    Raises:
+        CheckpointError: naming each differing setting with both values.
+    """
+    saved_file = Path(path).parent.parent / "config.yaml"
+    if saved is None:
+        if not saved_file.is_file():
+            return
+        from omegaconf import OmegaConf
+
+        saved = OmegaConf.to_container(OmegaConf.load(saved_file))
+    before, now = _flatten(saved, ""), _flatten(config, "")
+
+    def may_change(key: str) -> bool:
+        return any(key == p or key.startswith(f"{p}.") for p in RESUME_MAY_CHANGE)
+
+    differ = [
+        (key, before[key], now[key])
+        for key in sorted(set(before) & set(now))
+        if not may_change(key) and before[key] != now[key]
+    ]
+    if not differ:
+        return
+    names = ", ".join(key for key, _, _ in differ[:8]) + (
+        f", ... ({len(differ)} in all)" if len(differ) > 8 else ""
+    )
+    values = "; ".join(f"{key}: checkpoint's run {a!r}, config {b!r}" for key, a, b in differ[:8])
+    verb = "differs" if len(differ) == 1 else "differ"
+    raise CheckpointError(
+        f"cannot resume from {str(path)!r}: {names} {verb} from the run that wrote it "
+        f"({values}) ({saved_file}). A resumed run continues that training, so only how long "
+        "it trains (trainer.*), where and what it writes (paths, logger, checkpoint.write) and "
+        "the runner may change. Resume with the run's own overrides, or start a new run "
+        "without ckpt_path."
+    )
 
 
 def _flatten(value: Any, prefix: str) -> dict[str, Any]:

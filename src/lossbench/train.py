@@ -28,7 +28,7 @@ from typing import Any
 import hydra
 from hydra.core.hydra_config import HydraConfig
 from hydra.types import RunMode
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import DictConfig, OmegaConf, open_dict
 
 from lossbench.command_keys import (
     added_config_dirs,
@@ -83,7 +83,12 @@ def preflight(cfg: DictConfig, output_dir: str | Path) -> str:
     from lossbench.importing import collection_paused
 
     with collection_paused():  # torch, Lightning, torchmetrics and scikit-learn
-        from lossbench.checkpoint import check_resume, load_checkpoint, resume_path
+        from lossbench.checkpoint import (
+            check_resume,
+            check_resume_config,
+            load_checkpoint,
+            resume_path,
+        )
         from lossbench.data.datamodule import ClassificationDataModule
         from lossbench.module import ClassifierModule, resolved_loss
         from lossbench.runners import select_runner
@@ -101,6 +106,7 @@ def preflight(cfg: DictConfig, output_dir: str | Path) -> str:
         hparams = ClassifierModule.from_config(cfg, datamodule, loss=loss).hparams
         checkpoint = load_checkpoint(resume)
         check_resume(checkpoint, resume, hparams, datamodule.preprocessing)
+        check_resume_config(_resolved(cfg, output_dir), resume)
         done = int(checkpoint.get("epoch", -1)) + 1  # saved at the end of its epoch
         if cfg.trainer.max_epochs <= done:
             raise ConfigError(
@@ -111,6 +117,17 @@ def preflight(cfg: DictConfig, output_dir: str | Path) -> str:
                 f"{2 * done}), or evaluate the checkpoint with lossbench-eval."
             )
     return task
+
+
+def _resolved(cfg: DictConfig, output_dir: str | Path) -> dict[str, Any]:
+    """``cfg`` resolved as the run will save it: without Hydra's own node, its
+    ``paths.run_dir`` the run's directory."""
+    resolved = cfg.copy()
+    with open_dict(resolved):
+        resolved.pop("hydra", None)
+    if "paths" in resolved:
+        resolved.paths.run_dir = str(output_dir)
+    return OmegaConf.to_container(resolved, resolve=True)
 
 
 def _check_run_directory(output_dir: Path) -> None:

@@ -27,7 +27,13 @@ from lightning.fabric.utilities.exceptions import MisconfigurationException
 from lightning.pytorch.callbacks import Checkpoint, EarlyStopping, ModelSummary, ProgressBar
 from omegaconf import DictConfig, OmegaConf
 
-from lossbench.checkpoint import CheckpointError, check_resume, load_checkpoint, resume_path
+from lossbench.checkpoint import (
+    CheckpointError,
+    check_resume,
+    check_resume_config,
+    load_checkpoint,
+    resume_path,
+)
 from lossbench.checkpoint_io import write_in_background
 from lossbench.data.csv_loader import DataError
 from lossbench.data.datamodule import ClassificationDataModule
@@ -95,8 +101,11 @@ def train(cfg: DictConfig, output_dir: str | Path, *, multirun: bool = False) ->
     try:
         task = validate(cfg)
         record["task"] = task
+        earlier = _earlier_config(cfg, output_dir)  # read before config.yaml is replaced
         OmegaConf.save(cfg, output_dir / "config.yaml", resolve=True)
-        fit_and_evaluate(cfg, output_dir, interactive=not multirun, record=record)
+        fit_and_evaluate(
+            cfg, output_dir, interactive=not multirun, record=record, earlier_config=earlier
+        )
         record["status"] = "completed"
     except Exception as error:  # recorded, then re-raised or swallowed (multirun)
         known = isinstance(error, UserInputError | NonFiniteLossError)
@@ -120,10 +129,33 @@ def train(cfg: DictConfig, output_dir: str | Path, *, multirun: bool = False) ->
     return record
 
 
+def _earlier_config(cfg: DictConfig, output_dir: Path) -> Any:
+    """The ``config.yaml`` of the run whose checkpoint ``ckpt_path`` names (None: no
+    ``ckpt_path``, or no such file), read before this run replaces its own: resuming in the same
+    directory checks against the interrupted run's config
+    (:func:`~lossbench.checkpoint.check_resume_config`)."""
+    if cfg.get("ckpt_path") is None:
+        return None
+    try:
+        resume = resume_path(cfg.ckpt_path, output_dir)
+    except CheckpointError:  # refused by the resume check, with its message
+        return None
+    saved = None if resume is None else resume.parent.parent / "config.yaml"
+    if saved is None or not saved.is_file():
+        return None
+    return OmegaConf.to_container(OmegaConf.load(saved))
+
+
 def fit_and_evaluate(
-    cfg: DictConfig, output_dir: Path, *, interactive: bool, record: dict[str, Any]
+    cfg: DictConfig,
+    output_dir: Path,
+    *,
+    interactive: bool,
+    record: dict[str, Any],
+    earlier_config: Any = None,
 ) -> None:
-    """Seed, load the data, fit with the chosen runner and evaluate; fills ``record``."""
+    """Seed, load the data, fit with the chosen runner and evaluate; fills ``record``.
+    ``earlier_config``: the config of the run a ``ckpt_path`` resumes, when known."""
     L.seed_everything(cfg.seed, workers=True, verbose=False)
     try:  # data that cannot be trained on (missing values, a missing package) is refused
         datamodule = ClassificationDataModule(cfg.data, cfg.loss.name, seed=cfg.seed)
@@ -144,7 +176,7 @@ def fit_and_evaluate(
         raise ConfigError(str(error)) from None
     trainer = build_run_trainer(cfg, output_dir, interactive)
     try:
-        _fit(cfg, trainer, datamodule, loss, output_dir, record)
+        _fit(cfg, trainer, datamodule, loss, output_dir, record, earlier_config)
     finally:
         close_loggers(trainer)
 
@@ -156,6 +188,7 @@ def _fit(
     loss: dict[str, Any],
     output_dir: Path,
     record: dict[str, Any],
+    earlier_config: Any = None,
 ) -> None:
     runner = select_runner(cfg, trainer)
     module = runner.build(cfg, datamodule, loss)
@@ -164,6 +197,8 @@ def _fit(
         resume = resume_path(cfg.get("ckpt_path"), output_dir)
         if resume is not None:
             check_resume(load_checkpoint(resume), resume, module.hparams, module.preprocessing)
+            plain = OmegaConf.to_container(cfg, resolve=True)
+            check_resume_config(plain, resume, saved=earlier_config)
     except CheckpointError as error:
         raise ConfigError(str(error)) from None
     record.update(runner.loops(trainer, module))
