@@ -85,7 +85,7 @@ def _check_runner(cfg: DictConfig) -> None:
     )
     if runner == "epoch":
         trainer = cfg.trainer
-        settings = {key: trainer.get(key) for key in _EPOCH_RUNNER_SETTINGS}
+        settings = {key: trainer[key] for key in _EPOCH_RUNNER_SETTINGS if key in trainer}
         reasons = epoch_obstacles({"optimizer": cfg.optimizer.name, **settings})
         _require(not reasons, refuse_epoch_message(reasons))
 
@@ -97,6 +97,9 @@ _EPOCH_RUNNER_SETTINGS = (
     "accumulate_grad_batches",
     "overfit_batches",
     "fast_dev_run",
+    "max_steps",
+    "val_check_interval",
+    "check_val_every_n_epoch",
 )
 
 
