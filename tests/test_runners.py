@@ -118,8 +118,9 @@ def test_cli_refuses_runner_epoch_with_lbfgs_in_one_line(tmp_path):
         ("trainer.max_steps=4", "trainer.max_epochs=10"),
         ("trainer.val_check_interval=0.5", "trainer.max_epochs=2"),
         ("trainer.val_check_interval=2", "trainer.max_epochs=2"),
+        ("trainer.check_val_every_n_epoch=null", "trainer.val_check_interval=4"),
     ],
-    ids=["max_steps", "val_fraction", "val_batches"],
+    ids=["max_steps", "val_fraction", "val_batches", "val_across_epochs"],
 )
 def test_auto_trains_what_lightning_does_for_step_counted_settings(make_cfg, tmp_path, overrides):
     """Settings that count Lightning's steps within an epoch take Lightning's loop under auto:
@@ -142,6 +143,18 @@ def test_val_check_interval_validates_within_an_epoch(make_cfg, tmp_path):
     cfg = make_cfg("data=breast_cancer", "trainer.val_check_interval=0.5", "trainer.max_epochs=2")
     record = train(cfg, tmp_path / "run")
     assert len(record["history"]["val/nll"]) == 6  # after every batch (1.5 of 3 batches), not 2
+
+
+def test_validation_every_n_batches_across_epochs_reaches_lightning(make_cfg, tmp_path):
+    """``trainer.check_val_every_n_epoch=null`` is Lightning's setting, not its default (1)."""
+    cfg = make_cfg(
+        "data=breast_cancer",
+        "trainer.check_val_every_n_epoch=null",
+        "trainer.val_check_interval=4",
+        "trainer.max_epochs=3",
+    )
+    record = train(cfg, tmp_path / "run")
+    assert record["steps"] == 9 and len(record["history"]["val/nll"]) == 2  # steps 4 and 8
 
 
 class BatchCounter(Callback):

@@ -389,6 +389,15 @@ def _check_trainer_values(trainer: DictConfig) -> None:
             value is None or (isinstance(value, int) and value >= 1),
             f"trainer.{key}={value!r} must be a whole number >= 1 (default 1).",
         )
+    interval = trainer.get("val_check_interval")
+    _require(
+        not ("check_val_every_n_epoch" in trainer and trainer.check_val_every_n_epoch is None)
+        or not isinstance(interval, float),
+        f"trainer.check_val_every_n_epoch=null validates every trainer.val_check_interval "
+        f"batches counted across epochs, but trainer.val_check_interval={interval} is a "
+        "fraction of an epoch. Give a number of batches (e.g. trainer.val_check_interval=100) "
+        "or a time (DD:HH:MM:SS), or leave trainer.check_val_every_n_epoch at 1.",
+    )
     limit = trainer.get("limit_train_batches")
     _require(
         limit is None
