@@ -137,6 +137,34 @@ def check_entries(cfg: DictConfig, group: str) -> str | None:
     return None
 
 
+#: Shipped targets that build a ``lightning.pytorch.callbacks.Checkpoint``.
+CHECKPOINT_TARGETS = ("lossbench.callbacks.run_checkpoint",)
+
+
+def checkpoint_entries(cfg: DictConfig) -> list[str]:
+    """The ``callbacks`` entries that build a Lightning ``Checkpoint``: lossbench's own
+    (:data:`CHECKPOINT_TARGETS`) and any class whose bases include Lightning's ``Checkpoint``
+    (read from its class hierarchy, so nothing more is imported than the target's module).
+
+        >>> from omegaconf import OmegaConf
+        >>> checkpoint_entries(OmegaConf.create({"callbacks": {
+        ...     "model_checkpoint": {"_target_": "lossbench.callbacks.run_checkpoint"}}}))
+        ['model_checkpoint']
+    """
+    found = []
+    for name, node in entries(cfg.get("callbacks")):
+        target = str(node.get("_target_")) if isinstance(node, Mapping) else ""
+        if target in SHIPPED_TARGETS:
+            if target in CHECKPOINT_TARGETS:
+                found.append(name)
+            continue
+        obj, error = locate(target, f"callbacks.{name}._target_", "callbacks")
+        bases = getattr(obj, "__mro__", ()) if error is None else ()
+        if any(b.__name__ == "Checkpoint" and b.__module__.startswith("lightning") for b in bases):
+            found.append(name)
+    return found
+
+
 def check_needs_logger(cfg: DictConfig) -> str | None:
     """A callback that needs a logger when ``logger`` is empty (``logger=none``), or None."""
     if entries(cfg.get("logger")):

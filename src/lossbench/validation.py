@@ -33,7 +33,7 @@ from lossbench.data.datasets import check_available, get_dataset, task_of
 from lossbench.data.preprocess import IMPUTE_OPTIONS
 from lossbench.data.table import DataError
 from lossbench.errors import ConfigError
-from lossbench.instantiators import check_entries, check_needs_logger
+from lossbench.instantiators import check_entries, check_needs_logger, checkpoint_entries
 from lossbench.losses import LOSSES, validate_loss_params
 from lossbench.losses.reduction import legacy_reduction
 from lossbench.metric_names import LOGGED_METRICS
@@ -44,6 +44,7 @@ from lossbench.precision import check_precision
 from lossbench.runners.base import RUNNERS, epoch_obstacles, refuse_epoch_message
 from lossbench.schedulers import check_scheduler, scheduler_monitor
 from lossbench.tasks import Task, is_dense
+from lossbench.trainer_args import refuse_trainer_switches
 
 #: The options of the ``logger`` group (configs/logger/); ``logger=[csv,mlflow]`` combines them.
 LOGGERS = ("csv", "tensorboard", "mlflow", "wandb", "many", "none")
@@ -448,6 +449,8 @@ def _check_run(cfg: DictConfig, task: Task) -> None:
         error = check_entries(cfg, group)
         _require(error is None, str(error))
     error = check_needs_logger(cfg)
+    _require(error is None, str(error))
+    error = refuse_trainer_switches(cfg.trainer, checkpoint_entries(cfg))
     _require(error is None, str(error))
     _check_scheduler(cfg, task)
     _require(
