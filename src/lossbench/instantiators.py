@@ -22,6 +22,8 @@ from typing import Any
 
 from omegaconf import DictConfig, OmegaConf
 
+from lossbench.entry_arguments import SHIPPED_ARGUMENTS, keyword_arguments, unknown_argument
+
 #: Targets in lossbench's config files, with the package each needs beyond lossbench's own.
 SHIPPED_TARGETS: dict[str, str | None] = {
     "lossbench.callbacks.run_checkpoint": None,
@@ -109,8 +111,9 @@ def locate(target: str, key: str, group: str) -> tuple[Any, str | None]:
 def check_entries(cfg: DictConfig, group: str) -> str | None:
     """Why the ``callbacks`` or ``logger`` entries of ``cfg`` cannot be built, or None.
 
-    Each entry needs a ``_target_`` that exists, and the package it needs installed. Shipped
-    targets are not imported (the test of this module builds them).
+    Each entry needs a ``_target_`` that exists, the package it needs installed, and only
+    arguments the target takes (:mod:`lossbench.entry_arguments`). Shipped targets are not
+    imported (the test of this module builds them).
     """
     for name, node in entries(cfg.get(group)):
         key = f"{group}.{name}._target_"
@@ -130,8 +133,13 @@ def check_entries(cfg: DictConfig, group: str) -> str | None:
                     f"'lossbench[{extra}]'"
                     + (", or choose logger=csv." if group == "logger" else ".")
                 )
-            continue
-        _, error = locate(target, key, group)
+            accepted = SHIPPED_ARGUMENTS[target]
+        else:
+            obj, error = locate(target, key, group)
+            if error is not None:
+                return error
+            accepted = keyword_arguments(obj)
+        error = unknown_argument(group, name, node, target, accepted)
         if error is not None:
             return error
     return None
