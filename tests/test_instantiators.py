@@ -19,6 +19,7 @@ from lightning.pytorch.callbacks import (
 
 from cli_process import run_module
 from lossbench.callbacks import BestAndLastCheckpoint, BestWeightsInMemory, EpochProgressBar
+from lossbench.entry_arguments import SHIPPED_ARGUMENTS, keyword_arguments
 from lossbench.instantiators import SHIPPED_TARGETS, build_callbacks, locate
 from lossbench.train import config_dir
 from lossbench.training import train
@@ -46,6 +47,16 @@ def test_every_shipped_target_is_listed_and_imports():
     for target in SHIPPED_TARGETS:
         obj, error = locate(target, "x._target_", "callbacks")
         assert error is None and callable(obj), target
+
+
+def test_shipped_arguments_are_the_signatures_of_the_installed_targets():
+    """The written-out arguments (checked without importing the targets) are their signatures."""
+    assert set(SHIPPED_ARGUMENTS) == set(SHIPPED_TARGETS)
+    for target, arguments in SHIPPED_ARGUMENTS.items():
+        if SHIPPED_TARGETS[target] and not importlib.util.find_spec(SHIPPED_TARGETS[target]):
+            continue  # an optional package that is not installed
+        obj, _ = locate(target, "x._target_", "callbacks")
+        assert keyword_arguments(obj) == arguments, target
 
 
 def test_default_callbacks_follow_the_checkpoint_and_early_stopping_keys(make_cfg, tmp_path):

@@ -34,8 +34,31 @@ def _trainer(**kwargs) -> L.Trainer:
         (("trainer.gradient_clip_val=1.0",), {}, LightningRunner),
         ((), {"accumulate_grad_batches": 2}, LightningRunner),
         ((), {"strategy": "ddp", "accelerator": "cpu", "devices": 2}, LightningRunner),
+        ((), {"max_steps": 4}, LightningRunner),
+        ((), {"max_steps": -1}, EpochRunner),
+        ((), {"val_check_interval": 0.5}, LightningRunner),
+        ((), {"val_check_interval": 2}, LightningRunner),
+        ((), {"val_check_interval": 1}, LightningRunner),  # an int: after every batch
+        ((), {"val_check_interval": 1.0}, EpochRunner),
+        ((), {"val_check_interval": "00:00:01:00"}, LightningRunner),
+        ((), {"check_val_every_n_epoch": None, "val_check_interval": 4}, LightningRunner),
     ],
-    ids=["default", "asked", "lbfgs", "clipping", "accumulation", "ddp"],
+    ids=[
+        "default",
+        "asked",
+        "lbfgs",
+        "clipping",
+        "accumulation",
+        "ddp",
+        "max_steps",
+        "max_steps_default",
+        "val_fraction",
+        "val_batches",
+        "val_every_batch",
+        "val_default",
+        "val_timed",
+        "val_across_epochs",
+    ],
 )
 def test_auto_takes_the_epoch_runner_where_it_applies(
     make_cfg, overrides, trainer_kwargs, expected
@@ -53,6 +76,13 @@ def test_auto_takes_the_epoch_runner_where_it_applies(
         (("debug=fdr",), "trainer.fast_dev_run"),
         (("debug=overfit",), "trainer.overfit_batches"),
         (("debug=limit",), "trainer.limit_train_batches"),
+        (("trainer.max_steps=4",), r"trainer.max_steps=4 \(the epoch runner stops only"),
+        (("trainer.val_check_interval=0.5",), "trainer.val_check_interval=0.5"),
+        (("trainer.val_check_interval=2",), "trainer.val_check_interval=2"),
+        (
+            ("trainer.check_val_every_n_epoch=null", "trainer.val_check_interval=4"),
+            "trainer.val_check_interval=4 .*; trainer.check_val_every_n_epoch=null",
+        ),
     ],
 )
 def test_epoch_runner_refuses_what_it_cannot_honour_before_training(make_cfg, overrides, reason):
@@ -80,6 +110,51 @@ def test_cli_refuses_runner_epoch_with_lbfgs_in_one_line(tmp_path):
     assert result.returncode == 2
     assert result.stderr.startswith("lossbench: refused: runner=epoch cannot honour optimizer=")
     assert "Traceback" not in result.stderr
+
+
+@pytest.mark.parametrize(
+    "overrides",
+    [
+        ("trainer.max_steps=4", "trainer.max_epochs=10"),
+        ("trainer.val_check_interval=0.5", "trainer.max_epochs=2"),
+        ("trainer.val_check_interval=2", "trainer.max_epochs=2"),
+        ("trainer.check_val_every_n_epoch=null", "trainer.val_check_interval=4"),
+    ],
+    ids=["max_steps", "val_fraction", "val_batches", "val_across_epochs"],
+)
+def test_auto_trains_what_lightning_does_for_step_counted_settings(make_cfg, tmp_path, overrides):
+    """Settings that count Lightning's steps within an epoch take Lightning's loop under auto:
+    the same steps, validations and metrics (the epoch runner stopped or validated only at
+    epoch ends, or failed on a batch count it presents as one)."""
+    run = ("data=breast_cancer", *overrides)  # 3 optimizer steps per epoch
+    auto = train(make_cfg(*run), tmp_path / "auto")
+    lightning = train(make_cfg(*run, "runner=lightning"), tmp_path / "lightning")
+    assert auto["training_loop"] == "batch"
+    for key in ("steps", "epochs", "history", "test/nll", "test/accuracy"):
+        assert auto[key] == lightning[key], key
+
+
+def test_max_steps_stops_within_an_epoch(make_cfg, tmp_path):
+    record = train(make_cfg("data=breast_cancer", "trainer.max_steps=4"), tmp_path / "run")
+    assert record["steps"] == 4  # the epoch runner ran 6: two whole epochs of 3 steps
+
+
+def test_val_check_interval_validates_within_an_epoch(make_cfg, tmp_path):
+    cfg = make_cfg("data=breast_cancer", "trainer.val_check_interval=0.5", "trainer.max_epochs=2")
+    record = train(cfg, tmp_path / "run")
+    assert len(record["history"]["val/nll"]) == 6  # after every batch (1.5 of 3 batches), not 2
+
+
+def test_validation_every_n_batches_across_epochs_reaches_lightning(make_cfg, tmp_path):
+    """``trainer.check_val_every_n_epoch=null`` is Lightning's setting, not its default (1)."""
+    cfg = make_cfg(
+        "data=breast_cancer",
+        "trainer.check_val_every_n_epoch=null",
+        "trainer.val_check_interval=4",
+        "trainer.max_epochs=3",
+    )
+    record = train(cfg, tmp_path / "run")
+    assert record["steps"] == 9 and len(record["history"]["val/nll"]) == 2  # steps 4 and 8
 
 
 class BatchCounter(Callback):

@@ -22,6 +22,8 @@ from typing import Any
 
 from omegaconf import DictConfig, OmegaConf
 
+from lossbench.entry_arguments import SHIPPED_ARGUMENTS, keyword_arguments, unknown_argument
+
 #: Targets in lossbench's config files, with the package each needs beyond lossbench's own.
 SHIPPED_TARGETS: dict[str, str | None] = {
     "lossbench.callbacks.run_checkpoint": None,
@@ -109,8 +111,9 @@ def locate(target: str, key: str, group: str) -> tuple[Any, str | None]:
 def check_entries(cfg: DictConfig, group: str) -> str | None:
     """Why the ``callbacks`` or ``logger`` entries of ``cfg`` cannot be built, or None.
 
-    Each entry needs a ``_target_`` that exists, and the package it needs installed. Shipped
-    targets are not imported (the test of this module builds them).
+    Each entry needs a ``_target_`` that exists, the package it needs installed, and only
+    arguments the target takes (:mod:`lossbench.entry_arguments`). Shipped targets are not
+    imported (the test of this module builds them).
     """
     for name, node in entries(cfg.get(group)):
         key = f"{group}.{name}._target_"
@@ -130,11 +133,44 @@ def check_entries(cfg: DictConfig, group: str) -> str | None:
                     f"'lossbench[{extra}]'"
                     + (", or choose logger=csv." if group == "logger" else ".")
                 )
-            continue
-        _, error = locate(target, key, group)
+            accepted = SHIPPED_ARGUMENTS[target]
+        else:
+            obj, error = locate(target, key, group)
+            if error is not None:
+                return error
+            accepted = keyword_arguments(obj)
+        error = unknown_argument(group, name, node, target, accepted)
         if error is not None:
             return error
     return None
+
+
+#: Shipped targets that build a ``lightning.pytorch.callbacks.Checkpoint``.
+CHECKPOINT_TARGETS = ("lossbench.callbacks.run_checkpoint",)
+
+
+def checkpoint_entries(cfg: DictConfig) -> list[str]:
+    """The ``callbacks`` entries that build a Lightning ``Checkpoint``: lossbench's own
+    (:data:`CHECKPOINT_TARGETS`) and any class whose bases include Lightning's ``Checkpoint``
+    (read from its class hierarchy, so nothing more is imported than the target's module).
+
+        >>> from omegaconf import OmegaConf
+        >>> checkpoint_entries(OmegaConf.create({"callbacks": {
+        ...     "model_checkpoint": {"_target_": "lossbench.callbacks.run_checkpoint"}}}))
+        ['model_checkpoint']
+    """
+    found = []
+    for name, node in entries(cfg.get("callbacks")):
+        target = str(node.get("_target_")) if isinstance(node, Mapping) else ""
+        if target in SHIPPED_TARGETS:
+            if target in CHECKPOINT_TARGETS:
+                found.append(name)
+            continue
+        obj, error = locate(target, f"callbacks.{name}._target_", "callbacks")
+        bases = getattr(obj, "__mro__", ()) if error is None else ()
+        if any(b.__name__ == "Checkpoint" and b.__module__.startswith("lightning") for b in bases):
+            found.append(name)
+    return found
 
 
 def check_needs_logger(cfg: DictConfig) -> str | None:

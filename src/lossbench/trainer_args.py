@@ -14,6 +14,8 @@ of the installed Lightning, so a Lightning upgrade that adds or drops an argumen
 from __future__ import annotations
 
 import difflib
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 #: ``inspect.signature(lightning.Trainer.__init__)``, without ``self``, in its order.
 TRAINER_ARGUMENTS: tuple[str, ...] = (
@@ -80,3 +82,36 @@ def unknown_trainer_key(key: str) -> str:
         f"trainer.{key} is not an argument of lightning.Trainer.{hint} Valid trainer keys: "
         f"{', '.join(TRAINER_KEYS)}."
     )
+
+
+def refuse_trainer_switches(trainer: Mapping[str, Any], checkpoints: Sequence[str]) -> str | None:
+    """The refusal of a ``trainer.*`` switch that lossbench sets through its config groups
+    instead, or None: ``enable_checkpointing=false`` while ``checkpoints`` (the ``callbacks``
+    entries that build a checkpoint callback) is not empty, and ``barebones=true``.
+
+        >>> refuse_trainer_switches({"enable_checkpointing": False}, []) is None
+        True
+        >>> refuse_trainer_switches({"barebones": True}, [])[:42]
+        'trainer.barebones=true turns off Lightning'
+    """
+    if trainer.get("enable_checkpointing") is False and checkpoints:
+        entries = ", ".join(f"callbacks.{name}" for name in checkpoints)
+        return (
+            "trainer.enable_checkpointing=false turns off Lightning's checkpointing, but "
+            f"{entries} builds a checkpoint callback, which Lightning refuses to run with it. "
+            "lossbench's checkpointing is set by checkpoint.* and the callbacks group: "
+            "checkpoint.write=never writes no checkpoint files (the best epoch's weights are kept "
+            f"in memory and evaluated), ~{entries.split(', ')[0]} drops checkpointing (the final "
+            "weights are evaluated), callbacks=none drops every callback. Leave "
+            "trainer.enable_checkpointing unset; valid checkpoint.write: every_epoch, at_end, "
+            "never."
+        )
+    if trainer.get("barebones"):
+        return (
+            "trainer.barebones=true turns off Lightning's logging, checkpointing, progress bar "
+            "and model summary, which a lossbench run records and evaluates through. For a lean "
+            "run use callbacks=none logger=none (no checkpoint files, no early stopping, no "
+            "progress bar; the final weights are evaluated) and keep runner=auto, whose epoch "
+            "runner already skips Lightning's per-step work; leave trainer.barebones unset."
+        )
+    return None

@@ -50,6 +50,7 @@ from lossbench.runners import select_runner
 from lossbench.validation import ConfigError, validate
 
 __all__ = [
+    "NULL_IS_A_SETTING",
     "base_record",
     "build_run_trainer",
     "build_trainer",
@@ -239,10 +240,23 @@ def _fit(
 # ------------------------------------------------------------------------------ the Trainer
 
 
+#: ``trainer.*`` keys whose null Lightning reads as a setting of its own, not as its default:
+#: ``check_val_every_n_epoch=None`` validates every ``val_check_interval`` batches counted
+#: across epochs (its default is 1; lossbench's schema says 1 as well).
+NULL_IS_A_SETTING = ("check_val_every_n_epoch",)
+
+
 def trainer_kwargs(cfg: DictConfig) -> dict[str, Any]:
-    """The ``trainer.*`` settings that are set (null means Lightning's default)."""
-    settings = OmegaConf.to_container(cfg.trainer, resolve=True)
-    return {k: v for k, v in settings.items() if v is not None}  # type: ignore[union-attr]
+    """The ``trainer.*`` settings that are set: a null means Lightning's default (every key of
+    the schema is there, most of them null), except in :data:`NULL_IS_A_SETTING`.
+
+        >>> trainer_kwargs(OmegaConf.create({"trainer": {"max_steps": None, "max_epochs": 3}}))
+        {'max_epochs': 3}
+        >>> trainer_kwargs(OmegaConf.create({"trainer": {"check_val_every_n_epoch": None}}))
+        {'check_val_every_n_epoch': None}
+    """
+    settings: dict[str, Any] = OmegaConf.to_container(cfg.trainer, resolve=True)  # type: ignore[assignment]
+    return {k: v for k, v in settings.items() if v is not None or k in NULL_IS_A_SETTING}
 
 
 def build_trainer(**kwargs: Any) -> L.Trainer:

@@ -33,7 +33,7 @@ from lossbench.data.datasets import check_available, get_dataset, task_of
 from lossbench.data.preprocess import IMPUTE_OPTIONS
 from lossbench.data.table import DataError
 from lossbench.errors import ConfigError
-from lossbench.instantiators import check_entries, check_needs_logger
+from lossbench.instantiators import check_entries, check_needs_logger, checkpoint_entries
 from lossbench.losses import LOSSES, validate_loss_params
 from lossbench.losses.reduction import legacy_reduction
 from lossbench.metric_names import LOGGED_METRICS
@@ -44,6 +44,7 @@ from lossbench.precision import check_precision
 from lossbench.runners.base import RUNNERS, epoch_obstacles, refuse_epoch_message
 from lossbench.schedulers import check_scheduler, scheduler_monitor
 from lossbench.tasks import Task, is_dense
+from lossbench.trainer_args import refuse_trainer_switches
 
 #: The options of the ``logger`` group (configs/logger/); ``logger=[csv,mlflow]`` combines them.
 LOGGERS = ("csv", "tensorboard", "mlflow", "wandb", "many", "none")
@@ -85,7 +86,7 @@ def _check_runner(cfg: DictConfig) -> None:
     )
     if runner == "epoch":
         trainer = cfg.trainer
-        settings = {key: trainer.get(key) for key in _EPOCH_RUNNER_SETTINGS}
+        settings = {key: trainer[key] for key in _EPOCH_RUNNER_SETTINGS if key in trainer}
         reasons = epoch_obstacles({"optimizer": cfg.optimizer.name, **settings})
         _require(not reasons, refuse_epoch_message(reasons))
 
@@ -97,6 +98,9 @@ _EPOCH_RUNNER_SETTINGS = (
     "accumulate_grad_batches",
     "overfit_batches",
     "fast_dev_run",
+    "max_steps",
+    "val_check_interval",
+    "check_val_every_n_epoch",
 )
 
 
@@ -386,6 +390,15 @@ def _check_trainer_values(trainer: DictConfig) -> None:
             value is None or (isinstance(value, int) and value >= 1),
             f"trainer.{key}={value!r} must be a whole number >= 1 (default 1).",
         )
+    interval = trainer.get("val_check_interval")
+    _require(
+        not ("check_val_every_n_epoch" in trainer and trainer.check_val_every_n_epoch is None)
+        or not isinstance(interval, float),
+        f"trainer.check_val_every_n_epoch=null validates every trainer.val_check_interval "
+        f"batches counted across epochs, but trainer.val_check_interval={interval} is a "
+        "fraction of an epoch. Give a number of batches (e.g. trainer.val_check_interval=100) "
+        "or a time (DD:HH:MM:SS), or leave trainer.check_val_every_n_epoch at 1.",
+    )
     limit = trainer.get("limit_train_batches")
     _require(
         limit is None
@@ -436,6 +449,8 @@ def _check_run(cfg: DictConfig, task: Task) -> None:
         error = check_entries(cfg, group)
         _require(error is None, str(error))
     error = check_needs_logger(cfg)
+    _require(error is None, str(error))
+    error = refuse_trainer_switches(cfg.trainer, checkpoint_entries(cfg))
     _require(error is None, str(error))
     _check_scheduler(cfg, task)
     _require(

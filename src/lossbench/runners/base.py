@@ -52,14 +52,21 @@ def epoch_obstacles(settings: Mapping[str, Any]) -> list[str]:
     """Why the epoch runner cannot fit a run with ``settings``, one reason each (none: it can).
 
     ``settings``: ``optimizer`` (its name) and the ``trainer.*`` values ``gradient_clip_val``,
-    ``limit_train_batches``, ``accumulate_grad_batches``, ``overfit_batches``, ``fast_dev_run``
-    and ``world_size`` (processes); a missing or None value is Lightning's default.
+    ``limit_train_batches``, ``accumulate_grad_batches``, ``overfit_batches``, ``fast_dev_run``,
+    ``max_steps``, ``val_check_interval``, ``check_val_every_n_epoch`` and ``world_size``
+    (processes); a missing value is Lightning's default, and so is None for every key but
+    ``check_val_every_n_epoch`` (None there: validate every ``val_check_interval`` batches,
+    counted across epochs).
 
         >>> epoch_obstacles({"optimizer": "adam"})
         []
         >>> epoch_obstacles({"optimizer": "lbfgs", "world_size": 2})[1]
         'world_size=2 (DDP runs one backward per forward of the wrapped model)'
+        >>> epoch_obstacles({"max_steps": 4, "val_check_interval": 1.0})
+        ['trainer.max_steps=4 (the epoch runner stops only at the end of an epoch)']
     """
+    max_steps = settings.get("max_steps")
+    interval = settings.get("val_check_interval")
     checks = [
         (
             settings.get("optimizer") == "lbfgs",
@@ -90,6 +97,21 @@ def epoch_obstacles(settings: Mapping[str, Any]) -> list[str]:
             bool(settings.get("fast_dev_run")),
             "trainer.fast_dev_run (it counts Lightning steps, one per epoch here)",
         ),
+        (
+            max_steps not in (None, -1),
+            f"trainer.max_steps={max_steps} (the epoch runner stops only at the end of an epoch)",
+        ),
+        (
+            # Lightning's default; an int counts batches (1: validate after every batch)
+            interval is not None and not (type(interval) is float and interval == 1.0),
+            f"trainer.val_check_interval={interval} (it validates within an epoch, which the "
+            "epoch runner presents to Lightning as one batch)",
+        ),
+        (
+            "check_val_every_n_epoch" in settings and settings["check_val_every_n_epoch"] is None,
+            "trainer.check_val_every_n_epoch=null (it counts batches across epochs, one per "
+            "epoch here)",
+        ),
     ]
     return [reason for failed, reason in checks if failed]
 
@@ -106,6 +128,10 @@ def refuse_epoch_message(reasons: list[str]) -> str:
 
 def trainer_settings(cfg: DictConfig, trainer: Any) -> dict[str, Any]:
     """The settings :func:`epoch_obstacles` reads, as ``trainer`` resolved them."""
+    from lossbench.lightning_internals import validation_time_interval  # Lightning is loaded
+
+    # A time (val_check_interval="00:00:01:00") is kept apart, without val_check_interval.
+    interval = validation_time_interval(trainer) or getattr(trainer, "val_check_interval", None)
     return {
         "optimizer": cfg.optimizer.name,
         "gradient_clip_val": cfg.trainer.get("gradient_clip_val"),
@@ -113,5 +139,8 @@ def trainer_settings(cfg: DictConfig, trainer: Any) -> dict[str, Any]:
         "accumulate_grad_batches": trainer.accumulate_grad_batches,
         "overfit_batches": trainer.overfit_batches,
         "fast_dev_run": trainer.fast_dev_run,
+        "max_steps": trainer.max_steps,
+        "val_check_interval": interval,
+        "check_val_every_n_epoch": trainer.check_val_every_n_epoch,
         "world_size": trainer.world_size,
     }
