@@ -504,3 +504,20 @@ def test_cli_refuses_a_baseline_every_run_of_which_was_refused(tmp_path: Path) -
     ) in result.stderr
     assert "Traceback" not in result.stderr
     assert not (tmp_path / "study" / "report.html").exists()
+
+
+def test_cli_ranking_on_the_validation_split_warns_that_it_is_optimistic(
+    study: Path, tmp_path: Path
+) -> None:
+    """``--metric val/nll`` ranks on the split that chose each learning rate: allowed, with a
+    warning on stderr and in the report's text (which otherwise says the test split is never
+    used to choose)."""
+    result = run_cli(str(study / "multirun"), "--metric", "val/nll", "--out", str(tmp_path / "v"))
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert "lossbench: warning: --metric val/nll ranks on the validation split" in result.stderr
+    text = (tmp_path / "v" / "report.md").read_text()
+    assert "so every setup's figure is optimistic" in text
+    assert "the test split is never used to choose" not in text
+    plain = run_cli(str(study / "multirun"), "--out", str(tmp_path / "t"))
+    assert "warning" not in plain.stderr
+    assert "the test split is never used to choose" in (tmp_path / "t" / "report.md").read_text()

@@ -9,6 +9,7 @@ report.md and report.html.
 from __future__ import annotations
 
 import os
+import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -56,6 +57,13 @@ def resolve_metric(metric: str, runs: pd.DataFrame) -> str:
         listed = ", ".join(available) or "none (no run completed)"
         raise ReportError(
             f"--metric {metric!r}: no completed run records {name!r}. Available: {listed}."
+        )
+    if name.startswith("val/"):
+        warnings.warn(
+            f"--metric {name} ranks on the validation split, which also chose each setup's "
+            "learning rate: the ranking is optimistic for every setup. Rank on the test split "
+            f"(--metric test/{name.partition('/')[2]}) for a verdict the choice has not seen.",
+            stacklevel=2,
         )
     return name
 

@@ -331,8 +331,14 @@ def build_document(study: Study) -> list[Block]:
         Bullets([verdict_text(v, mode) for v in study.verdicts]),
         Text(
             f"Ranked by `{study.metric}` ({DIRECTION[mode]}), mean over seeds, at each setup's "
-            f"learning rate chosen on the validation split (best mean `{select_on}`; the test "
-            "split is never used to choose; a rate marked *grid edge* is the smallest or "
+            f"learning rate chosen on the validation split (best mean `{select_on}`; "
+            + (
+                "**the ranking metric is on that same split, so every setup's figure is "
+                "optimistic: rank on the test split for a verdict the choice has not seen**; "
+                if study.metric.startswith("val/")
+                else "the test split is never used to choose; "
+            )
+            + "a rate marked *grid edge* is the smallest or "
             "largest the setup was trained at, and a better one may lie beyond it: the fair "
             "studies widen their grid there, `hydra.sweeper.widen`). A setup is **tied** with "
             "the best when a paired "
