@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import csv
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -47,6 +49,36 @@ def test_resumed_run_ends_with_the_metrics_of_an_uninterrupted_run(make_cfg, tmp
     assert resumed["resumed_from"] == str(tmp_path / "resumed" / "checkpoints" / "last.ckpt")
     assert _final(resumed) == _final(whole)
     assert len(resumed["history"]["train/loss"]) == 4  # the full per-epoch history
+
+
+def _csv_rows(run_dir: Path) -> list[dict[str, str]]:
+    with (run_dir / "logs" / "metrics.csv").open(newline="") as handle:
+        return list(csv.DictReader(handle))
+
+
+def test_resumed_run_keeps_every_epoch_in_metrics_csv(make_cfg, tmp_path):
+    """Resuming in the run's own directory continues logs/metrics.csv: the epochs before the
+    checkpoint stay, the epochs after it (trained again) are replaced, and the file ends as an
+    uninterrupted run's, row for row."""
+    run = (*RUN, "logger=csv")
+    train(make_cfg(*run, "trainer.max_epochs=4"), tmp_path / "whole")
+    resumed = tmp_path / "resumed"
+    train(make_cfg(*run, "trainer.max_epochs=2"), resumed)
+    epoch1 = tmp_path / "epoch1.ckpt"
+    shutil.copy(resumed / "checkpoints" / "last.ckpt", epoch1)
+    for overrides in (("trainer.max_epochs=3", "ckpt_path=last"), ("trainer.max_epochs=4",)):
+        (resumed / "metrics.json").unlink()  # what an interrupted run leaves: no record
+        ckpt = overrides[1] if len(overrides) > 1 else f"ckpt_path={epoch1}"  # epoch 2 again
+        train(make_cfg(*run, overrides[0], ckpt), resumed)
+    whole_rows, resumed_rows = _csv_rows(tmp_path / "whole"), _csv_rows(resumed)
+    assert [r["epoch"] for r in resumed_rows] == ["0", "0", "1", "1", "2", "2", "3", "3", ""]
+    assert [list(r) for r in resumed_rows] == [list(r) for r in whole_rows]
+    for whole_row, resumed_row in zip(whole_rows, resumed_rows, strict=True):
+        for key, value in whole_row.items():
+            if value == "":
+                assert resumed_row[key] == "", key
+            else:
+                assert float(resumed_row[key]) == pytest.approx(float(value), abs=1e-6), key
 
 
 def test_last_checkpoint_is_written_every_epoch_not_only_when_improved(make_cfg, tmp_path):

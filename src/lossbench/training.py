@@ -37,6 +37,7 @@ from lossbench.hardware import HARDWARE_KEYS, trainer_settings_error
 from lossbench.instantiators import build_callbacks, build_loggers
 from lossbench.interrupts import fit_interrupts
 from lossbench.lightning_internals import open_wandb_run
+from lossbench.loggers import continue_csv_logs
 from lossbench.messages import quiet_lightning
 from lossbench.module import ClassifierModule, resolved_loss
 from lossbench.record import environment, refuse_completed
@@ -166,6 +167,8 @@ def _fit(
             check_resume(load_checkpoint(resume), resume, module.hparams, module.preprocessing)
     except CheckpointError as error:
         raise ConfigError(str(error)) from None
+    if resume is not None:  # metrics.csv keeps the epochs the checkpoint has trained
+        continue_csv_logs(trainer.loggers, int(load_checkpoint(resume).get("epoch", -1)))
     record.update(runner.loops(trainer, module))
     record.update(n_outputs=datamodule.n_outputs, sizes=datamodule.sizes(), loss_params=loss)
     record.update(resumed_from=None if resume is None else str(resume))
