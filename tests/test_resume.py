@@ -81,6 +81,23 @@ def test_resumed_run_keeps_every_epoch_in_metrics_csv(make_cfg, tmp_path):
                 assert float(resumed_row[key]) == pytest.approx(float(value), abs=1e-6), key
 
 
+def test_a_sweep_job_trained_again_sets_the_earlier_attempts_checkpoints_aside(make_cfg, tmp_path):
+    """A job of a sweep that did not complete trains again from scratch; its checkpoints/ then
+    holds only the new attempt's files, and the earlier attempt's are kept beside it."""
+    train(make_cfg(*RUN, "trainer.max_epochs=3"), tmp_path, multirun=True)
+    earlier = sorted(p.name for p in (tmp_path / "checkpoints").iterdir())
+    (tmp_path / "metrics.json").unlink()  # killed before its record
+    record = train(make_cfg(*RUN, "trainer.max_epochs=1"), tmp_path, multirun=True)
+    assert record["status"] == "completed" and record["resumed_from"] is None
+    assert sorted(p.name for p in (tmp_path / "checkpoints").iterdir()) == [
+        "best-epoch000.ckpt",
+        "last.ckpt",
+    ]
+    assert record["best_checkpoint"] == str(tmp_path / "checkpoints" / "best-epoch000.ckpt")
+    assert sorted(p.name for p in (tmp_path / "checkpoints-earlier").iterdir()) == earlier
+    assert load_checkpoint(tmp_path / "checkpoints-earlier" / "last.ckpt")["epoch"] == 2
+
+
 def test_last_checkpoint_is_written_every_epoch_not_only_when_improved(make_cfg, tmp_path):
     # lr=0.5 overshoots after the first epoch: the best (validation) epoch stays 0.
     cfg = make_cfg("data=iris", "loss=cross_entropy", "optimizer.lr=0.5", "trainer.max_epochs=4")

@@ -40,7 +40,7 @@ from lossbench.lightning_internals import open_wandb_run
 from lossbench.loggers import continue_csv_logs
 from lossbench.messages import quiet_lightning
 from lossbench.module import ClassifierModule, resolved_loss
-from lossbench.record import environment, refuse_completed
+from lossbench.record import environment, refuse_completed, set_aside_earlier_checkpoints
 from lossbench.runners import select_runner
 from lossbench.validation import ConfigError, validate
 
@@ -89,6 +89,8 @@ def train(cfg: DictConfig, output_dir: str | Path, *, multirun: bool = False) ->
     if "paths" in cfg:  # where the callbacks and loggers write (${paths.run_dir})
         cfg.paths.run_dir = str(output_dir)
     refuse_completed(output_dir)
+    if multirun and cfg.get("ckpt_path") is None:  # a single run refuses (train.preflight)
+        _set_aside_earlier_attempt(output_dir)
     output_dir.mkdir(parents=True, exist_ok=True)
     task = None
     record = base_record(cfg, task)
@@ -119,6 +121,14 @@ def train(cfg: DictConfig, output_dir: str | Path, *, multirun: bool = False) ->
         path,
     )
     return record
+
+
+def _set_aside_earlier_attempt(output_dir: Path) -> None:
+    """A job of a sweep trains again from scratch: the checkpoints of its earlier attempt leave
+    ``checkpoints/`` (:func:`~lossbench.record.set_aside_earlier_checkpoints`)."""
+    aside = set_aside_earlier_checkpoints(output_dir)
+    if aside is not None:
+        log.info("an earlier attempt's checkpoints moved to %s; training again", aside)
 
 
 def fit_and_evaluate(
