@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import csv
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -64,6 +66,53 @@ def test_a_run_trained_on_in_a_new_directory_keeps_the_best_epoch_it_had(make_cf
     assert sorted(p.name for p in (tmp_path / "first" / "checkpoints").iterdir()) == before
     best = Path(on["best_checkpoint"])
     assert best.parent == tmp_path / "on" / "checkpoints" and best.is_file()
+
+
+def _csv_rows(run_dir: Path) -> list[dict[str, str]]:
+    with (run_dir / "logs" / "metrics.csv").open(newline="") as handle:
+        return list(csv.DictReader(handle))
+
+
+def test_resumed_run_keeps_every_epoch_in_metrics_csv(make_cfg, tmp_path):
+    """Resuming in the run's own directory continues logs/metrics.csv: the epochs before the
+    checkpoint stay, the epochs after it (trained again) are replaced, and the file ends as an
+    uninterrupted run's, row for row."""
+    run = (*RUN, "logger=csv")
+    train(make_cfg(*run, "trainer.max_epochs=4"), tmp_path / "whole")
+    resumed = tmp_path / "resumed"
+    train(make_cfg(*run, "trainer.max_epochs=2"), resumed)
+    epoch1 = tmp_path / "epoch1.ckpt"
+    shutil.copy(resumed / "checkpoints" / "last.ckpt", epoch1)
+    for overrides in (("trainer.max_epochs=3", "ckpt_path=last"), ("trainer.max_epochs=4",)):
+        (resumed / "metrics.json").unlink()  # what an interrupted run leaves: no record
+        ckpt = overrides[1] if len(overrides) > 1 else f"ckpt_path={epoch1}"  # epoch 2 again
+        train(make_cfg(*run, overrides[0], ckpt), resumed)
+    whole_rows, resumed_rows = _csv_rows(tmp_path / "whole"), _csv_rows(resumed)
+    assert [r["epoch"] for r in resumed_rows] == ["0", "0", "1", "1", "2", "2", "3", "3", ""]
+    assert [list(r) for r in resumed_rows] == [list(r) for r in whole_rows]
+    for whole_row, resumed_row in zip(whole_rows, resumed_rows, strict=True):
+        for key, value in whole_row.items():
+            if value == "":
+                assert resumed_row[key] == "", key
+            else:
+                assert float(resumed_row[key]) == pytest.approx(float(value), abs=1e-6), key
+
+
+def test_a_sweep_job_trained_again_sets_the_earlier_attempts_checkpoints_aside(make_cfg, tmp_path):
+    """A job of a sweep that did not complete trains again from scratch; its checkpoints/ then
+    holds only the new attempt's files, and the earlier attempt's are kept beside it."""
+    train(make_cfg(*RUN, "trainer.max_epochs=3"), tmp_path, multirun=True)
+    earlier = sorted(p.name for p in (tmp_path / "checkpoints").iterdir())
+    (tmp_path / "metrics.json").unlink()  # killed before its record
+    record = train(make_cfg(*RUN, "trainer.max_epochs=1"), tmp_path, multirun=True)
+    assert record["status"] == "completed" and record["resumed_from"] is None
+    assert sorted(p.name for p in (tmp_path / "checkpoints").iterdir()) == [
+        "best-epoch000.ckpt",
+        "last.ckpt",
+    ]
+    assert record["best_checkpoint"] == str(tmp_path / "checkpoints" / "best-epoch000.ckpt")
+    assert sorted(p.name for p in (tmp_path / "checkpoints-earlier").iterdir()) == earlier
+    assert load_checkpoint(tmp_path / "checkpoints-earlier" / "last.ckpt")["epoch"] == 2
 
 
 def test_last_checkpoint_is_written_every_epoch_not_only_when_improved(make_cfg, tmp_path):

@@ -44,8 +44,11 @@ class BestAndLastCheckpoint(CheckpointWriter):
     file write per run instead of one per improving epoch, for short runs where a killed job is
     simply run again. The best checkpoint is the file ``every_epoch`` writes; ``last.ckpt``
     holds the same final state, saved after the epoch loop as Lightning's own end-of-training
-    save is (its epoch counter is the next epoch's). A run that stops with an exception writes
-    its best checkpoint so far; a run killed outright leaves none.
+    save is (its epoch counter is the next epoch's). A run that stops with an exception, Ctrl-C
+    or SIGTERM included, writes its best checkpoint so far and no ``last.ckpt`` (the state it
+    stopped in is mid-epoch): ``ckpt_path=last`` cannot resume it, ``ckpt_path=<its
+    best-epochNNN.ckpt>`` continues from the best epoch. A run killed outright leaves none.
+    Resuming from the last epoch after an interruption needs ``write_at_end=False``.
 
     Its ``state_key`` is ``ModelCheckpoint``'s, so checkpoints written with a plain
     ``ModelCheckpoint`` of the same monitor resume with their best-checkpoint bookkeeping.

@@ -206,13 +206,26 @@ def resume_path(ckpt_path: str | None, output_dir: str | os.PathLike) -> Path | 
     """The checkpoint that ``ckpt_path`` names: ``last`` is ``<output_dir>/checkpoints/last.ckpt``.
 
     Raises:
-        CheckpointError: ``ckpt_path=last`` but the run directory holds no ``last.ckpt``.
+        CheckpointError: ``ckpt_path=last`` but the run directory holds no ``last.ckpt`` (an
+            interrupted ``checkpoint.write=at_end`` run leaves only its best checkpoint: the
+            message names it).
     """
     if ckpt_path is None:
         return None
     if ckpt_path != "last":
         return Path(ckpt_path).expanduser()
     last = Path(output_dir) / "checkpoints" / "last.ckpt"
+    best = sorted(last.parent.glob("best-epoch*.ckpt"))
+    if not last.is_file() and best:
+        raise CheckpointError(
+            f"ckpt_path=last: there is no {last} to resume from, only the best epoch's "
+            f"{best[-1].name}: checkpoint.write=at_end writes no last.ckpt when a run is "
+            "interrupted or fails (only its best checkpoint so far; last.ckpt once training "
+            "ends), and checkpoint.save_last=false none at all. Continue from the best epoch "
+            "with ckpt_path="
+            f"{best[-1]}, or start afresh in another directory; to resume from the last epoch "
+            "after an interruption, train with checkpoint.write=every_epoch (the default)."
+        )
     if not last.is_file():
         raise CheckpointError(
             f"ckpt_path=last: there is no {last} to resume from (the run directory "

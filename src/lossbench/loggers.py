@@ -2,12 +2,15 @@
 
 lossbench-train logger=csv             # <run dir>/logs/metrics.csv and hparams.yaml (the default)
 lossbench-train logger=mlflow          # metrics of every run in outputs/mlflow.db
+lossbench-train <same overrides> ckpt_path=last   # metrics.csv keeps the epochs before the resume
 """
 
 from __future__ import annotations
 
+import csv
+import warnings
 from argparse import Namespace
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -34,7 +37,40 @@ class CSVLogger(LightningCSVLogger):
     few percent of a small model's. Plain values (dicts, lists, strings, numbers, booleans,
     None) give the same document here in about 1 ms; anything else (a ``DictConfig``, an
     ``Enum``, a path) goes through Lightning's own writer, as before.
+
+    A resumed run continues the ``metrics.csv`` it finds (:meth:`continue_epochs`): Lightning's
+    writer would delete it, and with it every epoch before the resume.
     """
+
+    @rank_zero_only
+    def continue_epochs(self, last_epoch: int) -> None:
+        """Keep the rows of epochs ``0 .. last_epoch`` of the ``metrics.csv`` already in
+        :attr:`log_dir` (a run resumed from a checkpoint of ``last_epoch``), before the first
+        new row; call it before training starts.
+
+            >>> import tempfile
+            >>> logger = CSVLogger(tempfile.mkdtemp(), name="logs", version="")
+            >>> for epoch in range(3):
+            ...     logger.log_metrics({"epoch": epoch, "val/nll": 1.0 / (epoch + 1)}, step=epoch)
+            >>> logger.save()
+            >>> resumed = CSVLogger(logger.save_dir, name="logs", version="")
+            >>> resumed.continue_epochs(1)
+            >>> print((Path(resumed.log_dir) / "metrics.csv").read_text(), end="")
+            epoch,step,val/nll
+            0,0,1.0
+            1,1,0.5
+
+        The rows of later epochs, which the resumed run trains again, and rows without an epoch
+        (the final evaluation of a run that ended) are left out; values are copied as written.
+        """
+        path = Path(self.log_dir) / "metrics.csv"
+        rows = list(_rows_through(path, last_epoch)) if path.is_file() else []
+        with warnings.catch_warnings():  # "... will be deleted": the rows are written back
+            warnings.filterwarnings("ignore", message="Experiment logs directory")
+            writer = self.experiment  # Lightning's writer: deletes the file it finds
+        if rows:
+            writer.metrics = rows
+            writer.save()
 
     @rank_zero_only
     def log_hyperparams(self, params: dict[str, Any] | Namespace | None = None) -> None:
@@ -56,6 +92,26 @@ class CSVLogger(LightningCSVLogger):
             return
         path = Path(experiment.log_dir) / experiment.NAME_HPARAMS_FILE
         path.write_text(text, encoding="utf-8")
+
+
+def _rows_through(path: Path, last_epoch: int) -> Iterable[dict[str, str]]:
+    """The rows of ``metrics.csv`` whose ``epoch`` is at most ``last_epoch``, as text."""
+    with path.open(newline="", encoding="utf-8") as handle:
+        for row in csv.DictReader(handle):
+            try:
+                epoch = int(float(row.get("epoch") or ""))
+            except ValueError:  # no epoch: the evaluation after training
+                continue
+            if epoch <= last_epoch:
+                yield row
+
+
+def continue_csv_logs(loggers: Iterable[Any], last_epoch: int) -> None:
+    """:meth:`CSVLogger.continue_epochs` of each of ``loggers`` that is lossbench's CSVLogger
+    (the others start their own files, or append to their own store)."""
+    for logger in loggers:
+        if isinstance(logger, CSVLogger):
+            logger.continue_epochs(last_epoch)
 
 
 def mlflow_logger(

@@ -14,6 +14,7 @@ import json
 import math
 import os
 import platform
+import shutil
 import subprocess
 from pathlib import Path
 from typing import Any
@@ -64,6 +65,40 @@ def refuse_completed(run_dir: str | os.PathLike) -> None:
             "overwrites one. Choose another hydra.run.dir, or resume with ckpt_path=last only "
             "for a run that did not complete."
         )
+
+
+#: Where a job of a sweep that trains again from scratch keeps the earlier attempt's checkpoints.
+EARLIER_CHECKPOINTS = "checkpoints-earlier"
+
+
+def set_aside_earlier_checkpoints(run_dir: str | os.PathLike) -> Path | None:
+    """Move the checkpoints of an earlier attempt at this run (a job of a sweep that was killed
+    or failed, and now trains again from scratch) from ``checkpoints/`` to
+    ``checkpoints-earlier/``, replacing those of any attempt before it; return where they went,
+    or None when ``checkpoints/`` holds none.
+
+    So ``checkpoints/`` holds only the new attempt's files: its ``best-epochNNN.ckpt`` never
+    sits beside an earlier attempt's of another epoch, and the earlier attempt's ``last.ckpt``
+    stays readable (``ckpt_path=<run dir>/checkpoints-earlier/last.ckpt`` continues it in a
+    single run).
+
+        >>> import tempfile
+        >>> run = Path(tempfile.mkdtemp())
+        >>> (run / "checkpoints").mkdir()
+        >>> _ = (run / "checkpoints" / "best-epoch005.ckpt").write_bytes(b"earlier")
+        >>> set_aside_earlier_checkpoints(run).name, sorted(p.name for p in run.iterdir())
+        ('checkpoints-earlier', ['checkpoints-earlier'])
+        >>> set_aside_earlier_checkpoints(run) is None
+        True
+    """
+    folder = Path(run_dir) / "checkpoints"
+    if not any(folder.glob("*.ckpt")):
+        return None
+    aside = Path(run_dir) / EARLIER_CHECKPOINTS
+    if aside.exists():
+        shutil.rmtree(aside)
+    folder.rename(aside)
+    return aside
 
 
 def _json_safe(value: Any) -> Any:

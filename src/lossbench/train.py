@@ -46,6 +46,7 @@ from lossbench.record import diverged, read_record, refuse_completed
 from lossbench.validation import ConfigError, validate
 
 __all__ = [
+    "check_unfinished_run",
     "config_dir",
     "ended_with_same_config",
     "main",
@@ -67,7 +68,8 @@ def config_dir() -> Path:
 def preflight(cfg: DictConfig, output_dir: str | Path) -> str:
     """Everything a single run checks before Hydra creates its directory; return the task.
 
-    In order: the directory holds no completed run, the config is valid
+    In order: the directory holds no completed run, nor the checkpoints of a run that did not
+    complete unless ``ckpt_path`` continues it (:func:`check_unfinished_run`), the config is valid
     (:func:`lossbench.validation.validate`, with the seed and the hardware), Lightning accepts
     the ``trainer.*`` settings, the data load and split (a CSV file's every value, each
     split's classes, ``loss.weight`` / ``pos_weight`` lengths), and a checkpoint to resume
@@ -79,6 +81,7 @@ def preflight(cfg: DictConfig, output_dir: str | Path) -> str:
     """
     _check_run_directory(Path(output_dir))
     refuse_completed(Path(output_dir))
+    check_unfinished_run(cfg, Path(output_dir))
     task = validate(cfg)  # a refused config exits before torch and Lightning are imported
     from lossbench.importing import collection_paused
 
@@ -142,6 +145,37 @@ def _check_run_directory(output_dir: Path) -> None:
             "file. Give paths.output_dir (or hydra.run.dir) a directory, e.g. "
             "paths.output_dir=outputs."
         )
+
+
+def check_unfinished_run(cfg: DictConfig, output_dir: Path) -> None:
+    """Refuse to start a single run afresh (no ``ckpt_path``) in a directory that holds the
+    checkpoints of a run that did not complete: training would overwrite its ``last.ckpt``
+    (what ``ckpt_path=last`` resumes) and its logs, and leave its best checkpoint beside the
+    new run's. (:func:`~lossbench.record.refuse_completed` refuses a completed run's.)
+
+        >>> from omegaconf import OmegaConf
+        >>> check_unfinished_run(OmegaConf.create({"ckpt_path": None}), Path("no/such/run"))
+    """
+    if cfg.get("ckpt_path") is not None:
+        return
+    found = sorted(p.name for p in (output_dir / "checkpoints").glob("*.ckpt"))
+    if not found:
+        return
+    if "last.ckpt" in found:
+        resume = "add ckpt_path=last to the same command to continue it from its last epoch"
+    else:  # checkpoint.write=at_end, interrupted: only the best epoch so far was written
+        best = output_dir / "checkpoints" / found[-1]
+        resume = (
+            f"add ckpt_path={best} to the same command to continue it from its best epoch "
+            "(it has no last.ckpt: checkpoint.write=at_end writes none when a run is "
+            "interrupted)"
+        )
+    raise ConfigError(
+        f"the run directory {str(output_dir)!r} holds the checkpoints of a run that did not "
+        f"complete ({', '.join(found)}), and no ckpt_path was given: a new run there would "
+        f"overwrite its checkpoints and logs. To keep that run, {resume}; to start a new run, "
+        "give another hydra.run.dir (or none: each run gets a new directory under outputs/)."
+    )
 
 
 def _check_batch_fraction(cfg: DictConfig, train_rows: int) -> None:

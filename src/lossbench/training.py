@@ -43,9 +43,10 @@ from lossbench.hardware import HARDWARE_KEYS, trainer_settings_error
 from lossbench.instantiators import build_callbacks, build_loggers
 from lossbench.interrupts import fit_interrupts
 from lossbench.lightning_internals import open_wandb_run
+from lossbench.loggers import continue_csv_logs
 from lossbench.messages import quiet_lightning
 from lossbench.module import ClassifierModule, resolved_loss
-from lossbench.record import environment, refuse_completed
+from lossbench.record import environment, refuse_completed, set_aside_earlier_checkpoints
 from lossbench.runners import select_runner
 from lossbench.validation import ConfigError, validate
 
@@ -95,6 +96,8 @@ def train(cfg: DictConfig, output_dir: str | Path, *, multirun: bool = False) ->
     if "paths" in cfg:  # where the callbacks and loggers write (${paths.run_dir})
         cfg.paths.run_dir = str(output_dir)
     refuse_completed(output_dir)
+    if multirun and cfg.get("ckpt_path") is None:  # a single run refuses (train.preflight)
+        _set_aside_earlier_attempt(output_dir)
     output_dir.mkdir(parents=True, exist_ok=True)
     task = None
     record = base_record(cfg, task)
@@ -145,6 +148,14 @@ def _earlier_config(cfg: DictConfig, output_dir: Path) -> Any:
     if saved is None or not saved.is_file():
         return None
     return OmegaConf.to_container(OmegaConf.load(saved))
+
+
+def _set_aside_earlier_attempt(output_dir: Path) -> None:
+    """A job of a sweep trains again from scratch: the checkpoints of its earlier attempt leave
+    ``checkpoints/`` (:func:`~lossbench.record.set_aside_earlier_checkpoints`)."""
+    aside = set_aside_earlier_checkpoints(output_dir)
+    if aside is not None:
+        log.info("an earlier attempt's checkpoints moved to %s; training again", aside)
 
 
 def fit_and_evaluate(
@@ -202,6 +213,8 @@ def _fit(
             check_resume_config(plain, resume, saved=earlier_config)
     except CheckpointError as error:
         raise ConfigError(str(error)) from None
+    if resume is not None:  # metrics.csv keeps the epochs the checkpoint has trained
+        continue_csv_logs(trainer.loggers, int(load_checkpoint(resume).get("epoch", -1)))
     record.update(runner.loops(trainer, module))
     record.update(n_outputs=datamodule.n_outputs, sizes=datamodule.sizes(), loss_params=loss)
     record.update(resumed_from=None if resume is None else str(resume))

@@ -26,7 +26,13 @@ from typing import Any
 from omegaconf import DictConfig, OmegaConf
 
 from lossbench.interrupts import fit_interrupts
-from lossbench.record import RunExistsError, environment, refuse_completed, write_record
+from lossbench.record import (
+    RunExistsError,
+    environment,
+    refuse_completed,
+    set_aside_earlier_checkpoints,
+    write_record,
+)
 from lossbench.validation import ConfigError, validate
 from lossbench.vectorized.checkpoints import save_checkpoint
 from lossbench.vectorized.members import Member
@@ -139,6 +145,8 @@ def _prepare(
     except RunExistsError as error:
         log.error("refused: %s", error)
         return error
+    if (aside := set_aside_earlier_checkpoints(output_dir)) is not None:  # as a run alone
+        log.info("an earlier attempt's checkpoints moved to %s; training again", aside)
     output_dir.mkdir(parents=True, exist_ok=True)
     record = base_record(cfg, None)
     record["environment"] = environment()
