@@ -329,9 +329,20 @@ def test_predict_refuses_bad_input_with_the_fix(make_cfg, tmp_path, csv_files):
     text = tmp_path / "text.csv"
     _write_csv(text, FEATURES, [[1, 2, 3, 4], [1, "high", 3, 4]])
     with pytest.raises(
-        DataError, match=r"feature column 'f1' mixes numbers and text: '2' .* and 'high'"
+        DataError,
+        match=r"feature column 'f1' mixes numbers and text: '2' .* and 'high'.*trained on it as "
+        r"numbers: correct or drop those rows in the file, or retrain with "
+        r"data.categorical_columns=\[f1\] .* and predict with the new run's checkpoint",
     ):
         predict(record["best_checkpoint"], text)
+    missing = tmp_path / "missing.csv"
+    _write_csv(missing, FEATURES, [[1, 2, 3, 4], [1, 2, "NA", 4]])
+    with pytest.raises(DataError) as info:  # the fixes of a prediction, not training settings
+        predict(record["best_checkpoint"], missing)
+    message = str(info.value)
+    assert "feature column 'f2' has a missing value ('NA')" in message
+    assert "fill in or drop those rows in the file, or retrain with data.impute=median" in message
+    assert "leave the column out" not in message
     with pytest.raises(DataError, match=r"is the input file data.path"):
         write_predictions({"p_y": [0.5]}, text, data_path=text)
 

@@ -92,6 +92,7 @@ def _read_features(
         source,
         categorical=list(preprocessor.categories),
         allow_missing=bool(preprocessor.fill),
+        predicting=True,
     )
 
 
