@@ -329,9 +329,20 @@ def test_predict_refuses_bad_input_with_the_fix(make_cfg, tmp_path, csv_files):
     text = tmp_path / "text.csv"
     _write_csv(text, FEATURES, [[1, 2, 3, 4], [1, "high", 3, 4]])
     with pytest.raises(
-        DataError, match=r"feature column 'f1' mixes numbers and text: '2' .* and 'high'"
+        DataError,
+        match=r"feature column 'f1' mixes numbers and text: '2' .* and 'high'.*trained on it as "
+        r"numbers: correct or drop those rows in the file, or retrain with "
+        r"data.categorical_columns=\[f1\] .* and predict with the new run's checkpoint",
     ):
         predict(record["best_checkpoint"], text)
+    missing = tmp_path / "missing.csv"
+    _write_csv(missing, FEATURES, [[1, 2, 3, 4], [1, 2, "NA", 4]])
+    with pytest.raises(DataError) as info:  # the fixes of a prediction, not training settings
+        predict(record["best_checkpoint"], missing)
+    message = str(info.value)
+    assert "feature column 'f2' has a missing value ('NA')" in message
+    assert "fill in or drop those rows in the file, or retrain with data.impute=median" in message
+    assert "leave the column out" not in message
     with pytest.raises(DataError, match=r"is the input file data.path"):
         write_predictions({"p_y": [0.5]}, text, data_path=text)
 
@@ -372,3 +383,44 @@ def test_predict_refuses_a_checkpoint_without_preprocessing(tmp_path, csv_files)
     trainer.save_checkpoint(path)
     with pytest.raises(CheckpointError, match=r"does not store the preprocessing .*Retrain"):
         predict(path, csv_files["binary"][1])
+
+
+def test_predict_cli_warns_of_categories_the_model_never_saw(make_cfg, tmp_path):
+    colors, zips = ["blue", "green", "red"], ["10115", "10117", "20095"]
+    rows = [[i / 60, colors[i % 3], zips[(i // 3) % 3], int(i % 3 == 2)] for i in range(60)]
+    data = _write_csv(tmp_path / "train.csv", ["a", "color", "zip", "y"], rows)
+    cfg = make_cfg(*_csv_overrides("binary", data), "data.categorical_columns=[zip]")
+    record = train(cfg, tmp_path / "run")
+    cwd = tmp_path / "cwd"
+    cwd.mkdir()
+    new = [
+        [0.5, "red", "10115"],
+        [0.5, "red", "10115.0"],  # as pandas writes an integer column with a missing value
+        [0.5, "Red", "10115"],
+        [0.5, "purple", "10117"],
+        [0.5, "Red", "99999"],
+        [0.5, "blue", "020095"],
+    ]
+    _write_csv(cwd / "new.csv", ["a", "color", "zip"], new)
+    ckpt = f"ckpt_path={record['best_checkpoint']}"
+    result = _predict_cli(ckpt, "data=csv", "data.path=new.csv", "out=preds.csv", cwd=cwd)
+    assert result.returncode == 0, result.stderr
+    assert "6 predictions written to preds.csv" in result.stdout
+    warned = [line for line in result.stderr.splitlines() if line.startswith("lossbench: ")]
+    assert len(warned) == 2, result.stderr
+    color, zip_code = warned
+    assert color.startswith("lossbench: warning: feature column 'color': 3 of 6 rows have ")
+    assert "categories the model never saw ('Red' (did you mean 'red'?), 'purple')" in color
+    assert "encoded as no known category" in color
+    assert "Known categories: 'blue', 'green', 'red'." in color
+    assert "feature column 'zip': 2 of 6 rows" in zip_code  # 10115.0 is 10115
+    assert "('020095' (did you mean '20095'?), '99999')" in zip_code
+    got = _read_csv(cwd / "preds.csv")
+    assert list(got) == ["p_y", "pred_y"] and len(got["p_y"]) == 6
+    assert got["p_y"][1] == got["p_y"][0]  # 10115.0: the category 10115
+    assert got["p_y"][2] != got["p_y"][0]  # Red: no known colour
+
+    # known categories only: no warning
+    _write_csv(cwd / "known.csv", ["a", "color", "zip"], new[:2])
+    result = _predict_cli(ckpt, "data=csv", "data.path=known.csv", "out=known-preds.csv", cwd=cwd)
+    assert result.returncode == 0 and "warning" not in result.stderr, result.stderr

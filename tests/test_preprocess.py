@@ -199,7 +199,8 @@ def test_predict_applies_the_stored_categories_and_imputation(make_cfg, tmp_path
     record = train(cfg, tmp_path / "run")
     new_rows = [["a", "blue", 2.0], ["b", "red", ""], ["c", "purple", 7.5], ["d", "green", 9.0]]
     new = _write(tmp_path / "new.csv", ["id", "colour", "size"], new_rows)
-    got = predict(record["best_checkpoint"], new)
+    with pytest.warns(UserWarning, match=r"'colour': 1 of 4 rows .* never saw \('purple'\)"):
+        got = predict(record["best_checkpoint"], new)  # and encodes purple as all zeros
 
     datamodule = ClassificationDataModule(cfg.data, "bce_with_logits")
     p = datamodule.preprocessor

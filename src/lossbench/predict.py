@@ -12,7 +12,10 @@ preprocessing (mean and scale per numeric feature, the categories of each catego
 the values imputed for missing ones when trained with ``data.impute``), the task, the label or
 class names, the head and the link from raw scores to probabilities (:mod:`lossbench.checkpoint`).
 Features are read and preprocessed exactly as in training, so a training row gets the
-probability the model gave it. A category that training never saw encodes as all zeros.
+probability the model gave it. A category that training never saw encodes as all zeros, with a
+warning that names the column, the rows and the known categories the values resemble
+(:mod:`lossbench.predict_categories`; integer codes written as decimals, ``10115.0`` for
+``10115``, are matched).
 
 The output CSV has one row per input row, in the input's order:
 
@@ -55,6 +58,7 @@ from lossbench.data.table import DataError
 from lossbench.errors import format_warning, refuse, refusing
 from lossbench.metrics import THRESHOLD, to_probabilities
 from lossbench.module import ClassifierModule
+from lossbench.predict_categories import UnseenCategoryWarning, match_categories
 from lossbench.tasks import is_dense
 from lossbench.train import config_dir, run_checkpoint_app
 
@@ -92,6 +96,7 @@ def _read_features(
         source,
         categorical=list(preprocessor.categories),
         allow_missing=bool(preprocessor.fill),
+        predicting=True,
     )
 
 
@@ -124,7 +129,12 @@ def predict(
         )
     module = ClassifierModule.from_checkpoint(checkpoint, ckpt_path)
     preprocessor = Preprocessor.from_dict(meta)
-    raw, categories = _read_features(data_path, preprocessor, delimiter)
+    raw, given = _read_features(data_path, preprocessor, delimiter)
+    categories, notes = match_categories(
+        raw, preprocessor.feature_names, given, preprocessor.categories
+    )
+    for note in notes:
+        warnings.warn(note, UnseenCategoryWarning, stacklevel=2)
     dtype = next(module.model.parameters()).dtype
     x = torch.from_numpy(preprocessor.transform(raw, categories)).to(dtype)
     with torch.inference_mode():
@@ -202,6 +212,7 @@ def _hydra_main(cfg: DictConfig) -> None:
             "data=images data.path=<file>.npy."
         )
     out = cfg.out or DEFAULT_OUT[name]
+    warnings.formatwarning = format_warning  # type: ignore[assignment]
     if name == "images":
         _predict_images(cfg.ckpt_path, cfg.data.path, out)
         return
@@ -216,7 +227,6 @@ def _hydra_main(cfg: DictConfig) -> None:
 def _predict_images(ckpt_path: str, data_path: str, out: str) -> None:
     from lossbench.predict_maps import check_paths, predict_maps, write_maps
 
-    warnings.formatwarning = format_warning  # type: ignore[assignment]
     with refusing():  # CheckpointError, DataError
         check_paths(data_path, out)
         maps = predict_maps(ckpt_path, data_path)

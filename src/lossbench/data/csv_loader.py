@@ -52,6 +52,7 @@ import os
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import NoReturn
 
 import numpy as np
 
@@ -341,22 +342,39 @@ def _distinct(cells: np.ndarray) -> list[str]:
     return list(dict.fromkeys(str(cell).strip() for cell in cells))
 
 
-def _check_missing(parsed: _Parsed, what: str, source: _Source) -> None:
-    if parsed.missing.any():
-        row = _first(parsed.missing)
-        feature = "feature" in what
+#: The other fix of a file that a checkpoint cannot take: training settings (data.impute,
+#: data.categorical_columns) belong to the run, and lossbench-predict does not use them.
+_RETRAIN = "and predict with the new run's checkpoint"
+
+
+def _check_missing(
+    parsed: _Parsed, what: str, source: _Source, *, predicting: bool = False
+) -> None:
+    if not parsed.missing.any():
+        return
+    row = _first(parsed.missing)
+    found = (
+        f"{what} has a missing value ({parsed.cell(row)!r}) at {source.at(row)}; "
+        f"{int(parsed.missing.sum())} of {len(parsed.cells)} rows are missing."
+    )
+    if predicting:  # a feature column of a model trained without data.impute
         raise source.error(
-            f"{what} has a missing value ({parsed.cell(row)!r}) at {source.at(row)}; "
-            f"{int(parsed.missing.sum())} of {len(parsed.cells)} rows are missing. lossbench "
-            "does not impute unless asked: fill in or drop those rows"
-            + (
-                ", leave the column out of data.feature_columns, or impute from the training "
-                "split with data.impute=median (numbers: median, categories: most frequent) or "
-                "data.impute=most_frequent."
-                if feature
-                else " (labels are never imputed)."
-            )
+            f"{found} The model was trained without data.impute, so it has no value to fill "
+            "in: fill in or drop those rows in the file, or retrain with data.impute=median "
+            "(numbers: median, categories: most frequent) or data.impute=most_frequent "
+            f"{_RETRAIN} (data.impute given to lossbench-predict is not used: the checkpoint "
+            "holds the preprocessing)."
         )
+    raise source.error(
+        f"{found} lossbench does not impute unless asked: fill in or drop those rows"
+        + (
+            ", leave the column out of data.feature_columns, or impute from the training "
+            "split with data.impute=median (numbers: median, categories: most frequent) or "
+            "data.impute=most_frequent."
+            if "feature" in what
+            else " (labels are never imputed)."
+        )
+    )
 
 
 def _check_finite(parsed: _Parsed, what: str, source: _Source) -> None:
@@ -383,6 +401,36 @@ def _categorical(parsed: _Parsed) -> tuple[np.ndarray, list[str]]:
     return out, [str(c) for c in categories]
 
 
+def _refuse_text(name: str, parsed: _Parsed, source: _Source, *, predicting: bool) -> NoReturn:
+    """Refuse text in a feature column of numbers."""
+    text, numbers = _first(parsed.text), ~parsed.missing & ~parsed.text
+    found = f"{parsed.cell(text)!r} at {source.at(text)}"
+    what = f"holds text only ({found})"
+    if numbers.any():  # a typo among numbers, or codes mixed with names
+        number = _first(numbers)
+        what = f"mixes numbers and text: {parsed.cell(number)!r} at {source.at(number)} and {found}"
+    values = f"({int(parsed.text.sum())} text rows; values: "
+    values += f"{_names(_distinct(parsed.cells[parsed.text]), 5)})"
+    if predicting:  # a column the model was trained on as numbers
+        raise source.error(
+            f"feature column {name!r} {what} {values}, but the model was trained on it as "
+            "numbers: correct or drop those rows in the file, or retrain with "
+            f"data.categorical_columns=[{name}] (every value a category, one-hot encoded) "
+            f"{_RETRAIN}."
+        )
+    raise source.error(
+        f"feature column {name!r} {what} {values}. A feature column holds numbers, or text only "
+        "(a categorical column, one-hot encoded): fix those cells, "
+        + (
+            f"list the column in data.categorical_columns=[{name}] to treat every value as a "
+            "category, "
+            if numbers.any()
+            else ""
+        )
+        + "or leave it out with data.feature_columns=[...]."
+    )
+
+
 def _features(
     columns: list[str],
     cells: dict[str, Sequence[str]],
@@ -391,39 +439,27 @@ def _features(
     categorical: Sequence[str] = (),
     allow_missing: bool = False,
     detect_categorical: bool = False,
+    predicting: bool = False,
 ) -> tuple[np.ndarray, dict[str, list[str]]]:
     """The feature matrix (categorical columns as codes) and the categories of each categorical
-    column. Columns of text only are categorical when ``detect_categorical`` is set."""
+    column. Columns of text only are categorical when ``detect_categorical`` is set.
+    ``predicting``: the columns are those of a trained model (lossbench-predict), and refusals
+    name the fixes a prediction has, not training settings."""
     out = np.empty((len(source.lines), len(columns)), dtype=np.float32)
     categories: dict[str, list[str]] = {}
     for j, name in enumerate(columns):
         parsed = _parse(cells[name])
+        what = f"feature column {name!r}"
         texts_only = parsed.text.any() and not (~parsed.missing & ~parsed.text).any()
         if name in categorical or (detect_categorical and texts_only):
             if not allow_missing:
-                _check_missing(parsed, f"feature column {name!r}", source)
+                _check_missing(parsed, what, source, predicting=predicting)
             out[:, j], categories[name] = _categorical(parsed)
             continue
         if parsed.text.any():
-            text, numbers = _first(parsed.text), ~parsed.missing & ~parsed.text
-            found = f"{parsed.cell(text)!r} at {source.at(text)}"
-            if numbers.any():  # a typo among numbers, or codes mixed with names
-                number = _first(numbers)
-                what = f"mixes numbers and text: {parsed.cell(number)!r} at "
-                what += f"{source.at(number)} and {found}"
-                fix = f"list the column in data.categorical_columns=[{name}] to treat every "
-                fix += "value as a category"
-            else:  # (prediction: a column the model was trained on as numbers)
-                what, fix = f"holds text ({found}) but the model takes it as numbers", ""
-            raise source.error(
-                f"feature column {name!r} {what} ({int(parsed.text.sum())} text rows; values: "
-                f"{_names(_distinct(parsed.cells[parsed.text]), 5)}). A feature column holds "
-                "numbers, or text only (a categorical column, one-hot encoded): fix those cells, "
-                + (f"{fix}, " if fix else "")
-                + "or leave it out with data.feature_columns=[...]."
-            )
+            _refuse_text(name, parsed, source, predicting=predicting)
         if not allow_missing:
-            _check_missing(parsed, f"feature column {name!r}", source)
+            _check_missing(parsed, what, source, predicting=predicting)
         _check_finite(parsed, f"feature column {name!r}", source)
         out[:, j] = parsed.values
     return out, categories

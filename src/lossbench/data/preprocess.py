@@ -133,7 +133,8 @@ class Preprocessor:
             raise DataError(
                 f"feature column {name!r} has {n_missing} missing value(s) in {n} rows, and "
                 "the preprocessing does not impute (trained without data.impute). Fill in or "
-                "drop those rows, or train with data.impute=median or data.impute=most_frequent."
+                "drop those rows, or retrain with data.impute=median or data.impute=most_frequent "
+                "and predict with the new run's checkpoint."
             )
         return self.fill[name]
 
