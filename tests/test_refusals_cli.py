@@ -293,6 +293,9 @@ CATALOGUE: list[Case] = [
     refused("devices-zero", "train", ("trainer.devices=0",), ["trainer.devices=0 must be at least 1"]),
     refused("strategy-unknown", "train", ("trainer.strategy=bogus",),
             ["trainer settings cannot start", "bogus"]),
+    refused("trainer-value-lightning-refuses", "train", ("trainer.reload_dataloaders_every_n_epochs=-1",),
+            ["Lightning refused the trainer.* settings", "`reload_dataloaders_every_n_epochs` should be an int >= 0",
+             "--cfg job --package trainer"]),
     # ---- checkpoints -------------------------------------------------------------------------
     refused("resume-last-without-checkpoint", "train", ("ckpt_path=last", "hydra.run.dir=fresh"),
             ["ckpt_path=last", "last.ckpt"]),

@@ -144,9 +144,26 @@ def check_hardware(
             )
 
 
+#: Words of a Lightning error about the hardware settings (accelerator, devices, precision,
+#: strategy): only such an error is answered with the hardware settings to check.
+_HARDWARE_WORDS = ("accelerator", "device", "gpu", "cuda", "mps", "tpu", "precision", "strategy")
+
+
 def trainer_settings_error(error: Exception) -> ConfigError:
-    """A Lightning error from building the Trainer, as the ``trainer.*`` refusal it is."""
-    detail = " ".join(str(error).split())
+    """A Lightning error from building the Trainer, as the ``trainer.*`` refusal it is: about
+    the hardware settings where the error names one, else about the ``trainer.*`` value it
+    names.
+
+        >>> str(trainer_settings_error(ValueError("`max_time` has an invalid format")))[:72]
+        'Lightning refused the trainer.* settings: `max_time` has an invalid form'
+    """
+    detail = " ".join(str(error).split()).rstrip(".")
+    if not any(word in detail.lower() for word in _HARDWARE_WORDS):
+        return ConfigError(
+            f"Lightning refused the trainer.* settings: {detail}. Fix the trainer.* value it "
+            "names (lossbench-train --cfg job --package trainer shows them all), or leave it at "
+            "its default."
+        )
     return ConfigError(
         f"the trainer settings cannot start on this machine: {detail}. Check trainer.accelerator "
         f"(available: {', '.join(available_accelerators())}), trainer.devices, "

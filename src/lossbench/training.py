@@ -39,7 +39,7 @@ from lossbench.data.csv_loader import DataError
 from lossbench.data.datamodule import ClassificationDataModule
 from lossbench.distributed import finish_run, prepare
 from lossbench.errors import NonFiniteLossError, UserInputError
-from lossbench.hardware import HARDWARE_KEYS, trainer_settings_error
+from lossbench.hardware import trainer_settings_error
 from lossbench.instantiators import build_callbacks, build_loggers
 from lossbench.interrupts import fit_interrupts
 from lossbench.lightning_internals import open_wandb_run
@@ -281,16 +281,31 @@ def build_trainer(**kwargs: Any) -> L.Trainer:
         raise trainer_settings_error(error) from None
 
 
+#: ``trainer.*`` settings the preflight Trainer leaves out: what the run builds itself (the
+#: profiler, plugins, loggers, callbacks and their switches, the root directory).
+_BUILT_BY_THE_RUN = (
+    "profiler",
+    "plugins",
+    "logger",
+    "callbacks",
+    "default_root_dir",
+    "enable_checkpointing",
+    "enable_progress_bar",
+    "enable_model_summary",
+)
+
+
 def check_trainer_settings(cfg: DictConfig) -> L.Trainer:
-    """Build a Trainer from the hardware settings alone (about 40 ms, nothing written, its
-    start-up messages silenced), so that Lightning refuses them before the run starts."""
-    hardware = {k: v for k, v in trainer_kwargs(cfg).items() if k in HARDWARE_KEYS}
+    """Build a Trainer from the ``trainer.*`` settings (the hardware, and every other value
+    Lightning checks when it is built: about 40 ms, nothing written, its start-up messages
+    silenced), so that Lightning refuses them before the run starts."""
+    settings = {k: v for k, v in trainer_kwargs(cfg).items() if k not in _BUILT_BY_THE_RUN}
     lightning_log = logging.getLogger("lightning.pytorch")
     level = lightning_log.level
     lightning_log.setLevel(logging.WARNING)
     try:
         return build_trainer(
-            **hardware,
+            **settings,
             logger=False,
             enable_checkpointing=False,
             enable_progress_bar=False,
