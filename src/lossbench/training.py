@@ -208,13 +208,15 @@ def _fit(
     try:
         resume = resume_path(cfg.get("ckpt_path"), output_dir)
         if resume is not None:
-            check_resume(load_checkpoint(resume), resume, module.hparams, module.preprocessing)
+            checkpoint = load_checkpoint(resume)
+            check_resume(checkpoint, resume, module.hparams, module.preprocessing)
             plain = OmegaConf.to_container(cfg, resolve=True)
             check_resume_config(plain, resume, saved=earlier_config)
+            # metrics.csv keeps the epochs the checkpoint has trained
+            continue_csv_logs(trainer.loggers, int(checkpoint.get("epoch", -1)))
+            del checkpoint  # Lightning loads it again to restore the state
     except CheckpointError as error:
         raise ConfigError(str(error)) from None
-    if resume is not None:  # metrics.csv keeps the epochs the checkpoint has trained
-        continue_csv_logs(trainer.loggers, int(load_checkpoint(resume).get("epoch", -1)))
     record.update(runner.loops(trainer, module))
     record.update(n_outputs=datamodule.n_outputs, sizes=datamodule.sizes(), loss_params=loss)
     record.update(resumed_from=None if resume is None else str(resume))
