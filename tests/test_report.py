@@ -521,3 +521,27 @@ def test_cli_ranking_on_the_validation_split_warns_that_it_is_optimistic(
     plain = run_cli(str(study / "multirun"), "--out", str(tmp_path / "t"))
     assert "warning" not in plain.stderr
     assert "the test split is never used to choose" in (tmp_path / "t" / "report.md").read_text()
+
+
+def test_a_report_into_an_earlier_reports_directory_leaves_none_of_its_figures(
+    study: Path, tmp_path: Path
+) -> None:
+    """Another study reported into the same ``--out``: the earlier study's figures (and a
+    yardstick this report has not) go, anything else there stays."""
+    out = tmp_path / "out"
+    build_report([study / "multirun"], out)
+    earlier = {p.name for p in (out / "plots").glob("*.png")}
+    assert any(name.startswith("breast_cancer_") for name in earlier)
+    (out / "plots" / "notes.txt").write_text("mine")
+    for seed in SEEDS:  # a second study: wine only
+        for i, (head, loss) in enumerate(STUDY["wine"][1]):
+            write_run(
+                tmp_path / "other" / f"{head}_{loss}_{seed}",
+                data="wine", task="multiclass", head=head, loss=loss, seed=seed,
+                metrics=study_metrics(i, seed),
+            )  # fmt: skip
+    build_report([tmp_path / "other"], out)
+    now = {p.name for p in (out / "plots").glob("*.png")}
+    assert now and not any(name.startswith("breast_cancer_") for name in now)
+    assert now <= earlier  # wine's figures, drawn again
+    assert (out / "plots" / "notes.txt").read_text() == "mine"

@@ -171,6 +171,7 @@ def write_report(
     markdown.write_text(to_markdown(blocks, out), encoding="utf-8")
     html = out / "report.html"
     html.write_text(to_html(blocks, TITLE), encoding="utf-8")
+    remove_stale_files(study, out)
     return Report(
         study,
         html,
@@ -180,6 +181,41 @@ def write_report(
         files["comparisons.csv"],
         out / "plots",
     )
+
+
+def remove_stale_files(study: Study, out: Path) -> list[Path]:
+    """Remove what an earlier report in ``out`` wrote that this one did not (another study
+    reported into the same ``--out``): its figures in ``plots/`` (the PNG files of the
+    report's own names) and a ``yardstick.csv`` where this report has no yardstick; return
+    them. Nothing else in ``out`` is touched.
+    """
+    drawn = {Path(path) for figures in study.figures.values() for _, path in figures}
+    drawn |= {Path(path) for path in study.overview_figures.values()}
+    stale = [
+        path
+        for path in sorted((out / "plots").glob("*.png"))
+        if path not in drawn and _report_figure(path.name)
+    ]
+    if study.yardstick_runs is None or study.yardstick_runs.empty:
+        stale += [p for p in [out / "yardstick.csv"] if p.is_file()]
+    for path in stale:
+        path.unlink()
+    return stale
+
+
+#: The endings of the figures a report draws (:mod:`lossbench.report.plots`, the overview).
+_FIGURE_NAMES = (
+    "_metrics.png",
+    "_learning_curves.png",
+    "_learning_rate.png",
+    "_reliability.png",
+    "_stability.png",
+)
+
+
+def _report_figure(name: str) -> bool:
+    """Whether ``name`` is a figure's name that a report draws."""
+    return name.endswith(_FIGURE_NAMES) or name.startswith("critical_difference_")
 
 
 def build_report(
