@@ -385,7 +385,8 @@ def test_delimiter_is_detected_or_given(tmp_path: Path, delimiter: str, given: s
 
 def test_wrong_delimiter_names_the_one_the_header_holds(tmp_path: Path) -> None:
     path = write(tmp_path, "a;b;y\n1;2;0\n3;4;1\n")
-    with pytest.raises(DataError, match=r"contains ';'.*not ','; set data.delimiter=';'"):
+    wanted = r"contains ';'.*not ','; set \"data.delimiter=';'\" \(quoted"
+    with pytest.raises(DataError, match=wanted):
         load_csv(path, ["y"], "binary", delimiter=",")
     with pytest.raises(DataError, match=r"data.delimiter=';;' must be a single character"):
         load_csv(path, ["y"], "binary", delimiter=";;")

@@ -141,8 +141,9 @@ def check_delimiter(delimiter: str | None) -> str | None:
     if delimiter is None or (isinstance(delimiter, str) and len(delimiter) == 1):
         return delimiter
     raise DataError(
-        f"data.delimiter={delimiter!r} must be a single character, e.g. data.delimiter=';' "
-        "or data.delimiter='\\t' for tabs, or null (the default) to detect it from the file."
+        f"data.delimiter={delimiter!r} must be a single character, e.g. "
+        f"{delimiter_override(';')} or {delimiter_override(chr(9))} for tabs (quoted for the "
+        "shell, as written), or null (the default) to detect it from the file."
     )
 
 
@@ -252,6 +253,17 @@ def _check_label_count(task: str, labels: list[str]) -> None:
         )
 
 
+def delimiter_override(delimiter: str) -> str:
+    """The command-line override that sets ``delimiter``, quoted for a shell (``;`` and ``|``
+    end or pipe a shell command; Hydra needs the value itself quoted too).
+
+        >>> print(delimiter_override(";"), delimiter_override(chr(9)))
+        "data.delimiter=';'" "data.delimiter='\\t'"
+    """
+    shown = "\\t" if delimiter == "\t" else delimiter
+    return f"\"data.delimiter='{shown}'\""
+
+
 def _check_present(wanted: list[str], header: list[str], key: str, source: _Source) -> None:
     for name in wanted:
         if name in header:
@@ -264,7 +276,7 @@ def _check_present(wanted: list[str], header: list[str], key: str, source: _Sour
             hint += (
                 f" The header is one column that contains {delimiter!r}: the file seems to "
                 f"be separated by {delimiter!r}, not {source.delimiter!r}; set "
-                f"data.delimiter={delimiter!r}."
+                f"{delimiter_override(delimiter)} (quoted for the shell, as written)."
             )
         raise source.error(
             f"column {name!r} of {key} is not in the header.{hint} "
@@ -515,8 +527,21 @@ def _multiclass(name: str, parsed: _Parsed, source: _Source) -> tuple[np.ndarray
             "integer class ids or class names: map the values to classes (a real-valued target "
             "is regression, which lossbench does not do)."
         )
+    inexact = np.abs(parsed.values) > _EXACT_INTEGERS
+    if inexact.any():
+        row = _first(inexact)
+        raise source.error(
+            f"multi-class label column {name!r} holds the class id {parsed.cell(row)!r} at "
+            f"{source.at(row)}, beyond 2**53 = {_EXACT_INTEGERS}: ids that large are not read "
+            "exactly (two of them could become one class). Renumber the classes (0, 1, 2, ...), "
+            "or write them as class names (text, e.g. 'c10000000000000001')."
+        )
     classes, labels = np.unique(parsed.values.astype(np.int64), return_inverse=True)
     return labels.astype(np.int64), [int(c) for c in classes]
+
+
+#: The largest integer that every float64 below it represents exactly (2**53).
+_EXACT_INTEGERS = 2**53
 
 
 def _check_two_classes(name: str, parsed: _Parsed, task: str, source: _Source) -> None:
