@@ -49,6 +49,7 @@ import csv
 import difflib
 import io
 import os
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -443,6 +444,36 @@ def _refuse_text(name: str, parsed: _Parsed, source: _Source, *, predicting: boo
     )
 
 
+#: Numbers written with a decimal comma (``0,5``) or with thousands separators (``12,345``,
+#: ``1,234.5``): text to a CSV reader, numbers to whoever wrote the file.
+_COMMA_NUMBER = re.compile(r"[+-]?(\d+,\d+|\d{1,3}(,\d{3})+(\.\d+)?)")
+
+
+def _refuse_comma_numbers(name: str, parsed: _Parsed, source: _Source) -> None:
+    """Refuse a column of text only whose every value is a number written with a comma: taken
+    for categories, each value would be a category of its own, and the column's meaning lost
+    (a model at chance where the column decides the label).
+
+        >>> parsed = _parse(["0,24", "3,5", "10,75"])
+        >>> _refuse_comma_numbers("x", parsed, _Source("f.csv", [2, 3, 4]))
+        Traceback (most recent call last):
+        ...
+        lossbench.data.table.DataError: f.csv: feature column 'x' holds numbers written ...
+    """
+    present = [str(c).strip() for c, m in zip(parsed.cells, parsed.missing, strict=True) if not m]
+    if not present or not all(_COMMA_NUMBER.fullmatch(v) for v in present):
+        return
+    row = _first(~parsed.missing)
+    raise source.error(
+        f"feature column {name!r} holds numbers written with a comma ({parsed.cell(row)!r} at "
+        f"{source.at(row)}): lossbench reads numbers with a '.' decimal point and no thousands "
+        "separators, and would take each value for a category of its own. Rewrite the file "
+        "with plain numbers (e.g. pandas.read_csv(path, sep=';', decimal=',') or "
+        "thousands=',', then to_csv), or list the column in "
+        f"data.categorical_columns=[{name}] if its values are codes, not quantities."
+    )
+
+
 def _features(
     columns: list[str],
     cells: dict[str, Sequence[str]],
@@ -463,6 +494,8 @@ def _features(
         parsed = _parse(cells[name])
         what = f"feature column {name!r}"
         texts_only = parsed.text.any() and not (~parsed.missing & ~parsed.text).any()
+        if detect_categorical and texts_only and name not in categorical:
+            _refuse_comma_numbers(name, parsed, source)
         if name in categorical or (detect_categorical and texts_only):
             if not allow_missing:
                 _check_missing(parsed, what, source, predicting=predicting)
