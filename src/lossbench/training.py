@@ -210,8 +210,9 @@ def _fit(
         if resume is not None:
             checkpoint = load_checkpoint(resume)
             check_resume(checkpoint, resume, module.hparams, module.preprocessing)
-            plain = OmegaConf.to_container(cfg, resolve=True)
-            check_resume_config(plain, resume, saved=earlier_config)
+            if earlier_config is not None:  # else no config.yaml beside it: nothing to compare
+                plain = OmegaConf.to_container(cfg, resolve=True)
+                check_resume_config(plain, resume, saved=earlier_config)
             # metrics.csv keeps the epochs the checkpoint has trained
             continue_csv_logs(trainer.loggers, int(checkpoint.get("epoch", -1)))
             del checkpoint  # Lightning loads it again to restore the state
