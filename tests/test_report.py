@@ -545,3 +545,26 @@ def test_a_report_into_an_earlier_reports_directory_leaves_none_of_its_figures(
     assert now and not any(name.startswith("breast_cancer_") for name in now)
     assert now <= earlier  # wine's figures, drawn again
     assert (out / "plots" / "notes.txt").read_text() == "mine"
+
+
+def test_intervals_stay_within_the_metric_range(tmp_path: Path) -> None:
+    """Three seeds near a bound: the t-interval of the accuracy would pass 1 and the NLL's 0;
+    summary.csv and the verdict clip them to the range, and the text shows the clipped ends."""
+    accuracy, nll = np.array([0.97, 1.0, 1.0]), np.array([0.002, 0.09, 0.004])
+    for seed in SEEDS:
+        write_run(
+            tmp_path / "runs" / f"wine_{seed}", data="wine", task="multiclass", head="logits",
+            loss="cross_entropy", seed=seed,
+            metrics={"test/nll": nll[seed], "test/accuracy": accuracy[seed], "val/nll": 0.1},
+        )  # fmt: skip
+    half = stats.t.ppf(0.975, 2) * np.array([accuracy.std(ddof=1), nll.std(ddof=1)]) / math.sqrt(3)
+    assert accuracy.mean() + half[0] > 1 and nll.mean() - half[1] < 0  # what clipping changes
+    out = build_report([tmp_path / "runs"], tmp_path / "report")
+    row = pd.read_csv(out.parent / "summary.csv").iloc[0]
+    assert row["test/accuracy_ci_high"] == 1.0
+    assert row["test/accuracy_ci_low"] == pytest.approx(accuracy.mean() - half[0])
+    assert row["test/nll_ci_low"] == 0.0
+    assert row["test/nll_ci_high"] == pytest.approx(nll.mean() + half[1])
+    text = (out.parent / "report.md").read_text()
+    assert f"{accuracy.mean():.4g} [{accuracy.mean() - half[0]:.2g}, 1]" in text
+    assert "-0." not in text.split("## ")[0]  # the verdict lists no negative NLL bound

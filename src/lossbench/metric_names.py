@@ -10,11 +10,22 @@ validating a config never loads torch.
     ('loss', 'accuracy', 'f1_macro')
     >>> metric_mode("val/nll"), metric_mode("test/auroc")
     ('min', 'max')
+    >>> metric_range("test/accuracy"), metric_range("val/nll"), metric_range("train/loss")
+    ((0.0, 1.0), (0.0, inf), (-inf, inf))
 """
 
 from __future__ import annotations
 
-__all__ = ["LOGGED_METRICS", "LOWER_IS_BETTER", "METRIC_NAMES", "metric_mode"]
+import math
+
+__all__ = [
+    "LOGGED_METRICS",
+    "LOWER_IS_BETTER",
+    "METRIC_NAMES",
+    "METRIC_RANGES",
+    "metric_mode",
+    "metric_range",
+]
 
 #: Metric names per task, in the order :meth:`ClassificationMetrics.compute` returns them.
 METRIC_NAMES: dict[str, tuple[str, ...]] = {
@@ -44,6 +55,25 @@ LOGGED_METRICS: dict[str, tuple[str, ...]] = {
 LOWER_IS_BETTER = ("loss", "nll", "brier", "ece", "saturated")
 
 
+#: The values each metric can take (``loss``, a loss of the user's choosing, is not bounded):
+#: fractions and scores lie in [0, 1]; NLL and Brier (a multi-class Brier score reaches 2) are
+#: at least 0. A confidence interval of a metric's mean is clipped to this range
+#: (:func:`lossbench.report.stats.estimate`).
+METRIC_RANGES: dict[str, tuple[float, float]] = {
+    **dict.fromkeys(
+        ("accuracy", "exact_match", "f1_macro", "f1_micro", "auroc", "map", "miou"), (0.0, 1.0)
+    ),
+    **dict.fromkeys(("ece", "saturated"), (0.0, 1.0)),
+    **dict.fromkeys(("nll", "brier"), (0.0, math.inf)),
+}
+
+
 def metric_mode(name: str) -> str:
     """'min' for losses and error-like metrics (``val/nll``), 'max' for scores (``val/auroc``)."""
     return "min" if name.rsplit("/", 1)[-1] in LOWER_IS_BETTER else "max"
+
+
+def metric_range(name: str) -> tuple[float, float]:
+    """The values a metric can take (``test/auroc``: (0, 1)); unbounded for the loss and for
+    names that are not lossbench's metrics."""
+    return METRIC_RANGES.get(name.rsplit("/", 1)[-1], (-math.inf, math.inf))

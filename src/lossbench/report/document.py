@@ -31,14 +31,32 @@ def fmt(value: float | None, digits: int = 4) -> str:
     return f"{value:.{digits}g}"
 
 
+#: The summary table's heading: what its cells show.
+SUMMARY_HEADING = (
+    "Summary (mean ± 95 % CI half-width over seeds; mean [low, high] where the interval is "
+    "clipped to the metric's range)"
+)
+
+
 def mean_ci(row: pd.Series, metric: str) -> str:
-    """``mean ± half-width`` of the 95 % interval, or the mean and why there is no interval."""
+    """``mean ± half-width`` of the 95 % interval, ``mean [low, high]`` where the interval is
+    clipped to the metric's range (an accuracy near 1), or the mean and why there is none.
+
+    >>> mean_ci(pd.Series({"a_mean": 0.5, "a_ci_low": 0.4, "a_ci_high": 0.6}), "a")
+    '0.5 ± 0.1'
+    >>> mean_ci(pd.Series({"a_mean": 0.99, "a_ci_low": 0.95, "a_ci_high": 1.0}), "a")
+    '0.99 [0.95, 1]'
+    """
     mean = row.get(f"{metric}_mean", math.nan)
     if pd.isna(mean):
         return "–"
-    if pd.isna(row[f"{metric}_ci_low"]):
+    low, high = row[f"{metric}_ci_low"], row[f"{metric}_ci_high"]
+    if pd.isna(low):
         return f"{fmt(mean)} (1 seed)"
-    return f"{fmt(mean)} ± {fmt((row[f'{metric}_ci_high'] - row[f'{metric}_ci_low']) / 2, 2)}"
+    below, above = mean - low, high - mean
+    if math.isclose(below, above, rel_tol=1e-6, abs_tol=1e-12):
+        return f"{fmt(mean)} ± {fmt((high - low) / 2, 2)}"
+    return f"{fmt(mean)} [{fmt(low, 2)}, {fmt(high, 2)}]"
 
 
 def describe_setup(head: str, loss: str) -> str:
@@ -363,7 +381,7 @@ def build_document(study: Study) -> list[Block]:
     blocks += [Heading("Setups"), Bullets(_setup_lines(study))]
     for data in sorted(study.summary["data"].unique()):
         blocks.append(Heading(f"{data}"))
-        blocks.append(Heading("Summary (mean ± 95 % CI half-width over seeds)", 3))
+        blocks.append(Heading(SUMMARY_HEADING, 3))
         blocks.append(_summary_table(study, data))
         by_rate = _learning_rate_table(study, data)
         if by_rate is not None:

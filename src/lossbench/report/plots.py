@@ -27,22 +27,10 @@ from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
 from lossbench.cpus import cores
+from lossbench.metric_names import metric_range
 
 DPI = 110
 _MISSING_COLOR = "0.55"
-#: Metrics that live in [0, 1]: their axes are clipped there, as a 2-seed t-interval can reach
-#: far outside (the interval is still drawn, up to the edge).
-_UNIT_RANGE = (
-    "accuracy",
-    "f1_macro",
-    "f1_micro",
-    "auroc",
-    "ece",
-    "saturated",
-    "exact_match",
-    "map",
-    "miou",
-)
 
 
 def slug(name: str) -> str:
@@ -108,7 +96,7 @@ def plot_metrics(
             seeds = runs[(runs["setup"] == row["setup"]) & (runs["status"] == "completed")]
             if metric in seeds:
                 ax.plot(seeds[metric], np.full(len(seeds), i + 0.22), "|", color=color, alpha=0.7)
-        if metric.rsplit("/", 1)[-1] in _UNIT_RANGE:
+        if metric_range(metric) == (0.0, 1.0):  # the axis ends just outside the range
             low, high = ax.get_xlim()
             ax.set_xlim(max(low, -0.02), min(high, 1.02))
         ax.set_title(metric, fontsize=10)

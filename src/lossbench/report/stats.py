@@ -3,6 +3,8 @@
 >>> e = estimate([0.30, 0.32, 0.34])
 >>> round(e.mean, 2), round(e.std, 2), e.n
 (0.32, 0.02, 3)
+>>> estimate([0.97, 1.0, 1.0], bounds=(0.0, 1.0)).high  # an accuracy's interval stops at 1
+1.0
 >>> import pandas as pd
 >>> base = pd.Series([0.50, 0.52, 0.49], index=[0, 1, 2])
 >>> paired_test(base - 0.1 + pd.Series([0.001, -0.002, 0.0]), base, "min").verdict
@@ -20,6 +22,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from lossbench.metric_names import metric_range
 from lossbench.tuning_grid import FLOAT32_TIE
 
 #: Significance level of the paired tests; intervals are (1 - ALPHA) = 95 %.
@@ -41,9 +44,18 @@ class Estimate:
     high: float
 
 
-def estimate(values: Iterable[float], alpha: float = ALPHA) -> Estimate:
+def estimate(
+    values: Iterable[float],
+    alpha: float = ALPHA,
+    bounds: tuple[float, float] = (-math.inf, math.inf),
+) -> Estimate:
     """Mean and ``1 - alpha`` confidence interval from Student's t with ``n - 1`` degrees of
-    freedom; NaN and infinite values are left out."""
+    freedom; NaN and infinite values are left out.
+
+    ``bounds``: the values the quantity can take (:func:`lossbench.metric_names.metric_range`).
+    The interval is clipped to them: with 3 seeds a t-interval is wide, and an accuracy's
+    would otherwise reach above 1 or an NLL's below 0. The true mean lies within the bounds,
+    so clipping keeps the interval's coverage."""
     v = np.asarray([x for x in values if x is not None], dtype=float)
     v = v[np.isfinite(v)]
     n = len(v)
@@ -54,7 +66,8 @@ def estimate(values: Iterable[float], alpha: float = ALPHA) -> Estimate:
         return Estimate(1, mean, math.nan, math.nan, math.nan)
     std = float(v.std(ddof=1))
     half = float(stats.t.ppf(1 - alpha / 2, n - 1)) * std / math.sqrt(n)
-    return Estimate(n, mean, std, mean - half, mean + half)
+    low, high = bounds
+    return Estimate(n, mean, std, max(mean - half, low), min(mean + half, high))
 
 
 @dataclass(frozen=True)
@@ -182,7 +195,11 @@ def summarize(runs: pd.DataFrame, metrics: Sequence[str], rank_by: str, mode: st
             "n_refused": int(group["refused"].sum()),
         }
         for metric in metrics:
-            e = estimate(seed_values(done, metric)) if metric in done else estimate([])
+            e = (
+                estimate(seed_values(done, metric), bounds=metric_range(metric))
+                if metric in done
+                else estimate([])
+            )
             row.update(
                 {
                     f"{metric}_mean": e.mean,

@@ -163,6 +163,7 @@ def _fit_split(config: Path) -> dict[str, Any] | None:
 def yardstick_summary(runs: pd.DataFrame, metrics: list[str]) -> pd.DataFrame | None:
     """The yardstick's rows for the report's summary tables: per data set, the mean and 95 %
     interval of every metric over split seeds (the columns of :func:`summarize`)."""
+    from lossbench.metric_names import metric_range
     from lossbench.report.stats import estimate
 
     if runs.empty:
@@ -173,7 +174,11 @@ def yardstick_summary(runs: pd.DataFrame, metrics: list[str]) -> pd.DataFrame | 
         row["C"] = " ".join(f"{c:g}" for c in group["C"])
         row["train_seconds_mean"] = float(group["train_seconds"].mean())
         for metric in metrics:
-            e = estimate(group[metric]) if metric in group else estimate([])
+            e = (
+                estimate(group[metric], bounds=metric_range(metric))
+                if metric in group
+                else estimate([])
+            )
             row |= {
                 f"{metric}_mean": e.mean,
                 f"{metric}_ci_low": e.low,
