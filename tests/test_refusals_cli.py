@@ -438,6 +438,14 @@ CATALOGUE: list[Case] = [
     refused("search-for-an-unknown-metric", "train", ("-m", "hparams_search=optuna_focal",
             "data=iris", "optimized_metric=val/foo", "hydra.sweeper.n_trials=2"),
             ["optimized_metric='val/foo' is not a metric of any task", "optimized_metric=val/nll"]),
+    refused("search-refused-whatever-the-values", "train", ("-m", "hparams_search=optuna_focal",
+            "data=iris", "head=sigmoid", "hydra.sweeper.n_trials=2"),
+            ["every trial of this search would be refused", "optimizer.lr, optimizer.weight_decay, "
+             "loss.gamma", "double sigmoid", "with loss=focal, use head=logits"]),
+    refused("search-of-a-key-the-config-lacks", "train", ("-m", "hparams_search=optuna_focal",
+            "data=iris", "loss=asl", "hydra.sweeper.n_trials=2"),
+            ["a trial of this search cannot be composed", "Could not override 'loss.gamma'",
+             "loss.gamma exists with loss=focal but not with loss=asl"]),
     refused("parallel-launcher-no-workers", "train", ("-m", "hydra/launcher=parallel",
             "hydra.launcher.n_jobs=0", "seed=0,1"), ["hydra.launcher.n_jobs=0 runs no worker"]),
     # ---- a sweep: the refused job is recorded, the others run --------------------------------

@@ -30,6 +30,7 @@ class ValidateBeforeRun(Callback):
             check_job_directory(config.hydra)
             check_sweep_settings(config.hydra)
             check_optimized_metric(config)
+            _check_search(config)
 
     def on_run_start(self, config: DictConfig, **kwargs: Any) -> None:
         from lossbench.train import preflight
@@ -40,6 +41,17 @@ class ValidateBeforeRun(Callback):
             warnings.simplefilter("ignore")
             check_job_directory(config.hydra)
             preflight(config, run_dir)
+
+
+def _check_search(config: DictConfig) -> None:
+    """An Optuna search: its trials compose and not every one is refused
+    (:func:`lossbench.search_check.check_search`)."""
+    from lossbench.search_check import check_search, is_search
+
+    if is_search(config):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            check_search(config)
 
 
 def check_job_directory(hydra: DictConfig) -> None:
