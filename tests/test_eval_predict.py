@@ -323,6 +323,22 @@ def test_predict_cli_writes_original_class_values(make_cfg, tmp_path):
         predict(record["best_checkpoint"], cwd / "bad.csv")
 
 
+def test_predicted_class_is_named_as_in_the_probability_columns(make_cfg, tmp_path):
+    """A built-in data set's classes are ids with names (iris: 0, 1, 2 = setosa, ...): the
+    predicted class is written by name, as the p_ columns are, not as its id."""
+    from sklearn.datasets import load_iris
+
+    record = train(make_cfg("data=iris", "trainer.max_epochs=1"), tmp_path / "run")
+    iris = load_iris(as_frame=True)
+    rows = [list(map(float, r)) for r in iris.data.to_numpy()[::30]]
+    data = _write_csv(tmp_path / "iris.csv", list(iris.data.columns), rows)
+    got = predict(record["best_checkpoint"], data)
+    names = list(iris.target_names)
+    assert list(got) == [f"p_{n}" for n in names] + ["predicted"]
+    probs = np.array([got[f"p_{n}"] for n in names]).T
+    assert got["predicted"] == [names[i] for i in probs.argmax(axis=1)]
+
+
 def test_predict_refuses_bad_input_with_the_fix(make_cfg, tmp_path, csv_files):
     training, _ = csv_files["binary"]
     record = train(make_cfg(*_csv_overrides("binary", training), "trainer.max_epochs=1"), tmp_path)

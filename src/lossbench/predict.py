@@ -22,7 +22,8 @@ The output CSV has one row per input row, in the input's order:
 - binary: ``p_<label>`` (the probability of 1) and ``pred_<label>`` (1 if ``p > 0.5``, else 0);
 - multilabel: ``p_<label>`` for each label, then ``pred_<label>`` for each (threshold 0.5);
 - multiclass: ``p_<class>`` for each class, then ``predicted``: the most probable class,
-  written as the original label value (a class name, or an integer class id).
+  named as in its ``p_`` column (a CSV's label value as the file writes it, a class name or an
+  integer id; a built-in data set's class name, ``setosa`` for iris).
 
 A checkpoint of a dense task (``data=mnist_segmentation``, ``data=mnist_ink``: a label per
 pixel) predicts images instead: ``data=images data.path=<file>.npy`` (``(N, H, W)`` or
@@ -143,10 +144,11 @@ def predict(
     probs = to_probabilities(scores, module.link, task)
     columns: dict[str, list] = {}
     if task == "multiclass":
-        classes = list(meta["classes"])
-        for k, name in enumerate(meta["label_names"]):
+        names = list(meta["label_names"])
+        for k, name in enumerate(names):
             columns[f"p_{name}"] = probs[:, k].tolist()
-        columns["predicted"] = [classes[i] for i in probs.argmax(dim=1).tolist()]
+        # the class's name, as in its p_ column (a CSV's label value as written in the file)
+        columns["predicted"] = [names[i] for i in probs.argmax(dim=1).tolist()]
         return columns
     probs = probs.reshape(len(probs), -1)  # binary (N,) -> (N, 1)
     names = list(meta["label_names"])
