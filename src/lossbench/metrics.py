@@ -32,7 +32,7 @@ Metric definitions (``p``: predicted probabilities, ``y``: labels, ``clip``: cli
 | f1_micro | - | F1 of all label decisions pooled | - |
 | auroc | ROC AUC | macro over labels | macro one-vs-rest |
 | map | - | macro average precision | - |
-| ece | 15 equal bins on p, L1 | as binary, on all labels flattened | top-label, 15 bins, L1 |
+| ece | 15 bins on p (not top-label), L1 | as binary, all labels flattened | top-label, 15 bins |
 | nll | mean -log clip(p_y) | binary nll over all elements | mean -log clip(p[y]) |
 | brier | mean (p - y)^2 | mean (p - y)^2 over all elements | see below |
 | saturated | fraction of head outputs exactly 0.0 or 1.0 (see :func:`saturated_mask`) | | |

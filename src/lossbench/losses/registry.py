@@ -311,7 +311,8 @@ LOSSES: dict[str, LossSpec] = {
         LossSpec(
             name="mse",
             torch_name="nn.MSELoss",
-            summary="squared error between probabilities and 0/1 targets (Brier score)",
+            summary="squared error between probabilities and 0/1 targets (the Brier score; "
+            "multi-class: the brier metric divided by the number of classes)",
             expects="probabilities",
             link="sigmoid",
             target="float",
@@ -342,7 +343,7 @@ LOSSES: dict[str, LossSpec] = {
                     default=2.0,
                     constraints=(_NON_NEGATIVE,),
                     doc="focusing parameter: the loss is scaled by (1 - p_t)^gamma; "
-                    "0 gives bce_with_logits",
+                    "0 with alpha=null gives bce_with_logits",
                     example="2",
                 ),
             ),
