@@ -301,6 +301,24 @@ def test_epoch_runner_trains_exactly_like_the_lightning_runner(make_cfg, tmp_pat
     assert fast["history"]["train/loss"] == pytest.approx(slow["history"]["train/loss"], rel=1e-5)
 
 
+@pytest.mark.parametrize("runner", ["epoch", "lightning"])
+def test_loss_metric_is_per_sample_with_a_summed_loss(make_cfg, tmp_path, runner):
+    """loss.reduction=sum: <stage>/loss is the loss per sample, as with mean. BCE with logits
+    per sample is the NLL of its sigmoid, so the two agree on every split and epoch (train/loss
+    from minibatches of 64, val/ and test/ from one batch each); they were the batches' sums
+    weighted by batch size and the split's sum."""
+    common = ("data=breast_cancer", "setup=logits_bce_with_logits", "data.batch_size=64")
+    record = train(
+        make_cfg(*common, "loss.reduction=sum", "trainer.max_epochs=2", f"runner={runner}"),
+        tmp_path / "run",
+    )
+    history = record["history"]
+    for stage in ("train", "val"):
+        assert history[f"{stage}/loss"] == pytest.approx(history[f"{stage}/nll"], rel=1e-5)
+    assert record["test/loss"] == pytest.approx(record["test/nll"], rel=1e-5)
+    assert record["test/loss"] < 1  # a split's sum would be about 114 * 0.6
+
+
 def test_lbfgs_and_gradient_clipping_take_the_lightning_runner(make_cfg, tmp_path):
     lbfgs = train(make_cfg("optimizer=lbfgs", "data.batch_size=null"), tmp_path / "lbfgs")
     clipped = train(make_cfg("trainer.gradient_clip_val=1.0"), tmp_path / "clip")

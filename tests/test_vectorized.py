@@ -85,6 +85,15 @@ CASES = {
         "early_stopping.monitor=val/loss",
         "epoch_metrics=monitored",
     ),
+    # a summed loss: the loss metric per sample, in the steps' and the batched values
+    "multiclass-logits-cross_entropy-sum-monitored": (
+        "data=iris",
+        "loss=cross_entropy",
+        "loss.reduction=sum",
+        "trainer.max_epochs=3",
+        "data.batch_size=16",
+        "epoch_metrics=monitored",
+    ),
     "multiclass-softmax-bce-linear-sgd": (
         "data=wine",
         "setup=softmax_bce",

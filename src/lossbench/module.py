@@ -379,7 +379,7 @@ class ClassifierModule(L.LightningModule):
         """Accumulate a step's scores, labels and (scalar) loss into ``stage``'s metrics."""
         # One value per sample: MeanMetric(nan_strategy="disable") ignores `weight` (torchmetrics
         # 1.9), which made the epoch loss a mean of batch means (and of rank means under DDP).
-        losses = loss.detach().expand(len(labels))
+        losses = self.per_sample_loss(loss.detach(), len(labels)).expand(len(labels))
         if stage == "train":  # once per epoch, in _flush_train_outputs
             self._train_outputs.append((scores.detach(), labels, losses))
             return
@@ -387,6 +387,22 @@ class ClassifierModule(L.LightningModule):
         if metrics.metrics:
             metrics.update_from_scores(scores.detach(), labels, self.link)
         mean_loss.update(losses)
+
+    def per_sample_loss(self, loss: torch.Tensor, n_samples: int) -> torch.Tensor:
+        """A batch's loss as the ``loss`` metric counts it, per sample: the loss itself where it
+        is a mean (``loss.reduction=mean``), divided by the batch's samples where it is a sum.
+
+        So ``<stage>/loss`` is the mean loss per sample with either reduction, the same for
+        minibatches of any size and for the whole split in one batch (with ``sum`` it was the
+        batch-size-weighted mean of the batches' sums for ``train/`` and the split's sum for
+        ``val/`` and ``test/``: numbers on unrelated scales)."""
+        return loss / n_samples if self.loss_sums else loss
+
+    @property
+    def loss_sums(self) -> bool:
+        """Whether the training loss sums over a batch (``loss.reduction=sum``, or torch's
+        legacy ``size_average=false``) instead of averaging."""
+        return getattr(self.loss_fn, "reduction", "mean") == "sum"
 
     def _stage_metrics(self, stage: str) -> ClassificationMetrics:
         """The metrics ``stage`` accumulates now (see :attr:`fit_metrics`)."""

@@ -220,6 +220,7 @@ class VectorizedModule(L.LightningModule):
         epoch = self.current_epoch
         outputs: list[tuple[torch.Tensor | None, torch.Tensor]] = []
         failed: dict[int, tuple[str, int]] = {}  # member -> (error, steps done)
+        first_module = self.members[0].module  # the members' loss settings are the same
         for step, start in enumerate(starts):
             xb, tb = x[:, start : start + size], targets[:, start : start + size]
             scores = self(xb)
@@ -244,7 +245,8 @@ class VectorizedModule(L.LightningModule):
             if progress is not None:
                 progress.increment_completed()
             kept = None if self.batched_values else scores.detach()
-            outputs.append((kept, losses.detach().unsqueeze(1).expand(-1, xb.shape[1])))
+            per_sample = first_module.per_sample_loss(losses.detach(), xb.shape[1])
+            outputs.append((kept, per_sample.unsqueeze(1).expand(-1, xb.shape[1])))
         # the steps' scores feed only each member's own train/ metric suite (epoch_metrics=all)
         scores = None if self.batched_values else torch.cat([s for s, _ in outputs], dim=1)
         sample_losses = torch.cat([loss for _, loss in outputs], dim=1)
@@ -334,7 +336,8 @@ class VectorizedModule(L.LightningModule):
         nll = nll_per_element(probs, labels.flatten(0, 1), self._task)
         nll = nll.reshape(len(scores), -1).mean(1)
         train = sample_losses.double().mean(1)
-        columns = {"train/loss": train, "val/loss": losses.double(), "val/nll": nll}
+        val_loss = self.members[0].module.per_sample_loss(losses.double(), x.shape[1])
+        columns = {"train/loss": train, "val/loss": val_loss, "val/nll": nll}
         rows = torch.stack(list(columns.values()), dim=1).tolist()
         return [dict(zip(columns, row, strict=True)) for row in rows]
 
