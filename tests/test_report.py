@@ -545,3 +545,23 @@ def test_a_report_into_an_earlier_reports_directory_leaves_none_of_its_figures(
     assert now and not any(name.startswith("breast_cancer_") for name in now)
     assert now <= earlier  # wine's figures, drawn again
     assert (out / "plots" / "notes.txt").read_text() == "mine"
+
+
+def test_an_undefined_auroc_is_neither_a_crash_nor_the_best(tmp_path: Path) -> None:
+    """A binary test split without a positive records test/auroc NaN (null in metrics.json):
+    the report reads it as a run without the metric (the study fixture has one; its report
+    builds), leaving it out of the means and ranks."""
+    for i, (head, loss) in enumerate([("logits", "bce_with_logits"), ("sigmoid", "bce")]):
+        for seed in SEEDS:
+            metrics = {**study_metrics(i, seed), "test/auroc": None if i == 1 else 0.8 + seed / 100}
+            write_run(
+                tmp_path / "runs" / f"{head}_{seed}",
+                data="breast_cancer", task="binary", head=head, loss=loss, seed=seed,
+                metrics=metrics,
+            )  # fmt: skip
+    runs = load_runs([tmp_path / "runs"])
+    assert runs["test/auroc"].isna().sum() == len(SEEDS)
+    summary = summarize(runs, ["test/auroc"], "test/auroc", "max").set_index("setup")
+    assert summary.loc["logits + bce_with_logits", "rank"] == 1
+    assert pd.isna(summary.loc["sigmoid + bce", "rank"])
+    assert summary.loc["sigmoid + bce", "test/auroc_n"] == 0
