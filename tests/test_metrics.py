@@ -27,6 +27,7 @@ from lossbench.metrics import (
     saturated_mask,
     to_probabilities,
 )
+from lossbench.scored_classes import UnscoredClassWarning, unscored_classes, warn_unscored
 
 BATCHES = (7, 30, 1, 62)  # uneven step sizes, 100 samples in all
 
@@ -411,3 +412,146 @@ def test_update_rejects(
     metrics = ClassificationMetrics(task, n_targets)  # type: ignore[arg-type]
     with pytest.raises(ValueError, match=match):
         metrics.update(probs, labels)
+
+
+# ------------------------------------------------------------ classes a split cannot score
+
+
+def _per_class_sklearn(labels: np.ndarray, probs: np.ndarray, task: str) -> dict[str, float]:
+    """Macro AUROC (and mAP) from scikit-learn over the classes with a row with and a row
+    without them; NaN when there are none (scikit-learn refuses such a class)."""
+    onehot = np.eye(probs.shape[1], dtype=int)[labels] if task == "multiclass" else labels
+    scored = [k for k in range(onehot.shape[1]) if 0 < onehot[:, k].sum() < len(onehot)]
+    if not scored:
+        return {"auroc": math.nan, "map": math.nan}
+    return {
+        "auroc": float(np.mean([roc_auc_score(onehot[:, k], probs[:, k]) for k in scored])),
+        "map": float(np.mean([average_precision_score(onehot[:, k], probs[:, k]) for k in scored])),
+    }
+
+
+def _probs(n: int, units: int, seed: int, task: str) -> torch.Tensor:
+    gen = torch.Generator().manual_seed(seed)
+    scores = torch.randn(n, units, generator=gen, dtype=torch.float64)
+    link = "sigmoid" if task == "multilabel" else "softmax"
+    return to_probabilities(scores, link, task)
+
+
+UNSCORED = {
+    # class 3 has no row: torchmetrics' macro counted it as 0
+    "multiclass-one-class-absent": ("multiclass", np.array([0, 1, 2, 0, 1, 2, 0, 1, 2, 1]), [3]),
+    "multiclass-two-classes-absent": ("multiclass", np.array([0, 1, 0, 1, 1, 0, 0, 1]), [2, 3]),
+    "multiclass-one-class-only": ("multiclass", np.array([2, 2, 2, 2]), [0, 1, 2, 3]),
+    # label 1 has no positive, label 2 no negative
+    "multilabel-no-positive-no-negative": (
+        "multilabel",
+        np.array([[1, 0, 1, 0], [0, 0, 1, 1], [1, 0, 1, 1], [0, 0, 1, 0], [1, 0, 1, 1]]),
+        [1, 2],
+    ),
+}
+
+
+@pytest.mark.parametrize(
+    ("task", "labels", "unscored"), list(UNSCORED.values()), ids=list(UNSCORED)
+)
+def test_macro_auroc_and_map_average_over_the_scored_classes(
+    task: str, labels: np.ndarray, unscored: list[int]
+) -> None:
+    probs = _probs(len(labels), 4, seed=len(labels), task=task)
+    metrics = ClassificationMetrics(task, 4, prefix="test/")
+    metrics.update(probs[:3], torch.from_numpy(labels[:3]))  # two steps
+    metrics.update(probs[3:], torch.from_numpy(labels[3:]))
+    result = metrics.compute()
+    expected = _per_class_sklearn(labels, probs.numpy(), task)
+    assert unscored_classes(torch.from_numpy(labels), task, 4) == unscored
+    for name in ("auroc", "map") if task == "multilabel" else ("auroc",):
+        value = result[f"test/{name}"].item()
+        if math.isnan(expected[name]):
+            assert math.isnan(value), name
+        else:
+            assert value == pytest.approx(expected[name], rel=1e-6), name  # float32 areas
+
+
+@pytest.mark.parametrize("labels", [[0, 0, 0, 0], [1, 1, 1]], ids=["no-positive", "no-negative"])
+def test_binary_auroc_of_a_split_with_one_class_is_nan(labels: list[int]) -> None:
+    metrics = ClassificationMetrics("binary", 1, prefix="test/")
+    probs = torch.linspace(0.1, 0.9, len(labels), dtype=torch.float64)
+    metrics.update(probs, torch.tensor(labels))
+    result = metrics.compute()
+    assert math.isnan(result["test/auroc"].item())  # was 0: torchmetrics' zero tpr or fpr
+    assert result["test/accuracy"].item() == pytest.approx(
+        np.mean((probs.numpy() > 0.5) == np.array(labels))
+    )
+
+
+def test_scored_classes_leave_ordinary_values_as_torchmetrics_macro() -> None:
+    """With every class scored, the value is torchmetrics' own macro average, bit for bit."""
+    from torchmetrics.functional.classification import (
+        multiclass_auroc,
+        multilabel_auroc,
+        multilabel_average_precision,
+    )
+
+    labels = torch.arange(40) % 4
+    probs = _probs(40, 4, seed=5, task="multiclass")
+    metrics = ClassificationMetrics("multiclass", 4)
+    metrics.update(probs, labels)
+    macro = multiclass_auroc(probs, labels, 4, average="macro", thresholds=None)
+    assert torch.equal(metrics.compute()["auroc"], macro)
+    multi = (torch.arange(40)[:, None] % torch.tensor([2, 3, 5]) == 0).long()
+    probs = _probs(40, 3, seed=6, task="multilabel")
+    metrics = ClassificationMetrics("multilabel", 3)
+    metrics.update(probs, multi)
+    result = metrics.compute()
+    assert torch.equal(result["auroc"], multilabel_auroc(probs, multi, 3, thresholds=None))
+    assert torch.equal(
+        result["map"], multilabel_average_precision(probs, multi, 3, thresholds=None)
+    )
+
+
+def test_torchmetrics_no_samples_warning_is_not_repeated() -> None:
+    """lossbench says which classes a split cannot score; torchmetrics' generic warning goes."""
+    import warnings
+
+    metrics = ClassificationMetrics("multiclass", 3)
+    metrics.update(_probs(4, 3, seed=1, task="multiclass"), torch.tensor([0, 1, 0, 1]))
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        metrics.compute()
+    assert not [w for w in caught if "samples" in str(w.message)]
+
+
+@pytest.mark.parametrize(
+    ("task", "unscored", "n_targets", "says"),
+    [
+        pytest.param(
+            "binary",
+            ["y"],
+            1,
+            r"test split has no positive or no negative row of label 'y'.*"
+            r"test/auroc is NaN",
+            id="binary",
+        ),
+        pytest.param(
+            "multiclass",
+            ["d", "e"],
+            7,
+            r"cannot score classes 'd', 'e': it has no row of them.*"
+            r"test/auroc is the mean over the other 5 of 7 classes",
+            id="multiclass",
+        ),
+        pytest.param(
+            "multilabel",
+            ["u"],
+            3,
+            r"cannot score label 'u'.*test/auroc and test/map are the "
+            r"mean over the other 2 of 3 labels.*unscored_classes.*data\.test_fraction",
+            id="multilabel",
+        ),
+    ],
+)
+def test_warning_names_the_split_the_classes_and_the_metrics(
+    task: str, unscored: list[str], n_targets: int, says: str
+) -> None:
+    with pytest.warns(UnscoredClassWarning, match=says):
+        warn_unscored({"val": [], "test": unscored}, task, n_targets, "data=csv")

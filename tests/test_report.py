@@ -568,3 +568,23 @@ def test_intervals_stay_within_the_metric_range(tmp_path: Path) -> None:
     text = (out.parent / "report.md").read_text()
     assert f"{accuracy.mean():.4g} [{accuracy.mean() - half[0]:.2g}, 1]" in text
     assert "-0." not in text.split("## ")[0]  # the verdict lists no negative NLL bound
+
+
+def test_an_undefined_auroc_is_neither_a_crash_nor_the_best(tmp_path: Path) -> None:
+    """A binary test split without a positive records test/auroc NaN (null in metrics.json):
+    the report reads it as a run without the metric (the study fixture has one; its report
+    builds), leaving it out of the means and ranks."""
+    for i, (head, loss) in enumerate([("logits", "bce_with_logits"), ("sigmoid", "bce")]):
+        for seed in SEEDS:
+            metrics = {**study_metrics(i, seed), "test/auroc": None if i == 1 else 0.8 + seed / 100}
+            write_run(
+                tmp_path / "runs" / f"{head}_{seed}",
+                data="breast_cancer", task="binary", head=head, loss=loss, seed=seed,
+                metrics=metrics,
+            )  # fmt: skip
+    runs = load_runs([tmp_path / "runs"])
+    assert runs["test/auroc"].isna().sum() == len(SEEDS)
+    summary = summarize(runs, ["test/auroc"], "test/auroc", "max").set_index("setup")
+    assert summary.loc["logits + bce_with_logits", "rank"] == 1
+    assert pd.isna(summary.loc["sigmoid + bce", "rank"])
+    assert summary.loc["sigmoid + bce", "test/auroc_n"] == 0

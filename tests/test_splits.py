@@ -1,14 +1,25 @@
-"""The split checks refuse splits that cannot train, naming the split and the fix."""
+"""The split checks refuse splits that cannot train, naming the split and the fix; the
+stratified split gives every class a row in each split and is otherwise scikit-learn's."""
 
 from __future__ import annotations
 
+import importlib.util
 import re
 
 import numpy as np
 import pytest
+from omegaconf import OmegaConf
+from sklearn.model_selection import train_test_split
 
-from lossbench.data.splits import check_split_classes, check_split_sizes
-from lossbench.data.table import DataError
+from lossbench.config import SCHEMAS
+from lossbench.data.datasets import DATASETS, load_table
+from lossbench.data.splits import (
+    check_split_classes,
+    check_split_sizes,
+    split_indices,
+    split_table,
+)
+from lossbench.data.table import DataError, LoadedTable
 
 
 @pytest.mark.parametrize(
@@ -203,3 +214,111 @@ def test_check_split_sizes_agrees_with_the_splitter() -> None:
                 except ValueError:
                     works = False
                 assert accepted == works, (n_rows, val, test, n_classes)
+
+
+# ------------------------------------------------------------------- every class in every split
+
+
+def _sklearn_split(
+    labels: np.ndarray, val: float, test: float, seed: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The plain stratified split: two ``train_test_split`` calls, test drawn first."""
+    index = np.arange(len(labels))
+    rest, test_rows = train_test_split(index, test_size=test, random_state=seed, stratify=labels)
+    train, val_rows = train_test_split(
+        rest, test_size=val / (1 - test), random_state=seed, stratify=labels[rest]
+    )
+    return train, val_rows, test_rows
+
+
+SMALL_CLASSES = {
+    # five classes of 3 rows beside two large ones: stratifying alone leaves two out of test
+    "seven-classes": ([40, 40, 3, 3, 3, 3, 3], 0.2, 0.2),
+    "binary-3-positives-of-1000": ([997, 3], 0.2, 0.1),
+    "many-small-classes": ([60, 3, 4, 5, 3, 6, 3, 4, 3], 0.15, 0.15),
+    "small-splits": ([30, 3, 3, 3], 0.1, 0.1),
+}
+
+
+@pytest.mark.parametrize("seed", [0, 1, 7])
+@pytest.mark.parametrize(
+    ("counts", "val", "test"), list(SMALL_CLASSES.values()), ids=list(SMALL_CLASSES)
+)
+def test_every_class_of_three_rows_has_a_row_in_each_split(
+    counts: list[int], val: float, test: float, seed: int
+) -> None:
+    labels = np.repeat(np.arange(len(counts)), counts)
+    names = [f"c{k}" for k in range(len(counts))]
+    task = "binary" if len(counts) == 2 else "multiclass"
+    table = LoadedTable(
+        np.arange(len(labels), dtype=np.float32)[:, None],
+        labels,
+        ["x"],
+        ["y"] if task == "binary" else names,
+        [0, 1] if task == "binary" else names,
+    )
+    splits = split_table(table, task, val_fraction=val, test_fraction=test, split_seed=seed)
+    for stage, split in splits.items():
+        held = np.bincount(split.labels, minlength=len(counts))
+        assert (held > 0).all(), (stage, held.tolist())
+    # the sizes are the plain split's, every row is in exactly one split, and the rows keep
+    # their labels
+    plain = _sklearn_split(labels, val, test, seed)
+    assert [len(s.labels) for s in splits.values()] == [len(p) for p in plain]
+    rows = np.sort(np.concatenate([s.features[:, 0] for s in splits.values()]))
+    assert len(np.unique(rows)) == len(labels)
+    parts = split_indices(labels, task, val_fraction=val, test_fraction=test, split_seed=seed)
+    for part, split in zip(parts, splits.values(), strict=True):
+        np.testing.assert_array_equal(labels[np.sort(part)], split.labels)
+    again = split_indices(labels, task, val_fraction=val, test_fraction=test, split_seed=seed)
+    for part, same in zip(parts, again, strict=True):  # deterministic in split_seed
+        np.testing.assert_array_equal(part, same)
+
+
+def test_small_classes_move_only_where_a_split_lacks_them() -> None:
+    """The split differs from scikit-learn's by one exchanged pair of rows per missing class."""
+    labels = np.repeat(np.arange(7), [40, 40, 3, 3, 3, 3, 3])
+    plain = _sklearn_split(labels, 0.2, 0.2, 0)
+    parts = split_indices(labels, "multiclass", val_fraction=0.2, test_fraction=0.2, split_seed=0)
+    missing = sum(
+        int(not np.any(labels[part] == c)) for part in plain for c in range(7)
+    )  # class, split pairs the plain split leaves empty
+    assert missing > 0
+    moved = sum(len(set(a.tolist()) - set(b.tolist())) for a, b in zip(plain, parts, strict=True))
+    assert moved == 2 * missing
+
+
+def _stratified_data_sets() -> list[str]:
+    return [
+        name
+        for name, spec in DATASETS.items()
+        if spec.task in ("binary", "multiclass")
+        and (spec.package is None or importlib.util.find_spec(spec.package) is not None)
+    ]
+
+
+@pytest.mark.parametrize("name", _stratified_data_sets())
+def test_shipped_data_sets_split_as_scikit_learn_splits_them(name: str) -> None:
+    """Every class of the shipped data sets already lands in every split: their splits are
+    scikit-learn's plain stratified ones, row for row and in the same order."""
+    data = {**OmegaConf.to_container(OmegaConf.structured(SCHEMAS["data"][name])), "name": name}
+    labels = load_table(data).labels
+    for seed, val, test in ((0, 0.2, 0.2), (3, 0.1, 0.3)):
+        parts = split_indices(
+            labels, DATASETS[name].task, val_fraction=val, test_fraction=test, split_seed=seed
+        )
+        for part, plain in zip(parts, _sklearn_split(labels, val, test, seed), strict=True):
+            np.testing.assert_array_equal(part, plain)
+
+
+def test_classes_under_three_rows_are_refused_all_named() -> None:
+    labels = np.repeat(np.arange(4), [30, 2, 30, 1])
+    with pytest.raises(DataError, match=r"class 'b' has only 2 row\(s\) \(and 1 more: 'd'\)"):
+        split_indices(
+            labels,
+            "multiclass",
+            val_fraction=0.2,
+            test_fraction=0.2,
+            split_seed=0,
+            classes=["a", "b", "c", "d"],
+        )

@@ -184,7 +184,8 @@ def evaluate(
         accelerator: the Trainer's accelerator; None: the run's ``trainer.accelerator``.
 
     Returns:
-        ``checkpoint``, ``config``, ``split``, ``epoch``, ``data``, ``head``, ``loss`` and every
+        ``checkpoint``, ``config``, ``split``, ``epoch``, ``data``, ``head``, ``loss``,
+        ``unscored_classes`` (``{split: [...]}``, as in ``metrics.json``) and every
         ``<split>/<metric>``, as ``metrics.json`` names them.
 
     Raises:
@@ -193,6 +194,7 @@ def evaluate(
     from lossbench.data.datamodule import ClassificationDataModule
     from lossbench.hardware import check_hardware
     from lossbench.module import ClassifierModule
+    from lossbench.scored_classes import warn_unscored
     from lossbench.training import build_trainer
 
     if split not in SPLITS:
@@ -211,6 +213,9 @@ def evaluate(
     data = _data_config(cfg, run_dir, None if data_path is None else str(data_path))
     datamodule = ClassificationDataModule(data, cfg.loss.name, seed=cfg.seed)
     _check_same_data(checkpoint, datamodule, hparams, str(ckpt))
+    # the classes this split cannot score, named as the run's metrics.json names them
+    unscored = {k: v for k, v in datamodule.unscored_classes().items() if k == split}
+    warn_unscored(unscored, datamodule.task, datamodule.n_targets, f"data={data['name']}")
     module = ClassifierModule.from_checkpoint(checkpoint, ckpt)
 
     run_trainer = cfg.get("trainer") or {}
@@ -241,6 +246,7 @@ def evaluate(
         "data": data["name"],
         "head": hparams["head"],
         "loss": hparams["loss"]["name"],
+        "unscored_classes": unscored,
         **{key: float(value) for key, value in results[0].items()},
     }
 

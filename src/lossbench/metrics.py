@@ -30,12 +30,16 @@ Metric definitions (``p``: predicted probabilities, ``y``: labels, ``clip``: cli
 | exact_match | - | all labels of a sample right | - |
 | f1_macro | mean F1 of both classes | mean F1 over labels | mean F1 over classes |
 | f1_micro | - | F1 of all label decisions pooled | - |
-| auroc | ROC AUC | macro over labels | macro one-vs-rest |
-| map | - | macro average precision | - |
+| auroc | ROC AUC (NaN if undefined) | macro over scored labels | one-vs-rest, macro over scored |
+| map | - | macro average precision over scored labels | - |
 | ece | 15 bins on p (not top-label), L1 | as binary, all labels flattened | top-label, 15 bins |
 | nll | mean -log clip(p_y) | binary nll over all elements | mean -log clip(p[y]) |
 | brier | mean (p - y)^2 | mean (p - y)^2 over all elements | see below |
 | saturated | fraction of head outputs exactly 0.0 or 1.0 (see :func:`saturated_mask`) | | |
+
+A class (label) is *scored* in a split when the split holds a row with it and a row without it
+(:mod:`lossbench.scored_classes`): AUROC and average precision are undefined otherwise, and
+torchmetrics' macro averages would count such a class as 0.
 
 Dense tasks (``dense_binary``, ``dense_multiclass``: ``(N, U, H, W)`` scores, ``(N, H, W)``
 labels) are measured per position: every labelled position is one binary or multi-class
@@ -68,22 +72,24 @@ from torch import Tensor, nn
 from torchmetrics import MeanMetric, Metric
 from torchmetrics.classification import (
     BinaryAccuracy,
-    BinaryAUROC,
     BinaryCalibrationError,
     MulticlassAccuracy,
-    MulticlassAUROC,
     MulticlassCalibrationError,
     MulticlassF1Score,
     MulticlassJaccardIndex,
     MultilabelAccuracy,
-    MultilabelAUROC,
-    MultilabelAveragePrecision,
     MultilabelExactMatch,
     MultilabelF1Score,
 )
 from torchmetrics.utilities.data import dim_zero_cat
 
 from lossbench.metric_names import METRIC_NAMES
+from lossbench.scored_classes import (
+    BinaryScoredAUROC,
+    MulticlassScoredAUROC,
+    MultilabelScoredAUROC,
+    MultilabelScoredAveragePrecision,
+)
 from lossbench.tasks import Task, check_task, is_dense, position_task
 
 Link = Literal["sigmoid", "softmax"]
@@ -384,7 +390,7 @@ class ClassificationMetrics(nn.Module):
                 "accuracy": BinaryAccuracy(threshold=THRESHOLD, **kw),
                 # fed 0/1 class decisions: the mean of the F1 of the positive and negative class
                 "f1_macro": MulticlassF1Score(num_classes=2, average="macro", **kw),
-                "auroc": BinaryAUROC(thresholds=None, **kw),
+                "auroc": BinaryScoredAUROC(**kw),  # NaN without a positive or a negative
                 "ece": BinaryCalibrationError(n_bins=ECE_BINS, norm="l1", **kw),
             }
         elif task == "multilabel":
@@ -393,8 +399,9 @@ class ClassificationMetrics(nn.Module):
                 "exact_match": MultilabelExactMatch(n, threshold=THRESHOLD, **kw),
                 "f1_macro": MultilabelF1Score(n, threshold=THRESHOLD, average="macro", **kw),
                 "f1_micro": MultilabelF1Score(n, threshold=THRESHOLD, average="micro", **kw),
-                "auroc": MultilabelAUROC(n, average="macro", thresholds=None, **kw),
-                "map": MultilabelAveragePrecision(n, average="macro", thresholds=None, **kw),
+                # macro over the labels the split can score (lossbench.scored_classes)
+                "auroc": MultilabelScoredAUROC(n, **kw),
+                "map": MultilabelScoredAveragePrecision(n, **kw),
                 # on all (sample, label) probabilities flattened
                 "ece": BinaryCalibrationError(n_bins=ECE_BINS, norm="l1", **kw),
             }
@@ -402,7 +409,7 @@ class ClassificationMetrics(nn.Module):
             metrics = {
                 "accuracy": MulticlassAccuracy(n, average="micro", top_k=1, **kw),
                 "f1_macro": MulticlassF1Score(n, average="macro", top_k=1, **kw),
-                "auroc": MulticlassAUROC(n, average="macro", thresholds=None, **kw),
+                "auroc": MulticlassScoredAUROC(n, **kw),  # macro over the classes it can score
                 # top-label: confidence = max probability, correct = argmax equals the label
                 "ece": MulticlassCalibrationError(n, n_bins=ECE_BINS, norm="l1", **kw),
             }

@@ -25,6 +25,7 @@ from lossbench.data.loader import IndexBatchLoader
 from lossbench.data.splits import STAGES, split_and_standardize
 from lossbench.data.table import LoadedTable
 from lossbench.losses import encode_targets, n_outputs
+from lossbench.scored_classes import unscored_class_names, warn_unscored
 from lossbench.tasks import is_dense, position_task
 
 
@@ -108,6 +109,31 @@ class ClassificationDataModule(L.LightningDataModule):
 
     def sizes(self) -> dict[str, int]:
         return {stage: len(t[1]) for stage, t in self.tensors.items()}
+
+    def unscored_classes(self) -> dict[str, list[str]]:
+        """The classes (multi-label: labels; binary: the label column) that the ``val`` and
+        ``test`` splits cannot score, by name: no row with the class, or no row without it
+        (:mod:`lossbench.scored_classes`). Their macro AUROC and mAP leave those out; binary
+        AUROC is then NaN. Dense data sets: ``{}`` (no AUROC).
+
+            >>> dm = ClassificationDataModule({"name": "iris", "batch_size": None,
+            ...     "split_seed": 0, "val_fraction": 0.2, "test_fraction": 0.2}, "cross_entropy")
+            >>> dm.unscored_classes()
+            {'val': [], 'test': []}
+        """
+        if is_dense(self.task):
+            return {}
+        return {
+            stage: unscored_class_names(self.tensors[stage][1], self.task, self.label_names)
+            for stage in ("val", "test")
+        }
+
+    def warn_unscored(self) -> None:
+        """Warn for each of :meth:`unscored_classes` that is not empty, naming split, classes
+        and the metrics they leave (:func:`lossbench.scored_classes.warn_unscored`)."""
+        warn_unscored(
+            self.unscored_classes(), self.task, self.n_targets, what=f"data={self.cfg['name']}"
+        )
 
     def setup(self, stage: str | None = None) -> None:
         trainer = self.trainer

@@ -38,7 +38,9 @@ __all__ = [
     "Standardizer",
     "check_split_classes",
     "check_split_sizes",
+    "cover_every_class",
     "split_and_standardize",
+    "split_indices",
     "split_table",
 ]
 
@@ -64,7 +66,8 @@ def split_table(
     split_seed: int,
     impute: str | None = None,
 ) -> dict[str, Split]:
-    """Split ``table`` into train / val / test, stratified for binary and multi-class tasks.
+    """Split ``table`` into train / val / test, stratified for binary and multi-class tasks,
+    with at least one row of every class in each split (:func:`split_indices`).
 
     Multi-label splits are random (scikit-learn has no multi-label stratification). Features
     are preprocessed (:mod:`lossbench.data.preprocess`: numbers standardised, categories one-hot
@@ -96,26 +99,13 @@ def split_and_standardize(
     n = len(table.labels)
     n_classes = len(table.classes) if task == "multiclass" else 2
     check_split_sizes(n, val_fraction, test_fraction, n_classes if task != "multilabel" else 1)
-    stratify = table.labels if task != "multilabel" else None
-    if stratify is not None:
-        counts = np.bincount(stratify)
-        rare = [(table.classes[i], int(c)) for i, c in enumerate(counts) if 0 < c < 3]
-        if rare:
-            raise DataError(
-                f"class {rare[0][0]!r} has only {rare[0][1]} row(s); a stratified split puts at "
-                "least one row of every class into train, val and test, so each class needs 3 "
-                "or more rows. Add rows, or merge or drop the rare class."
-            )
-    index = np.arange(n)
-    rest, test = train_test_split(
-        index, test_size=test_fraction, random_state=split_seed, stratify=stratify
-    )
-    stratify_rest = None if stratify is None else stratify[rest]
-    train, val = train_test_split(
-        rest,
-        test_size=val_fraction / (1.0 - test_fraction),
-        random_state=split_seed,
-        stratify=stratify_rest,
+    train, val, test = split_indices(
+        table.labels,
+        task,
+        val_fraction=val_fraction,
+        test_fraction=test_fraction,
+        split_seed=split_seed,
+        classes=table.classes,
     )
     check_split_classes(table.labels[train], task, table.label_names)
     preprocessor = fit_preprocessor(
@@ -132,6 +122,130 @@ def split_and_standardize(
         for stage, rows in zip(STAGES, (np.sort(train), np.sort(val), np.sort(test)), strict=True)
     }
     return splits, preprocessor
+
+
+def split_indices(
+    labels: np.ndarray,
+    task: Task,
+    *,
+    val_fraction: float,
+    test_fraction: float,
+    split_seed: int,
+    classes: list | None = None,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The row indices of train, val and test, in the order the splitter draws them.
+
+    Test is drawn first, then val from the rest, each with scikit-learn's ``train_test_split``
+    (stratified on the labels for binary and multi-class tasks, random for multi-label),
+    seeded with ``split_seed``. Stratification alone can leave a class of a few rows out of
+    val or test (a class of 3 rows with ``test_fraction=0.2`` expects 0.6 test rows), where
+    that split could not measure it; :func:`cover_every_class` then moves one of its rows
+    into that split. Splits in which every class already has a row in every split are
+    scikit-learn's, unchanged.
+
+    Args:
+        labels: ``(N,)`` class indices, or ``(N, L)`` multi-hot labels (multi-label).
+        task: ``"binary"``, ``"multilabel"`` or ``"multiclass"``.
+        val_fraction, test_fraction: ``data.val_fraction``, ``data.test_fraction``, checked by
+            :func:`check_split_sizes` before.
+        split_seed: ``data.split_seed``.
+        classes: the class of each index, to name a rare class in the refusal.
+
+    Raises:
+        DataError: a class with only 1 or 2 rows (binary and multi-class): it cannot have a row
+            in each of the three splits.
+
+    Example:
+        >>> labels = np.array([0] * 40 + [1] * 3)
+        >>> parts = split_indices(labels, "binary", val_fraction=0.2, test_fraction=0.2,
+        ...                       split_seed=0)
+        >>> [int(labels[part].sum()) for part in parts]  # each split has a positive row
+        [1, 1, 1]
+    """
+    labels = np.asarray(labels)
+    stratify = labels if task != "multilabel" else None
+    if stratify is not None:
+        _refuse_rare_classes(stratify, classes)
+    index = np.arange(len(labels))
+    rest, test = train_test_split(
+        index, test_size=test_fraction, random_state=split_seed, stratify=stratify
+    )
+    stratify_rest = None if stratify is None else stratify[rest]
+    train, val = train_test_split(
+        rest,
+        test_size=val_fraction / (1.0 - test_fraction),
+        random_state=split_seed,
+        stratify=stratify_rest,
+    )
+    if stratify is None:
+        return train, val, test
+    return cover_every_class((train, val, test), stratify, split_seed)
+
+
+def _refuse_rare_classes(labels: np.ndarray, classes: list | None) -> None:
+    counts = np.bincount(labels)
+    rare = [(i, int(c)) for i, c in enumerate(counts) if 0 < c < 3]
+    if not rare:
+        return
+    name = [classes[i] if classes is not None else i for i, _ in rare]
+    others = (
+        f" (and {len(rare) - 1} more: {', '.join(map(repr, name[1:]))})" if len(rare) > 1 else ""
+    )
+    raise DataError(
+        f"class {name[0]!r} has only {rare[0][1]} row(s){others}; lossbench's split puts at "
+        "least one row of every class into each of train, val and test, so that each split "
+        "can measure it, and so each class needs 3 or more rows. Add rows, or merge or drop "
+        "the rare class."
+    )
+
+
+def cover_every_class(
+    parts: tuple[np.ndarray, ...], labels: np.ndarray, seed: int
+) -> tuple[np.ndarray, ...]:
+    """Give every class of 3 or more rows a row in each part, swapping rows between parts.
+
+    For each part that lacks such a class, one of the class's rows moves into it from the part
+    that holds the most of them (at least 2, so that part keeps one), and in exchange a row of
+    the part's most frequent class (at least 2 there) moves out, into that other part: the
+    sizes of the parts stay what they were, and no part loses the last row of a class. Which
+    rows move is drawn with ``seed``. Parts that already hold every such class are returned
+    as they are (the same arrays).
+
+    The exchanged row always exists when each part has at least as many rows as there are
+    classes (:func:`check_split_sizes` refuses smaller splits).
+
+    Args:
+        parts: row indices of each part (train, val, test), into ``labels``.
+        labels: ``(N,)`` class indices.
+        seed: ``data.split_seed``.
+
+    Example:
+        >>> labels = np.array([0, 0, 0, 0, 0, 1, 1, 1])
+        >>> parts = (np.array([0, 5, 6, 7]), np.array([1, 2]), np.array([3, 4]))
+        >>> [labels[p].tolist() for p in cover_every_class(parts, labels, seed=0)]
+        [[0, 1, 0, 0], [0, 1], [1, 0]]
+    """
+    counts = np.bincount(labels)
+    lacking = [
+        (k, int(c))
+        for k, part in enumerate(parts)
+        for c in np.flatnonzero(counts >= 3)
+        if not np.any(labels[part] == c)
+    ]
+    if not lacking:
+        return parts
+    rng = np.random.default_rng(seed)
+    parts = tuple(part.copy() for part in parts)
+    for k, c in lacking:
+        held = np.stack([np.bincount(labels[part], minlength=len(counts)) for part in parts])
+        if held[k, c]:  # an earlier exchange brought it
+            continue
+        donor = int(np.argmax(held[:, c]))  # >= 2 rows of c: the class has >= 3, part k none
+        frequent = int(np.argmax(held[k]))  # >= 2 rows: part k has >= len(counts) rows
+        given = rng.choice(np.flatnonzero(labels[parts[donor]] == c))
+        taken = rng.choice(np.flatnonzero(labels[parts[k]] == frequent))
+        parts[donor][given], parts[k][taken] = parts[k][taken], parts[donor][given]
+    return parts
 
 
 # ------------------------------------------------------------------- split checks

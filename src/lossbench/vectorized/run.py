@@ -168,6 +168,7 @@ def _prepare(
                 tables[own] = ClassificationDataModule(
                     cfg.data, cfg.loss.name, seed=cfg.seed, table=tables[key]
                 )
+                tables[own].warn_unscored()  # once per data module, not once per member
             datamodule = tables[own]
         except DataError as error:
             raise ConfigError(str(error)) from None
@@ -188,7 +189,7 @@ def _prepare(
     member.module, member.datamodule = module, datamodule
     record.update(training_loop="vectorized", validation_loop="inline")
     record.update(n_outputs=datamodule.n_outputs, sizes=datamodule.sizes(), loss_params=loss)
-    record.update(resumed_from=None)
+    record.update(unscored_classes=datamodule.unscored_classes(), resumed_from=None)
     return member
 
 
