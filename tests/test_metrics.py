@@ -555,3 +555,29 @@ def test_warning_names_the_split_the_classes_and_the_metrics(
 ) -> None:
     with pytest.warns(UnscoredClassWarning, match=says):
         warn_unscored({"val": [], "test": unscored}, task, n_targets, "data=csv")
+
+
+def test_multilabel_macro_f1_leaves_out_labels_neither_present_nor_predicted():
+    """As the multi-class macro F1 (and sklearn's macro over those labels): a label no row has
+    and no row is predicted to have has no F1; one predicted where no row has it scores 0."""
+    from sklearn.metrics import f1_score
+
+    generator = torch.Generator().manual_seed(0)
+    probs = torch.rand(40, 4, generator=generator, dtype=torch.float64)
+    labels = (torch.rand(40, 4, generator=generator) > 0.5).long()
+    labels[:, 2] = 0  # never present ...
+    probs[:, 2] = 0.1  # ... and never predicted: left out
+    labels[:, 3] = 0  # never present, predicted in some rows: counts, with F1 0
+    metrics = ClassificationMetrics("multilabel", 4, prefix="test/")
+    metrics.update(probs, labels)
+    got = float(metrics.compute()["test/f1_macro"])
+    predicted = (probs > 0.5).long().numpy()
+    expected = f1_score(labels.numpy(), predicted, average="macro", labels=[0, 1, 3])
+    assert got == pytest.approx(expected, abs=1e-6)
+    assert float(f1_score(labels.numpy(), predicted, average=None, labels=[3])[0]) == 0.0
+
+    perfect = ClassificationMetrics("multilabel", 2, prefix="test/")
+    perfect.update(
+        torch.tensor([[0.9, 0.1], [0.2, 0.3]], dtype=torch.float64), torch.tensor([[1, 0], [0, 0]])
+    )
+    assert float(perfect.compute()["test/f1_macro"]) == 1.0  # torchmetrics' macro: 0.5

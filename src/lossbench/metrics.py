@@ -28,7 +28,7 @@ Metric definitions (``p``: predicted probabilities, ``y``: labels, ``clip``: cli
 |-----|--------|------------|------------|
 | accuracy | threshold 0.5 | micro: fraction of correct label decisions | micro (top-1) |
 | exact_match | - | all labels of a sample right | - |
-| f1_macro | mean F1 of both classes | mean F1 over labels | mean F1 over classes |
+| f1_macro | mean F1 of both classes | mean F1 over labels present or predicted | ditto classes |
 | f1_micro | - | F1 of all label decisions pooled | - |
 | auroc | ROC AUC (NaN if undefined) | macro over scored labels | one-vs-rest, macro over scored |
 | map | - | macro average precision over scored labels | - |
@@ -328,6 +328,32 @@ def reliability_bins(
     return {"confidence": mean(conf_sum), "accuracy": mean(hit_sum), "count": count.tolist()}
 
 
+class MultilabelMacroF1(MultilabelF1Score):
+    """Multi-label macro F1 over the labels that a row has or is predicted to have.
+
+    A label with no positive row and no positive prediction (``tp + fp + fn = 0``) has no F1
+    (0 / 0). torchmetrics' multi-label macro counts it as 0, so a perfect model on a split
+    where one of two labels never occurs scored 0.5; its multi-class macro F1 leaves such a
+    class out, as this does. A label predicted where no row has it (``fp > 0``) scores 0 and
+    counts. NaN where no label counts.
+
+        >>> f1 = MultilabelMacroF1(2, threshold=0.5)
+        >>> f1.update(torch.tensor([[0.9, 0.1], [0.2, 0.3]]), torch.tensor([[1, 0], [0, 0]]))
+        >>> f1.compute()  # label 1: never present, never predicted
+        tensor(1.)
+    """
+
+    def __init__(self, num_labels: int, **kwargs: Any) -> None:
+        super().__init__(num_labels, average="none", **kwargs)
+
+    def compute(self) -> Tensor:
+        tp, fp, _, fn = self._final_state()
+        counted = (tp + fp + fn) > 0
+        if not bool(counted.any()):
+            return torch.tensor(float("nan"))
+        return (2 * tp[counted] / (2 * tp[counted] + fp[counted] + fn[counted])).float().mean()
+
+
 class ClassificationMetrics(nn.Module):
     """All metrics of one split for one task, accumulated per step and computed per epoch.
 
@@ -397,7 +423,8 @@ class ClassificationMetrics(nn.Module):
             metrics = {
                 "accuracy": MultilabelAccuracy(n, threshold=THRESHOLD, average="micro", **kw),
                 "exact_match": MultilabelExactMatch(n, threshold=THRESHOLD, **kw),
-                "f1_macro": MultilabelF1Score(n, threshold=THRESHOLD, average="macro", **kw),
+                # over the labels present or predicted, as the multi-class macro F1
+                "f1_macro": MultilabelMacroF1(n, threshold=THRESHOLD, **kw),
                 "f1_micro": MultilabelF1Score(n, threshold=THRESHOLD, average="micro", **kw),
                 # macro over the labels the split can score (lossbench.scored_classes)
                 "auroc": MultilabelScoredAUROC(n, **kw),
