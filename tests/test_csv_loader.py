@@ -136,6 +136,59 @@ def test_text_among_numbers_suggests_categories_only_for_codes(tmp_path: Path) -
         load_csv(path, ["y"], "binary")
 
 
+@pytest.mark.parametrize(
+    ("header", "given", "words"),
+    [
+        (
+            "a,true,y",
+            ["a", "True"],
+            [
+                "column 'True' of data.feature_columns is not in the header",
+                "The header has 'true', which Hydra reads unquoted as a boolean (True)",
+                """'data.feature_columns=["a","true"]'""",
+            ],
+        ),
+        (
+            "a,1e3,y",
+            ["1000.0"],
+            [
+                "The header has '1e3', which Hydra reads unquoted as a number (1000.0)",
+                """'data.feature_columns=["1e3"]'""",
+            ],
+        ),
+        (
+            "a,b,y",
+            ["False"],
+            [
+                "Hydra reads an unquoted true or false (any case) as a boolean, which arrives "
+                "here as 'False'",
+                """'data.feature_columns=["false"]'""",
+            ],
+        ),
+        ("a,b,y", ["1e-05"], ["an unquoted number (1e3, 1.50, inf) as a number"]),
+    ],
+    ids=["bool-in-header", "number-in-header", "bool-not-in-header", "number-not-in-header"],
+)
+def test_a_column_name_hydra_read_as_a_bool_or_number_is_explained(
+    tmp_path: Path, header: str, given: list[str], words: list[str]
+) -> None:
+    """``data.feature_columns=[true]`` arrives as 'True' and ``[1e3]`` as '1000.0': the refusal
+    says so and quotes the name as the file writes it."""
+    path = write(tmp_path, f"{header}\n1,2,0\n3,4,1\n")
+    with pytest.raises(DataError) as refused:
+        load_csv(path, ["y"], "binary", feature_columns=given)
+    for word in words:
+        assert word in str(refused.value)
+
+
+def test_names_that_are_no_hydra_reading_keep_the_plain_refusal(tmp_path: Path) -> None:
+    path = write(tmp_path, "a,true,y\n1,2,0\n3,4,1\n")
+    for given in (["tru"], ["1e3"], ["7"]):
+        with pytest.raises(DataError) as refused:
+            load_csv(path, ["y"], "binary", feature_columns=given)
+        assert "Hydra" not in str(refused.value)
+
+
 # --------------------------------------------------------------------------- load errors
 
 GOOD = "a,b,y\n1,2,0\n3,4,1\n5,6,0\n"

@@ -50,13 +50,14 @@ from __future__ import annotations
 
 import csv
 import difflib
+import functools
 import io
 import os
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import NoReturn
+from typing import Any, NoReturn
 
 import numpy as np
 
@@ -274,6 +275,72 @@ def delimiter_override(delimiter: str) -> str:
     return f"\"data.delimiter='{shown}'\""
 
 
+@functools.cache
+def _override_parser() -> Any:
+    """Hydra's parser of command-line overrides (imported where a message needs it)."""
+    from hydra.core.override_parser.overrides_parser import OverridesParser
+
+    return OverridesParser.create()
+
+
+def _hydra_value(name: str) -> object:
+    """What Hydra makes of ``name`` written unquoted in a list override (``key=[name]``): a
+    bool or a number where its grammar reads one (``true``, ``1e3``, ``1_000``), else the text.
+
+        >>> _hydra_value("TRUE"), _hydra_value("1e3"), _hydra_value("007"), _hydra_value("y")
+        (True, 1000.0, '007', 'y')
+    """
+    try:
+        (value,) = _override_parser().parse_override(f"key=[{name}]").value()
+    except Exception:  # not one value in Hydra's grammar (a comma, a bracket): stays text
+        return name
+    return value
+
+
+def _quoted_override(key: str, names: Sequence[str]) -> str:
+    """``key=[...]`` with every name quoted for Hydra, and the whole for a shell.
+
+    >>> print(_quoted_override("data.feature_columns", ["a", "1e3"]))
+    'data.feature_columns=["a","1e3"]'
+    """
+    return "'" + key + "=[" + ",".join(f'"{name}"' for name in names) + "]'"
+
+
+def _read_by_hydra(name: str, wanted: list[str], header: list[str], key: str) -> str | None:
+    """The hint for a column ``name`` that is not in the header because Hydra read what was
+    typed as a bool or a number, which a list of names holds as its text (``true`` arrives
+    as 'True', ``1e3`` as '1000.0'); None where ``name`` is not such a text.
+
+        >>> print(_read_by_hydra("1000.0", ["1000.0"], ["1e3", "y"], "k").split(": ")[0])
+         The header has '1e3', which Hydra reads unquoted as a number (1000.0)
+    """
+    value = _hydra_value(name)
+    if isinstance(value, str) or str(value) != name:  # not what a bool or a number arrives as
+        return None
+    meant = [h for h in header if not isinstance(v := _hydra_value(h), str) and str(v) == name]
+    kind = "a boolean" if isinstance(value, bool) else "a number"
+    quoting = "(the single quotes keep the double quotes from the shell)"
+    if meant:
+        fixed = _quoted_override(key, [meant[0] if n == name else n for n in wanted])
+        which = " or ".join(repr(h) for h in meant)
+        return (
+            f" The header has {which}, which Hydra reads unquoted as {kind} ({name}): the "
+            f"column's name arrived as {name!r}. Quote column names that Hydra would read as a "
+            f"number, true or false: {fixed} {quoting}."
+        )
+    if isinstance(value, bool):
+        typed, example = "true or false (any case)", name.lower()
+    elif isinstance(value, float):
+        typed, example = "number (1e3, 1.50, inf)", "1e3"
+    else:  # an integer arrives as it is typed, but for signs, zeros and underscores
+        return None
+    return (
+        f" Hydra reads an unquoted {typed} as {kind}, which arrives here as {name!r}: if the "
+        "column's name in the file is written so, quote it as the file writes it, e.g. "
+        f"{_quoted_override(key, [example])} {quoting}."
+    )
+
+
 def _check_present(wanted: list[str], header: list[str], key: str, source: _Source) -> None:
     for name in wanted:
         if name in header:
@@ -281,6 +348,9 @@ def _check_present(wanted: list[str], header: list[str], key: str, source: _Sour
         same_case = [h for h in header if h.lower() == name.lower()]
         close = same_case or difflib.get_close_matches(name, header, n=1)
         hint = f" Did you mean {close[0]!r}?" if close else ""
+        hydra = _read_by_hydra(name, wanted, header, key)
+        if hydra:
+            hint = hydra
         delimiter = next((d for d in (";", "\t", "|") if len(header) == 1 and d in header[0]), None)
         if delimiter:
             hint += (
