@@ -199,6 +199,17 @@ CATALOGUE: list[Case] = [
             fast=True),
     refused("seed-too-large", "train", ("seed=4294967296",), ["seed=4294967296 is not a seed"]),
     refused("split-seed-negative", "train", ("data.split_seed=-1",), ["data.split_seed=-1"]),
+    refused("split-seed-wrong-type", "train", ("data.split_seed=1.5",),
+            ["data.split_seed=1.5: data.split_seed takes a whole number (int)",
+             "Hydra reads 1.5 as a decimal number (float)", "e.g. data.split_seed=0"], fast=True),
+    refused("max-epochs-wrong-type", "train", ("trainer.max_epochs=abc",),
+            ["trainer.max_epochs=abc: trainer.max_epochs takes a whole number (int)",
+             "Hydra reads abc as text (str)", "e.g. trainer.max_epochs=20"], fast=True),
+    refused("label-columns-wrong-type", "train", (*CSV[:2], "data.label_columns=1e3", "data.task=binary"),
+            ["data.label_columns takes a list of texts in brackets", "Hydra reads 1e3 as a decimal number",
+             "'data.label_columns=[\"1e3\"]'"], fast=True),
+    refused("sweep-seed-wrong-type", "train", ("-m", "seed=0,1.5"),
+            ["seed=1.5 (in seed=0,1.5): seed takes a whole number (int)"], fast=True),
     refused("lr-negative", "train", ("optimizer.lr=-1",), ["optimizer.lr=-1", "positive"]),
     refused("batch-size-zero", "train", ("data.batch_size=0",), ["data.batch_size=0"]),
     refused("synthetic-label-noise", "train", ("data=synthetic_binary", "data.label_noise=2"),
@@ -700,7 +711,7 @@ PREFLIGHT_CASES = [
     and case.outcome == "refused"
     and not case.needs_runs
     and not any(a.startswith(("hydra.", "ckpt_path", "paths.output_dir")) for a in case.args)
-    and not case.id.endswith("option-misspelt")  # refused before Hydra composes anything
+    and not case.id.endswith(("option-misspelt", "wrong-type"))  # refused before Hydra composes
 ]
 
 

@@ -6,6 +6,9 @@ a wrong type fails when the config is composed, naming the key in full::
     $ lossbench-train loss.gama=2
     Could not override 'loss.gama'. ... Key 'gama' not in 'FocalLossConfig' ...
 
+On the command line lossbench-train checks both before Hydra does, against these schemas, and
+refuses with its own message (:mod:`lossbench.command_keys`, :mod:`lossbench.override_types`).
+
 The loss schemas are generated from the parameters each loss declares in
 :mod:`lossbench.losses.registry`.
 
