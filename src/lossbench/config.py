@@ -107,7 +107,7 @@ class OpenMLDataConfig(DataConfig):
     openml_version: int | None = None
     target: list[str] | None = None  # null: the data set's default target; several: multilabel
     task: str | None = None  # null: inferred from the target
-    positive_class: str | None = None  # binary: null = the less frequent value
+    positive_class: str | None = None  # binary: null = a 1/0, yes/no pair's 1, else the rarer
     cache_dir: str = "outputs/data"  # downloads are cached under <cache_dir>/openml
 
 
