@@ -96,6 +96,99 @@ def test_relative_path_resolves_against_working_directory(
     assert load_csv("data.csv", ["y"], "binary").labels.tolist() == [0, 1]
 
 
+def test_question_mark_is_a_missing_value_in_numbers_text_and_labels(tmp_path: Path) -> None:
+    """UCI's marker: a column of numbers with ``?`` stays numeric, its ``?`` missing (NaN,
+    for data.impute), as in a text column; never a category of its own."""
+    path = write(tmp_path, "a,colour,y\n1.5,red,0\n?,blue,1\n2.5, ? ,0\n")
+    table = load_csv(path, ["y"], "binary", allow_missing=True)
+    assert table.categories == {"colour": ["blue", "red"]}
+    np.testing.assert_array_equal(table.features[:, 0], [1.5, np.nan, 2.5])
+    assert np.isnan(table.features[2, 1])
+    with pytest.raises(
+        DataError, match=r"feature column 'a' has a missing value \('\?'\) at line 3"
+    ):
+        load_csv(path, ["y"], "binary")
+    labels = write(tmp_path, "a,y\n1,0\n2,?\n3,1\n", "labels.csv")
+    with pytest.raises(DataError, match=r"label column 'y' has a missing value \('\?'\)"):
+        load_csv(labels, ["y"], "binary")
+
+
+@pytest.mark.parametrize("marker", ["-", ".", "--", "unknown", "N.A."])
+def test_a_missing_marker_lossbench_does_not_read_says_to_empty_the_cells(
+    tmp_path: Path, marker: str
+) -> None:
+    path = write(tmp_path, f"a,b,y\n1,2,0\n3,{marker},1\n5,6,0\n")
+    with pytest.raises(DataError) as refused:
+        load_csv(path, ["y"], "binary")
+    message = str(refused.value)
+    assert f"mixes numbers and text: '2' at line 2 (data row 1) and '{marker}'" in message
+    assert "looks like a missing-value marker" in message
+    assert "NaN, NA, N/A, null, <NA>, #N/A and ?" in message
+    assert "Replace those cells with empty cells" in message and "data.impute=median" in message
+    assert "categorical_columns" not in message  # every number would become a category
+
+
+def test_text_among_numbers_suggests_categories_only_for_codes(tmp_path: Path) -> None:
+    path = write(tmp_path, "a,b,y\n1,2,0\n3,abc,1\n5,6,0\n")
+    with pytest.raises(
+        DataError, match=r"data\.categorical_columns=\[b\] if its numbers are codes"
+    ):
+        load_csv(path, ["y"], "binary")
+
+
+@pytest.mark.parametrize(
+    ("header", "given", "words"),
+    [
+        (
+            "a,true,y",
+            ["a", "True"],
+            [
+                "column 'True' of data.feature_columns is not in the header",
+                "The header has 'true', which Hydra reads unquoted as a boolean (True)",
+                """'data.feature_columns=["a","true"]'""",
+            ],
+        ),
+        (
+            "a,1e3,y",
+            ["1000.0"],
+            [
+                "The header has '1e3', which Hydra reads unquoted as a number (1000.0)",
+                """'data.feature_columns=["1e3"]'""",
+            ],
+        ),
+        (
+            "a,b,y",
+            ["False"],
+            [
+                "Hydra reads an unquoted true or false (any case) as a boolean, which arrives "
+                "here as 'False'",
+                """'data.feature_columns=["false"]'""",
+            ],
+        ),
+        ("a,b,y", ["1e-05"], ["an unquoted number (1e3, 1.50, inf) as a number"]),
+    ],
+    ids=["bool-in-header", "number-in-header", "bool-not-in-header", "number-not-in-header"],
+)
+def test_a_column_name_hydra_read_as_a_bool_or_number_is_explained(
+    tmp_path: Path, header: str, given: list[str], words: list[str]
+) -> None:
+    """``data.feature_columns=[true]`` arrives as 'True' and ``[1e3]`` as '1000.0': the refusal
+    says so and quotes the name as the file writes it."""
+    path = write(tmp_path, f"{header}\n1,2,0\n3,4,1\n")
+    with pytest.raises(DataError) as refused:
+        load_csv(path, ["y"], "binary", feature_columns=given)
+    for word in words:
+        assert word in str(refused.value)
+
+
+def test_names_that_are_no_hydra_reading_keep_the_plain_refusal(tmp_path: Path) -> None:
+    path = write(tmp_path, "a,true,y\n1,2,0\n3,4,1\n")
+    for given in (["tru"], ["1e3"], ["7"]):
+        with pytest.raises(DataError) as refused:
+            load_csv(path, ["y"], "binary", feature_columns=given)
+        assert "Hydra" not in str(refused.value)
+
+
 # --------------------------------------------------------------------------- load errors
 
 GOOD = "a,b,y\n1,2,0\n3,4,1\n5,6,0\n"

@@ -262,6 +262,51 @@ def test_downsampling_averages_blocks_of_pixels_before_the_labels_are_drawn():
     assert seventh.labels.shape == (30, 4, 4)
 
 
+@pytest.mark.parametrize(
+    ("settings", "words", "unwanted"),
+    [
+        (
+            {"ink_threshold": 0.5, "downsample": 14},
+            [
+                "data=mnist_ink: the training split has no labelled foreground pixel: its "
+                "brightest pixel is 0.4 of full grey scale (255), below data.ink_threshold=0.5",
+                "lower data.ink_threshold to at most 0.4 (valid: (0, 1], default 0.5",
+                "data.downsample=14 makes each pixel the mean of a 14 x 14 block",
+                "valid: 1, 2, 4, 7, 14",
+            ],
+            ["data.n_images"],
+        ),
+        (
+            {"ink_threshold": 1.0, "downsample": 1, "n_images": 12},
+            ["below data.ink_threshold=1,", "at most 0.4", "data.n_images=12"],
+            ["data.downsample"],  # nothing smaller than 1
+        ),
+    ],
+    ids=["downsampled", "threshold-and-few-images"],
+)
+def test_a_training_split_without_foreground_is_refused_with_the_settings_that_fix_it(
+    settings, words, unwanted
+):
+    from lossbench.data.dense import split_dense
+    from lossbench.data.table import DataError, LoadedTable
+
+    images = np.full((12, 1, 2, 2), 102.0, dtype=np.float32)  # 0.4 of full scale at most
+    table = LoadedTable(images, np.zeros((12, 2, 2), dtype=np.int64), ["channel0"], ["ink"], [0, 1])
+    with pytest.raises(DataError) as refused:
+        split_dense(
+            table,
+            val_fraction=0.25,
+            test_fraction=0.25,
+            split_seed=0,
+            what="data=mnist_ink",
+            settings=settings,
+        )
+    for word in words:
+        assert word in str(refused.value)
+    for word in unwanted:
+        assert word not in str(refused.value)
+
+
 def test_the_data_module_keeps_images_and_label_maps():
     _needs_mnist()
     cfg = {

@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from lossbench.data.openml import infer_task, load_openml
+from lossbench.data.openml import infer_task, load_openml, positive_value
 from lossbench.data.table import DataError
 from lossbench.training import train
 from lossbench.validation import ConfigError, validate
@@ -76,6 +76,45 @@ def test_positive_class_and_task_can_be_given(cache: Path, offline) -> None:
         load_openml({**base, "task": "multilabel"})
     with pytest.raises(DataError, match=r"positive_class='maybe' is not a value .* 'no', 'yes'"):
         load_openml({**base, "positive_class": "maybe"})
+
+
+@pytest.mark.parametrize(
+    ("values", "counts", "positive"),
+    [
+        (["0", "1"], [30, 70], "1"),  # a 0/1 pair: 1, though it is the more frequent
+        (["FALSE", "TRUE"], [80, 20], "TRUE"),
+        (["no", "yes"], [10, 90], "yes"),
+        (["-1", "1"], [40, 60], "1"),
+        (["neg", "pos"], [70, 30], "pos"),
+        (["1", "2"], [570, 178], "2"),  # classes coded 1 and 2: the less frequent, not '1'
+        (["maybe", "yes"], [30, 70], "maybe"),  # 'yes' without its 'no'
+        (["bad", "good"], [300, 700], "bad"),
+        (["a", "b"], [5, 5], "b"),  # a tie: the later in sorted order
+    ],
+    ids=[
+        "0-1",
+        "false-true",
+        "no-yes",
+        "minus-one-one",
+        "neg-pos",
+        "1-2",
+        "maybe-yes",
+        "bad-good",
+        "tie",
+    ],
+)
+def test_the_positive_class_is_a_pairs_positive_side_else_the_less_frequent(
+    values: list[str], counts: list[int], positive: str
+) -> None:
+    """As the README states it: a positive / negative pair decides, else frequency."""
+    assert positive_value(values, counts) == positive
+
+
+def test_the_readme_states_the_positive_class_rule() -> None:
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    section = readme.split("### OpenML", 1)[1].split("\n## ", 1)[0]
+    assert "positive / negative pair" in section and "less frequent value" in section
+    assert "`1` and `2`" in section  # the case where the two rules part
 
 
 def test_trains_offline_from_the_cache(make_cfg, cache: Path, offline, tmp_path: Path) -> None:

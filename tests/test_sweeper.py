@@ -62,14 +62,24 @@ def test_studies_use_the_sweeper_and_parallel_workers_that_fit_the_cores():
     ("check", "launcher"), [("values", "basic"), ("all", "basic"), ("values", "vectorized")]
 )
 def test_a_bad_value_anywhere_in_the_sweep_stops_it_before_any_job_runs(tmp_path, check, launcher):
+    """A swept value from a config file (on the command line, lossbench-train refuses it
+    itself: the refusal catalogue's ``sweep-seed-wrong-type``)."""
+    experiment = tmp_path / "conf" / "experiment" / "bad_seed.yaml"
+    experiment.parent.mkdir(parents=True)
+    # not an int: Hydra's schema refuses it when it composes the job
+    experiment.write_text(
+        "# @package _global_\nhydra:\n  sweeper:\n    params:\n      seed: 0,1,oops\n"
+    )
     result = run_module(
         "lossbench.train",
         "-m",
+        "-cd",
+        "conf",
+        "experiment=bad_seed",
         "hydra/sweeper=lossbench",
         f"hydra/launcher={launcher}",  # the vectorized launcher checks through its bases
         f"hydra.sweeper.check={check}",
         "data=iris,wine",
-        "seed=0,1,oops",  # not an int: Hydra's schema refuses it when it composes the job
         "trainer.max_epochs=1",
         "logger=none",
         "hydra.sweep.dir=sweep",

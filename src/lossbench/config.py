@@ -6,6 +6,9 @@ a wrong type fails when the config is composed, naming the key in full::
     $ lossbench-train loss.gama=2
     Could not override 'loss.gama'. ... Key 'gama' not in 'FocalLossConfig' ...
 
+On the command line lossbench-train checks both before Hydra does, against these schemas, and
+refuses with its own message (:mod:`lossbench.command_keys`, :mod:`lossbench.override_types`).
+
 The loss schemas are generated from the parameters each loss declares in
 :mod:`lossbench.losses.registry`.
 
@@ -104,7 +107,7 @@ class OpenMLDataConfig(DataConfig):
     openml_version: int | None = None
     target: list[str] | None = None  # null: the data set's default target; several: multilabel
     task: str | None = None  # null: inferred from the target
-    positive_class: str | None = None  # binary: null = the less frequent value
+    positive_class: str | None = None  # binary: null = a 1/0, yes/no pair's 1, else the rarer
     cache_dir: str = "outputs/data"  # downloads are cached under <cache_dir>/openml
 
 

@@ -22,8 +22,9 @@ from __future__ import annotations
 
 import logging
 import sys
+from dataclasses import is_dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, get_type_hints
 
 import hydra
 from hydra.core.hydra_config import HydraConfig
@@ -42,6 +43,7 @@ from lossbench.command_keys import (
 from lossbench.config import SCHEMAS, TrainConfig, register_configs
 from lossbench.errors import NonFiniteLossError, UserInputError, refuse
 from lossbench.messages import quiet_lightning
+from lossbench.override_types import refuse_wrong_types
 from lossbench.record import diverged, read_record, refuse_completed
 from lossbench.validation import ConfigError, validate
 
@@ -54,6 +56,7 @@ __all__ = [
     "quiet_lightning",
     "refuse_unknown_trainer_keys",
     "run_checkpoint_app",
+    "value_schemas",
 ]
 
 log = logging.getLogger("lossbench")
@@ -309,6 +312,26 @@ def _run(cfg: DictConfig, output_dir: Path, *, multirun: bool) -> float | None:
     return _sweep_value(cfg, record)
 
 
+def value_schemas(*, options_known: bool = True) -> dict[str, tuple[type, ...]]:
+    """The schemas lossbench-train's command-line values are checked against before Hydra
+    composes them (:mod:`lossbench.override_types`): :class:`TrainConfig`, and the options of
+    each config group; where a config directory adds options (``options_known`` false), only the
+    groups that TrainConfig types itself (``trainer``, ``paths``, ``head``).
+
+        >>> sorted(value_schemas(options_known=False))
+        ['', 'head', 'paths', 'trainer']
+    """
+    typed = {name for name, kind in get_type_hints(TrainConfig).items() if is_dataclass(kind)}
+    return {
+        "": (TrainConfig,),
+        **{
+            group: tuple(dict.fromkeys(options.values()))
+            for group, options in SCHEMAS.items()
+            if options_known or group in typed
+        },
+    }
+
+
 def refuse_unknown_trainer_keys(arguments: list[str]) -> None:
     """Refuse a misspelt ``trainer.<key>`` on the command line with the valid keys (exit 2),
     before Hydra composes anything: Hydra's own error names the key but not the choices."""
@@ -357,6 +380,7 @@ def main() -> None:
         nested = None if added else group_keys(SCHEMAS, TrainConfig, skip=("trainer",))
         refuse_unknown_keys(arguments, command_keys(TrainConfig, groups), "lossbench-train", nested)
         refuse_unknown_options(arguments, group_options(folders), "lossbench-train")
+        refuse_wrong_types(arguments, value_schemas(options_known=not added), groups)
     register_configs()
     quiet_lightning()
     try:

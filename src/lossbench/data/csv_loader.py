@@ -15,8 +15,9 @@ error can name its line. The delimiter is ``data.delimiter``, or by default the 
 in a one-column file); :attr:`LoadedTable.delimiter` says which was used. Column names and cells
 are stripped of surrounding whitespace; blank lines are skipped. A number is what Python's
 ``float()`` reads (``1``, ``-2.5``, ``1e3``, ``inf``). A cell is *missing* when it is empty, NaN
-in any spelling, or one of ``na``, ``n/a``, ``null``, ``<na>``, ``#n/a`` (any case); ``none`` is
-not a missing marker, so it can be a class name. A missing value in a used column is an error
+in any spelling, ``?`` (the marker of the UCI repository's files and of ARFF, as OpenML reads
+them), or one of ``na``, ``n/a``, ``null``, ``<na>``, ``#n/a`` (any case); ``none`` is not a
+missing marker, so it can be a class name. A missing value in a used column is an error
 unless imputation is asked for (``allow_missing=True``, set by ``data.impute``: the value then
 stays NaN and the preprocessing imputes it, :mod:`lossbench.data.preprocess`); an infinite value
 is always an error.
@@ -25,7 +26,9 @@ Features are numbers or *categories*: a feature column whose present cells are a
 ``A14``) is categorical, and so is any column named in ``categorical_columns`` (numeric codes such
 as a postcode). A categorical column is held as codes: ``categories[name][code]`` is the text,
 NaN is missing; the preprocessing one-hot encodes it. A column that mixes numbers and text is
-refused unless it is named in ``categorical_columns``.
+refused unless it is named in ``categorical_columns``; where the text looks like a missing-value
+marker that is not one (``-``, ``.``, ``unknown``), the refusal says to empty those cells (and
+does not suggest ``categorical_columns``, which would take every number for a category).
 
 Labels, per task (the table in :mod:`lossbench.tasks` shows the shapes):
 
@@ -47,13 +50,14 @@ from __future__ import annotations
 
 import csv
 import difflib
+import functools
 import io
 import os
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import NoReturn
+from typing import Any, NoReturn
 
 import numpy as np
 
@@ -62,8 +66,14 @@ from lossbench.tasks import TABLE_TASKS
 
 __all__ = ["check_delimiter", "detect_delimiter", "load_csv"]
 
-#: Cells read as missing (compared after stripping, ignoring case).
-MISSING_MARKERS = frozenset({"", "nan", "na", "n/a", "null", "<na>", "#n/a"})  # + any NaN
+#: Cells read as missing (compared after stripping, ignoring case). ``?`` is the UCI
+#: repository's marker (and ARFF's, so that a CSV export reads as the data set does on OpenML).
+MISSING_MARKERS = frozenset({"", "nan", "na", "n/a", "null", "<na>", "#n/a", "?"})  # + any NaN
+#: How the markers are listed in messages.
+MISSING_SPELLED = "empty cells, NaN, NA, N/A, null, <NA>, #N/A and ?"
+#: Text that is no missing marker but stands for one in a column of numbers (compared ignoring
+#: case); so does any cell without a letter or a digit (``-``, ``.``, ``--``, ``*``).
+_MISSING_LIKE = frozenset({"none", "unknown", "missing", "nil", "undefined", "n.a.", "n.a"})
 
 #: Delimiters :func:`detect_delimiter` considers, in the order it prefers them on a tie.
 DELIMITERS = (",", ";", "\t", "|")
@@ -265,6 +275,72 @@ def delimiter_override(delimiter: str) -> str:
     return f"\"data.delimiter='{shown}'\""
 
 
+@functools.cache
+def _override_parser() -> Any:
+    """Hydra's parser of command-line overrides (imported where a message needs it)."""
+    from hydra.core.override_parser.overrides_parser import OverridesParser
+
+    return OverridesParser.create()
+
+
+def _hydra_value(name: str) -> object:
+    """What Hydra makes of ``name`` written unquoted in a list override (``key=[name]``): a
+    bool or a number where its grammar reads one (``true``, ``1e3``, ``1_000``), else the text.
+
+        >>> _hydra_value("TRUE"), _hydra_value("1e3"), _hydra_value("007"), _hydra_value("y")
+        (True, 1000.0, '007', 'y')
+    """
+    try:
+        (value,) = _override_parser().parse_override(f"key=[{name}]").value()
+    except Exception:  # not one value in Hydra's grammar (a comma, a bracket): stays text
+        return name
+    return value
+
+
+def _quoted_override(key: str, names: Sequence[str]) -> str:
+    """``key=[...]`` with every name quoted for Hydra, and the whole for a shell.
+
+    >>> print(_quoted_override("data.feature_columns", ["a", "1e3"]))
+    'data.feature_columns=["a","1e3"]'
+    """
+    return "'" + key + "=[" + ",".join(f'"{name}"' for name in names) + "]'"
+
+
+def _read_by_hydra(name: str, wanted: list[str], header: list[str], key: str) -> str | None:
+    """The hint for a column ``name`` that is not in the header because Hydra read what was
+    typed as a bool or a number, which a list of names holds as its text (``true`` arrives
+    as 'True', ``1e3`` as '1000.0'); None where ``name`` is not such a text.
+
+        >>> print(_read_by_hydra("1000.0", ["1000.0"], ["1e3", "y"], "k").split(": ")[0])
+         The header has '1e3', which Hydra reads unquoted as a number (1000.0)
+    """
+    value = _hydra_value(name)
+    if isinstance(value, str) or str(value) != name:  # not what a bool or a number arrives as
+        return None
+    meant = [h for h in header if not isinstance(v := _hydra_value(h), str) and str(v) == name]
+    kind = "a boolean" if isinstance(value, bool) else "a number"
+    quoting = "(the single quotes keep the double quotes from the shell)"
+    if meant:
+        fixed = _quoted_override(key, [meant[0] if n == name else n for n in wanted])
+        which = " or ".join(repr(h) for h in meant)
+        return (
+            f" The header has {which}, which Hydra reads unquoted as {kind} ({name}): the "
+            f"column's name arrived as {name!r}. Quote column names that Hydra would read as a "
+            f"number, true or false: {fixed} {quoting}."
+        )
+    if isinstance(value, bool):
+        typed, example = "true or false (any case)", name.lower()
+    elif isinstance(value, float):
+        typed, example = "number (1e3, 1.50, inf)", "1e3"
+    else:  # an integer arrives as it is typed, but for signs, zeros and underscores
+        return None
+    return (
+        f" Hydra reads an unquoted {typed} as {kind}, which arrives here as {name!r}: if the "
+        "column's name in the file is written so, quote it as the file writes it, e.g. "
+        f"{_quoted_override(key, [example])} {quoting}."
+    )
+
+
 def _check_present(wanted: list[str], header: list[str], key: str, source: _Source) -> None:
     for name in wanted:
         if name in header:
@@ -272,6 +348,9 @@ def _check_present(wanted: list[str], header: list[str], key: str, source: _Sour
         same_case = [h for h in header if h.lower() == name.lower()]
         close = same_case or difflib.get_close_matches(name, header, n=1)
         hint = f" Did you mean {close[0]!r}?" if close else ""
+        hydra = _read_by_hydra(name, wanted, header, key)
+        if hydra:
+            hint = hydra
         delimiter = next((d for d in (";", "\t", "|") if len(header) == 1 and d in header[0]), None)
         if delimiter:
             hint += (
@@ -414,6 +493,15 @@ def _categorical(parsed: _Parsed) -> tuple[np.ndarray, list[str]]:
     return out, [str(c) for c in categories]
 
 
+def _missing_like(texts: Sequence[str]) -> bool:
+    """Whether every one of ``texts`` stands for a missing value without being a marker.
+
+    >>> _missing_like(["-", "Unknown"]), _missing_like(["-", "abc"])
+    (True, False)
+    """
+    return all(t.lower() in _MISSING_LIKE or not any(c.isalnum() for c in t) for t in texts)
+
+
 def _refuse_text(name: str, parsed: _Parsed, source: _Source, *, predicting: bool) -> NoReturn:
     """Refuse text in a feature column of numbers."""
     text, numbers = _first(parsed.text), ~parsed.missing & ~parsed.text
@@ -422,8 +510,22 @@ def _refuse_text(name: str, parsed: _Parsed, source: _Source, *, predicting: boo
     if numbers.any():  # a typo among numbers, or codes mixed with names
         number = _first(numbers)
         what = f"mixes numbers and text: {parsed.cell(number)!r} at {source.at(number)} and {found}"
-    values = f"({int(parsed.text.sum())} text rows; values: "
-    values += f"{_names(_distinct(parsed.cells[parsed.text]), 5)})"
+    texts = _distinct(parsed.cells[parsed.text])
+    values = f"({int(parsed.text.sum())} text rows; values: {_names(texts, 5)})"
+    if numbers.any() and _missing_like(texts):  # a missing-value marker lossbench does not know
+        then = (
+            "filled in where the model was trained with data.impute, else refused), or fix or "
+            "drop those rows"
+            if predicting
+            else "refused, or imputed from the training split with data.impute=median), fix or "
+            "drop those rows, or leave the column out with data.feature_columns=[...]"
+        )
+        raise source.error(
+            f"feature column {name!r} {what} {values}: the text looks like a missing-value "
+            f"marker, but lossbench reads only {MISSING_SPELLED} as missing, and a column of "
+            f"numbers holds no text. Replace those cells with empty cells in the file (missing: "
+            f"{then}."
+        )
     if predicting:  # a column the model was trained on as numbers
         raise source.error(
             f"feature column {name!r} {what} {values}, but the model was trained on it as "
@@ -435,8 +537,8 @@ def _refuse_text(name: str, parsed: _Parsed, source: _Source, *, predicting: boo
         f"feature column {name!r} {what} {values}. A feature column holds numbers, or text only "
         "(a categorical column, one-hot encoded): fix those cells, "
         + (
-            f"list the column in data.categorical_columns=[{name}] to treat every value as a "
-            "category, "
+            f"list the column in data.categorical_columns=[{name}] if its numbers are codes "
+            "(ids, postcodes), not quantities (every value becomes a category of its own), "
             if numbers.any()
             else ""
         )

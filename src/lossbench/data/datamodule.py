@@ -62,6 +62,7 @@ class ClassificationDataModule(L.LightningDataModule):
                 test_fraction=self.cfg["test_fraction"],
                 split_seed=self.cfg["split_seed"],
                 what=f"data={self.cfg['name']}",
+                settings=self.cfg,
             )
             self.preprocessor = None
             #: Model inputs: the images' channels.

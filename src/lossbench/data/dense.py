@@ -107,6 +107,45 @@ def load_mnist_maps(cfg: Mapping[str, Any]) -> LoadedTable:
     return LoadedTable(images, labels, ["channel0"], names, classes)
 
 
+def _no_foreground(images: np.ndarray, what: str, settings: Mapping[str, Any]) -> str:
+    """The refusal of a training split (grey ``images``, 0..255) whose every pixel is
+    background: no pixel reaches ``data.ink_threshold``. It names the brightest pixel, the
+    threshold that would label it ink, and the other fixes with their valid values.
+
+        >>> print(_no_foreground(np.full((3, 1, 2, 2), 102.0), "data=mnist_ink",
+        ...                      {"ink_threshold": 0.5, "downsample": 14}))  # doctest: +ELLIPSIS
+        data=mnist_ink: the training split has no labelled foreground pixel: ... 0.4 of full ...
+    """
+    threshold = float(settings.get("ink_threshold", 0.5))
+    factor = int(settings.get("downsample", 1))
+    brightest = float(images.max()) / FULL_SCALE
+    lowered = np.floor(brightest * 100) / 100 if brightest >= 0.01 else brightest
+    share = float((images >= lowered * FULL_SCALE).mean())
+    smaller = [f for f in DOWNSAMPLE if f < factor]
+    fixes = [
+        f"lower data.ink_threshold to at most {lowered:g} (valid: (0, 1], default 0.5; at "
+        f"{lowered:g}, {share:.2%} of its pixels are ink)"
+    ]
+    if smaller:
+        fixes.append(
+            f"average smaller blocks: data.downsample={factor} makes each pixel the mean of a "
+            f"{factor} x {factor} block, which dilutes the thin strokes; valid: "
+            f"{', '.join(map(str, DOWNSAMPLE))} (1 keeps the {SIDE} x {SIDE} images, whose "
+            "strokes reach full scale)"
+        )
+    if settings.get("n_images") is not None:
+        fixes.append(
+            f"keep more images: data.n_images={settings['n_images']} (up to the data set's "
+            "size, or null for all of them)"
+        )
+    return (
+        f"{what}: the training split has no labelled foreground pixel: its brightest pixel is "
+        f"{brightest:.3g} of full grey scale ({FULL_SCALE:g}), below "
+        f"data.ink_threshold={threshold:g}, from which a pixel is ink, so every pixel is "
+        f"background and a model would learn one class. To fix it, {'; or '.join(fixes)}."
+    )
+
+
 def split_dense(
     table: LoadedTable,
     *,
@@ -114,11 +153,15 @@ def split_dense(
     test_fraction: float,
     split_seed: int,
     what: str = "the data set",
+    settings: Mapping[str, Any] | None = None,
 ) -> tuple[dict[str, Split], dict[str, list]]:
     """Split the images of a dense ``table`` at random into train / val / test and scale their
     grey values to [0, 1]; return the splits and the preprocessing (as checkpoints store it:
     ``feature_mean`` 0 and ``feature_scale`` 255 per input channel, and ``input_shape``: the
-    images' ``[channels, height, width]``, which lossbench-predict checks new images against)."""
+    images' ``[channels, height, width]``, which lossbench-predict checks new images against).
+
+    A training split without a foreground pixel is refused with the settings that give it
+    one; ``settings``: the data config (``ink_threshold``, ``downsample``, ``n_images``)."""
     from sklearn.model_selection import train_test_split
 
     n = len(table.labels)
@@ -128,7 +171,7 @@ def split_dense(
         rest, test_size=val_fraction / (1.0 - test_fraction), random_state=split_seed
     )
     if not (table.labels[train] > 0).any():
-        raise DataError(f"{what}: the training split has no labelled foreground pixel")
+        raise DataError(_no_foreground(table.features[train], what, settings or {}))
     channels = table.features.shape[1]
     splits = {
         stage: Split(

@@ -8,11 +8,13 @@ Downloads go through :func:`sklearn.datasets.fetch_openml`, which keeps every re
 (nominal) columns become categorical features, missing cells NaN (``data.impute`` decides). The
 task is inferred from the target unless ``data.task`` gives it:
 
-- one target column with two values: ``binary``; the positive class is ``data.positive_class``,
-  or else the less frequent value (ties: the later one in sorted order);
+- one target column with two values: ``binary``; the positive class is ``data.positive_class``;
+  else, when the two values are a positive / negative pair (:func:`positive_value`: ``1`` and
+  ``0``, ``true`` and ``false``, ``yes`` and ``no``, ...), its positive one; else the less
+  frequent value (ties: the later one in sorted order);
 - one target column with more values (text, or integers): ``multiclass``;
 - several target columns (``data.target=[a,b,c]``) of two values each: ``multilabel``, each
-  column's positive value chosen as for binary (``TRUE``, ``1`` and ``yes`` count as positive).
+  column's positive value chosen as for binary (without ``data.positive_class``).
 
 A numeric target with fractional values is regression and is refused.
 """
@@ -28,8 +30,10 @@ import numpy as np
 from lossbench.data.table import DataError, LoadedTable
 from lossbench.tasks import TABLE_TASKS
 
-#: Values that mark the positive side of a two-valued target column.
-_POSITIVE = ("1", "1.0", "true", "yes", "y", "t", "positive", "pos")
+#: Values that mark the positive and the negative side of a two-valued target column (compared
+#: ignoring case and surrounding spaces); a value of each makes a pair.
+POSITIVE = ("1", "1.0", "true", "yes", "y", "t", "positive", "pos")
+NEGATIVE = ("0", "0.0", "-1", "-1.0", "false", "no", "n", "f", "negative", "neg")
 
 
 def _describe(cfg: Mapping[str, Any]) -> str:
@@ -107,6 +111,27 @@ def fetch(cfg: Mapping[str, Any]):
     return frame, targets
 
 
+def positive_value(values: list[str], counts: list[int]) -> str:
+    """The positive one of a target's two ``values`` (sorted, with their ``counts``): the
+    positive side of a pair of :data:`POSITIVE` and :data:`NEGATIVE` values (``1`` / ``0``,
+    ``yes`` / ``no``, ``TRUE`` / ``FALSE``), however frequent; else the less frequent value,
+    on a tie the later one in sorted order. A lone ``1`` is no marker: classes coded ``1`` and
+    ``2`` (common on OpenML) name two classes, not a positive and a negative one.
+
+        >>> positive_value(["no", "yes"], [10, 90]), positive_value(["1", "2"], [570, 178])
+        ('yes', '2')
+        >>> positive_value(["bad", "good"], [300, 700]), positive_value(["a", "b"], [5, 5])
+        ('bad', 'b')
+    """
+    if len(values) == 2:
+        first, second = (v.strip().lower() for v in values)
+        if first in POSITIVE and second in NEGATIVE:
+            return values[0]
+        if second in POSITIVE and first in NEGATIVE:
+            return values[1]
+    return values[min(range(len(values)), key=lambda i: (counts[i], -i))]
+
+
 def _positive(values: list[str], counts: list[int], given: str | None, column: str) -> str:
     if given is not None:
         if given not in values:
@@ -115,11 +140,7 @@ def _positive(values: list[str], counts: list[int], given: str | None, column: s
                 f"its values: {', '.join(map(repr, values))}."
             )
         return given
-    marked = [v for v in values if v.strip().lower() in _POSITIVE]
-    if len(marked) == 1:
-        return marked[0]
-    # The less frequent value; ties: the later one in sorted order (values are sorted).
-    return values[min(range(len(values)), key=lambda i: (counts[i], -i))]
+    return positive_value(values, counts)
 
 
 def _target_values(frame, column: str) -> tuple[list[str], list[int]]:
