@@ -73,7 +73,24 @@ def _field(schema: type, dotted: str) -> tuple[dataclasses.Field, Any] | None:
 
 def _takes(schema: type, dotted: str, value: Any) -> bool:
     """Whether OmegaConf assigns ``value`` to ``dotted`` of ``schema`` as Hydra would merge it;
-    anything but a type error (a key it cannot reach) counts as taken: Hydra decides."""
+    anything but a type error (a key it cannot reach) counts as taken: Hydra decides.
+
+    Whole numbers and booleans are checked once per key and type (a sweep ``seed=0,...,99``
+    builds the schema's config once, not 100 times); other values one by one.
+    """
+    if isinstance(value, bool | int):
+        return _takes_type(schema, dotted, type(value))
+    return _assigns(schema, dotted, value)
+
+
+@functools.cache
+def _takes_type(schema: type, dotted: str, kind: type) -> bool:
+    """:func:`_takes` for every value of ``kind`` (``int`` or ``bool``): OmegaConf's check of
+    these depends on the type only."""
+    return _assigns(schema, dotted, kind(1))
+
+
+def _assigns(schema: type, dotted: str, value: Any) -> bool:
     from omegaconf import OmegaConf
     from omegaconf.errors import KeyValidationError, ValidationError
 
