@@ -175,6 +175,35 @@ def test_resume_with_other_training_settings_is_refused(make_cfg, tmp_path, chan
     assert not (tmp_path / "other" / "checkpoints").exists()
 
 
+@pytest.mark.parametrize("scheduler", ["cosine", "onecycle"])
+def test_training_on_under_a_schedule_over_the_run_is_refused(make_cfg, tmp_path, scheduler):
+    """A cosine or one-cycle schedule is built for the run's trainer.max_epochs and restored as
+    built: trained on to more epochs, cosine annealing turned the learning rate back up
+    (0.001, 0.00075, 0.00025, 0, 0.00025, 0.00075) and one-cycle failed past its last step."""
+    train(make_cfg(*RUN, f"scheduler={scheduler}", "trainer.max_epochs=2"), tmp_path / "run")
+    last = tmp_path / "run" / "checkpoints" / "last.ckpt"
+    args = (*RUN, f"scheduler={scheduler}", "trainer.max_epochs=4", f"ckpt_path={last}")
+    with pytest.raises(ConfigError, match=rf"scheduler={scheduler} spreads its schedule over"):
+        train(make_cfg(*args), tmp_path / "other")
+    assert not (tmp_path / "other" / "checkpoints").exists()
+    if scheduler == "cosine":  # where the user meets it
+        result = subprocess.run(
+            [sys.executable, "-m", "lossbench.train", *args, f"hydra.run.dir={tmp_path / 'cli'}"],
+            cwd=tmp_path,
+            env={**os.environ, "PYTHONPATH": str(REPO / "src")},
+            capture_output=True,
+            text=True,
+        )
+        assert result.returncode == 2, result.stderr
+        assert "trainer.max_epochs: 2 then, 4 now" in result.stderr
+        assert "Traceback" not in result.stderr and not (tmp_path / "cli").exists()
+    plateau = (*RUN, "scheduler=plateau")
+    train(make_cfg(*plateau, "trainer.max_epochs=2"), tmp_path / "plateau")
+    last = tmp_path / "plateau" / "checkpoints" / "last.ckpt"
+    cfg = make_cfg(*plateau, "trainer.max_epochs=4", f"ckpt_path={last}")
+    assert train(cfg, tmp_path / "plateau-longer")["epochs"] == 4  # it can train on
+
+
 def test_resume_may_change_how_long_and_where_it_writes(make_cfg, tmp_path):
     train(make_cfg(*RUN, "trainer.max_epochs=1"), tmp_path / "run")
     last = tmp_path / "run" / "checkpoints" / "last.ckpt"

@@ -257,6 +257,25 @@ RESUME_MAY_CHANGE = (
 )
 
 
+def _check_resumed_schedule(
+    config: Mapping[str, Any], path: str | os.PathLike, saved: Mapping[str, Any]
+) -> None:
+    """Refuse ``trainer.*`` changes that a learning-rate schedule spread over the run cannot
+    follow (:func:`lossbench.schedulers.resume_schedule_error`)."""
+    from lossbench.schedulers import resume_schedule_error
+
+    scheduler, earlier = config.get("scheduler"), saved.get("scheduler")
+    if not isinstance(scheduler, Mapping) or not isinstance(earlier, Mapping):
+        return
+    if scheduler.get("name") != earlier.get("name"):
+        return  # refused below, as any other changed setting
+    reason = resume_schedule_error(
+        scheduler, saved.get("trainer") or {}, config.get("trainer") or {}
+    )
+    if reason is not None:
+        raise CheckpointError(f"cannot resume from {str(path)!r}: {reason}")
+
+
 def check_resume_config(
     config: Mapping[str, Any], path: str | os.PathLike, saved: Mapping[str, Any] | None = None
 ) -> None:
@@ -289,6 +308,7 @@ def check_resume_config(
         from omegaconf import OmegaConf
 
         saved = OmegaConf.to_container(OmegaConf.load(saved_file))
+    _check_resumed_schedule(config, path, saved)
     before, now = _flatten(saved, ""), _flatten(config, "")
 
     def may_change(key: str) -> bool:

@@ -34,15 +34,27 @@ class SchedulerSpec:
     description: str
     interval: str | None  # epoch | step | None (no scheduler)
     monitors: bool = False  # steps on a validation metric (plateau)
+    #: The ``trainer.*`` settings the schedule is spread over: a run resumed with other values
+    #: would go on with the schedule built for the old ones (:func:`resume_schedule_error`).
+    spans: tuple[str, ...] = ()
 
+
+#: What a one-cycle schedule spans: every optimizer step of the fit.
+_FIT_STEPS = ("max_epochs", "max_steps", "limit_train_batches", "accumulate_grad_batches")
 
 SCHEDULERS: dict[str, SchedulerSpec] = {
     "none": SchedulerSpec("constant learning rate (optimizer.lr)", None),
-    "cosine": SchedulerSpec("cosine annealing to eta_min over trainer.max_epochs", "epoch"),
-    "warmup_cosine": SchedulerSpec(
-        "linear warm-up for warmup_epochs, then cosine annealing to eta_min", "epoch"
+    "cosine": SchedulerSpec(
+        "cosine annealing to eta_min over trainer.max_epochs", "epoch", spans=("max_epochs",)
     ),
-    "onecycle": SchedulerSpec("one-cycle policy over every optimizer step of the run", "step"),
+    "warmup_cosine": SchedulerSpec(
+        "linear warm-up for warmup_epochs, then cosine annealing to eta_min",
+        "epoch",
+        spans=("max_epochs",),
+    ),
+    "onecycle": SchedulerSpec(
+        "one-cycle policy over every optimizer step of the run", "step", spans=_FIT_STEPS
+    ),
     "plateau": SchedulerSpec(
         "lr * factor after `patience` epochs without improvement of the monitored metric",
         "epoch",
@@ -122,6 +134,40 @@ def build_scheduler(
     return config
 
 
+def resume_schedule_error(
+    scheduler: Mapping[str, Any], before: Mapping[str, Any], now: Mapping[str, Any]
+) -> str | None:
+    """Why a run with ``scheduler`` cannot be resumed with the trainer settings ``now`` after
+    training with ``before`` (the ``trainer`` sections), or None.
+
+    A schedule spread over the run (cosine over ``trainer.max_epochs``, one-cycle over every
+    step) is restored from the checkpoint as it was built: trained on for more epochs, cosine
+    annealing turns the learning rate back up after the old end, and one-cycle raises an error
+    past its last step.
+
+        >>> resume_schedule_error({"name": "cosine"}, {"max_epochs": 3}, {"max_epochs": 6})[:52]
+        'scheduler=cosine spreads its schedule over trainer.m'
+        >>> resume_schedule_error({"name": "plateau"}, {"max_epochs": 3}, {"max_epochs": 6})
+    """
+    spec = SCHEDULERS.get(str(scheduler.get("name")))
+    if spec is None:
+        return None
+    changed = [k for k in spec.spans if k in before and k in now and before[k] != now[k]]
+    if not changed:
+        return None
+    settings = ", ".join(f"trainer.{k}" for k in changed)
+    values = "; ".join(f"trainer.{k}: {before[k]!r} then, {now[k]!r} now" for k in changed)
+    given = " ".join(f"trainer.{k}={now[k]}" for k in changed)
+    return (
+        f"scheduler={scheduler['name']} spreads its schedule over {settings}, which changed "
+        f"({values}), but a resumed run keeps the schedule it was built with: the learning "
+        "rate would follow the old one (cosine annealing turns back up after its end; "
+        "one-cycle stops with an error past its last step). Train a fresh run with "
+        f"{given} (without ckpt_path), resume with the earlier value, or use a schedule that "
+        "does not span the run (scheduler=none or scheduler=plateau) for runs you train on."
+    )
+
+
 def check_scheduler(cfg: Mapping[str, Any], max_epochs: int | None) -> str | None:
     """Why ``cfg`` cannot run for ``max_epochs`` epochs, or None. Imports no torch."""
     name = cfg["name"]
@@ -129,7 +175,7 @@ def check_scheduler(cfg: Mapping[str, Any], max_epochs: int | None) -> str | Non
         return f"Unknown scheduler {name!r}. Valid schedulers: {', '.join(SCHEDULERS)}."
     if SCHEDULERS[name].interval is None:
         return None
-    if name in ("cosine", "warmup_cosine", "onecycle") and (max_epochs is None or max_epochs < 1):
+    if "max_epochs" in SCHEDULERS[name].spans and (max_epochs is None or max_epochs < 1):
         return (
             f"scheduler={name} spreads its schedule over trainer.max_epochs, which is "
             f"{max_epochs}; set trainer.max_epochs to a positive number of epochs."
