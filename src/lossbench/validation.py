@@ -21,6 +21,7 @@ import difflib
 import math
 import typing
 import warnings
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -472,6 +473,15 @@ def _check_run(cfg: DictConfig, task: Task) -> None:
         )
     stopping = cfg.early_stopping
     _require(
+        not stopping.enabled or _reads_early_stopping(cfg.get("callbacks")),
+        "early_stopping.enabled=true, but no callback reads early_stopping.*: the callbacks "
+        "have no early_stopping entry (callbacks=none, or ~callbacks.early_stopping), so the "
+        "run would train every epoch and record stopped_by=budget. Keep the entry (the default "
+        "callbacks, or +callbacks.early_stopping._target_=lossbench.callbacks.run_early_stopping "
+        "with the other settings of configs/callbacks/default.yaml), or drop "
+        "early_stopping.enabled=true.",
+    )
+    _require(
         isinstance(stopping.patience, int) and stopping.patience >= 0,
         f"early_stopping.patience={stopping.patience!r} must be a whole number of epochs >= 0 "
         "(how many epochs without improvement before stopping), e.g. early_stopping.patience=5.",
@@ -601,6 +611,20 @@ def _check_missing(cfg: DictConfig) -> None:
     raise ConfigError(
         f"{where}{', '.join(missing)}, which the config leaves without a value. Give "
         f"{'it' if len(missing) == 1 else 'them'}, e.g. {examples}."
+    )
+
+
+#: The callback that reads ``early_stopping.*`` (``configs/callbacks/default.yaml``).
+EARLY_STOPPING_TARGET = "lossbench.callbacks.run_early_stopping"
+
+
+def _reads_early_stopping(callbacks: Any) -> bool:
+    """Whether one of the ``callbacks`` entries is lossbench's early stopping."""
+    if not isinstance(callbacks, Mapping | DictConfig):
+        return False
+    return any(
+        isinstance(entry, Mapping | DictConfig) and entry.get("_target_") == EARLY_STOPPING_TARGET
+        for entry in callbacks.values()
     )
 
 
