@@ -33,7 +33,12 @@ from lossbench.data.datasets import check_available, get_dataset, task_of
 from lossbench.data.preprocess import IMPUTE_OPTIONS
 from lossbench.data.table import DataError
 from lossbench.errors import ConfigError
-from lossbench.instantiators import check_entries, check_needs_logger, checkpoint_entries
+from lossbench.instantiators import (
+    check_entries,
+    check_needs_logger,
+    check_profiler,
+    checkpoint_entries,
+)
 from lossbench.losses import LOSSES, validate_loss_params
 from lossbench.losses.reduction import legacy_reduction
 from lossbench.metric_names import LOGGED_METRICS
@@ -449,6 +454,8 @@ def _check_run(cfg: DictConfig, task: Task) -> None:
         error = check_entries(cfg, group)
         _require(error is None, str(error))
     error = check_needs_logger(cfg)
+    _require(error is None, str(error))
+    error = check_profiler(cfg.trainer.get("profiler"))
     _require(error is None, str(error))
     error = refuse_trainer_switches(cfg.trainer, checkpoint_entries(cfg))
     _require(error is None, str(error))
