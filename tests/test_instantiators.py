@@ -81,6 +81,18 @@ class _NeedsLevel(Callback):
             r"\+callbacks.mine.level=<value>\. Its other arguments: verbose\.",
         ),
         (
+            (
+                "+callbacks.ckpt._target_=lightning.pytorch.callbacks.ModelCheckpoint",
+                "+callbacks.ckpt.monitor=val/nl",
+            ),
+            r"callbacks.ckpt.monitor='val/nl' is not a metric of a multiclass run\. "
+            r"Did you mean callbacks.ckpt.monitor=val/nll\?",
+        ),
+        (
+            ("callbacks.model_checkpoint.monitor=val/bogus",),
+            r"callbacks.model_checkpoint.monitor='val/bogus' is not a metric",
+        ),
+        (
             ("+logger.cb._target_=lightning.pytorch.callbacks.Timer",),
             r"logger.cb._target_='lightning.pytorch.callbacks.Timer' is not a Lightning Logger",
         ),
@@ -91,6 +103,8 @@ class _NeedsLevel(Callback):
     ],
     ids=[
         "user-callback-needs-argument",
+        "monitor-misspelt",
+        "shipped-monitor",
         "logger-class",
         "profiler-class",
     ],
