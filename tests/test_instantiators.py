@@ -19,7 +19,12 @@ from lightning.pytorch.callbacks import (
 
 from cli_process import run_module
 from lossbench.callbacks import BestAndLastCheckpoint, BestWeightsInMemory, EpochProgressBar
-from lossbench.entry_arguments import SHIPPED_ARGUMENTS, keyword_arguments
+from lossbench.entry_arguments import (
+    SHIPPED_ARGUMENTS,
+    SHIPPED_REQUIRED,
+    keyword_arguments,
+    required_arguments,
+)
 from lossbench.instantiators import SHIPPED_TARGETS, build_callbacks, locate
 from lossbench.train import config_dir
 from lossbench.training import train
@@ -57,6 +62,73 @@ def test_shipped_arguments_are_the_signatures_of_the_installed_targets():
             continue  # an optional package that is not installed
         obj, _ = locate(target, "x._target_", "callbacks")
         assert keyword_arguments(obj) == arguments, target
+        assert required_arguments(obj) == SHIPPED_REQUIRED.get(target, ()), target
+
+
+class _NeedsLevel(Callback):
+    """A user's callback with an argument it cannot do without."""
+
+    def __init__(self, level: int, verbose: bool = False) -> None:
+        self.level, self.verbose = level, verbose
+
+
+@pytest.mark.parametrize(
+    ("overrides", "message"),
+    [
+        (
+            (f"+callbacks.mine._target_={__name__}._NeedsLevel",),
+            r"callbacks.mine \(.*_NeedsLevel\) needs level, which is not given.*"
+            r"\+callbacks.mine.level=<value>\. Its other arguments: verbose\.",
+        ),
+        (
+            (
+                "+callbacks.ckpt._target_=lightning.pytorch.callbacks.ModelCheckpoint",
+                "+callbacks.ckpt.monitor=val/nl",
+            ),
+            r"callbacks.ckpt.monitor='val/nl' is not a metric of a multiclass run\. "
+            r"Did you mean callbacks.ckpt.monitor=val/nll\?",
+        ),
+        (
+            ("callbacks.model_checkpoint.monitor=val/bogus",),
+            r"callbacks.model_checkpoint.monitor='val/bogus' is not a metric",
+        ),
+        (
+            ("+logger.cb._target_=lightning.pytorch.callbacks.Timer",),
+            r"logger.cb._target_='lightning.pytorch.callbacks.Timer' is not a Lightning Logger",
+        ),
+        (
+            ("debug=profiler", "trainer.profiler._target_=lightning.pytorch.callbacks.Timer"),
+            r"trainer.profiler._target_=.* is not a Lightning Profiler",
+        ),
+    ],
+    ids=[
+        "user-callback-needs-argument",
+        "monitor-misspelt",
+        "shipped-monitor",
+        "logger-class",
+        "profiler-class",
+    ],
+)
+def test_entries_are_checked_against_the_target_and_the_logged_metrics(
+    make_cfg, overrides, message
+):
+    with pytest.raises(ConfigError, match=message):
+        validate(make_cfg(*RUN, *overrides))
+
+
+def test_a_logged_monitor_and_a_partial_entry_are_accepted(make_cfg):
+    validate(
+        make_cfg(
+            *RUN,
+            "+callbacks.es._target_=lightning.pytorch.callbacks.EarlyStopping",
+            "+callbacks.es.monitor=val/accuracy",
+            "+callbacks.es.mode=max",
+            f"+callbacks.mine._target_={__name__}._NeedsLevel",
+            "+callbacks.mine.level=3",
+            "debug=profiler",
+            "trainer.profiler._target_=lightning.pytorch.profilers.AdvancedProfiler",
+        )
+    )
 
 
 def test_default_callbacks_follow_the_checkpoint_and_early_stopping_keys(make_cfg, tmp_path):

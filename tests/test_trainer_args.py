@@ -20,6 +20,20 @@ def test_the_written_out_list_is_lightnings_signature():
     assert tuple(name for name in signature.parameters if name != "self") == TRAINER_ARGUMENTS
 
 
+def test_the_refused_strategies_are_lightnings_spawning_ones():
+    """Every registered strategy that spawns or forks its processes, and only those."""
+    from lightning.pytorch.strategies import StrategyRegistry
+
+    from lossbench.hardware import SPAWNING_STRATEGIES
+
+    spawning = {
+        name
+        for name, entry in StrategyRegistry.items()
+        if entry.get("init_params", {}).get("start_method", "popen") != "popen"
+    }
+    assert spawning == set(SPAWNING_STRATEGIES)
+
+
 def test_the_schema_holds_every_trainer_argument_but_those_groups_set():
     assert set(TrainerConfig.__dataclass_fields__) == set(TRAINER_KEYS)
     assert set(TRAINER_ARGUMENTS) - set(TRAINER_KEYS) == set(SET_ELSEWHERE)

@@ -84,6 +84,21 @@ SHIPPED_ARGUMENTS: dict[str, tuple[str, ...] | None] = {
     "lightning.pytorch.loggers.WandbLogger": None,
 }
 
+#: The arguments of each shipped target that have no default (the config files give them);
+#: a target not listed has none.
+SHIPPED_REQUIRED: dict[str, tuple[str, ...]] = {
+    "lossbench.callbacks.run_checkpoint": SHIPPED_ARGUMENTS["lossbench.callbacks.run_checkpoint"]
+    or (),
+    "lossbench.callbacks.run_early_stopping": SHIPPED_ARGUMENTS[
+        "lossbench.callbacks.run_early_stopping"
+    ]
+    or (),
+    "lightning.pytorch.loggers.CSVLogger": ("save_dir",),
+    "lossbench.loggers.CSVLogger": ("save_dir",),
+    "lightning.pytorch.loggers.TensorBoardLogger": ("save_dir",),
+    "lossbench.loggers.mlflow_logger": ("tracking_uri", "experiment_name"),
+}
+
 #: Shipped targets whose arguments the config files fill from top-level settings.
 SET_THROUGH = {
     "lossbench.callbacks.run_checkpoint": "checkpoint.* (monitor, mode, save_last, write)",
@@ -107,6 +122,55 @@ def keyword_arguments(target: Any) -> tuple[str, ...] | None:
         return None
     keyword = (inspect.Parameter.POSITIONAL_OR_KEYWORD, inspect.Parameter.KEYWORD_ONLY)
     return tuple(p.name for p in parameters if p.kind in keyword)
+
+
+def required_arguments(target: Any) -> tuple[str, ...]:
+    """The names ``target(...)`` needs by keyword (no default), in its signature's order; empty
+    when it has no signature to read.
+
+        >>> def factory(a, /, b, *, c=1, d, **kwargs): ...
+        >>> required_arguments(factory)
+        ('b', 'd')
+    """
+    try:
+        parameters = inspect.signature(target).parameters.values()
+    except (TypeError, ValueError):  # a builtin without a signature
+        return ()
+    keyword = (inspect.Parameter.POSITIONAL_OR_KEYWORD, inspect.Parameter.KEYWORD_ONLY)
+    return tuple(
+        p.name for p in parameters if p.kind in keyword and p.default is inspect.Parameter.empty
+    )
+
+
+def missing_argument(
+    group: str,
+    name: str,
+    node: Mapping[str, Any],
+    target: str,
+    required: Sequence[str],
+    accepted: Sequence[str] | None = None,
+) -> str | None:
+    """The refusal of entry ``group.name`` (``node``) when it leaves out arguments ``target``
+    needs (``required``: :func:`required_arguments`), naming them and the override that gives
+    each; None when all are there. (A partial entry, ``_partial_: true``, is completed later.)
+
+        >>> print(missing_argument("logger", "own", {}, "my.Logger", ("save_dir",)))
+        logger.own (my.Logger) needs save_dir, which is not given: building it would fail \
+when the run starts. Give it: +logger.own.save_dir=<value>.
+    """
+    if node.get("_partial_"):
+        return None
+    missing = [key for key in required if key not in node]
+    if not missing:
+        return None
+    fixes = " ".join(f"+{group}.{name}.{key}=<value>" for key in missing)
+    others = [key for key in accepted or () if key not in missing]
+    optional = f" Its other arguments: {', '.join(others)}." if others else ""
+    return (
+        f"{group}.{name} ({target}) needs {', '.join(missing)}, which "
+        f"{'is' if len(missing) == 1 else 'are'} not given: building it would fail when the run "
+        f"starts. Give {'it' if len(missing) == 1 else 'them'}: {fixes}.{optional}"
+    )
 
 
 def unknown_argument(

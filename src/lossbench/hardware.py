@@ -108,6 +108,50 @@ def _requested_devices(devices: Any) -> int | None:
     return count
 
 
+#: Lightning's registered strategies that start their processes by ``spawn`` or ``fork``
+#: (``start_method`` of their registry entry; ``tests/test_trainer_args.py`` compares with the
+#: installed Lightning): the launcher pickles the model (or forks a process with its threads),
+#: which lossbench's runs do not support; ``trainer=ddp`` starts each process afresh instead.
+SPAWNING_STRATEGIES: tuple[str, ...] = (
+    "ddp_spawn",
+    "ddp_fork",
+    "ddp_notebook",
+    "ddp_spawn_find_unused_parameters_false",
+    "ddp_spawn_find_unused_parameters_true",
+    "ddp_fork_find_unused_parameters_false",
+    "ddp_fork_find_unused_parameters_true",
+    "ddp_notebook_find_unused_parameters_false",
+    "ddp_notebook_find_unused_parameters_true",
+)
+
+
+def check_strategy(strategy: Any) -> None:
+    """Refuse a ``trainer.strategy`` that spawns or forks its processes
+    (:data:`SPAWNING_STRATEGIES`), with ``trainer=ddp`` as the fix.
+
+        >>> check_strategy("ddp")
+        >>> check_strategy("ddp_spawn")
+        Traceback (most recent call last):
+        ...
+        lossbench.errors.ConfigError: trainer.strategy=ddp_spawn starts its processes by spawn...
+    """
+    if not isinstance(strategy, str) or strategy.lower() not in SPAWNING_STRATEGIES:
+        return
+    method = "fork" if "fork" in strategy or "notebook" in strategy else "spawn"
+    unused = "_find_unused_parameters_" in strategy
+    same = f"ddp{strategy.lower()[strategy.index('_find_unused') :]}" if unused else "ddp"
+    raise ConfigError(
+        f"trainer.strategy={strategy} starts its processes by {method}, which lossbench does not "
+        "support: the launcher hands each process the model built in this one (lossbench's "
+        "model holds functions that cannot be pickled, and a forked process inherits this "
+        "one's threads), so the run would fail after its directory is made. Use trainer=ddp "
+        f"(trainer.strategy={same}), which starts each process afresh from the same command "
+        "and writes one run directory, e.g. lossbench-train trainer=ddp trainer.devices=2. "
+        f"Refused: {', '.join(SPAWNING_STRATEGIES[:3])} and their _find_unused_parameters_* "
+        "forms."
+    )
+
+
 def check_hardware(
     trainer: Mapping[str, Any], accelerator_key: str = "trainer.accelerator"
 ) -> None:
@@ -117,8 +161,9 @@ def check_hardware(
 
     Raises:
         ConfigError: an unknown or missing accelerator, more devices than it has, an unknown
-            precision.
+            precision, a strategy that spawns its processes (:func:`check_strategy`).
     """
+    check_strategy(trainer.get("strategy"))
     precision = trainer.get("precision")
     if precision is not None and normalize_precision(precision) not in PRECISIONS:
         raise ConfigError(

@@ -22,7 +22,14 @@ from typing import Any
 
 from omegaconf import DictConfig, OmegaConf
 
-from lossbench.entry_arguments import SHIPPED_ARGUMENTS, keyword_arguments, unknown_argument
+from lossbench.entry_arguments import (
+    SHIPPED_ARGUMENTS,
+    SHIPPED_REQUIRED,
+    keyword_arguments,
+    missing_argument,
+    required_arguments,
+    unknown_argument,
+)
 
 #: Targets in lossbench's config files, with the package each needs beyond lossbench's own.
 SHIPPED_TARGETS: dict[str, str | None] = {
@@ -78,11 +85,7 @@ def locate(target: str, key: str, group: str) -> tuple[Any, str | None]:
                 )
         except Exception as error:  # the module exists but fails to import
             return None, f"{key}={target!r} cannot be imported: {type(error).__name__}: {error}"
-    example = (
-        "+callbacks.timer._target_=lightning.pytorch.callbacks.Timer"
-        if group == "callbacks"
-        else "logger=csv, or +logger.NAME._target_=lightning.pytorch.loggers.CSVLogger"
-    )
+    example = BASES[group][1]
     if module is None:
         return None, (
             f"{key}={target!r} is not an importable class or function: no module named "
@@ -111,38 +114,140 @@ def locate(target: str, key: str, group: str) -> tuple[Any, str | None]:
 def check_entries(cfg: DictConfig, group: str) -> str | None:
     """Why the ``callbacks`` or ``logger`` entries of ``cfg`` cannot be built, or None.
 
-    Each entry needs a ``_target_`` that exists, the package it needs installed, and only
-    arguments the target takes (:mod:`lossbench.entry_arguments`). Shipped targets are not
-    imported (the test of this module builds them).
+    Each entry needs a ``_target_`` that exists, the package it needs installed, and the
+    arguments the target takes and needs (:mod:`lossbench.entry_arguments`); a class must be
+    a Lightning ``Callback`` / ``Logger``, and not one of the tuner callbacks
+    (:data:`TUNER_CALLBACKS`). Shipped targets are not imported (the test of this module
+    builds them).
     """
     for name, node in entries(cfg.get(group)):
-        key = f"{group}.{name}._target_"
         if not isinstance(node, Mapping) or "_target_" not in node:
             return (
                 f"{group}.{name} has no _target_: each {group} entry is a node naming the class "
                 f"to build, e.g. +{group}.{name}._target_=<module.Class>. Remove an entry with "
                 f"~{group}.{name}."
             )
-        target = str(node["_target_"])
-        if target in SHIPPED_TARGETS:
-            package = SHIPPED_TARGETS[target]
-            if package is not None and importlib.util.find_spec(package) is None:
-                extra = EXTRAS.get(package, package)
-                return (
-                    f"{group}.{name} ({target}) needs the {package} package: pip install "
-                    f"'lossbench[{extra}]'"
-                    + (", or choose logger=csv." if group == "logger" else ".")
-                )
-            accepted = SHIPPED_ARGUMENTS[target]
-        else:
-            obj, error = locate(target, key, group)
-            if error is not None:
-                return error
-            accepted = keyword_arguments(obj)
-        error = unknown_argument(group, name, node, target, accepted)
+        error = check_entry(group, name, node)
         if error is not None:
             return error
     return None
+
+
+#: The Lightning class an entry of each group must build, and an example of one.
+BASES: dict[str, tuple[str, str]] = {
+    "callbacks": ("Callback", "+callbacks.timer._target_=lightning.pytorch.callbacks.Timer"),
+    "logger": (
+        "Logger",
+        "logger=csv, or +logger.NAME._target_=lightning.pytorch.loggers.CSVLogger",
+    ),
+    "trainer": (
+        "Profiler",
+        "trainer.profiler=simple, or debug=profiler trainer.profiler._target_="
+        "lightning.pytorch.profilers.AdvancedProfiler",
+    ),
+}
+
+#: Lightning's tuner callbacks, which set the learning rate or batch size that lossbench's
+#: config owns: why each is refused.
+TUNER_CALLBACKS = {
+    "LearningRateFinder": "it overwrites the learning rate, which optimizer.lr sets (and a study "
+    "sweeps: lossbench-train -m optimizer.lr=1e-3,3e-3,1e-2, or a search over optimizer.lr)",
+    "BatchSizeFinder": "it changes the batch size, which data.batch_size sets (e.g. "
+    "data.batch_size=64; null for the whole training set in one batch)",
+}
+
+
+def _lightning_bases(obj: Any) -> set[str]:
+    """The names of the Lightning classes among ``obj``'s bases (empty for a function): read
+    from its class hierarchy, so nothing more is imported than the target's module."""
+    bases = getattr(obj, "__mro__", ()) if isinstance(obj, type) else ()
+    return {b.__name__ for b in bases if b.__module__.startswith("lightning.")}
+
+
+def check_entry(group: str, name: str, node: Mapping[str, Any]) -> str | None:
+    """Why entry ``group.name`` (a node with a ``_target_``; group ``trainer`` with name
+    ``profiler`` for ``trainer.profiler``) cannot be built, or None."""
+    key = f"{group}.{name}._target_"
+    target = str(node["_target_"])
+    if target in SHIPPED_TARGETS:
+        package = SHIPPED_TARGETS[target]
+        if package is not None and importlib.util.find_spec(package) is None:
+            extra = EXTRAS.get(package, package)
+            return (
+                f"{group}.{name} ({target}) needs the {package} package: pip install "
+                f"'lossbench[{extra}]'" + (", or choose logger=csv." if group == "logger" else ".")
+            )
+        accepted = SHIPPED_ARGUMENTS[target]
+        required = SHIPPED_REQUIRED.get(target, ())
+    else:
+        obj, error = locate(target, key, group)
+        if error is not None:
+            return error
+        error = _wrong_class(group, name, target, obj)
+        if error is not None:
+            return error
+        accepted, required = keyword_arguments(obj), required_arguments(obj)
+    return unknown_argument(group, name, node, target, accepted) or missing_argument(
+        group, name, node, target, required, accepted
+    )
+
+
+def _wrong_class(group: str, name: str, target: str, obj: Any) -> str | None:
+    """Why class ``obj`` cannot be entry ``group.name``: not the group's Lightning base class,
+    or a tuner callback; None for a function (what it returns is checked when it is built)."""
+    if not isinstance(obj, type):
+        return None
+    bases = _lightning_bases(obj)
+    base, example = BASES[group]
+    if base not in bases:
+        return (
+            f"{group}.{name}._target_={target!r} is not a Lightning {base} "
+            f"(lightning.pytorch.{base.lower()}s.{base}) nor a subclass of one: the run could "
+            f"not use it. Name a {base} class, e.g. {example}."
+        )
+    for tuner, why in TUNER_CALLBACKS.items():
+        if tuner in bases:
+            return (
+                f"{group}.{name}._target_={target!r} is Lightning's {tuner}, which lossbench "
+                f"does not run: {why}. Drop it with ~{group}.{name} (or leave it out); the "
+                f"tuner callbacks {', '.join(TUNER_CALLBACKS)} are refused."
+            )
+    return None
+
+
+def check_profiler(profiler: Any) -> str | None:
+    """Why ``trainer.profiler`` cannot be built, or None: a name Lightning knows
+    (:data:`PROFILERS`), or a node whose target is a Lightning ``Profiler`` given only arguments
+    it takes and every one it needs.
+
+        >>> print(check_profiler("simpel")[:60])
+        trainer.profiler='simpel' is not a profiler. Did you mean tr
+    """
+    if profiler is None:
+        return None
+    if isinstance(profiler, str):
+        if profiler.lower() in PROFILERS:
+            return None
+        close = difflib.get_close_matches(profiler.lower(), PROFILERS, n=1, cutoff=0.6)
+        hint = f" Did you mean trainer.profiler={close[0]}?" if close else ""
+        return (
+            f"trainer.profiler={profiler!r} is not a profiler.{hint} Valid: "
+            f"{', '.join(PROFILERS)} (simple, advanced and pytorch write their report to "
+            "<run dir>/fit-profile.txt), or "
+            "debug=profiler, whose trainer.profiler._target_ names any Lightning Profiler "
+            "class; null for none."
+        )
+    if not isinstance(profiler, Mapping) or "_target_" not in profiler:
+        return (
+            f"trainer.profiler={profiler!r} is not a profiler: give a name ("
+            f"{', '.join(PROFILERS)}) or a node naming the class, e.g. debug=profiler "
+            "trainer.profiler._target_=lightning.pytorch.profilers.AdvancedProfiler."
+        )
+    return check_entry("trainer", "profiler", profiler)
+
+
+#: The names ``trainer.profiler`` takes (Lightning's ``_init_profiler``).
+PROFILERS = ("simple", "advanced", "pytorch", "xla")
 
 
 #: Shipped targets that build a ``lightning.pytorch.callbacks.Checkpoint``.

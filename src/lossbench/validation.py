@@ -34,7 +34,13 @@ from lossbench.data.datasets import check_available, get_dataset, task_of
 from lossbench.data.preprocess import IMPUTE_OPTIONS
 from lossbench.data.table import DataError
 from lossbench.errors import ConfigError
-from lossbench.instantiators import check_entries, check_needs_logger, checkpoint_entries
+from lossbench.instantiators import (
+    check_entries,
+    check_needs_logger,
+    check_profiler,
+    checkpoint_entries,
+    entries,
+)
 from lossbench.losses import LOSSES, validate_loss_params
 from lossbench.losses.reduction import legacy_reduction
 from lossbench.metric_names import LOGGED_METRICS
@@ -108,11 +114,25 @@ _EPOCH_RUNNER_SETTINGS = (
 def _check_metric(key: str, name: str, task: Task) -> None:
     stage, _, metric = name.partition("/")
     valid = [f"val/{m}" for m in LOGGED_METRICS[task]]
+    logged = valid + [f"train/{m}" for m in LOGGED_METRICS[task]]
+    started = [m for m in logged if m.startswith(name) and name.count("/") == 1]
+    close = started[:1] or difflib.get_close_matches(name, logged, n=1, cutoff=0.6)
+    hint = f" Did you mean {key}={close[0]}?" if close else ""
     _require(
         stage in ("val", "train") and metric in LOGGED_METRICS[task],
-        f"{key}={name!r} is not a metric of a {task} run. Valid: {', '.join(valid)} "
+        f"{key}={name!r} is not a metric of a {task} run.{hint} Valid: {', '.join(valid)} "
         "(train/ works too, but selecting on it rewards overfitting).",
     )
+
+
+def _check_entry_monitors(cfg: DictConfig, task: Task) -> None:
+    """The ``monitor`` given to a ``callbacks`` entry (EarlyStopping, ModelCheckpoint, a
+    callback of one's own) is a metric the run logs: Lightning would stop after the first
+    epoch with a message about the logged names only."""
+    for name, node in entries(cfg.get("callbacks")):
+        monitor = node.get("monitor") if isinstance(node, DictConfig) else None
+        if isinstance(monitor, str):
+            _check_metric(f"callbacks.{name}.monitor", monitor, task)
 
 
 def check_setup(cfg: DictConfig) -> Task:
@@ -451,6 +471,8 @@ def _check_run(cfg: DictConfig, task: Task) -> None:
         _require(error is None, str(error))
     error = check_needs_logger(cfg)
     _require(error is None, str(error))
+    error = check_profiler(cfg.trainer.get("profiler"))
+    _require(error is None, str(error))
     error = refuse_trainer_switches(cfg.trainer, checkpoint_entries(cfg))
     _require(error is None, str(error))
     _check_scheduler(cfg, task)
@@ -471,6 +493,7 @@ def _check_run(cfg: DictConfig, task: Task) -> None:
             mode in (None, "min", "max"),
             f"{group}.mode={mode!r} must be min, max or null (inferred from the metric).",
         )
+    _check_entry_monitors(cfg, task)
     stopping = cfg.early_stopping
     _require(
         not stopping.enabled or _reads_early_stopping(cfg.get("callbacks")),
