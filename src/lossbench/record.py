@@ -163,6 +163,6 @@ def _git(arguments: list[str]) -> str | None:
 def environment() -> dict[str, Any]:
     """Versions that make a run reproducible: lossbench, torch, Lightning, Python, git commit
     and whether the working tree differed from it (``git_dirty``: a modified, added, deleted or
-    untracked file that .gitignore does not ignore; both null outside a git checkout), of the code this process imported: looked up once per
-    process, not once per job."""
+    untracked file that .gitignore does not ignore; both null outside a git checkout), of the
+    code this process imported: looked up once per process, not once per job."""
     return dict(_environment())
