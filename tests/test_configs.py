@@ -85,6 +85,30 @@ def test_readme_table_is_generated_from_the_registry() -> None:
     assert module.render(text) == text, "run: python scripts/readme_table.py"
 
 
+@pytest.mark.parametrize("flag", ["--help", "-h", "--chek"])
+def test_readme_table_script_answers_help_and_refuses_unknown_flags_writing_nothing(
+    flag, tmp_path, monkeypatch, capsys
+) -> None:
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location(
+        "readme_table", config_dir().parent / "scripts" / "readme_table.py"
+    )
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    readme = tmp_path / "README.md"
+    readme.write_text("<!-- compatibility-table:start -->\nold\n<!-- compatibility-table:end -->\n")
+    monkeypatch.setattr(module, "README", readme)
+    with pytest.raises(SystemExit) as exit_:
+        module.main([flag])
+    printed = capsys.readouterr()
+    if flag == "--chek":
+        assert exit_.value.code == 2 and "unrecognized arguments: --chek" in printed.err
+    else:
+        assert exit_.value.code == 0 and "--check" in printed.out
+    assert "old" in readme.read_text()
+
+
 # ------------------------------------------------------------- loss parameters declared once
 
 LOSS_NAMES = sorted(LOSSES)
