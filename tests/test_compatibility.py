@@ -4,6 +4,7 @@ trains, the reasons it gives, and the traps quantified. The cells come from the 
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import math
 import re
@@ -177,6 +178,12 @@ REASONS = {
     "sigmoid+poly-on-binary": ("binary", "sigmoid", "poly", "double sigmoid"),
     "sigmoid+poly-on-multiclass": ("multiclass", "sigmoid", "poly", "sigmoid followed by softmax"),
     "softmax+poly-on-multiclass": ("multiclass", "softmax", "poly", "double softmax"),
+    "log_softmax+bce_with_logits-on-multiclass": (
+        "multiclass",
+        "log_softmax",
+        "bce_with_logits",
+        "sigmoid of them is at most 0.5",
+    ),
 }
 
 
@@ -234,6 +241,19 @@ def test_log_softmax_into_poly_is_valid_with_a_warning_on_multiclass_only():
     torch.testing.assert_close(
         loss(build_head("log_softmax")(logits), target), loss(logits, target)
     )
+
+
+def test_log_softmax_into_a_new_softmax_loss_is_redundant_not_refused(monkeypatch):
+    """A loss added to the registry that applies softmax to scores, with no ``tolerates`` of its
+    own, takes log-probabilities with the truth: the same probabilities, a redundant head."""
+    new = dataclasses.replace(LOSSES["cross_entropy"], name="gce", tolerates={})
+    monkeypatch.setitem(LOSSES, "gce", new)
+    verdict = require_compatible("multiclass", "log_softmax", "gce")
+    assert "redundant but harmless" in verdict.warning and "0.5" not in verdict.warning
+    assert "log_softmax" not in valid_heads("multiclass", "gce")  # not suggested
+    sigmoid = dataclasses.replace(LOSSES["bce_with_logits"], name="sig", tolerates={})
+    monkeypatch.setitem(LOSSES, "sig", sigmoid)
+    assert "sigmoid of them is at most 0.5" in check("multiclass", "log_softmax", "sig").error
 
 
 # ------------------------------------------------------------------ the traps, quantified
