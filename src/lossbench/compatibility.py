@@ -82,13 +82,33 @@ def _mismatch_reason(task: Task, head: HeadSpec, loss: LossSpec) -> str:
             f"{loss.torch_name} expects probabilities in [0, 1], but head 'log_softmax' outputs "
             "log-probabilities (<= 0), which it rejects or treats as wrong values"
         )
-    # log-probabilities into a sigmoid-based loss on scores (a softmax-based one is
-    # redundant, not wrong: :func:`_redundant_head`)
+    # log-probabilities into a loss on scores: log-softmax ones before a softmax-based loss are
+    # redundant, not wrong (:func:`_redundant_head`); per-unit (sigmoid) ones change the link
+    if link == "softmax":
+        return (
+            f"{loss.torch_name} applies softmax to raw scores, but head '{head.name}' outputs "
+            f"{head.link} log-probabilities of each unit; softmax of them is {head.link}(s) "
+            "normalised across units, not softmax(s), so the loss would train another link "
+            "than its own"
+        )
     return (
         f"{loss.torch_name} applies sigmoid to raw scores, but head '{head.name}' outputs "
         "log-probabilities (<= 0); sigmoid of them is at most 0.5, so no unit can ever be "
         "predicted positive and the loss is meaningless"
     )
+
+
+def _link_reason(task: Task, head: HeadSpec, loss: LossSpec) -> str | None:
+    """Why a head whose output kind is what the loss expects still does not fit it: per-unit
+    sigmoid (log-)probabilities into a loss that models softmax probabilities across units."""
+    if head.link == "sigmoid" and loss.link_for(task) == "softmax":
+        return (
+            f"{loss.torch_name} models probabilities that sum to 1 across units (softmax), but "
+            f"head '{head.name}' applies sigmoid to each unit on its own, so they need not: "
+            "the loss reads only the target's unit and is minimised by pushing every unit to "
+            "probability 1"
+        )
+    return None
 
 
 def _redundant_head(task: Task, head: HeadSpec, loss: LossSpec) -> str | None:
@@ -100,6 +120,7 @@ def _redundant_head(task: Task, head: HeadSpec, loss: LossSpec) -> str | None:
         return loss.tolerates[head.name]
     if (
         head.output == "log_probabilities"
+        and head.link == "softmax"
         and loss.expects == "scores"
         and loss.link_for(task) == "softmax"
     ):
@@ -135,7 +156,8 @@ def _core(task: Task, head_name: str, loss_name: str) -> Verdict:
     if reason is not None:
         return Verdict(task, head_name, loss_name, error=reason)
     if head.output == loss.expects:
-        return Verdict(task, head_name, loss_name)
+        reason = _link_reason(task, head, loss)
+        return Verdict(task, head_name, loss_name, error=reason)
     warning = _redundant_head(task, head, loss)
     if warning is None:
         return Verdict(task, head_name, loss_name, error=_mismatch_reason(task, head, loss))
