@@ -11,8 +11,9 @@ from their declarations in the loss registry).
 
 from __future__ import annotations
 
+import argparse
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from lossbench.compatibility import compatibility_table
@@ -65,10 +66,21 @@ def render(text: str) -> str:
     return text
 
 
-def main() -> int:
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python scripts/readme_table.py",
+        description="Rewrite the tables in README.md that are generated from lossbench's "
+        "registries (compatibility, data sets, loss parameters).",
+    )
+    parser.add_argument(
+        "--check",
+        action="store_true",
+        help="write nothing; exit 1 if README.md's tables are out of date",
+    )
+    args = parser.parse_args(argv)
     text = README.read_text()
     new = render(text)
-    if "--check" in sys.argv:
+    if args.check:
         if new != text:
             print(
                 "README.md's tables are out of date: run python scripts/readme_table.py",
@@ -76,7 +88,8 @@ def main() -> int:
             )
             return 1
         return 0
-    README.write_text(new)
+    if new != text:
+        README.write_text(new)
     return 0
 
 

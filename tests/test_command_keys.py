@@ -186,3 +186,23 @@ def test_a_searchpath_in_an_added_config_is_left_to_hydra(tmp_path) -> None:
 def test_help_names_the_command(tmp_path) -> None:
     result = run_module("lossbench.train", "--help", cwd=tmp_path)
     assert result.stdout.startswith("lossbench-train is powered by Hydra."), result.stdout[:200]
+
+
+@pytest.mark.parametrize(
+    "arguments",
+    [
+        ("logger.csv.name=x",),  # set in configs/logger/csv.yaml
+        ("logger=many", "logger.tensorboard.name=tb"),
+        ("++logger.csv.flush_logs_every_n_steps=5",),
+        ("+logger.csv.flush_logs_every_n_steps=5",),
+        ("+callbacks.timer._target_=lightning.pytorch.callbacks.Timer", "callbacks.timer.x=1"),
+        ("-m", "logger=csv,none", "logger.csv.nme=x"),  # a sweep: left to each job
+        ("callbacks.model_summary.anything=1",),  # ModelSummary takes **kwargs
+        ("~logger.csv",),
+    ],
+)
+def test_entry_keys_left_alone_where_they_can_work_or_cannot_be_known(arguments):
+    from lossbench.entry_keys import unknown_entry_key
+
+    for argument in arguments:
+        assert unknown_entry_key(argument, arguments, config_dir()) is None, argument

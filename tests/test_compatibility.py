@@ -4,6 +4,7 @@ trains, the reasons it gives, and the traps quantified. The cells come from the 
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import math
 import re
@@ -177,6 +178,12 @@ REASONS = {
     "sigmoid+poly-on-binary": ("binary", "sigmoid", "poly", "double sigmoid"),
     "sigmoid+poly-on-multiclass": ("multiclass", "sigmoid", "poly", "sigmoid followed by softmax"),
     "softmax+poly-on-multiclass": ("multiclass", "softmax", "poly", "double softmax"),
+    "log_softmax+bce_with_logits-on-multiclass": (
+        "multiclass",
+        "log_softmax",
+        "bce_with_logits",
+        "sigmoid of them is at most 0.5",
+    ),
 }
 
 
@@ -234,6 +241,33 @@ def test_log_softmax_into_poly_is_valid_with_a_warning_on_multiclass_only():
     torch.testing.assert_close(
         loss(build_head("log_softmax")(logits), target), loss(logits, target)
     )
+
+
+def test_log_softmax_into_a_new_softmax_loss_is_redundant_not_refused(monkeypatch):
+    """A loss added to the registry that applies softmax to scores, with no ``tolerates`` of its
+    own, takes log-probabilities with the truth: the same probabilities, a redundant head."""
+    new = dataclasses.replace(LOSSES["cross_entropy"], name="gce", tolerates={})
+    monkeypatch.setitem(LOSSES, "gce", new)
+    verdict = require_compatible("multiclass", "log_softmax", "gce")
+    assert "redundant but harmless" in verdict.warning and "0.5" not in verdict.warning
+    assert "log_softmax" not in valid_heads("multiclass", "gce")  # not suggested
+    sigmoid = dataclasses.replace(LOSSES["bce_with_logits"], name="sig", tolerates={})
+    monkeypatch.setitem(LOSSES, "sig", sigmoid)
+    assert "sigmoid of them is at most 0.5" in check("multiclass", "log_softmax", "sig").error
+
+
+def test_a_new_sigmoid_head_is_refused_by_softmax_losses_whatever_its_output(monkeypatch):
+    """A head added to the registry as log-sigmoid outputs log-probabilities, what NLLLoss
+    expects, but per unit: NLLLoss would read the target's unit only. It is refused, and is
+    not taken for a redundant log-softmax before a softmax loss on scores either."""
+    from lossbench.heads import HeadSpec
+
+    spec = HeadSpec("log_sigmoid", "log_probabilities", "sigmoid", False, nn.LogSigmoid, "")
+    monkeypatch.setitem(HEADS, "log_sigmoid", spec)
+    assert "sum to 1 across units" in check("multiclass", "log_sigmoid", "nll").error
+    error = check("multiclass", "log_sigmoid", "cross_entropy").error
+    assert "sigmoid(s) normalised across units, not softmax(s)" in error and "0.5" not in error
+    assert "log_sigmoid" not in valid_heads("multiclass", "nll")
 
 
 # ------------------------------------------------------------------ the traps, quantified
@@ -318,7 +352,7 @@ UNKNOWN = {
     "head": (
         ("multiclass", "relu", "cross_entropy"),
         "Unknown head 'relu'",
-        "logits, sigmoid, softmax, log_softmax",
+        ", ".join(HEADS),  # the registry's, a head added to it included
     ),
     "loss": (
         ("multiclass", "logits", "hinge"),
@@ -345,7 +379,7 @@ def test_unknown_names_list_the_valid_ones(function, args, unknown, valid):
 
 
 def test_unknown_names_in_builders_list_the_valid_ones():
-    with pytest.raises(ValueError, match="Valid heads: logits, sigmoid, softmax, log_softmax"):
+    with pytest.raises(ValueError, match=re.escape(f"Valid heads: {', '.join(HEADS)}.")):
         build_head("relu")
     with pytest.raises(ValueError, match="Valid losses: bce, bce_with_logits, cross_entropy"):
         build_loss("hinge", {}, task="binary", n_outputs=1)

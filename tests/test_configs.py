@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from hydra.errors import ConfigCompositionException
 from omegaconf import OmegaConf
@@ -14,7 +16,7 @@ from lossbench.models import MODELS
 from lossbench.optim import OPTIMIZERS
 from lossbench.schedulers import SCHEDULERS
 from lossbench.train import config_dir
-from lossbench.validation import LOGGERS
+from lossbench.validation import LOGGERS, ConfigError
 
 REGISTRIES = {
     "data": DATASETS,
@@ -83,6 +85,30 @@ def test_readme_table_is_generated_from_the_registry() -> None:
     spec.loader.exec_module(module)
     text = module.README.read_text()
     assert module.render(text) == text, "run: python scripts/readme_table.py"
+
+
+@pytest.mark.parametrize("flag", ["--help", "-h", "--chek"])
+def test_readme_table_script_answers_help_and_refuses_unknown_flags_writing_nothing(
+    flag, tmp_path, monkeypatch, capsys
+) -> None:
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location(
+        "readme_table", config_dir().parent / "scripts" / "readme_table.py"
+    )
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    readme = tmp_path / "README.md"
+    readme.write_text("<!-- compatibility-table:start -->\nold\n<!-- compatibility-table:end -->\n")
+    monkeypatch.setattr(module, "README", readme)
+    with pytest.raises(SystemExit) as exit_:
+        module.main([flag])
+    printed = capsys.readouterr()
+    if flag == "--chek":
+        assert exit_.value.code == 2 and "unrecognized arguments: --chek" in printed.err
+    else:
+        assert exit_.value.code == 0 and "--check" in printed.out
+    assert "old" in readme.read_text()
 
 
 # ------------------------------------------------------------- loss parameters declared once
@@ -225,3 +251,44 @@ def test_readme_options_table_lists_every_config_group() -> None:
     missing = [g for g in sorted(groups) if not any(f"`{g}`" in cell for cell in first_cells)]
     assert not missing, f"README's options table lacks the groups {missing}"
     assert "`hydra/launcher`" in table and "`ray`" in table
+
+
+# ------------------------------------------------------------------- models from the registry
+
+
+@pytest.mark.parametrize("name", sorted(MODELS))
+def test_every_model_builds_one_score_per_output_unit(make_cfg, name: str) -> None:
+    import torch
+
+    from lossbench.models import DENSE_MODELS, build_model
+
+    cfg = make_cfg(f"model={name}")
+    body = build_model(cfg.model, n_features=2, n_outputs=3)
+    x = torch.zeros(4, 2, 6, 6) if name in DENSE_MODELS else torch.zeros(4, 2)
+    assert body(x).shape == ((4, 3, 6, 6) if name in DENSE_MODELS else (4, 3))
+
+
+def test_vectorized_models_are_registered_models() -> None:
+    from lossbench.vectorized.grouping import MODELS as VECTORIZED_MODELS
+
+    assert set(VECTORIZED_MODELS) <= set(MODELS)
+
+
+@pytest.mark.parametrize(
+    ("key", "value", "words"),
+    [
+        ("activation", "foo", "model.activation='foo' is not known. Valid activations: relu"),
+        ("hidden_sizes", [0], "model.hidden_sizes=[0] must hold positive layer widths"),
+        ("dropout", 1.5, "model.dropout=1.5 must lie in [0, 1)"),
+    ],
+)
+def test_model_keys_are_checked_whatever_the_model(monkeypatch, key, value, words) -> None:
+    """A model added to the registry with a shared key gets that key's check (not only mlp)."""
+    from lossbench import validation
+    from lossbench.models import _mlp
+
+    monkeypatch.setitem(MODELS, "mlp_ln", _mlp)
+    model = {"name": "mlp_ln", "activation": "relu", "hidden_sizes": [8], "dropout": 0.0}
+    validation._check_model(OmegaConf.create(model))  # the good values pass
+    with pytest.raises(ConfigError, match=re.escape(words)):
+        validation._check_model(OmegaConf.create({**model, key: value}))

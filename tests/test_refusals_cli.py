@@ -311,6 +311,22 @@ CATALOGUE: list[Case] = [
     refused("profiler-argument-misspelt", "train", ("debug=profiler", "+trainer.profiler.filname=x"),
             ["trainer.profiler.filname is not an argument of "
              "lightning.pytorch.profilers.SimpleProfiler", "Did you mean trainer.profiler.filename?"]),
+    refused("logger-key-misspelt", "train", ("logger.csv.flush_logs_every_n_step=5",),
+            ["logger.csv.flush_logs_every_n_step is not an argument of lossbench.loggers.CSVLogger",
+             "Did you mean logger.csv.flush_logs_every_n_steps?", "logger.csv is built by logger=csv",
+             "is added with a +"], fast=True, unwanted=("Could not override",)),
+    refused("callback-key-misspelt", "train", ("callbacks.progress_bar.refresh_rat=2",),
+            ["callbacks.progress_bar.refresh_rat is not an argument of "
+             "lossbench.callbacks.EpochProgressBar", "Did you mean callbacks.progress_bar.refresh_rate?",
+             "accepted arguments: refresh_rate, "], fast=True),
+    refused("logger-renamed-key", "train", ("logger=mlflow", "logger.tracking_uri=sqlite:///x.db"),
+            ["logger.tracking_uri names no logger entry of logger=mlflow, whose entries are: mlflow",
+             "did you mean logger.mlflow.tracking_uri?"], fast=True),
+    refused("logger-added-renamed-key", "train", ("logger=mlflow", "+logger.tracking_uri=sqlite:///x.db"),
+            ["did you mean logger.mlflow.tracking_uri?"], unwanted=("has no _target_",)),
+    refused("logger-list-option-misspelt", "train", ("logger=[csv,tensorbord]",),
+            ["no option logger='tensorbord' (in logger=[csv,tensorbord])",
+             "Did you mean logger=tensorboard?", "Options of logger: csv, many"], fast=True),
     refused("barebones", "train", ("trainer.barebones=true",),
             ["trainer.barebones=true turns off", "callbacks=none logger=none", "runner=auto"],
             fast=True),
@@ -772,7 +788,8 @@ PREFLIGHT_CASES = [
     and case.outcome == "refused"
     and not case.needs_runs
     and not any(a.startswith(("hydra.", "ckpt_path", "paths.output_dir")) for a in case.args)
-    and not case.id.endswith(("option-misspelt", "wrong-type"))  # refused before Hydra composes
+    # refused before Hydra composes
+    and not case.id.endswith(("option-misspelt", "wrong-type", "key-misspelt", "renamed-key"))
 ]
 
 

@@ -11,10 +11,10 @@ import torch.nn.functional as F
 import yaml
 from torch.func import functional_call, vmap
 
-from lossbench.losses import build_loss, get_loss
+from lossbench.losses import build_loss, get_loss, n_outputs
 from lossbench.losses.label_smoothing import LabelSmoothingCrossEntropy
 from lossbench.losses.registry import LOSSES
-from lossbench.params import PerUnit
+from lossbench.params import Param, PerUnit
 from lossbench.vectorized import VECTORIZED_KEYS, group_key
 from lossbench.vectorized.grouping import LOSS_KEYS, kept_apart
 from lossbench.vectorized.module import member_values, tensor_loss, unreduced
@@ -78,22 +78,72 @@ MEMBER_LOSSES = {
 }
 
 
-@pytest.mark.parametrize("case", list(MEMBER_LOSSES))
+def _member_values(param: Param, apart: tuple) -> list:
+    """Four valid values of a member parameter, none of them ``apart``: its default, its
+    example, and numbers near them that its constraints accept."""
+    example = yaml.safe_load(param.example) if param.example is not None else None
+    found: list = []
+    for base in (param.default, example):
+        if not isinstance(base, int | float) or isinstance(base, bool):
+            continue
+        for value in (base, base + 0.5, base * 2 + 1, base / 2, base + 0.05, base - 0.5):
+            value = float(value)
+            if param.accepts(value) and value not in apart and value not in found:
+                found.append(value)
+    return found[:4]
+
+
+def _registry_cases() -> dict[str, tuple[str, str, list[dict]]]:
+    """One case per loss with ``member_params`` and per non-dense task it supports: four
+    members, each with other values of every member parameter (a loss added to the registry
+    is checked without editing this file)."""
+    cases = {}
+    for name, spec in LOSSES.items():
+        if not spec.member_params:
+            continue
+        declared = {param.name: param for param in spec.params}
+        values = {}
+        for member in spec.member_params:
+            values[member.name] = _member_values(declared[member.name], member.apart)
+            assert len(values[member.name]) >= 2, (name, member.name, values[member.name])
+        for task in ("binary", "multilabel", "multiclass"):
+            if task in spec.tasks:
+                members = [
+                    {key: vals[(i + j) % len(vals)] for j, (key, vals) in enumerate(values.items())}
+                    for i in range(4)
+                ]
+                cases[f"registry-{name}-{task}"] = (name, task, members)
+    return cases
+
+
+REGISTRY_CASES = _registry_cases()
+
+
+def test_every_member_param_of_the_registry_is_checked():
+    covered = {(name, key) for name, _, params in REGISTRY_CASES.values() for key in params[0]}
+    declared = {(n, m.name) for n, spec in LOSSES.items() for m in spec.member_params}
+    assert declared and covered == declared
+
+
+@pytest.mark.parametrize("case", list(MEMBER_LOSSES) + list(REGISTRY_CASES))
 def test_member_losses_and_gradients_equal_each_members_loss_alone(case):
     """Both paths of the group (vmap per member; one unreduced call where the loss allows it)
     give each member the loss and gradient that its own loss module gives."""
-    name, task, params = MEMBER_LOSSES[case]
+    name, task, params = (MEMBER_LOSSES | REGISTRY_CASES)[case]
     torch.manual_seed(0)
-    k, rows, units = len(params), 11, 3
+    k, rows = len(params), 11
     spec = get_loss(name)
-    x = torch.randn(k, rows, units if task != "binary" else 1) * 3
-    if task == "binary":
+    units = n_outputs(task, 3, name)
+    x = torch.randn(k, rows, units) * 3
+    if units == 1:
         x = x.squeeze(-1)
-    labels = torch.randint(0, units, (k, rows))
+    labels = torch.randint(0, 3 if units == 1 else units, (k, rows))
     if spec.target_for(task) == "index":
         targets = labels
     elif task == "multilabel":
         targets = (torch.rand(k, rows, units) > 0.5).float()
+    elif task == "multiclass":  # one-hot
+        targets = F.one_hot(labels, units).float()
     else:
         targets = (labels % 2).float()
     losses = [
@@ -124,7 +174,8 @@ def test_member_losses_and_gradients_equal_each_members_loss_alone(case):
             setattr(copy, n, shape)
         out = copy(x.flatten(0, 1), targets.flatten(0, 1)) if per_sample else copy(x, targets)
         paths["unreduced"] = out.reshape(k, -1).mean(1)
-    assert ("unreduced" in paths) == (name != "poly" and "weight" not in params[0])
+    if case in MEMBER_LOSSES:
+        assert ("unreduced" in paths) == (name != "poly" and "weight" not in params[0])
     for path, losses_k in paths.items():
         (grad,) = torch.autograd.grad(losses_k.sum(), x)
         torch.testing.assert_close(losses_k, alone, rtol=0, atol=1e-6, msg=path)

@@ -228,7 +228,8 @@ def group_options(
 
 
 def unknown_option(argument: str, options: Mapping[str, Sequence[str]], command: str) -> str | None:
-    """The refusal of ``group=option`` (or a sweep ``group=a,b``) where an option is not one of
+    """The refusal of ``group=option`` (or a sweep ``group=a,b``, or a list of options
+    ``group=[a,b]``) where an option is not one of
     ``options[group]``; else None (not a group, or a value Hydra parses further).
 
         >>> options = {"data": ["iris", "wine"]}
@@ -236,6 +237,8 @@ def unknown_option(argument: str, options: Mapping[str, Sequence[str]], command:
         "lossbench-train has no option data='wine2' (in data=wine2). Did you"
         >>> unknown_option("data=iris,wine", options, "lossbench-train") is None
         True
+        >>> unknown_option("data=[iris,win]", options, "lossbench-train")[:48]
+        "lossbench-train has no option data='win' (in dat"
     """
     if argument.startswith(("-", "+", "~")) or "=" not in argument:
         return None
@@ -243,6 +246,8 @@ def unknown_option(argument: str, options: Mapping[str, Sequence[str]], command:
     valid = options.get(group)
     if valid is None:
         return None
+    if value.startswith("[") and value.endswith("]"):  # a list of options: logger=[csv,mlflow]
+        value = value[1:-1]
     values = value.split(",")
     if not all(_PLAIN_OPTION.fullmatch(v) for v in values):
         return None

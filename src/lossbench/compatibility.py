@@ -9,7 +9,9 @@
 The rules come from :data:`lossbench.heads.HEADS` and :data:`lossbench.losses.LOSSES`:
 a head fits a loss when its output is what the loss expects, the task is one the loss supports,
 and a normalising head (softmax, log-softmax) is not asked to produce a single binary unit or
-independent multi-label probabilities. Pairs a loss merely tolerates are valid with a warning.
+independent multi-label probabilities. Pairs that are redundant but harmless (log-softmax before
+a loss that applies softmax itself) and pairs a loss declares it tolerates are valid with a
+warning.
 """
 
 from __future__ import annotations
@@ -80,11 +82,54 @@ def _mismatch_reason(task: Task, head: HeadSpec, loss: LossSpec) -> str:
             f"{loss.torch_name} expects probabilities in [0, 1], but head 'log_softmax' outputs "
             "log-probabilities (<= 0), which it rejects or treats as wrong values"
         )
-    # log-probabilities into a sigmoid-based loss on scores
+    # log-probabilities into a loss on scores: log-softmax ones before a softmax-based loss are
+    # redundant, not wrong (:func:`_redundant_head`); per-unit (sigmoid) ones change the link
+    if link == "softmax":
+        return (
+            f"{loss.torch_name} applies softmax to raw scores, but head '{head.name}' outputs "
+            f"{head.link} log-probabilities of each unit; softmax of them is {head.link}(s) "
+            "normalised across units, not softmax(s), so the loss would train another link "
+            "than its own"
+        )
     return (
-        f"{loss.torch_name} applies {link} to raw scores, but head '{head.name}' outputs "
-        f"log-probabilities (<= 0); {link} of them is at most 0.5, so the loss is meaningless"
+        f"{loss.torch_name} applies sigmoid to raw scores, but head '{head.name}' outputs "
+        "log-probabilities (<= 0); sigmoid of them is at most 0.5, so no unit can ever be "
+        "predicted positive and the loss is meaningless"
     )
+
+
+def _link_reason(task: Task, head: HeadSpec, loss: LossSpec) -> str | None:
+    """Why a head whose output kind is what the loss expects still does not fit it: per-unit
+    sigmoid (log-)probabilities into a loss that models softmax probabilities across units."""
+    if head.link == "sigmoid" and loss.link_for(task) == "softmax":
+        return (
+            f"{loss.torch_name} models probabilities that sum to 1 across units (softmax), but "
+            f"head '{head.name}' applies sigmoid to each unit on its own, so they need not: "
+            "the loss reads only the target's unit and is minimised by pushing every unit to "
+            "probability 1"
+        )
+    return None
+
+
+def _redundant_head(task: Task, head: HeadSpec, loss: LossSpec) -> str | None:
+    """The warning for a head that is not what the loss expects but changes nothing: log-
+    probabilities into a loss that applies softmax to scores (softmax(log p) = p, since the
+    log-probabilities differ from the scores only by a constant per sample). A loss's own
+    ``tolerates`` text is used where it has one; None when the pair is not redundant."""
+    if head.name in loss.tolerates:
+        return loss.tolerates[head.name]
+    if (
+        head.output == "log_probabilities"
+        and head.link == "softmax"
+        and loss.expects == "scores"
+        and loss.link_for(task) == "softmax"
+    ):
+        return (
+            f"head '{head.name}' before loss '{loss.name}' is redundant but harmless: "
+            f"{loss.torch_name} applies softmax itself, and softmax of log-probabilities gives "
+            f"the same probabilities. Use head=logits with loss={loss.name}."
+        )
+    return None
 
 
 def _structural_reason(task: Task, head: HeadSpec, loss: LossSpec) -> str | None:
@@ -108,11 +153,15 @@ def _structural_reason(task: Task, head: HeadSpec, loss: LossSpec) -> str | None
 def _core(task: Task, head_name: str, loss_name: str) -> Verdict:
     head, loss = get_head(head_name), get_loss(loss_name)
     reason = _structural_reason(task, head, loss)
-    if reason is None and head.output != loss.expects and head.name not in loss.tolerates:
-        reason = _mismatch_reason(task, head, loss)
     if reason is not None:
         return Verdict(task, head_name, loss_name, error=reason)
-    return Verdict(task, head_name, loss_name, warning=loss.tolerates.get(head.name))
+    if head.output == loss.expects:
+        reason = _link_reason(task, head, loss)
+        return Verdict(task, head_name, loss_name, error=reason)
+    warning = _redundant_head(task, head, loss)
+    if warning is None:
+        return Verdict(task, head_name, loss_name, error=_mismatch_reason(task, head, loss))
+    return Verdict(task, head_name, loss_name, warning=warning)
 
 
 def valid_heads(task: Task, loss: str) -> list[str]:

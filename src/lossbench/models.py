@@ -34,7 +34,6 @@ ACTIVATIONS: dict[str, Callable[[], nn.Module]] = {
     "tanh": LazyClass("torch.nn", "Tanh"),
     "silu": LazyClass("torch.nn", "SiLU"),
 }
-MODELS = ("linear", "mlp", "conv")
 #: Models that map images (N, Ch, H, W) to score maps (N, U, H, W): the dense tasks' models.
 DENSE_MODELS = ("conv",)
 
@@ -75,20 +74,17 @@ def _conv(cfg: Mapping[str, Any], n_channels: int, n_outputs: int) -> nn.Module:
     return nn.Sequential(*layers).to(memory_format=torch.channels_last)
 
 
-def build_model(cfg: Mapping[str, Any], *, n_features: int, n_outputs: int) -> nn.Module:
-    """Build the model body that ``cfg`` names (``linear``, ``mlp`` or ``conv``)."""
+def _linear(cfg: Mapping[str, Any], n_features: int, n_outputs: int) -> nn.Module:
+    """One linear layer: logistic / softmax regression."""
     from torch import nn
 
-    name = cfg["name"]
-    if name == "linear":
-        return nn.Linear(n_features, n_outputs)
-    if name == "conv":
-        return _conv(cfg, n_features, n_outputs)
-    if name != "mlp":
-        raise ValueError(
-            f"Unknown model {name!r}. Valid models: {', '.join(MODELS)}. "
-            "Choose one with model=<name>."
-        )
+    return nn.Linear(n_features, n_outputs)
+
+
+def _mlp(cfg: Mapping[str, Any], n_features: int, n_outputs: int) -> nn.Module:
+    """Linear layers of ``hidden_sizes`` with the activation (and dropout) after each."""
+    from torch import nn
+
     layers: list[nn.Module] = []
     width = n_features
     for hidden in cfg["hidden_sizes"]:
@@ -98,3 +94,24 @@ def build_model(cfg: Mapping[str, Any], *, n_features: int, n_outputs: int) -> n
         width = hidden
     layers.append(nn.Linear(width, n_outputs))
     return nn.Sequential(*layers)
+
+
+#: The model registry: name -> builder ``(cfg, n_features, n_outputs) -> nn.Module``. The
+#: schemas (``lossbench.config.SCHEMAS["model"]``), ``configs/model/<name>.yaml`` and the
+#: validation read the names from here (``tests/test_configs.py`` checks they agree).
+MODELS: dict[str, Callable[[Mapping[str, Any], int, int], nn.Module]] = {
+    "linear": _linear,
+    "mlp": _mlp,
+    "conv": _conv,
+}
+
+
+def build_model(cfg: Mapping[str, Any], *, n_features: int, n_outputs: int) -> nn.Module:
+    """Build the model body that ``cfg`` names (one of :data:`MODELS`)."""
+    name = cfg["name"]
+    if name not in MODELS:
+        raise ValueError(
+            f"Unknown model {name!r}. Valid models: {', '.join(MODELS)}. "
+            "Choose one with model=<name>."
+        )
+    return MODELS[name](cfg, n_features, n_outputs)

@@ -128,29 +128,41 @@ def _environment() -> dict[str, Any]:
 
     import lossbench
 
-    commit = None
-    try:
-        out = subprocess.run(
-            ["git", "rev-parse", "HEAD"],
-            capture_output=True,
-            text=True,
-            timeout=5,
-            cwd=Path(lossbench.__file__).parent,
-            check=False,
-        )
-        commit = out.stdout.strip() or None
-    except (OSError, subprocess.SubprocessError):
-        pass
+    commit = _git(["rev-parse", "HEAD"])
+    # Only when HEAD was found: outside a git checkout there is no working tree to compare.
+    status = _git(["status", "--porcelain"]) if commit else None
     return {
         "lossbench": lossbench.__version__,
         "torch": torch.__version__,
         "lightning": lightning.__version__,
         "python": platform.python_version(),
         "git_commit": commit,
+        "git_dirty": None if status is None else status != "",
     }
+
+
+def _git(arguments: list[str]) -> str | None:
+    """The stripped output of ``git <arguments>`` run in lossbench's source folder; None when
+    git is missing, fails (not a git checkout) or takes longer than 5 seconds."""
+    import lossbench
+
+    try:
+        out = subprocess.run(
+            ["git", *arguments],
+            capture_output=True,
+            text=True,
+            timeout=5,
+            cwd=Path(lossbench.__file__).parent,
+            check=False,
+        )
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return out.stdout.strip() if out.returncode == 0 else None
 
 
 def environment() -> dict[str, Any]:
     """Versions that make a run reproducible: lossbench, torch, Lightning, Python, git commit
-    (of the code this process imported: looked up once per process, not once per job)."""
+    and whether the working tree differed from it (``git_dirty``: a modified, added, deleted or
+    untracked file that .gitignore does not ignore; both null outside a git checkout), of the
+    code this process imported: looked up once per process, not once per job."""
     return dict(_environment())

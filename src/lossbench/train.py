@@ -41,6 +41,7 @@ from lossbench.command_keys import (
     refuse_unknown_options,
 )
 from lossbench.config import SCHEMAS, TrainConfig, register_configs
+from lossbench.entry_keys import refuse_unknown_entry_keys
 from lossbench.errors import NonFiniteLossError, UserInputError, refuse
 from lossbench.messages import quiet_lightning
 from lossbench.override_types import refuse_wrong_types
@@ -380,6 +381,8 @@ def main() -> None:
         nested = None if added else group_keys(SCHEMAS, TrainConfig, skip=("trainer",))
         refuse_unknown_keys(arguments, command_keys(TrainConfig, groups), "lossbench-train", nested)
         refuse_unknown_options(arguments, group_options(folders), "lossbench-train")
+        if not added:  # the logger and callbacks entries are those of the shipped files
+            refuse_unknown_entry_keys(arguments, config_dir())
         refuse_wrong_types(arguments, value_schemas(options_known=not added), groups)
     register_configs()
     quiet_lightning()

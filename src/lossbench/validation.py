@@ -257,24 +257,22 @@ def _check_model(model: DictConfig) -> None:
     _require(
         model.name in MODELS, f"Unknown model {model.name!r}. Valid models: {', '.join(MODELS)}."
     )
-    if model.name == "mlp":
+    # by key, not by model: a model added to the registry with these keys is checked too
+    if "activation" in model:
         _require(
             model.activation in ACTIVATIONS,
             f"model.activation={model.activation!r} is "
             f"not known. Valid activations: {', '.join(ACTIVATIONS)}.",
         )
+    if "hidden_sizes" in model:
         _require(
             all(h >= 1 for h in model.hidden_sizes),
             f"model.hidden_sizes="
             f"{list(model.hidden_sizes)} must hold positive layer widths, e.g. [64, 64].",
         )
+    if "dropout" in model:
         _require(0.0 <= model.dropout < 1.0, f"model.dropout={model.dropout} must lie in [0, 1).")
     if model.name == "conv":
-        _require(
-            model.activation in ACTIVATIONS,
-            f"model.activation={model.activation!r} is "
-            f"not known. Valid activations: {', '.join(ACTIVATIONS)}.",
-        )
         _require(
             len(model.channels) >= 1 and all(c >= 1 for c in model.channels),
             f"model.channels={list(model.channels)} must hold one or more positive channel "
@@ -285,7 +283,6 @@ def _check_model(model: DictConfig) -> None:
             f"model.kernel_size={model.kernel_size} must be an odd number >= 1 (so that every "
             "layer keeps height and width), e.g. 3.",
         )
-        _require(0.0 <= model.dropout < 1.0, f"model.dropout={model.dropout} must lie in [0, 1).")
 
 
 def _check_synthetic(data: DictConfig) -> None:

@@ -156,6 +156,8 @@ class LossSpec:
     #: Whether torch's deprecated ``size_average`` / ``reduce`` pair applies.
     legacy_reduction: bool = False
     #: Heads that work although they are not what the loss expects: head name -> warning.
+    #: log_softmax before a loss that applies softmax to scores needs no entry (softmax of
+    #: log-probabilities is the same probabilities): it is allowed with a warning anyway.
     tolerates: Mapping[str, str] = field(default_factory=dict)
     #: Why a task outside ``tasks`` is refused: task -> reason.
     refusals: Mapping[str, str] = field(default_factory=dict)

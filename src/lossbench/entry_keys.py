@@ -1,0 +1,220 @@
+"""The keys of ``logger.*`` and ``callbacks.*`` on the command line, checked before Hydra
+composes anything.
+
+The entries of these groups are nodes built from their ``_target_``, so their keys are the
+target's arguments (:mod:`lossbench.entry_arguments`) rather than fields of a schema: Hydra
+refuses a misspelt one (``logger.csv.flush_logs_every_n_step=5``) only with "Could not
+override ... use +", and a key of an entry that the options chosen do not build
+(``logger=mlflow logger.tracking_uri=...``, the old name of ``logger.mlflow.tracking_uri``)
+with the same. This check reads the options chosen on the command line (or the defaults of
+``train.yaml``) from the shipped config files and refuses such a key with the entries there are,
+the target's arguments and the closest name (exit status 2, nothing written).
+
+    >>> from lossbench.train import config_dir
+    >>> print(unknown_entry_key("logger.tracking_uri=x", ["logger=mlflow"], config_dir()))
+    logger.tracking_uri names no logger entry of logger=mlflow, whose entries are: mlflow. \
+tracking_uri is an argument of logger.mlflow: did you mean logger.mlflow.tracking_uri?
+
+Where the options are not the shipped ones (a config directory added with ``-cd``, or an
+experiment, setup or debug config that chooses its own) or a sweep chooses several, the check
+is left to Hydra and to the check of the composed config (:mod:`lossbench.instantiators`).
+"""
+
+from __future__ import annotations
+
+import difflib
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from lossbench.entry_arguments import SHIPPED_ARGUMENTS, unknown_argument
+
+__all__ = ["GROUPS", "chosen_entries", "refuse_unknown_entry_keys", "unknown_entry_key"]
+
+#: The config groups whose entries are built from a ``_target_``, and what one entry is called.
+GROUPS = {"logger": "logger", "callbacks": "callback"}
+
+#: Groups whose options may choose other loggers or callbacks than the command line does.
+_CHOOSING_GROUPS = ("experiment", "setup", "debug", "hparams_search", "study")
+
+
+def _option_entries(folder: Path, option: str, seen: frozenset[str] = frozenset()) -> dict:
+    """The entries ``<folder>/<option>.yaml`` builds: its own nodes, after those of the
+    options its ``defaults`` list names (``logger=many``: csv and tensorboard)."""
+    path = folder / f"{option}.yaml"
+    if option in seen or not path.is_file():
+        return {}
+    node = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    found: dict[str, Any] = {}
+    for default in node.pop("defaults", None) or []:
+        if isinstance(default, str) and default != "_self_":
+            found.update(_option_entries(folder, default, seen | {option}))
+    found.update({k: v for k, v in node.items() if isinstance(v, dict)})
+    return found
+
+
+def _chosen_options(group: str, arguments: Sequence[str], configs: Path) -> list[str] | None:
+    """The options of ``group`` a run of ``arguments`` composes: the last ``group=...`` on the
+    command line, else ``train.yaml``'s default; None when that is not known before Hydra
+    composes (a sweep over several, or another config group that may choose for it)."""
+    chosen: list[str] | None = None
+    for argument in arguments:
+        key, _, value = argument.partition("=")
+        chooser = key.lstrip("+")
+        if (
+            chooser in _CHOOSING_GROUPS
+            and value not in ("", "null")
+            and _mentions(configs / chooser, group)
+        ):
+            return None
+        if key != group:
+            continue
+        if value.startswith("[") and value.endswith("]"):
+            chosen = [v.strip() for v in value[1:-1].split(",") if v.strip()]
+        elif "," in value or not value:
+            return None  # a sweep: each job has its own options
+        else:
+            chosen = [] if value == "null" else [value]
+    if chosen is None:
+        defaults = yaml.safe_load((configs / "train.yaml").read_text(encoding="utf-8"))
+        for default in defaults.get("defaults", []):
+            if isinstance(default, dict) and group in default:
+                chosen = [default[group]] if default[group] else []
+    return chosen
+
+
+def _mentions(folder: Path, group: str) -> bool:
+    """Whether a config of ``folder`` may set ``group`` (names it at all)."""
+    return any(group in p.read_text(encoding="utf-8") for p in folder.glob("*.yaml"))
+
+
+def chosen_entries(group: str, arguments: Sequence[str], configs: Path) -> dict | None:
+    """``{entry: node}`` of ``group`` with the options ``arguments`` choose, or None when they
+    cannot be known before Hydra composes.
+
+        >>> from lossbench.train import config_dir
+        >>> sorted(chosen_entries("logger", ["logger=many"], config_dir()))
+        ['csv', 'tensorboard']
+    """
+    options = _chosen_options(group, arguments, configs)
+    if options is None:
+        return None
+    entries: dict[str, Any] = {}
+    for option in options:
+        entries.update(_option_entries(configs / group, option))
+    return entries
+
+
+def _added_entries(group: str, arguments: Sequence[str]) -> set[str]:
+    """Entries the command line adds itself (``+callbacks.timer._target_=...``)."""
+    added = set()
+    for argument in arguments:
+        key, _, value = argument.partition("=")
+        parts = key.lstrip("+").split(".")
+        whole = len(parts) == 2 and value.lstrip().startswith("{")  # +logger.mine={...}
+        if key.startswith("+") and parts[0] == group and (len(parts) > 2 or whole):
+            added.add(parts[1])
+    return added
+
+
+def unknown_entry_key(argument: str, arguments: Sequence[str], configs: Path) -> str | None:
+    """The refusal of ``argument`` when it sets a key of a ``logger`` or ``callbacks`` entry
+    that the run would not build, or an argument its target does not take; else None (also
+    when it cannot be told before Hydra composes)."""
+    if argument.startswith(("-", "~")) or "=" not in argument:
+        return None
+    key, _, value = argument.partition("=")
+    plus = len(key) - len(key.lstrip("+"))
+    parts = key.lstrip("+").split(".")
+    if parts[0] not in GROUPS or len(parts) < 2:
+        return None
+    group, name = parts[0], parts[1]
+    if plus == 1 and (len(parts) > 2 or value.lstrip().startswith("{")):
+        return None  # an entry, or one's argument, added on purpose: checked once composed
+    entries = chosen_entries(group, arguments, configs)
+    if entries is None or name in _added_entries(group, arguments):
+        return None
+    chosen = " ".join(a for a in arguments if a.partition("=")[0] == group) or (
+        f"{group}=" + ",".join(_chosen_options(group, arguments, configs) or ["null"])
+    )
+    if name not in entries:
+        return _no_such_entry(group, name, parts, entries, chosen, configs)
+    node = entries[name]
+    target = str(node.get("_target_", ""))
+    accepted = SHIPPED_ARGUMENTS.get(target)
+    if len(parts) < 3 or accepted is None:
+        return None
+    argument_name = parts[2]
+    if argument_name in node or argument_name.startswith("_"):
+        return None  # set in the file, or one of Hydra's own keys (_partial_, ...)
+    refusal = unknown_argument(group, name, {argument_name: value}, target, accepted)
+    if refusal is not None:
+        return (
+            f"{refusal} ({group}.{name} is built by {chosen}; an argument configs/{group}/ does "
+            f"not set is added with a +: +{group}.{name}.<argument>={value}.)"
+        )
+    if plus:
+        return None
+    return (
+        f"{group}.{name}.{argument_name} is an argument of {target} ({group}.{name}) that "
+        f"configs/{group}/ does not set, so Hydra cannot override it: add it with a +, "
+        f"+{group}.{name}.{argument_name}={value}."
+    )
+
+
+def _no_such_entry(
+    group: str, name: str, parts: list[str], entries: dict, chosen: str, configs: Path
+) -> str:
+    """The refusal of ``group.name...`` where ``name`` is no entry of the options chosen."""
+    kind = GROUPS[group]
+    listed = ", ".join(entries) or "none"
+    message = f"{'.'.join(parts)} names no {kind} entry of {chosen}, whose entries are: {listed}."
+    # the key may be an argument of an entry (logger.tracking_uri: logger.mlflow.tracking_uri)
+    owners = [
+        entry
+        for entry, node in entries.items()
+        if name in (SHIPPED_ARGUMENTS.get(str(node.get("_target_"))) or ())
+    ]
+    if owners:
+        rest = ".".join(parts[1:])
+        suggested = " or ".join(f"{group}.{owner}.{rest}" for owner in owners)
+        message += f" {name} is an argument of {group}.{owners[0]}: did you mean {suggested}?"
+    else:
+        close = difflib.get_close_matches(name, list(entries), n=1, cutoff=0.6)
+        if close:
+            message += f" Did you mean {group}.{close[0]}.{'.'.join(parts[2:])}?"
+    others = _options_with(group, name, configs)
+    if others and not owners:
+        message += (
+            f" {group}.{name} is built by {' or '.join(f'{group}={o}' for o in others)}: "
+            "choose it, or add it to a list of options"
+            + (f" ({group}=[{','.join([*entries, others[0]])}])." if group == "logger" else ".")
+        )
+    if not owners and not others:
+        message += (
+            f" An entry the config files do not hold is added with +: "
+            f"+{group}.{name}._target_=<module.Class>."
+        )
+    return message
+
+
+def _options_with(group: str, name: str, configs: Path) -> list[str]:
+    """The options of ``group`` whose file builds entry ``name``."""
+    return sorted(
+        path.stem
+        for path in (configs / group).glob("*.yaml")
+        if name in _option_entries(configs / group, path.stem)
+    )
+
+
+def refuse_unknown_entry_keys(arguments: Sequence[str], configs: Path) -> None:
+    """Print the refusal of the first ``logger.*`` / ``callbacks.*`` key in ``arguments`` that
+    the run would not build or its target does not take, and exit with status 2."""
+    for argument in arguments:
+        refusal = unknown_entry_key(argument, arguments, configs)
+        if refusal is not None:
+            print(f"lossbench: refused: {refusal}", file=sys.stderr)
+            sys.exit(2)
