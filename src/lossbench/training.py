@@ -221,7 +221,7 @@ def _fit(
     record.update(runner.loops(trainer, module))
     record.update(n_outputs=datamodule.n_outputs, sizes=datamodule.sizes(), loss_params=loss)
     record.update(unscored_classes=datamodule.unscored_classes())
-    datamodule.warn_unscored()
+    datamodule.warn_unscored(record["unscored_classes"])
     record.update(resumed_from=None if resume is None else str(resume))
     start, cpu_start = time.perf_counter(), time.process_time()
     try:

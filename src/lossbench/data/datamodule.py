@@ -129,11 +129,15 @@ class ClassificationDataModule(L.LightningDataModule):
             for stage in ("val", "test")
         }
 
-    def warn_unscored(self) -> None:
-        """Warn for each of :meth:`unscored_classes` that is not empty, naming split, classes
-        and the metrics they leave (:func:`lossbench.scored_classes.warn_unscored`)."""
+    def warn_unscored(self, unscored: dict[str, list[str]] | None = None) -> None:
+        """Warn for each of :meth:`unscored_classes` (or ``unscored``, when the caller has them)
+        that is not empty, naming split, classes and the metrics they leave
+        (:func:`lossbench.scored_classes.warn_unscored`)."""
         warn_unscored(
-            self.unscored_classes(), self.task, self.n_targets, what=f"data={self.cfg['name']}"
+            self.unscored_classes() if unscored is None else unscored,
+            self.task,
+            self.n_targets,
+            what=f"data={self.cfg['name']}",
         )
 
     def setup(self, stage: str | None = None) -> None:
