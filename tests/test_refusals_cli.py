@@ -864,3 +864,21 @@ def test_catalogue_cleans_up(tmp_path: Path) -> None:
     shutil.rmtree(tmp_path / "outputs")
     assert snapshot(tmp_path) == before
     assert os.listdir(tmp_path) == ["a"]
+
+
+@pytest.mark.skipif(shutil.which("srun") is not None, reason="Slurm is installed here")
+def test_the_slurm_launcher_without_slurm_is_refused(tmp_path: Path) -> None:
+    """submitit's traceback ('Could not detect "srun"') and a multirun.yaml left behind, before."""
+    pytest.importorskip("hydra_plugins.hydra_submitit_launcher")
+    result = run_module(
+        "lossbench.train",
+        "-m",
+        "hydra/launcher=slurm",
+        "seed=0,1",
+        "paths.output_dir=out",
+        cwd=tmp_path,
+    )
+    assert result.returncode == 2, result.stderr[-2000:]
+    assert "hydra/launcher=slurm submits each job to Slurm" in result.stderr
+    assert "Traceback" not in result.stderr
+    assert list(tmp_path.iterdir()) == []

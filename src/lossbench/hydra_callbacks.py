@@ -9,6 +9,7 @@ still run.
 from __future__ import annotations
 
 import functools
+import shutil
 import warnings
 from pathlib import Path
 from typing import Any
@@ -82,7 +83,8 @@ def check_job_directory(hydra: DictConfig) -> None:
 
 def check_sweep_settings(hydra: DictConfig) -> None:
     """Refuse sweeper and launcher settings that would end a multirun in a traceback: a
-    search of no trials (``hydra.sweeper.n_trials`` below 1) and joblib's ``n_jobs=0``.
+    search of no trials (``hydra.sweeper.n_trials`` below 1), joblib's ``n_jobs=0`` and the
+    Slurm launcher where there is no Slurm.
 
         >>> from omegaconf import OmegaConf
         >>> check_sweep_settings(OmegaConf.create({"sweeper": {"n_trials": 0}, "launcher": {}}))
@@ -99,6 +101,13 @@ def check_sweep_settings(hydra: DictConfig) -> None:
             "search runs, e.g. hydra.sweeper.n_trials=20."
         )
     launcher = hydra.launcher
+    if str(launcher.get("_target_", "")).endswith("SlurmLauncher") and not shutil.which("srun"):
+        raise ConfigError(
+            "hydra/launcher=slurm submits each job to Slurm, whose commands (srun, sbatch) are "
+            "not on this machine's PATH: run the command on the cluster (its login node), or "
+            "choose a launcher that runs here: hydra/launcher=parallel (worker processes), "
+            "hydra/launcher=vectorized or hydra/launcher=basic."
+        )
     if "joblib" in str(launcher.get("_target_", "")) and launcher.get("n_jobs") == 0:
         raise ConfigError(
             "hydra.launcher.n_jobs=0 runs no worker: give the number of worker processes, "
