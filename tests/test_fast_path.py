@@ -479,3 +479,41 @@ def test_without_a_fused_kernel_auto_falls_back_and_fused_says_why(monkeypatch):
     assert not opt.defaults.get("fused")
     with pytest.raises(ValueError, match=r"implementation=fused cannot step.*implementation=auto"):
         build_optimizer({**cfg, "implementation": "fused"}, _mlp())
+
+
+@pytest.mark.parametrize("epoch_metrics", ["all", "monitored"])
+def test_a_run_builds_its_fit_metrics_before_the_fit(
+    make_cfg, tmp_path, monkeypatch, epoch_metrics
+):
+    """The train and val metric objects are built with the model, not in the fit's first
+    epoch: ``train_seconds`` times training, as a hand-written loop's timer does."""
+    import lossbench.module as module_file
+
+    fitting, built_in_fit = [False], []
+    real_fit, real_metrics = L.Trainer.fit, module_file.ClassificationMetrics
+
+    def fit(self, *args, **kwargs):
+        fitting[0] = True
+        try:
+            return real_fit(self, *args, **kwargs)
+        finally:
+            fitting[0] = False
+
+    def metrics(*args, prefix, **kwargs):
+        if fitting[0]:
+            built_in_fit.append(prefix)
+        return real_metrics(*args, prefix=prefix, **kwargs)
+
+    monkeypatch.setattr(L.Trainer, "fit", fit)
+    monkeypatch.setattr(module_file, "ClassificationMetrics", metrics)
+    record = train(
+        make_cfg(
+            "data=iris",
+            "loss=cross_entropy",
+            "trainer.max_epochs=2",
+            f"epoch_metrics={epoch_metrics}",
+        ),
+        tmp_path,
+    )
+    assert record["status"] == "completed" and record["epochs"] == 2
+    assert built_in_fit == []

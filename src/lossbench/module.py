@@ -353,6 +353,16 @@ class ClassifierModule(L.LightningModule):
         scores = at_least_float32(self(x))  # the precision policy: head, loss, metrics >= fp32
         self.update_metrics("test", scores, labels, self.objective(scores, targets))
 
+    def build_fit_metrics(self) -> None:
+        """Build the metric objects a fit updates (train and val; otherwise built on first
+        use), so that a run builds them with the model, before its fit starts.
+
+        >>> module.build_fit_metrics()  # doctest: +SKIP
+        """
+        metrics = self.fit_metrics if self._lean else self.stage_metrics
+        for stage in ("train", "val"):
+            metrics[stage]  # noqa: B018 - built on first read
+
     def on_fit_start(self) -> None:
         self._fitting = True
 

@@ -223,6 +223,7 @@ def _fit(
     record.update(unscored_classes=datamodule.unscored_classes())
     datamodule.warn_unscored(record["unscored_classes"])
     record.update(resumed_from=None if resume is None else str(resume))
+    module.build_fit_metrics()  # with the model, as a hand-written loop builds them
     start, cpu_start = time.perf_counter(), time.process_time()
     try:
         with fit_interrupts(trainer):
