@@ -361,7 +361,7 @@ class ClassifierModule(L.LightningModule):
         """
         metrics = self.fit_metrics if self._lean else self.stage_metrics
         for stage in ("train", "val"):
-            metrics[stage]  # noqa: B018 - built on first read
+            metrics[stage]  # built on first read
 
     def on_fit_start(self) -> None:
         self._fitting = True
