@@ -99,17 +99,24 @@ class VectorizedModule(L.LightningModule):
         #: Positions in ``members`` of the members still in the stack, in stack order.
         self.alive: list[int] = list(range(len(self.members)))
         self._vmapped = vmap(self._member_loss, in_dims=(0, 0, 0 if names else None))
-        same = all(
-            all(
+        #: The buffers whose values differ between the members.
+        self._member_buffers = tuple(
+            name
+            for name in buffers
+            if not all(
                 torch.equal(self._loss_buffers[name][0], value)
                 for value in self._loss_buffers[name]
             )
-            for name in buffers
         )
         #: The loss with ``reduction="none"``, where each member's loss is the mean (or sum)
         #: of its elements: one call for all members instead of vmap's per-member batching
-        #: (the members' own values of the loss's parameters broadcast over their elements).
-        self._unreduced = unreduced(loss_fn) if same else None
+        #: (the members' own values of the loss's parameters, and of an elementwise loss's
+        #: buffers, broadcast over their elements: the solo run's arithmetic, element by
+        #: element, where vmap's batching of a weighted loss rounds differently).
+        flat = unreduced(loss_fn)
+        self._unreduced = (
+            flat if flat is not None and (not flat[1] or not self._member_buffers) else None
+        )
         #: ``epoch_metrics=monitored`` with monitors among :data:`BATCHED_KEYS`: each epoch's
         #: values of every member come from one batched forward of the validation splits,
         #: not from each member's metric suite (several times the cost of the epoch's steps).
@@ -178,6 +185,13 @@ class VectorizedModule(L.LightningModule):
             else:
                 value = value.view(-1, *[1] * (out.ndim - 1))
             setattr(loss_fn, name, value)
+        for name in self._member_buffers:  # elementwise losses only: (K, 1, ..., *buffer)
+            value = buffers[name]
+            setattr(
+                loss_fn,
+                name,
+                value.view(len(value), *[1] * (out.ndim - value.ndim), *value.shape[1:]),
+            )
         if per_sample:  # (N, C) scores and (N,) or (N, C) targets
             values = loss_fn(out.flatten(0, 1), targets.flatten(0, 1))
         else:
