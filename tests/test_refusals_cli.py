@@ -882,3 +882,33 @@ def test_the_slurm_launcher_without_slurm_is_refused(tmp_path: Path) -> None:
     assert "hydra/launcher=slurm submits each job to Slurm" in result.stderr
     assert "Traceback" not in result.stderr
     assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize(
+    ("setting", "words"),
+    [
+        ("hydra.launcher.max_group_size=0", "max_group_size=0: the most members a group trains"),
+        ("hydra.launcher.n_jobs=-1", "n_jobs=-1: the vectorized launcher's worker processes"),
+        ("hydra.launcher.max_group_size=abc", "max_group_size takes a whole number or null"),
+        ("hydra.launcher.n_jobs=two", "n_jobs takes a whole number (int), but Hydra reads two"),
+        ("+hydra.launcher.foo=1", "has no setting 'foo'. Its settings: n_jobs, max_group_size"),
+    ],
+)
+def test_the_vectorized_launchers_settings_are_refused(tmp_path: Path, setting, words) -> None:
+    """Hydra's "Error in call to target", a merge error or a TypeError, exit 1, before."""
+    result = run_module(
+        "lossbench.train",
+        "-m",
+        "hydra/launcher=vectorized",
+        "data=wine",
+        "seed=0,1",
+        "trainer.max_epochs=1",
+        setting,
+        "paths.output_dir=out",
+        cwd=tmp_path,
+    )
+    assert result.returncode == 2, result.stderr[-2000:]
+    assert f"lossbench: refused: {setting.lstrip('+').split('=')[0]}" in result.stderr
+    assert words in result.stderr and "(the default)" not in result.stderr
+    assert "Traceback" not in result.stderr and "HYDRA_FULL_ERROR" not in result.stderr
+    assert list(tmp_path.iterdir()) == []

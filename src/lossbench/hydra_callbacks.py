@@ -108,11 +108,55 @@ def check_sweep_settings(hydra: DictConfig) -> None:
             "choose a launcher that runs here: hydra/launcher=parallel (worker processes), "
             "hydra/launcher=vectorized or hydra/launcher=basic."
         )
+    _check_launcher_settings(launcher)
     if "joblib" in str(launcher.get("_target_", "")) and launcher.get("n_jobs") == 0:
         raise ConfigError(
             "hydra.launcher.n_jobs=0 runs no worker: give the number of worker processes, "
             "e.g. hydra.launcher.n_jobs=2 (-1: one per core), or hydra/launcher=basic for one "
             "job after another."
+        )
+
+
+def _check_launcher_settings(launcher: DictConfig) -> None:
+    """Refuse a ``hydra.launcher`` key its launcher does not take (``+hydra.launcher.foo=1``:
+    a TypeError when Hydra builds the launcher), and the vectorized launcher's ``n_jobs`` and
+    ``max_group_size`` below 1."""
+    import inspect
+
+    from hydra.utils import get_class
+
+    from lossbench.errors import ConfigError
+
+    target = str(launcher.get("_target_", ""))
+    try:
+        parameters = inspect.signature(get_class(target)).parameters.values()
+    except Exception:  # Hydra reports a launcher it cannot import
+        return
+    if not any(p.kind is inspect.Parameter.VAR_KEYWORD for p in parameters):
+        takes = [p.name for p in parameters if p.name != "self"]
+        for key in launcher:
+            if key != "_target_" and key not in takes:
+                raise ConfigError(
+                    f"hydra.launcher.{key}: the launcher {target.rsplit('.', 1)[-1]} has no "
+                    f"setting {key!r}. Its settings: {', '.join(takes) or 'none'}; remove "
+                    f"hydra.launcher.{key} from the command line."
+                )
+    if not target.endswith("VectorizedLauncher"):
+        return
+    jobs, size = launcher.get("n_jobs"), launcher.get("max_group_size")
+    if not (isinstance(jobs, int) and not isinstance(jobs, bool) and jobs >= 1):
+        raise ConfigError(
+            f"hydra.launcher.n_jobs={jobs!r}: the vectorized launcher's worker processes, at "
+            "least 1 (1 trains every group in the launching process). Give e.g. "
+            "hydra.launcher.n_jobs=2, or leave it out for one per core (at most 8)."
+        )
+    if size is not None and not (
+        isinstance(size, int) and not isinstance(size, bool) and size >= 1
+    ):
+        raise ConfigError(
+            f"hydra.launcher.max_group_size={size!r}: the most members a group trains at once, "
+            "at least 1 (1 trains every job alone). Give e.g. hydra.launcher.max_group_size=12, "
+            "or null for groups as large as the sweep allows."
         )
 
 

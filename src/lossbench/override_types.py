@@ -39,6 +39,10 @@ __all__ = ["refuse_wrong_types", "wrong_type"]
 #: inside it), a config group's name for the schemas of its options.
 Schemas = Mapping[str, Sequence[type]]
 
+#: The one ``hydra.*`` prefix checked: a launcher's settings (``hydra.launcher.n_jobs=two``),
+#: against the schemas given for it.
+LAUNCHER = "hydra.launcher"
+
 #: How a type is named in messages, and in the plural (a list of them).
 _KINDS: dict[Any, tuple[str, str]] = {
     int: ("a whole number", "whole numbers"),
@@ -214,7 +218,8 @@ def wrong_type(argument: str, schemas: Schemas, groups: Sequence[str] = ()) -> s
 
     ``schemas``: the dataclasses of each prefix (see :data:`Schemas`); ``groups``: config groups,
     whose ``group=option`` is a choice, not a value. Flags, arguments without ``=``, keys added
-    or deleted (``+key=``, ``~key``), ``hydra.*`` and packages (``group@pkg=``) are not checked.
+    or deleted (``+key=``, ``~key``), ``hydra.*`` (but ``hydra.launcher.*`` where ``schemas``
+    has :data:`LAUNCHER`) and packages (``group@pkg=``) are not checked.
 
         >>> from lossbench.config import TrainConfig, TrainerConfig
         >>> schemas = {"": (TrainConfig,), "trainer": (TrainerConfig,)}
@@ -233,9 +238,15 @@ def wrong_type(argument: str, schemas: Schemas, groups: Sequence[str] = ()) -> s
         return None
     key = override.key_or_group
     first, dot, rest = key.partition(".")
-    if first == "hydra" or "/" in key or (not dot and (first in groups or first in schemas)):
+    launcher = key.startswith(f"{LAUNCHER}.") and LAUNCHER in schemas
+    if (first == "hydra" and not launcher) or "/" in key:
         return None
-    prefix, dotted = (first, rest) if dot and first in schemas else ("", key)
+    if not dot and (first in groups or first in schemas):
+        return None
+    if launcher:
+        prefix, dotted = LAUNCHER, key.removeprefix(f"{LAUNCHER}.")
+    else:
+        prefix, dotted = (first, rest) if dot and first in schemas else ("", key)
     fields = [(s, *f) for s in schemas.get(prefix, ()) if (f := _field(s, dotted)) is not None]
     if not fields:
         return None
@@ -258,6 +269,8 @@ def wrong_type(argument: str, schemas: Schemas, groups: Sequence[str] = ()) -> s
         else:
             read = f"Hydra reads {typed} as {_read_as(value)}"
         example = _example(key, field, kind, typed, value)
+        if prefix == LAUNCHER:  # the launcher's config file sets its defaults, not the schema
+            example = example.removesuffix(" (the default)")
         return (
             f"{given}: {key} takes {expected} ({_spelled(kind)}),"
             + (" " if value is None else " but ")

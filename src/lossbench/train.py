@@ -333,6 +333,18 @@ def value_schemas(*, options_known: bool = True) -> dict[str, tuple[type, ...]]:
     }
 
 
+def launcher_schemas() -> dict[str, tuple[type, ...]]:
+    """The schemas of lossbench's launchers' settings, for ``hydra.launcher.<key>=<value>``
+    on the command line (:data:`lossbench.override_types.LAUNCHER`).
+
+        >>> [s.__name__ for s in launcher_schemas()["hydra.launcher"]]
+        ['VectorizedLauncherConf']
+    """
+    from hydra_plugins.lossbench_vectorized_launcher.launcher import VectorizedLauncherConf
+
+    return {"hydra.launcher": (VectorizedLauncherConf,)}
+
+
 def refuse_unknown_trainer_keys(arguments: list[str]) -> None:
     """Refuse a misspelt ``trainer.<key>`` on the command line with the valid keys (exit 2),
     before Hydra composes anything: Hydra's own error names the key but not the choices."""
@@ -383,7 +395,10 @@ def main() -> None:
         refuse_unknown_options(arguments, group_options(folders), "lossbench-train")
         if not added:  # the logger and callbacks entries are those of the shipped files
             refuse_unknown_entry_keys(arguments, config_dir())
-        refuse_wrong_types(arguments, value_schemas(options_known=not added), groups)
+        schemas = value_schemas(options_known=not added)
+        if any(a.lstrip("+").startswith("hydra.launcher.") for a in arguments):
+            schemas |= launcher_schemas()
+        refuse_wrong_types(arguments, schemas, groups)
     register_configs()
     quiet_lightning()
     try:
