@@ -183,3 +183,6 @@ def test_a_members_csv_log_has_the_rows_of_its_run_alone(monkeypatch, tmp_path, 
                     assert float(mine[key]) == pytest.approx(float(value), abs=1e-5), key
                 elif value:
                     assert mine[key] == value, key
+        # and the module's hyper-parameters, as Lightning's log_hyperparams writes them
+        hparams = (vectorized / job / "logs" / "hparams.yaml").read_text()
+        assert hparams == (basic / job / "logs" / "hparams.yaml").read_text()

@@ -297,14 +297,16 @@ def _finish(
 
 
 def _write_logs(member: Member, batches: int, results: dict[str, float]) -> None:
-    """``logs/metrics.csv`` of ``logger=csv``: each epoch's metrics at its last global step (a
-    row of its ``val/*``, then one of its ``train/*``), then the final ``val/*`` and
-    ``test/*``, as a run alone logs them."""
+    """``logs/hparams.yaml`` and ``logs/metrics.csv`` of ``logger=csv``: the module's
+    hyper-parameters; each epoch's metrics at its last global step (a row of its ``val/*``,
+    then one of its ``train/*``), then the final ``val/*`` and ``test/*``, as a run alone
+    logs them."""
     if "csv" not in (member.cfg.get("logger") or {}):
         return
     from lightning.pytorch.loggers import CSVLogger
 
     logger = CSVLogger(save_dir=member.output_dir, name="logs", version="")
+    logger.log_hyperparams(member.module.hparams_initial)  # logs/hparams.yaml, as Lightning's
     for epoch in range(member.epochs):
         values = {k: v[epoch] for k, v in member.history.items() if len(v) > epoch}
         validation = {k: v for k, v in values.items() if k.startswith("val/")}
