@@ -202,9 +202,12 @@ def test_a_group_whose_members_all_stop_early_completes(make_cfg, tmp_path):
     assert [(r["stopped_by"], r["epochs"]) for r in records] == [("early_stopping", 2)] * 2
 
 
-def test_refused_member_is_recorded_and_the_others_train(make_cfg, tmp_path):
+def test_refused_member_is_recorded_and_the_others_train(make_cfg, tmp_path, caplog):
     cfgs = [make_cfg("data=iris", f"optimizer.lr={lr}") for lr in (1e-3, -1.0)]
-    records = train_group(cfgs, [tmp_path / "a", tmp_path / "b"])
+    with caplog.at_level("ERROR"):
+        records = train_group(cfgs, [tmp_path / "a", tmp_path / "b"])
+    # logged as a run alone logs it: refused, not "run failed"
+    assert [r.getMessage().split(":")[0] for r in caplog.records] == ["refused"]
     assert records[0]["status"] == "completed" and records[0]["group_size"] == 1
     assert records[1]["status"] == "failed" and records[1]["refused"] is True
     assert "optimizer.lr=-1.0 must be a positive number" in records[1]["error"]

@@ -183,7 +183,8 @@ def _prepare(
         record["refused"] = refused
         member.error = record["error"]
         write_record(output_dir, record)
-        log.error("run failed: %s (%s)", record["error"], output_dir / "metrics.json")
+        outcome = "refused" if refused else "run failed"  # as a run alone says it
+        log.error("%s: %s (%s)", outcome, record["error"], output_dir / "metrics.json")
         return member
     module.preprocessing = datamodule.preprocessing
     member.module, member.datamodule = module, datamodule
