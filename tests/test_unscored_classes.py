@@ -185,6 +185,25 @@ def test_a_label_the_split_lacks_is_left_out_named_and_warned(
     assert result["unscored_classes"] == {"test": ["w"]}
 
 
+@pytest.mark.slow
+def test_a_ddp_run_warns_once_not_once_per_process(tmp_path, multilabel_csv) -> None:
+    """Every DDP process finds the label its splits cannot score; global rank 0 alone says so."""
+    result = run_module(
+        "lossbench.train",
+        *_overrides(multilabel_csv, "trainer.max_epochs=1"),
+        "trainer=ddp",
+        "trainer.accelerator=cpu",
+        "trainer.devices=2",
+        "logger=none",
+        cwd=tmp_path,
+        unset=("OMP_NUM_THREADS",),
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert _record(tmp_path)["unscored_classes"] == {"val": ["w"], "test": ["w"]}
+    for split in ("val", "test"):
+        assert result.stderr.count(f"{split} split cannot score label 'w'") == 1, result.stderr
+
+
 def test_vectorized_members_score_the_same_labels_as_runs_alone(
     make_cfg, tmp_path, multilabel_csv
 ) -> None:

@@ -139,7 +139,13 @@ def test_every_member_equals_its_run_alone(make_cfg, tmp_path, case):
             assert member[key] == pytest.approx(value, abs=1e-5, nan_ok=True), key
         assert member["history"].keys() == single["history"].keys()
         if "monitored" in case:  # only the losses and the monitors each epoch
-            assert set(member["history"]) <= {"train/loss", "val/loss", "val/nll", "train/lr"}
+            assert set(member["history"]) <= {
+                "train/loss",
+                "val/loss",
+                "val/nll",
+                "val/epoch",
+                "train/lr",
+            }
         for key, values in single["history"].items():
             assert member["history"][key] == pytest.approx(values, abs=1e-5, nan_ok=True), key
         for key in ("sizes", "loss_params", "n_outputs", "seed", "task", "setup", "stopped_by"):

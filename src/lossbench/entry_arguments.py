@@ -142,6 +142,23 @@ def required_arguments(target: Any) -> tuple[str, ...]:
     )
 
 
+def default_argument(target: Any, name: str) -> Any:
+    """The default of ``target``'s keyword argument ``name``; None when it has none (or no
+    signature to read).
+
+        >>> def factory(monitor="val/acc", mode="max"): ...
+        >>> default_argument(factory, "monitor")
+        'val/acc'
+    """
+    try:
+        parameter = inspect.signature(target).parameters.get(name)
+    except (TypeError, ValueError):  # a builtin without a signature
+        return None
+    if parameter is None or parameter.default is inspect.Parameter.empty:
+        return None
+    return parameter.default
+
+
 def missing_argument(
     group: str,
     name: str,

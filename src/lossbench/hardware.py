@@ -125,30 +125,57 @@ SPAWNING_STRATEGIES: tuple[str, ...] = (
 )
 
 
+#: The ``start_method`` values of Lightning's ``DDPStrategy`` that spawn or fork its processes
+#: (its default, ``popen``, starts each afresh as ``trainer=ddp`` does).
+SPAWNING_START_METHODS: tuple[str, ...] = ("spawn", "fork", "forkserver")
+
+
 def check_strategy(strategy: Any) -> None:
-    """Refuse a ``trainer.strategy`` that spawns or forks its processes
-    (:data:`SPAWNING_STRATEGIES`), with ``trainer=ddp`` as the fix.
+    """Refuse a ``trainer.strategy`` that spawns or forks its processes: a registered name of
+    :data:`SPAWNING_STRATEGIES`, or a strategy node (``trainer.strategy={_target_:...}``) with
+    a ``start_method`` of :data:`SPAWNING_START_METHODS`; ``trainer=ddp`` is the fix.
 
         >>> check_strategy("ddp")
         >>> check_strategy("ddp_spawn")
         Traceback (most recent call last):
         ...
         lossbench.errors.ConfigError: trainer.strategy=ddp_spawn starts its processes by spawn...
+        >>> check_strategy({"_target_": "lightning.pytorch.strategies.DDPStrategy",
+        ...                 "start_method": "fork"})
+        Traceback (most recent call last):
+        ...
+        lossbench.errors.ConfigError: trainer.strategy.start_method=fork starts its processes by...
     """
+    if isinstance(strategy, Mapping):
+        method = strategy.get("start_method")
+        if isinstance(method, str) and method.lower() in SPAWNING_START_METHODS:
+            raise ConfigError(
+                f"trainer.strategy.start_method={method} starts its processes by "
+                f"{method.lower()}, {_spawning_refused('ddp')}"
+            )
+        return
     if not isinstance(strategy, str) or strategy.lower() not in SPAWNING_STRATEGIES:
         return
     method = "fork" if "fork" in strategy or "notebook" in strategy else "spawn"
     unused = "_find_unused_parameters_" in strategy
     same = f"ddp{strategy.lower()[strategy.index('_find_unused') :]}" if unused else "ddp"
     raise ConfigError(
-        f"trainer.strategy={strategy} starts its processes by {method}, which lossbench does not "
+        f"trainer.strategy={strategy} starts its processes by {method}, {_spawning_refused(same)}"
+    )
+
+
+def _spawning_refused(same: str) -> str:
+    """Why a strategy that spawns or forks is refused, and the fix: ``trainer=ddp``
+    (``trainer.strategy=<same>``)."""
+    return (
+        "which lossbench does not "
         "support: the launcher hands each process the model built in this one (lossbench's "
         "model holds functions that cannot be pickled, and a forked process inherits this "
         "one's threads), so the run would fail after its directory is made. Use trainer=ddp "
         f"(trainer.strategy={same}), which starts each process afresh from the same command "
         "and writes one run directory, e.g. lossbench-train trainer=ddp trainer.devices=2. "
         f"Refused: {', '.join(SPAWNING_STRATEGIES[:3])} and their _find_unused_parameters_* "
-        "forms."
+        f"forms, and a strategy's start_method={'/'.join(SPAWNING_START_METHODS)}."
     )
 
 

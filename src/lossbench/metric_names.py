@@ -23,6 +23,7 @@ __all__ = [
     "LOWER_IS_BETTER",
     "METRIC_NAMES",
     "METRIC_RANGES",
+    "VALIDATION_EPOCH",
     "metric_mode",
     "metric_range",
 ]
@@ -51,6 +52,12 @@ METRIC_NAMES: dict[str, tuple[str, ...]] = {
 LOGGED_METRICS: dict[str, tuple[str, ...]] = {
     task: ("loss", *names) for task, names in METRIC_NAMES.items()
 }
+#: The history's record of when each validation ran, one entry per ``val/`` entry: the epochs of
+#: training done at that moment. ``2.0`` is the end of the second epoch; with
+#: ``trainer.val_check_interval=0.5`` the entries are ``0.5, 1.0, 1.5, ...``, with
+#: ``trainer.check_val_every_n_epoch=2`` they are ``2.0, 4.0, ...``. Not a metric: never logged.
+VALIDATION_EPOCH = "val/epoch"
+
 #: The losses and error-like metrics: lower values are better.
 LOWER_IS_BETTER = ("loss", "nll", "brier", "ece", "saturated")
 

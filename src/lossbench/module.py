@@ -62,7 +62,7 @@ from lossbench.errors import NON_FINITE_LOSS, NonFiniteLossError
 from lossbench.heads import build_head, get_head
 from lossbench.lightning_internals import attached_trainer
 from lossbench.losses import auto_pos_weight, build_loss, get_loss
-from lossbench.metric_names import LOGGED_METRICS
+from lossbench.metric_names import LOGGED_METRICS, VALIDATION_EPOCH
 from lossbench.metrics import ClassificationMetrics
 from lossbench.models import build_model
 from lossbench.optim import build_optimizer, l2_penalty
@@ -485,6 +485,19 @@ class ClassifierModule(L.LightningModule):
         if self.trainer.state.fn == "fit" and not self.trainer.sanity_checking:
             for key, value in values.items():
                 self.history.setdefault(key, []).append(float(value))
+            if stage == "val":  # when it ran: validation need not follow every epoch
+                self.history.setdefault(VALIDATION_EPOCH, []).append(self.epochs_done())
+
+    def epochs_done(self) -> float:
+        """The epochs of training done now, in the history's ``val/epoch`` (see
+        :data:`lossbench.metric_names.VALIDATION_EPOCH`): the finished epochs plus the part of the
+        current one its batches so far make up (``1.5`` halfway through the second epoch)."""
+        trainer = self.trainer
+        batches = trainer.num_training_batches
+        done = trainer.fit_loop.epoch_loop.batch_idx + 1  # batches of this epoch so far
+        if not 0 < done < batches or batches == float("inf"):  # at an epoch's end
+            return float(trainer.current_epoch + 1)
+        return trainer.current_epoch + done / batches
 
     def log_epoch(self, values: Mapping[str, torch.Tensor]) -> None:
         """Log one epoch's metrics: loggers, callbacks and the progress bar see them all.

@@ -25,6 +25,7 @@ import torch
 from hydra.utils import instantiate
 from lightning.fabric.utilities.exceptions import MisconfigurationException
 from lightning.pytorch.callbacks import Checkpoint, EarlyStopping, ModelSummary, ProgressBar
+from lightning.pytorch.utilities.rank_zero import rank_zero_only
 from omegaconf import DictConfig, OmegaConf
 
 from lossbench.checkpoint import (
@@ -221,7 +222,8 @@ def _fit(
     record.update(runner.loops(trainer, module))
     record.update(n_outputs=datamodule.n_outputs, sizes=datamodule.sizes(), loss_params=loss)
     record.update(unscored_classes=datamodule.unscored_classes())
-    datamodule.warn_unscored(record["unscored_classes"])
+    if rank_zero_only.rank == 0:  # under DDP every process has them: one warning, not one each
+        datamodule.warn_unscored(record["unscored_classes"])
     record.update(resumed_from=None if resume is None else str(resume))
     module.build_fit_metrics()  # with the model, as a hand-written loop builds them
     start, cpu_start = time.perf_counter(), time.process_time()

@@ -33,13 +33,16 @@ from lossbench.data.csv_loader import check_delimiter
 from lossbench.data.datasets import check_available, get_dataset, task_of
 from lossbench.data.preprocess import IMPUTE_OPTIONS
 from lossbench.data.table import DataError
+from lossbench.entry_arguments import default_argument
 from lossbench.errors import ConfigError
 from lossbench.instantiators import (
+    SHIPPED_TARGETS,
     check_entries,
     check_needs_logger,
     check_profiler,
     checkpoint_entries,
     entries,
+    locate,
 )
 from lossbench.losses import LOSSES, validate_loss_params
 from lossbench.losses.reduction import legacy_reduction
@@ -111,7 +114,9 @@ _EPOCH_RUNNER_SETTINGS = (
 )
 
 
-def _check_metric(key: str, name: str, task: Task) -> None:
+def _check_metric(key: str, name: str, task: Task, whose: str = "") -> None:
+    """Refuse ``key=name`` unless ``name`` is a metric the run logs (``whose``: where the
+    value comes from, when the config does not give it)."""
     stage, _, metric = name.partition("/")
     valid = [f"val/{m}" for m in LOGGED_METRICS[task]]
     logged = valid + [f"train/{m}" for m in LOGGED_METRICS[task]]
@@ -120,7 +125,7 @@ def _check_metric(key: str, name: str, task: Task) -> None:
     hint = f" Did you mean {key}={close[0]}?" if close else ""
     _require(
         stage in ("val", "train") and metric in LOGGED_METRICS[task],
-        f"{key}={name!r} is not a metric of a {task} run.{hint} Valid: {', '.join(valid)} "
+        f"{key}={name!r}{whose} is not a metric of a {task} run.{hint} Valid: {', '.join(valid)} "
         "(train/ works too, but selecting on it rewards overfitting).",
     )
 
@@ -130,9 +135,18 @@ def _check_entry_monitors(cfg: DictConfig, task: Task) -> None:
     callback of one's own) is a metric the run logs: Lightning would stop after the first
     epoch with a message about the logged names only."""
     for name, node in entries(cfg.get("callbacks")):
-        monitor = node.get("monitor") if isinstance(node, DictConfig) else None
+        if not isinstance(node, DictConfig):
+            continue
+        key, whose = f"callbacks.{name}.monitor", ""
+        monitor = node.get("monitor")
+        target = node.get("_target_")
+        if "monitor" not in node and isinstance(target, str) and target not in SHIPPED_TARGETS:
+            # not given: the class's default (its target imports: check_entries has located it)
+            obj, error = locate(target, f"callbacks.{name}._target_", "callbacks")
+            monitor = None if error is not None else default_argument(obj, "monitor")
+            whose = f" (the default of {target}; not given)"
         if isinstance(monitor, str):
-            _check_metric(f"callbacks.{name}.monitor", monitor, task)
+            _check_metric(key, monitor, task, whose)
 
 
 def check_setup(cfg: DictConfig) -> Task:

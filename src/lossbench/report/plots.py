@@ -28,6 +28,7 @@ from matplotlib.ticker import MaxNLocator
 
 from lossbench.cpus import cores
 from lossbench.metric_names import metric_range
+from lossbench.report.selection import epochs_of
 
 DPI = 110
 _MISSING_COLOR = "0.55"
@@ -110,29 +111,29 @@ def plot_metrics(
     return _save(fig, path)
 
 
-def _curves(runs: pd.DataFrame, key: str) -> np.ndarray | None:
-    """Histories of ``key`` as a (runs, epochs) array padded with NaN, or None."""
-    series = [
-        np.asarray(h[key], dtype=float)
-        for h in runs["_history"]
-        if isinstance(h, dict) and h.get(key)
-    ]
-    if not series:
+def _curves(runs: pd.DataFrame, key: str) -> tuple[np.ndarray, np.ndarray] | None:
+    """Histories of ``key``: the epochs any run has a value at (:func:`epochs_of`), and the
+    values as a (runs, epochs) array padded with NaN; None if no run has a history of ``key``."""
+    histories = [h for h in runs["_history"] if isinstance(h, dict) and h.get(key)]
+    if not histories:
         return None
-    out = np.full((len(series), max(len(s) for s in series)), math.nan)
-    for i, s in enumerate(series):
-        out[i, : len(s)] = s
-    return out
+    # rounded: the same epoch from runs whose float sums differ in the last bit is one column
+    when = [np.round(epochs_of(h, key), 9) for h in histories]
+    epochs = np.unique(np.concatenate(when))
+    out = np.full((len(histories), len(epochs)), math.nan)
+    for i, (h, at) in enumerate(zip(histories, when, strict=True)):
+        out[i, np.searchsorted(epochs, at)] = np.asarray(h[key], dtype=float)
+    return epochs, out
 
 
 def _varies(runs: pd.DataFrame, key: str) -> bool:
     """Whether any run's history of ``key`` holds more than one value (a constant learning
     rate, even one that differs between runs, is not worth a figure)."""
-    curves = _curves(runs, key)
-    if curves is None:
+    found = _curves(runs, key)
+    if found is None:
         return False
     # within a run: runs at different constant rates (the tuned grid) are no schedule to show
-    return any(len(np.unique(row[np.isfinite(row)])) > 1 for row in curves)
+    return any(len(np.unique(row[np.isfinite(row)])) > 1 for row in found[1])
 
 
 def plot_learning_curves(
@@ -144,13 +145,13 @@ def plot_learning_curves(
     fig = Figure(figsize=(9.0, 4.6), layout="constrained")
     ax = fig.subplots()
     values: list[np.ndarray] = []
-    last = 1
+    first, last = 1.0, 1.0
     for setup in setups:
-        curves = _curves(runs[runs["setup"] == setup], key)
-        if curves is None or not np.isfinite(curves).any():
+        found = _curves(runs[runs["setup"] == setup], key)
+        if found is None or not np.isfinite(found[1]).any():
             continue
+        epochs, curves = found
         curves[~np.isfinite(curves)] = np.nan
-        epochs = np.arange(1, curves.shape[1] + 1)
         with warnings.catch_warnings():  # "All-NaN slice": epochs only some runs reached
             warnings.simplefilter("ignore", RuntimeWarning)
             mean, low, high = (np.nanmean(curves, 0), np.nanmin(curves, 0), np.nanmax(curves, 0))
@@ -159,17 +160,17 @@ def plot_learning_curves(
         ax.plot(epochs, mean, color=color, label=_wrap(setup, 40), lw=1.6, marker=marker, ms=3)
         ax.fill_between(epochs, low, high, color=color, alpha=0.15, lw=0)
         values.append(curves[np.isfinite(curves)])
-        last = max(last, len(epochs))
+        first, last = min(first, epochs[0]), max(last, epochs[-1])
     if not values:
         return None
     every = np.concatenate(values)
     if every.min() > 0 and every.max() / every.min() > 30:  # a diverging setup: log scale
         ax.set_yscale("log")
     if last <= 20:
-        ax.set_xticks(range(1, last + 1))
+        ax.set_xticks(range(1, math.ceil(last) + 1))
     else:
         ax.xaxis.set_major_locator(MaxNLocator(integer=True))
-    ax.set_xlim(0.5, last + 0.5)
+    ax.set_xlim(min(0.5, first / 2), last + 0.5)  # validations within the first epoch show
     ax.set_xlabel("epoch")
     ax.set_ylabel(key)
     ax.set_title(

@@ -25,11 +25,13 @@ report's tables, tests and verdicts use the runs of the chosen rate only (``sele
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
+from lossbench.metric_names import VALIDATION_EPOCH
 from lossbench.tuning_grid import best_rate, rate_key
 
 #: A run has converged "within 1 %" at the first epoch whose validation value is within this
@@ -131,12 +133,39 @@ def select_learning_rates(
     return runs, pd.DataFrame(rows)
 
 
+def epochs_of(history: Mapping[str, Sequence[float]], key: str) -> np.ndarray:
+    """The epoch of each entry of ``history[key]``: ``history["val/epoch"]`` for a ``val/``
+    key where the run recorded it (validation every other epoch, or within an epoch:
+    :data:`lossbench.metric_names.VALIDATION_EPOCH`), else 1, 2, 3, ... (one per epoch, as the
+    ``train/`` entries are and as a record written before ``val/epoch`` existed reads).
+
+        >>> epochs_of({"val/nll": [0.5, 0.4], "val/epoch": [2.0, 4.0]}, "val/nll")
+        array([2., 4.])
+        >>> epochs_of({"val/nll": [0.5, 0.4]}, "val/nll")
+        array([1., 2.])
+    """
+    n = len(history[key])
+    when = history.get(VALIDATION_EPOCH)
+    if key.startswith("val/") and when is not None and len(when) == n:
+        at = np.asarray(when, dtype=float)
+        if np.isfinite(at).all():
+            return at
+    return np.arange(1, n + 1, dtype=float)
+
+
 def steps_to_converge(history: Any, column: str, mode: str, steps: Any, epochs: Any) -> float:
     """Optimizer steps until the run's validation ``column`` first came within 1 % of its best
     value (``WITHIN``): convergence speed, reported apart from final quality.
 
         >>> steps_to_converge({"val/nll": [1.0, 0.5, 0.202, 0.2]}, "val/nll", "min", 40, 4)
         30.0
+
+    A validation is placed at its epoch, ``history["val/epoch"]`` (validated every second
+    epoch of 5 here, 10 steps each); a history without it has one validation per epoch:
+
+        >>> history = {"val/nll": [1.0, 0.2], "val/epoch": [2.0, 4.0]}
+        >>> steps_to_converge(history, "val/nll", "min", 50, 5)
+        40.0
     """
     if not isinstance(history, dict) or column not in history:
         return math.nan
@@ -150,6 +179,8 @@ def steps_to_converge(history: Any, column: str, mode: str, steps: Any, epochs: 
     margin = WITHIN * abs(best)
     close = values <= best + margin if mode == "min" else values >= best - margin
     first = int(np.argmax(close & finite))
+    if column.startswith("val/") and VALIDATION_EPOCH in history:
+        return float(epochs_of(history, column)[first] * int(steps) / float(epochs))
     return float((first + 1) * int(steps) / len(values))
 
 

@@ -26,6 +26,7 @@ from typing import Any
 from omegaconf import DictConfig, OmegaConf
 
 from lossbench.interrupts import fit_interrupts
+from lossbench.metric_names import VALIDATION_EPOCH
 from lossbench.record import (
     RunExistsError,
     environment,
@@ -309,7 +310,11 @@ def _write_logs(member: Member, batches: int, results: dict[str, float]) -> None
     logger = CSVLogger(save_dir=member.output_dir, name="logs", version="")
     logger.log_hyperparams(member.module.hparams_initial)  # logs/hparams.yaml, as Lightning's
     for epoch in range(member.epochs):
-        values = {k: v[epoch] for k, v in member.history.items() if len(v) > epoch}
+        values = {
+            k: v[epoch]
+            for k, v in member.history.items()
+            if len(v) > epoch and k != VALIDATION_EPOCH  # not a metric: a run alone logs none
+        }
         validation = {k: v for k, v in values.items() if k.startswith("val/")}
         training = {k: v for k, v in values.items() if k not in validation}
         for part in (validation, training):  # validation's epoch end comes first
