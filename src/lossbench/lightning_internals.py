@@ -100,6 +100,15 @@ def manual_step_progress(trainer: Any) -> Any | None:
     return progress if ready else None
 
 
+def batches_done_in_epoch(trainer: Any) -> int | None:
+    """The training batches of the current epoch done so far, or None where the loop does not
+    say: ``trainer.fit_loop.epoch_loop.batch_idx + 1`` (checked: Lightning 2.6.6)."""
+    batch_idx = getattr(
+        getattr(getattr(trainer, "fit_loop", None), "epoch_loop", None), "batch_idx", None
+    )
+    return batch_idx + 1 if isinstance(batch_idx, int) else None
+
+
 def set_callback_metrics(trainer: Any, values: Mapping[str, torch.Tensor]) -> bool:
     """Put epoch-level ``values`` into ``trainer.callback_metrics`` as
     ``LightningModule.log(key, value, logger=False, batch_size=1)`` from an epoch-end hook

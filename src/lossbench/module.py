@@ -60,7 +60,7 @@ from lossbench.checkpoint_format import (
 from lossbench.data.splits import STAGES
 from lossbench.errors import NON_FINITE_LOSS, NonFiniteLossError
 from lossbench.heads import build_head, get_head
-from lossbench.lightning_internals import attached_trainer
+from lossbench.lightning_internals import attached_trainer, batches_done_in_epoch
 from lossbench.losses import auto_pos_weight, build_loss, get_loss
 from lossbench.metric_names import LOGGED_METRICS, VALIDATION_EPOCH
 from lossbench.metrics import ClassificationMetrics
@@ -494,8 +494,8 @@ class ClassifierModule(L.LightningModule):
         current one its batches so far make up (``1.5`` halfway through the second epoch)."""
         trainer = self.trainer
         batches = trainer.num_training_batches
-        done = trainer.fit_loop.epoch_loop.batch_idx + 1  # batches of this epoch so far
-        if not 0 < done < batches or batches == float("inf"):  # at an epoch's end
+        done = batches_done_in_epoch(trainer)
+        if done is None or not 0 < done < batches or batches == float("inf"):  # an epoch's end
             return float(trainer.current_epoch + 1)
         return trainer.current_epoch + done / batches
 
