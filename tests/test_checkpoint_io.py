@@ -78,6 +78,31 @@ def test_writes_copies_and_removals_run_in_the_order_asked(tmp_path):
     assert last.read_bytes() == best.read_bytes()
 
 
+def test_the_worker_shortens_the_thread_switch_interval_only_while_it_writes(
+    tmp_path, monkeypatch
+):
+    """While the worker serialises (holding the GIL), the training thread waits at most
+    WORKER_SWITCH_INTERVAL for it, not Python's 5 ms; afterwards the interval is as before."""
+    import sys
+
+    seen: list[float] = []
+    real = checkpoint_io._serialize_and_replace
+
+    def serialize(path, checkpoint):
+        seen.append(sys.getswitchinterval())
+        real(path, checkpoint)
+
+    monkeypatch.setattr(checkpoint_io, "_serialize_and_replace", serialize)
+    before = sys.getswitchinterval()
+    io = BackgroundCheckpointIO()
+    io.save_checkpoint({"epoch": 0}, tmp_path / "last.ckpt")
+    io.wait()
+    assert seen == [pytest.approx(checkpoint_io.WORKER_SWITCH_INTERVAL)] and seen[0] < before
+    assert sys.getswitchinterval() == before
+    io.teardown()
+    assert load_checkpoint(tmp_path / "last.ckpt")["epoch"] == 0
+
+
 def test_a_failed_write_is_raised_in_the_training_thread(tmp_path):
     io = BackgroundCheckpointIO()
     (tmp_path / "not_a_dir").write_text("a file where the checkpoint folder should be")
