@@ -78,9 +78,7 @@ def test_writes_copies_and_removals_run_in_the_order_asked(tmp_path):
     assert last.read_bytes() == best.read_bytes()
 
 
-def test_the_worker_shortens_the_thread_switch_interval_only_while_it_writes(
-    tmp_path, monkeypatch
-):
+def test_the_worker_shortens_the_thread_switch_interval_only_while_it_writes(tmp_path, monkeypatch):
     """While the worker serialises (holding the GIL), the training thread waits at most
     WORKER_SWITCH_INTERVAL for it, not Python's 5 ms; afterwards the interval is as before."""
     import sys
