@@ -68,6 +68,42 @@ def test_a_run_trained_on_in_a_new_directory_keeps_the_best_epoch_it_had(make_cf
     assert best.parent == tmp_path / "on" / "checkpoints" and best.is_file()
 
 
+@pytest.mark.parametrize("runner", ["auto", "lightning"])
+def test_runs_validating_every_third_epoch_resume_from_last_and_from_best(
+    make_cfg, tmp_path, runner
+):
+    """With ``check_val_every_n_epoch=3`` Lightning saves at the validation, before the
+    epoch's end: ``last.ckpt`` was left there (the epoch without its training metrics), and a
+    resume from it or from the best file crashed on the epoch's empty training metrics.
+    ``last.ckpt`` is now rewritten at the epoch's end (the resume equals the whole run); a
+    resume from the best file gets NaN training metrics for that one epoch, the rest equal."""
+    run = ("data=wine", "trainer.check_val_every_n_epoch=3", f"runner={runner}", "logger=none")
+    whole = train(make_cfg(*run, "trainer.max_epochs=9"), tmp_path / "whole")
+    first = train(make_cfg(*run, "trainer.max_epochs=6"), tmp_path / "first")
+    assert first["history"]["val/epoch"] == [3.0, 6.0]
+    last = tmp_path / "first" / "checkpoints" / "last.ckpt"
+    assert len(history(load_checkpoint(last))["train/loss"]) == 6  # the epoch's end
+    on = train(make_cfg(*run, "trainer.max_epochs=9", f"ckpt_path={last}"), tmp_path / "on")
+    assert _final(on) == _final(whole)
+    best = Path(first["best_checkpoint"])
+    assert len(history(load_checkpoint(best))["train/loss"]) == 5  # saved at the validation
+    again = train(make_cfg(*run, "trainer.max_epochs=9", f"ckpt_path={best}"), tmp_path / "best")
+    assert again["status"] == "completed" and again["epochs"] == 9
+    train_loss = again["history"]["train/loss"]
+    assert train_loss[5] is None or train_loss[5] != train_loss[5]  # NaN: not known
+    assert (
+        train_loss[:5] + train_loss[6:]
+        == whole["history"]["train/loss"][:5] + whole["history"]["train/loss"][6:]
+    )
+    assert again["history"]["train/lr"] == whole["history"]["train/lr"]
+    for key, values in whole["history"].items():
+        if not key.startswith("train/"):
+            assert again["history"][key] == values, key
+    assert {k: again[k] for k in again if k.startswith(("val/", "test/"))} == {
+        k: whole[k] for k in whole if k.startswith(("val/", "test/"))
+    }
+
+
 def _csv_rows(run_dir: Path) -> list[dict[str, str]]:
     with (run_dir / "logs" / "metrics.csv").open(newline="") as handle:
         return list(csv.DictReader(handle))

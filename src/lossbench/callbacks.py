@@ -61,6 +61,13 @@ class BestAndLastCheckpoint(CheckpointWriter):
         super().__init__(*args, save_last=bool(save_last), **kwargs)
         self.write_at_end = write_at_end
         self._last_written_step: int | None = None
+        #: Whether ``last.ckpt`` (``_last_written_step``) and the newest best file
+        #: (``saved_step``) were written at a training epoch's end: a validation that
+        #: Lightning saves at before the epoch ends (``check_val_every_n_epoch`` above 1, or
+        #: within the epoch) holds the epoch without its training metrics.
+        self._last_at_epoch_end = False
+        self._saved_at_epoch_end = False
+        self._in_epoch_end = False
         #: write_at_end: (path, checkpoint) of the best epoch, not written yet.
         self._pending: tuple[str, dict[str, Any]] | None = None
         self._ended = False
@@ -97,11 +104,16 @@ class BestAndLastCheckpoint(CheckpointWriter):
         self.best_k_models = {copy: score} if score is not None else {}
 
     def on_train_epoch_end(self, trainer: Any, pl_module: Any) -> None:
-        super().on_train_epoch_end(trainer, pl_module)  # the best checkpoint (and last if saved)
-        if self.write_at_end:
-            return  # last.ckpt once, in on_train_end
-        if trainer.state.fn == "fit" and not trainer.sanity_checking and not trainer.fast_dev_run:
-            self.write_last_checkpoint(trainer, {})  # last.ckpt: a fixed name, no metrics
+        self._in_epoch_end = True
+        try:
+            super().on_train_epoch_end(trainer, pl_module)  # the best checkpoint (and last)
+            if self.write_at_end:
+                return  # last.ckpt once, in on_train_end
+            fit = trainer.state.fn == "fit" and not trainer.sanity_checking
+            if fit and not trainer.fast_dev_run:
+                self.write_last_checkpoint(trainer, {})  # last.ckpt: a fixed name, no metrics
+        finally:
+            self._in_epoch_end = False
 
     def on_train_end(self, trainer: Any, pl_module: Any) -> None:
         self._write_pending(trainer)
@@ -118,6 +130,8 @@ class BestAndLastCheckpoint(CheckpointWriter):
         checkpoint = None
         if self.write_at_end and filepath != last:
             checkpoint = dump_checkpoint(trainer, self.save_weights_only)
+        if filepath != last:
+            self._saved_at_epoch_end = self._in_epoch_end
         if checkpoint is None:
             super().write_checkpoint(trainer, filepath)
             return
@@ -137,20 +151,24 @@ class BestAndLastCheckpoint(CheckpointWriter):
                 logger.after_save_checkpoint(proxy(self))
 
     def write_last_checkpoint(self, trainer: Any, monitor_candidates: dict[str, Any]) -> None:
-        if not self.save_last or self._last_written_step == trainer.global_step:
+        # once per step; again at the epoch's end when a validation before it wrote it
+        written = self._last_written_step == trainer.global_step
+        if not self.save_last or (written and (self._last_at_epoch_end or not self._in_epoch_end)):
             return
         if self.write_at_end and not self._ended:
             return  # Lightning asks after each new best; at_end writes last.ckpt once
         filepath = os.path.join(self.dirpath, self.CHECKPOINT_NAME_LAST + self.FILE_EXTENSION)
         self.last_model_path = filepath
         best = self.best_model_path
-        if best and self.saved_step == trainer.global_step and self.saved_path == best:
+        same = self.saved_step == trainer.global_step and self.saved_path == best
+        if best and same and (self._saved_at_epoch_end or not self._in_epoch_end):
             if trainer.is_global_zero:  # the state of this very step is already saved
                 copy_checkpoint(trainer.strategy.checkpoint_io, best, filepath)
             trainer.strategy.barrier()
         else:
             self.write_checkpoint(trainer, filepath)
         self._last_written_step = trainer.global_step
+        self._last_at_epoch_end = self._in_epoch_end
 
 
 class BestWeightsInMemory(Checkpoint):

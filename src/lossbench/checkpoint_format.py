@@ -25,6 +25,9 @@ HISTORY_KEY = "lossbench_history"
 METADATA_KEY = "lossbench_metadata"
 #: The random number generator states at the epoch end the checkpoint was saved at.
 RNG_KEY = "lossbench_rng"
+#: The learning rate at the start of the epoch the checkpoint was saved in (``train/lr`` of an
+#: epoch resumed within it).
+EPOCH_LR_KEY = "lossbench_epoch_lr"
 #: Keys of ``lossbench_metadata`` that come from the data (the rest describe the model).
 DATA_KEYS = ("feature_names", "feature_mean", "feature_scale", "label_names", "classes")
 #: Data keys of checkpoints with categorical features or imputation (absent in older ones: none).

@@ -30,6 +30,7 @@ run's config and data) or :meth:`ClassifierModule.from_checkpoint` (a trained mo
 
 from __future__ import annotations
 
+import math
 import os
 import warnings
 from collections.abc import Iterable, Mapping
@@ -49,6 +50,7 @@ from lossbench.checkpoint import (
 )
 from lossbench.checkpoint_format import (
     DATA_KEYS,
+    EPOCH_LR_KEY,
     HISTORY_KEY,
     INPUT_SHAPE_KEY,
     METADATA_KEY,
@@ -450,6 +452,12 @@ class ClassifierModule(L.LightningModule):
         if stage == "train":
             self._flush_train_outputs()
         metrics, mean_loss = self._stage_metrics(stage), self.stage_loss[stage]
+        if stage == "train" and mean_loss.update_count == 0:
+            # An epoch resumed after its steps (from a checkpoint written at its validation,
+            # before its end): its training scores were not saved, so its train/ values are
+            # not known. NaN, not an error.
+            nan = torch.tensor(math.nan, dtype=torch.float64)
+            return {key: nan for key in (*metrics.names, f"{stage}/loss")}
         if stage == "test":
             self.reliability = metrics.reliability()
         values = metrics.compute()
@@ -540,6 +548,8 @@ class ClassifierModule(L.LightningModule):
         # A resumed run continues with the generator states of the epoch end it resumes from
         # (dropout masks), as the uninterrupted run does.
         checkpoint[RNG_KEY] = rng_states()
+        # The epoch's starting learning rate, for train/lr of an epoch resumed within it.
+        checkpoint[EPOCH_LR_KEY] = self._epoch_lr
 
     def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
         self.history = history(checkpoint)
@@ -557,3 +567,5 @@ class ClassifierModule(L.LightningModule):
         resuming = trainer is not None and trainer.state.fn == "fit"
         if resuming and RNG_KEY in checkpoint:
             restore_rng_states(checkpoint[RNG_KEY])
+        if resuming:
+            self._epoch_lr = checkpoint.get(EPOCH_LR_KEY)

@@ -19,7 +19,8 @@ by the object a run alone builds it with:
   the member's own ``EarlyStopping``, keyed by their ``state_key``;
 - ``lossbench_rng``: the process's generator states when the files are written (a run alone
   saves those of the epoch's end); members have no dropout, so nothing they train draws from
-  them.
+  them;
+- ``lossbench_epoch_lr``: the member's learning rate (the rate at its epochs' start).
 
 So a member's ``last.ckpt`` (or best checkpoint) resumes as the run alone's does:
 ``lossbench-train <its overrides> trainer.max_epochs=<more> ckpt_path=<file>``
@@ -89,6 +90,7 @@ def save_checkpoint(
     checkpoint[HPARAMS_KEY] = dict(module.hparams)
     saved = module.history
     module.history = history
+    module._epoch_lr = member.lr  # a member's rate is constant (no scheduler)
     module.on_save_checkpoint(checkpoint)
     module.history = saved
     path.parent.mkdir(parents=True, exist_ok=True)
