@@ -207,7 +207,14 @@ def test_monitored_epoch_metrics_keep_the_run_and_its_final_metrics(make_cfg, tm
     full = train(make_cfg(*common), tmp_path / "all", multirun=True)
     lean = train(make_cfg(*common, "epoch_metrics=monitored"), tmp_path / "lean", multirun=True)
     assert set(full["history"]) > {"val/accuracy", "train/auroc", "val/nll"}
-    assert set(lean["history"]) == {"train/loss", "train/lr", "val/loss", "val/nll", "val/epoch"}
+    assert set(lean["history"]) == {
+        "train/loss",
+        "train/lr",
+        "val/loss",
+        "val/nll",
+        "val/epoch",
+        "val/step",
+    }
     for key, values in lean["history"].items():
         assert values == full["history"][key], key
     assert lean["best_epoch"] == full["best_epoch"]

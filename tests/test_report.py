@@ -408,6 +408,32 @@ def test_steps_to_converge_counts_to_the_epoch_of_the_validation(
     assert steps_to_converge(history, "val/nll", "min", steps, epochs) == pytest.approx(expected)
 
 
+def test_steps_to_converge_of_a_run_stopped_within_an_epoch_is_its_steps_then(
+    make_cfg, tmp_path
+) -> None:
+    """``trainer.max_steps=17`` with 7 steps an epoch and a validation every 3: the last
+    validation, the best, ran at step 17; steps / epochs x val/epoch said 13.76 (epochs 3
+    counts the unfinished third as whole)."""
+    from lossbench.report.selection import steps_to_converge
+    from lossbench.training import train
+
+    cfg = make_cfg(
+        "data=wine",
+        "runner=lightning",
+        "trainer.max_steps=17",
+        "trainer.max_epochs=7",
+        "trainer.val_check_interval=0.5",
+        "data.batch_size=16",
+        "logger=none",
+    )
+    record = train(cfg, tmp_path / "run")
+    history = record["history"]
+    assert (record["steps"], record["epochs"]) == (17, 3)
+    assert history["val/step"] == [3, 6, 10, 13, 17]
+    first = next(i for i, v in enumerate(history["val/nll"]) if v <= 1.01 * min(history["val/nll"]))
+    assert steps_to_converge(history, "val/nll", "min", 17, 3) == history["val/step"][first]
+
+
 def test_a_study_reported_twice_counts_each_seed_once(study: Path, tmp_path: Path) -> None:
     """The same runs under two paths (a study and its copy): the summary, the interval and the
     verdict's seed count are those of one copy, as the paired tests already were."""

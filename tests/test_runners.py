@@ -145,6 +145,7 @@ def test_val_check_interval_validates_within_an_epoch(make_cfg, tmp_path):
     assert len(record["history"]["val/nll"]) == 6  # after every batch (1.5 of 3 batches), not 2
     # when each ran: the epochs of training done, a third of an epoch apart
     assert record["history"]["val/epoch"] == pytest.approx([1 / 3, 2 / 3, 1, 4 / 3, 5 / 3, 2])
+    assert record["history"]["val/step"] == [1, 2, 3, 4, 5, 6]  # the optimizer steps then
 
 
 @pytest.mark.parametrize(
@@ -174,6 +175,7 @@ def test_validation_every_n_batches_across_epochs_reaches_lightning(make_cfg, tm
     record = train(cfg, tmp_path / "run")
     assert record["steps"] == 9 and len(record["history"]["val/nll"]) == 2  # steps 4 and 8
     assert record["history"]["val/epoch"] == pytest.approx([4 / 3, 8 / 3])  # of 3 batches each
+    assert record["history"]["val/step"] == [4, 8]
 
 
 class BatchCounter(Callback):

@@ -144,6 +144,7 @@ def test_every_member_equals_its_run_alone(make_cfg, tmp_path, case):
                 "val/loss",
                 "val/nll",
                 "val/epoch",
+                "val/step",
                 "train/lr",
             }
         for key, values in single["history"].items():

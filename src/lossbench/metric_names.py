@@ -24,6 +24,8 @@ __all__ = [
     "METRIC_NAMES",
     "METRIC_RANGES",
     "VALIDATION_EPOCH",
+    "VALIDATION_STEP",
+    "VALIDATION_TIMES",
     "metric_mode",
     "metric_range",
 ]
@@ -57,6 +59,11 @@ LOGGED_METRICS: dict[str, tuple[str, ...]] = {
 #: ``trainer.val_check_interval=0.5`` the entries are ``0.5, 1.0, 1.5, ...``, with
 #: ``trainer.check_val_every_n_epoch=2`` they are ``2.0, 4.0, ...``. Not a metric: never logged.
 VALIDATION_EPOCH = "val/epoch"
+#: The optimizer steps done at each validation, one entry per ``val/`` entry
+#: (``trainer.global_step`` then): the report's ``steps_to_1pct`` reads it. Not a metric.
+VALIDATION_STEP = "val/step"
+#: The history's keys that record when each validation ran, not what it measured.
+VALIDATION_TIMES = (VALIDATION_EPOCH, VALIDATION_STEP)
 
 #: The losses and error-like metrics: lower values are better.
 LOWER_IS_BETTER = ("loss", "nll", "brier", "ece", "saturated")

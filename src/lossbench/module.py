@@ -64,7 +64,7 @@ from lossbench.errors import NON_FINITE_LOSS, NonFiniteLossError
 from lossbench.heads import build_head, get_head
 from lossbench.lightning_internals import attached_trainer, batches_done_in_epoch
 from lossbench.losses import auto_pos_weight, build_loss, get_loss
-from lossbench.metric_names import LOGGED_METRICS, VALIDATION_EPOCH
+from lossbench.metric_names import LOGGED_METRICS, VALIDATION_EPOCH, VALIDATION_STEP
 from lossbench.metrics import ClassificationMetrics
 from lossbench.models import build_model
 from lossbench.optim import build_optimizer, l2_penalty
@@ -495,6 +495,7 @@ class ClassifierModule(L.LightningModule):
                 self.history.setdefault(key, []).append(float(value))
             if stage == "val":  # when it ran: validation need not follow every epoch
                 self.history.setdefault(VALIDATION_EPOCH, []).append(self.epochs_done())
+                self.history.setdefault(VALIDATION_STEP, []).append(self.trainer.global_step)
 
     def epochs_done(self) -> float:
         """The epochs of training done now, in the history's ``val/epoch`` (see

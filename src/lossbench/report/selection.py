@@ -31,7 +31,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from lossbench.metric_names import VALIDATION_EPOCH
+from lossbench.metric_names import VALIDATION_EPOCH, VALIDATION_STEP
 from lossbench.tuning_grid import best_rate, rate_key
 
 #: A run has converged "within 1 %" at the first epoch whose validation value is within this
@@ -160,9 +160,14 @@ def steps_to_converge(history: Any, column: str, mode: str, steps: Any, epochs: 
         >>> steps_to_converge({"val/nll": [1.0, 0.5, 0.202, 0.2]}, "val/nll", "min", 40, 4)
         30.0
 
-    A validation is placed at its epoch, ``history["val/epoch"]`` (validated every second
-    epoch of 5 here, 10 steps each); a history without it has one validation per epoch:
+    Where the history records the optimizer steps of each validation, ``history["val/step"]``,
+    that is the answer (exact also for a run that stopped within an epoch); else the
+    validation's epoch, ``history["val/epoch"]``, times the steps per epoch (validated every
+    second epoch of 5 here, 10 steps each); a history with neither has one validation per
+    epoch:
 
+        >>> steps_to_converge({"val/nll": [1.0, 0.2], "val/step": [3, 17]}, "val/nll", "min", 17, 3)
+        17.0
         >>> history = {"val/nll": [1.0, 0.2], "val/epoch": [2.0, 4.0]}
         >>> steps_to_converge(history, "val/nll", "min", 50, 5)
         40.0
@@ -179,8 +184,12 @@ def steps_to_converge(history: Any, column: str, mode: str, steps: Any, epochs: 
     margin = WITHIN * abs(best)
     close = values <= best + margin if mode == "min" else values >= best - margin
     first = int(np.argmax(close & finite))
-    if column.startswith("val/") and VALIDATION_EPOCH in history:
-        return float(epochs_of(history, column)[first] * int(steps) / float(epochs))
+    if column.startswith("val/"):
+        at = history.get(VALIDATION_STEP)
+        if at is not None and len(at) == len(values) and at[first] is not None:
+            return float(at[first])
+        if VALIDATION_EPOCH in history:
+            return float(epochs_of(history, column)[first] * int(steps) / float(epochs))
     return float((first + 1) * int(steps) / len(values))
 
 

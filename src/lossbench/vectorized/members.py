@@ -23,7 +23,7 @@ from omegaconf import DictConfig
 
 from lossbench.callbacks import run_early_stopping
 from lossbench.lightning_internals import early_stopping_check
-from lossbench.metric_names import VALIDATION_EPOCH, metric_mode
+from lossbench.metric_names import VALIDATION_EPOCH, VALIDATION_STEP, metric_mode
 
 
 @dataclass
@@ -120,6 +120,7 @@ class Member:
             self.history.setdefault(key, []).append(value)
         if any(key.startswith("val/") for key in values):  # validated at this epoch's end
             self.history.setdefault(VALIDATION_EPOCH, []).append(float(epoch + 1))
+            self.history.setdefault(VALIDATION_STEP, []).append(steps)
         # A run alone records its learning rate per epoch; a member's is constant (no scheduler).
         self.history.setdefault("train/lr", []).append(self.lr)
         self.epochs, self.steps = epoch + 1, steps

@@ -26,7 +26,7 @@ from typing import Any
 from omegaconf import DictConfig, OmegaConf
 
 from lossbench.interrupts import fit_interrupts
-from lossbench.metric_names import VALIDATION_EPOCH
+from lossbench.metric_names import VALIDATION_TIMES
 from lossbench.record import (
     RunExistsError,
     environment,
@@ -313,7 +313,7 @@ def _write_logs(member: Member, batches: int, results: dict[str, float]) -> None
         values = {
             k: v[epoch]
             for k, v in member.history.items()
-            if len(v) > epoch and k != VALIDATION_EPOCH  # not a metric: a run alone logs none
+            if len(v) > epoch and k not in VALIDATION_TIMES  # not metrics: a run alone logs none
         }
         validation = {k: v for k, v in values.items() if k.startswith("val/")}
         training = {k: v for k, v in values.items() if k not in validation}
