@@ -101,6 +101,30 @@ def test_the_worker_shortens_the_thread_switch_interval_only_while_it_writes(tmp
     assert load_checkpoint(tmp_path / "last.ckpt")["epoch"] == 0
 
 
+def test_overlapping_writers_restore_the_interval_of_before_the_first(tmp_path, monkeypatch):
+    """Two trainers' workers writing at once: the second found the first's short interval
+    and, ending last, left it for good (each restored what it found)."""
+    import sys
+
+    started, release = threading.Barrier(2), threading.Event()
+    real = checkpoint_io._serialize_and_replace
+
+    def serialize(path, checkpoint):
+        started.wait(timeout=10)  # both workers inside a write at once
+        release.wait(timeout=10)
+        real(path, checkpoint)
+
+    monkeypatch.setattr(checkpoint_io, "_serialize_and_replace", serialize)
+    before = sys.getswitchinterval()
+    first, second = BackgroundCheckpointIO(), BackgroundCheckpointIO()
+    first.save_checkpoint({"epoch": 0}, tmp_path / "a.ckpt")
+    second.save_checkpoint({"epoch": 1}, tmp_path / "b.ckpt")
+    release.set()
+    first.teardown()
+    second.teardown()
+    assert sys.getswitchinterval() == before
+
+
 def test_a_failed_write_is_raised_in_the_training_thread(tmp_path):
     io = BackgroundCheckpointIO()
     (tmp_path / "not_a_dir").write_text("a file where the checkpoint folder should be")

@@ -48,8 +48,9 @@ import shutil
 import sys
 import threading
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -93,6 +94,37 @@ def snapshot(obj: Any) -> Any:
     if kind in _IMMUTABLE:
         return obj
     return copy.deepcopy(obj)
+
+
+_switch_lock = threading.Lock()
+_switch_users = 0
+_switch_before = 0.0
+
+
+@contextmanager
+def _short_switch_interval() -> Iterator[None]:
+    """The interpreter's thread switch interval at :data:`WORKER_SWITCH_INTERVAL` while any
+    worker writes, as it was before once none does.
+
+    ``torch.save`` holds the GIL for about 1 ms of Python (its ``persistent_id`` for each of a
+    checkpoint's ~1000 objects): with Python's 5 ms switch interval the training thread,
+    wanting the GIL back after an op, waited out most of that every epoch. A short interval
+    interleaves the two. Counted, so that workers of several trainers at once restore the
+    interval of before the first, not each other's.
+    """
+    global _switch_users, _switch_before
+    with _switch_lock:
+        if _switch_users == 0:
+            _switch_before = sys.getswitchinterval()
+            sys.setswitchinterval(min(_switch_before, WORKER_SWITCH_INTERVAL))
+        _switch_users += 1
+    try:
+        yield
+    finally:
+        with _switch_lock:
+            _switch_users -= 1
+            if _switch_users == 0:
+                sys.setswitchinterval(_switch_before)
 
 
 def _replace_with_bytes(path: Path, data: bytes) -> None:
@@ -146,19 +178,12 @@ class BackgroundCheckpointIO(TorchCheckpointIO):
             self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="lossbench-ckpt")
 
         def run() -> None:
-            # torch.save holds the GIL for ~1 ms of Python (its persistent_id for each of a
-            # checkpoint's ~1000 objects): with the interpreter's 5 ms switch interval the
-            # training thread, wanting the GIL back after an op, waited out most of that every
-            # epoch. A short interval while the worker runs interleaves the two instead.
-            previous = sys.getswitchinterval()
-            sys.setswitchinterval(min(previous, WORKER_SWITCH_INTERVAL))
             try:
-                operation(*args)
+                with _short_switch_interval():
+                    operation(*args)
             except BaseException as error:  # raised in the training thread, at the next call
                 with self._lock:
                     self._error = self._error or error
-            finally:
-                sys.setswitchinterval(previous)
 
         self._last = self._executor.submit(run)
 
