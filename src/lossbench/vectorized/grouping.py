@@ -230,7 +230,9 @@ def why_alone(cfg: DictConfig) -> str | None:
         ((cfg.get("scheduler") or {}).get("name", "none") == "none", "a scheduler"),
         (
             all(trainer.get(k) is None for k in _OTHER_TRAINER_KEYS),
-            "trainer arguments beyond lossbench's defaults (debug presets)",
+            "trainer."
+            + "/".join(k for k in _OTHER_TRAINER_KEYS if trainer.get(k) is not None)
+            + " (trainer arguments beyond lossbench's defaults)",
         ),
         (
             cfg.loss.get("reduction", "mean") != "none" and cfg.loss.get("reduce") is not False,
