@@ -434,6 +434,28 @@ def test_steps_to_converge_of_a_run_stopped_within_an_epoch_is_its_steps_then(
     assert steps_to_converge(history, "val/nll", "min", 17, 3) == history["val/step"][first]
 
 
+def test_an_older_record_of_a_run_validating_every_second_epoch_is_placed_there(
+    tmp_path: Path,
+) -> None:
+    """A record from before ``val/epoch``: its config says every second epoch, so its
+    validations sit at epochs 2 and 4 beside a newer record's (they were drawn at 1 and 2: the
+    mean curve zig-zagged between the two)."""
+    import json
+
+    import yaml
+
+    from lossbench.report.collect import load_run
+
+    run = tmp_path / "old"
+    run.mkdir()
+    history = {"train/loss": [0.9, 0.8, 0.7, 0.6], "val/nll": [0.5, 0.4]}
+    record = {"status": "completed", "task": "binary", "epochs": 4, "steps": 8, "history": history}
+    (run / "metrics.json").write_text(json.dumps(record))
+    config = {"trainer": {"check_val_every_n_epoch": 2, "val_check_interval": 1.0}}
+    (run / "config.yaml").write_text(yaml.safe_dump(config))
+    assert load_run(run / "metrics.json")["_history"]["val/epoch"] == [2.0, 4.0]
+
+
 def test_a_study_reported_twice_counts_each_seed_once(study: Path, tmp_path: Path) -> None:
     """The same runs under two paths (a study and its copy): the summary, the interval and the
     verdict's seed count are those of one copy, as the paired tests already were."""

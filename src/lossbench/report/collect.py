@@ -23,6 +23,7 @@ from typing import Any
 import pandas as pd
 import yaml
 
+from lossbench.metric_names import VALIDATION_EPOCH
 from lossbench.report.errors import ReportError
 from lossbench.report.find import RECORD_NAME, find_records
 from lossbench.report.labels import assign_setups, flatten
@@ -116,16 +117,35 @@ def _task(record: dict[str, Any], config: dict[str, Any] | None, data: str | Non
     return spec.task if spec is not None else None
 
 
-def _history(record: dict[str, Any]) -> dict[str, list[float]] | None:
-    """``history`` with every value a float (NaN for null or non-numbers), or None."""
+def _history(
+    record: dict[str, Any], config: dict[str, Any] | None = None
+) -> dict[str, list[float]] | None:
+    """``history`` with every value a float (NaN for null or non-numbers), or None.
+
+    A record written before the history said when each validation ran (``val/epoch``), of a
+    run that validated every k-th epoch's end (``trainer.check_val_every_n_epoch=k``,
+    ``val_check_interval`` 1 in its ``config``), gets ``val/epoch`` = k, 2k, ...: so that the
+    report places its validations where a newer record's are.
+
+        >>> old = {"history": {"val/nll": [0.5, 0.4], "train/loss": [1, 1, 1, 1]}}
+        >>> _history(old, {"trainer": {"check_val_every_n_epoch": 2}})["val/epoch"]
+        [2.0, 4.0]
+    """
     history = record.get("history")
     if not isinstance(history, dict):
         return None
-    return {
+    floats = {
         key: [math.nan if (x := _number(v)) is None else x for v in values]
         for key, values in history.items()
         if isinstance(values, list)
     }
+    if VALIDATION_EPOCH not in floats:
+        trainer = (config or {}).get("trainer") or {}
+        every, interval = trainer.get("check_val_every_n_epoch"), trainer.get("val_check_interval")
+        validations = max((len(v) for k, v in floats.items() if k.startswith("val/")), default=0)
+        if isinstance(every, int) and every > 1 and interval in (None, 1, 1.0) and validations:
+            floats[VALIDATION_EPOCH] = [float(every * (i + 1)) for i in range(validations)]
+    return floats
 
 
 def _reliability(record: dict[str, Any]) -> dict[str, list] | None:
@@ -184,7 +204,7 @@ def load_run(path: Path) -> dict[str, Any]:
         "lr": _number(fallback.get("optimizer.lr")),
         "split_seed": fallback.get("data.split_seed"),
         "run_dir": str(run_dir),
-        "_history": _history(record),
+        "_history": _history(record, config),
         "_reliability": _reliability(record),
         "_config": flat,
     }
