@@ -940,3 +940,24 @@ def test_the_vectorized_launchers_settings_are_refused(tmp_path: Path, setting, 
     assert words in result.stderr and "(the default)" not in result.stderr
     assert "Traceback" not in result.stderr and "HYDRA_FULL_ERROR" not in result.stderr
     assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("launcher", ["parallel", "basic"])
+def test_a_launcher_setting_the_launcher_does_not_take_is_refused(tmp_path: Path, launcher) -> None:
+    """joblib's launcher handed ``foo=1`` to joblib.Parallel and ran (exit 0); the basic
+    launcher's TypeError was Hydra's instantiation error (exit 1)."""
+    result = run_module(
+        "lossbench.train",
+        "-m",
+        f"hydra/launcher={launcher}",
+        "+hydra.launcher.foo=1",
+        "data=iris",
+        "seed=0,1",
+        "trainer.max_epochs=1",
+        "paths.output_dir=out",
+        cwd=tmp_path,
+    )
+    assert result.returncode == 2, result.stderr[-2000:]
+    assert "lossbench: refused: hydra.launcher.foo: the launcher" in result.stderr
+    assert "has no setting 'foo'" in result.stderr and "Traceback" not in result.stderr
+    assert list(tmp_path.iterdir()) == []

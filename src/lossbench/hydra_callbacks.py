@@ -130,6 +130,9 @@ def _check_launcher_settings(launcher: DictConfig) -> None:
     target = str(launcher.get("_target_", ""))
     try:
         parameters = inspect.signature(get_class(target)).parameters.values()
+        if target.endswith("JoblibLauncher"):  # hands its settings to joblib.Parallel
+            parameters = inspect.signature(get_class("joblib.Parallel")).parameters.values()
+            parameters = [p for p in parameters if p.kind is not inspect.Parameter.VAR_KEYWORD]
     except Exception:  # Hydra reports a launcher it cannot import
         return
     if not any(p.kind is inspect.Parameter.VAR_KEYWORD for p in parameters):
