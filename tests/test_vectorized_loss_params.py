@@ -323,6 +323,20 @@ CASES = {
         ),
         (("seed=1", "loss.pos_weight_scale=0.5"), ("seed=1", "loss.pos_weight_scale=1")),
     ),
+    # the vmap path (class weights differ per member) under the same 15 epochs of SGD
+    "multiclass-weighted-cross_entropy-sgd": (
+        (
+            "data=wine",
+            "setup=logits_cross_entropy",
+            "optimizer=sgd",
+            "optimizer.lr=0.05",
+            "trainer.max_epochs=15",
+        ),
+        (
+            ("seed=1", "loss.weight=[1,2,3]", "loss.label_smoothing=0.1"),
+            ("seed=1", "loss.weight=[3,1,1]", "loss.label_smoothing=0"),
+        ),
+    ),
     "multilabel-bce_with_logits-weight-lists": (
         ("data=digits_multilabel", "setup=logits_bce_with_logits", "trainer.max_epochs=3"),
         (
@@ -349,6 +363,7 @@ SLOW_CASES = (
     "binary-weighted-cross_entropy-label_smoothing",
     "multilabel-asl",
     "multilabel-bce_with_logits-pos_weight_scale-sgd",
+    "multiclass-weighted-cross_entropy-sgd",
 )
 
 
