@@ -10,6 +10,9 @@
     .venv/bin/python scripts/benchmark.py --fresh           # a fresh lossbench-train process with
                                                             # its defaults, against a fresh process
                                                             # running the hand-written loop
+    .venv/bin/python scripts/benchmark.py --fresh --fresh-also checkpoint.write=never
+                                                            # and a third side: the same run
+                                                            # without checkpoint files
     .venv/bin/python scripts/benchmark.py --fresh-parts     # where such a run's fit goes, per
                                                             # epoch (fresh processes, timers)
 

@@ -55,14 +55,15 @@ def test_the_documented_commands_parse(bench: ModuleType) -> None:
         for line in ENTRY.read_text().split('"""')[1].splitlines()
         if "scripts/benchmark.py" in line
     ]
-    assert len(usage) == 8
+    assert len(usage) == 9
     parsed = [bench.cli.parse_args(argv) for argv in usage]
     assert parsed[0].study == "standard" and parsed[0].repeats is None
     assert parsed[1].repeats == 9 and parsed[1].json == Path("bench.json")
     assert parsed[2].quick and parsed[3].study == "sweep"
     assert parsed[4].profile == Path("a.prof") and parsed[5].override == ["optimizer.lr=1e-2"]
     assert parsed[6].fresh and not parsed[0].fresh
-    assert parsed[7].fresh_parts and not parsed[6].fresh_parts
+    assert parsed[7].fresh and parsed[7].fresh_also == ["checkpoint.write=never"]
+    assert parsed[8].fresh_parts and not parsed[6].fresh_parts and not parsed[6].fresh_also
 
 
 def test_fresh_parts_times_each_part_of_a_default_run(bench: ModuleType, tmp_path) -> None:
@@ -180,11 +181,14 @@ def test_quick_benchmark_writes_a_ratio_per_task_and_batch_size(tmp_path):
     assert studies["parallel"]["peak_total_rss_mib"] > studies["sequential"]["peak_process_rss_mib"]
 
 
-@pytest.mark.slow  # about 2 minutes on 2 idle cores: 8 fresh processes
+@pytest.mark.slow  # about 2 minutes on 2 idle cores: 12 fresh processes
 def test_fresh_benchmark_times_a_user_started_run_against_the_hand_written_process(tmp_path):
     out = tmp_path / "fresh.json"
     proc = subprocess.run(
-        [sys.executable, str(ENTRY), "--fresh", "--quick", "--json", str(out)],
+        [
+            *(sys.executable, str(ENTRY), "--fresh", "--quick", "--json", str(out)),
+            *("--fresh-also", "checkpoint.write=never"),
+        ],
         capture_output=True,
         text=True,
         timeout=900,
@@ -206,6 +210,10 @@ def test_fresh_benchmark_times_a_user_started_run_against_the_hand_written_proce
             assert cell[side]["process_cpu_seconds"]["median"] > 0, side
         for key in ("fit_ratio", "fit_cpu_ratio", "process_ratio", "process_cpu_ratio"):
             assert cell[key]["median"] > 0 and len(cell[key]["per_repeat"]) == 1, key
+        # --fresh-also: a third side, the same run without checkpoint files, with its ratios
+        also = cell["lossbench checkpoint.write=never"]
+        assert len(also["runs"]) == 1 and also["fit_ratio"]["median"] > 0
+        assert also["runs"][0]["steps"] == cell["steps"]
         # The same data, model, optimizer settings and seed: nearly the same test loss.
         assert cell["max_abs_diff_test_nll"] < 1e-3, batch_size
 

@@ -73,6 +73,15 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "unless --repeats), then stop",
     )
     parser.add_argument(
+        "--fresh-also",
+        action="append",
+        default=[],
+        metavar="OVERRIDES",
+        help="with --fresh: one more lossbench-train side with these overrides added "
+        "(space-separated), e.g. checkpoint.write=never to see what the default checkpoints "
+        "cost; repeatable",
+    )
+    parser.add_argument(
         "--fresh-parts",
         action="store_true",
         help="where a fresh default lossbench-train run's fit goes: its training steps, "
@@ -89,6 +98,11 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     default_repeats = 1 if args.quick else (3 if args.fresh else 6 if args.fresh_parts else 5)
     repeats = args.repeats if args.repeats is not None else default_repeats
+    if args.fresh_also and not args.fresh:
+        raise SystemExit(
+            f"--fresh-also {args.fresh_also[0]!r} adds a side to --fresh, which was not given: "
+            "add --fresh (or drop --fresh-also)."
+        )
     if repeats < 1:
         raise SystemExit(f"--repeats must be >= 1, got {repeats}.")
     settings = Settings(
@@ -133,7 +147,7 @@ def main(argv: list[str] | None = None) -> int:
             _write_json(args.json, report)
         return 0
     if args.fresh:
-        fresh = bench_fresh(settings)
+        fresh = bench_fresh(settings, tuple(args.fresh_also))
         print_fresh(fresh, settings)
         env["load_average_at_end"] = os.getloadavg()[0]
         print(f"\nload average at end {env['load_average_at_end']:.2f}")

@@ -2,6 +2,7 @@
 
     .venv/bin/python scripts/benchmark.py --fresh               # 20 000 x 20, 10 epochs, 3 repeats
     .venv/bin/python scripts/benchmark.py --fresh --repeats 5 --json fresh.json
+    .venv/bin/python scripts/benchmark.py --fresh --fresh-also checkpoint.write=never
 
 - **lossbench**: ``lossbench-train`` started as a new process with its defaults (progress bar
   on, ``checkpoint.write=every_epoch``, the CSV logger, ``runner=auto``), only the data, the
@@ -11,6 +12,9 @@
   config and runs the hand-written loop (:func:`bench.reference.run_reference`: torch's default
   Adam, ``x[order]``, validation every epoch, the best weights kept in memory) on the same data.
   Fit time is its ``fit_seconds``, its CPU time ``fit_cpu_seconds``.
+- **lossbench OVERRIDES** (one side per ``--fresh-also``): ``lossbench-train`` as above with
+  those overrides added, e.g. ``checkpoint.write=never`` (no checkpoint files, the best weights
+  in memory: the hand-written loop's work exactly), to show what a default costs.
 
 Both run with ``OMP_NUM_THREADS`` set to ``--threads`` (default 1). Per batch size, one untimed
 warm-up of each side (1 epoch; it fills the file cache with the libraries), then the sides
@@ -38,7 +42,7 @@ from typing import Any
 from bench.settings import Settings
 from bench.study import _cli
 
-#: What is timed on each side: (label, key of a side's result).
+#: The sides every ``--fresh`` run times; ``--fresh-also`` adds ``"lossbench OVERRIDES"`` sides.
 SIDES = ("hand", "lossbench")
 #: The scripts directory: ``python -m bench.fresh_hand`` runs from it.
 SCRIPTS = Path(__file__).resolve().parents[1]
@@ -118,7 +122,21 @@ def run_hand(args: list[str], env: dict[str, str]) -> dict[str, Any]:
     }
 
 
-RUNNERS = {"hand": run_hand, "lossbench": run_lossbench}
+def side_names(also: tuple[str, ...] = ()) -> tuple[str, ...]:
+    """The sides of a ``--fresh`` run: ``hand``, ``lossbench`` and one ``lossbench OVERRIDES``
+    per entry of ``also`` (space-separated overrides).
+
+        >>> side_names(("checkpoint.write=never",))
+        ('hand', 'lossbench', 'lossbench checkpoint.write=never')
+    """
+    return (*SIDES, *(f"lossbench {extra}" for extra in also))
+
+
+def run_side(side: str, args: list[str], env: dict[str, str]) -> dict[str, Any]:
+    """One fresh process of ``side`` (see :func:`side_names`) with the cell's ``args``."""
+    if side == "hand":
+        return run_hand(args, env)
+    return run_lossbench([*args, *side.split()[1:]], env)
 
 
 def _spread(values: list[float]) -> dict[str, float]:
@@ -130,26 +148,32 @@ def _per_step(runs: list[dict[str, Any]], key: str) -> dict[str, float] | None:
     return _spread(values) if values else None
 
 
-def bench_fresh_cell(batch_size: int, settings: Settings, env: dict[str, str]) -> dict[str, Any]:
-    """Both sides at one batch size: a warm-up each, then alternating repeats."""
-    for side in SIDES:
-        RUNNERS[side](overrides(batch_size, settings, epochs=1), env)
+def bench_fresh_cell(
+    batch_size: int, settings: Settings, env: dict[str, str], also: tuple[str, ...] = ()
+) -> dict[str, Any]:
+    """Every side at one batch size: a warm-up each, then alternating repeats."""
+    sides = side_names(also)
+    for side in sides:
+        run_side(side, overrides(batch_size, settings, epochs=1), env)
     args = overrides(batch_size, settings)
-    runs: dict[str, list[dict[str, Any]]] = {side: [] for side in SIDES}
+    runs: dict[str, list[dict[str, Any]]] = {side: [] for side in sides}
     for repeat in range(settings.repeats):
-        for side in SIDES if repeat % 2 == 0 else SIDES[::-1]:
-            runs[side].append(RUNNERS[side](args, env) | {"load": os.getloadavg()[0]})
-        hand, lb = runs["hand"][-1], runs["lossbench"][-1]
+        for side in sides if repeat % 2 == 0 else sides[::-1]:
+            runs[side].append(run_side(side, args, env) | {"load": os.getloadavg()[0]})
+        hand = runs["hand"][-1]
+        timings = ", ".join(
+            f"{side} {r['fit_seconds'] / r['steps'] * 1e6:.0f} µs "
+            f"(x{r['fit_seconds'] / hand['fit_seconds']:.2f}, process {r['process_seconds']:.2f} s)"
+            for side in sides[1:]
+            for r in [runs[side][-1]]
+        )
         print(
             f"  batch {batch_size:>5}  repeat {repeat + 1}/{settings.repeats}: fit per step "
-            f"hand-written {hand['fit_seconds'] / hand['steps'] * 1e6:.0f} µs, lossbench "
-            f"{lb['fit_seconds'] / lb['steps'] * 1e6:.0f} µs "
-            f"(x{lb['fit_seconds'] / hand['fit_seconds']:.2f}); whole process "
-            f"{hand['process_seconds']:.2f} s vs {lb['process_seconds']:.2f} s; "
-            f"load {os.getloadavg()[0]:.2f}",
+            f"hand-written {hand['fit_seconds'] / hand['steps'] * 1e6:.0f} µs (process "
+            f"{hand['process_seconds']:.2f} s), {timings}; load {os.getloadavg()[0]:.2f}",
             flush=True,
         )
-    steps = {side: runs[side][0]["steps"] for side in SIDES}
+    steps = {side: runs[side][0]["steps"] for side in sides}
     if len(set(steps.values())) != 1:
         raise RuntimeError(
             f"batch {batch_size}: the sides took different numbers of optimizer steps "
@@ -162,13 +186,15 @@ def bench_fresh_cell(batch_size: int, settings: Settings, env: dict[str, str]) -
         "hand_command": " ".join(hand_command(args)),
         "training_loop": runs["lossbench"][0]["training_loop"],
         "validation_loop": runs["lossbench"][0]["validation_loop"],
-        "load_average": [r["load"] for side in SIDES for r in runs[side]],
+        "load_average": [r["load"] for side in sides for r in runs[side]],
         "max_abs_diff_test_nll": max(
             abs(a["test/nll"] - b["test/nll"])
-            for a, b in zip(runs["hand"], runs["lossbench"], strict=True)
+            for side in sides[1:]
+            for a, b in zip(runs["hand"], runs[side], strict=True)
         ),
+        "also": list(also),
     }
-    for side in SIDES:
+    for side in sides:
         cell[side] = {
             "runs": runs[side],
             "fit_us_per_step": _per_step(runs[side], "fit_seconds"),
@@ -176,25 +202,29 @@ def bench_fresh_cell(batch_size: int, settings: Settings, env: dict[str, str]) -
             "process_seconds": _spread([r["process_seconds"] for r in runs[side]]),
             "process_cpu_seconds": _spread([r["process_cpu_seconds"] for r in runs[side]]),
         }
-    for key in ("fit_seconds", "fit_cpu_seconds", "process_seconds", "process_cpu_seconds"):
-        values = [
-            lb[key] / hand[key]
-            for lb, hand in zip(runs["lossbench"], runs["hand"], strict=True)
-            if lb[key] is not None and hand[key] is not None
-        ]
-        cell[f"{key.removesuffix('_seconds')}_ratio"] = (
-            _spread(values) | {"per_repeat": values} if values else None
-        )
+    for side in sides[1:]:
+        # "lossbench": fit_ratio, ...; "lossbench OVERRIDES": the same keys in cell[side]
+        target = cell if side == "lossbench" else cell[side]
+        for key in ("fit_seconds", "fit_cpu_seconds", "process_seconds", "process_cpu_seconds"):
+            values = [
+                lb[key] / hand[key]
+                for lb, hand in zip(runs[side], runs["hand"], strict=True)
+                if lb[key] is not None and hand[key] is not None
+            ]
+            target[f"{key.removesuffix('_seconds')}_ratio"] = (
+                _spread(values) | {"per_repeat": values} if values else None
+            )
     return cell
 
 
-def bench_fresh(settings: Settings) -> list[dict[str, Any]]:
-    """The fresh-process comparison at each batch size of ``settings``."""
+def bench_fresh(settings: Settings, also: tuple[str, ...] = ()) -> list[dict[str, Any]]:
+    """The fresh-process comparison at each batch size of ``settings``; ``also``: one more
+    lossbench side per entry, with those overrides (see :func:`side_names`)."""
     env = os.environ | {"OMP_NUM_THREADS": str(settings.threads)}
     env["PYTHONPATH"] = os.pathsep.join(
         [str(SCRIPTS), *filter(None, [os.environ.get("PYTHONPATH")])]
     )
-    return [bench_fresh_cell(b, settings, env) for b in settings.batch_sizes]
+    return [bench_fresh_cell(b, settings, env, also) for b in settings.batch_sizes]
 
 
 def _fmt(s: dict[str, float] | None, digits: int = 2) -> str:
@@ -214,17 +244,20 @@ def print_fresh(cells: list[dict[str, Any]], settings: Settings) -> None:
         "and process CPU; process = the whole process from start to exit\n(imports, data, fit, "
         "final evaluation, files), wall seconds and CPU seconds (getrusage of the child)."
     )
+    sides = side_names(tuple(cells[0].get("also", ()))) if cells else SIDES
+    width = max(12, *(len(side) for side in sides))
+    labels = {"hand": "hand-written"}
     header = (
-        f"{'batch':>5} {'steps':>5} | {'side':<12} | {'fit µs/step':>20} | {'fit cpu µs/step':>20}"
-        f" | {'process s':>17} | {'process cpu s':>17}"
+        f"{'batch':>5} {'steps':>5} | {'side':<{width}} | {'fit µs/step':>20} | "
+        f"{'fit cpu µs/step':>20} | {'process s':>17} | {'process cpu s':>17}"
     )
     print(header)
     print("-" * len(header))
     for c in cells:
-        for side, label in (("hand", "hand-written"), ("lossbench", "lossbench")):
+        for side in sides:
             s = c[side]
             print(
-                f"{c['batch_size']:>5} {c['steps']:>5} | {label:<12} | "
+                f"{c['batch_size']:>5} {c['steps']:>5} | {labels.get(side, side):<{width}} | "
                 f"{_fmt(s['fit_us_per_step'], 0):>20} | {_fmt(s['fit_cpu_us_per_step'], 0):>20} | "
                 f"{_fmt(s['process_seconds']):>17} | {_fmt(s['process_cpu_seconds']):>17}"
             )
@@ -233,16 +266,19 @@ def print_fresh(cells: list[dict[str, Any]], settings: Settings) -> None:
         "step: both sides take\nthe same steps), fit cpu, whole process wall, whole process cpu."
     )
     header = (
-        f"{'batch':>5} | {'fit':>17} | {'fit cpu':>17} | {'process':>17} | {'process cpu':>17} | "
-        "lossbench loops"
+        f"{'batch':>5} | {'side':<{width}} | {'fit':>17} | {'fit cpu':>17} | {'process':>17} | "
+        f"{'process cpu':>17} | lossbench loops"
     )
     print(header)
     print("-" * len(header))
     for c in cells:
-        print(
-            f"{c['batch_size']:>5} | {_fmt(c['fit_ratio']):>17} | {_fmt(c['fit_cpu_ratio']):>17} | "
-            f"{_fmt(c['process_ratio']):>17} | {_fmt(c['process_cpu_ratio']):>17} | "
-            f"training {c['training_loop']}, validation {c['validation_loop']}"
-        )
+        for side in sides[1:]:
+            r = c if side == "lossbench" else c[side]
+            print(
+                f"{c['batch_size']:>5} | {side:<{width}} | {_fmt(r['fit_ratio']):>17} | "
+                f"{_fmt(r['fit_cpu_ratio']):>17} | {_fmt(r['process_ratio']):>17} | "
+                f"{_fmt(r['process_cpu_ratio']):>17} | "
+                f"training {c['training_loop']}, validation {c['validation_loop']}"
+            )
     for c in cells:
         print(f"  {c['command']}\n  {c['hand_command']}")
