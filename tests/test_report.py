@@ -675,3 +675,67 @@ def test_an_undefined_auroc_is_neither_a_crash_nor_the_best(tmp_path: Path) -> N
     assert summary.loc["logits + bce_with_logits", "rank"] == 1
     assert pd.isna(summary.loc["sigmoid + bce", "rank"])
     assert summary.loc["sigmoid + bce", "test/auroc_n"] == 0
+
+
+def _write_values(root: Path, values: dict[tuple[str, str], list[float | None]]) -> None:
+    """wine runs with these test/nll values per (head, loss), seed i at index i (None: failed)."""
+    for (head, loss), per_seed in values.items():
+        for seed, value in enumerate(per_seed):
+            write_run(
+                root / f"{head}_{loss}_{seed}", data="wine", task="multiclass", head=head,
+                loss=loss, seed=seed, metrics=None if value is None else {"test/nll": value},
+                error=FAILED_ERROR if value is None else None,
+            )  # fmt: skip
+
+
+def _verdict_line(report_html: Path) -> str:
+    lines = (report_html.parent / "report.md").read_text().splitlines()
+    return next(line for line in lines if line.startswith("- **wine**"))
+
+
+def test_a_setup_with_fewer_seeds_is_not_named_best(tmp_path: Path) -> None:
+    """A mean over one lucky split is not a mean over three: the setup whose other two seeds
+    failed has the lowest mean but may not be named best, and the verdict says why."""
+    _write_values(
+        tmp_path / "runs",
+        {
+            ("logits", "cross_entropy"): [0.30, 0.32, 0.31],
+            ("log_softmax", "nll"): [0.35, 0.36, 0.34],
+            ("softmax", "bce"): [0.10, None, None],
+        },
+    )
+    line = _verdict_line(build_report([tmp_path / "runs"], tmp_path / "report"))
+    assert "best **logits + cross_entropy**" in line
+    assert "fewer seeds" in line and "**softmax + bce** (results on 1 of 3 seeds)" in line
+
+
+def test_tiny_values_that_differ_twofold_are_not_identical(tmp_path: Path) -> None:
+    """NLLs near zero (float64) differ when they differ: 2.8e-07 is not 5.6e-07, though both
+    are within 1e-6 of each other."""
+    _write_values(
+        tmp_path / "runs",
+        {
+            ("logits", "cross_entropy"): [2.8e-07, 3.1e-07, 2.9e-07],
+            ("log_softmax", "nll"): [5.6e-07, 6.0e-07, 5.9e-07],
+        },
+    )
+    line = _verdict_line(build_report([tmp_path / "runs"], tmp_path / "report"))
+    assert "best **logits + cross_entropy** (" in line and "identical" not in line
+
+
+def test_effect_in_percent_is_of_the_baseline_on_the_same_seeds(tmp_path: Path) -> None:
+    """diff_pct divides the paired mean difference by the baseline's mean over the seeds it
+    was paired on, not over all of the baseline's seeds."""
+    _write_values(
+        tmp_path / "runs",
+        {
+            ("logits", "cross_entropy"): [0.2, 0.4, 0.6],
+            ("log_softmax", "nll"): [0.1, 0.3, None],
+        },
+    )
+    runs = load_runs([tmp_path / "runs"])
+    metric = "test/nll"
+    comparisons = compare_with_baselines(runs, [metric], {metric: "min"}, choose_baselines(runs))
+    row = comparisons.set_index("setup").loc["log_softmax + nll"]
+    assert row["n_pairs"] == 2 and row["mean_diff"] == pytest.approx(-0.1)
+    assert row["diff_pct"] == pytest.approx(100 * -0.1 / 0.3)  # the baseline on seeds 0, 1

@@ -31,10 +31,28 @@ from collections.abc import Iterable, Sequence
 ROUND = (1.0, 2.0, 3.0, 5.0)
 #: How far (a fraction of the grid's step, in log10) rounding may move a rate.
 ROUNDING_TOLERANCE = 0.2
-#: Mean validation values closer than this (relative to their magnitude, at least 1) are
-#: equal: metrics are computed in float32 (about 7 digits), so a mean accuracy that differs in
-#: the last bits is the same accuracy. ``lossbench.report.stats.ZERO_SPREAD`` is this value.
+#: Mean validation values closer than this (relative to their magnitude) are equal: metrics
+#: are computed in float32 (about 7 digits), so a mean accuracy that differs in the last bits
+#: is the same accuracy. ``lossbench.report.stats.ZERO_SPREAD`` is this value.
 FLOAT32_TIE = 1e-6
+
+
+def tie_tolerance(*values: float) -> float:
+    """How far apart values of one comparison may lie and still be equal: :data:`FLOAT32_TIE`
+    relative to the largest finite magnitude among ``values`` (0 where none is finite).
+
+    Relative to the values themselves, not to at least 1: an NLL near zero (a split fitted
+    almost perfectly) is computed in float64, and 2.8e-07 is not 5.6e-07.
+
+        >>> tie_tolerance(0.5, -0.25)
+        5e-07
+        >>> tie_tolerance(2.8e-07, 5.6e-07) < 5.6e-07 - 2.8e-07
+        True
+        >>> tie_tolerance(float("inf"), 2.0)
+        2e-06
+    """
+    finite = [abs(v) for v in values if math.isfinite(v)]
+    return FLOAT32_TIE * max(finite) if finite else 0.0
 
 
 def rate_key(values: Iterable[float | None], mode: str) -> tuple[int, float]:
@@ -82,7 +100,7 @@ def best_rate(keys: dict[float, tuple[int, float]]) -> float:
     best = min(candidates.values())
     if math.isinf(best):
         return min(candidates)
-    tolerance = FLOAT32_TIE * max(1.0, abs(best))
+    tolerance = tie_tolerance(best)
     return min(lr for lr, value in candidates.items() if value - best <= tolerance)
 
 

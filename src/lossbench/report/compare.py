@@ -16,6 +16,7 @@ import dataclasses
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
+import numpy as np
 import pandas as pd
 
 from lossbench.report.errors import ReportError
@@ -165,7 +166,8 @@ def compare_with_baselines(
 ) -> pd.DataFrame:
     """One row per data set, metric and setup other than the baseline: the paired comparison
     (``mean_diff`` = setup minus baseline, its 95 % interval, ``p_value``, ``verdict``, ``note``),
-    the effect size in % of the baseline's mean (``diff_pct``) and ``p_holm``, the p-value
+    the effect size in % of the baseline's mean over the same seeds (``diff_pct``) and
+    ``p_holm``, the p-value
     Holm-adjusted over the setups compared in that data set and metric; ``verdict`` follows
     ``p_holm``.
     """
@@ -181,10 +183,14 @@ def compare_with_baselines(
             for setup, candidate in group.groupby("setup"):
                 if setup == baseline:
                     continue
-                result = paired_test(per_seed(candidate, metric), ref, modes[metric])
+                values = per_seed(candidate, metric)
+                result = paired_test(values, ref, modes[metric])
                 if candidate["refused"].all():
                     result = dataclasses.replace(result, note="not applicable: every run refused")
-                base = float(ref.mean()) if len(ref) else float("nan")
+                # the baseline's mean over the seeds the difference is taken on
+                paired = ref[ref.index.isin(values.index) & np.isfinite(ref)]
+                paired = paired[np.isfinite(values.reindex(paired.index))]
+                base = float(paired.mean()) if len(paired) else float("nan")
                 family.append(
                     {
                         "data": data,
@@ -234,6 +240,10 @@ class Verdict:
     #: (setup, why) for setups that may not be named best: most of their selected runs hit the
     #: epoch cap while still improving, so a longer budget could change their result.
     unconverged: list[tuple[str, str]] = field(default_factory=list)
+    #: (setup, why) for converged setups that may not be named best either: results on fewer
+    #: seeds than another converged setup has (the others failed or were not run), so their
+    #: mean is over other, fewer splits.
+    fewer_seeds: list[tuple[str, str]] = field(default_factory=list)
 
 
 def _overlap(a: pd.Series, b: pd.Series, metric: str) -> bool | None:
@@ -279,9 +289,11 @@ def verdicts(runs: pd.DataFrame, summary: pd.DataFrame, metric: str, mode: str) 
 
     ``summary`` is :func:`lossbench.report.stats.summarize`'s table with a boolean ``baseline``
     column; among equal means the baseline is named best (it is the one to beat). A setup
-    whose runs mostly hit the epoch cap (:func:`unconverged`) is never named best; setups with
-    results identical to the best's on every seed form one group with it; the other setups'
-    paired tests against the best are Holm-adjusted together.
+    whose runs mostly hit the epoch cap (:func:`unconverged`) is never named best, nor is one
+    with results on fewer seeds than another converged setup (a mean over one lucky split is
+    not a mean over three); setups with results identical to the best's on every seed form one
+    group with it; the other eligible setups' paired tests against the best are Holm-adjusted
+    together.
     """
     out = []
     for data, rows in summary.groupby("data", sort=True):
@@ -302,6 +314,14 @@ def verdicts(runs: pd.DataFrame, summary: pd.DataFrame, metric: str, mode: str) 
         reasons = {r["setup"]: unconverged(r) for r in ranked.to_dict("records")}
         verdict.unconverged = [(s, why) for s, why in reasons.items() if why is not None]
         ranked = ranked[[reasons[s] is None for s in ranked["setup"]]]
+        seeds = ranked[f"{metric}_n"].astype(int)
+        most = int(seeds.max()) if len(seeds) else 0
+        verdict.fewer_seeds = [
+            (setup, f"results on {n} of {most} seeds")
+            for setup, n in zip(ranked["setup"], seeds, strict=True)
+            if n < most
+        ]
+        ranked = ranked[(seeds == most).to_numpy()]
         if not ranked.empty:
             best = ranked.iloc[0]
             verdict.best = best["setup"]

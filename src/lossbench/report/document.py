@@ -105,6 +105,9 @@ def verdict_text(v: Verdict, mode: str) -> str:
     if v.unconverged:
         listed = "; ".join(f"**{s}** ({why})" for s, why in v.unconverged)
         text += f" Not eligible for best, not converged: {listed}."
+    if v.fewer_seeds:
+        listed = "; ".join(f"**{s}** ({why})" for s, why in v.fewer_seeds)
+        text += f" Not eligible for best, fewer seeds (failed or not run): {listed}."
     if v.not_applicable:
         text += f" Not applicable (refused before training): {', '.join(v.not_applicable)}."
     if v.no_result:

@@ -32,7 +32,8 @@ from typing import Any
 
 import pandas as pd
 
-from lossbench.report.stats import ALPHA, ZERO_SPREAD
+from lossbench.report.stats import ALPHA
+from lossbench.tuning_grid import tie_tolerance
 
 #: autorank's minimum number of blocks (performance estimates per setup).
 MIN_BLOCKS = 5
@@ -63,7 +64,7 @@ def _blocks(selected: pd.DataFrame, metric: str) -> pd.DataFrame:
 
 def float32_ties(table: pd.DataFrame) -> pd.DataFrame:
     """``table`` (blocks x setups) with each block's values that lie within
-    :data:`ZERO_SPREAD` (relative to the block's magnitude, at least 1) of a smaller value of
+    :data:`ZERO_SPREAD` (relative to the block's magnitude) of a smaller value of
     the block set to it, so that ranks treat them as ties.
 
     >>> t = pd.DataFrame({"a": [0.2, 0.5], "b": [0.2 + 5e-8, 0.4], "c": [0.3, 0.5 - 5e-8]})
@@ -75,7 +76,7 @@ def float32_ties(table: pd.DataFrame) -> pd.DataFrame:
         values = row.dropna().sort_values()
         if values.empty:
             continue
-        tolerance = ZERO_SPREAD * max(1.0, float(values.abs().max()))
+        tolerance = tie_tolerance(*values)
         anchor = None
         for setup, value in values.items():
             if anchor is None or value - anchor > tolerance:

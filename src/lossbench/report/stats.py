@@ -23,7 +23,7 @@ import pandas as pd
 from scipy import stats
 
 from lossbench.metric_names import metric_range
-from lossbench.tuning_grid import FLOAT32_TIE
+from lossbench.tuning_grid import FLOAT32_TIE, tie_tolerance
 
 #: Significance level of the paired tests; intervals are (1 - ALPHA) = 95 %.
 ALPHA = 0.05
@@ -125,7 +125,7 @@ def paired_test(
     if n < 2:
         note = f"only 1 paired seed (seed {both.index[0]}): a paired test needs at least 2"
         return Paired(1, mean, nan, nan, nan, UNDETERMINED, note)
-    scale = max(1.0, float(np.abs(both.to_numpy(dtype=float)).max()))
+    scale = tie_tolerance(*both.to_numpy(dtype=float).ravel()) / ZERO_SPREAD
     if _zero_variance(diffs, scale):
         if abs(mean) <= ZERO_SPREAD * scale:
             return Paired(n, 0.0, 0.0, 0.0, nan, SAME, f"identical on all {n} seeds")
@@ -239,16 +239,24 @@ def holm(p_values: Sequence[float]) -> list[float]:
 
 def identical(a: pd.Series, b: pd.Series) -> bool:
     """Whether two setups' per-seed values are the same on every seed (to float32 rounding,
-    :data:`ZERO_SPREAD`): the same seeds, and no seed that differs.
+    :func:`~lossbench.tuning_grid.tie_tolerance`): the same seeds, and no seed that differs;
+    a value that is not finite equals only the same value.
 
     >>> identical(pd.Series([0.1, 0.2]), pd.Series([0.1, 0.2 + 1e-9]))
     True
+    >>> identical(pd.Series([2.8e-07, 3e-07]), pd.Series([5.6e-07, 3e-07]))
+    False
+    >>> identical(pd.Series([0.1, float("inf")]), pd.Series([0.1, 0.2]))
+    False
     """
     if len(a) == 0 or set(a.index) != set(b.index):
         return False
     both = pd.concat({"a": a, "b": b}, axis=1).to_numpy(dtype=float)
-    scale = max(1.0, float(np.abs(both).max()))
-    return bool(np.all(np.abs(both[:, 0] - both[:, 1]) <= ZERO_SPREAD * scale))
+    finite = np.isfinite(both).all(axis=1)
+    if not np.array_equal(both[~finite, 0], both[~finite, 1], equal_nan=True):
+        return False
+    tolerance = tie_tolerance(*both[finite].ravel())
+    return bool(np.all(np.abs(both[finite, 0] - both[finite, 1]) <= tolerance))
 
 
 def identical_groups(values: dict[str, pd.Series]) -> list[list[str]]:
