@@ -42,6 +42,7 @@ __all__ = [
     "loops_after_fit",
     "manual_step_progress",
     "open_wandb_run",
+    "resume_after_epoch_end",
     "set_callback_metrics",
     "set_launcher",
     "subprocess_launcher",
@@ -185,6 +186,36 @@ def loops_after_fit(loops: dict[str, Any]) -> dict[str, Any]:
         tracker.completed = tracker.processed
     fit["epoch_progress"] = progress.state_dict()
     return ended
+
+
+def resume_after_epoch_end(trainer: Any) -> None:
+    """Continue a fit restored from a checkpoint saved after its epoch's last step (at the
+    epoch's end: ``last.ckpt``, or a best checkpoint saved there) with the next epoch, also
+    under ``trainer.max_steps``. Call it from ``on_train_start``.
+
+    Without ``max_steps`` Lightning does so itself. With it (iteration-based training)
+    ``_FitLoop`` restarts every restored fit (its ``restarting`` setter) and takes a
+    checkpoint saved in ``on_train_epoch_end`` for one to finish: it ran that epoch's end
+    again, without its steps (a second, empty ``on_train_epoch_end``: NaN training metrics in
+    the history, early stopping failing on its missing monitor) and counted the epoch twice,
+    so the resumed run trained one epoch less than the uninterrupted run (checked: Lightning
+    2.6.6). Here, as without ``max_steps``: the epoch is counted completed and the loops do not
+    restart (``_restarting``: the setter would keep it). A checkpoint saved within an epoch
+    (a validation before its end) is left to Lightning's restart.
+    """
+    loop = getattr(trainer, "fit_loop", None)
+    progress = getattr(loop, "epoch_progress", None)
+    if progress is None or trainer.max_steps == -1 or not loop.restarting:
+        return
+    total = progress.total
+    if not total.ready == total.started == total.processed:
+        return  # within an epoch
+    if total.completed == total.processed - 1:  # saved in on_train_epoch_end
+        progress.increment_completed()
+    loop.reset_restart_stage()
+    loop.epoch_loop.reset_restart_stage()
+    loop._restarting = False
+    loop.epoch_loop.restarting = False  # and its validation loop
 
 
 def early_stopping_check(callback: EarlyStopping, current: torch.Tensor, epoch: int) -> bool:
