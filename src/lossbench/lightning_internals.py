@@ -36,6 +36,7 @@ __all__ = [
     "acts_at_validation_end",
     "attached_trainer",
     "check_can_spawn_children",
+    "continue_step_count",
     "dump_checkpoint",
     "early_stopping_check",
     "loop_states",
@@ -99,6 +100,31 @@ def manual_step_progress(trainer: Any) -> Any | None:
     )
     ready = hasattr(progress, "increment_ready") and hasattr(progress, "increment_completed")
     return progress if ready else None
+
+
+def continue_step_count(trainer: Any) -> None:
+    """Carry the optimizer steps a restored fit has made over to the counter behind
+    ``trainer.global_step`` for this fit's optimization. Call it from ``on_train_start``.
+
+    Lightning counts the steps of automatic optimization (the ``lightning`` runner) in
+    ``epoch_loop.automatic_optimization.optim_progress.optimizer.step`` and those of manual
+    optimization (the ``epoch`` runner) in ``manual_step_progress`` (checked: Lightning 2.6.6);
+    a checkpoint restores both, but only the runner that wrote it advanced its own. Resumed
+    with the other runner (the runner may change), ``global_step`` started again from 0:
+    the record's ``steps`` and the history's ``val/step`` counted only the resumed epochs.
+    Both only grow, so the larger one is the fit's count. Without either counter nothing is
+    done.
+    """
+    epoch_loop = getattr(getattr(trainer, "fit_loop", None), "epoch_loop", None)
+    progress = getattr(getattr(epoch_loop, "automatic_optimization", None), "optim_progress", None)
+    step = getattr(getattr(progress, "optimizer", None), "step", None)
+    manual = manual_step_progress(trainer)
+    if step is None or manual is None or trainer.lightning_module is None:
+        return
+    automatic = trainer.lightning_module.automatic_optimization
+    count, other = (step.total, manual.total) if automatic else (manual.total, step.total)
+    if other.completed > count.completed:
+        count.ready = count.completed = other.completed
 
 
 def batches_done_in_epoch(trainer: Any) -> int | None:

@@ -65,6 +65,7 @@ from lossbench.heads import build_head, get_head
 from lossbench.lightning_internals import (
     attached_trainer,
     batches_done_in_epoch,
+    continue_step_count,
     resume_after_epoch_end,
 )
 from lossbench.losses import auto_pos_weight, build_loss, get_loss
@@ -378,6 +379,8 @@ class ClassifierModule(L.LightningModule):
     def on_train_start(self) -> None:
         # a resume from an epoch's end under trainer.max_steps starts the next epoch
         resume_after_epoch_end(self.trainer)
+        # a checkpoint of the other runner: global_step goes on from its steps
+        continue_step_count(self.trainer)
 
     def on_train_epoch_start(self) -> None:
         optimizers = self.trainer.optimizers
