@@ -279,6 +279,24 @@ def test_early_stopping_stops_and_best_checkpoint_is_evaluated(make_cfg, tmp_pat
     assert record["val/accuracy"] == pytest.approx(max(history))
 
 
+def test_early_stopping_within_the_first_epoch_is_recorded_as_such(make_cfg, tmp_path):
+    """Validating twice an epoch, early stopping (patience 1) stops in the first epoch, where
+    its ``stopped_epoch`` is 0 as when it never stopped: the record said ``budget``."""
+    cfg = make_cfg(
+        "data=wine",
+        "model.hidden_sizes=[16]",
+        "data.batch_size=32",
+        "optimizer.lr=0.3",
+        "trainer.max_epochs=6",
+        "trainer.val_check_interval=0.5",
+        "early_stopping.enabled=true",
+        "early_stopping.patience=1",
+    )
+    record = train(cfg, tmp_path)
+    assert record["epochs"] == 1 and record["history"]["val/epoch"] == [0.5, 1.0]
+    assert record["stopped_by"] == "early_stopping"
+
+
 @pytest.mark.parametrize(
     ("data", "setup"),
     [

@@ -36,12 +36,14 @@ __all__ = [
     "acts_at_validation_end",
     "attached_trainer",
     "check_can_spawn_children",
+    "continue_step_count",
     "dump_checkpoint",
     "early_stopping_check",
     "loop_states",
     "loops_after_fit",
     "manual_step_progress",
     "open_wandb_run",
+    "resume_after_epoch_end",
     "set_callback_metrics",
     "set_launcher",
     "subprocess_launcher",
@@ -98,6 +100,31 @@ def manual_step_progress(trainer: Any) -> Any | None:
     )
     ready = hasattr(progress, "increment_ready") and hasattr(progress, "increment_completed")
     return progress if ready else None
+
+
+def continue_step_count(trainer: Any) -> None:
+    """Carry the optimizer steps a restored fit has made over to the counter behind
+    ``trainer.global_step`` for this fit's optimization. Call it from ``on_train_start``.
+
+    Lightning counts the steps of automatic optimization (the ``lightning`` runner) in
+    ``epoch_loop.automatic_optimization.optim_progress.optimizer.step`` and those of manual
+    optimization (the ``epoch`` runner) in ``manual_step_progress`` (checked: Lightning 2.6.6);
+    a checkpoint restores both, but only the runner that wrote it advanced its own. Resumed
+    with the other runner (the runner may change), ``global_step`` started again from 0:
+    the record's ``steps`` and the history's ``val/step`` counted only the resumed epochs.
+    Both only grow, so the larger one is the fit's count. Without either counter nothing is
+    done.
+    """
+    epoch_loop = getattr(getattr(trainer, "fit_loop", None), "epoch_loop", None)
+    progress = getattr(getattr(epoch_loop, "automatic_optimization", None), "optim_progress", None)
+    step = getattr(getattr(progress, "optimizer", None), "step", None)
+    manual = manual_step_progress(trainer)
+    if step is None or manual is None or trainer.lightning_module is None:
+        return
+    automatic = trainer.lightning_module.automatic_optimization
+    count, other = (step.total, manual.total) if automatic else (manual.total, step.total)
+    if other.completed > count.completed:
+        count.ready = count.completed = other.completed
 
 
 def batches_done_in_epoch(trainer: Any) -> int | None:
@@ -185,6 +212,36 @@ def loops_after_fit(loops: dict[str, Any]) -> dict[str, Any]:
         tracker.completed = tracker.processed
     fit["epoch_progress"] = progress.state_dict()
     return ended
+
+
+def resume_after_epoch_end(trainer: Any) -> None:
+    """Continue a fit restored from a checkpoint saved after its epoch's last step (at the
+    epoch's end: ``last.ckpt``, or a best checkpoint saved there) with the next epoch, also
+    under ``trainer.max_steps``. Call it from ``on_train_start``.
+
+    Without ``max_steps`` Lightning does so itself. With it (iteration-based training)
+    ``_FitLoop`` restarts every restored fit (its ``restarting`` setter) and takes a
+    checkpoint saved in ``on_train_epoch_end`` for one to finish: it ran that epoch's end
+    again, without its steps (a second, empty ``on_train_epoch_end``: NaN training metrics in
+    the history, early stopping failing on its missing monitor) and counted the epoch twice,
+    so the resumed run trained one epoch less than the uninterrupted run (checked: Lightning
+    2.6.6). Here, as without ``max_steps``: the epoch is counted completed and the loops do not
+    restart (``_restarting``: the setter would keep it). A checkpoint saved within an epoch
+    (a validation before its end) is left to Lightning's restart.
+    """
+    loop = getattr(trainer, "fit_loop", None)
+    progress = getattr(loop, "epoch_progress", None)
+    if progress is None or trainer.max_steps == -1 or not loop.restarting:
+        return
+    total = progress.total
+    if not total.ready == total.started == total.processed:
+        return  # within an epoch
+    if total.completed == total.processed - 1:  # saved in on_train_epoch_end
+        progress.increment_completed()
+    loop.reset_restart_stage()
+    loop.epoch_loop.reset_restart_stage()
+    loop._restarting = False
+    loop.epoch_loop.restarting = False  # and its validation loop
 
 
 def early_stopping_check(callback: EarlyStopping, current: torch.Tensor, epoch: int) -> bool:

@@ -62,7 +62,12 @@ from lossbench.checkpoint_format import (
 from lossbench.data.splits import STAGES
 from lossbench.errors import NON_FINITE_LOSS, NonFiniteLossError
 from lossbench.heads import build_head, get_head
-from lossbench.lightning_internals import attached_trainer, batches_done_in_epoch
+from lossbench.lightning_internals import (
+    attached_trainer,
+    batches_done_in_epoch,
+    continue_step_count,
+    resume_after_epoch_end,
+)
 from lossbench.losses import auto_pos_weight, build_loss, get_loss
 from lossbench.metric_names import LOGGED_METRICS, VALIDATION_EPOCH, VALIDATION_STEP
 from lossbench.metrics import ClassificationMetrics
@@ -370,6 +375,12 @@ class ClassifierModule(L.LightningModule):
 
     def on_fit_end(self) -> None:
         self._fitting = False
+
+    def on_train_start(self) -> None:
+        # a resume from an epoch's end under trainer.max_steps starts the next epoch
+        resume_after_epoch_end(self.trainer)
+        # a checkpoint of the other runner: global_step goes on from its steps
+        continue_step_count(self.trainer)
 
     def on_train_epoch_start(self) -> None:
         optimizers = self.trainer.optimizers

@@ -132,6 +132,7 @@ class EpochModule(ClassifierModule):
             self._step_schedulers("epoch", plateau=False)
 
     def on_train_start(self) -> None:
+        super().on_train_start()
         self._direct = direct_steps(self)
         if not self.inline_validation:
             return
