@@ -52,7 +52,7 @@ from lossbench.models import ACTIVATIONS, DENSE_MODELS, MODELS
 from lossbench.optim import IMPLEMENTATIONS, OPTIMIZERS
 from lossbench.precision import check_precision
 from lossbench.runners.base import RUNNERS, epoch_obstacles, refuse_epoch_message
-from lossbench.schedulers import check_scheduler, scheduler_monitor
+from lossbench.schedulers import SCHEDULERS, check_scheduler, scheduler_monitor
 from lossbench.tasks import Task, is_dense
 from lossbench.trainer_args import refuse_trainer_switches
 
@@ -555,6 +555,16 @@ def _check_scheduler(cfg: DictConfig, task: Task) -> None:
     monitor = scheduler_monitor(scheduler, cfg.optimized_metric)
     if monitor is not None:
         _check_metric("scheduler.monitor", monitor, task)
+        every = cfg.trainer.get("check_val_every_n_epoch", 1)
+        _require(
+            every in (1, None) or not monitor.startswith("val/"),
+            f"scheduler={scheduler['name']} steps on {monitor} at every epoch's end, but "
+            f"trainer.check_val_every_n_epoch={every} validates only every {every} epochs, so "
+            f"most epochs have no {monitor} to step on. Leave trainer.check_val_every_n_epoch "
+            "at 1 with this scheduler, or choose one that does not monitor a metric: "
+            + ", ".join(f"scheduler={n}" for n, spec in SCHEDULERS.items() if not spec.monitors)
+            + ".",
+        )
 
 
 #: The groups whose composed config is one dataclass of lossbench's, read field by field: a
