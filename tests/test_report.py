@@ -675,3 +675,43 @@ def test_an_undefined_auroc_is_neither_a_crash_nor_the_best(tmp_path: Path) -> N
     assert summary.loc["logits + bce_with_logits", "rank"] == 1
     assert pd.isna(summary.loc["sigmoid + bce", "rank"])
     assert summary.loc["sigmoid + bce", "test/auroc_n"] == 0
+
+
+@pytest.mark.parametrize("seed", [1.5, "one", True])
+def test_a_record_with_a_seed_that_is_not_a_whole_number_is_skipped(
+    tmp_path: Path, seed: Any
+) -> None:
+    import json
+
+    for s in (0, 1):
+        write_run(
+            tmp_path / f"good{s}", data="iris", task="multiclass", head="logits",
+            loss="cross_entropy", seed=s, metrics={"test/nll": 0.3},
+        )  # fmt: skip
+    bad = write_run(
+        tmp_path / "bad", data="iris", task="multiclass", head="logits", loss="cross_entropy",
+        seed=2, metrics={"test/nll": 0.3},
+    )  # fmt: skip
+    record = json.loads((bad / "metrics.json").read_text())
+    (bad / "metrics.json").write_text(json.dumps(record | {"seed": seed}))
+    with pytest.warns(SkippedRecordWarning, match=f"its seed is {seed!r}, not a whole number") as w:
+        runs = load_runs([tmp_path])
+    assert str((bad / "metrics.json").resolve()) in str(w[0].message)
+    assert runs["seed"].tolist() == [0, 1]
+
+
+def test_cli_skips_a_record_with_a_fractional_seed_without_a_traceback(tmp_path: Path) -> None:
+    import json
+
+    for s in (0, 1):
+        write_run(
+            tmp_path / "study" / f"run{s}", data="iris", task="multiclass", head="logits",
+            loss="cross_entropy", seed=s, metrics={"test/nll": 0.3 + s / 100},
+        )  # fmt: skip
+    bad = (tmp_path / "study" / "run1" / "metrics.json").resolve()
+    bad.write_text(json.dumps(json.loads(bad.read_text()) | {"seed": 1.5}))
+    result = run_cli(str(tmp_path / "study"))
+    assert result.returncode == 0, result.stderr
+    assert "Traceback" not in result.stderr
+    assert "its seed is 1.5, not a whole number" in result.stderr
+    assert str(bad) in result.stderr

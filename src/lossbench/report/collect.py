@@ -6,8 +6,8 @@
 A path may be a multirun folder, a parent of several, a single run directory or a
 ``metrics.json``; every ``metrics.json`` below it is read. A record that cannot be read (not
 JSON, truncated, not an object) is skipped with a :class:`SkippedRecordWarning` that names the
-file and why, and the other runs are reported; a study whose every record is unreadable is
-refused (:class:`ReportError`).
+file and why, and so is a record whose seed is not a whole number; the other runs are
+reported; a study whose every record is unreadable is refused (:class:`ReportError`).
 """
 
 from __future__ import annotations
@@ -92,6 +92,22 @@ def _read_config(run_dir: Path) -> dict[str, Any] | None:
     except (OSError, yaml.YAMLError):
         return None
     return config if isinstance(config, dict) else None
+
+
+def _whole_number(value: Any) -> bool:
+    """Whether ``value`` is a seed as lossbench writes it: None or an integer (``1.0`` too)."""
+    if value is None:
+        return True
+    if isinstance(value, bool):
+        return False
+    return isinstance(value, int) or (isinstance(value, float) and value.is_integer())
+
+
+def _to_int(values: pd.Series) -> pd.Series:
+    """``values`` as nullable integers; a value that is not a whole number becomes missing."""
+    numbers = pd.to_numeric(values, errors="coerce")
+    whole = numbers.where(numbers.notna() & (numbers % 1 == 0))
+    return whole.astype("Float64").astype("Int64")
 
 
 def _read_record(path: Path) -> tuple[dict[str, Any], str | None]:
@@ -264,7 +280,8 @@ def load_runs(paths: Sequence[str | os.PathLike]) -> pd.DataFrame:
         ReportError: A path does not exist or holds no readable ``metrics.json``.
 
     Warns:
-        SkippedRecordWarning: for each ``metrics.json`` that cannot be read (it is left out).
+        SkippedRecordWarning: for each ``metrics.json`` that cannot be read, or whose seed is
+            not a whole number (it is left out).
     """
     rows = []
     records = find_records(paths)
@@ -278,7 +295,16 @@ def load_runs(paths: Sequence[str | os.PathLike]) -> pd.DataFrame:
                 stacklevel=2,
             )
             continue
-        rows.append(load_run(path))
+        row = load_run(path)
+        if not _whole_number(row["seed"]):
+            warnings.warn(
+                f"skipped {path}: its seed is {row['seed']!r}, not a whole number. The other "
+                "runs are reported; correct the seed or run that job again.",
+                SkippedRecordWarning,
+                stacklevel=2,
+            )
+            continue
+        rows.append(row)
     if not rows:
         raise ReportError(
             f"none of the {len(records)} {RECORD_NAME} files under "
@@ -290,7 +316,7 @@ def load_runs(paths: Sequence[str | os.PathLike]) -> pd.DataFrame:
     known = runs.dropna(subset=["task"]).groupby("data")["task"].first()
     runs["task"] = runs["task"].fillna(runs["data"].map(known))
     for column in ("seed", "epochs", "steps", "best_epoch", "split_seed"):
-        runs[column] = pd.to_numeric(runs[column], errors="coerce").astype("Int64")
+        runs[column] = _to_int(runs[column])
     runs = assign_setups(runs)
     metrics = metric_order(list(runs.columns))
     private = [c for c in runs.columns if c.startswith("_")]
