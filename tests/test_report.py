@@ -677,6 +677,37 @@ def test_an_undefined_auroc_is_neither_a_crash_nor_the_best(tmp_path: Path) -> N
     assert summary.loc["sigmoid + bce", "test/auroc_n"] == 0
 
 
+def test_a_run_of_unknown_learning_rate_is_left_out_with_a_warning(tmp_path: Path) -> None:
+    """Runs at 0.001 and 0.1; one run's config.yaml is missing, another's unreadable: both are
+    named in a warning and left out, not averaged into the chosen rate's numbers."""
+    import warnings
+
+    from lossbench.report.build import analyse
+
+    for lr, nll in ((0.001, 0.2), (0.1, 0.6)):
+        for seed in (0, 1):
+            write_run(
+                tmp_path / "runs" / f"lr{lr}_{seed}",
+                data="wine", task="multiclass", head="logits", loss="cross_entropy", seed=seed,
+                lr=lr, metrics={"test/nll": nll + seed / 100, "val/nll": nll},
+            )  # fmt: skip
+    missing = (tmp_path / "runs" / "lr0.1_0").resolve()
+    (missing / "config.yaml").unlink()
+    unreadable = (tmp_path / "runs" / "lr0.1_1").resolve()
+    (unreadable / "config.yaml").write_text("optimizer: {lr: [0.1\n")
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        study = analyse([tmp_path / "runs"], tmp_path / "report")
+    row = study.summary.set_index("setup").loc["logits + cross_entropy"]
+    assert (row["lr"], row["test/nll_mean"], row["n_runs"]) == (0.001, pytest.approx(0.205), 2)
+    by_kind = {w.category.__name__: str(w.message) for w in caught}
+    assert str(unreadable / "config.yaml") in by_kind["UnreadableConfigWarning"]
+    left_out = by_kind["UnknownRateWarning"]
+    assert "left out of the learning-rate choice and the report" in left_out
+    assert f"{missing} (config.yaml missing)" in left_out
+    assert f"{unreadable} (config.yaml unreadable (" in left_out
+
+
 @pytest.mark.parametrize("seed", [1.5, "one", True])
 def test_a_record_with_a_seed_that_is_not_a_whole_number_is_skipped(
     tmp_path: Path, seed: Any
