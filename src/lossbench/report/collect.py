@@ -28,7 +28,7 @@ import yaml
 from lossbench.metric_names import VALIDATION_EPOCH
 from lossbench.report.errors import ReportError
 from lossbench.report.find import RECORD_NAME, find_records
-from lossbench.report.labels import assign_setups, flatten
+from lossbench.report.labels import assign_setups, data_labels, flatten
 
 CONFIG_NAME = "config.yaml"
 #: Metric keys in a record start with one of these stages.
@@ -336,6 +336,7 @@ def load_runs(paths: Sequence[str | os.PathLike]) -> pd.DataFrame:
     runs["data"] = _name_csv_data(runs)
     known = runs.dropna(subset=["task"]).groupby("data")["task"].first()
     runs["task"] = runs["task"].fillna(runs["data"].map(known))
+    runs["data"] = data_labels(runs)  # different data settings: different data sets
     for column in ("seed", "epochs", "steps", "best_epoch", "split_seed"):
         runs[column] = _to_int(runs[column])
     runs = assign_setups(runs)
