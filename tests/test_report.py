@@ -739,3 +739,146 @@ def test_effect_in_percent_is_of_the_baseline_on_the_same_seeds(tmp_path: Path) 
     row = comparisons.set_index("setup").loc["log_softmax + nll"]
     assert row["n_pairs"] == 2 and row["mean_diff"] == pytest.approx(-0.1)
     assert row["diff_pct"] == pytest.approx(100 * -0.1 / 0.3)  # the baseline on seeds 0, 1
+
+
+SYNTHETIC = {
+    "name": "synthetic_binary", "batch_size": 64, "val_fraction": 0.25, "test_fraction": 0.25,
+    "n_samples": 200, "n_features": 5, "n_informative": 3, "positive_fraction": 0.5,
+    "class_sep": 1.0, "random_state": 0, "impute": None,
+}  # fmt: skip
+
+
+def write_synthetic_run(directory: Path, seed: int, nll: float, **data: Any) -> dict[str, Any]:
+    """A synthetic_binary run whose config.yaml holds ``data`` over :data:`SYNTHETIC` (the
+    split drawn per seed, as the fair protocol does, unless ``data`` sets it)."""
+    import yaml
+
+    run = write_run(
+        directory, data="synthetic_binary", task="binary", head="logits",
+        loss="bce_with_logits", seed=seed, metrics={"test/nll": nll + seed / 100},
+    )  # fmt: skip
+    config = yaml.safe_load((run / "config.yaml").read_text())
+    config["data"] = SYNTHETIC | {"split_seed": seed} | data
+    (run / "config.yaml").write_text(yaml.safe_dump(config))
+    return config["data"]
+
+
+def test_runs_of_one_data_set_with_other_data_settings_are_separate_data_sets(
+    tmp_path: Path,
+) -> None:
+    """data.label_noise=0,0.4: two data sets, each with its own numbers and yardstick; a split
+    per seed (data.split_seed=${seed}) is no difference; data.batch_size=32,64 are two setups."""
+    from lossbench.report.build import analyse
+    from lossbench.report.yardstick import fit_yardstick
+
+    configs = {}
+    for noise, nll in ((0.0, 0.2), (0.4, 0.6)):
+        for seed in (0, 1):
+            configs[noise, seed] = write_synthetic_run(
+                tmp_path / "runs" / f"noise{noise}" / f"seed{seed}", seed, nll, label_noise=noise
+            )
+    for seed in (0, 1):  # the same data, a smaller batch: a setup of its own
+        write_synthetic_run(
+            tmp_path / "runs" / "batch32" / f"seed{seed}", seed, 0.9, label_noise=0.0, batch_size=32
+        )
+    study = analyse([tmp_path / "runs"], tmp_path / "report")
+    summary = study.summary.set_index(["data", "setup"])
+    clean, noisy = "synthetic_binary (label_noise=0)", "synthetic_binary (label_noise=0.4)"
+    setup = "logits + bce_with_logits (data.batch_size={})"
+    assert summary["test/nll_mean"].to_dict() == {
+        (clean, setup.format(32)): pytest.approx(0.905),
+        (clean, setup.format(64)): pytest.approx(0.205),
+        (noisy, "logits + bce_with_logits"): pytest.approx(0.605),
+    }
+    assert (summary["test/nll_n"] == 2).all()
+    yardstick = study.yardstick_runs.set_index(["data", "seed"])
+    assert sorted(yardstick.index) == [(clean, 0), (clean, 1), (noisy, 0), (noisy, 1)]
+    for (noise, seed), data_cfg in configs.items():
+        row = yardstick.loc[(noisy if noise else clean, seed)]
+        assert row["test/nll"] == pytest.approx(fit_yardstick(data_cfg)["test/nll"])
+
+
+def test_runs_of_one_seed_on_different_splits_are_separate_data_sets(tmp_path: Path) -> None:
+    """A fixed split in each of two studies (data.split_seed=0 and 1): different test rows, so
+    two data sets; one split per seed in each study is one data set."""
+    for split, nll in ((0, 0.2), (1, 0.6)):
+        for seed in (0, 1):
+            write_synthetic_run(tmp_path / "fixed" / f"{split}_{seed}", seed, nll, split_seed=split)
+            write_synthetic_run(tmp_path / "per_seed" / f"{split}_{seed}", seed, nll)
+    fixed = load_runs([tmp_path / "fixed"])
+    assert fixed.groupby("data")["test/nll"].mean().to_dict() == {
+        "synthetic_binary (split_seed=0)": pytest.approx(0.205),
+        "synthetic_binary (split_seed=1)": pytest.approx(0.605),
+    }
+    assert load_runs([tmp_path / "per_seed"])["data"].unique().tolist() == ["synthetic_binary"]
+
+
+def test_a_run_of_unknown_learning_rate_is_left_out_with_a_warning(tmp_path: Path) -> None:
+    """Runs at 0.001 and 0.1; one run's config.yaml is missing, another's unreadable: both are
+    named in a warning and left out, not averaged into the chosen rate's numbers."""
+    import warnings
+
+    from lossbench.report.build import analyse
+
+    for lr, nll in ((0.001, 0.2), (0.1, 0.6)):
+        for seed in (0, 1):
+            write_run(
+                tmp_path / "runs" / f"lr{lr}_{seed}",
+                data="wine", task="multiclass", head="logits", loss="cross_entropy", seed=seed,
+                lr=lr, metrics={"test/nll": nll + seed / 100, "val/nll": nll},
+            )  # fmt: skip
+    missing = (tmp_path / "runs" / "lr0.1_0").resolve()
+    (missing / "config.yaml").unlink()
+    unreadable = (tmp_path / "runs" / "lr0.1_1").resolve()
+    (unreadable / "config.yaml").write_text("optimizer: {lr: [0.1\n")
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        study = analyse([tmp_path / "runs"], tmp_path / "report")
+    row = study.summary.set_index("setup").loc["logits + cross_entropy"]
+    assert (row["lr"], row["test/nll_mean"], row["n_runs"]) == (0.001, pytest.approx(0.205), 2)
+    by_kind = {w.category.__name__: str(w.message) for w in caught}
+    assert str(unreadable / "config.yaml") in by_kind["UnreadableConfigWarning"]
+    left_out = by_kind["UnknownRateWarning"]
+    assert "left out of the learning-rate choice and the report" in left_out
+    assert f"{missing} (config.yaml missing)" in left_out
+    assert f"{unreadable} (config.yaml unreadable (" in left_out
+
+
+@pytest.mark.parametrize("seed", [1.5, "one", True])
+def test_a_record_with_a_seed_that_is_not_a_whole_number_is_skipped(
+    tmp_path: Path, seed: Any
+) -> None:
+    import json
+
+    for s in (0, 1):
+        write_run(
+            tmp_path / f"good{s}", data="iris", task="multiclass", head="logits",
+            loss="cross_entropy", seed=s, metrics={"test/nll": 0.3},
+        )  # fmt: skip
+    bad = write_run(
+        tmp_path / "bad", data="iris", task="multiclass", head="logits", loss="cross_entropy",
+        seed=2, metrics={"test/nll": 0.3},
+    )  # fmt: skip
+    record = json.loads((bad / "metrics.json").read_text())
+    (bad / "metrics.json").write_text(json.dumps(record | {"seed": seed}))
+    with pytest.warns(SkippedRecordWarning, match=f"its seed is {seed!r}, not a whole number") as w:
+        runs = load_runs([tmp_path])
+    assert str((bad / "metrics.json").resolve()) in str(w[0].message)
+    assert runs["seed"].tolist() == [0, 1]
+
+
+def test_cli_skips_a_record_with_a_fractional_seed_without_a_traceback(tmp_path: Path) -> None:
+    import json
+
+    for s in (0, 1):
+        write_run(
+            tmp_path / "study" / f"run{s}", data="iris", task="multiclass", head="logits",
+            loss="cross_entropy", seed=s, metrics={"test/nll": 0.3 + s / 100},
+        )  # fmt: skip
+    bad = (tmp_path / "study" / "run1" / "metrics.json").resolve()
+    bad.write_text(json.dumps(json.loads(bad.read_text()) | {"seed": 1.5}))
+    result = run_cli(str(tmp_path / "study"))
+    assert result.returncode == 0, result.stderr
+    assert "Traceback" not in result.stderr
+    assert "its seed is 1.5, not a whole number" in result.stderr
+    assert str(bad) in result.stderr

@@ -6,8 +6,10 @@
 A path may be a multirun folder, a parent of several, a single run directory or a
 ``metrics.json``; every ``metrics.json`` below it is read. A record that cannot be read (not
 JSON, truncated, not an object) is skipped with a :class:`SkippedRecordWarning` that names the
-file and why, and the other runs are reported; a study whose every record is unreadable is
-refused (:class:`ReportError`).
+file and why, and so is a record whose seed is not a whole number; the other runs are
+reported; a study whose every record is unreadable is refused (:class:`ReportError`). A
+``config.yaml`` that cannot be read warns (:class:`UnreadableConfigWarning`): its run has no
+known learning rate (lossbench.report.selection leaves it out of the report).
 """
 
 from __future__ import annotations
@@ -26,7 +28,7 @@ import yaml
 from lossbench.metric_names import VALIDATION_EPOCH
 from lossbench.report.errors import ReportError
 from lossbench.report.find import RECORD_NAME, find_records
-from lossbench.report.labels import assign_setups, flatten
+from lossbench.report.labels import assign_setups, data_labels, flatten
 
 CONFIG_NAME = "config.yaml"
 #: Metric keys in a record start with one of these stages.
@@ -60,6 +62,10 @@ class SkippedRecordWarning(UserWarning):
     """A ``metrics.json`` that cannot be read was left out of the report."""
 
 
+class UnreadableConfigWarning(UserWarning):
+    """A run's ``config.yaml`` exists but cannot be read: its settings are unknown."""
+
+
 def _number(value: Any) -> float | None:
     """A metric value as a float: record.py writes NaN as null and infinities as strings."""
     if isinstance(value, bool):
@@ -83,15 +89,36 @@ def _is_metric(key: str) -> bool:
 _YAML_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
-def _read_config(run_dir: Path) -> dict[str, Any] | None:
+def _read_config(run_dir: Path) -> tuple[dict[str, Any] | None, str | None]:
+    """The run's config, or None and why: ``config.yaml missing`` or ``config.yaml unreadable
+    (...)``."""
     path = run_dir / CONFIG_NAME
     if not path.is_file():
-        return None
+        return None, f"{CONFIG_NAME} missing"
     try:  # libyaml's loader where PyYAML has it: a study's ~1000 configs in ~2 s, not ~30 s
         config = yaml.load(path.read_text(), Loader=_YAML_LOADER)
-    except (OSError, yaml.YAMLError):
-        return None
-    return config if isinstance(config, dict) else None
+    except (OSError, UnicodeDecodeError, yaml.YAMLError) as error:
+        reason = str(error).splitlines()[0] if str(error) else ""
+        return None, f"{CONFIG_NAME} unreadable ({type(error).__name__}: {reason})"
+    if not isinstance(config, dict):
+        return None, f"{CONFIG_NAME} unreadable (holds a {type(config).__name__}, not a mapping)"
+    return config, None
+
+
+def _whole_number(value: Any) -> bool:
+    """Whether ``value`` is a seed as lossbench writes it: None or an integer (``1.0`` too)."""
+    if value is None:
+        return True
+    if isinstance(value, bool):
+        return False
+    return isinstance(value, int) or (isinstance(value, float) and value.is_integer())
+
+
+def _to_int(values: pd.Series) -> pd.Series:
+    """``values`` as nullable integers; a value that is not a whole number becomes missing."""
+    numbers = pd.to_numeric(values, errors="coerce")
+    whole = numbers.where(numbers.notna() & (numbers % 1 == 0))
+    return whole.astype("Float64").astype("Int64")
 
 
 def _read_record(path: Path) -> tuple[dict[str, Any], str | None]:
@@ -163,12 +190,13 @@ def load_run(path: Path) -> dict[str, Any]:
     """One row of the results table from the ``metrics.json`` at ``path``.
 
     Besides the record's fields, the row holds ``refused`` (failed before training started: the
-    config was refused), ``run_dir`` and private columns ``_history``, ``_reliability`` and
-    ``_config`` (the flattened config.yaml or None) that are not written to results.csv.
+    config was refused), ``run_dir`` and private columns ``_history``, ``_reliability``,
+    ``_config`` (the flattened config.yaml or None) and ``_config_problem`` (why there is none)
+    that are not written to results.csv.
     """
     run_dir = path.parent
     record, problem = _read_record(path)
-    config = _read_config(run_dir)
+    config, config_problem = _read_config(run_dir)
     flat = flatten(config) if config is not None else None
     fallback = flat or {}
     data = record.get("data", fallback.get("data.name"))
@@ -207,6 +235,7 @@ def load_run(path: Path) -> dict[str, Any]:
         "_history": _history(record, config),
         "_reliability": _reliability(record),
         "_config": flat,
+        "_config_problem": config_problem,
     }
     for key, value in record.items():
         if _is_metric(key):
@@ -264,7 +293,9 @@ def load_runs(paths: Sequence[str | os.PathLike]) -> pd.DataFrame:
         ReportError: A path does not exist or holds no readable ``metrics.json``.
 
     Warns:
-        SkippedRecordWarning: for each ``metrics.json`` that cannot be read (it is left out).
+        SkippedRecordWarning: for each ``metrics.json`` that cannot be read, or whose seed is
+            not a whole number (it is left out).
+        UnreadableConfigWarning: for each ``config.yaml`` that exists but cannot be read.
     """
     rows = []
     records = find_records(paths)
@@ -278,7 +309,23 @@ def load_runs(paths: Sequence[str | os.PathLike]) -> pd.DataFrame:
                 stacklevel=2,
             )
             continue
-        rows.append(load_run(path))
+        row = load_run(path)
+        if not _whole_number(row["seed"]):
+            warnings.warn(
+                f"skipped {path}: its seed is {row['seed']!r}, not a whole number. The other "
+                "runs are reported; correct the seed or run that job again.",
+                SkippedRecordWarning,
+                stacklevel=2,
+            )
+            continue
+        if row["_config_problem"] and row["_config_problem"] != f"{CONFIG_NAME} missing":
+            warnings.warn(
+                f"{path.parent / CONFIG_NAME}: {row['_config_problem']}: the run's settings "
+                "and learning rate are unknown.",
+                UnreadableConfigWarning,
+                stacklevel=2,
+            )
+        rows.append(row)
     if not rows:
         raise ReportError(
             f"none of the {len(records)} {RECORD_NAME} files under "
@@ -289,8 +336,9 @@ def load_runs(paths: Sequence[str | os.PathLike]) -> pd.DataFrame:
     runs["data"] = _name_csv_data(runs)
     known = runs.dropna(subset=["task"]).groupby("data")["task"].first()
     runs["task"] = runs["task"].fillna(runs["data"].map(known))
+    runs["data"] = data_labels(runs)  # different data settings: different data sets
     for column in ("seed", "epochs", "steps", "best_epoch", "split_seed"):
-        runs[column] = pd.to_numeric(runs[column], errors="coerce").astype("Int64")
+        runs[column] = _to_int(runs[column])
     runs = assign_setups(runs)
     metrics = metric_order(list(runs.columns))
     private = [c for c in runs.columns if c.startswith("_")]

@@ -12,11 +12,17 @@ data set, head and loss, so a sweep over ``loss.label_smoothing=0,0.1`` gives tw
     ['loss.label_smoothing']
     >>> variant_text({"loss.label_smoothing": 0.1}, ["loss.label_smoothing"])
     'loss.label_smoothing=0.1'
+
+Data sets are told apart the same way (:func:`data_labels`): runs of one data set name whose
+data settings differ are separate data sets, named with what differs
+(``synthetic_binary (label_noise=0.4)``), never pooled. The batch size is a training setting:
+it makes setup variants (``logits + cross_entropy (data.batch_size=32)``), as other training
+keys do.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import pandas as pd
@@ -36,10 +42,16 @@ IGNORED_KEYS = frozenset(
         "trainer.default_root_dir",
     }
 )
-#: Groups that never distinguish setups: the data set is a column of its own; the loggers only
-#: decide where per-epoch numbers are written, paths where files go; the callbacks' settings
-#: that matter (checkpoint.*, early_stopping.*) are compared under their own keys.
+#: Groups that never distinguish setups: the data set is a column of its own (its settings tell
+#: data sets apart, :func:`data_labels`); the loggers only decide where per-epoch numbers are
+#: written, paths where files go; the callbacks' settings that matter (checkpoint.*,
+#: early_stopping.*) are compared under their own keys.
 IGNORED_PREFIXES = ("data.", "logger.", "hydra.", "paths.", "callbacks.")
+#: Keys of the data group that are training settings: they distinguish setups, not data sets.
+TRAINING_DATA_KEYS = frozenset({"data.batch_size"})
+#: The data key of the split, which tells data sets apart only where it does not follow the seed
+#: (:func:`data_labels`).
+SPLIT_SEED = "data.split_seed"
 #: Shown instead of the differing values when a run's config.yaml is missing (a run refused
 #: before its config was written).
 NO_CONFIG = "config.yaml missing"
@@ -61,8 +73,23 @@ def flatten(config: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
 
 def is_ignored(key: str) -> bool:
     """Whether ``key`` (dotted) is left out when looking for what distinguishes setups."""
+    if key in TRAINING_DATA_KEYS:
+        return False
     last = key.rsplit(".", 1)[-1]
     return key in IGNORED_KEYS or key.startswith(IGNORED_PREFIXES) or last.endswith(("path", "dir"))
+
+
+def is_data_setting(key: str) -> bool:
+    """Whether ``key`` (dotted) is a setting of the data that tells data sets of one name apart:
+    a ``data.`` key other than the name, the training settings (:data:`TRAINING_DATA_KEYS`),
+    the split seed (:func:`data_labels` decides on it) and file locations (``*path``, ``*dir``;
+    CSV files are told apart by :func:`lossbench.report.collect.csv_names`)."""
+    last = key.rsplit(".", 1)[-1]
+    return (
+        key.startswith("data.")
+        and key not in {"data.name", SPLIT_SEED, *TRAINING_DATA_KEYS}
+        and not last.endswith(("path", "dir"))
+    )
 
 
 def format_value(value: Any) -> str:
@@ -78,10 +105,13 @@ def format_value(value: Any) -> str:
     return str(value)
 
 
-def differing_keys(configs: Sequence[Mapping[str, Any]]) -> list[str]:
-    """Sorted keys whose value is not the same in every flattened config (ignored keys left out);
-    a key missing from some configs counts as differing."""
-    keys = sorted({k for config in configs for k in config if not is_ignored(k)})
+def differing_keys(
+    configs: Sequence[Mapping[str, Any]], wanted: Callable[[str], bool] | None = None
+) -> list[str]:
+    """Sorted keys whose value is not the same in every flattened config (ignored keys left out,
+    or only the ``wanted`` ones looked at); a key missing from some configs counts as differing."""
+    wanted = wanted or (lambda key: not is_ignored(key))
+    keys = sorted({k for config in configs for k in config if wanted(k)})
     return [
         key
         for key in keys
@@ -98,6 +128,63 @@ def variant_text(config: Mapping[str, Any] | None, keys: Sequence[str]) -> str:
     return ", ".join(f"{k}={format_value(config[k]) if k in config else _MISSING}" for k in keys)
 
 
+def split_follows_seed(configs: Sequence[Mapping[str, Any]]) -> bool:
+    """Whether every run of one seed has the same ``data.split_seed`` (the fair protocol's
+    ``data.split_seed=${seed}``: a split per seed, which a study averages over like the seed;
+    a fixed split is also one per seed). Not so where runs of one seed were trained on different
+    splits (``data.split_seed=0`` in one study and ``1`` in another): those are different data.
+
+        >>> split_follows_seed([{"seed": s, "data.split_seed": s} for s in (0, 1, 0)])
+        True
+        >>> split_follows_seed([{"seed": 0, "data.split_seed": s} for s in (0, 1)])
+        False
+    """
+    splits: dict[str, set[str]] = {}
+    for config in configs:
+        split = format_value(config[SPLIT_SEED]) if SPLIT_SEED in config else _MISSING
+        splits.setdefault(format_value(config.get("seed")), set()).add(split)
+    return all(len(s) == 1 for s in splits.values())
+
+
+def data_labels(runs: pd.DataFrame) -> pd.Series:
+    """``data`` of each run, with the data settings that differ among the runs of its name.
+
+    Args:
+        runs: One row per run with ``data`` (the data set's name) and ``_config`` (the
+            flattened config.yaml, or None).
+
+    Returns:
+        Where runs of one name differ in a data setting (:func:`is_data_setting`, and
+        ``data.split_seed`` where runs of one seed differ in it, :func:`split_follows_seed`),
+        each run's name followed by ``(key=value, ...)`` of the differing keys without their
+        ``data.`` prefix: ``synthetic_binary (label_noise=0)`` and ``synthetic_binary
+        (label_noise=0.4)``, separate data sets. A run without a config.yaml keeps the bare name.
+
+        >>> runs = pd.DataFrame({"data": ["s", "s", "s"], "_config": [
+        ...     {"data.label_noise": 0.0, "data.batch_size": 64, "seed": 0, "data.split_seed": 0},
+        ...     {"data.label_noise": 0.4, "data.batch_size": 32, "seed": 1, "data.split_seed": 1},
+        ...     None]})
+        >>> data_labels(runs).tolist()
+        ['s (label_noise=0)', 's (label_noise=0.4)', 's']
+    """
+    labels = runs["data"].copy()
+    for name, group in runs.groupby("data", sort=False):
+        configs = [c for c in group["_config"] if c is not None]
+        keys = differing_keys(configs, is_data_setting)
+        if not split_follows_seed(configs):
+            keys = sorted([*keys, SPLIT_SEED])
+        if not keys:
+            continue
+        for index, config in group["_config"].items():
+            if config is not None:
+                values = (format_value(config[k]) if k in config else _MISSING for k in keys)
+                text = ", ".join(
+                    f"{k.removeprefix('data.')}={v}" for k, v in zip(keys, values, strict=True)
+                )
+                labels.at[index] = f"{name} ({text})"
+    return labels
+
+
 def assign_setups(runs: pd.DataFrame) -> pd.DataFrame:
     """Add ``variant`` (what differs within data set, head and loss) and fill ``setup``.
 
@@ -108,9 +195,9 @@ def assign_setups(runs: pd.DataFrame) -> pd.DataFrame:
     Returns:
         A copy with ``setup`` set for every run and a ``variant`` column ("" when nothing
         differs). A named setup whose runs differ in config beyond the keys a study sweeps
-        (:data:`IGNORED_KEYS`: seed, learning rate; the data set's keys) is split: each run's
-        name gets ``(key=value, ...)`` of the differing keys, and that is its ``variant``; a run
-        of it without a config.yaml keeps the bare name.
+        (:data:`IGNORED_KEYS`: seed, learning rate; the data settings but the batch size) is
+        split: each run's name gets ``(key=value, ...)`` of the differing keys, and that is its
+        ``variant``; a run of it without a config.yaml keeps the bare name.
     """
     runs = runs.copy()
     runs["variant"] = ""

@@ -8,7 +8,10 @@ once) is chosen; the test split is never looked at. A rate at which a run failed
 a seed which completed at another rate (a study interrupted before it trained every rate), is
 chosen only when every rate has failed or missing seeds; means within float32 rounding
 (:data:`lossbench.tuning_grid.FLOAT32_TIE`) are ties, which go to the smallest rate. The
-report's tables, tests and verdicts use the runs of the chosen rate only (``selected``).
+report's tables, tests and verdicts use the runs of the chosen rate only (``selected``). A run
+trained at an unknown rate (its config.yaml missing or unreadable) is left out of the choice
+and the report, with a :class:`UnknownRateWarning` that names it, where the setup's other runs
+have a known rate: it is never averaged with the runs of one of them.
 
     >>> import pandas as pd
     >>> runs = pd.DataFrame({
@@ -25,6 +28,7 @@ report's tables, tests and verdicts use the runs of the chosen rate only (``sele
 from __future__ import annotations
 
 import math
+import warnings
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -37,6 +41,25 @@ from lossbench.tuning_grid import best_rate, rate_key
 #: A run has converged "within 1 %" at the first epoch whose validation value is within this
 #: fraction of its best value.
 WITHIN = 0.01
+
+
+class UnknownRateWarning(UserWarning):
+    """A run's learning rate is unknown (no readable config.yaml): left out, or reported with
+    a setup none of whose runs has a known rate."""
+
+
+def _unknown_rate_runs(group: pd.DataFrame) -> list[str]:
+    """``<run_dir> (<why>)`` of each run of ``group`` that was trained (not refused) at an
+    unknown learning rate."""
+    trained = group["lr"].isna()
+    if "refused" in group:
+        trained &= ~group["refused"].fillna(False).astype(bool)
+    why = group.get("_config_problem", pd.Series(None, index=group.index))
+    where = group.get("run_dir", pd.Series(group.index.astype(str), index=group.index))
+    return [
+        f"{where[i]} ({why[i] if isinstance(why[i], str) else 'no optimizer.lr in config.yaml'})"
+        for i in group.index[trained]
+    ]
 
 
 def selection_metric(metric: str) -> str:
@@ -103,10 +126,25 @@ def select_learning_rates(
     for (data, setup), group in runs.groupby(["data", "setup"], sort=True):
         rates = sorted(group["lr"].dropna().unique())
         row: dict[str, Any] = {"data": data, "setup": setup, "n_lr": len(rates)}
+        unknown = _unknown_rate_runs(group)
         if not rates:  # no learning rate recorded (refused before its config was written)
             runs.loc[group.index, "selected"] = True
             rows.append(row | {"lr": math.nan, "lr_grid": "", "lr_at_edge": False})
+            if unknown:
+                warnings.warn(
+                    f"{data} / {setup}: no run has a known learning rate; its {len(unknown)} "
+                    "trained runs are reported together, as if of one rate: " + "; ".join(unknown),
+                    UnknownRateWarning,
+                    stacklevel=2,
+                )
             continue
+        if unknown:
+            warnings.warn(
+                f"{data} / {setup}: left out of the learning-rate choice and the report, as "
+                f"trained at an unknown rate: {'; '.join(unknown)}",
+                UnknownRateWarning,
+                stacklevel=2,
+            )
         missing = missing_seeds(group, column)
         keys = {
             lr: _candidate_key(group[group["lr"] == lr], column, mode, len(missing[lr]))
@@ -114,7 +152,9 @@ def select_learning_rates(
         }
         chosen = best_rate(keys)
         runs.loc[group.index[group["lr"] == chosen], "selected"] = True
-        runs.loc[group.index[group["lr"].isna()], "selected"] = True  # refused, no config
+        # refused before training (no config): counted as refused, with no numbers to pool
+        refused = group["refused"].fillna(False).astype(bool) if "refused" in group else False
+        runs.loc[group.index[group["lr"].isna() & refused], "selected"] = True
         value = keys[chosen][1]
         rows.append(
             row
