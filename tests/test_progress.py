@@ -118,9 +118,10 @@ def test_markers_count_each_job_once_with_its_last_outcome(tmp_path):
         "refused": 1,
         "failed": 0,
         "failed_before": 0,
+        "exists": 0,
     }
     assert count_markers(tmp_path, since=time.time() + 60) == dict.fromkeys(
-        ("completed", "skipped", "refused", "failed", "failed_before"), 0
+        ("completed", "skipped", "refused", "failed", "failed_before", "exists"), 0
     )  # markers of an earlier sweep are left out
     with pytest.raises(ValueError, match="Valid: completed, skipped, refused, failed"):
         mark_job(tmp_path, 3, "done")
@@ -157,6 +158,7 @@ def test_the_watchers_counter_counts_as_count_markers_does(tmp_path):
         "refused": 1,
         "failed": 0,
         "failed_before": 1,
+        "exists": 0,
     }
     assert MarkerCounter(tmp_path / "none").counts() == dict.fromkeys(seen[0], 0)
 

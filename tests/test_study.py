@@ -302,3 +302,37 @@ def test_optuna_search_goes_on_when_trials_fail(tmp_path: Path) -> None:
     assert "failed" in statuses and "completed" in statuses
     best = OmegaConf.load(tmp_path / "search" / "optimization_results.yaml")
     assert best.best_params["optimizer.lr"] == 0.01
+
+
+@pytest.mark.slow  # four lossbench-train -m processes, about 40 s on 2 cores
+@pytest.mark.parametrize("launcher", ["basic", "vectorized"])
+def test_a_study_run_again_with_other_settings_into_its_directory_exits_2(
+    tmp_path: Path, launcher: str
+) -> None:
+    """Its jobs find the earlier study's completed runs, which lossbench never overwrites: the
+    command says so and exits 2 (``make compare`` then stops before reporting the earlier
+    study as if it were this one); the same settings again skip their jobs and exit 0."""
+    sweep = tmp_path / "study"
+
+    def study(lr: str):
+        return run_module(
+            "lossbench.train", "-m", "data=iris", "trainer.max_epochs=1", "seed=0,1",
+            f"optimizer.lr={lr}", f"hydra/launcher={launcher}", f"hydra.sweep.dir={sweep}",
+            cwd=tmp_path,
+        )  # fmt: skip
+
+    first = study("0.01")
+    assert first.returncode == 0, first.stderr[-2000:]
+    records = sorted(sweep.glob("*/metrics.json"))
+    assert len(records) == 2
+    before = [r.read_bytes() for r in records]
+    other = study("0.02")
+    assert other.returncode == 2, other.stderr[-2000:]
+    assert "2 not run: a completed run of other settings in its directory" in other.stderr
+    assert "2 job(s) of this study were not run" in other.stderr
+    assert "paths.output_dir=<new directory>" in other.stderr
+    assert "Make its report" not in other.stderr and "Traceback" not in other.stderr
+    assert [r.read_bytes() for r in records] == before  # nothing overwritten
+    again = study("0.01")
+    assert again.returncode == 0, again.stderr[-2000:]
+    assert "2 skipped" in again.stderr and "Make its report" in again.stderr

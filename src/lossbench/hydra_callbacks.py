@@ -254,11 +254,39 @@ class StudyProgressLine(Callback):
 
     def on_multirun_end(self, config: DictConfig, **kwargs: Any) -> None:
         if self._watch is not None:
-            self._watch.stop()
+            counts = self._watch.stop()
+            if counts.get("exists"):
+                NOT_RUN[str(self._watch.sweep_dir)] = counts["exists"]
             self._watch = None
+
+
+#: Sweep directory -> jobs of this process's multirun that were not run because their
+#: directory holds a completed run of other settings (lossbench never overwrites one):
+#: ``lossbench-train -m`` then exits 2 with :func:`not_run_message`, so that ``make compare``
+#: does not go on to report the earlier study as if it were this one.
+NOT_RUN: dict[str, int] = {}
+
+
+def not_run_message(sweep_dir: str, count: int) -> str:
+    """Why a study's command exits 2 after its jobs ended: ``count`` jobs found another
+    config's completed run in their directory.
+
+        >>> print(not_run_message("outputs/studies/s", 3)[:64])
+        3 job(s) of this study were not run: their directories under out
+    """
+    return (
+        f"{count} job(s) of this study were not run: their directories under {sweep_dir} "
+        "hold completed runs of other settings (an earlier study with other overrides), and "
+        "lossbench never overwrites a completed run, so its report would show that earlier "
+        "study. Give these settings a new output directory: paths.output_dir=<new directory> "
+        "(make compare OUTPUTS=<new directory>); a study run again with the same settings "
+        "skips its completed jobs."
+    )
 
 
 def _final_line(sweep_dir: str, progress: Any, counts: dict[str, int]) -> str:
     from lossbench.progress import summary
 
+    if counts.get("exists"):  # lossbench-train then says why and exits 2
+        return f"{summary(progress, counts)}."
     return f"{summary(progress, counts)}. Make its report: lossbench-report {sweep_dir}"

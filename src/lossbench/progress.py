@@ -39,7 +39,7 @@ from typing import Any, TextIO
 #: The outcomes of a job, as markers ``<sweep_dir>/.progress/<job_id>.<outcome>``.
 #: ``failed_before``: skipped, because an earlier run of the sweep failed on a non-finite loss
 #: (:func:`lossbench.train.skipped_outcome`).
-OUTCOMES = ("completed", "skipped", "refused", "failed", "failed_before")
+OUTCOMES = ("completed", "skipped", "refused", "failed", "failed_before", "exists")
 #: Outcomes counted as failures on the progress line (refused: a setup a task cannot train,
 #: reported as "not applicable", counts as done).
 FAILED = ("failed", "failed_before")
@@ -47,7 +47,10 @@ FAILED = ("failed", "failed_before")
 UNTIMED = ("skipped", "failed_before")
 #: How the final line names an outcome, where not by its marker's name (shown only when a job
 #: had it).
-LABELS = {"failed_before": "failed in an earlier run (kept)"}
+LABELS = {
+    "failed_before": "failed in an earlier run (kept)",
+    "exists": "not run: a completed run of other settings in its directory",
+}
 MARKER_DIR = ".progress"
 
 
@@ -323,12 +326,14 @@ class StudyWatch:
         self._thread.start()
         return self
 
-    def stop(self) -> None:
+    def stop(self) -> dict[str, int]:
+        """Stop polling, write the final line and return the jobs' outcomes (their counts)."""
         self._stop.set()
         if self._thread.is_alive():
             self._thread.join()
         counts = self._show(force=True)
         self.progress.finish(self.final(self.progress, counts))
+        return counts
 
 
 @contextlib.contextmanager

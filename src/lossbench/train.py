@@ -45,7 +45,7 @@ from lossbench.entry_keys import refuse_unknown_entry_keys
 from lossbench.errors import NonFiniteLossError, UserInputError, refuse
 from lossbench.messages import quiet_lightning
 from lossbench.override_types import refuse_wrong_types
-from lossbench.record import diverged, read_record, refuse_completed
+from lossbench.record import RunExistsError, diverged, read_record, refuse_completed
 from lossbench.validation import ConfigError, validate
 
 __all__ = [
@@ -290,7 +290,7 @@ def _run_job(cfg: DictConfig, output_dir: Path) -> tuple[float | None, str]:
         record = train(cfg, output_dir, multirun=True)
     except UserInputError as error:  # e.g. never overwrite another config's completed run
         log.error("refused: %s", error)
-        return None, "refused"
+        return None, "exists" if isinstance(error, RunExistsError) else "refused"
     if record.get("status") == "completed":
         return _sweep_value(cfg, record), "completed"
     return None, "refused" if record.get("refused") else "failed"
@@ -407,6 +407,11 @@ def main() -> None:
         from lossbench.interrupts import stopped
 
         stopped(interrupt)
+    from lossbench.hydra_callbacks import NOT_RUN, not_run_message
+
+    for sweep_dir, count in NOT_RUN.items():
+        print(f"lossbench: refused: {not_run_message(sweep_dir, count)}", file=sys.stderr)
+        sys.exit(2)
 
 
 if __name__ == "__main__":

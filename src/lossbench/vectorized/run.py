@@ -68,7 +68,9 @@ def train_group(
     for cfg, output_dir, container in zip(cfgs, output_dirs, plain, strict=True):
         member = _prepare(cfg, Path(output_dir), tables, container)
         if isinstance(member, RunExistsError):
-            records.append({"status": "failed", "refused": True, "error": str(member)})
+            records.append(
+                {"status": "failed", "refused": True, "exists": True, "error": str(member)}
+            )
             continue
         records.append(member.record)
         if member.error is None:

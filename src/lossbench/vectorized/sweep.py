@@ -114,6 +114,8 @@ def _outcome(record: dict[str, Any]) -> str:
     """A job's outcome for the study's progress line (:mod:`lossbench.progress`)."""
     if record.get("status") == "completed":
         return "completed"
+    if record.get("exists"):  # never overwrites another config's completed run
+        return "exists"
     return "refused" if record.get("refused") else "failed"
 
 
@@ -147,7 +149,8 @@ def run_task(
             records = [train(configs[0], output_dirs[0], multirun=True)]
         except (ConfigError, RunExistsError) as error:
             log.error("refused: %s", error)
-            records = [{"status": "failed", "refused": True}]
+            exists = isinstance(error, RunExistsError)
+            records = [{"status": "failed", "refused": True, "exists": exists}]
     else:
         records = train_group(configs, [Path(d) for d in output_dirs], resolved=list(cfgs))
     for (sweep_dir, job), record in zip(marks or (), records, strict=False):
