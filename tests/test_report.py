@@ -882,3 +882,41 @@ def test_cli_skips_a_record_with_a_fractional_seed_without_a_traceback(tmp_path:
     assert "Traceback" not in result.stderr
     assert "its seed is 1.5, not a whole number" in result.stderr
     assert str(bad) in result.stderr
+
+
+def test_a_task_baseline_that_one_data_set_lacks_keeps_its_default_with_a_warning(
+    tmp_path: Path,
+) -> None:
+    """--baseline multiclass=SETUP where wine has that setup and iris does not: wine takes it,
+    iris keeps its default baseline, and the command says so (it had no baseline at all)."""
+    setups = {"wine": ("log_softmax", "nll"), "iris": ("logits", "cross_entropy")}
+    for data, (head, loss) in setups.items():
+        for other in (("softmax", "bce"), (head, loss)):
+            for seed in (0, 1):
+                write_run(
+                    tmp_path / "study" / f"{data}_{other[0]}_{other[1]}_{seed}",
+                    data=data, task="multiclass", head=other[0], loss=other[1], seed=seed,
+                    metrics={"test/nll": 0.3 + seed / 100 + (other[1] == "bce") / 10},
+                )  # fmt: skip
+    result = run_cli(str(tmp_path / "study"), "--baseline", "multiclass=log_softmax+nll")
+    assert result.returncode == 0, result.stderr
+    assert "--baseline multiclass=log_softmax+nll: iris has no such setup" in result.stderr
+    assert "its baseline stays logits + cross_entropy" in result.stderr
+    comparisons = pd.read_csv(tmp_path / "study" / "comparisons.csv")
+    baselines = comparisons.groupby("data")["baseline"].first().to_dict()
+    assert baselines == {"iris": "logits + cross_entropy", "wine": "log_softmax + nll"}
+
+
+def test_a_data_set_baseline_by_its_name_applies_to_the_data_sets_split_from_it() -> None:
+    runs = pd.DataFrame(
+        {
+            "data": ["s (label_noise=0)", "s (label_noise=0.4)"] * 2,
+            "task": "binary",
+            "setup": ["sigmoid + bce"] * 2 + ["logits + bce_with_logits"] * 2,
+            "status": "completed",
+            "refused": False,
+            "error": None,
+        }
+    )
+    chosen = choose_baselines(runs, {"s": "sigmoid+bce"})
+    assert chosen == {"s (label_noise=0)": "sigmoid + bce", "s (label_noise=0.4)": "sigmoid + bce"}

@@ -13,6 +13,7 @@ else "no detectable difference".
 from __future__ import annotations
 
 import dataclasses
+import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
@@ -132,8 +133,9 @@ def choose_baselines(
     overrides = dict(overrides or {})
     tasks = runs.groupby("data")["task"].first().to_dict()
     valid = {*tasks, *(t for t in tasks.values() if isinstance(t, str))}
+    valid |= {_base_name(d) for d in tasks}
     for key, setup in overrides.items():
-        applies = [d for d, t in tasks.items() if key in (d, t)]
+        applies = [d for d, t in tasks.items() if key in (d, t, _base_name(d))]
         if not applies:
             raise ReportError(
                 f"--baseline {key}={setup}: {key!r} is neither a task nor a data set of this "
@@ -149,13 +151,35 @@ def choose_baselines(
         _check_has_results(there, key, setup)
     chosen: dict[str, str | None] = {}
     for data, group in runs.groupby("data"):
-        key = data if data in overrides else tasks[data]
-        if key in overrides:
-            wanted = _squash(overrides[key])
-            chosen[data] = next((s for s in group["setup"] if _squash(s) == wanted), None)
-        else:
-            chosen[data] = _default_baseline(group, tasks[data])
+        # the most specific key: the data set, the name it was split from, its task
+        key = next((k for k in (data, _base_name(data), tasks[data]) if k in overrides), None)
+        wanted = None if key is None else _squash(overrides[key])
+        named = next((s for s in group["setup"] if _squash(s) == wanted), None)
+        chosen[data] = named or _default_baseline(group, tasks[data])
+        if key is not None and named is None:
+            warnings.warn(
+                f"--baseline {key}={overrides[key]}: {data} has no such setup (setups there: "
+                f"{'; '.join(sorted(set(group['setup'])))}); its baseline stays "
+                f"{chosen[data] or 'none'}.",
+                BaselineWarning,
+                stacklevel=2,
+            )
     return chosen
+
+
+class BaselineWarning(UserWarning):
+    """A ``--baseline`` that some of the data sets it applies to cannot take."""
+
+
+def _base_name(data: str) -> str:
+    """The data set's name without the data settings that split it from others of its name
+    (:func:`lossbench.report.labels.data_labels`): ``synthetic_binary (label_noise=0.4)`` ->
+    ``synthetic_binary``.
+
+        >>> _base_name("synthetic_binary (label_noise=0.4)"), _base_name("wine")
+        ('synthetic_binary', 'wine')
+    """
+    return data.split(" (", 1)[0]
 
 
 def compare_with_baselines(
