@@ -882,3 +882,28 @@ def test_cli_skips_a_record_with_a_fractional_seed_without_a_traceback(tmp_path:
     assert "Traceback" not in result.stderr
     assert "its seed is 1.5, not a whole number" in result.stderr
     assert str(bad) in result.stderr
+
+
+def test_runs_behind_a_symlinked_directory_are_found_once_even_through_a_loop(
+    tmp_path: Path,
+) -> None:
+    """A folder of links to studies (``ln -s /path/to/study L/study``) reports their runs; a
+    directory reached twice through links, or a link back up (a loop), is read once."""
+    from lossbench.report.find import find_records
+
+    study = tmp_path / "elsewhere" / "study"
+    for seed in SEEDS:
+        write_run(
+            study / f"seed{seed}", data="wine", task="multiclass", head="logits",
+            loss="cross_entropy", seed=seed, metrics=study_metrics(0, seed),
+        )  # fmt: skip
+    links = tmp_path / "L"
+    links.mkdir()
+    (links / "study").symlink_to(study, target_is_directory=True)
+    (links / "again").symlink_to(study, target_is_directory=True)
+    (study / "loop").symlink_to(links, target_is_directory=True)
+    expected = sorted((study / f"seed{seed}" / "metrics.json").resolve() for seed in SEEDS)
+    assert find_records([links]) == expected
+    runs = load_runs([links])
+    assert sorted(runs["seed"]) == list(SEEDS)
+    assert runs["test/nll"].mean() == pytest.approx(nll_values(0).mean())
