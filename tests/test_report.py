@@ -907,3 +907,31 @@ def test_runs_behind_a_symlinked_directory_are_found_once_even_through_a_loop(
     runs = load_runs([links])
     assert sorted(runs["seed"]) == list(SEEDS)
     assert runs["test/nll"].mean() == pytest.approx(nll_values(0).mean())
+
+
+def test_a_task_family_without_an_overview_says_why(tmp_path: Path) -> None:
+    """Two binary data sets whose setups have different names: no setup has a result on every
+    (data set, seed) block, so the family cannot be ranked; report.md says so where the
+    overview is, next to the multi-class family that has one."""
+    setups = {
+        "wine": ("multiclass", [("logits", "cross_entropy", None), ("log_softmax", "nll", None)]),
+        "breast_cancer": ("binary", [("logits", "bce_with_logits", "bc_logits")]),
+        "other_binary": ("binary", [("logits", "bce_with_logits", "ob_logits")]),
+    }
+    for data, (task, heads) in setups.items():
+        for i, (head, loss, setup) in enumerate(heads):
+            for seed in SEEDS:
+                write_run(
+                    tmp_path / "runs" / f"{data}_{head}_{seed}", data=data, task=task,
+                    head=head, loss=loss, seed=seed, setup=setup, metrics=study_metrics(i, seed),
+                )  # fmt: skip
+    report = build_report([tmp_path / "runs"], tmp_path / "report")
+    text = (report.parent / "report.md").read_text()
+    overview = text.split("## Overview across data sets")[1].split("## Per data set")[0]
+    assert "### multiclass: wine (3 blocks)" in overview
+    assert "### binary: breast_cancer, other_binary" in overview
+    assert (
+        "No overview: a ranking needs at least 2 setups with a result on every block "
+        "(data set, seed), and 0 here have one (blocks covered: bc_logits (3 of 6), "
+        "ob_logits (3 of 6))."
+    ) in overview

@@ -320,6 +320,10 @@ def _overview(study: Study) -> list[Block]:
         ),
     ]
     for family in study.overview:
+        if family.mean_ranks.empty:
+            blocks.append(Heading(f"{family.task}: {', '.join(family.data)}", 3))
+            blocks.append(Text(family.note[:1].upper() + family.note[1:] + "."))
+            continue
         test = (
             f"Friedman p = {fmt(family.p_value, 2)}, CD = {fmt(family.cd, 3)}"
             if not math.isnan(family.p_value)
