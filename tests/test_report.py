@@ -935,3 +935,31 @@ def test_a_task_family_without_an_overview_says_why(tmp_path: Path) -> None:
         "(data set, seed), and 0 here have one (blocks covered: bc_logits (3 of 6), "
         "ob_logits (3 of 6))."
     ) in overview
+
+
+def test_the_verdict_counts_failed_runs_at_the_chosen_rates_and_at_all_rates(
+    tmp_path: Path,
+) -> None:
+    """Seed 2 of logits + cross_entropy fails at each of 3 rates: 1 failed run at its chosen
+    rate, 3 in all (the Failed-runs table's); the verdict says both, and which is which."""
+    for lr, nll in ((0.001, 0.30), (0.01, 0.20), (0.1, 0.25)):
+        for seed in SEEDS:
+            for head, loss, offset in (("logits", "cross_entropy", 0.0), ("softmax", "bce", 0.1)):
+                failed = head == "logits" and seed == 2
+                value = nll + offset + seed / 100
+                write_run(
+                    tmp_path / "runs" / f"{head}_{lr}_{seed}", data="wine", task="multiclass",
+                    head=head, loss=loss, seed=seed, lr=lr,
+                    metrics=None if failed else {"val/nll": value, "test/nll": value},
+                    error=FAILED_ERROR if failed else None,
+                )  # fmt: skip
+    report = build_report([tmp_path / "runs"], tmp_path / "report")
+    line = _verdict_line(report)
+    assert line.endswith(
+        "Runs that failed in training: 1 at the setups' chosen learning rates, 3 at all rates "
+        "(see Failed runs)."
+    )
+    text = (report.parent / "report.md").read_text()
+    assert "18 runs (15 completed, 3 failed or refused)" in text
+    failed_rows = text.split("## Failed runs")[1]
+    assert failed_rows.count("| failed |") == 3
