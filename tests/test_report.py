@@ -556,7 +556,7 @@ def test_csv_files_that_share_a_file_name_are_separate_data_sets(tmp_path: Path)
     study = analyse([tmp_path / "runs"], tmp_path / "report")
     means = study.summary.set_index("data")["test/nll_mean"].to_dict()
     assert means == {"csv:a/bin.csv": pytest.approx(0.205), "csv:b/bin.csv": pytest.approx(0.605)}
-    yardstick = study.yardstick_runs.set_index(["data", "seed"])
+    yardstick = study.yardstick_runs.set_index(["data", "split_seed"])
     for (folder, seed), data_cfg in configs.items():
         expected = fit_yardstick(data_cfg)
         row = yardstick.loc[(f"csv:{folder}/bin.csv", seed)]
@@ -791,7 +791,7 @@ def test_runs_of_one_data_set_with_other_data_settings_are_separate_data_sets(
         (noisy, "logits + bce_with_logits"): pytest.approx(0.605),
     }
     assert (summary["test/nll_n"] == 2).all()
-    yardstick = study.yardstick_runs.set_index(["data", "seed"])
+    yardstick = study.yardstick_runs.set_index(["data", "split_seed"])
     assert sorted(yardstick.index) == [(clean, 0), (clean, 1), (noisy, 0), (noisy, 1)]
     for (noise, seed), data_cfg in configs.items():
         row = yardstick.loc[(noisy if noise else clean, seed)]
@@ -963,3 +963,40 @@ def test_the_verdict_counts_failed_runs_at_the_chosen_rates_and_at_all_rates(
     assert "18 runs (15 completed, 3 failed or refused)" in text
     failed_rows = text.split("## Failed runs")[1]
     assert failed_rows.count("| failed |") == 3
+
+
+def test_the_yardstick_is_fitted_once_per_distinct_split(tmp_path: Path) -> None:
+    """Three seeds on one fixed split (data.split_seed=0, no fair protocol): one fit, shown
+    as 1 split without an interval, not the same fit thrice with a spread of rounding. A split
+    per seed (data.split_seed=${seed}): a fit per seed, over which the interval is."""
+    from lossbench.report.yardstick import fit_yardstick
+
+    fixed = [
+        write_synthetic_run(tmp_path / "fixed" / f"s{s}", s, 0.2, split_seed=0, label_noise=0.0)
+        for s in SEEDS
+    ]
+    per_seed = [
+        write_synthetic_run(tmp_path / "per_seed" / f"s{s}", s, 0.2, label_noise=0.0) for s in SEEDS
+    ]
+    report = build_report([tmp_path / "fixed"], tmp_path / "fixed_report")
+    (row,) = pd.read_csv(report.parent / "yardstick.csv").to_dict("records")
+    assert (row["split_seed"], str(row["seeds"])) == (0, "0 1 2")
+    assert row["test/nll"] == pytest.approx(fit_yardstick(fixed[0])["test/nll"])
+    line = next(
+        line
+        for line in (report.parent / "report.md").read_text().splitlines()
+        if "LogisticRegression (reference)" in line
+    )
+    assert "| 1 split |" in line and f"{row['test/nll']:.4g} (1 split)" in line
+    assert "±" not in line and "[" not in line
+
+    report = build_report([tmp_path / "per_seed"], tmp_path / "per_seed_report")
+    rows = pd.read_csv(report.parent / "yardstick.csv")
+    assert rows["split_seed"].tolist() == list(SEEDS)
+    assert rows["seeds"].astype(str).tolist() == [str(s) for s in SEEDS]
+    expected = [fit_yardstick(cfg)["test/nll"] for cfg in per_seed]
+    assert rows["test/nll"].tolist() == pytest.approx(expected)
+    assert len(set(expected)) == 3  # three splits: a real spread
+    text = (report.parent / "report.md").read_text()
+    line = next(line for line in text.splitlines() if "LogisticRegression (reference)" in line)
+    assert "| 3 splits |" in line

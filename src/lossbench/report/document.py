@@ -38,9 +38,10 @@ SUMMARY_HEADING = (
 )
 
 
-def mean_ci(row: pd.Series, metric: str) -> str:
+def mean_ci(row: pd.Series, metric: str, unit: str = "seed") -> str:
     """``mean ± half-width`` of the 95 % interval, ``mean [low, high]`` where the interval is
-    clipped to the metric's range (an accuracy near 1), or the mean and why there is none.
+    clipped to the metric's range (an accuracy near 1), or the mean and why there is none
+    (one value: one ``unit``, a seed or, for the yardstick, a split).
 
     >>> mean_ci(pd.Series({"a_mean": 0.5, "a_ci_low": 0.4, "a_ci_high": 0.6}), "a")
     '0.5 ± 0.1'
@@ -52,7 +53,7 @@ def mean_ci(row: pd.Series, metric: str) -> str:
         return "–"
     low, high = row[f"{metric}_ci_low"], row[f"{metric}_ci_high"]
     if pd.isna(low):
-        return f"{fmt(mean)} (1 seed)"
+        return f"{fmt(mean)} (1 {unit})"
     below, above = mean - low, high - mean
     if math.isclose(below, above, rel_tol=1e-6, abs_tol=1e-12):
         return f"{fmt(mean)} ± {fmt((high - low) / 2, 2)}"
@@ -203,9 +204,10 @@ def _summary_table(study: Study, data: str) -> Table:
     yardstick = study.yardstick
     if yardstick is not None:
         for _, row in yardstick[yardstick["data"] == data].iterrows():
-            cells = ["–", f"{row['setup']} (reference)", f"{row['n_completed']} / 0 / 0"]
+            n = int(row["n_splits"])
+            cells = ["–", f"{row['setup']} (reference)", f"{n} split{'s' if n > 1 else ''}"]
             cells += ["–", "–"]
-            cells += [mean_ci(row, m) for m in study.headline]
+            cells += [mean_ci(row, m, "split") for m in study.headline]
             cells += ["–", fmt(row.get("train_seconds_mean"), 2)]
             body.append(cells)
     return Table(header, body)
