@@ -556,7 +556,7 @@ def test_csv_files_that_share_a_file_name_are_separate_data_sets(tmp_path: Path)
     study = analyse([tmp_path / "runs"], tmp_path / "report")
     means = study.summary.set_index("data")["test/nll_mean"].to_dict()
     assert means == {"csv:a/bin.csv": pytest.approx(0.205), "csv:b/bin.csv": pytest.approx(0.605)}
-    yardstick = study.yardstick_runs.set_index(["data", "seed"])
+    yardstick = study.yardstick_runs.set_index(["data", "split_seed"])
     for (folder, seed), data_cfg in configs.items():
         expected = fit_yardstick(data_cfg)
         row = yardstick.loc[(f"csv:{folder}/bin.csv", seed)]
@@ -791,7 +791,7 @@ def test_runs_of_one_data_set_with_other_data_settings_are_separate_data_sets(
         (noisy, "logits + bce_with_logits"): pytest.approx(0.605),
     }
     assert (summary["test/nll_n"] == 2).all()
-    yardstick = study.yardstick_runs.set_index(["data", "seed"])
+    yardstick = study.yardstick_runs.set_index(["data", "split_seed"])
     assert sorted(yardstick.index) == [(clean, 0), (clean, 1), (noisy, 0), (noisy, 1)]
     for (noise, seed), data_cfg in configs.items():
         row = yardstick.loc[(noisy if noise else clean, seed)]
@@ -920,3 +920,121 @@ def test_a_data_set_baseline_by_its_name_applies_to_the_data_sets_split_from_it(
     )
     chosen = choose_baselines(runs, {"s": "sigmoid+bce"})
     assert chosen == {"s (label_noise=0)": "sigmoid + bce", "s (label_noise=0.4)": "sigmoid + bce"}
+
+
+def test_runs_behind_a_symlinked_directory_are_found_once_even_through_a_loop(
+    tmp_path: Path,
+) -> None:
+    """A folder of links to studies (``ln -s /path/to/study L/study``) reports their runs; a
+    directory reached twice through links, or a link back up (a loop), is read once."""
+    from lossbench.report.find import find_records
+
+    study = tmp_path / "elsewhere" / "study"
+    for seed in SEEDS:
+        write_run(
+            study / f"seed{seed}", data="wine", task="multiclass", head="logits",
+            loss="cross_entropy", seed=seed, metrics=study_metrics(0, seed),
+        )  # fmt: skip
+    links = tmp_path / "L"
+    links.mkdir()
+    (links / "study").symlink_to(study, target_is_directory=True)
+    (links / "again").symlink_to(study, target_is_directory=True)
+    (study / "loop").symlink_to(links, target_is_directory=True)
+    expected = sorted((study / f"seed{seed}" / "metrics.json").resolve() for seed in SEEDS)
+    assert find_records([links]) == expected
+    runs = load_runs([links])
+    assert sorted(runs["seed"]) == list(SEEDS)
+    assert runs["test/nll"].mean() == pytest.approx(nll_values(0).mean())
+
+
+def test_a_task_family_without_an_overview_says_why(tmp_path: Path) -> None:
+    """Two binary data sets whose setups have different names: no setup has a result on every
+    (data set, seed) block, so the family cannot be ranked; report.md says so where the
+    overview is, next to the multi-class family that has one."""
+    setups = {
+        "wine": ("multiclass", [("logits", "cross_entropy", None), ("log_softmax", "nll", None)]),
+        "breast_cancer": ("binary", [("logits", "bce_with_logits", "bc_logits")]),
+        "other_binary": ("binary", [("logits", "bce_with_logits", "ob_logits")]),
+    }
+    for data, (task, heads) in setups.items():
+        for i, (head, loss, setup) in enumerate(heads):
+            for seed in SEEDS:
+                write_run(
+                    tmp_path / "runs" / f"{data}_{head}_{seed}", data=data, task=task,
+                    head=head, loss=loss, seed=seed, setup=setup, metrics=study_metrics(i, seed),
+                )  # fmt: skip
+    report = build_report([tmp_path / "runs"], tmp_path / "report")
+    text = (report.parent / "report.md").read_text()
+    overview = text.split("## Overview across data sets")[1].split("## Per data set")[0]
+    assert "### multiclass: wine (3 blocks)" in overview
+    assert "### binary: breast_cancer, other_binary" in overview
+    assert (
+        "No overview: a ranking needs at least 2 setups with a result on every block "
+        "(data set, seed), and 0 here have one (blocks covered: bc_logits (3 of 6), "
+        "ob_logits (3 of 6))."
+    ) in overview
+
+
+def test_the_verdict_counts_failed_runs_at_the_chosen_rates_and_at_all_rates(
+    tmp_path: Path,
+) -> None:
+    """Seed 2 of logits + cross_entropy fails at each of 3 rates: 1 failed run at its chosen
+    rate, 3 in all (the Failed-runs table's); the verdict says both, and which is which."""
+    for lr, nll in ((0.001, 0.30), (0.01, 0.20), (0.1, 0.25)):
+        for seed in SEEDS:
+            for head, loss, offset in (("logits", "cross_entropy", 0.0), ("softmax", "bce", 0.1)):
+                failed = head == "logits" and seed == 2
+                value = nll + offset + seed / 100
+                write_run(
+                    tmp_path / "runs" / f"{head}_{lr}_{seed}", data="wine", task="multiclass",
+                    head=head, loss=loss, seed=seed, lr=lr,
+                    metrics=None if failed else {"val/nll": value, "test/nll": value},
+                    error=FAILED_ERROR if failed else None,
+                )  # fmt: skip
+    report = build_report([tmp_path / "runs"], tmp_path / "report")
+    line = _verdict_line(report)
+    assert line.endswith(
+        "Runs that failed in training: 1 at the setups' chosen learning rates, 3 at all rates "
+        "(see Failed runs)."
+    )
+    text = (report.parent / "report.md").read_text()
+    assert "18 runs (15 completed, 3 failed or refused)" in text
+    failed_rows = text.split("## Failed runs")[1]
+    assert failed_rows.count("| failed |") == 3
+
+
+def test_the_yardstick_is_fitted_once_per_distinct_split(tmp_path: Path) -> None:
+    """Three seeds on one fixed split (data.split_seed=0, no fair protocol): one fit, shown
+    as 1 split without an interval, not the same fit thrice with a spread of rounding. A split
+    per seed (data.split_seed=${seed}): a fit per seed, over which the interval is."""
+    from lossbench.report.yardstick import fit_yardstick
+
+    fixed = [
+        write_synthetic_run(tmp_path / "fixed" / f"s{s}", s, 0.2, split_seed=0, label_noise=0.0)
+        for s in SEEDS
+    ]
+    per_seed = [
+        write_synthetic_run(tmp_path / "per_seed" / f"s{s}", s, 0.2, label_noise=0.0) for s in SEEDS
+    ]
+    report = build_report([tmp_path / "fixed"], tmp_path / "fixed_report")
+    (row,) = pd.read_csv(report.parent / "yardstick.csv").to_dict("records")
+    assert (row["split_seed"], str(row["seeds"])) == (0, "0 1 2")
+    assert row["test/nll"] == pytest.approx(fit_yardstick(fixed[0])["test/nll"])
+    line = next(
+        line
+        for line in (report.parent / "report.md").read_text().splitlines()
+        if "LogisticRegression (reference)" in line
+    )
+    assert "| 1 split |" in line and f"{row['test/nll']:.4g} (1 split)" in line
+    assert "±" not in line and "[" not in line
+
+    report = build_report([tmp_path / "per_seed"], tmp_path / "per_seed_report")
+    rows = pd.read_csv(report.parent / "yardstick.csv")
+    assert rows["split_seed"].tolist() == list(SEEDS)
+    assert rows["seeds"].astype(str).tolist() == [str(s) for s in SEEDS]
+    expected = [fit_yardstick(cfg)["test/nll"] for cfg in per_seed]
+    assert rows["test/nll"].tolist() == pytest.approx(expected)
+    assert len(set(expected)) == 3  # three splits: a real spread
+    text = (report.parent / "report.md").read_text()
+    line = next(line for line in text.splitlines() if "LogisticRegression (reference)" in line)
+    assert "| 3 splits |" in line

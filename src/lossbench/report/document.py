@@ -38,9 +38,10 @@ SUMMARY_HEADING = (
 )
 
 
-def mean_ci(row: pd.Series, metric: str) -> str:
+def mean_ci(row: pd.Series, metric: str, unit: str = "seed") -> str:
     """``mean ± half-width`` of the 95 % interval, ``mean [low, high]`` where the interval is
-    clipped to the metric's range (an accuracy near 1), or the mean and why there is none.
+    clipped to the metric's range (an accuracy near 1), or the mean and why there is none
+    (one value: one ``unit``, a seed or, for the yardstick, a split).
 
     >>> mean_ci(pd.Series({"a_mean": 0.5, "a_ci_low": 0.4, "a_ci_high": 0.6}), "a")
     '0.5 ± 0.1'
@@ -52,7 +53,7 @@ def mean_ci(row: pd.Series, metric: str) -> str:
         return "–"
     low, high = row[f"{metric}_ci_low"], row[f"{metric}_ci_high"]
     if pd.isna(low):
-        return f"{fmt(mean)} (1 seed)"
+        return f"{fmt(mean)} (1 {unit})"
     below, above = mean - low, high - mean
     if math.isclose(below, above, rel_tol=1e-6, abs_tol=1e-12):
         return f"{fmt(mean)} ± {fmt((high - low) / 2, 2)}"
@@ -69,8 +70,36 @@ def describe_setup(head: str, loss: str) -> str:
     return f"head `{head}` ({head_text}) into loss `{loss}` ({loss_text})"
 
 
-def verdict_text(v: Verdict, mode: str) -> str:
-    """One data set's verdict as a sentence."""
+def failed_in_training(n_chosen: int, n_all: int | None = None) -> str:
+    """The verdict's count of runs that failed in training: at the setups' chosen learning
+    rates (``n_chosen``, the runs every figure is of) and at all rates (``n_all``, the runs
+    of the Failed-runs table); empty where none failed.
+
+    >>> failed_in_training(3, 9)
+    " Runs that failed in training: 3 at the setups' chosen learning rates, 9 at all rates (see Failed runs)."
+    >>> failed_in_training(2, 2)
+    " Runs that failed in training: 2, all at the setups' chosen learning rates (see Failed runs)."
+    """  # noqa: E501
+    if n_all is None:
+        if not n_chosen:
+            return ""
+        return (
+            f" Runs that failed in training at the setups' chosen learning rates: {n_chosen} "
+            "(see Failed runs)."
+        )
+    if not n_all and not n_chosen:
+        return ""
+    if n_all <= n_chosen:
+        count = f"{n_chosen}, all at the setups' chosen learning rates"
+    else:
+        chosen = n_chosen or "none"
+        count = f"{chosen} at the setups' chosen learning rates, {n_all} at all rates"
+    return f" Runs that failed in training: {count} (see Failed runs)."
+
+
+def verdict_text(v: Verdict, mode: str, n_failed_all: int | None = None) -> str:
+    """One data set's verdict as a sentence; ``n_failed_all``: the data set's runs that failed
+    in training at any learning rate (``v.n_failed`` counts the chosen rates' only)."""
     task = v.task if isinstance(v.task, str) else "task unknown"
     head = f"**{v.data}** ({task}, {v.metric}, {DIRECTION[mode]}): "
     if v.best is None and v.unconverged:
@@ -112,9 +141,14 @@ def verdict_text(v: Verdict, mode: str) -> str:
         text += f" Not applicable (refused before training): {', '.join(v.not_applicable)}."
     if v.no_result:
         text += f" No completed run with {v.metric}: {', '.join(v.no_result)}."
-    if v.n_failed:
-        text += f" Runs that failed in training: {v.n_failed} (see Failed runs)."
-    return text
+    return text + failed_in_training(v.n_failed, n_failed_all)
+
+
+def _failed_at_all_rates(study: Study, data: str) -> int:
+    """The runs of ``data`` that failed in training (not refused), at every learning rate: the
+    failed rows of the Failed-runs table."""
+    runs = study.runs[study.runs["data"] == data]
+    return int(((runs["status"] != "completed") & ~runs["refused"].astype(bool)).sum())
 
 
 def _no_best(verdict: Verdict) -> str:
@@ -170,9 +204,10 @@ def _summary_table(study: Study, data: str) -> Table:
     yardstick = study.yardstick
     if yardstick is not None:
         for _, row in yardstick[yardstick["data"] == data].iterrows():
-            cells = ["–", f"{row['setup']} (reference)", f"{row['n_completed']} / 0 / 0"]
+            n = int(row["n_splits"])
+            cells = ["–", f"{row['setup']} (reference)", f"{n} split{'s' if n > 1 else ''}"]
             cells += ["–", "–"]
-            cells += [mean_ci(row, m) for m in study.headline]
+            cells += [mean_ci(row, m, "split") for m in study.headline]
             cells += ["–", fmt(row.get("train_seconds_mean"), 2)]
             body.append(cells)
     return Table(header, body)
@@ -320,6 +355,10 @@ def _overview(study: Study) -> list[Block]:
         ),
     ]
     for family in study.overview:
+        if family.mean_ranks.empty:
+            blocks.append(Heading(f"{family.task}: {', '.join(family.data)}", 3))
+            blocks.append(Text(family.note[:1].upper() + family.note[1:] + "."))
+            continue
         test = (
             f"Friedman p = {fmt(family.p_value, 2)}, CD = {fmt(family.cd, 3)}"
             if not math.isnan(family.p_value)
@@ -349,7 +388,9 @@ def build_document(study: Study) -> list[Block]:
     blocks: list[Block] = [Heading(f"{TITLE}: verdict", 1), *_overview(study)]
     blocks += [
         Heading("Per data set"),
-        Bullets([verdict_text(v, mode) for v in study.verdicts]),
+        Bullets(
+            [verdict_text(v, mode, _failed_at_all_rates(study, v.data)) for v in study.verdicts]
+        ),
         Text(
             f"Ranked by `{study.metric}` ({DIRECTION[mode]}), mean over seeds, at each setup's "
             f"learning rate chosen on the validation split (best mean `{select_on}`; "

@@ -17,9 +17,33 @@ from lossbench.report.errors import ReportError
 RECORD_NAME = "metrics.json"
 
 
+def _records_under(root: Path) -> set[Path]:
+    """Every ``metrics.json`` below ``root``, through symlinked directories too (which
+    ``Path.rglob`` does not follow); a directory reached again, through a link to it or to a
+    folder above it, is not read again, so a link loop ends."""
+    found: set[Path] = set()
+    seen: set[tuple[int, int]] = set()
+    for folder, subfolders, files in os.walk(root, followlinks=True):
+        try:
+            stat = os.stat(folder)
+        except OSError:
+            subfolders[:] = []
+            continue
+        key = (stat.st_dev, stat.st_ino)
+        if key in seen:
+            subfolders[:] = []  # read already: do not walk it again
+            continue
+        seen.add(key)
+        record = Path(folder, RECORD_NAME)
+        if RECORD_NAME in files and record.is_file():
+            found.add(record.resolve())
+    return found
+
+
 def find_records(paths: Sequence[str | os.PathLike]) -> list[Path]:
     """Every ``metrics.json`` under ``paths`` (a run directory, a multirun or study folder, a
     parent of several, or a ``metrics.json`` itself), resolved, sorted, without duplicates.
+    Symlinked directories are followed (a directory reached twice is read once).
 
     Raises:
         ReportError: A path does not exist, or no path holds any ``metrics.json``.
@@ -43,7 +67,7 @@ def find_records(paths: Sequence[str | os.PathLike]) -> list[Path]:
                 )
             found.add(path.resolve())
         else:
-            found.update(p.resolve() for p in path.rglob(RECORD_NAME) if p.is_file())
+            found |= _records_under(path)
     if not found:
         listed = ", ".join(repr(str(p)) for p in paths)
         raise ReportError(

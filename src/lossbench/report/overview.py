@@ -41,7 +41,8 @@ MIN_BLOCKS = 5
 
 @dataclass
 class Family:
-    """One task family's overview: ``mean_ranks`` (1 = best), the Friedman ``p_value``, the
+    """One task family's overview: ``mean_ranks`` (1 = best; empty where fewer than two setups
+    have a result on every block, and ``note`` says so), the Friedman ``p_value``, the
     Nemenyi critical difference ``cd`` (NaN where the test did not run) and ``left_out``
     setups (no result on some block)."""
 
@@ -85,18 +86,42 @@ def float32_ties(table: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
+def _no_ranking(task: str, runs: pd.DataFrame, table: pd.DataFrame, metric: str) -> Family:
+    """The :class:`Family` of a task whose setups cannot be ranked (fewer than two with a
+    result on every block): no ranks, and a ``note`` that says why."""
+    data = sorted(runs["data"].unique())
+    if table.empty:
+        note = f"no overview: no completed run records {metric}"
+    else:
+        covered = table.notna().sum().sort_values(ascending=False)
+        listed = ", ".join(f"{s} ({n} of {len(table)})" for s, n in covered.items())
+        note = (
+            "no overview: a ranking needs at least 2 setups with a result on every block "
+            f"(data set, seed), and {int((covered == len(table)).sum())} here have one "
+            f"(blocks covered: {listed})"
+        )
+    return Family(
+        task=str(task),
+        data=data,
+        n_blocks=len(table),
+        mean_ranks=pd.Series(dtype=float),
+        left_out=sorted(table.columns),
+        note=note,
+    )
+
+
 def family_overview(selected: pd.DataFrame, metric: str, mode: str) -> list[Family]:
-    """One :class:`Family` per task with at least two setups that have results on every block."""
+    """One :class:`Family` per task; one whose setups cannot be ranked (fewer than two have
+    results on every block) has no ``mean_ranks`` and a ``note`` that says why."""
     from autorank import autorank
 
     out = []
     for task, runs in selected.groupby("task", sort=True):
         table = _blocks(runs, metric)
-        if table.empty:
-            continue
         complete = float32_ties(table.dropna(axis=1, how="any"))
         left_out = sorted(set(table.columns) - set(complete.columns))
-        if complete.shape[1] < 2:
+        if table.empty or complete.shape[1] < 2:
+            out.append(_no_ranking(str(task), runs, table, metric))
             continue
         ascending = mode == "min"
         ranks = complete.rank(axis=1, ascending=ascending, method="average").mean()

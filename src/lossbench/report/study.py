@@ -30,7 +30,7 @@ class Study:
         sources: The paths the runs were read from.
         out_dir: Where the report is written.
         yardstick: LogisticRegression on the same splits, per data set (summary columns);
-            ``yardstick_runs`` one row per data set and seed (yardstick.csv).
+            ``yardstick_runs`` one row per data set and distinct split (yardstick.csv).
         overview: Mean ranks per task family with the Friedman test; ``overview_figures``
             the critical-difference diagrams ``{task: png path}``.
     """

@@ -116,16 +116,26 @@ def fit_yardstick(data_cfg: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def yardstick_runs(selected: pd.DataFrame) -> pd.DataFrame:
-    """One row per data set and split seed of the study's completed runs: the yardstick fitted
-    on that split (read from a run's ``config.yaml``), with ``data``, ``seed`` and ``task``.
-    A data set whose config cannot be read or loaded is left out, and so is a dense one (a
-    label per pixel: no table of feature rows to fit)."""
+    """One row per data set and split of the study's completed runs: the yardstick fitted
+    once on that split (read from a run's ``config.yaml``), with ``data``, ``task``,
+    ``split_seed`` and the ``seeds`` of the runs trained on it. The fair protocol draws a
+    split per seed (``data.split_seed=${seed}``): one fit per seed; a study on one fixed split
+    has one fit, however many seeds. A data set whose config cannot be read or loaded is left
+    out, and so is a dense one (a label per pixel: no table of feature rows to fit)."""
     from lossbench.tasks import is_dense
 
     done = selected[selected["status"] == "completed"]
     splits = [
-        (data, seed, group["task"].iloc[0], Path(group["run_dir"].iloc[0]) / "config.yaml")
-        for (data, seed), group in done.groupby(["data", "seed"], sort=True)
+        (
+            data,
+            split_seed,
+            " ".join(str(s) for s in sorted(group["seed"].dropna().unique())),
+            group["task"].iloc[0],
+            Path(group.sort_values("seed")["run_dir"].iloc[0]) / "config.yaml",
+        )
+        for (data, split_seed), group in done.groupby(
+            ["data", "split_seed"], sort=True, dropna=False
+        )
         if not is_dense(str(group["task"].iloc[0]))
     ]
     if not splits:
@@ -144,8 +154,8 @@ def yardstick_runs(selected: pd.DataFrame) -> pd.DataFrame:
     finally:
         torch.set_num_threads(threads)
     rows = [
-        {"data": data, "task": task, "seed": seed, **row}
-        for (data, seed, task, _), row in zip(splits, fitted, strict=True)
+        {"data": data, "task": task, "split_seed": split_seed, "seeds": seeds, **row}
+        for (data, split_seed, seeds, task, _), row in zip(splits, fitted, strict=True)
         if row is not None
     ]
     return pd.DataFrame(rows)
@@ -162,7 +172,8 @@ def _fit_split(config: Path) -> dict[str, Any] | None:
 
 def yardstick_summary(runs: pd.DataFrame, metrics: list[str]) -> pd.DataFrame | None:
     """The yardstick's rows for the report's summary tables: per data set, the mean and 95 %
-    interval of every metric over split seeds (the columns of :func:`summarize`)."""
+    interval of every metric over its distinct splits, ``n_splits`` of them (one fixed split:
+    one value, no interval; the columns of :func:`summarize`)."""
     from lossbench.metric_names import metric_range
     from lossbench.report.stats import estimate
 
@@ -170,7 +181,7 @@ def yardstick_summary(runs: pd.DataFrame, metrics: list[str]) -> pd.DataFrame | 
         return None
     rows = []
     for data, group in runs.groupby("data", sort=True):
-        row: dict[str, Any] = {"data": data, "setup": NAME, "n_completed": len(group)}
+        row: dict[str, Any] = {"data": data, "setup": NAME, "n_splits": len(group)}
         row["C"] = " ".join(f"{c:g}" for c in group["C"])
         row["train_seconds_mean"] = float(group["train_seconds"].mean())
         for metric in metrics:
