@@ -249,6 +249,7 @@ class StudyProgressLine(Callback):
         if total is None:
             return
         sweep_dir = str(config.hydra.sweep.dir)
+        NOT_RUN.pop(sweep_dir, None)
         final = functools.partial(_final_line, sweep_dir)
         self._watch = StudyWatch(sweep_dir, total, final=final).start()
 

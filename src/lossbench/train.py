@@ -409,7 +409,9 @@ def main() -> None:
         stopped(interrupt)
     from lossbench.hydra_callbacks import NOT_RUN, not_run_message
 
-    for sweep_dir, count in NOT_RUN.items():
+    not_run = dict(NOT_RUN)
+    NOT_RUN.clear()  # this command's sweep only (tests call main() again in one process)
+    for sweep_dir, count in not_run.items():
         print(f"lossbench: refused: {not_run_message(sweep_dir, count)}", file=sys.stderr)
         sys.exit(2)
 
