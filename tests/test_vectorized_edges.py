@@ -112,13 +112,20 @@ def test_jobs_that_share_a_directory_train_once_and_the_others_are_refused(
     assert "seed=0" in written
 
 
-def test_a_rerun_with_another_config_counts_its_jobs_as_refused(monkeypatch, tmp_path, capfd):
+def test_a_rerun_with_another_config_counts_its_jobs_as_not_run_and_exits_2(
+    monkeypatch, tmp_path, capfd
+):
     sweep = tmp_path / "sweep"
     args = (f"hydra.sweep.dir={sweep}", "data=iris", "logger=none", "seed=0,1")
     _sweep(monkeypatch, tmp_path, capfd, *args, "trainer.max_epochs=2")
-    log = _sweep(monkeypatch, tmp_path, capfd, *args, "trainer.max_epochs=3")
+    with pytest.raises(SystemExit) as stop:
+        _sweep(monkeypatch, tmp_path, capfd, *args, "trainer.max_epochs=3")
+    assert stop.value.code == 2
+    captured = capfd.readouterr()
+    log = captured.out + captured.err
     assert "already records a completed run" in log
-    assert "0 completed, 0 skipped, 2 refused" in log
+    assert "0 refused, 0 failed, 2 not run: a completed run of other settings" in log
+    assert "2 job(s) of this study were not run" in log
     assert all(r["epochs"] == 2 for r in _records(sweep).values())  # nothing overwritten
     for job in ("0", "1"):  # nor Hydra's record of what the run was
         written = yaml.safe_load((sweep / job / ".hydra" / "overrides.yaml").read_text())

@@ -249,6 +249,8 @@ class StudyProgressLine(Callback):
         if total is None:
             return
         sweep_dir = str(config.hydra.sweep.dir)
+        from lossbench.progress import NOT_RUN
+
         NOT_RUN.pop(sweep_dir, None)
         final = functools.partial(_final_line, sweep_dir)
         self._watch = StudyWatch(sweep_dir, total, final=final).start()
@@ -257,32 +259,10 @@ class StudyProgressLine(Callback):
         if self._watch is not None:
             counts = self._watch.stop()
             if counts.get("exists"):
+                from lossbench.progress import NOT_RUN
+
                 NOT_RUN[str(self._watch.sweep_dir)] = counts["exists"]
             self._watch = None
-
-
-#: Sweep directory -> jobs of this process's multirun that were not run because their
-#: directory holds a completed run of other settings (lossbench never overwrites one):
-#: ``lossbench-train -m`` then exits 2 with :func:`not_run_message`, so that ``make compare``
-#: does not go on to report the earlier study as if it were this one.
-NOT_RUN: dict[str, int] = {}
-
-
-def not_run_message(sweep_dir: str, count: int) -> str:
-    """Why a study's command exits 2 after its jobs ended: ``count`` jobs found another
-    config's completed run in their directory.
-
-        >>> print(not_run_message("outputs/studies/s", 3)[:64])
-        3 job(s) of this study were not run: their directories under out
-    """
-    return (
-        f"{count} job(s) of this study were not run: their directories under {sweep_dir} "
-        "hold completed runs of other settings (an earlier study with other overrides), and "
-        "lossbench never overwrites a completed run, so its report would show that earlier "
-        "study. Give these settings a new output directory: paths.output_dir=<new directory> "
-        "(make compare OUTPUTS=<new directory>); a study run again with the same settings "
-        "skips its completed jobs."
-    )
 
 
 def _final_line(sweep_dir: str, progress: Any, counts: dict[str, int]) -> str:

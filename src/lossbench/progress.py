@@ -54,6 +54,30 @@ LABELS = {
 MARKER_DIR = ".progress"
 
 
+#: Sweep directory -> jobs of this process's multirun that were not run because their
+#: directory holds a completed run of other settings (lossbench never overwrites one):
+#: ``lossbench-train -m`` then exits 2 with :func:`not_run_message`, so that ``make compare``
+#: does not go on to report the earlier study as if it were this one.
+NOT_RUN: dict[str, int] = {}
+
+
+def not_run_message(sweep_dir: str, count: int) -> str:
+    """Why a study's command exits 2 after its jobs ended: ``count`` jobs found another
+    config's completed run in their directory.
+
+        >>> print(not_run_message("outputs/studies/s", 3)[:64])
+        3 job(s) of this study were not run: their directories under out
+    """
+    return (
+        f"{count} job(s) of this study were not run: their directories under {sweep_dir} "
+        "hold completed runs of other settings (an earlier study with other overrides), and "
+        "lossbench never overwrites a completed run, so its report would show that earlier "
+        "study. Give these settings a new output directory: paths.output_dir=<new directory> "
+        "(make compare OUTPUTS=<new directory>); a study run again with the same settings "
+        "skips its completed jobs."
+    )
+
+
 def mark_job(sweep_dir: str | Path, job_id: str | int, outcome: str) -> Path:
     """Record that job ``job_id`` of the sweep in ``sweep_dir`` ended with ``outcome``.
 

@@ -407,7 +407,7 @@ def main() -> None:
         from lossbench.interrupts import stopped
 
         stopped(interrupt)
-    from lossbench.hydra_callbacks import NOT_RUN, not_run_message
+    from lossbench.progress import NOT_RUN, not_run_message
 
     not_run = dict(NOT_RUN)
     NOT_RUN.clear()  # this command's sweep only (tests call main() again in one process)
