@@ -867,6 +867,19 @@ def test_a_record_with_a_seed_that_is_not_a_whole_number_is_skipped(
     assert runs["seed"].tolist() == [0, 1]
 
 
+def test_a_seed_written_as_text_of_a_whole_number_is_read(tmp_path: Path) -> None:
+    """A hand-edited ``"seed": "2"`` is seed 2, as before whole-number seeds were checked."""
+    import json
+
+    run = write_run(
+        tmp_path / "run", data="iris", task="multiclass", head="logits", loss="cross_entropy",
+        seed=2, metrics={"test/nll": 0.3},
+    )  # fmt: skip
+    record = json.loads((run / "metrics.json").read_text())
+    (run / "metrics.json").write_text(json.dumps(record | {"seed": "2"}))
+    assert load_runs([tmp_path])["seed"].tolist() == [2]
+
+
 def test_cli_skips_a_record_with_a_fractional_seed_without_a_traceback(tmp_path: Path) -> None:
     import json
 

@@ -106,12 +106,17 @@ def _read_config(run_dir: Path) -> tuple[dict[str, Any] | None, str | None]:
 
 
 def _whole_number(value: Any) -> bool:
-    """Whether ``value`` is a seed as lossbench writes it: None or an integer (``1.0`` too)."""
+    """Whether ``value`` can be a seed: None or a whole number (``1``, ``1.0``, ``"1"``).
+
+    >>> [_whole_number(v) for v in (None, 1, 1.0, "1", 1.5, "one", True)]
+    [True, True, True, True, False, False, False]
+    """
     if value is None:
         return True
     if isinstance(value, bool):
         return False
-    return isinstance(value, int) or (isinstance(value, float) and value.is_integer())
+    number = pd.to_numeric(value, errors="coerce")
+    return bool(pd.notna(number) and float(number).is_integer())
 
 
 def _to_int(values: pd.Series) -> pd.Series:
