@@ -15,6 +15,9 @@
                                                             # without checkpoint files
     .venv/bin/python scripts/benchmark.py --fresh-parts     # where such a run's fit goes, per
                                                             # epoch (fresh processes, timers)
+    .venv/bin/python scripts/benchmark.py --alternate --fresh-also checkpoint.write=never
+                                                            # --fresh's sides taking turns in
+                                                            # one process: a few percent shows
 
 What is measured and how: :mod:`bench` (``scripts/bench/``), one module per job.
 """

@@ -55,7 +55,7 @@ def test_the_documented_commands_parse(bench: ModuleType) -> None:
         for line in ENTRY.read_text().split('"""')[1].splitlines()
         if "scripts/benchmark.py" in line
     ]
-    assert len(usage) == 9
+    assert len(usage) == 10
     parsed = [bench.cli.parse_args(argv) for argv in usage]
     assert parsed[0].study == "standard" and parsed[0].repeats is None
     assert parsed[1].repeats == 9 and parsed[1].json == Path("bench.json")
@@ -64,6 +64,46 @@ def test_the_documented_commands_parse(bench: ModuleType) -> None:
     assert parsed[6].fresh and not parsed[0].fresh
     assert parsed[7].fresh and parsed[7].fresh_also == ["checkpoint.write=never"]
     assert parsed[8].fresh_parts and not parsed[6].fresh_parts and not parsed[6].fresh_also
+    assert parsed[9].alternate and parsed[9].fresh_also == ["checkpoint.write=never"]
+    assert not parsed[9].fresh and not parsed[6].alternate
+
+
+@pytest.mark.parametrize(
+    ("argv", "words"),
+    [
+        (["--fresh-also", "checkpoint.write=never"], "neither of which was given"),
+        (["--fresh", "--alternate"], "give one of them"),
+    ],
+)
+def test_a_side_without_its_comparison_is_refused_before_any_run(
+    bench: ModuleType, argv: list[str], words: str
+) -> None:
+    with pytest.raises(SystemExit) as stop:
+        bench.cli.main(argv)
+    assert words in str(stop.value)
+
+
+def test_alternate_times_the_sides_in_turns_in_one_process(bench: ModuleType) -> None:
+    """--alternate: each side's fit in turns (hand-written, lossbench's single run with its
+    defaults, and a --fresh-also side), the same optimizer steps and nearly the same test loss
+    on every side; ratios to the hand-written fit of the same turn."""
+    import bench.alternate
+
+    settings = bench.settings.Settings(
+        n_samples=300, epochs=2, repeats=2, batch_sizes=(64,), threads=1, quick=True,
+        tracemalloc=False, study="none",
+    )  # fmt: skip
+    cfg = bench.alternate.side_config("lossbench checkpoint.write=never", 64, settings)
+    assert cfg.checkpoint.write == "never" and cfg.data.batch_size == 64
+    assert bench.alternate.side_config("lossbench", 64, settings).checkpoint.write == "every_epoch"
+    cell = bench.alternate.bench_alternate_cell(64, settings, ("checkpoint.write=never",))
+    assert cell["steps"] == 2 * -(-180 // 64)  # 2 epochs of 180 training rows (60 % of 300)
+    assert cell["max_abs_diff_test_nll"] < 1e-3
+    for side in ("hand", "lossbench", "lossbench checkpoint.write=never"):
+        per_step, ratio = cell[side]["fit_us_per_step"], cell[side]["fit_ratio"]
+        assert 0 < per_step["min"] <= per_step["median"] <= per_step["max"], side
+        assert len(ratio["per_turn"]) == 2 and ratio["median"] > 0, side
+    assert cell["hand"]["fit_ratio"]["per_turn"] == [1.0, 1.0]
 
 
 def test_fresh_parts_times_each_part_of_a_default_run(bench: ModuleType, tmp_path) -> None:

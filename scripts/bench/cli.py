@@ -14,6 +14,7 @@ from typing import Any
 import torch
 
 import bench
+from bench.alternate import bench_alternate, print_alternate
 from bench.cells import bench_cell
 from bench.environment import environment
 from bench.fresh import bench_fresh, print_fresh
@@ -77,9 +78,17 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         action="append",
         default=[],
         metavar="OVERRIDES",
-        help="with --fresh: one more lossbench-train side with these overrides added "
-        "(space-separated), e.g. checkpoint.write=never to see what the default checkpoints "
-        "cost; repeatable",
+        help="with --fresh or --alternate: one more lossbench side with these overrides "
+        "added (space-separated), e.g. checkpoint.write=never to see what the default "
+        "checkpoints cost; repeatable",
+    )
+    parser.add_argument(
+        "--alternate",
+        action="store_true",
+        help="--fresh's comparison in this one process: the hand-written loop and lossbench's "
+        "train() as lossbench-train calls it take turns (10 unless --repeats), which resolves "
+        "differences of a few percent that fresh processes' spread hides; imports and start-up "
+        "are left out; then stop",
     )
     parser.add_argument(
         "--fresh-parts",
@@ -97,11 +106,18 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     default_repeats = 1 if args.quick else (3 if args.fresh else 6 if args.fresh_parts else 5)
+    if args.alternate and not args.quick:
+        default_repeats = 10
     repeats = args.repeats if args.repeats is not None else default_repeats
-    if args.fresh_also and not args.fresh:
+    if args.fresh and args.alternate:
         raise SystemExit(
-            f"--fresh-also {args.fresh_also[0]!r} adds a side to --fresh, which was not given: "
-            "add --fresh (or drop --fresh-also)."
+            "--fresh and --alternate are two ways of timing the same runs (fresh processes, or "
+            "turns in one process): give one of them."
+        )
+    if args.fresh_also and not (args.fresh or args.alternate):
+        raise SystemExit(
+            f"--fresh-also {args.fresh_also[0]!r} adds a side to --fresh or --alternate, neither "
+            "of which was given: add one of them (or drop --fresh-also)."
         )
     if repeats < 1:
         raise SystemExit(f"--repeats must be >= 1, got {repeats}.")
@@ -144,6 +160,15 @@ def main(argv: list[str] | None = None) -> int:
         print_fresh_parts(parts, settings)
         if args.json:
             report = {"settings": asdict(settings), "environment": env, "fresh_parts": parts}
+            _write_json(args.json, report)
+        return 0
+    if args.alternate:
+        alternate = bench_alternate(settings, tuple(args.fresh_also))
+        print_alternate(alternate, settings)
+        env["load_average_at_end"] = os.getloadavg()[0]
+        print(f"\nload average at end {env['load_average_at_end']:.2f}")
+        if args.json:
+            report = {"settings": asdict(settings), "environment": env, "alternate": alternate}
             _write_json(args.json, report)
         return 0
     if args.fresh:

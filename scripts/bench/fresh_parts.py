@@ -97,7 +97,8 @@ def measure(argv: list[str]) -> dict[str, Any]:
     result: dict[str, Any] = {"fit": fit[0] * 1e3, "epochs": len(steps)}
     result["fit / steps"] = fit[0] / sum(steps)
     for label in EPOCH_PARTS:
-        result[f"{label} / epoch"] = statistics.median(seconds[label]) * 1e3
+        # A part the run never called (the checkpoint callback with checkpoint.write=never): 0.
+        result[f"{label} / epoch"] = statistics.median(seconds[label] or [0.0]) * 1e3
     for label in FIT_PARTS:
         result[f"{label} / fit"] = sum(seconds[label]) * 1e3
     return result
