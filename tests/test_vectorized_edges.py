@@ -193,3 +193,23 @@ def test_a_members_csv_log_has_the_rows_of_its_run_alone(monkeypatch, tmp_path, 
         # and the module's hyper-parameters, as Lightning's log_hyperparams writes them
         hparams = (vectorized / job / "logs" / "hparams.yaml").read_text()
         assert hparams == (basic / job / "logs" / "hparams.yaml").read_text()
+
+
+def test_a_member_stopped_in_its_first_epoch_records_early_stopping() -> None:
+    """A member's ``stopped_by`` reads its ``EarlyStopping`` as a run alone's record does: a stop
+    in the first epoch (``stopped_epoch`` 0: here ``check_finite`` on a NaN) is a stop."""
+    import torch
+    from omegaconf import OmegaConf
+
+    from lossbench.callbacks import run_early_stopping
+    from lossbench.lightning_internals import early_stopping_check
+    from lossbench.vectorized.members import Member
+
+    stop = run_early_stopping(
+        enabled=True, monitor="val/nll", mode="min", patience=3, min_delta=0.0,
+        optimized_metric="val/nll",
+    )  # fmt: skip
+    member = Member(cfg=OmegaConf.create({}), output_dir=None, record={}, early_stop=stop)
+    assert member.stopped_by == "budget"
+    assert early_stopping_check(stop, torch.tensor(float("nan")), epoch=0)
+    assert stop.stopped_epoch == 0 and member.stopped_by == "early_stopping"

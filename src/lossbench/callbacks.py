@@ -24,7 +24,13 @@ from lightning.pytorch.utilities import rank_zero_only
 from lossbench.checkpoint_io import copy_checkpoint, snapshot
 from lossbench.lightning_internals import CheckpointWriter, dump_checkpoint
 
-__all__ = ["BestAndLastCheckpoint", "BestWeightsInMemory", "EpochProgressBar", "snapshot"]
+__all__ = [
+    "BestAndLastCheckpoint",
+    "BestWeightsInMemory",
+    "EpochProgressBar",
+    "snapshot",
+    "stopped_early",
+]
 
 
 class BestAndLastCheckpoint(CheckpointWriter):
@@ -280,6 +286,22 @@ def run_early_stopping(
     return EarlyStopping(
         monitor=monitor, mode=mode or metric_mode(monitor), patience=patience, min_delta=min_delta
     )
+
+
+def stopped_early(callback: EarlyStopping) -> bool:
+    """Whether ``callback`` stopped the fit (a run alone's, or a vectorized member's).
+
+        >>> stopped_early(EarlyStopping(monitor="val/nll"))
+        False
+
+    Its ``stopped_epoch`` is the epoch it stopped in, and 0 when it did not, so a stop in the
+    first epoch (``trainer.val_check_interval`` within the epoch: several validations in it; a
+    non-finite value with ``check_finite``) reads as none; ``stopping_reason`` says so either
+    way (checked: Lightning 2.6.6; a Lightning without it falls back to ``stopped_epoch``)."""
+    reason = getattr(callback, "stopping_reason", None)
+    if reason is not None:
+        return reason.name != "NOT_STOPPED"
+    return callback.stopped_epoch > 0
 
 
 class EpochProgressBar(TQDMProgressBar):

@@ -28,6 +28,7 @@ from lightning.pytorch.callbacks import Checkpoint, EarlyStopping, ModelSummary,
 from lightning.pytorch.utilities.rank_zero import rank_zero_only
 from omegaconf import DictConfig, OmegaConf
 
+from lossbench.callbacks import stopped_early
 from lossbench.checkpoint import (
     CheckpointError,
     check_resume,
@@ -379,19 +380,8 @@ def stopped_by(trainer: L.Trainer) -> str:
     stopped it (the monitored metric stopped improving), else ``budget``: it ran until the
     trainer's cap (``max_epochs``, ``max_steps``, ``max_time``) while still improving, or with
     no early stopping to say otherwise. A run that failed or was refused records ``failed``."""
-    stopped = any(isinstance(c, EarlyStopping) and _stopped_early(c) for c in trainer.callbacks)
+    stopped = any(isinstance(c, EarlyStopping) and stopped_early(c) for c in trainer.callbacks)
     return "early_stopping" if stopped else "budget"
-
-
-def _stopped_early(callback: EarlyStopping) -> bool:
-    """Whether ``callback`` stopped the fit. Its ``stopped_epoch`` is the epoch it stopped in,
-    and 0 when it did not, so a stop in the first epoch (``trainer.val_check_interval`` within
-    the epoch: several validations in it) reads as none; ``stopping_reason`` says so either way
-    (checked: Lightning 2.6.6; a Lightning without it falls back to ``stopped_epoch``)."""
-    reason = getattr(callback, "stopping_reason", None)
-    if reason is not None:
-        return reason.name != "NOT_STOPPED"
-    return callback.stopped_epoch > 0
 
 
 def close_loggers(trainer: L.Trainer) -> None:

@@ -21,7 +21,7 @@ import torch
 from lightning.pytorch.callbacks import EarlyStopping
 from omegaconf import DictConfig
 
-from lossbench.callbacks import run_early_stopping
+from lossbench.callbacks import run_early_stopping, stopped_early
 from lossbench.lightning_internals import early_stopping_check
 from lossbench.metric_names import VALIDATION_EPOCH, VALIDATION_STEP, metric_mode
 
@@ -134,9 +134,9 @@ class Member:
     @property
     def stopped_by(self) -> str:
         """The record's ``stopped_by``, as :func:`lossbench.training.stopped_by` says it for a run
-        alone: ``early_stopping`` when Lightning's ``EarlyStopping`` would report it (its
-        ``stopped_epoch > 0``), else ``budget``."""
-        stopped = self.early_stop is not None and self.early_stop.stopped_epoch > 0
+        alone: ``early_stopping`` when its ``EarlyStopping`` stopped it (in any epoch, the
+        first included), else ``budget``."""
+        stopped = self.early_stop is not None and stopped_early(self.early_stop)
         return "early_stopping" if stopped else "budget"
 
 
