@@ -10,7 +10,14 @@ from hydra import compose, initialize_config_dir
 from omegaconf import OmegaConf
 
 from cli_process import run_module
-from lossbench.command_keys import command_keys, group_keys, unknown_key
+from lossbench.command_keys import (
+    NEEDED_GROUPS,
+    NEEDED_SETTINGS,
+    command_keys,
+    group_keys,
+    removed_setting,
+    unknown_key,
+)
 from lossbench.config import SCHEMAS, TrainConfig
 from lossbench.evaluate import EvalConfig
 from lossbench.train import config_dir
@@ -206,3 +213,24 @@ def test_entry_keys_left_alone_where_they_can_work_or_cannot_be_known(arguments)
 
     for argument in arguments:
         assert unknown_entry_key(argument, arguments, config_dir()) is None, argument
+
+
+def test_the_needed_groups_are_the_schemas_fields_without_a_default() -> None:
+    import dataclasses
+
+    without_default = {f.name for f in dataclasses.fields(TrainConfig) if f.default == "???"}
+    assert set(NEEDED_GROUPS) == without_default
+    assert set(NEEDED_SETTINGS) < {f.name for f in dataclasses.fields(TrainConfig)}
+
+
+@pytest.mark.parametrize("key", [*NEEDED_SETTINGS, *NEEDED_GROUPS])
+def test_removing_a_needed_setting_is_refused_with_what_to_give_instead(key) -> None:
+    refusal = removed_setting(f"~{key}", {"trainer": ["ddp", "default"]}, "lossbench-train")
+    assert refusal is not None and refusal.startswith(f"~{key} removes {key} from the config")
+
+
+@pytest.mark.parametrize(
+    "argument", ["~callbacks", "~logger", "~setup", "~callbacks.early_stopping", "~experiment"]
+)
+def test_removing_what_a_run_can_do_without_is_left_to_hydra(argument) -> None:
+    assert removed_setting(argument, {"experiment": ["compare_all"]}, "lossbench-train") is None

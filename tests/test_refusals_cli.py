@@ -270,6 +270,11 @@ CATALOGUE: list[Case] = [
     refused("early-stopping-with-its-callback-removed", "train",
             ("early_stopping.enabled=true", "~callbacks.early_stopping"),
             ["no callback reads early_stopping.*", "~callbacks.early_stopping"], fast=True),
+    refused("early-stopping-removed-setting", "train", ("~early_stopping",),
+            ["~early_stopping removes early_stopping from the config",
+             "early_stopping.enabled=true", "~callbacks.early_stopping"], fast=True),
+    refused("trainer-removed-setting", "train", ("~trainer",),
+            ["~trainer removes trainer", "trainer=<option> (one of: ddp, default)"], fast=True),
     refused("checkpointing-off-with-lightnings-checkpoint", "train",
             ("trainer.enable_checkpointing=false", "~callbacks.model_checkpoint",
              "+callbacks.mine._target_=lightning.pytorch.callbacks.ModelCheckpoint"),
@@ -818,7 +823,9 @@ PREFLIGHT_CASES = [
     and not case.needs_runs
     and not any(a.startswith(("hydra.", "ckpt_path", "paths.output_dir")) for a in case.args)
     # refused before Hydra composes
-    and not case.id.endswith(("option-misspelt", "wrong-type", "key-misspelt", "renamed-key"))
+    and not case.id.endswith(
+        ("option-misspelt", "wrong-type", "key-misspelt", "renamed-key", "removed-setting")
+    )
 ]
 
 

@@ -40,8 +40,10 @@ __all__ = [
     "group_keys",
     "group_options",
     "overrides_of",
+    "refuse_removed_settings",
     "refuse_unknown_keys",
     "refuse_unknown_options",
+    "removed_setting",
     "unknown_key",
     "unknown_option",
 ]
@@ -186,6 +188,67 @@ def unknown_key(
         f"{command} has no setting {name!r} (in {argument}).{hint} Valid settings and config "
         f"groups: {', '.join(valid)}. `{command} --help` lists them with their options."
     )
+
+
+#: Top-level settings a run cannot do without, and what to give instead of removing one
+#: (``~key``): the callbacks, the run record and the study layout read them. The others
+#: (``callbacks``, ``logger``, ``setup``, the study's names) may be removed.
+NEEDED_SETTINGS: dict[str, str] = {
+    "early_stopping": "early stopping is off unless early_stopping.enabled=true; to drop its "
+    "callback: ~callbacks.early_stopping",
+    "checkpoint": "to write no checkpoint files: checkpoint.write=never; to drop checkpointing: "
+    "~callbacks.model_checkpoint",
+    "optimized_metric": "choose another metric, e.g. optimized_metric=val/accuracy",
+    "seed": "give another, e.g. seed=1",
+    "runner": "choose one, e.g. runner=lightning",
+    "epoch_metrics": "choose one, e.g. epoch_metrics=monitored",
+    "ckpt_path": "leave it out: it is null unless given, and null starts a new run",
+    "study_variant": "choose one, e.g. study=quick",
+}
+#: The config groups a run is composed of (the schema's fields without a default): removing one
+#: leaves the run without its data, model, ...; the optional groups (``experiment``, ``debug``,
+#: ...) may be removed.
+NEEDED_GROUPS = ("data", "model", "head", "loss", "optimizer", "trainer", "scheduler", "paths")
+
+
+def removed_setting(
+    argument: str, options: Mapping[str, Sequence[str]], command: str
+) -> str | None:
+    """The refusal of ``~key`` (or ``~key=value``) when ``key`` is a top-level setting or config
+    group a run needs (:data:`NEEDED_SETTINGS`, :data:`NEEDED_GROUPS`); else None. Removing a
+    key inside one (``~callbacks.early_stopping``) is not checked.
+
+        >>> removed_setting("~early_stopping", {}, "lossbench-train")[:54]
+        '~early_stopping removes early_stopping from the config'
+        >>> removed_setting("~callbacks.early_stopping", {}, "lossbench-train") is None
+        True
+    """
+    if not argument.startswith("~") or argument.startswith("~~"):
+        return None
+    key = argument[1:].split("=", 1)[0]
+    if key in NEEDED_SETTINGS:
+        instead = NEEDED_SETTINGS[key]
+    elif key in NEEDED_GROUPS:
+        listed = f" (one of: {', '.join(options[key])})" if options.get(key) else ""
+        instead = f"choose one of its options instead, {key}=<option>{listed}"
+    else:
+        return None
+    return (
+        f"{argument} removes {key} from the config, but {command} needs it (its callbacks, "
+        f"record and checks read it): {instead}."
+    )
+
+
+def refuse_removed_settings(
+    arguments: Sequence[str], options: Mapping[str, Sequence[str]], command: str
+) -> None:
+    """Print the refusal of the first ``~key`` that removes a needed setting and exit with
+    status 2; return when there is none."""
+    for argument in arguments:
+        refusal = removed_setting(argument, options, command)
+        if refusal is not None:
+            print(f"lossbench: refused: {refusal}", file=sys.stderr)
+            sys.exit(2)
 
 
 def _unknown_group_key(

@@ -37,6 +37,7 @@ from lossbench.command_keys import (
     group_keys,
     group_options,
     overrides_of,
+    refuse_removed_settings,
     refuse_unknown_keys,
     refuse_unknown_options,
 )
@@ -392,7 +393,9 @@ def main() -> None:
         # inside a group, only where no config dir adds options with keys of their own
         nested = None if added else group_keys(SCHEMAS, TrainConfig, skip=("trainer",))
         refuse_unknown_keys(arguments, command_keys(TrainConfig, groups), "lossbench-train", nested)
-        refuse_unknown_options(arguments, group_options(folders), "lossbench-train")
+        options = group_options(folders)
+        refuse_unknown_options(arguments, options, "lossbench-train")
+        refuse_removed_settings(arguments, options, "lossbench-train")
         if not added:  # the logger and callbacks entries are those of the shipped files
             refuse_unknown_entry_keys(arguments, config_dir())
         schemas = value_schemas(options_known=not added)
