@@ -124,15 +124,20 @@ def train(cfg: DictConfig, output_dir: str | Path, *, multirun: bool = False) ->
             raise
         return record
     path = finish_run(output_dir, record)
-    metric = cfg.optimized_metric.replace("val/", "test/")
-    log.info(
-        "completed: %s = %.4f, test/accuracy = %.4f; record: %s",
-        metric,
-        record.get(metric, float("nan")),
-        record.get("test/accuracy", float("nan")),
-        path,
-    )
+    log.info("completed: %s; record: %s", completed_summary(cfg, record), path)
     return record
+
+
+def completed_summary(cfg: DictConfig, record: dict[str, Any]) -> str:
+    """What the log line of a completed run shows: the optimized metric on the test split and
+    the test accuracy (once, when the optimized metric is the accuracy).
+
+        >>> cfg = OmegaConf.create({"optimized_metric": "val/accuracy"})
+        >>> completed_summary(cfg, {"test/accuracy": 0.6})
+        'test/accuracy = 0.6000'
+    """
+    keys = dict.fromkeys([cfg.optimized_metric.replace("val/", "test/"), "test/accuracy"])
+    return ", ".join(f"{key} = {record.get(key, float('nan')):.4f}" for key in keys)
 
 
 def _earlier_config(cfg: DictConfig, output_dir: Path) -> Any:
