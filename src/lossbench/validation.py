@@ -465,6 +465,47 @@ def _check_trainer_values(trainer: DictConfig) -> None:
         )
 
 
+def _check_budget(trainer: DictConfig) -> None:
+    """``max_steps`` that would train nothing, and a minimum above its maximum (the run stops at
+    the maximum: the minimum would be ignored without a word)."""
+    max_steps = trainer.get("max_steps", -1)
+    _require(
+        max_steps is None or max_steps == -1 or max_steps >= 1,
+        f"trainer.max_steps={max_steps} would train no optimizer step: give a number of steps "
+        ">= 1, or -1 (the default: trainer.max_epochs decides).",
+    )
+    min_epochs = trainer.get("min_epochs")
+    _require(
+        min_epochs is None or min_epochs <= trainer.max_epochs,
+        f"trainer.min_epochs={min_epochs} is above trainer.max_epochs={trainer.max_epochs}: the "
+        "run stops at max_epochs, so the minimum would not hold. Lower trainer.min_epochs or "
+        f"raise trainer.max_epochs (e.g. trainer.max_epochs={min_epochs}).",
+    )
+    min_steps = trainer.get("min_steps")
+    _require(
+        min_steps is None or max_steps in (None, -1) or min_steps <= max_steps,
+        f"trainer.min_steps={min_steps} is above trainer.max_steps={max_steps}: the run stops at "
+        "max_steps, so the minimum would not hold. Lower trainer.min_steps or raise "
+        "trainer.max_steps.",
+    )
+
+
+def _check_mode(group: str, monitor: str, mode: str | None) -> None:
+    """A mode that picks the worst epoch of one of lossbench's metrics (``checkpoint.mode=max``
+    on ``val/nll``); a metric of the user's own is taken as given."""
+    known = {name for names in LOGGED_METRICS.values() for name in names}
+    if mode is None or monitor.rsplit("/", 1)[-1] not in known:
+        return
+    better = metric_mode(monitor)
+    _require(
+        mode == better,
+        f"{group}.mode={mode} would take the {'highest' if mode == 'max' else 'lowest'} "
+        f"{monitor} for the best, but {'lower' if better == 'min' else 'higher'} {monitor} is "
+        f"better: give {group}.mode={better}, or leave {group}.mode=null (inferred from the "
+        "metric).",
+    )
+
+
 def _check_run(cfg: DictConfig, task: Task) -> None:
     from lossbench.hardware import check_hardware
 
@@ -475,6 +516,7 @@ def _check_run(cfg: DictConfig, task: Task) -> None:
         cfg.trainer.max_epochs >= 1,
         f"trainer.max_epochs={cfg.trainer.max_epochs} must be at least 1.",
     )
+    _check_budget(cfg.trainer)
     precision_error = check_precision(cfg.trainer.precision, cfg.trainer.accelerator)
     _require(precision_error is None, str(precision_error))
     for group in ("callbacks", "logger"):
@@ -504,6 +546,7 @@ def _check_run(cfg: DictConfig, task: Task) -> None:
             mode in (None, "min", "max"),
             f"{group}.mode={mode!r} must be min, max or null (inferred from the metric).",
         )
+        _check_mode(group, cfg[group].monitor or cfg.optimized_metric, mode)
     _check_entry_monitors(cfg, task)
     stopping = cfg.early_stopping
     _require(
