@@ -105,6 +105,7 @@ def preflight(cfg: DictConfig, output_dir: str | Path) -> str:
     select_runner(cfg, check_trainer_settings(cfg))  # runner=epoch with DDP, for one
     datamodule = ClassificationDataModule(cfg.data, cfg.loss.name, seed=cfg.seed)
     _check_batch_fraction(cfg, datamodule.sizes()["train"])
+    _check_validation_interval(cfg, datamodule.sizes()["train"])
     try:
         loss = resolved_loss(cfg, datamodule)
     except ValueError as error:
@@ -197,6 +198,30 @@ def _check_batch_fraction(cfg: DictConfig, train_rows: int) -> None:
             f"batch(es) ({train_rows} training rows, data.batch_size={cfg.data.batch_size}): "
             "less than one. Raise it to at least "
             f"{1 / batches:.3g}, give a number of batches, or use smaller batches."
+        )
+
+
+def _check_validation_interval(cfg: DictConfig, train_rows: int) -> None:
+    """Refuse ``trainer.val_check_interval`` as a number of batches above an epoch's batches
+    while validation counts within each epoch (Lightning raises it at the fit's start, after
+    the run's directory was made)."""
+    interval = cfg.trainer.get("val_check_interval")
+    if not isinstance(interval, int) or cfg.trainer.get("check_val_every_n_epoch", 1) is None:
+        return
+    size = cfg.data.batch_size or train_rows
+    batches = -(-train_rows // size)
+    limit = cfg.trainer.get("limit_train_batches")
+    if isinstance(limit, int):
+        batches = min(batches, limit)
+    elif isinstance(limit, float):
+        batches = int(batches * limit)
+    if interval > batches:
+        raise ConfigError(
+            f"trainer.val_check_interval={interval} validates every {interval} batches, but an "
+            f"epoch has {batches} ({train_rows} training rows, data.batch_size="
+            f"{cfg.data.batch_size}), so no validation would come within it. Give at most "
+            f"{batches}, a fraction of the epoch (e.g. trainer.val_check_interval=0.5), or count "
+            "across epochs with trainer.check_val_every_n_epoch=null."
         )
 
 
