@@ -45,23 +45,25 @@ def _trained(make_cfg, tmp_path: Path, overrides: tuple[str, ...]):
     return alone, grouped
 
 
-def _same_structure(ours: Any, theirs: Any, where: str, dirs: tuple[str, str]) -> None:
+def _same_structure(
+    ours: Any, theirs: Any, where: str, dirs: tuple[str, str], rtol: float = 1e-5
+) -> None:
     """``ours`` (a member's checkpoint entry) has ``theirs``'s (its run alone's) keys, types,
-    shapes, dtypes and values: numbers exactly, tensors to float rounding, paths with the member's
-    directory in place of the run alone's."""
+    shapes, dtypes and values: numbers exactly, tensors to float rounding (``rtol``), paths with
+    the member's directory in place of the run alone's."""
     if isinstance(theirs, dict):
         assert isinstance(ours, dict), where
         assert [str(k).replace(*dirs) for k in theirs] == [str(k) for k in ours], where
         for (key, value), other in zip(theirs.items(), ours.values(), strict=True):
-            _same_structure(other, value, f"{where}/{key}", dirs)
+            _same_structure(other, value, f"{where}/{key}", dirs, rtol)
     elif isinstance(theirs, list | tuple):
         assert type(ours) is type(theirs) and len(ours) == len(theirs), where
         for i, (a, b) in enumerate(zip(ours, theirs, strict=True)):
-            _same_structure(a, b, f"{where}[{i}]", dirs)
+            _same_structure(a, b, f"{where}[{i}]", dirs, rtol)
     elif isinstance(theirs, torch.Tensor):
         assert isinstance(ours, torch.Tensor), where
         assert (ours.shape, ours.dtype) == (theirs.shape, theirs.dtype), where
-        torch.testing.assert_close(ours, theirs, atol=1e-6, rtol=1e-5, equal_nan=True, msg=where)
+        torch.testing.assert_close(ours, theirs, atol=1e-6, rtol=rtol, equal_nan=True, msg=where)
     elif isinstance(theirs, str):
         assert ours == theirs.replace(*dirs), where
     else:
@@ -202,7 +204,10 @@ def test_a_failed_member_resumes_or_is_refused_as_its_run_alone(make_cfg, tmp_pa
         name = "last.ckpt"
         dirs = (str(tmp_path / "alone"), str(tmp_path / "member"))
         theirs, ours = (_checkpoint(Path(d) / "checkpoints" / name) for d in dirs)
-        _same_structure(ours, theirs, name, dirs)
+        # SGD at lr=1e4 has momentum buffers near 1e18 after one epoch: the stack's rounding
+        # differs from the run alone's by up to 2e-5 of them (the resumed runs below still
+        # fail alike), so relative 1e-4 here.
+        _same_structure(ours, theirs, name, dirs, rtol=1e-4)
         resumed = [train(again, tmp_path / d, multirun=True) for d in ("alone", "member")]
         assert resumed[0]["status"] == resumed[1]["status"] == "failed"
         assert resumed[0]["error"] == resumed[1]["error"] == alone["error"]
