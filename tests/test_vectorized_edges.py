@@ -213,3 +213,43 @@ def test_a_member_stopped_in_its_first_epoch_records_early_stopping() -> None:
     assert member.stopped_by == "budget"
     assert early_stopping_check(stop, torch.tensor(float("nan")), epoch=0)
     assert stop.stopped_epoch == 0 and member.stopped_by == "early_stopping"
+
+
+@pytest.mark.parametrize(
+    "monitors",
+    [
+        ("checkpoint.monitor=val/accuracy",),
+        ("early_stopping.enabled=true", "early_stopping.monitor=val/auroc"),
+    ],
+)
+def test_monitored_epoch_metrics_compute_the_monitors_of_a_members_callbacks(
+    monkeypatch, tmp_path, capfd, monitors
+):
+    """``epoch_metrics=monitored`` with a checkpoint or early-stopping monitor other than the
+    optimized metric: each member computes that monitor every epoch, as its run alone does,
+    and ends as it does."""
+    from test_vectorized import _metrics
+
+    args = ("data=wine", "epoch_metrics=monitored", "trainer.max_epochs=3", "logger=none")
+    args = (*args, "seed=0,1", *monitors)
+    vectorized, basic = tmp_path / "vectorized", tmp_path / "basic"
+    log = _sweep(monkeypatch, tmp_path, capfd, f"hydra.sweep.dir={vectorized}", *args)
+    assert "2 in 1 vectorized groups" in log and "2 completed" in log
+    _sweep(monkeypatch, tmp_path, capfd, f"hydra.sweep.dir={basic}", *args, launcher="basic")
+    ours, theirs = _records(vectorized), _records(basic)
+    assert sorted(ours) == sorted(theirs) == ["0", "1"]
+    for job, record in ours.items():
+        alone = theirs[job]
+        assert record["status"] == alone["status"] == "completed", record.get("error")
+        assert record["group_size"] == 2
+        assert record["best_epoch"] == alone["best_epoch"]
+        assert record["stopped_by"] == alone["stopped_by"]
+        assert record["history"].keys() == alone["history"].keys()
+        monitor = monitors[-1].split("=")[1]
+        assert len(record["history"][monitor]) == record["epochs"] == alone["epochs"]
+        metrics = _metrics(alone)
+        assert metrics.keys() == _metrics(record).keys()
+        for key, value in metrics.items():
+            assert record[key] == pytest.approx(value, abs=1e-5, nan_ok=True), key
+        for key, values in alone["history"].items():
+            assert record["history"][key] == pytest.approx(values, abs=1e-5, nan_ok=True), key

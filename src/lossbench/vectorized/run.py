@@ -140,7 +140,8 @@ def _prepare(
     from lossbench.data.datamodule import ClassificationDataModule
     from lossbench.data.datasets import load_table
     from lossbench.data.table import DataError
-    from lossbench.module import ClassifierModule, resolved_loss
+    from lossbench.instantiators import build_callbacks
+    from lossbench.module import ClassifierModule, monitored_metrics, resolved_loss
     from lossbench.training import base_record
 
     try:
@@ -179,7 +180,13 @@ def _prepare(
             loss = resolved_loss(cfg, datamodule)
         except ValueError as error:
             raise ConfigError(str(error)) from None
-        module = ClassifierModule.from_config(cfg, datamodule, loss=loss)
+        # What the run alone's callbacks read (epoch_metrics=monitored computes only those):
+        # the callbacks of a multirun's job, as training.build_run_trainer builds them.
+        callbacks = build_callbacks(cfg, progress_bar=False, model_summary=False)
+        monitored = monitored_metrics(cfg, callbacks, datamodule.task)
+        module = ClassifierModule.from_config(
+            cfg, datamodule, loss=loss, callback_metrics=monitored
+        )
     except Exception as error:
         refused = isinstance(error, ConfigError)
         record["error"] = str(error) if refused else f"{type(error).__name__}: {error}"
