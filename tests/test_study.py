@@ -333,9 +333,9 @@ def test_a_study_run_again_with_other_settings_into_its_directory_exits_2(
     before = [r.read_bytes() for r in records]
     other = study("0.02")
     assert other.returncode == 2, other.stderr[-2000:]
-    assert "2 not run: a completed run of other settings in its directory" in other.stderr
+    assert "2 not run: a completed or kept run of other settings in its directory" in other.stderr
     assert "2 job(s) of this study were not run" in other.stderr
-    assert "paths.output_dir=<new directory>" in other.stderr
+    assert "hydra.sweep.dir=<new directory>" in other.stderr
     assert "Make its report" not in other.stderr and "Traceback" not in other.stderr
     assert [r.read_bytes() for r in records] == before  # nothing overwritten
     again = study("0.01")

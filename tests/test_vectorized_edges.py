@@ -124,7 +124,7 @@ def test_a_rerun_with_another_config_counts_its_jobs_as_not_run_and_exits_2(
     captured = capfd.readouterr()
     log = captured.out + captured.err
     assert "already records a completed run" in log
-    assert "0 refused, 0 failed, 2 not run: a completed run of other settings" in log
+    assert "0 refused, 0 failed, 2 not run: a completed or kept run of other settings" in log
     assert "2 job(s) of this study were not run" in log
     assert all(r["epochs"] == 2 for r in _records(sweep).values())  # nothing overwritten
     for job in ("0", "1"):  # nor Hydra's record of what the run was
@@ -213,3 +213,86 @@ def test_a_member_stopped_in_its_first_epoch_records_early_stopping() -> None:
     assert member.stopped_by == "budget"
     assert early_stopping_check(stop, torch.tensor(float("nan")), epoch=0)
     assert stop.stopped_epoch == 0 and member.stopped_by == "early_stopping"
+
+
+@pytest.mark.parametrize(
+    "monitors",
+    [
+        ("checkpoint.monitor=val/accuracy",),
+        ("early_stopping.enabled=true", "early_stopping.monitor=val/auroc"),
+    ],
+)
+def test_monitored_epoch_metrics_compute_the_monitors_of_a_members_callbacks(
+    monkeypatch, tmp_path, capfd, monitors
+):
+    """``epoch_metrics=monitored`` with a checkpoint or early-stopping monitor other than the
+    optimized metric: each member computes that monitor every epoch, as its run alone does,
+    and ends as it does."""
+    from test_vectorized import _metrics
+
+    args = ("data=wine", "epoch_metrics=monitored", "trainer.max_epochs=3", "logger=none")
+    args = (*args, "seed=0,1", *monitors)
+    vectorized, basic = tmp_path / "vectorized", tmp_path / "basic"
+    log = _sweep(monkeypatch, tmp_path, capfd, f"hydra.sweep.dir={vectorized}", *args)
+    assert "2 in 1 vectorized groups" in log and "2 completed" in log
+    _sweep(monkeypatch, tmp_path, capfd, f"hydra.sweep.dir={basic}", *args, launcher="basic")
+    ours, theirs = _records(vectorized), _records(basic)
+    assert sorted(ours) == sorted(theirs) == ["0", "1"]
+    for job, record in ours.items():
+        alone = theirs[job]
+        assert record["status"] == alone["status"] == "completed", record.get("error")
+        assert record["group_size"] == 2
+        assert record["best_epoch"] == alone["best_epoch"]
+        assert record["stopped_by"] == alone["stopped_by"]
+        assert record["history"].keys() == alone["history"].keys()
+        monitor = monitors[-1].split("=")[1]
+        assert len(record["history"][monitor]) == record["epochs"] == alone["epochs"]
+        metrics = _metrics(alone)
+        assert metrics.keys() == _metrics(record).keys()
+        for key, value in metrics.items():
+            assert record[key] == pytest.approx(value, abs=1e-5, nan_ok=True), key
+        for key, values in alone["history"].items():
+            assert record["history"][key] == pytest.approx(values, abs=1e-5, nan_ok=True), key
+
+
+@pytest.mark.parametrize("launcher", ["vectorized", "basic"])
+def test_a_rerun_with_another_config_keeps_the_runs_that_failed_on_a_non_finite_loss(
+    monkeypatch, tmp_path, capfd, launcher
+):
+    """A run that failed on a non-finite loss is kept as the result of its settings: a sweep
+    with other settings into its directory neither trains it again nor writes anything there,
+    counts it as not run, and exits 2 naming ``hydra.sweep.dir`` (which it set)."""
+    sweep = tmp_path / "sweep"
+    args = (
+        f"hydra.sweep.dir={sweep}",
+        "data=breast_cancer",
+        "data.batch_size=32",
+        "head=sigmoid",
+        "loss=manual_bce",
+        "optimizer=sgd",
+        "optimizer.lr=0.01,1e4",
+        "seed=0,1",
+        "data.split_seed=${seed}",
+        "logger=none",
+    )
+    _sweep(monkeypatch, tmp_path, capfd, *args, "trainer.max_epochs=4", launcher=launcher)
+    records = _records(sweep)
+    assert [records[job]["status"] for job in "0123"] == ["completed"] * 2 + ["failed"] * 2
+    assert all(records[job]["error"].startswith("non-finite") for job in "23")
+    kept = ["metrics.json", "config.yaml", "checkpoints/**/*"]
+    if launcher == "vectorized":  # Hydra's own launchers rewrite .hydra/ before lossbench runs
+        kept.append(".hydra/*")
+    files = sorted(p for job in "0123" for name in kept for p in (sweep / job).glob(name))
+    before = {p: (p.stat().st_mtime_ns, p.read_bytes()) for p in files if p.is_file()}
+    with pytest.raises(SystemExit) as stop:
+        _sweep(monkeypatch, tmp_path, capfd, *args, "trainer.max_epochs=5", launcher=launcher)
+    assert stop.value.code == 2
+    captured = capfd.readouterr()
+    log = captured.out + captured.err
+    assert "failed on a non-finite loss, which a sweep keeps" in log
+    assert "0 completed, 0 skipped, 0 refused, 0 failed, 4 not run: a completed or kept run" in log
+    assert "4 job(s) of this study were not run" in log
+    assert "hydra.sweep.dir=<new directory>" in log and "paths.output_dir=" not in log
+    assert "Traceback" not in log
+    assert {p: (p.stat().st_mtime_ns, p.read_bytes()) for p in before} == before
+    assert _records(sweep) == records

@@ -49,32 +49,40 @@ UNTIMED = ("skipped", "failed_before")
 #: had it).
 LABELS = {
     "failed_before": "failed in an earlier run (kept)",
-    "exists": "not run: a completed run of other settings in its directory",
+    "exists": "not run: a completed or kept run of other settings in its directory",
 }
 MARKER_DIR = ".progress"
 
 
 #: Sweep directory -> jobs of this process's multirun that were not run because their
-#: directory holds a completed run of other settings (lossbench never overwrites one):
+#: directory holds a completed run of other settings, or one that failed on a non-finite loss
+#: and is kept as its result (lossbench never overwrites either):
 #: ``lossbench-train -m`` then exits 2 with :func:`not_run_message`, so that ``make compare``
 #: does not go on to report the earlier study as if it were this one.
 NOT_RUN: dict[str, int] = {}
 
 
-def not_run_message(sweep_dir: str, count: int) -> str:
+def not_run_message(sweep_dir: str, count: int, *, sweep_dir_given: bool = False) -> str:
     """Why a study's command exits 2 after its jobs ended: ``count`` jobs found another
-    config's completed run in their directory.
+    config's completed (or kept) run in their directory. ``sweep_dir_given``: the command set
+    ``hydra.sweep.dir``, which the hint then names (``paths.output_dir`` would not move it).
 
         >>> print(not_run_message("outputs/studies/s", 3)[:64])
         3 job(s) of this study were not run: their directories under out
+        >>> "hydra.sweep.dir=<new directory>" in not_run_message("s", 1, sweep_dir_given=True)
+        True
     """
+    if sweep_dir_given:
+        where = "hydra.sweep.dir=<new directory>"
+    else:
+        where = "paths.output_dir=<new directory> (make compare OUTPUTS=<new directory>)"
     return (
         f"{count} job(s) of this study were not run: their directories under {sweep_dir} "
-        "hold completed runs of other settings (an earlier study with other overrides), and "
-        "lossbench never overwrites a completed run, so its report would show that earlier "
-        "study. Give these settings a new output directory: paths.output_dir=<new directory> "
-        "(make compare OUTPUTS=<new directory>); a study run again with the same settings "
-        "skips its completed jobs."
+        "hold runs of other settings (an earlier study with other overrides) that completed, "
+        "or failed on a non-finite loss and are kept as their result; lossbench never "
+        "overwrites them, so its report would show that earlier study. Give these settings a "
+        f"new output directory: {where}; a study run again with the same settings skips its "
+        "jobs that ended."
     )
 
 

@@ -56,14 +56,34 @@ def diverged(record: dict[str, Any]) -> bool:
     )
 
 
-def refuse_completed(run_dir: str | os.PathLike) -> None:
-    """Raise :class:`RunExistsError` if ``run_dir`` holds a completed run (never overwrite)."""
+def ended(record: dict[str, Any]) -> bool:
+    """Whether ``record`` is a run that a sweep keeps as its result: it completed, or it
+    :func:`diverged` (a run that failed otherwise, or was interrupted, trains again).
+
+    >>> ended({"status": "completed"}), ended({"status": "failed", "error": "KeyError: 'x'"})
+    (True, False)
+    """
+    return record.get("status") == "completed" or diverged(record)
+
+
+def refuse_completed(run_dir: str | os.PathLike, *, kept_failures: bool = False) -> None:
+    """Raise :class:`RunExistsError` if ``run_dir`` holds a completed run (never overwrite);
+    with ``kept_failures`` (a job of a sweep), also if it holds a run that :func:`diverged`,
+    which a sweep keeps as that run's result (:func:`ended`)."""
     record = read_record(run_dir)
-    if record is not None and record.get("status") == "completed":
+    if record is None:
+        return
+    if record.get("status") == "completed":
         raise RunExistsError(
             f"{Path(run_dir) / RECORD_NAME} already records a completed run; lossbench never "
             "overwrites one. Choose another hydra.run.dir, or resume with ckpt_path=last only "
             "for a run that did not complete."
+        )
+    if kept_failures and diverged(record):
+        raise RunExistsError(
+            f"{Path(run_dir) / RECORD_NAME} already records a run that failed on a non-finite "
+            "loss, which a sweep keeps as the result of its settings; lossbench never "
+            "overwrites a kept run. Give these settings another directory."
         )
 
 

@@ -46,7 +46,7 @@ from lossbench.entry_keys import refuse_unknown_entry_keys
 from lossbench.errors import NonFiniteLossError, UserInputError, refuse
 from lossbench.messages import quiet_lightning
 from lossbench.override_types import refuse_wrong_types
-from lossbench.record import RunExistsError, diverged, read_record, refuse_completed
+from lossbench.record import RunExistsError, ended, read_record, refuse_completed
 from lossbench.validation import ConfigError, validate
 
 __all__ = [
@@ -244,7 +244,7 @@ def ended_with_same_config(cfg: DictConfig, output_dir: Path) -> dict[str, Any] 
     saved = output_dir / "config.yaml"
     if record is None or not saved.is_file():
         return None
-    if record.get("status") != "completed" and not diverged(record):
+    if not ended(record):
         return None
     before = _without_presentation(OmegaConf.to_container(OmegaConf.load(saved)))
     now = _without_presentation(OmegaConf.to_container(cfg, resolve=True))
@@ -439,8 +439,10 @@ def main() -> None:
 
     not_run = dict(NOT_RUN)
     NOT_RUN.clear()  # this command's sweep only (tests call main() again in one process)
+    given = any(a.lstrip("+~").split("=", 1)[0] == "hydra.sweep.dir" for a in arguments)
     for sweep_dir, count in not_run.items():
-        print(f"lossbench: refused: {not_run_message(sweep_dir, count)}", file=sys.stderr)
+        message = not_run_message(sweep_dir, count, sweep_dir_given=given)
+        print(f"lossbench: refused: {message}", file=sys.stderr)
         sys.exit(2)
 
 

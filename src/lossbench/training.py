@@ -97,7 +97,8 @@ def train(cfg: DictConfig, output_dir: str | Path, *, multirun: bool = False) ->
     output_dir = Path(output_dir)
     if "paths" in cfg:  # where the callbacks and loggers write (${paths.run_dir})
         cfg.paths.run_dir = str(output_dir)
-    refuse_completed(output_dir)
+    # A sweep keeps a run that diverged as its result, unless this job continues it (ckpt_path).
+    refuse_completed(output_dir, kept_failures=multirun and cfg.get("ckpt_path") is None)
     if multirun and cfg.get("ckpt_path") is None:  # a single run refuses (train.preflight)
         _set_aside_earlier_attempt(output_dir)
     output_dir.mkdir(parents=True, exist_ok=True)

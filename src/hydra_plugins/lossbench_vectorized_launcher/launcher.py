@@ -376,7 +376,7 @@ class VectorizedLauncher(Launcher):
                 mark_job(launch.sweep_dir, launch.first_number + positions[local], outcome)
             ended = {positions[local] for local in done}
             for i in positions:  # a run that ended keeps its files: skipped, or refused later
-                if i not in composed and i not in ended and not _completed(jobs[i].output_dir):
+                if i not in composed and i not in ended and not _ended(jobs[i].output_dir):
                     jobs[i].write_files()
             counts["skipped"] += len(done)
             counts["grouped"] += sum(len(t) for t in tasks if len(t) > 1)
@@ -413,17 +413,18 @@ class VectorizedLauncher(Launcher):
             launch.pool.submit(*args)
 
 
-def _completed(output_dir: Path) -> bool:
-    """Whether ``output_dir`` records a completed run, which its job's training refuses to
-    overwrite (:func:`lossbench.record.refuse_completed`): its ``.hydra/`` files stay the
-    record of that run."""
-    from lossbench.record import read_record
+def _ended(output_dir: Path) -> bool:
+    """Whether ``output_dir`` records a run that ended (:func:`lossbench.record.ended`: it
+    completed, or a failure a sweep keeps), which its job's training refuses to overwrite
+    (:func:`lossbench.record.refuse_completed`): its ``.hydra/`` files stay the record of that
+    run."""
+    from lossbench.record import ended, read_record
 
     try:
         record = read_record(output_dir)
     except (OSError, ValueError):  # unreadable: the job's training says so
         return False
-    return record is not None and record.get("status") == "completed"
+    return record is not None and ended(record)
 
 
 def _own_directories(launch: "_Launch", positions: list[int]) -> list[int]:

@@ -50,8 +50,8 @@ def train_group(
     """Train ``cfgs`` (configs that differ only in :data:`~lossbench.vectorized.grouping.
     VECTORIZED_KEYS`, see :func:`~lossbench.vectorized.grouping.group_key`) as one stacked
     model; write each member's run into its directory and return the records, in order
-    (where the directory already holds a completed run, a record of the refusal that is not
-    written: the run there is never overwritten).
+    (where the directory already holds a completed run, or a failed one that a sweep keeps, a
+    record of the refusal that is not written: the run there is never overwritten).
     ``resolved``: the configs as resolved containers, where the caller has them (written as
     each member's ``config.yaml`` without resolving the config again).
     """
@@ -134,17 +134,18 @@ def _prepare(
 ) -> Member | RunExistsError:
     """Validate ``cfg`` and build its member as :func:`lossbench.training.train` builds the run
     (``tables``: the tables and data modules built for the group's members so far); the
-    refusal where ``output_dir`` already records a completed run."""
+    refusal where ``output_dir`` already records a completed run or a kept failed one."""
     import lightning as L
 
     from lossbench.data.datamodule import ClassificationDataModule
     from lossbench.data.datasets import load_table
     from lossbench.data.table import DataError
-    from lossbench.module import ClassifierModule, resolved_loss
+    from lossbench.instantiators import build_callbacks
+    from lossbench.module import ClassifierModule, monitored_metrics, resolved_loss
     from lossbench.training import base_record
 
     try:
-        refuse_completed(output_dir)
+        refuse_completed(output_dir, kept_failures=True)  # as a run alone in a sweep
     except RunExistsError as error:
         log.error("refused: %s", error)
         return error
@@ -179,7 +180,13 @@ def _prepare(
             loss = resolved_loss(cfg, datamodule)
         except ValueError as error:
             raise ConfigError(str(error)) from None
-        module = ClassifierModule.from_config(cfg, datamodule, loss=loss)
+        # What the run alone's callbacks read (epoch_metrics=monitored computes only those):
+        # the callbacks of a multirun's job, as training.build_run_trainer builds them.
+        callbacks = build_callbacks(cfg, progress_bar=False, model_summary=False)
+        monitored = monitored_metrics(cfg, callbacks, datamodule.task)
+        module = ClassifierModule.from_config(
+            cfg, datamodule, loss=loss, callback_metrics=monitored
+        )
     except Exception as error:
         refused = isinstance(error, ConfigError)
         record["error"] = str(error) if refused else f"{type(error).__name__}: {error}"
