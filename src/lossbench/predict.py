@@ -195,9 +195,10 @@ def _fail(message: str) -> NoReturn:
 
 @hydra.main(config_path=str(config_dir()), config_name="predict", version_base="1.3")
 def _hydra_main(cfg: DictConfig) -> None:
-    if OmegaConf.is_missing(cfg, "ckpt_path"):
+    if OmegaConf.is_missing(cfg, "ckpt_path") or not str(cfg.ckpt_path).strip():
+        empty = "" if OmegaConf.is_missing(cfg, "ckpt_path") else " (ckpt_path= is empty)"
         _fail(
-            "no checkpoint given. Name one with ckpt_path=<file>, e.g. lossbench-predict "
+            f"no checkpoint given{empty}. Name one with ckpt_path=<file>, e.g. lossbench-predict "
             "ckpt_path=outputs/runs/<run>/checkpoints/best-epoch012.ckpt data.path=new.csv"
         )
     name = cfg.data.get("name")
