@@ -55,6 +55,16 @@ def with_cell(row: int, column: int, value: str) -> str:
     return csv_text(rows)
 
 
+def _test_rows() -> set[int]:
+    """The rows of the good CSV in the test split of a run with the default split settings."""
+    from lossbench.data.splits import split_indices
+
+    labels = np.array([int(y) for _, _, y in ROWS])
+    split = split_indices(labels, "binary", val_fraction=0.2, test_fraction=0.2, split_seed=0)
+    return set(split[2].tolist())
+
+
+TEST_ROWS = _test_rows()
 GOOD = csv_text()
 CSV = ("data=csv", "data.path=data.csv", "data.label_columns=[y]", "data.task=binary")
 MULTICLASS = ("data=csv", "data.path=data.csv", "data.label_columns=[y]", "data.task=multiclass")
@@ -504,6 +514,10 @@ CATALOGUE: list[Case] = [
             unwanted=["does not exist"]),
     refused("eval-checkpoint-of-another-task", "eval", ("ckpt_path={iris_ckpt}", "config={csv_run}/config.yaml",
             "out=eval.json"), ["configures loss 'bce_with_logits'", "'cross_entropy'"], ()),
+    refused("eval-test-rows-edited", "eval", ("ckpt_path={csv_ckpt}", "data_path=edited.csv", "out=eval.json"),
+            ["the test rows of the run's data differ from those checkpoint", "lossbench-predict",
+             "retrain"], (("edited.csv", csv_text([(str(float(a) + 100) if i in TEST_ROWS else a, b, y)
+                                                   for i, (a, b, y) in enumerate(ROWS)])),)),
     refused("eval-unknown-split", "eval", ("ckpt_path={iris_ckpt}", "split=train", "out=eval.json"),
             ["split='train' is not a split", "Valid: test, val"], ()),
     refused("eval-accelerator-gpu", "eval", ("ckpt_path={iris_ckpt}", "accelerator=gpu", "out=eval.json"),

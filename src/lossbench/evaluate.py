@@ -15,7 +15,10 @@ Hydra output directory, no logs.
 
 A checkpoint is loaded with ``weights_only=True`` (:func:`lossbench.checkpoint.load_checkpoint`),
 and data that differ from those the checkpoint was trained on (another CSV file, an edited one)
-are refused, since the numbers would not be the run's.
+are refused, since the numbers would not be the run's: the training split's preprocessing must
+be the checkpoint's, and the rows of the split evaluated must have the SHA-256 the checkpoint
+stores for it (``split_sha256``; checkpoints of older versions do not store it, and only their
+training split's preprocessing is compared). New rows are scored with ``lossbench-predict``.
 """
 
 from __future__ import annotations
@@ -39,7 +42,7 @@ from lossbench.checkpoint import (
     hyperparameters,
     load_checkpoint,
 )
-from lossbench.checkpoint_format import INPUT_SHAPE_KEY
+from lossbench.checkpoint_format import INPUT_SHAPE_KEY, SPLITS_SHA256_KEY
 from lossbench.errors import UserInputError, refusing
 from lossbench.record import RECORD_NAME
 from lossbench.train import config_dir, run_checkpoint_app
@@ -195,9 +198,11 @@ def _data_config(cfg: DictConfig, run_dir: Path, data_path: str | None) -> dict[
 
 
 def _check_same_data(
-    checkpoint: dict[str, Any], datamodule: Any, hparams: dict[str, Any], ckpt: str
+    checkpoint: dict[str, Any], datamodule: Any, hparams: dict[str, Any], ckpt: str, split: str
 ) -> None:
-    """Refuse data that are not those the checkpoint was trained on."""
+    """Refuse data that are not those the checkpoint was trained on, and a ``split`` whose rows
+    are not those the run evaluated (checkpoints of older versions: only the training split's
+    statistics are compared)."""
     built = {
         "task": datamodule.task,
         "n_features": datamodule.n_features,
@@ -230,6 +235,16 @@ def _check_same_data(
             f"({'; '.join(differ)}): the data file changed since training, or config= names "
             "another run's config. Evaluate with the config.yaml and data of the run that wrote "
             "the checkpoint."
+        )
+    stored = (meta.get(SPLITS_SHA256_KEY) or {}).get(split)
+    if stored is not None and stored != datamodule.fingerprints[split]:
+        raise EvaluationError(
+            f"the {split} rows of the run's data differ from those checkpoint {ckpt!r} was "
+            f"evaluated on (the SHA-256 of the {split} split, stored in the checkpoint, "
+            "differs): the data file was edited since training, or config=/data_path= names "
+            "another file, so the numbers would not be the run's. To score the model on the new "
+            "rows, predict them with lossbench-predict ckpt_path=<checkpoint> data=csv "
+            "data.path=<file>; to measure a model of the new data, retrain with lossbench-train."
         )
 
 
@@ -280,7 +295,7 @@ def evaluate(
     run_dir = config_path.resolve().parent
     data = _data_config(cfg, run_dir, None if data_path is None else str(data_path))
     datamodule = ClassificationDataModule(data, cfg.loss.name, seed=cfg.seed)
-    _check_same_data(checkpoint, datamodule, hparams, str(ckpt))
+    _check_same_data(checkpoint, datamodule, hparams, str(ckpt), split)
     # the classes this split cannot score, named as the run's metrics.json names them
     unscored = {k: v for k, v in datamodule.unscored_classes().items() if k == split}
     warn_unscored(unscored, datamodule.task, datamodule.n_targets, f"data={data['name']}")
