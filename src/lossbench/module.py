@@ -56,6 +56,7 @@ from lossbench.checkpoint_format import (
     METADATA_KEY,
     OPTIONAL_DATA_KEYS,
     RNG_KEY,
+    SPLITS_SHA256_KEY,
     HistoryText,
     history,
 )
@@ -567,11 +568,15 @@ class ClassifierModule(L.LightningModule):
         self.history = history(checkpoint)
         meta = checkpoint.get(METADATA_KEY) or {}
         if all(meta.get(key) is not None for key in DATA_KEYS):
+            # a run resumed from an older checkpoint keeps its data module's fingerprints
+            fingerprints = (self.preprocessing or {}).get(SPLITS_SHA256_KEY)
             self.preprocessing = {key: meta[key] for key in ("task", *DATA_KEYS)}
+            if fingerprints is not None:
+                self.preprocessing[SPLITS_SHA256_KEY] = fingerprints
             self.preprocessing.update(
                 {
                     key: meta[key]
-                    for key in (*OPTIONAL_DATA_KEYS, INPUT_SHAPE_KEY)
+                    for key in (*OPTIONAL_DATA_KEYS, INPUT_SHAPE_KEY, SPLITS_SHA256_KEY)
                     if meta.get(key) is not None
                 }
             )

@@ -24,7 +24,7 @@ import csv
 import json
 import os
 import zipfile
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from lossbench.errors import UserInputError
@@ -36,9 +36,11 @@ def check_output(
     ours: Callable[[Path], bool],
     example: str,
     error: type[UserInputError] = UserInputError,
+    replaced: str | None = None,
 ) -> Path:
     """``out`` as a path, where the command may write: a new file, or an earlier output of
-    the command (``ours``). ``example``: a file name for the message's fix."""
+    the command (``ours``). ``example``: a file name for the message's fix; ``replaced``: what
+    ``ours`` recognises, for the message (default: a file this command wrote)."""
     given = str(out)
     path = Path(given).expanduser()
     if path.is_dir():
@@ -53,10 +55,12 @@ def check_output(
             f"Give a file in a directory, e.g. out={example}."
         )
     if path.exists() and not _recognised(ours, path):
+        only = f"; only {replaced} is replaced" if replaced else ""
         raise error(
             f"out={given!r} is an existing file ({path.resolve()}) that this command did not "
             "write; writing there would replace it, and lossbench never overwrites a file it "
-            f"did not write. Give a new file name, e.g. out={example}, or move the file away."
+            f"did not write{only}. Give a new file name, e.g. out={example}, or move the file "
+            "away."
         )
     return path
 
@@ -86,14 +90,13 @@ def is_eval_result(path: Path) -> bool:
     return isinstance(content, dict) and {"checkpoint", "split", "epoch"} <= set(content)
 
 
-def is_predictions_csv(path: Path) -> bool:
-    """Whether ``path`` is a ``lossbench-predict`` CSV file: a header of probability columns
-    (``p_<label>``) followed by the predictions (``predicted`` or ``pred_<label>``)."""
+def is_predictions_csv(path: Path, columns: Sequence[str]) -> bool:
+    """Whether ``path`` is a ``lossbench-predict`` CSV file of the same model: its header is
+    exactly ``columns``, the columns that model's predictions have (``p_<label>`` ...,
+    then ``predicted`` or ``pred_<label>`` ...)."""
     with path.open(newline="", encoding="utf-8") as handle:
         header = next(csv.reader(handle), [])
-    probabilities = [c for c in header if c.startswith("p_")]
-    predictions = [c for c in header if c == "predicted" or c.startswith("pred_")]
-    return bool(probabilities) and len(probabilities) + len(predictions) == len(header)
+    return header == list(columns)
 
 
 def is_label_maps(path: Path) -> bool:

@@ -31,7 +31,8 @@ pixel) predicts images instead: ``data=images data.path=<file>.npy`` (``(N, H, W
 an ``out`` ending ``.npz`` with ``probabilities``, ``predicted``, ``classes`` and
 ``label_names`` (:mod:`lossbench.predict_maps`). Each kind of checkpoint refuses the other's
 input, naming the one it takes. ``out`` defaults to ``predictions.csv`` / ``predictions.npz``
-and never replaces the input file.
+(a ``.csv`` / ``.npz`` name) and never replaces the input file, nor any existing file but
+an earlier output of the same checkpoint (a CSV file with exactly the columns it writes).
 
 Probabilities are float64 from the model's raw scores and its link
 (:func:`lossbench.metrics.to_probabilities`), the same numbers the metrics see; thresholds are
@@ -43,6 +44,7 @@ from __future__ import annotations
 import csv
 import os
 import warnings
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, NoReturn
@@ -65,6 +67,7 @@ from lossbench.train import config_dir, run_checkpoint_app
 
 #: ``out`` when none is given, by the ``data`` option.
 DEFAULT_OUT = {"csv": "predictions.csv", "images": "predictions.npz"}
+CSV_SUFFIX = ".csv"
 
 
 @dataclass
@@ -101,8 +104,27 @@ def _read_features(
     )
 
 
+def prediction_columns(meta: Mapping[str, Any]) -> list[str]:
+    """The columns :func:`predict` writes for a checkpoint's ``lossbench_metadata``.
+
+    >>> prediction_columns({"task": "binary", "label_names": ["y"]})
+    ['p_y', 'pred_y']
+    >>> prediction_columns({"task": "multiclass", "label_names": ["a", "b"]})
+    ['p_a', 'p_b', 'predicted']
+    """
+    names = [str(name) for name in meta["label_names"]]
+    probabilities = [f"p_{name}" for name in names]
+    if meta["task"] == "multiclass":
+        return [*probabilities, "predicted"]
+    return [*probabilities, *(f"pred_{name}" for name in names)]
+
+
 def predict(
-    ckpt_path: str | os.PathLike, data_path: str | os.PathLike, *, delimiter: str | None = None
+    ckpt_path: str | os.PathLike,
+    data_path: str | os.PathLike,
+    *,
+    delimiter: str | None = None,
+    checkpoint: dict[str, Any] | None = None,
 ) -> dict[str, list]:
     """Probabilities and predicted labels of a checkpoint for every row of a CSV file.
 
@@ -110,6 +132,8 @@ def predict(
         ckpt_path: a checkpoint written by lossbench-train.
         data_path: a CSV file with (at least) the model's feature columns.
         delimiter: the file's field separator; None: detected from the file (as in training).
+        checkpoint: the checkpoint as :func:`~lossbench.checkpoint.load_checkpoint` read it
+            (None: read ``ckpt_path``).
 
     Returns:
         The output columns by name, in order (see the module docstring).
@@ -119,7 +143,8 @@ def predict(
         DataError: the file is unreadable, lacks feature columns, or holds values that are not
             numbers; the message names the column and the line.
     """
-    checkpoint = load_checkpoint(ckpt_path)
+    if checkpoint is None:
+        checkpoint = load_checkpoint(ckpt_path)
     meta = metadata(checkpoint, ckpt_path)
     if is_dense(meta["task"]):
         raise CheckpointError(
@@ -160,11 +185,11 @@ def predict(
 
 
 def check_predictions_out(
-    out: str | os.PathLike, data_path: str | os.PathLike | None = None
+    out: str | os.PathLike, columns: Sequence[str], data_path: str | os.PathLike | None = None
 ) -> Path:
-    """``out`` as a path where the predictions may go: not the input file ``data_path``, not a
-    directory, and not an existing file other than an earlier predictions file
-    (:func:`lossbench.output_files.check_output`)."""
+    """``out`` as a path where the predictions (``columns``) may go: a ``.csv`` file name, not
+    the input file ``data_path``, not a directory, and not an existing file other than an
+    earlier predictions file of the same columns (:func:`lossbench.output_files.check_output`)."""
     from lossbench.output_files import check_output, is_predictions_csv
 
     path = Path(out).expanduser()
@@ -173,14 +198,27 @@ def check_predictions_out(
             f"out={str(out)!r} is the input file data.path; writing there would replace the "
             "data with the predictions. Give another file, e.g. out=predictions.csv."
         )
-    return check_output(out, ours=is_predictions_csv, example="predictions.csv", error=DataError)
+    checked = check_output(
+        out,
+        ours=lambda existing: is_predictions_csv(existing, columns),
+        example="predictions.csv",
+        error=DataError,
+        replaced=f"an earlier predictions file of this checkpoint (header {','.join(columns)})",
+    )
+    if path.suffix.lower() != CSV_SUFFIX:
+        raise DataError(
+            f"out={str(out)!r} is not a .csv file name: data=csv writes the predictions as "
+            f"comma-separated text ({', '.join(columns)}). Give a name ending .csv, e.g. "
+            f"out={path.with_suffix(CSV_SUFFIX).name}."
+        )
+    return checked
 
 
 def write_predictions(
     columns: dict[str, list], out: str | os.PathLike, *, data_path: str | os.PathLike | None = None
 ) -> Path:
     """Write ``columns`` as a CSV file (floats with every digit: they read back exactly)."""
-    path = check_predictions_out(out, data_path)
+    path = check_predictions_out(out, list(columns), data_path)
     path.parent.mkdir(parents=True, exist_ok=True)
     with path.open("w", newline="", encoding="utf-8") as handle:
         writer = csv.writer(handle)
@@ -195,9 +233,10 @@ def _fail(message: str) -> NoReturn:
 
 @hydra.main(config_path=str(config_dir()), config_name="predict", version_base="1.3")
 def _hydra_main(cfg: DictConfig) -> None:
-    if OmegaConf.is_missing(cfg, "ckpt_path"):
+    if OmegaConf.is_missing(cfg, "ckpt_path") or not str(cfg.ckpt_path).strip():
+        empty = "" if OmegaConf.is_missing(cfg, "ckpt_path") else " (ckpt_path= is empty)"
         _fail(
-            "no checkpoint given. Name one with ckpt_path=<file>, e.g. lossbench-predict "
+            f"no checkpoint given{empty}. Name one with ckpt_path=<file>, e.g. lossbench-predict "
             "ckpt_path=outputs/runs/<run>/checkpoints/best-epoch012.ckpt data.path=new.csv"
         )
     name = cfg.data.get("name")
@@ -219,8 +258,15 @@ def _hydra_main(cfg: DictConfig) -> None:
         _predict_images(cfg.ckpt_path, cfg.data.path, out)
         return
     with refusing():  # CheckpointError, DataError
-        check_predictions_out(out, cfg.data.path)
-        columns = predict(cfg.ckpt_path, cfg.data.path, delimiter=cfg.data.get("delimiter"))
+        checkpoint = load_checkpoint(cfg.ckpt_path)
+        expected = prediction_columns(metadata(checkpoint, cfg.ckpt_path))
+        check_predictions_out(out, expected, cfg.data.path)
+        columns = predict(
+            cfg.ckpt_path,
+            cfg.data.path,
+            delimiter=cfg.data.get("delimiter"),
+            checkpoint=checkpoint,
+        )
         path = write_predictions(columns, out, data_path=cfg.data.path)
     n = len(next(iter(columns.values())))
     print(f"{n} predictions written to {path} (columns: {', '.join(columns)})")
