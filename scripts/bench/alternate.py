@@ -36,7 +36,7 @@ from typing import Any
 from hydra import compose, initialize_config_dir
 from omegaconf import DictConfig
 
-from bench.fresh import overrides, side_names
+from bench.fresh import overrides, same_steps, side_names
 from bench.reference import run_reference
 from bench.settings import Settings
 from lossbench.train import config_dir
@@ -96,12 +96,7 @@ def bench_alternate_cell(
     for turn in range(settings.repeats):
         for side in sides if turn % 2 == 0 else sides[::-1]:
             runs[side].append(_runner(side)(cfgs[side]))
-    steps = {side: runs[side][0]["steps"] for side in sides}
-    if len(set(steps.values())) != 1:
-        raise RuntimeError(
-            f"batch {batch_size}: the sides took different numbers of optimizer steps "
-            f"({steps}); the comparison would not be of the same work."
-        )
+    steps = same_steps(batch_size, runs)
     cell: dict[str, Any] = {
         "batch_size": batch_size,
         "steps": steps["hand"],

@@ -162,23 +162,18 @@ def main(argv: list[str] | None = None) -> int:
             report = {"settings": asdict(settings), "environment": env, "fresh_parts": parts}
             _write_json(args.json, report)
         return 0
-    if args.alternate:
-        alternate = bench_alternate(settings, tuple(args.fresh_also))
-        print_alternate(alternate, settings)
+    if args.alternate or args.fresh:  # the same single runs: in one process, or fresh ones
+        key = "alternate" if args.alternate else "fresh"
+        bench_sides, print_sides = {
+            "alternate": (bench_alternate, print_alternate),
+            "fresh": (bench_fresh, print_fresh),
+        }[key]
+        single = bench_sides(settings, tuple(args.fresh_also))
+        print_sides(single, settings)
         env["load_average_at_end"] = os.getloadavg()[0]
         print(f"\nload average at end {env['load_average_at_end']:.2f}")
         if args.json:
-            report = {"settings": asdict(settings), "environment": env, "alternate": alternate}
-            _write_json(args.json, report)
-        return 0
-    if args.fresh:
-        fresh = bench_fresh(settings, tuple(args.fresh_also))
-        print_fresh(fresh, settings)
-        env["load_average_at_end"] = os.getloadavg()[0]
-        print(f"\nload average at end {env['load_average_at_end']:.2f}")
-        if args.json:
-            report = {"settings": asdict(settings), "environment": env, "fresh": fresh}
-            _write_json(args.json, report)
+            _write_json(args.json, {"settings": asdict(settings), "environment": env, key: single})
         return 0
 
     cells = [bench_cell(t, b, settings) for t in TASKS for b in settings.batch_sizes]

@@ -148,6 +148,17 @@ def _per_step(runs: list[dict[str, Any]], key: str) -> dict[str, float] | None:
     return _spread(values) if values else None
 
 
+def same_steps(batch_size: int, runs: dict[str, list[dict[str, Any]]]) -> dict[str, int]:
+    """Each side's optimizer steps, which must be equal: the sides do the same work."""
+    steps = {side: side_runs[0]["steps"] for side, side_runs in runs.items()}
+    if len(set(steps.values())) != 1:
+        raise RuntimeError(
+            f"batch {batch_size}: the sides took different numbers of optimizer steps "
+            f"({steps}); the comparison would not be of the same work."
+        )
+    return steps
+
+
 def bench_fresh_cell(
     batch_size: int, settings: Settings, env: dict[str, str], also: tuple[str, ...] = ()
 ) -> dict[str, Any]:
@@ -173,12 +184,7 @@ def bench_fresh_cell(
             f"{hand['process_seconds']:.2f} s), {timings}; load {os.getloadavg()[0]:.2f}",
             flush=True,
         )
-    steps = {side: runs[side][0]["steps"] for side in sides}
-    if len(set(steps.values())) != 1:
-        raise RuntimeError(
-            f"batch {batch_size}: the sides took different numbers of optimizer steps "
-            f"({steps}); the comparison would not be of the same work."
-        )
+    steps = same_steps(batch_size, runs)
     cell: dict[str, Any] = {
         "batch_size": batch_size,
         "steps": steps["hand"],
