@@ -17,7 +17,7 @@ from lossbench.losses.registry import LOSSES
 from lossbench.params import Param, PerUnit
 from lossbench.vectorized import VECTORIZED_KEYS, group_key
 from lossbench.vectorized.grouping import LOSS_KEYS, kept_apart
-from lossbench.vectorized.module import member_values, tensor_loss, unreduced
+from lossbench.vectorized.member_losses import member_values, tensor_loss, unreduced
 from lossbench.vectorized.sweep import plan_sweep
 from test_vectorized import _alone_and_grouped, _launcher, _metrics, _records, _sweep
 
@@ -163,17 +163,8 @@ def test_member_losses_and_gradients_equal_each_members_loss_alone(case):
     paths = {"vmap": vmap(lambda s, t, b: functional_call(loss_fn, b, (s, t)))(x, targets, buffers)}
     flat = unreduced(loss_fn)
     if flat is not None:
-        copy, per_sample, _ = flat
-        for n, v in values.items():
-            column = torch.tensor(v)
-            shape = (
-                column[:, None].expand(-1, rows).flatten()
-                if per_sample
-                else column.view(-1, *[1] * (x.ndim - 1))
-            )
-            setattr(copy, n, shape)
-        out = copy(x.flatten(0, 1), targets.flatten(0, 1)) if per_sample else copy(x, targets)
-        paths["unreduced"] = out.reshape(k, -1).mean(1)
+        own = {n: v for n, v in buffers.items() if n in values}
+        paths["unreduced"] = flat(x, targets, own)
     if case in MEMBER_LOSSES:
         assert ("unreduced" in paths) == (name != "poly" and "weight" not in params[0])
     for path, losses_k in paths.items():

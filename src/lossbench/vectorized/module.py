@@ -22,7 +22,6 @@ checkpoints resume like the run alone's (:mod:`lossbench.vectorized.checkpoints`
 from __future__ import annotations
 
 from collections.abc import Sequence
-from copy import deepcopy
 from typing import Any
 
 import lightning as L
@@ -34,9 +33,9 @@ from lossbench.data.loader import IndexBatchLoader
 from lossbench.errors import NON_FINITE_LOSS
 from lossbench.lightning_internals import loop_states, manual_step_progress
 from lossbench.losses import get_loss
-from lossbench.losses.registry import LossSpec
 from lossbench.metrics import nll_per_element, to_probabilities
 from lossbench.vectorized.batched import BatchedOptimizer, StackedModel
+from lossbench.vectorized.member_losses import member_values, tensor_loss, unreduced
 from lossbench.vectorized.members import Member, TrainingState
 
 #: The monitors whose values :meth:`VectorizedModule._batched_values` computes for all members
@@ -115,7 +114,7 @@ class VectorizedModule(L.LightningModule):
         #: element, where vmap's batching of a weighted loss rounds differently).
         flat = unreduced(loss_fn)
         self._unreduced = (
-            flat if flat is not None and (not flat[1] or not self._member_buffers) else None
+            flat if flat is not None and (not flat.per_sample or not self._member_buffers) else None
         )
         #: ``epoch_metrics=monitored`` with monitors among :data:`BATCHED_KEYS`: each epoch's
         #: values of every member come from one batched forward of the validation splits,
@@ -145,7 +144,7 @@ class VectorizedModule(L.LightningModule):
         self.optimizer.bind()
         self._loss_buffers = {k: v.to(device) for k, v in self._loss_buffers.items()}
         if self._unreduced is not None:
-            self._unreduced[0].to(device)  # its buffers (equal for all members)
+            self._unreduced.loss_fn.to(device)  # its buffers (equal for all members)
         for member in self.members:
             member.module.to(device).eval()
             tensors = member.datamodule.tensors
@@ -168,36 +167,20 @@ class VectorizedModule(L.LightningModule):
     def _losses(
         self, scores: torch.Tensor, targets: torch.Tensor, buffers: dict[str, torch.Tensor] | None
     ) -> torch.Tensor:
-        """Each member's loss ``(K,)`` of its scores ``(K, rows, outputs)``.
-
-        With the unreduced loss, a parameter whose values differ between the members is set
-        to them as a tensor ``(K, 1, ...)`` that broadcasts over each member's elements (or,
-        for a loss per sample on the members' rows flattened, ``(K * rows,)``)."""
+        """Each member's loss ``(K,)`` of its scores ``(K, rows, outputs)``: one unreduced call
+        of the loss for all members (:class:`~lossbench.vectorized.member_losses.UnreducedLoss`),
+        or the loss per member under ``vmap``."""
         if self._unreduced is None:
             return self._vmapped(scores, targets, buffers)
-        loss_fn, per_sample, reduction = self._unreduced
         out = self._head_and_loss[0](scores)
         out = out.squeeze(-1) if self.squeeze else out
-        for name in self._value_names:
-            value = buffers[name]
-            if per_sample:
-                value = value[:, None].expand(-1, out.shape[1]).flatten()
-            else:
-                value = value.view(-1, *[1] * (out.ndim - 1))
-            setattr(loss_fn, name, value)
-        for name in self._member_buffers:  # elementwise losses only: (K, 1, ..., *buffer)
-            value = buffers[name]
-            setattr(
-                loss_fn,
-                name,
-                value.view(len(value), *[1] * (out.ndim - value.ndim), *value.shape[1:]),
-            )
-        if per_sample:  # (N, C) scores and (N,) or (N, C) targets
-            values = loss_fn(out.flatten(0, 1), targets.flatten(0, 1))
-        else:
-            values = loss_fn(out, targets)
-        values = values.reshape(len(scores), -1)
-        return values.mean(1) if reduction == "mean" else values.sum(1)
+        buffers = buffers or {}
+        return self._unreduced(
+            out,
+            targets,
+            {name: buffers[name] for name in self._value_names},
+            {name: buffers[name] for name in self._member_buffers},
+        )
 
     def _member_loss(
         self, scores: torch.Tensor, targets: torch.Tensor, buffers: dict[str, torch.Tensor] | None
@@ -413,67 +396,6 @@ class VectorizedModule(L.LightningModule):
         self._loss_buffers = {k: v.index_select(0, index) for k, v in self._loss_buffers.items()}
         self._val = tuple(t.index_select(0, index) for t in self._val)
         self.alive = [self.alive[p] for p in positions]
-
-
-#: Losses whose mean (or sum) runs over every element of the output.
-_ELEMENTWISE = (
-    "BCELoss",
-    "BCEWithLogitsLoss",
-    "MSELoss",
-    "SigmoidFocalLoss",
-    "ManualBCELoss",
-    "AsymmetricLoss",
-)
-#: Losses whose unweighted mean (or sum) runs over samples.
-_PER_SAMPLE = ("CrossEntropyLoss", "NLLLoss", "LabelSmoothingCrossEntropy")
-
-
-def member_values(losses: Sequence[torch.nn.Module], spec: LossSpec) -> dict[str, list[float]]:
-    """The members' values of each parameter of ``spec.member_params`` in which the built
-    ``losses`` differ: ``{name: [value of member 0, ...]}``."""
-    found: dict[str, list[float]] = {}
-    for param in spec.member_params:
-        values = [getattr(loss, param.name) for loss in losses]
-        if len(set(values)) == 1:
-            continue
-        apart = [v for v in values if v is None or v in param.apart]
-        if apart:  # lossbench.vectorized.grouping.group_key keeps these apart
-            given = sorted(set(values), key=str)
-            raise ValueError(
-                f"loss.{param.name}={apart[0]!r} changes the formula of loss {spec.name!r}: "
-                f"members with it cannot group with others (they have {given}); group runs "
-                "by lossbench.vectorized.group_key."
-            )
-        found[param.name] = [float(v) for v in values]
-    return found
-
-
-def tensor_loss(
-    loss_fn: torch.nn.Module, spec: LossSpec, values: dict[str, list[float]]
-) -> torch.nn.Module:
-    """A copy of ``loss_fn`` in which each parameter of ``values`` is a buffer (member 0's
-    value), to be replaced by each member's: by ``functional_call`` under ``vmap``, or by
-    ``(K, 1, ...)`` values that broadcast (:meth:`VectorizedModule._losses`)."""
-    copy = spec.tensor_form(loss_fn) if spec.tensor_form is not None else deepcopy(loss_fn)
-    for name, column in values.items():
-        delattr(copy, name)
-        copy.register_buffer(name, torch.tensor(column[0]))
-    return copy
-
-
-def unreduced(loss_fn: torch.nn.Module) -> tuple[torch.nn.Module, bool, str] | None:
-    """``(copy of loss_fn with reduction "none", per sample?, reduction)`` where a member's
-    loss is the plain mean or sum of those values, else None (class-weighted cross-entropy
-    divides by the weights of the batch's targets; an unknown loss is not assumed either)."""
-    name, reduction = type(loss_fn).__name__, getattr(loss_fn, "reduction", None)
-    if reduction not in ("mean", "sum"):
-        return None
-    per_sample = name in _PER_SAMPLE
-    if not (name in _ELEMENTWISE or (per_sample and getattr(loss_fn, "weight", None) is None)):
-        return None
-    copy = deepcopy(loss_fn)
-    copy.reduction = "none"
-    return copy, per_sample, reduction
 
 
 def _clone(state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
