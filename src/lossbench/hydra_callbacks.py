@@ -249,25 +249,31 @@ class StudyProgressLine(Callback):
         if total is None:
             return
         sweep_dir = str(config.hydra.sweep.dir)
-        from lossbench.progress import NOT_RUN
+        from lossbench.progress import ALL_REFUSED, NOT_RUN
 
         NOT_RUN.pop(sweep_dir, None)
+        ALL_REFUSED.pop(sweep_dir, None)
         final = functools.partial(_final_line, sweep_dir)
         self._watch = StudyWatch(sweep_dir, total, final=final).start()
 
     def on_multirun_end(self, config: DictConfig, **kwargs: Any) -> None:
         if self._watch is not None:
             counts = self._watch.stop()
-            if counts.get("exists"):
-                from lossbench.progress import NOT_RUN
+            from lossbench.progress import ALL_REFUSED, NOT_RUN
 
-                NOT_RUN[str(self._watch.sweep_dir)] = counts["exists"]
+            sweep_dir = str(self._watch.sweep_dir)
+            if counts.get("exists"):
+                NOT_RUN[sweep_dir] = counts["exists"]
+            elif counts.get("refused") and counts["refused"] == sum(counts.values()):
+                ALL_REFUSED[sweep_dir] = counts["refused"]
             self._watch = None
 
 
 def _final_line(sweep_dir: str, progress: Any, counts: dict[str, int]) -> str:
     from lossbench.progress import summary
 
-    if counts.get("exists"):  # lossbench-train then says why and exits 2
-        return f"{summary(progress, counts)}."
+    if counts.get("exists") or (
+        counts.get("refused") and counts["refused"] == sum(counts.values())
+    ):
+        return f"{summary(progress, counts)}."  # lossbench-train then says why and exits 2
     return f"{summary(progress, counts)}. Make its report: lossbench-report {sweep_dir}"

@@ -78,12 +78,52 @@ def not_run_message(sweep_dir: str, count: int, *, sweep_dir_given: bool = False
         where = "paths.output_dir=<new directory> (make compare OUTPUTS=<new directory>)"
     return (
         f"{count} job(s) of this study were not run: their directories under {sweep_dir} "
-        "hold runs of other settings (an earlier study with other overrides) that completed, "
-        "or failed on a non-finite loss and are kept as their result; lossbench never "
-        "overwrites them, so its report would show that earlier study. Give these settings a "
-        f"new output directory: {where}; a study run again with the same settings skips its "
-        "jobs that ended."
+        "hold runs of other settings that completed, or failed on a non-finite loss and are "
+        "kept as their result: an earlier study's with other overrides, or another job's of "
+        "this sweep where hydra.sweep.subdir gives several jobs one directory (it leaves out "
+        "a swept key). lossbench never overwrites them, so its report would show the other "
+        f"settings. Give these settings a new output directory: {where}; or put every swept "
+        "key into hydra.sweep.subdir. A study run again with the same settings skips its jobs "
+        "that ended."
     )
+
+
+#: Sweep directory -> jobs of this process's multirun, every one of which was refused for bad
+#: input (nothing trained, nothing skipped): ``lossbench-train -m`` then exits 2 with
+#: :func:`all_refused_message`, as a refused single run does.
+ALL_REFUSED: dict[str, int] = {}
+
+
+def all_refused_message(sweep_dir: str | Path, count: int) -> str:
+    """Why a sweep exits 2 when each of its ``count`` jobs was refused: the first refusal's
+    message (from the job's ``metrics.json``), and where the others are.
+
+        >>> print(all_refused_message("/nonexistent", 2)[:71])
+        all 2 job(s) of this sweep were refused for bad input, nothing trained.
+    """
+    first = _first_refusal(Path(sweep_dir))
+    reason = f"; the first: {first.rstrip('.')}" if first else ""
+    return (
+        f"all {count} job(s) of this sweep were refused for bad input, nothing trained"
+        f"{reason}. Each job's metrics.json under {sweep_dir} says why; fix the overrides "
+        "and run the sweep again."
+    )
+
+
+def _first_refusal(sweep_dir: Path) -> str | None:
+    """The ``error`` of the refused record written first under ``sweep_dir``, if any."""
+    import json
+
+    found: list[tuple[float, str]] = []
+    for path in sweep_dir.rglob("metrics.json"):
+        try:
+            record = json.loads(path.read_text())
+            mtime = path.stat().st_mtime
+        except (OSError, ValueError):
+            continue
+        if isinstance(record, dict) and record.get("refused") and record.get("error"):
+            found.append((mtime, str(record["error"])))
+    return min(found)[1] if found else None
 
 
 def mark_job(sweep_dir: str | Path, job_id: str | int, outcome: str) -> Path:

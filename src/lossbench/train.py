@@ -435,7 +435,7 @@ def main() -> None:
         from lossbench.interrupts import stopped
 
         stopped(interrupt)
-    from lossbench.progress import NOT_RUN, not_run_message
+    from lossbench.progress import ALL_REFUSED, NOT_RUN, all_refused_message, not_run_message
 
     not_run = dict(NOT_RUN)
     NOT_RUN.clear()  # this command's sweep only (tests call main() again in one process)
@@ -443,6 +443,11 @@ def main() -> None:
     for sweep_dir, count in not_run.items():
         message = not_run_message(sweep_dir, count, sweep_dir_given=given)
         print(f"lossbench: refused: {message}", file=sys.stderr)
+        sys.exit(2)
+    all_refused = dict(ALL_REFUSED)
+    ALL_REFUSED.clear()
+    for sweep_dir, count in all_refused.items():
+        print(f"lossbench: refused: {all_refused_message(sweep_dir, count)}", file=sys.stderr)
         sys.exit(2)
 
 
