@@ -431,6 +431,12 @@ CATALOGUE: list[Case] = [
     refused("dense-downsample", "train",
             ("data=mnist_ink", "model=conv", "loss=bce_with_logits", "data.downsample=3"),
             ["data.downsample=3", "divide the images' side (28)", "Valid: 1, 2, 4, 7, 14"]),
+    refused("openml-cache-dir-is-a-file", "train",
+            ("data=openml", "data.openml_id=31", "data.cache_dir=data.csv"),
+            ["data.cache_dir='data.csv' is a file", "Give a directory", "data.cache_dir=outputs/data"]),
+    refused("openml-cache-dir-below-a-file", "train",
+            ("data=openml", "data.openml_id=31", "data.cache_dir=data.csv/openml"),
+            ["data.cache_dir='data.csv/openml' lies below the file 'data.csv'", "Give a directory"]),
     # ---- hardware ----------------------------------------------------------------------------
     refused("accelerator-gpu", "train", ("trainer.accelerator=gpu",),
             ["trainer.accelerator=gpu needs a GPU", "trainer.accelerator=auto"], cpu_only=True),
