@@ -581,6 +581,11 @@ CATALOGUE: list[Case] = [
             "data.path=data.csv", "data.impute=median"),
             ["feature column 'b' has a missing value", "data.impute given to lossbench-predict "
              "is not used"], data(with_cell(7, 1, ""))),
+    refused("predict-decimal-commas", "predict", ("ckpt_path={csv_ckpt}", "data.path=data.csv"),
+            ["feature column 'a' holds numbers written with a comma ('0,0' at line 2",
+             "no setting for decimal commas", "pandas.read_csv(path, sep=';', decimal=',')"],
+            data(csv_text([(r[0].replace(".", ","), r[1], r[2]) for r in ROWS], sep=";")),
+            unwanted=["data.categorical_columns"]),
     refused("predict-out-is-the-input", "predict", ("ckpt_path={csv_ckpt}", "data.path=data.csv",
             "out=data.csv"), ["would replace the data"]),
     refused("predict-out-is-another-csv", "predict", ("ckpt_path={csv_ckpt}", "data.path=data.csv",
