@@ -12,6 +12,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from cli_process import run_module
 from lossbench.data.openml import infer_task, load_openml, positive_value
 from lossbench.data.table import DataError
 from lossbench.training import train
@@ -141,6 +142,41 @@ def test_offline_with_nothing_cached_is_refused_naming_the_cache(
         rf"cached for it under data.cache_dir='{empty}'",
     ):
         validate(cfg)
+
+
+def _tree(root: Path) -> list[str]:
+    return sorted(str(p.relative_to(root)) for p in root.rglob("*"))
+
+
+#: Every download of a child process fails fast, with or without a network: the proxy's port
+#: is closed.
+NO_NETWORK = {"http_proxy": "http://127.0.0.1:9", "https_proxy": "http://127.0.0.1:9"}
+
+
+@pytest.mark.parametrize(
+    ("data_set", "cache_dir"),
+    [("data.openml_id=31", "new/cache"), ("data.openml_name=no-such-data-set", "cache")],
+    ids=["nothing-cached-new-directory", "unknown-name-existing-cache"],
+)
+def test_a_refused_download_leaves_no_cache_directories(
+    cache: Path, tmp_path: Path, data_set: str, cache_dir: str
+) -> None:
+    """fetch_openml makes the cache's directories before it downloads: a refused command left
+    an empty tree (cache/openml/openml.org/api/v1/json/data/...) behind."""
+    before = _tree(tmp_path)
+    result = run_module(
+        "lossbench.train",
+        "data=openml",
+        data_set,
+        f"data.cache_dir={cache_dir}",
+        cwd=tmp_path,
+        unset=("no_proxy", "NO_PROXY", "all_proxy", "ALL_PROXY"),
+        extra_env={**NO_NETWORK, "OMP_NUM_THREADS": "1"},
+    )
+    assert result.returncode == 2, result.stderr[-2000:]
+    assert "cannot download it from openml.org" in result.stderr
+    assert "Traceback" not in result.stderr
+    assert _tree(tmp_path) == before
 
 
 @pytest.mark.parametrize(

@@ -135,6 +135,7 @@ def test_grey_images_in_any_numeric_layout_give_the_same_maps(runs, tmp_path):
     )
 
 
+@pytest.mark.filterwarnings("ignore::lossbench.predict_maps.GreyScaleWarning")  # 0..127.5 now
 def test_the_preprocessing_is_read_from_the_checkpoint(runs, tmp_path):
     """A checkpoint whose stored scale is halved sees each image as twice as bright."""
     run = runs["dense_binary"]
@@ -296,6 +297,7 @@ def test_the_command_line_writes_the_maps(runs, tmp_path):
     )
     assert result.returncode == 0, result.stderr[-3000:]
     assert "30 label maps written to out/maps.npz" in result.stdout
+    assert "lossbench: warning" not in result.stderr  # grey values 0..255, as in training
     assert "probabilities (30, 11, 14, 14), predicted (30, 14, 14)" in result.stdout
     assert sorted(p.name for p in tmp_path.iterdir()) == ["images.npy", "out"]  # nothing else
     assert images.read_bytes() == before
@@ -303,3 +305,41 @@ def test_the_command_line_writes_the_maps(runs, tmp_path):
     with np.load(tmp_path / "out" / "maps.npz") as written:
         for key in expected:
             np.testing.assert_array_equal(written[key], expected[key])
+
+
+@pytest.mark.parametrize(
+    ("scale", "words"),
+    [
+        (
+            1 / 255,
+            [
+                "trained on grey values 0..255: scaled to 0..1, these images are at most",
+                "almost blank",
+                "multiply it by 255 (numpy.save(path, images * 255))",
+            ],
+        ),
+        (257, ["outside the grey values 0..255 the model was trained on", "Rescale the images"]),
+    ],
+    ids=["scaled-to-0..1", "16-bit"],
+)
+def test_images_outside_the_training_grey_scale_are_predicted_with_a_warning(
+    runs, tmp_path, scale, words
+):
+    """A file scaled to 0..1 gave maps of almost blank images (all background), silently."""
+    run = runs["dense_multiclass"]
+    np.save(tmp_path / "images.npy", run["images"] * scale)
+    result = run_module(
+        "lossbench.predict",
+        f"ckpt_path={run['ckpt']}",
+        "data=images",
+        "data.path=images.npy",
+        "out=maps.npz",
+        cwd=tmp_path,
+        extra_env={"OMP_NUM_THREADS": "1"},
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    warned = [line for line in result.stderr.splitlines() if line.startswith("lossbench: ")]
+    assert len(warned) == 1 and warned[0].startswith("lossbench: warning: data.path='images.npy'")
+    for word in words:
+        assert word in warned[0], warned[0]
+    assert (tmp_path / "maps.npz").is_file()

@@ -9,9 +9,10 @@ import numpy as np
 import pytest
 import torch
 
+from cli_process import run_module
 from lossbench.data.csv_loader import load_csv
 from lossbench.data.datamodule import ClassificationDataModule
-from lossbench.data.preprocess import Preprocessor, fit_preprocessor
+from lossbench.data.preprocess import Preprocessor, constant_columns, fit_preprocessor
 from lossbench.data.splits import split_and_standardize
 from lossbench.data.table import DataError, LoadedTable
 from lossbench.metrics import to_probabilities
@@ -233,3 +234,53 @@ def test_predict_applies_the_stored_categories_and_imputation(make_cfg, tmp_path
     ckpt = train(plain, tmp_path / "run2")["best_checkpoint"]
     with pytest.raises(DataError, match=r"'size' has a missing value"):
         predict(ckpt, new)
+
+
+def test_a_constant_csv_column_is_named_in_a_warning(tmp_path: Path) -> None:
+    """A column of one value has standard deviation 0: the scaler keeps scale 1, so training
+    went on silently with a column that carries nothing."""
+    rows = [f"{i * 0.1:.1f},{(i * 7) % 11},5,{i % 2}" for i in range(40)]
+    (tmp_path / "data.csv").write_text("\n".join(["a,b,c,y", *rows]) + "\n")
+    result = run_module(
+        "lossbench.train",
+        "data=csv",
+        "data.path=data.csv",
+        "data.label_columns=[y]",
+        "data.task=binary",
+        "trainer.max_epochs=1",
+        "logger=none",
+        cwd=tmp_path,
+        extra_env={"OMP_NUM_THREADS": "1"},
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    warned = [line for line in result.stderr.splitlines() if "holds one value" in line]
+    assert warned == [
+        "lossbench: warning: data=csv: feature column 'c' holds one value in all 24 training "
+        "rows (5): it carries no information, and with a standard deviation of 0 it is not "
+        "scaled but only centred (0 in every training row). Leave it out with "
+        "data.feature_columns=[a,b], or check the file."
+    ]
+
+
+def test_constant_columns_of_the_training_rows() -> None:
+    x = np.array([[1, 5, 0, np.nan], [2, 5, 0, np.nan], [3, 5, 1, np.nan]], dtype=np.float32)
+    names = ["a", "b", "colour", "empty"]
+    assert constant_columns(x, names, {"colour": ["red", "blue"]}) == {
+        "b": "5",
+        "empty": "missing",
+    }
+    assert constant_columns(x[:2], names, {"colour": ["red", "blue"]}) == {
+        "b": "5",
+        "colour": "'red'",
+        "empty": "missing",
+    }
+
+
+def test_built_in_data_sets_do_not_warn_of_their_blank_pixels(recwarn) -> None:
+    """digits has pixel columns that are 0 in every row: nothing a user can fix."""
+    from lossbench.data.preprocess import ConstantColumnWarning
+
+    dm = ClassificationDataModule({"name": "digits", "batch_size": None, **SPLIT}, "cross_entropy")
+    assert dm.preprocessor.constant  # there are such columns
+    dm.warn_constant_columns()
+    assert not [w for w in recwarn if issubclass(w.category, ConstantColumnWarning)]

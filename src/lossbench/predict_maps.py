@@ -162,7 +162,43 @@ def read_images(path: str | os.PathLike, meta: Mapping[str, Any]) -> np.ndarray:
             f"beyond float32's range (the first: image {n}, channel {c}, row {h}, column {w}). "
             "Fill or drop those images."
         )
+    _check_range(images, meta, given)
     return images
+
+
+class GreyScaleWarning(UserWarning):
+    """The images' values lie outside the grey scale the model was trained on."""
+
+
+def _check_range(images: np.ndarray, meta: Mapping[str, Any], given: str) -> None:
+    """Warn when the images are not in the training data's units: the training images spanned
+    ``feature_mean`` .. ``feature_mean + feature_scale`` per channel (mnist: 0..255).
+    Images scaled to 0..1 would look almost blank to the model (their maps: background),
+    and values beyond the scale are inputs it never saw; either still gives maps."""
+    low = np.asarray(meta["feature_mean"], dtype=np.float64)
+    high = low + np.asarray(meta["feature_scale"], dtype=np.float64)
+    lo, hi = float(images.min()), float(images.max())
+    units = "..".join(f"{v:g}" for v in (low.min(), high.max()))
+    if np.all(low == 0) and np.all(high > 1) and 0 < hi <= 1 and lo >= 0:
+        warnings.warn(
+            f"data.path={given!r} holds values from {lo:g} to {hi:g}, but the model was "
+            f"trained on grey values {units}: scaled to 0..1, these images are at most "
+            f"{hi / high.max():.1%} of full grey to it, almost blank, and their maps mostly "
+            f"background. If the file is scaled to 0..1, multiply it by {high.max():g} "
+            f"(numpy.save(path, images * {high.max():g})); if the images are that faint, the "
+            "maps are as written.",
+            GreyScaleWarning,
+            stacklevel=3,
+        )
+    elif lo < low.min() or hi > high.max():
+        warnings.warn(
+            f"data.path={given!r} holds values from {lo:g} to {hi:g}, outside the grey values "
+            f"{units} the model was trained on: it never saw such inputs, and their maps can "
+            f"be wrong. Rescale the images to {units} (e.g. 16-bit images: images / 65535 * "
+            f"{high.max():g}).",
+            GreyScaleWarning,
+            stacklevel=3,
+        )
 
 
 _KINDS = {"b": "booleans", "c": "complex numbers", "U": "text", "S": "bytes", "O": "objects"}

@@ -231,6 +231,7 @@ def _fit(
     record.update(unscored_classes=datamodule.unscored_classes())
     if rank_zero_only.rank == 0:  # under DDP every process has them: one warning, not one each
         datamodule.warn_unscored(record["unscored_classes"])
+        datamodule.warn_constant_columns()
     record.update(resumed_from=None if resume is None else str(resume))
     module.build_fit_metrics()  # with the model, as a hand-written loop builds them
     start, cpu_start = time.perf_counter(), time.process_time()

@@ -527,6 +527,7 @@ def _refuse_text(name: str, parsed: _Parsed, source: _Source, *, predicting: boo
             f"{then}."
         )
     if predicting:  # a column the model was trained on as numbers
+        _refuse_comma_numbers(name, parsed, source, predicting=True)
         raise source.error(
             f"feature column {name!r} {what} {values}, but the model was trained on it as "
             "numbers: correct or drop those rows in the file, or retrain with "
@@ -551,7 +552,9 @@ def _refuse_text(name: str, parsed: _Parsed, source: _Source, *, predicting: boo
 _COMMA_NUMBER = re.compile(r"[+-]?(\d+,\d+|\d{1,3}(,\d{3})+(\.\d+)?)")
 
 
-def _refuse_comma_numbers(name: str, parsed: _Parsed, source: _Source) -> None:
+def _refuse_comma_numbers(
+    name: str, parsed: _Parsed, source: _Source, *, predicting: bool = False
+) -> None:
     """Refuse a column of text only whose every value is a number written with a comma: taken
     for categories, each value would be a category of its own, and the column's meaning lost
     (a model at chance where the column decides the label).
@@ -563,9 +566,21 @@ def _refuse_comma_numbers(name: str, parsed: _Parsed, source: _Source) -> None:
         lossbench.data.table.DataError: f.csv: feature column 'x' holds numbers written ...
     """
     present = [str(c).strip() for c, m in zip(parsed.cells, parsed.missing, strict=True) if not m]
+    if predicting:  # the model's numeric column: its text cells (a '2' among '1,5' is a number)
+        present = [str(c).strip() for c in parsed.cells[parsed.text]]
     if not present or not all(_COMMA_NUMBER.fullmatch(v) for v in present):
         return
-    row = _first(~parsed.missing)
+    row = _first(parsed.text if predicting else ~parsed.missing)
+    if predicting:
+        sep = "\\t" if source.delimiter == "\t" else source.delimiter
+        raise source.error(
+            f"feature column {name!r} holds numbers written with a comma ({parsed.cell(row)!r} "
+            f"at {source.at(row)}): lossbench reads numbers with a '.' decimal point and no "
+            "thousands separators, and the model was trained on this column as numbers. "
+            "lossbench has no setting for decimal commas: rewrite the file with plain numbers, "
+            f"e.g. pandas.read_csv(path, sep='{sep}', decimal=',') (or thousands=','), then "
+            "to_csv(new_path, index=False), and predict from the new file."
+        )
     raise source.error(
         f"feature column {name!r} holds numbers written with a comma ({parsed.cell(row)!r} at "
         f"{source.at(row)}): lossbench reads numbers with a '.' decimal point and no thousands "

@@ -24,6 +24,7 @@ import torch
 from lossbench.checkpoint_format import SPLITS_SHA256_KEY
 from lossbench.data.datasets import load_table, task_of
 from lossbench.data.loader import IndexBatchLoader
+from lossbench.data.preprocess import warn_constant_columns
 from lossbench.data.splits import STAGES, split_and_standardize
 from lossbench.data.table import LoadedTable
 from lossbench.losses import encode_targets, n_outputs
@@ -163,6 +164,16 @@ class ClassificationDataModule(L.LightningDataModule):
             self.n_targets,
             what=f"data={self.cfg['name']}",
         )
+
+    def warn_constant_columns(self) -> None:
+        """Warn for the feature columns of a CSV file that hold one value in every training
+        row (:func:`lossbench.data.preprocess.warn_constant_columns`). Built-in data sets are
+        left alone: their constant columns (the blank border pixels of digits and mnist_5k)
+        are part of the data, with nothing to fix."""
+        if self.cfg["name"] == "csv" and self.preprocessor is not None:
+            warn_constant_columns(
+                self.preprocessor, len(self.tensors["train"][1]), what=f"data={self.cfg['name']}"
+            )
 
     def setup(self, stage: str | None = None) -> None:
         trainer = self.trainer

@@ -21,7 +21,9 @@ A numeric target with fractional values is regression and is refused.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import os
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import Any
 
@@ -57,12 +59,52 @@ def check_openml_config(cfg: Mapping[str, Any]) -> None:
             f"data.openml_version={cfg['openml_version']} applies to data.openml_name only: an "
             "id names one version already. Drop data.openml_version, or use data.openml_name."
         )
+    cache = cache_dir(cfg)
+    for path in (cache, *cache.parents):
+        if path.exists():
+            if not path.is_dir():
+                where = "is a file" if path == cache else f"lies below the file {str(path)!r}"
+                raise DataError(
+                    f"data.cache_dir={str(cfg.get('cache_dir'))!r} {where}, but OpenML's "
+                    "downloads are cached in a directory there. Give a directory (created "
+                    "where missing), e.g. data.cache_dir=outputs/data (the default)."
+                )
+            break
     task = cfg.get("task")
     if task is not None and task not in TABLE_TASKS:
         raise DataError(
             f"data.task={task!r} is not a task. Valid tasks: {', '.join(TABLE_TASKS)}, or null to "
             "infer it from the target."
         )
+
+
+def cache_dir(cfg: Mapping[str, Any]) -> Path:
+    """``data.cache_dir`` (default ``outputs/data``, relative to where the command runs)."""
+    return Path(str(cfg.get("cache_dir") or "outputs/data")).expanduser()
+
+
+@contextmanager
+def _no_empty_directories_left(cache: Path) -> Iterator[None]:
+    """On an error inside, remove the directories it created under (and including) ``cache``
+    that are still empty: ``fetch_openml`` makes the cache's directories before it downloads,
+    and a refused command writes nothing. Directories that existed before stay."""
+    existed = {str(d) for d, _, _ in os.walk(cache)} if cache.is_dir() else set()
+    new_parents = [p for p in (cache, *cache.parents) if not p.exists()]  # deepest first
+    try:
+        yield
+    except BaseException:
+        if cache.is_dir():
+            for directory, _, _ in os.walk(cache, topdown=False):
+                if directory not in existed:
+                    _remove_if_empty(Path(directory))
+        for path in new_parents:
+            _remove_if_empty(path)
+        raise
+
+
+def _remove_if_empty(directory: Path) -> None:
+    with suppress(OSError):  # not empty (a file was cached), or already gone
+        directory.rmdir()
 
 
 def fetch(cfg: Mapping[str, Any]):
@@ -72,7 +114,7 @@ def fetch(cfg: Mapping[str, Any]):
     from sklearn.datasets import fetch_openml
 
     check_openml_config(cfg)
-    cache = Path(str(cfg.get("cache_dir") or "outputs/data")).expanduser()
+    cache = cache_dir(cfg)
     target = cfg.get("target")
     kwargs: dict[str, Any] = {
         "data_home": str(cache),
@@ -90,7 +132,8 @@ def fetch(cfg: Mapping[str, Any]):
             "active" if cfg.get("openml_version") is None else int(cfg["openml_version"])
         )
     try:
-        bunch = fetch_openml(**kwargs)
+        with _no_empty_directories_left(cache):
+            bunch = fetch_openml(**kwargs)
     except (URLError, TimeoutError, ConnectionError) as error:
         raise DataError(
             f"data=openml {_describe(cfg)}: cannot download it from openml.org ({error}), and "

@@ -24,6 +24,7 @@ training never saw encodes as all zeros). Missing values are refused unless ``im
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -80,12 +81,16 @@ class Preprocessor:
             column each, in this order).
         fill: input column -> the value a missing entry takes (empty: nothing is imputed).
         standardizer: mean and scale of the numeric columns, in input order.
+        constant: input column -> the one value it holds in every training row (its text), for
+            the columns that carry no information (:func:`constant_columns`); known where
+            fitted, not stored in checkpoints.
     """
 
     feature_names: list[str]
     categories: dict[str, list[str]]
     standardizer: Standardizer
     fill: dict[str, Any] = field(default_factory=dict)
+    constant: dict[str, str] = field(default_factory=dict, compare=False)
 
     @property
     def numeric(self) -> list[str]:
@@ -162,6 +167,82 @@ class Preprocessor:
         )
 
 
+class ConstantColumnWarning(UserWarning):
+    """A feature column holds one value in every training row: it carries no information."""
+
+
+def constant_columns(
+    features: np.ndarray, feature_names: Sequence[str], categories: Mapping[str, Sequence[str]]
+) -> dict[str, str]:
+    """The columns of ``features`` (training rows; categorical ones as codes, NaN missing) that
+    hold one value in every row, or none, with that value's text (``'missing'`` for none).
+
+        >>> x = np.array([[1.0, 5.0, 0], [2.0, 5.0, 0]], dtype=np.float32)
+        >>> constant_columns(x, ["a", "b", "colour"], {"colour": ["red"]})
+        {'b': '5', 'colour': "'red'"}
+    """
+    found: dict[str, str] = {}
+    for j, name in enumerate(feature_names):
+        column = features[:, j]
+        present = column[~np.isnan(column)]
+        if present.size and present.min() != present.max():
+            continue
+        if not present.size:
+            found[name] = "missing"
+        elif name in categories:
+            found[name] = repr(str(categories[name][int(present[0])]))
+        else:
+            found[name] = f"{float(present[0]):g}"
+    return found
+
+
+def warn_constant_columns(preprocessor: Preprocessor, n_rows: int, what: str) -> None:
+    """Warn (:class:`ConstantColumnWarning`) once for the :attr:`Preprocessor.constant`
+    columns of ``what`` (e.g. ``data=csv``), fitted on ``n_rows`` training rows.
+
+        >>> p = Preprocessor(["a", "b"], {}, Standardizer(np.zeros(2), np.ones(2)),
+        ...                  constant={"b": "5"})
+        >>> with warnings.catch_warnings(record=True) as caught:
+        ...     warnings.simplefilter("always")
+        ...     warn_constant_columns(p, 24, "data=csv")
+        >>> print(caught[0].message)  # doctest: +NORMALIZE_WHITESPACE
+        data=csv: feature column 'b' holds one value in all 24 training rows (5): it carries no
+        information, and with a standard deviation of 0 it is not scaled but only centred (0 in
+        every training row). Leave it out with data.feature_columns=[a], or check the file.
+    """
+    constant = preprocessor.constant
+    if not constant:
+        return
+    one = len(constant) == 1
+    listed = ", ".join(f"{name!r} ({value})" for name, value in constant.items())
+    if one:
+        ((name, value),) = constant.items()
+        found = f"feature column {name!r} holds one value in all {n_rows} training rows ({value})"
+    else:
+        found = f"feature columns {listed} hold one value each in all {n_rows} training rows"
+    others = [name for name in preprocessor.feature_names if name not in constant]
+    plain = all(n.isidentifier() and n.lower() not in ("true", "false", "null") for n in others)
+    if not others:
+        fix = "Check the file: no feature column varies"
+    elif len(others) > 20:
+        fix = (
+            "Leave them out with data.feature_columns=[...] (the other columns), or check the file"
+        )
+    else:
+        names = ",".join(others) if plain else ",".join(f'"{n}"' for n in others)
+        override = (
+            f"data.feature_columns=[{names}]" if plain else f"'data.feature_columns=[{names}]'"
+        )
+        fix = f"Leave {'it' if one else 'them'} out with {override}, or check the file"
+    warnings.warn(
+        f"{what}: {found}: {'it carries' if one else 'they carry'} no information, and with a "
+        f"standard deviation of 0 {'it is' if one else 'they are'} not scaled but only centred "
+        f"(0 in every training row). {fix}.",
+        ConstantColumnWarning,
+        stacklevel=2,
+    )
+
+
 def check_missing(
     features: np.ndarray, feature_names: list[str], impute: str | None, what: str
 ) -> None:
@@ -206,6 +287,7 @@ def fit_preprocessor(
     feature_names = [str(name) for name in feature_names]  # not numpy.str_: checkpoints
     categories = {str(name): [str(v) for v in values] for name, values in categories.items()}
     check_missing(x, feature_names, impute, what)
+    constant = constant_columns(x, feature_names, categories)
     numeric = [j for j, name in enumerate(feature_names) if name not in categories]
     categorical = [j for j, name in enumerate(feature_names) if name in categories]
     if not categorical and impute is None:
@@ -215,7 +297,7 @@ def fit_preprocessor(
         standardizer = Standardizer(
             np.asarray(scaler.mean_, dtype=np.float64), np.asarray(scaler.scale_, dtype=np.float64)
         )
-        return Preprocessor(feature_names, {}, standardizer)
+        return Preprocessor(feature_names, {}, standardizer, constant=constant)
     # A data frame: numbers as float32 (as the scaler saw them before categories existed),
     # categories as their text (NaN where missing).
     columns: dict[int, Any] = {j: x[:, j] for j in numeric}
@@ -256,4 +338,5 @@ def fit_preprocessor(
         {name: seen[name] for name in feature_names if name in seen},
         Standardizer(mean, scale),
         {name: fill[name] for name in feature_names if name in fill},
+        constant,
     )
