@@ -262,6 +262,25 @@ def test_a_constant_csv_column_is_named_in_a_warning(tmp_path: Path) -> None:
     ]
 
 
+@pytest.mark.slow  # a sweep under each launcher: about 20 s
+@pytest.mark.parametrize("launcher", ["basic", "vectorized"])
+def test_a_sweeps_warnings_are_lossbench_lines_under_each_launcher(tmp_path, launcher) -> None:
+    """Warnings of a multirun's jobs, in the launching process or the vectorized launcher's
+    workers, read as a run alone's: ``lossbench: warning: ...``, no Python warning format."""
+    rows = [f"{i * 0.1:.1f},{(i * 7) % 11},5,{i % 2}" for i in range(40)]
+    (tmp_path / "data.csv").write_text("\n".join(["a,b,c,y", *rows]) + "\n")
+    result = run_module(
+        "lossbench.train", "-m", "data=csv", "data.path=data.csv", "data.label_columns=[y]",
+        "data.task=binary", "trainer.max_epochs=1", "logger=none", "seed=0,1",
+        f"hydra/launcher={launcher}", "hydra.sweep.dir=study", cwd=tmp_path,
+        extra_env={"OMP_NUM_THREADS": "1"},
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr[-2000:]
+    warned = [line for line in result.stderr.splitlines() if "holds one value" in line]
+    assert warned and all(line.startswith("lossbench: warning: data=csv: ") for line in warned)
+    assert "ConstantColumnWarning" not in result.stderr
+
+
 def test_constant_columns_of_the_training_rows() -> None:
     x = np.array([[1, 5, 0, np.nan], [2, 5, 0, np.nan], [3, 5, 1, np.nan]], dtype=np.float32)
     names = ["a", "b", "colour", "empty"]

@@ -27,6 +27,7 @@ class ValidateBeforeRun(Callback):
     (:func:`check_sweep_settings`)."""
 
     def on_multirun_start(self, config: DictConfig, **kwargs: Any) -> None:
+        warnings.formatwarning = format_warning  # type: ignore[assignment]
         with refusing():
             check_job_directory(config.hydra)
             check_sweep_settings(config.hydra)

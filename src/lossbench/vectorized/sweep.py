@@ -193,11 +193,14 @@ def prepare_worker() -> None:
     import gc
     import importlib
     import signal
+    import warnings
 
     from lossbench.allocator import keep_freed_memory
+    from lossbench.errors import format_warning
     from lossbench.importing import collection_paused
 
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    warnings.formatwarning = format_warning  # type: ignore[assignment]  # as the command's
     keep_freed_memory()  # a worker's steps reuse the memory of the last ones
     with collection_paused(freeze=True):
         for name in _TASK_MODULES:
