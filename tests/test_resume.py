@@ -189,7 +189,27 @@ def test_resume_with_another_model_or_optimizer_is_refused(make_cfg, tmp_path):
     message = str(info.value)
     assert "model.hidden_sizes: checkpoint [64, 64], config [32]" in message
     assert "optimizer.lr: checkpoint 0.0003, config 0.1" in message
-    assert "only trainer.* may change" in message
+    assert "only how long it trains (trainer.*, unless a learning-rate schedule" in message
+
+
+def test_resume_with_another_split_names_the_setting_or_the_changed_data(make_cfg, tmp_path):
+    """Another data.split_seed standardises with another mean: the refusal names the setting;
+    data that changed under the same settings is said to have changed itself."""
+    train(make_cfg(*RUN, "trainer.max_epochs=1"), tmp_path / "run")
+    last = tmp_path / "run" / "checkpoints" / "last.ckpt"
+    cfg = make_cfg(*RUN, "trainer.max_epochs=2", "data.split_seed=1", f"ckpt_path={last}")
+    with pytest.raises(ConfigError, match=r"cannot resume from") as info:
+        train(cfg, tmp_path / "other")
+    message = str(info.value)
+    assert "data.split_seed: checkpoint's run 0, config 1, so feature_mean" in message
+    assert "data feature_mean: differs" not in message
+    checkpoint = load_checkpoint(last)
+    checkpoint["lossbench_metadata"]["feature_mean"][0] += 1.0  # the data file was edited
+    edited = tmp_path / "run" / "checkpoints" / "edited.ckpt"
+    torch.save(checkpoint, edited)
+    cfg = make_cfg(*RUN, "trainer.max_epochs=2", f"ckpt_path={edited}")
+    with pytest.raises(ConfigError, match=r"data feature_mean: the training data differs"):
+        train(cfg, tmp_path / "edited")
 
 
 @pytest.mark.parametrize(

@@ -114,8 +114,9 @@ def preflight(cfg: DictConfig, output_dir: str | Path) -> str:
     if resume is not None:
         hparams = ClassifierModule.from_config(cfg, datamodule, loss=loss).hparams
         checkpoint = load_checkpoint(resume)
-        check_resume(checkpoint, resume, hparams, datamodule.preprocessing)
-        check_resume_config(_resolved(cfg, output_dir), resume)
+        resolved = _resolved(cfg, output_dir)
+        check_resume(checkpoint, resume, hparams, datamodule.preprocessing, config=resolved)
+        check_resume_config(resolved, resume)
         done = int(checkpoint.get("epoch", -1)) + 1  # saved at the end of its epoch
         if cfg.trainer.max_epochs <= done:
             raise ConfigError(

@@ -217,9 +217,17 @@ def _fit(
         resume = resume_path(cfg.get("ckpt_path"), output_dir)
         if resume is not None:
             checkpoint = load_checkpoint(resume)
-            check_resume(checkpoint, resume, module.hparams, module.preprocessing)
-            if earlier_config is not None:  # else no config.yaml beside it: nothing to compare
-                plain = OmegaConf.to_container(cfg, resolve=True)
+            # without earlier_config no config.yaml was beside it: nothing to compare
+            plain = None if earlier_config is None else OmegaConf.to_container(cfg, resolve=True)
+            check_resume(
+                checkpoint,
+                resume,
+                module.hparams,
+                module.preprocessing,
+                config=plain,
+                saved=earlier_config,
+            )
+            if plain is not None:
                 check_resume_config(plain, resume, saved=earlier_config)
             # metrics.csv keeps the epochs the checkpoint has trained
             continue_csv_logs(trainer.loggers, int(checkpoint.get("epoch", -1)))
