@@ -245,17 +245,19 @@ def test_training_on_under_a_schedule_over_the_run_is_refused(make_cfg, tmp_path
     with pytest.raises(ConfigError, match=rf"scheduler={scheduler} spreads its schedule over"):
         train(make_cfg(*args), tmp_path / "other")
     assert not (tmp_path / "other" / "checkpoints").exists()
-    if scheduler == "cosine":  # where the user meets it
-        result = subprocess.run(
-            [sys.executable, "-m", "lossbench.train", *args, f"hydra.run.dir={tmp_path / 'cli'}"],
-            cwd=tmp_path,
-            env={**os.environ, "PYTHONPATH": str(REPO / "src")},
-            capture_output=True,
-            text=True,
-        )
-        assert result.returncode == 2, result.stderr
-        assert "trainer.max_epochs: 2 then, 4 now" in result.stderr
-        assert "Traceback" not in result.stderr and not (tmp_path / "cli").exists()
+    # where the user meets it
+    result = subprocess.run(
+        [sys.executable, "-m", "lossbench.train", *args, f"hydra.run.dir={tmp_path / 'cli'}"],
+        cwd=tmp_path,
+        env={**os.environ, "PYTHONPATH": str(REPO / "src")},
+        capture_output=True,
+        text=True,
+    )
+    assert result.returncode == 2, result.stderr
+    assert "trainer.max_epochs: 2 then, 4 now" in result.stderr
+    if scheduler == "onecycle":  # the optimizer steps it was built over, and those asked for
+        assert "optimizer steps then" in result.stderr
+    assert "Traceback" not in result.stderr and not (tmp_path / "cli").exists()
     plateau = (*RUN, "scheduler=plateau")
     train(make_cfg(*plateau, "trainer.max_epochs=2"), tmp_path / "plateau")
     last = tmp_path / "plateau" / "checkpoints" / "last.ckpt"

@@ -267,26 +267,37 @@ MAY_CHANGE_TEXT = (
 
 
 def _check_resumed_schedule(
-    config: Mapping[str, Any], path: str | os.PathLike, saved: Mapping[str, Any]
+    config: Mapping[str, Any],
+    path: str | os.PathLike,
+    saved: Mapping[str, Any],
+    train_rows: int | None = None,
 ) -> None:
     """Refuse ``trainer.*`` changes that a learning-rate schedule spread over the run cannot
-    follow (:func:`lossbench.schedulers.resume_schedule_error`)."""
-    from lossbench.schedulers import resume_schedule_error
+    follow (:func:`lossbench.schedulers.resume_schedule_error`; given ``train_rows``, those
+    that keep a one-cycle schedule's optimizer steps are followed)."""
+    from lossbench.schedulers import batches_per_epoch, resume_schedule_error
 
     scheduler, earlier = config.get("scheduler"), saved.get("scheduler")
     if not isinstance(scheduler, Mapping) or not isinstance(earlier, Mapping):
         return
     if scheduler.get("name") != earlier.get("name"):
         return  # refused below, as any other changed setting
+    batches = None
+    if train_rows is not None:
+        batches = batches_per_epoch(train_rows, (config.get("data") or {}).get("batch_size"))
     reason = resume_schedule_error(
-        scheduler, saved.get("trainer") or {}, config.get("trainer") or {}
+        scheduler, saved.get("trainer") or {}, config.get("trainer") or {}, batches
     )
     if reason is not None:
         raise CheckpointError(f"cannot resume from {str(path)!r}: {reason}")
 
 
 def check_resume_config(
-    config: Mapping[str, Any], path: str | os.PathLike, saved: Mapping[str, Any] | None = None
+    config: Mapping[str, Any],
+    path: str | os.PathLike,
+    saved: Mapping[str, Any] | None = None,
+    *,
+    train_rows: int | None = None,
 ) -> None:
     """Refuse to resume from the checkpoint at ``path`` with a resolved ``config`` (a plain
     container) that differs from the config of the run that wrote it (its run directory's
@@ -294,7 +305,9 @@ def check_resume_config(
     Settings only one of the two has (a newer lossbench's, a callback added) are not compared;
     without that ``config.yaml`` (a checkpoint copied elsewhere) only :func:`check_resume`
     checks. ``saved``: that config, read earlier (before a run resumed in the same directory
-    replaced it).
+    replaced it). ``train_rows``: the training split's rows, with which one-cycle settings that
+    keep the number of optimizer steps are accepted (e.g. more epochs where
+    ``trainer.max_steps`` ends the run).
 
         >>> import tempfile
         >>> run = Path(tempfile.mkdtemp())
@@ -314,7 +327,7 @@ def check_resume_config(
     saved = _saved_config(path, saved)
     if saved is None:
         return
-    _check_resumed_schedule(config, path, saved)
+    _check_resumed_schedule(config, path, saved, train_rows)
     before, now = _flatten(saved, ""), _flatten(config, "")
 
     def may_change(key: str) -> bool:

@@ -116,7 +116,7 @@ def preflight(cfg: DictConfig, output_dir: str | Path) -> str:
         checkpoint = load_checkpoint(resume)
         resolved = _resolved(cfg, output_dir)
         check_resume(checkpoint, resume, hparams, datamodule.preprocessing, config=resolved)
-        check_resume_config(resolved, resume)
+        check_resume_config(resolved, resume, train_rows=datamodule.sizes()["train"])
         done = int(checkpoint.get("epoch", -1)) + 1  # saved at the end of its epoch
         if cfg.trainer.max_epochs <= done:
             raise ConfigError(

@@ -228,7 +228,8 @@ def _fit(
                 saved=earlier_config,
             )
             if plain is not None:
-                check_resume_config(plain, resume, saved=earlier_config)
+                rows = datamodule.sizes()["train"]
+                check_resume_config(plain, resume, saved=earlier_config, train_rows=rows)
             # metrics.csv keeps the epochs the checkpoint has trained
             continue_csv_logs(trainer.loggers, int(checkpoint.get("epoch", -1)))
             del checkpoint  # Lightning loads it again to restore the state
