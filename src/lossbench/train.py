@@ -126,6 +126,14 @@ def preflight(cfg: DictConfig, output_dir: str | Path) -> str:
                 "(e.g. trainer.max_epochs="
                 f"{2 * done}), or evaluate the checkpoint with lossbench-eval."
             )
+        steps, max_steps = int(checkpoint.get("global_step", 0)), cfg.trainer.get("max_steps")
+        if max_steps is not None and max_steps != -1 and steps >= max_steps:
+            raise ConfigError(
+                f"ckpt_path={str(resume)!r} has trained {steps} optimizer step(s), and "
+                f"trainer.max_steps={max_steps} leaves none to train: resuming would stop at "
+                f"once. Raise trainer.max_steps above {steps} to train on (e.g. "
+                f"trainer.max_steps={2 * steps}), or evaluate the checkpoint with lossbench-eval."
+            )
     return task
 
 
