@@ -126,7 +126,10 @@ def test_resumed_run_keeps_every_epoch_in_metrics_csv(make_cfg, tmp_path):
         (resumed / "metrics.json").unlink()  # what an interrupted run leaves: no record
         ckpt = overrides[1] if len(overrides) > 1 else f"ckpt_path={epoch1}"  # epoch 2 again
         train(make_cfg(*run, overrides[0], ckpt), resumed)
-    whole_rows, resumed_rows = _csv_rows(tmp_path / "whole"), _csv_rows(resumed)
+    _assert_same_rows(_csv_rows(tmp_path / "whole"), _csv_rows(resumed))
+
+
+def _assert_same_rows(whole_rows: list[dict[str, str]], resumed_rows: list[dict[str, str]]) -> None:
     assert [r["epoch"] for r in resumed_rows] == ["0", "0", "1", "1", "2", "2", "3", "3", ""]
     assert [list(r) for r in resumed_rows] == [list(r) for r in whole_rows]
     for whole_row, resumed_row in zip(whole_rows, resumed_rows, strict=True):
@@ -135,6 +138,22 @@ def test_resumed_run_keeps_every_epoch_in_metrics_csv(make_cfg, tmp_path):
                 assert resumed_row[key] == "", key
             else:
                 assert float(resumed_row[key]) == pytest.approx(float(value), abs=1e-6), key
+
+
+def test_a_run_trained_on_in_a_new_directory_starts_metrics_csv_with_the_earlier_epochs(
+    make_cfg, tmp_path
+):
+    """README (Resuming): logs/metrics.csv of a run trained on in a new directory holds the
+    earlier run's epochs up to the checkpoint, then its own, as metrics.json's history does:
+    the file of an uninterrupted run."""
+    run = (*RUN, "logger=csv")
+    train(make_cfg(*run, "trainer.max_epochs=4"), tmp_path / "whole")
+    train(make_cfg(*run, "trainer.max_epochs=2"), tmp_path / "first")
+    last = tmp_path / "first" / "checkpoints" / "last.ckpt"
+    record = train(make_cfg(*run, "trainer.max_epochs=4", f"ckpt_path={last}"), tmp_path / "on")
+    assert len(record["history"]["val/nll"]) == 4
+    _assert_same_rows(_csv_rows(tmp_path / "whole"), _csv_rows(tmp_path / "on"))
+    assert [r["epoch"] for r in _csv_rows(tmp_path / "first")] == ["0", "0", "1", "1", ""]
 
 
 def test_a_sweep_job_trained_again_sets_the_earlier_attempts_checkpoints_aside(make_cfg, tmp_path):

@@ -230,8 +230,10 @@ def _fit(
             if plain is not None:
                 rows = datamodule.sizes()["train"]
                 check_resume_config(plain, resume, saved=earlier_config, train_rows=rows)
-            # metrics.csv keeps the epochs the checkpoint has trained
-            continue_csv_logs(trainer.loggers, int(checkpoint.get("epoch", -1)))
+            # metrics.csv keeps the epochs the checkpoint has trained (from the run that wrote
+            # it: a run trained on in a new directory starts with that run's rows)
+            epoch = int(checkpoint.get("epoch", -1))
+            continue_csv_logs(trainer.loggers, epoch, output_dir, resume.parent.parent)
             del checkpoint  # Lightning loads it again to restore the state
     except CheckpointError as error:
         raise ConfigError(str(error)) from None
