@@ -126,7 +126,10 @@ def test_resumed_run_keeps_every_epoch_in_metrics_csv(make_cfg, tmp_path):
         (resumed / "metrics.json").unlink()  # what an interrupted run leaves: no record
         ckpt = overrides[1] if len(overrides) > 1 else f"ckpt_path={epoch1}"  # epoch 2 again
         train(make_cfg(*run, overrides[0], ckpt), resumed)
-    whole_rows, resumed_rows = _csv_rows(tmp_path / "whole"), _csv_rows(resumed)
+    _assert_same_rows(_csv_rows(tmp_path / "whole"), _csv_rows(resumed))
+
+
+def _assert_same_rows(whole_rows: list[dict[str, str]], resumed_rows: list[dict[str, str]]) -> None:
     assert [r["epoch"] for r in resumed_rows] == ["0", "0", "1", "1", "2", "2", "3", "3", ""]
     assert [list(r) for r in resumed_rows] == [list(r) for r in whole_rows]
     for whole_row, resumed_row in zip(whole_rows, resumed_rows, strict=True):
@@ -135,6 +138,22 @@ def test_resumed_run_keeps_every_epoch_in_metrics_csv(make_cfg, tmp_path):
                 assert resumed_row[key] == "", key
             else:
                 assert float(resumed_row[key]) == pytest.approx(float(value), abs=1e-6), key
+
+
+def test_a_run_trained_on_in_a_new_directory_starts_metrics_csv_with_the_earlier_epochs(
+    make_cfg, tmp_path
+):
+    """README (Resuming): logs/metrics.csv of a run trained on in a new directory holds the
+    earlier run's epochs up to the checkpoint, then its own, as metrics.json's history does:
+    the file of an uninterrupted run."""
+    run = (*RUN, "logger=csv")
+    train(make_cfg(*run, "trainer.max_epochs=4"), tmp_path / "whole")
+    train(make_cfg(*run, "trainer.max_epochs=2"), tmp_path / "first")
+    last = tmp_path / "first" / "checkpoints" / "last.ckpt"
+    record = train(make_cfg(*run, "trainer.max_epochs=4", f"ckpt_path={last}"), tmp_path / "on")
+    assert len(record["history"]["val/nll"]) == 4
+    _assert_same_rows(_csv_rows(tmp_path / "whole"), _csv_rows(tmp_path / "on"))
+    assert [r["epoch"] for r in _csv_rows(tmp_path / "first")] == ["0", "0", "1", "1", ""]
 
 
 def test_a_sweep_job_trained_again_sets_the_earlier_attempts_checkpoints_aside(make_cfg, tmp_path):
@@ -189,7 +208,27 @@ def test_resume_with_another_model_or_optimizer_is_refused(make_cfg, tmp_path):
     message = str(info.value)
     assert "model.hidden_sizes: checkpoint [64, 64], config [32]" in message
     assert "optimizer.lr: checkpoint 0.0003, config 0.1" in message
-    assert "only trainer.* may change" in message
+    assert "only how long it trains (trainer.*, unless a learning-rate schedule" in message
+
+
+def test_resume_with_another_split_names_the_setting_or_the_changed_data(make_cfg, tmp_path):
+    """Another data.split_seed standardises with another mean: the refusal names the setting;
+    data that changed under the same settings is said to have changed itself."""
+    train(make_cfg(*RUN, "trainer.max_epochs=1"), tmp_path / "run")
+    last = tmp_path / "run" / "checkpoints" / "last.ckpt"
+    cfg = make_cfg(*RUN, "trainer.max_epochs=2", "data.split_seed=1", f"ckpt_path={last}")
+    with pytest.raises(ConfigError, match=r"cannot resume from") as info:
+        train(cfg, tmp_path / "other")
+    message = str(info.value)
+    assert "data.split_seed: checkpoint's run 0, config 1, so feature_mean" in message
+    assert "data feature_mean: differs" not in message
+    checkpoint = load_checkpoint(last)
+    checkpoint["lossbench_metadata"]["feature_mean"][0] += 1.0  # the data file was edited
+    edited = tmp_path / "run" / "checkpoints" / "edited.ckpt"
+    torch.save(checkpoint, edited)
+    cfg = make_cfg(*RUN, "trainer.max_epochs=2", f"ckpt_path={edited}")
+    with pytest.raises(ConfigError, match=r"data feature_mean: the training data differs"):
+        train(cfg, tmp_path / "edited")
 
 
 @pytest.mark.parametrize(
@@ -225,17 +264,19 @@ def test_training_on_under_a_schedule_over_the_run_is_refused(make_cfg, tmp_path
     with pytest.raises(ConfigError, match=rf"scheduler={scheduler} spreads its schedule over"):
         train(make_cfg(*args), tmp_path / "other")
     assert not (tmp_path / "other" / "checkpoints").exists()
-    if scheduler == "cosine":  # where the user meets it
-        result = subprocess.run(
-            [sys.executable, "-m", "lossbench.train", *args, f"hydra.run.dir={tmp_path / 'cli'}"],
-            cwd=tmp_path,
-            env={**os.environ, "PYTHONPATH": str(REPO / "src")},
-            capture_output=True,
-            text=True,
-        )
-        assert result.returncode == 2, result.stderr
-        assert "trainer.max_epochs: 2 then, 4 now" in result.stderr
-        assert "Traceback" not in result.stderr and not (tmp_path / "cli").exists()
+    # where the user meets it
+    result = subprocess.run(
+        [sys.executable, "-m", "lossbench.train", *args, f"hydra.run.dir={tmp_path / 'cli'}"],
+        cwd=tmp_path,
+        env={**os.environ, "PYTHONPATH": str(REPO / "src")},
+        capture_output=True,
+        text=True,
+    )
+    assert result.returncode == 2, result.stderr
+    assert "trainer.max_epochs: 2 then, 4 now" in result.stderr
+    if scheduler == "onecycle":  # the optimizer steps it was built over, and those asked for
+        assert "optimizer steps then" in result.stderr
+    assert "Traceback" not in result.stderr and not (tmp_path / "cli").exists()
     plateau = (*RUN, "scheduler=plateau")
     train(make_cfg(*plateau, "trainer.max_epochs=2"), tmp_path / "plateau")
     last = tmp_path / "plateau" / "checkpoints" / "last.ckpt"

@@ -247,6 +247,25 @@ def test_resumed_run_ends_as_the_uninterrupted_run_across_options(
     check_resume(make_cfg, tmp_path, overrides, **options)
 
 
+def test_onecycle_run_ended_by_max_steps_resumes_with_more_epochs(make_cfg, tmp_path):
+    """trainer.max_steps ends both runs, so another trainer.max_epochs keeps the one-cycle
+    schedule's optimizer steps: resuming from an earlier epoch (the best checkpoint) is
+    accepted, and ends as the uninterrupted run."""
+    # 5 epochs; SGD at lr=2 overshoots past the cycle's peak: the best epoch is the second
+    steps = ("scheduler=onecycle", "trainer.max_steps=20", "optimizer=sgd", "optimizer.lr=2.0")
+
+    def cfg(*more: str) -> Any:
+        return make_cfg(*BASE, *steps, *more)
+
+    whole = train(cfg(f"trainer.max_epochs={EPOCHS}"), tmp_path / "whole")
+    assert whole["steps"] == 20 and whole["epochs"] == 5
+    start = train(cfg("trainer.max_epochs=10"), tmp_path / "first")
+    assert start["best_epoch"] < start["epochs"] - 1, start["best_epoch"]
+    best = start["best_checkpoint"]
+    again = train(cfg(f"trainer.max_epochs={EPOCHS}", f"ckpt_path={best}"), tmp_path / "best")
+    assert not _differences(whole, again), _differences(whole, again)
+
+
 @pytest.mark.slow
 def test_a_run_with_max_steps_resumed_from_the_command_line(tmp_path):
     """The user's path: ``lossbench-train ... ckpt_path=last`` in the run's own directory."""

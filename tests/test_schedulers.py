@@ -10,7 +10,7 @@ import pytest
 import torch
 
 from lossbench.report.build import build_report
-from lossbench.schedulers import SCHEDULERS, build_scheduler
+from lossbench.schedulers import SCHEDULERS, build_scheduler, resume_schedule_error
 from lossbench.training import train
 
 # iris: 90 training rows in minibatches of 32: 3 optimizer steps per epoch.
@@ -82,6 +82,28 @@ def test_onecycle_spans_exactly_the_runs_optimizer_steps():
         config["scheduler"].step()
     with pytest.raises(ValueError, match="total steps"):
         config["scheduler"].step()
+
+
+@pytest.mark.parametrize(
+    ("before", "now", "refused"),
+    [
+        pytest.param({"max_epochs": 100, "max_steps": 9}, {"max_epochs": 200, "max_steps": 9},
+                     False, id="more-epochs-max_steps-ends-both"),
+        pytest.param({"max_epochs": 2, "max_steps": 9}, {"max_epochs": 4, "max_steps": 9},
+                     True, id="more-epochs-more-steps"),
+        pytest.param({"max_epochs": 100, "max_steps": 9}, {"max_epochs": 100, "max_steps": 12},
+                     True, id="more-max_steps"),
+        pytest.param({"max_epochs": 3, "accumulate_grad_batches": 1},
+                     {"max_epochs": 3, "accumulate_grad_batches": 3}, True, id="fewer-steps"),
+    ],
+)  # fmt: skip
+def test_onecycle_resume_is_refused_only_when_its_optimizer_steps_change(before, now, refused):
+    """README (Resuming): one-cycle refuses a setting that changes the number of optimizer
+    steps; more epochs of a run that trainer.max_steps ends keep them (3 batches an epoch)."""
+    reason = resume_schedule_error({"name": "onecycle"}, before, now, train_batches=3)
+    assert (reason is not None) == refused, reason
+    if refused:
+        assert "optimizer steps then" in reason and "keep its" in reason
 
 
 def test_constant_rate_is_recorded_too(make_cfg, tmp_path):

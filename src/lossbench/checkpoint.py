@@ -258,27 +258,46 @@ RESUME_MAY_CHANGE = (
 )
 
 
+#: What a refusal to resume says may change (:data:`RESUME_MAY_CHANGE`, and the limits that
+#: :func:`lossbench.schedulers.resume_schedule_error` sets).
+MAY_CHANGE_TEXT = (
+    "only how long it trains (trainer.*, unless a learning-rate schedule spans the run), "
+    "where and what it writes (paths, logger, checkpoint.write) and the runner may change"
+)
+
+
 def _check_resumed_schedule(
-    config: Mapping[str, Any], path: str | os.PathLike, saved: Mapping[str, Any]
+    config: Mapping[str, Any],
+    path: str | os.PathLike,
+    saved: Mapping[str, Any],
+    train_rows: int | None = None,
 ) -> None:
     """Refuse ``trainer.*`` changes that a learning-rate schedule spread over the run cannot
-    follow (:func:`lossbench.schedulers.resume_schedule_error`)."""
-    from lossbench.schedulers import resume_schedule_error
+    follow (:func:`lossbench.schedulers.resume_schedule_error`; given ``train_rows``, those
+    that keep a one-cycle schedule's optimizer steps are followed)."""
+    from lossbench.schedulers import batches_per_epoch, resume_schedule_error
 
     scheduler, earlier = config.get("scheduler"), saved.get("scheduler")
     if not isinstance(scheduler, Mapping) or not isinstance(earlier, Mapping):
         return
     if scheduler.get("name") != earlier.get("name"):
         return  # refused below, as any other changed setting
+    batches = None
+    if train_rows is not None:
+        batches = batches_per_epoch(train_rows, (config.get("data") or {}).get("batch_size"))
     reason = resume_schedule_error(
-        scheduler, saved.get("trainer") or {}, config.get("trainer") or {}
+        scheduler, saved.get("trainer") or {}, config.get("trainer") or {}, batches
     )
     if reason is not None:
         raise CheckpointError(f"cannot resume from {str(path)!r}: {reason}")
 
 
 def check_resume_config(
-    config: Mapping[str, Any], path: str | os.PathLike, saved: Mapping[str, Any] | None = None
+    config: Mapping[str, Any],
+    path: str | os.PathLike,
+    saved: Mapping[str, Any] | None = None,
+    *,
+    train_rows: int | None = None,
 ) -> None:
     """Refuse to resume from the checkpoint at ``path`` with a resolved ``config`` (a plain
     container) that differs from the config of the run that wrote it (its run directory's
@@ -286,7 +305,9 @@ def check_resume_config(
     Settings only one of the two has (a newer lossbench's, a callback added) are not compared;
     without that ``config.yaml`` (a checkpoint copied elsewhere) only :func:`check_resume`
     checks. ``saved``: that config, read earlier (before a run resumed in the same directory
-    replaced it).
+    replaced it). ``train_rows``: the training split's rows, with which one-cycle settings that
+    keep the number of optimizer steps are accepted (e.g. more epochs where
+    ``trainer.max_steps`` ends the run).
 
         >>> import tempfile
         >>> run = Path(tempfile.mkdtemp())
@@ -303,13 +324,10 @@ def check_resume_config(
         CheckpointError: naming each differing setting with both values.
     """
     saved_file = Path(path).parent.parent / "config.yaml"
+    saved = _saved_config(path, saved)
     if saved is None:
-        if not saved_file.is_file():
-            return
-        from omegaconf import OmegaConf
-
-        saved = OmegaConf.to_container(OmegaConf.load(saved_file))
-    _check_resumed_schedule(config, path, saved)
+        return
+    _check_resumed_schedule(config, path, saved, train_rows)
     before, now = _flatten(saved, ""), _flatten(config, "")
 
     def may_change(key: str) -> bool:
@@ -329,11 +347,39 @@ def check_resume_config(
     verb = "differs" if len(differ) == 1 else "differ"
     raise CheckpointError(
         f"cannot resume from {str(path)!r}: {names} {verb} from the run that wrote it "
-        f"({values}) ({saved_file}). A resumed run continues that training, so only how long "
-        "it trains (trainer.*), where and what it writes (paths, logger, checkpoint.write) and "
-        "the runner may change. Resume with the run's own overrides, or start a new run "
-        "without ckpt_path."
+        f"({values}) ({saved_file}). A resumed run continues that training, so {MAY_CHANGE_TEXT}. "
+        "Resume with the run's own overrides, or start a new run without ckpt_path."
     )
+
+
+def _saved_config(path: str | os.PathLike, saved: Mapping[str, Any] | None) -> Any:
+    """``saved``, else the ``config.yaml`` of the run directory of the checkpoint at ``path``
+    (plain containers), else None."""
+    if saved is not None:
+        return saved
+    saved_file = Path(path).parent.parent / "config.yaml"
+    if not saved_file.is_file():
+        return None
+    from omegaconf import OmegaConf
+
+    return OmegaConf.to_container(OmegaConf.load(saved_file))
+
+
+def _changed_data_settings(
+    config: Mapping[str, Any] | None, saved: Mapping[str, Any] | None
+) -> list[str] | None:
+    """The ``data.*`` settings that differ between the config of the run that wrote a checkpoint
+    (``saved``) and ``config``, as ``key: checkpoint's run a, config b``; None where either is
+    unknown."""
+    if config is None or saved is None:
+        return None
+    before = _flatten(saved.get("data") or {}, "data")
+    now = _flatten(config.get("data") or {}, "data")
+    return [
+        f"{key}: checkpoint's run {before[key]!r}, config {now[key]!r}"
+        for key in sorted(set(before) & set(now))
+        if before[key] != now[key]
+    ]
 
 
 def _flatten(value: Any, prefix: str) -> dict[str, Any]:
@@ -352,13 +398,22 @@ def check_resume(
     path: str | os.PathLike,
     hparams: Mapping[str, Any],
     preprocessing: Mapping[str, Any] | None,
+    *,
+    config: Mapping[str, Any] | None = None,
+    saved: Mapping[str, Any] | None = None,
 ) -> None:
     """Refuse to resume from a checkpoint of another model, loss, optimizer or data, or from
     one that holds the weights but not the training state.
 
     Resuming restores the weights and the optimizer state (its learning rate included), so a
     config that differs in any of these would silently train something else than it says.
-    ``trainer.*`` (e.g. more epochs) may change.
+    ``trainer.*`` (e.g. more epochs) may change (:func:`check_resume_config` refuses what a
+    learning-rate schedule cannot follow).
+
+    ``config``: the resolved config (plain containers). With it and the config of the run that
+    wrote the checkpoint (``saved``, else its run directory's ``config.yaml``), training data
+    that differs is explained by the ``data.*`` settings that changed (``data.split_seed``:
+    another split standardises with another mean), or said to have changed itself.
 
     Raises:
         CheckpointError: listing each differing value as ``key: checkpoint ..., config ...``;
@@ -374,34 +429,49 @@ def check_resume(
             "lossbench-eval and lossbench-predict; to train on, start a new run without "
             "ckpt_path (or resume from the run's last.ckpt if it has one with that state)."
         )
-    saved = _flatten(hyperparameters(checkpoint, path), "")
+
+    def saved_config() -> Any:
+        return None if config is None else _saved_config(path, saved)
+
+    stored = _flatten(hyperparameters(checkpoint, path), "")
     wanted = _flatten({key: hparams[key] for key in RESUME_KEYS}, "")
     differ = [
-        f"{key}: checkpoint {saved.get(key)!r}, config {wanted.get(key)!r}"
-        for key in sorted(set(saved) | set(wanted))
-        if saved.get(key) != wanted.get(key)
+        f"{key}: checkpoint {stored.get(key)!r}, config {wanted.get(key)!r}"
+        for key in sorted(set(stored) | set(wanted))
+        if stored.get(key) != wanted.get(key)
     ]
     meta = checkpoint.get(METADATA_KEY) or {}
     if preprocessing is not None and all(meta.get(key) is not None for key in DATA_KEYS):
-        differ += [
-            f"data {key}: differs from the checkpoint's training data"
-            for key in DATA_KEYS
-            if list(meta[key]) != list(preprocessing[key])
-        ]
-        differ += [
-            f"data {key}: differs from the checkpoint's training data"
+        data = [key for key in DATA_KEYS if list(meta[key]) != list(preprocessing[key])]
+        data += [
+            key
             for key in OPTIONAL_DATA_KEYS
             if dict(meta.get(key) or {}) != dict(preprocessing.get(key) or {})
         ]
         shapes = meta.get(INPUT_SHAPE_KEY), preprocessing.get(INPUT_SHAPE_KEY)
         if None not in shapes and list(shapes[0]) != list(shapes[1]):
-            differ.append(f"data {INPUT_SHAPE_KEY}: checkpoint {shapes[0]!r}, config {shapes[1]!r}")
+            data.append(f"{INPUT_SHAPE_KEY} (checkpoint {shapes[0]!r}, config {shapes[1]!r})")
+        if data:
+            differ.append(_data_difference(data, _changed_data_settings(config, saved_config())))
     if differ:
         shown = "; ".join(differ[:8]) + (f"; ... ({len(differ)} in all)" if len(differ) > 8 else "")
         raise CheckpointError(
             f"cannot resume from {str(path)!r}: the config differs from the run that wrote it "
             f"({shown}). Resuming restores the weights and the optimizer state, so it must "
-            "continue the same model, loss, optimizer and data; only trainer.* may change. "
-            "Resume with the run's own overrides (its config.yaml), or start a new run without "
-            "ckpt_path."
+            f"continue the same model, loss, optimizer and data: {MAY_CHANGE_TEXT}. Resume with "
+            "the run's own overrides (its config.yaml), or start a new run without ckpt_path."
         )
+
+
+def _data_difference(data: list[str], settings: list[str] | None) -> str:
+    """What differs in the training data (``data``: the preprocessing entries), and why where
+    the ``data.*`` settings of both runs are known (``settings``: those that changed)."""
+    entries = f"{', '.join(data)} of the training data"
+    if settings:
+        return f"{'; '.join(settings)}, so {entries} differ from the checkpoint's"
+    if settings is not None:
+        return (
+            f"data {', '.join(data)}: the training data differs from the checkpoint's with the "
+            "same data.* settings (the data file changed since that run)"
+        )
+    return f"data {', '.join(data)}: differs from the checkpoint's training data"

@@ -3,6 +3,7 @@
 lossbench-train logger=csv             # <run dir>/logs/metrics.csv and hparams.yaml (the default)
 lossbench-train logger=mlflow          # metrics of every run in outputs/mlflow.db
 lossbench-train <same overrides> ckpt_path=last   # metrics.csv keeps the epochs before the resume
+lossbench-train <...> ckpt_path=<other run>/checkpoints/last.ckpt   # starts with that run's epochs
 """
 
 from __future__ import annotations
@@ -43,10 +44,12 @@ class CSVLogger(LightningCSVLogger):
     """
 
     @rank_zero_only
-    def continue_epochs(self, last_epoch: int) -> None:
+    def continue_epochs(self, last_epoch: int, earlier: Path | None = None) -> None:
         """Keep the rows of epochs ``0 .. last_epoch`` of the ``metrics.csv`` already in
         :attr:`log_dir` (a run resumed from a checkpoint of ``last_epoch``), before the first
-        new row; call it before training starts.
+        new row; call it before training starts. Where :attr:`log_dir` holds none (a run
+        trained on in a new directory), the rows are those of ``earlier``: the ``metrics.csv``
+        of the run that wrote the checkpoint, when it has one.
 
             >>> import tempfile
             >>> logger = CSVLogger(tempfile.mkdtemp(), name="logs", version="")
@@ -64,6 +67,8 @@ class CSVLogger(LightningCSVLogger):
         (the final evaluation of a run that ended) are left out; values are copied as written.
         """
         path = Path(self.log_dir) / "metrics.csv"
+        if not path.is_file() and earlier is not None:
+            path = earlier
         rows = list(_rows_through(path, last_epoch)) if path.is_file() else []
         with warnings.catch_warnings():  # "... will be deleted": the rows are written back
             warnings.filterwarnings("ignore", message="Experiment logs directory")
@@ -106,12 +111,30 @@ def _rows_through(path: Path, last_epoch: int) -> Iterable[dict[str, str]]:
                 yield row
 
 
-def continue_csv_logs(loggers: Iterable[Any], last_epoch: int) -> None:
+def continue_csv_logs(
+    loggers: Iterable[Any],
+    last_epoch: int,
+    run_dir: Path | None = None,
+    earlier_run: Path | None = None,
+) -> None:
     """:meth:`CSVLogger.continue_epochs` of each of ``loggers`` that is lossbench's CSVLogger
-    (the others start their own files, or append to their own store)."""
+    (the others start their own files, or append to their own store). ``run_dir``: the run's
+    directory; ``earlier_run``: that of the run whose checkpoint it resumes, whose
+    ``metrics.csv`` (at the same place below it) starts a new directory's file."""
     for logger in loggers:
         if isinstance(logger, CSVLogger):
-            logger.continue_epochs(last_epoch)
+            logger.continue_epochs(last_epoch, _earlier_csv(logger, run_dir, earlier_run))
+
+
+def _earlier_csv(logger: CSVLogger, run_dir: Path | None, earlier_run: Path | None) -> Path | None:
+    """``<earlier_run>/<the logger's directory below run_dir>/metrics.csv``, or None."""
+    if run_dir is None or earlier_run is None:
+        return None
+    try:
+        below = Path(logger.log_dir).resolve().relative_to(Path(run_dir).resolve())
+    except ValueError:  # the logger writes outside the run directory: no counterpart
+        return None
+    return Path(earlier_run) / below / "metrics.csv"
 
 
 def mlflow_logger(

@@ -134,8 +134,41 @@ def build_scheduler(
     return config
 
 
+def fit_steps(trainer: Mapping[str, Any], train_batches: int) -> int | None:
+    """The optimizer steps of a fit with the ``trainer`` settings and ``train_batches`` batches
+    an epoch, counted as Lightning's ``Trainer.estimated_stepping_batches`` counts them (what a
+    one-cycle schedule is built over); None where the fit is unbounded.
+
+        >>> fit_steps({"max_epochs": 100, "max_steps": 9}, train_batches=3)  # max_steps binds
+        9
+        >>> fit_steps({"max_epochs": 2, "max_steps": -1, "accumulate_grad_batches": 2}, 3)
+        4
+        >>> fit_steps({"max_epochs": 5, "limit_train_batches": 0.5}, train_batches=3)
+        5
+    """
+    limit = trainer.get("limit_train_batches")
+    if isinstance(limit, int) and not isinstance(limit, bool):
+        batches = min(train_batches, limit)
+    elif isinstance(limit, float):
+        batches = int(train_batches * limit)
+    else:
+        batches = train_batches
+    max_steps = trainer.get("max_steps")
+    max_steps = -1 if max_steps is None else int(max_steps)
+    epochs = trainer.get("max_epochs")
+    if epochs is None:  # Lightning's default: 1000 epochs, unbounded when max_steps is given
+        epochs = 1000 if max_steps == -1 else -1
+    if epochs == -1:
+        return None if max_steps == -1 else max_steps
+    total = math.ceil(batches / (trainer.get("accumulate_grad_batches") or 1)) * max(epochs, 1)
+    return total if max_steps == -1 else min(total, max_steps)
+
+
 def resume_schedule_error(
-    scheduler: Mapping[str, Any], before: Mapping[str, Any], now: Mapping[str, Any]
+    scheduler: Mapping[str, Any],
+    before: Mapping[str, Any],
+    now: Mapping[str, Any],
+    train_batches: int | None = None,
 ) -> str | None:
     """Why a run with ``scheduler`` cannot be resumed with the trainer settings ``now`` after
     training with ``before`` (the ``trainer`` sections), or None.
@@ -143,11 +176,16 @@ def resume_schedule_error(
     A schedule spread over the run (cosine over ``trainer.max_epochs``, one-cycle over every
     step) is restored from the checkpoint as it was built: trained on for more epochs, cosine
     annealing turns the learning rate back up after the old end, and one-cycle raises an error
-    past its last step.
+    past its last step. Given ``train_batches`` (the batches of a training epoch), one-cycle
+    settings that change but keep the number of optimizer steps (:func:`fit_steps`: more
+    epochs where ``trainer.max_steps`` ends the run) keep its schedule, and are accepted.
 
         >>> resume_schedule_error({"name": "cosine"}, {"max_epochs": 3}, {"max_epochs": 6})[:52]
         'scheduler=cosine spreads its schedule over trainer.m'
         >>> resume_schedule_error({"name": "plateau"}, {"max_epochs": 3}, {"max_epochs": 6})
+        >>> onecycle = {"name": "onecycle"}
+        >>> resume_schedule_error(onecycle, {"max_epochs": 100, "max_steps": 9},
+        ...                       {"max_epochs": 200, "max_steps": 9}, train_batches=3)
     """
     spec = SCHEDULERS.get(str(scheduler.get("name")))
     if spec is None:
@@ -158,14 +196,31 @@ def resume_schedule_error(
     settings = ", ".join(f"trainer.{k}" for k in changed)
     values = "; ".join(f"trainer.{k}: {before[k]!r} then, {now[k]!r} now" for k in changed)
     given = " ".join(f"trainer.{k}={now[k]}" for k in changed)
+    keep = "resume with the earlier value"
+    if spec.spans == _FIT_STEPS and train_batches is not None:
+        steps = fit_steps(before, train_batches), fit_steps(now, train_batches)
+        if steps[0] == steps[1]:
+            return None  # the same optimizer steps: the schedule it was built with fits
+        values += f"; {steps[0]} optimizer steps then, {steps[1]} now"
+        keep = f"resume with settings that keep its {steps[0]} optimizer steps"
     return (
         f"scheduler={scheduler['name']} spreads its schedule over {settings}, which changed "
         f"({values}), but a resumed run keeps the schedule it was built with: the learning "
         "rate would follow the old one (cosine annealing turns back up after its end; "
         "one-cycle stops with an error past its last step). Train a fresh run with "
-        f"{given} (without ckpt_path), resume with the earlier value, or use a schedule that "
+        f"{given} (without ckpt_path), {keep}, or use a schedule that "
         "does not span the run (scheduler=none or scheduler=plateau) for runs you train on."
     )
+
+
+def batches_per_epoch(train_rows: int, batch_size: int | None) -> int:
+    """The training batches of an epoch (``batch_size`` null: one full batch).
+
+    >>> batches_per_epoch(341, 128), batches_per_epoch(341, None)
+    (3, 1)
+    """
+    size = batch_size or train_rows
+    return -(-train_rows // size)
 
 
 def check_scheduler(cfg: Mapping[str, Any], max_epochs: int | None) -> str | None:

@@ -114,8 +114,9 @@ def preflight(cfg: DictConfig, output_dir: str | Path) -> str:
     if resume is not None:
         hparams = ClassifierModule.from_config(cfg, datamodule, loss=loss).hparams
         checkpoint = load_checkpoint(resume)
-        check_resume(checkpoint, resume, hparams, datamodule.preprocessing)
-        check_resume_config(_resolved(cfg, output_dir), resume)
+        resolved = _resolved(cfg, output_dir)
+        check_resume(checkpoint, resume, hparams, datamodule.preprocessing, config=resolved)
+        check_resume_config(resolved, resume, train_rows=datamodule.sizes()["train"])
         done = int(checkpoint.get("epoch", -1)) + 1  # saved at the end of its epoch
         if cfg.trainer.max_epochs <= done:
             raise ConfigError(
@@ -124,6 +125,14 @@ def preflight(cfg: DictConfig, output_dir: str | Path) -> str:
                 f"would record it unchanged. Raise trainer.max_epochs above {done} to train on "
                 "(e.g. trainer.max_epochs="
                 f"{2 * done}), or evaluate the checkpoint with lossbench-eval."
+            )
+        steps, max_steps = int(checkpoint.get("global_step", 0)), cfg.trainer.get("max_steps")
+        if max_steps is not None and max_steps != -1 and steps >= max_steps:
+            raise ConfigError(
+                f"ckpt_path={str(resume)!r} has trained {steps} optimizer step(s), and "
+                f"trainer.max_steps={max_steps} leaves none to train: resuming would stop at "
+                f"once. Raise trainer.max_steps above {steps} to train on (e.g. "
+                f"trainer.max_steps={2 * steps}), or evaluate the checkpoint with lossbench-eval."
             )
     return task
 

@@ -217,12 +217,23 @@ def _fit(
         resume = resume_path(cfg.get("ckpt_path"), output_dir)
         if resume is not None:
             checkpoint = load_checkpoint(resume)
-            check_resume(checkpoint, resume, module.hparams, module.preprocessing)
-            if earlier_config is not None:  # else no config.yaml beside it: nothing to compare
-                plain = OmegaConf.to_container(cfg, resolve=True)
-                check_resume_config(plain, resume, saved=earlier_config)
-            # metrics.csv keeps the epochs the checkpoint has trained
-            continue_csv_logs(trainer.loggers, int(checkpoint.get("epoch", -1)))
+            # without earlier_config no config.yaml was beside it: nothing to compare
+            plain = None if earlier_config is None else OmegaConf.to_container(cfg, resolve=True)
+            check_resume(
+                checkpoint,
+                resume,
+                module.hparams,
+                module.preprocessing,
+                config=plain,
+                saved=earlier_config,
+            )
+            if plain is not None:
+                rows = datamodule.sizes()["train"]
+                check_resume_config(plain, resume, saved=earlier_config, train_rows=rows)
+            # metrics.csv keeps the epochs the checkpoint has trained (from the run that wrote
+            # it: a run trained on in a new directory starts with that run's rows)
+            epoch = int(checkpoint.get("epoch", -1))
+            continue_csv_logs(trainer.loggers, epoch, output_dir, resume.parent.parent)
             del checkpoint  # Lightning loads it again to restore the state
     except CheckpointError as error:
         raise ConfigError(str(error)) from None
