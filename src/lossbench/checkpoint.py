@@ -449,10 +449,12 @@ def check_resume(
             if dict(meta.get(key) or {}) != dict(preprocessing.get(key) or {})
         ]
         shapes = meta.get(INPUT_SHAPE_KEY), preprocessing.get(INPUT_SHAPE_KEY)
+        shape = None
         if None not in shapes and list(shapes[0]) != list(shapes[1]):
-            data.append(f"{INPUT_SHAPE_KEY} (checkpoint {shapes[0]!r}, config {shapes[1]!r})")
-        if data:
-            differ.append(_data_difference(data, _changed_data_settings(config, saved_config())))
+            shape = f"checkpoint {shapes[0]!r}, config {shapes[1]!r}"
+        if data or shape:
+            settings = _changed_data_settings(config, saved_config())
+            differ += _data_difference(data, shape, settings)
     if differ:
         shown = "; ".join(differ[:8]) + (f"; ... ({len(differ)} in all)" if len(differ) > 8 else "")
         raise CheckpointError(
@@ -463,15 +465,17 @@ def check_resume(
         )
 
 
-def _data_difference(data: list[str], settings: list[str] | None) -> str:
-    """What differs in the training data (``data``: the preprocessing entries), and why where
-    the ``data.*`` settings of both runs are known (``settings``: those that changed)."""
-    entries = f"{', '.join(data)} of the training data"
+def _data_difference(data: list[str], shape: str | None, settings: list[str] | None) -> list[str]:
+    """What differs in the training data (``data``: the preprocessing entries; ``shape``: the
+    input shapes, ``checkpoint ..., config ...``), and why where the ``data.*`` settings of
+    both runs are known (``settings``: those that changed; ``[]``: none did)."""
     if settings:
-        return f"{'; '.join(settings)}, so {entries} differ from the checkpoint's"
-    if settings is not None:
-        return (
-            f"data {', '.join(data)}: the training data differs from the checkpoint's with the "
-            "same data.* settings (the data file changed since that run)"
-        )
-    return f"data {', '.join(data)}: differs from the checkpoint's training data"
+        entries = ", ".join([*data, *([INPUT_SHAPE_KEY] if shape else [])])
+        changed = "; ".join(settings)
+        return [f"{changed}, so {entries} of the training data differ from the checkpoint's"]
+    lines = [f"data {key}: differs from the checkpoint's training data" for key in data]
+    if shape:
+        lines.append(f"data {INPUT_SHAPE_KEY}: {shape}")
+    if settings is not None:  # the same data.* settings: the file itself changed
+        lines[-1] += " (with the same data.* settings: the data file changed since that run)"
+    return lines
