@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import functools
 import shutil
+import time
 import warnings
 from pathlib import Path
 from typing import Any
@@ -236,9 +237,10 @@ class StudyProgressLine(Callback):
 
     def __init__(self) -> None:
         self._watch: Any = None
+        self._started = 0.0
 
     def __getstate__(self) -> dict[str, Any]:
-        return {"_watch": None}
+        return {"_watch": None, "_started": 0.0}
 
     def on_multirun_start(self, config: DictConfig, **kwargs: Any) -> None:
         from lossbench.progress import StudyWatch
@@ -254,27 +256,26 @@ class StudyProgressLine(Callback):
 
         NOT_RUN.pop(sweep_dir, None)
         ALL_REFUSED.pop(sweep_dir, None)
+        self._started = time.time()
         final = functools.partial(_final_line, sweep_dir)
         self._watch = StudyWatch(sweep_dir, total, final=final).start()
 
     def on_multirun_end(self, config: DictConfig, **kwargs: Any) -> None:
         if self._watch is not None:
             counts = self._watch.stop()
-            from lossbench.progress import ALL_REFUSED, NOT_RUN
+            from lossbench.progress import ALL_REFUSED, NOT_RUN, every_job_refused
 
             sweep_dir = str(self._watch.sweep_dir)
             if counts.get("exists"):
                 NOT_RUN[sweep_dir] = counts["exists"]
-            elif counts.get("refused") and counts["refused"] == sum(counts.values()):
-                ALL_REFUSED[sweep_dir] = counts["refused"]
+            elif every_job_refused(counts):
+                ALL_REFUSED[sweep_dir] = (counts["refused"], self._started)
             self._watch = None
 
 
 def _final_line(sweep_dir: str, progress: Any, counts: dict[str, int]) -> str:
-    from lossbench.progress import summary
+    from lossbench.progress import every_job_refused, summary
 
-    if counts.get("exists") or (
-        counts.get("refused") and counts["refused"] == sum(counts.values())
-    ):
+    if counts.get("exists") or every_job_refused(counts):
         return f"{summary(progress, counts)}."  # lossbench-train then says why and exits 2
     return f"{summary(progress, counts)}. Make its report: lossbench-report {sweep_dir}"

@@ -32,7 +32,7 @@ import os
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -88,20 +88,30 @@ def not_run_message(sweep_dir: str, count: int, *, sweep_dir_given: bool = False
     )
 
 
-#: Sweep directory -> jobs of this process's multirun, every one of which was refused for bad
-#: input (nothing trained, nothing skipped): ``lossbench-train -m`` then exits 2 with
-#: :func:`all_refused_message`, as a refused single run does.
-ALL_REFUSED: dict[str, int] = {}
+#: Sweep directory -> ``(jobs, start time)`` of this process's multirun, every job of which was
+#: refused for bad input (nothing trained, nothing skipped): ``lossbench-train -m`` then exits
+#: 2 with :func:`all_refused_message`, as a refused single run does.
+ALL_REFUSED: dict[str, tuple[int, float]] = {}
 
 
-def all_refused_message(sweep_dir: str | Path, count: int) -> str:
+def every_job_refused(counts: Mapping[str, int]) -> bool:
+    """True when the jobs that ended (``counts`` per outcome) were all refused.
+
+    >>> every_job_refused({"refused": 2, "completed": 0}), every_job_refused({"refused": 0})
+    (True, False)
+    """
+    return bool(counts.get("refused")) and counts["refused"] == sum(counts.values())
+
+
+def all_refused_message(sweep_dir: str | Path, count: int, since: float = 0.0) -> str:
     """Why a sweep exits 2 when each of its ``count`` jobs was refused: the first refusal's
-    message (from the job's ``metrics.json``), and where the others are.
+    message (from the job's ``metrics.json`` written at or after ``since``, a time stamp: an
+    earlier sweep's records in the same directory are not this one's), and where the others are.
 
         >>> print(all_refused_message("/nonexistent", 2)[:71])
         all 2 job(s) of this sweep were refused for bad input, nothing trained.
     """
-    first = _first_refusal(Path(sweep_dir))
+    first = _first_refusal(Path(sweep_dir), since)
     reason = f"; the first: {first.rstrip('.')}" if first else ""
     return (
         f"all {count} job(s) of this sweep were refused for bad input, nothing trained"
@@ -110,8 +120,9 @@ def all_refused_message(sweep_dir: str | Path, count: int) -> str:
     )
 
 
-def _first_refusal(sweep_dir: Path) -> str | None:
-    """The ``error`` of the refused record written first under ``sweep_dir``, if any."""
+def _first_refusal(sweep_dir: Path, since: float) -> str | None:
+    """The ``error`` of the refused record written first under ``sweep_dir`` at or after
+    ``since``, if any."""
     import json
 
     found: list[tuple[float, str]] = []
@@ -120,6 +131,8 @@ def _first_refusal(sweep_dir: Path) -> str | None:
             record = json.loads(path.read_text())
             mtime = path.stat().st_mtime
         except (OSError, ValueError):
+            continue
+        if mtime < since:
             continue
         if isinstance(record, dict) and record.get("refused") and record.get("error"):
             found.append((mtime, str(record["error"])))

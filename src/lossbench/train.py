@@ -455,8 +455,9 @@ def main() -> None:
         sys.exit(2)
     all_refused = dict(ALL_REFUSED)
     ALL_REFUSED.clear()
-    for sweep_dir, count in all_refused.items():
-        print(f"lossbench: refused: {all_refused_message(sweep_dir, count)}", file=sys.stderr)
+    for sweep_dir, (count, since) in all_refused.items():
+        message = all_refused_message(sweep_dir, count, since)
+        print(f"lossbench: refused: {message}", file=sys.stderr)
         sys.exit(2)
 
 
