@@ -93,7 +93,6 @@ def preflight(cfg: DictConfig, output_dir: str | Path) -> str:
     with collection_paused():  # torch, Lightning, torchmetrics and scikit-learn
         from lossbench.checkpoint import (
             check_resume,
-            check_resume_config,
             load_checkpoint,
             resume_path,
         )
@@ -115,8 +114,9 @@ def preflight(cfg: DictConfig, output_dir: str | Path) -> str:
         hparams = ClassifierModule.from_config(cfg, datamodule, loss=loss).hparams
         checkpoint = load_checkpoint(resume)
         resolved = _resolved(cfg, output_dir)
-        check_resume(checkpoint, resume, hparams, datamodule.preprocessing, config=resolved)
-        check_resume_config(resolved, resume, train_rows=datamodule.sizes()["train"])
+        rows = datamodule.sizes()["train"]
+        preprocessing = datamodule.preprocessing
+        check_resume(checkpoint, resume, hparams, preprocessing, config=resolved, train_rows=rows)
         done = int(checkpoint.get("epoch", -1)) + 1  # saved at the end of its epoch
         if cfg.trainer.max_epochs <= done:
             raise ConfigError(
