@@ -372,6 +372,55 @@ def test_training_on_under_a_schedule_over_the_run_is_refused(make_cfg, tmp_path
     assert train(cfg, tmp_path / "plateau-longer")["epochs"] == 4  # it can train on
 
 
+#: One-cycle over 20 optimizer steps (wine: 4 batches an epoch, 2 on each of 2 processes) that
+#: trainer.max_steps ends in the 5th of 6 epochs; SGD at lr=2 overshoots past the cycle's peak,
+#: so the best checkpoint is an earlier epoch's, from which the run can train on.
+ONECYCLE = (
+    "data=wine",
+    "model.hidden_sizes=[16]",
+    "data.batch_size=32",
+    "trainer.accelerator=cpu",
+    "trainer.enable_progress_bar=false",
+    "trainer.enable_model_summary=false",
+    "scheduler=onecycle",
+    "optimizer=sgd",
+    "optimizer.lr=2.0",
+    "trainer.max_epochs=6",
+    "trainer.max_steps=20",
+)
+
+
+def test_onecycle_resume_with_other_batches_per_process_is_refused_with_both_counts(
+    make_cfg, tmp_path
+):
+    """Each process trains on its share of an epoch's batches, so another trainer.devices
+    changes the optimizer steps of the fit as limit_train_batches and accumulate_grad_batches
+    do: the restored schedule would end elsewhere than the run (2 processes: after 16 of its
+    20 steps, the rate still high). Settings that keep the steps are accepted."""
+    record = train(make_cfg(*ONECYCLE), tmp_path / "run")
+    assert (record["steps"], record["best_epoch"]) == (20, 1)
+    best = record["best_checkpoint"]
+    refused = {
+        ("trainer=ddp", "trainer.devices=2"): "trainer.devices: 'auto' then, 2 now",
+        ("trainer.limit_train_batches=0.5",): "trainer.limit_train_batches: None then, 0.5 now",
+        ("trainer.accumulate_grad_batches=2",): "trainer.accumulate_grad_batches: None then, 2",
+    }
+    for index, (change, words) in enumerate(refused.items()):
+        cfg = make_cfg(*ONECYCLE, *change, f"ckpt_path={best}")
+        with pytest.raises(UserInputError, match=r"scheduler=onecycle spreads its sch") as info:
+            preflight(cfg, tmp_path / f"refused-{index}")
+        assert words in str(info.value)
+        assert "20 optimizer steps then, 12 now" in str(info.value)
+    cfg = make_cfg(*ONECYCLE, "trainer=ddp", "trainer.devices=2", "seed=3", f"ckpt_path={best}")
+    with pytest.raises(UserInputError) as info:  # with another setting: one refusal names both
+        preflight(cfg, tmp_path / "seed")
+    assert ": seed, trainer.devices differ from the run that wrote it" in str(info.value)
+    assert "(20 optimizer steps in the checkpoint's run, 12 with the config)" in str(info.value)
+    for change in ("trainer.devices=1", "trainer.limit_train_batches=4"):  # the same 20 steps
+        cfg = make_cfg(*ONECYCLE, change, f"ckpt_path={best}")
+        assert preflight(cfg, tmp_path / "kept") == "multiclass"
+
+
 def test_resume_may_change_how_long_and_where_it_writes(make_cfg, tmp_path):
     train(make_cfg(*RUN, "trainer.max_epochs=1"), tmp_path / "run")
     last = tmp_path / "run" / "checkpoints" / "last.ckpt"

@@ -40,6 +40,7 @@ from lossbench.checkpoint_format import (
     DATA_KEYS,
     HISTORY_KEY,
     INPUT_SHAPE_KEY,
+    LR_SCHEDULERS_KEY,
     METADATA_KEY,
     OPTIONAL_DATA_KEYS,
     RESUME_KEYS,
@@ -285,6 +286,7 @@ def check_resume(
     config: Mapping[str, Any] | None = None,
     saved: Mapping[str, Any] | None = None,
     train_rows: int | None = None,
+    world_size: int = 1,
 ) -> None:
     """Refuse to resume from a checkpoint of another training than ``config`` describes, or
     from one that holds the weights but not the training state.
@@ -302,11 +304,13 @@ def check_resume(
     elsewhere), only the checkpoint's hyper-parameters and data are compared. With both,
     training data that differs is explained by the ``data.*`` settings that changed
     (``data.split_seed``: another split standardises with another mean), or said to have
-    changed itself. ``train_rows``: the training split's rows, with which one-cycle settings
-    that keep the number of optimizer steps are accepted.
+    changed itself. ``train_rows``: the training split's rows, and ``world_size``: the
+    processes of the resumed run (each takes its share of them), with which one-cycle settings
+    that keep the optimizer steps its schedule was built over (stored in the checkpoint) are
+    accepted.
 
         >>> check_resume(load_checkpoint(p), p, module.hparams, module.preprocessing,
-        ...              config=resolved, train_rows=rows)  # doctest: +SKIP
+        ...              config=resolved, train_rows=rows, world_size=2)  # doctest: +SKIP
 
     Raises:
         CheckpointError: naming each differing setting with the checkpoint's (or its run's)
@@ -332,7 +336,8 @@ def check_resume(
     differences += [((key,), text) for key, text in settings or [] if not _covered(key, named)]
     schedule = None
     if config is not None and saved is not None:
-        schedule = _schedule_change(config, saved, train_rows)
+        steps = _scheduled_steps(checkpoint)
+        schedule = _schedule_change(config, saved, train_rows, world_size, steps_then=steps)
     _refuse(path, differences, schedule, config_file=saved is not None)
 
 
@@ -342,6 +347,7 @@ def check_resume_config(
     saved: Mapping[str, Any] | None = None,
     *,
     train_rows: int | None = None,
+    world_size: int = 1,
 ) -> None:
     """Refuse to resume from the checkpoint at ``path`` with a resolved ``config`` (a plain
     container) that differs from the config of the run that wrote it (its run directory's
@@ -349,9 +355,10 @@ def check_resume_config(
     the part of :func:`check_resume` that needs no checkpoint. Settings only one of the two has
     (a newer lossbench's, a callback added) are not compared; without that ``config.yaml`` (a
     checkpoint copied elsewhere) nothing is. ``saved``: that config, read earlier (before a run
-    resumed in the same directory replaced it). ``train_rows``: the training split's rows, with
-    which one-cycle settings that keep the number of optimizer steps are accepted (e.g. more
-    epochs where ``trainer.max_steps`` ends the run).
+    resumed in the same directory replaced it). ``train_rows``: the training split's rows, and
+    ``world_size``: the processes of the resumed run, with which one-cycle settings that keep
+    the number of optimizer steps are accepted (e.g. more epochs where ``trainer.max_steps``
+    ends the run; without the checkpoint's steps, not a change of the processes).
 
         >>> import tempfile
         >>> run = Path(tempfile.mkdtemp())
@@ -372,7 +379,7 @@ def check_resume_config(
     if saved is None:
         return
     differences = [((key,), text) for key, text in _setting_differences(config, saved)]
-    _refuse(path, differences, _schedule_change(config, saved, train_rows))
+    _refuse(path, differences, _schedule_change(config, saved, train_rows, world_size))
 
 
 def _refuse(
@@ -423,11 +430,17 @@ def _schedule_difference(change: ScheduleChange) -> Difference:
 
 
 def _schedule_change(
-    config: Mapping[str, Any], saved: Mapping[str, Any], train_rows: int | None = None
+    config: Mapping[str, Any],
+    saved: Mapping[str, Any],
+    train_rows: int | None = None,
+    world_size: int = 1,
+    *,
+    steps_then: int | None = None,
 ) -> ScheduleChange | None:
     """The ``trainer.*`` changes that a learning-rate schedule spread over the run cannot
     follow (:func:`lossbench.schedulers.resume_schedule_change`; given ``train_rows``, those
-    that keep a one-cycle schedule's optimizer steps are followed), or None."""
+    that keep a one-cycle schedule's optimizer steps, ``steps_then``, are followed: each of
+    the ``world_size`` processes trains on its share of the rows), or None."""
     scheduler, earlier = config.get("scheduler"), saved.get("scheduler")
     if not isinstance(scheduler, Mapping) or not isinstance(earlier, Mapping):
         return None
@@ -435,10 +448,24 @@ def _schedule_change(
         return None  # named with the other changed settings
     batches = None
     if train_rows is not None:
-        batches = batches_per_epoch(train_rows, (config.get("data") or {}).get("batch_size"))
+        share = -(-train_rows // max(world_size, 1))  # padded to the same rows on every process
+        batches = batches_per_epoch(share, (config.get("data") or {}).get("batch_size"))
     return resume_schedule_change(
-        scheduler, saved.get("trainer") or {}, config.get("trainer") or {}, batches
+        scheduler,
+        saved.get("trainer") or {},
+        config.get("trainer") or {},
+        batches,
+        steps_then=steps_then,
     )
+
+
+def _scheduled_steps(checkpoint: Mapping[str, Any]) -> int | None:
+    """The optimizer steps that the checkpoint's one-cycle schedule was built over (its
+    ``total_steps``), or None (another schedule, or none)."""
+    schedulers = checkpoint.get(LR_SCHEDULERS_KEY) or []
+    states = [state for state in schedulers if isinstance(state, Mapping)]
+    steps = [state.get("total_steps") for state in states]
+    return steps[0] if len(steps) == 1 and isinstance(steps[0], int) else None
 
 
 def _saved_config(path: str | os.PathLike, saved: Mapping[str, Any] | None) -> Any:

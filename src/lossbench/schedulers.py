@@ -39,8 +39,17 @@ class SchedulerSpec:
     spans: tuple[str, ...] = ()
 
 
-#: What a one-cycle schedule spans: every optimizer step of the fit.
-_FIT_STEPS = ("max_epochs", "max_steps", "limit_train_batches", "accumulate_grad_batches")
+#: What decides how many processes share an epoch's batches (``devices: auto`` takes every
+#: device of the accelerator): each process takes its share, so its batches of an epoch.
+_PROCESSES = ("accelerator", "devices", "num_nodes")
+#: What a one-cycle schedule spans: every optimizer step of the fit (each process's batches).
+_FIT_STEPS = (
+    "max_epochs",
+    "max_steps",
+    "limit_train_batches",
+    "accumulate_grad_batches",
+    *_PROCESSES,
+)
 
 SCHEDULERS: dict[str, SchedulerSpec] = {
     "none": SchedulerSpec("constant learning rate (optimizer.lr)", None),
@@ -181,15 +190,24 @@ def resume_schedule_change(
     before: Mapping[str, Any],
     now: Mapping[str, Any],
     train_batches: int | None = None,
+    *,
+    steps_then: int | None = None,
 ) -> ScheduleChange | None:
     """The ``trainer`` settings (``before``: the run that wrote the checkpoint, ``now``: the
     resume) that a run with ``scheduler`` cannot be resumed with, or None.
 
-    Given ``train_batches`` (the batches of a training epoch), one-cycle settings that change
-    but keep the number of optimizer steps (:func:`fit_steps`) are not a change.
+    Given ``train_batches`` (the batches of a training epoch of each process of the resumed
+    run), one-cycle settings that change but keep the number of optimizer steps
+    (:func:`fit_steps`) are not a change. ``steps_then``: the steps the schedule was built
+    over (a checkpoint's), else counted with ``before`` and ``train_batches``; where the
+    processes changed (``trainer.devices``, ``num_nodes``, ``accelerator``: another share of
+    the batches each) that count would not hold, so without ``steps_then`` they are a change.
 
         >>> resume_schedule_change({"name": "cosine"}, {"max_epochs": 3}, {"max_epochs": 6})
         ScheduleChange(scheduler='cosine', settings=(('max_epochs', 3, 6),), steps=None)
+        >>> one, two = {"max_epochs": 4, "devices": 1}, {"max_epochs": 4, "devices": 2}
+        >>> resume_schedule_change({"name": "onecycle"}, one, two, 5, steps_then=40).steps
+        (40, 20)
     """
     name = str(scheduler.get("name"))
     spec = SCHEDULERS.get(name)
@@ -202,12 +220,15 @@ def resume_schedule_change(
     )
     if not changed:
         return None
-    if spec.spans == _FIT_STEPS and train_batches is not None:
-        steps = fit_steps(before, train_batches), fit_steps(now, train_batches)
-        if steps[0] == steps[1]:
-            return None  # the same optimizer steps: the schedule it was built with fits
-        return ScheduleChange(name, changed, steps)
-    return ScheduleChange(name, changed)
+    if spec.spans != _FIT_STEPS or train_batches is None:
+        return ScheduleChange(name, changed)
+    if steps_then is None and any(k in _PROCESSES for k, _, _ in changed):
+        return ScheduleChange(name, changed)  # the batches of each process then are unknown
+    then = fit_steps(before, train_batches) if steps_then is None else steps_then
+    steps = then, fit_steps(now, train_batches)
+    if steps[0] == steps[1]:
+        return None  # the same optimizer steps: the schedule it was built with fits
+    return ScheduleChange(name, changed, steps)
 
 
 def resume_schedule_error(

@@ -226,6 +226,7 @@ def _fit(
                 config=plain,
                 saved=earlier_config,
                 train_rows=datamodule.sizes()["train"],
+                world_size=trainer.world_size,
             )
             # metrics.csv keeps the epochs the checkpoint has trained (from the run that wrote
             # it: a run trained on in a new directory starts with that run's rows)
