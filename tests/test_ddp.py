@@ -167,3 +167,23 @@ def test_ddp_without_checkpoint_files_evaluates_the_same_best_epoch(tmp_path):
     assert kept["best_checkpoint"] is None and not (tmp_path / "never" / "checkpoints").exists()
     keys = [k for k in written if k.startswith(("val/", "test/"))] + ["best_epoch", "history"]
     assert {k: kept[k] for k in keys} == {k: written[k] for k in keys}
+
+
+@pytest.mark.slow
+def test_a_ddp_onecycle_run_resumed_in_one_process_is_refused_with_its_steps(make_cfg, tmp_path):
+    """The schedule of a 2-process run was built over each process's batches (3 epochs of 4):
+    the checkpoint's own count is compared, not one recounted for a single process (7 an
+    epoch), which the run never had."""
+    from lossbench.errors import UserInputError
+    from lossbench.train import preflight
+
+    run = tmp_path / "run"
+    result = _cli(*DDP_RUN, "scheduler=onecycle", f"hydra.run.dir={run}", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr[-3000:]
+    one = [a for a in DDP_RUN if a not in ("trainer=ddp", "trainer.devices=2")]
+    last = run / "checkpoints" / "last.ckpt"
+    cfg = make_cfg(*one, "scheduler=onecycle", "trainer.max_epochs=4", f"ckpt_path={last}")
+    with pytest.raises(UserInputError, match=r"scheduler=onecycle spreads") as info:
+        preflight(cfg, tmp_path / "one")
+    assert "trainer.devices: 2 then, 'auto' now" in str(info.value)
+    assert "12 optimizer steps then, 28 now" in str(info.value)

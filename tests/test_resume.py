@@ -16,7 +16,9 @@ import pytest
 import torch
 
 from lossbench.checkpoint import history, load_checkpoint
+from lossbench.errors import UserInputError
 from lossbench.record import RunExistsError, read_record
+from lossbench.train import preflight
 from lossbench.training import train
 from lossbench.validation import ConfigError
 
@@ -232,6 +234,91 @@ def test_resume_with_another_split_names_the_setting_or_the_changed_data(make_cf
         train(cfg, tmp_path / "edited")
 
 
+#: One refusal, whichever check finds each difference: the checkpoint's hyper-parameters and
+#: data (optimizer.lr, the standardisation that data.split_seed changes) or only the run's
+#: config.yaml (seed, epoch_metrics; trainer.max_epochs under a schedule spanning the run).
+EVERY_DIFFERENCE = [
+    pytest.param(
+        (),
+        ("seed=5", "data.split_seed=3"),
+        "data.split_seed, seed differ from the run that wrote it",
+        [
+            "data.split_seed: checkpoint's run 0, config 3, so feature_mean, feature_scale of "
+            "the training data differ from the checkpoint's",
+            "seed: checkpoint's run 0, config 5",
+        ],
+        id="split-seed-and-seed",
+    ),
+    pytest.param(
+        (),
+        ("seed=5", "optimizer.lr=0.1", "epoch_metrics=monitored", "model.hidden_sizes=[32]"),
+        "epoch_metrics, model.hidden_sizes, optimizer.lr, seed differ from the run that wrote it",
+        [
+            "epoch_metrics: checkpoint's run 'all', config 'monitored'",
+            "model.hidden_sizes: checkpoint [64, 64], config [32]",
+            "optimizer.lr: checkpoint 0.0003, config 0.1",
+            "seed: checkpoint's run 0, config 5",
+        ],
+        id="model-optimizer-and-settings",
+    ),
+    pytest.param(
+        ("scheduler=cosine",),
+        ("seed=5", "trainer.max_epochs=3"),
+        "seed, trainer.max_epochs differ from the run that wrote it",
+        [
+            "seed: checkpoint's run 0, config 5",
+            "trainer.max_epochs: checkpoint's run 1, config 3, over which scheduler=cosine "
+            "spreads its schedule",
+        ],
+        id="seed-and-a-schedule-spanning-the-run",
+    ),
+]
+
+
+@pytest.mark.parametrize(("base", "changes", "names", "entries"), EVERY_DIFFERENCE)
+def test_one_resume_refusal_names_every_difference(
+    make_cfg, tmp_path, base, changes, names, entries
+):
+    """README (Resuming): each differing setting with both values, in the order of their names,
+    and one explanation and fix; the same words from the command line's check before anything
+    is written (preflight) and from the run itself."""
+    train(make_cfg(*RUN, *base, "trainer.max_epochs=1"), tmp_path / "run")
+    last = tmp_path / "run" / "checkpoints" / "last.ckpt"
+    cfg = make_cfg(*RUN, *base, "trainer.max_epochs=2", *changes, f"ckpt_path={last}")
+    with pytest.raises(UserInputError) as before_writing:
+        preflight(cfg, tmp_path / "cli")
+    with pytest.raises(ConfigError, match=r"cannot resume from") as info:
+        train(cfg, tmp_path / "other")
+    message = str(info.value)
+    assert str(before_writing.value) == message
+    assert f": {names}" in message
+    at = [message.index(entry) for entry in entries]
+    assert at == sorted(at)
+    assert message.count("continues that training, so only how long it trains") == 1
+    assert message.count("Resume with the run's own overrides") == 1
+    assert f"(its config.yaml, {tmp_path / 'run' / 'config.yaml'})" in message
+    assert not (tmp_path / "other" / "checkpoints").exists()
+
+
+def test_a_checkpoint_without_its_runs_config_is_checked_by_what_it_holds(make_cfg, tmp_path):
+    """Copied elsewhere, a checkpoint's own hyper-parameters and data still decide (all named
+    at once); settings only its run's config.yaml held (the seed) cannot be compared."""
+    train(make_cfg(*RUN, "trainer.max_epochs=1"), tmp_path / "run")
+    copied = tmp_path / "copied" / "last.ckpt"
+    copied.parent.mkdir()
+    shutil.copy(tmp_path / "run" / "checkpoints" / "last.ckpt", copied)
+    changes = ("seed=5", "optimizer.lr=0.1", "model.hidden_sizes=[32]", f"ckpt_path={copied}")
+    cfg = make_cfg(*RUN, "trainer.max_epochs=2", *changes)
+    with pytest.raises(ConfigError, match=r"cannot resume from") as info:
+        train(cfg, tmp_path / "other")
+    message = str(info.value)
+    assert ": model.hidden_sizes, optimizer.lr differ from the run that wrote it" in message
+    assert "seed" not in message
+    assert "Resume with the run's own overrides (its config.yaml), or start a new run" in message
+    cfg = make_cfg(*RUN, "trainer.max_epochs=2", "seed=5", f"ckpt_path={copied}")
+    assert preflight(cfg, tmp_path / "seed") == "multiclass"  # accepted, as before
+
+
 @pytest.mark.parametrize(
     ("change", "key"),
     [
@@ -283,6 +370,55 @@ def test_training_on_under_a_schedule_over_the_run_is_refused(make_cfg, tmp_path
     last = tmp_path / "plateau" / "checkpoints" / "last.ckpt"
     cfg = make_cfg(*plateau, "trainer.max_epochs=4", f"ckpt_path={last}")
     assert train(cfg, tmp_path / "plateau-longer")["epochs"] == 4  # it can train on
+
+
+#: One-cycle over 20 optimizer steps (wine: 4 batches an epoch, 2 on each of 2 processes) that
+#: trainer.max_steps ends in the 5th of 6 epochs; SGD at lr=2 overshoots past the cycle's peak,
+#: so the best checkpoint is an earlier epoch's, from which the run can train on.
+ONECYCLE = (
+    "data=wine",
+    "model.hidden_sizes=[16]",
+    "data.batch_size=32",
+    "trainer.accelerator=cpu",
+    "trainer.enable_progress_bar=false",
+    "trainer.enable_model_summary=false",
+    "scheduler=onecycle",
+    "optimizer=sgd",
+    "optimizer.lr=2.0",
+    "trainer.max_epochs=6",
+    "trainer.max_steps=20",
+)
+
+
+def test_onecycle_resume_with_other_batches_per_process_is_refused_with_both_counts(
+    make_cfg, tmp_path
+):
+    """Each process trains on its share of an epoch's batches, so another trainer.devices
+    changes the optimizer steps of the fit as limit_train_batches and accumulate_grad_batches
+    do: the restored schedule would end elsewhere than the run (2 processes: after 16 of its
+    20 steps, the rate still high). Settings that keep the steps are accepted."""
+    record = train(make_cfg(*ONECYCLE), tmp_path / "run")
+    assert (record["steps"], record["best_epoch"]) == (20, 1)
+    best = record["best_checkpoint"]
+    refused = {
+        ("trainer=ddp", "trainer.devices=2"): "trainer.devices: 'auto' then, 2 now",
+        ("trainer.limit_train_batches=0.5",): "trainer.limit_train_batches: None then, 0.5 now",
+        ("trainer.accumulate_grad_batches=2",): "trainer.accumulate_grad_batches: None then, 2",
+    }
+    for index, (change, words) in enumerate(refused.items()):
+        cfg = make_cfg(*ONECYCLE, *change, f"ckpt_path={best}")
+        with pytest.raises(UserInputError, match=r"scheduler=onecycle spreads its sch") as info:
+            preflight(cfg, tmp_path / f"refused-{index}")
+        assert words in str(info.value)
+        assert "20 optimizer steps then, 12 now" in str(info.value)
+    cfg = make_cfg(*ONECYCLE, "trainer=ddp", "trainer.devices=2", "seed=3", f"ckpt_path={best}")
+    with pytest.raises(UserInputError) as info:  # with another setting: one refusal names both
+        preflight(cfg, tmp_path / "seed")
+    assert ": seed, trainer.devices differ from the run that wrote it" in str(info.value)
+    assert "(20 optimizer steps in the checkpoint's run, 12 with the config)" in str(info.value)
+    for change in ("trainer.devices=1", "trainer.limit_train_batches=4"):  # the same 20 steps
+        cfg = make_cfg(*ONECYCLE, change, f"ckpt_path={best}")
+        assert preflight(cfg, tmp_path / "kept") == "multiclass"
 
 
 def test_resume_may_change_how_long_and_where_it_writes(make_cfg, tmp_path):

@@ -40,6 +40,7 @@ from lossbench.checkpoint_format import (
     DATA_KEYS,
     HISTORY_KEY,
     INPUT_SHAPE_KEY,
+    LR_SCHEDULERS_KEY,
     METADATA_KEY,
     OPTIONAL_DATA_KEYS,
     RESUME_KEYS,
@@ -49,6 +50,12 @@ from lossbench.checkpoint_format import (
     history,
 )
 from lossbench.errors import UserInputError
+from lossbench.schedulers import (
+    ScheduleChange,
+    batches_per_epoch,
+    resume_schedule_change,
+    schedule_change_error,
+)
 
 __all__ = [
     "DATA_KEYS",
@@ -265,31 +272,73 @@ MAY_CHANGE_TEXT = (
     "where and what it writes (paths, logger, checkpoint.write) and the runner may change"
 )
 
+#: One entry of a refusal to resume: the settings it names, and what differs in them
+#: (``key: checkpoint ..., config ...``).
+Difference = tuple[tuple[str, ...], str]
 
-def _check_resumed_schedule(
-    config: Mapping[str, Any],
+
+def check_resume(
+    checkpoint: Mapping[str, Any],
     path: str | os.PathLike,
-    saved: Mapping[str, Any],
+    hparams: Mapping[str, Any],
+    preprocessing: Mapping[str, Any] | None,
+    *,
+    config: Mapping[str, Any] | None = None,
+    saved: Mapping[str, Any] | None = None,
     train_rows: int | None = None,
+    world_size: int = 1,
 ) -> None:
-    """Refuse ``trainer.*`` changes that a learning-rate schedule spread over the run cannot
-    follow (:func:`lossbench.schedulers.resume_schedule_error`; given ``train_rows``, those
-    that keep a one-cycle schedule's optimizer steps are followed)."""
-    from lossbench.schedulers import batches_per_epoch, resume_schedule_error
+    """Refuse to resume from a checkpoint of another training than ``config`` describes, or
+    from one that holds the weights but not the training state.
 
-    scheduler, earlier = config.get("scheduler"), saved.get("scheduler")
-    if not isinstance(scheduler, Mapping) or not isinstance(earlier, Mapping):
-        return
-    if scheduler.get("name") != earlier.get("name"):
-        return  # refused below, as any other changed setting
-    batches = None
-    if train_rows is not None:
-        batches = batches_per_epoch(train_rows, (config.get("data") or {}).get("batch_size"))
-    reason = resume_schedule_error(
-        scheduler, saved.get("trainer") or {}, config.get("trainer") or {}, batches
-    )
-    if reason is not None:
-        raise CheckpointError(f"cannot resume from {str(path)!r}: {reason}")
+    Resuming restores the weights and the optimizer state (its learning rate included) and
+    continues that training, so the model, loss, optimizer and data must be the checkpoint's
+    (``hparams`` and ``preprocessing``: those of the module built for the resume), and so must
+    every setting outside :data:`RESUME_MAY_CHANGE` of the run that wrote it (the seed, the
+    batch size, the scheduler, ...: :func:`check_resume_config`). One refusal names every
+    difference, in the order of the settings' names.
+
+    ``config``: the resolved config (plain containers); ``saved``: the config of the run that
+    wrote the checkpoint (default: its run directory's ``config.yaml``, next to
+    ``checkpoints/``). Without ``config``, or without that config (a checkpoint copied
+    elsewhere), only the checkpoint's hyper-parameters and data are compared. With both,
+    training data that differs is explained by the ``data.*`` settings that changed
+    (``data.split_seed``: another split standardises with another mean), or said to have
+    changed itself. ``train_rows``: the training split's rows, and ``world_size``: the
+    processes of the resumed run (each takes its share of them), with which one-cycle settings
+    that keep the optimizer steps its schedule was built over (stored in the checkpoint) are
+    accepted.
+
+        >>> check_resume(load_checkpoint(p), p, module.hparams, module.preprocessing,
+        ...              config=resolved, train_rows=rows, world_size=2)  # doctest: +SKIP
+
+    Raises:
+        CheckpointError: naming each differing setting with the checkpoint's (or its run's)
+            value and the config's (a ``trainer.*`` change that a learning-rate schedule
+            spanning the run cannot follow, alone: its own refusal,
+            :func:`lossbench.schedulers.resume_schedule_error`); or naming the missing entries
+            (:data:`TRAINING_STATE_KEYS`) of a checkpoint written with the weights only.
+    """
+    missing = [key for key in TRAINING_STATE_KEYS if key not in checkpoint]
+    if missing and WEIGHTS_KEY in checkpoint:
+        raise CheckpointError(
+            f"cannot resume from {str(path)!r}: it holds the model's weights but not the "
+            f"training state that resuming restores (no {', '.join(missing)}): it was written "
+            "with weights only, or by a vectorized group of an older lossbench. It still serves "
+            "lossbench-eval and lossbench-predict; to train on, start a new run without "
+            "ckpt_path (or resume from the run's last.ckpt if it has one with that state)."
+        )
+    saved = None if config is None else _saved_config(path, saved)
+    settings = None if config is None or saved is None else _setting_differences(config, saved)
+    differences = _model_differences(checkpoint, path, hparams)
+    differences += _data_differences(checkpoint, preprocessing, settings)
+    named = {name for names, _ in differences for name in names}
+    differences += [((key,), text) for key, text in settings or [] if not _covered(key, named)]
+    schedule = None
+    if config is not None and saved is not None:
+        steps = _scheduled_steps(checkpoint)
+        schedule = _schedule_change(config, saved, train_rows, world_size, steps_then=steps)
+    _refuse(path, differences, schedule, config_file=saved is not None)
 
 
 def check_resume_config(
@@ -298,58 +347,125 @@ def check_resume_config(
     saved: Mapping[str, Any] | None = None,
     *,
     train_rows: int | None = None,
+    world_size: int = 1,
 ) -> None:
     """Refuse to resume from the checkpoint at ``path`` with a resolved ``config`` (a plain
     container) that differs from the config of the run that wrote it (its run directory's
-    ``config.yaml``, next to ``checkpoints/``) in a setting outside :data:`RESUME_MAY_CHANGE`.
-    Settings only one of the two has (a newer lossbench's, a callback added) are not compared;
-    without that ``config.yaml`` (a checkpoint copied elsewhere) only :func:`check_resume`
-    checks. ``saved``: that config, read earlier (before a run resumed in the same directory
-    replaced it). ``train_rows``: the training split's rows, with which one-cycle settings that
-    keep the number of optimizer steps are accepted (e.g. more epochs where
-    ``trainer.max_steps`` ends the run).
+    ``config.yaml``, next to ``checkpoints/``) in a setting outside :data:`RESUME_MAY_CHANGE`,
+    the part of :func:`check_resume` that needs no checkpoint. Settings only one of the two has
+    (a newer lossbench's, a callback added) are not compared; without that ``config.yaml`` (a
+    checkpoint copied elsewhere) nothing is. ``saved``: that config, read earlier (before a run
+    resumed in the same directory replaced it). ``train_rows``: the training split's rows, and
+    ``world_size``: the processes of the resumed run, with which one-cycle settings that keep
+    the number of optimizer steps are accepted (e.g. more epochs where ``trainer.max_steps``
+    ends the run; without the checkpoint's steps, not a change of the processes).
 
         >>> import tempfile
         >>> run = Path(tempfile.mkdtemp())
-        >>> _ = (run / "config.yaml").write_text("seed: 0\\ntrainer: {max_epochs: 10}\\n")
+        >>> _ = (run / "config.yaml").write_text("seed: 0\\nlr: 1\\ntrainer: {max_epochs: 9}\\n")
         >>> ckpt = run / "checkpoints" / "last.ckpt"
-        >>> check_resume_config({"seed": 0, "trainer": {"max_epochs": 20}}, ckpt)
-        >>> try:
-        ...     check_resume_config({"seed": 3, "trainer": {"max_epochs": 20}}, ckpt)
+        >>> check_resume_config({"seed": 0, "lr": 1, "trainer": {"max_epochs": 20}}, ckpt)
+        >>> try:  # doctest: +NORMALIZE_WHITESPACE
+        ...     check_resume_config({"seed": 3, "lr": 2, "trainer": {"max_epochs": 9}}, ckpt)
         ... except CheckpointError as error:
-        ...     print(str(error).split(": ", 1)[1][:70])
-        seed differs from the run that wrote it (seed: checkpoint's run 0, con
+        ...     print(str(error).split(": ", 1)[1].split(". ")[0])
+        lr, seed differ from the run that wrote it (lr: checkpoint's run 1, config 2;
+        seed: checkpoint's run 0, config 3)
 
     Raises:
         CheckpointError: naming each differing setting with both values.
     """
-    saved_file = Path(path).parent.parent / "config.yaml"
     saved = _saved_config(path, saved)
     if saved is None:
         return
-    _check_resumed_schedule(config, path, saved, train_rows)
-    before, now = _flatten(saved, ""), _flatten(config, "")
+    differences = [((key,), text) for key, text in _setting_differences(config, saved)]
+    _refuse(path, differences, _schedule_change(config, saved, train_rows, world_size))
 
-    def may_change(key: str) -> bool:
-        return any(key == p or key.startswith(f"{p}.") for p in RESUME_MAY_CHANGE)
 
-    differ = [
-        (key, before[key], now[key])
-        for key in sorted(set(before) & set(now))
-        if not may_change(key) and before[key] != now[key]
-    ]
-    if not differ:
+def _refuse(
+    path: str | os.PathLike,
+    differences: list[Difference],
+    schedule: ScheduleChange | None,
+    *,
+    config_file: bool = True,
+) -> None:
+    """Raise the one refusal that names each of ``differences`` and the ``trainer.*`` settings
+    of ``schedule`` (or None), in the order of their names; a schedule change alone has its own
+    refusal. ``config_file``: the config of the run that wrote the checkpoint was compared (the
+    fix names its ``config.yaml``)."""
+    if schedule is not None and not differences:
+        raise CheckpointError(
+            f"cannot resume from {str(path)!r}: {schedule_change_error(schedule)}"
+        )
+    if schedule is not None:
+        differences = [*differences, _schedule_difference(schedule)]
+    if not differences:
         return
-    names = ", ".join(key for key, _, _ in differ[:8]) + (
-        f", ... ({len(differ)} in all)" if len(differ) > 8 else ""
-    )
-    values = "; ".join(f"{key}: checkpoint's run {a!r}, config {b!r}" for key, a, b in differ[:8])
-    verb = "differs" if len(differ) == 1 else "differ"
+    differences = sorted(differences, key=lambda difference: difference[0][0])
+    names = [name for names, _ in differences for name in names]
+    verb = "differs" if len(names) == 1 else "differ"
+    values = "; ".join(text for _, text in differences)
+    own = "its config.yaml"
+    if config_file:
+        own += f", {Path(path).parent.parent / 'config.yaml'}"
     raise CheckpointError(
-        f"cannot resume from {str(path)!r}: {names} {verb} from the run that wrote it "
-        f"({values}) ({saved_file}). A resumed run continues that training, so {MAY_CHANGE_TEXT}. "
-        "Resume with the run's own overrides, or start a new run without ckpt_path."
+        f"cannot resume from {str(path)!r}: {', '.join(names)} {verb} from the run that wrote "
+        f"it ({values}). A resumed run restores the weights and the optimizer state and "
+        f"continues that training, so {MAY_CHANGE_TEXT}. Resume with the run's own overrides "
+        f"({own}), or start a new run without ckpt_path."
     )
+
+
+def _schedule_difference(change: ScheduleChange) -> Difference:
+    """The entry of a schedule's ``change`` in a refusal that names other settings too."""
+    names = tuple(f"trainer.{key}" for key, _, _ in change.settings)
+    text = "; ".join(
+        f"trainer.{key}: checkpoint's run {a!r}, config {b!r}" for key, a, b in change.settings
+    )
+    text += f", over which scheduler={change.scheduler} spreads its schedule"
+    if change.steps is not None:
+        then, now = change.steps
+        text += f" ({then} optimizer steps in the checkpoint's run, {now} with the config)"
+    return names, text
+
+
+def _schedule_change(
+    config: Mapping[str, Any],
+    saved: Mapping[str, Any],
+    train_rows: int | None = None,
+    world_size: int = 1,
+    *,
+    steps_then: int | None = None,
+) -> ScheduleChange | None:
+    """The ``trainer.*`` changes that a learning-rate schedule spread over the run cannot
+    follow (:func:`lossbench.schedulers.resume_schedule_change`; given ``train_rows``, those
+    that keep a one-cycle schedule's optimizer steps, ``steps_then``, are followed: each of
+    the ``world_size`` processes trains on its share of the rows), or None."""
+    scheduler, earlier = config.get("scheduler"), saved.get("scheduler")
+    if not isinstance(scheduler, Mapping) or not isinstance(earlier, Mapping):
+        return None
+    if scheduler.get("name") != earlier.get("name"):
+        return None  # named with the other changed settings
+    batches = None
+    if train_rows is not None:
+        share = -(-train_rows // max(world_size, 1))  # padded to the same rows on every process
+        batches = batches_per_epoch(share, (config.get("data") or {}).get("batch_size"))
+    return resume_schedule_change(
+        scheduler,
+        saved.get("trainer") or {},
+        config.get("trainer") or {},
+        batches,
+        steps_then=steps_then,
+    )
+
+
+def _scheduled_steps(checkpoint: Mapping[str, Any]) -> int | None:
+    """The optimizer steps that the checkpoint's one-cycle schedule was built over (its
+    ``total_steps``), or None (another schedule, or none)."""
+    schedulers = checkpoint.get(LR_SCHEDULERS_KEY) or []
+    states = [state for state in schedulers if isinstance(state, Mapping)]
+    steps = [state.get("total_steps") for state in states]
+    return steps[0] if len(steps) == 1 and isinstance(steps[0], int) else None
 
 
 def _saved_config(path: str | os.PathLike, saved: Mapping[str, Any] | None) -> Any:
@@ -365,20 +481,27 @@ def _saved_config(path: str | os.PathLike, saved: Mapping[str, Any] | None) -> A
     return OmegaConf.to_container(OmegaConf.load(saved_file))
 
 
-def _changed_data_settings(
-    config: Mapping[str, Any] | None, saved: Mapping[str, Any] | None
-) -> list[str] | None:
-    """The ``data.*`` settings that differ between the config of the run that wrote a checkpoint
-    (``saved``) and ``config``, as ``key: checkpoint's run a, config b``; None where either is
-    unknown."""
-    if config is None or saved is None:
-        return None
-    before = _flatten(saved.get("data") or {}, "data")
-    now = _flatten(config.get("data") or {}, "data")
+def _may_change(key: str) -> bool:
+    return any(key == p or key.startswith(f"{p}.") for p in RESUME_MAY_CHANGE)
+
+
+def _covered(key: str, named: set[str]) -> bool:
+    """Whether ``key`` (a config setting) is, or lies below, a setting already ``named``
+    (``head.name`` below the hyper-parameter ``head``)."""
+    return any(key == name or key.startswith(f"{name}.") for name in named)
+
+
+def _setting_differences(
+    config: Mapping[str, Any], saved: Mapping[str, Any]
+) -> list[tuple[str, str]]:
+    """The settings outside :data:`RESUME_MAY_CHANGE` that differ between the config of the
+    run that wrote a checkpoint (``saved``) and ``config``, each with ``key: checkpoint's run
+    a, config b``, sorted; settings only one of them has are not compared."""
+    before, now = _flatten(saved, ""), _flatten(config, "")
     return [
-        f"{key}: checkpoint's run {before[key]!r}, config {now[key]!r}"
+        (key, f"{key}: checkpoint's run {before[key]!r}, config {now[key]!r}")
         for key in sorted(set(before) & set(now))
-        if before[key] != now[key]
+        if not _may_change(key) and before[key] != now[key]
     ]
 
 
@@ -393,89 +516,72 @@ def _flatten(value: Any, prefix: str) -> dict[str, Any]:
     return {prefix: value}
 
 
-def check_resume(
-    checkpoint: Mapping[str, Any],
-    path: str | os.PathLike,
-    hparams: Mapping[str, Any],
-    preprocessing: Mapping[str, Any] | None,
-    *,
-    config: Mapping[str, Any] | None = None,
-    saved: Mapping[str, Any] | None = None,
-) -> None:
-    """Refuse to resume from a checkpoint of another model, loss, optimizer or data, or from
-    one that holds the weights but not the training state.
-
-    Resuming restores the weights and the optimizer state (its learning rate included), so a
-    config that differs in any of these would silently train something else than it says.
-    ``trainer.*`` (e.g. more epochs) may change (:func:`check_resume_config` refuses what a
-    learning-rate schedule cannot follow).
-
-    ``config``: the resolved config (plain containers). With it and the config of the run that
-    wrote the checkpoint (``saved``, else its run directory's ``config.yaml``), training data
-    that differs is explained by the ``data.*`` settings that changed (``data.split_seed``:
-    another split standardises with another mean), or said to have changed itself.
-
-    Raises:
-        CheckpointError: listing each differing value as ``key: checkpoint ..., config ...``;
-            or naming the missing entries (:data:`TRAINING_STATE_KEYS`) of a checkpoint
-            written with the weights only.
-    """
-    missing = [key for key in TRAINING_STATE_KEYS if key not in checkpoint]
-    if missing and WEIGHTS_KEY in checkpoint:
-        raise CheckpointError(
-            f"cannot resume from {str(path)!r}: it holds the model's weights but not the "
-            f"training state that resuming restores (no {', '.join(missing)}): it was written "
-            "with weights only, or by a vectorized group of an older lossbench. It still serves "
-            "lossbench-eval and lossbench-predict; to train on, start a new run without "
-            "ckpt_path (or resume from the run's last.ckpt if it has one with that state)."
-        )
-
-    def saved_config() -> Any:
-        return None if config is None else _saved_config(path, saved)
-
+def _model_differences(
+    checkpoint: Mapping[str, Any], path: str | os.PathLike, hparams: Mapping[str, Any]
+) -> list[Difference]:
+    """The hyper-parameters (:data:`RESUME_KEYS`: task, model, head, loss, optimizer, ...)
+    that differ between the checkpoint and ``hparams``."""
     stored = _flatten(hyperparameters(checkpoint, path), "")
     wanted = _flatten({key: hparams[key] for key in RESUME_KEYS}, "")
-    differ = [
-        f"{key}: checkpoint {stored.get(key)!r}, config {wanted.get(key)!r}"
+    return [
+        ((key,), f"{key}: checkpoint {stored.get(key)!r}, config {wanted.get(key)!r}")
         for key in sorted(set(stored) | set(wanted))
         if stored.get(key) != wanted.get(key)
     ]
+
+
+def _data_differences(
+    checkpoint: Mapping[str, Any],
+    preprocessing: Mapping[str, Any] | None,
+    settings: list[tuple[str, str]] | None,
+) -> list[Difference]:
+    """What differs between the checkpoint's training data and ``preprocessing`` (that of the
+    data the config loads), explained by the ``data.*`` entries of ``settings`` (the settings
+    that changed, :func:`_setting_differences`; None: unknown)."""
     meta = checkpoint.get(METADATA_KEY) or {}
-    if preprocessing is not None and all(meta.get(key) is not None for key in DATA_KEYS):
-        data = [key for key in DATA_KEYS if list(meta[key]) != list(preprocessing[key])]
-        data += [
-            key
-            for key in OPTIONAL_DATA_KEYS
-            if dict(meta.get(key) or {}) != dict(preprocessing.get(key) or {})
-        ]
-        shapes = meta.get(INPUT_SHAPE_KEY), preprocessing.get(INPUT_SHAPE_KEY)
-        shape = None
-        if None not in shapes and list(shapes[0]) != list(shapes[1]):
-            shape = f"checkpoint {shapes[0]!r}, config {shapes[1]!r}"
-        if data or shape:
-            settings = _changed_data_settings(config, saved_config())
-            differ += _data_difference(data, shape, settings)
-    if differ:
-        shown = "; ".join(differ[:8]) + (f"; ... ({len(differ)} in all)" if len(differ) > 8 else "")
-        raise CheckpointError(
-            f"cannot resume from {str(path)!r}: the config differs from the run that wrote it "
-            f"({shown}). Resuming restores the weights and the optimizer state, so it must "
-            f"continue the same model, loss, optimizer and data: {MAY_CHANGE_TEXT}. Resume with "
-            "the run's own overrides (its config.yaml), or start a new run without ckpt_path."
-        )
+    if preprocessing is None or not all(meta.get(key) is not None for key in DATA_KEYS):
+        return []
+    data = [key for key in DATA_KEYS if list(meta[key]) != list(preprocessing[key])]
+    data += [
+        key
+        for key in OPTIONAL_DATA_KEYS
+        if dict(meta.get(key) or {}) != dict(preprocessing.get(key) or {})
+    ]
+    shapes = meta.get(INPUT_SHAPE_KEY), preprocessing.get(INPUT_SHAPE_KEY)
+    shape = None
+    if None not in shapes and list(shapes[0]) != list(shapes[1]):
+        shape = f"checkpoint {shapes[0]!r}, config {shapes[1]!r}"
+    if not data and not shape:
+        return []
+    changed = None
+    if settings is not None:
+        changed = [(key, text) for key, text in settings if key.startswith("data.")]
+    return _data_difference(data, shape, changed)
 
 
-def _data_difference(data: list[str], shape: str | None, settings: list[str] | None) -> list[str]:
+def _data_difference(
+    data: list[str], shape: str | None, settings: list[tuple[str, str]] | None
+) -> list[Difference]:
     """What differs in the training data (``data``: the preprocessing entries; ``shape``: the
     input shapes, ``checkpoint ..., config ...``), and why where the ``data.*`` settings of
-    both runs are known (``settings``: those that changed; ``[]``: none did)."""
+    both runs are known (``settings``: those that changed, with their text; ``[]``: none did)."""
     if settings:
         entries = ", ".join([*data, *([INPUT_SHAPE_KEY] if shape else [])])
-        changed = "; ".join(settings)
-        return [f"{changed}, so {entries} of the training data differ from the checkpoint's"]
-    lines = [f"data {key}: differs from the checkpoint's training data" for key in data]
+        changed = "; ".join(text for _, text in settings)
+        names = tuple(key for key, _ in settings)
+        return [
+            (names, f"{changed}, so {entries} of the training data differ from the checkpoint's")
+        ]
+    lines = [
+        ((f"data {key}",), f"data {key}: differs from the checkpoint's training data")
+        for key in data
+    ]
     if shape:
-        lines.append(f"data {INPUT_SHAPE_KEY}: {shape}")
+        lines.append(((f"data {INPUT_SHAPE_KEY}",), f"data {INPUT_SHAPE_KEY}: {shape}"))
     if settings is not None:  # the same data.* settings: the file itself changed
-        lines[-1] += " (with the same data.* settings: the data file changed since that run)"
+        names, text = lines[-1]
+        lines[-1] = (
+            names,
+            f"{text} (with the same data.* settings: the data file changed since that run)",
+        )
     return lines

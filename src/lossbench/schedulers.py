@@ -39,8 +39,17 @@ class SchedulerSpec:
     spans: tuple[str, ...] = ()
 
 
-#: What a one-cycle schedule spans: every optimizer step of the fit.
-_FIT_STEPS = ("max_epochs", "max_steps", "limit_train_batches", "accumulate_grad_batches")
+#: What decides how many processes share an epoch's batches (``devices: auto`` takes every
+#: device of the accelerator): each process takes its share, so its batches of an epoch.
+_PROCESSES = ("accelerator", "devices", "num_nodes")
+#: What a one-cycle schedule spans: every optimizer step of the fit (each process's batches).
+_FIT_STEPS = (
+    "max_epochs",
+    "max_steps",
+    "limit_train_batches",
+    "accumulate_grad_batches",
+    *_PROCESSES,
+)
 
 SCHEDULERS: dict[str, SchedulerSpec] = {
     "none": SchedulerSpec("constant learning rate (optimizer.lr)", None),
@@ -164,6 +173,64 @@ def fit_steps(trainer: Mapping[str, Any], train_batches: int) -> int | None:
     return total if max_steps == -1 else min(total, max_steps)
 
 
+@dataclass(frozen=True)
+class ScheduleChange:
+    """``trainer.*`` settings that a schedule spread over the run spans and that a resume
+    changes (:func:`resume_schedule_change`)."""
+
+    scheduler: str
+    #: Each changed setting: ``(key below trainer, value then, value now)``.
+    settings: tuple[tuple[str, Any, Any], ...]
+    #: One-cycle's optimizer steps then and now, where the batches of an epoch are known.
+    steps: tuple[int | None, int | None] | None = None
+
+
+def resume_schedule_change(
+    scheduler: Mapping[str, Any],
+    before: Mapping[str, Any],
+    now: Mapping[str, Any],
+    train_batches: int | None = None,
+    *,
+    steps_then: int | None = None,
+) -> ScheduleChange | None:
+    """The ``trainer`` settings (``before``: the run that wrote the checkpoint, ``now``: the
+    resume) that a run with ``scheduler`` cannot be resumed with, or None.
+
+    Given ``train_batches`` (the batches of a training epoch of each process of the resumed
+    run), one-cycle settings that change but keep the number of optimizer steps
+    (:func:`fit_steps`) are not a change. ``steps_then``: the steps the schedule was built
+    over (a checkpoint's), else counted with ``before`` and ``train_batches``; where the
+    processes changed (``trainer.devices``, ``num_nodes``, ``accelerator``: another share of
+    the batches each) that count would not hold, so without ``steps_then`` they are a change.
+
+        >>> resume_schedule_change({"name": "cosine"}, {"max_epochs": 3}, {"max_epochs": 6})
+        ScheduleChange(scheduler='cosine', settings=(('max_epochs', 3, 6),), steps=None)
+        >>> one, two = {"max_epochs": 4, "devices": 1}, {"max_epochs": 4, "devices": 2}
+        >>> resume_schedule_change({"name": "onecycle"}, one, two, 5, steps_then=40).steps
+        (40, 20)
+    """
+    name = str(scheduler.get("name"))
+    spec = SCHEDULERS.get(name)
+    if spec is None:
+        return None
+    changed = tuple(
+        (k, before[k], now[k])
+        for k in spec.spans
+        if k in before and k in now and before[k] != now[k]
+    )
+    if not changed:
+        return None
+    if spec.spans != _FIT_STEPS or train_batches is None:
+        return ScheduleChange(name, changed)
+    if steps_then is None and any(k in _PROCESSES for k, _, _ in changed):
+        return ScheduleChange(name, changed)  # the batches of each process then are unknown
+    then = fit_steps(before, train_batches) if steps_then is None else steps_then
+    steps = then, fit_steps(now, train_batches)
+    if steps[0] == steps[1]:
+        return None  # the same optimizer steps: the schedule it was built with fits
+    return ScheduleChange(name, changed, steps)
+
+
 def resume_schedule_error(
     scheduler: Mapping[str, Any],
     before: Mapping[str, Any],
@@ -178,7 +245,8 @@ def resume_schedule_error(
     annealing turns the learning rate back up after the old end, and one-cycle raises an error
     past its last step. Given ``train_batches`` (the batches of a training epoch), one-cycle
     settings that change but keep the number of optimizer steps (:func:`fit_steps`: more
-    epochs where ``trainer.max_steps`` ends the run) keep its schedule, and are accepted.
+    epochs where ``trainer.max_steps`` ends the run) keep its schedule, and are accepted
+    (:func:`resume_schedule_change`).
 
         >>> resume_schedule_error({"name": "cosine"}, {"max_epochs": 3}, {"max_epochs": 6})[:52]
         'scheduler=cosine spreads its schedule over trainer.m'
@@ -187,24 +255,22 @@ def resume_schedule_error(
         >>> resume_schedule_error(onecycle, {"max_epochs": 100, "max_steps": 9},
         ...                       {"max_epochs": 200, "max_steps": 9}, train_batches=3)
     """
-    spec = SCHEDULERS.get(str(scheduler.get("name")))
-    if spec is None:
-        return None
-    changed = [k for k in spec.spans if k in before and k in now and before[k] != now[k]]
-    if not changed:
-        return None
-    settings = ", ".join(f"trainer.{k}" for k in changed)
-    values = "; ".join(f"trainer.{k}: {before[k]!r} then, {now[k]!r} now" for k in changed)
-    given = " ".join(f"trainer.{k}={now[k]}" for k in changed)
+    change = resume_schedule_change(scheduler, before, now, train_batches)
+    return None if change is None else schedule_change_error(change)
+
+
+def schedule_change_error(change: ScheduleChange) -> str:
+    """Why a resume with ``change`` is refused, and what to do instead
+    (:func:`resume_schedule_error`)."""
+    settings = ", ".join(f"trainer.{k}" for k, _, _ in change.settings)
+    values = "; ".join(f"trainer.{k}: {a!r} then, {b!r} now" for k, a, b in change.settings)
+    given = " ".join(f"trainer.{k}={b}" for k, _, b in change.settings)
     keep = "resume with the earlier value"
-    if spec.spans == _FIT_STEPS and train_batches is not None:
-        steps = fit_steps(before, train_batches), fit_steps(now, train_batches)
-        if steps[0] == steps[1]:
-            return None  # the same optimizer steps: the schedule it was built with fits
-        values += f"; {steps[0]} optimizer steps then, {steps[1]} now"
-        keep = f"resume with settings that keep its {steps[0]} optimizer steps"
+    if change.steps is not None:
+        values += f"; {change.steps[0]} optimizer steps then, {change.steps[1]} now"
+        keep = f"resume with settings that keep its {change.steps[0]} optimizer steps"
     return (
-        f"scheduler={scheduler['name']} spreads its schedule over {settings}, which changed "
+        f"scheduler={change.scheduler} spreads its schedule over {settings}, which changed "
         f"({values}), but a resumed run keeps the schedule it was built with: the learning "
         "rate would follow the old one (cosine annealing turns back up after its end; "
         "one-cycle stops with an error past its last step). Train a fresh run with "

@@ -93,7 +93,6 @@ def preflight(cfg: DictConfig, output_dir: str | Path) -> str:
     with collection_paused():  # torch, Lightning, torchmetrics and scikit-learn
         from lossbench.checkpoint import (
             check_resume,
-            check_resume_config,
             load_checkpoint,
             resume_path,
         )
@@ -102,7 +101,8 @@ def preflight(cfg: DictConfig, output_dir: str | Path) -> str:
         from lossbench.runners import select_runner
         from lossbench.training import check_trainer_settings
 
-    select_runner(cfg, check_trainer_settings(cfg))  # runner=epoch with DDP, for one
+    trainer = check_trainer_settings(cfg)
+    select_runner(cfg, trainer)  # runner=epoch with DDP, for one
     datamodule = ClassificationDataModule(cfg.data, cfg.loss.name, seed=cfg.seed)
     _check_batch_fraction(cfg, datamodule.sizes()["train"])
     _check_validation_interval(cfg, datamodule.sizes()["train"])
@@ -115,8 +115,15 @@ def preflight(cfg: DictConfig, output_dir: str | Path) -> str:
         hparams = ClassifierModule.from_config(cfg, datamodule, loss=loss).hparams
         checkpoint = load_checkpoint(resume)
         resolved = _resolved(cfg, output_dir)
-        check_resume(checkpoint, resume, hparams, datamodule.preprocessing, config=resolved)
-        check_resume_config(resolved, resume, train_rows=datamodule.sizes()["train"])
+        check_resume(
+            checkpoint,
+            resume,
+            hparams,
+            datamodule.preprocessing,
+            config=resolved,
+            train_rows=datamodule.sizes()["train"],
+            world_size=trainer.world_size,  # each process takes its share of the rows
+        )
         done = int(checkpoint.get("epoch", -1)) + 1  # saved at the end of its epoch
         if cfg.trainer.max_epochs <= done:
             raise ConfigError(

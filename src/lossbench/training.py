@@ -32,7 +32,6 @@ from lossbench.callbacks import stopped_early
 from lossbench.checkpoint import (
     CheckpointError,
     check_resume,
-    check_resume_config,
     load_checkpoint,
     resume_path,
 )
@@ -145,7 +144,7 @@ def _earlier_config(cfg: DictConfig, output_dir: Path) -> Any:
     """The ``config.yaml`` of the run whose checkpoint ``ckpt_path`` names (None: no
     ``ckpt_path``, or no such file), read before this run replaces its own: resuming in the same
     directory checks against the interrupted run's config
-    (:func:`~lossbench.checkpoint.check_resume_config`)."""
+    (:func:`~lossbench.checkpoint.check_resume`)."""
     if cfg.get("ckpt_path") is None:
         return None
     try:
@@ -226,10 +225,9 @@ def _fit(
                 module.preprocessing,
                 config=plain,
                 saved=earlier_config,
+                train_rows=datamodule.sizes()["train"],
+                world_size=trainer.world_size,
             )
-            if plain is not None:
-                rows = datamodule.sizes()["train"]
-                check_resume_config(plain, resume, saved=earlier_config, train_rows=rows)
             # metrics.csv keeps the epochs the checkpoint has trained (from the run that wrote
             # it: a run trained on in a new directory starts with that run's rows)
             epoch = int(checkpoint.get("epoch", -1))
