@@ -67,7 +67,6 @@ __all__ = [
     "TRAINING_STATE_KEYS",
     "CheckpointError",
     "check_resume",
-    "check_resume_config",
     "history",
     "hyperparameters",
     "load_checkpoint",
@@ -295,7 +294,7 @@ def check_resume(
     continues that training, so the model, loss, optimizer and data must be the checkpoint's
     (``hparams`` and ``preprocessing``: those of the module built for the resume), and so must
     every setting outside :data:`RESUME_MAY_CHANGE` of the run that wrote it (the seed, the
-    batch size, the scheduler, ...: :func:`check_resume_config`). One refusal names every
+    batch size, the scheduler, ...). One refusal names every
     difference, in the order of the settings' names.
 
     ``config``: the resolved config (plain containers); ``saved``: the config of the run that
@@ -339,47 +338,6 @@ def check_resume(
         steps = _scheduled_steps(checkpoint)
         schedule = _schedule_change(config, saved, train_rows, world_size, steps_then=steps)
     _refuse(path, differences, schedule, config_file=saved is not None)
-
-
-def check_resume_config(
-    config: Mapping[str, Any],
-    path: str | os.PathLike,
-    saved: Mapping[str, Any] | None = None,
-    *,
-    train_rows: int | None = None,
-    world_size: int = 1,
-) -> None:
-    """Refuse to resume from the checkpoint at ``path`` with a resolved ``config`` (a plain
-    container) that differs from the config of the run that wrote it (its run directory's
-    ``config.yaml``, next to ``checkpoints/``) in a setting outside :data:`RESUME_MAY_CHANGE`,
-    the part of :func:`check_resume` that needs no checkpoint. Settings only one of the two has
-    (a newer lossbench's, a callback added) are not compared; without that ``config.yaml`` (a
-    checkpoint copied elsewhere) nothing is. ``saved``: that config, read earlier (before a run
-    resumed in the same directory replaced it). ``train_rows``: the training split's rows, and
-    ``world_size``: the processes of the resumed run, with which one-cycle settings that keep
-    the number of optimizer steps are accepted (e.g. more epochs where ``trainer.max_steps``
-    ends the run; without the checkpoint's steps, not a change of the processes).
-
-        >>> import tempfile
-        >>> run = Path(tempfile.mkdtemp())
-        >>> _ = (run / "config.yaml").write_text("seed: 0\\nlr: 1\\ntrainer: {max_epochs: 9}\\n")
-        >>> ckpt = run / "checkpoints" / "last.ckpt"
-        >>> check_resume_config({"seed": 0, "lr": 1, "trainer": {"max_epochs": 20}}, ckpt)
-        >>> try:  # doctest: +NORMALIZE_WHITESPACE
-        ...     check_resume_config({"seed": 3, "lr": 2, "trainer": {"max_epochs": 9}}, ckpt)
-        ... except CheckpointError as error:
-        ...     print(str(error).split(": ", 1)[1].split(". ")[0])
-        lr, seed differ from the run that wrote it (lr: checkpoint's run 1, config 2;
-        seed: checkpoint's run 0, config 3)
-
-    Raises:
-        CheckpointError: naming each differing setting with both values.
-    """
-    saved = _saved_config(path, saved)
-    if saved is None:
-        return
-    differences = [((key,), text) for key, text in _setting_differences(config, saved)]
-    _refuse(path, differences, _schedule_change(config, saved, train_rows, world_size))
 
 
 def _refuse(
