@@ -416,6 +416,17 @@ CATALOGUE: list[Case] = [
              "Settings of optimizer=adam: name, lr"], fast=True),
     refused("key-added-to-checkpoint", "train", ("+checkpoint.wrte=at_end",),
             ["checkpoint.wrte was added", "Did you mean checkpoint.write?"]),
+    # overrides Hydra's grammar cannot read: the fix quotes the value for Hydra, in shell quotes
+    refused("csv-delimiter-grammar", "train", (*CSV, "data.delimiter=;"),
+            ["data.delimiter=; is not an override Hydra can read", "';' cannot stand unquoted",
+             "'data.delimiter=\";\"'"], unwanted=["LexerNoViableAltException"], fast=True),
+    refused("unclosed-list-grammar", "train", ("optimizer.lr=[",),
+            ["optimizer.lr=[ is not an override Hydra can read", "A list is written in brackets, [a,b]"],
+            unwanted=["See https://hydra.cc"], fast=True),
+    refused("eval-out-grammar", "eval", ("ckpt_path=model.ckpt", "out=a;b.json"),
+            ["out=a;b.json is not an override Hydra can read", "'out=\"a;b.json\"'"], ()),
+    refused("predict-data-path-grammar", "predict", ("ckpt_path=model.ckpt", "data=csv", "data.path=new;1.csv"),
+            ["data.path=new;1.csv is not an override Hydra can read", "'data.path=\"new;1.csv\"'"], ()),
     refused("mlp-on-dense-data", "train", ("data=mnist_segmentation", "model=mlp", "loss=cross_entropy"),
             ["model=mlp cannot train data=mnist_segmentation", "Use model=conv"], fast=True),
     refused("conv-on-a-table", "train", ("data=iris", "model=conv", "loss=cross_entropy"),
@@ -935,7 +946,14 @@ PREFLIGHT_CASES = [
     and not any(a.startswith(("hydra.", "ckpt_path", "paths.output_dir")) for a in case.args)
     # refused before Hydra composes
     and not case.id.endswith(
-        ("option-misspelt", "wrong-type", "key-misspelt", "renamed-key", "removed-setting")
+        (
+            "option-misspelt",
+            "wrong-type",
+            "key-misspelt",
+            "renamed-key",
+            "removed-setting",
+            "grammar",
+        )
     )
 ]
 

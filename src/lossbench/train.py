@@ -44,7 +44,9 @@ from lossbench.command_keys import (
 from lossbench.config import SCHEMAS, TrainConfig, register_configs
 from lossbench.entry_keys import refuse_unknown_entry_keys
 from lossbench.errors import NonFiniteLossError, UserInputError, refuse
+from lossbench.hydra_internals import hydra_overrides
 from lossbench.messages import quiet_lightning
+from lossbench.override_grammar import refuse_grammar_errors
 from lossbench.override_types import refuse_wrong_types
 from lossbench.record import RunExistsError, ended, read_record, refuse_completed
 from lossbench.validation import ConfigError, validate
@@ -397,10 +399,11 @@ def refuse_unknown_trainer_keys(arguments: list[str]) -> None:
 
 def run_checkpoint_app(schema_name: str, schema: type, hydra_main: Any, command: str) -> None:
     """Start a Hydra app that works on a checkpoint (lossbench-eval, lossbench-predict):
-    refuse a setting ``schema`` does not have, register the schemas, and keep Lightning's
-    start-up messages out of its output."""
+    refuse an override Hydra's grammar cannot read or a setting ``schema`` does not have,
+    register the schemas, and keep Lightning's start-up messages out of its output."""
     from hydra.core.config_store import ConfigStore
 
+    refuse_grammar_errors(hydra_overrides(sys.argv[1:]), command)
     refuse_unknown_keys(overrides_of(sys.argv[1:]), command_keys(schema), command)
     try:
         register_configs()
@@ -418,6 +421,8 @@ def run_checkpoint_app(schema_name: str, schema: type, hydra_main: Any, command:
 
 def main() -> None:
     """Console entry point of ``lossbench-train``."""
+    overrides = hydra_overrides(sys.argv[1:])  # as Hydra's parser reads them, without its flags
+    refuse_grammar_errors(overrides, "lossbench-train")
     arguments = overrides_of(sys.argv[1:])  # without -sc's value (shell completion)
     refuse_unknown_trainer_keys(arguments)
     added = added_config_dirs(arguments)
