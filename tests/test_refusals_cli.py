@@ -416,6 +416,42 @@ CATALOGUE: list[Case] = [
              "Settings of optimizer=adam: name, lr"], fast=True),
     refused("key-added-to-checkpoint", "train", ("+checkpoint.wrte=at_end",),
             ["checkpoint.wrte was added", "Did you mean checkpoint.write?"]),
+    # a key that another option of the group has, refused with the options that have it
+    refused("loss-key-of-another-option", "train", ("loss.gamma=2",),
+            ["loss.gamma=2: the loss chosen, loss=bce_with_logits (train.yaml's default), has no setting 'gamma'",
+             "gamma is a setting of loss=focal: choose it (e.g. loss=focal loss.gamma=2)",
+             "or set one of bce_with_logits's settings: size_average, reduce, reduction, weight, pos_weight"],
+            unwanted=["+loss.gamma", "Could not override"], fast=True),
+    refused("csv-data-key-of-another-option", "train", (*CSV, "data.n_samples=5"),
+            ["data.n_samples=5: the data chosen, data=csv (on the command line), has no setting 'n_samples'",
+             "n_samples is a setting of data=synthetic_binary, ", "csv's settings: batch_size, "],
+            unwanted=["+data.n_samples"], fast=True),
+    refused("sweep-key-of-another-option", "train",
+            ("-m", *QUICK, "data=iris", "loss=focal,cross_entropy", "loss.gamma=2"),
+            ["loss.gamma=2: the loss chosen, loss=cross_entropy (one job of the sweep "
+             "loss=focal,cross_entropy), has no setting 'gamma'",
+             "sweep only options that have it (e.g. loss=focal loss.gamma=2)"], fast=True),
+    refused("sweep-first-config-key-of-another-option", "train",
+            ("-m", *QUICK, "scheduler=cosine,warmup_cosine", "scheduler.eta_min=0.01"),
+            ["Hydra first composes one config without the swept options, with scheduler=none",
+             "scheduler.eta_min=choice(0.01)"], fast=True),
+    refused("config-dir-key-of-another-option", "train", ("-cd", "mine", "data=iris", "loss.gamma=2"),
+            ["loss.gamma=2: the loss Hydra composed, loss=bce_with_logits", "has no setting 'gamma'",
+             "gamma is a setting of loss=focal"], (("mine/extra/a.yaml", "x: 1\n"),),
+            unwanted=["+loss.gamma", "Could not override"], fast=True),
+    Case("setup-chooses-the-option-of-the-key-works", "train",
+         (*QUICK, "setup=logits_focal", "loss.gamma=3"), (), outcome="works"),
+    # overrides Hydra's grammar cannot read: the fix quotes the value for Hydra, in shell quotes
+    refused("csv-delimiter-grammar", "train", (*CSV, "data.delimiter=;"),
+            ["data.delimiter=; is not an override Hydra can read", "';' cannot stand unquoted",
+             "'data.delimiter=\";\"'"], unwanted=["LexerNoViableAltException"], fast=True),
+    refused("unclosed-list-grammar", "train", ("optimizer.lr=[",),
+            ["optimizer.lr=[ is not an override Hydra can read", "A list is written in brackets, [a,b]"],
+            unwanted=["See https://hydra.cc"], fast=True),
+    refused("eval-out-grammar", "eval", ("ckpt_path=model.ckpt", "out=a;b.json"),
+            ["out=a;b.json is not an override Hydra can read", "'out=\"a;b.json\"'"], ()),
+    refused("predict-data-path-grammar", "predict", ("ckpt_path=model.ckpt", "data=csv", "data.path=new;1.csv"),
+            ["data.path=new;1.csv is not an override Hydra can read", "'data.path=\"new;1.csv\"'"], ()),
     refused("mlp-on-dense-data", "train", ("data=mnist_segmentation", "model=mlp", "loss=cross_entropy"),
             ["model=mlp cannot train data=mnist_segmentation", "Use model=conv"], fast=True),
     refused("conv-on-a-table", "train", ("data=iris", "model=conv", "loss=cross_entropy"),
@@ -942,7 +978,15 @@ PREFLIGHT_CASES = [
     and not any(a.startswith(("hydra.", "ckpt_path", "paths.output_dir")) for a in case.args)
     # refused before Hydra composes
     and not case.id.endswith(
-        ("option-misspelt", "wrong-type", "key-misspelt", "renamed-key", "removed-setting")
+        (
+            "option-misspelt",
+            "wrong-type",
+            "key-misspelt",
+            "renamed-key",
+            "removed-setting",
+            "key-of-another-option",
+            "grammar",
+        )
     )
 ]
 

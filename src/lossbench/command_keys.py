@@ -13,11 +13,11 @@ and every valid one (exit status 2, one line, no traceback).
     >>> unknown_key("+my_key=1", valid, "lossbench-train") is None  # added on purpose
     True
 
-A key inside a config group (``optimizer.lrr``) depends on the option chosen, which an
-experiment or a setup may change after the command line is read: it is refused only where no
-option of the group has it (:func:`group_keys`), with the group's settings; one that some other
-option has (``loss.gamma`` with ``loss=cross_entropy``) is left to Hydra, which composes the
-option chosen. ``trainer.<key>`` has its own check (:mod:`lossbench.trainer_args`).
+A key inside a config group (``optimizer.lrr``) is refused here where no option of the group
+has it (:func:`group_keys`), with the group's settings; one that some other option has
+(``loss.gamma`` with ``loss=cross_entropy``) depends on the option chosen, which a setup or an
+experiment may choose: :mod:`lossbench.option_keys` refuses it with the options that have it.
+``trainer.<key>`` has its own check (:mod:`lossbench.trainer_args`).
 
     >>> keys = {"optimizer": ("betas", "eps", "lr", "weight_decay")}
     >>> unknown_key("optimizer.lrr=0.1", valid, "lossbench-train", keys)[71:97]

@@ -17,7 +17,8 @@ Inside a config group the key's type depends on the option chosen, which an expe
 change after the command line is read: a value is refused only where no option of the group
 that has the key takes it (as :mod:`lossbench.command_keys` does for the keys themselves).
 Sweeps (``seed=0,1.5``) are checked value by value; what the check cannot read (an interval
-sweep, a value Hydra's grammar refuses, a key below a free-form mapping) is left to Hydra.
+sweep, a key below a free-form mapping) is left to Hydra. An override Hydra's grammar cannot
+read at all is refused before this check, by :mod:`lossbench.override_grammar`.
 
     >>> wrong_type("seed=${oc.env:SEED}", {"": (TrainConfig,)}) is None
     True
@@ -232,7 +233,7 @@ def wrong_type(argument: str, schemas: Schemas, groups: Sequence[str] = ()) -> s
         return None
     try:
         override = _parser().parse_override(argument)
-    except Exception:  # Hydra's grammar refuses it, with its own message
+    except Exception:  # not Hydra's grammar: refused before (lossbench.override_grammar)
         return None
     if override.is_add() or override.is_delete() or override.package is not None:
         return None

@@ -44,7 +44,10 @@ from lossbench.command_keys import (
 from lossbench.config import SCHEMAS, TrainConfig, register_configs
 from lossbench.entry_keys import refuse_unknown_entry_keys
 from lossbench.errors import NonFiniteLossError, UserInputError, refuse
+from lossbench.hydra_internals import hydra_arguments, hydra_overrides, translating_errors
 from lossbench.messages import quiet_lightning
+from lossbench.option_keys import composition_refusal, refuse_option_keys
+from lossbench.override_grammar import refuse_grammar_errors
 from lossbench.override_types import refuse_wrong_types
 from lossbench.record import RunExistsError, ended, read_record, refuse_completed
 from lossbench.validation import ConfigError, validate
@@ -404,10 +407,11 @@ def refuse_unknown_trainer_keys(arguments: list[str]) -> None:
 
 def run_checkpoint_app(schema_name: str, schema: type, hydra_main: Any, command: str) -> None:
     """Start a Hydra app that works on a checkpoint (lossbench-eval, lossbench-predict):
-    refuse a setting ``schema`` does not have, register the schemas, and keep Lightning's
-    start-up messages out of its output."""
+    refuse an override Hydra's grammar cannot read or a setting ``schema`` does not have,
+    register the schemas, and keep Lightning's start-up messages out of its output."""
     from hydra.core.config_store import ConfigStore
 
+    refuse_grammar_errors(hydra_overrides(sys.argv[1:]), command)
     refuse_unknown_keys(overrides_of(sys.argv[1:]), command_keys(schema), command)
     try:
         register_configs()
@@ -425,6 +429,10 @@ def run_checkpoint_app(schema_name: str, schema: type, hydra_main: Any, command:
 
 def main() -> None:
     """Console entry point of ``lossbench-train``."""
+    overrides = hydra_overrides(sys.argv[1:])  # as Hydra's parser reads them, without its flags
+    refuse_grammar_errors(overrides, "lossbench-train")
+    parsed = hydra_arguments(sys.argv[1:])
+    multirun = parsed is not None and parsed.multirun
     arguments = overrides_of(sys.argv[1:])  # without -sc's value (shell completion)
     refuse_unknown_trainer_keys(arguments)
     added = added_config_dirs(arguments)
@@ -437,16 +445,18 @@ def main() -> None:
         options = group_options(folders)
         refuse_unknown_options(arguments, options, "lossbench-train")
         refuse_removed_settings(arguments, options, "lossbench-train")
-        if not added:  # the logger and callbacks entries are those of the shipped files
+        if not added:  # the logger and callbacks entries, the options of the shipped files
             refuse_unknown_entry_keys(arguments, config_dir())
+            refuse_option_keys(overrides, config_dir(), multirun=multirun)
         schemas = value_schemas(options_known=not added)
         if any(a.lstrip("+").startswith("hydra.launcher.") for a in arguments):
             schemas |= launcher_schemas()
         refuse_wrong_types(arguments, schemas, groups)
     register_configs()
     quiet_lightning()
-    try:
-        _hydra_main()
+    try:  # a key of another option that the checks above could not tell: Hydra finds it
+        with translating_errors(lambda e: composition_refusal(e, overrides, multirun=multirun)):
+            _hydra_main()
     except KeyboardInterrupt as interrupt:  # Ctrl-C, or SIGTERM while a study's workers train
         from lossbench.interrupts import stopped
 

@@ -1,0 +1,104 @@
+"""The private Hydra names the command line's checks use, each behind a small function.
+
+Hydra's ``hydra._internal`` can change in any release (``pyproject.toml`` allows
+``hydra-core>=1.3.2,<1.4``; these were checked against 1.3.2). Two are needed before and around
+Hydra's own start, where Hydra offers no public hook:
+
+* :func:`hydra_overrides`: the overrides of a command line, as Hydra's argument parser
+  separates them from its flags (``-cd DIR``, ``--cfg job``, ``--info defaults``), so that
+  the grammar check (:mod:`lossbench.override_grammar`) reads exactly what Hydra will parse.
+* :func:`translating_errors`: Hydra composes the config inside ``run_and_report``, which
+  prints any exception with Hydra's words and exits with status 1; this lets a command turn
+  the errors it knows (:func:`lossbench.option_keys.composition_refusal`) into its own refusal
+  first (exit status 2).
+
+``tests/test_hydra_internals.py`` fails loudly when Hydra renames either: run it when Hydra
+moves. (:mod:`lossbench.config_cache` and the sweeper plugin name Hydra's config repository and
+basic sweeper; their own tests cover them.)
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from typing import Any
+
+__all__ = ["hydra_arguments", "hydra_overrides", "translating_errors"]
+
+
+class _ArgumentsError(Exception):
+    """Hydra's argument parser would refuse the command line (it says so itself)."""
+
+
+def hydra_arguments(arguments: Sequence[str]) -> argparse.Namespace | None:
+    """``arguments`` as Hydra's ``@hydra.main`` parses them (``hydra._internal.utils.
+    get_args_parser``), or None where Hydra's parser refuses them (it then says why, when
+    Hydra starts).
+
+        >>> hydra_arguments(["-m", "seed=0,1"]).multirun
+        True
+    """
+    from hydra._internal.utils import get_args_parser
+
+    parser = get_args_parser()
+
+    def error(message: str) -> Any:
+        raise _ArgumentsError(message)
+
+    parser.error = error  # type: ignore[method-assign]  # argparse would print and exit
+    try:
+        return parser.parse_args(list(arguments))
+    except (_ArgumentsError, SystemExit):
+        return None
+
+
+def hydra_overrides(arguments: Sequence[str]) -> list[str]:
+    """The overrides among ``arguments`` (without Hydra's flags and their values); none where
+    Hydra's parser refuses the command line, or it asks for shell completion (``-sc``, whose
+    words are not overrides).
+
+        >>> hydra_overrides(["-cd", "mine", "--cfg", "job", "data=wine", "-m"])
+        ['data=wine']
+        >>> hydra_overrides(["-sc", "install=bash"])
+        []
+    """
+    parsed = hydra_arguments(arguments)
+    if parsed is None or parsed.shell_completion:
+        return []
+    return list(parsed.overrides)
+
+
+@contextmanager
+def translating_errors(translate: Callable[[BaseException], str | None]) -> Iterator[None]:
+    """Within this block, an exception raised where Hydra reports errors itself (composing the
+    config, sweeping, launching: ``hydra._internal.utils.run_and_report``) is first given to
+    ``translate``; where it returns a message, the command prints it as its refusal and exits
+    with status 2, else Hydra reports the exception as before (status 1).
+
+    Hydra's ``_run_hydra`` calls ``run_and_report`` as a global of ``hydra._internal.utils``:
+    the block replaces that global with a wrapper, and restores it when it ends.
+    """
+    from hydra._internal import utils
+
+    original = utils.run_and_report
+
+    def run_and_report(func: Callable[[], Any]) -> Any:
+        def translated() -> Any:
+            try:
+                return func()
+            except Exception as error:
+                refusal = translate(error)
+                if refusal is None:
+                    raise
+                print(f"lossbench: refused: {refusal}", file=sys.stderr, flush=True)
+                sys.exit(2)
+
+        return original(translated)
+
+    utils.run_and_report = run_and_report
+    try:
+        yield
+    finally:
+        utils.run_and_report = original

@@ -1,0 +1,551 @@
+"""A key of a config group that the option chosen does not have (``loss.gamma=2`` with the
+default ``loss=bce_with_logits``), refused with the options that have it.
+
+Hydra refuses such a key when it composes the config, with exit status 1 and advice that is
+rarely what was meant ("To append to your config use +loss.gamma=2": nothing would read it).
+:mod:`lossbench.command_keys` refuses a key that no option of the group has; this module
+refuses one that the option chosen lacks, with what was chosen, where from, the options that
+have the key and the chosen option's own settings (exit status 2, nothing written):
+
+    >>> from lossbench.train import config_dir
+    >>> print(option_key_refusal(["loss.gamma=2"], config_dir()))
+    loss.gamma=2: the loss chosen, loss=bce_with_logits (train.yaml's default), has no \
+setting 'gamma'. gamma is a setting of loss=focal: choose it (e.g. loss=focal loss.gamma=2), \
+or set one of bce_with_logits's settings: size_average, reduce, reduction, weight, \
+pos_weight, pos_weight_scale.
+    >>> option_key_refusal(["setup=logits_focal", "loss.gamma=2"], config_dir()) is None
+    True
+
+Two layers, because the option chosen is known in two places:
+
+1. Before Hydra starts (:func:`option_key_refusal`), from the command line and the shipped
+   YAML files, the way Hydra chooses: the last ``group=option`` of the command line wins; else
+   an ``override /group: option`` in the defaults list of a config chosen (a ``setup=``, an
+   ``hparams_search=`` choosing a setup that chooses the loss, ...); else ``train.yaml``'s
+   default. Every job of a sweep is checked, so ``-m loss=focal,cross_entropy loss.gamma=2``
+   is refused before the focal job trains, naming cross_entropy; and in a multirun, also the
+   config Hydra composes first without the swept options, where a value given outside the
+   sweep is set too (``-m scheduler=cosine,warmup_cosine scheduler.eta_min=0.01`` fails there,
+   on the default ``scheduler=none``; a sweep of one value, ``choice(0.01)``, is set in the
+   jobs only).
+   This is where the refusal can say where the option came from and how to fix a sweep, and
+   where it costs nothing (a few YAML files read, no composition).
+2. Where the command line and the files do not decide (a config directory added with ``-cd``,
+   a sweeper's ``params`` or ``linked`` choosing options, ``+group=``, a list of options), the
+   check gives up and Hydra composes: its error (a ``ConfigCompositionException`` caused by
+   OmegaConf's missing-key error, which carries the key and the node composed) is translated
+   into the same refusal by :func:`composition_refusal`, through the one hook Hydra's
+   ``run_and_report`` leaves (:func:`lossbench.hydra_internals.translating_errors`). It names
+   the option Hydra composed but not who chose it.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+import itertools
+import re
+import shlex
+import sys
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from lossbench.config import SCHEMAS
+
+__all__ = ["chosen_options", "composition_refusal", "option_key_refusal", "refuse_option_keys"]
+
+#: Groups whose keys are checked elsewhere (:mod:`lossbench.trainer_args`) or have one option.
+_SKIPPED = ("trainer", "paths")
+
+#: The most sweep jobs whose options are worked out one by one; a larger sweep is left to Hydra.
+_MOST_JOBS = 10_000
+
+_DEFAULT = "train.yaml's default"
+#: A group that a config's sweeper sweeps (:func:`_walk`).
+_SWEPT = object()
+_GIVEN = "on the command line"
+
+
+class _Unknown(Exception):
+    """The options cannot be known before Hydra composes."""
+
+
+@dataclass(frozen=True)
+class _Choice:
+    """An option chosen for a group, and who chose it (for the message)."""
+
+    option: str | None
+    source: str
+
+
+def _fields(schema: type) -> list[str]:
+    return [field.name for field in dataclasses.fields(schema)]
+
+
+@functools.cache
+def _read(path: Path) -> dict[str, Any]:
+    """The YAML file ``path``; raises :class:`_Unknown` where it cannot be read (Hydra says
+    why, when it composes)."""
+    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml's, where installed
+    try:
+        node = yaml.load(path.read_text(encoding="utf-8"), Loader=loader)
+    except (OSError, UnicodeDecodeError, yaml.YAMLError):
+        raise _Unknown from None
+    return node if isinstance(node, dict) else {}
+
+
+@functools.cache
+def _primary_defaults(configs: Path) -> dict[str, str | None]:
+    """``{group: option}`` of ``train.yaml``'s defaults list (None: no option, ``setup: null``)."""
+    chosen: dict[str, str | None] = {}
+    for entry in _read(configs / "train.yaml").get("defaults") or []:
+        if isinstance(entry, dict):
+            for group, option in entry.items():
+                chosen[str(group)] = None if option is None else str(option)
+    return chosen
+
+
+def _entry(group: str, entry: Any) -> tuple[bool, str, Any] | None:
+    """A defaults-list ``entry`` of a config of ``group``: ``(override?, group, option)``
+    (the group absolute, without a package); None for ``_self_``."""
+    if isinstance(entry, str):  # _self_, default (this group), /schema/data/csv@_here_
+        if entry == "_self_":
+            return None
+        name = entry.split("@", 1)[0]
+        folder, _, option = name.lstrip("/").rpartition("/")
+        if name.startswith("/"):
+            return False, folder, option
+        return False, f"{group}/{folder}" if folder else group, option
+    if not isinstance(entry, dict) or len(entry) != 1:
+        raise _Unknown
+    ((key, option),) = entry.items()
+    words = str(key).split()
+    override = "override" in words[:-1]
+    name = words[-1]
+    if "@" in name:
+        if override:
+            raise _Unknown  # an option of a group placed elsewhere
+        name = name.split("@", 1)[0]
+    target = name[1:] if name.startswith("/") else f"{group}/{name}"
+    return override, target, option
+
+
+@functools.cache
+def _walk(configs: Path, group: str, option: str) -> tuple[tuple[str, Any], ...]:
+    """The ``override /group: option`` entries of ``<group>/<option>.yaml`` and of the configs
+    its defaults list includes, in order, and each config group its sweeper sweeps or links
+    (``hydra.sweeper.params``, ``.linked``) as ``(group, _SWEPT)``. Raises :class:`_Unknown`
+    where a config cannot be read here."""
+    path = configs / group / f"{option}.yaml"
+    if not path.is_file():
+        raise _Unknown
+    node = _read(path)
+    found: list[tuple[str, Any]] = []
+    sweeper = (node.get("hydra") or {}).get("sweeper") or {}
+    if isinstance(sweeper, dict):
+        for name in ("params", "linked"):
+            found.extend((str(k), _SWEPT) for k in sweeper.get(name) or {} if "." not in str(k))
+    for entry in node.get("defaults") or []:
+        parsed = _entry(group, entry)
+        if parsed is None:
+            continue
+        override, target, chosen = parsed
+        if target.split("/", 1)[0] in ("hydra", "schema"):
+            continue  # Hydra's own groups; the schemas in Hydra's ConfigStore
+        if override:
+            found.append((target, chosen))
+        elif chosen is not None:
+            if not isinstance(chosen, str):
+                raise _Unknown
+            found.extend(_walk(configs, target, chosen))
+    return tuple(found)
+
+
+@functools.cache
+def _choosers(configs: Path) -> dict[str, frozenset[str]]:
+    """``{group: groups its options override}`` over every option file of ``configs``."""
+    found: dict[str, set[str]] = {}
+    for folder in sorted(p for p in configs.iterdir() if p.is_dir() and p.name != "hydra"):
+        for path in folder.glob("*.yaml"):
+            try:
+                walked = _walk(configs, folder.name, path.stem)
+                targets = {target for target, option in walked if option is not _SWEPT}
+            except _Unknown:
+                targets = {"*"}  # may choose anything
+            found.setdefault(folder.name, set()).update(targets)
+    return {group: frozenset(targets) for group, targets in found.items()}
+
+
+def _deciding(group: str, configs: Path) -> set[str]:
+    """``group`` and every group whose options choose it, or choose one that does."""
+    choosers = _choosers(configs)
+    deciding = {group}
+    while True:
+        more = {g for g, targets in choosers.items() if targets & deciding or "*" in targets}
+        if more <= deciding:
+            return deciding
+        deciding |= more
+
+
+def _resolve(
+    external: Mapping[str, _Choice], configs: Path, multirun: bool, deciding: set[str]
+) -> dict[str, _Choice]:
+    """The option of every group for the command line's choices ``external``: those first, then
+    the overrides of the configs chosen, then ``train.yaml``'s defaults. Raises
+    :class:`_Unknown` where (``multirun``) a chosen config's sweeper sweeps one of the
+    ``deciding`` groups (:func:`_deciding`)."""
+    defaults = {g: _Choice(o, _DEFAULT) for g, o in _primary_defaults(configs).items()}
+    chosen = {**defaults, **external}
+    for _ in range(10):
+        overrides: dict[str, _Choice] = {}
+        for group, choice in chosen.items():
+            if choice.option is None:
+                continue
+            by = f"chosen by {group}={choice.option}"
+            if choice.source not in (_DEFAULT, _GIVEN):
+                by += f", {choice.source}"
+            for target, option in _walk(configs, group, choice.option):
+                if option is _SWEPT:
+                    if multirun and target in deciding:  # each job of its sweep chooses
+                        raise _Unknown
+                    continue
+                option = None if option is None else str(option)
+                if target in overrides and overrides[target].option != option:
+                    raise _Unknown  # two configs choose differently
+                overrides.setdefault(target, _Choice(option, by))
+        resolved = {**defaults, **overrides, **external}
+        if resolved == chosen:
+            return chosen
+        chosen = resolved
+    raise _Unknown
+
+
+@dataclass(frozen=True)
+class _CommandLine:
+    """The choices of a command line: fixed ones, swept ones (each value, and the sweep as
+    typed), and groups chosen in a way this check does not follow."""
+
+    fixed: dict[str, _Choice]
+    swept: dict[str, tuple[list[str | None], str]]
+    opaque: set[str]
+
+
+def _choices(parsed: Sequence[Any], configs: Path, multirun: bool) -> _CommandLine:
+    groups = set(_primary_defaults(configs)) | {p.name for p in configs.iterdir() if p.is_dir()}
+    fixed: dict[str, _Choice] = {}
+    swept: dict[str, tuple[list[str | None], str]] = {}
+    opaque: set[str] = set()
+    for override in parsed:
+        key = override.key_or_group
+        if key.startswith(("hydra.sweeper.params", "hydra.sweeper.linked")):
+            opaque.add("*")
+        if key not in groups:
+            continue
+        fixed.pop(key, None)
+        swept.pop(key, None)
+        opaque.discard(key)
+        if override.package is not None or not _is_change(override):
+            opaque.add(key)  # +group=, ~group, group@package=
+        elif override.is_sweep_override():
+            if multirun and override.is_discrete_sweep():
+                values = [None if v == "null" else v for v in override.sweep_string_iterator()]
+                swept[key] = (values, override.input_line)
+            else:
+                opaque.add(key)
+        else:
+            value = override.value()
+            if value is None or isinstance(value, str):
+                fixed[key] = _Choice(value, _GIVEN)
+            else:
+                opaque.add(key)  # a list of options
+    return _CommandLine(fixed, swept, opaque)
+
+
+def _is_change(override: Any) -> bool:
+    """Whether ``override`` sets a value (``key=``), rather than adding or removing one (``+key=``,
+    ``++key=``, ``~key``)."""
+    return not (override.is_add() or override.is_force_add() or override.is_delete())
+
+
+def _is_multirun(parsed: Sequence[Any], multirun: bool) -> bool:
+    return multirun or any(
+        o.key_or_group == "hydra.mode" and str(o.value()).upper() == "MULTIRUN" for o in parsed
+    )
+
+
+def _settings(group: str, option: str) -> list[str]:
+    return [name for name in _fields(SCHEMAS[group][option]) if name != "name"]
+
+
+def _owners(group: str, key: str) -> list[str]:
+    """The options of ``group`` (:data:`lossbench.config.SCHEMAS`) that have ``key``."""
+    return sorted(o for o, schema in SCHEMAS.get(group, {}).items() if key in _fields(schema))
+
+
+def _one_value_sweep(path: str, value: str) -> str:
+    """``path=choice(value)``, quoted for the shell where it needs it."""
+    override = f"{path}=choice({value})"
+    return override if re.fullmatch(r"[\w.=()\-+,]+", override) else shlex.quote(override)
+
+
+def _lacks(
+    argument: str, path: str, choice: _Choice, sweep: Sequence[str | None], primary_has: bool
+) -> str:
+    """The refusal of ``argument`` (``path=value``) where the option of ``choice`` lacks its key;
+    ``sweep``: the options of the command line's sweep of the group, where the option is one of
+    them (else empty); ``primary_has``: whether the multirun's first config has the key."""
+    group, key = path.split(".")[:2]
+    option = str(choice.option)
+    owners = _owners(group, key)
+    value = argument.split("=", 1)[1]
+    message = (
+        f"{argument}: the {group} chosen, {group}={option} ({choice.source}), has no setting "
+        f"{key!r}."
+    )
+    own = _or_its_own(option, _settings(group, option))
+    if not owners:
+        return f"{message} No option of {group} has it: remove it{own}"
+    listed = ", ".join(f"{group}={o}" for o in owners)
+    if sweep:
+        swept = [o for o in sweep if o in owners]
+        if len(swept) > 1:
+            keyed = argument if primary_has else _one_value_sweep(path, value)
+            example = f"-m {group}={','.join(swept)} {keyed}"
+        else:
+            example = f"{group}={(swept or owners)[0]} {argument}"
+        fix = f"sweep only options that have it (e.g. {example})"
+    else:
+        fix = f"choose {'it' if len(owners) == 1 else 'one'} (e.g. {group}={owners[0]} {argument})"
+    return f"{message} {key} is a setting of {listed}: {fix}{own}"
+
+
+def _or_its_own(option: str, settings: Sequence[str]) -> str:
+    """The end of a refusal: the option's own settings to set instead, if it has any.
+
+    >>> _or_its_own("none", []), _or_its_own("mlp", ["dropout"])
+    ('; none has no settings of its own.', ", or set one of mlp's settings: dropout.")
+    """
+    if not settings:
+        return f"; {option} has no settings of its own."
+    return f", or set one of {option}'s settings: {', '.join(settings)}."
+
+
+def _lacked_by_first_config(argument: str, path: str, choice: _Choice, jobs: list[str]) -> str:
+    """The refusal of ``argument`` where every job's option has its key, but not the option of
+    the config Hydra composes first in a multirun, without the swept options."""
+    group, key = path.split(".")[:2]
+    value = argument.split("=", 1)[1]
+    return (
+        f"{argument}: in a multirun, Hydra first composes one config without the swept options, "
+        f"with {group}={choice.option} ({choice.source}), and sets {path} there too, but "
+        f"{choice.option} has no setting {key!r} (the jobs' {group}={','.join(jobs)} have it). "
+        "Give the value as a sweep of one value, which Hydra sets in each job only: "
+        f"{_one_value_sweep(path, value)}."
+    )
+
+
+def _key_refusal(override: Any, parsed: Sequence[Any], configs: Path, multirun: bool) -> str | None:
+    """The refusal of ``override`` (``group.key=value``), or None where every option that
+    would compose it has the key, or where that is not known before Hydra composes."""
+    path = override.key_or_group
+    group, key = path.split(".")[:2]
+    line = _choices(parsed, configs, multirun)
+    deciding = _deciding(group, configs)
+    if "*" in line.opaque or line.opaque & deciding:
+        raise _Unknown
+    if line.swept and not multirun:
+        raise _Unknown  # Hydra refuses a sweep without -m itself
+    swept = {g: line.swept[g] for g in sorted(deciding & set(line.swept))}
+    combinations = list(
+        itertools.islice(itertools.product(*(v for v, _ in swept.values())), _MOST_JOBS + 1)
+    )
+    if len(combinations) > _MOST_JOBS:
+        raise _Unknown
+    argument = override.input_line
+    jobs: list[str] = []
+    for values in combinations:
+        external = dict(line.fixed)
+        for (g, (_, typed)), value in zip(swept.items(), values, strict=True):
+            external[g] = _Choice(value, f"one job of the sweep {typed}")
+        choice = _resolve(external, configs, multirun, deciding)[group]
+        if choice.option is None or choice.option not in SCHEMAS[group]:
+            raise _Unknown
+        if key not in _fields(SCHEMAS[group][choice.option]):
+            first = _resolve(line.fixed, configs, multirun, deciding)[group]
+            primary_has = first.option in SCHEMAS[group] and key in _fields(
+                SCHEMAS[group][first.option]
+            )
+            sweep = line.swept[group][0] if group in swept else []
+            return _lacks(argument, path, choice, sweep, primary_has)
+        jobs.append(choice.option)
+    if multirun and swept and not override.is_sweep_override():
+        first = _resolve(line.fixed, configs, multirun, deciding)[group]
+        if first.option is None or first.option not in SCHEMAS[group]:
+            raise _Unknown
+        if key not in _fields(SCHEMAS[group][first.option]):
+            return _lacked_by_first_config(argument, path, first, list(dict.fromkeys(jobs)))
+    return None
+
+
+def _parsed(overrides: Sequence[str]) -> list[Any] | None:
+    from hydra.core.override_parser.overrides_parser import OverridesParser
+
+    try:
+        return OverridesParser.create().parse_overrides(list(overrides))
+    except Exception:
+        return None  # refused by the grammar check (lossbench.override_grammar), or Hydra's
+
+
+def chosen_options(overrides: Sequence[str], configs: Path) -> dict[str, str | None] | None:
+    """``{group: option}`` of a single run of ``overrides``, as Hydra will choose them from the
+    command line and the config files of ``configs``; None where that is not known before
+    Hydra composes (a sweep, ``+group=``, a list of options, a file that cannot be read).
+
+        >>> from lossbench.train import config_dir
+        >>> chosen = chosen_options(["hparams_search=optuna_focal"], config_dir())
+        >>> chosen["setup"], chosen["loss"], chosen["data"]
+        ('logits_focal', 'focal', 'synthetic_binary_imbalanced')
+    """
+    parsed = _parsed(overrides)
+    if parsed is None:
+        return None
+    try:
+        line = _choices(parsed, configs, False)
+        if line.swept or line.opaque:
+            return None
+        return {g: c.option for g, c in _resolve(line.fixed, configs, False, set()).items()}
+    except _Unknown:
+        return None
+
+
+def option_key_refusal(
+    overrides: Sequence[str], configs: Path, *, multirun: bool = False
+) -> str | None:
+    """The refusal of the first ``group.key=value`` of ``overrides`` (a command line's
+    overrides, Hydra's flags left out) whose key an option chosen for ``group`` lacks, in any
+    job of a sweep; None where every option chosen has its key, or where the options are not
+    known before Hydra composes (left to :func:`composition_refusal`). ``configs``: the config
+    directory, with nothing added (``-cd``); ``multirun``: ``-m`` was given.
+
+        >>> from lossbench.train import config_dir
+        >>> sweep = ["loss=focal,cross_entropy", "loss.gamma=2"]
+        >>> print(option_key_refusal(sweep, config_dir(), multirun=True)[:49])
+        loss.gamma=2: the loss chosen, loss=cross_entropy
+    """
+    parsed = _parsed(overrides)
+    if parsed is None:
+        return None
+    multirun = _is_multirun(parsed, multirun)
+    for override in parsed:
+        path = override.key_or_group
+        group = path.split(".", 1)[0]
+        if (
+            "." not in path
+            or group not in SCHEMAS
+            or group in _SKIPPED
+            or override.package is not None
+            or not _is_change(override)
+        ):
+            continue  # +key=, ++key= and ~key add or remove a key on purpose
+        try:
+            refusal = _key_refusal(override, parsed, configs, multirun)
+        except _Unknown:
+            continue
+        if refusal is not None:
+            return refusal
+    return None
+
+
+def refuse_option_keys(overrides: Sequence[str], configs: Path, *, multirun: bool = False) -> None:
+    """Print :func:`option_key_refusal`'s refusal, if any, and exit with status 2."""
+    refusal = option_key_refusal(overrides, configs, multirun=multirun)
+    if refusal is not None:
+        print(f"lossbench: refused: {refusal}", file=sys.stderr)
+        sys.exit(2)
+
+
+def _missing_key(error: BaseException) -> tuple[str, str, Any] | None:
+    """``(path, key, node)`` of Hydra's "Could not override 'path'" where the config node it
+    composed for the path's group lacks ``key``; else None."""
+    from hydra.errors import ConfigCompositionException
+    from omegaconf import DictConfig
+    from omegaconf.errors import OmegaConfBaseException
+
+    cause = error.__cause__
+    if not isinstance(error, ConfigCompositionException) or not isinstance(
+        cause, OmegaConfBaseException
+    ):
+        return None
+    found = re.match(r"Could not override '([^']+)'", str(error))
+    node = cause.parent_node
+    if found is None or not isinstance(node, DictConfig):
+        return None
+    path = found.group(1)
+    group = path.split(".", 1)[0]
+    full_key = f"{group}.{cause.key}"
+    if cause.full_key != full_key or not (path == full_key or path.startswith(f"{full_key}.")):
+        return None
+    return path, str(cause.key), node
+
+
+def composition_refusal(
+    error: BaseException, overrides: Sequence[str], *, multirun: bool = False
+) -> str | None:
+    """The refusal of Hydra's composition ``error`` where an override of ``overrides`` sets a
+    key the option Hydra composed for its group lacks; else None (Hydra reports it).
+
+        >>> from hydra.errors import ConfigCompositionException
+        >>> from omegaconf import OmegaConf
+        >>> from lossbench.config import SCHEMAS
+        >>> cfg = OmegaConf.create({"loss": OmegaConf.structured(SCHEMAS["loss"]["nll"])})
+        >>> cfg.loss.name = "nll"
+        >>> try:
+        ...     try:
+        ...         cfg.loss.gamma = 2
+        ...     except Exception as missing:
+        ...         message = "Could not override 'loss.gamma'."
+        ...         raise ConfigCompositionException(message) from missing
+        ... except ConfigCompositionException as error:
+        ...     print(composition_refusal(error, ["loss.gamma=2"])[:47])
+        loss.gamma=2: the loss Hydra composed, loss=nll
+    """
+    from omegaconf import OmegaConf
+
+    missing = _missing_key(error)
+    if missing is None:
+        return None
+    path, key, node = missing
+    given = [a for a in overrides if a.split("=", 1)[0] == path and "=" in a]
+    if not given:
+        return None  # set in a config file, not on the command line
+    argument = given[-1]
+    group = path.split(".", 1)[0]
+    option = OmegaConf.select(node, "name", default=None, throw_on_missing=False)
+    composed = f"{group}={option}" if isinstance(option, str) else f"the {group} config"
+    settings = [str(k) for k in node if k != "name"]
+    owners = _owners(group, key)
+    message = (
+        f"{argument}: the {group} Hydra composed, {composed} (chosen on the command line, by an "
+        f"experiment, setup or search config, or train.yaml's default), has no setting {key!r}."
+    )
+    if owners:
+        listed = ", ".join(f"{group}={o}" for o in owners)
+        message += (
+            f" {key} is a setting of {listed}: choose "
+            f"{'it' if len(owners) == 1 else 'one'} (e.g. {group}={owners[0]} {argument})"
+        )
+    else:
+        message += " No option of lossbench's has it: remove it"
+    message += _or_its_own(option if isinstance(option, str) else group, settings)
+    value = argument.split("=", 1)[1]
+    if multirun:
+        message += (
+            " (In a multirun, Hydra also sets a value given outside the sweep in the config it "
+            "composes first, without the swept options; as a sweep of one value, "
+            f"{_one_value_sweep(path, value)}, it is set in each job only.)"
+        )
+    return message
