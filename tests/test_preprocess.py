@@ -262,11 +262,12 @@ def test_a_constant_csv_column_is_named_in_a_warning(tmp_path: Path) -> None:
     ]
 
 
-@pytest.mark.slow  # a sweep under each launcher: about 20 s
-@pytest.mark.parametrize("launcher", ["basic", "vectorized"])
+@pytest.mark.slow  # a sweep under each launcher: about 40 s
+@pytest.mark.parametrize("launcher", ["basic", "vectorized", "parallel"])
 def test_a_sweeps_warnings_are_lossbench_lines_under_each_launcher(tmp_path, launcher) -> None:
-    """Warnings of a multirun's jobs, in the launching process or the vectorized launcher's
-    workers, read as a run alone's: ``lossbench: warning: ...``, no Python warning format."""
+    """Warnings of a multirun's jobs, in the launching process or the workers of the
+    vectorized and parallel launchers, read as a run alone's: ``lossbench: warning: ...``, no
+    Python warning format."""
     rows = [f"{i * 0.1:.1f},{(i * 7) % 11},5,{i % 2}" for i in range(40)]
     (tmp_path / "data.csv").write_text("\n".join(["a,b,c,y", *rows]) + "\n")
     result = run_module(

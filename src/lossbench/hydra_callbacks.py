@@ -35,6 +35,11 @@ class ValidateBeforeRun(Callback):
             check_optimized_metric(config)
             _check_search(config)
 
+    def on_job_start(self, config: DictConfig, **kwargs: Any) -> None:
+        # A job of hydra/launcher=parallel runs in a worker process of joblib's, where
+        # on_multirun_start did not run: its warnings read as the command's too.
+        warnings.formatwarning = format_warning  # type: ignore[assignment]
+
     def on_run_start(self, config: DictConfig, **kwargs: Any) -> None:
         from lossbench.train import preflight
 
