@@ -137,6 +137,35 @@ def test_text_among_numbers_suggests_categories_only_for_codes(tmp_path: Path) -
 
 
 @pytest.mark.parametrize(
+    ("text", "found"),
+    [
+        ("a;b;y\n1;2;0\n0,5;3;1\n4;5;0\n", "'0,5' at line 3 (data row 2); 1 of 3 rows"),
+        ("a\tb\ty\n999\t2\t0\n1,234\t3\t1\n\t5\t0\n", "'1,234' at line 3"),
+    ],
+    ids=["decimal-commas-among-integers", "thousands-separators-among-numbers"],
+)
+def test_numbers_with_a_comma_among_plain_numbers_are_named(
+    tmp_path: Path, text: str, found: str
+) -> None:
+    """A column of plain numbers and numbers written with a comma (which do not parse) is
+    refused for its commas, not as text among numbers (whose fix would be categories); a
+    missing cell (line 4 of the second file) does not count."""
+    path = write(tmp_path, text)
+    with pytest.raises(DataError) as refused:
+        load_csv(path, ["y"], "binary")
+    message = str(refused.value)
+    assert f"feature column 'a' holds numbers written with a comma ({found}" in message
+    assert "among plain numbers such as" in message and "decimal=','" in message
+    assert "mixes numbers and text" not in message and "categorical_columns" not in message
+
+
+def test_a_comma_number_among_numbers_and_other_text_is_text(tmp_path: Path) -> None:
+    path = write(tmp_path, "a;b;y\n1;2;0\n0,5;3;1\nabc;5;0\n")
+    with pytest.raises(DataError, match="mixes numbers and text"):
+        load_csv(path, ["y"], "binary")
+
+
+@pytest.mark.parametrize(
     ("header", "given", "words"),
     [
         (

@@ -262,11 +262,12 @@ def test_a_constant_csv_column_is_named_in_a_warning(tmp_path: Path) -> None:
     ]
 
 
-@pytest.mark.slow  # a sweep under each launcher: about 20 s
-@pytest.mark.parametrize("launcher", ["basic", "vectorized"])
+@pytest.mark.slow  # a sweep under each launcher: about 40 s
+@pytest.mark.parametrize("launcher", ["basic", "vectorized", "parallel"])
 def test_a_sweeps_warnings_are_lossbench_lines_under_each_launcher(tmp_path, launcher) -> None:
-    """Warnings of a multirun's jobs, in the launching process or the vectorized launcher's
-    workers, read as a run alone's: ``lossbench: warning: ...``, no Python warning format."""
+    """Warnings of a multirun's jobs, in the launching process or the workers of the
+    vectorized and parallel launchers, read as a run alone's: ``lossbench: warning: ...``, no
+    Python warning format."""
     rows = [f"{i * 0.1:.1f},{(i * 7) % 11},5,{i % 2}" for i in range(40)]
     (tmp_path / "data.csv").write_text("\n".join(["a,b,c,y", *rows]) + "\n")
     result = run_module(
@@ -279,6 +280,66 @@ def test_a_sweeps_warnings_are_lossbench_lines_under_each_launcher(tmp_path, lau
     warned = [line for line in result.stderr.splitlines() if "holds one value" in line]
     assert warned and all(line.startswith("lossbench: warning: data=csv: ") for line in warned)
     assert "ConstantColumnWarning" not in result.stderr
+
+
+@pytest.mark.slow  # four jobs under each launcher: about a minute in all
+@pytest.mark.parametrize(
+    "launcher",
+    [
+        ("hydra/launcher=basic",),
+        # four tasks of one job each, on two worker processes: a data module each
+        ("hydra/launcher=vectorized", "hydra.launcher.n_jobs=2", "hydra.launcher.max_group_size=1"),
+        ("hydra/launcher=parallel", "hydra.launcher.n_jobs=2"),
+    ],
+    ids=["basic", "vectorized-workers", "parallel"],
+)
+def test_a_sweep_warns_of_a_constant_column_once(tmp_path, launcher) -> None:
+    """Every job of a sweep builds its data module and finds the constant column; the user's
+    terminal shows the warning once, for each file, whatever runs the jobs."""
+    rows = [f"{i * 0.1:.1f},{(i * 7) % 11},5,{i % 2}" for i in range(40)]
+    for name in ("one", "two"):
+        (tmp_path / f"{name}.csv").write_text("\n".join(["a,b,c,y", *rows]) + "\n")
+    result = run_module(
+        "lossbench.train", "-m", "data=csv", "data.path=one.csv,two.csv",
+        "data.label_columns=[y]", "data.task=binary", "trainer.max_epochs=1", "logger=none",
+        "seed=0,1", *launcher, "hydra.sweep.dir=study", cwd=tmp_path,
+        extra_env={"OMP_NUM_THREADS": "1"},
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr[-2000:]
+    warned = [line for line in result.stderr.splitlines() if "holds one value" in line]
+    assert len(warned) == 2, result.stderr  # one per file, not one per job or data module
+    assert all(
+        line.startswith("lossbench: warning: data=csv: feature column 'c'") for line in warned
+    )
+    assert len(list((tmp_path / "study").glob("*/metrics.json"))) == 4  # every job ran
+
+
+def test_a_sweep_names_each_constant_column_of_a_file_once(tmp_path, recwarn) -> None:
+    """Within a sweep, the first data module of a file warns for its constant columns; the
+    next ones (other jobs, other processes) do not, another file does, and a sweep started
+    again into the same directory warns again. A run alone always warns."""
+    from lossbench.data.preprocess import ConstantColumnWarning
+    from lossbench.sweep_warnings import forget_warnings, warnings_of_sweep
+
+    def warned(name: str) -> list[str]:
+        recwarn.clear()
+        data = {"name": "csv", "path": str(tmp_path / name), "label_columns": ["y"]}
+        data.update(task="binary", batch_size=None, **SPLIT)
+        ClassificationDataModule(data, "bce_with_logits").warn_constant_columns()
+        return [str(w.message) for w in recwarn if w.category is ConstantColumnWarning]
+
+    rows = [f"{i * 0.1:.1f},{(i * 7) % 11},5,{i % 2}" for i in range(40)]
+    for name in ("one.csv", "two.csv"):
+        (tmp_path / name).write_text("\n".join(["a,b,c,y", *rows]) + "\n")
+    sweep = tmp_path / "study"
+    with warnings_of_sweep(sweep):
+        assert len(warned("one.csv")) == 1
+        assert warned("one.csv") == []
+        assert len(warned("two.csv")) == 1
+    forget_warnings(sweep)
+    with warnings_of_sweep(sweep):
+        assert len(warned("one.csv")) == 1
+    assert len(warned("one.csv")) == 1
 
 
 def test_constant_columns_of_the_training_rows() -> None:

@@ -28,12 +28,20 @@ class ValidateBeforeRun(Callback):
     (:func:`check_sweep_settings`)."""
 
     def on_multirun_start(self, config: DictConfig, **kwargs: Any) -> None:
+        from lossbench.sweep_warnings import forget_warnings
+
         warnings.formatwarning = format_warning  # type: ignore[assignment]
         with refusing():
             check_job_directory(config.hydra)
             check_sweep_settings(config.hydra)
             check_optimized_metric(config)
             _check_search(config)
+        forget_warnings(str(config.hydra.sweep.dir))  # this sweep warns for itself
+
+    def on_job_start(self, config: DictConfig, **kwargs: Any) -> None:
+        # A job of hydra/launcher=parallel runs in a worker process of joblib's, where
+        # on_multirun_start did not run: its warnings read as the command's too.
+        warnings.formatwarning = format_warning  # type: ignore[assignment]
 
     def on_run_start(self, config: DictConfig, **kwargs: Any) -> None:
         from lossbench.train import preflight

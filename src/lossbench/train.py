@@ -311,10 +311,12 @@ def _hydra_main(cfg: DictConfig) -> float | None:
     if not multirun:
         return _run(cfg, output_dir, multirun=False)
     from lossbench.progress import mark_job
+    from lossbench.sweep_warnings import warnings_of_sweep
 
     outcome = "failed"
     try:
-        value, outcome = _run_job(cfg, output_dir)
+        with warnings_of_sweep(hydra_cfg.sweep.dir):  # a warning about the data, once a sweep
+            value, outcome = _run_job(cfg, output_dir)
         return value
     finally:  # the study's progress line counts the markers (lossbench.progress)
         mark_job(hydra_cfg.sweep.dir, hydra_cfg.job.num, outcome)

@@ -28,7 +28,9 @@ as a postcode). A categorical column is held as codes: ``categories[name][code]`
 NaN is missing; the preprocessing one-hot encodes it. A column that mixes numbers and text is
 refused unless it is named in ``categorical_columns``; where the text looks like a missing-value
 marker that is not one (``-``, ``.``, ``unknown``), the refusal says to empty those cells (and
-does not suggest ``categorical_columns``, which would take every number for a category).
+does not suggest ``categorical_columns``, which would take every number for a category). Numbers
+written with a comma (``0,5``, ``12,345``) are text to this reader: a column whose text is all
+such numbers, alone or among plain numbers, is refused as that, with the rewrite that fixes it.
 
 Labels, per task (the table in :mod:`lossbench.tasks` shows the shapes):
 
@@ -504,6 +506,7 @@ def _missing_like(texts: Sequence[str]) -> bool:
 
 def _refuse_text(name: str, parsed: _Parsed, source: _Source, *, predicting: bool) -> NoReturn:
     """Refuse text in a feature column of numbers."""
+    _refuse_comma_numbers(name, parsed, source, predicting=predicting)
     text, numbers = _first(parsed.text), ~parsed.missing & ~parsed.text
     found = f"{parsed.cell(text)!r} at {source.at(text)}"
     what = f"holds text only ({found})"
@@ -527,7 +530,6 @@ def _refuse_text(name: str, parsed: _Parsed, source: _Source, *, predicting: boo
             f"{then}."
         )
     if predicting:  # a column the model was trained on as numbers
-        _refuse_comma_numbers(name, parsed, source, predicting=True)
         raise source.error(
             f"feature column {name!r} {what} {values}, but the model was trained on it as "
             "numbers: correct or drop those rows in the file, or retrain with "
@@ -555,38 +557,52 @@ _COMMA_NUMBER = re.compile(r"[+-]?(\d+,\d+|\d{1,3}(,\d{3})+(\.\d+)?)")
 def _refuse_comma_numbers(
     name: str, parsed: _Parsed, source: _Source, *, predicting: bool = False
 ) -> None:
-    """Refuse a column of text only whose every value is a number written with a comma: taken
-    for categories, each value would be a category of its own, and the column's meaning lost
-    (a model at chance where the column decides the label).
+    """Refuse a feature column whose every text cell is a number written with a comma (``0,5``,
+    ``12,345``), alone or among plain numbers (``3``, which parse). Alone, the values would be
+    taken for categories, each of its own, and the column's meaning lost (a model at chance
+    where the column decides the label); among numbers, the refusal of text in a column of
+    numbers would suggest categories and miss the cause. Training and lossbench-predict share
+    it; ``predicting`` names the fix a prediction has.
 
-        >>> parsed = _parse(["0,24", "3,5", "10,75"])
-        >>> _refuse_comma_numbers("x", parsed, _Source("f.csv", [2, 3, 4]))
+        >>> _refuse_comma_numbers("x", _parse(["0,24", "3", "10,75"]), _Source("f.csv", [2, 3, 4]))
         Traceback (most recent call last):
         ...
         lossbench.data.table.DataError: f.csv: feature column 'x' holds numbers written ...
     """
-    present = [str(c).strip() for c, m in zip(parsed.cells, parsed.missing, strict=True) if not m]
-    if predicting:  # the model's numeric column: its text cells (a '2' among '1,5' is a number)
-        present = [str(c).strip() for c in parsed.cells[parsed.text]]
-    if not present or not all(_COMMA_NUMBER.fullmatch(v) for v in present):
+    texts = [str(cell).strip() for cell in parsed.cells[parsed.text]]
+    if not texts or not all(_COMMA_NUMBER.fullmatch(text) for text in texts):
         return
-    row = _first(parsed.text if predicting else ~parsed.missing)
-    if predicting:
-        sep = "\\t" if source.delimiter == "\t" else source.delimiter
+    row, numbers = _first(parsed.text), ~parsed.missing & ~parsed.text
+    found = f"{parsed.cell(row)!r} at {source.at(row)}"
+    if numbers.any():
+        number = _first(numbers)
+        found += (
+            f"; {len(texts)} of {len(parsed.cells)} rows, among plain numbers such as "
+            f"{parsed.cell(number)!r} at {source.at(number)}"
+        )
+    sep = "\\t" if source.delimiter == "\t" else source.delimiter
+    rewrite = (
+        f"pandas.read_csv(path, sep='{sep}', decimal=',') (or thousands=','), then "
+        "to_csv(new_path, index=False)"
+    )
+    start = (
+        f"feature column {name!r} holds numbers written with a comma ({found}): lossbench "
+        "reads numbers with a '.' decimal point and no thousands separators"
+    )
+    if predicting or numbers.any():  # quantities, not codes to list as categories
+        why, then = (
+            ("and the model was trained on this column as numbers", "predict from")
+            if predicting
+            else ("so it reads those cells as text among the column's numbers", "train on")
+        )
         raise source.error(
-            f"feature column {name!r} holds numbers written with a comma ({parsed.cell(row)!r} "
-            f"at {source.at(row)}): lossbench reads numbers with a '.' decimal point and no "
-            "thousands separators, and the model was trained on this column as numbers. "
-            "lossbench has no setting for decimal commas: rewrite the file with plain numbers, "
-            f"e.g. pandas.read_csv(path, sep='{sep}', decimal=',') (or thousands=','), then "
-            "to_csv(new_path, index=False), and predict from the new file."
+            f"{start}, {why}. lossbench has no setting for decimal commas or thousands "
+            f"separators: rewrite the file with plain numbers, e.g. {rewrite}, and {then} the "
+            "new file."
         )
     raise source.error(
-        f"feature column {name!r} holds numbers written with a comma ({parsed.cell(row)!r} at "
-        f"{source.at(row)}): lossbench reads numbers with a '.' decimal point and no thousands "
-        "separators, and would take each value for a category of its own. Rewrite the file "
-        "with plain numbers (e.g. pandas.read_csv(path, sep=';', decimal=',') or "
-        "thousands=',', then to_csv), or list the column in "
+        f"{start}, and would take each value for a category of its own. Rewrite the file with "
+        f"plain numbers (e.g. {rewrite}), or list the column in "
         f"data.categorical_columns=[{name}] if its values are codes, not quantities."
     )
 

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
 import lightning as L
@@ -29,6 +30,7 @@ from lossbench.data.splits import STAGES, split_and_standardize
 from lossbench.data.table import LoadedTable
 from lossbench.losses import encode_targets, n_outputs
 from lossbench.scored_classes import unscored_class_names, warn_unscored
+from lossbench.sweep_warnings import first_in_sweep
 from lossbench.tasks import is_dense, position_task
 
 
@@ -167,13 +169,21 @@ class ClassificationDataModule(L.LightningDataModule):
 
     def warn_constant_columns(self) -> None:
         """Warn for the feature columns of a CSV file that hold one value in every training
-        row (:func:`lossbench.data.preprocess.warn_constant_columns`). Built-in data sets are
-        left alone: their constant columns (the blank border pixels of digits and mnist_5k)
-        are part of the data, with nothing to fix."""
-        if self.cfg["name"] == "csv" and self.preprocessor is not None:
-            warn_constant_columns(
-                self.preprocessor, len(self.tensors["train"][1]), what=f"data={self.cfg['name']}"
-            )
+        row (:func:`lossbench.data.preprocess.warn_constant_columns`), each column of a file
+        once in a sweep (:func:`lossbench.sweep_warnings.first_in_sweep`). Built-in data sets
+        are left alone: their constant columns (the blank border pixels of digits and
+        mnist_5k) are part of the data, with nothing to fix."""
+        if self.cfg["name"] != "csv" or self.preprocessor is None:
+            return
+        path = str(Path(str(self.cfg["path"])).expanduser().resolve())
+        only = [
+            name
+            for name in self.preprocessor.constant
+            if first_in_sweep("constant column", path, name)
+        ]
+        warn_constant_columns(
+            self.preprocessor, len(self.tensors["train"][1]), f"data={self.cfg['name']}", only
+        )
 
     def setup(self, stage: str | None = None) -> None:
         trainer = self.trainer

@@ -25,7 +25,7 @@ training never saw encodes as all zeros). Missing values are refused unless ``im
 from __future__ import annotations
 
 import warnings
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -196,9 +196,12 @@ def constant_columns(
     return found
 
 
-def warn_constant_columns(preprocessor: Preprocessor, n_rows: int, what: str) -> None:
+def warn_constant_columns(
+    preprocessor: Preprocessor, n_rows: int, what: str, only: Collection[str] | None = None
+) -> None:
     """Warn (:class:`ConstantColumnWarning`) once for the :attr:`Preprocessor.constant`
-    columns of ``what`` (e.g. ``data=csv``), fitted on ``n_rows`` training rows.
+    columns of ``what`` (e.g. ``data=csv``), fitted on ``n_rows`` training rows; ``only``:
+    those of them to name (a sweep names each column once, :mod:`lossbench.sweep_warnings`).
 
         >>> p = Preprocessor(["a", "b"], {}, Standardizer(np.zeros(2), np.ones(2)),
         ...                  constant={"b": "5"})
@@ -210,7 +213,9 @@ def warn_constant_columns(preprocessor: Preprocessor, n_rows: int, what: str) ->
         information, and with a standard deviation of 0 it is not scaled but only centred (0 in
         every training row). Leave it out with data.feature_columns=[a], or check the file.
     """
-    constant = preprocessor.constant
+    constant = {
+        name: value for name, value in preprocessor.constant.items() if only is None or name in only
+    }
     if not constant:
         return
     one = len(constant) == 1
@@ -220,7 +225,7 @@ def warn_constant_columns(preprocessor: Preprocessor, n_rows: int, what: str) ->
         found = f"feature column {name!r} holds one value in all {n_rows} training rows ({value})"
     else:
         found = f"feature columns {listed} hold one value each in all {n_rows} training rows"
-    others = [name for name in preprocessor.feature_names if name not in constant]
+    others = [name for name in preprocessor.feature_names if name not in preprocessor.constant]
     plain = all(n.isidentifier() and n.lower() not in ("true", "false", "null") for n in others)
     if not others:
         fix = "Check the file: no feature column varies"

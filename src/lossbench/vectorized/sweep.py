@@ -135,6 +135,7 @@ def run_task(
 
         from lossbench.progress import mark_job
         from lossbench.record import RunExistsError
+        from lossbench.sweep_warnings import warnings_of_sweep
         from lossbench.train import _sweep_value, quiet_lightning
         from lossbench.training import train
         from lossbench.validation import ConfigError
@@ -144,15 +145,16 @@ def run_task(
         torch.set_num_threads(max(1, min(threads, torch.get_num_threads())))
     quiet_lightning()
     configs = member_configs(cfgs)
-    if len(configs) == 1:
-        try:
-            records = [train(configs[0], output_dirs[0], multirun=True)]
-        except (ConfigError, RunExistsError) as error:
-            log.error("refused: %s", error)
-            exists = isinstance(error, RunExistsError)
-            records = [{"status": "failed", "refused": True, "exists": exists}]
-    else:
-        records = train_group(configs, [Path(d) for d in output_dirs], resolved=list(cfgs))
+    with warnings_of_sweep(marks[0][0] if marks else None):  # a warning about the data, once
+        if len(configs) == 1:
+            try:
+                records = [train(configs[0], output_dirs[0], multirun=True)]
+            except (ConfigError, RunExistsError) as error:
+                log.error("refused: %s", error)
+                exists = isinstance(error, RunExistsError)
+                records = [{"status": "failed", "refused": True, "exists": exists}]
+        else:
+            records = train_group(configs, [Path(d) for d in output_dirs], resolved=list(cfgs))
     for (sweep_dir, job), record in zip(marks or (), records, strict=False):
         mark_job(sweep_dir, job, _outcome(record))
     if len(configs) == 1:
