@@ -72,3 +72,23 @@ def test_slurm_preset_composes_with_overridable_resources():
     assert (launcher.timeout_min, launcher.gpus_per_node, launcher.cpus_per_task) == (60, 1, 4)
     assert (launcher.mem_gb, launcher.nodes, launcher.tasks_per_node) == (16, 1, 1)
     assert cfg.trainer.strategy == "ddp"
+
+
+def test_lossbench_own_hydra_callbacks_keep_the_vectorized_launchers_fast_path():
+    """A Hydra callback with ``on_job_start`` / ``on_job_end`` makes the vectorized launcher run
+    every job through Hydra's ``run_job`` (a composition and ``.hydra/`` files per job, also for
+    a skipped run); lossbench's own callbacks must not be such."""
+    from hydra.experimental.callback import Callback
+    from hydra.utils import instantiate
+
+    with (
+        initialize_config_dir(config_dir=str(config_dir()), version_base="1.3"),
+        warnings.catch_warnings(),
+    ):
+        warnings.simplefilter("ignore")
+        cfg = compose("train", return_hydra_config=True)
+    callbacks = [instantiate(node) for node in cfg.hydra.callbacks.values()]
+    assert {type(cb).__name__ for cb in callbacks} >= {"ValidateBeforeRun", "StudyProgressLine"}
+    for callback in callbacks:
+        assert type(callback).on_job_start is Callback.on_job_start, type(callback)
+        assert type(callback).on_job_end is Callback.on_job_end, type(callback)

@@ -38,11 +38,6 @@ class ValidateBeforeRun(Callback):
             _check_search(config)
         forget_warnings(str(config.hydra.sweep.dir))  # this sweep warns for itself
 
-    def on_job_start(self, config: DictConfig, **kwargs: Any) -> None:
-        # A job of hydra/launcher=parallel runs in a worker process of joblib's, where
-        # on_multirun_start did not run: its warnings read as the command's too.
-        warnings.formatwarning = format_warning  # type: ignore[assignment]
-
     def on_run_start(self, config: DictConfig, **kwargs: Any) -> None:
         from lossbench.train import preflight
 

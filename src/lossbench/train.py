@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import logging
 import sys
+import warnings
 from dataclasses import is_dataclass
 from pathlib import Path
 from typing import Any, get_type_hints
@@ -43,7 +44,7 @@ from lossbench.command_keys import (
 )
 from lossbench.config import SCHEMAS, TrainConfig, register_configs
 from lossbench.entry_keys import refuse_unknown_entry_keys
-from lossbench.errors import NonFiniteLossError, UserInputError, refuse
+from lossbench.errors import NonFiniteLossError, UserInputError, format_warning, refuse
 from lossbench.hydra_internals import hydra_arguments, hydra_overrides, translating_errors
 from lossbench.messages import quiet_lightning
 from lossbench.option_keys import composition_refusal, refuse_option_keys
@@ -312,6 +313,11 @@ def _hydra_main(cfg: DictConfig) -> float | None:
         return _run(cfg, output_dir, multirun=False)
     from lossbench.progress import mark_job
     from lossbench.sweep_warnings import warnings_of_sweep
+
+    # A job of hydra/launcher=parallel runs in a joblib worker, where on_multirun_start did
+    # not run: its warnings read as the command's too. (Not a Hydra on_job_start callback:
+    # one would make the vectorized launcher run every job through Hydra's run_job.)
+    warnings.formatwarning = format_warning  # type: ignore[assignment]
 
     outcome = "failed"
     try:
