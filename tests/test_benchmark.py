@@ -73,6 +73,7 @@ def test_the_documented_commands_parse(bench: ModuleType) -> None:
     [
         (["--fresh-also", "checkpoint.write=never"], "neither of which was given"),
         (["--fresh", "--alternate"], "give one of them"),
+        (["--fresh", "--hand-checkpoints"], "adds a side to --alternate"),
     ],
 )
 def test_a_side_without_its_comparison_is_refused_before_any_run(
@@ -104,6 +105,35 @@ def test_alternate_times_the_sides_in_turns_in_one_process(bench: ModuleType) ->
         assert 0 < per_step["min"] <= per_step["median"] <= per_step["max"], side
         assert len(ratio["per_turn"]) == 2 and ratio["median"] > 0, side
     assert cell["hand"]["fit_ratio"]["per_turn"] == [1.0, 1.0]
+
+
+def test_the_hand_written_loop_with_checkpoints_writes_what_resuming_needs(
+    bench: ModuleType, tmp_path
+) -> None:
+    """--hand-checkpoints: the loop writes last.pt every epoch (weights, optimizer state,
+    epoch) and best.pt when the validation loss improved, and trains exactly as without."""
+    import torch
+
+    import bench.alternate
+    import bench.reference
+
+    settings = bench.settings.Settings(
+        n_samples=300, epochs=3, repeats=1, batch_sizes=(64,), threads=1, quick=True,
+        tracemalloc=False, study="none",
+    )  # fmt: skip
+    cfg = bench.alternate.side_config(bench.alternate.HAND_CHECKPOINTS, 64, settings)
+    plain = bench.reference.run_reference(cfg)
+    saved = bench.reference.run_reference(cfg, checkpoint_dir=tmp_path)
+    assert saved["test/nll"] == plain["test/nll"] and saved["steps"] == plain["steps"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["best.pt", "last.pt"]
+    last = torch.load(tmp_path / "last.pt", weights_only=False)
+    assert last["epoch"] == 2 and last["history"]["val/nll"] == saved["val_nll_history"]
+    assert len(last["optimizer"]["state"]) == len(last["model"])  # Adam's moments, each tensor
+    best = torch.load(tmp_path / "best.pt", weights_only=False)
+    assert best["best_nll"] == min(saved["val_nll_history"])
+    assert best["epoch"] == saved["val_nll_history"].index(best["best_nll"])
+    sides = bench.alternate.alternate_sides(("checkpoint.write=never",), hand_checkpoints=True)
+    assert sides[:3] == ("hand", "hand checkpoints", "lossbench")
 
 
 def test_fresh_parts_times_each_part_of_a_default_run(bench: ModuleType, tmp_path) -> None:

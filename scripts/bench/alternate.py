@@ -15,6 +15,11 @@ right after the other's, so the machine's drift touches every side alike:
   run (``multirun=False``: the progress bar on, written to ``/dev/null``; checkpoints every
   epoch; the CSV logger) into a new temporary directory; the record's ``train_seconds``.
 - **lossbench OVERRIDES**: the same with those overrides added (``--fresh-also``).
+- **hand-written checkpoints** (``--hand-checkpoints``): the hand-written loop writing what
+  resuming needs every epoch, as lossbench's default does (:func:`bench.reference.
+  run_reference` with ``checkpoint_dir``: ``torch.save`` of the weights and the optimizer's
+  state into a temporary directory, renamed into place; the best as a copy), still against the
+  plain loop: what a resumable checkpoint every epoch costs without Lightning.
 
 What it leaves out: each process's imports, start-up and exit (the fresh processes show
 those). Printed per side: fit per optimizer step, median [min-max] over the turns, and the
@@ -41,11 +46,15 @@ from bench.reference import run_reference
 from bench.settings import Settings
 from lossbench.train import config_dir
 
+#: The hand-written loop that writes resumable checkpoints every epoch (``--hand-checkpoints``).
+HAND_CHECKPOINTS = "hand checkpoints"
+
 
 def side_config(side: str, batch_size: int, settings: Settings) -> DictConfig:
-    """The config ``lossbench-train`` composes for ``side`` (``"hand"``, ``"lossbench"`` or
-    ``"lossbench OVERRIDES"``): ``--fresh``'s overrides, plus the side's own."""
-    args = [*overrides(batch_size, settings), *side.split()[1:]]
+    """The config ``lossbench-train`` composes for ``side`` (``"hand"``, ``"hand checkpoints"``,
+    ``"lossbench"`` or ``"lossbench OVERRIDES"``): ``--fresh``'s overrides, plus the side's own."""
+    own = side.split()[1:] if side.startswith("lossbench") else []
+    args = [*overrides(batch_size, settings), *own]
     with (
         initialize_config_dir(config_dir=str(config_dir()), version_base="1.3"),
         warnings.catch_warnings(),
@@ -80,15 +89,35 @@ def _lossbench(cfg: DictConfig) -> dict[str, Any]:
     }
 
 
+def _hand_checkpoints(cfg: DictConfig) -> dict[str, Any]:
+    with tempfile.TemporaryDirectory(prefix="lossbench-alternate-hand-") as tmp:
+        result = run_reference(cfg, checkpoint_dir=Path(tmp))
+    return {key: result[key] for key in ("fit_seconds", "steps", "test/nll")}
+
+
 def _runner(side: str) -> Callable[[DictConfig], dict[str, Any]]:
-    return _hand if side == "hand" else _lossbench
+    return {"hand": _hand, HAND_CHECKPOINTS: _hand_checkpoints}.get(side, _lossbench)
+
+
+def alternate_sides(also: tuple[str, ...] = (), hand_checkpoints: bool = False) -> tuple[str, ...]:
+    """The sides of ``--alternate``: :func:`bench.fresh.side_names`, with the hand-written
+    loop that writes checkpoints second where ``hand_checkpoints``.
+
+        >>> alternate_sides(("checkpoint.write=never",), hand_checkpoints=True)
+        ('hand', 'hand checkpoints', 'lossbench', 'lossbench checkpoint.write=never')
+    """
+    first, *rest = side_names(also)
+    return (first, *([HAND_CHECKPOINTS] if hand_checkpoints else []), *rest)
 
 
 def bench_alternate_cell(
-    batch_size: int, settings: Settings, also: tuple[str, ...] = ()
+    batch_size: int,
+    settings: Settings,
+    also: tuple[str, ...] = (),
+    hand_checkpoints: bool = False,
 ) -> dict[str, Any]:
     """Every side at one batch size: one warm-up each, then ``settings.repeats`` turns."""
-    sides = side_names(also)
+    sides = alternate_sides(also, hand_checkpoints)
     cfgs = {side: side_config(side, batch_size, settings) for side in sides}
     for side in sides:
         _runner(side)(cfgs[side])
@@ -101,6 +130,7 @@ def bench_alternate_cell(
         "batch_size": batch_size,
         "steps": steps["hand"],
         "also": list(also),
+        "hand_checkpoints": hand_checkpoints,
         # The same data, model, optimizer settings and seed: the same test loss, nearly.
         "max_abs_diff_test_nll": max(
             abs(r["test/nll"] - hand["test/nll"])
@@ -125,12 +155,14 @@ def _spread(values: list[float]) -> dict[str, float]:
     return {"median": statistics.median(values), "min": min(values), "max": max(values)}
 
 
-def bench_alternate(settings: Settings, also: tuple[str, ...] = ()) -> list[dict[str, Any]]:
+def bench_alternate(
+    settings: Settings, also: tuple[str, ...] = (), hand_checkpoints: bool = False
+) -> list[dict[str, Any]]:
     """The in-process comparison at each batch size of ``settings``."""
     cells = []
     for batch_size in settings.batch_sizes:
         start = time.perf_counter()
-        cells.append(bench_alternate_cell(batch_size, settings, also))
+        cells.append(bench_alternate_cell(batch_size, settings, also, hand_checkpoints))
         print(
             f"  batch {batch_size:>5}: {settings.repeats} turns per side in "
             f"{time.perf_counter() - start:.0f} s; load {os.getloadavg()[0]:.2f}",
@@ -147,7 +179,7 @@ def print_alternate(cells: list[dict[str, Any]], settings: Settings) -> None:
         "train() as lossbench-train\ncalls it (progress bar, checkpoints every epoch, CSV "
         "logger) against the hand-written loop; median [min-max]."
     )
-    sides = side_names(tuple(cells[0]["also"])) if cells else ()
+    sides = alternate_sides(tuple(cells[0]["also"]), cells[0]["hand_checkpoints"]) if cells else ()
     width = max(12, *(len(side) for side in sides)) if sides else 12
     header = f"{'batch':>5} {'steps':>5} | {'side':<{width}} | {'fit µs/step':>20} | {'ratio':>17}"
     print(header)

@@ -91,6 +91,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "are left out; then stop",
     )
     parser.add_argument(
+        "--hand-checkpoints",
+        action="store_true",
+        help="with --alternate: one more side, the hand-written loop writing a resumable "
+        "checkpoint (weights and optimizer state, torch.save, renamed into place) every epoch "
+        "and a copy of the best, as lossbench's default checkpoint.write=every_epoch does",
+    )
+    parser.add_argument(
         "--fresh-parts",
         action="store_true",
         help="where a fresh default lossbench-train run's fit goes: its training steps, "
@@ -118,6 +125,11 @@ def main(argv: list[str] | None = None) -> int:
         raise SystemExit(
             f"--fresh-also {args.fresh_also[0]!r} adds a side to --fresh or --alternate, neither "
             "of which was given: add one of them (or drop --fresh-also)."
+        )
+    if args.hand_checkpoints and not args.alternate:
+        raise SystemExit(
+            "--hand-checkpoints adds a side to --alternate, which was not given: add it (or "
+            "drop --hand-checkpoints)."
         )
     if repeats < 1:
         raise SystemExit(f"--repeats must be >= 1, got {repeats}.")
@@ -168,7 +180,10 @@ def main(argv: list[str] | None = None) -> int:
             "alternate": (bench_alternate, print_alternate),
             "fresh": (bench_fresh, print_fresh),
         }[key]
-        single = bench_sides(settings, tuple(args.fresh_also))
+        if args.alternate:
+            single = bench_alternate(settings, tuple(args.fresh_also), args.hand_checkpoints)
+        else:
+            single = bench_sides(settings, tuple(args.fresh_also))
         print_sides(single, settings)
         env["load_average_at_end"] = os.getloadavg()[0]
         print(f"\nload average at end {env['load_average_at_end']:.2f}")

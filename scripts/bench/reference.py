@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import os
+import shutil
 import time
+from pathlib import Path
 from typing import Any
 
 import torch
@@ -46,11 +49,25 @@ def _evaluate(
     return {key: float(value) for key, value in values.items()}
 
 
-def run_reference(cfg: DictConfig, *, fused: bool = False) -> dict[str, Any]:
+def save_resumable(state: dict[str, Any], path: Path) -> None:
+    """``torch.save`` ``state`` to ``path`` as a careful script does: into a temporary file
+    beside it, then renamed over it, so a run killed meanwhile leaves the previous file."""
+    partial = path.with_name(path.name + ".partial")
+    torch.save(state, partial)
+    os.replace(partial, path)
+
+
+def run_reference(
+    cfg: DictConfig, *, fused: bool = False, checkpoint_dir: Path | None = None
+) -> dict[str, Any]:
     """The hand-written loop: train, validate every epoch, keep the best weights, evaluate them.
 
     ``fused``: lossbench's kernels: ``torch.optim.Adam(fused=True)`` instead of torch's default
     (a for-loop over the parameters on a CPU), and ``index_select`` instead of ``x[order]``.
+    ``checkpoint_dir``: also write what resuming needs at the end of every epoch, in the
+    caller's thread (:func:`save_resumable`): ``last.pt`` (the weights, the optimizer's state,
+    the epoch, the best loss so far and the history) and ``best.pt`` (a copy of it) when the
+    validation loss improved; what lossbench's default ``checkpoint.write=every_epoch`` keeps.
     """
     wall_start = time.perf_counter()
     torch.manual_seed(cfg.seed)  # as Lightning's seed_everything: the same initial weights
@@ -130,9 +147,23 @@ def run_reference(cfg: DictConfig, *, fused: bool = False) -> dict[str, Any]:
         )
         for key, value in values.items():
             history.setdefault(key, []).append(value)
-        if values["val/nll"] < best_nll:  # what lossbench's checkpoint monitors by default
+        improved = values["val/nll"] < best_nll  # what lossbench's checkpoint monitors
+        if improved:
             best_nll = values["val/nll"]
             best_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
+        if checkpoint_dir is not None:
+            last = checkpoint_dir / "last.pt"
+            state = {
+                "epoch": epoch,
+                "model": model.state_dict(),
+                "optimizer": optimizer.state_dict(),
+                "best_nll": best_nll,
+                "history": history,
+            }
+            save_resumable(state, last)
+            if improved:
+                shutil.copyfile(last, checkpoint_dir / "best.pt.partial")
+                os.replace(checkpoint_dir / "best.pt.partial", checkpoint_dir / "best.pt")
     fit_seconds = time.perf_counter() - fit_start
     fit_cpu_seconds = time.process_time() - fit_cpu_start
 
