@@ -204,6 +204,8 @@ def test_help_names_the_command(tmp_path) -> None:
         ("+logger.csv.flush_logs_every_n_steps=5",),
         ("+callbacks.timer._target_=lightning.pytorch.callbacks.Timer", "callbacks.timer.x=1"),
         ("-m", "logger=csv,none", "logger.csv.nme=x"),  # a sweep: left to each job
+        ("-m", "logger=choice(csv)", "logger.csv.name=x"),  # a sweep of one option: csv
+        ("-m", "data=iris,wine", "loss=cross_entropy", "logger.csv.name=x"),
         ("callbacks.model_summary.anything=1",),  # ModelSummary takes **kwargs
         ("~logger.csv",),
     ],

@@ -5,14 +5,22 @@ the same way."""
 
 from __future__ import annotations
 
+import shutil
 import warnings
+from pathlib import Path
 
 import pytest
 from hydra import compose, initialize_config_dir
 from hydra.errors import ConfigCompositionException
 
 from lossbench.config import SCHEMAS
-from lossbench.option_keys import chosen_options, composition_refusal, option_key_refusal
+from lossbench.entry_keys import chosen_entries, unknown_entry_key
+from lossbench.option_keys import (
+    chosen_option,
+    chosen_options,
+    composition_refusal,
+    option_key_refusal,
+)
 from lossbench.train import config_dir
 
 CONFIGS = config_dir()
@@ -211,3 +219,61 @@ def test_hydras_own_error_is_refused_the_same_way() -> None:
             compose("train", overrides=["+loss=focal"])  # Hydra's other errors stay Hydra's
         assert composition_refusal(other.value, ["+loss=focal"]) is None
     assert composition_refusal(ValueError("Could not override 'loss.gamma'."), []) is None
+
+
+def _entry_lines() -> list[list[str]]:
+    """Command lines choosing every shipped option of logger and callbacks, a list of them,
+    and the configs that choose options of other groups."""
+    lines = [[], ["logger=[csv,mlflow]"], ["logger=[]"], ["logger=many", "setup=logits_focal"]]
+    for group in ("logger", "callbacks", "setup", "experiment", "hparams_search", "debug", "study"):
+        lines += [[f"{group}={path.stem}"] for path in sorted((CONFIGS / group).glob("*.yaml"))]
+    return lines
+
+
+def _composed(configs: Path, line: list[str], group: str) -> tuple[object, list[str]]:
+    """Hydra's choice for ``group`` and the entries it composes, for ``line``."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        cfg = compose("train", overrides=line, return_hydra_config=True)
+    return cfg.hydra.runtime.choices.get(group), sorted(cfg.get(group) or {})
+
+
+@pytest.mark.parametrize("group", ["logger", "callbacks"])
+def test_the_entries_chosen_are_those_hydra_composes(group: str) -> None:
+    """The logger and callbacks options (lists included) worked out before Hydra composes, and
+    the entries :mod:`lossbench.entry_keys` reads from them, are Hydra's, for every option."""
+    with initialize_config_dir(config_dir=str(CONFIGS), version_base="1.3"):
+        for line in _entry_lines():
+            options = chosen_option(group, line, CONFIGS)
+            entries = chosen_entries(group, line, CONFIGS)
+            assert options is not None and entries is not None, line
+            choice, composed = _composed(CONFIGS, line, group)
+            if choice is not None:  # Hydra records no choice for a list of options
+                assert options == (choice,), line
+            assert sorted(entries) == composed, line
+
+
+def test_a_config_that_chooses_a_logger_is_followed(tmp_path: Path) -> None:
+    """A setup that chooses a logger decides the entries; another setup of the same folder
+    that does not, leaves train.yaml's default; a sweep over setups that choose differently
+    is left to Hydra."""
+    configs = tmp_path / "configs"
+    shutil.copytree(CONFIGS, configs)
+    (configs / "setup" / "logged.yaml").write_text(
+        "# @package _global_\ndefaults:\n  - override /head: logits\n"
+        "  - override /loss: focal\n  - override /logger: many\nsetup: logged\n"
+    )
+    with initialize_config_dir(config_dir=str(configs), version_base="1.3"):
+        for line, expected in [
+            (["setup=logged"], ("many",)),
+            (["setup=logits_focal"], ("csv",)),
+            (["setup=logged", "logger=mlflow"], ("mlflow",)),
+        ]:
+            assert chosen_option("logger", line, configs) == expected, line
+            entries = chosen_entries("logger", line, configs)
+            assert entries is not None and sorted(entries) == _composed(configs, line, "logger")[1]
+    refusal = unknown_entry_key("logger.mlflow.x=1", ["setup=logged"], configs)
+    assert refusal is not None and "whose entries are: csv, tensorboard" in refusal
+    sweep = ["-m", "setup=logged,logits_focal", "logger.tensorboard.name=x"]
+    assert unknown_entry_key(sweep[-1], sweep, configs) is None
+    assert chosen_option("logger", sweep[1:], configs, multirun=True) is None

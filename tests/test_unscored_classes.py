@@ -227,3 +227,50 @@ def test_vectorized_members_score_the_same_labels_as_runs_alone(
         for key in ("val/auroc", "val/map", "test/auroc", "test/map"):
             assert not math.isnan(single[key])
             assert member[key] == pytest.approx(single[key], abs=1e-5), key
+
+
+@pytest.mark.slow  # four jobs under each launcher
+@pytest.mark.parametrize(
+    "launcher",
+    [
+        ("hydra/launcher=basic",),
+        # four tasks of one job each, on two worker processes: a data module each
+        ("hydra/launcher=vectorized", "hydra.launcher.n_jobs=2", "hydra.launcher.max_group_size=1"),
+        ("hydra/launcher=parallel", "hydra.launcher.n_jobs=2"),
+    ],
+    ids=["basic", "vectorized-workers", "parallel"],
+)
+def test_a_sweep_warns_of_an_unscored_label_once(tmp_path, multilabel_csv, launcher) -> None:
+    """Every job of a sweep over the same data finds the label its splits cannot score; the
+    terminal says so once for each split, whatever runs the jobs."""
+    result = run_module(
+        "lossbench.train", "-m", *_overrides(multilabel_csv, "trainer.max_epochs=1"),
+        "logger=none", "seed=0,1", "optimizer.lr=0.01,0.02", *launcher, "hydra.sweep.dir=study",
+        cwd=tmp_path, extra_env={"OMP_NUM_THREADS": "1"},
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr[-2000:]
+    for split in ("val", "test"):
+        assert result.stderr.count(f"{split} split cannot score label 'w'") == 1, result.stderr
+    assert len(list((tmp_path / "study").glob("*/metrics.json"))) == 4  # every job ran
+
+
+def test_a_sweep_warns_of_the_unscored_labels_of_each_data_set_once(
+    tmp_path, multilabel_csv, recwarn
+) -> None:
+    """Within a sweep, the first data module of a data set warns; the next ones (other jobs,
+    other processes) do not, other data (another split seed) does. A run alone always warns."""
+    from lossbench.sweep_warnings import warnings_of_sweep
+
+    def warned(split_seed: int) -> list[str]:
+        recwarn.clear()
+        data = {"name": "csv", "path": str(multilabel_csv), "label_columns": ["u", "v", "w"]}
+        data.update(task="multilabel", batch_size=None, val_fraction=0.2, test_fraction=0.2)
+        module = ClassificationDataModule({**data, "split_seed": split_seed}, "bce_with_logits")
+        module.warn_unscored({"val": ["w"], "test": []})
+        return [str(w.message) for w in recwarn if w.category is UnscoredClassWarning]
+
+    with warnings_of_sweep(tmp_path / "study"):
+        assert len(warned(0)) == 1
+        assert warned(0) == []
+        assert len(warned(1)) == 1
+    assert len(warned(0)) == 1

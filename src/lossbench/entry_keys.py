@@ -6,18 +6,21 @@ target's arguments (:mod:`lossbench.entry_arguments`) rather than fields of a sc
 refuses a misspelt one (``logger.csv.flush_logs_every_n_step=5``) only with "Could not
 override ... use +", and a key of an entry that the options chosen do not build
 (``logger=mlflow logger.tracking_uri=...``, the old name of ``logger.mlflow.tracking_uri``)
-with the same. This check reads the options chosen on the command line (or the defaults of
-``train.yaml``) from the shipped config files and refuses such a key with the entries there are,
-the target's arguments and the closest name (exit status 2, nothing written).
+with the same. This check works out the options chosen the way :mod:`lossbench.option_keys`
+does (the command line's last ``logger=``, a list ``logger=[csv,mlflow]`` included, else an
+``override /logger: ...`` of a chosen setup, experiment, search or debug config, else
+``train.yaml``'s default), reads their entries from the shipped config files and refuses such a
+key with the entries there are, the target's arguments and the closest name (exit status 2,
+nothing written).
 
     >>> from lossbench.train import config_dir
     >>> print(unknown_entry_key("logger.tracking_uri=x", ["logger=mlflow"], config_dir()))
     logger.tracking_uri names no logger entry of logger=mlflow, whose entries are: mlflow. \
 tracking_uri is an argument of logger.mlflow: did you mean logger.mlflow.tracking_uri?
 
-Where the options are not the shipped ones (a config directory added with ``-cd``, or an
-experiment, setup or debug config that chooses its own) or a sweep chooses several, the check
-is left to Hydra and to the check of the composed config (:mod:`lossbench.instantiators`).
+Where the options are not known before Hydra composes (a config directory added with ``-cd``,
+a sweep whose jobs choose different ones, ``+logger=``, a sweeper's ``params``), the check is
+left to Hydra and to the check of the composed config (:mod:`lossbench.instantiators`).
 """
 
 from __future__ import annotations
@@ -31,14 +34,13 @@ from typing import Any
 import yaml
 
 from lossbench.entry_arguments import SHIPPED_ARGUMENTS, unknown_argument
+from lossbench.hydra_internals import hydra_arguments
+from lossbench.option_keys import chosen_option
 
 __all__ = ["GROUPS", "chosen_entries", "refuse_unknown_entry_keys", "unknown_entry_key"]
 
 #: The config groups whose entries are built from a ``_target_``, and what one entry is called.
 GROUPS = {"logger": "logger", "callbacks": "callback"}
-
-#: Groups whose options may choose other loggers or callbacks than the command line does.
-_CHOOSING_GROUPS = ("experiment", "setup", "debug", "hparams_search", "study")
 
 
 def _option_entries(folder: Path, option: str, seen: frozenset[str] = frozenset()) -> dict:
@@ -56,39 +58,14 @@ def _option_entries(folder: Path, option: str, seen: frozenset[str] = frozenset(
     return found
 
 
-def _chosen_options(group: str, arguments: Sequence[str], configs: Path) -> list[str] | None:
-    """The options of ``group`` a run of ``arguments`` composes: the last ``group=...`` on the
-    command line, else ``train.yaml``'s default; None when that is not known before Hydra
-    composes (a sweep over several, or another config group that may choose for it)."""
-    chosen: list[str] | None = None
-    for argument in arguments:
-        key, _, value = argument.partition("=")
-        chooser = key.lstrip("+")
-        if (
-            chooser in _CHOOSING_GROUPS
-            and value not in ("", "null")
-            and _mentions(configs / chooser, group)
-        ):
-            return None
-        if key != group:
-            continue
-        if value.startswith("[") and value.endswith("]"):
-            chosen = [v.strip() for v in value[1:-1].split(",") if v.strip()]
-        elif "," in value or not value:
-            return None  # a sweep: each job has its own options
-        else:
-            chosen = [] if value == "null" else [value]
-    if chosen is None:
-        defaults = yaml.safe_load((configs / "train.yaml").read_text(encoding="utf-8"))
-        for default in defaults.get("defaults", []):
-            if isinstance(default, dict) and group in default:
-                chosen = [default[group]] if default[group] else []
-    return chosen
-
-
-def _mentions(folder: Path, group: str) -> bool:
-    """Whether a config of ``folder`` may set ``group`` (names it at all)."""
-    return any(group in p.read_text(encoding="utf-8") for p in folder.glob("*.yaml"))
+def _chosen_options(group: str, arguments: Sequence[str], configs: Path) -> tuple[str, ...] | None:
+    """The options of ``group`` a run of ``arguments`` (a command line, Hydra's flags included)
+    composes (:func:`lossbench.option_keys.chosen_option`); None when that is not known before
+    Hydra composes."""
+    parsed = hydra_arguments(arguments)
+    if parsed is None or parsed.shell_completion:
+        return None
+    return chosen_option(group, parsed.overrides, configs, multirun=parsed.multirun)
 
 
 def chosen_entries(group: str, arguments: Sequence[str], configs: Path) -> dict | None:
@@ -137,8 +114,9 @@ def unknown_entry_key(argument: str, arguments: Sequence[str], configs: Path) ->
     entries = chosen_entries(group, arguments, configs)
     if entries is None or name in _added_entries(group, arguments):
         return None
+    options = _chosen_options(group, arguments, configs) or ("null",)
     chosen = " ".join(a for a in arguments if a.partition("=")[0] == group) or (
-        f"{group}=" + ",".join(_chosen_options(group, arguments, configs) or ["null"])
+        f"{group}={options[0] if len(options) == 1 else '[' + ','.join(options) + ']'}"
     )
     if name not in entries:
         return _no_such_entry(group, name, parts, entries, chosen, configs)

@@ -56,7 +56,18 @@ import yaml
 
 from lossbench.config import SCHEMAS
 
-__all__ = ["chosen_options", "composition_refusal", "option_key_refusal", "refuse_option_keys"]
+__all__ = [
+    "Option",
+    "chosen_option",
+    "chosen_options",
+    "composition_refusal",
+    "option_key_refusal",
+    "refuse_option_keys",
+]
+
+#: An option of a config group: its name, a list of options (``logger=[csv,mlflow]``, a tuple),
+#: or None (``setup: null``: no option).
+Option = str | tuple[str, ...] | None
 
 #: Groups whose keys are checked elsewhere (:mod:`lossbench.trainer_args`) or have one option.
 _SKIPPED = ("trainer", "paths")
@@ -78,8 +89,36 @@ class _Unknown(Exception):
 class _Choice:
     """An option chosen for a group, and who chose it (for the message)."""
 
-    option: str | None
+    option: Option
     source: str
+
+
+def _option(value: Any) -> Option:
+    """``value`` of a defaults list or a command line as an :data:`Option`; raises
+    :class:`_Unknown` where it names no option (a mapping, a number).
+
+    >>> _option(["csv", "mlflow"]), _option("csv"), _option(None)
+    (('csv', 'mlflow'), 'csv', None)
+    """
+    if value is None or isinstance(value, str):
+        return value
+    if isinstance(value, list | tuple) and all(isinstance(v, str) for v in value):
+        return tuple(value)
+    raise _Unknown
+
+
+def _names(option: Option) -> tuple[str, ...]:
+    """The option names of ``option``: one, several for a list, none for None."""
+    if option is None:
+        return ()
+    return (option,) if isinstance(option, str) else option
+
+
+def _typed(option: Option) -> str:
+    """``option`` as it is typed after ``group=``: ``csv``, ``[csv,mlflow]``, ``null``."""
+    if option is None:
+        return "null"
+    return option if isinstance(option, str) else f"[{','.join(option)}]"
 
 
 def _fields(schema: type) -> list[str]:
@@ -99,13 +138,13 @@ def _read(path: Path) -> dict[str, Any]:
 
 
 @functools.cache
-def _primary_defaults(configs: Path) -> dict[str, str | None]:
+def _primary_defaults(configs: Path) -> dict[str, Option]:
     """``{group: option}`` of ``train.yaml``'s defaults list (None: no option, ``setup: null``)."""
-    chosen: dict[str, str | None] = {}
+    chosen: dict[str, Option] = {}
     for entry in _read(configs / "train.yaml").get("defaults") or []:
         if isinstance(entry, dict):
             for group, option in entry.items():
-                chosen[str(group)] = None if option is None else str(option)
+                chosen[str(group)] = _option(option)
     return chosen
 
 
@@ -158,10 +197,9 @@ def _walk(configs: Path, group: str, option: str) -> tuple[tuple[str, Any], ...]
             continue  # Hydra's own groups; the schemas in Hydra's ConfigStore
         if override:
             found.append((target, chosen))
-        elif chosen is not None:
-            if not isinstance(chosen, str):
-                raise _Unknown
-            found.extend(_walk(configs, target, chosen))
+        else:
+            for name in _names(_option(chosen)):
+                found.extend(_walk(configs, target, name))
     return tuple(found)
 
 
@@ -203,20 +241,19 @@ def _resolve(
     for _ in range(10):
         overrides: dict[str, _Choice] = {}
         for group, choice in chosen.items():
-            if choice.option is None:
-                continue
-            by = f"chosen by {group}={choice.option}"
+            by = f"chosen by {group}={_typed(choice.option)}"
             if choice.source not in (_DEFAULT, _GIVEN):
                 by += f", {choice.source}"
-            for target, option in _walk(configs, group, choice.option):
-                if option is _SWEPT:
-                    if multirun and target in deciding:  # each job of its sweep chooses
-                        raise _Unknown
-                    continue
-                option = None if option is None else str(option)
-                if target in overrides and overrides[target].option != option:
-                    raise _Unknown  # two configs choose differently
-                overrides.setdefault(target, _Choice(option, by))
+            for name in _names(choice.option):
+                for target, option in _walk(configs, group, name):
+                    if option is _SWEPT:
+                        if multirun and target in deciding:  # each job of its sweep chooses
+                            raise _Unknown
+                        continue
+                    option = _option(option)
+                    if target in overrides and overrides[target].option != option:
+                        raise _Unknown  # two configs choose differently
+                    overrides.setdefault(target, _Choice(option, by))
         resolved = {**defaults, **overrides, **external}
         if resolved == chosen:
             return chosen
@@ -232,6 +269,33 @@ class _CommandLine:
     fixed: dict[str, _Choice]
     swept: dict[str, tuple[list[str | None], str]]
     opaque: set[str]
+
+    def jobs(self, group: str, configs: Path, multirun: bool) -> list[_Choice]:
+        """The option of ``group`` in each job (one where nothing is swept), in the order of
+        the sweep; raises :class:`_Unknown` where they are not known before Hydra composes."""
+        deciding = _deciding(group, configs)
+        if "*" in self.opaque or self.opaque & deciding:
+            raise _Unknown
+        if self.swept and not multirun:
+            raise _Unknown  # Hydra refuses a sweep without -m itself
+        swept = {g: self.swept[g] for g in sorted(deciding & set(self.swept))}
+        combinations = list(
+            itertools.islice(itertools.product(*(v for v, _ in swept.values())), _MOST_JOBS + 1)
+        )
+        if len(combinations) > _MOST_JOBS:
+            raise _Unknown
+        jobs = []
+        for values in combinations:
+            external = dict(self.fixed)
+            for (g, (_, typed)), value in zip(swept.items(), values, strict=True):
+                external[g] = _Choice(value, f"one job of the sweep {typed}")
+            jobs.append(_resolve(external, configs, multirun, deciding)[group])
+        return jobs
+
+    def first(self, group: str, configs: Path, multirun: bool) -> _Choice:
+        """The option of ``group`` in the config a multirun composes first, without the swept
+        options (that of the single run, without ``-m``)."""
+        return _resolve(self.fixed, configs, multirun, _deciding(group, configs))[group]
 
 
 def _choices(parsed: Sequence[Any], configs: Path, multirun: bool) -> _CommandLine:
@@ -257,11 +321,10 @@ def _choices(parsed: Sequence[Any], configs: Path, multirun: bool) -> _CommandLi
             else:
                 opaque.add(key)
         else:
-            value = override.value()
-            if value is None or isinstance(value, str):
-                fixed[key] = _Choice(value, _GIVEN)
-            else:
-                opaque.add(key)  # a list of options
+            try:
+                fixed[key] = _Choice(_option(override.value()), _GIVEN)  # one, a list, null
+            except _Unknown:
+                opaque.add(key)
     return _CommandLine(fixed, swept, opaque)
 
 
@@ -354,37 +417,24 @@ def _key_refusal(override: Any, parsed: Sequence[Any], configs: Path, multirun: 
     path = override.key_or_group
     group, key = path.split(".")[:2]
     line = _choices(parsed, configs, multirun)
-    deciding = _deciding(group, configs)
-    if "*" in line.opaque or line.opaque & deciding:
-        raise _Unknown
-    if line.swept and not multirun:
-        raise _Unknown  # Hydra refuses a sweep without -m itself
-    swept = {g: line.swept[g] for g in sorted(deciding & set(line.swept))}
-    combinations = list(
-        itertools.islice(itertools.product(*(v for v, _ in swept.values())), _MOST_JOBS + 1)
-    )
-    if len(combinations) > _MOST_JOBS:
-        raise _Unknown
     argument = override.input_line
     jobs: list[str] = []
-    for values in combinations:
-        external = dict(line.fixed)
-        for (g, (_, typed)), value in zip(swept.items(), values, strict=True):
-            external[g] = _Choice(value, f"one job of the sweep {typed}")
-        choice = _resolve(external, configs, multirun, deciding)[group]
-        if choice.option is None or choice.option not in SCHEMAS[group]:
+    choices = line.jobs(group, configs, multirun)
+    for choice in choices:
+        if not isinstance(choice.option, str) or choice.option not in SCHEMAS[group]:
             raise _Unknown
         if key not in _fields(SCHEMAS[group][choice.option]):
-            first = _resolve(line.fixed, configs, multirun, deciding)[group]
+            first = line.first(group, configs, multirun)
             primary_has = first.option in SCHEMAS[group] and key in _fields(
                 SCHEMAS[group][first.option]
             )
-            sweep = line.swept[group][0] if group in swept else []
+            sweep = line.swept[group][0] if group in line.swept else []
             return _lacks(argument, path, choice, sweep, primary_has)
         jobs.append(choice.option)
+    swept = _deciding(group, configs) & set(line.swept)
     if multirun and swept and not override.is_sweep_override():
-        first = _resolve(line.fixed, configs, multirun, deciding)[group]
-        if first.option is None or first.option not in SCHEMAS[group]:
+        first = line.first(group, configs, multirun)
+        if not isinstance(first.option, str) or first.option not in SCHEMAS[group]:
             raise _Unknown
         if key not in _fields(SCHEMAS[group][first.option]):
             return _lacked_by_first_config(argument, path, first, list(dict.fromkeys(jobs)))
@@ -400,10 +450,10 @@ def _parsed(overrides: Sequence[str]) -> list[Any] | None:
         return None  # refused by the grammar check (lossbench.override_grammar), or Hydra's
 
 
-def chosen_options(overrides: Sequence[str], configs: Path) -> dict[str, str | None] | None:
+def chosen_options(overrides: Sequence[str], configs: Path) -> dict[str, Option] | None:
     """``{group: option}`` of a single run of ``overrides``, as Hydra will choose them from the
-    command line and the config files of ``configs``; None where that is not known before
-    Hydra composes (a sweep, ``+group=``, a list of options, a file that cannot be read).
+    command line and the config files of ``configs`` (a list of options as a tuple); None where
+    that is not known before Hydra composes (a sweep, ``+group=``, a file that cannot be read).
 
         >>> from lossbench.train import config_dir
         >>> chosen = chosen_options(["hparams_search=optuna_focal"], config_dir())
@@ -420,6 +470,36 @@ def chosen_options(overrides: Sequence[str], configs: Path) -> dict[str, str | N
         return {g: c.option for g, c in _resolve(line.fixed, configs, False, set()).items()}
     except _Unknown:
         return None
+
+
+def chosen_option(
+    group: str, overrides: Sequence[str], configs: Path, *, multirun: bool = False
+) -> tuple[str, ...] | None:
+    """The options of ``group`` that every job of ``overrides`` chooses, worked out the way
+    :func:`chosen_options` does (one; several for a list, ``logger=[csv,mlflow]``; none for
+    null), and in a multirun also the config Hydra composes first; None where they differ or
+    are not known before Hydra composes.
+
+        >>> from lossbench.train import config_dir
+        >>> chosen_option("logger", ["logger=[csv,mlflow]"], config_dir())
+        ('csv', 'mlflow')
+        >>> chosen_option("logger", ["seed=0,1"], config_dir(), multirun=True)
+        ('csv',)
+        >>> chosen_option("logger", ["logger=csv,none"], config_dir(), multirun=True) is None
+        True
+    """
+    parsed = _parsed(overrides)
+    if parsed is None:
+        return None
+    multirun = _is_multirun(parsed, multirun)
+    try:
+        line = _choices(parsed, configs, multirun)
+        options = {c.option for c in line.jobs(group, configs, multirun)}
+        if multirun and line.swept:
+            options.add(line.first(group, configs, multirun).option)
+    except _Unknown:
+        return None
+    return _names(options.pop()) if len(options) == 1 else None
 
 
 def option_key_refusal(

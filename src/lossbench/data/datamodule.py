@@ -15,6 +15,7 @@ see the int64 labels. Batches are ``(features, labels, targets)``. A dense data 
 from __future__ import annotations
 
 import hashlib
+import json
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -159,13 +160,29 @@ class ClassificationDataModule(L.LightningDataModule):
     def warn_unscored(self, unscored: dict[str, list[str]] | None = None) -> None:
         """Warn for each of :meth:`unscored_classes` (or ``unscored``, when the caller has them)
         that is not empty, naming split, classes and the metrics they leave
-        (:func:`lossbench.scored_classes.warn_unscored`)."""
+        (:func:`lossbench.scored_classes.warn_unscored`): each split of the same data once in
+        a sweep (:func:`lossbench.sweep_warnings.first_in_sweep`), whose jobs split it alike."""
+        unscored = self.unscored_classes() if unscored is None else unscored
+        data = self._split_identity()
         warn_unscored(
-            self.unscored_classes() if unscored is None else unscored,
+            {
+                split: names
+                for split, names in unscored.items()
+                if names and first_in_sweep("unscored classes", data, split, *names)
+            },
             self.task,
             self.n_targets,
             what=f"data={self.cfg['name']}",
         )
+
+    def _split_identity(self) -> str:
+        """What the splits of this data module depend on: the data settings, without the batch
+        size, with a CSV file's absolute path (two files are two data sets, one file given two
+        ways is one)."""
+        settings = {k: v for k, v in self.cfg.items() if k != "batch_size"}
+        if settings.get("path") is not None:
+            settings["path"] = str(Path(str(settings["path"])).expanduser().resolve())
+        return json.dumps(settings, sort_keys=True, default=str)
 
     def warn_constant_columns(self) -> None:
         """Warn for the feature columns of a CSV file that hold one value in every training
