@@ -9,6 +9,18 @@ from pathlib import Path
 
 SRC = Path(__file__).resolve().parents[1] / "src"
 
+#: Each launcher a sweep's jobs can run under, as overrides, with ids: one process (basic), two
+#: vectorized worker processes of one-job tasks (a data module each), two joblib workers.
+SWEEP_LAUNCHERS = {
+    "basic": ("hydra/launcher=basic",),
+    "vectorized-workers": (
+        "hydra/launcher=vectorized",
+        "hydra.launcher.n_jobs=2",
+        "hydra.launcher.max_group_size=1",
+    ),
+    "parallel": ("hydra/launcher=parallel", "hydra.launcher.n_jobs=2"),
+}
+
 
 def run_module(
     module: str,

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 import torch
 
-from cli_process import run_module
+from cli_process import SWEEP_LAUNCHERS, run_module
 from lossbench.data.csv_loader import load_csv
 from lossbench.data.datamodule import ClassificationDataModule
 from lossbench.data.preprocess import Preprocessor, constant_columns, fit_preprocessor
@@ -285,13 +285,8 @@ def test_a_sweeps_warnings_are_lossbench_lines_under_each_launcher(tmp_path, lau
 @pytest.mark.slow  # four jobs under each launcher: about a minute in all
 @pytest.mark.parametrize(
     "launcher",
-    [
-        ("hydra/launcher=basic",),
-        # four tasks of one job each, on two worker processes: a data module each
-        ("hydra/launcher=vectorized", "hydra.launcher.n_jobs=2", "hydra.launcher.max_group_size=1"),
-        ("hydra/launcher=parallel", "hydra.launcher.n_jobs=2"),
-    ],
-    ids=["basic", "vectorized-workers", "parallel"],
+    list(SWEEP_LAUNCHERS.values()),
+    ids=list(SWEEP_LAUNCHERS),
 )
 def test_a_sweep_warns_of_a_constant_column_once(tmp_path, launcher) -> None:
     """Every job of a sweep builds its data module and finds the constant column; the user's

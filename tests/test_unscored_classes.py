@@ -15,7 +15,7 @@ import pytest
 import torch
 from sklearn.metrics import average_precision_score, roc_auc_score
 
-from cli_process import run_module
+from cli_process import SWEEP_LAUNCHERS, run_module
 from lossbench.checkpoint import load_checkpoint
 from lossbench.data.datamodule import ClassificationDataModule
 from lossbench.data.splits import split_indices
@@ -232,13 +232,8 @@ def test_vectorized_members_score_the_same_labels_as_runs_alone(
 @pytest.mark.slow  # four jobs under each launcher
 @pytest.mark.parametrize(
     "launcher",
-    [
-        ("hydra/launcher=basic",),
-        # four tasks of one job each, on two worker processes: a data module each
-        ("hydra/launcher=vectorized", "hydra.launcher.n_jobs=2", "hydra.launcher.max_group_size=1"),
-        ("hydra/launcher=parallel", "hydra.launcher.n_jobs=2"),
-    ],
-    ids=["basic", "vectorized-workers", "parallel"],
+    list(SWEEP_LAUNCHERS.values()),
+    ids=list(SWEEP_LAUNCHERS),
 )
 def test_a_sweep_warns_of_an_unscored_label_once(tmp_path, multilabel_csv, launcher) -> None:
     """Every job of a sweep over the same data finds the label its splits cannot score; the
