@@ -255,9 +255,9 @@ def test_a_constant_csv_column_is_named_in_a_warning(tmp_path: Path) -> None:
     assert result.returncode == 0, result.stderr[-2000:]
     warned = [line for line in result.stderr.splitlines() if "holds one value" in line]
     assert warned == [
-        "lossbench: warning: data=csv: feature column 'c' holds one value in all 24 training "
-        "rows (5): it carries no information, and with a standard deviation of 0 it is not "
-        "scaled but only centred (0 in every training row). Leave it out with "
+        "lossbench: warning: data=csv (data.csv): feature column 'c' holds one value in all 24 "
+        "training rows (5): it carries no information, and with a standard deviation of 0 it "
+        "is not scaled but only centred (0 in every training row). Leave it out with "
         "data.feature_columns=[a,b], or check the file."
     ]
 
@@ -278,7 +278,7 @@ def test_a_sweeps_warnings_are_lossbench_lines_under_each_launcher(tmp_path, lau
     )  # fmt: skip
     assert result.returncode == 0, result.stderr[-2000:]
     warned = [line for line in result.stderr.splitlines() if "holds one value" in line]
-    assert warned and all(line.startswith("lossbench: warning: data=csv: ") for line in warned)
+    assert warned and all(line.startswith("lossbench: warning: data=csv (") for line in warned)
     assert "ConstantColumnWarning" not in result.stderr
 
 
@@ -303,9 +303,10 @@ def test_a_sweep_warns_of_a_constant_column_once(tmp_path, launcher) -> None:
     assert result.returncode == 0, result.stderr[-2000:]
     warned = [line for line in result.stderr.splitlines() if "holds one value" in line]
     assert len(warned) == 2, result.stderr  # one per file, not one per job or data module
-    assert all(
-        line.startswith("lossbench: warning: data=csv: feature column 'c'") for line in warned
-    )
+    assert sorted(line.split(": feature column 'c'")[0] for line in warned) == [
+        "lossbench: warning: data=csv (one.csv)",
+        "lossbench: warning: data=csv (two.csv)",
+    ]  # each names its file
     assert len(list((tmp_path / "study").glob("*/metrics.json"))) == 4  # every job ran
 
 

@@ -3,9 +3,9 @@
 A multirun's jobs build their own data modules: one after another in one process
 (``hydra/launcher=basic``), one per group in worker processes (``vectorized``), one per job in
 worker processes (``parallel``), on other machines (``slurm``). Each would warn for the same
-file (``lossbench: warning: data=csv: feature column 'c' holds one value ...``), a dozen times
-in a sweep. Within a sweep, a job asks :func:`first_in_sweep` before warning, and only the
-first to ask for a key gets True:
+file (``lossbench: warning: data=csv (data.csv): feature column 'c' holds one value ...``), a
+dozen times in a sweep. Within a sweep, a job asks :func:`first_in_sweep` before warning,
+and only the first to ask for a key gets True:
 
     >>> import tempfile
     >>> sweep_dir = tempfile.mkdtemp()

@@ -198,9 +198,8 @@ class ClassificationDataModule(L.LightningDataModule):
             for name in self.preprocessor.constant
             if first_in_sweep("constant column", path, name)
         ]
-        warn_constant_columns(
-            self.preprocessor, len(self.tensors["train"][1]), f"data={self.cfg['name']}", only
-        )
+        what = f"data={self.cfg['name']} ({self.cfg['path']})"  # a sweep may read several files
+        warn_constant_columns(self.preprocessor, len(self.tensors["train"][1]), what, only)
 
     def setup(self, stage: str | None = None) -> None:
         trainer = self.trainer
