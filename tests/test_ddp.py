@@ -173,7 +173,7 @@ def test_ddp_without_checkpoint_files_evaluates_the_same_best_epoch(tmp_path):
 def test_a_ddp_onecycle_run_resumed_in_one_process_is_refused_with_its_steps(make_cfg, tmp_path):
     """The schedule of a 2-process run was built over each process's batches (3 epochs of 4):
     the checkpoint's own count is compared, not one recounted for a single process (7 an
-    epoch), which the run never had."""
+    epoch), which the run never had; and its own processes, where no setting tells them."""
     from lossbench.errors import UserInputError
     from lossbench.train import preflight
 
@@ -187,3 +187,22 @@ def test_a_ddp_onecycle_run_resumed_in_one_process_is_refused_with_its_steps(mak
         preflight(cfg, tmp_path / "one")
     assert "trainer.devices: 2 then, 'auto' now" in str(info.value)
     assert "12 optimizer steps then, 28 now" in str(info.value)
+    # the checkpoint records its 2 processes: copied without the run's config.yaml (no
+    # setting to compare), the same settings resumed in 1 process are refused by them
+    from lossbench.checkpoint import load_checkpoint
+
+    assert load_checkpoint(last)["lossbench_processes"] == 2
+    copied = tmp_path / "copied" / "last.ckpt"
+    copied.parent.mkdir()
+    copied.write_bytes(last.read_bytes())
+    cfg = make_cfg(*one, "scheduler=onecycle", f"ckpt_path={copied}")
+    with pytest.raises(UserInputError, match=r"scheduler=onecycle spreads") as info:
+        preflight(cfg, tmp_path / "copied-run")
+    for words in (
+        "this run has 1 process here (trainer.devices=auto takes every device of the machine",
+        "the run that wrote the checkpoint had 2 processes, so it would take 21 optimizer steps "
+        "where the checkpoint's schedule was built over 12",
+        "one-cycle stops with an error past the schedule's 12 steps",
+        "pin its processes with trainer.devices=2",
+    ):
+        assert words in str(info.value), str(info.value)

@@ -14,9 +14,13 @@ from pathlib import Path
 
 import pytest
 import torch
+from omegaconf import OmegaConf
 
-from lossbench.checkpoint import history, load_checkpoint
+from cli_process import run_module
+from lossbench.checkpoint import CheckpointError, check_resume, history, load_checkpoint
+from lossbench.data.datamodule import ClassificationDataModule
 from lossbench.errors import UserInputError
+from lossbench.module import ClassifierModule, resolved_loss
 from lossbench.record import RunExistsError, read_record
 from lossbench.train import preflight
 from lossbench.training import train
@@ -419,6 +423,108 @@ def test_onecycle_resume_with_other_batches_per_process_is_refused_with_both_cou
     for change in ("trainer.devices=1", "trainer.limit_train_batches=4"):  # the same 20 steps
         cfg = make_cfg(*ONECYCLE, change, f"ckpt_path={best}")
         assert preflight(cfg, tmp_path / "kept") == "multiclass"
+
+
+def _check_resume(cfg, checkpoint: dict, path: Path, world_size: int) -> None:
+    """``check_resume`` as preflight calls it for ``cfg``, with ``world_size``: the processes
+    Lightning resolved ``cfg``'s trainer.* settings to (``Trainer.world_size``)."""
+    datamodule = ClassificationDataModule(cfg.data, cfg.loss.name, seed=cfg.seed)
+    module = ClassifierModule.from_config(cfg, datamodule, loss=resolved_loss(cfg, datamodule))
+    check_resume(
+        checkpoint,
+        path,
+        module.hparams,
+        datamodule.preprocessing,
+        config=OmegaConf.to_container(cfg, resolve=True),
+        train_rows=datamodule.sizes()["train"],
+        world_size=world_size,
+    )
+
+
+def test_onecycle_resume_where_auto_resolves_to_other_processes_is_refused(make_cfg, tmp_path):
+    """trainer.devices=auto takes every device of the machine it runs on: a run trained in 1
+    process (a laptop's CPU) and resumed with the same config where auto resolves to 2 (a
+    2-GPU machine) gives each process half the batches, so 12 of the 20 optimizer steps its
+    one-cycle schedule spans (the rate still high at the end), though no setting changed.
+    The checkpoint records its processes; preflight and the run pass check_resume those
+    Lightning resolved (Trainer.world_size). On this machine auto resolves to 1 CPU process, so
+    the 2 that a 2-device machine resolves it to are given; preflight's own Trainer resolves
+    them below, for a checkpoint copied without its run's config.yaml."""
+    record = train(make_cfg(*ONECYCLE), tmp_path / "run")
+    best = Path(record["best_checkpoint"])
+    cfg = make_cfg(*ONECYCLE, f"ckpt_path={best}")
+    assert cfg.trainer.devices == "auto"
+    checkpoint = load_checkpoint(best)
+    _check_resume(cfg, checkpoint, best, world_size=1)  # the processes it trained with
+    with pytest.raises(CheckpointError, match=r"scheduler=onecycle spreads its sch") as info:
+        _check_resume(cfg, checkpoint, best, world_size=2)
+    message = str(info.value)
+    for words in (
+        "with trainer.accelerator=cpu trainer.devices=auto",
+        "this run has 2 processes here (trainer.devices=auto takes every device of the machine",
+        "the run that wrote the checkpoint had 1 process, so it would take 12 optimizer steps "
+        "where the checkpoint's schedule was built over 20",
+        "this run would end after 12 of the schedule's 20 steps",
+        "(pin its processes with trainer.devices=1)",
+    ):
+        assert words in message, message
+    assert checkpoint["lossbench_processes"] == 1
+    # the fix it gives: trainer.devices=1 keeps the schedule's 20 steps on that machine
+    _check_resume(make_cfg(*ONECYCLE, "trainer.devices=1", f"ckpt_path={best}"), checkpoint,
+                  best, world_size=1)  # fmt: skip
+    # with another setting: one refusal names both
+    seeded = make_cfg(*ONECYCLE, "seed=3", f"ckpt_path={best}")
+    with pytest.raises(CheckpointError) as info:
+        _check_resume(seeded, checkpoint, best, world_size=2)
+    assert ": seed, trainer.devices differ from the run that wrote it" in str(info.value)
+    assert (
+        "trainer.devices: 'auto' resolves to 2 process(es) here (1 in its run), over whose "
+        "batches scheduler=onecycle spreads its schedule (20 optimizer steps in the "
+        "checkpoint's run, 12 with the config)"
+    ) in str(info.value)
+    # a checkpoint of an older lossbench, without its processes: the steps decide
+    del checkpoint["lossbench_processes"]
+    _check_resume(cfg, checkpoint, best, world_size=1)
+    with pytest.raises(CheckpointError, match="does not record the processes of the run"):
+        _check_resume(cfg, checkpoint, best, world_size=2)
+    # copied without its run's config.yaml, resumed where preflight's Trainer has 2 processes
+    copied = tmp_path / "copied" / "best.ckpt"
+    copied.parent.mkdir()
+    shutil.copy(best, copied)
+    two = make_cfg(*ONECYCLE, "trainer=ddp", "trainer.devices=2", f"ckpt_path={copied}")
+    with pytest.raises(UserInputError, match="this run has 2 processes here, and the run that"):
+        preflight(two, tmp_path / "resumed")
+    assert not (tmp_path / "resumed").exists()
+
+
+def _files(root: Path) -> dict[str, bytes]:
+    return {
+        str(p.relative_to(root)): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()
+    }
+
+
+def test_onecycle_resume_on_other_processes_is_refused_on_the_command_line(make_cfg, tmp_path):
+    """Where the user meets it: a checkpoint of a 1-process one-cycle run, copied without its
+    run's config.yaml (no setting to compare), resumed by lossbench-train in 2 processes: exit
+    2 with the refusal, no traceback, nothing written, the earlier run's files untouched."""
+    record = train(make_cfg(*ONECYCLE, "logger=csv"), tmp_path / "run")
+    copied = tmp_path / "copied" / "best.ckpt"
+    copied.parent.mkdir()
+    shutil.copy(record["best_checkpoint"], copied)
+    before = _files(tmp_path)
+    args = (*ONECYCLE, "trainer=ddp", "trainer.devices=2", f"ckpt_path={copied}")
+    result = run_module("lossbench.train", *args, f"hydra.run.dir={tmp_path / 'cli'}", cwd=tmp_path)
+    assert result.returncode == 2, result.stderr[-3000:]
+    assert "lossbench: refused: cannot resume from" in result.stderr
+    assert "20 optimizer steps then" not in result.stderr  # no setting changed
+    for words in (
+        "this run has 2 processes here, and the run that wrote the checkpoint had 1 process",
+        "would take 12 optimizer steps where the checkpoint's schedule was built over 20",
+        "pin its processes with trainer.devices=1",
+    ):
+        assert words in result.stderr, result.stderr
+    assert "Traceback" not in result.stderr and not (tmp_path / "cli").exists()
+    assert _files(tmp_path) == before
 
 
 def test_resume_may_change_how_long_and_where_it_writes(make_cfg, tmp_path):

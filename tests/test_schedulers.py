@@ -10,7 +10,13 @@ import pytest
 import torch
 
 from lossbench.report.build import build_report
-from lossbench.schedulers import SCHEDULERS, build_scheduler, resume_schedule_error
+from lossbench.schedulers import (
+    SCHEDULERS,
+    build_scheduler,
+    resume_schedule_change,
+    resume_schedule_error,
+    schedule_change_error,
+)
 from lossbench.training import train
 
 # iris: 90 training rows in minibatches of 32: 3 optimizer steps per epoch.
@@ -104,6 +110,62 @@ def test_onecycle_resume_is_refused_only_when_its_optimizer_steps_change(before,
     assert (reason is not None) == refused, reason
     if refused:
         assert "optimizer steps then" in reason and "keep its" in reason
+
+
+#: The same trainer settings before and after: Lightning resolves trainer.devices=auto to every
+#: device of the machine, so only the processes differ (5 batches an epoch on each of 2, 10 on 1).
+AUTO = {"max_epochs": 4, "max_steps": -1, "accelerator": "auto", "devices": "auto", "num_nodes": 1}
+
+
+@pytest.mark.parametrize(
+    ("trainer", "batches", "processes", "steps"),
+    [
+        pytest.param(AUTO, 5, (1, 2), (40, 20), id="laptop-1-then-2-now"),
+        pytest.param(AUTO, 20, (2, 1), (40, 80), id="2-then-1-now"),
+        pytest.param(AUTO, 5, (None, 2), (40, 20), id="older-checkpoint-other-steps"),
+        pytest.param(AUTO, 10, (1, 1), None, id="the-same-processes"),
+        pytest.param(AUTO, 10, (None, 1), None, id="older-checkpoint-same-steps"),
+        pytest.param({**AUTO, "max_epochs": 100, "max_steps": 40}, 5, (1, 2), None,
+                     id="max_steps-ends-both"),
+    ],
+)  # fmt: skip
+def test_onecycle_resume_with_other_processes_for_the_same_settings(
+    trainer, batches, processes, steps
+):
+    """README (Resuming): no trainer.* setting changed, but the resumed run has other processes
+    than the run that wrote the checkpoint (trainer.devices=auto on other hardware), each with
+    its share of an epoch's batches: refused where the optimizer steps of the one-cycle
+    schedule it was built over (40: 10 batches an epoch on 1 process) and those the resumed
+    run takes differ, with both counts and both process counts."""
+    change = resume_schedule_change(
+        {"name": "onecycle"}, trainer, dict(trainer), batches, steps_then=40, processes=processes
+    )
+    if steps is None:
+        assert change is None
+        return
+    assert change is not None and change.settings == () and change.steps == steps
+    message = schedule_change_error(change)
+    then, now = processes
+    assert "trainer.accelerator=auto trainer.devices=auto trainer.num_nodes=1" in message
+    assert f"this run has {now} process{'es' if now > 1 else ''} here" in message
+    assert "trainer.devices=auto takes every device of the machine it runs on" in message
+    assert (
+        f"would take {steps[1]} optimizer steps where the checkpoint's schedule was built "
+        "over 40" in message
+    )
+    if then is None:
+        assert "does not record the processes of the run that wrote it" in message
+    else:
+        assert f"the run that wrote the checkpoint had {then} process" in message
+        assert f"pin its processes with trainer.devices={then})" in message
+    harm = "with the learning rate still high" if steps[1] < 40 else "stops with an error past"
+    assert harm in message
+    assert "scheduler=none or scheduler=plateau" in message
+    # a schedule over the epochs is not spread over the processes' batches
+    cosine = resume_schedule_change(
+        {"name": "cosine"}, trainer, dict(trainer), batches, steps_then=40, processes=processes
+    )
+    assert cosine is None
 
 
 def test_constant_rate_is_recorded_too(make_cfg, tmp_path):

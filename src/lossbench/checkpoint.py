@@ -21,7 +21,9 @@ stores (the keys: :mod:`lossbench.checkpoint_format`)
   channels, height and width), the label names and the classes (:func:`metadata`), and
   ``split_sha256``: a SHA-256 of each split's rows, which ``lossbench-eval`` compares;
 - ``lossbench_rng``: the random number generator states, so that a resumed run draws the same
-  dropout masks as an uninterrupted one (:func:`rng_states`).
+  dropout masks as an uninterrupted one (:func:`rng_states`);
+- ``lossbench_processes``: the processes that trained the run (Lightning's world size), which a
+  resume compares with its own where a one-cycle schedule spans the run (:func:`check_resume`).
 """
 
 from __future__ import annotations
@@ -43,6 +45,7 @@ from lossbench.checkpoint_format import (
     LR_SCHEDULERS_KEY,
     METADATA_KEY,
     OPTIONAL_DATA_KEYS,
+    PROCESSES_KEY,
     RESUME_KEYS,
     RNG_KEY,
     TRAINING_STATE_KEYS,
@@ -300,13 +303,18 @@ def check_resume(
     ``config``: the resolved config (plain containers); ``saved``: the config of the run that
     wrote the checkpoint (default: its run directory's ``config.yaml``, next to
     ``checkpoints/``). Without ``config``, or without that config (a checkpoint copied
-    elsewhere), only the checkpoint's hyper-parameters and data are compared. With both,
+    elsewhere), only the checkpoint's hyper-parameters and data are compared (and, given
+    ``config``, its one-cycle schedule's steps, below). With both,
     training data that differs is explained by the ``data.*`` settings that changed
     (``data.split_seed``: another split standardises with another mean), or said to have
     changed itself. ``train_rows``: the training split's rows, and ``world_size``: the
-    processes of the resumed run (each takes its share of them), with which one-cycle settings
-    that keep the optimizer steps its schedule was built over (stored in the checkpoint) are
-    accepted.
+    processes of the resumed run as Lightning resolved them (each takes its share of the
+    rows), with which one-cycle settings that keep the optimizer steps its schedule was built
+    over (stored in the checkpoint) are accepted. The same settings can resolve to other
+    processes than the checkpoint's run had (``trainer.devices=auto`` on other hardware; the
+    checkpoint stores its own, :data:`~lossbench.checkpoint_format.PROCESSES_KEY`): where the
+    resumed run would then take another number of optimizer steps than its one-cycle schedule
+    spans, it is refused too.
 
         >>> check_resume(load_checkpoint(p), p, module.hparams, module.preprocessing,
         ...              config=resolved, train_rows=rows, world_size=2)  # doctest: +SKIP
@@ -314,8 +322,9 @@ def check_resume(
     Raises:
         CheckpointError: naming each differing setting with the checkpoint's (or its run's)
             value and the config's (a ``trainer.*`` change that a learning-rate schedule
-            spanning the run cannot follow, alone: its own refusal,
-            :func:`lossbench.schedulers.resume_schedule_error`); or naming the missing entries
+            spanning the run cannot follow, or processes that change its optimizer steps, alone:
+            its own refusal, :func:`lossbench.schedulers.resume_schedule_error`,
+            :func:`lossbench.schedulers.processes_change`); or naming the missing entries
             (:data:`TRAINING_STATE_KEYS`) of a checkpoint written with the weights only.
     """
     missing = [key for key in TRAINING_STATE_KEYS if key not in checkpoint]
@@ -334,9 +343,15 @@ def check_resume(
     named = {name for names, _ in differences for name in names}
     differences += [((key,), text) for key, text in settings or [] if not _covered(key, named)]
     schedule = None
-    if config is not None and saved is not None:
-        steps = _scheduled_steps(checkpoint)
-        schedule = _schedule_change(config, saved, train_rows, world_size, steps_then=steps)
+    if config is not None:  # without the run's config: no setting known to have changed
+        schedule = _schedule_change(
+            config,
+            config if saved is None else saved,
+            train_rows,
+            world_size,
+            steps_then=_scheduled_steps(checkpoint),
+            processes_then=_recorded_processes(checkpoint),
+        )
     _refuse(path, differences, schedule, config_file=saved is not None)
 
 
@@ -376,6 +391,17 @@ def _refuse(
 
 def _schedule_difference(change: ScheduleChange) -> Difference:
     """The entry of a schedule's ``change`` in a refusal that names other settings too."""
+    if not change.settings:  # the same settings, other processes (trainer.devices=auto)
+        then, now = change.processes or (None, 0)
+        steps_then, steps_now = change.steps or (None, None)
+        devices = dict(change.resolved).get("devices")
+        was = "not recorded in the checkpoint" if then is None else f"{then} in its run"
+        return (
+            ("trainer.devices",),
+            f"trainer.devices: {devices!r} resolves to {now} process(es) here ({was}), over "
+            f"whose batches scheduler={change.scheduler} spreads its schedule ({steps_then} "
+            f"optimizer steps in the checkpoint's run, {steps_now} with the config)",
+        )
     names = tuple(f"trainer.{key}" for key, _, _ in change.settings)
     text = "; ".join(
         f"trainer.{key}: checkpoint's run {a!r}, config {b!r}" for key, a, b in change.settings
@@ -394,11 +420,14 @@ def _schedule_change(
     world_size: int = 1,
     *,
     steps_then: int | None = None,
+    processes_then: int | None = None,
 ) -> ScheduleChange | None:
     """The ``trainer.*`` changes that a learning-rate schedule spread over the run cannot
     follow (:func:`lossbench.schedulers.resume_schedule_change`; given ``train_rows``, those
     that keep a one-cycle schedule's optimizer steps, ``steps_then``, are followed: each of
-    the ``world_size`` processes trains on its share of the rows), or None."""
+    the ``world_size`` processes trains on its share of the rows), or None. Without such a
+    change, a ``world_size`` other than ``processes_then`` (the checkpoint's run's; None: not
+    recorded) that changes those steps is one (:func:`lossbench.schedulers.processes_change`)."""
     scheduler, earlier = config.get("scheduler"), saved.get("scheduler")
     if not isinstance(scheduler, Mapping) or not isinstance(earlier, Mapping):
         return None
@@ -414,6 +443,7 @@ def _schedule_change(
         config.get("trainer") or {},
         batches,
         steps_then=steps_then,
+        processes=(processes_then, world_size),
     )
 
 
@@ -424,6 +454,15 @@ def _scheduled_steps(checkpoint: Mapping[str, Any]) -> int | None:
     states = [state for state in schedulers if isinstance(state, Mapping)]
     steps = [state.get("total_steps") for state in states]
     return steps[0] if len(steps) == 1 and isinstance(steps[0], int) else None
+
+
+def _recorded_processes(checkpoint: Mapping[str, Any]) -> int | None:
+    """The processes that trained the checkpoint's run (:data:`PROCESSES_KEY`), or None (a
+    checkpoint of an older lossbench)."""
+    processes = checkpoint.get(PROCESSES_KEY)
+    if isinstance(processes, int) and not isinstance(processes, bool) and processes >= 1:
+        return processes
+    return None
 
 
 def _saved_config(path: str | os.PathLike, saved: Mapping[str, Any] | None) -> Any:

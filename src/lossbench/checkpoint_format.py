@@ -28,6 +28,9 @@ RNG_KEY = "lossbench_rng"
 #: The learning rate at the start of the epoch the checkpoint was saved in (``train/lr`` of an
 #: epoch resumed within it).
 EPOCH_LR_KEY = "lossbench_epoch_lr"
+#: The processes that trained the run (Lightning's ``Trainer.world_size``: devices times
+#: nodes), each on its share of an epoch's batches; absent in checkpoints of an older lossbench.
+PROCESSES_KEY = "lossbench_processes"
 #: Keys of ``lossbench_metadata`` that come from the data (the rest describe the model).
 DATA_KEYS = ("feature_names", "feature_mean", "feature_scale", "label_names", "classes")
 #: Data keys of checkpoints with categorical features or imputation (absent in older ones: none).

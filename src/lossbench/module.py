@@ -55,6 +55,7 @@ from lossbench.checkpoint_format import (
     INPUT_SHAPE_KEY,
     METADATA_KEY,
     OPTIONAL_DATA_KEYS,
+    PROCESSES_KEY,
     RNG_KEY,
     SPLITS_SHA256_KEY,
     HistoryText,
@@ -563,6 +564,10 @@ class ClassifierModule(L.LightningModule):
         checkpoint[RNG_KEY] = rng_states()
         # The epoch's starting learning rate, for train/lr of an epoch resumed within it.
         checkpoint[EPOCH_LR_KEY] = self._epoch_lr
+        # The processes that share each epoch's batches: a one-cycle schedule was built over
+        # their steps, which a resume on other hardware (trainer.devices=auto) need not take.
+        trainer = attached_trainer(self)  # none: a vectorized member (devices=1)
+        checkpoint[PROCESSES_KEY] = 1 if trainer is None else int(trainer.world_size)
 
     def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
         self.history = history(checkpoint)

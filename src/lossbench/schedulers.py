@@ -183,6 +183,12 @@ class ScheduleChange:
     settings: tuple[tuple[str, Any, Any], ...]
     #: One-cycle's optimizer steps then and now, where the batches of an epoch are known.
     steps: tuple[int | None, int | None] | None = None
+    #: The processes that share each epoch's batches (Lightning's world size) then (None: not
+    #: recorded) and now, where they differ though no setting did (``settings`` empty):
+    #: ``trainer.devices=auto`` takes every device of the machine it runs on.
+    processes: tuple[int | None, int] | None = None
+    #: The settings now that resolved to ``processes[1]``: ``(key below trainer, value)``.
+    resolved: tuple[tuple[str, Any], ...] = ()
 
 
 def resume_schedule_change(
@@ -192,6 +198,7 @@ def resume_schedule_change(
     train_batches: int | None = None,
     *,
     steps_then: int | None = None,
+    processes: tuple[int | None, int] | None = None,
 ) -> ScheduleChange | None:
     """The ``trainer`` settings (``before``: the run that wrote the checkpoint, ``now``: the
     resume) that a run with ``scheduler`` cannot be resumed with, or None.
@@ -203,11 +210,23 @@ def resume_schedule_change(
     processes changed (``trainer.devices``, ``num_nodes``, ``accelerator``: another share of
     the batches each) that count would not hold, so without ``steps_then`` they are a change.
 
-        >>> resume_schedule_change({"name": "cosine"}, {"max_epochs": 3}, {"max_epochs": 6})
-        ScheduleChange(scheduler='cosine', settings=(('max_epochs', 3, 6),), steps=None)
+    ``processes``: the processes of the run that wrote the checkpoint (None: not recorded) and
+    of the resumed run, as Lightning resolved them. The same settings can resolve to other
+    processes on other hardware (``trainer.devices=auto``: every device there): where no
+    setting changed, a one-cycle schedule whose ``steps_then`` the resumed run would not take
+    with its processes (``train_batches`` each) is a change too (:func:`processes_change`).
+
+        >>> longer = {"max_epochs": 6}
+        >>> cosine = resume_schedule_change({"name": "cosine"}, {"max_epochs": 3}, longer)
+        >>> cosine.settings, cosine.steps
+        ((('max_epochs', 3, 6),), None)
         >>> one, two = {"max_epochs": 4, "devices": 1}, {"max_epochs": 4, "devices": 2}
         >>> resume_schedule_change({"name": "onecycle"}, one, two, 5, steps_then=40).steps
         (40, 20)
+        >>> auto = {"max_epochs": 4, "devices": "auto"}  # 10 batches on 1 process, 5 on 2
+        >>> resume_schedule_change({"name": "onecycle"}, auto, auto, 5, steps_then=40,
+        ...                        processes=(1, 2)).processes
+        (1, 2)
     """
     name = str(scheduler.get("name"))
     spec = SCHEDULERS.get(name)
@@ -219,7 +238,9 @@ def resume_schedule_change(
         if k in before and k in now and before[k] != now[k]
     )
     if not changed:
-        return None
+        if spec.spans != _FIT_STEPS or train_batches is None or processes is None:
+            return None
+        return processes_change(name, now, train_batches, steps_then, processes)
     if spec.spans != _FIT_STEPS or train_batches is None:
         return ScheduleChange(name, changed)
     if steps_then is None and any(k in _PROCESSES for k, _, _ in changed):
@@ -229,6 +250,35 @@ def resume_schedule_change(
     if steps[0] == steps[1]:
         return None  # the same optimizer steps: the schedule it was built with fits
     return ScheduleChange(name, changed, steps)
+
+
+def processes_change(
+    scheduler: str,
+    now: Mapping[str, Any],
+    train_batches: int,
+    steps_then: int | None,
+    processes: tuple[int | None, int],
+) -> ScheduleChange | None:
+    """A one-cycle schedule over ``steps_then`` optimizer steps (a checkpoint's), resumed with
+    unchanged ``trainer`` settings ``now`` that resolve to other ``processes`` (then, now; then
+    None: not recorded) than the run that wrote it, each with ``train_batches`` batches an
+    epoch: the steps then and now, or None where the processes or the steps are the same.
+
+        >>> auto = {"max_epochs": 4, "devices": "auto", "accelerator": "auto"}
+        >>> processes_change("onecycle", auto, 5, 40, (1, 2)).steps  # 10 batches on 1, 5 on 2
+        (40, 20)
+        >>> processes_change("onecycle", auto, 10, 40, (1, 1))  # the processes it trained with
+        >>> processes_change("onecycle", {**auto, "max_steps": 20}, 5, 20, (1, 2))  # 20 both
+    """
+    if steps_then is None or processes[0] == processes[1]:
+        return None  # the same settings and processes: the steps it was built over
+    steps_now = fit_steps(now, train_batches)
+    if steps_now is None or steps_now == steps_then:
+        return None
+    resolved = tuple((k, now[k]) for k in _PROCESSES if now.get(k) is not None)
+    return ScheduleChange(
+        scheduler, (), (steps_then, steps_now), processes=processes, resolved=resolved
+    )
 
 
 def resume_schedule_error(
@@ -262,6 +312,8 @@ def resume_schedule_error(
 def schedule_change_error(change: ScheduleChange) -> str:
     """Why a resume with ``change`` is refused, and what to do instead
     (:func:`resume_schedule_error`)."""
+    if not change.settings:
+        return _processes_error(change)
     settings = ", ".join(f"trainer.{k}" for k, _, _ in change.settings)
     values = "; ".join(f"trainer.{k}: {a!r} then, {b!r} now" for k, a, b in change.settings)
     given = " ".join(f"trainer.{k}={b}" for k, _, b in change.settings)
@@ -277,6 +329,54 @@ def schedule_change_error(change: ScheduleChange) -> str:
         f"{given} (without ckpt_path), {keep}, or use a schedule that "
         "does not span the run (scheduler=none or scheduler=plateau) for runs you train on."
     )
+
+
+def _processes_error(change: ScheduleChange) -> str:
+    """Why a resume whose processes differ from those of the run that wrote the checkpoint,
+    with the same settings, is refused (:func:`processes_change`)."""
+    then, now = change.processes or (None, 0)
+    steps_then, steps_now = change.steps or (None, None)
+    given = " ".join(f"trainer.{k}={v}" for k, v in change.resolved) or "its trainer settings"
+    earlier = (
+        "the checkpoint does not record the processes of the run that wrote it (an older "
+        "lossbench wrote it)"
+        if then is None
+        else f"the run that wrote the checkpoint had {_count(then, 'process', 'processes')}"
+    )
+    if steps_now is not None and steps_then is not None and steps_now < steps_then:
+        harm = (
+            f"this run would end after {steps_now} of the schedule's {steps_then} steps, with "
+            "the learning rate still high"
+        )
+    else:
+        harm = f"one-cycle stops with an error past the schedule's {steps_then} steps"
+    nodes = dict(change.resolved).get("num_nodes") or 1
+    if then is None:
+        pin = "set trainer.devices to the devices that run trained on"
+    elif isinstance(nodes, int) and then % nodes == 0:
+        pin = f"pin its processes with trainer.devices={then // nodes}"
+        if nodes != 1:
+            pin += f" on each of trainer.num_nodes={nodes}"
+    else:
+        pin = f"pin its {then} processes with trainer.devices and trainer.num_nodes"
+    devices = str(dict(change.resolved).get("devices", "auto")).strip().lower()
+    every = ""
+    if devices in ("auto", "-1"):  # Lightning's default: every device of the accelerator
+        every = f" (trainer.devices={devices} takes every device of the machine it runs on)"
+    return (
+        f"scheduler={change.scheduler} spreads its schedule over every optimizer step of the "
+        f"run, and each process trains on its share of an epoch's batches: with {given}, this "
+        f"run has {_count(now, 'process', 'processes')} here{every}, and {earlier}, so it "
+        f"would take {steps_now} optimizer steps where the checkpoint's schedule was built over "
+        f"{steps_then}. A resumed run keeps the schedule it was built with: {harm}. Resume "
+        f"with settings that keep its {steps_then} optimizer steps ({pin}), train a fresh run "
+        "here (without ckpt_path), or use a schedule that does not span the run "
+        "(scheduler=none or scheduler=plateau) for runs you train on."
+    )
+
+
+def _count(n: int, one: str, many: str) -> str:
+    return f"{n} {one if n == 1 else many}"
 
 
 def batches_per_epoch(train_rows: int, batch_size: int | None) -> int:

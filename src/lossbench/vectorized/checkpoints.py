@@ -20,7 +20,8 @@ by the object a run alone builds it with:
 - ``lossbench_rng``: the process's generator states when the files are written (a run alone
   saves those of the epoch's end); members have no dropout, so nothing they train draws from
   them;
-- ``lossbench_epoch_lr``: the member's learning rate (the rate at its epochs' start).
+- ``lossbench_epoch_lr``: the member's learning rate (the rate at its epochs' start);
+- ``lossbench_processes``: 1 (a group trains in one process, trainer.devices=1).
 
 So a member's ``last.ckpt`` (or best checkpoint) resumes as the run alone's does:
 ``lossbench-train <its overrides> trainer.max_epochs=<more> ckpt_path=<file>``
