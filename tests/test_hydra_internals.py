@@ -3,10 +3,18 @@ still do what it relies on. A failure here means Hydra moved: read the module's 
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 from hydra._internal import utils
 
-from lossbench.hydra_internals import hydra_arguments, hydra_overrides, translating_errors
+from cli_process import run_module
+from lossbench.hydra_internals import (
+    flags_first,
+    hydra_arguments,
+    hydra_overrides,
+    translating_errors,
+)
 
 
 def test_hydra_reports_errors_through_run_and_report() -> None:
@@ -55,3 +63,62 @@ def test_the_overrides_are_those_hydras_parser_separates() -> None:
 def test_a_command_line_hydra_refuses_is_left_to_hydra_without_a_second_message(capsys) -> None:
     assert hydra_arguments(["--no-such-flag"]) is None
     assert capsys.readouterr().err == ""
+
+
+@pytest.mark.parametrize(
+    "arguments",
+    [
+        ["data=wine", "-m", "seed=0,1"],
+        ["-m", "data=wine", "--cfg", "job", "seed=0,1"],
+        ["data=wine", "-cd", "mine", "seed=0,1", "-p", "loss", "loss=nll"],
+        ["data=wine", "--info", "defaults", "seed=0,1"],
+    ],
+)
+def test_overrides_on_both_sides_of_a_flag_are_read_as_with_the_flags_first(arguments) -> None:
+    """Hydra 1.3's parser refuses these (its issue #3053); put the flags first, they mean the
+    same flags and the same overrides in the same order."""
+    assert hydra_arguments(arguments) is None  # Hydra 1.3 refuses the line as given
+    overrides = [a for a in arguments if "=" in a]
+    reordered = flags_first(arguments)
+    assert reordered[-len(overrides) :] == overrides
+    parsed = hydra_arguments(reordered)
+    assert parsed is not None and parsed.overrides == overrides
+    flags = [a for a in arguments if a not in overrides]
+    assert vars(parsed) == {**vars(hydra_arguments([*flags, *overrides])), "overrides": overrides}
+
+
+@pytest.mark.parametrize(
+    "arguments",
+    [
+        ["data=wine", "seed=0,1", "-m"],  # Hydra reads it already
+        ["data=wine", "--no-such-flag", "seed=0"],  # Hydra names the unknown flag
+        ["data=wine", "--cfg", "nothing", "seed=0"],  # and the value it does not know
+    ],
+)
+def test_a_line_hydra_reads_or_refuses_for_another_reason_is_left_as_given(arguments) -> None:
+    assert flags_first(arguments) == arguments
+
+
+def test_a_sweep_whose_overrides_surround_m_runs_every_job(tmp_path: Path) -> None:
+    """``lossbench-train data=iris -m seed=0,1``: Hydra 1.3 alone stops with "unrecognized
+    arguments: seed=0,1"; lossbench runs both seeds."""
+    result = run_module(
+        "lossbench.train",
+        "data=iris",
+        "trainer.max_epochs=1",
+        "-m",
+        "seed=0,1",
+        f"paths.output_dir={tmp_path}",
+        "hydra/launcher=basic",
+        cwd=tmp_path,
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    records = sorted(tmp_path.glob("multiruns/*/*/metrics.json"))
+    assert [r.parent.name.split("_", 1)[0] for r in records] == ["0", "1"]
+    seeds = sorted(
+        line.split(": ", 1)[1]
+        for record in records
+        for line in (record.parent / "config.yaml").read_text().splitlines()
+        if line.startswith("seed: ")
+    )
+    assert seeds == ["0", "1"]

@@ -1,7 +1,7 @@
 """The private Hydra names the command line's checks use, each behind a small function.
 
 Hydra's ``hydra._internal`` can change in any release (``pyproject.toml`` allows
-``hydra-core>=1.3.2,<1.4``; these were checked against 1.3.2). Two are needed before and around
+``hydra-core>=1.3.2,<1.4``; these were checked against 1.3.2). Three are needed before and around
 Hydra's own start, where Hydra offers no public hook:
 
 * :func:`hydra_overrides`: the overrides of a command line, as Hydra's argument parser
@@ -11,6 +11,9 @@ Hydra's own start, where Hydra offers no public hook:
   prints any exception with Hydra's words and exits with status 1; this lets a command turn
   the errors it knows (:func:`lossbench.option_keys.composition_refusal`) into its own refusal
   first (exit status 2).
+* :func:`flags_first`: Hydra 1.3's parser refuses overrides that follow a flag
+  (``data=wine -m seed=0,1``); the commands put the flags first, as later Hydra releases read
+  such a line.
 
 ``tests/test_hydra_internals.py`` fails loudly when Hydra renames either: run it when Hydra
 moves. (:mod:`lossbench.config_cache` and the sweeper plugin name Hydra's config repository and
@@ -25,11 +28,25 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
-__all__ = ["hydra_arguments", "hydra_overrides", "translating_errors"]
+__all__ = ["flags_first", "hydra_arguments", "hydra_overrides", "translating_errors"]
 
 
 class _ArgumentsError(Exception):
     """Hydra's argument parser would refuse the command line (it says so itself)."""
+
+
+def _parser() -> argparse.ArgumentParser:
+    """Hydra's argument parser (``hydra._internal.utils.get_args_parser``), raising
+    :class:`_ArgumentsError` where argparse would print an error and exit."""
+    from hydra._internal.utils import get_args_parser
+
+    parser = get_args_parser()
+
+    def error(message: str) -> Any:
+        raise _ArgumentsError(message)
+
+    parser.error = error  # type: ignore[method-assign]  # argparse would print and exit
+    return parser
 
 
 def hydra_arguments(arguments: Sequence[str]) -> argparse.Namespace | None:
@@ -40,18 +57,51 @@ def hydra_arguments(arguments: Sequence[str]) -> argparse.Namespace | None:
         >>> hydra_arguments(["-m", "seed=0,1"]).multirun
         True
     """
-    from hydra._internal.utils import get_args_parser
-
-    parser = get_args_parser()
-
-    def error(message: str) -> Any:
-        raise _ArgumentsError(message)
-
-    parser.error = error  # type: ignore[method-assign]  # argparse would print and exit
     try:
-        return parser.parse_args(list(arguments))
+        return _parser().parse_args(list(arguments))
     except (_ArgumentsError, SystemExit):
         return None
+
+
+def flags_first(arguments: Sequence[str]) -> list[str]:
+    """``arguments`` with Hydra's flags (and their values) before the overrides, where Hydra's
+    parser refuses them only because overrides follow a flag; else ``arguments`` as given.
+
+    Hydra 1.3 reads the overrides as one positional list, so ``data=wine -m seed=0,1`` stops
+    with "unrecognized arguments: seed=0,1" (Hydra's issue #3053, fixed after 1.3.2): a
+    command line that puts ``-m`` (or ``--cfg job``, ``-cd DIR``) between its overrides means
+    the same as with the flags first, and is run so. The reordered line is checked to parse to
+    the same flags and the same overrides, in their order.
+
+        >>> flags_first(["data=wine", "-m", "seed=0,1", "--cfg", "job", "loss=nll"])
+        ['-m', '--cfg', 'job', 'data=wine', 'seed=0,1', 'loss=nll']
+        >>> flags_first(["data=wine", "seed=0,1", "-m"])  # Hydra reads it as it is
+        ['data=wine', 'seed=0,1', '-m']
+        >>> flags_first(["data=wine", "--no-such-flag", "seed=0"])  # Hydra says why
+        ['data=wine', '--no-such-flag', 'seed=0']
+    """
+    given = list(arguments)
+    if hydra_arguments(given) is not None:
+        return given
+    parser = _parser()
+    try:
+        known, rest = parser.parse_known_args(given)
+    except (_ArgumentsError, SystemExit):
+        return given
+    if not rest or any(token.startswith("-") for token in rest):
+        return given  # an unknown flag: Hydra's message names it
+    overrides = [*known.overrides, *rest]
+    flags, pending = [], list(overrides)
+    for token in given:
+        if pending and token == pending[0]:
+            pending.pop(0)
+        else:
+            flags.append(token)
+    reordered = [*flags, *overrides]
+    parsed = hydra_arguments(reordered)
+    if parsed is None or vars(parsed) != {**vars(known), "overrides": overrides}:
+        return given  # not the same command line: Hydra's message, as before
+    return reordered
 
 
 def hydra_overrides(arguments: Sequence[str]) -> list[str]:

@@ -45,7 +45,12 @@ from lossbench.command_keys import (
 from lossbench.config import SCHEMAS, TrainConfig, register_configs
 from lossbench.entry_keys import refuse_unknown_entry_keys
 from lossbench.errors import NonFiniteLossError, UserInputError, format_warning, refuse
-from lossbench.hydra_internals import hydra_arguments, hydra_overrides, translating_errors
+from lossbench.hydra_internals import (
+    flags_first,
+    hydra_arguments,
+    hydra_overrides,
+    translating_errors,
+)
 from lossbench.messages import quiet_lightning
 from lossbench.option_keys import composition_refusal, refuse_option_keys
 from lossbench.override_grammar import refuse_grammar_errors
@@ -419,6 +424,7 @@ def run_checkpoint_app(schema_name: str, schema: type, hydra_main: Any, command:
     register the schemas, and keep Lightning's start-up messages out of its output."""
     from hydra.core.config_store import ConfigStore
 
+    sys.argv[1:] = flags_first(sys.argv[1:])  # overrides on both sides of a flag, as Hydra 1.4
     refuse_grammar_errors(hydra_overrides(sys.argv[1:]), command)
     refuse_unknown_keys(overrides_of(sys.argv[1:]), command_keys(schema), command)
     try:
@@ -437,6 +443,7 @@ def run_checkpoint_app(schema_name: str, schema: type, hydra_main: Any, command:
 
 def main() -> None:
     """Console entry point of ``lossbench-train``."""
+    sys.argv[1:] = flags_first(sys.argv[1:])  # `data=wine -m seed=0,1`: Hydra 1.3 refuses it
     overrides = hydra_overrides(sys.argv[1:])  # as Hydra's parser reads them, without its flags
     refuse_grammar_errors(overrides, "lossbench-train")
     parsed = hydra_arguments(sys.argv[1:])
