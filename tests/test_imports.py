@@ -2,8 +2,10 @@
 
 ``lossbench-train --help``, a config refused by validation (exit code 2) and the parent process
 of a multirun only read the registries (heads, losses, activations, data sets); torch,
-Lightning, scikit-learn, SciPy and pandas are imported where the work happens. Each check runs
-in a fresh interpreter, since this test process has long imported them all.
+Lightning, torchmetrics, scikit-learn, SciPy and pandas are imported where the work happens.
+``lossbench-eval`` and ``lossbench-predict`` import none of them before their work starts either:
+``--help`` and a command line refused before the checkpoint is read answer at once. Each check
+runs in a fresh interpreter, since this test process has long imported them all.
 """
 
 from __future__ import annotations
@@ -25,7 +27,7 @@ from lossbench.heads import HEADS, build_head
 from lossbench.losses import LOSSES, build_loss
 from lossbench.models import ACTIVATIONS, build_model
 
-HEAVY = ("torch", "lightning", "sklearn", "scipy", "pandas")
+HEAVY = ("torch", "lightning", "torchmetrics", "sklearn", "scipy", "pandas")
 
 #: Appended to each child's code: report which heavy modules it ended up importing.
 _REPORT = f"""
@@ -122,6 +124,56 @@ def test_refused_run_exits_2_without_heavy_modules(tmp_path: Path) -> None:
     assert "refused" in err.getvalue(), err.getvalue()
     """
     assert heavy_modules_after(code, tmp_path) == []
+
+
+#: lossbench-eval and lossbench-predict: arguments, the exit status, what the output then says.
+CHECKPOINT_COMMANDS = {
+    "eval-help": ("evaluate", ["--help"], 0, "lossbench-eval: recompute"),
+    "predict-help": ("predict", ["--help"], 0, "lossbench-predict: probabilities"),
+    "eval-misspelt": ("evaluate", ["ckpt_pth=run.ckpt"], 2, "Did you mean ckpt_path?"),
+    "predict-misspelt": ("predict", ["ckpt_path=a", "dta.path=a.csv"], 2, "Did you mean data?"),
+    "eval-grammar": ("evaluate", ["ckpt_path=run.ckpt", "out=a;b.json"], 2, "refused"),
+    "eval-no-checkpoint": ("evaluate", [], 2, "no checkpoint given"),
+    "predict-no-checkpoint": ("predict", ["data.path=a.csv"], 2, "no checkpoint given"),
+    "predict-no-data": ("predict", ["ckpt_path=x.ckpt"], 2, "no data given"),
+}
+
+
+@pytest.mark.parametrize("module", ["evaluate", "predict"])
+def test_importing_a_checkpoint_command_imports_no_heavy_module(module: str, tmp_path) -> None:
+    assert heavy_modules_after(f"import lossbench.{module}", tmp_path) == []
+
+
+@pytest.mark.parametrize(
+    ("module", "arguments", "status", "expected"),
+    list(CHECKPOINT_COMMANDS.values()),
+    ids=list(CHECKPOINT_COMMANDS),
+)
+def test_checkpoint_command_answers_without_heavy_modules(
+    module: str, arguments: list[str], status: int, expected: str, tmp_path: Path
+) -> None:
+    """``--help`` and refusals that need no checkpoint: no torch, Lightning or torchmetrics."""
+    code = f"""
+    import contextlib, io, sys
+
+    import lossbench.{module}
+
+    sys.argv = ["lossbench-{module}", *{arguments!r}]
+    with contextlib.redirect_stdout(io.StringIO()) as out, contextlib.redirect_stderr(
+        io.StringIO()
+    ) as err:
+        try:
+            lossbench.{module}.main()
+        except SystemExit as stop:
+            code = 0 if stop.code is None else stop.code
+        else:
+            code = 0
+    said = out.getvalue() + err.getvalue()
+    assert code == {status!r}, (code, said)
+    assert {expected!r} in said, said[:2000]
+    """
+    assert heavy_modules_after(code, tmp_path) == []
+    assert list(tmp_path.iterdir()) == []  # nothing written
 
 
 # --- the lazy registries still build what they name ---

@@ -169,15 +169,34 @@ def _loading_torch(pid: int) -> bool:
 @posix
 @pytest.mark.slow  # about 5 s each: a process that imports torch
 @pytest.mark.skipif(not Path("/proc/self/maps").is_file(), reason="reads /proc/<pid>/maps")
-@pytest.mark.parametrize("command", ["evaluate", "predict"])
-def test_ctrl_c_while_a_command_starts_ends_it_in_one_line(tmp_path, command):
-    """The console entry points (lossbench.commands) import the command's module inside its
-    Ctrl-C handling: a Ctrl-C during the first seconds, while torch loads, shows no traceback.
-    (lossbench-train and lossbench-report load torch later, inside their own handling.)"""
+@pytest.mark.parametrize(
+    ("command", "arguments"),
+    [
+        ("evaluate", ["ckpt_path=run.ckpt"]),
+        ("predict", ["ckpt_path=run.ckpt", "data.path=new.csv"]),
+    ],
+    ids=["evaluate", "predict"],
+)
+@pytest.mark.parametrize(
+    ("signum", "status", "what"),
+    [
+        (signal.SIGINT, INTERRUPTED_EXIT, "interrupted (Ctrl-C)"),
+        (signal.SIGTERM, TERMINATED_EXIT, "terminated (SIGTERM)"),
+    ],
+    ids=["ctrl-c", "sigterm"],
+)
+def test_ctrl_c_while_a_command_loads_torch_ends_it_in_one_line(
+    tmp_path, command, arguments, signum, status, what
+):
+    """lossbench-eval and lossbench-predict load torch where their work starts, after the
+    checks that need no checkpoint (:func:`lossbench.train.start_checkpoint_work`), inside
+    Ctrl-C handling: a Ctrl-C or SIGTERM while torch loads shows no traceback. (The
+    console entry points, :mod:`lossbench.commands`, import each command's module inside the
+    same handling; lossbench-train and lossbench-report load torch later, in their own.)"""
     env = dict(os.environ, PYTHONPATH=str(SRC), OMP_NUM_THREADS="1")
     process = subprocess.Popen(
         [sys.executable, "-c", f"import sys; from lossbench.commands import {command}; "
-         f"sys.exit({command}())", "--help"],
+         f"sys.exit({command}())", *arguments],
         cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
         preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )  # fmt: skip
@@ -185,10 +204,11 @@ def test_ctrl_c_while_a_command_starts_ends_it_in_one_line(tmp_path, command):
     while not _loading_torch(process.pid):
         assert process.poll() is None and time.monotonic() < deadline, process.communicate()
         time.sleep(0.005)
-    process.send_signal(signal.SIGINT)
+    process.send_signal(signum)
     _, err = process.communicate(timeout=60)
-    assert process.returncode == INTERRUPTED_EXIT, err[-2000:]
+    assert process.returncode == status, err[-2000:]
     assert "Traceback" not in err
     assert err.strip().splitlines()[-1] == (
-        "lossbench: interrupted (Ctrl-C). It stopped while starting: nothing was written."
+        f"lossbench: {what}. It stopped while starting: nothing was written."
     )
+    assert list(tmp_path.iterdir()) == []  # nothing written

@@ -24,6 +24,9 @@ stores (the keys: :mod:`lossbench.checkpoint_format`)
   dropout masks as an uninterrupted one (:func:`rng_states`);
 - ``lossbench_processes``: the processes that trained the run (Lightning's world size), which a
   resume compares with its own where a one-cycle schedule spans the run (:func:`check_resume`).
+
+Importing this module imports no torch (the functions that need it import it), so that the
+commands read :class:`CheckpointError` and the keys of a checkpoint before any work starts.
 """
 
 from __future__ import annotations
@@ -35,8 +38,6 @@ import zipfile
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
-
-import torch
 
 from lossbench.checkpoint_format import (
     DATA_KEYS,
@@ -115,6 +116,8 @@ def load_checkpoint(path: str | os.PathLike, *, map_location: Any = "cpu") -> di
         )
     if not _torch_file(path):
         raise _unreadable(given, "neither a zip archive nor a pickle, which torch.save writes")
+    import torch
+
     try:
         checkpoint = torch.load(path, map_location=map_location, weights_only=True)
     except pickle.UnpicklingError as error:
@@ -194,6 +197,8 @@ def metadata(checkpoint: Mapping[str, Any], path: str | os.PathLike) -> dict[str
 
 def rng_states() -> dict[str, Any]:
     """The torch random number generator states (CPU, and CUDA when in use), as tensors."""
+    import torch
+
     states: dict[str, Any] = {"torch": torch.get_rng_state()}
     if torch.cuda.is_available() and torch.cuda.is_initialized():
         states["cuda"] = torch.cuda.get_rng_state_all()
@@ -202,6 +207,8 @@ def rng_states() -> dict[str, Any]:
 
 def restore_rng_states(states: Mapping[str, Any]) -> None:
     """Set the states that :func:`rng_states` returned (CUDA only with as many devices)."""
+    import torch
+
     if "torch" in states:
         torch.set_rng_state(states["torch"].cpu())
     cuda = states.get("cuda")

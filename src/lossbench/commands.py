@@ -1,13 +1,14 @@
 """The console commands (``[project.scripts]`` in ``pyproject.toml``).
 
-Each command's module imports torch, Lightning or torchmetrics when it loads: the first
-seconds of every command. The entry points here import it inside the same Ctrl-C handling as
-the command itself, so that a Ctrl-C (or SIGTERM) at any moment ends it the same way: one
-line, exit status 130 (143), no traceback (:mod:`lossbench.interrupts`); and with garbage
-collection paused (:mod:`lossbench.importing`). Each runs as a console command
-(:func:`lossbench.importing.console_command`): its imports are frozen rather than collected
-(0.38 s), and it ends with its objects frozen, so that Python's exit does not walk them all
-again (1.3-1.9 s).
+Each command's module loads what its command line needs (Hydra and OmegaConf; the report's
+none), a fraction of a second: torch, Lightning, torchmetrics, pandas and SciPy come where its
+work starts, so that ``--help`` and a refused command line answer at once. The entry points
+here import it inside the same Ctrl-C handling as the command itself, so that a Ctrl-C (or
+SIGTERM) at any moment ends it the same way: one line, exit status 130 (143), no traceback
+(:mod:`lossbench.interrupts`); and with garbage collection paused (:mod:`lossbench.importing`).
+Each runs as a console command (:func:`lossbench.importing.console_command`): its imports are
+frozen rather than collected (0.38 s), and it ends with its objects frozen, so that Python's
+exit does not walk them all again (1.3-1.9 s).
 
     lossbench-train   -> lossbench.commands:train   -> lossbench.train.main
     lossbench-report  -> lossbench.commands:report  -> lossbench.report.cli.main
@@ -25,7 +26,7 @@ from collections.abc import Callable
 from typing import Any
 
 from lossbench.importing import collection_paused, console_command
-from lossbench.interrupts import stopped, terminated_as_interrupt
+from lossbench.interrupts import STARTING_KEPT, stopped, terminated_as_interrupt
 
 #: Each console command and the module whose ``main`` it runs.
 COMMANDS = {
@@ -43,7 +44,7 @@ def _main(command: str) -> Callable[[], Any]:
         with terminated_as_interrupt(), collection_paused():
             return importlib.import_module(COMMANDS[command]).main
     except KeyboardInterrupt as interrupt:
-        stopped(interrupt, "It stopped while starting: nothing was written.")
+        stopped(interrupt, STARTING_KEPT)
 
 
 def train() -> None:

@@ -19,6 +19,10 @@ are refused, since the numbers would not be the run's: the training split's prep
 be the checkpoint's, and the rows of the split evaluated must have the SHA-256 the checkpoint
 stores for it (``split_sha256``; checkpoints of older versions do not store it, and only their
 training split's preprocessing is compared). New rows are scored with ``lossbench-predict``.
+
+Importing this module imports no torch, Lightning or torchmetrics: :func:`evaluate` imports
+them, so that ``--help`` and a command line refused before the checkpoint is read answer at
+once (as ``lossbench-train``'s, :mod:`lossbench.train`).
 """
 
 from __future__ import annotations
@@ -44,8 +48,9 @@ from lossbench.checkpoint import (
 )
 from lossbench.checkpoint_format import INPUT_SHAPE_KEY, SPLITS_SHA256_KEY
 from lossbench.errors import UserInputError, refusing
+from lossbench.importing import collection_paused
 from lossbench.record import RECORD_NAME
-from lossbench.train import config_dir, run_checkpoint_app
+from lossbench.train import config_dir, run_checkpoint_app, start_checkpoint_work
 
 SPLITS = ("test", "val")
 EVAL_NAME = "eval.json"
@@ -274,11 +279,12 @@ def evaluate(
     Raises:
         CheckpointError, EvaluationError, DataError: with what was given, why and the fix.
     """
-    from lossbench.data.datamodule import ClassificationDataModule
-    from lossbench.hardware import check_hardware
-    from lossbench.module import ClassifierModule
-    from lossbench.scored_classes import warn_unscored
-    from lossbench.training import build_trainer
+    with collection_paused():  # torch, Lightning, torchmetrics and scikit-learn
+        from lossbench.data.datamodule import ClassificationDataModule
+        from lossbench.hardware import check_hardware
+        from lossbench.module import ClassifierModule
+        from lossbench.scored_classes import warn_unscored
+        from lossbench.training import build_trainer
 
     if split not in SPLITS:
         raise EvaluationError(f"split={split!r} is not a split. Valid: {', '.join(SPLITS)}.")
@@ -376,6 +382,7 @@ def _hydra_main(cfg: DictConfig) -> None:
                 "ckpt_path=outputs/runs/<run>/checkpoints/best-epoch012.ckpt"
             )
         out = check_out(cfg.out or default_out(cfg.ckpt_path, cfg.config))
+        start_checkpoint_work()
         result = evaluate(
             cfg.ckpt_path,
             config=cfg.config,

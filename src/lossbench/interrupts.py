@@ -84,6 +84,9 @@ TRAINING_KEPT = (
     "are skipped."
 )
 
+#: What a command stopped before its work started leaves: nothing.
+STARTING_KEPT = "It stopped while starting: nothing was written."
+
 
 def stopped(interrupt: KeyboardInterrupt, kept: str = TRAINING_KEPT) -> NoReturn:
     """End the command on ``interrupt``: one line on stderr (``kept``: what the command leaves

@@ -37,6 +37,11 @@ an earlier output of the same checkpoint (a CSV file with exactly the columns it
 Probabilities are float64 from the model's raw scores and its link
 (:func:`lossbench.metrics.to_probabilities`), the same numbers the metrics see; thresholds are
 those of the metrics (``p > 0.5``).
+
+Importing this module imports no torch, Lightning or torchmetrics: :func:`predict` and
+:func:`lossbench.predict_maps.predict_maps` import them, so that ``--help`` and a command line
+refused before the checkpoint is read answer at once (as ``lossbench-train``'s,
+:mod:`lossbench.train`).
 """
 
 from __future__ import annotations
@@ -47,11 +52,9 @@ import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn
 
 import hydra
-import numpy as np
-import torch
 from omegaconf import MISSING, DictConfig, OmegaConf
 
 from lossbench.checkpoint import CheckpointError, load_checkpoint, metadata
@@ -59,11 +62,13 @@ from lossbench.data.csv_loader import _features, _names, _read, _resolve
 from lossbench.data.preprocess import Preprocessor
 from lossbench.data.table import DataError
 from lossbench.errors import format_warning, refuse, refusing
-from lossbench.metrics import THRESHOLD, to_probabilities
-from lossbench.module import ClassifierModule
+from lossbench.importing import collection_paused
 from lossbench.predict_categories import UnseenCategoryWarning, match_categories
 from lossbench.tasks import is_dense
-from lossbench.train import config_dir, run_checkpoint_app
+from lossbench.train import config_dir, run_checkpoint_app, start_checkpoint_work
+
+if TYPE_CHECKING:
+    import numpy as np
 
 #: ``out`` when none is given, by the ``data`` option.
 DEFAULT_OUT = {"csv": "predictions.csv", "images": "predictions.npz"}
@@ -143,6 +148,12 @@ def predict(
         DataError: the file is unreadable, lacks feature columns, or holds values that are not
             numbers; the message names the column and the line.
     """
+    with collection_paused():  # torch, Lightning and torchmetrics
+        import torch
+
+        from lossbench.metrics import THRESHOLD, to_probabilities
+        from lossbench.module import ClassifierModule
+
     if checkpoint is None:
         checkpoint = load_checkpoint(ckpt_path)
     meta = metadata(checkpoint, ckpt_path)
@@ -253,6 +264,7 @@ def _hydra_main(cfg: DictConfig) -> None:
             "data=images data.path=<file>.npy."
         )
     out = cfg.out or DEFAULT_OUT[name]
+    start_checkpoint_work()
     warnings.formatwarning = format_warning  # type: ignore[assignment]
     if name == "images":
         _predict_images(cfg.ckpt_path, cfg.data.path, out)

@@ -30,6 +30,9 @@ Probabilities come from the model's raw scores and its link
 (:func:`lossbench.metrics.to_probabilities`, in float64, then stored as float32), and the
 predictions from the float64 values with the metrics' threshold, as for tables
 (:mod:`lossbench.predict`).
+
+Importing this module imports no torch or Lightning (:func:`predict_maps` does):
+``lossbench-predict`` registers :class:`ImagesDataConfig` before it reads any checkpoint.
 """
 
 from __future__ import annotations
@@ -42,14 +45,12 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import torch
 from omegaconf import MISSING
 
 from lossbench.checkpoint import CheckpointError, load_checkpoint, metadata
 from lossbench.checkpoint_format import INPUT_SHAPE_KEY
 from lossbench.data.table import DataError
-from lossbench.metrics import THRESHOLD, to_probabilities
-from lossbench.module import ClassifierModule
+from lossbench.importing import collection_paused
 from lossbench.tasks import is_dense
 
 #: What ``data.path`` and ``out`` of ``data=images`` must end with.
@@ -254,6 +255,12 @@ def predict_maps(
         CheckpointError: the checkpoint is unreadable, or not of a dense task.
         DataError: the images do not fit the model (the message names the fix).
     """
+    with collection_paused():  # torch, Lightning and torchmetrics
+        import torch
+
+        from lossbench.metrics import THRESHOLD, to_probabilities
+        from lossbench.module import ClassifierModule
+
     checkpoint = load_checkpoint(ckpt_path)
     meta = metadata(checkpoint, ckpt_path)
     task = meta["task"]

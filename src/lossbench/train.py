@@ -67,6 +67,7 @@ __all__ = [
     "quiet_lightning",
     "refuse_unknown_trainer_keys",
     "run_checkpoint_app",
+    "start_checkpoint_work",
     "value_schemas",
 ]
 
@@ -421,7 +422,9 @@ def refuse_unknown_trainer_keys(arguments: list[str]) -> None:
 def run_checkpoint_app(schema_name: str, schema: type, hydra_main: Any, command: str) -> None:
     """Start a Hydra app that works on a checkpoint (lossbench-eval, lossbench-predict):
     refuse an override Hydra's grammar cannot read or a setting ``schema`` does not have,
-    register the schemas, and keep Lightning's start-up messages out of its output."""
+    register the schemas, and keep Lightning's messages out of its output (its start-up
+    messages: :func:`start_checkpoint_work`, which ``hydra_main`` calls where its work starts).
+    A Ctrl-C ends the command in one line."""
     from hydra.core.config_store import ConfigStore
 
     sys.argv[1:] = flags_first(sys.argv[1:])  # overrides on both sides of a flag, as Hydra 1.4
@@ -431,14 +434,29 @@ def run_checkpoint_app(schema_name: str, schema: type, hydra_main: Any, command:
         register_configs()
         ConfigStore.instance().store(name=schema_name, node=schema)
         quiet_lightning()
-        import lightning  # noqa: F401  (sets its loggers' level on import; quieten them after)
-
-        logging.getLogger("lightning.pytorch").setLevel(logging.WARNING)
         hydra_main()
     except KeyboardInterrupt as interrupt:
         from lossbench.interrupts import stopped
 
         stopped(interrupt, "Its output may be missing or incomplete: run the same command again.")
+
+
+def start_checkpoint_work() -> None:
+    """Load Lightning (torch, torchmetrics) where lossbench-eval or lossbench-predict starts its
+    work, after the checks that need no checkpoint, so that ``--help`` and those refusals never
+    load it; and keep Lightning's start-up messages (the devices a Trainer found) out of the
+    output. Loaded as :mod:`lossbench.commands` imports a command's module: with garbage
+    collection paused, and a Ctrl-C or SIGTERM meanwhile ends the command in one line, exit
+    status 130 (143), saying that nothing was written."""
+    from lossbench.importing import collection_paused
+    from lossbench.interrupts import STARTING_KEPT, stopped, terminated_as_interrupt
+
+    try:
+        with terminated_as_interrupt(), collection_paused():
+            import lightning  # noqa: F401  (sets its loggers' level on import; quieten them after)
+    except KeyboardInterrupt as interrupt:
+        stopped(interrupt, STARTING_KEPT)
+    logging.getLogger("lightning.pytorch").setLevel(logging.WARNING)
 
 
 def main() -> None:
