@@ -452,6 +452,23 @@ CATALOGUE: list[Case] = [
             unwanted=["+loss.gamma", "Could not override"], fast=True),
     Case("setup-chooses-the-option-of-the-key-works", "train",
          (*QUICK, "setup=logits_focal", "loss.gamma=3"), (), outcome="works"),
+    # sweeps Hydra stops at: no -m, an interval for the basic sweeper, a swept hydra.* setting
+    refused("sweep-without-multirun", "train", (*QUICK, "data=iris", "seed=0,1"),
+            ["seed=0,1 gives several values (a sweep), which only a multirun runs: add -m",
+             "lossbench-train -m trainer.max_epochs=1 logger=none data=iris seed=0,1",
+             "A list as one value is written in brackets (key=[a,b])"],
+            unwanted=["Ambiguous value", "HYDRA_FULL_ERROR"], fast=True),
+    refused("range-sweep-without-multirun", "train", (*QUICK, "seed=range(0,3)"),
+            ["seed=range(0,3) gives several values (a sweep)", "'seed=range(0,3)'"],
+            unwanted=["requires --multirun"], fast=True),
+    refused("interval-for-the-basic-sweeper", "train",
+            ("-m", *QUICK, "data=iris", "optimizer.lr=interval(0.001,0.1)"),
+            ["optimizer.lr=interval(0.001,0.1): interval(...) is a continuous range",
+             "e.g. optimizer.lr=0.001,0.1", "hydra/sweeper=optuna"],
+            unwanted=["BasicSweeper does not support", "INTERVAL_SWEEP"], fast=True),
+    refused("hydra-setting-swept", "train", ("-m", *QUICK, "data=iris", "hydra.launcher.n_jobs=1,2"),
+            ["hydra.launcher.n_jobs=1,2: a sweep runs under one Hydra configuration",
+             "Run one sweep per value"], unwanted=["Sweeping over Hydra's configuration"], fast=True),
     # overrides Hydra's grammar cannot read: the fix quotes the value for Hydra, in shell quotes
     refused("csv-delimiter-grammar", "train", (*CSV, "data.delimiter=;"),
             ["data.delimiter=; is not an override Hydra can read", "';' cannot stand unquoted",
@@ -987,9 +1004,11 @@ PREFLIGHT_CASES = [
     and case.outcome == "refused"
     and not case.needs_runs
     and not any(a.startswith(("hydra.", "ckpt_path", "paths.output_dir")) for a in case.args)
-    # refused before Hydra composes
+    # refused before Hydra composes, or where Hydra reads the sweeps of the command line
     and not case.id.endswith(
         (
+            "without-multirun",
+            "for-the-basic-sweeper",
             "option-misspelt",
             "wrong-type",
             "key-misspelt",

@@ -56,6 +56,7 @@ from lossbench.option_keys import composition_refusal, refuse_option_keys
 from lossbench.override_grammar import refuse_grammar_errors
 from lossbench.override_types import refuse_wrong_types
 from lossbench.record import RunExistsError, ended, read_record, refuse_completed
+from lossbench.sweep_refusals import sweep_refusal
 from lossbench.validation import ConfigError, validate
 
 __all__ = [
@@ -487,8 +488,16 @@ def main() -> None:
         refuse_wrong_types(arguments, schemas, groups)
     register_configs()
     quiet_lightning()
-    try:  # a key of another option that the checks above could not tell: Hydra finds it
-        with translating_errors(lambda e: composition_refusal(e, overrides, multirun=multirun)):
+
+    def refusal(error: BaseException) -> str | None:
+        """A key of another option that the checks above could not tell (Hydra finds it), or a
+        sweep Hydra cannot run as given (no -m, an interval for a grid sweeper)."""
+        return composition_refusal(error, overrides, multirun=multirun) or sweep_refusal(
+            error, overrides
+        )
+
+    try:
+        with translating_errors(refusal):
             _hydra_main()
     except KeyboardInterrupt as interrupt:  # Ctrl-C, or SIGTERM while a study's workers train
         from lossbench.interrupts import stopped

@@ -1,0 +1,113 @@
+"""Sweeps Hydra stops at after the command line is read, refused in lossbench's words.
+
+Hydra reads a sweep only where its mode and sweeper can run it, and otherwise stops with its own
+message (exit status 1; the last with a traceback). Three such mistakes are common enough to
+answer with a fix:
+
+- a sweep without ``-m`` (``lossbench-train seed=0,1``: Hydra's "Ambiguous value for argument",
+  or "Sweep parameters ... requires --multirun" for ``range(...)``, ``choice(...)``);
+- a continuous range, ``interval(a,b)``, under a sweeper that runs a grid (Hydra's basic sweeper,
+  which a plain ``-m`` and lossbench's experiments use: "BasicSweeper does not support sweep
+  type : INTERVAL_SWEEP");
+- a sweep over a ``hydra.*`` setting (one sweep runs under one launcher and sweeper).
+
+:func:`sweep_refusal` turns Hydra's error into the refusal; ``lossbench-train`` gives it every
+error Hydra reports (:func:`lossbench.hydra_internals.translating_errors`). Each of these stops
+before any job starts.
+
+    >>> from hydra.errors import ConfigCompositionException
+    >>> error = ConfigCompositionException("Ambiguous value for argument 'seed=0,1'")
+    >>> print(sweep_refusal(error, ["data=iris", "seed=0,1"])[:62])
+    seed=0,1 gives several values (a sweep), which only a multirun
+"""
+
+from __future__ import annotations
+
+import shlex
+from collections.abc import Sequence
+from typing import Any
+
+__all__ = ["sweep_refusal"]
+
+#: The starts of Hydra's messages for a sweep in a single run.
+_NEEDS_MULTIRUN = ("Ambiguous value for argument", "Sweep parameters")
+#: Hydra's basic sweeper on a sweep that is not a list of values.
+_NOT_A_GRID = "does not support sweep type"
+#: Hydra in a multirun, on a sweep over a hydra.* setting.
+_HYDRA_SWEPT = "Sweeping over Hydra's configuration is not supported"
+
+
+def _sweeps(overrides: Sequence[str]) -> list[tuple[str, Any]]:
+    """Each override of ``overrides`` that is a sweep, with Hydra's parse of it."""
+    from hydra.core.override_parser.overrides_parser import OverridesParser
+
+    parser = OverridesParser.create()
+    found = []
+    for argument in overrides:
+        try:
+            (override,) = parser.parse_overrides([argument])
+        except Exception:  # not an override Hydra reads: not one of these
+            continue
+        if override.is_sweep_override():
+            found.append((argument, override))
+    return found
+
+
+def sweep_refusal(
+    error: BaseException, overrides: Sequence[str], command: str = "lossbench-train"
+) -> str | None:
+    """The refusal of Hydra's ``error`` where it stopped at a sweep among ``overrides`` (the
+    command line's, without Hydra's flags) that cannot run as given; else None (Hydra reports
+    it)."""
+    text = str(error).strip()
+    sweeps = _sweeps(overrides)
+    if not sweeps:
+        return None
+    if text.startswith(_NEEDS_MULTIRUN):
+        return _needs_multirun([a for a, _ in sweeps], overrides, command)
+    if _NOT_A_GRID in text:
+        ranges = [(a, o) for a, o in sweeps if not o.is_discrete_sweep()]
+        return _not_a_grid(ranges) if ranges else None
+    if text.startswith(_HYDRA_SWEPT):
+        swept = [a for a, o in sweeps if o.is_hydra_override()]
+        return _hydra_swept(swept) if swept else None
+    return None
+
+
+def _needs_multirun(swept: list[str], overrides: Sequence[str], command: str) -> str:
+    given = ", ".join(swept)
+    line = " ".join(shlex.quote(a) for a in overrides)
+    return (
+        f"{given} {'gives' if len(swept) == 1 else 'give'} several values (a sweep), which only "
+        f"a multirun runs: add -m to run one job per value ({command} -m {line}). A list as one "
+        "value is written in brackets (key=[a,b]), and a text with a comma quoted "
+        "(key='a,b')."
+    )
+
+
+def _not_a_grid(ranges: list[tuple[str, Any]]) -> str:
+    _, override = ranges[0]
+    key = override.get_key_element()
+    interval = override.value()
+    example = f"{key}={_number(interval.start)},{_number(interval.end)}"
+    given = ", ".join(a for a, _ in ranges)
+    return (
+        f"{given}: interval(...) is a continuous range, which this sweep's sweeper (Hydra's "
+        "basic sweeper: a plain -m and lossbench's experiments run a grid) cannot enumerate. "
+        f"Give the values to try (e.g. {example}, or range(...)), or sample the range with the "
+        "Optuna sweeper (hydra/sweeper=optuna, as hparams_search=optuna_focal does; "
+        "pip install 'lossbench[optuna]')."
+    )
+
+
+def _hydra_swept(swept: list[str]) -> str:
+    return (
+        f"{', '.join(swept)}: a sweep runs under one Hydra configuration (its launcher, sweeper "
+        "and directories), so hydra.* settings cannot be swept. Run one sweep per value, each "
+        "with its own hydra.sweep.dir."
+    )
+
+
+def _number(value: Any) -> str:
+    """``value`` as an override writes it: ``0.001``, ``3``."""
+    return str(int(value)) if float(value).is_integer() and abs(value) >= 1 else repr(value)
