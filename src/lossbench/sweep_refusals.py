@@ -27,7 +27,7 @@ import shlex
 from collections.abc import Sequence
 from typing import Any
 
-__all__ = ["sweep_refusal"]
+__all__ = ["not_a_grid", "sweep_refusal"]
 
 #: The starts of Hydra's messages for a sweep in a single run.
 _NEEDS_MULTIRUN = ("Ambiguous value for argument", "Sweep parameters")
@@ -67,7 +67,7 @@ def sweep_refusal(
         return _needs_multirun([a for a, _ in sweeps], overrides, command)
     if _NOT_A_GRID in text:
         ranges = [(a, o) for a, o in sweeps if not o.is_discrete_sweep()]
-        return _not_a_grid(ranges) if ranges else None
+        return not_a_grid(ranges) if ranges else None
     if text.startswith(_HYDRA_SWEPT):
         swept = [a for a, o in sweeps if o.is_hydra_override()]
         return _hydra_swept(swept) if swept else None
@@ -85,7 +85,9 @@ def _needs_multirun(swept: list[str], overrides: Sequence[str], command: str) ->
     )
 
 
-def _not_a_grid(ranges: list[tuple[str, Any]]) -> str:
+def not_a_grid(ranges: Sequence[tuple[str, Any]]) -> str:
+    """Why the sweeps ``ranges`` (each override's text and Hydra's parse of it), intervals,
+    cannot run under a sweeper of grids, and what to give instead."""
     _, override = ranges[0]
     key = override.get_key_element()
     interval = override.value()

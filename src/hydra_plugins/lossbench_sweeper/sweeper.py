@@ -259,6 +259,12 @@ class LossbenchSweeper(BasicSweeper):
         lines = [f"{k}={v}" for k, v in (self.params or {}).items()] + list(arguments)
         parsed = OverridesParser.create().parse_overrides(lines)
         swept = {o.key_or_group: o for o in parsed if o.is_sweep_override()}
+        ranges = [(o.input_line, o) for o in swept.values() if not o.is_discrete_sweep()]
+        if ranges:  # interval(...): Hydra's basic sweeper, below, cannot run it either
+            from lossbench.errors import UserInputError
+            from lossbench.sweep_refusals import not_a_grid
+
+            raise UserInputError(not_a_grid(ranges))
         override = swept.get(self.widen_key)
         values: list[str] = []
         if override is not None and override.is_discrete_sweep():
