@@ -64,7 +64,8 @@ def sweep_refusal(
     if not sweeps:
         return None
     if text.startswith(_NEEDS_MULTIRUN):
-        return _needs_multirun([a for a, _ in sweeps], overrides, command)
+        values = [a for a, o in sweeps if not _is_group(o.key_or_group)]
+        return _needs_multirun([a for a, _ in sweeps], overrides, command, lists=bool(values))
     if _NOT_A_GRID in text:
         ranges = [(a, o) for a, o in sweeps if not o.is_discrete_sweep()]
         return not_a_grid(ranges) if ranges else None
@@ -74,15 +75,31 @@ def sweep_refusal(
     return None
 
 
-def _needs_multirun(swept: list[str], overrides: Sequence[str], command: str) -> str:
+def _is_group(key: str) -> bool:
+    """Whether ``key`` names one of lossbench's config groups (``loss``, ``data``, ...), whose
+    value is an option, never a list."""
+    from lossbench.train import config_dir
+
+    return "." not in key and (config_dir() / key.lstrip("+~")).is_dir()
+
+
+def _needs_multirun(
+    swept: list[str], overrides: Sequence[str], command: str, *, lists: bool = True
+) -> str:
+    """``lists``: some of ``swept`` set a value (not a group's option), which could be meant
+    as a list or a text with a comma."""
     given = ", ".join(swept)
     line = " ".join(shlex.quote(a) for a in overrides)
-    return (
+    message = (
         f"{given} {'gives' if len(swept) == 1 else 'give'} several values (a sweep), which only "
-        f"a multirun runs: add -m to run one job per value ({command} -m {line}). A list as one "
-        "value is written in brackets (key=[a,b]), and a text with a comma quoted "
-        "(key='a,b')."
+        f"a multirun runs: add -m to run one job per value ({command} -m {line})."
     )
+    if lists:
+        message += (
+            " A list as one value is written in brackets (key=[a,b]), and a text with a comma "
+            "quoted (key='a,b')."
+        )
+    return message
 
 
 def not_a_grid(ranges: Sequence[tuple[str, Any]]) -> str:
