@@ -24,7 +24,7 @@ before any job starts.
 from __future__ import annotations
 
 import shlex
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from typing import Any
 
 __all__ = ["not_a_grid", "sweep_refusal"]
@@ -54,17 +54,21 @@ def _sweeps(overrides: Sequence[str]) -> list[tuple[str, Any]]:
 
 
 def sweep_refusal(
-    error: BaseException, overrides: Sequence[str], command: str = "lossbench-train"
+    error: BaseException,
+    overrides: Sequence[str],
+    command: str = "lossbench-train",
+    groups: Collection[str] = (),
 ) -> str | None:
     """The refusal of Hydra's ``error`` where it stopped at a sweep among ``overrides`` (the
     command line's, without Hydra's flags) that cannot run as given; else None (Hydra reports
-    it)."""
+    it). ``groups``: the config groups (``loss``, ``data``, ...), whose sweeps choose options,
+    never lists."""
     text = str(error).strip()
     sweeps = _sweeps(overrides)
     if not sweeps:
         return None
     if text.startswith(_NEEDS_MULTIRUN):
-        values = [a for a, o in sweeps if not _is_group(o.key_or_group)]
+        values = [a for a, o in sweeps if o.key_or_group.lstrip("+~") not in groups]
         return _needs_multirun([a for a, _ in sweeps], overrides, command, lists=bool(values))
     if _NOT_A_GRID in text:
         ranges = [(a, o) for a, o in sweeps if not o.is_discrete_sweep()]
@@ -73,14 +77,6 @@ def sweep_refusal(
         swept = [a for a, o in sweeps if o.is_hydra_override()]
         return _hydra_swept(swept) if swept else None
     return None
-
-
-def _is_group(key: str) -> bool:
-    """Whether ``key`` names one of lossbench's config groups (``loss``, ``data``, ...), whose
-    value is an option, never a list."""
-    from lossbench.train import config_dir
-
-    return "." not in key and (config_dir() / key.lstrip("+~")).is_dir()
 
 
 def _needs_multirun(

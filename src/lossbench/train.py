@@ -492,8 +492,9 @@ def main() -> None:
     def refusal(error: BaseException) -> str | None:
         """A key of another option that the checks above could not tell (Hydra finds it), or a
         sweep Hydra cannot run as given (no -m, an interval for a grid sweeper)."""
+        groups = [path.name for path in config_dir().iterdir() if path.is_dir()]
         return composition_refusal(error, overrides, multirun=multirun) or sweep_refusal(
-            error, overrides
+            error, overrides, groups=groups
         )
 
     try:
