@@ -428,7 +428,7 @@ def run_checkpoint_app(schema_name: str, schema: type, hydra_main: Any, command:
     A Ctrl-C ends the command in one line."""
     from hydra.core.config_store import ConfigStore
 
-    sys.argv[1:] = flags_first(sys.argv[1:])  # overrides on both sides of a flag, as Hydra 1.4
+    sys.argv[1:] = flags_first(sys.argv[1:])  # overrides after a flag: Hydra 1.3 refuses them
     refuse_grammar_errors(hydra_overrides(sys.argv[1:]), command)
     refuse_unknown_keys(overrides_of(sys.argv[1:]), command_keys(schema), command)
     try:
