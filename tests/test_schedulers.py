@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import math
 
+import lightning as L
 import pytest
 import torch
 
@@ -13,6 +14,7 @@ from lossbench.report.build import build_report
 from lossbench.schedulers import (
     SCHEDULERS,
     build_scheduler,
+    fit_steps,
     resume_schedule_change,
     resume_schedule_error,
     schedule_change_error,
@@ -181,3 +183,57 @@ def test_report_plots_the_learning_rate_of_scheduled_runs(make_cfg, tmp_path):
     png = report.parent / "plots" / "iris_learning_rate.png"
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert "<figcaption>iris: learning rate</figcaption>" in report.read_text()
+
+
+class _Batches(L.LightningModule):
+    """A model with ``n`` training batches an epoch that notes the optimizer steps Lightning
+    builds a schedule over (``Trainer.estimated_stepping_batches``)."""
+
+    def __init__(self, n: int) -> None:
+        super().__init__()
+        self.n = n
+        self.layer = torch.nn.Linear(1, 1)
+        self.stepping_batches: int | None = None
+
+    def train_dataloader(self):
+        return torch.utils.data.DataLoader(torch.ones(self.n, 1), batch_size=1)
+
+    def training_step(self, batch, batch_idx):
+        return self.layer(batch).sum()
+
+    def configure_optimizers(self):
+        self.stepping_batches = self.trainer.estimated_stepping_batches
+        return torch.optim.SGD(self.parameters(), lr=0.0)
+
+
+@pytest.mark.parametrize(
+    "settings",
+    [
+        {"max_epochs": 4},
+        {"max_epochs": 4, "max_steps": 9},
+        {"max_epochs": 3, "limit_train_batches": 0.5},
+        {"max_epochs": 3, "limit_train_batches": 2},
+        {"max_epochs": 3, "accumulate_grad_batches": 2},
+        {"max_epochs": 3, "overfit_batches": 2},
+        {"max_epochs": 3, "overfit_batches": 0.4, "limit_train_batches": 4},
+        {"max_epochs": 3, "fast_dev_run": True},
+        {"max_epochs": 3, "fast_dev_run": 3},
+        {"max_epochs": 3, "fast_dev_run": 2, "overfit_batches": 4},
+    ],
+    ids=lambda s: ",".join(f"{k}={v}" for k, v in s.items()),
+)
+def test_fit_steps_counts_as_lightning(settings: dict) -> None:
+    """The steps a one-cycle resume is checked against are those Lightning builds the schedule
+    over, for each setting that changes them (a real fit of a 7-batch epoch)."""
+    trainer = L.Trainer(
+        **settings,
+        logger=False,
+        enable_progress_bar=False,
+        enable_model_summary=False,
+        enable_checkpointing=False,
+        num_sanity_val_steps=0,
+    )
+    module = _Batches(7)
+    trainer.fit(module)
+    assert module.stepping_batches is not None
+    assert fit_steps(settings, train_batches=7) == module.stepping_batches

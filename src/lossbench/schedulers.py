@@ -47,6 +47,8 @@ _FIT_STEPS = (
     "max_epochs",
     "max_steps",
     "limit_train_batches",
+    "overfit_batches",
+    "fast_dev_run",
     "accumulate_grad_batches",
     *_PROCESSES,
 )
@@ -154,17 +156,29 @@ def fit_steps(trainer: Mapping[str, Any], train_batches: int) -> int | None:
         4
         >>> fit_steps({"max_epochs": 5, "limit_train_batches": 0.5}, train_batches=3)
         5
+        >>> fit_steps({"max_epochs": 5, "overfit_batches": 2}, train_batches=3)  # not the limit
+        10
+        >>> fit_steps({"max_epochs": 5, "fast_dev_run": True}, train_batches=3)  # 1 step, 1 epoch
+        1
+
+    ``overfit_batches`` (above 0) takes the place of ``limit_train_batches``, and
+    ``fast_dev_run`` (True: 1, or N) trains N batches in one epoch, as Lightning sets them up.
     """
-    limit = trainer.get("limit_train_batches")
+    overfit = trainer.get("overfit_batches") or 0
+    limit = overfit if overfit > 0 else trainer.get("limit_train_batches")
+    max_steps = trainer.get("max_steps")
+    max_steps = -1 if max_steps is None else int(max_steps)
+    epochs = trainer.get("max_epochs")
+    fast = trainer.get("fast_dev_run")
+    if fast:  # Lightning: N batches (unless overfit_batches says), at most N steps, one epoch
+        limit = limit if overfit > 0 else int(fast)
+        max_steps, epochs = int(fast), 1
     if isinstance(limit, int) and not isinstance(limit, bool):
         batches = min(train_batches, limit)
     elif isinstance(limit, float):
         batches = int(train_batches * limit)
     else:
         batches = train_batches
-    max_steps = trainer.get("max_steps")
-    max_steps = -1 if max_steps is None else int(max_steps)
-    epochs = trainer.get("max_epochs")
     if epochs is None:  # Lightning's default: 1000 epochs, unbounded when max_steps is given
         epochs = 1000 if max_steps == -1 else -1
     if epochs == -1:
