@@ -478,7 +478,7 @@ def test_onecycle_resume_where_auto_resolves_to_other_processes_is_refused(make_
         _check_resume(seeded, checkpoint, best, world_size=2)
     assert ": seed, trainer.devices differ from the run that wrote it" in str(info.value)
     assert (
-        "trainer.devices: 'auto' resolves to 2 process(es) here (1 in its run), over whose "
+        "trainer.devices: 'auto' resolves to 2 processes here (1 in its run), over whose "
         "batches scheduler=onecycle spreads its schedule (20 optimizer steps in the "
         "checkpoint's run, 12 with the config)"
     ) in str(info.value)

@@ -403,9 +403,10 @@ def _schedule_difference(change: ScheduleChange) -> Difference:
         steps_then, steps_now = change.steps or (None, None)
         devices = dict(change.resolved).get("devices")
         was = "not recorded in the checkpoint" if then is None else f"{then} in its run"
+        processes = f"{now} process" if now == 1 else f"{now} processes"
         return (
             ("trainer.devices",),
-            f"trainer.devices: {devices!r} resolves to {now} process(es) here ({was}), over "
+            f"trainer.devices: {devices!r} resolves to {processes} here ({was}), over "
             f"whose batches scheduler={change.scheduler} spreads its schedule ({steps_then} "
             f"optimizer steps in the checkpoint's run, {steps_now} with the config)",
         )
