@@ -45,6 +45,7 @@ from lossbench.command_keys import (
 from lossbench.config import SCHEMAS, TrainConfig, register_configs
 from lossbench.entry_keys import refuse_unknown_entry_keys
 from lossbench.errors import NonFiniteLossError, UserInputError, format_warning, refuse
+from lossbench.flag_refusals import refuse_flag_errors
 from lossbench.hydra_internals import (
     flags_first,
     hydra_arguments,
@@ -429,6 +430,7 @@ def run_checkpoint_app(schema_name: str, schema: type, hydra_main: Any, command:
     from hydra.core.config_store import ConfigStore
 
     sys.argv[1:] = flags_first(sys.argv[1:])  # overrides after a flag: Hydra 1.3 refuses them
+    refuse_flag_errors(sys.argv[1:], command)
     refuse_grammar_errors(hydra_overrides(sys.argv[1:]), command)
     refuse_unknown_keys(overrides_of(sys.argv[1:]), command_keys(schema), command)
     try:
@@ -463,6 +465,7 @@ def start_checkpoint_work() -> None:
 def main() -> None:
     """Console entry point of ``lossbench-train``."""
     sys.argv[1:] = flags_first(sys.argv[1:])  # `data=wine -m seed=0,1`: Hydra 1.3 refuses it
+    refuse_flag_errors(sys.argv[1:], "lossbench-train")  # `-m --cfg job`: Hydra's traceback
     overrides = hydra_overrides(sys.argv[1:])  # as Hydra's parser reads them, without its flags
     refuse_grammar_errors(overrides, "lossbench-train")
     parsed = hydra_arguments(sys.argv[1:])

@@ -1,0 +1,103 @@
+"""Hydra's flags that Hydra reads but cannot run, refused in lossbench's words before it starts.
+
+Hydra runs one mode per command: ``--run`` (``-r``, the default), ``--multirun`` (``-m``),
+``--cfg`` (``-c``), ``--info`` (``-i``) or ``--shell-completion`` (``-sc``). Given two, it
+stops with a traceback ("Only one of --run, --multirun, --cfg, --info and --shell_completion
+can be specified"); so does shell completion without exactly one subcommand
+(``-sc install=bash``), and ``--resolve`` without ``--cfg``. :func:`flag_refusal` says what was
+given and what to give instead:
+
+    >>> print(flag_refusal(["-m", "--cfg", "job", "seed=0,1"], "lossbench-train"))
+    ... # doctest: +ELLIPSIS
+    -m and --cfg job cannot go together: Hydra runs one of --run (-r), --multirun (-m), ...
+    >>> flag_refusal(["-sc", "install=bash"], "lossbench-train") is None
+    True
+"""
+
+from __future__ import annotations
+
+import sys
+from argparse import Namespace
+from collections.abc import Sequence
+
+from lossbench.hydra_internals import hydra_arguments
+
+__all__ = ["SHELLS", "flag_refusal", "refuse_flag_errors"]
+
+#: The shells Hydra completes a command's overrides in (its completion plugins).
+SHELLS = ("bash", "fish", "zsh")
+#: What ``-sc`` is asked to do, one of these with a shell: ``install=bash``.
+_SUBCOMMANDS = ("install", "uninstall", "query")
+#: Hydra's modes, one per command, each as its flag: ``--run``, ``--multirun``, ``--cfg``,
+#: ``--info``, ``--shell-completion``.
+_MODES = "--run (-r), --multirun (-m), --cfg (-c), --info (-i) and --shell-completion (-sc)"
+
+
+def _modes(parsed: Namespace) -> list[str]:
+    """The modes ``parsed`` asks for, as a command line gives them."""
+    modes = []
+    if parsed.run:
+        modes.append("--run")
+    if parsed.multirun:
+        modes.append("-m")
+    if parsed.cfg is not None:
+        modes.append(f"--cfg {parsed.cfg}")
+    if parsed.info is not None:
+        modes.append("--info" if parsed.info == "all" else f"--info {parsed.info}")
+    if parsed.shell_completion:
+        modes.append("-sc")
+    return modes
+
+
+def _completion_error(words: Sequence[str], command: str) -> str | None:
+    """Why ``-sc`` with ``words`` (the line's other words) is not a completion request."""
+    if len(words) == 1:
+        subcommand, _, shell = words[0].partition("=")
+        if subcommand in _SUBCOMMANDS and shell in SHELLS:
+            return None
+    given = " ".join(words) if words else "nothing"
+    return (
+        f"-sc (--shell-completion) takes one subcommand and nothing else: install=SHELL, "
+        f"uninstall=SHELL or query=SHELL, with SHELL one of {', '.join(SHELLS)}; given: "
+        f"{given}. To complete {command}'s config groups and settings in bash: "
+        f'eval "$({command} -sc install=bash)"'
+    )
+
+
+def flag_refusal(arguments: Sequence[str], command: str) -> str | None:
+    """Why Hydra would stop on ``arguments`` (a command line, flags first) with a traceback,
+    though its parser reads them; None where it would not."""
+    parsed = hydra_arguments(arguments)
+    if parsed is None or parsed.help:
+        return None  # Hydra's parser refuses the line itself, with its usage text; or help
+    if parsed.resolve and parsed.cfg is None:
+        return (
+            "--resolve goes with --cfg (or --help): it shows the config with its "
+            f"interpolations resolved, e.g. {command} --cfg job --resolve."
+        )
+    if parsed.hydra_help:
+        return None
+    modes = _modes(parsed)
+    if len(modes) > 1:
+        hint = ""
+        if "-m" in modes and any(mode.startswith("--cfg") for mode in modes):
+            hint = (
+                " To see the config of one job of a sweep, give --cfg job with one value of "
+                "each swept setting, without -m."
+            )
+        return (
+            f"{' and '.join(modes)} cannot go together: Hydra runs one of {_MODES} per "
+            f"command. Keep one of them.{hint}"
+        )
+    if modes == ["-sc"]:
+        return _completion_error(list(parsed.overrides), command)
+    return None
+
+
+def refuse_flag_errors(arguments: Sequence[str], command: str) -> None:
+    """Print :func:`flag_refusal`'s refusal of ``arguments`` and exit with status 2; return
+    where there is none."""
+    refusal = flag_refusal(arguments, command)
+    if refusal is not None:
+        print(f"lossbench: refused: {command}: {refusal}", file=sys.stderr)
+        sys.exit(2)

@@ -1,0 +1,56 @@
+"""Hydra's flags that its parser reads but Hydra cannot run: refused before Hydra starts, and
+the lines Hydra runs left alone (the refusals themselves: ``test_refusals_cli.py``, ``-flags``
+rows)."""
+
+from __future__ import annotations
+
+import pytest
+from hydra.core.plugins import Plugins
+from hydra.plugins.completion_plugin import CompletionPlugin
+
+from cli_process import run_module
+from lossbench.flag_refusals import SHELLS, flag_refusal
+
+
+def test_the_shells_are_those_hydra_completes() -> None:
+    provided = {plugin(None).provides() for plugin in Plugins.instance().discover(CompletionPlugin)}
+    assert set(SHELLS) == provided
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        [],
+        ["-m", "seed=0,1"],
+        ["--run", "seed=1"],
+        ["--cfg", "job", "-p", "optimizer"],
+        ["--cfg", "all", "--resolve"],
+        ["--info", "defaults"],
+        ["--help", "-m"],
+        ["--hydra-help"],
+        ["-sc", "install=bash"],
+        ["-sc", "uninstall=zsh"],
+        ["-sc", "query=fish"],
+        ["--no-such-flag"],  # Hydra's parser refuses it, with its usage text
+    ],
+    ids=lambda line: " ".join(line) or "no-flags",
+)
+def test_lines_hydra_runs_are_not_refused(line: list[str]) -> None:
+    assert flag_refusal(line, "lossbench-train") is None
+
+
+def test_shell_completion_installs_and_completes() -> None:
+    """``-sc install=bash`` prints the script, and a completion query answers from lossbench's
+    configs: what ``eval "$(lossbench-train -sc install=bash)"`` sets up."""
+    installed = run_module("lossbench.train", "-sc", "install=bash", timeout=120)
+    assert installed.returncode == 0, installed.stderr
+    assert "complete -o nospace" in installed.stdout
+    query = run_module(
+        "lossbench.train",
+        "-sc",
+        "query=bash",
+        extra_env={"COMP_LINE": "lossbench-train optimizer.l"},
+        timeout=120,
+    )
+    assert query.returncode == 0, query.stderr
+    assert query.stdout.split() == ["optimizer.lr="]
