@@ -62,6 +62,31 @@ def test_a_sweep_without_callbacks_evaluates_the_last_epoch_as_runs_alone_do(
         assert not (vectorized / job / "checkpoints").exists()
 
 
+def test_debug_runs_of_a_sweep_train_alone_and_say_so_in_their_records(
+    monkeypatch, tmp_path, capfd
+):
+    """``trainer.fast_dev_run=true`` jobs run alone, recorded with ``debug_run``; the members
+    of the group beside them record ``debug_run: null``, in records of the same fields."""
+    sweep = tmp_path / "sweep"
+    args = ("data=wine", "trainer.max_epochs=2", "logger=none", "seed=0,1")
+    debug = ("trainer.fast_dev_run=null,true",)
+    log = _sweep(monkeypatch, tmp_path, capfd, f"hydra.sweep.dir={sweep}", *args, *debug)
+    assert "4 jobs: 2 in 1 vectorized groups, 2 alone" in log
+    records = _records(sweep)
+    members = [r for r in records.values() if "group_size" in r]
+    alone = [r for r in records.values() if "group_size" not in r]
+    assert len(members) == len(alone) == 2
+    for member in members:
+        assert (member["debug_run"], member["stopped_by"]) == (None, "budget")
+    for record in alone:
+        assert record["status"] == "completed" and record["steps"] == 1
+        assert (record["debug_run"], record["stopped_by"]) == (
+            "trainer.fast_dev_run=true",
+            "debug_run",
+        )
+        assert set(members[0]) == set(record) | {"group_size"}
+
+
 def test_a_list_valued_loss_weight_sweeps_and_is_written_as_a_list(monkeypatch, tmp_path, capfd):
     sweep = tmp_path / "sweep"
     log = _sweep(
