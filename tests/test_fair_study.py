@@ -188,9 +188,10 @@ def test_yardstick_matches_scikit_learn_on_the_same_split() -> None:
         (("early_stopping.enabled=true", "early_stopping.patience=1",
           "early_stopping.min_delta=10", "trainer.max_epochs=20"), "early_stopping"),
         (("trainer.max_epochs=2",), "budget"),
+        (("trainer.fast_dev_run=true",), "debug_run"),
         (("optimizer.lr=-1",), "failed"),
     ],
-    ids=["early-stopping", "budget", "refused"],
+    ids=["early-stopping", "budget", "debug-run", "refused"],
 )  # fmt: skip
 def test_runs_record_how_they_stopped(make_cfg, tmp_path, overrides, expected) -> None:
     cfg = make_cfg("data=iris", "setup=logits_cross_entropy", *overrides)

@@ -105,6 +105,15 @@ class Case:
         return self.mnist or any("{dense_" in a for a in self.args)
 
 
+#: A completed run's record as lossbench-train writes it for a debug run (``debug_run`` added
+#: by each case), without the metrics a report would not read.
+DEBUG_RECORD = {
+    "status": "completed", "error": None, "task": "multiclass", "data": "wine", "model": "mlp",
+    "head": "logits", "loss": "cross_entropy", "seed": 0, "epochs": 1, "steps": 1,
+    "stopped_by": "debug_run", "test/nll": 1.1,
+}  # fmt: skip
+
+
 #: A callback of one's own whose ``monitor`` has a default (importable from the case's directory).
 OWN_CALLBACK = """from lightning.pytorch.callbacks import Callback
 
@@ -745,6 +754,13 @@ CATALOGUE: list[Case] = [
             ["--out 'data.csv/report' lies below 'data.csv', which is a file"]),
     refused("report-all-records-corrupted", "report", ("study",), ["none of the 1 metrics.json"],
             (("study/bad/metrics.json", "[]"),)),
+    refused("report-only-debug-runs", "report", ("study",),
+            ["every one of the 2 runs under 'study' is a debug run (trainer.fast_dev_run=true; "
+             "trainer.overfit_batches=2", "checks that it works, and is no result",
+             "train without trainer.fast_dev_run / trainer.overfit_batches"],
+            (("study/fdr/metrics.json", json.dumps(DEBUG_RECORD | {"debug_run": "trainer.fast_dev_run=true"})),
+             ("study/overfit/metrics.json", json.dumps(DEBUG_RECORD | {"debug_run": "trainer.overfit_batches=2"}))),
+            fast=True),
     # ---- a sweep's own settings: refused before any job ---------------------------------------
     refused("search-of-no-trials", "train", ("-m", "hparams_search=optuna_focal", "data=iris",
             "hydra.sweeper.n_trials=0"), ["hydra.sweeper.n_trials=0 must be at least 1"]),

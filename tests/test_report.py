@@ -19,7 +19,7 @@ from scipy import stats
 from cli_process import run_module
 from lossbench.metric_names import metric_mode
 from lossbench.report import ReportError, build_report
-from lossbench.report.collect import SkippedRecordWarning, load_runs
+from lossbench.report.collect import DebugRunWarning, SkippedRecordWarning, load_runs
 from lossbench.report.compare import choose_baselines, compare_with_baselines
 from lossbench.report.stats import BETTER, SAME, UNDETERMINED, WORSE, paired_test, summarize
 from run_records import write_run
@@ -1051,3 +1051,69 @@ def test_the_yardstick_is_fitted_once_per_distinct_split(tmp_path: Path) -> None
     text = (report.parent / "report.md").read_text()
     line = next(line for line in text.splitlines() if "LogisticRegression (reference)" in line)
     assert "| 3 splits |" in line
+
+
+def test_debug_runs_are_left_out_of_every_table_and_said_so(make_cfg, tmp_path: Path) -> None:
+    """Real runs: two seeds of one setup, a fast_dev_run of the same setup (a third seed) and
+    an overfit_batches run of another setup. The report counts the two ordinary runs only, warns
+    once on stderr and names the debug runs in its text; the debug runs alone are refused."""
+    from lossbench.report.build import write_report
+    from lossbench.report.document import verdict_table
+    from lossbench.report.render import to_text
+    from lossbench.training import train
+
+    sweep = tmp_path / "sweep"
+    for seed in (0, 1):
+        train(make_cfg("data=wine", f"seed={seed}"), sweep / f"ordinary_{seed}", multirun=True)
+    fdr = ("data=wine", "seed=2", "trainer.fast_dev_run=true")
+    train(make_cfg(*fdr), sweep / "fast_dev_run", multirun=True)
+    overfit = ("data=wine", "head=log_softmax", "loss=nll", "trainer.overfit_batches=1")
+    train(make_cfg(*overfit), sweep / "overfit", multirun=True)
+    with pytest.warns(DebugRunWarning) as caught:
+        report = write_report([sweep])
+    warned = [str(w.message) for w in caught if w.category is DebugRunWarning]
+    assert warned == [
+        "2 debug runs (trainer.fast_dev_run=true; trainer.overfit_batches=1) left out: "
+        f"{(sweep / 'fast_dev_run').resolve()}, {(sweep / 'overfit').resolve()}: a run trained "
+        "with Lightning's debug settings (a few batches, or the same batches again and again) "
+        "checks that it works, and is no result. The other runs are reported."
+    ]
+    assert [v.data for v in report.study.verdicts] == ["wine"]
+    # 2 epochs: the ordinary runs hit the cap, and only they count there
+    unconverged = report.study.verdicts[0].unconverged
+    assert unconverged == [
+        ("logits + bce_with_logits", "2 of 2 runs hit the epoch cap still improving")
+    ]
+    results = pd.read_csv(sweep / "results.csv")
+    assert sorted(Path(d).name for d in results["run_dir"]) == ["ordinary_0", "ordinary_1"]
+    assert results["seed"].tolist() == [0, 1]
+    summary = pd.read_csv(sweep / "summary.csv")
+    assert summary["setup"].tolist() == ["logits + bce_with_logits"]
+    assert summary["n_runs"].tolist() == [2]
+    assert "log_softmax" not in to_text(verdict_table(report.study))  # what the command prints
+    text = (sweep / "report.md").read_text()
+    assert "log_softmax" not in text
+    assert (
+        "2 debug runs (trainer.fast_dev_run=true; trainer.overfit_batches=1) left out: "
+        "`fast_dev_run`, `overfit`. A run trained with Lightning's debug settings"
+    ) in text
+    with pytest.raises(ReportError, match=r"every one of the 2 runs under .* is a debug run"):
+        build_report([sweep / "fast_dev_run", sweep / "overfit"], tmp_path / "debug_only")
+    assert not (tmp_path / "debug_only").exists()
+
+
+def test_a_record_without_debug_run_is_an_ordinary_run(tmp_path: Path) -> None:
+    """Records written before lossbench recorded ``debug_run`` are reported as they were."""
+    import warnings
+
+    from lossbench.report.collect import read_runs
+
+    for seed in (0, 1):
+        write_run(
+            tmp_path / f"run{seed}", data="iris", task="multiclass", head="logits",
+            loss="cross_entropy", seed=seed, metrics={"test/nll": 0.3}, stopped_by="budget",
+        )  # fmt: skip
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        runs, debug_runs = read_runs([tmp_path])
+    assert runs["seed"].tolist() == [0, 1] and debug_runs == []

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import inspect
+import json
 
 import lightning
 import pytest
@@ -64,6 +65,41 @@ def test_fdr_runs_one_step_and_evaluates_the_final_weights(make_cfg, tmp_path):
     assert record["best_checkpoint"] is None and "test/nll" in record
 
 
+@pytest.mark.parametrize(
+    ("overrides", "debug_run"),
+    [
+        (("trainer.fast_dev_run=true",), "trainer.fast_dev_run=true"),
+        (
+            ("trainer.fast_dev_run=2", "trainer.overfit_batches=1"),
+            "trainer.fast_dev_run=2, trainer.overfit_batches=1",
+        ),
+    ],
+    ids=["fast_dev_run", "both"],
+)
+def test_a_debug_run_is_recorded_and_logged_as_no_result(
+    make_cfg, tmp_path, caplog, overrides, debug_run
+):
+    """It completes (a re-run skips it), but its record and its last line say it is a debug
+    run, which lossbench-report leaves out."""
+    with caplog.at_level("INFO", logger="lossbench"):
+        record = train(make_cfg("data=wine", *overrides), tmp_path)
+    on_disk = json.loads((tmp_path / "metrics.json").read_text())
+    assert on_disk["status"] == "completed" and on_disk["error"] is None
+    assert (on_disk["debug_run"], on_disk["stopped_by"]) == (debug_run, "debug_run")
+    assert record["debug_run"] == debug_run
+    last = caplog.records[-1].getMessage()
+    assert last.startswith(f"debug run ({debug_run}) finished: test/nll = ")
+    assert last.endswith(f"record: {tmp_path / 'metrics.json'}; lossbench-report leaves it out")
+    assert not any(r.getMessage().startswith("completed:") for r in caplog.records)
+
+
+def test_an_ordinary_run_records_no_debug_settings(make_cfg, tmp_path, caplog):
+    with caplog.at_level("INFO", logger="lossbench"):
+        record = train(make_cfg("data=wine", "trainer.fast_dev_run=false"), tmp_path)
+    assert (record["debug_run"], record["stopped_by"]) == (None, "budget")
+    assert caplog.records[-1].getMessage().startswith("completed: test/nll = ")
+
+
 def test_overfit_trains_on_one_batch_in_the_batch_loop(make_cfg, tmp_path):
     record = train(
         make_cfg(
@@ -76,6 +112,7 @@ def test_overfit_trains_on_one_batch_in_the_batch_loop(make_cfg, tmp_path):
         tmp_path,
     )
     assert (record["training_loop"], record["steps"]) == ("batch", 30)  # one batch per epoch
+    assert (record["debug_run"], record["stopped_by"]) == ("trainer.overfit_batches=1", "debug_run")
     losses = record["history"]["train/loss"]
     assert losses[-1] < 0.5 * losses[0]  # 16 samples: memorised
 
@@ -84,6 +121,7 @@ def test_limit_and_anomaly_presets_run(make_cfg, tmp_path):
     limited = train(make_cfg(*RUN, "debug=limit", "data.batch_size=16"), tmp_path / "limit")
     # 3 batches of 16 in each epoch; the command line's trainer.max_epochs=2 beats the preset's 3
     assert (limited["epochs"], limited["steps"]) == (2, 6)
+    assert limited["debug_run"] is None  # a run with fewer batches, but all of its loops
     anomaly = train(make_cfg(*RUN, "debug=anomaly"), tmp_path / "anomaly")
     assert anomaly["status"] == "completed" and anomaly["validation_loop"] == "inline"
 

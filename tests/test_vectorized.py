@@ -151,6 +151,7 @@ def test_every_member_equals_its_run_alone(make_cfg, tmp_path, case):
             assert member["history"][key] == pytest.approx(values, abs=1e-5, nan_ok=True), key
         for key in ("sizes", "loss_params", "n_outputs", "seed", "task", "setup", "stopped_by"):
             assert member[key] == single[key], key
+        assert member["debug_run"] is single["debug_run"] is None
     assert len({m["train_seconds"] for m in grouped}) == 1  # the group's fit time
     if "early_stopping" in case:
         assert min(m["epochs"] for m in grouped) < 5  # a member stopped early, alone

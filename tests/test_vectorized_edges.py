@@ -62,6 +62,41 @@ def test_a_sweep_without_callbacks_evaluates_the_last_epoch_as_runs_alone_do(
         assert not (vectorized / job / "checkpoints").exists()
 
 
+def test_debug_runs_of_a_sweep_train_alone_and_say_so_in_their_records(
+    monkeypatch, tmp_path, capfd
+):
+    """``trainer.fast_dev_run=true`` jobs run alone, recorded with ``debug_run``; the members
+    of the group beside them record ``debug_run: null``, in records of the same fields. A
+    sweep of debug runs only does not end by offering to make its report."""
+    sweep = tmp_path / "sweep"
+    args = ("data=wine", "trainer.max_epochs=2", "logger=none", "seed=0,1")
+    debug = ("trainer.fast_dev_run=null,true",)
+    log = _sweep(monkeypatch, tmp_path, capfd, f"hydra.sweep.dir={sweep}", *args, *debug)
+    assert "4 jobs: 2 in 1 vectorized groups, 2 alone" in log
+    records = _records(sweep)
+    members = [r for r in records.values() if "group_size" in r]
+    alone = [r for r in records.values() if "group_size" not in r]
+    assert len(members) == len(alone) == 2
+    for member in members:
+        assert (member["debug_run"], member["stopped_by"]) == (None, "budget")
+    for record in alone:
+        assert record["status"] == "completed" and record["steps"] == 1
+        assert (record["debug_run"], record["stopped_by"]) == (
+            "trainer.fast_dev_run=true",
+            "debug_run",
+        )
+        assert set(members[0]) == set(record) | {"group_size"}
+    assert "Make its report: lossbench-report" in log  # the ordinary runs have one
+    only_debug = tmp_path / "only_debug"
+    args = (f"hydra.sweep.dir={only_debug}", *args, "trainer.fast_dev_run=true")
+    log = _sweep(monkeypatch, tmp_path, capfd, *args)
+    assert (
+        "study: 2/2 jobs ended (2 completed, 0 skipped, 0 refused, 0 failed). Its runs are "
+        "debug runs (trainer.fast_dev_run=true), no results: lossbench-report leaves them out"
+    ) in log
+    assert "Make its report" not in log
+
+
 def test_a_list_valued_loss_weight_sweeps_and_is_written_as_a_list(monkeypatch, tmp_path, capfd):
     sweep = tmp_path / "sweep"
     log = _sweep(

@@ -260,7 +260,12 @@ class StudyProgressLine(Callback):
         NOT_RUN.pop(sweep_dir, None)
         ALL_REFUSED.pop(sweep_dir, None)
         self._started = time.time()
-        final = functools.partial(_final_line, sweep_dir)
+        from lossbench.record import debug_settings
+
+        # Set for the whole sweep, not swept (a swept value is not in this config): every job
+        # is a debug run, and the report would refuse them all.
+        debug = debug_settings(config.get("trainer"))
+        final = functools.partial(_final_line, sweep_dir, debug)
         self._watch = StudyWatch(sweep_dir, total, final=final).start()
 
     def on_multirun_end(self, config: DictConfig, **kwargs: Any) -> None:
@@ -276,9 +281,17 @@ class StudyProgressLine(Callback):
             self._watch = None
 
 
-def _final_line(sweep_dir: str, progress: Any, counts: dict[str, int]) -> str:
+def _final_line(sweep_dir: str, debug: str | None, progress: Any, counts: dict[str, int]) -> str:
+    """The sweep's last progress line: where to make its report; for a sweep of debug runs
+    (``debug``: their settings), that they are no result, which the report leaves out."""
     from lossbench.progress import every_job_refused, summary
 
     if counts.get("exists") or every_job_refused(counts):
         return f"{summary(progress, counts)}."  # lossbench-train then says why and exits 2
+    if debug is not None:
+        return (
+            f"{summary(progress, counts)}. Its runs are debug runs ({debug}), no results: "
+            "lossbench-report leaves them out; train without trainer.fast_dev_run / "
+            "trainer.overfit_batches for a report"
+        )
     return f"{summary(progress, counts)}. Make its report: lossbench-report {sweep_dir}"

@@ -5,6 +5,9 @@
      "steps": 60, "train_seconds": 1.9, "val/nll": 0.07, ..., "test/auroc": 0.99, ...}
 
 ``status`` is ``completed`` or ``failed`` (``error`` then holds a one-line reason).
+``debug_run`` is null, or the Lightning debug settings the run was trained with
+(:func:`debug_settings`): such a run completes, but is no result, and ``lossbench-report``
+leaves it out.
 """
 
 from __future__ import annotations
@@ -16,12 +19,16 @@ import os
 import platform
 import shutil
 import subprocess
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 from lossbench.errors import NON_FINITE_LOSS, UserInputError
 
 RECORD_NAME = "metrics.json"
+#: The ``trainer.*`` settings that make a run a debug run: Lightning's ``fast_dev_run`` (a few
+#: batches of each loop, one epoch) and ``overfit_batches`` (the same batches again and again).
+DEBUG_SETTINGS = ("fast_dev_run", "overfit_batches")
 
 
 class RunExistsError(UserInputError, RuntimeError):
@@ -34,6 +41,38 @@ def read_record(run_dir: str | os.PathLike) -> dict[str, Any] | None:
         return None
     with path.open() as f:
         return json.load(f)
+
+
+def debug_settings(trainer: Mapping[str, Any] | None) -> str | None:
+    """The record's ``debug_run``: the :data:`DEBUG_SETTINGS` that ``trainer`` (a run's
+    ``trainer.*`` config) turns on, as a user writes them on the command line and joined by
+    ``", "``; None for an ordinary run. A setting is on as Lightning reads it: ``fast_dev_run``
+    true or a positive number of batches, ``overfit_batches`` a positive number or fraction.
+
+        >>> debug_settings({"fast_dev_run": True, "overfit_batches": 0.0})
+        'trainer.fast_dev_run=true'
+        >>> debug_settings({"fast_dev_run": 5, "overfit_batches": 2})
+        'trainer.fast_dev_run=5, trainer.overfit_batches=2'
+        >>> debug_settings({"fast_dev_run": False, "overfit_batches": None}) is None
+        True
+    """
+    if trainer is None:
+        return None
+    values = {key: trainer.get(key) for key in DEBUG_SETTINGS}
+    on = [f"trainer.{key}={_as_written(value)}" for key, value in values.items() if _on(value)]
+    return ", ".join(on) or None
+
+
+def _on(value: Any) -> bool:
+    """Whether a debug setting's ``value`` turns it on: true, or a number above 0."""
+    if isinstance(value, bool):
+        return value
+    return isinstance(value, int | float) and value > 0
+
+
+def _as_written(value: Any) -> str:
+    """``value`` as an override writes it: ``true``, ``2``, ``0.1``."""
+    return str(value).lower() if isinstance(value, bool) else str(value)
 
 
 def diverged(record: dict[str, Any]) -> bool:

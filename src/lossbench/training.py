@@ -47,7 +47,12 @@ from lossbench.lightning_internals import open_wandb_run
 from lossbench.loggers import continue_csv_logs
 from lossbench.messages import quiet_lightning
 from lossbench.module import ClassifierModule, resolved_loss
-from lossbench.record import environment, refuse_completed, set_aside_earlier_checkpoints
+from lossbench.record import (
+    debug_settings,
+    environment,
+    refuse_completed,
+    set_aside_earlier_checkpoints,
+)
 from lossbench.runners import select_runner
 from lossbench.validation import ConfigError, validate
 
@@ -68,10 +73,13 @@ log = logging.getLogger("lossbench")
 
 
 def base_record(cfg: DictConfig, task: str | None) -> dict[str, Any]:
-    """The record of a run before it trains: what it is, and ``status: failed`` until it ends."""
+    """The record of a run before it trains: what it is, and ``status: failed`` until it ends.
+    ``debug_run``: the Lightning debug settings it trains with (:func:`~lossbench.record.
+    debug_settings`), null for an ordinary run."""
     return {
         "status": "failed",
         "error": None,
+        "debug_run": debug_settings(cfg.get("trainer")),
         "task": task,
         "data": cfg.data.name,
         "model": cfg.model.name,
@@ -124,8 +132,28 @@ def train(cfg: DictConfig, output_dir: str | Path, *, multirun: bool = False) ->
             raise
         return record
     path = finish_run(output_dir, record)
-    log.info("completed: %s; record: %s", completed_summary(cfg, record), path)
+    log.info(finished_line(cfg, record, path))
     return record
+
+
+def finished_line(cfg: DictConfig, record: dict[str, Any], path: Path) -> str:
+    """The log line of a completed run; a debug run's says that it is no result.
+
+    >>> cfg = OmegaConf.create({"optimized_metric": "val/accuracy"})
+    >>> finished_line(cfg, {"test/accuracy": 0.6, "debug_run": None}, Path("r/metrics.json"))
+    'completed: test/accuracy = 0.6000; record: r/metrics.json'
+    >>> debug = {"test/accuracy": 0.6, "debug_run": "trainer.fast_dev_run=true"}
+    >>> finished_line(cfg, debug, Path("r/metrics.json"))  # doctest: +NORMALIZE_WHITESPACE
+    'debug run (trainer.fast_dev_run=true) finished: test/accuracy = 0.6000, record:
+     r/metrics.json; lossbench-report leaves it out'
+    """
+    summary = completed_summary(cfg, record)
+    if record.get("debug_run"):
+        return (
+            f"debug run ({record['debug_run']}) finished: {summary}, record: {path}; "
+            "lossbench-report leaves it out"
+        )
+    return f"completed: {summary}; record: {path}"
 
 
 def completed_summary(cfg: DictConfig, record: dict[str, Any]) -> str:
@@ -393,11 +421,16 @@ def build_run_trainer(cfg: DictConfig, output_dir: Path, interactive: bool) -> L
 
 def stopped_by(trainer: L.Trainer) -> str:
     """How a fit that completed ended: ``early_stopping`` when an ``EarlyStopping`` callback
-    stopped it (the monitored metric stopped improving), else ``budget``: it ran until the
-    trainer's cap (``max_epochs``, ``max_steps``, ``max_time``) while still improving, or with
-    no early stopping to say otherwise. A run that failed or was refused records ``failed``."""
+    stopped it (the monitored metric stopped improving); ``debug_run`` when Lightning's debug
+    settings (``fast_dev_run``, ``overfit_batches``) limited it; else ``budget``: it ran until
+    the trainer's cap (``max_epochs``, ``max_steps``, ``max_time``) while still improving, or
+    with no early stopping to say otherwise. A run that failed or was refused records
+    ``failed``."""
     stopped = any(isinstance(c, EarlyStopping) and stopped_early(c) for c in trainer.callbacks)
-    return "early_stopping" if stopped else "budget"
+    if stopped:
+        return "early_stopping"
+    debug = {"fast_dev_run": trainer.fast_dev_run, "overfit_batches": trainer.overfit_batches}
+    return "debug_run" if debug_settings(debug) else "budget"
 
 
 def close_loggers(trainer: L.Trainer) -> None:

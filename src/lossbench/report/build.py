@@ -17,7 +17,7 @@ from pathlib import Path
 import pandas as pd
 
 from lossbench.metric_names import metric_mode
-from lossbench.report.collect import load_runs, metric_order, results_table
+from lossbench.report.collect import metric_order, read_runs, results_table
 from lossbench.report.compare import choose_baselines, compare_with_baselines, verdicts
 from lossbench.report.document import TITLE, build_document
 from lossbench.report.errors import ReportError
@@ -92,9 +92,10 @@ def analyse(
     """Load, check and analyse the runs under ``paths`` (plots are drawn into ``out_dir``).
 
     Raises:
-        ReportError: Missing paths, no records, an unknown metric or baseline.
+        ReportError: Missing paths, no records (or debug runs only), an unknown metric or
+            baseline.
     """
-    runs = load_runs(paths)
+    runs, debug_runs = read_runs(paths)  # the debug runs are left out (named in the text)
     metric = resolve_metric(metric, runs)
     chosen = choose_baselines(runs, baselines)
     metrics = metric_order(list(runs.columns))
@@ -120,6 +121,7 @@ def analyse(
         baselines=chosen,
         sources=[Path(p) for p in paths],
         out_dir=out_dir,
+        debug_runs=debug_runs,
     )
     from lossbench.report.overview import cd_diagram, family_overview
     from lossbench.report.plots import make_plots  # matplotlib: only once the input is good

@@ -10,6 +10,15 @@ file and why, and so is a record whose seed is not a whole number; the other run
 reported; a study whose every record is unreadable is refused (:class:`ReportError`). A
 ``config.yaml`` that cannot be read warns (:class:`UnreadableConfigWarning`): its run has no
 known learning rate (lossbench.report.selection leaves it out of the report).
+
+A debug run (its record's ``debug_run`` names the Lightning debug settings it was trained with,
+``trainer.fast_dev_run`` or ``trainer.overfit_batches``) checks that a run works and is no
+result: it is left out of every table, plot and verdict, with one :class:`DebugRunWarning` that
+names a few (:func:`read_runs` returns them for the report's text); a study of debug runs only
+is refused. A record without ``debug_run`` (written before lossbench recorded it) is an
+ordinary run.
+
+    >>> runs, debug_runs = read_runs(["outputs/multiruns/2026-01-01_12-00-00"])  # doctest: +SKIP
 """
 
 from __future__ import annotations
@@ -18,7 +27,8 @@ import json
 import math
 import os
 import warnings
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from pathlib import Path, PurePath
 from typing import Any
 
@@ -64,6 +74,82 @@ class SkippedRecordWarning(UserWarning):
 
 class UnreadableConfigWarning(UserWarning):
     """A run's ``config.yaml`` exists but cannot be read: its settings are unknown."""
+
+
+class DebugRunWarning(UserWarning):
+    """Runs trained with Lightning's debug settings were left out of the report."""
+
+
+@dataclass(frozen=True)
+class DebugRun:
+    """A run left out of the report: ``settings`` is its record's ``debug_run``
+    (``trainer.fast_dev_run=true``, ``trainer.overfit_batches=2``, ...)."""
+
+    run_dir: str
+    settings: str
+
+
+def _debug_run(record: dict[str, Any]) -> str | None:
+    """The record's ``debug_run`` where it names debug settings; None for an ordinary run,
+    and for a record written before lossbench recorded it (no ``debug_run``).
+
+    >>> _debug_run({"debug_run": "trainer.fast_dev_run=true"}), _debug_run({"status": "completed"})
+    ('trainer.fast_dev_run=true', None)
+    """
+    value = record.get("debug_run")
+    return value if isinstance(value, str) and value else None
+
+
+def left_out_debug_runs(
+    debug_runs: Sequence[DebugRun], where: Callable[[str], str] = str, shown: int = 3
+) -> str:
+    """What the report says of the debug runs it leaves out: how many, their settings and the
+    first ``shown`` run directories (each as ``where`` writes it).
+
+    >>> runs = [DebugRun(f"s/{i}", "trainer.fast_dev_run=true") for i in range(5)]
+    >>> left_out_debug_runs(runs)
+    '5 debug runs (trainer.fast_dev_run=true) left out: s/0, s/1, s/2 and 2 more'
+    >>> left_out_debug_runs(runs[:1])
+    '1 debug run (trainer.fast_dev_run=true) left out: s/0'
+    """
+    settings = "; ".join(sorted({run.settings for run in debug_runs}))
+    dirs = ", ".join(where(run.run_dir) for run in debug_runs[:shown])
+    more = f" and {len(debug_runs) - shown} more" if len(debug_runs) > shown else ""
+    runs = "run" if len(debug_runs) == 1 else "runs"
+    return f"{len(debug_runs)} debug {runs} ({settings}) left out: {dirs}{more}"
+
+
+#: Why a debug run is no result, and how to train one that is.
+_DEBUG_WHY = (
+    "a run trained with Lightning's debug settings (a few batches, or the same batches again "
+    "and again) checks that it works, and is no result"
+)
+_DEBUG_FIX = (
+    "train without trainer.fast_dev_run / trainer.overfit_batches (and without debug=fdr / "
+    "debug=overfit), then report those runs"
+)
+
+
+def _refuse_debug_only(
+    debug_runs: Sequence[DebugRun], paths: Sequence[Any], n_records: int
+) -> ReportError:
+    """The refusal of a study whose every readable run is a debug run (``n_records``: the
+    records found, the unreadable ones too)."""
+    given = ", ".join(repr(str(p)) for p in paths)
+    settings = "; ".join(sorted({run.settings for run in debug_runs}))
+    count = "the only run" if len(debug_runs) == 1 else f"every one of the {len(debug_runs)} runs"
+    skipped = n_records - len(debug_runs)
+    others = (
+        f" (the other {skipped} {RECORD_NAME} file{'s were' if skipped > 1 else ' was'} "
+        "skipped, see the warnings above)"
+        if skipped
+        else ""
+    )
+    return ReportError(
+        f"{count} under {given} is a debug run ({settings}; e.g. {debug_runs[0].run_dir}): "
+        f"{_DEBUG_WHY}, so there is nothing to compare{others}. To report the study, "
+        f"{_DEBUG_FIX}."
+    )
 
 
 def _number(value: Any) -> float | None:
@@ -292,20 +378,51 @@ def metric_order(columns: Sequence[str]) -> list[str]:
 
 
 def load_runs(paths: Sequence[str | os.PathLike]) -> pd.DataFrame:
-    """All runs under ``paths``: one row each, setups labelled, sorted by data, setup and seed.
+    """All runs under ``paths`` but the debug runs: one row each, setups labelled, sorted by
+    data, setup and seed (:func:`read_runs` without the debug runs it left out).
 
     Raises:
-        ReportError: A path does not exist or holds no readable ``metrics.json``.
+        ReportError: A path does not exist, holds no readable ``metrics.json``, or only debug
+            runs.
 
     Warns:
         SkippedRecordWarning: for each ``metrics.json`` that cannot be read, or whose seed is
             not a whole number (it is left out).
         UnreadableConfigWarning: for each ``config.yaml`` that exists but cannot be read.
+        DebugRunWarning: once, naming a few of the debug runs left out.
     """
-    rows = []
+    return read_runs(paths)[0]
+
+
+def read_runs(paths: Sequence[str | os.PathLike]) -> tuple[pd.DataFrame, list[DebugRun]]:
+    """The runs under ``paths`` as :func:`load_runs` gives them, and the debug runs it left
+    out (in the order of their records' paths)."""
     records = find_records(paths)
+    rows, debug_runs = _read_rows(records)
+    if not rows and debug_runs:
+        raise _refuse_debug_only(debug_runs, paths, len(records))
+    if debug_runs:
+        warnings.warn(
+            f"{left_out_debug_runs(debug_runs)}: {_DEBUG_WHY}. The other runs are reported.",
+            DebugRunWarning,
+            stacklevel=3,
+        )
+    if not rows:
+        raise ReportError(
+            f"none of the {len(records)} {RECORD_NAME} files under "
+            f"{', '.join(repr(str(p)) for p in paths)} can be read (each was skipped, see the "
+            "warnings above). Run the jobs again, or pass another study."
+        )
+    return _runs_table(rows), debug_runs
+
+
+def _read_rows(records: Sequence[Path]) -> tuple[list[dict[str, Any]], list[DebugRun]]:
+    """One row per record that can be read, and the debug runs; a warning for each record
+    that is skipped and each ``config.yaml`` that cannot be read."""
+    rows: list[dict[str, Any]] = []
+    debug_runs: list[DebugRun] = []
     for path in records:
-        _, problem = _read_record(path)
+        record, problem = _read_record(path)
         if problem is not None:
             warnings.warn(
                 f"skipped {path}: {problem}. The other runs are reported; run that job again "
@@ -313,6 +430,10 @@ def load_runs(paths: Sequence[str | os.PathLike]) -> pd.DataFrame:
                 SkippedRecordWarning,
                 stacklevel=2,
             )
+            continue
+        settings = _debug_run(record)
+        if settings is not None:
+            debug_runs.append(DebugRun(str(path.parent), settings))
             continue
         row = load_run(path)
         if not _whole_number(row["seed"]):
@@ -331,12 +452,11 @@ def load_runs(paths: Sequence[str | os.PathLike]) -> pd.DataFrame:
                 stacklevel=2,
             )
         rows.append(row)
-    if not rows:
-        raise ReportError(
-            f"none of the {len(records)} {RECORD_NAME} files under "
-            f"{', '.join(repr(str(p)) for p in paths)} can be read (each was skipped, see the "
-            "warnings above). Run the jobs again, or pass another study."
-        )
+    return rows, debug_runs
+
+
+def _runs_table(rows: list[dict[str, Any]]) -> pd.DataFrame:
+    """``rows`` as the runs table: data sets and setups labelled, columns ordered, sorted."""
     runs = pd.DataFrame(rows)
     runs["data"] = _name_csv_data(runs)
     known = runs.dropna(subset=["task"]).groupby("data")["task"].first()

@@ -13,6 +13,7 @@ from collections.abc import Iterable
 
 import pandas as pd
 
+from lossbench.report.collect import left_out_debug_runs
 from lossbench.report.compare import Verdict
 from lossbench.report.render import Block, Bullets, Heading, Image, Table, Text
 from lossbench.report.selection import missing_seeds, selection_metric
@@ -329,6 +330,18 @@ def _duplicates(study: Study) -> Text | None:
     )
 
 
+def _debug_runs(study: Study) -> Text | None:
+    """A note on the debug runs left out of the report, naming a few (None: there were none)."""
+    if not study.debug_runs:
+        return None
+    listed = left_out_debug_runs(study.debug_runs, lambda path: f"`{_relative(path, study)}`")
+    return Text(
+        f"{listed}. A run trained with Lightning's debug settings checks that it works, and is "
+        "no result: no table, figure or verdict here counts one. Train without "
+        "`trainer.fast_dev_run` / `trainer.overfit_batches` to report such runs."
+    )
+
+
 def _relative(path: str, study: Study) -> str:
     try:
         return os.path.relpath(path, study.out_dir)
@@ -419,6 +432,9 @@ def build_document(study: Study) -> list[Block]:
             "(LogisticRegression, C chosen on validation, on the same splits)."
         ),
     ]
+    debug = _debug_runs(study)
+    if debug is not None:
+        blocks.append(debug)
     duplicates = _duplicates(study)
     if duplicates is not None:
         blocks.append(duplicates)

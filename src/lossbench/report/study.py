@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from lossbench.report.collect import DebugRun
 from lossbench.report.compare import Verdict
 from lossbench.report.overview import Family
 
@@ -33,6 +34,8 @@ class Study:
             ``yardstick_runs`` one row per data set and distinct split (yardstick.csv).
         overview: Mean ranks per task family with the Friedman test; ``overview_figures``
             the critical-difference diagrams ``{task: png path}``.
+        debug_runs: The runs left out as debug runs (``trainer.fast_dev_run``,
+            ``trainer.overfit_batches``): in none of the above, named in the report's text.
     """
 
     runs: pd.DataFrame
@@ -50,6 +53,7 @@ class Study:
     yardstick_runs: pd.DataFrame | None = None
     overview: list[Family] = field(default_factory=list)
     overview_figures: dict[str, Path] = field(default_factory=dict)
+    debug_runs: list[DebugRun] = field(default_factory=list)
 
     @property
     def selected(self) -> pd.DataFrame:
