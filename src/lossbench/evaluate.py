@@ -362,13 +362,17 @@ def check_out(out: str | os.PathLike) -> Path:
 
 
 def write_result(result: dict[str, Any], out: str | os.PathLike) -> Path:
-    """Write ``result`` as JSON to ``out`` (non-finite numbers as null)."""
+    """Write ``result`` as JSON to ``out`` (non-finite numbers as null), whole or not at all
+    (:func:`lossbench.output_files.written_whole`)."""
+    from lossbench.output_files import written_whole
+
     path = check_out(out)
-    path.parent.mkdir(parents=True, exist_ok=True)
     safe = {
         k: (None if isinstance(v, float) and not math.isfinite(v) else v) for k, v in result.items()
     }
-    path.write_text(json.dumps(safe, indent=2) + "\n")
+    text = json.dumps(safe, indent=2) + "\n"
+    with written_whole(path) as handle:
+        handle.write(text)
     return path
 
 

@@ -228,10 +228,12 @@ def check_predictions_out(
 def write_predictions(
     columns: dict[str, list], out: str | os.PathLike, *, data_path: str | os.PathLike | None = None
 ) -> Path:
-    """Write ``columns`` as a CSV file (floats with every digit: they read back exactly)."""
+    """Write ``columns`` as a CSV file (floats with every digit: they read back exactly), whole
+    or not at all (:func:`lossbench.output_files.written_whole`)."""
+    from lossbench.output_files import written_whole
+
     path = check_predictions_out(out, list(columns), data_path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with path.open("w", newline="", encoding="utf-8") as handle:
+    with written_whole(path, newline="", encoding="utf-8") as handle:
         writer = csv.writer(handle)
         writer.writerow(columns)
         writer.writerows(zip(*columns.values(), strict=True))
