@@ -212,3 +212,145 @@ def test_ctrl_c_while_a_command_loads_torch_ends_it_in_one_line(
         f"lossbench: {what}. It stopped while starting: nothing was written."
     )
     assert list(tmp_path.iterdir()) == []  # nothing written
+
+
+# ----------------------------------------- lossbench-eval and lossbench-predict, during their work
+
+
+@pytest.fixture(scope="module")
+def wine_run(tmp_path_factory) -> tuple[Path, Path]:
+    """The best checkpoint of a short wine run (2 epochs), and a CSV file of wine rows."""
+    from hydra import compose, initialize_config_dir
+    from sklearn.datasets import load_wine
+
+    from lossbench.train import config_dir
+    from lossbench.training import train
+
+    root = tmp_path_factory.mktemp("wine")
+    overrides = ["data=wine", "trainer.max_epochs=2", "trainer.enable_progress_bar=false"]
+    overrides += ["trainer.enable_model_summary=false", "logger=none"]
+    with initialize_config_dir(config_dir=str(config_dir()), version_base="1.3"):
+        cfg = compose("train", overrides=overrides)
+    record = train(cfg, root / "run")
+    rows = root / "wine.csv"
+    load_wine(as_frame=True).frame.to_csv(rows, index=False)
+    return Path(record["best_checkpoint"]), rows
+
+
+#: Code the command's process runs first: it makes one step of the command's work write the
+#: file MARK and wait there (for the signal; after 30 s it goes on), so that the signal lands
+#: in that step. ``test_step``: eval's Trainer.test; ``forward``: predict's computation;
+#: ``writing``: predict's writing of its file, after 10 rows.
+_WAIT = """
+import sys, time
+def wait():
+    open(MARK, "w").close()
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        time.sleep(0.02)
+"""
+_STEPS = {
+    "test_step": """
+from lossbench.module import ClassifierModule
+step = ClassifierModule.test_step
+def test_step(self, *args):
+    wait()
+    return step(self, *args)
+ClassifierModule.test_step = test_step
+""",
+    "forward": """
+from lossbench.module import ClassifierModule
+forward = ClassifierModule.forward
+def slow_forward(self, x):
+    wait()
+    return forward(self, x)
+ClassifierModule.forward = slow_forward
+""",
+    "writing": """
+import csv
+writer = csv.writer
+class SlowWriter:
+    def __init__(self, handle, *args, **kwargs):
+        self.handle, self.writer = handle, writer(handle, *args, **kwargs)
+    def writerow(self, row):
+        return self.writer.writerow(row)
+    def writerows(self, rows):
+        for i, row in enumerate(rows):
+            self.writer.writerow(row)
+            if i == 10:
+                self.handle.flush()
+                wait()
+csv.writer = SlowWriter
+""",
+}
+
+
+def _earlier_output(out: Path, command: str) -> bytes:
+    """An earlier output of the command at ``out`` (one it may replace), as bytes."""
+    if command == "evaluate":
+        text = '{"checkpoint": "run.ckpt", "split": "test", "epoch": 0, "test/nll": 1.0}\n'
+    else:  # a predictions file of the wine checkpoint: the same columns
+        text = "p_class_0,p_class_1,p_class_2,predicted\n0.5,0.25,0.25,class_0\n"
+    out.write_text(text)
+    return out.read_bytes()
+
+
+@posix
+@pytest.mark.slow  # about 6 s each: a process that imports torch and runs a checkpoint
+@pytest.mark.parametrize(
+    ("command", "step", "earlier"),
+    [("evaluate", "test_step", True), ("predict", "forward", False), ("predict", "writing", True)],
+    ids=["eval-testing", "predict-computing", "predict-writing"],
+)
+@pytest.mark.parametrize(
+    ("signum", "status", "what"),
+    [
+        (signal.SIGINT, INTERRUPTED_EXIT, "interrupted (Ctrl-C)"),
+        (signal.SIGTERM, TERMINATED_EXIT, "terminated (SIGTERM)"),
+    ],
+    ids=["ctrl-c", "sigterm"],
+)
+def test_a_command_stopped_in_its_work_ends_in_one_line_and_leaves_its_output_as_it_was(
+    tmp_path, wine_run, command, step, earlier, signum, status, what
+):
+    """lossbench-eval (during Trainer.test) and lossbench-predict (computing, writing its file)
+    end on Ctrl-C or SIGTERM in one line that says the output was not written, exit status
+    130 (143), no traceback; the output file is written whole or not at all, so nothing
+    half-written is left and an earlier output is untouched."""
+    ckpt, rows = wine_run
+    folder = tmp_path / "out"
+    folder.mkdir()
+    if command == "evaluate":
+        out = folder / "eval.json"
+        arguments, output = [f"ckpt_path={ckpt}", f"out={out}"], "Its result was"
+    else:
+        out = folder / "predictions.csv"
+        arguments = [f"ckpt_path={ckpt}", f"data.path={rows}", f"out={out}"]
+        output = "Its predictions were"
+    before = _earlier_output(out, command) if earlier else None
+    mark = tmp_path / "working"
+    code = f"MARK = {str(mark)!r}\n{_WAIT}{_STEPS[step]}\n"
+    code += f"from lossbench.commands import {command}\nsys.exit({command}())\n"
+    env = dict(os.environ, PYTHONPATH=str(SRC), OMP_NUM_THREADS="1")
+    process = subprocess.Popen(
+        [sys.executable, "-c", code, *arguments],
+        cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
+    )  # fmt: skip
+    deadline = time.monotonic() + 120
+    while not mark.exists():
+        assert process.poll() is None and time.monotonic() < deadline, process.communicate()
+        time.sleep(0.02)
+    process.send_signal(signum)
+    out_text, err = process.communicate(timeout=60)
+    assert process.returncode == status, err[-2000:]
+    assert "Traceback" not in err
+    untouched = "; the earlier file there is untouched" if earlier else ""
+    assert err.strip().splitlines()[-1] == (
+        f"lossbench: {what}. {output} not written to {out}{untouched}. Run the same command again."
+    )
+    assert "written to" not in out_text
+    # nothing half-written: the earlier output as it was, or no file at all
+    assert sorted(p.name for p in folder.iterdir()) == ([out.name] if earlier else [])
+    if earlier:
+        assert out.read_bytes() == before

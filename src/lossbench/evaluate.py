@@ -10,8 +10,9 @@ says which data, split and loss the run used; the data module is rebuilt from it
 Lightning ``Trainer.test`` (``Trainer.validate`` for ``split=val``) runs the checkpoint's
 weights on it. For the best checkpoint this gives exactly the ``test/*`` numbers of the run's
 ``metrics.json``. The metrics are printed and written as JSON to ``out`` (default
-``<run dir>/eval.json``; ``metrics.json`` is never overwritten). Nothing else is written: no
-Hydra output directory, no logs.
+``<run dir>/eval.json``; ``metrics.json`` is never overwritten), whole or not at all: a Ctrl-C
+or SIGTERM ends the command in one line, exit status 130 or 143, with ``out`` as it was
+(:mod:`lossbench.interrupts`). Nothing else is written: no Hydra output directory, no logs.
 
 A checkpoint is loaded with ``weights_only=True`` (:func:`lossbench.checkpoint.load_checkpoint`),
 and data that differ from those the checkpoint was trained on (another CSV file, an edited one)
@@ -49,6 +50,7 @@ from lossbench.checkpoint import (
 from lossbench.checkpoint_format import INPUT_SHAPE_KEY, SPLITS_SHA256_KEY
 from lossbench.errors import UserInputError, refusing
 from lossbench.importing import collection_paused
+from lossbench.interrupts import fit_interrupts, output_kept, stopping
 from lossbench.record import RECORD_NAME
 from lossbench.train import config_dir, run_checkpoint_app, start_checkpoint_work
 
@@ -326,7 +328,8 @@ def evaluate(
         enable_model_summary=False,
     )
     stage = trainer.test if split == "test" else trainer.validate
-    results = stage(module, datamodule=datamodule, verbose=False)
+    with fit_interrupts(trainer):  # Lightning ends a stopped test with sys.exit(1)
+        results = stage(module, datamodule=datamodule, verbose=False)
     return {
         "checkpoint": str(ckpt.resolve()),
         "config": str(config_path.resolve()),
@@ -362,13 +365,17 @@ def check_out(out: str | os.PathLike) -> Path:
 
 
 def write_result(result: dict[str, Any], out: str | os.PathLike) -> Path:
-    """Write ``result`` as JSON to ``out`` (non-finite numbers as null)."""
+    """Write ``result`` as JSON to ``out`` (non-finite numbers as null), whole or not at all
+    (:func:`lossbench.output_files.written_whole`)."""
+    from lossbench.output_files import written_whole
+
     path = check_out(out)
-    path.parent.mkdir(parents=True, exist_ok=True)
     safe = {
         k: (None if isinstance(v, float) and not math.isfinite(v) else v) for k, v in result.items()
     }
-    path.write_text(json.dumps(safe, indent=2) + "\n")
+    text = json.dumps(safe, indent=2) + "\n"
+    with written_whole(path) as handle:
+        handle.write(text)
     return path
 
 
@@ -383,14 +390,15 @@ def _hydra_main(cfg: DictConfig) -> None:
             )
         out = check_out(cfg.out or default_out(cfg.ckpt_path, cfg.config))
         start_checkpoint_work()
-        result = evaluate(
-            cfg.ckpt_path,
-            config=cfg.config,
-            data_path=cfg.data_path,
-            split=cfg.split,
-            accelerator=cfg.accelerator,
-        )
-        path = write_result(result, out)
+        with stopping(output_kept("result", out)):  # a Ctrl-C or SIGTERM: nothing written
+            result = evaluate(
+                cfg.ckpt_path,
+                config=cfg.config,
+                data_path=cfg.data_path,
+                split=cfg.split,
+                accelerator=cfg.accelerator,
+            )
+            path = write_result(result, out)
     print(f"{result['checkpoint']} (epoch {result['epoch']}), {result['split']} split:")
     width = max(len(k) for k in result if "/" in k)
     for key, value in result.items():

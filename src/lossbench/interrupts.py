@@ -7,7 +7,9 @@ train, :func:`terminated_as_interrupt` makes SIGTERM raise :class:`Terminated` (
 ``KeyboardInterrupt``) in the launching process, and the launcher stops its workers on either
 (``TaskPool.kill``). The console entry point then ends on :func:`stopped`: one line that says
 what is kept and how to resume, exit status 130 (Ctrl-C) or 143 (SIGTERM), as a shell reports
-a command killed by those signals.
+a command killed by those signals. ``lossbench-eval`` and ``lossbench-predict`` do their work
+(a Lightning ``Trainer.test``, predictions, writing their one output file) inside
+:func:`stopping`, which ends them the same way on either signal.
 
     >>> import contextlib, io
     >>> with contextlib.redirect_stderr(io.StringIO()) as err:
@@ -27,6 +29,7 @@ import signal
 import sys
 import threading
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any, NoReturn
 
 #: Exit status of a command stopped by Ctrl-C (128 + SIGINT), and by SIGTERM (128 + 15).
@@ -59,9 +62,10 @@ def terminated_as_interrupt() -> Iterator[None]:
 
 @contextlib.contextmanager
 def fit_interrupts(trainer: Any) -> Iterator[None]:
-    """Around ``trainer.fit``: a fit that Lightning stopped on Ctrl-C (after its graceful
-    shutdown it calls ``sys.exit(1)``) or on SIGTERM (its ``SIGTERMException``) raises
-    ``KeyboardInterrupt`` or :class:`Terminated` instead, so that the command ends on
+    """Around ``trainer.fit`` (or ``test``, ``validate``): a fit that Lightning stopped on
+    Ctrl-C (after its graceful shutdown it calls ``sys.exit(1)``; so does a :class:`Terminated`
+    that :func:`terminated_as_interrupt` raised) or on SIGTERM (its ``SIGTERMException``)
+    raises ``KeyboardInterrupt`` or :class:`Terminated` instead, so that the command ends on
     :func:`stopped` like a stopped study."""
     try:
         yield
@@ -86,6 +90,35 @@ TRAINING_KEPT = (
 
 #: What a command stopped before its work started leaves: nothing.
 STARTING_KEPT = "It stopped while starting: nothing was written."
+
+#: What ``lossbench-eval`` and ``lossbench-predict`` leave when stopped outside their work
+#: (:func:`stopping`): before it (nothing), or after their output file was written (complete).
+CHECKPOINT_COMMAND_KEPT = "Its output file may not have been written: run the same command again."
+
+
+def output_kept(output: str, out: Path) -> str:
+    """What ``lossbench-eval`` or ``lossbench-predict`` leaves when stopped during its work: its
+    ``output`` (e.g. "predictions") is not written to ``out``, where an earlier file is as it
+    was, since the output replaces it only once complete
+    (:func:`lossbench.output_files.written_whole`).
+
+        >>> output_kept("predictions", Path("nowhere/predictions.csv"))
+        'Its predictions were not written to nowhere/predictions.csv. Run the same command again.'
+    """
+    earlier = "; the earlier file there is untouched" if out.exists() else ""
+    verb = "were" if output.endswith("s") else "was"
+    return f"Its {output} {verb} not written to {out}{earlier}. Run the same command again."
+
+
+@contextlib.contextmanager
+def stopping(kept: str) -> Iterator[None]:
+    """While the block runs, a Ctrl-C or SIGTERM (:func:`terminated_as_interrupt`) ends the
+    command on :func:`stopped` with ``kept``."""
+    try:
+        with terminated_as_interrupt():
+            yield
+    except KeyboardInterrupt as interrupt:
+        stopped(interrupt, kept)
 
 
 def stopped(interrupt: KeyboardInterrupt, kept: str = TRAINING_KEPT) -> NoReturn:

@@ -15,19 +15,26 @@ lost.
 
 An existing file is replaced only where ``ours`` recognises it as an earlier output of the same
 command (running ``lossbench-eval`` again on a run updates its ``eval.json``); any other file,
-a directory, and a path below a file are refused, with the fix.
+a directory, and a path below a file are refused, with the fix. The file is then written whole
+or not at all (:func:`written_whole`): a command stopped while it writes (Ctrl-C, SIGTERM, an
+error) leaves no half-written file, and an earlier output as it was.
 """
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import json
 import os
 import zipfile
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
+from typing import IO, Any
 
 from lossbench.errors import UserInputError
+
+#: The suffix of the file :func:`written_whole` writes before it replaces the output.
+PARTIAL = ".partial"
 
 
 def check_output(
@@ -63,6 +70,39 @@ def check_output(
             "away."
         )
     return path
+
+
+@contextlib.contextmanager
+def written_whole(path: Path, mode: str = "w", **open_args: Any) -> Iterator[IO[Any]]:
+    """A handle (``open(mode, **open_args)``) whose content becomes ``path`` only once the block
+    ends: it writes ``<path>.partial``, renamed over ``path`` at the end. A block that ends with
+    an exception (a Ctrl-C or SIGTERM included) removes it, so ``path`` is either complete or
+    as it was: absent, or an earlier file untouched.
+
+        >>> import tempfile
+        >>> out = Path(tempfile.mkdtemp()) / "eval.json"
+        >>> with written_whole(out) as handle:
+        ...     _ = handle.write("{}")
+        >>> out.read_text()
+        '{}'
+        >>> with written_whole(out) as handle:  # stopped half-way
+        ...     _ = handle.write('{"half')
+        ...     raise OSError("No space left on device")
+        Traceback (most recent call last):
+        ...
+        OSError: No space left on device
+        >>> out.read_text(), sorted(p.name for p in out.parent.iterdir())
+        ('{}', ['eval.json'])
+    """
+    path.parent.mkdir(parents=True, exist_ok=True)
+    partial = path.with_name(path.name + PARTIAL)
+    try:
+        with partial.open(mode, **open_args) as handle:
+            yield handle
+        os.replace(partial, path)
+    except BaseException:
+        partial.unlink(missing_ok=True)
+        raise
 
 
 def file_above(path: Path) -> Path | None:

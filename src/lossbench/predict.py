@@ -32,7 +32,9 @@ an ``out`` ending ``.npz`` with ``probabilities``, ``predicted``, ``classes`` an
 ``label_names`` (:mod:`lossbench.predict_maps`). Each kind of checkpoint refuses the other's
 input, naming the one it takes. ``out`` defaults to ``predictions.csv`` / ``predictions.npz``
 (a ``.csv`` / ``.npz`` name) and never replaces the input file, nor any existing file but
-an earlier output of the same checkpoint (a CSV file with exactly the columns it writes).
+an earlier output of the same checkpoint (a CSV file with exactly the columns it writes). It is
+written whole or not at all: a Ctrl-C or SIGTERM ends the command in one line, exit status 130
+or 143, with ``out`` as it was (:mod:`lossbench.interrupts`).
 
 Probabilities are float64 from the model's raw scores and its link
 (:func:`lossbench.metrics.to_probabilities`), the same numbers the metrics see; thresholds are
@@ -63,6 +65,7 @@ from lossbench.data.preprocess import Preprocessor
 from lossbench.data.table import DataError
 from lossbench.errors import format_warning, refuse, refusing
 from lossbench.importing import collection_paused
+from lossbench.interrupts import output_kept, stopping
 from lossbench.predict_categories import UnseenCategoryWarning, match_categories
 from lossbench.tasks import is_dense
 from lossbench.train import config_dir, run_checkpoint_app, start_checkpoint_work
@@ -228,10 +231,12 @@ def check_predictions_out(
 def write_predictions(
     columns: dict[str, list], out: str | os.PathLike, *, data_path: str | os.PathLike | None = None
 ) -> Path:
-    """Write ``columns`` as a CSV file (floats with every digit: they read back exactly)."""
+    """Write ``columns`` as a CSV file (floats with every digit: they read back exactly), whole
+    or not at all (:func:`lossbench.output_files.written_whole`)."""
+    from lossbench.output_files import written_whole
+
     path = check_predictions_out(out, list(columns), data_path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with path.open("w", newline="", encoding="utf-8") as handle:
+    with written_whole(path, newline="", encoding="utf-8") as handle:
         writer = csv.writer(handle)
         writer.writerow(columns)
         writer.writerows(zip(*columns.values(), strict=True))
@@ -266,33 +271,34 @@ def _hydra_main(cfg: DictConfig) -> None:
     out = cfg.out or DEFAULT_OUT[name]
     start_checkpoint_work()
     warnings.formatwarning = format_warning  # type: ignore[assignment]
-    if name == "images":
-        _predict_images(cfg.ckpt_path, cfg.data.path, out)
-        return
-    with refusing():  # CheckpointError, DataError
-        checkpoint = load_checkpoint(cfg.ckpt_path)
-        expected = prediction_columns(metadata(checkpoint, cfg.ckpt_path))
-        check_predictions_out(out, expected, cfg.data.path)
-        columns = predict(
-            cfg.ckpt_path,
-            cfg.data.path,
-            delimiter=cfg.data.get("delimiter"),
-            checkpoint=checkpoint,
-        )
-        path = write_predictions(columns, out, data_path=cfg.data.path)
+    output = "label maps" if name == "images" else "predictions"
+    # a Ctrl-C or SIGTERM: nothing written (the output replaces an earlier one once complete)
+    with refusing(), stopping(output_kept(output, Path(str(out)).expanduser())):
+        work = _predict_images if name == "images" else _predict_rows
+        done = work(cfg.ckpt_path, cfg.data, out)
+    print(done)
+
+
+def _predict_rows(ckpt_path: str, data: DictConfig, out: str) -> str:
+    """Predict the rows of the CSV file ``data.path`` into ``out``; what was written."""
+    checkpoint = load_checkpoint(ckpt_path)
+    expected = prediction_columns(metadata(checkpoint, ckpt_path))
+    check_predictions_out(out, expected, data.path)
+    columns = predict(ckpt_path, data.path, delimiter=data.get("delimiter"), checkpoint=checkpoint)
+    path = write_predictions(columns, out, data_path=data.path)
     n = len(next(iter(columns.values())))
-    print(f"{n} predictions written to {path} (columns: {', '.join(columns)})")
+    return f"{n} predictions written to {path} (columns: {', '.join(columns)})"
 
 
-def _predict_images(ckpt_path: str, data_path: str, out: str) -> None:
+def _predict_images(ckpt_path: str, data: DictConfig, out: str) -> str:
+    """Predict the label maps of the images of ``data.path`` into ``out``; what was written."""
     from lossbench.predict_maps import check_paths, predict_maps, write_maps
 
-    with refusing():  # CheckpointError, DataError
-        check_paths(data_path, out)
-        maps = predict_maps(ckpt_path, data_path)
-        path = write_maps(maps, out)
+    check_paths(data.path, out)
+    maps = predict_maps(ckpt_path, data.path)
+    path = write_maps(maps, out)
     shapes = ", ".join(f"{key} {maps[key].shape}" for key in ("probabilities", "predicted"))
-    print(f"{len(maps['predicted'])} label maps written to {path} ({shapes})")
+    return f"{len(maps['predicted'])} label maps written to {path} ({shapes})"
 
 
 def main() -> None:

@@ -294,8 +294,11 @@ def predict_maps(
 
 
 def write_maps(maps: Mapping[str, np.ndarray], out: str | os.PathLike) -> Path:
-    """Write ``maps`` as a compressed ``.npz`` file (it loads with ``allow_pickle=False``)."""
+    """Write ``maps`` as a compressed ``.npz`` file (it loads with ``allow_pickle=False``), whole
+    or not at all (:func:`lossbench.output_files.written_whole`)."""
+    from lossbench.output_files import written_whole
+
     path = Path(str(out)).expanduser()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    np.savez_compressed(path, **maps)
+    with written_whole(path, "wb") as handle:
+        np.savez_compressed(handle, **maps)
     return path

@@ -426,22 +426,21 @@ def run_checkpoint_app(schema_name: str, schema: type, hydra_main: Any, command:
     refuse an override Hydra's grammar cannot read or a setting ``schema`` does not have,
     register the schemas, and keep Lightning's messages out of its output (its start-up
     messages: :func:`start_checkpoint_work`, which ``hydra_main`` calls where its work starts).
-    A Ctrl-C ends the command in one line."""
+    A Ctrl-C or SIGTERM ends the command in one line (during its work, one that says what was
+    not written: :func:`lossbench.interrupts.stopping`)."""
     from hydra.core.config_store import ConfigStore
+
+    from lossbench.interrupts import CHECKPOINT_COMMAND_KEPT, stopping
 
     sys.argv[1:] = flags_first(sys.argv[1:])  # overrides after a flag: Hydra 1.3 refuses them
     refuse_flag_errors(sys.argv[1:], command)
     refuse_grammar_errors(hydra_overrides(sys.argv[1:]), command)
     refuse_unknown_keys(overrides_of(sys.argv[1:]), command_keys(schema), command)
-    try:
+    with stopping(CHECKPOINT_COMMAND_KEPT):
         register_configs()
         ConfigStore.instance().store(name=schema_name, node=schema)
         quiet_lightning()
         hydra_main()
-    except KeyboardInterrupt as interrupt:
-        from lossbench.interrupts import stopped
-
-        stopped(interrupt, "Its output may be missing or incomplete: run the same command again.")
 
 
 def start_checkpoint_work() -> None:
