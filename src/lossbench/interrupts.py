@@ -110,6 +110,49 @@ def output_kept(output: str, out: Path) -> str:
     return f"Its {output} {verb} not written to {out}{earlier}. Run the same command again."
 
 
+#: The signals that stop a command: Ctrl-C and SIGTERM.
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
+
+
+@contextlib.contextmanager
+def stops_held() -> Iterator[None]:
+    """While the block runs, a Ctrl-C or SIGTERM waits: it is held, and once the block ends
+    it is raised again (:func:`signal.raise_signal`) to the handler there was before, which
+    acts on it as it would have. So a few quick steps (moving a finished report into place)
+    run all or not at all. Only the main thread can set signal handlers: elsewhere, and where
+    a handler was not set from Python, the block runs as it is.
+
+        >>> import os
+        >>> steps = []
+        >>> try:
+        ...     with stops_held():
+        ...         os.kill(os.getpid(), signal.SIGINT)  # Ctrl-C
+        ...         steps.append("moved")
+        ... except KeyboardInterrupt:
+        ...     steps.append("stopped")
+        >>> steps
+        ['moved', 'stopped']
+    """
+    previous = {signum: signal.getsignal(signum) for signum in STOP_SIGNALS}
+    if threading.current_thread() is not threading.main_thread() or None in previous.values():
+        yield
+        return
+    held: list[int] = []
+
+    def hold(signum: int, frame: Any) -> None:
+        held.append(signum)
+
+    for signum in STOP_SIGNALS:
+        signal.signal(signum, hold)
+    try:
+        yield
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
+        for signum in dict.fromkeys(held):
+            signal.raise_signal(signum)
+
+
 @contextlib.contextmanager
 def stopping(kept: str) -> Iterator[None]:
     """While the block runs, a Ctrl-C or SIGTERM (:func:`terminated_as_interrupt`) ends the
