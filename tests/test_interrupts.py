@@ -16,7 +16,14 @@ import pytest
 from lightning.pytorch.demos.boring_classes import BoringModel
 
 from cli_process import SRC
-from lossbench.interrupts import INTERRUPTED_EXIT, TERMINATED_EXIT, fit_interrupts
+from lossbench.interrupts import (
+    INTERRUPTED_EXIT,
+    TERMINATED_EXIT,
+    Terminated,
+    fit_interrupts,
+    stops_held,
+    terminated_as_interrupt,
+)
 
 posix = pytest.mark.skipif(sys.platform == "win32", reason="POSIX signals")
 
@@ -156,6 +163,29 @@ def test_a_fit_lightning_stopped_on_ctrl_c_raises_it_again():
     with pytest.raises(SystemExit) as other, fit_interrupts(object()):  # any other exit passes
         sys.exit(1)
     assert other.value.code == 1
+
+
+@posix
+def test_a_stop_held_over_a_block_takes_effect_as_it_ends():
+    """stops_held: a SIGTERM (here raised as Terminated) or Ctrl-C that arrives while the block
+    runs waits for its end, then acts as the handler there was before would; a block stopped
+    by neither leaves the handlers as they were."""
+    steps = []
+    with pytest.raises(Terminated), terminated_as_interrupt():
+        handlers = signal.getsignal(signal.SIGINT), signal.getsignal(signal.SIGTERM)
+        try:
+            with stops_held():
+                os.kill(os.getpid(), signal.SIGTERM)
+                time.sleep(0.01)
+                steps.append("the block went on")
+        finally:
+            steps.append("ended")
+            assert (signal.getsignal(signal.SIGINT), signal.getsignal(signal.SIGTERM)) == handlers
+    assert steps == ["the block went on", "ended"]
+    before = signal.getsignal(signal.SIGINT), signal.getsignal(signal.SIGTERM)
+    with stops_held():
+        pass
+    assert (signal.getsignal(signal.SIGINT), signal.getsignal(signal.SIGTERM)) == before
 
 
 def _loading_torch(pid: int) -> bool:

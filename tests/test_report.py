@@ -314,19 +314,23 @@ def test_cli_writes_the_report_and_prints_the_verdict(tmp_path: Path) -> None:
     assert (tmp_path / "study" / "report.html").is_file()
 
 
-def test_cli_stopped_by_ctrl_c_says_so_in_one_line(study: Path, monkeypatch, capsys) -> None:
+def test_cli_stopped_by_ctrl_c_says_so_in_one_line(
+    study: Path, tmp_path: Path, monkeypatch, capsys
+) -> None:
+    """(Stopping a real report, SIGTERM too: tests/test_report_stop.py.)"""
     import lossbench.report.build as build
     from lossbench.report.cli import main
 
     def interrupted(*args: object, **kwargs: object) -> None:
         raise KeyboardInterrupt  # where Ctrl-C lands: in the middle of the report
 
-    monkeypatch.setattr(build, "write_report", interrupted)
+    monkeypatch.setattr(build.ReportWriter, "write", interrupted)
     with pytest.raises(SystemExit) as stop:
-        main([str(study / "multirun")])
+        main([str(study / "multirun"), "--out", str(tmp_path / "out")])
     assert stop.value.code == 130
     assert capsys.readouterr().err == (
-        "lossbench: interrupted (Ctrl-C). The report is not complete: run the same command again.\n"
+        f"lossbench: interrupted (Ctrl-C). The report was not written to {tmp_path / 'out'}. "
+        "Run the same command again.\n"
     )
 
 

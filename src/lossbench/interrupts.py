@@ -9,7 +9,9 @@ train, :func:`terminated_as_interrupt` makes SIGTERM raise :class:`Terminated` (
 what is kept and how to resume, exit status 130 (Ctrl-C) or 143 (SIGTERM), as a shell reports
 a command killed by those signals. ``lossbench-eval`` and ``lossbench-predict`` do their work
 (a Lightning ``Trainer.test``, predictions, writing their one output file) inside
-:func:`stopping`, which ends them the same way on either signal.
+:func:`stopping`, which ends them the same way on either signal; ``lossbench-report`` does its
+work under :func:`terminated_as_interrupt` and holds a stop (:func:`stops_held`) while it moves
+a finished report into place, so that it ends on one line too, with :func:`report_kept`.
 
     >>> import contextlib, io
     >>> with contextlib.redirect_stderr(io.StringIO()) as err:
@@ -108,6 +110,66 @@ def output_kept(output: str, out: Path) -> str:
     earlier = "; the earlier file there is untouched" if out.exists() else ""
     verb = "were" if output.endswith("s") else "was"
     return f"Its {output} {verb} not written to {out}{earlier}. Run the same command again."
+
+
+def report_kept(out: Path, html: Path | None) -> str:
+    """What ``lossbench-report`` leaves when stopped during its work: a complete report (its
+    ``html``), or none, and an earlier report in ``out`` as it was, since the report is built
+    in a hidden folder there and moved into place only once complete, with the stops held
+    (:func:`stops_held`).
+
+        >>> report_kept(Path("nowhere"), None)
+        'The report was not written to nowhere. Run the same command again.'
+        >>> report_kept(Path("study"), Path("study/report.html"))
+        'The report was written: study/report.html.'
+    """
+    if html is not None:
+        return f"The report was written: {html}."
+    earlier = "; the earlier report there is as it was" if (out / "report.html").exists() else ""
+    return f"The report was not written to {out}{earlier}. Run the same command again."
+
+
+#: The signals that stop a command: Ctrl-C and SIGTERM.
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
+
+
+@contextlib.contextmanager
+def stops_held() -> Iterator[None]:
+    """While the block runs, a Ctrl-C or SIGTERM waits: it is held, and once the block ends
+    it is raised again (:func:`signal.raise_signal`) to the handler there was before, which
+    acts on it as it would have. So a few quick steps (moving a finished report into place)
+    run all or not at all. Only the main thread can set signal handlers: elsewhere, and where
+    a handler was not set from Python, the block runs as it is.
+
+        >>> import os
+        >>> steps = []
+        >>> try:
+        ...     with stops_held():
+        ...         os.kill(os.getpid(), signal.SIGINT)  # Ctrl-C
+        ...         steps.append("moved")
+        ... except KeyboardInterrupt:
+        ...     steps.append("stopped")
+        >>> steps
+        ['moved', 'stopped']
+    """
+    previous = {signum: signal.getsignal(signum) for signum in STOP_SIGNALS}
+    if threading.current_thread() is not threading.main_thread() or None in previous.values():
+        yield
+        return
+    held: list[int] = []
+
+    def hold(signum: int, frame: Any) -> None:
+        held.append(signum)
+
+    for signum in STOP_SIGNALS:
+        signal.signal(signum, hold)
+    try:
+        yield
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
+        for signum in dict.fromkeys(held):
+            signal.raise_signal(signum)
 
 
 @contextlib.contextmanager

@@ -1,14 +1,26 @@
-"""Read a study and write its report: results.csv, summary.csv, comparisons.csv, plots/,
-report.md and report.html.
+"""Read a study and write its report: results.csv, summary.csv, comparisons.csv (and
+yardstick.csv), plots/, report.md and report.html.
 
     >>> from lossbench.report import build_report
     >>> build_report(["outputs/multiruns/2026-01-01_12-00-00"])  # doctest: +SKIP
     PosixPath('outputs/multiruns/2026-01-01_12-00-00/report.html')
+
+The report is written whole or not at all (:class:`ReportWriter`): every file is written into
+a hidden folder in the output folder (``.report-XXXXXXXX.partial``), and only once all are
+complete are they moved into place, with Ctrl-C and SIGTERM held meanwhile
+(:func:`lossbench.interrupts.stops_held`). A report stopped or failing before that leaves the
+output folder as it was: an earlier report there is not mixed with a part of the new one. Only
+a process killed outright (SIGKILL, a power cut) can leave the hidden folder behind, or, in the
+milliseconds the moves take, some files of each report; report.html, which holds the whole
+report in one page, is moved last.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
+import shutil
+import tempfile
 import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -16,7 +28,9 @@ from pathlib import Path
 
 import pandas as pd
 
+from lossbench.interrupts import stops_held
 from lossbench.metric_names import metric_mode
+from lossbench.output_files import PARTIAL, file_above
 from lossbench.report.collect import metric_order, read_runs, results_table
 from lossbench.report.compare import choose_baselines, compare_with_baselines, verdicts
 from lossbench.report.document import TITLE, build_document
@@ -95,6 +109,24 @@ def analyse(
         ReportError: Missing paths, no records (or debug runs only), an unknown metric or
             baseline.
     """
+    study = summarize_runs(paths, out_dir, metric, baselines)
+    finish(study, out_dir / "plots")
+    return study
+
+
+def summarize_runs(
+    paths: Sequence[str | os.PathLike],
+    out_dir: Path,
+    metric: str = "test/nll",
+    baselines: Mapping[str, str] | None = None,
+) -> Study:
+    """Load, check and analyse the runs under ``paths``: the study without its figures and
+    yardstick (:func:`finish`). Nothing is written.
+
+    Raises:
+        ReportError: Missing paths, no records (or debug runs only), an unknown metric or
+            baseline.
+    """
     runs, debug_runs = read_runs(paths)  # the debug runs are left out (named in the text)
     metric = resolve_metric(metric, runs)
     chosen = choose_baselines(runs, baselines)
@@ -110,7 +142,7 @@ def analyse(
     summary = summary.sort_values(  # equal ranks: the baseline first
         ["data", "rank", "baseline", "setup"], ascending=[True, True, False, True]
     ).reset_index(drop=True)
-    study = Study(
+    return Study(
         runs=runs,
         summary=summary,
         comparisons=compare_with_baselines(selected, headline, modes, chosen),
@@ -123,21 +155,26 @@ def analyse(
         out_dir=out_dir,
         debug_runs=debug_runs,
     )
+
+
+def finish(study: Study, plots: Path) -> None:
+    """Draw ``study``'s figures into the folder ``plots``, then its overview (mean ranks per
+    task family, critical-difference diagrams) and fit the yardstick."""
     from lossbench.report.overview import cd_diagram, family_overview
     from lossbench.report.plots import make_plots  # matplotlib: only once the input is good
     from lossbench.report.yardstick import yardstick_runs, yardstick_summary
 
+    selected, metric = study.selected, study.metric
     # The figures first: they are drawn in forked processes, which a process that already runs
     # the yardstick's worker pool (threads) cannot start safely.
-    study.figures = make_plots(selected, summary, headline, out_dir / "plots")
-    study.overview = family_overview(selected, metric, modes[metric])
+    study.figures = make_plots(selected, study.summary, study.headline, plots)
+    study.overview = family_overview(selected, metric, study.modes[metric])
     for family in study.overview:
-        path = cd_diagram(family, out_dir / "plots" / f"critical_difference_{family.task}.png")
+        path = cd_diagram(family, plots / f"critical_difference_{family.task}.png")
         if path is not None:
             study.overview_figures[family.task] = path
     study.yardstick_runs = yardstick_runs(selected)
-    study.yardstick = yardstick_summary(study.yardstick_runs, headline)
-    return study
+    study.yardstick = yardstick_summary(study.yardstick_runs, study.headline)
 
 
 def write_report(
@@ -147,10 +184,80 @@ def write_report(
     baselines: Mapping[str, str] | None = None,
 ) -> Report:
     """Analyse the runs under ``paths`` and write every file of the report into ``out_dir``
-    (default: the common parent of ``paths``). See :func:`build_report`."""
-    find_records(paths)  # a missing path or no record: raise before anything is written
-    from lossbench.output_files import file_above
+    (default: the common parent of ``paths``), whole or not at all (:class:`ReportWriter`).
+    See :func:`build_report`."""
+    return ReportWriter(paths, out_dir).write(metric, baselines)
 
+
+#: The files a report writes into its folder (yardstick.csv where it has a yardstick), and its
+#: folder of figures.
+REPORT_FILES = (
+    "results.csv",
+    "summary.csv",
+    "comparisons.csv",
+    "yardstick.csv",
+    "report.md",
+    "report.html",
+)
+PLOTS = "plots"
+
+
+class ReportWriter:
+    """Writes the report of the runs under ``paths`` into ``out_dir`` (default: their common
+    parent) whole or not at all.
+
+    :meth:`write` builds every file in a hidden folder inside ``out`` (the same file system,
+    so that a file is moved by renaming it), removed if the report stops or fails on the way;
+    once all are complete it moves them into place with Ctrl-C and SIGTERM held
+    (:func:`lossbench.interrupts.stops_held`), then removes what an earlier report there wrote
+    that this one has not (:func:`remove_stale_files`). Nothing else in ``out`` is touched:
+    it may be the study's folder, with its runs. ``written``: the report, once in place.
+
+    Raises:
+        ReportError: A missing path or one without records, an ``out_dir`` that is a file or
+            lies below one, or a report's name in it that is taken by a folder (or ``plots``
+            by a file); checked before anything is written.
+    """
+
+    def __init__(
+        self, paths: Sequence[str | os.PathLike], out_dir: str | os.PathLike | None = None
+    ) -> None:
+        find_records(paths)  # a missing path or no record: raise before anything is written
+        self.paths = list(paths)
+        self.out = report_dir(paths, out_dir)
+        self.written: Report | None = None
+
+    def write(self, metric: str = "test/nll", baselines: Mapping[str, str] | None = None) -> Report:
+        """Analyse the runs, write the report and return it (see the class).
+
+        Raises:
+            ReportError: An unknown metric or baseline, debug runs only (nothing written).
+        """
+        study = summarize_runs(self.paths, self.out, metric, baselines)
+        made: list[Path] = []
+        staging: Path | None = None
+        try:
+            with stops_held():  # the hidden folder exists, or not: no stop in between
+                made = _make_dirs(self.out)
+                staging = Path(tempfile.mkdtemp(prefix=".report-", suffix=PARTIAL, dir=self.out))
+            finish(study, staging / PLOTS)
+            _write_files(study, staging)
+            with stops_held():
+                self.written = _move_into_place(study, staging, self.out)
+        except BaseException:
+            if self.written is None:  # out as it was: no file of this report, no new folder
+                if staging is not None:
+                    shutil.rmtree(staging, ignore_errors=True)
+                for folder in reversed(made):
+                    with contextlib.suppress(OSError):
+                        folder.rmdir()  # only while empty
+            raise
+        return self.written
+
+
+def report_dir(paths: Sequence[str | os.PathLike], out_dir: str | os.PathLike | None) -> Path:
+    """The folder the report of ``paths`` goes to: ``out_dir``, or the common parent of
+    ``paths``; refused (:class:`ReportError`) where a report cannot be written there."""
     out = Path(out_dir) if out_dir is not None else default_out_dir(paths)
     if out.exists() and not out.is_dir():
         raise ReportError(f"--out {str(out_dir)!r} is a file; pass a directory (it is created).")
@@ -160,28 +267,67 @@ def write_report(
             f"--out {str(out_dir)!r} lies below {str(blocking)!r}, which is a file; pass a "
             "directory that can be created (e.g. --out report/)."
         )
-    study = analyse(paths, out, metric, baselines)
+    taken = [out / name for name in REPORT_FILES if (out / name).is_dir()]
+    if (out / PLOTS).exists() and not (out / PLOTS).is_dir():
+        taken.append(out / PLOTS)
+    if taken:
+        raise ReportError(
+            f"{taken[0]} is in the way of the report, which writes "
+            f"{'a folder' if taken[0].name == PLOTS else 'a file'} of that name there; move it "
+            "away, or pass another directory with --out (e.g. --out report/)."
+        )
+    return out
+
+
+def _make_dirs(out: Path) -> list[Path]:
+    """Create the folder ``out`` and those above it that are missing; return the ones made,
+    outermost first."""
+    missing = [folder for folder in [out, *out.parents] if not folder.exists()][::-1]
     out.mkdir(parents=True, exist_ok=True)
-    files = {name: out / name for name in ("results.csv", "summary.csv", "comparisons.csv")}
-    results_table(study.runs).to_csv(files["results.csv"], index=False)
-    study.summary.to_csv(files["summary.csv"], index=False)
-    study.comparisons.to_csv(files["comparisons.csv"], index=False)
+    return missing
+
+
+def _write_files(study: Study, folder: Path) -> None:
+    """Write the tables and the documents of ``study`` (its figures are in ``folder``/plots)."""
+    results_table(study.runs).to_csv(folder / "results.csv", index=False)
+    study.summary.to_csv(folder / "summary.csv", index=False)
+    study.comparisons.to_csv(folder / "comparisons.csv", index=False)
     if study.yardstick_runs is not None and not study.yardstick_runs.empty:
-        study.yardstick_runs.to_csv(out / "yardstick.csv", index=False)
+        study.yardstick_runs.to_csv(folder / "yardstick.csv", index=False)
     blocks = build_document(study)
-    markdown = out / "report.md"
-    markdown.write_text(to_markdown(blocks, out), encoding="utf-8")
-    html = out / "report.html"
-    html.write_text(to_html(blocks, TITLE), encoding="utf-8")
+    (folder / "report.md").write_text(to_markdown(blocks, folder), encoding="utf-8")
+    (folder / "report.html").write_text(to_html(blocks, TITLE), encoding="utf-8")
+
+
+def _move_into_place(study: Study, staging: Path, out: Path) -> Report:
+    """Move the files of the report built in ``staging`` into ``out`` (report.html last),
+    remove an earlier report's files this one has not, then ``staging``; ``study``'s figures
+    are then those in ``out``."""
+
+    def placed(path: Path) -> Path:
+        return out / Path(path).relative_to(staging)
+
+    study.figures = {
+        data: [(title, placed(path)) for title, path in figures]
+        for data, figures in study.figures.items()
+    }
+    study.overview_figures = {task: placed(p) for task, p in study.overview_figures.items()}
+    files = sorted(p for p in staging.rglob("*") if p.is_file())
+    files.sort(key=lambda path: path == staging / "report.html")  # the page last
+    for path in files:
+        target = placed(path)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        os.replace(path, target)
     remove_stale_files(study, out)
+    shutil.rmtree(staging)
     return Report(
         study,
-        html,
-        markdown,
-        files["results.csv"],
-        files["summary.csv"],
-        files["comparisons.csv"],
-        out / "plots",
+        out / "report.html",
+        out / "report.md",
+        out / "results.csv",
+        out / "summary.csv",
+        out / "comparisons.csv",
+        out / PLOTS,
     )
 
 

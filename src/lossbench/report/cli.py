@@ -7,6 +7,12 @@
 Bad input (a missing path, no metrics.json, an unknown metric or baseline, a baseline without a
 completed run) prints the reason and exits with status 2. A ``metrics.json`` that cannot be
 read is skipped with a warning that names it; the other runs are reported.
+
+Ctrl-C or SIGTERM ends the command with one line, exit status 130 or 143
+(:mod:`lossbench.interrupts`). The report is written whole or not at all
+(:class:`lossbench.report.build.ReportWriter`): stopped before it is complete, it leaves the
+output folder as it was, an earlier report there included; a stop while the finished report
+is moved into place waits for the moves (milliseconds), and the line says it was written.
 """
 
 from __future__ import annotations
@@ -17,6 +23,7 @@ import warnings
 from collections.abc import Sequence
 
 from lossbench.errors import REFUSED_EXIT, format_warning, refusal_message
+from lossbench.interrupts import STARTING_KEPT, report_kept, stopped, terminated_as_interrupt
 from lossbench.report.errors import ReportError
 from lossbench.report.find import find_records
 
@@ -71,23 +78,27 @@ def parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     args = parser().parse_args(argv)
     warnings.formatwarning = format_warning  # type: ignore[assignment]
+    writer = None
     try:
-        find_records(args.paths)  # a wrong path is refused before the heavy imports
-        from lossbench.report.build import write_report
+        with terminated_as_interrupt():  # SIGTERM ends the report like Ctrl-C
+            find_records(args.paths)  # a wrong path is refused before the heavy imports
+            from lossbench.report.build import ReportWriter
 
-        report = write_report(args.paths, args.out, args.metric, dict(args.baseline))
+            writer = ReportWriter(args.paths, args.out)
+            report = writer.write(args.metric, dict(args.baseline))
+            from lossbench.report.document import verdict_table
+            from lossbench.report.render import to_text
+
+            print(to_text(verdict_table(report.study)))
+            print(f"\nreport: {report.html}")
     except ReportError as error:
         print(refusal_message(error), file=sys.stderr)
         return REFUSED_EXIT
     except KeyboardInterrupt as interrupt:
-        from lossbench.interrupts import stopped
-
-        stopped(interrupt, "The report is not complete: run the same command again.")
-    from lossbench.report.document import verdict_table
-    from lossbench.report.render import to_text
-
-    print(to_text(verdict_table(report.study)))
-    print(f"\nreport: {report.html}")
+        if writer is None:
+            stopped(interrupt, STARTING_KEPT)
+        html = None if writer.written is None else writer.written.html
+        stopped(interrupt, report_kept(writer.out, html))
     return 0
 
 

@@ -12,11 +12,11 @@ from __future__ import annotations
 import math
 import multiprocessing
 import re
+import signal
 import textwrap
 import threading
 import warnings
 from collections.abc import Mapping, Sequence
-from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 import matplotlib
@@ -356,13 +356,22 @@ def _plot_workers(n_data: int) -> int:
     return max(1, min(n_data, cores()))
 
 
+def _drawing_worker() -> None:
+    """Start a drawing process: Ctrl-C is left to the report's process, and SIGTERM (which
+    ``Pool.terminate`` sends) ends it at once, without a traceback."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+
+
 def make_plots(
     runs: pd.DataFrame, summary: pd.DataFrame, metrics: Sequence[str], out_dir: Path
 ) -> dict[str, list[tuple[str, Path]]]:
     """All figures for every data set, as ``{data: [(title, png path), ...]}``.
 
     Drawing is most of a report's time (about 0.3 s a figure); the data sets are drawn in
-    parallel processes, one per core.
+    parallel processes, one per core. A stop (Ctrl-C, SIGTERM) is this process's: the workers
+    ignore Ctrl-C (a terminal sends it to them too), and a stop here ends them at once, so
+    that none draws on after the report has stopped.
     """
     out_dir = Path(out_dir)
     jobs = [
@@ -374,6 +383,6 @@ def make_plots(
         drawn = [_plots_of(*job) for job in jobs]
     else:
         context = multiprocessing.get_context("fork")
-        with ProcessPoolExecutor(workers, mp_context=context) as pool:
-            drawn = list(pool.map(_plots_of, *zip(*jobs, strict=True)))
+        with context.Pool(workers, initializer=_drawing_worker) as pool:  # ends: terminate
+            drawn = pool.starmap(_plots_of, jobs)
     return {job[0]: figures for job, figures in zip(jobs, drawn, strict=True)}
