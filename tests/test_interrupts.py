@@ -24,8 +24,7 @@ from lossbench.interrupts import (
     stops_held,
     terminated_as_interrupt,
 )
-
-posix = pytest.mark.skipif(sys.platform == "win32", reason="POSIX signals")
+from stop_signals import SIGNALS, WAIT, group_gone, posix
 
 #: A quick setup (2 epochs) and one that would train for minutes (100 000 epochs), each as
 #: a vectorized group of 2 seeds, in 2 worker processes.
@@ -68,18 +67,6 @@ def _wait_for_completed(sweep: Path, count: int, process: subprocess.Popen[str])
         time.sleep(0.2)
 
 
-def _group_gone(pgid: int, within_s: float = 10.0) -> bool:
-    """Whether every process of the group (the study and its workers) has ended."""
-    deadline = time.monotonic() + within_s
-    while time.monotonic() < deadline:
-        try:
-            os.killpg(pgid, 0)
-        except ProcessLookupError:
-            return True
-        time.sleep(0.1)
-    return False
-
-
 @posix
 @pytest.mark.slow  # about 25 s each: the study's process and its 2 workers start and train
 @pytest.mark.parametrize(
@@ -103,7 +90,7 @@ def test_a_stopped_study_ends_at_once_with_its_workers(tmp_path, sig, to_group, 
     assert study.returncode == status, stderr[-2000:]
     assert words in stderr and "command again to train the rest" in stderr
     assert "Traceback" not in stderr
-    assert _group_gone(study.pid), "a worker process of the stopped study is still running"
+    assert group_gone(study.pid), "a worker process of the stopped study is still running"
     # the quick group's runs are kept; the stopped group's have no record
     records = {
         p.parent.name: json.loads(p.read_text()) for p in tmp_path.glob("sweep/*/metrics.json")
@@ -207,14 +194,7 @@ def _loading_torch(pid: int) -> bool:
     ],
     ids=["evaluate", "predict"],
 )
-@pytest.mark.parametrize(
-    ("signum", "status", "what"),
-    [
-        (signal.SIGINT, INTERRUPTED_EXIT, "interrupted (Ctrl-C)"),
-        (signal.SIGTERM, TERMINATED_EXIT, "terminated (SIGTERM)"),
-    ],
-    ids=["ctrl-c", "sigterm"],
-)
+@SIGNALS
 def test_ctrl_c_while_a_command_loads_torch_ends_it_in_one_line(
     tmp_path, command, arguments, signum, status, what
 ):
@@ -267,18 +247,10 @@ def wine_run(tmp_path_factory) -> tuple[Path, Path]:
     return Path(record["best_checkpoint"]), rows
 
 
-#: Code the command's process runs first: it makes one step of the command's work write the
-#: file MARK and wait there (for the signal; after 30 s it goes on), so that the signal lands
-#: in that step. ``test_step``: eval's Trainer.test; ``forward``: predict's computation;
-#: ``writing``: predict's writing of its file, after 10 rows.
-_WAIT = """
-import sys, time
-def wait():
-    open(MARK, "w").close()
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        time.sleep(0.02)
-"""
+#: The step of the command's work that waits for the signal (``wait()``, :data:`stop_signals.
+#: WAIT`, whose GO file these tests never make: after 30 s it goes on). ``test_step``: eval's
+#: Trainer.test; ``forward``: predict's computation; ``writing``: predict's writing of its
+#: file, after 10 rows.
 _STEPS = {
     "test_step": """
 from lossbench.module import ClassifierModule
@@ -332,14 +304,7 @@ def _earlier_output(out: Path, command: str) -> bytes:
     [("evaluate", "test_step", True), ("predict", "forward", False), ("predict", "writing", True)],
     ids=["eval-testing", "predict-computing", "predict-writing"],
 )
-@pytest.mark.parametrize(
-    ("signum", "status", "what"),
-    [
-        (signal.SIGINT, INTERRUPTED_EXIT, "interrupted (Ctrl-C)"),
-        (signal.SIGTERM, TERMINATED_EXIT, "terminated (SIGTERM)"),
-    ],
-    ids=["ctrl-c", "sigterm"],
-)
+@SIGNALS
 def test_a_command_stopped_in_its_work_ends_in_one_line_and_leaves_its_output_as_it_was(
     tmp_path, wine_run, command, step, earlier, signum, status, what
 ):
@@ -359,7 +324,7 @@ def test_a_command_stopped_in_its_work_ends_in_one_line_and_leaves_its_output_as
         output = "Its predictions were"
     before = _earlier_output(out, command) if earlier else None
     mark = tmp_path / "working"
-    code = f"MARK = {str(mark)!r}\n{_WAIT}{_STEPS[step]}\n"
+    code = f"MARK, GO = {str(mark)!r}, {str(tmp_path / 'go')!r}\n{WAIT}{_STEPS[step]}\n"
     code += f"from lossbench.commands import {command}\nsys.exit({command}())\n"
     env = dict(os.environ, PYTHONPATH=str(SRC), OMP_NUM_THREADS="1")
     process = subprocess.Popen(

@@ -16,12 +16,10 @@ from pathlib import Path
 import pytest
 
 from cli_process import SRC
-from lossbench.interrupts import INTERRUPTED_EXIT, TERMINATED_EXIT
 from lossbench.report import ReportError, build_report
 from run_records import write_run
+from stop_signals import SIGNALS, WAIT, group_gone, posix
 from test_report import SEEDS, STUDY, study_metrics
-
-posix = pytest.mark.skipif(sys.platform == "win32", reason="POSIX signals")
 
 
 def _write_runs(root: Path, data: str) -> None:
@@ -56,19 +54,11 @@ def _files(folder: Path) -> dict[str, bytes]:
     }
 
 
-#: Code the report's process runs first: one step of its work writes the file MARK and waits
-#: there until the file GO exists (or 30 s), so that the signal lands in that step.
+#: The step of the report's work that waits for the signal (``wait()``, :data:`stop_signals.
+#: WAIT`: until the test makes the file GO, or 30 s).
 #: ``drawing``: a figure being saved (in a drawing worker where there are two data sets and
 #: two cores); ``writing``: the page, once the tables and report.md are written; ``moving``:
 #: the files already moved into place, an earlier report's stale figures not yet removed.
-_WAIT = """
-import os, sys, time
-def wait():
-    open(MARK, "w").close()
-    deadline = time.monotonic() + 30
-    while not os.path.exists(GO) and time.monotonic() < deadline:
-        time.sleep(0.02)
-"""
 _STEPS = {
     "drawing": """
 import lossbench.report.plots as plots
@@ -104,7 +94,7 @@ def _stop_report(
     reached (to its process group with ``to_group``, as a terminal's Ctrl-C), and wait for its
     end: the process, its stdout and stderr."""
     mark, go = tmp_path / "working", tmp_path / "go"
-    code = f"MARK, GO = {str(mark)!r}, {str(go)!r}\n{_WAIT}{_STEPS[step]}\n"
+    code = f"MARK, GO = {str(mark)!r}, {str(go)!r}\n{WAIT}{_STEPS[step]}\n"
     code += "from lossbench.commands import report\nsys.exit(report())\n"
     env = dict(os.environ, PYTHONPATH=str(SRC), OMP_NUM_THREADS="1")
     process = subprocess.Popen(
@@ -124,7 +114,7 @@ def _stop_report(
             process.send_signal(signum)
         go.touch()  # a step that holds the signal goes on
         out, err = process.communicate(timeout=60)
-        gone = _group_gone(process.pid)
+        gone = group_gone(process.pid)
     finally:
         with contextlib.suppress(ProcessLookupError):  # what is left of it
             os.killpg(process.pid, signal.SIGKILL)
@@ -132,27 +122,6 @@ def _stop_report(
             process.communicate()
     assert gone, "a drawing worker of the stopped report is still running"
     return process, out, err
-
-
-def _group_gone(pgid: int, within_s: float = 10.0) -> bool:
-    deadline = time.monotonic() + within_s
-    while time.monotonic() < deadline:
-        try:
-            os.killpg(pgid, 0)
-        except ProcessLookupError:
-            return True
-        time.sleep(0.1)
-    return False
-
-
-SIGNALS = pytest.mark.parametrize(
-    ("signum", "status", "what"),
-    [
-        (signal.SIGINT, INTERRUPTED_EXIT, "interrupted (Ctrl-C)"),
-        (signal.SIGTERM, TERMINATED_EXIT, "terminated (SIGTERM)"),
-    ],
-    ids=["ctrl-c", "sigterm"],
-)
 
 
 @posix
