@@ -1121,3 +1121,23 @@ def test_a_record_without_debug_run_is_an_ordinary_run(tmp_path: Path) -> None:
         warnings.simplefilter("error")
         runs, debug_runs = read_runs([tmp_path])
     assert runs["seed"].tolist() == [0, 1] and debug_runs == []
+
+
+def test_a_data_set_whose_every_run_failed_is_reported_without_a_best(tmp_path: Path) -> None:
+    """A data set none of whose runs completed (each failed, or was refused) has no best setup
+    and says so; the other data sets are reported as usual (it used to stop the report with a
+    KeyError)."""
+    from lossbench.report.build import analyse
+
+    for seed in (0, 1):
+        write_run(tmp_path / "runs" / f"wine_{seed}", data="wine", task="multiclass", head="logits",
+                  loss="cross_entropy", seed=seed, metrics=study_metrics(0, seed))  # fmt: skip
+        write_run(tmp_path / "runs" / f"iris_{seed}", data="iris", task="multiclass", head="logits",
+                  loss="cross_entropy", seed=seed, error=FAILED_ERROR)  # fmt: skip
+    html = build_report([tmp_path / "runs"])  # the whole report is written
+    assert "iris" in html.read_text()
+    verdicts = {v.data: v for v in analyse([tmp_path / "runs"], tmp_path / "report").verdicts}
+    assert verdicts["wine"].best == "logits + cross_entropy"
+    assert verdicts["iris"].best is None
+    assert verdicts["iris"].no_result == ["logits + cross_entropy"]
+    assert verdicts["iris"].n_failed == 2

@@ -337,7 +337,9 @@ def verdicts(runs: pd.DataFrame, summary: pd.DataFrame, metric: str, mode: str) 
         )
         reasons = {r["setup"]: unconverged(r) for r in ranked.to_dict("records")}
         verdict.unconverged = [(s, why) for s, why in reasons.items() if why is not None]
-        ranked = ranked[[reasons[s] is None for s in ranked["setup"]]]
+        # a boolean array, not a list: an empty list would select no columns, not no rows
+        converged = [reasons[setup] is None for setup in ranked["setup"]]
+        ranked = ranked[np.array(converged, dtype=bool)]
         seeds = ranked[f"{metric}_n"].astype(int)
         most = int(seeds.max()) if len(seeds) else 0
         verdict.fewer_seeds = [
