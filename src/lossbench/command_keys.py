@@ -326,6 +326,36 @@ def unknown_option(argument: str, options: Mapping[str, Sequence[str]], command:
     return None
 
 
+def missing_config_dir(dirs: Sequence[Path], command: str) -> str | None:
+    """The refusal of the first of ``dirs`` (:func:`added_config_dirs`) that is not a
+    directory, or None: Hydra would stop on it only after the options it holds were looked for
+    (and missed) among lossbench's own.
+
+        >>> print(missing_config_dir([Path("no/such/dir")], "lossbench-train"))
+        ... # doctest: +ELLIPSIS
+        -cd no/such/dir: no such directory (relative to ...). -cd adds a directory of config ...
+    """
+    for folder in dirs:
+        if not folder.is_dir():
+            what = "a file, not a directory" if folder.exists() else "no such directory"
+            where = "" if folder.is_absolute() else f" (relative to {Path.cwd()})"
+            return (
+                f"-cd {folder}: {what}{where}. -cd adds a directory of "
+                f"config groups of your own to lossbench's, e.g. {command} -cd my_configs "
+                "data=mine with my_configs/data/mine.yaml; give a directory that exists."
+            )
+    return None
+
+
+def refuse_missing_config_dirs(dirs: Sequence[Path], command: str) -> None:
+    """Print :func:`missing_config_dir`'s refusal and exit with status 2; return when every
+    directory of ``dirs`` exists."""
+    refusal = missing_config_dir(dirs, command)
+    if refusal is not None:
+        print(f"lossbench: refused: {refusal}", file=sys.stderr)
+        sys.exit(2)
+
+
 def refuse_unknown_options(
     arguments: Sequence[str], options: Mapping[str, Sequence[str]], command: str
 ) -> None:

@@ -38,6 +38,7 @@ from lossbench.command_keys import (
     group_keys,
     group_options,
     overrides_of,
+    refuse_missing_config_dirs,
     refuse_removed_settings,
     refuse_unknown_keys,
     refuse_unknown_options,
@@ -472,6 +473,7 @@ def main() -> None:
     arguments = overrides_of(sys.argv[1:])  # without -sc's value (shell completion)
     refuse_unknown_trainer_keys(arguments)
     added = added_config_dirs(arguments)
+    refuse_missing_config_dirs(added or [], "lossbench-train")
     if added is not None:  # the groups of lossbench's configs and of those added
         folders = [config_dir(), *(d for d in added if d.is_dir())]
         groups = [path.name for folder in folders for path in folder.iterdir() if path.is_dir()]
