@@ -471,6 +471,13 @@ CATALOGUE: list[Case] = [
             unwanted=["+loss.gamma", "Could not override"], fast=True),
     Case("setup-chooses-the-option-of-the-key-works", "train",
          (*QUICK, "setup=logits_focal", "loss.gamma=3"), (), outcome="works"),
+    refused("hydra-launcher-option-misspelt", "train", (*QUICK, "hydra/launcher=vectorised"),
+            ["hydra/launcher=vectorised: hydra/launcher has no option 'vectorised'. Did you mean "
+             "hydra/launcher=vectorized?", "Options of hydra/launcher: basic,"],
+            unwanted=["HYDRA_FULL_ERROR", "Could not find"], fast=True),
+    refused("hydra-sweeper-option-misspelt", "train", ("-m", *QUICK, "hydra/sweeper=optna", "seed=0,1"),
+            ["hydra/sweeper has no option 'optna'. Did you mean hydra/sweeper=optuna?"],
+            unwanted=["HYDRA_FULL_ERROR"], fast=True),
     # Hydra's flags that its parser reads but Hydra cannot run (it stops with a traceback)
     refused("multirun-and-cfg-flags", "train", ("-m", "--cfg", "job", "seed=0,1"),
             ["-m and --cfg job cannot go together: Hydra runs one of",

@@ -61,6 +61,7 @@ __all__ = [
     "chosen_option",
     "chosen_options",
     "composition_refusal",
+    "missing_option_refusal",
     "option_key_refusal",
     "refuse_option_keys",
 ]
@@ -570,6 +571,49 @@ def _missing_key(error: BaseException) -> tuple[str, str, Any] | None:
     if cause.full_key != full_key or not (path == full_key or path.startswith(f"{full_key}.")):
         return None
     return path, str(cause.key), node
+
+
+_NOT_FOUND = re.compile(r"Could not find '(?P<group>[^']+)/(?P<option>[^'/]+)'")
+_AVAILABLE = re.compile(r"Available options in '(?P<group>[^']+)':\n(?P<options>(?:\t[^\n]+\n?)+)")
+
+
+def missing_option_refusal(
+    error: BaseException, overrides: Sequence[str], command: str = "lossbench-train"
+) -> str | None:
+    r"""The refusal of Hydra's "Could not find 'GROUP/OPTION'" where an override of
+    ``overrides`` chose that option (``hydra/launcher=nosuch``: the groups Hydra and its plugins
+    bring, which lossbench's own check of options does not list), with the group's options
+    from Hydra's message; else None (Hydra reports it).
+
+        >>> from hydra.errors import MissingConfigException
+        >>> error = MissingConfigException(
+        ...     "In 'hydra/config': Could not find 'hydra/launcher/vectorised'\n\n"
+        ...     "Available options in 'hydra/launcher':\n\tbasic\n\tvectorized\n")
+        >>> print(missing_option_refusal(error, ["-m", "hydra/launcher=vectorised"]))
+        ... # doctest: +NORMALIZE_WHITESPACE
+        hydra/launcher=vectorised: hydra/launcher has no option 'vectorised'. Did you mean
+        hydra/launcher=vectorized? Options of hydra/launcher: basic, vectorized.
+    """
+    import difflib
+
+    found = _NOT_FOUND.search(str(error))
+    if found is None:
+        return None
+    group, option = found["group"], found["option"]
+    given = [a for a in overrides if a.lstrip("+~").split("=", 1) == [group, option]]
+    if not given:
+        return None  # chosen in a config file (a defaults list), not on the command line
+    available = _AVAILABLE.search(str(error))
+    options = [] if available is None else available["options"].split()
+    message = f"{given[-1]}: {group} has no option {option!r}."
+    close = difflib.get_close_matches(option, options, n=1)
+    if close:
+        message += f" Did you mean {group}={close[0]}?"
+    if options:
+        message += f" Options of {group}: {', '.join(options)}."
+    else:
+        message += f" `{command} --info defaults` shows the groups and options Hydra found."
+    return message
 
 
 def composition_refusal(

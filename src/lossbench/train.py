@@ -54,7 +54,7 @@ from lossbench.hydra_internals import (
     translating_errors,
 )
 from lossbench.messages import quiet_lightning
-from lossbench.option_keys import composition_refusal, refuse_option_keys
+from lossbench.option_keys import composition_refusal, missing_option_refusal, refuse_option_keys
 from lossbench.override_grammar import refuse_grammar_errors
 from lossbench.override_types import refuse_wrong_types
 from lossbench.record import RunExistsError, ended, read_record, refuse_completed
@@ -494,11 +494,14 @@ def main() -> None:
     quiet_lightning()
 
     def refusal(error: BaseException) -> str | None:
-        """A key of another option that the checks above could not tell (Hydra finds it), or a
-        sweep Hydra cannot run as given (no -m, an interval for a grid sweeper)."""
+        """A key of another option that the checks above could not tell (Hydra finds it), an
+        option of a group Hydra brings (hydra/launcher=...) that it lacks, or a sweep Hydra
+        cannot run as given (no -m, an interval for a grid sweeper)."""
         groups = [path.name for path in config_dir().iterdir() if path.is_dir()]
-        return composition_refusal(error, overrides, multirun=multirun) or sweep_refusal(
-            error, overrides, groups=groups
+        return (
+            composition_refusal(error, overrides, multirun=multirun)
+            or missing_option_refusal(error, overrides)
+            or sweep_refusal(error, overrides, groups=groups)
         )
 
     try:
