@@ -20,6 +20,7 @@ import io
 import json
 import os
 import shutil
+import string
 import subprocess
 import warnings
 from collections.abc import Callable
@@ -100,7 +101,8 @@ class Case:
 
     @property
     def needs_runs(self) -> bool:
-        return self.runs or any("{" in a for a in self.args)
+        fields = (f for a in self.args for _, f, _, _ in string.Formatter().parse(a))
+        return self.runs or any(f is not None for f in fields)  # ${{key}}: Hydra's ${key}
 
     @property
     def needs_mnist(self) -> bool:
@@ -617,6 +619,14 @@ CATALOGUE: list[Case] = [
     refused("hydra-output-subdir-empty", "train", (*QUICK, "hydra.output_subdir="),
             ["hydra.output_subdir= is empty: Hydra would write its config.yaml", "hydra.output_subdir=null"],
             fast=True),
+    # (args are str.format templates: ${{key}} is the interpolation ${key})
+    refused("hydra-run-dir-interpolation", "train", (*QUICK, "hydra.run.dir=${{nosuch}}/run"),
+            ["hydra.run.dir=${nosuch}/run interpolates nosuch, which the config does not have, so the "
+             "run's directory (hydra.run.dir) cannot be worked out"],
+            unwanted=["Traceback", "InterpolationKeyError", "Callback"], fast=True),
+    refused("output-dir-interpolation", "train", ("-m", *QUICK, "paths.output_dir=${{runs}}", "seed=0,1"),
+            ["paths.output_dir=${runs} interpolates runs", "the study's directory (hydra.sweep.dir)"],
+            unwanted=["Traceback", "InterpolationKeyError"], fast=True),
     refused("eval-hydra-run-dir", "eval", ("ckpt_path=x.ckpt", "hydra.run.dir=evals"),
             ["hydra.run.dir=evals: lossbench-eval writes nothing but its result (out=",
              "out=<file> chooses where the output goes"], unwanted=["does not exist"], fast=True),
