@@ -28,6 +28,8 @@ def test_the_shells_are_those_hydra_completes() -> None:
         ["--info", "defaults"],
         ["--help", "-m"],
         ["--hydra-help"],
+        ["--hydra-help", "hydra.job.chdir=true", "hydra/launcher=basic"],
+        ["--help", "-p", "optimizer"],
         ["-sc", "install=bash"],
         ["-sc", "uninstall=zsh"],
         ["-sc", "query=fish"],

@@ -53,6 +53,17 @@ def test_a_translated_error_is_refused_and_others_stay_hydras(capsys, monkeypatc
     assert utils.run_and_report is original
 
 
+def test_an_error_leaving_the_block_is_translated_too(capsys) -> None:
+    """Hydra composes for --help and --info outside run_and_report: such an error leaves the
+    block itself, and is refused the same way; others keep their traceback."""
+    with pytest.raises(SystemExit) as stop, translating_errors(lambda e: f"given {e}"):
+        raise KeyError("x")
+    assert stop.value.code == 2
+    assert capsys.readouterr().err == "lossbench: refused: given 'x'\n"
+    with pytest.raises(ValueError, match="not ours"), translating_errors(lambda e: None):
+        raise ValueError("not ours")
+
+
 def test_the_overrides_are_those_hydras_parser_separates() -> None:
     arguments = ["-cd", "mine", "--cfg", "job", "-p", "loss", "seed=1", "-m", "--info", "defaults"]
     assert hydra_overrides(arguments) == ["seed=1"]

@@ -20,6 +20,7 @@ import io
 import json
 import os
 import shutil
+import string
 import subprocess
 import warnings
 from collections.abc import Callable
@@ -38,6 +39,8 @@ MODULES = {
     "predict": "lossbench.predict",
     "report": "lossbench.report.cli",
 }
+#: A folder of the tests, without a YAML file at its top.
+FIXTURES = Path(__file__).resolve().parent / "fixtures"
 #: Arguments every training case gets: one short epoch, no logger.
 QUICK = ("trainer.max_epochs=1", "logger=none")
 #: The CSV every data case starts from: features a and b, a binary label y, 40 rows.
@@ -98,7 +101,8 @@ class Case:
 
     @property
     def needs_runs(self) -> bool:
-        return self.runs or any("{" in a for a in self.args)
+        fields = (f for a in self.args for _, f, _, _ in string.Formatter().parse(a))
+        return self.runs or any(f is not None for f in fields)  # ${{key}}: Hydra's ${key}
 
     @property
     def needs_mnist(self) -> bool:
@@ -498,6 +502,137 @@ CATALOGUE: list[Case] = [
             unwanted=["can only be used in conjunction"], fast=True),
     refused("info-and-multirun-flags", "eval", ("-m", "--info"),
             ["lossbench-eval: -m and --info cannot go together"], fast=True),
+    refused("experimental-rerun-flags", "train", ("--experimental-rerun", "run.pickle"),
+            ["--experimental-rerun run.pickle: lossbench-train does not rerun a job from a pickled "
+             "config", "<run dir>/.hydra/overrides.yaml"],
+            (("run.pickle", b"\x80\x04N."),), unwanted=["does not exist", "Experimental rerun"],
+            fast=True),
+    refused("experimental-rerun-missing-file-flags", "predict", ("--experimental-rerun", "gone.pickle"),
+            ["--experimental-rerun gone.pickle: lossbench-predict does not rerun a job"],
+            unwanted=["ValueError", "does not exist!"], fast=True),
+    refused("package-without-cfg-flags", "train", ("-p", "optimizer", *QUICK),
+            ["-p optimizer (--package) goes with --cfg", "lossbench-train --cfg job -p optimizer"],
+            fast=True),
+    refused("package-missing-flags", "train", ("--cfg", "job", "-p", "optimzer"),
+            ["-p optimzer: the config --cfg job shows has no key 'optimzer'. Did you mean -p optimizer?",
+             "-p takes one of its keys: callbacks, checkpoint,"],
+            unwanted=["not found in config"], fast=True),
+    refused("package-key-of-no-option-flags", "train", ("--cfg", "job", "-p", "optimizer.lrr"),
+            ["-p optimizer.lrr: there is no key 'lrr' under optimizer. Did you mean -p optimizer.lr?"],
+            unwanted=["not found in config"], fast=True),
+    refused("package-hydra-setting-flags", "train", ("--cfg", "hydra", "-p", "run"),
+            ["-p run: the config --cfg hydra shows has no key 'run'. Did you mean -p hydra.run?"],
+            unwanted=["not found in config"], fast=True),
+    refused("eval-package-missing-flags", "eval", ("--cfg", "job", "-p", "data"),
+            ["-p data: the config --cfg job shows has no key 'data'",
+             "accelerator, ckpt_path, config, data_path, out, split"],
+            unwanted=["not found in config"], fast=True),
+    refused("hydra-help-with-overrides-flags", "train", ("--hydra-help", "seed=1"),
+            ["--hydra-help shows Hydra's own help", "seed=1 sets nothing there",
+             "lossbench-train --cfg job seed=1"],
+            unwanted=["Could not override", "Traceback"], fast=True),
+    # the primary config: -cp and -cn
+    refused("primary-config-missing-flags", "train", ("-cn", "trian", *QUICK),
+            ["-cn trian: there is no primary config 'trian' (trian.yaml) in", "Did you mean -cn train?",
+             "Primary configs there: train.", "-cp <folder> -cn <name>"],
+            unwanted=["HYDRA_FULL_ERROR", "Cannot find primary config", "eval"], fast=True),
+    refused("config-path-without-primary-config-flags", "train", ("-cp", str(FIXTURES), *QUICK),
+            [f"-cp {FIXTURES}: there is no primary config 'train' (train.yaml) in {FIXTURES}.",
+             "Primary configs there: none."],
+            unwanted=["HYDRA_FULL_ERROR", "Cannot find primary config"], fast=True),
+    refused("config-dir-primary-config-misspelt-flags", "train", ("-cd", "mine", "-cn", "my_trian", *QUICK),
+            ["-cn my_trian: there is no primary config 'my_trian'", "Did you mean -cn my_train?",
+             "Primary configs there: my_train, train."],
+            (("mine/my_train.yaml", "defaults:\n  - train\n  - _self_\n"),),
+            unwanted=["HYDRA_FULL_ERROR", "Cannot find primary config"], fast=True),
+    refused("config-path-relative-flags", "eval", ("-cp", "mine", "-cn", "my_eval", "ckpt_path=x.ckpt"),
+            ["-cp mine: no such directory (", "Hydra reads a relative -cp from the folder of "
+             "lossbench's code, not from the current directory: give the folder's absolute path, -cp "],
+            (("mine/my_eval.yaml", "split: val\n"),),
+            unwanted=["HYDRA_FULL_ERROR", "Primary config directory not found"], fast=True),
+    refused("config-name-of-another-command-flags", "train", ("-cn", "eval", *QUICK),
+            ["-cn eval: eval.yaml is lossbench-eval's config, not lossbench-train's",
+             "lossbench-train composes train.yaml (leave -cn out)"],
+            unwanted=["HYDRA_FULL_ERROR", "Could not load 'eval_schema'"], fast=True),
+    refused("predict-config-name-of-another-command-flags", "predict",
+            ("-cn", "train", "ckpt_path=x.ckpt", "data.path=data.csv"),
+            ["-cn train: train.yaml is lossbench-train's config, not lossbench-predict's"],
+            unwanted=["ckpt_path='x.ckpt'", "does not exist"], fast=True),
+    refused("info-primary-config-missing-flags", "eval", ("--info", "defaults", "-cn", "nosuch"),
+            ["-cn nosuch: there is no primary config 'nosuch'", "Primary configs there: eval."],
+            unwanted=["Traceback", "MissingConfigException"], fast=True),
+    # Hydra's own settings: hydra.*, hydra/<group>=
+    refused("hydra-key-misspelt", "train", (*QUICK, "hydra.job.chdr=false"),
+            ["hydra.job.chdr=false: Hydra has no setting hydra.job.chdr. Did you mean hydra.job.chdir?",
+             "Settings under hydra.job: name, chdir,", "lossbench-train --cfg hydra"],
+            unwanted=["HYDRA_FULL_ERROR", "Could not override", "To append"], fast=True),
+    refused("hydra-top-level-key-misspelt", "train", (*QUICK, "hydra.nosuch=1"),
+            ["hydra.nosuch=1: Hydra has no setting hydra.nosuch.", "Hydra's settings: mode, searchpath, run,"],
+            unwanted=["the hydra Hydra composed", "No option of lossbench's"], fast=True),
+    refused("hydra-added-key-misspelt", "train", (*QUICK, "+hydra.job.nosuch=1"),
+            ["+hydra.job.nosuch=1: Hydra has no setting hydra.job.nosuch (added with +, nothing would "
+             "read it)"], fast=True),
+    refused("eval-hydra-added-key-misspelt", "eval", ("ckpt_path=x.ckpt", "+hydra.nosuch=1"),
+            ["+hydra.nosuch=1: Hydra has no setting hydra.nosuch (added with +"],
+            unwanted=["does not exist"], fast=True),
+    refused("hydra-setting-added-again", "train", (*QUICK, "+hydra.run.dir=mine"),
+            ["+hydra.run.dir=mine adds hydra.run.dir, but Hydra has that setting already: set it "
+             "without the +, hydra.run.dir=mine."],
+            unwanted=["HYDRA_FULL_ERROR", "Could not append"], fast=True),
+    refused("hydra-removed-setting", "train", (*QUICK, "~hydra.job.chdir"),
+            ["~hydra.job.chdir removes hydra.job.chdir, one of Hydra's settings", "hydra.job.chdir=<value>"],
+            unwanted=["HYDRA_FULL_ERROR", "does not support deletion"], fast=True),
+    refused("hydra-group-of-settings-given-a-value", "train", (*QUICK, "hydra.run=mine"),
+            ["hydra.run=mine: hydra.run is a group of Hydra's settings (hydra.run.dir), not one value",
+             "hydra.run.dir="],
+            unwanted=["HYDRA_FULL_ERROR", "Invalid type assigned"], fast=True),
+    refused("hydra-mode-wrong-type", "train", (*QUICK, "hydra.mode=multirun_please"),
+            ["hydra.mode=multirun_please: hydra.mode takes one of RUN, MULTIRUN or null"],
+            unwanted=["HYDRA_FULL_ERROR", "Error merging override"], fast=True),
+    refused("predict-hydra-chdir-wrong-type", "predict", ("ckpt_path=x.ckpt", "hydra.job.chdir=maybe"),
+            ["hydra.job.chdir=maybe: hydra.job.chdir takes true or false", "Hydra reads maybe as text"],
+            unwanted=["HYDRA_FULL_ERROR", "Error merging override"], fast=True),
+    refused("hydra-mapping-entry-without-plus", "train", (*QUICK, "hydra.job.env_set.OMP_NUM_THREADS=1"),
+            ["hydra.job.env_set.OMP_NUM_THREADS=1: hydra.job.env_set has no entry 'OMP_NUM_THREADS' yet",
+             "+hydra.job.env_set.OMP_NUM_THREADS=1"],
+            unwanted=["HYDRA_FULL_ERROR", "Could not override"], fast=True),
+    refused("hydra-group-misspelt", "train", (*QUICK, "hydra/laucher=basic"),
+            ["hydra/laucher=basic: there is no config group hydra/laucher. Did you mean hydra/launcher?",
+             "Groups under hydra: hydra/env,"],
+            unwanted=["HYDRA_FULL_ERROR", "Could not override", "TrainConfig"], fast=True),
+    refused("eval-hydra-launcher-option-misspelt", "eval", ("ckpt_path=x.ckpt", "hydra/launcher=basc"),
+            ["hydra/launcher=basc: hydra/launcher has no option 'basc'. Did you mean hydra/launcher=basic?"],
+            unwanted=["HYDRA_FULL_ERROR", "Could not find"], fast=True),
+    refused("help-hydra-key-misspelt", "train", ("--help", "hydra.job.nosuch=1"),
+            ["hydra.job.nosuch=1: Hydra has no setting hydra.job.nosuch"],
+            unwanted=["Traceback", "ConfigCompositionException"], fast=True),
+    # where Hydra writes: an empty run or study directory, and eval / predict, which write only out=
+    refused("hydra-run-dir-empty", "train", (*QUICK, "hydra.run.dir="),
+            ["hydra.run.dir= is empty (a shell variable that is not set?)",
+             "straight into the current directory", "hydra.run.dir=outputs/runs/my_run"], fast=True),
+    refused("hydra-sweep-dir-empty", "train", ("-m", *QUICK, "hydra.sweep.dir=", "seed=0,1"),
+            ["hydra.sweep.dir= is empty", "the study's job directories and its multirun.yaml"], fast=True),
+    refused("hydra-sweep-subdir-empty", "train", ("-m", *QUICK, "hydra.sweep.subdir=''", "seed=0,1"),
+            ["hydra.sweep.subdir='' is empty", "every job of the study would train in the study's "
+             "directory itself", "'hydra.sweep.subdir=${hydra.job.num}'"],
+            unwanted=["not run"], fast=True),
+    refused("hydra-output-subdir-empty", "train", (*QUICK, "hydra.output_subdir="),
+            ["hydra.output_subdir= is empty: Hydra would write its config.yaml", "hydra.output_subdir=null"],
+            fast=True),
+    # (args are str.format templates: ${{key}} is the interpolation ${key})
+    refused("hydra-run-dir-interpolation", "train", (*QUICK, "hydra.run.dir=${{nosuch}}/run"),
+            ["hydra.run.dir=${nosuch}/run interpolates nosuch, which the config does not have, so the "
+             "run's directory (hydra.run.dir) cannot be worked out"],
+            unwanted=["Traceback", "InterpolationKeyError", "Callback"], fast=True),
+    refused("output-dir-interpolation", "train", ("-m", *QUICK, "paths.output_dir=${{runs}}", "seed=0,1"),
+            ["paths.output_dir=${runs} interpolates runs", "the study's directory (hydra.sweep.dir)"],
+            unwanted=["Traceback", "InterpolationKeyError"], fast=True),
+    refused("eval-hydra-run-dir", "eval", ("ckpt_path=x.ckpt", "hydra.run.dir=evals"),
+            ["hydra.run.dir=evals: lossbench-eval writes nothing but its result (out=",
+             "out=<file> chooses where the output goes"], unwanted=["does not exist"], fast=True),
+    refused("predict-hydra-sweep-dir", "predict", ("-m", "ckpt_path=x.ckpt", "hydra.sweep.dir=preds"),
+            ["hydra.sweep.dir=preds: lossbench-predict writes nothing but its predictions"],
+            unwanted=["no data given"], fast=True),
     # sweeps Hydra stops at: no -m, an interval for the basic sweeper, a swept hydra.* setting
     refused("sweep-without-multirun", "train", (*QUICK, "data=iris", "seed=0,1"),
             ["seed=0,1 gives several values (a sweep), which only a multirun runs: add -m",
@@ -1063,7 +1198,11 @@ PREFLIGHT_CASES = [
     if case.command == "train"
     and case.outcome == "refused"
     and not case.needs_runs
-    and not any(a.startswith(("hydra.", "ckpt_path", "paths.output_dir")) for a in case.args)
+    # Hydra's own settings (hydra.*, hydra/<group>, added or removed too) are not the run's config
+    and not any(
+        a.lstrip("+~").startswith(("hydra.", "hydra/", "ckpt_path", "paths.output_dir"))
+        for a in case.args
+    )
     # refused before Hydra composes, or where Hydra reads the sweeps of the command line
     and not case.id.endswith(
         (

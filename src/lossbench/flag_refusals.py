@@ -4,7 +4,11 @@ Hydra runs one mode per command: ``--run`` (``-r``, the default), ``--multirun``
 ``--cfg`` (``-c``), ``--info`` (``-i``) or ``--shell-completion`` (``-sc``). Given two, it
 stops with a traceback ("Only one of --run, --multirun, --cfg, --info and --shell_completion
 can be specified"); so does shell completion without exactly one subcommand
-(``-sc install=bash``), and ``--resolve`` without ``--cfg``. :func:`flag_refusal` says what was
+(``-sc install=bash``), and ``--resolve`` without ``--cfg``; ``--hydra-help`` with an override of
+the command's own config stops the same way. ``-p`` (``--package``) without ``--cfg`` is ignored
+and the command runs (a training run, where a part of the config was to be shown), and
+``--experimental-rerun FILE`` unpickles ``FILE`` and runs the command on it, past the checks a
+run makes before it starts (lossbench writes no such file). :func:`flag_refusal` says what was
 given and what to give instead:
 
     >>> print(flag_refusal(["-m", "--cfg", "job", "seed=0,1"], "lossbench-train"))
@@ -64,19 +68,60 @@ def _completion_error(words: Sequence[str], command: str) -> str | None:
     )
 
 
+def _rerun_refusal(file: str, command: str) -> str:
+    """Why ``--experimental-rerun FILE`` is refused, whatever ``FILE`` is."""
+    again = (
+        "give the run's command line again: its overrides are in <run dir>/.hydra/overrides.yaml"
+        if command == "lossbench-train"
+        else f"run {command} again with the same settings"
+    )
+    return (
+        f"--experimental-rerun {file}: {command} does not rerun a job from a pickled config. "
+        "Hydra would unpickle the file (which runs any code it holds), ignore the rest of the "
+        "command line and skip the checks a run makes before it starts; lossbench writes no "
+        f"such file. To run it again, {again}."
+    )
+
+
+def _hydra_help_error(overrides: Sequence[str], command: str) -> str | None:
+    """Why ``--hydra-help`` with ``overrides`` stops with a traceback: Hydra's help composes
+    Hydra's own config, without the command's, so that an override of the command's config
+    has nothing to override. None where every override is Hydra's (``hydra.*``, ``hydra/``)."""
+    others = [o for o in overrides if not o.lstrip("+~").startswith(("hydra.", "hydra/"))]
+    if not others:
+        return None
+    given, one = " ".join(others), len(others) == 1
+    it, sets = ("it", "sets") if one else ("them", "set")
+    return (
+        f"--hydra-help shows Hydra's own help, which Hydra composes from its own config alone: "
+        f"{given} {sets} nothing there. Leave {it} out; {command} --help lists {command}'s "
+        f"settings and groups, and {command} --cfg job {given} shows the config with {it}."
+    )
+
+
 def flag_refusal(arguments: Sequence[str], command: str) -> str | None:
     """Why Hydra would stop on ``arguments`` (a command line, flags first) with a traceback,
     though its parser reads them; None where it would not."""
     parsed = hydra_arguments(arguments)
-    if parsed is None or parsed.help:
-        return None  # Hydra's parser refuses the line itself, with its usage text; or help
+    if parsed is None:
+        return None  # Hydra's parser refuses the line itself, with its usage text
+    if parsed.experimental_rerun is not None:  # Hydra reruns before it reads any other flag
+        return _rerun_refusal(parsed.experimental_rerun, command)
+    if parsed.help:
+        return None
     if parsed.resolve and parsed.cfg is None:
         return (
             "--resolve goes with --cfg (or --help): it shows the config with its "
             f"interpolations resolved, e.g. {command} --cfg job --resolve."
         )
+    if parsed.package is not None and parsed.cfg is None and not parsed.hydra_help:
+        return (
+            f"-p {parsed.package} (--package) goes with --cfg: it picks the part of the config "
+            f"--cfg shows, e.g. {command} --cfg job -p {parsed.package}; without --cfg Hydra "
+            f"ignores it and runs {command}. Add --cfg job, or leave -p out."
+        )
     if parsed.hydra_help:
-        return None
+        return _hydra_help_error(list(parsed.overrides), command)
     modes = _modes(parsed)
     if len(modes) > 1:
         hint = ""

@@ -9,6 +9,7 @@ still run.
 from __future__ import annotations
 
 import functools
+import re
 import shutil
 import time
 import warnings
@@ -32,6 +33,7 @@ class ValidateBeforeRun(Callback):
 
         warnings.formatwarning = format_warning  # type: ignore[assignment]
         with refusing():
+            job_directory(config, "hydra.sweep.dir")
             check_job_directory(config.hydra)
             check_sweep_settings(config.hydra)
             check_optimized_metric(config)
@@ -42,9 +44,9 @@ class ValidateBeforeRun(Callback):
         from lossbench.train import preflight
 
         warnings.formatwarning = format_warning  # type: ignore[assignment]
-        run_dir = Path(str(OmegaConf.select(config, "hydra.run.dir", default="")))
         with refusing(), warnings.catch_warnings():  # the run shows warnings once, when it starts
             warnings.simplefilter("ignore")
+            run_dir = job_directory(config, "hydra.run.dir")
             check_job_directory(config.hydra)
             preflight(config, run_dir)
 
@@ -58,6 +60,52 @@ def _check_search(config: DictConfig) -> None:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             check_search(config)
+
+
+_MISSING_KEY = re.compile(r"Interpolation key '(?P<key>[^']+)' not found")
+
+
+def job_directory(config: DictConfig, key: str) -> Path:
+    """The directory ``key`` (``hydra.run.dir``, ``hydra.sweep.dir``) of ``config`` names,
+    resolved; a refusal where it cannot be resolved (an interpolation of a key the config
+    lacks, ``hydra.run.dir=${nosuch}``, or one that a value it reads makes: Hydra would stop
+    with a traceback when it creates the directory).
+
+        >>> from omegaconf import OmegaConf
+        >>> config = OmegaConf.create({"hydra": {"run": {"dir": "${nosuch}/run"},
+        ...                            "overrides": {"task": ["hydra.run.dir=${nosuch}/run"]}}})
+        >>> job_directory(config, "hydra.run.dir")
+        Traceback (most recent call last):
+        ...
+        lossbench.errors.ConfigError: hydra.run.dir=${nosuch}/run interpolates nosuch, ...
+    """
+    from omegaconf.errors import InterpolationResolutionError
+
+    from lossbench.errors import ConfigError
+
+    try:
+        return Path(str(OmegaConf.select(config, key, default="")))
+    except InterpolationResolutionError as error:
+        reason = str(error).splitlines()[0]
+        what = "run's directory" if key == "hydra.run.dir" else "study's directory"
+        missing = _MISSING_KEY.search(reason)
+        given: list[str] = []
+        for part in ("hydra", "task"):  # as given: an override's ${...} is not resolved
+            node = OmegaConf.select(config, f"hydra.overrides.{part}", default=None)
+            given += [str(o) for o in OmegaConf.to_container(node)] if node is not None else []
+        culprits = [o for o in given if missing and "${" + missing["key"] in o]
+        if missing and culprits:
+            raise ConfigError(
+                f"{culprits[-1]} interpolates {missing['key']}, which the config does not have, "
+                f"so the {what} ({key}) cannot be worked out. Interpolate a key the config has "
+                "(`lossbench-train --cfg job` shows them), or give a plain value."
+            ) from None
+        parent, _, leaf = key.rpartition(".")
+        raw = OmegaConf.to_container(OmegaConf.select(config, parent), resolve=False)[leaf]
+        raise ConfigError(
+            f"the {what}, {key}={raw}, cannot be worked out: {reason}. Give {key} a plain path, "
+            "or interpolate keys the config has (`lossbench-train --cfg job` shows them)."
+        ) from None
 
 
 def check_job_directory(hydra: DictConfig) -> None:

@@ -125,7 +125,9 @@ def translating_errors(translate: Callable[[BaseException], str | None]) -> Iter
     """Within this block, an exception raised where Hydra reports errors itself (composing the
     config, sweeping, launching: ``hydra._internal.utils.run_and_report``) is first given to
     ``translate``; where it returns a message, the command prints it as its refusal and exits
-    with status 2, else Hydra reports the exception as before (status 1).
+    with status 2, else Hydra reports the exception as before (status 1). An exception that
+    leaves the block itself (Hydra composes for ``--help`` and ``--info`` outside
+    ``run_and_report``, and they end in a traceback) is given to ``translate`` too.
 
     Hydra's ``_run_hydra`` calls ``run_and_report`` as a global of ``hydra._internal.utils``:
     the block replaces that global with a wrapper, and restores it when it ends.
@@ -150,5 +152,11 @@ def translating_errors(translate: Callable[[BaseException], str | None]) -> Iter
     utils.run_and_report = run_and_report
     try:
         yield
+    except Exception as error:  # --help, --info: Hydra composes outside run_and_report
+        refusal = translate(error)
+        if refusal is None:
+            raise
+        print(f"lossbench: refused: {refusal}", file=sys.stderr, flush=True)
+        sys.exit(2)
     finally:
         utils.run_and_report = original

@@ -27,6 +27,7 @@ read at all is refused before this check, by :mod:`lossbench.override_grammar`.
 from __future__ import annotations
 
 import dataclasses
+import enum
 import functools
 import sys
 import types
@@ -34,15 +35,17 @@ import typing
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
-__all__ = ["refuse_wrong_types", "wrong_type"]
+__all__ = ["HYDRA", "LAUNCHER", "parsed_override", "refuse_wrong_types", "wrong_type"]
 
 #: ``{prefix: schemas}``: "" for the command's own schema (top-level keys and the dataclasses
 #: inside it), a config group's name for the schemas of its options.
 Schemas = Mapping[str, Sequence[type]]
 
-#: The one ``hydra.*`` prefix checked: a launcher's settings (``hydra.launcher.n_jobs=two``),
-#: against the schemas given for it.
+#: The ``hydra.*`` prefixes checked, each against the schemas given for it: a launcher's
+#: settings (``hydra.launcher.n_jobs=two``), and Hydra's own (``hydra.job.chdir=maybe``, against
+#: ``hydra.conf.HydraConf``).
 LAUNCHER = "hydra.launcher"
+HYDRA = "hydra"
 
 #: How a type is named in messages, and in the plural (a list of them).
 _KINDS: dict[Any, tuple[str, str]] = {
@@ -58,6 +61,15 @@ def _parser() -> Any:
     from hydra.core.override_parser.overrides_parser import OverridesParser
 
     return OverridesParser.create()
+
+
+def parsed_override(argument: str) -> Any | None:
+    """``argument`` as Hydra's override parser reads it (an ``Override``), or None where its
+    grammar cannot read it (:mod:`lossbench.override_grammar` refuses that first)."""
+    try:
+        return _parser().parse_override(argument)
+    except Exception:
+        return None
 
 
 def _field(schema: type, dotted: str) -> tuple[dataclasses.Field, Any] | None:
@@ -120,10 +132,14 @@ def _described(kind: Any) -> str:
     if typing.get_origin(kind) is list:
         item = _KINDS.get(args[0], ("", "values"))[1] if args else "values"
         return f"a list of {item} in brackets"
+    if isinstance(kind, type) and issubclass(kind, enum.Enum):
+        return f"one of {', '.join(member.name for member in kind)}"
     return _KINDS.get(kind, (f"a value of type {_spelled(kind)}", ""))[0]
 
 
 def _spelled(kind: Any) -> str:
+    if typing.get_origin(kind) is typing.Union:  # Optional[RunMode]: RunMode | None
+        return " | ".join("None" if a is type(None) else _spelled(a) for a in typing.get_args(kind))
     return kind.__name__ if isinstance(kind, type) else str(kind).replace("typing.", "")
 
 
@@ -220,7 +236,8 @@ def wrong_type(argument: str, schemas: Schemas, groups: Sequence[str] = ()) -> s
     ``schemas``: the dataclasses of each prefix (see :data:`Schemas`); ``groups``: config groups,
     whose ``group=option`` is a choice, not a value. Flags, arguments without ``=``, keys added
     or deleted (``+key=``, ``~key``), ``hydra.*`` (but ``hydra.launcher.*`` where ``schemas``
-    has :data:`LAUNCHER`) and packages (``group@pkg=``) are not checked.
+    has :data:`LAUNCHER`, and Hydra's own settings where it has :data:`HYDRA`) and packages
+    (``group@pkg=``) are not checked.
 
         >>> from lossbench.config import TrainConfig, TrainerConfig
         >>> schemas = {"": (TrainConfig,), "trainer": (TrainerConfig,)}
@@ -240,12 +257,15 @@ def wrong_type(argument: str, schemas: Schemas, groups: Sequence[str] = ()) -> s
     key = override.key_or_group
     first, dot, rest = key.partition(".")
     launcher = key.startswith(f"{LAUNCHER}.") and LAUNCHER in schemas
-    if (first == "hydra" and not launcher) or "/" in key:
+    hydra = first == HYDRA and dot and not key.startswith(f"{LAUNCHER}.") and HYDRA in schemas
+    if (first == "hydra" and not (launcher or hydra)) or "/" in key:
         return None
     if not dot and (first in groups or first in schemas):
         return None
     if launcher:
         prefix, dotted = LAUNCHER, key.removeprefix(f"{LAUNCHER}.")
+    elif hydra:
+        prefix, dotted = HYDRA, rest
     else:
         prefix, dotted = (first, rest) if dot and first in schemas else ("", key)
     fields = [(s, *f) for s in schemas.get(prefix, ()) if (f := _field(s, dotted)) is not None]
@@ -270,7 +290,8 @@ def wrong_type(argument: str, schemas: Schemas, groups: Sequence[str] = ()) -> s
         else:
             read = f"Hydra reads {typed} as {_read_as(value)}"
         example = _example(key, field, kind, typed, value)
-        if prefix == LAUNCHER:  # the launcher's config file sets its defaults, not the schema
+        if prefix in (LAUNCHER, HYDRA):  # set by config files (lossbench's), not the schema
+            example = "" if example.endswith("=null (the default)") else example
             example = example.removesuffix(" (the default)")
         return (
             f"{given}: {key} takes {expected} ({_spelled(kind)}),"

@@ -23,7 +23,7 @@ from __future__ import annotations
 import logging
 import sys
 import warnings
-from dataclasses import is_dataclass
+from dataclasses import fields, is_dataclass
 from pathlib import Path
 from typing import Any, get_type_hints
 
@@ -53,10 +53,11 @@ from lossbench.hydra_internals import (
     hydra_overrides,
     translating_errors,
 )
+from lossbench.hydra_settings import hydra_error_refusal, refuse_hydra_settings
 from lossbench.messages import quiet_lightning
 from lossbench.option_keys import composition_refusal, missing_option_refusal, refuse_option_keys
 from lossbench.override_grammar import refuse_grammar_errors
-from lossbench.override_types import refuse_wrong_types
+from lossbench.override_types import HYDRA, refuse_wrong_types
 from lossbench.record import RunExistsError, ended, read_record, refuse_completed
 from lossbench.sweep_refusals import sweep_refusal
 from lossbench.validation import ConfigError, validate
@@ -395,6 +396,18 @@ def value_schemas(*, options_known: bool = True) -> dict[str, tuple[type, ...]]:
     }
 
 
+def hydra_schemas() -> dict[str, tuple[type, ...]]:
+    """The schema of Hydra's own settings, for ``hydra.<key>=<value>`` on the command line
+    (:data:`lossbench.override_types.HYDRA`): ``hydra.job.chdir=maybe``, ``hydra.mode=nosuch``.
+
+        >>> [s.__name__ for s in hydra_schemas()["hydra"]]
+        ['HydraConf']
+    """
+    from hydra.conf import HydraConf
+
+    return {HYDRA: (HydraConf,)}
+
+
 def launcher_schemas() -> dict[str, tuple[type, ...]]:
     """The schemas of lossbench's launchers' settings, for ``hydra.launcher.<key>=<value>``
     on the command line (:data:`lossbench.override_types.LAUNCHER`).
@@ -424,9 +437,11 @@ def refuse_unknown_trainer_keys(arguments: list[str]) -> None:
 
 def run_checkpoint_app(schema_name: str, schema: type, hydra_main: Any, command: str) -> None:
     """Start a Hydra app that works on a checkpoint (lossbench-eval, lossbench-predict):
-    refuse an override Hydra's grammar cannot read or a setting ``schema`` does not have,
-    register the schemas, and keep Lightning's messages out of its output (its start-up
-    messages: :func:`start_checkpoint_work`, which ``hydra_main`` calls where its work starts).
+    refuse an override Hydra's grammar cannot read, a setting ``schema`` does not have, or
+    Hydra's own settings and config flags where Hydra would stop on them
+    (:mod:`lossbench.hydra_settings`, before it starts or from its error), register the
+    schemas, and keep Lightning's messages out of its output (its start-up messages:
+    :func:`start_checkpoint_work`, which ``hydra_main`` calls where its work starts).
     A Ctrl-C or SIGTERM ends the command in one line (during its work, one that says what was
     not written: :func:`lossbench.interrupts.stopping`)."""
     from hydra.core.config_store import ConfigStore
@@ -435,13 +450,26 @@ def run_checkpoint_app(schema_name: str, schema: type, hydra_main: Any, command:
 
     sys.argv[1:] = flags_first(sys.argv[1:])  # overrides after a flag: Hydra 1.3 refuses them
     refuse_flag_errors(sys.argv[1:], command)
-    refuse_grammar_errors(hydra_overrides(sys.argv[1:]), command)
+    overrides = hydra_overrides(sys.argv[1:])
+    refuse_grammar_errors(overrides, command)
+    keys = [field.name for field in fields(schema)]
+    refuse_hydra_settings(sys.argv[1:], command, keys)  # -cn, -p, hydra.*: Hydra's own config
     refuse_unknown_keys(overrides_of(sys.argv[1:]), command_keys(schema), command)
+    refuse_wrong_types(overrides, hydra_schemas(), [])
+
+    def refusal(error: BaseException) -> str | None:
+        """An option of a group Hydra brings (hydra/launcher=...) that it lacks, or the config
+        Hydra was pointed at, or one of its settings (:func:`hydra_error_refusal`)."""
+        return missing_option_refusal(error, overrides, command) or hydra_error_refusal(
+            error, sys.argv[1:], command, config_dir()
+        )
+
     with stopping(CHECKPOINT_COMMAND_KEPT):
         register_configs()
         ConfigStore.instance().store(name=schema_name, node=schema)
         quiet_lightning()
-        hydra_main()
+        with translating_errors(refusal):
+            hydra_main()
 
 
 def start_checkpoint_work() -> None:
@@ -474,11 +502,13 @@ def main() -> None:
     refuse_unknown_trainer_keys(arguments)
     added = added_config_dirs(arguments)
     refuse_missing_config_dirs(added or [], "lossbench-train")
+    # inside a group, only where no config dir adds options with keys of their own
+    nested = group_keys(SCHEMAS, TrainConfig, skip=("trainer",)) if added == [] else None
+    keys = [field.name for field in fields(TrainConfig)]
+    refuse_hydra_settings(sys.argv[1:], "lossbench-train", keys, nested)  # -cn, -p, hydra.*
     if added is not None:  # the groups of lossbench's configs and of those added
         folders = [config_dir(), *(d for d in added if d.is_dir())]
         groups = [path.name for folder in folders for path in folder.iterdir() if path.is_dir()]
-        # inside a group, only where no config dir adds options with keys of their own
-        nested = None if added else group_keys(SCHEMAS, TrainConfig, skip=("trainer",))
         refuse_unknown_keys(arguments, command_keys(TrainConfig, groups), "lossbench-train", nested)
         options = group_options(folders)
         refuse_unknown_options(arguments, options, "lossbench-train")
@@ -486,22 +516,26 @@ def main() -> None:
         if not added:  # the logger and callbacks entries, the options of the shipped files
             refuse_unknown_entry_keys(arguments, config_dir())
             refuse_option_keys(overrides, config_dir(), multirun=multirun)
-        schemas = value_schemas(options_known=not added)
+        schemas = value_schemas(options_known=not added) | hydra_schemas()
         if any(a.lstrip("+").startswith("hydra.launcher.") for a in arguments):
             schemas |= launcher_schemas()
         refuse_wrong_types(arguments, schemas, groups)
+    else:  # another primary config (-cp, -cn) or a hydra.searchpath: Hydra's settings only
+        refuse_wrong_types(arguments, hydra_schemas(), [])
     register_configs()
     quiet_lightning()
 
     def refusal(error: BaseException) -> str | None:
         """A key of another option that the checks above could not tell (Hydra finds it), an
-        option of a group Hydra brings (hydra/launcher=...) that it lacks, or a sweep Hydra
-        cannot run as given (no -m, an interval for a grid sweeper)."""
+        option of a group Hydra brings (hydra/launcher=...) that it lacks, a sweep Hydra
+        cannot run as given (no -m, an interval for a grid sweeper), or the config Hydra was
+        pointed at (-cp, -cn) or one of its settings (:func:`hydra_error_refusal`)."""
         groups = [path.name for path in config_dir().iterdir() if path.is_dir()]
         return (
             composition_refusal(error, overrides, multirun=multirun)
             or missing_option_refusal(error, overrides)
             or sweep_refusal(error, overrides, groups=groups)
+            or hydra_error_refusal(error, sys.argv[1:], "lossbench-train", config_dir())
         )
 
     try:

@@ -1,0 +1,500 @@
+"""Hydra's own settings on the command line (``hydra.*``, ``hydra/<group>=``) and the flags that
+choose the config (``-cp``, ``-cn``, ``-p``), refused in lossbench's words.
+
+Hydra refuses a mistake in these itself, but with exit status 1, its own words and a line about
+``HYDRA_FULL_ERROR`` (with ``--help`` or ``--info``, a traceback), or it takes the mistake and
+runs (``+hydra.nosuch=1`` is read by nothing; ``hydra.run.dir=``, empty, writes the run's files
+into the current directory). Each command checks its command line first, against Hydra's own
+schema (``hydra.conf.HydraConf``), before Hydra starts (:func:`hydra_setting_refusal`,
+:func:`config_name_refusal`, :func:`package_refusal`):
+
+    >>> print(hydra_setting_refusal("hydra.job.chdr=false", "lossbench-train"))
+    ... # doctest: +ELLIPSIS
+    hydra.job.chdr=false: Hydra has no setting hydra.job.chdr. Did you mean hydra.job.chdir? ...
+    >>> hydra_setting_refusal("hydra.run.dir=outputs/mine", "lossbench-train") is None
+    True
+
+What only Hydra's composition finds (a primary config that is not where ``-cp`` / ``-cn`` point,
+a group Hydra lacks, an entry of one of Hydra's mappings that is not there yet) is refused from
+Hydra's error, through :func:`lossbench.hydra_internals.translating_errors`
+(:func:`hydra_error_refusal`).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import difflib
+import re
+import sys
+import types
+import typing
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from lossbench.hydra_internals import hydra_arguments
+from lossbench.override_types import parsed_override
+
+__all__ = [
+    "COMMAND_CONFIGS",
+    "config_name_refusal",
+    "hydra_error_refusal",
+    "hydra_setting_refusal",
+    "package_refusal",
+    "refuse_hydra_settings",
+]
+
+#: Each command's primary config (``configs/<name>.yaml``).
+COMMAND_CONFIGS = {
+    "lossbench-train": "train",
+    "lossbench-eval": "eval",
+    "lossbench-predict": "predict",
+}
+
+#: Where a run's files go: a value the command line leaves empty writes them into the
+#: current directory (``hydra.run.dir``, ``hydra.sweep.dir``), every job of a study into one
+#: directory (``hydra.sweep.subdir``), or Hydra's files among lossbench's (``hydra.output_subdir``).
+_EMPTY_LOCATIONS = {
+    "hydra.run.dir": (
+        "Hydra would write the run's files (metrics.json, config.yaml, checkpoints/, .hydra/) "
+        "straight into the current directory ({cwd}), among whatever it holds. Name the run's "
+        "directory, e.g. hydra.run.dir=outputs/runs/my_run, or leave hydra.run.dir out: each run "
+        "then gets a new directory under paths.output_dir (outputs/runs/)"
+    ),
+    "hydra.sweep.dir": (
+        "Hydra would write the study's job directories and its multirun.yaml straight into the "
+        "current directory ({cwd}), among whatever it holds. Name the study's directory, e.g. "
+        "hydra.sweep.dir=outputs/multiruns/my_study, or leave hydra.sweep.dir out: each study "
+        "then gets a new directory under paths.output_dir (outputs/multiruns/)"
+    ),
+    "hydra.sweep.subdir": (
+        "every job of the study would train in the study's directory itself, one over the "
+        "other. Leave hydra.sweep.subdir out (each job gets <number>_<data>_<head>_<loss>), "
+        "or give a name that differs from job to job, e.g. 'hydra.sweep.subdir=${{hydra.job.num}}'"
+    ),
+    "hydra.output_subdir": (
+        "Hydra would write its config.yaml, hydra.yaml and overrides.yaml into the run's "
+        "directory itself, where lossbench writes the run's resolved config.yaml. Leave "
+        "hydra.output_subdir out (.hydra), name another folder, or give hydra.output_subdir=null "
+        "to write none"
+    ),
+}
+#: The settings of where Hydra writes: lossbench-eval and lossbench-predict write nothing but
+#: their ``out`` (their configs set ``hydra.run.dir: .`` and ``hydra.output_subdir: null``).
+_OUTPUT_SETTINGS = ("hydra.run", "hydra.sweep", "hydra.output_subdir")
+#: What lossbench-eval and lossbench-predict write, and where by default.
+_OUTPUTS = {
+    "lossbench-eval": "its result (out=..., by default <run dir>/eval.json)",
+    "lossbench-predict": (
+        "its predictions (out=..., by default predictions.csv, or predictions.npz for images)"
+    ),
+}
+
+
+def _parse(argument: str) -> Any | None:
+    """``argument`` as Hydra's override parser reads it, or None (a flag, or not Hydra's
+    grammar: refused before, by :mod:`lossbench.override_grammar`)."""
+    if argument.startswith("-") or ("=" not in argument and not argument.startswith("~")):
+        return None
+    return parsed_override(argument)
+
+
+def _hydra_schema() -> type:
+    from hydra.conf import HydraConf
+
+    return HydraConf
+
+
+def _unwrapped(kind: Any) -> Any:
+    """``Optional[X]`` -> ``X``; any other type as it is."""
+    if typing.get_origin(kind) in (typing.Union, types.UnionType):
+        rest = [a for a in typing.get_args(kind) if a is not type(None)]
+        if len(rest) == 1:
+            return rest[0]
+    return kind
+
+
+def _settings(schema: type) -> list[str]:
+    """The settings of one of Hydra's dataclasses, as ``--cfg hydra`` lists them."""
+    return [f.name for f in dataclasses.fields(schema) if f.name != "defaults"]
+
+
+def _walk(dotted: str) -> tuple[str, Any, str, type | None]:
+    """Follow ``dotted`` (``job.chdir``, below ``hydra``) through Hydra's dataclasses:
+    ``("found", type, "", None)``, ``("unknown", None, parent path, parent dataclass)`` where
+    a name is not a field, or ``("free", None, "", None)`` where the path leaves the
+    dataclasses first (a mapping of Hydra's, a launcher's settings: not Hydra's schema)."""
+    node: Any = _hydra_schema()
+    path = "hydra"
+    for part in dotted.split("."):
+        node = _unwrapped(node)
+        if not (isinstance(node, type) and dataclasses.is_dataclass(node)):
+            return "free", None, "", None
+        fields = {f.name for f in dataclasses.fields(node)}
+        if part not in fields:
+            return "unknown", None, path, node
+        node = typing.get_type_hints(node)[part]
+        path = f"{path}.{part}"
+    return "found", _unwrapped(node), "", None
+
+
+def _unknown_setting(given: str, name: str, parent: str, schema: type, command: str) -> str:
+    """The refusal of ``given``, whose ``parent.name`` is not one of Hydra's settings."""
+    settings = _settings(schema)
+    close = difflib.get_close_matches(name, settings, n=1, cutoff=0.6)
+    hint = f" Did you mean {parent}.{close[0]}?" if close else ""
+    where = "Hydra's settings" if parent == "hydra" else f"Settings under {parent}"
+    added = " (added with +, nothing would read it)" if given.startswith("+") else ""
+    return (
+        f"{given}: Hydra has no setting {parent}.{name}{added}.{hint} {where}: "
+        f"{', '.join(settings)}. `{command} --cfg hydra` shows Hydra's settings with their values."
+    )
+
+
+def hydra_setting_refusal(argument: str, command: str) -> str | None:
+    """The refusal of ``argument`` where it sets, adds or removes one of Hydra's settings in a
+    way Hydra refuses (exit status 1) or takes without effect; else None.
+
+    Checked against Hydra's schema: a key it lacks (``hydra.job.nosuch=1``, ``+hydra.nosuch=1``),
+    ``+`` on a key it has (``+hydra.run.dir=x``), ``~`` on one (Hydra cannot remove it), a value
+    for a node of settings (``hydra.run=x``); for lossbench-train, a run or study directory left
+    empty (:data:`_EMPTY_LOCATIONS`); for lossbench-eval and lossbench-predict, which write
+    nothing but their ``out``, any setting of where Hydra writes. Keys below one of Hydra's
+    mappings or a launcher's or sweeper's settings are not Hydra's schema: not checked here.
+
+        >>> print(hydra_setting_refusal("+hydra.run.dir=mine", "lossbench-train"))
+        +hydra.run.dir=mine adds hydra.run.dir, but Hydra has that setting already: set it \
+without the +, hydra.run.dir=mine.
+        >>> hydra_setting_refusal("+hydra.job.env_set.OMP_NUM_THREADS=1", "lossbench-train")
+    """
+    override = _parse(argument)
+    if override is None:
+        return None
+    key = override.key_or_group
+    if override.package is not None or not key.startswith("hydra."):
+        return None
+    given = argument
+    kind, found, parent, schema = _walk(key.removeprefix("hydra."))
+    if kind == "unknown":
+        assert schema is not None
+        name = key.removeprefix(f"{parent}.").split(".", 1)[0]
+        return _unknown_setting(given, name, parent, schema, command)
+    if command in _OUTPUTS and key.startswith(_OUTPUT_SETTINGS):
+        return (
+            f"{given}: {command} writes nothing but {_OUTPUTS[command]}: no run directory, no "
+            f"Hydra files, so {key} would only leave a folder or Hydra's files behind. Leave it "
+            "out; out=<file> chooses where the output goes."
+        )
+    if kind != "found":
+        return None
+    if override.is_add():
+        value = argument.split("=", 1)[1] if "=" in argument else ""
+        return (
+            f"{given} adds {key}, but Hydra has that setting already: set it without the +, "
+            f"{key}={value}."
+        )
+    if override.is_delete():
+        instead = f"set it instead ({key}=<value>)"
+        if isinstance(found, type) and dataclasses.is_dataclass(found):
+            instead = f"set its settings instead ({key}.{_settings(found)[0]}=<value>, ...)"
+        return (
+            f"{given} removes {key}, one of Hydra's settings, which Hydra's config cannot do "
+            f"without: {instead}; `{command} --cfg hydra` shows its value."
+        )
+    if override.is_sweep_override():
+        return None  # a sweep of a hydra.* setting: lossbench.sweep_refusals
+    value = override.value()
+    if isinstance(found, type) and dataclasses.is_dataclass(found):
+        if not isinstance(value, dict):
+            settings = ", ".join(f"{key}.{name}" for name in _settings(found))
+            return (
+                f"{given}: {key} is a group of Hydra's settings ({settings}), not one value: "
+                f"set them one by one, e.g. {key}.{_settings(found)[0]}=..."
+            )
+        return None
+    empty = isinstance(value, str) and not value.strip()
+    if command == "lossbench-train" and key in _EMPTY_LOCATIONS and empty:
+        why = _EMPTY_LOCATIONS[key].format(cwd=Path.cwd())
+        unset = " (a shell variable that is not set?)" if key != "hydra.output_subdir" else ""
+        return f"{given} is empty{unset}: {why}."
+    return None
+
+
+def config_name_refusal(arguments: Sequence[str], command: str) -> str | None:
+    """The refusal of ``-cn NAME`` (``--config-name``) naming another command's primary config
+    from lossbench's configs (no ``-cp``): it needs that command's schema, which Hydra stops
+    on ("Could not load 'eval_schema'"), or composes a config this command cannot read.
+
+        >>> print(config_name_refusal(["-cn", "eval"], "lossbench-train"))  # doctest: +ELLIPSIS
+        -cn eval: eval.yaml is lossbench-eval's config, not lossbench-train's. ...
+    """
+    parsed = hydra_arguments(arguments)
+    if parsed is None or parsed.config_name is None or parsed.config_path is not None:
+        return None
+    name = parsed.config_name.removesuffix(".yaml")
+    owners = {config: owner for owner, config in COMMAND_CONFIGS.items()}
+    if name not in owners or owners[name] == command:
+        return None
+    own = COMMAND_CONFIGS[command]
+    return (
+        f"-cn {parsed.config_name}: {name}.yaml is {owners[name]}'s config, not {command}'s. "
+        f"{command} composes {own}.yaml (leave -cn out), or a primary config of your own: "
+        f"-cp <its folder> -cn <its name>; to run {owners[name]}, call it: {owners[name]} ..."
+    )
+
+
+def package_refusal(
+    arguments: Sequence[str],
+    command: str,
+    keys: Sequence[str],
+    nested: Mapping[str, Sequence[str]] | None = None,
+) -> str | None:
+    """The refusal of ``--cfg TYPE -p PACKAGE`` where ``PACKAGE`` names no key of what
+    ``--cfg TYPE`` shows (Hydra: "package 'nosuch' not found in config", exit status 1):
+    ``keys``, the top-level keys of the command's config (for ``--cfg job`` and ``all``),
+    ``nested`` the keys inside some of them; ``hydra`` and Hydra's settings (``--cfg hydra``,
+    ``all``). Keys added with ``+key=`` count; with another primary config (``-cp``, ``-cn``)
+    only Hydra's settings are checked.
+
+        >>> print(package_refusal(["--cfg", "job", "-p", "optimzer"], "lossbench-train",
+        ...                       ["data", "optimizer", "seed"]))  # doctest: +ELLIPSIS
+        -p optimzer: the config --cfg job shows has no key 'optimzer'. Did you mean ...
+    """
+    parsed = hydra_arguments(arguments)
+    if parsed is None or parsed.cfg is None or parsed.package in (None, "_global_"):
+        return None
+    package, cfg = str(parsed.package), parsed.cfg
+    first, _, rest = package.partition(".")
+    if first == "hydra" and cfg != "job":
+        return _hydra_package_refusal(package, rest)
+    other_config = parsed.config_path is not None or (
+        parsed.config_name is not None
+        and parsed.config_name.removesuffix(".yaml") != COMMAND_CONFIGS.get(command)
+    )
+    if cfg != "hydra" and other_config:
+        return None  # the keys of another primary config
+    added = [
+        o.key_or_group.split(".", 1)[0]
+        for o in (_parse(a) for a in parsed.overrides)
+        if o is not None and o.is_add()
+    ]
+    shown = sorted({*keys, *added}) if cfg != "hydra" else []
+    if first in shown:
+        inner = (nested or {}).get(first)
+        name = rest.split(".", 1)[0]
+        if not rest or inner is None or name in inner:
+            return None
+        close = difflib.get_close_matches(name, inner, n=1, cutoff=0.6)
+        hint = f" Did you mean -p {first}.{close[0]}?" if close else ""
+        return (
+            f"-p {package}: there is no key {name!r} under {first}.{hint} Keys under {first} (of "
+            f"a config group: of all its options): {', '.join(inner)}. `{command} --cfg job -p "
+            f"{first}` shows the one composed."
+        )
+    if cfg == "job" and first == "hydra":
+        meant: str | None = f"--cfg hydra -p {package}"
+    elif cfg == "hydra" and first in _settings(_hydra_schema()):
+        meant = f"-p hydra.{package}"
+    else:
+        candidates = [*shown, *(["hydra"] if cfg != "job" else [])]
+        close = difflib.get_close_matches(first, candidates, n=1, cutoff=0.6)
+        meant = f"-p {close[0]}" if close else None
+    hint = f" Did you mean {meant}?" if meant else ""
+    if cfg == "hydra":
+        listed = "hydra, or a setting below it, e.g. -p hydra.run"
+    else:
+        inside = [f"{k}.{v}" for k, values in (nested or {}).items() for v in values]
+        example = next((e for e in ("data.batch_size", *inside) if e in inside), "")
+        listed = ", ".join(shown) + (" or hydra" if cfg == "all" else "")
+        listed += f", or a key inside one, e.g. -p {example}" if example else ""
+    return (
+        f"-p {package}: the config --cfg {cfg} shows has no key {first!r}.{hint} -p takes one "
+        f"of its keys: {listed}. `{command} --cfg {cfg}` shows them all."
+    )
+
+
+def _hydra_package_refusal(package: str, rest: str) -> str | None:
+    """The refusal of ``-p hydra.<rest>`` where Hydra has no such setting."""
+    if not rest:
+        return None
+    kind, _, parent, schema = _walk(rest)
+    if kind != "unknown":
+        return None
+    assert schema is not None
+    name = f"hydra.{rest}".removeprefix(f"{parent}.").split(".", 1)[0]
+    settings = _settings(schema)
+    close = difflib.get_close_matches(name, settings, n=1, cutoff=0.6)
+    hint = f" Did you mean -p {parent}.{close[0]}?" if close else ""
+    where = "Hydra's settings" if parent == "hydra" else f"Settings under {parent}"
+    listed = ", ".join(settings)
+    return f"-p {package}: Hydra has no setting {parent}.{name}.{hint} {where}: {listed}."
+
+
+def refuse_hydra_settings(
+    arguments: Sequence[str],
+    command: str,
+    keys: Sequence[str],
+    nested: Mapping[str, Sequence[str]] | None = None,
+) -> None:
+    """Print the first refusal of :func:`config_name_refusal`, :func:`package_refusal` and
+    :func:`hydra_setting_refusal` (each override) for ``arguments`` (the command line, flags
+    first) and exit with status 2; return where there is none."""
+    parsed = hydra_arguments(arguments)
+    overrides = [] if parsed is None or parsed.shell_completion else list(parsed.overrides)
+    refusals = (
+        config_name_refusal(arguments, command),
+        package_refusal(arguments, command, keys, nested),
+        *(hydra_setting_refusal(argument, command) for argument in overrides),
+    )
+    refusal = next((r for r in refusals if r is not None), None)
+    if refusal is not None:
+        print(f"lossbench: refused: {refusal}", file=sys.stderr)
+        sys.exit(2)
+
+
+# ---- Hydra's errors, translated -----------------------------------------------------------
+
+_NO_PRIMARY_DIR = re.compile(r"Primary config directory not found\.\nCheck that the config "
+                             r"directory '(?P<dir>[^']*)' exists")  # fmt: skip
+_NO_PRIMARY = re.compile(r"Cannot find primary config '(?P<name>[^']*)'")
+_NOT_OVERRIDDEN = re.compile(r"Could not override '(?P<key>[^']+)'")
+
+
+def _primary_dir(config_path: str | None, configs: Path) -> Path | None:
+    """The folder Hydra looks for the primary config in: lossbench's ``configs``, or ``-cp``'s
+    folder (Hydra reads a relative one from the folder of lossbench's code); None for a
+    package (``pkg://``)."""
+    if config_path is None:
+        return configs
+    if config_path.startswith("pkg://"):
+        return None
+    path = Path(config_path)
+    return path if path.is_absolute() else Path(__file__).parent / path
+
+
+def _primary_configs(folder: Path, command: str, configs: Path) -> list[str]:
+    """The YAML files at the top of ``folder`` (a primary config's candidates), without the
+    other commands' own where ``folder`` is lossbench's ``configs``."""
+    if not folder.is_dir():
+        return []
+    others = {c for owner, c in COMMAND_CONFIGS.items() if owner != command}
+    names = sorted(p.stem for p in folder.glob("*.yaml"))
+    return [n for n in names if not (folder == configs and n in others)]
+
+
+def _missing_primary_dir(folder: str, given: str) -> str:
+    path = Path(given)
+    what = "a file, not a directory" if Path(folder).exists() else "no such directory"
+    message = f"-cp {given}: {what} ({folder})."
+    here = Path.cwd() / path
+    if not path.is_absolute() and here.is_dir():
+        message += (
+            " Hydra reads a relative -cp from the folder of lossbench's code, not from the "
+            f"current directory: give the folder's absolute path, -cp {here}."
+        )
+    elif not path.is_absolute():
+        message += " (Hydra reads a relative -cp from the folder of lossbench's code.)"
+    return (
+        message + " -cp names the folder of a primary config of your own (with -cn its name, "
+        "e.g. -cp /path/to/my_configs -cn my_train); to add config groups to lossbench's, use "
+        "-cd <folder>."
+    )
+
+
+def _missing_primary(name: str, parsed: Any, command: str, configs: Path) -> str:
+    folder = _primary_dir(parsed.config_path, configs)
+    folders = [folder] if folder is not None else []
+    folders += [Path(d).absolute() for d in ([parsed.config_dir] if parsed.config_dir else [])]
+    found = sorted({n for f in folders for n in _primary_configs(f, command, configs)})
+    where = " or ".join(str(f) for f in folders) or str(parsed.config_path)
+    given = " ".join(
+        f"{flag} {value}"
+        for flag, value in (("-cp", parsed.config_path), ("-cn", parsed.config_name))
+        if value is not None
+    )
+    message = f"{given}: there is no primary config {name!r} ({name}.yaml) in {where}."
+    close = difflib.get_close_matches(name, found, n=1, cutoff=0.6)
+    if close:
+        message += f" Did you mean -cn {close[0]}?"
+    listed = ", ".join(found) if found else "none"
+    own = COMMAND_CONFIGS.get(command, "train")
+    return (
+        f"{message} Primary configs there: {listed}. Leave -cp and -cn out for {command}'s own "
+        f"({own}.yaml), or give the folder and name of one of yours: -cp <folder> -cn <name>."
+    )
+
+
+def _group_refusal(argument: str, key: str, command: str) -> str:
+    """The refusal of ``parent/name=...`` where Hydra has no group ``parent/name``."""
+    from hydra.core.global_hydra import GlobalHydra
+
+    parent, _, name = key.lstrip("+~").rpartition("/")
+    known = GlobalHydra.instance().is_initialized()  # not after --help's composition
+    groups = sorted(GlobalHydra.instance().config_loader().list_groups(parent)) if known else []
+    close = difflib.get_close_matches(name, groups, n=1, cutoff=0.6)
+    hint = f" Did you mean {parent}/{close[0]}?" if close else ""
+    if groups:
+        listed = f" Groups under {parent}: {', '.join(f'{parent}/{g}' for g in groups)}."
+    elif known:
+        listed = f" {parent} has no groups inside it: choose one of its options, {parent}=<option>."
+    else:
+        listed = ""
+    return (
+        f"{argument}: there is no config group {parent}/{name}.{hint}{listed} "
+        f"`{command} --info defaults` shows the groups and the options chosen."
+    )
+
+
+def hydra_error_refusal(
+    error: BaseException, arguments: Sequence[str], command: str, configs: Path
+) -> str | None:
+    """The refusal of Hydra's ``error`` on ``arguments`` (the command line) where it is about
+    the config Hydra was pointed at or one of Hydra's own settings; else None (Hydra reports
+    it). ``configs``: lossbench's config folder. What it answers:
+
+    * ``-cp DIR`` naming no directory ("Primary config directory not found");
+    * no primary config where ``-cp`` / ``-cn`` point ("Cannot find primary config"), with the
+      YAML files there;
+    * ``hydra/nosuch=x``: a config group Hydra lacks, with the groups it has;
+    * ``hydra.job.env_set.X=1``: an entry one of Hydra's mappings lacks, set without ``+``.
+
+        >>> from hydra.errors import MissingConfigException
+        >>> from lossbench.train import config_dir
+        >>> error = MissingConfigException("Cannot find primary config 'trian'. Check ...")
+        >>> print(hydra_error_refusal(error, ["-cn", "trian"], "lossbench-train", config_dir()))
+        ... # doctest: +ELLIPSIS
+        -cn trian: there is no primary config 'trian' (trian.yaml) in .../configs. Did you \
+mean -cn train? Primary configs there: train. ...
+    """
+    from hydra.errors import ConfigCompositionException, MissingConfigException
+
+    parsed = hydra_arguments(arguments)
+    if parsed is None:
+        return None
+    text = str(error)
+    if isinstance(error, MissingConfigException):
+        if (found := _NO_PRIMARY_DIR.search(text)) and parsed.config_path is not None:
+            return _missing_primary_dir(found["dir"], parsed.config_path)
+        if found := _NO_PRIMARY.match(text):
+            return _missing_primary(found["name"], parsed, command, configs)
+        return None
+    if not isinstance(error, ConfigCompositionException):
+        return None
+    found = _NOT_OVERRIDDEN.match(text)
+    if found is None:
+        return None
+    key = found["key"]
+    given = [a for a in parsed.overrides if a.split("=", 1)[0] == key and "=" in a]
+    if not given:
+        return None  # set in a config file, not on the command line
+    if "/" in key and "=" in given[-1]:
+        return _group_refusal(given[-1], key, command)
+    cause = error.__cause__
+    full_key, name = getattr(cause, "full_key", None), getattr(cause, "key", None)
+    if key.startswith("hydra.") and "is not in struct" in str(cause) and full_key and name:
+        parent = str(full_key).removesuffix(f".{name}")
+        return (
+            f"{given[-1]}: {parent} has no entry {str(name)!r} yet, and an entry is added to one "
+            f"of Hydra's mappings with a +: +{given[-1]}."
+        )
+    return None
