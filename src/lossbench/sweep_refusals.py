@@ -27,6 +27,8 @@ import shlex
 from collections.abc import Collection, Sequence
 from typing import Any
 
+from lossbench.override_types import parsed_override
+
 __all__ = ["not_a_grid", "sweep_refusal"]
 
 #: The starts of Hydra's messages for a sweep in a single run.
@@ -38,19 +40,10 @@ _HYDRA_SWEPT = "Sweeping over Hydra's configuration is not supported"
 
 
 def _sweeps(overrides: Sequence[str]) -> list[tuple[str, Any]]:
-    """Each override of ``overrides`` that is a sweep, with Hydra's parse of it."""
-    from hydra.core.override_parser.overrides_parser import OverridesParser
-
-    parser = OverridesParser.create()
-    found = []
-    for argument in overrides:
-        try:
-            (override,) = parser.parse_overrides([argument])
-        except Exception:  # not an override Hydra reads: not one of these
-            continue
-        if override.is_sweep_override():
-            found.append((argument, override))
-    return found
+    """Each override of ``overrides`` that is a sweep, with Hydra's parse of it (one Hydra's
+    grammar cannot read is none of these)."""
+    parsed = ((argument, parsed_override(argument)) for argument in overrides)
+    return [(a, o) for a, o in parsed if o is not None and o.is_sweep_override()]
 
 
 def sweep_refusal(
