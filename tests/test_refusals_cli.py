@@ -627,6 +627,37 @@ CATALOGUE: list[Case] = [
     refused("output-dir-interpolation", "train", ("-m", *QUICK, "paths.output_dir=${{runs}}", "seed=0,1"),
             ["paths.output_dir=${runs} interpolates runs", "the study's directory (hydra.sweep.dir)"],
             unwanted=["Traceback", "InterpolationKeyError"], fast=True),
+    # a value whose ${...} cannot be worked out: refused before Hydra makes a directory
+    refused("value-interpolation", "train", (*QUICK, "seed=${{nosuch}}"),
+            ["seed=${nosuch} interpolates nosuch, which the config does not have, so seed cannot be "
+             "worked out", "Interpolate a key the config has"],
+            unwanted=["Traceback", "InterpolationKeyError", "Callback", "HYDRA_FULL_ERROR"], fast=True),
+    refused("value-environment-variable-unset", "train",
+            (*QUICK, "optimizer.lr=${{oc.env:LOSSBENCH_UNSET_VARIABLE}}"),
+            ["optimizer.lr reads the environment variable LOSSBENCH_UNSET_VARIABLE, which is not set",
+             "${oc.env:LOSSBENCH_UNSET_VARIABLE,<default>}"], unwanted=["Traceback"], fast=True),
+    refused("sweep-value-interpolation", "train", ("-m", *QUICK, "seed=${{nosuch}}", "optimizer.lr=0.1,0.2"),
+            ["seed=${nosuch} interpolates nosuch, which the config does not have"],
+            unwanted=["Traceback", "InterpolationKeyError", "study:"], fast=True),
+    refused("swept-value-interpolation", "train", ("-m", *QUICK, "seed=${{nosuch}},1"),
+            ["seed=${nosuch} (in seed=${nosuch},1) interpolates nosuch"],
+            unwanted=["Traceback", "$\\{"], fast=True),
+    refused("swept-value-interpolation-vectorized", "train",
+            ("-m", *QUICK, "hydra/launcher=vectorized", "optimizer.lr=0.1,${{oc.env:LOSSBENCH_UNSET_VARIABLE}}"),
+            ["optimizer.lr=${oc.env:LOSSBENCH_UNSET_VARIABLE} (in optimizer.lr=0.1,${oc.env:"
+             "LOSSBENCH_UNSET_VARIABLE}): optimizer.lr reads the environment variable"],
+            unwanted=["Traceback"], fast=True),
+    refused("study-value-interpolation", "train",
+            ("-m", "experiment=compare_binary", "study=quick", "seed=${{nosuch}}"),
+            ["seed=${nosuch} interpolates nosuch, which the config does not have"],
+            unwanted=["Traceback", "OverrideParseException"], fast=True),
+    # lossbench-train's check before each run is not optional
+    refused("check-callback-removed", "train", (*QUICK, "~hydra.callbacks.validate_before_run"),
+            ["~hydra.callbacks.validate_before_run removes lossbench's check of every run before it "
+             "starts", "+hydra.callbacks.<name>._target_=<your class>"], fast=True),
+    refused("callbacks-emptied", "train", ("-m", *QUICK, "hydra.callbacks=null", "seed=0,1"),
+            ["hydra.callbacks=null removes lossbench's callbacks, with its check of every run"],
+            fast=True),
     refused("eval-hydra-run-dir", "eval", ("ckpt_path=x.ckpt", "hydra.run.dir=evals"),
             ["hydra.run.dir=evals: lossbench-eval writes nothing but its result (out=",
              "out=<file> chooses where the output goes"], unwanted=["does not exist"], fast=True),
@@ -1198,6 +1229,7 @@ PREFLIGHT_CASES = [
     if case.command == "train"
     and case.outcome == "refused"
     and not case.needs_runs
+    and "-m" not in case.args  # a multirun's checks are Hydra callbacks' and its launcher's
     # Hydra's own settings (hydra.*, hydra/<group>, added or removed too) are not the run's config
     and not any(
         a.lstrip("+~").startswith(("hydra.", "hydra/", "ckpt_path", "paths.output_dir"))
@@ -1238,7 +1270,7 @@ def test_preflight_refuses_each_training_case_before_writing(
     monkeypatch.chdir(workdir)
     if any(name.endswith(".py") for name, _ in case.files):  # importable, as from the shell
         monkeypatch.syspath_prepend(str(workdir))
-    cfg = make_cfg(*case.args)
+    cfg = make_cfg(*(arg.format() for arg in case.args))  # ${{key}} templates: ${key}
     before = snapshot(tmp_path)
     with pytest.raises(UserInputError) as refused:
         preflight(cfg, tmp_path / "run")

@@ -9,7 +9,6 @@ still run.
 from __future__ import annotations
 
 import functools
-import re
 import shutil
 import time
 import warnings
@@ -29,6 +28,7 @@ class ValidateBeforeRun(Callback):
     (:func:`check_sweep_settings`)."""
 
     def on_multirun_start(self, config: DictConfig, **kwargs: Any) -> None:
+        from lossbench.interpolations import check_interpolations, check_swept_interpolations
         from lossbench.sweep_warnings import forget_warnings
 
         warnings.formatwarning = format_warning  # type: ignore[assignment]
@@ -37,6 +37,11 @@ class ValidateBeforeRun(Callback):
             check_job_directory(config.hydra)
             check_sweep_settings(config.hydra)
             check_optimized_metric(config)
+            # set for the whole sweep (the swept values are not in this config yet)
+            overrides = swept_overrides(config)
+            swept = [o.key_or_group for o in overrides if o.is_sweep_override()]
+            check_interpolations(config, swept=swept)
+            check_swept_interpolations(config, overrides)  # seed=${nosuch},1
             _check_search(config)
         forget_warnings(str(config.hydra.sweep.dir))  # this sweep warns for itself
 
@@ -62,9 +67,6 @@ def _check_search(config: DictConfig) -> None:
             check_search(config)
 
 
-_MISSING_KEY = re.compile(r"Interpolation key '(?P<key>[^']+)' not found")
-
-
 def job_directory(config: DictConfig, key: str) -> Path:
     """The directory ``key`` (``hydra.run.dir``, ``hydra.sweep.dir``) of ``config`` names,
     resolved; a refusal where it cannot be resolved (an interpolation of a key the config
@@ -82,30 +84,19 @@ def job_directory(config: DictConfig, key: str) -> Path:
     from omegaconf.errors import InterpolationResolutionError
 
     from lossbench.errors import ConfigError
+    from lossbench.interpolations import given_overrides, interpolation_refusal
 
     try:
         return Path(str(OmegaConf.select(config, key, default="")))
     except InterpolationResolutionError as error:
         reason = str(error).splitlines()[0]
-        what = "run's directory" if key == "hydra.run.dir" else "study's directory"
-        missing = _MISSING_KEY.search(reason)
-        given: list[str] = []
-        for part in ("hydra", "task"):  # as given: an override's ${...} is not resolved
-            node = OmegaConf.select(config, f"hydra.overrides.{part}", default=None)
-            given += [str(o) for o in OmegaConf.to_container(node)] if node is not None else []
-        culprits = [o for o in given if missing and "${" + missing["key"] in o]
-        if missing and culprits:
-            raise ConfigError(
-                f"{culprits[-1]} interpolates {missing['key']}, which the config does not have, "
-                f"so the {what} ({key}) cannot be worked out. Interpolate a key the config has "
-                "(`lossbench-train --cfg job` shows them), or give a plain value."
-            ) from None
+        what = "the run's directory" if key == "hydra.run.dir" else "the study's directory"
         parent, _, leaf = key.rpartition(".")
         raw = OmegaConf.to_container(OmegaConf.select(config, parent), resolve=False)[leaf]
-        raise ConfigError(
-            f"the {what}, {key}={raw}, cannot be worked out: {reason}. Give {key} a plain path, "
-            "or interpolate keys the config has (`lossbench-train --cfg job` shows them)."
-        ) from None
+        refusal = interpolation_refusal(
+            key, raw, reason, given_overrides(config), what=f"{what} ({key})"
+        )
+        raise ConfigError(refusal.replace(" (in the config)", "")) from None
 
 
 def check_job_directory(hydra: DictConfig) -> None:
@@ -243,6 +234,24 @@ def check_optimized_metric(config: DictConfig) -> None:
         )
 
 
+def swept_overrides(config: DictConfig) -> list[Any]:
+    """The multirun's overrides, parsed (Hydra's ``Override``): ``hydra.sweeper.params``, then
+    the command line's (which win for the same key), as Hydra's basic sweeper and lossbench's
+    combine them. The sweeper's params are resolved, as Hydra gives them to the sweeper; the
+    command line's are read as written: a value's ``${...}`` is resolved by each job."""
+    from hydra.core.global_hydra import GlobalHydra
+    from hydra.core.override_parser.overrides_parser import OverridesParser
+
+    # glob() over a config group's options needs Hydra's config loader, as its sweepers use
+    hydra_ = GlobalHydra.instance()
+    loader = hydra_.config_loader() if hydra_.is_initialized() else None
+    params = OmegaConf.select(config, "hydra.sweeper.params", default=None)
+    params = {} if params is None else OmegaConf.to_container(params, resolve=True)
+    arguments = [f"{key}={value}" for key, value in params.items()]
+    arguments += OmegaConf.to_container(config.hydra.overrides.task, resolve=False)
+    return OverridesParser.create(config_loader=loader).parse_overrides(arguments)
+
+
 def sweep_jobs(config: DictConfig) -> int | None:
     """How many jobs the multirun of ``config`` launches, or None where that is not known
     up front (a sweep over a continuous range).
@@ -251,23 +260,13 @@ def sweep_jobs(config: DictConfig) -> int | None:
     same key), as Hydra's basic sweeper and lossbench's combine them; an Optuna search runs
     ``hydra.sweeper.n_trials``.
     """
-    from hydra.core.global_hydra import GlobalHydra
-    from hydra.core.override_parser.overrides_parser import OverridesParser
-
     from lossbench.progress import sweep_size
-
-    # glob() over a config group's options needs Hydra's config loader, as its sweepers use
-    hydra_ = GlobalHydra.instance()
-    loader = hydra_.config_loader() if hydra_.is_initialized() else None
 
     sweeper = config.hydra.sweeper
     if sweeper.get("n_trials") is not None:
         return int(sweeper.n_trials)
-    params = sweeper.get("params") or {}
-    arguments = [f"{key}={value}" for key, value in params.items()]
-    arguments += list(config.hydra.overrides.task)
     lengths: dict[str, int] = {}
-    for override in OverridesParser.create(config_loader=loader).parse_overrides(arguments):
+    for override in swept_overrides(config):
         key = override.get_key_element()
         if not override.is_sweep_override():
             lengths[key] = 1

@@ -91,6 +91,30 @@ _OUTPUTS = {
 }
 
 
+#: lossbench-train's pre-run check (``configs/train.yaml``): a bad setting is refused before
+#: Hydra makes the run's directory, and a sweep's bad job is recorded as refused.
+_CHECK_CALLBACK = "hydra.callbacks.validate_before_run"
+
+
+def _removed_check(override: Any, key: str, given: str) -> str | None:
+    """The refusal of ``given`` where it removes lossbench-train's pre-run check: ``~`` on
+    :data:`_CHECK_CALLBACK` or on all of ``hydra.callbacks``, or either set to null or ``{}``."""
+    if key not in ("hydra.callbacks", _CHECK_CALLBACK):
+        return None
+    emptied = not override.is_sweep_override() and override.value() in (None, {}, "")
+    if not (override.is_delete() or (emptied and not override.is_add())):
+        return None
+    what = (
+        "lossbench's check" if key == _CHECK_CALLBACK else "lossbench's callbacks, with its check"
+    )
+    return (
+        f"{given} removes {what} of every run before it starts ({_CHECK_CALLBACK}): without "
+        "it a bad setting of a single run is found only after Hydra made the run's directory, "
+        "and a sweep's settings are not checked before its jobs start. Leave it in; a callback "
+        "of your own goes beside it: +hydra.callbacks.<name>._target_=<your class>."
+    )
+
+
 def _parse(argument: str) -> Any | None:
     """``argument`` as Hydra's override parser reads it, or None (a flag, or not Hydra's
     grammar: refused before, by :mod:`lossbench.override_grammar`)."""
@@ -179,6 +203,8 @@ without the +, hydra.run.dir=mine.
         assert schema is not None
         name = key.removeprefix(f"{parent}.").split(".", 1)[0]
         return _unknown_setting(given, name, parent, schema, command)
+    if command == "lossbench-train" and (removed := _removed_check(override, key, given)):
+        return removed
     if command in _OUTPUTS and key.startswith(_OUTPUT_SETTINGS):
         return (
             f"{given}: {command} writes nothing but {_OUTPUTS[command]}: no run directory, no "

@@ -529,7 +529,11 @@ def main() -> None:
         """A key of another option that the checks above could not tell (Hydra finds it), an
         option of a group Hydra brings (hydra/launcher=...) that it lacks, a sweep Hydra
         cannot run as given (no -m, an interval for a grid sweeper), or the config Hydra was
-        pointed at (-cp, -cn) or one of its settings (:func:`hydra_error_refusal`)."""
+        pointed at (-cp, -cn) or one of its settings (:func:`hydra_error_refusal`); and a
+        refusal of lossbench's own raised while Hydra sweeps or launches (the vectorized
+        launcher's check of the jobs: ``-m 'seed=${nosuch},1'``)."""
+        if isinstance(error, UserInputError):
+            return str(error)
         groups = [path.name for path in config_dir().iterdir() if path.is_dir()]
         return (
             composition_refusal(error, overrides, multirun=multirun)

@@ -27,6 +27,7 @@ from lightning.fabric.utilities.exceptions import MisconfigurationException
 from lightning.pytorch.callbacks import Checkpoint, EarlyStopping, ModelSummary, ProgressBar
 from lightning.pytorch.utilities.rank_zero import rank_zero_only
 from omegaconf import DictConfig, OmegaConf
+from omegaconf.errors import InterpolationResolutionError
 
 from lossbench.callbacks import stopped_early
 from lossbench.checkpoint import (
@@ -76,17 +77,25 @@ def base_record(cfg: DictConfig, task: str | None) -> dict[str, Any]:
     """The record of a run before it trains: what it is, and ``status: failed`` until it ends.
     ``debug_run``: the Lightning debug settings it trains with (:func:`~lossbench.record.
     debug_settings`), null for an ordinary run."""
+
+    def value(key: str) -> Any:  # a value that cannot be resolved is refused later: None here
+        return OmegaConf.select(cfg, key, default=None, throw_on_resolution_failure=False)
+
+    try:
+        debug = debug_settings(cfg.get("trainer"))
+    except InterpolationResolutionError:
+        debug = None
     return {
         "status": "failed",
         "error": None,
-        "debug_run": debug_settings(cfg.get("trainer")),
+        "debug_run": debug,
         "task": task,
-        "data": cfg.data.name,
-        "model": cfg.model.name,
-        "head": cfg.head.name,
-        "loss": cfg.loss.name,
-        "setup": cfg.get("setup"),
-        "seed": cfg.seed,
+        "data": value("data.name"),
+        "model": value("model.name"),
+        "head": value("head.name"),
+        "loss": value("loss.name"),
+        "setup": value("setup"),
+        "seed": value("seed"),
         "epochs": 0,
         "steps": 0,
         "train_seconds": 0.0,
@@ -105,8 +114,10 @@ def train(cfg: DictConfig, output_dir: str | Path, *, multirun: bool = False) ->
     if "paths" in cfg:  # where the callbacks and loggers write (${paths.run_dir})
         cfg.paths.run_dir = str(output_dir)
     # A sweep keeps a run that diverged as its result, unless this job continues it (ckpt_path).
-    refuse_completed(output_dir, kept_failures=multirun and cfg.get("ckpt_path") is None)
-    if multirun and cfg.get("ckpt_path") is None:  # a single run refuses (train.preflight)
+    # read as the record reads values: one that cannot be resolved is refused by validate()
+    ckpt_path = OmegaConf.select(cfg, "ckpt_path", default=None, throw_on_resolution_failure=False)
+    refuse_completed(output_dir, kept_failures=multirun and ckpt_path is None)
+    if multirun and ckpt_path is None:  # a single run refuses (train.preflight)
         _set_aside_earlier_attempt(output_dir)
     output_dir.mkdir(parents=True, exist_ok=True)
     task = None

@@ -44,6 +44,7 @@ from lossbench.instantiators import (
     entries,
     locate,
 )
+from lossbench.interpolations import check_interpolations
 from lossbench.losses import LOSSES, validate_loss_params
 from lossbench.losses.reduction import legacy_reduction
 from lossbench.metric_names import LOGGED_METRICS
@@ -717,6 +718,7 @@ def _reads_early_stopping(callbacks: Any) -> bool:
 
 def validate(cfg: DictConfig) -> Task:
     """Check the whole config; return the task or raise :class:`ConfigError`."""
+    check_interpolations(cfg)  # before any check reads a value
     _check_added_keys(cfg)
     _check_missing(cfg)
     try:

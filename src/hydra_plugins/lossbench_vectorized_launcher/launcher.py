@@ -50,6 +50,7 @@ from hydra.core.utils import (
 from hydra.plugins.launcher import Launcher
 from hydra.types import HydraContext, TaskFunction
 from omegaconf import DictConfig, ListConfig, OmegaConf, open_dict, read_write
+from omegaconf.errors import InterpolationResolutionError
 
 log = logging.getLogger(__name__)
 
@@ -553,6 +554,10 @@ class _Base:
             OmegaConf.update(self.task, self.run_dir_key, str(output_dir), merge=True)
         try:
             plain = self._resolve([key for key, _ in values])
+        except InterpolationResolutionError as error:  # seed=${nosuch}: refused, before any job
+            from lossbench.interpolations import unresolved_error
+
+            raise unresolved_error(error, self.task, task_lines) from None
         finally:
             if self.run_dir_key is not None:
                 OmegaConf.update(self.task, self.run_dir_key, "${run_dir:}", merge=True)

@@ -1,0 +1,181 @@
+"""Refuse a setting whose ``${...}`` cannot be worked out, before the run reads it.
+
+A value may interpolate another key (``optimizer.weight_decay=${optimizer.lr}``) or a resolver
+(``${oc.env:LR}``). One that names a key the config lacks, or an environment variable that is
+not set, fails only where the run first reads it: without this check, after Hydra made the run's
+directory, with OmegaConf's traceback. :func:`check_interpolations` reads every value of the
+config (Hydra's own node aside) first:
+
+    $ lossbench-train 'seed=${nosuch}'
+    lossbench: refused: seed=${nosuch} interpolates nosuch, which the config does not have, so
+    seed cannot be worked out. ...
+"""
+
+from __future__ import annotations
+
+import copy
+import re
+from collections.abc import Sequence
+from typing import Any
+
+from omegaconf import DictConfig, OmegaConf, open_dict
+from omegaconf.errors import InterpolationResolutionError
+
+from lossbench.errors import ConfigError
+
+_MISSING_KEY = re.compile(r"Interpolation key '(?P<key>[^']+)' not found")
+#: What Hydra's sweepers escape in a job's override: ``\\`` before one of ``\\()[]{}:=, ``.
+_HYDRA_ESCAPE = re.compile(r"\\([\\()\[\]{}:=, \t])")
+_MISSING_ENV = re.compile(r"Environment variable '(?P<name>[^']+)' not found")
+_FIX = (
+    "Interpolate a key the config has (`lossbench-train --cfg job` shows them), or give a plain "
+    "value."
+)
+
+
+def given_overrides(config: DictConfig) -> list[str]:
+    """The command line's overrides, as given (their ``${...}`` not resolved): from ``config``'s
+    ``hydra.overrides`` where it has Hydra's node, else from the running job's Hydra config;
+    none outside Hydra."""
+    node = OmegaConf.select(config, "hydra.overrides", default=None)
+    if node is None:
+        from hydra.core.hydra_config import HydraConfig
+
+        if not HydraConfig.initialized():
+            return []
+        node = HydraConfig.get().overrides
+    given: list[str] = []
+    for part in ("hydra", "task"):
+        overrides = OmegaConf.select(node, part, default=None)
+        if overrides is not None:
+            given += [str(o) for o in OmegaConf.to_container(overrides)]
+    return given
+
+
+def interpolation_refusal(
+    key: str, raw: Any, reason: str, given: Sequence[str], what: str | None = None
+) -> str:
+    """The refusal of ``key`` (its unresolved value ``raw``), which cannot be worked out for
+    ``reason`` (OmegaConf's message); ``given``: the command line's overrides, to name the one
+    that set it; ``what``: what the value is, in words (default: ``key``).
+
+        >>> print(interpolation_refusal("seed", "${nosuch}",
+        ...       "Interpolation key 'nosuch' not found", ["seed=${nosuch}"]))
+        seed=${nosuch} interpolates nosuch, which the config does not have, so seed cannot be \
+worked out. Interpolate a key the config has (`lossbench-train --cfg job` shows them), or give \
+a plain value.
+    """
+    what = what or key
+    # a sweep's job gets its value back escaped (seed=$\{nosuch\}): shown as the user typed it
+    given = [_HYDRA_ESCAPE.sub(r"\1", o) for o in given]
+    missing = _MISSING_KEY.search(reason)
+    culprits = [o for o in given if missing and "${" + missing["key"] in o]
+    setting = [o for o in given if o.lstrip("+~").split("=", 1)[0] == key]
+    shown = (culprits or setting or [None])[-1]
+    if shown is None:  # not from the command line: from a config file where it is known
+        shown = key if raw is None else f"{key}={raw}"
+        shown += " (in the config)" if given else ""
+    env = _MISSING_ENV.search(reason)
+    if env:
+        return (
+            f"{shown}: {what} reads the environment variable {env['name']}, which is not set. "
+            f"Set it, give a default (${{oc.env:{env['name']},<default>}}), or give a plain value."
+        )
+    if missing:
+        return (
+            f"{shown} interpolates {missing['key']}, which the config does not have, so {what} "
+            f"cannot be worked out. {_FIX}"
+        )
+    return f"{shown}: {what} cannot be worked out: {reason}. {_FIX}"
+
+
+def _raw(config: DictConfig, key: str) -> Any:
+    """``key``'s value in ``config`` as written (``${...}`` kept); None where it cannot be read."""
+    parent, _, leaf = key.rpartition(".")
+    index = re.fullmatch(r"(?P<name>.*)\[(?P<i>\d+)\]", leaf)
+    try:
+        node = config if not parent else OmegaConf.select(config, parent, default=None)
+        if index:  # a list's entry: loss.weight[0]
+            container = OmegaConf.to_container(node, resolve=False)[index["name"]]
+            return container[int(index["i"])]
+        return OmegaConf.to_container(node, resolve=False)[leaf]
+    except Exception:  # the message only loses the raw value
+        return None
+
+
+def _under(key: str, parent: str) -> bool:
+    """Whether ``key`` is ``parent`` or below it (``a.b`` under ``a``)."""
+    return key == parent or key.startswith(f"{parent}.")
+
+
+def check_interpolations(config: DictConfig, swept: Sequence[str] = ()) -> None:
+    """Raise :class:`ConfigError` where a value of ``config`` (Hydra's node aside) cannot be
+    resolved: it interpolates a key the config lacks, or a resolver fails on it. ``swept``: the
+    keys a multirun sweeps, which its config lacks until each job is composed
+    (``-m +x=1,2 seed=${x}``): an interpolation of one of them is left to the jobs.
+
+        >>> from omegaconf import OmegaConf
+        >>> check_interpolations(OmegaConf.create({"lr": 0.1, "wd": "${lr}"}))
+        >>> check_interpolations(OmegaConf.create({"seed": "${nosuch}"}))
+        Traceback (most recent call last):
+        ...
+        lossbench.errors.ConfigError: seed=${nosuch}... interpolates nosuch, ...
+    """
+    own = OmegaConf.masked_copy(config, [key for key in config if key != "hydra"])
+    try:
+        OmegaConf.to_container(own, resolve=True)
+    except InterpolationResolutionError as error:
+        missing = _MISSING_KEY.search(str(error))
+        if missing and any(_under(missing["key"], k.lstrip("+~")) for k in swept):
+            return
+        raise unresolved_error(error, config, given_overrides(config)) from None
+
+
+def unresolved_error(
+    error: InterpolationResolutionError, config: DictConfig, given: Sequence[str]
+) -> ConfigError:
+    """The refusal of OmegaConf's ``error``, raised while resolving ``config`` (which holds the
+    failing value as written); ``given``: the command line's overrides.
+
+        >>> from omegaconf import OmegaConf
+        >>> config = OmegaConf.create({"seed": "${nosuch}"})
+        >>> try:
+        ...     config.seed
+        ... except Exception as error:
+        ...     print(unresolved_error(error, config, ["seed=${nosuch}"]))
+        seed=${nosuch} interpolates nosuch, which the config does not have, ...
+    """
+    key = str(getattr(error, "full_key", "") or "")
+    reason = str(getattr(error, "msg", "") or error).splitlines()[0]
+    return ConfigError(interpolation_refusal(key, _raw(config, key), reason, given))
+
+
+def check_swept_interpolations(config: DictConfig, overrides: Sequence[Any]) -> None:
+    """Raise :class:`ConfigError` where a swept value interpolates (``-m 'seed=${nosuch},1'``)
+    and cannot be resolved in the multirun's ``config``; ``overrides``: the multirun's
+    overrides, parsed (Hydra's ``Override``). Such a job could only be refused, so the sweep is
+    refused before any job starts. A value that interpolates another swept key the config lacks
+    until the jobs are composed (``+x=1,2``) is left to the jobs."""
+    from hydra.core.override_parser.types import ChoiceSweep
+
+    swept = [o for o in overrides if o.is_sweep_override() and not o.is_hydra_override()]
+    own = OmegaConf.masked_copy(config, [key for key in config if key != "hydra"])
+    for override in swept:
+        choices = override.value()
+        if not isinstance(choices, ChoiceSweep):
+            continue
+        key = override.key_or_group
+        others = [o.key_or_group for o in swept if o is not override]
+        for value in choices.list:
+            if not (isinstance(value, str) and "${" in value):
+                continue
+            trial = copy.deepcopy(own)
+            with open_dict(trial):
+                OmegaConf.update(trial, key.lstrip("+"), value, merge=True)
+            try:
+                check_interpolations(trial, swept=others)
+            except ConfigError as error:
+                one = f"{key.lstrip('+')}={value}"
+                message = str(error).replace(f"{one} (in the config)", one)
+                refusal = message.replace(one, f"{one} (in {override.input_line})", 1)
+                raise ConfigError(refusal) from None
