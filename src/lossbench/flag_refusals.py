@@ -20,11 +20,12 @@ given and what to give instead:
 
 from __future__ import annotations
 
+import difflib
 import sys
 from argparse import Namespace
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 
-from lossbench.hydra_internals import hydra_arguments
+from lossbench.hydra_internals import hydra_arguments, hydra_arguments_error, hydra_flags
 
 __all__ = ["SHELLS", "flag_refusal", "refuse_flag_errors"]
 
@@ -99,12 +100,62 @@ def _hydra_help_error(overrides: Sequence[str], command: str) -> str | None:
     )
 
 
-def flag_refusal(arguments: Sequence[str], command: str) -> str | None:
-    """Why Hydra would stop on ``arguments`` (a command line, flags first) with a traceback,
-    though its parser reads them; None where it would not."""
+#: argparse's message for words that are neither a flag nor an override.
+_UNRECOGNIZED = "unrecognized arguments: "
+
+
+def _flag_list() -> str:
+    """Hydra's flags as ``--help (-h), --hydra-help, ...``."""
+    return ", ".join(
+        long + (f" ({', '.join(short)})" if short else "") for long, *short in hydra_flags()
+    )
+
+
+def _unknown_flag(flag: str, arguments: Sequence[str], command: str, keys: Collection[str]) -> str:
+    """Why ``flag`` (a word that starts with ``-`` and is none of Hydra's flags) is refused:
+    a setting given with dashes (``--seed=1``, ``--optimizer.lr 0.1``), or no flag at all."""
+    name, equals, value = flag.lstrip("-").partition("=")
+    if not equals:  # --seed 1: the value is the next word, where it is not a flag or override
+        at = list(arguments).index(flag) + 1
+        following = arguments[at] if at < len(arguments) else ""
+        value = (
+            following
+            if following and "=" not in following and not following.startswith("-")
+            else "<value>"
+        )
+    if name.split(".", 1)[0].split("/", 1)[0] in keys:
+        return (
+            f"{flag}: settings and groups are given without dashes, as key=value: {name}={value} "
+            f"(`{command} --help` lists them)."
+        )
+    flags = [word for group in hydra_flags() for word in group]
+    close = difflib.get_close_matches(flag.split("=", 1)[0], flags, n=1)
+    hint = f" Did you mean {close[0]}?" if close else ""
+    return (
+        f"{flag} is not a flag of {command}.{hint} Its flags: {_flag_list()}. Settings and "
+        f"groups are given without dashes, as key=value (`{command} --help` lists them)."
+    )
+
+
+def _parser_refusal(
+    message: str, arguments: Sequence[str], command: str, keys: Collection[str]
+) -> str:
+    """The refusal of a command line Hydra's parser refuses with ``message`` (argparse's)."""
+    if message.startswith(_UNRECOGNIZED):
+        unknown = [w for w in message.removeprefix(_UNRECOGNIZED).split() if w.startswith("-")]
+        if unknown and unknown[0] in arguments:
+            return _unknown_flag(unknown[0], arguments, command, keys)
+    return f"{message}. `{command} --help` lists its flags, with what each takes."
+
+
+def flag_refusal(arguments: Sequence[str], command: str, keys: Collection[str] = ()) -> str | None:
+    """Why Hydra would stop on ``arguments`` (a command line, flags first) with its usage text
+    or a traceback; None where it would not. ``keys``: the top-level settings and groups of
+    the command's config, to tell a setting given with dashes (``--seed=1``)."""
     parsed = hydra_arguments(arguments)
-    if parsed is None:
-        return None  # Hydra's parser refuses the line itself, with its usage text
+    if parsed is None:  # Hydra's parser refuses the line: argparse's usage text and message
+        message = hydra_arguments_error(arguments)
+        return None if message is None else _parser_refusal(message, arguments, command, keys)
     if parsed.experimental_rerun is not None:  # Hydra reruns before it reads any other flag
         return _rerun_refusal(parsed.experimental_rerun, command)
     if parsed.help:
@@ -139,10 +190,10 @@ def flag_refusal(arguments: Sequence[str], command: str) -> str | None:
     return None
 
 
-def refuse_flag_errors(arguments: Sequence[str], command: str) -> None:
+def refuse_flag_errors(arguments: Sequence[str], command: str, keys: Collection[str] = ()) -> None:
     """Print :func:`flag_refusal`'s refusal of ``arguments`` and exit with status 2; return
     where there is none."""
-    refusal = flag_refusal(arguments, command)
+    refusal = flag_refusal(arguments, command, keys)
     if refusal is not None:
         print(f"lossbench: refused: {command}: {refusal}", file=sys.stderr)
         sys.exit(2)

@@ -28,7 +28,14 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
-__all__ = ["flags_first", "hydra_arguments", "hydra_overrides", "translating_errors"]
+__all__ = [
+    "flags_first",
+    "hydra_arguments",
+    "hydra_arguments_error",
+    "hydra_flags",
+    "hydra_overrides",
+    "translating_errors",
+]
 
 
 class _ArgumentsError(Exception):
@@ -61,6 +68,29 @@ def hydra_arguments(arguments: Sequence[str]) -> argparse.Namespace | None:
         return _parser().parse_args(list(arguments))
     except (_ArgumentsError, SystemExit):
         return None
+
+
+def hydra_arguments_error(arguments: Sequence[str]) -> str | None:
+    """Why Hydra's parser refuses ``arguments`` (argparse's message, which Hydra prints after
+    its usage text), or None where it reads them.
+
+        >>> hydra_arguments_error(["--nosuch", "seed=1"])
+        'unrecognized arguments: --nosuch'
+        >>> hydra_arguments_error(["-m", "seed=0,1"]) is None
+        True
+    """
+    try:
+        _parser().parse_args(list(arguments))
+    except _ArgumentsError as error:
+        return str(error)
+    except SystemExit:  # --help, --version: they print and exit, no error
+        return None
+    return None
+
+
+def hydra_flags() -> list[tuple[str, ...]]:
+    """Hydra's flags, each with its short form: ``[("--help", "-h"), ("--hydra-help",), ...]``."""
+    return [tuple(a.option_strings) for a in _parser()._actions if a.option_strings]
 
 
 def flags_first(arguments: Sequence[str]) -> list[str]:

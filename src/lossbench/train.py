@@ -449,10 +449,10 @@ def run_checkpoint_app(schema_name: str, schema: type, hydra_main: Any, command:
     from lossbench.interrupts import CHECKPOINT_COMMAND_KEPT, stopping
 
     sys.argv[1:] = flags_first(sys.argv[1:])  # overrides after a flag: Hydra 1.3 refuses them
-    refuse_flag_errors(sys.argv[1:], command)
+    keys = [field.name for field in fields(schema)]
+    refuse_flag_errors(sys.argv[1:], command, keys)  # --ckpt_path=x: a setting with dashes
     overrides = hydra_overrides(sys.argv[1:])
     refuse_grammar_errors(overrides, command)
-    keys = [field.name for field in fields(schema)]
     refuse_hydra_settings(sys.argv[1:], command, keys)  # -cn, -p, hydra.*: Hydra's own config
     refuse_unknown_keys(overrides_of(sys.argv[1:]), command_keys(schema), command)
     refuse_wrong_types(overrides, hydra_schemas(), [])
@@ -493,7 +493,9 @@ def start_checkpoint_work() -> None:
 def main() -> None:
     """Console entry point of ``lossbench-train``."""
     sys.argv[1:] = flags_first(sys.argv[1:])  # `data=wine -m seed=0,1`: Hydra 1.3 refuses it
-    refuse_flag_errors(sys.argv[1:], "lossbench-train")  # `-m --cfg job`: Hydra's traceback
+    top_level = [field.name for field in fields(TrainConfig)]  # --seed=1: with dashes
+    top_level += [path.name for path in config_dir().iterdir() if path.is_dir()]
+    refuse_flag_errors(sys.argv[1:], "lossbench-train", top_level)  # `-m --cfg job`: a traceback
     overrides = hydra_overrides(sys.argv[1:])  # as Hydra's parser reads them, without its flags
     refuse_grammar_errors(overrides, "lossbench-train")
     parsed = hydra_arguments(sys.argv[1:])
