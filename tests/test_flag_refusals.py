@@ -33,7 +33,6 @@ def test_the_shells_are_those_hydra_completes() -> None:
         ["-sc", "install=bash"],
         ["-sc", "uninstall=zsh"],
         ["-sc", "query=fish"],
-        ["--no-such-flag"],  # Hydra's parser refuses it, with its usage text
     ],
     ids=lambda line: " ".join(line) or "no-flags",
 )
@@ -56,3 +55,22 @@ def test_shell_completion_installs_and_completes() -> None:
     )
     assert query.returncode == 0, query.stderr
     assert query.stdout.split() == ["optimizer.lr="]
+
+
+@pytest.mark.parametrize(
+    ("line", "start"),
+    [
+        (["--no-such-flag"], "--no-such-flag is not a flag of lossbench-train. Its flags:"),
+        (["--multirn", "seed=0,1"], "--multirn is not a flag of lossbench-train. Did you mean"),
+        (["--seed=1"], "--seed=1: settings and groups are given without dashes"),
+        (["--optimizer.lr", "0.1"], "--optimizer.lr: settings and groups are given without"),
+        (["--cfg", "jobs"], "argument --cfg/-c: invalid choice: 'jobs'"),
+    ],
+)
+def test_lines_hydra_s_parser_refuses_get_one_refusal(line: list[str], start: str) -> None:
+    """What Hydra's parser would answer with its usage text: a setting given with dashes gets
+    the ``key=value`` to give, a misspelt flag the closest one."""
+    refusal = flag_refusal(line, "lossbench-train", ["seed", "optimizer", "data"])
+    assert refusal is not None and refusal.startswith(start), refusal
+    if line[0] == "--optimizer.lr":
+        assert "optimizer.lr=0.1" in refusal

@@ -670,6 +670,13 @@ CATALOGUE: list[Case] = [
             ("-m", "experiment=compare_binary", "study=quick", "seed=${{nosuch}}"),
             ["seed=${nosuch} interpolates nosuch, which the config does not have"],
             unwanted=["Traceback", "OverrideParseException"], fast=True),
+    refused("eval-value-interpolation", "eval", ("ckpt_path=${{nosuch}}",),
+            ["ckpt_path=${nosuch} interpolates nosuch, which the config does not have",
+             "`lossbench-eval --cfg job` shows them"], unwanted=["Traceback"], fast=True),
+    refused("predict-value-environment-variable-unset", "predict",
+            ("ckpt_path=x.ckpt", "data.path=${{oc.env:LOSSBENCH_UNSET_VARIABLE}}"),
+            ["data.path reads the environment variable LOSSBENCH_UNSET_VARIABLE, which is not set"],
+            unwanted=["Traceback"], fast=True),
     # lossbench-train's check before each run is not optional
     refused("check-callback-removed", "train", (*QUICK, "~hydra.callbacks.validate_before_run"),
             ["~hydra.callbacks.validate_before_run removes lossbench's check of every run before it "

@@ -27,10 +27,7 @@ _MISSING_KEY = re.compile(r"Interpolation key '(?P<key>[^']+)' not found")
 #: What Hydra's sweepers escape in a job's override: ``\\`` before one of ``\\()[]{}:=, ``.
 _HYDRA_ESCAPE = re.compile(r"\\([\\()\[\]{}:=, \t])")
 _MISSING_ENV = re.compile(r"Environment variable '(?P<name>[^']+)' not found")
-_FIX = (
-    "Interpolate a key the config has (`lossbench-train --cfg job` shows them), or give a plain "
-    "value."
-)
+_FIX = "Interpolate a key the config has (`{command} --cfg job` shows them), or give a plain value."
 
 
 def given_overrides(config: DictConfig) -> list[str]:
@@ -53,11 +50,17 @@ def given_overrides(config: DictConfig) -> list[str]:
 
 
 def interpolation_refusal(
-    key: str, raw: Any, reason: str, given: Sequence[str], what: str | None = None
+    key: str,
+    raw: Any,
+    reason: str,
+    given: Sequence[str],
+    what: str | None = None,
+    command: str = "lossbench-train",
 ) -> str:
     """The refusal of ``key`` (its unresolved value ``raw``), which cannot be worked out for
     ``reason`` (OmegaConf's message); ``given``: the command line's overrides, to name the one
-    that set it; ``what``: what the value is, in words (default: ``key``).
+    that set it; ``what``: what the value is, in words (default: ``key``); ``command``: the
+    command that reads the config.
 
         >>> print(interpolation_refusal("seed", "${nosuch}",
         ...       "Interpolation key 'nosuch' not found", ["seed=${nosuch}"]))
@@ -66,11 +69,14 @@ worked out. Interpolate a key the config has (`lossbench-train --cfg job` shows 
 a plain value.
     """
     what = what or key
+    fix = _FIX.format(command=command)
     # a sweep's job gets its value back escaped (seed=$\{nosuch\}): shown as the user typed it
     given = [_HYDRA_ESCAPE.sub(r"\1", o) for o in given]
     missing = _MISSING_KEY.search(reason)
     culprits = [o for o in given if missing and "${" + missing["key"] in o]
-    setting = [o for o in given if o.lstrip("+~").split("=", 1)[0] == key]
+    setting = [  # the override that set it, where its value is the one that failed
+        o for o in given if o.lstrip("+~").partition("=")[::2] == (key, str(raw))
+    ]
     shown = (culprits or setting or [None])[-1]
     if shown is None:  # not from the command line: from a config file where it is known
         shown = key if raw is None else f"{key}={raw}"
@@ -84,9 +90,9 @@ a plain value.
     if missing:
         return (
             f"{shown} interpolates {missing['key']}, which the config does not have, so {what} "
-            f"cannot be worked out. {_FIX}"
+            f"cannot be worked out. {fix}"
         )
-    return f"{shown}: {what} cannot be worked out: {reason}. {_FIX}"
+    return f"{shown}: {what} cannot be worked out: {reason}. {fix}"
 
 
 def _raw(config: DictConfig, key: str) -> Any:
@@ -108,11 +114,14 @@ def _under(key: str, parent: str) -> bool:
     return key == parent or key.startswith(f"{parent}.")
 
 
-def check_interpolations(config: DictConfig, swept: Sequence[str] = ()) -> None:
+def check_interpolations(
+    config: DictConfig, swept: Sequence[str] = (), command: str = "lossbench-train"
+) -> None:
     """Raise :class:`ConfigError` where a value of ``config`` (Hydra's node aside) cannot be
     resolved: it interpolates a key the config lacks, or a resolver fails on it. ``swept``: the
     keys a multirun sweeps, which its config lacks until each job is composed
-    (``-m +x=1,2 seed=${x}``): an interpolation of one of them is left to the jobs.
+    (``-m +x=1,2 seed=${x}``): an interpolation of one of them is left to the jobs;
+    ``command``: the command that reads ``config`` (``lossbench-eval``, ...).
 
         >>> from omegaconf import OmegaConf
         >>> check_interpolations(OmegaConf.create({"lr": 0.1, "wd": "${lr}"}))
@@ -128,11 +137,14 @@ def check_interpolations(config: DictConfig, swept: Sequence[str] = ()) -> None:
         missing = _MISSING_KEY.search(str(error))
         if missing and any(_under(missing["key"], k.lstrip("+~")) for k in swept):
             return
-        raise unresolved_error(error, config, given_overrides(config)) from None
+        raise unresolved_error(error, config, given_overrides(config), command) from None
 
 
 def unresolved_error(
-    error: InterpolationResolutionError, config: DictConfig, given: Sequence[str]
+    error: InterpolationResolutionError,
+    config: DictConfig,
+    given: Sequence[str],
+    command: str = "lossbench-train",
 ) -> ConfigError:
     """The refusal of OmegaConf's ``error``, raised while resolving ``config`` (which holds the
     failing value as written); ``given``: the command line's overrides.
@@ -147,7 +159,8 @@ def unresolved_error(
     """
     key = str(getattr(error, "full_key", "") or "")
     reason = str(getattr(error, "msg", "") or error).splitlines()[0]
-    return ConfigError(interpolation_refusal(key, _raw(config, key), reason, given))
+    raw = _raw(config, key)
+    return ConfigError(interpolation_refusal(key, raw, reason, given, command=command))
 
 
 def check_swept_interpolations(config: DictConfig, overrides: Sequence[Any]) -> None:

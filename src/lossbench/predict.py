@@ -249,6 +249,13 @@ def _fail(message: str) -> NoReturn:
 
 @hydra.main(config_path=str(config_dir()), config_name="predict", version_base="1.3")
 def _hydra_main(cfg: DictConfig) -> None:
+    from lossbench.errors import ConfigError
+    from lossbench.interpolations import check_interpolations
+
+    try:  # data.path=${nosuch}: refused before anything reads it
+        check_interpolations(cfg, command="lossbench-predict")
+    except ConfigError as error:
+        refuse(error)
     if OmegaConf.is_missing(cfg, "ckpt_path") or not str(cfg.ckpt_path).strip():
         empty = "" if OmegaConf.is_missing(cfg, "ckpt_path") else " (ckpt_path= is empty)"
         _fail(
