@@ -232,9 +232,15 @@ CATALOGUE: list[Case] = [
             data(csv_text([(r[0], f"{int(r[1]) * 1001:,}", r[2]) for r in ROWS], sep="\t")),
             unwanted=["mixes numbers and text", "data.categorical_columns"]),
     refused("csv-class-ids-beyond-exact-integers", "train", (*QUICK, *MULTICLASS),
-            ["class id '10000000000000000'", "beyond 2**53", "Renumber the classes"],
+            ["class id '10000000000000000'", "2**53 = 9007199254740992 or beyond",
+             "Renumber the classes"],
             data(csv_text([(r[0], r[1], ("7", "10000000000000000", "10000000000000001")[i % 3])
                            for i, r in enumerate(ROWS)]))),
+    # 2**53 + 1 reads as 2**53: the two classes would silently become one
+    refused("csv-class-ids-at-exact-integers", "train", (*QUICK, *MULTICLASS),
+            ["class id '9007199254740992'", "2**53 = 9007199254740992 or beyond"],
+            data(csv_text([(r[0], r[1], ("5", "9007199254740992", "9007199254740993")[i % 3])
+                           for i, r in enumerate(ROWS)])), fast=True),
     Case("csv-byte-order-mark-works", "train", (*QUICK, *CSV), ("delimiter ','",),
          data(("\ufeff" + GOOD).encode("utf-8")), outcome="works"),
     Case("csv-semicolon-works", "train", (*QUICK, *CSV), ("delimiter ';' (detected)",),

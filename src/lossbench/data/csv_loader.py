@@ -693,12 +693,13 @@ def _multiclass(name: str, parsed: _Parsed, source: _Source) -> tuple[np.ndarray
             "integer class ids or class names: map the values to classes (a real-valued target "
             "is regression, which lossbench does not do)."
         )
-    inexact = np.abs(parsed.values) > _EXACT_INTEGERS
+    # 2**53 + 1 reads as 2**53: every id that reads as 2**53 or more may not be the one written
+    inexact = np.abs(parsed.values) >= _EXACT_INTEGERS
     if inexact.any():
         row = _first(inexact)
         raise source.error(
             f"multi-class label column {name!r} holds the class id {parsed.cell(row)!r} at "
-            f"{source.at(row)}, beyond 2**53 = {_EXACT_INTEGERS}: ids that large are not read "
+            f"{source.at(row)}, 2**53 = {_EXACT_INTEGERS} or beyond: ids that large are not read "
             "exactly (two of them could become one class). Renumber the classes (0, 1, 2, ...), "
             "or write them as class names (text, e.g. 'c10000000000000001')."
         )
@@ -706,7 +707,8 @@ def _multiclass(name: str, parsed: _Parsed, source: _Source) -> tuple[np.ndarray
     return labels.astype(np.int64), [int(c) for c in classes]
 
 
-#: The largest integer that every float64 below it represents exactly (2**53).
+#: 2**53: every integer below it is a distinct float64; from it on, two ids can read as one
+#: (2**53 + 1 reads as 2**53).
 _EXACT_INTEGERS = 2**53
 
 
