@@ -135,8 +135,11 @@ def test_eval_refuses_data_that_changed_since_training(make_cfg, tmp_path, csv_f
     record = train(make_cfg(*_csv_overrides("binary", data), "trainer.max_epochs=1"), tmp_path)
     lines = data.read_text().splitlines()
     data.write_text("\n".join([lines[0], *lines[1:][::-1], lines[1]]) + "\n")  # one more row
-    with pytest.raises(EvaluationError, match=r"not those checkpoint .* was trained on"):
+    with pytest.raises(EvaluationError, match=r"not those checkpoint .* was trained on") as refused:
         evaluate(record["best_checkpoint"])
+    # what was given is named: the run's own file, and no config= to blame
+    assert f"the data file {data} is not the file as it was at training" in str(refused.value)
+    assert "config=" not in str(refused.value)
 
 
 def test_eval_refuses_a_split_whose_rows_were_edited(make_cfg, tmp_path, csv_files):

@@ -874,8 +874,10 @@ CATALOGUE: list[Case] = [
             "out=eval.json"), ["configures loss 'bce_with_logits'", "'cross_entropy'"], ()),
     refused("eval-test-rows-edited", "eval", ("ckpt_path={csv_ckpt}", "data_path=edited.csv", "out=eval.json"),
             ["the test rows of the run's data differ from those checkpoint", "lossbench-predict",
-             "retrain"], (("edited.csv", csv_text([(str(float(a) + 100) if i in TEST_ROWS else a, b, y)
-                                                   for i, (a, b, y) in enumerate(ROWS)])),)),
+             "edited.csv (data_path=) is not the file as it was at training", "retrain"],
+            (("edited.csv", csv_text([(str(float(a) + 100) if i in TEST_ROWS else a, b, y)
+                                                   for i, (a, b, y) in enumerate(ROWS)])),),
+            unwanted=["config="]),
     refused("eval-unknown-split", "eval", ("ckpt_path={iris_ckpt}", "split=train", "out=eval.json"),
             ["split='train' is not a split", "Valid: test, val"], ()),
     refused("eval-accelerator-gpu", "eval", ("ckpt_path={iris_ckpt}", "accelerator=gpu", "out=eval.json"),

@@ -204,12 +204,38 @@ def _data_config(cfg: DictConfig, run_dir: Path, data_path: str | None) -> dict[
     )
 
 
+def _changed_because(data: dict[str, Any], config_given: bool, data_path_given: bool) -> str:
+    """How the data can differ from the training data, of what this command was given: the
+    data file edited since training (``data_path=`` naming another file), ``config=`` naming
+    another run's config.
+
+        >>> _changed_because({"name": "csv", "path": "/d/my.csv"}, False, True)
+        'the data file /d/my.csv (data_path=) is not the file as it was at training'
+        >>> _changed_because({"name": "wine"}, True, False)
+        "config= names another run's config, or the data set changed since training"
+    """
+    causes = []
+    if data.get("name") == "csv" and data.get("path"):
+        given = " (data_path=)" if data_path_given else ""
+        causes.append(f"the data file {data['path']}{given} is not the file as it was at training")
+    if config_given:
+        causes.append("config= names another run's config")
+    if data.get("name") != "csv":
+        causes.append("the data set changed since training")
+    return ", or ".join(causes)
+
+
 def _check_same_data(
-    checkpoint: dict[str, Any], datamodule: Any, hparams: dict[str, Any], ckpt: str, split: str
+    checkpoint: dict[str, Any],
+    datamodule: Any,
+    hparams: dict[str, Any],
+    ckpt: str,
+    split: str,
+    because: str,
 ) -> None:
     """Refuse data that are not those the checkpoint was trained on, and a ``split`` whose rows
     are not those the run evaluated (checkpoints of older versions: only the training split's
-    statistics are compared)."""
+    statistics are compared); ``because``: how that can be (:func:`_changed_because`)."""
     built = {
         "task": datamodule.task,
         "n_features": datamodule.n_features,
@@ -239,18 +265,17 @@ def _check_same_data(
     if differ:
         raise EvaluationError(
             f"the data of the run's config are not those checkpoint {ckpt!r} was trained on "
-            f"({'; '.join(differ)}): the data file changed since training, or config= names "
-            "another run's config. Evaluate with the config.yaml and data of the run that wrote "
-            "the checkpoint."
+            f"({'; '.join(differ)}): {because}. Evaluate with the config.yaml and data of the "
+            "run that wrote the checkpoint; to score the model on other rows, predict them with "
+            "lossbench-predict."
         )
     stored = (meta.get(SPLITS_SHA256_KEY) or {}).get(split)
     if stored is not None and stored != datamodule.fingerprints[split]:
         raise EvaluationError(
             f"the {split} rows of the run's data differ from those checkpoint {ckpt!r} was "
             f"evaluated on (the SHA-256 of the {split} split, stored in the checkpoint, "
-            "differs): the data file was edited since training, or config=/data_path= names "
-            "another file, so the numbers would not be the run's. To score the model on the new "
-            "rows, predict them with lossbench-predict ckpt_path=<checkpoint> data=csv "
+            f"differs): {because}, so the numbers would not be the run's. To score the model "
+            "on the new rows, predict them with lossbench-predict ckpt_path=<checkpoint> data=csv "
             "data.path=<file>; to measure a model of the new data, retrain with lossbench-train."
         )
 
@@ -303,7 +328,8 @@ def evaluate(
     run_dir = config_path.resolve().parent
     data = _data_config(cfg, run_dir, None if data_path is None else str(data_path))
     datamodule = ClassificationDataModule(data, cfg.loss.name, seed=cfg.seed)
-    _check_same_data(checkpoint, datamodule, hparams, str(ckpt), split)
+    because = _changed_because(data, config is not None, data_path is not None)
+    _check_same_data(checkpoint, datamodule, hparams, str(ckpt), split, because)
     # the classes this split cannot score, named as the run's metrics.json names them
     unscored = {k: v for k, v in datamodule.unscored_classes().items() if k == split}
     warn_unscored(unscored, datamodule.task, datamodule.n_targets, f"data={data['name']}")
