@@ -396,6 +396,11 @@ CATALOGUE: list[Case] = [
     refused("logger-renamed-key", "train", ("logger=mlflow", "logger.tracking_uri=sqlite:///x.db"),
             ["logger.tracking_uri names no logger entry of logger=mlflow, whose entries are: mlflow",
              "did you mean logger.mlflow.tracking_uri?"], fast=True),
+    refused("logger-default-logger-renamed-key", "train", ("logger.tracking_uri=sqlite:///x.db",),
+            ["logger.tracking_uri names no logger entry of logger=csv",
+             "tracking_uri is an argument of logger.mlflow, which logger=mlflow builds: choose it, "
+             "logger=mlflow logger.mlflow.tracking_uri=..."], unwanted=["+logger.tracking_uri._target_"],
+            fast=True),
     refused("logger-added-renamed-key", "train", ("logger=mlflow", "+logger.tracking_uri=sqlite:///x.db"),
             ["did you mean logger.mlflow.tracking_uri?"], unwanted=("has no _target_",)),
     refused("logger-list-option-misspelt", "train", ("logger=[csv,tensorbord]",),

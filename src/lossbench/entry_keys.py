@@ -156,10 +156,19 @@ def _no_such_entry(
         for entry, node in entries.items()
         if name in (SHIPPED_ARGUMENTS.get(str(node.get("_target_"))) or ())
     ]
+    elsewhere = [] if owners else _options_taking(group, name, configs)
     if owners:
         rest = ".".join(parts[1:])
         suggested = " or ".join(f"{group}.{owner}.{rest}" for owner in owners)
         message += f" {name} is an argument of {group}.{owners[0]}: did you mean {suggested}?"
+    elif elsewhere:  # logger.tracking_uri with logger=csv: an argument of logger=mlflow's entry
+        option, entry = elsewhere[0]
+        rest = ".".join(parts[1:])
+        message += (
+            f" {name} is an argument of {group}.{entry}, which {group}={option} builds: choose "
+            f"it, {group}={option} {group}.{entry}.{rest}=..."
+        )
+        return message
     else:
         close = difflib.get_close_matches(name, list(entries), n=1, cutoff=0.6)
         if close:
@@ -177,6 +186,18 @@ def _no_such_entry(
             f"+{group}.{name}._target_=<module.Class>."
         )
     return message
+
+
+def _options_taking(group: str, argument: str, configs: Path) -> list[tuple[str, str]]:
+    """(option, entry) for each entry of a ``group`` option whose target takes ``argument``
+    (``tracking_uri``: ``("mlflow", "mlflow")``), options that build one entry first."""
+    found = []
+    for path in sorted((configs / group).glob("*.yaml")):
+        entries = _option_entries(configs / group, path.stem)
+        for entry, node in entries.items():
+            if argument in (SHIPPED_ARGUMENTS.get(str(node.get("_target_"))) or ()):
+                found.append((len(entries), path.stem, entry))
+    return [(option, entry) for _, option, entry in sorted(found)]
 
 
 def _options_with(group: str, name: str, configs: Path) -> list[str]:
