@@ -585,3 +585,19 @@ def test_killed_run_resumes_to_the_metrics_of_an_uninterrupted_run(tmp_path):
     assert b["status"] == "completed" and b["resumed_from"] == str(last)
     assert b["epochs"] == 30 and len(b["history"]["train/loss"]) == 30
     assert _final(b) == _final(a)
+
+
+def test_a_relative_ckpt_path_is_recorded_as_the_absolute_file(
+    make_cfg, tmp_path, monkeypatch: pytest.MonkeyPatch
+):
+    """``resumed_from`` names the checkpoint wherever the record is read from later, not
+    relative to the directory the command ran in."""
+    monkeypatch.chdir(tmp_path)
+    fast = ("data=iris", "trainer.enable_progress_bar=false", "trainer.accelerator=cpu")
+    train(make_cfg(*fast, "trainer.max_epochs=1"), tmp_path / "first")
+    given = Path("first") / "checkpoints" / "last.ckpt"
+    resumed = train(
+        make_cfg(*fast, "trainer.max_epochs=2", f"ckpt_path={given}"), tmp_path / "second"
+    )
+    assert resumed["status"] == "completed"
+    assert resumed["resumed_from"] == str(tmp_path / given)

@@ -280,7 +280,8 @@ def _fit(
     if rank_zero_only.rank == 0:  # under DDP every process has them: one warning, not one each
         datamodule.warn_unscored(record["unscored_classes"])
         datamodule.warn_constant_columns()
-    record.update(resumed_from=None if resume is None else str(resume))
+    # absolute: a relative ckpt_path is relative to where the command ran, which the record lacks
+    record.update(resumed_from=None if resume is None else str(Path(resume).absolute()))
     module.build_fit_metrics()  # with the model, as a hand-written loop builds them
     start, cpu_start = time.perf_counter(), time.process_time()
     try:
