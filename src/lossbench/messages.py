@@ -4,6 +4,8 @@
 >>> import logging
 >>> logging.getLogger("lightning.pytorch").propagate
 False
+>>> [type(h).__name__ for h in logging.getLogger(MODEL_SUMMARY_LOGGER).handlers]
+['PastLightningHandler']
 """
 
 from __future__ import annotations
@@ -11,12 +13,33 @@ from __future__ import annotations
 import logging
 import warnings
 
+#: The logger of Lightning's ``ModelSummary`` callback: the one message of Lightning's that a
+#: run shows (its table of the model's parameters, in single runs: ``callbacks.model_summary``).
+MODEL_SUMMARY_LOGGER = "lightning.pytorch.callbacks.model_summary"
+
+
+class PastLightningHandler(logging.Handler):
+    """Hands a record to the root logger's handlers (Hydra's console and the run's
+    ``train.log``), past ``lightning.pytorch``, which :func:`quiet_lightning` keeps from
+    propagating. Where Lightning has a console handler of its own (imported before logging was
+    configured, when the root logger had no handler), that one shows the record instead."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if not logging.getLogger("lightning.pytorch").handlers:
+            logging.getLogger().handle(record)
+
 
 def quiet_lightning() -> None:
-    """Silence Lightning's messages that say nothing about a lossbench run."""
-    # Lightning has its own console handler; without this, Hydra's root handler repeats each line.
+    """Silence Lightning's messages that say nothing about a lossbench run; the model summary
+    (:data:`MODEL_SUMMARY_LOGGER`) is still shown."""
+    # Lightning has its own console handler where it was imported before Hydra configured
+    # logging; without this, Hydra's root handler repeats each line. Where it has none (imported
+    # after), its messages end here: the devices a Trainer found, tips, "`Trainer.fit` stopped".
     logging.getLogger("lightning.pytorch").propagate = False
     logging.getLogger("lightning.fabric").propagate = False
+    summary = logging.getLogger(MODEL_SUMMARY_LOGGER)
+    if not any(isinstance(h, PastLightningHandler) for h in summary.handlers):
+        summary.addHandler(PastLightningHandler())
     logging.getLogger("alembic").setLevel(logging.WARNING)  # imported by optuna, chatty at INFO
     for pattern in (
         ".*smaller than the logging interval.*",

@@ -17,6 +17,9 @@ from __future__ import annotations
 import logging
 import re
 import time
+import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -285,7 +288,7 @@ def _fit(
     module.build_fit_metrics()  # with the model, as a hand-written loop builds them
     start, cpu_start = time.perf_counter(), time.process_time()
     try:
-        with fit_interrupts(trainer):
+        with fit_interrupts(trainer), unfounded_fit_warnings(trainer, resume):
             runner.fit(trainer, module, datamodule, ckpt_path=resume)
     finally:
         record.update(
@@ -313,6 +316,29 @@ def _fit(
     best_epoch = callback.best_epoch if in_memory is not None else _best_epoch(best)
     record.update(best_checkpoint=best, best_epoch=best_epoch, test_reliability=module.reliability)
     record.update(stopped_by=stopped_by(trainer))
+
+
+@contextmanager
+def unfounded_fit_warnings(trainer: L.Trainer, resume: Path | None) -> Iterator[None]:
+    """Around ``trainer.fit``: silence Lightning's warnings that do not hold for this fit.
+
+    - "Checkpoint directory ... exists and is not empty", where the fit resumes from a
+      checkpoint in that very directory (``ckpt_path=last`` in the run's own directory): those
+      files are the run it continues. Elsewhere (a ``dirpath`` that holds other files) it stays.
+    - "You requested to overfit but enabled ... dataloader shuffling" (train and val), with
+      ``trainer.overfit_batches``: lossbench's loaders are no ``SequentialSampler``, which is all
+      Lightning checks, but they do not shuffle while overfitting (the data module reads
+      ``trainer.overfit_batches``), and validation and test never do.
+    """
+    with warnings.catch_warnings():
+        dirpath = getattr(trainer.checkpoint_callback, "dirpath", None)
+        if resume is not None and dirpath and Path(dirpath).resolve() == resume.parent.resolve():
+            warnings.filterwarnings(
+                "ignore", message="Checkpoint directory .* exists and is not empty"
+            )
+        if trainer.overfit_batches:
+            warnings.filterwarnings("ignore", message="You requested to overfit but enabled")
+        yield
 
 
 # ------------------------------------------------------------------------------ the Trainer

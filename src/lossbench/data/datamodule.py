@@ -208,6 +208,9 @@ class ClassificationDataModule(L.LightningDataModule):
         device = trainer.strategy.root_device
         self.tensors = {k: tuple(t.to(device) for t in v) for k, v in self.tensors.items()}
         self._rank, self._world = trainer.global_rank, trainer.world_size
+        # trainer.overfit_batches: the same first batches every epoch. Lightning swaps a shuffling
+        # DataLoader's sampler for a sequential one; it cannot swap this loader's order.
+        self._overfit = bool(trainer.overfit_batches)
 
     def _loader(self, stage: str, *, train: bool) -> IndexBatchLoader:
         rank, world = getattr(self, "_rank", 0), getattr(self, "_world", 1)
@@ -217,7 +220,7 @@ class ClassificationDataModule(L.LightningDataModule):
         return IndexBatchLoader(
             self.tensors[stage],
             batch_size,
-            shuffle=train,
+            shuffle=train and not getattr(self, "_overfit", False),
             seed=self.seed,
             rank=rank,
             world_size=world,

@@ -1,0 +1,122 @@
+"""What ``lossbench-train`` prints, as a user's shell sees it: Lightning's model summary in a
+single run (not in a sweep's jobs), none of Lightning's start-up messages, and no library
+warning that does not hold for the run."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import lightning as L
+import pytest
+import torch
+
+from cli_process import run_module
+from lossbench.data.datamodule import ClassificationDataModule
+from lossbench.training import train
+
+TINY = ("data=wine", "trainer.max_epochs=1", "logger=none", "trainer.enable_progress_bar=false")
+SUMMARY = "Trainable params"
+
+
+def _train(*args: str, cwd: Path):
+    result = run_module("lossbench.train", *args, cwd=cwd)
+    assert result.returncode == 0, result.stderr
+    return result
+
+
+def test_single_run_shows_the_model_summary_and_no_start_up_messages(tmp_path):
+    run_dir = tmp_path / "run"
+    result = _train(*TINY, f"hydra.run.dir={run_dir}", cwd=tmp_path)
+    output = result.stdout + result.stderr
+    assert output.count(SUMMARY) == 1, output
+    assert "Total params" in output and "loss_fn" in output  # the table, once
+    assert SUMMARY in (run_dir / "train.log").read_text()  # with lossbench's own lines
+    for start_up in ("GPU available", "TPU available", "`Trainer.fit` stopped", "Tip:"):
+        assert start_up not in output
+
+
+@pytest.mark.slow  # a multirun in a fresh process; the single run above is in the default suite
+def test_sweep_jobs_show_no_model_summary(tmp_path):
+    result = _train("-m", *TINY, "seed=0,1", f"hydra.sweep.dir={tmp_path / 'sweep'}", cwd=tmp_path)
+    assert "2 completed" in result.stdout + result.stderr
+    assert SUMMARY not in result.stdout + result.stderr
+
+
+def test_resume_in_the_runs_own_directory_warns_nothing(tmp_path):
+    """Resuming into the run's own checkpoints folder is what ``ckpt_path=last`` is for:
+    Lightning's "Checkpoint directory ... exists and is not empty" says nothing there."""
+    run = (*TINY[:-1], f"hydra.run.dir={tmp_path / 'run'}")
+    _train(*run, cwd=tmp_path)
+    (tmp_path / "run" / "metrics.json").unlink()  # what a killed run leaves: no record
+    resumed = _train(*run, "trainer.max_epochs=2", "ckpt_path=last", cwd=tmp_path)
+    assert "exists and is not empty" not in resumed.stderr
+    assert "Checkpoint directory" not in resumed.stdout + resumed.stderr
+
+
+def test_a_checkpoint_directory_of_other_files_is_still_warned_about(make_cfg, tmp_path):
+    """Only a resume from the directory itself is silenced: a ``dirpath`` that already holds
+    other files still gets Lightning's warning."""
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    (elsewhere / "notes.txt").write_text("not this run's\n")
+    cfg = make_cfg("data=wine", f"callbacks.model_checkpoint.dirpath={elsewhere}")
+    with pytest.warns(UserWarning, match="exists and is not empty"):
+        train(cfg, tmp_path / "run")
+
+
+def test_debug_overfit_warns_nothing(tmp_path):
+    """Lightning warns that it turns the shuffling off where a loader is no
+    ``SequentialSampler``; lossbench's loaders do not shuffle while overfitting."""
+    result = _train(*TINY, "debug=overfit", "trainer.max_epochs=2", cwd=tmp_path)
+    assert "requested to overfit" not in result.stderr
+
+
+class _Batches(L.LightningModule):
+    """Records the features of each training batch."""
+
+    def __init__(self, n_features: int) -> None:
+        super().__init__()
+        self.layer = torch.nn.Linear(n_features, 1)
+        self.seen: list[list[float]] = []
+
+    def training_step(self, batch, batch_idx):
+        self.seen.append(batch[0].flatten().tolist())
+        return self.layer(batch[0]).sum()
+
+    def validation_step(self, batch, batch_idx):
+        return None
+
+    def configure_optimizers(self):
+        return torch.optim.SGD(self.parameters(), lr=0.01)
+
+
+@pytest.mark.filterwarnings("ignore:You requested to overfit")  # a bare Trainer.fit
+def test_overfit_batches_trains_the_same_batch_every_epoch():
+    """``trainer.overfit_batches=1`` (``debug=overfit``): the same first batch every epoch, as
+    Lightning's sequential sampler gives it; without overfitting each epoch is reshuffled."""
+    data = {
+        "name": "wine",
+        "batch_size": 8,
+        "split_seed": 0,
+        "val_fraction": 0.2,
+        "test_fraction": 0.2,
+    }
+    seen = {}
+    for overfit in (1, 0):
+        datamodule = ClassificationDataModule(data, "cross_entropy", seed=0)
+        module = _Batches(datamodule.n_features)
+        trainer = L.Trainer(
+            max_epochs=3,
+            overfit_batches=overfit,
+            limit_train_batches=1,
+            limit_val_batches=0,
+            logger=False,
+            enable_checkpointing=False,
+            enable_progress_bar=False,
+            enable_model_summary=False,
+        )
+        trainer.fit(module, datamodule=datamodule)
+        seen[overfit] = module.seen
+    assert len(seen[1]) == 3 and seen[1][0] == seen[1][1] == seen[1][2]
+    assert seen[1][0] == datamodule.tensors["train"][0][:8].flatten().tolist()  # the first rows
+    assert len(seen[0]) == 3 and seen[0][0] != seen[0][1]
