@@ -46,3 +46,40 @@ def run_module(
         timeout=timeout,
         check=False,
     )
+
+
+#: The function of :mod:`lossbench.commands` each console command runs, by its short name.
+CONSOLE_FUNCTIONS = {"train": "train", "eval": "evaluate", "predict": "predict", "report": "report"}
+
+
+def run_console(
+    command: str,
+    *args: str,
+    cwd: Path | None = None,
+    timeout: float = 300,
+    extra_env: dict[str, str] | None = None,
+) -> subprocess.CompletedProcess[str]:
+    """``lossbench-COMMAND ARGS`` as its console script runs it (``lossbench.commands``), in
+    ``cwd`` with this checkout's sources importable.
+
+    Not the same as ``python -m``: Hydra then takes the command's module (``lossbench.train``)
+    for the app's, not ``__main__`` with its file, and reads a relative ``-cp`` as a module of
+    lossbench's package (``pkg://lossbench/DIR``) rather than a folder beside the file.
+    """
+    function = CONSOLE_FUNCTIONS[command]
+    code = (
+        f"import sys; from lossbench.commands import {function}; "
+        f"sys.argv[0] = 'lossbench-{command}'; sys.exit({function}())"
+    )
+    env = dict(os.environ)
+    env["PYTHONPATH"] = str(SRC)
+    env.update(extra_env or {})
+    return subprocess.run(
+        [sys.executable, "-c", code, *args],
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )

@@ -217,6 +217,77 @@ def test_entry_keys_left_alone_where_they_can_work_or_cannot_be_known(arguments)
         assert unknown_entry_key(argument, arguments, config_dir()) is None, argument
 
 
+@pytest.mark.parametrize(
+    "arguments",
+    [
+        ("debug=profiler", "trainer.profiler.filename=x"),  # set in configs/debug/profiler.yaml
+        (
+            "debug=profiler",
+            "trainer.profiler._target_=lightning.pytorch.profilers.PassThroughProfiler",
+        ),
+        ("debug=profiler", "+trainer.profiler.extended=false"),  # added: checked once composed
+        ("debug=profiler", "+trainer.profiler.extended=false", "trainer.profiler.extended=true"),
+        ("debug=profiler", "trainer.profiler.filename=x", "trainer.profiler=simple"),
+        ("-m", "debug=profiler,fdr", "trainer.profiler.filname=x"),  # a sweep: left to each job
+        ("-m", "debug=profiler", "trainer.profiler.filename=a,b"),
+        ("trainer.profiler=simple",),
+        ("~trainer.profiler",),
+    ],
+)
+def test_profiler_keys_left_alone_where_they_can_work_or_cannot_be_known(arguments):
+    from lossbench.entry_keys import unknown_profiler_key
+
+    for argument in arguments:
+        assert unknown_profiler_key(argument, arguments, config_dir()) is None, argument
+
+
+@pytest.mark.parametrize(
+    ("arguments", "words"),
+    [
+        (
+            ("debug=profiler", "trainer.profiler.filname=x"),
+            "Did you mean trainer.profiler.filename?",
+        ),
+        (
+            ("trainer.profiler.filename=x",),
+            "Choose the profiler first, then set it: debug=profiler",
+        ),
+        (("debug=profiler", "trainer.profiler.extended=false"), "+trainer.profiler.extended=false"),
+        (
+            (
+                "debug=profiler",
+                "trainer.profiler._target_=lightning.pytorch.profilers.AdvancedProfiler",
+                "trainer.profiler.dump_stats=true",
+            ),
+            "Hydra cannot override it: an argument of lightning.pytorch.profilers.AdvancedProfiler "
+            "is added with a +, +trainer.profiler.dump_stats=true",
+        ),
+        (
+            ("+trainer.profiler._target_=x.Mine", "trainer.profiler.level=1"),
+            "is not set by the command line's trainer.profiler=",
+        ),
+    ],
+)
+def test_profiler_keys_hydra_cannot_set_are_refused(arguments, words):
+    from lossbench.entry_keys import unknown_profiler_key
+
+    refusal = unknown_profiler_key(arguments[-1], arguments, config_dir())
+    assert refusal is not None and words in refusal, refusal
+
+
+def test_only_the_debug_options_set_a_profiler_node():
+    """:func:`lossbench.entry_keys.unknown_profiler_key` reads ``trainer.profiler``'s node from
+    the ``debug`` option chosen: no other config file may set it."""
+    import yaml
+
+    setting = sorted(
+        str(path.relative_to(config_dir()))
+        for path in config_dir().rglob("*.yaml")
+        if "profiler" in ((yaml.safe_load(path.read_text()) or {}).get("trainer") or {})
+    )
+    assert setting == ["debug/profiler.yaml"]
+
+
 def test_the_needed_groups_are_the_schemas_fields_without_a_default() -> None:
     import dataclasses
 

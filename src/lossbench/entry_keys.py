@@ -18,6 +18,15 @@ nothing written).
     logger.tracking_uri names no logger entry of logger=mlflow, whose entries are: mlflow. \
 tracking_uri is an argument of logger.mlflow: did you mean logger.mlflow.tracking_uri?
 
+``trainer.profiler.<argument>=`` is checked the same way (:func:`unknown_profiler_key`): its node
+comes from the ``debug`` option chosen (``debug=profiler``: Lightning's ``SimpleProfiler``), and
+an argument its target does not take, one the file does not set (Hydra cannot override it
+without ``+``) or any argument where the run has no profiler node is refused.
+
+    >>> print(unknown_profiler_key("trainer.profiler.filname=x", ["debug=profiler",
+    ...     "trainer.profiler.filname=x"], config_dir()))  # doctest: +ELLIPSIS
+    trainer.profiler.filname is not an argument of lightning.pytorch.profilers.SimpleProfiler ...
+
 Where the options are not known before Hydra composes (a config directory added with ``-cd``,
 a sweep whose jobs choose different ones, ``+logger=``, a sweeper's ``params``), the check is
 left to Hydra and to the check of the composed config (:mod:`lossbench.instantiators`).
@@ -36,8 +45,15 @@ import yaml
 from lossbench.entry_arguments import SHIPPED_ARGUMENTS, unknown_argument
 from lossbench.hydra_internals import hydra_arguments
 from lossbench.option_keys import chosen_option
+from lossbench.override_types import parsed_override
 
-__all__ = ["GROUPS", "chosen_entries", "refuse_unknown_entry_keys", "unknown_entry_key"]
+__all__ = [
+    "GROUPS",
+    "chosen_entries",
+    "refuse_unknown_entry_keys",
+    "unknown_entry_key",
+    "unknown_profiler_key",
+]
 
 #: The config groups whose entries are built from a ``_target_``, and what one entry is called.
 GROUPS = {"logger": "logger", "callbacks": "callback"}
@@ -209,11 +225,181 @@ def _options_with(group: str, name: str, configs: Path) -> list[str]:
     )
 
 
+#: The key of the profiler node, and the group whose options set it (``debug=profiler``).
+PROFILER = "trainer.profiler"
+_PROFILER_GROUP = "debug"
+#: Hydra could not tell the node (a sweep of it, a value its parser reads otherwise).
+_UNKNOWN = object()
+
+
+def _file_profiler(folder: Path, option: str, seen: frozenset[str] = frozenset()) -> Any:
+    """``trainer.profiler`` as ``<folder>/<option>.yaml`` sets it (after the options its
+    ``defaults`` list names), or None where it sets none."""
+    path = folder / f"{option}.yaml"
+    if option in seen or not path.is_file():
+        return None
+    node = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    found = None
+    for default in node.get("defaults", None) or []:
+        if isinstance(default, str) and default != "_self_":
+            found = _file_profiler(folder, default, seen | {option}) or found
+    trainer = node.get("trainer")
+    if isinstance(trainer, dict) and PROFILER.split(".")[1] in trainer:
+        found = trainer[PROFILER.split(".")[1]]
+    return found
+
+
+def _profiler_options(configs: Path) -> list[str]:
+    """The ``debug`` options whose file sets a ``trainer.profiler`` node."""
+    folder = configs / _PROFILER_GROUP
+    return sorted(
+        path.stem
+        for path in folder.glob("*.yaml")
+        if isinstance(_file_profiler(folder, path.stem), dict)
+    )
+
+
+def _replayed(node: Any, before: Sequence[str]) -> Any:
+    """``node`` after the command line's changes of ``trainer.profiler`` in ``before`` (the
+    arguments ahead of the one checked, as Hydra applies them in order); :data:`_UNKNOWN`
+    where one cannot be told."""
+    node = dict(node) if isinstance(node, dict) else node
+    for argument in before:
+        key = argument.partition("=")[0].lstrip("+~")
+        if key != PROFILER and not key.startswith(f"{PROFILER}."):
+            continue
+        override = parsed_override(argument)
+        if override is None or override.is_sweep_override():
+            return _UNKNOWN
+        if override.is_delete():
+            node = None if key == PROFILER else node
+            if isinstance(node, dict):
+                node.pop(key.removeprefix(f"{PROFILER}.").split(".")[0], None)
+            continue
+        value = override.value()
+        if key == PROFILER:
+            node = dict(value) if isinstance(value, dict) else value
+        elif isinstance(node, dict) or (node is None and override.is_add()):
+            node, sub = dict(node or {}), key.split(".")[2]
+            node[sub] = value if key.count(".") == 2 else node.get(sub, {})
+        else:
+            return _UNKNOWN
+    return node
+
+
+def _replaces_node(before: Sequence[str]) -> bool:
+    """Whether the command line sets or removes the whole ``trainer.profiler`` in ``before``."""
+    return any(a.partition("=")[0].lstrip("+~") == PROFILER for a in before)
+
+
+def unknown_profiler_key(argument: str, arguments: Sequence[str], configs: Path) -> str | None:
+    """The refusal of ``argument`` when it sets ``trainer.profiler.<name>`` without ``+`` where
+    Hydra cannot (the run has no profiler node, or the node's file does not set ``name``), or
+    names an argument the node's target does not take; else None (also when it cannot be told
+    before Hydra composes). ``+trainer.profiler.<name>=`` is checked once composed."""
+    if argument.startswith(("-", "~", "+")) or "=" not in argument:
+        return None
+    key, _, value = argument.partition("=")
+    if not key.startswith(f"{PROFILER}.") or key.count(".") < 2:
+        return None
+    name = key.split(".")[2]
+    options = _chosen_options(_PROFILER_GROUP, arguments, configs)
+    if options is None:
+        return None
+    folder = configs / _PROFILER_GROUP
+    shipped = None
+    for option in options:
+        shipped = _file_profiler(folder, option) or shipped
+    index = list(arguments).index(argument)
+    node = _replayed(shipped, arguments[:index])
+    if node is _UNKNOWN or (isinstance(node, dict) and name in node):
+        return None  # a sweep of it (Hydra says why), or a key the node has
+    given = " ".join(a for a in arguments if a.partition("=")[0] == _PROFILER_GROUP)
+    chosen = given or (f"{_PROFILER_GROUP}={options[0]}" if options else "")
+    if isinstance(node, str):
+        why = f"{PROFILER}={node} names a profiler, which takes no arguments of yours"
+        return _no_profiler(argument, name, value, why, configs, named=False)
+    if node is None:
+        why = f"{PROFILER} is null" + (f" with {chosen}" if chosen else ", as train.yaml leaves it")
+        return _no_profiler(argument, name, value, why, configs, named=True)
+    if not isinstance(node, dict):
+        return None  # not a profiler at all: the check of the composed config says why
+    if name.startswith("_") and name != "_target_":
+        return None  # one of Hydra's keys (_partial_, ...): Hydra says why
+    target = str(node.get("_target_", ""))
+    if not target:
+        return None  # no class to check against: the check of the composed config says why
+    accepted = SHIPPED_ARGUMENTS.get(target)
+    option_file = f"configs/{_PROFILER_GROUP}/{options[0]}.yaml" if options else ""
+    if _replaces_node(arguments[:index]) or not option_file:
+        chosen, option_file = "the command line", f"the command line's {PROFILER}="
+    if name == "_target_" or accepted is None:
+        return (
+            f"{key} is not set by {option_file} (which sets {', '.join(map(str, node))}), so "
+            f"Hydra cannot override it: an argument of {target} is added with a +, "
+            f"+{key}={value} (checked against {target}'s arguments before the run starts)."
+        )
+    refusal = unknown_argument("trainer", "profiler", {name: value}, target, accepted)
+    if refusal is not None:
+        return (
+            f"{refusal} ({PROFILER} is built by {chosen}; an argument {option_file} does not "
+            f"set is added with a +: +{PROFILER}.<argument>={value}.)"
+        )
+    return (
+        f"{key} is an argument of {target} ({PROFILER}) that {option_file} does not set, so "
+        f"Hydra cannot override it: add it with a +, +{key}={value}."
+    )
+
+
+def _no_profiler(
+    argument: str, name: str, value: str, why: str, configs: Path, *, named: bool
+) -> str:
+    """The refusal of ``trainer.profiler.<name>=value`` where the run has no profiler node
+    (``why``: what ``trainer.profiler`` is instead); ``named``: offer a profiler's name too."""
+    options = _profiler_options(configs)
+    if not options:
+        return (
+            f"{argument}: the run has no profiler node to set {name} in ({why}): name a "
+            f"profiler, {PROFILER}=simple."
+        )
+    folder = configs / _PROFILER_GROUP
+    node = _file_profiler(folder, options[0])
+    target = str(node.get("_target_", ""))
+    accepted = SHIPPED_ARGUMENTS.get(target) or ()
+    choose = f"{_PROFILER_GROUP}={options[0]}"
+    message = (
+        f"{argument}: the run has no profiler node to set {name} in ({why}; {choose} sets "
+        f"one, building {target})"
+    )
+    close = difflib.get_close_matches(name, accepted, n=1, cutoff=0.6)
+    best = name
+    if not name.startswith("_") and accepted and name not in accepted:
+        hint = f" Did you mean {PROFILER}.{close[0]}?" if close else ""
+        best = close[0] if close else "<argument>"
+        message += (
+            f", and {name} is not an argument of {target} either.{hint} Its arguments: "
+            f"{', '.join(accepted)}."
+        )
+    else:
+        message += "."
+    fix = f"{choose} {PROFILER}.{best}={value}"
+    if named:
+        fix += (
+            f" (or {PROFILER}=simple, advanced or pytorch, whose report goes to "
+            "<run dir>/fit-profile.txt)"
+        )
+    return f"{message} Choose the profiler first, then set it: {fix}."
+
+
 def refuse_unknown_entry_keys(arguments: Sequence[str], configs: Path) -> None:
     """Print the refusal of the first ``logger.*`` / ``callbacks.*`` key in ``arguments`` that
-    the run would not build or its target does not take, and exit with status 2."""
+    the run would not build or its target does not take, or ``trainer.profiler.*`` key Hydra
+    could not set or the profiler does not take (:func:`unknown_profiler_key`), and exit with
+    status 2."""
     for argument in arguments:
-        refusal = unknown_entry_key(argument, arguments, configs)
+        refusal = unknown_entry_key(argument, arguments, configs) or unknown_profiler_key(
+            argument, arguments, configs
+        )
         if refusal is not None:
             print(f"lossbench: refused: {refusal}", file=sys.stderr)
             sys.exit(2)

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
+import os
 import re
 import sys
 import types
@@ -382,6 +383,11 @@ def refuse_hydra_settings(
 
 _NO_PRIMARY_DIR = re.compile(r"Primary config directory not found\.\nCheck that the config "
                              r"directory '(?P<dir>[^']*)' exists")  # fmt: skip
+#: A relative ``-cp`` where Hydra reads it as a module of lossbench's package (the console
+#: commands: Hydra takes ``lossbench.train`` for the app's module, and ``-cp my_configs`` for
+#: ``pkg://lossbench/my_configs``); ``python -m lossbench.train`` reads it as a folder instead
+#: (:data:`_NO_PRIMARY_DIR`).
+_NO_PRIMARY_MODULE = re.compile(r"Primary config module (?:'(?P<module>[^']*)' not found|is empty)")
 _NO_PRIMARY = re.compile(r"Cannot find primary config '(?P<name>[^']*)'")
 _NOT_OVERRIDDEN = re.compile(r"Could not override '(?P<key>[^']+)'")
 
@@ -395,7 +401,7 @@ def _primary_dir(config_path: str | None, configs: Path) -> Path | None:
     if config_path.startswith("pkg://"):
         return None
     path = Path(config_path)
-    return path if path.is_absolute() else Path(__file__).parent / path
+    return path if path.is_absolute() else Path(os.path.normpath(Path(__file__).parent / path))
 
 
 def _primary_configs(folder: Path, command: str, configs: Path) -> list[str]:
@@ -408,17 +414,30 @@ def _primary_configs(folder: Path, command: str, configs: Path) -> list[str]:
     return [n for n in names if not (folder == configs and n in others)]
 
 
-def _missing_primary_dir(folder: str, given: str) -> str:
+def _missing_primary_dir(folder: str, given: str, name: str | None = None) -> str:
+    """The refusal of ``-cp given`` (``-cn name``, if given) where Hydra finds no directory at
+    ``folder`` (a relative ``-cp``: below the folder of lossbench's code)."""
     path = Path(given)
-    what = "a file, not a directory" if Path(folder).exists() else "no such directory"
+    found = Path(folder)
+    with_name = f" -cn {name}" if name else ""
+    if found.is_dir():  # below lossbench's code, but not a package Hydra reads as one
+        what = "a folder Hydra does not read as one of configs"
+    else:
+        what = "a file, not a directory" if found.exists() else "no such directory"
     message = f"-cp {given}: {what} ({folder})."
     here = Path.cwd() / path
-    if not path.is_absolute() and here.is_dir():
-        message += (
-            " Hydra reads a relative -cp from the folder of lossbench's code, not from the "
-            f"current directory: give the folder's absolute path, -cp {here}."
+    if not path.is_absolute() and here.is_dir() and here.resolve() != found.resolve():
+        return (
+            f"{message} Hydra reads a relative -cp from the folder of lossbench's code, not from "
+            f"the current directory: give the folder's absolute path, -cp {here}{with_name}; to "
+            f"add config groups of your own to lossbench's instead, use -cd {given}."
         )
-    elif not path.is_absolute():
+    if found.is_dir():
+        return (
+            f"{message} Hydra reads a relative -cp as a module of lossbench's code: give the "
+            f"folder's absolute path, -cp {found}{with_name}."
+        )
+    if not path.is_absolute():
         message += " (Hydra reads a relative -cp from the folder of lossbench's code.)"
     return (
         message + " -cp names the folder of a primary config of your own (with -cn its name, "
@@ -427,8 +446,21 @@ def _missing_primary_dir(folder: str, given: str) -> str:
     )
 
 
+def _missing_package(given: str) -> str:
+    """The refusal of ``-cp pkg://...`` naming no importable package."""
+    return (
+        f"-cp {given}: there is no Python package {given.removeprefix('pkg://')!r} to read a "
+        "primary config from (pkg:// names a package that can be imported, with an "
+        "__init__.py). Give the folder's path instead, -cp /path/to/my_configs -cn my_train; to "
+        "add config groups to lossbench's, use -cd <folder>."
+    )
+
+
 def _missing_primary(name: str, parsed: Any, command: str, configs: Path) -> str:
     folder = _primary_dir(parsed.config_path, configs)
+    if parsed.config_path is not None and folder is not None and not folder.is_dir():
+        # --info: Hydra looks for the primary config without checking -cp's folder first
+        return _missing_primary_dir(str(folder), parsed.config_path, parsed.config_name)
     folders = [folder] if folder is not None else []
     folders += [Path(d).absolute() for d in ([parsed.config_dir] if parsed.config_dir else [])]
     found = sorted({n for f in folders for n in _primary_configs(f, command, configs)})
@@ -478,7 +510,9 @@ def hydra_error_refusal(
     the config Hydra was pointed at or one of Hydra's own settings; else None (Hydra reports
     it). ``configs``: lossbench's config folder. What it answers:
 
-    * ``-cp DIR`` naming no directory ("Primary config directory not found");
+    * ``-cp DIR`` naming no directory ("Primary config directory not found"; for a relative
+      one, where the console commands read it as a module of lossbench's package, "Primary
+      config module 'lossbench.DIR' not found"), or ``-cp pkg://NAME`` no package;
     * no primary config where ``-cp`` / ``-cn`` point ("Cannot find primary config"), with the
       YAML files there;
     * ``hydra/nosuch=x``: a config group Hydra lacks, with the groups it has;
@@ -499,8 +533,14 @@ mean -cn train? Primary configs there: train. ...
         return None
     text = str(error)
     if isinstance(error, MissingConfigException):
-        if (found := _NO_PRIMARY_DIR.search(text)) and parsed.config_path is not None:
-            return _missing_primary_dir(found["dir"], parsed.config_path)
+        given, name = parsed.config_path, parsed.config_name
+        if (found := _NO_PRIMARY_DIR.search(text)) and given is not None:
+            return _missing_primary_dir(found["dir"], given, name)
+        if _NO_PRIMARY_MODULE.search(text) and given is not None:
+            if given.startswith("pkg://"):
+                return _missing_package(given)
+            folder = _primary_dir(given, configs)
+            return _missing_primary_dir(str(folder), given, name)
         if found := _NO_PRIMARY.match(text):
             return _missing_primary(found["name"], parsed, command, configs)
         return None

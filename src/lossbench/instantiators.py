@@ -46,6 +46,7 @@ SHIPPED_TARGETS: dict[str, str | None] = {
     "lightning.pytorch.loggers.TensorBoardLogger": "tensorboard",
     "lossbench.loggers.mlflow_logger": "mlflow",
     "lightning.pytorch.loggers.WandbLogger": "wandb",
+    "lightning.pytorch.profilers.SimpleProfiler": None,  # debug=profiler's trainer.profiler
 }
 #: The optional extra that installs each package (pip install 'lossbench[<extra>]').
 EXTRAS = {"tensorboard": "tensorboard", "mlflow": "mlflow", "wandb": "wandb", "rich": "rich"}
