@@ -417,6 +417,12 @@ CATALOGUE: list[Case] = [
             ["callbacks.progress_bar.refresh_rat is not an argument of "
              "lossbench.callbacks.EpochProgressBar", "Did you mean callbacks.progress_bar.refresh_rate?",
              "accepted arguments: refresh_rate, "], fast=True),
+    refused("callback-target-replaced-argument-without-plus", "train",
+            ("callbacks.progress_bar._target_=lightning.pytorch.callbacks.RichProgressBar",
+             "callbacks.progress_bar.theme=x"),
+            ["callbacks.progress_bar.theme is an argument of lightning.pytorch.callbacks.RichProgressBar "
+             "(callbacks.progress_bar) that configs/callbacks/ does not set", "+callbacks.progress_bar.theme=x"],
+            unwanted=["EpochProgressBar"], fast=True),
     refused("logger-renamed-key", "train", ("logger=mlflow", "logger.tracking_uri=sqlite:///x.db"),
             ["logger.tracking_uri names no logger entry of logger=mlflow, whose entries are: mlflow",
              "did you mean logger.mlflow.tracking_uri?"], fast=True),

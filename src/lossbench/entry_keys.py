@@ -138,6 +138,13 @@ def unknown_entry_key(argument: str, arguments: Sequence[str], configs: Path) ->
         return _no_such_entry(group, name, parts, entries, chosen, configs)
     node = entries[name]
     target = str(node.get("_target_", ""))
+    # the class given on the command line before this argument, where one is: Hydra builds it
+    before = list(arguments)[: list(arguments).index(argument)]
+    replaced = [
+        a.partition("=")[2] for a in before if a.partition("=")[0] == f"{group}.{name}._target_"
+    ]
+    target = replaced[-1] if replaced else target
+    chosen += f" with the command line's {group}.{name}._target_" if replaced else ""
     accepted = SHIPPED_ARGUMENTS.get(target)
     if len(parts) < 3 or accepted is None:
         return None
