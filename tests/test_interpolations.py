@@ -116,3 +116,19 @@ def test_a_job_of_a_sweep_records_the_refusal(make_cfg, tmp_path: Path) -> None:
 )
 def test_other_callbacks_may_be_removed_or_added(argument: str) -> None:
     assert hydra_setting_refusal(argument, "lossbench-train") is None
+
+
+def test_a_value_that_reads_hydra_s_config_is_left_to_the_job_and_the_rest_still_checked(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """``${hydra:job.name}`` resolves only once Hydra has set its config for the job: before
+    that (a single run's check, a multirun's start) it is skipped, and the values after it are
+    still checked; so are the values after one that interpolates a swept key."""
+    from hydra.core.hydra_config import HydraConfig
+
+    monkeypatch.setattr(HydraConfig.instance(), "cfg", None)  # as before Hydra sets it for a job
+    check_interpolations(OmegaConf.create({"study_name": "${hydra:job.name}"}))
+    with pytest.raises(ConfigError, match=r"lr=.*interpolates nosuch"):
+        check_interpolations(OmegaConf.create({"a": "${hydra:job.num}", "lr": "${nosuch}"}))
+    with pytest.raises(ConfigError, match=r"lr=.*interpolates nosuch"):
+        check_interpolations(OmegaConf.create({"a": "${x}", "lr": "${nosuch}"}), swept=["+x"])

@@ -749,6 +749,9 @@ CATALOGUE: list[Case] = [
             ("ckpt_path=x.ckpt", "data.path=${{oc.env:LOSSBENCH_UNSET_VARIABLE}}"),
             ["data.path reads the environment variable LOSSBENCH_UNSET_VARIABLE, which is not set"],
             unwanted=["Traceback"], fast=True),
+    # a value that reads Hydra's config resolves where Hydra has set it: not refused
+    Case("hydra-config-interpolation-works", "train", (*QUICK, "data=iris", "study_name=${{hydra:job.name}}"),
+         ("completed:",), outcome="works", fast=True),
     # lossbench-train's check before each run is not optional
     refused("check-callback-removed", "train", (*QUICK, "~hydra.callbacks.validate_before_run"),
             ["~hydra.callbacks.validate_before_run removes lossbench's check of every run before it "

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import copy
 import re
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 from omegaconf import DictConfig, OmegaConf, open_dict
@@ -118,7 +118,8 @@ def check_interpolations(
     config: DictConfig, swept: Sequence[str] = (), command: str = "lossbench-train"
 ) -> None:
     """Raise :class:`ConfigError` where a value of ``config`` (Hydra's node aside) cannot be
-    resolved: it interpolates a key the config lacks, or a resolver fails on it. ``swept``: the
+    resolved: it interpolates a key the config lacks, or a resolver fails on it; a value that
+    reads Hydra's config (``${hydra:job.name}``) is checked where Hydra has set it. ``swept``: the
     keys a multirun sweeps, which its config lacks until each job is composed
     (``-m +x=1,2 seed=${x}``): an interpolation of one of them is left to the jobs;
     ``command``: the command that reads ``config`` (``lossbench-eval``, ...).
@@ -133,11 +134,42 @@ def check_interpolations(
     own = OmegaConf.masked_copy(config, [key for key in config if key != "hydra"])
     try:
         OmegaConf.to_container(own, resolve=True)
-    except InterpolationResolutionError as error:
-        missing = _MISSING_KEY.search(str(error))
-        if missing and any(_under(missing["key"], k.lstrip("+~")) for k in swept):
-            return
-        raise unresolved_error(error, config, given_overrides(config), command) from None
+        return  # every value resolves: the usual case, in one pass
+    except InterpolationResolutionError:
+        pass
+    for path in _interpolated(OmegaConf.to_container(own, resolve=False)):
+        try:
+            OmegaConf.select(own, path)
+        except InterpolationResolutionError as error:
+            if not _left_to_jobs(error, swept):
+                raise unresolved_error(error, config, given_overrides(config), command) from None
+
+
+def _interpolated(node: Any, path: str = "") -> Iterator[str]:
+    """The paths of the values of ``node`` (a plain container) that interpolate.
+
+    >>> list(_interpolated({"a": 1, "b": "${a}", "c": {"d": [0, "${oc.env:X}"]}}))
+    ['b', 'c.d[1]']
+    """
+    if isinstance(node, dict):
+        for key, value in node.items():
+            yield from _interpolated(value, f"{path}.{key}" if path else str(key))
+    elif isinstance(node, list):
+        for index, value in enumerate(node):
+            yield from _interpolated(value, f"{path}[{index}]")
+    elif isinstance(node, str) and "${" in node:
+        yield path
+
+
+def _left_to_jobs(error: InterpolationResolutionError, swept: Sequence[str]) -> bool:
+    """Whether ``error`` may not happen where the job runs: the value interpolates a key a
+    multirun sweeps into each job (``swept``), or reads Hydra's config (``${hydra:job.num}``),
+    which Hydra sets only for the job."""
+    text = str(error)
+    missing = _MISSING_KEY.search(text)
+    if missing and any(_under(missing["key"], k.lstrip("+~")) for k in swept):
+        return True
+    return "HydraConfig was not set" in text
 
 
 def unresolved_error(
