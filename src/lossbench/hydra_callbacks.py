@@ -37,11 +37,14 @@ class ValidateBeforeRun(Callback):
             check_job_directory(config.hydra)
             check_sweep_settings(config.hydra)
             check_optimized_metric(config)
-            # set for the whole sweep (the swept values are not in this config yet)
-            overrides = swept_overrides(config)
-            swept = [o.key_or_group for o in overrides if o.is_sweep_override()]
-            check_interpolations(config, swept=swept)
-            check_swept_interpolations(config, overrides)  # seed=${nosuch},1
+            try:
+                overrides = swept_overrides(config)
+            except Exception:  # an override Hydra itself will refuse, with its own message
+                overrides = None
+            if overrides is not None:  # the swept values are not in this config yet
+                swept = [o.key_or_group for o in overrides if o.is_sweep_override()]
+                check_interpolations(config, swept=swept)
+                check_swept_interpolations(config, overrides)  # seed=${nosuch},1
             _check_search(config)
         forget_warnings(str(config.hydra.sweep.dir))  # this sweep warns for itself
 
