@@ -34,17 +34,22 @@ def run_module(
 
     ``unset`` names environment variables the child must not inherit; ``extra_env`` sets more.
     """
+    return _run([sys.executable, "-m", module, *args], cwd, timeout, unset, extra_env)
+
+
+def _run(
+    command: list[str],
+    cwd: Path | None,
+    timeout: float,
+    unset: tuple[str, ...] = (),
+    extra_env: dict[str, str] | None = None,
+) -> subprocess.CompletedProcess[str]:
+    """``command`` in ``cwd``, its output captured, with this checkout's sources importable."""
     env = {k: v for k, v in os.environ.items() if k not in unset}
     env["PYTHONPATH"] = str(SRC)
     env.update(extra_env or {})
     return subprocess.run(
-        [sys.executable, "-m", module, *args],
-        cwd=cwd,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        check=False,
+        command, cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout, check=False
     )
 
 
@@ -71,15 +76,4 @@ def run_console(
         f"import sys; from lossbench.commands import {function}; "
         f"sys.argv[0] = 'lossbench-{command}'; sys.exit({function}())"
     )
-    env = dict(os.environ)
-    env["PYTHONPATH"] = str(SRC)
-    env.update(extra_env or {})
-    return subprocess.run(
-        [sys.executable, "-c", code, *args],
-        cwd=cwd,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        check=False,
-    )
+    return _run([sys.executable, "-c", code, *args], cwd, timeout, extra_env=extra_env)
