@@ -194,6 +194,21 @@ def test_watch_reports_jobs_as_their_markers_appear(tmp_path):
     assert last == "study: 2/2 jobs ended (1 completed, 0 skipped, 0 refused, 1 failed)"
 
 
+def test_refused_jobs_are_counted_on_the_line_as_they_end(tmp_path):
+    """A refused job is no failure, but it is not a result either: the line says so while the
+    sweep runs, not only in its final line."""
+    out = io.StringIO()
+    with watch_study(tmp_path, 3, stream=out, poll_s=0.01, min_interval_s=0):
+        mark_job(tmp_path, 0, "refused")
+        time.sleep(0.2)
+        assert out.getvalue() == "study: 1/3 jobs done, 0 failed, 1 refused\n"
+        mark_job(tmp_path, 1, "completed")
+        mark_job(tmp_path, 2, "refused")
+    lines = out.getvalue().splitlines()
+    assert lines[-2].startswith("study: 3/3 jobs done, 0 failed, 2 refused, in ")
+    assert lines[-1] == "study: 3/3 jobs ended (1 completed, 0 skipped, 2 refused, 0 failed)"
+
+
 def test_runs_kept_from_an_earlier_run_count_as_failed_but_not_in_the_time_left(tmp_path):
     out = io.StringIO()
     with watch_study(tmp_path, 4, stream=out, poll_s=0.01, min_interval_s=0):

@@ -318,16 +318,18 @@ class StudyProgress:
         self.min_interval_s = min_interval_s
         self.clock = clock
         self.start = clock()
-        self.done = self.failed = self.skipped = 0
+        self.done = self.failed = self.skipped = self.refused = 0
         #: (time, jobs timed) when jobs that were not skipped first had ended: the rate's start.
         self._first: tuple[float, int] | None = None
         self._last_plain: float | None = None
-        self._plain_numbers: tuple[int, int, int] | None = None  # those of the last plain line
+        self._plain_numbers: tuple[int, ...] | None = None  # those of the last plain line
         self._width = 0
 
     def line(self, now: float | None = None) -> str:
-        """``study: 12/180 jobs done, 1 failed, about 3 min 20 s left``."""
+        """``study: 12/180 jobs done, 1 failed, about 3 min 20 s left`` (``, 2 refused`` after
+        the failures where jobs were refused)."""
         text = f"study: {self.done}/{self.total} jobs done, {self.failed} failed"
+        text += f", {self.refused} refused" if self.refused else ""
         now = self.clock() if now is None else now
         timed = self.done - self.skipped  # the jobs whose time says something
         if self.done >= self.total:
@@ -337,12 +339,15 @@ class StudyProgress:
             text += f", about {format_duration((self.total - self.done) / rate)} left"
         return text
 
-    def update(self, done: int, failed: int, *, skipped: int = 0, force: bool = False) -> None:
-        """Show ``done`` jobs ended, ``failed`` of them failed and ``skipped`` of them skipped
-        (the line only changes when a number does)."""
-        if (done, failed, skipped) == (self.done, self.failed, self.skipped) and not force:
+    def update(
+        self, done: int, failed: int, *, skipped: int = 0, refused: int = 0, force: bool = False
+    ) -> None:
+        """Show ``done`` jobs ended, ``failed`` of them failed, ``skipped`` of them skipped and
+        ``refused`` of them refused (the line only changes when a number does)."""
+        numbers = (done, failed, skipped, refused)
+        if numbers == (self.done, self.failed, self.skipped, self.refused) and not force:
             return
-        self.done, self.failed, self.skipped = done, failed, skipped
+        self.done, self.failed, self.skipped, self.refused = numbers
         now = self.clock()
         if self._first is None and done - skipped > 0:
             self._first = (now, done - skipped)
@@ -350,7 +355,7 @@ class StudyProgress:
         if self.tty:
             self.stream.write("\r" + text.ljust(self._width))
             self._width = len(text)
-        elif self._plain_numbers != (done, failed, skipped) and (
+        elif self._plain_numbers != numbers and (
             force
             or self._last_plain is None
             or done >= self.total
@@ -358,7 +363,7 @@ class StudyProgress:
         ):  # a plain line is not repeated: the last one already has these numbers
             self.stream.write(text + "\n")
             self._last_plain = now
-            self._plain_numbers = (done, failed, skipped)
+            self._plain_numbers = numbers
         self.stream.flush()
 
     def finish(self, message: str) -> None:
@@ -400,7 +405,8 @@ class StudyWatch:
         self.progress.total = self.base_total + added
         done, failed = sum(counts.values()), sum(counts[o] for o in FAILED)
         skipped = sum(counts[o] for o in UNTIMED)
-        self.progress.update(done, failed, skipped=skipped, force=force)
+        refused = counts["refused"]
+        self.progress.update(done, failed, skipped=skipped, refused=refused, force=force)
         return counts
 
     def _poll(self) -> None:
