@@ -8,8 +8,9 @@ can be specified"); so does shell completion without exactly one subcommand
 the command's own config stops the same way. ``-p`` (``--package``) without ``--cfg`` is ignored
 and the command runs (a training run, where a part of the config was to be shown), and
 ``--experimental-rerun FILE`` unpickles ``FILE`` and runs the command on it, past the checks a
-run makes before it starts (lossbench writes no such file). :func:`flag_refusal` says what was
-given and what to give instead:
+run makes before it starts (lossbench writes no such file). A line Hydra's parser itself
+refuses (an unknown flag, a setting given with dashes: ``--seed=1``) would get argparse's usage
+text. :func:`flag_refusal` says what was given and what to give instead:
 
     >>> print(flag_refusal(["-m", "--cfg", "job", "seed=0,1"], "lossbench-train"))
     ... # doctest: +ELLIPSIS
