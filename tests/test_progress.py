@@ -275,7 +275,7 @@ def test_multirun_prints_progress_and_where_to_make_the_report(tmp_path):
     )
     assert result.returncode == 0, result.stderr[-3000:]
     lines = [line for line in result.stderr.splitlines() if line.startswith("study: ")]
-    assert lines[-2].startswith("study: 4/4 jobs done, 0 failed, in ")
+    assert lines[-2].startswith("study: 4/4 jobs done, 0 failed, 2 refused, in ")
     assert lines[-1] == (
         "study: 4/4 jobs ended (2 completed, 0 skipped, 2 refused, 0 failed). "
         "Make its report: lossbench-report study"
