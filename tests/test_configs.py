@@ -213,6 +213,17 @@ def test_debug_presets_set_trainer_arguments(make_cfg, preset: str) -> None:
         assert trainer[key] == value
 
 
+def test_the_debug_presets_named_as_debug_runs_are_those_that_make_them(make_cfg) -> None:
+    """DEBUG_PRESETS (which the report's and the sweep's advice name) against what each preset
+    in configs/debug/ sets: a preset makes debug runs exactly when it is listed."""
+    from lossbench.record import DEBUG_FIX, DEBUG_PRESETS, debug_settings
+
+    presets = sorted(p.stem for p in (config_dir() / "debug").glob("*.yaml") if p.stem != "default")
+    making = [p for p in presets if debug_settings(make_cfg(f"debug={p}").trainer) is not None]
+    assert making == sorted(DEBUG_PRESETS) == ["fdr", "limit", "overfit"]
+    assert "debug=limit" in DEBUG_FIX and "trainer.limit_val_batches" in DEBUG_FIX
+
+
 def test_trainer_accepts_any_lightning_argument(make_cfg) -> None:
     cfg = make_cfg(
         "trainer.fast_dev_run=true", "trainer.profiler=simple", "trainer.overfit_batches=10"
