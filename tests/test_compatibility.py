@@ -355,8 +355,8 @@ UNKNOWN = {
         ", ".join(HEADS),  # the registry's, a head added to it included
     ),
     "loss": (
-        ("multiclass", "logits", "hinge"),
-        "Unknown loss 'hinge'",
+        ("multiclass", "logits", "no_such_loss"),
+        "Unknown loss 'no_such_loss'",
         "bce, bce_with_logits, cross_entropy, nll, manual_bce, mse, focal",
     ),
     "task": (
@@ -382,4 +382,4 @@ def test_unknown_names_in_builders_list_the_valid_ones():
     with pytest.raises(ValueError, match=re.escape(f"Valid heads: {', '.join(HEADS)}.")):
         build_head("relu")
     with pytest.raises(ValueError, match="Valid losses: bce, bce_with_logits, cross_entropy"):
-        build_loss("hinge", {}, task="binary", n_outputs=1)
+        build_loss("no_such_loss", {}, task="binary", n_outputs=1)

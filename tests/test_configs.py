@@ -213,6 +213,17 @@ def test_debug_presets_set_trainer_arguments(make_cfg, preset: str) -> None:
         assert trainer[key] == value
 
 
+def test_the_debug_presets_named_as_debug_runs_are_those_that_make_them(make_cfg) -> None:
+    """DEBUG_PRESETS (which the report's and the sweep's advice name) against what each preset
+    in configs/debug/ sets: a preset makes debug runs exactly when it is listed."""
+    from lossbench.record import DEBUG_FIX, DEBUG_PRESETS, debug_settings
+
+    presets = sorted(p.stem for p in (config_dir() / "debug").glob("*.yaml") if p.stem != "default")
+    making = [p for p in presets if debug_settings(make_cfg(f"debug={p}").trainer) is not None]
+    assert making == sorted(DEBUG_PRESETS) == ["fdr", "limit", "overfit"]
+    assert "debug=limit" in DEBUG_FIX and "trainer.limit_val_batches" in DEBUG_FIX
+
+
 def test_trainer_accepts_any_lightning_argument(make_cfg) -> None:
     cfg = make_cfg(
         "trainer.fast_dev_run=true", "trainer.profiler=simple", "trainer.overfit_batches=10"
@@ -292,3 +303,20 @@ def test_model_keys_are_checked_whatever_the_model(monkeypatch, key, value, word
     validation._check_model(OmegaConf.create(model))  # the good values pass
     with pytest.raises(ConfigError, match=re.escape(words)):
         validation._check_model(OmegaConf.create({**model, key: value}))
+
+
+
+@pytest.mark.parametrize(
+    ("value", "weights"), [("2.0", [2.0] * 3), ("2", [2.0] * 3), ("[1,2,3]", [1.0, 2.0, 3.0])]
+)
+def test_loss_weight_takes_a_number_or_a_list_as_its_valid_values_say(make_cfg, value, weights):
+    """The parameter table's "a number >= 0 or a list of them": Hydra's schema accepts both
+    (it refused a number), and a number is repeated for every output unit."""
+    from lossbench.losses import build_loss
+    from lossbench.validation import validate
+
+    cfg = make_cfg("data=iris", "loss=cross_entropy", f"loss.weight={value}")
+    assert validate(cfg) == "multiclass"
+    params = {k: v for k, v in OmegaConf.to_container(cfg.loss).items() if k != "name"}
+    built = build_loss("cross_entropy", params, task="multiclass", n_outputs=3)
+    assert built.weight.tolist() == weights

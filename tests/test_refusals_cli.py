@@ -1458,6 +1458,32 @@ def test_the_slurm_launcher_without_slurm_is_refused(tmp_path: Path) -> None:
     assert list(tmp_path.iterdir()) == []
 
 
+def test_a_ray_address_without_a_cluster_is_refused(tmp_path: Path) -> None:
+    """Ray's ConnectionError traceback (exit 1), before. The launcher meets it as it starts:
+    no job has run, and the sweep's folder holds Hydra's multirun.yaml only."""
+    pytest.importorskip("hydra_plugins.hydra_ray_launcher")
+    result = run_module(
+        "lossbench.train",
+        "-m",
+        "hydra/launcher=ray",
+        "hydra.launcher.ray.init.address=auto",
+        "seed=0",
+        "paths.output_dir=out",
+        cwd=tmp_path,
+        unset=("RAY_ADDRESS",),
+    )
+    if "Connecting to existing Ray cluster" in result.stderr:
+        pytest.skip("a Ray cluster runs on this machine")
+    assert result.returncode == 2, result.stderr[-2000:]
+    assert (
+        "lossbench: refused: hydra/launcher=ray with hydra.launcher.ray.init.address=auto "
+        "found no Ray cluster to join" in result.stderr
+    )
+    assert "ray start --head" in result.stderr and "Traceback" not in result.stderr
+    written = sorted(p.name for p in (tmp_path / "out").rglob("*") if p.is_file())
+    assert written == ["multirun.yaml"]
+
+
 @pytest.mark.parametrize(
     ("launcher", "setting", "words"),
     [

@@ -138,6 +138,7 @@ def test_jobs_that_share_a_directory_train_once_and_the_others_are_refused(
     )
     assert "1 refused (another job's directory)" in log
     assert "refused: job 1 would train in" in log and "job 0's directory" in log
+    assert "Add the keys in which they differ (seed) to hydra.sweep.subdir" in log
     assert "hydra.sweep.subdir=lr${optimizer.lr}" in log
     assert "(0 completed" not in log and "1 completed, 0 skipped, 1 refused" in log
     records = _records(sweep)

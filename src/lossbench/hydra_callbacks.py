@@ -335,13 +335,13 @@ def _final_line(sweep_dir: str, debug: str | None, progress: Any, counts: dict[s
     """The sweep's last progress line: where to make its report; for a sweep of debug runs
     (``debug``: their settings), that they are no result, which the report leaves out."""
     from lossbench.progress import every_job_refused, summary
+    from lossbench.record import DEBUG_FIX
 
     if counts.get("exists") or every_job_refused(counts):
         return f"{summary(progress, counts)}."  # lossbench-train then says why and exits 2
     if debug is not None:
         return (
             f"{summary(progress, counts)}. Its runs are debug runs ({debug}), no results: "
-            "lossbench-report leaves them out; train without trainer.fast_dev_run / "
-            "trainer.overfit_batches for a report"
+            f"lossbench-report leaves them out; {DEBUG_FIX} for a report"
         )
     return f"{summary(progress, counts)}. Make its report: lossbench-report {sweep_dir}"

@@ -27,8 +27,19 @@ from lossbench.errors import NON_FINITE_LOSS, UserInputError
 
 RECORD_NAME = "metrics.json"
 #: The ``trainer.*`` settings that make a run a debug run: Lightning's ``fast_dev_run`` (a few
-#: batches of each loop, one epoch) and ``overfit_batches`` (the same batches again and again).
-DEBUG_SETTINGS = ("fast_dev_run", "overfit_batches")
+#: batches of each loop, one epoch), ``overfit_batches`` (the same batches again and again), and
+#: ``limit_train_batches`` / ``limit_val_batches`` below the whole split (fewer batches of
+#: training, or a best epoch chosen on part of the validation split; ``debug=limit``).
+DEBUG_SETTINGS = ("fast_dev_run", "overfit_batches", "limit_train_batches", "limit_val_batches")
+#: Of :data:`DEBUG_SETTINGS`, those that limit a loop's batches: off at null or 1.0 (all of them).
+_LIMITS = ("limit_train_batches", "limit_val_batches")
+#: The ``debug/`` presets that set :data:`DEBUG_SETTINGS`.
+DEBUG_PRESETS = ("fdr", "overfit", "limit")
+#: How to train a run that is a result: without any of them.
+DEBUG_FIX = (
+    f"train without {' / '.join(f'trainer.{key}' for key in DEBUG_SETTINGS)} (and without "
+    f"{' / '.join(f'debug={name}' for name in DEBUG_PRESETS)})"
+)
 
 
 class RunExistsError(UserInputError, RuntimeError):
@@ -47,19 +58,27 @@ def debug_settings(trainer: Mapping[str, Any] | None) -> str | None:
     """The record's ``debug_run``: the :data:`DEBUG_SETTINGS` that ``trainer`` (a run's
     ``trainer.*`` config) turns on, as a user writes them on the command line and joined by
     ``", "``; None for an ordinary run. A setting is on as Lightning reads it: ``fast_dev_run``
-    true or a positive number of batches, ``overfit_batches`` a positive number or fraction.
+    true or a positive number of batches, ``overfit_batches`` a positive number or fraction,
+    a ``limit_*_batches`` anything but null or 1.0 (a number of batches, 1 included, or a
+    fraction of them).
 
         >>> debug_settings({"fast_dev_run": True, "overfit_batches": 0.0})
         'trainer.fast_dev_run=true'
         >>> debug_settings({"fast_dev_run": 5, "overfit_batches": 2})
         'trainer.fast_dev_run=5, trainer.overfit_batches=2'
-        >>> debug_settings({"fast_dev_run": False, "overfit_batches": None}) is None
+        >>> debug_settings({"limit_train_batches": 3, "limit_val_batches": 1.0})
+        'trainer.limit_train_batches=3'
+        >>> debug_settings({"fast_dev_run": False, "limit_train_batches": None}) is None
         True
     """
     if trainer is None:
         return None
     values = {key: trainer.get(key) for key in DEBUG_SETTINGS}
-    on = [f"trainer.{key}={_as_written(value)}" for key, value in values.items() if _on(value)]
+    on = [
+        f"trainer.{key}={_as_written(value)}"
+        for key, value in values.items()
+        if (_limits(value) if key in _LIMITS else _on(value))
+    ]
     return ", ".join(on) or None
 
 
@@ -68,6 +87,12 @@ def _on(value: Any) -> bool:
     if isinstance(value, bool):
         return value
     return isinstance(value, int | float) and value > 0
+
+
+def _limits(value: Any) -> bool:
+    """Whether a ``limit_*_batches`` ``value`` leaves batches out: anything but null and 1.0
+    (Lightning reads an int as a number of batches, a float as a fraction of them)."""
+    return value is not None and not (isinstance(value, float) and value == 1.0)
 
 
 def _as_written(value: Any) -> str:

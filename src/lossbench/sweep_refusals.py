@@ -72,6 +72,28 @@ def sweep_refusal(
     return None
 
 
+def ray_connection_refusal(error: BaseException, overrides: Sequence[str]) -> str | None:
+    """The refusal of a Ray sweep whose ``hydra.launcher.ray.init.address`` names no running
+    cluster (Ray's ``ConnectionError``, raised as the launcher starts, before any job).
+
+        >>> error = ConnectionError("Could not find any running Ray instance. Please specify")
+        >>> print(ray_connection_refusal(error, ["hydra.launcher.ray.init.address=auto"])[:73])
+        hydra/launcher=ray with hydra.launcher.ray.init.address=auto found no Ray
+    """
+    text = " ".join(str(error).split())
+    if not isinstance(error, ConnectionError) or "Ray" not in text:
+        return None
+    given = [o for o in overrides if o.lstrip("+").startswith("hydra.launcher.ray.init.address=")]
+    setting = f" with {given[-1].lstrip('+')}" if given else ""
+    return (
+        f"hydra/launcher=ray{setting} found no Ray cluster to join ({text}). An address joins "
+        "a cluster that is already running: start it first (`ray start --head` on this node, "
+        "and `ray start --address=<head>:6379` on the others), or name it with RAY_ADDRESS; "
+        "leave hydra.launcher.ray.init.address out to start a Ray of its own on this machine "
+        "for the sweep."
+    )
+
+
 def _needs_multirun(
     swept: list[str], overrides: Sequence[str], command: str, *, lists: bool = True
 ) -> str:

@@ -59,7 +59,7 @@ from lossbench.option_keys import composition_refusal, missing_option_refusal, r
 from lossbench.override_grammar import refuse_grammar_errors
 from lossbench.override_types import HYDRA, refuse_wrong_types
 from lossbench.record import RunExistsError, ended, read_record, refuse_completed
-from lossbench.sweep_refusals import sweep_refusal
+from lossbench.sweep_refusals import ray_connection_refusal, sweep_refusal
 from lossbench.validation import ConfigError, validate
 
 __all__ = [
@@ -541,6 +541,7 @@ def main() -> None:
             composition_refusal(error, overrides, multirun=multirun)
             or missing_option_refusal(error, overrides)
             or sweep_refusal(error, overrides, groups=groups)
+            or ray_connection_refusal(error, overrides)
             or hydra_error_refusal(error, sys.argv[1:], "lossbench-train", config_dir())
         )
 

@@ -52,6 +52,7 @@ from lossbench.loggers import continue_csv_logs
 from lossbench.messages import quiet_lightning
 from lossbench.module import ClassifierModule, resolved_loss
 from lossbench.record import (
+    DEBUG_SETTINGS,
     debug_settings,
     environment,
     refuse_completed,
@@ -460,14 +461,15 @@ def build_run_trainer(cfg: DictConfig, output_dir: Path, interactive: bool) -> L
 def stopped_by(trainer: L.Trainer) -> str:
     """How a fit that completed ended: ``early_stopping`` when an ``EarlyStopping`` callback
     stopped it (the monitored metric stopped improving); ``debug_run`` when Lightning's debug
-    settings (``fast_dev_run``, ``overfit_batches``) limited it; else ``budget``: it ran until
+    settings (``fast_dev_run``, ``overfit_batches``, ``limit_*_batches``) limited it; else
+    ``budget``: it ran until
     the trainer's cap (``max_epochs``, ``max_steps``, ``max_time``) while still improving, or
     with no early stopping to say otherwise. A run that failed or was refused records
     ``failed``."""
     stopped = any(isinstance(c, EarlyStopping) and stopped_early(c) for c in trainer.callbacks)
     if stopped:
         return "early_stopping"
-    debug = {"fast_dev_run": trainer.fast_dev_run, "overfit_batches": trainer.overfit_batches}
+    debug = {key: getattr(trainer, key) for key in DEBUG_SETTINGS}
     return "debug_run" if debug_settings(debug) else "budget"
 
 

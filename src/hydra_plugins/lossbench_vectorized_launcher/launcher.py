@@ -428,6 +428,24 @@ def _ended(output_dir: Path) -> bool:
     return record is not None and ended(record)
 
 
+def differing_keys(first: Sequence[str], second: Sequence[str]) -> list[str]:
+    """The keys that two jobs' overrides set to different values (or that only one sets), in
+    the order they appear.
+
+        >>> differing_keys(["data=iris", "seed=0", "optimizer.lr=0.1"],
+        ...                ["data=iris", "seed=1", "optimizer.lr=0.1", "+x=2"])
+        ['seed', 'x']
+    """
+
+    def values(overrides: Sequence[str]) -> dict[str, str]:
+        pairs = (o.partition("=") for o in overrides)
+        return {key.lstrip("+~"): value for key, _, value in pairs}
+
+    a, b = values(first), values(second)
+    keys = [*a, *(key for key in b if key not in a)]
+    return [key for key in keys if a.get(key) != b.get(key)]
+
+
 def _own_directories(launch: "_Launch", positions: list[int]) -> list[int]:
     """``positions`` without the jobs whose directory an earlier job of the launch has (a
     ``hydra.sweep.subdir`` that leaves out a swept key): each is refused, before anything is
@@ -443,18 +461,20 @@ def _own_directories(launch: "_Launch", positions: list[int]) -> list[int]:
         if first == number:
             own.append(i)
             continue
+        earlier, overrides = launch.overrides[first - launch.first_number], launch.overrides[i]
         log.error(
             "refused: job %d would train in %s, job %d's directory: hydra.sweep.subdir=%s "
-            "gives both jobs one directory. Add the keys in which they differ to "
+            "gives both jobs one directory. Add the keys in which they differ (%s) to "
             "hydra.sweep.subdir (job %d: %s; job %d: %s).",
             number,
             output_dir,
             first,
             _subdir(launch, i),
+            ", ".join(differing_keys(earlier, overrides)),
             first,
-            " ".join(launch.overrides[first - launch.first_number]),
+            " ".join(earlier),
             number,
-            " ".join(launch.overrides[i]),
+            " ".join(overrides),
         )
         launch.values[i] = None
         launch.refused.add(i)

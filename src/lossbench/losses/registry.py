@@ -72,7 +72,7 @@ _NON_NEGATIVE = Interval(Real, 0, None, closed="left")
 def _weight(per: str) -> Param:
     return Param(
         name="weight",
-        type=list[float] | None,
+        type=Any,  # a number or a list of numbers: a union OmegaConf's schemas cannot declare
         default=None,
         constraints=(PerUnit(_NON_NEGATIVE), None),
         doc=f"rescales the loss of each {per}; null: all 1",

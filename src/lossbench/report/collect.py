@@ -36,6 +36,7 @@ import pandas as pd
 import yaml
 
 from lossbench.metric_names import VALIDATION_EPOCH
+from lossbench.record import DEBUG_FIX
 from lossbench.report.errors import ReportError
 from lossbench.report.find import RECORD_NAME, find_records
 from lossbench.report.labels import assign_setups, data_labels, flatten
@@ -124,10 +125,7 @@ _DEBUG_WHY = (
     "a run trained with Lightning's debug settings (a few batches, or the same batches again "
     "and again) checks that it works, and is no result"
 )
-_DEBUG_FIX = (
-    "train without trainer.fast_dev_run / trainer.overfit_batches (and without debug=fdr / "
-    "debug=overfit), then report those runs"
-)
+_DEBUG_FIX = f"{DEBUG_FIX}, then report those runs"
 
 
 def _refuse_debug_only(
