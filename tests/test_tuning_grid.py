@@ -361,3 +361,30 @@ def test_a_study_run_again_with_other_settings_widens_nothing_into_the_old_one(t
         "multirun.yaml",
     ]
     assert {p: p.read_bytes() for p in sweep.glob("*/metrics.json")} == records
+
+
+@pytest.mark.parametrize(
+    ("params", "arguments", "given"),
+    [
+        # a study's grid replaced by one rate on the command line: what the sweep would run
+        (
+            {"optimizer.lr": "0.001,0.01", "seed": "0,1"},
+            ["optimizer.lr=0.01"],
+            "0.01 (one value, not swept: optimizer.lr=0.01 on the command line replaces the "
+            "grid of hydra.sweeper.params, optimizer.lr=0.001,0.01)",
+        ),
+        ({"optimizer.lr": "0.01", "seed": "0,1"}, [], "0.01 (one value, not swept)"),
+        ({"seed": "0,1"}, ["optimizer.lr=0.1"], "0.1 (one value, not swept)"),
+        ({"seed": "0,1"}, [], "not swept"),
+    ],
+)
+def test_the_widened_key_is_checked_as_the_sweep_runs_it(params, arguments, given):
+    from hydra_plugins.lossbench_sweeper.sweeper import LossbenchSweeper
+    from lossbench.errors import UserInputError
+
+    sweeper = LossbenchSweeper(params=params, widen={"key": "optimizer.lr", "steps": 2})
+    with pytest.raises(UserInputError) as refused:
+        sweeper._check_widened(arguments)
+    assert f"its grid is {given}, but widening needs a sweep" in str(refused.value)
+    assert str(refused.value).endswith("Swept here: seed.")
+    sweeper._check_widened([*arguments, "optimizer.lr=0.003,0.03"])  # a grid again: no refusal

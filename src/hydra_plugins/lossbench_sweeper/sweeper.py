@@ -264,10 +264,14 @@ class LossbenchSweeper(BasicSweeper):
         )
 
     def _check_widened(self, arguments: Sequence[str]) -> None:
-        """Refuse a ``widen.key`` that is not swept over at least two positive numbers."""
-        lines = [f"{k}={v}" for k, v in (self.params or {}).items()] + list(arguments)
-        parsed = OverridesParser.create().parse_overrides(lines)
-        swept = {o.key_or_group: o for o in parsed if o.is_sweep_override()}
+        """Refuse a ``widen.key`` that is not swept over at least two positive numbers, as the
+        sweep runs it: a key of ``params`` set again on the command line takes the command
+        line's value (Hydra's rule), so ``optimizer.lr=0.01`` on a study replaces its grid."""
+        params = [f"{k}={v}" for k, v in (self.params or {}).items()]
+        parser = OverridesParser.create()
+        parsed = parser.parse_overrides(params + list(arguments))
+        final = {o.key_or_group: o for o in parsed}  # the last override of each key wins
+        swept = {key: o for key, o in final.items() if o.is_sweep_override()}
         ranges = [(o.input_line, o) for o in swept.values() if not o.is_discrete_sweep()]
         if ranges:  # interval(...): Hydra's basic sweeper, below, cannot run it either
             from lossbench.errors import UserInputError
@@ -286,9 +290,22 @@ class LossbenchSweeper(BasicSweeper):
             from lossbench.errors import UserInputError
 
             given = ",".join(values) if values else "not swept"
+            notes = []
+            last = final.get(str(self.widen_key))
+            if last is not None and not last.is_sweep_override():
+                given = last.get_value_element_as_str()
+                notes.append("one value, not swept")
+            grid = {o.key_or_group: o for o in parsed[: len(params)]}.get(str(self.widen_key))
+            if grid is not None and last is not None and grid is not last:
+                notes.append(
+                    f"{last.input_line} on the command line replaces the grid of "
+                    f"hydra.sweeper.params, {grid.input_line}"
+                )
+            if notes:
+                given += f" ({': '.join(notes)})"
             raise UserInputError(
-                f"hydra.sweeper.widen.key={self.widen_key!r}: its grid is {given}, but widening "
-                "needs a sweep over at least two positive numbers (e.g. "
+                f"hydra.sweeper.widen.key={self.widen_key!r}: its grid is {given}, but "
+                "widening needs a sweep over at least two positive numbers (e.g. "
                 f"{self.widen_key}=0.001,0.003,0.01). Sweep it, or set "
                 "hydra.sweeper.widen.key=null to keep the grid as given. Swept here: "
                 f"{', '.join(swept) or 'nothing'}."
