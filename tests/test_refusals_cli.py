@@ -789,6 +789,13 @@ CATALOGUE: list[Case] = [
             ("-m", "experiment=compare_binary", "study=quick", "optimizer.lr=interval(0.001,0.1)"),
             ["optimizer.lr=interval(0.001,0.1): interval(...) is a continuous range",
              "hydra/sweeper=optuna"], unwanted=["widen.key", "BasicSweeper"], fast=True),
+    # one rate on the command line replaces a study's grid, which the study widens
+    refused("experiment-one-rate-cannot-widen", "train",
+            ("-m", "experiment=compare_binary", "study=quick", "setup=logits_focal", "optimizer.lr=0.01"),
+            ["widen.key='optimizer.lr': its grid is 0.01 (one value, not swept: optimizer.lr=0.01 "
+             "on the command line replaces the grid of hydra.sweeper.params, "
+             "optimizer.lr=0.001,0.003,0.01,0.03), but widening needs", "at least two positive numbers",
+             "hydra.sweeper.widen.key=null"], unwanted=["Traceback", "study:"], fast=True),
     refused("hydra-setting-swept", "train", ("-m", *QUICK, "data=iris", "hydra.launcher.n_jobs=1,2"),
             ["hydra.launcher.n_jobs=1,2: a sweep runs under one Hydra configuration",
              "Run one sweep per value"], unwanted=["Sweeping over Hydra's configuration"], fast=True),

@@ -148,6 +148,7 @@ def test_compare_real_trains_a_dense_data_set_with_its_linked_model(tmp_path):
         "data=iris,mnist_ink",
         "setup=logits_bce_with_logits",
         "optimizer.lr=0.01",
+        "hydra.sweeper.widen.key=null",  # one rate: no grid to widen
         "seed=0",
         "trainer.max_epochs=1",
         f"paths.output_dir={tmp_path}",

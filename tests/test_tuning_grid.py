@@ -294,3 +294,97 @@ def test_jobs_refused_or_skipped_without_a_value_are_no_evidence_about_rates(tmp
     kept = evidence([(n, o, v) for n, (o, v) in enumerate(jobs)], str(tmp_path))
     # values always count; a job without one only when it failed in training
     assert kept == [jobs[0], jobs[1], jobs[2], jobs[4]]
+
+
+def test_jobs_not_run_for_other_settings_in_their_directory_close_their_cell(tmp_path):
+    """``exists`` (a completed run of other settings in the job's directory) says nothing about
+    the rate, and the cell's other runs are left out with it: that cell is not widened."""
+    from hydra_plugins.lossbench_sweeper.sweeper import evidence
+    from lossbench.progress import mark_job
+
+    jobs = [
+        (["setup=a", "optimizer.lr=0.01", "seed=0"], None),  # exists: another study's run
+        (["setup=a", "optimizer.lr=0.03", "seed=0"], 0.2),
+        (["setup=b", "optimizer.lr=0.01", "seed=0"], None),  # failed in training
+        (["setup=b", "optimizer.lr=0.03", "seed=0"], 0.4),
+    ]
+    for number, outcome in enumerate(["exists", "completed", "failed", "completed"]):
+        mark_job(tmp_path, number, outcome)
+    numbered = [(n, o, v) for n, (o, v) in enumerate(jobs)]
+    assert evidence(numbered, str(tmp_path)) == jobs[1:]
+    cells = evidence(
+        numbered, str(tmp_path), lambda o: cell_of(o, key="optimizer.lr", replicates=["seed"])
+    )
+    assert cells == jobs[2:]
+
+
+#: A sweep of 2 rates x 1 seed on iris; run again with another epoch cap (other settings),
+#: every job finds the first sweep's completed run in its directory.
+AGAIN = (
+    "-m",
+    "hydra/sweeper=lossbench",
+    "data=iris",
+    "optimizer.lr=0.3,1.0",
+    "seed=0",
+    "logger=none",
+    "hydra.sweeper.widen.key=optimizer.lr",
+    "hydra.sweep.dir=sweep",
+    "hydra.sweep.subdir=lr${optimizer.lr}",
+)
+
+
+# two lossbench-train -m processes, about 9 s on 2 cores: the studies' launcher in the quick
+# suite, the basic one in the slow suite
+@pytest.mark.parametrize("launcher", ["vectorized", pytest.param("basic", marks=pytest.mark.slow)])
+def test_a_study_run_again_with_other_settings_widens_nothing_into_the_old_one(tmp_path, launcher):
+    """The jobs not run (another study's runs in their directories) are no evidence of a failing
+    grid: nothing is widened, trained or written into the earlier study; the command exits 2.
+    The vectorized launcher widens as cells end, the basic one after the sweep."""
+    sweep = tmp_path / "sweep"
+    first = run_module(
+        "lossbench.train", *AGAIN, f"hydra/launcher={launcher}", "trainer.max_epochs=1",
+        "hydra.sweeper.widen.steps=0", cwd=tmp_path,
+    )  # fmt: skip
+    assert first.returncode == 0, first.stderr[-3000:]
+    records = {p: p.read_bytes() for p in sweep.glob("*/metrics.json")}
+    assert sorted(p.parent.name for p in records) == ["lr0.3", "lr1.0"]
+    other = run_module(
+        "lossbench.train", *AGAIN, f"hydra/launcher={launcher}", "trainer.max_epochs=2",
+        "hydra.sweeper.widen.steps=2", cwd=tmp_path,
+    )  # fmt: skip
+    assert other.returncode == 2, other.stderr[-3000:]
+    assert "2 job(s) of this study were not run" in other.stderr
+    assert "widening the grid" not in other.stdout + other.stderr
+    assert sorted(p.name for p in sweep.iterdir() if not p.name.startswith(".")) == [
+        "lr0.3",
+        "lr1.0",
+        "multirun.yaml",
+    ]
+    assert {p: p.read_bytes() for p in sweep.glob("*/metrics.json")} == records
+
+
+@pytest.mark.parametrize(
+    ("params", "arguments", "given"),
+    [
+        # a study's grid replaced by one rate on the command line: what the sweep would run
+        (
+            {"optimizer.lr": "0.001,0.01", "seed": "0,1"},
+            ["optimizer.lr=0.01"],
+            "0.01 (one value, not swept: optimizer.lr=0.01 on the command line replaces the "
+            "grid of hydra.sweeper.params, optimizer.lr=0.001,0.01)",
+        ),
+        ({"optimizer.lr": "0.01", "seed": "0,1"}, [], "0.01 (one value, not swept)"),
+        ({"seed": "0,1"}, ["optimizer.lr=0.1"], "0.1 (one value, not swept)"),
+        ({"seed": "0,1"}, [], "not swept"),
+    ],
+)
+def test_the_widened_key_is_checked_as_the_sweep_runs_it(params, arguments, given):
+    from hydra_plugins.lossbench_sweeper.sweeper import LossbenchSweeper
+    from lossbench.errors import UserInputError
+
+    sweeper = LossbenchSweeper(params=params, widen={"key": "optimizer.lr", "steps": 2})
+    with pytest.raises(UserInputError) as refused:
+        sweeper._check_widened(arguments)
+    assert f"its grid is {given}, but widening needs a sweep" in str(refused.value)
+    assert str(refused.value).endswith("Swept here: seed.")
+    sweeper._check_widened([*arguments, "optimizer.lr=0.003,0.03"])  # a grid again: no refusal

@@ -37,7 +37,8 @@ setup whose best rate on validation (mean over seeds of the optimized metric, th
 ``lossbench-report`` chooses by) is the smallest or largest of the grid, the next rate beyond
 that end is trained for every seed, and so on, at most ``steps`` rates beyond each end
 (:class:`lossbench.tuning_grid.GridWidening`); a data set x setup whose runs all failed is tried
-at smaller rates, one refused at every rate is not. A launcher whose ``launch`` takes a
+at smaller rates, one refused at every rate is not, nor one with a job not run because its
+directory holds a run of other settings (:func:`evidence`). A launcher whose ``launch`` takes a
 ``follow_up`` (the vectorized launcher) widens each data set x setup as soon as its own runs
 have ended, while the others train; otherwise (or when job directories are named by job
 number, which must not depend on the order in which cells end) the widening runs after the
@@ -58,7 +59,7 @@ them in ``sys.modules``, where dataclasses look string annotations up.
 import itertools
 import logging
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Hashable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -192,7 +193,8 @@ class LossbenchSweeper(BasicSweeper):
         sweep_dir = str(self.config.hydra.sweep.dir)
         done = [(list(r.overrides), _value(r)) for batch in returns for r in batch]
         while True:  # the cells not widened yet (another launcher: every cell, round by round)
-            tried = evidence([(n, o, v) for n, (o, v) in enumerate(done)], sweep_dir)
+            ended = [(n, o, v) for n, (o, v) in enumerate(done)]
+            tried = evidence(ended, sweep_dir, self._cell)
             batch = widening.next_jobs(tried)
             if not batch:
                 break
@@ -235,13 +237,20 @@ class LossbenchSweeper(BasicSweeper):
         calls = itertools.count(1)
 
         def follow_up(ended: list, waiting: list) -> list[list[str]]:
-            new = widening.next_jobs(evidence(ended, sweep_dir), waiting)
+            new = widening.next_jobs(evidence(ended, sweep_dir, self._cell), waiting)
             if new:
                 self._log_widening(new)
                 add_jobs(sweep_dir, f"widen-early{next(calls)}", len(new))
             return new
 
         return follow_up
+
+    def _cell(self, overrides: Sequence[str]) -> tuple[str, ...]:
+        """A job's cell (data set x setup in a study): its overrides but the widened key and
+        the replicates."""
+        from lossbench.tuning_grid import cell_of
+
+        return cell_of(overrides, key=str(self.widen_key), replicates=self.replicates)
 
     def _log_widening(self, batch: Sequence[Sequence[str]]) -> None:
         # The new values are numbers the sweeper computed for a key checked to be swept over
@@ -255,10 +264,14 @@ class LossbenchSweeper(BasicSweeper):
         )
 
     def _check_widened(self, arguments: Sequence[str]) -> None:
-        """Refuse a ``widen.key`` that is not swept over at least two positive numbers."""
-        lines = [f"{k}={v}" for k, v in (self.params or {}).items()] + list(arguments)
-        parsed = OverridesParser.create().parse_overrides(lines)
-        swept = {o.key_or_group: o for o in parsed if o.is_sweep_override()}
+        """Refuse a ``widen.key`` that is not swept over at least two positive numbers, as the
+        sweep runs it: a key of ``params`` set again on the command line takes the command
+        line's value (Hydra's rule), so ``optimizer.lr=0.01`` on a study replaces its grid."""
+        params = [f"{k}={v}" for k, v in (self.params or {}).items()]
+        parser = OverridesParser.create()
+        parsed = parser.parse_overrides(params + list(arguments))
+        final = {o.key_or_group: o for o in parsed}  # the last override of each key wins
+        swept = {key: o for key, o in final.items() if o.is_sweep_override()}
         ranges = [(o.input_line, o) for o in swept.values() if not o.is_discrete_sweep()]
         if ranges:  # interval(...): Hydra's basic sweeper, below, cannot run it either
             from lossbench.errors import UserInputError
@@ -277,9 +290,22 @@ class LossbenchSweeper(BasicSweeper):
             from lossbench.errors import UserInputError
 
             given = ",".join(values) if values else "not swept"
+            notes = []
+            last = final.get(str(self.widen_key))
+            if last is not None and not last.is_sweep_override():
+                given = last.get_value_element_as_str()
+                notes.append("one value, not swept")
+            grid = {o.key_or_group: o for o in parsed[: len(params)]}.get(str(self.widen_key))
+            if grid is not None and last is not None and grid is not last:
+                notes.append(
+                    f"{last.input_line} on the command line replaces the grid of "
+                    f"hydra.sweeper.params, {grid.input_line}"
+                )
+            if notes:
+                given += f" ({': '.join(notes)})"
             raise UserInputError(
-                f"hydra.sweeper.widen.key={self.widen_key!r}: its grid is {given}, but widening "
-                "needs a sweep over at least two positive numbers (e.g. "
+                f"hydra.sweeper.widen.key={self.widen_key!r}: its grid is {given}, but "
+                "widening needs a sweep over at least two positive numbers (e.g. "
                 f"{self.widen_key}=0.001,0.003,0.01). Sweep it, or set "
                 "hydra.sweeper.widen.key=null to keep the grid as given. Swept here: "
                 f"{', '.join(swept) or 'nothing'}."
@@ -305,21 +331,38 @@ class LossbenchSweeper(BasicSweeper):
         )
 
 
+#: Outcomes (:func:`lossbench.progress.outcome_of`) of jobs without a value that say nothing
+#: about their rate: refused (a setup the task cannot train), skipped (a run of the same
+#: config that completed earlier without one), exists (not run: its directory holds a
+#: completed or kept run of other settings, which lossbench never overwrites).
+NO_EVIDENCE = ("refused", "skipped", "exists")
+
+
 def evidence(
-    jobs: Sequence[tuple[int, Sequence[str], float | None]], sweep_dir: str
+    jobs: Sequence[tuple[int, Sequence[str], float | None]],
+    sweep_dir: str,
+    cell: Callable[[Sequence[str]], Hashable] | None = None,
 ) -> list[tuple[Sequence[str], float | None]]:
     """The jobs (job number, overrides, value) whose value says something about their rate, as
     (overrides, value): a job with a value, or one that failed in training. A job without a
-    value that was refused (a setup the task cannot train) or skipped (its directory holds a
-    run it may not overwrite) is left out (its outcome: :func:`lossbench.progress.outcome_of`).
+    value whose outcome (:func:`lossbench.progress.outcome_of`) is one of :data:`NO_EVIDENCE`
+    is left out.
+
+    With ``cell`` (a job's cell from its overrides: :func:`lossbench.tuning_grid.cell_of`),
+    every job of a cell that has a job not run for a run of other settings in its directory
+    (``exists``) is left out too, so that cell is not widened: its grid's runs there are not
+    all of these settings (an earlier study's with other overrides), so its chosen rate says
+    nothing, and widening would only train more of these settings among the other ones (the
+    command then exits 2, asking for a new output directory).
     """
     from lossbench.progress import outcome_of
 
-    return [
-        (overrides, value)
-        for number, overrides, value in jobs
-        if value is not None or outcome_of(sweep_dir, number) not in ("refused", "skipped")
-    ]
+    outcomes = {n: outcome_of(sweep_dir, n) for n, _, value in jobs if value is None}
+    kept = [(n, o, v) for n, o, v in jobs if v is not None or outcomes[n] not in NO_EVIDENCE]
+    if cell is not None:
+        closed = {cell(o) for n, o, _ in jobs if outcomes.get(n) == "exists"}
+        kept = [(n, o, v) for n, o, v in kept if cell(o) not in closed]
+    return [(o, v) for _, o, v in kept]
 
 
 class _WithFollowUp:
