@@ -1081,6 +1081,28 @@ CATALOGUE: list[Case] = [
              "loss.gamma is not a setting of loss=asl (its settings: reduction, gamma_neg, gamma_pos, clip)",
              "Choose a loss that has it (loss=focal), or search without it", ASL_SEARCH_ADVICE],
             unwanted=["~hydra.sweeper.params.<key> drops one", "To append to your config"]),
+    # a key of hydra.sweeper.params holds a dot (loss.gamma), which no override can name: Hydra's
+    # "Could not delete from config" (exit 1), or "hydra.* settings cannot be swept", before
+    refused("search-param-removed-by-its-dotted-key", "train", (*SEARCH_ASL, "~hydra.sweeper.params.loss.gamma"),
+            ["~hydra.sweeper.params.loss.gamma: the keys of hydra.sweeper.params are names with dots in them ('loss.gamma')",
+             "fix it to one value (loss.gamma=<value>", "hydra.sweeper.params=null "
+             "'optimizer.lr=tag(log, interval(1e-4, 3e-2))' 'loss.gamma_neg=interval(0.0, 5.0)'",
+             "--cfg hydra -p hydra.sweeper.params", "in a folder given with -cd"],
+            unwanted=["Could not delete", "HYDRA_FULL_ERROR"], fast=True),
+    refused("search-param-emptied-by-its-dotted-key", "train", (*SEARCH_ASL, "hydra.sweeper.params.loss.gamma=null"),
+            ["the keys of hydra.sweeper.params are names with dots in them ('loss.gamma')",
+             "To stop searching loss.gamma"], unwanted=["has no entry", "+hydra.sweeper.params"], fast=True),
+    refused("search-param-swept-by-its-dotted-key", "train",
+            (*SEARCH_ASL, "hydra.sweeper.params.loss.gamma_neg=interval(0,5)"),
+            ["Give it as an override of loss.gamma_neg itself, 'loss.gamma_neg=interval(0,5)'",
+             "the command line's winning for the same key"], unwanted=["cannot be swept"], fast=True),
+    refused("search-param-added-by-its-dotted-key", "train",
+            (*SEARCH_ASL, '+hydra.sweeper.params.loss.gamma_neg="interval(0,5)"'),
+            ["Give it as an override of loss.gamma_neg itself, 'loss.gamma_neg=interval(0,5)'"],
+            unwanted=["Cannot convert", "HYDRA_FULL_ERROR"], fast=True),
+    refused("search-param-set-by-its-dotted-key", "train", (*SEARCH_ASL, "hydra.sweeper.params.loss.gamma=2"),
+            ["Give it as an override of loss.gamma itself, loss.gamma=2"],
+            unwanted=["has no entry", "+hydra.sweeper.params"], fast=True),
     # hydra.sweeper.params=null: the command line's keys alone, checked as the params are
     refused("search-of-emptied-params-refused-whatever-the-values", "train", ("-m", "hparams_search=optuna_focal",
             "data=iris", "head=sigmoid", "hydra.sweeper.n_trials=2", "hydra.sweeper.params=null",
