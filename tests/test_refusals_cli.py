@@ -1103,6 +1103,9 @@ CATALOGUE: list[Case] = [
     refused("search-param-set-by-its-dotted-key", "train", (*SEARCH_ASL, "hydra.sweeper.params.loss.gamma=2"),
             ["Give it as an override of loss.gamma itself, loss.gamma=2"],
             unwanted=["has no entry", "+hydra.sweeper.params"], fast=True),
+    refused("search-params-removed", "train", (*SEARCH_ASL, "~hydra.sweeper.params", "loss.gamma_neg=interval(0,5)"),
+            ["~hydra.sweeper.params: the sweeper's config cannot do without its params",
+             "hydra.sweeper.params=null leaves them out"], unwanted=["HYDRA_FULL_ERROR"], fast=True),
     # hydra.sweeper.params=null: the command line's keys alone, checked as the params are
     refused("search-of-emptied-params-refused-whatever-the-values", "train", ("-m", "hparams_search=optuna_focal",
             "data=iris", "head=sigmoid", "hydra.sweeper.n_trials=2", "hydra.sweeper.params=null",

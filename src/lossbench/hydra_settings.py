@@ -127,10 +127,17 @@ def _sweeper_param_refusal(override: Any, key: str, given: str, command: str) ->
     a dot (``~hydra.sweeper.params.loss.gamma``): Hydra reads it as the entry ``loss`` and
     ``gamma`` inside it, which the params (one text per key) cannot hold, and stops with its
     own error (exit status 1), or, for a sweep, with one about sweeping a ``hydra.*`` setting.
+    And ``~hydra.sweeper.params``, which Hydra cannot remove (``=null`` empties it).
 
         >>> print(_sweeper_param_refusal(_parse("loss.gamma=1"), "loss.gamma", "", "x"))
         None
     """
+    if key == _SWEEPER_PARAMS.rstrip(".") and override.is_delete():
+        return (
+            f"{given}: the sweeper's config cannot do without its params (Hydra's 'does not "
+            "support deletion'). hydra.sweeper.params=null leaves them out: then each key to "
+            "search is given as an override of its own ('loss.gamma_neg=interval(0.0, 5.0)')."
+        )
     entry = key.removeprefix(_SWEEPER_PARAMS)
     if not key.startswith(_SWEEPER_PARAMS) or "." not in entry:
         return None
