@@ -35,6 +35,10 @@ TRAIN_KEYS = [field.name for field in dataclasses.fields(TrainConfig)]
         "hydra.launcher.n_jobs=2",
         "+hydra.launcher.foo=1",  # the launcher's own check (hydra_callbacks)
         "hydra.sweeper.n_trials=10",
+        "hydra.sweeper.params=null",  # a search of the command line's keys alone
+        "~hydra.sweeper.params.seed",  # a key of the params without a dot
+        '+hydra.sweeper.params.seed="0,1"',
+        '+hydra.sweeper.params={loss.gamma_neg:"interval(0.0,5.0)"}',
         "hydra.job.config.override_dirname.exclude_keys=[seed]",
         "hydra.searchpath=[file://mine]",
         "hydra.verbose=true",

@@ -20,6 +20,7 @@ import importlib.util
 import io
 import json
 import os
+import shlex
 import shutil
 import string
 import subprocess
@@ -151,6 +152,21 @@ def images(array: np.ndarray) -> tuple[tuple[str, bytes], ...]:
     np.save(buffer, array)
     return (("images.npy", buffer.getvalue()),)
 
+
+#: An Optuna search of focal loss's gamma with loss=asl, which has no gamma: two short trials.
+SEARCH_ASL = (
+    "-m",
+    "hparams_search=optuna_focal",
+    "data=breast_cancer",
+    "loss=asl",
+    "hydra.sweeper.n_trials=2",
+)
+#: What the refusal of SEARCH_ASL says to add: the other searched keys, and asl's gamma_neg.
+ASL_SEARCH_ADVICE = (
+    "Here, to keep the other keys and search loss.gamma_neg in its place, add: "
+    "hydra.sweeper.params=null 'optimizer.lr=tag(log, interval(1e-4, 3e-2))' "
+    "'optimizer.weight_decay=interval(0.0, 1e-2)' 'loss.gamma_neg=interval(0.0, 5.0)'"
+)
 
 #: lossbench-predict on the shared dense run (mnist_ink, 14 x 14 maps) with images.npy.
 IMAGES = ("ckpt_path={dense_ckpt}", "data=images", "data.path=images.npy", "out=maps.npz")
@@ -1067,10 +1083,42 @@ CATALOGUE: list[Case] = [
             "data=iris", "head=sigmoid", "hydra.sweeper.n_trials=2"),
             ["every trial of this search would be refused", "optimizer.lr, optimizer.weight_decay, "
              "loss.gamma", "double sigmoid", "with loss=focal, use head=logits"]),
-    refused("search-of-a-key-the-config-lacks", "train", ("-m", "hparams_search=optuna_focal",
-            "data=iris", "loss=asl", "hydra.sweeper.n_trials=2"),
+    refused("search-of-a-key-the-config-lacks", "train", SEARCH_ASL,
             ["a trial of this search cannot be composed", "Could not override 'loss.gamma'",
-             "loss.gamma exists with loss=focal but not with loss=asl"]),
+             "loss.gamma is not a setting of loss=asl (its settings: reduction, gamma_neg, gamma_pos, clip)",
+             "Choose a loss that has it (loss=focal), or search without it", ASL_SEARCH_ADVICE],
+            unwanted=["~hydra.sweeper.params.<key> drops one", "To append to your config"]),
+    # a key of hydra.sweeper.params holds a dot (loss.gamma), which no override can name: Hydra's
+    # "Could not delete from config" (exit 1), or "hydra.* settings cannot be swept", before
+    refused("search-param-removed-by-its-dotted-key", "train", (*SEARCH_ASL, "~hydra.sweeper.params.loss.gamma"),
+            ["~hydra.sweeper.params.loss.gamma: the keys of hydra.sweeper.params are names with dots in them ('loss.gamma')",
+             "fix it to one value (loss.gamma=<value>", "hydra.sweeper.params=null "
+             "'optimizer.lr=tag(log, interval(1e-4, 3e-2))' 'loss.gamma_neg=interval(0.0, 5.0)'",
+             "--cfg hydra -p hydra.sweeper.params", "in a folder given with -cd"],
+            unwanted=["Could not delete", "HYDRA_FULL_ERROR"], fast=True),
+    refused("search-param-emptied-by-its-dotted-key", "train", (*SEARCH_ASL, "hydra.sweeper.params.loss.gamma=null"),
+            ["the keys of hydra.sweeper.params are names with dots in them ('loss.gamma')",
+             "To stop searching loss.gamma"], unwanted=["has no entry", "+hydra.sweeper.params"], fast=True),
+    refused("search-param-swept-by-its-dotted-key", "train",
+            (*SEARCH_ASL, "hydra.sweeper.params.loss.gamma_neg=interval(0,5)"),
+            ["Give it as an override of loss.gamma_neg itself, 'loss.gamma_neg=interval(0,5)'",
+             "the command line's winning for the same key"], unwanted=["cannot be swept"], fast=True),
+    refused("search-param-added-by-its-dotted-key", "train",
+            (*SEARCH_ASL, '+hydra.sweeper.params.loss.gamma_neg="interval(0,5)"'),
+            ["Give it as an override of loss.gamma_neg itself, 'loss.gamma_neg=interval(0,5)'"],
+            unwanted=["Cannot convert", "HYDRA_FULL_ERROR"], fast=True),
+    refused("search-param-set-by-its-dotted-key", "train", (*SEARCH_ASL, "hydra.sweeper.params.loss.gamma=2"),
+            ["Give it as an override of loss.gamma itself, loss.gamma=2"],
+            unwanted=["has no entry", "+hydra.sweeper.params"], fast=True),
+    refused("search-params-removed", "train", (*SEARCH_ASL, "~hydra.sweeper.params", "loss.gamma_neg=interval(0,5)"),
+            ["~hydra.sweeper.params: the sweeper's config cannot do without its params",
+             "hydra.sweeper.params=null leaves them out"], unwanted=["HYDRA_FULL_ERROR"], fast=True),
+    # hydra.sweeper.params=null: the command line's keys alone, checked as the params are
+    refused("search-of-emptied-params-refused-whatever-the-values", "train", ("-m", "hparams_search=optuna_focal",
+            "data=iris", "head=sigmoid", "hydra.sweeper.n_trials=2", "hydra.sweeper.params=null",
+            "optimizer.lr=interval(0.001,0.01)"),
+            ["every trial of this search would be refused", "(optimizer.lr; ", "double sigmoid"],
+            unwanted=["ValidateBeforeRun", "is not an OmegaConf config"]),
     refused("parallel-launcher-no-workers", "train", ("-m", "hydra/launcher=parallel",
             "hydra.launcher.n_jobs=0", "seed=0,1"), ["hydra.launcher.n_jobs=0 runs no worker"]),
     # ---- a sweep: the refused job is recorded, the others run --------------------------------
@@ -1445,6 +1493,28 @@ def test_catalogue_cleans_up(tmp_path: Path) -> None:
     shutil.rmtree(tmp_path / "outputs")
     assert snapshot(tmp_path) == before
     assert os.listdir(tmp_path) == ["a"]
+
+
+@pytest.mark.slow  # two lossbench-train -m processes: one refused, one of two short trials
+def test_the_advice_for_a_searched_key_the_config_lacks_runs(tmp_path: Path) -> None:
+    """The refusal of SEARCH_ASL (focal's loss.gamma searched with loss=asl) says what to add;
+    the command with it added searches asl's gamma_neg with the other keys, and runs. Before,
+    the refusal advised ~hydra.sweeper.params.loss.gamma (Hydra's "Could not delete", exit 1)
+    or hydra.sweeper.params.<key>=... ("hydra.* settings cannot be swept", exit 2)."""
+    pytest.importorskip("hydra_plugins.hydra_optuna_sweeper")
+    env = {"OMP_NUM_THREADS": "1"}
+    line = (*SEARCH_ASL, "trainer.max_epochs=1", "logger=none", "hydra.sweep.dir=search")
+    refused = run_console("train", *line, cwd=tmp_path, timeout=600, extra_env=env)
+    assert refused.returncode == 2, refused.stderr[-3000:]
+    assert ASL_SEARCH_ADVICE in refused.stderr
+    added = shlex.split(refused.stderr.split(", add: ", 1)[1].splitlines()[0])
+    result = run_console("train", *line, *added, cwd=tmp_path, timeout=600, extra_env=env)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "ValidateBeforeRun" not in result.stderr  # the search's check ran with params=null
+    records = [json.loads(p.read_text()) for p in (tmp_path / "search").glob("*/metrics.json")]
+    assert [r["status"] for r in records] == ["completed", "completed"]
+    best = (tmp_path / "search" / "optimization_results.yaml").read_text()
+    assert "loss.gamma_neg:" in best and "loss.gamma:" not in best
 
 
 @pytest.mark.skipif(shutil.which("srun") is not None, reason="Slurm is installed here")

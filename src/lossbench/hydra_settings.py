@@ -26,6 +26,7 @@ import dataclasses
 import difflib
 import os
 import re
+import shlex
 import sys
 import types
 import typing
@@ -116,6 +117,58 @@ def _removed_check(override: Any, key: str, given: str) -> str | None:
     )
 
 
+#: Where a sweeper's keys are (Hydra's basic sweeper, Optuna's and lossbench's): one mapping
+#: from each key, dots and all (``loss.gamma``), to its values as one text.
+_SWEEPER_PARAMS = "hydra.sweeper.params."
+
+
+def _sweeper_param_refusal(override: Any, key: str, given: str, command: str) -> str | None:
+    """The refusal of ``given`` where its key names a key of ``hydra.sweeper.params`` that holds
+    a dot (``~hydra.sweeper.params.loss.gamma``): Hydra reads it as the entry ``loss`` and
+    ``gamma`` inside it, which the params (one text per key) cannot hold, and stops with its
+    own error (exit status 1), or, for a sweep, with one about sweeping a ``hydra.*`` setting.
+    And ``~hydra.sweeper.params``, which Hydra cannot remove (``=null`` empties it).
+
+        >>> print(_sweeper_param_refusal(_parse("loss.gamma=1"), "loss.gamma", "", "x"))
+        None
+    """
+    if key == _SWEEPER_PARAMS.rstrip(".") and override.is_delete():
+        return (
+            f"{given}: the sweeper's config cannot do without its params (Hydra's 'does not "
+            "support deletion'). hydra.sweeper.params=null leaves them out: then each key to "
+            "search is given as an override of its own ('loss.gamma_neg=interval(0.0, 5.0)')."
+        )
+    entry = key.removeprefix(_SWEEPER_PARAMS)
+    if not key.startswith(_SWEEPER_PARAMS) or "." not in entry:
+        return None
+    first, rest = entry.split(".", 1)
+    head = (
+        f"{given}: the keys of hydra.sweeper.params are names with dots in them ({entry!r}), "
+        f"which no override can name: Hydra reads {key} as the entry {first!r} and {rest!r} "
+        "inside it."
+    )
+    value = None if override.is_delete() else override.value()
+    if value is None:  # ~key, key=null: leave the key out of the search
+        return (
+            f"{head} To stop searching {entry}, fix it to one value ({entry}=<value>: the "
+            "command line's value replaces the searched one). Where the config lacks it "
+            "(hparams_search=optuna_focal searches loss.gamma, which loss=asl lacks), give "
+            "hydra.sweeper.params=null, which leaves out the sweeper's params, and each key to "
+            "search as an override of its own (for loss=asl: hydra.sweeper.params=null "
+            "'optimizer.lr=tag(log, interval(1e-4, 3e-2))' 'loss.gamma_neg=interval(0.0, 5.0)'; "
+            f"`{command} <your settings> --cfg hydra -p hydra.sweeper.params` lists the "
+            f"params), or keep a copy of the hparams_search config without {entry} in a folder "
+            "given with -cd."
+        )
+    text = value if isinstance(value, str) and not override.is_sweep_override() else None
+    instead = shlex.quote(f"{entry}={text or given.split('=', 1)[1]}")
+    return (
+        f"{head} Give it as an override of {entry} itself, {instead}: the sweeper reads the "
+        "command line's overrides as it reads its params, the command line's winning for the "
+        "same key (a sweep, interval(...) or choice(...), is searched; one value is fixed)."
+    )
+
+
 def _parse(argument: str) -> Any | None:
     """``argument`` as Hydra's override parser reads it, or None (a flag, or not Hydra's
     grammar: refused before, by :mod:`lossbench.override_grammar`)."""
@@ -199,6 +252,8 @@ without the +, hydra.run.dir=mine.
     if override.package is not None or not key.startswith("hydra."):
         return None
     given = argument
+    if param := _sweeper_param_refusal(override, key, given, command):
+        return param
     kind, found, parent, schema = _walk(key.removeprefix("hydra."))
     if kind == "unknown":
         assert schema is not None

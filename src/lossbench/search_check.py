@@ -15,6 +15,14 @@ refusal does not depend on the searched values. A trial refused only at some val
 of losses of which one does not fit the task) is left to the search, which records it and goes
 on.
 
+A searched key the chosen config lacks is refused with what can be typed instead. The keys of
+``hydra.sweeper.params`` hold dots (``loss.gamma``), so no override names one of them
+(:mod:`lossbench.hydra_settings` refuses ``~hydra.sweeper.params.loss.gamma``); but the
+sweeper reads the command line's overrides as it reads its params, the command line's winning
+for the same key. So a key is searched with ``'loss.gamma_neg=interval(0.0,5.0)'``, fixed to one
+value with ``loss.gamma=2``, and left out by emptying the params, ``hydra.sweeper.params=null``,
+and giving each key still to search as an override of its own (:func:`without_key`).
+
     >>> from hydra.core.override_parser.overrides_parser import OverridesParser
     >>> trial_overrides({"optimizer.lr": "tag(log, interval(1e-4, 1e-2))"}, ["data=iris"])
     [['optimizer.lr=0.001', 'data=iris']]
@@ -24,7 +32,11 @@ on.
 
 from __future__ import annotations
 
+import dataclasses
+import difflib
 import math
+import re
+import shlex
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -32,7 +44,12 @@ from omegaconf import DictConfig
 
 from lossbench.errors import ConfigError
 
-__all__ = ["check_search", "is_search", "trial_overrides"]
+__all__ = ["check_search", "is_search", "trial_overrides", "without_key"]
+
+#: Hydra's composition error where a trial sets a key its config lacks.
+_NOT_OVERRIDDEN = re.compile(r"Could not override '(?P<key>[^']+)'")
+#: Hydra's advice after it: to add the key with ``+``, which no part of the trial would read.
+_HYDRA_APPEND = re.compile(r" To append to your config use \+\S+?(?=\.? |\.?$)")
 
 
 def is_search(config: DictConfig) -> bool:
@@ -84,6 +101,138 @@ def trial_overrides(params: Mapping[str, str], arguments: Sequence[str]) -> list
     return trials
 
 
+def _keys_searched(params: Mapping[str, str], arguments: Sequence[str]) -> list[str]:
+    """The keys a search samples: those of ``params`` and of the command line (``arguments``)
+    whose last override is an interval, a choice or a range, not one fixed value.
+
+    >>> _keys_searched({"optimizer.lr": "interval(0.1, 1)", "loss.gamma": "interval(0.0, 5.0)"},
+    ...                ["loss.gamma=2", "loss.alpha=choice(0.25, 0.5)"])
+    ['optimizer.lr', 'loss.alpha']
+    """
+    from hydra.core.override_parser.overrides_parser import OverridesParser
+
+    lines = [f"{key}={value}" for key, value in params.items()] + list(arguments)
+    last = {o.key_or_group: o for o in OverridesParser.create().parse_overrides(lines)}
+    return [key for key, override in last.items() if override.is_sweep_override()]
+
+
+def _keys(lines: Sequence[str]) -> set[str]:
+    """The keys ``lines`` (overrides) set, as Hydra's sweepers match them."""
+    from hydra.core.override_parser.overrides_parser import OverridesParser
+
+    return {o.key_or_group for o in OverridesParser.create().parse_overrides(list(lines))}
+
+
+def without_key(
+    key: str, params: Mapping[str, str], arguments: Sequence[str], instead: str | None = None
+) -> list[str]:
+    """The overrides that search ``params`` (``hydra.sweeper.params``) without ``key``: the
+    params emptied, ``hydra.sweeper.params=null``, then each other key of ``params`` as an
+    override of its own (left out where the command line, ``arguments``, sets it already), and
+    ``instead``, an override to search in ``key``'s place; each quoted for the shell.
+
+        >>> params = {"optimizer.lr": "tag(log, interval(1e-4, 3e-2))", "loss.gamma": "0,1"}
+        >>> print(" ".join(without_key("loss.gamma", params, [], "loss.gamma_neg=0,1")))
+        hydra.sweeper.params=null 'optimizer.lr=tag(log, interval(1e-4, 3e-2))' loss.gamma_neg=0,1
+    """
+    given = _keys(arguments)
+    kept = [f"{k}={v}" for k, v in params.items() if k != key and k not in given]
+    lines = ["hydra.sweeper.params=null", *kept, *([instead] if instead else [])]
+    return [shlex.quote(line) for line in lines]
+
+
+def _option(group: str, trial: Sequence[str], config: DictConfig) -> str | None:
+    """The option of ``group`` a trial of ``trial``'s overrides composes: the last one the
+    overrides choose, else the one the search's config chose."""
+    from hydra.core.override_parser.overrides_parser import OverridesParser
+
+    chosen = config.hydra.runtime.choices.get(group)
+    for override in OverridesParser.create().parse_overrides(list(trial)):
+        if override.key_or_group == group and not override.is_sweep_override():
+            chosen = override.value()
+    return chosen if isinstance(chosen, str) else None
+
+
+def _settings(group: str, option: str | None) -> list[str] | None:
+    """The settings of ``group=option`` (:data:`lossbench.config.SCHEMAS`), None where unknown."""
+    from lossbench.config import SCHEMAS
+
+    schema = SCHEMAS.get(group, {}).get(option or "")
+    if schema is None:
+        return None
+    return [f.name for f in dataclasses.fields(schema) if f.name != "name"]
+
+
+def _owners(group: str, name: str) -> list[str]:
+    """The options of ``group`` that have the setting ``name``."""
+    from lossbench.config import SCHEMAS
+
+    options = SCHEMAS.get(group, {})
+    return sorted(o for o in options if name in (_settings(group, o) or []))
+
+
+def _lacked_key_fix(
+    reason: str,
+    params: Mapping[str, str],
+    arguments: Sequence[str],
+    trial: Sequence[str],
+    config: DictConfig,
+) -> str:
+    """What to change where a trial cannot be composed (Hydra's ``reason``): for a searched key
+    the trial's config lacks, the options that have it, and the overrides that search without
+    it; else what works in general."""
+    found = _NOT_OVERRIDDEN.search(reason)
+    key = found["key"] if found else ""
+    if "." not in key or key not in set(params) | _keys(arguments):
+        return (
+            "Choose settings under which every searched key exists (loss.gamma exists with "
+            "loss=focal but not with loss=asl), or search other keys: an override of a key's "
+            "own, 'loss.gamma_neg=interval(0.0, 5.0)', is searched as hydra.sweeper.params "
+            "are, and hydra.sweeper.params=null leaves those out (README: Tuning with Optuna)."
+        )
+    group, _, name = key.partition(".")
+    option = _option(group, trial, config)
+    settings = _settings(group, option)
+    owners = [o for o in _owners(group, name) if o != option]
+    lacks = f"{key} is not a setting of {group}={option}" if option else f"{key} is not there"
+    if settings:
+        lacks += f" (its settings: {', '.join(settings)})"
+    choose = f"choose a {group} that has it ({', '.join(f'{group}={o}' for o in owners)})"
+    if key not in params:  # the command line's own
+        given = [a for a in arguments if a.lstrip("+").split("=", 1)[0] == key]
+        leave = f"leave {shlex.quote(given[-1])} out" if given else f"leave {key} out"
+        return f"{lacks}: {leave}{', or ' + choose if owners else ''}."
+    close = _closest(name, settings or [])
+    instead = f"{group}.{close}={params[key]}" if close else None
+    line = " ".join(without_key(key, params, arguments, instead))
+    searched = f" and search {group}.{close} in its place" if close else ""
+    without = f"{choose}, or search without it" if owners else "search without it"
+    return (
+        f"{lacks}, but hydra.sweeper.params searches it, and a key of hydra.sweeper.params "
+        "cannot be removed or set on its own from the command line (its name holds a dot: "
+        f"~hydra.sweeper.params.{key} names no entry). {without[0].upper()}{without[1:]}: "
+        "hydra.sweeper.params=null leaves out the search's params, and each key to search is "
+        "then given as an override of its own (an interval(), a choice() or one fixed value), "
+        "which the sweeper reads as it reads its params; a search you run again can be kept in "
+        f"an hparams_search config of your own, a copy without {key} in a folder given with "
+        "-cd (README: Tuning with Optuna). Here, to keep the other keys"
+        f"{searched}, add: {line}"
+    )
+
+
+def _closest(name: str, settings: Sequence[str]) -> str | None:
+    """The setting of ``settings`` whose name is closest to ``name`` (the first of equally
+    close ones), or None where none is close.
+
+    >>> _closest("gamma", ["reduction", "gamma_neg", "gamma_pos", "clip"])
+    'gamma_neg'
+    """
+    scores = [(difflib.SequenceMatcher(None, name, s).ratio(), -i) for i, s in enumerate(settings)]
+    if not scores or max(scores)[0] < 0.6:
+        return None
+    return settings[-max(scores)[1]]
+
+
 def check_search(config: DictConfig, *, max_trials: int = 12) -> None:
     """Refuse an Optuna search whose trials cannot be composed, or whose every trial would be
     refused (see the module's docstring); at most ``max_trials`` trial configs are composed.
@@ -100,24 +249,26 @@ def check_search(config: DictConfig, *, max_trials: int = 12) -> None:
     if not hydra_.is_initialized():
         return
     loader = hydra_.config_loader()
-    params: dict[str, str] = OmegaConf.to_container(  # type: ignore[assignment]
-        config.hydra.sweeper.get("params") or {}, resolve=False
+    node = config.hydra.sweeper.get("params")  # null: the command line's keys alone
+    params: dict[str, str] = (
+        {} if node is None else OmegaConf.to_container(node, resolve=False)  # type: ignore[assignment]
     )
-    trials = trial_overrides(params, list(config.hydra.overrides.task))[:max_trials]
-    searched = ", ".join(params) or "none"
+    arguments = list(config.hydra.overrides.task)
+    trials = trial_overrides(params, arguments)[:max_trials]
+    searched = ", ".join(_keys_searched(params, arguments)) or "none"
     refusals: list[str] = []
     for overrides in trials:
         try:
             trial = loader.load_sweep_config(config, list(overrides))
         except Exception as error:  # Hydra's and OmegaConf's composition errors
             reason = " ".join(str(error).split())
+            reason = _HYDRA_APPEND.sub("", reason).rstrip(".")  # +key: nothing would read it
+            fix = _lacked_key_fix(reason, params, arguments, overrides, config)
             raise ConfigError(
                 f"a trial of this search cannot be composed ({' '.join(overrides)}): {reason}. "
                 f"The search sets {searched} (hydra.sweeper.params and the command line's "
                 "interval()/choice() values); each must be a key of the config the other "
-                "settings choose, e.g. loss.gamma exists with loss=focal but not with "
-                "loss=asl. Choose a config that has the searched keys, or search other keys "
-                "(hydra.sweeper.params.<key>=...; ~hydra.sweeper.params.<key> drops one)."
+                f"settings choose. {fix}"
             ) from None
         try:
             validate(trial)
