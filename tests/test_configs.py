@@ -305,7 +305,6 @@ def test_model_keys_are_checked_whatever_the_model(monkeypatch, key, value, word
         validation._check_model(OmegaConf.create({**model, key: value}))
 
 
-
 @pytest.mark.parametrize(
     ("value", "weights"), [("2.0", [2.0] * 3), ("2", [2.0] * 3), ("[1,2,3]", [1.0, 2.0, 3.0])]
 )
