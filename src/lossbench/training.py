@@ -462,10 +462,9 @@ def stopped_by(trainer: L.Trainer) -> str:
     """How a fit that completed ended: ``early_stopping`` when an ``EarlyStopping`` callback
     stopped it (the monitored metric stopped improving); ``debug_run`` when Lightning's debug
     settings (``fast_dev_run``, ``overfit_batches``, ``limit_*_batches``) limited it; else
-    ``budget``: it ran until
-    the trainer's cap (``max_epochs``, ``max_steps``, ``max_time``) while still improving, or
-    with no early stopping to say otherwise. A run that failed or was refused records
-    ``failed``."""
+    ``budget``: it ran until the trainer's cap (``max_epochs``, ``max_steps``, ``max_time``)
+    while still improving, or with no early stopping to say otherwise. A run that failed or was
+    refused records ``failed``."""
     stopped = any(isinstance(c, EarlyStopping) and stopped_early(c) for c in trainer.callbacks)
     if stopped:
         return "early_stopping"
