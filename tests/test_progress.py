@@ -287,3 +287,19 @@ def test_multirun_prints_progress_and_where_to_make_the_report(tmp_path):
     )  # fmt: skip
     assert rerun.returncode == 0, rerun.stderr[-3000:]
     assert "(0 completed, 2 skipped, 0 refused, 0 failed)" in rerun.stderr
+
+
+def test_the_final_line_quotes_a_sweep_folder_for_the_shell():
+    """``Make its report: lossbench-report <folder>`` pastes as one argument: a folder with a
+    space in its name is quoted."""
+    import io
+
+    from lossbench.hydra_callbacks import _final_line
+    from lossbench.progress import OUTCOMES, StudyProgress
+
+    counts = dict.fromkeys(OUTCOMES, 0) | {"completed": 2}
+    progress = StudyProgress(total=2, stream=io.StringIO())
+    line = _final_line("out/my study", None, progress, counts)
+    assert line.endswith("Make its report: lossbench-report 'out/my study'")
+    plain = _final_line("out/study", None, progress, counts)
+    assert plain.endswith("Make its report: lossbench-report out/study")

@@ -314,6 +314,11 @@ CATALOGUE: list[Case] = [
             ["scheduler.div_factor=0.0 must be a positive number"]),
     refused("val-fraction-above-one", "train", ("data.val_fraction=1.5",), ["data.val_fraction=1.5"]),
     refused("max-epochs-zero", "train", ("trainer.max_epochs=0",), ["trainer.max_epochs=0"]),
+    refused("max-epochs-no-limit", "train", ("trainer.max_epochs=-1",),
+            ["trainer.max_epochs=-1 must be at least 1", "e.g. trainer.max_epochs=50",
+             "early_stopping.enabled=true"]),
+    refused("ckpt-path-best-is-no-file", "train", ("data=iris", "ckpt_path=best"),
+            ["ckpt_path='best': no such file", "ckpt_path takes last", "best-epochNNN.ckpt"]),
     refused("validation-every-zero-epochs", "train", ("trainer.check_val_every_n_epoch=0",),
             ["trainer.check_val_every_n_epoch=0 must be a whole number >= 1"]),
     refused("validation-across-epochs-by-fraction", "train",
@@ -1066,6 +1071,16 @@ CATALOGUE: list[Case] = [
             ["--out 'data.csv/report' lies below 'data.csv', which is a file"]),
     refused("report-all-records-corrupted", "report", ("study",), ["none of the 1 metrics.json"],
             (("study/bad/metrics.json", "[]"),)),
+    refused("report-no-run-completed", "report", ("study",),
+            ["none of the 2 runs completed (the first reason: non-finite training loss (nan) at "
+             "epoch 3", "a smaller optimizer.lr"],
+            (("study/a/metrics.json", json.dumps(DEBUG_RECORD | {
+                "status": "failed", "stopped_by": "failed", "test/nll": None,
+                "error": "non-finite training loss (nan) at epoch 3, step 9 (batch 2)"})),
+             ("study/b/metrics.json", json.dumps(DEBUG_RECORD | {
+                "status": "failed", "stopped_by": "failed", "test/nll": None, "seed": 1,
+                "error": "non-finite training loss (inf) at epoch 5, step 15 (batch 2)"}))),
+            fast=True),
     refused("report-only-debug-runs", "report", ("study",),
             ["every one of the 2 runs under 'study' is a debug run (trainer.fast_dev_run=true; "
              "trainer.overfit_batches=2", "checks that it works, and is no result",

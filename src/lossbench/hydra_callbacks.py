@@ -9,6 +9,7 @@ still run.
 from __future__ import annotations
 
 import functools
+import shlex
 import shutil
 import time
 import warnings
@@ -344,4 +345,5 @@ def _final_line(sweep_dir: str, debug: str | None, progress: Any, counts: dict[s
             f"{summary(progress, counts)}. Its runs are debug runs ({debug}), no results: "
             f"lossbench-report leaves them out; {DEBUG_FIX} for a report"
         )
-    return f"{summary(progress, counts)}. Make its report: lossbench-report {sweep_dir}"
+    report = shlex.quote(sweep_dir)  # for the shell: the line pastes (a folder with spaces)
+    return f"{summary(progress, counts)}. Make its report: lossbench-report {report}"

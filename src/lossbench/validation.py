@@ -515,7 +515,9 @@ def _check_run(cfg: DictConfig, task: Task) -> None:
     _check_trainer_values(cfg.trainer)
     _require(
         cfg.trainer.max_epochs >= 1,
-        f"trainer.max_epochs={cfg.trainer.max_epochs} must be at least 1.",
+        f"trainer.max_epochs={cfg.trainer.max_epochs} must be at least 1: the most epochs the "
+        "run trains, e.g. trainer.max_epochs=50 (Lightning's -1, no limit, is not taken: give a "
+        "cap, and early_stopping.enabled=true to stop sooner).",
     )
     _check_budget(cfg.trainer)
     precision_error = check_precision(cfg.trainer.precision, cfg.trainer.accelerator)
@@ -589,7 +591,13 @@ def _check_run(cfg: DictConfig, task: Task) -> None:
             if path.is_dir()
             else "no such file"
         )
-        _require(path.is_file(), f"ckpt_path={cfg.ckpt_path!r}: {what} ({path.resolve()}).")
+        _require(
+            path.is_file(),
+            f"ckpt_path={cfg.ckpt_path!r}: {what} ({path.resolve()}). ckpt_path takes last (this "
+            "run's directory's checkpoints/last.ckpt, to resume it) or the path of a .ckpt file "
+            "(e.g. <run>/checkpoints/last.ckpt or its best-epochNNN.ckpt, with hydra.run.dir=<a "
+            "new directory> to train a finished run longer).",
+        )
 
 
 def _check_scheduler(cfg: DictConfig, task: Task) -> None:

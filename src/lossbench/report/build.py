@@ -65,6 +65,14 @@ def resolve_metric(metric: str, runs: pd.DataFrame) -> str:
         ReportError: No completed run has that metric; the message lists the ones there are.
     """
     done = runs[runs["status"] == "completed"]
+    if done.empty:
+        reasons = runs["error"].dropna() if "error" in runs else pd.Series(dtype=object)
+        first = f" (the first reason: {reasons.iloc[0]})" if len(reasons) else ""
+        raise ReportError(
+            f"none of the {len(runs)} runs completed{first}, and a report compares completed "
+            "runs. Fix what stopped them (a non-finite loss: a smaller optimizer.lr; a refused "
+            "setup: the message in its metrics.json), train them again, then report."
+        )
     available = [m for m in metric_order(list(runs.columns)) if done[m].notna().any()]
     name = metric if "/" in metric else f"test/{metric}"
     if name not in available:
