@@ -317,18 +317,43 @@ class StudyProgressLine(Callback):
         debug = debug_settings(config.get("trainer"))
         final = functools.partial(_final_line, sweep_dir, debug)
         self._watch = StudyWatch(sweep_dir, total, final=final).start()
+        _WATCHING.append(self)
 
     def on_multirun_end(self, config: DictConfig, **kwargs: Any) -> None:
-        if self._watch is not None:
-            counts = self._watch.stop()
-            from lossbench.progress import ALL_REFUSED, NOT_RUN, every_job_refused
+        self.end()
 
-            sweep_dir = str(self._watch.sweep_dir)
-            if counts.get("exists"):
-                NOT_RUN[sweep_dir] = counts["exists"]
-            elif every_job_refused(counts):
-                ALL_REFUSED[sweep_dir] = (counts["refused"], self._started)
-            self._watch = None
+    def end(self) -> tuple[str, dict[str, int], float] | None:
+        """Stop the watch (its final line) and note a sweep that the command then refuses
+        (``NOT_RUN``, ``ALL_REFUSED``); ``(sweep directory, outcome counts, start time)``, or
+        None where nothing was watched. Hydra calls it as the sweep ends; where the sweeper
+        raised instead (an Optuna search none of whose trials completed), lossbench-train
+        does (:func:`end_cut_short_sweeps`)."""
+        if self in _WATCHING:
+            _WATCHING.remove(self)
+        if self._watch is None:
+            return None
+        counts = self._watch.stop()
+        from lossbench.progress import ALL_REFUSED, NOT_RUN, every_job_refused
+
+        sweep_dir = str(self._watch.sweep_dir)
+        if counts.get("exists"):
+            NOT_RUN[sweep_dir] = counts["exists"]
+        elif every_job_refused(counts):
+            ALL_REFUSED[sweep_dir] = (counts["refused"], self._started)
+        self._watch = None
+        return sweep_dir, counts, self._started
+
+
+#: The progress lines of this process's sweeps that have started and not ended.
+_WATCHING: list[StudyProgressLine] = []
+
+
+def end_cut_short_sweeps() -> list[tuple[str, dict[str, int], float]]:
+    """End the progress lines of sweeps whose sweeper raised before Hydra ended them (Hydra
+    skips ``on_multirun_end`` then): ``(sweep directory, outcome counts, start time)`` of each
+    (:meth:`StudyProgressLine.end`)."""
+    ended = [line.end() for line in list(_WATCHING)]
+    return [outcome for outcome in ended if outcome is not None]
 
 
 def _final_line(sweep_dir: str, debug: str | None, progress: Any, counts: dict[str, int]) -> str:
