@@ -1409,6 +1409,8 @@ def test_refusal_catalogue(case: Case, outcomes: dict[str, Outcome]) -> None:
         searched = outcome.workdir / "outputs" / "searches"
         records = [json.loads(p.read_text()) for p in searched.glob("*/*/*/metrics.json")]
         assert len(records) == 2, records
+        if all(r["status"] == "failed" for r in records):  # the report would refuse
+            assert "Make its report" not in result.stderr, result.stderr[-3000:]
         return
     assert result.returncode == 0, output[-3000:]
     if case.outcome == "works":

@@ -411,6 +411,8 @@ def _final_line(sweep_dir: str, debug: str | None, progress: Any, counts: dict[s
 
     if counts.get("exists") or every_job_refused(counts):
         return f"{summary(progress, counts)}."  # lossbench-train then says why and exits 2
+    if not counts.get("completed") and not counts.get("skipped"):  # the report would refuse
+        return f"{summary(progress, counts)}. No run completed: there is nothing to report"
     if debug is not None:
         return (
             f"{summary(progress, counts)}. Its runs are debug runs ({debug}), no results: "
