@@ -1091,6 +1091,28 @@ CATALOGUE: list[Case] = [
     # ---- a sweep's own settings: refused before any job ---------------------------------------
     refused("search-of-no-trials", "train", ("-m", "hparams_search=optuna_focal", "data=iris",
             "hydra.sweeper.n_trials=0"), ["hydra.sweeper.n_trials=0 must be at least 1"]),
+    refused("search-interval-upside-down", "train", ("-m", "hparams_search=optuna_focal", "data=iris",
+            "hydra.sweeper.n_trials=2", "optimizer.lr=interval(1e-2, 1e-4)"),
+            ["optimizer.lr=interval(0.01, 0.0001): an interval's low end comes first",
+             "give 'optimizer.lr=interval(0.0001, 0.01)'"], unwanted=["`low` value"]),
+    refused("search-log-interval-from-zero", "train", ("-m", "hparams_search=optuna_focal", "data=iris",
+            "hydra.sweeper.n_trials=2", "optimizer.lr=tag(log, interval(0, 1e-2))"),
+            ["optimizer.lr=tag(log, interval(0, 0.01)): a log-scaled interval needs a low end above 0",
+             "'optimizer.lr=tag(log, interval(1e-05, 0.01))'", "'optimizer.lr=interval(0, 0.01)'"]),
+    refused("search-interval-of-a-whole-number", "train", ("-m", "hparams_search=optuna_focal",
+            "data=iris", "hydra.sweeper.n_trials=2", "seed=interval(0,3)"),
+            ["seed=interval(0, 3): seed takes a whole number", "floats (seed=1.5)",
+             "'seed=range(0,4)' (0 to 3) or 'seed=choice(0,1,2,3)'"], unwanted=["Error merging"]),
+    refused("search-of-no-parallel-trials", "train", ("-m", "hparams_search=optuna_focal", "data=iris",
+            "hydra.sweeper.n_trials=2", "hydra.sweeper.n_jobs=0"),
+            ["hydra.sweeper.n_jobs=0 must be at least 1", "hydra.sweeper.n_jobs=1"]),
+    refused("search-direction-unknown", "train", ("-m", "hparams_search=optuna_focal", "data=iris",
+            "hydra.sweeper.n_trials=2", "hydra.sweeper.direction=foo"),
+            ["hydra.sweeper.direction='foo' is not a direction", "Valid: minimize, maximize"]),
+    refused("search-sampler-seed-negative", "train", ("-m", "hparams_search=optuna_focal", "data=iris",
+            "hydra.sweeper.n_trials=2", "hydra.sweeper.sampler.seed=-1"),
+            ["hydra.sweeper.sampler.seed=-1 must be a whole number from 0 to 2**32 - 1"],
+            unwanted=["HYDRA_FULL_ERROR"]),
     refused("search-for-an-unknown-metric", "train", ("-m", "hparams_search=optuna_focal",
             "data=iris", "optimized_metric=val/foo", "hydra.sweeper.n_trials=2"),
             ["optimized_metric='val/foo' is not a metric of any task", "optimized_metric=val/nll"]),
@@ -1151,6 +1173,20 @@ CATALOGUE: list[Case] = [
          "hydra/launcher=vectorized"),
          ("all 2 job(s) of this sweep were refused", "optimizer.lr=-1.0 must be a positive"),
          outcome="every-job-refused"),
+    # ---- an Optuna search none of whose trials completes: exit 1, not Optuna's traceback ----
+    Case("search-every-trial-failed", "train", ("-m", "hparams_search=optuna_focal", "data=iris",
+         "trainer.max_epochs=3", "logger=none", "hydra.sweeper.n_trials=2",
+         "optimizer.lr=interval(1e200,1e201)"),
+         ("all 2 trials of the Optuna search failed (first: non-finite training loss",
+          "so it has no best trial", "a lower optimizer.lr interval"),
+         outcome="search-fails"),
+    # one step, then NaN on validation: each trial completes with val/nll = nan (Optuna's
+    # "Values were told" traceback, before)
+    Case("search-every-trial-without-a-value", "train", ("-m", "hparams_search=optuna_focal",
+         "data=iris", *QUICK, "hydra.sweeper.n_trials=2", "optimizer.lr=interval(1e200,1e201)"),
+         ("none of the 2 trials of the Optuna search has a finite value of the optimized metric "
+          "(2 completed with a non-finite value", "so it has no best trial"),
+         outcome="search-fails"),
 ]
 # fmt: on
 
@@ -1377,6 +1413,20 @@ def test_refusal_catalogue(case: Case, outcomes: dict[str, Outcome]) -> None:
         assert "Make its report" not in result.stderr  # there is nothing to report
         assert len(records) == 2 and all(r.get("refused") for r in records), records
         return
+    if case.outcome == "search-fails":
+        assert result.returncode == 1, output[-3000:]
+        lines = [line for line in result.stderr.splitlines() if line.startswith("lossbench: ")]
+        assert len(lines) == 1 and lines[0].startswith("lossbench: failed: "), lines
+        for word in case.words:
+            assert word in lines[0], lines[0]
+        for raw in ("No trials are completed", "float-castable"):  # Optuna's, Hydra's words
+            assert raw not in output, output[-3000:]
+        searched = outcome.workdir / "outputs" / "searches"
+        records = [json.loads(p.read_text()) for p in searched.glob("*/*/*/metrics.json")]
+        assert len(records) == 2, records
+        if all(r["status"] == "failed" for r in records):  # the report would refuse
+            assert "Make its report" not in result.stderr, result.stderr[-3000:]
+        return
     assert result.returncode == 0, output[-3000:]
     if case.outcome == "works":
         records = list((outcome.workdir / "outputs" / "runs").glob("*/metrics.json"))
@@ -1530,6 +1580,32 @@ def test_the_advice_for_a_searched_key_the_config_lacks_runs(tmp_path: Path) -> 
     assert [r["status"] for r in records] == ["completed", "completed"]
     best = (tmp_path / "search" / "optimization_results.yaml").read_text()
     assert "loss.gamma_neg:" in best and "loss.gamma:" not in best
+
+
+@pytest.mark.slow  # two lossbench-train -m processes of one short trial each
+def test_a_search_run_again_with_other_values_is_refused(tmp_path: Path) -> None:
+    """A finished Optuna search run again into its directory with another interval: its one
+    trial's directory holds the first search's completed run, which lossbench never overwrites,
+    so the trial is not run and the search has no completed trial. The command is refused as a
+    basic sweep's is; before, Hydra's "Return value must be float-castable" and Optuna's
+    "No trials are completed yet." traceback, exit 1."""
+    pytest.importorskip("hydra_plugins.hydra_optuna_sweeper")
+    env = {"OMP_NUM_THREADS": "1"}
+    line = ("-m", "hparams_search=optuna_focal", "data=iris", *QUICK, "hydra.sweeper.n_trials=1")
+    line += ("hydra.sweep.dir=search",)
+    first = run_console("train", *line, cwd=tmp_path, timeout=600, extra_env=env)
+    assert first.returncode == 0, first.stderr[-3000:]
+    again = ("optimizer.lr=interval(1e-3,1e-2)",)
+    result = run_console("train", *line, *again, cwd=tmp_path, timeout=600, extra_env=env)
+    output = result.stdout + result.stderr
+    assert result.returncode == 2, output[-3000:]
+    for raw in ("Traceback", "No trials are completed", "float-castable"):
+        assert raw not in output, output[-3000:]
+    lines = [line for line in result.stderr.splitlines() if line.startswith("lossbench: ")]
+    assert len(lines) == 1 and lines[0].startswith("lossbench: refused: 1 job(s) of this study"), (
+        lines
+    )
+    assert "hydra.sweep.dir=<new directory>" in lines[0]
 
 
 @pytest.mark.skipif(shutil.which("srun") is not None, reason="Slurm is installed here")

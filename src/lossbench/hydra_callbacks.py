@@ -131,8 +131,9 @@ def check_job_directory(hydra: DictConfig) -> None:
 
 def check_sweep_settings(hydra: DictConfig) -> None:
     """Refuse sweeper and launcher settings that would end a multirun in a traceback: a
-    search of no trials (``hydra.sweeper.n_trials`` below 1), joblib's ``n_jobs=0`` and the
-    Slurm launcher where there is no Slurm.
+    search of no trials (``hydra.sweeper.n_trials`` below 1), the Optuna sweeper's ``n_jobs``,
+    ``direction`` and sampler seed (:func:`_check_optuna_settings`), joblib's ``n_jobs=0`` and
+    the Slurm launcher where there is no Slurm.
 
         >>> from omegaconf import OmegaConf
         >>> check_sweep_settings(OmegaConf.create({"sweeper": {"n_trials": 0}, "launcher": {}}))
@@ -148,6 +149,8 @@ def check_sweep_settings(hydra: DictConfig) -> None:
             f"hydra.sweeper.n_trials={trials!r} must be at least 1: the number of trials the "
             "search runs, e.g. hydra.sweeper.n_trials=20."
         )
+    if "optuna" in str(hydra.sweeper.get("_target_", "")).lower():
+        _check_optuna_settings(hydra.sweeper)
     launcher = hydra.launcher
     if str(launcher.get("_target_", "")).endswith("SlurmLauncher") and not shutil.which("srun"):
         raise ConfigError(
@@ -162,6 +165,50 @@ def check_sweep_settings(hydra: DictConfig) -> None:
             "hydra.launcher.n_jobs=0 runs no worker: give the number of worker processes, "
             "e.g. hydra.launcher.n_jobs=2 (-1: one per core), or hydra/launcher=basic for one "
             "job after another."
+        )
+
+
+def _check_optuna_settings(sweeper: DictConfig) -> None:
+    """Refuse Optuna sweeper settings that would end the search in a traceback: ``n_jobs``
+    below 1 (a ZeroDivisionError), a ``direction`` that is not minimize or maximize (Optuna's
+    ValueError), a sampler's ``seed`` outside 0 to 2**32 - 1 (numpy's, through Hydra's
+    instantiation error).
+
+        >>> from omegaconf import OmegaConf
+        >>> _check_optuna_settings(OmegaConf.create({"n_jobs": 0}))
+        Traceback (most recent call last):
+        ...
+        lossbench.errors.ConfigError: hydra.sweeper.n_jobs=0 must be at least 1: ...
+    """
+    from lossbench.errors import ConfigError
+
+    jobs = sweeper.get("n_jobs")
+    if jobs is not None and not (isinstance(jobs, int) and jobs >= 1):
+        raise ConfigError(
+            f"hydra.sweeper.n_jobs={jobs!r} must be at least 1: the number of trials the search "
+            "asks Optuna for and launches at a time, e.g. hydra.sweeper.n_jobs=1 (the default)."
+        )
+    try:
+        direction = sweeper.get("direction")
+    except Exception:  # an interpolation that cannot be resolved: Hydra says which
+        direction = None
+    given = direction if isinstance(direction, (list, tuple)) else [direction]
+    given = [d.name if hasattr(d, "name") else d for d in given]
+    wrong = [d for d in given if d is not None and str(d).lower() not in ("minimize", "maximize")]
+    if wrong:
+        raise ConfigError(
+            f"hydra.sweeper.direction={wrong[0]!r} is not a direction of an Optuna search. "
+            "Valid: minimize, maximize (one per objective); by default it follows "
+            "optimized_metric (val/nll: minimize, val/auroc: maximize), so leave it out or give "
+            "e.g. hydra.sweeper.direction=maximize."
+        )
+    sampler = sweeper.get("sampler")
+    seed = sampler.get("seed") if isinstance(sampler, DictConfig) else None
+    if seed is not None and not (isinstance(seed, int) and 0 <= seed <= 2**32 - 1):
+        raise ConfigError(
+            f"hydra.sweeper.sampler.seed={seed!r} must be a whole number from 0 to 2**32 - 1 "
+            "(4294967295): the seed of the sampler's draws, e.g. hydra.sweeper.sampler.seed=0; "
+            "null draws other values each search."
         )
 
 
@@ -318,18 +365,43 @@ class StudyProgressLine(Callback):
         debug = debug_settings(config.get("trainer"))
         final = functools.partial(_final_line, sweep_dir, debug)
         self._watch = StudyWatch(sweep_dir, total, final=final).start()
+        _WATCHING.append(self)
 
     def on_multirun_end(self, config: DictConfig, **kwargs: Any) -> None:
-        if self._watch is not None:
-            counts = self._watch.stop()
-            from lossbench.progress import ALL_REFUSED, NOT_RUN, every_job_refused
+        self.end()
 
-            sweep_dir = str(self._watch.sweep_dir)
-            if counts.get("exists"):
-                NOT_RUN[sweep_dir] = counts["exists"]
-            elif every_job_refused(counts):
-                ALL_REFUSED[sweep_dir] = (counts["refused"], self._started)
-            self._watch = None
+    def end(self) -> tuple[str, dict[str, int], float] | None:
+        """Stop the watch (its final line) and note a sweep that the command then refuses
+        (``NOT_RUN``, ``ALL_REFUSED``); ``(sweep directory, outcome counts, start time)``, or
+        None where nothing was watched. Hydra calls it as the sweep ends; where the sweeper
+        raised instead (an Optuna search none of whose trials completed), lossbench-train
+        does (:func:`end_cut_short_sweeps`)."""
+        if self in _WATCHING:
+            _WATCHING.remove(self)
+        if self._watch is None:
+            return None
+        counts = self._watch.stop()
+        from lossbench.progress import ALL_REFUSED, NOT_RUN, every_job_refused
+
+        sweep_dir = str(self._watch.sweep_dir)
+        if counts.get("exists"):
+            NOT_RUN[sweep_dir] = counts["exists"]
+        elif every_job_refused(counts):
+            ALL_REFUSED[sweep_dir] = (counts["refused"], self._started)
+        self._watch = None
+        return sweep_dir, counts, self._started
+
+
+#: The progress lines of this process's sweeps that have started and not ended.
+_WATCHING: list[StudyProgressLine] = []
+
+
+def end_cut_short_sweeps() -> list[tuple[str, dict[str, int], float]]:
+    """End the progress lines of sweeps whose sweeper raised before Hydra ended them (Hydra
+    skips ``on_multirun_end`` then): ``(sweep directory, outcome counts, start time)`` of each
+    (:meth:`StudyProgressLine.end`)."""
+    ended = [line.end() for line in list(_WATCHING)]
+    return [outcome for outcome in ended if outcome is not None]
 
 
 def _final_line(sweep_dir: str, debug: str | None, progress: Any, counts: dict[str, int]) -> str:
@@ -340,6 +412,8 @@ def _final_line(sweep_dir: str, debug: str | None, progress: Any, counts: dict[s
 
     if counts.get("exists") or every_job_refused(counts):
         return f"{summary(progress, counts)}."  # lossbench-train then says why and exits 2
+    if not counts.get("completed") and not counts.get("skipped"):  # the report would refuse
+        return f"{summary(progress, counts)}. No run completed: there is nothing to report"
     if debug is not None:
         return (
             f"{summary(progress, counts)}. Its runs are debug runs ({debug}), no results: "

@@ -120,9 +120,46 @@ def all_refused_message(sweep_dir: str | Path, count: int, since: float = 0.0) -
     )
 
 
-def _first_refusal(sweep_dir: Path, since: float) -> str | None:
-    """The ``error`` of the refused record written first under ``sweep_dir`` at or after
-    ``since``, if any."""
+def no_trial_completed_message(
+    sweep_dir: str | Path, counts: Mapping[str, int], since: float
+) -> str:
+    """Why an Optuna search that no trial of which completed ends in failure (exit 1): how its
+    trials ended (``counts`` per outcome), the first failure's message (from the trial's
+    ``metrics.json`` written at or after ``since``) and what to do. A search every trial of
+    which was refused is refused instead (:func:`all_refused_message`).
+
+        >>> print(no_trial_completed_message("/nonexistent", {"failed": 2}, 0.0)[:42])
+        all 2 trials of the Optuna search failed (
+    """
+    ended = {outcome: n for outcome, n in counts.items() if n}
+    total = sum(ended.values())
+    failed = sum(ended.get(outcome, 0) for outcome in FAILED)
+    first = _first_refusal(Path(sweep_dir), since, failed=True) or _first_refusal(
+        Path(sweep_dir), since
+    )
+    reason = f"first: {first.rstrip('.')}" if first else "each trial's metrics.json says why"
+    if failed == total:
+        what = f"all {total} trials of the Optuna search failed ({reason})"
+    else:
+        labels = LABELS | {
+            "completed": "completed with a non-finite value",
+            "skipped": "ended before without a value",
+        }
+        how = ", ".join(f"{n} {labels.get(outcome, outcome)}" for outcome, n in ended.items())
+        what = (
+            f"none of the {total} trials of the Optuna search has a finite value of the "
+            f"optimized metric ({how}; {reason})"
+        )
+    return (
+        f"{what}, so it has no best trial. Each trial's metrics.json under {sweep_dir} says "
+        "why; fix the settings (for a non-finite loss: a lower optimizer.lr interval, "
+        "gradient clipping with trainer.gradient_clip_val) and run the search again."
+    )
+
+
+def _first_refusal(sweep_dir: Path, since: float, *, failed: bool = False) -> str | None:
+    """The ``error`` of the refused record (with ``failed``: of the failed one, not refused)
+    written first under ``sweep_dir`` at or after ``since``, if any."""
     import json
 
     found: list[tuple[float, str]] = []
@@ -134,7 +171,13 @@ def _first_refusal(sweep_dir: Path, since: float) -> str | None:
             continue
         if mtime < since:
             continue
-        if isinstance(record, dict) and record.get("refused") and record.get("error"):
+        if not isinstance(record, dict) or not record.get("error"):
+            continue
+        if (
+            (record.get("status") == "failed" and not record.get("refused"))
+            if failed
+            else record.get("refused")
+        ):
             found.append((mtime, str(record["error"])))
     return min(found)[1] if found else None
 

@@ -44,7 +44,7 @@ from omegaconf import DictConfig
 
 from lossbench.errors import ConfigError
 
-__all__ = ["check_search", "is_search", "trial_overrides", "without_key"]
+__all__ = ["check_ranges", "check_search", "is_search", "trial_overrides", "without_key"]
 
 #: Hydra's composition error where a trial sets a key its config lacks.
 _NOT_OVERRIDDEN = re.compile(r"Could not override '(?P<key>[^']+)'")
@@ -233,6 +233,103 @@ def _closest(name: str, settings: Sequence[str]) -> str | None:
     return settings[-max(scores)[1]]
 
 
+def _number(value: float) -> str:
+    """A bound as an override writes it: ``0``, ``0.0001``, ``1e-05``."""
+    return repr(int(value)) if float(value).is_integer() and abs(value) < 1e15 else repr(value)
+
+
+def _interval(start: float, end: float, log: bool) -> str:
+    text = f"interval({_number(start)}, {_number(end)})"
+    return f"tag(log, {text})" if log else text
+
+
+def check_ranges(params: Mapping[str, str], arguments: Sequence[str]) -> None:
+    """Refuse a searched ``interval(low, high)`` that Optuna cannot sample (its ValueError
+    traceback, before): the low end above the high end, a ``log`` one whose low end is 0 or
+    less.
+
+        >>> check_ranges({}, ["optimizer.lr=interval(1e-2, 1e-4)"])
+        Traceback (most recent call last):
+        ...
+        lossbench.errors.ConfigError: optimizer.lr=interval(0.01, 0.0001): ...
+        >>> check_ranges({"optimizer.lr": "tag(log, interval(1e-4, 3e-2))"}, [])
+    """
+    from hydra.core.override_parser.overrides_parser import OverridesParser
+    from hydra.core.override_parser.types import IntervalSweep
+
+    lines = [f"{key}={value}" for key, value in params.items()] + list(arguments)
+    last = {o.key_or_group: o for o in OverridesParser.create().parse_overrides(lines)}
+    for override in last.values():
+        sweep = override.value()
+        if not isinstance(sweep, IntervalSweep) or sweep.start is None or sweep.end is None:
+            continue
+        key, low, high, log = (
+            override.get_key_element(),
+            sweep.start,
+            sweep.end,
+            "log" in sweep.tags,
+        )
+        given = f"{key}={_interval(low, high, log)}"
+        if low > high:
+            raise ConfigError(
+                f"{given}: an interval's low end comes first, and {_number(low)} is above "
+                f"{_number(high)}. Optuna samples between them: give "
+                f"'{key}={_interval(high, low, log)}'."
+            )
+        if log and low <= 0:
+            fix = f"'{key}={_interval(high / 1000, high, True)}' or " if high > 0 else ""
+            raise ConfigError(
+                f"{given}: a log-scaled interval needs a low end above 0 (the log of "
+                f"{_number(low)} is not a number): give a positive low end, e.g. {fix}drop the "
+                f"log tag: '{key}={_interval(low, high, False)}'."
+            )
+
+
+def _interval_of_whole_numbers(
+    overrides: Sequence[str],
+    params: Mapping[str, str],
+    arguments: Sequence[str],
+    config: DictConfig,
+) -> str | None:
+    """Why a trial's composition failed where the search samples an ``interval(...)`` for a
+    key that takes a whole number (``seed=interval(0,3)``: Optuna samples floats, ``seed=1.5``,
+    which the key refuses): the refusal, with ``range(...)`` and ``choice(...)`` to give
+    instead; None where no such key is searched. ``overrides``: the trial's."""
+    from hydra.core.override_parser.overrides_parser import OverridesParser
+    from hydra.core.override_parser.types import IntervalSweep
+    from omegaconf import OmegaConf
+
+    lines = [f"{key}={value}" for key, value in params.items()] + list(arguments)
+    last = {o.key_or_group: o for o in OverridesParser.create().parse_overrides(lines)}
+    for override in last.values():
+        sweep = override.value()
+        if not isinstance(sweep, IntervalSweep) or sweep.start is None or sweep.end is None:
+            continue
+        key, low, high = override.get_key_element(), float(sweep.start), float(sweep.end)
+        try:
+            current = OmegaConf.select(config, key, default=None)
+        except Exception:  # an interpolation the multirun's config cannot resolve
+            continue
+        if not isinstance(current, int) or isinstance(current, bool):
+            continue
+        given = f"{key}={_interval(low, high, 'log' in sweep.tags)}"
+        sampled = next((o for o in overrides if o.startswith(f"{key}=")), f"{key}=...")
+        if low.is_integer() and high.is_integer():
+            first, last_value = int(low), int(high)
+            fix = f"'{key}=range({first},{last_value + 1})' ({first} to {last_value})"
+            if last_value - first < 10:
+                values = ",".join(str(v) for v in range(first, last_value + 1))
+                fix += f" or '{key}=choice({values})'"
+        else:
+            fix = f"'{key}=range(<first>,<last + 1>)' or '{key}=choice(<values>)'"
+        return (
+            f"{given}: {key} takes a whole number ({key}={current} in this config), and Optuna "
+            f"samples an interval's numbers as floats ({sampled}), which {key} does not take. "
+            f"Search whole numbers with {fix}."
+        )
+    return None
+
+
 def check_search(config: DictConfig, *, max_trials: int = 12) -> None:
     """Refuse an Optuna search whose trials cannot be composed, or whose every trial would be
     refused (see the module's docstring); at most ``max_trials`` trial configs are composed.
@@ -254,6 +351,7 @@ def check_search(config: DictConfig, *, max_trials: int = 12) -> None:
         {} if node is None else OmegaConf.to_container(node, resolve=False)  # type: ignore[assignment]
     )
     arguments = list(config.hydra.overrides.task)
+    check_ranges(params, arguments)
     trials = trial_overrides(params, arguments)[:max_trials]
     searched = ", ".join(_keys_searched(params, arguments)) or "none"
     refusals: list[str] = []
@@ -261,6 +359,9 @@ def check_search(config: DictConfig, *, max_trials: int = 12) -> None:
         try:
             trial = loader.load_sweep_config(config, list(overrides))
         except Exception as error:  # Hydra's and OmegaConf's composition errors
+            whole = _interval_of_whole_numbers(overrides, params, arguments, config)
+            if whole is not None:
+                raise ConfigError(whole) from None
             reason = " ".join(str(error).split())
             reason = _HYDRA_APPEND.sub("", reason).rstrip(".")  # +key: nothing would read it
             fix = _lacked_key_fix(reason, params, arguments, overrides, config)

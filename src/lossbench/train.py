@@ -21,6 +21,7 @@ so ``--help`` and a refused config answer at once; the run itself is
 from __future__ import annotations
 
 import logging
+import math
 import sys
 import warnings
 from dataclasses import fields, is_dataclass
@@ -307,11 +308,19 @@ def skipped_outcome(record: dict[str, Any]) -> str:
 
 
 def _sweep_value(cfg: DictConfig, record: dict[str, Any]) -> float | None:
-    """What a sweeper receives: the optimized metric, or None for a failed run (the Optuna
-    sweeper marks a trial that returns something that is not a float as failed and goes on;
-    NaN would stop it)."""
+    """What a sweeper receives: the optimized metric, or None for a failed run, or one whose
+    metric is not finite (the Optuna sweeper marks a trial that returns something that is not
+    a float as failed and goes on; NaN would stop it with Optuna's traceback).
+
+        >>> from omegaconf import OmegaConf
+        >>> cfg = OmegaConf.create({"optimized_metric": "val/nll"})
+        >>> _sweep_value(cfg, {"status": "completed", "val/nll": float("nan")}) is None
+        True
+    """
     value = record.get(cfg.optimized_metric) if record.get("status") == "completed" else None
-    return None if value is None else float(value)
+    if value is None or not math.isfinite(float(value)):
+        return None
+    return float(value)
 
 
 @hydra.main(config_path=str(config_dir()), config_name="train", version_base="1.3")
@@ -374,6 +383,68 @@ def _run(cfg: DictConfig, output_dir: Path, *, multirun: bool) -> float | None:
         print(f"lossbench: failed: {error}", file=sys.stderr)
         sys.exit(1)
     return _sweep_value(cfg, record)
+
+
+class _UnscoredTrialFilter(logging.Filter):
+    """Leaves out the Hydra Optuna sweeper's warning about a trial that returned no value
+    ("Failed experiment: Return value must be float-castable. Got 'None'."): a trial that
+    failed or was refused, which its job has said itself (Optuna marks the trial failed)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return "Return value must be float-castable. Got 'None'" not in record.getMessage()
+
+
+def quiet_optuna_trial_failures() -> None:
+    """Keep the Hydra Optuna sweeper's warning of a trial without a value out of the output
+    (:class:`_UnscoredTrialFilter`); once per process."""
+    sweeper_log = logging.getLogger("hydra_plugins.hydra_optuna_sweeper._impl")
+    if not any(isinstance(f, _UnscoredTrialFilter) for f in sweeper_log.filters):
+        sweeper_log.addFilter(_UnscoredTrialFilter())
+
+
+def no_trial_completed(error: BaseException) -> bool:
+    """Whether ``error`` is Optuna's, raised as the Hydra Optuna sweeper asks for the best trial
+    of a search none of whose trials completed (each failed, or was refused).
+
+        >>> no_trial_completed(ValueError("No trials are completed yet."))
+        True
+    """
+    return isinstance(error, ValueError) and str(error) == "No trials are completed yet."
+
+
+def search_without_result(sweep_dir_given: bool) -> str | None:
+    """An Optuna search none of whose trials completed: the refusal where each trial was
+    refused, or its directory held another run (as a sweep of Hydra's basic sweeper gets,
+    exit 2); else the command fails here, exit 1, saying how the trials ended and the first
+    failure (:func:`lossbench.progress.no_trial_completed_message`). The search's progress
+    line, which Hydra leaves running when its sweeper raises, is ended first."""
+    from lossbench.hydra_callbacks import end_cut_short_sweeps
+    from lossbench.progress import (
+        ALL_REFUSED,
+        NOT_RUN,
+        all_refused_message,
+        no_trial_completed_message,
+        not_run_message,
+    )
+
+    ended = end_cut_short_sweeps()
+    for sweep_dir, count in NOT_RUN.items():
+        NOT_RUN.clear()
+        return not_run_message(sweep_dir, count, sweep_dir_given=sweep_dir_given)
+    for sweep_dir, (count, since) in ALL_REFUSED.items():
+        ALL_REFUSED.clear()
+        return all_refused_message(sweep_dir, count, since)
+    if ended:
+        sweep_dir, counts, since = ended[0]
+        message = no_trial_completed_message(sweep_dir, counts, since)
+    else:
+        message = (
+            "no trial of the Optuna search completed (each failed or was refused), so it has "
+            "no best trial. Each trial's metrics.json under hydra.sweep.dir says why; fix the "
+            "settings and run the search again."
+        )
+    print(f"lossbench: failed: {message}", file=sys.stderr, flush=True)
+    sys.exit(1)
 
 
 def value_schemas(*, options_known: bool = True) -> dict[str, tuple[type, ...]]:
@@ -526,6 +597,9 @@ def main() -> None:
         refuse_wrong_types(arguments, hydra_schemas(), [])
     register_configs()
     quiet_lightning()
+    quiet_optuna_trial_failures()
+
+    given_sweep_dir = any(a.lstrip("+~").split("=", 1)[0] == "hydra.sweep.dir" for a in arguments)
 
     def refusal(error: BaseException) -> str | None:
         """A key of another option that the checks above could not tell (Hydra finds it), an
@@ -536,6 +610,8 @@ def main() -> None:
         launcher's check of the jobs: ``-m 'seed=${nosuch},1'``)."""
         if isinstance(error, UserInputError):
             return str(error)
+        if no_trial_completed(error):  # refused where each trial was (else exits 1 here)
+            return search_without_result(given_sweep_dir)
         groups = [path.name for path in config_dir().iterdir() if path.is_dir()]
         return (
             composition_refusal(error, overrides, multirun=multirun)
@@ -556,9 +632,8 @@ def main() -> None:
 
     not_run = dict(NOT_RUN)
     NOT_RUN.clear()  # this command's sweep only (tests call main() again in one process)
-    given = any(a.lstrip("+~").split("=", 1)[0] == "hydra.sweep.dir" for a in arguments)
     for sweep_dir, count in not_run.items():
-        message = not_run_message(sweep_dir, count, sweep_dir_given=given)
+        message = not_run_message(sweep_dir, count, sweep_dir_given=given_sweep_dir)
         print(f"lossbench: refused: {message}", file=sys.stderr)
         sys.exit(2)
     all_refused = dict(ALL_REFUSED)
