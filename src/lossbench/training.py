@@ -55,6 +55,7 @@ from lossbench.record import (
     DEBUG_SETTINGS,
     debug_settings,
     environment,
+    read_run_config,
     refuse_completed,
     set_aside_earlier_checkpoints,
 )
@@ -197,7 +198,7 @@ def _earlier_config(cfg: DictConfig, output_dir: Path) -> Any:
     saved = None if resume is None else resume.parent.parent / "config.yaml"
     if saved is None or not saved.is_file():
         return None
-    return OmegaConf.to_container(OmegaConf.load(saved))
+    return read_run_config(saved)  # DamagedRunError where it cannot be read
 
 
 def _set_aside_earlier_attempt(output_dir: Path) -> None:
