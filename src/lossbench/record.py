@@ -125,7 +125,7 @@ def read_run_config(path: str | os.PathLike) -> dict[str, Any]:
 
         >>> import tempfile
         >>> path = Path(tempfile.mkdtemp()) / "config.yaml"
-        >>> _ = path.write_text("data: [\n")
+        >>> _ = path.write_text("data: [\\n")
         >>> read_run_config(path)  # doctest: +ELLIPSIS
         Traceback (most recent call last):
         ...
