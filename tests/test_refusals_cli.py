@@ -930,6 +930,24 @@ CATALOGUE: list[Case] = [
             ["cannot be made: 'data.csv' is a file", "paths.output_dir=outputs"]),
     refused("rerun-completed-run", "train", ("data=iris", "loss=cross_entropy", "hydra.run.dir={iris_run}"),
             ["already records a completed run", "never overwrites"]),
+    refused("rerun-run-with-empty-record", "train", ("data=iris", "hydra.run.dir=run", "ckpt_path=last"),
+            ["run/metrics.json is damaged (unreadable metrics.json: JSONDecodeError",
+             "move the folder run aside or delete run/metrics.json", "lossbench never deletes it"],
+            (("run/metrics.json", ""), ("run/config.yaml", "seed: 0\n")), fast=True),
+    refused("rerun-run-with-truncated-record", "train", ("data=iris", "hydra.run.dir=run"),
+            ["run/metrics.json is damaged", "Unterminated string", "move the folder run aside"],
+            (("run/metrics.json", '{"status": "compl'),), fast=True),
+    refused("rerun-run-with-list-record", "train", ("data=iris", "hydra.run.dir=run"),
+            ["run/metrics.json is damaged (metrics.json holds a list, not a run record"],
+            (("run/metrics.json", "[]"),), fast=True),
+    refused("resume-run-with-unreadable-config", "train", ("data=iris", "loss=cross_entropy",
+            "hydra.run.dir=run", "ckpt_path=last", "logger=none", "trainer.max_epochs=3"),
+            ["run/config.yaml is not readable YAML (line 2:", "move the folder run aside or delete "
+             "run/config.yaml"], (("run/config.yaml", "data: [\n"),), runs=True),
+    refused("resume-run-with-list-config", "train", ("data=iris", "loss=cross_entropy",
+            "hydra.run.dir=run", "ckpt_path=last", "logger=none", "trainer.max_epochs=3"),
+            ["run/config.yaml holds a list, not a run's settings"],
+            (("run/config.yaml", "[1, 2]\n"),), runs=True),
     refused("rerun-interrupted-run", "train", ("data=iris", "hydra.run.dir=run"),
             ["holds the checkpoints of a run that did not complete", "no ckpt_path was given",
              "ckpt_path=last", "another hydra.run.dir"],
@@ -1216,9 +1234,17 @@ def _truncated_run_config(root: Path, shared: dict[str, str]) -> None:
     (root / "run" / "config.yaml").write_bytes(config[: config.index(b"label_columns:") + 5])
 
 
+def _interrupted_iris_run(root: Path, shared: dict[str, str]) -> None:
+    """An interrupted iris run (its last.ckpt, no metrics.json) beside the case's config.yaml."""
+    (root / "run" / "checkpoints").mkdir(parents=True)
+    shutil.copy(shared["iris_ckpt"], root / "run" / "checkpoints" / "last.ckpt")
+
+
 EXTRA_SETUP: dict[str, Callable[[Path, dict[str, str]], None]] = {
     "report-corrupted-record": _corrupted_study,
     "eval-run-config-truncated": _truncated_run_config,
+    "resume-run-with-unreadable-config": _interrupted_iris_run,
+    "resume-run-with-list-config": _interrupted_iris_run,
 }
 
 

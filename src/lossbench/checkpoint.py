@@ -481,9 +481,9 @@ def _saved_config(path: str | os.PathLike, saved: Mapping[str, Any] | None) -> A
     saved_file = Path(path).parent.parent / "config.yaml"
     if not saved_file.is_file():
         return None
-    from omegaconf import OmegaConf
+    from lossbench.record import read_run_config
 
-    return OmegaConf.to_container(OmegaConf.load(saved_file))
+    return read_run_config(saved_file)  # DamagedRunError where it cannot be read
 
 
 def _may_change(key: str) -> bool:

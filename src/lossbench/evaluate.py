@@ -51,7 +51,7 @@ from lossbench.checkpoint_format import INPUT_SHAPE_KEY, SPLITS_SHA256_KEY
 from lossbench.errors import UserInputError, refusing
 from lossbench.importing import collection_paused
 from lossbench.interrupts import fit_interrupts, output_kept, stopping
-from lossbench.record import RECORD_NAME
+from lossbench.record import RECORD_NAME, load_config_file
 from lossbench.train import config_dir, run_checkpoint_app, start_checkpoint_work
 
 SPLITS = ("test", "val")
@@ -108,17 +108,9 @@ def _run_config(ckpt_path: Path, config: str | None) -> tuple[DictConfig, Path]:
 
 def _read_yaml(path: Path) -> DictConfig | ListConfig:
     """``path`` loaded with OmegaConf; a file that is not YAML text is refused, naming the line."""
-    try:
-        return OmegaConf.load(path)
-    except UnicodeDecodeError as error:
-        why = f"is not UTF-8 text (byte {error.start}): a binary file, such as a checkpoint"
-    except yaml.YAMLError as error:
-        mark = getattr(error, "problem_mark", None) or getattr(error, "context_mark", None)
-        problem = getattr(error, "problem", None) or str(error).splitlines()[0]
-        line = f"line {mark.line + 1}: " if mark is not None else ""
-        why = f"is not readable YAML ({line}{problem}); it may be truncated or edited"
-    except OSError as error:
-        why = f"cannot be read ({error.strerror or error})"
+    cfg, why = load_config_file(path)
+    if cfg is not None:
+        return cfg
     raise EvaluationError(
         f"the run config {str(path)!r} {why}. {_GIVE_RUN_CONFIG} (<run dir>/config.yaml)."
     )

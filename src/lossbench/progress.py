@@ -108,15 +108,19 @@ def all_refused_message(sweep_dir: str | Path, count: int, since: float = 0.0) -
     message (from the job's ``metrics.json`` written at or after ``since``, a time stamp: an
     earlier sweep's records in the same directory are not this one's), and where the others are.
 
-        >>> print(all_refused_message("/nonexistent", 2)[:71])
-        all 2 job(s) of this sweep were refused for bad input, nothing trained.
+        >>> print(all_refused_message("/nonexistent", 2)[:56])
+        all 2 job(s) of this sweep were refused, nothing trained
     """
     first = _first_refusal(Path(sweep_dir), since)
-    reason = f"; the first: {first.rstrip('.')}" if first else ""
+    if first is None:  # none recorded: e.g. jobs whose metrics.json or config.yaml is damaged
+        return (
+            f"all {count} job(s) of this sweep were refused, nothing trained. The log above "
+            "says why, job by job; fix what it names and run the sweep again."
+        )
     return (
-        f"all {count} job(s) of this sweep were refused for bad input, nothing trained"
-        f"{reason}. Each job's metrics.json under {sweep_dir} says why; fix the overrides "
-        "and run the sweep again."
+        f"all {count} job(s) of this sweep were refused for bad input, nothing trained; the "
+        f"first: {first.rstrip('.')}. Each job's metrics.json under {sweep_dir} says why; fix "
+        "the overrides and run the sweep again."
     )
 
 

@@ -46,12 +46,100 @@ class RunExistsError(UserInputError, RuntimeError):
     """The output directory already holds a completed run."""
 
 
+class DamagedRunError(UserInputError):
+    """A run directory's ``metrics.json`` or ``config.yaml`` cannot be read (truncated, emptied
+    or edited), so lossbench cannot tell which run the directory holds, nor whether it may be
+    trained again: the run is refused, and the file is left as it is."""
+
+
+def damaged(path: Path, why: str) -> DamagedRunError:
+    """The refusal of a run directory whose ``path`` (its ``metrics.json`` or ``config.yaml``)
+    cannot be read for reason ``why``; it names the fix, and lossbench deletes nothing."""
+    return DamagedRunError(
+        f"{path} {why}, so lossbench cannot tell which run {path.parent} holds and never "
+        f"trains over it. If that run is to be trained again, move the folder {path.parent} "
+        f"aside or delete {path} (lossbench never deletes it); to keep it, train in another "
+        "directory (hydra.run.dir, or hydra.sweep.dir for a sweep)."
+    )
+
+
+def load_record(path: str | os.PathLike) -> tuple[dict[str, Any] | None, str | None]:
+    """``(record, None)`` read from the ``metrics.json`` at ``path``, or ``(None, why)`` where it
+    cannot be read or holds no run record (an object); lossbench-train refuses such a run
+    (:func:`read_record`), lossbench-report skips it.
+
+        >>> import tempfile
+        >>> path = Path(tempfile.mkdtemp()) / RECORD_NAME
+        >>> _ = path.write_text('{"status": "compl')
+        >>> load_record(path)[1]  # doctest: +ELLIPSIS
+        'unreadable metrics.json: JSONDecodeError: Unterminated string ...'
+        >>> _ = path.write_text("[]")
+        >>> load_record(path)
+        (None, 'metrics.json holds a list, not a run record (an object)')
+    """
+    try:
+        record = json.loads(Path(path).read_text())
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
+        return None, f"unreadable {RECORD_NAME}: {type(error).__name__}: {error}"
+    if not isinstance(record, dict):
+        return None, f"{RECORD_NAME} holds a {type(record).__name__}, not a run record (an object)"
+    return record, None
+
+
 def read_record(run_dir: str | os.PathLike) -> dict[str, Any] | None:
+    """The run record in ``run_dir``, or None where it has none; :class:`DamagedRunError` where
+    its ``metrics.json`` cannot be read (:func:`load_record`)."""
     path = Path(run_dir) / RECORD_NAME
     if not path.is_file():
         return None
-    with path.open() as f:
-        return json.load(f)
+    record, problem = load_record(path)
+    if record is None:
+        raise damaged(path, f"is damaged ({problem})")
+    return record
+
+
+def load_config_file(path: str | os.PathLike) -> tuple[Any, str | None]:
+    """``(config, None)``: the YAML file at ``path`` loaded with OmegaConf; or ``(None, why)``
+    where it is not readable YAML text (naming the line)."""
+    import yaml
+    from omegaconf import OmegaConf
+
+    try:
+        return OmegaConf.load(path), None
+    except UnicodeDecodeError as error:
+        return None, (
+            f"is not UTF-8 text (byte {error.start}): a binary file, such as a checkpoint"
+        )
+    except yaml.YAMLError as error:
+        mark = getattr(error, "problem_mark", None) or getattr(error, "context_mark", None)
+        problem = getattr(error, "problem", None) or str(error).splitlines()[0]
+        line = f"line {mark.line + 1}: " if mark is not None else ""
+        return None, f"is not readable YAML ({line}{problem}); it may be truncated or edited"
+    except OSError as error:
+        return None, f"cannot be read ({error.strerror or error})"
+
+
+def read_run_config(path: str | os.PathLike) -> dict[str, Any]:
+    """The ``config.yaml`` a run saved at ``path``, as a plain dict; :class:`DamagedRunError`
+    where it cannot be read or holds no mapping of settings.
+
+        >>> import tempfile
+        >>> path = Path(tempfile.mkdtemp()) / "config.yaml"
+        >>> _ = path.write_text("data: [\\n")
+        >>> read_run_config(path)  # doctest: +ELLIPSIS
+        Traceback (most recent call last):
+        ...
+        lossbench.record.DamagedRunError: ...config.yaml is not readable YAML (line 2: ...
+    """
+    from omegaconf import DictConfig, OmegaConf
+
+    path = Path(path)
+    config, why = load_config_file(path)
+    if config is None:
+        raise damaged(path, str(why))
+    if not isinstance(config, DictConfig):
+        raise damaged(path, "holds a list, not a run's settings (a mapping)")
+    return OmegaConf.to_container(config)  # type: ignore[return-value]
 
 
 def debug_settings(trainer: Mapping[str, Any] | None) -> str | None:
@@ -130,12 +218,30 @@ def ended(record: dict[str, Any]) -> bool:
     return record.get("status") == "completed" or diverged(record)
 
 
+def protected(record: dict[str, Any], *, kept_failures: bool = False) -> bool:
+    """Whether lossbench-train refuses to train over ``record`` (:func:`refuse_completed`): a
+    completed run, or with ``kept_failures`` (a job of a sweep) one that :func:`diverged`; never
+    a debug run (``debug_run``), which is no result: a run trained with the same settings
+    replaces it (a sweep run again with the same debug settings still skips it: :func:`ended`).
+
+    >>> protected({"status": "completed", "debug_run": None})
+    True
+    >>> protected({"status": "completed", "debug_run": "trainer.fast_dev_run=true"})
+    False
+    """
+    if record.get("debug_run"):
+        return False
+    return record.get("status") == "completed" or (kept_failures and diverged(record))
+
+
 def refuse_completed(run_dir: str | os.PathLike, *, kept_failures: bool = False) -> None:
     """Raise :class:`RunExistsError` if ``run_dir`` holds a completed run (never overwrite);
     with ``kept_failures`` (a job of a sweep), also if it holds a run that :func:`diverged`,
-    which a sweep keeps as that run's result (:func:`ended`)."""
+    which a sweep keeps as that run's result (:func:`ended`). A debug run's record protects
+    nothing (:func:`protected`). :class:`DamagedRunError` where ``metrics.json`` cannot be
+    read: lossbench cannot tell what it records."""
     record = read_record(run_dir)
-    if record is None:
+    if record is None or record.get("debug_run"):  # a debug run is no result: trained over
         return
     if record.get("status") == "completed":
         raise RunExistsError(

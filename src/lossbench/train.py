@@ -59,7 +59,13 @@ from lossbench.messages import quiet_lightning
 from lossbench.option_keys import composition_refusal, missing_option_refusal, refuse_option_keys
 from lossbench.override_grammar import refuse_grammar_errors
 from lossbench.override_types import HYDRA, refuse_wrong_types
-from lossbench.record import RunExistsError, ended, read_record, refuse_completed
+from lossbench.record import (
+    RunExistsError,
+    ended,
+    read_record,
+    read_run_config,
+    refuse_completed,
+)
 from lossbench.sweep_refusals import ray_connection_refusal, sweep_refusal
 from lossbench.validation import ConfigError, validate
 
@@ -139,6 +145,9 @@ def preflight(cfg: DictConfig, output_dir: str | Path) -> str:
             train_rows=datamodule.sizes()["train"],
             world_size=trainer.world_size,  # each process takes its share of the rows
         )
+        from lossbench.training import _earlier_config
+
+        _earlier_config(cfg, Path(output_dir))  # a damaged config.yaml is refused here
         done = int(checkpoint.get("epoch", -1)) + 1  # saved at the end of its epoch
         if cfg.trainer.max_epochs <= done:
             raise ConfigError(
@@ -270,6 +279,8 @@ def ended_with_same_config(cfg: DictConfig, output_dir: Path) -> dict[str, Any] 
 
     This is what lets an interrupted study resume: re-running the same sweep skips such jobs.
     Runs that were refused, failed otherwise (an exception) or never wrote a record train again.
+    A ``metrics.json`` or ``config.yaml`` that cannot be read raises
+    :class:`~lossbench.record.DamagedRunError`: the job is refused, its files left as they are.
     """
     record = read_record(output_dir)
     saved = output_dir / "config.yaml"
@@ -277,7 +288,7 @@ def ended_with_same_config(cfg: DictConfig, output_dir: Path) -> dict[str, Any] 
         return None
     if not ended(record):
         return None
-    before = _without_presentation(OmegaConf.to_container(OmegaConf.load(saved)))
+    before = _without_presentation(read_run_config(saved))
     now = _without_presentation(OmegaConf.to_container(cfg, resolve=True))
     return record if before == now else None
 
@@ -349,7 +360,12 @@ def _hydra_main(cfg: DictConfig) -> float | None:
 
 def _run_job(cfg: DictConfig, output_dir: Path) -> tuple[float | None, str]:
     """One job of a multirun: ``(value for the sweeper, outcome)``."""
-    if (done := ended_with_same_config(cfg, output_dir)) is not None:
+    try:
+        done = ended_with_same_config(cfg, output_dir)
+    except UserInputError as error:  # a damaged metrics.json or config.yaml: left as it is
+        log.error("refused: %s", error)
+        return None, "refused"
+    if done is not None:
         log.info("skipped: %s already %s with this config", output_dir, _ended(done))
         return _sweep_value(cfg, done), skipped_outcome(done)
     from lossbench.importing import collection_paused

@@ -55,6 +55,7 @@ from lossbench.record import (
     DEBUG_SETTINGS,
     debug_settings,
     environment,
+    read_run_config,
     refuse_completed,
     set_aside_earlier_checkpoints,
 )
@@ -197,7 +198,29 @@ def _earlier_config(cfg: DictConfig, output_dir: Path) -> Any:
     saved = None if resume is None else resume.parent.parent / "config.yaml"
     if saved is None or not saved.is_file():
         return None
-    return OmegaConf.to_container(OmegaConf.load(saved))
+    earlier = read_run_config(saved)  # DamagedRunError where it cannot be read
+    _refuse_debug_checkpoint(cfg, resume, saved, earlier)
+    return earlier
+
+
+def _refuse_debug_checkpoint(cfg: DictConfig, resume: Path, saved: Path, earlier: Any) -> None:
+    """Refuse to resume an ordinary run from a checkpoint a debug run wrote (its ``config.yaml``
+    has debug settings, and the checkpoint is no older than that file): its epochs trained on
+    part of the data, so the run's record would be no result, though it would not say so. A
+    checkpoint older than the debug run's config (``debug=fdr``, which writes none, tried on an
+    interrupted run) is the interrupted run's own, and resumes."""
+    trainer = earlier.get("trainer") if isinstance(earlier, dict) else None
+    debug = debug_settings(trainer) if isinstance(trainer, dict) else None
+    if debug is None or debug_settings(cfg.get("trainer")) is not None:
+        return
+    if resume.stat().st_mtime < saved.stat().st_mtime:
+        return
+    raise ConfigError(
+        f"ckpt_path={str(cfg.ckpt_path)!r} resumes {resume}, which a debug run wrote ({debug}; "
+        f"{saved}): its epochs trained on part of the data, so a run continued from it would be "
+        "no result either. Train the run afresh in a new directory (another hydra.run.dir), "
+        "or give the same debug settings to continue it as a debug run."
+    )
 
 
 def _set_aside_earlier_attempt(output_dir: Path) -> None:

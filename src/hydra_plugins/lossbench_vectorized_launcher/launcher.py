@@ -352,7 +352,7 @@ class VectorizedLauncher(Launcher):
         if launch.pool is None and len(chunks) > 1:  # else: known once the base is planned
             workers = min(self.n_jobs, len(chunks))
             launch.pool = TaskPool(workers=workers)
-        counts = {"grouped": 0, "groups": 0, "alone": 0, "skipped": 0}
+        counts = {"grouped": 0, "groups": 0, "alone": 0, "skipped": 0, "damaged": 0}
         refused = len(launch.refused)
         deferred: list[tuple] = []  # tasks not handed over yet
         for positions in chunks.values():
@@ -375,11 +375,13 @@ class VectorizedLauncher(Launcher):
             for local, (value, outcome) in done.items():  # ended before: not trained again
                 launch.values[positions[local]] = value
                 mark_job(launch.sweep_dir, launch.first_number + positions[local], outcome)
+            damaged = sum(outcome == "refused" for _, outcome in done.values())
+            counts["damaged"] += damaged
             ended = {positions[local] for local in done}
             for i in positions:  # a run that ended keeps its files: skipped, or refused later
                 if i not in composed and i not in ended and not _ended(jobs[i].output_dir):
                     jobs[i].write_files()
-            counts["skipped"] += len(done)
+            counts["skipped"] += len(done) - damaged
             counts["grouped"] += sum(len(t) for t in tasks if len(t) > 1)
             counts["groups"] += sum(len(t) > 1 for t in tasks)
             counts["alone"] += sum(len(t) == 1 for t in tasks)
@@ -410,6 +412,11 @@ class VectorizedLauncher(Launcher):
             counts["skipped"],
             f", {refused} refused (another job's directory)" if refused else "",
         )
+        if counts["damaged"]:
+            log.info(
+                "%d job(s) refused: a damaged metrics.json or config.yaml (named above)",
+                counts["damaged"],
+            )
         for args in deferred:  # in this process: trained once every job is planned
             launch.pool.submit(*args)
 
@@ -418,14 +425,15 @@ def _ended(output_dir: Path) -> bool:
     """Whether ``output_dir`` records a run that ended (:func:`lossbench.record.ended`: it
     completed, or a failure a sweep keeps), which its job's training refuses to overwrite
     (:func:`lossbench.record.refuse_completed`): its ``.hydra/`` files stay the record of that
-    run."""
-    from lossbench.record import ended, read_record
+    run. A debug run's record protects nothing (:func:`lossbench.record.protected`): its job
+    trains over it."""
+    from lossbench.record import protected, read_record
 
     try:
         record = read_record(output_dir)
     except (OSError, ValueError):  # unreadable: the job's training says so
         return False
-    return record is not None and ended(record)
+    return record is not None and protected(record, kept_failures=True)
 
 
 def differing_keys(first: Sequence[str], second: Sequence[str]) -> list[str]:

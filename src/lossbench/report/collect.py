@@ -23,7 +23,6 @@ ordinary run.
 
 from __future__ import annotations
 
-import json
 import math
 import os
 import warnings
@@ -36,7 +35,7 @@ import pandas as pd
 import yaml
 
 from lossbench.metric_names import VALIDATION_EPOCH
-from lossbench.record import DEBUG_FIX
+from lossbench.record import DEBUG_FIX, load_record
 from lossbench.report.errors import ReportError
 from lossbench.report.find import RECORD_NAME, find_records
 from lossbench.report.labels import assign_setups, data_labels, flatten
@@ -212,13 +211,8 @@ def _to_int(values: pd.Series) -> pd.Series:
 
 def _read_record(path: Path) -> tuple[dict[str, Any], str | None]:
     """The record, or an empty one and the reason it could not be read."""
-    try:
-        record = json.loads(path.read_text())
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
-        return {}, f"unreadable {RECORD_NAME}: {type(error).__name__}: {error}"
-    if not isinstance(record, dict):
-        return {}, f"{RECORD_NAME} holds a {type(record).__name__}, not a run record (an object)"
-    return record, None
+    record, problem = load_record(path)  # the reader lossbench-train refuses such a run with
+    return record or {}, problem
 
 
 def _task(record: dict[str, Any], config: dict[str, Any] | None, data: str | None) -> str | None:

@@ -23,6 +23,7 @@ from typing import Any
 
 from omegaconf import DictConfig, OmegaConf
 
+from lossbench.errors import UserInputError
 from lossbench.vectorized.grouping import group_key, why_alone
 
 log = logging.getLogger("lossbench")
@@ -39,7 +40,9 @@ def plan_sweep(
     """Split the jobs into tasks; return (tasks, {job: (value, outcome)} of the jobs that
     already ended; the outcome: :func:`~lossbench.train.skipped_outcome`).
 
-    Jobs that ended with the same config are skipped (their value is read from their record;
+    Jobs whose directory holds a damaged ``metrics.json`` or ``config.yaml`` are refused (in
+    the dict with the outcome ``refused``; their files are left as they are). Jobs that ended
+    with the same config are skipped (their value is read from their record;
     see :func:`~lossbench.train.ended_with_same_config`); the others are grouped by
     :func:`group_key` (groups of at most ``max_group_size``); a job that :func:`why_alone`
     refuses is a task of its own, except a job of several processes (DDP: ``trainer.strategy``
@@ -61,7 +64,12 @@ def plan_sweep(
     for position, (cfg, output_dir) in enumerate(zip(cfgs, output_dirs, strict=True)):
         config = _LazyConfig(cfg)
         if (Path(output_dir) / "metrics.json").is_file():
-            done = ended_with_same_config(config.get(), Path(output_dir))
+            try:
+                done = ended_with_same_config(config.get(), Path(output_dir))
+            except UserInputError as error:  # a damaged metrics.json or config.yaml: kept
+                log.error("refused: %s", error)
+                skipped[position] = (None, "refused")
+                continue
             if done is not None:
                 log.info("skipped: %s already %s with this config", output_dir, _ended(done))
                 skipped[position] = (_sweep_value(config.get(), done), skipped_outcome(done))
@@ -134,7 +142,7 @@ def run_task(
         import torch
 
         from lossbench.progress import mark_job
-        from lossbench.record import RunExistsError
+        from lossbench.record import DamagedRunError, RunExistsError
         from lossbench.sweep_warnings import warnings_of_sweep
         from lossbench.train import _sweep_value, quiet_lightning
         from lossbench.training import train
@@ -149,7 +157,7 @@ def run_task(
         if len(configs) == 1:
             try:
                 records = [train(configs[0], output_dirs[0], multirun=True)]
-            except (ConfigError, RunExistsError) as error:
+            except (ConfigError, RunExistsError, DamagedRunError) as error:
                 log.error("refused: %s", error)
                 exists = isinstance(error, RunExistsError)
                 records = [{"status": "failed", "refused": True, "exists": exists}]
