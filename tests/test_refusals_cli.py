@@ -528,6 +528,31 @@ CATALOGUE: list[Case] = [
            "defaults:\n  - csv\n  - _self_\n\npath: data.csv\nlabel_columns: [y]\n"
            "task: binary\n")),
          outcome="works"),
+    refused("config-dir-yaml-list-not-closed", "train", ("-cd", "mine", "data=mine", *QUICK),
+            ["mine/data/mine.yaml, line 5: a list opened with '[' on this line is not closed",
+             "close it (e.g. `label_columns: [y]`)"],
+            (("data.csv", GOOD), ("mine/data/mine.yaml", "defaults: [csv, _self_]\npath: data.csv"
+                                  "\ntask: binary\n\nlabel_columns: [y\n")),
+            unwanted=["ParserError", "flow sequence", "HYDRA_FULL_ERROR"], fast=True),
+    refused("config-dir-yaml-key-twice", "train", ("-cd", "mine", "data=mine", *QUICK),
+            ["mine/data/mine.yaml, line 3: the key 'a' is given twice",
+             "keep one of the two lines"],
+            (("mine/data/mine.yaml", "defaults: [csv, _self_]\na: 1\na: 2\n"),),
+            unwanted=["ConstructorError"], fast=True),
+    refused("config-dir-yaml-not-utf8", "train", ("-cd", "mine", "data=mine", *QUICK),
+            ["mine/data/mine.yaml: not UTF-8 text", "Save it as UTF-8 text"],
+            (("mine/data/mine.yaml", b"\xff\xfea: 1\n"),),
+            unwanted=["UnicodeDecodeError", "codec"], fast=True),
+    refused("config-dir-defaults-loads-itself", "train", ("-cd", "mine", "data=d", *QUICK),
+            ["mine/data/d.yaml: its `defaults:` list loads itself (data/d -> data/d)",
+             "starts with `defaults: [csv, _self_]`"],
+            (("mine/data/d.yaml", "defaults:\n  - d\n"),),
+            unwanted=["RecursionError", "recursion depth"], fast=True),
+    refused("config-dir-defaults-names-no-option", "train", ("-cd", "mine", "data=mine", *QUICK),
+            ["mine/data/mine.yaml, line 2: its `defaults:` list names 'nosuch'",
+             "no data/nosuch.yaml", "breast_cancer, credit_g, csv,"],
+            (("mine/data/mine.yaml", "defaults:\n  - nosuch\n"),),
+            unwanted=["Config search path", "Could not load", "HYDRA_FULL_ERROR"], fast=True),
     refused("config-dir-key-of-another-option", "train", ("-cd", "mine", "data=iris", "loss.gamma=2"),
             ["loss.gamma=2: the loss Hydra composed, loss=bce_with_logits", "has no setting 'gamma'",
              "gamma is a setting of loss=focal"], (("mine/extra/a.yaml", "x: 1\n"),),
@@ -1395,6 +1420,7 @@ PREFLIGHT_CASES = [
     and case.outcome == "refused"
     and not case.needs_runs
     and "-m" not in case.args  # a multirun's checks are Hydra callbacks' and its launcher's
+    and "-cd" not in case.args  # a config folder's files: read as Hydra composes
     # Hydra's own settings (hydra.*, hydra/<group>, added or removed too) are not the run's config
     and not any(
         a.lstrip("+~").startswith(("hydra.", "hydra/", "ckpt_path", "paths.output_dir"))
