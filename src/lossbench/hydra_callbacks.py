@@ -34,7 +34,7 @@ class ValidateBeforeRun(Callback):
 
         warnings.formatwarning = format_warning  # type: ignore[assignment]
         with refusing():
-            job_directory(config, "hydra.sweep.dir")
+            check_sweep_directory(job_directory(config, "hydra.sweep.dir"))
             check_job_directory(config.hydra)
             check_sweep_settings(config.hydra)
             check_optimized_metric(config)
@@ -42,6 +42,7 @@ class ValidateBeforeRun(Callback):
                 overrides = swept_overrides(config)
             except Exception:  # an override Hydra itself will refuse, with its own message
                 overrides = None
+            check_sweep_subdir(config, overrides or [])
             if overrides is not None:  # the swept values are not in this config yet
                 swept = [o.key_or_group for o in overrides if o.is_sweep_override()]
                 check_interpolations(config, swept=swept)
@@ -94,13 +95,74 @@ def job_directory(config: DictConfig, key: str) -> Path:
         return Path(str(OmegaConf.select(config, key, default="")))
     except InterpolationResolutionError as error:
         reason = str(error).splitlines()[0]
-        what = "the run's directory" if key == "hydra.run.dir" else "the study's directory"
+        what = {
+            "hydra.run.dir": "the run's directory",
+            "hydra.sweep.subdir": "each job's directory",
+        }.get(key, "the study's directory")
         parent, _, leaf = key.rpartition(".")
         raw = OmegaConf.to_container(OmegaConf.select(config, parent), resolve=False)[leaf]
         refusal = interpolation_refusal(
             key, raw, reason, given_overrides(config), what=f"{what} ({key})"
         )
         raise ConfigError(refusal.replace(" (in the config)", "")) from None
+
+
+def check_sweep_directory(sweep_dir: Path) -> None:
+    """Refuse a study's directory (``hydra.sweep.dir``) that is a file, or lies below one: the
+    launcher could not create it (Hydra would stop with a traceback).
+
+        >>> check_sweep_directory(Path(__file__))
+        Traceback (most recent call last):
+        ...
+        lossbench.errors.ConfigError: hydra.sweep.dir: the study's directory '...' cannot be made...
+    """
+    from lossbench.errors import ConfigError
+    from lossbench.output_files import file_above
+
+    blocking = sweep_dir if sweep_dir.is_file() else file_above(sweep_dir)
+    if blocking is not None:
+        raise ConfigError(
+            f"hydra.sweep.dir: the study's directory {str(sweep_dir)!r} cannot be made: "
+            f"{str(blocking)!r} is a file. Give hydra.sweep.dir a directory (created where "
+            "missing), e.g. hydra.sweep.dir=outputs/studies/mine, or move the file away."
+        )
+
+
+def check_sweep_subdir(config: DictConfig, overrides: list[Any]) -> None:
+    """Refuse a job directory (``hydra.sweep.subdir``) that no job can work out
+    (``hydra.sweep.subdir=${nosuch}``, ``${oc.env:UNSET}``): Hydra resolves it for each job as
+    it launches, and would stop with a traceback. It is resolved here with what each job
+    will have: its number and id (``${hydra.job.num}``), and a value of each swept key.
+
+        >>> config = OmegaConf.create({"hydra": {"sweep": {"subdir": "${hydra.job.num}_${x}"},
+        ...                            "job": {"num": "???"}, "overrides": {"task": []}}})
+        >>> check_sweep_subdir(config, [])
+        Traceback (most recent call last):
+        ...
+        lossbench.errors.ConfigError: hydra.sweep.subdir=${hydra.job.num}_${x} interpolates x, ...
+    """
+    copy = OmegaConf.create(OmegaConf.to_container(config, resolve=False))
+    raw = (
+        OmegaConf.to_container(copy.hydra, resolve=False).get("sweep", {})
+        if "hydra" in copy
+        else {}
+    )
+    if not isinstance(raw, dict) or raw.get("subdir") is None:
+        return
+    OmegaConf.set_struct(copy, False)
+    if not isinstance(copy.hydra.get("job"), DictConfig):
+        copy.hydra.job = {}
+    for key, value in (("num", 0), ("id", "0"), ("override_dirname", ""), ("name", "train")):
+        if OmegaConf.is_missing(copy.hydra.job, key) if key in copy.hydra.job else True:
+            copy.hydra.job[key] = value
+    for override in overrides:  # a key added by a sweep (+x=1,2) is in each job only
+        try:
+            key = override.key_or_group
+            if override.is_sweep_override() and OmegaConf.select(copy, key, default=None) is None:
+                OmegaConf.update(copy, key, "0", force_add=True)
+        except Exception:  # a group or key Hydra itself will refuse
+            continue
+    job_directory(copy, "hydra.sweep.subdir")
 
 
 def check_job_directory(hydra: DictConfig) -> None:

@@ -45,6 +45,7 @@ from lossbench.command_keys import (
     refuse_unknown_options,
 )
 from lossbench.config import SCHEMAS, TrainConfig, register_configs
+from lossbench.config_files import config_file_refusal
 from lossbench.entry_keys import refuse_unknown_entry_keys
 from lossbench.errors import NonFiniteLossError, UserInputError, format_warning, refuse
 from lossbench.flag_refusals import refuse_flag_errors
@@ -630,7 +631,8 @@ def main() -> None:
             return search_without_result(given_sweep_dir)
         groups = [path.name for path in config_dir().iterdir() if path.is_dir()]
         return (
-            composition_refusal(error, overrides, multirun=multirun)
+            config_file_refusal(error, [config_dir(), *(added or [])])
+            or composition_refusal(error, overrides, multirun=multirun)
             or missing_option_refusal(error, overrides)
             or sweep_refusal(error, overrides, groups=groups)
             or ray_connection_refusal(error, overrides)

@@ -694,6 +694,63 @@ MISSING_EXAMPLES = {
 }
 
 
+def _choice_of(cfg: DictConfig, group: str) -> str | None:
+    """The option Hydra chose for ``group`` (``mine`` of ``data=mine``), where it is known."""
+    try:
+        choice = OmegaConf.select(cfg, f"hydra.runtime.choices.{group}", default=None)
+        if choice is None:
+            from hydra.core.hydra_config import HydraConfig
+
+            if HydraConfig.initialized():
+                choice = HydraConfig.get().runtime.choices.get(group)
+    except Exception:  # no Hydra (a config built in Python)
+        return None
+    return str(choice) if choice else None
+
+
+def _check_option_base(cfg: DictConfig) -> None:
+    """Refuse an option of one's own (a ``-cd`` folder's ``data/mine.yaml``) that names a
+    lossbench option (``name: csv``) but was not composed from it: without
+    ``defaults: [csv, _self_]`` at its top it lacks the settings the shipped option gives
+    (``split_seed``, ``val_fraction``, ...), and the run would stop at the first one it reads.
+
+        >>> cfg = OmegaConf.create({"data": {"name": "csv", "path": "a.csv"}})
+        >>> try:
+        ...     _check_option_base(cfg)
+        ... except ConfigError as e:
+        ...     print(str(e)[:60])
+        data (name: csv) lacks the settings every data=csv option ha
+    """
+    for group in SCHEMA_GROUPS:
+        node = cfg.get(group)
+        if not isinstance(node, DictConfig) or group not in SCHEMAS or "name" not in node:
+            continue
+        kind = OmegaConf.get_type(node)
+        if kind is not None and dataclasses.is_dataclass(kind):
+            continue  # composed from the option's schema: every setting is there
+        name = str(node.get("name"))
+        schema = SCHEMAS[group].get(name)
+        if schema is None:
+            continue
+        lacked = [f.name for f in dataclasses.fields(schema) if f.name not in node]
+        if not lacked:
+            continue
+        choice = _choice_of(cfg, group)
+        given = (
+            f"{group}={choice} (its file sets name: {name})"
+            if choice
+            else f"{group} (name: {name})"
+        )
+        where = f"{group}/{choice}.yaml" if choice else "the option's YAML file"
+        shown = ", ".join(lacked[:6]) + (", ..." if len(lacked) > 6 else "")
+        raise ConfigError(
+            f"{given} lacks the settings every {group}={name} option has ({shown}): the file "
+            f"does not build on lossbench's {name} option. Start {where} with "
+            f"`defaults: [{name}, _self_]` (lossbench's {name} option first, then the file's own "
+            f"keys; see the README, Bring your own CSV)."
+        )
+
+
 def _check_missing(cfg: DictConfig) -> None:
     """Refuse settings left without a value (``???`` in the config: ``data=csv`` needs its
     file, label columns and task), naming each and an example."""
@@ -728,6 +785,7 @@ def validate(cfg: DictConfig) -> Task:
     """Check the whole config; return the task or raise :class:`ConfigError`."""
     check_interpolations(cfg)  # before any check reads a value
     _check_added_keys(cfg)
+    _check_option_base(cfg)
     _check_missing(cfg)
     try:
         task = check_setup(cfg)
