@@ -21,6 +21,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from hydra.core.global_hydra import GlobalHydra
+from hydra.core.hydra_config import HydraConfig
 from hydra.core.override_parser.overrides_parser import OverridesParser
 from omegaconf import OmegaConf
 from sklearn.datasets import make_classification
@@ -296,8 +297,9 @@ def _run_main(example: Example, argv: list[str], monkeypatch, capfd) -> tuple[in
             code = stop.code
         elif stop.code is not None:  # sys.exit(text): Python prints it, exit status 1
             code, message = 1, str(stop.code)
-    finally:
+    finally:  # no Hydra state left for the tests after this one (a run's HydraConfig)
         GlobalHydra.instance().clear()
+        HydraConfig.instance().cfg = None
     out, err = capfd.readouterr()
     return code, out, err + message
 

@@ -415,7 +415,7 @@ class StudyProgressLine(Callback):
         if total is None:
             return
         sweep_dir = str(config.hydra.sweep.dir)
-        from lossbench.progress import ALL_REFUSED, NOT_RUN
+        from lossbench.progress import ALL_REFUSED, NOT_RUN, WATCHING
 
         NOT_RUN.pop(sweep_dir, None)
         ALL_REFUSED.pop(sweep_dir, None)
@@ -427,7 +427,7 @@ class StudyProgressLine(Callback):
         debug = debug_settings(config.get("trainer"))
         final = functools.partial(_final_line, sweep_dir, debug)
         self._watch = StudyWatch(sweep_dir, total, final=final).start()
-        _WATCHING.append(self)
+        WATCHING.append(self)
 
     def on_multirun_end(self, config: DictConfig, **kwargs: Any) -> None:
         self.end()
@@ -437,9 +437,11 @@ class StudyProgressLine(Callback):
         (``NOT_RUN``, ``ALL_REFUSED``); ``(sweep directory, outcome counts, start time)``, or
         None where nothing was watched. Hydra calls it as the sweep ends; where the sweeper
         raised instead (an Optuna search none of whose trials completed), lossbench-train
-        does (:func:`end_cut_short_sweeps`)."""
-        if self in _WATCHING:
-            _WATCHING.remove(self)
+        does (:func:`lossbench.progress.end_cut_short_sweeps`)."""
+        from lossbench.progress import WATCHING
+
+        if self in WATCHING:
+            WATCHING.remove(self)
         if self._watch is None:
             return None
         counts = self._watch.stop()
@@ -452,18 +454,6 @@ class StudyProgressLine(Callback):
             ALL_REFUSED[sweep_dir] = (counts["refused"], self._started)
         self._watch = None
         return sweep_dir, counts, self._started
-
-
-#: The progress lines of this process's sweeps that have started and not ended.
-_WATCHING: list[StudyProgressLine] = []
-
-
-def end_cut_short_sweeps() -> list[tuple[str, dict[str, int], float]]:
-    """End the progress lines of sweeps whose sweeper raised before Hydra ended them (Hydra
-    skips ``on_multirun_end`` then): ``(sweep directory, outcome counts, start time)`` of each
-    (:meth:`StudyProgressLine.end`)."""
-    ended = [line.end() for line in list(_WATCHING)]
-    return [outcome for outcome in ended if outcome is not None]
 
 
 def _final_line(sweep_dir: str, debug: str | None, progress: Any, counts: dict[str, int]) -> str:

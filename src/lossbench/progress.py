@@ -498,3 +498,16 @@ def summary(progress: StudyProgress, counts: dict[str, int]) -> str:
 def sweep_size(lengths: list[int]) -> int:
     """The number of jobs of a cartesian sweep with ``lengths`` values per parameter."""
     return math.prod(lengths) if lengths else 1
+
+
+#: The progress lines of this process's sweeps that have started and not ended
+#: (:class:`lossbench.hydra_callbacks.StudyProgressLine`, each with an ``end()``).
+WATCHING: list[Any] = []
+
+
+def end_cut_short_sweeps() -> list[tuple[str, dict[str, int], float]]:
+    """End the progress lines of sweeps whose sweeper raised before Hydra ended them (Hydra
+    skips ``on_multirun_end`` then): ``(sweep directory, outcome counts, start time)`` of each
+    (:meth:`lossbench.hydra_callbacks.StudyProgressLine.end`)."""
+    ended = [line.end() for line in list(WATCHING)]
+    return [outcome for outcome in ended if outcome is not None]

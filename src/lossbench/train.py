@@ -435,11 +435,11 @@ def search_without_result(sweep_dir_given: bool) -> str | None:
     exit 2); else the command fails here, exit 1, saying how the trials ended and the first
     failure (:func:`lossbench.progress.no_trial_completed_message`). The search's progress
     line, which Hydra leaves running when its sweeper raises, is ended first."""
-    from lossbench.hydra_callbacks import end_cut_short_sweeps
     from lossbench.progress import (
         ALL_REFUSED,
         NOT_RUN,
         all_refused_message,
+        end_cut_short_sweeps,
         no_trial_completed_message,
         not_run_message,
     )
