@@ -714,12 +714,13 @@ def _check_option_base(cfg: DictConfig) -> None:
     ``defaults: [csv, _self_]`` at its top it lacks the settings the shipped option gives
     (``split_seed``, ``val_fraction``, ...), and the run would stop at the first one it reads.
 
-        >>> cfg = OmegaConf.create({"data": {"name": "csv", "path": "a.csv"}})
+        >>> cfg = OmegaConf.create({"data": {"name": "csv", "path": "a.csv"},
+        ...                         "hydra": {"runtime": {"choices": {"data": "mine"}}}})
         >>> try:
         ...     _check_option_base(cfg)
         ... except ConfigError as e:
-        ...     print(str(e)[:60])
-        data (name: csv) lacks the settings every data=csv option ha
+        ...     print(str(e)[:74])
+        data=mine (its file sets name: csv) lacks the settings every data=csv opti
     """
     for group in SCHEMA_GROUPS:
         node = cfg.get(group)
