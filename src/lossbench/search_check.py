@@ -254,15 +254,7 @@ def check_ranges(params: Mapping[str, str], arguments: Sequence[str]) -> None:
         lossbench.errors.ConfigError: optimizer.lr=interval(0.01, 0.0001): ...
         >>> check_ranges({"optimizer.lr": "tag(log, interval(1e-4, 3e-2))"}, [])
     """
-    from hydra.core.override_parser.overrides_parser import OverridesParser
-    from hydra.core.override_parser.types import IntervalSweep
-
-    lines = [f"{key}={value}" for key, value in params.items()] + list(arguments)
-    last = {o.key_or_group: o for o in OverridesParser.create().parse_overrides(lines)}
-    for override in last.values():
-        sweep = override.value()
-        if not isinstance(sweep, IntervalSweep) or sweep.start is None or sweep.end is None:
-            continue
+    for override, sweep in _intervals(params, arguments):
         key, low, high, log = (
             override.get_key_element(),
             sweep.start,
@@ -285,6 +277,24 @@ def check_ranges(params: Mapping[str, str], arguments: Sequence[str]) -> None:
             )
 
 
+def _intervals(params: Mapping[str, str], arguments: Sequence[str]) -> list[tuple[Any, Any]]:
+    """The searched keys sampled from an ``interval(a, b)`` with both ends, as ``(override,
+    IntervalSweep)``: the last override of each key, ``params`` first, then the command line's
+    ``arguments`` (the sweeper's rule: the command line wins)."""
+    from hydra.core.override_parser.overrides_parser import OverridesParser
+    from hydra.core.override_parser.types import IntervalSweep
+
+    lines = [f"{key}={value}" for key, value in params.items()] + list(arguments)
+    last = {o.key_or_group: o for o in OverridesParser.create().parse_overrides(lines)}
+    return [
+        (o, o.value())
+        for o in last.values()
+        if isinstance(o.value(), IntervalSweep)
+        and o.value().start is not None
+        and o.value().end is not None
+    ]
+
+
 def _interval_of_whole_numbers(
     overrides: Sequence[str],
     params: Mapping[str, str],
@@ -295,16 +305,9 @@ def _interval_of_whole_numbers(
     key that takes a whole number (``seed=interval(0,3)``: Optuna samples floats, ``seed=1.5``,
     which the key refuses): the refusal, with ``range(...)`` and ``choice(...)`` to give
     instead; None where no such key is searched. ``overrides``: the trial's."""
-    from hydra.core.override_parser.overrides_parser import OverridesParser
-    from hydra.core.override_parser.types import IntervalSweep
     from omegaconf import OmegaConf
 
-    lines = [f"{key}={value}" for key, value in params.items()] + list(arguments)
-    last = {o.key_or_group: o for o in OverridesParser.create().parse_overrides(lines)}
-    for override in last.values():
-        sweep = override.value()
-        if not isinstance(sweep, IntervalSweep) or sweep.start is None or sweep.end is None:
-            continue
+    for override, sweep in _intervals(params, arguments):
         key, low, high = override.get_key_element(), float(sweep.start), float(sweep.end)
         try:
             current = OmegaConf.select(config, key, default=None)
