@@ -1691,6 +1691,57 @@ def test_a_search_run_again_with_other_values_is_refused(tmp_path: Path) -> None
     assert "hydra.sweep.dir=<new directory>" in lines[0]
 
 
+def _unwritable(tmp_path: Path) -> Path:
+    """A folder no file can be made in: a read-only one, or, for root (whom permissions do
+    not stop), /sys, where the kernel refuses new entries."""
+    if os.geteuid() != 0:
+        folder = tmp_path / "read-only"
+        folder.mkdir()
+        folder.chmod(0o500)
+        return folder / "out"
+    from lossbench.output_files import cannot_write_below
+
+    if not Path("/sys").is_dir() or cannot_write_below(Path("/sys/lossbench")) is None:
+        pytest.skip("no folder here refuses new entries to root")
+    return Path("/sys/lossbench-out")
+
+
+@pytest.mark.parametrize(
+    ("args", "words"),
+    [
+        (("data=iris", "trainer.max_epochs=1", "paths.output_dir={out}"),
+         "the run's directory"),
+        (("-m", "data=iris", "seed=0,1", "trainer.max_epochs=1", "hydra.sweep.dir={out}"),
+         "hydra.sweep.dir: the study's directory"),
+        (("-m", "hydra/launcher=vectorized", "data=iris", "seed=0,1", "trainer.max_epochs=1",
+          "hydra.sweep.dir={out}"), "hydra.sweep.dir: the study's directory"),
+    ],
+    ids=["run", "sweep", "vectorized-sweep"],
+)  # fmt: skip
+def test_an_output_folder_that_cannot_be_written_is_refused(tmp_path: Path, args, words) -> None:
+    """PermissionError tracebacks (or Hydra's) before: the folder is tried before any work."""
+    out = _unwritable(tmp_path)
+    result = run_module("lossbench.train", *(a.format(out=out) for a in args), cwd=tmp_path)
+    assert result.returncode == 2, result.stderr[-2000:]
+    assert f"lossbench: refused: {words}" in result.stderr
+    assert "cannot be written" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_an_output_file_in_a_folder_that_cannot_be_written_is_refused(tmp_path: Path) -> None:
+    """lossbench-report's --out and the out= of lossbench-eval / lossbench-predict go through
+    the same check before any work."""
+    from lossbench.errors import UserInputError
+    from lossbench.output_files import check_output
+    from lossbench.report.build import report_dir
+    from lossbench.report.errors import ReportError
+
+    out = _unwritable(tmp_path)
+    with pytest.raises(UserInputError, match="cannot be written"):
+        check_output(out / "eval.json", ours=lambda path: False, example="eval.json")
+    with pytest.raises(ReportError, match="cannot be written"):
+        report_dir([tmp_path], out / "report")
+
+
 @pytest.mark.skipif(shutil.which("srun") is not None, reason="Slurm is installed here")
 def test_the_slurm_launcher_without_slurm_is_refused(tmp_path: Path) -> None:
     """submitit's traceback ('Could not detect "srun"') and a multirun.yaml left behind, before."""

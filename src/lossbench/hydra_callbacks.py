@@ -117,7 +117,7 @@ def check_sweep_directory(sweep_dir: Path) -> None:
         lossbench.errors.ConfigError: hydra.sweep.dir: the study's directory '...' cannot be made...
     """
     from lossbench.errors import ConfigError
-    from lossbench.output_files import file_above
+    from lossbench.output_files import cannot_write_below, file_above
 
     blocking = sweep_dir if sweep_dir.is_file() else file_above(sweep_dir)
     if blocking is not None:
@@ -125,6 +125,13 @@ def check_sweep_directory(sweep_dir: Path) -> None:
             f"hydra.sweep.dir: the study's directory {str(sweep_dir)!r} cannot be made: "
             f"{str(blocking)!r} is a file. Give hydra.sweep.dir a directory (created where "
             "missing), e.g. hydra.sweep.dir=outputs/studies/mine, or move the file away."
+        )
+    unwritable = cannot_write_below(sweep_dir)
+    if unwritable is not None:
+        raise ConfigError(
+            f"hydra.sweep.dir: the study's directory {str(sweep_dir)!r} cannot be made: "
+            f"{unwritable}. Give it a folder you can write (paths.output_dir=<folder>, or "
+            "hydra.sweep.dir=<folder>)."
         )
 
 

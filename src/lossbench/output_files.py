@@ -26,6 +26,7 @@ import contextlib
 import csv
 import json
 import os
+import tempfile
 import zipfile
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
@@ -60,6 +61,12 @@ def check_output(
         raise error(
             f"out={given!r} lies below {str(blocking)!r}, which is a file, not a directory. "
             f"Give a file in a directory, e.g. out={example}."
+        )
+    unwritable = cannot_write_below(path.parent)
+    if unwritable is not None:
+        raise error(
+            f"out={given!r}: {unwritable}. Give a file in a folder you can write, e.g. "
+            f"out={example}."
         )
     if path.exists() and not _recognised(ours, path):
         only = f"; only {replaced} is replaced" if replaced else ""
@@ -114,6 +121,26 @@ def file_above(path: Path) -> Path | None:
     """
     above = next((parent for parent in path.parents if parent.exists()), None)
     return None if above is None or above.is_dir() else above
+
+
+def cannot_write_below(path: Path) -> str | None:
+    """Why nothing can be written at ``path`` (a folder or file still to be made), or None:
+    a folder is made and removed again in the nearest existing folder above it, so a
+    read-only or forbidden place is found before any work (``os.access`` says yes to root on
+    file systems that refuse it). Nothing is left behind.
+
+        >>> cannot_write_below(Path(tempfile.gettempdir()) / "a" / "b") is None
+        True
+    """
+    above = next((p for p in (path, *path.parents) if p.exists()), None)
+    if above is None or not above.is_dir():
+        return None  # a file in the way: file_above's refusal
+    try:
+        probe = tempfile.mkdtemp(prefix=".lossbench-write-check-", dir=above)
+    except OSError as error:
+        return f"{above} cannot be written ({error.strerror or error})"
+    os.rmdir(probe)
+    return None
 
 
 def _recognised(ours: Callable[[Path], bool], path: Path) -> bool:

@@ -183,13 +183,20 @@ def _resolved(cfg: DictConfig, output_dir: str | Path) -> dict[str, Any]:
 def _check_run_directory(output_dir: Path) -> None:
     """Refuse a run directory that is a file, or lies below one (``hydra.run.dir`` or
     ``paths.output_dir`` naming a file): Hydra could not create it."""
-    from lossbench.output_files import file_above
+    from lossbench.output_files import cannot_write_below, file_above
 
     blocking = output_dir if output_dir.is_file() else file_above(output_dir)
     if blocking is not None:
         raise ConfigError(
             f"the run's directory {str(output_dir)!r} cannot be made: {str(blocking)!r} is a "
             "file. Give paths.output_dir (or hydra.run.dir) a directory, e.g. "
+            "paths.output_dir=outputs."
+        )
+    unwritable = cannot_write_below(output_dir)
+    if unwritable is not None:
+        raise ConfigError(
+            f"the run's directory {str(output_dir)!r} cannot be made: {unwritable}. Give "
+            "paths.output_dir (or hydra.run.dir) a folder you can write, e.g. "
             "paths.output_dir=outputs."
         )
 

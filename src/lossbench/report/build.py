@@ -30,7 +30,7 @@ import pandas as pd
 
 from lossbench.interrupts import stops_held
 from lossbench.metric_names import metric_mode
-from lossbench.output_files import PARTIAL, file_above
+from lossbench.output_files import PARTIAL, cannot_write_below, file_above
 from lossbench.report.collect import metric_order, read_runs, results_table
 from lossbench.report.compare import choose_baselines, compare_with_baselines, verdicts
 from lossbench.report.document import TITLE, build_document
@@ -274,6 +274,12 @@ def report_dir(paths: Sequence[str | os.PathLike], out_dir: str | os.PathLike | 
         raise ReportError(
             f"--out {str(out_dir)!r} lies below {str(blocking)!r}, which is a file; pass a "
             "directory that can be created (e.g. --out report/)."
+        )
+    unwritable = cannot_write_below(out)
+    if unwritable is not None:
+        raise ReportError(
+            f"--out {str(out)!r}: {unwritable}. Pass a directory you can write (it is "
+            "created), e.g. --out report/."
         )
     taken = [out / name for name in REPORT_FILES if (out / name).is_dir()]
     if (out / PLOTS).exists() and not (out / PLOTS).is_dir():
