@@ -1727,6 +1727,21 @@ def test_an_output_folder_that_cannot_be_written_is_refused(tmp_path: Path, args
     assert "cannot be written" in result.stderr and "Traceback" not in result.stderr
 
 
+def test_an_empty_report_folder_and_an_out_file_named_as_a_folder_are_refused(tmp_path: Path):
+    """``--out ''`` (an unset shell variable) wrote the report into the current folder, and
+    ``out=results/`` wrote a file named ``results``."""
+    from lossbench.errors import UserInputError
+    from lossbench.output_files import check_output
+    from lossbench.report.build import report_dir
+    from lossbench.report.errors import ReportError
+
+    with pytest.raises(ReportError, match=r"--out '' is empty \(a shell variable"):
+        report_dir([tmp_path], "")
+    with pytest.raises(UserInputError, match=r"ends with a slash.*out=.*new/eval.json"):
+        check_output(f"{tmp_path}/new/", ours=lambda path: False, example="eval.json")
+    assert not (tmp_path / "new").exists()
+
+
 def test_an_output_file_in_a_folder_that_cannot_be_written_is_refused(tmp_path: Path) -> None:
     """lossbench-report's --out and the out= of lossbench-eval / lossbench-predict go through
     the same check before any work."""

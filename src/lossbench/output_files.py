@@ -51,6 +51,11 @@ def check_output(
     ``ours`` recognises, for the message (default: a file this command wrote)."""
     given = str(out)
     path = Path(given).expanduser()
+    if given.endswith(("/", os.sep)) and not path.is_dir():
+        raise error(
+            f"out={given!r} ends with a slash, which names a folder, but out names the file to "
+            f"write. Give a file name, e.g. out={Path(given) / example}."
+        )
     if path.is_dir():
         raise error(
             f"out={given!r} is a directory ({path.resolve()}); out names the file to write. "

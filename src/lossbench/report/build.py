@@ -266,6 +266,12 @@ class ReportWriter:
 def report_dir(paths: Sequence[str | os.PathLike], out_dir: str | os.PathLike | None) -> Path:
     """The folder the report of ``paths`` goes to: ``out_dir``, or the common parent of
     ``paths``; refused (:class:`ReportError`) where a report cannot be written there."""
+    if out_dir is not None and not str(out_dir).strip():
+        raise ReportError(
+            f"--out {str(out_dir)!r} is empty (a shell variable that is not set?): it would "
+            "write the report into the current folder. Pass a directory, e.g. --out report/, "
+            "or leave --out out for the common parent of the paths."
+        )
     out = Path(out_dir) if out_dir is not None else default_out_dir(paths)
     if out.exists() and not out.is_dir():
         raise ReportError(f"--out {str(out_dir)!r} is a file; pass a directory (it is created).")
