@@ -10,11 +10,12 @@ the rows ``rerun-run-with-*`` and ``resume-run-with-*`` of ``tests/test_refusals
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 
 import pytest
 
-from cli_process import run_console
+from cli_process import run_console, run_module
 
 ENV = {"OMP_NUM_THREADS": "1"}
 QUICK = ("data=iris", "trainer.max_epochs=1", "logger=none")
@@ -113,3 +114,16 @@ def test_a_checkpoint_a_debug_run_wrote_does_not_resume_a_real_run(tmp_path: Pat
     assert "which a debug run wrote (trainer.limit_train_batches=" in result.stderr
     assert "Train the run afresh in a new directory" in result.stderr
     assert (run / "metrics.json").read_text() == record  # nothing written
+
+
+@pytest.mark.slow  # two sweeps in fresh processes: about 15 s
+def test_a_study_copied_to_another_folder_goes_on_there(tmp_path: Path) -> None:
+    """Its runs' configs hold absolute paths (paths.run_dir, the checkpoint folder): before,
+    every job of the copy was refused as "other settings" and the command exited 2."""
+    sweep = ("-m", "hydra/launcher=vectorized", "data=iris", "seed=0,1", "trainer.max_epochs=1")
+    first = run_module("lossbench.train", *sweep, "hydra.sweep.dir=first", cwd=tmp_path)
+    assert first.returncode == 0, first.stderr[-2000:]
+    shutil.copytree(tmp_path / "first", tmp_path / "copy")
+    again = run_module("lossbench.train", *sweep, "hydra.sweep.dir=copy", cwd=tmp_path)
+    assert again.returncode == 0, again.stderr[-2000:]
+    assert "(0 completed, 2 skipped, 0 refused, 0 failed)" in again.stderr

@@ -278,12 +278,16 @@ def _check_validation_interval(cfg: DictConfig, train_rows: int) -> None:
 #: these is the job's run (so a study re-run after they changed, by an upgrade or on the
 #: command line, still skips its completed jobs).
 PRESENTATION_KEYS = ("callbacks.progress_bar", "callbacks.model_summary", "logger")
+#: Where a run's files are (absolute paths): a study moved or copied to another folder keeps
+#: its runs, which another place does not change.
+LOCATION_KEYS = ("paths", "callbacks.model_checkpoint.dirpath")
 
 
 def ended_with_same_config(cfg: DictConfig, output_dir: Path) -> dict[str, Any] | None:
     """The record in ``output_dir`` if its run ended with this resolved config (up to
-    :data:`PRESENTATION_KEYS`): it completed, or it :func:`~lossbench.record.diverged` (a
-    non-finite loss, which training it again would reach again).
+    :data:`PRESENTATION_KEYS` and :data:`LOCATION_KEYS`): it completed, or it
+    :func:`~lossbench.record.diverged` (a non-finite loss, which training it again would reach
+    again).
 
     This is what lets an interrupted study resume: re-running the same sweep skips such jobs.
     Runs that were refused, failed otherwise (an exception) or never wrote a record train again.
@@ -302,8 +306,9 @@ def ended_with_same_config(cfg: DictConfig, output_dir: Path) -> dict[str, Any] 
 
 
 def _without_presentation(config: Any) -> Any:
-    """``config`` (a plain container) without :data:`PRESENTATION_KEYS`."""
-    for dotted in PRESENTATION_KEYS:
+    """``config`` (a plain container) without :data:`PRESENTATION_KEYS` and
+    :data:`LOCATION_KEYS`."""
+    for dotted in (*PRESENTATION_KEYS, *LOCATION_KEYS):
         *parents, leaf = dotted.split(".")
         node = config
         for part in parents:
