@@ -33,7 +33,8 @@ def job(study: Path, number: int) -> Path:
     return found
 
 
-@pytest.mark.parametrize("launcher", ["vectorized", pytest.param("basic", marks=pytest.mark.slow)])
+@pytest.mark.slow  # two sweeps in fresh processes for each launcher
+@pytest.mark.parametrize("launcher", ["vectorized", "basic"])
 def test_a_sweep_refuses_the_jobs_with_damaged_files_and_skips_the_others(
     tmp_path: Path, launcher: str
 ) -> None:
@@ -57,6 +58,7 @@ def test_a_sweep_refuses_the_jobs_with_damaged_files_and_skips_the_others(
     assert (job(study, 2) / "metrics.json").read_text() == kept
 
 
+@pytest.mark.slow  # three runs in fresh processes: about 12 s
 def test_a_debug_run_that_resumed_an_interrupted_run_does_not_lock_it(tmp_path: Path) -> None:
     run = tmp_path / "run"
     result, output = train(tmp_path, *QUICK, "trainer.max_epochs=2", "hydra.run.dir=run")

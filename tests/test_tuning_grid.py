@@ -333,9 +333,8 @@ AGAIN = (
 )
 
 
-# two lossbench-train -m processes, about 9 s on 2 cores: the studies' launcher in the quick
-# suite, the basic one in the slow suite
-@pytest.mark.parametrize("launcher", ["vectorized", pytest.param("basic", marks=pytest.mark.slow)])
+@pytest.mark.slow  # two lossbench-train -m processes for each launcher, about 9 s on 2 cores
+@pytest.mark.parametrize("launcher", ["vectorized", "basic"])
 def test_a_study_run_again_with_other_settings_widens_nothing_into_the_old_one(tmp_path, launcher):
     """The jobs not run (another study's runs in their directories) are no evidence of a failing
     grid: nothing is widened, trained or written into the earlier study; the command exits 2.
