@@ -13,29 +13,12 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from pathlib import Path
-from types import TracebackType
+
+from lossbench.hydra_internals import defaults_tree_paths, file_being_loaded
 
 __all__ = ["config_file_refusal"]
 
 _FIX = "correct the file, or remove it from the config folder"
-
-
-def _frames(error: BaseException) -> list[tuple[str, dict]]:
-    """The (function name, locals) of each frame of ``error``'s traceback, outermost first."""
-    frames = []
-    tb: TracebackType | None = error.__traceback__
-    while tb is not None:
-        frames.append((tb.tb_frame.f_code.co_name, tb.tb_frame.f_locals))
-        tb = tb.tb_next
-    return frames
-
-
-def _loaded_file(error: BaseException) -> str | None:
-    """The file Hydra's file config source was reading when ``error`` was raised."""
-    for name, local in reversed(_frames(error)):
-        if name == "load_config" and isinstance(local.get("full_path"), str):
-            return local["full_path"]
-    return None
 
 
 def _plain_yaml_problem(error: BaseException) -> tuple[str, str, bool]:
@@ -94,7 +77,7 @@ def _yaml_refusal(error: BaseException) -> str | None:
     problem, fix, at_start = _plain_yaml_problem(error)
     marks = [getattr(error, "problem_mark", None), getattr(error, "context_mark", None)]
     mark = next((m for m in (marks[::-1] if at_start else marks) if m is not None), None)
-    path = _loaded_file(error) or getattr(mark, "name", None) or "a config file"
+    path = file_being_loaded(error) or getattr(mark, "name", None) or "a config file"
     where = f"{path}, line {mark.line + 1}" if mark is not None else path
     return f"{where}: {problem}, so Hydra cannot load this config file. Fix: {fix}"
 
@@ -102,7 +85,7 @@ def _yaml_refusal(error: BaseException) -> str | None:
 def _unicode_refusal(error: BaseException) -> str | None:
     if not isinstance(error, UnicodeDecodeError):
         return None
-    path = _loaded_file(error)
+    path = file_being_loaded(error)
     if path is None:
         return None
     return (
@@ -124,16 +107,7 @@ def _config_file(config_path: str, dirs: Sequence[Path]) -> str:
 def _recursion_refusal(error: BaseException, dirs: Sequence[Path]) -> str | None:
     if not isinstance(error, RecursionError):
         return None
-    seen: list[str] = []
-    for name, local in _frames(error):
-        root = local.get("root") if name == "_create_defaults_tree_impl" else None
-        node = getattr(root, "node", None)
-        try:
-            config_path = node.get_config_path() if node is not None else None
-        except Exception:  # a virtual root
-            config_path = None
-        if isinstance(config_path, str) and config_path:
-            seen.append(config_path)
+    seen = defaults_tree_paths(error)
     repeated = [p for p in dict.fromkeys(seen) if seen.count(p) > 1]
     if not repeated:
         return None

@@ -15,6 +15,9 @@ Hydra's own start, where Hydra offers no public hook:
   (``data=wine -m seed=0,1``); the commands put the flags first, as later Hydra releases read
   such a line.
 
+:func:`file_being_loaded` and :func:`defaults_tree_paths` read Hydra's frames in the traceback
+of a config file it could not load (:mod:`lossbench.config_files` names the file and the loop).
+
 ``tests/test_hydra_internals.py`` fails loudly when Hydra renames either: run it when Hydra
 moves. (:mod:`lossbench.config_cache` and the sweeper plugin name Hydra's config repository and
 basic sweeper; their own tests cover them.)
@@ -190,3 +193,39 @@ def translating_errors(translate: Callable[[BaseException], str | None]) -> Iter
         sys.exit(2)
     finally:
         utils.run_and_report = original
+
+
+def _frames(error: BaseException) -> list[tuple[str, dict[str, Any]]]:
+    """The (function name, locals) of each frame of ``error``'s traceback, outermost first."""
+    frames = []
+    tb = error.__traceback__
+    while tb is not None:
+        frames.append((tb.tb_frame.f_code.co_name, tb.tb_frame.f_locals))
+        tb = tb.tb_next
+    return frames
+
+
+def file_being_loaded(error: BaseException) -> str | None:
+    """The YAML file Hydra's file config source was reading when ``error`` was raised (its
+    ``load_config``'s ``full_path``), or None."""
+    for name, local in reversed(_frames(error)):
+        if name == "load_config" and isinstance(local.get("full_path"), str):
+            return local["full_path"]
+    return None
+
+
+def defaults_tree_paths(error: BaseException) -> list[str]:
+    """The config paths (``data/d``) of the defaults lists Hydra was expanding when ``error``
+    was raised (its ``_create_defaults_tree_impl``'s ``root``), outermost first: a file that
+    loads itself shows its path again and again."""
+    seen: list[str] = []
+    for name, local in _frames(error):
+        root = local.get("root") if name == "_create_defaults_tree_impl" else None
+        node = getattr(root, "node", None)
+        try:
+            config_path = node.get_config_path() if node is not None else None
+        except Exception:  # a virtual root
+            config_path = None
+        if isinstance(config_path, str) and config_path:
+            seen.append(config_path)
+    return seen

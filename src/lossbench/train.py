@@ -457,11 +457,14 @@ def search_without_result(sweep_dir_given: bool) -> str | None:
     )
 
     ended = end_cut_short_sweeps()
-    for sweep_dir, count in NOT_RUN.items():
-        NOT_RUN.clear()
+    not_run, all_refused = dict(NOT_RUN), dict(ALL_REFUSED)
+    NOT_RUN.clear()  # this command's sweep only, as main() clears them
+    ALL_REFUSED.clear()
+    if not_run:
+        sweep_dir, count = next(iter(not_run.items()))
         return not_run_message(sweep_dir, count, sweep_dir_given=sweep_dir_given)
-    for sweep_dir, (count, since) in ALL_REFUSED.items():
-        ALL_REFUSED.clear()
+    if all_refused:
+        sweep_dir, (count, since) = next(iter(all_refused.items()))
         return all_refused_message(sweep_dir, count, since)
     if ended:
         sweep_dir, counts, since = ended[0]
