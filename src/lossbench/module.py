@@ -45,6 +45,7 @@ from torchmetrics import MeanMetric
 
 from lossbench.checkpoint import (
     CheckpointError,
+    check_finite_weights,
     hyperparameters,
     restore_rng_states,
     rng_states,
@@ -285,7 +286,9 @@ class ClassifierModule(L.LightningModule):
         cls, checkpoint: Mapping[str, Any], path: str | os.PathLike
     ) -> ClassifierModule:
         """Rebuild the trained module of a checkpoint (read by
-        :func:`lossbench.checkpoint.load_checkpoint` from ``path``), in eval mode on the CPU.
+        :func:`lossbench.checkpoint.load_checkpoint` from ``path``), in eval mode on the CPU;
+        one with NaN or infinite weights is refused
+        (:func:`lossbench.checkpoint.check_finite_weights`).
 
         The model body takes the dtype of the stored weights (float64 for
         ``trainer.precision=64``), so its outputs are those of the trained model; the metric
@@ -294,6 +297,7 @@ class ClassifierModule(L.LightningModule):
             >>> module = ClassifierModule.from_checkpoint(load_checkpoint(p), p)  # doctest: +SKIP
         """
         module = cls(**hyperparameters(checkpoint, path))
+        check_finite_weights(checkpoint, path)
         state = checkpoint["state_dict"]
         dtypes = {t.dtype for t in state.values() if torch.is_tensor(t) and t.is_floating_point()}
         if len(dtypes) == 1:
