@@ -405,6 +405,22 @@ def test_weights_turning_non_finite_in_the_last_step_fail_the_run(
         train(make_cfg(*LAST_STEP_NAN, *stop, f"runner={runner}"), tmp_path / "single")
 
 
+@pytest.mark.parametrize(
+    "unvalidated",
+    [("callbacks=none", "trainer.check_val_every_n_epoch=2"), ("trainer.limit_val_batches=0",)],
+    ids=["callbacks-none-no-validation", "no-validation-batches"],
+)
+def test_final_weights_no_validation_saw_fail_the_run_if_non_finite(
+    make_cfg, tmp_path, unvalidated
+):
+    """No validation followed the step that turned the weights NaN: the final evaluation of
+    the weights the run keeps fails it, and the record holds no NaN metrics."""
+    record = train(make_cfg(*LAST_STEP_NAN, *unvalidated), tmp_path / "run", multirun=True)
+    assert (record["status"], record["epochs"]) == ("failed", 1)
+    assert record["error"] == "non-finite validation loss (nan) at epoch 0"
+    assert diverged(record) and not any(k.startswith(("val/", "test/")) for k in record)
+
+
 def test_a_later_non_finite_validation_loss_keeps_the_good_epochs_on_both_runners(
     make_cfg, tmp_path
 ):
