@@ -17,6 +17,7 @@ from lossbench.progress import (
     count_markers,
     format_duration,
     mark_job,
+    no_trial_completed_message,
     watch_study,
 )
 from lossbench.train import config_dir
@@ -303,3 +304,14 @@ def test_the_final_line_quotes_a_sweep_folder_for_the_shell():
     assert line.endswith("Make its report: lossbench-report 'out/my study'")
     plain = _final_line("out/study", None, progress, counts)
     assert plain.endswith("Make its report: lossbench-report out/study")
+
+
+def test_a_search_whose_trials_completed_without_a_finite_value_says_so(tmp_path):
+    """A trial completes with a NaN optimized metric where that metric is undefined on its
+    validation split; a non-finite loss fails the trial instead (the catalogue's
+    ``search-every-trial-without-a-value`` row)."""
+    message = no_trial_completed_message(tmp_path, {"completed": 2}, 0.0)
+    assert message.startswith(
+        "none of the 2 trials of the Optuna search has a finite value of the optimized metric "
+        "(2 completed with a non-finite value; each trial's metrics.json says why)"
+    )

@@ -1034,6 +1034,15 @@ CATALOGUE: list[Case] = [
     refused("eval-run-config-truncated", "eval", ("ckpt_path=run/checkpoints/last.ckpt",),
             ["run/config.yaml' is not readable YAML (line", "config.yaml that lossbench-train wrote"], (),
             runs=True),
+    # a checkpoint whose weights are NaN (an older lossbench's run that diverged in its last step)
+    refused("eval-checkpoint-with-nan-weights", "eval", ("ckpt_path=run/checkpoints/last.ckpt",),
+            ["checkpoint 'run/checkpoints/last.ckpt' holds NaN or infinite weights (model.",
+             "the run that wrote it diverged", "best-epochNNN.ckpt", "a smaller optimizer.lr"], (),
+            runs=True),
+    refused("predict-checkpoint-with-nan-weights", "predict",
+            ("ckpt_path=run/checkpoints/last.ckpt", "data.path=data.csv", "out=preds.csv"),
+            ["checkpoint 'run/checkpoints/last.ckpt' holds NaN or infinite weights (model.",
+             "every probability it gives would be NaN", "a smaller optimizer.lr"], runs=True),
     refused("eval-config-without-data-path", "eval", ("ckpt_path={csv_ckpt}", "config=c.yaml", "out=eval.json"),
             ["run config 'c.yaml' is not one of lossbench's", "has no data.label_columns, data.path, data.task",
              "config.yaml that lossbench-train wrote"],
@@ -1254,12 +1263,12 @@ CATALOGUE: list[Case] = [
          ("all 2 trials of the Optuna search failed (first: non-finite training loss",
           "so it has no best trial", "a lower optimizer.lr interval"),
          outcome="search-fails"),
-    # one step, then NaN on validation: each trial completes with val/nll = nan (Optuna's
-    # "Values were told" traceback, before)
+    # one step, then NaN on validation: each trial fails on its validation loss (it completed
+    # with val/nll = nan before, and earlier still ended in Optuna's "Values were told" traceback)
     Case("search-every-trial-without-a-value", "train", ("-m", "hparams_search=optuna_focal",
          "data=iris", *QUICK, "hydra.sweeper.n_trials=2", "optimizer.lr=interval(1e200,1e201)"),
-         ("none of the 2 trials of the Optuna search has a finite value of the optimized metric "
-          "(2 completed with a non-finite value", "so it has no best trial"),
+         ("all 2 trials of the Optuna search failed (first: non-finite validation loss (nan) at "
+          "epoch 0", "so it has no best trial", "a lower optimizer.lr interval"),
          outcome="search-fails"),
 ]
 # fmt: on
@@ -1296,8 +1305,23 @@ def _interrupted_iris_run(root: Path, shared: dict[str, str]) -> None:
     shutil.copy(shared["iris_ckpt"], root / "run" / "checkpoints" / "last.ckpt")
 
 
+def _diverged_csv_run(root: Path, shared: dict[str, str]) -> None:
+    """A run directory with the CSV run's config and a checkpoint of it whose weights are NaN."""
+    import torch
+
+    (root / "run" / "checkpoints").mkdir(parents=True)
+    checkpoint = torch.load(shared["csv_ckpt"], weights_only=True)
+    for value in checkpoint["state_dict"].values():
+        if value.is_floating_point():
+            value.fill_(float("nan"))
+    torch.save(checkpoint, root / "run" / "checkpoints" / "last.ckpt")
+    shutil.copy(Path(shared["csv_run"]) / "config.yaml", root / "run" / "config.yaml")
+
+
 EXTRA_SETUP: dict[str, Callable[[Path, dict[str, str]], None]] = {
     "report-corrupted-record": _corrupted_study,
+    "eval-checkpoint-with-nan-weights": _diverged_csv_run,
+    "predict-checkpoint-with-nan-weights": _diverged_csv_run,
     "eval-run-config-truncated": _truncated_run_config,
     "resume-run-with-unreadable-config": _interrupted_iris_run,
     "resume-run-with-list-config": _interrupted_iris_run,

@@ -17,7 +17,7 @@ from cli_process import run_module
 from lossbench.data.datamodule import ClassificationDataModule
 from lossbench.metric_names import LOGGED_METRICS
 from lossbench.module import ClassifierModule, NonFiniteLossError
-from lossbench.record import RunExistsError, read_record
+from lossbench.record import RunExistsError, diverged, read_record
 from lossbench.training import train
 from lossbench.validation import ConfigError
 
@@ -359,3 +359,98 @@ def test_diverging_run_fails_and_keeps_its_last_good_checkpoint(make_cfg, tmp_pa
         torch.isfinite(v).all() for v in last["state_dict"].values() if v.is_floating_point()
     )
     assert len(record["history"]["val/nll"]) == 19  # the good epochs are kept in the record
+
+
+#: One step per epoch (the whole training split in one batch) whose update turns the weights
+#: NaN: every training loss the run computes is finite, its validation loss is not.
+LAST_STEP_NAN = (
+    "data=iris",
+    "model=linear",
+    "data.batch_size=null",
+    "optimizer=sgd",
+    "optimizer.lr=1e300",
+    "trainer.max_epochs=1",
+)
+#: The same at the second epoch: each step multiplies the weights by about -1e20 (weight
+#: decay), so the first epoch's losses are near 1e19, and the second epoch's step overflows.
+SECOND_EPOCH_NAN = (
+    *LAST_STEP_NAN,
+    "optimizer.lr=1",
+    "optimizer.weight_decay=1e20",
+    "trainer.max_epochs=3",
+)
+
+
+@pytest.mark.parametrize(
+    ("runner", "validation_loop"), [("epoch", "inline"), ("lightning", "lightning")]
+)
+@pytest.mark.parametrize("stopping", [False, True], ids=["", "early_stopping"])
+def test_weights_turning_non_finite_in_the_last_step_fail_the_run(
+    make_cfg, tmp_path, runner, validation_loop, stopping
+):
+    """Not a completed run with NaN metrics, nor one early stopping stops as 'finished'."""
+    stop = ("early_stopping.enabled=true", "trainer.max_epochs=3") if stopping else ()
+    cfg = make_cfg(*LAST_STEP_NAN, *stop, f"runner={runner}")
+    record = train(cfg, tmp_path / "run", multirun=True)
+    assert record["validation_loop"] == validation_loop
+    assert (record["status"], record["stopped_by"]) == ("failed", "failed")
+    assert record["error"] == "non-finite validation loss (nan) at epoch 0"
+    assert not record["refused"] and diverged(record)
+    assert (record["epochs"], record["steps"], record["history"]) == (0, 1, {})
+    assert read_record(tmp_path / "run")["status"] == "failed"
+    assert not list((tmp_path / "run").glob("checkpoints/*.ckpt"))  # no NaN weights written
+    with pytest.raises(
+        NonFiniteLossError, match=r"^non-finite validation loss \(nan\) at epoch 0$"
+    ):
+        train(make_cfg(*LAST_STEP_NAN, *stop, f"runner={runner}"), tmp_path / "single")
+
+
+@pytest.mark.parametrize(
+    "unvalidated",
+    [("callbacks=none", "trainer.check_val_every_n_epoch=2"), ("trainer.limit_val_batches=0",)],
+    ids=["callbacks-none-no-validation", "no-validation-batches"],
+)
+def test_final_weights_no_validation_saw_fail_the_run_if_non_finite(
+    make_cfg, tmp_path, unvalidated
+):
+    """No validation followed the step that turned the weights NaN: the final evaluation of
+    the weights the run keeps fails it, and the record holds no NaN metrics."""
+    record = train(make_cfg(*LAST_STEP_NAN, *unvalidated), tmp_path / "run", multirun=True)
+    assert (record["status"], record["epochs"]) == ("failed", 1)
+    assert record["error"] == "non-finite validation loss (nan) at epoch 0"
+    assert diverged(record) and not any(k.startswith(("val/", "test/")) for k in record)
+
+
+def test_a_later_non_finite_validation_loss_keeps_the_good_epochs_on_both_runners(
+    make_cfg, tmp_path
+):
+    records = {
+        runner: train(
+            make_cfg(*SECOND_EPOCH_NAN, f"runner={runner}"), tmp_path / runner, multirun=True
+        )
+        for runner in ("epoch", "lightning")
+    }
+    for runner, record in records.items():
+        assert record["error"] == "non-finite validation loss (nan) at epoch 1"
+        assert (record["epochs"], record["steps"]) == (1, 2)
+        assert len(record["history"]["val/loss"]) == 1  # the epoch before, not the NaN one
+        last = torch.load(tmp_path / runner / "checkpoints" / "last.ckpt", weights_only=True)
+        assert last["epoch"] == 0
+        assert all(
+            torch.isfinite(v).all() for v in last["state_dict"].values() if v.is_floating_point()
+        )
+    fast, slow = records["epoch"]["history"], records["lightning"]["history"]
+    assert fast.keys() == slow.keys()
+    for key, values in slow.items():
+        assert fast[key] == pytest.approx(values, rel=1e-5, nan_ok=True), key
+
+
+@pytest.mark.slow  # a fresh process
+def test_cli_run_whose_weights_turn_non_finite_fails_with_exit_1(tmp_path):
+    result = _cli(*LAST_STEP_NAN, "hydra.run.dir=run", cwd=tmp_path)
+    assert result.returncode == 1, result.stderr[-3000:]
+    assert "Traceback" not in result.stdout + result.stderr
+    lines = [line for line in result.stderr.splitlines() if line.startswith("lossbench: ")]
+    assert lines == ["lossbench: failed: non-finite validation loss (nan) at epoch 0"]
+    record = json.loads((tmp_path / "run" / "metrics.json").read_text())
+    assert record["status"] == "failed" and record["error"] == lines[0].split(": ", 2)[2]

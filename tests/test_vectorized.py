@@ -198,6 +198,47 @@ def test_non_finite_member_fails_alone_with_the_usual_error(make_cfg, tmp_path):
     assert grouped[1]["test/nll"] == pytest.approx(alone[1]["test/nll"], abs=1e-5)
 
 
+@pytest.mark.parametrize("epoch_metrics", ["all", "monitored"])
+def test_member_whose_validation_loss_turns_non_finite_fails_alone_as_its_run_alone(
+    make_cfg, tmp_path, epoch_metrics
+):
+    """One step per epoch: every training loss is finite, and the weight decay of the first
+    and third members (the weights times about -1e20 each step) overflows their weights in the
+    second epoch's and the first epoch's step; their validation loss is NaN."""
+    base = (
+        "data=iris",
+        "model=linear",
+        "data.batch_size=null",
+        "optimizer=sgd",
+        "optimizer.lr=1",
+        "trainer.max_epochs=3",
+        f"epoch_metrics={epoch_metrics}",
+    )
+    members = (
+        ("optimizer.weight_decay=1e20",),
+        ("optimizer.weight_decay=0", "optimizer.lr=0.01"),
+        ("optimizer.weight_decay=1e40", "seed=3"),
+    )
+    alone, grouped = _alone_and_grouped(make_cfg, tmp_path, base, members)
+    assert [r["status"] for r in grouped] == ["failed", "completed", "failed"]
+    assert grouped[0]["error"] == "non-finite validation loss (nan) at epoch 1"
+    assert grouped[2]["error"] == "non-finite validation loss (nan) at epoch 0"
+    for single, member in zip(alone, grouped, strict=True):
+        for key in ("status", "error", "refused", "stopped_by", "epochs", "steps", "best_epoch"):
+            assert member.get(key) == single.get(key), key
+        assert member["history"].keys() == single["history"].keys()
+        for key, values in single["history"].items():
+            assert member["history"][key] == pytest.approx(values, rel=1e-5, abs=1e-5), key
+    files = [
+        [sorted(p.name for p in (tmp_path / f"{run}{i}").glob("checkpoints/*")) for i in range(3)]
+        for run in ("alone", "member")
+    ]
+    assert files[0] == files[1]
+    assert files[0][0] == ["best-epoch000.ckpt", "last.ckpt"] and files[0][2] == []
+    assert len(grouped[0]["history"]["val/loss"]) == 1  # the good epoch is kept
+    assert grouped[1]["test/nll"] == pytest.approx(alone[1]["test/nll"], abs=1e-5)
+
+
 def test_a_group_whose_members_all_stop_early_completes(make_cfg, tmp_path):
     """The last members leaving the stack end the fit; each keeps its own record."""
     stop = ("early_stopping.enabled=true", "early_stopping.patience=1", "trainer.max_epochs=20")

@@ -192,6 +192,36 @@ def metadata(checkpoint: Mapping[str, Any], path: str | os.PathLike) -> dict[str
     return dict(meta)
 
 
+def check_finite_weights(checkpoint: Mapping[str, Any], path: str | os.PathLike) -> None:
+    """Refuse a checkpoint whose weights hold NaN or infinite values: every score, probability
+    and metric of the model would be NaN. lossbench-train writes none (a run whose weights turn
+    non-finite fails before its epoch is checkpointed); an older lossbench's run could.
+
+        >>> import torch
+        >>> check_finite_weights({"state_dict": {"w": torch.ones(2)}}, "ok.ckpt")
+        >>> check_finite_weights({"state_dict": {"w": torch.tensor([1.0, float("nan")])}}, "x")
+        Traceback (most recent call last):
+        lossbench.checkpoint.CheckpointError: checkpoint 'x' holds NaN or infinite weights (w: 1 of 2 values): ...
+    """  # noqa: E501
+    import torch
+
+    bad = {
+        name: int((~torch.isfinite(value)).sum())
+        for name, value in checkpoint["state_dict"].items()
+        if torch.is_tensor(value) and value.is_floating_point() and not torch.isfinite(value).all()
+    }
+    if not bad:
+        return
+    state = checkpoint["state_dict"]
+    where = ", ".join(f"{name}: {n} of {state[name].numel()} values" for name, n in bad.items())
+    raise CheckpointError(
+        f"checkpoint {str(path)!r} holds NaN or infinite weights ({where}): the run that "
+        "wrote it diverged, and every probability it gives would be NaN. Use a checkpoint of "
+        "an earlier epoch of that run (its checkpoints/best-epochNNN.ckpt), or train it again "
+        "with a smaller optimizer.lr (or trainer.gradient_clip_val=1.0)."
+    )
+
+
 # ------------------------------------------------------------------------------ RNG states
 
 

@@ -60,14 +60,35 @@ def refuse(error: BaseException) -> NoReturn:
     sys.exit(REFUSED_EXIT)
 
 
-#: How the message of every non-finite-loss failure begins, of a run alone and of a vectorized
-#: member alike: :func:`lossbench.record.diverged` recognises such a record by it.
+#: How the message of a failure on a non-finite training loss begins, of a run alone and of a
+#: vectorized member alike (:func:`non_finite_loss`).
 NON_FINITE_LOSS = "non-finite training loss"
+#: How the message of a failure on a non-finite validation loss begins (the weights turned
+#: non-finite in the epoch's last steps, after its last training loss was computed).
+NON_FINITE_VALIDATION_LOSS = "non-finite validation loss"
+#: The beginnings of every non-finite-loss failure's message: :func:`lossbench.record.diverged`
+#: recognises such a record by them.
+NON_FINITE_LOSSES = (NON_FINITE_LOSS, NON_FINITE_VALIDATION_LOSS)
+
+
+def non_finite_loss(which: str, value: float, epoch: int, where: str = "") -> str:
+    """The message of a run (or vectorized member) that fails on a non-finite loss: ``which``
+    is one of :data:`NON_FINITE_LOSSES`, ``where`` what follows the epoch (its step).
+
+    >>> non_finite_loss(NON_FINITE_VALIDATION_LOSS, float("nan"), 0)
+    'non-finite validation loss (nan) at epoch 0'
+    >>> non_finite_loss(NON_FINITE_LOSS, float("inf"), 3, "step 9 (batch 2)")
+    'non-finite training loss (inf) at epoch 3, step 9 (batch 2)'
+    """
+    if which not in NON_FINITE_LOSSES:
+        raise ValueError(f"which={which!r}: one of {NON_FINITE_LOSSES}")
+    return f"{which} ({value}) at epoch {epoch}" + (f", {where}" if where else "")
 
 
 class NonFiniteLossError(RuntimeError):
-    """The training loss became NaN or infinite (a failed run, not a refused input): the
-    message names the value, the epoch and the step."""
+    """The training or validation loss became NaN or infinite (a failed run, not a refused
+    input): the message (:func:`non_finite_loss`) names the value, the epoch and, for the
+    training loss, the step."""
 
 
 @contextmanager

@@ -11,8 +11,9 @@
 The objective is computed on the head's output, as the loss expects it; the metrics are fed
 float64 probabilities that lossbench computes itself from the raw scores
 (:meth:`lossbench.metrics.ClassificationMetrics.update_from_scores`), never a library's guess
-of logits versus probabilities. A non-finite loss raises :class:`NonFiniteLossError` naming
-epoch and step.
+of logits versus probabilities. A non-finite training loss raises :class:`NonFiniteLossError`
+naming epoch and step, and so does a non-finite validation loss while fitting (naming the
+epoch): the weights turned non-finite after the epoch's last training loss was computed.
 
 Precision policy (:mod:`lossbench.precision`): under ``trainer.precision=bf16-mixed`` or
 ``16-mixed`` the model body runs under autocast, but the head's activation and the loss always
@@ -44,6 +45,7 @@ from torchmetrics import MeanMetric
 
 from lossbench.checkpoint import (
     CheckpointError,
+    check_finite_weights,
     hyperparameters,
     restore_rng_states,
     rng_states,
@@ -62,7 +64,12 @@ from lossbench.checkpoint_format import (
     history,
 )
 from lossbench.data.splits import STAGES
-from lossbench.errors import NON_FINITE_LOSS, NonFiniteLossError
+from lossbench.errors import (
+    NON_FINITE_LOSS,
+    NON_FINITE_VALIDATION_LOSS,
+    NonFiniteLossError,
+    non_finite_loss,
+)
 from lossbench.heads import build_head, get_head
 from lossbench.lightning_internals import (
     attached_trainer,
@@ -279,7 +286,9 @@ class ClassifierModule(L.LightningModule):
         cls, checkpoint: Mapping[str, Any], path: str | os.PathLike
     ) -> ClassifierModule:
         """Rebuild the trained module of a checkpoint (read by
-        :func:`lossbench.checkpoint.load_checkpoint` from ``path``), in eval mode on the CPU.
+        :func:`lossbench.checkpoint.load_checkpoint` from ``path``), in eval mode on the CPU;
+        one with NaN or infinite weights is refused
+        (:func:`lossbench.checkpoint.check_finite_weights`).
 
         The model body takes the dtype of the stored weights (float64 for
         ``trainer.precision=64``), so its outputs are those of the trained model; the metric
@@ -288,6 +297,7 @@ class ClassifierModule(L.LightningModule):
             >>> module = ClassifierModule.from_checkpoint(load_checkpoint(p), p)  # doctest: +SKIP
         """
         module = cls(**hyperparameters(checkpoint, path))
+        check_finite_weights(checkpoint, path)
         state = checkpoint["state_dict"]
         dtypes = {t.dtype for t in state.values() if torch.is_tensor(t) and t.is_floating_point()}
         if len(dtypes) == 1:
@@ -335,8 +345,26 @@ class ClassifierModule(L.LightningModule):
         """Raise :class:`NonFiniteLossError` for a NaN or infinite training loss."""
         if not torch.isfinite(loss):
             raise NonFiniteLossError(
-                f"{NON_FINITE_LOSS} ({loss.item()}) at epoch {self.current_epoch}, "
-                f"step {self.global_step} (batch {batch_idx})"
+                non_finite_loss(
+                    NON_FINITE_LOSS,
+                    loss.item(),
+                    self.current_epoch,
+                    f"step {self.global_step} (batch {batch_idx})",
+                )
+            )
+
+    def check_finite_validation(self, loss: torch.Tensor) -> None:
+        """Raise :class:`NonFiniteLossError` for a NaN or infinite validation loss of an epoch
+        of the fit (``val/loss``): the weights turned non-finite in its last steps, after its
+        last training loss was computed, and every metric and prediction from them would be NaN.
+
+            >>> module.check_finite_validation(torch.tensor(float("nan")))  # doctest: +SKIP
+            Traceback (most recent call last):
+            NonFiniteLossError: non-finite validation loss (nan) at epoch 0
+        """
+        if not torch.isfinite(loss):
+            raise NonFiniteLossError(
+                non_finite_loss(NON_FINITE_VALIDATION_LOSS, float(loss), self.current_epoch)
             )
 
     # ------------------------------------------------------------------ Lightning's steps
@@ -498,12 +526,16 @@ class ClassifierModule(L.LightningModule):
 
     def end_epoch(self, stage: str) -> None:
         """Compute ``stage``'s epoch metrics, log them (:meth:`log_epoch`) and, while fitting,
-        append them to :attr:`history`."""
+        append them to :attr:`history`; a fit's non-finite validation loss fails the run first
+        (:meth:`check_finite_validation`)."""
         values = self._stage_values(stage)
+        fitting = self.trainer.state.fn == "fit" and not self.trainer.sanity_checking
+        if stage == "val" and fitting:  # before any callback or logger sees the epoch
+            self.check_finite_validation(values["val/loss"])
         if stage == "train" and self._epoch_lr is not None:
             values["train/lr"] = torch.tensor(self._epoch_lr, dtype=torch.float64)
         self.log_epoch(values)
-        if self.trainer.state.fn == "fit" and not self.trainer.sanity_checking:
+        if fitting:
             for key, value in values.items():
                 self.history.setdefault(key, []).append(float(value))
             if stage == "val":  # when it ran: validation need not follow every epoch

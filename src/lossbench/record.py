@@ -23,7 +23,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from lossbench.errors import NON_FINITE_LOSS, UserInputError
+from lossbench.errors import NON_FINITE_LOSSES, UserInputError
 
 RECORD_NAME = "metrics.json"
 #: The ``trainer.*`` settings that make a run a debug run: Lightning's ``fast_dev_run`` (a few
@@ -189,7 +189,8 @@ def _as_written(value: Any) -> str:
 
 
 def diverged(record: dict[str, Any]) -> bool:
-    """Whether ``record`` is a run that failed on a non-finite training loss.
+    """Whether ``record`` is a run that failed on a non-finite training or validation loss
+    (:data:`lossbench.errors.NON_FINITE_LOSSES`).
 
     Such a failure is an outcome of the run's config, not an accident: the same config on the
     same machine fails the same way again. A study that runs again keeps it, as it keeps a
@@ -198,13 +199,15 @@ def diverged(record: dict[str, Any]) -> bool:
     >>> diverged({"status": "failed", "error": "non-finite training loss (nan) at epoch 3, "
     ...           "step 9 (batch 1)"})
     True
+    >>> diverged({"status": "failed", "error": "non-finite validation loss (nan) at epoch 0"})
+    True
     >>> diverged({"status": "failed", "error": "RuntimeError: out of memory"})
     False
     >>> diverged({"status": "completed", "error": None})
     False
     """
     return record.get("status") == "failed" and str(record.get("error") or "").startswith(
-        NON_FINITE_LOSS
+        NON_FINITE_LOSSES
     )
 
 

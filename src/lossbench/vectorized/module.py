@@ -10,7 +10,7 @@ numeric parameters, see :meth:`VectorizedModule._losses`), one backward of their
 batched optimizer step. At the epoch's end each member is validated on its own
 validation split by its own ``ClassifierModule`` (the metric code of a run alone), and its
 best epoch and early stopping are decided. A member that stops (early stopping, or a
-non-finite loss) leaves the stack; the Trainer stops when none is left.
+non-finite training or validation loss) leaves the stack; the Trainer stops when none is left.
 
 The group's Trainer counts as each member's run alone counts (one Lightning step per epoch,
 every optimizer step on the step counter), so where a run alone would save a checkpoint, the
@@ -21,6 +21,7 @@ checkpoints resume like the run alone's (:mod:`lossbench.vectorized.checkpoints`
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from typing import Any
 
@@ -30,7 +31,7 @@ from torch.func import functional_call, vmap
 
 from lossbench.callbacks import snapshot
 from lossbench.data.loader import IndexBatchLoader
-from lossbench.errors import NON_FINITE_LOSS
+from lossbench.errors import NON_FINITE_LOSS, NON_FINITE_VALIDATION_LOSS, non_finite_loss
 from lossbench.lightning_internals import loop_states, manual_step_progress
 from lossbench.losses import get_loss
 from lossbench.metrics import nll_per_element, to_probabilities
@@ -229,8 +230,12 @@ class VectorizedModule(L.LightningModule):
                     if k not in failed:  # what ClassifierModule raises, for this member alone
                         done = epoch * len(starts) + step
                         failed[k] = (
-                            f"{NON_FINITE_LOSS} ({losses[position].item()}) at epoch "
-                            f"{epoch}, step {done} (batch {step})",
+                            non_finite_loss(
+                                NON_FINITE_LOSS,
+                                losses[position].item(),
+                                epoch,
+                                f"step {done} (batch {step})",
+                            ),
                             done,
                         )
                 losses = torch.where(finite, losses, torch.zeros_like(losses))
@@ -267,6 +272,9 @@ class VectorizedModule(L.LightningModule):
                 if member.cfg.get("epoch_metrics", "all") == "monitored":  # as a run alone
                     keep = {"train/loss", "val/loss", *member.module.callback_metrics}
                     values = {k: v for k, v in values.items() if k in keep}
+            if _fails_validation(member, values["val/loss"], epoch, steps):
+                leaving.append(position)
+                continue
             improved, stop = member.end_epoch(values, epoch, steps)
             last = stop or member.write == "every_epoch"
             training = None
@@ -396,6 +404,25 @@ class VectorizedModule(L.LightningModule):
         self._loss_buffers = {k: v.index_select(0, index) for k, v in self._loss_buffers.items()}
         self._val = tuple(t.index_select(0, index) for t in self._val)
         self.alive = [self.alive[p] for p in positions]
+
+
+def _fails_validation(member: Member, loss: float, epoch: int, steps: int) -> bool:
+    """Whether the member's validation loss of ``epoch`` is NaN or infinite: then the member
+    fails, alone, with the error its run alone raises
+    (:meth:`~lossbench.module.ClassifierModule.check_finite_validation`), after the epoch's
+    ``steps`` and before its values join the member's history.
+
+    >>> member = Member.__new__(Member)
+    >>> _fails_validation(member, 0.3, 0, 4)
+    False
+    >>> _fails_validation(member, float("nan"), 1, 8), member.error, member.epochs
+    (True, 'non-finite validation loss (nan) at epoch 1', 1)
+    """
+    if math.isfinite(loss):
+        return False
+    member.error = non_finite_loss(NON_FINITE_VALIDATION_LOSS, loss, epoch)
+    member.steps, member.epochs = steps, epoch
+    return True
 
 
 def _clone(state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
