@@ -146,9 +146,9 @@ def preflight(cfg: DictConfig, output_dir: str | Path) -> str:
             train_rows=datamodule.sizes()["train"],
             world_size=trainer.world_size,  # each process takes its share of the rows
         )
-        from lossbench.training import _earlier_config
+        from lossbench.training import resumed_run_config
 
-        _earlier_config(cfg, Path(output_dir))  # a damaged config.yaml is refused here
+        resumed_run_config(cfg, Path(output_dir))  # a damaged config.yaml is refused here
         done = int(checkpoint.get("epoch", -1)) + 1  # saved at the end of its epoch
         if cfg.trainer.max_epochs <= done:
             raise ConfigError(

@@ -71,6 +71,7 @@ __all__ = [
     "close_loggers",
     "fit_and_evaluate",
     "resolved_loss",
+    "resumed_run_config",
     "stopped_by",
     "train",
 ]
@@ -131,7 +132,7 @@ def train(cfg: DictConfig, output_dir: str | Path, *, multirun: bool = False) ->
     try:
         task = validate(cfg)
         record["task"] = task
-        earlier = _earlier_config(cfg, output_dir)  # read before config.yaml is replaced
+        earlier = resumed_run_config(cfg, output_dir)  # read before config.yaml is replaced
         OmegaConf.save(cfg, output_dir / "config.yaml", resolve=True)
         fit_and_evaluate(
             cfg, output_dir, interactive=not multirun, record=record, earlier_config=earlier
@@ -184,11 +185,18 @@ def completed_summary(cfg: DictConfig, record: dict[str, Any]) -> str:
     return ", ".join(f"{key} = {record.get(key, float('nan')):.4f}" for key in keys)
 
 
-def _earlier_config(cfg: DictConfig, output_dir: Path) -> Any:
+def resumed_run_config(cfg: DictConfig, output_dir: Path) -> Any:
     """The ``config.yaml`` of the run whose checkpoint ``ckpt_path`` names (None: no
     ``ckpt_path``, or no such file), read before this run replaces its own: resuming in the same
     directory checks against the interrupted run's config
-    (:func:`~lossbench.checkpoint.check_resume`)."""
+    (:func:`~lossbench.checkpoint.check_resume`). A damaged ``config.yaml`` is refused
+    (:class:`~lossbench.record.DamagedRunError`), as is a checkpoint a debug run wrote, resumed
+    by an ordinary run.
+
+        >>> from omegaconf import OmegaConf
+        >>> resumed_run_config(OmegaConf.create({"ckpt_path": None}), Path("runs/r")) is None
+        True
+    """
     if cfg.get("ckpt_path") is None:
         return None
     try:
