@@ -29,6 +29,7 @@ class ValidateBeforeRun(Callback):
     (:func:`check_sweep_settings`)."""
 
     def on_multirun_start(self, config: DictConfig, **kwargs: Any) -> None:
+        from lossbench.instantiators import check_logger_folders
         from lossbench.interpolations import check_interpolations, check_swept_interpolations
         from lossbench.sweep_warnings import forget_warnings
 
@@ -47,6 +48,7 @@ class ValidateBeforeRun(Callback):
                 swept = [o.key_or_group for o in overrides if o.is_sweep_override()]
                 check_interpolations(config, swept=swept)
                 check_swept_interpolations(config, overrides)  # seed=${nosuch},1
+            check_logger_folders(config, job_directory(config, "hydra.sweep.dir"))
             _check_search(config)
         forget_warnings(str(config.hydra.sweep.dir))  # this sweep warns for itself
 

@@ -45,7 +45,7 @@ from lossbench.data.datamodule import ClassificationDataModule
 from lossbench.distributed import finish_run, prepare
 from lossbench.errors import NonFiniteLossError, UserInputError
 from lossbench.hardware import trainer_settings_error
-from lossbench.instantiators import build_callbacks, build_loggers
+from lossbench.instantiators import build_callbacks, build_loggers, check_logger_folders
 from lossbench.interrupts import fit_interrupts
 from lossbench.lightning_internals import open_wandb_run
 from lossbench.loggers import continue_csv_logs
@@ -132,6 +132,7 @@ def train(cfg: DictConfig, output_dir: str | Path, *, multirun: bool = False) ->
     try:
         task = validate(cfg)
         record["task"] = task
+        check_logger_folders(cfg, output_dir)  # a single run's preflight checked them
         earlier = resumed_run_config(cfg, output_dir)  # read before config.yaml is replaced
         OmegaConf.save(cfg, output_dir / "config.yaml", resolve=True)
         fit_and_evaluate(
