@@ -943,6 +943,11 @@ CATALOGUE: list[Case] = [
     refused("openml-cache-dir-below-a-file", "train",
             ("data=openml", "data.openml_id=31", "data.cache_dir=data.csv/openml"),
             ["data.cache_dir='data.csv/openml' lies below the file 'data.csv'", "Give a directory"]),
+    # PermissionError's traceback from scikit-learn's cache, before
+    refused("openml-data-dir-cannot-be-written", "train",
+            ("data=openml", "data.openml_id=31", "paths.data_dir=/sys/lossbench-data"),
+            ["data.cache_dir='/sys/lossbench-data': data=openml data.openml_id=31 is not cached "
+             "there yet", "/sys cannot be written", "e.g. paths.data_dir=outputs/data"]),
     # ---- hardware ----------------------------------------------------------------------------
     refused("accelerator-gpu", "train", ("trainer.accelerator=gpu",),
             ["trainer.accelerator=gpu needs a GPU", "trainer.accelerator=auto"], cpu_only=True),
