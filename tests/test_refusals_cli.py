@@ -161,6 +161,8 @@ SEARCH_ASL = (
     "loss=asl",
     "hydra.sweeper.n_trials=2",
 )
+#: A short Optuna search of iris: two trials of one epoch.
+SEARCH = ("-m", "hparams_search=optuna_focal", "data=iris", *QUICK, "hydra.sweeper.n_trials=2")
 #: What the refusal of SEARCH_ASL says to add: the other searched keys, and asl's gamma_neg.
 ASL_SEARCH_ADVICE = (
     "Here, to keep the other keys and search loss.gamma_neg in its place, add: "
@@ -1230,6 +1232,48 @@ CATALOGUE: list[Case] = [
             "hydra.sweeper.n_trials=2", "hydra.sweeper.sampler.seed=-1"),
             ["hydra.sweeper.sampler.seed=-1 must be a whole number from 0 to 2**32 - 1"],
             unwanted=["HYDRA_FULL_ERROR"]),
+    # the search's storage and sampler: SQLAlchemy's traceback, or Hydra's "Error in call to
+    # target" / "Error locating target" / "Key ... not in 'SamplerConfig'" (exit 1), before
+    refused("search-storage-unknown-database", "train", (*SEARCH, "hydra.sweeper.storage=nosuch://x"),
+            ["hydra.sweeper.storage='nosuch://x' names the database 'nosuch', which SQLAlchemy has no "
+             "dialect for", "null (the default", "hydra.sweeper.storage=sqlite:///search.db"],
+            unwanted=["HYDRA_FULL_ERROR"]),
+    refused("search-storage-not-a-url", "train", (*SEARCH, "hydra.sweeper.storage=search.db"),
+            ["hydra.sweeper.storage='search.db' is not a database URL", "sqlite:///<file>.db"]),
+    refused("search-storage-folder-missing", "train",
+            (*SEARCH, "hydra.sweeper.storage=sqlite:///nofolder/search.db"),
+            ["SQLite makes the file 'search.db' but not its folder, and 'nofolder' does not exist",
+             "mkdir -p nofolder", "hydra.sweeper.storage=sqlite:///search.db"]),
+    refused("search-storage-below-a-file", "train",
+            (*SEARCH, "hydra.sweeper.storage=sqlite:///data.csv/search.db"),
+            ["the database file 'data.csv/search.db' cannot be made: 'data.csv' is a file"]),
+    refused("search-sampler-target-unknown", "train",
+            (*SEARCH, "hydra.sweeper.sampler._target_=optuna.samplers.NoSuch"),
+            ["hydra.sweeper.sampler._target_='optuna.samplers.NoSuch' cannot be imported: "
+             "optuna.samplers has no 'NoSuch'", "hydra/sweeper/sampler=<option> (options: cmaes, grid, "
+             "motpe, nsgaii, random, tpe)", "optuna.samplers.RandomSampler"], unwanted=["Error locating"]),
+    refused("search-sampler-target-not-a-sampler", "train",
+            (*SEARCH, "hydra.sweeper.sampler._target_=os.path.join"),
+            ["'os.path.join' is not an Optuna sampler"]),
+    refused("search-sampler-target-of-another-sampler", "train",
+            (*SEARCH, "hydra.sweeper.sampler._target_=optuna.samplers.RandomSampler"),
+            ["hydra.sweeper.sampler.consider_prior: the sampler RandomSampler has no setting "
+             "'consider_prior'. Its settings: seed", "e.g. hydra/sweeper/sampler=random"]),
+    refused("search-sampler-argument-added", "train", (*SEARCH, "+hydra.sweeper.sampler.foo=1"),
+            ["hydra.sweeper.sampler.foo: the sampler TPESampler has no setting 'foo'",
+             "n_startup_trials"], unwanted=["HYDRA_FULL_ERROR"]),
+    refused("search-sampler-setting-misspelt", "train", (*SEARCH, "hydra.sweeper.sampler.seeed=1"),
+            ["hydra.sweeper.sampler.seeed=1: hydra.sweeper.sampler has no setting 'seeed'. Did you mean "
+             "hydra.sweeper.sampler.seed?"], unwanted=["HYDRA_FULL_ERROR"]),
+    refused("search-sampler-without-a-setting-of-the-search", "train",
+            (*SEARCH, "hydra/sweeper/sampler=grid"),
+            ["hydra/sweeper/sampler=grid: that sampler has no setting 'seed', which "
+             "hparams_search/optuna_focal sets (hydra.sweeper.sampler.seed)",
+             "hydra/sweeper/sampler=random"], unwanted=["HYDRA_FULL_ERROR"]),
+    refused("launcher-setting-misspelt", "train",
+            ("-m", "hydra/launcher=parallel", "data=iris", "seed=0,1", *QUICK, "hydra.launcher.n_jbs=1"),
+            ["hydra.launcher.n_jbs=1: hydra.launcher has no setting 'n_jbs'. Did you mean "
+             "hydra.launcher.n_jobs?"], unwanted=["HYDRA_FULL_ERROR"]),
     refused("search-for-an-unknown-metric", "train", ("-m", "hparams_search=optuna_focal",
             "data=iris", "optimized_metric=val/foo", "hydra.sweeper.n_trials=2"),
             ["optimized_metric='val/foo' is not a metric of any task", "optimized_metric=val/nll"]),
