@@ -294,10 +294,11 @@ def check_needs_logger(cfg: DictConfig) -> str | None:
 
 
 def logger_folders(cfg: DictConfig) -> list[tuple[str, Path]]:
-    """``(key, folder)`` of each folder a logger of ``cfg`` writes in: its ``save_dir``
-    (CSV, TensorBoard, W&B), and MLflow's local store (``tracking_uri``: the folder of a
-    ``sqlite:///<file>``, a ``file:<folder>``; a server's URI has none). A value that cannot be
-    resolved is left out (:func:`lossbench.validation.validate` refuses it).
+    """``(key, folder)`` of each local folder a logger of ``cfg`` writes in: its ``save_dir``
+    (CSV, TensorBoard, W&B; not a remote one, ``s3://...``), and MLflow's local store
+    (``tracking_uri``: the folder of a ``sqlite:///<file>``, a ``file:<folder>``; a server's URI
+    has none). A value that cannot be resolved is left out (:func:`lossbench.validation.validate`
+    refuses it).
 
         >>> cfg = OmegaConf.create({"paths": {"log_dir": "out"}, "logger": {"mlflow": {
         ...     "tracking_uri": "sqlite:///${paths.log_dir}/mlflow.db"}}})
@@ -319,8 +320,9 @@ def logger_folders(cfg: DictConfig) -> list[tuple[str, Path]]:
     return found
 
 
-def _folder(value: str) -> Path:
-    return Path(value).expanduser()
+def _folder(value: str) -> Path | None:
+    """The local folder ``value`` names; None for a remote one (``s3://bucket/logs``)."""
+    return None if "://" in value else Path(value).expanduser()
 
 
 def _local_store(uri: str) -> Path | None:
