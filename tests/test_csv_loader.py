@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 from pathlib import Path
 
@@ -94,6 +95,22 @@ def test_relative_path_resolves_against_working_directory(
     write(tmp_path, "x,y\n1,0\n2,1\n")
     monkeypatch.chdir(tmp_path)
     assert load_csv("data.csv", ["y"], "binary").labels.tolist() == [0, 1]
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="no named pipes here")
+def test_a_named_pipe_is_refused_without_reading_it(make_cfg, tmp_path: Path) -> None:
+    """A named pipe (or a device) was "no such file" at the config check, and the loader's
+    read would wait for a writer: both name it as not a regular file now."""
+    from lossbench.errors import UserInputError
+    from lossbench.validation import validate
+
+    pipe = tmp_path / "data.csv"
+    os.mkfifo(pipe)
+    with pytest.raises(DataError, match="is not a regular file but a named pipe"):
+        load_csv(pipe, ["y"], "binary")
+    cfg = make_cfg("data=csv", f"data.path={pipe}", "data.label_columns=[y]", "data.task=binary")
+    with pytest.raises(UserInputError, match=r"data.path=.*: not a regular file but a named pipe"):
+        validate(cfg)
 
 
 def test_question_mark_is_a_missing_value_in_numbers_text_and_labels(tmp_path: Path) -> None:

@@ -144,6 +144,19 @@ def test_offline_with_nothing_cached_is_refused_naming_the_cache(
         validate(cfg)
 
 
+@pytest.mark.filterwarnings("ignore:A network error occurred")
+def test_a_cache_that_cannot_be_written_is_refused_naming_it(make_cfg, offline) -> None:
+    """scikit-learn's PermissionError traceback, before."""
+    from lossbench.output_files import cannot_write_below
+
+    cache = Path("/sys/lossbench-openml")
+    if cannot_write_below(cache) is None:
+        pytest.skip("/sys takes new folders here")
+    cfg = make_cfg("data=openml", "data.openml_id=31", f"paths.data_dir={cache}")
+    with pytest.raises(ConfigError, match=r"is not cached there yet, .*/sys cannot be written"):
+        validate(cfg)
+
+
 def _tree(root: Path) -> list[str]:
     return sorted(str(p.relative_to(root)) for p in root.rglob("*"))
 

@@ -161,6 +161,8 @@ SEARCH_ASL = (
     "loss=asl",
     "hydra.sweeper.n_trials=2",
 )
+#: A short Optuna search of iris: two trials of one epoch.
+SEARCH = ("-m", "hparams_search=optuna_focal", "data=iris", *QUICK, "hydra.sweeper.n_trials=2")
 #: What the refusal of SEARCH_ASL says to add: the other searched keys, and asl's gamma_neg.
 ASL_SEARCH_ADVICE = (
     "Here, to keep the other keys and search loss.gamma_neg in its place, add: "
@@ -187,6 +189,11 @@ CATALOGUE: list[Case] = [
             "data.task=binary"), ["data.path='folder'", "is a directory"], (("folder", None),)),
     refused("csv-missing-file", "train", ("data=csv", "data.path=nope.csv", "data.label_columns=[y]",
             "data.task=binary"), ["data.path='nope.csv'", "no such file"], ()),
+    # a character device, a named pipe: "no such file" before, though the path exists
+    refused("csv-not-a-regular-file", "train", ("data=csv", "data.path=/dev/null",
+            "data.label_columns=[y]", "data.task=binary"),
+            ["data.path='/dev/null': not a regular file but a character device",
+             "Give the path of a CSV file"], (), unwanted=["no such file"], fast=True),
     refused("csv-one-class", "train", CSV, ["'0' in every one of the 40 rows", "two classes"],
             data(csv_text([(a, b, "0") for a, b, _ in ROWS]))),
     refused("csv-rare-class", "train", MULTICLASS, ["class 2 has only 1 row", "3 or more rows"],
@@ -459,6 +466,36 @@ CATALOGUE: list[Case] = [
     refused("logger-list-option-misspelt", "train", ("logger=[csv,tensorbord]",),
             ["no option logger='tensorbord' (in logger=[csv,tensorbord])",
              "Did you mean logger=tensorboard?", "Options of logger: csv, many"], fast=True),
+    # a logger's folder that cannot be made or written: Hydra's "Error in call to target" (exit
+    # 1) after the run's directory was made, or (W&B) the run written to /tmp/wandb instead
+    refused("logger-mlflow-log-dir-below-a-file", "train",
+            ("data=iris", "trainer.max_epochs=1", "logger=mlflow", "paths.log_dir=data.csv/logs"),
+            ["paths.log_dir='data.csv/logs' (in logger.mlflow.tracking_uri=sqlite:///${paths.log_dir}/mlflow.db)",
+             "logger.mlflow writes in 'data.csv/logs'", "'data.csv' is a file, not a folder",
+             "e.g. paths.log_dir=outputs", "~logger.mlflow, or logger=none"]),
+    refused("logger-mlflow-store-cannot-be-written", "train",
+            ("data=iris", "trainer.max_epochs=1", "logger=mlflow",
+             "logger.mlflow.tracking_uri=sqlite:////sys/lossbench-logs/mlflow.db"),
+            ["logger.mlflow.tracking_uri='sqlite:////sys/lossbench-logs/mlflow.db'",
+             "writes in '/sys/lossbench-logs'", "/sys cannot be written",
+             "e.g. logger.mlflow.tracking_uri=sqlite:///outputs/mlflow.db"]),
+    refused("logger-mlflow-log-dir-below-a-file-in-a-sweep", "train",
+            ("-m", "data=iris", "seed=0,1", "trainer.max_epochs=1", "logger=mlflow",
+             "paths.log_dir=data.csv/logs"),
+            ["paths.log_dir='data.csv/logs'", "'data.csv' is a file, not a folder"]),
+    refused("logger-csv-save-dir-below-a-file", "train",
+            ("data=iris", "trainer.max_epochs=1", "logger=csv", "logger.csv.save_dir=data.csv/logs"),
+            ["logger.csv.save_dir='data.csv/logs': logger.csv writes in 'data.csv/logs'",
+             "'data.csv' is a file, not a folder", "Give logger.csv.save_dir a folder you can write"],
+            fast=True),
+    refused("logger-tensorboard-save-dir-cannot-be-written", "train",
+            ("data=iris", "trainer.max_epochs=1", "logger=tensorboard",
+             "logger.tensorboard.save_dir=/sys/lossbench-logs"),
+            ["logger.tensorboard.save_dir='/sys/lossbench-logs'", "/sys cannot be written"]),
+    refused("logger-wandb-save-dir-is-a-file", "train",
+            ("data=iris", "trainer.max_epochs=1", "logger=wandb", "logger.wandb.save_dir=data.csv"),
+            ["logger.wandb.save_dir='data.csv': logger.wandb writes in 'data.csv'",
+             "'data.csv' is a file, not a folder"]),
     refused("barebones", "train", ("trainer.barebones=true",),
             ["trainer.barebones=true turns off", "callbacks=none logger=none", "runner=auto"],
             fast=True),
@@ -908,6 +945,11 @@ CATALOGUE: list[Case] = [
     refused("openml-cache-dir-below-a-file", "train",
             ("data=openml", "data.openml_id=31", "data.cache_dir=data.csv/openml"),
             ["data.cache_dir='data.csv/openml' lies below the file 'data.csv'", "Give a directory"]),
+    # PermissionError's traceback from scikit-learn's cache, before
+    refused("openml-data-dir-cannot-be-written", "train",
+            ("data=openml", "data.openml_id=31", "paths.data_dir=/sys/lossbench-data"),
+            ["data.cache_dir='/sys/lossbench-data': data=openml data.openml_id=31 is not cached "
+             "there yet", "/sys cannot be written", "e.g. paths.data_dir=outputs/data"]),
     # ---- hardware ----------------------------------------------------------------------------
     refused("accelerator-gpu", "train", ("trainer.accelerator=gpu",),
             ["trainer.accelerator=gpu needs a GPU", "trainer.accelerator=auto"], cpu_only=True),
@@ -1105,6 +1147,9 @@ CATALOGUE: list[Case] = [
              "no setting for decimal commas", "pandas.read_csv(path, sep=';', decimal=',')"],
             data(csv_text([(r[0].replace(".", ","), r[1], r[2]) for r in ROWS], sep=";")),
             unwanted=["data.categorical_columns"]),
+    refused("predict-data-not-a-regular-file", "predict", ("ckpt_path={csv_ckpt}", "data.path=/dev/null"),
+            ["'/dev/null' is not a regular file but a character device (data.path='/dev/null')"],
+            unwanted=["does not exist"]),
     refused("predict-out-is-the-input", "predict", ("ckpt_path={csv_ckpt}", "data.path=data.csv",
             "out=data.csv"), ["would replace the data"]),
     refused("predict-out-is-another-csv", "predict", ("ckpt_path={csv_ckpt}", "data.path=data.csv",
@@ -1196,6 +1241,48 @@ CATALOGUE: list[Case] = [
             "hydra.sweeper.n_trials=2", "hydra.sweeper.sampler.seed=-1"),
             ["hydra.sweeper.sampler.seed=-1 must be a whole number from 0 to 2**32 - 1"],
             unwanted=["HYDRA_FULL_ERROR"]),
+    # the search's storage and sampler: SQLAlchemy's traceback, or Hydra's "Error in call to
+    # target" / "Error locating target" / "Key ... not in 'SamplerConfig'" (exit 1), before
+    refused("search-storage-unknown-database", "train", (*SEARCH, "hydra.sweeper.storage=nosuch://x"),
+            ["hydra.sweeper.storage='nosuch://x' names the database 'nosuch', which SQLAlchemy has no "
+             "dialect for", "null (the default", "hydra.sweeper.storage=sqlite:///search.db"],
+            unwanted=["HYDRA_FULL_ERROR"]),
+    refused("search-storage-not-a-url", "train", (*SEARCH, "hydra.sweeper.storage=search.db"),
+            ["hydra.sweeper.storage='search.db' is not a database URL", "sqlite:///<file>.db"]),
+    refused("search-storage-folder-missing", "train",
+            (*SEARCH, "hydra.sweeper.storage=sqlite:///nofolder/search.db"),
+            ["SQLite makes the file 'search.db' but not its folder, and 'nofolder' does not exist",
+             "mkdir -p nofolder", "hydra.sweeper.storage=sqlite:///search.db"]),
+    refused("search-storage-below-a-file", "train",
+            (*SEARCH, "hydra.sweeper.storage=sqlite:///data.csv/search.db"),
+            ["the database file 'data.csv/search.db' cannot be made: 'data.csv' is a file"]),
+    refused("search-sampler-target-unknown", "train",
+            (*SEARCH, "hydra.sweeper.sampler._target_=optuna.samplers.NoSuch"),
+            ["hydra.sweeper.sampler._target_='optuna.samplers.NoSuch' cannot be imported: "
+             "optuna.samplers has no 'NoSuch'", "hydra/sweeper/sampler=<option> (options: cmaes, grid, "
+             "motpe, nsgaii, random, tpe)", "optuna.samplers.RandomSampler"], unwanted=["Error locating"]),
+    refused("search-sampler-target-not-a-sampler", "train",
+            (*SEARCH, "hydra.sweeper.sampler._target_=os.path.join"),
+            ["'os.path.join' is not an Optuna sampler"]),
+    refused("search-sampler-target-of-another-sampler", "train",
+            (*SEARCH, "hydra.sweeper.sampler._target_=optuna.samplers.RandomSampler"),
+            ["hydra.sweeper.sampler.consider_prior: the sampler RandomSampler has no setting "
+             "'consider_prior'. Its settings: seed", "e.g. hydra/sweeper/sampler=random"]),
+    refused("search-sampler-argument-added", "train", (*SEARCH, "+hydra.sweeper.sampler.foo=1"),
+            ["hydra.sweeper.sampler.foo: the sampler TPESampler has no setting 'foo'",
+             "n_startup_trials"], unwanted=["HYDRA_FULL_ERROR"]),
+    refused("search-sampler-setting-misspelt", "train", (*SEARCH, "hydra.sweeper.sampler.seeed=1"),
+            ["hydra.sweeper.sampler.seeed=1: hydra.sweeper.sampler has no setting 'seeed'. Did you mean "
+             "hydra.sweeper.sampler.seed?"], unwanted=["HYDRA_FULL_ERROR"]),
+    refused("search-sampler-without-a-setting-of-the-search", "train",
+            (*SEARCH, "hydra/sweeper/sampler=grid"),
+            ["hydra/sweeper/sampler=grid: that sampler has no setting 'seed', which "
+             "hparams_search/optuna_focal sets (hydra.sweeper.sampler.seed)",
+             "hydra/sweeper/sampler=random"], unwanted=["HYDRA_FULL_ERROR"]),
+    refused("launcher-setting-misspelt", "train",
+            ("-m", "hydra/launcher=parallel", "data=iris", "seed=0,1", *QUICK, "hydra.launcher.n_jbs=1"),
+            ["hydra.launcher.n_jbs=1: hydra.launcher has no setting 'n_jbs'. Did you mean "
+             "hydra.launcher.n_jobs?"], unwanted=["HYDRA_FULL_ERROR"]),
     refused("search-for-an-unknown-metric", "train", ("-m", "hparams_search=optuna_focal",
             "data=iris", "optimized_metric=val/foo", "hydra.sweeper.n_trials=2"),
             ["optimized_metric='val/foo' is not a metric of any task", "optimized_metric=val/nll"]),

@@ -162,3 +162,18 @@ def test_compare_real_trains_a_dense_data_set_with_its_linked_model(tmp_path):
         assert record["status"] == "completed", record["error"]
         assert record["model"] == model
         assert record["sizes"]["train"] == train_rows
+
+
+@pytest.mark.parametrize("option", ["cmaes", "grid", "motpe", "nsgaii", "random", "tpe"])
+def test_each_optuna_sampler_option_and_the_storages_pass_the_search_checks(option, tmp_path):
+    """The checks before a search's first trial (lossbench.optuna_settings) take every
+    sampler the Optuna sweeper offers as it composes, and the storages Optuna opens."""
+    pytest.importorskip("hydra_plugins.hydra_optuna_sweeper")
+    from lossbench.hydra_callbacks import check_sweep_settings
+    from lossbench.optuna_settings import storage_refusal
+
+    cfg = _hydra_cfg("hydra/sweeper=optuna", f"hydra/sweeper/sampler={option}")
+    check_sweep_settings(cfg.hydra)
+    for storage in (None, "sqlite:///search.db", f"sqlite:///{tmp_path}/search.db", "sqlite://"):
+        assert storage_refusal(storage) is None, storage
+    assert list(tmp_path.iterdir()) == []  # nothing made

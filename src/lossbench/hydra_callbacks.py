@@ -29,6 +29,7 @@ class ValidateBeforeRun(Callback):
     (:func:`check_sweep_settings`)."""
 
     def on_multirun_start(self, config: DictConfig, **kwargs: Any) -> None:
+        from lossbench.instantiators import check_logger_folders
         from lossbench.interpolations import check_interpolations, check_swept_interpolations
         from lossbench.sweep_warnings import forget_warnings
 
@@ -47,6 +48,7 @@ class ValidateBeforeRun(Callback):
                 swept = [o.key_or_group for o in overrides if o.is_sweep_override()]
                 check_interpolations(config, swept=swept)
                 check_swept_interpolations(config, overrides)  # seed=${nosuch},1
+            check_logger_folders(config, job_directory(config, "hydra.sweep.dir"))
             _check_search(config)
         forget_warnings(str(config.hydra.sweep.dir))  # this sweep warns for itself
 
@@ -240,8 +242,9 @@ def check_sweep_settings(hydra: DictConfig) -> None:
 def _check_optuna_settings(sweeper: DictConfig) -> None:
     """Refuse Optuna sweeper settings that would end the search in a traceback: ``n_jobs``
     below 1 (a ZeroDivisionError), a ``direction`` that is not minimize or maximize (Optuna's
-    ValueError), a sampler's ``seed`` outside 0 to 2**32 - 1 (numpy's, through Hydra's
-    instantiation error).
+    ValueError), a ``storage`` Optuna cannot open and a sampler Hydra cannot build
+    (:mod:`lossbench.optuna_settings`), a sampler's ``seed`` outside 0 to 2**32 - 1 (numpy's,
+    through Hydra's instantiation error).
 
         >>> from omegaconf import OmegaConf
         >>> _check_optuna_settings(OmegaConf.create({"n_jobs": 0}))
@@ -249,6 +252,7 @@ def _check_optuna_settings(sweeper: DictConfig) -> None:
         ...
         lossbench.errors.ConfigError: hydra.sweeper.n_jobs=0 must be at least 1: ...
     """
+    from lossbench import optuna_settings
     from lossbench.errors import ConfigError
 
     jobs = sweeper.get("n_jobs")
@@ -271,7 +275,13 @@ def _check_optuna_settings(sweeper: DictConfig) -> None:
             "optimized_metric (val/nll: minimize, val/auroc: maximize), so leave it out or give "
             "e.g. hydra.sweeper.direction=maximize."
         )
+    storage = optuna_settings.storage_refusal(sweeper.get("storage"))
+    if storage is not None:
+        raise ConfigError(storage)
     sampler = sweeper.get("sampler")
+    refusal = optuna_settings.sampler_refusal(sampler, _sampler_options())
+    if refusal is not None:
+        raise ConfigError(refusal)
     seed = sampler.get("seed") if isinstance(sampler, DictConfig) else None
     if seed is not None and not (isinstance(seed, int) and 0 <= seed <= 2**32 - 1):
         raise ConfigError(
@@ -279,6 +289,17 @@ def _check_optuna_settings(sweeper: DictConfig) -> None:
             "(4294967295): the seed of the sampler's draws, e.g. hydra.sweeper.sampler.seed=0; "
             "null draws other values each search."
         )
+
+
+def _sampler_options() -> list[str]:
+    """The options of ``hydra/sweeper/sampler`` (the Optuna sweeper's, in Hydra's store)."""
+    from hydra.core.config_store import ConfigStore
+
+    try:
+        found = ConfigStore.instance().list("hydra/sweeper/sampler")
+    except Exception:  # IOError: the Optuna sweeper's plugin stores none
+        return []
+    return sorted(name.removesuffix(".yaml") for name in found)
 
 
 def _check_launcher_settings(launcher: DictConfig) -> None:

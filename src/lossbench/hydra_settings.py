@@ -445,6 +445,8 @@ _NO_PRIMARY_DIR = re.compile(r"Primary config directory not found\.\nCheck that 
 _NO_PRIMARY_MODULE = re.compile(r"Primary config module (?:'(?P<module>[^']*)' not found|is empty)")
 _NO_PRIMARY = re.compile(r"Cannot find primary config '(?P<name>[^']*)'")
 _NOT_OVERRIDDEN = re.compile(r"Could not override '(?P<key>[^']+)'")
+#: Hydra's words where a config file of the defaults list sets a key the config lacks.
+_COMPOSING = re.compile(r"In '(?P<config>[^']+)': \w+ raised while composing config")
 
 
 def _primary_dir(config_path: str | None, configs: Path) -> Path | None:
@@ -601,6 +603,8 @@ mean -cn train? Primary configs there: train. ...
         return None
     if not isinstance(error, ConfigCompositionException):
         return None
+    if composing := _COMPOSING.match(text):
+        return _sampler_key_refusal(error, composing["config"], parsed.overrides)
     found = _NOT_OVERRIDDEN.match(text)
     if found is None:
         return None
@@ -618,4 +622,52 @@ mean -cn train? Primary configs there: train. ...
             f"{given[-1]}: {parent} has no entry {str(name)!r} yet, and an entry is added to one "
             f"of Hydra's mappings with a +: +{given[-1]}."
         )
+    node = getattr(cause, "parent_node", None)
+    if key.startswith(("hydra.sweeper.", "hydra.launcher.")) and hasattr(node, "keys"):
+        return _plugin_setting_refusal(given[-1], key, [str(k) for k in node])
     return None
+
+
+def _sampler_key_refusal(error: BaseException, config: str, overrides: Sequence[str]) -> str | None:
+    """The refusal where ``config`` (``hparams_search/optuna_focal``) sets a setting of
+    ``hydra.sweeper.sampler`` that the sampler chosen lacks (``hydra/sweeper/sampler=grid``
+    takes no ``seed``); else None."""
+    from hydra.core.config_store import ConfigStore
+
+    cause = error.__cause__ or error.__context__
+    full_key, name = str(getattr(cause, "full_key", "")), getattr(cause, "key", None)
+    if not full_key.startswith("hydra.sweeper.sampler.") or name is None:
+        return None
+    chosen = [a.split("=", 1)[1] for a in overrides if a.startswith("hydra/sweeper/sampler=")]
+    store = ConfigStore.instance()
+    having = []
+    for option in sorted(store.list("hydra/sweeper/sampler")):
+        node = store.load(f"hydra/sweeper/sampler/{option}").node
+        if name in node:
+            having.append(option.removesuffix(".yaml"))
+    given = f"hydra/sweeper/sampler={chosen[-1]}" if chosen else "the sampler chosen"
+    return (
+        f"{given}: that sampler has no setting {name!r}, which {config} sets "
+        f"({full_key}). Choose a sampler that takes it: "
+        f"{', '.join(f'hydra/sweeper/sampler={o}' for o in having) or 'none does'}; or "
+        f"give a config of your own without {full_key}."
+    )
+
+
+def _plugin_setting_refusal(given: str, key: str, keys: list[str]) -> str:
+    """The refusal of ``given``, which sets ``key``, a setting the sweeper's or launcher's
+    node (``hydra.sweeper.sampler``, ...) lacks; ``keys``: the node's keys.
+
+        >>> print(_plugin_setting_refusal("hydra.sweeper.sampler.seeed=1",
+        ...       "hydra.sweeper.sampler.seeed", ["_target_", "seed"]))
+        hydra.sweeper.sampler.seeed=1: hydra.sweeper.sampler has no setting 'seeed'. Did you \
+mean hydra.sweeper.sampler.seed? Its settings: seed.
+    """
+    parent, _, name = key.rpartition(".")
+    settings = [k for k in keys if not k.startswith("_")]
+    close = difflib.get_close_matches(name, settings, n=1, cutoff=0.6)
+    hint = f" Did you mean {parent}.{close[0]}?" if close else ""
+    return (
+        f"{given}: {parent} has no setting {name!r}.{hint} Its settings: "
+        f"{', '.join(settings) or 'none'}."
+    )

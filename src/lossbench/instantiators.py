@@ -18,9 +18,10 @@ import importlib
 import importlib.util
 import pkgutil
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import DictConfig, OmegaConf, open_dict
 
 from lossbench.entry_arguments import (
     SHIPPED_ARGUMENTS,
@@ -290,6 +291,103 @@ def check_needs_logger(cfg: DictConfig) -> str | None:
                 f"sets none. Choose a logger (logger=csv) or drop it with ~callbacks.{name}."
             )
     return None
+
+
+def logger_folders(cfg: DictConfig) -> list[tuple[str, Path]]:
+    """``(key, folder)`` of each local folder a logger of ``cfg`` writes in: its ``save_dir``
+    (CSV, TensorBoard, W&B; not a remote one, ``s3://...``), and MLflow's local store
+    (``tracking_uri``: the folder of a ``sqlite:///<file>``, a ``file:<folder>``; a server's URI
+    has none). A value that cannot be resolved is left out (:func:`lossbench.validation.validate`
+    refuses it).
+
+        >>> cfg = OmegaConf.create({"paths": {"log_dir": "out"}, "logger": {"mlflow": {
+        ...     "tracking_uri": "sqlite:///${paths.log_dir}/mlflow.db"}}})
+        >>> logger_folders(cfg)
+        [('logger.mlflow.tracking_uri', PosixPath('out'))]
+    """
+    found = []
+    for name, node in entries(cfg.get("logger")):
+        if not isinstance(node, DictConfig):
+            continue
+        for key, folder_of in (("save_dir", _folder), ("tracking_uri", _local_store)):
+            try:
+                value = node.get(key)
+            except Exception:  # an interpolation that cannot be resolved: validate's refusal
+                continue
+            folder = folder_of(str(value)) if value not in (None, "") else None
+            if folder is not None:
+                found.append((f"logger.{name}.{key}", folder))
+    return found
+
+
+def _folder(value: str) -> Path | None:
+    """The local folder ``value`` names; None for a remote one (``s3://bucket/logs``)."""
+    return None if "://" in value else Path(value).expanduser()
+
+
+def _local_store(uri: str) -> Path | None:
+    """The folder of MLflow's local store ``uri`` names, or None (a server, in memory).
+
+    >>> _local_store("sqlite:////data/mlflow.db"), _local_store("file:///data/mlruns")
+    (PosixPath('/data'), PosixPath('/data/mlruns'))
+    >>> _local_store("http://host:5000") is None
+    True
+    """
+    from urllib.parse import urlparse
+
+    if uri.startswith("sqlite:///"):
+        database = uri.removeprefix("sqlite:///").split("?", 1)[0]
+        return None if database in ("", ":memory:") else Path(database).expanduser().parent
+    if uri.startswith("file:"):
+        return Path(urlparse(uri).path or ".").expanduser()
+    return None
+
+
+def check_logger_folders(cfg: DictConfig, run_dir: str | Path) -> None:
+    """Refuse a folder a logger of ``cfg`` would write in (:func:`logger_folders`) that is a
+    file, lies below one, or cannot be written, for a run in ``run_dir`` (``paths.run_dir``):
+    the logger would stop the run with a traceback as it starts, or write elsewhere (W&B).
+
+    Raises:
+        ConfigError: which logger, which folder, why, and the setting to change.
+    """
+    from lossbench.errors import ConfigError
+    from lossbench.output_files import unusable_folder
+
+    cfg = cfg.copy()
+    if "paths" in cfg:
+        with open_dict(cfg):
+            cfg.paths.run_dir = str(run_dir)
+    for key, folder in logger_folders(cfg):
+        why = unusable_folder(folder)
+        if why is not None:
+            raise ConfigError(_folder_refusal(cfg, key, folder, why))
+
+
+def _folder_refusal(cfg: DictConfig, key: str, folder: Path, why: str) -> str:
+    """The refusal of the folder of ``key``, named through the ``paths.*`` setting its value
+    reads (``paths.log_dir=...``, the default MLflow store's), else through ``key`` itself."""
+    import re
+
+    node, _, leaf = key.rpartition(".")
+    given = str(OmegaConf.to_container(OmegaConf.select(cfg, node))[leaf])
+    name = node.split(".")[1]
+    read = re.search(r"\$\{paths\.(\w+)}", given)
+    if read is None:
+        example = "sqlite:///outputs/mlflow.db" if leaf == "tracking_uri" else "outputs"
+        lead, setting, example = f"{key}={given!r}", key, f"{key}={example}"
+    elif read.group(1) == "run_dir":  # set by lossbench-train: the run's directory
+        lead, setting = f"{key}={given}", "paths.output_dir"
+        example = f"{setting}=outputs"
+    else:
+        setting = f"paths.{read.group(1)}"
+        value = OmegaConf.select(cfg, setting, default=None, throw_on_resolution_failure=False)
+        lead, example = f"{setting}={str(value)!r} (in {key}={given})", f"{setting}=outputs"
+    return (
+        f"{lead}: logger.{name} writes in {str(folder)!r}, which cannot be made or written: "
+        f"{why}. Give {setting} a folder you can write (created where missing), e.g. {example}; "
+        f"or leave the logger out (~logger.{name}, or logger=none for no logger)."
+    )
 
 
 def _build(group: str, name: str, node: DictConfig, base: type) -> Any:

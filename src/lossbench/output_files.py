@@ -148,6 +148,22 @@ def cannot_write_below(path: Path) -> str | None:
     return None
 
 
+def unusable_folder(path: Path) -> str | None:
+    """Why no file can be written in the folder ``path`` (made where missing), or None: it is
+    a file, it lies below one, or the nearest existing folder cannot be written
+    (:func:`cannot_write_below`).
+
+        >>> unusable_folder(Path(__file__) / "logs")
+        "'.../output_files.py' is a file, not a folder"
+        >>> unusable_folder(Path(tempfile.gettempdir()) / "a" / "b") is None
+        True
+    """
+    blocking = path if path.exists() and not path.is_dir() else file_above(path)
+    if blocking is not None:
+        return f"{str(blocking)!r} is a file, not a folder"
+    return cannot_write_below(path)
+
+
 def _recognised(ours: Callable[[Path], bool], path: Path) -> bool:
     try:
         return ours(path)

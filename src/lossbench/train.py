@@ -56,6 +56,7 @@ from lossbench.hydra_internals import (
     translating_errors,
 )
 from lossbench.hydra_settings import hydra_error_refusal, refuse_hydra_settings
+from lossbench.instantiators import check_logger_folders
 from lossbench.messages import quiet_lightning
 from lossbench.option_keys import composition_refusal, missing_option_refusal, refuse_option_keys
 from lossbench.override_grammar import refuse_grammar_errors
@@ -95,11 +96,13 @@ def config_dir() -> Path:
 def preflight(cfg: DictConfig, output_dir: str | Path) -> str:
     """Everything a single run checks before Hydra creates its directory; return the task.
 
-    In order: the directory holds no completed run, nor the checkpoints of a run that did not
-    complete unless ``ckpt_path`` continues it (:func:`check_unfinished_run`), the config is valid
-    (:func:`lossbench.validation.validate`, with the seed and the hardware), Lightning accepts
-    the ``trainer.*`` settings, the data load and split (a CSV file's every value, each
-    split's classes, ``loss.weight`` / ``pos_weight`` lengths), and a checkpoint to resume
+    In order: the run's directory can be made and written, it holds no completed run, nor
+    the checkpoints of a run that did not complete unless ``ckpt_path`` continues it
+    (:func:`check_unfinished_run`), the config is valid (:func:`lossbench.validation.validate`,
+    with the seed and the hardware), the loggers' folders can be made and written
+    (:func:`~lossbench.instantiators.check_logger_folders`), Lightning accepts the
+    ``trainer.*`` settings, the data load and split (a CSV file's every value, each split's
+    classes, ``loss.weight`` / ``pos_weight`` lengths), and a checkpoint to resume
     (``ckpt_path``) exists and continues this model, loss, optimizer and data. The table stays
     cached in this process, so the run does not read the file again.
 
@@ -110,6 +113,7 @@ def preflight(cfg: DictConfig, output_dir: str | Path) -> str:
     refuse_completed(Path(output_dir))
     check_unfinished_run(cfg, Path(output_dir))
     task = validate(cfg)  # a refused config exits before torch and Lightning are imported
+    check_logger_folders(cfg, output_dir)
     from lossbench.importing import collection_paused
 
     with collection_paused():  # torch, Lightning, torchmetrics and scikit-learn
@@ -146,9 +150,9 @@ def preflight(cfg: DictConfig, output_dir: str | Path) -> str:
             train_rows=datamodule.sizes()["train"],
             world_size=trainer.world_size,  # each process takes its share of the rows
         )
-        from lossbench.training import _earlier_config
+        from lossbench.training import resumed_run_config
 
-        _earlier_config(cfg, Path(output_dir))  # a damaged config.yaml is refused here
+        resumed_run_config(cfg, Path(output_dir))  # a damaged config.yaml is refused here
         done = int(checkpoint.get("epoch", -1)) + 1  # saved at the end of its epoch
         if cfg.trainer.max_epochs <= done:
             raise ConfigError(

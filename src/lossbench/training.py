@@ -51,7 +51,7 @@ from lossbench.errors import (
     non_finite_loss,
 )
 from lossbench.hardware import trainer_settings_error
-from lossbench.instantiators import build_callbacks, build_loggers
+from lossbench.instantiators import build_callbacks, build_loggers, check_logger_folders
 from lossbench.interrupts import fit_interrupts
 from lossbench.lightning_internals import open_wandb_run
 from lossbench.loggers import continue_csv_logs
@@ -77,6 +77,7 @@ __all__ = [
     "close_loggers",
     "fit_and_evaluate",
     "resolved_loss",
+    "resumed_run_config",
     "stopped_by",
     "train",
 ]
@@ -137,7 +138,8 @@ def train(cfg: DictConfig, output_dir: str | Path, *, multirun: bool = False) ->
     try:
         task = validate(cfg)
         record["task"] = task
-        earlier = _earlier_config(cfg, output_dir)  # read before config.yaml is replaced
+        check_logger_folders(cfg, output_dir)  # a single run's preflight checked them
+        earlier = resumed_run_config(cfg, output_dir)  # read before config.yaml is replaced
         OmegaConf.save(cfg, output_dir / "config.yaml", resolve=True)
         fit_and_evaluate(
             cfg, output_dir, interactive=not multirun, record=record, earlier_config=earlier
@@ -190,11 +192,18 @@ def completed_summary(cfg: DictConfig, record: dict[str, Any]) -> str:
     return ", ".join(f"{key} = {record.get(key, float('nan')):.4f}" for key in keys)
 
 
-def _earlier_config(cfg: DictConfig, output_dir: Path) -> Any:
+def resumed_run_config(cfg: DictConfig, output_dir: Path) -> Any:
     """The ``config.yaml`` of the run whose checkpoint ``ckpt_path`` names (None: no
     ``ckpt_path``, or no such file), read before this run replaces its own: resuming in the same
     directory checks against the interrupted run's config
-    (:func:`~lossbench.checkpoint.check_resume`)."""
+    (:func:`~lossbench.checkpoint.check_resume`). A damaged ``config.yaml`` is refused
+    (:class:`~lossbench.record.DamagedRunError`), as is a checkpoint a debug run wrote, resumed
+    by an ordinary run.
+
+        >>> from omegaconf import OmegaConf
+        >>> resumed_run_config(OmegaConf.create({"ckpt_path": None}), Path("runs/r")) is None
+        True
+    """
     if cfg.get("ckpt_path") is None:
         return None
     try:

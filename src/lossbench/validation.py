@@ -32,7 +32,7 @@ from lossbench.config import SCHEMAS, TrainConfig
 from lossbench.data.csv_loader import check_delimiter
 from lossbench.data.datasets import check_available, get_dataset, task_of
 from lossbench.data.preprocess import IMPUTE_OPTIONS
-from lossbench.data.table import DataError
+from lossbench.data.table import DataError, special_file
 from lossbench.entry_arguments import default_argument
 from lossbench.errors import ConfigError
 from lossbench.instantiators import (
@@ -259,7 +259,14 @@ def _check_data(data: DictConfig) -> None:
         _check_synthetic(data)
     if data.name == "csv":
         path = Path(data.path).expanduser()
-        what = "is a directory, not a CSV file" if path.is_dir() else "no such file"
+        special = special_file(path)
+        what = (
+            f"not a regular file but {special}"
+            if special
+            else "is a directory, not a CSV file"
+            if path.is_dir()
+            else "no such file"
+        )
         _require(
             path.is_file(),
             f"data.path={data.path!r}: {what} ({path.resolve()}). Give the path of a CSV "

@@ -4,7 +4,8 @@
     lossbench-train data=openml data.openml_name=credit-g data.cache_dir=/data/openml
 
 Downloads go through :func:`sklearn.datasets.fetch_openml`, which keeps every response under
-``<data.cache_dir>/openml/openml.org/...``; a data set read once trains offline afterwards. Text
+``<data.cache_dir>/openml/openml.org/...``; a data set read once trains offline afterwards (a
+cache that cannot be written serves the data sets it holds; one it lacks is refused). Text
 (nominal) columns become categorical features, missing cells NaN (``data.impute`` decides). The
 task is inferred from the target unless ``data.task`` gives it:
 
@@ -30,6 +31,7 @@ from typing import Any
 import numpy as np
 
 from lossbench.data.table import DataError, LoadedTable
+from lossbench.output_files import cannot_write_below
 from lossbench.tasks import TABLE_TASKS
 
 #: Values that mark the positive and the negative side of a two-valued target column (compared
@@ -144,6 +146,17 @@ def fetch(cfg: Mapping[str, Any]):
         ) from None
     except ValueError as error:  # unknown name or id, unknown target column (sklearn's words)
         raise DataError(f"data=openml {_describe(cfg)}: {error}") from None
+    except OSError:  # the cache cannot be written (the data set is not in it yet)
+        unwritable = cannot_write_below(cache)
+        if unwritable is None:
+            raise
+        raise DataError(
+            f"data.cache_dir={str(cfg.get('cache_dir'))!r}: data=openml {_describe(cfg)} is not "
+            f"cached there yet, and its download cannot be: {unwritable}. Give a folder you can "
+            "write (created where missing) with paths.data_dir (data.cache_dir follows it), e.g. "
+            "paths.data_dir=outputs/data, or point data.cache_dir at a folder that already holds "
+            "the data set's cache."
+        ) from None
     frame = bunch.frame
     targets = list(bunch.target_names) if bunch.target_names else []
     if not targets:

@@ -13,17 +13,45 @@ Every loader (:mod:`lossbench.data.csv_loader`, :mod:`lossbench.data.datasets`,
 
 from __future__ import annotations
 
+import os
+import stat
 from dataclasses import dataclass, field
 
 import numpy as np
 
 from lossbench.errors import UserInputError
 
-__all__ = ["DataError", "LoadedTable"]
+__all__ = ["DataError", "LoadedTable", "special_file"]
 
 
 class DataError(UserInputError):
     """Input data that lossbench cannot train on; the message says why and how to fix it."""
+
+
+#: What :func:`special_file` calls each kind of file that is neither regular nor a directory.
+_SPECIAL_KINDS = {
+    stat.S_ISFIFO: "a named pipe",
+    stat.S_ISCHR: "a character device",
+    stat.S_ISBLK: "a block device",
+    stat.S_ISSOCK: "a socket",
+}
+
+
+def special_file(path: str | os.PathLike) -> str | None:
+    """What ``path`` is when it exists but is neither a regular file nor a directory (a data
+    file given as ``/dev/null``, a named pipe, a socket), else None: such a path holds no
+    data set to read, and reading a pipe would wait for a writer.
+
+        >>> special_file("/dev/null")
+        'a character device'
+        >>> special_file(__file__) is None, special_file("no/such.csv") is None
+        (True, True)
+    """
+    try:
+        mode = os.stat(path).st_mode
+    except (OSError, ValueError):  # missing, or unreadable: the callers' other checks say so
+        return None
+    return next((kind for test, kind in _SPECIAL_KINDS.items() if test(mode)), None)
 
 
 @dataclass(frozen=True)
