@@ -34,8 +34,10 @@ def write_run(
     lr: float = 0.001,
     stopped_by: str = "early_stopping",
     history: dict[str, list[float]] | None = None,
+    early_stopping: dict[str, Any] | None = None,
 ) -> Path:
-    """A run directory as lossbench-train leaves it (failed when ``error`` is given)."""
+    """A run directory as lossbench-train leaves it (failed when ``error`` is given);
+    ``early_stopping``: the config's ``early_stopping`` settings (none written without it)."""
     directory.mkdir(parents=True)
     record: dict[str, Any] = {
         "status": "failed" if error else "completed",
@@ -71,5 +73,8 @@ def write_run(
             "seed": seed,
             "ckpt_path": None,
         }
+        if early_stopping is not None:
+            cfg["early_stopping"] = early_stopping
+            cfg["optimized_metric"] = "val/nll"
         (directory / "config.yaml").write_text(yaml.safe_dump(cfg))
     return directory

@@ -152,6 +152,85 @@ def test_a_data_set_where_no_setup_converged_says_so(tmp_path: Path) -> None:
     assert row[1] == "none converged within the epoch cap (raise trainer.max_epochs)"
 
 
+#: The early-stopping settings of a run trained without early stopping (the default outside
+#: the studies), and with it (the fair protocol's).
+NO_EARLY_STOPPING = {
+    "enabled": False,
+    "monitor": None,
+    "mode": None,
+    "patience": 5,
+    "min_delta": 0.0,
+}
+EARLY_STOPPING = {**NO_EARLY_STOPPING, "enabled": True, "patience": 20, "min_delta": 0.001}
+#: 12 validations whose best is the 4th: 8 without an improvement before the cap.
+CONVERGED = [1.0, 0.6, 0.4, 0.3, 0.31, 0.33, 0.35, 0.38, 0.4, 0.42, 0.45, 0.5]
+#: 12 validations, each better than the one before: still improving at the cap.
+IMPROVING = [1.0 - 0.05 * epoch for epoch in range(12)]
+
+
+def test_runs_without_early_stopping_that_converged_before_the_cap_give_a_verdict(
+    tmp_path: Path,
+) -> None:
+    """Without early stopping every run trains to the cap (stopped_by=budget); one whose
+    validation NLL last improved 8 validations before the cap (patience 5) had converged, so
+    the report names a best instead of asking for more epochs that would change nothing."""
+    from lossbench.report.document import verdict_table
+
+    for setup, val in ((CE, 0.20), (MSE, 0.10)):
+        write_grid(tmp_path, setup, {0.01: (val, val)}, stopped_by="budget",
+                   history={"val/nll": CONVERGED}, early_stopping=NO_EARLY_STOPPING)  # fmt: skip
+    study = analyse([tmp_path], tmp_path / "report")
+    verdict = study.verdicts[0]
+    assert verdict.best == "sigmoid + mse" and verdict.unconverged == []
+    summary = study.summary.set_index("setup")
+    assert summary["n_budget"].tolist() == [3, 3] and summary["n_improving"].tolist() == [0, 0]
+    assert not study.runs["still_improving"].any()
+    (row,) = verdict_table(study).rows
+    assert row[1] == "sigmoid + mse"
+
+
+def test_runs_without_early_stopping_still_improving_at_the_cap_say_so(tmp_path: Path) -> None:
+    """Runs trained without early stopping whose validation NLL improved to the last epoch
+    were still improving: no verdict, and the advice names both fixes: more epochs, and early
+    stopping, which was off."""
+    from lossbench.report.document import verdict_table, verdict_text
+
+    for setup, val in ((CE, 0.20), (MSE, 0.10)):
+        write_grid(tmp_path, setup, {0.01: (val, val)}, stopped_by="budget",
+                   history={"val/nll": IMPROVING}, early_stopping=NO_EARLY_STOPPING)  # fmt: skip
+    study = analyse([tmp_path], tmp_path / "report")
+    verdict = study.verdicts[0]
+    assert verdict.best is None
+    assert verdict.without_early_stopping == ["sigmoid + mse", "logits + cross_entropy"]
+    (row,) = verdict_table(study).rows
+    assert row[1] == (
+        "none converged within the epoch cap (raise trainer.max_epochs, with "
+        "early_stopping.enabled=true)"
+    )
+    text = verdict_text(verdict, "min")
+    assert "**sigmoid + mse** (3 of 3 runs hit the epoch cap still improving)" in text
+    assert (
+        "Early stopping was off in runs of sigmoid + mse, logits + cross_entropy: with "
+        "early_stopping.enabled=true"
+    ) in text
+
+
+def test_runs_with_early_stopping_that_hit_the_cap_were_still_improving(tmp_path: Path) -> None:
+    """With early stopping on, a run that reached the cap had not run out of patience: it
+    blocks a verdict whatever its best epoch, and the advice is more epochs only."""
+    from lossbench.report.document import verdict_table
+
+    for setup, val in ((CE, 0.20), (MSE, 0.10)):
+        write_grid(tmp_path, setup, {0.01: (val, val)}, stopped_by="budget",
+                   history={"val/nll": CONVERGED}, early_stopping=EARLY_STOPPING)  # fmt: skip
+    study = analyse([tmp_path], tmp_path / "report")
+    verdict = study.verdicts[0]
+    assert verdict.best is None and verdict.without_early_stopping == []
+    assert study.summary["n_improving"].tolist() == [3, 3]
+    (row,) = verdict_table(study).rows
+    assert row[1] == "none converged within the epoch cap (raise trainer.max_epochs)"
+
+
 def test_convergence_speed_counts_steps_to_within_one_percent(tmp_path: Path) -> None:
     history = {"val/nll": [1.0, 0.5, 0.202, 0.2, 0.2]}  # within 1 % of 0.2 at the 3rd epoch
     write_grid(tmp_path, CE, {0.01: (0.2, 0.2)}, history=history)

@@ -1216,6 +1216,15 @@ CATALOGUE: list[Case] = [
             (("study/fdr/metrics.json", json.dumps(DEBUG_RECORD | {"debug_run": "trainer.fast_dev_run=true"})),
              ("study/overfit/metrics.json", json.dumps(DEBUG_RECORD | {"debug_run": "trainer.overfit_batches=2"}))),
             fast=True),
+    # both setups are in the study: the second baseline used to replace the first unsaid
+    refused("report-two-baselines-for-one-data-set", "report",
+            ("study", "--baseline", "wine=logits+cross_entropy", "--baseline", "wine=log_softmax+nll"),
+            ["--baseline wine=logits+cross_entropy and --baseline wine=log_softmax+nll name two "
+             "baselines for wine", "Give one --baseline wine=SETUP (logits+cross_entropy or "
+             "log_softmax+nll)", "--baseline TASK=SETUP --baseline DATA=OTHER compares DATA with OTHER"],
+            (("study/a/metrics.json", json.dumps(DEBUG_RECORD | {"debug_run": None})),
+             ("study/b/metrics.json", json.dumps(DEBUG_RECORD | {"debug_run": None,
+              "head": "log_softmax", "loss": "nll"}))), fast=True),
     # ---- a sweep's own settings: refused before any job ---------------------------------------
     refused("search-of-no-trials", "train", ("-m", "hparams_search=optuna_focal", "data=iris",
             "hydra.sweeper.n_trials=0"), ["hydra.sweeper.n_trials=0 must be at least 1"]),

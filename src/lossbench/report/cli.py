@@ -5,8 +5,9 @@
     lossbench-report runs_a/ runs_b/ --out report/ --baseline multiclass="logits + nll"
 
 Bad input (a missing path, no metrics.json, an unknown metric or baseline, a baseline without a
-completed run) prints the reason and exits with status 2. A ``metrics.json`` that cannot be
-read is skipped with a warning that names it; the other runs are reported.
+completed run, two baselines for one task or data set) prints the reason and exits with status
+2. A ``metrics.json`` that cannot be read is skipped with a warning that names it; the other
+runs are reported.
 
 Ctrl-C or SIGTERM ends the command with one line, exit status 130 or 143
 (:mod:`lossbench.interrupts`). The report is written whole or not at all
@@ -39,6 +40,38 @@ def _baseline(text: str) -> tuple[str, str]:
     return key.strip(), setup.strip()
 
 
+def baselines(pairs: Sequence[tuple[str, str]]) -> dict[str, str]:
+    """The ``--baseline`` pairs as ``{task or data set: setup}``. A data set's key and its
+    task's may both be given: the data set's wins there, the task's holds for its other data
+    sets. One key given the same setup twice (ignoring spaces) counts once:
+
+        >>> baselines([("multiclass", "logits + nll"), ("iris", "logits_cross_entropy")])
+        {'multiclass': 'logits + nll', 'iris': 'logits_cross_entropy'}
+        >>> baselines([("iris", "logits+nll"), ("iris", "logits + nll")])
+        {'iris': 'logits+nll'}
+
+    Raises:
+        ReportError: One key given two setups: a data set or task has one baseline.
+    """
+    chosen: dict[str, str] = {}
+    for key, setup in pairs:
+        earlier = chosen.setdefault(key, setup)
+        if "".join(earlier.split()) != "".join(setup.split()):
+            raise ReportError(two_baselines(key, earlier, setup))
+    return chosen
+
+
+def two_baselines(key: str, first: str, second: str) -> str:
+    """The refusal of two ``--baseline`` setups for one task or data set."""
+    return (
+        f"--baseline {key}={first} and --baseline {key}={second} name two baselines for {key}: "
+        f"each data set or task has one, the setup the others are compared with. Give one "
+        f"--baseline {key}=SETUP ({first} or {second}). A data set's baseline and its task's "
+        f"may both be given: --baseline TASK=SETUP --baseline DATA=OTHER compares DATA with "
+        "OTHER and the task's other data sets with SETUP."
+    )
+
+
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="lossbench-report",
@@ -68,9 +101,9 @@ def parser() -> argparse.ArgumentParser:
         type=_baseline,
         default=[],
         metavar="TASK=SETUP",
-        help="baseline setup per task or data set; repeatable (default: logits + "
-        "bce_with_logits for binary/multilabel/dense_binary, logits + cross_entropy for "
-        "multiclass/dense_multiclass)",
+        help="baseline setup per task or data set; repeatable, one per key (a data set's "
+        "wins over its task's; default: logits + bce_with_logits for "
+        "binary/multilabel/dense_binary, logits + cross_entropy for multiclass/dense_multiclass)",
     )
     return p
 
@@ -81,11 +114,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     writer = None
     try:
         with terminated_as_interrupt():  # SIGTERM ends the report like Ctrl-C
+            chosen = baselines(args.baseline)
             find_records(args.paths)  # a wrong path is refused before the heavy imports
             from lossbench.report.build import ReportWriter
 
             writer = ReportWriter(args.paths, args.out)
-            report = writer.write(args.metric, dict(args.baseline))
+            report = writer.write(args.metric, chosen)
             from lossbench.report.document import verdict_table
             from lossbench.report.render import to_text
 

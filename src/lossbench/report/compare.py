@@ -264,6 +264,9 @@ class Verdict:
     #: (setup, why) for setups that may not be named best: most of their selected runs hit the
     #: epoch cap while still improving, so a longer budget could change their result.
     unconverged: list[tuple[str, str]] = field(default_factory=list)
+    #: The setups of ``unconverged`` with runs trained without early stopping (each such run
+    #: trains until the cap, converged or not).
+    without_early_stopping: list[str] = field(default_factory=list)
     #: (setup, why) for converged setups that may not be named best either: results on fewer
     #: seeds than another converged setup has (the others failed or were not run), so their
     #: mean is over other, fewer splits.
@@ -301,11 +304,21 @@ def tie_reason(
 
 def unconverged(row: pd.Series) -> str | None:
     """Why the setup of a summary row may not be named best, or None: most of its selected
-    runs (``n_budget`` of ``n_completed``) hit the epoch cap while still improving."""
-    budget, done = row.get("n_budget", 0), row.get("n_completed", 0)
-    if pd.isna(budget) or not done or 2 * int(budget) <= int(done):
+    runs (``n_improving`` of ``n_completed``) hit the epoch cap while still improving."""
+    improving, done = row.get("n_improving", 0), row.get("n_completed", 0)
+    if pd.isna(improving) or not done or 2 * int(improving) <= int(done):
         return None
-    return f"{int(budget)} of {int(done)} runs hit the epoch cap still improving"
+    return f"{int(improving)} of {int(done)} runs hit the epoch cap still improving"
+
+
+def without_early_stopping(runs: pd.DataFrame, setups: list[str]) -> list[str]:
+    """The ``setups`` with a run in ``runs`` that reached the cap still improving and was
+    trained without early stopping (``_early_stopping`` False)."""
+    if "_early_stopping" not in runs or "still_improving" not in runs:
+        return []
+    improving = runs["still_improving"].fillna(False).astype(bool)
+    off = improving & runs["_early_stopping"].map(lambda on: on is False)
+    return [s for s in setups if (off & (runs["setup"] == s)).any()]
 
 
 def verdicts(runs: pd.DataFrame, summary: pd.DataFrame, metric: str, mode: str) -> list[Verdict]:
@@ -337,6 +350,9 @@ def verdicts(runs: pd.DataFrame, summary: pd.DataFrame, metric: str, mode: str) 
         )
         reasons = {r["setup"]: unconverged(r) for r in ranked.to_dict("records")}
         verdict.unconverged = [(s, why) for s, why in reasons.items() if why is not None]
+        verdict.without_early_stopping = without_early_stopping(
+            group, [s for s, _ in verdict.unconverged]
+        )
         # a boolean array, not a list: an empty list would select no columns, not no rows
         converged = [reasons[setup] is None for setup in ranked["setup"]]
         ranked = ranked[np.array(converged, dtype=bool)]

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import math
 import os
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
+from typing import Any
 
 import pandas as pd
 
@@ -135,6 +136,7 @@ def verdict_text(v: Verdict, mode: str, n_failed_all: int | None = None) -> str:
     if v.unconverged:
         listed = "; ".join(f"**{s}** ({why})" for s, why in v.unconverged)
         text += f" Not eligible for best, not converged: {listed}."
+        text += early_stopping_advice(v)
     if v.fewer_seeds:
         listed = "; ".join(f"**{s}** ({why})" for s, why in v.fewer_seeds)
         text += f" Not eligible for best, fewer seeds (failed or not run): {listed}."
@@ -152,8 +154,30 @@ def _failed_at_all_rates(study: Study, data: str) -> int:
     return int(((runs["status"] != "completed") & ~runs["refused"].astype(bool)).sum())
 
 
+def early_stopping_advice(v: Verdict) -> str:
+    """The sentence that follows the setups that did not converge where some of their runs
+    were trained without early stopping; else "".
+
+        >>> v = Verdict("iris", "multiclass", "test/nll", None, without_early_stopping=["a"])
+        >>> early_stopping_advice(v)[:50]
+        ' Early stopping was off in runs of a: with early_s'
+    """
+    if not v.without_early_stopping:
+        return ""
+    return (
+        f" Early stopping was off in runs of {', '.join(v.without_early_stopping)}: with "
+        "early_stopping.enabled=true each run trains until it has converged and stops there, "
+        "the epoch cap a safety net."
+    )
+
+
 def _no_best(verdict: Verdict) -> str:
     """What the verdict table says where no setup may be named best."""
+    if verdict.unconverged and verdict.without_early_stopping:
+        return (
+            "none converged within the epoch cap (raise trainer.max_epochs, with "
+            "early_stopping.enabled=true)"
+        )
     if verdict.unconverged:
         return "none converged within the epoch cap (raise trainer.max_epochs)"
     return "no completed run"
@@ -182,6 +206,17 @@ def _setup_lines(study: Study) -> list[str]:
     return lines
 
 
+def hit_cap(row: Mapping[str, Any] | pd.Series) -> str:
+    """The summary table's "hit cap" cell: the selected runs that reached the epoch cap, and
+    how many of them were still improving there where that is fewer.
+
+        >>> hit_cap({"n_budget": 3, "n_improving": 3}), hit_cap({"n_budget": 3, "n_improving": 1})
+        ('3', '3 (1 still improving)')
+    """
+    budget, improving = int(row.get("n_budget", 0)), int(row.get("n_improving", 0))
+    return str(budget) if improving == budget else f"{budget} ({improving} still improving)"
+
+
 def _summary_table(study: Study, data: str) -> Table:
     rows = study.summary[study.summary["data"] == data]
     baseline = study.baselines.get(data)
@@ -198,7 +233,7 @@ def _summary_table(study: Study, data: str) -> Table:
         cells.append(f"{row['n_completed']} / {crashed} / {row['n_refused']}")
         edge = " (grid edge)" if row.get("lr_at_edge") is True else ""
         cells.append(f"{fmt(row.get('lr', math.nan), 2)}{edge}")
-        cells.append(str(row.get("n_budget", 0)))
+        cells.append(hit_cap(row))
         cells += [mean_ci(row, m) for m in study.headline]
         cells += [fmt(row.get("steps_to_1pct_mean"), 3), fmt(row.get("train_seconds_mean"), 2)]
         body.append(cells)
@@ -422,7 +457,9 @@ def build_document(study: Study) -> list[Block]:
             "no paired test is possible (fewer than 2 shared seeds, or the same difference on "
             "every seed), when the 95 % intervals overlap. Setups with identical results on "
             "every seed share a rank and are named together (a = b). A setup whose selected runs "
-            "mostly stopped at the epoch cap while still improving is not named best."
+            "mostly stopped at the epoch cap while still improving is not named best (a run "
+            "trained without early stopping was still improving there when its early-stopping "
+            "metric improved within the last early_stopping.patience validations)."
         ),
         Text(
             f"{len(runs)} runs ({n_done} completed, {len(runs) - n_done} failed or refused) "

@@ -36,6 +36,7 @@ import numpy as np
 import pandas as pd
 
 from lossbench.metric_names import VALIDATION_EPOCH, VALIDATION_STEP
+from lossbench.report.converged import early_stopping_on, still_improving
 from lossbench.tuning_grid import best_rate, rate_key
 
 #: A run has converged "within 1 %" at the first epoch whose validation value is within this
@@ -235,13 +236,21 @@ def steps_to_converge(history: Any, column: str, mode: str, steps: Any, epochs: 
 
 def add_convergence(runs: pd.DataFrame, metric: str, mode: str) -> pd.DataFrame:
     """``runs`` with ``steps_to_1pct``: :func:`steps_to_converge` of each run's history of the
-    selection metric."""
+    selection metric; ``still_improving``: whether the run reached the epoch cap still
+    improving (:func:`lossbench.report.converged.still_improving`); and the private
+    ``_early_stopping``: whether it was trained with early stopping (None: unknown)."""
     column = selection_metric(metric)
     runs = runs.copy()
     runs["steps_to_1pct"] = [
         steps_to_converge(h, column, mode, s, e)
         for h, s, e in zip(runs["_history"], runs["steps"], runs["epochs"], strict=True)
     ]
+    configs = runs["_config"] if "_config" in runs else pd.Series(None, index=runs.index)
+    runs["still_improving"] = [
+        still_improving(s, h, c)
+        for s, h, c in zip(runs["stopped_by"], runs["_history"], configs, strict=True)
+    ]
+    runs["_early_stopping"] = [early_stopping_on(c) for c in configs]
     return runs
 
 
@@ -249,7 +258,8 @@ def add_protocol_columns(
     summary: pd.DataFrame, tuning: pd.DataFrame, selected: pd.DataFrame
 ) -> pd.DataFrame:
     """``summary`` with the chosen learning rate (``lr``, ``lr_grid``, ``n_lr``, ``lr_at_edge``,
-    ``val_selection``), ``n_budget`` (selected runs that hit the epoch cap still improving),
+    ``val_selection``), ``n_budget`` (selected runs that reached the epoch cap),
+    ``n_improving`` (those of them still improving there),
     and the cost columns ``steps_to_1pct_mean`` and ``train_seconds_mean`` (fit seconds), kept
     apart from the quality metrics."""
     done = selected[selected["status"] == "completed"]
@@ -257,6 +267,7 @@ def add_protocol_columns(
     extra = pd.DataFrame(
         {
             "n_budget": per_setup["stopped_by"].apply(lambda s: int((s == "budget").sum())),
+            "n_improving": per_setup["still_improving"].apply(lambda s: int(s.sum())),
             "steps_to_1pct_mean": per_setup["steps_to_1pct"].mean(),
             "train_seconds_mean": per_setup["train_seconds"].apply(
                 lambda s: pd.to_numeric(s, errors="coerce").mean()
@@ -265,5 +276,6 @@ def add_protocol_columns(
     ).reset_index()
     out = summary.merge(tuning, on=["data", "setup"], how="left")
     out = out.merge(extra, on=["data", "setup"], how="left")
-    out["n_budget"] = out["n_budget"].fillna(0).astype(int)
+    for column in ("n_budget", "n_improving"):
+        out[column] = out[column].fillna(0).astype(int)
     return out
