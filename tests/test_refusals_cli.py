@@ -123,6 +123,10 @@ DEBUG_RECORD = {
     "stopped_by": "debug_run", "test/nll": 1.1,
 }  # fmt: skip
 
+#: A completed run's record as lossbench-train writes it, without the metrics a report would
+#: not read.
+COMPLETED_RECORD = DEBUG_RECORD | {"stopped_by": "budget"}
+
 
 #: A callback of one's own whose ``monitor`` has a default (importable from the case's directory).
 OWN_CALLBACK = """from lightning.pytorch.callbacks import Callback
@@ -1197,6 +1201,24 @@ CATALOGUE: list[Case] = [
          outcome="warns"),
     refused("report-out-below-a-file", "report", ("{iris_run}", "--out", "data.csv/report"),
             ["--out 'data.csv/report' lies below 'data.csv', which is a file"]),
+    # a file of a report's name that no report wrote: refused, never replaced (an earlier
+    # report's own files are replaced without a word: tests/test_report.py)
+    refused("report-out-holds-a-report-of-ones-own", "report", ("study", "--out", "out"),
+            ["out/report.md is a file that lossbench-report did not write, in --out 'out'",
+             "would replace it", "never overwrites a file it did not write",
+             "Pass another directory with --out (e.g. --out report/), or move it away"],
+            (("study/a/metrics.json", json.dumps(COMPLETED_RECORD)), ("out/report.md", "# My notes\n")),
+            fast=True),
+    refused("report-folder-holds-results-of-ones-own", "report", ("study",),
+            ["study/results.csv is a file that lossbench-report did not write, in the report's "
+             "folder", "(the common parent of the paths; --out not given)", "--out report/"],
+            (("study/a/metrics.json", json.dumps(COMPLETED_RECORD)), ("study/results.csv", "x,y\n1,2\n")),
+            fast=True),
+    refused("report-out-holds-a-figure-of-ones-own", "report", ("study", "--out", "out"),
+            ["out/plots/wine_metrics.png is a file that lossbench-report did not write",
+             "its figures in plots/"],
+            (("study/a/metrics.json", json.dumps(COMPLETED_RECORD)),
+             ("out/plots/wine_metrics.png", b"\x89PNG\r\n\x1a\n drawn by hand")), fast=True),
     refused("report-all-records-corrupted", "report", ("study",), ["none of the 1 metrics.json"],
             (("study/bad/metrics.json", "[]"),)),
     refused("report-no-run-completed", "report", ("study",),

@@ -73,7 +73,7 @@ def check_output(
             f"out={given!r}: {unwritable}. Give a file in a folder you can write, e.g. "
             f"out={example}."
         )
-    if path.exists() and not _recognised(ours, path):
+    if path.exists() and not recognised(ours, path):
         only = f"; only {replaced} is replaced" if replaced else ""
         raise error(
             f"out={given!r} is an existing file ({path.resolve()}) that this command did not "
@@ -164,7 +164,13 @@ def unusable_folder(path: Path) -> str | None:
     return cannot_write_below(path)
 
 
-def _recognised(ours: Callable[[Path], bool], path: Path) -> bool:
+def recognised(ours: Callable[[Path], bool], path: Path) -> bool:
+    """``ours(path)``, False where the file cannot be read as ``ours`` reads it (not UTF-8,
+    not JSON, a damaged archive): such a file is not an earlier output.
+
+        >>> recognised(lambda path: path.read_text() == "", Path(__file__).parent)
+        False
+    """
     try:
         return ours(path)
     except (OSError, ValueError, UnicodeDecodeError, zipfile.BadZipFile, csv.Error):
