@@ -224,8 +224,9 @@ class ReportWriter:
 
     Raises:
         ReportError: A missing path or one without records, an ``out_dir`` that is a file or
-            lies below one, or a report's name in it that is taken by a folder (or ``plots``
-            by a file); checked before anything is written.
+            lies below one, a report's name in it that is taken by a folder (or ``plots``
+            by a file), or a file of a report's name that no report wrote
+            (:func:`is_report_file`); checked before anything is written.
     """
 
     def __init__(
