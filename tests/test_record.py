@@ -57,6 +57,8 @@ def test_a_config_of_ones_own_in_a_run_directory_is_refused_and_a_runs_own_is_no
         record.refuse_foreign_config(tmp_path)
     (tmp_path / ".hydra").mkdir()
     record.refuse_foreign_config(tmp_path)  # a run's own, cut short
+    config.write_text("[1, 2]\n")
+    record.refuse_foreign_config(tmp_path)
     for own in ("learning_rate: 0.1\n", "data: mine.csv\nloss: {name: mse}\nseed: 0\n"):
         config.write_text(own)
         with pytest.raises(record.ForeignConfigError, match="is a file lossbench did not write"):

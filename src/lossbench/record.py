@@ -171,8 +171,12 @@ def refuse_foreign_config(run_dir: str | os.PathLike) -> None:
     path = Path(run_dir) / CONFIG_NAME
     if not path.is_file() or (Path(run_dir) / RECORD_NAME).is_file():
         return
-    if (Path(run_dir) / ".hydra").is_dir() and load_config_file(path)[0] is None:
-        return  # a run's config.yaml, damaged: replaced by the new run as before
+    from omegaconf import DictConfig
+
+    if (Path(run_dir) / ".hydra").is_dir() and not isinstance(
+        load_config_file(path)[0], DictConfig
+    ):
+        return  # a run's config.yaml, damaged: replaced by the new run, as before
     config = read_run_config(path)  # DamagedRunError where it cannot be read
     missing = [key for key in RUN_CONFIG_KEYS if key not in config]
     missing += [
