@@ -207,7 +207,7 @@ def test_eval_errors_name_the_input_and_the_fix(make_cfg, tmp_path):
     with pytest.raises(EvaluationError, match=r"split='train' is not a split. Valid: test, val"):
         evaluate(moved, split="train")
     with pytest.raises(EvaluationError, match=r"would overwrite a run record"):
-        check_out(tmp_path / "run" / "metrics.json")
+        check_out(tmp_path / "run" / "metrics.json", moved)
     with pytest.raises(CheckpointError, match=r"'nope.ckpt' does not exist"):
         evaluate("nope.ckpt")
 

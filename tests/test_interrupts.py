@@ -287,10 +287,12 @@ csv.writer = SlowWriter
 }
 
 
-def _earlier_output(out: Path, command: str) -> bytes:
-    """An earlier output of the command at ``out`` (one it may replace), as bytes."""
+def _earlier_output(out: Path, command: str, ckpt: str | Path) -> bytes:
+    """An earlier output of the command at ``out`` (one it may replace: of checkpoint
+    ``ckpt``), as bytes."""
     if command == "evaluate":
-        text = '{"checkpoint": "run.ckpt", "split": "test", "epoch": 0, "test/nll": 1.0}\n'
+        earlier = {"checkpoint": str(ckpt), "split": "test", "epoch": 0, "test/nll": 1.0}
+        text = json.dumps(earlier) + "\n"
     else:  # a predictions file of the wine checkpoint: the same columns
         text = "p_class_0,p_class_1,p_class_2,predicted\n0.5,0.25,0.25,class_0\n"
     out.write_text(text)
@@ -322,7 +324,7 @@ def test_a_command_stopped_in_its_work_ends_in_one_line_and_leaves_its_output_as
         out = folder / "predictions.csv"
         arguments = [f"ckpt_path={ckpt}", f"data.path={rows}", f"out={out}"]
         output = "Its predictions were"
-    before = _earlier_output(out, command) if earlier else None
+    before = _earlier_output(out, command, ckpt) if earlier else None
     mark = tmp_path / "working"
     code = f"MARK, GO = {str(mark)!r}, {str(tmp_path / 'go')!r}\n{WAIT}{_STEPS[step]}\n"
     code += f"from lossbench.commands import {command}\nsys.exit({command}())\n"

@@ -18,19 +18,33 @@ from lossbench.predict_maps import check_paths
 def test_eval_replaces_its_own_result_and_nothing_else(tmp_path):
     out = tmp_path / "eval.json"
     write_result({"checkpoint": "a.ckpt", "epoch": 3, "split": "test", "test/nll": 0.5}, out)
-    assert check_out(out) == out  # an earlier evaluation: replaced
+    assert check_out(out, "a.ckpt") == out  # an earlier evaluation of it: replaced
     write_result({"checkpoint": "a.ckpt", "epoch": 4, "split": "val", "val/nll": 0.4}, out)
     assert json.loads(out.read_text())["epoch"] == 4
     other = tmp_path / "other.json"
     other.write_text(json.dumps({"learning_rate": 0.1}))
     with pytest.raises(EvaluationError, match=r"is an existing file .* did not write"):
-        check_out(other)
+        check_out(other, "a.ckpt")
     with pytest.raises(EvaluationError, match="is a directory"):
-        check_out(tmp_path)
+        check_out(tmp_path, "a.ckpt")
     (tmp_path / "file").write_text("x")
     with pytest.raises(EvaluationError, match=r"lies below .*file"):
-        check_out(tmp_path / "file" / "eval.json")
+        check_out(tmp_path / "file" / "eval.json", "a.ckpt")
     assert json.loads(other.read_text()) == {"learning_rate": 0.1}
+
+
+def test_eval_does_not_replace_the_result_of_another_checkpoint(tmp_path):
+    """Like lossbench-predict's out=, only an earlier output of the same checkpoint is replaced:
+    the eval.json of a run's best checkpoint stays when its last.ckpt is evaluated."""
+    out = tmp_path / "eval.json"
+    write_result({"checkpoint": "run/best.ckpt", "epoch": 3, "split": "test"}, out)
+    kept = out.read_text()
+    with pytest.raises(EvaluationError) as refusal:
+        write_result({"checkpoint": "run/last.ckpt", "epoch": 9, "split": "test"}, out)
+    message = str(refusal.value)
+    assert "or wrote for another checkpoint: only an earlier result of this checkpoint (" in message
+    assert f"e.g. out={tmp_path / 'eval-last.json'}" in message
+    assert out.read_text() == kept
 
 
 def test_predict_replaces_its_own_predictions_and_nothing_else(tmp_path):

@@ -43,3 +43,25 @@ def test_environment_outside_a_git_checkout_has_no_commit_and_no_dirty_flag(
     monkeypatch.setenv("GIT_CEILING_DIRECTORIES", str(package_in))
     env = record._environment.__wrapped__()
     assert env["git_commit"] is None and env["git_dirty"] is None
+
+
+def test_a_config_of_ones_own_in_a_run_directory_is_refused_and_a_runs_own_is_not(tmp_path):
+    """lossbench-train writes config.yaml into the run's directory: an interrupted run's
+    (lossbench's keys; or damaged, beside Hydra's .hydra/) is trained over, a file of one's own
+    is refused; with a run record beside it, refuse_completed decides."""
+    config = tmp_path / "config.yaml"
+    config.write_text("data: {name: iris}\nloss: {name: cross_entropy}\nseed: 3\n")
+    record.refuse_foreign_config(tmp_path)
+    config.write_text("data: [\n")  # damaged
+    with pytest.raises(record.DamagedRunError, match="is not readable YAML"):
+        record.refuse_foreign_config(tmp_path)
+    (tmp_path / ".hydra").mkdir()
+    record.refuse_foreign_config(tmp_path)  # a run's own, cut short
+    config.write_text("[1, 2]\n")
+    record.refuse_foreign_config(tmp_path)
+    for own in ("learning_rate: 0.1\n", "data: mine.csv\nloss: {name: mse}\nseed: 0\n"):
+        config.write_text(own)
+        with pytest.raises(record.ForeignConfigError, match="is a file lossbench did not write"):
+            record.refuse_foreign_config(tmp_path)
+    (tmp_path / "metrics.json").write_text("{}")
+    record.refuse_foreign_config(tmp_path)

@@ -123,6 +123,10 @@ DEBUG_RECORD = {
     "stopped_by": "debug_run", "test/nll": 1.1,
 }  # fmt: skip
 
+#: A completed run's record as lossbench-train writes it, without the metrics a report would
+#: not read.
+COMPLETED_RECORD = DEBUG_RECORD | {"stopped_by": "budget"}
+
 
 #: A callback of one's own whose ``monitor`` has a default (importable from the case's directory).
 OWN_CALLBACK = """from lightning.pytorch.callbacks import Callback
@@ -846,6 +850,31 @@ CATALOGUE: list[Case] = [
              "hydra.sweep.subdir=${{nosuch}}"),
             ["hydra.sweep.subdir=${nosuch} interpolates nosuch"],
             unwanted=["Traceback", "study:"]),
+    # a job directory outside the study's directory: refused before any job
+    refused("sweep-subdir-above-the-study", "train",
+            ("-m", *QUICK, "seed=0,1", "hydra.sweep.dir=study", "hydra.sweep.subdir=.."),
+            ["hydra.sweep.subdir=.. places each job's directory outside the study's directory "
+             "hydra.sweep.dir=study", "it climbs out of it with '..'",
+             "'hydra.sweep.subdir=${hydra.job.num}'", "to put the whole study elsewhere, set hydra.sweep.dir"],
+            fast=True),
+    refused("sweep-subdir-beside-the-study", "train",
+            ("-m", *QUICK, "seed=0,1", "hydra.sweep.dir=study", "hydra.sweep.subdir=../job${{hydra.job.num}}"),
+            ["hydra.sweep.subdir=../job${hydra.job.num} places each job's directory outside",
+             "the first job would write to job0"], fast=True),
+    refused("sweep-subdir-absolute", "train",
+            ("-m", *QUICK, "seed=0,1", "hydra.sweep.dir=study",
+             "hydra.sweep.subdir=/tmp/lossbench-absolute-subdir/${{hydra.job.num}}"),
+            ["hydra.sweep.subdir=/tmp/lossbench-absolute-subdir/${hydra.job.num} places each job's "
+             "directory outside", "is an absolute path: each job would write to "
+             "/tmp/lossbench-absolute-subdir/0"], fast=True),
+    refused("sweep-subdir-the-study-itself", "train",
+            ("-m", *QUICK, "seed=0,1", "hydra.sweep.dir=study", "hydra.sweep.subdir=x/.."),
+            ["hydra.sweep.subdir=x/.. names the study's directory itself (study)",
+             "one over the other"], fast=True),
+    refused("sweep-subdir-above-the-study-vectorized", "train",
+            ("-m", *QUICK, "hydra/launcher=vectorized", "seed=0,1", "hydra.sweep.dir=study",
+             "hydra.sweep.subdir=../${{seed}}"),
+            ["hydra.sweep.subdir=../${seed} places each job's directory outside"]),
     refused("sweep-directory-is-a-file", "train",
             ("-m", *QUICK, "seed=0,1", "hydra.sweep.dir=data.csv"),
             ["hydra.sweep.dir: the study's directory 'data.csv' cannot be made: 'data.csv' is a file",
@@ -1028,6 +1057,19 @@ CATALOGUE: list[Case] = [
             ["cannot be made: 'data.csv' is a file", "paths.output_dir=outputs"]),
     refused("rerun-completed-run", "train", ("data=iris", "loss=cross_entropy", "hydra.run.dir={iris_run}"),
             ["already records a completed run", "never overwrites"]),
+    # a config.yaml lossbench did not write, in the run's directory without a record: refused,
+    # never replaced (an interrupted run's own is trained over: tests/test_train.py)
+    refused("run-directory-holds-a-config-of-ones-own", "train", ("data=iris", "hydra.run.dir=run"),
+            ["run/config.yaml is a file lossbench did not write: it has no data, loss, seed, which "
+             "every run's config.yaml holds, and no metrics.json is beside it",
+             "Training in run would replace it", "never overwrites a file it did not write",
+             "hydra.run.dir=<new folder>", "or move the file away"],
+            (("run/config.yaml", "learning_rate: 0.1\nlayers: [64, 64]\n"),), fast=True),
+    refused("run-directory-holds-a-config-of-ones-own-beside-hydras", "train",
+            ("data=iris", "hydra.run.dir=run"),
+            ["run/config.yaml is a file lossbench did not write: it has no data.name"],
+            (("run/config.yaml", "data: mine.csv\nloss: {name: mse}\nseed: 0\n"), ("run/.hydra", None)),
+            fast=True),
     refused("rerun-run-with-empty-record", "train", ("data=iris", "hydra.run.dir=run", "ckpt_path=last"),
             ["run/metrics.json is damaged (unreadable metrics.json: JSONDecodeError",
              "move the folder run aside or delete run/metrics.json", "lossbench never deletes it"],
@@ -1120,6 +1162,11 @@ CATALOGUE: list[Case] = [
     refused("eval-out-is-another-file", "eval", ("ckpt_path={iris_ckpt}", "out=notes.txt"),
             ["out='notes.txt' is an existing file", "or move the file away"],
             (("notes.txt", "my notes\n"),)),
+    refused("eval-out-is-another-checkpoints-result", "eval", ("ckpt_path={iris_ckpt}", "out=other.json"),
+            ["out='other.json' is an existing file", "or wrote for another checkpoint",
+             "only an earlier result of this checkpoint (", "e.g. out=eval.json, or move the file away"],
+            (("other.json", json.dumps({"checkpoint": "/elsewhere/best-epoch004.ckpt", "split": "test",
+                                        "epoch": 4, "test/nll": 0.3})),)),
     refused("eval-out-is-a-directory", "eval", ("ckpt_path={iris_ckpt}", "out=folder"),
             ["out='folder' is a directory", "out=folder/eval.json"], (("folder", None),)),
     refused("predict-not-a-checkpoint", "predict", ("ckpt_path=notes.ckpt", "data.path=data.csv"),
@@ -1197,6 +1244,24 @@ CATALOGUE: list[Case] = [
          outcome="warns"),
     refused("report-out-below-a-file", "report", ("{iris_run}", "--out", "data.csv/report"),
             ["--out 'data.csv/report' lies below 'data.csv', which is a file"]),
+    # a file of a report's name that no report wrote: refused, never replaced (an earlier
+    # report's own files are replaced without a word: tests/test_report.py)
+    refused("report-out-holds-a-report-of-ones-own", "report", ("study", "--out", "out"),
+            ["out/report.md is a file that lossbench-report did not write, in --out 'out'",
+             "would replace it", "never overwrites a file it did not write",
+             "Pass another directory with --out (e.g. --out report/), or move it away"],
+            (("study/a/metrics.json", json.dumps(COMPLETED_RECORD)), ("out/report.md", "# My notes\n")),
+            fast=True),
+    refused("report-folder-holds-results-of-ones-own", "report", ("study",),
+            ["study/results.csv is a file that lossbench-report did not write, in the report's "
+             "folder", "(the common parent of the paths; --out not given)", "--out report/"],
+            (("study/a/metrics.json", json.dumps(COMPLETED_RECORD)), ("study/results.csv", "x,y\n1,2\n")),
+            fast=True),
+    refused("report-out-holds-a-figure-of-ones-own", "report", ("study", "--out", "out"),
+            ["out/plots/wine_metrics.png is a file that lossbench-report did not write",
+             "its figures in plots/"],
+            (("study/a/metrics.json", json.dumps(COMPLETED_RECORD)),
+             ("out/plots/wine_metrics.png", b"\x89PNG\r\n\x1a\n drawn by hand")), fast=True),
     refused("report-all-records-corrupted", "report", ("study",), ["none of the 1 metrics.json"],
             (("study/bad/metrics.json", "[]"),)),
     refused("report-no-run-completed", "report", ("study",),

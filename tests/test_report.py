@@ -638,6 +638,28 @@ def test_a_report_into_an_earlier_reports_directory_leaves_none_of_its_figures(
     assert (out / "plots" / "notes.txt").read_text() == "mine"
 
 
+def test_every_file_of_a_report_is_recognised_as_its_own(study: Path, report: Path) -> None:
+    """A report's files (as every report so far writes them) are its own: reporting into the
+    same folder again replaces them without a word; a file of one's own of those names there
+    is refused, and left as it was."""
+    from lossbench.report.build import is_report_file, report_files_in
+
+    out = report.parent
+    files = report_files_in(out)
+    assert {p.name for p in files} >= {"results.csv", "report.md", "report.html"}
+    assert any(p.parent.name == "plots" for p in files)
+    assert all(is_report_file(path) for path in files), [p for p in files if not is_report_file(p)]
+    again = run_cli(str(study / "multirun"), "--out", str(out))
+    assert again.returncode == 0 and "refused" not in again.stderr, again.stderr
+    summary = (out / "summary.csv").read_bytes()
+    (out / "summary.csv").write_text("mine,yours\n1,2\n")
+    mine = run_cli(str(study / "multirun"), "--out", str(out))
+    assert mine.returncode == 2, mine.stderr
+    assert f"{out / 'summary.csv'} is a file that lossbench-report did not write" in mine.stderr
+    assert (out / "summary.csv").read_text() == "mine,yours\n1,2\n"
+    (out / "summary.csv").write_bytes(summary)  # the module's other tests read this report
+
+
 def test_intervals_stay_within_the_metric_range(tmp_path: Path) -> None:
     """Three seeds near a bound: the t-interval of the accuracy would pass 1 and the NLL's 0;
     summary.csv and the verdict clip them to the range, and the text shows the clipped ends."""

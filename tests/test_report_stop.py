@@ -179,7 +179,8 @@ def test_a_stop_while_the_report_is_moved_into_place_waits_for_the_moves(
     not are gone), and the line says the report was written."""
     study = tmp_path / "study"
     shutil.copytree(reported, study)
-    (study / "plots" / "wine_learning_rate.png").write_bytes(b"a figure of an earlier report")
+    # a figure of an earlier report (drawn by matplotlib, as a report's are) that this one has not
+    shutil.copy(study / "plots" / "wine_metrics.png", study / "plots" / "wine_learning_rate.png")
     process, _, err = _stop_report(tmp_path, "moving", signum, str(study))
     assert process.returncode == status, err[-2000:]
     assert "Traceback" not in err

@@ -172,6 +172,27 @@ def test_cli_valid_run_writes_complete_record(tmp_path):
     assert str(records[0].parent.name) in result.stdout  # the run directory is printed
 
 
+@pytest.mark.slow  # two runs in fresh processes
+def test_cli_trains_over_an_interrupted_runs_config_and_not_over_ones_own(tmp_path):
+    """A run directory with a config.yaml and no metrics.json: an interrupted run's (its keys;
+    here without Hydra's .hydra/, as with hydra.output_subdir=null) is trained over; a file of
+    one's own of that name is refused and left as it was."""
+    run, own = tmp_path / "run", tmp_path / "own"
+    run.mkdir()
+    (run / "config.yaml").write_text("data: {name: iris}\nloss: {name: cross_entropy}\nseed: 0\n")
+    common = ("data=iris", "loss=cross_entropy", "trainer.max_epochs=1", "logger=none")
+    result = _cli(*common, f"hydra.run.dir={run}", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert json.loads((run / "metrics.json").read_text())["status"] == "completed"
+    own.mkdir()
+    (own / "config.yaml").write_text("learning_rate: 0.1\n")
+    result = _cli(*common, f"hydra.run.dir={own}", cwd=tmp_path)
+    assert result.returncode == 2, result.stderr
+    assert f"refused: {own / 'config.yaml'} is a file lossbench did not write" in result.stderr
+    assert sorted(p.name for p in own.iterdir()) == ["config.yaml"]
+    assert (own / "config.yaml").read_text() == "learning_rate: 0.1\n"
+
+
 def test_cli_refused_combination_exits_nonzero_before_writing(tmp_path):
     result = _cli("data=wine", "head=softmax", "loss=cross_entropy", cwd=tmp_path)
     assert result.returncode == 2

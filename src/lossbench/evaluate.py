@@ -368,9 +368,11 @@ def default_out(ckpt_path: str | os.PathLike, config: str | os.PathLike | None =
     return run_dir_of(Path(ckpt_path).expanduser()) / EVAL_NAME
 
 
-def check_out(out: str | os.PathLike) -> Path:
-    """``out`` as a path; a run record (``metrics.json``), a directory and an existing file that
-    is not an earlier evaluation are refused (:func:`lossbench.output_files.check_output`)."""
+def check_out(out: str | os.PathLike, checkpoint: str | os.PathLike) -> Path:
+    """``out`` as a path where the result of ``checkpoint`` may go; a run record
+    (``metrics.json``), a directory and an existing file that is not an earlier evaluation of
+    the same checkpoint are refused (:func:`lossbench.output_files.check_output`, as
+    lossbench-predict checks its ``out``)."""
     from lossbench.output_files import check_output, is_eval_result
 
     path = Path(out).expanduser()
@@ -379,7 +381,16 @@ def check_out(out: str | os.PathLike) -> Path:
             f"out={str(out)!r} would overwrite a run record ({RECORD_NAME}), which lossbench "
             f"never does. Write elsewhere, e.g. out={path.with_name(EVAL_NAME)}."
         )
-    return check_output(out, ours=is_eval_result, example=EVAL_NAME, error=EvaluationError)
+    ckpt = Path(checkpoint).expanduser()
+    return check_output(
+        out,
+        ours=lambda existing: is_eval_result(existing, ckpt),
+        example=str(path.with_name(f"eval-{ckpt.stem}.json"))
+        if path.name == EVAL_NAME
+        else EVAL_NAME,
+        error=EvaluationError,
+        replaced=f"an earlier result of this checkpoint ({ckpt.resolve()})",
+    )
 
 
 def write_result(result: dict[str, Any], out: str | os.PathLike) -> Path:
@@ -387,7 +398,7 @@ def write_result(result: dict[str, Any], out: str | os.PathLike) -> Path:
     (:func:`lossbench.output_files.written_whole`)."""
     from lossbench.output_files import written_whole
 
-    path = check_out(out)
+    path = check_out(out, result["checkpoint"])
     safe = {
         k: (None if isinstance(v, float) and not math.isfinite(v) else v) for k, v in result.items()
     }
@@ -409,7 +420,7 @@ def _hydra_main(cfg: DictConfig) -> None:
                 f"no checkpoint given{empty}. Name one with ckpt_path=<file>, e.g. lossbench-eval "
                 "ckpt_path=outputs/runs/<run>/checkpoints/best-epoch012.ckpt"
             )
-        out = check_out(cfg.out or default_out(cfg.ckpt_path, cfg.config))
+        out = check_out(cfg.out or default_out(cfg.ckpt_path, cfg.config), cfg.ckpt_path)
         start_checkpoint_work()
         with stopping(output_kept("result", out)):  # a Ctrl-C or SIGTERM: nothing written
             result = evaluate(

@@ -9,6 +9,7 @@ still run.
 from __future__ import annotations
 
 import functools
+import os
 import shlex
 import shutil
 import time
@@ -171,7 +172,51 @@ def check_sweep_subdir(config: DictConfig, overrides: list[Any]) -> None:
                 OmegaConf.update(copy, key, "0", force_add=True)
         except Exception:  # a group or key Hydra itself will refuse
             continue
-    job_directory(copy, "hydra.sweep.subdir")
+    subdir = job_directory(copy, "hydra.sweep.subdir")
+    check_subdir_inside(subdir, str(raw["subdir"]), job_directory(copy, "hydra.sweep.dir"))
+
+
+#: What a sweep's jobs' directory setting may be, for the refusals' fixes.
+_SUBDIR_FIX = (
+    "Give a path relative to the study's directory that differs from job to job, e.g. "
+    "'hydra.sweep.subdir=${hydra.job.num}', or leave hydra.sweep.subdir out (each job gets "
+    "<number>_<data>_<head>_<loss>); to put the whole study elsewhere, set hydra.sweep.dir."
+)
+
+
+def check_subdir_inside(subdir: Path, given: str, sweep_dir: Path) -> None:
+    """Refuse a job directory (``hydra.sweep.subdir``, here resolved for the first job as
+    ``subdir``) that is not inside the study's directory ``sweep_dir``: an absolute path, or
+    one that climbs out with ``..`` (Hydra puts the job in ``sweep_dir / subdir``, wherever that
+    is, and neither lossbench-report nor a rerun of the study finds it there); or the study's
+    directory itself, where every job would train one over the other.
+
+        >>> check_subdir_inside(Path("0/.."), "${hydra.job.num}/..", Path("study"))
+        Traceback (most recent call last):
+        ...
+        lossbench.errors.ConfigError: hydra.sweep.subdir=${hydra.job.num}/.. names the study's...
+        >>> check_subdir_inside(Path("a/../b"), "a/../b", Path("study"))
+    """
+    from lossbench.errors import ConfigError
+
+    job = Path(os.path.normpath(sweep_dir / subdir))
+    inside = Path(os.path.normpath(subdir))
+    if subdir.is_absolute():
+        why = f"is an absolute path: each job would write to {job}"
+    elif inside.parts[:1] == ("..",):
+        why = f"climbs out of it with '..': the first job would write to {job}"
+    elif inside == Path("."):
+        raise ConfigError(
+            f"hydra.sweep.subdir={given} names the study's directory itself ({job}): every job "
+            f"of the study would train there, one over the other. {_SUBDIR_FIX}"
+        )
+    else:
+        return
+    raise ConfigError(
+        f"hydra.sweep.subdir={given} places each job's directory outside the study's directory "
+        f"hydra.sweep.dir={sweep_dir}; it {why}, among whatever is there, where neither "
+        f"lossbench-report of the study nor a rerun of it looks. {_SUBDIR_FIX}"
+    )
 
 
 def check_job_directory(hydra: DictConfig) -> None:

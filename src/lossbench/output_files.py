@@ -73,13 +73,16 @@ def check_output(
             f"out={given!r}: {unwritable}. Give a file in a folder you can write, e.g. "
             f"out={example}."
         )
-    if path.exists() and not _recognised(ours, path):
-        only = f"; only {replaced} is replaced" if replaced else ""
+    if path.exists() and not recognised(ours, path):
+        why = (
+            f"did not write, or wrote for another checkpoint: only {replaced} is replaced"
+            if replaced
+            else "did not write; writing there would replace it"
+        )
         raise error(
-            f"out={given!r} is an existing file ({path.resolve()}) that this command did not "
-            "write; writing there would replace it, and lossbench never overwrites a file it "
-            f"did not write{only}. Give a new file name, e.g. out={example}, or move the file "
-            "away."
+            f"out={given!r} is an existing file ({path.resolve()}) that this command {why}, "
+            "and lossbench never overwrites a file it did not write. Give a new file name, "
+            f"e.g. out={example}, or move the file away."
         )
     return path
 
@@ -164,18 +167,38 @@ def unusable_folder(path: Path) -> str | None:
     return cannot_write_below(path)
 
 
-def _recognised(ours: Callable[[Path], bool], path: Path) -> bool:
+def recognised(ours: Callable[[Path], bool], path: Path) -> bool:
+    """``ours(path)``, False where the file cannot be read as ``ours`` reads it (not UTF-8,
+    not JSON, a damaged archive): such a file is not an earlier output.
+
+        >>> recognised(lambda path: path.read_text() == "", Path(__file__).parent)
+        False
+    """
     try:
         return ours(path)
     except (OSError, ValueError, UnicodeDecodeError, zipfile.BadZipFile, csv.Error):
         return False
 
 
-def is_eval_result(path: Path) -> bool:
-    """Whether ``path`` is a ``lossbench-eval`` result: a JSON object naming its checkpoint
-    and split."""
+def is_eval_result(path: Path, checkpoint: str | os.PathLike) -> bool:
+    """Whether ``path`` is a ``lossbench-eval`` result of ``checkpoint``: a JSON object naming
+    its split and that checkpoint (the result of another checkpoint is not replaced).
+
+        >>> import tempfile
+        >>> path = Path(tempfile.mkdtemp()) / "eval.json"
+        >>> _ = path.write_text('{"checkpoint": "/runs/a/last.ckpt", "split": "test", "epoch": 3}')
+        >>> is_eval_result(path, "/runs/a/last.ckpt"), is_eval_result(path, "/runs/b/last.ckpt")
+        (True, False)
+    """
     content = json.loads(path.read_text(encoding="utf-8"))
-    return isinstance(content, dict) and {"checkpoint", "split", "epoch"} <= set(content)
+    if not (isinstance(content, dict) and {"checkpoint", "split", "epoch"} <= set(content)):
+        return False
+    return _same_file(str(content["checkpoint"]), checkpoint)
+
+
+def _same_file(one: str | os.PathLike, other: str | os.PathLike) -> bool:
+    """Whether the paths ``one`` and ``other`` name the same file (whether or not it exists)."""
+    return Path(one).expanduser().resolve() == Path(other).expanduser().resolve()
 
 
 def is_predictions_csv(path: Path, columns: Sequence[str]) -> bool:

@@ -142,6 +142,64 @@ def read_run_config(path: str | os.PathLike) -> dict[str, Any]:
     return OmegaConf.to_container(config)  # type: ignore[return-value]
 
 
+#: The run's resolved settings, which lossbench-train writes into the run's directory.
+CONFIG_NAME = "config.yaml"
+#: What every ``config.yaml`` lossbench-train writes holds: the data and the loss (each a
+#: mapping with its ``name``) and the seed.
+RUN_CONFIG_KEYS = ("data", "loss", "seed")
+
+
+def refuse_foreign_config(run_dir: str | os.PathLike) -> None:
+    """Refuse to train in ``run_dir`` where its ``config.yaml`` is a file lossbench did not
+    write (the run would replace it with its own): one without a run record
+    (``metrics.json``) beside it and without the keys every run's config holds
+    (:data:`RUN_CONFIG_KEYS`). An interrupted run's config (no record, or one that did not
+    complete) has them, and is trained over or resumed as before; one that cannot be read is
+    :class:`DamagedRunError`, unless Hydra's ``.hydra/`` beside it says that a run wrote it.
+
+        >>> import tempfile
+        >>> run = Path(tempfile.mkdtemp())
+        >>> run_config = "data: {name: iris}\\nloss: {name: nll}\\nseed: 0\\n"
+        >>> _ = (run / CONFIG_NAME).write_text(run_config)
+        >>> refuse_foreign_config(run)  # an interrupted run's
+        >>> _ = (run / CONFIG_NAME).write_text("learning_rate: 0.1\\n")
+        >>> refuse_foreign_config(run)
+        Traceback (most recent call last):
+        ...
+        lossbench.record.ForeignConfigError: .../config.yaml is a file lossbench did not write: ...
+    """
+    path = Path(run_dir) / CONFIG_NAME
+    if not path.is_file() or (Path(run_dir) / RECORD_NAME).is_file():
+        return
+    from omegaconf import DictConfig
+
+    if (Path(run_dir) / ".hydra").is_dir() and not isinstance(
+        load_config_file(path)[0], DictConfig
+    ):
+        return  # a run's config.yaml, damaged: replaced by the new run, as before
+    config = read_run_config(path)  # DamagedRunError where it cannot be read
+    missing = [key for key in RUN_CONFIG_KEYS if key not in config]
+    missing += [
+        f"{key}.name"
+        for key in ("data", "loss")
+        if key in config and not (isinstance(config[key], dict) and "name" in config[key])
+    ]
+    if not missing:
+        return
+    raise ForeignConfigError(
+        f"{path} is a file lossbench did not write: it has no {', '.join(missing)}, which "
+        f"every run's {CONFIG_NAME} holds, and no {RECORD_NAME} is beside it. Training in "
+        f"{path.parent} would replace it with the run's {CONFIG_NAME}, and lossbench never "
+        "overwrites a file it did not write. Train in another directory (hydra.run.dir=<new "
+        "folder>, or leave hydra.run.dir out: each run gets a new one under "
+        "paths.output_dir), or move the file away."
+    )
+
+
+class ForeignConfigError(UserInputError):
+    """A run's directory holds a ``config.yaml`` that lossbench did not write."""
+
+
 def debug_settings(trainer: Mapping[str, Any] | None) -> str | None:
     """The record's ``debug_run``: the :data:`DEBUG_SETTINGS` that ``trainer`` (a run's
     ``trainer.*`` config) turns on, as a user writes them on the command line and joined by

@@ -67,6 +67,7 @@ from lossbench.record import (
     read_record,
     read_run_config,
     refuse_completed,
+    refuse_foreign_config,
 )
 from lossbench.sweep_refusals import ray_connection_refusal, sweep_refusal
 from lossbench.validation import ConfigError, validate
@@ -96,8 +97,9 @@ def config_dir() -> Path:
 def preflight(cfg: DictConfig, output_dir: str | Path) -> str:
     """Everything a single run checks before Hydra creates its directory; return the task.
 
-    In order: the run's directory can be made and written, it holds no completed run, nor
-    the checkpoints of a run that did not complete unless ``ckpt_path`` continues it
+    In order: the run's directory can be made and written, it holds no completed run, no
+    ``config.yaml`` that lossbench did not write (:func:`~lossbench.record.refuse_foreign_config`),
+    nor the checkpoints of a run that did not complete unless ``ckpt_path`` continues it
     (:func:`check_unfinished_run`), the config is valid (:func:`lossbench.validation.validate`,
     with the seed and the hardware), the loggers' folders can be made and written
     (:func:`~lossbench.instantiators.check_logger_folders`), Lightning accepts the
@@ -111,6 +113,7 @@ def preflight(cfg: DictConfig, output_dir: str | Path) -> str:
     """
     _check_run_directory(Path(output_dir))
     refuse_completed(Path(output_dir))
+    refuse_foreign_config(Path(output_dir))
     check_unfinished_run(cfg, Path(output_dir))
     task = validate(cfg)  # a refused config exits before torch and Lightning are imported
     check_logger_folders(cfg, output_dir)

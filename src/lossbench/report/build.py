@@ -18,6 +18,7 @@ report in one page, is moved last.
 from __future__ import annotations
 
 import contextlib
+import csv
 import os
 import shutil
 import tempfile
@@ -30,7 +31,7 @@ import pandas as pd
 
 from lossbench.interrupts import stops_held
 from lossbench.metric_names import metric_mode
-from lossbench.output_files import PARTIAL, cannot_write_below, file_above
+from lossbench.output_files import PARTIAL, cannot_write_below, file_above, recognised
 from lossbench.report.collect import metric_order, read_runs, results_table
 from lossbench.report.compare import choose_baselines, compare_with_baselines, verdicts
 from lossbench.report.document import TITLE, build_document
@@ -223,8 +224,9 @@ class ReportWriter:
 
     Raises:
         ReportError: A missing path or one without records, an ``out_dir`` that is a file or
-            lies below one, or a report's name in it that is taken by a folder (or ``plots``
-            by a file); checked before anything is written.
+            lies below one, a report's name in it that is taken by a folder (or ``plots``
+            by a file), or a file of a report's name that no report wrote
+            (:func:`is_report_file`); checked before anything is written.
     """
 
     def __init__(
@@ -296,7 +298,85 @@ def report_dir(paths: Sequence[str | os.PathLike], out_dir: str | os.PathLike | 
             f"{'a folder' if taken[0].name == PLOTS else 'a file'} of that name there; move it "
             "away, or pass another directory with --out (e.g. --out report/)."
         )
+    _refuse_foreign_files(out, out_dir)
     return out
+
+
+def _refuse_foreign_files(out: Path, out_dir: str | os.PathLike | None) -> None:
+    """Refuse ``out`` where it holds a file of a report's name that no report wrote (a
+    report.md of one's own): the report would replace it, or remove it as an earlier report's
+    figure. A report's own earlier files are replaced without a word."""
+    foreign = [path for path in report_files_in(out) if not recognised(is_report_file, path)]
+    if not foreign:
+        return
+    where = (
+        f"--out {str(out_dir)!r}"
+        if out_dir is not None
+        else f"the report's folder {str(out)!r} (the common parent of the paths; --out not given)"
+    )
+    named = ", ".join(str(path) for path in foreign)
+    what = f"{named} is a file" if len(foreign) == 1 else f"{named} are files"
+    raise ReportError(
+        f"{what} that lossbench-report did not write, in {where}: writing the report there "
+        f"would replace {'it' if len(foreign) == 1 else 'them'} (a report writes "
+        f"{', '.join(REPORT_FILES)} and its figures in {PLOTS}/), and lossbench never "
+        "overwrites a file it did not write. Pass another directory with --out (e.g. --out "
+        f"report/), or move {'it' if len(foreign) == 1 else 'them'} away."
+    )
+
+
+def report_files_in(out: Path) -> list[Path]:
+    """The files in ``out`` that writing a report there replaces or removes: those of a
+    report's names (:data:`REPORT_FILES`) and the figures of a report's names in ``plots/``."""
+    files = [out / name for name in REPORT_FILES if (out / name).is_file()]
+    figures = sorted((out / PLOTS).glob("*.png")) if (out / PLOTS).is_dir() else []
+    return files + [path for path in figures if path.is_file() and _report_figure(path.name)]
+
+
+#: The columns each table of a report holds, whatever the study (the start of its header).
+_TABLE_COLUMNS = {
+    "results.csv": ("data", "task", "setup", "status", "run_dir"),
+    "summary.csv": ("data", "task", "setup", "baseline", "rank"),
+    "comparisons.csv": ("data", "task", "metric", "setup", "baseline", "verdict"),
+    "yardstick.csv": ("data", "task", "split_seed", "seeds"),
+}
+#: How a PNG file drawn by matplotlib begins: its signature, then (after the IHDR chunk)
+#: matplotlib's ``Software`` text chunk.
+_PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+_MATPLOTLIB_PNG = b"tEXtSoftware\x00Matplotlib"
+
+
+def is_report_file(path: Path) -> bool:
+    """Whether ``path``, a file of a report's name (:func:`report_files_in`), is one that
+    lossbench-report wrote, as every report so far writes it: report.md opens with the
+    report's title, report.html has it as the page's title, each table's header has that
+    table's columns (:data:`_TABLE_COLUMNS`), and a figure is a PNG file that matplotlib drew.
+    An empty file holds nothing to lose.
+
+        >>> import tempfile
+        >>> path = Path(tempfile.mkdtemp()) / "report.md"
+        >>> _ = path.write_text("# lossbench study report: verdict\\n")
+        >>> is_report_file(path)
+        True
+        >>> _ = path.write_text("# My notes\\n")
+        >>> is_report_file(path)
+        False
+    """
+    if path.stat().st_size == 0:
+        return True
+    if path.suffix == ".png":
+        with path.open("rb") as handle:
+            head = handle.read(256)
+        return head.startswith(_PNG_SIGNATURE) and _MATPLOTLIB_PNG in head
+    if path.name in _TABLE_COLUMNS:
+        with path.open(newline="", encoding="utf-8") as handle:
+            header = next(csv.reader(handle), [])
+        return set(_TABLE_COLUMNS[path.name]) <= set(header)
+    with path.open(encoding="utf-8") as handle:
+        head = handle.read(512)
+    if path.name == "report.md":
+        return head.startswith(f"# {TITLE}")
+    return f"<title>{TITLE}</title>" in head  # report.html
 
 
 def _make_dirs(out: Path) -> list[Path]:
