@@ -1424,12 +1424,12 @@ CATALOGUE: list[Case] = [
          ("all 2 trials of the Optuna search failed (first: non-finite training loss",
           "so it has no best trial", "a lower optimizer.lr interval"),
          outcome="search-fails"),
-    # one step, then NaN on validation: each trial fails on its validation loss (it completed
-    # with val/nll = nan before, and earlier still ended in Optuna's "Values were told" traceback)
+    # one step that turns the weights NaN: each trial fails on them (it completed with
+    # val/nll = nan before, and earlier still ended in Optuna's "Values were told" traceback)
     Case("search-every-trial-without-a-value", "train", ("-m", "hparams_search=optuna_focal",
          "data=iris", *QUICK, "hydra.sweeper.n_trials=2", "optimizer.lr=interval(1e200,1e201)"),
-         ("all 2 trials of the Optuna search failed (first: non-finite validation loss (nan) at "
-          "epoch 0", "so it has no best trial", "a lower optimizer.lr interval"),
+         ("all 2 trials of the Optuna search failed (first: non-finite weights (nan) at epoch 0",
+          "so it has no best trial", "a lower optimizer.lr interval"),
          outcome="search-fails"),
 ]
 # fmt: on

@@ -221,8 +221,8 @@ def test_member_whose_validation_loss_turns_non_finite_fails_alone_as_its_run_al
     )
     alone, grouped = _alone_and_grouped(make_cfg, tmp_path, base, members)
     assert [r["status"] for r in grouped] == ["failed", "completed", "failed"]
-    assert grouped[0]["error"] == "non-finite validation loss (nan) at epoch 1"
-    assert grouped[2]["error"] == "non-finite validation loss (nan) at epoch 0"
+    assert grouped[0]["error"] == "non-finite weights (inf) at epoch 1, step 2"
+    assert grouped[2]["error"] == "non-finite weights (inf) at epoch 0, step 1"
     for single, member in zip(alone, grouped, strict=True):
         for key in ("status", "error", "refused", "stopped_by", "epochs", "steps", "best_epoch"):
             assert member.get(key) == single.get(key), key

@@ -63,32 +63,38 @@ def refuse(error: BaseException) -> NoReturn:
 #: How the message of a failure on a non-finite training loss begins, of a run alone and of a
 #: vectorized member alike (:func:`non_finite_loss`).
 NON_FINITE_LOSS = "non-finite training loss"
-#: How the message of a failure on a non-finite validation loss begins (the weights turned
-#: non-finite in the epoch's last steps, after its last training loss was computed).
-NON_FINITE_VALIDATION_LOSS = "non-finite validation loss"
-#: The beginnings of every non-finite-loss failure's message: :func:`lossbench.record.diverged`
-#: recognises such a record by them.
-NON_FINITE_LOSSES = (NON_FINITE_LOSS, NON_FINITE_VALIDATION_LOSS)
+#: How the message of a failure on non-finite weights begins (:func:`non_finite_weights`): an
+#: optimizer step turned them NaN or infinite after the epoch's last training loss was
+#: computed (with one step per epoch, every step is the last).
+NON_FINITE_WEIGHTS = "non-finite weights"
+#: The beginnings of every divergence's message: :func:`lossbench.record.diverged` recognises
+#: such a record by them.
+DIVERGENCE_MESSAGES = (NON_FINITE_LOSS, NON_FINITE_WEIGHTS)
 
 
-def non_finite_loss(which: str, value: float, epoch: int, where: str = "") -> str:
-    """The message of a run (or vectorized member) that fails on a non-finite loss: ``which``
-    is one of :data:`NON_FINITE_LOSSES`, ``where`` what follows the epoch (its step).
+def non_finite_loss(value: float, epoch: int, step: int, batch: int) -> str:
+    """The message of a run (or vectorized member) whose training loss is NaN or infinite.
 
-    >>> non_finite_loss(NON_FINITE_VALIDATION_LOSS, float("nan"), 0)
-    'non-finite validation loss (nan) at epoch 0'
-    >>> non_finite_loss(NON_FINITE_LOSS, float("inf"), 3, "step 9 (batch 2)")
+    >>> non_finite_loss(float("inf"), 3, 9, 2)
     'non-finite training loss (inf) at epoch 3, step 9 (batch 2)'
     """
-    if which not in NON_FINITE_LOSSES:
-        raise ValueError(f"which={which!r}: one of {NON_FINITE_LOSSES}")
-    return f"{which} ({value}) at epoch {epoch}" + (f", {where}" if where else "")
+    return f"{NON_FINITE_LOSS} ({value}) at epoch {epoch}, step {step} (batch {batch})"
+
+
+def non_finite_weights(value: float, epoch: int, step: int) -> str:
+    """The message of a run (or vectorized member) whose weights hold NaN (``value`` nan) or
+    infinite values (inf) after ``step`` optimizer steps, in ``epoch``.
+
+    >>> non_finite_weights(float("nan"), 0, 1)
+    'non-finite weights (nan) at epoch 0, step 1'
+    """
+    return f"{NON_FINITE_WEIGHTS} ({value}) at epoch {epoch}, step {step}"
 
 
 class NonFiniteLossError(RuntimeError):
-    """The training or validation loss became NaN or infinite (a failed run, not a refused
-    input): the message (:func:`non_finite_loss`) names the value, the epoch and, for the
-    training loss, the step."""
+    """The training loss or the weights became NaN or infinite (a failed run, not a refused
+    input): the message (:func:`non_finite_loss`, :func:`non_finite_weights`) names the value,
+    the epoch and the step."""
 
 
 @contextmanager

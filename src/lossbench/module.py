@@ -12,8 +12,9 @@ The objective is computed on the head's output, as the loss expects it; the metr
 float64 probabilities that lossbench computes itself from the raw scores
 (:meth:`lossbench.metrics.ClassificationMetrics.update_from_scores`), never a library's guess
 of logits versus probabilities. A non-finite training loss raises :class:`NonFiniteLossError`
-naming epoch and step, and so does a non-finite validation loss while fitting (naming the
-epoch): the weights turned non-finite after the epoch's last training loss was computed.
+naming epoch and step, and so do weights that an optimizer step turned non-finite after the
+epoch's last training loss was computed (checked once an epoch, before its validation values
+reach a callback or logger).
 
 Precision policy (:mod:`lossbench.precision`): under ``trainer.precision=bf16-mixed`` or
 ``16-mixed`` the model body runs under autocast, but the head's activation and the loss always
@@ -34,7 +35,7 @@ from __future__ import annotations
 import math
 import os
 import warnings
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 import lightning as L
@@ -64,12 +65,7 @@ from lossbench.checkpoint_format import (
     history,
 )
 from lossbench.data.splits import STAGES
-from lossbench.errors import (
-    NON_FINITE_LOSS,
-    NON_FINITE_VALIDATION_LOSS,
-    NonFiniteLossError,
-    non_finite_loss,
-)
+from lossbench.errors import NonFiniteLossError, non_finite_loss, non_finite_weights
 from lossbench.heads import build_head, get_head
 from lossbench.lightning_internals import (
     attached_trainer,
@@ -141,6 +137,18 @@ class _OnFirstUse(dict):
     def __missing__(self, key: Any) -> Any:
         value = self[key] = self._factory(key)
         return value
+
+
+def weights_value(tensors: Sequence[torch.Tensor]) -> float | None:
+    """None where every value of ``tensors`` (a model's parameters) is finite; else nan where
+    one is NaN, or inf.
+
+        >>> weights_value([torch.ones(2)]), weights_value([torch.tensor([1.0, float("inf")])])
+        (None, inf)
+    """
+    if not tensors or bool(torch.stack([torch.isfinite(t).all() for t in tensors]).all()):
+        return None
+    return math.nan if any(bool(torch.isnan(t).any()) for t in tensors) else math.inf
 
 
 def _device(metrics: ClassificationMetrics) -> torch.device:
@@ -230,6 +238,7 @@ class ClassifierModule(L.LightningModule):
         #: Reliability-diagram bins of the last test epoch (see ClassificationMetrics.reliability).
         self.reliability: dict[str, list] | None = None
         self._metrics_step = -1
+        self._weights_checked = -1  # the global_step at which check_finite_weights last ran
         #: The training epoch's detached (scores, labels, per-sample loss): the metrics are
         #: updated once per epoch from them, not once per step (same values, a fraction of
         #: the cost: torchmetrics' per-update overhead is as large as a small model's step).
@@ -345,26 +354,26 @@ class ClassifierModule(L.LightningModule):
         """Raise :class:`NonFiniteLossError` for a NaN or infinite training loss."""
         if not torch.isfinite(loss):
             raise NonFiniteLossError(
-                non_finite_loss(
-                    NON_FINITE_LOSS,
-                    loss.item(),
-                    self.current_epoch,
-                    f"step {self.global_step} (batch {batch_idx})",
-                )
+                non_finite_loss(loss.item(), self.current_epoch, self.global_step, batch_idx)
             )
 
-    def check_finite_validation(self, loss: torch.Tensor) -> None:
-        """Raise :class:`NonFiniteLossError` for a NaN or infinite validation loss of an epoch
-        of the fit (``val/loss``): the weights turned non-finite in its last steps, after its
-        last training loss was computed, and every metric and prediction from them would be NaN.
+    def check_finite_weights(self) -> None:
+        """Raise :class:`NonFiniteLossError` where an optimizer step turned the model's weights
+        NaN or infinite after the last training loss was computed (every metric and prediction
+        from them would be NaN); once per optimizer step count, so the epoch's validation and
+        its end check it once.
 
-            >>> module.check_finite_validation(torch.tensor(float("nan")))  # doctest: +SKIP
+            >>> module.check_finite_weights()  # doctest: +SKIP
             Traceback (most recent call last):
-            NonFiniteLossError: non-finite validation loss (nan) at epoch 0
+            NonFiniteLossError: non-finite weights (nan) at epoch 0, step 1
         """
-        if not torch.isfinite(loss):
+        if self._weights_checked == self.global_step:
+            return
+        self._weights_checked = self.global_step
+        value = weights_value(list(self.model.parameters()))
+        if value is not None:
             raise NonFiniteLossError(
-                non_finite_loss(NON_FINITE_VALIDATION_LOSS, float(loss), self.current_epoch)
+                non_finite_weights(value, self.current_epoch, self.global_step)
             )
 
     # ------------------------------------------------------------------ Lightning's steps
@@ -526,12 +535,12 @@ class ClassifierModule(L.LightningModule):
 
     def end_epoch(self, stage: str) -> None:
         """Compute ``stage``'s epoch metrics, log them (:meth:`log_epoch`) and, while fitting,
-        append them to :attr:`history`; a fit's non-finite validation loss fails the run first
-        (:meth:`check_finite_validation`)."""
+        append them to :attr:`history`; weights that turned non-finite fail the run first
+        (:meth:`check_finite_weights`)."""
         values = self._stage_values(stage)
         fitting = self.trainer.state.fn == "fit" and not self.trainer.sanity_checking
-        if stage == "val" and fitting:  # before any callback or logger sees the epoch
-            self.check_finite_validation(values["val/loss"])
+        if fitting and stage in ("train", "val"):  # before any callback or logger sees the epoch
+            self.check_finite_weights()
         if stage == "train" and self._epoch_lr is not None:
             values["train/lr"] = torch.tensor(self._epoch_lr, dtype=torch.float64)
         self.log_epoch(values)

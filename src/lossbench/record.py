@@ -23,7 +23,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from lossbench.errors import NON_FINITE_LOSSES, UserInputError
+from lossbench.errors import DIVERGENCE_MESSAGES, UserInputError
 
 RECORD_NAME = "metrics.json"
 #: The ``trainer.*`` settings that make a run a debug run: Lightning's ``fast_dev_run`` (a few
@@ -247,8 +247,8 @@ def _as_written(value: Any) -> str:
 
 
 def diverged(record: dict[str, Any]) -> bool:
-    """Whether ``record`` is a run that failed on a non-finite training or validation loss
-    (:data:`lossbench.errors.NON_FINITE_LOSSES`).
+    """Whether ``record`` is a run that failed on a non-finite training loss or non-finite
+    weights (:data:`lossbench.errors.DIVERGENCE_MESSAGES`).
 
     Such a failure is an outcome of the run's config, not an accident: the same config on the
     same machine fails the same way again. A study that runs again keeps it, as it keeps a
@@ -257,7 +257,7 @@ def diverged(record: dict[str, Any]) -> bool:
     >>> diverged({"status": "failed", "error": "non-finite training loss (nan) at epoch 3, "
     ...           "step 9 (batch 1)"})
     True
-    >>> diverged({"status": "failed", "error": "non-finite validation loss (nan) at epoch 0"})
+    >>> diverged({"status": "failed", "error": "non-finite weights (nan) at epoch 0, step 1"})
     True
     >>> diverged({"status": "failed", "error": "RuntimeError: out of memory"})
     False
@@ -265,7 +265,7 @@ def diverged(record: dict[str, Any]) -> bool:
     False
     """
     return record.get("status") == "failed" and str(record.get("error") or "").startswith(
-        NON_FINITE_LOSSES
+        DIVERGENCE_MESSAGES
     )
 
 

@@ -15,7 +15,6 @@ checkpoint on ``val`` and ``test``.
 from __future__ import annotations
 
 import logging
-import math
 import re
 import time
 import warnings
@@ -44,12 +43,7 @@ from lossbench.checkpoint_io import write_in_background
 from lossbench.data.csv_loader import DataError
 from lossbench.data.datamodule import ClassificationDataModule
 from lossbench.distributed import finish_run, prepare
-from lossbench.errors import (
-    NON_FINITE_VALIDATION_LOSS,
-    NonFiniteLossError,
-    UserInputError,
-    non_finite_loss,
-)
+from lossbench.errors import NonFiniteLossError, UserInputError
 from lossbench.hardware import trainer_settings_error
 from lossbench.instantiators import build_callbacks, build_loggers, check_logger_folders
 from lossbench.interrupts import fit_interrupts
@@ -354,7 +348,6 @@ def _fit(
             )
             values.update({k: float(v) for k, v in results[0].items()})
     best_epoch = callback.best_epoch if in_memory is not None else _best_epoch(best)
-    check_evaluated_loss(values, trainer.current_epoch - 1 if best_epoch is None else best_epoch)
     record.update(values)
     record.update(best_checkpoint=best, best_epoch=best_epoch, test_reliability=module.reliability)
     record.update(stopped_by=stopped_by(trainer))
@@ -546,23 +539,6 @@ def _evaluate_best(
         logger.log_metrics(results, step=trainer.global_step)
         logger.save()
     return results
-
-
-def check_evaluated_loss(values: dict[str, Any], epoch: int) -> None:
-    """Raise :class:`NonFiniteLossError` where the evaluated weights' ``val/loss`` is NaN or
-    infinite: weights that turned non-finite in an epoch's last step that no validation of the
-    fit followed (``trainer.check_val_every_n_epoch``, ``trainer.limit_val_batches=0``);
-    ``epoch``: the epoch whose weights were evaluated. A validation of the fit fails on such
-    weights itself (:meth:`~lossbench.module.ClassifierModule.check_finite_validation`).
-
-        >>> check_evaluated_loss({"val/loss": 0.4}, 2)
-        >>> check_evaluated_loss({"val/loss": float("nan")}, 0)
-        Traceback (most recent call last):
-        lossbench.errors.NonFiniteLossError: non-finite validation loss (nan) at epoch 0
-    """
-    loss = values.get("val/loss")
-    if loss is not None and not math.isfinite(loss):
-        raise NonFiniteLossError(non_finite_loss(NON_FINITE_VALIDATION_LOSS, loss, epoch))
 
 
 def _best_epoch(path: str | None) -> int | None:

@@ -10,7 +10,7 @@ numeric parameters, see :meth:`VectorizedModule._losses`), one backward of their
 batched optimizer step. At the epoch's end each member is validated on its own
 validation split by its own ``ClassifierModule`` (the metric code of a run alone), and its
 best epoch and early stopping are decided. A member that stops (early stopping, or a
-non-finite training or validation loss) leaves the stack; the Trainer stops when none is left.
+non-finite training loss or weights) leaves the stack; the Trainer stops when none is left.
 
 The group's Trainer counts as each member's run alone counts (one Lightning step per epoch,
 every optimizer step on the step counter), so where a run alone would save a checkpoint, the
@@ -21,7 +21,6 @@ checkpoints resume like the run alone's (:mod:`lossbench.vectorized.checkpoints`
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 from typing import Any
 
@@ -31,10 +30,11 @@ from torch.func import functional_call, vmap
 
 from lossbench.callbacks import snapshot
 from lossbench.data.loader import IndexBatchLoader
-from lossbench.errors import NON_FINITE_LOSS, NON_FINITE_VALIDATION_LOSS, non_finite_loss
+from lossbench.errors import non_finite_loss, non_finite_weights
 from lossbench.lightning_internals import loop_states, manual_step_progress
 from lossbench.losses import get_loss
 from lossbench.metrics import nll_per_element, to_probabilities
+from lossbench.module import weights_value
 from lossbench.vectorized.batched import BatchedOptimizer, StackedModel
 from lossbench.vectorized.member_losses import member_values, tensor_loss, unreduced
 from lossbench.vectorized.members import Member, TrainingState
@@ -230,12 +230,7 @@ class VectorizedModule(L.LightningModule):
                     if k not in failed:  # what ClassifierModule raises, for this member alone
                         done = epoch * len(starts) + step
                         failed[k] = (
-                            non_finite_loss(
-                                NON_FINITE_LOSS,
-                                losses[position].item(),
-                                epoch,
-                                f"step {done} (batch {step})",
-                            ),
+                            non_finite_loss(losses[position].item(), epoch, done, step),
                             done,
                         )
                 losses = torch.where(finite, losses, torch.zeros_like(losses))
@@ -254,12 +249,18 @@ class VectorizedModule(L.LightningModule):
         sample_losses = torch.cat([loss for _, loss in outputs], dim=1)
         steps = (epoch + 1) * len(starts)
         batched = self._batched_values(sample_losses) if self.batched_values else None
+        weights = self._weights_values()
         leaving = []
         for position, k in enumerate(self.alive):
             member = self.members[k]
             if k in failed:
                 member.error, member.steps = failed[k]
                 member.epochs = epoch
+                leaving.append(position)
+                continue
+            if weights[position] is not None:  # before its values join its history
+                member.error = non_finite_weights(weights[position], epoch, steps)
+                member.steps, member.epochs = steps, epoch
                 leaving.append(position)
                 continue
             if batched is not None:
@@ -272,9 +273,6 @@ class VectorizedModule(L.LightningModule):
                 if member.cfg.get("epoch_metrics", "all") == "monitored":  # as a run alone
                     keep = {"train/loss", "val/loss", *member.module.callback_metrics}
                     values = {k: v for k, v in values.items() if k in keep}
-            if _fails_validation(member, values["val/loss"], epoch, steps):
-                leaving.append(position)
-                continue
             improved, stop = member.end_epoch(values, epoch, steps)
             last = stop or member.write == "every_epoch"
             training = None
@@ -329,6 +327,14 @@ class VectorizedModule(L.LightningModule):
         )
 
     @torch.no_grad()
+    def _weights_values(self) -> list[float | None]:
+        """For each member in the stack (by position): None where its weights are all finite,
+        else nan or inf, as its run alone checks them
+        (:meth:`lossbench.module.ClassifierModule.check_finite_weights`)."""
+        flat = self.stacked.flat.detach()
+        finite = torch.isfinite(flat).all(dim=1).tolist()
+        return [None if ok else weights_value([flat[p]]) for p, ok in enumerate(finite)]
+
     def _batched_values(self, sample_losses: torch.Tensor) -> list[dict[str, float]]:
         """Every member's ``train/loss``, ``val/loss`` and ``val/nll`` of this epoch, in stack
         order: what each member's module computes with ``epoch_metrics=monitored``, from one
@@ -404,25 +410,6 @@ class VectorizedModule(L.LightningModule):
         self._loss_buffers = {k: v.index_select(0, index) for k, v in self._loss_buffers.items()}
         self._val = tuple(t.index_select(0, index) for t in self._val)
         self.alive = [self.alive[p] for p in positions]
-
-
-def _fails_validation(member: Member, loss: float, epoch: int, steps: int) -> bool:
-    """Whether the member's validation loss of ``epoch`` is NaN or infinite: then the member
-    fails, alone, with the error its run alone raises
-    (:meth:`~lossbench.module.ClassifierModule.check_finite_validation`), after the epoch's
-    ``steps`` and before its values join the member's history.
-
-    >>> member = Member.__new__(Member)
-    >>> _fails_validation(member, 0.3, 0, 4)
-    False
-    >>> _fails_validation(member, float("nan"), 1, 8), member.error, member.epochs
-    (True, 'non-finite validation loss (nan) at epoch 1', 1)
-    """
-    if math.isfinite(loss):
-        return False
-    member.error = non_finite_loss(NON_FINITE_VALIDATION_LOSS, loss, epoch)
-    member.steps, member.epochs = steps, epoch
-    return True
 
 
 def _clone(state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
