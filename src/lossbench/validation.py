@@ -55,7 +55,7 @@ from lossbench.precision import check_precision
 from lossbench.runners.base import RUNNERS, epoch_obstacles, refuse_epoch_message
 from lossbench.schedulers import SCHEDULERS, check_scheduler, scheduler_monitor
 from lossbench.tasks import Task, is_dense
-from lossbench.trainer_args import refuse_trainer_switches
+from lossbench.trainer_args import no_time_refusal, refuse_trainer_switches
 
 #: The options of the ``logger`` group (configs/logger/); ``logger=[csv,mlflow]`` combines them.
 LOGGERS = ("csv", "tensorboard", "mlflow", "wandb", "many", "none")
@@ -467,14 +467,18 @@ def _check_trainer_values(trainer: DictConfig) -> None:
 
 
 def _check_budget(trainer: DictConfig) -> None:
-    """``max_steps`` that would train nothing, and a minimum above its maximum (the run stops at
-    the maximum: the minimum would be ignored without a word)."""
+    """``max_steps`` or ``max_time`` that would train nothing, and a minimum above its maximum
+    (the run stops at the maximum: the minimum would be ignored without a word)."""
     max_steps = trainer.get("max_steps", -1)
     _require(
         max_steps is None or max_steps == -1 or max_steps >= 1,
         f"trainer.max_steps={max_steps} would train no optimizer step: give a number of steps "
         ">= 1, or -1 (the default: trainer.max_epochs decides).",
     )
+    error = no_time_refusal(
+        "trainer.max_time", trainer.get("max_time"), "trainer.max_time=null (the default)"
+    )
+    _require(error is None, str(error))
     min_epochs = trainer.get("min_epochs")
     _require(
         min_epochs is None or min_epochs <= trainer.max_epochs,
