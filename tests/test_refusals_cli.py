@@ -362,6 +362,23 @@ CATALOGUE: list[Case] = [
     refused("mode-against-the-metric", "train", ("checkpoint.mode=max",),
             ["checkpoint.mode=max would take the highest val/nll", "checkpoint.mode=min",
              "checkpoint.mode=null"], fast=True),
+    refused("validation-every-more-epochs-than-the-run", "train",
+            ("data=iris", "trainer.check_val_every_n_epoch=3", "trainer.max_epochs=2"),
+            ["trainer.check_val_every_n_epoch=3 validates once every 3 epochs, but "
+             "trainer.max_epochs=2 ends the run first", "no best epoch",
+             "at most 2", "trainer.max_epochs=3"], fast=True),
+    refused("validation-across-epochs-beyond-the-run", "train",
+            ("data=breast_cancer", "trainer.check_val_every_n_epoch=null",
+             "trainer.val_check_interval=100", "trainer.max_epochs=2"),
+            ["trainer.val_check_interval=100 validates every 100 batches",
+             "trainer.max_epochs=2 ends the run after 6 batch(es)",
+             "3 batch(es) per epoch from 341 training rows", "no validation would come within "
+             "the run", "trainer.val_check_interval at most 6", "trainer.max_epochs=34"]),
+    refused("validation-epoch-beyond-the-steps", "train",
+            ("data=breast_cancer", "trainer.check_val_every_n_epoch=2", "trainer.max_steps=5",
+             "trainer.max_epochs=4"),
+            ["trainer.max_steps=5 ends the run after 5 batch(es)",
+             "trainer.check_val_every_n_epoch at most 1", "trainer.max_steps=6"]),
     refused("validation-interval-above-the-epoch", "train",
             ("data=breast_cancer", "data.batch_size=64", "trainer.val_check_interval=7"),
             ["trainer.val_check_interval=7 validates every 7 batches, but an epoch has 6",
@@ -1611,8 +1628,16 @@ def test_preflight_refuses_each_training_case_before_writing(
     [
         ((*CSV[:1], "data.path=one.csv", *CSV[2:]), "'0' in every one of the 40 rows"),
         (("trainer.accelerator=quantum",), "'quantum' is not an accelerator"),
+        (
+            (
+                "data=breast_cancer",
+                "trainer.check_val_every_n_epoch=null",
+                "trainer.val_check_interval=100",
+            ),
+            "no validation would come within the run",
+        ),
     ],
-    ids=["data", "hardware"],
+    ids=["data", "hardware", "no-validation"],
 )
 def test_a_job_of_a_sweep_records_its_refusal(
     make_cfg, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, overrides, words

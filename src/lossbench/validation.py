@@ -479,6 +479,15 @@ def _check_budget(trainer: DictConfig) -> None:
         "trainer.max_time", trainer.get("max_time"), "trainer.max_time=null (the default)"
     )
     _require(error is None, str(error))
+    every = trainer.get("check_val_every_n_epoch", 1)
+    _require(
+        every is None or every <= trainer.max_epochs,
+        f"trainer.check_val_every_n_epoch={every} validates once every {every} epochs, but "
+        f"trainer.max_epochs={trainer.max_epochs} ends the run first: no validation would come "
+        "within the run, which would complete with no best epoch and score its last weights. "
+        f"Give trainer.check_val_every_n_epoch at most {trainer.max_epochs}, or raise "
+        f"trainer.max_epochs (e.g. trainer.max_epochs={every}).",
+    )
     min_epochs = trainer.get("min_epochs")
     _require(
         min_epochs is None or min_epochs <= trainer.max_epochs,
