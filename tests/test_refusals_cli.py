@@ -359,6 +359,12 @@ CATALOGUE: list[Case] = [
     refused("minimum-above-maximum", "train", ("trainer.min_epochs=5", "trainer.max_epochs=3"),
             ["trainer.min_epochs=5 is above trainer.max_epochs=3", "trainer.max_epochs=5"],
             fast=True),
+    refused("minimum-steps-beyond-the-epochs", "train",
+            ("data=iris", "trainer.min_steps=100", "trainer.max_epochs=2"),
+            ["trainer.min_steps=100 asks for at least 100 optimizer steps, but "
+             "trainer.max_epochs=2 ends the run after 2",
+             "1 batch(es) per epoch from 90 training rows", "the minimum would not hold",
+             "trainer.min_steps to at most 2", "trainer.max_epochs=100"]),
     refused("mode-against-the-metric", "train", ("checkpoint.mode=max",),
             ["checkpoint.mode=max would take the highest val/nll", "checkpoint.mode=min",
              "checkpoint.mode=null"], fast=True),
@@ -1636,8 +1642,9 @@ def test_preflight_refuses_each_training_case_before_writing(
             ),
             "no validation would come within the run",
         ),
+        (("data=iris", "trainer.min_steps=100"), "the minimum would not hold"),
     ],
-    ids=["data", "hardware", "no-validation"],
+    ids=["data", "hardware", "no-validation", "minimum-steps"],
 )
 def test_a_job_of_a_sweep_records_its_refusal(
     make_cfg, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, overrides, words

@@ -2,7 +2,8 @@
 whole run trains, read from ``trainer.*`` and the training split's size.
 
 A config can ask for what its own budget never reaches: a first validation after the last
-batch (the run would complete with no best epoch and score its last weights). It is
+batch (the run would complete with no best epoch and score its last weights), or a minimum
+of optimizer steps above the steps its epochs hold (the minimum would not hold). Both are
 refused here, before the run's directory is written (:func:`lossbench.train.preflight`) and
 again by each job of a sweep once its data are loaded.
 
@@ -14,6 +15,13 @@ again by each job of a sweep once its data are loaded.
     ... except ConfigError as e:
     ...     print(str(e)[:71])
     trainer.val_check_interval=100 validates every 100 batches (first after
+    >>> cfg = OmegaConf.create({"data": {"batch_size": 128},
+    ...                         "trainer": {"max_epochs": 2, "min_steps": 100}})
+    >>> try:
+    ...     check_run_budget(cfg, train_rows=90)
+    ... except ConfigError as e:
+    ...     print(str(e)[:71])
+    trainer.min_steps=100 asks for at least 100 optimizer steps, but traine
 """
 
 from __future__ import annotations
@@ -191,6 +199,30 @@ def check_validation_within_run(cfg: DictConfig, train_rows: int, world_size: in
     )
 
 
+def check_min_steps(cfg: DictConfig, train_rows: int, world_size: int = 1) -> None:
+    """Refuse a ``trainer.min_steps`` above the optimizer steps that ``trainer.max_epochs``
+    holds: Lightning stops at the maximum, so the minimum would not hold.
+
+    Raises:
+        ConfigError: with the steps the epochs hold and the fix.
+    """
+    min_steps = cfg.trainer.get("min_steps")
+    if min_steps is None or cfg.trainer.get("fast_dev_run") or cfg.trainer.get("overfit_batches"):
+        return
+    budget = run_budget(cfg, train_rows, world_size)
+    if min_steps <= budget.steps:
+        return
+    epochs = math.ceil(min_steps / budget.steps_per_epoch)
+    raise ConfigError(
+        f"trainer.min_steps={min_steps} asks for at least {min_steps} optimizer steps, but "
+        f"{_cap(budget)} ends the run after {budget.steps} ({_epoch_line(budget, train_rows, cfg)}"
+        f"): the run stops at the maximum, so the minimum would not hold. Lower "
+        f"trainer.min_steps to at most {budget.steps}, or raise trainer.max_epochs (e.g. "
+        f"trainer.max_epochs={epochs})."
+    )
+
+
 def check_run_budget(cfg: DictConfig, train_rows: int, world_size: int = 1) -> None:
-    """:func:`check_validation_within_run`."""
+    """:func:`check_validation_within_run` and :func:`check_min_steps`."""
     check_validation_within_run(cfg, train_rows, world_size)
+    check_min_steps(cfg, train_rows, world_size)
