@@ -520,6 +520,17 @@ INVALID_PARAMS = {
     "alpha=1.5": ("focal", {"alpha": 1.5}, r"loss\.alpha=1\.5 .*\[0, 1\]"),
     "reduction=avg": ("bce", {"reduction": "avg"}, r"loss\.reduction='avg' .*none, mean, sum"),
     "weight=negative": ("bce", {"weight": [1.0, -1.0]}, r"loss\.weight=\[1\.0, -1\.0\]"),
+    "weight=all-zero": (
+        "cross_entropy",
+        {"weight": [0, 0, 0]},
+        r"loss\.weight=\[0, 0, 0\] .*not 0 for every unit.*would leave nothing to train",
+    ),
+    "weight=zero": ("bce_with_logits", {"weight": 0}, r"loss\.weight=0 .*not 0 for every unit"),
+    "pos_weight=all-zero": (
+        "bce_with_logits",
+        {"pos_weight": [0.0, 0.0]},
+        r"loss\.pos_weight=\[0\.0, 0\.0\] .*not 0 for every unit.*positives out of the loss",
+    ),
     "pos_weight=balanced": (
         "bce_with_logits",
         {"pos_weight": "balanced"},
@@ -553,6 +564,7 @@ def test_invalid_params_name_the_key_and_the_value(name, params, pattern):
         ("focal", {"alpha": None, "gamma": 0}),
         ("focal", {"alpha": 0.0, "gamma": 5.0}),
         ("bce_with_logits", {"pos_weight": "auto", "weight": 2.0}),
+        ("nll", {"weight": [0.0, 1.0, 0.0]}),
         ("bce", {"size_average": None, "reduce": None, "reduction": "sum"}),
     ],
     ids=[
@@ -561,6 +573,7 @@ def test_invalid_params_name_the_key_and_the_value(name, params, pattern):
         "focal-gamma=0",
         "focal-alpha=0",
         "pos_weight=auto",
+        "weight=some-zero",
         "legacy_unset",
     ],
 )
