@@ -23,6 +23,7 @@ from lossbench.losses import (
     n_outputs,
     validate_loss_params,
 )
+from lossbench.losses.building import check_ignore_index
 from lossbench.tasks import is_dense, position_task
 
 
@@ -649,3 +650,30 @@ def test_encode_targets_and_n_outputs(task, name):
         assert units == 3
         assert target.dtype == torch.float32
         assert target.tolist() == [[0, 0, 1], [1, 0, 0], [0, 1, 0], [0, 0, 1]]
+
+
+# ------------------------------------------------------------------------ check_ignore_index
+
+
+@pytest.mark.parametrize(
+    ("name", "task", "units", "index"),
+    [
+        ("cross_entropy", "binary", 2, 1),
+        ("cross_entropy", "binary", 2, 0),
+        ("nll", "multiclass", 3, 2),
+    ],
+)
+def test_an_ignore_index_naming_a_class_of_table_data_is_refused(name, task, units, index):
+    """Table targets never hold an unlabelled index: an ignore_index among the classes would
+    leave that class out of training while the metrics still score it."""
+    with pytest.raises(ValueError, match=rf"ignore_index={index} .*names class {index} of this"):
+        check_ignore_index(name, {"ignore_index": index}, task=task, n_outputs=units)
+
+
+@pytest.mark.parametrize(
+    ("task", "units", "index"),
+    [("multiclass", 3, -100), ("multiclass", 3, 3), ("dense_multiclass", 3, 1)],
+    ids=["default", "beyond-the-classes", "dense"],
+)
+def test_an_ignore_index_outside_the_classes_or_on_dense_data_is_taken(task, units, index):
+    check_ignore_index("cross_entropy", {"ignore_index": index}, task=task, n_outputs=units)

@@ -528,6 +528,11 @@ CATALOGUE: list[Case] = [
     refused("loss-pos-weight-zero", "train",
             ("data=breast_cancer", "loss=bce_with_logits", "loss.pos_weight=0"),
             ["loss.pos_weight=0 is invalid", "positives out of the loss"], fast=True),
+    refused("ignore-index-names-a-class", "train",
+            ("data=breast_cancer", "loss=cross_entropy", "loss.ignore_index=1"),
+            ["loss.ignore_index=1 is invalid for loss 'cross_entropy': it names class 1 of "
+             "this binary task", "left out of the loss", "the metrics still score it",
+             "leave loss.ignore_index at -100"]),
     refused("double-softmax", "train", ("data=wine", "head=softmax", "loss=cross_entropy"),
             ["double softmax", "head=logits"]),
     refused("unknown-metric", "train", ("optimized_metric=val/bogus",), ["val/bogus", "Valid: val/loss"]),

@@ -86,7 +86,9 @@ _IGNORE_INDEX = Param(
     type=int,
     default=-100,
     constraints=(Interval(Integral, None, None),),
-    doc="a target index that adds nothing to the loss or its gradient",
+    doc="a target index that adds nothing to the loss or its gradient (a dense task's "
+    "unlabelled pixels, -100); on table data never one of the classes, which would drop that "
+    "class from training",
     example="-100",
 )
 
