@@ -53,7 +53,12 @@ from lossbench.models import ACTIVATIONS, DENSE_MODELS, MODELS
 from lossbench.optim import IMPLEMENTATIONS, OPTIMIZERS
 from lossbench.precision import check_precision
 from lossbench.runners.base import RUNNERS, epoch_obstacles, refuse_epoch_message
-from lossbench.schedulers import SCHEDULERS, check_scheduler, scheduler_monitor
+from lossbench.schedulers import (
+    SCHEDULERS,
+    check_scheduler,
+    check_scheduler_optimizer,
+    scheduler_monitor,
+)
 from lossbench.tasks import Task, is_dense
 from lossbench.trainer_args import no_time_refusal, refuse_trainer_switches
 
@@ -616,6 +621,8 @@ def _check_run(cfg: DictConfig, task: Task) -> None:
 def _check_scheduler(cfg: DictConfig, task: Task) -> None:
     scheduler = cfg.get("scheduler") or {"name": "none"}
     error = check_scheduler(scheduler, cfg.trainer.max_epochs)
+    _require(error is None, str(error))
+    error = check_scheduler_optimizer(scheduler, cfg.optimizer)
     _require(error is None, str(error))
     monitor = scheduler_monitor(scheduler, cfg.optimized_metric)
     if monitor is not None:
