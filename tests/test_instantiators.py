@@ -100,6 +100,21 @@ class _NeedsLevel(Callback):
             ("debug=profiler", "trainer.profiler._target_=lightning.pytorch.callbacks.Timer"),
             r"trainer.profiler._target_=.* is not a Lightning Profiler",
         ),
+        (
+            (
+                "+callbacks.timer._target_=lightning.pytorch.callbacks.Timer",
+                "+callbacks.timer.duration=00:00:00:00",
+            ),
+            r"callbacks.timer.duration='00:00:00:00' leaves no time to train: .* "
+            r"~callbacks.timer for no time limit",
+        ),
+        (
+            (
+                "+callbacks.timer._target_=lightning.pytorch.callbacks.Timer",
+                "+callbacks.timer.duration={seconds:0}",
+            ),
+            r"callbacks.timer.duration=\{'seconds': 0\} leaves no time to train",
+        ),
     ],
     ids=[
         "user-callback-needs-argument",
@@ -107,6 +122,8 @@ class _NeedsLevel(Callback):
         "shipped-monitor",
         "logger-class",
         "profiler-class",
+        "timer-of-no-time",
+        "timer-of-no-seconds",
     ],
 )
 def test_entries_are_checked_against_the_target_and_the_logged_metrics(

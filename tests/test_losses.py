@@ -23,6 +23,7 @@ from lossbench.losses import (
     n_outputs,
     validate_loss_params,
 )
+from lossbench.losses.building import check_ignore_index
 from lossbench.tasks import is_dense, position_task
 
 
@@ -520,6 +521,17 @@ INVALID_PARAMS = {
     "alpha=1.5": ("focal", {"alpha": 1.5}, r"loss\.alpha=1\.5 .*\[0, 1\]"),
     "reduction=avg": ("bce", {"reduction": "avg"}, r"loss\.reduction='avg' .*none, mean, sum"),
     "weight=negative": ("bce", {"weight": [1.0, -1.0]}, r"loss\.weight=\[1\.0, -1\.0\]"),
+    "weight=all-zero": (
+        "cross_entropy",
+        {"weight": [0, 0, 0]},
+        r"loss\.weight=\[0, 0, 0\] .*not 0 for every unit.*would leave nothing to train",
+    ),
+    "weight=zero": ("bce_with_logits", {"weight": 0}, r"loss\.weight=0 .*not 0 for every unit"),
+    "pos_weight=all-zero": (
+        "bce_with_logits",
+        {"pos_weight": [0.0, 0.0]},
+        r"loss\.pos_weight=\[0\.0, 0\.0\] .*not 0 for every unit.*positives out of the loss",
+    ),
     "pos_weight=balanced": (
         "bce_with_logits",
         {"pos_weight": "balanced"},
@@ -553,6 +565,7 @@ def test_invalid_params_name_the_key_and_the_value(name, params, pattern):
         ("focal", {"alpha": None, "gamma": 0}),
         ("focal", {"alpha": 0.0, "gamma": 5.0}),
         ("bce_with_logits", {"pos_weight": "auto", "weight": 2.0}),
+        ("nll", {"weight": [0.0, 1.0, 0.0]}),
         ("bce", {"size_average": None, "reduce": None, "reduction": "sum"}),
     ],
     ids=[
@@ -561,6 +574,7 @@ def test_invalid_params_name_the_key_and_the_value(name, params, pattern):
         "focal-gamma=0",
         "focal-alpha=0",
         "pos_weight=auto",
+        "weight=some-zero",
         "legacy_unset",
     ],
 )
@@ -636,3 +650,30 @@ def test_encode_targets_and_n_outputs(task, name):
         assert units == 3
         assert target.dtype == torch.float32
         assert target.tolist() == [[0, 0, 1], [1, 0, 0], [0, 1, 0], [0, 0, 1]]
+
+
+# ------------------------------------------------------------------------ check_ignore_index
+
+
+@pytest.mark.parametrize(
+    ("name", "task", "units", "index"),
+    [
+        ("cross_entropy", "binary", 2, 1),
+        ("cross_entropy", "binary", 2, 0),
+        ("nll", "multiclass", 3, 2),
+    ],
+)
+def test_an_ignore_index_naming_a_class_of_table_data_is_refused(name, task, units, index):
+    """Table targets never hold an unlabelled index: an ignore_index among the classes would
+    leave that class out of training while the metrics still score it."""
+    with pytest.raises(ValueError, match=rf"ignore_index={index} .*names class {index} of this"):
+        check_ignore_index(name, {"ignore_index": index}, task=task, n_outputs=units)
+
+
+@pytest.mark.parametrize(
+    ("task", "units", "index"),
+    [("multiclass", 3, -100), ("multiclass", 3, 3), ("dense_multiclass", 3, 1)],
+    ids=["default", "beyond-the-classes", "dense"],
+)
+def test_an_ignore_index_outside_the_classes_or_on_dense_data_is_taken(task, units, index):
+    check_ignore_index("cross_entropy", {"ignore_index": index}, task=task, n_outputs=units)

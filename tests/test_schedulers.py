@@ -14,6 +14,7 @@ from lossbench.report.build import build_report
 from lossbench.schedulers import (
     SCHEDULERS,
     build_scheduler,
+    check_scheduler_optimizer,
     fit_steps,
     resume_schedule_change,
     resume_schedule_error,
@@ -237,3 +238,39 @@ def test_fit_steps_counts_as_lightning(settings: dict) -> None:
     trainer.fit(module)
     assert module.stepping_batches is not None
     assert fit_steps(settings, train_batches=7) == module.stepping_batches
+
+
+@pytest.mark.parametrize(
+    ("optimizer", "words"),
+    [
+        ({"name": "lbfgs"}, "optimizer=lbfgs has neither a momentum nor betas"),
+        ({"name": "sgd", "momentum": 0.0}, "optimizer.momentum=0 asks for plain SGD"),
+    ],
+    ids=["lbfgs", "plain-sgd"],
+)
+def test_onecycle_needs_a_momentum_to_cycle(optimizer: dict, words: str) -> None:
+    """torch's OneCycleLR cycles the momentum: it refuses L-BFGS (which has none) once training
+    starts, and gives plain SGD a momentum of 0.85 to 0.95."""
+    error = check_scheduler_optimizer({"name": "onecycle"}, optimizer)
+    assert error is not None and words in error and "scheduler=cosine" in error
+    if optimizer["name"] == "lbfgs":
+        with pytest.raises(ValueError, match="momentum or beta1"):  # what torch says
+            build_scheduler(
+                {"name": "onecycle", "pct_start": 0.3, "div_factor": 25.0,
+                 "final_div_factor": 1e4, "anneal_strategy": "cos"},
+                torch.optim.LBFGS([torch.nn.Parameter(torch.zeros(1))]),
+                max_epochs=1, total_steps=4, monitor=None,
+            )  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("scheduler", "optimizer"),
+    [
+        ("onecycle", {"name": "sgd", "momentum": 0.9}),
+        ("onecycle", {"name": "adam"}),
+        ("onecycle", {"name": "adamw"}),
+        *[(name, {"name": "lbfgs"}) for name in SCHEDULERS if name != "onecycle"],
+    ],
+)
+def test_schedulers_and_optimizers_that_go_together(scheduler: str, optimizer: dict) -> None:
+    assert check_scheduler_optimizer({"name": scheduler}, optimizer) is None

@@ -31,6 +31,7 @@ from lossbench.entry_arguments import (
     required_arguments,
     unknown_argument,
 )
+from lossbench.trainer_args import no_time_refusal
 
 #: Targets in lossbench's config files, with the package each needs beyond lossbench's own.
 SHIPPED_TARGETS: dict[str, str | None] = {
@@ -189,6 +190,12 @@ def check_entry(group: str, name: str, node: Mapping[str, Any]) -> str | None:
         if error is not None:
             return error
         accepted, required = keyword_arguments(obj), required_arguments(obj)
+        if "Timer" in _lightning_bases(obj):
+            error = no_time_refusal(
+                f"{group}.{name}.duration", node.get("duration"), f"~{group}.{name}"
+            )
+            if error is not None:
+                return error
     return unknown_argument(group, name, node, target, accepted) or missing_argument(
         group, name, node, target, required, accepted
     )

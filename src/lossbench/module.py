@@ -74,6 +74,7 @@ from lossbench.lightning_internals import (
     resume_after_epoch_end,
 )
 from lossbench.losses import auto_pos_weight, build_loss, get_loss
+from lossbench.losses.building import check_ignore_index
 from lossbench.metric_names import LOGGED_METRICS, VALIDATION_EPOCH, VALIDATION_STEP
 from lossbench.metrics import ClassificationMetrics
 from lossbench.models import build_model
@@ -94,13 +95,16 @@ _READ_NO_METRIC = (ProgressBar, ModelSummary, LearningRateMonitor, Timer)
 
 def resolved_loss(cfg: DictConfig, datamodule: ClassificationDataModule) -> dict[str, Any]:
     """The loss config with ``pos_weight=auto`` replaced by its numbers from the training split;
-    building it once here checks ``weight`` / ``pos_weight`` lengths before training."""
+    building it once here checks ``weight`` / ``pos_weight`` lengths before training, and an
+    ``ignore_index`` that would leave a class of table data out of training is refused
+    (:func:`~lossbench.losses.building.check_ignore_index`)."""
     params: dict[str, Any] = OmegaConf.to_container(cfg.loss, resolve=True)  # type: ignore[assignment]
     if params.get("pos_weight") == "auto":
         params["pos_weight"] = auto_pos_weight(datamodule.train_targets).tolist()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", FutureWarning)  # the legacy warning is shown once, later
         build_loss(params["name"], params, task=datamodule.task, n_outputs=datamodule.n_outputs)
+    check_ignore_index(params["name"], params, task=datamodule.task, n_outputs=datamodule.n_outputs)
     return params
 
 

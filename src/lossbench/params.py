@@ -125,20 +125,33 @@ class Options:
 class PerUnit:
     """A value for every output unit: one ``element`` (repeated) or a non-empty list of them.
 
+    ``not_all_zero``: a 0 for every unit is refused (a weight of 0 everywhere leaves nothing
+    to learn: the loss and its gradient are 0, or 0 / 0 under a weighted mean).
+
     >>> weight = PerUnit(Interval(Real, 0, None, closed="left"))
     >>> weight.is_satisfied_by([1, 0.5]), weight.is_satisfied_by([]), str(weight)
     (True, False, 'a number >= 0 or a list of them (one per output unit)')
+    >>> weight = PerUnit(Interval(Real, 0, None, closed="left"), not_all_zero=True)
+    >>> weight.is_satisfied_by([0, 0.5]), weight.is_satisfied_by([0, 0]), weight.is_satisfied_by(0)
+    (True, False, False)
+    >>> str(weight)
+    'a number >= 0 or a list of them (one per output unit), not 0 for every unit'
     """
 
     element: Interval
+    not_all_zero: bool = False
 
     def is_satisfied_by(self, value: Any) -> bool:
-        if isinstance(value, Sequence) and not isinstance(value, str):
-            return len(value) > 0 and all(self.element.is_satisfied_by(v) for v in value)
-        return self.element.is_satisfied_by(value)
+        values = (
+            list(value) if isinstance(value, Sequence) and not isinstance(value, str) else [value]
+        )
+        if not values or not all(self.element.is_satisfied_by(v) for v in values):
+            return False
+        return not (self.not_all_zero and all(v == 0 for v in values))
 
     def __str__(self) -> str:
-        return f"{self.element} or a list of them (one per output unit)"
+        zero = ", not 0 for every unit" if self.not_all_zero else ""
+        return f"{self.element} or a list of them (one per output unit){zero}"
 
 
 Constraint = Interval | Options | PerUnit | None

@@ -462,3 +462,46 @@ def check_scheduler(cfg: Mapping[str, Any], max_epochs: int | None) -> str | Non
         if cfg.get("mode") not in (None, "min", "max"):
             return f"scheduler.mode={cfg['mode']!r} must be min, max or null (from the metric)."
     return None
+
+
+#: The optimizers whose momentum (SGD's ``momentum``, Adam's first beta) one-cycle cycles.
+_CYCLED_MOMENTUM = {"sgd": "momentum", "adam": "betas[0]", "adamw": "betas[0]"}
+
+
+def check_scheduler_optimizer(cfg: Mapping[str, Any], optimizer: Mapping[str, Any]) -> str | None:
+    """Why scheduler ``cfg`` cannot drive ``optimizer`` (its config: ``name`` and settings), or
+    None. Imports no torch.
+
+    ``onecycle`` cycles the momentum inversely to the learning rate (torch's ``OneCycleLR``
+    with ``cycle_momentum``, between 0.85 and 0.95): torch refuses an optimizer without a
+    momentum or betas (L-BFGS) once training starts, and gives plain SGD
+    (``optimizer.momentum=0``) a momentum it was set not to have.
+
+        >>> check_scheduler_optimizer({"name": "onecycle"}, {"name": "adam"}) is None
+        True
+        >>> "optimizer=lbfgs has neither a momentum nor betas" in check_scheduler_optimizer(
+        ...     {"name": "onecycle"}, {"name": "lbfgs"})
+        True
+    """
+    if cfg["name"] != "onecycle":
+        return None
+    name = optimizer.get("name")
+    cycles = (
+        "scheduler=onecycle cycles the optimizer's momentum (SGD's momentum, Adam's first beta) "
+        "between 0.85 and 0.95, inversely to the learning rate"
+    )
+    others = ", ".join(f"scheduler={n}" for n in SCHEDULERS if n != "onecycle")
+    if name == "lbfgs":
+        return (
+            f"{cycles}, but optimizer=lbfgs has neither a momentum nor betas, so torch would "
+            "stop the run at its start. Use optimizer="
+            + " or optimizer=".join(_CYCLED_MOMENTUM)
+            + f" with scheduler=onecycle, or another scheduler with L-BFGS: {others}."
+        )
+    if name == "sgd" and optimizer.get("momentum") == 0:
+        return (
+            f"{cycles}, but optimizer.momentum=0 asks for plain SGD: the run would train with a "
+            "momentum of 0.85 to 0.95 instead. Give optimizer.momentum above 0 (e.g. 0.9; "
+            f"one-cycle then cycles it), or keep plain SGD with another scheduler: {others}."
+        )
+    return None

@@ -120,6 +120,7 @@ def preflight(cfg: DictConfig, output_dir: str | Path) -> str:
     from lossbench.importing import collection_paused
 
     with collection_paused():  # torch, Lightning, torchmetrics and scikit-learn
+        from lossbench.budget import check_run_budget
         from lossbench.checkpoint import (
             check_resume,
             load_checkpoint,
@@ -135,6 +136,7 @@ def preflight(cfg: DictConfig, output_dir: str | Path) -> str:
     datamodule = ClassificationDataModule(cfg.data, cfg.loss.name, seed=cfg.seed)
     _check_batch_fraction(cfg, datamodule.sizes()["train"])
     _check_validation_interval(cfg, datamodule.sizes()["train"])
+    check_run_budget(cfg, datamodule.sizes()["train"], trainer.world_size)
     try:
         loss = resolved_loss(cfg, datamodule)
     except ValueError as error:

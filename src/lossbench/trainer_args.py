@@ -13,7 +13,9 @@ of the installed Lightning, so a Lightning upgrade that adds or drops an argumen
 
 from __future__ import annotations
 
+import datetime
 import difflib
+import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -115,3 +117,56 @@ def refuse_trainer_switches(trainer: Mapping[str, Any], checkpoints: Sequence[st
             "runner already skips Lightning's per-step work; leave trainer.barebones unset."
         )
     return None
+
+
+def duration_seconds(duration: Any) -> float | None:
+    """The seconds of a duration as Lightning reads ``Trainer(max_time=...)`` and
+    ``Timer(duration=...)``: a ``DD:HH:MM:SS`` string, a dict of ``datetime.timedelta``
+    arguments or a ``timedelta``; None for anything else (no limit, or not a duration, which
+    Lightning refuses itself).
+
+        >>> duration_seconds("00:01:30:00")
+        5400.0
+        >>> duration_seconds({"minutes": 0, "seconds": 0})
+        0.0
+        >>> duration_seconds("abc") is None
+        True
+    """
+    if isinstance(duration, datetime.timedelta):
+        return duration.total_seconds()
+    if isinstance(duration, str):
+        found = re.fullmatch(r"(\d+):(\d\d):(\d\d):(\d\d)", duration.strip())
+        if found is None:
+            return None
+        days, hours, minutes, seconds = (int(part) for part in found.groups())
+        return datetime.timedelta(
+            days=days, hours=hours, minutes=minutes, seconds=seconds
+        ).total_seconds()
+    if isinstance(duration, Mapping):
+        try:
+            return datetime.timedelta(**{str(k): v for k, v in duration.items()}).total_seconds()
+        except (TypeError, ValueError, OverflowError):
+            return None
+    return None
+
+
+def no_time_refusal(key: str, duration: Any, without: str) -> str | None:
+    """The refusal of a duration (``trainer.max_time``, a ``Timer`` callback's ``duration``) of
+    no time at all, or below: the run would stop before its first step and record an untrained
+    model as its result. None for any other value. ``without``: how to run with no time limit.
+
+        >>> no_time_refusal("trainer.max_time", "00:00:00:00", "trainer.max_time=null")[:55]
+        "trainer.max_time='00:00:00:00' leaves no time to train:"
+        >>> no_time_refusal("trainer.max_time", "00:00:10:00", "trainer.max_time=null") is None
+        True
+    """
+    seconds = duration_seconds(duration)
+    if seconds is None or seconds > 0:
+        return None
+    shown = dict(duration) if isinstance(duration, Mapping) else duration
+    return (
+        f"{key}={shown!r} leaves no time to train: the run would stop before its first step and "
+        "record the untrained model as its result. Give a positive duration, DD:HH:MM:SS (e.g. "
+        f"{key}=00:01:00:00 for an hour) or a dict of timedelta arguments (e.g. "
+        f"'{key}={{minutes:30}}'), or {without} for no time limit."
+    )

@@ -32,6 +32,7 @@ from lightning.pytorch.utilities.rank_zero import rank_zero_only
 from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import InterpolationResolutionError
 
+from lossbench.budget import check_run_budget
 from lossbench.callbacks import stopped_early
 from lossbench.checkpoint import (
     CheckpointError,
@@ -270,6 +271,7 @@ def fit_and_evaluate(
         raise ConfigError(str(error)) from None
     trainer = build_run_trainer(cfg, output_dir, interactive)
     try:
+        check_run_budget(cfg, datamodule.sizes()["train"], trainer.world_size)
         _fit(cfg, trainer, datamodule, loss, output_dir, record, earlier_config)
     finally:
         close_loggers(trainer)

@@ -53,9 +53,14 @@ from lossbench.models import ACTIVATIONS, DENSE_MODELS, MODELS
 from lossbench.optim import IMPLEMENTATIONS, OPTIMIZERS
 from lossbench.precision import check_precision
 from lossbench.runners.base import RUNNERS, epoch_obstacles, refuse_epoch_message
-from lossbench.schedulers import SCHEDULERS, check_scheduler, scheduler_monitor
+from lossbench.schedulers import (
+    SCHEDULERS,
+    check_scheduler,
+    check_scheduler_optimizer,
+    scheduler_monitor,
+)
 from lossbench.tasks import Task, is_dense
-from lossbench.trainer_args import refuse_trainer_switches
+from lossbench.trainer_args import no_time_refusal, refuse_trainer_switches
 
 #: The options of the ``logger`` group (configs/logger/); ``logger=[csv,mlflow]`` combines them.
 LOGGERS = ("csv", "tensorboard", "mlflow", "wandb", "many", "none")
@@ -474,13 +479,26 @@ def _check_trainer_values(trainer: DictConfig) -> None:
 
 
 def _check_budget(trainer: DictConfig) -> None:
-    """``max_steps`` that would train nothing, and a minimum above its maximum (the run stops at
-    the maximum: the minimum would be ignored without a word)."""
+    """``max_steps`` or ``max_time`` that would train nothing, and a minimum above its maximum
+    (the run stops at the maximum: the minimum would be ignored without a word)."""
     max_steps = trainer.get("max_steps", -1)
     _require(
         max_steps is None or max_steps == -1 or max_steps >= 1,
         f"trainer.max_steps={max_steps} would train no optimizer step: give a number of steps "
         ">= 1, or -1 (the default: trainer.max_epochs decides).",
+    )
+    error = no_time_refusal(
+        "trainer.max_time", trainer.get("max_time"), "trainer.max_time=null (the default)"
+    )
+    _require(error is None, str(error))
+    every = trainer.get("check_val_every_n_epoch", 1)
+    _require(
+        every is None or every <= trainer.max_epochs,
+        f"trainer.check_val_every_n_epoch={every} validates once every {every} epochs, but "
+        f"trainer.max_epochs={trainer.max_epochs} ends the run first: no validation would come "
+        "within the run, which would complete with no best epoch and score its last weights. "
+        f"Give trainer.check_val_every_n_epoch at most {trainer.max_epochs}, or raise "
+        f"trainer.max_epochs (e.g. trainer.max_epochs={every}).",
     )
     min_epochs = trainer.get("min_epochs")
     _require(
@@ -610,6 +628,8 @@ def _check_run(cfg: DictConfig, task: Task) -> None:
 def _check_scheduler(cfg: DictConfig, task: Task) -> None:
     scheduler = cfg.get("scheduler") or {"name": "none"}
     error = check_scheduler(scheduler, cfg.trainer.max_epochs)
+    _require(error is None, str(error))
+    error = check_scheduler_optimizer(scheduler, cfg.optimizer)
     _require(error is None, str(error))
     monitor = scheduler_monitor(scheduler, cfg.optimized_metric)
     if monitor is not None:

@@ -56,6 +56,35 @@ def _per_unit(loss: str, key: str, value: Any, units: int, task: Task) -> torch.
     return torch.tensor(values)
 
 
+def check_ignore_index(name: str, params: Mapping[str, Any], *, task: Task, n_outputs: int) -> None:
+    """Refuse an ``ignore_index`` that names one of the classes of a table (non-dense) task:
+    every sample of that class would be left out of the loss, so the model would never learn
+    it while the metrics still score it. Table targets never hold an unlabelled index, so the
+    default (-100) ignores nothing; a dense task's unlabelled pixels have their own check
+    (``data.faint_pixels``, :mod:`lossbench.validation`).
+
+        >>> check_ignore_index("cross_entropy", {"ignore_index": -100}, task="binary", n_outputs=2)
+        >>> try:
+        ...     check_ignore_index("cross_entropy", {"ignore_index": 1}, task="binary", n_outputs=2)
+        ... except ValueError as error:
+        ...     print(str(error)[:62])
+        loss.ignore_index=1 is invalid for loss 'cross_entropy': it na
+    """
+    index = params.get("ignore_index")
+    if is_dense(task) or not isinstance(index, int) or not 0 <= index < n_outputs:
+        return
+    raise _error(
+        name,
+        "ignore_index",
+        index,
+        f"it names class {index} of this {task} task (classes 0 to {n_outputs - 1}), so every "
+        f"sample of class {index} would be left out of the loss: the model would never be "
+        "trained on it, while the metrics still score it. Table data has no unlabelled "
+        "targets to ignore: leave loss.ignore_index at -100 (the default), or give class "
+        f"{index} less weight with loss.weight instead",
+    )
+
+
 def auto_pos_weight(train_targets: torch.Tensor) -> torch.Tensor:
     """negatives / positives per unit on float 0/1 targets ``(N,)``, ``(N, U)`` or dense maps
     ``(N, U, H, W)`` (every position counts as an example of its unit)."""

@@ -74,8 +74,9 @@ def _weight(per: str) -> Param:
         name="weight",
         type=Any,  # a number or a list of numbers: a union OmegaConf's schemas cannot declare
         default=None,
-        constraints=(PerUnit(_NON_NEGATIVE), None),
-        doc=f"rescales the loss of each {per}; null: all 1",
+        constraints=(PerUnit(_NON_NEGATIVE, not_all_zero=True), None),
+        doc=f"rescales the loss of each {per}; null: all 1; 0 for every one would leave "
+        "nothing to train",
         example="[1.0,2.0]",
     )
 
@@ -85,7 +86,9 @@ _IGNORE_INDEX = Param(
     type=int,
     default=-100,
     constraints=(Interval(Integral, None, None),),
-    doc="a target index that adds nothing to the loss or its gradient",
+    doc="a target index that adds nothing to the loss or its gradient (a dense task's "
+    "unlabelled pixels, -100); on table data never one of the classes, which would drop that "
+    "class from training",
     example="-100",
 )
 
@@ -229,9 +232,14 @@ LOSSES: dict[str, LossSpec] = {
                     name="pos_weight",
                     type=Any,
                     default=None,
-                    constraints=(PerUnit(_NON_NEGATIVE), Options(("auto",)), None),
+                    constraints=(
+                        PerUnit(_NON_NEGATIVE, not_all_zero=True),
+                        Options(("auto",)),
+                        None,
+                    ),
                     doc="weight of the positives per unit: a number, a list (one per unit) or "
-                    "'auto' = negatives / positives in the training split",
+                    "'auto' = negatives / positives in the training split; 0 for every unit "
+                    "would leave the positives out of the loss, teaching every label off",
                     example="auto",
                 ),
                 Param(
