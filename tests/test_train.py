@@ -429,14 +429,17 @@ def test_weights_turning_non_finite_in_the_last_step_fail_the_run(
 
 @pytest.mark.parametrize(
     "unvalidated",
-    [("callbacks=none", "trainer.check_val_every_n_epoch=2"), ("trainer.limit_val_batches=0",)],
+    [
+        ("callbacks=none", "trainer.check_val_every_n_epoch=2", "trainer.max_epochs=2"),
+        ("trainer.limit_val_batches=0",),
+    ],
     ids=["callbacks-none-no-validation", "no-validation-batches"],
 )
-def test_final_weights_no_validation_saw_fail_the_run_if_non_finite(
+def test_weights_no_validation_saw_fail_the_run_at_their_epochs_end(
     make_cfg, tmp_path, unvalidated
 ):
-    """No validation followed the step that turned the weights NaN: the final evaluation of
-    the weights the run keeps fails it, and the record holds no NaN metrics."""
+    """No validation followed the step that turned the weights non-finite: the check at the
+    epoch's end fails the run, and the record holds no NaN metrics."""
     record = train(make_cfg(*LAST_STEP_NAN, *unvalidated), tmp_path / "run", multirun=True)
     assert (record["status"], record["epochs"]) == ("failed", 0)
     assert record["error"] == "non-finite weights (inf) at epoch 0, step 1"
