@@ -341,6 +341,18 @@ CATALOGUE: list[Case] = [
     refused("early-stopping-removed-setting", "train", ("~early_stopping",),
             ["~early_stopping removes early_stopping from the config",
              "early_stopping.enabled=true", "~callbacks.early_stopping"], fast=True),
+    # a key of an option's schema cannot be removed: Hydra stopped with OmegaConf's error, exit 1
+    refused("optimizer-schema-key-removed", "train", (*QUICK, "data=iris", "~optimizer.lr"),
+            ["~optimizer.lr removes optimizer.lr, but lr is part of the schema of optimizer=adam "
+             "(AdamConfig), whose keys cannot be removed", "set it instead (optimizer.lr=<value>"],
+            unwanted=["Traceback", "HYDRA_FULL_ERROR", "does not support deletion"], fast=True),
+    refused("model-schema-key-removed", "train", (*QUICK, "data=iris", "~model.hidden_sizes"),
+            ["~model.hidden_sizes removes model.hidden_sizes", "model=mlp (MLPConfig)",
+             "model.hidden_sizes=<value>", "or choose an option of model without it (conv, linear)"],
+            unwanted=["Traceback", "HYDRA_FULL_ERROR"], fast=True),
+    refused("predict-schema-key-removed", "predict", ("ckpt_path=x.ckpt", "data=csv", "~data.batch_size"),
+            ["~data.batch_size removes data.batch_size, but batch_size is part of the schema of data=csv",
+             "`lossbench-predict --cfg job` shows its value"], unwanted=["Traceback"], fast=True),
     refused("trainer-removed-setting", "train", ("~trainer",),
             ["~trainer removes trainer", "trainer=<option> (one of: ddp, default)"], fast=True),
     refused("no-step-budget", "train", ("trainer.max_steps=0",),
@@ -1570,6 +1582,7 @@ PREFLIGHT_CASES = [
             "key-misspelt",
             "renamed-key",
             "removed-setting",
+            "schema-key-removed",  # where Hydra composes, as the next
             "key-of-another-option",
             "grammar",
         )
