@@ -64,6 +64,61 @@ def test_typo_or_wrong_type_fails_at_compose_time(make_cfg, override: str) -> No
     assert key in str(info.value) or key.split(".")[-1] in str(info.value.__cause__)
 
 
+@pytest.mark.parametrize(
+    ("override", "words"),
+    [
+        (
+            "+early_stoping.enabled=true",
+            "early_stoping was added to the config (+early_stoping.enabled=True), but "
+            "lossbench-train has no setting 'early_stoping': nothing would read it",
+        ),
+        ("+early_stoping.enabled=true", "Did you mean early_stopping.enabled?"),
+        ("+foo=1", "foo was added to the config (+foo=1)"),
+        ("+sed=1", "Did you mean seed?"),
+    ],
+)
+def test_a_top_level_key_added_that_nothing_reads_is_refused(make_cfg, override, words) -> None:
+    from lossbench.validation import validate
+
+    with pytest.raises(ConfigError) as refused:
+        validate(make_cfg("data=iris", override))
+    assert words in str(refused.value)
+
+
+@pytest.mark.parametrize(
+    "overrides",
+    [
+        ("+x=3", "seed=${x}"),  # read by an interpolation
+        ("+x=3", "data.split_seed=${oc.select:x,0}"),
+        ("+callbacks.timer._target_=lightning.pytorch.callbacks.Timer",),  # a group's entry
+        ("+trainer.profiler=simple",),
+    ],
+)
+def test_a_top_level_key_added_that_a_value_reads_and_group_entries_stay(
+    make_cfg, overrides
+) -> None:
+    from lossbench.validation import validate
+
+    validate(make_cfg("data=iris", *overrides))
+
+
+def test_a_top_level_key_added_stays_where_a_hydra_callback_of_one_s_own_may_read_it(
+    make_cfg,
+) -> None:
+    from omegaconf import open_dict
+
+    from lossbench.validation import validate
+
+    cfg = make_cfg("data=iris", "+foo=1")
+    with open_dict(cfg):
+        cfg.hydra = {"callbacks": {"check": {"_target_": "lossbench.hydra_callbacks.X"}}}
+    with pytest.raises(ConfigError, match="foo was added to the config"):
+        validate(cfg)
+    with open_dict(cfg):
+        cfg.hydra.callbacks.mine = {"_target_": "my_module.MyCallback"}  # gets the whole config
+    validate(cfg)
+
+
 def test_unknown_option_lists_valid_ones(make_cfg) -> None:
     with pytest.raises(Exception, match=r"(?s)Could not find 'loss/foo'.*bce_with_logits"):
         make_cfg("loss=foo")

@@ -6,12 +6,14 @@ The command-line refusals are rows of ``tests/test_refusals_cli.py`` (``*-interp
 
 from __future__ import annotations
 
+import enum
 import json
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 from hydra.core.override_parser.overrides_parser import OverridesParser
-from omegaconf import OmegaConf
+from omegaconf import OmegaConf, open_dict
 
 from lossbench.errors import ConfigError
 from lossbench.hydra_callbacks import sweep_jobs
@@ -51,6 +53,43 @@ def test_values_that_resolve_pass_and_hydra_s_node_is_not_read() -> None:
 def test_a_value_that_cannot_be_resolved_is_refused(config: dict, words: str) -> None:
     with pytest.raises(ConfigError) as refused:
         check_interpolations(OmegaConf.create(config))
+    assert words in str(refused.value)
+
+
+class _Colour(enum.Enum):
+    red = 1
+
+
+@dataclass
+class _Typed:
+    """A run's config as Hydra hands it to a callback: typed keys at its root, Hydra's node."""
+
+    seed: int = 0
+    lr: float = 0.1
+    enabled: bool = False
+    colour: _Colour = _Colour.red
+
+
+@pytest.mark.parametrize(
+    ("key", "words"),
+    [
+        ("seed", "could not be converted to Integer"),
+        ("lr", "could not be converted to Float"),
+        ("enabled", "is not a valid bool"),
+        ("colour", "expected one of [red]"),
+    ],
+    ids=["int", "float", "bool", "enum"],
+)
+def test_a_value_that_does_not_fit_its_key_s_type_is_refused(key: str, words: str) -> None:
+    config = OmegaConf.structured(_Typed)
+    with open_dict(config):
+        config.hydra = {"run": {"dir": "."}}
+    config[key] = "${oc.env:LOSSBENCH_UNSET_VARIABLE,maybe}"
+    with pytest.raises(ConfigError) as refused:
+        check_interpolations(config)
+    assert f"{key}=${{oc.env:LOSSBENCH_UNSET_VARIABLE,maybe}}: {key} cannot be worked out" in str(
+        refused.value
+    )
     assert words in str(refused.value)
 
 

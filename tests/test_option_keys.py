@@ -13,6 +13,7 @@ import pytest
 from hydra import compose, initialize_config_dir
 from hydra.errors import ConfigCompositionException
 
+from lossbench.command_keys import group_options
 from lossbench.config import SCHEMAS
 from lossbench.entry_keys import chosen_entries, unknown_entry_key
 from lossbench.option_keys import (
@@ -20,6 +21,7 @@ from lossbench.option_keys import (
     chosen_options,
     composition_refusal,
     option_key_refusal,
+    removed_key_refusal,
 )
 from lossbench.train import config_dir
 
@@ -219,6 +221,32 @@ def test_hydras_own_error_is_refused_the_same_way() -> None:
             compose("train", overrides=["+loss=focal"])  # Hydra's other errors stay Hydra's
         assert composition_refusal(other.value, ["+loss=focal"]) is None
     assert composition_refusal(ValueError("Could not override 'loss.gamma'."), []) is None
+
+
+@pytest.mark.parametrize(
+    ("override", "words"),
+    [
+        ("~optimizer.lr", "lr is part of the schema of optimizer=adam (AdamConfig)"),
+        ("~data.batch_size", "batch_size is part of the schema of data=iris (DataConfig)"),
+        ("~trainer.max_epochs", "max_epochs is part of the schema of trainer (TrainerConfig)"),
+        ("~early_stopping.patience=5", "patience is part of the schema of early_stopping"),
+    ],
+)
+def test_removing_a_key_of_a_schema_is_refused_with_how_to_set_it(
+    override: str, words: str
+) -> None:
+    options = group_options([CONFIGS])
+    with initialize_config_dir(config_dir=str(CONFIGS), version_base="1.3"):
+        with pytest.raises(ConfigCompositionException) as raised:
+            compose("train", overrides=["data=iris", override])
+        refusal = removed_key_refusal(raised.value, options)
+        path = override.lstrip("~").split("=")[0]
+        assert refusal is not None and refusal.startswith(f"{override} removes {path}, but ")
+        assert words in refusal
+        assert f"set it instead ({path}=<value>; `lossbench-train --cfg job`" in refusal
+        with pytest.raises(ConfigCompositionException) as other:
+            compose("train", overrides=["data=iris", "~data.nosuch"])  # Hydra's own error
+        assert removed_key_refusal(other.value, options) is None
 
 
 def _entry_lines() -> list[list[str]]:

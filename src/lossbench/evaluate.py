@@ -411,9 +411,11 @@ def write_result(result: dict[str, Any], out: str | os.PathLike) -> Path:
 @hydra.main(config_path=str(config_dir()), config_name="eval", version_base="1.3")
 def _hydra_main(cfg: DictConfig) -> None:
     from lossbench.interpolations import check_interpolations
+    from lossbench.validation import check_added_top_level_keys
 
     with refusing():  # CheckpointError, EvaluationError, DataError, ConfigError (hardware)
         check_interpolations(cfg, command="lossbench-eval")  # ckpt_path=${nosuch}
+        check_added_top_level_keys(cfg, EvalConfig, "lossbench-eval")  # +splt=val
         if OmegaConf.is_missing(cfg, "ckpt_path") or not str(cfg.ckpt_path).strip():
             empty = "" if OmegaConf.is_missing(cfg, "ckpt_path") else " (ckpt_path= is empty)"
             raise EvaluationError(

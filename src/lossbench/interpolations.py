@@ -142,10 +142,29 @@ def check_interpolations(
 
 
 def _without_hydra(config: DictConfig) -> DictConfig:
-    """``config`` without Hydra's node (as a job's config is: a copy only where it has one)."""
+    """``config`` without Hydra's node (as a job's config is: a copy only where it has one).
+
+    The copy keeps the schema's types, so a value that does not fit its key's type (``seed``,
+    an int, from ``${oc.env:SEED}`` set to ``1.5``) fails here as it would in the run; Hydra
+    removes its node from a job's config the same way:
+
+        >>> from dataclasses import dataclass
+        >>> @dataclass
+        ... class Config:
+        ...     seed: int = 0
+        >>> config = OmegaConf.structured(Config)
+        >>> with open_dict(config):
+        ...     config.hydra = {"run": {"dir": "."}}
+        >>> own = _without_hydra(config)
+        >>> "hydra" in own, OmegaConf.get_type(own).__name__
+        (False, 'Config')
+    """
     if "hydra" not in config:
         return config
-    return OmegaConf.masked_copy(config, [key for key in config if key != "hydra"])
+    own = copy.deepcopy(config)
+    with open_dict(own):
+        del own["hydra"]
+    return own
 
 
 def _interpolated(node: Any, path: str = "") -> Iterator[str]:

@@ -64,6 +64,7 @@ __all__ = [
     "missing_option_refusal",
     "option_key_refusal",
     "refuse_option_keys",
+    "removed_key_refusal",
 ]
 
 #: An option of a config group: its name, a list of options (``logger=[csv,mlflow]``, a tuple),
@@ -673,3 +674,63 @@ def composition_refusal(
             f"{_one_value_sweep(path, value)}, it is set in each job only.)"
         )
     return message
+
+
+#: Hydra's composition error for an override it could not apply: ``~optimizer.lr`` and others.
+_MERGING = re.compile(r"Error merging override (?P<override>~.+)")
+
+
+def removed_key_refusal(
+    error: BaseException,
+    options: Mapping[str, Sequence[str]],
+    command: str = "lossbench-train",
+) -> str | None:
+    """The refusal of ``~group.key`` (``~optimizer.lr``) where ``key`` is part of the schema of
+    the node that holds it: OmegaConf cannot remove it ("AdamConfig (DictConfig) does not support
+    deletion"), and Hydra would stop with that, exit status 1. Else None (Hydra reports it).
+    ``options``: each config group's options; those whose schema lacks the key are offered.
+
+        >>> from hydra.errors import ConfigCompositionException
+        >>> from omegaconf import OmegaConf
+        >>> adam = OmegaConf.structured(SCHEMAS["optimizer"]["adam"])
+        >>> adam.name = "adam"
+        >>> cfg = OmegaConf.create({"optimizer": adam})
+        >>> try:
+        ...     try:
+        ...         del cfg.optimizer["lr"]  # as Hydra removes it
+        ...     except Exception as cause:
+        ...         message = "Error merging override ~optimizer.lr"
+        ...         raise ConfigCompositionException(message) from cause
+        ... except ConfigCompositionException as error:
+        ...     print(removed_key_refusal(error, {"optimizer": ["adam", "sgd"]}))
+        ~optimizer.lr removes optimizer.lr, but lr is part of the schema of optimizer=adam \
+(AdamConfig), whose keys cannot be removed: set it instead (optimizer.lr=<value>; \
+`lossbench-train --cfg job` shows its value).
+    """
+    from omegaconf import DictConfig, OmegaConf
+    from omegaconf.errors import ConfigTypeError
+
+    cause = error.__cause__
+    found = _MERGING.fullmatch(str(error).strip())
+    if found is None or not isinstance(cause, ConfigTypeError):
+        return None
+    if "does not support deletion" not in str(cause) or not cause.full_key:
+        return None
+    path = str(cause.full_key)
+    group, key = path.split(".", 1)[0], path.rpartition(".")[2]
+    node = cause.parent_node
+    option = None
+    if isinstance(node, DictConfig) and "name" in node:
+        option = OmegaConf.select(node, "name", default=None, throw_on_resolution_failure=False)
+    owner = f"{group}={option}" if isinstance(option, str) and group in options else group
+    schema = getattr(cause.object_type, "__name__", None)
+    message = (
+        f"{found['override']} removes {path}, but {key} is part of the schema of {owner}"
+        f"{f' ({schema})' if schema else ''}, whose keys cannot be removed: set it instead "
+        f"({path}=<value>; `{command} --cfg job` shows its value)"
+    )
+    schemas = SCHEMAS.get(group, {})
+    without = [o for o in options.get(group, ()) if o in schemas and key not in _fields(schemas[o])]
+    if without:
+        message += f", or choose an option of {group} without it ({', '.join(without)})"
+    return message + "."

@@ -251,9 +251,11 @@ def _fail(message: str) -> NoReturn:
 def _hydra_main(cfg: DictConfig) -> None:
     from lossbench.errors import ConfigError
     from lossbench.interpolations import check_interpolations
+    from lossbench.validation import check_added_top_level_keys
 
-    try:  # data.path=${nosuch}: refused before anything reads it
+    try:  # data.path=${nosuch}, +ot=x.csv: refused before anything reads them
         check_interpolations(cfg, command="lossbench-predict")
+        check_added_top_level_keys(cfg, PredictConfig, "lossbench-predict")
     except ConfigError as error:
         refuse(error)
     if OmegaConf.is_missing(cfg, "ckpt_path") or not str(cfg.ckpt_path).strip():

@@ -58,7 +58,12 @@ from lossbench.hydra_internals import (
 from lossbench.hydra_settings import hydra_error_refusal, refuse_hydra_settings
 from lossbench.instantiators import check_logger_folders
 from lossbench.messages import quiet_lightning
-from lossbench.option_keys import composition_refusal, missing_option_refusal, refuse_option_keys
+from lossbench.option_keys import (
+    composition_refusal,
+    missing_option_refusal,
+    refuse_option_keys,
+    removed_key_refusal,
+)
 from lossbench.override_grammar import refuse_grammar_errors
 from lossbench.override_types import HYDRA, refuse_wrong_types
 from lossbench.record import (
@@ -570,10 +575,13 @@ def run_checkpoint_app(schema_name: str, schema: type, hydra_main: Any, command:
     refuse_wrong_types(overrides, hydra_schemas(), [])
 
     def refusal(error: BaseException) -> str | None:
-        """An option of a group Hydra brings (hydra/launcher=...) that it lacks, or the config
-        Hydra was pointed at, or one of its settings (:func:`hydra_error_refusal`)."""
-        return missing_option_refusal(error, overrides, command) or hydra_error_refusal(
-            error, sys.argv[1:], command, config_dir()
+        """An option of a group Hydra brings (hydra/launcher=...) that it lacks, a key of a
+        schema removed (``~data.batch_size``), or the config Hydra was pointed at, or one of its
+        settings (:func:`hydra_error_refusal`)."""
+        return (
+            missing_option_refusal(error, overrides, command)
+            or removed_key_refusal(error, group_options([config_dir()]), command)
+            or hydra_error_refusal(error, sys.argv[1:], command, config_dir())
         )
 
     with stopping(CHECKPOINT_COMMAND_KEPT):
@@ -643,10 +651,11 @@ def main() -> None:
     given_sweep_dir = any(a.lstrip("+~").split("=", 1)[0] == "hydra.sweep.dir" for a in arguments)
 
     def refusal(error: BaseException) -> str | None:
-        """A key of another option that the checks above could not tell (Hydra finds it), an
-        option of a group Hydra brings (hydra/launcher=...) that it lacks, a sweep Hydra
-        cannot run as given (no -m, an interval for a grid sweeper), or the config Hydra was
-        pointed at (-cp, -cn) or one of its settings (:func:`hydra_error_refusal`); and a
+        """A key of another option that the checks above could not tell (Hydra finds it), a key
+        of an option's schema removed (``~optimizer.lr``), an option of a group Hydra brings
+        (hydra/launcher=...) that it lacks, a sweep Hydra cannot run as given (no -m, an
+        interval for a grid sweeper), or the config Hydra was pointed at (-cp, -cn) or one of
+        its settings (:func:`hydra_error_refusal`); and a
         refusal of lossbench's own raised while Hydra sweeps or launches (the vectorized
         launcher's check of the jobs: ``-m 'seed=${nosuch},1'``)."""
         if isinstance(error, UserInputError):
@@ -657,6 +666,7 @@ def main() -> None:
         return (
             config_file_refusal(error, [config_dir(), *(added or [])])
             or composition_refusal(error, overrides, multirun=multirun)
+            or removed_key_refusal(error, group_options([config_dir(), *(added or [])]))
             or missing_option_refusal(error, overrides)
             or sweep_refusal(error, overrides, groups=groups)
             or ray_connection_refusal(error, overrides)

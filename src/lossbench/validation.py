@@ -19,9 +19,10 @@ from __future__ import annotations
 import dataclasses
 import difflib
 import math
+import re
 import typing
 import warnings
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -713,6 +714,129 @@ def _check_added_keys(cfg: DictConfig) -> None:
             )
 
 
+def check_added_top_level_keys(
+    cfg: DictConfig, schema: type = TrainConfig, command: str = "lossbench-train"
+) -> None:
+    """Refuse a top-level key added on the command line (``+early_stoping.enabled=true``,
+    ``+foo=1``) that nothing reads: ``command`` reads the settings of its ``schema`` only
+    (:class:`lossbench.config.TrainConfig` for lossbench-train), so it would go on as if the key
+    were not there. A key that a value interpolates (``-m '+x=1,2' 'seed=${x}'``) is read, and
+    stays; so do Hydra's node, and every key where a Hydra callback of one's own, which gets
+    the whole config, may read it (``+hydra.callbacks.mine._target_=my_module.MyCallback``).
+
+        >>> from omegaconf import open_dict
+        >>> cfg = OmegaConf.structured(TrainConfig)
+        >>> with open_dict(cfg):
+        ...     cfg.early_stoping = {"enabled": True}
+        >>> try:
+        ...     check_added_top_level_keys(cfg)
+        ... except ConfigError as e:
+        ...     print(str(e)[:78])
+        early_stoping was added to the config (+early_stoping.enabled=True), but lossb
+        >>> with open_dict(cfg):
+        ...     del cfg["early_stoping"]
+        ...     cfg.x, cfg.seed = 3, "${x}"
+        >>> check_added_top_level_keys(cfg)  # read by seed
+    """
+    fields = sorted(f.name for f in dataclasses.fields(schema))
+    added = [str(k) for k in cfg if k not in fields and k != "hydra"]
+    if not added or _own_hydra_callbacks(cfg):
+        return
+    for key in added:
+        if _interpolated_elsewhere(cfg, key):
+            continue
+        raw = OmegaConf.to_container(cfg, resolve=False)[key]
+        leaves = _leaf_paths(raw, key)
+        given = _added_by(cfg, key) or " ".join(f"+{p}={v}" for p, v in leaves)
+        close = difflib.get_close_matches(key, fields, n=1, cutoff=0.6)
+        hint = ""
+        if close:
+            near = [close[0] + p[len(key) :] for p, _ in leaves]
+            hint = f" Did you mean {' or '.join(near)}?"
+        raise ConfigError(
+            f"{key} was added to the config ({given}), but {command} has no setting {key!r}: "
+            f"nothing would read it, and the command would go on as if it were not there.{hint} "
+            f"Its settings: {', '.join(fields)}. Remove it, or interpolate it where a value "
+            f"should read it (${{{key}}})."
+        )
+
+
+def _hydra_setting(cfg: DictConfig, key: str) -> Any:
+    """Hydra's setting ``key`` (``callbacks``): from ``cfg``'s Hydra node, or in a job (whose
+    config has none) from Hydra's config; None outside Hydra."""
+    if "hydra" in cfg:
+        return OmegaConf.select(cfg, f"hydra.{key}", default=None)
+    from hydra.core.hydra_config import HydraConfig
+
+    if not HydraConfig.initialized():
+        return None
+    return OmegaConf.select(HydraConfig.get(), key, default=None)
+
+
+def _own_hydra_callbacks(cfg: DictConfig) -> bool:
+    """Whether the run has a Hydra callback that is not lossbench's (``hydra.callbacks``).
+
+    >>> _own_hydra_callbacks(OmegaConf.create({"hydra": {"callbacks": {"mine": {
+    ...     "_target_": "my_module.MyCallback"}}}}))
+    True
+    """
+    callbacks = _hydra_setting(cfg, "callbacks")
+    if not isinstance(callbacks, DictConfig):
+        return False
+    entries = [entry for entry in callbacks.values() if isinstance(entry, DictConfig)]
+    return any(not str(entry.get("_target_", "")).startswith("lossbench.") for entry in entries)
+
+
+def _leaf_paths(value: Any, path: str) -> list[tuple[str, Any]]:
+    """The dotted path and value of each leaf of ``value`` (a plain container) under ``path``.
+
+    >>> _leaf_paths({"enabled": True, "a": {"b": 1}}, "x")
+    [('x.enabled', True), ('x.a.b', 1)]
+    """
+    if isinstance(value, dict) and value:
+        return [leaf for k, v in value.items() for leaf in _leaf_paths(v, f"{path}.{k}")]
+    return [(path, value)]
+
+
+def _added_by(cfg: DictConfig, key: str) -> str | None:
+    """The command line's overrides that added top-level ``key`` (``+key.a=1 ++key=2``), or
+    None where none did."""
+    from lossbench.interpolations import given_overrides
+
+    adding = [
+        o
+        for o in given_overrides(cfg)
+        if o.startswith("+") and re.match(rf"\+*{re.escape(key)}(?:[.=]|$)", o)
+    ]
+    return " ".join(adding) or None
+
+
+def _interpolated_elsewhere(cfg: DictConfig, key: str) -> bool:
+    """Whether a value of ``cfg`` outside top-level ``key`` (Hydra's settings too) names
+    ``key`` in an interpolation (``${key}``, ``${key.a}``, ``${oc.select:key,1}``)."""
+    word = rf"{re.escape(key)}(?![\w\-])"
+    # ${key...}, or an argument of a resolver's: ${oc.select:key,1}
+    named = re.compile(rf"\$\{{\s*{word}|\$\{{[\w.]+:[^}}]*(?<![\w.\-]){word}")
+    raw = OmegaConf.to_container(cfg, resolve=False)
+    values = (_strings(value) for top, value in raw.items() if top != key)
+    return any(named.search(text) for each in values for text in each)
+
+
+def _strings(value: Any) -> Iterator[str]:
+    """The strings of ``value`` (a plain container), at any depth.
+
+    >>> list(_strings({"a": ["x", {"b": "y"}], "c": 1}))
+    ['x', 'y']
+    """
+    if isinstance(value, dict):
+        value = list(value.values())
+    if isinstance(value, list):
+        for item in value:
+            yield from _strings(item)
+    elif isinstance(value, str):
+        yield value
+
+
 #: Examples of the settings a config group leaves for the user to give (``???``).
 MISSING_EXAMPLES = {
     "data.path": "data.path=<file>.csv",
@@ -813,6 +937,7 @@ def validate(cfg: DictConfig) -> Task:
     """Check the whole config; return the task or raise :class:`ConfigError`."""
     check_interpolations(cfg)  # before any check reads a value
     _check_added_keys(cfg)
+    check_added_top_level_keys(cfg)
     _check_option_base(cfg)
     _check_missing(cfg)
     try:
