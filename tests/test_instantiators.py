@@ -195,6 +195,14 @@ def test_rich_progress_and_lr_monitor_options(make_cfg):
         (("+callbacks.x._target_=nosuchpackage.Thing",), r"no module named 'nosuchpackage'"),
         (("+callbacks.x.patience=3",), r"callbacks.x has no _target_"),
         (("callbacks=lr_monitor", "logger=none"), r"lr_monitor .* logger=none sets none"),
+        (
+            (
+                "+callbacks.dsm._target_=lightning.pytorch.callbacks.DeviceStatsMonitor",
+                "logger=none",
+            ),
+            r"callbacks.dsm \(lightning.pytorch.callbacks.DeviceStatsMonitor\) records to the "
+            r"loggers, but logger=none sets none.*~callbacks.dsm",
+        ),
         (("scheduler=plateau", "scheduler.monitor=val/acc"), r"scheduler.monitor='val/acc' is not"),
         (
             ("scheduler=warmup_cosine", "scheduler.warmup_epochs=2"),
@@ -207,6 +215,7 @@ def test_rich_progress_and_lr_monitor_options(make_cfg):
         "no-module",
         "no-target",
         "needs-logger",
+        "device-stats-needs-logger",
         "plateau-metric",
         "warmup-too-long",
     ],

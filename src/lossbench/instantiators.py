@@ -52,8 +52,8 @@ SHIPPED_TARGETS: dict[str, str | None] = {
 }
 #: The optional extra that installs each package (pip install 'lossbench[<extra>]').
 EXTRAS = {"tensorboard": "tensorboard", "mlflow": "mlflow", "wandb": "wandb", "rich": "rich"}
-#: Callbacks that fail without a logger.
-NEEDS_LOGGER = ("lightning.pytorch.callbacks.LearningRateMonitor",)
+#: Lightning's callbacks that fail without a logger (by class name; a subclass counts too).
+NEEDS_LOGGER = ("LearningRateMonitor", "DeviceStatsMonitor")
 
 
 def entries(group: Any) -> list[tuple[str, DictConfig]]:
@@ -287,15 +287,41 @@ def checkpoint_entries(cfg: DictConfig) -> list[str]:
     return found
 
 
+def callback_classes(cfg: DictConfig) -> dict[str, set[str]]:
+    """The names of the Lightning classes each ``callbacks`` entry builds or derives from, by
+    entry name (empty for a function, a target that cannot be imported, or a shipped target of
+    lossbench's own). A shipped Lightning target is read from its name, without importing it.
+
+        >>> from omegaconf import OmegaConf
+        >>> callback_classes(OmegaConf.create({"callbacks": {"lr": {
+        ...     "_target_": "lightning.pytorch.callbacks.LearningRateMonitor"}}}))
+        {'lr': {'LearningRateMonitor'}}
+    """
+    found: dict[str, set[str]] = {}
+    for name, node in entries(cfg.get("callbacks")):
+        target = str(node.get("_target_")) if isinstance(node, Mapping) else ""
+        if target in SHIPPED_TARGETS:
+            lightning = target.startswith("lightning.")
+            found[name] = {target.rsplit(".", 1)[-1]} if lightning else set()
+            continue
+        obj, error = locate(target, f"callbacks.{name}._target_", "callbacks")
+        found[name] = _lightning_bases(obj) if error is None else set()
+    return found
+
+
 def check_needs_logger(cfg: DictConfig) -> str | None:
-    """A callback that needs a logger when ``logger`` is empty (``logger=none``), or None."""
+    """A callback that needs a logger (:data:`NEEDS_LOGGER`) when ``logger`` is empty
+    (``logger=none``), or None."""
     if entries(cfg.get("logger")):
         return None
-    for name, node in entries(cfg.get("callbacks")):
-        if isinstance(node, Mapping) and node.get("_target_") in NEEDS_LOGGER:
+    for name, bases in callback_classes(cfg).items():
+        needs = [base for base in NEEDS_LOGGER if base in bases]
+        if needs:
+            target = cfg.callbacks[name]["_target_"]
             return (
-                f"callbacks.{name} ({node['_target_']}) records to the loggers, but logger=none "
-                f"sets none. Choose a logger (logger=csv) or drop it with ~callbacks.{name}."
+                f"callbacks.{name} ({target}) records to the loggers, but logger=none "
+                f"sets none. Choose a logger (logger=csv) or drop it with ~callbacks.{name}. "
+                f"Lightning's callbacks that need a logger: {', '.join(NEEDS_LOGGER)}."
             )
     return None
 
