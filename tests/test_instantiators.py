@@ -115,6 +115,15 @@ class _NeedsLevel(Callback):
             ),
             r"callbacks.timer.duration=\{'seconds': 0\} leaves no time to train",
         ),
+        (
+            (
+                "+callbacks.mc2._target_=lightning.pytorch.callbacks.ModelCheckpoint",
+                "+callbacks.mc2.monitor=val/nll",
+            ),
+            r"callbacks.mc2 \(lightning.pytorch.callbacks.ModelCheckpoint\) is a second "
+            r"checkpoint callback beside callbacks.model_checkpoint: a run takes one.*"
+            r"configured through checkpoint.\* .*~callbacks.mc2",
+        ),
     ],
     ids=[
         "user-callback-needs-argument",
@@ -124,6 +133,7 @@ class _NeedsLevel(Callback):
         "profiler-class",
         "timer-of-no-time",
         "timer-of-no-seconds",
+        "second-checkpoint",
     ],
 )
 def test_entries_are_checked_against_the_target_and_the_logged_metrics(

@@ -404,6 +404,12 @@ CATALOGUE: list[Case] = [
             ("trainer.enable_checkpointing=false", "~callbacks.model_checkpoint",
              "+callbacks.mine._target_=lightning.pytorch.callbacks.ModelCheckpoint"),
             ["callbacks.mine builds a checkpoint callback", "~callbacks.mine"]),
+    refused("callback-second-model-checkpoint", "train",
+            (*QUICK, "+callbacks.mc2._target_=lightning.pytorch.callbacks.ModelCheckpoint",
+             "+callbacks.mc2.monitor=val/nll"),
+            ["callbacks.mc2 (lightning.pytorch.callbacks.ModelCheckpoint) is a second checkpoint "
+             "callback beside callbacks.model_checkpoint", "checkpoint.* (monitor, mode, save_last, "
+             "write)", "~callbacks.mc2"]),
     refused("callback-argument-of-another-class", "train",
             ("+callbacks.model_checkpoint.save_top_k=3",),
             ["callbacks.model_checkpoint.save_top_k is not an argument of "

@@ -423,6 +423,32 @@ def _folder_refusal(cfg: DictConfig, key: str, folder: Path, why: str) -> str:
     )
 
 
+def check_one_checkpoint(cfg: DictConfig) -> str | None:
+    """A second checkpoint callback beside the first (:func:`checkpoint_entries`), or None.
+
+    Lightning keeps one state per callback type and settings in a checkpoint, and lossbench's
+    best epoch, resume and ``checkpoints/`` folder belong to one checkpoint callback, so a run
+    takes one; lossbench's own is configured through ``checkpoint.*``.
+
+        >>> from omegaconf import OmegaConf
+        >>> print(check_one_checkpoint(OmegaConf.create({"callbacks": {
+        ...     "model_checkpoint": {"_target_": "lossbench.callbacks.run_checkpoint"}}})))
+        None
+    """
+    found = checkpoint_entries(cfg)
+    if len(found) < 2:
+        return None
+    first, second = found[0], found[1]
+    return (
+        f"callbacks.{second} ({cfg.callbacks[second]['_target_']}) is a second checkpoint "
+        f"callback beside callbacks.{first}: a run takes one (its best epoch, resume and "
+        "checkpoints/ folder are that callback's, and Lightning keeps one state per checkpoint "
+        "callback's settings). lossbench's own is configured through checkpoint.* (monitor, "
+        "mode, save_last, write), e.g. checkpoint.monitor=val/accuracy. Drop the second with "
+        f"~callbacks.{second}."
+    )
+
+
 def _build(group: str, name: str, node: DictConfig, base: type) -> Any:
     from hydra.utils import instantiate
 

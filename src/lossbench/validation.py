@@ -39,6 +39,7 @@ from lossbench.instantiators import (
     SHIPPED_TARGETS,
     check_entries,
     check_needs_logger,
+    check_one_checkpoint,
     check_profiler,
     checkpoint_entries,
     entries,
@@ -576,6 +577,8 @@ def _check_run(cfg: DictConfig, task: Task) -> None:
         )
         _check_mode(group, cfg[group].monitor or cfg.optimized_metric, mode)
     _check_entry_monitors(cfg, task)
+    error = check_one_checkpoint(cfg)
+    _require(error is None, str(error))
     stopping = cfg.early_stopping
     _require(
         not stopping.enabled or _reads_early_stopping(cfg.get("callbacks")),
