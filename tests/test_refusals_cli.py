@@ -410,6 +410,12 @@ CATALOGUE: list[Case] = [
             ["callbacks.mc2 (lightning.pytorch.callbacks.ModelCheckpoint) is a second checkpoint "
              "callback beside callbacks.model_checkpoint", "checkpoint.* (monitor, mode, save_last, "
              "write)", "~callbacks.mc2"]),
+    refused("runner-epoch-with-an-accumulation-scheduler", "train",
+            (*QUICK, "runner=epoch",
+             "+callbacks.gas._target_=lightning.pytorch.callbacks.GradientAccumulationScheduler",
+             "+callbacks.gas.scheduling={{0:2}}"),
+            ["runner=epoch cannot honour Lightning's GradientAccumulationScheduler callback",
+             "Use runner=auto", "runner=lightning"]),
     refused("callback-argument-of-another-class", "train",
             ("+callbacks.model_checkpoint.save_top_k=3",),
             ["callbacks.model_checkpoint.save_top_k is not an argument of "

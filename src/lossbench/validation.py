@@ -37,6 +37,7 @@ from lossbench.entry_arguments import default_argument
 from lossbench.errors import ConfigError
 from lossbench.instantiators import (
     SHIPPED_TARGETS,
+    callback_classes,
     check_entries,
     check_needs_logger,
     check_one_checkpoint,
@@ -104,7 +105,10 @@ def _check_runner(cfg: DictConfig) -> None:
     if runner == "epoch":
         trainer = cfg.trainer
         settings = {key: trainer[key] for key in _EPOCH_RUNNER_SETTINGS if key in trainer}
-        reasons = epoch_obstacles({"optimizer": cfg.optimizer.name, **settings})
+        callbacks = set().union(*callback_classes(cfg).values())
+        reasons = epoch_obstacles(
+            {"optimizer": cfg.optimizer.name, "callbacks": callbacks, **settings}
+        )
         _require(not reasons, refuse_epoch_message(reasons))
 
 
