@@ -124,6 +124,12 @@ class _NeedsLevel(Callback):
             r"checkpoint callback beside callbacks.model_checkpoint: a run takes one.*"
             r"configured through checkpoint.\* .*~callbacks.mc2",
         ),
+        (
+            ("+callbacks.bf._target_=lightning.pytorch.callbacks.BackboneFinetuning",),
+            r"callbacks.bf._target_='lightning.pytorch.callbacks.BackboneFinetuning' is "
+            r"Lightning's BackboneFinetuning, which cannot run here: .*`backbone` attribute.*"
+            r"~callbacks.bf",
+        ),
     ],
     ids=[
         "user-callback-needs-argument",
@@ -134,6 +140,7 @@ class _NeedsLevel(Callback):
         "timer-of-no-time",
         "timer-of-no-seconds",
         "second-checkpoint",
+        "backbone-finetuning",
     ],
 )
 def test_entries_are_checked_against_the_target_and_the_logged_metrics(

@@ -160,6 +160,13 @@ TUNER_CALLBACKS = {
 }
 
 
+#: Lightning callbacks that need what lossbench's modules do not have: why each is refused.
+UNFIT_CALLBACKS = {
+    "BackboneFinetuning": "it freezes and thaws the module's `backbone` attribute, and "
+    "lossbench's modules have none (the network is their `model` attribute)",
+}
+
+
 def _lightning_bases(obj: Any) -> set[str]:
     """The names of the Lightning classes among ``obj``'s bases (empty for a function): read
     from its class hierarchy, so nothing more is imported than the target's module."""
@@ -214,6 +221,12 @@ def _wrong_class(group: str, name: str, target: str, obj: Any) -> str | None:
             f"(lightning.pytorch.{base.lower()}s.{base}) nor a subclass of one: the run could "
             f"not use it. Name a {base} class, e.g. {example}."
         )
+    for unfit, why in UNFIT_CALLBACKS.items():
+        if unfit in bases:
+            return (
+                f"{group}.{name}._target_={target!r} is Lightning's {unfit}, which cannot run "
+                f"here: {why}. Drop it with ~{group}.{name}."
+            )
     for tuner, why in TUNER_CALLBACKS.items():
         if tuner in bases:
             return (
