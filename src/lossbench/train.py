@@ -463,6 +463,7 @@ def search_without_result(sweep_dir_given: bool) -> str | None:
     line, which Hydra leaves running when its sweeper raises, is ended first."""
     from lossbench.progress import (
         ALL_REFUSED,
+        NONE_COMPLETED,
         NOT_RUN,
         all_refused_message,
         end_cut_short_sweeps,
@@ -474,6 +475,7 @@ def search_without_result(sweep_dir_given: bool) -> str | None:
     not_run, all_refused = dict(NOT_RUN), dict(ALL_REFUSED)
     NOT_RUN.clear()  # this command's sweep only, as main() clears them
     ALL_REFUSED.clear()
+    NONE_COMPLETED.clear()  # said here in the search's own words
     if not_run:
         sweep_dir, count = next(iter(not_run.items()))
         return not_run_message(sweep_dir, count, sweep_dir_given=sweep_dir_given)
@@ -694,6 +696,22 @@ def main() -> None:
         message = all_refused_message(sweep_dir, count, since)
         print(f"lossbench: refused: {message}", file=sys.stderr)
         sys.exit(2)
+    _fail_without_a_completed_job()
+
+
+def _fail_without_a_completed_job() -> None:
+    """Exit 1 with ``lossbench: failed:`` after a sweep none of whose jobs completed (each
+    failed, or failed and refused): there is nothing to report, and ``make compare`` stops on
+    the exit status (:data:`lossbench.progress.NONE_COMPLETED`). A sweep with one completed job
+    or more exits 0, its failed jobs recorded."""
+    from lossbench.progress import NONE_COMPLETED, none_completed_message
+
+    none_completed = dict(NONE_COMPLETED)
+    NONE_COMPLETED.clear()  # this command's sweep only (tests call main() again in one process)
+    for sweep_dir, (counts, since) in none_completed.items():
+        message = none_completed_message(sweep_dir, counts, since)
+        print(f"lossbench: failed: {message}", file=sys.stderr)
+        sys.exit(1)
 
 
 if __name__ == "__main__":

@@ -38,8 +38,10 @@ from lossbench.entry_arguments import default_argument
 from lossbench.errors import ConfigError
 from lossbench.instantiators import (
     SHIPPED_TARGETS,
+    callback_classes,
     check_entries,
     check_needs_logger,
+    check_one_checkpoint,
     check_profiler,
     checkpoint_entries,
     entries,
@@ -104,7 +106,10 @@ def _check_runner(cfg: DictConfig) -> None:
     if runner == "epoch":
         trainer = cfg.trainer
         settings = {key: trainer[key] for key in _EPOCH_RUNNER_SETTINGS if key in trainer}
-        reasons = epoch_obstacles({"optimizer": cfg.optimizer.name, **settings})
+        callbacks = set().union(*callback_classes(cfg).values())
+        reasons = epoch_obstacles(
+            {"optimizer": cfg.optimizer.name, "callbacks": callbacks, **settings}
+        )
         _require(not reasons, refuse_epoch_message(reasons))
 
 
@@ -577,6 +582,8 @@ def _check_run(cfg: DictConfig, task: Task) -> None:
         )
         _check_mode(group, cfg[group].monitor or cfg.optimized_metric, mode)
     _check_entry_monitors(cfg, task)
+    error = check_one_checkpoint(cfg)
+    _require(error is None, str(error))
     stopping = cfg.early_stopping
     _require(
         not stopping.enabled or _reads_early_stopping(cfg.get("callbacks")),

@@ -18,8 +18,9 @@ machinery runs around each small step:
   loop when nothing needs that loop's hooks, steps the optimizer directly when nothing needs
   Lightning's step wrappers, and hands the loggers every metric without Lightning's per-key
   bookkeeping. About 3-5x faster on the small models of the studies. It cannot honour what
-  :func:`epoch_obstacles` lists (L-BFGS, DDP, gradient clipping, gradient accumulation, and
-  what counts Lightning steps); ``runner=epoch`` with one of those is refused. Records
+  :func:`epoch_obstacles` lists (L-BFGS, DDP, gradient clipping, gradient accumulation and
+  its scheduler callback, and what counts Lightning steps); ``runner=epoch`` with one of
+  those is refused. Records
   ``training_loop: epoch`` and ``validation_loop: inline`` (or ``lightning``).
 - ``auto`` (the default): ``epoch`` where :func:`epoch_obstacles` finds nothing, else
   ``lightning``.

@@ -19,6 +19,13 @@ if TYPE_CHECKING:
 #: The values of ``runner=``.
 RUNNERS = ("auto", "lightning", "epoch")
 
+#: Lightning's callbacks that work under automatic optimization only (the epoch runner steps
+#: the optimizer itself, under manual optimization), by class name, and why.
+AUTOMATIC_OPTIMIZATION_CALLBACKS = {
+    "GradientAccumulationScheduler": "it schedules Lightning's gradient accumulation, which "
+    "counts Lightning steps under automatic optimization",
+}
+
 
 class Runner(Protocol):
     """How a run is fitted: build its module, say which loops run, fit it."""
@@ -54,9 +61,10 @@ def epoch_obstacles(settings: Mapping[str, Any]) -> list[str]:
     ``settings``: ``optimizer`` (its name) and the ``trainer.*`` values ``gradient_clip_val``,
     ``limit_train_batches``, ``accumulate_grad_batches``, ``overfit_batches``, ``fast_dev_run``,
     ``max_steps``, ``val_check_interval``, ``check_val_every_n_epoch`` and ``world_size``
-    (processes); a missing value is Lightning's default, and so is None for every key but
-    ``check_val_every_n_epoch`` (None there: validate every ``val_check_interval`` batches,
-    counted across epochs).
+    (processes), and ``callbacks``: the names of the Lightning classes the run's callbacks
+    are or derive from (:data:`AUTOMATIC_OPTIMIZATION_CALLBACKS`); a missing value is
+    Lightning's default, and so is None for every key but ``check_val_every_n_epoch`` (None
+    there: validate every ``val_check_interval`` batches, counted across epochs).
 
         >>> epoch_obstacles({"optimizer": "adam"})
         []
@@ -64,6 +72,8 @@ def epoch_obstacles(settings: Mapping[str, Any]) -> list[str]:
         'world_size=2 (DDP runs one backward per forward of the wrapped model)'
         >>> epoch_obstacles({"max_steps": 4, "val_check_interval": 1.0})
         ['trainer.max_steps=4 (the epoch runner stops only at the end of an epoch)']
+        >>> epoch_obstacles({"callbacks": {"GradientAccumulationScheduler", "Callback"}})[0][:50]
+        "Lightning's GradientAccumulationScheduler callback"
     """
     max_steps = settings.get("max_steps")
     interval = settings.get("val_check_interval")
@@ -113,6 +123,11 @@ def epoch_obstacles(settings: Mapping[str, Any]) -> list[str]:
             "epoch here)",
         ),
     ]
+    callbacks = settings.get("callbacks") or ()
+    checks += [
+        (name in callbacks, f"Lightning's {name} callback ({why})")
+        for name, why in AUTOMATIC_OPTIMIZATION_CALLBACKS.items()
+    ]
     return [reason for failed, reason in checks if failed]
 
 
@@ -143,4 +158,10 @@ def trainer_settings(cfg: DictConfig, trainer: Any) -> dict[str, Any]:
         "val_check_interval": interval,
         "check_val_every_n_epoch": trainer.check_val_every_n_epoch,
         "world_size": trainer.world_size,
+        "callbacks": {
+            base.__name__
+            for callback in trainer.callbacks
+            for base in type(callback).__mro__
+            if base.__module__.startswith("lightning.")
+        },
     }
