@@ -1549,8 +1549,9 @@ CATALOGUE: list[Case] = [
          ("no job of this sweep completed (2 failed; first: non-finite",),
          outcome="every-job-failed"),
     # ---- an Optuna search none of whose trials completes: exit 1, not Optuna's traceback ----
+    # several steps an epoch: the step after the one that overflows the weights has a NaN loss
     Case("search-every-trial-failed", "train", ("-m", "hparams_search=optuna_focal", "data=iris",
-         "trainer.max_epochs=3", "logger=none", "hydra.sweeper.n_trials=2",
+         "data.batch_size=16", "trainer.max_epochs=3", "logger=none", "hydra.sweeper.n_trials=2",
          "optimizer.lr=interval(1e200,1e201)"),
          ("all 2 trials of the Optuna search failed (first: non-finite training loss",
           "so it has no best trial", "a lower optimizer.lr interval"),

@@ -198,7 +198,7 @@ def no_trial_completed_message(
         )
     return (
         f"{what}, so it has no best trial. Each trial's metrics.json under {sweep_dir} says "
-        "why; fix the settings (for a non-finite loss: a lower optimizer.lr interval, "
+        "why; fix the settings (for a non-finite loss or weights: a lower optimizer.lr interval, "
         "gradient clipping with trainer.gradient_clip_val) and run the search again."
     )
 
