@@ -87,7 +87,7 @@ class Case:
     multirun whose refused job is recorded) or ``every-job-refused`` (a multirun whose
     jobs are all refused: each recorded, exit 2) or ``every-job-failed`` (a multirun whose
     jobs all failed: each recorded, exit 1). ``cpu_only``: the refusal holds only on a machine
-    without that accelerator. ``unwanted``: words the message must not hold (a wrong fix).
+    without that accelerator. ``unwanted``: words the refusal or warning must not hold (a wrong fix).
     ``console``: the command runs as its console script does (:func:`cli_process.run_console`,
     the default: what users run), or with ``python -m`` (False), where Hydra reads some flags
     differently (a relative ``-cp``: a folder beside the module, not a module of lossbench's).
@@ -1357,9 +1357,18 @@ CATALOGUE: list[Case] = [
     refused("report-missing-dir", "report", ("nowhere",), ["'nowhere' does not exist"], ()),
     refused("report-empty-dir", "report", ("study",), ["no metrics.json found under 'study'"],
             (("study", None),), fast=True),
-    Case("report-corrupted-record", "report", ("study",), ("skipped", "bad/metrics.json",
+    Case("report-corrupted-record", "report", ("study",), ("lossbench: warning: skipped", "bad/metrics.json",
          "unreadable metrics.json"), (("study/bad/metrics.json", '{"status": "compl'),),
          outcome="warns"),
+    # a job still running or killed: its folder holds config.yaml, .hydra/, checkpoints/, no record
+    Case("report-job-folder-without-a-record", "report", ("study",),
+         ("lossbench: warning: 1 job folder holds no metrics.json: ", "study/b: a job whose folder "
+          "has none is still running, or was stopped before it ended", "report again once the jobs "
+          "have ended"),
+         (("study/a/metrics.json", json.dumps(COMPLETED_RECORD | {"stopped_by": "early_stopping"})),
+          ("study/b/config.yaml", "seed: 1\n"),
+          ("study/b/checkpoints/last.ckpt", b"x"), ("study/notes/plan.txt", "seeds 0 and 1\n")),
+         outcome="warns", unwanted=("study/notes",)),
     refused("report-out-below-a-file", "report", ("{iris_run}", "--out", "data.csv/report"),
             ["--out 'data.csv/report' lies below 'data.csv', which is a file"]),
     # a file of a report's name that no report wrote: refused, never replaced (an earlier
@@ -1846,7 +1855,8 @@ def test_refusal_catalogue(case: Case, outcomes: dict[str, Outcome]) -> None:
     elif case.outcome == "warns":
         for word in case.words:
             assert word in result.stderr, result.stderr
-        assert "lossbench: warning: skipped" in result.stderr
+        for word in case.unwanted:
+            assert word not in result.stderr, f"{word!r} in: {result.stderr[-3000:]}"
         assert (outcome.workdir / "study" / "report.html").is_file()  # the rest is reported
         assert "logits + cross_entropy" in result.stdout
         changed = {k for k in outcome.before if outcome.before[k] != outcome.after.get(k)}

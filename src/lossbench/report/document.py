@@ -14,7 +14,12 @@ from typing import Any
 
 import pandas as pd
 
-from lossbench.report.collect import left_out_debug_runs
+from lossbench.report.collect import (
+    UNFINISHED_FIX,
+    UNFINISHED_WHY,
+    left_out_debug_runs,
+    without_record,
+)
 from lossbench.report.compare import Verdict
 from lossbench.report.render import Block, Bullets, Heading, Image, Table, Text
 from lossbench.report.selection import missing_seeds, selection_metric
@@ -377,6 +382,17 @@ def _debug_runs(study: Study) -> Text | None:
     )
 
 
+def _unfinished_jobs(study: Study) -> Text | None:
+    """A note on the job folders without a record, naming a few (None: there were none)."""
+    if not study.unfinished:
+        return None
+    listed = without_record(study.unfinished, lambda path: f"`{_relative(path, study)}`")
+    return Text(
+        f"**Unfinished study?** {listed}: {UNFINISHED_WHY}. This report counts the runs that "
+        f"have one: {UNFINISHED_FIX}."
+    )
+
+
 def _relative(path: str, study: Study) -> str:
     try:
         return os.path.relpath(path, study.out_dir)
@@ -469,9 +485,9 @@ def build_document(study: Study) -> list[Block]:
             "(LogisticRegression, C chosen on validation, on the same splits)."
         ),
     ]
-    debug = _debug_runs(study)
-    if debug is not None:
-        blocks.append(debug)
+    for note in (_unfinished_jobs(study), _debug_runs(study)):
+        if note is not None:
+            blocks.append(note)
     duplicates = _duplicates(study)
     if duplicates is not None:
         blocks.append(duplicates)
