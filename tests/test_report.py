@@ -1218,3 +1218,27 @@ def test_a_finished_study_does_not_warn_of_unfinished_jobs(tmp_path: Path) -> No
     assert not [w for w in caught if w.category is UnfinishedJobWarning]
     assert "metrics.json:" not in html.with_name("report.md").read_text()
 
+
+def test_the_verdict_table_says_why_a_data_set_without_the_metric_has_no_best(
+    tmp_path: Path,
+) -> None:
+    """A data set whose runs completed without the ranking metric (iris without test/miou,
+    ranked with a dense data set that has it): the printed verdict table says what report.md
+    says, not that no run completed."""
+    from lossbench.report.build import analyse
+    from lossbench.report.document import verdict_table, verdict_text
+    from lossbench.report.render import to_text
+
+    for seed in (0, 1):
+        write_run(tmp_path / "runs" / f"iris_{seed}", data="iris", task="multiclass",
+                  head="logits", loss="cross_entropy", seed=seed,
+                  metrics=study_metrics(0, seed))  # fmt: skip
+        write_run(tmp_path / "runs" / f"ink_{seed}", data="mnist_ink", task="dense_binary",
+                  head="logits", loss="bce_with_logits", seed=seed,
+                  metrics={**study_metrics(0, seed), "test/miou": 0.6 + seed / 100})  # fmt: skip
+    study = analyse([tmp_path / "runs"], tmp_path / "report", metric="test/miou")
+    rows = {row[0]: row[1] for row in verdict_table(study).rows}
+    assert rows["iris"] == "no completed run records test/miou"
+    iris = next(v for v in study.verdicts if v.data == "iris")
+    assert f"{rows['iris']}, so there is no verdict" in verdict_text(iris, "max")
+    assert "no completed run records test/miou" in to_text(verdict_table(study))

@@ -104,6 +104,16 @@ def failed_in_training(n_chosen: int, n_all: int | None = None) -> str:
     return f" Runs that failed in training: {count} (see Failed runs)."
 
 
+def no_result(metric: str) -> str:
+    """Why a data set has no best setup where none is held back for not converging: the words
+    of both its verdict in the report and its row of the verdict table.
+
+        >>> no_result("test/miou")
+        'no completed run records test/miou'
+    """
+    return f"no completed run records {metric}"
+
+
 def verdict_text(v: Verdict, mode: str, n_failed_all: int | None = None) -> str:
     """One data set's verdict as a sentence; ``n_failed_all``: the data set's runs that failed
     in training at any learning rate (``v.n_failed`` counts the chosen rates' only)."""
@@ -116,7 +126,7 @@ def verdict_text(v: Verdict, mode: str, n_failed_all: int | None = None) -> str:
             "trainer.max_epochs."
         )
     elif v.best is None:
-        text = head + f"no completed run records {v.metric}, so there is no verdict."
+        text = head + f"{no_result(v.metric)}, so there is no verdict."
     else:
         interval = (
             f"95 % CI {fmt(v.ci_low)} to {fmt(v.ci_high)}, {v.n} seeds"
@@ -185,7 +195,7 @@ def _no_best(verdict: Verdict) -> str:
         )
     if verdict.unconverged:
         return "none converged within the epoch cap (raise trainer.max_epochs)"
-    return "no completed run"
+    return no_result(verdict.metric)
 
 
 def verdict_table(study: Study) -> Table:
