@@ -224,7 +224,21 @@ REFUSED = {
         r"1 value\(s\) that are NaN, infinite.*image 1, channel 0, row 0, column 4",
     ),
     "beyond-float32": (lambda: np.full((1, 14, 14), 1e39), r"196 value\(s\).*beyond float32"),
-    "no-images": (lambda: np.zeros((0, 14, 14)), r"holds no pixels"),
+    # the file's own shape, not (0, 1, 14, 14) as it is read
+    "no-images": (
+        lambda: np.zeros((0, 14, 14)),
+        r"holds no images: the file's array has shape \(0, 14, 14\), 0 images\. Save at least "
+        r"one image, \(N, H, W\) or \(N, 1, H, W\)",
+    ),
+    "no-images-of-channels": (
+        lambda: np.zeros((0, 1, 14, 14)),
+        r"holds no images: the file's array has shape \(0, 1, 14, 14\)",
+    ),
+    "empty-array": (lambda: np.zeros((0,)), r"holds no images: .* shape \(0,\), 0 images"),
+    "no-pixels": (
+        lambda: np.zeros((2, 14, 0)),
+        r"holds images without pixels: the file's array has shape \(2, 14, 0\)\. Give images",
+    ),
 }
 
 

@@ -87,7 +87,7 @@ class Case:
     multirun whose refused job is recorded) or ``every-job-refused`` (a multirun whose
     jobs are all refused: each recorded, exit 2) or ``every-job-failed`` (a multirun whose
     jobs all failed: each recorded, exit 1). ``cpu_only``: the refusal holds only on a machine
-    without that accelerator. ``unwanted``: words the message must not hold (a wrong fix).
+    without that accelerator. ``unwanted``: words the refusal or warning must not hold (a wrong fix).
     ``console``: the command runs as its console script does (:func:`cli_process.run_console`,
     the default: what users run), or with ``python -m`` (False), where Hydra reads some flags
     differently (a relative ``-cp``: a folder beside the module, not a module of lossbench's).
@@ -1287,6 +1287,14 @@ CATALOGUE: list[Case] = [
              "e.g. out=scores.json"], ()),
     refused("eval-out-is-an-archive-name", "eval", ("ckpt_path={iris_ckpt}", "out=scores.npz"),
             ["out='scores.npz' is not a .json file name", "e.g. out=scores.json"], ()),
+    # data=openml's cache_dir=${{paths.data_dir}}, which predict's config lacks, was refused instead
+    refused("predict-data-openml", "predict", ("ckpt_path=x.ckpt", "data=openml"),
+            ["data=openml is a built-in data set", "from a CSV file (data=csv data.path=<file>.csv)",
+             "images from a NumPy file (data=images data.path=<file>.npy)"],
+            (), unwanted=["interpolates", "paths.data_dir"], fast=True),
+    refused("predict-data-mnist-ink", "predict", ("ckpt_path=x.ckpt", "data=mnist_ink"),
+            ["data=mnist_ink is a built-in data set", "data=images data.path=<file>.npy"], (),
+            fast=True),
     refused("predict-not-a-checkpoint", "predict", ("ckpt_path=notes.ckpt", "data.path=data.csv"),
             ["is not a readable torch checkpoint"], (("notes.ckpt", "x"), ("data.csv", GOOD))),
     refused("predict-no-checkpoint-empty", "predict", ("ckpt_path=", "data.path=data.csv"),
@@ -1343,6 +1351,10 @@ CATALOGUE: list[Case] = [
             (("images.npy", "0,0,1\n"),)),
     refused("predict-images-one-image", "predict", IMAGES, ["shape (14, 14)", "images[None]"],
             images(np.zeros((14, 14)))),
+    refused("predict-images-none", "predict", IMAGES,
+            ["data.path='images.npy' holds no images: the file's array has shape (0, 14, 14), 0 images",
+             "Save at least one image, (N, H, W) or (N, 1, H, W)"],
+            images(np.zeros((0, 14, 14))), unwanted=["(0, 1, 14, 14)"]),
     refused("predict-images-channels", "predict", IMAGES, ["3 channel(s)", "trained on 1"],
             images(np.zeros((2, 3, 14, 14)))),
     refused("predict-images-text", "predict", IMAGES, ["dtype <U1 (text)", "integers or floats"],
@@ -1357,9 +1369,18 @@ CATALOGUE: list[Case] = [
     refused("report-missing-dir", "report", ("nowhere",), ["'nowhere' does not exist"], ()),
     refused("report-empty-dir", "report", ("study",), ["no metrics.json found under 'study'"],
             (("study", None),), fast=True),
-    Case("report-corrupted-record", "report", ("study",), ("skipped", "bad/metrics.json",
+    Case("report-corrupted-record", "report", ("study",), ("lossbench: warning: skipped", "bad/metrics.json",
          "unreadable metrics.json"), (("study/bad/metrics.json", '{"status": "compl'),),
          outcome="warns"),
+    # a job still running or killed: its folder holds config.yaml, .hydra/, checkpoints/, no record
+    Case("report-job-folder-without-a-record", "report", ("study",),
+         ("lossbench: warning: 1 job folder holds no metrics.json: ", "study/b: a job whose folder "
+          "has none is still running, or was stopped before it ended", "report again once the jobs "
+          "have ended"),
+         (("study/a/metrics.json", json.dumps(COMPLETED_RECORD | {"stopped_by": "early_stopping"})),
+          ("study/b/config.yaml", "seed: 1\n"),
+          ("study/b/checkpoints/last.ckpt", b"x"), ("study/notes/plan.txt", "seeds 0 and 1\n")),
+         outcome="warns", unwanted=("study/notes",)),
     refused("report-out-below-a-file", "report", ("{iris_run}", "--out", "data.csv/report"),
             ["--out 'data.csv/report' lies below 'data.csv', which is a file"]),
     # a file of a report's name that no report wrote: refused, never replaced (an earlier
@@ -1846,7 +1867,8 @@ def test_refusal_catalogue(case: Case, outcomes: dict[str, Outcome]) -> None:
     elif case.outcome == "warns":
         for word in case.words:
             assert word in result.stderr, result.stderr
-        assert "lossbench: warning: skipped" in result.stderr
+        for word in case.unwanted:
+            assert word not in result.stderr, f"{word!r} in: {result.stderr[-3000:]}"
         assert (outcome.workdir / "study" / "report.html").is_file()  # the rest is reported
         assert "logits + cross_entropy" in result.stdout
         changed = {k for k in outcome.before if outcome.before[k] != outcome.after.get(k)}

@@ -1163,3 +1163,82 @@ def test_a_data_set_whose_every_run_failed_is_reported_without_a_best(tmp_path: 
     assert verdicts["iris"].best is None
     assert verdicts["iris"].no_result == ["logits + cross_entropy"]
     assert verdicts["iris"].n_failed == 2
+
+
+def test_job_folders_without_a_record_are_counted_and_named(tmp_path: Path) -> None:
+    """A job folder that lossbench-train started (config.yaml, .hydra/ or checkpoints/) but that
+    holds no metrics.json (a job still running, or killed) warns once on stderr and is named in
+    report.md, so a report of an unfinished study is not taken for a finished one's; folders
+    that hold none of them (notes, data) are not jobs' and are not counted."""
+    from lossbench.report.collect import UnfinishedJobWarning
+
+    study = tmp_path / "study"
+    for seed in (0, 1):
+        write_run(study / f"{seed}_iris", data="iris", task="multiclass", head="logits",
+                  loss="cross_entropy", seed=seed, metrics=study_metrics(0, seed))  # fmt: skip
+    for seed, made in enumerate(["config.yaml", ".hydra/config.yaml", "checkpoints/last.ckpt"]):
+        (study / f"{seed + 2}_iris" / made).parent.mkdir(parents=True)
+        (study / f"{seed + 2}_iris" / made).write_text("x")
+    (study / "5_iris" / ".hydra").mkdir(parents=True)  # the job has just started
+    (study / "notes").mkdir()
+    (study / "notes" / "plan.txt").write_text("seeds 0 to 5")
+    (study / ".progress").mkdir()
+    with pytest.warns(UnfinishedJobWarning) as caught:
+        html = build_report([study], tmp_path / "report")
+    warned = [str(w.message) for w in caught if w.category is UnfinishedJobWarning]
+    names = ", ".join(str((study / f"{i}_iris").resolve()) for i in (2, 3, 4))
+    assert len(warned) == 1
+    assert warned[0].startswith(f"4 job folders hold no metrics.json: {names} and 1 more: ")
+    assert "still running, or was stopped before it ended" in warned[0]
+    assert "report again once the jobs have ended" in warned[0]
+    text = html.with_name("report.md").read_text()
+    assert (
+        "4 job folders hold no metrics.json: `../study/2_iris`, `../study/3_iris`, "
+        "`../study/4_iris` and 1 more: a job whose folder has none is still running"
+    ) in text
+    assert "notes" not in text
+
+
+def test_a_finished_study_does_not_warn_of_unfinished_jobs(tmp_path: Path) -> None:
+    """Every job folder with its record: no word of unfinished jobs, whose checkpoints/ and
+    .hydra/ are the jobs' own folders, not jobs."""
+    import warnings
+
+    from lossbench.report.collect import UnfinishedJobWarning
+
+    run = write_run(tmp_path / "s" / "0_iris", data="iris", task="multiclass", head="logits",
+                    loss="cross_entropy", seed=0, metrics=study_metrics(0, 0))  # fmt: skip
+    (run / ".hydra").mkdir()
+    (run / ".hydra" / "config.yaml").write_text("seed: 0")
+    (run / "checkpoints").mkdir()
+    (run / "checkpoints" / "last.ckpt").write_text("x")
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        html = build_report([tmp_path / "s"], tmp_path / "report")
+    assert not [w for w in caught if w.category is UnfinishedJobWarning]
+    assert "metrics.json:" not in html.with_name("report.md").read_text()
+
+
+def test_the_verdict_table_says_why_a_data_set_without_the_metric_has_no_best(
+    tmp_path: Path,
+) -> None:
+    """A data set whose runs completed without the ranking metric (iris without test/miou,
+    ranked with a dense data set that has it): the printed verdict table says what report.md
+    says, not that no run completed."""
+    from lossbench.report.build import analyse
+    from lossbench.report.document import verdict_table, verdict_text
+    from lossbench.report.render import to_text
+
+    for seed in (0, 1):
+        write_run(tmp_path / "runs" / f"iris_{seed}", data="iris", task="multiclass",
+                  head="logits", loss="cross_entropy", seed=seed,
+                  metrics=study_metrics(0, seed))  # fmt: skip
+        write_run(tmp_path / "runs" / f"ink_{seed}", data="mnist_ink", task="dense_binary",
+                  head="logits", loss="bce_with_logits", seed=seed,
+                  metrics={**study_metrics(0, seed), "test/miou": 0.6 + seed / 100})  # fmt: skip
+    study = analyse([tmp_path / "runs"], tmp_path / "report", metric="test/miou")
+    rows = {row[0]: row[1] for row in verdict_table(study).rows}
+    assert rows["iris"] == "no completed run records test/miou"
+    iris = next(v for v in study.verdicts if v.data == "iris")
+    assert f"{rows['iris']}, so there is no verdict" in verdict_text(iris, "max")
+    assert "no completed run records test/miou" in to_text(verdict_table(study))

@@ -243,6 +243,35 @@ def write_predictions(
     return path
 
 
+def built_in_data(name: object) -> str:
+    """The refusal of ``data=<name>``, a built-in data set, which lossbench-predict does not
+    read.
+
+        >>> built_in_data("openml")[:44]
+        'data=openml is a built-in data set; lossbenc'
+    """
+    return (
+        f"data={name} is a built-in data set; lossbench-predict reads the rows to predict "
+        "from a CSV file (data=csv data.path=<file>.csv) or, for a checkpoint of a dense "
+        "task, images from a NumPy file (data=images data.path=<file>.npy)."
+    )
+
+
+def data_option(cfg: DictConfig) -> str | None:
+    """The ``data=`` option of the command line (``csv`` by default), read from Hydra's
+    choices, so without resolving the data config's interpolations (``data=openml`` has
+    ``cache_dir: ${paths.data_dir}``, which lossbench-predict's config lacks); outside a
+    Hydra app, ``data.name`` as written."""
+    from hydra.core.hydra_config import HydraConfig
+
+    if HydraConfig.initialized():
+        choice = HydraConfig.get().runtime.choices.get("data")
+        if choice is not None:
+            return str(choice)
+    name = OmegaConf.to_container(cfg.data, resolve=False).get("name")  # type: ignore[union-attr]
+    return None if name is None else str(name)
+
+
 def _fail(message: str) -> NoReturn:
     refuse(DataError(message))
 
@@ -253,6 +282,9 @@ def _hydra_main(cfg: DictConfig) -> None:
     from lossbench.interpolations import check_interpolations
     from lossbench.validation import check_added_top_level_keys
 
+    option = data_option(cfg)
+    if option not in DEFAULT_OUT:  # data=openml: before its ${paths.data_dir} is resolved
+        _fail(built_in_data(option))
     try:  # data.path=${nosuch}, +ot=x.csv: refused before anything reads them
         check_interpolations(cfg, command="lossbench-predict")
         check_added_top_level_keys(cfg, PredictConfig, "lossbench-predict")
@@ -266,11 +298,7 @@ def _hydra_main(cfg: DictConfig) -> None:
         )
     name = cfg.data.get("name")
     if name not in DEFAULT_OUT:
-        _fail(
-            f"data={name} is a built-in data set; lossbench-predict reads the rows to predict "
-            "from a CSV file (data=csv data.path=<file>.csv) or, for a checkpoint of a dense "
-            "task, images from a NumPy file (data=images data.path=<file>.npy)."
-        )
+        _fail(built_in_data(name))
     if OmegaConf.is_missing(cfg.data, "path"):
         _fail(
             "no data given. Name the CSV file of rows to predict with data.path=<file> (it "

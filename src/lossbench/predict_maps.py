@@ -139,6 +139,9 @@ def read_images(path: str | os.PathLike, meta: Mapping[str, Any]) -> np.ndarray:
             "not grey values: images must be integers or floats (e.g. uint8 0..255)."
         )
     layout = f"(N, H, W) or (N, {channels}, H, W)"
+    shape = array.shape  # the file's own, before (N, H, W) gains its channel axis
+    if array.ndim and not shape[0]:
+        raise DataError(no_images(given, shape, layout))
     if array.ndim == 3 and channels == 1:
         array = array[:, None]
     if array.ndim != 4:
@@ -158,7 +161,10 @@ def read_images(path: str | os.PathLike, meta: Mapping[str, Any]) -> np.ndarray:
             f"({', '.join(meta['feature_names'])}): give {layout}.{last}"
         )
     if 0 in array.shape:
-        raise DataError(f"data.path={given!r} holds no pixels (shape {array.shape}).")
+        raise DataError(
+            f"data.path={given!r} holds images without pixels: the file's array has shape "
+            f"{shape}. Give images of the size the model was trained on, {layout}."
+        )
     _check_size(array.shape, meta, given)
     with np.errstate(over="ignore"):  # values beyond float32's range become inf: refused below
         images = array.astype(np.float32)
@@ -172,6 +178,19 @@ def read_images(path: str | os.PathLike, meta: Mapping[str, Any]) -> np.ndarray:
         )
     _check_range(images, meta, given)
     return images
+
+
+def no_images(given: str, shape: tuple[int, ...], layout: str) -> str:
+    """The refusal of a file whose array holds no image (its first axis is 0), with the
+    file's own shape.
+
+        >>> no_images("new.npy", (0, 14, 14), "(N, H, W) or (N, 1, H, W)")[:68]
+        "data.path='new.npy' holds no images: the file's array has shape (0, "
+    """
+    return (
+        f"data.path={given!r} holds no images: the file's array has shape {shape}, 0 images. "
+        f"Save at least one image, {layout}, with numpy.save(path, images)."
+    )
 
 
 class GreyScaleWarning(UserWarning):

@@ -32,7 +32,12 @@ import pandas as pd
 from lossbench.interrupts import stops_held
 from lossbench.metric_names import metric_mode
 from lossbench.output_files import PARTIAL, cannot_write_below, file_above, recognised
-from lossbench.report.collect import metric_order, read_runs, results_table
+from lossbench.report.collect import (
+    metric_order,
+    read_runs,
+    results_table,
+    warn_unfinished_jobs,
+)
 from lossbench.report.compare import choose_baselines, compare_with_baselines, verdicts
 from lossbench.report.document import TITLE, build_document
 from lossbench.report.errors import ReportError
@@ -137,6 +142,7 @@ def summarize_runs(
             baseline.
     """
     runs, debug_runs = read_runs(paths)  # the debug runs are left out (named in the text)
+    unfinished = warn_unfinished_jobs(paths)  # no record: named in the text too
     metric = resolve_metric(metric, runs)
     chosen = choose_baselines(runs, baselines)
     metrics = metric_order(list(runs.columns))
@@ -163,6 +169,7 @@ def summarize_runs(
         sources=[Path(p) for p in paths],
         out_dir=out_dir,
         debug_runs=debug_runs,
+        unfinished=unfinished,
     )
 
 

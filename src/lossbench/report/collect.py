@@ -19,6 +19,11 @@ is refused. A record without ``debug_run`` (written before lossbench recorded it
 ordinary run.
 
     >>> runs, debug_runs = read_runs(["outputs/multiruns/2026-01-01_12-00-00"])  # doctest: +SKIP
+
+A job folder without a record (a job still running, or stopped before it ended) is no run and
+is not read; :func:`warn_unfinished_jobs` names how many there are, and a few, with one
+:class:`UnfinishedJobWarning`, so that a report of an unfinished study is not taken for a
+finished one's.
 """
 
 from __future__ import annotations
@@ -37,7 +42,7 @@ import yaml
 from lossbench.metric_names import VALIDATION_EPOCH
 from lossbench.record import DEBUG_FIX, load_record
 from lossbench.report.errors import ReportError
-from lossbench.report.find import RECORD_NAME, find_records
+from lossbench.report.find import RECORD_NAME, find_records, unfinished_jobs
 from lossbench.report.labels import assign_setups, data_labels, flatten
 
 CONFIG_NAME = "config.yaml"
@@ -80,6 +85,11 @@ class DebugRunWarning(UserWarning):
     """Runs trained with Lightning's debug settings were left out of the report."""
 
 
+class UnfinishedJobWarning(UserWarning):
+    """Job folders without a ``metrics.json``: jobs still running, or stopped before they
+    ended, are not in the report."""
+
+
 @dataclass(frozen=True)
 class DebugRun:
     """A run left out of the report: ``settings`` is its record's ``debug_run``
@@ -117,6 +127,49 @@ def left_out_debug_runs(
     more = f" and {len(debug_runs) - shown} more" if len(debug_runs) > shown else ""
     runs = "run" if len(debug_runs) == 1 else "runs"
     return f"{len(debug_runs)} debug {runs} ({settings}) left out: {dirs}{more}"
+
+
+def without_record(
+    folders: Sequence[str | os.PathLike], where: Callable[[str], str] = str, shown: int = 3
+) -> str:
+    """What the report says of the job folders without a record: how many, and the first
+    ``shown`` (each as ``where`` writes it).
+
+    >>> without_record([f"s/{i}_iris" for i in range(5)])
+    '5 job folders hold no metrics.json: s/0_iris, s/1_iris, s/2_iris and 2 more'
+    >>> without_record(["s/1_iris"])
+    '1 job folder holds no metrics.json: s/1_iris'
+    """
+    listed = ", ".join(where(str(folder)) for folder in folders[:shown])
+    more = f" and {len(folders) - shown} more" if len(folders) > shown else ""
+    count = "job folder holds" if len(folders) == 1 else "job folders hold"
+    return f"{len(folders)} {count} no {RECORD_NAME}: {listed}{more}"
+
+
+#: Why a job folder has no record, and what to do.
+UNFINISHED_WHY = (
+    "a job whose folder has none is still running, or was stopped before it ended (killed, "
+    "out of memory, a machine that went down), and is in no table, figure or verdict here"
+)
+UNFINISHED_FIX = (
+    "report again once the jobs have ended; to train the stopped ones, run the study's "
+    "command again (its jobs that already ended with the same config are skipped)"
+)
+
+
+def warn_unfinished_jobs(paths: Sequence[str | os.PathLike]) -> list[Path]:
+    """The job folders under ``paths`` without a record (:func:`unfinished_jobs`), with one
+    :class:`UnfinishedJobWarning` that names how many and the first few where there are
+    any."""
+    folders = unfinished_jobs(paths)
+    if folders:
+        warnings.warn(
+            f"{without_record(folders)}: {UNFINISHED_WHY}. The report counts the runs that "
+            f"have one: {UNFINISHED_FIX}.",
+            UnfinishedJobWarning,
+            stacklevel=3,
+        )
+    return folders
 
 
 #: Why a debug run is no result, and how to train one that is.

@@ -14,7 +14,12 @@ from typing import Any
 
 import pandas as pd
 
-from lossbench.report.collect import left_out_debug_runs
+from lossbench.report.collect import (
+    UNFINISHED_FIX,
+    UNFINISHED_WHY,
+    left_out_debug_runs,
+    without_record,
+)
 from lossbench.report.compare import Verdict
 from lossbench.report.render import Block, Bullets, Heading, Image, Table, Text
 from lossbench.report.selection import missing_seeds, selection_metric
@@ -99,6 +104,16 @@ def failed_in_training(n_chosen: int, n_all: int | None = None) -> str:
     return f" Runs that failed in training: {count} (see Failed runs)."
 
 
+def no_result(metric: str) -> str:
+    """Why a data set has no best setup where none is held back for not converging: the words
+    of both its verdict in the report and its row of the verdict table.
+
+        >>> no_result("test/miou")
+        'no completed run records test/miou'
+    """
+    return f"no completed run records {metric}"
+
+
 def verdict_text(v: Verdict, mode: str, n_failed_all: int | None = None) -> str:
     """One data set's verdict as a sentence; ``n_failed_all``: the data set's runs that failed
     in training at any learning rate (``v.n_failed`` counts the chosen rates' only)."""
@@ -111,7 +126,7 @@ def verdict_text(v: Verdict, mode: str, n_failed_all: int | None = None) -> str:
             "trainer.max_epochs."
         )
     elif v.best is None:
-        text = head + f"no completed run records {v.metric}, so there is no verdict."
+        text = head + f"{no_result(v.metric)}, so there is no verdict."
     else:
         interval = (
             f"95 % CI {fmt(v.ci_low)} to {fmt(v.ci_high)}, {v.n} seeds"
@@ -180,7 +195,7 @@ def _no_best(verdict: Verdict) -> str:
         )
     if verdict.unconverged:
         return "none converged within the epoch cap (raise trainer.max_epochs)"
-    return "no completed run"
+    return no_result(verdict.metric)
 
 
 def verdict_table(study: Study) -> Table:
@@ -377,6 +392,17 @@ def _debug_runs(study: Study) -> Text | None:
     )
 
 
+def _unfinished_jobs(study: Study) -> Text | None:
+    """A note on the job folders without a record, naming a few (None: there were none)."""
+    if not study.unfinished:
+        return None
+    listed = without_record(study.unfinished, lambda path: f"`{_relative(path, study)}`")
+    return Text(
+        f"**Unfinished study?** {listed}: {UNFINISHED_WHY}. This report counts the runs that "
+        f"have one: {UNFINISHED_FIX}."
+    )
+
+
 def _relative(path: str, study: Study) -> str:
     try:
         return os.path.relpath(path, study.out_dir)
@@ -469,9 +495,9 @@ def build_document(study: Study) -> list[Block]:
             "(LogisticRegression, C chosen on validation, on the same splits)."
         ),
     ]
-    debug = _debug_runs(study)
-    if debug is not None:
-        blocks.append(debug)
+    for note in (_unfinished_jobs(study), _debug_runs(study)):
+        if note is not None:
+            blocks.append(note)
     duplicates = _duplicates(study)
     if duplicates is not None:
         blocks.append(duplicates)

@@ -3,25 +3,35 @@
     >>> find_records(["outputs/multiruns/2026-01-01_12-00-00"])  # doctest: +SKIP
     [PosixPath('.../0_wine_logits_cross_entropy/metrics.json'), ...]
 
+The job folders that hold no record yet (a job still running, or killed before it wrote one)
+are found too, so that a report of an unfinished study says so:
+
+    >>> unfinished_jobs(["outputs/multiruns/2026-01-01_12-00-00"])  # doctest: +SKIP
+    [PosixPath('.../7_wine_logits_nll')]
+
 Kept free of heavy imports, so the command line refuses a wrong path at once.
 """
 
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 from lossbench.report.errors import ReportError
 
 RECORD_NAME = "metrics.json"
+#: What lossbench-train writes into a job's folder as the job starts (its ``config.yaml``,
+#: Hydra's ``.hydra/``) and while it trains (``checkpoints/``), before the record it writes
+#: when the job ends. The two folders are a job's own, not jobs.
+JOB_FILES = ("config.yaml",)
+JOB_FOLDERS = (".hydra", "checkpoints")
 
 
-def _records_under(root: Path) -> set[Path]:
-    """Every ``metrics.json`` below ``root``, through symlinked directories too (which
-    ``Path.rglob`` does not follow); a directory reached again, through a link to it or to a
-    folder above it, is not read again, so a link loop ends."""
-    found: set[Path] = set()
+def _walk(root: Path) -> Iterator[tuple[str, list[str], list[str]]]:
+    """``os.walk`` of ``root`` through symlinked directories too (which ``Path.rglob`` does
+    not follow); a directory reached again, through a link to it or to a folder above it, is
+    not read again, so a link loop ends. Pruning the yielded subfolders prunes the walk."""
     seen: set[tuple[int, int]] = set()
     for folder, subfolders, files in os.walk(root, followlinks=True):
         try:
@@ -34,10 +44,56 @@ def _records_under(root: Path) -> set[Path]:
             subfolders[:] = []  # read already: do not walk it again
             continue
         seen.add(key)
+        yield folder, subfolders, files
+
+
+def _records_under(root: Path) -> set[Path]:
+    """Every ``metrics.json`` below ``root`` (see :func:`_walk`)."""
+    found: set[Path] = set()
+    for folder, _, files in _walk(root):
         record = Path(folder, RECORD_NAME)
         if RECORD_NAME in files and record.is_file():
             found.add(record.resolve())
     return found
+
+
+def _is_job_folder(folder: str, subfolders: Sequence[str], files: Sequence[str]) -> bool:
+    """Whether ``folder`` holds what lossbench-train writes into a job's folder."""
+    if Path(folder).name in JOB_FOLDERS:
+        return False
+    return any(name in files for name in JOB_FILES) or any(
+        name in subfolders for name in JOB_FOLDERS
+    )
+
+
+def unfinished_jobs(paths: Sequence[str | os.PathLike]) -> list[Path]:
+    """The job folders under ``paths`` without a ``metrics.json``, resolved and sorted: each
+    holds a ``config.yaml``, Hydra's ``.hydra/`` or ``checkpoints/`` (what lossbench-train
+    writes before the record, which it writes as the job ends), so its job is still running
+    or was stopped before it ended (killed, out of memory). Folders that hold none of them are
+    not jobs' and are not counted; a ``metrics.json`` given itself, or a missing path, adds
+    none.
+
+        >>> import tempfile
+        >>> study = Path(tempfile.mkdtemp())
+        >>> for job in ("0_iris", "1_iris", "notes"):
+        ...     (study / job).mkdir()
+        >>> _ = (study / "0_iris" / "config.yaml").write_text("seed: 0")
+        >>> _ = (study / "0_iris" / "metrics.json").write_text("{}")
+        >>> (study / "1_iris" / ".hydra").mkdir()
+        >>> [path.name for path in unfinished_jobs([study])]
+        ['1_iris']
+    """
+    found: set[Path] = set()
+    for raw in paths:
+        path = Path(raw).expanduser()
+        if not path.is_dir():
+            continue
+        for folder, subfolders, files in _walk(path):
+            if _is_job_folder(folder, subfolders, files) and RECORD_NAME not in files:
+                found.add(Path(folder).resolve())
+            subfolders[:] = [name for name in subfolders if name not in JOB_FOLDERS]
+    return sorted(found)
 
 
 def find_records(paths: Sequence[str | os.PathLike]) -> list[Path]:

@@ -36,6 +36,8 @@ class Study:
             the critical-difference diagrams ``{task: png path}``.
         debug_runs: The runs left out as debug runs (``trainer.fast_dev_run``,
             ``trainer.overfit_batches``): in none of the above, named in the report's text.
+        unfinished: The job folders without a ``metrics.json`` (jobs still running, or
+            stopped before they ended): in none of the above, named in the report's text.
     """
 
     runs: pd.DataFrame
@@ -54,6 +56,7 @@ class Study:
     overview: list[Family] = field(default_factory=list)
     overview_figures: dict[str, Path] = field(default_factory=dict)
     debug_runs: list[DebugRun] = field(default_factory=list)
+    unfinished: list[Path] = field(default_factory=list)
 
     @property
     def selected(self) -> pd.DataFrame:
