@@ -1001,6 +1001,22 @@ CATALOGUE: list[Case] = [
             ("-m", "experiment=compare_binary", "study=quick", "seed=${{nosuch}}"),
             ["seed=${nosuch} interpolates nosuch, which the config does not have"],
             unwanted=["Traceback", "OverrideParseException"], fast=True),
+    # a study or a search without -m: one default run, its sweep ignored
+    refused("study-without-multirun", "train", (*QUICK, "experiment=compare_binary", "study=quick"),
+            ["experiment=compare_binary is a study: it sweeps data, setup, optimizer.lr, seed",
+             "Run the study with -m",
+             "e.g. data=breast_cancer setup=logits_bce_with_logits optimizer.lr=0.001 seed=0"],
+            fast=True),
+    refused("study-some-keys-given-without-multirun", "train",
+            (*QUICK, "experiment=compare_binary", "study=quick", "seed=1", "optimizer.lr=0.01"),
+            ["defaults of data, setup instead"], unwanted=["defaults of data, setup, "], fast=True),
+    refused("search-without-multirun", "train", (*QUICK, "hparams_search=optuna_focal"),
+            ["hparams_search=optuna_focal is a search: it sweeps optimizer.lr, "
+             "optimizer.weight_decay, loss.gamma", "Run the search with -m"], fast=True),
+    # one run of a study: each swept key given one value
+    Case("one-run-of-a-study-works", "train", (*QUICK, "experiment=compare_binary", "study=quick",
+         "data=breast_cancer", "setup=sigmoid_bce", "optimizer.lr=0.01", "seed=1"),
+         ("completed:",), outcome="works"),
     refused("eval-value-interpolation", "eval", ("ckpt_path=${{nosuch}}",),
             ["ckpt_path=${nosuch} interpolates nosuch, which the config does not have",
              "`lossbench-eval --cfg job` shows them"], unwanted=["Traceback"], fast=True),
