@@ -1180,6 +1180,13 @@ CATALOGUE: list[Case] = [
             "trainer.max_steps=1"),
             ["optimizer step(s), and trainer.max_steps=1 leaves none to train",
              "Raise trainer.max_steps above"]),
+    # a run stopped on trainer.max_time, resumed with the same: its Timer has used the time up
+    refused("resume-with-no-time-left", "train", ("data=iris", "loss=cross_entropy",
+            "ckpt_path=timed.ckpt", "hydra.run.dir=resumed", "logger=none", "trainer.max_epochs=3",
+            "trainer.max_time=00:00:00:05"),
+            ["ckpt_path='timed.ckpt' has trained for 6 s, and trainer.max_time=00:00:00:05",
+             "leaves none to train", "Give a larger trainer.max_time (e.g. "
+             "trainer.max_time=00:00:01:00)", "trainer.max_time=null"], runs=True),
     refused("run-directory-is-a-file", "train", ("hydra.run.dir=data.csv",),
             ["the run's directory 'data.csv' cannot be made", "'data.csv' is a file"]),
     refused("output-directory-is-a-file", "train", ("paths.output_dir=data.csv",),
@@ -1627,7 +1634,19 @@ def _diverged_csv_run(root: Path, shared: dict[str, str]) -> None:
     shutil.copy(Path(shared["csv_run"]) / "config.yaml", root / "run" / "config.yaml")
 
 
+def _timed_out_iris_checkpoint(root: Path, shared: dict[str, str]) -> None:
+    """``timed.ckpt``: the iris run's checkpoint as one stopped on ``trainer.max_time=5 s``
+    saves it, its Timer's training time 5.6 s."""
+    import torch
+
+    checkpoint = torch.load(shared["iris_ckpt"], weights_only=True)
+    elapsed = {"train": 5.6, "sanity_check": 0, "validate": 0.1, "test": 0, "predict": 0}
+    checkpoint.setdefault("callbacks", {})["Timer"] = {"time_elapsed": elapsed}
+    torch.save(checkpoint, root / "timed.ckpt")
+
+
 EXTRA_SETUP: dict[str, Callable[[Path, dict[str, str]], None]] = {
+    "resume-with-no-time-left": _timed_out_iris_checkpoint,
     "report-corrupted-record": _corrupted_study,
     "eval-checkpoint-with-nan-weights": _diverged_csv_run,
     "predict-checkpoint-with-nan-weights": _diverged_csv_run,
