@@ -52,6 +52,7 @@ from lossbench.flag_refusals import refuse_flag_errors
 from lossbench.hydra_internals import (
     flags_first,
     hydra_arguments,
+    hydra_node_resolved_in_full,
     hydra_overrides,
     translating_errors,
 )
@@ -735,8 +736,10 @@ def main() -> None:
             or hydra_error_refusal(error, sys.argv[1:], "lossbench-train", config_dir())
         )
 
+    # --cfg hydra --resolve: Hydra's node may interpolate the job's keys (paths.output_dir)
+    resolving = parsed is not None and parsed.cfg == "hydra" and parsed.resolve
     try:
-        with translating_errors(refusal):
+        with translating_errors(refusal), hydra_node_resolved_in_full(active=resolving):
             _hydra_main()
     except KeyboardInterrupt as interrupt:  # Ctrl-C, or SIGTERM while a study's workers train
         from lossbench.interrupts import stopped
