@@ -649,6 +649,23 @@ CATALOGUE: list[Case] = [
     refused("key-added-to-checkpoint", "train", ("+checkpoint.wrte=at_end",),
             ["checkpoint.wrte was added", "Did you mean checkpoint.write?"]),
     # a key that another option of the group has, refused with the options that have it
+    # '+' for a group the defaults list has already (a default option, or null): Hydra's
+    # "Multiple values for experiment" / "appears more than once in the final defaults list"
+    refused("experiment-group-added-with-plus", "train", ("+experiment=compare_binary", "--cfg", "job"),
+            ["+experiment=compare_binary adds the group experiment, which train.yaml already has",
+             "Choose the option without '+': experiment=compare_binary",
+             "The options of experiment: compare_all, compare_binary"],
+            unwanted=["Multiple values", "HYDRA_FULL_ERROR"], fast=True),
+    refused("setup-group-added-with-plus", "train", (*QUICK, "+setup=sigmoid_bce"),
+            ["+setup=sigmoid_bce adds the group setup", "without '+': setup=sigmoid_bce"],
+            unwanted=["Multiple values", "HYDRA_FULL_ERROR"], fast=True),
+    refused("hydra-group-added-with-plus", "train", ("+hydra/launcher=basic", "--cfg", "job"),
+            ["+hydra/launcher=basic adds the group hydra/launcher, which Hydra's own config "
+             "already has", "without '+': hydra/launcher=basic"],
+            unwanted=["appears more than once", "HYDRA_FULL_ERROR"], fast=True),
+    refused("eval-hydra-group-added-with-plus", "eval", ("ckpt_path=x.ckpt", "+hydra/launcher=basic"),
+            ["+hydra/launcher=basic adds the group hydra/launcher"],
+            unwanted=["appears more than once", "HYDRA_FULL_ERROR"], fast=True),
     refused("loss-key-of-another-option", "train", ("loss.gamma=2",),
             ["loss.gamma=2: the loss chosen, loss=bce_with_logits (train.yaml's default), has no setting 'gamma'",
              "gamma is a setting of loss=focal: choose it (e.g. loss=focal loss.gamma=2)",
@@ -1929,6 +1946,7 @@ PREFLIGHT_CASES = [
             "schema-key-removed",  # where Hydra composes, as the next
             "key-of-another-option",
             "grammar",
+            "group-added-with-plus",  # Hydra's defaults list refuses it as it composes
         )
     )
 ]

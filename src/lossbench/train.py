@@ -60,6 +60,7 @@ from lossbench.hydra_settings import hydra_error_refusal, refuse_hydra_settings
 from lossbench.instantiators import check_logger_folders
 from lossbench.messages import quiet_lightning
 from lossbench.option_keys import (
+    added_group_refusal,
     composition_refusal,
     missing_option_refusal,
     refuse_option_keys,
@@ -643,6 +644,7 @@ def run_checkpoint_app(schema_name: str, schema: type, hydra_main: Any, command:
         settings (:func:`hydra_error_refusal`)."""
         return (
             missing_option_refusal(error, overrides, command)
+            or added_group_refusal(error, overrides)  # +hydra/launcher=basic
             or removed_key_refusal(error, group_options([config_dir()]), command)
             or hydra_error_refusal(error, sys.argv[1:], command, config_dir())
         )
@@ -726,10 +728,13 @@ def main() -> None:
         if no_trial_completed(error):  # refused where each trial was (else exits 1 here)
             return search_without_result(given_sweep_dir)
         groups = [path.name for path in config_dir().iterdir() if path.is_dir()]
+        options = group_options([config_dir(), *(added or [])])
+        primary = "train.yaml" if added is not None else "the primary config"
         return (
             config_file_refusal(error, [config_dir(), *(added or [])])
             or composition_refusal(error, overrides, multirun=multirun)
-            or removed_key_refusal(error, group_options([config_dir(), *(added or [])]))
+            or added_group_refusal(error, overrides, options, primary)
+            or removed_key_refusal(error, options)
             or missing_option_refusal(error, overrides)
             or sweep_refusal(error, overrides, groups=groups)
             or ray_connection_refusal(error, overrides)
