@@ -15,6 +15,7 @@ from lossbench.hydra_internals import (
     hydra_overrides,
     translating_errors,
 )
+from lossbench.train import main
 
 
 def test_hydra_reports_errors_through_run_and_report() -> None:
@@ -133,3 +134,23 @@ def test_a_sweep_whose_overrides_surround_m_runs_every_job(tmp_path: Path) -> No
         if line.startswith("seed: ")
     )
     assert seeds == ["0", "1"]
+
+
+def test_hydra_shows_its_node_through_get_sanitized_cfg() -> None:
+    """``--cfg hydra`` takes Hydra's node with ``Hydra.get_sanitized_cfg``, which
+    :func:`~lossbench.hydra_internals.hydra_node_resolved_in_full` wraps for ``--resolve``."""
+    from hydra._internal.hydra import Hydra
+
+    assert callable(getattr(Hydra, "get_sanitized_cfg", None)), "Hydra renamed get_sanitized_cfg"
+    assert "get_sanitized_cfg" in Hydra.show_cfg.__code__.co_names
+
+
+@pytest.mark.parametrize("package", [[], ["-p", "hydra.run"]])
+def test_cfg_hydra_resolve_shows_the_run_directory_resolved(package, capsys, monkeypatch) -> None:
+    """``lossbench-train --cfg hydra --resolve``: Hydra's node interpolates the job's
+    ``paths.output_dir``, which Hydra alone cannot resolve (``InterpolationKeyError``)."""
+    monkeypatch.setattr("sys.argv", ["lossbench-train", "--cfg", "hydra", "--resolve", *package])
+    main()
+    shown = capsys.readouterr().out
+    assert "dir: outputs/runs/" in shown
+    assert "${" not in shown

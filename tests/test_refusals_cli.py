@@ -649,6 +649,23 @@ CATALOGUE: list[Case] = [
     refused("key-added-to-checkpoint", "train", ("+checkpoint.wrte=at_end",),
             ["checkpoint.wrte was added", "Did you mean checkpoint.write?"]),
     # a key that another option of the group has, refused with the options that have it
+    # '+' for a group the defaults list has already (a default option, or null): Hydra's
+    # "Multiple values for experiment" / "appears more than once in the final defaults list"
+    refused("experiment-group-added-with-plus", "train", ("+experiment=compare_binary", "--cfg", "job"),
+            ["+experiment=compare_binary adds the group experiment, which train.yaml already has",
+             "Choose the option without '+': experiment=compare_binary",
+             "The options of experiment: compare_all, compare_binary"],
+            unwanted=["Multiple values", "HYDRA_FULL_ERROR"], fast=True),
+    refused("setup-group-added-with-plus", "train", (*QUICK, "+setup=sigmoid_bce"),
+            ["+setup=sigmoid_bce adds the group setup", "without '+': setup=sigmoid_bce"],
+            unwanted=["Multiple values", "HYDRA_FULL_ERROR"], fast=True),
+    refused("hydra-group-added-with-plus", "train", ("+hydra/launcher=basic", "--cfg", "job"),
+            ["+hydra/launcher=basic adds the group hydra/launcher, which Hydra's own config "
+             "already has", "without '+': hydra/launcher=basic"],
+            unwanted=["appears more than once", "HYDRA_FULL_ERROR"], fast=True),
+    refused("eval-hydra-group-added-with-plus", "eval", ("ckpt_path=x.ckpt", "+hydra/launcher=basic"),
+            ["+hydra/launcher=basic adds the group hydra/launcher"],
+            unwanted=["appears more than once", "HYDRA_FULL_ERROR"], fast=True),
     refused("loss-key-of-another-option", "train", ("loss.gamma=2",),
             ["loss.gamma=2: the loss chosen, loss=bce_with_logits (train.yaml's default), has no setting 'gamma'",
              "gamma is a setting of loss=focal: choose it (e.g. loss=focal loss.gamma=2)",
@@ -781,6 +798,11 @@ CATALOGUE: list[Case] = [
     refused("package-hydra-setting-flags", "train", ("--cfg", "hydra", "-p", "run"),
             ["-p run: the config --cfg hydra shows has no key 'run'. Did you mean -p hydra.run?"],
             unwanted=["not found in config"], fast=True),
+    refused("cfg-hydra-resolve-key-missing-flags", "train",
+            ("--cfg", "hydra", "--resolve", "hydra.run.dir=${{nosuch}}", "-p", "hydra.run"),
+            ["--cfg hydra --resolve: hydra.run.dir=${nosuch} cannot be resolved",
+             "Interpolation key 'nosuch' not found", "Name a key the config has"],
+            unwanted=["full_key"], fast=True),
     refused("eval-package-missing-flags", "eval", ("--cfg", "job", "-p", "data"),
             ["-p data: the config --cfg job shows has no key 'data'",
              "accelerator, ckpt_path, config, data_path, out, split"],
@@ -1001,6 +1023,22 @@ CATALOGUE: list[Case] = [
             ("-m", "experiment=compare_binary", "study=quick", "seed=${{nosuch}}"),
             ["seed=${nosuch} interpolates nosuch, which the config does not have"],
             unwanted=["Traceback", "OverrideParseException"], fast=True),
+    # a study or a search without -m: one default run, its sweep ignored
+    refused("study-without-multirun", "train", (*QUICK, "experiment=compare_binary", "study=quick"),
+            ["experiment=compare_binary is a study: it sweeps data, setup, optimizer.lr, seed",
+             "Run the study with -m",
+             "e.g. data=breast_cancer setup=logits_bce_with_logits optimizer.lr=0.001 seed=0"],
+            fast=True),
+    refused("study-some-keys-given-without-multirun", "train",
+            (*QUICK, "experiment=compare_binary", "study=quick", "seed=1", "optimizer.lr=0.01"),
+            ["defaults of data, setup instead"], unwanted=["defaults of data, setup, "], fast=True),
+    refused("search-without-multirun", "train", (*QUICK, "hparams_search=optuna_focal"),
+            ["hparams_search=optuna_focal is a search: it sweeps optimizer.lr, "
+             "optimizer.weight_decay, loss.gamma", "Run the search with -m"], fast=True),
+    # one run of a study: each swept key given one value
+    Case("one-run-of-a-study-works", "train", (*QUICK, "experiment=compare_binary", "study=quick",
+         "data=breast_cancer", "setup=sigmoid_bce", "optimizer.lr=0.01", "seed=1"),
+         ("completed:",), outcome="works"),
     refused("eval-value-interpolation", "eval", ("ckpt_path=${{nosuch}}",),
             ["ckpt_path=${nosuch} interpolates nosuch, which the config does not have",
              "`lossbench-eval --cfg job` shows them"], unwanted=["Traceback"], fast=True),
@@ -1164,6 +1202,13 @@ CATALOGUE: list[Case] = [
             "trainer.max_steps=1"),
             ["optimizer step(s), and trainer.max_steps=1 leaves none to train",
              "Raise trainer.max_steps above"]),
+    # a run stopped on trainer.max_time, resumed with the same: its Timer has used the time up
+    refused("resume-with-no-time-left", "train", ("data=iris", "loss=cross_entropy",
+            "ckpt_path=timed.ckpt", "hydra.run.dir=resumed", "logger=none", "trainer.max_epochs=3",
+            "trainer.max_time=00:00:00:05"),
+            ["ckpt_path='timed.ckpt' has trained for 6 s, and trainer.max_time=00:00:00:05",
+             "leaves none to train", "Give a larger trainer.max_time (e.g. "
+             "trainer.max_time=00:00:01:00)", "trainer.max_time=null"], runs=True),
     refused("run-directory-is-a-file", "train", ("hydra.run.dir=data.csv",),
             ["the run's directory 'data.csv' cannot be made", "'data.csv' is a file"]),
     refused("output-directory-is-a-file", "train", ("paths.output_dir=data.csv",),
@@ -1632,7 +1677,19 @@ def _diverged_csv_run(root: Path, shared: dict[str, str]) -> None:
     shutil.copy(Path(shared["csv_run"]) / "config.yaml", root / "run" / "config.yaml")
 
 
+def _timed_out_iris_checkpoint(root: Path, shared: dict[str, str]) -> None:
+    """``timed.ckpt``: the iris run's checkpoint as one stopped on ``trainer.max_time=5 s``
+    saves it, its Timer's training time 5.6 s."""
+    import torch
+
+    checkpoint = torch.load(shared["iris_ckpt"], weights_only=True)
+    elapsed = {"train": 5.6, "sanity_check": 0, "validate": 0.1, "test": 0, "predict": 0}
+    checkpoint.setdefault("callbacks", {})["Timer"] = {"time_elapsed": elapsed}
+    torch.save(checkpoint, root / "timed.ckpt")
+
+
 EXTRA_SETUP: dict[str, Callable[[Path, dict[str, str]], None]] = {
+    "resume-with-no-time-left": _timed_out_iris_checkpoint,
     "report-corrupted-record": _corrupted_study,
     "eval-checkpoint-with-nan-weights": _diverged_csv_run,
     "predict-checkpoint-with-nan-weights": _diverged_csv_run,
@@ -1911,6 +1968,7 @@ PREFLIGHT_CASES = [
             "schema-key-removed",  # where Hydra composes, as the next
             "key-of-another-option",
             "grammar",
+            "group-added-with-plus",  # Hydra's defaults list refuses it as it composes
         )
     )
 ]

@@ -60,6 +60,23 @@ def test_resumed_run_ends_with_the_metrics_of_an_uninterrupted_run(make_cfg, tmp
     assert set(last["lossbench_metadata"]["split_sha256"]) == {"train", "val", "test"}
 
 
+@pytest.mark.slow  # two short training runs
+def test_a_resume_that_trains_no_epoch_records_the_epochs_of_its_checkpoint(make_cfg, tmp_path):
+    """A resumed fit that stops before its first epoch ends (here its Timer's time is used up,
+    which the command line refuses before the run) counts the checkpoint's epochs, not one
+    less."""
+    iris = ("data=iris", "logger=none", "trainer.enable_progress_bar=false")
+    timed = (*iris, "trainer.max_epochs=4", "trainer.max_time=00:00:01:00")
+    first = train(make_cfg(*timed[:-2], "trainer.max_epochs=2", timed[-1]), tmp_path / "first")
+    last = tmp_path / "first" / "checkpoints" / "last.ckpt"
+    checkpoint = torch.load(last, weights_only=True)
+    checkpoint["callbacks"]["Timer"]["time_elapsed"]["train"] = 61.0  # the minute used up
+    torch.save(checkpoint, last)
+    again = train(make_cfg(*timed, f"ckpt_path={last}"), tmp_path / "again")
+    assert again["steps"] == first["steps"]  # nothing trained
+    assert (first["epochs"], again["epochs"]) == (2, 2)
+
+
 def test_a_run_trained_on_in_a_new_directory_keeps_the_best_epoch_it_had(make_cfg, tmp_path):
     """``ckpt_path=<last.ckpt of a finished run>`` into another directory: the best epoch so far
     (epoch 0: lr=0.5 overshoots after it) stays the best, as in the uninterrupted run, and the

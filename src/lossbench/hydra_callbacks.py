@@ -59,9 +59,80 @@ class ValidateBeforeRun(Callback):
         warnings.formatwarning = format_warning  # type: ignore[assignment]
         with refusing(), warnings.catch_warnings():  # the run shows warnings once, when it starts
             warnings.simplefilter("ignore")
+            check_single_run_of_study(config)
             run_dir = job_directory(config, "hydra.run.dir")
             check_job_directory(config.hydra)
             preflight(config, run_dir)
+
+
+#: The groups whose options are studies or searches (their ``hydra.sweeper.params``).
+STUDY_GROUPS = ("experiment", "hparams_search")
+
+
+def check_single_run_of_study(config: DictConfig) -> None:
+    """Refuse a run without ``-m`` of a config that sweeps keys (``hydra.sweeper.params``: an
+    ``experiment=`` study, an ``hparams_search=`` search) unless the command line gives each
+    swept key its one value: Hydra would ignore the sweep and train one default run.
+
+        >>> from omegaconf import OmegaConf
+        >>> plain = {"sweeper": {"params": None}, "overrides": {"task": []}}
+        >>> check_single_run_of_study(OmegaConf.create({"hydra": plain}))
+        >>> one = {"sweeper": {"params": {"seed": "0,1"}}, "overrides": {"task": ["seed=1"]}}
+        >>> check_single_run_of_study(OmegaConf.create({"hydra": one}))  # one run of it: allowed
+
+    Raises:
+        ConfigError: a swept key without a value on the command line, naming the swept keys.
+    """
+    params = OmegaConf.select(config, "hydra.sweeper.params", default=None)
+    if not params:
+        return
+    given = {_override_key(o) for o in OmegaConf.to_container(config.hydra.overrides.task)}
+    swept = [str(key) for key in params]
+    missing = [key for key in swept if key not in given]
+    if not missing:
+        return
+    from lossbench.validation import ConfigError
+
+    study = _study_choice(config)
+    one_run = " ".join(f"{key}={_first_value(params, key)}" for key in swept)
+    kind = "a search" if "n_trials" in config.hydra.sweeper else "a study"
+    raise ConfigError(
+        f"{study} is {kind}: it sweeps {', '.join(swept)} (hydra.sweeper.params), and without "
+        f"-m it would train one run with the defaults of {', '.join(missing)} instead. Run "
+        f"the {kind[2:]} with -m (lossbench-train -m {study} ...); to train one of its runs "
+        f"alone, give each swept key one value on the command line, e.g. {one_run}."
+    )
+
+
+def _override_key(override: str) -> str:
+    """The key or group an override sets: ``+seed=1`` -> ``seed``, ``data=iris`` -> ``data``."""
+    return override.split("=", 1)[0].lstrip("+~").split("@", 1)[0]
+
+
+def _study_choice(config: DictConfig) -> str:
+    """The option that brings the sweep (``experiment=compare_binary``), or ``this config``."""
+    choices = OmegaConf.select(config, "hydra.runtime.choices", default=None) or {}
+    for group in STUDY_GROUPS:
+        if choices.get(group) is not None:
+            return f"{group}={choices[group]}"
+    return "this config"
+
+
+def _first_value(params: DictConfig, key: str) -> str:
+    """The first value ``params`` (``hydra.sweeper.params``) sweeps ``key`` over, or ``VALUE``
+    where it names none (a range: ``interval(0.0, 5.0)``).
+
+        >>> from omegaconf import OmegaConf
+        >>> _first_value(OmegaConf.create({"optimizer.lr": "0.001,0.003"}), "optimizer.lr")
+        '0.001'
+    """
+    try:
+        value = str(params[key])
+    except Exception:  # an interpolation the run does not resolve: no example
+        return "VALUE"
+    if "(" in value or not value:
+        return "VALUE"
+    return value.split(",", 1)[0].strip()
 
 
 def _check_search(config: DictConfig) -> None:

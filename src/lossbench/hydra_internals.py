@@ -36,6 +36,7 @@ __all__ = [
     "hydra_arguments",
     "hydra_arguments_error",
     "hydra_flags",
+    "hydra_node_resolved_in_full",
     "hydra_overrides",
     "translating_errors",
 ]
@@ -193,6 +194,77 @@ def translating_errors(translate: Callable[[BaseException], str | None]) -> Iter
         sys.exit(2)
     finally:
         utils.run_and_report = original
+
+
+@contextmanager
+def hydra_node_resolved_in_full(*, active: bool = True) -> Iterator[None]:
+    """Within this block (where ``active``: the command line gives ``--cfg hydra --resolve``),
+    ``--cfg hydra --resolve`` resolves Hydra's node inside the whole
+    config, so that its values may interpolate the job's keys
+    (``hydra.run.dir: ${paths.output_dir}/runs/...``); Hydra itself keeps only its node before
+    resolving it, and stops with ``InterpolationKeyError`` on such a value.
+
+    ``Hydra.show_cfg`` (``hydra._internal.hydra``, private; checked: Hydra 1.3) takes that node
+    with ``get_sanitized_cfg(cfg, "hydra")``: the block wraps that method to resolve the node's
+    values in place first, against the full config, and restores it when it ends. A value
+    that interpolates a key the config lacks is refused, naming it.
+    """
+    if not active:
+        yield
+        return
+    from hydra._internal.hydra import Hydra
+    from omegaconf import OmegaConf, flag_override
+
+    original = Hydra.get_sanitized_cfg
+
+    def get_sanitized_cfg(self: Any, cfg: Any, cfg_type: str) -> Any:
+        if cfg_type == "hydra":
+            with flag_override(cfg, ["struct", "readonly"], [False, False]):
+                cfg.hydra = OmegaConf.create(_resolved_node(cfg.hydra))
+        return original(self, cfg, cfg_type)
+
+    Hydra.get_sanitized_cfg = get_sanitized_cfg  # type: ignore[method-assign]
+    try:
+        yield
+    finally:
+        Hydra.get_sanitized_cfg = original  # type: ignore[method-assign]
+
+
+def _resolved_node(node: Any, path: str = "hydra") -> Any:
+    """``node`` (``path`` of a config) as plain values, each interpolation resolved within the
+    whole config; a value still missing (``???``, or one that interpolates it) as written.
+
+        >>> from omegaconf import OmegaConf
+        >>> cfg = OmegaConf.create({"out": "o", "h": {"dir": "${out}/runs", "n": "???"}})
+        >>> _resolved_node(cfg.h, "h")
+        {'dir': 'o/runs', 'n': '???'}
+
+    Raises:
+        UserInputError: a value that interpolates a key the config lacks, naming it.
+    """
+    from omegaconf import DictConfig, ListConfig, OmegaConf
+    from omegaconf.errors import InterpolationToMissingValueError, MissingMandatoryValue
+
+    from lossbench.errors import UserInputError
+
+    raw = OmegaConf.to_container(node, resolve=False)
+    resolved: dict[Any, Any] = {}
+    for key in raw if isinstance(raw, dict) else range(len(raw)):
+        try:
+            value = node[key]
+        except (MissingMandatoryValue, InterpolationToMissingValueError):  # ???: as Hydra has it
+            resolved[key] = raw[key]
+            continue
+        except Exception as error:
+            raise UserInputError(
+                f"--cfg hydra --resolve: {path}.{key}={raw[key]} cannot be resolved "
+                f"({str(error).splitlines()[0]}). "
+                "Name a key the config has (lossbench-train --cfg job shows them), or give a "
+                "plain value; --cfg hydra without --resolve shows the values as written."
+            ) from None
+        is_node = isinstance(value, DictConfig | ListConfig)
+        resolved[key] = _resolved_node(value, f"{path}.{key}") if is_node else value
+    return resolved if isinstance(raw, dict) else list(resolved.values())
 
 
 def _frames(error: BaseException) -> list[tuple[str, dict[str, Any]]]:

@@ -58,6 +58,7 @@ from lossbench.config import SCHEMAS
 
 __all__ = [
     "Option",
+    "added_group_refusal",
     "chosen_option",
     "chosen_options",
     "composition_refusal",
@@ -674,6 +675,62 @@ def composition_refusal(
             f"{_one_value_sweep(path, value)}, it is set in each job only.)"
         )
     return message
+
+
+#: Hydra's composition errors for ``+group=option`` where the defaults list has the group
+#: already: one of lossbench's groups, one of Hydra's own (``+hydra/launcher=basic``).
+_MULTIPLE_VALUES = re.compile(
+    r"Multiple values for (?P<group>[\w/.-]+)\. To override a value use 'override (?P=group): "
+    r"|^(?P<hydra_group>hydra/[\w/.-]+) appears more than once in the final defaults list"
+)
+
+
+def added_group_refusal(
+    error: BaseException,
+    overrides: Sequence[str],
+    options: Mapping[str, Sequence[str]] | None = None,
+    primary: str = "train.yaml",
+) -> str | None:
+    """The refusal of ``+group=option`` on the command line for a group the defaults list of
+    the ``primary`` config already has (a default option, or ``null``): Hydra's "Multiple
+    values for group"; else None. ``options``: each group's options, to list.
+
+        >>> from hydra.errors import ConfigCompositionException
+        >>> error = ConfigCompositionException(
+        ...     "Multiple values for setup. To override a value use 'override setup: sigmoid_bce'"
+        ... )
+        >>> added_group_refusal(error, ["+setup=sigmoid_bce"])[:60]
+        '+setup=sigmoid_bce adds the group setup, which train.yaml al'
+        >>> added_group_refusal(error, ["setup=sigmoid_bce"]) is None
+        True
+        >>> error = ConfigCompositionException(
+        ...     "hydra/launcher appears more than once in the final defaults list"
+        ... )
+        >>> added_group_refusal(error, ["+hydra/launcher=basic"])[-26:]
+        "'+': hydra/launcher=basic."
+    """
+    found = _MULTIPLE_VALUES.search(str(error))
+    if found is None:
+        return None
+    group = found["group"] or found["hydra_group"]
+    given = [
+        a
+        for a in overrides
+        if a.startswith("+")
+        and not a.startswith("++")
+        and a[1:].split("=", 1)[0].split("@", 1)[0] == group
+    ]
+    if not given:
+        return None  # a defaults list of a config file names the group twice: Hydra's to say
+    argument = given[-1]
+    listed = (options or {}).get(group)
+    owner = "Hydra's own config" if found["hydra_group"] else primary
+    return (
+        f"{argument} adds the group {group}, which {owner} already has (with a default "
+        "option, or null): '+' adds only a group or key the config lacks. Choose the option "
+        f"without '+': {argument[1:]}."
+        + (f" The options of {group}: {', '.join(listed)}." if listed else "")
+    )
 
 
 #: Hydra's composition error for an override it could not apply: ``~optimizer.lr`` and others.

@@ -52,6 +52,7 @@ from lossbench.flag_refusals import refuse_flag_errors
 from lossbench.hydra_internals import (
     flags_first,
     hydra_arguments,
+    hydra_node_resolved_in_full,
     hydra_overrides,
     translating_errors,
 )
@@ -59,6 +60,7 @@ from lossbench.hydra_settings import hydra_error_refusal, refuse_hydra_settings
 from lossbench.instantiators import check_logger_folders
 from lossbench.messages import quiet_lightning
 from lossbench.option_keys import (
+    added_group_refusal,
     composition_refusal,
     missing_option_refusal,
     refuse_option_keys,
@@ -78,6 +80,7 @@ from lossbench.sweep_refusals import ray_connection_refusal, sweep_refusal
 from lossbench.validation import ConfigError, validate
 
 __all__ = [
+    "check_left_to_train",
     "check_unfinished_run",
     "config_dir",
     "ended_with_same_config",
@@ -163,24 +166,83 @@ def preflight(cfg: DictConfig, output_dir: str | Path) -> str:
         from lossbench.training import resumed_run_config
 
         resumed_run_config(cfg, Path(output_dir))  # a damaged config.yaml is refused here
-        done = int(checkpoint.get("epoch", -1)) + 1  # saved at the end of its epoch
-        if cfg.trainer.max_epochs <= done:
-            raise ConfigError(
-                f"ckpt_path={str(resume)!r} has trained {done} epoch(s), and "
-                f"trainer.max_epochs={cfg.trainer.max_epochs} leaves none to train: resuming "
-                f"would record it unchanged. Raise trainer.max_epochs above {done} to train on "
-                "(e.g. trainer.max_epochs="
-                f"{2 * done}), or evaluate the checkpoint with lossbench-eval."
-            )
-        steps, max_steps = int(checkpoint.get("global_step", 0)), cfg.trainer.get("max_steps")
-        if max_steps is not None and max_steps != -1 and steps >= max_steps:
-            raise ConfigError(
-                f"ckpt_path={str(resume)!r} has trained {steps} optimizer step(s), and "
-                f"trainer.max_steps={max_steps} leaves none to train: resuming would stop at "
-                f"once. Raise trainer.max_steps above {steps} to train on (e.g. "
-                f"trainer.max_steps={2 * steps}), or evaluate the checkpoint with lossbench-eval."
-            )
+        check_left_to_train(cfg, checkpoint, resume)
     return task
+
+
+def check_left_to_train(cfg: DictConfig, checkpoint: dict[str, Any], resume: Path) -> None:
+    """Refuse to resume ``checkpoint`` where the trainer's caps leave nothing to train: its
+    epochs reach ``trainer.max_epochs``, its optimizer steps ``trainer.max_steps``, or the
+    training time it has used (Lightning's ``Timer`` state) ``trainer.max_time``. Resuming would
+    record the run unchanged as completed.
+
+        >>> from omegaconf import OmegaConf
+        >>> cfg = OmegaConf.create({"trainer": {"max_epochs": 10, "max_time": "00:00:01:00"}})
+        >>> check_left_to_train(cfg, {"epoch": 3, "global_step": 40}, Path("last.ckpt"))
+        >>> used = {"callbacks": {"Timer": {"time_elapsed": {"train": 61.2}}}}
+        >>> try:
+        ...     check_left_to_train(cfg, {"epoch": 3, **used}, Path("last.ckpt"))
+        ... except ConfigError as error:
+        ...     print(str(error)[:60])
+        ckpt_path='last.ckpt' has trained for 61 s, and trainer.max_
+
+    Raises:
+        ConfigError: the cap that leaves none to train, with a larger value to give.
+    """
+    done = int(checkpoint.get("epoch", -1)) + 1  # saved at the end of its epoch
+    if cfg.trainer.max_epochs <= done:
+        raise ConfigError(
+            f"ckpt_path={str(resume)!r} has trained {done} epoch(s), and "
+            f"trainer.max_epochs={cfg.trainer.max_epochs} leaves none to train: resuming "
+            f"would record it unchanged. Raise trainer.max_epochs above {done} to train on "
+            "(e.g. trainer.max_epochs="
+            f"{2 * done}), or evaluate the checkpoint with lossbench-eval."
+        )
+    steps, max_steps = int(checkpoint.get("global_step", 0)), cfg.trainer.get("max_steps")
+    if max_steps is not None and max_steps != -1 and steps >= max_steps:
+        raise ConfigError(
+            f"ckpt_path={str(resume)!r} has trained {steps} optimizer step(s), and "
+            f"trainer.max_steps={max_steps} leaves none to train: resuming would stop at "
+            f"once. Raise trainer.max_steps above {steps} to train on (e.g. "
+            f"trainer.max_steps={2 * steps}), or evaluate the checkpoint with lossbench-eval."
+        )
+    _check_time_left(cfg, checkpoint, resume)
+
+
+def _check_time_left(cfg: DictConfig, checkpoint: dict[str, Any], resume: Path) -> None:
+    """Refuse a ``trainer.max_time`` that the checkpoint's training time already uses up."""
+    from lossbench.trainer_args import duration_seconds
+
+    limit = duration_seconds(cfg.trainer.get("max_time"))
+    used = _trained_seconds(checkpoint)
+    if limit is None or used is None or used < limit:
+        return
+    given = cfg.trainer.max_time
+    minutes = max(1, math.ceil(2 * used / 60))  # twice the time so far
+    larger = f"{minutes // 1440:02d}:{minutes // 60 % 24:02d}:{minutes % 60:02d}:00"
+    raise ConfigError(
+        f"ckpt_path={str(resume)!r} has trained for {used:.0f} s, and "
+        f"trainer.max_time={given} ({limit:.0f} s in all, counting the time before the "
+        "checkpoint) leaves none to train: resuming would stop at once and record the run "
+        f"unchanged. Give a larger trainer.max_time (e.g. trainer.max_time={larger})"
+        ", or trainer.max_time=null for no time limit, or evaluate the checkpoint with "
+        "lossbench-eval."
+    )
+
+
+def _trained_seconds(checkpoint: dict[str, Any]) -> float | None:
+    """The training seconds Lightning's ``Timer`` (``trainer.max_time``) saved in
+    ``checkpoint``, which a resumed run counts towards ``max_time``; None where it saved none.
+
+        >>> _trained_seconds({"callbacks": {"Timer": {"time_elapsed": {"train": 3.02}}}})
+        3.02
+        >>> _trained_seconds({"callbacks": {}}) is None
+        True
+    """
+    state = (checkpoint.get("callbacks") or {}).get("Timer")
+    elapsed = state.get("time_elapsed") if isinstance(state, dict) else None
+    seconds = elapsed.get("train") if isinstance(elapsed, dict) else None
+    return float(seconds) if isinstance(seconds, (int, float)) else None
 
 
 def _resolved(cfg: DictConfig, output_dir: str | Path) -> dict[str, Any]:
@@ -582,6 +644,7 @@ def run_checkpoint_app(schema_name: str, schema: type, hydra_main: Any, command:
         settings (:func:`hydra_error_refusal`)."""
         return (
             missing_option_refusal(error, overrides, command)
+            or added_group_refusal(error, overrides)  # +hydra/launcher=basic
             or removed_key_refusal(error, group_options([config_dir()]), command)
             or hydra_error_refusal(error, sys.argv[1:], command, config_dir())
         )
@@ -665,18 +728,23 @@ def main() -> None:
         if no_trial_completed(error):  # refused where each trial was (else exits 1 here)
             return search_without_result(given_sweep_dir)
         groups = [path.name for path in config_dir().iterdir() if path.is_dir()]
+        options = group_options([config_dir(), *(added or [])])
+        primary = "train.yaml" if added is not None else "the primary config"
         return (
             config_file_refusal(error, [config_dir(), *(added or [])])
             or composition_refusal(error, overrides, multirun=multirun)
-            or removed_key_refusal(error, group_options([config_dir(), *(added or [])]))
+            or added_group_refusal(error, overrides, options, primary)
+            or removed_key_refusal(error, options)
             or missing_option_refusal(error, overrides)
             or sweep_refusal(error, overrides, groups=groups)
             or ray_connection_refusal(error, overrides)
             or hydra_error_refusal(error, sys.argv[1:], "lossbench-train", config_dir())
         )
 
+    # --cfg hydra --resolve: Hydra's node may interpolate the job's keys (paths.output_dir)
+    resolving = parsed is not None and parsed.cfg == "hydra" and parsed.resolve
     try:
-        with translating_errors(refusal):
+        with translating_errors(refusal), hydra_node_resolved_in_full(active=resolving):
             _hydra_main()
     except KeyboardInterrupt as interrupt:  # Ctrl-C, or SIGTERM while a study's workers train
         from lossbench.interrupts import stopped

@@ -48,7 +48,7 @@ from lossbench.errors import NonFiniteLossError, UserInputError
 from lossbench.hardware import trainer_settings_error
 from lossbench.instantiators import build_callbacks, build_loggers, check_logger_folders
 from lossbench.interrupts import fit_interrupts
-from lossbench.lightning_internals import open_wandb_run
+from lossbench.lightning_internals import epochs_processed, open_wandb_run
 from lossbench.loggers import continue_csv_logs
 from lossbench.messages import quiet_lightning
 from lossbench.module import ClassifierModule, resolved_loss
@@ -289,6 +289,7 @@ def _fit(
     runner = select_runner(cfg, trainer)
     module = runner.build(cfg, datamodule, loss)
     # --- resume (ckpt_path=last | <file>): the same model, loss, optimizer and data ---
+    trained_before = 0  # the epochs the checkpoint resumed has trained
     try:
         resume = resume_path(cfg.get("ckpt_path"), output_dir)
         if resume is not None:
@@ -308,6 +309,7 @@ def _fit(
             # metrics.csv keeps the epochs the checkpoint has trained (from the run that wrote
             # it: a run trained on in a new directory starts with that run's rows)
             epoch = int(checkpoint.get("epoch", -1))
+            trained_before = epochs_processed(checkpoint)
             continue_csv_logs(trainer.loggers, epoch, output_dir, resume.parent.parent)
             del checkpoint  # Lightning loads it again to restore the state
     except CheckpointError as error:
@@ -329,7 +331,7 @@ def _fit(
         record.update(
             train_seconds=round(time.perf_counter() - start, 4),
             train_cpu_seconds=round(time.process_time() - cpu_start, 4),
-            epochs=trainer.current_epoch,
+            epochs=max(trainer.current_epoch, trained_before),
             steps=trainer.global_step,
             history=module.history,
         )
