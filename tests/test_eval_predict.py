@@ -282,7 +282,9 @@ def test_predictions_are_the_modules_probabilities(make_cfg, tmp_path, csv_files
         "checkpoint.save_last=false",
     )
     record = train(cfg, tmp_path / "run")
-    written = write_predictions(predict(record["best_checkpoint"], new), tmp_path / "p.csv")
+    written = write_predictions(
+        predict(record["best_checkpoint"], new), tmp_path / "p.csv", record["best_checkpoint"]
+    )
     got = _read_csv(written)
 
     # The reference: the trained module, loaded by Lightning, on the training pipeline's
@@ -346,7 +348,12 @@ def test_predict_cli_writes_original_class_values(make_cfg, tmp_path):
     result = _predict_cli(ckpt, "data=csv", "data.path=new.csv", "out=preds.csv", cwd=cwd)
     assert result.returncode == 0, result.stderr
     assert "5 predictions written to preds.csv" in result.stdout
-    assert sorted(p.name for p in cwd.iterdir()) == ["new.csv", "preds.csv"]  # nothing else
+    # nothing else but the record of the checkpoint that wrote them
+    assert sorted(p.name for p in cwd.iterdir()) == [
+        "new.csv",
+        "preds.csv",
+        "preds.csv.lossbench.json",
+    ]
     got = _read_csv(cwd / "preds.csv")
     assert list(got) == ["p_3", "p_7", "p_9", "predicted"]
     probs = np.array([[float(v) for v in got[f"p_{i}"]] for i in ids]).T
@@ -396,7 +403,7 @@ def test_predict_refuses_bad_input_with_the_fix(make_cfg, tmp_path, csv_files):
     assert "fill in or drop those rows in the file, or retrain with data.impute=median" in message
     assert "leave the column out" not in message
     with pytest.raises(DataError, match=r"is the input file data.path"):
-        write_predictions({"p_y": [0.5]}, text, data_path=text)
+        write_predictions({"p_y": [0.5]}, text, "a.ckpt", data_path=text)
 
 
 def test_predict_refuses_a_checkpoint_without_preprocessing(tmp_path, csv_files):

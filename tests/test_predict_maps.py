@@ -152,9 +152,15 @@ def test_the_preprocessing_is_read_from_the_checkpoint(runs, tmp_path):
 
 def test_the_written_npz_loads_without_pickle(runs, tmp_path):
     maps = predict_maps(runs["dense_multiclass"]["ckpt"], runs["dense_multiclass"]["npy"])
-    path = write_maps(maps, tmp_path / "sub" / "maps.npz")
+    path = write_maps(maps, tmp_path / "sub" / "maps.npz", runs["dense_multiclass"]["ckpt"])
     with np.load(path, allow_pickle=False) as loaded:
-        assert sorted(loaded) == ["classes", "label_names", "predicted", "probabilities"]
+        assert sorted(loaded) == [
+            "checkpoint",
+            "classes",
+            "label_names",
+            "predicted",
+            "probabilities",
+        ]
         for key in maps:
             np.testing.assert_array_equal(loaded[key], maps[key])
 
@@ -267,8 +273,8 @@ def test_paths_are_checked_before_the_checkpoint_is_read(tmp_path, monkeypatch, 
     monkeypatch.chdir(tmp_path)
     np.save("images.npy", np.zeros((1, 7, 7)))
     with pytest.raises(DataError, match=words):
-        check_paths(data, out)
-    check_paths("images.npy", "maps.npz")
+        check_paths(data, out, "a.ckpt")
+    check_paths("images.npy", "maps.npz", "a.ckpt")
 
 
 def test_each_kind_of_checkpoint_refuses_the_others_input(runs, make_cfg, tmp_path):

@@ -175,6 +175,21 @@ ASL_SEARCH_ADVICE = (
     "'optimizer.weight_decay=interval(0.0, 1e-2)' 'loss.gamma_neg=interval(0.0, 5.0)'"
 )
 
+#: Predictions of a binary label y, as another checkpoint wrote them.
+OTHER_PREDICTIONS = "p_y,pred_y\n0.9,1\n"
+
+
+def maps_archive(checkpoint: str | None) -> bytes:
+    """A label-map archive as lossbench-predict writes it, its ``checkpoint`` entry naming
+    ``checkpoint`` (None: none, as an earlier lossbench wrote it)."""
+    buffer = io.BytesIO()
+    entries = {"probabilities": np.zeros((2, 14, 14)), "predicted": np.zeros((2, 14, 14), int)}
+    if checkpoint is not None:
+        entries["checkpoint"] = np.asarray(checkpoint)
+    np.savez_compressed(buffer, **entries)
+    return buffer.getvalue()
+
+
 #: lossbench-predict on the shared dense run (mnist_ink, 14 x 14 maps) with images.npy.
 IMAGES = ("ckpt_path={dense_ckpt}", "data=images", "data.path=images.npy", "out=maps.npz")
 
@@ -1322,8 +1337,30 @@ CATALOGUE: list[Case] = [
             (("data.csv", GOOD), ("keep.csv", GOOD))),
     refused("predict-out-is-another-models-predictions", "predict", ("ckpt_path={csv_ckpt}", "data.path=data.csv",
             "out=other.csv"), ["out='other.csv' is an existing file",
-            "only an earlier predictions file of this checkpoint (header p_y,pred_y) is replaced"],
+            "only a predictions file of this checkpoint (", "as the record other.csv.lossbench.json "
+            "next to it says"],
             (("data.csv", GOOD), ("other.csv", "p_spam,pred_spam\n0.9,1\n"))),
+    # the same columns, written by another checkpoint (its record says so): not replaced
+    refused("predict-out-is-another-checkpoints-predictions", "predict", ("ckpt_path={csv_ckpt}",
+            "data.path=data.csv", "out=other.csv"), ["out='other.csv' is an existing file",
+            "or wrote for another checkpoint", "only a predictions file of this checkpoint ("],
+            (("data.csv", GOOD), ("other.csv", OTHER_PREDICTIONS),
+             ("other.csv.lossbench.json", json.dumps(
+                 {"checkpoint": "/elsewhere/best-epoch004.ckpt",
+                  "sha256": hashlib.sha256(OTHER_PREDICTIONS.encode()).hexdigest()})))),
+    # predictions of an earlier lossbench (no record): whose they are is not known
+    refused("predict-out-is-predictions-without-record", "predict", ("ckpt_path={csv_ckpt}",
+            "data.path=data.csv", "out=other.csv"), ["out='other.csv' is an existing file",
+            "predictions of a lossbench that kept no record, or edited since, have no such record",
+            "or move the file away"], (("data.csv", GOOD), ("other.csv", OTHER_PREDICTIONS))),
+    # label maps of another checkpoint (the archive's checkpoint entry), or of an earlier lossbench
+    refused("predict-images-out-is-another-checkpoints-maps", "predict", IMAGES,
+            ["out='maps.npz' is an existing file", "only an archive of label maps of this checkpoint (",
+             "as its checkpoint entry says", "e.g. out=maps-"],
+            (*images(np.zeros((2, 14, 14))), ("maps.npz", maps_archive("/elsewhere/best.ckpt")))),
+    refused("predict-images-out-is-maps-without-checkpoint", "predict", IMAGES,
+            ["out='maps.npz' is an existing file", "an archive of a lossbench that kept none"],
+            (*images(np.zeros((2, 14, 14))), ("maps.npz", maps_archive(None)))),
     refused("predict-out-not-csv", "predict", ("ckpt_path={csv_ckpt}", "data.path=data.csv", "out=preds.npz"),
             ["out='preds.npz' is not a .csv file name", "e.g. out=preds.csv"]),
     refused("predict-out-is-a-record", "predict", ("ckpt_path={csv_ckpt}", "data.path=data.csv",
