@@ -128,6 +128,34 @@ def test_eval_cli_writes_eval_json_and_nothing_else(make_cfg, tmp_path, csv_file
     assert list(cwd.iterdir()) == []  # no outputs/, .hydra/, logs or lightning_logs
 
 
+@pytest.mark.slow
+def test_eval_writes_to_the_checkpoints_run_whatever_config_names(make_cfg, tmp_path):
+    """config= naming another run's (equivalent) config: the result goes to the checkpoint's own
+    run folder, not to the other run's, whose own evaluation stays possible; -m split=test,val
+    keeps both results."""
+    ours = train(make_cfg("data=iris", "seed=0"), tmp_path / "ours")
+    train(make_cfg("data=iris", "seed=1"), tmp_path / "other")  # seed: not an evaluation setting
+    result = run_module(
+        "lossbench.evaluate",
+        f"ckpt_path={ours['best_checkpoint']}",
+        f"config={tmp_path / 'other' / 'config.yaml'}",
+        cwd=tmp_path,
+    )
+    assert result.returncode == 0, result.stderr
+    assert json.loads((tmp_path / "ours" / "eval.json").read_text())["split"] == "test"
+    assert not (tmp_path / "other" / "eval.json").exists()
+    both = run_module(
+        "lossbench.evaluate",
+        "-m",
+        f"ckpt_path={ours['best_checkpoint']}",
+        "split=test,val",
+        cwd=tmp_path,
+    )
+    assert both.returncode == 0, both.stderr
+    assert json.loads((tmp_path / "ours" / "eval.json").read_text())["split"] == "test"
+    assert json.loads((tmp_path / "ours" / "eval-val.json").read_text())["split"] == "val"
+
+
 def test_eval_refuses_data_that_changed_since_training(make_cfg, tmp_path, csv_files):
     training, _ = csv_files["binary"]
     data = tmp_path / "data.csv"

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from lossbench.data.table import DataError
-from lossbench.evaluate import EvaluationError, check_out, write_result
+from lossbench.evaluate import EvaluationError, check_out, default_out, write_result
 from lossbench.predict import check_predictions_out, write_predictions
 from lossbench.predict_maps import check_paths, write_maps
 
@@ -20,7 +20,7 @@ def test_eval_replaces_its_own_result_and_nothing_else(tmp_path):
     out = tmp_path / "eval.json"
     write_result({"checkpoint": "a.ckpt", "epoch": 3, "split": "test", "test/nll": 0.5}, out)
     assert check_out(out, "a.ckpt") == out  # an earlier evaluation of it: replaced
-    write_result({"checkpoint": "a.ckpt", "epoch": 4, "split": "val", "val/nll": 0.4}, out)
+    write_result({"checkpoint": "a.ckpt", "epoch": 4, "split": "test", "test/nll": 0.4}, out)
     assert json.loads(out.read_text())["epoch"] == 4
     other = tmp_path / "other.json"
     other.write_text(json.dumps({"learning_rate": 0.1}))
@@ -167,3 +167,21 @@ def test_label_maps_of_another_checkpoint_are_not_replaced(tmp_path):
     np.savez_compressed(legacy, **maps)  # an earlier release: no checkpoint entry
     with pytest.raises(DataError, match="an archive of a lossbench that kept none has no such"):
         check_paths(images, legacy, "runs/0/best.ckpt")
+
+
+def test_an_evaluation_of_another_split_is_not_replaced(tmp_path):
+    """split=val written over the test result of the same checkpoint lost the test numbers."""
+    out = tmp_path / "eval.json"
+    write_result({"checkpoint": "a.ckpt", "epoch": 3, "split": "test", "test/nll": 0.5}, out)
+    kept = out.read_text()
+    with pytest.raises(EvaluationError, match=r"of this checkpoint \(.*a.ckpt\) on the val split"):
+        write_result({"checkpoint": "a.ckpt", "epoch": 3, "split": "val", "val/nll": 0.4}, out)
+    assert out.read_text() == kept
+
+
+def test_each_split_has_its_own_default_result(tmp_path):
+    """lossbench-eval without out=: eval.json for the test split, eval-val.json for val, in the
+    checkpoint's run folder."""
+    ckpt = tmp_path / "run" / "checkpoints" / "best.ckpt"
+    assert default_out(ckpt, "test") == tmp_path / "run" / "eval.json"
+    assert default_out(ckpt, "val") == tmp_path / "run" / "eval-val.json"

@@ -185,8 +185,13 @@ def test_eval_refuses_a_config_of_another_image_size(runs, tmp_path):
     config = OmegaConf.load(Path(run["ckpt"]).parents[1] / "config.yaml")
     config.data.downsample = 2
     OmegaConf.save(config, tmp_path / "config.yaml")
-    with pytest.raises(EvaluationError, match=r"input_shape: checkpoint \[1, 7, 7\], data \[1, 14"):
+    with pytest.raises(EvaluationError, match=r"data.downsample: checkpoint's run 4, config 2"):
         evaluate(run["ckpt"], config=tmp_path / "config.yaml")
+    alone = tmp_path / "alone" / "checkpoints" / "best.ckpt"  # the checkpoint without its run
+    alone.parent.mkdir(parents=True)
+    alone.write_bytes(Path(run["ckpt"]).read_bytes())
+    with pytest.raises(EvaluationError, match=r"input_shape: checkpoint \[1, 7, 7\], data \[1, 14"):
+        evaluate(alone, config=tmp_path / "config.yaml")
 
 
 def test_a_checkpoint_without_the_training_size_predicts_any_size_with_a_warning(runs, tmp_path):

@@ -1266,7 +1266,22 @@ CATALOGUE: list[Case] = [
             ["config='run' is a directory", "e.g. config=run/config.yaml"], (("run/config.yaml", "seed: 0\n"),),
             unwanted=["does not exist"]),
     refused("eval-checkpoint-of-another-task", "eval", ("ckpt_path={iris_ckpt}", "config={csv_run}/config.yaml",
-            "out=eval.json"), ["configures loss 'bce_with_logits'", "'cross_entropy'"], ()),
+            "out=eval.json"), ["is not the config of the run that wrote checkpoint",
+            "loss.name: checkpoint 'cross_entropy', config 'bce_with_logits'",
+            "config= names another run's config"], ()),
+    # config= of a run with another model or other data settings: not this checkpoint's run
+    refused("eval-config-of-another-model", "eval", ("ckpt_path={iris_ckpt}", "config=c.yaml"),
+            ["c.yaml is not the config of the run that wrote checkpoint",
+             "model.dropout: checkpoint 0.0, config 0.5", "leave config= out"], (), runs=True),
+    refused("eval-config-with-another-split-seed", "eval", ("ckpt_path={iris_ckpt}", "config=c.yaml"),
+            ["c.yaml is not the config of the run that wrote checkpoint",
+             "data.split_seed: checkpoint's run 0, config 5", "other rows would be evaluated"],
+            (), runs=True),
+    # -m: every job would write the one out= (split=test,val: the test result lost)
+    refused("eval-multirun-one-out", "eval", ("-m", "ckpt_path={iris_ckpt}", "split=test,val", "out=e.json"),
+            ["the multirun split=test,val runs 2 jobs that would all write out=e.json",
+             "Leave out= out", "eval.json for the test split and eval-val.json for the val split",
+             "out='e-${hydra:job.num}.json'"], ()),
     refused("eval-test-rows-edited", "eval", ("ckpt_path={csv_ckpt}", "data_path=edited.csv", "out=eval.json"),
             ["the test rows of the run's data differ from those checkpoint", "lossbench-predict",
              "edited.csv (data_path=) is not the file as it was at training", "retrain"],
@@ -1353,6 +1368,11 @@ CATALOGUE: list[Case] = [
             "data.path=data.csv", "out=other.csv"), ["out='other.csv' is an existing file",
             "predictions of a lossbench that kept no record, or edited since, have no such record",
             "or move the file away"], (("data.csv", GOOD), ("other.csv", OTHER_PREDICTIONS))),
+    # -m over the data: every job would write the default predictions.csv
+    refused("predict-multirun-one-out", "predict", ("-m", "ckpt_path={csv_ckpt}", "data.path=data.csv,more.csv"),
+            ["the multirun data.path=data.csv,more.csv runs 2 jobs that would all write the "
+             "default out=predictions.csv", "out='predictions-${hydra:job.num}.csv'"],
+            (("data.csv", GOOD), ("more.csv", GOOD))),
     # label maps of another checkpoint (the archive's checkpoint entry), or of an earlier lossbench
     refused("predict-images-out-is-another-checkpoints-maps", "predict", IMAGES,
             ["out='maps.npz' is an existing file", "only an archive of label maps of this checkpoint (",
@@ -1648,7 +1668,20 @@ def _diverged_csv_run(root: Path, shared: dict[str, str]) -> None:
     shutil.copy(Path(shared["csv_run"]) / "config.yaml", root / "run" / "config.yaml")
 
 
+def _iris_config_with(old: str, new: str) -> Callable[[Path, dict[str, str]], None]:
+    """A setup writing ``c.yaml``: the iris run's config with the line ``old`` made ``new``."""
+
+    def setup(root: Path, shared: dict[str, str]) -> None:
+        config = (Path(shared["iris_run"]) / "config.yaml").read_text()
+        assert old in config
+        (root / "c.yaml").write_text(config.replace(old, new))
+
+    return setup
+
+
 EXTRA_SETUP: dict[str, Callable[[Path, dict[str, str]], None]] = {
+    "eval-config-of-another-model": _iris_config_with("dropout: 0.0", "dropout: 0.5"),
+    "eval-config-with-another-split-seed": _iris_config_with("split_seed: 0", "split_seed: 5"),
     "report-corrupted-record": _corrupted_study,
     "eval-checkpoint-with-nan-weights": _diverged_csv_run,
     "predict-checkpoint-with-nan-weights": _diverged_csv_run,

@@ -210,18 +210,23 @@ def recognised(ours: Callable[[Path], bool], path: Path) -> bool:
         return False
 
 
-def is_eval_result(path: Path, checkpoint: str | os.PathLike) -> bool:
-    """Whether ``path`` is a ``lossbench-eval`` result of ``checkpoint``: a JSON object naming
-    its split and that checkpoint (the result of another checkpoint is not replaced).
+def is_eval_result(path: Path, checkpoint: str | os.PathLike, split: str | None = None) -> bool:
+    """Whether ``path`` is a ``lossbench-eval`` result of ``checkpoint`` (and of ``split``,
+    where given): a JSON object naming its split and that checkpoint (the result of another
+    checkpoint, or of another split, is not replaced).
 
         >>> import tempfile
         >>> path = Path(tempfile.mkdtemp()) / "eval.json"
         >>> _ = path.write_text('{"checkpoint": "/runs/a/last.ckpt", "split": "test", "epoch": 3}')
         >>> is_eval_result(path, "/runs/a/last.ckpt"), is_eval_result(path, "/runs/b/last.ckpt")
         (True, False)
+        >>> [is_eval_result(path, "/runs/a/last.ckpt", split) for split in ("test", "val")]
+        [True, False]
     """
     content = json.loads(path.read_text(encoding="utf-8"))
     if not (isinstance(content, dict) and {"checkpoint", "split", "epoch"} <= set(content)):
+        return False
+    if split is not None and content["split"] != split:
         return False
     return _same_file(str(content["checkpoint"]), checkpoint)
 

@@ -344,7 +344,19 @@ def main() -> None:
     from lossbench.predict_maps import ImagesDataConfig
 
     ConfigStore.instance().store(group="data", name="images", node=ImagesDataConfig)
-    run_checkpoint_app("predict_schema", PredictConfig, _hydra_main, "lossbench-predict")
+    run_checkpoint_app(
+        "predict_schema", PredictConfig, _hydra_main, "lossbench-predict", shared_out=_shared_out
+    )
+
+
+def _shared_out(overrides: list[str]) -> str | None:
+    """Why a multirun's jobs would all write one ``out`` (given, or the default
+    ``predictions.csv`` / ``predictions.npz`` every job shares)."""
+    from lossbench.sweep_refusals import shared_out_refusal
+
+    images = any(o.replace(" ", "") == "data=images" for o in overrides)
+    default = DEFAULT_OUT["images" if images else "csv"]
+    return shared_out_refusal(overrides, "lossbench-predict", default=default)
 
 
 if __name__ == "__main__":
