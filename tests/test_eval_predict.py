@@ -128,6 +128,34 @@ def test_eval_cli_writes_eval_json_and_nothing_else(make_cfg, tmp_path, csv_file
     assert list(cwd.iterdir()) == []  # no outputs/, .hydra/, logs or lightning_logs
 
 
+@pytest.mark.slow
+def test_eval_writes_to_the_checkpoints_run_whatever_config_names(make_cfg, tmp_path):
+    """config= naming another run's (equivalent) config: the result goes to the checkpoint's own
+    run folder, not to the other run's, whose own evaluation stays possible; -m split=test,val
+    keeps both results."""
+    ours = train(make_cfg("data=iris", "seed=0"), tmp_path / "ours")
+    train(make_cfg("data=iris", "seed=1"), tmp_path / "other")  # seed: not an evaluation setting
+    result = run_module(
+        "lossbench.evaluate",
+        f"ckpt_path={ours['best_checkpoint']}",
+        f"config={tmp_path / 'other' / 'config.yaml'}",
+        cwd=tmp_path,
+    )
+    assert result.returncode == 0, result.stderr
+    assert json.loads((tmp_path / "ours" / "eval.json").read_text())["split"] == "test"
+    assert not (tmp_path / "other" / "eval.json").exists()
+    both = run_module(
+        "lossbench.evaluate",
+        "-m",
+        f"ckpt_path={ours['best_checkpoint']}",
+        "split=test,val",
+        cwd=tmp_path,
+    )
+    assert both.returncode == 0, both.stderr
+    assert json.loads((tmp_path / "ours" / "eval.json").read_text())["split"] == "test"
+    assert json.loads((tmp_path / "ours" / "eval-val.json").read_text())["split"] == "val"
+
+
 def test_eval_refuses_data_that_changed_since_training(make_cfg, tmp_path, csv_files):
     training, _ = csv_files["binary"]
     data = tmp_path / "data.csv"
@@ -282,7 +310,9 @@ def test_predictions_are_the_modules_probabilities(make_cfg, tmp_path, csv_files
         "checkpoint.save_last=false",
     )
     record = train(cfg, tmp_path / "run")
-    written = write_predictions(predict(record["best_checkpoint"], new), tmp_path / "p.csv")
+    written = write_predictions(
+        predict(record["best_checkpoint"], new), tmp_path / "p.csv", record["best_checkpoint"]
+    )
     got = _read_csv(written)
 
     # The reference: the trained module, loaded by Lightning, on the training pipeline's
@@ -346,7 +376,12 @@ def test_predict_cli_writes_original_class_values(make_cfg, tmp_path):
     result = _predict_cli(ckpt, "data=csv", "data.path=new.csv", "out=preds.csv", cwd=cwd)
     assert result.returncode == 0, result.stderr
     assert "5 predictions written to preds.csv" in result.stdout
-    assert sorted(p.name for p in cwd.iterdir()) == ["new.csv", "preds.csv"]  # nothing else
+    # nothing else but the record of the checkpoint that wrote them
+    assert sorted(p.name for p in cwd.iterdir()) == [
+        "new.csv",
+        "preds.csv",
+        "preds.csv.lossbench.json",
+    ]
     got = _read_csv(cwd / "preds.csv")
     assert list(got) == ["p_3", "p_7", "p_9", "predicted"]
     probs = np.array([[float(v) for v in got[f"p_{i}"]] for i in ids]).T
@@ -396,7 +431,7 @@ def test_predict_refuses_bad_input_with_the_fix(make_cfg, tmp_path, csv_files):
     assert "fill in or drop those rows in the file, or retrain with data.impute=median" in message
     assert "leave the column out" not in message
     with pytest.raises(DataError, match=r"is the input file data.path"):
-        write_predictions({"p_y": [0.5]}, text, data_path=text)
+        write_predictions({"p_y": [0.5]}, text, "a.ckpt", data_path=text)
 
 
 def test_predict_refuses_a_checkpoint_without_preprocessing(tmp_path, csv_files):

@@ -293,9 +293,13 @@ def _earlier_output(out: Path, command: str, ckpt: str | Path) -> bytes:
     if command == "evaluate":
         earlier = {"checkpoint": str(ckpt), "split": "test", "epoch": 0, "test/nll": 1.0}
         text = json.dumps(earlier) + "\n"
-    else:  # a predictions file of the wine checkpoint: the same columns
+    else:  # a predictions file of the wine checkpoint: the same columns, and its record
         text = "p_class_0,p_class_1,p_class_2,predicted\n0.5,0.25,0.25,class_0\n"
     out.write_text(text)
+    if command != "evaluate":
+        from lossbench.output_files import write_predictions_record
+
+        write_predictions_record(out, ckpt)
     return out.read_bytes()
 
 
@@ -348,6 +352,8 @@ def test_a_command_stopped_in_its_work_ends_in_one_line_and_leaves_its_output_as
     )
     assert "written to" not in out_text
     # nothing half-written: the earlier output as it was, or no file at all
-    assert sorted(p.name for p in folder.iterdir()) == ([out.name] if earlier else [])
+    kept = sorted(p.name for p in folder.iterdir())  # an earlier predictions file: its record
+    record = [] if command == "evaluate" else [f"{out.name}.lossbench.json"]
+    assert kept == ([out.name, *record] if earlier else [])
     if earlier:
         assert out.read_bytes() == before

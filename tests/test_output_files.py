@@ -5,21 +5,22 @@ replaced, anything else is refused before any work (the refusals through the com
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
 
 from lossbench.data.table import DataError
-from lossbench.evaluate import EvaluationError, check_out, write_result
+from lossbench.evaluate import EvaluationError, check_out, default_out, write_result
 from lossbench.predict import check_predictions_out, write_predictions
-from lossbench.predict_maps import check_paths
+from lossbench.predict_maps import check_paths, write_maps
 
 
 def test_eval_replaces_its_own_result_and_nothing_else(tmp_path):
     out = tmp_path / "eval.json"
     write_result({"checkpoint": "a.ckpt", "epoch": 3, "split": "test", "test/nll": 0.5}, out)
     assert check_out(out, "a.ckpt") == out  # an earlier evaluation of it: replaced
-    write_result({"checkpoint": "a.ckpt", "epoch": 4, "split": "val", "val/nll": 0.4}, out)
+    write_result({"checkpoint": "a.ckpt", "epoch": 4, "split": "test", "test/nll": 0.4}, out)
     assert json.loads(out.read_text())["epoch"] == 4
     other = tmp_path / "other.json"
     other.write_text(json.dumps({"learning_rate": 0.1}))
@@ -47,20 +48,23 @@ def test_eval_does_not_replace_the_result_of_another_checkpoint(tmp_path):
     assert out.read_text() == kept
 
 
+CKPT = "run/checkpoints/best.ckpt"
+
+
 def test_predict_replaces_its_own_predictions_and_nothing_else(tmp_path):
     out = tmp_path / "predictions.csv"
-    write_predictions({"p_3": [0.2], "p_7": [0.8], "predicted": [7]}, out)
-    assert check_predictions_out(out, ["p_3", "p_7", "predicted"]) == out
-    write_predictions({"p_3": [0.4], "p_7": [0.6], "predicted": [7]}, out)  # replaced
+    write_predictions({"p_3": [0.2], "p_7": [0.8], "predicted": [7]}, out, CKPT)
+    assert check_predictions_out(out, ["p_3", "p_7", "predicted"], CKPT) == out
+    write_predictions({"p_3": [0.4], "p_7": [0.6], "predicted": [7]}, out, CKPT)  # replaced
     assert out.read_text().splitlines() == ["p_3,p_7,predicted", "0.4,0.6,7"]
     data = tmp_path / "data.csv"
     data.write_text("a,b,y\n1,2,0\n")
     with pytest.raises(DataError, match=r"out=.*data.csv. is an existing file"):
-        check_predictions_out(data, ["p_y", "pred_y"])
+        check_predictions_out(data, ["p_y", "pred_y"], CKPT)
     mixed = tmp_path / "mixed.csv"
     mixed.write_text("p_y,notes\n0.5,x\n")
     with pytest.raises(DataError, match="is an existing file"):
-        write_predictions({"p_y": [0.1], "pred_y": [0]}, mixed)
+        write_predictions({"p_y": [0.1], "pred_y": [0]}, mixed, CKPT)
     assert mixed.read_text() == "p_y,notes\n0.5,x\n"
 
 
@@ -72,21 +76,17 @@ def test_predictions_of_another_model_are_not_replaced(tmp_path, header):
     """Only a file with this checkpoint's columns (a binary label y: p_y,pred_y) is its own."""
     other = tmp_path / "other.csv"
     other.write_text(f"{header}\n")
-    with pytest.raises(
-        DataError,
-        match=r"only an earlier predictions file of this checkpoint "
-        r"\(header p_y,pred_y\) is replaced",
-    ):
-        write_predictions({"p_y": [0.9], "pred_y": [1]}, other)
+    with pytest.raises(DataError, match=r"only a predictions file of this checkpoint \("):
+        write_predictions({"p_y": [0.9], "pred_y": [1]}, other, CKPT)
     assert other.read_text() == f"{header}\n"
 
 
 @pytest.mark.parametrize("name", ["p.npz", "p.npy", "p.json", "p"])
 def test_csv_predictions_go_to_a_csv_file_name(tmp_path, name):
     with pytest.raises(DataError, match=r"is not a .csv file name.*e.g. out=p.csv"):
-        write_predictions({"p_y": [0.9], "pred_y": [1]}, tmp_path / name)
+        write_predictions({"p_y": [0.9], "pred_y": [1]}, tmp_path / name, CKPT)
     assert not (tmp_path / name).exists()
-    write_predictions({"p_y": [0.9], "pred_y": [1]}, tmp_path / "P.CSV")
+    write_predictions({"p_y": [0.9], "pred_y": [1]}, tmp_path / "P.CSV", CKPT)
 
 
 @pytest.mark.parametrize("name", ["scores.csv", "scores.npz", "scores.txt", "scores"])
@@ -107,9 +107,81 @@ def test_label_maps_replace_only_label_maps(tmp_path):
     images = tmp_path / "images.npy"
     np.save(images, np.zeros((1, 4, 4)))
     maps = tmp_path / "maps.npz"
-    np.savez_compressed(maps, probabilities=np.zeros((1, 4, 4)), predicted=np.zeros((1, 4, 4)))
-    check_paths(images, maps)  # an earlier output: replaced
+    np.savez_compressed(
+        maps,
+        probabilities=np.zeros((1, 4, 4)),
+        predicted=np.zeros((1, 4, 4)),
+        checkpoint=np.asarray(str(Path(CKPT).resolve())),
+    )
+    check_paths(images, maps, CKPT)  # an earlier output: replaced
     other = tmp_path / "weights.npz"
     np.savez_compressed(other, w=np.ones(3))
     with pytest.raises(DataError, match="is an existing file"):
-        check_paths(images, other)
+        check_paths(images, other, CKPT)
+
+
+def test_predictions_of_another_checkpoint_are_not_replaced(tmp_path):
+    """The same columns are not the same model: the record next to the file names the
+    checkpoint that wrote it, and only that checkpoint replaces it."""
+    out = tmp_path / "predictions.csv"
+    write_predictions({"p_y": [0.9], "pred_y": [1]}, out, "runs/0/best.ckpt")
+    record = json.loads((tmp_path / "predictions.csv.lossbench.json").read_text())
+    assert record["checkpoint"] == str(Path("runs/0/best.ckpt").resolve())
+    kept = out.read_text()
+    with pytest.raises(DataError, match=r"of this checkpoint \(.*runs/1/best.ckpt\)") as no:
+        write_predictions({"p_y": [0.2], "pred_y": [0]}, out, "runs/1/best.ckpt")
+    assert "e.g. out=predictions-1.csv" in str(no.value)
+    assert out.read_text() == kept
+    write_predictions({"p_y": [0.8], "pred_y": [1]}, out, "runs/0/best.ckpt")  # its own
+
+
+@pytest.mark.parametrize("change", ["no-record", "edited"])
+def test_predictions_without_a_matching_record_are_not_replaced(tmp_path, change):
+    """A predictions file of an earlier release (no record) or one edited since it was written
+    may hold another model's predictions: refused, with the fix."""
+    out = tmp_path / "predictions.csv"
+    write_predictions({"p_y": [0.9], "pred_y": [1]}, out, CKPT)
+    if change == "no-record":
+        (tmp_path / "predictions.csv.lossbench.json").unlink()
+    else:
+        out.write_text(out.read_text() + "0.5,1\n")
+    kept = out.read_text()
+    with pytest.raises(
+        DataError, match="a lossbench that kept no record, or edited since, have no"
+    ):
+        write_predictions({"p_y": [0.1], "pred_y": [0]}, out, CKPT)
+    assert out.read_text() == kept
+
+
+def test_label_maps_of_another_checkpoint_are_not_replaced(tmp_path):
+    images = tmp_path / "images.npy"
+    np.save(images, np.zeros((1, 4, 4)))
+    maps = {"probabilities": np.zeros((1, 4, 4)), "predicted": np.zeros((1, 4, 4), dtype=int)}
+    out = write_maps(maps, tmp_path / "maps.npz", "runs/0/best.ckpt")
+    with np.load(out, allow_pickle=False) as loaded:
+        assert str(loaded["checkpoint"]) == str(Path("runs/0/best.ckpt").resolve())
+    check_paths(images, out, "runs/0/best.ckpt")
+    with pytest.raises(DataError, match=r"label maps of this checkpoint \(.*runs/1/best"):
+        check_paths(images, out, "runs/1/best.ckpt")
+    legacy = tmp_path / "legacy.npz"
+    np.savez_compressed(legacy, **maps)  # an earlier release: no checkpoint entry
+    with pytest.raises(DataError, match="an archive of a lossbench that kept none has no such"):
+        check_paths(images, legacy, "runs/0/best.ckpt")
+
+
+def test_an_evaluation_of_another_split_is_not_replaced(tmp_path):
+    """split=val written over the test result of the same checkpoint lost the test numbers."""
+    out = tmp_path / "eval.json"
+    write_result({"checkpoint": "a.ckpt", "epoch": 3, "split": "test", "test/nll": 0.5}, out)
+    kept = out.read_text()
+    with pytest.raises(EvaluationError, match=r"of this checkpoint \(.*a.ckpt\) on the val split"):
+        write_result({"checkpoint": "a.ckpt", "epoch": 3, "split": "val", "val/nll": 0.4}, out)
+    assert out.read_text() == kept
+
+
+def test_each_split_has_its_own_default_result(tmp_path):
+    """lossbench-eval without out=: eval.json for the test split, eval-val.json for val, in the
+    checkpoint's run folder."""
+    ckpt = tmp_path / "run" / "checkpoints" / "best.ckpt"
+    assert default_out(ckpt, "test") == tmp_path / "run" / "eval.json"
+    assert default_out(ckpt, "val") == tmp_path / "run" / "eval-val.json"

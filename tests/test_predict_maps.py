@@ -152,9 +152,15 @@ def test_the_preprocessing_is_read_from_the_checkpoint(runs, tmp_path):
 
 def test_the_written_npz_loads_without_pickle(runs, tmp_path):
     maps = predict_maps(runs["dense_multiclass"]["ckpt"], runs["dense_multiclass"]["npy"])
-    path = write_maps(maps, tmp_path / "sub" / "maps.npz")
+    path = write_maps(maps, tmp_path / "sub" / "maps.npz", runs["dense_multiclass"]["ckpt"])
     with np.load(path, allow_pickle=False) as loaded:
-        assert sorted(loaded) == ["classes", "label_names", "predicted", "probabilities"]
+        assert sorted(loaded) == [
+            "checkpoint",
+            "classes",
+            "label_names",
+            "predicted",
+            "probabilities",
+        ]
         for key in maps:
             np.testing.assert_array_equal(loaded[key], maps[key])
 
@@ -179,8 +185,13 @@ def test_eval_refuses_a_config_of_another_image_size(runs, tmp_path):
     config = OmegaConf.load(Path(run["ckpt"]).parents[1] / "config.yaml")
     config.data.downsample = 2
     OmegaConf.save(config, tmp_path / "config.yaml")
-    with pytest.raises(EvaluationError, match=r"input_shape: checkpoint \[1, 7, 7\], data \[1, 14"):
+    with pytest.raises(EvaluationError, match=r"data.downsample: checkpoint's run 4, config 2"):
         evaluate(run["ckpt"], config=tmp_path / "config.yaml")
+    alone = tmp_path / "alone" / "checkpoints" / "best.ckpt"  # the checkpoint without its run
+    alone.parent.mkdir(parents=True)
+    alone.write_bytes(Path(run["ckpt"]).read_bytes())
+    with pytest.raises(EvaluationError, match=r"input_shape: checkpoint \[1, 7, 7\], data \[1, 14"):
+        evaluate(alone, config=tmp_path / "config.yaml")
 
 
 def test_a_checkpoint_without_the_training_size_predicts_any_size_with_a_warning(runs, tmp_path):
@@ -281,8 +292,8 @@ def test_paths_are_checked_before_the_checkpoint_is_read(tmp_path, monkeypatch, 
     monkeypatch.chdir(tmp_path)
     np.save("images.npy", np.zeros((1, 7, 7)))
     with pytest.raises(DataError, match=words):
-        check_paths(data, out)
-    check_paths("images.npy", "maps.npz")
+        check_paths(data, out, "a.ckpt")
+    check_paths("images.npy", "maps.npz", "a.ckpt")
 
 
 def test_each_kind_of_checkpoint_refuses_the_others_input(runs, make_cfg, tmp_path):

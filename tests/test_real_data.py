@@ -158,5 +158,10 @@ def test_eval_recomputes_a_categorical_imputed_run_exactly(make_cfg, tmp_path) -
     other = tmp_path / "other.yaml"
     text = (tmp_path / "run" / "config.yaml").read_text()
     other.write_text(text.replace("impute: median", "impute: most_frequent"))
-    with pytest.raises(EvaluationError, match=r"fill differ"):
+    with pytest.raises(EvaluationError, match=r"data.impute: checkpoint's run 'median', config"):
         evaluate(record["best_checkpoint"], config=other)
+    alone = tmp_path / "alone" / "checkpoints" / "best.ckpt"  # the checkpoint without its run
+    alone.parent.mkdir(parents=True)
+    alone.write_bytes(Path(record["best_checkpoint"]).read_bytes())
+    with pytest.raises(EvaluationError, match=r"fill differ"):
+        evaluate(alone, config=other)

@@ -175,6 +175,21 @@ ASL_SEARCH_ADVICE = (
     "'optimizer.weight_decay=interval(0.0, 1e-2)' 'loss.gamma_neg=interval(0.0, 5.0)'"
 )
 
+#: Predictions of a binary label y, as another checkpoint wrote them.
+OTHER_PREDICTIONS = "p_y,pred_y\n0.9,1\n"
+
+
+def maps_archive(checkpoint: str | None) -> bytes:
+    """A label-map archive as lossbench-predict writes it, its ``checkpoint`` entry naming
+    ``checkpoint`` (None: none, as an earlier lossbench wrote it)."""
+    buffer = io.BytesIO()
+    entries = {"probabilities": np.zeros((2, 14, 14)), "predicted": np.zeros((2, 14, 14), int)}
+    if checkpoint is not None:
+        entries["checkpoint"] = np.asarray(checkpoint)
+    np.savez_compressed(buffer, **entries)
+    return buffer.getvalue()
+
+
 #: lossbench-predict on the shared dense run (mnist_ink, 14 x 14 maps) with images.npy.
 IMAGES = ("ckpt_path={dense_ckpt}", "data=images", "data.path=images.npy", "out=maps.npz")
 
@@ -1296,7 +1311,22 @@ CATALOGUE: list[Case] = [
             ["config='run' is a directory", "e.g. config=run/config.yaml"], (("run/config.yaml", "seed: 0\n"),),
             unwanted=["does not exist"]),
     refused("eval-checkpoint-of-another-task", "eval", ("ckpt_path={iris_ckpt}", "config={csv_run}/config.yaml",
-            "out=eval.json"), ["configures loss 'bce_with_logits'", "'cross_entropy'"], ()),
+            "out=eval.json"), ["is not the config of the run that wrote checkpoint",
+            "loss.name: checkpoint 'cross_entropy', config 'bce_with_logits'",
+            "config= names another run's config"], ()),
+    # config= of a run with another model or other data settings: not this checkpoint's run
+    refused("eval-config-of-another-model", "eval", ("ckpt_path={iris_ckpt}", "config=c.yaml"),
+            ["c.yaml is not the config of the run that wrote checkpoint",
+             "model.dropout: checkpoint 0.0, config 0.5", "leave config= out"], (), runs=True),
+    refused("eval-config-with-another-split-seed", "eval", ("ckpt_path={iris_ckpt}", "config=c.yaml"),
+            ["c.yaml is not the config of the run that wrote checkpoint",
+             "data.split_seed: checkpoint's run 0, config 5", "other rows would be evaluated"],
+            (), runs=True),
+    # -m: every job would write the one out= (split=test,val: the test result lost)
+    refused("eval-multirun-one-out", "eval", ("-m", "ckpt_path={iris_ckpt}", "split=test,val", "out=e.json"),
+            ["the multirun split=test,val runs 2 jobs that would all write out=e.json",
+             "Leave out= out", "eval.json for the test split and eval-val.json for the val split",
+             "out='e-${hydra:job.num}.json'"], ()),
     refused("eval-test-rows-edited", "eval", ("ckpt_path={csv_ckpt}", "data_path=edited.csv", "out=eval.json"),
             ["the test rows of the run's data differ from those checkpoint", "lossbench-predict",
              "edited.csv (data_path=) is not the file as it was at training", "retrain"],
@@ -1375,8 +1405,35 @@ CATALOGUE: list[Case] = [
             (("data.csv", GOOD), ("keep.csv", GOOD))),
     refused("predict-out-is-another-models-predictions", "predict", ("ckpt_path={csv_ckpt}", "data.path=data.csv",
             "out=other.csv"), ["out='other.csv' is an existing file",
-            "only an earlier predictions file of this checkpoint (header p_y,pred_y) is replaced"],
+            "only a predictions file of this checkpoint (", "as the record other.csv.lossbench.json "
+            "next to it says"],
             (("data.csv", GOOD), ("other.csv", "p_spam,pred_spam\n0.9,1\n"))),
+    # the same columns, written by another checkpoint (its record says so): not replaced
+    refused("predict-out-is-another-checkpoints-predictions", "predict", ("ckpt_path={csv_ckpt}",
+            "data.path=data.csv", "out=other.csv"), ["out='other.csv' is an existing file",
+            "or wrote for another checkpoint", "only a predictions file of this checkpoint ("],
+            (("data.csv", GOOD), ("other.csv", OTHER_PREDICTIONS),
+             ("other.csv.lossbench.json", json.dumps(
+                 {"checkpoint": "/elsewhere/best-epoch004.ckpt",
+                  "sha256": hashlib.sha256(OTHER_PREDICTIONS.encode()).hexdigest()})))),
+    # predictions of an earlier lossbench (no record): whose they are is not known
+    refused("predict-out-is-predictions-without-record", "predict", ("ckpt_path={csv_ckpt}",
+            "data.path=data.csv", "out=other.csv"), ["out='other.csv' is an existing file",
+            "predictions of a lossbench that kept no record, or edited since, have no such record",
+            "or move the file away"], (("data.csv", GOOD), ("other.csv", OTHER_PREDICTIONS))),
+    # -m over the data: every job would write the default predictions.csv
+    refused("predict-multirun-one-out", "predict", ("-m", "ckpt_path={csv_ckpt}", "data.path=data.csv,more.csv"),
+            ["the multirun data.path=data.csv,more.csv runs 2 jobs that would all write the "
+             "default out=predictions.csv", "out='predictions-${hydra:job.num}.csv'"],
+            (("data.csv", GOOD), ("more.csv", GOOD))),
+    # label maps of another checkpoint (the archive's checkpoint entry), or of an earlier lossbench
+    refused("predict-images-out-is-another-checkpoints-maps", "predict", IMAGES,
+            ["out='maps.npz' is an existing file", "only an archive of label maps of this checkpoint (",
+             "as its checkpoint entry says", "e.g. out=maps-"],
+            (*images(np.zeros((2, 14, 14))), ("maps.npz", maps_archive("/elsewhere/best.ckpt")))),
+    refused("predict-images-out-is-maps-without-checkpoint", "predict", IMAGES,
+            ["out='maps.npz' is an existing file", "an archive of a lossbench that kept none"],
+            (*images(np.zeros((2, 14, 14))), ("maps.npz", maps_archive(None)))),
     refused("predict-out-not-csv", "predict", ("ckpt_path={csv_ckpt}", "data.path=data.csv", "out=preds.npz"),
             ["out='preds.npz' is not a .csv file name", "e.g. out=preds.csv"]),
     refused("predict-out-is-a-record", "predict", ("ckpt_path={csv_ckpt}", "data.path=data.csv",
@@ -1688,7 +1745,20 @@ def _timed_out_iris_checkpoint(root: Path, shared: dict[str, str]) -> None:
     torch.save(checkpoint, root / "timed.ckpt")
 
 
+def _iris_config_with(old: str, new: str) -> Callable[[Path, dict[str, str]], None]:
+    """A setup writing ``c.yaml``: the iris run's config with the line ``old`` made ``new``."""
+
+    def setup(root: Path, shared: dict[str, str]) -> None:
+        config = (Path(shared["iris_run"]) / "config.yaml").read_text()
+        assert old in config
+        (root / "c.yaml").write_text(config.replace(old, new))
+
+    return setup
+
+
 EXTRA_SETUP: dict[str, Callable[[Path, dict[str, str]], None]] = {
+    "eval-config-of-another-model": _iris_config_with("dropout: 0.0", "dropout: 0.5"),
+    "eval-config-with-another-split-seed": _iris_config_with("split_seed: 0", "split_seed: 5"),
     "resume-with-no-time-left": _timed_out_iris_checkpoint,
     "report-corrupted-record": _corrupted_study,
     "eval-checkpoint-with-nan-weights": _diverged_csv_run,

@@ -10,7 +10,8 @@ says which data, split and loss the run used; the data module is rebuilt from it
 Lightning ``Trainer.test`` (``Trainer.validate`` for ``split=val``) runs the checkpoint's
 weights on it. For the best checkpoint this gives exactly the ``test/*`` numbers of the run's
 ``metrics.json``. The metrics are printed and written as JSON to ``out`` (default
-``<run dir>/eval.json``; ``metrics.json`` is never overwritten), whole or not at all: a Ctrl-C
+``<run dir>/eval.json``, ``eval-val.json`` for ``split=val``, in the checkpoint's run folder
+whatever ``config=`` names; ``metrics.json`` is never overwritten), whole or not at all: a Ctrl-C
 or SIGTERM ends the command in one line, exit status 130 or 143, with ``out`` as it was
 (:mod:`lossbench.interrupts`). Nothing else is written: no Hydra output directory, no logs.
 
@@ -20,6 +21,9 @@ are refused, since the numbers would not be the run's: the training split's prep
 be the checkpoint's, and the rows of the split evaluated must have the SHA-256 the checkpoint
 stores for it (``split_sha256``; checkpoints of older versions do not store it, and only their
 training split's preprocessing is compared). New rows are scored with ``lossbench-predict``.
+A ``config=`` whose ``model``, ``head`` or ``loss`` is not the checkpoint's, or whose ``data.*``
+are not those of the ``config.yaml`` still in the checkpoint's run folder, is another run's and
+is refused; its ``seed``, ``optimizer``, ``scheduler`` and ``trainer`` may differ.
 
 Importing this module imports no torch, Lightning or torchmetrics: :func:`evaluate` imports
 them, so that ``--help`` and a command line refused before the checkpoint is read answer at
@@ -70,7 +74,7 @@ class EvalConfig:
     config: str | None = None  # the run's config.yaml; null: <run dir>/config.yaml
     data_path: str | None = None  # data=csv runs: the CSV file, if it moved since training
     split: str = "test"  # test | val
-    out: str | None = None  # the JSON file to write; null: <run dir>/eval.json
+    out: str | None = None  # the JSON file; null: <run dir>/eval.json (split=val: eval-val.json)
     accelerator: str | None = None  # null: the run's trainer.accelerator
 
 
@@ -198,6 +202,93 @@ def _data_config(cfg: DictConfig, run_dir: Path, data_path: str | None) -> dict[
     )
 
 
+#: The ``data.*`` settings that may differ between ``config=`` and the config of the run that
+#: wrote the checkpoint: where the file is (``data_path=``), and how many rows go in a batch.
+DATA_MAY_DIFFER = ("path", "batch_size")
+
+
+def _differences(config: Any, stored: Any, prefix: str, of: str = "checkpoint") -> list[str]:
+    """``<key>: checkpoint a, config b`` for each setting that both ``stored`` (the
+    checkpoint's, or ``of``'s) and ``config`` have and that differs (settings of another
+    version that only one has are not compared).
+
+        >>> _differences({"name": "mlp", "dropout": 0.1}, {"name": "mlp", "dropout": 0.0}, "model")
+        ['model.dropout: checkpoint 0.0, config 0.1']
+    """
+    before, now = _flat(stored, prefix), _flat(config, prefix)
+    return [
+        f"{key}: {of} {before[key]!r}, config {now[key]!r}"
+        for key in sorted(set(before) & set(now))
+        if before[key] != now[key]
+    ]
+
+
+def _flat(value: Any, prefix: str) -> dict[str, Any]:
+    """``value``'s settings by dotted key (lists compared whole).
+
+    >>> _flat({"model": {"name": "mlp", "hidden_sizes": (8, 8)}}, "")
+    {'model.name': 'mlp', 'model.hidden_sizes': [8, 8]}
+    """
+    if isinstance(value, dict):
+        out: dict[str, Any] = {}
+        for key, item in value.items():
+            out.update(_flat(item, f"{prefix}.{key}" if prefix else str(key)))
+        return out
+    return {prefix: list(value) if isinstance(value, tuple) else value}
+
+
+def _check_same_model(
+    cfg: DictConfig, hparams: dict[str, Any], config_path: Path, ckpt: Path
+) -> None:
+    """Refuse a run config whose ``model``, ``head`` or ``loss`` is not the one the checkpoint
+    stores (its hyper-parameters): it is another run's config, and the loss it names would
+    score the weights with other metrics. Other settings (``seed``, ``optimizer``,
+    ``scheduler``, ``trainer``) do not change the evaluation and may differ."""
+    settings = OmegaConf.to_container(cfg, resolve=True)
+    assert isinstance(settings, dict)
+    differ = _differences(settings.get("model") or {}, hparams["model"], "model")
+    head = settings.get("head")
+    head = head.get("name") if isinstance(head, dict) else head
+    if head is not None and head != hparams["head"]:
+        differ.append(f"head: checkpoint {hparams['head']!r}, config {head!r}")
+    differ += _differences(settings["loss"], hparams["loss"], "loss")
+    if differ:
+        raise EvaluationError(
+            f"{config_path} is not the config of the run that wrote checkpoint {str(ckpt)!r} "
+            f"({'; '.join(differ)}): config= names another run's config. Give the "
+            f"config.yaml of the run that wrote the checkpoint (config={run_dir_of(ckpt)}"
+            "/config.yaml where it is still there), or leave config= out."
+        )
+
+
+def _check_same_data_settings(cfg: DictConfig, config_path: Path, ckpt: Path) -> None:
+    """Where the checkpoint's run folder still holds its ``config.yaml`` and ``config=`` names
+    another file: refuse ``data.*`` settings that differ from it (``data.split_seed``,
+    ``data.test_fraction``: other rows would be evaluated), but for :data:`DATA_MAY_DIFFER`.
+    Checkpoints store the SHA-256 of each split's rows besides, which is compared however the
+    config was given (:func:`_check_same_data`)."""
+    own = run_dir_of(ckpt) / "config.yaml"
+    if not own.is_file() or own.resolve() == config_path.resolve():
+        return
+    saved, _ = load_config_file(own)
+    if not isinstance(saved, DictConfig) or not isinstance(saved.get("data"), DictConfig):
+        return  # a damaged config of its own: the checkpoint's metadata decide
+    ours = OmegaConf.to_container(saved.data, resolve=False)
+    given = OmegaConf.to_container(cfg.data, resolve=False)
+    assert isinstance(ours, dict) and isinstance(given, dict)
+    for key in DATA_MAY_DIFFER:
+        ours.pop(key, None)
+        given.pop(key, None)
+    differ = _differences(given, ours, "data", of="checkpoint's run")
+    if differ:
+        raise EvaluationError(
+            f"{config_path} is not the config of the run that wrote checkpoint {str(ckpt)!r}: "
+            f"its data settings differ from those of {own} ({'; '.join(differ)}), so other rows "
+            f"would be evaluated. Leave config= out (the run's own config.yaml is read), or "
+            f"give config={own}."
+        )
+
+
 def _changed_because(data: dict[str, Any], config_given: bool, data_path_given: bool) -> str:
     """How the data can differ from the training data, of what this command was given: the
     data file edited since training (``data_path=`` naming another file), ``config=`` naming
@@ -313,12 +404,9 @@ def evaluate(
     checkpoint = load_checkpoint(ckpt)
     hparams = hyperparameters(checkpoint, ckpt)
     cfg, config_path = _run_config(ckpt, None if config is None else str(config))
-    if cfg.loss.name != hparams["loss"]["name"]:
-        raise EvaluationError(
-            f"{config_path} configures loss {cfg.loss.name!r}, but checkpoint {str(ckpt)!r} was "
-            f"trained with loss {hparams['loss']['name']!r}: config= names another run's config. "
-            "Give the config.yaml of the run that wrote the checkpoint."
-        )
+    _check_same_model(cfg, hparams, config_path, ckpt)
+    if config is not None:
+        _check_same_data_settings(cfg, config_path, ckpt)
     run_dir = config_path.resolve().parent
     data = _data_config(cfg, run_dir, None if data_path is None else str(data_path))
     datamodule = ClassificationDataModule(data, cfg.loss.name, seed=cfg.seed)
@@ -363,18 +451,31 @@ def evaluate(
     }
 
 
-def default_out(ckpt_path: str | os.PathLike, config: str | os.PathLike | None = None) -> Path:
-    """``<run dir>/eval.json``: next to the run's config.yaml."""
-    if config is not None:
-        return Path(config).expanduser().resolve().parent / EVAL_NAME
-    return run_dir_of(Path(ckpt_path).expanduser()) / EVAL_NAME
+def eval_name(split: str = "test") -> str:
+    """The name of a result in its run folder: ``eval.json`` for the test split,
+    ``eval-<split>.json`` for another, so that each split's result is kept.
+
+        >>> eval_name("test"), eval_name("val")
+        ('eval.json', 'eval-val.json')
+    """
+    return EVAL_NAME if split == "test" else f"eval-{split}{JSON_SUFFIX}"
 
 
-def check_out(out: str | os.PathLike, checkpoint: str | os.PathLike) -> Path:
-    """``out`` as a path where the result of ``checkpoint`` may go; a run record
+def default_out(ckpt_path: str | os.PathLike, split: str = "test") -> Path:
+    """``<run dir>/eval.json`` (``eval-val.json`` for ``split=val``) in the run folder of the
+    checkpoint (:func:`run_dir_of`), also where ``config=`` names a config elsewhere.
+
+        >>> default_out("/runs/a/checkpoints/last.ckpt", "val")
+        PosixPath('/runs/a/eval-val.json')
+    """
+    return run_dir_of(Path(ckpt_path).expanduser()) / eval_name(split)
+
+
+def check_out(out: str | os.PathLike, checkpoint: str | os.PathLike, split: str = "test") -> Path:
+    """``out`` as a path where the ``split`` result of ``checkpoint`` may go; a run record
     (``metrics.json``), a directory and an existing file that is not an earlier evaluation of
-    the same checkpoint are refused (:func:`lossbench.output_files.check_output`, as
-    lossbench-predict checks its ``out``)."""
+    the same checkpoint on the same split are refused
+    (:func:`lossbench.output_files.check_output`, as lossbench-predict checks its ``out``)."""
     from lossbench.output_files import check_output, is_eval_result
 
     path = Path(out).expanduser()
@@ -386,12 +487,12 @@ def check_out(out: str | os.PathLike, checkpoint: str | os.PathLike) -> Path:
     ckpt = Path(checkpoint).expanduser()
     checked = check_output(
         out,
-        ours=lambda existing: is_eval_result(existing, ckpt),
-        example=str(path.with_name(f"eval-{ckpt.stem}.json"))
-        if path.name == EVAL_NAME
-        else EVAL_NAME,
+        ours=lambda existing: is_eval_result(existing, ckpt, split),
+        example=str(path.with_name(f"{path.stem}-{ckpt.stem}{JSON_SUFFIX}"))
+        if path.name == eval_name(split)
+        else eval_name(split),
         error=EvaluationError,
-        replaced=f"an earlier result of this checkpoint ({ckpt.resolve()})",
+        replaced=f"an earlier result of this checkpoint ({ckpt.resolve()}) on the {split} split",
     )
     check_out_name(out)
     return checked
@@ -420,7 +521,7 @@ def write_result(result: dict[str, Any], out: str | os.PathLike) -> Path:
     (:func:`lossbench.output_files.written_whole`)."""
     from lossbench.output_files import written_whole
 
-    path = check_out(out, result["checkpoint"])
+    path = check_out(out, result["checkpoint"], result["split"])
     safe = {
         k: (None if isinstance(v, float) and not math.isfinite(v) else v) for k, v in result.items()
     }
@@ -444,7 +545,7 @@ def _hydra_main(cfg: DictConfig) -> None:
                 f"no checkpoint given{empty}. Name one with ckpt_path=<file>, e.g. lossbench-eval "
                 "ckpt_path=outputs/runs/<run>/checkpoints/best-epoch012.ckpt"
             )
-        out = check_out(cfg.out or default_out(cfg.ckpt_path, cfg.config), cfg.ckpt_path)
+        out = check_out(cfg.out or default_out(cfg.ckpt_path, cfg.split), cfg.ckpt_path, cfg.split)
         start_checkpoint_work()
         with stopping(output_kept("result", out)):  # a Ctrl-C or SIGTERM: nothing written
             result = evaluate(
@@ -465,7 +566,23 @@ def _hydra_main(cfg: DictConfig) -> None:
 
 def main() -> None:
     """Console entry point of ``lossbench-eval``."""
-    run_checkpoint_app("eval_schema", EvalConfig, _hydra_main, "lossbench-eval")
+    run_checkpoint_app(
+        "eval_schema", EvalConfig, _hydra_main, "lossbench-eval", shared_out=_shared_out
+    )
+
+
+def _shared_out(overrides: list[str]) -> str | None:
+    """Why a multirun's jobs would all write one ``out=``; the default ``out`` is the
+    checkpoint's run folder's, by split (:func:`default_out`), so it is not shared."""
+    from lossbench.sweep_refusals import shared_out_refusal
+
+    return shared_out_refusal(
+        overrides,
+        "lossbench-eval",
+        default=None,
+        own_folders=f"each job writes to its checkpoint's run folder, {EVAL_NAME} for the test "
+        f"split and {eval_name('val')} for the val split",
+    )
 
 
 if __name__ == "__main__":

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import contextlib
 import csv
+import hashlib
 import json
 import os
 import tempfile
@@ -36,6 +37,8 @@ from lossbench.errors import UserInputError
 
 #: The suffix of the file :func:`written_whole` writes before it replaces the output.
 PARTIAL = ".partial"
+#: The suffix of the record next to a predictions CSV file: the checkpoint that wrote it.
+RECORD_SUFFIX = ".lossbench.json"
 
 
 def check_output(
@@ -207,18 +210,23 @@ def recognised(ours: Callable[[Path], bool], path: Path) -> bool:
         return False
 
 
-def is_eval_result(path: Path, checkpoint: str | os.PathLike) -> bool:
-    """Whether ``path`` is a ``lossbench-eval`` result of ``checkpoint``: a JSON object naming
-    its split and that checkpoint (the result of another checkpoint is not replaced).
+def is_eval_result(path: Path, checkpoint: str | os.PathLike, split: str | None = None) -> bool:
+    """Whether ``path`` is a ``lossbench-eval`` result of ``checkpoint`` (and of ``split``,
+    where given): a JSON object naming its split and that checkpoint (the result of another
+    checkpoint, or of another split, is not replaced).
 
         >>> import tempfile
         >>> path = Path(tempfile.mkdtemp()) / "eval.json"
         >>> _ = path.write_text('{"checkpoint": "/runs/a/last.ckpt", "split": "test", "epoch": 3}')
         >>> is_eval_result(path, "/runs/a/last.ckpt"), is_eval_result(path, "/runs/b/last.ckpt")
         (True, False)
+        >>> [is_eval_result(path, "/runs/a/last.ckpt", split) for split in ("test", "val")]
+        [True, False]
     """
     content = json.loads(path.read_text(encoding="utf-8"))
     if not (isinstance(content, dict) and {"checkpoint", "split", "epoch"} <= set(content)):
+        return False
+    if split is not None and content["split"] != split:
         return False
     return _same_file(str(content["checkpoint"]), checkpoint)
 
@@ -228,18 +236,90 @@ def _same_file(one: str | os.PathLike, other: str | os.PathLike) -> bool:
     return Path(one).expanduser().resolve() == Path(other).expanduser().resolve()
 
 
-def is_predictions_csv(path: Path, columns: Sequence[str]) -> bool:
-    """Whether ``path`` is a ``lossbench-predict`` CSV file of the same model: its header is
-    exactly ``columns``, the columns that model's predictions have (``p_<label>`` ...,
-    then ``predicted`` or ``pred_<label>`` ...)."""
+def another_name(path: Path, ckpt_path: str | os.PathLike, default: str) -> str:
+    """A file name for the output of ``ckpt_path`` where ``path`` exists: ``default``, or
+    where ``path`` is ``default``, it with the name of the checkpoint's run folder added (the
+    folder above its ``checkpoints/``).
+
+    >>> another_name(Path("keep.csv"), "/runs/1_iris/checkpoints/best.ckpt", "predictions.csv")
+    'predictions.csv'
+    >>> another_name(Path("predictions.csv"), "/runs/1_iris/checkpoints/b.ckpt", "predictions.csv")
+    'predictions-1_iris.csv'
+    """
+    if path.name != default:
+        return default
+    folder = Path(ckpt_path).expanduser().resolve().parent
+    run = folder.parent if folder.name == "checkpoints" else folder
+    return f"{Path(default).stem}-{run.name}{Path(default).suffix}"
+
+
+def predictions_record(path: Path) -> Path:
+    """The record of the checkpoint that wrote the predictions CSV file ``path``, next to it.
+
+    >>> predictions_record(Path("out/predictions.csv"))
+    PosixPath('out/predictions.csv.lossbench.json')
+    """
+    return path.with_name(path.name + RECORD_SUFFIX)
+
+
+def _sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def is_predictions_record(path: Path) -> bool:
+    """Whether ``path`` is a record :func:`write_predictions_record` wrote (a JSON object with
+    ``checkpoint`` and ``sha256``)."""
+    content = json.loads(path.read_text(encoding="utf-8"))
+    return isinstance(content, dict) and {"checkpoint", "sha256"} <= set(content)
+
+
+def write_predictions_record(path: Path, checkpoint: str | os.PathLike) -> Path:
+    """Record, next to the predictions CSV file ``path`` just written, the checkpoint that
+    wrote it and the SHA-256 of its content (whole or not at all: :func:`written_whole`).
+
+        >>> import tempfile
+        >>> out = Path(tempfile.mkdtemp()) / "predictions.csv"
+        >>> _ = out.write_text("p_y,pred_y\\n0.9,1\\n")
+        >>> write_predictions_record(out, "/runs/a/best.ckpt").name
+        'predictions.csv.lossbench.json'
+        >>> is_predictions_csv(out, ["p_y", "pred_y"], "/runs/a/best.ckpt")
+        True
+        >>> is_predictions_csv(out, ["p_y", "pred_y"], "/runs/b/best.ckpt")
+        False
+    """
+    record = predictions_record(path)
+    content = {"checkpoint": str(Path(checkpoint).expanduser().resolve()), "sha256": _sha256(path)}
+    with written_whole(record, encoding="utf-8") as handle:
+        handle.write(json.dumps(content, indent=2) + "\n")
+    return record
+
+
+def is_predictions_csv(path: Path, columns: Sequence[str], checkpoint: str | os.PathLike) -> bool:
+    """Whether ``path`` is a ``lossbench-predict`` CSV file of ``checkpoint``: its header is
+    exactly ``columns`` (``p_<label>`` ..., then ``predicted`` or ``pred_<label>`` ...), and
+    its record (:func:`predictions_record`) names ``checkpoint`` and the SHA-256 of the file as
+    it is (a file edited since, or written by a release that kept no record, is not ours)."""
     with path.open(newline="", encoding="utf-8") as handle:
         header = next(csv.reader(handle), [])
-    return header == list(columns)
+    if header != list(columns):
+        return False
+    record = predictions_record(path)
+    if not record.is_file() or not is_predictions_record(record):
+        return False
+    content = json.loads(record.read_text(encoding="utf-8"))
+    return content["sha256"] == _sha256(path) and _same_file(content["checkpoint"], checkpoint)
 
 
-def is_label_maps(path: Path) -> bool:
-    """Whether ``path`` is a ``lossbench-predict`` archive of label maps (``.npz`` with
-    ``probabilities`` and ``predicted``)."""
+def is_label_maps(path: Path, checkpoint: str | os.PathLike) -> bool:
+    """Whether ``path`` is a ``lossbench-predict`` archive of label maps of ``checkpoint``
+    (``.npz`` with ``probabilities``, ``predicted`` and ``checkpoint``, which names it; an
+    archive of an earlier release, without ``checkpoint``, is not recognised)."""
     with zipfile.ZipFile(path) as archive:
         names = set(archive.namelist())
-    return {"probabilities.npy", "predicted.npy"} <= names
+        if not {"probabilities.npy", "predicted.npy", "checkpoint.npy"} <= names:
+            return False
+        with archive.open("checkpoint.npy") as handle:
+            import numpy as np
+
+            recorded = np.lib.format.read_array(handle, allow_pickle=False)
+    return recorded.shape == () and _same_file(str(recorded), checkpoint)

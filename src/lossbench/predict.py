@@ -32,7 +32,9 @@ an ``out`` ending ``.npz`` with ``probabilities``, ``predicted``, ``classes`` an
 ``label_names`` (:mod:`lossbench.predict_maps`). Each kind of checkpoint refuses the other's
 input, naming the one it takes. ``out`` defaults to ``predictions.csv`` / ``predictions.npz``
 (a ``.csv`` / ``.npz`` name) and never replaces the input file, nor any existing file but
-an earlier output of the same checkpoint (a CSV file with exactly the columns it writes). It is
+an earlier output of the same checkpoint: a CSV file with exactly the columns it writes, whose
+record ``<out>.lossbench.json``, written next to it, names that checkpoint and the file's
+SHA-256; an archive whose ``checkpoint`` entry names it. It is
 written whole or not at all: a Ctrl-C or SIGTERM ends the command in one line, exit status 130
 or 143, with ``out`` as it was (:mod:`lossbench.interrupts`).
 
@@ -199,12 +201,25 @@ def predict(
 
 
 def check_predictions_out(
-    out: str | os.PathLike, columns: Sequence[str], data_path: str | os.PathLike | None = None
+    out: str | os.PathLike,
+    columns: Sequence[str],
+    ckpt_path: str | os.PathLike,
+    data_path: str | os.PathLike | None = None,
 ) -> Path:
-    """``out`` as a path where the predictions (``columns``) may go: a ``.csv`` file name, not
-    the input file ``data_path``, not a directory, and not an existing file other than an
-    earlier predictions file of the same columns (:func:`lossbench.output_files.check_output`)."""
-    from lossbench.output_files import check_output, check_suffix, is_predictions_csv
+    """``out`` as a path where the predictions (``columns``) of ``ckpt_path`` may go: a
+    ``.csv`` file name, not the input file ``data_path``, not a directory, and not an existing
+    file other than an earlier predictions file of the same checkpoint, as its record says
+    (:func:`lossbench.output_files.is_predictions_csv`,
+    :func:`~lossbench.output_files.check_output`).
+    """
+    from lossbench.output_files import (
+        another_name,
+        check_output,
+        check_suffix,
+        is_predictions_csv,
+        is_predictions_record,
+        predictions_record,
+    )
 
     path = Path(out).expanduser()
     if data_path is not None and path.resolve() == Path(data_path).expanduser().resolve():
@@ -212,13 +227,18 @@ def check_predictions_out(
             f"out={str(out)!r} is the input file data.path; writing there would replace the "
             "data with the predictions. Give another file, e.g. out=predictions.csv."
         )
+    record = predictions_record(path)
     checked = check_output(
         out,
-        ours=lambda existing: is_predictions_csv(existing, columns),
-        example="predictions.csv",
+        ours=lambda existing: is_predictions_csv(existing, columns, ckpt_path),
+        example=another_name(path, ckpt_path, DEFAULT_OUT["csv"]),
         error=DataError,
-        replaced=f"an earlier predictions file of this checkpoint (header {','.join(columns)})",
+        replaced=f"a predictions file of this checkpoint ({Path(ckpt_path).expanduser().resolve()}"
+        f"), as the record {record.name} next to it says (predictions of a lossbench that kept "
+        "no record, or edited since, have no such record)",
     )
+    if not path.exists():  # a record left behind by predictions moved away: replaced
+        check_output(record, ours=is_predictions_record, example="predictions.csv", error=DataError)
     check_suffix(
         out,
         CSV_SUFFIX,
@@ -229,17 +249,24 @@ def check_predictions_out(
 
 
 def write_predictions(
-    columns: dict[str, list], out: str | os.PathLike, *, data_path: str | os.PathLike | None = None
+    columns: dict[str, list],
+    out: str | os.PathLike,
+    ckpt_path: str | os.PathLike,
+    *,
+    data_path: str | os.PathLike | None = None,
 ) -> Path:
     """Write ``columns`` as a CSV file (floats with every digit: they read back exactly), whole
-    or not at all (:func:`lossbench.output_files.written_whole`)."""
-    from lossbench.output_files import written_whole
+    or not at all (:func:`lossbench.output_files.written_whole`), and next to it the record of
+    ``ckpt_path``, the checkpoint that predicted them
+    (:func:`lossbench.output_files.write_predictions_record`)."""
+    from lossbench.output_files import write_predictions_record, written_whole
 
-    path = check_predictions_out(out, list(columns), data_path)
+    path = check_predictions_out(out, list(columns), ckpt_path, data_path)
     with written_whole(path, newline="", encoding="utf-8") as handle:
         writer = csv.writer(handle)
         writer.writerow(columns)
         writer.writerows(zip(*columns.values(), strict=True))
+    write_predictions_record(path, ckpt_path)
     return path
 
 
@@ -320,9 +347,9 @@ def _predict_rows(ckpt_path: str, data: DictConfig, out: str) -> str:
     """Predict the rows of the CSV file ``data.path`` into ``out``; what was written."""
     checkpoint = load_checkpoint(ckpt_path)
     expected = prediction_columns(metadata(checkpoint, ckpt_path))
-    check_predictions_out(out, expected, data.path)
+    check_predictions_out(out, expected, ckpt_path, data.path)
     columns = predict(ckpt_path, data.path, delimiter=data.get("delimiter"), checkpoint=checkpoint)
-    path = write_predictions(columns, out, data_path=data.path)
+    path = write_predictions(columns, out, ckpt_path, data_path=data.path)
     n = len(next(iter(columns.values())))
     return f"{n} predictions written to {path} (columns: {', '.join(columns)})"
 
@@ -331,9 +358,9 @@ def _predict_images(ckpt_path: str, data: DictConfig, out: str) -> str:
     """Predict the label maps of the images of ``data.path`` into ``out``; what was written."""
     from lossbench.predict_maps import check_paths, predict_maps, write_maps
 
-    check_paths(data.path, out)
+    check_paths(data.path, out, ckpt_path)
     maps = predict_maps(ckpt_path, data.path)
-    path = write_maps(maps, out)
+    path = write_maps(maps, out, ckpt_path)
     shapes = ", ".join(f"{key} {maps[key].shape}" for key in ("probabilities", "predicted"))
     return f"{len(maps['predicted'])} label maps written to {path} ({shapes})"
 
@@ -345,7 +372,19 @@ def main() -> None:
     from lossbench.predict_maps import ImagesDataConfig
 
     ConfigStore.instance().store(group="data", name="images", node=ImagesDataConfig)
-    run_checkpoint_app("predict_schema", PredictConfig, _hydra_main, "lossbench-predict")
+    run_checkpoint_app(
+        "predict_schema", PredictConfig, _hydra_main, "lossbench-predict", shared_out=_shared_out
+    )
+
+
+def _shared_out(overrides: list[str]) -> str | None:
+    """Why a multirun's jobs would all write one ``out`` (given, or the default
+    ``predictions.csv`` / ``predictions.npz`` every job shares)."""
+    from lossbench.sweep_refusals import shared_out_refusal
+
+    images = any(o.replace(" ", "") == "data=images" for o in overrides)
+    default = DEFAULT_OUT["images" if images else "csv"]
+    return shared_out_refusal(overrides, "lossbench-predict", default=default)
 
 
 if __name__ == "__main__":

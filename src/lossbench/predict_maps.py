@@ -24,7 +24,9 @@ The output ``.npz`` (compressed) holds
 - ``predicted``: int64 ``(N, H, W)``: the most probable class index (multi-class), or 1 where
   ``p > 0.5`` else 0 (binary);
 - ``classes`` and ``label_names``: what the indices mean (``classes[predicted]`` gives the
-  labels; a binary map's one label name is that of class 1).
+  labels; a binary map's one label name is that of class 1);
+- ``checkpoint``: the path of the checkpoint that predicted them (a 0-d string array): a later
+  ``lossbench-predict`` replaces the archive only for that checkpoint.
 
 Probabilities come from the model's raw scores and its link
 (:func:`lossbench.metrics.to_probabilities`, in float64, then stored as float32), and the
@@ -70,9 +72,12 @@ class ImagesDataConfig:
     path: str = MISSING  # a .npy file: (N, H, W) or (N, C, H, W) grey values
 
 
-def check_paths(data_path: str | os.PathLike, out: str | os.PathLike) -> None:
-    """Refuse an input that is not a ``.npy`` file and an ``out`` that is not a ``.npz`` file
-    (so the input is never overwritten), before the checkpoint is read."""
+def check_paths(
+    data_path: str | os.PathLike, out: str | os.PathLike, ckpt_path: str | os.PathLike
+) -> None:
+    """Refuse an input that is not a ``.npy`` file, an ``out`` that is not a ``.npz`` file
+    (so the input is never overwritten) and an existing ``out`` that is not label maps of
+    ``ckpt_path`` (:func:`lossbench.output_files.is_label_maps`), before the checkpoint is read."""
     given = str(data_path)
     if Path(given).suffix.lower() != IMAGES_SUFFIX:
         raise DataError(
@@ -98,9 +103,17 @@ def check_paths(data_path: str | os.PathLike, out: str | os.PathLike) -> None:
             "NumPy archive (probabilities, predicted, classes, label_names), and the input "
             f"{given!r} is never overwritten. Give e.g. out=maps.npz."
         )
-    from lossbench.output_files import check_output, is_label_maps
+    from lossbench.output_files import another_name, check_output, is_label_maps
 
-    check_output(out, ours=is_label_maps, example="maps.npz", error=DataError)
+    check_output(
+        out,
+        ours=lambda existing: is_label_maps(existing, ckpt_path),
+        example=another_name(target, ckpt_path, "maps.npz"),
+        error=DataError,
+        replaced=f"an archive of label maps of this checkpoint "
+        f"({Path(ckpt_path).expanduser().resolve()}), as its checkpoint entry says (an archive "
+        "of a lossbench that kept none has no such entry)",
+    )
 
 
 def read_images(path: str | os.PathLike, meta: Mapping[str, Any]) -> np.ndarray:
@@ -319,12 +332,16 @@ def predict_maps(
     }
 
 
-def write_maps(maps: Mapping[str, np.ndarray], out: str | os.PathLike) -> Path:
+def write_maps(
+    maps: Mapping[str, np.ndarray], out: str | os.PathLike, ckpt_path: str | os.PathLike
+) -> Path:
     """Write ``maps`` as a compressed ``.npz`` file (it loads with ``allow_pickle=False``), whole
-    or not at all (:func:`lossbench.output_files.written_whole`)."""
+    or not at all (:func:`lossbench.output_files.written_whole`), with ``checkpoint``: the path
+    of ``ckpt_path``, which predicted them."""
     from lossbench.output_files import written_whole
 
     path = Path(str(out)).expanduser()
+    checkpoint = np.asarray(str(Path(ckpt_path).expanduser().resolve()))
     with written_whole(path, "wb") as handle:
-        np.savez_compressed(handle, **maps)
+        np.savez_compressed(handle, **maps, checkpoint=checkpoint)
     return path

@@ -141,3 +141,61 @@ def _hydra_swept(swept: list[str]) -> str:
 def _number(value: Any) -> str:
     """``value`` as an override writes it: ``0.001``, ``3``."""
     return str(int(value)) if float(value).is_integer() and abs(value) >= 1 else repr(value)
+
+
+def _values(override: Any) -> int:
+    """How many values a sweep override gives (a glob or range Hydra cannot list: 2, many)."""
+    try:
+        return max(1, len(list(override.sweep_string_iterator())))
+    except Exception:
+        return 2
+
+
+def shared_out_refusal(
+    overrides: Sequence[str], command: str, *, default: str | None, own_folders: str = ""
+) -> str | None:
+    """Why the jobs of a multirun of ``command`` (lossbench-eval, lossbench-predict) would all
+    write one file, each replacing the one before: ``out=`` given (or, where ``default`` names
+    it, the default ``out`` every job shares) while other settings are swept. None where
+    each job writes its own file: one job, an ``out`` with an interpolation
+    (``out='p-${hydra:job.num}.csv'``), or no ``out`` where the default differs by job.
+    ``own_folders``: how the default ``out`` differs by job (the fix where there is one).
+
+        >>> print(shared_out_refusal(["ckpt_path=a.ckpt,b.ckpt", "out=p.csv"], "lossbench-predict",
+        ...       default="predictions.csv")[:74])
+        the multirun ckpt_path=a.ckpt,b.ckpt runs 2 jobs that would all write out=
+        >>> shared_out_refusal(["ckpt_path=a.ckpt", "out=p.csv"], "lossbench-predict",
+        ...                    default="predictions.csv") is None
+        True
+    """
+    parsed = [(argument, parsed_override(argument)) for argument in overrides]
+    outs = [o for _, o in parsed if o is not None and o.key_or_group == "out"]
+    given = None
+    if outs:
+        given = "several values" if outs[-1].is_sweep_override() else str(outs[-1].value())
+    out = given if given is not None else default
+    if out is None or "${" in out:
+        return None
+    swept = [
+        (a, o)
+        for a, o in _sweeps(overrides)
+        if o.key_or_group != "out" and not o.is_hydra_override()
+    ]
+    jobs = 1
+    for _, override in swept:
+        jobs *= _values(override)
+    if jobs <= 1:
+        return None
+    stem, dot, suffix = out.rpartition(".")
+    per_job = f"{stem}-${{hydra:job.num}}{dot}{suffix}" if dot else f"{out}-${{hydra:job.num}}"
+    what = f"out={out}" if given is not None else f"the default out={out}"
+    fixes = [f"give each job its own file with out='{per_job}' (Hydra's job number)"]
+    if own_folders:
+        fixes.insert(0, f"leave out= out: {own_folders}")
+    fix = "; or ".join(fixes)
+    return (
+        f"the multirun {' '.join(a for a, _ in swept)} runs {jobs} jobs that would all write "
+        f"{what}, each replacing the result of the one before (or refused, as another "
+        f"checkpoint's), so all but one would be lost. {fix[0].upper()}{fix[1:]}; or run "
+        f"{command} once per setting, each with its own out=."
+    )

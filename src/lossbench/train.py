@@ -24,6 +24,7 @@ import logging
 import math
 import sys
 import warnings
+from collections.abc import Callable
 from dataclasses import fields, is_dataclass
 from pathlib import Path
 from typing import Any, get_type_hints
@@ -616,7 +617,13 @@ def refuse_unknown_trainer_keys(arguments: list[str]) -> None:
             sys.exit(2)
 
 
-def run_checkpoint_app(schema_name: str, schema: type, hydra_main: Any, command: str) -> None:
+def run_checkpoint_app(
+    schema_name: str,
+    schema: type,
+    hydra_main: Any,
+    command: str,
+    shared_out: Callable[[list[str]], str | None] | None = None,
+) -> None:
     """Start a Hydra app that works on a checkpoint (lossbench-eval, lossbench-predict):
     refuse an override Hydra's grammar cannot read, a setting ``schema`` does not have, or
     Hydra's own settings and config flags where Hydra would stop on them
@@ -624,7 +631,9 @@ def run_checkpoint_app(schema_name: str, schema: type, hydra_main: Any, command:
     schemas, and keep Lightning's messages out of its output (its start-up messages:
     :func:`start_checkpoint_work`, which ``hydra_main`` calls where its work starts).
     A Ctrl-C or SIGTERM ends the command in one line (during its work, one that says what was
-    not written: :func:`lossbench.interrupts.stopping`)."""
+    not written: :func:`lossbench.interrupts.stopping`). ``shared_out``: why the jobs of a
+    multirun (``-m``) with these overrides would all write one file
+    (:func:`lossbench.sweep_refusals.shared_out_refusal`), refused before any job starts."""
     from hydra.core.config_store import ConfigStore
 
     from lossbench.interrupts import CHECKPOINT_COMMAND_KEPT, stopping
@@ -637,6 +646,11 @@ def run_checkpoint_app(schema_name: str, schema: type, hydra_main: Any, command:
     refuse_hydra_settings(sys.argv[1:], command, keys)  # -cn, -p, hydra.*: Hydra's own config
     refuse_unknown_keys(overrides_of(sys.argv[1:]), command_keys(schema), command)
     refuse_wrong_types(overrides, hydra_schemas(), [])
+    parsed = hydra_arguments(sys.argv[1:])
+    if shared_out is not None and parsed is not None and parsed.multirun:
+        refusal = shared_out(overrides)
+        if refusal is not None:
+            refuse(UserInputError(refusal))
 
     def refusal(error: BaseException) -> str | None:
         """An option of a group Hydra brings (hydra/launcher=...) that it lacks, a key of a
