@@ -35,11 +35,10 @@ train: $(STAMP)
 	$(BIN)/lossbench-train paths.output_dir=$(OUTPUTS) $(ARGS)
 
 # The default suite runs in parallel worker processes (pytest-xdist), one per core, each with one
-# torch thread; make test TEST_WORKERS=0 runs it in this process. loadgroup keeps the refusal
-# catalogue's cases on one worker, which runs their processes once for all of them.
+# torch thread; make test TEST_WORKERS=0 runs it in this process.
 TEST_WORKERS ?= auto
 test: $(STAMP)
-	OMP_NUM_THREADS=1 $(BIN)/python -m pytest -m "not slow" -q -n $(TEST_WORKERS) --dist loadgroup $(ARGS)
+	OMP_NUM_THREADS=1 $(BIN)/python -m pytest -m "not slow" -q -n $(TEST_WORKERS) $(ARGS)
 
 test-slow: $(STAMP)
 	$(BIN)/python -m pytest -m slow -q $(ARGS)

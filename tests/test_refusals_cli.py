@@ -1925,9 +1925,6 @@ def test_catalogue_has_one_row_per_case_and_covers_every_command() -> None:
     assert {case.command for case in CATALOGUE} == set(MODULES)
 
 
-#: One worker of ``make test``'s parallel run (``--dist loadgroup``) takes every case: each
-#: worker that requests :func:`outcomes` runs the whole selected table.
-@pytest.mark.xdist_group("refusal-catalogue")
 @pytest.mark.parametrize("case", _params())
 def test_refusal_catalogue(case: Case, outcomes: dict[str, Outcome]) -> None:
     if case.cpu_only and _has_accelerator():
