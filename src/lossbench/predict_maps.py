@@ -51,7 +51,7 @@ from omegaconf import MISSING
 
 from lossbench.checkpoint import CheckpointError, load_checkpoint, metadata
 from lossbench.checkpoint_format import INPUT_SHAPE_KEY
-from lossbench.data.table import DataError, special_file
+from lossbench.data.table import DataError, not_a_data_file
 from lossbench.importing import collection_paused
 from lossbench.tasks import is_dense
 
@@ -86,15 +86,8 @@ def check_paths(
             f"so, e.g. {EXAMPLE}; rows of a CSV file are predicted with data=csv."
         )
     path = Path(given).expanduser()
-    special = special_file(path)
-    if special or not path.is_file():
-        what = (
-            f"is not a regular file but {special}"
-            if special
-            else "is a directory, not a file"
-            if path.is_dir()
-            else "does not exist"
-        )
+    what = not_a_data_file(path)
+    if what is not None:
         raise DataError(f"data.path={given!r} {what} ({path.resolve()}). Give the .npy file.")
     target = Path(str(out)).expanduser()
     if target.suffix.lower() != MAPS_SUFFIX or target.is_dir():

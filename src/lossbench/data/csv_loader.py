@@ -63,7 +63,7 @@ from typing import Any, NoReturn
 
 import numpy as np
 
-from lossbench.data.table import DataError, LoadedTable, special_file
+from lossbench.data.table import DataError, LoadedTable, not_a_data_file
 from lossbench.tasks import TABLE_TASKS
 
 __all__ = ["check_delimiter", "detect_delimiter", "load_csv"]
@@ -106,15 +106,8 @@ class _Source:
 def _resolve(path: str | os.PathLike) -> Path:
     given = Path(path).expanduser()
     resolved = given.resolve()
-    special = special_file(resolved)
-    if special or not resolved.is_file():
-        what = (
-            f"is not a regular file but {special}"
-            if special
-            else "is a directory, not a file"
-            if resolved.is_dir()
-            else "does not exist"
-        )
+    what = not_a_data_file(resolved)
+    if what is not None:
         raise DataError(
             f"CSV file {str(resolved)!r} {what} (data.path={str(path)!r}). Relative paths "
             f"resolve against the directory the command was started from ({os.getcwd()}); "

@@ -16,12 +16,13 @@ from __future__ import annotations
 import os
 import stat
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 
 from lossbench.errors import UserInputError
 
-__all__ = ["DataError", "LoadedTable", "special_file"]
+__all__ = ["DataError", "LoadedTable", "not_a_data_file", "special_file"]
 
 
 class DataError(UserInputError):
@@ -52,6 +53,21 @@ def special_file(path: str | os.PathLike) -> str | None:
     except (OSError, ValueError):  # missing, or unreadable: the callers' other checks say so
         return None
     return next((kind for test, kind in _SPECIAL_KINDS.items() if test(mode)), None)
+
+
+def not_a_data_file(path: str | os.PathLike) -> str | None:
+    """Why ``path`` cannot be read as a data file (it is a device, pipe or socket, a directory,
+    or missing), worded to follow the path in a message; None for a regular file.
+
+        >>> not_a_data_file("/dev/null"), not_a_data_file(__file__) is None
+        ('is not a regular file but a character device', True)
+    """
+    special = special_file(path)
+    if special:
+        return f"is not a regular file but {special}"
+    if Path(path).is_file():
+        return None
+    return "is a directory, not a file" if Path(path).is_dir() else "does not exist"
 
 
 @dataclass(frozen=True)
