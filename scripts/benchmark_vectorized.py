@@ -127,8 +127,8 @@ def row_line(batch_size: int, k: int, runs: list[dict[str, float]]) -> str:
     speedup = statistics.median(r["separate"] / r["vectorized"] for r in runs)
     speedup_wall = statistics.median(r["separate_wall"] / r["vectorized_wall"] for r in runs)
     return (
-        f"{batch_size:>5} {k:>3} {int(median['steps']):>5} {median['one']:>7.2f} "
-        f"{median['separate']:>8.2f} {median['vectorized']:>8.2f} "
+        f"{batch_size:>5} {k:>3} {int(median['steps']):>5} {median['one']:>7.3f} "
+        f"{median['separate']:>8.3f} {median['vectorized']:>8.3f} "
         f"{statistics.median(ratios):>9.2f} {min(ratios):>5.2f} {max(ratios):>5.2f} "
         f"{cpu:>8.2f} {speedup:>10.2f} {speedup_wall:>15.2f}"
     )

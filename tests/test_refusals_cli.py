@@ -1861,9 +1861,61 @@ def _run_case(case: Case, workdir: Path, shared: dict[str, str]) -> subprocess.C
     )
 
 
+class Outcomes:
+    """The selected cases' outcomes, each run the first time a test asks for it.
+
+    In one process (``make test TEST_WORKERS=0``) the first request runs every selected case,
+    four processes at a time. Under pytest-xdist each worker runs only the cases of the tests
+    it is given, one at a time (the workers already keep the cores busy): the tests are
+    distributed as they go, so a worker cannot know its cases beforehand, and running every
+    selected case in each worker did the catalogue's work once per worker.
+    """
+
+    def __init__(self, selected: list[Case], root: Path, one_at_a_time: bool) -> None:
+        self.selected = {case.id: case for case in selected}
+        self.root = root
+        self.shared_root = root / "_shared"
+        self.one_at_a_time = one_at_a_time
+        self._shared: dict[str, str] | None = None
+        self._done: dict[str, Outcome] = {}
+
+    def shared(self, cases: list[Case]) -> dict[str, str]:
+        """The shared runs, trained the first time a case needs them."""
+        if self._shared is None and any(c.needs_runs for c in cases):
+            self._shared = _train_shared_runs(self.shared_root)
+        return self._shared or {}
+
+    def __getitem__(self, case_id: str) -> Outcome:
+        if case_id not in self._done:
+            todo = [self.selected[case_id]]
+            if not self.one_at_a_time:
+                todo = [c for c in self.selected.values() if c.id not in self._done]
+            self._run(todo)
+        return self._done[case_id]
+
+    def _run(self, cases: list[Case]) -> None:
+        shared = self.shared(cases)
+        workdirs = {case.id: write_files(case, self.root / case.id, shared) for case in cases}
+        shared_before = snapshot(self.shared_root) if self.shared_root.exists() else {}
+        befores = {case.id: snapshot(workdirs[case.id]) for case in cases}
+        with ThreadPoolExecutor(max_workers=1 if self.one_at_a_time else 4) as pool:
+            futures = {c.id: pool.submit(_run_case, c, workdirs[c.id], shared) for c in cases}
+            results = {cid: future.result() for cid, future in futures.items()}
+        shared_after = snapshot(self.shared_root) if self.shared_root.exists() else {}
+        for c in cases:
+            self._done[c.id] = Outcome(
+                results[c.id],
+                befores[c.id],
+                snapshot(workdirs[c.id]),
+                shared_before,
+                shared_after,
+                workdirs[c.id],
+            )
+
+
 @pytest.fixture(scope="session")
-def outcomes(request: pytest.FixtureRequest, tmp_path_factory) -> dict[str, Outcome]:
-    """Run every selected case of the catalogue, four processes at a time."""
+def outcomes(request: pytest.FixtureRequest, tmp_path_factory) -> Outcomes:
+    """The selected cases of the catalogue, run as their tests ask (:class:`Outcomes`)."""
     selected = [
         item.callspec.params["case"]
         for item in request.session.items
@@ -1872,29 +1924,8 @@ def outcomes(request: pytest.FixtureRequest, tmp_path_factory) -> dict[str, Outc
     ]
     selected = [c for c in selected if not (c.cpu_only and _has_accelerator())]
     selected = [c for c in selected if not (c.needs_mnist and not _has_mnist())]
-    root = tmp_path_factory.mktemp("catalogue")
-    shared_root = root / "_shared"
-    shared = _train_shared_runs(shared_root) if any(c.needs_runs for c in selected) else {}
-    workdirs: dict[str, Path] = {}
-    for case in selected:
-        workdirs[case.id] = write_files(case, root / case.id, shared)
-    shared_before = snapshot(shared_root) if shared_root.exists() else {}
-    befores = {case.id: snapshot(workdirs[case.id]) for case in selected}
-    with ThreadPoolExecutor(max_workers=4) as pool:
-        futures = {c.id: pool.submit(_run_case, c, workdirs[c.id], shared) for c in selected}
-        results = {cid: future.result() for cid, future in futures.items()}
-    shared_after = snapshot(shared_root) if shared_root.exists() else {}
-    return {
-        c.id: Outcome(
-            results[c.id],
-            befores[c.id],
-            snapshot(workdirs[c.id]),
-            shared_before,
-            shared_after,
-            workdirs[c.id],
-        )
-        for c in selected
-    }
+    under_xdist = "PYTEST_XDIST_WORKER" in os.environ
+    return Outcomes(selected, tmp_path_factory.mktemp("catalogue"), one_at_a_time=under_xdist)
 
 
 #: The shared dense run: 30 images at 14 x 14, a small conv net.
@@ -1926,7 +1957,7 @@ def test_catalogue_has_one_row_per_case_and_covers_every_command() -> None:
 
 
 @pytest.mark.parametrize("case", _params())
-def test_refusal_catalogue(case: Case, outcomes: dict[str, Outcome]) -> None:
+def test_refusal_catalogue(case: Case, outcomes: Outcomes) -> None:
     if case.cpu_only and _has_accelerator():
         pytest.skip("this machine has the accelerator the case asks for")
     if case.needs_mnist and not _has_mnist():
