@@ -33,6 +33,13 @@ def test_single_run_shows_the_model_summary_and_no_start_up_messages(tmp_path):
     assert SUMMARY in (run_dir / "train.log").read_text()  # with lossbench's own lines
     for start_up in ("GPU available", "TPU available", "`Trainer.fit` stopped", "Tip:"):
         assert start_up not in output
+    # one epoch without early stopping: still improving, said once, after the record's line
+    warned = [line for line in result.stderr.splitlines() if line.startswith("lossbench: ")]
+    assert len(warned) == 1, result.stderr
+    assert warned[0].startswith(
+        "lossbench: warning: the run reached trainer.max_epochs=1 while val/nll was still "
+        "improving (best at epoch 0, its last)"
+    )
 
 
 @pytest.mark.slow  # a multirun in a fresh process; the single run above is in the default suite

@@ -61,6 +61,7 @@ from lossbench.record import (
     set_aside_earlier_checkpoints,
 )
 from lossbench.runners import select_runner
+from lossbench.still_improving import StillImprovingWarning, still_improving_message
 from lossbench.validation import ConfigError, validate
 
 __all__ = [
@@ -152,6 +153,10 @@ def train(cfg: DictConfig, output_dir: str | Path, *, multirun: bool = False) ->
         return record
     path = finish_run(output_dir, record)
     log.info(finished_line(cfg, record, path))
+    if not multirun and rank_zero_only.rank == 0:  # a sweep's report counts such runs
+        improving = still_improving_message(cfg, record)
+        if improving is not None:
+            warnings.warn(improving, StillImprovingWarning, stacklevel=2)
     return record
 
 

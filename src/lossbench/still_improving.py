@@ -1,0 +1,99 @@
+"""The warning a single run gets when it ended at its trainer's cap while still improving.
+
+A run that stops at ``trainer.max_epochs`` (or ``max_steps`` / ``max_time``) while its
+monitored metric is still getting better has not converged: a longer budget may change its
+result, and a comparison built on it may be overturned. A study's report says so per setup
+(:mod:`lossbench.report.converged`); a single run says so itself, on stderr, once it has ended::
+
+    lossbench: warning: the run reached trainer.max_epochs=20 while val/nll was still
+    improving (best at epoch 19, its last): a longer run may end elsewhere. Train longer
+    (e.g. trainer.max_epochs=40), or with early_stopping.enabled=true, which ends the run
+    once val/nll has not improved for early_stopping.patience=5 validations.
+
+The rule is the report's (:func:`lossbench.report.converged.still_improving`): with early
+stopping on, reaching the cap means its patience had not run out; without it, Lightning's
+early-stopping rule is replayed on the run's own history with the run's own settings. A sweep's
+jobs do not warn one by one: their report counts them.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from omegaconf import DictConfig, OmegaConf
+
+from lossbench.report.converged import still_improving
+
+
+class StillImprovingWarning(UserWarning):
+    """A completed run ended at its cap while its monitored metric was still improving
+    (``warnings.filterwarnings("ignore", category=StillImprovingWarning)`` silences it)."""
+
+
+#: The settings of the early-stopping rule, by their dotted key in the run's config.
+_RULE_KEYS = (
+    "optimized_metric",
+    "early_stopping.enabled",
+    "early_stopping.monitor",
+    "early_stopping.mode",
+    "early_stopping.patience",
+    "early_stopping.min_delta",
+)
+
+
+def still_improving_message(cfg: DictConfig, record: dict[str, Any]) -> str | None:
+    """The warning for the completed run of ``cfg`` and its ``record``; None where it
+    converged, was stopped early, or is a debug run.
+
+        >>> cfg = OmegaConf.create({"optimized_metric": "val/nll", "trainer": {"max_epochs": 3},
+        ...     "early_stopping": {"enabled": False, "patience": 5, "min_delta": 0.0}})
+        >>> record = {"stopped_by": "budget", "epochs": 3, "steps": 3, "best_epoch": 2,
+        ...           "history": {"val/nll": [0.9, 0.8, 0.7]}}
+        >>> print(still_improving_message(cfg, record)[:74])
+        the run reached trainer.max_epochs=3 while val/nll was still improving (be
+        >>> still_improving_message(cfg, {**record, "stopped_by": "early_stopping"}) is None
+        True
+    """
+    if record.get("stopped_by") != "budget" or record.get("debug_run"):
+        return None
+    rule = {key: OmegaConf.select(cfg, key, default=None) for key in _RULE_KEYS}
+    if not still_improving("budget", record.get("history"), rule):
+        return None
+    monitor = rule["early_stopping.monitor"] or rule["optimized_metric"]
+    cap, longer = _cap(cfg, record)
+    epochs = int(record.get("epochs") or 0)
+    best = record.get("best_epoch")
+    where = ""
+    if best is not None and epochs:
+        where = f" (best at epoch {best}, its last)" if best == epochs - 1 else ""
+        where = where or f" (best at epoch {best} of 0-{epochs - 1})"
+    patience = rule["early_stopping.patience"]
+    if rule["early_stopping.enabled"]:
+        fix = (
+            f"Train longer (e.g. {longer}): early stopping (early_stopping.patience={patience}) "
+            f"ends the run once {monitor} has stopped improving."
+        )
+    else:
+        fix = (
+            f"Train longer (e.g. {longer}), or with early_stopping.enabled=true, which ends the "
+            f"run once {monitor} has not improved for early_stopping.patience={patience} "
+            "validations."
+        )
+    return (
+        f"the run reached {cap} while {monitor} was still improving{where}: a longer run may "
+        f"end elsewhere. {fix}"
+    )
+
+
+def _cap(cfg: DictConfig, record: dict[str, Any]) -> tuple[str, str]:
+    """The trainer setting that ended the run, and a longer one (twice as many epochs or
+    steps; for ``max_time``, more epochs)."""
+    trainer = cfg.get("trainer") or {}
+    max_epochs, max_steps = trainer.get("max_epochs"), trainer.get("max_steps")
+    if max_steps not in (None, -1) and int(record.get("steps") or 0) >= max_steps:
+        return f"trainer.max_steps={max_steps}", f"trainer.max_steps={2 * max_steps}"
+    if max_epochs not in (None, -1) and int(record.get("epochs") or 0) >= max_epochs:
+        return f"trainer.max_epochs={max_epochs}", f"trainer.max_epochs={2 * max_epochs}"
+    if trainer.get("max_time"):
+        return f"trainer.max_time={trainer.get('max_time')}", "a longer trainer.max_time"
+    return "the trainer's cap", "trainer.max_epochs"

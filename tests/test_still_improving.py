@@ -1,0 +1,93 @@
+"""A single run that ended at its cap while still improving says so; one that converged, was
+stopped early, or is a job of a sweep does not."""
+
+from __future__ import annotations
+
+import warnings
+
+import pytest
+from omegaconf import OmegaConf
+
+from lossbench.still_improving import StillImprovingWarning, still_improving_message
+from lossbench.training import train
+
+
+def _improving(recorded: list[warnings.WarningMessage]) -> list[str]:
+    return [str(w.message) for w in recorded if w.category is StillImprovingWarning]
+
+
+def test_a_run_at_its_epoch_cap_while_improving_warns_with_the_fix(make_cfg, tmp_path) -> None:
+    with warnings.catch_warnings(record=True) as recorded:
+        warnings.simplefilter("always")
+        record = train(make_cfg("data=wine"), tmp_path / "run")
+    assert record["stopped_by"] == "budget" and record["epochs"] == 2
+    nll = record["history"]["val/nll"]
+    assert nll[1] < nll[0]  # improving at the cap: what the warning says
+    assert _improving(recorded) == [
+        "the run reached trainer.max_epochs=2 while val/nll was still improving (best at "
+        "epoch 1, its last): a longer run may end elsewhere. Train longer (e.g. "
+        "trainer.max_epochs=4), or with early_stopping.enabled=true, which ends the run once "
+        "val/nll has not improved for early_stopping.patience=5 validations."
+    ]
+
+
+@pytest.mark.parametrize(
+    "overrides",
+    [
+        # early stopping on: no gain counts (min_delta), so patience 1 stops it at epoch 1
+        ("early_stopping.enabled=true", "early_stopping.patience=1", "early_stopping.min_delta=9"),
+        # off: the same rule, replayed on the history, says the run had converged
+        ("early_stopping.patience=1", "early_stopping.min_delta=9", "trainer.max_epochs=3"),
+    ],
+    ids=["stopped-early", "converged-without-early-stopping"],
+)
+def test_a_run_that_stopped_improving_does_not_warn(make_cfg, tmp_path, overrides) -> None:
+    with warnings.catch_warnings(record=True) as recorded:
+        warnings.simplefilter("always")
+        record = train(make_cfg("data=wine", *overrides), tmp_path / "run")
+    assert record["status"] == "completed"
+    assert _improving(recorded) == []
+
+
+def test_a_job_of_a_sweep_does_not_warn(make_cfg, tmp_path) -> None:
+    """Its report counts the runs still improving at the cap, per setup."""
+    with warnings.catch_warnings(record=True) as recorded:
+        warnings.simplefilter("always")
+        record = train(make_cfg("data=wine"), tmp_path / "run", multirun=True)
+    assert record["stopped_by"] == "budget"
+    assert _improving(recorded) == []
+
+
+def _cfg(**trainer: object):
+    return OmegaConf.create(
+        {
+            "optimized_metric": "val/accuracy",
+            "trainer": {"max_epochs": 10, "max_steps": -1, "max_time": None, **trainer},
+            "early_stopping": {"enabled": True, "patience": 3, "min_delta": 0.0},
+        }
+    )
+
+
+RECORD = {"stopped_by": "budget", "epochs": 4, "steps": 40, "best_epoch": 2}
+
+
+@pytest.mark.parametrize(
+    ("trainer", "cap", "longer"),
+    [
+        ({"max_epochs": 4}, "trainer.max_epochs=4 ", "trainer.max_epochs=8)"),
+        ({"max_steps": 40}, "trainer.max_steps=40 ", "trainer.max_steps=80)"),
+        ({"max_time": "00:00:01:00"}, "trainer.max_time=00:00:01:00 ", "a longer trainer.max_"),
+    ],
+)
+def test_the_warning_names_the_cap_that_ended_the_run(trainer, cap, longer) -> None:
+    """With early stopping on, reaching a cap means its patience had not run out."""
+    message = still_improving_message(_cfg(**trainer), RECORD)
+    assert message is not None
+    assert message.startswith(f"the run reached {cap}while val/accuracy was still improving")
+    assert "(best at epoch 2 of 0-3)" in message and longer in message
+    assert "early_stopping.enabled=true" not in message  # it was on
+
+
+def test_a_debug_run_does_not_warn() -> None:
+    debug = {**RECORD, "debug_run": "trainer.fast_dev_run=true"}
+    assert still_improving_message(_cfg(max_epochs=4), debug) is None
