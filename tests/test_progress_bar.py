@@ -55,6 +55,21 @@ def test_a_bar_with_several_batches_an_epoch_still_counts_them(make_cfg, tmp_pat
         assert counts[:4] == ["1", "1", "2", "2"] and counts[4:] and set(counts[4:]) == {"3"}
 
 
+def test_the_default_bar_counts_the_epoch_runners_minibatches(make_cfg, tmp_path, capsys):
+    """One Lightning step of the epoch runner is an epoch of 3 minibatches: the bar says 3/3
+    (Lightning's said 1/1), still drawn once per epoch, as the lightning runner's ends."""
+    ours, out = _train_with_bar(make_cfg, tmp_path / "ours", capsys, "data.batch_size=32")
+    lightning, lightning_out = _train_with_bar(
+        make_cfg, tmp_path / "lightning", capsys, "data.batch_size=32", "runner=lightning"
+    )
+    assert ours["training_loop"] == "epoch" and ours["steps"] == lightning["steps"] == 9
+    assert _draws(out) == {0: 1, 1: 1, 2: 2}
+    for epoch in range(3):
+        drawn = rf"Epoch {epoch}: 100%\|[^|]*\| 3/3"
+        assert re.search(drawn, out) and re.search(drawn, lightning_out), out
+    assert not re.search(r"\| 1/1 ", out)
+
+
 def test_the_default_bar_is_lossbenchs(make_cfg):
     assert make_cfg().callbacks.progress_bar._target_ == "lossbench.callbacks.EpochProgressBar"
     assert issubclass(EpochProgressBar, __import__("lightning").pytorch.callbacks.TQDMProgressBar)

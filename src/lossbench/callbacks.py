@@ -305,8 +305,12 @@ def stopped_early(callback: EarlyStopping) -> bool:
 
 
 class EpochProgressBar(TQDMProgressBar):
-    """Lightning's ``TQDMProgressBar`` that draws the training bar once per epoch where
-    Lightning's would draw it four or five times in a row.
+    """Lightning's ``TQDMProgressBar`` that counts minibatches, and draws the training bar once
+    per epoch where Lightning's would draw it four or five times in a row.
+
+    With the ``epoch`` runner one Lightning step is an epoch of minibatches: Lightning's bar
+    showed ``1/1`` for each epoch whatever ``data.batch_size``; this one counts the optimizer
+    steps (``3/3`` for 341 rows in batches of 128), as it does under the ``lightning`` runner.
 
     Lightning's bar redraws when an epoch starts (reset, then the description), after the
     epoch's last batch (the count, then the metrics) and at the epoch's end (the metrics
@@ -317,6 +321,13 @@ class EpochProgressBar(TQDMProgressBar):
     validation bar, are drawn as Lightning draws them (``refresh_rate``).
     """
 
+    @property
+    def total_train_batches(self) -> int | float:
+        """The epoch's minibatches (Lightning's steps times :func:`minibatches_per_step`)."""
+        total = super().total_train_batches
+        per_step = minibatches_per_step(self.trainer.lightning_module)
+        return total * per_step if per_step > 1 and total != float("inf") else total
+
     def on_train_epoch_start(self, trainer: Any, *args: Any) -> None:
         with self._held():
             super().on_train_epoch_start(trainer, *args)
@@ -324,6 +335,7 @@ class EpochProgressBar(TQDMProgressBar):
     def on_train_batch_end(
         self, trainer: Any, pl_module: Any, outputs: Any, batch: Any, batch_idx: int
     ) -> None:
+        batch_idx = (batch_idx + 1) * minibatches_per_step(pl_module) - 1  # the step's last
         bar = self.train_progress_bar
         if bar is None or batch_idx + 1 != bar.total:
             super().on_train_batch_end(trainer, pl_module, outputs, batch, batch_idx)
@@ -347,3 +359,14 @@ class EpochProgressBar(TQDMProgressBar):
 
 def _no_redraw(*args: Any, **kwargs: Any) -> None:
     return None
+
+
+def minibatches_per_step(module: Any) -> int:
+    """The optimizer steps in one of the module's Lightning steps: an epoch's minibatches for
+    the ``epoch`` runner's module (its ``minibatches_per_step()``), else 1.
+
+        >>> minibatches_per_step(object())
+        1
+    """
+    count = getattr(module, "minibatches_per_step", None)
+    return count() if callable(count) else 1

@@ -223,9 +223,13 @@ class EpochModule(ClassifierModule):
 
     def total_optimizer_steps(self) -> int:
         # Lightning counts one step per epoch here; the optimizer steps once per minibatch.
+        return self.minibatches_per_step() * self.trainer.max_epochs
+
+    def minibatches_per_step(self) -> int:
+        """The optimizer steps of one epoch step: the training split's minibatches (what the
+        progress bar counts, :class:`~lossbench.callbacks.EpochProgressBar`)."""
         n_train = len(self.trainer.datamodule.tensors["train"][0])
-        per_epoch = math.ceil(n_train / (self.minibatch_size or n_train))
-        return per_epoch * self.trainer.max_epochs
+        return math.ceil(n_train / (self.minibatch_size or n_train))
 
     def _step_schedulers(self, interval: str, *, plateau: bool, index: int = 0) -> None:
         """Step the schedulers of ``interval`` where Lightning would (under manual
