@@ -70,6 +70,14 @@ def test_the_default_bar_counts_the_epoch_runners_minibatches(make_cfg, tmp_path
     assert not re.search(r"\| 1/1 ", out)
 
 
+def test_richs_bar_counts_the_minibatches_too(make_cfg, tmp_path, capsys):
+    record, out = _train_with_bar(
+        make_cfg, tmp_path, capsys, "data.batch_size=32", "callbacks=rich_progress"
+    )
+    assert record["training_loop"] == "epoch" and record["steps"] == 9
+    assert re.search(r"Epoch 2/2 .* 3/3 ", out) and " 1/1 " not in out, out
+
+
 def test_the_default_bar_is_lossbenchs(make_cfg):
     assert make_cfg().callbacks.progress_bar._target_ == "lossbench.callbacks.EpochProgressBar"
     assert issubclass(EpochProgressBar, __import__("lightning").pytorch.callbacks.TQDMProgressBar)

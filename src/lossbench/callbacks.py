@@ -18,7 +18,12 @@ from typing import Any
 from weakref import proxy
 
 import torch
-from lightning.pytorch.callbacks import Checkpoint, EarlyStopping, TQDMProgressBar
+from lightning.pytorch.callbacks import (
+    Checkpoint,
+    EarlyStopping,
+    RichProgressBar,
+    TQDMProgressBar,
+)
 from lightning.pytorch.utilities import rank_zero_only
 
 from lossbench.checkpoint_io import copy_checkpoint, snapshot
@@ -28,6 +33,7 @@ __all__ = [
     "BestAndLastCheckpoint",
     "BestWeightsInMemory",
     "EpochProgressBar",
+    "EpochRichProgressBar",
     "snapshot",
     "stopped_early",
 ]
@@ -304,7 +310,33 @@ def stopped_early(callback: EarlyStopping) -> bool:
     return callback.stopped_epoch > 0
 
 
-class EpochProgressBar(TQDMProgressBar):
+class _CountsMinibatches:
+    """A progress bar's training count in minibatches (optimizer steps), not Lightning's steps:
+    with the ``epoch`` runner one Lightning step is an epoch of them
+    (:func:`minibatches_per_step`)."""
+
+    trainer: Any
+
+    @property
+    def total_train_batches(self) -> int | float:
+        """The epoch's minibatches (Lightning's steps times :func:`minibatches_per_step`)."""
+        total = super().total_train_batches  # type: ignore[misc]
+        per_step = minibatches_per_step(self.trainer.lightning_module)
+        return total * per_step if per_step > 1 and total != float("inf") else total
+
+
+class EpochRichProgressBar(_CountsMinibatches, RichProgressBar):
+    """Lightning's ``RichProgressBar`` that counts minibatches, as :class:`EpochProgressBar`
+    does (``callbacks=rich_progress``)."""
+
+    def on_train_batch_end(
+        self, trainer: Any, pl_module: Any, outputs: Any, batch: Any, batch_idx: int
+    ) -> None:
+        batch_idx = (batch_idx + 1) * minibatches_per_step(pl_module) - 1  # the step's last
+        super().on_train_batch_end(trainer, pl_module, outputs, batch, batch_idx)
+
+
+class EpochProgressBar(_CountsMinibatches, TQDMProgressBar):
     """Lightning's ``TQDMProgressBar`` that counts minibatches, and draws the training bar once
     per epoch where Lightning's would draw it four or five times in a row.
 
@@ -320,13 +352,6 @@ class EpochProgressBar(TQDMProgressBar):
     epoch's metrics (the validation metrics included). Batches before the last, and the
     validation bar, are drawn as Lightning draws them (``refresh_rate``).
     """
-
-    @property
-    def total_train_batches(self) -> int | float:
-        """The epoch's minibatches (Lightning's steps times :func:`minibatches_per_step`)."""
-        total = super().total_train_batches
-        per_step = minibatches_per_step(self.trainer.lightning_module)
-        return total * per_step if per_step > 1 and total != float("inf") else total
 
     def on_train_epoch_start(self, trainer: Any, *args: Any) -> None:
         with self._held():

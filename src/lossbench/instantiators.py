@@ -39,6 +39,7 @@ SHIPPED_TARGETS: dict[str, str | None] = {
     "lossbench.callbacks.run_early_stopping": None,
     "lightning.pytorch.callbacks.TQDMProgressBar": None,
     "lossbench.callbacks.EpochProgressBar": None,
+    "lossbench.callbacks.EpochRichProgressBar": "rich",
     "lightning.pytorch.callbacks.RichProgressBar": "rich",
     "lightning.pytorch.callbacks.ModelSummary": None,
     "lightning.pytorch.callbacks.RichModelSummary": "rich",
