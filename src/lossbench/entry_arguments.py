@@ -46,7 +46,12 @@ SHIPPED_ARGUMENTS: dict[str, tuple[str, ...] | None] = {
     ),
     "lightning.pytorch.callbacks.TQDMProgressBar": ("refresh_rate", "process_position", "leave"),
     "lossbench.callbacks.EpochProgressBar": ("refresh_rate", "process_position", "leave"),
-    "lossbench.callbacks.EpochRichProgressBar": ("refresh_rate", "leave", "theme", "console_kwargs"),
+    "lossbench.callbacks.EpochRichProgressBar": (
+        "refresh_rate",
+        "leave",
+        "theme",
+        "console_kwargs",
+    ),
     "lightning.pytorch.callbacks.RichProgressBar": (
         "refresh_rate",
         "leave",
