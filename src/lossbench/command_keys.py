@@ -40,9 +40,11 @@ __all__ = [
     "group_keys",
     "group_options",
     "overrides_of",
+    "refuse_removed_command_settings",
     "refuse_removed_settings",
     "refuse_unknown_keys",
     "refuse_unknown_options",
+    "removed_command_setting",
     "removed_setting",
     "unknown_key",
     "unknown_option",
@@ -246,6 +248,102 @@ def refuse_removed_settings(
     status 2; return when there is none."""
     for argument in arguments:
         refusal = removed_setting(argument, options, command)
+        if refusal is not None:
+            print(f"lossbench: refused: {refusal}", file=sys.stderr)
+            sys.exit(2)
+
+
+def _default_text(field: dataclasses.Field) -> str | None:  # type: ignore[type-arg]
+    """The default of a schema's ``field`` as a command line writes it (``test``, ``null``);
+    None where it has none (``???``)."""
+    if field.default is dataclasses.MISSING or field.default == "???":
+        return None
+    return "null" if field.default is None else str(field.default)
+
+
+def removed_command_setting(
+    argument: str,
+    schema: type,
+    command: str,
+    groups: Mapping[str, tuple[str, Mapping[str, type]]] | None = None,
+    arguments: Sequence[str] = (),
+) -> str | None:
+    """The refusal of ``~key`` (or ``~key=value``) where ``key`` is a setting of the dataclass
+    ``schema``, a command's whole config (lossbench-eval's, lossbench-predict's), or a key of
+    the schema of the option chosen for one of its config ``groups`` (``{group: (default
+    option, {option: schema})}``; the option chosen is the last ``group=option`` of the command
+    line's ``arguments``, else the default). Hydra would stop on it with OmegaConf's words (a
+    key set to null: "does not exist"), or remove it and leave the command to fail on the
+    missing key. Else None.
+
+        >>> from dataclasses import dataclass
+        >>> @dataclass
+        ... class Eval:
+        ...     split: str = "test"
+        >>> print(removed_command_setting("~split", Eval, "lossbench-eval"))
+        ~split removes split, a setting of lossbench-eval, whose settings cannot be removed: \
+leave ~split out to keep its default (split=test), or set it (split=<value>; \
+`lossbench-eval --help` says what each setting does).
+        >>> removed_command_setting("~splt", Eval, "lossbench-eval") is None
+        True
+    """
+    if not argument.startswith("~") or argument.startswith("~~"):
+        return None
+    key = argument[1:].split("=", 1)[0].strip()
+    top, _, rest = key.partition(".")
+    fields = {field.name: field for field in dataclasses.fields(schema)}
+    if top not in fields:
+        return None
+    group = (groups or {}).get(top)
+    if group is None and not rest:
+        default = _default_text(fields[top])
+        keep = (
+            f"leave {argument} out to keep its default ({top}={default}), or set it"
+            if default is not None
+            else "give it instead, as it has no default"
+        )
+        return (
+            f"{argument} removes {top}, a setting of {command}, whose settings cannot be "
+            f"removed: {keep} ({top}=<value>; `{command} --help` says what each setting does)."
+        )
+    if group is None:
+        return None  # inside a setting that is no config group: Hydra says
+    default_option, schemas = group
+    if not rest:
+        return (
+            f"{argument} removes {top} from the config, but {command} needs it: choose one of "
+            f"its options instead, {top}=<option> (one of: {', '.join(schemas)})."
+        )
+    chosen = [a.split("=", 1)[1].strip() for a in arguments if a.split("=", 1)[0] == top]
+    option = chosen[-1] if chosen else default_option
+    option_schema = schemas.get(option)
+    if option_schema is None or "." in rest:
+        return None  # another option (refused as such), or deeper: Hydra says
+    if rest not in [field.name for field in dataclasses.fields(option_schema)]:
+        if not any(rest in [f.name for f in dataclasses.fields(s)] for s in schemas.values()):
+            return None  # no option has it: Hydra says
+        return (
+            f"{argument} removes {key}, which {top}={option} does not have "
+            f"({option_schema.__name__}), so there is nothing to remove: leave {argument} out."
+        )
+    return (
+        f"{argument} removes {key}, but {rest} is part of the schema of {top}={option} "
+        f"({option_schema.__name__}), whose keys cannot be removed: set it instead "
+        f"({key}=<value>; `{command} --cfg job` shows its value)."
+    )
+
+
+def refuse_removed_command_settings(
+    arguments: Sequence[str],
+    schema: type,
+    command: str,
+    groups: Mapping[str, tuple[str, Mapping[str, type]]] | None = None,
+) -> None:
+    """Print the refusal of the first ``~key`` of ``arguments`` that removes a setting of
+    ``schema`` (:func:`removed_command_setting`) and exit with status 2; return when there is
+    none."""
+    for argument in arguments:
+        refusal = removed_command_setting(argument, schema, command, groups, arguments)
         if refusal is not None:
             print(f"lossbench: refused: {refusal}", file=sys.stderr)
             sys.exit(2)

@@ -582,7 +582,74 @@ def _shared_out(overrides: list[str]) -> str | None:
         default=None,
         own_folders=f"each job writes to its checkpoint's run folder, {EVAL_NAME} for the test "
         f"split and {eval_name('val')} for the val split",
-    )
+    ) or _shared_default_out(overrides)
+
+
+def _given_values(overrides: list[str], key: str) -> list[str] | None:
+    """The values the last ``key=`` of ``overrides`` gives each job (several for a sweep of a
+    list of values); None where it is not given, or where its values are not known before
+    Hydra sweeps (``glob(...)``, an interpolation)."""
+    from lossbench.override_types import parsed_override
+
+    parsed = [parsed_override(a) for a in overrides]
+    given = [o for o in parsed if o is not None and o.key_or_group == key]
+    if not given:
+        return None
+    override = given[-1]
+    try:
+        values = (
+            list(override.sweep_string_iterator())
+            if override.is_sweep_override()
+            else [str(override.value())]
+        )
+    except Exception:  # a sweep Hydra lists only when it sweeps
+        return None
+    return None if any("${" in v for v in values) else values
+
+
+def _shared_default_out(overrides: list[str]) -> str | None:
+    """Why the jobs of a multirun without ``out=`` would write the results of two checkpoints
+    of one run to the same default file (``ckpt_path=<run>/checkpoints/last.ckpt,<run>/
+    checkpoints/best-epoch012.ckpt``: both to ``<run>/eval.json``, the second refused mid-sweep
+    as another checkpoint's); None where each checkpoint's result has a file of its own.
+
+        >>> print(_shared_default_out(["ckpt_path=r/checkpoints/last.ckpt,r/checkpoints/b.ckpt"]))
+        ... # doctest: +ELLIPSIS
+        the multirun ckpt_path=r/checkpoints/last.ckpt,r/checkpoints/b.ckpt would write the \
+results of checkpoints r/checkpoints/last.ckpt and r/checkpoints/b.ckpt, of one run, to the \
+same default out=.../r/eval.json...
+    """
+    from lossbench.override_types import parsed_override
+
+    parsed = [(a, parsed_override(a)) for a in overrides]
+    if any(o is not None and o.key_or_group == "out" for _, o in parsed):
+        return None  # out= given: shared_out_refusal's question
+    ckpts = _given_values(overrides, "ckpt_path")
+    splits = _given_values(overrides, "split") or ["test"]
+    if ckpts is None or len(ckpts) < 2 or any(split not in SPLITS for split in splits):
+        return None
+    by_out: dict[Path, dict[Path, str]] = {}
+    for ckpt in ckpts:
+        for split in splits:
+            same = by_out.setdefault(default_out(ckpt, split), {})
+            same.setdefault(Path(ckpt).expanduser().resolve(), ckpt)
+    for out, given in by_out.items():
+        if len(given) < 2:
+            continue
+        sweep = next(
+            a for a, o in reversed(parsed) if o is not None and o.key_or_group == "ckpt_path"
+        )
+        named = list(given.values())
+        listed = f"{', '.join(named[:-1])} and {named[-1]}"
+        per_job = f"{out.parent}/{out.stem}-${{hydra:job.num}}{JSON_SUFFIX}"
+        return (
+            f"the multirun {sweep} would write the results of checkpoints {listed}, of one run, "
+            f"to the same default out={out} (each job writes to its checkpoint's run folder), "
+            "so every job after the first would be refused, as another checkpoint's result "
+            f"is there. Give each job its own file with out='{per_job}' (Hydra's job number), "
+            f"or run lossbench-eval once per checkpoint, each with its own out=."
+        )
+    return None
 
 
 if __name__ == "__main__":

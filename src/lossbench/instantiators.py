@@ -175,6 +175,27 @@ def _lightning_bases(obj: Any) -> set[str]:
     return {b.__name__ for b in bases if b.__module__.startswith("lightning.")}
 
 
+def timer_entries(callbacks: Any) -> list[tuple[str, Mapping[str, Any], str]]:
+    """The entries of ``callbacks`` (the config's ``callbacks`` node) that build a Lightning
+    ``Timer`` or a subclass of one: ``(name, entry, state key)``, the state key being the name
+    its state has in a checkpoint's ``callbacks`` (the class's qualified name, Lightning's
+    ``Callback.state_key``). Entries whose class cannot be imported are left out (refused
+    where the entries are checked).
+
+        >>> entry = {"_target_": "lightning.pytorch.callbacks.Timer", "duration": "00:00:01:00"}
+        >>> [(name, key) for name, _, key in timer_entries({"timer": entry, "other": None})]
+        [('timer', 'Timer')]
+    """
+    found = []
+    for name, entry in (callbacks or {}).items():
+        if not isinstance(entry, Mapping | DictConfig) or "_target_" not in entry:
+            continue
+        obj, error = locate(str(entry["_target_"]), f"callbacks.{name}._target_", "callbacks")
+        if error is None and "Timer" in _lightning_bases(obj):
+            found.append((str(name), entry, obj.__qualname__))
+    return found
+
+
 def check_entry(group: str, name: str, node: Mapping[str, Any]) -> str | None:
     """Why entry ``group.name`` (a node with a ``_target_``; group ``trainer`` with name
     ``profiler`` for ``trainer.profiler``) cannot be built, or None."""

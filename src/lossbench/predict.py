@@ -369,11 +369,17 @@ def main() -> None:
     """Console entry point of ``lossbench-predict``."""
     from hydra.core.config_store import ConfigStore
 
+    from lossbench.config import CsvDataConfig
     from lossbench.predict_maps import ImagesDataConfig
 
     ConfigStore.instance().store(group="data", name="images", node=ImagesDataConfig)
     run_checkpoint_app(
-        "predict_schema", PredictConfig, _hydra_main, "lossbench-predict", shared_out=_shared_out
+        "predict_schema",
+        PredictConfig,
+        _hydra_main,
+        "lossbench-predict",
+        shared_out=_shared_out,
+        groups={"data": ("csv", {"csv": CsvDataConfig, "images": ImagesDataConfig})},
     )
 
 

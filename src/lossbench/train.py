@@ -24,10 +24,10 @@ import logging
 import math
 import sys
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import fields, is_dataclass
 from pathlib import Path
-from typing import Any, get_type_hints
+from typing import Any, NoReturn, get_type_hints
 
 import hydra
 from hydra.core.hydra_config import HydraConfig
@@ -41,6 +41,7 @@ from lossbench.command_keys import (
     group_options,
     overrides_of,
     refuse_missing_config_dirs,
+    refuse_removed_command_settings,
     refuse_removed_settings,
     refuse_unknown_keys,
     refuse_unknown_options,
@@ -174,8 +175,9 @@ def preflight(cfg: DictConfig, output_dir: str | Path) -> str:
 def check_left_to_train(cfg: DictConfig, checkpoint: dict[str, Any], resume: Path) -> None:
     """Refuse to resume ``checkpoint`` where the trainer's caps leave nothing to train: its
     epochs reach ``trainer.max_epochs``, its optimizer steps ``trainer.max_steps``, or the
-    training time it has used (Lightning's ``Timer`` state) ``trainer.max_time``. Resuming would
-    record the run unchanged as completed.
+    training time it has used (Lightning's ``Timer`` state) ``trainer.max_time`` or the
+    ``duration`` of a ``Timer`` callback of the config's. Resuming would record the run
+    unchanged as completed.
 
         >>> from omegaconf import OmegaConf
         >>> cfg = OmegaConf.create({"trainer": {"max_epochs": 10, "max_time": "00:00:01:00"}})
@@ -211,36 +213,63 @@ def check_left_to_train(cfg: DictConfig, checkpoint: dict[str, Any], resume: Pat
 
 
 def _check_time_left(cfg: DictConfig, checkpoint: dict[str, Any], resume: Path) -> None:
-    """Refuse a ``trainer.max_time`` that the checkpoint's training time already uses up."""
+    """Refuse a time limit that the checkpoint's training time already uses up: a ``Timer``
+    callback's ``duration`` (``+callbacks.timer._target_=lightning.pytorch.callbacks.Timer``),
+    or else ``trainer.max_time`` (Lightning ignores ``max_time`` where the callbacks hold a
+    ``Timer``). A resumed ``Timer`` counts the training time its state in the checkpoint
+    saved."""
+    from lossbench.instantiators import timer_entries
     from lossbench.trainer_args import duration_seconds
 
-    limit = duration_seconds(cfg.trainer.get("max_time"))
-    used = _trained_seconds(checkpoint)
-    if limit is None or used is None or used < limit:
+    timers = timer_entries(cfg.get("callbacks"))
+    if not timers:
+        limit = duration_seconds(cfg.trainer.get("max_time"))
+        used = _trained_seconds(checkpoint)
+        if limit is not None and used is not None and used >= limit:
+            given = cfg.trainer.max_time
+            _refuse_no_time_left(resume, used, limit, f"trainer.max_time={given}")
         return
-    given = cfg.trainer.max_time
+    for name, entry, state_key in timers:
+        duration = entry.get("duration")
+        limit = duration_seconds(duration)
+        used = _trained_seconds(checkpoint, state_key)
+        if limit is not None and used is not None and used >= limit:
+            shown = dict(duration) if isinstance(duration, Mapping | DictConfig) else duration
+            _refuse_no_time_left(
+                resume, used, limit, f"callbacks.{name}.duration={shown}", f"~callbacks.{name}"
+            )
+
+
+def _refuse_no_time_left(
+    resume: Path, used: float, limit: float, given: str, without: str | None = None
+) -> NoReturn:
+    """Raise the refusal of resuming ``resume``, which has trained for ``used`` seconds, under
+    the time limit ``given`` (``key=value``) of ``limit`` seconds; ``without``: how to drop
+    the limit (else ``key=null``)."""
+    key = given.split("=", 1)[0]
     minutes = max(1, math.ceil(2 * used / 60))  # twice the time so far
     larger = f"{minutes // 1440:02d}:{minutes // 60 % 24:02d}:{minutes % 60:02d}:00"
     raise ConfigError(
         f"ckpt_path={str(resume)!r} has trained for {used:.0f} s, and "
-        f"trainer.max_time={given} ({limit:.0f} s in all, counting the time before the "
+        f"{given} ({limit:.0f} s in all, counting the time before the "
         "checkpoint) leaves none to train: resuming would stop at once and record the run "
-        f"unchanged. Give a larger trainer.max_time (e.g. trainer.max_time={larger})"
-        ", or trainer.max_time=null for no time limit, or evaluate the checkpoint with "
+        f"unchanged. Give a larger {key} (e.g. {key}={larger})"
+        f", or {without or f'{key}=null'} for no time limit, or evaluate the checkpoint with "
         "lossbench-eval."
     )
 
 
-def _trained_seconds(checkpoint: dict[str, Any]) -> float | None:
-    """The training seconds Lightning's ``Timer`` (``trainer.max_time``) saved in
-    ``checkpoint``, which a resumed run counts towards ``max_time``; None where it saved none.
+def _trained_seconds(checkpoint: dict[str, Any], state_key: str = "Timer") -> float | None:
+    """The training seconds a Lightning ``Timer`` (``trainer.max_time``'s, or a callback's whose
+    state is saved as ``state_key``) saved in ``checkpoint``, which a resumed run counts
+    towards its limit; None where it saved none.
 
         >>> _trained_seconds({"callbacks": {"Timer": {"time_elapsed": {"train": 3.02}}}})
         3.02
         >>> _trained_seconds({"callbacks": {}}) is None
         True
     """
-    state = (checkpoint.get("callbacks") or {}).get("Timer")
+    state = (checkpoint.get("callbacks") or {}).get(state_key)
     elapsed = state.get("time_elapsed") if isinstance(state, dict) else None
     seconds = elapsed.get("train") if isinstance(elapsed, dict) else None
     return float(seconds) if isinstance(seconds, (int, float)) else None
@@ -623,6 +652,7 @@ def run_checkpoint_app(
     hydra_main: Any,
     command: str,
     shared_out: Callable[[list[str]], str | None] | None = None,
+    groups: Mapping[str, tuple[str, Mapping[str, type]]] | None = None,
 ) -> None:
     """Start a Hydra app that works on a checkpoint (lossbench-eval, lossbench-predict):
     refuse an override Hydra's grammar cannot read, a setting ``schema`` does not have, or
@@ -633,7 +663,10 @@ def run_checkpoint_app(
     A Ctrl-C or SIGTERM ends the command in one line (during its work, one that says what was
     not written: :func:`lossbench.interrupts.stopping`). ``shared_out``: why the jobs of a
     multirun (``-m``) with these overrides would all write one file
-    (:func:`lossbench.sweep_refusals.shared_out_refusal`), refused before any job starts."""
+    (:func:`lossbench.sweep_refusals.shared_out_refusal`), refused before any job starts.
+    ``groups``: the command's config groups, ``{group: (default option, {option: schema})}``,
+    whose keys ``~group.key`` may not remove, as ``~key`` may not remove a setting of
+    ``schema`` (:func:`lossbench.command_keys.removed_command_setting`)."""
     from hydra.core.config_store import ConfigStore
 
     from lossbench.interrupts import CHECKPOINT_COMMAND_KEPT, stopping
@@ -645,6 +678,7 @@ def run_checkpoint_app(
     refuse_grammar_errors(overrides, command)
     refuse_hydra_settings(sys.argv[1:], command, keys)  # -cn, -p, hydra.*: Hydra's own config
     refuse_unknown_keys(overrides_of(sys.argv[1:]), command_keys(schema), command)
+    refuse_removed_command_settings(overrides, schema, command, groups)  # ~split, ~data.path
     refuse_wrong_types(overrides, hydra_schemas(), [])
     parsed = hydra_arguments(sys.argv[1:])
     if shared_out is not None and parsed is not None and parsed.multirun:
