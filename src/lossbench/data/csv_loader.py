@@ -52,18 +52,18 @@ from __future__ import annotations
 
 import csv
 import difflib
-import functools
 import io
 import os
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import NoReturn
 
 import numpy as np
 
 from lossbench.data.table import DataError, LoadedTable, not_a_data_file
+from lossbench.override_grammar import override_parser
 from lossbench.tasks import TABLE_TASKS
 
 __all__ = [
@@ -301,14 +301,6 @@ def delimiter_override(delimiter: str) -> str:
     return f"\"data.delimiter='{shown}'\""
 
 
-@functools.cache
-def _override_parser() -> Any:
-    """Hydra's parser of command-line overrides (imported where a message needs it)."""
-    from hydra.core.override_parser.overrides_parser import OverridesParser
-
-    return OverridesParser.create()
-
-
 def _hydra_value(name: str) -> object:
     """What Hydra makes of ``name`` written unquoted in a list override (``key=[name]``): a
     bool or a number where its grammar reads one (``true``, ``1e3``, ``1_000``), else the text.
@@ -317,7 +309,7 @@ def _hydra_value(name: str) -> object:
         (True, 1000.0, '007', 'y')
     """
     try:
-        (value,) = _override_parser().parse_override(f"key=[{name}]").value()
+        (value,) = override_parser().parse_override(f"key=[{name}]").value()
     except Exception:  # not one value in Hydra's grammar (a comma, a bracket): stays text
         return name
     return value
