@@ -1,4 +1,5 @@
-"""The module tree: no import circle in lossbench, and Lightning's private names in one file.
+"""The module tree: no import circle in lossbench, Lightning's and Hydra's private names each in
+one file, and no private name of one lossbench module imported by another.
 
 Both read the source with ``ast`` / regular expressions, so they hold for every module,
 including imports made inside functions (a circle through a lazy import is still a circle:
@@ -16,6 +17,8 @@ from cli_process import SRC
 PACKAGE = SRC / "lossbench"
 #: The one module allowed to use Lightning's private names.
 ADAPTER = PACKAGE / "lightning_internals.py"
+#: The one module allowed to import Hydra's private modules (``hydra._internal``).
+HYDRA_ADAPTER = PACKAGE / "hydra_internals.py"
 
 
 def _module_name(path: Path) -> str:
@@ -168,17 +171,60 @@ def test_the_pattern_finds_what_lossbench_used_to_write() -> None:
     assert not PRIVATE_LIGHTNING.search("trainer.fit(module, datamodule=datamodule)")
 
 
-#: Private names one lossbench module still imports from another, each ``(importer, name)``:
-#: the list only shrinks. A name another module needs gets a public name in its own module.
-PRIVATE_IMPORTS_LEFT = {
-    ("lossbench.vectorized.grouping", "lossbench.config._LossbenchTrainerDefaults"),
-    ("lossbench.predict", "lossbench.data.csv_loader._features"),
-    ("lossbench.predict", "lossbench.data.csv_loader._names"),
-    ("lossbench.predict", "lossbench.data.csv_loader._read"),
-    ("lossbench.predict", "lossbench.data.csv_loader._resolve"),
-    ("lossbench.vectorized.sweep", "lossbench.train._ended"),
-    ("lossbench.vectorized.sweep", "lossbench.train._sweep_value"),
-}
+def _is_private_hydra(module: str) -> bool:
+    return module == "hydra._internal" or module.startswith("hydra._internal.")
+
+
+def private_hydra_imports(root: Path = SRC) -> dict[str, list[str]]:
+    """``{file: [import, ...]}`` of the imports under ``root`` of Hydra's private modules
+    (``hydra._internal`` and below, however written), anywhere in a file."""
+    uses: dict[str, list[str]] = {}
+    for path in sorted(root.rglob("*.py")):
+        hits = []
+        for node in ast.walk(ast.parse(path.read_text(), filename=str(path))):
+            if isinstance(node, ast.Import):
+                private = any(_is_private_hydra(alias.name) for alias in node.names)
+            elif isinstance(node, ast.ImportFrom) and not node.level:
+                module = node.module or ""
+                private = _is_private_hydra(module) or (
+                    module == "hydra" and any(a.name == "_internal" for a in node.names)
+                )
+            else:
+                continue
+            if private:
+                hits.append(ast.unparse(node))
+        if hits:
+            uses[str(path.relative_to(root))] = hits
+    return uses
+
+
+def test_private_hydra_modules_are_imported_in_one_adapter_module() -> None:
+    """The sweeper plugin's ``BasicSweeper`` and the config cache's ``ConfigRepository`` come
+    from :mod:`lossbench.hydra_internals`, which documents each private name it uses."""
+    uses = private_hydra_imports()
+    adapter = str(HYDRA_ADAPTER.relative_to(SRC))
+    assert list(uses) == [adapter], (
+        "import Hydra's private names (hydra._internal) only in lossbench/hydra_internals.py, "
+        f"and from there elsewhere: {uses}"
+    )
+    for name in ("basic_sweeper", "config_repository", "utils"):
+        assert any(name in line for line in uses[adapter]), name
+
+
+def test_the_hydra_import_finder_finds_each_way_to_write_one(tmp_path) -> None:
+    lines = [
+        "from hydra._internal.core_plugins.basic_sweeper import BasicSweeper",
+        "import hydra._internal.utils",
+        "from hydra import _internal",
+        "def f():\n    from hydra._internal import utils",
+    ]
+    for k, line in enumerate(lines):
+        (tmp_path / f"m{k}.py").write_text(line + "\n")
+    (tmp_path / "public.py").write_text(
+        "import hydra\nfrom hydra.core.config_store import ConfigStore\n"
+        "from lossbench.hydra_internals import BasicSweeper\n"
+    )
+    assert sorted(private_hydra_imports(tmp_path)) == [f"m{k}.py" for k in range(len(lines))]
 
 
 def private_imports() -> set[tuple[str, str]]:
@@ -197,7 +243,24 @@ def private_imports() -> set[tuple[str, str]]:
     return found
 
 
-def test_no_new_private_name_crosses_modules() -> None:
+def test_no_private_name_crosses_modules() -> None:
     """``lossbench.train`` read ``lossbench.training._earlier_config``; it is
-    ``resumed_run_config`` now."""
-    assert private_imports() <= PRIVATE_IMPORTS_LEFT, private_imports() - PRIVATE_IMPORTS_LEFT
+    ``resumed_run_config`` now. A name another module needs gets a public name in its own
+    module (``lossbench.predict`` reads ``lossbench.data.csv_loader.read_rows``)."""
+    assert private_imports() == set(), (
+        "these lossbench modules import another module's private name; give each a public "
+        f"name in its own module and import that: {sorted(private_imports())}"
+    )
+
+
+def test_the_private_import_finder_finds_one(tmp_path, monkeypatch) -> None:
+    """The check above can fail: a private name imported from another module is reported,
+    one a module imports from itself or a dunder is not."""
+    (tmp_path / "a.py").write_text("def _helper():\n    pass\n")
+    (tmp_path / "b.py").write_text(
+        "from lossbench.a import __doc__, _helper\n\ndef f():\n    from lossbench.b import _g\n"
+    )
+    monkeypatch.setattr(
+        "test_architecture.MODULES", {f"lossbench.{n}": tmp_path / f"{n}.py" for n in "ab"}
+    )
+    assert private_imports() == {("lossbench.b", "lossbench.a._helper")}

@@ -9,6 +9,7 @@ import pytest
 from hydra._internal import utils
 
 from cli_process import run_module
+from lossbench import hydra_internals
 from lossbench.hydra_internals import (
     flags_first,
     hydra_arguments,
@@ -29,6 +30,41 @@ def test_hydra_reports_errors_through_run_and_report() -> None:
             f"hydra._internal.utils.{caller} no longer calls run_and_report"
         )
     assert callable(getattr(utils, "get_args_parser", None)), "Hydra renamed get_args_parser"
+
+
+def test_the_private_classes_used_as_they_are_still_have_what_lossbench_calls() -> None:
+    """The sweeper plugin extends ``BasicSweeper``; the config cache wraps a
+    ``ConfigRepository`` behind the ``IConfigRepository`` interface."""
+    basic_sweeper = hydra_internals.BasicSweeper
+    for method in ("__init__", "setup", "sweep", "get_job_batch", "validate_batch_is_legal"):
+        assert callable(getattr(basic_sweeper, method, None)), f"BasicSweeper.{method}"
+    repository = hydra_internals.ConfigRepository
+    assert issubclass(repository, hydra_internals.IConfigRepository)
+    for method in (
+        "load_config",
+        "get_schema_source",
+        "initialize_sources",
+        "group_exists",
+        "config_exists",
+        "get_group_options",
+        "get_sources",
+    ):
+        assert callable(getattr(repository, method, None)), f"ConfigRepository.{method}"
+    with pytest.raises(AttributeError, match="NoSuchClass"):
+        hydra_internals.NoSuchClass  # noqa: B018
+
+
+def test_basic_sweeper_is_the_class_hydras_module_holds_now(monkeypatch) -> None:
+    """Hydra's plugin scan runs ``basic_sweeper`` again, and its ``__init__`` calls
+    ``super(BasicSweeper, self)`` with the new class: the sweeper plugin must extend that
+    one, so the name is read from the module when it is imported, never kept."""
+    from hydra._internal.core_plugins import basic_sweeper
+
+    class Rerun:
+        """What the module holds after Hydra ran it again."""
+
+    monkeypatch.setattr(basic_sweeper, "BasicSweeper", Rerun)
+    assert hydra_internals.BasicSweeper is Rerun
 
 
 def test_a_translated_error_is_refused_and_others_stay_hydras(capsys, monkeypatch) -> None:

@@ -5,12 +5,13 @@ from __future__ import annotations
 
 import re
 import shlex
+from typing import Any
 
 import pytest
 from hydra.core.override_parser.overrides_parser import OverridesParser
 
 from cli_process import run_module
-from lossbench.override_grammar import grammar_error
+from lossbench.override_grammar import grammar_error, override_parser
 
 
 @pytest.mark.parametrize(
@@ -96,3 +97,32 @@ def test_each_command_refuses_it_before_hydra_starts(tmp_path, module, arguments
     (line,) = result.stderr.strip().splitlines()  # one line: no traceback, no Hydra message
     assert line.startswith("lossbench: refused: ") and expected in line, line
     assert [p.name for p in tmp_path.iterdir()] == ["mine"]  # nothing written
+
+
+def test_the_shared_override_parser_reads_each_override_as_a_new_hydra_parser_does() -> None:
+    """One parser serves every call: a refused override, a sweep and a function leave nothing
+    behind that changes how the next override is read."""
+    shared = override_parser()
+    assert shared is override_parser()
+    lines = ["seed=0,1", "loss=choice(focal,poly)", "optimizer.lr=interval(0.1,1)", "x=[a,b]"]
+    with pytest.raises(Exception, match="no viable alternative"):
+        shared.parse_overrides(["optimizer.lr=["])
+    for line in lines:
+        (mine,) = shared.parse_overrides([line])
+        (hydras,) = OverridesParser.create().parse_overrides([line])
+        assert (mine.key_or_group, mine.value(), mine.config_loader) == (
+            hydras.key_or_group,
+            hydras.value(),
+            None,
+        )
+
+
+def test_a_parser_given_hydras_config_loader_is_new_and_hands_it_to_its_overrides() -> None:
+    """``glob()`` lists a config group's options through the loader: each such parser is its
+    own, and the shared one never holds a loader."""
+    loader: Any = object()
+    parser = override_parser(config_loader=loader)
+    assert parser is not override_parser() and parser is not override_parser(loader)
+    (override,) = parser.parse_overrides(["seed=1"])
+    assert override.config_loader is loader
+    assert override_parser().config_loader is None

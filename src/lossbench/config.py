@@ -201,7 +201,7 @@ class LBFGSConfig(OptimizerConfig):
 
 
 @dataclass
-class _LossbenchTrainerDefaults:
+class LossbenchTrainerDefaults:
     """The ``lightning.Trainer`` arguments whose lossbench default or type is its own."""
 
     max_epochs: int = 20
@@ -230,9 +230,9 @@ TrainerConfig = make_dataclass(
     [
         (name, Any, field(default=None))
         for name in TRAINER_KEYS
-        if name not in _LossbenchTrainerDefaults.__dataclass_fields__
+        if name not in LossbenchTrainerDefaults.__dataclass_fields__
     ],
-    bases=(_LossbenchTrainerDefaults,),
+    bases=(LossbenchTrainerDefaults,),
 )
 TrainerConfig.__doc__ = "Keyword arguments of ``lightning.Trainer``; see its documentation."
 

@@ -18,8 +18,9 @@ from __future__ import annotations
 import copy
 from typing import Any
 
-from hydra._internal.config_repository import ConfigRepository, IConfigRepository
 from hydra.core.object_type import ObjectType
+
+from lossbench.hydra_internals import ConfigRepository, IConfigRepository
 
 
 class CachedConfigRepository(IConfigRepository):

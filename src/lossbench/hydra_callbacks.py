@@ -497,7 +497,8 @@ def swept_overrides(config: DictConfig) -> list[Any]:
     combine them. The sweeper's params are resolved, as Hydra gives them to the sweeper; the
     command line's are read as written: a value's ``${...}`` is resolved by each job."""
     from hydra.core.global_hydra import GlobalHydra
-    from hydra.core.override_parser.overrides_parser import OverridesParser
+
+    from lossbench.override_grammar import override_parser
 
     # glob() over a config group's options needs Hydra's config loader, as its sweepers use
     hydra_ = GlobalHydra.instance()
@@ -506,7 +507,7 @@ def swept_overrides(config: DictConfig) -> list[Any]:
     params = {} if params is None else OmegaConf.to_container(params, resolve=True)
     arguments = [f"{key}={value}" for key, value in params.items()]
     arguments += OmegaConf.to_container(config.hydra.overrides.task, resolve=False)
-    return OverridesParser.create(config_loader=loader).parse_overrides(arguments)
+    return override_parser(config_loader=loader).parse_overrides(arguments)
 
 
 def sweep_jobs(config: DictConfig) -> int | None:

@@ -18,9 +18,23 @@ Hydra's own start, where Hydra offers no public hook:
 :func:`file_being_loaded` and :func:`defaults_tree_paths` read Hydra's frames in the traceback
 of a config file it could not load (:mod:`lossbench.config_files` names the file and the loop).
 
-``tests/test_hydra_internals.py`` fails loudly when Hydra renames either: run it when Hydra
-moves. (:mod:`lossbench.config_cache` and the sweeper plugin name Hydra's config repository and
-basic sweeper; their own tests cover them.)
+Two of Hydra's private classes are used as they are, and imported from here:
+
+* ``BasicSweeper`` (``hydra._internal.core_plugins.basic_sweeper``): the base of the sweeper
+  plugin (``hydra_plugins.lossbench_sweeper``), which keeps Hydra's cartesian product, batches
+  and job numbering and changes the check before the sweep.
+* ``ConfigRepository`` and ``IConfigRepository`` (``hydra._internal.config_repository``): the
+  repository whose parsed files :mod:`lossbench.config_cache` keeps for every later
+  composition, and its interface.
+
+Each is read from Hydra's module when it is imported from here (:func:`__getattr__`), not when
+this module loads: Hydra's plugin scan runs its core plugins' modules again, and
+``BasicSweeper`` calls ``super(BasicSweeper, self)`` with the class its module holds then, so
+a sweeper must extend that one.
+
+``tests/test_hydra_internals.py`` fails loudly when Hydra renames any of these: run it when
+Hydra moves. This is the one module that imports ``hydra._internal``
+(``tests/test_architecture.py`` checks it).
 """
 
 from __future__ import annotations
@@ -29,9 +43,16 @@ import argparse
 import sys
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from hydra._internal.config_repository import ConfigRepository, IConfigRepository
+    from hydra._internal.core_plugins.basic_sweeper import BasicSweeper
 
 __all__ = [
+    "BasicSweeper",
+    "ConfigRepository",
+    "IConfigRepository",
     "flags_first",
     "hydra_arguments",
     "hydra_arguments_error",
@@ -40,6 +61,26 @@ __all__ = [
     "hydra_overrides",
     "translating_errors",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    """Hydra's private classes this module names (module docstring), as Hydra's modules hold
+    them now; the sweeper plugin reads ``BasicSweeper`` while Hydra scans the plugins, after
+    Hydra has run ``basic_sweeper`` again.
+
+        >>> from lossbench.hydra_internals import ConfigRepository
+        >>> ConfigRepository.__module__
+        'hydra._internal.config_repository'
+    """
+    if name == "BasicSweeper":
+        from hydra._internal.core_plugins import basic_sweeper
+
+        return basic_sweeper.BasicSweeper
+    if name in ("ConfigRepository", "IConfigRepository"):
+        from hydra._internal import config_repository
+
+        return getattr(config_repository, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 class _ArgumentsError(Exception):

@@ -445,10 +445,10 @@ def _key_refusal(override: Any, parsed: Sequence[Any], configs: Path, multirun: 
 
 
 def _parsed(overrides: Sequence[str]) -> list[Any] | None:
-    from hydra.core.override_parser.overrides_parser import OverridesParser
+    from lossbench.override_grammar import override_parser
 
     try:
-        return OverridesParser.create().parse_overrides(list(overrides))
+        return override_parser().parse_overrides(list(overrides))
     except Exception:
         return None  # refused by the grammar check (lossbench.override_grammar), or Hydra's
 

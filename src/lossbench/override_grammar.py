@@ -31,9 +31,13 @@ import re
 import shlex
 import sys
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-__all__ = ["SPECIAL", "grammar_error", "refuse_grammar_errors"]
+if TYPE_CHECKING:
+    from hydra.core.config_loader import ConfigLoader
+    from hydra.core.override_parser.overrides_parser import OverridesParser
+
+__all__ = ["SPECIAL", "grammar_error", "override_parser", "refuse_grammar_errors"]
 
 #: The characters a user is told about: those Hydra's grammar refuses unquoted, and those with a
 #: meaning of their own there.
@@ -50,8 +54,31 @@ _STRUCTURE = re.compile(r"\s*(\[|\{|[A-Za-z_]\w*\s*\(|.*\$\{)")
 _LEXER = "LexerNoViableAltException: "
 
 
+def override_parser(config_loader: ConfigLoader | None = None) -> OverridesParser:
+    """Hydra's parser of command-line overrides (``OverridesParser``), as Hydra creates it: the
+    one lossbench's commands, checks and plugins parse overrides with.
+
+        >>> [o.key_or_group for o in override_parser().parse_overrides(["data=wine", "seed=1"])]
+        ['data', 'seed']
+        >>> override_parser() is override_parser()
+        True
+
+    Without ``config_loader`` the same parser serves every call: it holds only the grammar's
+    functions (``choice``, ``interval``, ``glob``, ..., registered when it is created and only
+    read after) and makes a new lexer, parser and visitor for each override, so one parse
+    leaves nothing behind for the next. With Hydra's ``config_loader`` (``glob()`` lists a config
+    group's options through it, as Hydra's sweepers parse), a new parser is created on each
+    call and the overrides it parses carry that loader.
+    """
+    if config_loader is not None:
+        from hydra.core.override_parser.overrides_parser import OverridesParser
+
+        return OverridesParser.create(config_loader=config_loader)
+    return _shared_override_parser()
+
+
 @functools.cache
-def _parser() -> Any:
+def _shared_override_parser() -> OverridesParser:
     from hydra.core.override_parser.overrides_parser import OverridesParser
 
     return OverridesParser.create()
@@ -60,7 +87,7 @@ def _parser() -> Any:
 def _parses(override: str) -> Any | None:
     """``override`` as Hydra parses it, or None where its grammar refuses it."""
     try:
-        return _parser().parse_overrides([override])[0]
+        return override_parser().parse_overrides([override])[0]
     except Exception:
         return None
 
@@ -121,7 +148,7 @@ def grammar_error(argument: str) -> str | None:
     """The refusal of ``argument`` (one override of a command line) when Hydra's override
     grammar cannot read it, else None."""
     try:
-        _parser().parse_overrides([argument])
+        override_parser().parse_overrides([argument])
     except Exception as error:
         reason = _reason(error, argument)
     else:

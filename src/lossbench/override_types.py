@@ -35,6 +35,8 @@ import typing
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
+from lossbench.override_grammar import override_parser
+
 __all__ = ["HYDRA", "LAUNCHER", "parsed_override", "refuse_wrong_types", "wrong_type"]
 
 #: ``{prefix: schemas}``: "" for the command's own schema (top-level keys and the dataclasses
@@ -56,18 +58,11 @@ _KINDS: dict[Any, tuple[str, str]] = {
 }
 
 
-@functools.cache
-def _parser() -> Any:
-    from hydra.core.override_parser.overrides_parser import OverridesParser
-
-    return OverridesParser.create()
-
-
 def parsed_override(argument: str) -> Any | None:
     """``argument`` as Hydra's override parser reads it (an ``Override``), or None where its
     grammar cannot read it (:mod:`lossbench.override_grammar` refuses that first)."""
     try:
-        return _parser().parse_override(argument)
+        return override_parser().parse_override(argument)
     except Exception:
         return None
 
@@ -227,7 +222,7 @@ def _values(override: Any, key: str, text: str) -> Iterator[tuple[str, Any]]:
     if not override.is_discrete_sweep():
         return
     for item in override.sweep_string_iterator():
-        yield item, _parser().parse_override(f"{key}={item}").value()
+        yield item, override_parser().parse_override(f"{key}={item}").value()
 
 
 def wrong_type(argument: str, schemas: Schemas, groups: Sequence[str] = ()) -> str | None:
@@ -249,7 +244,7 @@ def wrong_type(argument: str, schemas: Schemas, groups: Sequence[str] = ()) -> s
     if argument.startswith("-") or "=" not in argument:
         return None
     try:
-        override = _parser().parse_override(argument)
+        override = override_parser().parse_override(argument)
     except Exception:  # not Hydra's grammar: refused before (lossbench.override_grammar)
         return None
     if override.is_add() or override.is_delete() or override.package is not None:

@@ -62,7 +62,7 @@ import hydra
 from omegaconf import MISSING, DictConfig, OmegaConf
 
 from lossbench.checkpoint import CheckpointError, load_checkpoint, metadata
-from lossbench.data.csv_loader import _features, _names, _read, _resolve
+from lossbench.data.csv_loader import parse_features, quoted_names, read_rows, resolve_csv_path
 from lossbench.data.preprocess import Preprocessor
 from lossbench.data.table import DataError
 from lossbench.errors import format_warning, refuse, refusing
@@ -93,18 +93,18 @@ def _read_features(
     """The model's feature columns of a CSV file, checked as in training: float32 ``(N, F)``
     (categorical columns as codes) and the categories of the categorical columns."""
     feature_names = preprocessor.feature_names
-    header, rows, source = _read(_resolve(path), delimiter)
+    header, rows, source = read_rows(resolve_csv_path(path), delimiter)
     missing = [name for name in feature_names if name not in header]
     if missing:
         raise source.error(
-            f"the model was trained on feature column(s) this file lacks: {_names(missing)}. "
-            f"It needs all of {_names(feature_names)} (any order; other columns are ignored); "
-            f"the file has {_names(header)}. Add the missing columns, named as in the training "
-            "data."
+            "the model was trained on feature column(s) this file lacks: "
+            f"{quoted_names(missing)}. It needs all of {quoted_names(feature_names)} (any order; "
+            f"other columns are ignored); the file has {quoted_names(header)}. Add the missing "
+            "columns, named as in the training data."
         )
     columns = list(zip(*rows, strict=True))
     index = {name: j for j, name in enumerate(header)}
-    return _features(
+    return parse_features(
         feature_names,
         {name: columns[index[name]] for name in feature_names},
         source,

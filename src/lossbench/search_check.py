@@ -23,7 +23,6 @@ for the same key. So a key is searched with ``'loss.gamma_neg=interval(0.0,5.0)'
 value with ``loss.gamma=2``, and left out by emptying the params, ``hydra.sweeper.params=null``,
 and giving each key still to search as an override of its own (:func:`without_key`).
 
-    >>> from hydra.core.override_parser.overrides_parser import OverridesParser
     >>> trial_overrides({"optimizer.lr": "tag(log, interval(1e-4, 1e-2))"}, ["data=iris"])
     [['optimizer.lr=0.001', 'data=iris']]
     >>> trial_overrides({"loss": "choice(focal, asl)"}, [])
@@ -77,11 +76,12 @@ def trial_overrides(params: Mapping[str, str], arguments: Sequence[str]) -> list
     and every choice's or range's first value; each further trial changes one choice or range to
     another of its values.
     """
-    from hydra.core.override_parser.overrides_parser import OverridesParser
     from hydra.core.override_parser.types import IntervalSweep
 
+    from lossbench.override_grammar import override_parser
+
     lines = [f"{key}={value}" for key, value in params.items()] + list(arguments)
-    parsed = {o.key_or_group: o for o in OverridesParser.create().parse_overrides(lines)}
+    parsed = {o.key_or_group: o for o in override_parser().parse_overrides(lines)}
     first: dict[str, str] = {}
     others: list[tuple[str, str]] = []
     for key, override in parsed.items():
@@ -109,18 +109,18 @@ def _keys_searched(params: Mapping[str, str], arguments: Sequence[str]) -> list[
     ...                ["loss.gamma=2", "loss.alpha=choice(0.25, 0.5)"])
     ['optimizer.lr', 'loss.alpha']
     """
-    from hydra.core.override_parser.overrides_parser import OverridesParser
+    from lossbench.override_grammar import override_parser
 
     lines = [f"{key}={value}" for key, value in params.items()] + list(arguments)
-    last = {o.key_or_group: o for o in OverridesParser.create().parse_overrides(lines)}
+    last = {o.key_or_group: o for o in override_parser().parse_overrides(lines)}
     return [key for key, override in last.items() if override.is_sweep_override()]
 
 
 def _keys(lines: Sequence[str]) -> set[str]:
     """The keys ``lines`` (overrides) set, as Hydra's sweepers match them."""
-    from hydra.core.override_parser.overrides_parser import OverridesParser
+    from lossbench.override_grammar import override_parser
 
-    return {o.key_or_group for o in OverridesParser.create().parse_overrides(list(lines))}
+    return {o.key_or_group for o in override_parser().parse_overrides(list(lines))}
 
 
 def without_key(
@@ -144,10 +144,10 @@ def without_key(
 def _option(group: str, trial: Sequence[str], config: DictConfig) -> str | None:
     """The option of ``group`` a trial of ``trial``'s overrides composes: the last one the
     overrides choose, else the one the search's config chose."""
-    from hydra.core.override_parser.overrides_parser import OverridesParser
+    from lossbench.override_grammar import override_parser
 
     chosen = config.hydra.runtime.choices.get(group)
-    for override in OverridesParser.create().parse_overrides(list(trial)):
+    for override in override_parser().parse_overrides(list(trial)):
         if override.key_or_group == group and not override.is_sweep_override():
             chosen = override.value()
     return chosen if isinstance(chosen, str) else None
@@ -281,11 +281,12 @@ def _intervals(params: Mapping[str, str], arguments: Sequence[str]) -> list[tupl
     """The searched keys sampled from an ``interval(a, b)`` with both ends, as ``(override,
     IntervalSweep)``: the last override of each key, ``params`` first, then the command line's
     ``arguments`` (the sweeper's rule: the command line wins)."""
-    from hydra.core.override_parser.overrides_parser import OverridesParser
     from hydra.core.override_parser.types import IntervalSweep
 
+    from lossbench.override_grammar import override_parser
+
     lines = [f"{key}={value}" for key, value in params.items()] + list(arguments)
-    last = {o.key_or_group: o for o in OverridesParser.create().parse_overrides(lines)}
+    last = {o.key_or_group: o for o in override_parser().parse_overrides(lines)}
     return [
         (o, o.value())
         for o in last.values()

@@ -86,12 +86,14 @@ __all__ = [
     "check_unfinished_run",
     "config_dir",
     "ended_with_same_config",
+    "how_it_ended",
     "main",
     "preflight",
     "quiet_lightning",
     "refuse_unknown_trainer_keys",
     "run_checkpoint_app",
     "start_checkpoint_work",
+    "sweep_value",
     "value_schemas",
 ]
 
@@ -424,7 +426,7 @@ def _without_presentation(config: Any) -> Any:
     return config
 
 
-def _ended(record: dict[str, Any]) -> str:
+def how_it_ended(record: dict[str, Any]) -> str:
     """How a skipped run ended, for the log line."""
     return "completed" if record.get("status") == "completed" else "failed (non-finite loss)"
 
@@ -437,14 +439,14 @@ def skipped_outcome(record: dict[str, Any]) -> str:
     return "skipped" if record.get("status") == "completed" else "failed_before"
 
 
-def _sweep_value(cfg: DictConfig, record: dict[str, Any]) -> float | None:
+def sweep_value(cfg: DictConfig, record: dict[str, Any]) -> float | None:
     """What a sweeper receives: the optimized metric, or None for a failed run, or one whose
     metric is not finite (the Optuna sweeper marks a trial that returns something that is not
     a float as failed and goes on; NaN would stop it with Optuna's traceback).
 
         >>> from omegaconf import OmegaConf
         >>> cfg = OmegaConf.create({"optimized_metric": "val/nll"})
-        >>> _sweep_value(cfg, {"status": "completed", "val/nll": float("nan")}) is None
+        >>> sweep_value(cfg, {"status": "completed", "val/nll": float("nan")}) is None
         True
     """
     value = record.get(cfg.optimized_metric) if record.get("status") == "completed" else None
@@ -485,8 +487,8 @@ def _run_job(cfg: DictConfig, output_dir: Path) -> tuple[float | None, str]:
         log.error("refused: %s", error)
         return None, "refused"
     if done is not None:
-        log.info("skipped: %s already %s with this config", output_dir, _ended(done))
-        return _sweep_value(cfg, done), skipped_outcome(done)
+        log.info("skipped: %s already %s with this config", output_dir, how_it_ended(done))
+        return sweep_value(cfg, done), skipped_outcome(done)
     from lossbench.importing import collection_paused
 
     with collection_paused():  # the first job loads torch, Lightning, ...
@@ -499,7 +501,7 @@ def _run_job(cfg: DictConfig, output_dir: Path) -> tuple[float | None, str]:
         log.error("refused: %s", error)
         return None, "exists" if isinstance(error, RunExistsError) else "refused"
     if record.get("status") == "completed":
-        return _sweep_value(cfg, record), "completed"
+        return sweep_value(cfg, record), "completed"
     return None, "refused" if record.get("refused") else "failed"
 
 
@@ -517,7 +519,7 @@ def _run(cfg: DictConfig, output_dir: Path, *, multirun: bool) -> float | None:
     except NonFiniteLossError as error:
         print(f"lossbench: failed: {error}", file=sys.stderr)
         sys.exit(1)
-    return _sweep_value(cfg, record)
+    return sweep_value(cfg, record)
 
 
 class _UnscoredTrialFilter(logging.Filter):

@@ -63,10 +63,11 @@ from collections.abc import Callable, Hashable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from hydra._internal.core_plugins.basic_sweeper import BasicSweeper
 from hydra.core.config_store import ConfigStore
-from hydra.core.override_parser.overrides_parser import OverridesParser
 from hydra.core.utils import JobReturn, JobStatus
+
+from lossbench.hydra_internals import BasicSweeper
+from lossbench.override_grammar import override_parser
 
 log = logging.getLogger(__name__)
 
@@ -268,7 +269,7 @@ class LossbenchSweeper(BasicSweeper):
         sweep runs it: a key of ``params`` set again on the command line takes the command
         line's value (Hydra's rule), so ``optimizer.lr=0.01`` on a study replaces its grid."""
         params = [f"{k}={v}" for k, v in (self.params or {}).items()]
-        parser = OverridesParser.create()
+        parser = override_parser()
         parsed = parser.parse_overrides(params + list(arguments))
         final = {o.key_or_group: o for o in parsed}  # the last override of each key wins
         swept = {key: o for key, o in final.items() if o.is_sweep_override()}

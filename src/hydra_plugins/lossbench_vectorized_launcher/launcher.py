@@ -37,7 +37,6 @@ from typing import Any
 
 from hydra.core.config_store import ConfigStore
 from hydra.core.hydra_config import HydraConfig
-from hydra.core.override_parser.overrides_parser import OverridesParser
 from hydra.core.override_parser.types import Override
 from hydra.core.utils import (
     JobReturn,
@@ -51,6 +50,8 @@ from hydra.plugins.launcher import Launcher
 from hydra.types import HydraContext, TaskFunction
 from omegaconf import DictConfig, ListConfig, OmegaConf, open_dict, read_write
 from omegaconf.errors import InterpolationResolutionError
+
+from lossbench.override_grammar import override_parser
 
 log = logging.getLogger(__name__)
 
@@ -97,7 +98,7 @@ class VectorizedLauncher(Launcher):
         #: Composed configs by the overrides that are not plain vectorizable values.
         self._bases: dict[tuple[str, ...], DictConfig] = {}
         self._light: dict[tuple[tuple[str, ...], tuple[str, ...]], _Base] = {}
-        self._parser = OverridesParser.create()
+        self._parser = override_parser()
         #: Hydra's own composition of a job (the loader's ``load_sweep_config``, set up by
         #: :meth:`setup`).
         self._compose_sweep_config: Callable[[DictConfig, list[str]], Any] | None = None
@@ -176,7 +177,7 @@ class VectorizedLauncher(Launcher):
         A value for a key the base does not have (``loss.gamma`` with ``loss=cross_entropy``)
         is left to Hydra's composition, which refuses it with its own message.
         """
-        parsed = OverridesParser.create().parse_overrides(list(overrides))
+        parsed = override_parser().parse_overrides(list(overrides))
         values = [o for o in parsed if _plain_value(o)]
         rest = [o.input_line for o in parsed if not _plain_value(o)]
         key = tuple(rest)

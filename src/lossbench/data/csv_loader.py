@@ -52,21 +52,29 @@ from __future__ import annotations
 
 import csv
 import difflib
-import functools
 import io
 import os
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import NoReturn
 
 import numpy as np
 
 from lossbench.data.table import DataError, LoadedTable, not_a_data_file
+from lossbench.override_grammar import override_parser
 from lossbench.tasks import TABLE_TASKS
 
-__all__ = ["check_delimiter", "detect_delimiter", "load_csv"]
+__all__ = [
+    "check_delimiter",
+    "detect_delimiter",
+    "load_csv",
+    "parse_features",
+    "quoted_names",
+    "read_rows",
+    "resolve_csv_path",
+]
 
 #: Cells read as missing (compared after stripping, ignoring case). ``?`` is the UCI
 #: repository's marker (and ARFF's, so that a CSV export reads as the data set does on OpenML).
@@ -103,7 +111,15 @@ class _Source:
         return DataError(f"{self.path}: {message}")
 
 
-def _resolve(path: str | os.PathLike) -> Path:
+def resolve_csv_path(path: str | os.PathLike) -> Path:
+    """``path`` (``data.path``) as an absolute path to a data file, or a :class:`DataError` that
+    says what is there instead and how relative paths resolve.
+
+        >>> resolve_csv_path("/no/such/file.csv")  # doctest: +ELLIPSIS
+        Traceback (most recent call last):
+        ...
+        lossbench.data.table.DataError: CSV file '/no/such/file.csv' ...
+    """
     given = Path(path).expanduser()
     resolved = given.resolve()
     what = not_a_data_file(resolved)
@@ -160,7 +176,9 @@ def check_delimiter(delimiter: str | None) -> str | None:
     )
 
 
-def _read(path: Path, delimiter: str | None = None) -> tuple[list[str], list[list[str]], _Source]:
+def read_rows(
+    path: Path, delimiter: str | None = None
+) -> tuple[list[str], list[list[str]], _Source]:
     """Return the header (stripped), the data rows (as read) and their line numbers.
 
     ``delimiter``: None detects it (:func:`detect_delimiter`); the source records it.
@@ -208,13 +226,18 @@ def _read(path: Path, delimiter: str | None = None) -> tuple[list[str], list[lis
     _check_header(header, source)
     if not rows:
         raise source.error(
-            f"the file has a header ({_names(header)}) but no data rows. Add "
+            f"the file has a header ({quoted_names(header)}) but no data rows. Add "
             "one line per example below the header."
         )
     return header, rows, source
 
 
-def _names(names: Sequence[str], limit: int = 20) -> str:
+def quoted_names(names: Sequence[str], limit: int = 20) -> str:
+    """``names`` quoted and joined for a message, the first ``limit`` of them.
+
+    >>> quoted_names(["a", "b", "c"], limit=2)
+    "'a', 'b', ... (3 in all)"
+    """
     shown = ", ".join(repr(n) for n in names[:limit])
     return shown + (f", ... ({len(names)} in all)" if len(names) > limit else "")
 
@@ -223,7 +246,7 @@ def _check_header(header: list[str], source: _Source) -> None:
     unnamed = [i + 1 for i, name in enumerate(header) if not name]
     if unnamed:
         raise source.error(
-            f"header column(s) {unnamed} have no name (header: {_names(header)}). Name every "
+            f"header column(s) {unnamed} have no name (header: {quoted_names(header)}). Name every "
             "column; a trailing comma in the header makes an unnamed column."
         )
     seen: dict[str, list[int]] = {}
@@ -247,7 +270,8 @@ def _as_names(columns: Sequence[str] | str, key: str) -> list[str]:
     repeated = sorted({n for n in names if names.count(n) > 1})
     if repeated:
         raise DataError(
-            f"{key} lists {_names(repeated)} more than once ({key}={names}); list each column once."
+            f"{key} lists {quoted_names(repeated)} more than once ({key}={names}); "
+            "list each column once."
         )
     return names
 
@@ -277,14 +301,6 @@ def delimiter_override(delimiter: str) -> str:
     return f"\"data.delimiter='{shown}'\""
 
 
-@functools.cache
-def _override_parser() -> Any:
-    """Hydra's parser of command-line overrides (imported where a message needs it)."""
-    from hydra.core.override_parser.overrides_parser import OverridesParser
-
-    return OverridesParser.create()
-
-
 def _hydra_value(name: str) -> object:
     """What Hydra makes of ``name`` written unquoted in a list override (``key=[name]``): a
     bool or a number where its grammar reads one (``true``, ``1e3``, ``1_000``), else the text.
@@ -293,7 +309,7 @@ def _hydra_value(name: str) -> object:
         (True, 1000.0, '007', 'y')
     """
     try:
-        (value,) = _override_parser().parse_override(f"key=[{name}]").value()
+        (value,) = override_parser().parse_override(f"key=[{name}]").value()
     except Exception:  # not one value in Hydra's grammar (a comma, a bracket): stays text
         return name
     return value
@@ -362,7 +378,7 @@ def _check_present(wanted: list[str], header: list[str], key: str, source: _Sour
             )
         raise source.error(
             f"column {name!r} of {key} is not in the header.{hint} "
-            f"Available columns: {_names(header)}."
+            f"Available columns: {quoted_names(header)}."
         )
 
 
@@ -374,7 +390,7 @@ def _select(
         features = [name for name in header if name not in label_columns]
         if not features:
             raise source.error(
-                f"no feature columns: every column ({_names(header)}) is a label "
+                f"no feature columns: every column ({quoted_names(header)}) is a label "
                 "column. Add feature columns to the file."
             )
         return features
@@ -382,7 +398,7 @@ def _select(
     both = [name for name in feature_columns if name in label_columns]
     if both:
         raise source.error(
-            f"column(s) {_names(both)} are listed both in data.label_columns and "
+            f"column(s) {quoted_names(both)} are listed both in data.label_columns and "
             "data.feature_columns; a model must not see its own target. Remove them from "
             "data.feature_columns."
         )
@@ -514,7 +530,7 @@ def _refuse_text(name: str, parsed: _Parsed, source: _Source, *, predicting: boo
         number = _first(numbers)
         what = f"mixes numbers and text: {parsed.cell(number)!r} at {source.at(number)} and {found}"
     texts = _distinct(parsed.cells[parsed.text])
-    values = f"({int(parsed.text.sum())} text rows; values: {_names(texts, 5)})"
+    values = f"({int(parsed.text.sum())} text rows; values: {quoted_names(texts, 5)})"
     if numbers.any() and _missing_like(texts):  # a missing-value marker lossbench does not know
         then = (
             "filled in where the model was trained with data.impute, else refused), or fix or "
@@ -607,7 +623,7 @@ def _refuse_comma_numbers(
     )
 
 
-def _features(
+def parse_features(
     columns: list[str],
     cells: dict[str, Sequence[str]],
     source: _Source,
@@ -661,8 +677,8 @@ def _zero_one(name: str, parsed: _Parsed, task: str, source: _Source) -> np.ndar
         )
         raise source.error(
             f"{task} label column {name!r} must hold only 0 and 1, but it holds "
-            f"{_names(_distinct(parsed.cells[bad]), 5)} (first at {source.at(row)}). Its values "
-            f"are {_names(distinct, 5)}: {mapping}{alternative}."
+            f"{quoted_names(_distinct(parsed.cells[bad]), 5)} (first at {source.at(row)}). "
+            f"Its values are {quoted_names(distinct, 5)}: {mapping}{alternative}."
         )
     _check_missing(parsed, f"label column {name!r}", source)
     return parsed.values.astype(np.int64)
@@ -788,7 +804,7 @@ def load_csv(
     features_wanted = (
         None if feature_columns is None else _as_names(feature_columns, "data.feature_columns")
     )
-    header, rows, source = _read(_resolve(path), delimiter)
+    header, rows, source = read_rows(resolve_csv_path(path), delimiter)
     features_used = _select(header, labels_wanted, features_wanted, source)
     index = {name: j for j, name in enumerate(header)}
     columns = list(zip(*rows, strict=True))  # rows are checked to fit the header
@@ -811,10 +827,10 @@ def load_csv(
     not_features = [name for name in categorical if name not in features_used]
     if not_features:
         raise source.error(
-            f"data.categorical_columns lists {_names(not_features)}, which are not feature "
-            f"columns (features: {_names(features_used)}). List only feature columns."
+            f"data.categorical_columns lists {quoted_names(not_features)}, which are not feature "
+            f"columns (features: {quoted_names(features_used)}). List only feature columns."
         )
-    features, categories = _features(
+    features, categories = parse_features(
         features_used,
         cells,
         source,

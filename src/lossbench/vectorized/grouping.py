@@ -82,10 +82,10 @@ PRECISIONS = ("32-true", "32", 32)
 
 
 def _other_trainer_keys() -> tuple[str, ...]:
-    from lossbench.config import _LossbenchTrainerDefaults
+    from lossbench.config import LossbenchTrainerDefaults
     from lossbench.trainer_args import TRAINER_KEYS
 
-    own = _LossbenchTrainerDefaults.__dataclass_fields__
+    own = LossbenchTrainerDefaults.__dataclass_fields__
     return tuple(k for k in TRAINER_KEYS if k not in own)
 
 

@@ -55,7 +55,7 @@ def plan_sweep(
     None: unknown); such jobs share one :func:`why_alone` and :func:`group_key`. ``numbers``:
     the jobs' numbers in the sweep, for the log (default: their positions).
     """
-    from lossbench.train import _ended, _sweep_value, ended_with_same_config, skipped_outcome
+    from lossbench.train import ended_with_same_config, how_it_ended, skipped_outcome, sweep_value
 
     skipped: dict[int, tuple[float | None, str]] = {}
     groups: dict[str, list[int]] = {}
@@ -71,8 +71,8 @@ def plan_sweep(
                 skipped[position] = (None, "refused")
                 continue
             if done is not None:
-                log.info("skipped: %s already %s with this config", output_dir, _ended(done))
-                skipped[position] = (_sweep_value(config.get(), done), skipped_outcome(done))
+                log.info("skipped: %s already %s with this config", output_dir, how_it_ended(done))
+                skipped[position] = (sweep_value(config.get(), done), skipped_outcome(done))
                 continue
         base = None if bases is None else bases[position]
         if base is None or base not in decided:
@@ -144,7 +144,7 @@ def run_task(
         from lossbench.progress import mark_job
         from lossbench.record import DamagedRunError, RunExistsError
         from lossbench.sweep_warnings import warnings_of_sweep
-        from lossbench.train import _sweep_value, quiet_lightning
+        from lossbench.train import quiet_lightning, sweep_value
         from lossbench.training import train
         from lossbench.validation import ConfigError
         from lossbench.vectorized.run import train_group
@@ -166,8 +166,8 @@ def run_task(
     for (sweep_dir, job), record in zip(marks or (), records, strict=False):
         mark_job(sweep_dir, job, _outcome(record))
     if len(configs) == 1:
-        return [_sweep_value(configs[0], records[0])]
-    return [_sweep_value(cfg, record) for cfg, record in zip(configs, records, strict=True)]
+        return [sweep_value(configs[0], records[0])]
+    return [sweep_value(cfg, record) for cfg, record in zip(configs, records, strict=True)]
 
 
 #: What a worker's tasks import: a lone job's training and a group's.
