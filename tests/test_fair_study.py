@@ -239,6 +239,25 @@ def test_convergence_speed_counts_steps_to_within_one_percent(tmp_path: Path) ->
     assert study.runs["steps_to_1pct"].tolist() == pytest.approx([3 * 9 / 5] * 3)
 
 
+def test_convergence_speed_of_a_metric_the_history_lacks_is_that_of_val_nll(
+    tmp_path: Path,
+) -> None:
+    """The studies record only ``val/nll`` per epoch: ``--metric test/accuracy`` measured the
+    speed on a ``val/accuracy`` history no run had, and every cell read "–"."""
+    history = {"val/nll": [1.0, 0.5, 0.202, 0.2, 0.2]}
+    for head, loss in (CE, MSE):
+        for seed in SEEDS:
+            metrics = {"val/nll": 0.2, "test/nll": 0.2, "val/accuracy": 0.9 + 0.01 * seed}
+            write_run(
+                tmp_path / f"{head}_{loss}" / f"seed{seed}", data="wine", task="multiclass",
+                head=head, loss=loss, seed=seed, history=history,
+                metrics={**metrics, "test/accuracy": 0.9 + 0.01 * seed},
+            )  # fmt: skip
+    study = analyse([tmp_path], tmp_path / "report", metric="test/accuracy")
+    assert study.runs["steps_to_1pct"].tolist() == pytest.approx([3 * 9 / 5] * 6)
+    assert study.summary["steps_to_1pct_mean"].tolist() == pytest.approx([3 * 9 / 5] * 2)
+
+
 def test_yardstick_matches_scikit_learn_on_the_same_split() -> None:
     from sklearn.linear_model import LogisticRegression
     from sklearn.metrics import log_loss

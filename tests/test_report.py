@@ -1242,3 +1242,29 @@ def test_the_verdict_table_says_why_a_data_set_without_the_metric_has_no_best(
     iris = next(v for v in study.verdicts if v.data == "iris")
     assert f"{rows['iris']}, so there is no verdict" in verdict_text(iris, "max")
     assert "no completed run records test/miou" in to_text(verdict_table(study))
+
+
+def test_the_other_metrics_table_shows_the_holm_p_its_verdict_rests_on(tmp_path: Path) -> None:
+    """Its verdicts are Holm-corrected within each metric; a raw p beside them read as
+    "no detectable difference (p 0.0069)"."""
+    rng = np.random.default_rng(0)
+    setups = [("logits", "bce_with_logits"), ("sigmoid", "bce"), ("sigmoid", "mse")]
+    for i, (head, loss) in enumerate(setups):
+        for seed in range(4):
+            nll = 0.3 + 0.05 * i + rng.normal(0, 0.02)
+            metrics = {"test/nll": nll, "test/accuracy": 0.9 - nll / 4 + rng.normal(0, 0.01)}
+            write_run(
+                tmp_path / "m" / f"{head}_{loss}_{seed}", data="breast_cancer", task="binary",
+                head=head, loss=loss, seed=seed, metrics=metrics,
+            )  # fmt: skip
+    build_report([tmp_path / "m"], tmp_path / "report")
+    comparisons = pd.read_csv(tmp_path / "report" / "comparisons.csv")
+    accuracy = comparisons[comparisons["metric"] == "test/accuracy"].set_index("setup")
+    assert (accuracy["p_holm"] > accuracy["p_value"]).any()  # the correction shows
+    text = (tmp_path / "report" / "report.md").read_text()
+    for setup, row in accuracy.iterrows():
+        line = next(
+            ln for ln in text.splitlines() if ln.startswith(f"| {setup} | {row['verdict']} (Δ")
+        )
+        assert f"Holm p {row['p_holm']:.2g})" in line, line
+        assert f"p {row['p_value']:.2g})" not in line.replace("Holm p", ""), line

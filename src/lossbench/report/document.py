@@ -54,6 +54,12 @@ def mean_ci(row: pd.Series, metric: str, unit: str = "seed") -> str:
     '0.5 ± 0.1'
     >>> mean_ci(pd.Series({"a_mean": 0.99, "a_ci_low": 0.95, "a_ci_high": 1.0}), "a")
     '0.99 [0.95, 1]'
+
+    The bounds get as many digits as it takes for the printed interval to hold the printed
+    mean (two significant digits would print 0.998087 as 1):
+
+    >>> mean_ci(pd.Series({"a_mean": 0.9996, "a_ci_low": 0.998087, "a_ci_high": 1.0}), "a")
+    '0.9996 [0.998, 1]'
     """
     mean = row.get(f"{metric}_mean", math.nan)
     if pd.isna(mean):
@@ -64,7 +70,17 @@ def mean_ci(row: pd.Series, metric: str, unit: str = "seed") -> str:
     below, above = mean - low, high - mean
     if math.isclose(below, above, rel_tol=1e-6, abs_tol=1e-12):
         return f"{fmt(mean)} ± {fmt((high - low) / 2, 2)}"
-    return f"{fmt(mean)} [{fmt(low, 2)}, {fmt(high, 2)}]"
+    return f"{fmt(mean)} [{_bounds(low, high, fmt(mean))}]"
+
+
+def _bounds(low: float, high: float, mean: str) -> str:
+    """``low, high`` with two significant digits, or more where fewer would print an interval
+    that leaves out the printed ``mean``."""
+    for digits in range(2, 9):
+        shown = fmt(low, digits), fmt(high, digits)
+        if float(shown[0]) <= float(mean) <= float(shown[1]):
+            break
+    return ", ".join(shown)
 
 
 def describe_setup(head: str, loss: str) -> str:
@@ -345,7 +361,9 @@ def _other_metrics_table(study: Study, data: str) -> Table | None:
                 cells.append("–")
                 continue
             r = hit.iloc[0]
-            cells.append(f"{r['verdict']} (Δ {fmt(r['mean_diff'], 2)}, p {fmt(r['p_value'], 2)})")
+            cells.append(
+                f"{r['verdict']} (Δ {fmt(r['mean_diff'], 2)}, Holm p {fmt(r['p_holm'], 2)})"
+            )
         body.append(cells)
     return Table(["setup", *others], body)
 
@@ -543,7 +561,8 @@ def build_document(study: Study) -> list[Block]:
                 blocks.append(
                     Text(
                         "The other headline metrics against the same baseline (setups with "
-                        "paired runs):"
+                        "paired runs; p corrected by Holm's method within each metric, on "
+                        "which the verdict rests):"
                     )
                 )
                 blocks.append(other)

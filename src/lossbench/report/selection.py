@@ -234,15 +234,36 @@ def steps_to_converge(history: Any, column: str, mode: str, steps: Any, epochs: 
     return float((first + 1) * int(steps) / len(values))
 
 
+#: The validation metric every run's history holds (the studies record only the monitored
+#: metrics per epoch): convergence speed falls back to it.
+CONVERGENCE_FALLBACK = "val/nll"
+
+
+def convergence_column(history: Any, column: str, mode: str) -> tuple[str, str]:
+    """The history column (and its mode) whose convergence a run's speed is measured on: the
+    selection metric's where the history holds it, else :data:`CONVERGENCE_FALLBACK`
+    (``--metric test/accuracy`` on a study that recorded only ``val/nll`` per epoch).
+
+        >>> convergence_column({"val/nll": [0.5]}, "val/accuracy", "max")
+        ('val/nll', 'min')
+        >>> convergence_column({"val/accuracy": [0.5]}, "val/accuracy", "max")
+        ('val/accuracy', 'max')
+    """
+    if isinstance(history, dict) and column not in history and CONVERGENCE_FALLBACK in history:
+        return CONVERGENCE_FALLBACK, "min"
+    return column, mode
+
+
 def add_convergence(runs: pd.DataFrame, metric: str, mode: str) -> pd.DataFrame:
     """``runs`` with ``steps_to_1pct``: :func:`steps_to_converge` of each run's history of the
-    selection metric; ``still_improving``: whether the run reached the epoch cap still
-    improving (:func:`lossbench.report.converged.still_improving`); and the private
+    selection metric (or of ``val/nll``: :func:`convergence_column`); ``still_improving``:
+    whether the run reached the epoch cap still improving
+    (:func:`lossbench.report.converged.still_improving`); and the private
     ``_early_stopping``: whether it was trained with early stopping (None: unknown)."""
     column = selection_metric(metric)
     runs = runs.copy()
     runs["steps_to_1pct"] = [
-        steps_to_converge(h, column, mode, s, e)
+        steps_to_converge(h, *convergence_column(h, column, mode), s, e)
         for h, s, e in zip(runs["_history"], runs["steps"], runs["epochs"], strict=True)
     ]
     configs = runs["_config"] if "_config" in runs else pd.Series(None, index=runs.index)
