@@ -128,6 +128,43 @@ def test_eval_cli_writes_eval_json_and_nothing_else(make_cfg, tmp_path, csv_file
     assert list(cwd.iterdir()) == []  # no outputs/, .hydra/, logs or lightning_logs
 
 
+def _files(folder: Path) -> set[str]:
+    return {str(p.relative_to(folder)) for p in folder.rglob("*")}
+
+
+def test_eval_and_predict_multiruns_write_nothing_but_their_outputs(make_cfg, tmp_path, csv_files):
+    """A multirun (``-m``, ``hydra.mode=MULTIRUN``) sweeps in the current directory
+    (``hydra.sweep.dir: .``): each job writes its ``out`` and nothing else, not Hydra's
+    ``multirun.yaml`` either."""
+    training, new = csv_files["binary"]
+    run = tmp_path / "run"
+    record = train(make_cfg(*_csv_overrides("binary", training), "trainer.max_epochs=1"), run)
+    cwd = tmp_path / "cwd"
+    cwd.mkdir()
+    run_before = _files(run)
+    evaluated = run_module(
+        "lossbench.evaluate",
+        "-m",
+        f"ckpt_path={record['best_checkpoint']}",
+        "split=test,val",
+        f"out={run}/eval-${{hydra:job.num}}.json",
+        cwd=cwd,
+    )
+    assert evaluated.returncode == 0, evaluated.stderr
+    assert list(cwd.iterdir()) == []
+    assert _files(run) - run_before == {"eval-0.json", "eval-1.json"}
+    predicted = run_module(
+        "lossbench.predict",
+        "hydra.mode=MULTIRUN",  # as -m
+        f"ckpt_path={record['best_checkpoint']}",
+        f"data.path={training},{new}",
+        "out=p-${hydra:job.num}.csv",
+        cwd=cwd,
+    )
+    assert predicted.returncode == 0, predicted.stderr
+    assert _files(cwd) == {f"p-{n}.csv{end}" for n in (0, 1) for end in ("", ".lossbench.json")}
+
+
 @pytest.mark.slow
 def test_eval_writes_to_the_checkpoints_run_whatever_config_names(make_cfg, tmp_path):
     """config= naming another run's (equivalent) config: the result goes to the checkpoint's own

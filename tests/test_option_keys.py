@@ -22,6 +22,7 @@ from lossbench.option_keys import (
     composition_refusal,
     option_key_refusal,
     removed_key_refusal,
+    removed_null_refusal,
 )
 from lossbench.train import config_dir
 
@@ -247,6 +248,48 @@ def test_removing_a_key_of_a_schema_is_refused_with_how_to_set_it(
         with pytest.raises(ConfigCompositionException) as other:
             compose("train", overrides=["data=iris", "~data.nosuch"])  # Hydra's own error
         assert removed_key_refusal(other.value, options) is None
+
+
+@pytest.mark.parametrize(
+    ("overrides", "words"),
+    [
+        (["~loss.pos_weight"], "pos_weight is part of the schema of loss=bce_with_logits"),
+        (["~trainer.max_time"], "max_time is part of the schema of trainer (TrainerConfig)"),
+        (["~early_stopping.monitor"], "monitor is part of the schema of early_stopping"),
+        (["~checkpoint.monitor=null"], "monitor is part of the schema of checkpoint"),
+        (["~study_name"], "study_name, a setting of lossbench-train, whose settings cannot"),
+        (["loss=focal,bce_with_logits", "~loss.pos_weight"], "the loss Hydra composed"),
+    ],
+)
+def test_removing_a_null_key_of_a_schema_is_refused_with_how_to_set_it(
+    overrides: list[str], words: str
+) -> None:
+    """Hydra says such a key "does not exist": it removes only a key with a value."""
+    removed = overrides[-1]
+    path = removed.lstrip("~").split("=")[0]
+    with (
+        initialize_config_dir(config_dir=str(CONFIGS), version_base="1.3"),
+        pytest.raises(ConfigCompositionException, match="does not exist") as raised,
+    ):
+        compose("train", overrides=[removed])
+    refusal = removed_null_refusal(raised.value, overrides, CONFIGS, multirun=len(overrides) > 1)
+    assert refusal is not None and refusal.startswith(f"{removed} removes {path}")
+    assert words in refusal
+    assert f"set it instead ({path}=<value>; `lossbench-train --cfg job`" in refusal
+
+
+def test_removing_a_key_the_option_chosen_lacks_says_there_is_nothing_to_remove() -> None:
+    overrides = ["setup=logits_focal", "~loss.pos_weight"]
+    with initialize_config_dir(config_dir=str(CONFIGS), version_base="1.3"):
+        with pytest.raises(ConfigCompositionException) as raised:
+            compose("train", overrides=overrides)
+        with pytest.raises(ConfigCompositionException) as other:
+            compose("train", overrides=["~callbacks.nosuch"])  # no schema: Hydra's own error
+    assert removed_null_refusal(raised.value, overrides, CONFIGS) == (
+        "~loss.pos_weight removes loss.pos_weight, which loss=focal does not have "
+        "(FocalLossConfig), so there is nothing to remove: leave ~loss.pos_weight out."
+    )
+    assert removed_null_refusal(other.value, ["~callbacks.nosuch"], CONFIGS) is None
 
 
 def _entry_lines() -> list[list[str]]:

@@ -380,6 +380,51 @@ CATALOGUE: list[Case] = [
     refused("predict-schema-key-removed", "predict", ("ckpt_path=x.ckpt", "data=csv", "~data.batch_size"),
             ["~data.batch_size removes data.batch_size, but batch_size is part of the schema of data=csv",
              "`lossbench-predict --cfg job` shows its value"], unwanted=["Traceback"], fast=True),
+    # a key of a schema whose value is null: Hydra stopped with "Could not delete from config.
+    # '...' does not exist.", exit 1, though the key is there
+    refused("loss-null-schema-key-removed", "train", ("~loss.pos_weight",),
+            ["~loss.pos_weight removes loss.pos_weight, but pos_weight is part of the schema of "
+             "loss=bce_with_logits (BceWithLogitsLossConfig), whose keys cannot be removed, and "
+             "its value is null", "leave ~loss.pos_weight out (loss.pos_weight=null is its value "
+             "here)", "set it instead (loss.pos_weight=<value>"],
+            unwanted=["Could not delete", "HYDRA_FULL_ERROR"], fast=True),
+    refused("trainer-null-schema-key-removed", "train", ("~trainer.max_time",),
+            ["~trainer.max_time removes trainer.max_time, but max_time is part of the schema of "
+             "trainer (TrainerConfig)", "trainer.max_time=<value>"],
+            unwanted=["Could not delete", "HYDRA_FULL_ERROR"], fast=True),
+    refused("early-stopping-null-schema-key-removed", "train", ("~early_stopping.monitor",),
+            ["~early_stopping.monitor removes early_stopping.monitor, but monitor is part of the "
+             "schema of early_stopping (EarlyStoppingConfig)", "early_stopping.monitor=<value>"],
+            unwanted=["Could not delete", "HYDRA_FULL_ERROR"], fast=True),
+    refused("checkpoint-null-schema-key-removed", "train", ("~checkpoint.monitor=null",),
+            ["~checkpoint.monitor=null removes checkpoint.monitor, but monitor is part of the "
+             "schema of checkpoint (CheckpointConfig)", "checkpoint.monitor=<value>"],
+            unwanted=["Could not delete", "HYDRA_FULL_ERROR"], fast=True),
+    refused("study-name-null-schema-key-removed", "train", ("~study_name",),
+            ["~study_name removes study_name, a setting of lossbench-train, whose settings cannot "
+             "be removed, and its value is null", "study_name=<value>"],
+            unwanted=["Could not delete", "HYDRA_FULL_ERROR"], fast=True),
+    refused("absent-loss-schema-key-removed", "train", ("setup=logits_focal", "~loss.pos_weight"),
+            ["~loss.pos_weight removes loss.pos_weight, which loss=focal does not have "
+             "(FocalLossConfig), so there is nothing to remove"],
+            unwanted=["Could not delete", "HYDRA_FULL_ERROR"], fast=True),
+    # ~key of a key no option has: refused as an unknown key is, with the valid keys
+    refused("train-removed-key-misspelt", "train", ("~loss.nosuch",),
+            ["lossbench-train has no setting 'loss.nosuch' (in ~loss.nosuch)",
+             "Settings under loss", "pos_weight"],
+            unwanted=["Could not delete", "HYDRA_FULL_ERROR"], fast=True),
+    refused("trainer-removed-key-misspelt", "train", ("~trainer.max_tme",),
+            ["trainer.max_tme is not an argument of lightning.Trainer", "max_time"],
+            unwanted=["Could not delete", "HYDRA_FULL_ERROR"], fast=True),
+    refused("eval-removed-key-misspelt", "eval", ("ckpt_path=x.ckpt", "~nosuch"),
+            ["lossbench-eval has no setting 'nosuch' (in ~nosuch)",
+             "Valid settings and config groups: accelerator, ckpt_path, config, data_path, hydra, "
+             "out, split"],
+            unwanted=["Could not delete", "HYDRA_FULL_ERROR"], fast=True),
+    refused("predict-removed-data-key-misspelt", "predict", ("ckpt_path=x.ckpt", "~data.nosuch"),
+            ["lossbench-predict has no setting 'data.nosuch' (in ~data.nosuch)",
+             "Settings under data", "path"],
+            unwanted=["Could not delete", "HYDRA_FULL_ERROR"], fast=True),
     # a setting of eval's or predict's own config cannot be removed: Hydra stopped with
     # OmegaConf's "does not exist" (a null), or removed it and the command failed on it
     refused("eval-setting-removed", "eval", ("ckpt_path=x.ckpt", "~split"),

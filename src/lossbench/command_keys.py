@@ -48,6 +48,7 @@ __all__ = [
     "removed_setting",
     "unknown_key",
     "unknown_option",
+    "unknown_removed_key",
 ]
 
 #: The first name of an override: up to the first ``.``, ``/`` (a config group's path, such as
@@ -175,15 +176,51 @@ def unknown_key(
     have, or a key inside a group of ``nested`` (group -> every key some option of it has)
     that no option has; else None. Flags (``-m``, ``--cfg``), arguments without ``=`` and
     overrides that add or delete a key on purpose (``+key=``, ``++key=``, ``~key``) are not
-    checked."""
+    checked (a ``~key`` of no key: :func:`unknown_removed_key`)."""
     if argument.startswith(("-", "+", "~")) or "=" not in argument:
         return None
-    found = _FIRST_NAME.match(argument)
+    return _unknown(argument, argument, valid, command, nested)
+
+
+def unknown_removed_key(
+    argument: str,
+    valid: Sequence[str],
+    command: str,
+    nested: Mapping[str, Sequence[str]] | None = None,
+) -> str | None:
+    """The refusal of ``~key`` (or ``~key=value``) where ``key`` is no setting of ``command``,
+    top-level or inside a group of ``nested``, as :func:`unknown_key` refuses ``key=value``
+    (Hydra would stop with "Could not delete from config. 'key' does not exist."); else None.
+
+        >>> unknown_removed_key("~splt", ("ckpt_path", "split"), "lossbench-eval")[:58]
+        "lossbench-eval has no setting 'splt' (in ~splt). Did you m"
+        >>> keys = {"data": ("batch_size", "path")}
+        >>> unknown_removed_key("~data.nosuch", ("data",), "lossbench-predict", keys)[:50]
+        "lossbench-predict has no setting 'data.nosuch' (in"
+        >>> unknown_removed_key("~data.path", ("data",), "lossbench-predict", keys) is None
+        True
+    """
+    if not argument.startswith("~") or argument.startswith("~~"):
+        return None
+    key = argument[1:].split("=", 1)[0].strip()
+    return _unknown(argument, key, valid, command, nested) if key else None
+
+
+def _unknown(
+    argument: str,
+    key: str,
+    valid: Sequence[str],
+    command: str,
+    nested: Mapping[str, Sequence[str]] | None,
+) -> str | None:
+    """The refusal of ``argument``, whose key (and what follows it) is ``key``, where that key
+    is unknown (:func:`unknown_key`)."""
+    found = _FIRST_NAME.match(key)
     name = found.group(0) if found else ""
     if not name:
         return None
     if name in valid:
-        return _unknown_group_key(argument, name, nested or {}, command)
+        return _unknown_group_key(argument, name, nested or {}, command, key)
     close = difflib.get_close_matches(name, valid, n=3, cutoff=0.6)
     hint = f" Did you mean {' or '.join(close)}?" if close else ""
     return (
@@ -350,12 +387,13 @@ def refuse_removed_command_settings(
 
 
 def _unknown_group_key(
-    argument: str, group: str, nested: Mapping[str, Sequence[str]], command: str
+    argument: str, group: str, nested: Mapping[str, Sequence[str]], command: str, text: str
 ) -> str | None:
-    """The refusal of ``group.key=...`` when ``key`` is not among ``group``'s keys (for a
-    config group: not a key of any of its options)."""
+    """The refusal of ``argument`` (``group.key=...``, ``~group.key``; ``text``: from the key
+    on) when ``key`` is not among ``group``'s keys (for a config group: not a key of any of
+    its options)."""
     keys = nested.get(group)
-    rest = argument[len(group) :]
+    rest = text[len(group) :]
     if keys is None or not rest.startswith("."):
         return None
     found = _FIRST_NAME.match(rest[1:])
@@ -473,9 +511,12 @@ def refuse_unknown_keys(
     nested: Mapping[str, Sequence[str]] | None = None,
 ) -> None:
     """Print the refusal of the first unknown key in ``arguments`` (top-level, or inside a
-    group of ``nested``) and exit with status 2; return when every key is known."""
+    group of ``nested``), set or removed (``~key``), and exit with status 2; return when every
+    key is known."""
     for argument in arguments:
-        refusal = unknown_key(argument, valid, command, nested)
+        refusal = unknown_key(argument, valid, command, nested) or unknown_removed_key(
+            argument, valid, command, nested
+        )
         if refusal is not None:
             print(f"lossbench: refused: {refusal}", file=sys.stderr)
             sys.exit(2)

@@ -15,6 +15,10 @@ Hydra's own start, where Hydra offers no public hook:
   (``data=wine -m seed=0,1``); the commands put the flags first, as later Hydra releases read
   such a line.
 
+:func:`multirun_yaml_unwritten` keeps Hydra's basic sweeper from writing the sweep's
+``multirun.yaml``, which no setting turns off: lossbench-eval and lossbench-predict write nothing
+but their outputs, in a multirun too.
+
 :func:`file_being_loaded` and :func:`defaults_tree_paths` read Hydra's frames in the traceback
 of a config file it could not load (:mod:`lossbench.config_files` names the file and the loop).
 
@@ -43,6 +47,7 @@ import argparse
 import sys
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -59,6 +64,7 @@ __all__ = [
     "hydra_flags",
     "hydra_node_resolved_in_full",
     "hydra_overrides",
+    "multirun_yaml_unwritten",
     "translating_errors",
 ]
 
@@ -235,6 +241,57 @@ def translating_errors(translate: Callable[[BaseException], str | None]) -> Iter
         sys.exit(2)
     finally:
         utils.run_and_report = original
+
+
+#: The file Hydra's basic sweeper writes into the sweep's directory before any job starts.
+MULTIRUN_YAML = "multirun.yaml"
+
+
+class _OmegaConfWithoutMultirunYaml:
+    """OmegaConf, whose ``save`` skips a file named :data:`MULTIRUN_YAML`."""
+
+    def __init__(self, omegaconf: Any) -> None:
+        self._omegaconf = omegaconf
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._omegaconf, name)
+
+    def save(self, config: Any, f: Any, resolve: bool = False) -> None:
+        if isinstance(f, str | Path) and Path(f).name == MULTIRUN_YAML:
+            return
+        self._omegaconf.save(config, f, resolve=resolve)
+
+
+@contextmanager
+def multirun_yaml_unwritten() -> Iterator[None]:
+    """Within this block, a multirun of Hydra's basic sweeper (or of lossbench's, derived from
+    it) writes no ``multirun.yaml`` into its ``hydra.sweep.dir``: lossbench-eval and
+    lossbench-predict sweep in the current directory (``hydra.sweep.dir: .``), where they write
+    nothing but their outputs.
+
+    ``BasicSweeper.sweep`` saves the file with ``OmegaConf.save`` before its first job, with no
+    setting to turn that off; the block gives ``hydra._internal.core_plugins.basic_sweeper`` an
+    ``OmegaConf`` whose ``save`` skips that one file, and restores Hydra's when it ends. Hydra's
+    scan of its plugins runs each plugin module again (which would import OmegaConf anew), so
+    the block scans them first, as Hydra does when it starts (for ``--help`` too: no cost).
+
+        >>> from hydra._internal.core_plugins import basic_sweeper
+        >>> with multirun_yaml_unwritten():
+        ...     type(basic_sweeper.OmegaConf).__name__
+        '_OmegaConfWithoutMultirunYaml'
+        >>> basic_sweeper.OmegaConf.__name__
+        'OmegaConf'
+    """
+    from hydra._internal.core_plugins import basic_sweeper
+    from hydra.core.plugins import Plugins
+
+    Plugins.instance()  # scanned once, now: the scan would undo the change below
+    original = basic_sweeper.OmegaConf
+    basic_sweeper.OmegaConf = _OmegaConfWithoutMultirunYaml(original)
+    try:
+        yield
+    finally:
+        basic_sweeper.OmegaConf = original
 
 
 @contextmanager

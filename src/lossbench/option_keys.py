@@ -66,6 +66,7 @@ __all__ = [
     "option_key_refusal",
     "refuse_option_keys",
     "removed_key_refusal",
+    "removed_null_refusal",
 ]
 
 #: An option of a config group: its name, a list of options (``logger=[csv,mlflow]``, a tuple),
@@ -791,3 +792,115 @@ def removed_key_refusal(
     if without:
         message += f", or choose an option of {group} without it ({', '.join(without)})"
     return message + "."
+
+
+#: Hydra's composition error for ``~key`` where the config holds no value at ``key``: the key
+#: is absent, or its value is null.
+_NOTHING_AT = re.compile(r"Could not delete from config\. '(?P<path>[^']+)' does not exist\.")
+
+
+def _removed_null_owner(
+    top: str, key: str, overrides: Sequence[str], configs: Path | None, multirun: bool
+) -> tuple[str, type | None, list[str]] | None:
+    """Where ``top.key`` is looked for: ``(owner as named in a message, the schema of the
+    option composed or None where it is not known, the options of ``top`` that have ``key``)``;
+    None where ``top`` holds no schema or no option of it has ``key``."""
+    import typing
+
+    from lossbench.config import TrainConfig
+
+    if top in SCHEMAS and top not in _SKIPPED:
+        owners = _owners(top, key)
+        if not owners:
+            return None
+        chosen = (
+            None if configs is None else chosen_option(top, overrides, configs, multirun=multirun)
+        )
+        if chosen is None or len(chosen) != 1 or chosen[0] not in SCHEMAS[top]:
+            return top, None, owners
+        return f"{top}={chosen[0]}", SCHEMAS[top][chosen[0]], owners
+    if top in SCHEMAS:  # trainer, paths: one schema, whichever option
+        schema: Any = SCHEMAS[top]["default"]
+    else:  # checkpoint, early_stopping: a dataclass of the run's own schema
+        schema = typing.get_type_hints(TrainConfig).get(top)
+        if not dataclasses.is_dataclass(schema):
+            return None
+    return (top, schema, [top]) if key in _fields(schema) else None
+
+
+def removed_null_refusal(
+    error: BaseException,
+    overrides: Sequence[str],
+    configs: Path | None = None,
+    *,
+    multirun: bool = False,
+    command: str = "lossbench-train",
+) -> str | None:
+    """The refusal of ``~key`` where ``key`` is a setting of lossbench-train's schema whose
+    value is null: a top-level one (``~study_name``), or a key of the schema of a config
+    group's option (``~loss.pos_weight``), of ``trainer`` (``~trainer.max_time``),
+    ``checkpoint`` or ``early_stopping`` (``~early_stopping.monitor``). Hydra removes only a
+    key with a value and stops with "Could not delete from config. 'loss.pos_weight' does not
+    exist." (exit status 1), though the key is there; a key with a value is refused as
+    :func:`removed_key_refusal` says. Else None (Hydra reports it). ``configs``: the config
+    directory, where the option chosen is worked out from the command line (None: ``-cd``
+    adds options the check does not follow); ``multirun``: ``-m`` was given.
+
+        >>> from hydra.errors import ConfigCompositionException
+        >>> from lossbench.train import config_dir
+        >>> error = ConfigCompositionException(
+        ...     "Could not delete from config. 'loss.pos_weight' does not exist.")
+        >>> print(removed_null_refusal(error, ["~loss.pos_weight"], config_dir()))
+        ~loss.pos_weight removes loss.pos_weight, but pos_weight is part of the schema of \
+loss=bce_with_logits (BceWithLogitsLossConfig), whose keys cannot be removed, and its value is \
+null (Hydra removes only a key with a value): leave ~loss.pos_weight out (loss.pos_weight=null \
+is its value here), or set it instead (loss.pos_weight=<value>; `lossbench-train --cfg job` \
+shows its value).
+    """
+    from hydra.errors import ConfigCompositionException
+
+    from lossbench.config import TrainConfig
+
+    found = _NOTHING_AT.fullmatch(str(error).strip())
+    if not isinstance(error, ConfigCompositionException) or found is None:
+        return None
+    path = found["path"]
+    given = [a for a in overrides if a.startswith("~") and a[1:].split("=", 1)[0].strip() == path]
+    if not given:
+        return None
+    argument = given[-1]
+    top, _, key = path.partition(".")
+    keep = (
+        f"leave {argument} out ({path}=null is its value here), or set it instead "
+        f"({path}=<value>; `{command} --cfg job` shows its value)."
+    )
+    if not key:
+        if top in SCHEMAS or top not in _fields(TrainConfig):
+            return None  # a config group (its defaults entry), or a key Hydra names
+        return (
+            f"{argument} removes {top}, a setting of {command}, whose settings cannot be "
+            f"removed, and its value is null (Hydra removes only a key with a value): {keep}"
+        )
+    if "." in key:
+        return None  # deeper: a key inside a setting of the schema
+    where = _removed_null_owner(top, key, overrides, configs, multirun)
+    if where is None:
+        return None
+    owner, schema, owners = where
+    if schema is None:  # the option composed is not known before Hydra composes
+        listed = ", ".join(f"{top}={o}" for o in owners)
+        return (
+            f"{argument} removes {path}, which the {top} Hydra composed does not have, or has "
+            f"with the value null (Hydra removes only a key with a value; {key} is part of the "
+            f"schema of {listed}, whose keys cannot be removed): {keep}"
+        )
+    if key not in _fields(schema):
+        return (
+            f"{argument} removes {path}, which {owner} does not have ({schema.__name__}), so "
+            f"there is nothing to remove: leave {argument} out."
+        )
+    return (
+        f"{argument} removes {path}, but {key} is part of the schema of {owner} "
+        f"({schema.__name__}), whose keys cannot be removed, and its value is null (Hydra "
+        f"removes only a key with a value): {keep}"
+    )

@@ -56,6 +56,7 @@ from lossbench.hydra_internals import (
     hydra_arguments,
     hydra_node_resolved_in_full,
     hydra_overrides,
+    multirun_yaml_unwritten,
     translating_errors,
 )
 from lossbench.hydra_settings import hydra_error_refusal, refuse_hydra_settings
@@ -67,6 +68,7 @@ from lossbench.option_keys import (
     missing_option_refusal,
     refuse_option_keys,
     removed_key_refusal,
+    removed_null_refusal,
 )
 from lossbench.override_grammar import refuse_grammar_errors
 from lossbench.override_types import HYDRA, refuse_wrong_types
@@ -634,13 +636,15 @@ def launcher_schemas() -> dict[str, tuple[type, ...]]:
 
 
 def refuse_unknown_trainer_keys(arguments: list[str]) -> None:
-    """Refuse a misspelt ``trainer.<key>`` on the command line with the valid keys (exit 2),
-    before Hydra composes anything: Hydra's own error names the key but not the choices."""
+    """Refuse a misspelt ``trainer.<key>`` on the command line (set, added or removed) with the
+    valid keys (exit 2), before Hydra composes anything: Hydra's own error names the key but
+    not the choices."""
     from lossbench.trainer_args import TRAINER_KEYS, unknown_trainer_key
 
     for argument in arguments:
         key = argument.split("=", 1)[0].lstrip("+~")
-        if "=" not in argument or not key.startswith("trainer."):
+        removed = argument.startswith("~")  # ~trainer.nosuch: no value
+        if ("=" not in argument and not removed) or not key.startswith("trainer."):
             continue
         name = key.removeprefix("trainer.").split(".", 1)[0]
         if name not in TRAINER_KEYS:
@@ -668,7 +672,9 @@ def run_checkpoint_app(
     (:func:`lossbench.sweep_refusals.shared_out_refusal`), refused before any job starts.
     ``groups``: the command's config groups, ``{group: (default option, {option: schema})}``,
     whose keys ``~group.key`` may not remove, as ``~key`` may not remove a setting of
-    ``schema`` (:func:`lossbench.command_keys.removed_command_setting`)."""
+    ``schema`` (:func:`lossbench.command_keys.removed_command_setting`). A multirun writes
+    nothing but its jobs' outputs, not Hydra's ``multirun.yaml``
+    (:func:`lossbench.hydra_internals.multirun_yaml_unwritten`)."""
     from hydra.core.config_store import ConfigStore
 
     from lossbench.interrupts import CHECKPOINT_COMMAND_KEPT, stopping
@@ -679,7 +685,11 @@ def run_checkpoint_app(
     overrides = hydra_overrides(sys.argv[1:])
     refuse_grammar_errors(overrides, command)
     refuse_hydra_settings(sys.argv[1:], command, keys)  # -cn, -p, hydra.*: Hydra's own config
-    refuse_unknown_keys(overrides_of(sys.argv[1:]), command_keys(schema), command)
+    nested = {  # ~data.nosuch: no option of the group has it
+        group: sorted({f.name for option in options.values() for f in fields(option)})
+        for group, (_, options) in (groups or {}).items()
+    }
+    refuse_unknown_keys(overrides_of(sys.argv[1:]), command_keys(schema), command, nested)
     refuse_removed_command_settings(overrides, schema, command, groups)  # ~split, ~data.path
     refuse_wrong_types(overrides, hydra_schemas(), [])
     parsed = hydra_arguments(sys.argv[1:])
@@ -703,7 +713,8 @@ def run_checkpoint_app(
         register_configs()
         ConfigStore.instance().store(name=schema_name, node=schema)
         quiet_lightning()
-        with translating_errors(refusal):
+        # a multirun too (-m, hydra.mode=MULTIRUN) writes nothing but each job's `out`
+        with translating_errors(refusal), multirun_yaml_unwritten():
             hydra_main()
 
 
@@ -785,6 +796,9 @@ def main() -> None:
             or composition_refusal(error, overrides, multirun=multirun)
             or added_group_refusal(error, overrides, options, primary)
             or removed_key_refusal(error, options)
+            or removed_null_refusal(
+                error, overrides, config_dir() if added == [] else None, multirun=multirun
+            )
             or missing_option_refusal(error, overrides)
             or sweep_refusal(error, overrides, groups=groups)
             or ray_connection_refusal(error, overrides)
