@@ -9,10 +9,15 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from scipy import stats
+from statsmodels.stats.multitest import multipletests
 
 from lossbench.report.build import analyse
 from lossbench.report.compare import compare_with_baselines
+from lossbench.report.document import verdict_text
+from lossbench.report.overview import family_overview
 from lossbench.report.stats import SAME, holm
+from lossbench.report.study import Study
 from lossbench.report.yardstick import C_GRID, fit_yardstick
 from lossbench.training import train
 from run_records import write_run
@@ -413,3 +418,168 @@ def test_results_identical_to_float32_rounding_share_their_mean_rank_in_the_over
     (family,) = family_overview(runs, "test/nll", "min")
     assert family.n_blocks == 6
     assert family.mean_ranks.to_dict() == pytest.approx({"a": 11 / 6, "b": 11 / 6, "c": 14 / 6})
+
+
+def write_values(root: Path, values: dict[tuple[str, str], list[float | None]]) -> None:
+    """wine runs with these test/nll values per (head, loss): seed i at index i (None: the
+    run failed)."""
+    for (head, loss), per_seed in values.items():
+        for seed, value in enumerate(per_seed):
+            write_run(
+                root / f"{head}_{loss}" / f"seed{seed}", data="wine", task="multiclass",
+                head=head, loss=loss, seed=seed,
+                metrics=None if value is None else {"val/nll": 0.5, "test/nll": value},
+                error="non-finite training loss (nan)" if value is None else None,
+            )  # fmt: skip
+
+
+def study_of(tmp_path: Path) -> Study:
+    """The analysis of the runs under ``tmp_path / "runs"``."""
+    return analyse([tmp_path / "runs"], tmp_path / "report")
+
+
+def verdict_line(study: Study) -> str:
+    """The report's sentence of the (one) data set's verdict, by test/nll."""
+    return verdict_text(study.verdicts[0], "min")
+
+
+def test_a_seed_only_one_setup_has_raises_no_bar_for_the_others(tmp_path: Path) -> None:
+    """One setup trained again with a seed 3 has the best mean over its own 4 seeds (0.255),
+    but on the 3 seeds every setup has it is last: the best is chosen on those seeds, and
+    the others stay eligible."""
+    extra = [0.33, 0.34, 0.35, 0.0]
+    write_values(tmp_path / "runs", {CE: [0.30, 0.32, 0.31], NLL: [0.35, 0.36, 0.34], MSE: extra})
+    study = study_of(tmp_path)
+    verdict = study.verdicts[0]
+    assert verdict.best == "logits + cross_entropy" and verdict.fewer_seeds == []
+    assert verdict.mean == pytest.approx(0.31) and verdict.n == 3
+    assert {s for s, _ in verdict.tied} | set(verdict.separated) == {
+        "log_softmax + nll",
+        "sigmoid + mse",
+    }
+    line = verdict_line(study)
+    assert "only converged setup" not in line and "fewer seeds" not in line
+    # the table keeps the setup's own mean over its 4 seeds
+    row = study.summary.set_index("setup").loc["sigmoid + mse"]
+    assert row["test/nll_n"] == 4 and row["test/nll_mean"] == pytest.approx(np.mean(extra))
+    # the overview ranks every setup on the 3 blocks they share, as scipy ranks them
+    (family,) = family_overview(study.runs[study.runs["selected"]], "test/nll", "min")
+    assert family.n_blocks == 3 and family.left_out == []
+    table = np.array([[0.30, 0.35, 0.33], [0.32, 0.36, 0.34], [0.31, 0.34, 0.35]])
+    expected = dict(zip(["logits + cross_entropy", "log_softmax + nll", "sigmoid + mse"],
+                        stats.rankdata(table, axis=1).mean(axis=0), strict=True))  # fmt: skip
+    assert family.mean_ranks.to_dict() == pytest.approx(expected)
+
+
+def test_the_best_with_an_extra_seed_is_reported_over_the_shared_seeds(tmp_path: Path) -> None:
+    """The setup with the extra seed is best on the shared seeds too: its verdict's mean and
+    interval are over those 3 seeds (scipy's t-interval), and the left-out seed is named."""
+    extra = [0.20, 0.23, 0.21, 0.9]
+    write_values(tmp_path / "runs", {CE: [0.30, 0.32, 0.31], NLL: [0.35, 0.36, 0.34], MSE: extra})
+    study = study_of(tmp_path)
+    verdict = study.verdicts[0]
+    shared = np.array(extra[:3])
+    low, high = stats.t.interval(0.95, 2, loc=shared.mean(), scale=stats.sem(shared))
+    assert verdict.best == "sigmoid + mse" and verdict.n == 3
+    assert verdict.mean == pytest.approx(shared.mean())
+    assert (verdict.ci_low, verdict.ci_high) == pytest.approx((low, high))
+    assert verdict.left_out_seeds == [3]
+    line = verdict_line(study)
+    assert "best **sigmoid + mse** (0.2133; 95 % CI" in line and "3 seeds)" in line
+    assert "Its seed 3 is left out: fewer than half of the converged setups" in line
+
+
+def test_the_only_setup_on_every_seed_is_not_called_the_only_one_with_results(
+    tmp_path: Path,
+) -> None:
+    """A setup whose other seeds failed still has results: the best is the only converged
+    setup with results on all 3 seeds, not the only setup with results."""
+    write_values(tmp_path / "runs", {CE: [0.30, 0.32, 0.31], NLL: [0.10, None, None]})
+    line = verdict_line(study_of(tmp_path))
+    assert "best **logits + cross_entropy**" in line
+    assert "It is the only converged setup with results on all 3 seeds." in line
+    assert "only setup with results" not in line
+    assert "**log_softmax + nll** (results on 1 of 3 seeds)" in line
+
+
+BEST = np.array([0.30, 0.32, 0.31, 0.33, 0.29])
+#: setup -> test/nll per seed; three setups identical on every seed (to float32 rounding)
+HOLM_SETUPS = {
+    CE: BEST,
+    ("softmax", "bce"): BEST + np.array([0.030, 0.045, 0.020, 0.040, 0.010]),
+    ("sigmoid", "bce"): BEST + np.array([0.01, -0.02, 0.03, 0.0, 0.02]),
+    ("logits", "bce_with_logits"): BEST + np.array([0.01, -0.02, 0.03, 0.0, 0.02]),
+    ("sigmoid", "manual_bce"): BEST + np.array([0.01, -0.02, 0.03, 0.0, 0.02]) + 1e-9,
+    MSE: BEST + np.array([0.05, -0.01, 0.02, 0.06, 0.0]),
+}
+
+
+def holm_table(p_values: dict[str, float], groups: list[list[str]]) -> dict[str, float]:
+    """statsmodels' Holm over one p-value per group, given to every member."""
+    adjusted = multipletests([p_values[g[0]] for g in groups], method="holm")[1]
+    return {s: float(p) for g, p in zip(groups, adjusted, strict=True) for s in g}
+
+
+def test_identical_setups_count_once_in_holms_correction(tmp_path: Path) -> None:
+    """Three setups identical on every seed are one test: with them counted once the family
+    has 3 members, and softmax + bce (raw p 0.011) is separated from the best; counted
+    three times (5 members) its adjusted p would pass 0.05. Checked against statsmodels on the
+    deduplicated p-values, in the verdict and in comparisons.csv."""
+    for (head, loss), values in HOLM_SETUPS.items():
+        for seed, value in enumerate(values):
+            write_run(
+                tmp_path / "runs" / f"{head}_{loss}" / f"seed{seed}", data="wine",
+                task="multiclass", head=head, loss=loss, seed=seed,
+                metrics={"val/nll": 0.5, "test/nll": value},
+            )  # fmt: skip
+    study = study_of(tmp_path)
+    names = {f"{h} + {loss}": v for (h, loss), v in HOLM_SETUPS.items()}
+    others = [s for s in names if s != "logits + cross_entropy"]
+    raw = {s: stats.ttest_rel(names[s], BEST).pvalue for s in others}
+    bce = ["sigmoid + bce", "logits + bce_with_logits", "sigmoid + manual_bce"]
+    expected = holm_table(raw, [["softmax + bce"], bce, ["sigmoid + mse"]])
+    counted_thrice = multipletests(list(raw.values()), method="holm")[1]
+    assert expected["softmax + bce"] < 0.05 <= counted_thrice[others.index("softmax + bce")]
+
+    verdict = study.verdicts[0]
+    assert verdict.best == "logits + cross_entropy"
+    assert verdict.separated == ["softmax + bce"]
+    for setup, why in verdict.tied:
+        assert f"paired p = {raw[setup]:.2g}" in why
+    # the baseline is the best here: comparisons.csv's family is the same
+    table = study.comparisons.set_index("setup")
+    assert table["p_holm"].to_dict() == pytest.approx(expected)
+    assert table.loc["softmax + bce", "verdict"] == "worse"
+
+
+def test_means_equal_to_float32_rounding_share_a_rank(tmp_path: Path) -> None:
+    """Equal means and means 2e-8 apart (float32 noise) share a rank though their per-seed
+    values differ; the next rank skips the tied places."""
+    write_values(
+        tmp_path / "runs",
+        {
+            CE: [0.25, 0.75, 0.5],
+            NLL: [0.5, 0.5, 0.5],
+            MSE: [0.3, 0.3, 0.3],
+            ("softmax", "bce"): [0.2, 0.4, 0.3 + 6e-8],
+            ("sigmoid", "bce"): [0.1, 0.5, 0.3],
+        },
+    )
+    study = study_of(tmp_path)
+    ranks = dict(zip(study.summary["setup"], study.summary["rank"], strict=True))
+    assert ranks == {"sigmoid + mse": 1, "softmax + bce": 1, "sigmoid + bce": 1,
+                     "logits + cross_entropy": 4, "log_softmax + nll": 4}  # fmt: skip
+    assert (study.summary["identical_to"] == "").all()
+
+
+def test_among_equal_means_the_baseline_is_named_best(tmp_path: Path) -> None:
+    """log_softmax + nll sorts before the baseline (logits + cross_entropy) by name and has
+    exactly its mean, 0.5: the baseline is named best."""
+    write_values(
+        tmp_path / "runs", {NLL: [0.5, 0.5, 0.5], CE: [0.25, 0.75, 0.5], MSE: [0.6, 0.7, 0.8]}
+    )
+    study = study_of(tmp_path)
+    assert study.baselines["wine"] == "logits + cross_entropy"
+    verdict = study.verdicts[0]
+    assert verdict.best == "logits + cross_entropy" and verdict.mean == 0.5
+    assert "log_softmax + nll" in {s for s, _ in verdict.tied}

@@ -14,12 +14,14 @@ from __future__ import annotations
 
 import dataclasses
 import warnings
+from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
 
+from lossbench.metric_names import metric_range
 from lossbench.report.errors import ReportError
 from lossbench.report.labels import format_value
 from lossbench.report.stats import (
@@ -28,11 +30,14 @@ from lossbench.report.stats import (
     SAME,
     WORSE,
     Paired,
-    holm,
+    estimate,
+    holm_once,
     identical,
+    identical_groups,
     paired_test,
     per_seed,
 )
+from lossbench.tuning_grid import tie_tolerance
 
 #: The baseline per task, as (head, loss): the numerically stable standard choices.
 DEFAULT_BASELINES: dict[str, tuple[str, str]] = {
@@ -182,6 +187,18 @@ def _base_name(data: str) -> str:
     return data.split(" (", 1)[0]
 
 
+def _positions(values: Mapping[str, pd.Series]) -> list[list[int]]:
+    """The groups of :func:`~lossbench.report.stats.identical_groups` as positions in
+    ``values``' order, as :func:`~lossbench.report.stats.holm_once` takes them.
+
+        >>> s = pd.Series([0.1, 0.2])
+        >>> _positions({"a": s, "b": s + 0.1, "c": s + 1e-9})
+        [[0, 2], [1]]
+    """
+    position = {name: i for i, name in enumerate(values)}
+    return [[position[name] for name in g] for g in identical_groups(dict(values))]
+
+
 def compare_with_baselines(
     runs: pd.DataFrame,
     metrics: Sequence[str],
@@ -192,8 +209,9 @@ def compare_with_baselines(
     (``mean_diff`` = setup minus baseline, its 95 % interval, ``p_value``, ``verdict``, ``note``),
     the effect size in % of the baseline's mean over the same seeds (``diff_pct``) and
     ``p_holm``, the p-value
-    Holm-adjusted over the setups compared in that data set and metric; ``verdict`` follows
-    ``p_holm``.
+    Holm-adjusted over the setups compared in that data set and metric, each group of setups
+    whose values of the metric are identical on every seed counted once
+    (:func:`~lossbench.report.stats.holm_once`); ``verdict`` follows ``p_holm``.
     """
     rows = []
     for data, group in runs.groupby("data"):
@@ -203,11 +221,12 @@ def compare_with_baselines(
         reference = group[group["setup"] == baseline]
         for metric in metrics:
             ref = per_seed(reference, metric)
-            family = []
+            family, tested = [], {}
             for setup, candidate in group.groupby("setup"):
                 if setup == baseline:
                     continue
                 values = per_seed(candidate, metric)
+                tested[setup] = values
                 result = paired_test(values, ref, modes[metric])
                 if candidate["refused"].all():
                     result = dataclasses.replace(result, note="not applicable: every run refused")
@@ -226,7 +245,8 @@ def compare_with_baselines(
                         "diff_pct": 100 * result.mean_diff / abs(base) if base else float("nan"),
                     }
                 )
-            for row, adjusted in zip(family, holm([r["p_value"] for r in family]), strict=True):
+            p_holm = holm_once([r["p_value"] for r in family], _positions(tested))
+            for row, adjusted in zip(family, p_holm, strict=True):
                 row["p_holm"] = adjusted
                 if row["verdict"] in (BETTER, WORSE) and adjusted >= ALPHA:
                     row["verdict"] = SAME
@@ -267,10 +287,13 @@ class Verdict:
     #: The setups of ``unconverged`` with runs trained without early stopping (each such run
     #: trains until the cap, converged or not).
     without_early_stopping: list[str] = field(default_factory=list)
-    #: (setup, why) for converged setups that may not be named best either: results on fewer
-    #: seeds than another converged setup has (the others failed or were not run), so their
-    #: mean is over other, fewer splits.
+    #: (setup, why) for converged setups that may not be named best either: no results on a
+    #: seed that at least half of the converged setups have (it failed or was not run), so
+    #: their mean is over other, fewer splits.
     fewer_seeds: list[tuple[str, str]] = field(default_factory=list)
+    #: Seeds of the best's results that ``mean`` and the comparisons leave out: fewer than
+    #: half of the converged setups have them (:func:`_eligible_seeds`).
+    left_out_seeds: list = field(default_factory=list)
 
 
 def _overlap(a: pd.Series, b: pd.Series, metric: str) -> bool | None:
@@ -321,16 +344,37 @@ def without_early_stopping(runs: pd.DataFrame, setups: list[str]) -> list[str]:
     return [s for s in setups if (off & (runs["setup"] == s)).any()]
 
 
+def _eligible_seeds(values: Mapping[str, pd.Series]) -> list:
+    """The seeds a converged setup needs results on to be named best: those that at least
+    half of the converged setups (``values``: each one's finite values by seed) have. A seed
+    that fewer have (one setup trained with an extra seed) raises no bar for the others; a
+    seed most have and one lacks (it failed, or was not run) does.
+
+        >>> s = pd.Series
+        >>> _eligible_seeds({"a": s([1.0, 2, 3, 4]), "b": s([1.0, 2, 3]), "c": s([1.0, 2, 3])})
+        [0, 1, 2]
+        >>> _eligible_seeds({"a": s([1.0, 2, 3]), "b": s([1.0, 2, 3]), "c": s([1.0])})
+        [0, 1, 2]
+    """
+    counts = Counter(seed for v in values.values() for seed in v.index)
+    return sorted(seed for seed, n in counts.items() if 2 * n >= len(values))
+
+
 def verdicts(runs: pd.DataFrame, summary: pd.DataFrame, metric: str, mode: str) -> list[Verdict]:
-    """The best setup by ``metric`` per data set (rank 1 of ``summary``), and its ties.
+    """The best setup by ``metric`` per data set, and its ties.
 
     ``summary`` is :func:`lossbench.report.stats.summarize`'s table with a boolean ``baseline``
-    column; among equal means the baseline is named best (it is the one to beat). A setup
-    whose runs mostly hit the epoch cap (:func:`unconverged`) is never named best, nor is one
-    with results on fewer seeds than another converged setup (a mean over one lucky split is
-    not a mean over three); setups with results identical to the best's on every seed form one
-    group with it; the other eligible setups' paired tests against the best are Holm-adjusted
-    together.
+    column. A setup whose runs mostly hit the epoch cap (:func:`unconverged`) is never named
+    best, nor is one without results on a seed that at least half of the converged setups
+    have (:func:`_eligible_seeds`: its run there failed or was not run, and a mean over one
+    lucky split is not a mean over three). The best is the eligible setup with the best mean
+    over those seeds, the ones every eligible setup has (a seed only a few setups have is left
+    out of the comparison, so every mean is over the same splits); means equal to float32
+    rounding are ties, and among ties the baseline is named best (it is the one to beat), then
+    the setup ranked first. Setups with results identical to the best's on every one of those
+    seeds form one group with it; the other eligible setups' paired tests against the best,
+    over those seeds, are Holm-adjusted together, each group of setups identical to one
+    another counted once (:func:`~lossbench.report.stats.holm_once`).
     """
     out = []
     for data, rows in summary.groupby("data", sort=True):
@@ -356,28 +400,53 @@ def verdicts(runs: pd.DataFrame, summary: pd.DataFrame, metric: str, mode: str) 
         # a boolean array, not a list: an empty list would select no columns, not no rows
         converged = [reasons[setup] is None for setup in ranked["setup"]]
         ranked = ranked[np.array(converged, dtype=bool)]
-        seeds = ranked[f"{metric}_n"].astype(int)
-        most = int(seeds.max()) if len(seeds) else 0
+        values = {}
+        for setup in ranked["setup"]:
+            v = per_seed(group[group["setup"] == setup], metric)
+            values[setup] = v[np.isfinite(v)]
+        seeds = _eligible_seeds(values)
+        eligible = [s for s in ranked["setup"] if set(seeds) <= set(values[s].index)]
         verdict.fewer_seeds = [
-            (setup, f"results on {n} of {most} seeds")
-            for setup, n in zip(ranked["setup"], seeds, strict=True)
-            if n < most
+            (s, f"results on {len(set(seeds) & set(v.index))} of {len(seeds)} seeds")
+            for s, v in values.items()
+            if s not in eligible
         ]
-        ranked = ranked[(seeds == most).to_numpy()]
+        if seeds:  # the comparison is over the seeds every eligible setup has
+            values = {s: values[s].loc[seeds] for s in eligible}
+        ranked = ranked[ranked["setup"].isin(eligible).to_numpy()]
         if not ranked.empty:
-            best = ranked.iloc[0]
-            verdict.best = best["setup"]
-            verdict.mean, verdict.n = best[f"{metric}_mean"], int(best[f"{metric}_n"])
-            verdict.ci_low, verdict.ci_high = best[f"{metric}_ci_low"], best[f"{metric}_ci_high"]
-            reference = per_seed(group[group["setup"] == best["setup"]], metric)
-            others = []
-            for _, other in ranked.iloc[1:].iterrows():
-                candidate = per_seed(group[group["setup"] == other["setup"]], metric)
+            means = {
+                s: float(values[s].mean()) if seeds else float(r[f"{metric}_mean"])
+                for s, r in zip(ranked["setup"], ranked.to_dict("records"), strict=True)
+            }
+            top = (min if mode == "min" else max)(means.values())
+            equal = [s for s, m in means.items() if abs(m - top) <= tie_tolerance(m, top)]
+            baseline = set(ranked.loc[ranked["baseline"].astype(bool), "setup"])
+            name = next((s for s in equal if s in baseline), equal[0])
+            best = ranked[ranked["setup"] == name].iloc[0]
+            verdict.best = name
+            if seeds and len(values[name]) < int(best[f"{metric}_n"]):
+                own = per_seed(group[group["setup"] == name], metric)
+                verdict.left_out_seeds = sorted(set(own.index) - set(seeds))
+                e = estimate(values[name], bounds=metric_range(metric))
+                verdict.mean, verdict.n = e.mean, e.n
+                verdict.ci_low, verdict.ci_high = e.low, e.high
+                best = best.copy()  # its interval where no paired test decides, too
+                best[f"{metric}_ci_low"], best[f"{metric}_ci_high"] = e.low, e.high
+            else:
+                verdict.mean, verdict.n = best[f"{metric}_mean"], int(best[f"{metric}_n"])
+                verdict.ci_low = best[f"{metric}_ci_low"]
+                verdict.ci_high = best[f"{metric}_ci_high"]
+            reference = values[name]
+            others, tested = [], {}
+            for _, other in ranked[ranked["setup"] != name].iterrows():
+                candidate = values[other["setup"]]
                 if identical(candidate, reference):
                     verdict.identical.append(other["setup"])
                 else:
                     others.append((other, paired_test(candidate, reference, mode)))
-            adjusted = holm([paired.p_value for _, paired in others])
+                    tested[other["setup"]] = candidate
+            adjusted = holm_once([paired.p_value for _, paired in others], _positions(tested))
             for (other, paired), p_holm in zip(others, adjusted, strict=True):
                 reason = tie_reason(paired, best, other, metric, p_holm)
                 if reason is not None:

@@ -151,6 +151,14 @@ def verdict_text(v: Verdict, mode: str, n_failed_all: int | None = None) -> str:
         )
         best = " = ".join([v.best, *v.identical])
         text = head + f"best **{best}** ({fmt(v.mean)}; {interval}). "
+        if v.left_out_seeds:
+            left = ", ".join(str(_seed(x)) for x in v.left_out_seeds)
+            one = len(v.left_out_seeds) == 1
+            text += (
+                f"Its seed{'' if one else 's'} {left} {'is' if one else 'are'} left out: fewer "
+                "than half of the converged setups have results there, and the setups are "
+                "compared on the seeds they share. "
+            )
         if v.identical:
             text += "Those setups give identical results on every seed. "
         if v.tied:
@@ -158,6 +166,8 @@ def verdict_text(v: Verdict, mode: str, n_failed_all: int | None = None) -> str:
             text += f"Tied with it: {tied}."
         elif v.separated:
             text += "No other setup is tied with it."
+        elif v.fewer_seeds:
+            text += f"It is the only converged setup with results on all {v.n} seeds."
         elif v.unconverged:
             text += "It is the only converged setup with results."
         else:
@@ -176,6 +186,16 @@ def verdict_text(v: Verdict, mode: str, n_failed_all: int | None = None) -> str:
     if v.no_result:
         text += f" No completed run with {v.metric}: {', '.join(v.no_result)}."
     return text + failed_in_training(v.n_failed, n_failed_all)
+
+
+def _seed(seed: Any) -> Any:
+    """A seed as a whole number where it is one (seeds read from a column with gaps are
+    floats).
+
+        >>> _seed(3.0), _seed(3), _seed("a")
+        (3, 3, 'a')
+    """
+    return int(seed) if isinstance(seed, float) and seed.is_integer() else seed
 
 
 def _failed_at_all_rates(study: Study, data: str) -> int:
@@ -500,7 +520,10 @@ def build_document(study: Study) -> list[Block]:
             f"α = {ALPHA} after Holm's correction over the setups compared with the best; where "
             "no paired test is possible (fewer than 2 shared seeds, or the same difference on "
             "every seed), when the 95 % intervals overlap. Setups with identical results on "
-            "every seed share a rank and are named together (a = b). A setup whose selected runs "
+            "every seed share a rank, are named together (a = b) and count once in Holm's "
+            "correction; means equal to float32 rounding share a rank too. The best is named "
+            "among the setups with results on every seed that at least half of the converged "
+            "setups have, by the mean over those seeds. A setup whose selected runs "
             "mostly stopped at the epoch cap while still improving is not named best (a run "
             "trained without early stopping was still improving there when its early-stopping "
             "metric improved within the last early_stopping.patience validations)."

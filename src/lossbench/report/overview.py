@@ -4,7 +4,8 @@ and a critical-difference diagram (Demšar 2006), computed by ``autorank``.
 The blocks of the test are (data set, seed) pairs: every seed of the fair protocol draws its own
 split, and the setups compared on one block share it, so the ranks are paired. Only setups with
 a result on every block of the family take part (a setup refused on one data set of the family
-is left out, and named). Values of one block that differ by less than float32 rounding
+is left out, and named); a block that fewer than half of the setups have (a seed only one setup
+was trained with) is left out instead. Values of one block that differ by less than float32 rounding
 (:data:`lossbench.report.stats.ZERO_SPREAD`) are ties and share the average rank, so setups
 with identical results on every seed share their mean rank.
 
@@ -58,9 +59,19 @@ class Family:
 
 
 def _blocks(selected: pd.DataFrame, metric: str) -> pd.DataFrame:
+    """Blocks (data set, seed) x setups of ``metric``; a block that fewer than half of the
+    setups with results have (a seed one setup was trained with besides the study's) is left
+    out, as the verdicts leave it out, so that it excludes no setup from the ranking.
+
+        >>> runs = pd.DataFrame({"data": "a", "status": "completed",
+        ...                      "seed": [0, 1, 0, 1, 0, 1, 2], "setup": list("xxyyzzz"),
+        ...                      "m": [1, 2, 3, 4, 5, 6, 7]})
+        >>> _blocks(runs, "m").index.tolist()
+        [('a', 0), ('a', 1)]
+    """
     done = selected[(selected["status"] == "completed") & selected["seed"].notna()]
     table = done.pivot_table(index=["data", "seed"], columns="setup", values=metric, aggfunc="mean")
-    return table
+    return table[2 * table.notna().sum(axis=1) >= table.shape[1]]
 
 
 def float32_ties(table: pd.DataFrame) -> pd.DataFrame:

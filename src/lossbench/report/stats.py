@@ -237,6 +237,25 @@ def holm(p_values: Sequence[float]) -> list[float]:
     return [float(x) for x in out]
 
 
+def holm_once(p_values: Sequence[float], groups: Sequence[Sequence[int]]) -> list[float]:
+    """:func:`holm` over ``groups`` of positions in ``p_values`` (each position in one group):
+    the tests of a group, setups whose results are :func:`identical` on every seed, are one
+    test on the same numbers, so the group counts once in the family, with its first member's
+    p-value, and every member gets the group's adjusted p.
+
+    >>> [round(p, 3) for p in holm_once([0.01, 0.02, 0.02, 0.04], [[0], [1, 2], [3]])]
+    [0.03, 0.04, 0.04, 0.04]
+    >>> [round(p, 3) for p in holm([0.01, 0.02, 0.02, 0.04])]  # counted three times
+    [0.04, 0.06, 0.06, 0.06]
+    """
+    adjusted = holm([p_values[g[0]] for g in groups])
+    out = [math.nan] * len(p_values)
+    for g, p in zip(groups, adjusted, strict=True):
+        for i in g:
+            out[i] = p
+    return out
+
+
 def identical(a: pd.Series, b: pd.Series) -> bool:
     """Whether two setups' per-seed values are the same on every seed (to float32 rounding,
     :func:`~lossbench.tuning_grid.tie_tolerance`): the same seeds, and no seed that differs;
@@ -281,8 +300,22 @@ def identical_groups(values: dict[str, pd.Series]) -> list[list[str]]:
 def rank_with_ties(
     summary: pd.DataFrame, runs: pd.DataFrame, metric: str, mode: str
 ) -> pd.DataFrame:
-    """``summary`` with ``rank`` (1 = best mean of ``metric`` in its data set) shared by setups
-    whose results are identical on every seed, and ``identical_to`` (the others of the group)."""
+    """``summary`` with ``rank`` (1 = best mean of ``metric`` in its data set) and
+    ``identical_to`` (the others of a setup's group of results identical on every seed).
+
+    Setups share a rank when their results are identical on every seed, and when their means
+    are equal to float32 rounding (within :data:`~lossbench.tuning_grid.FLOAT32_TIE` of the
+    best of them, relative, as :func:`~lossbench.tuning_grid.tie_tolerance` measures): a mean
+    that differs in the last bits of a float32 is no better. The rank after a tie skips the
+    tied places (1, 1, 3).
+
+        >>> runs = pd.DataFrame({"data": "d", "setup": list("aabbcc"), "seed": [0, 1] * 3,
+        ...                      "status": "completed", "m": [0.2, 0.4, 0.3, 0.3 + 4e-8, 0.1, 0.1]})
+        >>> rows = pd.DataFrame({"data": "d", "setup": list("abc"), "m_mean": [0.3, 0.3, 0.1]})
+        >>> rows.loc[1, "m_mean"] += 2e-8  # b's mean: float32 noise above a's
+        >>> rank_with_ties(rows, runs, "m", "min")[["rank", "identical_to"]].values.tolist()
+        [[2, ''], [2, ''], [1, '']]
+    """
     summary = summary.copy()
     summary["identical_to"] = ""
     ranks = pd.Series(pd.NA, index=summary.index, dtype="Int64")
@@ -299,12 +332,15 @@ def rank_with_ties(
             for g in groups
         }
         order = sorted(means, key=lambda g: means[g] if mode == "min" else -means[g])
-        rank = 1
+        position, rank, first = 1, 1, math.nan
         for g in order:
+            # a mean equal to the first of the tied block's to float32 rounding shares its rank
+            if not abs(means[g] - first) <= tie_tolerance(means[g], first):
+                rank, first = position, means[g]
             for setup in g:
                 index = rows.index[rows["setup"] == setup][0]
                 ranks[index] = rank
                 summary.loc[index, "identical_to"] = "; ".join(s for s in g if s != setup)
-            rank += len(g)
+            position += len(g)
     summary["rank"] = ranks
     return summary
