@@ -108,6 +108,19 @@ def test_eval_recomputes_the_runs_metrics_exactly(make_cfg, tmp_path, task):
     assert result["epoch"] == record["best_epoch"]
 
 
+def test_eval_recomputes_a_run_with_pos_weight_auto(make_cfg, tmp_path):
+    """The checkpoint stores the numbers ``auto`` came to, its config.yaml says ``auto``: the
+    same run (it was refused as another run's config)."""
+    cfg = make_cfg(
+        "data=synthetic_binary_imbalanced", "loss=bce_with_logits", "loss.pos_weight=auto"
+    )
+    record = train(cfg, tmp_path)
+    assert load_checkpoint(record["best_checkpoint"])["hyper_parameters"]["loss"]["pos_weight"]
+    result = evaluate(record["best_checkpoint"])
+    metrics = {k: v for k, v in result.items() if k.startswith("test/")}
+    assert metrics == {k: v for k, v in record.items() if k.startswith("test/")}
+
+
 def test_eval_cli_writes_eval_json_and_nothing_else(make_cfg, tmp_path, csv_files):
     training, _ = csv_files["multiclass"]
     run = tmp_path / "run"

@@ -251,7 +251,11 @@ def _check_same_model(
     head = head.get("name") if isinstance(head, dict) else head
     if head is not None and head != hparams["head"]:
         differ.append(f"head: checkpoint {hparams['head']!r}, config {head!r}")
-    differ += _differences(settings["loss"], hparams["loss"], "loss")
+    loss = dict(settings["loss"])
+    if loss.get("pos_weight") == "auto" and isinstance(hparams["loss"].get("pos_weight"), list):
+        # the run worked auto out from its training split (the data settings are checked apart)
+        loss["pos_weight"] = hparams["loss"]["pos_weight"]
+    differ += _differences(loss, hparams["loss"], "loss")
     if differ:
         raise EvaluationError(
             f"{config_path} is not the config of the run that wrote checkpoint {str(ckpt)!r} "

@@ -26,6 +26,7 @@ __all__ = [
     "VALIDATION_EPOCH",
     "VALIDATION_STEP",
     "VALIDATION_TIMES",
+    "best_logged",
     "metric_mode",
     "metric_range",
 ]
@@ -64,6 +65,23 @@ VALIDATION_EPOCH = "val/epoch"
 VALIDATION_STEP = "val/step"
 #: The history's keys that record when each validation ran, not what it measured.
 VALIDATION_TIMES = (VALIDATION_EPOCH, VALIDATION_STEP)
+
+#: The prefix under which the loggers get the best checkpoint's validation metrics at the end
+#: of a fit (``best/val/nll``): under ``val/`` they would be one more point of the per-epoch
+#: curve, at the last step, where the curve seemed to improve at its end.
+BEST_PREFIX = "best/"
+
+
+def best_logged(results: dict[str, float]) -> dict[str, float]:
+    """The best checkpoint's ``val/`` and ``test/`` metrics as the loggers get them once a fit
+    has ended: ``val/`` under :data:`BEST_PREFIX` (the run's ``metrics.json`` keeps ``val/``);
+    ``test/`` as they are (the test split is scored only then).
+
+        >>> best_logged({"val/nll": 0.5, "test/nll": 0.6})
+        {'best/val/nll': 0.5, 'test/nll': 0.6}
+    """
+    return {(BEST_PREFIX + k if k.startswith("val/") else k): v for k, v in results.items()}
+
 
 #: The losses and error-like metrics: lower values are better.
 LOWER_IS_BETTER = ("loss", "nll", "brier", "ece", "saturated")

@@ -51,6 +51,7 @@ from lossbench.interrupts import fit_interrupts
 from lossbench.lightning_internals import epochs_processed, open_wandb_run
 from lossbench.loggers import continue_csv_logs
 from lossbench.messages import quiet_lightning
+from lossbench.metric_names import best_logged
 from lossbench.module import ClassifierModule, resolved_loss
 from lossbench.record import (
     DEBUG_SETTINGS,
@@ -532,7 +533,8 @@ def _evaluate_best(
     """``val/*`` and ``test/*`` of the best checkpoint's weights, computed in this process: what
     ``trainer.validate`` and ``trainer.test`` with ``ckpt_path=best`` compute (the eval tests
     compare them exactly), without two more Trainer runs (~30 ms a run). The loggers get them
-    at the last global step."""
+    at the last global step, the validation metrics as ``best/val/...``
+    (:func:`~lossbench.metric_names.best_logged`)."""
     device = trainer.strategy.root_device
     if best is not None:
         state = torch.load(best, map_location=device, weights_only=True)["state_dict"]
@@ -545,7 +547,7 @@ def _evaluate_best(
         with plugin.forward_context():  # autocast under mixed precision, as Lightning's loops
             results |= module.evaluate_split(split, stage)
     for logger in trainer.loggers:
-        logger.log_metrics(results, step=trainer.global_step)
+        logger.log_metrics(best_logged(results), step=trainer.global_step)
         logger.save()
     return results
 

@@ -26,7 +26,7 @@ from typing import Any
 from omegaconf import DictConfig, OmegaConf
 
 from lossbench.interrupts import fit_interrupts
-from lossbench.metric_names import VALIDATION_TIMES
+from lossbench.metric_names import VALIDATION_TIMES, best_logged
 from lossbench.record import (
     RunExistsError,
     environment,
@@ -330,5 +330,5 @@ def _write_logs(member: Member, batches: int, results: dict[str, float]) -> None
         for part in (validation, training):  # validation's epoch end comes first
             if part:
                 logger.log_metrics({**part, "epoch": epoch}, step=(epoch + 1) * batches)
-    logger.log_metrics(results, step=member.steps)
+    logger.log_metrics(best_logged(results), step=member.steps)
     logger.save()
