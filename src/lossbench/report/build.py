@@ -43,7 +43,13 @@ from lossbench.report.document import TITLE, build_document
 from lossbench.report.errors import ReportError
 from lossbench.report.find import find_records
 from lossbench.report.render import to_html, to_markdown
-from lossbench.report.selection import add_convergence, add_protocol_columns, select_learning_rates
+from lossbench.report.selection import (
+    UntunedDataWarning,
+    add_convergence,
+    add_protocol_columns,
+    select_learning_rates,
+    untuned_data,
+)
 from lossbench.report.stats import summarize
 from lossbench.report.study import Study
 
@@ -137,14 +143,25 @@ def summarize_runs(
     """Load, check and analyse the runs under ``paths``: the study without its figures and
     yardstick (:func:`finish`). Nothing is written.
 
+    A data set whose learning rates are to be chosen but none of whose completed runs records
+    the ranking metric's validation value (:func:`lossbench.report.selection.untuned_data`)
+    is left out, with an
+    :class:`~lossbench.report.selection.UntunedDataWarning` and a note in the text; a setup
+    of another data set of which that holds is named in both.
+
     Raises:
         ReportError: Missing paths, no records (or debug runs only), an unknown metric or
-            baseline.
+            baseline, a metric whose validation value no data set records.
     """
     runs, debug_runs = read_runs(paths)  # the debug runs are left out (named in the text)
     unfinished = warn_unfinished_jobs(paths)  # no record: named in the text too
     metric = resolve_metric(metric, runs)
     chosen = choose_baselines(runs, baselines)
+    untuned = untuned_data(runs, metric)  # no rate can be chosen there: left out, and said
+    if untuned is not None:
+        warnings.warn(untuned.text(), UntunedDataWarning, stacklevel=2)
+        runs = runs[~runs["data"].isin(untuned.data)]
+        chosen = {data: setup for data, setup in chosen.items() if data not in untuned.data}
     metrics = metric_order(list(runs.columns))
     modes = {m: metric_mode(m) for m in metrics}
     headline = headline_metrics(metric, metrics)
@@ -170,6 +187,7 @@ def summarize_runs(
         out_dir=out_dir,
         debug_runs=debug_runs,
         unfinished=unfinished,
+        untuned=untuned,
     )
 
 

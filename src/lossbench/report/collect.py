@@ -20,6 +20,12 @@ ordinary run.
 
     >>> runs, debug_runs = read_runs(["outputs/multiruns/2026-01-01_12-00-00"])  # doctest: +SKIP
 
+Where runs of one data set differ in their data settings, they are separate data sets
+(:func:`lossbench.report.labels.data_labels`); a run refused before its config.yaml was
+written joins the one its job's Hydra record names (:func:`hydra_data_settings`), else the one
+of the study folder it sits in, and is left out with an :class:`UnattributedRunWarning` where
+neither tells.
+
 A job folder without a record (a job still running, or stopped before it ended) is no run and
 is not read; :func:`warn_unfinished_jobs` names how many there are, and a few, with one
 :class:`UnfinishedJobWarning`, so that a report of an unfinished study is not taken for a
@@ -46,6 +52,10 @@ from lossbench.report.find import RECORD_NAME, find_records, unfinished_jobs
 from lossbench.report.labels import assign_setups, data_labels, flatten
 
 CONFIG_NAME = "config.yaml"
+#: Hydra's record of a job, in its folder: the composed config (interpolations unresolved) and
+#: the job's overrides. A run refused before lossbench wrote its config.yaml has them.
+HYDRA_CONFIG = Path(".hydra") / "config.yaml"
+HYDRA_OVERRIDES = Path(".hydra") / "overrides.yaml"
 #: Metric keys in a record start with one of these stages.
 STAGES = ("test", "val", "train")
 #: Columns of results.csv before and after the metrics.
@@ -79,6 +89,11 @@ class SkippedRecordWarning(UserWarning):
 
 class UnreadableConfigWarning(UserWarning):
     """A run's ``config.yaml`` exists but cannot be read: its settings are unknown."""
+
+
+class UnattributedRunWarning(UserWarning):
+    """Runs without a config.yaml that belong to none of the data sets their data set's name
+    was split into by settings (:func:`lossbench.report.labels.data_labels`): left out."""
 
 
 class DebugRunWarning(UserWarning):
@@ -225,10 +240,12 @@ def _is_metric(key: str) -> bool:
 _YAML_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
-def _read_config(run_dir: Path) -> tuple[dict[str, Any] | None, str | None]:
-    """The run's config, or None and why: ``config.yaml missing`` or ``config.yaml unreadable
-    (...)``."""
-    path = run_dir / CONFIG_NAME
+def _read_config(
+    run_dir: Path, name: str = CONFIG_NAME
+) -> tuple[dict[str, Any] | None, str | None]:
+    """The run's config (``name`` in ``run_dir``), or None and why: ``config.yaml missing`` or
+    ``config.yaml unreadable (...)``."""
+    path = run_dir / name
     if not path.is_file():
         return None, f"{CONFIG_NAME} missing"
     try:  # libyaml's loader where PyYAML has it: a study's ~1000 configs in ~2 s, not ~30 s
@@ -239,6 +256,61 @@ def _read_config(run_dir: Path) -> tuple[dict[str, Any] | None, str | None]:
     if not isinstance(config, dict):
         return None, f"{CONFIG_NAME} unreadable (holds a {type(config).__name__}, not a mapping)"
     return config, None
+
+
+def _literal(value: Any) -> bool:
+    """Whether a value of Hydra's composed config is a value, not an interpolation."""
+    return not (isinstance(value, str) and "${" in value)
+
+
+def _override_value(text: str) -> Any:
+    """An override's value as YAML reads it (``0.25`` a number), else the text."""
+    try:
+        return yaml.load(text, Loader=_YAML_LOADER)
+    except yaml.YAMLError:
+        return text
+
+
+def hydra_data_settings(run_dir: Path) -> dict[str, Any] | None:
+    """The data settings (flattened ``data.*`` keys) that Hydra recorded in a job's folder:
+    the ``data`` group of ``.hydra/config.yaml`` (``${seed}`` as the job's seed, other
+    interpolations left out), else the job's ``data.*`` overrides in
+    ``.hydra/overrides.yaml``; None where the folder records neither. What a run refused
+    before its config.yaml was written says of its data.
+
+        >>> import tempfile
+        >>> job = Path(tempfile.mkdtemp())
+        >>> (job / ".hydra").mkdir()
+        >>> _ = (job / HYDRA_OVERRIDES).write_text("- data=wine\\n- data.val_fraction=0.25\\n")
+        >>> hydra_data_settings(job)
+        {'data.val_fraction': 0.25}
+        >>> _ = (job / HYDRA_CONFIG).write_text(
+        ...     "seed: 1\\ndata:\\n  name: wine\\n  val_fraction: 0.3\\n  split_seed: ${seed}\\n")
+        >>> hydra_data_settings(job)
+        {'data.name': 'wine', 'data.val_fraction': 0.3, 'data.split_seed': 1}
+    """
+    config, _ = _read_config(run_dir / HYDRA_CONFIG.parent, HYDRA_CONFIG.name)
+    if config is not None and isinstance(config.get("data"), dict):
+        seed = config.get("seed")
+        data = flatten(config["data"], "data.")
+        return {
+            k: seed if v == "${seed}" and isinstance(seed, int) else v
+            for k, v in data.items()
+            if _literal(v) or (v == "${seed}" and isinstance(seed, int))
+        }
+    path = run_dir / HYDRA_OVERRIDES
+    try:
+        overrides = yaml.load(path.read_text(), Loader=_YAML_LOADER) if path.is_file() else None
+    except (OSError, UnicodeDecodeError, yaml.YAMLError):
+        return None
+    if not isinstance(overrides, list):
+        return None
+    settings: dict[str, Any] = {}
+    for override in overrides:
+        key, sep, value = str(override).lstrip("+~").partition("=")
+        if sep and key.startswith("data."):
+            settings[key] = _override_value(value)
+    return settings
 
 
 def _whole_number(value: Any) -> bool:
@@ -372,6 +444,8 @@ def load_run(path: Path) -> dict[str, Any]:
         "_reliability": _reliability(record),
         "_config": flat,
         "_config_problem": config_problem,
+        # what the job's folder says of its data where there is no config (a refused run)
+        "_data_settings": hydra_data_settings(run_dir) if config is None else None,
     }
     for key, value in record.items():
         if _is_metric(key):
@@ -507,6 +581,7 @@ def _runs_table(rows: list[dict[str, Any]]) -> pd.DataFrame:
     known = runs.dropna(subset=["task"]).groupby("data")["task"].first()
     runs["task"] = runs["task"].fillna(runs["data"].map(known))
     runs["data"] = data_labels(runs)  # different data settings: different data sets
+    runs = _without_unattributed(runs)
     for column in ("seed", "epochs", "steps", "best_epoch", "split_seed"):
         runs[column] = _to_int(runs[column])
     runs = assign_setups(runs)
@@ -515,6 +590,26 @@ def _runs_table(rows: list[dict[str, Any]]) -> pd.DataFrame:
     order = [*LEADING_COLUMNS, *metrics, *TRAILING_COLUMNS, "variant", *private]
     runs = runs[order].sort_values(["data", "setup", "seed", "run_dir"], na_position="last")
     return runs.reset_index(drop=True)
+
+
+def _without_unattributed(runs: pd.DataFrame, shown: int = 3) -> pd.DataFrame:
+    """``runs`` without the runs that :func:`lossbench.report.labels.data_labels` could give
+    to none of the data sets their name was split into, with one
+    :class:`UnattributedRunWarning` that names how many and a few."""
+    lost = runs["data"].isna()
+    if not lost.any():
+        return runs
+    dirs = list(runs.loc[lost, "run_dir"])
+    more = f" and {len(dirs) - shown} more" if len(dirs) > shown else ""
+    count = "1 run" if len(dirs) == 1 else f"{len(dirs)} runs"
+    warnings.warn(
+        f"{count} without a {CONFIG_NAME} left out: {', '.join(dirs[:shown])}{more}. Its data "
+        "set's runs differ in their data settings, and neither its job's folder (.hydra/) "
+        "nor the runs beside it tell which settings it had. The other runs are reported.",
+        UnattributedRunWarning,
+        stacklevel=4,
+    )
+    return runs[~lost]
 
 
 def results_table(runs: pd.DataFrame) -> pd.DataFrame:

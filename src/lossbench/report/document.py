@@ -441,6 +441,16 @@ def _unfinished_jobs(study: Study) -> Text | None:
     )
 
 
+def _untuned_data(study: Study) -> Text | None:
+    """A note on the data sets left out, and the setups not tuned, because no rate of theirs
+    can be chosen on the ranking metric's validation value (None: there were none)."""
+    if study.untuned is None:
+        return None
+    column = selection_metric(study.metric)
+    text = study.untuned.text(lambda name: f"`{name}`")
+    return Text(f"**Not tuned on `{column}`.** {text}")
+
+
 def _relative(path: str, study: Study) -> str:
     try:
         return os.path.relpath(path, study.out_dir)
@@ -536,7 +546,7 @@ def build_document(study: Study) -> list[Block]:
             "(LogisticRegression, C chosen on validation, on the same splits)."
         ),
     ]
-    for note in (_unfinished_jobs(study), _debug_runs(study)):
+    for note in (_untuned_data(study), _unfinished_jobs(study), _debug_runs(study)):
         if note is not None:
             blocks.append(note)
     duplicates = _duplicates(study)

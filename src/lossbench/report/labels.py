@@ -23,6 +23,7 @@ keys do.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
+from pathlib import PurePath
 from typing import Any
 
 import pandas as pd
@@ -146,28 +147,87 @@ def split_follows_seed(configs: Sequence[Mapping[str, Any]]) -> bool:
     return all(len(s) == 1 for s in splits.values())
 
 
+def _data_text(name: str, config: Mapping[str, Any], keys: Sequence[str]) -> str:
+    """``name (key=value, ...)`` of the data ``keys`` in ``config``, without their ``data.``
+    prefix."""
+    values = (format_value(config[k]) if k in config else _MISSING for k in keys)
+    text = ", ".join(f"{k.removeprefix('data.')}={v}" for k, v in zip(keys, values, strict=True))
+    return f"{name} ({text})"
+
+
+def _folders_above(run_dir: Any) -> list[str]:
+    """The folders above a run's folder, nearest first (none for a run without one).
+
+    >>> _folders_above("/s/wine/ce/seed0")
+    ['/s/wine/ce', '/s/wine', '/s', '/']
+    """
+    if not isinstance(run_dir, str) or not run_dir:
+        return []
+    return [str(folder) for folder in PurePath(run_dir).parents]
+
+
+def _sibling_label(
+    settings: Mapping[str, Any] | None,
+    run_dir: Any,
+    labelled: Mapping[str, Mapping[str, Any]],
+    by_folder: Mapping[str, set[str]],
+    keys: Sequence[str],
+) -> str | None:
+    """The label of the data set a run without a config.yaml belongs to, among ``labelled``
+    (``{label: the settings of its runs' keys}``): the one whose values of ``keys`` agree with
+    the run's own recorded data ``settings`` (those it records; Hydra's ``.hydra/`` of its
+    job), else, among those that agree, the only one of the runs in the nearest folder above
+    it that holds any (``by_folder``: the labels of the runs below each folder). None where
+    neither tells."""
+    recorded = settings if isinstance(settings, Mapping) else {}
+    known = {k: format_value(recorded[k]) for k in keys if k in recorded}
+    candidates = {
+        label
+        for label, values in labelled.items()
+        if all(values.get(k, _MISSING) == value for k, value in known.items())
+    }
+    if len(candidates) == 1:
+        return next(iter(candidates))
+    for folder in _folders_above(run_dir):
+        near = by_folder.get(folder, set()) & candidates
+        if near:
+            return next(iter(near)) if len(near) == 1 else None
+    return None
+
+
 def data_labels(runs: pd.DataFrame) -> pd.Series:
     """``data`` of each run, with the data settings that differ among the runs of its name.
 
     Args:
-        runs: One row per run with ``data`` (the data set's name) and ``_config`` (the
-            flattened config.yaml, or None).
+        runs: One row per run with ``data`` (the data set's name), ``_config`` (the
+            flattened config.yaml, or None) and, optionally, ``run_dir`` and
+            ``_data_settings`` (a run without a config.yaml: the data settings its job's
+            folder records, flattened, or None).
 
     Returns:
         Where runs of one name differ in a data setting (:func:`is_data_setting`, and
         ``data.split_seed`` where runs of one seed differ in it, :func:`split_follows_seed`),
         each run's name followed by ``(key=value, ...)`` of the differing keys without their
         ``data.`` prefix: ``synthetic_binary (label_noise=0)`` and ``synthetic_binary
-        (label_noise=0.4)``, separate data sets. A run without a config.yaml keeps the bare name.
+        (label_noise=0.4)``, separate data sets. A run without a config.yaml (one refused
+        before it was written) gets the label of the data set it belongs to: the one its
+        ``_data_settings`` agree with, else the one of the runs in the nearest folder above it
+        that holds runs of that name with a config (the study it sits in); None where neither
+        tells (never a data set of its own beside the labelled ones). Where the runs of a
+        name do not differ, every run keeps the bare name.
 
-        >>> runs = pd.DataFrame({"data": ["s", "s", "s"], "_config": [
+        >>> runs = pd.DataFrame({"data": ["s", "s", "s", "s"], "_config": [
         ...     {"data.label_noise": 0.0, "data.batch_size": 64, "seed": 0, "data.split_seed": 0},
         ...     {"data.label_noise": 0.4, "data.batch_size": 32, "seed": 1, "data.split_seed": 1},
-        ...     None]})
+        ...     None, None], "run_dir": ["a/0", "b/1", "b/2", "c/3"],
+        ...     "_data_settings": [None, None, None, {"data.label_noise": 0}]})
         >>> data_labels(runs).tolist()
-        ['s (label_noise=0)', 's (label_noise=0.4)', 's']
+        ['s (label_noise=0)', 's (label_noise=0.4)', 's (label_noise=0.4)', 's (label_noise=0)']
     """
-    labels = runs["data"].copy()
+    labels = runs["data"].astype(object).copy()
+    missing = pd.Series(None, index=runs.index, dtype=object)
+    settings = runs.get("_data_settings", missing)
+    run_dirs = runs.get("run_dir", missing)
     for name, group in runs.groupby("data", sort=False):
         configs = [c for c in group["_config"] if c is not None]
         keys = differing_keys(configs, is_data_setting)
@@ -175,13 +235,19 @@ def data_labels(runs: pd.DataFrame) -> pd.Series:
             keys = sorted([*keys, SPLIT_SEED])
         if not keys:
             continue
+        labelled: dict[str, dict[str, str]] = {}
+        by_folder: dict[str, set[str]] = {}
         for index, config in group["_config"].items():
             if config is not None:
-                values = (format_value(config[k]) if k in config else _MISSING for k in keys)
-                text = ", ".join(
-                    f"{k.removeprefix('data.')}={v}" for k, v in zip(keys, values, strict=True)
+                label = labels.at[index] = _data_text(str(name), config, keys)
+                labelled[label] = {k: format_value(config[k]) for k in keys if k in config}
+                for folder in _folders_above(run_dirs[index]):
+                    by_folder.setdefault(folder, set()).add(label)
+        for index, config in group["_config"].items():
+            if config is None:
+                labels.at[index] = _sibling_label(
+                    settings[index], run_dirs[index], labelled, by_folder, keys
                 )
-                labels.at[index] = f"{name} ({text})"
     return labels
 
 

@@ -29,7 +29,8 @@ from __future__ import annotations
 
 import math
 import warnings
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -37,6 +38,7 @@ import pandas as pd
 
 from lossbench.metric_names import VALIDATION_EPOCH, VALIDATION_STEP
 from lossbench.report.converged import early_stopping_on, still_improving
+from lossbench.report.errors import ReportError
 from lossbench.tuning_grid import best_rate, rate_key
 
 #: A run has converged "within 1 %" at the first epoch whose validation value is within this
@@ -66,6 +68,114 @@ def _unknown_rate_runs(group: pd.DataFrame) -> list[str]:
 def selection_metric(metric: str) -> str:
     """The validation counterpart of the ranking metric: ``test/nll`` -> ``val/nll``."""
     return f"val/{metric.partition('/')[2]}"
+
+
+class UntunedDataWarning(UserWarning):
+    """Data sets (or setups) none of whose completed runs records the selection metric on the
+    validation split: no learning rate can be chosen on it there. Such data sets are left
+    out of the report; such setups are named."""
+
+
+@dataclass(frozen=True)
+class UntunedData:
+    """What cannot be tuned on the ranking ``metric``'s validation counterpart
+    (:func:`untuned_data`): ``data``, the data sets left out of the report; ``recorded_by``,
+    the data sets whose runs record it; ``setups``, ``data / setup`` of the setups of those
+    data sets none of whose own completed runs record it (reported at their smallest rate,
+    as a setup that failed at every rate is)."""
+
+    metric: str
+    data: tuple[str, ...]
+    recorded_by: tuple[str, ...]
+    setups: tuple[str, ...] = ()
+
+    def text(self, code: Callable[[str], str] = str) -> str:
+        """What the report says of them (each name of a metric or option as ``code`` writes
+        it).
+
+            >>> print(UntunedData("test/map", ("breast_cancer", "wine"), ("multi",)).text())
+            breast_cancer and wine left out of the report: none of their completed runs records val/map, the validation value that chooses each setup's learning rate for --metric test/map (recorded by multi only), so their setups' learning rates cannot be chosen on it, and a rate chosen on nothing makes no fair verdict. Report them with another --metric, e.g. --metric test/nll.
+            >>> print(UntunedData("test/map", (), ("multi",), ("multi / mse",)).text())
+            multi / mse: none of its completed runs records val/map, the validation value that chooses each setup's learning rate for --metric test/map, so its learning rate is not chosen on it: it is reported at the smallest rate of its grid, and its figures are no fair verdict. Report with another --metric, e.g. --metric test/nll, to see it tuned.
+        """  # noqa: E501
+        column = selection_metric(self.metric)
+        chooses = (
+            f"{code(column)}, the validation value that chooses each setup's learning rate for "
+            f"{code('--metric ' + self.metric)}"
+        )
+        parts = []
+        if self.data:
+            their, them = ("their", "them") if len(self.data) > 1 else ("its", "it")
+            recorded = (
+                f"recorded by {_and(list(self.recorded_by))} only"
+                if self.recorded_by
+                else "no data set's runs record it"
+            )
+            parts.append(
+                f"{_and(list(self.data))} left out of the report: none of {their} completed "
+                f"runs records {chooses} ({recorded}), so {their} setups' learning rates cannot "
+                "be chosen on it, and a rate chosen on nothing makes no fair verdict. Report "
+                f"{them} with another --metric, e.g. {code('--metric test/nll')}."
+            )
+        if self.setups:
+            their, them = ("their", "them") if len(self.setups) > 1 else ("its", "it")
+            rate = "their learning rates are" if len(self.setups) > 1 else "its learning rate is"
+            parts.append(
+                f"{_and(list(self.setups))}: none of {their} completed runs records {chooses}, "
+                f"so {rate} not chosen on it: {'they are' if len(self.setups) > 1 else 'it is'} "
+                f"reported at the smallest rate of {their} grid, and {their} figures are no fair "
+                f"verdict. Report with another --metric, e.g. {code('--metric test/nll')}, to "
+                f"see {them} tuned."
+            )
+        return " ".join(parts)
+
+
+def _and(names: Sequence[str]) -> str:
+    """``a``, ``a and b``, ``a, b and c``."""
+    return names[0] if len(names) == 1 else f"{', '.join(names[:-1])} and {names[-1]}"
+
+
+def untuned_data(runs: pd.DataFrame, metric: str) -> UntunedData | None:
+    """The data sets where a learning rate is to be chosen (a setup trained at two rates or
+    more) but none of whose completed runs has a finite validation value of ``metric``
+    (:func:`selection_metric`), so that it cannot be chosen on it, and the setups of the
+    other data sets of which that holds; None where there are none. A data set (setup)
+    without completed runs has no result on any metric, and one trained at one rate has no
+    rate to choose: neither is one of them.
+
+        >>> runs = pd.DataFrame({"data": [*"aabbc"], "setup": "s", "status": "completed",
+        ...     "lr": [0.1, 0.2, 0.1, 0.2, 0.1], "val/map": [0.8, 0.7, *[float("nan")] * 3]})
+        >>> untuned_data(runs, "test/map")
+        UntunedData(metric='test/map', data=('b',), recorded_by=('a',), setups=())
+
+    Raises:
+        ReportError: Every data set with completed runs is one of them: nothing to report.
+    """
+    column = selection_metric(metric)
+    done = runs[runs["status"] == "completed"]
+    values = done[column] if column in done else pd.Series(math.nan, index=done.index)
+    finite = pd.Series(np.isfinite(pd.to_numeric(values, errors="coerce")), index=done.index)
+    recorded = finite.groupby(done["data"]).any()
+    per_setup = runs.groupby(["data", "setup"])["lr"].nunique()
+    rates = per_setup.groupby(level="data").max()
+    untuned = tuple(sorted(str(d) for d in recorded.index[~recorded] if rates.get(d, 0) > 1))
+    tuned = tuple(sorted(str(d) for d in recorded.index[recorded]))
+    by_setup = finite.groupby([done["data"], done["setup"]]).any()
+    setups = tuple(
+        f"{data} / {setup}"
+        for (data, setup), has in by_setup.items()
+        if not has and data in tuned and per_setup.get((data, setup), 0) > 1
+    )
+    if not untuned and not setups:
+        return None
+    if len(untuned) == len(recorded):
+        raise ReportError(
+            f"--metric {metric}: no completed run records {column}, the validation value that "
+            "chooses each setup's learning rate (the test split never chooses), so no data "
+            f"set's rates can be chosen on it ({_and(list(untuned))}). Report with another "
+            "--metric, e.g. --metric test/nll."
+        )
+    return UntunedData(metric, untuned, tuned, setups)
 
 
 def _seed_values(group: pd.DataFrame, column: str) -> list[float | None]:

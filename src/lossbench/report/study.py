@@ -10,6 +10,7 @@ import pandas as pd
 from lossbench.report.collect import DebugRun
 from lossbench.report.compare import Verdict
 from lossbench.report.overview import Family
+from lossbench.report.selection import UntunedData
 
 
 @dataclass
@@ -38,6 +39,9 @@ class Study:
             ``trainer.overfit_batches``): in none of the above, named in the report's text.
         unfinished: The job folders without a ``metrics.json`` (jobs still running, or
             stopped before they ended): in none of the above, named in the report's text.
+        untuned: The data sets left out because none of their runs records the ranking
+            metric's validation value, which chooses the learning rates (None: none were):
+            in none of the above, named in the report's text.
     """
 
     runs: pd.DataFrame
@@ -57,6 +61,7 @@ class Study:
     overview_figures: dict[str, Path] = field(default_factory=dict)
     debug_runs: list[DebugRun] = field(default_factory=list)
     unfinished: list[Path] = field(default_factory=list)
+    untuned: UntunedData | None = None
 
     @property
     def selected(self) -> pd.DataFrame:
