@@ -106,10 +106,10 @@ __all__ = [
 log = logging.getLogger("lossbench")
 
 
-#: The config folder of each command, below the package (a wheel) or the repository (a source
-#: checkout): lossbench-train's groups in ``configs/``; lossbench-eval's and lossbench-predict's
-#: own folders, which hold only what they read, so that Hydra (its completion, its --help)
-#: offers them nothing of training's.
+#: The config folder of each command: lossbench-train's groups in the repository's ``configs/``
+#: (in a wheel, ``lossbench/configs``); lossbench-eval's and lossbench-predict's own folders in
+#: the package (``lossbench/command_configs/``), which hold only what they read, so that Hydra
+#: (its completion, its --help) offers them nothing of training's.
 CONFIG_FOLDERS = {
     "train": "configs",
     "eval": "command_configs/eval",
@@ -118,8 +118,9 @@ CONFIG_FOLDERS = {
 
 
 def config_dir(command: str = "train") -> Path:
-    """The config folder of ``command`` (``train``, ``eval`` or ``predict``): shipped in the
-    wheel, or the repository's in a source checkout (:data:`CONFIG_FOLDERS`).
+    """The config folder of ``command`` (``train``, ``eval`` or ``predict``): in the package
+    (a wheel; eval's and predict's always), or the repository's ``configs/`` in a source
+    checkout (:data:`CONFIG_FOLDERS`).
 
         >>> [config_dir().name, sorted(p.name for p in config_dir("predict").iterdir())]
         ['configs', ['data', 'predict.yaml']]
