@@ -36,8 +36,16 @@ def test_the_shells_are_those_hydra_completes() -> None:
     ],
     ids=lambda line: " ".join(line) or "no-flags",
 )
-def test_lines_hydra_runs_are_not_refused(line: list[str]) -> None:
+def test_lines_hydra_runs_are_not_refused(line: list[str], monkeypatch) -> None:
+    monkeypatch.setenv("COMP_LINE", "lossbench-train ")  # a query: as the shell's script sets it
     assert flag_refusal(line, "lossbench-train") is None
+
+
+def test_completion_query_without_the_line_is_refused(monkeypatch) -> None:
+    monkeypatch.delenv("COMP_LINE", raising=False)
+    refusal = flag_refusal(["-sc", "query=zsh"], "lossbench-eval")
+    assert refusal is not None and "which sets COMP_LINE" in refusal, refusal
+    assert refusal.endswith('eval "$(lossbench-eval -sc install=zsh)"'), refusal
 
 
 def test_shell_completion_installs_and_completes() -> None:

@@ -10,7 +10,7 @@ import sys
 import pytest
 
 from cli_process import SRC, run_module
-from lossbench.help_groups import config_groups, format_groups, keep_config_files
+from lossbench.help_groups import config_groups, format_groups
 from lossbench.train import config_dir
 
 
@@ -66,21 +66,19 @@ def test_checkpoint_commands_help_lists_no_schema(module: str, command: str, tmp
     assert "schema/" not in result.stdout
 
 
-#: Run in a child: the checkpoint command's --help, noting whether Hydra's loader keeps its parsed
-#: files each time Hydra lists the groups (each listing deep-copies the repository 182 times).
+#: Run in a child: the checkpoint command's --help, noting the groups Hydra lists each time it
+#: lists them (for any template, used or not).
 _LISTINGS = """
 import sys
 
 from hydra._internal.hydra import Hydra
-
-from lossbench.config_cache import CachedConfigRepository
 
 listed = []
 listing = Hydra.format_config_groups
 
 
 def format_config_groups(self, *args, **kwargs):
-    listed.append(isinstance(self.config_loader.repository, CachedConfigRepository))
+    listed.append(sorted(self.config_loader.list_groups("")))
     return listing(self, *args, **kwargs)
 
 
@@ -94,10 +92,14 @@ finally:
 """
 
 
-@pytest.mark.parametrize("module", ["evaluate", "predict"])
-def test_checkpoint_commands_help_keeps_the_parsed_config_files(module: str, tmp_path) -> None:
-    """Their templates list no groups, but Hydra lists them all anyway: ``${keep_config_files:}``
-    makes its loader keep the files it parses first (3.6-4.1 s to 0.6-0.9 s)."""
+@pytest.mark.parametrize(
+    ("module", "groups"), [("evaluate", ["hydra"]), ("predict", ["data", "hydra"])]
+)
+def test_checkpoint_commands_help_finds_only_their_own_groups(
+    module: str, groups: list[str], tmp_path
+) -> None:
+    """Their templates list no groups, but Hydra lists every group it finds anyway: each
+    composes from a config folder of its own, with none of training's groups nor schemas."""
     result = subprocess.run(
         [sys.executable, "-c", _LISTINGS.format(module=module), "--help"],
         cwd=tmp_path,
@@ -108,16 +110,9 @@ def test_checkpoint_commands_help_keeps_the_parsed_config_files(module: str, tmp
         check=False,
     )
     assert result.returncode == 0, result.stderr[-2000:]
-    assert result.stdout.startswith("lossbench-"), result.stdout[:200]  # the resolver: nothing
-    assert result.stderr.strip().splitlines()[-1] == "[True, True]", result.stderr[-2000:]
-
-
-def test_keep_config_files_writes_nothing_outside_a_hydra_command() -> None:
-    from hydra.core.global_hydra import GlobalHydra
-
-    if GlobalHydra.instance().is_initialized():
-        pytest.skip("a Hydra context is set up in this process")
-    assert keep_config_files() == ""
+    assert result.stdout.startswith("lossbench-"), result.stdout[:200]
+    listings = result.stderr.strip().splitlines()[-1]
+    assert listings == repr([groups, groups]), result.stderr[-2000:]
 
 
 def test_format_groups_leaves_out_hydra_and_schema_and_escapes_dollars() -> None:

@@ -26,7 +26,7 @@ from omegaconf import MISSING, OmegaConf
 
 from lossbench.cpus import default_parallel_jobs
 from lossbench.heads import HEADS
-from lossbench.help_groups import config_groups, keep_config_files
+from lossbench.help_groups import config_groups
 from lossbench.losses import LOSSES, LossSpec
 from lossbench.losses.registry import LEGACY_REDUCTION
 from lossbench.metric_names import metric_mode
@@ -385,12 +385,10 @@ def run_directory() -> str:
 
 
 def register_resolvers() -> None:
-    """``${direction:<metric>}``, ``${parallel_jobs:}``, ``${run_dir:}``, ``${config_groups:}``
-    and ``${keep_config_files:}`` (the --help's groups, a quick --help:
-    :mod:`lossbench.help_groups`); idempotent. Also run on import: the joblib launcher's worker
-    processes resolve job configs without calling main()."""
+    """``${direction:<metric>}``, ``${parallel_jobs:}``, ``${run_dir:}`` and ``${config_groups:}``
+    (the --help's groups: :mod:`lossbench.help_groups`); idempotent. Also run on import: the
+    joblib launcher's worker processes resolve job configs without calling main()."""
     OmegaConf.register_new_resolver("config_groups", config_groups, replace=True)
-    OmegaConf.register_new_resolver("keep_config_files", keep_config_files, replace=True)
     OmegaConf.register_new_resolver("direction", sweep_direction, replace=True)
     OmegaConf.register_new_resolver("parallel_jobs", default_parallel_jobs, replace=True)
     OmegaConf.register_new_resolver("run_dir", run_directory, replace=True)

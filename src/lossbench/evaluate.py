@@ -535,7 +535,7 @@ def write_result(result: dict[str, Any], out: str | os.PathLike) -> Path:
     return path
 
 
-@hydra.main(config_path=str(config_dir()), config_name="eval", version_base="1.3")
+@hydra.main(config_path=str(config_dir("eval")), config_name="eval", version_base="1.3")
 def _hydra_main(cfg: DictConfig) -> None:
     from lossbench.interpolations import check_interpolations
     from lossbench.validation import check_added_top_level_keys

@@ -4,7 +4,9 @@ Hydra runs one mode per command: ``--run`` (``-r``, the default), ``--multirun``
 ``--cfg`` (``-c``), ``--info`` (``-i``) or ``--shell-completion`` (``-sc``). Given two, it
 stops with a traceback ("Only one of --run, --multirun, --cfg, --info and --shell_completion
 can be specified"); so does shell completion without exactly one subcommand
-(``-sc install=bash``), and ``--resolve`` without ``--cfg``; ``--hydra-help`` with an override of
+(``-sc install=bash``), or a completion query without the line to complete (``-sc
+query=bash`` outside the shell's completion script, which sets ``COMP_LINE``: a KeyError), and
+``--resolve`` without ``--cfg``; ``--hydra-help`` with an override of
 the command's own config stops the same way. ``-p`` (``--package``) without ``--cfg`` is ignored
 and the command runs (a training run, where a part of the config was to be shown), and
 ``--experimental-rerun FILE`` unpickles ``FILE`` and runs the command on it, past the checks a
@@ -22,6 +24,7 @@ text. :func:`flag_refusal` says what was given and what to give instead:
 from __future__ import annotations
 
 import difflib
+import os
 import sys
 from argparse import Namespace
 from collections.abc import Collection, Sequence
@@ -55,10 +58,38 @@ def _modes(parsed: Namespace) -> list[str]:
     return modes
 
 
+def _install(command: str, shell: str) -> str:
+    """The command line that installs ``command``'s completion in ``shell`` (Hydra's words).
+
+    >>> _install("lossbench-eval", "fish")
+    'lossbench-eval -sc install=fish | source'
+    """
+    if shell == "fish":
+        return f"{command} -sc install=fish | source"
+    return f'eval "$({command} -sc install={shell})"'
+
+
 def _completion_error(words: Sequence[str], command: str) -> str | None:
-    """Why ``-sc`` with ``words`` (the line's other words) is not a completion request."""
+    """Why ``-sc`` with ``words`` (the line's other words) is not a completion request: a
+    query also needs the line to complete, ``COMP_LINE``, which the shell's completion script
+    sets (Hydra reads it without checking: a KeyError).
+
+        >>> import os
+        >>> if "COMP_LINE" not in os.environ:
+        ...     print(_completion_error(["query=bash"], "lossbench-train"))  # doctest: +ELLIPSIS
+        ... else:
+        ...     print("-sc query=bash answers the shell's ...")
+        -sc query=bash answers the shell's ...
+    """
     if len(words) == 1:
         subcommand, _, shell = words[0].partition("=")
+        if subcommand == "query" and shell in SHELLS and "COMP_LINE" not in os.environ:
+            return (
+                f"-sc {words[0]} answers the shell's completion script, which sets COMP_LINE (the "
+                "command line being completed); COMP_LINE is not set here. To complete "
+                f"{command}'s config groups and settings as you type, install the script "
+                f"once per shell: {_install(command, shell)}"
+            )
         if subcommand in _SUBCOMMANDS and shell in SHELLS:
             return None
     given = " ".join(words) if words else "nothing"

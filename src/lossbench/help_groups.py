@@ -1,5 +1,4 @@
-"""The config groups a user chooses from, for ``lossbench-train --help``; and a quick
-``--help`` for the commands that list none (``lossbench-eval``, ``lossbench-predict``).
+"""The config groups a user chooses from, for ``lossbench-train --help``.
 
 Hydra's app help lists every config group it can find (``$APP_CONFIG_GROUPS``), including the
 structured-config schemas :func:`lossbench.config.register_configs` stores under ``schema/``:
@@ -19,10 +18,9 @@ which lists the same groups, options and format as Hydra's, less ``hydra/`` and 
     loss: bce, focal
     <BLANKLINE>
 
-Hydra lists every group for any help template, used or not (:func:`config_groups`); the
-templates of ``configs/eval.yaml`` and ``configs/predict.yaml`` start with
-``${keep_config_files:}``, which writes nothing and makes Hydra's loader keep its parsed files
-first (:func:`keep_config_files`).
+``lossbench-eval`` and ``lossbench-predict`` list no groups: each composes from a config folder
+of its own (``command_configs/eval``, ``command_configs/predict``), which holds only what it
+reads, so that the groups Hydra lists for their help (used or not) are few.
 """
 
 from __future__ import annotations
@@ -93,16 +91,6 @@ def config_groups() -> str:
     if loader is None:
         return "(lossbench-train --help lists them)\n"
     return format_groups(_all_groups(loader))
-
-
-def keep_config_files() -> str:
-    """``${keep_config_files:}``: nothing, in a help template that lists no groups (those of
-    ``lossbench-eval`` and ``lossbench-predict``). Hydra lists every group after resolving the
-    template, used or not; resolving this first makes its loader keep its parsed files, as
-    :func:`config_groups` does: ``lossbench-eval --help`` and ``lossbench-predict --help`` take
-    0.6-0.9 s instead of 3.6-4.1 s. Outside a Hydra command, it does nothing."""
-    _loader_keeping_files()
-    return ""
 
 
 def _loader_keeping_files() -> Any:

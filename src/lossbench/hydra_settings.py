@@ -46,7 +46,8 @@ __all__ = [
     "refuse_hydra_settings",
 ]
 
-#: Each command's primary config (``configs/<name>.yaml``).
+#: Each command's primary config (``<name>.yaml``), and the name of its config folder
+#: (:func:`lossbench.train.config_dir`: ``configs/``, ``command_configs/<name>/``).
 COMMAND_CONFIGS = {
     "lossbench-train": "train",
     "lossbench-eval": "eval",
@@ -450,9 +451,9 @@ _COMPOSING = re.compile(r"In '(?P<config>[^']+)': \w+ raised while composing con
 
 
 def _primary_dir(config_path: str | None, configs: Path) -> Path | None:
-    """The folder Hydra looks for the primary config in: lossbench's ``configs``, or ``-cp``'s
-    folder (Hydra reads a relative one from the folder of lossbench's code); None for a
-    package (``pkg://``)."""
+    """The folder Hydra looks for the primary config in: the command's config folder
+    (``configs``), or ``-cp``'s folder (Hydra reads a relative one from the folder of
+    lossbench's code); None for a package (``pkg://``)."""
     if config_path is None:
         return configs
     if config_path.startswith("pkg://"):
@@ -463,7 +464,7 @@ def _primary_dir(config_path: str | None, configs: Path) -> Path | None:
 
 def _primary_configs(folder: Path, command: str, configs: Path) -> list[str]:
     """The YAML files at the top of ``folder`` (a primary config's candidates), without the
-    other commands' own where ``folder`` is lossbench's ``configs``."""
+    other commands' own where ``folder`` is the command's config folder, ``configs``."""
     if not folder.is_dir():
         return []
     others = {c for owner, c in COMMAND_CONFIGS.items() if owner != command}
@@ -565,7 +566,7 @@ def hydra_error_refusal(
 ) -> str | None:
     """The refusal of Hydra's ``error`` on ``arguments`` (the command line) where it is about
     the config Hydra was pointed at or one of Hydra's own settings; else None (Hydra reports
-    it). ``configs``: lossbench's config folder. What it answers:
+    it). ``configs``: the command's config folder. What it answers:
 
     * ``-cp DIR`` naming no directory ("Primary config directory not found"; for a relative
       one, where the console commands read it as a module of lossbench's package, "Primary

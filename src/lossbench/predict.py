@@ -270,24 +270,25 @@ def write_predictions(
     return path
 
 
-def built_in_data(name: object) -> str:
-    """The refusal of ``data=<name>``, a built-in data set, which lossbench-predict does not
-    read.
+def unread_data(name: object) -> str:
+    """The refusal of ``data=<name>``, an option lossbench-predict's own ``data`` group
+    (``csv``, ``images``) lacks, which a config folder of the user's (``-cd``, ``-cp``) brings:
+    Hydra refuses any other option itself (:func:`lossbench.option_keys.missing_option_refusal`).
 
-        >>> built_in_data("openml")[:44]
-        'data=openml is a built-in data set; lossbenc'
+        >>> unread_data("mine")[:50]
+        'data=mine: lossbench-predict reads the rows to pre'
     """
     return (
-        f"data={name} is a built-in data set; lossbench-predict reads the rows to predict "
-        "from a CSV file (data=csv data.path=<file>.csv) or, for a checkpoint of a dense "
-        "task, images from a NumPy file (data=images data.path=<file>.npy)."
+        f"data={name}: lossbench-predict reads the rows to predict from a CSV file "
+        "(data=csv data.path=<file>.csv) or, for a checkpoint of a dense task, images from a "
+        "NumPy file (data=images data.path=<file>.npy); no other data option."
     )
 
 
 def data_option(cfg: DictConfig) -> str | None:
     """The ``data=`` option of the command line (``csv`` by default), read from Hydra's
-    choices, so without resolving the data config's interpolations (``data=openml`` has
-    ``cache_dir: ${paths.data_dir}``, which lossbench-predict's config lacks); outside a
+    choices, so without resolving the data config's interpolations (an option of a config
+    folder of the user's may interpolate keys lossbench-predict's config lacks); outside a
     Hydra app, ``data.name`` as written."""
     from hydra.core.hydra_config import HydraConfig
 
@@ -303,15 +304,15 @@ def _fail(message: str) -> NoReturn:
     refuse(DataError(message))
 
 
-@hydra.main(config_path=str(config_dir()), config_name="predict", version_base="1.3")
+@hydra.main(config_path=str(config_dir("predict")), config_name="predict", version_base="1.3")
 def _hydra_main(cfg: DictConfig) -> None:
     from lossbench.errors import ConfigError
     from lossbench.interpolations import check_interpolations
     from lossbench.validation import check_added_top_level_keys
 
     option = data_option(cfg)
-    if option not in DEFAULT_OUT:  # data=openml: before its ${paths.data_dir} is resolved
-        _fail(built_in_data(option))
+    if option not in DEFAULT_OUT:  # an option of a -cd folder: before it is resolved
+        _fail(unread_data(option))
     try:  # data.path=${nosuch}, +ot=x.csv: refused before anything reads them
         check_interpolations(cfg, command="lossbench-predict")
         check_added_top_level_keys(cfg, PredictConfig, "lossbench-predict")
@@ -325,7 +326,7 @@ def _hydra_main(cfg: DictConfig) -> None:
         )
     name = cfg.data.get("name")
     if name not in DEFAULT_OUT:
-        _fail(built_in_data(name))
+        _fail(unread_data(name))
     if OmegaConf.is_missing(cfg.data, "path"):
         _fail(
             "no data given. Name the CSV file of rows to predict with data.path=<file> (it "
@@ -366,13 +367,19 @@ def _predict_images(ckpt_path: str, data: DictConfig, out: str) -> str:
 
 
 def main() -> None:
-    """Console entry point of ``lossbench-predict``."""
+    """Console entry point of ``lossbench-predict``.
+
+    Its config folder (``command_configs/predict``: :func:`lossbench.train.config_dir`) holds
+    ``predict.yaml`` and the ``data`` group, ``csv`` and ``images``, which build on the schemas
+    stored here."""
     from hydra.core.config_store import ConfigStore
 
     from lossbench.config import CsvDataConfig
     from lossbench.predict_maps import ImagesDataConfig
 
-    ConfigStore.instance().store(group="data", name="images", node=ImagesDataConfig)
+    store = ConfigStore.instance()
+    store.store(name="predict_csv_schema", node=CsvDataConfig)
+    store.store(name="predict_images_schema", node=ImagesDataConfig)
     run_checkpoint_app(
         "predict_schema",
         PredictConfig,

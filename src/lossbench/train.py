@@ -59,7 +59,11 @@ from lossbench.hydra_internals import (
     multirun_yaml_unwritten,
     translating_errors,
 )
-from lossbench.hydra_settings import hydra_error_refusal, refuse_hydra_settings
+from lossbench.hydra_settings import (
+    COMMAND_CONFIGS,
+    hydra_error_refusal,
+    refuse_hydra_settings,
+)
 from lossbench.instantiators import check_logger_folders
 from lossbench.messages import quiet_lightning
 from lossbench.option_keys import (
@@ -102,10 +106,28 @@ __all__ = [
 log = logging.getLogger("lossbench")
 
 
-def config_dir() -> Path:
-    """The configs shipped in the wheel, or the repository's ``configs/`` in a source checkout."""
-    packaged = Path(__file__).parent / "configs"
-    return packaged if packaged.is_dir() else Path(__file__).resolve().parents[2] / "configs"
+#: The config folder of each command: lossbench-train's groups in the repository's ``configs/``
+#: (in a wheel, ``lossbench/configs``); lossbench-eval's and lossbench-predict's own folders in
+#: the package (``lossbench/command_configs/``), which hold only what they read, so that Hydra
+#: (its completion, its --help) offers them nothing of training's.
+CONFIG_FOLDERS = {
+    "train": "configs",
+    "eval": "command_configs/eval",
+    "predict": "command_configs/predict",
+}
+
+
+def config_dir(command: str = "train") -> Path:
+    """The config folder of ``command`` (``train``, ``eval`` or ``predict``): in the package
+    (a wheel; eval's and predict's always), or the repository's ``configs/`` in a source
+    checkout (:data:`CONFIG_FOLDERS`).
+
+        >>> [config_dir().name, sorted(p.name for p in config_dir("predict").iterdir())]
+        ['configs', ['data', 'predict.yaml']]
+    """
+    folder = CONFIG_FOLDERS[command]
+    packaged = Path(__file__).parent / folder
+    return packaged if packaged.is_dir() else Path(__file__).resolve().parents[2] / folder
 
 
 def preflight(cfg: DictConfig, output_dir: str | Path) -> str:
@@ -663,8 +685,10 @@ def run_checkpoint_app(
     """Start a Hydra app that works on a checkpoint (lossbench-eval, lossbench-predict):
     refuse an override Hydra's grammar cannot read, a setting ``schema`` does not have, or
     Hydra's own settings and config flags where Hydra would stop on them
-    (:mod:`lossbench.hydra_settings`, before it starts or from its error), register the
-    schemas, and keep Lightning's messages out of its output (its start-up messages:
+    (:mod:`lossbench.hydra_settings`, before it starts or from its error), register its
+    schema (``schema_name``: the command's own config folder, :func:`config_dir`, builds on it;
+    training's schemas stay out of the ConfigStore, so that Hydra offers none of them), and
+    keep Lightning's messages out of its output (its start-up messages:
     :func:`start_checkpoint_work`, which ``hydra_main`` calls where its work starts).
     A Ctrl-C or SIGTERM ends the command in one line (during its work, one that says what was
     not written: :func:`lossbench.interrupts.stopping`). ``shared_out``: why the jobs of a
@@ -677,8 +701,10 @@ def run_checkpoint_app(
     (:func:`lossbench.hydra_internals.multirun_yaml_unwritten`)."""
     from hydra.core.config_store import ConfigStore
 
+    from lossbench.config import register_resolvers
     from lossbench.interrupts import CHECKPOINT_COMMAND_KEPT, stopping
 
+    configs = config_dir(COMMAND_CONFIGS[command])
     sys.argv[1:] = flags_first(sys.argv[1:])  # overrides after a flag: Hydra 1.3 refuses them
     keys = [field.name for field in fields(schema)]
     refuse_flag_errors(sys.argv[1:], command, keys)  # --ckpt_path=x: a setting with dashes
@@ -699,18 +725,18 @@ def run_checkpoint_app(
             refuse(UserInputError(refusal))
 
     def refusal(error: BaseException) -> str | None:
-        """An option of a group Hydra brings (hydra/launcher=...) that it lacks, a key of a
+        """An option of a group that it lacks (hydra/launcher=..., predict's data=...), a key of a
         schema removed (``~data.batch_size``), or the config Hydra was pointed at, or one of its
         settings (:func:`hydra_error_refusal`)."""
         return (
             missing_option_refusal(error, overrides, command)
             or added_group_refusal(error, overrides)  # +hydra/launcher=basic
-            or removed_key_refusal(error, group_options([config_dir()]), command)
-            or hydra_error_refusal(error, sys.argv[1:], command, config_dir())
+            or removed_key_refusal(error, group_options([configs]), command)
+            or hydra_error_refusal(error, sys.argv[1:], command, configs)
         )
 
     with stopping(CHECKPOINT_COMMAND_KEPT):
-        register_configs()
+        register_resolvers()
         ConfigStore.instance().store(name=schema_name, node=schema)
         quiet_lightning()
         # a multirun too (-m, hydra.mode=MULTIRUN) writes nothing but each job's `out`
