@@ -129,15 +129,77 @@ def test_a_difference_that_holm_does_not_keep_is_no_difference(tmp_path: Path) -
 
 
 def test_a_setup_whose_runs_mostly_hit_the_cap_is_not_named_best(tmp_path: Path) -> None:
+    """It beats the converged setup already, so that one is not named best either: a longer
+    budget could only widen the lead of the setup still improving."""
+    from lossbench.report.document import verdict_table
+
     write_grid(tmp_path, CE, {0.01: (0.20, 0.20)})
     write_grid(tmp_path, MSE, {0.01: (0.10, 0.10)}, stopped_by="budget")
     study = analyse([tmp_path], tmp_path / "report")
     verdict = study.verdicts[0]
-    assert verdict.best == "logits + cross_entropy"
+    assert verdict.best is None and verdict.best_converged == "logits + cross_entropy"
     assert verdict.unconverged == [
         ("sigmoid + mse", "3 of 3 runs hit the epoch cap still improving")
     ]
+    assert [s for s, _ in verdict.beaten_by] == ["sigmoid + mse"]
+    assert verdict.beaten_by[0][1] == pytest.approx(0.11)
     assert study.summary.set_index("setup").loc["sigmoid + mse", "n_budget"] == 3
+    text = verdict_text(verdict, "min")
+    assert (
+        "no best is named: **sigmoid + mse** (0.11) did not converge within the epoch cap"
+    ) in text
+    assert "the best converged setup, **logits + cross_entropy** (0.21)" in text
+    assert "raise trainer.max_epochs" in text and "Tied with it" not in text
+    (row,) = verdict_table(study).rows
+    assert row[1] == (
+        "none: unconverged sigmoid + mse beats the best converged (raise trainer.max_epochs)"
+    )
+
+
+def test_an_unconverged_setup_worse_than_the_best_converged_one_leaves_it_best(
+    tmp_path: Path,
+) -> None:
+    write_grid(tmp_path, CE, {0.01: (0.20, 0.20)})
+    write_grid(tmp_path, MSE, {0.01: (0.30, 0.30)}, stopped_by="budget")
+    verdict = analyse([tmp_path], tmp_path / "report").verdicts[0]
+    assert verdict.best == "logits + cross_entropy"
+    assert verdict.beaten_by == [] and verdict.best_converged is None
+    assert [s for s, _ in verdict.unconverged] == ["sigmoid + mse"]
+
+
+def test_a_rate_choice_against_a_rate_still_improving_is_unsettled(tmp_path: Path) -> None:
+    """Cross-entropy chose lr 0.01 while its runs at 0.003 hit the cap still improving: with
+    more epochs 0.003 could win, so its choice is not settled. It may not be named best, and,
+    better than the converged sigmoid + mse already, it keeps that one from being named."""
+    write_grid(tmp_path, CE, {0.01: (0.20, 0.20)})
+    write_grid(tmp_path, CE, {0.003: (0.25, 0.40)}, stopped_by="budget")
+    write_grid(tmp_path, MSE, {0.01: (0.30, 0.30), 0.003: (0.35, 0.35)})
+    study = analyse([tmp_path], tmp_path / "report")
+    why = "rate choice unsettled: lr 0.003 still improving at the cap in 3 of 3 runs"
+    summary = study.summary.set_index("setup")
+    assert summary.loc["logits + cross_entropy", "lr"] == 0.01
+    assert summary.loc["logits + cross_entropy", "lr_unsettled"] == why
+    assert summary.loc["sigmoid + mse", "lr_unsettled"] == ""
+    verdict = study.verdicts[0]
+    assert verdict.unconverged == [("logits + cross_entropy", why)]
+    assert verdict.best is None and verdict.best_converged == "sigmoid + mse"
+    assert f"**logits + cross_entropy** ({why})" in verdict_text(verdict, "min")
+
+
+def test_the_overview_names_the_ranked_setups_that_did_not_converge(tmp_path: Path) -> None:
+    """The ranking keeps them (the statistics are unchanged), and a note under it says which
+    setups' mean rank includes results still improving at the cap."""
+    from lossbench.report.document import build_document
+    from lossbench.report.render import Text
+
+    write_grid(tmp_path, CE, {0.01: (0.20, 0.20)})
+    write_grid(tmp_path, MSE, {0.01: (0.10, 0.10)}, stopped_by="budget")
+    study = analyse([tmp_path], tmp_path / "report")
+    (family,) = study.overview
+    assert family.mean_ranks.to_dict() == {"sigmoid + mse": 1.0, "logits + cross_entropy": 2.0}
+    texts = [b.text for b in build_document(study) if isinstance(b, Text)]
+    (note,) = [t for t in texts if t.startswith("Not converged in some data set")]
+    assert note.startswith("Not converged in some data set: **sigmoid + mse** (wine).")
 
 
 def test_a_data_set_where_no_setup_converged_says_so(tmp_path: Path) -> None:

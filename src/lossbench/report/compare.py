@@ -294,6 +294,13 @@ class Verdict:
     #: Seeds of the best's results that ``mean`` and the comparisons leave out: fewer than
     #: half of the converged setups have them (:func:`_eligible_seeds`).
     left_out_seeds: list = field(default_factory=list)
+    #: Where ``best`` is None because setups of ``unconverged`` already beat the best
+    #: converged setup: that setup (with the setups identical to it, ``a = b``) and its mean.
+    best_converged: str | None = None
+    best_converged_mean: float = float("nan")
+    #: (setup, its mean) of the setups of ``unconverged`` whose mean beats
+    #: ``best_converged_mean``: a longer budget could overturn a verdict that named it.
+    beaten_by: list[tuple[str, float]] = field(default_factory=list)
 
 
 def _overlap(a: pd.Series, b: pd.Series, metric: str) -> bool | None:
@@ -325,13 +332,29 @@ def tie_reason(
     return "95 % intervals overlap" if overlap else None
 
 
-def unconverged(row: pd.Series) -> str | None:
+def unconverged(row: Mapping | pd.Series) -> str | None:
     """Why the setup of a summary row may not be named best, or None: most of its selected
-    runs (``n_improving`` of ``n_completed``) hit the epoch cap while still improving."""
+    runs (``n_improving`` of ``n_completed``) hit the epoch cap while still improving, or its
+    learning-rate choice is unsettled (``lr_unsettled``: another rate of its grid mostly hit
+    the cap still improving, :func:`lossbench.report.selection.unsettled_rates`).
+
+        >>> unconverged({"n_improving": 2, "n_completed": 3})
+        '2 of 3 runs hit the epoch cap still improving'
+        >>> unconverged({"n_improving": 0, "n_completed": 3,
+        ...              "lr_unsettled": "rate choice unsettled: lr 0.003 still improving at "
+        ...                              "the cap in 3 of 3 runs"})
+        'rate choice unsettled: lr 0.003 still improving at the cap in 3 of 3 runs'
+        >>> unconverged({"n_improving": 1, "n_completed": 3}) is None
+        True
+    """
+    reasons = []
     improving, done = row.get("n_improving", 0), row.get("n_completed", 0)
-    if pd.isna(improving) or not done or 2 * int(improving) <= int(done):
-        return None
-    return f"{int(improving)} of {int(done)} runs hit the epoch cap still improving"
+    if not pd.isna(improving) and done and 2 * int(improving) > int(done):
+        reasons.append(f"{int(improving)} of {int(done)} runs hit the epoch cap still improving")
+    unsettled = row.get("lr_unsettled")
+    if isinstance(unsettled, str) and unsettled:
+        reasons.append(unsettled)
+    return "; ".join(reasons) or None
 
 
 def without_early_stopping(runs: pd.DataFrame, setups: list[str]) -> list[str]:
@@ -360,6 +383,33 @@ def _eligible_seeds(values: Mapping[str, pd.Series]) -> list:
     return sorted(seed for seed, n in counts.items() if 2 * n >= len(values))
 
 
+def _hold_back(verdict: Verdict, rows: pd.DataFrame, metric: str, mode: str) -> None:
+    """Name no best in ``verdict`` where a setup of its ``unconverged`` (still improving at
+    the cap, or its rate choice unsettled) already has a better mean than the best converged
+    setup: a longer budget could only widen that lead. The best converged setup and the
+    setups that beat it are kept in ``best_converged``, ``best_converged_mean`` and
+    ``beaten_by``."""
+    means = rows.set_index("setup")[f"{metric}_mean"]
+    top = float(verdict.mean)
+    beaten_by = []
+    for setup, _ in verdict.unconverged:
+        mean = float(means.get(setup, float("nan")))
+        if not np.isfinite(mean) or abs(mean - top) <= tie_tolerance(mean, top):
+            continue
+        if (mean < top) if mode == "min" else (mean > top):
+            beaten_by.append((setup, mean))
+    if not beaten_by:
+        return
+    verdict.best_converged = " = ".join([str(verdict.best), *verdict.identical])
+    verdict.best_converged_mean = top
+    verdict.beaten_by = sorted(beaten_by, key=lambda item: item[1], reverse=mode != "min")
+    verdict.best = None
+    verdict.mean = verdict.ci_low = verdict.ci_high = float("nan")
+    verdict.n = 0
+    verdict.tied, verdict.separated, verdict.identical = [], [], []
+    verdict.left_out_seeds = []
+
+
 def verdicts(runs: pd.DataFrame, summary: pd.DataFrame, metric: str, mode: str) -> list[Verdict]:
     """The best setup by ``metric`` per data set, and its ties.
 
@@ -374,7 +424,9 @@ def verdicts(runs: pd.DataFrame, summary: pd.DataFrame, metric: str, mode: str) 
     the setup ranked first. Setups with results identical to the best's on every one of those
     seeds form one group with it; the other eligible setups' paired tests against the best,
     over those seeds, are Holm-adjusted together, each group of setups identical to one
-    another counted once (:func:`~lossbench.report.stats.holm_once`).
+    another counted once (:func:`~lossbench.report.stats.holm_once`). Where a setup held
+    back as unconverged (or whose rate choice is unsettled) has a better mean than that best,
+    no best is named (:func:`_hold_back`): a longer budget could overturn the verdict.
     """
     out = []
     for data, rows in summary.groupby("data", sort=True):
@@ -453,5 +505,6 @@ def verdicts(runs: pd.DataFrame, summary: pd.DataFrame, metric: str, mode: str) 
                     verdict.tied.append((other["setup"], reason))
                 else:
                     verdict.separated.append(other["setup"])
+            _hold_back(verdict, rows, metric, mode)
         out.append(verdict)
     return out

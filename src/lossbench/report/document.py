@@ -135,11 +135,13 @@ def verdict_text(v: Verdict, mode: str, n_failed_all: int | None = None) -> str:
     in training at any learning rate (``v.n_failed`` counts the chosen rates' only)."""
     task = v.task if isinstance(v.task, str) else "task unknown"
     head = f"**{v.data}** ({task}, {v.metric}, {DIRECTION[mode]}): "
-    if v.best is None and v.unconverged:
+    if v.best is None and v.beaten_by:
+        text = head + held_back(v)
+    elif v.best is None and v.unconverged:
         text = head + (
-            "no setup converged within the epoch cap (most selected runs of every setup with "
-            "results hit it while still improving), so there is no verdict; raise "
-            "trainer.max_epochs."
+            "no setup converged within the epoch cap (every setup with results had most of "
+            "its selected runs, or of its runs at another learning rate of its grid, hit it "
+            "while still improving), so there is no verdict; raise trainer.max_epochs."
         )
     elif v.best is None:
         text = head + f"{no_result(v.metric)}, so there is no verdict."
@@ -188,6 +190,26 @@ def verdict_text(v: Verdict, mode: str, n_failed_all: int | None = None) -> str:
     return text + failed_in_training(v.n_failed, n_failed_all)
 
 
+def held_back(v: Verdict) -> str:
+    """Why no best is named where setups that did not converge (or whose rate choice is
+    unsettled) already beat the best converged setup, and the advice: more epochs.
+
+        >>> v = Verdict("wine", "multiclass", "test/nll", None, best_converged="a",
+        ...             best_converged_mean=0.1, beaten_by=[("b", 0.08)])
+        >>> print(held_back(v))
+        no best is named: **b** (0.08) did not converge within the epoch cap (or its learning-rate choice is unsettled) and already beats the best converged setup, **a** (0.1), so a longer budget could overturn a verdict that named it; raise trainer.max_epochs.
+    """  # noqa: E501
+    listed = ", ".join(f"**{s}** ({fmt(m)})" for s, m in v.beaten_by)
+    one = len(v.beaten_by) == 1
+    return (
+        f"no best is named: {listed} did not converge within the epoch cap (or "
+        f"{'its' if one else 'their'} learning-rate choice is unsettled) and already "
+        f"beat{'s' if one else ''} the best converged setup, **{v.best_converged}** "
+        f"({fmt(v.best_converged_mean)}), so a longer budget could overturn a verdict that "
+        "named it; raise trainer.max_epochs."
+    )
+
+
 def _seed(seed: Any) -> Any:
     """A seed as a whole number where it is one (seeds read from a column with gaps are
     floats).
@@ -224,6 +246,13 @@ def early_stopping_advice(v: Verdict) -> str:
 
 def _no_best(verdict: Verdict) -> str:
     """What the verdict table says where no setup may be named best."""
+    if verdict.beaten_by:
+        names = ", ".join(s for s, _ in verdict.beaten_by)
+        fix = "raise trainer.max_epochs"
+        if verdict.without_early_stopping:
+            fix += ", with early_stopping.enabled=true"
+        beat = "beats" if len(verdict.beaten_by) == 1 else "beat"
+        return f"none: unconverged {names} {beat} the best converged ({fix})"
     if verdict.unconverged and verdict.without_early_stopping:
         return (
             "none converged within the epoch cap (raise trainer.max_epochs, with "
@@ -462,6 +491,38 @@ def _sources(paths: Iterable[os.PathLike]) -> str:
     return ", ".join(f"`{p}`" for p in paths)
 
 
+def unconverged_in(verdicts: Iterable[Verdict], data: Iterable[str], setups: Iterable[str]) -> str:
+    """The overview's note on the ranked ``setups`` that did not converge (or whose rate
+    choice is unsettled) in some of the family's ``data`` sets, from their ``verdicts``;
+    "" where every one converged everywhere.
+
+        >>> vs = [Verdict("a", "binary", "test/nll", "x", unconverged=[("y", "why")]),
+        ...       Verdict("b", "binary", "test/nll", "x", unconverged=[("y", "w"), ("z", "w")])]
+        >>> unconverged_in(vs, ["a", "b"], ["x", "y"])[:45]
+        'Not converged in some data set: **y** (a, b).'
+    """
+    data, setups = set(data), list(setups)
+    where: dict[str, list[str]] = {}
+    for v in verdicts:
+        if v.data in data:
+            for setup, _ in v.unconverged:
+                where.setdefault(setup, []).append(v.data)
+    listed = [f"**{s}** ({', '.join(sorted(where[s]))})" for s in setups if s in where]
+    if not listed:
+        return ""
+    return (
+        f"Not converged in some data set: {'; '.join(listed)}. Their mean rank includes "
+        "results that were still improving at the epoch cap (or chosen at a rate whose rival "
+        "was), so it is no converged result: see each data set's verdict."
+    )
+
+
+def _unconverged_in_family(study: Study, data: list[str], setups: list[str]) -> Text | None:
+    """:func:`unconverged_in` as a block of the overview, or None."""
+    text = unconverged_in(study.verdicts, data, setups)
+    return Text(text) if text else None
+
+
 def _overview(study: Study) -> list[Block]:
     """Mean rank per setup and task family, the Friedman test, the critical-difference
     diagram."""
@@ -495,6 +556,9 @@ def _overview(study: Study) -> list[Block]:
         blocks.append(Text(text))
         rows = [[s, fmt(r, 3)] for s, r in family.mean_ranks.items()]
         blocks.append(Table(["setup", "mean rank"], rows))
+        note = _unconverged_in_family(study, family.data, list(family.mean_ranks.index))
+        if note is not None:
+            blocks.append(note)
         figure = study.overview_figures.get(family.task)
         if figure is not None:
             blocks.append(Image(figure, f"{family.task}: critical-difference diagram"))
@@ -536,7 +600,10 @@ def build_document(study: Study) -> list[Block]:
             "setups have, by the mean over those seeds. A setup whose selected runs "
             "mostly stopped at the epoch cap while still improving is not named best (a run "
             "trained without early stopping was still improving there when its early-stopping "
-            "metric improved within the last early_stopping.patience validations)."
+            "metric improved within the last early_stopping.patience validations), nor one "
+            "whose rate choice is unsettled (another rate of its grid mostly stopped at the "
+            "cap still improving); where such a setup already beats the best converged one, "
+            "no best is named."
         ),
         Text(
             f"{len(runs)} runs ({n_done} completed, {len(runs) - n_done} failed or refused) "

@@ -214,6 +214,32 @@ def _candidate_key(
     return rate_key([*_seed_values(group, column), *[None] * n_missing], mode)
 
 
+def unsettled_rates(group: pd.DataFrame, chosen: float) -> str:
+    """Why the learning rate ``chosen`` for one data set and setup (``group``, its runs at
+    every rate) is unsettled, or "": another rate of its grid has most of its completed runs
+    still improving at the epoch cap (``still_improving``), so a longer budget could make that
+    rate the better one and change the choice.
+
+        >>> runs = pd.DataFrame({"lr": [0.003] * 3 + [0.01] * 3, "status": "completed",
+        ...                      "still_improving": [True, True, False, False, False, False]})
+        >>> unsettled_rates(runs, 0.01)
+        'rate choice unsettled: lr 0.003 still improving at the cap in 2 of 3 runs'
+        >>> unsettled_rates(runs, 0.003)
+        ''
+    """
+    if "still_improving" not in group:
+        return ""
+    done = group[(group["status"] == "completed") & group["lr"].notna()]
+    improving = done["still_improving"].fillna(False).astype(bool)
+    parts = []
+    for lr, at in improving.groupby(done["lr"], sort=True):
+        if lr != chosen and 2 * int(at.sum()) > len(at):
+            parts.append(
+                f"lr {lr:g} still improving at the cap in {int(at.sum())} of {len(at)} runs"
+            )
+    return f"rate choice unsettled: {'; '.join(parts)}" if parts else ""
+
+
 def select_learning_rates(
     runs: pd.DataFrame, metric: str, mode: str
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -228,7 +254,8 @@ def select_learning_rates(
         ``runs`` with a boolean ``selected`` column, and one row per data set and setup:
         ``lr`` (chosen; NaN when the runs record none), ``lr_grid`` (the rates tried),
         ``n_lr``, ``lr_at_edge`` (the chosen rate is the smallest or largest of a grid of at
-        least two: widen the grid) and ``val_selection`` (the chosen rate's mean validation value).
+        least two: widen the grid), ``val_selection`` (the chosen rate's mean validation value)
+        and ``lr_unsettled`` (why the choice is unsettled, :func:`unsettled_rates`, or "").
     """
     column = selection_metric(metric)
     runs = runs.copy()
@@ -240,7 +267,9 @@ def select_learning_rates(
         unknown = _unknown_rate_runs(group)
         if not rates:  # no learning rate recorded (refused before its config was written)
             runs.loc[group.index, "selected"] = True
-            rows.append(row | {"lr": math.nan, "lr_grid": "", "lr_at_edge": False})
+            rows.append(
+                row | {"lr": math.nan, "lr_grid": "", "lr_at_edge": False, "lr_unsettled": ""}
+            )
             if unknown:
                 warnings.warn(
                     f"{data} / {setup}: no run has a known learning rate; its {len(unknown)} "
@@ -271,6 +300,7 @@ def select_learning_rates(
             row
             | {
                 "lr": float(chosen),
+                "lr_unsettled": unsettled_rates(group, chosen),
                 "lr_grid": " ".join(f"{r:g}" for r in rates),
                 # only a rate chosen on results: a setup every run of which failed has none
                 "lr_at_edge": len(rates) > 1
