@@ -291,6 +291,7 @@ def test_fresh_benchmark_times_a_user_started_run_against_the_hand_written_proce
 VECTORIZED = REPO / "scripts" / "benchmark_vectorized.py"
 
 
+@pytest.mark.slow  # a fresh benchmark process of about 7 s
 def test_vectorized_benchmark_prints_a_row_per_batch_size_and_k(tmp_path) -> None:
     """``make bench-vectorized`` with short settings: one row per (batch, K), the group's
     steps those of one run, and its ratios positive, the median within the repeats' minimum

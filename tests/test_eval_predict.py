@@ -145,6 +145,7 @@ def _files(folder: Path) -> set[str]:
     return {str(p.relative_to(folder)) for p in folder.rglob("*")}
 
 
+@pytest.mark.slow  # a training and two multiruns in fresh processes, about 10 s
 def test_eval_and_predict_multiruns_write_nothing_but_their_outputs(make_cfg, tmp_path, csv_files):
     """A multirun (``-m``, ``hydra.mode=MULTIRUN``) sweeps in the current directory
     (``hydra.sweep.dir: .``): each job writes its ``out`` and nothing else, not Hydra's
