@@ -386,9 +386,9 @@ def _eligible_seeds(values: Mapping[str, pd.Series]) -> list:
 def _hold_back(verdict: Verdict, rows: pd.DataFrame, metric: str, mode: str) -> None:
     """Name no best in ``verdict`` where a setup of its ``unconverged`` (still improving at
     the cap, or its rate choice unsettled) already has a better mean than the best converged
-    setup: a longer budget could only widen that lead. The best converged setup and the
-    setups that beat it are kept in ``best_converged``, ``best_converged_mean`` and
-    ``beaten_by``."""
+    setup: a longer budget could overturn a verdict that named the converged one. The best
+    converged setup and the setups that beat it are kept in ``best_converged``,
+    ``best_converged_mean`` and ``beaten_by``."""
     means = rows.set_index("setup")[f"{metric}_mean"]
     top = float(verdict.mean)
     beaten_by = []
