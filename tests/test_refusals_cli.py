@@ -1451,10 +1451,13 @@ CATALOGUE: list[Case] = [
             ["out='scores.npz' is not a .json file name", "e.g. out=scores.json"], ()),
     # a data set to train on: not in predict's data group (csv, images), as Hydra finds
     refused("predict-data-openml", "predict", ("ckpt_path=x.ckpt", "data=openml"),
-            ["data=openml: data has no option 'openml'. Options of data: csv, images."],
+            ["data=openml: data has no option 'openml'. Options of data: csv, images. "
+             "lossbench-predict reads the rows to predict from a CSV file (data=csv",
+             "lossbench-train's data sets are not among them"],
             (), unwanted=["interpolates", "paths.data_dir", "HYDRA_FULL_ERROR"], fast=True),
     refused("predict-data-mnist-ink", "predict", ("ckpt_path=x.ckpt", "data=mnist_ink"),
-            ["data=mnist_ink: data has no option 'mnist_ink'. Options of data: csv, images."], (),
+            ["data=mnist_ink: data has no option 'mnist_ink'. Options of data: csv, images.",
+             "images from a NumPy file (data=images data.path=<file>.npy)"], (),
             unwanted=["HYDRA_FULL_ERROR"], fast=True),
     refused("predict-not-a-checkpoint", "predict", ("ckpt_path=notes.ckpt", "data.path=data.csv"),
             ["is not a readable torch checkpoint"], (("notes.ckpt", "x"), ("data.csv", GOOD))),

@@ -278,11 +278,15 @@ def unread_data(name: object) -> str:
         >>> unread_data("mine")[:50]
         'data=mine: lossbench-predict reads the rows to pre'
     """
-    return (
-        f"data={name}: lossbench-predict reads the rows to predict from a CSV file "
-        "(data=csv data.path=<file>.csv) or, for a checkpoint of a dense task, images from a "
-        "NumPy file (data=images data.path=<file>.npy); no other data option."
-    )
+    return f"data={name}: {DATA_READ}; no other data option."
+
+
+#: What lossbench-predict reads, for the refusals of another ``data=`` option.
+DATA_READ = (
+    "lossbench-predict reads the rows to predict from a CSV file (data=csv "
+    "data.path=<file>.csv) or, for a checkpoint of a dense task, images from a NumPy file "
+    "(data=images data.path=<file>.npy)"
+)
 
 
 def data_option(cfg: DictConfig) -> str | None:
@@ -387,6 +391,7 @@ def main() -> None:
         "lossbench-predict",
         shared_out=_shared_out,
         groups={"data": ("csv", {"csv": CsvDataConfig, "images": ImagesDataConfig})},
+        option_hints={"data": f"{DATA_READ}; lossbench-train's data sets are not among them."},
     )
 
 

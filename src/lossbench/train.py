@@ -681,6 +681,7 @@ def run_checkpoint_app(
     command: str,
     shared_out: Callable[[list[str]], str | None] | None = None,
     groups: Mapping[str, tuple[str, Mapping[str, type]]] | None = None,
+    option_hints: Mapping[str, str] | None = None,
 ) -> None:
     """Start a Hydra app that works on a checkpoint (lossbench-eval, lossbench-predict):
     refuse an override Hydra's grammar cannot read, a setting ``schema`` does not have, or
@@ -696,7 +697,9 @@ def run_checkpoint_app(
     (:func:`lossbench.sweep_refusals.shared_out_refusal`), refused before any job starts.
     ``groups``: the command's config groups, ``{group: (default option, {option: schema})}``,
     whose keys ``~group.key`` may not remove, as ``~key`` may not remove a setting of
-    ``schema`` (:func:`lossbench.command_keys.removed_command_setting`). A multirun writes
+    ``schema`` (:func:`lossbench.command_keys.removed_command_setting`). ``option_hints``:
+    ``{group: text}``, added to the refusal of an option the group lacks (what its options are
+    for). A multirun writes
     nothing but its jobs' outputs, not Hydra's ``multirun.yaml``
     (:func:`lossbench.hydra_internals.multirun_yaml_unwritten`)."""
     from hydra.core.config_store import ConfigStore
@@ -728,9 +731,13 @@ def run_checkpoint_app(
         """An option of a group that it lacks (hydra/launcher=..., predict's data=...), a key of a
         schema removed (``~data.batch_size``), or the config Hydra was pointed at, or one of its
         settings (:func:`hydra_error_refusal`)."""
+        missing = missing_option_refusal(error, overrides, command)
+        if missing is not None:  # what the group's options are for, where the command says
+            group = missing.split("=", 1)[0].lstrip("+~")
+            hint = (option_hints or {}).get(group)
+            return f"{missing} {hint}" if hint else missing
         return (
-            missing_option_refusal(error, overrides, command)
-            or added_group_refusal(error, overrides)  # +hydra/launcher=basic
+            added_group_refusal(error, overrides)  # +hydra/launcher=basic
             or removed_key_refusal(error, group_options([configs]), command)
             or hydra_error_refusal(error, sys.argv[1:], command, configs)
         )
