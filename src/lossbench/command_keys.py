@@ -34,6 +34,8 @@ import typing
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 
+from lossbench.removals import absent_key_refusal, removed_key, schema_key_refusal
+
 __all__ = [
     "added_config_dirs",
     "command_keys",
@@ -200,10 +202,8 @@ def unknown_removed_key(
         >>> unknown_removed_key("~data.path", ("data",), "lossbench-predict", keys) is None
         True
     """
-    if not argument.startswith("~") or argument.startswith("~~"):
-        return None
-    key = argument[1:].split("=", 1)[0].strip()
-    return _unknown(argument, key, valid, command, nested) if key else None
+    key = removed_key(argument)
+    return None if key is None else _unknown(argument, key, valid, command, nested)
 
 
 def _unknown(
@@ -262,9 +262,9 @@ def removed_setting(
         >>> removed_setting("~callbacks.early_stopping", {}, "lossbench-train") is None
         True
     """
-    if not argument.startswith("~") or argument.startswith("~~"):
+    key = removed_key(argument)
+    if key is None:
         return None
-    key = argument[1:].split("=", 1)[0]
     if key in NEEDED_SETTINGS:
         instead = NEEDED_SETTINGS[key]
     elif key in NEEDED_GROUPS:
@@ -324,9 +324,9 @@ leave ~split out to keep its default (split=test), or set it (split=<value>; \
         >>> removed_command_setting("~splt", Eval, "lossbench-eval") is None
         True
     """
-    if not argument.startswith("~") or argument.startswith("~~"):
+    key = removed_key(argument)
+    if key is None:
         return None
-    key = argument[1:].split("=", 1)[0].strip()
     top, _, rest = key.partition(".")
     fields = {field.name: field for field in dataclasses.fields(schema)}
     if top not in fields:
@@ -359,15 +359,8 @@ leave ~split out to keep its default (split=test), or set it (split=<value>; \
     if rest not in [field.name for field in dataclasses.fields(option_schema)]:
         if not any(rest in [f.name for f in dataclasses.fields(s)] for s in schemas.values()):
             return None  # no option has it: Hydra says
-        return (
-            f"{argument} removes {key}, which {top}={option} does not have "
-            f"({option_schema.__name__}), so there is nothing to remove: leave {argument} out."
-        )
-    return (
-        f"{argument} removes {key}, but {rest} is part of the schema of {top}={option} "
-        f"({option_schema.__name__}), whose keys cannot be removed: set it instead "
-        f"({key}=<value>; `{command} --cfg job` shows its value)."
-    )
+        return absent_key_refusal(argument, key, f"{top}={option}", option_schema.__name__)
+    return schema_key_refusal(argument, key, f"{top}={option}", option_schema.__name__, command)
 
 
 def refuse_removed_command_settings(

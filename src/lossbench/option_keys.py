@@ -55,6 +55,7 @@ from typing import Any
 import yaml
 
 from lossbench.config import SCHEMAS
+from lossbench.removals import absent_key_refusal, keep_null, removed_key, schema_key_refusal
 
 __all__ = [
     "Option",
@@ -782,16 +783,14 @@ def removed_key_refusal(
         option = OmegaConf.select(node, "name", default=None, throw_on_resolution_failure=False)
     owner = f"{group}={option}" if isinstance(option, str) and group in options else group
     schema = getattr(cause.object_type, "__name__", None)
-    message = (
-        f"{found['override']} removes {path}, but {key} is part of the schema of {owner}"
-        f"{f' ({schema})' if schema else ''}, whose keys cannot be removed: set it instead "
-        f"({path}=<value>; `{command} --cfg job` shows its value)"
-    )
     schemas = SCHEMAS.get(group, {})
     without = [o for o in options.get(group, ()) if o in schemas and key not in _fields(schemas[o])]
-    if without:
-        message += f", or choose an option of {group} without it ({', '.join(without)})"
-    return message + "."
+    alternative = (
+        f", or choose an option of {group} without it ({', '.join(without)})" if without else ""
+    )
+    return schema_key_refusal(
+        found["override"], path, owner, schema, command, alternative=alternative
+    )
 
 
 #: Hydra's composition error for ``~key`` where the config holds no value at ``key``: the key
@@ -865,15 +864,12 @@ shows its value).
     if not isinstance(error, ConfigCompositionException) or found is None:
         return None
     path = found["path"]
-    given = [a for a in overrides if a.startswith("~") and a[1:].split("=", 1)[0].strip() == path]
+    given = [a for a in overrides if removed_key(a) == path]
     if not given:
         return None
     argument = given[-1]
     top, _, key = path.partition(".")
-    keep = (
-        f"leave {argument} out ({path}=null is its value here), or set it instead "
-        f"({path}=<value>; `{command} --cfg job` shows its value)."
-    )
+    keep = keep_null(argument, path, command)
     if not key:
         if top in SCHEMAS or top not in _fields(TrainConfig):
             return None  # a config group (its defaults entry), or a key Hydra names
@@ -895,12 +891,5 @@ shows its value).
             f"schema of {listed}, whose keys cannot be removed): {keep}"
         )
     if key not in _fields(schema):
-        return (
-            f"{argument} removes {path}, which {owner} does not have ({schema.__name__}), so "
-            f"there is nothing to remove: leave {argument} out."
-        )
-    return (
-        f"{argument} removes {path}, but {key} is part of the schema of {owner} "
-        f"({schema.__name__}), whose keys cannot be removed, and its value is null (Hydra "
-        f"removes only a key with a value): {keep}"
-    )
+        return absent_key_refusal(argument, path, owner, schema.__name__)
+    return schema_key_refusal(argument, path, owner, schema.__name__, command, null=True)
