@@ -5,6 +5,7 @@ yardstick, and a verdict that a longer budget does not overturn."""
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -325,26 +326,67 @@ def test_convergence_speed_of_a_metric_the_history_lacks_is_that_of_val_nll(
     assert study.summary["steps_to_1pct_mean"].tolist() == pytest.approx([3 * 9 / 5] * 2)
 
 
-def test_yardstick_matches_scikit_learn_on_the_same_split() -> None:
-    from sklearn.linear_model import LogisticRegression
-    from sklearn.metrics import log_loss
-
+def wine_split(split_seed: int) -> tuple[dict, dict]:
+    """wine's data config at ``split_seed`` and its standardised splits, as the runs saw them:
+    ``{"train": (x, y), "val": ..., "test": ...}``."""
     from lossbench.data.datamodule import ClassificationDataModule
 
-    data = {"name": "wine", "batch_size": 64, "split_seed": 1, "val_fraction": 0.2,
+    data = {"name": "wine", "batch_size": 64, "split_seed": split_seed, "val_fraction": 0.2,
             "test_fraction": 0.2}  # fmt: skip
-    result = fit_yardstick(data)
     dm = ClassificationDataModule(data, "cross_entropy")
-    (xt, yt, _), (xv, yv, _), (xs, ys, _) = (dm.tensors[s] for s in ("train", "val", "test"))
-    val = {
-        c: log_loss(yv, LogisticRegression(C=c, max_iter=2000).fit(xt, yt).predict_proba(xv))
-        for c in C_GRID
-    }
+    return data, {s: dm.tensors[s][:2] for s in ("train", "val", "test")}
+
+
+def sklearn_fit(split: dict, c: float) -> Any:
+    """scikit-learn's LogisticRegression at ``c``, fitted on the training split."""
+    import warnings
+
+    from sklearn.linear_model import LogisticRegression
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # ConvergenceWarning at large C
+        return LogisticRegression(C=c, max_iter=2000).fit(*split["train"])
+
+
+def test_yardstick_matches_scikit_learn_on_the_same_split() -> None:
+    from sklearn.metrics import log_loss
+
+    data, split = wine_split(1)
+    result = fit_yardstick(data)
+    (xv, yv), (xs, ys) = split["val"], split["test"]
+    tried = [float(c) for c in result["C_grid"].split()]
+    val = {c: log_loss(yv, sklearn_fit(split, c).predict_proba(xv)) for c in tried}
     c = min(val, key=val.get)
-    model = LogisticRegression(C=c, max_iter=2000).fit(xt, yt)
+    model = sklearn_fit(split, c)
     assert result["C"] == c
+    assert tried[0] < c < tried[-1]  # inside the grid it was chosen on
     assert result["test/nll"] == pytest.approx(log_loss(ys, model.predict_proba(xs)), rel=1e-4)
     assert result["test/accuracy"] == pytest.approx((model.predict(xs) == ys.numpy()).mean())
+
+
+def test_the_yardstick_widens_its_c_grid_where_the_chosen_c_is_at_an_end() -> None:
+    """On wine the grid's largest C, 100, has the lowest validation log-loss on every split;
+    widened by factors of 10, a larger C fits the validation split better on splits 0 (1000)
+    and 1 (1e5), while on split 2 1000 is worse and 100 stays, now inside its grid."""
+    from sklearn.metrics import log_loss
+
+    results = [fit_yardstick(wine_split(seed)[0]) for seed in SEEDS]
+    assert [r["C"] for r in results] == [1000.0, 100000.0, 100.0]
+    assert [r["C_grid"] for r in results] == [
+        "0.01 0.1 1 10 100 1000 10000",
+        "0.01 0.1 1 10 100 1000 10000 100000 1e+06",
+        "0.01 0.1 1 10 100 1000",
+    ]
+    assert [r["C_at_bound"] for r in results] == [False, False, False]
+    assert [r["val/nll"] for r in results] == pytest.approx([0.005661, 0.002098, 0.04941], rel=1e-2)
+    for seed, result in zip(SEEDS, results, strict=True):
+        _, split = wine_split(seed)
+        xv, yv = split["val"]
+        at_grid_edge = log_loss(yv, sklearn_fit(split, C_GRID[-1]).predict_proba(xv))
+        at_chosen = log_loss(yv, sklearn_fit(split, result["C"]).predict_proba(xv))
+        assert result["val/nll"] == pytest.approx(at_chosen, rel=1e-4)
+        if result["C"] != C_GRID[-1]:
+            assert at_chosen < 0.9 * at_grid_edge  # a better fit, not a rounding difference
 
 
 @pytest.mark.parametrize(

@@ -571,6 +571,66 @@ def test_csv_files_that_share_a_file_name_are_separate_data_sets(tmp_path: Path)
     )
 
 
+def test_the_report_names_a_yardstick_whose_c_is_at_a_bound_of_its_grid(tmp_path: Path) -> None:
+    """Labels that a threshold on one feature separates: the validation log-loss keeps falling
+    as C grows, and on split 0 C reaches 1e6, the grid's largest (on split 1 it stops inside, at
+    1000). Labels of coin flips: the smallest C, 1e-4, predicts the class shares best on both
+    splits. The report says so next to each yardstick row instead of calling it tuned."""
+    import yaml
+
+    separable = write_csv(tmp_path / "files" / "separable.csv", flip=False)
+    rng = np.random.default_rng(0)
+    x, y = rng.normal(size=(80, 2)), rng.random(80) < 0.5
+    noise = tmp_path / "files" / "noise.csv"
+    pd.DataFrame({"f0": x[:, 0], "f1": x[:, 1], "y": y.astype(int)}).to_csv(noise, index=False)
+    for csv in (separable, noise):
+        for seed in (0, 1):
+            run = write_run(
+                tmp_path / "runs" / csv.stem / f"seed{seed}",
+                data="csv", task="binary", head="logits", loss="bce_with_logits", seed=seed,
+                metrics={"test/nll": 0.3 + seed / 100},
+            )  # fmt: skip
+            config = yaml.safe_load((run / "config.yaml").read_text())
+            config["data"] |= {
+                "path": str(csv), "label_columns": ["y"], "task": "binary", "split_seed": seed,
+                "val_fraction": 0.25, "test_fraction": 0.25, "impute": None,
+            }  # fmt: skip
+            (run / "config.yaml").write_text(yaml.safe_dump(config))
+    report = build_report([tmp_path / "runs"], tmp_path / "report")
+    rows = pd.read_csv(report.parent / "yardstick.csv").set_index(["data", "split_seed"])
+    assert rows["C"].to_dict() == {
+        ("csv:noise.csv", 0): 1e-4,
+        ("csv:noise.csv", 1): 1e-4,
+        ("csv:separable.csv", 0): 1e6,
+        ("csv:separable.csv", 1): 1000.0,
+    }
+    assert rows["C_at_bound"].to_dict() == {
+        ("csv:noise.csv", 0): True,
+        ("csv:noise.csv", 1): True,
+        ("csv:separable.csv", 0): True,
+        ("csv:separable.csv", 1): False,
+    }
+    assert rows.loc[("csv:separable.csv", 0), "C_grid"] == (
+        "0.01 0.1 1 10 100 1000 10000 100000 1e+06"
+    )
+    assert rows.loc[("csv:noise.csv", 0), "C_grid"] == "0.0001 0.001 0.01 0.1 1 10 100"
+    text = (report.parent / "report.md").read_text()
+    notes = [line for line in text.splitlines() if line.startswith("**Yardstick at its `C`")]
+    assert notes == [
+        "**Yardstick at its `C` bound.** The `C` of LogisticRegression chosen on validation is "
+        "0.0001, the smallest `C` its grid is widened to, on 2 of 2 splits (a smaller `C` might "
+        "fit better): the reference row is tuned only up to that bound (`C_at_bound` in "
+        "`yardstick.csv`).",
+        "**Yardstick at its `C` bound.** The `C` of LogisticRegression chosen on validation is "
+        "1e+06, the largest `C` its grid is widened to, on 1 of 2 splits (a larger `C` might fit "
+        "better): the reference row is tuned only up to that bound (`C_at_bound` in "
+        "`yardstick.csv`).",
+    ]
+    for data, note in zip(("noise.csv", "separable.csv"), notes, strict=True):
+        section = text.split(f"## csv:{data}")[1].split("\n## ")[0]
+        assert "LogisticRegression (reference)" in section and note in section
+
+
 def test_cli_refuses_a_baseline_every_run_of_which_was_refused(tmp_path: Path) -> None:
     """logits + asl cannot train multi-class: as wine's baseline every comparison would be
     undetermined, so the command says why and exits 2 before writing anything."""

@@ -25,6 +25,7 @@ from lossbench.report.render import Block, Bullets, Heading, Image, Table, Text
 from lossbench.report.selection import missing_seeds, selection_metric
 from lossbench.report.stats import ALPHA, seed_values
 from lossbench.report.study import Study
+from lossbench.report.yardstick import C_BOUNDS, C_GRID, NAME
 
 TITLE = "lossbench study report"
 ARROW = {"min": "↓", "max": "↑"}
@@ -480,6 +481,35 @@ def _untuned_data(study: Study) -> Text | None:
     return Text(f"**Not tuned on `{column}`.** {text}")
 
 
+def _yardstick_at_bound(study: Study, data: str) -> Text | None:
+    """A note on the yardstick of ``data`` where its ``C``, chosen on validation, is still at a
+    bound of the widened grid on some split (None: it is inside the grid on every split)."""
+    if study.yardstick is None or "C_at_bound" not in study.yardstick:
+        return None
+    rows = study.yardstick[study.yardstick["data"] == data]
+    if rows.empty or not rows["C_at_bound"].iloc[0]:
+        return None
+    row = rows.iloc[0]
+    at = [float(c) for c in str(row["C_at_bound"]).split()]
+    n = int(row["n_splits"])
+    sides = []
+    for bound, word, beyond in (
+        (C_BOUNDS[0], "smallest", "smaller"),
+        (C_BOUNDS[1], "largest", "larger"),
+    ):
+        count = sum(c == bound for c in at)
+        if count:
+            sides.append(
+                f"{bound:g}, the {word} `C` its grid is widened to, on {count} of {n} "
+                f"split{'s' if n > 1 else ''} (a {beyond} `C` might fit better)"
+            )
+    return Text(
+        f"**Yardstick at its `C` bound.** The `C` of {NAME} chosen on validation is "
+        f"{'; and '.join(sides)}: the reference row is tuned only up to that bound "
+        "(`C_at_bound` in `yardstick.csv`)."
+    )
+
+
 def _relative(path: str, study: Study) -> str:
     try:
         return os.path.relpath(path, study.out_dir)
@@ -610,7 +640,9 @@ def build_document(study: Study) -> list[Block]:
             f"from {_sources(study.sources)}. Files: `results.csv` (one row per run, "
             "`selected` marks the chosen learning rate's), `summary.csv` (per data set and "
             "setup), `comparisons.csv` (paired, vs baseline, Holm-adjusted), `yardstick.csv` "
-            "(LogisticRegression, C chosen on validation, on the same splits)."
+            f"({NAME}, C chosen on validation over {C_GRID[0]:g}-{C_GRID[-1]:g}, widened by "
+            f"factors of 10 where it is at an end, as far as {C_BOUNDS[0]:g} and "
+            f"{C_BOUNDS[1]:g}, on the same splits)."
         ),
     ]
     for note in (_untuned_data(study), _unfinished_jobs(study), _debug_runs(study)):
@@ -624,6 +656,9 @@ def build_document(study: Study) -> list[Block]:
         blocks.append(Heading(f"{data}"))
         blocks.append(Heading(SUMMARY_HEADING, 3))
         blocks.append(_summary_table(study, data))
+        bound = _yardstick_at_bound(study, data)
+        if bound is not None:
+            blocks.append(bound)
         by_rate = _learning_rate_table(study, data)
         if by_rate is not None:
             blocks.append(Heading("Every learning rate of the grid", 3))

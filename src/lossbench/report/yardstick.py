@@ -2,7 +2,8 @@
 
 For each data set and split of a study, a logistic regression is fitted on the same
 standardised training rows the networks saw, its ``C`` chosen on the validation split (lowest
-log-loss over :data:`C_GRID`), and it is scored on the test split with lossbench's own metrics
+log-loss over :data:`C_GRID`, widened where the chosen ``C`` is at an end: :func:`choose_c`),
+and it is scored on the test split with lossbench's own metrics
 (:class:`lossbench.metrics.ClassificationMetrics`, the same code that scored the runs). Multi-label
 data get one binary model per label (one-vs-rest, ``MultiOutputClassifier``); multi-class data
 one multinomial model; dense data sets (a label per pixel) have none. The report shows it as a
@@ -13,8 +14,8 @@ the networks learned anything a linear model does not.
     >>> data = {"name": "wine", "batch_size": 64, "split_seed": 0, "val_fraction": 0.2,
     ...         "test_fraction": 0.2}
     >>> result = fit_yardstick(data)
-    >>> result["C"] in C_GRID, result["test/accuracy"] > 0.9
-    (True, True)
+    >>> result["C"], result["C_grid"], result["C_at_bound"], result["test/accuracy"] > 0.9
+    (1000.0, '0.01 0.1 1 10 100 1000 10000', False, True)
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from __future__ import annotations
 import math
 import time
 import warnings
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -30,8 +31,19 @@ import numpy as np
 import pandas as pd
 import yaml
 
-#: The inverse regularisation strengths tried; the one with the lowest validation log-loss wins.
+#: The inverse regularisation strengths tried first; the one with the lowest validation
+#: log-loss wins, and the grid is widened where it is the smallest or largest (:func:`choose_c`),
+#: as a study's learning-rate grid is (``hydra.sweeper.widen``).
 C_GRID = (0.01, 0.1, 1.0, 10.0, 100.0)
+#: How far the grid is widened, by factors of 10 beyond its ends. scikit-learn minimises
+#: ``C`` times the summed training log-loss plus half the squared weights, on standardised
+#: features: at 1e-4 the penalty dominates so far that every prediction is about the training
+#: split's class shares (wine's validation log-loss 1.07 there, its three classes' entropy
+#: 1.09), so a smaller ``C`` has nothing left to change; at 1e6 the penalty weighs a millionth
+#: of the summed log-loss, as good as no regularisation, and a larger ``C`` only lets the
+#: weights of separable data grow further. A ``C`` still chosen at a bound is recorded
+#: (``C_at_bound``) and named in the report.
+C_BOUNDS = (1e-4, 1e6)
 #: The yardstick's name in the report's tables.
 NAME = "LogisticRegression"
 
@@ -70,9 +82,54 @@ def _evaluate(
     return {key: float(value) for key, value in metrics.compute().items()}
 
 
+def _beyond(c: float, factor: float) -> float:
+    """``c`` times ``factor``, to 12 digits (0.1 * 0.1 is 0.01, not 0.010000000000000002)."""
+    return float(f"{c * factor:.12g}")
+
+
+def choose_c(val_nll: Callable[[float], float]) -> tuple[float, list[float]]:
+    """The ``C`` with the lowest ``val_nll(C)`` and every ``C`` tried, smallest first.
+
+    First :data:`C_GRID`; while the chosen ``C`` is the smallest or largest tried, the next
+    ``C`` beyond that end (a factor of 10) is tried too, up to :data:`C_BOUNDS`. Log-losses
+    within float32 rounding of the lowest (1e-6 relative) are equal, as the learning rate's
+    are (:func:`lossbench.tuning_grid.best_rate`), and of equal log-losses the smallest ``C``
+    is chosen (the strongest regularisation): a log-loss that creeps down in its seventh digit
+    as ``C`` grows (the solver's tolerance, not a better fit) neither widens the grid further
+    nor ends at a bound, and the choice does not depend on the order of the fits. A ``C``
+    chosen at a bound is the grid's end: the caller tells it by ``C in C_BOUNDS``.
+
+        >>> curve = {0.01: 0.5, 0.1: 0.3, 1.0: 0.2, 10.0: 0.1, 100.0: 0.05, 1000.0: 0.04,
+        ...          10000.0: 0.045}
+        >>> choose_c(curve.__getitem__)
+        (1000.0, [0.01, 0.1, 1.0, 10.0, 100.0, 1000.0, 10000.0])
+        >>> choose_c(lambda c: max(1 / c, 0.1))  # equal from 10 on: the smallest of them
+        (10.0, [0.01, 0.1, 1.0, 10.0, 100.0])
+        >>> choose_c((curve | {1000.0: 0.04999999}).__getitem__)  # 2e-7 lower: equal
+        (100.0, [0.01, 0.1, 1.0, 10.0, 100.0, 1000.0])
+        >>> choose_c(lambda c: 1 / c)[0]  # the log-loss keeps falling: stopped at the bound
+        1000000.0
+    """
+    from lossbench.tuning_grid import best_rate, rate_key
+
+    nll = {c: val_nll(c) for c in C_GRID}
+    while True:
+        tried = sorted(nll)
+        best = best_rate({c: rate_key([value], "min") for c, value in nll.items()})
+        if best == tried[0] and best > C_BOUNDS[0]:
+            nxt = _beyond(best, 0.1)
+        elif best == tried[-1] and best < C_BOUNDS[1]:
+            nxt = _beyond(best, 10.0)
+        else:
+            return best, tried
+        nll[nxt] = val_nll(nxt)
+
+
 def fit_yardstick(data_cfg: Mapping[str, Any]) -> dict[str, Any]:
     """Fit the yardstick on the split that ``data_cfg`` describes; return ``C`` (chosen on
-    validation), ``train_seconds`` (all fits) and every ``val/`` and ``test/`` metric."""
+    validation), ``C_grid`` (the values tried, smallest first), ``C_at_bound`` (the chosen
+    ``C`` is a bound of :data:`C_BOUNDS` the grid was widened to: a larger or smaller one
+    might fit better), ``train_seconds`` (all fits) and every ``val/`` and ``test/`` metric."""
     import torch
 
     from lossbench.data.datasets import load_table, task_of
@@ -97,17 +154,23 @@ def fit_yardstick(data_cfg: Mapping[str, Any]) -> dict[str, Any]:
         s: (part.features.astype(np.float64), torch.from_numpy(part.labels))
         for s, part in splits.items()
     }
-    fits = []
-    for c in C_GRID:
+    models = {}
+
+    def val_nll(c: float) -> float:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # ConvergenceWarning at large C on separable data
-            model = _model(task, c).fit(split["train"][0], split["train"][1].numpy())
+            models[c] = _model(task, c).fit(split["train"][0], split["train"][1].numpy())
         x, labels = split["val"]  # C is chosen on the validation NLL alone
-        scores = _scores(model, task, x)
-        nll = _evaluate(task, n_targets, scores, labels, "val", only=("nll",))["val/nll"]
-        fits.append((nll, c, model))
-    _, c, model = min(fits, key=lambda fit: fit[0])  # the first C of equal log-losses
-    result: dict[str, Any] = {"C": c}
+        scores = _scores(models[c], task, x)
+        return _evaluate(task, n_targets, scores, labels, "val", only=("nll",))["val/nll"]
+
+    c, tried = choose_c(val_nll)
+    model = models[c]
+    result: dict[str, Any] = {
+        "C": c,
+        "C_grid": " ".join(f"{t:g}" for t in tried),
+        "C_at_bound": c in C_BOUNDS,  # the grid's end: it is widened until C is inside
+    }
     for stage in ("val", "test"):
         x, labels = split[stage]
         result |= _evaluate(task, n_targets, _scores(model, task, x), labels, stage)
@@ -173,7 +236,8 @@ def _fit_split(config: Path) -> dict[str, Any] | None:
 def yardstick_summary(runs: pd.DataFrame, metrics: list[str]) -> pd.DataFrame | None:
     """The yardstick's rows for the report's summary tables: per data set, the mean and 95 %
     interval of every metric over its distinct splits, ``n_splits`` of them (one fixed split:
-    one value, no interval; the columns of :func:`summarize`)."""
+    one value, no interval; the columns of :func:`summarize`), the ``C`` chosen on each split
+    and, in ``C_at_bound``, those of them at a bound of :data:`C_BOUNDS` ("" where none is)."""
     from lossbench.metric_names import metric_range
     from lossbench.report.stats import estimate
 
@@ -183,6 +247,8 @@ def yardstick_summary(runs: pd.DataFrame, metrics: list[str]) -> pd.DataFrame | 
     for data, group in runs.groupby("data", sort=True):
         row: dict[str, Any] = {"data": data, "setup": NAME, "n_splits": len(group)}
         row["C"] = " ".join(f"{c:g}" for c in group["C"])
+        at_bound = group["C"][group["C_at_bound"].astype(bool)] if "C_at_bound" in group else []
+        row["C_at_bound"] = " ".join(f"{c:g}" for c in at_bound)
         row["train_seconds_mean"] = float(group["train_seconds"].mean())
         for metric in metrics:
             e = (
