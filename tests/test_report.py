@@ -571,6 +571,54 @@ def test_csv_files_that_share_a_file_name_are_separate_data_sets(tmp_path: Path)
     )
 
 
+def test_the_yardstick_reads_a_relative_csv_path_where_the_run_read_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A run trained on data.path=bin.csv (relative) in folder a/: the report, run from another
+    folder that holds a bin.csv of other labels, fits the yardstick on a/bin.csv, the run's own
+    rows; with a/bin.csv gone, the report names the splits it could not fit and why, instead
+    of leaving the reference row out without a word."""
+    import yaml
+
+    from lossbench.report.build import analyse
+    from lossbench.report.yardstick import fit_yardstick
+
+    own = write_csv(tmp_path / "a" / "bin.csv", flip=False)
+    write_csv(tmp_path / "elsewhere" / "bin.csv", flip=True)  # same name, other labels
+    expected = {}
+    for seed in (0, 1):
+        run = write_run(
+            tmp_path / "runs" / f"seed{seed}",
+            data="csv", task="binary", head="logits", loss="bce_with_logits", seed=seed,
+            metrics={"test/nll": 0.2 + seed / 100},
+        )  # fmt: skip
+        config = yaml.safe_load((run / "config.yaml").read_text())
+        config["data"] |= {
+            "path": "bin.csv", "label_columns": ["y"], "task": "binary", "split_seed": seed,
+            "val_fraction": 0.25, "test_fraction": 0.25, "impute": None,
+        }  # fmt: skip
+        (run / "config.yaml").write_text(yaml.safe_dump(config))
+        (run / ".hydra").mkdir()
+        hydra = {"hydra": {"runtime": {"cwd": str(own.parent)}}}
+        (run / ".hydra" / "hydra.yaml").write_text(yaml.safe_dump(hydra))
+        expected[seed] = fit_yardstick(config["data"] | {"path": str(own)})["test/nll"]
+    monkeypatch.chdir(tmp_path / "elsewhere")
+    study = analyse([tmp_path / "runs"], tmp_path / "report")
+    fitted = study.yardstick_runs.set_index("split_seed")["test/nll"].to_dict()
+    assert fitted == {0: pytest.approx(expected[0]), 1: pytest.approx(expected[1])}
+    assert study.yardstick_not_fitted == {}
+
+    own.unlink()
+    report = build_report([tmp_path / "runs"], tmp_path / "report-gone")
+    assert not (report.parent / "yardstick.csv").exists()
+    text = (report.parent / "report.md").read_text()
+    assert (
+        "**No yardstick on splits 0, 1.** LogisticRegression could not be fitted there (no "
+        f"row): its data file data.path='bin.csv' is no longer at {own}. Put the file back "
+        "where the run read it, then report again."
+    ) in text
+
+
 def test_the_report_names_a_yardstick_whose_c_is_at_a_bound_of_its_grid(tmp_path: Path) -> None:
     """Labels that a threshold on one feature separates: the validation log-loss keeps falling
     as C grows, and on split 0 C reaches 1e6, the grid's largest (on split 1 it stops inside, at

@@ -40,7 +40,6 @@ from pathlib import Path
 from typing import Any
 
 import hydra
-import yaml
 from omegaconf import MISSING, DictConfig, ListConfig, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
@@ -55,7 +54,7 @@ from lossbench.checkpoint_format import INPUT_SHAPE_KEY, SPLITS_SHA256_KEY
 from lossbench.errors import UserInputError, refusing
 from lossbench.importing import collection_paused
 from lossbench.interrupts import fit_interrupts, output_kept, stopping
-from lossbench.record import RECORD_NAME, load_config_file
+from lossbench.record import RECORD_NAME, load_config_file, training_cwd
 from lossbench.train import config_dir, run_checkpoint_app, start_checkpoint_work
 
 SPLITS = ("test", "val")
@@ -162,18 +161,6 @@ def _check_run_config(cfg: DictConfig | ListConfig, path: Path) -> None:
         raise refuse(f"its data has no {', '.join(f'data.{key}' for key in absent)}")
 
 
-def _training_cwd(run_dir: Path) -> Path | None:
-    """The directory lossbench-train ran from (Hydra records it), to resolve relative paths."""
-    hydra_file = run_dir / ".hydra" / "hydra.yaml"
-    if not hydra_file.is_file():
-        return None
-    try:
-        cwd = OmegaConf.select(OmegaConf.load(hydra_file), "hydra.runtime.cwd")
-    except (OSError, UnicodeDecodeError, yaml.YAMLError, OmegaConfBaseException):
-        return None  # only a hint: relative data paths then resolve against the current one
-    return Path(cwd) if isinstance(cwd, str) and cwd else None
-
-
 def _data_config(cfg: DictConfig, run_dir: Path, data_path: str | None) -> dict[str, Any]:
     data: dict[str, Any] = OmegaConf.to_container(cfg.data, resolve=True)  # type: ignore[assignment]
     if data.get("name") != "csv":
@@ -189,8 +176,8 @@ def _data_config(cfg: DictConfig, run_dir: Path, data_path: str | None) -> dict[
     given = Path(data["path"]).expanduser()
     candidates = [given] if given.is_absolute() else []
     if not given.is_absolute():
-        training_cwd = _training_cwd(run_dir)
-        candidates = ([training_cwd / given] if training_cwd else []) + [Path.cwd() / given]
+        cwd = training_cwd(run_dir)
+        candidates = ([cwd / given] if cwd else []) + [Path.cwd() / given]
     for candidate in candidates:
         if candidate.is_file():
             data["path"] = str(candidate.resolve())

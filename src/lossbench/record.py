@@ -295,6 +295,28 @@ def protected(record: dict[str, Any], *, kept_failures: bool = False) -> bool:
     return record.get("status") == "completed" or (kept_failures and diverged(record))
 
 
+def training_cwd(run_dir: str | os.PathLike) -> Path | None:
+    """The directory lossbench-train ran from (Hydra records it in ``.hydra/hydra.yaml``), where
+    the run's relative paths (``data.path`` of a CSV) were read; None where it is not recorded.
+
+        >>> import tempfile
+        >>> run = Path(tempfile.mkdtemp())
+        >>> (run / ".hydra").mkdir()
+        >>> _ = (run / ".hydra" / "hydra.yaml").write_text("hydra: {runtime: {cwd: /data}}")
+        >>> training_cwd(run), training_cwd(run / "elsewhere")
+        (PosixPath('/data'), None)
+    """
+    import yaml
+
+    hydra_file = Path(run_dir) / ".hydra" / "hydra.yaml"
+    try:
+        saved = yaml.safe_load(hydra_file.read_text(encoding="utf-8"))
+        cwd = saved["hydra"]["runtime"]["cwd"]
+    except (OSError, UnicodeDecodeError, yaml.YAMLError, KeyError, TypeError):
+        return None  # only a hint: the caller says where it looked
+    return Path(cwd) if isinstance(cwd, str) and cwd else None
+
+
 def refuse_completed(run_dir: str | os.PathLike, *, kept_failures: bool = False) -> None:
     """Raise :class:`RunExistsError` if ``run_dir`` holds a completed run (never overwrite);
     with ``kept_failures`` (a job of a sweep), also if it holds a run that :func:`diverged`,

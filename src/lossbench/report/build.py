@@ -207,7 +207,7 @@ def finish(study: Study, plots: Path) -> None:
         path = cd_diagram(family, plots / f"critical_difference_{family.task}.png")
         if path is not None:
             study.overview_figures[family.task] = path
-    study.yardstick_runs = yardstick_runs(selected)
+    study.yardstick_runs, study.yardstick_not_fitted = yardstick_runs(selected)
     study.yardstick = yardstick_summary(study.yardstick_runs, study.headline)
 
 

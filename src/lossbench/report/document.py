@@ -510,6 +510,28 @@ def _yardstick_at_bound(study: Study, data: str) -> Text | None:
     )
 
 
+def _yardstick_not_fitted(study: Study, data: str) -> Text | None:
+    """A note on the splits of ``data`` the yardstick could not be fitted on, and why (None:
+    there were none)."""
+    missing = study.yardstick_not_fitted.get(data)
+    if not missing:
+        return None
+    splits = ", ".join(str(split_seed) for split_seed, _ in missing)
+    reasons = "; ".join(dict.fromkeys(why for _, why in missing))
+    runs = study.yardstick_runs
+    fitted = runs is not None and not runs.empty and bool((runs["data"] == data).any())
+    fix = (
+        " Put the file back where the run read it, then report again."
+        if "data file" in reasons
+        else ""
+    )
+    return Text(
+        f"**No yardstick on split{'s' if len(missing) > 1 else ''} {splits}.** {NAME} could not "
+        f"be fitted there ({'its row is over the other splits' if fitted else 'no row'}): "
+        f"{reasons}.{fix}"
+    )
+
+
 def _relative(path: str, study: Study) -> str:
     try:
         return os.path.relpath(path, study.out_dir)
@@ -656,9 +678,9 @@ def build_document(study: Study) -> list[Block]:
         blocks.append(Heading(f"{data}"))
         blocks.append(Heading(SUMMARY_HEADING, 3))
         blocks.append(_summary_table(study, data))
-        bound = _yardstick_at_bound(study, data)
-        if bound is not None:
-            blocks.append(bound)
+        for note in (_yardstick_at_bound(study, data), _yardstick_not_fitted(study, data)):
+            if note is not None:
+                blocks.append(note)
         by_rate = _learning_rate_table(study, data)
         if by_rate is not None:
             blocks.append(Heading("Every learning rate of the grid", 3))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 
@@ -32,7 +33,9 @@ class Study:
         sources: The paths the runs were read from.
         out_dir: Where the report is written.
         yardstick: LogisticRegression on the same splits, per data set (summary columns);
-            ``yardstick_runs`` one row per data set and distinct split (yardstick.csv).
+            ``yardstick_runs`` one row per data set and distinct split (yardstick.csv);
+            ``yardstick_not_fitted`` the splits it could not be fitted on, and why
+            ``{data: [(split_seed, why)]}``, named in the report's text.
         overview: Mean ranks per task family with the Friedman test; ``overview_figures``
             the critical-difference diagrams ``{task: png path}``.
         debug_runs: The runs left out as debug runs (``trainer.fast_dev_run``,
@@ -57,6 +60,7 @@ class Study:
     figures: dict[str, list[tuple[str, Path]]] = field(default_factory=dict)
     yardstick: pd.DataFrame | None = None
     yardstick_runs: pd.DataFrame | None = None
+    yardstick_not_fitted: dict[str, list[tuple[Any, str]]] = field(default_factory=dict)
     overview: list[Family] = field(default_factory=list)
     overview_figures: dict[str, Path] = field(default_factory=dict)
     debug_runs: list[DebugRun] = field(default_factory=list)

@@ -178,13 +178,21 @@ def fit_yardstick(data_cfg: Mapping[str, Any]) -> dict[str, Any]:
     return result
 
 
-def yardstick_runs(selected: pd.DataFrame) -> pd.DataFrame:
+def yardstick_runs(
+    selected: pd.DataFrame,
+) -> tuple[pd.DataFrame, dict[str, list[tuple[Any, str]]]]:
     """One row per data set and split of the study's completed runs: the yardstick fitted
     once on that split (read from a run's ``config.yaml``), with ``data``, ``task``,
     ``split_seed`` and the ``seeds`` of the runs trained on it. The fair protocol draws a
     split per seed (``data.split_seed=${seed}``): one fit per seed; a study on one fixed split
-    has one fit, however many seeds. A data set whose config cannot be read or loaded is left
-    out, and so is a dense one (a label per pixel: no table of feature rows to fit)."""
+    has one fit, however many seeds. A dense data set (a label per pixel: no table of feature
+    rows to fit) has none. Also returned: ``{data: [(split_seed, why)]}``, the splits that could
+    not be fitted (a config that cannot be read, a CSV file no longer where the run read it),
+    which the report names rather than leave the reference row out without a word.
+
+    A CSV's relative ``data.path`` is read from the folder lossbench-train ran in (Hydra
+    records it, ``.hydra/hydra.yaml``), as lossbench-eval reads it: never from the folder the
+    report runs in, where a file of the same name may hold other rows."""
     from lossbench.tasks import is_dense
 
     done = selected[selected["status"] == "completed"]
@@ -194,7 +202,7 @@ def yardstick_runs(selected: pd.DataFrame) -> pd.DataFrame:
             split_seed,
             " ".join(str(s) for s in sorted(group["seed"].dropna().unique())),
             group["task"].iloc[0],
-            Path(group.sort_values("seed")["run_dir"].iloc[0]) / "config.yaml",
+            Path(group.sort_values("seed")["run_dir"].iloc[0]),
         )
         for (data, split_seed), group in done.groupby(
             ["data", "split_seed"], sort=True, dropna=False
@@ -202,7 +210,7 @@ def yardstick_runs(selected: pd.DataFrame) -> pd.DataFrame:
         if not is_dense(str(group["task"].iloc[0]))
     ]
     if not splits:
-        return pd.DataFrame()
+        return pd.DataFrame(), {}
     import torch
     from threadpoolctl import threadpool_limits
 
@@ -213,24 +221,56 @@ def yardstick_runs(selected: pd.DataFrame) -> pd.DataFrame:
     torch.set_num_threads(1)
     try:
         with threadpool_limits(limits=1):
-            fitted = [_fit_split(config) for *_, config in splits]
+            fitted = [_fit_split(run_dir) for *_, run_dir in splits]
     finally:
         torch.set_num_threads(threads)
-    rows = [
-        {"data": data, "task": task, "split_seed": split_seed, "seeds": seeds, **row}
-        for (data, split_seed, seeds, task, _), row in zip(splits, fitted, strict=True)
-        if row is not None
-    ]
-    return pd.DataFrame(rows)
+    rows, not_fitted = [], {}
+    for (data, split_seed, seeds, task, _), row in zip(splits, fitted, strict=True):
+        if isinstance(row, str):
+            not_fitted.setdefault(data, []).append((split_seed, row))
+        else:
+            rows.append(
+                {"data": data, "task": task, "split_seed": split_seed, "seeds": seeds, **row}
+            )
+    return pd.DataFrame(rows), not_fitted
 
 
-def _fit_split(config: Path) -> dict[str, Any] | None:
-    """The yardstick of the split in a run's ``config.yaml``; None if it cannot be read."""
+def _fit_split(run_dir: Path) -> dict[str, Any] | str:
+    """The yardstick of the split in the ``config.yaml`` of the run in ``run_dir``, or why it
+    cannot be fitted."""
+    config = run_dir / "config.yaml"
     try:
         data_cfg = yaml.safe_load(config.read_text())["data"]
+    except (OSError, KeyError, TypeError, ValueError, yaml.YAMLError) as error:
+        return f"{config} cannot be read ({type(error).__name__}: {error})"
+    if isinstance(data_cfg, dict) and data_cfg.get("name") == "csv":
+        found = _run_data_file(str(data_cfg.get("path")), run_dir)
+        if isinstance(found, str):
+            return found
+        data_cfg = {**data_cfg, "path": str(found)}
+    try:
         return fit_yardstick(data_cfg)
-    except (OSError, KeyError, TypeError, ValueError, yaml.YAMLError):
-        return None
+    except (OSError, KeyError, TypeError, ValueError) as error:
+        return str(error)
+
+
+def _run_data_file(path: str, run_dir: Path) -> Path | str:
+    """Where the run in ``run_dir`` read its CSV file ``path`` (a relative one from the folder
+    lossbench-train ran in), or why it cannot be told or is no longer there."""
+    from lossbench.record import training_cwd
+
+    given = Path(path).expanduser()
+    if not given.is_absolute():
+        cwd = training_cwd(run_dir)
+        if cwd is None:
+            return (
+                f"its data file data.path={path!r} is relative, and the folder lossbench-train "
+                f"ran in is not recorded ({run_dir / '.hydra' / 'hydra.yaml'})"
+            )
+        given = cwd / given
+    if not given.is_file():
+        return f"its data file data.path={path!r} is no longer at {given}"
+    return given
 
 
 def yardstick_summary(runs: pd.DataFrame, metrics: list[str]) -> pd.DataFrame | None:
