@@ -269,8 +269,37 @@ def plot_reliability(runs: pd.DataFrame, setups: Sequence[str], path: Path) -> P
     return _save(fig, path)
 
 
-def plot_stability(summary: pd.DataFrame, path: Path, key: str = "test/saturated") -> Path:
-    """Mean saturated fraction per setup, and failed / refused runs out of all runs."""
+def run_counts(runs: pd.DataFrame) -> pd.DataFrame:
+    """Per data set and setup, over every run of it at every learning rate of its grid (the
+    study's runs table, not only the chosen rate's runs): ``n_runs``, ``n_failed`` (not
+    completed: failed in training or refused) and ``n_refused`` (refused before training).
+
+        >>> runs = pd.DataFrame({"data": ["d"] * 4, "setup": ["a", "a", "a", "b"],
+        ...                      "status": ["completed", "failed", "failed", "failed"],
+        ...                      "refused": [False, False, False, True]})
+        >>> run_counts(runs).to_dict("records")[0]
+        {'data': 'd', 'setup': 'a', 'n_runs': 3, 'n_failed': 2, 'n_refused': 0}
+    """
+    failed = runs["status"] != "completed"
+    refused = runs["refused"].fillna(False).astype(bool) if "refused" in runs else False
+    table = pd.DataFrame(
+        {
+            "data": runs["data"],
+            "setup": runs["setup"],
+            "n_runs": 1,
+            "n_failed": failed.astype(int),
+            "n_refused": (failed & refused).astype(int),
+        }
+    )
+    return table.groupby(["data", "setup"], as_index=False, sort=True).sum()
+
+
+def plot_stability(
+    summary: pd.DataFrame, counts: pd.DataFrame, path: Path, key: str = "test/saturated"
+) -> Path:
+    """Mean saturated fraction per setup at its chosen learning rate (``summary``), and its
+    runs that failed in training or were refused out of all its runs at every learning rate
+    of its grid (``counts``: :func:`run_counts`), as the Failed-runs table lists them."""
     setups = list(summary["setup"])
     palette = colors(setups)
     y = np.arange(len(setups))
@@ -281,19 +310,19 @@ def plot_stability(summary: pd.DataFrame, path: Path, key: str = "test/saturated
     for i, (value, (_, row)) in enumerate(zip(means, summary.iterrows(), strict=True)):
         text = _why_missing(row) if pd.isna(value) else f"{value:.3g}"
         left.text(0, i, f" {text}", va="center", fontsize=8)
-    left.set_xlabel(f"mean {key} (probabilities exactly 0 or 1)", fontsize=9)
+    left.set_xlabel(f"mean {key} at the chosen rate (probabilities exactly 0 or 1)", fontsize=9)
     left.set_xlim(0, max(0.05, float(np.nanmax(means.to_numpy(dtype=float), initial=0)) * 1.3))
-    crashed = (summary["n_failed"] - summary["n_refused"]).to_numpy()
-    refused = summary["n_refused"].to_numpy()
+    columns = ["n_runs", "n_failed", "n_refused"]
+    every = counts.set_index("setup")[columns].reindex(setups).fillna(0).astype(int)
+    refused = every["n_refused"].to_numpy()
+    crashed = every["n_failed"].to_numpy() - refused
     right.barh(y, crashed, color="tab:red", label="failed in training")
     right.barh(y, refused, left=crashed, color="0.7", label="refused (not applicable)")
-    for i, (_, row) in enumerate(summary.iterrows()):
-        right.text(
-            row["n_failed"], i, f" {row['n_failed']}/{row['n_runs']}", va="center", fontsize=8
-        )
-    right.set_xlim(0, max(1, int(summary["n_runs"].max())) * 1.25)
+    for i, (failed, n) in enumerate(zip(every["n_failed"], every["n_runs"], strict=True)):
+        right.text(failed, i, f" {failed}/{n}", va="center", fontsize=8)
+    right.set_xlim(0, max(1, int(every["n_runs"].to_numpy().max(initial=0))) * 1.25)
     right.xaxis.set_major_locator(MaxNLocator(integer=True))
-    right.set_xlabel("failed runs (of all runs)", fontsize=9)
+    right.set_xlabel("runs failed in training or refused, of all runs at every rate", fontsize=9)
     fig.legend(
         *right.get_legend_handles_labels(),
         loc="outside lower right",
@@ -305,14 +334,23 @@ def plot_stability(summary: pd.DataFrame, path: Path, key: str = "test/saturated
     left.set_ylim(len(setups) - 0.5, -0.5)
     for ax in (left, right):
         ax.grid(axis="x", alpha=0.3)
-    fig.suptitle("Stability: saturated probabilities and failed runs", fontsize=10)
+    fig.suptitle(
+        "Stability: saturated probabilities (chosen rate) and failed runs (all rates)",
+        fontsize=10,
+    )
     return _save(fig, path)
 
 
 def _plots_of(
-    data: str, rows: pd.DataFrame, group: pd.DataFrame, metrics: Sequence[str], out_dir: Path
+    data: str,
+    rows: pd.DataFrame,
+    group: pd.DataFrame,
+    metrics: Sequence[str],
+    out_dir: Path,
+    counts: pd.DataFrame,
 ) -> list[tuple[str, Path]]:
-    """The figures of one data set: ``[(title, png path), ...]``."""
+    """The figures of one data set: ``[(title, png path), ...]``; ``group``: its runs at the
+    chosen learning rates, ``counts``: its runs at every rate counted (:func:`run_counts`)."""
     setups = list(rows["setup"])
     name = slug(data)
     drawn: list[tuple[str, Path | None]] = []
@@ -344,7 +382,7 @@ def _plots_of(
             plot_reliability(group, setups, out_dir / f"{name}_reliability.png"),
         )
     )
-    drawn.append(("Stability", plot_stability(rows, out_dir / f"{name}_stability.png")))
+    drawn.append(("Stability", plot_stability(rows, counts, out_dir / f"{name}_stability.png")))
     return [(title, p) for title, p in drawn if p is not None]
 
 
@@ -364,9 +402,17 @@ def _drawing_worker() -> None:
 
 
 def make_plots(
-    runs: pd.DataFrame, summary: pd.DataFrame, metrics: Sequence[str], out_dir: Path
+    runs: pd.DataFrame,
+    summary: pd.DataFrame,
+    metrics: Sequence[str],
+    out_dir: Path,
+    every_rate: pd.DataFrame | None = None,
 ) -> dict[str, list[tuple[str, Path]]]:
     """All figures for every data set, as ``{data: [(title, png path), ...]}``.
+
+    ``runs`` are the runs of each setup's chosen learning rate, which the figures show;
+    ``every_rate`` the study's runs at every rate (default: ``runs``), of which the stability
+    figure counts the failed and refused ones.
 
     Drawing is most of a report's time (about 0.3 s a figure); the data sets are drawn in
     parallel processes, one per core. A stop (Ctrl-C, SIGTERM) is this process's: the workers
@@ -374,8 +420,16 @@ def make_plots(
     that none draws on after the report has stopped.
     """
     out_dir = Path(out_dir)
+    counts = run_counts(runs if every_rate is None else every_rate)
     jobs = [
-        (str(data), rows, runs[runs["data"] == data], list(metrics), out_dir)
+        (
+            str(data),
+            rows,
+            runs[runs["data"] == data],
+            list(metrics),
+            out_dir,
+            counts[counts["data"] == data],
+        )
         for data, rows in summary.groupby("data", sort=True)
     ]
     workers = _plot_workers(len(jobs))

@@ -1,0 +1,78 @@
+"""The report's figures: what each one draws, read from the ``Figure`` objects (the lines'
+data, the bars' sizes, the texts), not from the PNG files.
+
+Each test writes run directories by hand (:func:`run_records.write_run`), analyses them as
+the report does and keeps the figures instead of saving them.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from lossbench.report import plots
+from lossbench.report.build import analyse
+from run_records import write_run
+
+FAILED = "non-finite training loss (nan) at epoch 2, step 7 (batch 1)"
+
+
+def metrics_of(nll: float, seed: int) -> dict[str, float]:
+    nll += 0.01 * seed
+    return {
+        "test/nll": nll,
+        "test/accuracy": 0.9 - nll / 4,
+        "test/ece": 0.02 + nll / 20,
+        "test/saturated": 0.0,
+        "val/nll": nll + 0.01,
+    }
+
+
+@pytest.fixture
+def figures(monkeypatch: pytest.MonkeyPatch) -> dict[str, Any]:
+    """The figures drawn, by file name, kept instead of saved (drawn in this process)."""
+    drawn: dict[str, Any] = {}
+
+    def keep(fig: Any, path: Path) -> Path:
+        drawn[Path(path).name] = fig
+        return Path(path)
+
+    monkeypatch.setattr(plots, "_save", keep)
+    monkeypatch.setattr(plots, "_plot_workers", lambda n_data: 1)
+    return drawn
+
+
+def ticks(ax: Any) -> list[str]:
+    """The y tick labels of ``ax``, their line breaks undone."""
+    return [t.get_text().replace("\n", " ") for t in ax.get_yticklabels()]
+
+
+def run(root: Path, name: str, **kwargs: Any) -> Path:
+    kwargs.setdefault("data", "breast_cancer")
+    kwargs.setdefault("task", "binary")
+    return write_run(root / name, **kwargs)
+
+
+def test_stability_counts_failed_runs_at_every_rate(tmp_path: Path, figures: dict) -> None:
+    """sigmoid + manual_bce fails at lr 0.01 on every seed and completes at 0.001, which is
+    chosen: the figure counts the 3 failed runs of its 6, as the Failed-runs table does, not
+    the 0 of the chosen rate's 3."""
+    for seed in (0, 1, 2):
+        for lr in (0.001, 0.01):
+            run(tmp_path, f"base_{lr}_{seed}", head="logits", loss="bce_with_logits", seed=seed,
+                lr=lr, metrics=metrics_of(0.3 if lr == 0.01 else 0.35, seed))  # fmt: skip
+        run(tmp_path, f"manual_0.001_{seed}", head="sigmoid", loss="manual_bce", seed=seed,
+            lr=0.001, metrics=metrics_of(0.4, seed))  # fmt: skip
+        run(tmp_path, f"manual_0.01_{seed}", head="sigmoid", loss="manual_bce", seed=seed,
+            lr=0.01, error=FAILED)  # fmt: skip
+    analyse([tmp_path], tmp_path / "report")
+    left, right = figures["breast_cancer_stability.png"].axes
+    labels = ticks(left)
+    texts = {label: right.texts[i].get_text().strip() for i, label in enumerate(labels)}
+    assert texts == {"sigmoid + manual_bce": "3/6", "logits + bce_with_logits": "0/6"}
+    crashed = right.containers[0]  # the bars of runs failed in training, in the ticks' order
+    heights = dict(zip(labels, [bar.get_width() for bar in crashed], strict=True))
+    assert heights == {"sigmoid + manual_bce": 3, "logits + bce_with_logits": 0}
+    assert "every rate" in right.get_xlabel()
