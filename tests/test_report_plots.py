@@ -10,6 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytest
 
 from lossbench.report import plots
@@ -76,3 +77,28 @@ def test_stability_counts_failed_runs_at_every_rate(tmp_path: Path, figures: dic
     heights = dict(zip(labels, [bar.get_width() for bar in crashed], strict=True))
     assert heights == {"sigmoid + manual_bce": 3, "logits + bce_with_logits": 0}
     assert "every rate" in right.get_xlabel()
+
+
+def test_learning_curve_mean_only_while_every_seed_runs(tmp_path: Path, figures: dict) -> None:
+    """Seeds stopped after 3, 4 and 5 epochs: the mean is drawn at epochs 1 to 3 only, over all
+    three; each seed's last epoch is marked, and the two that ran on are drawn on their own.
+    A mean past epoch 3 would be a mean of whichever seeds still ran (0.4, then 0.1)."""
+    histories = {
+        0: [0.9, 0.6, 0.5],
+        1: [0.8, 0.5, 0.4, 0.35],
+        2: [1.0, 0.7, 0.6, 0.45, 0.1],
+    }
+    for seed, nll in histories.items():
+        run(tmp_path, f"base_{seed}", head="logits", loss="bce_with_logits", seed=seed,
+            metrics=metrics_of(0.3, seed), history={"val/nll": nll})  # fmt: skip
+    analyse([tmp_path], tmp_path / "report")
+    ax = figures["breast_cancer_learning_curves.png"].axes[0]
+    mean = next(line for line in ax.lines if line.get_label() == "logits + bce_with_logits")
+    expected = [[1, 0.9], [2, 0.6], [3, 0.5]]
+    np.testing.assert_allclose(mean.get_xydata(), expected)
+    others = [line.get_xydata() for line in ax.lines if line is not mean]
+    ends = sorted(tuple(xy[-1]) for xy in others if len(xy) == 1)
+    assert ends == [(3, 0.5), (4, 0.35), (5, 0.1)]  # where each seed stopped
+    alone = sorted(xy[:, 0].tolist() for xy in others if len(xy) > 1)
+    assert alone == [[3, 4], [3, 4, 5]]  # the seeds that ran on, from the mean's last epoch
+    assert "while every seed runs" in ax.get_title()

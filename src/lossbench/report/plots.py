@@ -15,7 +15,6 @@ import re
 import signal
 import textwrap
 import threading
-import warnings
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
@@ -136,29 +135,70 @@ def _varies(runs: pd.DataFrame, key: str) -> bool:
     return any(len(np.unique(row[np.isfinite(row)])) > 1 for row in found[1])
 
 
+def common_epochs(curves: np.ndarray) -> np.ndarray:
+    """The columns of ``curves`` (runs x epochs, NaN where a run has no value) where every run
+    has a finite value: where a mean over the seeds is a mean over all of them.
+
+        >>> nan = math.nan
+        >>> common_epochs(np.array([[1.0, 2, 3, 4], [1, 2, 3, nan], [1, nan, 3, nan]])).tolist()
+        [True, False, True, False]
+    """
+    return np.isfinite(curves).all(axis=0)
+
+
 def plot_learning_curves(
     runs: pd.DataFrame, setups: Sequence[str], path: Path, key: str = "val/nll"
 ) -> Path | None:
-    """``key`` per epoch: mean over seeds per setup, with the min-max band. None if no run has a
-    history of ``key``. Failed runs contribute the epochs before they failed."""
+    """``key`` per epoch per setup: the mean over its runs (thick line) and their min-max band,
+    drawn only at the epochs where every one of its runs with a history of ``key`` has a value
+    (:func:`common_epochs`), so that no point of the mean is a mean of whichever seeds still
+    run; past the first run's last epoch each run goes on as a thin line of its own. Every run
+    ends in a dot where it stopped (early stopping, the epoch cap) or a cross where it failed
+    in training (failed runs contribute the epochs before they failed). None if no run has a
+    history of ``key``."""
     palette = colors(setups)
     fig = Figure(figsize=(9.0, 4.6), layout="constrained")
     ax = fig.subplots()
     values: list[np.ndarray] = []
     first, last = 1.0, 1.0
     for setup in setups:
-        found = _curves(runs[runs["setup"] == setup], key)
+        group = runs[runs["setup"] == setup]
+        found = _curves(group, key)
         if found is None or not np.isfinite(found[1]).any():
             continue
         epochs, curves = found
         curves[~np.isfinite(curves)] = np.nan
-        with warnings.catch_warnings():  # "All-NaN slice": epochs only some runs reached
-            warnings.simplefilter("ignore", RuntimeWarning)
-            mean, low, high = (np.nanmean(curves, 0), np.nanmin(curves, 0), np.nanmax(curves, 0))
-        marker = "o" if len(epochs) <= 30 else None  # a one-epoch curve is a single point
+        failed = [
+            status != "completed"
+            for h, status in zip(group["_history"], group["status"], strict=True)
+            if isinstance(h, dict) and h.get(key)
+        ]
         color = palette[setup]
-        ax.plot(epochs, mean, color=color, label=_wrap(setup, 40), lw=1.6, marker=marker, ms=3)
-        ax.fill_between(epochs, low, high, color=color, alpha=0.15, lw=0)
+        label = _wrap(setup, 40)
+        every = common_epochs(curves)
+        if every.any():
+            at, seen = epochs[every], curves[:, every]
+            marker = "o" if len(at) <= 30 else None  # a one-epoch curve is a single point
+            ax.plot(at, seen.mean(0), color=color, label=label, lw=1.6, marker=marker, ms=3)
+            ax.fill_between(at, seen.min(0), seen.max(0), color=color, alpha=0.15, lw=0)
+            label = None
+        end = epochs[every][-1] if every.any() else -math.inf
+        for row, crashed in zip(curves, failed, strict=True):
+            own = np.isfinite(row) & (epochs >= end)  # from the mean's last epoch on
+            if own.sum() > 1:
+                ax.plot(epochs[own], row[own], color=color, lw=0.8, alpha=0.6, label=label)
+                label = None
+            stop = np.flatnonzero(np.isfinite(row))[-1]  # its last value: where it ended
+            ax.plot(
+                epochs[stop],
+                row[stop],
+                "x" if crashed else "o",
+                color=color,
+                ms=5 if crashed else 3,
+                alpha=0.8,
+                label=label,
+            )
+            label = None
         values.append(curves[np.isfinite(curves)])
         first, last = min(first, epochs[0]), max(last, epochs[-1])
     if not values:
@@ -174,8 +214,10 @@ def plot_learning_curves(
     ax.set_xlabel("epoch")
     ax.set_ylabel(key)
     ax.set_title(
-        f"{key} per epoch: mean over seeds, band = min to max (failed runs: until they failed)",
-        fontsize=10,
+        f"{key} per epoch. Thick line: mean over seeds, band: min to max, both while every "
+        "seed runs;\nthin lines: each seed on its own after that; dot: where a seed stopped, "
+        "cross: where it failed in training",
+        fontsize=9,
     )
     ax.grid(alpha=0.3)
     ax.legend(fontsize=7, loc="center left", bbox_to_anchor=(1.01, 0.5), frameon=False)
