@@ -102,3 +102,19 @@ def test_learning_curve_mean_only_while_every_seed_runs(tmp_path: Path, figures:
     alone = sorted(xy[:, 0].tolist() for xy in others if len(xy) > 1)
     assert alone == [[3, 4], [3, 4, 5]]  # the seeds that ran on, from the mean's last epoch
     assert "while every seed runs" in ax.get_title()
+
+
+def test_reliability_panels_give_the_tables_ece(tmp_path: Path, figures: dict) -> None:
+    """Each panel names the tables' test/ece (the mean of the seeds' own ECE, from the
+    summary), not only the ECE of the bins pooled over seeds, which is another number."""
+    for seed in (0, 1, 2):
+        run(tmp_path, f"base_{seed}", head="logits", loss="bce_with_logits", seed=seed,
+            metrics=metrics_of(0.3, seed) | {"test/ece": 0.1 + 0.1 * seed})  # fmt: skip
+    study = analyse([tmp_path], tmp_path / "report")
+    assert study.summary["test/ece_mean"].tolist() == pytest.approx([0.2])
+    ax = figures["breast_cancer_reliability.png"].axes[0]
+    lines = ax.get_title().splitlines()
+    assert lines[0] == "logits + bce_with_logits"
+    assert "test/ece 0.200 (mean of 3 seeds)" in lines
+    pooled = [line for line in lines if "ECE" in line]
+    assert pooled and all(line.startswith("pooled bins drawn") for line in pooled)

@@ -253,8 +253,36 @@ def pool_reliability(bins: Sequence[Mapping[str, Sequence]]) -> dict[str, np.nda
         }
 
 
-def plot_reliability(runs: pd.DataFrame, setups: Sequence[str], path: Path) -> Path | None:
-    """One reliability diagram per setup, bins pooled over seeds. None if no run has bins."""
+def _table_ece(summary: pd.DataFrame | None, setup: str, key: str = "test/ece") -> str:
+    """The tables' ECE of ``setup``: the mean of its seeds' own ``key``, from ``summary``.
+
+    >>> rows = pd.DataFrame({"setup": ["a"], "test/ece_mean": [0.0291], "test/ece_n": [3]})
+    >>> _table_ece(rows, "a"), _table_ece(rows, "b")
+    ('test/ece 0.029 (mean of 3 seeds)', 'test/ece n/a')
+    """
+    if summary is None or f"{key}_mean" not in summary:
+        return f"{key} n/a"
+    row = summary[summary["setup"] == setup]
+    if row.empty or pd.isna(row[f"{key}_mean"].iloc[0]):
+        return f"{key} n/a"
+    n = int(row[f"{key}_n"].iloc[0]) if f"{key}_n" in row else 0
+    seeds = f" (mean of {n} seeds)" if n > 1 else " (1 seed)" if n == 1 else ""
+    return f"{key} {row[f'{key}_mean'].iloc[0]:.3f}{seeds}"
+
+
+def plot_reliability(
+    runs: pd.DataFrame,
+    setups: Sequence[str],
+    path: Path,
+    summary: pd.DataFrame | None = None,
+) -> Path | None:
+    """One reliability diagram per setup, bins pooled over seeds. None if no run has bins.
+
+    Each panel names the setup's ``test/ece`` as the tables give it, the mean of its seeds'
+    own ECE (from ``summary``), and, apart from it, the ECE of the pooled bins drawn (all
+    seeds' predictions in one set of bins), which differs from that mean and is mostly lower:
+    within a bin, one seed's overconfidence and another's underconfidence cancel when pooled.
+    """
     pooled = {}
     for setup in setups:
         bins = [
@@ -296,14 +324,23 @@ def plot_reliability(runs: pd.DataFrame, setups: Sequence[str], path: Path) -> P
             label="observed",
         )
         gap = np.nansum(np.abs(p["accuracy"] - p["confidence"]) * p["count"]) / total
-        ax.set_title(f"{_wrap(setup, 32)}\nECE (pooled) {gap:.3f}, n={total}", fontsize=8)
+        ax.set_title(
+            f"{_wrap(setup, 32)}\n{_table_ece(summary, setup)}\n"
+            f"pooled bins drawn: ECE {gap:.3f}, n={total}",
+            fontsize=8,
+        )
         ax.set_xlim(0, 1)
         ax.set_ylim(0, 1)
         ax.grid(alpha=0.3)
         ax.tick_params(labelsize=7)
     handles, labels = axes.flat[0].get_legend_handles_labels()
     fig.legend(handles, labels, loc="outside lower center", ncols=3, fontsize=8, frameon=False)
-    fig.suptitle("Reliability on the test split, bins pooled over seeds", fontsize=10)
+    fig.suptitle(
+        "Reliability on the test split, bins pooled over seeds. test/ece: the mean of the "
+        "seeds' own ECE, as in the tables;\npooled bins drawn: the ECE of the bins shown (all "
+        "seeds' predictions together), which can differ from that mean",
+        fontsize=9,
+    )
     for ax in axes[-1]:
         ax.set_xlabel("confidence (mean probability in bin)", fontsize=8)
     for ax in axes[:, 0]:
@@ -421,7 +458,7 @@ def _plots_of(
     drawn.append(
         (
             "Reliability diagrams",
-            plot_reliability(group, setups, out_dir / f"{name}_reliability.png"),
+            plot_reliability(group, setups, out_dir / f"{name}_reliability.png", rows),
         )
     )
     drawn.append(("Stability", plot_stability(rows, counts, out_dir / f"{name}_stability.png")))
