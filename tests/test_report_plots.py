@@ -118,3 +118,21 @@ def test_reliability_panels_give_the_tables_ece(tmp_path: Path, figures: dict) -
     assert "test/ece 0.200 (mean of 3 seeds)" in lines
     pooled = [line for line in lines if "ECE" in line]
     assert pooled and all(line.startswith("pooled bins drawn") for line in pooled)
+
+
+def test_figure_files_of_two_data_sets_never_share_a_name(tmp_path: Path, figures: dict) -> None:
+    """``csv:my data.csv`` and ``csv:my_data.csv`` give the same slug: each data set's figures
+    get a file of their own, and each file holds that data set's figure."""
+    for data, nll in (("csv:my data.csv", 0.3), ("csv:my_data.csv", 0.6)):
+        for seed in (0, 1, 2):
+            run(tmp_path, f"{data.replace(':', '_')}_{seed}", data=data, head="logits",
+                loss="bce_with_logits", seed=seed, metrics=metrics_of(nll, seed))  # fmt: skip
+    study = analyse([tmp_path], tmp_path / "report")
+    assert sorted(study.figures) == ["csv:my data.csv", "csv:my_data.csv"]
+    paths = {data: [p for _, p in drawn] for data, drawn in study.figures.items()}
+    assert not set(paths["csv:my data.csv"]) & set(paths["csv:my_data.csv"])
+    for data, nll in (("csv:my data.csv", 0.3), ("csv:my_data.csv", 0.6)):
+        metrics = next(p for p in paths[data] if p.name.endswith("_metrics.png"))
+        ax = figures[metrics.name].axes[0]  # test/nll: the mean's marker at the seeds' mean
+        drawn = [line.get_xydata()[0, 0] for line in ax.lines if line.get_marker() == "o"]
+        assert drawn == pytest.approx([nll + 0.01])

@@ -9,12 +9,14 @@ the Agg renderer, so no display and no pyplot state are involved.
 
 from __future__ import annotations
 
+import hashlib
 import math
 import multiprocessing
 import re
 import signal
 import textwrap
 import threading
+from collections import Counter
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
@@ -34,8 +36,30 @@ _MISSING_COLOR = "0.55"
 
 
 def slug(name: str) -> str:
-    """A file-name-safe version of a data-set name (``csv:my data.csv`` -> ``csv_my_data.csv``)."""
+    """A file-name-safe version of a data-set name (``csv:my data.csv`` -> ``csv_my_data.csv``);
+    two names can give the same one: :func:`file_names` tells them apart."""
     return re.sub(r"[^A-Za-z0-9_.-]+", "_", name).strip("_") or "data"
+
+
+def file_names(names: Sequence[str]) -> dict[str, str]:
+    """The stem of each data set's figure files, unique within the report: its :func:`slug`,
+    and where two names give the same slug (ignoring case, as some file systems do) a short
+    hash of the name after it, so that one data set's figures never replace another's.
+
+        >>> file_names(["csv:my data.csv", "csv:my_data.csv", "wine"])  # doctest: +ELLIPSIS
+        {'csv:my data.csv': 'csv_my_data.csv-...', 'csv:my_data.csv': 'csv_my_data.csv-...', \
+'wine': 'wine'}
+        >>> len(set(file_names(["csv:my data.csv", "csv:my_data.csv"]).values()))
+        2
+    """
+    slugs = {name: slug(name) for name in names}
+    counts = Counter(s.casefold() for s in slugs.values())
+    return {
+        name: s
+        if counts[s.casefold()] == 1
+        else f"{s}-{hashlib.sha1(name.encode()).hexdigest()[:8]}"
+        for name, s in slugs.items()
+    }
 
 
 def colors(setups: Sequence[str]) -> dict[str, tuple[float, ...]]:
@@ -422,16 +446,17 @@ def plot_stability(
 
 def _plots_of(
     data: str,
+    name: str,
     rows: pd.DataFrame,
     group: pd.DataFrame,
     metrics: Sequence[str],
     out_dir: Path,
     counts: pd.DataFrame,
 ) -> list[tuple[str, Path]]:
-    """The figures of one data set: ``[(title, png path), ...]``; ``group``: its runs at the
-    chosen learning rates, ``counts``: its runs at every rate counted (:func:`run_counts`)."""
+    """The figures of one data set: ``[(title, png path), ...]``, named ``name`` + what each
+    shows (:func:`file_names`); ``group``: its runs at the chosen learning rates, ``counts``:
+    its runs at every rate counted (:func:`run_counts`)."""
     setups = list(rows["setup"])
-    name = slug(data)
     drawn: list[tuple[str, Path | None]] = []
     if rows["n_completed"].sum() > 0:
         drawn.append(
@@ -500,9 +525,11 @@ def make_plots(
     """
     out_dir = Path(out_dir)
     counts = run_counts(runs if every_rate is None else every_rate)
+    names = file_names([str(data) for data in summary["data"].unique()])
     jobs = [
         (
             str(data),
+            names[str(data)],
             rows,
             runs[runs["data"] == data],
             list(metrics),
