@@ -12,6 +12,7 @@ from typing import Any
 
 import numpy as np
 import pytest
+from matplotlib import colors as mpl_colors
 
 from lossbench.report import plots
 from lossbench.report.build import analyse
@@ -136,3 +137,38 @@ def test_figure_files_of_two_data_sets_never_share_a_name(tmp_path: Path, figure
         ax = figures[metrics.name].axes[0]  # test/nll: the mean's marker at the seeds' mean
         drawn = [line.get_xydata()[0, 0] for line in ax.lines if line.get_marker() == "o"]
         assert drawn == pytest.approx([nll + 0.01])
+
+
+def test_metrics_figure_marks_what_the_verdict_leaves_out(tmp_path: Path, figures: dict) -> None:
+    """sigmoid + bce hit the epoch cap still improving on every seed (not converged) with the
+    best mean, so the verdict names no best; sigmoid + mse has one seed (two failed). The
+    figure says so: hollow markers, the reasons and "1 seed" in the tick labels, each
+    panel's direction, and no claim of a best in the title."""
+    for seed in (0, 1, 2):
+        run(tmp_path, f"base_{seed}", head="logits", loss="bce_with_logits", seed=seed,
+            metrics=metrics_of(0.3, seed))  # fmt: skip
+        run(tmp_path, f"capped_{seed}", head="sigmoid", loss="bce", seed=seed,
+            metrics=metrics_of(0.2, seed), stopped_by="budget")  # fmt: skip
+        if seed == 0:
+            run(tmp_path, f"one_{seed}", head="sigmoid", loss="mse", seed=seed,
+                metrics=metrics_of(0.25, seed))  # fmt: skip
+        else:
+            run(tmp_path, f"one_{seed}", head="sigmoid", loss="mse", seed=seed, error=FAILED)
+    study = analyse([tmp_path], tmp_path / "report")
+    assert study.verdicts[0].best is None
+    fig = figures["breast_cancer_metrics.png"]
+    nll, accuracy = fig.axes[:2]
+    labels = ticks(nll)
+    assert labels == [
+        "sigmoid + bce (not eligible: not converged)",
+        "sigmoid + mse (1 seed; not eligible: fewer seeds)",
+        "logits + bce_with_logits",
+    ]
+    means = [line for line in nll.lines if line.get_marker() == "o"]  # in the ticks' order
+    hollow = [mpl_colors.same_color(line.get_markerfacecolor(), "white") for line in means]
+    assert hollow == [True, True, False]
+    assert "↓" in nll.get_title() and "lower is better" in nll.get_title()
+    assert "↑" in accuracy.get_title() and "higher is better" in accuracy.get_title()
+    title = fig.get_suptitle()
+    assert "best first" not in title
+    assert "ranked by test/nll" in title and "no best named" in title

@@ -28,7 +28,9 @@ from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
 from lossbench.cpus import cores
-from lossbench.metric_names import metric_range
+from lossbench.metric_names import metric_mode, metric_range
+from lossbench.report.compare import Verdict
+from lossbench.report.document import ARROW
 from lossbench.report.selection import epochs_of
 
 DPI = 110
@@ -85,16 +87,77 @@ def _why_missing(row: pd.Series) -> str:
     return "n/a"
 
 
+def not_eligible(verdict: Verdict | None) -> dict[str, str]:
+    """``{setup: why}`` for the setups the verdict does not consider for best: not converged
+    (most runs hit the epoch cap still improving), rate choice unsettled, fewer seeds.
+
+        >>> v = Verdict("wine", "multiclass", "test/nll", "a",
+        ...             unconverged=[("b", "2 of 3 runs hit the epoch cap still improving"),
+        ...                          ("c", "rate choice unsettled: lr 0.003 still improving")],
+        ...             fewer_seeds=[("d", "results on 2 of 3 seeds")])
+        >>> not_eligible(v)
+        {'b': 'not converged', 'c': 'rate choice unsettled', 'd': 'fewer seeds'}
+    """
+    if verdict is None:
+        return {}
+    out = {}
+    for setup, why in verdict.unconverged:
+        reasons = []
+        if "hit the epoch cap" in why:
+            reasons.append("not converged")
+        if "rate choice unsettled" in why:
+            reasons.append("rate choice unsettled")
+        out[setup] = ", ".join(reasons) or "not converged"
+    out |= {setup: "fewer seeds" for setup, _ in verdict.fewer_seeds}
+    return out
+
+
+def _tick_label(row: pd.Series, metric: str, why: str | None) -> str:
+    """A setup's tick label: its name, then "1 seed" where its mean is of one seed (no
+    interval) and why the verdict does not consider it, if it does not."""
+    notes = []
+    if row.get(f"{metric}_n") == 1:
+        notes.append("1 seed")
+    if why is not None:
+        notes.append(f"not eligible: {why}")
+    label = _wrap(row["setup"])
+    return f"{label}\n({'; '.join(notes)})" if notes else label
+
+
+def _ranking_title(metric: str, verdict: Verdict | None) -> str:
+    """What the metrics figure's order and marks mean, as the verdict has it."""
+    text = f"Mean over seeds with 95 % t-interval (ticks: single seeds); ranked by {metric} mean"
+    if verdict is None:
+        return text
+    if verdict.best is None:
+        text += ", no best named (see the verdict)"
+    else:
+        text += f"; the verdict's best: {' = '.join([verdict.best, *verdict.identical])}"
+    if verdict.unconverged or verdict.fewer_seeds:
+        text += "\nhollow: not eligible for best"
+    return text
+
+
 def plot_metrics(
-    summary: pd.DataFrame, runs: pd.DataFrame, metrics: Sequence[str], path: Path
+    summary: pd.DataFrame,
+    runs: pd.DataFrame,
+    metrics: Sequence[str],
+    path: Path,
+    verdict: Verdict | None = None,
 ) -> Path:
     """Mean and 95 % interval of each metric per setup (horizontal error bars; dots: seeds).
 
-    ``summary`` holds one data set's rows in rank order; setups without a value say why.
+    ``summary`` holds one data set's rows in rank order (by the first of ``metrics``, the
+    ranking metric); setups without a value say why. Each panel says which way its metric is
+    better. A setup the data set's ``verdict`` does not consider for best (not converged, rate
+    choice unsettled, fewer seeds: :func:`not_eligible`) is drawn hollow and says why in its
+    tick label, a mean of one seed (no interval) says "1 seed"; the title names the verdict's
+    best, or that it names none.
     """
     setups = list(summary["setup"])
     palette = colors(setups)
-    height = 1.4 + 0.42 * len(setups)
+    excluded = not_eligible(verdict)
+    height = 1.4 + 0.42 * len(setups) + 0.12 * sum(s in excluded for s in setups)
     fig = Figure(figsize=(2.0 + 2.9 * len(metrics), height), layout="constrained")
     axes = fig.subplots(1, len(metrics), sharey=True, squeeze=False)[0]
     y = np.arange(len(setups))
@@ -116,21 +179,26 @@ def plot_metrics(
             low, high = row[f"{metric}_ci_low"], row[f"{metric}_ci_high"]
             xerr = None if pd.isna(low) else [[mean - low], [high - mean]]
             color = palette[row["setup"]]
-            ax.errorbar(mean, i, xerr=xerr, fmt="o", color=color, capsize=4, markersize=6)
+            face = "white" if row["setup"] in excluded else color
+            ax.errorbar(mean, i, xerr=xerr, fmt="o", color=color, mfc=face, capsize=4, markersize=6)
             seeds = runs[(runs["setup"] == row["setup"]) & (runs["status"] == "completed")]
             if metric in seeds:
                 ax.plot(seeds[metric], np.full(len(seeds), i + 0.22), "|", color=color, alpha=0.7)
         if metric_range(metric) == (0.0, 1.0):  # the axis ends just outside the range
             low, high = ax.get_xlim()
             ax.set_xlim(max(low, -0.02), min(high, 1.02))
-        ax.set_title(metric, fontsize=10)
+        mode = metric_mode(metric)
+        better = "lower" if mode == "min" else "higher"
+        ax.set_title(f"{metric} {ARROW[mode]}\n({better} is better)", fontsize=10)
         ax.grid(axis="x", alpha=0.3)
         ax.tick_params(axis="x", labelsize=8)
-    axes[0].set_yticks(y, [_wrap(s) for s in setups], fontsize=8)
+    rank_by = metrics[0]
+    labels = [
+        _tick_label(row, rank_by, excluded.get(row["setup"])) for _, row in summary.iterrows()
+    ]
+    axes[0].set_yticks(y, labels, fontsize=8)
     axes[0].set_ylim(len(setups) - 0.5, -0.5)
-    fig.suptitle(
-        "Mean over seeds with 95 % t-interval (ticks: single seeds); best first", fontsize=10
-    )
+    fig.suptitle(_ranking_title(rank_by, verdict), fontsize=10)
     return _save(fig, path)
 
 
@@ -452,17 +520,18 @@ def _plots_of(
     metrics: Sequence[str],
     out_dir: Path,
     counts: pd.DataFrame,
+    verdict: Verdict | None = None,
 ) -> list[tuple[str, Path]]:
     """The figures of one data set: ``[(title, png path), ...]``, named ``name`` + what each
     shows (:func:`file_names`); ``group``: its runs at the chosen learning rates, ``counts``:
-    its runs at every rate counted (:func:`run_counts`)."""
+    its runs at every rate counted (:func:`run_counts`); ``verdict``: its verdict."""
     setups = list(rows["setup"])
     drawn: list[tuple[str, Path | None]] = []
     if rows["n_completed"].sum() > 0:
         drawn.append(
             (
                 "Headline metrics",
-                plot_metrics(rows, group, metrics, out_dir / f"{name}_metrics.png"),
+                plot_metrics(rows, group, metrics, out_dir / f"{name}_metrics.png", verdict),
             )
         )
     drawn.append(
@@ -511,12 +580,14 @@ def make_plots(
     metrics: Sequence[str],
     out_dir: Path,
     every_rate: pd.DataFrame | None = None,
+    verdicts: Sequence[Verdict] = (),
 ) -> dict[str, list[tuple[str, Path]]]:
     """All figures for every data set, as ``{data: [(title, png path), ...]}``.
 
     ``runs`` are the runs of each setup's chosen learning rate, which the figures show;
     ``every_rate`` the study's runs at every rate (default: ``runs``), of which the stability
-    figure counts the failed and refused ones.
+    figure counts the failed and refused ones; ``verdicts`` the study's verdicts, which the
+    metrics figure marks the setups they do not consider in.
 
     Drawing is most of a report's time (about 0.3 s a figure); the data sets are drawn in
     parallel processes, one per core. A stop (Ctrl-C, SIGTERM) is this process's: the workers
@@ -525,6 +596,7 @@ def make_plots(
     """
     out_dir = Path(out_dir)
     counts = run_counts(runs if every_rate is None else every_rate)
+    by_data = {str(v.data): v for v in verdicts}
     names = file_names([str(data) for data in summary["data"].unique()])
     jobs = [
         (
@@ -535,6 +607,7 @@ def make_plots(
             list(metrics),
             out_dir,
             counts[counts["data"] == data],
+            by_data.get(str(data)),
         )
         for data, rows in summary.groupby("data", sort=True)
     ]
