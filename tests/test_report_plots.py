@@ -172,3 +172,38 @@ def test_metrics_figure_marks_what_the_verdict_leaves_out(tmp_path: Path, figure
     title = fig.get_suptitle()
     assert "best first" not in title
     assert "ranked by test/nll" in title and "no best named" in title
+
+
+def test_a_setup_has_one_color_in_every_figure(tmp_path: Path, figures: dict) -> None:
+    """logits + bce_with_logits ranks first on one data set and second on the other, and
+    sigmoid + mse is trained on one only: each setup keeps its color in every figure."""
+    nll = {
+        "breast_cancer": {("logits", "bce_with_logits"): 0.3, ("sigmoid", "bce"): 0.4},
+        "synthetic_binary": {
+            ("logits", "bce_with_logits"): 0.4,
+            ("sigmoid", "bce"): 0.3,
+            ("sigmoid", "mse"): 0.35,
+        },
+    }
+    for data, setups in nll.items():
+        for (head, loss), value in setups.items():
+            for seed in (0, 1, 2):
+                run(tmp_path, f"{data}_{head}_{loss}_{seed}", data=data, head=head, loss=loss,
+                    seed=seed, metrics=metrics_of(value, seed))  # fmt: skip
+    analyse([tmp_path], tmp_path / "report")
+    seen: dict[str, set] = {}
+    for data in nll:
+        metrics = figures[f"{data}_metrics.png"].axes[0]
+        means = [line for line in metrics.lines if line.get_marker() == "o"]
+        for label, line in zip(ticks(metrics), means, strict=True):
+            seen.setdefault(label, set()).add(mpl_colors.to_hex(line.get_color()))
+        curves = figures[f"{data}_learning_curves.png"].axes[0]
+        for line in curves.lines:
+            if not line.get_label().startswith("_"):
+                seen[line.get_label()].add(mpl_colors.to_hex(line.get_color()))
+        stability = figures[f"{data}_stability.png"].axes[0]
+        for label, bar in zip(ticks(stability), stability.patches, strict=True):
+            seen[label].add(mpl_colors.to_hex(bar.get_facecolor()))
+    assert sorted(seen) == ["logits + bce_with_logits", "sigmoid + bce", "sigmoid + mse"]
+    assert all(len(found) == 1 for found in seen.values()), seen
+    assert len(set.union(*seen.values())) == 3  # and no two setups share one

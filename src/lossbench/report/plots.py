@@ -19,6 +19,7 @@ import threading
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
 import matplotlib
 import numpy as np
@@ -65,7 +66,14 @@ def file_names(names: Sequence[str]) -> dict[str, str]:
 
 
 def colors(setups: Sequence[str]) -> dict[str, tuple[float, ...]]:
-    """One color per setup, stable within a data set."""
+    """One color per setup, in the order given: :func:`make_plots` gives every setup of the
+    study, sorted, so that a setup has the same color in every figure of the report, whatever
+    its rank on each data set (beyond 20 setups the colors repeat).
+
+        >>> palette = colors(["a", "b", "c"])
+        >>> palette["b"] == colors(["b", "c", "a"])["b"], palette["a"] == palette["b"]
+        (False, False)
+    """
     cmap = matplotlib.colormaps["tab10" if len(setups) <= 10 else "tab20"]
     return {s: cmap(i % cmap.N) for i, s in enumerate(setups)}
 
@@ -144,6 +152,7 @@ def plot_metrics(
     metrics: Sequence[str],
     path: Path,
     verdict: Verdict | None = None,
+    palette: Mapping[str, Any] | None = None,
 ) -> Path:
     """Mean and 95 % interval of each metric per setup (horizontal error bars; dots: seeds).
 
@@ -155,7 +164,7 @@ def plot_metrics(
     best, or that it names none.
     """
     setups = list(summary["setup"])
-    palette = colors(setups)
+    palette = colors(setups) if palette is None else palette
     excluded = not_eligible(verdict)
     height = 1.4 + 0.42 * len(setups) + 0.12 * sum(s in excluded for s in setups)
     fig = Figure(figsize=(2.0 + 2.9 * len(metrics), height), layout="constrained")
@@ -239,7 +248,11 @@ def common_epochs(curves: np.ndarray) -> np.ndarray:
 
 
 def plot_learning_curves(
-    runs: pd.DataFrame, setups: Sequence[str], path: Path, key: str = "val/nll"
+    runs: pd.DataFrame,
+    setups: Sequence[str],
+    path: Path,
+    key: str = "val/nll",
+    palette: Mapping[str, Any] | None = None,
 ) -> Path | None:
     """``key`` per epoch per setup: the mean over its runs (thick line) and their min-max band,
     drawn only at the epochs where every one of its runs with a history of ``key`` has a value
@@ -248,7 +261,7 @@ def plot_learning_curves(
     ends in a dot where it stopped (early stopping, the epoch cap) or a cross where it failed
     in training (failed runs contribute the epochs before they failed). None if no run has a
     history of ``key``."""
-    palette = colors(setups)
+    palette = colors(setups) if palette is None else palette
     fig = Figure(figsize=(9.0, 4.6), layout="constrained")
     ax = fig.subplots()
     values: list[np.ndarray] = []
@@ -367,6 +380,7 @@ def plot_reliability(
     setups: Sequence[str],
     path: Path,
     summary: pd.DataFrame | None = None,
+    palette: Mapping[str, Any] | None = None,
 ) -> Path | None:
     """One reliability diagram per setup, bins pooled over seeds. None if no run has bins.
 
@@ -386,7 +400,7 @@ def plot_reliability(
             pooled[setup] = pool_reliability(bins)
     if not pooled:
         return None
-    palette = colors(setups)
+    palette = colors(setups) if palette is None else palette
     ncols = min(4, len(pooled))
     nrows = math.ceil(len(pooled) / ncols)
     fig = Figure(figsize=(3.1 * ncols, 3.3 * nrows + 0.4), layout="constrained")
@@ -466,13 +480,17 @@ def run_counts(runs: pd.DataFrame) -> pd.DataFrame:
 
 
 def plot_stability(
-    summary: pd.DataFrame, counts: pd.DataFrame, path: Path, key: str = "test/saturated"
+    summary: pd.DataFrame,
+    counts: pd.DataFrame,
+    path: Path,
+    key: str = "test/saturated",
+    palette: Mapping[str, Any] | None = None,
 ) -> Path:
     """Mean saturated fraction per setup at its chosen learning rate (``summary``), and its
     runs that failed in training or were refused out of all its runs at every learning rate
     of its grid (``counts``: :func:`run_counts`), as the Failed-runs table lists them."""
     setups = list(summary["setup"])
-    palette = colors(setups)
+    palette = colors(setups) if palette is None else palette
     y = np.arange(len(setups))
     fig = Figure(figsize=(10.0, 1.9 + 0.42 * len(setups)), layout="constrained")
     left, right = fig.subplots(1, 2, sharey=True)
@@ -521,41 +539,30 @@ def _plots_of(
     out_dir: Path,
     counts: pd.DataFrame,
     verdict: Verdict | None = None,
+    palette: Mapping[str, Any] | None = None,
 ) -> list[tuple[str, Path]]:
     """The figures of one data set: ``[(title, png path), ...]``, named ``name`` + what each
     shows (:func:`file_names`); ``group``: its runs at the chosen learning rates, ``counts``:
-    its runs at every rate counted (:func:`run_counts`); ``verdict``: its verdict."""
+    its runs at every rate counted (:func:`run_counts`); ``verdict``: its verdict; ``palette``:
+    every setup's color in the report (:func:`colors`)."""
     setups = list(rows["setup"])
     drawn: list[tuple[str, Path | None]] = []
     if rows["n_completed"].sum() > 0:
+        path = out_dir / f"{name}_metrics.png"
         drawn.append(
-            (
-                "Headline metrics",
-                plot_metrics(rows, group, metrics, out_dir / f"{name}_metrics.png", verdict),
-            )
+            ("Headline metrics", plot_metrics(rows, group, metrics, path, verdict, palette))
         )
-    drawn.append(
-        (
-            "Learning curves",
-            plot_learning_curves(group, setups, out_dir / f"{name}_learning_curves.png"),
-        )
-    )
+    path = out_dir / f"{name}_learning_curves.png"
+    drawn.append(("Learning curves", plot_learning_curves(group, setups, path, palette=palette)))
     if _varies(group, "train/lr"):  # a learning-rate scheduler: the rate of each epoch
+        path = out_dir / f"{name}_learning_rate.png"
         drawn.append(
-            (
-                "Learning rate",
-                plot_learning_curves(
-                    group, setups, out_dir / f"{name}_learning_rate.png", key="train/lr"
-                ),
-            )
+            ("Learning rate", plot_learning_curves(group, setups, path, "train/lr", palette))
         )
-    drawn.append(
-        (
-            "Reliability diagrams",
-            plot_reliability(group, setups, out_dir / f"{name}_reliability.png", rows),
-        )
-    )
-    drawn.append(("Stability", plot_stability(rows, counts, out_dir / f"{name}_stability.png")))
+    path = out_dir / f"{name}_reliability.png"
+    drawn.append(("Reliability diagrams", plot_reliability(group, setups, path, rows, palette)))
+    path = out_dir / f"{name}_stability.png"
+    drawn.append(("Stability", plot_stability(rows, counts, path, palette=palette)))
     return [(title, p) for title, p in drawn if p is not None]
 
 
@@ -587,7 +594,8 @@ def make_plots(
     ``runs`` are the runs of each setup's chosen learning rate, which the figures show;
     ``every_rate`` the study's runs at every rate (default: ``runs``), of which the stability
     figure counts the failed and refused ones; ``verdicts`` the study's verdicts, which the
-    metrics figure marks the setups they do not consider in.
+    metrics figure marks the setups they do not consider in. A setup has one color in every
+    figure (:func:`colors` of the study's setups, sorted by name).
 
     Drawing is most of a report's time (about 0.3 s a figure); the data sets are drawn in
     parallel processes, one per core. A stop (Ctrl-C, SIGTERM) is this process's: the workers
@@ -597,6 +605,7 @@ def make_plots(
     out_dir = Path(out_dir)
     counts = run_counts(runs if every_rate is None else every_rate)
     by_data = {str(v.data): v for v in verdicts}
+    palette = colors(sorted({str(setup) for setup in summary["setup"]}))  # one per setup
     names = file_names([str(data) for data in summary["data"].unique()])
     jobs = [
         (
@@ -608,6 +617,7 @@ def make_plots(
             out_dir,
             counts[counts["data"] == data],
             by_data.get(str(data)),
+            palette,
         )
         for data, rows in summary.groupby("data", sort=True)
     ]
