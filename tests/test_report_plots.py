@@ -7,10 +7,12 @@ the report does and keeps the figures instead of saving them.
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pandas as pd
 import pytest
 from matplotlib import colors as mpl_colors
 
@@ -207,3 +209,29 @@ def test_a_setup_has_one_color_in_every_figure(tmp_path: Path, figures: dict) ->
     assert sorted(seen) == ["logits + bce_with_logits", "sigmoid + bce", "sigmoid + mse"]
     assert all(len(found) == 1 for found in seen.values()), seen
     assert len(set.union(*seen.values())) == 3  # and no two setups share one
+
+
+def test_a_run_without_a_finite_value_leaves_the_mean_of_the_others() -> None:
+    """A run that failed at once (its only validation NaN) has no curve: the mean is over the
+    runs that have values, and the failed run that has some ends in a cross."""
+    runs = pd.DataFrame(
+        {
+            "setup": ["a"] * 4,
+            "status": ["completed", "completed", "failed", "failed"],
+            "_history": [
+                {"val/nll": [0.9, 0.5]},
+                {"val/nll": [0.7, 0.3]},
+                {"val/nll": [math.nan]},
+                {"val/nll": [0.8, 0.4, math.inf]},
+            ],
+        }
+    )
+    drawn: dict[str, Any] = {}
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(plots, "_save", lambda fig, path: drawn.setdefault("fig", fig) and path)
+        plots.plot_learning_curves(runs, ["a"], Path("curves.png"))
+    ax = drawn["fig"].axes[0]
+    mean = next(line for line in ax.lines if line.get_label() == "a")
+    np.testing.assert_allclose(mean.get_xydata(), [[1, 0.8], [2, 0.4]])
+    crosses = [line.get_xydata().tolist() for line in ax.lines if line.get_marker() == "x"]
+    assert crosses == [[[2, 0.4]]]

@@ -273,11 +273,16 @@ def plot_learning_curves(
             continue
         epochs, curves = found
         curves[~np.isfinite(curves)] = np.nan
-        failed = [
-            status != "completed"
-            for h, status in zip(group["_history"], group["status"], strict=True)
-            if isinstance(h, dict) and h.get(key)
-        ]
+        failed = np.array(
+            [
+                status != "completed"
+                for h, status in zip(group["_history"], group["status"], strict=True)
+                if isinstance(h, dict) and h.get(key)
+            ],
+            dtype=bool,
+        )
+        drawn = np.isfinite(curves).any(axis=1)  # a run without one finite value has no curve
+        curves, failed = curves[drawn], failed[drawn]
         color = palette[setup]
         label = _wrap(setup, 40)
         every = common_epochs(curves)
