@@ -95,25 +95,32 @@ def _why_missing(row: pd.Series) -> str:
     return "n/a"
 
 
-def not_eligible(verdict: Verdict | None) -> dict[str, str]:
-    """``{setup: why}`` for the setups the verdict does not consider for best: not converged
-    (most runs hit the epoch cap still improving), rate choice unsettled, fewer seeds.
+def not_eligible(verdict: Verdict | None, summary: pd.DataFrame) -> dict[str, str]:
+    """``{setup: why}`` for the setups the verdict does not consider for best: those of its
+    ``unconverged``, "not converged" (most runs hit the epoch cap still improving,
+    ``n_improving`` of ``n_completed`` in ``summary``) and/or "rate choice unsettled"
+    (``lr_unsettled``), and those of its ``fewer_seeds``, "fewer seeds".
 
+        >>> summary = pd.DataFrame({"setup": ["b", "c"], "n_improving": [2, 0],
+        ...                         "n_completed": [3, 3], "lr_unsettled": ["", "lr 0.003 ..."]})
         >>> v = Verdict("wine", "multiclass", "test/nll", "a",
-        ...             unconverged=[("b", "2 of 3 runs hit the epoch cap still improving"),
-        ...                          ("c", "rate choice unsettled: lr 0.003 still improving")],
+        ...             unconverged=[("b", "2 of 3 runs ..."), ("c", "lr 0.003 ...")],
         ...             fewer_seeds=[("d", "results on 2 of 3 seeds")])
-        >>> not_eligible(v)
+        >>> not_eligible(v, summary)
         {'b': 'not converged', 'c': 'rate choice unsettled', 'd': 'fewer seeds'}
     """
     if verdict is None:
         return {}
+    rows = summary.set_index("setup")
     out = {}
-    for setup, why in verdict.unconverged:
+    for setup, _ in verdict.unconverged:
+        row = rows.loc[setup] if setup in rows.index else pd.Series(dtype=object)
+        improving, done = row.get("n_improving", 0), row.get("n_completed", 0)
         reasons = []
-        if "hit the epoch cap" in why:
-            reasons.append("not converged")
-        if "rate choice unsettled" in why:
+        if not pd.isna(improving) and done and 2 * int(improving) > int(done):
+            reasons.append("not converged")  # as lossbench.report.compare.unconverged
+        unsettled = row.get("lr_unsettled")
+        if isinstance(unsettled, str) and unsettled:
             reasons.append("rate choice unsettled")
         out[setup] = ", ".join(reasons) or "not converged"
     out |= {setup: "fewer seeds" for setup, _ in verdict.fewer_seeds}
@@ -165,7 +172,7 @@ def plot_metrics(
     """
     setups = list(summary["setup"])
     palette = colors(setups) if palette is None else palette
-    excluded = not_eligible(verdict)
+    excluded = not_eligible(verdict, summary)
     height = 1.4 + 0.42 * len(setups) + 0.12 * sum(s in excluded for s in setups)
     fig = Figure(figsize=(2.0 + 2.9 * len(metrics), height), layout="constrained")
     axes = fig.subplots(1, len(metrics), sharey=True, squeeze=False)[0]
