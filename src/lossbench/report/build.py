@@ -201,7 +201,9 @@ def finish(study: Study, plots: Path) -> None:
     selected, metric = study.selected, study.metric
     # The figures first: they are drawn in forked processes, which a process that already runs
     # the yardstick's worker pool (threads) cannot start safely.
-    study.figures = make_plots(selected, study.summary, study.headline, plots)
+    study.figures = make_plots(
+        selected, study.summary, study.headline, plots, study.runs, study.verdicts
+    )
     study.overview = family_overview(selected, metric, study.modes[metric])
     for family in study.overview:
         path = cd_diagram(family, plots / f"critical_difference_{family.task}.png")

@@ -9,15 +9,17 @@ the Agg renderer, so no display and no pyplot state are involved.
 
 from __future__ import annotations
 
+import hashlib
 import math
 import multiprocessing
 import re
 import signal
 import textwrap
 import threading
-import warnings
+from collections import Counter
 from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
 import matplotlib
 import numpy as np
@@ -27,7 +29,9 @@ from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
 from lossbench.cpus import cores
-from lossbench.metric_names import metric_range
+from lossbench.metric_names import metric_mode, metric_range
+from lossbench.report.compare import Verdict
+from lossbench.report.document import ARROW
 from lossbench.report.selection import epochs_of
 
 DPI = 110
@@ -35,12 +39,41 @@ _MISSING_COLOR = "0.55"
 
 
 def slug(name: str) -> str:
-    """A file-name-safe version of a data-set name (``csv:my data.csv`` -> ``csv_my_data.csv``)."""
+    """A file-name-safe version of a data-set name (``csv:my data.csv`` -> ``csv_my_data.csv``);
+    two names can give the same one: :func:`file_names` tells them apart."""
     return re.sub(r"[^A-Za-z0-9_.-]+", "_", name).strip("_") or "data"
 
 
+def file_names(names: Sequence[str]) -> dict[str, str]:
+    """The stem of each data set's figure files, unique within the report: its :func:`slug`,
+    and where two names give the same slug (ignoring case, as some file systems do) a short
+    hash of the name after it, so that one data set's figures never replace another's.
+
+        >>> file_names(["csv:my data.csv", "csv:my_data.csv", "wine"])  # doctest: +ELLIPSIS
+        {'csv:my data.csv': 'csv_my_data.csv-...', 'csv:my_data.csv': 'csv_my_data.csv-...', \
+'wine': 'wine'}
+        >>> len(set(file_names(["csv:my data.csv", "csv:my_data.csv"]).values()))
+        2
+    """
+    slugs = {name: slug(name) for name in names}
+    counts = Counter(s.casefold() for s in slugs.values())
+    return {
+        name: s
+        if counts[s.casefold()] == 1
+        else f"{s}-{hashlib.sha1(name.encode()).hexdigest()[:8]}"
+        for name, s in slugs.items()
+    }
+
+
 def colors(setups: Sequence[str]) -> dict[str, tuple[float, ...]]:
-    """One color per setup, stable within a data set."""
+    """One color per setup, in the order given: :func:`make_plots` gives every setup of the
+    study, sorted, so that a setup has the same color in every figure of the report, whatever
+    its rank on each data set (beyond 20 setups the colors repeat).
+
+        >>> palette = colors(["a", "b", "c"])
+        >>> palette["b"] == colors(["b", "c", "a"])["b"], palette["a"] == palette["b"]
+        (False, False)
+    """
     cmap = matplotlib.colormaps["tab10" if len(setups) <= 10 else "tab20"]
     return {s: cmap(i % cmap.N) for i, s in enumerate(setups)}
 
@@ -62,16 +95,85 @@ def _why_missing(row: pd.Series) -> str:
     return "n/a"
 
 
+def not_eligible(verdict: Verdict | None, summary: pd.DataFrame) -> dict[str, str]:
+    """``{setup: why}`` for the setups the verdict does not consider for best: those of its
+    ``unconverged``, "not converged" (most runs hit the epoch cap still improving,
+    ``n_improving`` of ``n_completed`` in ``summary``) and/or "rate choice unsettled"
+    (``lr_unsettled``), and those of its ``fewer_seeds``, "fewer seeds".
+
+        >>> summary = pd.DataFrame({"setup": ["b", "c"], "n_improving": [2, 0],
+        ...                         "n_completed": [3, 3], "lr_unsettled": ["", "lr 0.003 ..."]})
+        >>> v = Verdict("wine", "multiclass", "test/nll", "a",
+        ...             unconverged=[("b", "2 of 3 runs ..."), ("c", "lr 0.003 ...")],
+        ...             fewer_seeds=[("d", "results on 2 of 3 seeds")])
+        >>> not_eligible(v, summary)
+        {'b': 'not converged', 'c': 'rate choice unsettled', 'd': 'fewer seeds'}
+    """
+    if verdict is None:
+        return {}
+    rows = summary.set_index("setup")
+    out = {}
+    for setup, _ in verdict.unconverged:
+        row = rows.loc[setup] if setup in rows.index else pd.Series(dtype=object)
+        improving, done = row.get("n_improving", 0), row.get("n_completed", 0)
+        reasons = []
+        if not pd.isna(improving) and done and 2 * int(improving) > int(done):
+            reasons.append("not converged")  # as lossbench.report.compare.unconverged
+        unsettled = row.get("lr_unsettled")
+        if isinstance(unsettled, str) and unsettled:
+            reasons.append("rate choice unsettled")
+        out[setup] = ", ".join(reasons) or "not converged"
+    out |= {setup: "fewer seeds" for setup, _ in verdict.fewer_seeds}
+    return out
+
+
+def _tick_label(row: pd.Series, metric: str, why: str | None) -> str:
+    """A setup's tick label: its name, then "1 seed" where its mean is of one seed (no
+    interval) and why the verdict does not consider it, if it does not."""
+    notes = []
+    if row.get(f"{metric}_n") == 1:
+        notes.append("1 seed")
+    if why is not None:
+        notes.append(f"not eligible: {why}")
+    label = _wrap(row["setup"])
+    return f"{label}\n({'; '.join(notes)})" if notes else label
+
+
+def _ranking_title(metric: str, verdict: Verdict | None) -> str:
+    """What the metrics figure's order and marks mean, as the verdict has it."""
+    text = f"Mean over seeds with 95 % t-interval (ticks: single seeds); ranked by {metric} mean"
+    if verdict is None:
+        return text
+    if verdict.best is None:
+        text += ", no best named (see the verdict)"
+    else:
+        text += f"; the verdict's best: {' = '.join([verdict.best, *verdict.identical])}"
+    if verdict.unconverged or verdict.fewer_seeds:
+        text += "\nhollow: not eligible for best"
+    return text
+
+
 def plot_metrics(
-    summary: pd.DataFrame, runs: pd.DataFrame, metrics: Sequence[str], path: Path
+    summary: pd.DataFrame,
+    runs: pd.DataFrame,
+    metrics: Sequence[str],
+    path: Path,
+    verdict: Verdict | None = None,
+    palette: Mapping[str, Any] | None = None,
 ) -> Path:
     """Mean and 95 % interval of each metric per setup (horizontal error bars; dots: seeds).
 
-    ``summary`` holds one data set's rows in rank order; setups without a value say why.
+    ``summary`` holds one data set's rows in rank order (by the first of ``metrics``, the
+    ranking metric); setups without a value say why. Each panel says which way its metric is
+    better. A setup the data set's ``verdict`` does not consider for best (not converged, rate
+    choice unsettled, fewer seeds: :func:`not_eligible`) is drawn hollow and says why in its
+    tick label, a mean of one seed (no interval) says "1 seed"; the title names the verdict's
+    best, or that it names none.
     """
     setups = list(summary["setup"])
-    palette = colors(setups)
-    height = 1.4 + 0.42 * len(setups)
+    palette = colors(setups) if palette is None else palette
+    excluded = not_eligible(verdict, summary)
+    height = 1.4 + 0.42 * len(setups) + 0.12 * sum(s in excluded for s in setups)
     fig = Figure(figsize=(2.0 + 2.9 * len(metrics), height), layout="constrained")
     axes = fig.subplots(1, len(metrics), sharey=True, squeeze=False)[0]
     y = np.arange(len(setups))
@@ -93,21 +195,26 @@ def plot_metrics(
             low, high = row[f"{metric}_ci_low"], row[f"{metric}_ci_high"]
             xerr = None if pd.isna(low) else [[mean - low], [high - mean]]
             color = palette[row["setup"]]
-            ax.errorbar(mean, i, xerr=xerr, fmt="o", color=color, capsize=4, markersize=6)
+            face = "white" if row["setup"] in excluded else color
+            ax.errorbar(mean, i, xerr=xerr, fmt="o", color=color, mfc=face, capsize=4, markersize=6)
             seeds = runs[(runs["setup"] == row["setup"]) & (runs["status"] == "completed")]
             if metric in seeds:
                 ax.plot(seeds[metric], np.full(len(seeds), i + 0.22), "|", color=color, alpha=0.7)
         if metric_range(metric) == (0.0, 1.0):  # the axis ends just outside the range
             low, high = ax.get_xlim()
             ax.set_xlim(max(low, -0.02), min(high, 1.02))
-        ax.set_title(metric, fontsize=10)
+        mode = metric_mode(metric)
+        better = "lower" if mode == "min" else "higher"
+        ax.set_title(f"{metric} {ARROW[mode]}\n({better} is better)", fontsize=10)
         ax.grid(axis="x", alpha=0.3)
         ax.tick_params(axis="x", labelsize=8)
-    axes[0].set_yticks(y, [_wrap(s) for s in setups], fontsize=8)
+    rank_by = metrics[0]
+    labels = [
+        _tick_label(row, rank_by, excluded.get(row["setup"])) for _, row in summary.iterrows()
+    ]
+    axes[0].set_yticks(y, labels, fontsize=8)
     axes[0].set_ylim(len(setups) - 0.5, -0.5)
-    fig.suptitle(
-        "Mean over seeds with 95 % t-interval (ticks: single seeds); best first", fontsize=10
-    )
+    fig.suptitle(_ranking_title(rank_by, verdict), fontsize=10)
     return _save(fig, path)
 
 
@@ -136,29 +243,79 @@ def _varies(runs: pd.DataFrame, key: str) -> bool:
     return any(len(np.unique(row[np.isfinite(row)])) > 1 for row in found[1])
 
 
+def common_epochs(curves: np.ndarray) -> np.ndarray:
+    """The columns of ``curves`` (runs x epochs, NaN where a run has no value) where every run
+    has a finite value: where a mean over the seeds is a mean over all of them.
+
+        >>> nan = math.nan
+        >>> common_epochs(np.array([[1.0, 2, 3, 4], [1, 2, 3, nan], [1, nan, 3, nan]])).tolist()
+        [True, False, True, False]
+    """
+    return np.isfinite(curves).all(axis=0)
+
+
 def plot_learning_curves(
-    runs: pd.DataFrame, setups: Sequence[str], path: Path, key: str = "val/nll"
+    runs: pd.DataFrame,
+    setups: Sequence[str],
+    path: Path,
+    key: str = "val/nll",
+    palette: Mapping[str, Any] | None = None,
 ) -> Path | None:
-    """``key`` per epoch: mean over seeds per setup, with the min-max band. None if no run has a
-    history of ``key``. Failed runs contribute the epochs before they failed."""
-    palette = colors(setups)
+    """``key`` per epoch per setup: the mean over its runs (thick line) and their min-max band,
+    drawn only at the epochs where every one of its runs with a history of ``key`` has a value
+    (:func:`common_epochs`), so that no point of the mean is a mean of whichever seeds still
+    run; past the first run's last epoch each run goes on as a thin line of its own. Every run
+    ends in a dot where it stopped (early stopping, the epoch cap) or a cross where it failed
+    in training (failed runs contribute the epochs before they failed). None if no run has a
+    history of ``key``."""
+    palette = colors(setups) if palette is None else palette
     fig = Figure(figsize=(9.0, 4.6), layout="constrained")
     ax = fig.subplots()
     values: list[np.ndarray] = []
     first, last = 1.0, 1.0
     for setup in setups:
-        found = _curves(runs[runs["setup"] == setup], key)
+        group = runs[runs["setup"] == setup]
+        found = _curves(group, key)
         if found is None or not np.isfinite(found[1]).any():
             continue
         epochs, curves = found
         curves[~np.isfinite(curves)] = np.nan
-        with warnings.catch_warnings():  # "All-NaN slice": epochs only some runs reached
-            warnings.simplefilter("ignore", RuntimeWarning)
-            mean, low, high = (np.nanmean(curves, 0), np.nanmin(curves, 0), np.nanmax(curves, 0))
-        marker = "o" if len(epochs) <= 30 else None  # a one-epoch curve is a single point
+        failed = np.array(
+            [
+                status != "completed"
+                for h, status in zip(group["_history"], group["status"], strict=True)
+                if isinstance(h, dict) and h.get(key)
+            ],
+            dtype=bool,
+        )
+        drawn = np.isfinite(curves).any(axis=1)  # a run without one finite value has no curve
+        curves, failed = curves[drawn], failed[drawn]
         color = palette[setup]
-        ax.plot(epochs, mean, color=color, label=_wrap(setup, 40), lw=1.6, marker=marker, ms=3)
-        ax.fill_between(epochs, low, high, color=color, alpha=0.15, lw=0)
+        label = _wrap(setup, 40)
+        every = common_epochs(curves)
+        if every.any():
+            at, seen = epochs[every], curves[:, every]
+            marker = "o" if len(at) <= 30 else None  # a one-epoch curve is a single point
+            ax.plot(at, seen.mean(0), color=color, label=label, lw=1.6, marker=marker, ms=3)
+            ax.fill_between(at, seen.min(0), seen.max(0), color=color, alpha=0.15, lw=0)
+            label = None
+        end = epochs[every][-1] if every.any() else -math.inf
+        for row, crashed in zip(curves, failed, strict=True):
+            own = np.isfinite(row) & (epochs >= end)  # from the mean's last epoch on
+            if own.sum() > 1:
+                ax.plot(epochs[own], row[own], color=color, lw=0.8, alpha=0.6, label=label)
+                label = None
+            stop = np.flatnonzero(np.isfinite(row))[-1]  # its last value: where it ended
+            ax.plot(
+                epochs[stop],
+                row[stop],
+                "x" if crashed else "o",
+                color=color,
+                ms=5 if crashed else 3,
+                alpha=0.8,
+                label=label,
+            )
+            label = None
         values.append(curves[np.isfinite(curves)])
         first, last = min(first, epochs[0]), max(last, epochs[-1])
     if not values:
@@ -174,8 +331,10 @@ def plot_learning_curves(
     ax.set_xlabel("epoch")
     ax.set_ylabel(key)
     ax.set_title(
-        f"{key} per epoch: mean over seeds, band = min to max (failed runs: until they failed)",
-        fontsize=10,
+        f"{key} per epoch. Thick line: mean over seeds, band: min to max, both while every "
+        "seed runs;\nthin lines: each seed on its own after that; dot: where a seed stopped, "
+        "cross: where it failed in training",
+        fontsize=9,
     )
     ax.grid(alpha=0.3)
     ax.legend(fontsize=7, loc="center left", bbox_to_anchor=(1.01, 0.5), frameon=False)
@@ -211,8 +370,37 @@ def pool_reliability(bins: Sequence[Mapping[str, Sequence]]) -> dict[str, np.nda
         }
 
 
-def plot_reliability(runs: pd.DataFrame, setups: Sequence[str], path: Path) -> Path | None:
-    """One reliability diagram per setup, bins pooled over seeds. None if no run has bins."""
+def _table_ece(summary: pd.DataFrame | None, setup: str, key: str = "test/ece") -> str:
+    """The tables' ECE of ``setup``: the mean of its seeds' own ``key``, from ``summary``.
+
+    >>> rows = pd.DataFrame({"setup": ["a"], "test/ece_mean": [0.0291], "test/ece_n": [3]})
+    >>> _table_ece(rows, "a"), _table_ece(rows, "b")
+    ('test/ece 0.029 (mean of 3 seeds)', 'test/ece n/a')
+    """
+    if summary is None or f"{key}_mean" not in summary:
+        return f"{key} n/a"
+    row = summary[summary["setup"] == setup]
+    if row.empty or pd.isna(row[f"{key}_mean"].iloc[0]):
+        return f"{key} n/a"
+    n = int(row[f"{key}_n"].iloc[0]) if f"{key}_n" in row else 0
+    seeds = f" (mean of {n} seeds)" if n > 1 else " (1 seed)" if n == 1 else ""
+    return f"{key} {row[f'{key}_mean'].iloc[0]:.3f}{seeds}"
+
+
+def plot_reliability(
+    runs: pd.DataFrame,
+    setups: Sequence[str],
+    path: Path,
+    summary: pd.DataFrame | None = None,
+    palette: Mapping[str, Any] | None = None,
+) -> Path | None:
+    """One reliability diagram per setup, bins pooled over seeds. None if no run has bins.
+
+    Each panel names the setup's ``test/ece`` as the tables give it, the mean of its seeds'
+    own ECE (from ``summary``), and, apart from it, the ECE of the pooled bins drawn (all
+    seeds' predictions in one set of bins), which differs from that mean and is mostly lower:
+    within a bin, one seed's overconfidence and another's underconfidence cancel when pooled.
+    """
     pooled = {}
     for setup in setups:
         bins = [
@@ -224,7 +412,7 @@ def plot_reliability(runs: pd.DataFrame, setups: Sequence[str], path: Path) -> P
             pooled[setup] = pool_reliability(bins)
     if not pooled:
         return None
-    palette = colors(setups)
+    palette = colors(setups) if palette is None else palette
     ncols = min(4, len(pooled))
     nrows = math.ceil(len(pooled) / ncols)
     fig = Figure(figsize=(3.1 * ncols, 3.3 * nrows + 0.4), layout="constrained")
@@ -254,14 +442,23 @@ def plot_reliability(runs: pd.DataFrame, setups: Sequence[str], path: Path) -> P
             label="observed",
         )
         gap = np.nansum(np.abs(p["accuracy"] - p["confidence"]) * p["count"]) / total
-        ax.set_title(f"{_wrap(setup, 32)}\nECE (pooled) {gap:.3f}, n={total}", fontsize=8)
+        ax.set_title(
+            f"{_wrap(setup, 32)}\n{_table_ece(summary, setup)}\n"
+            f"pooled bins drawn: ECE {gap:.3f}, n={total}",
+            fontsize=8,
+        )
         ax.set_xlim(0, 1)
         ax.set_ylim(0, 1)
         ax.grid(alpha=0.3)
         ax.tick_params(labelsize=7)
     handles, labels = axes.flat[0].get_legend_handles_labels()
     fig.legend(handles, labels, loc="outside lower center", ncols=3, fontsize=8, frameon=False)
-    fig.suptitle("Reliability on the test split, bins pooled over seeds", fontsize=10)
+    fig.suptitle(
+        "Reliability on the test split, bins pooled over seeds. test/ece: the mean of the "
+        "seeds' own ECE, as in the tables;\npooled bins drawn: the ECE of the bins shown (all "
+        "seeds' predictions together), which can differ from that mean",
+        fontsize=9,
+    )
     for ax in axes[-1]:
         ax.set_xlabel("confidence (mean probability in bin)", fontsize=8)
     for ax in axes[:, 0]:
@@ -269,10 +466,43 @@ def plot_reliability(runs: pd.DataFrame, setups: Sequence[str], path: Path) -> P
     return _save(fig, path)
 
 
-def plot_stability(summary: pd.DataFrame, path: Path, key: str = "test/saturated") -> Path:
-    """Mean saturated fraction per setup, and failed / refused runs out of all runs."""
+def run_counts(runs: pd.DataFrame) -> pd.DataFrame:
+    """Per data set and setup, over every run of it at every learning rate of its grid (the
+    study's runs table, not only the chosen rate's runs): ``n_runs``, ``n_failed`` (not
+    completed: failed in training or refused) and ``n_refused`` (refused before training).
+
+        >>> runs = pd.DataFrame({"data": ["d"] * 4, "setup": ["a", "a", "a", "b"],
+        ...                      "status": ["completed", "failed", "failed", "failed"],
+        ...                      "refused": [False, False, False, True]})
+        >>> run_counts(runs).to_dict("records")[0]
+        {'data': 'd', 'setup': 'a', 'n_runs': 3, 'n_failed': 2, 'n_refused': 0}
+    """
+    failed = runs["status"] != "completed"
+    refused = runs["refused"].fillna(False).astype(bool) if "refused" in runs else False
+    table = pd.DataFrame(
+        {
+            "data": runs["data"],
+            "setup": runs["setup"],
+            "n_runs": 1,
+            "n_failed": failed.astype(int),
+            "n_refused": (failed & refused).astype(int),
+        }
+    )
+    return table.groupby(["data", "setup"], as_index=False, sort=True).sum()
+
+
+def plot_stability(
+    summary: pd.DataFrame,
+    counts: pd.DataFrame,
+    path: Path,
+    key: str = "test/saturated",
+    palette: Mapping[str, Any] | None = None,
+) -> Path:
+    """Mean saturated fraction per setup at its chosen learning rate (``summary``), and its
+    runs that failed in training or were refused out of all its runs at every learning rate
+    of its grid (``counts``: :func:`run_counts`), as the Failed-runs table lists them."""
     setups = list(summary["setup"])
-    palette = colors(setups)
+    palette = colors(setups) if palette is None else palette
     y = np.arange(len(setups))
     fig = Figure(figsize=(10.0, 1.9 + 0.42 * len(setups)), layout="constrained")
     left, right = fig.subplots(1, 2, sharey=True)
@@ -281,19 +511,19 @@ def plot_stability(summary: pd.DataFrame, path: Path, key: str = "test/saturated
     for i, (value, (_, row)) in enumerate(zip(means, summary.iterrows(), strict=True)):
         text = _why_missing(row) if pd.isna(value) else f"{value:.3g}"
         left.text(0, i, f" {text}", va="center", fontsize=8)
-    left.set_xlabel(f"mean {key} (probabilities exactly 0 or 1)", fontsize=9)
+    left.set_xlabel(f"mean {key} at the chosen rate (probabilities exactly 0 or 1)", fontsize=9)
     left.set_xlim(0, max(0.05, float(np.nanmax(means.to_numpy(dtype=float), initial=0)) * 1.3))
-    crashed = (summary["n_failed"] - summary["n_refused"]).to_numpy()
-    refused = summary["n_refused"].to_numpy()
+    columns = ["n_runs", "n_failed", "n_refused"]
+    every = counts.set_index("setup")[columns].reindex(setups).fillna(0).astype(int)
+    refused = every["n_refused"].to_numpy()
+    crashed = every["n_failed"].to_numpy() - refused
     right.barh(y, crashed, color="tab:red", label="failed in training")
     right.barh(y, refused, left=crashed, color="0.7", label="refused (not applicable)")
-    for i, (_, row) in enumerate(summary.iterrows()):
-        right.text(
-            row["n_failed"], i, f" {row['n_failed']}/{row['n_runs']}", va="center", fontsize=8
-        )
-    right.set_xlim(0, max(1, int(summary["n_runs"].max())) * 1.25)
+    for i, (failed, n) in enumerate(zip(every["n_failed"], every["n_runs"], strict=True)):
+        right.text(failed, i, f" {failed}/{n}", va="center", fontsize=8)
+    right.set_xlim(0, max(1, int(every["n_runs"].to_numpy().max(initial=0))) * 1.25)
     right.xaxis.set_major_locator(MaxNLocator(integer=True))
-    right.set_xlabel("failed runs (of all runs)", fontsize=9)
+    right.set_xlabel("runs failed in training or refused, of all runs at every rate", fontsize=9)
     fig.legend(
         *right.get_legend_handles_labels(),
         loc="outside lower right",
@@ -305,46 +535,46 @@ def plot_stability(summary: pd.DataFrame, path: Path, key: str = "test/saturated
     left.set_ylim(len(setups) - 0.5, -0.5)
     for ax in (left, right):
         ax.grid(axis="x", alpha=0.3)
-    fig.suptitle("Stability: saturated probabilities and failed runs", fontsize=10)
+    fig.suptitle(
+        "Stability: saturated probabilities (chosen rate) and failed runs (all rates)",
+        fontsize=10,
+    )
     return _save(fig, path)
 
 
 def _plots_of(
-    data: str, rows: pd.DataFrame, group: pd.DataFrame, metrics: Sequence[str], out_dir: Path
+    data: str,
+    name: str,
+    rows: pd.DataFrame,
+    group: pd.DataFrame,
+    metrics: Sequence[str],
+    out_dir: Path,
+    counts: pd.DataFrame,
+    verdict: Verdict | None = None,
+    palette: Mapping[str, Any] | None = None,
 ) -> list[tuple[str, Path]]:
-    """The figures of one data set: ``[(title, png path), ...]``."""
+    """The figures of one data set: ``[(title, png path), ...]``, named ``name`` + what each
+    shows (:func:`file_names`); ``group``: its runs at the chosen learning rates, ``counts``:
+    its runs at every rate counted (:func:`run_counts`); ``verdict``: its verdict; ``palette``:
+    every setup's color in the report (:func:`colors`)."""
     setups = list(rows["setup"])
-    name = slug(data)
     drawn: list[tuple[str, Path | None]] = []
     if rows["n_completed"].sum() > 0:
+        path = out_dir / f"{name}_metrics.png"
         drawn.append(
-            (
-                "Headline metrics",
-                plot_metrics(rows, group, metrics, out_dir / f"{name}_metrics.png"),
-            )
+            ("Headline metrics", plot_metrics(rows, group, metrics, path, verdict, palette))
         )
-    drawn.append(
-        (
-            "Learning curves",
-            plot_learning_curves(group, setups, out_dir / f"{name}_learning_curves.png"),
-        )
-    )
+    path = out_dir / f"{name}_learning_curves.png"
+    drawn.append(("Learning curves", plot_learning_curves(group, setups, path, palette=palette)))
     if _varies(group, "train/lr"):  # a learning-rate scheduler: the rate of each epoch
+        path = out_dir / f"{name}_learning_rate.png"
         drawn.append(
-            (
-                "Learning rate",
-                plot_learning_curves(
-                    group, setups, out_dir / f"{name}_learning_rate.png", key="train/lr"
-                ),
-            )
+            ("Learning rate", plot_learning_curves(group, setups, path, "train/lr", palette))
         )
-    drawn.append(
-        (
-            "Reliability diagrams",
-            plot_reliability(group, setups, out_dir / f"{name}_reliability.png"),
-        )
-    )
-    drawn.append(("Stability", plot_stability(rows, out_dir / f"{name}_stability.png")))
+    path = out_dir / f"{name}_reliability.png"
+    drawn.append(("Reliability diagrams", plot_reliability(group, setups, path, rows, palette)))
+    path = out_dir / f"{name}_stability.png"
+    drawn.append(("Stability", plot_stability(rows, counts, path, palette=palette)))
     return [(title, p) for title, p in drawn if p is not None]
 
 
@@ -364,9 +594,20 @@ def _drawing_worker() -> None:
 
 
 def make_plots(
-    runs: pd.DataFrame, summary: pd.DataFrame, metrics: Sequence[str], out_dir: Path
+    runs: pd.DataFrame,
+    summary: pd.DataFrame,
+    metrics: Sequence[str],
+    out_dir: Path,
+    every_rate: pd.DataFrame | None = None,
+    verdicts: Sequence[Verdict] = (),
 ) -> dict[str, list[tuple[str, Path]]]:
     """All figures for every data set, as ``{data: [(title, png path), ...]}``.
+
+    ``runs`` are the runs of each setup's chosen learning rate, which the figures show;
+    ``every_rate`` the study's runs at every rate (default: ``runs``), of which the stability
+    figure counts the failed and refused ones; ``verdicts`` the study's verdicts, which the
+    metrics figure marks the setups they do not consider in. A setup has one color in every
+    figure (:func:`colors` of the study's setups, sorted by name).
 
     Drawing is most of a report's time (about 0.3 s a figure); the data sets are drawn in
     parallel processes, one per core. A stop (Ctrl-C, SIGTERM) is this process's: the workers
@@ -374,8 +615,22 @@ def make_plots(
     that none draws on after the report has stopped.
     """
     out_dir = Path(out_dir)
+    counts = run_counts(runs if every_rate is None else every_rate)
+    by_data = {str(v.data): v for v in verdicts}
+    palette = colors(sorted({str(setup) for setup in summary["setup"]}))  # one per setup
+    names = file_names([str(data) for data in summary["data"].unique()])
     jobs = [
-        (str(data), rows, runs[runs["data"] == data], list(metrics), out_dir)
+        (
+            str(data),
+            names[str(data)],
+            rows,
+            runs[runs["data"] == data],
+            list(metrics),
+            out_dir,
+            counts[counts["data"] == data],
+            by_data.get(str(data)),
+            palette,
+        )
         for data, rows in summary.groupby("data", sort=True)
     ]
     workers = _plot_workers(len(jobs))
