@@ -572,3 +572,37 @@ def test_directory_instead_of_file_is_refused(tmp_path: Path) -> None:
 
 def test_data_error_is_a_value_error() -> None:
     assert issubclass(DataError, ValueError)
+
+
+def test_a_column_whose_values_float32_merges_is_warned_of(tmp_path: Path) -> None:
+    """Unix times a minute apart: 400 distinct values, of which float32 (lossbench's feature
+    type) keeps 188 apart; the warning names two rows that became one value and the fix."""
+    from lossbench.data.csv_loader import Float32PrecisionWarning
+
+    rows = [f"{1_700_000_000 + 60 * i},{i % 7},{i % 2}" for i in range(400)]
+    path = write(tmp_path, "\n".join(["t,b,y", *rows]) + "\n")
+    with pytest.warns(Float32PrecisionWarning) as caught:
+        table = load_csv(path, ["y"], "binary")
+    assert len(np.unique(table.features[:, 0])) == 188
+    message = str(caught[0].message)
+    assert "feature column 't' has 400 distinct values" in message
+    assert "tells only 188 of them apart ('1700000000' at line 2 (data row 1) and" in message
+    assert "Subtract an offset from the column in the file" in message
+    assert len(caught) == 1  # column b keeps its values
+
+
+@pytest.mark.slow  # a sweep of two jobs in a fresh process
+def test_a_sweep_warns_of_float32_merges_once(tmp_path: Path) -> None:
+    from cli_process import run_module
+
+    rows = [f"{1_700_000_000 + 60 * i},{i % 7},{i % 2}" for i in range(80)]
+    (tmp_path / "times.csv").write_text("\n".join(["t,b,y", *rows]) + "\n")
+    result = run_module(
+        "lossbench.train", "-m", "data=csv", "data.path=times.csv", "data.label_columns=[y]",
+        "data.task=binary", "trainer.max_epochs=1", "logger=none", "seed=0,1",
+        "hydra.sweep.dir=study", cwd=tmp_path, extra_env={"OMP_NUM_THREADS": "1"},
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr[-2000:]
+    warned = [line for line in result.stderr.splitlines() if "as float32" in line]
+    assert len(warned) == 1 and warned[0].startswith("lossbench: warning: "), result.stderr
+    assert "Traceback" not in result.stderr

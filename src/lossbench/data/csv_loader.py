@@ -55,6 +55,7 @@ import difflib
 import io
 import os
 import re
+import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -522,7 +523,7 @@ def _missing_like(texts: Sequence[str]) -> bool:
 
 def _refuse_text(name: str, parsed: _Parsed, source: _Source, *, predicting: bool) -> NoReturn:
     """Refuse text in a feature column of numbers."""
-    _refuse_comma_numbers(name, parsed, source, predicting=predicting)
+    _refuse_written_numbers(name, parsed, source, predicting=predicting)
     text, numbers = _first(parsed.text), ~parsed.missing & ~parsed.text
     found = f"{parsed.cell(text)!r} at {source.at(text)}"
     what = f"holds text only ({found})"
@@ -568,25 +569,82 @@ def _refuse_text(name: str, parsed: _Parsed, source: _Source, *, predicting: boo
 #: Numbers written with a decimal comma (``0,5``) or with thousands separators (``12,345``,
 #: ``1,234.5``): text to a CSV reader, numbers to whoever wrote the file.
 _COMMA_NUMBER = re.compile(r"[+-]?(\d+,\d+|\d{1,3}(,\d{3})+(\.\d+)?)")
+#: Numbers written with a percent sign or a currency symbol (``45.3%``, ``$3.20``, ``-€5``,
+#: ``12 %``): text to a CSV reader too. Letters are left alone: ``A14`` is a category's code.
+_SYMBOL_NUMBER = re.compile(
+    r"(?=.*[%$€£¥])[+-]?\s*[$€£¥]?\s*[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?\s*[%$€£¥]?"
+)
 
 
-def _refuse_comma_numbers(
+@dataclass(frozen=True)
+class _WrittenNumbers:
+    """A way of writing numbers that a CSV reader takes for text: how to recognise a cell,
+    what the refusal calls it, what lossbench reads instead, and how to rewrite the file."""
+
+    pattern: re.Pattern[str]
+    written: str  # "with a comma"
+    reads: str  # what lossbench reads instead
+    no_setting: str  # "decimal commas or thousands separators"
+
+    def rewrite(self, source: _Source, name: str) -> str:
+        if self.pattern is _COMMA_NUMBER:
+            sep = "\\t" if source.delimiter == "\t" else source.delimiter
+            return (
+                f"pandas.read_csv(path, sep='{sep}', decimal=',') (or thousands=','), then "
+                "to_csv(new_path, index=False)"
+            )
+        return (
+            f"in pandas, df[{name!r}] = df[{name!r}].str.replace(r'[%$€£¥\\s]', '', "
+            "regex=True).astype(float), then df.to_csv(new_path, index=False)"
+        )
+
+
+_WRITTEN_NUMBERS = (
+    _WrittenNumbers(
+        _COMMA_NUMBER,
+        "with a comma",
+        "numbers with a '.' decimal point and no thousands separators",
+        "decimal commas or thousands separators",
+    ),
+    _WrittenNumbers(
+        _SYMBOL_NUMBER,
+        "with a percent sign or a currency symbol",
+        "plain numbers, without units or symbols",
+        "units, percent signs or currency symbols",
+    ),
+)
+
+
+def _refuse_written_numbers(
     name: str, parsed: _Parsed, source: _Source, *, predicting: bool = False
 ) -> None:
     """Refuse a feature column whose every text cell is a number written with a comma (``0,5``,
-    ``12,345``), alone or among plain numbers (``3``, which parse). Alone, the values would be
-    taken for categories, each of its own, and the column's meaning lost (a model at chance
-    where the column decides the label); among numbers, the refusal of text in a column of
-    numbers would suggest categories and miss the cause. Training and lossbench-predict share
-    it; ``predicting`` names the fix a prediction has.
+    ``12,345``), or with a percent sign or currency symbol (``45.3%``, ``$3.20``), alone or
+    among plain numbers (``3``, which parse). Alone, the values would be taken for categories,
+    each of its own, and the column's meaning lost (a model at chance where the column decides
+    the label); among numbers, the refusal of text in a column of numbers would suggest
+    categories and miss the cause. Training and lossbench-predict share it; ``predicting``
+    names the fix a prediction has.
 
-        >>> _refuse_comma_numbers("x", _parse(["0,24", "3", "10,75"]), _Source("f.csv", [2, 3, 4]))
+        >>> lines = _Source("f.csv", [2, 3, 4])
+        >>> _refuse_written_numbers("x", _parse(["0,24", "3", "10,75"]), lines)
         Traceback (most recent call last):
         ...
         lossbench.data.table.DataError: f.csv: feature column 'x' holds numbers written ...
+        >>> _refuse_written_numbers("r", _parse(["45.3%", "12 %"]), _Source("f.csv", [2, 3]))
+        Traceback (most recent call last):
+        ...
+        lossbench.data.table.DataError: f.csv: feature column 'r' holds numbers written with a \
+percent sign or a currency symbol ('45.3%' at line 2 (data row 1)): lossbench reads plain \
+numbers, without units or symbols, and would take each value for a category of its own. ...
+        >>> _refuse_written_numbers("c", _parse(["A14", "A12"]), _Source("f.csv", [2, 3])) is None
+        True
     """
     texts = [str(cell).strip() for cell in parsed.cells[parsed.text]]
-    if not texts or not all(_COMMA_NUMBER.fullmatch(text) for text in texts):
+    if not texts:
+        return
+    kind = next((k for k in _WRITTEN_NUMBERS if all(k.pattern.fullmatch(t) for t in texts)), None)
+    if kind is None:
         return
     row, numbers = _first(parsed.text), ~parsed.missing & ~parsed.text
     found = f"{parsed.cell(row)!r} at {source.at(row)}"
@@ -596,14 +654,10 @@ def _refuse_comma_numbers(
             f"; {len(texts)} of {len(parsed.cells)} rows, among plain numbers such as "
             f"{parsed.cell(number)!r} at {source.at(number)}"
         )
-    sep = "\\t" if source.delimiter == "\t" else source.delimiter
-    rewrite = (
-        f"pandas.read_csv(path, sep='{sep}', decimal=',') (or thousands=','), then "
-        "to_csv(new_path, index=False)"
-    )
+    rewrite = kind.rewrite(source, name)
     start = (
-        f"feature column {name!r} holds numbers written with a comma ({found}): lossbench "
-        "reads numbers with a '.' decimal point and no thousands separators"
+        f"feature column {name!r} holds numbers written {kind.written} ({found}): lossbench "
+        f"reads {kind.reads}"
     )
     if predicting or numbers.any():  # quantities, not codes to list as categories
         why, then = (
@@ -612,9 +666,8 @@ def _refuse_comma_numbers(
             else ("so it reads those cells as text among the column's numbers", "train on")
         )
         raise source.error(
-            f"{start}, {why}. lossbench has no setting for decimal commas or thousands "
-            f"separators: rewrite the file with plain numbers, e.g. {rewrite}, and {then} the "
-            "new file."
+            f"{start}, {why}. lossbench has no setting for {kind.no_setting}: rewrite the "
+            f"file with plain numbers, e.g. {rewrite}, and {then} the new file."
         )
     raise source.error(
         f"{start}, and would take each value for a category of its own. Rewrite the file with "
@@ -644,7 +697,7 @@ def parse_features(
         what = f"feature column {name!r}"
         texts_only = parsed.text.any() and not (~parsed.missing & ~parsed.text).any()
         if detect_categorical and texts_only and name not in categorical:
-            _refuse_comma_numbers(name, parsed, source)
+            _refuse_written_numbers(name, parsed, source)
         if name in categorical or (detect_categorical and texts_only):
             if not allow_missing:
                 _check_missing(parsed, what, source, predicting=predicting)
@@ -656,7 +709,61 @@ def parse_features(
             _check_missing(parsed, what, source, predicting=predicting)
         _check_finite(parsed, f"feature column {name!r}", source)
         out[:, j] = parsed.values
+        _warn_float32_merges(name, parsed, out[:, j], source)
     return out, categories
+
+
+class Float32PrecisionWarning(UserWarning):
+    """Distinct values of a feature column become equal as float32, lossbench's feature type."""
+
+
+def _warn_float32_merges(name: str, parsed: _Parsed, stored: np.ndarray, source: _Source) -> None:
+    """Warn (:class:`Float32PrecisionWarning`, once per file and column in a sweep) where
+    distinct numbers of column ``name`` are one number as float32 (``stored``): float32 keeps
+    about 7 significant digits, so a column of large values that differ in later digits
+    (Unix times a minute apart: 1700000000, 1700000060) loses what tells its rows apart before
+    anything is standardised.
+
+        >>> import warnings
+        >>> cells = [str(1_700_000_000 + 60 * i) for i in range(4)]
+        >>> parsed = _parse(cells)
+        >>> with warnings.catch_warnings(record=True) as caught:
+        ...     warnings.simplefilter("always")
+        ...     _warn_float32_merges("t", parsed, parsed.values.astype(np.float32),
+        ...                          _Source("f.csv", [2, 3, 4, 5]))
+        >>> print(caught[0].message)  # doctest: +NORMALIZE_WHITESPACE
+        f.csv: feature column 't' has 4 distinct values, but lossbench holds features as float32
+        (about 7 significant digits), which tells only 2 of them apart ('1700000000' at line 2
+        (data row 1) and '1700000060' at line 3 (data row 2) both read as 1700000000): the
+        model sees the column coarser than the file has it. Subtract an offset from the
+        column in the file (e.g. its smallest value, so that its values differ in their first
+        digits) or change its unit, then train on the new file.
+    """
+    from lossbench.sweep_warnings import first_in_sweep
+
+    present = ~np.isnan(parsed.values)
+    if not present.any():
+        return
+    exact, rounded = parsed.values[present], stored[present]
+    n_exact, n_rounded = len(np.unique(exact)), len(np.unique(rounded))
+    if n_rounded == n_exact or not first_in_sweep("float32", source.path, name):
+        return
+    rows = np.flatnonzero(present)
+    order = np.lexsort((exact, rounded))  # equal float32 values side by side, by exact value
+    same = np.flatnonzero((rounded[order][1:] == rounded[order][:-1])
+                          & (exact[order][1:] != exact[order][:-1]))[0]  # fmt: skip
+    a, b = rows[order[same]], rows[order[same + 1]]
+    warnings.warn(
+        f"{source.path}: feature column {name!r} has {n_exact} distinct values, but lossbench "
+        f"holds features as float32 (about 7 significant digits), which tells only "
+        f"{n_rounded} of them apart ({parsed.cell(a)!r} at {source.at(a)} and "
+        f"{parsed.cell(b)!r} at {source.at(b)} both read as {float(stored[a]):.10g}): the "
+        "model sees the column coarser than the file has it. Subtract an offset from the "
+        "column in the file (e.g. its smallest value, so that its values differ in their "
+        "first digits) or change its unit, then train on the new file.",
+        Float32PrecisionWarning,
+        stacklevel=2,
+    )
 
 
 def _zero_one(name: str, parsed: _Parsed, task: str, source: _Source) -> np.ndarray:
