@@ -153,21 +153,22 @@ def test_a_rerun_with_another_config_counts_its_jobs_as_not_run_and_exits_2(
 ):
     sweep = tmp_path / "sweep"
     args = (f"hydra.sweep.dir={sweep}", "data=iris", "logger=none", "seed=0,1")
-    _sweep(monkeypatch, tmp_path, capfd, *args, "trainer.max_epochs=2")
-    with pytest.raises(SystemExit) as stop:
-        _sweep(monkeypatch, tmp_path, capfd, *args, "trainer.max_epochs=3")
+    _sweep(monkeypatch, tmp_path, capfd, *args, "trainer.max_epochs=3")
+    with pytest.raises(SystemExit) as stop:  # a lower cap: another config (a raised one trains
+        # the runs that reached the cap again: tests/test_raised_cap.py)
+        _sweep(monkeypatch, tmp_path, capfd, *args, "trainer.max_epochs=2")
     assert stop.value.code == 2
     captured = capfd.readouterr()
     log = captured.out + captured.err
     assert "already records a completed run" in log
     assert "0 refused, 0 failed, 2 not run: a completed or kept run of other settings" in log
     assert "2 job(s) of this study were not run" in log
-    assert all(r["epochs"] == 2 for r in _records(sweep).values())  # nothing overwritten
+    assert all(r["epochs"] == 3 for r in _records(sweep).values())  # nothing overwritten
     for job in ("0", "1"):  # nor Hydra's record of what the run was
         written = yaml.safe_load((sweep / job / ".hydra" / "overrides.yaml").read_text())
-        assert "trainer.max_epochs=2" in written and "trainer.max_epochs=3" not in written
+        assert "trainer.max_epochs=3" in written and "trainer.max_epochs=2" not in written
         config = yaml.safe_load((sweep / job / ".hydra" / "config.yaml").read_text())
-        assert config["trainer"]["max_epochs"] == 2
+        assert config["trainer"]["max_epochs"] == 3
 
 
 def test_a_skipping_rerun_leaves_the_jobs_files_as_they_were(monkeypatch, tmp_path, capfd):
@@ -320,8 +321,9 @@ def test_a_rerun_with_another_config_keeps_the_runs_that_failed_on_a_non_finite_
         kept.append(".hydra/*")
     files = sorted(p for job in "0123" for name in kept for p in (sweep / job).glob(name))
     before = {p: (p.stat().st_mtime_ns, p.read_bytes()) for p in files if p.is_file()}
-    with pytest.raises(SystemExit) as stop:
-        _sweep(monkeypatch, tmp_path, capfd, *args, "trainer.max_epochs=5", launcher=launcher)
+    with pytest.raises(SystemExit) as stop:  # a lower cap: another config (a higher one would
+        # keep the failed runs and train the others on: tests/test_raised_cap.py)
+        _sweep(monkeypatch, tmp_path, capfd, *args, "trainer.max_epochs=3", launcher=launcher)
     assert stop.value.code == 2
     captured = capfd.readouterr()
     log = captured.out + captured.err

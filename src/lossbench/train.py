@@ -84,6 +84,7 @@ from lossbench.record import (
     refuse_completed,
     refuse_foreign_config,
 )
+from lossbench.run_identity import comparable_config, raised_cap, stands_at_higher_cap
 from lossbench.sweep_refusals import ray_connection_refusal, sweep_refusal
 from lossbench.validation import ConfigError, validate
 
@@ -405,21 +406,12 @@ def _check_validation_interval(cfg: DictConfig, train_rows: int) -> None:
         )
 
 
-#: Config entries that change what a run shows or where it logs, never what it trains or
-#: records in ``metrics.json``: a completed run whose config differs from the job's only in
-#: these is the job's run (so a study re-run after they changed, by an upgrade or on the
-#: command line, still skips its completed jobs).
-PRESENTATION_KEYS = ("callbacks.progress_bar", "callbacks.model_summary", "logger")
-#: Where a run's files are (absolute paths): a study moved or copied to another folder keeps
-#: its runs, which another place does not change.
-LOCATION_KEYS = ("paths", "callbacks.model_checkpoint.dirpath")
-
-
 def ended_with_same_config(cfg: DictConfig, output_dir: Path) -> dict[str, Any] | None:
     """The record in ``output_dir`` if its run ended with this resolved config (up to
-    :data:`PRESENTATION_KEYS` and :data:`LOCATION_KEYS`): it completed, or it
-    :func:`~lossbench.record.diverged` (a non-finite loss, which training it again would reach
-    again).
+    presentation and place: :func:`lossbench.run_identity.comparable_config`): it completed, or
+    it :func:`~lossbench.record.diverged` (a non-finite loss, which training it again would
+    reach again). Also a run of this config but a lower ``trainer.max_epochs`` that would have
+    ended the same way under this one (:func:`lossbench.run_identity.stands_at_higher_cap`).
 
     This is what lets an interrupted study resume: re-running the same sweep skips such jobs.
     Runs that were refused, failed otherwise (an exception) or never wrote a record train again.
@@ -432,22 +424,14 @@ def ended_with_same_config(cfg: DictConfig, output_dir: Path) -> dict[str, Any] 
         return None
     if not ended(record):
         return None
-    before = _without_presentation(read_run_config(saved))
-    now = _without_presentation(OmegaConf.to_container(cfg, resolve=True))
-    return record if before == now else None
-
-
-def _without_presentation(config: Any) -> Any:
-    """``config`` (a plain container) without :data:`PRESENTATION_KEYS` and
-    :data:`LOCATION_KEYS`."""
-    for dotted in (*PRESENTATION_KEYS, *LOCATION_KEYS):
-        *parents, leaf = dotted.split(".")
-        node = config
-        for part in parents:
-            node = node.get(part) if isinstance(node, dict) else None
-        if isinstance(node, dict):
-            node.pop(leaf, None)
-    return config
+    before = comparable_config(read_run_config(saved))
+    now = comparable_config(OmegaConf.to_container(cfg, resolve=True))
+    if before == now:
+        return record
+    scheduler = (before.get("scheduler") or {}).get("name")
+    if raised_cap(before, now) is not None and stands_at_higher_cap(record, scheduler):
+        return record
+    return None
 
 
 def how_it_ended(record: dict[str, Any]) -> str:

@@ -471,6 +471,22 @@ def _unfinished_jobs(study: Study) -> Text | None:
     )
 
 
+def _raising_the_cap(study: Study) -> Text | None:
+    """How to give the setups that did not converge within the epoch cap more epochs without
+    training the study again from scratch (None: every setup converged)."""
+    if not any(v.unconverged for v in study.verdicts):
+        return None
+    return Text(
+        "**Raising the cap.** Run the study's command again with a higher "
+        "`trainer.max_epochs`, into the same folder (e.g. `make compare "
+        'ARGS="trainer.max_epochs=600"`): a run that early stopping ended, or that failed on a '
+        "non-finite loss, is kept, as it would end the same way under any higher cap (with "
+        "`scheduler=none` or `plateau`, whose schedule does not depend on the cap); the others "
+        "train again with the new cap, their earlier records kept beside them "
+        "(`metrics-max_epochs<cap>.json`). Then report again."
+    )
+
+
 def _untuned_data(study: Study) -> Text | None:
     """A note on the data sets left out, and the setups not tuned, because no rate of theirs
     can be chosen on the ranking metric's validation value (None: there were none)."""
@@ -667,7 +683,12 @@ def build_document(study: Study) -> list[Block]:
             f"{C_BOUNDS[1]:g}, on the same splits)."
         ),
     ]
-    for note in (_untuned_data(study), _unfinished_jobs(study), _debug_runs(study)):
+    for note in (
+        _raising_the_cap(study),
+        _untuned_data(study),
+        _unfinished_jobs(study),
+        _debug_runs(study),
+    ):
         if note is not None:
             blocks.append(note)
     duplicates = _duplicates(study)

@@ -251,6 +251,48 @@ def data_labels(runs: pd.DataFrame) -> pd.Series:
     return labels
 
 
+#: The epoch cap, which a study run again with a higher one raises (:mod:`lossbench.run_identity`).
+CAP_KEY = "trainer.max_epochs"
+
+
+def _at_raised_caps(runs: pd.DataFrame) -> dict[Any, dict[str, Any] | None]:
+    """Each run's flattened config, where a study was run again with a higher
+    ``trainer.max_epochs``: a run kept from the lower cap because it would have ended the same
+    way under the higher one (:func:`lossbench.run_identity.stands_at_higher_cap`) counts as a
+    run at the highest cap of the runs of its data set, head, loss and setup name, so they are
+    one setup, not two told apart by their caps. Runs at a lower cap of which any does not
+    stand (a study trained at two caps on purpose) keep their caps.
+
+        >>> runs = pd.DataFrame({"data": ["d", "d"], "head": ["h", "h"], "loss": ["l", "l"],
+        ...     "setup": [None, None], "status": ["completed", "completed"],
+        ...     "stopped_by": ["early_stopping", "budget"], "error": [None, None],
+        ...     "_config": [{"trainer.max_epochs": 300, "scheduler.name": "none"},
+        ...                 {"trainer.max_epochs": 600, "scheduler.name": "none"}]})
+        >>> [c["trainer.max_epochs"] for c in _at_raised_caps(runs).values()]
+        [600, 600]
+    """
+    from lossbench.run_identity import stands_at_higher_cap
+
+    configs: dict[Any, dict[str, Any] | None] = dict(runs["_config"].items())
+    keys = ["data", "head", "loss", "setup"]
+    for _, group in runs.groupby(keys, dropna=False, sort=False):
+        caps = {
+            i: configs[i].get(CAP_KEY)
+            for i in group.index
+            if configs[i] is not None and isinstance(configs[i].get(CAP_KEY), int)
+        }
+        if len(set(caps.values())) < 2:
+            continue
+        top = max(caps.values())
+        lower = [i for i, cap in caps.items() if cap < top]
+        record = {i: {k: group.at[i, k] for k in ("status", "stopped_by", "error") if k in group}
+                  for i in lower}  # fmt: skip
+        if all(stands_at_higher_cap(record[i], configs[i].get("scheduler.name")) for i in lower):
+            for i in lower:
+                configs[i] = {**configs[i], CAP_KEY: top}
+    return configs
+
+
 def assign_setups(runs: pd.DataFrame) -> pd.DataFrame:
     """Add ``variant`` (what differs within data set, head and loss) and fill ``setup``.
 
@@ -267,17 +309,19 @@ def assign_setups(runs: pd.DataFrame) -> pd.DataFrame:
     """
     runs = runs.copy()
     runs["variant"] = ""
+    configs_of = _at_raised_caps(runs)
     for _, group in runs.groupby(["data", "head", "loss"], dropna=False, sort=False):
-        configs = [c for c in group["_config"] if c is not None]
+        configs = [configs_of[i] for i in group.index if configs_of[i] is not None]
         keys = differing_keys(configs)
-        for index, config in group["_config"].items():
-            runs.at[index, "variant"] = variant_text(config, keys)
+        for index in group.index:
+            runs.at[index, "variant"] = variant_text(configs_of[index], keys)
     named = runs["setup"].notna()
     for _, group in runs[named].groupby(["data", "setup"], dropna=False, sort=False):
-        keys = differing_keys([c for c in group["_config"] if c is not None])
+        keys = differing_keys([configs_of[i] for i in group.index if configs_of[i] is not None])
         if not keys:
             continue
-        for index, config in group["_config"].items():
+        for index in group.index:
+            config = configs_of[index]
             if config is not None:
                 text = variant_text(config, keys)
                 runs.at[index, "variant"] = text

@@ -34,6 +34,7 @@ from lossbench.record import (
     set_aside_earlier_checkpoints,
     write_record,
 )
+from lossbench.run_identity import set_aside_capped_run
 from lossbench.validation import ConfigError, validate
 from lossbench.vectorized.checkpoints import save_checkpoint
 from lossbench.vectorized.members import Member
@@ -145,6 +146,15 @@ def _prepare(
     from lossbench.training import base_record
 
     try:
+        plain = resolved if resolved is not None else OmegaConf.to_container(cfg, resolve=True)
+        old = set_aside_capped_run(output_dir, plain)  # as a run alone in a sweep
+        if old is not None:
+            log.info(
+                "%s holds this run trained with trainer.max_epochs=%d, which reached its cap or "
+                "spread its schedule over it: training it again (its record and config kept "
+                "as metrics-max_epochs%d.json and config-max_epochs%d.yaml)",
+                output_dir, old, old, old,
+            )  # fmt: skip
         refuse_completed(output_dir, kept_failures=True)  # as a run alone in a sweep
     except RunExistsError as error:
         log.error("refused: %s", error)

@@ -1,0 +1,150 @@
+"""When a job's folder already holds its run: configs compared up to presentation and place,
+and up to a raised epoch cap.
+
+A sweep run again into the same folder skips each job whose folder holds a run that ended with
+the job's config (:func:`lossbench.train.ended_with_same_config`): configs are compared without
+:data:`PRESENTATION_KEYS` and :data:`LOCATION_KEYS` (:func:`comparable_config`).
+
+**A raised cap.** Where the report finds setups that hit the epoch cap still improving, it
+advises a higher ``trainer.max_epochs``. Running the same sweep again into the same folder with
+only that raised keeps every run that would end the same way under the higher cap, and trains
+the others again:
+
+- a run that early stopping ended before its cap, or that failed on a non-finite loss, on a
+  schedule that does not depend on the cap (``scheduler=none`` or ``plateau``: every epoch of it
+  is computed as under any other cap), stands (:func:`stands_at_higher_cap`): the job skips it;
+- any other run of that config (it reached its cap; or its schedule, ``cosine``,
+  ``warmup_cosine``, ``onecycle``, is spread over ``max_epochs``) trains again from scratch
+  with the higher cap; its record and config are kept beside the new ones, renamed
+  (``metrics-max_epochs300.json``, ``config-max_epochs300.yaml``, ``logs-max_epochs300/``:
+  :func:`set_aside_capped_run`),
+  and its checkpoints go to ``checkpoints-earlier/`` as an earlier attempt's do.
+
+The report counts a run that stands as a run at the higher cap
+(:func:`lossbench.report.labels.assign_setups`), so a setup is not split by its runs' caps.
+
+    >>> before = {"seed": 0, "trainer": {"max_epochs": 300}, "scheduler": {"name": "none"}}
+    >>> now = {"seed": 0, "trainer": {"max_epochs": 600}, "scheduler": {"name": "none"}}
+    >>> raised_cap(before, now), raised_cap(now, before)
+    ((300, 600), None)
+    >>> stands_at_higher_cap({"status": "completed", "stopped_by": "early_stopping"}, "none")
+    True
+    >>> stands_at_higher_cap({"status": "completed", "stopped_by": "budget"}, "none")
+    False
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+__all__ = [
+    "LOCATION_KEYS",
+    "PRESENTATION_KEYS",
+    "comparable_config",
+    "raised_cap",
+    "set_aside_capped_run",
+    "stands_at_higher_cap",
+]
+
+#: Config entries that change what a run shows or where it logs, never what it trains or
+#: records in ``metrics.json``: a completed run whose config differs from the job's only in
+#: these is the job's run (so a study re-run after they changed, by an upgrade or on the
+#: command line, still skips its completed jobs).
+PRESENTATION_KEYS = ("callbacks.progress_bar", "callbacks.model_summary", "logger")
+#: Where a run's files are (absolute paths): a study moved or copied to another folder keeps
+#: its runs, which another place does not change.
+LOCATION_KEYS = ("paths", "callbacks.model_checkpoint.dirpath")
+
+
+def comparable_config(config: Any) -> Any:
+    """``config`` (a plain container, changed in place and returned) without
+    :data:`PRESENTATION_KEYS` and :data:`LOCATION_KEYS`.
+
+        >>> comparable_config({"seed": 1, "paths": {"run_dir": "/x"}, "logger": None})
+        {'seed': 1}
+    """
+    for dotted in (*PRESENTATION_KEYS, *LOCATION_KEYS):
+        *parents, leaf = dotted.split(".")
+        node = config
+        for part in parents:
+            node = node.get(part) if isinstance(node, dict) else None
+        if isinstance(node, dict):
+            node.pop(leaf, None)
+    return config
+
+
+def _cap(config: Mapping[str, Any]) -> int | None:
+    trainer = config.get("trainer")
+    cap = trainer.get("max_epochs") if isinstance(trainer, Mapping) else None
+    return cap if isinstance(cap, int) and not isinstance(cap, bool) and cap > 0 else None
+
+
+def raised_cap(before: Mapping[str, Any], now: Mapping[str, Any]) -> tuple[int, int] | None:
+    """``(old cap, new cap)`` where the comparable configs ``before`` (a run's) and ``now`` (a
+    job's) differ only in ``trainer.max_epochs``, raised; else None (the same config, another
+    difference, or a lower cap)."""
+    old, new = _cap(before), _cap(now)
+    if old is None or new is None or new <= old:
+        return None
+    raised = {**before, "trainer": {**before["trainer"], "max_epochs": new}}
+    return (old, new) if raised == now else None
+
+
+def stands_at_higher_cap(record: Mapping[str, Any], scheduler: str | None) -> bool:
+    """Whether the run of ``record``, trained with ``scheduler=<scheduler>``, would have ended
+    the same way under any higher ``trainer.max_epochs``: early stopping ended it (before or at
+    its cap), or it failed on a non-finite loss, and its schedule is not spread over the cap. A
+    debug run never stands (it is no result).
+
+        >>> stands_at_higher_cap({"status": "completed", "stopped_by": "early_stopping"}, "cosine")
+        False
+        >>> failed = {"status": "failed", "error": "non-finite training loss (nan) at epoch 3"}
+        >>> stands_at_higher_cap(failed, "plateau")
+        True
+    """
+    from lossbench.record import diverged
+    from lossbench.schedulers import SCHEDULERS
+
+    spec = SCHEDULERS.get(str(scheduler))
+    if record.get("debug_run") or spec is None or "max_epochs" in spec.spans:
+        return False
+    if record.get("status") == "completed":
+        return record.get("stopped_by") == "early_stopping"
+    return diverged(dict(record))
+
+
+def set_aside_capped_run(run_dir: str | os.PathLike, config: Mapping[str, Any]) -> int | None:
+    """Where ``run_dir`` holds a run of ``config`` (comparable, :func:`comparable_config`) but
+    for a lower ``trainer.max_epochs``, one that does not stand under the higher cap
+    (:func:`stands_at_higher_cap`), rename its ``metrics.json`` and ``config.yaml`` to
+    ``metrics-max_epochs<old>.json`` and ``config-max_epochs<old>.yaml`` (replacing those of
+    an earlier raise from the same cap) and its loggers' ``logs/`` to ``logs-max_epochs<old>/``,
+    so the job trains the run again with its cap; return the old cap. Else change nothing and
+    return None. Raises :class:`~lossbench.record.DamagedRunError` where the record or config
+    cannot be read."""
+    from lossbench.record import RECORD_NAME, read_record, read_run_config
+
+    folder = Path(run_dir)
+    record = read_record(folder)
+    saved = folder / "config.yaml"
+    if record is None or not saved.is_file() or record.get("debug_run"):
+        return None
+    before = comparable_config(read_run_config(saved))
+    raised = raised_cap(before, comparable_config(dict(config)))
+    scheduler = (before.get("scheduler") or {}).get("name")
+    if raised is None or stands_at_higher_cap(record, scheduler):
+        return None
+    old = raised[0]
+    os.replace(saved, folder / f"config-max_epochs{old}.yaml")
+    os.replace(folder / RECORD_NAME, folder / f"metrics-max_epochs{old}.json")
+    logs = folder / "logs"  # the loggers' files (metrics.csv), which a new run would replace
+    if logs.is_dir():
+        kept = folder / f"logs-max_epochs{old}"
+        if kept.exists():
+            shutil.rmtree(kept)
+        logs.rename(kept)
+    return old
