@@ -127,7 +127,7 @@ LABEL_NOISE_STREAM = 1
 
 
 def _label_noise(cfg: Mapping[str, Any], labels: np.ndarray, n_classes: int) -> np.ndarray | None:
-    """The noisy labels of a synthetic data set (``data.label_noise``: the fraction of labels
+    """The noisy labels of a synthetic data set (``data.label_noise``: the fraction of the labels
     changed to another class, drawn with ``data.random_state``), or None without noise.
 
     The table itself is make_classification's without noise (``flip_y=0``: its ``flip_y``
