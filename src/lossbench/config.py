@@ -54,7 +54,9 @@ class SyntheticBinaryConfig(DataConfig):
     n_features: int = 20
     n_informative: int = 8
     positive_fraction: float = 0.5  # class balance: fraction of positives
-    label_noise: float = 0.01  # fraction of labels flipped at random
+    # Fraction of the training and validation labels flipped, drawn with random_state; the
+    # split and the test labels are those without noise (test metrics: the true labels).
+    label_noise: float = 0.01
     class_sep: float = 1.0
     random_state: int = 0  # seeds the generator (the data set itself)
 
@@ -74,6 +76,8 @@ class SyntheticMulticlassConfig(DataConfig):
     n_features: int = 20
     n_informative: int = 8
     n_classes: int = 4
+    # Fraction of the training and validation labels changed to another class (drawn
+    # uniformly among the others, with random_state); the test labels are those without noise.
     label_noise: float = 0.01
     class_sep: float = 1.0
     random_state: int = 0

@@ -336,8 +336,8 @@ def _check_synthetic(data: DictConfig) -> None:
     if "label_noise" in data:
         _require(
             0.0 <= data.label_noise <= 1.0,
-            f"data.label_noise={data.label_noise} is the fraction of labels assigned at random: "
-            "it must lie in [0, 1], e.g. data.label_noise=0.01.",
+            f"data.label_noise={data.label_noise} is the fraction of training and validation "
+            "labels changed to another class: it must lie in [0, 1], e.g. data.label_noise=0.01.",
         )
     if "class_sep" in data:
         _require(

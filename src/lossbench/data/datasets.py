@@ -23,7 +23,7 @@ from typing import Any
 import numpy as np
 
 from lossbench.data.csv_loader import load_csv
-from lossbench.data.table import DataError, LoadedTable
+from lossbench.data.table import DataError, LoadedTable, with_label_noise
 from lossbench.tasks import TABLE_TASKS, Task, check_task
 
 
@@ -57,6 +57,7 @@ def _table(
     label_names: list[str],
     feature_names: list[str] | None = None,
     classes: list | None = None,
+    noisy_labels: np.ndarray | None = None,
 ) -> LoadedTable:
     features = np.asarray(features, dtype=np.float32)
     labels = np.asarray(labels, dtype=np.int64)
@@ -66,7 +67,16 @@ def _table(
         classes = (
             list(range(len(label_names))) if labels.ndim == 1 and len(label_names) > 2 else [0, 1]
         )
-    return LoadedTable(features, labels, list(feature_names), list(label_names), classes)
+    if noisy_labels is not None:
+        noisy_labels = np.asarray(noisy_labels, dtype=np.int64)
+    return LoadedTable(
+        features,
+        labels,
+        list(feature_names),
+        list(label_names),
+        classes,
+        noisy_labels=noisy_labels,
+    )
 
 
 def _skd() -> Any:
@@ -111,6 +121,35 @@ def _digits_multilabel(_: Mapping[str, Any]) -> LoadedTable:
     return _table(bunch.data, labels, list(DIGIT_LABELS), list(bunch.feature_names))
 
 
+#: Mixed with ``data.random_state`` into the seed of the label noise: a stream of its own, apart
+#: from make_classification's.
+LABEL_NOISE_STREAM = 1
+
+
+def _label_noise(cfg: Mapping[str, Any], labels: np.ndarray, n_classes: int) -> np.ndarray | None:
+    """The noisy labels of a synthetic data set (``data.label_noise``: the fraction of the labels
+    changed to another class, drawn with ``data.random_state``), or None without noise.
+
+    The table itself is make_classification's without noise (``flip_y=0``: its ``flip_y``
+    redraws the class of a fraction of the rows, which keeps it in 1 of ``K`` cases, so fewer
+    labels change than it says). :func:`lossbench.data.splits.split_and_standardize` gives the
+    noisy labels to the training and validation rows only.
+
+        >>> cfg = {"n_samples": 2000, "n_features": 20, "n_informative": 8, "class_sep": 1.0,
+        ...        "positive_fraction": 0.5, "random_state": 0, "label_noise": 0.1}
+        >>> table = _synthetic_binary(cfg)
+        >>> float((table.noisy_labels != table.labels).mean())
+        0.11
+        >>> bool(np.all(table.labels == _synthetic_binary({**cfg, "label_noise": 0.0}).labels))
+        True
+    """
+    noise = float(cfg.get("label_noise") or 0.0)
+    if noise == 0.0:
+        return None
+    seed = [int(cfg["random_state"]), LABEL_NOISE_STREAM]
+    return with_label_noise(labels, noise, n_classes, seed)
+
+
 def _synthetic_binary(cfg: Mapping[str, Any]) -> LoadedTable:
     fraction = float(cfg["positive_fraction"])
     if not 0.0 < fraction < 1.0:
@@ -124,11 +163,11 @@ def _synthetic_binary(cfg: Mapping[str, Any]) -> LoadedTable:
         n_informative=cfg["n_informative"],
         n_redundant=0,
         weights=[1.0 - fraction],
-        flip_y=cfg["label_noise"],
+        flip_y=0.0,  # the noise is drawn apart, for training and validation rows only
         class_sep=cfg["class_sep"],
         random_state=cfg["random_state"],
     )
-    return _table(x, y, ["positive"])
+    return _table(x, y, ["positive"], noisy_labels=_label_noise(cfg, y, 2))
 
 
 def _synthetic_multiclass(cfg: Mapping[str, Any]) -> LoadedTable:
@@ -140,11 +179,17 @@ def _synthetic_multiclass(cfg: Mapping[str, Any]) -> LoadedTable:
         n_redundant=0,
         n_classes=n_classes,
         n_clusters_per_class=1,
-        flip_y=cfg["label_noise"],
+        flip_y=0.0,  # the noise is drawn apart, for training and validation rows only
         class_sep=cfg["class_sep"],
         random_state=cfg["random_state"],
     )
-    return _table(x, y, [f"class{i}" for i in range(n_classes)], classes=list(range(n_classes)))
+    return _table(
+        x,
+        y,
+        [f"class{i}" for i in range(n_classes)],
+        classes=list(range(n_classes)),
+        noisy_labels=_label_noise(cfg, y, n_classes),
+    )
 
 
 def _synthetic_multilabel(cfg: Mapping[str, Any]) -> LoadedTable:
@@ -451,8 +496,9 @@ def load_table(data_cfg: Mapping[str, Any]) -> LoadedTable:
     table = _TABLES.get(key)
     if table is None:
         table = get_dataset(data_cfg["name"]).load(data_cfg)
-        for array in (table.features, table.labels):
-            array.flags.writeable = False
+        for array in (table.features, table.labels, table.noisy_labels):
+            if array is not None:
+                array.flags.writeable = False
         if len(_TABLES) >= _TABLES_MAX:
             _TABLES.pop(next(iter(_TABLES)))
         _TABLES[key] = table

@@ -94,7 +94,28 @@ def split_and_standardize(
     impute: str | None = None,
     what: str = "the data set",
 ) -> tuple[dict[str, Split], Preprocessor]:
-    """:func:`split_table`, also returning the training split's :class:`Preprocessor`."""
+    """:func:`split_table`, also returning the training split's :class:`Preprocessor`.
+
+    The one place where every path to a split (the data module, the report's yardstick,
+    ``lossbench-eval``) puts a table's label noise (:attr:`LoadedTable.noisy_labels`): the
+    split is drawn on the clean labels, the same rows as without noise; the training and
+    validation rows carry the noisy labels, as the data a user trains and selects on; the
+    test rows keep the clean ones, so that test metrics measure how well the model predicts
+    the true labels.
+
+        >>> from lossbench.data.table import with_label_noise
+        >>> labels = np.arange(200) % 2
+        >>> t = LoadedTable(np.arange(400, dtype=np.float32).reshape(200, 2), labels,
+        ...                 ["x0", "x1"], ["y"], [0, 1],
+        ...                 noisy_labels=with_label_noise(labels, 0.5, 2, seed=0))
+        >>> clean = LoadedTable(t.features, labels, ["x0", "x1"], ["y"], [0, 1])
+        >>> kw = dict(val_fraction=0.2, test_fraction=0.2, split_seed=0)
+        >>> s, c = split_table(t, "binary", **kw), split_table(clean, "binary", **kw)
+        >>> [int((s[k].labels != c[k].labels).sum()) for k in STAGES]  # of 120, 40, 40 rows
+        [51, 19, 0]
+        >>> all(np.array_equal(s[k].features, c[k].features) for k in STAGES)  # the same rows
+        True
+    """
     check_missing(table.features, table.feature_names, impute, what)
     n = len(table.labels)
     n_classes = len(table.classes) if task == "multiclass" else 2
@@ -107,7 +128,9 @@ def split_and_standardize(
         split_seed=split_seed,
         classes=table.classes,
     )
-    check_split_classes(table.labels[train], task, table.label_names)
+    # The labels the model learns from and is selected on; test keeps the clean ones.
+    noisy = table.labels if table.noisy_labels is None else table.noisy_labels
+    check_split_classes(noisy[train], task, table.label_names)
     preprocessor = fit_preprocessor(
         table.features[train],
         table.feature_names,
@@ -117,7 +140,8 @@ def split_and_standardize(
     )
     splits = {
         stage: Split(
-            preprocessor.transform(table.features[rows], table.categories), table.labels[rows]
+            preprocessor.transform(table.features[rows], table.categories),
+            (table.labels if stage == "test" else noisy)[rows],
         )
         for stage, rows in zip(STAGES, (np.sort(train), np.sort(val), np.sort(test)), strict=True)
     }

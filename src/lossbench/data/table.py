@@ -22,7 +22,7 @@ import numpy as np
 
 from lossbench.errors import UserInputError
 
-__all__ = ["DataError", "LoadedTable", "not_a_data_file", "special_file"]
+__all__ = ["DataError", "LoadedTable", "not_a_data_file", "special_file", "with_label_noise"]
 
 
 class DataError(UserInputError):
@@ -86,6 +86,10 @@ class LoadedTable:
         classes: multi-class: the original label values, sorted, with label ``i`` meaning
             ``classes[i]``; binary and multi-label: ``[0, 1]``.
         delimiter: the field delimiter of the CSV file it was read from (None: not a file).
+        noisy_labels: the labels with label noise (``data.label_noise`` of the synthetic data
+            sets, :func:`with_label_noise`), shaped as ``labels``, or None. The training and
+            validation rows carry them; the test rows keep ``labels``, and the split is drawn
+            on ``labels`` (:func:`lossbench.data.splits.split_and_standardize`).
     """
 
     features: np.ndarray
@@ -95,8 +99,33 @@ class LoadedTable:
     classes: list
     categories: dict[str, list[str]] = field(default_factory=dict)
     delimiter: str | None = None
+    noisy_labels: np.ndarray | None = None
 
     @property
     def has_missing(self) -> bool:
         """Whether any feature value is missing (NaN)."""
         return bool(np.isnan(self.features).any())
+
+
+def with_label_noise(
+    labels: np.ndarray, noise: float, n_classes: int, seed: int | list[int]
+) -> np.ndarray:
+    """``labels`` (class indices ``0 .. n_classes-1``) with each one replaced, with probability
+    ``noise``, by one of the *other* classes, drawn uniformly: a fraction ``noise`` of the labels
+    changes, in expectation (binary: flipped). Whether a row changes and the class it gets are
+    drawn for every row with ``numpy.random.default_rng(seed)``, so the same table and seed give
+    the same noisy labels, whatever the split.
+
+        >>> labels = np.arange(10000) % 4
+        >>> noisy = with_label_noise(labels, 0.3, 4, seed=0)
+        >>> changed = noisy != labels
+        >>> float(changed.mean()), bool(np.all(with_label_noise(labels, 0.3, 4, 0) == noisy))
+        (0.3008, True)
+        >>> np.bincount(noisy[changed & (labels == 0)], minlength=4).tolist()  # never class 0
+        [0, 264, 235, 255]
+    """
+    labels = np.asarray(labels)
+    rng = np.random.default_rng(seed)
+    changed = rng.random(len(labels)) < noise
+    shift = rng.integers(1, max(n_classes, 2), size=len(labels))  # 1 .. K-1: another class
+    return np.where(changed, (labels + shift) % n_classes, labels).astype(labels.dtype)
