@@ -209,8 +209,9 @@ def test_second_invocation_of_a_finished_sweep_trains_nothing(monkeypatch, tmp_p
     trained = OmegaConf.merge(saved, {"trainer": {"max_epochs": 2}})
     assert ended_with_same_config(trained, run) is None
     # a changed config is not skipped: the job refuses to overwrite the other config's run
-    # (and the command exits 2: its report would be the earlier sweep's)
-    changed = [a if a != "trainer.max_epochs=1" else "trainer.max_epochs=2" for a in args]
+    # (and the command exits 2: its report would be the earlier sweep's). Not the cap: a
+    # raised one trains the runs that reached it again (tests/test_raised_cap.py)
+    changed = [*args, "optimizer.weight_decay=0.01"]
     with pytest.raises(SystemExit) as stop:
         run_cli_in_process(monkeypatch, tmp_path, *changed)
     assert stop.value.code == 2

@@ -348,8 +348,8 @@ def test_a_study_run_again_with_other_settings_widens_nothing_into_the_old_one(t
     records = {p: p.read_bytes() for p in sweep.glob("*/metrics.json")}
     assert sorted(p.parent.name for p in records) == ["lr0.3", "lr1.0"]
     other = run_module(
-        "lossbench.train", *AGAIN, f"hydra/launcher={launcher}", "trainer.max_epochs=2",
-        "hydra.sweeper.widen.steps=2", cwd=tmp_path,
+        "lossbench.train", *AGAIN, f"hydra/launcher={launcher}", "trainer.max_epochs=1",
+        "optimizer.weight_decay=0.01", "hydra.sweeper.widen.steps=2", cwd=tmp_path,
     )  # fmt: skip
     assert other.returncode == 2, other.stderr[-3000:]
     assert "2 job(s) of this study were not run" in other.stderr
