@@ -42,6 +42,18 @@ def test_single_run_shows_the_model_summary_and_no_start_up_messages(tmp_path):
     )
 
 
+def test_a_mixed_precision_run_shows_the_summary_without_lightning_s_precision_warning(tmp_path):
+    """The model summary cannot size weights in bf16-mixed (Lightning warns and assumes 32 bits):
+    the table is shown, the warning is not."""
+    result = _train(
+        *TINY, "trainer.precision=bf16-mixed", f"hydra.run.dir={tmp_path}", cwd=tmp_path
+    )
+    output = result.stdout + result.stderr
+    assert output.count(SUMMARY) == 1, output
+    assert "not supported by the model summary" not in output, output
+    assert "model_summary.py" not in output, output
+
+
 @pytest.mark.slow  # a multirun in a fresh process; the single run above is in the default suite
 def test_sweep_jobs_show_no_model_summary(tmp_path):
     result = _train("-m", *TINY, "seed=0,1", f"hydra.sweep.dir={tmp_path / 'sweep'}", cwd=tmp_path)
