@@ -4,6 +4,7 @@ warning that does not hold for the run."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import lightning as L
@@ -42,11 +43,48 @@ def test_single_run_shows_the_model_summary_and_no_start_up_messages(tmp_path):
     )
 
 
+def test_a_mixed_precision_run_shows_the_summary_without_lightning_s_precision_warning(tmp_path):
+    """The model summary cannot size weights in bf16-mixed (Lightning warns and assumes 32 bits):
+    the table is shown, the warning is not."""
+    result = _train(
+        *TINY, "trainer.precision=bf16-mixed", f"hydra.run.dir={tmp_path}", cwd=tmp_path
+    )
+    output = result.stdout + result.stderr
+    assert output.count(SUMMARY) == 1, output
+    assert "not supported by the model summary" not in output, output
+    assert "model_summary.py" not in output, output
+
+
 @pytest.mark.slow  # a multirun in a fresh process; the single run above is in the default suite
 def test_sweep_jobs_show_no_model_summary(tmp_path):
     result = _train("-m", *TINY, "seed=0,1", f"hydra.sweep.dir={tmp_path / 'sweep'}", cwd=tmp_path)
     assert "2 completed" in result.stdout + result.stderr
     assert SUMMARY not in result.stdout + result.stderr
+
+
+@pytest.mark.slow  # a vectorized multirun in a fresh process, about 15 s on 2 cores
+def test_a_vectorized_sweep_says_a_group_s_refusal_once_and_lists_no_jobs_after_training(
+    tmp_path,
+):
+    """A setup that cannot train the task refuses each rate x seed of its group with one
+    message: said once, with the count (each job's metrics.json still holds it); and the jobs
+    are not listed one per line once they have all ended (``hydra.verbose`` shows the list)."""
+    sweep = tmp_path / "sweep"
+    result = _train(
+        "-m", "data=iris", "head=logits", "loss=cross_entropy,asl", "optimizer.lr=0.01,0.02",
+        "seed=0,1", "trainer.max_epochs=1", "logger=none", "hydra/launcher=vectorized",
+        f"hydra.sweep.dir={sweep}", cwd=tmp_path,
+    )  # fmt: skip
+    lines = (result.stdout + result.stderr).splitlines()
+    refused = [line for line in lines if "refused" in line and "cannot train" in line]
+    assert len(refused) == 1, lines
+    assert refused[0].startswith("refused (4 jobs): head 'logits' + loss 'asl' cannot train")
+    assert refused[0].endswith(f"metrics.json and 3 more under {sweep})")
+    assert not [line for line in lines if " : data=iris" in line], lines
+    assert "8/8 jobs ended (4 completed, 0 skipped, 4 refused, 0 failed)" in lines[-1]
+    assert len(lines) <= 6, lines  # Launching, the refusal, the progress line(s), the final line
+    records = [json.loads(path.read_text()) for path in sweep.rglob("metrics.json")]
+    assert sum("cannot train a multiclass task" in (r.get("error") or "") for r in records) == 4
 
 
 def test_resume_in_the_runs_own_directory_warns_nothing(tmp_path):

@@ -212,8 +212,19 @@ def test_a_comma_number_among_numbers_and_other_text_is_text(tmp_path: Path) -> 
             ],
         ),
         ("a,b,y", ["1e-05"], ["an unquoted number (1e3, 1.50, inf) as a number"]),
+        (
+            "true,1e3,y",
+            ["True", "1000.0"],
+            ["'True' of data.feature_columns", """'data.feature_columns=["true","1e3"]'"""],
+        ),
     ],
-    ids=["bool-in-header", "number-in-header", "bool-not-in-header", "number-not-in-header"],
+    ids=[
+        "bool-in-header",
+        "number-in-header",
+        "bool-not-in-header",
+        "number-not-in-header",
+        "bool-and-number-in-header",
+    ],
 )
 def test_a_column_name_hydra_read_as_a_bool_or_number_is_explained(
     tmp_path: Path, header: str, given: list[str], words: list[str]

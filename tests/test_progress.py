@@ -1,4 +1,4 @@
-"""Study progress: jobs done / total, failures and the time left on one line (stderr)."""
+"""Study progress: jobs ended / total, failures and the time left on one line (stderr)."""
 
 from __future__ import annotations
 
@@ -36,13 +36,13 @@ def test_line_counts_failures_and_estimates_the_time_left():
     progress = StudyProgress(10, stream=out, tty=False, min_interval_s=0, clock=clock)
     clock.now = 30.0
     progress.update(done=3, failed=1)
-    assert out.getvalue() == "study: 3/10 jobs done, 1 failed\n"  # no rate from one moment
+    assert out.getvalue() == "study: 3/10 jobs ended, 1 failed\n"  # no rate from one moment
     clock.now = 44.0  # 2 more in the 14 s since: 5 left at 1 every 7 s
     progress.update(done=5, failed=1)
-    assert out.getvalue().splitlines()[-1] == "study: 5/10 jobs done, 1 failed, about 35 s left"
+    assert out.getvalue().splitlines()[-1] == "study: 5/10 jobs ended, 1 failed, about 35 s left"
     clock.now = 100.0
     progress.update(done=10, failed=1)
-    assert out.getvalue().splitlines()[-1] == "study: 10/10 jobs done, 1 failed, in 1 min 40 s"
+    assert out.getvalue().splitlines()[-1] == "study: 10/10 jobs ended, 1 failed, in 1 min 40 s"
 
 
 def test_skipped_jobs_take_no_time_in_the_estimate():
@@ -52,14 +52,14 @@ def test_skipped_jobs_take_no_time_in_the_estimate():
     progress = StudyProgress(100, stream=out, tty=False, min_interval_s=0, clock=clock)
     clock.now = 1.0
     progress.update(done=90, failed=0, skipped=90)
-    assert out.getvalue() == "study: 90/100 jobs done, 0 failed\n"  # no estimate yet
+    assert out.getvalue() == "study: 90/100 jobs ended, 0 failed\n"  # no estimate yet
     clock.now = 60.0
     progress.update(done=91, failed=0, skipped=90)
-    assert out.getvalue().splitlines()[-1] == "study: 91/100 jobs done, 0 failed"
+    assert out.getvalue().splitlines()[-1] == "study: 91/100 jobs ended, 0 failed"
     clock.now = 120.0
     progress.update(done=92, failed=0, skipped=90)
     line = out.getvalue().splitlines()[-1]
-    assert line == "study: 92/100 jobs done, 0 failed, about 8 min 00 s left"
+    assert line == "study: 92/100 jobs ended, 0 failed, about 8 min 00 s left"
 
 
 def test_the_start_up_before_the_first_jobs_end_is_not_in_the_estimate():
@@ -72,10 +72,10 @@ def test_the_start_up_before_the_first_jobs_end_is_not_in_the_estimate():
         clock.now = 9.0 + 3.0 * (group - 1)
         progress.update(done=12 * group, failed=0)
     lines = out.getvalue().splitlines()
-    assert lines[0] == "study: 12/240 jobs done, 0 failed"
+    assert lines[0] == "study: 12/240 jobs ended, 0 failed"
     # 24 jobs in the 6 s since the first ended: 204 left at 4 a second (counting the start-up
     # in: 36 jobs in 15 s, 1 min 25 s)
-    assert lines[-1] == "study: 36/240 jobs done, 0 failed, about 51 s left"
+    assert lines[-1] == "study: 36/240 jobs ended, 0 failed, about 51 s left"
 
 
 def test_terminal_redraws_one_line_and_logs_get_plain_lines_at_intervals():
@@ -95,7 +95,7 @@ def test_terminal_redraws_one_line_and_logs_get_plain_lines_at_intervals():
         plain.update(done=done, failed=0)
     lines = log.getvalue().splitlines()
     assert "\r" not in log.getvalue() and len(lines) == 11
-    assert lines[-1] == "study: 100/100 jobs done, 0 failed, in 1 min 40 s"
+    assert lines[-1] == "study: 100/100 jobs ended, 0 failed, in 1 min 40 s"
     clock.now = 101.0  # the watcher's final forced update: the same numbers, not a second line
     plain.update(done=100, failed=0, force=True)
     assert log.getvalue().splitlines() == lines
@@ -189,7 +189,7 @@ def test_watch_reports_jobs_as_their_markers_appear(tmp_path):
     with watch_study(tmp_path, 2, stream=out, poll_s=0.01, min_interval_s=0):
         mark_job(tmp_path, 0, "completed")
         time.sleep(0.2)
-        assert out.getvalue() == "study: 1/2 jobs done, 0 failed\n"  # no rate from one job yet
+        assert out.getvalue() == "study: 1/2 jobs ended, 0 failed\n"  # no rate from one job yet
         mark_job(tmp_path, 1, "failed")
     last = out.getvalue().splitlines()[-1]
     assert last == "study: 2/2 jobs ended (1 completed, 0 skipped, 0 refused, 1 failed)"
@@ -202,12 +202,30 @@ def test_refused_jobs_are_counted_on_the_line_as_they_end(tmp_path):
     with watch_study(tmp_path, 3, stream=out, poll_s=0.01, min_interval_s=0):
         mark_job(tmp_path, 0, "refused")
         time.sleep(0.2)
-        assert out.getvalue() == "study: 1/3 jobs done, 0 failed, 1 refused\n"
+        assert out.getvalue() == "study: 1/3 jobs ended, 0 failed, 1 refused\n"
         mark_job(tmp_path, 1, "completed")
         mark_job(tmp_path, 2, "refused")
     lines = out.getvalue().splitlines()
-    assert lines[-2].startswith("study: 3/3 jobs done, 0 failed, 2 refused, in ")
+    assert lines[-2].startswith("study: 3/3 jobs ended, 0 failed, 2 refused, in ")
     assert lines[-1] == "study: 3/3 jobs ended (1 completed, 0 skipped, 2 refused, 0 failed)"
+
+
+def test_jobs_not_run_are_counted_on_the_line_in_the_final_line_s_words(tmp_path):
+    """A job whose directory holds a run of other settings trains nothing: the line says "not
+    run", as the final line does, rather than counting it among jobs done."""
+    out = io.StringIO()
+    with watch_study(tmp_path, 3, stream=out, poll_s=0.01, min_interval_s=0):
+        mark_job(tmp_path, 0, "exists")
+        time.sleep(0.2)
+        assert out.getvalue() == "study: 1/3 jobs ended, 0 failed, 1 not run\n"
+        mark_job(tmp_path, 1, "exists")
+        mark_job(tmp_path, 2, "exists")
+    lines = out.getvalue().splitlines()
+    assert lines[-2].startswith("study: 3/3 jobs ended, 0 failed, 3 not run, in ")
+    assert lines[-1].startswith("study: 3/3 jobs ended (0 completed, 0 skipped, 0 refused, 0 ")
+    assert lines[-1].endswith(
+        "3 not run: a completed or kept run of other settings in its directory)"
+    )
 
 
 def test_runs_kept_from_an_earlier_run_count_as_failed_but_not_in_the_time_left(tmp_path):
@@ -216,11 +234,11 @@ def test_runs_kept_from_an_earlier_run_count_as_failed_but_not_in_the_time_left(
         mark_job(tmp_path, 0, "failed_before")  # kept: it took no time here
         mark_job(tmp_path, 1, "skipped")
         time.sleep(0.2)
-        assert out.getvalue().splitlines()[-1] == "study: 2/4 jobs done, 1 failed"  # no rate yet
+        assert out.getvalue().splitlines()[-1] == "study: 2/4 jobs ended, 1 failed"  # no rate yet
         mark_job(tmp_path, 2, "completed")
         time.sleep(0.2)
         line = out.getvalue().splitlines()[-1]
-        assert line == "study: 3/4 jobs done, 1 failed"  # one timed job: no rate yet
+        assert line == "study: 3/4 jobs ended, 1 failed"  # one timed job: no rate yet
         mark_job(tmp_path, 3, "failed")
     assert out.getvalue().splitlines()[-1] == (
         "study: 4/4 jobs ended (1 completed, 1 skipped, 0 refused, 1 failed, "
@@ -276,7 +294,7 @@ def test_multirun_prints_progress_and_where_to_make_the_report(tmp_path):
     )
     assert result.returncode == 0, result.stderr[-3000:]
     lines = [line for line in result.stderr.splitlines() if line.startswith("study: ")]
-    assert lines[-2].startswith("study: 4/4 jobs done, 0 failed, 2 refused, in ")
+    assert lines[-2].startswith("study: 4/4 jobs ended, 0 failed, 2 refused, in ")
     assert lines[-1] == (
         "study: 4/4 jobs ended (2 completed, 0 skipped, 2 refused, 0 failed). "
         "Make its report: lossbench-report study"

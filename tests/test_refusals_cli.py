@@ -254,6 +254,12 @@ CATALOGUE: list[Case] = [
             ["column '1000.0' of data.label_columns is not in the header",
              "The header has '1e3', which Hydra reads unquoted as a number (1000.0)",
              "'data.label_columns=[\"1e3\"]'"], data(csv_text(header=("a", "b", "1e3")))),
+    # both names converted: the fix quotes each as the header writes it, not only the first
+    refused("csv-columns-hydra-read-as-boolean-and-number", "train",
+            (*CSV, "data.feature_columns=[true,1e3]"),
+            ["column 'True' of data.feature_columns is not in the header",
+             "'data.feature_columns=[\"true\",\"1e3\"]'"],
+            data(csv_text(header=("true", "1e3", "y"))), unwanted=['"1000.0"']),
     refused("csv-label-also-feature", "train", (*CSV, "data.feature_columns=[a,y]"),
             ["both in data.label_columns and data.feature_columns"]),
     refused("csv-wrong-delimiter", "train", (*CSV, "data.delimiter=','"),

@@ -336,6 +336,9 @@ def test_a_study_run_again_with_other_settings_into_its_directory_exits_2(
     assert other.returncode == 2, other.stderr[-2000:]
     assert "2 not run: a completed or kept run of other settings in its directory" in other.stderr
     assert "2 job(s) of this study were not run" in other.stderr
+    # the progress line counts them as the final line does: ended, not done
+    assert "study: 2/2 jobs ended, 0 failed, 2 not run, in " in other.stderr
+    assert "jobs done" not in other.stderr
     assert "hydra.sweep.dir=<new directory>" in other.stderr
     assert "Make its report" not in other.stderr and "Traceback" not in other.stderr
     assert [r.read_bytes() for r in records] == before  # nothing overwritten

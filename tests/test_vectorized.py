@@ -264,6 +264,22 @@ def test_refused_member_is_recorded_and_the_others_train(make_cfg, tmp_path, cap
     assert on_disk["error"] == records[1]["error"]
 
 
+def test_members_refused_with_one_message_are_logged_once_with_their_count(
+    make_cfg, tmp_path, caplog
+):
+    cfgs = [make_cfg("data=iris", "optimizer.lr=-1.0", f"seed={seed}") for seed in (0, 1, 2)]
+    with caplog.at_level("ERROR"):
+        records = train_group(cfgs, [tmp_path / "g" / f"seed{seed}" for seed in (0, 1, 2)])
+    (line,) = [r.getMessage() for r in caplog.records]
+    assert line.startswith("refused (3 jobs): optimizer.lr=-1.0 must be a positive number")
+    assert line.endswith(
+        f"({tmp_path / 'g' / 'seed0' / RECORD_NAME} and 2 more under {tmp_path / 'g'})"
+    )
+    for seed, record in enumerate(records):  # each job's own record still says why
+        on_disk = json.loads((tmp_path / "g" / f"seed{seed}" / RECORD_NAME).read_text())
+        assert record["refused"] is True and "must be a positive number" in on_disk["error"]
+
+
 def test_member_checkpoints_serve_eval_and_predict_like_a_run_alone(make_cfg, tmp_path):
     base = ("data=iris", "setup=softmax_bce", "trainer.max_epochs=3")
     alone, grouped = _alone_and_grouped(make_cfg, tmp_path, base, MEMBERS[:2])

@@ -6,6 +6,8 @@ work starts, so that ``--help`` and a refused command line answer at once. The e
 here import it inside the same Ctrl-C handling as the command itself, so that a Ctrl-C (or
 SIGTERM) at any moment ends it the same way: one line, exit status 130 (143), no traceback
 (:mod:`lossbench.interrupts`); and with garbage collection paused (:mod:`lossbench.importing`).
+A reader that closes the pipe early (``lossbench-train --help | head -1``) ends the command
+quietly, exit status 0 (:mod:`lossbench.closed_output`).
 Each runs as a console command (:func:`lossbench.importing.console_command`): its imports are
 frozen rather than collected (0.38 s), and it ends with its objects frozen, so that Python's
 exit does not walk them all again (1.3-1.9 s).
@@ -25,6 +27,7 @@ import importlib
 from collections.abc import Callable
 from typing import Any
 
+from lossbench.closed_output import output_closed_ends_quietly
 from lossbench.importing import collection_paused, console_command
 from lossbench.interrupts import STARTING_KEPT, stopped, terminated_as_interrupt
 
@@ -49,23 +52,23 @@ def _main(command: str) -> Callable[[], Any]:
 
 def train() -> None:
     """``lossbench-train``."""
-    with console_command():
+    with console_command(), output_closed_ends_quietly():
         _main("lossbench-train")()
 
 
 def report() -> int:
     """``lossbench-report`` (its exit status)."""
-    with console_command():
+    with console_command(), output_closed_ends_quietly():
         return _main("lossbench-report")()
 
 
 def evaluate() -> None:
     """``lossbench-eval``."""
-    with console_command():
+    with console_command(), output_closed_ends_quietly():
         _main("lossbench-eval")()
 
 
 def predict() -> None:
     """``lossbench-predict``."""
-    with console_command():
+    with console_command(), output_closed_ends_quietly():
         _main("lossbench-predict")()

@@ -536,7 +536,7 @@ def sweep_jobs(config: DictConfig) -> int | None:
 
 
 class StudyProgressLine(Callback):
-    """A multirun's progress on stderr: jobs done / total, failures, time left; the final
+    """A multirun's progress on stderr: jobs ended / total, failures, time left; the final
     line says how to make the study's report (:mod:`lossbench.progress`).
 
     Launchers pickle Hydra's callbacks to their workers (joblib, Ray): the running watch

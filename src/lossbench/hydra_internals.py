@@ -50,6 +50,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from lossbench.closed_output import reader_left
+
 if TYPE_CHECKING:
     from hydra._internal.config_repository import ConfigRepository, IConfigRepository
     from hydra._internal.core_plugins.basic_sweeper import BasicSweeper
@@ -221,6 +223,8 @@ def translating_errors(translate: Callable[[BaseException], str | None]) -> Iter
         def translated() -> Any:
             try:
                 return func()
+            except BrokenPipeError:  # the reader left (-sc install=bash | head -1)
+                reader_left()
             except Exception as error:
                 refusal = translate(error)
                 if refusal is None:

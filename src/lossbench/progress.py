@@ -1,4 +1,4 @@
-"""Study progress: jobs done / total, failures so far and the time left, on one line.
+"""Study progress: jobs ended / total, failures so far and the time left, on one line.
 
 Any launcher can report to it. Each job leaves a marker in the sweep directory when it ends
 (:func:`mark_job`; ``lossbench-train`` does this itself in a multirun), and the process that
@@ -18,7 +18,7 @@ A launcher that learns of each job's end itself can drive :class:`StudyProgress`
     >>> progress.update(done=1, failed=0)
     >>> progress.update(done=2, failed=1)
     >>> out.getvalue().splitlines()[-1]
-    'study: 2/4 jobs done, 1 failed, about 20 s left'
+    'study: 2/4 jobs ended, 1 failed, about 20 s left'
 
 On a terminal the line is redrawn in place (``\\r``); elsewhere (CI logs, files) plain lines are
 written, at most one every ``min_interval_s`` seconds, and always the last one.
@@ -44,7 +44,7 @@ OUTCOMES = ("completed", "skipped", "refused", "failed", "failed_before", "exist
 #: reported as "not applicable", counts as done).
 FAILED = ("failed", "failed_before")
 #: Outcomes of jobs that trained nothing here: not part of the rate behind the time left.
-UNTIMED = ("skipped", "failed_before")
+UNTIMED = ("skipped", "failed_before", "exists")
 #: How the final line names an outcome, where not by its marker's name (shown only when a job
 #: had it).
 LABELS = {
@@ -386,10 +386,10 @@ class StudyProgress:
         >>> progress = StudyProgress(total=10, stream=io.StringIO(), clock=times.__next__)
         >>> progress.update(done=2, failed=0)  # 8 s of start-up, then 2 jobs at once
         >>> progress.line(now=9.0)
-        'study: 2/10 jobs done, 0 failed'
+        'study: 2/10 jobs ended, 0 failed'
         >>> progress.update(done=4, failed=0)  # 2 jobs in the 2 s since: 1 a second
         >>> progress.line(now=10.0)
-        'study: 4/10 jobs done, 0 failed, about 6 s left'
+        'study: 4/10 jobs ended, 0 failed, about 6 s left'
     """
 
     def __init__(
@@ -407,7 +407,7 @@ class StudyProgress:
         self.min_interval_s = min_interval_s
         self.clock = clock
         self.start = clock()
-        self.done = self.failed = self.skipped = self.refused = 0
+        self.done = self.failed = self.skipped = self.refused = self.not_run = 0
         #: (time, jobs timed) when jobs that were not skipped first had ended: the rate's start.
         self._first: tuple[float, int] | None = None
         self._last_plain: float | None = None
@@ -415,10 +415,12 @@ class StudyProgress:
         self._width = 0
 
     def line(self, now: float | None = None) -> str:
-        """``study: 12/180 jobs done, 1 failed, about 3 min 20 s left`` (``, 2 refused`` after
-        the failures where jobs were refused)."""
-        text = f"study: {self.done}/{self.total} jobs done, {self.failed} failed"
+        """``study: 12/180 jobs ended, 1 failed, about 3 min 20 s left`` (``, 2 refused`` after
+        the failures where jobs were refused, ``, 3 not run`` where jobs found a run of other
+        settings in their directory: the final line's words, :func:`summary`)."""
+        text = f"study: {self.done}/{self.total} jobs ended, {self.failed} failed"
         text += f", {self.refused} refused" if self.refused else ""
+        text += f", {self.not_run} not run" if self.not_run else ""
         now = self.clock() if now is None else now
         timed = self.done - self.skipped  # the jobs whose time says something
         if self.done >= self.total:
@@ -429,14 +431,24 @@ class StudyProgress:
         return text
 
     def update(
-        self, done: int, failed: int, *, skipped: int = 0, refused: int = 0, force: bool = False
+        self,
+        done: int,
+        failed: int,
+        *,
+        skipped: int = 0,
+        refused: int = 0,
+        not_run: int = 0,
+        force: bool = False,
     ) -> None:
-        """Show ``done`` jobs ended, ``failed`` of them failed, ``skipped`` of them skipped and
-        ``refused`` of them refused (the line only changes when a number does)."""
-        numbers = (done, failed, skipped, refused)
-        if numbers == (self.done, self.failed, self.skipped, self.refused) and not force:
+        """Show ``done`` jobs ended, ``failed`` of them failed, ``skipped`` of them skipped (or
+        not run), ``refused`` of them refused and ``not_run`` of them not run (the line only
+        changes when a number does)."""
+        numbers = (done, failed, skipped, refused, not_run)
+        if numbers == (self.done, self.failed, self.skipped, self.refused, self.not_run) and (
+            not force
+        ):
             return
-        self.done, self.failed, self.skipped, self.refused = numbers
+        self.done, self.failed, self.skipped, self.refused, self.not_run = numbers
         now = self.clock()
         if self._first is None and done - skipped > 0:
             self._first = (now, done - skipped)
@@ -494,8 +506,10 @@ class StudyWatch:
         self.progress.total = self.base_total + added
         done, failed = sum(counts.values()), sum(counts[o] for o in FAILED)
         skipped = sum(counts[o] for o in UNTIMED)
-        refused = counts["refused"]
-        self.progress.update(done, failed, skipped=skipped, refused=refused, force=force)
+        refused, not_run = counts["refused"], counts["exists"]
+        self.progress.update(
+            done, failed, skipped=skipped, refused=refused, not_run=not_run, force=force
+        )
         return counts
 
     def _poll(self) -> None:

@@ -289,7 +289,9 @@ class VectorizedLauncher(Launcher):
             launch.pool.close()
         runs: list[JobReturn] = []
         for i, overrides in enumerate(launch.overrides):
-            log.info("\t#%d : %s", initial_job_idx + i, " ".join(filter_overrides(overrides)))
+            # Hydra's basic launcher logs each job as it starts; here every job has ended, and
+            # the "Launching ..." lines said how they ran: the list is for hydra.verbose only
+            log.debug("\t#%d : %s", initial_job_idx + i, " ".join(filter_overrides(overrides)))
             if i not in launch.composed:
                 runs.append(launch.jobs[i].returned(launch.values[i]))
                 continue

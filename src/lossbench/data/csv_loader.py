@@ -325,6 +325,25 @@ def _quoted_override(key: str, names: Sequence[str]) -> str:
     return "'" + key + "=[" + ",".join(f'"{name}"' for name in names) + "]'"
 
 
+def _header_name(name: str, header: list[str]) -> str:
+    """The header's name for a listed column ``name``: ``name`` itself where the header has it,
+    else the header's first name that Hydra reads unquoted as the bool or the number that
+    ``name`` is the text of (``1e3`` for '1000.0'), else ``name``.
+
+        >>> _header_name("1000.0", ["true", "1e3", "y"]), _header_name("True", ["true", "y"])
+        ('1e3', 'true')
+        >>> _header_name("y", ["true", "y"]), _header_name("z", ["true", "y"])
+        ('y', 'z')
+    """
+    if name in header:
+        return name
+    for column in header:
+        value = _hydra_value(column)
+        if not isinstance(value, str) and str(value) == name:
+            return column
+    return name
+
+
 def _read_by_hydra(name: str, wanted: list[str], header: list[str], key: str) -> str | None:
     """The hint for a column ``name`` that is not in the header because Hydra read what was
     typed as a bool or a number, which a list of names holds as its text (``true`` arrives
@@ -340,7 +359,7 @@ def _read_by_hydra(name: str, wanted: list[str], header: list[str], key: str) ->
     kind = "a boolean" if isinstance(value, bool) else "a number"
     quoting = "(the single quotes keep the double quotes from the shell)"
     if meant:
-        fixed = _quoted_override(key, [meant[0] if n == name else n for n in wanted])
+        fixed = _quoted_override(key, [_header_name(n, header) for n in wanted])
         which = " or ".join(repr(h) for h in meant)
         return (
             f" The header has {which}, which Hydra reads unquoted as {kind} ({name}): the "

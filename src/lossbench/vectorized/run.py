@@ -76,6 +76,7 @@ def train_group(
         records.append(member.record)
         if member.error is None:
             members.append(member)
+    _log_unprepared(records, output_dirs)
     if not members:
         return records
     sizes = {member.record["sizes"]["train"] for member in members}
@@ -203,9 +204,7 @@ def _prepare(
         record["error"] = str(error) if refused else f"{type(error).__name__}: {error}"
         record["refused"] = refused
         member.error = record["error"]
-        write_record(output_dir, record)
-        outcome = "refused" if refused else "run failed"  # as a run alone says it
-        log.error("%s: %s (%s)", outcome, record["error"], output_dir / "metrics.json")
+        write_record(output_dir, record)  # logged with the group's others: _log_unprepared
         return member
     module.preprocessing = datamodule.preprocessing
     member.module, member.datamodule = module, datamodule
@@ -213,6 +212,55 @@ def _prepare(
     record.update(n_outputs=datamodule.n_outputs, sizes=datamodule.sizes(), loss_params=loss)
     record.update(unscored_classes=datamodule.unscored_classes(), resumed_from=None)
     return member
+
+
+def unprepared_lines(failures: Sequence[tuple[str, str, Path]]) -> list[str]:
+    """The log lines of a group's members that were refused or failed before training
+    (``(outcome, message, metrics.json)`` each, outcome ``refused`` or ``run failed``): one line
+    per distinct outcome and message, as a run alone says it where one member has it, else with
+    the count, the first one's ``metrics.json`` and the folder that holds the others' (a setup
+    that cannot train the task refuses each rate x seed of its group with the same message).
+
+        >>> lines = unprepared_lines(
+        ...     [("refused", "no.", Path(f"s/wine/asl/lr{lr}/seed0/metrics.json")) for lr in (1, 3)]
+        ...     + [("run failed", "nan.", Path("s/wine/asl/lr9/seed0/metrics.json"))]
+        ... )
+        >>> print("\\n".join(lines))
+        refused (2 jobs): no. (s/wine/asl/lr1/seed0/metrics.json and 1 more under s/wine/asl)
+        run failed: nan. (s/wine/asl/lr9/seed0/metrics.json)
+    """
+    import os
+
+    by_message: dict[tuple[str, str], list[Path]] = {}
+    for outcome, message, path in failures:
+        by_message.setdefault((outcome, message), []).append(path)
+    lines = []
+    for (outcome, message), paths in by_message.items():
+        if len(paths) == 1:
+            lines.append(f"{outcome}: {message} ({paths[0]})")
+            continue
+        folder = os.path.commonpath([str(path.parent) for path in paths])
+        where = f"{paths[0]} and {len(paths) - 1} more under {folder}"
+        lines.append(f"{outcome} ({len(paths)} jobs): {message} ({where})")
+    return lines
+
+
+def _log_unprepared(
+    records: Sequence[dict[str, Any] | None], output_dirs: Sequence[str | Path]
+) -> None:
+    """Log the members that :func:`_prepare` refused or saw fail (their records hold why, each
+    in its ``metrics.json``): :func:`unprepared_lines`."""
+    failures = [
+        (
+            "refused" if record.get("refused") else "run failed",
+            str(record["error"]),
+            Path(output_dir) / "metrics.json",
+        )
+        for record, output_dir in zip(records, output_dirs, strict=True)
+        if record is not None and record.get("error") and not record.get("exists")
+    ]
+    for line in unprepared_lines(failures):
+        log.error("%s", line)
 
 
 def _save_config(cfg: DictConfig, path: Path, resolved: dict[str, Any] | None) -> None:
