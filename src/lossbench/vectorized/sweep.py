@@ -70,8 +70,8 @@ def plan_sweep(
                 log.error("refused: %s", error)
                 skipped[position] = (None, "refused")
                 continue
-            if done is not None:
-                log.info("skipped: %s already %s with this config", output_dir, how_it_ended(done))
+            if done is not None:  # counted in the launcher's line (a study run again: hundreds)
+                log.debug("skipped: %s already %s with this config", output_dir, how_it_ended(done))
                 skipped[position] = (sweep_value(config.get(), done), skipped_outcome(done))
                 continue
         base = None if bases is None else bases[position]
