@@ -533,10 +533,27 @@ def write_csv(path: Path, flip: bool) -> Path:
     return path
 
 
+def write_csv_run(run: Path, path: str, seed: int, nll: float) -> dict:
+    """A run record on the binary CSV file ``path`` (label ``y``), split by its seed as the fair
+    protocol splits; return its data config."""
+    import yaml
+
+    write_run(
+        run, data="csv", task="binary", head="logits", loss="bce_with_logits", seed=seed,
+        metrics={"test/nll": nll},
+    )  # fmt: skip
+    config = yaml.safe_load((run / "config.yaml").read_text())
+    config["data"] |= {
+        "path": path, "label_columns": ["y"], "task": "binary", "split_seed": seed,
+        "val_fraction": 0.25, "test_fraction": 0.25, "impute": None,
+    }  # fmt: skip
+    (run / "config.yaml").write_text(yaml.safe_dump(config))
+    return config["data"]
+
+
 def test_csv_files_that_share_a_file_name_are_separate_data_sets(tmp_path: Path) -> None:
     """data.path=a/bin.csv and b/bin.csv: two data sets, named by the shortest path end that
     tells them apart, each with the yardstick fitted on its own file."""
-    import yaml
 
     from lossbench.report.build import analyse
     from lossbench.report.yardstick import fit_yardstick
@@ -545,18 +562,8 @@ def test_csv_files_that_share_a_file_name_are_separate_data_sets(tmp_path: Path)
     for folder, nll in (("a", 0.2), ("b", 0.6)):
         csv = write_csv(tmp_path / "files" / folder / "bin.csv", flip=folder == "b")
         for seed in (0, 1):
-            run = write_run(
-                tmp_path / "runs" / folder / f"seed{seed}",
-                data="csv", task="binary", head="logits", loss="bce_with_logits", seed=seed,
-                metrics={"test/nll": nll + seed / 100},
-            )  # fmt: skip
-            config = yaml.safe_load((run / "config.yaml").read_text())
-            config["data"] |= {
-                "path": str(csv), "label_columns": ["y"], "task": "binary", "split_seed": seed,
-                "val_fraction": 0.25, "test_fraction": 0.25, "impute": None,
-            }  # fmt: skip
-            (run / "config.yaml").write_text(yaml.safe_dump(config))
-            configs[folder, seed] = config["data"]
+            run = tmp_path / "runs" / folder / f"seed{seed}"
+            configs[folder, seed] = write_csv_run(run, str(csv), seed, nll + seed / 100)
     study = analyse([tmp_path / "runs"], tmp_path / "report")
     means = study.summary.set_index("data")["test/nll_mean"].to_dict()
     assert means == {"csv:a/bin.csv": pytest.approx(0.205), "csv:b/bin.csv": pytest.approx(0.605)}
@@ -587,21 +594,12 @@ def test_the_yardstick_reads_a_relative_csv_path_where_the_run_read_it(
     write_csv(tmp_path / "elsewhere" / "bin.csv", flip=True)  # same name, other labels
     expected = {}
     for seed in (0, 1):
-        run = write_run(
-            tmp_path / "runs" / f"seed{seed}",
-            data="csv", task="binary", head="logits", loss="bce_with_logits", seed=seed,
-            metrics={"test/nll": 0.2 + seed / 100},
-        )  # fmt: skip
-        config = yaml.safe_load((run / "config.yaml").read_text())
-        config["data"] |= {
-            "path": "bin.csv", "label_columns": ["y"], "task": "binary", "split_seed": seed,
-            "val_fraction": 0.25, "test_fraction": 0.25, "impute": None,
-        }  # fmt: skip
-        (run / "config.yaml").write_text(yaml.safe_dump(config))
+        run = tmp_path / "runs" / f"seed{seed}"
+        data = write_csv_run(run, "bin.csv", seed, 0.2 + seed / 100)
         (run / ".hydra").mkdir()
         hydra = {"hydra": {"runtime": {"cwd": str(own.parent)}}}
         (run / ".hydra" / "hydra.yaml").write_text(yaml.safe_dump(hydra))
-        expected[seed] = fit_yardstick(config["data"] | {"path": str(own)})["test/nll"]
+        expected[seed] = fit_yardstick(data | {"path": str(own)})["test/nll"]
     monkeypatch.chdir(tmp_path / "elsewhere")
     study = analyse([tmp_path / "runs"], tmp_path / "report")
     fitted = study.yardstick_runs.set_index("split_seed")["test/nll"].to_dict()
@@ -624,7 +622,6 @@ def test_the_report_names_a_yardstick_whose_c_is_at_a_bound_of_its_grid(tmp_path
     as C grows, and on split 0 C reaches 1e6, the grid's largest (on split 1 it stops inside, at
     1000). Labels of coin flips: the smallest C, 1e-4, predicts the class shares best on both
     splits. The report says so next to each yardstick row instead of calling it tuned."""
-    import yaml
 
     separable = write_csv(tmp_path / "files" / "separable.csv", flip=False)
     rng = np.random.default_rng(0)
@@ -633,17 +630,9 @@ def test_the_report_names_a_yardstick_whose_c_is_at_a_bound_of_its_grid(tmp_path
     pd.DataFrame({"f0": x[:, 0], "f1": x[:, 1], "y": y.astype(int)}).to_csv(noise, index=False)
     for csv in (separable, noise):
         for seed in (0, 1):
-            run = write_run(
-                tmp_path / "runs" / csv.stem / f"seed{seed}",
-                data="csv", task="binary", head="logits", loss="bce_with_logits", seed=seed,
-                metrics={"test/nll": 0.3 + seed / 100},
-            )  # fmt: skip
-            config = yaml.safe_load((run / "config.yaml").read_text())
-            config["data"] |= {
-                "path": str(csv), "label_columns": ["y"], "task": "binary", "split_seed": seed,
-                "val_fraction": 0.25, "test_fraction": 0.25, "impute": None,
-            }  # fmt: skip
-            (run / "config.yaml").write_text(yaml.safe_dump(config))
+            write_csv_run(
+                tmp_path / "runs" / csv.stem / f"seed{seed}", str(csv), seed, 0.3 + seed / 100
+            )
     report = build_report([tmp_path / "runs"], tmp_path / "report")
     rows = pd.read_csv(report.parent / "yardstick.csv").set_index(["data", "split_seed"])
     assert rows["C"].to_dict() == {
