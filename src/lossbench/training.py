@@ -30,7 +30,7 @@ from lightning.fabric.utilities.exceptions import MisconfigurationException
 from lightning.pytorch.callbacks import Checkpoint, EarlyStopping, ModelSummary, ProgressBar
 from lightning.pytorch.utilities.rank_zero import rank_zero_only
 from omegaconf import DictConfig, OmegaConf
-from omegaconf.errors import InterpolationResolutionError
+from omegaconf.errors import InterpolationResolutionError, OmegaConfBaseException
 
 from lossbench.budget import check_run_budget
 from lossbench.callbacks import stopped_early
@@ -246,7 +246,13 @@ def _set_aside_capped_run(cfg: DictConfig, output_dir: Path) -> None:
     """A job of a sweep whose folder holds its run trained with a lower ``trainer.max_epochs``,
     one that would not end the same way under this cap, trains it again: the earlier record
     and config are renamed (:func:`lossbench.run_identity.set_aside_capped_run`)."""
-    old = set_aside_capped_run(output_dir, OmegaConf.to_container(cfg, resolve=True))
+    if not (output_dir / "metrics.json").is_file():
+        return
+    try:
+        config = OmegaConf.to_container(cfg, resolve=True)
+    except OmegaConfBaseException:  # refused by validate(), and recorded, as any other config
+        return
+    old = set_aside_capped_run(output_dir, config)
     if old is not None:
         log.info(
             "%s holds this run trained with trainer.max_epochs=%d, which reached its cap or "

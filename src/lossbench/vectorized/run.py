@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from omegaconf import DictConfig, OmegaConf
+from omegaconf.errors import OmegaConfBaseException
 
 from lossbench.interrupts import fit_interrupts
 from lossbench.metric_names import VALIDATION_TIMES, best_logged
@@ -147,8 +148,14 @@ def _prepare(
     from lossbench.training import base_record
 
     try:
-        plain = resolved if resolved is not None else OmegaConf.to_container(cfg, resolve=True)
-        old = set_aside_capped_run(output_dir, plain)  # as a run alone in a sweep
+        plain = resolved
+        if plain is None and (output_dir / "metrics.json").is_file():
+            try:
+                plain = OmegaConf.to_container(cfg, resolve=True)
+            except OmegaConfBaseException:  # refused by validate() below, and recorded
+                plain = None
+        # a run of this config at a lower trainer.max_epochs, as a run alone in a sweep
+        old = None if plain is None else set_aside_capped_run(output_dir, plain)
         if old is not None:
             log.info(
                 "%s holds this run trained with trainer.max_epochs=%d, which reached its cap or "
