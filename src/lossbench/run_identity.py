@@ -35,6 +35,7 @@ The report counts a run that stands as a run at the higher cap
 
 from __future__ import annotations
 
+import logging
 import os
 import shutil
 from collections.abc import Mapping
@@ -47,8 +48,11 @@ __all__ = [
     "comparable_config",
     "raised_cap",
     "set_aside_capped_run",
+    "set_aside_for_raised_cap",
     "stands_at_higher_cap",
 ]
+
+log = logging.getLogger("lossbench")
 
 #: Config entries that change what a run shows or where it logs, never what it trains or
 #: records in ``metrics.json``: a completed run whose config differs from the job's only in
@@ -147,4 +151,36 @@ def set_aside_capped_run(run_dir: str | os.PathLike, config: Mapping[str, Any]) 
         if kept.exists():
             shutil.rmtree(kept)
         logs.rename(kept)
+    return old
+
+
+def set_aside_for_raised_cap(
+    run_dir: str | os.PathLike, cfg: Any, resolved: Mapping[str, Any] | None = None
+) -> int | None:
+    """What a job of a sweep does before it trains: where its folder holds its run trained with
+    a lower ``trainer.max_epochs`` that does not stand under this one, set the run aside
+    (:func:`set_aside_capped_run`) and say so; return the old cap, else None. ``cfg``: the job's
+    config (a ``DictConfig``), resolved here unless ``resolved`` is given; a config that does
+    not resolve is left to validation, which refuses and records it."""
+    from omegaconf import OmegaConf
+    from omegaconf.errors import OmegaConfBaseException
+
+    from lossbench.record import RECORD_NAME
+
+    folder = Path(run_dir)
+    if not (folder / RECORD_NAME).is_file():
+        return None
+    if resolved is None:
+        try:
+            resolved = OmegaConf.to_container(cfg, resolve=True)
+        except OmegaConfBaseException:
+            return None
+    old = set_aside_capped_run(folder, resolved)
+    if old is not None:
+        log.info(
+            "%s holds this run trained with trainer.max_epochs=%d, which reached its cap or "
+            "spread its schedule over it: training it again with trainer.max_epochs=%s (its "
+            "record and config kept as metrics-max_epochs%d.json and config-max_epochs%d.yaml)",
+            folder, old, _cap(resolved), old, old,
+        )  # fmt: skip
     return old

@@ -30,7 +30,7 @@ from lightning.fabric.utilities.exceptions import MisconfigurationException
 from lightning.pytorch.callbacks import Checkpoint, EarlyStopping, ModelSummary, ProgressBar
 from lightning.pytorch.utilities.rank_zero import rank_zero_only
 from omegaconf import DictConfig, OmegaConf
-from omegaconf.errors import InterpolationResolutionError, OmegaConfBaseException
+from omegaconf.errors import InterpolationResolutionError
 
 from lossbench.budget import check_run_budget
 from lossbench.callbacks import stopped_early
@@ -61,7 +61,7 @@ from lossbench.record import (
     refuse_completed,
     set_aside_earlier_checkpoints,
 )
-from lossbench.run_identity import set_aside_capped_run
+from lossbench.run_identity import set_aside_for_raised_cap
 from lossbench.runners import select_runner
 from lossbench.still_improving import StillImprovingWarning, still_improving_message
 from lossbench.validation import ConfigError, validate
@@ -127,7 +127,7 @@ def train(cfg: DictConfig, output_dir: str | Path, *, multirun: bool = False) ->
     # read as the record reads values: one that cannot be resolved is refused by validate()
     ckpt_path = OmegaConf.select(cfg, "ckpt_path", default=None, throw_on_resolution_failure=False)
     if multirun and ckpt_path is None:  # a sweep run again with a higher trainer.max_epochs
-        _set_aside_capped_run(cfg, output_dir)
+        set_aside_for_raised_cap(output_dir, cfg)
     refuse_completed(output_dir, kept_failures=multirun and ckpt_path is None)
     if multirun and ckpt_path is None:  # a single run refuses (train.preflight)
         _set_aside_earlier_attempt(output_dir)
@@ -240,26 +240,6 @@ def _refuse_debug_checkpoint(cfg: DictConfig, resume: Path, saved: Path, earlier
         "no result either. Train the run afresh in a new directory (another hydra.run.dir), "
         "or give the same debug settings to continue it as a debug run."
     )
-
-
-def _set_aside_capped_run(cfg: DictConfig, output_dir: Path) -> None:
-    """A job of a sweep whose folder holds its run trained with a lower ``trainer.max_epochs``,
-    one that would not end the same way under this cap, trains it again: the earlier record
-    and config are renamed (:func:`lossbench.run_identity.set_aside_capped_run`)."""
-    if not (output_dir / "metrics.json").is_file():
-        return
-    try:
-        config = OmegaConf.to_container(cfg, resolve=True)
-    except OmegaConfBaseException:  # refused by validate(), and recorded, as any other config
-        return
-    old = set_aside_capped_run(output_dir, config)
-    if old is not None:
-        log.info(
-            "%s holds this run trained with trainer.max_epochs=%d, which reached its cap or "
-            "spread its schedule over it: training it again with trainer.max_epochs=%s (its "
-            "record and config kept as metrics-max_epochs%d.json and config-max_epochs%d.yaml)",
-            output_dir, old, cfg.trainer.max_epochs, old, old,
-        )  # fmt: skip
 
 
 def _set_aside_earlier_attempt(output_dir: Path) -> None:

@@ -24,7 +24,6 @@ from pathlib import Path
 from typing import Any
 
 from omegaconf import DictConfig, OmegaConf
-from omegaconf.errors import OmegaConfBaseException
 
 from lossbench.interrupts import fit_interrupts
 from lossbench.metric_names import VALIDATION_TIMES, best_logged
@@ -35,7 +34,7 @@ from lossbench.record import (
     set_aside_earlier_checkpoints,
     write_record,
 )
-from lossbench.run_identity import set_aside_capped_run
+from lossbench.run_identity import set_aside_for_raised_cap
 from lossbench.validation import ConfigError, validate
 from lossbench.vectorized.checkpoints import save_checkpoint
 from lossbench.vectorized.members import Member
@@ -148,21 +147,7 @@ def _prepare(
     from lossbench.training import base_record
 
     try:
-        plain = resolved
-        if plain is None and (output_dir / "metrics.json").is_file():
-            try:
-                plain = OmegaConf.to_container(cfg, resolve=True)
-            except OmegaConfBaseException:  # refused by validate() below, and recorded
-                plain = None
-        # a run of this config at a lower trainer.max_epochs, as a run alone in a sweep
-        old = None if plain is None else set_aside_capped_run(output_dir, plain)
-        if old is not None:
-            log.info(
-                "%s holds this run trained with trainer.max_epochs=%d, which reached its cap or "
-                "spread its schedule over it: training it again (its record and config kept "
-                "as metrics-max_epochs%d.json and config-max_epochs%d.yaml)",
-                output_dir, old, old, old,
-            )  # fmt: skip
+        set_aside_for_raised_cap(output_dir, cfg, resolved)  # as a run alone in a sweep
         refuse_completed(output_dir, kept_failures=True)  # as a run alone in a sweep
     except RunExistsError as error:
         log.error("refused: %s", error)
