@@ -761,16 +761,17 @@ def _warn_float32_merges(name: str, parsed: _Parsed, stored: np.ndarray, source:
     from lossbench.sweep_warnings import first_in_sweep
 
     present = ~np.isnan(parsed.values)
-    if not present.any():
-        return
     exact, rounded = parsed.values[present], stored[present]
-    n_exact, n_rounded = len(np.unique(exact)), len(np.unique(rounded))
-    if n_rounded == n_exact or not first_in_sweep("float32", source.path, name):
+    if np.array_equal(exact, rounded):  # every value is a float32 (small integers): none merged
         return
+    # Rounding keeps the order, so values that merge are neighbours once sorted: one sort
+    order = np.argsort(exact, kind="stable")
+    merged = (exact[order][1:] != exact[order][:-1]) & (rounded[order][1:] == rounded[order][:-1])
+    if not merged.any() or not first_in_sweep("float32", source.path, name):
+        return
+    n_exact, n_rounded = len(np.unique(exact)), len(np.unique(rounded))
     rows = np.flatnonzero(present)
-    order = np.lexsort((exact, rounded))  # equal float32 values side by side, by exact value
-    same = np.flatnonzero((rounded[order][1:] == rounded[order][:-1])
-                          & (exact[order][1:] != exact[order][:-1]))[0]  # fmt: skip
+    same = int(np.flatnonzero(merged)[0])
     a, b = rows[order[same]], rows[order[same + 1]]
     warnings.warn(
         f"{source.path}: feature column {name!r} has {n_exact} distinct values, but lossbench "
