@@ -585,35 +585,39 @@ def test_data_error_is_a_value_error() -> None:
     assert issubclass(DataError, ValueError)
 
 
-def test_a_column_whose_values_float32_merges_is_warned_of(tmp_path: Path) -> None:
+def test_a_column_whose_values_float32_merges_is_named_with_its_warning(tmp_path: Path) -> None:
     """Unix times a minute apart: 400 distinct values, of which float32 (lossbench's feature
-    type) keeps 188 apart; the warning names two rows that became one value and the fix."""
-    from lossbench.data.csv_loader import Float32PrecisionWarning
-
+    type) keeps 188 apart; the table names the column with a warning that names two rows that
+    became one value and the fix, for the run to give when it starts."""
     rows = [f"{1_700_000_000 + 60 * i},{i % 7},{i % 2}" for i in range(400)]
     path = write(tmp_path, "\n".join(["t,b,y", *rows]) + "\n")
-    with pytest.warns(Float32PrecisionWarning) as caught:
-        table = load_csv(path, ["y"], "binary")
+    table = load_csv(path, ["y"], "binary")
     assert len(np.unique(table.features[:, 0])) == 188
-    message = str(caught[0].message)
+    assert list(table.coarse_columns) == ["t"]  # column b keeps its values
+    message = table.coarse_columns["t"]
     assert "feature column 't' has 400 distinct values" in message
     assert "tells only 188 of them apart ('1700000000' at line 2 (data row 1) and" in message
     assert "Subtract an offset from the column in the file" in message
-    assert len(caught) == 1  # column b keeps its values
 
 
-@pytest.mark.slow  # a sweep of two jobs in a fresh process
-def test_a_sweep_warns_of_float32_merges_once(tmp_path: Path) -> None:
+@pytest.mark.slow  # a single run and a sweep of two jobs, in fresh processes
+def test_a_run_and_a_sweep_warn_of_float32_merges_once(tmp_path: Path) -> None:
+    """The warning reaches the terminal of a single run (whose checks before the run load the
+    file with warnings silenced) and once in a sweep."""
     from cli_process import run_module
 
     rows = [f"{1_700_000_000 + 60 * i},{i % 7},{i % 2}" for i in range(80)]
     (tmp_path / "times.csv").write_text("\n".join(["t,b,y", *rows]) + "\n")
-    result = run_module(
-        "lossbench.train", "-m", "data=csv", "data.path=times.csv", "data.label_columns=[y]",
-        "data.task=binary", "trainer.max_epochs=1", "logger=none", "seed=0,1",
-        "hydra.sweep.dir=study", cwd=tmp_path, extra_env={"OMP_NUM_THREADS": "1"},
+    data = ("data=csv", "data.path=times.csv", "data.label_columns=[y]", "data.task=binary")
+    common = (*data, "trainer.max_epochs=1", "logger=none")
+    env = {"OMP_NUM_THREADS": "1"}
+    single = run_module("lossbench.train", *common, cwd=tmp_path, extra_env=env)
+    sweep = run_module(
+        "lossbench.train", "-m", *common, "seed=0,1", "hydra.sweep.dir=study",
+        cwd=tmp_path, extra_env=env,
     )  # fmt: skip
-    assert result.returncode == 0, result.stderr[-2000:]
-    warned = [line for line in result.stderr.splitlines() if "as float32" in line]
-    assert len(warned) == 1 and warned[0].startswith("lossbench: warning: "), result.stderr
-    assert "Traceback" not in result.stderr
+    for result in (single, sweep):
+        assert result.returncode == 0, result.stderr[-2000:]
+        warned = [line for line in result.stderr.splitlines() if "as float32" in line]
+        assert len(warned) == 1 and warned[0].startswith("lossbench: warning: "), result.stderr
+        assert "Traceback" not in result.stderr

@@ -321,7 +321,7 @@ def test_a_sweep_names_each_constant_column_of_a_file_once(tmp_path, recwarn) ->
         recwarn.clear()
         data = {"name": "csv", "path": str(tmp_path / name), "label_columns": ["y"]}
         data.update(task="binary", batch_size=None, **SPLIT)
-        ClassificationDataModule(data, "bce_with_logits").warn_constant_columns()
+        ClassificationDataModule(data, "bce_with_logits").warn_columns()
         return [str(w.message) for w in recwarn if w.category is ConstantColumnWarning]
 
     rows = [f"{i * 0.1:.1f},{(i * 7) % 11},5,{i % 2}" for i in range(40)]
@@ -358,5 +358,5 @@ def test_built_in_data_sets_do_not_warn_of_their_blank_pixels(recwarn) -> None:
 
     dm = ClassificationDataModule({"name": "digits", "batch_size": None, **SPLIT}, "cross_entropy")
     assert dm.preprocessor.constant  # there are such columns
-    dm.warn_constant_columns()
+    dm.warn_columns()
     assert not [w for w in recwarn if issubclass(w.category, ConstantColumnWarning)]

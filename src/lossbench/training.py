@@ -328,7 +328,7 @@ def _fit(
     record.update(unscored_classes=datamodule.unscored_classes())
     if rank_zero_only.rank == 0:  # under DDP every process has them: one warning, not one each
         datamodule.warn_unscored(record["unscored_classes"])
-        datamodule.warn_constant_columns()
+        datamodule.warn_columns()
     # absolute: a relative ckpt_path is relative to where the command ran, which the record lacks
     record.update(resumed_from=None if resume is None else str(Path(resume).absolute()))
     module.build_fit_metrics()  # with the model, as a hand-written loop builds them

@@ -70,6 +70,7 @@ from lossbench.tasks import TABLE_TASKS
 __all__ = [
     "check_delimiter",
     "detect_delimiter",
+    "float32_merges",
     "load_csv",
     "parse_features",
     "quoted_names",
@@ -704,11 +705,15 @@ def parse_features(
     allow_missing: bool = False,
     detect_categorical: bool = False,
     predicting: bool = False,
+    coarse: dict[str, str] | None = None,
 ) -> tuple[np.ndarray, dict[str, list[str]]]:
     """The feature matrix (categorical columns as codes) and the categories of each categorical
     column. Columns of text only are categorical when ``detect_categorical`` is set.
     ``predicting``: the columns are those of a trained model (lossbench-predict), and refusals
-    name the fixes a prediction has, not training settings."""
+    name the fixes a prediction has, not training settings. A column whose distinct numbers
+    float32 cannot keep apart (:func:`float32_merges`) is warned of at once, or, with
+    ``coarse``, put there (``{column: the warning}``) for the caller to warn of when its run
+    starts."""
     out = np.empty((len(source.lines), len(columns)), dtype=np.float32)
     categories: dict[str, list[str]] = {}
     for j, name in enumerate(columns):
@@ -728,7 +733,11 @@ def parse_features(
             _check_missing(parsed, what, source, predicting=predicting)
         _check_finite(parsed, f"feature column {name!r}", source)
         out[:, j] = parsed.values
-        _warn_float32_merges(name, parsed, out[:, j], source)
+        merged = float32_merges(name, parsed, out[:, j], source)
+        if merged is not None and coarse is not None:
+            coarse[name] = merged
+        elif merged is not None:
+            warnings.warn(merged, Float32PrecisionWarning, stacklevel=2)
     return out, categories
 
 
@@ -736,21 +745,17 @@ class Float32PrecisionWarning(UserWarning):
     """Distinct values of a feature column become equal as float32, lossbench's feature type."""
 
 
-def _warn_float32_merges(name: str, parsed: _Parsed, stored: np.ndarray, source: _Source) -> None:
-    """Warn (:class:`Float32PrecisionWarning`, once per file and column in a sweep) where
-    distinct numbers of column ``name`` are one number as float32 (``stored``): float32 keeps
-    about 7 significant digits, so a column of large values that differ in later digits
-    (Unix times a minute apart: 1700000000, 1700000060) loses what tells its rows apart before
-    anything is standardised.
+def float32_merges(name: str, parsed: _Parsed, stored: np.ndarray, source: _Source) -> str | None:
+    """The warning (:class:`Float32PrecisionWarning`) where distinct numbers of column ``name``
+    are one number as float32 (``stored``), else None: float32 keeps about 7 significant
+    digits, so a column of large values that differ in later digits (Unix times a minute
+    apart: 1700000000, 1700000060) loses what tells its rows apart before anything is
+    standardised.
 
-        >>> import warnings
         >>> cells = [str(1_700_000_000 + 60 * i) for i in range(4)]
         >>> parsed = _parse(cells)
-        >>> with warnings.catch_warnings(record=True) as caught:
-        ...     warnings.simplefilter("always")
-        ...     _warn_float32_merges("t", parsed, parsed.values.astype(np.float32),
-        ...                          _Source("f.csv", [2, 3, 4, 5]))
-        >>> print(caught[0].message)  # doctest: +NORMALIZE_WHITESPACE
+        >>> print(float32_merges("t", parsed, parsed.values.astype(np.float32),
+        ...                      _Source("f.csv", [2, 3, 4, 5])))  # doctest: +NORMALIZE_WHITESPACE
         f.csv: feature column 't' has 4 distinct values, but lossbench holds features as float32
         (about 7 significant digits), which tells only 2 of them apart ('1700000000' at line 2
         (data row 1) and '1700000060' at line 3 (data row 2) both read as 1700000000): the
@@ -758,31 +763,27 @@ def _warn_float32_merges(name: str, parsed: _Parsed, stored: np.ndarray, source:
         column in the file (e.g. its smallest value, so that its values differ in their first
         digits) or change its unit, then train on the new file.
     """
-    from lossbench.sweep_warnings import first_in_sweep
-
     present = ~np.isnan(parsed.values)
     exact, rounded = parsed.values[present], stored[present]
     if np.array_equal(exact, rounded):  # every value is a float32 (small integers): none merged
-        return
+        return None
     # Rounding keeps the order, so values that merge are neighbours once sorted: one sort
     order = np.argsort(exact, kind="stable")
     merged = (exact[order][1:] != exact[order][:-1]) & (rounded[order][1:] == rounded[order][:-1])
-    if not merged.any() or not first_in_sweep("float32", source.path, name):
-        return
+    if not merged.any():
+        return None
     n_exact, n_rounded = len(np.unique(exact)), len(np.unique(rounded))
     rows = np.flatnonzero(present)
     same = int(np.flatnonzero(merged)[0])
     a, b = rows[order[same]], rows[order[same + 1]]
-    warnings.warn(
+    return (
         f"{source.path}: feature column {name!r} has {n_exact} distinct values, but lossbench "
         f"holds features as float32 (about 7 significant digits), which tells only "
         f"{n_rounded} of them apart ({parsed.cell(a)!r} at {source.at(a)} and "
         f"{parsed.cell(b)!r} at {source.at(b)} both read as {float(stored[a]):.10g}): the "
         "model sees the column coarser than the file has it. Subtract an offset from the "
         "column in the file (e.g. its smallest value, so that its values differ in their "
-        "first digits) or change its unit, then train on the new file.",
-        Float32PrecisionWarning,
-        stacklevel=2,
+        "first digits) or change its unit, then train on the new file."
     )
 
 
@@ -957,6 +958,7 @@ def load_csv(
             f"data.categorical_columns lists {quoted_names(not_features)}, which are not feature "
             f"columns (features: {quoted_names(features_used)}). List only feature columns."
         )
+    coarse: dict[str, str] = {}
     features, categories = parse_features(
         features_used,
         cells,
@@ -964,6 +966,7 @@ def load_csv(
         categorical=categorical,
         allow_missing=allow_missing,
         detect_categorical=True,
+        coarse=coarse,
     )
     return LoadedTable(
         features,
@@ -973,4 +976,5 @@ def load_csv(
         classes,
         categories=categories,
         delimiter=source.delimiter,
+        coarse_columns=coarse,
     )

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import warnings
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -24,6 +25,7 @@ import lightning as L
 import torch
 
 from lossbench.checkpoint_format import SPLITS_SHA256_KEY
+from lossbench.data.csv_loader import Float32PrecisionWarning
 from lossbench.data.datasets import load_table, task_of
 from lossbench.data.loader import IndexBatchLoader
 from lossbench.data.preprocess import warn_constant_columns
@@ -72,6 +74,8 @@ class ClassificationDataModule(L.LightningDataModule):
         self.label_names = table.label_names
         #: The CSV file's delimiter (given or detected); None for built-in data sets.
         self.delimiter = table.delimiter
+        #: A CSV file's columns that float32 holds coarser than the file, with their warnings.
+        self.coarse_columns = table.coarse_columns
         kind = position_task(self.task)
         self.n_targets = 1 if kind == "binary" else len(table.label_names)
         self.n_classes = len(table.classes) if kind == "multiclass" else 2
@@ -184,15 +188,20 @@ class ClassificationDataModule(L.LightningDataModule):
             settings["path"] = str(Path(str(settings["path"])).expanduser().resolve())
         return json.dumps(settings, sort_keys=True, default=str)
 
-    def warn_constant_columns(self) -> None:
-        """Warn for the feature columns of a CSV file that hold one value in every training
-        row (:func:`lossbench.data.preprocess.warn_constant_columns`), each column of a file
-        once in a sweep (:func:`lossbench.sweep_warnings.first_in_sweep`). Built-in data sets
-        are left alone: their constant columns (the blank border pixels of digits and
-        mnist_5k) are part of the data, with nothing to fix."""
+    def warn_columns(self) -> None:
+        """Warn, as the run starts, for the feature columns of a CSV file that hold one value
+        in every training row (:func:`lossbench.data.preprocess.warn_constant_columns`) and for
+        those whose numbers float32 holds coarser than the file
+        (:func:`lossbench.data.csv_loader.float32_merges`): each column of a file once in a
+        sweep (:func:`lossbench.sweep_warnings.first_in_sweep`). Built-in data sets are left
+        alone: their constant columns (the blank border pixels of digits and mnist_5k) are
+        part of the data, with nothing to fix."""
         if self.cfg["name"] != "csv" or self.preprocessor is None:
             return
         path = str(Path(str(self.cfg["path"])).expanduser().resolve())
+        for name, warning in self.coarse_columns.items():
+            if first_in_sweep("float32", path, name):
+                warnings.warn(warning, Float32PrecisionWarning, stacklevel=2)
         only = [
             name
             for name in self.preprocessor.constant

@@ -90,6 +90,9 @@ class LoadedTable:
             sets, :func:`with_label_noise`), shaped as ``labels``, or None. The training and
             validation rows carry them; the test rows keep ``labels``, and the split is drawn
             on ``labels`` (:func:`lossbench.data.splits.split_and_standardize`).
+        coarse_columns: the feature columns of a CSV file whose distinct numbers float32 cannot
+            keep apart, with the warning to give when a run on the file starts
+            (:func:`lossbench.data.csv_loader.float32_merges`).
     """
 
     features: np.ndarray
@@ -100,6 +103,7 @@ class LoadedTable:
     categories: dict[str, list[str]] = field(default_factory=dict)
     delimiter: str | None = None
     noisy_labels: np.ndarray | None = None
+    coarse_columns: dict[str, str] = field(default_factory=dict)
 
     @property
     def has_missing(self) -> bool:

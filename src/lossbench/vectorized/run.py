@@ -176,7 +176,7 @@ def _prepare(
                     cfg.data, cfg.loss.name, seed=cfg.seed, table=tables[key]
                 )
                 tables[own].warn_unscored()  # once per data module, not once per member
-                tables[own].warn_constant_columns()
+                tables[own].warn_columns()
             datamodule = tables[own]
         except DataError as error:
             raise ConfigError(str(error)) from None
