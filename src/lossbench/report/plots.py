@@ -36,6 +36,7 @@ from lossbench.report.selection import epochs_of
 
 DPI = 110
 _MISSING_COLOR = "0.55"
+FAILED_COLOR = "0.2"  # dark grey: no setup's color (those are tab10/tab20 hues)
 
 
 def slug(name: str) -> str:
@@ -68,14 +69,20 @@ def file_names(names: Sequence[str]) -> dict[str, str]:
 def colors(setups: Sequence[str]) -> dict[str, tuple[float, ...]]:
     """One color per setup, in the order given: :func:`make_plots` gives every setup of the
     study, sorted, so that a setup has the same color in every figure of the report, whatever
-    its rank on each data set (beyond 20 setups the colors repeat).
+    its rank on each data set: ``tab10`` up to 10 setups, then ``tab20``, ``tab20b`` and
+    ``tab20c`` (60 colors; beyond 60 setups the colors repeat). None is the failure bars'
+    color (:data:`FAILED_COLOR`).
 
         >>> palette = colors(["a", "b", "c"])
         >>> palette["b"] == colors(["b", "c", "a"])["b"], palette["a"] == palette["b"]
         (False, False)
+        >>> many = colors([f"setup{i}" for i in range(60)])
+        >>> len(set(many.values()))
+        60
     """
-    cmap = matplotlib.colormaps["tab10" if len(setups) <= 10 else "tab20"]
-    return {s: cmap(i % cmap.N) for i, s in enumerate(setups)}
+    names = ["tab10"] if len(setups) <= 10 else ["tab20", "tab20b", "tab20c"]
+    choices = [color for name in names for color in matplotlib.colormaps[name].colors]
+    return {s: (*choices[i % len(choices)], 1.0) for i, s in enumerate(setups)}
 
 
 def _wrap(label: str, width: int = 34) -> str:
@@ -517,7 +524,7 @@ def plot_stability(
     every = counts.set_index("setup")[columns].reindex(setups).fillna(0).astype(int)
     refused = every["n_refused"].to_numpy()
     crashed = every["n_failed"].to_numpy() - refused
-    right.barh(y, crashed, color="tab:red", label="failed in training")
+    right.barh(y, crashed, color=FAILED_COLOR, label="failed in training")
     right.barh(y, refused, left=crashed, color="0.7", label="refused (not applicable)")
     for i, (failed, n) in enumerate(zip(every["n_failed"], every["n_runs"], strict=True)):
         right.text(failed, i, f" {failed}/{n}", va="center", fontsize=8)
