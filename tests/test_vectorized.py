@@ -280,6 +280,31 @@ def test_members_refused_with_one_message_are_logged_once_with_their_count(
         assert record["refused"] is True and "must be a positive number" in on_disk["error"]
 
 
+def test_members_failing_in_training_the_same_way_are_logged_once_with_their_count(
+    make_cfg, tmp_path, caplog
+):
+    """Members that diverge at different epochs share one line (a study's group used to print
+    one per member); each record keeps where its own run failed."""
+    base = ("data=breast_cancer", "head=sigmoid", "loss=manual_bce", "model=linear")
+    lrs = (1e4, 0.3, 1e-2)
+    cfgs = [
+        make_cfg(*base, "optimizer=sgd", "trainer.max_epochs=6", f"optimizer.lr={lr}") for lr in lrs
+    ]
+    dirs = [tmp_path / "g" / f"lr{lr}" for lr in lrs]
+    with caplog.at_level("ERROR"):
+        records = train_group(cfgs, dirs)
+    assert [r["status"] for r in records] == ["failed", "failed", "completed"]
+    (line,) = [r.getMessage() for r in caplog.records]
+    assert line == (
+        f"run failed (2 jobs): non-finite training loss (nan) ({dirs[0] / RECORD_NAME} "
+        f"and 1 more under {tmp_path / 'g'})"
+    )
+    assert [r["error"] for r in records[:2]] == [  # two messages, one line
+        "non-finite training loss (nan) at epoch 0, step 1 (batch 1)",
+        "non-finite training loss (nan) at epoch 3, step 9 (batch 0)",
+    ]
+
+
 def test_member_checkpoints_serve_eval_and_predict_like_a_run_alone(make_cfg, tmp_path):
     base = ("data=iris", "setup=softmax_bce", "trainer.max_epochs=3")
     alone, grouped = _alone_and_grouped(make_cfg, tmp_path, base, MEMBERS[:2])

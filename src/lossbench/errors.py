@@ -91,6 +91,21 @@ def non_finite_weights(value: float, epoch: int, step: int) -> str:
     return f"{NON_FINITE_WEIGHTS} ({value}) at epoch {epoch}, step {step}"
 
 
+def failure_kind(message: str) -> str:
+    """What a failure's message says without where it happened: a divergence's message
+    (:func:`non_finite_loss`, :func:`non_finite_weights`) up to its epoch, any other whole.
+    The failures of a vectorized group's members are logged once per kind.
+
+    >>> failure_kind(non_finite_loss(float("nan"), 3, 9, 2))
+    'non-finite training loss (nan)'
+    >>> failure_kind("RuntimeError: out of memory")
+    'RuntimeError: out of memory'
+    """
+    if message.startswith(DIVERGENCE_MESSAGES) and " at epoch " in message:
+        return message.split(" at epoch ", 1)[0]
+    return message
+
+
 class NonFiniteLossError(RuntimeError):
     """The training loss or the weights became NaN or infinite (a failed run, not a refused
     input): the message (:func:`non_finite_loss`, :func:`non_finite_weights`) names the value,

@@ -25,6 +25,7 @@ from typing import Any
 
 from omegaconf import DictConfig, OmegaConf
 
+from lossbench.errors import failure_kind
 from lossbench.interrupts import fit_interrupts
 from lossbench.metric_names import VALIDATION_TIMES, best_logged
 from lossbench.record import (
@@ -125,6 +126,13 @@ def train_group(
         if failure is not None and member.error is None and position in module.alive:
             member.error = f"{type(failure).__name__}: {failure}"
         _finish(member, seconds, cpu_seconds, batches, suites)
+    failed = [
+        ("run failed", failure_kind(member.error), member.output_dir / "metrics.json")
+        for member in members
+        if member.error is not None
+    ]
+    for line in unprepared_lines(failed):  # each metrics.json says where its run failed
+        log.error("%s", line)
     return records
 
 
@@ -207,8 +215,9 @@ def _prepare(
 
 
 def unprepared_lines(failures: Sequence[tuple[str, str, Path]]) -> list[str]:
-    """The log lines of a group's members that were refused or failed before training
-    (``(outcome, message, metrics.json)`` each, outcome ``refused`` or ``run failed``): one line
+    """The log lines of a group's members that were refused or failed before training, or
+    failed in it (``(outcome, message, metrics.json)`` each, outcome ``refused`` or ``run
+    failed``; a failure in training by its :func:`~lossbench.errors.failure_kind`): one line
     per distinct outcome and message, as a run alone says it where one member has it, else with
     the count, the first one's ``metrics.json`` and the folder that holds the others' (a setup
     that cannot train the task refuses each rate x seed of its group with the same message).
@@ -327,8 +336,7 @@ def _finish(
             )
     if member.error is not None:
         record.update(status="failed", error=member.error, refused=False)
-        write_record(member.output_dir, record)
-        log.error("run failed: %s (%s)", member.error, member.output_dir / "metrics.json")
+        write_record(member.output_dir, record)  # logged with the group's others: train_group
         return
     module = member.module
     module.load_state_dict(member.best_state)
