@@ -288,11 +288,11 @@ class Verdict:
     #: trains until the cap, converged or not).
     without_early_stopping: list[str] = field(default_factory=list)
     #: (setup, why) for converged setups that may not be named best either: no results on a
-    #: seed that at least half of the converged setups have (it failed or was not run), so
+    #: seed that more than half of the converged setups have (it failed or was not run), so
     #: their mean is over other, fewer splits.
     fewer_seeds: list[tuple[str, str]] = field(default_factory=list)
-    #: Seeds of the best's results that ``mean`` and the comparisons leave out: fewer than
-    #: half of the converged setups have them (:func:`_eligible_seeds`).
+    #: Seeds of the best's results that ``mean`` and the comparisons leave out: half of the
+    #: converged setups or fewer have them (:func:`_eligible_seeds`).
     left_out_seeds: list = field(default_factory=list)
     #: Where ``best`` is None because setups of ``unconverged`` already beat the best
     #: converged setup: that setup (with the setups identical to it, ``a = b``) and its mean.
@@ -367,20 +367,46 @@ def without_early_stopping(runs: pd.DataFrame, setups: list[str]) -> list[str]:
     return [s for s in setups if (off & (runs["setup"] == s)).any()]
 
 
-def _eligible_seeds(values: Mapping[str, pd.Series]) -> list:
-    """The seeds a converged setup needs results on to be named best: those that at least
-    half of the converged setups (``values``: each one's finite values by seed) have. A seed
-    that fewer have (one setup trained with an extra seed) raises no bar for the others; a
-    seed most have and one lacks (it failed, or was not run) does.
+def _eligible_seeds(trained: Mapping[str, set]) -> list:
+    """The seeds a converged setup needs results on to be named best: those that more than
+    half of the converged setups were trained with (``trained``: each one's seeds with a
+    completed or failed run). A seed that half of them or fewer were trained with (one of two
+    setups trained again with an extra seed) raises no bar for the others; a seed most were
+    trained with and one lacks (it failed, or was not run) does.
 
-        >>> s = pd.Series
-        >>> _eligible_seeds({"a": s([1.0, 2, 3, 4]), "b": s([1.0, 2, 3]), "c": s([1.0, 2, 3])})
+        >>> _eligible_seeds({"a": {0, 1, 2, 3}, "b": {0, 1, 2}, "c": {0, 1, 2}})
         [0, 1, 2]
-        >>> _eligible_seeds({"a": s([1.0, 2, 3]), "b": s([1.0, 2, 3]), "c": s([1.0])})
+        >>> _eligible_seeds({"a": {0, 1, 2}, "b": {0, 1, 2}, "c": {0}})
+        [0, 1, 2]
+        >>> _eligible_seeds({"a": {0, 1, 2, 3}, "b": {0, 1, 2}})  # a's extra seed
         [0, 1, 2]
     """
-    counts = Counter(seed for v in values.values() for seed in v.index)
-    return sorted(seed for seed, n in counts.items() if 2 * n >= len(values))
+    counts = Counter(seed for seeds in trained.values() for seed in seeds)
+    return sorted(seed for seed, n in counts.items() if 2 * n > len(trained))
+
+
+def _trained_seeds(runs: pd.DataFrame) -> set:
+    """The seeds of ``runs`` (one setup's selected runs) that completed or failed in training
+    (not refused)."""
+    keep = runs["seed"].notna()
+    if "refused" in runs:
+        keep &= ~runs["refused"].fillna(False).astype(bool)
+    return set(runs.loc[keep, "seed"])
+
+
+def _fewer_seeds(values: pd.Series, trained: set, required: Sequence) -> str | None:
+    """Why a converged setup may not be named best for its seeds, or None: it lacks results
+    on a seed most converged setups were trained with, or on one of its own (its run there
+    failed).
+
+        >>> _fewer_seeds(pd.Series([0.1], index=[0]), {0, 1, 2}, [0])
+        'results on 1 of 3 seeds'
+        >>> _fewer_seeds(pd.Series([0.1, 0.2], index=[0, 1]), {0, 1}, [0, 1]) is None
+        True
+    """
+    wanted = set(required) | trained
+    have = wanted & set(values.index)
+    return None if have == wanted else f"results on {len(have)} of {len(wanted)} seeds"
 
 
 def _hold_back(verdict: Verdict, rows: pd.DataFrame, metric: str, mode: str) -> None:
@@ -415,9 +441,10 @@ def verdicts(runs: pd.DataFrame, summary: pd.DataFrame, metric: str, mode: str) 
 
     ``summary`` is :func:`lossbench.report.stats.summarize`'s table with a boolean ``baseline``
     column. A setup whose runs mostly hit the epoch cap (:func:`unconverged`) is never named
-    best, nor is one without results on a seed that at least half of the converged setups
-    have (:func:`_eligible_seeds`: its run there failed or was not run, and a mean over one
-    lucky split is not a mean over three). The best is the eligible setup with the best mean
+    best, nor is one without results on a seed that more than half of the converged setups
+    were trained with, or on one of its own (:func:`_eligible_seeds`, :func:`_fewer_seeds`:
+    its run there failed or was not run, and a mean over one lucky split is not a mean over
+    three). The best is the eligible setup with the best mean
     over those seeds, the ones every eligible setup has (a seed only a few setups have is left
     out of the comparison, so every mean is over the same splits); means equal to float32
     rounding are ties, and among ties the baseline is named best (it is the one to beat), then
@@ -452,17 +479,15 @@ def verdicts(runs: pd.DataFrame, summary: pd.DataFrame, metric: str, mode: str) 
         # a boolean array, not a list: an empty list would select no columns, not no rows
         converged = [reasons[setup] is None for setup in ranked["setup"]]
         ranked = ranked[np.array(converged, dtype=bool)]
-        values = {}
+        values, trained = {}, {}
         for setup in ranked["setup"]:
-            v = per_seed(group[group["setup"] == setup], metric)
-            values[setup] = v[np.isfinite(v)]
-        seeds = _eligible_seeds(values)
-        eligible = [s for s in ranked["setup"] if set(seeds) <= set(values[s].index)]
-        verdict.fewer_seeds = [
-            (s, f"results on {len(set(seeds) & set(v.index))} of {len(seeds)} seeds")
-            for s, v in values.items()
-            if s not in eligible
-        ]
+            own = group[group["setup"] == setup]
+            v = per_seed(own, metric)
+            values[setup], trained[setup] = v[np.isfinite(v)], _trained_seeds(own)
+        seeds = _eligible_seeds(trained)
+        short = {s: _fewer_seeds(values[s], trained[s], seeds) for s in ranked["setup"]}
+        eligible = [s for s in ranked["setup"] if short[s] is None]
+        verdict.fewer_seeds = [(s, why) for s, why in short.items() if why is not None]
         if seeds:  # the comparison is over the seeds every eligible setup has
             values = {s: values[s].loc[seeds] for s in eligible}
         ranked = ranked[ranked["setup"].isin(eligible).to_numpy()]

@@ -138,6 +138,13 @@ def verdict_text(v: Verdict, mode: str, n_failed_all: int | None = None) -> str:
     head = f"**{v.data}** ({task}, {v.metric}, {DIRECTION[mode]}): "
     if v.best is None and v.beaten_by:
         text = head + held_back(v)
+    elif v.best is None and v.fewer_seeds:
+        text = head + (
+            "no setup may be named best: every converged setup lacks results on a seed that "
+            "most of them have (listed below: a run there failed, or was not run), so there "
+            "is no verdict; train the missing seeds, or report without the seeds only some "
+            "setups have."
+        )
     elif v.best is None and v.unconverged:
         text = head + (
             "no setup converged within the epoch cap (every setup with results had most of "
@@ -158,8 +165,8 @@ def verdict_text(v: Verdict, mode: str, n_failed_all: int | None = None) -> str:
             left = ", ".join(str(_seed(x)) for x in v.left_out_seeds)
             one = len(v.left_out_seeds) == 1
             text += (
-                f"Its seed{'' if one else 's'} {left} {'is' if one else 'are'} left out: fewer "
-                "than half of the converged setups have results there, and the setups are "
+                f"Its seed{'' if one else 's'} {left} {'is' if one else 'are'} left out: half "
+                "of the converged setups or fewer have results there, and the setups are "
                 "compared on the seeds they share. "
             )
         if v.identical:
@@ -254,6 +261,8 @@ def _no_best(verdict: Verdict) -> str:
             fix += ", with early_stopping.enabled=true"
         beat = "beats" if len(verdict.beaten_by) == 1 else "beat"
         return f"none: unconverged {names} {beat} the best converged ({fix})"
+    if verdict.fewer_seeds:
+        return "none: every converged setup lacks results on a seed most have"
     if verdict.unconverged and verdict.without_early_stopping:
         return (
             "none converged within the epoch cap (raise trainer.max_epochs, with "
@@ -664,7 +673,7 @@ def build_document(study: Study) -> list[Block]:
             "every seed), when the 95 % intervals overlap. Setups with identical results on "
             "every seed share a rank, are named together (a = b) and count once in Holm's "
             "correction; means equal to float32 rounding share a rank too. The best is named "
-            "among the setups with results on every seed that at least half of the converged "
+            "among the setups with results on every seed that more than half of the converged "
             "setups have, by the mean over those seeds. A setup whose selected runs "
             "mostly stopped at the epoch cap while still improving is not named best (a run "
             "trained without early stopping was still improving there when its early-stopping "

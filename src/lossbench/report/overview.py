@@ -4,10 +4,10 @@ and a critical-difference diagram (Demšar 2006), computed by ``autorank``.
 The blocks of the test are (data set, seed) pairs: every seed of the fair protocol draws its own
 split, and the setups compared on one block share it, so the ranks are paired. Only setups with
 a result on every block of the family take part (a setup refused on one data set of the family
-is left out, and named); a block that fewer than half of the setups have (a seed only one setup
-was trained with) is left out instead. Values of one block that differ by less than float32 rounding
-(:data:`lossbench.report.stats.ZERO_SPREAD`) are ties and share the average rank, so setups
-with identical results on every seed share their mean rank.
+is left out, and named); a block that half of the setups or fewer were trained on (a seed only
+one setup was trained with) is left out instead. Values of one block that differ by less than
+float32 rounding (:data:`lossbench.report.stats.ZERO_SPREAD`) are ties and share the average
+rank, so setups with identical results on every seed share their mean rank.
 
     >>> import pandas as pd
     >>> runs = pd.DataFrame({
@@ -59,19 +59,33 @@ class Family:
 
 
 def _blocks(selected: pd.DataFrame, metric: str) -> pd.DataFrame:
-    """Blocks (data set, seed) x setups of ``metric``; a block that fewer than half of the
-    setups with results have (a seed one setup was trained with besides the study's) is left
-    out, as the verdicts leave it out, so that it excludes no setup from the ranking.
+    """Blocks (data set, seed) x setups of ``metric``; a block that half of the setups or
+    fewer were trained on (completed or failed: a seed one of them was trained with besides
+    the study's) is left out, as the verdicts leave it out, so that it excludes no setup from
+    the ranking. A setup whose run failed on a block the others have keeps its gap there.
 
         >>> runs = pd.DataFrame({"data": "a", "status": "completed",
         ...                      "seed": [0, 1, 0, 1, 0, 1, 2], "setup": list("xxyyzzz"),
         ...                      "m": [1, 2, 3, 4, 5, 6, 7]})
         >>> _blocks(runs, "m").index.tolist()
         [('a', 0), ('a', 1)]
+        >>> runs.loc[1, "status"] = "failed"  # x failed on seed 1: the block stays, x's gap too
+        >>> _blocks(runs, "m").loc[("a", 1)].tolist()
+        [nan, 4.0, 6.0]
     """
+    table = _every_block(selected, metric)
+    ran = selected[selected["seed"].notna()]
+    if "refused" in ran:
+        ran = ran[~ran["refused"].fillna(False).astype(bool)]
+    trained = ran.groupby(["data", "seed"])["setup"].nunique().reindex(table.index, fill_value=0)
+    return table[2 * trained > table.shape[1]]
+
+
+def _every_block(selected: pd.DataFrame, metric: str) -> pd.DataFrame:
+    """Every block (data set, seed) x setups of ``metric`` with a completed run, however few
+    setups have it."""
     done = selected[(selected["status"] == "completed") & selected["seed"].notna()]
-    table = done.pivot_table(index=["data", "seed"], columns="setup", values=metric, aggfunc="mean")
-    return table[2 * table.notna().sum(axis=1) >= table.shape[1]]
+    return done.pivot_table(index=["data", "seed"], columns="setup", values=metric, aggfunc="mean")
 
 
 def float32_ties(table: pd.DataFrame) -> pd.DataFrame:
@@ -131,8 +145,9 @@ def family_overview(selected: pd.DataFrame, metric: str, mode: str) -> list[Fami
         table = _blocks(runs, metric)
         complete = float32_ties(table.dropna(axis=1, how="any"))
         left_out = sorted(set(table.columns) - set(complete.columns))
-        if table.empty or complete.shape[1] < 2:
-            out.append(_no_ranking(str(task), runs, table, metric))
+        if table.empty or complete.shape[1] < 2:  # the blocks' coverage says why
+            shown = _every_block(runs, metric) if table.empty else table
+            out.append(_no_ranking(str(task), runs, shown, metric))
             continue
         ascending = mode == "min"
         ranks = complete.rank(axis=1, ascending=ascending, method="average").mean()
