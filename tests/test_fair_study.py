@@ -187,6 +187,30 @@ def test_a_rate_choice_against_a_rate_still_improving_is_unsettled(tmp_path: Pat
     assert f"**logits + cross_entropy** ({why})" in verdict_text(verdict, "min")
 
 
+def test_a_rate_still_improving_where_a_run_failed_leaves_the_choice_settled(
+    tmp_path: Path,
+) -> None:
+    """The same, but one of cross-entropy's runs at 0.003 diverged: a rate with a failed run
+    is never chosen over a rate without one, and more epochs leave it failed, so 0.01 is
+    settled and cross-entropy is named best."""
+    write_grid(tmp_path, CE, {0.01: (0.20, 0.20)})
+    for seed in SEEDS:
+        failed = seed == 0
+        write_run(
+            tmp_path / "ce" / "lr0.003" / f"seed{seed}", data="wine", task="multiclass",
+            head="logits", loss="cross_entropy", seed=seed, lr=0.003, stopped_by="budget",
+            metrics=None if failed else {"val/nll": 0.25, "test/nll": 0.40},
+            error="non-finite training loss (nan) at epoch 3" if failed else None,
+        )  # fmt: skip
+    write_grid(tmp_path, MSE, {0.01: (0.30, 0.30), 0.003: (0.35, 0.35)})
+    study = analyse([tmp_path], tmp_path / "report")
+    summary = study.summary.set_index("setup")
+    assert summary.loc["logits + cross_entropy", "lr"] == 0.01
+    assert summary.loc["logits + cross_entropy", "lr_unsettled"] == ""
+    verdict = study.verdicts[0]
+    assert verdict.unconverged == [] and verdict.best == "logits + cross_entropy"
+
+
 def test_the_overview_names_the_ranked_setups_that_did_not_converge(tmp_path: Path) -> None:
     """The ranking keeps them (the statistics are unchanged), and a note under it says which
     setups' mean rank includes results still improving at the cap."""

@@ -218,7 +218,9 @@ def unsettled_rates(group: pd.DataFrame, chosen: float) -> str:
     """Why the learning rate ``chosen`` for one data set and setup (``group``, its runs at
     every rate) is unsettled, or "": another rate of its grid has most of its completed runs
     still improving at the epoch cap (``still_improving``), so a longer budget could make that
-    rate the better one and change the choice.
+    rate the better one and change the choice. A rate with a run that failed in training is
+    no such rate where the chosen one has none: it is chosen only when every rate has a failed
+    or missing seed (:func:`select_learning_rates`), and more epochs leave a failed run failed.
 
         >>> runs = pd.DataFrame({"lr": [0.003] * 3 + [0.01] * 3, "status": "completed",
         ...                      "still_improving": [True, True, False, False, False, False]})
@@ -226,13 +228,22 @@ def unsettled_rates(group: pd.DataFrame, chosen: float) -> str:
         'rate choice unsettled: lr 0.003 still improving at the cap in 2 of 3 runs'
         >>> unsettled_rates(runs, 0.003)
         ''
+        >>> runs.loc[2, "status"] = "failed"  # 0.003's third run diverged
+        >>> unsettled_rates(runs, 0.01)
+        ''
     """
     if "still_improving" not in group:
         return ""
+    failed = group["status"] == "failed"
+    if "refused" in group:
+        failed &= ~group["refused"].fillna(False).astype(bool)
+    failed_rates = set(group.loc[failed, "lr"].dropna())
     done = group[(group["status"] == "completed") & group["lr"].notna()]
     improving = done["still_improving"].fillna(False).astype(bool)
     parts = []
     for lr, at in improving.groupby(done["lr"], sort=True):
+        if lr in failed_rates and chosen not in failed_rates:
+            continue  # it cannot be chosen over the chosen rate, however long it trains
         if lr != chosen and 2 * int(at.sum()) > len(at):
             parts.append(
                 f"lr {lr:g} still improving at the cap in {int(at.sum())} of {len(at)} runs"
