@@ -95,6 +95,47 @@ def test_a_run_trained_on_in_a_new_directory_keeps_the_best_epoch_it_had(make_cf
 
 
 @pytest.mark.parametrize("runner", ["auto", "lightning"])
+def test_a_run_early_stopping_ended_resumes_to_its_end_not_to_more_epochs(
+    make_cfg, tmp_path, runner
+):
+    """Killed after the stopping epoch's checkpoint, before its record (or trained on with a
+    higher cap): the resumed run stops where the run alone stopped, with its best epoch and
+    metrics. It used to train on (digits: 5 epochs became 8, the best epoch 3 became 6)."""
+    stop = (
+        "data=iris", "optimizer.lr=0.05", "logger=none", f"runner={runner}",
+        "early_stopping.enabled=true", "early_stopping.patience=2",
+        "early_stopping.min_delta=0.05",
+    )  # fmt: skip
+    whole = train(make_cfg(*stop, "trainer.max_epochs=60"), tmp_path / "whole")
+    assert whole["stopped_by"] == "early_stopping" and whole["epochs"] < 60
+    killed = train(make_cfg(*stop, "trainer.max_epochs=60"), tmp_path / "killed")
+    (tmp_path / "killed" / "metrics.json").unlink()  # what a kill after the checkpoint leaves
+    resumed = train(make_cfg(*stop, "trainer.max_epochs=60", "ckpt_path=last"), tmp_path / "killed")
+    assert resumed["stopped_by"] == "early_stopping"
+    assert _final(resumed) == _final(whole) == _final(killed)
+    last = tmp_path / "whole" / "checkpoints" / "last.ckpt"
+    longer = train(make_cfg(*stop, "trainer.max_epochs=90", f"ckpt_path={last}"), tmp_path / "on")
+    assert _final(longer) == _final(whole) and longer["stopped_by"] == "early_stopping"
+
+
+def test_a_refused_resume_in_a_sweep_leaves_the_runs_config_so_it_is_refused_again(
+    make_cfg, tmp_path
+):
+    """A sweep job told to resume with another seed is refused; its config.yaml used to be
+    replaced first, so the same command was then accepted and mixed the two seeds."""
+    iris = ("data=iris", "logger=none", "trainer.max_epochs=3")
+    job = tmp_path / "0_job"
+    train(make_cfg(*iris, "trainer.max_epochs=1"), job, multirun=True)
+    (job / "metrics.json").unlink()  # interrupted
+    before = (job / "config.yaml").read_text()
+    for _ in range(2):
+        record = train(make_cfg(*iris, "seed=5", "ckpt_path=last"), job, multirun=True)
+        assert record["refused"] is True and "seed: checkpoint's run" in record["error"]
+        assert (job / "config.yaml").read_text() == before
+        (job / "metrics.json").unlink()  # the refusal's record, as an interrupted job has none
+
+
+@pytest.mark.parametrize("runner", ["auto", "lightning"])
 def test_runs_validating_every_third_epoch_resume_from_last_and_from_best(
     make_cfg, tmp_path, runner
 ):

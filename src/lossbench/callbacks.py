@@ -310,6 +310,24 @@ def stopped_early(callback: EarlyStopping) -> bool:
     return callback.stopped_epoch > 0
 
 
+def stop_if_stopped_before(trainer: Any) -> bool:
+    """Stop a fit resumed from a checkpoint that an ``EarlyStopping`` callback had already
+    stopped (its state restored, :func:`stopped_early`): the run alone ended there, so the
+    resumed one trains no further epoch and ends as it did (a process killed after writing
+    the stopping epoch's checkpoint, or a run ended by early stopping trained on with a
+    higher ``trainer.max_epochs``). Sets ``trainer.should_stop``; whether it did.
+
+        >>> from types import SimpleNamespace
+        >>> trainer = SimpleNamespace(callbacks=[EarlyStopping(monitor="val/nll")])
+        >>> stop_if_stopped_before(trainer), hasattr(trainer, "should_stop")
+        (False, False)
+    """
+    stopped = [c for c in trainer.callbacks if isinstance(c, EarlyStopping) and stopped_early(c)]
+    if stopped:
+        trainer.should_stop = True
+    return bool(stopped)
+
+
 class _CountsMinibatches:
     """A progress bar's training count in minibatches (optimizer steps), not Lightning's steps:
     with the ``epoch`` runner one Lightning step is an epoch of them

@@ -32,6 +32,7 @@ run's config and data) or :meth:`ClassifierModule.from_checkpoint` (a trained mo
 
 from __future__ import annotations
 
+import logging
 import math
 import os
 import warnings
@@ -91,6 +92,8 @@ __all__ = ["ClassifierModule", "NonFiniteLossError", "monitored_metrics", "resol
 #: Callbacks that read no metric from ``trainer.callback_metrics`` (progress bars show
 #: ``prog_bar`` metrics: lossbench logs none).
 _READ_NO_METRIC = (ProgressBar, ModelSummary, LearningRateMonitor, Timer)
+
+log = logging.getLogger("lossbench")
 
 
 def resolved_loss(cfg: DictConfig, datamodule: ClassificationDataModule) -> dict[str, Any]:
@@ -420,6 +423,15 @@ class ClassifierModule(L.LightningModule):
         self._fitting = False
 
     def on_train_start(self) -> None:
+        from lossbench.callbacks import stop_if_stopped_before
+
+        if stop_if_stopped_before(self.trainer):  # its checkpoint's run had ended there
+            epoch = self.trainer.current_epoch
+            log.info(
+                "the checkpoint's run was stopped by early stopping after epoch %d: no "
+                "further epoch is trained, its best weights are evaluated",
+                epoch - 1,
+            )
         # a resume from an epoch's end under trainer.max_steps starts the next epoch
         resume_after_epoch_end(self.trainer)
         # a checkpoint of the other runner: global_step goes on from its steps

@@ -140,9 +140,15 @@ def train(cfg: DictConfig, output_dir: str | Path, *, multirun: bool = False) ->
         record["task"] = task
         check_logger_folders(cfg, output_dir)  # a single run's preflight checked them
         earlier = resumed_run_config(cfg, output_dir)  # read before config.yaml is replaced
-        OmegaConf.save(cfg, output_dir / "config.yaml", resolve=True)
+        if ckpt_path is None:  # a resume replaces it once its checkpoint is accepted
+            OmegaConf.save(cfg, output_dir / "config.yaml", resolve=True)
         fit_and_evaluate(
-            cfg, output_dir, interactive=not multirun, record=record, earlier_config=earlier
+            cfg,
+            output_dir,
+            interactive=not multirun,
+            record=record,
+            earlier_config=earlier,
+            write_config=ckpt_path is not None,
         )
         record["status"] = "completed"
     except Exception as error:  # recorded, then re-raised or swallowed (multirun)
@@ -257,9 +263,12 @@ def fit_and_evaluate(
     interactive: bool,
     record: dict[str, Any],
     earlier_config: Any = None,
+    write_config: bool = False,
 ) -> None:
     """Seed, load the data, fit with the chosen runner and evaluate; fills ``record``.
-    ``earlier_config``: the config of the run a ``ckpt_path`` resumes, when known."""
+    ``earlier_config``: the config of the run a ``ckpt_path`` resumes, when known;
+    ``write_config``: write ``config.yaml`` once the checkpoint is accepted (a refused resume
+    leaves the run's own in place, so the same command is refused again)."""
     L.seed_everything(cfg.seed, workers=True, verbose=False)
     try:  # data that cannot be trained on (missing values, a missing package) is refused
         datamodule = ClassificationDataModule(cfg.data, cfg.loss.name, seed=cfg.seed)
@@ -281,7 +290,7 @@ def fit_and_evaluate(
     trainer = build_run_trainer(cfg, output_dir, interactive)
     try:
         check_run_budget(cfg, datamodule.sizes()["train"], trainer.world_size)
-        _fit(cfg, trainer, datamodule, loss, output_dir, record, earlier_config)
+        _fit(cfg, trainer, datamodule, loss, output_dir, record, earlier_config, write_config)
     finally:
         close_loggers(trainer)
 
@@ -294,6 +303,7 @@ def _fit(
     output_dir: Path,
     record: dict[str, Any],
     earlier_config: Any = None,
+    write_config: bool = False,
 ) -> None:
     runner = select_runner(cfg, trainer)
     module = runner.build(cfg, datamodule, loss)
@@ -323,6 +333,8 @@ def _fit(
             del checkpoint  # Lightning loads it again to restore the state
     except CheckpointError as error:
         raise ConfigError(str(error)) from None
+    if write_config and rank_zero_only.rank == 0:
+        OmegaConf.save(cfg, output_dir / "config.yaml", resolve=True)
     record.update(runner.loops(trainer, module))
     record.update(n_outputs=datamodule.n_outputs, sizes=datamodule.sizes(), loss_params=loss)
     record.update(unscored_classes=datamodule.unscored_classes())
