@@ -457,6 +457,11 @@ def test_grouping_keys_and_lone_runs(make_cfg):
     assert "optimizer=lbfgs" in why_alone(make_cfg("data=wine", "optimizer=lbfgs"))
     assert "dropout" in why_alone(make_cfg("data=wine", "model.dropout=0.2"))
     assert "runner=lightning" in why_alone(make_cfg("data=wine", "runner=lightning"))
+    # a group steps with the fused kernel: a run asking for another one trains alone
+    for implementation in ("foreach", "for_loop"):
+        cfg = make_cfg("data=wine", f"optimizer.implementation={implementation}")
+        assert f"optimizer.implementation={implementation}" in why_alone(cfg)
+    assert why_alone(make_cfg("data=wine", "optimizer.implementation=fused")) is None
 
 
 def _records(sweep: Path) -> dict[str, dict]:

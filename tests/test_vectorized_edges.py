@@ -232,6 +232,26 @@ def test_a_members_csv_log_has_the_rows_of_its_run_alone(monkeypatch, tmp_path, 
         assert hparams == (basic / job / "logs" / "hparams.yaml").read_text()
 
 
+def test_a_members_csv_log_goes_where_its_logger_settings_say(monkeypatch, tmp_path, capfd):
+    """``logger.csv.name`` and ``version`` put a member's files where the run alone's go (a
+    member wrote ``logs/`` whatever they said)."""
+    args = (
+        "data=iris", "trainer.max_epochs=2", "logger=csv", "logger.csv.name=mylogs",
+        "logger.csv.version=v7", "seed=0,1",
+    )  # fmt: skip
+    files = {}
+    for launcher in ("vectorized", "basic"):
+        sweep = tmp_path / launcher
+        _sweep(monkeypatch, tmp_path, capfd, f"hydra.sweep.dir={sweep}", *args, launcher=launcher)
+        files[launcher] = sorted(
+            str(p.relative_to(sweep))
+            for p in sweep.rglob("*")
+            if "mylogs" in p.parts or p.name == "logs"
+        )
+    assert files["vectorized"] == files["basic"]
+    assert "0/mylogs/v7/metrics.csv" in files["basic"]
+
+
 def test_a_member_stopped_in_its_first_epoch_records_early_stopping() -> None:
     """A member's ``stopped_by`` reads its ``EarlyStopping`` as a run alone's record does: a stop
     in the first epoch (``stopped_epoch`` 0: here ``check_finite`` on a NaN) is a stop."""

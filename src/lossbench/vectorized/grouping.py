@@ -212,6 +212,11 @@ def why_alone(cfg: DictConfig) -> str | None:
     model = cfg.model
     checks = [
         (cfg.optimizer.name in OPTIMIZERS, f"optimizer={cfg.optimizer.name}"),
+        (
+            cfg.optimizer.get("implementation", "auto") in ("auto", "fused"),
+            f"optimizer.implementation={cfg.optimizer.get('implementation')} (a group steps "
+            "with torch's fused kernel, as auto does)",
+        ),
         (model.name in MODELS, f"model={model.name}"),
         (not model.get("dropout"), "model.dropout > 0 (each run draws its own masks)"),
         (cfg.get("runner", "auto") != "lightning", f"runner={cfg.get('runner')}"),

@@ -370,12 +370,13 @@ def _write_logs(member: Member, batches: int, results: dict[str, float]) -> None
     """``logs/hparams.yaml`` and ``logs/metrics.csv`` of ``logger=csv``: the module's
     hyper-parameters; each epoch's metrics at its last global step (a row of its ``val/*``,
     then one of its ``train/*``), then the final ``val/*`` and ``test/*``, as a run alone
-    logs them."""
+    logs them, where its ``logger.csv`` settings (``save_dir``, ``name``, ``version``) put
+    them."""
     if "csv" not in (member.cfg.get("logger") or {}):
         return
-    from lightning.pytorch.loggers import CSVLogger
+    from hydra.utils import instantiate
 
-    logger = CSVLogger(save_dir=member.output_dir, name="logs", version="")
+    logger = instantiate(member.cfg.logger.csv)  # as the run alone's (lossbench.loggers)
     logger.log_hyperparams(member.module.hparams_initial)  # logs/hparams.yaml, as Lightning's
     for epoch in range(member.epochs):
         values = {
