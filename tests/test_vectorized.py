@@ -742,6 +742,25 @@ def test_launcher_light_jobs_equal_hydras_own_job_configs_and_files(tmp_path) ->
     assert len(launcher._light) == 2  # one composition per setup
 
 
+def test_a_swept_interpolation_stays_unresolved_in_the_jobs_hydra_config(tmp_path) -> None:
+    """``data.split_seed=${seed}`` as a job's value: its ``.hydra/config.yaml`` keeps the
+    interpolation, as Hydra's does (it held the resolved number)."""
+    from omegaconf import OmegaConf
+
+    launcher, _, _ = _launcher(str(tmp_path))
+    for idx, seed in enumerate((0, 1)):
+        overrides = [
+            "data=iris", f"seed={seed}", "data.split_seed=${seed}",
+            "optimizer.weight_decay=${optimizer.lr}",
+        ]  # fmt: skip
+        job = launcher._light_job(launcher._parser.parse_overrides(overrides), idx)
+        hydra_config, resolved, _ = launcher._compose(overrides, idx)
+        task = {k: v for k, v in OmegaConf.to_container(hydra_config).items() if k != "hydra"}
+        assert job.files["config.yaml"] == task
+        assert task["data"]["split_seed"] == "${seed}"
+        assert job.plain["data"]["split_seed"] == seed == resolved.data.split_seed
+
+
 def test_the_sweepers_check_composes_the_bases_the_launch_then_uses(tmp_path) -> None:
     """The check before a sweep (one job per swept value) composes through the launcher, so
     the launch composes no base twice; a value that does not compose fails as in Hydra."""

@@ -593,7 +593,10 @@ class _Base:
             if self.run_dir_key is not None:
                 OmegaConf.update(self.task, self.run_dir_key, "${run_dir:}", merge=True)
         task_plain = copy.deepcopy(self.task_plain)
-        for key, _ in values:  # as the config's schema converted it
+        for key, given in values:  # as the config's schema converted it
+            if isinstance(given, str) and "${" in given:  # as Hydra keeps it: unresolved
+                _set(task_plain, key, given)
+                continue
             value = OmegaConf.select(self.task, key)
             if isinstance(value, DictConfig | ListConfig):  # loss.weight=[1,2,3]
                 value = OmegaConf.to_container(value, enum_to_str=True)
