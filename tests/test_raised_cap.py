@@ -36,6 +36,16 @@ def _results(record: dict) -> dict:
     return {k: v for k, v in record.items() if k in keys or k.startswith(("val/", "test/"))}
 
 
+def _kept(run: Path, cap: int) -> dict:
+    """The record a raised cap set aside as ``metrics-max_epochs<cap>.json``, with its best
+    checkpoint's path as it was written: the file is kept in ``checkpoints-max_epochs<cap>/``
+    (checked here), where the kept record names it."""
+    record = json.loads((run / f"metrics-max_epochs{cap}.json").read_text())
+    best = Path(record["best_checkpoint"])
+    assert best.parent == run / f"checkpoints-max_epochs{cap}" and best.is_file()
+    return {**record, "best_checkpoint": str(run / "checkpoints" / best.name)}
+
+
 def test_a_raised_cap_keeps_a_run_early_stopping_ended_and_trains_one_that_hit_the_cap(
     make_cfg, tmp_path: Path
 ) -> None:
@@ -56,8 +66,12 @@ def test_a_raised_cap_keeps_a_run_early_stopping_ended_and_trains_one_that_hit_t
     fresh = train(cfg(0.001, 40), tmp_path / "fresh", multirun=True)
     assert again["epochs"] > 15
     assert _results(again) == _results(fresh)
-    assert json.loads((capped / "metrics-max_epochs15.json").read_text()) == first
+    assert _kept(capped, 15) == first
     assert "max_epochs: 15" in (capped / "config-max_epochs15.yaml").read_text()
+    # raised again: each earlier run keeps its checkpoints (a second raise deleted the first's)
+    third = train(cfg(0.001, 60), capped, multirun=True)
+    assert _kept(capped, 15) == first and _kept(capped, 40) == again
+    assert third["best_checkpoint"].startswith(str(capped / "checkpoints" / "best-epoch"))
     assert (converged / "metrics.json").read_bytes() == kept
     assert not list(converged.glob("*-max_epochs*"))
     # ... and the converged run is what a fresh run at the higher cap records
@@ -130,8 +144,7 @@ def test_a_study_run_again_with_a_higher_cap_is_the_study_at_that_cap(tmp_path, 
         if before[run.name]["stopped_by"] == "early_stopping":
             assert now == before[run.name]  # kept as it was
         else:
-            earlier = json.loads((run / f"metrics-max_epochs{15}.json").read_text())
-            assert earlier == before[run.name]
+            assert _kept(run, 15) == before[run.name]
         assert now["stopped_by"] == fresh["stopped_by"], run.name
         numbers = {k: v for k, v in _results(now).items() if k != "stopped_by"}
         expected = {k: v for k, v in _results(fresh).items() if k != "stopped_by"}

@@ -16,9 +16,8 @@ the others again:
 - any other run of that config (it reached its cap; or its schedule, ``cosine``,
   ``warmup_cosine``, ``onecycle``, is spread over ``max_epochs``) trains again from scratch
   with the higher cap; its record and config are kept beside the new ones, renamed
-  (``metrics-max_epochs300.json``, ``config-max_epochs300.yaml``, ``logs-max_epochs300/``:
-  :func:`set_aside_capped_run`),
-  and its checkpoints go to ``checkpoints-earlier/`` as an earlier attempt's do.
+  (``metrics-max_epochs300.json``, ``config-max_epochs300.yaml``, ``logs-max_epochs300/``,
+  ``checkpoints-max_epochs300/``: :func:`set_aside_capped_run`).
 
 The report counts a run that stands as a run at the higher cap
 (:func:`lossbench.report.labels.assign_setups`), so a setup is not split by its runs' caps.
@@ -126,11 +125,13 @@ def set_aside_capped_run(run_dir: str | os.PathLike, config: Mapping[str, Any]) 
     for a lower ``trainer.max_epochs``, one that does not stand under the higher cap
     (:func:`stands_at_higher_cap`), rename its ``metrics.json`` and ``config.yaml`` to
     ``metrics-max_epochs<old>.json`` and ``config-max_epochs<old>.yaml`` (replacing those of
-    an earlier raise from the same cap) and its loggers' ``logs/`` to ``logs-max_epochs<old>/``,
-    so the job trains the run again with its cap; return the old cap. Else change nothing and
-    return None. Raises :class:`~lossbench.record.DamagedRunError` where the record or config
-    cannot be read."""
-    from lossbench.record import RECORD_NAME, read_record, read_run_config
+    an earlier raise from the same cap), its loggers' ``logs/`` to ``logs-max_epochs<old>/``
+    and its ``checkpoints/`` to ``checkpoints-max_epochs<old>/`` (the kept record's
+    ``best_checkpoint`` names the file there), so the job trains the run again with its cap;
+    return the old cap. Raised twice (300, 400, 500), each earlier run keeps its files. Else
+    change nothing and return None. Raises :class:`~lossbench.record.DamagedRunError` where
+    the record or config cannot be read."""
+    from lossbench.record import RECORD_NAME, read_record, read_run_config, write_record
 
     folder = Path(run_dir)
     record = read_record(folder)
@@ -144,6 +145,18 @@ def set_aside_capped_run(run_dir: str | os.PathLike, config: Mapping[str, Any]) 
         return None
     old = raised[0]
     os.replace(saved, folder / f"config-max_epochs{old}.yaml")
+    checkpoints = folder / "checkpoints"
+    if checkpoints.is_dir() and any(checkpoints.iterdir()):
+        kept = folder / f"checkpoints-max_epochs{old}"
+        if kept.exists():
+            shutil.rmtree(kept)
+        checkpoints.rename(kept)
+        best = record.get("best_checkpoint")
+        if isinstance(best, str) and Path(best).parent.resolve() == checkpoints.resolve():
+            record["best_checkpoint"] = str(
+                Path(best).parent.with_name(kept.name) / Path(best).name
+            )
+            write_record(folder, record)
     os.replace(folder / RECORD_NAME, folder / f"metrics-max_epochs{old}.json")
     logs = folder / "logs"  # the loggers' files (metrics.csv), which a new run would replace
     if logs.is_dir():
