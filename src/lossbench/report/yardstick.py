@@ -178,6 +178,32 @@ def fit_yardstick(data_cfg: Mapping[str, Any]) -> dict[str, Any]:
     return result
 
 
+def _shared_splits(selected: pd.DataFrame) -> pd.DataFrame:
+    """The completed runs of ``selected`` on the splits that more than half of their data
+    set's setups were trained on (completed or failed), as the verdicts compare the setups: a
+    split only one of two setups was trained with again (an extra seed) is no split of the
+    comparison, and the yardstick's mean leaves it out too.
+
+        >>> runs = pd.DataFrame({"data": "a", "status": "completed", "refused": False,
+        ...                      "setup": list("xxxyyyy"), "split_seed": [0, 1, 2, 0, 1, 2, 3]})
+        >>> sorted(_shared_splits(runs)["split_seed"].unique().tolist())
+        [0, 1, 2]
+    """
+
+    def split(runs: pd.DataFrame) -> pd.Series:  # one fixed split (no split_seed) counts too
+        return runs["split_seed"].astype(object).where(runs["split_seed"].notna(), "fixed")
+
+    ran = selected[selected["status"].isin(["completed", "failed"])]
+    if "refused" in ran:
+        ran = ran[~ran["refused"].fillna(False).astype(bool)]
+    setups = ran.groupby("data")["setup"].nunique()
+    per_split = ran.groupby([ran["data"], split(ran)])["setup"].nunique()
+    shared = {key for key, n in per_split.items() if 2 * n > setups[key[0]]}
+    done = selected[selected["status"] == "completed"]
+    keys = zip(done["data"], split(done), strict=True)
+    return done[[key in shared for key in keys]]
+
+
 def yardstick_runs(
     selected: pd.DataFrame,
 ) -> tuple[pd.DataFrame, dict[str, list[tuple[Any, str]]]]:
@@ -195,7 +221,7 @@ def yardstick_runs(
     report runs in, where a file of the same name may hold other rows."""
     from lossbench.tasks import is_dense
 
-    done = selected[selected["status"] == "completed"]
+    done = _shared_splits(selected)
     splits = [
         (
             data,
