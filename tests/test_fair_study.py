@@ -307,6 +307,21 @@ def test_runs_without_early_stopping_still_improving_at_the_cap_say_so(tmp_path:
     ) in text
 
 
+def test_the_advice_on_early_stopping_names_a_setup_held_back_by_another_rate(
+    tmp_path: Path,
+) -> None:
+    """Without early stopping, cross-entropy's chosen 0.01 converged before the cap but its
+    0.003 was still improving there: its rate choice is unsettled, and the advice names it
+    among the setups trained without early stopping (it looked at the chosen rates only)."""
+    off = {"stopped_by": "budget", "early_stopping": NO_EARLY_STOPPING}
+    write_grid(tmp_path, CE, {0.01: (0.20, 0.20)}, history={"val/nll": CONVERGED}, **off)
+    write_grid(tmp_path, CE, {0.003: (0.25, 0.25)}, history={"val/nll": IMPROVING}, **off)
+    write_grid(tmp_path, MSE, {0.01: (0.30, 0.30)}, history={"val/nll": IMPROVING}, **off)
+    verdict = analyse([tmp_path], tmp_path / "report").verdicts[0]
+    assert [s for s, _ in verdict.unconverged] == ["logits + cross_entropy", "sigmoid + mse"]
+    assert verdict.without_early_stopping == ["logits + cross_entropy", "sigmoid + mse"]
+
+
 def test_runs_with_early_stopping_that_hit_the_cap_were_still_improving(tmp_path: Path) -> None:
     """With early stopping on, a run that reached the cap had not run out of patience: it
     blocks a verdict whatever its best epoch, and the advice is more epochs only."""

@@ -178,7 +178,7 @@ def summarize_runs(
         runs=runs,
         summary=summary,
         comparisons=compare_with_baselines(selected, headline, modes, chosen),
-        verdicts=verdicts(selected, summary, metric, modes[metric]),
+        verdicts=verdicts(selected, summary, metric, modes[metric], every_rate=runs),
         metric=metric,
         modes=modes,
         headline=headline,

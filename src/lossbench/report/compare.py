@@ -436,8 +436,16 @@ def _hold_back(verdict: Verdict, rows: pd.DataFrame, metric: str, mode: str) -> 
     verdict.left_out_seeds = []
 
 
-def verdicts(runs: pd.DataFrame, summary: pd.DataFrame, metric: str, mode: str) -> list[Verdict]:
-    """The best setup by ``metric`` per data set, and its ties.
+def verdicts(
+    runs: pd.DataFrame,
+    summary: pd.DataFrame,
+    metric: str,
+    mode: str,
+    every_rate: pd.DataFrame | None = None,
+) -> list[Verdict]:
+    """The best setup by ``metric`` per data set, and its ties (``runs``: those of the chosen
+    rates; ``every_rate``: the runs at every rate, where the advice on early stopping looks
+    for runs trained without it, as a setup's unsettled rate choice comes from another rate).
 
     ``summary`` is :func:`lossbench.report.stats.summarize`'s table with a boolean ``baseline``
     column. A setup whose runs mostly hit the epoch cap (:func:`unconverged`) is never named
@@ -473,8 +481,9 @@ def verdicts(runs: pd.DataFrame, summary: pd.DataFrame, metric: str, mode: str) 
         )
         reasons = {r["setup"]: unconverged(r) for r in ranked.to_dict("records")}
         verdict.unconverged = [(s, why) for s, why in reasons.items() if why is not None]
+        everywhere = group if every_rate is None else every_rate[every_rate["data"] == data]
         verdict.without_early_stopping = without_early_stopping(
-            group, [s for s, _ in verdict.unconverged]
+            everywhere, [s for s, _ in verdict.unconverged]
         )
         # a boolean array, not a list: an empty list would select no columns, not no rows
         converged = [reasons[setup] is None for setup in ranked["setup"]]
