@@ -364,7 +364,8 @@ def test_one_resume_refusal_names_every_difference(
 
 def test_a_checkpoint_without_its_runs_config_is_checked_by_what_it_holds(make_cfg, tmp_path):
     """Copied elsewhere, a checkpoint's own hyper-parameters and data still decide (all named
-    at once); settings only its run's config.yaml held (the seed) cannot be compared."""
+    at once), and so does the config of its run it holds: another seed, batch size or early
+    stopping would train on differently from the run that wrote it (it was accepted)."""
     train(make_cfg(*RUN, "trainer.max_epochs=1"), tmp_path / "run")
     copied = tmp_path / "copied" / "last.ckpt"
     copied.parent.mkdir()
@@ -374,9 +375,14 @@ def test_a_checkpoint_without_its_runs_config_is_checked_by_what_it_holds(make_c
     with pytest.raises(ConfigError, match=r"cannot resume from") as info:
         train(cfg, tmp_path / "other")
     message = str(info.value)
-    assert ": model.hidden_sizes, optimizer.lr differ from the run that wrote it" in message
-    assert "seed" not in message
-    assert "Resume with the run's own overrides (its config.yaml), or start a new run" in message
+    assert "model.hidden_sizes" in message and "optimizer.lr" in message
+    assert "seed: checkpoint's run" in message
+    for change, key in (("seed=5", "seed"), ("data.batch_size=32", "data.batch_size")):
+        cfg = make_cfg(*RUN, "trainer.max_epochs=2", change, f"ckpt_path={copied}")
+        with pytest.raises(UserInputError, match=rf"{key}: checkpoint's run"):
+            preflight(cfg, tmp_path / "seed")
+    # an older lossbench's checkpoint holds no config: only what it holds is compared
+    _without_run_config(copied)
     cfg = make_cfg(*RUN, "trainer.max_epochs=2", "seed=5", f"ckpt_path={copied}")
     assert preflight(cfg, tmp_path / "seed") == "multiclass"  # accepted, as before
 
@@ -545,14 +551,26 @@ def test_onecycle_resume_where_auto_resolves_to_other_processes_is_refused(make_
     _check_resume(cfg, checkpoint, best, world_size=1)
     with pytest.raises(CheckpointError, match="does not record the processes of the run"):
         _check_resume(cfg, checkpoint, best, world_size=2)
-    # copied without its run's config.yaml, resumed where preflight's Trainer has 2 processes
+    # copied without its run's config.yaml, resumed where preflight's Trainer has 2 processes:
+    # the config the checkpoint holds names the setting that changed ...
     copied = tmp_path / "copied" / "best.ckpt"
     copied.parent.mkdir()
     shutil.copy(best, copied)
     two = make_cfg(*ONECYCLE, "trainer=ddp", "trainer.devices=2", f"ckpt_path={copied}")
+    with pytest.raises(UserInputError, match=r"trainer\.devices: 'auto' then, 2 now"):
+        preflight(two, tmp_path / "resumed")
+    # ... and an older lossbench's, without it, has its processes compared
+    _without_run_config(copied)
     with pytest.raises(UserInputError, match="this run has 2 processes here, and the run that"):
         preflight(two, tmp_path / "resumed")
     assert not (tmp_path / "resumed").exists()
+
+
+def _without_run_config(path: Path) -> None:
+    """Make the checkpoint at ``path`` one of an older lossbench, which held no config."""
+    checkpoint = torch.load(path, weights_only=False)
+    del checkpoint["lossbench_config"]
+    torch.save(checkpoint, path)
 
 
 def _files(root: Path) -> dict[str, bytes]:
@@ -562,13 +580,15 @@ def _files(root: Path) -> dict[str, bytes]:
 
 
 def test_onecycle_resume_on_other_processes_is_refused_on_the_command_line(make_cfg, tmp_path):
-    """Where the user meets it: a checkpoint of a 1-process one-cycle run, copied without its
-    run's config.yaml (no setting to compare), resumed by lossbench-train in 2 processes: exit
-    2 with the refusal, no traceback, nothing written, the earlier run's files untouched."""
+    """Where the user meets it: a checkpoint of a 1-process one-cycle run of an older lossbench
+    (no config in it), copied without its run's config.yaml (no setting to compare), resumed
+    by lossbench-train in 2 processes: exit 2 with the refusal, no traceback, nothing written,
+    the earlier run's files untouched."""
     record = train(make_cfg(*ONECYCLE, "logger=csv"), tmp_path / "run")
     copied = tmp_path / "copied" / "best.ckpt"
     copied.parent.mkdir()
     shutil.copy(record["best_checkpoint"], copied)
+    _without_run_config(copied)
     before = _files(tmp_path)
     args = (*ONECYCLE, "trainer=ddp", "trainer.devices=2", f"ckpt_path={copied}")
     result = run_module("lossbench.train", *args, f"hydra.run.dir={tmp_path / 'cli'}", cwd=tmp_path)

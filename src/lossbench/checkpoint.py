@@ -31,6 +31,7 @@ commands read :class:`CheckpointError` and the keys of a checkpoint before any w
 
 from __future__ import annotations
 
+import json
 import os
 import pickle
 import re
@@ -49,6 +50,7 @@ from lossbench.checkpoint_format import (
     PROCESSES_KEY,
     RESUME_KEYS,
     RNG_KEY,
+    RUN_CONFIG_KEY,
     TRAINING_STATE_KEYS,
     WEIGHTS_KEY,
     history,
@@ -373,7 +375,7 @@ def check_resume(
             "lossbench-eval and lossbench-predict; to train on, start a new run without "
             "ckpt_path (or resume from the run's last.ckpt if it has one with that state)."
         )
-    saved = None if config is None else _saved_config(path, saved)
+    saved = None if config is None else _saved_config(path, saved, checkpoint)
     settings = None if config is None or saved is None else _setting_differences(config, saved)
     differences = _model_differences(checkpoint, path, hparams)
     differences += _data_differences(checkpoint, preprocessing, settings)
@@ -503,17 +505,21 @@ def _recorded_processes(checkpoint: Mapping[str, Any]) -> int | None:
     return None
 
 
-def _saved_config(path: str | os.PathLike, saved: Mapping[str, Any] | None) -> Any:
+def _saved_config(
+    path: str | os.PathLike, saved: Mapping[str, Any] | None, checkpoint: Mapping[str, Any]
+) -> Any:
     """``saved``, else the ``config.yaml`` of the run directory of the checkpoint at ``path``
-    (plain containers), else None."""
+    (plain containers), else the config the checkpoint holds (:data:`RUN_CONFIG_KEY`: a copy
+    away from its run), else None (an older lossbench's copy)."""
     if saved is not None:
         return saved
     saved_file = Path(path).parent.parent / "config.yaml"
-    if not saved_file.is_file():
-        return None
-    from lossbench.record import read_run_config
+    if saved_file.is_file():
+        from lossbench.record import read_run_config
 
-    return read_run_config(saved_file)  # DamagedRunError where it cannot be read
+        return read_run_config(saved_file)  # DamagedRunError where it cannot be read
+    text = checkpoint.get(RUN_CONFIG_KEY)
+    return json.loads(text) if isinstance(text, str) else None
 
 
 def _may_change(key: str) -> bool:

@@ -31,6 +31,21 @@ EPOCH_LR_KEY = "lossbench_epoch_lr"
 #: The processes that trained the run (Lightning's ``Trainer.world_size``: devices times
 #: nodes), each on its share of an epoch's batches; absent in checkpoints of an older lossbench.
 PROCESSES_KEY = "lossbench_processes"
+#: The resolved config of the run that wrote the checkpoint, as JSON text (one pickled object):
+#: a resume from a copy away from its run's ``config.yaml`` is checked against it. Absent in
+#: checkpoints of an older lossbench.
+RUN_CONFIG_KEY = "lossbench_config"
+
+
+def run_config_text(config: Any) -> str:
+    """The :data:`RUN_CONFIG_KEY` entry of a run's resolved ``config`` (plain containers).
+
+    >>> run_config_text({"seed": 0, "data": {"batch_size": 64}})
+    '{"seed": 0, "data": {"batch_size": 64}}'
+    """
+    return json.dumps(config, default=str)
+
+
 #: Keys of ``lossbench_metadata`` that come from the data (the rest describe the model).
 DATA_KEYS = ("feature_names", "feature_mean", "feature_scale", "label_names", "classes")
 #: Data keys of checkpoints with categorical features or imputation (absent in older ones: none).

@@ -61,6 +61,7 @@ from lossbench.checkpoint_format import (
     OPTIONAL_DATA_KEYS,
     PROCESSES_KEY,
     RNG_KEY,
+    RUN_CONFIG_KEY,
     SPLITS_SHA256_KEY,
     HistoryText,
     history,
@@ -255,6 +256,8 @@ class ClassifierModule(L.LightningModule):
         #: the training split's standardisation, label names, classes), stored in checkpoints
         #: so that prediction works without the training data; set by :meth:`from_config`.
         self.preprocessing: dict[str, Any] | None = None
+        #: The run's resolved config as JSON text, saved in its checkpoints (RUN_CONFIG_KEY).
+        self.run_config_text: str | None = None
 
     # ------------------------------------------------------------------ building
     @classmethod
@@ -625,6 +628,8 @@ class ClassifierModule(L.LightningModule):
         # their steps, which a resume on other hardware (trainer.devices=auto) need not take.
         trainer = attached_trainer(self)  # none: a vectorized member (devices=1)
         checkpoint[PROCESSES_KEY] = 1 if trainer is None else int(trainer.world_size)
+        if self.run_config_text is not None:
+            checkpoint[RUN_CONFIG_KEY] = self.run_config_text
 
     def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
         self.history = history(checkpoint)

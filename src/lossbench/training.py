@@ -40,6 +40,7 @@ from lossbench.checkpoint import (
     load_checkpoint,
     resume_path,
 )
+from lossbench.checkpoint_format import run_config_text
 from lossbench.checkpoint_io import write_in_background
 from lossbench.data.csv_loader import DataError
 from lossbench.data.datamodule import ClassificationDataModule
@@ -307,14 +308,16 @@ def _fit(
 ) -> None:
     runner = select_runner(cfg, trainer)
     module = runner.build(cfg, datamodule, loss)
+    plain = OmegaConf.to_container(cfg, resolve=True)
+    module.run_config_text = run_config_text(plain)
     # --- resume (ckpt_path=last | <file>): the same model, loss, optimizer and data ---
     trained_before = 0  # the epochs the checkpoint resumed has trained
     try:
         resume = resume_path(cfg.get("ckpt_path"), output_dir)
         if resume is not None:
             checkpoint = load_checkpoint(resume)
-            # without earlier_config no config.yaml was beside it: nothing to compare
-            plain = None if earlier_config is None else OmegaConf.to_container(cfg, resolve=True)
+            # without earlier_config no config.yaml was beside it: the checkpoint's own config
+            # (RUN_CONFIG_KEY) is compared, where it holds one
             check_resume(
                 checkpoint,
                 resume,

@@ -25,6 +25,7 @@ from typing import Any
 
 from omegaconf import DictConfig, OmegaConf
 
+from lossbench.checkpoint_format import run_config_text
 from lossbench.errors import failure_kind
 from lossbench.interrupts import fit_interrupts
 from lossbench.metric_names import VALIDATION_TIMES, best_logged
@@ -163,6 +164,8 @@ def _prepare(
     if (aside := set_aside_earlier_checkpoints(output_dir)) is not None:  # as a run alone
         log.info("an earlier attempt's checkpoints moved to %s; training again", aside)
     output_dir.mkdir(parents=True, exist_ok=True)
+    if "paths" in cfg:  # where its callbacks and loggers write, as train() sets it
+        cfg.paths.run_dir = str(output_dir)
     record = base_record(cfg, None)
     record["environment"] = environment()
     member = Member.of(cfg, output_dir, record)
@@ -207,6 +210,8 @@ def _prepare(
         write_record(output_dir, record)  # logged with the group's others: _log_unprepared
         return member
     module.preprocessing = datamodule.preprocessing
+    plain = resolved if resolved is not None else OmegaConf.to_container(cfg, resolve=True)
+    module.run_config_text = run_config_text(plain)  # as the run alone's checkpoints hold it
     member.module, member.datamodule = module, datamodule
     record.update(training_loop="vectorized", validation_loop="inline")
     record.update(n_outputs=datamodule.n_outputs, sizes=datamodule.sizes(), loss_params=loss)
