@@ -251,6 +251,34 @@ def test_last_checkpoint_is_written_every_epoch_not_only_when_improved(make_cfg,
     ]
 
 
+@pytest.mark.parametrize("runner", ["lightning", "epoch"])
+@pytest.mark.parametrize("write", ["every_epoch", "at_end"])
+def test_checkpoints_hold_the_plateau_step_of_their_epoch(make_cfg, tmp_path, runner, write):
+    """A plateau scheduler steps at each epoch's end, on the epoch's validation; a checkpoint
+    of that epoch must hold the step, or a run resumed from it makes one step fewer (Lightning
+    steps it after the epoch-end checkpoint: a resume lowered the rate an epoch late).
+    ``ReduceLROnPlateau.last_epoch`` counts its steps: one per epoch trained."""
+    # lr=0.3 overshoots after epoch 2 (wine): the best epoch is 2 of 0-3
+    cfg = make_cfg(
+        "data=wine",
+        "model.hidden_sizes=[16]",
+        "data.batch_size=32",
+        "optimizer.lr=0.3",
+        "scheduler=plateau",
+        "scheduler.patience=0",
+        "trainer.max_epochs=4",
+        "trainer.accelerator=cpu",
+        f"runner={runner}",
+        f"checkpoint.write={write}",
+    )
+    record = train(cfg, tmp_path)
+    assert record["best_epoch"] == 2
+    best = load_checkpoint(record["best_checkpoint"])
+    last = load_checkpoint(tmp_path / "checkpoints" / "last.ckpt")
+    assert best["lr_schedulers"][0]["last_epoch"] == 3  # epochs 0-2
+    assert last["lr_schedulers"][0]["last_epoch"] == 4
+
+
 def test_resume_refuses_a_completed_run(make_cfg, tmp_path):
     train(make_cfg(*RUN, "trainer.max_epochs=1"), tmp_path)
     with pytest.raises(RunExistsError, match=r"already records a completed run"):

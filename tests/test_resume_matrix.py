@@ -36,6 +36,14 @@ EPOCHS, FIRST = 6, 3
 #: the best epoch is not the last one.
 STOPS_EARLY = ("early_stopping.enabled=true", "early_stopping.patience=1", "optimizer.lr=0.3")
 PLATEAU = ("scheduler=plateau", "scheduler.patience=0")
+#: At the default lr=0.001 val/nll improves in each of the 6 epochs and PLATEAU never lowers the
+#: rate, so a resume that lost a plateau step ended as the uninterrupted run. lr=0.3 overshoots
+#: after epoch 2: the rate halves for epochs 4 and 5 (with val/nll), for epochs 3 and 5 (with
+#: scheduler.monitor=train/loss), each time from a step at the end of the epoch before.
+PLATEAU_LOWERS = (*PLATEAU, "optimizer.lr=0.3")
+#: Resumed after 4 epochs: the step at the end of epoch 3, the last before the resume, halves
+#: the rate (0.3 -> 0.15 for epoch 4).
+AFTER_4 = {"first": ("trainer.max_epochs=4",)}
 #: The record's fields a resumed run must end with, besides every val/ and test/ metric.
 FIELDS = ("best_epoch", "epochs", "steps", "stopped_by")
 #: README, Resuming: the documented refusal of training a cosine schedule on to more epochs.
@@ -145,6 +153,10 @@ DEFAULT = [
     # stopping failing on its monitor).
     _case("lightning-max_steps-unreached", "trainer.max_steps=1000"),
     _case("lightning-val_check_interval", "runner=lightning", "trainer.val_check_interval=0.5"),
+    # Lightning steps a plateau scheduler after the epoch-end checkpoint is saved: the
+    # checkpoint lacked the epoch's step, and the resumed run lowered the rate an epoch late
+    # (train/lr 0.3 at epoch 4, 0.15 uninterrupted).
+    _case("lightning-plateau-lowers-at-resume", "runner=lightning", *PLATEAU_LOWERS, **AFTER_4),
 ]
 
 SLOW = [
@@ -199,6 +211,43 @@ SLOW = [
         "runner=lightning",
         "trainer.val_check_interval=0.5",
         *PLATEAU,
+    ),
+    _case("auto-plateau-lowers-at-resume", *PLATEAU_LOWERS, from_best=True, **AFTER_4),
+    _case(
+        "lightning-plateau-lowers-at-resume-from-best",
+        "runner=lightning",
+        *PLATEAU_LOWERS,
+        from_best=True,
+        **AFTER_4,
+    ),
+    # runner=auto fits with Lightning's loop for gradient clipping
+    _case(
+        "gradient_clip_val-plateau-lowers",
+        "trainer.gradient_clip_val=0.5",
+        *PLATEAU_LOWERS,
+        **AFTER_4,
+    ),
+    _case(
+        "lightning-plateau-lowers-at_end",
+        "runner=lightning",
+        "checkpoint.write=at_end",
+        *PLATEAU_LOWERS,
+        from_best=True,
+        **AFTER_4,
+    ),
+    _case(
+        "lightning-plateau-monitor-train_loss",
+        "runner=lightning",
+        "scheduler.monitor=train/loss",
+        *PLATEAU_LOWERS,
+        from_best=True,
+    ),
+    _case(
+        "runner-lightning-then-epoch-plateau",
+        "runner=lightning",
+        *PLATEAU_LOWERS,
+        then=("runner=epoch",),
+        **AFTER_4,
     ),
     _case("auto-sgd-momentum", "optimizer=sgd", "optimizer.momentum=0.9", from_best=True),
     _case("lightning-sgd-momentum-plateau", "runner=lightning", "optimizer=sgd", *PLATEAU),

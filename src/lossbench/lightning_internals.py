@@ -39,6 +39,7 @@ __all__ = [
     "continue_step_count",
     "dump_checkpoint",
     "early_stopping_check",
+    "epoch_batches_done",
     "epochs_processed",
     "loop_states",
     "loops_after_fit",
@@ -135,6 +136,20 @@ def batches_done_in_epoch(trainer: Any) -> int | None:
         getattr(getattr(trainer, "fit_loop", None), "epoch_loop", None), "batch_idx", None
     )
     return batch_idx + 1 if isinstance(batch_idx, int) else None
+
+
+def epoch_batches_done(trainer: Any) -> bool:
+    """Whether the training epoch now ending ran all its batches: Lightning's own condition
+    for stepping the epoch's schedulers at its end (``_FitLoop.on_advance_end`` asks
+    ``trainer.fit_loop.epoch_loop._num_ready_batches_reached()``, checked: Lightning 2.6.6;
+    false where ``trainer.max_steps`` ended the epoch early). Without it, the epoch's batches
+    done (:func:`batches_done_in_epoch`) against ``trainer.num_training_batches``.
+    """
+    epoch_loop = getattr(getattr(trainer, "fit_loop", None), "epoch_loop", None)
+    reached = getattr(epoch_loop, "_num_ready_batches_reached", None)
+    if reached is not None:
+        return bool(reached())
+    return batches_done_in_epoch(trainer) == trainer.num_training_batches
 
 
 def set_callback_metrics(trainer: Any, values: Mapping[str, torch.Tensor]) -> bool:
