@@ -2,9 +2,11 @@
 with ``label_smoothing`` a number or a tensor.
 
 torch's ``CrossEntropyLoss`` takes ``label_smoothing`` only as a Python number. The members of a
-vectorized group (:mod:`lossbench.vectorized`) may each have their own, so the group computes
-their losses with this module, ``label_smoothing`` holding one value per member. The formula is
-torch's own (ATen's ``cross_entropy_loss_label_smoothing``), step by step:
+vectorized group (:mod:`lossbench.vectorized`) may each have their own, so the group holds
+their loss as this module, ``label_smoothing`` holding one value per member, and computes each
+member's loss with torch's ``cross_entropy`` and that member's value
+(:class:`lossbench.vectorized.member_losses.SmoothedCrossEntropy`). The formula is torch's own
+(ATen's ``cross_entropy_loss_label_smoothing``), step by step:
 
     L = (1 - e) * NLL(log_softmax(x), y) + (e / C) * smooth,   smooth = -sum_c w_c log_softmax(x)_c
 

@@ -36,7 +36,12 @@ from lossbench.losses import get_loss
 from lossbench.metrics import nll_per_element, to_probabilities
 from lossbench.module import weights_value
 from lossbench.vectorized.batched import BatchedOptimizer, StackedModel
-from lossbench.vectorized.member_losses import member_values, tensor_loss, unreduced
+from lossbench.vectorized.member_losses import (
+    member_values,
+    tensor_loss,
+    unreduced,
+    value_tensor,
+)
 from lossbench.vectorized.members import Member, TrainingState
 
 #: The monitors whose values :meth:`VectorizedModule._batched_values` computes for all members
@@ -87,7 +92,7 @@ class VectorizedModule(L.LightningModule):
         self._loss_buffers = {
             name: _stack([dict(m.loss_fn.named_buffers())[name] for m in modules])
             for name in buffers
-        } | {name: torch.tensor(column) for name, column in values.items()}
+        } | {name: value_tensor(name, column) for name, column in values.items()}
         names = list(self._loss_buffers)
         cfg = self.members[0].cfg.optimizer
         self.optimizer = BatchedOptimizer(
@@ -115,7 +120,9 @@ class VectorizedModule(L.LightningModule):
         #: element, where vmap's batching of a weighted loss rounds differently).
         flat = unreduced(loss_fn)
         self._unreduced = (
-            flat if flat is not None and (not flat.per_sample or not self._member_buffers) else None
+            flat
+            if flat is not None and (flat.takes_member_buffers or not self._member_buffers)
+            else None
         )
         #: ``epoch_metrics=monitored`` with monitors among :data:`BATCHED_KEYS`: each epoch's
         #: values of every member come from one batched forward of the validation splits,
