@@ -4,6 +4,7 @@ what Lightning's callbacks and loggers see."""
 from __future__ import annotations
 
 import csv
+import json
 from collections import OrderedDict
 from types import SimpleNamespace
 
@@ -405,6 +406,11 @@ def test_writing_checkpoints_at_the_end_gives_the_files_of_every_epoch(make_cfg,
     # The whole best checkpoint as the epoch left it: weights, optimizer moments, loop
     # counters, callback state, history, generator states; only the run folder differs.
     moved = str(tmp_path / "end"), str(tmp_path / "every")
+    # the run's config each holds: the same but for checkpoint.write (and where it is read)
+    every_config, end_config = (json.loads(c[best].pop("lossbench_config")) for c in (a, b))
+    assert json.dumps(_replace_text(end_config, *moved)).replace(
+        '"write": "at_end"', '"write": "every_epoch"'
+    ) == json.dumps(every_config)
     assert _differences(a[best], _replace_text(b[best], *moved)) == []
     # at_end writes last.ckpt after the epoch loop, as Lightning's own on_train_end save does:
     # its epoch counter has moved on to the next epoch.
