@@ -187,8 +187,7 @@ def test_a_ddp_onecycle_run_resumed_in_one_process_is_refused_with_its_steps(mak
         preflight(cfg, tmp_path / "one")
     assert "trainer.devices: 2 then, 'auto' now" in str(info.value)
     assert "12 optimizer steps then, 28 now" in str(info.value)
-    # the checkpoint records its 2 processes: copied without the run's config.yaml (no
-    # setting to compare), the same settings resumed in 1 process are refused by them
+    # copied without the run's config.yaml, the config the checkpoint holds names the setting
     from lossbench.checkpoint import load_checkpoint
 
     assert load_checkpoint(last)["lossbench_processes"] == 2
@@ -196,6 +195,14 @@ def test_a_ddp_onecycle_run_resumed_in_one_process_is_refused_with_its_steps(mak
     copied.parent.mkdir()
     copied.write_bytes(last.read_bytes())
     cfg = make_cfg(*one, "scheduler=onecycle", f"ckpt_path={copied}")
+    with pytest.raises(UserInputError, match=r"scheduler=onecycle spreads") as info:
+        preflight(cfg, tmp_path / "copied-run")
+    assert "trainer.devices: 2 then, 'auto' now; 12 optimizer steps then, 21 now" in str(info.value)
+    # an older lossbench's checkpoint (no config in it; no setting to compare) records its 2
+    # processes: the same settings resumed in 1 process are refused by them
+    older = torch.load(copied, weights_only=False)
+    del older["lossbench_config"]
+    torch.save(older, copied)
     with pytest.raises(UserInputError, match=r"scheduler=onecycle spreads") as info:
         preflight(cfg, tmp_path / "copied-run")
     for words in (
