@@ -432,7 +432,8 @@ class ClassifierModule(L.LightningModule):
     def on_train_start(self) -> None:
         from lossbench.callbacks import stop_if_stopped_before
 
-        if stop_if_stopped_before(self.trainer):  # its checkpoint's run had ended there
+        stopped = stop_if_stopped_before(self.trainer)  # its checkpoint's run had ended there
+        if stopped and self.trainer.is_global_zero:  # one line, not one per process
             epoch = self.trainer.current_epoch
             log.info(
                 "the checkpoint's run was stopped by early stopping after epoch %d: no "
