@@ -118,6 +118,32 @@ def test_a_run_early_stopping_ended_resumes_to_its_end_not_to_more_epochs(
     assert _final(longer) == _final(whole) and longer["stopped_by"] == "early_stopping"
 
 
+def test_validating_within_epochs_keeps_last_at_epoch_ends_and_refuses_a_mid_epoch_resume(
+    make_cfg, tmp_path
+):
+    """trainer.val_check_interval=0.5: last.ckpt was also written at the validation halfway,
+    so a run killed after it resumed within the epoch and every metric differed (test/nll
+    0.148 against 0.140). last.ckpt is now always an epoch's end; a best checkpoint saved
+    halfway cannot be continued exactly and is refused, on the command line too."""
+    from lossbench.checkpoint_format import batches_within_epoch
+
+    run = ("data=breast_cancer", "data.batch_size=8", "trainer.val_check_interval=0.5",
+           "logger=none", "optimizer.lr=0.01")  # fmt: skip
+    first = train(make_cfg(*run, "trainer.max_epochs=3"), tmp_path / "first")
+    last = load_checkpoint(tmp_path / "first" / "checkpoints" / "last.ckpt")
+    assert batches_within_epoch(last) == 0 and last["global_step"] == first["steps"]
+    best = Path(first["best_checkpoint"])
+    assert batches_within_epoch(load_checkpoint(best)) == 42  # of 43: the second validation
+    cfg = make_cfg(*run, "trainer.max_epochs=6", f"ckpt_path={best}")
+    with pytest.raises(UserInputError, match=r"saved within epoch 2, after 42 of its training"):
+        preflight(cfg, tmp_path / "again")
+    args = (*run, "trainer.max_epochs=6", f"ckpt_path={best}", f"hydra.run.dir={tmp_path / 'cli'}")
+    result = run_module("lossbench.train", *args, cwd=tmp_path)
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert "Resume from the run's last.ckpt, written at the end of every epoch" in result.stderr
+    assert not (tmp_path / "cli").exists()
+
+
 def test_a_refused_resume_in_a_sweep_leaves_the_runs_config_so_it_is_refused_again(
     make_cfg, tmp_path
 ):

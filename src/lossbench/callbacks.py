@@ -163,6 +163,11 @@ class BestAndLastCheckpoint(CheckpointWriter):
                 logger.after_save_checkpoint(proxy(self))
 
     def write_last_checkpoint(self, trainer: Any, monitor_candidates: dict[str, Any]) -> None:
+        if not (self._in_epoch_end or self._ended):
+            # a validation before the epoch's end (Lightning asks there too): a run resumed
+            # from within an epoch could not continue it exactly, so last.ckpt is always an
+            # epoch's end (checkpoint.check_resume refuses the others)
+            return
         # once per step; again at the epoch's end when a validation before it wrote it
         written = self._last_written_step == trainer.global_step
         if not self.save_last or (written and (self._last_at_epoch_end or not self._in_epoch_end)):

@@ -42,6 +42,7 @@ from typing import Any
 
 from lossbench.checkpoint_format import (
     DATA_KEYS,
+    EPOCH_KEY,
     HISTORY_KEY,
     INPUT_SHAPE_KEY,
     LR_SCHEDULERS_KEY,
@@ -53,6 +54,7 @@ from lossbench.checkpoint_format import (
     RUN_CONFIG_KEY,
     TRAINING_STATE_KEYS,
     WEIGHTS_KEY,
+    batches_within_epoch,
     history,
 )
 from lossbench.errors import UserInputError
@@ -374,6 +376,17 @@ def check_resume(
             "with weights only, or by a vectorized group of an older lossbench. It still serves "
             "lossbench-eval and lossbench-predict; to train on, start a new run without "
             "ckpt_path (or resume from the run's last.ckpt if it has one with that state)."
+        )
+    within = batches_within_epoch(checkpoint)
+    if within:
+        raise CheckpointError(
+            f"cannot resume from {str(path)!r}: it was saved within epoch "
+            f"{checkpoint.get(EPOCH_KEY)}, after {within} of its training batches (at a "
+            "validation before the epoch's end, trainer.val_check_interval, or where "
+            "trainer.max_steps ended the run), and a resumed run cannot continue that epoch "
+            "as the run that wrote it did: the epoch's other batches and its training metrics "
+            "would differ. Resume from the run's last.ckpt, written at the end of every epoch, "
+            "or use this checkpoint with lossbench-eval and lossbench-predict."
         )
     saved = None if config is None else _saved_config(path, saved, checkpoint)
     settings = None if config is None or saved is None else _setting_differences(config, saved)
