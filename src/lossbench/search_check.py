@@ -334,6 +334,46 @@ def _interval_of_whole_numbers(
     return None
 
 
+def check_objective(metric: Any, direction: Any) -> None:
+    """Refuse a search's objective that cannot choose as it should: a metric outside the
+    validation split (a trial's record holds only its ``val/`` and ``test/`` values, and the
+    test split never chooses), or a ``direction`` against the metric's own (the search would
+    return its worst trial).
+
+        >>> check_objective("val/auroc", "maximize")
+        >>> check_objective("val/auroc", "minimize")
+        Traceback (most recent call last):
+        ...
+        lossbench.errors.ConfigError: hydra.sweeper.direction=minimize searches for the lowest...
+    """
+    from lossbench.errors import ConfigError
+    from lossbench.metric_names import metric_mode
+
+    if not isinstance(metric, str):
+        return
+    if not metric.startswith("val/"):
+        raise ConfigError(
+            f"optimized_metric={metric} cannot be a search's objective: a search chooses each "
+            "trial by its best epoch's value on the validation split (the training split's "
+            "values flatter a model that overfits, and the test split never chooses). Give "
+            f"optimized_metric=val/{metric.partition('/')[2]}, e.g. optimized_metric=val/nll."
+        )
+    given = direction if isinstance(direction, list | tuple) else [direction]
+    if len(given) != 1 or given[0] is None:
+        return
+    name = str(getattr(given[0], "name", given[0])).lower()
+    wanted = "minimize" if metric_mode(metric) == "min" else "maximize"
+    if name in ("minimize", "maximize") and name != wanted:
+        word = "lowest" if name == "minimize" else "highest"
+        better = "lower" if wanted == "minimize" else "higher"
+        raise ConfigError(
+            f"hydra.sweeper.direction={name} searches for the {word} {metric}, but {better} "
+            f"{metric} is better: the search would report its worst trial as the best. Leave "
+            f"hydra.sweeper.direction out (it follows optimized_metric) or give "
+            f"hydra.sweeper.direction={wanted}."
+        )
+
+
 def check_search(config: DictConfig, *, max_trials: int = 12) -> None:
     """Refuse an Optuna search whose trials cannot be composed, or whose every trial would be
     refused (see the module's docstring); at most ``max_trials`` trial configs are composed.
@@ -346,6 +386,11 @@ def check_search(config: DictConfig, *, max_trials: int = 12) -> None:
 
     from lossbench.validation import validate
 
+    try:
+        direction = config.hydra.sweeper.get("direction")
+    except Exception:  # an interpolation that cannot be resolved: Hydra says which
+        direction = None
+    check_objective(config.get("optimized_metric"), direction)
     hydra_ = GlobalHydra.instance()
     if not hydra_.is_initialized():
         return
