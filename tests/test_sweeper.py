@@ -170,10 +170,46 @@ def test_each_optuna_sampler_option_and_the_storages_pass_the_search_checks(opti
     sampler the Optuna sweeper offers as it composes, and the storages Optuna opens."""
     pytest.importorskip("hydra_plugins.hydra_optuna_sweeper")
     from lossbench.hydra_callbacks import check_sweep_settings
-    from lossbench.optuna_settings import storage_refusal
+    from lossbench.optuna_settings import storage_refusal, storage_version_clash
 
     cfg = _hydra_cfg("hydra/sweeper=optuna", f"hydra/sweeper/sampler={option}")
     check_sweep_settings(cfg.hydra)
-    for storage in (None, "sqlite:///search.db", f"sqlite:///{tmp_path}/search.db", "sqlite://"):
-        assert storage_refusal(storage) is None, storage
+    assert storage_refusal(None) is None
+    clash = storage_version_clash()  # this environment: Optuna 2 with SQLAlchemy 2
+    for storage in ("sqlite:///search.db", f"sqlite:///{tmp_path}/search.db", "sqlite://"):
+        expected = None if clash is None else f"hydra.sweeper.storage={storage!r}: {clash}."
+        assert storage_refusal(storage) == expected, storage
     assert list(tmp_path.iterdir()) == []  # nothing made
+
+
+def test_a_database_storage_is_refused_exactly_where_optuna_cannot_open_one(tmp_path):
+    """The refusal of every database storage (storage_version_clash) stands for Optuna's own
+    failure: its first query stops with a bare AssertionError where it is given."""
+    optuna = pytest.importorskip("optuna")
+    from lossbench.optuna_settings import storage_version_clash
+
+    storage = f"sqlite:///{tmp_path}/search.db"
+    if storage_version_clash() is None:
+        optuna.create_study(storage=storage)  # opens
+    else:
+        with pytest.raises(AssertionError):
+            optuna.create_study(storage=storage)
+
+
+def test_a_database_storage_optuna_cannot_open_is_refused_on_the_command_line(tmp_path):
+    """Where the user meets it: exit 2 with the reason and the fix, no traceback, no trial
+    (Optuna's own AssertionError ended the command with a traceback)."""
+    pytest.importorskip("hydra_plugins.hydra_optuna_sweeper")
+    from lossbench.optuna_settings import storage_version_clash
+
+    if storage_version_clash() is None:
+        pytest.skip("this Optuna opens database storages")
+    result = run_module(
+        "lossbench.train", "-m", "hparams_search=optuna_focal", "data=iris",
+        "hydra.sweeper.n_trials=2", "hydra.sweeper.storage=sqlite:///search.db",
+        f"hydra.sweep.dir={tmp_path / 'search'}", cwd=tmp_path,
+    )  # fmt: skip
+    assert result.returncode == 2, result.stderr[-2000:]
+    assert "cannot use a database with SQLAlchemy" in result.stderr
+    assert "Leave hydra.sweeper.storage out" in result.stderr
+    assert "Traceback" not in result.stderr and not (tmp_path / "search").exists()

@@ -8,8 +8,12 @@ its storage (``hydra.sweeper.storage``) as the search starts; either one that ca
 stopped the command with Hydra's or SQLAlchemy's traceback. :func:`storage_refusal` and
 :func:`sampler_refusal` say why instead, with the fix, and write nothing.
 
-    >>> storage_refusal(None) is None, storage_refusal("sqlite:///search.db") is None
-    (True, True)
+    >>> storage_refusal(None) is None
+    True
+    >>> clash = storage_version_clash()  # Optuna 2 with SQLAlchemy 2: no database storage
+    >>> storage_refusal("sqlite:///search.db") == (
+    ...     None if clash is None else f"hydra.sweeper.storage='sqlite:///search.db': {clash}.")
+    True
     >>> print(storage_refusal("nosuch://x"))  # doctest: +ELLIPSIS
     hydra.sweeper.storage='nosuch://x' names the database 'nosuch', which SQLAlchemy ...
 """
@@ -70,8 +74,32 @@ def storage_refusal(storage: Any) -> str | None:
             f"another storage. {STORAGES}."
         )
     if url.get_backend_name() == "sqlite" and url.database not in (None, "", ":memory:"):
-        return _sqlite_file_refusal(given, Path(url.database).expanduser())
-    return None
+        refusal = _sqlite_file_refusal(given, Path(url.database).expanduser())
+        if refusal is not None:
+            return refusal
+    clash = storage_version_clash()
+    return None if clash is None else f"{given}: {clash}."
+
+
+def storage_version_clash() -> str | None:
+    """Why the installed Optuna cannot open any database storage, or None: Optuna before 3.0
+    (what hydra-optuna-sweeper 1.2 installs) uses SQLAlchemy 1.x calls that SQLAlchemy 2
+    removed, and stops at its first query with a bare AssertionError."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        optuna, sqlalchemy = version("optuna"), version("sqlalchemy")
+    except PackageNotFoundError:
+        return None
+    if int(optuna.split(".")[0]) >= 3 or int(sqlalchemy.split(".")[0]) < 2:
+        return None
+    return (
+        f"Optuna {optuna}, the version hydra-optuna-sweeper installs here, cannot use a "
+        f"database with SQLAlchemy {sqlalchemy} (installed here, e.g. for mlflow): its first "
+        "query fails. Leave hydra.sweeper.storage out (the trials' records stay in their "
+        "folders, and running the search again skips the trials that ended), or give it in an "
+        "environment with sqlalchemy<2 (pip install 'sqlalchemy<2', without mlflow)"
+    )
 
 
 def _sqlite_file_refusal(given: str, database: Path) -> str | None:
