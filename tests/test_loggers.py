@@ -43,3 +43,27 @@ def test_mlflow_records_the_run_in_a_local_sqlite_store(make_cfg, tmp_path, monk
     history = client.get_metric_history(run.info.run_id, "train/loss")
     assert [m.value for m in history] == pytest.approx(record["history"]["train/loss"])
     assert run.data.metrics["test/nll"] == pytest.approx(record["test/nll"])
+
+
+def test_a_resumed_run_logs_on_into_its_mlflow_run(make_cfg, tmp_path):
+    """A run killed after 3 of 5 epochs and resumed with ckpt_path=last is one MLflow run with
+    every epoch, as its record is (it was a second run with the last 2 epochs only); a run
+    trained on in a new directory is a run of its own."""
+    pytest.importorskip("mlflow")
+    from mlflow.tracking import MlflowClient
+
+    store = f"sqlite:///{tmp_path}/mlflow.db"  # MLflow keeps a store per URI, whatever the cwd
+    run = ("data=iris", "head=logits", "loss=cross_entropy", "logger=mlflow",
+           f"logger.mlflow.tracking_uri={store}")  # fmt: skip
+    train(make_cfg(*run, "trainer.max_epochs=3"), tmp_path / "run")
+    (tmp_path / "run" / "metrics.json").unlink()  # what a killed run leaves
+    record = train(make_cfg(*run, "trainer.max_epochs=5", "ckpt_path=last"), tmp_path / "run")
+    client = MlflowClient(tracking_uri=store)
+    experiment = client.get_experiment_by_name("lossbench")
+    (logged,) = client.search_runs([experiment.experiment_id])
+    history = client.get_metric_history(logged.info.run_id, "val/nll")
+    assert [m.value for m in history] == pytest.approx(record["history"]["val/nll"])
+    assert logged.info.status == "FINISHED"
+    last = tmp_path / "run" / "checkpoints" / "last.ckpt"
+    train(make_cfg(*run, "trainer.max_epochs=6", f"ckpt_path={last}"), tmp_path / "on")
+    assert len(client.search_runs([experiment.experiment_id])) == 2

@@ -86,6 +86,7 @@ SHIPPED_ARGUMENTS: dict[str, tuple[str, ...] | None] = {
         "run_name",
         "log_model",
         "tags",
+        "resume",
     ),
     "lightning.pytorch.loggers.WandbLogger": None,
     "lightning.pytorch.profilers.SimpleProfiler": ("dirpath", "filename", "extended"),

@@ -144,9 +144,15 @@ def mlflow_logger(
     run_name: str | None = None,
     log_model: bool = False,
     tags: Mapping[str, Any] | None = None,
+    resume: Any = None,
 ) -> Any:
     """``MLFlowLogger`` whose local SQLite store gets its directory created, and its artifacts
-    (``log_model=true``) a folder beside the store instead of ``./mlruns`` in the cwd."""
+    (``log_model=true``) a folder beside the store instead of ``./mlruns`` in the cwd.
+
+    ``resume``: the run's ``ckpt_path``. A resumed run logs on into the MLflow run of its run
+    directory (the newest with its ``run_dir`` tag), as its ``metrics.csv`` and record go on,
+    rather than into a second run holding only the epochs after the resume; a run trained on
+    in a new directory has none and starts one."""
     from lightning.pytorch.loggers import MLFlowLogger
 
     artifacts = None
@@ -154,14 +160,37 @@ def mlflow_logger(
         store = Path(tracking_uri.removeprefix("sqlite:///")).parent
         store.mkdir(parents=True, exist_ok=True)
         artifacts = (store / "mlartifacts").resolve().as_uri()
+    tags = {str(k): str(v) for k, v in (tags or {}).items()}
+    run_id = None
+    if resume is not None and tags.get("run_dir"):
+        run_id = _mlflow_run_of(tracking_uri, experiment_name, tags["run_dir"])
     return MLFlowLogger(
         experiment_name=experiment_name,
         run_name=run_name,
         tracking_uri=tracking_uri,
-        tags={str(k): str(v) for k, v in (tags or {}).items()},
+        tags=tags,
         log_model=log_model,
         artifact_location=artifacts,
+        run_id=run_id,
     )
+
+
+def _mlflow_run_of(tracking_uri: str, experiment_name: str, run_dir: str) -> str | None:
+    """The id of the newest MLflow run of ``experiment_name`` tagged with ``run_dir``."""
+    from mlflow.tracking import MlflowClient
+
+    client = MlflowClient(tracking_uri=tracking_uri)
+    experiment = client.get_experiment_by_name(experiment_name)
+    if experiment is None:
+        return None
+    quoted = run_dir.replace("\\", "\\\\").replace("'", "\\'")
+    runs = client.search_runs(
+        [experiment.experiment_id],
+        filter_string=f"tags.run_dir = '{quoted}'",
+        order_by=["attributes.start_time DESC"],
+        max_results=1,
+    )
+    return runs[0].info.run_id if runs else None
 
 
 #: Strings OmegaConf's YAML writer quotes as booleans (YAML 1.1's words).
