@@ -18,6 +18,7 @@ def test_tensorboard_writes_every_epoch_of_the_metrics(make_cfg, tmp_path):
     accumulator.Reload()
     scalars = accumulator.Tags()["scalars"]
     assert {"train/loss", "val/nll", "val/accuracy", "test/nll"} <= set(scalars)
+    assert "hp_metric" not in scalars  # Lightning's placeholder -1 at step 0
     assert len(accumulator.Scalars("train/loss")) == record["epochs"] == 2
     assert accumulator.Scalars("test/nll")[-1].value == pytest.approx(record["test/nll"])
 
