@@ -125,7 +125,7 @@ def test_validating_within_epochs_keeps_last_at_epoch_ends_and_refuses_a_mid_epo
     so a run killed after it resumed within the epoch and every metric differed (test/nll
     0.148 against 0.140). last.ckpt is now always an epoch's end; a best checkpoint saved
     halfway cannot be continued exactly and is refused, on the command line too."""
-    from lossbench.checkpoint_format import batches_within_epoch
+    from lossbench.lightning_internals import batches_within_epoch
 
     run = ("data=breast_cancer", "data.batch_size=8", "trainer.val_check_interval=0.5",
            "logger=none", "optimizer.lr=0.01")  # fmt: skip

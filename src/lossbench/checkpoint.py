@@ -54,7 +54,6 @@ from lossbench.checkpoint_format import (
     RUN_CONFIG_KEY,
     TRAINING_STATE_KEYS,
     WEIGHTS_KEY,
-    batches_within_epoch,
     history,
 )
 from lossbench.errors import UserInputError
@@ -377,6 +376,8 @@ def check_resume(
             "lossbench-eval and lossbench-predict; to train on, start a new run without "
             "ckpt_path (or resume from the run's last.ckpt if it has one with that state)."
         )
+    from lossbench.lightning_internals import batches_within_epoch  # Lightning's loop state
+
     within = batches_within_epoch(checkpoint)
     if within:
         raise CheckpointError(

@@ -76,29 +76,6 @@ HPARAMS_KEY = "hyper_parameters"
 LOOPS_KEY = "loops"
 #: Each stateful callback's ``state_dict()``, by its ``state_key``.
 CALLBACKS_KEY = "callbacks"
-
-
-def batches_within_epoch(checkpoint: Mapping[str, Any]) -> int:
-    """The training batches of its epoch that ``checkpoint`` was saved after, where it was
-    saved within an epoch (at a validation before the epoch's end, or where
-    ``trainer.max_steps`` ended the run): 0 for one saved at an epoch's end, and for one
-    without the training loop's progress. From Lightning's ``epoch_loop.batch_progress``
-    (checked: Lightning 2.6.6).
-
-        >>> progress = {"current": {"completed": 42}, "is_last_batch": False}
-        >>> batches_within_epoch({"loops": {"fit_loop": {"epoch_loop.batch_progress": progress}}})
-        42
-        >>> batches_within_epoch({"loops": {}})
-        0
-    """
-    try:
-        progress = checkpoint[LOOPS_KEY]["fit_loop"]["epoch_loop.batch_progress"]
-        done = int(progress["current"]["completed"])
-        return 0 if progress.get("is_last_batch", True) else done
-    except (KeyError, TypeError, ValueError):
-        return 0
-
-
 #: Each optimizer's ``state_dict()`` (per-parameter state, parameter groups).
 OPTIMIZER_STATES_KEY = "optimizer_states"
 #: Each learning-rate scheduler's ``state_dict()``.

@@ -35,6 +35,7 @@ __all__ = [
     "SubprocessScriptLauncher",
     "acts_at_validation_end",
     "attached_trainer",
+    "batches_within_epoch",
     "check_can_spawn_children",
     "continue_step_count",
     "dump_checkpoint",
@@ -246,6 +247,27 @@ def epochs_processed(checkpoint: Mapping[str, Any]) -> int:
     try:
         total = checkpoint["loops"]["fit_loop"]["epoch_progress"]["total"]
         return int(total["processed"])
+    except (KeyError, TypeError, ValueError):
+        return 0
+
+
+def batches_within_epoch(checkpoint: Mapping[str, Any]) -> int:
+    """The training batches of its epoch that ``checkpoint`` was saved after, where it was
+    saved within an epoch (at a validation before the epoch's end, or where
+    ``trainer.max_steps`` ended the run): 0 for one saved at an epoch's end, and for one
+    without the training loop's progress. From Lightning's ``epoch_loop.batch_progress``
+    (checked: Lightning 2.6.6).
+
+        >>> progress = {"current": {"completed": 42}, "is_last_batch": False}
+        >>> batches_within_epoch({"loops": {"fit_loop": {"epoch_loop.batch_progress": progress}}})
+        42
+        >>> batches_within_epoch({"loops": {}})
+        0
+    """
+    try:
+        progress = checkpoint["loops"]["fit_loop"]["epoch_loop.batch_progress"]
+        done = int(progress["current"]["completed"])
+        return 0 if progress.get("is_last_batch", True) else done
     except (KeyError, TypeError, ValueError):
         return 0
 
