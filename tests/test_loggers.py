@@ -46,6 +46,7 @@ def test_mlflow_records_the_run_in_a_local_sqlite_store(make_cfg, tmp_path, monk
     assert run.data.metrics["test/nll"] == pytest.approx(record["test/nll"])
 
 
+@pytest.mark.slow  # a few seconds of training; the default suite keeps the fast checks
 def test_a_resumed_run_logs_on_into_its_mlflow_run(make_cfg, tmp_path):
     """A run killed after 3 of 5 epochs and resumed with ckpt_path=last is one MLflow run with
     every epoch, as its record is (it was a second run with the last 2 epochs only); a run

@@ -232,6 +232,7 @@ def test_a_members_csv_log_has_the_rows_of_its_run_alone(monkeypatch, tmp_path, 
         assert hparams == (basic / job / "logs" / "hparams.yaml").read_text()
 
 
+@pytest.mark.slow  # a few seconds of training; the default suite keeps the fast checks
 def test_a_members_csv_log_goes_where_its_logger_settings_say(monkeypatch, tmp_path, capfd):
     """``logger.csv.name`` and ``version`` put a member's files where the run alone's go (a
     member wrote ``logs/`` whatever they said)."""

@@ -577,6 +577,7 @@ SMOOTHING_SGD = (
 WEIGHTS = "[1,2,1,1,3,1,1,1,0.5,1]"
 
 
+@pytest.mark.slow  # a few seconds of training; the default suite keeps the fast checks
 @pytest.mark.parametrize(
     "base, members",
     [
