@@ -36,6 +36,7 @@ from lossbench.report.stats import (
     identical_groups,
     paired_test,
     per_seed,
+    trained_runs,
 )
 from lossbench.tuning_grid import tie_tolerance
 
@@ -388,10 +389,7 @@ def _eligible_seeds(trained: Mapping[str, set]) -> list:
 def _trained_seeds(runs: pd.DataFrame) -> set:
     """The seeds of ``runs`` (one setup's selected runs) that completed or failed in training
     (not refused)."""
-    keep = runs["seed"].notna()
-    if "refused" in runs:
-        keep &= ~runs["refused"].fillna(False).astype(bool)
-    return set(runs.loc[keep, "seed"])
+    return set(trained_runs(runs)["seed"])
 
 
 def _fewer_seeds(values: pd.Series, trained: set, required: Sequence) -> str | None:

@@ -33,7 +33,7 @@ from typing import Any
 
 import pandas as pd
 
-from lossbench.report.stats import ALPHA
+from lossbench.report.stats import ALPHA, trained_runs
 from lossbench.tuning_grid import tie_tolerance
 
 #: autorank's minimum number of blocks (performance estimates per setup).
@@ -74,9 +74,7 @@ def _blocks(selected: pd.DataFrame, metric: str) -> pd.DataFrame:
         [nan, 4.0, 6.0]
     """
     table = _every_block(selected, metric)
-    ran = selected[selected["seed"].notna()]
-    if "refused" in ran:
-        ran = ran[~ran["refused"].fillna(False).astype(bool)]
+    ran = trained_runs(selected)
     trained = ran.groupby(["data", "seed"])["setup"].nunique().reindex(table.index, fill_value=0)
     return table[2 * trained > table.shape[1]]
 

@@ -141,6 +141,22 @@ def paired_test(
     return Paired(n, mean, interval.low, interval.high, p, verdict, "")
 
 
+def trained_runs(runs: pd.DataFrame) -> pd.DataFrame:
+    """The runs of ``runs`` that were trained, completed or failed in training: not refused
+    before it (a setup that cannot do the task), and with a seed. The seeds (and splits) a
+    comparison asks of its setups are those more than half of them were trained with.
+
+        >>> runs = pd.DataFrame({"seed": [0, 1, 2, None], "status": "failed",
+        ...                      "refused": [False, True, False, False]})
+        >>> trained_runs(runs)["seed"].tolist()
+        [0.0, 2.0]
+    """
+    keep = runs["seed"].notna() & runs["status"].isin(["completed", "failed"])
+    if "refused" in runs:
+        keep &= ~runs["refused"].fillna(False).astype(bool)
+    return runs[keep]
+
+
 def per_seed(runs: pd.DataFrame, metric: str) -> pd.Series:
     """Completed runs' ``metric`` by seed (the mean where a seed appears twice, e.g. when two
     studies are reported together)."""

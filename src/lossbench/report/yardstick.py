@@ -31,6 +31,8 @@ import numpy as np
 import pandas as pd
 import yaml
 
+from lossbench.report.stats import trained_runs
+
 #: The inverse regularisation strengths tried first; the one with the lowest validation
 #: log-loss wins, and the grid is widened where it is the smallest or largest (:func:`choose_c`),
 #: as a study's learning-rate grid is (``hydra.sweeper.widen``).
@@ -185,7 +187,8 @@ def _shared_splits(selected: pd.DataFrame) -> pd.DataFrame:
     comparison, and the yardstick's mean leaves it out too.
 
         >>> runs = pd.DataFrame({"data": "a", "status": "completed", "refused": False,
-        ...                      "setup": list("xxxyyyy"), "split_seed": [0, 1, 2, 0, 1, 2, 3]})
+        ...                      "setup": list("xxxyyyy"), "seed": [0, 1, 2, 0, 1, 2, 3],
+        ...                      "split_seed": [0, 1, 2, 0, 1, 2, 3]})
         >>> sorted(_shared_splits(runs)["split_seed"].unique().tolist())
         [0, 1, 2]
     """
@@ -193,9 +196,7 @@ def _shared_splits(selected: pd.DataFrame) -> pd.DataFrame:
     def split(runs: pd.DataFrame) -> pd.Series:  # one fixed split (no split_seed) counts too
         return runs["split_seed"].astype(object).where(runs["split_seed"].notna(), "fixed")
 
-    ran = selected[selected["status"].isin(["completed", "failed"])]
-    if "refused" in ran:
-        ran = ran[~ran["refused"].fillna(False).astype(bool)]
+    ran = trained_runs(selected)
     setups = ran.groupby("data")["setup"].nunique()
     per_split = ran.groupby([ran["data"], split(ran)])["setup"].nunique()
     shared = {key for key, n in per_split.items() if 2 * n > setups[key[0]]}
