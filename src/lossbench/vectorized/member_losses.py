@@ -179,7 +179,6 @@ class SmoothedCrossEntropy:
     loss_fn: torch.nn.Module
     #: The run alone's reduction, "mean" or "sum".
     reduction: str
-    per_sample: bool = field(default=True, init=False)
     #: Members may have their own class weights (``buffers["weight"]``, ``(K, C)``).
     takes_member_buffers: bool = field(default=True, init=False)
 
