@@ -4,6 +4,7 @@ label_smoothing, poly epsilon, asl's gammas and clip): each equals its run alone
 from __future__ import annotations
 
 import json
+import warnings
 
 import pytest
 import torch
@@ -14,8 +15,10 @@ from torch.func import functional_call, vmap
 from lossbench.losses import build_loss, get_loss, n_outputs
 from lossbench.losses.label_smoothing import LabelSmoothingCrossEntropy
 from lossbench.losses.registry import LOSSES
+from lossbench.models import build_model
 from lossbench.params import Param, PerUnit
 from lossbench.vectorized import VECTORIZED_KEYS, group_key
+from lossbench.vectorized.batched import StackedModel
 from lossbench.vectorized.grouping import LOSS_KEYS, kept_apart
 from lossbench.vectorized.member_losses import member_values, tensor_loss, unreduced
 from lossbench.vectorized.sweep import plan_sweep
@@ -599,9 +602,44 @@ WEIGHTS = "[1,2,1,1,3,1,1,1,0.5,1]"
 def test_members_with_label_smoothing_equal_their_runs_alone_exactly(
     make_cfg, tmp_path, base, members
 ):
+    """Bit for bit where this machine's batched matrix products round as a run alone's do;
+    elsewhere (another CPU's kernels sum in another order) within the issue's 1e-5. The
+    loss itself is checked bit for bit on every machine (the unit test above)."""
     alone, grouped = _alone_and_grouped(make_cfg, tmp_path, base, members)
+    cfg = make_cfg(*base, *members[0])
+    exact = _stacked_layers_round_as_alone(cfg.model, n_features=64, n_outputs=10, rows=8)
     for single, member in zip(alone, grouped, strict=True):
         assert member["status"] == single["status"] == "completed"
         assert (member["best_epoch"], member["steps"]) == (single["best_epoch"], single["steps"])
-        assert _metrics(member) == _metrics(single)
-        assert member["history"] == single["history"]
+        if exact:
+            assert _metrics(member) == _metrics(single)
+            assert member["history"] == single["history"]
+        else:
+            assert _metrics(member) == pytest.approx(_metrics(single), abs=1e-5)
+            assert member["history"].keys() == single["history"].keys()
+            for key, values in single["history"].items():
+                assert member["history"][key] == pytest.approx(values, abs=1e-5), key
+
+
+def _stacked_layers_round_as_alone(model_cfg, *, n_features, n_outputs, rows):
+    """Whether two members of ``model_cfg`` stacked compute every output and gradient bit for
+    bit as each model alone does, on a batch of ``rows`` (this machine's ``baddbmm`` and
+    ``bmm`` against ``nn.Linear``'s ``addmm``: they may sum in different orders)."""
+    torch.manual_seed(0)
+    models = [build_model(model_cfg, n_features=n_features, n_outputs=n_outputs) for _ in "ab"]
+    stacked = StackedModel(models)
+    x = torch.randn(2, rows, n_features)
+    weights = torch.randn(2, rows, n_outputs)
+    out = stacked(x)
+    with warnings.catch_warnings():  # the stacked gradients are views into one flat tensor
+        warnings.filterwarnings("ignore", ".*do not obey the gradient layout contract")
+        (out * weights).sum().backward()
+    for k, model in enumerate(models):
+        own = model(x[k])
+        (own * weights[k]).sum().backward()
+        if not torch.equal(out[k], own):
+            return False
+        for name, param in model.named_parameters():
+            if not torch.equal(stacked.unflatten(stacked.flat_grad[k])[name], param.grad):
+                return False
+    return True
