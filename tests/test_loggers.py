@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import shutil
+
 import pytest
 
 from lossbench.training import train
@@ -69,3 +71,31 @@ def test_a_resumed_run_logs_on_into_its_mlflow_run(make_cfg, tmp_path):
     last = tmp_path / "run" / "checkpoints" / "last.ckpt"
     train(make_cfg(*run, "trainer.max_epochs=6", f"ckpt_path={last}"), tmp_path / "on")
     assert len(client.search_runs([experiment.experiment_id])) == 2
+
+
+@pytest.mark.slow  # a few seconds of training; the default suite keeps the fast checks
+def test_a_resumed_run_hides_the_tensorboard_points_logged_after_its_checkpoint(make_cfg, tmp_path):
+    """A run killed after it logged epochs its checkpoint does not hold (an epoch whose
+    checkpoint was still being written, a validation within an epoch) logs them again when
+    resumed: TensorBoard shows each epoch once, the resumed run's values (it showed both)."""
+    pytest.importorskip("tensorboard")
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    run = ("data=iris", "head=logits", "loss=cross_entropy", "logger=tensorboard",
+           "trainer.max_epochs=4")  # fmt: skip
+    ckpts = tmp_path / "run" / "checkpoints"
+    train(make_cfg(*run, "trainer.max_epochs=2"), tmp_path / "run")
+    shutil.copy(ckpts / "last.ckpt", tmp_path / "epoch1.ckpt")
+    (tmp_path / "run" / "metrics.json").unlink()
+    train(make_cfg(*run, "ckpt_path=last"), tmp_path / "run")  # logs epochs 2 and 3
+    # killed after logging epochs 2 and 3 but holding epoch 1's checkpoint only
+    shutil.copy(tmp_path / "epoch1.ckpt", ckpts / "last.ckpt")
+    (tmp_path / "run" / "metrics.json").unlink()
+    record = train(make_cfg(*run, "ckpt_path=last"), tmp_path / "run")
+    assert record["epochs"] == 4
+    accumulator = EventAccumulator(str(tmp_path / "run" / "tensorboard"))
+    accumulator.Reload()
+    for tag in ("train/loss", "val/nll"):
+        points = accumulator.Scalars(tag)
+        assert [p.value for p in points] == pytest.approx(record["history"][tag]), tag
+        assert len({p.step for p in points}) == len(points) == 4, tag

@@ -339,6 +339,18 @@ def set_launcher(strategy: Any, launcher: Any) -> None:
     strategy._launcher = launcher
 
 
+def set_summary_writer_option(logger: Any, name: str, value: Any) -> bool:
+    """Pass ``name=value`` to the ``SummaryWriter`` that a ``TensorBoardLogger`` has not yet
+    created: its ``_kwargs``, which ``logger.experiment`` passes to the writer, and
+    ``_experiment``, None until then (both checked: Lightning 2.6.6). False (nothing set)
+    where the writer exists already or the names are gone."""
+    kwargs = getattr(logger, "_kwargs", None)
+    if not isinstance(kwargs, dict) or getattr(logger, "_experiment", True) is not None:
+        return False
+    kwargs[name] = value
+    return True
+
+
 def open_wandb_run(logger: Any) -> Any | None:
     """The W&B run a ``WandbLogger`` has started, without starting one (``logger.experiment``
     would): ``logger._experiment`` (checked: Lightning 2.6.6)."""

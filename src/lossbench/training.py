@@ -50,7 +50,7 @@ from lossbench.hardware import trainer_settings_error
 from lossbench.instantiators import build_callbacks, build_loggers, check_logger_folders
 from lossbench.interrupts import fit_interrupts
 from lossbench.lightning_internals import epochs_processed, open_wandb_run
-from lossbench.loggers import continue_csv_logs
+from lossbench.loggers import continue_csv_logs, continue_tensorboard_logs
 from lossbench.messages import quiet_lightning
 from lossbench.metric_names import best_logged
 from lossbench.module import ClassifierModule, resolved_loss
@@ -333,6 +333,7 @@ def _fit(
             epoch = int(checkpoint.get("epoch", -1))
             trained_before = epochs_processed(checkpoint)
             continue_csv_logs(trainer.loggers, epoch, output_dir, resume.parent.parent)
+            continue_tensorboard_logs(trainer.loggers, int(checkpoint.get("global_step", 0)))
             del checkpoint  # Lightning loads it again to restore the state
     except CheckpointError as error:
         raise ConfigError(str(error)) from None
