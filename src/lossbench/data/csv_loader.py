@@ -896,9 +896,10 @@ def load_csv(
         label_columns: the label column(s): one for ``binary`` and ``multiclass``, one or more
             0/1 columns for ``multilabel``. A single string is taken as one column name.
         task: ``"binary"``, ``"multilabel"`` or ``"multiclass"``.
-        feature_columns: the feature columns, in the order the model sees them; ``None`` takes
-            every column that is not a label column, in file order. Features are numbers, or
-            text only (categorical).
+        feature_columns: the feature columns; ``None`` takes every column that is not a label
+            column. The model sees the numeric columns first, then each categorical column's
+            one-hot columns (:attr:`lossbench.data.preprocess.Preprocessor.output_names`).
+            Features are numbers, or text only (categorical).
         categorical_columns: feature columns to treat as categorical even when they hold
             numbers (codes); columns of text are categorical without being listed.
         allow_missing: keep missing feature values as NaN (for imputation) instead of refusing
