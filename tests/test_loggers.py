@@ -42,6 +42,7 @@ def test_mlflow_records_the_run_in_a_local_sqlite_store(make_cfg, tmp_path, monk
     (run,) = client.search_runs([experiment.experiment_id])
     assert run.info.run_name == "iris_logits_cross_entropy"
     assert run.data.tags["run_dir"] == str(tmp_path / "run") and run.data.tags["seed"] == "3"
+    assert (run.data.tags["data"], run.data.tags["split_seed"]) == ("iris", "0")
     assert run.data.params["head"] == "logits"
     history = client.get_metric_history(run.info.run_id, "train/loss")
     assert [m.value for m in history] == pytest.approx(record["history"]["train/loss"])
