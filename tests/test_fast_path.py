@@ -417,13 +417,30 @@ def test_writing_checkpoints_at_the_end_gives_the_files_of_every_epoch(make_cfg,
     assert b["last.ckpt"]["epoch"] == a["last.ckpt"]["epoch"] + 1 == 4
 
 
-def test_writing_no_checkpoints_keeps_the_best_weights_of_the_same_epoch(make_cfg, tmp_path):
+@pytest.mark.parametrize(
+    "validation, best_epoch",
+    [
+        ((), 3),
+        # validated twice an epoch: the weights a validation scored, not the epoch's end
+        (("data.batch_size=16", "trainer.val_check_interval=0.5"), 5),
+        # every second epoch: kept at the validation (the epoch's end raised a KeyError)
+        (("trainer.check_val_every_n_epoch=2",), 3),
+    ],
+    ids=["every-epoch", "within-epochs", "every-2-epochs"],
+)
+def test_writing_no_checkpoints_keeps_the_best_weights_of_the_same_epoch(
+    make_cfg, tmp_path, validation, best_epoch
+):
     """checkpoint.write=never chooses the best epoch as ModelCheckpoint does and evaluates its
     weights: the record of a run that writes its checkpoints, without the files."""
-    run = ("data=iris", "loss=cross_entropy", "optimizer.lr=0.1", "trainer.max_epochs=6")
+    run = ("data=iris", "loss=cross_entropy", "optimizer.lr=0.1", "trainer.max_epochs=6",
+           *validation)  # fmt: skip
     written = train(make_cfg(*run, "checkpoint.write=at_end"), tmp_path / "written")
     kept = train(make_cfg(*run, "checkpoint.write=never"), tmp_path / "kept")
-    assert written["best_epoch"] == 3  # neither the first nor the last epoch
+    assert written["status"] == kept["status"] == "completed", kept.get("error")
+    assert written["best_epoch"] == best_epoch
+    if not validation:  # keeping the best weights needs no hook of Lightning's validation loop
+        assert kept["validation_loop"] == written["validation_loop"] == "inline"
     keys = [k for k in written if k.startswith(("val/", "test/"))] + ["best_epoch", "history"]
     assert {k: kept[k] for k in keys} == {k: written[k] for k in keys}
     assert kept["best_checkpoint"] is None
@@ -439,6 +456,9 @@ def test_the_best_epoch_in_memory_follows_model_checkpoints_rules():
         module = nn.Linear(1, 1)
         for epoch, value in enumerate(series):
             trainer = SimpleNamespace(
+                check_val_every_n_epoch=1,
+                num_val_batches=[1],
+                val_check_interval=1.0,
                 sanity_checking=False,
                 fast_dev_run=False,
                 state=SimpleNamespace(fn="fit"),

@@ -198,8 +198,11 @@ class BestWeightsInMemory(Checkpoint):
 
     The best epoch is chosen as ``ModelCheckpoint(save_top_k=1)`` chooses it: the first epoch,
     then each epoch strictly better than the best so far (a NaN value never is; a NaN first
-    epoch counts as the worst value). It acts at the training epoch's end, after the module
-    has logged its metrics, as Lightning's monitoring callbacks do. Without files there is
+    epoch counts as the worst value). It acts where ``ModelCheckpoint`` saves: at the training
+    epoch's end, after the module has logged its metrics, where validation runs once at every
+    epoch's end (or never); else at each validation's end (``trainer.val_check_interval``
+    below 1, ``check_val_every_n_epoch`` above 1), keeping the weights that validation scored,
+    not those of the epoch's end. Without files there is
     nothing to resume from or to evaluate later: ``lossbench-eval`` and ``lossbench-predict``
     need a run that wrote its checkpoints.
     """
@@ -212,11 +215,31 @@ class BestWeightsInMemory(Checkpoint):
         self.best_model_path = ""
         self.best_model_score: torch.Tensor | None = None
         self.best_epoch: int | None = None
-        #: The module's ``state_dict`` at the end of the best epoch (tensors cloned).
+        #: The module's ``state_dict`` where the best epoch was validated (tensors cloned).
         self.best_state_dict: dict[str, torch.Tensor] | None = None
         self._better = torch.lt if mode == "min" else torch.gt
 
+    @staticmethod
+    def acts_at_epoch_end(trainer: Any) -> bool:
+        """Whether ``ModelCheckpoint`` (``save_on_train_epoch_end`` unset) saves at the training
+        epoch's end on ``trainer``: validation once an epoch at its end, or none at all;
+        otherwise it saves at each validation's end."""
+        if trainer.check_val_every_n_epoch != 1:
+            return False
+        batches = trainer.num_val_batches
+        if (sum(batches) if isinstance(batches, list) else batches) == 0:
+            return True
+        return trainer.val_check_interval == 1.0
+
     def on_train_epoch_end(self, trainer: Any, pl_module: Any) -> None:
+        if self.acts_at_epoch_end(trainer):
+            self._keep_if_best(trainer, pl_module)
+
+    def on_validation_end(self, trainer: Any, pl_module: Any) -> None:
+        if not self.acts_at_epoch_end(trainer):
+            self._keep_if_best(trainer, pl_module)
+
+    def _keep_if_best(self, trainer: Any, pl_module: Any) -> None:
         if trainer.sanity_checking or trainer.fast_dev_run or trainer.state.fn != "fit":
             return
         current = trainer.callback_metrics.get(self.monitor)

@@ -52,6 +52,7 @@ from lightning.pytorch.profilers import PassThroughProfiler
 from lightning.pytorch.utilities.model_helpers import is_overridden
 from omegaconf import DictConfig
 
+from lossbench.callbacks import BestWeightsInMemory
 from lossbench.data.datamodule import ClassificationDataModule
 from lossbench.lightning_internals import (
     acts_at_validation_end,
@@ -266,10 +267,13 @@ def _needs_validation_hooks(callback: Callback) -> bool:
 
     ``ModelCheckpoint`` and ``EarlyStopping`` act at validation end only where they are told to
     (``save_on_train_epoch_end=False`` / ``check_on_train_epoch_end=False``); by default, with
-    validation once per epoch, both act at the training epoch's end, after the validation.
+    validation once per epoch, both act at the training epoch's end, after the validation, and
+    so does :class:`~lossbench.callbacks.BestWeightsInMemory`.
     """
     if acts_at_validation_end(callback):
         return True
+    if isinstance(callback, BestWeightsInMemory):  # acts at validation end only where
+        return False  # validation is not once an epoch at its end: never inline anyway
     if isinstance(callback, ProgressBar):  # its validation hooks only draw the validation bar,
         return False  # which inline validation (one forward pass per epoch) does not need
     lightning_own = (ModelCheckpoint, EarlyStopping)
