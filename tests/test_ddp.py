@@ -134,6 +134,14 @@ def test_two_process_ddp_run_equals_single_process_evaluation(tmp_path):
     assert single.keys() == {k for k in record if k.startswith("test/")}
     for key, value in single.items():
         torch.testing.assert_close(record[key], float(value), rtol=1e-5, atol=1e-6, msg=key)
+    # the reliability bins of both processes' test rows (they held rank 0's share only)
+    reliability = record["test_reliability"]
+    assert sum(reliability["count"]) == 45 and reliability["count"] == module.reliability["count"]
+    for key, bins in module.reliability.items():
+        assert [b is None for b in reliability[key]] == [b is None for b in bins], key
+        assert [b for b in reliability[key] if b is not None] == pytest.approx(
+            [b for b in bins if b is not None], abs=1e-6
+        ), key
 
 
 @pytest.mark.slow

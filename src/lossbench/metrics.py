@@ -570,9 +570,12 @@ class ClassificationMetrics(nn.Module):
         Over ``ECE_BINS`` equal bins of the confidence: binary and multi-label bin the
         probability of the positive class / each label against the observed frequency;
         multi-class bins the top-label probability against top-1 accuracy. Empty bins are None.
+        Under DDP the states of every process are gathered first (torchmetrics'
+        ``sync_context``; a collective call: every rank calls it), as ``compute`` gathers them.
         """
         ece = self.metrics["ece"]
-        return reliability_bins(dim_zero_cat(ece.confidences), dim_zero_cat(ece.accuracies))
+        with ece.sync_context():
+            return reliability_bins(dim_zero_cat(ece.confidences), dim_zero_cat(ece.accuracies))
 
     def compute(self) -> dict[str, Tensor]:
         """Every metric over all steps since the last reset, keyed ``<prefix><name>``."""
