@@ -6,6 +6,7 @@ The end-to-end runs start ``python -m lossbench.train`` as rank 0, which starts 
 
 from __future__ import annotations
 
+import csv
 import json
 import subprocess
 from pathlib import Path
@@ -134,6 +135,13 @@ def test_two_process_ddp_run_equals_single_process_evaluation(tmp_path):
     assert single.keys() == {k for k in record if k.startswith("test/")}
     for key, value in single.items():
         torch.testing.assert_close(record[key], float(value), rtol=1e-5, atol=1e-6, msg=key)
+    # metrics.csv: a val/ row per epoch, then the best epoch's val/ under best/ (a fourth val/
+    # row came last), as one process's run writes it
+    with (run / "logs" / "metrics.csv").open(newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    assert [r["epoch"] for r in rows if r["val/nll"]] == ["0", "1", "2"]
+    assert float(rows[-1]["best/val/nll"]) == pytest.approx(record["val/nll"])
+    assert float(rows[-1]["test/nll"]) == pytest.approx(record["test/nll"])
     # the reliability bins of both processes' test rows (they held rank 0's share only)
     reliability = record["test_reliability"]
     assert sum(reliability["count"]) == 45 and reliability["count"] == module.reliability["count"]

@@ -371,11 +371,20 @@ def _fit(
     if trainer.world_size == 1:
         values = _evaluate_best(trainer, module, datamodule, best)
     else:  # each rank evaluates its share of the samples; Lightning's loops gather them
-        for stage in ("validate", "test"):
-            results = getattr(trainer, stage)(
-                module, datamodule=datamodule, ckpt_path=best, verbose=False, weights_only=True
-            )
-            values.update({k: float(v) for k, v in results[0].items()})
+        # the loggers get the gathered values once, as one process's run logs them (the best
+        # epoch's val/ under best/): Lightning's loops would log val/ as one more epoch
+        loggers, trainer.loggers = trainer.loggers, []
+        try:
+            for stage in ("validate", "test"):
+                results = getattr(trainer, stage)(
+                    module, datamodule=datamodule, ckpt_path=best, verbose=False, weights_only=True
+                )
+                values.update({k: float(v) for k, v in results[0].items()})
+        finally:
+            trainer.loggers = loggers
+        for logger in loggers:
+            logger.log_metrics(best_logged(values), step=trainer.global_step)
+            logger.save()
     best_epoch = callback.best_epoch if in_memory is not None else _best_epoch(best)
     record.update(values)
     record.update(best_checkpoint=best, best_epoch=best_epoch, test_reliability=module.reliability)
