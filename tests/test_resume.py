@@ -142,6 +142,21 @@ def test_validating_within_epochs_keeps_last_at_epoch_ends_and_refuses_a_mid_epo
     assert result.returncode == 2 and "Traceback" not in result.stderr
     assert "Resume from the run's last.ckpt, written at the end of every epoch" in result.stderr
     assert not (tmp_path / "cli").exists()
+    # stopped before its first epoch's end: the best checkpoint halfway, no last.ckpt. Neither
+    # ckpt_path=last nor the plain command may send the user to the checkpoint they refuse
+    stopped = tmp_path / "stopped"
+    (stopped / "checkpoints").mkdir(parents=True)
+    shutil.copy(best, stopped / "checkpoints" / "best-epoch000.ckpt")
+    for resume in (("ckpt_path=last",), ()):
+        args = (*run, "trainer.max_epochs=6", *resume, f"hydra.run.dir={stopped}")
+        result = run_module("lossbench.train", *args, cwd=tmp_path)
+        assert result.returncode == 2 and "Traceback" not in result.stderr, resume
+        assert "best-epoch000.ckpt was saved within epoch 2" in result.stderr, resume
+        assert "ckpt_path=" not in result.stderr.split("refused:")[1].replace(
+            "ckpt_path=last:", ""
+        ), resume
+        assert "checkpoint.write=at_end writes it only when training ends" in result.stderr
+        assert "another" in result.stderr and "directory" in result.stderr
 
 
 def test_a_refused_resume_in_a_sweep_leaves_the_runs_config_so_it_is_refused_again(

@@ -252,6 +252,28 @@ def restore_rng_states(states: Mapping[str, Any]) -> None:
 # --------------------------------------------------------------------------------- resume
 
 
+#: Why a run's directory can hold a best checkpoint and no ``last.ckpt``.
+NO_LAST_CHECKPOINT = (
+    "last.ckpt is written at each epoch's end (checkpoint.write=every_epoch, the default), so a "
+    "run stopped within its first epoch has none; checkpoint.write=at_end writes it only when "
+    "training ends, checkpoint.save_last=false never"
+)
+
+
+def saved_within_epoch(path: Path) -> int | None:
+    """The epoch within which the checkpoint ``path`` was saved (at a validation before the
+    epoch's end, or where ``trainer.max_steps`` ended a run): a run cannot be resumed from it.
+    None for a checkpoint of an epoch's end, and for one that cannot be read (resuming from
+    it says why)."""
+    try:
+        checkpoint = load_checkpoint(path)
+    except CheckpointError:
+        return None
+    from lossbench.lightning_internals import batches_within_epoch  # Lightning's loop state
+
+    return checkpoint.get(EPOCH_KEY) if batches_within_epoch(checkpoint) else None
+
+
 def resume_path(ckpt_path: str | None, output_dir: str | os.PathLike) -> Path | None:
     """The checkpoint that ``ckpt_path`` names: ``last`` is ``<output_dir>/checkpoints/last.ckpt``.
 
@@ -267,14 +289,19 @@ def resume_path(ckpt_path: str | None, output_dir: str | os.PathLike) -> Path | 
     last = Path(output_dir) / "checkpoints" / "last.ckpt"
     best = sorted(last.parent.glob("best-epoch*.ckpt"))
     if not last.is_file() and best:
+        within = saved_within_epoch(best[-1])
+        resume = (
+            f"Continue from the best epoch with ckpt_path={best[-1]}, or start afresh in "
+            "another directory; to resume from the last epoch after an interruption, train "
+            "with checkpoint.write=every_epoch (the default)."
+            if within is None
+            else f"{best[-1].name} was saved within epoch {within} (at a validation before "
+            "the epoch's end), which a run cannot be resumed from: start afresh in another "
+            "directory (the checkpoint still serves lossbench-eval and lossbench-predict)."
+        )
         raise CheckpointError(
             f"ckpt_path=last: there is no {last} to resume from, only the best epoch's "
-            f"{best[-1].name}: checkpoint.write=at_end writes no last.ckpt when a run is "
-            "interrupted or fails (only its best checkpoint so far; last.ckpt once training "
-            "ends), and checkpoint.save_last=false none at all. Continue from the best epoch "
-            "with ckpt_path="
-            f"{best[-1]}, or start afresh in another directory; to resume from the last epoch "
-            "after an interruption, train with checkpoint.write=every_epoch (the default)."
+            f"{best[-1].name} ({NO_LAST_CHECKPOINT}). {resume}"
         )
     if not last.is_file():
         raise CheckpointError(
@@ -380,14 +407,20 @@ def check_resume(
 
     within = batches_within_epoch(checkpoint)
     if within:
+        resume_instead = (
+            "Resume from the run's last.ckpt, written at the end of every epoch"
+            if (Path(path).parent / "last.ckpt").is_file()
+            else "Its run wrote no last.ckpt (it stopped within its first epoch, or wrote "
+            "none): start afresh in another directory"
+        )
         raise CheckpointError(
             f"cannot resume from {str(path)!r}: it was saved within epoch "
             f"{checkpoint.get(EPOCH_KEY)}, after {within} of its training batches (at a "
             "validation before the epoch's end, trainer.val_check_interval, or where "
             "trainer.max_steps ended the run), and a resumed run cannot continue that epoch "
             "as the run that wrote it did: the epoch's other batches and its training metrics "
-            "would differ. Resume from the run's last.ckpt, written at the end of every epoch, "
-            "or use this checkpoint with lossbench-eval and lossbench-predict."
+            f"would differ. {resume_instead}, or use this checkpoint with lossbench-eval and "
+            "lossbench-predict."
         )
     saved = None if config is None else _saved_config(path, saved, checkpoint)
     settings = None if config is None or saved is None else _setting_differences(config, saved)

@@ -348,20 +348,34 @@ def check_unfinished_run(cfg: DictConfig, output_dir: Path) -> None:
     found = sorted(p.name for p in (output_dir / "checkpoints").glob("*.ckpt"))
     if not found:
         return
+    new_run = "give another hydra.run.dir (or none: each run gets a new directory under outputs/)"
     if "last.ckpt" in found:
         resume = "add ckpt_path=last to the same command to continue it from its last epoch"
-    else:  # checkpoint.write=at_end, interrupted: only the best epoch so far was written
+    else:  # only a best checkpoint: interrupted at_end, save_last=false, or within epoch 0
+        from lossbench.checkpoint import NO_LAST_CHECKPOINT, saved_within_epoch
+
         best = output_dir / "checkpoints" / found[-1]
+        within = saved_within_epoch(best)
+        if within is not None:
+            raise ConfigError(
+                f"the run directory {str(output_dir)!r} holds the checkpoints of a run that "
+                f"did not complete ({', '.join(found)}), and no ckpt_path was given: a new run "
+                f"there would overwrite its checkpoints and logs. It cannot be continued: "
+                f"{found[-1]} was saved within epoch {within} (at a validation before the "
+                f"epoch's end) and there is no last.ckpt ({NO_LAST_CHECKPOINT}). To start a "
+                f"new run, {new_run}, or move {output_dir / 'checkpoints'} away (its "
+                "checkpoint still serves lossbench-eval and lossbench-predict) and run the "
+                "command again."
+            )
         resume = (
             f"add ckpt_path={best} to the same command to continue it from its best epoch "
-            "(it has no last.ckpt: checkpoint.write=at_end writes none when a run is "
-            "interrupted)"
+            f"(it has no last.ckpt: {NO_LAST_CHECKPOINT})"
         )
     raise ConfigError(
         f"the run directory {str(output_dir)!r} holds the checkpoints of a run that did not "
         f"complete ({', '.join(found)}), and no ckpt_path was given: a new run there would "
         f"overwrite its checkpoints and logs. To keep that run, {resume}; to start a new run, "
-        "give another hydra.run.dir (or none: each run gets a new directory under outputs/)."
+        f"{new_run}."
     )
 
 
