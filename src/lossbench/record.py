@@ -17,6 +17,7 @@ import json
 import math
 import os
 import platform
+import re
 import shutil
 import subprocess
 from collections.abc import Mapping
@@ -372,6 +373,37 @@ def set_aside_earlier_checkpoints(run_dir: str | os.PathLike) -> Path | None:
         shutil.rmtree(aside)
     folder.rename(aside)
     return aside
+
+
+def set_aside_later_checkpoints(run_dir: str | os.PathLike, epoch: int) -> list[Path]:
+    """Move the best checkpoints of epochs after ``epoch`` from ``checkpoints/`` to
+    ``checkpoints-earlier/`` before a run resumes from its checkpoint of ``epoch``; return
+    where they went.
+
+    A run killed between writing a new best checkpoint and its ``last.ckpt`` (or killed within
+    an epoch after a validation's best) leaves the best of an epoch its ``last.ckpt`` does not
+    hold. The resumed run trains that epoch again: beside the old file its best would be
+    ``best-epochNNN-v1.ckpt``, and a stale best file would stay beside the run's own.
+
+        >>> import tempfile
+        >>> run = Path(tempfile.mkdtemp())
+        >>> (run / "checkpoints").mkdir()
+        >>> for name in ("best-epoch003.ckpt", "best-epoch039.ckpt", "last.ckpt"):
+        ...     _ = (run / "checkpoints" / name).write_bytes(b"")
+        >>> [p.name for p in set_aside_later_checkpoints(run, 38)]
+        ['best-epoch039.ckpt']
+        >>> sorted(p.name for p in (run / "checkpoints").iterdir())
+        ['best-epoch003.ckpt', 'last.ckpt']
+    """
+    moved = []
+    for path in sorted((Path(run_dir) / "checkpoints").glob("best-epoch*.ckpt")):
+        found = re.match(r"best-epoch(\d+)", path.name)
+        if found is None or int(found.group(1)) <= epoch:
+            continue
+        aside = Path(run_dir) / EARLIER_CHECKPOINTS
+        aside.mkdir(exist_ok=True)
+        moved.append(path.replace(aside / path.name))
+    return moved
 
 
 def _json_safe(value: Any) -> Any:

@@ -61,6 +61,7 @@ from lossbench.record import (
     read_run_config,
     refuse_completed,
     set_aside_earlier_checkpoints,
+    set_aside_later_checkpoints,
 )
 from lossbench.run_identity import set_aside_for_raised_cap
 from lossbench.runners import select_runner
@@ -334,6 +335,16 @@ def _fit(
             trained_before = epochs_processed(checkpoint)
             continue_csv_logs(trainer.loggers, epoch, output_dir, resume.parent.parent)
             continue_tensorboard_logs(trainer.loggers, int(checkpoint.get("global_step", 0)))
+            own = resume.parent.resolve() == (output_dir / "checkpoints").resolve()
+            if own and rank_zero_only.rank == 0:  # the resumed run writes those epochs again
+                for path in set_aside_later_checkpoints(output_dir, epoch):
+                    log.warning(
+                        "%s holds an epoch after the one resumed (%d), written before the run "
+                        "stopped: moved to %s",
+                        path.name,
+                        epoch,
+                        path.parent,
+                    )
             del checkpoint  # Lightning loads it again to restore the state
     except CheckpointError as error:
         raise ConfigError(str(error)) from None

@@ -1,0 +1,373 @@
+"""Real ``lossbench-train`` processes killed (SIGKILL) or stopped (SIGTERM) while they train,
+then resumed with the documented command, against an uninterrupted run of the same command.
+
+Each kill is placed by what the run has written, not by a delay: after ``last.ckpt`` holds
+epoch N (polled from outside), after a sweep's first job has its record, or from inside the
+process at an exact step of the checkpoint writer (a patched Lightning method SIGKILLs its own
+process), so the tests do not depend on the machine's speed.
+
+What must hold after the resume: the same ``val/`` and ``test/`` metrics, ``epochs``,
+``steps``, ``best_epoch``, ``history``, ``logs/metrics.csv`` rows and the same files in
+``checkpoints/`` as the uninterrupted run; a stop by SIGTERM ends with exit status 143, one
+``lossbench: terminated (SIGTERM)`` line and no traceback.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from lossbench.checkpoint import load_checkpoint
+
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.skipif(sys.platform == "win32", reason="POSIX signals"),
+]
+
+SRC = Path(__file__).resolve().parents[1] / "src"
+QUIET = (
+    "data=digits",
+    "trainer.enable_progress_bar=false",
+    "trainer.enable_model_summary=false",
+    "trainer.accelerator=cpu",
+)
+#: The console script ``lossbench-train``, optionally after PATCH (code run first).
+CONSOLE = (
+    "import os, sys\n"
+    "sys.argv[0] = 'lossbench-train'\n"
+    "exec(os.environ.get('LOSSBENCH_TEST_PATCH', ''))\n"
+    "from lossbench.commands import train\n"
+    "sys.exit(train())\n"
+)
+#: Run first in the child: SIGKILL this process as soon as a new best checkpoint file of epoch
+#: KILL_EPOCH or later is on disk (lossbench's checkpoint writer thread), before the previous best
+#: is removed and before last.ckpt catches up: the moment a kill leaves two best files.
+KILL_BEFORE_OLD_BEST_REMOVED = """
+import re, signal
+import lossbench.checkpoint_io as _io
+_write = _io._serialize_and_replace
+def _killing_write(path, checkpoint):
+    _write(path, checkpoint)
+    found = re.match(r"best-epoch(\\d+)", path.name)
+    if found and int(found.group(1)) >= int(os.environ['KILL_EPOCH']):
+        os.kill(os.getpid(), signal.SIGKILL)
+_io._serialize_and_replace = _killing_write
+"""
+#: Run first in the child: send SIGNAL to this process once the checkpoint callback has ended
+#: epoch SIGNAL_EPOCH and its last.ckpt is on disk (lossbench writes checkpoints on a
+#: background thread), as a kill from outside landing there would: before Lightning logs the
+#: epoch's training metrics.
+SIGNAL_AFTER_EPOCH_END = """
+from lossbench.callbacks import BestAndLastCheckpoint
+_end = BestAndLastCheckpoint.on_train_epoch_end
+def _signalling_end(self, trainer, module):
+    _end(self, trainer, module)
+    if trainer.current_epoch == int(os.environ['SIGNAL_EPOCH']):
+        getattr(trainer.strategy.checkpoint_io, 'wait', lambda: None)()  # last.ckpt on disk
+        os.kill(os.getpid(), int(os.environ['SIGNAL']))
+BestAndLastCheckpoint.on_train_epoch_end = _signalling_end
+"""
+
+
+def _env(patch: str = "", **extra: str) -> dict[str, str]:
+    env = {**os.environ, "PYTHONPATH": str(SRC), "OMP_NUM_THREADS": "1"}
+    env["LOSSBENCH_TEST_PATCH"] = patch
+    env.update(extra)
+    return env
+
+
+def _start(*args: str, patch: str = "", **extra: str) -> subprocess.Popen[str]:
+    return subprocess.Popen(
+        [sys.executable, "-c", CONSOLE, *args],
+        env=_env(patch, **extra),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+        # Ctrl-C as a terminal delivers it, whatever the test runner's own disposition
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
+    )
+
+
+def _run(*args: str, timeout: float = 300) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-c", CONSOLE, *args],
+        env=_env(),
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
+
+
+def _epoch_of(last: Path) -> int:
+    """The epoch of last.ckpt, or -1 while it does not exist or is being written."""
+    try:
+        return int(load_checkpoint(last)["epoch"])
+    except Exception:  # absent, or half-written while we read it
+        return -1
+
+
+def _wait_then_signal(proc: subprocess.Popen[str], ready, signum: int) -> None:
+    deadline = time.monotonic() + 240
+    while not ready():
+        assert proc.poll() is None, f"the run ended before the signal: {proc.stderr.read()}"
+        assert time.monotonic() < deadline, "the run did not get there within 240 s"
+        time.sleep(0.01)
+    proc.send_signal(signum)
+
+
+def _record(run_dir: Path) -> dict:
+    return json.loads((run_dir / "metrics.json").read_text())
+
+
+def _outcome(run_dir: Path) -> dict:
+    record = _record(run_dir)
+    keys = sorted(k for k in record if k.startswith(("val/", "test/")))
+    assert keys
+    best = record["best_checkpoint"]
+    return {
+        **{k: record[k] for k in [*keys, "epochs", "steps", "best_epoch", "history", "status"]},
+        "best_checkpoint": Path(best).name if best else None,
+        "checkpoints": sorted(p.name for p in (run_dir / "checkpoints").glob("*")),
+        "metrics.csv": (run_dir / "logs" / "metrics.csv").read_text().splitlines(),
+    }
+
+
+CASES = {
+    "default": ("trainer.max_epochs=40",),
+    "plateau+early-stopping": (
+        "trainer.max_epochs=60",
+        "scheduler=plateau",
+        "scheduler.patience=1",
+        "early_stopping.enabled=true",
+        "early_stopping.patience=4",
+        "optimizer.lr=0.01",
+    ),
+    "val_check_interval=0.5": ("trainer.max_epochs=40", "trainer.val_check_interval=0.5"),
+    "accumulate+clip": (
+        "trainer.max_epochs=40",
+        "trainer.accumulate_grad_batches=2",
+        "trainer.gradient_clip_val=0.5",
+    ),
+}
+
+
+#: Lightning's loop (``training_loop: batch``) logs an epoch's training metrics after its
+#: checkpoint callback: a SIGKILL between the two loses that epoch's ``train/`` row of
+#: ``logs/metrics.csv`` for good (the record's history is whole).
+TRAIN_ROW_LOST = pytest.mark.xfail(
+    strict=True,
+    reason="under Lightning's loop a kill after last.ckpt and before the epoch's train/ row "
+    "loses the row in logs/metrics.csv",
+)
+
+
+@pytest.mark.parametrize(
+    "case, signum",
+    [
+        pytest.param(
+            case,
+            signum,
+            id=f"{case}-{name}",
+            marks=[TRAIN_ROW_LOST]
+            if signum == signal.SIGKILL and case in ("val_check_interval=0.5", "accumulate+clip")
+            else [],
+        )
+        for case in CASES
+        for signum, name in ((signal.SIGKILL, "sigkill"), (signal.SIGTERM, "sigterm"))
+    ],
+)
+def test_stopped_after_an_epoch_resumes_to_the_uninterrupted_run(tmp_path, case, signum):
+    args = (*QUIET, *CASES[case])
+    whole = _run(*args, f"hydra.run.dir={tmp_path / 'whole'}")
+    assert whole.returncode == 0, whole.stderr
+    run_dir = tmp_path / "stopped"
+    stopped = _start(
+        *args,
+        f"hydra.run.dir={run_dir}",
+        patch=SIGNAL_AFTER_EPOCH_END,
+        SIGNAL_EPOCH="5",
+        SIGNAL=str(int(signum)),
+    )
+    err = stopped.communicate(timeout=300)[1]
+    last = run_dir / "checkpoints" / "last.ckpt"
+    assert not (run_dir / "metrics.json").exists(), "the run completed: the signal never came"
+    assert _epoch_of(last) >= 5
+    if signum == signal.SIGKILL:
+        assert stopped.returncode == -signal.SIGKILL
+    else:
+        assert stopped.returncode == 143, err
+        assert err.strip().splitlines()[-1].startswith("lossbench: terminated (SIGTERM)."), err
+        assert "Traceback" not in err, err
+
+    resumed = _run(*args, f"hydra.run.dir={run_dir}", "ckpt_path=last")
+    assert resumed.returncode == 0, resumed.stderr
+    assert "Traceback" not in resumed.stderr, resumed.stderr
+    assert _record(run_dir)["resumed_from"] == str(last)
+    assert _outcome(run_dir) == _outcome(tmp_path / "whole")
+
+
+@pytest.mark.parametrize("case", ["default", "val_check_interval=0.5"])
+def test_killed_between_two_best_files_resumes_to_the_uninterrupted_run(tmp_path, case):
+    """SIGKILL right after a new best checkpoint is written and before the previous one is
+    removed (with val_check_interval below an epoch: half an epoch before last.ckpt catches
+    up). The resumed run must not keep the killed run's orphan best file, nor save the best as
+    ``best-epochNNN-v1.ckpt`` beside it."""
+    args = (*QUIET, *CASES[case])
+    whole = _run(*args, f"hydra.run.dir={tmp_path / 'whole'}")
+    assert whole.returncode == 0, whole.stderr
+    run_dir = tmp_path / "killed"
+    killed = _start(
+        *args,
+        f"hydra.run.dir={run_dir}",
+        patch=KILL_BEFORE_OLD_BEST_REMOVED,
+        KILL_EPOCH="3",
+    )
+    killed.communicate(timeout=300)
+    assert killed.returncode == -signal.SIGKILL
+    assert len(list((run_dir / "checkpoints").glob("best-epoch*.ckpt"))) == 2  # the moment
+
+    resumed = _run(*args, f"hydra.run.dir={run_dir}", "ckpt_path=last")
+    assert resumed.returncode == 0, resumed.stderr
+    assert _outcome(run_dir) == _outcome(tmp_path / "whole")
+
+
+def test_sweep_killed_after_its_first_job_reruns_to_the_uninterrupted_sweep(tmp_path):
+    """``-m seed=0,1,2`` SIGKILLed once job 0 has its record; the same command run again skips
+    job 0 (its record untouched) and ends with every job as the uninterrupted sweep's."""
+    args = ("-m", *QUIET, "seed=0,1,2", "trainer.max_epochs=30")
+    whole = _run(*args, f"hydra.sweep.dir={tmp_path / 'whole'}")
+    assert whole.returncode == 0, whole.stderr
+    sweep = tmp_path / "killed"
+    killed = _start(*args, f"hydra.sweep.dir={sweep}")
+    _wait_then_signal(killed, lambda: len(list(sweep.glob("*/metrics.json"))) >= 1, signal.SIGKILL)
+    killed.wait(timeout=60)
+    done = list(sweep.glob("*/metrics.json"))
+    assert 1 <= len(done) < 3
+    before = {p: p.stat().st_mtime_ns for p in done}
+
+    again = _run(*args, f"hydra.sweep.dir={sweep}")
+    assert again.returncode == 0, again.stderr
+    assert "Traceback" not in again.stderr, again.stderr
+    assert {p: p.stat().st_mtime_ns for p in done} == before  # completed jobs skipped
+    jobs = sorted(p.name for p in (tmp_path / "whole").iterdir() if p.is_dir() and p.name[0] != ".")
+    assert jobs == sorted(p.name for p in sweep.iterdir() if p.is_dir() and p.name[0] != ".")
+    for job in jobs:
+        a, b = _outcome(tmp_path / "whole" / job), _outcome(sweep / job)
+        assert a == b, job
+
+
+# The stop lands in lossbench-train's own checks of the command line, after the console
+# command imported its module and before Hydra runs the job (lossbench.train.main ->
+# register_configs): there SIGTERM is not handled and kills the process with no line.
+WAIT_IN_REGISTER_CONFIGS = """
+import time
+import lossbench.train as _train
+_register = _train.register_configs
+def _waiting_register():
+    open(os.environ['MARK'], 'w').close()
+    time.sleep(20)
+    return _register()
+_train.register_configs = _waiting_register
+"""
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="SIGTERM between the import of lossbench.train and Hydra's job is not handled "
+    "(exit -15, no line); README 'Stopping a study' and lossbench.commands promise 143",
+)
+def test_sigterm_while_the_command_line_is_checked_ends_in_one_line(tmp_path):
+    mark = tmp_path / "mark"
+    proc = _start(
+        *QUIET, f"hydra.run.dir={tmp_path / 'run'}", patch=WAIT_IN_REGISTER_CONFIGS, MARK=str(mark)
+    )
+    _wait_then_signal(proc, mark.exists, signal.SIGTERM)
+    err = proc.communicate(timeout=60)[1]
+    assert proc.returncode == 143, (proc.returncode, err)
+    assert "lossbench: terminated (SIGTERM)." in err
+
+
+#: Run first in the child: SIGKILL this process where it would write metrics.json, after the
+#: last epoch and the final evaluation (a kill while a run's record is written).
+KILL_AT_THE_RECORD = """
+import signal
+import lossbench.distributed, lossbench.record
+def _killing_write(run_dir, record):
+    os.kill(os.getpid(), signal.SIGKILL)
+lossbench.record.write_record = lossbench.distributed.write_record = _killing_write
+"""
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="a run killed after its last epoch and before its record: ckpt_path=last is refused "
+    "('trainer.max_epochs=N leaves none to train'), and the plain command is refused too",
+)
+def test_killed_while_writing_its_record_completes_with_ckpt_path_last(tmp_path):
+    args = (*QUIET, "trainer.max_epochs=10")
+    whole = _run(*args, f"hydra.run.dir={tmp_path / 'whole'}")
+    assert whole.returncode == 0, whole.stderr
+    run_dir = tmp_path / "killed"
+    killed = _start(*args, f"hydra.run.dir={run_dir}", patch=KILL_AT_THE_RECORD)
+    killed.communicate(timeout=300)
+    assert killed.returncode == -signal.SIGKILL
+    assert _epoch_of(run_dir / "checkpoints" / "last.ckpt") == 9
+    assert not (run_dir / "metrics.json").exists()
+
+    resumed = _run(*args, f"hydra.run.dir={run_dir}", "ckpt_path=last")
+    assert resumed.returncode == 0, resumed.stderr
+    assert _outcome(run_dir) == _outcome(tmp_path / "whole")
+
+
+def _children(pid: int) -> list[int]:
+    found = subprocess.run(["pgrep", "-P", str(pid)], capture_output=True, text=True, check=False)
+    return [int(p) for p in found.stdout.split()]
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="a SIGKILLed vectorized sweep's worker processes train on and write the groups' "
+    "records after the command died (README: a killed group leaves none)",
+)
+def test_a_killed_vectorized_sweep_leaves_no_worker_training(tmp_path):
+    sweep = tmp_path / "sweep"
+    args = (
+        "-m",
+        *QUIET,
+        "hydra/launcher=vectorized",
+        "hydra.launcher.n_jobs=2",
+        "data=digits,wine",
+        "seed=0,1",
+        "trainer.max_epochs=400",
+        f"hydra.sweep.dir={sweep}",
+    )
+    proc = _start(*args)
+    deadline = time.monotonic() + 120
+    workers: list[int] = []
+    while len(workers) < 2 or not sweep.is_dir():  # the two workers have their groups
+        assert proc.poll() is None, proc.stderr.read()
+        assert time.monotonic() < deadline
+        workers = _children(proc.pid)
+        time.sleep(0.05)
+    time.sleep(1.0)
+    assert not list(sweep.glob("*/metrics.json")), "a group ended before the kill: train longer"
+    proc.kill()
+    proc.wait(timeout=60)
+    try:
+        time.sleep(20)  # a group here trains in under 15 s
+        alive = [pid for pid in workers if Path(f"/proc/{pid}").exists()]
+        written = sorted(p.parent.name for p in sweep.glob("*/metrics.json"))
+        assert (alive, written) == ([], [])
+    finally:
+        for pid in workers:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
