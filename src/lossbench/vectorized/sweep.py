@@ -339,7 +339,8 @@ class TaskPool:
 
     Each worker trains with ``threads`` torch threads (default: cores // workers, at least 1).
     The worker processes are a loky executor of the pool's own, started with the pool and
-    ended by :meth:`close` (or :meth:`kill`): not loky's process-wide reusable executor,
+    ended by :meth:`close` (or :meth:`kill`), and with this process however it ends
+    (:func:`end_with_parent`): not loky's process-wide reusable executor,
     which ``joblib.Parallel`` takes over, and breaks on, when it finds one it did not start
     (a report built in the same process after a study).
     """
