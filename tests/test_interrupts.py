@@ -3,6 +3,7 @@ command resumes it."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -111,6 +112,31 @@ def test_the_same_command_resumes_an_interrupted_study(tmp_path):
     # interrupted ones (a directory without a record) train
     short = LONG.replace("100000", "2")
     again = _start(tmp_path, *STUDY, short)
+    _, stderr = again.communicate(timeout=180)
+    assert again.returncode == 0, stderr[-2000:]
+    assert "4/4 jobs ended (2 completed, 2 skipped, 0 refused, 0 failed)" in stderr
+
+
+@posix
+@pytest.mark.slow  # about 30 s: a study trains a group, then the same command runs again
+def test_a_killed_study_s_workers_end_with_it_and_the_same_command_resumes_it(tmp_path):
+    """SIGKILL (or the out-of-memory killer) stops nothing itself: the study's workers end with
+    its process, within a second, the group they trained without a record, and the same
+    command trains that group again (workers left training would write the records while it
+    does, and it would refuse their jobs as runs of other settings)."""
+    study = _start(tmp_path, *STUDY, LONG)
+    try:
+        _wait_for_completed(tmp_path / "sweep", 2, study)  # the long group trains on
+        study.kill()
+        study.wait(timeout=60)  # its output pipes stay open while a worker lives
+        assert group_gone(study.pid, within_s=3.0), "a worker of the killed study trains on"
+    finally:
+        with contextlib.suppress(ProcessLookupError):  # what the study left running
+            os.killpg(study.pid, signal.SIGKILL)
+        study.communicate(timeout=60)
+    kept = sorted(p.parent.name for p in tmp_path.glob("sweep/*/metrics.json"))
+    assert kept == ["logits_cross_entropy-seed0", "logits_cross_entropy-seed1"]
+    again = _start(tmp_path, *STUDY, LONG.replace("100000", "2"))
     _, stderr = again.communicate(timeout=180)
     assert again.returncode == 0, stderr[-2000:]
     assert "4/4 jobs ended (2 completed, 2 skipped, 0 refused, 0 failed)" in stderr

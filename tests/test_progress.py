@@ -353,3 +353,38 @@ def test_a_sweep_fails_when_none_of_its_jobs_completed(counts, fails):
     from lossbench.progress import none_completed
 
     assert none_completed(counts) is fails
+
+
+def test_a_stopped_study_s_progress_line_ends_before_the_command_s_last_line(
+    tmp_path, monkeypatch, capsys
+):
+    """Ctrl-C (or SIGTERM) during a study: its progress line shows the last counts and ends
+    before the ``lossbench: interrupted`` line, and nothing is written after that line (the
+    line's thread went on polling and wrote the counts of the jobs that ended as the study
+    stopped after it)."""
+    import threading
+
+    import lossbench.train as train
+
+    def run_job(cfg, output_dir):
+        if cfg.seed == 1:
+            raise KeyboardInterrupt
+        return None, "completed"
+
+    monkeypatch.setattr(train, "_run_job", run_job)
+    monkeypatch.chdir(tmp_path)
+    argv = ["lossbench-train", "-m", "data=iris", "seed=0,1", "logger=none", "hydra.sweep.dir=s"]
+    monkeypatch.setattr("sys.argv", argv)
+    try:
+        with pytest.raises(SystemExit) as stop:
+            train.main()
+        assert stop.value.code == 130
+        polling = [t for t in threading.enumerate() if t.name == "lossbench-progress"]
+        assert not polling, "the progress line goes on after the command's last line"
+        lines = capsys.readouterr().err.splitlines()
+        assert lines[-1].startswith("lossbench: interrupted (Ctrl-C).")
+        assert lines[-2].startswith("study: 2/2 jobs ended, 1 failed, in ")  # the interrupted job
+    finally:
+        from lossbench.progress import end_cut_short_sweeps
+
+        end_cut_short_sweeps()  # a line left running

@@ -873,3 +873,45 @@ def test_launcher_resolves_again_only_what_a_jobs_values_can_change() -> None:
         "stamp",
     ]
     assert _dynamic_leaves({"a": "${.b}"}, {"seed"}) is None  # relative: resolve in full
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="/proc, and prctl for one way")
+@pytest.mark.parametrize("way", ["prctl", "watch thread"])
+def test_a_study_worker_ends_as_soon_as_the_process_that_started_it_ends(way) -> None:
+    """A worker whose launching process is killed outright (SIGKILL) ends with it: Linux's
+    ``PR_SET_PDEATHSIG``, else (other POSIX systems) a thread that watches its parent. Here
+    a process starts a worker and exits at once, as a killed launcher would."""
+    start = (
+        "end_with_parent(parent)"
+        if way == "prctl"
+        else "threading.Thread(target=_end_when_orphaned, args=(parent,), daemon=True).start()"
+    )
+    script = (
+        "import os, sys, threading, time\n"
+        "from lossbench.vectorized.sweep import _end_when_orphaned, end_with_parent\n"
+        "read, write = os.pipe()\n"
+        "if os.fork() == 0:  # the launcher\n"
+        "    worker = os.fork()\n"
+        "    if worker == 0:\n"
+        "        parent = os.getppid()\n"
+        f"        {start}\n"
+        "        time.sleep(30)\n"
+        "        os._exit(0)\n"
+        "    os.write(write, str(worker).encode())\n"
+        "    os._exit(0)\n"
+        "worker = int(os.read(read, 32))\n"
+        "def alive():\n"
+        "    try:\n"
+        "        with open(f'/proc/{worker}/stat') as stat:\n"
+        "            return stat.read().rsplit(')', 1)[1].split()[0] not in 'ZX'\n"
+        "    except FileNotFoundError:\n"
+        "        return False\n"
+        "deadline = time.monotonic() + 3\n"
+        "while alive() and time.monotonic() < deadline:\n"
+        "    time.sleep(0.02)\n"
+        "print(alive())\n"
+        "if alive():\n"
+        "    os.kill(worker, 9)\n"
+    )
+    done = _python(script)
+    assert done.stdout.strip() == "False", "the worker lives on without its launcher"

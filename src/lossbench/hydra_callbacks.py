@@ -578,6 +578,17 @@ class StudyProgressLine(Callback):
     def on_multirun_end(self, config: DictConfig, **kwargs: Any) -> None:
         self.end()
 
+    def halt(self) -> None:
+        """Stop the watch where the command is stopped: its line ends at the current counts,
+        without the final line (:func:`lossbench.progress.halt_watches`)."""
+        from lossbench.progress import WATCHING
+
+        if self in WATCHING:
+            WATCHING.remove(self)
+        if self._watch is not None:
+            self._watch.halt()
+            self._watch = None
+
     def end(self) -> tuple[str, dict[str, int], float] | None:
         """Stop the watch (its final line) and note a sweep that the command then refuses
         (``NOT_RUN``, ``ALL_REFUSED``) or fails (``NONE_COMPLETED``); ``(sweep directory,

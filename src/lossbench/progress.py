@@ -469,9 +469,15 @@ class StudyProgress:
 
     def finish(self, message: str) -> None:
         """End the line and write the final ``message`` on its own line."""
+        self.end_line()
+        self.stream.write(message + "\n")
+        self.stream.flush()
+
+    def end_line(self) -> None:
+        """End a line redrawn in place (on a terminal), so that what follows has its own."""
         if self.tty and self._width:
             self.stream.write("\n")
-        self.stream.write(message + "\n")
+            self._width = 0
         self.stream.flush()
 
 
@@ -529,6 +535,15 @@ class StudyWatch:
         self.progress.finish(self.final(self.progress, counts))
         return counts
 
+    def halt(self) -> None:
+        """Stop polling and end the line at the current counts, without a final line: the
+        command stops (Ctrl-C, SIGTERM) and says so on its own line, after this one."""
+        self._stop.set()
+        if self._thread.is_alive():
+            self._thread.join()
+        self._show(force=True)
+        self.progress.end_line()
+
 
 @contextlib.contextmanager
 def watch_study(sweep_dir: str | Path, total: int, **kwargs: Any) -> Iterator[StudyProgress]:
@@ -559,6 +574,15 @@ def sweep_size(lengths: list[int]) -> int:
 #: The progress lines of this process's sweeps that have started and not ended
 #: (:class:`lossbench.hydra_callbacks.StudyProgressLine`, each with an ``end()``).
 WATCHING: list[Any] = []
+
+
+def halt_watches() -> None:
+    """Stop the progress lines of this process's sweeps, where the command is stopped (Ctrl-C,
+    SIGTERM) before it says so: each shows its last counts and ends, so that the command's
+    line is the last one (a line left running went on polling, and wrote its next counts after
+    that line, until the process ended)."""
+    for line in list(WATCHING):
+        line.halt()
 
 
 def end_cut_short_sweeps() -> list[tuple[str, dict[str, int], float]]:

@@ -843,7 +843,9 @@ def main() -> None:
             _hydra_main()
     except KeyboardInterrupt as interrupt:  # Ctrl-C, or SIGTERM while a study's workers train
         from lossbench.interrupts import stopped
+        from lossbench.progress import halt_watches
 
+        halt_watches()  # a study's progress line, before the command's last line
         stopped(interrupt)
     from lossbench.progress import ALL_REFUSED, NOT_RUN, all_refused_message, not_run_message
 

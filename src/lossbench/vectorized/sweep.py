@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import copy
 import logging
+import os
 from collections.abc import Hashable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -174,15 +175,19 @@ def run_task(
 _TASK_MODULES = ("lossbench.training", "lossbench.vectorized.module", "lossbench.vectorized.run")
 
 
-def prepare_worker() -> None:
-    """Start a worker process: ignore Ctrl-C, keep the memory its steps free for the next ones
+def prepare_worker(parent: int | None = None) -> None:
+    """Start a worker process: end it with the process ``parent`` that started it
+    (:func:`end_with_parent`), ignore Ctrl-C, keep the memory its steps free for the next ones
     (:func:`lossbench.allocator.keep_freed_memory`), import what its tasks use, then freeze the
     heap (``gc.freeze``).
 
     Ctrl-C in a terminal reaches the whole process group; the launching process stops the
     workers itself (:meth:`TaskPool.kill`, with SIGKILL). A ``KeyboardInterrupt`` in a worker
     could land in a finalizer (``__del__``) and print "Exception ignored in ..." with a
-    traceback under the command's one-line message.
+    traceback under the command's one-line message. A launching process that is killed
+    (SIGKILL, the out-of-memory killer) stops nothing: its workers end with it
+    (:func:`end_with_parent`), else they would train on and write the records of runs that
+    its next run is training again.
 
     The imported libraries (torch, Lightning, torchmetrics, scikit-learn) leave ~460 000
     objects that live as long as the process. Every full garbage collection walks them all,
@@ -209,6 +214,8 @@ def prepare_worker() -> None:
     from lossbench.errors import format_warning
     from lossbench.importing import collection_paused
 
+    if parent is not None:
+        end_with_parent(parent)
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     warnings.formatwarning = format_warning  # type: ignore[assignment]  # as the command's
     keep_freed_memory()  # a worker's steps reuse the memory of the last ones
@@ -216,6 +223,62 @@ def prepare_worker() -> None:
         for name in _TASK_MODULES:
             importlib.import_module(name)
     gc.freeze()  # and what the worker made besides
+
+
+#: ``prctl`` option (Linux, ``<linux/prctl.h>``): the signal this process gets when its parent
+#: ends.
+_PR_SET_PDEATHSIG = 1
+
+
+def end_with_parent(parent: int) -> None:
+    """End this process (SIGKILL) as soon as process ``parent``, which started it, has ended,
+    however it ended (SIGKILL included), within a fraction of a second.
+
+    A SIGKILL, as :meth:`TaskPool.kill` stops a worker: a group in progress writes no record
+    and trains again when the study is run again. loky has no such watch: a worker notices its
+    executor's end only between tasks, when its queue to the executor is closed.
+
+    On Linux the kernel sends the signal (``prctl(PR_SET_PDEATHSIG)``): at once, without a
+    thread of its own, even while the worker is in a long call that holds the GIL. It is
+    sent when the *thread* that started the worker ends: loky starts a pool's workers from
+    the thread that submits its tasks (the launcher's, which lives as long as the launch) or
+    from the pool's manager thread (a worker replaced), which ends with the pool. The setting
+    outlives ``exec`` but not ``fork``, so it is made here, in the worker, after which
+    ``parent`` is checked once: had it ended before, no signal would come. Elsewhere on
+    POSIX (macOS), or where ``prctl`` fails, a daemon thread checks every 0.1 s whether this
+    process was handed to another parent (``os.getppid``). On Windows nothing is set up.
+
+        >>> end_with_parent(os.getppid())  # doctest: +SKIP
+    """
+    import signal
+    import sys
+
+    if os.name != "posix":
+        return
+    if sys.platform.startswith("linux"):
+        import ctypes
+
+        libc = ctypes.CDLL(None, use_errno=True)
+        if libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0) == 0:
+            if os.getppid() != parent:  # it ended before the setting: no signal will come
+                os.kill(os.getpid(), signal.SIGKILL)
+            return
+    import threading
+
+    threading.Thread(
+        target=_end_when_orphaned, args=(parent,), name="lossbench-parent-watch", daemon=True
+    ).start()
+
+
+def _end_when_orphaned(parent: int) -> None:
+    """SIGKILL this process once its parent is no longer ``parent`` (it ended, and this process
+    was handed to init or a subreaper)."""
+    import signal
+    import time
+
+    while os.getppid() == parent:
+        time.sleep(0.1)
+    os.kill(os.getpid(), signal.SIGKILL)
 
 
 def member_configs(cfgs: Sequence[Mapping[str, Any]]) -> list[DictConfig]:
@@ -276,7 +339,8 @@ class TaskPool:
 
     Each worker trains with ``threads`` torch threads (default: cores // workers, at least 1).
     The worker processes are a loky executor of the pool's own, started with the pool and
-    ended by :meth:`close` (or :meth:`kill`): not loky's process-wide reusable executor,
+    ended by :meth:`close` (or :meth:`kill`), and with this process however it ends
+    (:func:`end_with_parent`): not loky's process-wide reusable executor,
     which ``joblib.Parallel`` takes over, and breaks on, when it finds one it did not start
     (a report built in the same process after a study).
     """
@@ -294,7 +358,7 @@ class TaskPool:
             from joblib.externals.loky import ProcessPoolExecutor
 
             self._executor = ProcessPoolExecutor(
-                max_workers=self.workers, initializer=prepare_worker
+                max_workers=self.workers, initializer=prepare_worker, initargs=(os.getpid(),)
             )
 
     def submit(
