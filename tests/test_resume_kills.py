@@ -140,6 +140,18 @@ def _outcome(run_dir: Path) -> dict:
     }
 
 
+def _whole_then_stopped(
+    tmp_path: Path, args: tuple[str, ...], patch: str, **extra: str
+) -> tuple[Path, subprocess.Popen[str], str]:
+    """Run ``args`` uninterrupted into ``whole/``, then again into ``stopped/`` with ``patch``
+    placing its signal; the stopped run's directory, process and stderr."""
+    whole = _run(*args, f"hydra.run.dir={tmp_path / 'whole'}")
+    assert whole.returncode == 0, whole.stderr
+    run_dir = tmp_path / "stopped"
+    stopped = _start(*args, f"hydra.run.dir={run_dir}", patch=patch, **extra)
+    return run_dir, stopped, stopped.communicate(timeout=300)[1]
+
+
 CASES = {
     "default": ("trainer.max_epochs=40",),
     "plateau+early-stopping": (
@@ -186,17 +198,9 @@ TRAIN_ROW_LOST = pytest.mark.xfail(
 )
 def test_stopped_after_an_epoch_resumes_to_the_uninterrupted_run(tmp_path, case, signum):
     args = (*QUIET, *CASES[case])
-    whole = _run(*args, f"hydra.run.dir={tmp_path / 'whole'}")
-    assert whole.returncode == 0, whole.stderr
-    run_dir = tmp_path / "stopped"
-    stopped = _start(
-        *args,
-        f"hydra.run.dir={run_dir}",
-        patch=SIGNAL_AFTER_EPOCH_END,
-        SIGNAL_EPOCH="5",
-        SIGNAL=str(int(signum)),
+    run_dir, stopped, err = _whole_then_stopped(
+        tmp_path, args, SIGNAL_AFTER_EPOCH_END, SIGNAL_EPOCH="5", SIGNAL=str(int(signum))
     )
-    err = stopped.communicate(timeout=300)[1]
     last = run_dir / "checkpoints" / "last.ckpt"
     assert not (run_dir / "metrics.json").exists(), "the run completed: the signal never came"
     assert _epoch_of(last) >= 5
@@ -221,16 +225,9 @@ def test_killed_between_two_best_files_resumes_to_the_uninterrupted_run(tmp_path
     up). The resumed run must not keep the killed run's orphan best file, nor save the best as
     ``best-epochNNN-v1.ckpt`` beside it."""
     args = (*QUIET, *CASES[case])
-    whole = _run(*args, f"hydra.run.dir={tmp_path / 'whole'}")
-    assert whole.returncode == 0, whole.stderr
-    run_dir = tmp_path / "killed"
-    killed = _start(
-        *args,
-        f"hydra.run.dir={run_dir}",
-        patch=KILL_BEFORE_OLD_BEST_REMOVED,
-        KILL_EPOCH="3",
+    run_dir, killed, _ = _whole_then_stopped(
+        tmp_path, args, KILL_BEFORE_OLD_BEST_REMOVED, KILL_EPOCH="3"
     )
-    killed.communicate(timeout=300)
     assert killed.returncode == -signal.SIGKILL
     assert len(list((run_dir / "checkpoints").glob("best-epoch*.ckpt"))) == 2  # the moment
 
