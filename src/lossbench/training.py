@@ -332,6 +332,13 @@ def _fit(
             # it: a run trained on in a new directory starts with that run's rows)
             epoch = int(checkpoint.get("epoch", -1))
             trained_before = epochs_processed(checkpoint)
+            if trained_before >= cfg.trainer.max_epochs and rank_zero_only.rank == 0:
+                log.info(  # a run stopped before its record (lossbench.train.check_left_to_train)
+                    "the checkpoint's run trained all %d epochs (trainer.max_epochs) and has no "
+                    "record: no further epoch is trained; its best checkpoint is evaluated and "
+                    "the run recorded",
+                    trained_before,
+                )
             continue_csv_logs(trainer.loggers, epoch, output_dir, resume.parent.parent)
             continue_tensorboard_logs(trainer.loggers, int(checkpoint.get("global_step", 0)))
             del checkpoint  # Lightning loads it again to restore the state
