@@ -22,7 +22,7 @@ from pathlib import Path
 import pytest
 
 from lossbench.checkpoint import load_checkpoint
-from lossbench.interrupts import TERMINATED_EXIT
+from lossbench.interrupts import INTERRUPTED_EXIT, TERMINATED_EXIT
 from stop_signals import posix
 
 pytestmark = [pytest.mark.slow, posix]  # each runs lossbench-train in a process, 5-15 s
@@ -121,7 +121,7 @@ ClassifierModule.evaluate_split = _signalling_evaluate
 }
 
 
-@pytest.mark.parametrize("signum", [signal.SIGKILL], ids=["sigkill"])
+@pytest.mark.parametrize("signum", [signal.SIGKILL, signal.SIGTERM], ids=["sigkill", "sigterm"])
 @pytest.mark.parametrize("where", list(AFTER_THE_LAST_EPOCH))
 def test_a_run_stopped_after_its_last_epoch_is_finished_by_ckpt_path_last(
     tmp_path, whole, where, signum
@@ -171,3 +171,82 @@ def test_a_completed_run_still_leaves_none_to_train(tmp_path):
     failed = _run(*QUIET, f"hydra.run.dir={run_dir}", "ckpt_path=last")
     assert failed.returncode == 2
     assert "trainer.max_epochs=10 leaves none to train" in failed.stderr
+
+
+#: Code run first in the command's process: SIGTERM to itself at one moment where it is not
+#: training. ``checks``: while lossbench-train checks its command line, before Hydra runs;
+#: ``composing``: while Hydra composes the config; ``preflight``: in the checks of the run
+#: before its directory is made.
+OUTSIDE_THE_FIT = {
+    "checks": """
+import signal, time
+import lossbench.train as _train
+_register = _train.register_configs
+def _signalling_register():
+    os.kill(os.getpid(), signal.SIGTERM)
+    time.sleep(5)
+    return _register()
+_train.register_configs = _signalling_register
+""",
+    "preflight": """
+import signal, time
+import lossbench.train as _train
+_validate = _train.validate
+def _signalling_validate(cfg):
+    os.kill(os.getpid(), signal.SIGTERM)
+    time.sleep(5)
+    return _validate(cfg)
+_train.validate = _signalling_validate
+""",
+}
+
+
+@pytest.mark.parametrize("moment", list(OUTSIDE_THE_FIT))
+def test_sigterm_outside_the_fit_ends_the_command_in_one_line(tmp_path, moment):
+    """SIGTERM while lossbench-train checks its command line or its run, before anything is
+    trained, ends it as Ctrl-C does: exit 143, one line, no traceback, no record."""
+    run_dir = tmp_path / "run"
+    stopped = _run(*QUIET, f"hydra.run.dir={run_dir}", patch=OUTSIDE_THE_FIT[moment])
+    assert stopped.returncode == TERMINATED_EXIT, (stopped.returncode, stopped.stderr)
+    assert stopped.stderr.strip().splitlines()[-1].startswith("lossbench: terminated (SIGTERM). ")
+    assert "Traceback" not in stopped.stderr
+    assert not (run_dir / "metrics.json").exists()
+
+
+#: Code run first in the command's process: a signal (SIGNAL) to itself once the command's
+#: work has ended (its record written), as its process exits.
+AS_IT_EXITS = """
+import signal, time, contextlib
+import lossbench.commands
+_quietly = lossbench.commands.output_closed_ends_quietly
+@contextlib.contextmanager
+def _signalling_quietly():
+    with _quietly():
+        yield
+    os.kill(os.getpid(), int(os.environ['SIGNAL']))
+    time.sleep(5)
+lossbench.commands.output_closed_ends_quietly = _signalling_quietly
+"""
+
+
+@pytest.mark.parametrize(
+    ("signum", "status", "what"),
+    [
+        (signal.SIGINT, INTERRUPTED_EXIT, "interrupted (Ctrl-C)"),
+        (signal.SIGTERM, TERMINATED_EXIT, "terminated (SIGTERM)"),
+    ],
+    ids=["ctrl-c", "sigterm"],
+)
+def test_a_stop_as_the_command_exits_ends_it_in_one_line(tmp_path, signum, status, what):
+    """Ctrl-C or SIGTERM after the run's record is written, as the process exits: one line,
+    exit status 130 or 143, no traceback, and the record as written."""
+    run_dir = tmp_path / "run"
+    patch = AS_IT_EXITS.replace("os.environ['SIGNAL']", str(int(signum)))
+    stopped = _run(*QUIET, "trainer.max_epochs=2", f"hydra.run.dir={run_dir}", patch=patch)
+    assert stopped.returncode == status, (stopped.returncode, stopped.stderr)
+    assert stopped.stderr.strip().splitlines()[-1] == (
+        f"lossbench: {what}. It stopped as it was exiting, after its work had ended: what it "
+        "wrote is complete."
+    )
+    assert "Traceback" not in stopped.stderr
+    assert json.loads((run_dir / "metrics.json").read_text())["status"] == "completed"

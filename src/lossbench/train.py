@@ -859,10 +859,16 @@ def main() -> None:
     try:
         with translating_errors(refusal), hydra_node_resolved_in_full(active=resolving):
             _hydra_main()
-    except KeyboardInterrupt as interrupt:  # Ctrl-C, or SIGTERM while a study's workers train
+        _end_sweep(given_sweep_dir)
+    except KeyboardInterrupt as interrupt:  # Ctrl-C, or SIGTERM (lossbench.commands.train)
         from lossbench.interrupts import stopped
 
         stopped(interrupt)
+
+
+def _end_sweep(given_sweep_dir: bool) -> None:
+    """After Hydra's run: exit 2 for a sweep none of whose jobs ran (each directory held
+    another run) or all of whose jobs were refused, 1 for one none of whose jobs completed."""
     from lossbench.progress import ALL_REFUSED, NOT_RUN, all_refused_message, not_run_message
 
     not_run = dict(NOT_RUN)

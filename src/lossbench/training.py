@@ -383,9 +383,14 @@ def _fit(
         loggers, trainer.loggers = trainer.loggers, []
         try:
             for stage in ("validate", "test"):
-                results = getattr(trainer, stage)(
-                    module, datamodule=datamodule, ckpt_path=best, verbose=False, weights_only=True
-                )
+                with fit_interrupts(trainer):  # stopped there: Ctrl-C or SIGTERM, not exit 1
+                    results = getattr(trainer, stage)(
+                        module,
+                        datamodule=datamodule,
+                        ckpt_path=best,
+                        verbose=False,
+                        weights_only=True,
+                    )
                 values.update({k: float(v) for k, v in results[0].items()})
         finally:
             trainer.loggers = loggers
