@@ -29,7 +29,12 @@ from typing import Any
 
 from lossbench.closed_output import output_closed_ends_quietly
 from lossbench.importing import collection_paused, console_command
-from lossbench.interrupts import STARTING_KEPT, stopped, terminated_as_interrupt
+from lossbench.interrupts import (
+    STARTING_KEPT,
+    command_stops,
+    stopped,
+    terminated_as_interrupt,
+)
 
 #: Each console command and the module whose ``main`` it runs.
 COMMANDS = {
@@ -51,8 +56,9 @@ def _main(command: str) -> Callable[[], Any]:
 
 
 def train() -> None:
-    """``lossbench-train``."""
-    with console_command(), output_closed_ends_quietly():
+    """``lossbench-train``: SIGTERM stops it as Ctrl-C does at any moment, its checks of the
+    command line and its exit included (:func:`lossbench.interrupts.command_stops`)."""
+    with console_command(), output_closed_ends_quietly(), command_stops():
         _main("lossbench-train")()
 
 

@@ -12,6 +12,9 @@ a command killed by those signals. ``lossbench-eval`` and ``lossbench-predict`` 
 :func:`stopping`, which ends them the same way on either signal; ``lossbench-report`` does its
 work under :func:`terminated_as_interrupt` and holds a stop (:func:`stops_held`) while it moves
 a finished report into place, so that it ends on one line too, with :func:`report_kept`.
+``lossbench-train`` runs whole under :func:`command_stops`: SIGTERM stops it as Ctrl-C does at
+any moment, its checks of the command line and its exit included (within a fit, Lightning
+stops on SIGTERM at its next step: :func:`fit_interrupts`).
 
     >>> import contextlib, io
     >>> with contextlib.redirect_stderr(io.StringIO()) as err:
@@ -26,7 +29,9 @@ a finished report into place, so that it ends on one line too, with :func:`repor
 
 from __future__ import annotations
 
+import atexit
 import contextlib
+import os
 import signal
 import sys
 import threading
@@ -45,6 +50,21 @@ class Terminated(KeyboardInterrupt):
 
 
 def _raise_terminated(signum: int, frame: Any) -> None:
+    raise Terminated()
+
+
+#: The trainers whose ``fit`` (``test``, ``validate``) runs in this process now, inside
+#: :func:`fit_interrupts`.
+_FITTING: list[Any] = []
+
+
+def _terminate_command(signum: int, frame: Any) -> None:
+    """SIGTERM anywhere in a command run under :func:`command_stops`: raise :class:`Terminated`,
+    except where a Lightning Trainer's own SIGTERM handler, which calls this one after its own,
+    has taken it (:func:`fit_interrupts`): its loops stop at their next step, as Lightning
+    stops a fit on SIGTERM, and :func:`fit_interrupts` ends the command after it."""
+    if any(getattr(trainer, "received_sigterm", False) for trainer in _FITTING):
+        return
     raise Terminated()
 
 
@@ -68,17 +88,26 @@ def fit_interrupts(trainer: Any) -> Iterator[None]:
     Ctrl-C (after its graceful shutdown it calls ``sys.exit(1)``; so does a :class:`Terminated`
     that :func:`terminated_as_interrupt` raised) or on SIGTERM (its ``SIGTERMException``)
     raises ``KeyboardInterrupt`` or :class:`Terminated` instead, so that the command ends on
-    :func:`stopped` like a stopped study."""
+    :func:`stopped` like a stopped study. A SIGTERM that Lightning took after its loops' last
+    look for one (in the last epoch's end, say) lets the fit end as it would have; it
+    raises :class:`Terminated` then, so that the command stops all the same."""
+    _FITTING.append(trainer)
     try:
         yield
     except SystemExit as exit_:
         from lightning.pytorch.utilities.exceptions import SIGTERMException
 
-        if isinstance(exit_, SIGTERMException) or getattr(trainer, "received_sigterm", False):
+        context = exit_.__context__  # sys.exit(1) after Lightning's shutdown on a Terminated
+        terminated = isinstance(exit_, SIGTERMException) or isinstance(context, Terminated)
+        if terminated or getattr(trainer, "received_sigterm", False):
             raise Terminated() from None
         if getattr(trainer, "interrupted", False):
             raise KeyboardInterrupt() from None
         raise
+    finally:
+        _FITTING.remove(trainer)
+    if getattr(trainer, "received_sigterm", False):
+        raise Terminated()
 
 
 #: What ``lossbench-train`` keeps when it is stopped, and how to go on.
@@ -92,6 +121,9 @@ TRAINING_KEPT = (
 
 #: What a command stopped before its work started leaves: nothing.
 STARTING_KEPT = "It stopped while starting: nothing was written."
+
+#: What a command stopped as its process exits leaves: its work had ended.
+ENDING_KEPT = "It stopped as it was exiting, after its work had ended: what it wrote is complete."
 
 #: What ``lossbench-eval`` and ``lossbench-predict`` leave when stopped outside their work
 #: (:func:`stopping`): before it (nothing), or after their output file was written (complete).
@@ -183,10 +215,85 @@ def stopping(kept: str) -> Iterator[None]:
         stopped(interrupt, kept)
 
 
+def _stop_line(terminated: bool, kept: str) -> str:
+    what = "terminated (SIGTERM)" if terminated else "interrupted (Ctrl-C)"
+    return f"lossbench: {what}. {kept}"
+
+
 def stopped(interrupt: KeyboardInterrupt, kept: str = TRAINING_KEPT) -> NoReturn:
     """End the command on ``interrupt``: one line on stderr (``kept``: what the command leaves
     and how to go on), exit 130 (143 for SIGTERM)."""
     terminated = isinstance(interrupt, Terminated)
-    what = "terminated (SIGTERM)" if terminated else "interrupted (Ctrl-C)"
-    print(f"lossbench: {what}. {kept}", file=sys.stderr, flush=True)
+    print(_stop_line(terminated, kept), file=sys.stderr, flush=True)
     sys.exit(TERMINATED_EXIT if terminated else INTERRUPTED_EXIT)
+
+
+@contextlib.contextmanager
+def command_stops(kept: str = STARTING_KEPT) -> Iterator[None]:
+    """Around a whole console command (``lossbench-train``): SIGTERM stops it as Ctrl-C does,
+    at any moment. In the block, SIGTERM raises :class:`Terminated` (:func:`_terminate_command`;
+    within a fit, Lightning's handler stops it first: :func:`fit_interrupts`), and a Ctrl-C or
+    SIGTERM that nothing inside handled ends the command on :func:`stopped` with ``kept``. Once
+    the block has ended, while the process exits (Python's own exit runs a while), either
+    signal ends it at once with its line (:data:`ENDING_KEPT`; none after a stop already said)
+    and exit status 130 or 143, where it would die of the signal, without a line, or print a
+    traceback. A signal that the process ignores (``nohup``, a shell's background job) stays
+    ignored. Only the main thread can set signal handlers: elsewhere the block runs as it is."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    atexit.register(_stops_ignored_at_the_end)  # before what the command imports: runs last
+    ignored = signal.getsignal(signal.SIGTERM) == signal.SIG_IGN
+    previous = signal.getsignal(signal.SIGTERM)
+    if not ignored:
+        signal.signal(signal.SIGTERM, _terminate_command)
+    said = False  # a stop's line is out: exiting, the process says nothing more
+    try:
+        yield
+    except KeyboardInterrupt as interrupt:
+        said = True
+        stopped(interrupt, kept)
+    except SystemExit as exit_:
+        said = exit_.code in (INTERRUPTED_EXIT, TERMINATED_EXIT)
+        raise
+    finally:
+        if not ignored:
+            signal.signal(signal.SIGTERM, previous)
+        _stop_at_exit(quiet=said)
+
+
+def _stop_at_exit(*, quiet: bool) -> None:
+    """For the rest of the process (its exit): Ctrl-C or SIGTERM end it at once with its line
+    (none where ``quiet``: a stop was said already) and exit status 130 or 143. Python's
+    handler of Ctrl-C, or none for SIGTERM, would leave a traceback, or kill the process with
+    the signal and no line. A handler set otherwise (an ignored signal) stays."""
+
+    def end(signum: int, frame: Any) -> None:
+        terminated = signum == signal.SIGTERM
+        if not quiet:
+            with contextlib.suppress(Exception):
+                print(_stop_line(terminated, ENDING_KEPT), file=sys.stderr, flush=True)
+        with contextlib.suppress(Exception):
+            sys.stdout.flush()
+        os._exit(TERMINATED_EXIT if terminated else INTERRUPTED_EXIT)
+
+    if signal.getsignal(signal.SIGINT) is signal.default_int_handler:
+        signal.signal(signal.SIGINT, end)
+    if signal.getsignal(signal.SIGTERM) in (signal.SIG_DFL, None):
+        signal.signal(signal.SIGTERM, end)
+    _AT_EXIT[:] = [end]
+
+
+#: The handler :func:`_stop_at_exit` set, if it did.
+_AT_EXIT: list[Any] = []
+
+
+def _stops_ignored_at_the_end() -> None:
+    """The last of the process's ``atexit`` functions (:func:`command_stops` registers it first):
+    from here Python restores the default handlers, under which Ctrl-C or SIGTERM would kill
+    the process without a line while it clears its modules (0.1-0.2 s), though every file is
+    written and the command has ended. There the signals are ignored instead: the process
+    ends as it was ending, with its exit status."""
+    for signum in STOP_SIGNALS:
+        if _AT_EXIT and signal.getsignal(signum) is _AT_EXIT[0]:
+            signal.signal(signum, signal.SIG_IGN)

@@ -93,6 +93,7 @@ __all__ = [
     "check_unfinished_run",
     "config_dir",
     "ended_with_same_config",
+    "finishes_unrecorded_run",
     "how_it_ended",
     "main",
     "preflight",
@@ -195,16 +196,22 @@ def preflight(cfg: DictConfig, output_dir: str | Path) -> str:
         from lossbench.training import resumed_run_config
 
         resumed_run_config(cfg, Path(output_dir))  # a damaged config.yaml is refused here
-        check_left_to_train(cfg, checkpoint, resume)
+        check_left_to_train(cfg, checkpoint, resume, Path(output_dir))
     return task
 
 
-def check_left_to_train(cfg: DictConfig, checkpoint: dict[str, Any], resume: Path) -> None:
+def check_left_to_train(
+    cfg: DictConfig, checkpoint: dict[str, Any], resume: Path, output_dir: Path | None = None
+) -> None:
     """Refuse to resume ``checkpoint`` where the trainer's caps leave nothing to train: its
     epochs reach ``trainer.max_epochs``, its optimizer steps ``trainer.max_steps``, or the
     training time it has used (Lightning's ``Timer`` state) ``trainer.max_time`` or the
     ``duration`` of a ``Timer`` callback of the config's. Resuming would record the run
     unchanged as completed.
+
+    Except a run that was stopped after its last epoch and before its record
+    (:func:`finishes_unrecorded_run`): resuming it finishes it, with the final evaluation and
+    the record the uninterrupted run would have written.
 
         >>> from omegaconf import OmegaConf
         >>> cfg = OmegaConf.create({"trainer": {"max_epochs": 10, "max_time": "00:00:01:00"}})
@@ -220,6 +227,8 @@ def check_left_to_train(cfg: DictConfig, checkpoint: dict[str, Any], resume: Pat
         ConfigError: the cap that leaves none to train, with a larger value to give.
     """
     done = int(checkpoint.get("epoch", -1)) + 1  # saved at the end of its epoch
+    if output_dir is not None and finishes_unrecorded_run(cfg, done, resume, output_dir):
+        return
     if cfg.trainer.max_epochs <= done:
         raise ConfigError(
             f"ckpt_path={str(resume)!r} has trained {done} epoch(s), and "
@@ -237,6 +246,29 @@ def check_left_to_train(cfg: DictConfig, checkpoint: dict[str, Any], resume: Pat
             f"trainer.max_steps={2 * steps}), or evaluate the checkpoint with lossbench-eval."
         )
     _check_time_left(cfg, checkpoint, resume)
+
+
+def finishes_unrecorded_run(cfg: DictConfig, done: int, resume: Path, output_dir: Path) -> bool:
+    """Whether resuming ``resume`` (which has trained ``done`` epochs) in ``output_dir``
+    finishes a run that trained every epoch and has no record: the run's own ``last.ckpt``
+    reached ``trainer.max_epochs`` exactly and ``output_dir`` holds no ``metrics.json`` (the
+    process was killed, or stopped, during its final evaluation or while writing its record).
+    Such a resume trains nothing more: it evaluates the best checkpoint and writes the record
+    as the uninterrupted run would have.
+
+        >>> from omegaconf import OmegaConf
+        >>> cfg = OmegaConf.create({"trainer": {"max_epochs": 10}})
+        >>> run = Path("no/such/run")
+        >>> finishes_unrecorded_run(cfg, 10, run / "checkpoints" / "last.ckpt", run)
+        True
+        >>> finishes_unrecorded_run(cfg, 10, Path("elsewhere/checkpoints/last.ckpt"), run)
+        False
+    """
+    if cfg.trainer.max_epochs != done or resume.name != "last.ckpt":
+        return False
+    if resume.resolve().parent.parent != output_dir.resolve():
+        return False  # another run's checkpoint: this directory never held that run
+    return read_record(output_dir) is None
 
 
 def _check_time_left(cfg: DictConfig, checkpoint: dict[str, Any], resume: Path) -> None:
@@ -841,12 +873,18 @@ def main() -> None:
     try:
         with translating_errors(refusal), hydra_node_resolved_in_full(active=resolving):
             _hydra_main()
-    except KeyboardInterrupt as interrupt:  # Ctrl-C, or SIGTERM while a study's workers train
+        _end_sweep(given_sweep_dir)
+    except KeyboardInterrupt as interrupt:  # Ctrl-C, or SIGTERM (lossbench.commands.train)
         from lossbench.interrupts import stopped
         from lossbench.progress import halt_watches
 
         halt_watches()  # a study's progress line, before the command's last line
         stopped(interrupt)
+
+
+def _end_sweep(given_sweep_dir: bool) -> None:
+    """After Hydra's run: exit 2 for a sweep none of whose jobs ran (each directory held
+    another run) or all of whose jobs were refused, 1 for one none of whose jobs completed."""
     from lossbench.progress import ALL_REFUSED, NOT_RUN, all_refused_message, not_run_message
 
     not_run = dict(NOT_RUN)

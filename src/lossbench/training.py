@@ -333,6 +333,13 @@ def _fit(
             # it: a run trained on in a new directory starts with that run's rows)
             epoch = int(checkpoint.get("epoch", -1))
             trained_before = epochs_processed(checkpoint)
+            if trained_before >= cfg.trainer.max_epochs and rank_zero_only.rank == 0:
+                log.info(  # a run stopped before its record (lossbench.train.check_left_to_train)
+                    "the checkpoint's run trained all %d epochs (trainer.max_epochs) and has no "
+                    "record: no further epoch is trained; its best checkpoint is evaluated and "
+                    "the run recorded",
+                    trained_before,
+                )
             continue_csv_logs(trainer.loggers, epoch, output_dir, resume.parent.parent)
             continue_tensorboard_logs(trainer.loggers, int(checkpoint.get("global_step", 0)))
             own = resume.parent.resolve() == (output_dir / "checkpoints").resolve()
@@ -387,9 +394,14 @@ def _fit(
         loggers, trainer.loggers = trainer.loggers, []
         try:
             for stage in ("validate", "test"):
-                results = getattr(trainer, stage)(
-                    module, datamodule=datamodule, ckpt_path=best, verbose=False, weights_only=True
-                )
+                with fit_interrupts(trainer):  # stopped there: Ctrl-C or SIGTERM, not exit 1
+                    results = getattr(trainer, stage)(
+                        module,
+                        datamodule=datamodule,
+                        ckpt_path=best,
+                        verbose=False,
+                        weights_only=True,
+                    )
                 values.update({k: float(v) for k, v in results[0].items()})
         finally:
             trainer.loggers = loggers

@@ -1,0 +1,244 @@
+"""Real ``lossbench-train`` processes killed (SIGKILL) or stopped (SIGTERM, Ctrl-C) where a run
+has trained every epoch, or where the command is not training at all, and the documented way on.
+
+Each signal is placed from inside the process at an exact step (code run before the command,
+``LOSSBENCH_TEST_PATCH``), so the tests do not depend on the machine's speed:
+
+- after the last epoch, in the final evaluation or while ``metrics.json`` is written: the run's
+  ``ckpt_path=last`` finishes it, with the record and logs the uninterrupted run writes;
+- while the command line is checked, before Hydra runs the job, and as the process exits:
+  SIGTERM ends the command as Ctrl-C does (exit 143, one line, no traceback), at any moment.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from lossbench.checkpoint import load_checkpoint
+from lossbench.interrupts import INTERRUPTED_EXIT, TERMINATED_EXIT
+from stop_signals import posix
+from test_resume_kills import CONSOLE, SRC
+
+pytestmark = [pytest.mark.slow, posix]  # each runs lossbench-train in a process, 5-15 s
+
+QUIET = (
+    "data=digits",
+    "trainer.max_epochs=10",
+    "trainer.enable_progress_bar=false",
+    "trainer.enable_model_summary=false",
+    "trainer.accelerator=cpu",
+)
+
+
+def _run(*args: str, patch: str = "") -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "PYTHONPATH": str(SRC), "OMP_NUM_THREADS": "1"}
+    env["LOSSBENCH_TEST_PATCH"] = patch
+    return subprocess.run(
+        [sys.executable, "-c", CONSOLE, *args],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+        # Ctrl-C as a terminal delivers it, whatever the test runner's own disposition
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
+    )
+
+
+def _outcome(run_dir: Path) -> dict:
+    """What the run records and logs, less what differs between any two runs (times, paths)."""
+    record = json.loads((run_dir / "metrics.json").read_text())
+    keys = sorted(k for k in record if k.startswith(("val/", "test/")))
+    assert keys
+    kept = ["epochs", "steps", "best_epoch", "history", "status", "stopped_by"]
+    return {
+        **{k: record[k] for k in [*keys, *kept]},
+        "best_checkpoint": Path(record["best_checkpoint"]).name,
+        "checkpoints": sorted(p.name for p in (run_dir / "checkpoints").iterdir()),
+        "files": sorted(p.name for p in run_dir.iterdir() if p.name != ".hydra"),
+        "metrics.csv": (run_dir / "logs" / "metrics.csv").read_text().splitlines(),
+    }
+
+
+@pytest.fixture(scope="module")
+def whole(tmp_path_factory) -> dict:
+    """The uninterrupted run's outcome."""
+    run_dir = tmp_path_factory.mktemp("whole") / "run"
+    done = _run(*QUIET, f"hydra.run.dir={run_dir}")
+    assert done.returncode == 0, done.stderr
+    return _outcome(run_dir)
+
+
+#: Code run first in the command's process: a signal (SIGNAL) to itself at one step after the
+#: last epoch. ``record``: where metrics.json would be written; ``rename``: once metrics.json.tmp
+#: is written, before it replaces metrics.json; ``evaluation``: in the final evaluation of the
+#: best checkpoint.
+AFTER_THE_LAST_EPOCH = {
+    "record": """
+import signal, time
+import lossbench.distributed, lossbench.record
+def _signalling_write(run_dir, record):
+    os.kill(os.getpid(), int(os.environ['SIGNAL']))
+    time.sleep(5)
+lossbench.record.write_record = lossbench.distributed.write_record = _signalling_write
+""",
+    "rename": """
+import signal, time
+from pathlib import Path
+_replace = Path.replace
+def _signalling_replace(self, target):
+    if self.name == 'metrics.json.tmp':
+        os.kill(os.getpid(), int(os.environ['SIGNAL']))
+        time.sleep(5)
+    return _replace(self, target)
+Path.replace = _signalling_replace
+""",
+    "evaluation": """
+import signal, time
+from lossbench.module import ClassifierModule
+_evaluate = ClassifierModule.evaluate_split
+def _signalling_evaluate(self, *args, **kwargs):
+    os.kill(os.getpid(), int(os.environ['SIGNAL']))
+    time.sleep(5)
+    return _evaluate(self, *args, **kwargs)
+ClassifierModule.evaluate_split = _signalling_evaluate
+""",
+}
+
+
+@pytest.mark.parametrize("signum", [signal.SIGKILL, signal.SIGTERM], ids=["sigkill", "sigterm"])
+@pytest.mark.parametrize("where", list(AFTER_THE_LAST_EPOCH))
+def test_a_run_stopped_after_its_last_epoch_is_finished_by_ckpt_path_last(
+    tmp_path, whole, where, signum
+):
+    """A run stopped after its last epoch and before its record: the same command refuses to
+    train over it and says to add ``ckpt_path=last``, which trains nothing more and finishes
+    the run with the uninterrupted run's record and logs (no leftover metrics.json.tmp)."""
+    run_dir = tmp_path / "run"
+    patch = AFTER_THE_LAST_EPOCH[where].replace("os.environ['SIGNAL']", str(int(signum)))
+    stopped = _run(*QUIET, f"hydra.run.dir={run_dir}", patch=patch)
+    if signum == signal.SIGKILL:
+        assert stopped.returncode == -signal.SIGKILL, stopped.stderr
+    else:  # the command's own end, not death by the signal
+        assert stopped.returncode == TERMINATED_EXIT, stopped.stderr
+        assert (
+            stopped.stderr.strip().splitlines()[-1].startswith("lossbench: terminated (SIGTERM). ")
+        )
+        assert "Traceback" not in stopped.stderr
+    assert int(load_checkpoint(run_dir / "checkpoints" / "last.ckpt")["epoch"]) == 9
+    assert not (run_dir / "metrics.json").exists()
+    assert (run_dir / "metrics.json.tmp").exists() == (where == "rename")
+
+    again = _run(*QUIET, f"hydra.run.dir={run_dir}")
+    assert again.returncode == 2
+    assert "add ckpt_path=last to the same command" in again.stderr
+
+    finished = _run(*QUIET, f"hydra.run.dir={run_dir}", "ckpt_path=last")
+    assert finished.returncode == 0, finished.stderr
+    assert "Traceback" not in finished.stderr
+    assert _outcome(run_dir) == whole  # metrics.json.tmp replaced: "files" are the same
+    assert "trained all 10 epochs" in (run_dir / "train.log").read_text()
+
+
+def test_a_completed_run_still_leaves_none_to_train(tmp_path):
+    """Where the run's directory holds its record, a resume that the cap leaves nothing to
+    train is still refused, and so is the last.ckpt of another directory's run."""
+    run_dir = tmp_path / "run"
+    done = _run(*QUIET, f"hydra.run.dir={run_dir}")
+    assert done.returncode == 0, done.stderr
+    elsewhere = _run(
+        *QUIET, f"hydra.run.dir={tmp_path / 'other'}", f"ckpt_path={run_dir}/checkpoints/last.ckpt"
+    )
+    assert elsewhere.returncode == 2
+    assert "trainer.max_epochs=10 leaves none to train" in elsewhere.stderr
+    record = json.loads((run_dir / "metrics.json").read_text())
+    (run_dir / "metrics.json").write_text(json.dumps({**record, "status": "failed"}))
+    failed = _run(*QUIET, f"hydra.run.dir={run_dir}", "ckpt_path=last")
+    assert failed.returncode == 2
+    assert "trainer.max_epochs=10 leaves none to train" in failed.stderr
+
+
+#: Code run first in the command's process: SIGTERM to itself at one moment where it is not
+#: training. ``checks``: while lossbench-train checks its command line, before Hydra runs;
+#: ``composing``: while Hydra composes the config; ``preflight``: in the checks of the run
+#: before its directory is made.
+OUTSIDE_THE_FIT = {
+    "checks": """
+import signal, time
+import lossbench.train as _train
+_register = _train.register_configs
+def _signalling_register():
+    os.kill(os.getpid(), signal.SIGTERM)
+    time.sleep(5)
+    return _register()
+_train.register_configs = _signalling_register
+""",
+    "preflight": """
+import signal, time
+import lossbench.train as _train
+_validate = _train.validate
+def _signalling_validate(cfg):
+    os.kill(os.getpid(), signal.SIGTERM)
+    time.sleep(5)
+    return _validate(cfg)
+_train.validate = _signalling_validate
+""",
+}
+
+
+@pytest.mark.parametrize("moment", list(OUTSIDE_THE_FIT))
+def test_sigterm_outside_the_fit_ends_the_command_in_one_line(tmp_path, moment):
+    """SIGTERM while lossbench-train checks its command line or its run, before anything is
+    trained, ends it as Ctrl-C does: exit 143, one line, no traceback, no record."""
+    run_dir = tmp_path / "run"
+    stopped = _run(*QUIET, f"hydra.run.dir={run_dir}", patch=OUTSIDE_THE_FIT[moment])
+    assert stopped.returncode == TERMINATED_EXIT, (stopped.returncode, stopped.stderr)
+    assert stopped.stderr.strip().splitlines()[-1].startswith("lossbench: terminated (SIGTERM). ")
+    assert "Traceback" not in stopped.stderr
+    assert not (run_dir / "metrics.json").exists()
+
+
+#: Code run first in the command's process: a signal (SIGNAL) to itself once the command's
+#: work has ended (its record written), as its process exits.
+AS_IT_EXITS = """
+import signal, time, contextlib
+import lossbench.commands
+_quietly = lossbench.commands.output_closed_ends_quietly
+@contextlib.contextmanager
+def _signalling_quietly():
+    with _quietly():
+        yield
+    os.kill(os.getpid(), int(os.environ['SIGNAL']))
+    time.sleep(5)
+lossbench.commands.output_closed_ends_quietly = _signalling_quietly
+"""
+
+
+@pytest.mark.parametrize(
+    ("signum", "status", "what"),
+    [
+        (signal.SIGINT, INTERRUPTED_EXIT, "interrupted (Ctrl-C)"),
+        (signal.SIGTERM, TERMINATED_EXIT, "terminated (SIGTERM)"),
+    ],
+    ids=["ctrl-c", "sigterm"],
+)
+def test_a_stop_as_the_command_exits_ends_it_in_one_line(tmp_path, signum, status, what):
+    """Ctrl-C or SIGTERM after the run's record is written, as the process exits: one line,
+    exit status 130 or 143, no traceback, and the record as written."""
+    run_dir = tmp_path / "run"
+    patch = AS_IT_EXITS.replace("os.environ['SIGNAL']", str(int(signum)))
+    stopped = _run(*QUIET, "trainer.max_epochs=2", f"hydra.run.dir={run_dir}", patch=patch)
+    assert stopped.returncode == status, (stopped.returncode, stopped.stderr)
+    assert stopped.stderr.strip().splitlines()[-1] == (
+        f"lossbench: {what}. It stopped as it was exiting, after its work had ended: what it "
+        "wrote is complete."
+    )
+    assert "Traceback" not in stopped.stderr
+    assert json.loads((run_dir / "metrics.json").read_text())["status"] == "completed"
