@@ -345,7 +345,7 @@ def _fit(
             own = resume.parent.resolve() == (output_dir / "checkpoints").resolve()
             if own and rank_zero_only.rank == 0:  # the resumed run writes those epochs again
                 for path in set_aside_later_checkpoints(output_dir, epoch):
-                    log.warning(
+                    log.info(
                         "%s holds an epoch after the one resumed (%d), written before the run "
                         "stopped: moved to %s",
                         path.name,
