@@ -171,31 +171,11 @@ CASES = {
 }
 
 
-#: Lightning's loop (``training_loop: batch``) logs an epoch's training metrics after its
-#: checkpoint callback: a SIGKILL between the two loses that epoch's ``train/`` row of
-#: ``logs/metrics.csv`` for good (the record's history is whole).
-TRAIN_ROW_LOST = pytest.mark.xfail(
-    strict=True,
-    reason="under Lightning's loop a kill after last.ckpt and before the epoch's train/ row "
-    "loses the row in logs/metrics.csv",
-)
-
-
-@pytest.mark.parametrize(
-    "case, signum",
-    [
-        pytest.param(
-            case,
-            signum,
-            id=f"{case}-{name}",
-            marks=[TRAIN_ROW_LOST]
-            if signum == signal.SIGKILL and case in ("val_check_interval=0.5", "accumulate+clip")
-            else [],
-        )
-        for case in CASES
-        for signum, name in ((signal.SIGKILL, "sigkill"), (signal.SIGTERM, "sigterm"))
-    ],
-)
+#: Under Lightning's loop (``val_check_interval``, accumulation) the SIGKILL lands after the
+#: epoch's ``last.ckpt`` and before its ``train/`` row of ``logs/metrics.csv``: the resumed run
+#: writes the row from the checkpoint's history.
+@pytest.mark.parametrize("signum", [signal.SIGKILL, signal.SIGTERM], ids=["sigkill", "sigterm"])
+@pytest.mark.parametrize("case", list(CASES), ids=list(CASES))
 def test_stopped_after_an_epoch_resumes_to_the_uninterrupted_run(tmp_path, case, signum):
     args = (*QUIET, *CASES[case])
     run_dir, stopped, err = _whole_then_stopped(

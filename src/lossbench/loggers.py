@@ -44,7 +44,13 @@ class CSVLogger(LightningCSVLogger):
     """
 
     @rank_zero_only
-    def continue_epochs(self, last_epoch: int, earlier: Path | None = None) -> None:
+    def continue_epochs(
+        self,
+        last_epoch: int,
+        earlier: Path | None = None,
+        history: Mapping[str, list[float]] | None = None,
+        step: int | None = None,
+    ) -> None:
         """Keep the rows of epochs ``0 .. last_epoch`` of the ``metrics.csv`` already in
         :attr:`log_dir` (a run resumed from a checkpoint of ``last_epoch``), before the first
         new row; call it before training starts. Where :attr:`log_dir` holds none (a run
@@ -65,11 +71,16 @@ class CSVLogger(LightningCSVLogger):
 
         The rows of later epochs, which the resumed run trains again, and rows without an epoch
         (the final evaluation of a run that ended) are left out; values are copied as written.
+        ``history``: the checkpoint's (:func:`lossbench.checkpoint_format.history`), from which
+        the training row of ``last_epoch`` is written at ``step`` where the file lacks it
+        (:func:`_missing_training_row`).
         """
         path = Path(self.log_dir) / "metrics.csv"
         if not path.is_file() and earlier is not None:
             path = earlier
         rows = list(_rows_through(path, last_epoch)) if path.is_file() else []
+        if step is not None:
+            rows += _missing_training_row(rows, last_epoch, history or {}, step)
         with warnings.catch_warnings():  # "... will be deleted": the rows are written back
             warnings.filterwarnings("ignore", message="Experiment logs directory")
             writer = self.experiment  # Lightning's writer: deletes the file it finds
@@ -99,6 +110,38 @@ class CSVLogger(LightningCSVLogger):
         path.write_text(text, encoding="utf-8")
 
 
+def _missing_training_row(
+    rows: list[dict[str, str]], epoch: int, history: Mapping[str, list[float]], step: int
+) -> list[dict[str, str]]:
+    """The training row of ``epoch`` from ``history`` at ``step``, where ``rows`` hold the
+    epoch's validation but not its training metrics; else none.
+
+    Lightning's loop (``training_loop: batch``) logs an epoch's training metrics after its
+    checkpoint callback has written ``last.ckpt``: a process killed between the two leaves the
+    checkpoint, whose history holds them, without the row, and the resumed run, which starts at
+    the next epoch, never logs it. Lightning logs it at the epoch's last step (the checkpoint's
+    ``global_step`` less one).
+
+        >>> rows = [{"epoch": "0", "step": "3", "val/nll": "0.9", "train/loss": ""}]
+        >>> _missing_training_row(rows, 0, {"train/loss": [1.5], "val/nll": [0.9]}, 3)
+        [{'epoch': '0', 'step': '3', 'train/loss': '1.5'}]
+        >>> _missing_training_row([{**rows[0], "train/loss": "1.5"}], 0, {"train/loss": [1.5]}, 3)
+        []
+    """
+    training = {
+        key: values[epoch]
+        for key, values in history.items()
+        if key.startswith("train/") and len(values) > epoch
+    }
+    of_epoch = [row for row in rows if row.get("epoch") and int(float(row["epoch"])) == epoch]
+    if not training or not of_epoch:
+        return []
+    if any(row.get(key) not in (None, "") for row in of_epoch for key in training):
+        return []
+    values = {key: str(value) for key, value in training.items()}
+    return [{"epoch": of_epoch[-1]["epoch"], "step": str(step), **values}]
+
+
 def _rows_through(path: Path, last_epoch: int) -> Iterable[dict[str, str]]:
     """The rows of ``metrics.csv`` whose ``epoch`` is at most ``last_epoch``, as text."""
     with path.open(newline="", encoding="utf-8") as handle:
@@ -116,14 +159,19 @@ def continue_csv_logs(
     last_epoch: int,
     run_dir: Path | None = None,
     earlier_run: Path | None = None,
+    history: Mapping[str, list[float]] | None = None,
+    step: int | None = None,
 ) -> None:
     """:meth:`CSVLogger.continue_epochs` of each of ``loggers`` that is lossbench's CSVLogger
     (the others start their own files, or append to their own store). ``run_dir``: the run's
     directory; ``earlier_run``: that of the run whose checkpoint it resumes, whose
-    ``metrics.csv`` (at the same place below it) starts a new directory's file."""
+    ``metrics.csv`` (at the same place below it) starts a new directory's file; ``history``:
+    the checkpoint's, and ``step`` the step at which its last epoch's training row is
+    written where the file lacks it."""
     for logger in loggers:
         if isinstance(logger, CSVLogger):
-            logger.continue_epochs(last_epoch, _earlier_csv(logger, run_dir, earlier_run))
+            earlier = _earlier_csv(logger, run_dir, earlier_run)
+            logger.continue_epochs(last_epoch, earlier, history, step)
 
 
 def continue_tensorboard_logs(loggers: Iterable[Any], global_step: int) -> None:

@@ -40,7 +40,7 @@ from lossbench.checkpoint import (
     load_checkpoint,
     resume_path,
 )
-from lossbench.checkpoint_format import run_config_text
+from lossbench.checkpoint_format import history, run_config_text
 from lossbench.checkpoint_io import write_in_background
 from lossbench.data.csv_loader import DataError
 from lossbench.data.datamodule import ClassificationDataModule
@@ -340,7 +340,11 @@ def _fit(
                     "the run recorded",
                     trained_before,
                 )
-            continue_csv_logs(trainer.loggers, epoch, output_dir, resume.parent.parent)
+            # Lightning's loop logs an epoch's training row at its last step (one less)
+            step = int(checkpoint.get("global_step", 0)) - 1
+            continue_csv_logs(
+                trainer.loggers, epoch, output_dir, resume.parent.parent, history(checkpoint), step
+            )
             continue_tensorboard_logs(trainer.loggers, int(checkpoint.get("global_step", 0)))
             own = resume.parent.resolve() == (output_dir / "checkpoints").resolve()
             if own and rank_zero_only.rank == 0:  # the resumed run writes those epochs again
