@@ -329,9 +329,8 @@ def _fit(
                 train_rows=datamodule.sizes()["train"],
                 world_size=trainer.world_size,
             )
-            # metrics.csv keeps the epochs the checkpoint has trained (from the run that wrote
-            # it: a run trained on in a new directory starts with that run's rows)
             epoch = int(checkpoint.get("epoch", -1))
+            global_step = int(checkpoint.get("global_step", 0))
             trained_before = epochs_processed(checkpoint)
             if trained_before >= cfg.trainer.max_epochs and rank_zero_only.rank == 0:
                 log.info(  # a run stopped before its record (lossbench.train.check_left_to_train)
@@ -340,12 +339,18 @@ def _fit(
                     "the run recorded",
                     trained_before,
                 )
-            # Lightning's loop logs an epoch's training row at its last step (one less)
-            step = int(checkpoint.get("global_step", 0)) - 1
+            # metrics.csv keeps the epochs the checkpoint has trained (from the run that wrote
+            # it: a run trained on in a new directory starts with that run's rows); a missing
+            # training row of its last epoch is written at Lightning's step for it (one less)
             continue_csv_logs(
-                trainer.loggers, epoch, output_dir, resume.parent.parent, history(checkpoint), step
+                trainer.loggers,
+                epoch,
+                output_dir,
+                resume.parent.parent,
+                history(checkpoint),
+                global_step - 1,
             )
-            continue_tensorboard_logs(trainer.loggers, int(checkpoint.get("global_step", 0)))
+            continue_tensorboard_logs(trainer.loggers, global_step)
             own = resume.parent.resolve() == (output_dir / "checkpoints").resolve()
             if own and rank_zero_only.rank == 0:  # the resumed run writes those epochs again
                 for path in set_aside_later_checkpoints(output_dir, epoch):
