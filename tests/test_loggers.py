@@ -5,6 +5,8 @@ from __future__ import annotations
 import shutil
 
 import pytest
+import torch
+import yaml
 
 from lossbench.training import train
 
@@ -23,6 +25,49 @@ def test_tensorboard_writes_every_epoch_of_the_metrics(make_cfg, tmp_path):
     assert "hp_metric" not in scalars  # Lightning's placeholder -1 at step 0
     assert len(accumulator.Scalars("train/loss")) == record["epochs"] == 2
     assert accumulator.Scalars("test/nll")[-1].value == pytest.approx(record["test/nll"])
+
+
+def test_tensorboards_hparams_view_gets_each_runs_settings_and_final_scores(make_cfg, tmp_path):
+    """TensorBoard's HParams view lists the run: its head, loss, rate, data set, split seed and
+    seed, with its best validation and test metrics (scalars the run logged, read by tag);
+    the CSV logger's hparams.yaml and the checkpoint hold the data settings and seed too."""
+    pytest.importorskip("tensorboard")
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+    from tensorboard.plugins.hparams import plugin_data_pb2
+
+    cfg = make_cfg(
+        "data=iris",
+        "head=logits",
+        "loss=cross_entropy",
+        "logger=many",
+        "seed=3",
+        "data.split_seed=2",
+        "optimizer.lr=0.02",
+    )
+    record = train(cfg, tmp_path)
+    accumulator = EventAccumulator(str(tmp_path / "tensorboard"))
+    accumulator.Reload()
+    sessions = [
+        plugin_data_pb2.HParamsPluginData.FromString(content)
+        for content in accumulator.PluginTagToContent("hparams").values()
+    ]
+    (start,) = [s.session_start_info for s in sessions if s.HasField("session_start_info")]
+    (experiment,) = [s.experiment for s in sessions if s.HasField("experiment")]
+    hparams = start.hparams
+    assert (hparams["data/name"].string_value, hparams["head"].string_value) == ("iris", "logits")
+    assert hparams["loss/name"].string_value == "cross_entropy"
+    assert (hparams["seed"].number_value, hparams["data/split_seed"].number_value) == (3, 2)
+    assert hparams["optimizer/lr"].number_value == pytest.approx(0.02)
+    metrics = {info.name.tag for info in experiment.metric_infos}
+    assert {"best/val/nll", "test/nll", "test/accuracy"} <= metrics
+    assert metrics <= set(accumulator.Tags()["scalars"])  # each metric's value is a logged scalar
+    assert len(accumulator.Scalars("test/nll")) == 1  # the session logs no second point
+    assert accumulator.Scalars("best/val/nll")[0].value == pytest.approx(record["val/nll"])
+
+    logged = yaml.safe_load((tmp_path / "logs" / "hparams.yaml").read_text())
+    assert (logged["data"]["name"], logged["data"]["split_seed"], logged["seed"]) == ("iris", 2, 3)
+    checkpoint = torch.load(record["best_checkpoint"], weights_only=True)
+    assert checkpoint["datamodule_hyper_parameters"] == {"data": logged["data"], "seed": 3}
 
 
 @pytest.mark.filterwarnings("ignore::DeprecationWarning")  # SQLAlchemy, inside mlflow
@@ -44,6 +89,7 @@ def test_mlflow_records_the_run_in_a_local_sqlite_store(make_cfg, tmp_path, monk
     assert run.data.tags["run_dir"] == str(tmp_path / "run") and run.data.tags["seed"] == "3"
     assert (run.data.tags["data"], run.data.tags["split_seed"]) == ("iris", "0")
     assert run.data.params["head"] == "logits"
+    assert (run.data.params["data/name"], run.data.params["seed"]) == ("iris", "3")
     history = client.get_metric_history(run.info.run_id, "train/loss")
     assert [m.value for m in history] == pytest.approx(record["history"]["train/loss"])
     assert run.data.metrics["test/nll"] == pytest.approx(record["test/nll"])

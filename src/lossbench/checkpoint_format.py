@@ -72,6 +72,13 @@ WEIGHTS_KEY = "state_dict"
 #: ``LightningModule.CHECKPOINT_HYPER_PARAMS_NAME`` / ``CHECKPOINT_HYPER_PARAMS_KEY``.
 HPARAMS_NAME_KEY = "hparams_name"
 HPARAMS_KEY = "hyper_parameters"
+#: ``LightningDataModule.CHECKPOINT_HYPER_PARAMS_KEY``: the data set's settings and the run's
+#: seed (:func:`lossbench.data.datamodule.data_hyperparameters`); absent in checkpoints of an
+#: older lossbench.
+DATA_HPARAMS_KEY = "datamodule_hyper_parameters"
+#: ``LightningDataModule.CHECKPOINT_HYPER_PARAMS_NAME``: None (the hyper-parameters were given
+#: as a mapping, not collected from ``__init__``'s arguments).
+DATA_HPARAMS_NAME_KEY = "datamodule_hparams_name"
 #: The loops' progress: epochs, batches and optimizer steps done.
 LOOPS_KEY = "loops"
 #: Each stateful callback's ``state_dict()``, by its ``state_key``.

@@ -51,6 +51,7 @@ __all__ = [
     "set_launcher",
     "subprocess_launcher",
     "validation_time_interval",
+    "write_hparams_session",
 ]
 
 
@@ -349,6 +350,27 @@ def set_summary_writer_option(logger: Any, name: str, value: Any) -> bool:
         return False
     kwargs[name] = value
     return True
+
+
+def write_hparams_session(logger: Any, params: Mapping[str, Any], metrics: Any) -> None:
+    """Write a TensorBoard HParams session of ``params`` whose metrics are the scalar tags
+    ``metrics``, as ``TensorBoardLogger.log_hyperparams(params, metrics)`` writes it, but
+    without logging the metrics' values once more at a step of their own: the HParams view
+    reads each metric's value from the scalars of its tag, which the run has logged. Uses
+    Lightning's ``_flatten_dict`` / ``_convert_params`` and the logger's ``_sanitize_params``,
+    and ``SummaryWriter._get_file_writer()`` as that method does (checked: Lightning 2.6.6)."""
+    from lightning.fabric.utilities.logger import _convert_params, _flatten_dict
+
+    try:
+        from torch.utils.tensorboard.summary import hparams
+    except ImportError:  # tensorboardX alone, as Lightning allows
+        from tensorboardX.summary import hparams  # type: ignore[no-redef]
+
+    flat = logger._sanitize_params(_flatten_dict(_convert_params(dict(params))))
+    summaries = hparams(flat, dict.fromkeys(metrics, 0.0))  # the values are not written
+    writer = logger.experiment._get_file_writer()
+    for summary in summaries:
+        writer.add_summary(summary)
 
 
 def open_wandb_run(logger: Any) -> Any | None:

@@ -190,6 +190,28 @@ def continue_tensorboard_logs(loggers: Iterable[Any], global_step: int) -> None:
             set_summary_writer_option(logger, "purge_step", global_step + 1)
 
 
+def log_final_metrics(
+    loggers: Iterable[Any], results: Mapping[str, float], step: int, hparams: Mapping[str, Any]
+) -> None:
+    """Log a run's final ``val/*`` (as ``best/val/*``) and ``test/*`` ``results`` at ``step``
+    to each of ``loggers``. A ``TensorBoardLogger`` also gets an HParams session: the run's
+    ``hparams`` (the module's and the data module's, as Lightning logs them when the fit
+    starts) with these metrics, so that TensorBoard's HParams view lists each run's head,
+    loss, rate, data set and seed beside its best validation and test scores (Lightning
+    writes one only with ``default_hp_metric``'s placeholder, which lossbench turns off)."""
+    from lightning.pytorch.loggers import TensorBoardLogger
+
+    from lossbench.lightning_internals import write_hparams_session
+    from lossbench.metric_names import best_logged
+
+    logged = best_logged(dict(results))
+    for logger in loggers:
+        logger.log_metrics(logged, step=step)
+        if isinstance(logger, TensorBoardLogger) and rank_zero_only.rank == 0:
+            write_hparams_session(logger, hparams, logged)
+        logger.save()
+
+
 def _earlier_csv(logger: CSVLogger, run_dir: Path | None, earlier_run: Path | None) -> Path | None:
     """``<earlier_run>/<the logger's directory below run_dir>/metrics.csv``, or None."""
     if run_dir is None or earlier_run is None:

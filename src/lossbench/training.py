@@ -50,9 +50,8 @@ from lossbench.hardware import trainer_settings_error
 from lossbench.instantiators import build_callbacks, build_loggers, check_logger_folders
 from lossbench.interrupts import fit_interrupts
 from lossbench.lightning_internals import epochs_processed, open_wandb_run
-from lossbench.loggers import continue_csv_logs, continue_tensorboard_logs
+from lossbench.loggers import continue_csv_logs, continue_tensorboard_logs, log_final_metrics
 from lossbench.messages import quiet_lightning
-from lossbench.metric_names import best_logged
 from lossbench.module import ClassifierModule, resolved_loss
 from lossbench.record import (
     DEBUG_SETTINGS,
@@ -414,9 +413,8 @@ def _fit(
                 values.update({k: float(v) for k, v in results[0].items()})
         finally:
             trainer.loggers = loggers
-        for logger in loggers:
-            logger.log_metrics(best_logged(values), step=trainer.global_step)
-            logger.save()
+        hparams = logged_hparams(module, datamodule)
+        log_final_metrics(loggers, values, trainer.global_step, hparams)
     best_epoch = callback.best_epoch if in_memory is not None else _best_epoch(best)
     record.update(values)
     record.update(best_checkpoint=best, best_epoch=best_epoch, test_reliability=module.reliability)
@@ -606,10 +604,17 @@ def _evaluate_best(
         split = plugin.convert_input(tuple(t.to(device) for t in datamodule.tensors[stage]))
         with plugin.forward_context():  # autocast under mixed precision, as Lightning's loops
             results |= module.evaluate_split(split, stage)
-    for logger in trainer.loggers:
-        logger.log_metrics(best_logged(results), step=trainer.global_step)
-        logger.save()
+    hparams = logged_hparams(module, datamodule)
+    log_final_metrics(trainer.loggers, results, trainer.global_step, hparams)
     return results
+
+
+def logged_hparams(
+    module: ClassifierModule, datamodule: ClassificationDataModule
+) -> dict[str, Any]:
+    """The hyper-parameters Lightning logs when a fit starts: the module's and the data
+    module's (:func:`~lossbench.data.datamodule.data_hyperparameters`), merged."""
+    return {**module.hparams_initial, **datamodule.hparams_initial}
 
 
 def _best_epoch(path: str | None) -> int | None:

@@ -37,6 +37,23 @@ from lossbench.sweep_warnings import first_in_sweep
 from lossbench.tasks import is_dense, position_task
 
 
+def data_hyperparameters(data_cfg: Mapping[str, Any], seed: int) -> dict[str, Any]:
+    """What a run's loggers record of its data beside the module's hyper-parameters, and its
+    checkpoints hold as ``datamodule_hyper_parameters``: the data set's settings as composed
+    (its name, split seed, fractions, batch size, ...) and the run's seed. TensorBoard's
+    HParams view, MLflow's params and W&B's config then tell apart the runs of one setup on
+    other data, splits or seeds.
+
+        >>> data_hyperparameters({"name": "wine", "split_seed": 1}, seed=2)
+        {'data': {'name': 'wine', 'split_seed': 1}, 'seed': 2}
+    """
+    from omegaconf import DictConfig, OmegaConf
+
+    if isinstance(data_cfg, DictConfig):  # its values resolved, as plain types
+        data_cfg = OmegaConf.to_container(data_cfg, resolve=True)  # type: ignore[assignment]
+    return {"data": dict(data_cfg), "seed": int(seed)}
+
+
 def split_fingerprint(features: torch.Tensor, labels: torch.Tensor) -> str:
     """A SHA-256 of a split's rows as the model sees them: the preprocessed features and the
     labels (their dtypes, shapes and bytes). Any edited row changes it; hashing is fast
@@ -66,6 +83,7 @@ class ClassificationDataModule(L.LightningDataModule):
         table: LoadedTable | None = None,
     ) -> None:
         super().__init__()
+        self.save_hyperparameters(data_hyperparameters(data_cfg, seed))
         self.cfg = dict(data_cfg)
         self.loss = loss
         self.seed = seed

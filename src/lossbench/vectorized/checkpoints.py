@@ -41,6 +41,8 @@ from lightning.fabric.utilities.apply_func import move_data_to_device
 from lossbench.callbacks import run_checkpoint
 from lossbench.checkpoint_format import (
     CALLBACKS_KEY,
+    DATA_HPARAMS_KEY,
+    DATA_HPARAMS_NAME_KEY,
     EPOCH_KEY,
     GLOBAL_STEP_KEY,
     HPARAMS_KEY,
@@ -51,6 +53,7 @@ from lossbench.checkpoint_format import (
     VERSION_KEY,
     WEIGHTS_KEY,
 )
+from lossbench.data.datamodule import data_hyperparameters
 from lossbench.lightning_internals import loops_after_fit
 from lossbench.optim import build_optimizer
 from lossbench.vectorized.members import Member, TrainingState
@@ -89,6 +92,8 @@ def save_checkpoint(
         checkpoint[LR_SCHEDULERS_KEY] = []
     checkpoint[HPARAMS_NAME_KEY] = "kwargs"
     checkpoint[HPARAMS_KEY] = dict(module.hparams)
+    checkpoint[DATA_HPARAMS_NAME_KEY] = None  # as Lightning writes it for the data module's
+    checkpoint[DATA_HPARAMS_KEY] = data_hyperparameters(member.cfg.data, member.cfg.seed)
     saved = module.history
     module.history = history
     module._epoch_lr = member.lr  # a member's rate is constant (no scheduler)

@@ -381,8 +381,12 @@ def _write_logs(member: Member, batches: int, results: dict[str, float]) -> None
         return
     from hydra.utils import instantiate
 
+    from lossbench.data.datamodule import data_hyperparameters
+
     logger = instantiate(member.cfg.logger.csv)  # as the run alone's (lossbench.loggers)
-    logger.log_hyperparams(member.module.hparams_initial)  # logs/hparams.yaml, as Lightning's
+    # logs/hparams.yaml, as Lightning's: the module's and the data module's hyper-parameters
+    data = data_hyperparameters(member.cfg.data, member.cfg.seed)
+    logger.log_hyperparams({**member.module.hparams_initial, **data})
     for epoch in range(member.epochs):
         values = {
             k: v[epoch]
