@@ -239,3 +239,48 @@ def test_sweep_killed_after_its_first_job_reruns_to_the_uninterrupted_sweep(tmp_
     for job in jobs:
         a, b = _outcome(tmp_path / "whole" / job), _outcome(sweep / job)
         assert a == b, job
+
+
+#: Run first in rank 0 of a DDP run: SIGTERM this process as validation ends at epoch
+#: SIGNAL_EPOCH, just before the epoch's metrics are gathered from every rank, so that the
+#: other rank waits in that gather when the signal's handler runs (Lightning's handler
+#: broadcast from there, and the two ranks waited on each other for good).
+SIGNAL_BEFORE_METRIC_GATHER = """
+import signal
+from lossbench.module import ClassifierModule
+_end = ClassifierModule.on_validation_epoch_end
+def _signalling_end(self):
+    trainer = self.trainer
+    if trainer.current_epoch == int(os.environ['SIGNAL_EPOCH']) and not trainer.sanity_checking:
+        os.kill(os.getpid(), signal.SIGTERM)
+    _end(self)
+ClassifierModule.on_validation_epoch_end = _signalling_end
+"""
+
+
+def test_a_ddp_run_stopped_by_sigterm_in_a_metric_gather_ends_and_resumes(tmp_path):
+    """SIGTERM to a DDP run's first process while the other waits for it in a collective:
+    the run stops (exit 143, the one line, no traceback) within seconds, and ``ckpt_path=last``
+    resumes it to the uninterrupted run's record."""
+    args = (*QUIET, "trainer=ddp", "trainer.devices=2", "trainer.max_epochs=8", "seed=1")
+    whole = _run(*args, f"hydra.run.dir={tmp_path / 'whole'}")
+    assert whole.returncode == 0, whole.stderr
+    run_dir = tmp_path / "stopped"
+    stopped = _start(
+        *args, f"hydra.run.dir={run_dir}", patch=SIGNAL_BEFORE_METRIC_GATHER, SIGNAL_EPOCH="3"
+    )
+    try:
+        err = stopped.communicate(timeout=120)[1]
+    except subprocess.TimeoutExpired:
+        stopped.kill()
+        pytest.fail("the DDP run did not stop within 120 s of its SIGTERM (the ranks deadlocked)")
+    assert stopped.returncode == 143, err
+    assert err.strip().splitlines()[-1].startswith("lossbench: terminated (SIGTERM)."), err
+    assert "Traceback" not in err, err
+    assert not (run_dir / "metrics.json").exists()
+
+    resumed = _run(*args, f"hydra.run.dir={run_dir}", "ckpt_path=last")
+    assert resumed.returncode == 0, resumed.stderr
+    a, b = _record(run_dir), _record(tmp_path / "whole")
+    keys = [k for k in b if k.startswith(("val/", "test/"))] + ["epochs", "steps", "best_epoch"]
+    assert keys and {k: a[k] for k in keys} == {k: b[k] for k in keys}

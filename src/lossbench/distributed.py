@@ -50,6 +50,7 @@ from lossbench.lightning_internals import (
     SubprocessScriptLauncher,
     check_can_spawn_children,
     set_launcher,
+    sigterm_without_collective,
     subprocess_launcher,
 )
 from lossbench.record import RECORD_NAME, write_record
@@ -260,6 +261,7 @@ def prepare(trainer: Any, cfg: DictConfig, output_dir: Path) -> None:
         )
         set_launcher(trainer.strategy, run_dir_launcher)
     if trainer.world_size > 1:
+        sigterm_without_collective(trainer)  # Lightning's handler can deadlock the ranks
         # lossbench logs torchmetrics results, which are already synchronised across ranks.
         warnings.filterwarnings("ignore", ".*when logging on epoch level in distributed setting.*")
     slurm_cpus = os.environ.get("SLURM_CPUS_PER_TASK")

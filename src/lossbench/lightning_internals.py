@@ -49,6 +49,7 @@ __all__ = [
     "resume_after_epoch_end",
     "set_callback_metrics",
     "set_launcher",
+    "sigterm_without_collective",
     "subprocess_launcher",
     "validation_time_interval",
     "write_hparams_session",
@@ -349,6 +350,32 @@ def set_summary_writer_option(logger: Any, name: str, value: Any) -> bool:
     if not isinstance(kwargs, dict) or getattr(logger, "_experiment", True) is not None:
         return False
     kwargs[name] = value
+    return True
+
+
+def sigterm_without_collective(trainer: Any) -> bool:
+    """Have ``trainer`` take SIGTERM as Lightning's ``_SignalConnector._sigterm_notifier_fn``
+    does (pass it on to the child processes the launcher started; set ``received_sigterm``),
+    without the ``torch.distributed.broadcast`` that Lightning 2.6 makes inside the signal
+    handler. A collective in a handler deadlocks: the handler runs between two bytecodes of
+    whatever rank 0 was doing, a metric's ``all_gather`` or a barrier say, while the other
+    ranks wait in that collective, where their own handlers cannot run, so neither returns.
+    The ranks still stop together: Lightning's training loop broadcasts rank 0's
+    ``received_sigterm`` before every batch and raises ``SIGTERMException`` on all of them.
+    Set as an attribute of the trainer's connector, which ``register_signal_handlers`` reads
+    when a fit starts (checked: Lightning 2.6.6). False where the names are gone."""
+    connector = getattr(trainer, "_signal_connector", None)
+    if connector is None or not hasattr(connector, "_sigterm_notifier_fn"):
+        return False
+
+    def notify(signum: Any, frame: Any) -> None:
+        if not connector.received_sigterm:
+            launcher = trainer.strategy.launcher
+            if launcher is not None:
+                launcher.kill(signum)
+        connector.received_sigterm = True
+
+    connector._sigterm_notifier_fn = notify
     return True
 
 
