@@ -141,6 +141,27 @@ def test_eval_cli_writes_eval_json_and_nothing_else(make_cfg, tmp_path, csv_file
     assert list(cwd.iterdir()) == []  # no outputs/, .hydra/, logs or lightning_logs
 
 
+def test_eval_and_predict_leave_a_users_partial_file_as_it_was(make_cfg, tmp_path, csv_files):
+    """``out=x.csv`` is written through a temporary file beside it; a file of the user's that
+    has the temporary name already (``x.csv.partial``) is neither written over nor removed."""
+    training, new = csv_files["binary"]
+    record = train(
+        make_cfg(*_csv_overrides("binary", training), "trainer.max_epochs=1"), tmp_path / "run"
+    )
+    for command, out, data in [
+        ("lossbench.predict", tmp_path / "p.csv", (f"data.path={new}",)),
+        ("lossbench.evaluate", tmp_path / "e.json", ()),
+    ]:
+        yours = out.with_name(out.name + ".partial")
+        yours.write_text("the user's own file")
+        result = run_module(
+            command, f"ckpt_path={record['best_checkpoint']}", *data, f"out={out}", cwd=tmp_path
+        )
+        assert result.returncode == 0, result.stderr
+        assert out.is_file() and yours.read_text() == "the user's own file"
+        assert not out.with_name(out.name + ".1.partial").exists()
+
+
 def _files(folder: Path) -> set[str]:
     return {str(p.relative_to(folder)) for p in folder.rglob("*")}
 
@@ -388,6 +409,39 @@ def test_predictions_are_the_modules_probabilities(make_cfg, tmp_path, csv_files
             expected = (probs.reshape(len(x), -1)[:, k] > 0.5).long().tolist()
             assert [int(v) for v in got[f"pred_{name}"]] == expected
         assert list(got) == [f"p_{n}" for n in names] + [f"pred_{n}" for n in names]
+
+
+def test_predictions_of_a_bf16_mixed_run_are_the_scores_its_metrics_saw(
+    make_cfg, tmp_path, csv_files
+):
+    """A run trained and evaluated under bf16-mixed autocast: its predictions come from the
+    same bf16 scores (a float32 forward gave others, up to 4e-4 apart)."""
+    training, new = csv_files["binary"]
+    cfg = make_cfg(
+        *_csv_overrides("binary", training),
+        "trainer.max_epochs=2",
+        "trainer.precision=bf16-mixed",
+        "trainer.accelerator=cpu",
+    )
+    record = train(cfg, tmp_path / "run")
+    got = _read_csv(
+        write_predictions(
+            predict(record["best_checkpoint"], new), tmp_path / "p.csv", record["best_checkpoint"]
+        )
+    )
+    module = ClassifierModule.load_from_checkpoint(record["best_checkpoint"], weights_only=True)
+    datamodule = ClassificationDataModule(cfg.data, "bce_with_logits", seed=cfg.seed)
+    table = load_csv(training, LABELS["binary"], "binary")
+    x = torch.from_numpy(datamodule.preprocessor.transform(table.features, table.categories))
+    with torch.no_grad():
+        with torch.autocast("cpu", dtype=torch.bfloat16):
+            scores = module.eval()(x)
+        in_bf16 = to_probabilities(scores.float(), module.link, "binary").reshape(-1)
+        in_fp32 = to_probabilities(module(x), module.link, "binary").reshape(-1)
+    assert scores.dtype == torch.bfloat16
+    got_probs = torch.tensor([float(v) for v in got["p_y"]], dtype=torch.float64)
+    torch.testing.assert_close(got_probs, in_bf16, rtol=0, atol=0)
+    assert (got_probs - in_fp32).abs().max() > 1e-5  # what the float32 forward gave
 
 
 def test_training_features_are_the_stored_standardisation_of_the_rows(csv_files):

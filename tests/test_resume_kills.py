@@ -260,8 +260,8 @@ ClassifierModule.on_validation_epoch_end = _signalling_end
 
 def test_a_ddp_run_stopped_by_sigterm_in_a_metric_gather_ends_and_resumes(tmp_path):
     """SIGTERM to a DDP run's first process while the other waits for it in a collective:
-    the run stops (exit 143, the one line, no traceback) within seconds, and ``ckpt_path=last``
-    resumes it to the uninterrupted run's record."""
+    the run stops (exit 143, one line for both processes, no traceback) within seconds, and
+    ``ckpt_path=last`` resumes it to the uninterrupted run's record."""
     args = (*QUIET, "trainer=ddp", "trainer.devices=2", "trainer.max_epochs=8", "seed=1")
     whole = _run(*args, f"hydra.run.dir={tmp_path / 'whole'}")
     assert whole.returncode == 0, whole.stderr
@@ -276,6 +276,7 @@ def test_a_ddp_run_stopped_by_sigterm_in_a_metric_gather_ends_and_resumes(tmp_pa
         pytest.fail("the DDP run did not stop within 120 s of its SIGTERM (the ranks deadlocked)")
     assert stopped.returncode == 143, err
     assert err.strip().splitlines()[-1].startswith("lossbench: terminated (SIGTERM)."), err
+    assert err.count("lossbench: terminated") == 1, err  # the first process speaks for all
     assert "Traceback" not in err, err
     assert not (run_dir / "metrics.json").exists()
 

@@ -104,6 +104,12 @@ def fit_interrupts(trainer: Any) -> Iterator[None]:
         if getattr(trainer, "interrupted", False):
             raise KeyboardInterrupt() from None
         raise
+    except Exception:
+        # Under DDP a SIGTERM stops the processes one by one: a collective that another
+        # process has left fails here ("Connection closed by peer"): that is the stop too.
+        if getattr(trainer, "received_sigterm", False) and getattr(trainer, "world_size", 1) > 1:
+            raise Terminated() from None
+        raise
     finally:
         _FITTING.remove(trainer)
     if getattr(trainer, "received_sigterm", False):
@@ -224,8 +230,16 @@ def stopped(interrupt: KeyboardInterrupt, kept: str = TRAINING_KEPT) -> NoReturn
     """End the command on ``interrupt``: one line on stderr (``kept``: what the command leaves
     and how to go on), exit 130 (143 for SIGTERM)."""
     terminated = isinstance(interrupt, Terminated)
-    print(_stop_line(terminated, kept), file=sys.stderr, flush=True)
+    if not _later_rank():
+        print(_stop_line(terminated, kept), file=sys.stderr, flush=True)
     sys.exit(TERMINATED_EXIT if terminated else INTERRUPTED_EXIT)
+
+
+def _later_rank() -> bool:
+    """Whether this process is a DDP process other than the first (Lightning's global rank,
+    where Lightning is loaded): the first one says the stop, which the others share."""
+    utilities = sys.modules.get("lightning.pytorch.utilities")
+    return bool(getattr(getattr(utilities, "rank_zero_only", None), "rank", 0))
 
 
 @contextlib.contextmanager

@@ -120,7 +120,8 @@ def check_suffix(
 @contextlib.contextmanager
 def written_whole(path: Path, mode: str = "w", **open_args: Any) -> Iterator[IO[Any]]:
     """A handle (``open(mode, **open_args)``) whose content becomes ``path`` only once the block
-    ends: it writes ``<path>.partial``, renamed over ``path`` at the end. A block that ends with
+    ends: it writes ``<path>.partial`` (a new file: ``<path>.1.partial`` where that name is
+    taken, :func:`_new_partial`), renamed over ``path`` at the end. A block that ends with
     an exception (a Ctrl-C or SIGTERM included) removes it, so ``path`` is either complete or
     as it was: absent, or an earlier file untouched.
 
@@ -140,14 +141,36 @@ def written_whole(path: Path, mode: str = "w", **open_args: Any) -> Iterator[IO[
         ('{}', ['eval.json'])
     """
     path.parent.mkdir(parents=True, exist_ok=True)
-    partial = path.with_name(path.name + PARTIAL)
+    handle, partial = _new_partial(path, mode, **open_args)
     try:
-        with partial.open(mode, **open_args) as handle:
+        with handle:
             yield handle
         os.replace(partial, path)
     except BaseException:
         partial.unlink(missing_ok=True)
         raise
+
+
+def _new_partial(path: Path, mode: str, **open_args: Any) -> tuple[IO[Any], Path]:
+    """A new file beside ``path``, opened for writing: ``<path>.partial``, or where a file of
+    that name exists (a file of yours, or one a killed command left), ``<path>.1.partial``,
+    ``<path>.2.partial``, ...: created exclusively, so no existing file is written over.
+
+        >>> import tempfile
+        >>> out = Path(tempfile.mkdtemp()) / "p.csv"
+        >>> _ = (out.parent / "p.csv.partial").write_text("yours")
+        >>> handle, partial = _new_partial(out, "w")
+        >>> handle.close(); partial.name
+        'p.csv.1.partial'
+    """
+    exclusive = mode.replace("w", "x")
+    for n in range(1000):
+        partial = path.with_name(f"{path.name}.{n}{PARTIAL}" if n else path.name + PARTIAL)
+        try:
+            return partial.open(exclusive, **open_args), partial
+        except FileExistsError:
+            continue
+    raise FileExistsError(f"{path.name}{PARTIAL} and 999 numbered ones exist in {path.parent}")
 
 
 def file_above(path: Path) -> Path | None:

@@ -31,7 +31,8 @@ refused too: Lightning would silently train in bf16-mixed instead.
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator
+import json
+from collections.abc import Iterator, Mapping
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -138,3 +139,44 @@ def full_precision(device: torch.device | str) -> Iterator[None]:
         return
     with torch.autocast(device_type=torch.device(device).type, enabled=False):
         yield
+
+
+def trained_precision(checkpoint: Mapping[str, Any]) -> str:
+    """The full name of the ``trainer.precision`` that the run which wrote ``checkpoint``
+    trained and evaluated under (the run's config the checkpoint holds), ``'32-true'`` where
+    it holds none (an older lossbench's checkpoint).
+
+        >>> trained_precision({"lossbench_config": '{"trainer": {"precision": "bf16"}}'})
+        'bf16-mixed'
+        >>> trained_precision({})
+        '32-true'
+    """
+    from lossbench.checkpoint_format import RUN_CONFIG_KEY
+
+    text = checkpoint.get(RUN_CONFIG_KEY)
+    try:
+        trainer = json.loads(text).get("trainer") if isinstance(text, str) else None
+    except (ValueError, AttributeError):
+        trainer = None
+    precision = trainer.get("precision") if isinstance(trainer, dict) else None
+    return normalize_precision(precision if precision is not None else "32-true")
+
+
+def scoring_context(precision: str, device: torch.device | str = "cpu") -> Any:
+    """The context in which a run of ``precision`` computed its model's scores on ``device``:
+    Lightning's autocast for the mixed precisions (``MixedPrecision.forward_context``, what
+    ``lossbench-eval``'s Trainer and the run's own evaluation use), none otherwise
+    (``64-true`` weights are float64 already). Prediction uses it, so that its probabilities
+    are the ones the run's metrics were computed from.
+
+        >>> import torch
+        >>> with scoring_context("bf16-mixed"):
+        ...     torch.nn.Linear(2, 1)(torch.ones(1, 2)).dtype
+        torch.bfloat16
+    """
+    if precision not in ("bf16-mixed", "16-mixed"):
+        return contextlib.nullcontext()
+    import torch
+    from lightning.pytorch.plugins.precision import MixedPrecision
+
+    return MixedPrecision(precision, torch.device(device).type).forward_context()

@@ -68,6 +68,7 @@ from lossbench.data.table import DataError
 from lossbench.errors import format_warning, refuse, refusing
 from lossbench.importing import collection_paused
 from lossbench.interrupts import output_kept, stopping
+from lossbench.precision import scoring_context, trained_precision
 from lossbench.predict_categories import UnseenCategoryWarning, match_categories
 from lossbench.tasks import is_dense
 from lossbench.train import config_dir, run_checkpoint_app, start_checkpoint_work
@@ -179,8 +180,8 @@ def predict(
         warnings.warn(note, UnseenCategoryWarning, stacklevel=2)
     dtype = next(module.model.parameters()).dtype
     x = torch.from_numpy(preprocessor.transform(raw, categories)).to(dtype)
-    with torch.inference_mode():
-        scores = module(x)
+    with torch.inference_mode(), scoring_context(trained_precision(checkpoint)):
+        scores = module(x)  # bf16 under bf16-mixed: the scores the run's metrics saw
     task = meta["task"]
     probs = to_probabilities(scores, module.link, task)
     columns: dict[str, list] = {}

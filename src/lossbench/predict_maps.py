@@ -53,6 +53,7 @@ from lossbench.checkpoint import CheckpointError, load_checkpoint, metadata
 from lossbench.checkpoint_format import INPUT_SHAPE_KEY
 from lossbench.data.table import DataError, not_a_data_file
 from lossbench.importing import collection_paused
+from lossbench.precision import scoring_context, trained_precision
 from lossbench.tasks import is_dense
 
 #: What ``data.path`` and ``out`` of ``data=images`` must end with.
@@ -308,7 +309,7 @@ def predict_maps(
     x = torch.from_numpy(preprocess(images, meta))
     dtype = next(module.model.parameters()).dtype
     probabilities = []
-    with torch.inference_mode():
+    with torch.inference_mode(), scoring_context(trained_precision(checkpoint)):
         for chunk in torch.split(x, CHUNK):
             scores = module(chunk.to(dtype))
             n, _, h, w = scores.shape
