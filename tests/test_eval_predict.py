@@ -539,6 +539,26 @@ def test_predict_refuses_bad_input_with_the_fix(make_cfg, tmp_path, csv_files):
         write_predictions({"p_y": [0.5]}, text, "a.ckpt", data_path=text)
 
 
+def test_predict_with_the_wrong_delimiter_names_the_files_own(make_cfg, tmp_path, csv_files):
+    """A comma file read with data.delimiter=';' is one column: the refusal says the header is
+    joined by ',' (it said to add the missing columns)."""
+    training, new = csv_files["binary"]
+    record = train(make_cfg(*_csv_overrides("binary", training), "trainer.max_epochs=1"), tmp_path)
+    result = _predict_cli(
+        f"ckpt_path={record['best_checkpoint']}",
+        f"data.path={new}",
+        "data.delimiter=';'",
+        f"out={tmp_path / 'p.csv'}",
+        cwd=tmp_path,
+    )
+    assert result.returncode == 2 and "Traceback" not in result.stderr, result.stderr
+    assert (
+        "The header's names are joined by ',', not by the delimiter ';' (given as "
+        "data.delimiter): give 'data.delimiter=\",\"' or leave it out" in result.stderr
+    )
+    assert not (tmp_path / "p.csv").exists()
+
+
 def test_predict_refuses_a_checkpoint_without_preprocessing(tmp_path, csv_files):
     """A checkpoint that a plain Trainer wrote around a ClassifierModule lacks the data's
     preprocessing; predicting with it would standardise with unknown statistics."""

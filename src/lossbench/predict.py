@@ -100,8 +100,11 @@ def _read_features(
         raise source.error(
             "the model was trained on feature column(s) this file lacks: "
             f"{quoted_names(missing)}. It needs all of {quoted_names(feature_names)} (any order; "
-            f"other columns are ignored); the file has {quoted_names(header)}. Add the missing "
-            "columns, named as in the training data."
+            f"other columns are ignored); the file has {quoted_names(header)}. "
+            + (
+                _delimiter_hint(header, missing, source.delimiter, delimiter)
+                or "Add the missing columns, named as in the training data."
+            )
         )
     columns = list(zip(*rows, strict=True))
     index = {name: j for j, name in enumerate(header)}
@@ -113,6 +116,32 @@ def _read_features(
         allow_missing=bool(preprocessor.fill),
         predicting=True,
     )
+
+
+def _delimiter_hint(
+    header: list[str], missing: list[str], used: str, given: str | None
+) -> str | None:
+    """Where the missing columns are in the header's names joined by another delimiter than
+    ``used`` (``data.delimiter`` chose the wrong one, or detection did): the fix.
+
+        >>> print(_delimiter_hint(["a,b,c"], ["a", "b"], ";", ";"))
+        The header's names are joined by ',', not by the delimiter ';' (given as data.delimiter): give 'data.delimiter=","' or leave it out (the delimiter is then detected).
+    """  # noqa: E501
+    from lossbench.data.csv_loader import DELIMITERS
+
+    for other in DELIMITERS:
+        names = {part.strip() for cell in header for part in cell.split(other)}
+        if other != used and all(name in names for name in missing):
+            # as a shell passes it to Hydra (a comma or ';' must be quoted for Hydra)
+            shown = "data.delimiter=tab" if other == "\t" else f"'data.delimiter=\"{other}\"'"
+            how = "given as data.delimiter" if given is not None else "detected from the file"
+            fix = "or leave it out (the delimiter is then detected)" if given is not None else ""
+            return (
+                f"The header's names are joined by {other!r}, not by the delimiter {used!r} "
+                f"({how}): give {shown} {fix}".rstrip()
+                + "."
+            )
+    return None
 
 
 def prediction_columns(meta: Mapping[str, Any]) -> list[str]:
