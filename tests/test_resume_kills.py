@@ -285,3 +285,40 @@ def test_a_ddp_run_stopped_by_sigterm_in_a_metric_gather_ends_and_resumes(tmp_pa
     a, b = _record(run_dir), _record(tmp_path / "whole")
     keys = [k for k in b if k.startswith(("val/", "test/"))] + ["epochs", "steps", "best_epoch"]
     assert keys and {k: a[k] for k in keys} == {k: b[k] for k in keys}
+
+
+def _children(pid: int) -> dict[int, str]:
+    """The processes whose parent is ``pid``, with their command lines (Linux's /proc)."""
+    found = {}
+    for entry in Path("/proc").iterdir():
+        try:
+            if entry.name.isdigit() and int((entry / "stat").read_text().split()[3]) == pid:
+                found[int(entry.name)] = (entry / "cmdline").read_bytes().replace(b"\0", b" ")
+        except OSError:  # ended meanwhile
+            continue
+    return {k: v.decode(errors="replace") for k, v in found.items()}
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
+def test_parallel_sweep_killed_ends_its_workers(tmp_path):
+    """``hydra/launcher=parallel`` (joblib workers) SIGKILLed while its jobs train: the workers
+    end with it (they trained on and wrote every record 10-20 s later); the same command run
+    again trains every job."""
+    args = ("-m", *QUIET, "hydra/launcher=parallel", "seed=0,1", "trainer.max_epochs=60")
+    sweep = tmp_path / "killed"
+    killed = _start(*args, f"hydra.sweep.dir={sweep}")
+    _wait_then_signal(killed, lambda: any(sweep.glob("*/checkpoints/last.ckpt")), signal.SIGKILL)
+    workers = {pid for pid, cmd in _children(killed.pid).items() if "loky" in cmd}
+    killed.wait(timeout=60)
+    assert workers
+    deadline = time.monotonic() + 10
+    while workers & set(map(int, filter(str.isdigit, os.listdir("/proc")))):
+        assert time.monotonic() < deadline, f"workers {workers} still run after their launcher"
+        time.sleep(0.1)
+    time.sleep(1)
+    assert not list(sweep.glob("*/metrics.json"))
+
+    again = _run(*args, f"hydra.sweep.dir={sweep}")
+    assert again.returncode == 0, again.stderr
+    records = [_record(path.parent) for path in sweep.glob("*/metrics.json")]
+    assert len(records) == 2 and all(r["status"] == "completed" for r in records)

@@ -21,6 +21,7 @@ from hydra.experimental.callback import Callback
 from omegaconf import DictConfig, OmegaConf
 
 from lossbench.errors import format_warning, refusing
+from lossbench.parent_watch import LAUNCHER_PID_ENV
 
 
 class ValidateBeforeRun(Callback):
@@ -52,6 +53,8 @@ class ValidateBeforeRun(Callback):
             check_logger_folders(config, job_directory(config, "hydra.sweep.dir"))
             _check_search(config)
         forget_warnings(str(config.hydra.sweep.dir))  # this sweep warns for itself
+        # the joblib workers of hydra/launcher=parallel end with this process (parent_watch)
+        os.environ[LAUNCHER_PID_ENV] = str(os.getpid())
 
     def on_run_start(self, config: DictConfig, **kwargs: Any) -> None:
         from lossbench.train import preflight

@@ -516,8 +516,11 @@ def _hydra_main(cfg: DictConfig) -> float | None:
     output_dir = Path(hydra_cfg.runtime.output_dir)
     if not multirun:
         return _run(cfg, output_dir, multirun=False)
+    from lossbench.parent_watch import end_with_launcher
     from lossbench.progress import mark_job
     from lossbench.sweep_warnings import warnings_of_sweep
+
+    end_with_launcher()  # a joblib worker: killed with lossbench-train, it trains no more
 
     # A job of hydra/launcher=parallel runs in a joblib worker, where on_multirun_start did
     # not run: its warnings read as the command's too. (Not a Hydra on_job_start callback:

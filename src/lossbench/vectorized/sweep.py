@@ -25,6 +25,7 @@ from typing import Any
 from omegaconf import DictConfig, OmegaConf
 
 from lossbench.errors import UserInputError
+from lossbench.parent_watch import _end_when_orphaned, end_with_parent  # noqa: F401
 from lossbench.vectorized.grouping import group_key, why_alone
 
 log = logging.getLogger("lossbench")
@@ -223,62 +224,6 @@ def prepare_worker(parent: int | None = None) -> None:
         for name in _TASK_MODULES:
             importlib.import_module(name)
     gc.freeze()  # and what the worker made besides
-
-
-#: ``prctl`` option (Linux, ``<linux/prctl.h>``): the signal this process gets when its parent
-#: ends.
-_PR_SET_PDEATHSIG = 1
-
-
-def end_with_parent(parent: int) -> None:
-    """End this process (SIGKILL) as soon as process ``parent``, which started it, has ended,
-    however it ended (SIGKILL included), within a fraction of a second.
-
-    A SIGKILL, as :meth:`TaskPool.kill` stops a worker: a group in progress writes no record
-    and trains again when the study is run again. loky has no such watch: a worker notices its
-    executor's end only between tasks, when its queue to the executor is closed.
-
-    On Linux the kernel sends the signal (``prctl(PR_SET_PDEATHSIG)``): at once, without a
-    thread of its own, even while the worker is in a long call that holds the GIL. It is
-    sent when the *thread* that started the worker ends: loky starts a pool's workers from
-    the thread that submits its tasks (the launcher's, which lives as long as the launch) or
-    from the pool's manager thread (a worker replaced), which ends with the pool. The setting
-    outlives ``exec`` but not ``fork``, so it is made here, in the worker, after which
-    ``parent`` is checked once: had it ended before, no signal would come. Elsewhere on
-    POSIX (macOS), or where ``prctl`` fails, a daemon thread checks every 0.1 s whether this
-    process was handed to another parent (``os.getppid``). On Windows nothing is set up.
-
-        >>> end_with_parent(os.getppid())  # doctest: +SKIP
-    """
-    import signal
-    import sys
-
-    if os.name != "posix":
-        return
-    if sys.platform.startswith("linux"):
-        import ctypes
-
-        libc = ctypes.CDLL(None, use_errno=True)
-        if libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0) == 0:
-            if os.getppid() != parent:  # it ended before the setting: no signal will come
-                os.kill(os.getpid(), signal.SIGKILL)
-            return
-    import threading
-
-    threading.Thread(
-        target=_end_when_orphaned, args=(parent,), name="lossbench-parent-watch", daemon=True
-    ).start()
-
-
-def _end_when_orphaned(parent: int) -> None:
-    """SIGKILL this process once its parent is no longer ``parent`` (it ended, and this process
-    was handed to init or a subreaper)."""
-    import signal
-    import time
-
-    while os.getppid() == parent:
-        time.sleep(0.1)
-    os.kill(os.getpid(), signal.SIGKILL)
 
 
 def member_configs(cfgs: Sequence[Mapping[str, Any]]) -> list[DictConfig]:
