@@ -1,11 +1,13 @@
 """Real ``lossbench-train`` processes killed (SIGKILL) or stopped (SIGTERM, Ctrl-C) where a run
-has trained every epoch, or where the command is not training at all, and the documented way on.
+has ended (trained every epoch, or ended by ``trainer.max_steps``, a time limit or early
+stopping), or where the command is not training at all, and the documented way on.
 
 Each signal is placed from inside the process at an exact step (code run before the command,
 ``LOSSBENCH_TEST_PATCH``), so the tests do not depend on the machine's speed:
 
 - after the last epoch, in the final evaluation or while ``metrics.json`` is written: the run's
-  ``ckpt_path=last`` finishes it, with the record and logs the uninterrupted run writes;
+  ``ckpt_path=last`` finishes it, with the record and logs the uninterrupted run writes, however
+  the run had ended;
 - while the command line is checked, before Hydra runs the job, and as the process exits:
   SIGTERM ends the command as Ctrl-C does (exit 143, one line, no traceback), at any moment.
 """
@@ -145,6 +147,103 @@ def test_a_run_stopped_after_its_last_epoch_is_finished_by_ckpt_path_last(
     assert "Traceback" not in finished.stderr
     assert _outcome(run_dir) == whole  # metrics.json.tmp replaced: "files" are the same
     assert "trained all 10 epochs" in (run_dir / "train.log").read_text()
+
+
+#: Code run first in a command's process: Lightning's ``Timer`` reads a clock that advances one
+#: second at each reading, so that a time limit ends every run of a command at the same step.
+TICKING_CLOCK = """
+import itertools, types
+import lightning.pytorch.callbacks.timer as _timer
+_ticks = itertools.count()
+_timer.time = types.SimpleNamespace(monotonic=lambda: float(next(_ticks)))
+"""
+#: Runs that end before trainer.max_epochs=10 (QUIET, digits: 9 optimizer steps an epoch):
+#: what ends them, the code run first in their processes, where the kill lands (the moments of
+#: AFTER_THE_LAST_EPOCH) and what the resume that finishes them says in train.log.
+ENDED_BEFORE_MAX_EPOCHS = {
+    "max_steps-at-an-epoch-end": (
+        ("trainer.max_steps=27",),
+        "",
+        "evaluation",
+        "the checkpoint's run trained all 27 optimizer steps",
+    ),
+    "max_steps-within-an-epoch": (
+        ("trainer.max_steps=22",),
+        "",
+        "record",
+        "the checkpoint's run trained all 22 optimizer steps",
+    ),
+    "max_time-within-an-epoch": (
+        ("runner=lightning", "trainer.max_time=00:00:00:25"),
+        TICKING_CLOCK,
+        "evaluation",
+        "the checkpoint's run used up its training time (trainer.max_time=00:00:00:25)",
+    ),
+    "timer-callback": (
+        (
+            "+callbacks.timer._target_=lightning.pytorch.callbacks.Timer",
+            "+callbacks.timer.duration=00:00:00:20",
+            "+callbacks.timer.interval=epoch",
+        ),
+        TICKING_CLOCK,
+        "rename",
+        "used up its training time (callbacks.timer.duration=00:00:00:20)",
+    ),
+    "early_stopping": (
+        ("early_stopping.enabled=true", "early_stopping.patience=1", "optimizer.lr=0.3"),
+        "",
+        "evaluation",
+        "the checkpoint's run was stopped by early stopping",
+    ),
+    "early_stopping-written-at_end": (  # as the fair protocol's studies write them
+        (
+            "early_stopping.enabled=true",
+            "early_stopping.patience=1",
+            "optimizer.lr=0.3",
+            "checkpoint.write=at_end",
+        ),
+        "",
+        "record",
+        "the checkpoint's run was stopped by early stopping",
+    ),
+}
+
+
+@pytest.mark.parametrize("case", list(ENDED_BEFORE_MAX_EPOCHS))
+def test_a_run_ended_before_max_epochs_and_stopped_before_its_record_is_finished(tmp_path, case):
+    """A run that ``trainer.max_steps``, a time limit (``trainer.max_time``, a ``Timer``
+    callback) or early stopping ended before ``trainer.max_epochs``, killed in its final
+    evaluation or while its record was written: ``ckpt_path=last`` trains nothing more and
+    finishes it with the uninterrupted run's record and logs. It used to be refused ("leaves
+    none to train", or "saved within epoch" where the cap ended the run within an epoch)."""
+    overrides, clock, where, said = ENDED_BEFORE_MAX_EPOCHS[case]
+    args = (*QUIET, *overrides)
+    whole_dir, run_dir = tmp_path / "whole", tmp_path / "run"
+    done = _run(*args, f"hydra.run.dir={whole_dir}", patch=clock)
+    assert done.returncode == 0, done.stderr
+    whole = _outcome(whole_dir)
+    assert whole["status"] == "completed" and whole["epochs"] < 10  # ended before the cap
+    expected_stop = "early_stopping" if case.startswith("early_stopping") else "budget"
+    assert whole["stopped_by"] == expected_stop
+    if case.startswith("max_steps"):
+        assert whole["steps"] == int(overrides[0].split("=")[1])
+
+    kill = AFTER_THE_LAST_EPOCH[where].replace("os.environ['SIGNAL']", str(int(signal.SIGKILL)))
+    stopped = _run(*args, f"hydra.run.dir={run_dir}", patch=clock + kill)
+    assert stopped.returncode == -signal.SIGKILL, stopped.stderr
+    assert not (run_dir / "metrics.json").exists()
+    last = load_checkpoint(run_dir / "checkpoints" / "last.ckpt")
+    assert int(last["global_step"]) == whole["steps"]
+
+    again = _run(*args, f"hydra.run.dir={run_dir}")
+    assert again.returncode == 2
+    assert "add ckpt_path=last to the same command" in again.stderr
+
+    finished = _run(*args, f"hydra.run.dir={run_dir}", "ckpt_path=last")
+    assert finished.returncode == 0, finished.stderr
+    assert "Traceback" not in finished.stderr
+    assert _outcome(run_dir) == whole  # epochs, steps, best epoch, metrics, CSV rows, files
+    assert said in (run_dir / "train.log").read_text()
 
 
 def test_a_completed_run_still_leaves_none_to_train(tmp_path):

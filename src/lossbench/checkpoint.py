@@ -356,9 +356,11 @@ def check_resume(
     saved: Mapping[str, Any] | None = None,
     train_rows: int | None = None,
     world_size: int = 1,
+    ended: bool = False,
 ) -> None:
     """Refuse to resume from a checkpoint of another training than ``config`` describes, or
-    from one that holds the weights but not the training state.
+    from one that holds the weights but not the training state, or (unless ``ended``) from one
+    saved within an epoch.
 
     Resuming restores the weights and the optimizer state (its learning rate included) and
     continues that training, so the model, loss, optimizer and data must be the checkpoint's
@@ -381,7 +383,10 @@ def check_resume(
     processes than the checkpoint's run had (``trainer.devices=auto`` on other hardware; the
     checkpoint stores its own, :data:`~lossbench.checkpoint_format.PROCESSES_KEY`): where the
     resumed run would then take another number of optimizer steps than its one-cycle schedule
-    spans, it is refused too.
+    spans, it is refused too. ``ended``: the checkpoint's run had ended where it was saved and
+    the resume only finishes it (:func:`lossbench.ended_runs.finishes_unrecorded_run`): no epoch is
+    continued, so one saved within an epoch (where ``trainer.max_steps`` or a time limit ended
+    the run) is accepted.
 
         >>> check_resume(load_checkpoint(p), p, module.hparams, module.preprocessing,
         ...              config=resolved, train_rows=rows, world_size=2)  # doctest: +SKIP
@@ -405,7 +410,7 @@ def check_resume(
         )
     from lossbench.lightning_internals import batches_within_epoch  # Lightning's loop state
 
-    within = batches_within_epoch(checkpoint)
+    within = 0 if ended else batches_within_epoch(checkpoint)
     if within:
         resume_instead = (
             "Resume from the run's last.ckpt, written at the end of every epoch"

@@ -48,6 +48,11 @@ from lossbench.command_keys import (
 )
 from lossbench.config import SCHEMAS, TrainConfig, register_configs
 from lossbench.config_files import config_file_refusal
+from lossbench.ended_runs import (
+    finishes_unrecorded_run,
+    how_the_run_ended,
+    used_up_time_limit,
+)
 from lossbench.entry_keys import refuse_unknown_entry_keys
 from lossbench.errors import NonFiniteLossError, UserInputError, format_warning, refuse
 from lossbench.flag_refusals import refuse_flag_errors
@@ -95,6 +100,7 @@ __all__ = [
     "ended_with_same_config",
     "finishes_unrecorded_run",
     "how_it_ended",
+    "how_the_run_ended",
     "main",
     "preflight",
     "quiet_lightning",
@@ -192,6 +198,8 @@ def preflight(cfg: DictConfig, output_dir: str | Path) -> str:
             config=resolved,
             train_rows=datamodule.sizes()["train"],
             world_size=trainer.world_size,  # each process takes its share of the rows
+            # a run that had ended (trainer.max_steps, a time limit) within its last epoch
+            ended=finishes_unrecorded_run(cfg, checkpoint, resume, Path(output_dir)) is not None,
         )
         from lossbench.training import resumed_run_config
 
@@ -209,9 +217,9 @@ def check_left_to_train(
     ``duration`` of a ``Timer`` callback of the config's. Resuming would record the run
     unchanged as completed.
 
-    Except a run that was stopped after its last epoch and before its record
-    (:func:`finishes_unrecorded_run`): resuming it finishes it, with the final evaluation and
-    the record the uninterrupted run would have written.
+    Except a run that was stopped after it had ended and before its record
+    (:func:`~lossbench.ended_runs.finishes_unrecorded_run`): resuming it finishes it, with the
+    final evaluation and the record the uninterrupted run would have written.
 
         >>> from omegaconf import OmegaConf
         >>> cfg = OmegaConf.create({"trainer": {"max_epochs": 10, "max_time": "00:00:01:00"}})
@@ -226,9 +234,9 @@ def check_left_to_train(
     Raises:
         ConfigError: the cap that leaves none to train, with a larger value to give.
     """
-    done = int(checkpoint.get("epoch", -1)) + 1  # saved at the end of its epoch
-    if output_dir is not None and finishes_unrecorded_run(cfg, done, resume, output_dir):
+    if output_dir is not None and finishes_unrecorded_run(cfg, checkpoint, resume, output_dir):
         return
+    done = int(checkpoint.get("epoch", -1)) + 1  # saved at the end of its epoch
     if cfg.trainer.max_epochs <= done:
         raise ConfigError(
             f"ckpt_path={str(resume)!r} has trained {done} epoch(s), and "
@@ -248,55 +256,15 @@ def check_left_to_train(
     _check_time_left(cfg, checkpoint, resume)
 
 
-def finishes_unrecorded_run(cfg: DictConfig, done: int, resume: Path, output_dir: Path) -> bool:
-    """Whether resuming ``resume`` (which has trained ``done`` epochs) in ``output_dir``
-    finishes a run that trained every epoch and has no record: the run's own ``last.ckpt``
-    reached ``trainer.max_epochs`` exactly and ``output_dir`` holds no ``metrics.json`` (the
-    process was killed, or stopped, during its final evaluation or while writing its record).
-    Such a resume trains nothing more: it evaluates the best checkpoint and writes the record
-    as the uninterrupted run would have.
-
-        >>> from omegaconf import OmegaConf
-        >>> cfg = OmegaConf.create({"trainer": {"max_epochs": 10}})
-        >>> run = Path("no/such/run")
-        >>> finishes_unrecorded_run(cfg, 10, run / "checkpoints" / "last.ckpt", run)
-        True
-        >>> finishes_unrecorded_run(cfg, 10, Path("elsewhere/checkpoints/last.ckpt"), run)
-        False
-    """
-    if cfg.trainer.max_epochs != done or resume.name != "last.ckpt":
-        return False
-    if resume.resolve().parent.parent != output_dir.resolve():
-        return False  # another run's checkpoint: this directory never held that run
-    return read_record(output_dir) is None
-
-
 def _check_time_left(cfg: DictConfig, checkpoint: dict[str, Any], resume: Path) -> None:
-    """Refuse a time limit that the checkpoint's training time already uses up: a ``Timer``
-    callback's ``duration`` (``+callbacks.timer._target_=lightning.pytorch.callbacks.Timer``),
-    or else ``trainer.max_time`` (Lightning ignores ``max_time`` where the callbacks hold a
-    ``Timer``). A resumed ``Timer`` counts the training time its state in the checkpoint
-    saved."""
-    from lossbench.instantiators import timer_entries
-    from lossbench.trainer_args import duration_seconds
-
-    timers = timer_entries(cfg.get("callbacks"))
-    if not timers:
-        limit = duration_seconds(cfg.trainer.get("max_time"))
-        used = _trained_seconds(checkpoint)
-        if limit is not None and used is not None and used >= limit:
-            given = cfg.trainer.max_time
-            _refuse_no_time_left(resume, used, limit, f"trainer.max_time={given}")
-        return
-    for name, entry, state_key in timers:
-        duration = entry.get("duration")
-        limit = duration_seconds(duration)
-        used = _trained_seconds(checkpoint, state_key)
-        if limit is not None and used is not None and used >= limit:
-            shown = dict(duration) if isinstance(duration, Mapping | DictConfig) else duration
-            _refuse_no_time_left(
-                resume, used, limit, f"callbacks.{name}.duration={shown}", f"~callbacks.{name}"
-            )
+    """Refuse a time limit that the checkpoint's training time already uses up
+    (:func:`lossbench.ended_runs.used_up_time_limit`): a ``Timer`` callback's ``duration``, or
+    else ``trainer.max_time``. A resumed ``Timer`` counts the training time its state in the
+    checkpoint saved."""
+    used_up = used_up_time_limit(cfg, checkpoint)
+    if used_up is not None:
+        given, limit, used, without = used_up
+        _refuse_no_time_left(resume, used, limit, given, without)
 
 
 def _refuse_no_time_left(
@@ -316,22 +284,6 @@ def _refuse_no_time_left(
         f", or {without or f'{key}=null'} for no time limit, or evaluate the checkpoint with "
         "lossbench-eval."
     )
-
-
-def _trained_seconds(checkpoint: dict[str, Any], state_key: str = "Timer") -> float | None:
-    """The training seconds a Lightning ``Timer`` (``trainer.max_time``'s, or a callback's whose
-    state is saved as ``state_key``) saved in ``checkpoint``, which a resumed run counts
-    towards its limit; None where it saved none.
-
-        >>> _trained_seconds({"callbacks": {"Timer": {"time_elapsed": {"train": 3.02}}}})
-        3.02
-        >>> _trained_seconds({"callbacks": {}}) is None
-        True
-    """
-    state = (checkpoint.get("callbacks") or {}).get(state_key)
-    elapsed = state.get("time_elapsed") if isinstance(state, dict) else None
-    seconds = elapsed.get("train") if isinstance(elapsed, dict) else None
-    return float(seconds) if isinstance(seconds, (int, float)) else None
 
 
 def _resolved(cfg: DictConfig, output_dir: str | Path) -> dict[str, Any]:

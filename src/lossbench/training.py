@@ -45,6 +45,7 @@ from lossbench.checkpoint_io import write_in_background
 from lossbench.data.csv_loader import DataError
 from lossbench.data.datamodule import ClassificationDataModule
 from lossbench.distributed import finish_run, prepare
+from lossbench.ended_runs import finishes_unrecorded_run
 from lossbench.errors import NonFiniteLossError, UserInputError
 from lossbench.hardware import trainer_settings_error
 from lossbench.instantiators import build_callbacks, build_loggers, check_logger_folders
@@ -316,6 +317,8 @@ def _fit(
         resume = resume_path(cfg.get("ckpt_path"), output_dir)
         if resume is not None:
             checkpoint = load_checkpoint(resume)
+            # a run that had ended, stopped before its record: finished, no epoch trained
+            ended = finishes_unrecorded_run(cfg, checkpoint, resume, output_dir)
             # without earlier_config no config.yaml was beside it: the checkpoint's own config
             # (RUN_CONFIG_KEY) is compared, where it holds one
             check_resume(
@@ -327,17 +330,13 @@ def _fit(
                 saved=earlier_config,
                 train_rows=datamodule.sizes()["train"],
                 world_size=trainer.world_size,
+                ended=ended is not None,
             )
             epoch = int(checkpoint.get("epoch", -1))
             global_step = int(checkpoint.get("global_step", 0))
             trained_before = epochs_processed(checkpoint)
-            if trained_before >= cfg.trainer.max_epochs and rank_zero_only.rank == 0:
-                log.info(  # a run stopped before its record (lossbench.train.check_left_to_train)
-                    "the checkpoint's run trained all %d epochs (trainer.max_epochs) and has no "
-                    "record: no further epoch is trained; its best checkpoint is evaluated and "
-                    "the run recorded",
-                    trained_before,
-                )
+            if rank_zero_only.rank == 0:
+                _log_finished_run(ended, trained_before, global_step)
             # metrics.csv keeps the epochs the checkpoint has trained (from the run that wrote
             # it: a run trained on in a new directory starts with that run's rows); a missing
             # training row of its last epoch is written at Lightning's step for it (one less)
@@ -419,6 +418,25 @@ def _fit(
     record.update(values)
     record.update(best_checkpoint=best, best_epoch=best_epoch, test_reliability=module.reliability)
     record.update(stopped_by=stopped_by(trainer))
+
+
+def _log_finished_run(ended: str | None, trained_before: int, global_step: int) -> None:
+    """Say, in the run's log, that the resume finishes a run that had ended (``ended``:
+    :func:`lossbench.ended_runs.finishes_unrecorded_run`) and trains nothing more. Early stopping
+    says so itself, as the fit starts (:func:`lossbench.callbacks.stop_if_stopped_before`)."""
+    if ended is None or ended == "early stopping":
+        return
+    if ended.startswith("trainer.max_epochs="):
+        done = f"trained all {trained_before} epochs (trainer.max_epochs)"
+    elif ended.startswith("trainer.max_steps="):
+        done = f"trained all {global_step} optimizer steps ({ended})"
+    else:
+        done = f"used up its training time ({ended}) after {trained_before} epoch(s)"
+    log.info(  # a run stopped before its record (lossbench.train.check_left_to_train)
+        "the checkpoint's run %s and has no record: no further epoch is trained; its best "
+        "checkpoint is evaluated and the run recorded",
+        done,
+    )
 
 
 @contextmanager
