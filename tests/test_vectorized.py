@@ -888,7 +888,7 @@ def test_a_study_worker_ends_as_soon_as_the_process_that_started_it_ends(way) ->
     )
     script = (
         "import os, sys, threading, time\n"
-        "from lossbench.vectorized.sweep import _end_when_orphaned, end_with_parent\n"
+        "from lossbench.parent_watch import _end_when_orphaned, end_with_parent\n"
         "read, write = os.pipe()\n"
         "if os.fork() == 0:  # the launcher\n"
         "    parent = os.getpid()  # as TaskPool passes its own: read after the fork, the\n"

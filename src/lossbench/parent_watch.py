@@ -34,6 +34,8 @@ def end_with_launcher() -> None:
         return
     if not multiprocessing.current_process().name.startswith("LokyProcess"):
         return
+    if os.getppid() != int(launcher):  # a worker of another process's (or its parent ended)
+        return
     _WATCHING.append(int(launcher))
     end_with_parent(int(launcher))
 

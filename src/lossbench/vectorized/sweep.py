@@ -25,7 +25,7 @@ from typing import Any
 from omegaconf import DictConfig, OmegaConf
 
 from lossbench.errors import UserInputError
-from lossbench.parent_watch import _end_when_orphaned, end_with_parent  # noqa: F401
+from lossbench.parent_watch import end_with_parent
 from lossbench.vectorized.grouping import group_key, why_alone
 
 log = logging.getLogger("lossbench")
