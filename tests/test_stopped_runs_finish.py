@@ -138,15 +138,8 @@ def test_a_run_stopped_after_its_last_epoch_is_finished_by_ckpt_path_last(
     assert not (run_dir / "metrics.json").exists()
     assert (run_dir / "metrics.json.tmp").exists() == (where == "rename")
 
-    again = _run(*QUIET, f"hydra.run.dir={run_dir}")
-    assert again.returncode == 2
-    assert "add ckpt_path=last to the same command" in again.stderr
-
-    finished = _run(*QUIET, f"hydra.run.dir={run_dir}", "ckpt_path=last")
-    assert finished.returncode == 0, finished.stderr
-    assert "Traceback" not in finished.stderr
-    assert _outcome(run_dir) == whole  # metrics.json.tmp replaced: "files" are the same
-    assert "trained all 10 epochs" in (run_dir / "train.log").read_text()
+    # metrics.json.tmp replaced: "files" are the same
+    _finished_as_the_whole_run(QUIET, run_dir, whole, "trained all 10 epochs")
 
 
 #: Code run first in a command's process: Lightning's ``Timer`` reads a clock that advances one
@@ -235,6 +228,13 @@ def test_a_run_ended_before_max_epochs_and_stopped_before_its_record_is_finished
     last = load_checkpoint(run_dir / "checkpoints" / "last.ckpt")
     assert int(last["global_step"]) == whole["steps"]
 
+    _finished_as_the_whole_run(args, run_dir, whole, said)
+
+
+def _finished_as_the_whole_run(args, run_dir: Path, whole: dict, said: str) -> None:
+    """The run in ``run_dir``, stopped after it ended and before its record: the same command
+    is refused with the advice to add ``ckpt_path=last``, which then finishes it as the whole
+    run (epochs, steps, best epoch, metrics, CSV rows, files), saying ``said`` in its log."""
     again = _run(*args, f"hydra.run.dir={run_dir}")
     assert again.returncode == 2
     assert "add ckpt_path=last to the same command" in again.stderr
@@ -242,7 +242,7 @@ def test_a_run_ended_before_max_epochs_and_stopped_before_its_record_is_finished
     finished = _run(*args, f"hydra.run.dir={run_dir}", "ckpt_path=last")
     assert finished.returncode == 0, finished.stderr
     assert "Traceback" not in finished.stderr
-    assert _outcome(run_dir) == whole  # epochs, steps, best epoch, metrics, CSV rows, files
+    assert _outcome(run_dir) == whole
     assert said in (run_dir / "train.log").read_text()
 
 
