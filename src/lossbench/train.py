@@ -48,11 +48,7 @@ from lossbench.command_keys import (
 )
 from lossbench.config import SCHEMAS, TrainConfig, register_configs
 from lossbench.config_files import config_file_refusal
-from lossbench.ended_runs import (
-    finishes_unrecorded_run,
-    how_the_run_ended,
-    used_up_time_limit,
-)
+from lossbench.ended_runs import finishes_unrecorded_run, used_up_time_limit
 from lossbench.entry_keys import refuse_unknown_entry_keys
 from lossbench.errors import NonFiniteLossError, UserInputError, format_warning, refuse
 from lossbench.flag_refusals import refuse_flag_errors
@@ -98,9 +94,7 @@ __all__ = [
     "check_unfinished_run",
     "config_dir",
     "ended_with_same_config",
-    "finishes_unrecorded_run",
     "how_it_ended",
-    "how_the_run_ended",
     "main",
     "preflight",
     "quiet_lightning",
