@@ -307,8 +307,13 @@ def test_parallel_sweep_killed_ends_its_workers(tmp_path):
     args = ("-m", *QUIET, "hydra/launcher=parallel", "seed=0,1", "trainer.max_epochs=60")
     sweep = tmp_path / "killed"
     killed = _start(*args, f"hydra.sweep.dir={sweep}")
-    _wait_then_signal(killed, lambda: any(sweep.glob("*/checkpoints/last.ckpt")), signal.SIGKILL)
-    workers = {pid for pid, cmd in _children(killed.pid).items() if "loky" in cmd}
+    workers: set[int] = set()
+
+    def training() -> bool:  # the workers, listed while they are the launcher's children
+        workers.update(pid for pid, cmd in _children(killed.pid).items() if "loky" in cmd)
+        return any(sweep.glob("*/checkpoints/last.ckpt"))
+
+    _wait_then_signal(killed, training, signal.SIGKILL)
     killed.wait(timeout=60)
     assert workers
     deadline = time.monotonic() + 10
