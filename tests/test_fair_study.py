@@ -253,7 +253,7 @@ NO_EARLY_STOPPING = {
     "patience": 5,
     "min_delta": 0.0,
 }
-EARLY_STOPPING = {**NO_EARLY_STOPPING, "enabled": True, "patience": 20, "min_delta": 0.001}
+EARLY_STOPPING = {**NO_EARLY_STOPPING, "enabled": True, "patience": 20, "min_delta": 0.0}
 #: 12 validations whose best is the 4th: 8 without an improvement before the cap.
 CONVERGED = [1.0, 0.6, 0.4, 0.3, 0.31, 0.33, 0.35, 0.38, 0.4, 0.42, 0.45, 0.5]
 #: 12 validations, each better than the one before: still improving at the cap.
@@ -777,3 +777,60 @@ def test_among_equal_means_the_baseline_is_named_best(tmp_path: Path) -> None:
     verdict = study.verdicts[0]
     assert verdict.best == "logits + cross_entropy" and verdict.mean == 0.5
     assert "log_softmax + nll" in {s for s, _ in verdict.tied}
+
+
+def _held_back_by_a_perfect_validation_split(root: Path, accuracies: list[float]) -> None:
+    """logits + cross_entropy converged (0.2); sigmoid + mse beats it (0.1) with every run at
+    the cap still improving (early stopping on), at the given validation accuracies."""
+    for (head, loss), val, stopped in ((CE, 0.2, "early_stopping"), (MSE, 0.1, "budget")):
+        for seed, accuracy in zip(SEEDS, accuracies, strict=True):
+            metrics = {"val/nll": val + 0.01 * seed, "test/nll": val + 0.01 * seed,
+                       "val/accuracy": accuracy if stopped == "budget" else 0.95}  # fmt: skip
+            write_run(
+                root / f"{head}_{loss}" / f"seed{seed}", data="wine", task="multiclass",
+                head=head, loss=loss, seed=seed, lr=0.01, metrics=metrics, stopped_by=stopped,
+                history={"val/nll": IMPROVING}, early_stopping=EARLY_STOPPING,
+            )  # fmt: skip
+
+
+def test_runs_still_improving_on_a_perfectly_classified_validation_split_advise_weight_decay(
+    tmp_path: Path,
+) -> None:
+    """Where every run still improving at the cap gets its whole validation split right, its
+    NLL falls toward 0 for as long as the weights grow: a higher cap never settles it (wine's
+    runs on two of its three splits), so the advice is weight decay, not more epochs."""
+    from lossbench.report.document import verdict_table, verdict_text
+
+    _held_back_by_a_perfect_validation_split(tmp_path, [1.0, 1.0, 1.0])
+    study = analyse([tmp_path], tmp_path / "report")
+    (verdict,) = study.verdicts
+    assert verdict.best is None and verdict.separated_runs == (3, 3)
+    (row,) = verdict_table(study).rows
+    assert row[1] == (
+        "none: unconverged sigmoid + mse beats the best converged (validation split "
+        "classified perfectly: add optimizer.weight_decay)"
+    )
+    text = verdict_text(verdict, "min")
+    assert "raise trainer.max_epochs" not in text
+    assert "All 3 runs still improving at the cap classify every validation example" in text
+    assert "optimizer.weight_decay" in text
+
+
+def test_runs_still_improving_on_an_imperfect_validation_split_still_advise_a_higher_cap(
+    tmp_path: Path,
+) -> None:
+    """One run of three still errs on its validation split: a higher cap may settle it, so the
+    advice keeps more epochs and counts the runs a cap will not settle."""
+    from lossbench.report.document import verdict_table, verdict_text
+
+    _held_back_by_a_perfect_validation_split(tmp_path, [1.0, 0.97, 1.0])
+    study = analyse([tmp_path], tmp_path / "report")
+    (verdict,) = study.verdicts
+    assert verdict.separated_runs == (2, 3)
+    (row,) = verdict_table(study).rows
+    assert row[1] == (
+        "none: unconverged sigmoid + mse beats the best converged (raise trainer.max_epochs)"
+    )
+    text = verdict_text(verdict, "min")
+    assert "raise trainer.max_epochs" in text
+    assert " 2 of the 3 runs still improving at the cap classify every validation" in text

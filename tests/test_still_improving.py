@@ -91,3 +91,22 @@ def test_the_warning_names_the_cap_that_ended_the_run(trainer, cap, longer) -> N
 def test_a_debug_run_does_not_warn() -> None:
     debug = {**RECORD, "debug_run": "trainer.fast_dev_run=true"}
     assert still_improving_message(_cfg(max_epochs=4), debug) is None
+
+
+def test_a_run_still_improving_on_a_perfectly_classified_validation_split_says_so(
+    make_cfg, tmp_path
+) -> None:
+    """wine at lr 0.01 classifies its whole validation split correctly by epoch 30 and its NLL
+    still falls: a longer run only lowers it further, so the warning adds weight decay."""
+    with warnings.catch_warnings(record=True) as recorded:
+        warnings.simplefilter("always")
+        record = train(
+            make_cfg("data=wine", "optimizer.lr=0.01", "trainer.max_epochs=30"), tmp_path / "run"
+        )
+    assert record["stopped_by"] == "budget" and record["val/accuracy"] == 1.0
+    (message,) = _improving(recorded)
+    assert message.endswith(
+        "It classifies every validation example correctly: there the NLL falls toward 0 for as "
+        "long as the weights grow, and a longer run lowers it without settling it; weight decay "
+        "(optimizer.weight_decay, e.g. 0.001) gives it a minimum."
+    )

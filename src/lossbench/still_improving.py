@@ -23,6 +23,7 @@ from typing import Any
 from omegaconf import DictConfig, OmegaConf
 
 from lossbench.report.converged import still_improving
+from lossbench.report.separated import all_right_metric
 
 
 class StillImprovingWarning(UserWarning):
@@ -81,7 +82,25 @@ def still_improving_message(cfg: DictConfig, record: dict[str, Any]) -> str | No
         )
     return (
         f"the run reached {cap} while {monitor} was still improving{where}: a longer run may "
-        f"end elsewhere. {fix}"
+        f"end elsewhere. {fix}{_separated(record)}"
+    )
+
+
+def _separated(record: dict[str, Any]) -> str:
+    """The note for a run that classifies its whole validation split correctly, whose NLL
+    then falls toward 0 for as long as its weights grow; else "".
+
+        >>> _separated({"task": "multiclass", "val/accuracy": 1.0})[:47]
+        ' It classifies every validation example correct'
+        >>> _separated({"task": "multilabel", "val/accuracy": 1.0, "val/exact_match": 0.9})
+        ''
+    """
+    if record.get(all_right_metric(record.get("task"))) != 1.0:
+        return ""
+    return (
+        " It classifies every validation example correctly: there the NLL falls toward 0 for "
+        "as long as the weights grow, and a longer run lowers it without settling it; weight "
+        "decay (optimizer.weight_decay, e.g. 0.001) gives it a minimum."
     )
 
 

@@ -24,6 +24,7 @@ import pandas as pd
 from lossbench.metric_names import metric_range
 from lossbench.report.errors import ReportError
 from lossbench.report.labels import format_value
+from lossbench.report.separated import separated_runs
 from lossbench.report.stats import (
     ALPHA,
     BETTER,
@@ -302,6 +303,10 @@ class Verdict:
     #: (setup, its mean) of the setups of ``unconverged`` whose mean beats
     #: ``best_converged_mean``: a longer budget could overturn a verdict that named it.
     beaten_by: list[tuple[str, float]] = field(default_factory=list)
+    #: (runs that classify their validation split perfectly, runs still improving at the cap)
+    #: among the runs of ``unconverged`` at every rate: a higher cap does not settle the first
+    #: (:mod:`lossbench.report.separated`).
+    separated_runs: tuple[int, int] = (0, 0)
 
 
 def _overlap(a: pd.Series, b: pd.Series, metric: str) -> bool | None:
@@ -483,6 +488,7 @@ def verdicts(
         verdict.without_early_stopping = without_early_stopping(
             everywhere, [s for s, _ in verdict.unconverged]
         )
+        verdict.separated_runs = separated_runs(everywhere, [s for s, _ in verdict.unconverged])
         # a boolean array, not a list: an empty list would select no columns, not no rows
         converged = [reasons[setup] is None for setup in ranked["setup"]]
         ranked = ranked[np.array(converged, dtype=bool)]

@@ -23,6 +23,7 @@ from lossbench.report.collect import (
 from lossbench.report.compare import Verdict
 from lossbench.report.render import Block, Bullets, Heading, Image, Table, Text
 from lossbench.report.selection import missing_seeds, selection_metric
+from lossbench.report.separated import all_separated, separated_advice
 from lossbench.report.stats import ALPHA, seed_values
 from lossbench.report.study import Study
 from lossbench.report.yardstick import C_BOUNDS, C_GRID, NAME
@@ -149,7 +150,8 @@ def verdict_text(v: Verdict, mode: str, n_failed_all: int | None = None) -> str:
         text = head + (
             "no setup converged within the epoch cap (every setup with results had most of "
             "its selected runs, or of its runs at another learning rate of its grid, hit it "
-            "while still improving), so there is no verdict; raise trainer.max_epochs."
+            "while still improving), so there is no verdict"
+            + ("." if all_separated(v.separated_runs) else "; raise trainer.max_epochs.")
         )
     elif v.best is None:
         text = head + f"{no_result(v.metric)}, so there is no verdict."
@@ -187,7 +189,7 @@ def verdict_text(v: Verdict, mode: str, n_failed_all: int | None = None) -> str:
     if v.unconverged:
         listed = "; ".join(f"**{s}** ({why})" for s, why in v.unconverged)
         text += f" Not eligible for best, not converged: {listed}."
-        text += early_stopping_advice(v)
+        text += early_stopping_advice(v) + separated_advice(v.separated_runs)
     if v.fewer_seeds:
         listed = "; ".join(f"**{s}** ({why})" for s, why in v.fewer_seeds)
         text += f" Not eligible for best, fewer seeds (failed or not run): {listed}."
@@ -214,7 +216,7 @@ def held_back(v: Verdict) -> str:
         f"{'its' if one else 'their'} learning-rate choice is unsettled) and already "
         f"beat{'s' if one else ''} the best converged setup, **{v.best_converged}** "
         f"({fmt(v.best_converged_mean)}), so a longer budget could overturn a verdict that "
-        "named it; raise trainer.max_epochs."
+        "named it" + ("." if all_separated(v.separated_runs) else "; raise trainer.max_epochs.")
     )
 
 
@@ -259,6 +261,8 @@ def _no_best(verdict: Verdict) -> str:
         fix = "raise trainer.max_epochs"
         if verdict.without_early_stopping:
             fix += ", with early_stopping.enabled=true"
+        if all_separated(verdict.separated_runs):
+            fix = "validation split classified perfectly: add optimizer.weight_decay"
         beat = "beats" if len(verdict.beaten_by) == 1 else "beat"
         return f"none: unconverged {names} {beat} the best converged ({fix})"
     if verdict.fewer_seeds:
@@ -267,6 +271,11 @@ def _no_best(verdict: Verdict) -> str:
         return (
             "none converged within the epoch cap (raise trainer.max_epochs, with "
             "early_stopping.enabled=true)"
+        )
+    if verdict.unconverged and all_separated(verdict.separated_runs):
+        return (
+            "none converged within the epoch cap (validation split classified perfectly: "
+            "add optimizer.weight_decay)"
         )
     if verdict.unconverged:
         return "none converged within the epoch cap (raise trainer.max_epochs)"
