@@ -275,3 +275,19 @@ def test_a_longer_study_whose_budget_is_not_longer_is_refused(
         "more early_stopping.patience and/or a higher trainer.max_epochs",
     )
     assert not (tmp_path / "out").exists()
+
+
+def test_a_longer_study_that_cannot_be_analysed_so_is_refused_before_writing(tmp_path) -> None:
+    full = write_study(tmp_path / "full", {"wine": FULL["wine"]}, 20, 300)
+    for seed in SEEDS:  # every run of the longer study failed
+        write_run(
+            tmp_path / "longer" / f"seed{seed}", data="wine", task="multiclass",
+            head="logits", loss="cross_entropy", seed=seed, error="non-finite training loss",
+            max_epochs=750, early_stopping={"enabled": True, "patience": 50},
+        )  # fmt: skip
+    with pytest.raises(ReportError) as refused:
+        write_report([full], tmp_path / "out", longer=tmp_path / "longer")
+    message = str(refused.value)
+    assert message.startswith(f"--longer '{tmp_path / 'longer'}': the longer study cannot be")
+    assert "none of the 3 runs completed" in message
+    assert not (tmp_path / "out").exists()

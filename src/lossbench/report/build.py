@@ -293,7 +293,8 @@ class ReportWriter:
         """Analyse the runs, write the report and return it (see the class).
 
         Raises:
-            ReportError: An unknown metric or baseline, debug runs only (nothing written).
+            ReportError: An unknown metric or baseline, debug runs only, a longer study that
+                cannot be analysed with them (:func:`summarize_longer`); nothing written.
         """
         study = summarize_runs(self.paths, self.out, metric, baselines)
         if self.longer is not None and self.budgets is not None:
