@@ -35,9 +35,11 @@ def write_run(
     stopped_by: str = "early_stopping",
     history: dict[str, list[float]] | None = None,
     early_stopping: dict[str, Any] | None = None,
+    max_epochs: int = 3,
 ) -> Path:
     """A run directory as lossbench-train leaves it (failed when ``error`` is given);
-    ``early_stopping``: the config's ``early_stopping`` settings (none written without it)."""
+    ``early_stopping``: the config's ``early_stopping`` settings (none written without it);
+    ``max_epochs``: the config's ``trainer.max_epochs``."""
     directory.mkdir(parents=True)
     record: dict[str, Any] = {
         "status": "failed" if error else "completed",
@@ -67,7 +69,7 @@ def write_run(
             "optimizer": {"name": "adam", "lr": lr},
             "head": {"name": head},
             "loss": {"name": loss, "reduction": "mean", **(loss_params or {})},
-            "trainer": {"max_epochs": 3, "enable_progress_bar": None},
+            "trainer": {"max_epochs": max_epochs, "enable_progress_bar": None},
             "logger": {"name": "csv"},
             "setup": setup,
             "seed": seed,

@@ -149,6 +149,32 @@ def test_study_quick_sweeps_a_few_of_the_full_study_data_sets_with_the_same_grid
         assert quick[key] == full[key]
 
 
+def test_study_longer_trains_the_full_study_with_2_5_times_its_patience_and_cap(make_cfg):
+    full, longer = (
+        make_cfg("experiment=compare_all", f"study={v}", fast=False) for v in ("full", "longer")
+    )
+    assert (full.early_stopping.patience, full.trainer.max_epochs) == (20, 300)
+    assert (longer.early_stopping.patience, longer.trainer.max_epochs) == (50, 750)
+    assert longer.early_stopping.enabled and longer.study_variant == "longer"
+    for key in ("min_delta", "monitor"):
+        assert longer.early_stopping.get(key) == full.early_stopping.get(key)
+
+
+@pytest.mark.parametrize("experiment", EXPERIMENTS)
+def test_study_longer_sweeps_the_full_study_into_its_own_folder(experiment: str) -> None:
+    """Every compare_* experiment: the full study's data sets, setups, rates and seeds, in
+    outputs/studies/<name>-longer beside the full study's <name>-full."""
+    full, longer = sweep_params(experiment), sweep_params(experiment, "longer")
+    assert longer == full
+    with initialize_config_dir(config_dir=str(config_dir()), version_base="1.3"):
+        cfg = compose(
+            "train", overrides=[f"experiment={experiment}", "study=longer"],
+            return_hydra_config=True,
+        )  # fmt: skip
+    assert cfg.hydra.sweep.dir.endswith(f"studies/{experiment}-longer")
+    assert (cfg.early_stopping.patience, cfg.trainer.max_epochs) == (50, 750)
+
+
 def test_every_study_follows_the_fair_protocol(make_cfg) -> None:
     """Converged runs, a split per seed, at least 4 learning rates and 3 seeds. Converged means
     no new minimum of any size for `patience` epochs: an absolute min_delta (0.001 until

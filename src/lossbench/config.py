@@ -323,7 +323,7 @@ class TrainConfig:
     early_stopping: EarlyStoppingConfig = field(default_factory=EarlyStoppingConfig)
     setup: str | None = None  # a name for the head + loss setup (studies); null: derived
     study_name: str | None = None  # set by experiment configs: outputs/studies/<name>-<variant>
-    study_variant: str = "full"  # set by the study group: full or quick
+    study_variant: str = "full"  # set by the study group: full, quick or longer
     seed: int = 0  # seeds model initialisation and batch order (0 is a seed)
     runner: str = "auto"  # auto | lightning | epoch: how the run is fitted (lossbench.runners)
     training_loop: Any = None  # replaced by runner; kept only to refuse it with directions

@@ -1,7 +1,7 @@
 """Study reports: compare the runs of any set of run directories.
 
     lossbench-report outputs/multiruns/<time> [--metric test/nll] [--out DIR]
-                     [--baseline TASK=SETUP ...]
+                     [--baseline TASK=SETUP ...] [--longer PATH]
 
 or, from Python (what the command line calls)::
 
@@ -10,8 +10,9 @@ or, from Python (what the command line calls)::
 
 Modules, one job each: :mod:`.collect` (find and load records), :mod:`.labels` (setup labels),
 :mod:`.stats` (intervals, paired tests, summary), :mod:`.compare` (baselines, comparisons,
-verdicts), :mod:`.plots`, :mod:`.document` (what the report says), :mod:`.render` (Markdown and
-HTML), :mod:`.build` (the pipeline) and :mod:`.cli`.
+verdicts), :mod:`.budget_check` (the verdicts against a longer budget), :mod:`.plots`,
+:mod:`.document` (what the report says), :mod:`.render` (Markdown and HTML), :mod:`.build`
+(the pipeline) and :mod:`.cli`.
 """
 
 from __future__ import annotations

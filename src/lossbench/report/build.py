@@ -1,5 +1,5 @@
 """Read a study and write its report: results.csv, summary.csv, comparisons.csv (and
-yardstick.csv), plots/, report.md and report.html.
+yardstick.csv; budget_check.csv with ``longer``), plots/, report.md and report.html.
 
     >>> from lossbench.report import build_report
     >>> build_report(["outputs/multiruns/2026-01-01_12-00-00"])  # doctest: +SKIP
@@ -32,13 +32,19 @@ import pandas as pd
 from lossbench.interrupts import stops_held
 from lossbench.metric_names import metric_mode
 from lossbench.output_files import PARTIAL, cannot_write_below, file_above, recognised
+from lossbench.report.budget_check import Budget, check_budget, check_longer
 from lossbench.report.collect import (
     metric_order,
     read_runs,
     results_table,
     warn_unfinished_jobs,
 )
-from lossbench.report.compare import choose_baselines, compare_with_baselines, verdicts
+from lossbench.report.compare import (
+    applicable_baselines,
+    choose_baselines,
+    compare_with_baselines,
+    verdicts,
+)
 from lossbench.report.document import TITLE, build_document
 from lossbench.report.errors import ReportError
 from lossbench.report.find import find_records
@@ -139,9 +145,11 @@ def summarize_runs(
     out_dir: Path,
     metric: str = "test/nll",
     baselines: Mapping[str, str] | None = None,
+    only_applicable: bool = False,
 ) -> Study:
     """Load, check and analyse the runs under ``paths``: the study without its figures and
-    yardstick (:func:`finish`). Nothing is written.
+    yardstick (:func:`finish`). Nothing is written. ``only_applicable``: leave out the keys of
+    ``baselines`` that name no task or data set of these runs (else refused).
 
     A data set whose learning rates are to be chosen but none of whose completed runs records
     the ranking metric's validation value (:func:`lossbench.report.selection.untuned_data`)
@@ -156,6 +164,8 @@ def summarize_runs(
     runs, debug_runs = read_runs(paths)  # the debug runs are left out (named in the text)
     unfinished = warn_unfinished_jobs(paths)  # no record: named in the text too
     metric = resolve_metric(metric, runs)
+    if only_applicable:
+        baselines = applicable_baselines(runs, baselines)
     chosen = choose_baselines(runs, baselines)
     untuned = untuned_data(runs, metric)  # no rate can be chosen there: left out, and said
     if untuned is not None:
@@ -218,20 +228,22 @@ def write_report(
     out_dir: str | os.PathLike | None = None,
     metric: str = "test/nll",
     baselines: Mapping[str, str] | None = None,
+    longer: str | os.PathLike | None = None,
 ) -> Report:
     """Analyse the runs under ``paths`` and write every file of the report into ``out_dir``
-    (default: the common parent of ``paths``), whole or not at all (:class:`ReportWriter`).
-    See :func:`build_report`."""
-    return ReportWriter(paths, out_dir).write(metric, baselines)
+    (default: the common parent of ``paths``), whole or not at all (:class:`ReportWriter`);
+    with ``longer``, check its verdicts against that study. See :func:`build_report`."""
+    return ReportWriter(paths, out_dir, longer).write(metric, baselines)
 
 
-#: The files a report writes into its folder (yardstick.csv where it has a yardstick), and its
-#: folder of figures.
+#: The files a report writes into its folder (yardstick.csv where it has a yardstick,
+#: budget_check.csv where it checks a longer budget), and its folder of figures.
 REPORT_FILES = (
     "results.csv",
     "summary.csv",
     "comparisons.csv",
     "yardstick.csv",
+    "budget_check.csv",
     "report.md",
     "report.html",
 )
@@ -249,18 +261,31 @@ class ReportWriter:
     that this one has not (:func:`remove_stale_files`). Nothing else in ``out`` is touched:
     it may be the study's folder, with its runs. ``written``: the report, once in place.
 
+    ``longer``: the same study trained with a longer budget; each verdict is checked against
+    it (:mod:`lossbench.report.budget_check`, the report's "Budget check" and
+    budget_check.csv).
+
     Raises:
         ReportError: A missing path or one without records, an ``out_dir`` that is a file or
             lies below one, a report's name in it that is taken by a folder (or ``plots``
-            by a file), or a file of a report's name that no report wrote
-            (:func:`is_report_file`); checked before anything is written.
+            by a file), a file of a report's name that no report wrote
+            (:func:`is_report_file`), or a ``longer`` without runs, overlapping ``paths`` or
+            with a budget that is not longer (:func:`check_longer`); checked before anything
+            is written.
     """
 
     def __init__(
-        self, paths: Sequence[str | os.PathLike], out_dir: str | os.PathLike | None = None
+        self,
+        paths: Sequence[str | os.PathLike],
+        out_dir: str | os.PathLike | None = None,
+        longer: str | os.PathLike | None = None,
     ) -> None:
         find_records(paths)  # a missing path or no record: raise before anything is written
+        self.budgets: tuple[Budget, Budget] | None = None
+        if longer is not None:
+            self.budgets = check_longer(paths, longer)
         self.paths = list(paths)
+        self.longer = longer
         self.out = report_dir(paths, out_dir)
         self.written: Report | None = None
 
@@ -268,9 +293,13 @@ class ReportWriter:
         """Analyse the runs, write the report and return it (see the class).
 
         Raises:
-            ReportError: An unknown metric or baseline, debug runs only (nothing written).
+            ReportError: An unknown metric or baseline, debug runs only, a longer study that
+                cannot be analysed with them (:func:`summarize_longer`); nothing written.
         """
         study = summarize_runs(self.paths, self.out, metric, baselines)
+        if self.longer is not None and self.budgets is not None:
+            longer_study = summarize_longer(self.longer, self.out, study.metric, baselines)
+            study.budget_check = check_budget(study, longer_study, self.longer, *self.budgets)
         made: list[Path] = []
         staging: Path | None = None
         try:
@@ -290,6 +319,29 @@ class ReportWriter:
                         folder.rmdir()  # only while empty
             raise
         return self.written
+
+
+def summarize_longer(
+    longer: str | os.PathLike,
+    out_dir: Path,
+    metric: str,
+    baselines: Mapping[str, str] | None = None,
+) -> Study:
+    """The study under ``longer`` analysed with the report's ``metric`` and ``baselines`` (the
+    keys that name a task or data set of that study: one it lacks is not checked there).
+
+    Raises:
+        ReportError: That study cannot be analysed so (none of its runs completed, the metric
+            is not recorded there, a baseline without a completed run); the message says that
+            it is the longer study's.
+    """
+    try:
+        return summarize_runs([longer], out_dir, metric, baselines, only_applicable=True)
+    except ReportError as error:
+        raise ReportError(
+            f"--longer {str(longer)!r}: the longer study cannot be analysed with this "
+            f"report's --metric and --baseline: {error}"
+        ) from None
 
 
 def report_dir(paths: Sequence[str | os.PathLike], out_dir: str | os.PathLike | None) -> Path:
@@ -366,6 +418,7 @@ _TABLE_COLUMNS = {
     "summary.csv": ("data", "task", "setup", "baseline", "rank"),
     "comparisons.csv": ("data", "task", "metric", "setup", "baseline", "verdict"),
     "yardstick.csv": ("data", "task", "split_seed", "seeds"),
+    "budget_check.csv": ("data", "best", "longer_best", "outcome", "why"),
 }
 #: How a PNG file drawn by matplotlib begins: its signature, then (after the IHDR chunk)
 #: matplotlib's ``Software`` text chunk.
@@ -421,6 +474,8 @@ def _write_files(study: Study, folder: Path) -> None:
     study.comparisons.to_csv(folder / "comparisons.csv", index=False)
     if study.yardstick_runs is not None and not study.yardstick_runs.empty:
         study.yardstick_runs.to_csv(folder / "yardstick.csv", index=False)
+    if study.budget_check is not None:
+        study.budget_check.frame().to_csv(folder / "budget_check.csv", index=False)
     blocks = build_document(study)
     (folder / "report.md").write_text(to_markdown(blocks, folder), encoding="utf-8")
     (folder / "report.html").write_text(to_html(blocks, TITLE), encoding="utf-8")
@@ -461,8 +516,9 @@ def _move_into_place(study: Study, staging: Path, out: Path) -> Report:
 def remove_stale_files(study: Study, out: Path) -> list[Path]:
     """Remove what an earlier report in ``out`` wrote that this one did not (another study
     reported into the same ``--out``): its figures in ``plots/`` (the PNG files of the
-    report's own names) and a ``yardstick.csv`` where this report has no yardstick; return
-    them. Nothing else in ``out`` is touched.
+    report's own names), a ``yardstick.csv`` where this report has no yardstick and a
+    ``budget_check.csv`` where it checks no longer budget; return them. Nothing else in
+    ``out`` is touched.
     """
     drawn = {Path(path) for figures in study.figures.values() for _, path in figures}
     drawn |= {Path(path) for path in study.overview_figures.values()}
@@ -473,6 +529,8 @@ def remove_stale_files(study: Study, out: Path) -> list[Path]:
     ]
     if study.yardstick_runs is None or study.yardstick_runs.empty:
         stale += [p for p in [out / "yardstick.csv"] if p.is_file()]
+    if study.budget_check is None:
+        stale += [p for p in [out / "budget_check.csv"] if p.is_file()]
     for path in stale:
         path.unlink()
     return stale

@@ -3,10 +3,12 @@
     lossbench-report outputs/multiruns/2026-01-01_12-00-00
     lossbench-report outputs/studies/compare_binary-full --metric test/auroc
     lossbench-report runs_a/ runs_b/ --out report/ --baseline multiclass="logits + nll"
+    lossbench-report outputs/studies/compare_all-full --longer outputs/studies/compare_all-longer
 
 Bad input (a missing path, no metrics.json, an unknown metric or baseline, a baseline without a
 completed run, two baselines for one task or data set, an output folder holding a file of a
-report's name that no report wrote, such as a report.md of one's own) prints the reason and
+report's name that no report wrote, such as a report.md of one's own; a ``--longer`` path
+without runs, overlapping a PATH, or whose runs' budget is not longer) prints the reason and
 exits with status 2. A ``metrics.json`` that cannot be read is skipped with a warning that
 names it; the other runs are reported.
 
@@ -106,6 +108,15 @@ def parser() -> argparse.ArgumentParser:
         "wins over its task's; default: logits + bce_with_logits for "
         "binary/multilabel/dense_binary, logits + cross_entropy for multiclass/dense_multiclass)",
     )
+    p.add_argument(
+        "--longer",
+        default=None,
+        metavar="PATH",
+        help="the same study trained with a longer budget (more early_stopping.patience "
+        "and/or a higher trainer.max_epochs, e.g. study=longer): says per data set whether "
+        "the verdict holds, is overturned or is not checked (report's Budget check, "
+        "budget_check.csv)",
+    )
     return p
 
 
@@ -119,12 +130,15 @@ def main(argv: Sequence[str] | None = None) -> int:
             find_records(args.paths)  # a wrong path is refused before the heavy imports
             from lossbench.report.build import ReportWriter
 
-            writer = ReportWriter(args.paths, args.out)
+            writer = ReportWriter(args.paths, args.out, args.longer)
             report = writer.write(args.metric, chosen)
             from lossbench.report.document import verdict_table
             from lossbench.report.render import to_text
 
             print(to_text(verdict_table(report.study)))
+            check = report.study.budget_check
+            if check is not None:
+                print(f"\n{to_text(check.table())}\n{check.summary()}")
             print(f"\nreport: {report.html}")
     except ReportError as error:
         print(refusal_message(error), file=sys.stderr)

@@ -258,6 +258,12 @@ def _read_config(
     return config, None
 
 
+def read_config(run_dir: Path) -> dict[str, Any] | None:
+    """The ``config.yaml`` in ``run_dir`` as the report reads it (libyaml where PyYAML has
+    it), or None where it is missing or cannot be read."""
+    return _read_config(run_dir)[0]
+
+
 def _literal(value: Any) -> bool:
     """Whether a value of Hydra's composed config is a value, not an interpolation."""
     return not (isinstance(value, str) and "${" in value)

@@ -139,8 +139,7 @@ def choose_baselines(
     """
     overrides = dict(overrides or {})
     tasks = runs.groupby("data")["task"].first().to_dict()
-    valid = {*tasks, *(t for t in tasks.values() if isinstance(t, str))}
-    valid |= {_base_name(d) for d in tasks}
+    valid = _baseline_keys(tasks)
     for key, setup in overrides.items():
         applies = [d for d, t in tasks.items() if key in (d, t, _base_name(d))]
         if not applies:
@@ -172,6 +171,29 @@ def choose_baselines(
                 stacklevel=2,
             )
     return chosen
+
+
+def _baseline_keys(tasks: Mapping[str, str | None]) -> set[str]:
+    """The keys a ``--baseline`` may name for the data sets ``tasks`` (``{data: task}``): the
+    data sets, their tasks, and the names the data sets were split from."""
+    return {*tasks, *(t for t in tasks.values() if isinstance(t, str))} | {
+        _base_name(d) for d in tasks
+    }
+
+
+def applicable_baselines(
+    runs: pd.DataFrame, overrides: Mapping[str, str] | None = None
+) -> dict[str, str]:
+    """The keys of ``overrides`` that name a task or data set of ``runs`` (the others, which
+    :func:`choose_baselines` refuses, left out): the report's ``--baseline`` choices for
+    another study, such as the longer study of the budget check.
+
+        >>> runs = pd.DataFrame({"data": ["wine"], "task": ["multiclass"]})
+        >>> applicable_baselines(runs, {"wine": "a", "iris": "b", "binary": "c"})
+        {'wine': 'a'}
+    """
+    valid = _baseline_keys(runs.groupby("data")["task"].first().to_dict())
+    return {key: setup for key, setup in (overrides or {}).items() if key in valid}
 
 
 class BaselineWarning(UserWarning):

@@ -254,8 +254,9 @@ def early_stopping_advice(v: Verdict) -> str:
     )
 
 
-def _no_best(verdict: Verdict) -> str:
-    """What the verdict table says where no setup may be named best."""
+def no_best(verdict: Verdict) -> str:
+    """What the verdict table says where no setup may be named best (the budget check's
+    short form of the reason too)."""
     if verdict.beaten_by:
         names = ", ".join(s for s, _ in verdict.beaten_by)
         fix = "raise trainer.max_epochs"
@@ -288,7 +289,7 @@ def verdict_table(study: Study) -> Table:
     for v in study.verdicts:
         tied = ", ".join(s for s, _ in v.tied) or "none"
         value = "–" if v.best is None else f"{fmt(v.mean)} [{fmt(v.ci_low)}, {fmt(v.ci_high)}]"
-        best = " = ".join([v.best, *v.identical]) if v.best else _no_best(v)
+        best = " = ".join([v.best, *v.identical]) if v.best else no_best(v)
         rows.append([v.data, best, value, tied])
     header = ["data", f"best by {study.metric}", "mean [95 % CI]", "tied with best"]
     return Table(header, rows)
@@ -713,6 +714,8 @@ def build_document(study: Study) -> list[Block]:
     duplicates = _duplicates(study)
     if duplicates is not None:
         blocks.append(duplicates)
+    if study.budget_check is not None:  # the verdicts against a longer budget (--longer)
+        blocks += study.budget_check.blocks()
     blocks += [Heading("Setups"), Bullets(_setup_lines(study))]
     for data in sorted(study.summary["data"].unique()):
         blocks.append(Heading(f"{data}"))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
@@ -12,6 +12,9 @@ from lossbench.report.collect import DebugRun
 from lossbench.report.compare import Verdict
 from lossbench.report.overview import Family
 from lossbench.report.selection import UntunedData
+
+if TYPE_CHECKING:  # it reads a Study: imported for the annotation only
+    from lossbench.report.budget_check import BudgetCheck
 
 
 @dataclass
@@ -45,6 +48,8 @@ class Study:
         untuned: The data sets left out because none of their runs records the ranking
             metric's validation value, which chooses the learning rates (None: none were):
             in none of the above, named in the report's text.
+        budget_check: The verdicts checked against the same study trained with a longer
+            budget (``lossbench-report --longer``; None: not checked).
     """
 
     runs: pd.DataFrame
@@ -66,6 +71,7 @@ class Study:
     debug_runs: list[DebugRun] = field(default_factory=list)
     unfinished: list[Path] = field(default_factory=list)
     untuned: UntunedData | None = None
+    budget_check: BudgetCheck | None = None
 
     @property
     def selected(self) -> pd.DataFrame:
