@@ -153,8 +153,8 @@ def test_study_longer_trains_the_full_study_with_2_5_times_its_patience_and_cap(
     full, longer = (
         make_cfg("experiment=compare_all", f"study={v}", fast=False) for v in ("full", "longer")
     )
-    assert (full.early_stopping.patience, full.trainer.max_epochs) == (20, 300)
-    assert (longer.early_stopping.patience, longer.trainer.max_epochs) == (50, 750)
+    assert (full.early_stopping.patience, full.trainer.max_epochs) == (20, 1000)
+    assert (longer.early_stopping.patience, longer.trainer.max_epochs) == (50, 2500)
     assert longer.early_stopping.enabled and longer.study_variant == "longer"
     for key in ("min_delta", "monitor"):
         assert longer.early_stopping.get(key) == full.early_stopping.get(key)
@@ -172,7 +172,7 @@ def test_study_longer_sweeps_the_full_study_into_its_own_folder(experiment: str)
             return_hydra_config=True,
         )  # fmt: skip
     assert cfg.hydra.sweep.dir.endswith(f"studies/{experiment}-longer")
-    assert (cfg.early_stopping.patience, cfg.trainer.max_epochs) == (50, 750)
+    assert (cfg.early_stopping.patience, cfg.trainer.max_epochs) == (50, 2500)
 
 
 def test_every_study_follows_the_fair_protocol(make_cfg) -> None:

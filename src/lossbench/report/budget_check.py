@@ -59,7 +59,7 @@ COLUMNS = (
 #: How to train the longer study, for the refusals.
 TRAIN_LONGER = (
     "train the same study with a longer budget (lossbench-train -m experiment=<name> "
-    "study=longer: patience 50, cap 750) and pass its folder, e.g. --longer "
+    "study=longer: 2.5x the full study's patience and cap) and pass its folder, e.g. --longer "
     "outputs/studies/compare_all-longer"
 )
 
