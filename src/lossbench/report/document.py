@@ -498,8 +498,9 @@ def _raising_the_cap(study: Study) -> Text | None:
     return Text(
         "**Raising the cap.** Run the study's command again with a higher "
         "`trainer.max_epochs`, into the same folder (e.g. `make compare "
-        'ARGS="trainer.max_epochs=600"`): a run that early stopping ended, or that failed on a '
-        "non-finite loss, is kept, as it would end the same way under any higher cap (with "
+        'ARGS="trainer.max_epochs=2000"`, twice the fair protocol\'s cap): a run that early '
+        "stopping ended, or that failed on a non-finite loss, is kept, as it would end the "
+        "same way under any higher cap (with "
         "`scheduler=none` or `plateau`, whose schedule does not depend on the cap); the others "
         "train again with the new cap, their earlier records kept beside them "
         "(`metrics-max_epochs<cap>.json`). Then report again."
