@@ -295,15 +295,27 @@ def test_eval_finds_a_relative_csv_path_from_the_training_directory(
 
 
 def test_eval_errors_name_the_input_and_the_fix(make_cfg, tmp_path):
+    import torch
+
     record = train(make_cfg("data=iris", "trainer.max_epochs=1"), tmp_path / "run")
     moved = tmp_path / "moved.ckpt"
     moved.write_bytes(Path(record["best_checkpoint"]).read_bytes())
-    with pytest.raises(
-        EvaluationError, match=r"no config.yaml at .*Give the config.yaml .*config="
-    ):
-        evaluate(moved)
+    # moved away from its run: the copy of the run's config that the checkpoint holds is read
+    alone = evaluate(moved)
+    assert alone["test/nll"] == record["test/nll"] and alone["config"] is None
     result = evaluate(moved, config=tmp_path / "run" / "config.yaml")
     assert result["test/nll"] == record["test/nll"]
+    assert result["config"] == str((tmp_path / "run" / "config.yaml").resolve())
+    # an older lossbench's checkpoint holds no such copy: config= is asked for
+    older = torch.load(moved, weights_only=True)
+    del older["lossbench_config"]
+    torch.save(older, tmp_path / "older.ckpt")
+    with pytest.raises(
+        EvaluationError,
+        match=r"no config.yaml at .*holds no copy of its run's config .*Give the config.yaml "
+        r".*config=",
+    ):
+        evaluate(tmp_path / "older.ckpt")
     with pytest.raises(EvaluationError, match=r"split='train' is not a split. Valid: test, val"):
         evaluate(moved, split="train")
     with pytest.raises(EvaluationError, match=r"would overwrite a run record"):

@@ -2,11 +2,13 @@
 
     lossbench-eval ckpt_path=outputs/runs/<run>/checkpoints/best-epoch012.ckpt
     lossbench-eval ckpt_path=<run>/checkpoints/last.ckpt split=val out=last-val.json
-    lossbench-eval ckpt_path=model.ckpt config=<run>/config.yaml   # checkpoint moved elsewhere
+    lossbench-eval ckpt_path=model.ckpt    # moved elsewhere: the run's config it holds is read
+    lossbench-eval ckpt_path=model.ckpt config=<run>/config.yaml   # or the run's config.yaml
     lossbench-eval ckpt_path=<run>/checkpoints/best-epoch012.ckpt data_path=moved/my.csv
 
-The run's ``config.yaml`` (next to the checkpoint's ``checkpoints/`` folder, or ``config=``)
-says which data, split and loss the run used; the data module is rebuilt from it and a
+The run's ``config.yaml`` (next to the checkpoint's ``checkpoints/`` folder, or ``config=``;
+for a checkpoint moved away from its run, the copy of that config the checkpoint holds) says
+which data, split and loss the run used; the data module is rebuilt from it and a
 Lightning ``Trainer.test`` (``Trainer.validate`` for ``split=val``) runs the checkpoint's
 weights on it. For the best checkpoint this gives exactly the ``test/*`` numbers of the run's
 ``metrics.json``. The metrics are printed and written as JSON to ``out`` (default
@@ -50,7 +52,7 @@ from lossbench.checkpoint import (
     hyperparameters,
     load_checkpoint,
 )
-from lossbench.checkpoint_format import INPUT_SHAPE_KEY, SPLITS_SHA256_KEY
+from lossbench.checkpoint_format import INPUT_SHAPE_KEY, RUN_CONFIG_KEY, SPLITS_SHA256_KEY
 from lossbench.errors import UserInputError, refusing
 from lossbench.importing import collection_paused
 from lossbench.interrupts import fit_interrupts, output_kept, stopping
@@ -86,8 +88,19 @@ def run_dir_of(ckpt_path: Path) -> Path:
 _GIVE_RUN_CONFIG = "Give the config.yaml that lossbench-train wrote for the checkpoint's run"
 
 
-def _run_config(ckpt_path: Path, config: str | None) -> tuple[DictConfig, Path]:
+def _run_config(
+    ckpt_path: Path, config: str | None, checkpoint: dict[str, Any] | None = None
+) -> tuple[DictConfig, Path | None]:
+    """The run's config and the file it was read from: ``config``, else the ``config.yaml`` of
+    the checkpoint's run folder, else the copy of its run's config the ``checkpoint`` holds
+    (:data:`lossbench.checkpoint_format.RUN_CONFIG_KEY`, a checkpoint moved away from its run;
+    no file: None)."""
     path = Path(config).expanduser() if config else run_dir_of(ckpt_path) / "config.yaml"
+    stored = None if checkpoint is None else checkpoint.get(RUN_CONFIG_KEY)
+    if not config and not path.is_file() and isinstance(stored, str):
+        cfg = OmegaConf.create(json.loads(stored))
+        _check_run_config(cfg, ckpt_path)
+        return cfg, None  # type: ignore[return-value]
     if config and path.is_dir():
         inside = path / "config.yaml"
         hint = f", e.g. config={inside}" if inside.is_file() else ""
@@ -100,7 +113,8 @@ def _run_config(ckpt_path: Path, config: str | None) -> tuple[DictConfig, Path]:
             f"config={config!r} does not exist ({path.resolve()})"
             if config
             else f"there is no config.yaml at {path}, where a run directory keeps it next to "
-            "checkpoints/"
+            "checkpoints/, and the checkpoint holds no copy of its run's config (an older "
+            "lossbench wrote it)"
         )
         raise EvaluationError(
             f"cannot find the run's config for checkpoint {str(ckpt_path)!r}: {where}. Give the "
@@ -368,7 +382,9 @@ def evaluate(
 
     Args:
         ckpt_path: the checkpoint.
-        config: the run's ``config.yaml``; None: the one in the checkpoint's run directory.
+        config: the run's ``config.yaml``; None: the one in the checkpoint's run directory,
+            else the copy of its run's config that the checkpoint holds (one moved away from
+            its run; ``config`` is then null in the result).
         data_path: for CSV runs, where the data file is now (None: the run's ``data.path``,
             relative to the directory the run was started from).
         split: ``"test"`` or ``"val"``.
@@ -394,11 +410,11 @@ def evaluate(
     ckpt = Path(ckpt_path).expanduser()
     checkpoint = load_checkpoint(ckpt)
     hparams = hyperparameters(checkpoint, ckpt)
-    cfg, config_path = _run_config(ckpt, None if config is None else str(config))
-    _check_same_model(cfg, hparams, config_path, ckpt)
-    if config is not None:
+    cfg, config_path = _run_config(ckpt, None if config is None else str(config), checkpoint)
+    _check_same_model(cfg, hparams, config_path or ckpt, ckpt)
+    if config is not None and config_path is not None:
         _check_same_data_settings(cfg, config_path, ckpt)
-    run_dir = config_path.resolve().parent
+    run_dir = run_dir_of(ckpt) if config_path is None else config_path.resolve().parent
     data = _data_config(cfg, run_dir, None if data_path is None else str(data_path))
     datamodule = ClassificationDataModule(data, cfg.loss.name, seed=cfg.seed)
     because = _changed_because(data, config is not None, data_path is not None)
@@ -431,7 +447,7 @@ def evaluate(
         results = stage(module, datamodule=datamodule, verbose=False)
     return {
         "checkpoint": str(ckpt.resolve()),
-        "config": str(config_path.resolve()),
+        "config": None if config_path is None else str(config_path.resolve()),
         "split": split,
         "epoch": checkpoint.get("epoch"),
         "data": data["name"],
