@@ -648,3 +648,19 @@ def test_predict_cli_warns_of_categories_the_model_never_saw(make_cfg, tmp_path)
     _write_csv(cwd / "known.csv", ["a", "color", "zip"], new[:2])
     result = _predict_cli(ckpt, "data=csv", "data.path=known.csv", "out=known-preds.csv", cwd=cwd)
     assert result.returncode == 0 and "warning" not in result.stderr, result.stderr
+
+    # training settings copied into the command: said to be unused, the predictions the same
+    result = _predict_cli(
+        ckpt, "data=csv", "data.path=known.csv", "out=copied-preds.csv", "data.impute=median",
+        "data.categorical_columns=[color]", cwd=cwd,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    warned = [line for line in result.stderr.splitlines() if line.startswith("lossbench: ")]
+    assert warned == [
+        "lossbench: warning: data.impute=median, data.categorical_columns=[color] are not used: "
+        "the model's features, their preprocessing (scaling, categories, imputed values) and its "
+        "classes come from the checkpoint, as its run trained them; lossbench-predict reads only "
+        "data.path and data.delimiter. To change them, retrain with the setting and predict "
+        "with the new run's checkpoint."
+    ], result.stderr
+    assert _read_csv(cwd / "copied-preds.csv") == _read_csv(cwd / "known-preds.csv")

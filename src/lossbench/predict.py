@@ -311,6 +311,49 @@ def unread_data(name: object) -> str:
     return f"data={name}: {DATA_READ}; no other data option."
 
 
+#: The ``data.*`` settings lossbench-predict reads, per ``data=`` option; the others (a
+#: training command's ``data.impute``, ``data.label_columns``, ...) come from the checkpoint.
+DATA_SETTINGS_READ = {"csv": ("name", "path", "delimiter"), "images": ("name", "path")}
+
+
+class UnusedSettingWarning(UserWarning):
+    """A ``data.*`` setting given to lossbench-predict that it does not use."""
+
+
+def unused_data_settings(overrides: Sequence[str], option: str) -> list[str]:
+    """The overrides of ``overrides`` that set a ``data.*`` setting lossbench-predict does not
+    read with ``data=<option>`` (:data:`DATA_SETTINGS_READ`).
+
+        >>> unused_data_settings(["data.path=x.csv", "data.impute=median", "+data.seed=1",
+        ...                       "out=p.csv"], "csv")
+        ['data.impute=median', '+data.seed=1']
+    """
+    read = DATA_SETTINGS_READ.get(option, ())
+    unused = []
+    for override in overrides:
+        key = override.split("=", 1)[0].lstrip("+~").strip()
+        if key.startswith("data.") and key.split(".")[1] not in read:
+            unused.append(override)
+    return unused
+
+
+def unused_data_note(unused: Sequence[str], option: str) -> str:
+    """The warning for settings of :func:`unused_data_settings`.
+
+    >>> print(unused_data_note(["data.impute=median"], "csv"))
+    data.impute=median is not used: the model's features, their preprocessing (scaling, categories, imputed values) and its classes come from the checkpoint, as its run trained them; lossbench-predict reads only data.path and data.delimiter. To change them, retrain with the setting and predict with the new run's checkpoint.
+    """  # noqa: E501
+    read = [f"data.{key}" for key in DATA_SETTINGS_READ.get(option, ()) if key != "name"]
+    listed = " and ".join(read)
+    one = len(unused) == 1
+    return (
+        f"{', '.join(unused)} {'is' if one else 'are'} not used: the model's features, their "
+        "preprocessing (scaling, categories, imputed values) and its classes come from the "
+        f"checkpoint, as its run trained them; lossbench-predict reads only {listed}. To "
+        "change them, retrain with the setting and predict with the new run's checkpoint."
+    )
+
+
 #: What lossbench-predict reads, for the refusals of another ``data=`` option.
 DATA_READ = (
     "lossbench-predict reads the rows to predict from a CSV file (data=csv "
@@ -370,12 +413,24 @@ def _hydra_main(cfg: DictConfig) -> None:
     out = cfg.out or DEFAULT_OUT[name]
     start_checkpoint_work()
     warnings.formatwarning = format_warning  # type: ignore[assignment]
+    unused = unused_data_settings(_task_overrides(), str(name))
+    if unused:
+        warnings.warn(unused_data_note(unused, str(name)), UnusedSettingWarning, stacklevel=1)
     output = "label maps" if name == "images" else "predictions"
     # a Ctrl-C or SIGTERM: nothing written (the output replaces an earlier one once complete)
     with refusing(), stopping(output_kept(output, Path(str(out)).expanduser())):
         work = _predict_images if name == "images" else _predict_rows
         done = work(cfg.ckpt_path, cfg.data, out)
     print(done)
+
+
+def _task_overrides() -> list[str]:
+    """The command line's overrides of the job (none outside a Hydra app)."""
+    from hydra.core.hydra_config import HydraConfig
+
+    if not HydraConfig.initialized():
+        return []
+    return [str(override) for override in HydraConfig.get().overrides.task]
 
 
 def _predict_rows(ckpt_path: str, data: DictConfig, out: str) -> str:
