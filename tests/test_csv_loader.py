@@ -406,7 +406,7 @@ LOAD_ERRORS = {
         ["y"],
         "binary",
         None,
-        r"feature column 'a' holds an infinite value \('1e39'\).*float32",
+        r"feature column 'a' holds a value beyond float32's range \('1e39'\).*float32",
     ),
     "missing-label": (
         "a,y\n1,0\n2,\n3,1\n",

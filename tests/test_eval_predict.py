@@ -534,9 +534,11 @@ def test_predict_refuses_bad_input_with_the_fix(make_cfg, tmp_path, csv_files):
     _write_csv(text, FEATURES, [[1, 2, 3, 4], [1, "high", 3, 4]])
     with pytest.raises(
         DataError,
-        match=r"feature column 'f1' mixes numbers and text: '2' .* and 'high'.*trained on it as "
-        r"numbers: correct or drop those rows in the file, or retrain with "
-        r"data.categorical_columns=\[f1\] .* and predict with the new run's checkpoint",
+        match=r"feature column 'f1' mixes numbers and text: '2' .* and 'high' at .*\(1 text row; "
+        r"values: 'high'\).*trained on it as numbers: correct or drop those rows in the file, "
+        r"or, where the column's values are codes rather than quantities \(ids, postcodes\), "
+        r"retrain with data.categorical_columns=\[f1\] .* and predict with the new run's "
+        r"checkpoint",
     ):
         predict(record["best_checkpoint"], text)
     missing = tmp_path / "missing.csv"

@@ -515,8 +515,13 @@ def _check_finite(parsed: _Parsed, what: str, source: _Source) -> None:
     )
     if infinite.any():
         row = _first(infinite)
+        kind = (
+            "an infinite value"
+            if not np.isfinite(parsed.values[row])
+            else "a value beyond float32's range"
+        )
         raise source.error(
-            f"{what} holds an infinite value ({parsed.cell(row)!r}) at {source.at(row)}; "
+            f"{what} holds {kind} ({parsed.cell(row)!r}) at {source.at(row)}; "
             f"{int(infinite.sum())} of {len(parsed.cells)} rows are infinite or beyond "
             "float32's range (about 3.4e38). Replace or drop those rows."
         )
@@ -551,7 +556,8 @@ def _refuse_text(name: str, parsed: _Parsed, source: _Source, *, predicting: boo
         number = _first(numbers)
         what = f"mixes numbers and text: {parsed.cell(number)!r} at {source.at(number)} and {found}"
     texts = _distinct(parsed.cells[parsed.text])
-    values = f"({int(parsed.text.sum())} text rows; values: {quoted_names(texts, 5)})"
+    n_text = int(parsed.text.sum())
+    values = f"({n_text} text row{'' if n_text == 1 else 's'}; values: {quoted_names(texts, 5)})"
     if numbers.any() and _missing_like(texts):  # a missing-value marker lossbench does not know
         then = (
             "filled in where the model was trained with data.impute, else refused), or fix or "
@@ -569,7 +575,8 @@ def _refuse_text(name: str, parsed: _Parsed, source: _Source, *, predicting: boo
     if predicting:  # a column the model was trained on as numbers
         raise source.error(
             f"feature column {name!r} {what} {values}, but the model was trained on it as "
-            "numbers: correct or drop those rows in the file, or retrain with "
+            "numbers: correct or drop those rows in the file, or, where the column's values "
+            "are codes rather than quantities (ids, postcodes), retrain with "
             f"data.categorical_columns=[{name}] (every value a category, one-hot encoded) "
             f"{_RETRAIN}."
         )
