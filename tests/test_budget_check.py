@@ -7,11 +7,13 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+import yaml
 
 from cli_process import run_console
 from lossbench.report.budget_check import (
     COLUMNS,
     HOLDS,
+    NO_VERDICT,
     NOT_CHECKED,
     OVERTURNED,
     Budget,
@@ -103,15 +105,17 @@ def test_each_verdict_holds_is_overturned_or_is_not_checked(studies, tmp_path: P
         "logits + cross_entropy", "none", OVERTURNED,
     )  # fmt: skip
     assert digits.why == (
-        "the longer study names none: none converged within the epoch cap (raise "
+        "the longer study names no best: none converged within the epoch cap (raise "
         "trainer.max_epochs)"
     )
 
-    segment = rows["segment"]  # nothing to overturn
-    assert (segment.best, segment.longer_best, segment.outcome) == ("none", "sigmoid + mse", HOLDS)
+    segment = rows["segment"]  # nothing to overturn, and no verdict that held
+    assert (segment.best, segment.longer_best, segment.outcome) == (
+        "none", "sigmoid + mse", NO_VERDICT,
+    )  # fmt: skip
     assert segment.why == (
-        "no best named here: none converged within the epoch cap (raise trainer.max_epochs); "
-        "the longer study names sigmoid + mse"
+        "this study names no best: none converged within the epoch cap (raise "
+        "trainer.max_epochs); the longer study names sigmoid + mse"
     )
 
     penguins = rows["penguins"]
@@ -121,7 +125,8 @@ def test_each_verdict_holds_is_overturned_or_is_not_checked(studies, tmp_path: P
     assert (penguins.longer_patience, penguins.longer_max_epochs) == (None, None)
 
     assert check.summary() == (
-        "budget check: 2 of 5 verdicts hold, 2 overturned (digits, wine), 1 not checked (penguins)"
+        "budget check: 1 of 4 named verdicts holds, 2 overturned (digits, wine), 1 not checked "
+        "(penguins); 1 data set without a verdict (segment)"
     )
 
 
@@ -132,7 +137,7 @@ def test_the_report_writes_the_check_after_the_verdicts_and_its_csv(studies, tmp
     table = pd.read_csv(out / "budget_check.csv", keep_default_na=False)
     assert tuple(table.columns) == COLUMNS
     assert table["data"].tolist() == ["digits", "iris", "penguins", "segment", "wine"]
-    assert table["outcome"].tolist() == [OVERTURNED, HOLDS, NOT_CHECKED, HOLDS, OVERTURNED]
+    assert table["outcome"].tolist() == [OVERTURNED, HOLDS, NOT_CHECKED, NO_VERDICT, OVERTURNED]
     assert table["best"].tolist()[1] == "logits + cross_entropy = log_softmax + nll"
     assert table["longer_best"].tolist() == ["none", "log_softmax + nll", "", "sigmoid + mse",
                                              "sigmoid + mse"]  # fmt: skip
@@ -151,7 +156,10 @@ def test_the_report_writes_the_check_after_the_verdicts_and_its_csv(studies, tmp
     assert verdicts < section < markdown.index("## Setups")
     assert "patience 50, cap 750; this study: patience 20, cap 300" in markdown
     assert "| wine | logits + cross_entropy | sigmoid + mse | overturned |" in markdown
-    assert "Budget check: 2 of 5 verdicts hold, 2 overturned (digits, wine)" in markdown
+    assert (
+        "Budget check: 1 of 4 named verdicts holds, 2 overturned (digits, wine), 1 not checked "
+        "(penguins); 1 data set without a verdict (segment)"
+    ) in markdown
     html = report.html.read_text()
     assert "<h2>Budget check</h2>" in html
     assert "<td>penguins</td><td>logits + cross_entropy</td><td>–</td><td>not checked</td>" in html
@@ -220,9 +228,10 @@ def test_the_command_prints_each_outcome_and_a_summary(studies, tmp_path: Path) 
     rows = lines[start + 2 : start + 7]
     outcomes = {row.split()[0]: row.rsplit("  ", 1)[-1].strip() for row in rows}
     assert outcomes == {"digits": OVERTURNED, "iris": HOLDS, "penguins": NOT_CHECKED,
-                        "segment": HOLDS, "wine": OVERTURNED}  # fmt: skip
+                        "segment": NO_VERDICT, "wine": OVERTURNED}  # fmt: skip
     assert lines[start + 7] == (
-        "budget check: 2 of 5 verdicts hold, 2 overturned (digits, wine), 1 not checked (penguins)"
+        "budget check: 1 of 4 named verdicts holds, 2 overturned (digits, wine), 1 not checked "
+        "(penguins); 1 data set without a verdict (segment)"
     )
     assert (tmp_path / "out" / "budget_check.csv").is_file()
 
@@ -291,3 +300,30 @@ def test_a_longer_study_that_cannot_be_analysed_so_is_refused_before_writing(tmp
     assert message.startswith(f"--longer '{tmp_path / 'longer'}': the longer study cannot be")
     assert "none of the 3 runs completed" in message
     assert not (tmp_path / "out").exists()
+
+
+def _name_study(root: Path, name: str) -> None:
+    """Record ``study_name`` in every run config under ``root``, as a compare_* experiment
+    does."""
+    for path in root.rglob("config.yaml"):
+        config = yaml.safe_load(path.read_text())
+        path.write_text(yaml.safe_dump({**config, "study_name": name}))
+
+
+def test_a_longer_study_of_another_experiment_is_refused(tmp_path: Path) -> None:
+    """A longer budget of another study (compare_multiclass against compare_all) compares two
+    studies, not one verdict with itself: refused, with the command that trains this one."""
+    write_study(tmp_path / "full", {"wine": FULL["wine"]}, 20, 300)
+    write_study(tmp_path / "other", {"wine": FULL["wine"]}, 50, 750)
+    _name_study(tmp_path / "full", "compare_all")
+    _name_study(tmp_path / "other", "compare_multiclass")
+    refused(
+        report(tmp_path, "full", "--longer", "other", "--out", "out"),
+        "--longer 'other' holds runs of the study compare_multiclass, but the study reported "
+        "is compare_all",
+        "lossbench-train -m experiment=compare_all study=longer",
+        "--longer outputs/studies/compare_all-longer",
+    )
+    assert not (tmp_path / "out").exists()
+    _name_study(tmp_path / "other", "compare_all")  # the same study, trained longer
+    assert report(tmp_path, "full", "--longer", "other", "--out", "out").returncode == 0

@@ -11,16 +11,17 @@ or, from Python (what :class:`lossbench.report.build.ReportWriter` does with ``l
     >>> budget, longer_budget = check_longer(paths, longer)  # doctest: +SKIP
     >>> check = check_budget(study, longer_study, longer, budget, longer_budget)  # doctest: +SKIP
     >>> check.summary()  # doctest: +SKIP
-    'budget check: 4 of 6 verdicts hold, 1 overturned (wine), 1 not checked (digits)'
+    'budget check: 3 of 5 named verdicts hold, 1 overturned (wine), 1 not ...'
 
 Per data set of the study, matched by its label in the report, with its best group (the
 verdict's best and the setups identical to it):
 
-- **holds**: both studies name a best and their best groups share a setup, or this study names
-  no best (there is nothing to overturn);
+- **holds**: both studies name a best and their best groups share a setup;
 - **overturned**: this study names a best, and the longer study names a best group that shares
   no setup with it, or names none;
-- **not checked**: the longer study lacks the data set.
+- **not checked**: the longer study lacks the data set;
+- **no verdict**: this study names no best there (nothing to overturn); not counted among the
+  verdicts that hold.
 """
 
 from __future__ import annotations
@@ -43,7 +44,9 @@ from lossbench.report.render import Block, Heading, Table, Text
 from lossbench.report.study import Study
 
 HOLDS, OVERTURNED, NOT_CHECKED = "holds", "overturned", "not checked"
-PATIENCE, MAX_EPOCHS = "early_stopping.patience", "trainer.max_epochs"
+#: This study names no best there: nothing to overturn, and no verdict that held either.
+NO_VERDICT = "no verdict"
+PATIENCE, MAX_EPOCHS, STUDY_NAME = "early_stopping.patience", "trainer.max_epochs", "study_name"
 #: The columns of budget_check.csv.
 COLUMNS = (
     "data",
@@ -85,12 +88,15 @@ class Budget:
 
     patience: tuple[int | float, ...] = ()
     max_epochs: tuple[int | float, ...] = ()
+    #: The ``study_name`` values the runs record (a ``compare_*`` experiment's name).
+    studies: tuple[str, ...] = field(default=(), compare=False)
 
     @classmethod
     def of(cls, configs: Iterable[Mapping[str, Any] | None]) -> Budget:
         """The budget of the runs whose flattened configs are ``configs`` (None: no config)."""
         patience: set[int | float] = set()
         cap: set[int | float] = set()
+        studies: set[str] = set()
         for config in configs:
             if not isinstance(config, Mapping):
                 continue
@@ -98,7 +104,9 @@ class Budget:
                 value = _whole(config.get(key))
                 if value is not None:
                     found.add(value)
-        return cls(tuple(sorted(patience)), tuple(sorted(cap)))
+            if isinstance(config.get(STUDY_NAME), str):
+                studies.add(config[STUDY_NAME])
+        return cls(tuple(sorted(patience)), tuple(sorted(cap)), tuple(sorted(studies)))
 
     @property
     def smallest_patience(self) -> int | float | None:
@@ -234,8 +242,30 @@ def check_longer(
         raise ReportError(f"--longer {str(longer)!r}: {error}") from None
     refuse_overlap(paths, longer)
     budget, longer_budget = read_budget(paths), read_budget([longer])
+    refuse_other_study(budget, longer_budget, longer)
     refuse_shorter(budget, longer_budget, longer)
     return budget, longer_budget
+
+
+def refuse_other_study(budget: Budget, longer_budget: Budget, longer: str | os.PathLike) -> None:
+    """Refuse a longer study of another experiment (their runs record other ``study_name``
+    values): the check compares a study with itself trained longer. Runs that record no study
+    name (a sweep of one's own) are not compared.
+
+    Raises:
+        ReportError: Both studies' names and the command that trains this one longer.
+    """
+    ours, theirs = set(budget.studies), set(longer_budget.studies)
+    if not ours or not theirs or ours & theirs:
+        return
+    names = ", ".join(sorted(ours))
+    raise ReportError(
+        f"--longer {str(longer)!r} holds runs of the study {', '.join(sorted(theirs))}, but "
+        f"the study reported is {names}: the check compares a study with the same study "
+        "trained with a longer budget. Train it with lossbench-train -m "
+        f"experiment={sorted(ours)[0]} study=longer and pass its folder, e.g. --longer "
+        f"outputs/studies/{sorted(ours)[0]}-longer."
+    )
 
 
 @dataclass(frozen=True)
@@ -268,22 +298,28 @@ class BudgetCheck:
         return [row.data for row in self.outcomes if row.outcome == outcome]
 
     def summary(self) -> str:
-        """One line: how many verdicts hold, which are overturned, which are not checked.
+        """One line: how many of the named verdicts hold, which are overturned, which are not
+        checked, and the data sets without a verdict.
 
         >>> check = BudgetCheck(Path("x"), Budget(), Budget(), [
         ...     Outcome("iris", "a", "a", HOLDS, ""), Outcome("wine", "a", "b", OVERTURNED, ""),
-        ...     Outcome("digits", "a", "", NOT_CHECKED, "")])
+        ...     Outcome("digits", "a", "", NOT_CHECKED, ""),
+        ...     Outcome("yeast", "none", "none", NO_VERDICT, "")])
         >>> check.summary()
-        'budget check: 1 of 3 verdicts holds, 1 overturned (wine), 1 not checked (digits)'
-        """
-        n = len(self.outcomes)
-        held = len(self.of(HOLDS))
-        text = f"budget check: {held} of {n} verdict{'' if n == 1 else 's'} "
+        'budget check: 1 of 3 named verdicts holds, 1 overturned (wine), 1 not checked (digits); 1 data set without a verdict (yeast)'
+        """  # noqa: E501
+        named = [row for row in self.outcomes if row.outcome != NO_VERDICT]
+        n, held = len(named), len(self.of(HOLDS))
+        text = f"budget check: {held} of {n} named verdict{'' if n == 1 else 's'} "
         text += "holds" if held == 1 else "hold"
         for outcome in (OVERTURNED, NOT_CHECKED):
             names = self.of(outcome)
             if names:
                 text += f", {len(names)} {outcome} ({', '.join(names)})"
+        none = self.of(NO_VERDICT)
+        if none:
+            sets = "data set" if len(none) == 1 else "data sets"
+            text += f"; {len(none)} {sets} without a verdict ({', '.join(none)})"
         return text
 
     def frame(self) -> pd.DataFrame:
@@ -310,10 +346,11 @@ class BudgetCheck:
                 f"`{self.longer}` ({self.longer_budget.text()}; this study: "
                 f"{self.budget.text()}), analysed with the same metric and baselines. A "
                 "verdict **holds** where both studies name a best and their best groups (the "
-                "best and the setups identical to it) share a setup, or where this study "
-                "names no best; it is **overturned** where this study names a best and the "
-                "longer study names another, or none; it is **not checked** where the longer "
-                "study lacks the data set. File: `budget_check.csv`. "
+                "best and the setups identical to it) share a setup; it is **overturned** "
+                "where this study names a best and the longer study names another, or none; "
+                "it is **not checked** where the longer study lacks the data set; a data set "
+                "where this study names no best has **no verdict** to check. File: "
+                "`budget_check.csv`. "
                 f"{self.summary()[:1].upper()}{self.summary()[1:]}."
             ),
             self.table(why=True),
@@ -329,6 +366,16 @@ def _named(verdict: Verdict) -> str:
     return " = ".join(best_group(verdict)) if verdict.best is not None else "none"
 
 
+def _why_none(verdict: Verdict) -> str:
+    """Why ``verdict`` names no best, as the verdict table says it without its "none: ".
+
+    >>> _why_none(Verdict("wine", "multiclass", "test/nll", None, beaten_by=[("b", 0.1)]))
+    'unconverged b beats the best converged (raise trainer.max_epochs)'
+    """
+    text = no_best(verdict)
+    return text.removeprefix("none: ")
+
+
 def outcome(verdict: Verdict, longer: Verdict | None) -> tuple[str, str]:
     """The outcome of ``verdict`` against ``longer``, the longer study's verdict on the same
     data set (None: it lacks the data set), and why in a few words.
@@ -341,16 +388,18 @@ def outcome(verdict: Verdict, longer: Verdict | None) -> tuple[str, str]:
         >>> outcome(a, None)
         ('not checked', 'the longer study lacks wine')
     """
+    ours, theirs = best_group(verdict), best_group(longer) if longer is not None else []
+    if not ours:
+        here = f"this study names no best: {_why_none(verdict)}"
+        if longer is None:
+            return NO_VERDICT, f"{here}; the longer study lacks {verdict.data}"
+        if theirs:
+            return NO_VERDICT, f"{here}; the longer study names {_named(longer)}"
+        return NO_VERDICT, f"{here}; the longer study names none either"
     if longer is None:
         return NOT_CHECKED, f"the longer study lacks {verdict.data}"
-    ours, theirs = best_group(verdict), best_group(longer)
-    if not ours:
-        here = f"no best named here: {no_best(verdict)}"
-        if theirs:
-            return HOLDS, f"{here}; the longer study names {_named(longer)}"
-        return HOLDS, f"{here}; the longer study names none either ({no_best(longer)})"
     if not theirs:
-        return OVERTURNED, f"the longer study names none: {no_best(longer)}"
+        return OVERTURNED, f"the longer study names no best: {_why_none(longer)}"
     shared = [setup for setup in ours if setup in theirs]
     if not shared:
         return OVERTURNED, f"the longer study names {_named(longer)} best"
