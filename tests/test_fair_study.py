@@ -779,15 +779,19 @@ def test_among_equal_means_the_baseline_is_named_best(tmp_path: Path) -> None:
     assert "log_softmax + nll" in {s for s, _ in verdict.tied}
 
 
-def _held_back_by_a_perfect_validation_split(root: Path, accuracies: list[float]) -> None:
+def _held_back_by_a_perfect_validation_split(
+    root: Path, accuracies: list[float], task: str = "multiclass", all_right: str = "val/accuracy"
+) -> None:
     """logits + cross_entropy converged (0.2); sigmoid + mse beats it (0.1) with every run at
-    the cap still improving (early stopping on), at the given validation accuracies."""
+    the cap still improving (early stopping on), at the given validation accuracies (of
+    ``all_right``: every example right; the other accuracy 0.99)."""
     for (head, loss), val, stopped in ((CE, 0.2, "early_stopping"), (MSE, 0.1, "budget")):
         for seed, accuracy in zip(SEEDS, accuracies, strict=True):
             metrics = {"val/nll": val + 0.01 * seed, "test/nll": val + 0.01 * seed,
-                       "val/accuracy": accuracy if stopped == "budget" else 0.95}  # fmt: skip
+                       "val/accuracy": 0.99, "val/exact_match": 0.99,
+                       all_right: accuracy if stopped == "budget" else 0.95}  # fmt: skip
             write_run(
-                root / f"{head}_{loss}" / f"seed{seed}", data="wine", task="multiclass",
+                root / f"{head}_{loss}" / f"seed{seed}", data="wine", task=task,
                 head=head, loss=loss, seed=seed, lr=0.01, metrics=metrics, stopped_by=stopped,
                 history={"val/nll": IMPROVING}, early_stopping=EARLY_STOPPING,
             )  # fmt: skip
@@ -804,7 +808,7 @@ def test_runs_still_improving_on_a_perfectly_classified_validation_split_advise_
     _held_back_by_a_perfect_validation_split(tmp_path, [1.0, 1.0, 1.0])
     study = analyse([tmp_path], tmp_path / "report")
     (verdict,) = study.verdicts
-    assert verdict.best is None and verdict.separated_runs == (3, 3)
+    assert verdict.best is None and verdict.perfect_runs == (3, 3)
     (row,) = verdict_table(study).rows
     assert row[1] == (
         "none: unconverged sigmoid + mse beats the best converged (validation split "
@@ -813,7 +817,9 @@ def test_runs_still_improving_on_a_perfectly_classified_validation_split_advise_
     text = verdict_text(verdict, "min")
     assert "raise trainer.max_epochs" not in text
     assert "All 3 runs still improving at the cap classify every validation example" in text
-    assert "optimizer.weight_decay" in text
+    assert "train every setup with it, into a new folder (make compare OUTPUTS=<new " in text
+    # every run still improving is one a higher cap does not settle: no advice to raise it
+    assert "**Raising the cap.**" not in _markdown(study, tmp_path)
 
 
 def test_runs_still_improving_on_an_imperfect_validation_split_still_advise_a_higher_cap(
@@ -826,7 +832,7 @@ def test_runs_still_improving_on_an_imperfect_validation_split_still_advise_a_hi
     _held_back_by_a_perfect_validation_split(tmp_path, [1.0, 0.97, 1.0])
     study = analyse([tmp_path], tmp_path / "report")
     (verdict,) = study.verdicts
-    assert verdict.separated_runs == (2, 3)
+    assert verdict.perfect_runs == (2, 3)
     (row,) = verdict_table(study).rows
     assert row[1] == (
         "none: unconverged sigmoid + mse beats the best converged (raise trainer.max_epochs)"
@@ -834,3 +840,24 @@ def test_runs_still_improving_on_an_imperfect_validation_split_still_advise_a_hi
     text = verdict_text(verdict, "min")
     assert "raise trainer.max_epochs" in text
     assert " 2 of the 3 runs still improving at the cap classify every validation" in text
+    assert "without settling it (a higher cap may settle the other 1)" in text
+    assert "**Raising the cap.**" in _markdown(study, tmp_path)
+
+
+def _markdown(study: Study, folder: Path) -> str:
+    from lossbench.report.document import build_document
+    from lossbench.report.render import to_markdown
+
+    return to_markdown(build_document(study), folder)
+
+
+def test_a_multilabel_split_counts_as_classified_perfectly_where_every_label_is_right(
+    tmp_path: Path,
+) -> None:
+    """Multi-label: every label of every sample right (val/exact_match 1), not the per-label
+    accuracy, which is 1 only then too but read per label; 0.99 here either way."""
+    _held_back_by_a_perfect_validation_split(
+        tmp_path, [1.0, 1.0, 1.0], task="multilabel", all_right="val/exact_match"
+    )
+    (verdict,) = analyse([tmp_path], tmp_path / "report").verdicts
+    assert verdict.perfect_runs == (3, 3)

@@ -105,8 +105,10 @@ def test_a_run_still_improving_on_a_perfectly_classified_validation_split_says_s
         )
     assert record["stopped_by"] == "budget" and record["val/accuracy"] == 1.0
     (message,) = _improving(recorded)
+    assert "Train longer" not in message  # a longer run would not settle it
     assert message.endswith(
-        "It classifies every validation example correctly: there the NLL falls toward 0 for as "
-        "long as the weights grow, and a longer run lowers it without settling it; weight decay "
-        "(optimizer.weight_decay, e.g. 0.001) gives it a minimum."
+        "a longer run may end elsewhere. It classifies every validation example correctly: "
+        "there the NLL falls toward 0 for as long as the weights grow, and a longer run lowers "
+        "it without settling it; weight decay (optimizer.weight_decay, e.g. 0.001) gives it a "
+        "minimum."
     )

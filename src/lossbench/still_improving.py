@@ -69,7 +69,10 @@ def still_improving_message(cfg: DictConfig, record: dict[str, Any]) -> str | No
         where = f" (best at epoch {best}, its last)" if best == epochs - 1 else ""
         where = where or f" (best at epoch {best} of 0-{epochs - 1})"
     patience = rule["early_stopping.patience"]
-    if rule["early_stopping.enabled"]:
+    separated = _separated(record)
+    if separated:  # a higher cap lowers the NLL without settling it
+        fix = separated
+    elif rule["early_stopping.enabled"]:
         fix = (
             f"Train longer (e.g. {longer}): early stopping (early_stopping.patience={patience}) "
             f"ends the run once {monitor} has stopped improving."
@@ -82,7 +85,7 @@ def still_improving_message(cfg: DictConfig, record: dict[str, Any]) -> str | No
         )
     return (
         f"the run reached {cap} while {monitor} was still improving{where}: a longer run may "
-        f"end elsewhere. {fix}{_separated(record)}"
+        f"end elsewhere. {fix}"
     )
 
 
@@ -90,15 +93,15 @@ def _separated(record: dict[str, Any]) -> str:
     """The note for a run that classifies its whole validation split correctly, whose NLL
     then falls toward 0 for as long as its weights grow; else "".
 
-        >>> _separated({"task": "multiclass", "val/accuracy": 1.0})[:47]
-        ' It classifies every validation example correct'
+        >>> _separated({"task": "multiclass", "val/accuracy": 1.0})[:46]
+        'It classifies every validation example correct'
         >>> _separated({"task": "multilabel", "val/accuracy": 1.0, "val/exact_match": 0.9})
         ''
     """
     if record.get(all_right_metric(record.get("task"))) != 1.0:
         return ""
     return (
-        " It classifies every validation example correctly: there the NLL falls toward 0 for "
+        "It classifies every validation example correctly: there the NLL falls toward 0 for "
         "as long as the weights grow, and a longer run lowers it without settling it; weight "
         "decay (optimizer.weight_decay, e.g. 0.001) gives it a minimum."
     )

@@ -328,7 +328,7 @@ class Verdict:
     #: (runs that classify their validation split perfectly, runs still improving at the cap)
     #: among the runs of ``unconverged`` at every rate: a higher cap does not settle the first
     #: (:mod:`lossbench.report.separated`).
-    separated_runs: tuple[int, int] = (0, 0)
+    perfect_runs: tuple[int, int] = (0, 0)
 
 
 def _overlap(a: pd.Series, b: pd.Series, metric: str) -> bool | None:
@@ -510,7 +510,7 @@ def verdicts(
         verdict.without_early_stopping = without_early_stopping(
             everywhere, [s for s, _ in verdict.unconverged]
         )
-        verdict.separated_runs = separated_runs(everywhere, [s for s, _ in verdict.unconverged])
+        verdict.perfect_runs = separated_runs(everywhere, [s for s, _ in verdict.unconverged])
         # a boolean array, not a list: an empty list would select no columns, not no rows
         converged = [reasons[setup] is None for setup in ranked["setup"]]
         ranked = ranked[np.array(converged, dtype=bool)]

@@ -151,7 +151,7 @@ def verdict_text(v: Verdict, mode: str, n_failed_all: int | None = None) -> str:
             "no setup converged within the epoch cap (every setup with results had most of "
             "its selected runs, or of its runs at another learning rate of its grid, hit it "
             "while still improving), so there is no verdict"
-            + ("." if all_separated(v.separated_runs) else "; raise trainer.max_epochs.")
+            + ("." if all_separated(v.perfect_runs) else "; raise trainer.max_epochs.")
         )
     elif v.best is None:
         text = head + f"{no_result(v.metric)}, so there is no verdict."
@@ -189,7 +189,7 @@ def verdict_text(v: Verdict, mode: str, n_failed_all: int | None = None) -> str:
     if v.unconverged:
         listed = "; ".join(f"**{s}** ({why})" for s, why in v.unconverged)
         text += f" Not eligible for best, not converged: {listed}."
-        text += early_stopping_advice(v) + separated_advice(v.separated_runs)
+        text += early_stopping_advice(v) + separated_advice(v.perfect_runs)
     if v.fewer_seeds:
         listed = "; ".join(f"**{s}** ({why})" for s, why in v.fewer_seeds)
         text += f" Not eligible for best, fewer seeds (failed or not run): {listed}."
@@ -216,7 +216,7 @@ def held_back(v: Verdict) -> str:
         f"{'its' if one else 'their'} learning-rate choice is unsettled) and already "
         f"beat{'s' if one else ''} the best converged setup, **{v.best_converged}** "
         f"({fmt(v.best_converged_mean)}), so a longer budget could overturn a verdict that "
-        "named it" + ("." if all_separated(v.separated_runs) else "; raise trainer.max_epochs.")
+        "named it" + ("." if all_separated(v.perfect_runs) else "; raise trainer.max_epochs.")
     )
 
 
@@ -262,7 +262,7 @@ def no_best(verdict: Verdict) -> str:
         fix = "raise trainer.max_epochs"
         if verdict.without_early_stopping:
             fix += ", with early_stopping.enabled=true"
-        if all_separated(verdict.separated_runs):
+        if all_separated(verdict.perfect_runs):
             fix = "validation split classified perfectly: add optimizer.weight_decay"
         beat = "beats" if len(verdict.beaten_by) == 1 else "beat"
         return f"none: unconverged {names} {beat} the best converged ({fix})"
@@ -273,7 +273,7 @@ def no_best(verdict: Verdict) -> str:
             "none converged within the epoch cap (raise trainer.max_epochs, with "
             "early_stopping.enabled=true)"
         )
-    if verdict.unconverged and all_separated(verdict.separated_runs):
+    if verdict.unconverged and all_separated(verdict.perfect_runs):
         return (
             "none converged within the epoch cap (validation split classified perfectly: "
             "add optimizer.weight_decay)"
@@ -492,19 +492,46 @@ def _unfinished_jobs(study: Study) -> Text | None:
 
 def _raising_the_cap(study: Study) -> Text | None:
     """How to give the setups that did not converge within the epoch cap more epochs without
-    training the study again from scratch (None: every setup converged)."""
-    if not any(v.unconverged for v in study.verdicts):
+    training the study again from scratch (None: every setup converged, or every run still
+    improving at the cap classifies its whole validation split, which no cap settles)."""
+    if not any(v.unconverged and not all_separated(v.perfect_runs) for v in study.verdicts):
         return None
     return Text(
         "**Raising the cap.** Run the study's command again with a higher "
-        "`trainer.max_epochs`, into the same folder (e.g. `make compare "
-        'ARGS="trainer.max_epochs=2000"`, twice the fair protocol\'s cap): a run that early '
-        "stopping ended, or that failed on a non-finite loss, is kept, as it would end the "
-        "same way under any higher cap (with "
+        f"`trainer.max_epochs`, into the same folder ({raise_cap_example(study.runs)}): a run that "
+        "early stopping ended, or that failed on a non-finite loss, is kept, as it would end "
+        "the same way under any higher cap (with "
         "`scheduler=none` or `plateau`, whose schedule does not depend on the cap); the others "
         "train again with the new cap, their earlier records kept beside them "
         "(`metrics-max_epochs<cap>.json`). Then report again."
     )
+
+
+def raise_cap_example(runs: pd.DataFrame) -> str:
+    """The command that doubles the epoch cap of the study of ``runs``: ``make compare`` with the study's
+    experiment and variant where its runs record them (a ``compare_*`` study), else the study's
+    own command line with the setting.
+
+        >>> import pandas as pd
+        >>> runs = pd.DataFrame({"_config": [{"trainer.max_epochs": 100, "study_name":
+        ...     "compare_binary", "study_variant": "quick"}]})
+        >>> raise_cap_example(runs)
+        'e.g. `make compare EXPERIMENT=compare_binary STUDY=quick ARGS="trainer.max_epochs=200"`, twice its cap'
+    """  # noqa: E501
+    configs = [c for c in runs.get("_config", []) if isinstance(c, dict)]
+    caps = {c.get("trainer.max_epochs") for c in configs} - {None}
+    names = {c.get("study_name") for c in configs}
+    variants = {c.get("study_variant") for c in configs}
+    if not caps or not all(isinstance(cap, int) for cap in caps):
+        return "e.g. the study's command line with `trainer.max_epochs` doubled"
+    setting = f"trainer.max_epochs={2 * max(caps)}"
+    if len(names) != 1 or len(variants) != 1 or None in names:
+        return f"the study's command line with `{setting}`, twice its cap"
+    (name,), (variant,) = names, variants
+    make = "make compare"
+    make += "" if name == "compare_all" else f" EXPERIMENT={name}"
+    make += "" if variant in (None, "full") else f" STUDY={variant}"
+    return f'e.g. `{make} ARGS="{setting}"`, twice its cap'
 
 
 def _untuned_data(study: Study) -> Text | None:

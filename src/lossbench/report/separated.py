@@ -14,9 +14,9 @@ higher cap.
     ...                      "val/accuracy": [1.0, 0.97, 1.0]})
     >>> separated_runs(runs, ["a", "b"])
     (1, 2)
-    >>> print(separated_advice((1, 2)))
-     1 of the 2 runs still improving at the cap classify every validation example correctly: on such a split the NLL falls toward 0 for as long as the weights grow, so a higher cap lowers it without settling it; weight decay (optimizer.weight_decay, e.g. 0.001) gives it a minimum.
-"""  # noqa: E501
+    >>> print(separated_advice((1, 2))[:77])
+     1 of the 2 runs still improving at the cap classify every validation example
+"""
 
 from __future__ import annotations
 
@@ -58,16 +58,24 @@ def separated_runs(runs: pd.DataFrame, setups: Sequence[str]) -> tuple[int, int]
 
 def separated_advice(counts: tuple[int, int]) -> str:
     """The sentence that follows the setups held back as unconverged where some of their runs
-    still improving at the cap get every validation example right; else ""."""
+    still improving at the cap get every validation example right; else "".
+
+        >>> print(separated_advice((3, 3)))
+         All 3 runs still improving at the cap classify every validation example correctly: on such a split the NLL falls toward 0 for as long as the weights grow, so a higher cap lowers it without settling it. Weight decay gives it a minimum: train every setup with it, into a new folder (make compare OUTPUTS=<new folder> ARGS=optimizer.weight_decay=0.001).
+    """  # noqa: E501
     perfect, improving = counts
     if not perfect:
         return ""
     which = f"{perfect} of the {improving} runs" if perfect < improving else f"All {improving} runs"
+    others = (
+        f" (a higher cap may settle the other {improving - perfect})" if perfect < improving else ""
+    )
     return (
         f" {which} still improving at the cap classify every validation example correctly: on "
         "such a split the NLL falls toward 0 for as long as the weights grow, so a higher cap "
-        "lowers it without settling it; weight decay (optimizer.weight_decay, e.g. 0.001) "
-        "gives it a minimum."
+        f"lowers it without settling it{others}. Weight decay gives it a minimum: train every "
+        "setup with it, into a new folder (make compare OUTPUTS=<new folder> "
+        "ARGS=optimizer.weight_decay=0.001)."
     )
 
 
