@@ -324,6 +324,47 @@ def test_eval_errors_name_the_input_and_the_fix(make_cfg, tmp_path):
         evaluate("nope.ckpt")
 
 
+def test_eval_of_a_checkpoint_copied_into_another_runs_folder_reads_its_own_runs_config(
+    make_cfg, tmp_path
+):
+    """The config.yaml beside a copied checkpoint can be another run's (another split seed
+    here: its data check would refuse the file as changed); the checkpoint's own copy of its
+    run's config decides."""
+    first = train(make_cfg("data=iris", "trainer.max_epochs=1"), tmp_path / "first")
+    train(make_cfg("data=iris", "trainer.max_epochs=1", "data.split_seed=7"), tmp_path / "other")
+    copied = tmp_path / "other" / "checkpoints" / "first.ckpt"
+    copied.write_bytes(Path(first["best_checkpoint"]).read_bytes())
+    result = evaluate(copied)
+    assert result["test/nll"] == first["test/nll"] and result["config"] is None
+    # the run's own folder: its config.yaml, as before
+    assert evaluate(first["best_checkpoint"])["config"] == str(
+        (tmp_path / "first" / "config.yaml").resolve()
+    )
+
+
+def test_eval_of_a_copied_checkpoint_of_a_csv_run_says_where_the_path_came_from(
+    make_cfg, tmp_path, csv_files, monkeypatch
+):
+    training, _ = csv_files["binary"]
+    (tmp_path / "project").mkdir()
+    (tmp_path / "project" / "data.csv").write_text(training.read_text())
+    monkeypatch.chdir(tmp_path / "project")
+    cfg = make_cfg(*_csv_overrides("binary", Path("data.csv")), "trainer.max_epochs=1")
+    record = train(cfg, tmp_path / "run")
+    copied = tmp_path / "copied.ckpt"
+    copied.write_bytes(Path(record["best_checkpoint"]).read_bytes())
+    assert evaluate(copied)["test/nll"] == record["test/nll"]  # from the training folder
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(
+        EvaluationError,
+        match=r"data.path='data.csv' \(from the checkpoint's copy of its run's config, which "
+        r"does not say which folder the run was started from\) .*data_path=",
+    ):
+        evaluate(copied)
+    found = evaluate(copied, data_path=tmp_path / "project" / "data.csv")
+    assert found["test/nll"] == record["test/nll"]
+
+
 # ---------------------------------------------------------------------------- checkpoints
 
 

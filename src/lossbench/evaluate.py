@@ -92,15 +92,18 @@ def _run_config(
     ckpt_path: Path, config: str | None, checkpoint: dict[str, Any] | None = None
 ) -> tuple[DictConfig, Path | None]:
     """The run's config and the file it was read from: ``config``, else the ``config.yaml`` of
-    the checkpoint's run folder, else the copy of its run's config the ``checkpoint`` holds
-    (:data:`lossbench.checkpoint_format.RUN_CONFIG_KEY`, a checkpoint moved away from its run;
-    no file: None)."""
+    the checkpoint's run folder where it is that run's, else the copy of its run's config the
+    ``checkpoint`` holds (:data:`lossbench.checkpoint_format.RUN_CONFIG_KEY`: a checkpoint
+    moved away from its run, or copied into another run's folder; no file: None)."""
     path = Path(config).expanduser() if config else run_dir_of(ckpt_path) / "config.yaml"
     stored = None if checkpoint is None else checkpoint.get(RUN_CONFIG_KEY)
-    if not config and not path.is_file() and isinstance(stored, str):
-        cfg = OmegaConf.create(json.loads(stored))
-        _check_run_config(cfg, ckpt_path)
-        return cfg, None  # type: ignore[return-value]
+    if not config and isinstance(stored, str):
+        own = json.loads(stored)
+        folder = _read_yaml(path) if path.is_file() else None
+        if folder is None or not _same_run(folder, own):
+            cfg = OmegaConf.create(own)
+            _check_run_config(cfg, ckpt_path)
+            return cfg, None
     if config and path.is_dir():
         inside = path / "config.yaml"
         hint = f", e.g. config={inside}" if inside.is_file() else ""
@@ -123,6 +126,31 @@ def _run_config(
     cfg = _read_yaml(path)
     _check_run_config(cfg, path)
     return cfg, path  # type: ignore[return-value]
+
+
+#: The settings that make two configs the same run's, for lossbench-eval: what the weights
+#: and the evaluated data depend on.
+_RUN_SETTINGS = ("data", "model", "head", "loss", "seed")
+
+
+def _same_run(folder: DictConfig | ListConfig, stored: Any) -> bool:
+    """Whether the ``config.yaml`` found beside a checkpoint (``folder``) is the config of the
+    run whose copy the checkpoint holds (``stored``): the same :data:`_RUN_SETTINGS`.
+
+        >>> _same_run(OmegaConf.create({"seed": 0, "data": {"name": "iris"}}),
+        ...           {"seed": 0, "data": {"name": "iris"}, "trainer": {"max_epochs": 3}})
+        True
+        >>> _same_run(OmegaConf.create({"seed": 1}), {"seed": 0})
+        False
+    """
+    if not isinstance(folder, DictConfig) or not isinstance(stored, dict):
+        return False
+    try:
+        plain = OmegaConf.to_container(folder, resolve=True)
+    except OmegaConfBaseException:
+        return False
+    as_json = json.loads(json.dumps(plain, default=str))
+    return all(as_json.get(key) == stored.get(key) for key in _RUN_SETTINGS)
 
 
 def _read_yaml(path: Path) -> DictConfig | ListConfig:
@@ -175,7 +203,11 @@ def _check_run_config(cfg: DictConfig | ListConfig, path: Path) -> None:
         raise refuse(f"its data has no {', '.join(f'data.{key}' for key in absent)}")
 
 
-def _data_config(cfg: DictConfig, run_dir: Path, data_path: str | None) -> dict[str, Any]:
+def _data_config(cfg: DictConfig, run_dir: Path | None, data_path: str | None) -> dict[str, Any]:
+    """The run's data settings, a CSV run's ``data.path`` found: ``data_path``, else the run's
+    path, relative to the folder the run was started from (known from its ``run_dir``'s
+    Hydra files; None: a config that the checkpoint holds, read from no run folder), else to
+    the current one."""
     data: dict[str, Any] = OmegaConf.to_container(cfg.data, resolve=True)  # type: ignore[assignment]
     if data.get("name") != "csv":
         if data_path is not None:
@@ -190,14 +222,20 @@ def _data_config(cfg: DictConfig, run_dir: Path, data_path: str | None) -> dict[
     given = Path(data["path"]).expanduser()
     candidates = [given] if given.is_absolute() else []
     if not given.is_absolute():
-        cwd = training_cwd(run_dir)
+        cwd = training_cwd(run_dir) if run_dir is not None else None
         candidates = ([cwd / given] if cwd else []) + [Path.cwd() / given]
     for candidate in candidates:
         if candidate.is_file():
             data["path"] = str(candidate.resolve())
             return data
+    source = (
+        "from its config.yaml"
+        if run_dir is not None
+        else "from the checkpoint's copy of its run's config, which does not say which folder "
+        "the run was started from"
+    )
     raise EvaluationError(
-        f"the run's data file data.path={data['path']!r} (from its config.yaml) is not at "
+        f"the run's data file data.path={data['path']!r} ({source}) is not at "
         f"{' nor '.join(dict.fromkeys(str(c) for c in candidates))}. If it moved, give its "
         "new place with data_path=<file>."
     )
@@ -414,7 +452,7 @@ def evaluate(
     _check_same_model(cfg, hparams, config_path or ckpt, ckpt)
     if config is not None and config_path is not None:
         _check_same_data_settings(cfg, config_path, ckpt)
-    run_dir = run_dir_of(ckpt) if config_path is None else config_path.resolve().parent
+    run_dir = None if config_path is None else config_path.resolve().parent
     data = _data_config(cfg, run_dir, None if data_path is None else str(data_path))
     datamodule = ClassificationDataModule(data, cfg.loss.name, seed=cfg.seed)
     because = _changed_because(data, config is not None, data_path is not None)
