@@ -19,11 +19,20 @@ OUTPUTS ?= outputs
 # The full study is checked against the same study trained longer (study=longer: patience 50 and
 # a cap of 2500 epochs, 2.5x the fair protocol's, into <experiment>-longer): the report says per
 # data set whether its verdict holds. CHECK= skips it; STUDY=quick has no check. ARGS reach both
-# studies except the budget: trainer.max_epochs and early_stopping.patience given in ARGS (a
-# raised cap, as a report advises) change the study only, so the longer study's runs are kept.
+# studies except the budget: a trainer.max_epochs or early_stopping.patience given in ARGS (a
+# raised cap, as a report advises) sets the study's, and the longer study gets 2.5x it where
+# that is more than its own (so it stays the longer one; its runs are otherwise kept).
 CHECK ?= $(if $(filter full,$(STUDY)),longer,)
-BUDGET_KEYS := trainer.max_epochs=% +trainer.max_epochs=% ++trainer.max_epochs=% \
-	early_stopping.patience=% +early_stopping.patience=% ++early_stopping.patience=%
+BUDGET_KEYS := $(foreach key,trainer.max_epochs early_stopping.patience,\
+	$(foreach prefix,'' ' " + ++,$(subst '',,$(prefix))$(key)=%))
+# The longer study's own values, read from its config file (one source).
+longer_default = $(shell sed -n 's/^  $(1): *\([0-9][0-9]*\).*/\1/p' configs/study/longer.yaml)
+# trainer.max_epochs=<2.5x the value of $(1) in ARGS>, where that is more than the longer study's.
+longer_budget = $(shell v='$(patsubst $(2)=%,%,$(lastword $(filter $(2)=%,$(subst +,,$(ARGS)))))'; \
+	if [ -n "$$v" ] && [ "$$v" -eq "$$v" ] 2>/dev/null; then n=$$((v * 5 / 2)); \
+	[ $$n -gt $(call longer_default,$(1)) ] && echo $(2)=$$n; fi)
+LONGER_ARGS = $(filter-out $(BUDGET_KEYS),$(ARGS)) $(call longer_budget,max_epochs,trainer.max_epochs) \
+	$(call longer_budget,patience,early_stopping.patience)
 
 .PHONY: install compare train test test-slow bench bench-vectorized lint format clean
 
@@ -37,7 +46,7 @@ install: $(STAMP)
 
 compare: $(STAMP)
 	$(BIN)/lossbench-train -m experiment=$(EXPERIMENT) study=$(STUDY) paths.output_dir=$(OUTPUTS) $(ARGS)
-	$(if $(CHECK),$(BIN)/lossbench-train -m experiment=$(EXPERIMENT) study=$(CHECK) paths.output_dir=$(OUTPUTS) $(filter-out $(BUDGET_KEYS),$(ARGS)))
+	$(if $(CHECK),$(BIN)/lossbench-train -m experiment=$(EXPERIMENT) study=$(CHECK) paths.output_dir=$(OUTPUTS) $(LONGER_ARGS))
 	$(BIN)/lossbench-report $(OUTPUTS)/studies/$(EXPERIMENT)-$(STUDY) $(if $(CHECK),--longer $(OUTPUTS)/studies/$(EXPERIMENT)-$(CHECK))
 
 train: $(STAMP)

@@ -322,7 +322,7 @@ def test_a_longer_study_of_another_experiment_is_refused(tmp_path: Path) -> None
         "--longer 'other' holds runs of the study compare_multiclass, but the study reported "
         "is compare_all",
         "lossbench-train -m experiment=compare_all study=longer",
-        "--longer outputs/studies/compare_all-longer",
+        "<paths.output_dir>/studies/compare_all-longer",
     )
     assert not (tmp_path / "out").exists()
     _name_study(tmp_path / "other", "compare_all")  # the same study, trained longer

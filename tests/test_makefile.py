@@ -39,13 +39,29 @@ def test_make_compare_without_the_check(variables: tuple[str, ...]) -> None:
     assert "--longer" not in found[1]
 
 
-def test_a_raised_cap_reaches_the_study_and_not_the_longer_study() -> None:
-    """The report's advice, a higher cap (and patience), changes the study only: given to the
-    longer study too, 2000 would lower its cap of 2500, and its runs of the lower cap would be
-    another config, which a study never overwrites (every job "not run", exit 2)."""
+def test_a_raised_cap_reaches_the_study_and_2_5_times_it_the_longer_study() -> None:
+    """The report's advice, a higher cap (and patience), sets the study's; the longer study
+    gets 2.5x each where that is more than its own 2500 / 50 (given as is, 2000 would lower its
+    cap, a config of its own that a study never overwrites: every job "not run", exit 2)."""
     found = commands(
         "OUTPUTS=/o", "ARGS=trainer.max_epochs=2000 early_stopping.patience=30 seed=0,1,2,3"
     )
     assert found[0].endswith("trainer.max_epochs=2000 early_stopping.patience=30 seed=0,1,2,3")
-    assert found[1].endswith("study=longer paths.output_dir=/o seed=0,1,2,3")
+    assert found[1].endswith(
+        "study=longer paths.output_dir=/o seed=0,1,2,3 trainer.max_epochs=5000 "
+        "early_stopping.patience=75"
+    )
     assert found[2].endswith("--longer /o/studies/compare_all-longer")
+
+
+@pytest.mark.parametrize(
+    "args",
+    ["trainer.max_epochs=800", "'trainer.max_epochs=2000'", "+trainer.max_epochs=[1000,2000]"],
+)
+def test_a_cap_that_needs_no_longer_cap_is_left_out_of_the_longer_study(args: str) -> None:
+    """A cap under 1000 (2.5x is under 2500), quoted, or swept: the longer study keeps its own."""
+    longer = commands("OUTPUTS=/o", f"ARGS={args}")[1]
+    assert (
+        longer == ".venv/bin/lossbench-train -m experiment=compare_all study=longer "
+        "paths.output_dir=/o"
+    )

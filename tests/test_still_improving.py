@@ -112,3 +112,22 @@ def test_a_run_still_improving_on_a_perfectly_classified_validation_split_says_s
         "it without settling it; weight decay (optimizer.weight_decay, e.g. 0.001) gives it a "
         "minimum."
     )
+
+
+def test_a_run_with_weight_decay_on_a_perfectly_classified_split_is_told_to_train_longer(
+    make_cfg, tmp_path
+) -> None:
+    """With weight decay its NLL has a minimum: more epochs reach it, so the usual fix."""
+    with warnings.catch_warnings(record=True) as recorded:
+        warnings.simplefilter("always")
+        cfg = make_cfg(
+            "data=wine",
+            "optimizer.lr=0.01",
+            "trainer.max_epochs=30",
+            "optimizer.weight_decay=0.001",
+        )
+        record = train(cfg, tmp_path / "run")
+    assert record["stopped_by"] == "budget" and record["val/accuracy"] == 1.0
+    (message,) = _improving(recorded)
+    assert "Train longer (e.g. trainer.max_epochs=60)" in message
+    assert "classifies every validation example" not in message

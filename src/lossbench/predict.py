@@ -346,9 +346,14 @@ def unused_data_note(unused: Sequence[str], option: str) -> str:
     read = [f"data.{key}" for key in DATA_SETTINGS_READ.get(option, ()) if key != "name"]
     listed = " and ".join(read)
     one = len(unused) == 1
+    inputs = (
+        "the model's input size and its classes"
+        if option == "images"
+        else "the model's features, their preprocessing (scaling, categories, imputed "
+        "values) and its classes"
+    )
     return (
-        f"{', '.join(unused)} {'is' if one else 'are'} not used: the model's features, their "
-        "preprocessing (scaling, categories, imputed values) and its classes come from the "
+        f"{', '.join(unused)} {'is' if one else 'are'} not used: {inputs} come from the "
         f"checkpoint, as its run trained them; lossbench-predict reads only {listed}. To "
         "change them, retrain with the setting and predict with the new run's checkpoint."
     )

@@ -69,7 +69,7 @@ def still_improving_message(cfg: DictConfig, record: dict[str, Any]) -> str | No
         where = f" (best at epoch {best}, its last)" if best == epochs - 1 else ""
         where = where or f" (best at epoch {best} of 0-{epochs - 1})"
     patience = rule["early_stopping.patience"]
-    separated = _separated(record)
+    separated = _separated(record, cfg)
     if separated:  # a higher cap lowers the NLL without settling it
         fix = separated
     elif rule["early_stopping.enabled"]:
@@ -89,16 +89,22 @@ def still_improving_message(cfg: DictConfig, record: dict[str, Any]) -> str | No
     )
 
 
-def _separated(record: dict[str, Any]) -> str:
-    """The note for a run that classifies its whole validation split correctly, whose NLL
-    then falls toward 0 for as long as its weights grow; else "".
+def _separated(record: dict[str, Any], cfg: DictConfig | None = None) -> str:
+    """The note for a run without weight decay that classifies its whole validation split
+    correctly, whose NLL then falls toward 0 for as long as its weights grow; else "".
 
         >>> _separated({"task": "multiclass", "val/accuracy": 1.0})[:46]
         'It classifies every validation example correct'
         >>> _separated({"task": "multilabel", "val/accuracy": 1.0, "val/exact_match": 0.9})
         ''
+        >>> _separated({"task": "multiclass", "val/accuracy": 1.0},
+        ...            OmegaConf.create({"optimizer": {"weight_decay": 0.001}}))
+        ''
     """
     if record.get(all_right_metric(record.get("task"))) != 1.0:
+        return ""
+    decay = OmegaConf.select(cfg, "optimizer.weight_decay", default=0) if cfg is not None else 0
+    if isinstance(decay, int | float) and decay > 0:  # the NLL has a minimum: more epochs
         return ""
     return (
         "It classifies every validation example correctly: there the NLL falls toward 0 for "

@@ -62,7 +62,7 @@ COLUMNS = (
 #: How to train the longer study, for the refusals.
 TRAIN_LONGER = (
     "train the same study with a longer budget (lossbench-train -m experiment=<name> "
-    "study=longer: 2.5x the full study's patience and cap) and pass its folder, e.g. --longer "
+    "study=longer: patience 50, cap 2500) and pass its folder, e.g. --longer "
     "outputs/studies/compare_all-longer"
 )
 
@@ -258,13 +258,14 @@ def refuse_other_study(budget: Budget, longer_budget: Budget, longer: str | os.P
     ours, theirs = set(budget.studies), set(longer_budget.studies)
     if not ours or not theirs or ours & theirs:
         return
-    names = ", ".join(sorted(ours))
+    names, first = ", ".join(sorted(ours)), sorted(ours)[0]
+    several = "s" if len(theirs) > 1 else ""
     raise ReportError(
-        f"--longer {str(longer)!r} holds runs of the study {', '.join(sorted(theirs))}, but "
-        f"the study reported is {names}: the check compares a study with the same study "
-        "trained with a longer budget. Train it with lossbench-train -m "
-        f"experiment={sorted(ours)[0]} study=longer and pass its folder, e.g. --longer "
-        f"outputs/studies/{sorted(ours)[0]}-longer."
+        f"--longer {str(longer)!r} holds runs of the stud{'ies' if several else 'y'} "
+        f"{', '.join(sorted(theirs))}, but the study reported is {names}: the check compares "
+        "a study with the same study trained with a longer budget. Train it with "
+        f"lossbench-train -m experiment={first} study=longer (and the study's own overrides) "
+        f"and pass its folder, <paths.output_dir>/studies/{first}-longer."
     )
 
 

@@ -23,7 +23,7 @@ from lossbench.report.collect import (
 from lossbench.report.compare import Verdict
 from lossbench.report.render import Block, Bullets, Heading, Image, Table, Text
 from lossbench.report.selection import missing_seeds, selection_metric
-from lossbench.report.separated import all_separated, separated_advice
+from lossbench.report.separated import mostly_separated, separated_advice
 from lossbench.report.stats import ALPHA, seed_values
 from lossbench.report.study import Study
 from lossbench.report.yardstick import C_BOUNDS, C_GRID, NAME
@@ -151,7 +151,7 @@ def verdict_text(v: Verdict, mode: str, n_failed_all: int | None = None) -> str:
             "no setup converged within the epoch cap (every setup with results had most of "
             "its selected runs, or of its runs at another learning rate of its grid, hit it "
             "while still improving), so there is no verdict"
-            + ("." if all_separated(v.perfect_runs) else "; raise trainer.max_epochs.")
+            + ("." if mostly_separated(v.perfect_runs) else "; raise trainer.max_epochs.")
         )
     elif v.best is None:
         text = head + f"{no_result(v.metric)}, so there is no verdict."
@@ -216,7 +216,7 @@ def held_back(v: Verdict) -> str:
         f"{'its' if one else 'their'} learning-rate choice is unsettled) and already "
         f"beat{'s' if one else ''} the best converged setup, **{v.best_converged}** "
         f"({fmt(v.best_converged_mean)}), so a longer budget could overturn a verdict that "
-        "named it" + ("." if all_separated(v.perfect_runs) else "; raise trainer.max_epochs.")
+        "named it" + ("." if mostly_separated(v.perfect_runs) else "; raise trainer.max_epochs.")
     )
 
 
@@ -262,7 +262,7 @@ def no_best(verdict: Verdict) -> str:
         fix = "raise trainer.max_epochs"
         if verdict.without_early_stopping:
             fix += ", with early_stopping.enabled=true"
-        if all_separated(verdict.perfect_runs):
+        if mostly_separated(verdict.perfect_runs):
             fix = "validation split classified perfectly: add optimizer.weight_decay"
         beat = "beats" if len(verdict.beaten_by) == 1 else "beat"
         return f"none: unconverged {names} {beat} the best converged ({fix})"
@@ -273,7 +273,7 @@ def no_best(verdict: Verdict) -> str:
             "none converged within the epoch cap (raise trainer.max_epochs, with "
             "early_stopping.enabled=true)"
         )
-    if verdict.unconverged and all_separated(verdict.perfect_runs):
+    if verdict.unconverged and mostly_separated(verdict.perfect_runs):
         return (
             "none converged within the epoch cap (validation split classified perfectly: "
             "add optimizer.weight_decay)"
@@ -494,7 +494,7 @@ def _raising_the_cap(study: Study) -> Text | None:
     """How to give the setups that did not converge within the epoch cap more epochs without
     training the study again from scratch (None: every setup converged, or every run still
     improving at the cap classifies its whole validation split, which no cap settles)."""
-    if not any(v.unconverged and not all_separated(v.perfect_runs) for v in study.verdicts):
+    if not any(v.unconverged and not mostly_separated(v.perfect_runs) for v in study.verdicts):
         return None
     return Text(
         "**Raising the cap.** Run the study's command again with a higher "
@@ -522,6 +522,7 @@ def raise_cap_example(runs: pd.DataFrame) -> str:
     caps = {c.get("trainer.max_epochs") for c in configs} - {None}
     names = {c.get("study_name") for c in configs}
     variants = {c.get("study_variant") for c in configs}
+    outputs = {c.get("paths.output_dir") for c in configs}
     if not caps or not all(isinstance(cap, int) for cap in caps):
         return "e.g. the study's command line with `trainer.max_epochs` doubled"
     setting = f"trainer.max_epochs={2 * max(caps)}"
@@ -531,6 +532,8 @@ def raise_cap_example(runs: pd.DataFrame) -> str:
     make = "make compare"
     make += "" if name == "compare_all" else f" EXPERIMENT={name}"
     make += "" if variant in (None, "full") else f" STUDY={variant}"
+    if len(outputs) == 1 and None not in outputs and outputs != {"outputs"}:
+        make += f" OUTPUTS={next(iter(outputs))}"
     return f'e.g. `{make} ARGS="{setting}"`, twice its cap'
 
 
