@@ -273,15 +273,21 @@ def test_eval_refuses_a_split_whose_rows_were_edited(make_cfg, tmp_path, csv_fil
     assert "val/nll" in evaluate(record["best_checkpoint"], split="val")  # val rows unchanged
 
 
-def test_eval_finds_a_relative_csv_path_from_the_training_directory(
-    make_cfg, tmp_path, csv_files, monkeypatch
-):
+def _csv_run_from_a_project_folder(make_cfg, tmp_path, csv_files, monkeypatch) -> dict:
+    """A binary CSV run started in ``tmp_path/project`` with the relative ``data.path``
+    data.csv (the current folder is left there)."""
     training, _ = csv_files["binary"]
     (tmp_path / "project").mkdir()
     (tmp_path / "project" / "data.csv").write_text(training.read_text())
     monkeypatch.chdir(tmp_path / "project")
     cfg = make_cfg(*_csv_overrides("binary", Path("data.csv")), "trainer.max_epochs=1")
-    record = train(cfg, tmp_path / "run")
+    return train(cfg, tmp_path / "run")
+
+
+def test_eval_finds_a_relative_csv_path_from_the_training_directory(
+    make_cfg, tmp_path, csv_files, monkeypatch
+):
+    record = _csv_run_from_a_project_folder(make_cfg, tmp_path, csv_files, monkeypatch)
     monkeypatch.chdir(tmp_path)  # evaluated from elsewhere: data.csv is not in this directory
     with pytest.raises(EvaluationError, match=r"data.path='data.csv' .*give its new place with"):
         evaluate(record["best_checkpoint"])
@@ -345,12 +351,7 @@ def test_eval_of_a_checkpoint_copied_into_another_runs_folder_reads_its_own_runs
 def test_eval_of_a_copied_checkpoint_of_a_csv_run_says_where_the_path_came_from(
     make_cfg, tmp_path, csv_files, monkeypatch
 ):
-    training, _ = csv_files["binary"]
-    (tmp_path / "project").mkdir()
-    (tmp_path / "project" / "data.csv").write_text(training.read_text())
-    monkeypatch.chdir(tmp_path / "project")
-    cfg = make_cfg(*_csv_overrides("binary", Path("data.csv")), "trainer.max_epochs=1")
-    record = train(cfg, tmp_path / "run")
+    record = _csv_run_from_a_project_folder(make_cfg, tmp_path, csv_files, monkeypatch)
     copied = tmp_path / "copied.ckpt"
     copied.write_bytes(Path(record["best_checkpoint"]).read_bytes())
     assert evaluate(copied)["test/nll"] == record["test/nll"]  # from the training folder
