@@ -164,8 +164,10 @@ def test_the_report_writes_the_check_after_the_verdicts_and_its_csv(studies, tmp
     assert "<h2>Budget check</h2>" in html
     assert "<td>penguins</td><td>logits + cross_entropy</td><td>–</td><td>not checked</td>" in html
 
-    # a report without --longer into the same folder removes the earlier check's table
-    write_report([full], out)
+    # a report without --longer into the same folder removes the earlier check's table, and
+    # says so
+    with pytest.warns(UserWarning, match=r"removed the earlier report's budget_check.csv from "):
+        write_report([full], out)
     assert not (out / "budget_check.csv").exists()
     assert "Budget check" not in (out / "report.md").read_text()
 

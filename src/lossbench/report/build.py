@@ -500,7 +500,14 @@ def _move_into_place(study: Study, staging: Path, out: Path) -> Report:
         target = placed(path)
         target.parent.mkdir(parents=True, exist_ok=True)
         os.replace(path, target)
-    remove_stale_files(study, out)
+    removed = remove_stale_files(study, out)
+    if out / "budget_check.csv" in removed:  # the check of an earlier report's verdicts
+        warnings.warn(
+            f"removed the earlier report's budget_check.csv from {out}: it checked that "
+            "report's verdicts, and this one checks none against a longer budget (pass "
+            "--longer <the longer study's folder> to check them)",
+            stacklevel=2,
+        )
     shutil.rmtree(staging)
     return Report(
         study,
