@@ -8,8 +8,8 @@
 Bad input (a missing path, no metrics.json, an unknown metric or baseline, a baseline without a
 completed run, two baselines for one task or data set, an output folder holding a file of a
 report's name that no report wrote, such as a report.md of one's own; a ``--longer`` path
-without runs, overlapping a PATH, or whose runs' budget is not longer) prints the reason and
-exits with status 2. A ``metrics.json`` that cannot be read is skipped with a warning that
+without runs, overlapping a PATH, of another study, or whose runs' budget is not longer)
+prints the reason and exits with status 2. A ``metrics.json`` that cannot be read is skipped with a warning that
 names it; the other runs are reported.
 
 Ctrl-C or SIGTERM ends the command with one line, exit status 130 or 143
@@ -114,8 +114,8 @@ def parser() -> argparse.ArgumentParser:
         metavar="PATH",
         help="the same study trained with a longer budget (more early_stopping.patience "
         "and/or a higher trainer.max_epochs, e.g. study=longer): says per data set whether "
-        "the verdict holds, is overturned or is not checked (report's Budget check, "
-        "budget_check.csv)",
+        "the verdict holds, is overturned, is not checked or there is no verdict (report's "
+        "Budget check, budget_check.csv)",
     )
     return p
 

@@ -326,8 +326,8 @@ class Verdict:
     #: ``best_converged_mean``: a longer budget could overturn a verdict that named it.
     beaten_by: list[tuple[str, float]] = field(default_factory=list)
     #: (runs that classify their validation split perfectly, runs still improving at the cap)
-    #: among the runs of ``unconverged`` at every rate: a higher cap does not settle the first
-    #: (:mod:`lossbench.report.separated`).
+    #: among the runs of ``unconverged`` at every rate trained without weight decay: a higher
+    #: cap does not settle the first (:mod:`lossbench.report.separated`).
     perfect_runs: tuple[int, int] = (0, 0)
 
 

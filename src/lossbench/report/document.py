@@ -492,8 +492,9 @@ def _unfinished_jobs(study: Study) -> Text | None:
 
 def _raising_the_cap(study: Study) -> Text | None:
     """How to give the setups that did not converge within the epoch cap more epochs without
-    training the study again from scratch (None: every setup converged, or every run still
-    improving at the cap classifies its whole validation split, which no cap settles)."""
+    training the study again from scratch (None: every setup converged, or in each verdict
+    most runs still improving at the cap classify their whole validation split, which no cap
+    settles: :func:`lossbench.report.separated.mostly_separated`)."""
     if not any(v.unconverged and not mostly_separated(v.perfect_runs) for v in study.verdicts):
         return None
     return Text(
@@ -508,9 +509,9 @@ def _raising_the_cap(study: Study) -> Text | None:
 
 
 def raise_cap_example(runs: pd.DataFrame) -> str:
-    """The command that doubles the epoch cap of the study of ``runs``: ``make compare`` with the study's
-    experiment and variant where its runs record them (a ``compare_*`` study), else the study's
-    own command line with the setting.
+    """The command that doubles the epoch cap of the study of ``runs``: ``make compare`` with
+    the study's experiment, variant and output folder where its runs record them (a
+    ``compare_*`` study), else the study's own command line with the setting.
 
         >>> import pandas as pd
         >>> runs = pd.DataFrame({"_config": [{"trainer.max_epochs": 100, "study_name":
