@@ -172,6 +172,24 @@ def test_the_report_writes_the_check_after_the_verdicts_and_its_csv(studies, tmp
     assert "Budget check" not in (out / "report.md").read_text()
 
 
+def test_raising_the_cap_goes_above_a_longer_cap_that_did_not_settle_it(studies, tmp_path):
+    """segment is still improving at this study's cap (300). Where the longer study (cap 750)
+    settles it, the advice doubles this study's cap; where its runs were still improving at
+    750 too, a cap of 600 would repeat a budget already shown short: twice 750."""
+    full, longer = studies
+    settled = write_report([full], tmp_path / "settled", longer=longer).markdown.read_text()
+    assert "`trainer.max_epochs=600`, twice its cap" in settled
+
+    unsettled = write_study(tmp_path / "unsettled-longer", {**LONGER, "segment": FULL["segment"]},
+                            50, 750)  # fmt: skip
+    text = write_report([full], tmp_path / "unsettled", longer=unsettled).markdown.read_text()
+    assert (
+        "`trainer.max_epochs=1500`, twice the longer study's cap (750), under which runs were "
+        "still improving too"
+    ) in text
+    assert "max_epochs=600" not in text
+
+
 def test_a_budget_check_csv_that_no_report_wrote_is_never_replaced(studies, tmp_path) -> None:
     full, longer = studies
     out = tmp_path / "report"

@@ -36,7 +36,7 @@ import pandas as pd
 
 from lossbench.report.collect import read_config
 from lossbench.report.compare import Verdict
-from lossbench.report.document import no_best
+from lossbench.report.document import needs_higher_cap, no_best
 from lossbench.report.errors import ReportError
 from lossbench.report.find import find_records
 from lossbench.report.labels import flatten
@@ -282,6 +282,10 @@ class Outcome:
     longer_patience: int | float | None = None
     max_epochs: int | float | None = None
     longer_max_epochs: int | float | None = None
+    #: Whether the longer study's runs of the data set were also still improving at its cap
+    #: (a setup of its verdict unconverged, on a split not perfectly classified): a higher
+    #: cap for this study should be above the longer study's (not a column of the CSV).
+    longer_unconverged: bool = False
 
 
 @dataclass
@@ -442,6 +446,7 @@ def check_budget(
                 longer_patience=their_budget.smallest_patience,
                 max_epochs=ours_budget.smallest_max_epochs,
                 longer_max_epochs=their_budget.smallest_max_epochs,
+                longer_unconverged=other is not None and needs_higher_cap(other),
             )
         )
     return BudgetCheck(Path(longer), budget, longer_budget, rows)

@@ -490,16 +490,30 @@ def _unfinished_jobs(study: Study) -> Text | None:
     )
 
 
+def needs_higher_cap(verdict: Verdict) -> bool:
+    """Whether a higher ``trainer.max_epochs`` could settle ``verdict``: setups of it were
+    still improving at the cap, and not mostly on a perfectly classified validation split
+    (:func:`lossbench.report.separated.mostly_separated`, which no cap settles).
+
+        >>> needs_higher_cap(Verdict("wine", "multiclass", "test/nll", None,
+        ...                          unconverged=[("b", "2 of 3 runs at the cap")]))
+        True
+        >>> needs_higher_cap(Verdict("wine", "multiclass", "test/nll", "a"))
+        False
+    """
+    return bool(verdict.unconverged) and not mostly_separated(verdict.perfect_runs)
+
+
 def _raising_the_cap(study: Study) -> Text | None:
     """How to give the setups that did not converge within the epoch cap more epochs without
-    training the study again from scratch (None: every setup converged, or in each verdict
-    most runs still improving at the cap classify their whole validation split, which no cap
-    settles: :func:`lossbench.report.separated.mostly_separated`)."""
-    if not any(v.unconverged and not mostly_separated(v.perfect_runs) for v in study.verdicts):
+    training the study again from scratch (None: no verdict :func:`needs_higher_cap`)."""
+    unsettled = [v.data for v in study.verdicts if needs_higher_cap(v)]
+    if not unsettled:
         return None
+    example = raise_cap_example(study.runs, _longer_cap(study, unsettled))
     return Text(
         "**Raising the cap.** Run the study's command again with a higher "
-        f"`trainer.max_epochs`, into the same folder ({raise_cap_example(study.runs)}): a run that "
+        f"`trainer.max_epochs`, into the same folder ({example}): a run that "
         "early stopping ended, or that failed on a non-finite loss, is kept, as it would end "
         "the same way under any higher cap (with "
         "`scheduler=none` or `plateau`, whose schedule does not depend on the cap); the others "
@@ -508,16 +522,33 @@ def _raising_the_cap(study: Study) -> Text | None:
     )
 
 
-def raise_cap_example(runs: pd.DataFrame) -> str:
+def _longer_cap(study: Study, data_sets: list[str]) -> int | float | None:
+    """The longer study's cap where its runs of one of ``data_sets`` were still improving at
+    it too (the largest such cap; None: no budget check, or the longer study settled them)."""
+    if study.budget_check is None:
+        return None
+    caps = [
+        row.longer_max_epochs
+        for row in study.budget_check.outcomes
+        if row.data in data_sets and row.longer_unconverged and row.longer_max_epochs
+    ]
+    return max(caps, default=None)
+
+
+def raise_cap_example(runs: pd.DataFrame, longer_cap: int | float | None = None) -> str:
     """The command that doubles the epoch cap of the study of ``runs``: ``make compare`` with
     the study's experiment, variant and output folder where its runs record them (a
-    ``compare_*`` study), else the study's own command line with the setting.
+    ``compare_*`` study), else the study's own command line with the setting. Where the
+    longer study's cap (``longer_cap``, under which runs were still improving too) is at
+    least that, the cap is twice the longer study's instead.
 
         >>> import pandas as pd
         >>> runs = pd.DataFrame({"_config": [{"trainer.max_epochs": 100, "study_name":
         ...     "compare_binary", "study_variant": "quick"}]})
         >>> raise_cap_example(runs)
         'e.g. `make compare EXPERIMENT=compare_binary STUDY=quick ARGS="trainer.max_epochs=200"`, twice its cap'
+        >>> print(raise_cap_example(runs, longer_cap=250))
+        e.g. `make compare EXPERIMENT=compare_binary STUDY=quick ARGS=\"trainer.max_epochs=500\"`, twice the longer study's cap (250), under which runs were still improving too
     """  # noqa: E501
     configs = [c for c in runs.get("_config", []) if isinstance(c, dict)]
     caps = {c.get("trainer.max_epochs") for c in configs} - {None}
@@ -526,16 +557,23 @@ def raise_cap_example(runs: pd.DataFrame) -> str:
     outputs = {c.get("paths.output_dir") for c in configs}
     if not caps or not all(isinstance(cap, int) for cap in caps):
         return "e.g. the study's command line with `trainer.max_epochs` doubled"
-    setting = f"trainer.max_epochs={2 * max(caps)}"
+    cap, why = 2 * max(caps), "twice its cap"
+    if longer_cap is not None and longer_cap >= cap:
+        cap = 2 * int(longer_cap)
+        why = (
+            f"twice the longer study's cap ({longer_cap:g}), under which runs were still "
+            "improving too"
+        )
+    setting = f"trainer.max_epochs={cap}"
     if len(names) != 1 or len(variants) != 1 or None in names:
-        return f"the study's command line with `{setting}`, twice its cap"
+        return f"the study's command line with `{setting}`, {why}"
     (name,), (variant,) = names, variants
     make = "make compare"
     make += "" if name == "compare_all" else f" EXPERIMENT={name}"
     make += "" if variant in (None, "full") else f" STUDY={variant}"
     if len(outputs) == 1 and None not in outputs and outputs != {"outputs"}:
         make += f" OUTPUTS={next(iter(outputs))}"
-    return f'e.g. `{make} ARGS="{setting}"`, twice its cap'
+    return f'e.g. `{make} ARGS="{setting}"`, {why}'
 
 
 def _untuned_data(study: Study) -> Text | None:
