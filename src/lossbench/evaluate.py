@@ -663,6 +663,11 @@ def _shared_default_out(overrides: list[str]) -> str | None:
         the multirun ckpt_path=r/checkpoints/last.ckpt,r/checkpoints/b.ckpt would write the \
 results of checkpoints r/checkpoints/last.ckpt and r/checkpoints/b.ckpt, of one run, to the \
 same default out=.../r/eval.json...
+        >>> print(_shared_default_out(["ckpt_path=copies/a.ckpt,copies/b.ckpt"]))
+        ... # doctest: +ELLIPSIS
+        the multirun ckpt_path=copies/a.ckpt,copies/b.ckpt would write the results of \
+checkpoints copies/a.ckpt and copies/b.ckpt, in one folder, to the same default \
+out=.../copies/eval.json (each job writes to its checkpoint's folder), ...
     """
     from lossbench.override_types import parsed_override
 
@@ -687,9 +692,11 @@ same default out=.../r/eval.json...
         named = list(given.values())
         listed = f"{', '.join(named[:-1])} and {named[-1]}"
         per_job = f"{out.parent}/{out.stem}-${{hydra:job.num}}{JSON_SUFFIX}"
+        in_runs = all(Path(c).expanduser().resolve().parent.name == "checkpoints" for c in named)
+        whose, where = ("of one run", "run folder") if in_runs else ("in one folder", "folder")
         return (
-            f"the multirun {sweep} would write the results of checkpoints {listed}, of one run, "
-            f"to the same default out={out} (each job writes to its checkpoint's run folder), "
+            f"the multirun {sweep} would write the results of checkpoints {listed}, {whose}, "
+            f"to the same default out={out} (each job writes to its checkpoint's {where}), "
             "so every job after the first would be refused, as another checkpoint's result "
             f"is there. Give each job its own file with out='{per_job}' (Hydra's job number), "
             f"or run lossbench-eval once per checkpoint, each with its own out=."
