@@ -53,9 +53,9 @@ train: $(STAMP)
 	$(BIN)/lossbench-train paths.output_dir=$(OUTPUTS) $(ARGS)
 
 # The default suite runs in parallel worker processes (pytest-xdist), one per core, each with one
-# torch thread; make test TEST_WORKERS=0 runs it in this process.
+# torch thread; make test TEST_WORKERS=0 runs it in this process. It lints first, as CI does.
 TEST_WORKERS ?= auto
-test: $(STAMP)
+test: $(STAMP) lint
 	OMP_NUM_THREADS=1 $(BIN)/python -m pytest -m "not slow" -q -n $(TEST_WORKERS) $(ARGS)
 
 test-slow: $(STAMP)
