@@ -179,11 +179,10 @@ def stops_held() -> Iterator[None]:
     run all or not at all. Only the main thread can set signal handlers: elsewhere, and where
     a handler was not set from Python, the block runs as it is.
 
-        >>> import os
         >>> steps = []
         >>> try:
         ...     with stops_held():
-        ...         os.kill(os.getpid(), signal.SIGINT)  # Ctrl-C
+        ...         signal.raise_signal(signal.SIGINT)  # Ctrl-C, as it arrives
         ...         steps.append("moved")
         ... except KeyboardInterrupt:
         ...     steps.append("stopped")
