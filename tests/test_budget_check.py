@@ -190,6 +190,41 @@ def test_raising_the_cap_goes_above_a_longer_cap_that_did_not_settle_it(studies,
     assert "max_epochs=600" not in text
 
 
+def _as_make_compare(study: Path, weight_decay: float, task_weight_decay: float) -> None:
+    """Make ``study`` what ``make compare OUTPUTS=/scratch ARGS="optimizer.weight_decay=..."``
+    leaves: each run's config with the study's name, variant, output folder and weight decay,
+    and Hydra's multirun.yaml with the command's overrides (``task_weight_decay`` in it)."""
+    for path in study.rglob("config.yaml"):
+        config = yaml.safe_load(path.read_text())
+        config |= {"study_name": "compare_all", "study_variant": "full"}
+        config["paths"] = {"output_dir": "/scratch"}
+        config["optimizer"]["weight_decay"] = weight_decay
+        path.write_text(yaml.safe_dump(config))
+    task = ["experiment=compare_all", "study=full", "paths.output_dir=/scratch",
+            f"optimizer.weight_decay={task_weight_decay}", "model.dropout=0.1"]  # fmt: skip
+    multirun = {"hydra": {"overrides": {"hydra": [], "task": task}}}
+    (study / "multirun.yaml").write_text(yaml.safe_dump(multirun))
+
+
+def test_the_advised_command_keeps_the_studys_own_arguments(tmp_path: Path) -> None:
+    """Run again with only the cap raised: a study trained with ARGS="optimizer.weight_decay=
+    0.0001" is told to keep them, or its runs would be another config, trained from scratch.
+    Where the folder's multirun.yaml disagrees with the runs (the last sweep into the folder
+    was another one), the advice names the study's command line instead."""
+    full = write_study(tmp_path / "compare-full", FULL, 20, 300)
+    _as_make_compare(full, 0.0001, 0.0001)
+    text = write_report([full], tmp_path / "report").markdown.read_text()
+    assert (
+        '(e.g. `make compare OUTPUTS=/scratch ARGS="optimizer.weight_decay=0.0001 '
+        'model.dropout=0.1 trainer.max_epochs=600"`, twice its cap)'
+    ) in text
+
+    _as_make_compare(full, 0.0001, 0.001)
+    text = write_report([full], tmp_path / "stale").markdown.read_text()
+    assert "(the study's command line with `trainer.max_epochs=600`, twice its cap)" in text
+    assert "make compare" not in text.split("**Raising the cap.**")[1].split("\n")[0]
+
+
 def test_a_budget_check_csv_that_no_report_wrote_is_never_replaced(studies, tmp_path) -> None:
     full, longer = studies
     out = tmp_path / "report"

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 import os
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 import pandas as pd
@@ -26,6 +26,7 @@ from lossbench.report.selection import missing_seeds, selection_metric
 from lossbench.report.separated import mostly_separated, separated_advice
 from lossbench.report.stats import ALPHA, seed_values
 from lossbench.report.study import Study
+from lossbench.report.study_command import study_arguments
 from lossbench.report.yardstick import C_BOUNDS, C_GRID, NAME
 
 TITLE = "lossbench study report"
@@ -510,7 +511,8 @@ def _raising_the_cap(study: Study) -> Text | None:
     unsettled = [v.data for v in study.verdicts if needs_higher_cap(v)]
     if not unsettled:
         return None
-    example = raise_cap_example(study.runs, _longer_cap(study, unsettled))
+    arguments = study_arguments(study.sources, study.runs)
+    example = raise_cap_example(study.runs, _longer_cap(study, unsettled), arguments)
     return Text(
         "**Raising the cap.** Run the study's command again with a higher "
         f"`trainer.max_epochs`, into the same folder ({example}): a run that "
@@ -535,18 +537,25 @@ def _longer_cap(study: Study, data_sets: list[str]) -> int | float | None:
     return max(caps, default=None)
 
 
-def raise_cap_example(runs: pd.DataFrame, longer_cap: int | float | None = None) -> str:
+def raise_cap_example(
+    runs: pd.DataFrame,
+    longer_cap: int | float | None = None,
+    arguments: Sequence[str] | None = (),
+) -> str:
     """The command that doubles the epoch cap of the study of ``runs``: ``make compare`` with
     the study's experiment, variant and output folder where its runs record them (a
-    ``compare_*`` study), else the study's own command line with the setting. Where the
-    longer study's cap (``longer_cap``, under which runs were still improving too) is at
-    least that, the cap is twice the longer study's instead.
+    ``compare_*`` study) and its other overrides (``arguments``, kept in ``ARGS``; None: not
+    known, so the study's own command line is named), else the study's own command line with
+    the setting. Where the longer study's cap (``longer_cap``, under which runs were still
+    improving too) is at least that, the cap is twice the longer study's instead.
 
         >>> import pandas as pd
         >>> runs = pd.DataFrame({"_config": [{"trainer.max_epochs": 100, "study_name":
         ...     "compare_binary", "study_variant": "quick"}]})
         >>> raise_cap_example(runs)
         'e.g. `make compare EXPERIMENT=compare_binary STUDY=quick ARGS="trainer.max_epochs=200"`, twice its cap'
+        >>> print(raise_cap_example(runs, arguments=["optimizer.weight_decay=0.0001"]))
+        e.g. `make compare EXPERIMENT=compare_binary STUDY=quick ARGS="optimizer.weight_decay=0.0001 trainer.max_epochs=200"`, twice its cap
         >>> print(raise_cap_example(runs, longer_cap=250))
         e.g. `make compare EXPERIMENT=compare_binary STUDY=quick ARGS=\"trainer.max_epochs=500\"`, twice the longer study's cap (250), under which runs were still improving too
     """  # noqa: E501
@@ -565,7 +574,7 @@ def raise_cap_example(runs: pd.DataFrame, longer_cap: int | float | None = None)
             "improving too"
         )
     setting = f"trainer.max_epochs={cap}"
-    if len(names) != 1 or len(variants) != 1 or None in names:
+    if len(names) != 1 or len(variants) != 1 or None in names or arguments is None:
         return f"the study's command line with `{setting}`, {why}"
     (name,), (variant,) = names, variants
     make = "make compare"
@@ -573,7 +582,8 @@ def raise_cap_example(runs: pd.DataFrame, longer_cap: int | float | None = None)
     make += "" if variant in (None, "full") else f" STUDY={variant}"
     if len(outputs) == 1 and None not in outputs and outputs != {"outputs"}:
         make += f" OUTPUTS={next(iter(outputs))}"
-    return f'e.g. `{make} ARGS="{setting}"`, {why}'
+    args = " ".join([*arguments, setting])
+    return f'e.g. `{make} ARGS="{args}"`, {why}'
 
 
 def _untuned_data(study: Study) -> Text | None:
