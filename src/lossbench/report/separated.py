@@ -78,7 +78,7 @@ def separated_advice(counts: tuple[int, int]) -> str:
     still improving at the cap get every validation example right; else "".
 
         >>> print(separated_advice((3, 3)))
-         All 3 runs still improving at the cap classify every validation example correctly: on such a split the NLL falls toward 0 for as long as the weights grow, so a higher cap lowers it without settling it. Weight decay gives it a minimum: train every setup with it, into a new folder (the study's command with optimizer.weight_decay=0.001 and another paths.output_dir).
+         All 3 runs still improving at the cap classify every validation example correctly: on such a split the NLL falls toward 0 for as long as the weights grow, so a higher cap lowers it without settling it. Weight decay gives it a minimum: train every setup with it, into a new folder (the study's command with optimizer.weight_decay=0.0001 and another paths.output_dir).
     """  # noqa: E501
     perfect, improving = counts
     if not perfect:
@@ -92,7 +92,7 @@ def separated_advice(counts: tuple[int, int]) -> str:
         "such a split the NLL falls toward 0 for as long as the weights grow, so a higher cap "
         f"lowers it without settling it{others}. Weight decay gives it a minimum: train every "
         "setup with it, into a new folder (the study's command with "
-        "optimizer.weight_decay=0.001 and another paths.output_dir)."
+        "optimizer.weight_decay=0.0001 and another paths.output_dir)."
     )
 
 
