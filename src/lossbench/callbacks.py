@@ -414,6 +414,18 @@ class EpochProgressBar(_CountsMinibatches, TQDMProgressBar):
         with self._held():  # the epoch's end draws it, with the epoch's metrics
             super().on_train_batch_end(trainer, pl_module, outputs, batch, batch_idx)
 
+    def on_exception(self, trainer: Any, pl_module: Any, exception: BaseException) -> None:
+        """Close the bars a stopped fit leaves open (Ctrl-C, SIGTERM, an error), so that the
+        line the command prints next starts on a line of its own, not at the end of the bar
+        (Lightning closes them only where the fit ends normally)."""
+        for name in ("val_progress_bar", "train_progress_bar"):
+            try:
+                bar = getattr(self, name)
+            except TypeError:  # never opened in this fit
+                continue
+            if not bar.disable:
+                bar.close()
+
     @contextmanager
     def _held(self) -> Iterator[None]:
         """The training bar's ``refresh`` (every redraw) does nothing for a while."""
