@@ -320,6 +320,25 @@ def test_a_longer_path_that_overlaps_the_study_is_refused(studies, tmp_path, lon
 
 
 @pytest.mark.parametrize(
+    ("out", "how"), [("compare-longer", "is"), ("compare-longer/report", "lies inside")]
+)
+def test_an_out_in_the_longer_folder_is_refused(studies, tmp_path, out: str, how: str) -> None:
+    """The study's report among the longer study's runs would read as that study's report, and
+    a later report of that folder would replace it."""
+    before = sorted(path for path in (tmp_path / "compare-longer").rglob("*"))
+    refused(
+        report(tmp_path, "compare-full", "--longer", "compare-longer", "--out", out),
+        f"--out '{out}' {how} the --longer folder 'compare-longer'",
+        "reads as that study's report",
+        "Pass another --out apart from the --longer folder",
+        "leave --out out to write it into the study's folder",
+    )
+    assert sorted(path for path in (tmp_path / "compare-longer").rglob("*")) == before
+    assert report(tmp_path, "compare-full", "--longer", "compare-longer").returncode == 0
+    assert (tmp_path / "compare-full" / "budget_check.csv").is_file()
+
+
+@pytest.mark.parametrize(
     ("patience", "cap", "why"),
     [
         (20, 300, "neither its patience nor its cap is larger"),

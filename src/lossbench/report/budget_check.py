@@ -174,6 +174,36 @@ def refuse_overlap(paths: Sequence[str | os.PathLike], longer: str | os.PathLike
             )
 
 
+def refuse_out_in_longer(out_dir: str | os.PathLike | None, longer: str | os.PathLike) -> None:
+    """Refuse an ``--out`` that is the ``--longer`` folder or lies inside it: the study's report
+    would be written among the longer study's runs, where it reads as that study's report, and
+    a later report of that folder replaces it. None (the default, the study's folder) and an
+    empty ``--out`` (refused by :func:`lossbench.report.build.report_dir`) pass.
+
+        >>> refuse_out_in_longer("report", "studies/compare_all-longer")
+        >>> refuse_out_in_longer("studies/compare_all-longer/mine", "studies/compare_all-longer")
+        Traceback (most recent call last):
+        ...
+        lossbench.report.errors.ReportError: --out 'studies/compare_all-longer/mine' lies inside ...
+
+    Raises:
+        ReportError: What was given, why the report cannot go there, and where it can.
+    """
+    if out_dir is None or not str(out_dir).strip():
+        return
+    resolved = Path(out_dir).expanduser().resolve()
+    how = _overlap(resolved, Path(longer).expanduser().resolve())
+    if how not in ("is", "lies inside"):
+        return
+    raise ReportError(
+        f"--out {str(out_dir)!r} {how} the --longer folder {str(longer)!r}: the study's report "
+        "would be written among the runs of the longer study, where it reads as that study's "
+        "report, and a later lossbench-report of that folder replaces it. Pass another --out "
+        "apart from the --longer folder (e.g. --out report/), or leave --out out to write it "
+        "into the study's folder (the common parent of its paths)."
+    )
+
+
 def _not_longer(budget: Budget, longer: Budget) -> str | None:
     """Why ``longer`` is not a longer budget than ``budget``, or None where it is: neither
     its patience nor its cap is larger, or one is smaller (the smallest values compared; a

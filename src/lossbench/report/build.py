@@ -32,7 +32,12 @@ import pandas as pd
 from lossbench.interrupts import stops_held
 from lossbench.metric_names import metric_mode
 from lossbench.output_files import PARTIAL, cannot_write_below, file_above, recognised
-from lossbench.report.budget_check import Budget, check_budget, check_longer
+from lossbench.report.budget_check import (
+    Budget,
+    check_budget,
+    check_longer,
+    refuse_out_in_longer,
+)
 from lossbench.report.collect import (
     metric_order,
     read_runs,
@@ -269,9 +274,10 @@ class ReportWriter:
         ReportError: A missing path or one without records, an ``out_dir`` that is a file or
             lies below one, a report's name in it that is taken by a folder (or ``plots``
             by a file), a file of a report's name that no report wrote
-            (:func:`is_report_file`), or a ``longer`` without runs, overlapping ``paths`` or
-            with a budget that is not longer (:func:`check_longer`); checked before anything
-            is written.
+            (:func:`is_report_file`), a ``longer`` without runs, overlapping ``paths`` or
+            with a budget that is not longer (:func:`check_longer`), or an ``out_dir`` that is
+            the ``longer`` folder or lies inside it (:func:`refuse_out_in_longer`); checked
+            before anything is written.
     """
 
     def __init__(
@@ -284,6 +290,7 @@ class ReportWriter:
         self.budgets: tuple[Budget, Budget] | None = None
         if longer is not None:
             self.budgets = check_longer(paths, longer)
+            refuse_out_in_longer(out_dir, longer)
         self.paths = list(paths)
         self.longer = longer
         self.out = report_dir(paths, out_dir)
