@@ -320,6 +320,30 @@ def test_a_longer_path_that_overlaps_the_study_is_refused(studies, tmp_path, lon
 
 
 @pytest.mark.parametrize(
+    ("option", "first", "second"),
+    [
+        ("--longer", "compare-longer", "other-longer"),
+        ("--metric", "test/nll", "val/nll"),
+        ("--out", "out", "elsewhere"),
+    ],
+)
+def test_an_option_of_one_value_given_twice_is_refused(
+    studies, tmp_path: Path, option: str, first: str, second: str
+) -> None:
+    """argparse keeps the last of two values without a word: refused, both values named."""
+    write_study(tmp_path / "other-longer", {"wine": FULL["wine"]}, 50, 750)
+    given = {"--longer": ["compare-longer"], "--metric": ["test/nll"], "--out": ["out"]}
+    given[option] = [first, second]
+    args = [arg for name, values in given.items() for value in values for arg in (name, value)]
+    refused(
+        report(tmp_path, "compare-full", *args),
+        f"{option} given twice, '{first}' and '{second}'",
+        f"Give {option} once ({option} {first} or {option} {second})",
+    )
+    assert not (tmp_path / "out").exists() and not (tmp_path / "elsewhere").exists()
+
+
+@pytest.mark.parametrize(
     ("out", "how"), [("compare-longer", "is"), ("compare-longer/report", "lies inside")]
 )
 def test_an_out_in_the_longer_folder_is_refused(studies, tmp_path, out: str, how: str) -> None:
