@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pandas as pd
@@ -395,8 +396,30 @@ def test_a_longer_study_that_cannot_be_analysed_so_is_refused_before_writing(tmp
     with pytest.raises(ReportError) as refused:
         write_report([full], tmp_path / "out", longer=tmp_path / "longer")
     message = str(refused.value)
-    assert message.startswith(f"--longer '{tmp_path / 'longer'}': the longer study cannot be")
-    assert "none of the 3 runs completed" in message
+    assert message.startswith(f"--longer '{tmp_path / 'longer'}' holds no completed run")
+    assert "none of the 3 runs completed (3 failed; the first reason: non-finite" in message
+    assert not (tmp_path / "out").exists()
+
+
+def test_a_longer_folder_whose_runs_were_all_refused_is_refused_as_such(tmp_path) -> None:
+    """Refused runs record no config, so no budget: the refusal says that none completed, not
+    that the budget is not longer."""
+    write_study(tmp_path / "full", {"wine": FULL["wine"]}, 20, 300)
+    for seed in SEEDS:  # a sweep of a head and loss that do not fit: every job refused
+        run = write_run(
+            tmp_path / "longer" / f"seed{seed}", data="wine", task=None, head="sigmoid",
+            loss="nll", seed=seed, error="head=sigmoid does not fit loss=nll", config=False,
+        )  # fmt: skip
+        record = json.loads((run / "metrics.json").read_text())
+        (run / "metrics.json").write_text(json.dumps({**record, "refused": True}))
+    result = report(tmp_path, "full", "--longer", "longer", "--out", "out")
+    refused(
+        result,
+        "--longer 'longer' holds no completed run: none of the 3 runs completed (3 refused; "
+        "the first reason: head=sigmoid does not fit loss=nll)",
+        "lossbench-train -m experiment=<name> study=longer",
+    )
+    assert "is not a longer budget" not in result.stderr
     assert not (tmp_path / "out").exists()
 
 

@@ -34,6 +34,7 @@ from typing import Any
 
 import pandas as pd
 
+from lossbench.record import load_record
 from lossbench.report.collect import read_config
 from lossbench.report.compare import Verdict
 from lossbench.report.document import needs_higher_cap, no_best
@@ -174,6 +175,39 @@ def refuse_overlap(paths: Sequence[str | os.PathLike], longer: str | os.PathLike
             )
 
 
+def refuse_none_completed(longer: str | os.PathLike) -> None:
+    """Refuse a ``--longer`` folder whose run records hold no completed run (every run refused,
+    a sweep of a head and loss that do not fit, or failed): it has no verdict to check against,
+    and its refused runs record no budget to compare.
+
+    Raises:
+        ReportError: How many runs there are and how they ended, the first reason, and what
+            to pass instead.
+    """
+    ended = {"refused": 0, "failed": 0, "unreadable": 0}
+    reason: str | None = None
+    for path in find_records([longer]):
+        record, problem = load_record(path)
+        if record is None:
+            ended["unreadable"] += 1
+            reason = reason or problem
+            continue
+        if record.get("status") == "completed":
+            return
+        ended["refused" if record.get("refused") else "failed"] += 1
+        reason = reason or record.get("error")
+    n = sum(ended.values())
+    counts = ", ".join(f"{count} {how}" for how, count in ended.items() if count)
+    first = f"; the first reason: {reason}" if reason else ""
+    raise ReportError(
+        f"--longer {str(longer)!r} holds no completed run: none of the {n} runs completed "
+        f"({counts}{first}), so the longer study names no verdict to check against. Fix what "
+        "stopped them (a refused setup: the message in its metrics.json; a non-finite loss: "
+        "a smaller optimizer.lr) and train them again, or pass the folder of the same study "
+        f"trained longer whose runs completed: {TRAIN_LONGER}."
+    )
+
+
 def refuse_out_in_longer(out_dir: str | os.PathLike | None, longer: str | os.PathLike) -> None:
     """Refuse an ``--out`` that is the ``--longer`` folder or lies inside it: the study's report
     would be written among the longer study's runs, where it reads as that study's report, and
@@ -259,7 +293,9 @@ def check_longer(
 
     Raises:
         ReportError: ``longer`` empty, missing or without runs, overlapping ``paths``
-            (:func:`refuse_overlap`), or not a longer budget (:func:`refuse_shorter`).
+            (:func:`refuse_overlap`), without a completed run (:func:`refuse_none_completed`),
+            of another study (:func:`refuse_other_study`) or not a longer budget
+            (:func:`refuse_shorter`).
     """
     if not str(longer).strip():
         raise ReportError(
@@ -271,6 +307,7 @@ def check_longer(
     except ReportError as error:
         raise ReportError(f"--longer {str(longer)!r}: {error}") from None
     refuse_overlap(paths, longer)
+    refuse_none_completed(longer)
     budget, longer_budget = read_budget(paths), read_budget([longer])
     refuse_other_study(budget, longer_budget, longer)
     refuse_shorter(budget, longer_budget, longer)
