@@ -423,6 +423,22 @@ def test_a_longer_folder_whose_runs_were_all_refused_is_refused_as_such(tmp_path
     assert not (tmp_path / "out").exists()
 
 
+def test_a_longer_study_of_other_data_sets_is_refused(tmp_path: Path) -> None:
+    """A study of wine against a folder of iris runs with a longer budget: every row would be
+    "not checked". Refused before writing; some data sets shared stay allowed (the others are
+    not checked, as penguins in the test of the command above)."""
+    write_study(tmp_path / "full", {"wine": FULL["wine"], "digits": FULL["digits"]}, 20, 300)
+    write_study(tmp_path / "iris-longer", {"iris": LONGER["iris"]}, 50, 750)
+    refused(
+        report(tmp_path, "full", "--longer", "iris-longer", "--out", "out"),
+        "--longer 'iris-longer' shares no data set with the study: the study's data sets are "
+        "digits, wine, the --longer folder's iris, so no verdict could be checked",
+        "Pass the same study trained longer",
+        "lossbench-train -m experiment=<name> study=longer",
+    )
+    assert not (tmp_path / "out").exists()
+
+
 def _name_study(root: Path, name: str) -> None:
     """Record ``study_name`` in every run config under ``root``, as a compare_* experiment
     does."""

@@ -484,6 +484,33 @@ def _smallest(runs: pd.DataFrame, data: str) -> Budget:
     return Budget.of(runs.loc[runs["data"] == data, "_config"])
 
 
+def refuse_no_shared_data(
+    data: Sequence[str], longer_data: Sequence[str], longer: str | os.PathLike
+) -> None:
+    """Refuse a longer study that shares no data set with the study (``data``, matched by name
+    with ``longer_data``): every verdict would be "not checked", and the check would check
+    nothing. Some data sets shared is allowed: the others are not checked.
+
+        >>> refuse_no_shared_data(["iris", "wine"], ["wine"], "longer")
+        >>> refuse_no_shared_data(["wine"], ["iris"], "longer")
+        Traceback (most recent call last):
+        ...
+        lossbench.report.errors.ReportError: --longer 'longer' shares no data set with the ...
+
+    Raises:
+        ReportError: Both studies' data sets, and what to pass instead.
+    """
+    if not data or set(data) & set(longer_data):
+        return
+    theirs = ", ".join(sorted(longer_data)) or "none with a verdict"
+    raise ReportError(
+        f"--longer {str(longer)!r} shares no data set with the study: the study's data sets "
+        f"are {', '.join(sorted(data))}, the --longer folder's {theirs}, so no verdict could "
+        "be checked (each is checked against the same data set's in the longer study). Pass "
+        f"the same study trained longer: {TRAIN_LONGER}."
+    )
+
+
 def check_budget(
     study: Study,
     longer_study: Study,
@@ -494,8 +521,13 @@ def check_budget(
     """Check each verdict of ``study`` against ``longer_study`` (the runs under ``longer``,
     analysed with the same metric and baselines); ``budget`` and ``longer_budget``: the two
     studies' budgets (:func:`check_longer`). The rows give each data set's own budgets (the
-    smallest values of its runs)."""
+    smallest values of its runs).
+
+    Raises:
+        ReportError: The two studies share no data set (:func:`refuse_no_shared_data`).
+    """
     theirs = {v.data: v for v in longer_study.verdicts}
+    refuse_no_shared_data([v.data for v in study.verdicts], list(theirs), longer)
     rows = []
     for verdict in study.verdicts:
         other = theirs.get(verdict.data)

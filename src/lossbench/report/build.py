@@ -301,7 +301,8 @@ class ReportWriter:
 
         Raises:
             ReportError: An unknown metric or baseline, debug runs only, a longer study that
-                cannot be analysed with them (:func:`summarize_longer`); nothing written.
+                cannot be analysed with them (:func:`summarize_longer`) or that shares no data
+                set with the study (:func:`check_budget`); nothing written.
         """
         study = summarize_runs(self.paths, self.out, metric, baselines)
         if self.longer is not None and self.budgets is not None:

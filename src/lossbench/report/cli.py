@@ -9,10 +9,10 @@ Bad input (a missing path, no metrics.json, an unknown metric or baseline, a bas
 completed run, two baselines for one task or data set, ``--metric``, ``--out`` or ``--longer``
 given twice with different values, an output folder holding a file of a report's name that no
 report wrote, such as a report.md of one's own; a ``--longer`` path without runs, overlapping a
-PATH, without a completed run, of another study, or whose runs' budget is not longer; an
-``--out`` that is the ``--longer`` folder or lies inside it) prints the reason and exits with
-status 2. A ``metrics.json`` that cannot be read is skipped with a warning that names it; the
-other runs are reported.
+PATH, without a completed run, sharing no data set with the study, of another study, or whose
+runs' budget is not longer; an ``--out`` that is the ``--longer`` folder or lies inside it)
+prints the reason and exits with status 2. A ``metrics.json`` that cannot be read is skipped
+with a warning that names it; the other runs are reported.
 
 Ctrl-C or SIGTERM ends the command with one line, exit status 130 or 143
 (:mod:`lossbench.interrupts`). The report is written whole or not at all
