@@ -292,6 +292,17 @@ def test_the_command_prints_each_outcome_and_a_summary(studies, tmp_path: Path) 
     assert (tmp_path / "out" / "budget_check.csv").is_file()
 
 
+def test_a_validation_metric_is_warned_of_once(studies, tmp_path: Path) -> None:
+    """Both studies are analysed with --metric val/nll; the warning that the ranking is
+    optimistic is the report's, said once."""
+    full, longer = studies
+    result = report(tmp_path, str(full), "--longer", str(longer), "--metric", "val/nll",
+                    "--out", "out")  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert result.stderr.count("--metric val/nll ranks on the validation split") == 1
+    assert (tmp_path / "out" / "budget_check.csv").is_file()
+
+
 def test_a_longer_path_without_runs_is_refused(studies, tmp_path: Path) -> None:
     full, _ = studies
     (tmp_path / "empty").mkdir()

@@ -81,6 +81,12 @@ class Report:
     plots: Path
 
 
+class ValidationMetricWarning(UserWarning):
+    """A ``--metric val/...`` ranks on the split that also chose each setup's learning rate:
+    every figure is optimistic. Warned once per report, by the study's analysis (the longer
+    study of a budget check, analysed with the same metric, does not repeat it)."""
+
+
 def resolve_metric(metric: str, runs: pd.DataFrame) -> str:
     """``metric`` as a column of ``runs`` (a bare name such as ``nll`` means ``test/nll``).
 
@@ -108,6 +114,7 @@ def resolve_metric(metric: str, runs: pd.DataFrame) -> str:
             f"--metric {name} ranks on the validation split, which also chose each setup's "
             "learning rate: the ranking is optimistic for every setup. Rank on the test split "
             f"(--metric test/{name.partition('/')[2]}) for a verdict the choice has not seen.",
+            ValidationMetricWarning,
             stacklevel=2,
         )
     return name
@@ -336,7 +343,8 @@ def summarize_longer(
     baselines: Mapping[str, str] | None = None,
 ) -> Study:
     """The study under ``longer`` analysed with the report's ``metric`` and ``baselines`` (the
-    keys that name a task or data set of that study: one it lacks is not checked there).
+    keys that name a task or data set of that study: one it lacks is not checked there). A
+    ``val/`` metric's :class:`ValidationMetricWarning` is the study's, not repeated here.
 
     Raises:
         ReportError: That study cannot be analysed so (none of its runs completed, the metric
@@ -344,7 +352,9 @@ def summarize_longer(
             it is the longer study's.
     """
     try:
-        return summarize_runs([longer], out_dir, metric, baselines, only_applicable=True)
+        with warnings.catch_warnings():  # the study's own analysis has warned of a val/ metric
+            warnings.simplefilter("ignore", ValidationMetricWarning)
+            return summarize_runs([longer], out_dir, metric, baselines, only_applicable=True)
     except ReportError as error:
         raise ReportError(
             f"--longer {str(longer)!r}: the longer study cannot be analysed with this "
