@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pandas as pd
@@ -291,6 +292,17 @@ def test_the_command_prints_each_outcome_and_a_summary(studies, tmp_path: Path) 
     assert (tmp_path / "out" / "budget_check.csv").is_file()
 
 
+def test_a_validation_metric_is_warned_of_once(studies, tmp_path: Path) -> None:
+    """Both studies are analysed with --metric val/nll; the warning that the ranking is
+    optimistic is the report's, said once."""
+    full, longer = studies
+    result = report(tmp_path, str(full), "--longer", str(longer), "--metric", "val/nll",
+                    "--out", "out")  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert result.stderr.count("--metric val/nll ranks on the validation split") == 1
+    assert (tmp_path / "out" / "budget_check.csv").is_file()
+
+
 def test_a_longer_path_without_runs_is_refused(studies, tmp_path: Path) -> None:
     full, _ = studies
     (tmp_path / "empty").mkdir()
@@ -317,6 +329,49 @@ def test_a_longer_path_that_overlaps_the_study_is_refused(studies, tmp_path, lon
         "lossbench-train -m experiment=<name> study=longer",
     )
     assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.parametrize(
+    ("option", "first", "second"),
+    [
+        ("--longer", "compare-longer", "other-longer"),
+        ("--metric", "test/nll", "val/nll"),
+        ("--out", "out", "elsewhere"),
+    ],
+)
+def test_an_option_of_one_value_given_twice_is_refused(
+    studies, tmp_path: Path, option: str, first: str, second: str
+) -> None:
+    """argparse keeps the last of two values without a word: refused, both values named."""
+    write_study(tmp_path / "other-longer", {"wine": FULL["wine"]}, 50, 750)
+    given = {"--longer": ["compare-longer"], "--metric": ["test/nll"], "--out": ["out"]}
+    given[option] = [first, second]
+    args = [arg for name, values in given.items() for value in values for arg in (name, value)]
+    refused(
+        report(tmp_path, "compare-full", *args),
+        f"{option} given twice, '{first}' and '{second}'",
+        f"Give {option} once ({option} {first} or {option} {second})",
+    )
+    assert not (tmp_path / "out").exists() and not (tmp_path / "elsewhere").exists()
+
+
+@pytest.mark.parametrize(
+    ("out", "how"), [("compare-longer", "is"), ("compare-longer/report", "lies inside")]
+)
+def test_an_out_in_the_longer_folder_is_refused(studies, tmp_path, out: str, how: str) -> None:
+    """The study's report among the longer study's runs would read as that study's report, and
+    a later report of that folder would replace it."""
+    before = sorted(path for path in (tmp_path / "compare-longer").rglob("*"))
+    refused(
+        report(tmp_path, "compare-full", "--longer", "compare-longer", "--out", out),
+        f"--out '{out}' {how} the --longer folder 'compare-longer'",
+        "reads as that study's report",
+        "Pass another --out apart from the --longer folder",
+        "leave --out out to write it into the study's folder",
+    )
+    assert sorted(path for path in (tmp_path / "compare-longer").rglob("*")) == before
+    assert report(tmp_path, "compare-full", "--longer", "compare-longer").returncode == 0
+    assert (tmp_path / "compare-full" / "budget_check.csv").is_file()
 
 
 @pytest.mark.parametrize(
@@ -352,8 +407,46 @@ def test_a_longer_study_that_cannot_be_analysed_so_is_refused_before_writing(tmp
     with pytest.raises(ReportError) as refused:
         write_report([full], tmp_path / "out", longer=tmp_path / "longer")
     message = str(refused.value)
-    assert message.startswith(f"--longer '{tmp_path / 'longer'}': the longer study cannot be")
-    assert "none of the 3 runs completed" in message
+    assert message.startswith(f"--longer '{tmp_path / 'longer'}' holds no completed run")
+    assert "none of the 3 runs completed (3 failed; the first reason: non-finite" in message
+    assert not (tmp_path / "out").exists()
+
+
+def test_a_longer_folder_whose_runs_were_all_refused_is_refused_as_such(tmp_path) -> None:
+    """Refused runs record no config, so no budget: the refusal says that none completed, not
+    that the budget is not longer."""
+    write_study(tmp_path / "full", {"wine": FULL["wine"]}, 20, 300)
+    for seed in SEEDS:  # a sweep of a head and loss that do not fit: every job refused
+        run = write_run(
+            tmp_path / "longer" / f"seed{seed}", data="wine", task=None, head="sigmoid",
+            loss="nll", seed=seed, error="head=sigmoid does not fit loss=nll", config=False,
+        )  # fmt: skip
+        record = json.loads((run / "metrics.json").read_text())
+        (run / "metrics.json").write_text(json.dumps({**record, "refused": True}))
+    result = report(tmp_path, "full", "--longer", "longer", "--out", "out")
+    refused(
+        result,
+        "--longer 'longer' holds no completed run: none of the 3 runs completed (3 refused; "
+        "the first reason: head=sigmoid does not fit loss=nll)",
+        "lossbench-train -m experiment=<name> study=longer",
+    )
+    assert "is not a longer budget" not in result.stderr
+    assert not (tmp_path / "out").exists()
+
+
+def test_a_longer_study_of_other_data_sets_is_refused(tmp_path: Path) -> None:
+    """A study of wine against a folder of iris runs with a longer budget: every row would be
+    "not checked". Refused before writing; some data sets shared stay allowed (the others are
+    not checked, as penguins in the test of the command above)."""
+    write_study(tmp_path / "full", {"wine": FULL["wine"], "digits": FULL["digits"]}, 20, 300)
+    write_study(tmp_path / "iris-longer", {"iris": LONGER["iris"]}, 50, 750)
+    refused(
+        report(tmp_path, "full", "--longer", "iris-longer", "--out", "out"),
+        "--longer 'iris-longer' shares no data set with the study: the study's data sets are "
+        "digits, wine, the --longer folder's iris, so no verdict could be checked",
+        "Pass the same study trained longer",
+        "lossbench-train -m experiment=<name> study=longer",
+    )
     assert not (tmp_path / "out").exists()
 
 

@@ -34,6 +34,7 @@ from typing import Any
 
 import pandas as pd
 
+from lossbench.record import load_record
 from lossbench.report.collect import read_config
 from lossbench.report.compare import Verdict
 from lossbench.report.document import needs_higher_cap, no_best
@@ -174,6 +175,69 @@ def refuse_overlap(paths: Sequence[str | os.PathLike], longer: str | os.PathLike
             )
 
 
+def refuse_none_completed(longer: str | os.PathLike) -> None:
+    """Refuse a ``--longer`` folder whose run records hold no completed run (every run refused,
+    a sweep of a head and loss that do not fit, or failed): it has no verdict to check against,
+    and its refused runs record no budget to compare.
+
+    Raises:
+        ReportError: How many runs there are and how they ended, the first reason, and what
+            to pass instead.
+    """
+    ended = {"refused": 0, "failed": 0, "unreadable": 0}
+    reason: str | None = None
+    for path in find_records([longer]):
+        record, problem = load_record(path)
+        if record is None:
+            ended["unreadable"] += 1
+            reason = reason or problem
+            continue
+        if record.get("status") == "completed":
+            return
+        ended["refused" if record.get("refused") else "failed"] += 1
+        reason = reason or record.get("error")
+    n = sum(ended.values())
+    counts = ", ".join(f"{count} {how}" for how, count in ended.items() if count)
+    first = f"; the first reason: {reason}" if reason else ""
+    raise ReportError(
+        f"--longer {str(longer)!r} holds no completed run: none of the {n} runs completed "
+        f"({counts}{first}), so the longer study names no verdict to check against. Fix what "
+        "stopped them (a refused setup: the message in its metrics.json; a non-finite loss: "
+        "a smaller optimizer.lr) and train them again, or pass the folder of the same study "
+        f"trained longer whose runs completed: {TRAIN_LONGER}."
+    )
+
+
+def refuse_out_in_longer(out_dir: str | os.PathLike | None, longer: str | os.PathLike) -> None:
+    """Refuse an ``--out`` that is the ``--longer`` folder or lies inside it: the study's report
+    would be written among the longer study's runs, where it reads as that study's report, and
+    a later report of that folder replaces it. None (the default, the study's folder) and an
+    empty ``--out`` (refused by :func:`lossbench.report.build.report_dir`) pass.
+
+        >>> refuse_out_in_longer("report", "studies/compare_all-longer")
+        >>> refuse_out_in_longer("studies/compare_all-longer/mine", "studies/compare_all-longer")
+        Traceback (most recent call last):
+        ...
+        lossbench.report.errors.ReportError: --out 'studies/compare_all-longer/mine' lies inside ...
+
+    Raises:
+        ReportError: What was given, why the report cannot go there, and where it can.
+    """
+    if out_dir is None or not str(out_dir).strip():
+        return
+    resolved = Path(out_dir).expanduser().resolve()
+    how = _overlap(resolved, Path(longer).expanduser().resolve())
+    if how not in ("is", "lies inside"):
+        return
+    raise ReportError(
+        f"--out {str(out_dir)!r} {how} the --longer folder {str(longer)!r}: the study's report "
+        "would be written among the runs of the longer study, where it reads as that study's "
+        "report, and a later lossbench-report of that folder replaces it. Pass another --out "
+        "apart from the --longer folder (e.g. --out report/), or leave --out out to write it "
+        "into the study's folder (the common parent of its paths)."
+    )
+
+
 def _not_longer(budget: Budget, longer: Budget) -> str | None:
     """Why ``longer`` is not a longer budget than ``budget``, or None where it is: neither
     its patience nor its cap is larger, or one is smaller (the smallest values compared; a
@@ -229,7 +293,9 @@ def check_longer(
 
     Raises:
         ReportError: ``longer`` empty, missing or without runs, overlapping ``paths``
-            (:func:`refuse_overlap`), or not a longer budget (:func:`refuse_shorter`).
+            (:func:`refuse_overlap`), without a completed run (:func:`refuse_none_completed`),
+            of another study (:func:`refuse_other_study`) or not a longer budget
+            (:func:`refuse_shorter`).
     """
     if not str(longer).strip():
         raise ReportError(
@@ -241,6 +307,7 @@ def check_longer(
     except ReportError as error:
         raise ReportError(f"--longer {str(longer)!r}: {error}") from None
     refuse_overlap(paths, longer)
+    refuse_none_completed(longer)
     budget, longer_budget = read_budget(paths), read_budget([longer])
     refuse_other_study(budget, longer_budget, longer)
     refuse_shorter(budget, longer_budget, longer)
@@ -417,6 +484,33 @@ def _smallest(runs: pd.DataFrame, data: str) -> Budget:
     return Budget.of(runs.loc[runs["data"] == data, "_config"])
 
 
+def refuse_no_shared_data(
+    data: Sequence[str], longer_data: Sequence[str], longer: str | os.PathLike
+) -> None:
+    """Refuse a longer study that shares no data set with the study (``data``, matched by name
+    with ``longer_data``): every verdict would be "not checked", and the check would check
+    nothing. Some data sets shared is allowed: the others are not checked.
+
+        >>> refuse_no_shared_data(["iris", "wine"], ["wine"], "longer")
+        >>> refuse_no_shared_data(["wine"], ["iris"], "longer")
+        Traceback (most recent call last):
+        ...
+        lossbench.report.errors.ReportError: --longer 'longer' shares no data set with the ...
+
+    Raises:
+        ReportError: Both studies' data sets, and what to pass instead.
+    """
+    if not data or set(data) & set(longer_data):
+        return
+    theirs = ", ".join(sorted(longer_data)) or "none with a verdict"
+    raise ReportError(
+        f"--longer {str(longer)!r} shares no data set with the study: the study's data sets "
+        f"are {', '.join(sorted(data))}, the --longer folder's {theirs}, so no verdict could "
+        "be checked (each is checked against the same data set's in the longer study). Pass "
+        f"the same study trained longer: {TRAIN_LONGER}."
+    )
+
+
 def check_budget(
     study: Study,
     longer_study: Study,
@@ -427,8 +521,13 @@ def check_budget(
     """Check each verdict of ``study`` against ``longer_study`` (the runs under ``longer``,
     analysed with the same metric and baselines); ``budget`` and ``longer_budget``: the two
     studies' budgets (:func:`check_longer`). The rows give each data set's own budgets (the
-    smallest values of its runs)."""
+    smallest values of its runs).
+
+    Raises:
+        ReportError: The two studies share no data set (:func:`refuse_no_shared_data`).
+    """
     theirs = {v.data: v for v in longer_study.verdicts}
+    refuse_no_shared_data([v.data for v in study.verdicts], list(theirs), longer)
     rows = []
     for verdict in study.verdicts:
         other = theirs.get(verdict.data)

@@ -32,7 +32,12 @@ import pandas as pd
 from lossbench.interrupts import stops_held
 from lossbench.metric_names import metric_mode
 from lossbench.output_files import PARTIAL, cannot_write_below, file_above, recognised
-from lossbench.report.budget_check import Budget, check_budget, check_longer
+from lossbench.report.budget_check import (
+    Budget,
+    check_budget,
+    check_longer,
+    refuse_out_in_longer,
+)
 from lossbench.report.collect import (
     metric_order,
     read_runs,
@@ -76,6 +81,12 @@ class Report:
     plots: Path
 
 
+class ValidationMetricWarning(UserWarning):
+    """A ``--metric val/...`` ranks on the split that also chose each setup's learning rate:
+    every figure is optimistic. Warned once per report, by the study's analysis (the longer
+    study of a budget check, analysed with the same metric, does not repeat it)."""
+
+
 def resolve_metric(metric: str, runs: pd.DataFrame) -> str:
     """``metric`` as a column of ``runs`` (a bare name such as ``nll`` means ``test/nll``).
 
@@ -103,6 +114,7 @@ def resolve_metric(metric: str, runs: pd.DataFrame) -> str:
             f"--metric {name} ranks on the validation split, which also chose each setup's "
             "learning rate: the ranking is optimistic for every setup. Rank on the test split "
             f"(--metric test/{name.partition('/')[2]}) for a verdict the choice has not seen.",
+            ValidationMetricWarning,
             stacklevel=2,
         )
     return name
@@ -269,9 +281,10 @@ class ReportWriter:
         ReportError: A missing path or one without records, an ``out_dir`` that is a file or
             lies below one, a report's name in it that is taken by a folder (or ``plots``
             by a file), a file of a report's name that no report wrote
-            (:func:`is_report_file`), or a ``longer`` without runs, overlapping ``paths`` or
-            with a budget that is not longer (:func:`check_longer`); checked before anything
-            is written.
+            (:func:`is_report_file`), a ``longer`` without runs, overlapping ``paths`` or
+            with a budget that is not longer (:func:`check_longer`), or an ``out_dir`` that is
+            the ``longer`` folder or lies inside it (:func:`refuse_out_in_longer`); checked
+            before anything is written.
     """
 
     def __init__(
@@ -284,6 +297,7 @@ class ReportWriter:
         self.budgets: tuple[Budget, Budget] | None = None
         if longer is not None:
             self.budgets = check_longer(paths, longer)
+            refuse_out_in_longer(out_dir, longer)
         self.paths = list(paths)
         self.longer = longer
         self.out = report_dir(paths, out_dir)
@@ -294,7 +308,8 @@ class ReportWriter:
 
         Raises:
             ReportError: An unknown metric or baseline, debug runs only, a longer study that
-                cannot be analysed with them (:func:`summarize_longer`); nothing written.
+                cannot be analysed with them (:func:`summarize_longer`) or that shares no data
+                set with the study (:func:`check_budget`); nothing written.
         """
         study = summarize_runs(self.paths, self.out, metric, baselines)
         if self.longer is not None and self.budgets is not None:
@@ -328,7 +343,8 @@ def summarize_longer(
     baselines: Mapping[str, str] | None = None,
 ) -> Study:
     """The study under ``longer`` analysed with the report's ``metric`` and ``baselines`` (the
-    keys that name a task or data set of that study: one it lacks is not checked there).
+    keys that name a task or data set of that study: one it lacks is not checked there). A
+    ``val/`` metric's :class:`ValidationMetricWarning` is the study's, not repeated here.
 
     Raises:
         ReportError: That study cannot be analysed so (none of its runs completed, the metric
@@ -336,7 +352,9 @@ def summarize_longer(
             it is the longer study's.
     """
     try:
-        return summarize_runs([longer], out_dir, metric, baselines, only_applicable=True)
+        with warnings.catch_warnings():  # the study's own analysis has warned of a val/ metric
+            warnings.simplefilter("ignore", ValidationMetricWarning)
+            return summarize_runs([longer], out_dir, metric, baselines, only_applicable=True)
     except ReportError as error:
         raise ReportError(
             f"--longer {str(longer)!r}: the longer study cannot be analysed with this "

@@ -6,9 +6,11 @@
     lossbench-report outputs/studies/compare_all-full --longer outputs/studies/compare_all-longer
 
 Bad input (a missing path, no metrics.json, an unknown metric or baseline, a baseline without a
-completed run, two baselines for one task or data set, an output folder holding a file of a
-report's name that no report wrote, such as a report.md of one's own; a ``--longer`` path
-without runs, overlapping a PATH, of another study, or whose runs' budget is not longer)
+completed run, two baselines for one task or data set, ``--metric``, ``--out`` or ``--longer``
+given twice with different values, an output folder holding a file of a report's name that no
+report wrote, such as a report.md of one's own; a ``--longer`` path without runs, overlapping a
+PATH, without a completed run, sharing no data set with the study, of another study, or whose
+runs' budget is not longer; an ``--out`` that is the ``--longer`` folder or lies inside it)
 prints the reason and exits with status 2. A ``metrics.json`` that cannot be read is skipped
 with a warning that names it; the other runs are reported.
 
@@ -75,6 +77,54 @@ def two_baselines(key: str, first: str, second: str) -> str:
     )
 
 
+#: The attribute of the parsed arguments that holds each single-valued option's values, in the
+#: order given (:class:`_Once`).
+_GIVEN = "given_once_options"
+
+
+class _Once(argparse.Action):
+    """Store an option that takes one value (``--metric``, ``--out``, ``--longer``) and record
+    every value given, for :func:`refuse_repeated` (argparse's ``store`` keeps the last one
+    silently)."""
+
+    def __call__(
+        self,
+        parser: argparse.ArgumentParser,
+        namespace: argparse.Namespace,
+        values: object,
+        option_string: str | None = None,
+    ) -> None:
+        given: dict[str, list[object]] = getattr(namespace, _GIVEN, None) or {}
+        given.setdefault(self.option_strings[0], []).append(values)
+        setattr(namespace, _GIVEN, given)
+        setattr(namespace, self.dest, values)
+
+
+def refuse_repeated(args: argparse.Namespace) -> None:
+    """Refuse a single-valued option given twice with different values: the command would use
+    the last one without a word. The same value given twice counts once.
+
+        >>> args = parser().parse_args(["runs", "--metric", "test/nll", "--metric", "val/nll"])
+        >>> refuse_repeated(args)
+        Traceback (most recent call last):
+        ...
+        lossbench.report.errors.ReportError: --metric given twice, 'test/nll' and 'val/nll': ...
+        >>> refuse_repeated(parser().parse_args(["runs", "--out", "r", "--out", "r"]))
+
+    Raises:
+        ReportError: The option, both values, and the fix: give it once.
+    """
+    for option, values in (getattr(args, _GIVEN, None) or {}).items():
+        distinct = list(dict.fromkeys(str(value) for value in values))
+        if len(distinct) > 1:
+            first, second = distinct[:2]
+            raise ReportError(
+                f"{option} given twice, {first!r} and {second!r}: it takes one value, and the "
+                f"command would use the last one without a word. Give {option} once "
+                f"({option} {first} or {option} {second})."
+            )
+
+
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="lossbench-report",
@@ -90,11 +140,13 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--metric",
         default="test/nll",
+        action=_Once,
         help="metric that ranks setups (default: test/nll; direction is automatic)",
     )
     p.add_argument(
         "--out",
         default=None,
+        action=_Once,
         metavar="DIR",
         help="output directory (default: the common parent of the paths)",
     )
@@ -111,6 +163,7 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--longer",
         default=None,
+        action=_Once,
         metavar="PATH",
         help="the same study trained with a longer budget (more early_stopping.patience "
         "and/or a higher trainer.max_epochs, e.g. study=longer): says per data set whether "
@@ -126,6 +179,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     writer = None
     try:
         with terminated_as_interrupt():  # SIGTERM ends the report like Ctrl-C
+            refuse_repeated(args)
             chosen = baselines(args.baseline)
             find_records(args.paths)  # a wrong path is refused before the heavy imports
             from lossbench.report.build import ReportWriter
