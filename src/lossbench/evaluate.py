@@ -664,7 +664,46 @@ def _hydra_main(cfg: DictConfig) -> None:
 def main() -> None:
     """Console entry point of ``lossbench-eval``."""
     run_checkpoint_app(
-        "eval_schema", EvalConfig, _hydra_main, "lossbench-eval", shared_out=_shared_out
+        "eval_schema", EvalConfig, _hydra_main, "lossbench-eval", shared_out=_multirun_refusal
+    )
+
+
+def _multirun_refusal(overrides: list[str]) -> str | None:
+    """Why a multirun (``-m``) with ``overrides`` cannot run, found before any job starts: a
+    value every job given it would refuse (:func:`_unknown_split`), or jobs that would write
+    one file (:func:`_shared_out`); None where its jobs may run."""
+    return _unknown_split(overrides) or _shared_out(overrides)
+
+
+def _unknown_split(overrides: list[str]) -> str | None:
+    """Why a multirun's ``split=`` gives a value that is not a split (:data:`SPLITS`): each job
+    given it would be refused, after the jobs before it had run and written their results.
+
+        >>> print(_unknown_split(["ckpt_path=a.ckpt", "split=test,vall"]))
+        ... # doctest: +NORMALIZE_WHITESPACE
+        the multirun split=test,vall gives split='vall', which is not a split: each job given it
+        would be refused, after the jobs before it had run. Valid: test, val. Fix the value (e.g.
+        split=test,val); nothing was evaluated or written.
+        >>> _unknown_split(["ckpt_path=a.ckpt", "split=test,val"]) is None
+        True
+    """
+    from lossbench.override_types import parsed_override
+
+    values = _given_values(overrides, "split")
+    unknown = [value for value in values or [] if value not in SPLITS]
+    if not unknown:
+        return None
+    given = next(
+        a
+        for a in reversed(overrides)
+        if (o := parsed_override(a)) is not None and o.key_or_group == "split"
+    )
+    named = ", ".join(f"split={value!r}" for value in dict.fromkeys(unknown))
+    return (
+        f"the multirun {given} gives {named}, which {'is' if len(unknown) == 1 else 'are'} not "
+        "a split: each job given it would be refused, after the jobs before it had run. Valid: "
+        f"{', '.join(SPLITS)}. Fix the value (e.g. split={','.join(SPLITS)}); nothing was "
+        "evaluated or written."
     )
 
 
