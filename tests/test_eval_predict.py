@@ -22,7 +22,7 @@ from lossbench.data.csv_loader import load_csv
 from lossbench.data.datamodule import ClassificationDataModule
 from lossbench.data.splits import split_indices
 from lossbench.data.table import DataError
-from lossbench.evaluate import EvaluationError, check_out, evaluate
+from lossbench.evaluate import EvaluationError, check_out, default_out, evaluate
 from lossbench.metrics import to_probabilities
 from lossbench.module import ClassifierModule
 from lossbench.predict import predict, write_predictions
@@ -346,6 +346,48 @@ def test_eval_of_a_checkpoint_copied_into_another_runs_folder_reads_its_own_runs
     assert evaluate(first["best_checkpoint"])["config"] == str(
         (tmp_path / "first" / "config.yaml").resolve()
     )
+
+
+@pytest.mark.slow  # two trainings and four evaluations in fresh processes
+def test_eval_of_a_checkpoint_copied_into_another_run_leaves_that_runs_eval_json(
+    make_cfg, tmp_path
+):
+    """A checkpoint copied into another run's checkpoints/ folder is evaluated with its own
+    run's config, and its result goes beside that run's, to <run>/eval-<checkpoint stem>.json
+    (split=val: eval-val-<stem>.json), saying so: the run's eval.json stays its own
+    checkpoint's, whose evaluation still works, alone or in one multirun with the copy. A copy
+    in a plain folder keeps <folder>/eval.json."""
+    first = train(make_cfg("data=iris", "seed=0"), tmp_path / "first")
+    other = train(make_cfg("data=iris", "seed=1"), tmp_path / "other")
+    run = tmp_path / "other"
+    copied = run / "checkpoints" / "copy.ckpt"
+    copied.write_bytes(Path(first["best_checkpoint"]).read_bytes())
+
+    result = run_module("lossbench.evaluate", f"ckpt_path={copied}", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert f"written to {run / 'eval-copy.json'}, not {run / 'eval.json'}" in result.stdout
+    assert not (run / "eval.json").exists()
+    written = json.loads((run / "eval-copy.json").read_text())
+    assert written["checkpoint"] == str(copied.resolve()) and written["config"] is None
+    assert written["test/nll"] == first["test/nll"]  # the copied checkpoint's own run's numbers
+    val = run_module("lossbench.evaluate", f"ckpt_path={copied}", "split=val", cwd=tmp_path)
+    assert val.returncode == 0, val.stderr
+    assert json.loads((run / "eval-val-copy.json").read_text())["split"] == "val"
+
+    own = run_module("lossbench.evaluate", f"ckpt_path={other['best_checkpoint']}", cwd=tmp_path)
+    assert own.returncode == 0, own.stderr
+    assert "Traceback" not in own.stderr
+    assert json.loads((run / "eval.json").read_text())["test/nll"] == other["test/nll"]
+    # both in one multirun: each has its own default file, so it is not refused as one out
+    both = run_module(
+        "lossbench.evaluate", "-m", f"ckpt_path={other['best_checkpoint']},{copied}", cwd=tmp_path
+    )
+    assert both.returncode == 0, both.stderr
+
+    plain = tmp_path / "plain" / "model.ckpt"
+    plain.parent.mkdir()
+    plain.write_bytes(copied.read_bytes())
+    assert default_out(plain, "test", load_checkpoint(plain)) == plain.parent / "eval.json"
 
 
 def test_eval_of_a_copied_checkpoint_of_a_csv_run_says_where_the_path_came_from(

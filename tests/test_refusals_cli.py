@@ -1432,6 +1432,10 @@ CATALOGUE: list[Case] = [
              "/checkpoints/last.ckpt and ", "of one run, to the same default out=",
              "/eval.json", "Give each job its own file with out='", "/eval-${hydra:job.num}.json'"],
             ()),
+    # -m split=test,vall: refused before the test job writes <run>/eval.json
+    refused("eval-multirun-unknown-split", "eval", ("-m", "ckpt_path={iris_ckpt}", "split=test,vall"),
+            ["the multirun split=test,vall gives split='vall', which is not a split",
+             "each job given it would be refused", "Valid: test, val", "e.g. split=test,val"], ()),
     refused("eval-test-rows-edited", "eval", ("ckpt_path={csv_ckpt}", "data_path=edited.csv", "out=eval.json"),
             ["the test rows of the run's data differ from those checkpoint", "lossbench-predict",
              "edited.csv (data_path=) is not the file as it was at training", "retrain"],

@@ -13,7 +13,9 @@ Lightning ``Trainer.test`` (``Trainer.validate`` for ``split=val``) runs the che
 weights on it. For the best checkpoint this gives exactly the ``test/*`` numbers of the run's
 ``metrics.json``. The metrics are printed and written as JSON to ``out`` (default
 ``<run dir>/eval.json``, ``eval-val.json`` for ``split=val``, in the checkpoint's run folder
-whatever ``config=`` names; ``metrics.json`` is never overwritten), whole or not at all: a Ctrl-C
+whatever ``config=`` names; ``eval-<checkpoint's stem>.json`` for a checkpoint copied into
+another run's folder, :func:`default_out`; ``metrics.json`` is never overwritten), whole or
+not at all: a Ctrl-C
 or SIGTERM ends the command in one line, exit status 130 or 143, with ``out`` as it was
 (:mod:`lossbench.interrupts`). Nothing else is written: no Hydra output directory, no logs.
 
@@ -97,13 +99,14 @@ def _run_config(
     moved away from its run, or copied into another run's folder; no file: None)."""
     path = Path(config).expanduser() if config else run_dir_of(ckpt_path) / "config.yaml"
     stored = None if checkpoint is None else checkpoint.get(RUN_CONFIG_KEY)
-    if not config and isinstance(stored, str):
-        own = json.loads(stored)
-        folder = _read_yaml(path) if path.is_file() else None
-        if folder is None or not _same_run(folder, own):
-            cfg = OmegaConf.create(own)
-            _check_run_config(cfg, ckpt_path)
-            return cfg, None
+    if (
+        not config
+        and isinstance(stored, str)
+        and (not path.is_file() or in_another_runs_folder(ckpt_path, checkpoint or {}))
+    ):
+        cfg = OmegaConf.create(json.loads(stored))
+        _check_run_config(cfg, ckpt_path)
+        return cfg, None
     if config and path.is_dir():
         inside = path / "config.yaml"
         hint = f", e.g. config={inside}" if inside.is_file() else ""
@@ -126,6 +129,23 @@ def _run_config(
     cfg = _read_yaml(path)
     _check_run_config(cfg, path)
     return cfg, path  # type: ignore[return-value]
+
+
+def in_another_runs_folder(ckpt_path: str | os.PathLike, checkpoint: dict[str, Any]) -> bool:
+    """Whether ``checkpoint`` (read from ``ckpt_path``) was copied into another run's folder:
+    it holds a copy of its run's config, and the ``config.yaml`` of the run folder it lies in
+    (:func:`run_dir_of`) is another run's (:func:`_same_run`). A checkpoint in a folder without
+    a ``config.yaml`` (a plain folder), and one that holds no config (an older lossbench's), are
+    not: their folder is theirs.
+
+        >>> in_another_runs_folder("/nowhere/model.ckpt", {})
+        False
+    """
+    stored = checkpoint.get(RUN_CONFIG_KEY)
+    folder = run_dir_of(Path(ckpt_path).expanduser()) / "config.yaml"
+    if not isinstance(stored, str) or not folder.is_file():
+        return False
+    return not _same_run(_read_yaml(folder), json.loads(stored))
 
 
 #: The settings that make two configs the same run's, for lossbench-eval: what the weights
@@ -415,6 +435,7 @@ def evaluate(
     data_path: str | os.PathLike | None = None,
     split: str = "test",
     accelerator: str | None = None,
+    checkpoint: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """Run a checkpoint on its run's ``split`` with a Lightning Trainer.
 
@@ -427,6 +448,8 @@ def evaluate(
             relative to the directory the run was started from).
         split: ``"test"`` or ``"val"``.
         accelerator: the Trainer's accelerator; None: the run's ``trainer.accelerator``.
+        checkpoint: the checkpoint as already read from ``ckpt_path``
+            (:func:`lossbench.checkpoint.load_checkpoint`); None: it is read here.
 
     Returns:
         ``checkpoint``, ``config``, ``split``, ``epoch``, ``data``, ``head``, ``loss``,
@@ -446,7 +469,8 @@ def evaluate(
     if split not in SPLITS:
         raise EvaluationError(f"split={split!r} is not a split. Valid: {', '.join(SPLITS)}.")
     ckpt = Path(ckpt_path).expanduser()
-    checkpoint = load_checkpoint(ckpt)
+    if checkpoint is None:
+        checkpoint = load_checkpoint(ckpt)
     hparams = hyperparameters(checkpoint, ckpt)
     cfg, config_path = _run_config(ckpt, None if config is None else str(config), checkpoint)
     _check_same_model(cfg, hparams, config_path or ckpt, ckpt)
@@ -506,14 +530,24 @@ def eval_name(split: str = "test") -> str:
     return EVAL_NAME if split == "test" else f"eval-{split}{JSON_SUFFIX}"
 
 
-def default_out(ckpt_path: str | os.PathLike, split: str = "test") -> Path:
+def default_out(
+    ckpt_path: str | os.PathLike, split: str = "test", checkpoint: dict[str, Any] | None = None
+) -> Path:
     """``<run dir>/eval.json`` (``eval-val.json`` for ``split=val``) in the run folder of the
-    checkpoint (:func:`run_dir_of`), also where ``config=`` names a config elsewhere.
+    checkpoint (:func:`run_dir_of`), also where ``config=`` names a config elsewhere. A
+    ``checkpoint`` (as read from ``ckpt_path``) copied into another run's folder
+    (:func:`in_another_runs_folder`) is not that run's: its result goes beside the run's own,
+    under a name of its own, ``eval-<checkpoint's stem>.json`` (``eval-val-<stem>.json``), so
+    that the run's ``eval.json`` stays its own checkpoint's.
 
         >>> default_out("/runs/a/checkpoints/last.ckpt", "val")
         PosixPath('/runs/a/eval-val.json')
     """
-    return run_dir_of(Path(ckpt_path).expanduser()) / eval_name(split)
+    ckpt = Path(ckpt_path).expanduser()
+    name = eval_name(split)
+    if checkpoint is not None and in_another_runs_folder(ckpt, checkpoint):
+        name = f"{Path(name).stem}-{ckpt.stem}{JSON_SUFFIX}"
+    return run_dir_of(ckpt) / name
 
 
 def check_out(out: str | os.PathLike, checkpoint: str | os.PathLike, split: str = "test") -> Path:
@@ -590,8 +624,18 @@ def _hydra_main(cfg: DictConfig) -> None:
                 f"no checkpoint given{empty}. Name one with ckpt_path=<file>, e.g. lossbench-eval "
                 "ckpt_path=outputs/runs/<run>/checkpoints/best-epoch012.ckpt"
             )
-        out = check_out(cfg.out or default_out(cfg.ckpt_path, cfg.split), cfg.ckpt_path, cfg.split)
+        given_out = check_out(cfg.out, cfg.ckpt_path, cfg.split) if cfg.out else None
         start_checkpoint_work()
+        checkpoint = None
+        if given_out is None:
+            # the default out depends on whose the checkpoint is (one copied into another run)
+            checkpoint = load_checkpoint(cfg.ckpt_path)
+            own = default_out(cfg.ckpt_path, cfg.split)
+            out = check_out(
+                default_out(cfg.ckpt_path, cfg.split, checkpoint), cfg.ckpt_path, cfg.split
+            )
+        else:
+            own, out = given_out, given_out
         with stopping(output_kept("result", out)):  # a Ctrl-C or SIGTERM: nothing written
             result = evaluate(
                 cfg.ckpt_path,
@@ -599,6 +643,7 @@ def _hydra_main(cfg: DictConfig) -> None:
                 data_path=cfg.data_path,
                 split=cfg.split,
                 accelerator=cfg.accelerator,
+                checkpoint=checkpoint,
             )
             path = write_result(result, out)
     print(f"{result['checkpoint']} (epoch {result['epoch']}), {result['split']} split:")
@@ -606,13 +651,59 @@ def _hydra_main(cfg: DictConfig) -> None:
     for key, value in result.items():
         if "/" in key:
             print(f"  {key:<{width}}  {value:.6g}")
-    print(f"written to {path}")
+    if out != own:
+        print(
+            f"written to {path}, not {own}: the checkpoint is another run's (copied into this "
+            f"run's folder; its config is not this run's config.yaml), and {own.name} is left "
+            "to this run's own checkpoints"
+        )
+    else:
+        print(f"written to {path}")
 
 
 def main() -> None:
     """Console entry point of ``lossbench-eval``."""
     run_checkpoint_app(
-        "eval_schema", EvalConfig, _hydra_main, "lossbench-eval", shared_out=_shared_out
+        "eval_schema", EvalConfig, _hydra_main, "lossbench-eval", shared_out=_multirun_refusal
+    )
+
+
+def _multirun_refusal(overrides: list[str]) -> str | None:
+    """Why a multirun (``-m``) with ``overrides`` cannot run, found before any job starts: a
+    value every job given it would refuse (:func:`_unknown_split`), or jobs that would write
+    one file (:func:`_shared_out`); None where its jobs may run."""
+    return _unknown_split(overrides) or _shared_out(overrides)
+
+
+def _unknown_split(overrides: list[str]) -> str | None:
+    """Why a multirun's ``split=`` gives a value that is not a split (:data:`SPLITS`): each job
+    given it would be refused, after the jobs before it had run and written their results.
+
+        >>> print(_unknown_split(["ckpt_path=a.ckpt", "split=test,vall"]))
+        ... # doctest: +NORMALIZE_WHITESPACE
+        the multirun split=test,vall gives split='vall', which is not a split: each job given it
+        would be refused, after the jobs before it had run. Valid: test, val. Fix the value (e.g.
+        split=test,val); nothing was evaluated or written.
+        >>> _unknown_split(["ckpt_path=a.ckpt", "split=test,val"]) is None
+        True
+    """
+    from lossbench.override_types import parsed_override
+
+    values = _given_values(overrides, "split")
+    unknown = [value for value in values or [] if value not in SPLITS]
+    if not unknown:
+        return None
+    given = next(
+        a
+        for a in reversed(overrides)
+        if (o := parsed_override(a)) is not None and o.key_or_group == "split"
+    )
+    named = ", ".join(f"split={value!r}" for value in dict.fromkeys(unknown))
+    return (
+        f"the multirun {given} gives {named}, which {'is' if len(unknown) == 1 else 'are'} not "
+        "a split: each job given it would be refused, after the jobs before it had run. Valid: "
+        f"{', '.join(SPLITS)}. Fix the value (e.g. split={','.join(SPLITS)}); nothing was "
+        "evaluated or written."
     )
 
 
@@ -652,6 +743,27 @@ def _given_values(overrides: list[str], key: str) -> list[str] | None:
     return None if any("${" in v for v in values) else values
 
 
+def _by_default_out(
+    ckpts: list[str], splits: list[str], *, read: bool
+) -> dict[Path, dict[Path, str]]:
+    """The checkpoints ``ckpts`` (as given, by resolved path) whose ``splits`` results go to
+    each default out (:func:`default_out`); ``read``: each checkpoint in a run folder is read to
+    tell whether it is another run's (one that cannot be read is left to its job to refuse)."""
+    by_out: dict[Path, dict[Path, str]] = {}
+    for ckpt in ckpts:
+        checkpoint = None
+        if read and (run_dir_of(Path(ckpt).expanduser()) / "config.yaml").is_file():
+            try:
+                checkpoint = load_checkpoint(ckpt)
+                in_another_runs_folder(ckpt, checkpoint)  # the folder's config.yaml unreadable
+            except UserInputError:
+                checkpoint = None
+        for split in splits:
+            same = by_out.setdefault(default_out(ckpt, split, checkpoint), {})
+            same.setdefault(Path(ckpt).expanduser().resolve(), ckpt)
+    return by_out
+
+
 def _shared_default_out(overrides: list[str]) -> str | None:
     """Why the jobs of a multirun without ``out=`` would write the results of two checkpoints
     of one run to the same default file (``ckpt_path=<run>/checkpoints/last.ckpt,<run>/
@@ -678,11 +790,11 @@ out=.../copies/eval.json (each job writes to its checkpoint's folder), ...
     splits = _given_values(overrides, "split") or ["test"]
     if ckpts is None or len(ckpts) < 2 or any(split not in SPLITS for split in splits):
         return None
-    by_out: dict[Path, dict[Path, str]] = {}
-    for ckpt in ckpts:
-        for split in splits:
-            same = by_out.setdefault(default_out(ckpt, split), {})
-            same.setdefault(Path(ckpt).expanduser().resolve(), ckpt)
+    by_out = _by_default_out(ckpts, splits, read=False)
+    if all(len(given) < 2 for given in by_out.values()):
+        return None
+    # a checkpoint copied into another run's folder has a default out of its own: read them
+    by_out = _by_default_out(ckpts, splits, read=True)
     for out, given in by_out.items():
         if len(given) < 2:
             continue

@@ -673,7 +673,8 @@ def run_checkpoint_app(
     A Ctrl-C or SIGTERM ends the command in one line (during its work, one that says what was
     not written: :func:`lossbench.interrupts.stopping`). ``shared_out``: why the jobs of a
     multirun (``-m``) with these overrides would all write one file
-    (:func:`lossbench.sweep_refusals.shared_out_refusal`), refused before any job starts.
+    (:func:`lossbench.sweep_refusals.shared_out_refusal`), or cannot run (a swept value
+    every job would refuse), refused before any job starts.
     ``groups``: the command's config groups, ``{group: (default option, {option: schema})}``,
     whose keys ``~group.key`` may not remove, as ``~key`` may not remove a setting of
     ``schema`` (:func:`lossbench.command_keys.removed_command_setting`). ``option_hints``:
