@@ -1,6 +1,7 @@
 """What the tests that stop a command (Ctrl-C, SIGTERM) share: the two signals with the exit
 status and words each ends a command with, the code a command's process runs to wait in one
-step for the signal, and a check that a stopped command left no process behind."""
+step for the signal, a check that a stopped command left no process behind, and a fit that
+Ctrl-C stops at an epoch's end."""
 
 from __future__ import annotations
 
@@ -9,9 +10,11 @@ import signal
 import sys
 import time
 
+import lightning as L
 import pytest
+from lightning.pytorch.demos.boring_classes import BoringModel
 
-from lossbench.interrupts import INTERRUPTED_EXIT, TERMINATED_EXIT
+from lossbench.interrupts import INTERRUPTED_EXIT, TERMINATED_EXIT, fit_interrupts
 
 posix = pytest.mark.skipif(sys.platform == "win32", reason="POSIX signals")
 
@@ -48,3 +51,33 @@ def group_gone(pgid: int, within_s: float = 10.0) -> bool:
             return True
         time.sleep(0.1)
     return False
+
+
+class CtrlCAtEpoch(L.Callback):
+    """Ctrl-C arriving during the fit (at the end of epoch ``epoch``)."""
+
+    def __init__(self, epoch: int) -> None:
+        self.epoch = epoch
+
+    def on_train_epoch_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        if trainer.current_epoch == self.epoch:
+            raise KeyboardInterrupt
+
+
+def fit_stopped_by_ctrl_c(*callbacks: L.Callback, epoch: int = 1, **settings) -> L.Trainer:
+    """Fit Lightning's ``BoringModel`` (2 training batches an epoch, no validation) with
+    ``callbacks`` until Ctrl-C stops it at the end of ``epoch``; check that
+    :func:`lossbench.interrupts.fit_interrupts` raised the Ctrl-C again, and return the
+    Trainer. ``settings``: more Trainer arguments."""
+    trainer = L.Trainer(
+        max_epochs=5, callbacks=[*callbacks, CtrlCAtEpoch(epoch)], logger=False,
+        enable_checkpointing=False, enable_model_summary=False, limit_train_batches=2,
+        limit_val_batches=0, **settings,
+    )  # fmt: skip
+    handler = signal.getsignal(signal.SIGINT)
+    try:
+        with pytest.raises(KeyboardInterrupt), fit_interrupts(trainer):
+            trainer.fit(BoringModel())
+    finally:  # Lightning ignores further Ctrl-C while it shuts down
+        signal.signal(signal.SIGINT, handler)
+    return trainer

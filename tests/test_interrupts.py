@@ -12,9 +12,7 @@ import sys
 import time
 from pathlib import Path
 
-import lightning as L
 import pytest
-from lightning.pytorch.demos.boring_classes import BoringModel
 
 from cli_process import SRC
 from lossbench.interrupts import (
@@ -25,7 +23,7 @@ from lossbench.interrupts import (
     stops_held,
     terminated_as_interrupt,
 )
-from stop_signals import SIGNALS, WAIT, group_gone, posix
+from stop_signals import SIGNALS, WAIT, fit_stopped_by_ctrl_c, group_gone, posix
 
 #: A quick setup (2 epochs) and one that would train for minutes (100 000 epochs), each as
 #: a vectorized group of 2 seeds, in 2 worker processes.
@@ -142,36 +140,10 @@ def test_a_killed_study_s_workers_end_with_it_and_the_same_command_resumes_it(tm
     assert "4/4 jobs ended (2 completed, 2 skipped, 0 refused, 0 failed)" in stderr
 
 
-class _CtrlCAtEpoch(L.Callback):
-    """Ctrl-C arriving during the fit (at the end of epoch ``epoch``)."""
-
-    def __init__(self, epoch: int) -> None:
-        self.epoch = epoch
-
-    def on_train_epoch_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
-        if trainer.current_epoch == self.epoch:
-            raise KeyboardInterrupt
-
-
 def test_a_fit_lightning_stopped_on_ctrl_c_raises_it_again():
     """Lightning ends a fit stopped by Ctrl-C with sys.exit(1) after its graceful shutdown:
     fit_interrupts raises KeyboardInterrupt again, so that the command says what happened."""
-    trainer = L.Trainer(
-        max_epochs=5,
-        callbacks=[_CtrlCAtEpoch(1)],
-        logger=False,
-        enable_checkpointing=False,
-        enable_progress_bar=False,
-        enable_model_summary=False,
-        limit_train_batches=2,
-        limit_val_batches=0,
-    )
-    handler = signal.getsignal(signal.SIGINT)
-    try:
-        with pytest.raises(KeyboardInterrupt), fit_interrupts(trainer):
-            trainer.fit(BoringModel())
-    finally:  # Lightning ignores further Ctrl-C while it shuts down
-        signal.signal(signal.SIGINT, handler)
+    trainer = fit_stopped_by_ctrl_c(enable_progress_bar=False)
     assert trainer.interrupted and trainer.current_epoch == 1
     with pytest.raises(SystemExit) as other, fit_interrupts(object()):  # any other exit passes
         sys.exit(1)

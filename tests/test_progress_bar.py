@@ -5,18 +5,15 @@ the same final bar; and the default CSV logger's ``hparams.yaml`` is Lightning's
 from __future__ import annotations
 
 import re
-import signal
 
-import lightning as L
 import pytest
 import yaml
 from lightning.pytorch.core.saving import save_hparams_to_yaml
-from lightning.pytorch.demos.boring_classes import BoringModel
 
 from lossbench.callbacks import EpochProgressBar
-from lossbench.interrupts import fit_interrupts
 from lossbench.loggers import CSVLogger
 from lossbench.training import train
+from stop_signals import fit_stopped_by_ctrl_c
 
 LIGHTNING_BAR = "lightning.pytorch.callbacks.TQDMProgressBar"
 
@@ -104,26 +101,10 @@ def test_the_csv_loggers_hparams_yaml_is_lightnings_document(tmp_path, params):
     assert yaml.safe_load(written) == params
 
 
-class _CtrlCAtEpoch(L.Callback):
-    def on_train_epoch_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
-        if trainer.current_epoch == 1:
-            raise KeyboardInterrupt
-
-
 def test_a_stopped_fit_ends_the_bar_s_line(capsys):
     """Ctrl-C during a fit: the bar is closed, its line ended, so that the command's own line
     ("lossbench: interrupted (Ctrl-C). ...") does not start at the end of the bar."""
-    trainer = L.Trainer(
-        max_epochs=5, callbacks=[EpochProgressBar(), _CtrlCAtEpoch()], logger=False,
-        enable_checkpointing=False, enable_model_summary=False, limit_train_batches=2,
-        limit_val_batches=0,
-    )  # fmt: skip
-    handler = signal.getsignal(signal.SIGINT)
-    try:
-        with pytest.raises(KeyboardInterrupt), fit_interrupts(trainer):
-            trainer.fit(BoringModel())
-    finally:  # Lightning ignores further Ctrl-C while it shuts down
-        signal.signal(signal.SIGINT, handler)
+    fit_stopped_by_ctrl_c(EpochProgressBar())
     out = capsys.readouterr().out
     assert re.search(r"Epoch 1: +100%\|[^|]*\| 2/2", out), out
     assert out.endswith("\n"), repr(out[-80:])
