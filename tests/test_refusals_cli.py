@@ -1769,15 +1769,25 @@ CATALOGUE: list[Case] = [
          ("two classes",), (("data.csv", GOOD), ("one.csv", csv_text([(a, b, "0") for a, b, _ in ROWS]))),
          outcome="sweep"),
     # ---- a sweep whose every job is refused: recorded, and the command exits 2 -------------
-    Case("multirun-every-job-refused", "train", ("-m", *QUICK, "optimizer.lr=-1,-2",
-         "hydra/launcher=basic"),
+    # (a setup refused per job: a swept value every job would refuse stops the sweep first)
+    Case("multirun-every-job-refused", "train", ("-m", *QUICK, "head=sigmoid",
+         "loss=bce_with_logits", "seed=0,1", "hydra/launcher=basic"),
          ("all 2 job(s) of this sweep were refused for bad input, nothing trained",
-          "the first: optimizer.lr=-1.0 must be a positive number", "fix the overrides"),
+          "the first: head 'sigmoid' + loss 'bce_with_logits' cannot train", "fix the overrides"),
          outcome="every-job-refused"),
-    Case("multirun-every-job-refused-vectorized", "train", ("-m", *QUICK, "optimizer.lr=-1,-2",
-         "hydra/launcher=vectorized"),
-         ("all 2 job(s) of this sweep were refused", "optimizer.lr=-1.0 must be a positive"),
+    Case("multirun-every-job-refused-vectorized", "train", ("-m", *QUICK, "head=sigmoid",
+         "loss=bce_with_logits", "seed=0,1", "hydra/launcher=vectorized"),
+         ("all 2 job(s) of this sweep were refused", "(double sigmoid)"),
          outcome="every-job-refused"),
+    # ---- a swept value every job given it would refuse: the sweep refused before any job ----
+    refused("multirun-swept-value-refused", "train", ("-m", *QUICK, "optimizer.lr=0.01,-1",
+            "hydra/launcher=basic"),
+            ["the sweep optimizer.lr=0.01,-1 gives optimizer.lr=-1, which each of its jobs would "
+             "refuse", "optimizer.lr=-1.0 must be a positive number",
+             "Nothing was trained: fix that value of the sweep"], fast=True),
+    refused("multirun-swept-batch-size-refused", "train", ("-m", *QUICK, "data.batch_size=16,0"),
+            ["the sweep data.batch_size=16,0 gives data.batch_size=0",
+             "data.batch_size=0 must be a positive integer"], fast=True),
     # ---- a sweep none of whose jobs completes: recorded, and the command exits 1 ------------
     # (0 before, after "No run completed: there is nothing to report")
     Case("multirun-every-job-failed", "train", ("-m", "data=iris", "seed=0,1", "optimizer=sgd",

@@ -33,6 +33,7 @@ class ValidateBeforeRun(Callback):
     def on_multirun_start(self, config: DictConfig, **kwargs: Any) -> None:
         from lossbench.instantiators import check_logger_folders
         from lossbench.interpolations import check_interpolations, check_swept_interpolations
+        from lossbench.sweep_values import check_swept_values
         from lossbench.sweep_warnings import forget_warnings
 
         warnings.formatwarning = format_warning  # type: ignore[assignment]
@@ -50,6 +51,7 @@ class ValidateBeforeRun(Callback):
                 swept = [o.key_or_group for o in overrides if o.is_sweep_override()]
                 check_interpolations(config, swept=swept)
                 check_swept_interpolations(config, overrides)  # seed=${nosuch},1
+                check_swept_values(config, overrides)  # data.batch_size=16,0
             check_logger_folders(config, job_directory(config, "hydra.sweep.dir"))
             _check_search(config)
         forget_warnings(str(config.hydra.sweep.dir))  # this sweep warns for itself

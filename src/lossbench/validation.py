@@ -484,6 +484,15 @@ def _check_trainer_values(trainer: DictConfig) -> None:
         )
 
 
+def _check_max_epochs(trainer: DictConfig) -> None:
+    _require(
+        trainer.max_epochs >= 1,
+        f"trainer.max_epochs={trainer.max_epochs} must be at least 1: the most epochs the "
+        "run trains, e.g. trainer.max_epochs=50 (Lightning's -1, no limit, is not taken: give a "
+        "cap, and early_stopping.enabled=true to stop sooner).",
+    )
+
+
 def _check_budget(trainer: DictConfig) -> None:
     """``max_steps`` or ``max_time`` that would train nothing, and a minimum above its maximum
     (the run stops at the maximum: the minimum would be ignored without a word)."""
@@ -544,12 +553,7 @@ def _check_run(cfg: DictConfig, task: Task) -> None:
     _check_seed("seed", cfg.seed)
     check_hardware(cfg.trainer)
     _check_trainer_values(cfg.trainer)
-    _require(
-        cfg.trainer.max_epochs >= 1,
-        f"trainer.max_epochs={cfg.trainer.max_epochs} must be at least 1: the most epochs the "
-        "run trains, e.g. trainer.max_epochs=50 (Lightning's -1, no limit, is not taken: give a "
-        "cap, and early_stopping.enabled=true to stop sooner).",
-    )
+    _check_max_epochs(cfg.trainer)
     _check_budget(cfg.trainer)
     precision_error = check_precision(cfg.trainer.precision, cfg.trainer.accelerator)
     _require(precision_error is None, str(precision_error))
@@ -938,6 +942,39 @@ def _reads_early_stopping(callbacks: Any) -> bool:
         isinstance(entry, Mapping | DictConfig) and entry.get("_target_") == EARLY_STOPPING_TARGET
         for entry in callbacks.values()
     )
+
+
+def check_values(cfg: DictConfig) -> None:
+    """The checks of :func:`validate` that no head, loss or data set choice changes: the
+    ``data.*`` values, the model's, the optimizer's and the ``trainer.*`` numbers, and the
+    seed (what a sweep's value is checked with before the sweep starts:
+    :func:`lossbench.sweep_values.check_swept_values`).
+
+        >>> check_values(OmegaConf.create({"seed": 0, "trainer": {"max_epochs": 0}}))
+        Traceback (most recent call last):
+        ...
+        lossbench.errors.ConfigError: trainer.max_epochs=0 must be at least 1: ...
+
+    Raises:
+        ConfigError: The first value refused, with why and the fix.
+    """
+    if "seed" in cfg:
+        _check_seed("seed", cfg.seed)
+    if "data" in cfg:
+        _check_data(cfg.data)
+    if "model" in cfg:
+        _check_model(cfg.model)
+    if "optimizer" in cfg and "data" in cfg:
+        with warnings.catch_warnings():  # L-BFGS with mini-batches: each job warns
+            warnings.simplefilter("ignore")
+            _check_optimizer(cfg.optimizer, cfg.data)
+    elif "optimizer" in cfg:
+        _check_optimizer(cfg.optimizer, OmegaConf.create({"batch_size": None}))
+    if "trainer" in cfg:
+        _check_trainer_values(cfg.trainer)
+        if "max_epochs" in cfg.trainer:
+            _check_max_epochs(cfg.trainer)
+            _check_budget(cfg.trainer)
 
 
 def validate(cfg: DictConfig) -> Task:

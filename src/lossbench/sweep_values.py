@@ -1,0 +1,88 @@
+"""A sweep's values that every job given them would refuse, refused before the sweep starts.
+
+Hydra checks a multirun's swept values against the config's types before any job runs
+(``seed=0,1.5``: not an integer), but a value of the right type that lossbench refuses
+(``data.batch_size=16,0``, ``trainer.max_epochs=20,0``, ``optimizer.lr=1e-3,-1``) was refused
+by its job only, after the jobs before it had trained, and the sweep ended with status 0.
+:func:`check_swept_values` sets each swept value of a plain key on the multirun's config and
+runs the checks no head, loss or data set choice changes
+(:func:`lossbench.validation.check_values`); a value that fails them where the config without
+it passes is refused with the sweep it came from.
+
+    >>> from omegaconf import OmegaConf
+    >>> from lossbench.override_grammar import override_parser
+    >>> cfg = OmegaConf.create({"seed": 0, "trainer": {"max_epochs": 20}})
+    >>> sweep = override_parser().parse_overrides(["trainer.max_epochs=20,0"])
+    >>> check_swept_values(cfg, sweep)
+    Traceback (most recent call last):
+    ...
+    lossbench.errors.ConfigError: the sweep trainer.max_epochs=20,0 gives trainer.max_epochs=0, ...
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Sequence
+from typing import Any
+
+from omegaconf import DictConfig, OmegaConf
+
+from lossbench.errors import ConfigError
+from lossbench.validation import check_values
+
+__all__ = ["check_swept_values"]
+
+
+def _values(override: Any) -> list[Any] | None:
+    """The values of a discrete sweep over a plain key (``data.batch_size=16,0``), as Hydra
+    gives them to the jobs; None for a group (``data=wine,iris``), a range or a value with an
+    interpolation, which each job composes or resolves itself."""
+    if not override.is_sweep_override() or not override.is_discrete_sweep():
+        return None
+    key = override.key_or_group
+    if "." not in key and key != "seed":
+        return None  # a config group, or a key Hydra adds (+x=1,2)
+    if override.is_add() or override.is_delete() or override.is_force_add():
+        return None
+    try:
+        values = list(override.sweep_iterator())
+    except Exception:  # an override Hydra refuses with its own message
+        return None
+    if any(isinstance(v, str) and "${" in v for v in values):
+        return None
+    return values
+
+
+def check_swept_values(config: DictConfig, overrides: Sequence[Any]) -> None:
+    """Refuse a swept value of ``overrides`` (Hydra's parsed overrides of the multirun: the
+    sweeper's params, then the command line's, the later winning for one key) that
+    :func:`lossbench.validation.check_values` refuses once set on ``config`` (the multirun's
+    config), where ``config`` itself passes: every job given it would be refused.
+
+    Raises:
+        ConfigError: The sweep, the value, and the check's own message (what is wrong, the
+            fix).
+    """
+    try:
+        check_values(config)
+    except Exception:  # a config refused as it is: each job reports it
+        return
+    last = {override.key_or_group: override for override in overrides}  # the later one wins
+    for override in last.values():
+        values = _values(override)
+        if values is None:
+            continue
+        key = override.key_or_group
+        for value in values:
+            job = copy.deepcopy(config)
+            try:
+                OmegaConf.update(job, key, value, merge=True)
+                check_values(job)
+            except ConfigError as error:
+                raise ConfigError(
+                    f"the sweep {override.input_line} gives {key}={value!r}, which each of "
+                    f"its jobs would refuse (only once the jobs before it had trained): "
+                    f"{error} Nothing was trained: fix that value of the sweep."
+                ) from None
+            except Exception:  # a value Hydra refuses with its own message
+                continue
