@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import signal
+import threading
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 
 import pytest
 from hydra import compose, initialize_config_dir
@@ -24,6 +26,21 @@ FAST = (
 def _registered() -> None:
     register_configs()
     quiet_lightning()
+
+
+@pytest.fixture(autouse=True)
+def _stop_handlers_restored() -> Iterator[None]:
+    """Each test leaves the Ctrl-C and SIGTERM handlers as it found them: Lightning ignores
+    Ctrl-C after a fit it stopped (and never restores it), and an in-process command leaves
+    its end-of-process handlers, which changed what a later test's signal did."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    handlers = {signum: signal.getsignal(signum) for signum in (signal.SIGINT, signal.SIGTERM)}
+    yield
+    for signum, handler in handlers.items():
+        if handler is not None:
+            signal.signal(signum, handler)
 
 
 @pytest.fixture

@@ -179,6 +179,7 @@ def stops_held() -> Iterator[None]:
     run all or not at all. Only the main thread can set signal handlers: elsewhere, and where
     a handler was not set from Python, the block runs as it is.
 
+        >>> _ = signal.signal(signal.SIGINT, signal.default_int_handler)  # Python's Ctrl-C
         >>> steps = []
         >>> try:
         ...     with stops_held():
