@@ -434,6 +434,27 @@ def test_a_longer_folder_whose_runs_were_all_refused_is_refused_as_such(tmp_path
     assert not (tmp_path / "out").exists()
 
 
+def test_a_study_whose_runs_were_all_refused_is_refused_as_without_longer(tmp_path) -> None:
+    """The study's own runs all refused: the same refusal as its report without --longer,
+    not "is not a longer budget" (its refused runs record no budget)."""
+    for seed in SEEDS:
+        run = write_run(
+            tmp_path / "full" / f"seed{seed}", data="wine", task=None, head="sigmoid",
+            loss="nll", seed=seed, error="head=sigmoid does not fit loss=nll", config=False,
+        )  # fmt: skip
+        record = json.loads((run / "metrics.json").read_text())
+        (run / "metrics.json").write_text(json.dumps({**record, "refused": True}))
+    write_study(tmp_path / "longer", {"wine": LONGER["wine"]}, 50, 750)
+    result = report(tmp_path, "full", "--longer", "longer", "--out", "out")
+    refused(
+        result,
+        "none of the 3 runs completed (3 refused; the first reason: head=sigmoid does not fit "
+        "loss=nll), and a report compares completed runs",
+    )
+    assert "is not a longer budget" not in result.stderr
+    assert not (tmp_path / "out").exists()
+
+
 def test_a_longer_study_of_other_data_sets_is_refused(tmp_path: Path) -> None:
     """A study of wine against a folder of iris runs with a longer budget: every row would be
     "not checked". Refused before writing; some data sets shared stay allowed (the others are

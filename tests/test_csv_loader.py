@@ -533,6 +533,17 @@ def test_delimiter_is_detected_or_given(tmp_path: Path, delimiter: str, given: s
     assert table.features[:, 1].tolist() == [2.0, 3.0, 4.0]
 
 
+def test_a_fractional_binary_label_is_not_sent_to_multiclass(tmp_path: Path) -> None:
+    """A 0.5 label is no class id and no class name: data.task=multiclass refuses it too, so
+    only integer or text labels are offered it."""
+    with pytest.raises(DataError) as fraction:
+        load_csv(write(tmp_path, "a,y\n1,0\n2,0.5\n3,1\n"), ["y"], "binary")
+    assert "'0.5'" in str(fraction.value) and "data.task=multiclass" not in str(fraction.value)
+    with pytest.raises(DataError) as integer:
+        load_csv(write(tmp_path, "a,y\n1,0\n2,2\n3,1\n"), ["y"], "binary")
+    assert "data.task=multiclass" in str(integer.value)
+
+
 def test_wrong_delimiter_names_the_one_the_header_holds(tmp_path: Path) -> None:
     path = write(tmp_path, "a;b;y\n1;2;0\n3;4;1\n")
     wanted = r"contains ';'.*not ','; set \"data.delimiter=';'\" \(quoted"

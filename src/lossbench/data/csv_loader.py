@@ -805,9 +805,11 @@ def _zero_one(name: str, parsed: _Parsed, task: str, source: _Source) -> np.ndar
             mapping = f"map them to 0 and 1 in the file (e.g. {low!r} -> 0, {high!r} -> 1)"
         else:
             mapping = "map them to 0 and 1 in the file"
+        numbers = parsed.values[bad & ~parsed.text]
+        fractions = bool(np.any(numbers != np.round(numbers)))  # 0.5: no class id, no name
         alternative = (
             ", or use data.task=multiclass, which takes any integer ids or class names"
-            if task == "binary"
+            if task == "binary" and not fractions
             else ""
         )
         raise source.error(

@@ -175,6 +175,28 @@ def refuse_overlap(paths: Sequence[str | os.PathLike], longer: str | os.PathLike
             )
 
 
+def _none_completed(paths: Sequence[str | os.PathLike]) -> str | None:
+    """How the runs under ``paths`` ended where none of them completed ("none of the 3 runs
+    completed (3 refused; the first reason: ...)"); None where one did (read until the first
+    completed record)."""
+    ended = {"refused": 0, "failed": 0, "unreadable": 0}
+    reason: str | None = None
+    for path in find_records(paths):
+        record, problem = load_record(path)
+        if record is None:
+            ended["unreadable"] += 1
+            reason = reason or problem
+            continue
+        if record.get("status") == "completed":
+            return None
+        ended["refused" if record.get("refused") else "failed"] += 1
+        reason = reason or record.get("error")
+    n = sum(ended.values())
+    counts = ", ".join(f"{count} {how}" for how, count in ended.items() if count)
+    first = f"; the first reason: {reason}" if reason else ""
+    return f"none of the {n} runs completed ({counts}{first})"
+
+
 def refuse_none_completed(longer: str | os.PathLike) -> None:
     """Refuse a ``--longer`` folder whose run records hold no completed run (every run refused,
     a sweep of a head and loss that do not fit, or failed): it has no verdict to check against,
@@ -184,27 +206,32 @@ def refuse_none_completed(longer: str | os.PathLike) -> None:
         ReportError: How many runs there are and how they ended, the first reason, and what
             to pass instead.
     """
-    ended = {"refused": 0, "failed": 0, "unreadable": 0}
-    reason: str | None = None
-    for path in find_records([longer]):
-        record, problem = load_record(path)
-        if record is None:
-            ended["unreadable"] += 1
-            reason = reason or problem
-            continue
-        if record.get("status") == "completed":
-            return
-        ended["refused" if record.get("refused") else "failed"] += 1
-        reason = reason or record.get("error")
-    n = sum(ended.values())
-    counts = ", ".join(f"{count} {how}" for how, count in ended.items() if count)
-    first = f"; the first reason: {reason}" if reason else ""
+    ended = _none_completed([longer])
+    if ended is None:
+        return
     raise ReportError(
-        f"--longer {str(longer)!r} holds no completed run: none of the {n} runs completed "
-        f"({counts}{first}), so the longer study names no verdict to check against. Fix what "
-        "stopped them (a refused setup: the message in its metrics.json; a non-finite loss: "
-        "a smaller optimizer.lr) and train them again, or pass the folder of the same study "
-        f"trained longer whose runs completed: {TRAIN_LONGER}."
+        f"--longer {str(longer)!r} holds no completed run: {ended}, so the longer study names "
+        "no verdict to check against. Fix what stopped them (a refused setup: the message in "
+        "its metrics.json; a non-finite loss: a smaller optimizer.lr) and train them again, or "
+        f"pass the folder of the same study trained longer whose runs completed: {TRAIN_LONGER}."
+    )
+
+
+def refuse_study_none_completed(paths: Sequence[str | os.PathLike]) -> None:
+    """Refuse a study (``paths``) none of whose runs completed, as a report without
+    ``--longer`` does, before its budget is compared with the longer study's (its refused
+    runs record none).
+
+    Raises:
+        ReportError: How its runs ended, the first reason, and the fix.
+    """
+    ended = _none_completed(paths)
+    if ended is None:
+        return
+    raise ReportError(
+        f"{ended}, and a report compares completed runs. Fix what stopped them (a non-finite "
+        "loss: a smaller optimizer.lr; a refused setup: the message in its metrics.json), "
+        "train them again, then report."
     )
 
 
@@ -293,7 +320,8 @@ def check_longer(
 
     Raises:
         ReportError: ``longer`` empty, missing or without runs, overlapping ``paths``
-            (:func:`refuse_overlap`), without a completed run (:func:`refuse_none_completed`),
+            (:func:`refuse_overlap`), either of them without a completed run
+            (:func:`refuse_study_none_completed`, :func:`refuse_none_completed`),
             of another study (:func:`refuse_other_study`) or not a longer budget
             (:func:`refuse_shorter`).
     """
@@ -307,6 +335,7 @@ def check_longer(
     except ReportError as error:
         raise ReportError(f"--longer {str(longer)!r}: {error}") from None
     refuse_overlap(paths, longer)
+    refuse_study_none_completed(paths)
     refuse_none_completed(longer)
     budget, longer_budget = read_budget(paths), read_budget([longer])
     refuse_other_study(budget, longer_budget, longer)

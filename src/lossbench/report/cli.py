@@ -141,7 +141,8 @@ def parser() -> argparse.ArgumentParser:
         "--metric",
         default="test/nll",
         action=_Once,
-        help="metric that ranks setups (default: test/nll; direction is automatic)",
+        help="metric that ranks setups (default: test/nll; a name without a split, such as "
+        "accuracy, means test/accuracy; direction is automatic)",
     )
     p.add_argument(
         "--out",
