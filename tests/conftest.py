@@ -30,9 +30,11 @@ def _registered() -> None:
 
 @pytest.fixture(autouse=True)
 def _stop_handlers_restored() -> Iterator[None]:
-    """Each test leaves the Ctrl-C and SIGTERM handlers as it found them: Lightning ignores
-    Ctrl-C after a fit it stopped (and never restores it), and an in-process command leaves
-    its end-of-process handlers, which changed what a later test's signal did."""
+    """Each test leaves the Ctrl-C and SIGTERM handlers as it found them, whatever it ran:
+    Lightning ignores Ctrl-C from a fit it stopped on (and never restores it), and a command
+    run in-process sets its end-of-process handlers; a later test's signal in the same worker
+    process would then do something else (a Ctrl-C ignored: the doctest of
+    ``lossbench.interrupts.stops_held`` failed so)."""
     if threading.current_thread() is not threading.main_thread():
         yield
         return

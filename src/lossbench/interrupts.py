@@ -179,7 +179,7 @@ def stops_held() -> Iterator[None]:
     run all or not at all. Only the main thread can set signal handlers: elsewhere, and where
     a handler was not set from Python, the block runs as it is.
 
-        >>> _ = signal.signal(signal.SIGINT, signal.default_int_handler)  # Python's Ctrl-C
+        >>> earlier = signal.signal(signal.SIGINT, signal.default_int_handler)  # Python's own
         >>> steps = []
         >>> try:
         ...     with stops_held():
@@ -189,6 +189,7 @@ def stops_held() -> Iterator[None]:
         ...     steps.append("stopped")
         >>> steps
         ['moved', 'stopped']
+        >>> _ = signal.signal(signal.SIGINT, earlier)
     """
     previous = {signum: signal.getsignal(signum) for signum in STOP_SIGNALS}
     if threading.current_thread() is not threading.main_thread() or None in previous.values():
