@@ -412,17 +412,22 @@ def test_a_longer_study_that_cannot_be_analysed_so_is_refused_before_writing(tmp
     assert not (tmp_path / "out").exists()
 
 
+def _write_refused_study(root: Path) -> None:
+    """A sweep of a head and loss that do not fit wine: every job refused, no config."""
+    for seed in SEEDS:
+        run = write_run(
+            root / f"seed{seed}", data="wine", task=None, head="sigmoid", loss="nll",
+            seed=seed, error="head=sigmoid does not fit loss=nll", config=False,
+        )  # fmt: skip
+        record = json.loads((run / "metrics.json").read_text())
+        (run / "metrics.json").write_text(json.dumps({**record, "refused": True}))
+
+
 def test_a_longer_folder_whose_runs_were_all_refused_is_refused_as_such(tmp_path) -> None:
     """Refused runs record no config, so no budget: the refusal says that none completed, not
     that the budget is not longer."""
     write_study(tmp_path / "full", {"wine": FULL["wine"]}, 20, 300)
-    for seed in SEEDS:  # a sweep of a head and loss that do not fit: every job refused
-        run = write_run(
-            tmp_path / "longer" / f"seed{seed}", data="wine", task=None, head="sigmoid",
-            loss="nll", seed=seed, error="head=sigmoid does not fit loss=nll", config=False,
-        )  # fmt: skip
-        record = json.loads((run / "metrics.json").read_text())
-        (run / "metrics.json").write_text(json.dumps({**record, "refused": True}))
+    _write_refused_study(tmp_path / "longer")
     result = report(tmp_path, "full", "--longer", "longer", "--out", "out")
     refused(
         result,
@@ -437,13 +442,7 @@ def test_a_longer_folder_whose_runs_were_all_refused_is_refused_as_such(tmp_path
 def test_a_study_whose_runs_were_all_refused_is_refused_as_without_longer(tmp_path) -> None:
     """The study's own runs all refused: the same refusal as its report without --longer,
     not "is not a longer budget" (its refused runs record no budget)."""
-    for seed in SEEDS:
-        run = write_run(
-            tmp_path / "full" / f"seed{seed}", data="wine", task=None, head="sigmoid",
-            loss="nll", seed=seed, error="head=sigmoid does not fit loss=nll", config=False,
-        )  # fmt: skip
-        record = json.loads((run / "metrics.json").read_text())
-        (run / "metrics.json").write_text(json.dumps({**record, "refused": True}))
+    _write_refused_study(tmp_path / "full")
     write_study(tmp_path / "longer", {"wine": LONGER["wine"]}, 50, 750)
     result = report(tmp_path, "full", "--longer", "longer", "--out", "out")
     refused(
