@@ -964,12 +964,11 @@ def check_values(cfg: DictConfig) -> None:
         _check_data(cfg.data)
     if "model" in cfg:
         _check_model(cfg.model)
-    if "optimizer" in cfg and "data" in cfg:
+    if "optimizer" in cfg:
+        data = cfg.data if "data" in cfg else OmegaConf.create({"batch_size": None})
         with warnings.catch_warnings():  # L-BFGS with mini-batches: each job warns
             warnings.simplefilter("ignore")
-            _check_optimizer(cfg.optimizer, cfg.data)
-    elif "optimizer" in cfg:
-        _check_optimizer(cfg.optimizer, OmegaConf.create({"batch_size": None}))
+            _check_optimizer(cfg.optimizer, data)
     if "trainer" in cfg:
         _check_trainer_values(cfg.trainer)
         if "max_epochs" in cfg.trainer:
