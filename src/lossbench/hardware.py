@@ -19,7 +19,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from lossbench.errors import ConfigError
-from lossbench.precision import PRECISIONS, normalize_precision
+from lossbench.precision import PRECISIONS, REFUSED, normalize_precision
 
 #: ``trainer.accelerator`` values: the Lightning accelerators each may use, and the device.
 ACCELERATORS: dict[str, tuple[tuple[str, ...], str]] = {
@@ -193,9 +193,11 @@ def check_hardware(
     check_strategy(trainer.get("strategy"))
     precision = trainer.get("precision")
     if precision is not None and normalize_precision(precision) not in PRECISIONS:
+        accepted = ", ".join(p for p in PRECISIONS if p not in REFUSED)
         raise ConfigError(
-            f"trainer.precision={precision!r} is not a precision. Valid: {', '.join(PRECISIONS)} "
-            "(32-true: float32, the default; bf16-mixed on a CPU or GPU; 16-mixed on a CUDA GPU)."
+            f"trainer.precision={precision!r} is not a precision. Valid: {accepted} "
+            "(32-true: float32, the default; bf16-mixed on a CPU or GPU; 16-mixed on a CUDA GPU "
+            "only; transformer-engine needs NVIDIA's transformer_engine package)."
         )
     accelerator = trainer.get("accelerator") or "auto"
     wanted = _requested_devices(trainer.get("devices"))
