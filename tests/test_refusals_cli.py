@@ -1790,6 +1790,10 @@ CATALOGUE: list[Case] = [
     refused("multirun-swept-batch-size-refused", "train", ("-m", *QUICK, "data.batch_size=16,0"),
             ["the sweep data.batch_size=16,0 gives data.batch_size=0",
              "data.batch_size=0 must be a positive integer"], fast=True),
+    refused("multirun-swept-loss-value-refused", "train", ("-m", *QUICK, "loss=focal",
+            "head=logits", "loss.gamma=1,-2"),
+            ["the sweep loss.gamma=1,-2 gives loss.gamma=-2",
+             "loss.gamma=-2.0 is invalid for loss 'focal': expected a number >= 0"], fast=True),
     # ---- a sweep none of whose jobs completes: recorded, and the command exits 1 ------------
     # (0 before, after "No run completed: there is nothing to report")
     Case("multirun-every-job-failed", "train", ("-m", "data=iris", "seed=0,1", "optimizer=sgd",

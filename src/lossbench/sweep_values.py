@@ -2,12 +2,13 @@
 
 Hydra checks a multirun's swept values against the config's types before any job runs
 (``seed=0,1.5``: not an integer), but a value of the right type that lossbench refuses
-(``data.batch_size=16,0``, ``trainer.max_epochs=20,0``, ``optimizer.lr=1e-3,-1``) was refused
-by its job only, after the jobs before it had trained, and the sweep ended with status 0.
-:func:`check_swept_values` sets each swept value of a plain key on the multirun's config and
-runs the checks no head, loss or data set choice changes
-(:func:`lossbench.validation.check_values`); a value that fails them where the config without
-it passes is refused with the sweep it came from.
+(``data.batch_size=16,0``, ``trainer.max_epochs=20,0``, ``optimizer.lr=1e-3,-1``,
+``loss.gamma=1,-2``) was refused by its job only, after the jobs before it had trained, and the
+sweep ended with status 0. :func:`check_swept_values` sets each swept value of a plain key on
+the multirun's config and runs the checks no head, loss or data set choice changes
+(:func:`lossbench.validation.check_values`), and the loss's own parameter checks where the sweep
+chooses no config group (which could change the loss); a value that fails them where the config
+without it passes is refused with the sweep it came from.
 
     >>> from omegaconf import OmegaConf
     >>> from lossbench.override_grammar import override_parser
@@ -28,6 +29,7 @@ from typing import Any
 from omegaconf import DictConfig, OmegaConf
 
 from lossbench.errors import ConfigError
+from lossbench.losses import validate_loss_params
 from lossbench.validation import check_values
 
 __all__ = ["check_swept_values"]
@@ -53,6 +55,26 @@ def _values(override: Any) -> list[Any] | None:
     return values
 
 
+def _check(config: DictConfig, loss: bool) -> None:
+    """:func:`~lossbench.validation.check_values`, and with ``loss`` the loss's parameters."""
+    check_values(config)
+    if loss and "loss" in config and "name" in config.loss:
+        params = OmegaConf.to_container(config.loss, resolve=True)
+        try:
+            validate_loss_params(config.loss.name, params)  # type: ignore[arg-type]
+        except ValueError as error:
+            raise ConfigError(str(error)) from None
+
+
+def _chooses_a_group(overrides: Sequence[Any]) -> bool:
+    """Whether a sweep override chooses a config group (``setup=a,b``, ``loss=focal,asl``),
+    which can change the loss whose parameters a swept value sets."""
+    return any(
+        o.is_sweep_override() and "." not in o.key_or_group and o.key_or_group != "seed"
+        for o in overrides
+    )
+
+
 def check_swept_values(config: DictConfig, overrides: Sequence[Any]) -> None:
     """Refuse a swept value of ``overrides`` (Hydra's parsed overrides of the multirun: the
     sweeper's params, then the command line's, the later winning for one key) that
@@ -63,8 +85,9 @@ def check_swept_values(config: DictConfig, overrides: Sequence[Any]) -> None:
         ConfigError: The sweep, the value, and the check's own message (what is wrong, the
             fix).
     """
+    loss = not _chooses_a_group(overrides)
     try:
-        check_values(config)
+        _check(config, loss)
     except Exception:  # a config refused as it is: each job reports it
         return
     last = {override.key_or_group: override for override in overrides}  # the later one wins
@@ -77,7 +100,7 @@ def check_swept_values(config: DictConfig, overrides: Sequence[Any]) -> None:
             job = copy.deepcopy(config)
             try:
                 OmegaConf.update(job, key, value, merge=True)
-                check_values(job)
+                _check(job, loss)
             except ConfigError as error:
                 raise ConfigError(
                     f"the sweep {override.input_line} gives {key}={value!r}, which each of "
