@@ -405,6 +405,7 @@ def load_run(path: Path) -> dict[str, Any]:
 
     Besides the record's fields, the row holds ``refused`` (failed before training started: the
     config was refused), ``run_dir`` and private columns ``_history``, ``_reliability``,
+    ``_group_size`` (the members of the vectorized group it trained in; None: trained alone),
     ``_config`` (the flattened config.yaml or None) and ``_config_problem`` (why there is none)
     that are not written to results.csv.
     """
@@ -448,6 +449,7 @@ def load_run(path: Path) -> dict[str, Any]:
         "run_dir": str(run_dir),
         "_history": _history(record, config),
         "_reliability": _reliability(record),
+        "_group_size": record.get("group_size"),
         "_config": flat,
         "_config_problem": config_problem,
         # what the job's folder says of its data where there is no config (a refused run)

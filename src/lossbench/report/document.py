@@ -480,6 +480,25 @@ def _debug_runs(study: Study) -> Text | None:
     )
 
 
+def _grouped_fit_times(study: Study) -> Text | None:
+    """A note that the "fit s" of runs trained as members of a vectorized group is the
+    group's (None: every run trained alone)."""
+    if "_group_size" not in study.runs:
+        return None
+    sizes = pd.to_numeric(study.runs["_group_size"], errors="coerce")
+    grouped = int((sizes > 1).sum())
+    if not grouped:
+        return None
+    return Text(
+        f"**Fit seconds of vectorized runs.** {grouped} of the {len(study.runs)} runs trained "
+        f"as members of vectorized groups (up to {int(sizes.max())} members, "
+        "`hydra/launcher=vectorized`): their `train_seconds`, the tables' *fit s*, is the "
+        "group's fit wall time, the same for every member, not the member's own. Compare fit "
+        "times only between setups trained alike (`hydra/launcher=basic` times each run "
+        "alone)."
+    )
+
+
 def _unfinished_jobs(study: Study) -> Text | None:
     """A note on the job folders without a record, naming a few (None: there were none)."""
     if not study.unfinished:
@@ -786,6 +805,7 @@ def build_document(study: Study) -> list[Block]:
     for note in (
         _raising_the_cap(study),
         _untuned_data(study),
+        _grouped_fit_times(study),
         _unfinished_jobs(study),
         _debug_runs(study),
     ):
