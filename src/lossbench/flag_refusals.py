@@ -177,7 +177,7 @@ def _parser_refusal(
         unknown = [w for w in message.removeprefix(_UNRECOGNIZED).split() if w.startswith("-")]
         if unknown and unknown[0] in arguments:
             return _unknown_flag(unknown[0], arguments, command, keys)
-    return f"{message}. `{command} --help` lists its flags, with what each takes."
+    return f"{message}. `{command} --hydra-help` lists its flags, with what each takes."
 
 
 def flag_refusal(arguments: Sequence[str], command: str, keys: Collection[str] = ()) -> str | None:

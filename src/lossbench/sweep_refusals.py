@@ -62,7 +62,11 @@ def sweep_refusal(
         return None
     if text.startswith(_NEEDS_MULTIRUN):
         values = [a for a, o in sweeps if o.key_or_group.lstrip("+~") not in groups]
-        return _needs_multirun([a for a, _ in sweeps], overrides, command, lists=bool(values))
+        ranges = [(a, o) for a, o in sweeps if _is_interval(o)]
+        if ranges and len(ranges) == len(sweeps):  # a plain -m would refuse it next
+            return _range_needs_a_sampler(ranges)
+        message = _needs_multirun([a for a, _ in sweeps], overrides, command, lists=bool(values))
+        return f"{message} {not_a_grid(ranges)}" if ranges else message
     if _NOT_A_GRID in text:
         ranges = [(a, o) for a, o in sweeps if not o.is_discrete_sweep()]
         return not_a_grid(ranges) if ranges else None
@@ -91,6 +95,28 @@ def ray_connection_refusal(error: BaseException, overrides: Sequence[str]) -> st
         "and `ray start --address=<head>:6379` on the others), or name it with RAY_ADDRESS; "
         "leave hydra.launcher.ray.init.address out to start a Ray of its own on this machine "
         "for the sweep."
+    )
+
+
+def _is_interval(override: Any) -> bool:
+    """Whether ``override`` sweeps an ``interval(a,b)``, which only a sampling sweeper runs."""
+    from hydra.core.override_parser.types import IntervalSweep
+
+    return isinstance(override.value(), IntervalSweep)
+
+
+def _range_needs_a_sampler(ranges: Sequence[tuple[str, Any]]) -> str:
+    """Why the ``interval(a,b)`` sweeps ``ranges`` cannot run in a single run, nor in a plain
+    multirun (its sweeper runs a grid)."""
+    _, override = ranges[0]
+    interval = override.value()
+    example = f"{override.get_key_element()}={_number(interval.start)},{_number(interval.end)}"
+    given = ", ".join(a for a, _ in ranges)
+    return (
+        f"{given}: interval(...) is a continuous range (a sweep), which only a multirun runs, "
+        "and only with a sweeper that samples it: -m hydra/sweeper=optuna (as "
+        "hparams_search=optuna_focal does; pip install 'lossbench[optuna]'). A plain -m runs a "
+        f"grid: give it the values to try (e.g. -m {example}, or range(...))."
     )
 
 
@@ -124,9 +150,9 @@ def not_a_grid(ranges: Sequence[tuple[str, Any]]) -> str:
     return (
         f"{given}: interval(...) is a continuous range, which this sweep's sweeper (Hydra's "
         "basic sweeper: a plain -m and lossbench's experiments run a grid) cannot enumerate. "
-        f"Give the values to try (e.g. {example}, or range(...)), or sample the range with the "
-        "Optuna sweeper (hydra/sweeper=optuna, as hparams_search=optuna_focal does; "
-        "pip install 'lossbench[optuna]')."
+        f"Give the values to try (e.g. -m {example}, or range(...)), or sample the range in a "
+        "multirun with the Optuna sweeper (-m hydra/sweeper=optuna, as "
+        "hparams_search=optuna_focal does; pip install 'lossbench[optuna]')."
     )
 
 
