@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import pytest
 import yaml
+from omegaconf import OmegaConf
 
 from lossbench.vectorized import why_alone
 from test_vectorized import _records
@@ -180,6 +181,31 @@ def test_a_skipping_rerun_leaves_the_jobs_files_as_they_were(monkeypatch, tmp_pa
     log = _sweep(monkeypatch, tmp_path, capfd, *args, "seed=0,1")
     assert "0 completed, 2 skipped" in log
     assert {p: (p.stat().st_mtime_ns, p.read_bytes()) for p in files} == before
+
+
+@pytest.mark.parametrize("key", ["seed", "data.split_seed"])
+def test_a_vectorizable_value_that_reads_the_hydra_config_is_each_jobs_own(
+    monkeypatch, tmp_path, capfd, key
+):
+    """``seed=${hydra:job.num}``: each job reads its own Hydra config, as under the basic
+    launcher (it was refused: "HydraConfig was not set"), and trains with its job number."""
+    args = ("data=wine", f"{key}=${{hydra:job.num}}", "optimizer.lr=0.01,0.1")
+    args = (*args, "trainer.max_epochs=2", "logger=none")
+    written = {}
+    for launcher in ("vectorized", "basic"):
+        sweep = tmp_path / launcher
+        log = _sweep(
+            monkeypatch, tmp_path, capfd, f"hydra.sweep.dir={sweep}", *args, launcher=launcher
+        )
+        assert "2 completed" in log
+        assert launcher == "basic" or "2 in 1 vectorized groups" in log
+        records = _records(sweep)
+        assert [records[job]["status"] for job in ("0", "1")] == ["completed"] * 2
+        configs = [yaml.safe_load((sweep / job / "config.yaml").read_text()) for job in "01"]
+        written[launcher] = [OmegaConf.select(OmegaConf.create(c), key) for c in configs]
+        written[launcher] += [records[job]["test/nll"] for job in "01"]
+    assert written["vectorized"][:2] == written["basic"][:2] == [0, 1]
+    assert written["vectorized"][2:] == pytest.approx(written["basic"][2:], abs=1e-5)
 
 
 def test_a_value_that_reaches_another_key_groups_each_job_by_its_own_config(

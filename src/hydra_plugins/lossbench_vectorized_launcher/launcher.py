@@ -786,7 +786,10 @@ _ABSENT = object()
 
 
 def _plain_value(override: Override) -> bool:
-    """A ``key=value`` override of a vectorizable key (no group, package, +, ++ or ~)."""
+    """A ``key=value`` override of a vectorizable key (no group, package, +, ++ or ~) whose
+    value calls no resolver. One that calls a resolver (``seed=${hydra:job.num}``: each job's
+    Hydra config) is composed into its base, as its other overrides are, so that the base
+    sets each job's Hydra config before resolving it (:attr:`_Base.reads_hydra`)."""
     from lossbench.vectorized.grouping import VECTORIZED_KEYS
 
     return (
@@ -794,6 +797,7 @@ def _plain_value(override: Override) -> bool:
         and override.package is None
         and not (override.is_delete() or override.is_add() or override.is_force_add())
         and not override.is_sweep_override()
+        and not _RESOLVER.search(str(override.value()))
     )
 
 
