@@ -295,7 +295,7 @@ class VectorizedLauncher(Launcher):
             if i not in launch.composed:
                 runs.append(launch.jobs[i].returned(launch.values[i]))
                 continue
-            if i in launch.refused:  # nothing of it is written: the directory is another job's
+            if i in launch.taken:  # nothing of it is written: the directory is another job's
                 config = launch.composed[i][0]
                 runs.append(_returned(overrides, str(config.hydra.job.name), None))
                 continue
@@ -356,7 +356,7 @@ class VectorizedLauncher(Launcher):
             workers = min(self.n_jobs, len(chunks))
             launch.pool = TaskPool(workers=workers)
         counts = {"grouped": 0, "groups": 0, "alone": 0, "skipped": 0, "damaged": 0}
-        refused = len(launch.refused)
+        taken = len(launch.taken)
         deferred: list[tuple] = []  # tasks not handed over yet
         for positions in chunks.values():
             for i in positions:
@@ -405,7 +405,7 @@ class VectorizedLauncher(Launcher):
                 for args in deferred:
                     launch.pool.submit(*args)
                 deferred = []
-        refused = len(launch.refused) - refused
+        not_run = len(launch.taken) - taken
         log.info(
             "Launching %d jobs: %d in %d vectorized groups, %d alone, %d already ended (skipped)%s",
             len(job_overrides),
@@ -413,7 +413,7 @@ class VectorizedLauncher(Launcher):
             counts["groups"],
             counts["alone"],
             counts["skipped"],
-            f", {refused} refused (another job's directory)" if refused else "",
+            f", {not_run} not run (another job's directory)" if not_run else "",
         )
         if counts["damaged"]:
             log.info(
@@ -459,8 +459,11 @@ def differing_keys(first: Sequence[str], second: Sequence[str]) -> list[str]:
 
 def _own_directories(launch: "_Launch", positions: list[int]) -> list[int]:
     """``positions`` without the jobs whose directory an earlier job of the launch has (a
-    ``hydra.sweep.subdir`` that leaves out a swept key): each is refused, before anything is
-    written into the directory, and the first job's run stays whole."""
+    ``hydra.sweep.subdir`` that leaves out a swept key): none of them is trained and nothing
+    of them is written into the directory, so that the first job's run stays whole. Each is
+    not run (outcome ``exists``, as under the basic launcher, where its training finds the
+    first job's completed run there): the command then exits 2
+    (:func:`lossbench.progress.not_run_message`)."""
     from lossbench.progress import mark_job
 
     own = []
@@ -472,7 +475,10 @@ def _own_directories(launch: "_Launch", positions: list[int]) -> list[int]:
         if first == number:
             own.append(i)
             continue
-        earlier, overrides = launch.overrides[first - launch.first_number], launch.overrides[i]
+        position = first - launch.first_number
+        earlier, overrides = launch.overrides[position], launch.overrides[i]
+        launch.values[i] = None
+        launch.taken.add(i)
         log.error(
             "refused: job %d would train in %s, job %d's directory: hydra.sweep.subdir=%s "
             "gives both jobs one directory. Add the keys in which they differ (%s) to "
@@ -487,9 +493,7 @@ def _own_directories(launch: "_Launch", positions: list[int]) -> list[int]:
             number,
             " ".join(overrides),
         )
-        launch.values[i] = None
-        launch.refused.add(i)
-        mark_job(launch.sweep_dir, number, "refused")
+        mark_job(launch.sweep_dir, number, "exists")
     return own
 
 
@@ -513,7 +517,7 @@ class _Launch:
     values: dict = field(default_factory=dict)  # position -> value, for the jobs ended
     pool: Any = None  # the TaskPool, made with the first tasks
     directories: dict = field(default_factory=dict)  # output dir -> the job number training there
-    refused: set = field(default_factory=set)  # positions refused: their directory is taken
+    taken: set = field(default_factory=set)  # positions not run: an earlier job's directory
 
 
 class _Base:
