@@ -155,6 +155,36 @@ def test_jobs_that_share_a_directory_train_once_and_the_others_are_not_run(
     assert "seed=0" in written
 
 
+@pytest.mark.parametrize(
+    ("swept", "subdir", "directory"),
+    [
+        ("seed=0,0", "seed${seed}", "seed0"),
+        ("optimizer.lr=0.01,1e-2", "lr${optimizer.lr}", "lr0.01"),
+    ],
+)
+def test_a_job_with_an_earlier_jobs_config_is_skipped_as_under_the_basic_launcher(
+    monkeypatch, tmp_path, capfd, swept, subdir, directory
+):
+    """Two jobs of one config (a value given twice, or one value written two ways) in one
+    directory: the first trains, the second is skipped, its result the first's run, and the
+    command exits 0, as under the basic launcher (where the second finds the first's run)."""
+    sweep = tmp_path / "sweep"
+    args = ("data=iris", "trainer.max_epochs=2", "logger=none", swept)
+    where = (f"hydra.sweep.dir={sweep}", f"hydra.sweep.subdir={subdir}")
+    log = _sweep(monkeypatch, tmp_path, capfd, *where, *args)
+    assert "1 repeating an earlier job's config (skipped)" in log
+    assert "skipped: job 1 (" in log and ") is job 0 (" in log
+    assert f"the same config, in the same directory {sweep / directory}" in log
+    assert "its result is job 0's run" in log
+    assert "Add the keys in which they differ" not in log and "not run" not in log
+    assert "1 completed, 1 skipped, 0 refused, 0 failed" in log
+    records = _records(sweep)
+    assert list(records) == [directory] and records[directory]["status"] == "completed"
+    hydra_files = sweep / directory / ".hydra"
+    assert swept.split(",")[0] in yaml.safe_load((hydra_files / "overrides.yaml").read_text())
+    assert yaml.safe_load((hydra_files / "hydra.yaml").read_text())["hydra"]["job"]["num"] == 0
+
+
 def test_a_rerun_with_another_config_counts_its_jobs_as_not_run_and_exits_2(
     monkeypatch, tmp_path, capfd
 ):

@@ -297,7 +297,8 @@ class VectorizedLauncher(Launcher):
                 continue
             if i in launch.taken:  # nothing of it is written: the directory is another job's
                 config = launch.composed[i][0]
-                runs.append(_returned(overrides, str(config.hydra.job.name), None))
+                value = launch.values.get(i)  # an earlier job's, where it has its config
+                runs.append(_returned(overrides, str(config.hydra.job.name), value))
                 continue
             # trained above: hand Hydra the value; else a DDP job, run here as the basic launcher
             value = launch.values.get(i)
@@ -325,6 +326,7 @@ class VectorizedLauncher(Launcher):
         self._add(launch, job_overrides)
         while follow_up is not None and launch.pool is not None:
             launch.values.update(launch.pool.wait())
+            _repeat_values(launch)
             ended = [
                 (initial_job_idx + i, list(o), launch.values[i])
                 for i, o in enumerate(launch.overrides)
@@ -338,6 +340,7 @@ class VectorizedLauncher(Launcher):
                 break
         if launch.pool is not None:
             launch.values.update(launch.pool.values())
+        _repeat_values(launch)
 
     def _add(self, launch: "_Launch", job_overrides: Sequence[Sequence[str]]) -> None:
         """Compose, plan and hand over ``job_overrides`` (numbered after ``launch``'s jobs),
@@ -356,7 +359,7 @@ class VectorizedLauncher(Launcher):
             workers = min(self.n_jobs, len(chunks))
             launch.pool = TaskPool(workers=workers)
         counts = {"grouped": 0, "groups": 0, "alone": 0, "skipped": 0, "damaged": 0}
-        taken = len(launch.taken)
+        taken, repeats = len(launch.taken), len(launch.repeats)
         deferred: list[tuple] = []  # tasks not handed over yet
         for positions in chunks.values():
             for i in positions:
@@ -405,14 +408,17 @@ class VectorizedLauncher(Launcher):
                 for args in deferred:
                     launch.pool.submit(*args)
                 deferred = []
-        not_run = len(launch.taken) - taken
+        repeats = len(launch.repeats) - repeats
+        not_run = len(launch.taken) - taken - repeats
         log.info(
-            "Launching %d jobs: %d in %d vectorized groups, %d alone, %d already ended (skipped)%s",
+            "Launching %d jobs: %d in %d vectorized groups, %d alone, %d already ended "
+            "(skipped)%s%s",
             len(job_overrides),
             counts["grouped"],
             counts["groups"],
             counts["alone"],
             counts["skipped"],
+            f", {repeats} repeating an earlier job's config (skipped)" if repeats else "",
             f", {not_run} not run (another job's directory)" if not_run else "",
         )
         if counts["damaged"]:
@@ -458,11 +464,13 @@ def differing_keys(first: Sequence[str], second: Sequence[str]) -> list[str]:
 
 
 def _own_directories(launch: "_Launch", positions: list[int]) -> list[int]:
-    """``positions`` without the jobs whose directory an earlier job of the launch has (a
-    ``hydra.sweep.subdir`` that leaves out a swept key): none of them is trained and nothing
-    of them is written into the directory, so that the first job's run stays whole. Each is
-    not run (outcome ``exists``, as under the basic launcher, where its training finds the
-    first job's completed run there): the command then exits 2
+    """``positions`` without the jobs whose directory an earlier job of the launch has, none of
+    which is trained and nothing of which is written into the directory, so that the first
+    job's run stays whole. A job with the first job's config (``seed=0,0``) is skipped (as
+    under the basic launcher, where it finds the first job's run of its config there): its
+    result is the first job's run. Any other (a ``hydra.sweep.subdir`` that leaves out a swept
+    key) is not run (outcome ``exists``, as under the basic launcher, where its training finds
+    the first job's completed run there): the command then exits 2
     (:func:`lossbench.progress.not_run_message`)."""
     from lossbench.progress import mark_job
 
@@ -479,6 +487,21 @@ def _own_directories(launch: "_Launch", positions: list[int]) -> list[int]:
         earlier, overrides = launch.overrides[position], launch.overrides[i]
         launch.values[i] = None
         launch.taken.add(i)
+        if _job_config(launch, i) == _job_config(launch, position):
+            log.info(
+                "skipped: job %d (%s) is job %d (%s) again: the same config, in the same "
+                "directory %s, so its result is job %d's run (a sweep trains each config once, "
+                "as it skips a job whose run ended with this config).",
+                number,
+                " ".join(overrides),
+                first,
+                " ".join(earlier),
+                output_dir,
+                first,
+            )
+            launch.repeats[i] = position
+            mark_job(launch.sweep_dir, number, "skipped")
+            continue
         log.error(
             "refused: job %d would train in %s, job %d's directory: hydra.sweep.subdir=%s "
             "gives both jobs one directory. Add the keys in which they differ (%s) to "
@@ -495,6 +518,20 @@ def _own_directories(launch: "_Launch", positions: list[int]) -> list[int]:
         )
         mark_job(launch.sweep_dir, number, "exists")
     return own
+
+
+def _job_config(launch: "_Launch", i: int) -> dict:
+    """The resolved job config (without ``hydra``) of job ``i``, as a plain container."""
+    if i in launch.composed:
+        return OmegaConf.to_container(launch.composed[i][1])
+    return launch.jobs[i].plain
+
+
+def _repeat_values(launch: "_Launch") -> None:
+    """Give each job skipped as an earlier job's config again that job's value, once it has
+    one."""
+    for i, earlier in launch.repeats.items():
+        launch.values[i] = launch.values.get(earlier)
 
 
 def _subdir(launch: "_Launch", i: int) -> str:
@@ -518,6 +555,7 @@ class _Launch:
     pool: Any = None  # the TaskPool, made with the first tasks
     directories: dict = field(default_factory=dict)  # output dir -> the job number training there
     taken: set = field(default_factory=set)  # positions not run: an earlier job's directory
+    repeats: dict = field(default_factory=dict)  # position -> the earlier one of the same config
 
 
 class _Base:
