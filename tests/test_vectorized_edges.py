@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import pytest
 import yaml
+from omegaconf import OmegaConf
 
 from lossbench.vectorized import why_alone
 from test_vectorized import _records
@@ -118,34 +119,70 @@ def test_a_list_valued_loss_weight_sweeps_and_is_written_as_a_list(monkeypatch, 
     assert written["loss"]["weight"] == [1.0, 2.0, 3.0] and written["seed"] == 1
 
 
-def test_jobs_that_share_a_directory_train_once_and_the_others_are_refused(
+def test_jobs_that_share_a_directory_train_once_and_the_others_are_not_run(
     monkeypatch, tmp_path, capfd
 ):
     """``hydra.sweep.subdir`` without a swept key: the first job trains there, the second is
-    refused before anything is written (the basic launcher trains the first, then refuses the
-    second because the directory records a completed run)."""
+    not run, before anything is written, and the command exits 2 as under the basic launcher
+    (which trains the first, then refuses the second because the directory records a
+    completed run)."""
     sweep = tmp_path / "sweep"
-    log = _sweep(
-        monkeypatch,
-        tmp_path,
-        capfd,
-        f"hydra.sweep.dir={sweep}",
-        "hydra.sweep.subdir=lr${optimizer.lr}",
-        "data=iris",
-        "trainer.max_epochs=2",
-        "logger=none",
-        "seed=0,1",
-    )
-    assert "1 refused (another job's directory)" in log
+    with pytest.raises(SystemExit) as stop:
+        _sweep(
+            monkeypatch,
+            tmp_path,
+            capfd,
+            f"hydra.sweep.dir={sweep}",
+            "hydra.sweep.subdir=lr${optimizer.lr}",
+            "data=iris",
+            "trainer.max_epochs=2",
+            "logger=none",
+            "seed=0,1",
+        )
+    assert stop.value.code == 2
+    captured = capfd.readouterr()
+    log = captured.out + captured.err
+    assert "1 not run (another job's directory)" in log
     assert "refused: job 1 would train in" in log and "job 0's directory" in log
     assert "Add the keys in which they differ (seed) to hydra.sweep.subdir" in log
     assert "hydra.sweep.subdir=lr${optimizer.lr}" in log
-    assert "(0 completed" not in log and "1 completed, 0 skipped, 1 refused" in log
+    assert "1 completed, 0 skipped, 0 refused, 0 failed, 1 not run: a completed or kept" in log
+    assert "1 job(s) of this study were not run" in log
     records = _records(sweep)
     assert list(records) == ["lr0.001"]
     assert records["lr0.001"]["seed"] == 0 and records["lr0.001"]["status"] == "completed"
     written = yaml.safe_load((sweep / "lr0.001" / ".hydra" / "overrides.yaml").read_text())
     assert "seed=0" in written
+
+
+@pytest.mark.parametrize(
+    ("swept", "subdir", "directory"),
+    [
+        ("seed=0,0", "seed${seed}", "seed0"),
+        ("optimizer.lr=0.01,1e-2", "lr${optimizer.lr}", "lr0.01"),
+    ],
+)
+def test_a_job_with_an_earlier_jobs_config_is_skipped_as_under_the_basic_launcher(
+    monkeypatch, tmp_path, capfd, swept, subdir, directory
+):
+    """Two jobs of one config (a value given twice, or one value written two ways) in one
+    directory: the first trains, the second is skipped, its result the first's run, and the
+    command exits 0, as under the basic launcher (where the second finds the first's run)."""
+    sweep = tmp_path / "sweep"
+    args = ("data=iris", "trainer.max_epochs=2", "logger=none", swept)
+    where = (f"hydra.sweep.dir={sweep}", f"hydra.sweep.subdir={subdir}")
+    log = _sweep(monkeypatch, tmp_path, capfd, *where, *args)
+    assert "1 repeating an earlier job's config (skipped)" in log
+    assert "skipped: job 1 (" in log and ") is job 0 (" in log
+    assert f"the same config, in the same directory {sweep / directory}" in log
+    assert "its result is job 0's run" in log
+    assert "Add the keys in which they differ" not in log and "not run" not in log
+    assert "1 completed, 1 skipped, 0 refused, 0 failed" in log
+    records = _records(sweep)
+    assert list(records) == [directory] and records[directory]["status"] == "completed"
+    hydra_files = sweep / directory / ".hydra"
+    assert swept.split(",")[0] in yaml.safe_load((hydra_files / "overrides.yaml").read_text())
+    assert yaml.safe_load((hydra_files / "hydra.yaml").read_text())["hydra"]["job"]["num"] == 0
 
 
 def test_a_rerun_with_another_config_counts_its_jobs_as_not_run_and_exits_2(
@@ -180,6 +217,31 @@ def test_a_skipping_rerun_leaves_the_jobs_files_as_they_were(monkeypatch, tmp_pa
     log = _sweep(monkeypatch, tmp_path, capfd, *args, "seed=0,1")
     assert "0 completed, 2 skipped" in log
     assert {p: (p.stat().st_mtime_ns, p.read_bytes()) for p in files} == before
+
+
+@pytest.mark.parametrize("key", ["seed", "data.split_seed"])
+def test_a_vectorizable_value_that_reads_the_hydra_config_is_each_jobs_own(
+    monkeypatch, tmp_path, capfd, key
+):
+    """``seed=${hydra:job.num}``: each job reads its own Hydra config, as under the basic
+    launcher (it was refused: "HydraConfig was not set"), and trains with its job number."""
+    args = ("data=wine", f"{key}=${{hydra:job.num}}", "optimizer.lr=0.01,0.1")
+    args = (*args, "trainer.max_epochs=2", "logger=none")
+    written = {}
+    for launcher in ("vectorized", "basic"):
+        sweep = tmp_path / launcher
+        log = _sweep(
+            monkeypatch, tmp_path, capfd, f"hydra.sweep.dir={sweep}", *args, launcher=launcher
+        )
+        assert "2 completed" in log
+        assert launcher == "basic" or "2 in 1 vectorized groups" in log
+        records = _records(sweep)
+        assert [records[job]["status"] for job in ("0", "1")] == ["completed"] * 2
+        configs = [yaml.safe_load((sweep / job / "config.yaml").read_text()) for job in "01"]
+        written[launcher] = [OmegaConf.select(OmegaConf.create(c), key) for c in configs]
+        written[launcher] += [records[job]["test/nll"] for job in "01"]
+    assert written["vectorized"][:2] == written["basic"][:2] == [0, 1]
+    assert written["vectorized"][2:] == pytest.approx(written["basic"][2:], abs=1e-5)
 
 
 def test_a_value_that_reaches_another_key_groups_each_job_by_its_own_config(

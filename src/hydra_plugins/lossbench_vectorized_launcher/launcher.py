@@ -295,9 +295,10 @@ class VectorizedLauncher(Launcher):
             if i not in launch.composed:
                 runs.append(launch.jobs[i].returned(launch.values[i]))
                 continue
-            if i in launch.refused:  # nothing of it is written: the directory is another job's
+            if i in launch.taken:  # nothing of it is written: the directory is another job's
                 config = launch.composed[i][0]
-                runs.append(_returned(overrides, str(config.hydra.job.name), None))
+                value = launch.values.get(i)  # an earlier job's, where it has its config
+                runs.append(_returned(overrides, str(config.hydra.job.name), value))
                 continue
             # trained above: hand Hydra the value; else a DDP job, run here as the basic launcher
             value = launch.values.get(i)
@@ -325,6 +326,7 @@ class VectorizedLauncher(Launcher):
         self._add(launch, job_overrides)
         while follow_up is not None and launch.pool is not None:
             launch.values.update(launch.pool.wait())
+            _repeat_values(launch)
             ended = [
                 (initial_job_idx + i, list(o), launch.values[i])
                 for i, o in enumerate(launch.overrides)
@@ -338,6 +340,7 @@ class VectorizedLauncher(Launcher):
                 break
         if launch.pool is not None:
             launch.values.update(launch.pool.values())
+        _repeat_values(launch)
 
     def _add(self, launch: "_Launch", job_overrides: Sequence[Sequence[str]]) -> None:
         """Compose, plan and hand over ``job_overrides`` (numbered after ``launch``'s jobs),
@@ -356,7 +359,7 @@ class VectorizedLauncher(Launcher):
             workers = min(self.n_jobs, len(chunks))
             launch.pool = TaskPool(workers=workers)
         counts = {"grouped": 0, "groups": 0, "alone": 0, "skipped": 0, "damaged": 0}
-        refused = len(launch.refused)
+        taken, repeats = len(launch.taken), len(launch.repeats)
         deferred: list[tuple] = []  # tasks not handed over yet
         for positions in chunks.values():
             for i in positions:
@@ -405,15 +408,18 @@ class VectorizedLauncher(Launcher):
                 for args in deferred:
                     launch.pool.submit(*args)
                 deferred = []
-        refused = len(launch.refused) - refused
+        repeats = len(launch.repeats) - repeats
+        not_run = len(launch.taken) - taken - repeats
         log.info(
-            "Launching %d jobs: %d in %d vectorized groups, %d alone, %d already ended (skipped)%s",
+            "Launching %d jobs: %d in %d vectorized groups, %d alone, %d already ended "
+            "(skipped)%s%s",
             len(job_overrides),
             counts["grouped"],
             counts["groups"],
             counts["alone"],
             counts["skipped"],
-            f", {refused} refused (another job's directory)" if refused else "",
+            f", {repeats} repeating an earlier job's config (skipped)" if repeats else "",
+            f", {not_run} not run (another job's directory)" if not_run else "",
         )
         if counts["damaged"]:
             log.info(
@@ -458,9 +464,14 @@ def differing_keys(first: Sequence[str], second: Sequence[str]) -> list[str]:
 
 
 def _own_directories(launch: "_Launch", positions: list[int]) -> list[int]:
-    """``positions`` without the jobs whose directory an earlier job of the launch has (a
-    ``hydra.sweep.subdir`` that leaves out a swept key): each is refused, before anything is
-    written into the directory, and the first job's run stays whole."""
+    """``positions`` without the jobs whose directory an earlier job of the launch has, none of
+    which is trained and nothing of which is written into the directory, so that the first
+    job's run stays whole. A job with the first job's config (``seed=0,0``) is skipped (as
+    under the basic launcher, where it finds the first job's run of its config there): its
+    result is the first job's run. Any other (a ``hydra.sweep.subdir`` that leaves out a swept
+    key) is not run (outcome ``exists``, as under the basic launcher, where its training finds
+    the first job's completed run there): the command then exits 2
+    (:func:`lossbench.progress.not_run_message`)."""
     from lossbench.progress import mark_job
 
     own = []
@@ -472,7 +483,25 @@ def _own_directories(launch: "_Launch", positions: list[int]) -> list[int]:
         if first == number:
             own.append(i)
             continue
-        earlier, overrides = launch.overrides[first - launch.first_number], launch.overrides[i]
+        position = first - launch.first_number
+        earlier, overrides = launch.overrides[position], launch.overrides[i]
+        launch.values[i] = None
+        launch.taken.add(i)
+        if _job_config(launch, i) == _job_config(launch, position):
+            log.info(
+                "skipped: job %d (%s) is job %d (%s) again: the same config, in the same "
+                "directory %s, so its result is job %d's run (a sweep trains each config once, "
+                "as it skips a job whose run ended with this config).",
+                number,
+                " ".join(overrides),
+                first,
+                " ".join(earlier),
+                output_dir,
+                first,
+            )
+            launch.repeats[i] = position
+            mark_job(launch.sweep_dir, number, "skipped")
+            continue
         log.error(
             "refused: job %d would train in %s, job %d's directory: hydra.sweep.subdir=%s "
             "gives both jobs one directory. Add the keys in which they differ (%s) to "
@@ -487,10 +516,22 @@ def _own_directories(launch: "_Launch", positions: list[int]) -> list[int]:
             number,
             " ".join(overrides),
         )
-        launch.values[i] = None
-        launch.refused.add(i)
-        mark_job(launch.sweep_dir, number, "refused")
+        mark_job(launch.sweep_dir, number, "exists")
     return own
+
+
+def _job_config(launch: "_Launch", i: int) -> dict:
+    """The resolved job config (without ``hydra``) of job ``i``, as a plain container."""
+    if i in launch.composed:
+        return OmegaConf.to_container(launch.composed[i][1])
+    return launch.jobs[i].plain
+
+
+def _repeat_values(launch: "_Launch") -> None:
+    """Give each job skipped as an earlier job's config again that job's value, once it has
+    one."""
+    for i, earlier in launch.repeats.items():
+        launch.values[i] = launch.values.get(earlier)
 
 
 def _subdir(launch: "_Launch", i: int) -> str:
@@ -513,7 +554,8 @@ class _Launch:
     values: dict = field(default_factory=dict)  # position -> value, for the jobs ended
     pool: Any = None  # the TaskPool, made with the first tasks
     directories: dict = field(default_factory=dict)  # output dir -> the job number training there
-    refused: set = field(default_factory=set)  # positions refused: their directory is taken
+    taken: set = field(default_factory=set)  # positions not run: an earlier job's directory
+    repeats: dict = field(default_factory=dict)  # position -> the earlier one of the same config
 
 
 class _Base:
@@ -786,7 +828,10 @@ _ABSENT = object()
 
 
 def _plain_value(override: Override) -> bool:
-    """A ``key=value`` override of a vectorizable key (no group, package, +, ++ or ~)."""
+    """A ``key=value`` override of a vectorizable key (no group, package, +, ++ or ~) whose
+    value calls no resolver. One that calls a resolver (``seed=${hydra:job.num}``: each job's
+    Hydra config) is composed into its base, as its other overrides are, so that the base
+    sets each job's Hydra config before resolving it (:attr:`_Base.reads_hydra`)."""
     from lossbench.vectorized.grouping import VECTORIZED_KEYS
 
     return (
@@ -794,6 +839,7 @@ def _plain_value(override: Override) -> bool:
         and override.package is None
         and not (override.is_delete() or override.is_add() or override.is_force_add())
         and not override.is_sweep_override()
+        and not _RESOLVER.search(str(override.value()))
     )
 
 
