@@ -5,10 +5,12 @@ from __future__ import annotations
 
 import dataclasses
 import typing
+from pathlib import Path
 
 import pytest
 from hydra.conf import HydraConf
 
+from cli_process import run_module
 from lossbench.config import TrainConfig
 from lossbench.hydra_settings import (
     config_name_refusal,
@@ -128,3 +130,21 @@ def test_primary_configs_hydra_finds_are_not_refused(line: list[str]) -> None:
 def test_packages_of_the_config_are_not_refused(line: list[str]) -> None:
     nested = {"data": ("batch_size", "path")}
     assert package_refusal(line, "lossbench-train", TRAIN_KEYS, nested) is None
+
+
+def test_a_copy_of_train_yaml_under_cp_is_pointed_to_cd(tmp_path):
+    """``-cp`` replaces lossbench's config folder, so a copy of train.yaml there cannot find
+    the groups it chooses: refused with ``-cd``, which adds the folder to lossbench's."""
+    folder = tmp_path / "mine"
+    folder.mkdir()
+    train_yaml = Path(__file__).resolve().parents[1] / "configs" / "train.yaml"
+    (folder / "my_train.yaml").write_text(train_yaml.read_text(encoding="utf-8"), encoding="utf-8")
+    cp = run_module("lossbench.train", "-cp", str(folder), "-cn", "my_train", cwd=tmp_path)
+    assert cp.returncode == 2, cp.stderr
+    assert f"-cp {folder} -cn my_train: the primary config chooses " in cp.stderr
+    assert f"Use -cd {folder} -cn my_train instead" in cp.stderr
+    assert "Traceback" not in cp.stderr and "HYDRA_FULL_ERROR" not in cp.stderr
+    cd = run_module(
+        "lossbench.train", "-cd", str(folder), "-cn", "my_train", "--cfg", "job", cwd=tmp_path
+    )
+    assert cd.returncode == 0 and "lossbench: refused" not in cd.stderr, cd.stderr

@@ -601,6 +601,8 @@ mean -cn train? Primary configs there: train. ...
             return _missing_primary_dir(str(folder), given, name)
         if found := _NO_PRIMARY.match(text):
             return _missing_primary(found["name"], parsed, command, configs)
+        if (found := _NOT_FOUND_OPTION.search(text)) and given is not None:
+            return _group_outside_primary_dir(found["config"], given, name, configs)
         return None
     if not isinstance(error, ConfigCompositionException):
         return None
@@ -627,6 +629,34 @@ mean -cn train? Primary configs there: train. ...
     if key.startswith(("hydra.sweeper.", "hydra.launcher.")) and hasattr(node, "keys"):
         return _plugin_setting_refusal(given[-1], key, [str(k) for k in node])
     return None
+
+
+#: Hydra composing a primary config whose defaults list names an option it cannot find.
+_NOT_FOUND_OPTION = re.compile(r"Could not find '(?P<config>[^']+)'")
+
+
+def _group_outside_primary_dir(
+    config: str, given: str, name: str | None, configs: Path
+) -> str | None:
+    """The refusal where the primary config of ``-cp given`` names ``config`` (``study/full``)
+    of one of lossbench's config groups, which ``-cp`` leaves out of the search path (a copy
+    of ``train.yaml``); None for a group lossbench does not have (the user's own, misspelt).
+
+        >>> from lossbench.train import config_dir
+        >>> print(_group_outside_primary_dir("study/full", "/my", "t", config_dir())[:58])
+        -cp /my -cn t: the primary config chooses study/full, an o
+    """
+    group = config.split("/", 1)[0]
+    if "/" not in config or not (configs / group).is_dir():
+        return None
+    cn = f" -cn {name}" if name else ""
+    return (
+        f"-cp {given}{cn}: the primary config chooses {config}, an option of lossbench's config "
+        f"group {group}, but -cp replaces lossbench's config folder ({configs}), so its groups "
+        f"are not found. Use -cd {given}{cn} instead: the folder's configs join lossbench's "
+        "(a primary config there is used in place of train.yaml). With -cp, the primary "
+        "config and every group it chooses must be in that folder."
+    )
 
 
 def _sampler_key_refusal(error: BaseException, config: str, overrides: Sequence[str]) -> str | None:
