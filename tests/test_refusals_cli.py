@@ -784,6 +784,17 @@ CATALOGUE: list[Case] = [
             ["loss.gamma=2: the loss chosen, loss=cross_entropy (one job of the sweep "
              "loss=focal,cross_entropy), has no setting 'gamma'",
              "sweep only options that have it (e.g. loss=focal loss.gamma=2)"], fast=True),
+    # glob() over a group's options, with a key of a group given too: a traceback ("ConfigLoader
+    # is not set"), exit 1; the options it matches are read from the group's files
+    refused("glob-sweep-key-of-another-option", "train",
+            ("-m", *QUICK, "data=iris", "loss=glob([focal,cross*])", "loss.gamma=2"),
+            ["loss.gamma=2: the loss chosen, loss=cross_entropy (one job of the sweep "
+             "loss=glob([focal,cross*])), has no setting 'gamma'"],
+            unwanted=["ConfigLoader"], fast=True),
+    refused("glob-sweep-callback-entry-misspelt", "train",
+            ("-m", *QUICK, "data=glob(ir*)", "callbacks.progres_bar=null"),
+            ["callbacks.progres_bar names no callback entry", "Did you mean callbacks.progress_bar?"],
+            unwanted=["ConfigLoader"], fast=True),
     refused("sweep-first-config-key-of-another-option", "train",
             ("-m", *QUICK, "scheduler=cosine,warmup_cosine", "scheduler.eta_min=0.01"),
             ["Hydra first composes one config without the swept options, with scheduler=none",
