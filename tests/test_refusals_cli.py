@@ -484,6 +484,19 @@ CATALOGUE: list[Case] = [
     refused("predict-data-null-option", "predict", ("ckpt_path=x.ckpt", "data=null"),
             ["lossbench-predict needs a data option: choose one, e.g. data=csv (predict.yaml's "
              "default)", "Options of data: csv, images"], unwanted=["NoneType"], fast=True),
+    # null for a setting that takes text: Hydra stopped with "field 'split' is not Optional"
+    refused("eval-split-null", "eval", ("ckpt_path=x.ckpt", "split=null"),
+            ["split=null: split takes text (str), not null", "split=test (the default)"],
+            unwanted=["Optional", "Error merging"], fast=True),
+    refused("eval-checkpoint-null", "eval", ("ckpt_path=null",),
+            ["ckpt_path=null: ckpt_path takes text (str), not null",
+             "ckpt_path=<value> (it has no default)"], unwanted=["Optional"], fast=True),
+    refused("predict-checkpoint-null", "predict", ("ckpt_path=null",),
+            ["ckpt_path=null: ckpt_path takes text (str), not null"], unwanted=["Optional"],
+            fast=True),
+    refused("predict-data-path-null", "predict", ("ckpt_path=x.ckpt", "data.path=null"),
+            ["data.path=null: data.path takes text (str), not null",
+             "data.path=<value> (it has no default)"], unwanted=["Optional"], fast=True),
     # a second option for a group that takes one: Hydra kept one silently, or failed to merge
     refused("data-added-second-option", "train", (*QUICK, "data=iris", "+data=wine"),
             ["data=iris and +data=wine give data 2 options, but data takes one",

@@ -712,7 +712,11 @@ def run_checkpoint_app(
             one_choice=list(groups),
             primary=f"{COMMAND_CONFIGS[command]}.yaml",
         )
-    refuse_wrong_types(overrides, hydra_schemas(), [])
+    schemas = {  # split=null, ckpt_path=null, data.path=null: the command's schema's types
+        "": (schema,),
+        **{g: tuple(dict.fromkeys(o.values())) for g, (_, o) in (groups or {}).items()},
+    }
+    refuse_wrong_types(overrides, schemas | hydra_schemas(), list(groups or {}))
     parsed = hydra_arguments(sys.argv[1:])
     if shared_out is not None and parsed is not None and parsed.multirun:
         refusal = shared_out(overrides)
