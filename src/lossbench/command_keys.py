@@ -56,6 +56,7 @@ __all__ = [
     "unknown_key",
     "unknown_option",
     "unknown_removed_key",
+    "unmatched_glob",
 ]
 
 #: The first name of an override: up to the first ``.``, ``/`` (a config group's path, such as
@@ -622,6 +623,32 @@ def second_option(
     )
 
 
+def unmatched_glob(argument: str, options: Mapping[str, Sequence[str]]) -> str | None:
+    """The refusal of ``group=glob(...)`` where the glob matches no option of the group:
+    Hydra's multirun would launch no job and end with exit status 0. Else None.
+
+        >>> options = {"data": ["iris", "wine"]}
+        >>> print(unmatched_glob("data=glob(zz*)", options))
+        ... # doctest: +NORMALIZE_WHITESPACE
+        data=glob(zz*) matches no option of data, so the multirun would launch no job. Options
+        of data: iris, wine.
+        >>> unmatched_glob("data=glob(ir*)", options) is None
+        True
+    """
+    from hydra.core.override_parser.types import Glob
+
+    override = _group_override(argument, options)
+    if override is None or not isinstance(override.value(), Glob):
+        return None
+    group = override.key_or_group
+    if override.value().filter(sorted(options[group])):
+        return None
+    return (
+        f"{argument} matches no option of {group}, so the multirun would launch no job. "
+        f"Options of {group}: {', '.join(options[group])}."
+    )
+
+
 def refuse_option_choices(
     arguments: Sequence[str],
     options: Mapping[str, Sequence[str]],
@@ -633,12 +660,14 @@ def refuse_option_choices(
     primary: str = "train.yaml",
 ) -> None:
     """Print the refusal of the first config group choice of ``arguments`` that is null
-    (:func:`null_option`) or gives a group that takes one option a second one
-    (:func:`second_option`), and exit with status 2; return when there is none."""
+    (:func:`null_option`), gives a group that takes one option a second one
+    (:func:`second_option`) or globs no option (:func:`unmatched_glob`), and exit with status
+    2; return when there is none."""
     for argument in arguments:
         refusal = null_option(
             argument, options, command, defaults=defaults, needed=needed, primary=primary
         ) or second_option(argument, arguments, options, one_choice)
+        refusal = refusal or unmatched_glob(argument, options)
         if refusal is not None:
             print(f"lossbench: refused: {refusal}", file=sys.stderr)
             sys.exit(2)
