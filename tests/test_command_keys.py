@@ -13,13 +13,18 @@ from cli_process import run_module
 from lossbench.command_keys import (
     NEEDED_GROUPS,
     NEEDED_SETTINGS,
+    ONE_CHOICE_GROUPS,
     command_keys,
     group_keys,
+    group_options,
+    null_option,
     removed_setting,
+    second_option,
     unknown_key,
 )
 from lossbench.config import SCHEMAS, TrainConfig
 from lossbench.evaluate import EvalConfig
+from lossbench.option_keys import chosen_options
 from lossbench.train import config_dir
 
 GROUPS = [path.name for path in config_dir().iterdir() if path.is_dir()]
@@ -307,3 +312,27 @@ def test_removing_a_needed_setting_is_refused_with_what_to_give_instead(key) -> 
 )
 def test_removing_what_a_run_can_do_without_is_left_to_hydra(argument) -> None:
     assert removed_setting(argument, {"experiment": ["compare_all"]}, "lossbench-train") is None
+
+
+def test_null_or_a_second_option_of_each_group_is_refused() -> None:
+    """``group=null`` for each group of train.yaml, and two options for each group that takes
+    one, are refused before Hydra (which stopped with a traceback, or kept one silently)."""
+    options = group_options([config_dir()])
+    defaults = chosen_options([], config_dir())
+    for group, valid in options.items():
+        refusal = null_option(f"{group}=null", options, "lossbench-train", defaults=defaults)
+        assert refusal is not None and f"Options of {group}: {', '.join(valid)}." in refusal
+        fix = f"{group}=none" if "none" in valid else f"~{group}"
+        if group in NEEDED_GROUPS and "none" not in valid:
+            fix = f"{group}={defaults[group]} (train.yaml's default)"
+        assert fix in refusal, refusal
+    for group in ONE_CHOICE_GROUPS:
+        first, second = options[group][0], options[group][-1]
+        if first == second:
+            continue  # one option (trainer, paths): the same twice is not a second one
+        listed = f"{group}=[{first},{second}]"
+        assert f"{group}={second}, or run each" in second_option(listed, [listed], options)
+        line = [f"{group}={first}", f"+{group}={second}"]
+        assert f"-m {group}={first},{second}" in second_option(line[1], line, options)
+    for line in (["logger=[csv,mlflow]"], ["data=[iris]"], ["data=iris", "+logger.x.y=1"]):
+        assert all(second_option(a, line, options) is None for a in line), line

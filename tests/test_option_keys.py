@@ -13,6 +13,7 @@ import pytest
 from hydra import compose, initialize_config_dir
 from hydra.errors import ConfigCompositionException
 
+from cli_process import run_module
 from lossbench.command_keys import group_options
 from lossbench.config import SCHEMAS
 from lossbench.entry_keys import chosen_entries, unknown_entry_key
@@ -348,3 +349,31 @@ def test_a_config_that_chooses_a_logger_is_followed(tmp_path: Path) -> None:
     sweep = ["-m", "setup=logged,logits_focal", "logger.tensorboard.name=x"]
     assert unknown_entry_key(sweep[-1], sweep, configs) is None
     assert chosen_option("logger", sweep[1:], configs, multirun=True) is None
+
+
+def test_a_glob_sweep_of_a_group_is_read_as_the_options_it_matches(tmp_path: Path) -> None:
+    """``glob(...)`` over a group's options, with a key of a group also given: the checks read
+    the options it matches from the group's files (Hydra lists them only as it sweeps) and
+    check each job as for a list of options, rather than stop with Hydra's "ConfigLoader is
+    not set"."""
+    line = ["setup=glob(logits_bce*)", "optimizer.weight_decay=0.001"]
+    assert option_key_refusal(line, CONFIGS, multirun=True) is None
+    assert chosen_option("logger", line, CONFIGS, multirun=True) == ("csv",)
+    line = ["data=glob(ir*)", "data.batch_size=16"]
+    assert option_key_refusal(line, CONFIGS, multirun=True) is None
+    sweep = ["-m", "data=iris", "loss=glob(bce*)", "head=sigmoid", "callbacks.progress_bar=null"]
+    assert unknown_entry_key(sweep[-1], sweep, CONFIGS) is None
+    refusal = option_key_refusal(
+        ["data=iris", "loss=glob([focal,cross*])", "loss.gamma=2"], CONFIGS, multirun=True
+    )
+    assert refusal is not None
+    assert "loss=cross_entropy (one job of the sweep loss=glob([focal,cross*]))" in refusal
+    result = run_module(
+        "lossbench.train", "-m", "data=glob(ir*)", "data.batch_size=16", "trainer.max_epochs=1",
+        "logger=none", "hydra.sweep.dir=sweep", cwd=tmp_path,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "Traceback" not in result.stderr
+    assert [p.parent.name for p in (tmp_path / "sweep").glob("*/metrics.json")] == [
+        "0_iris_logits_bce_with_logits"
+    ]

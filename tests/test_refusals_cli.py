@@ -466,6 +466,54 @@ CATALOGUE: list[Case] = [
     refused("predict-images-path-removed", "predict", ("ckpt_path=x.ckpt", "data=images", "~data.path"),
             ["~data.path removes data.path, but path is part of the schema of data=images"],
             unwanted=["Could not delete", "HYDRA_FULL_ERROR"], fast=True),
+    # group=null: Hydra stopped with a traceback ("Config group override must be a string or a
+    # list. Got NoneType"), exit 1
+    refused("debug-null-option", "train", ("debug=null",),
+            ["debug=null: debug is a config group, chosen by an option's name, and null names none",
+             "leave debug= out (train.yaml chooses none) or remove the choice: ~debug",
+             "Options of debug: anomaly, default, fdr"], unwanted=["NoneType"], fast=True),
+    refused("logger-null-option", "train", ("logger=null",),
+            ["logger=null: logger is a config group", "Its option none runs without one: "
+             "logger=none", "Options of logger: csv"], unwanted=["NoneType", "~logger"], fast=True),
+    refused("data-null-option", "train", ("data=null",),
+            ["lossbench-train needs a data option: choose one, e.g. data=breast_cancer"],
+            unwanted=["NoneType", "~data"], fast=True),
+    refused("sweep-null-option", "train", ("-m", *QUICK, "debug=null,fdr"),
+            ["debug=null,fdr: debug is a config group", "leave null out of the values"],
+            unwanted=["NoneType"], fast=True),
+    refused("predict-data-null-option", "predict", ("ckpt_path=x.ckpt", "data=null"),
+            ["lossbench-predict needs a data option: choose one, e.g. data=csv (predict.yaml's "
+             "default)", "Options of data: csv, images"], unwanted=["NoneType"], fast=True),
+    # null for a setting that takes text: Hydra stopped with "field 'split' is not Optional"
+    refused("eval-split-null", "eval", ("ckpt_path=x.ckpt", "split=null"),
+            ["split=null: split takes text (str), not null", "split=test (the default)"],
+            unwanted=["Optional", "Error merging"], fast=True),
+    refused("eval-checkpoint-null", "eval", ("ckpt_path=null",),
+            ["ckpt_path=null: ckpt_path takes text (str), not null",
+             "ckpt_path=<value> (it has no default)"], unwanted=["Optional"], fast=True),
+    refused("predict-checkpoint-null", "predict", ("ckpt_path=null",),
+            ["ckpt_path=null: ckpt_path takes text (str), not null"], unwanted=["Optional"],
+            fast=True),
+    refused("predict-data-path-null", "predict", ("ckpt_path=x.ckpt", "data.path=null"),
+            ["data.path=null: data.path takes text (str), not null",
+             "data.path=<value> (it has no default)"], unwanted=["Optional"], fast=True),
+    # a second option for a group that takes one: Hydra kept one silently, or failed to merge
+    refused("data-added-second-option", "train", (*QUICK, "data=iris", "+data=wine"),
+            ["data=iris and +data=wine give data 2 options, but data takes one",
+             "Choose one, data=wine, or run each in a multirun: -m data=iris,wine"], fast=True),
+    refused("head-added-second-option", "train", (*QUICK, "head=sigmoid", "+head=logits"),
+            ["head=sigmoid and +head=logits give head 2 options", "head=logits"], fast=True),
+    refused("data-list-second-option", "train", (*QUICK, "data=[iris,wine]"),
+            ["data=[iris,wine] gives data 2 options, but data takes one",
+             "-m data=iris,wine"], fast=True),
+    refused("sweep-data-list-second-option", "train", ("-m", *QUICK, "data=[iris,wine]"),
+            ["data=[iris,wine] gives data 2 options, but data takes one"], fast=True),
+    refused("loss-list-second-option", "train", (*QUICK, "loss=[bce,cross_entropy]"),
+            ["loss=[bce,cross_entropy] gives loss 2 options, but loss takes one"],
+            unwanted=["Merge error"], fast=True),
+    refused("logger-added-second-option", "train", ("trainer.max_epochs=1", "logger=csv",
+            "+logger=mlflow"), ["give them as one list, logger=[csv,mlflow]"],
+            unwanted=["appears more than once"], fast=True),
     refused("predict-data-removed", "predict", ("ckpt_path=x.ckpt", "~data"),
             ["~data removes data from the config", "data=<option> (one of: csv, images)"],
             unwanted=["Traceback", "HYDRA_FULL_ERROR"], fast=True),
@@ -784,6 +832,20 @@ CATALOGUE: list[Case] = [
             ["loss.gamma=2: the loss chosen, loss=cross_entropy (one job of the sweep "
              "loss=focal,cross_entropy), has no setting 'gamma'",
              "sweep only options that have it (e.g. loss=focal loss.gamma=2)"], fast=True),
+    # glob() over a group's options, with a key of a group given too: a traceback ("ConfigLoader
+    # is not set"), exit 1; the options it matches are read from the group's files
+    refused("glob-sweep-key-of-another-option", "train",
+            ("-m", *QUICK, "data=iris", "loss=glob([focal,cross*])", "loss.gamma=2"),
+            ["loss.gamma=2: the loss chosen, loss=cross_entropy (one job of the sweep "
+             "loss=glob([focal,cross*])), has no setting 'gamma'"],
+            unwanted=["ConfigLoader"], fast=True),
+    refused("glob-sweep-callback-entry-misspelt", "train",
+            ("-m", *QUICK, "data=glob(ir*)", "callbacks.progres_bar=null"),
+            ["callbacks.progres_bar names no callback entry", "Did you mean callbacks.progress_bar?"],
+            unwanted=["ConfigLoader"], fast=True),
+    refused("glob-sweep-without-an-option", "train", ("-m", *QUICK, "data=glob(zz*)"),
+            ["data=glob(zz*) matches no option of data, so the multirun would launch no job",
+             "Options of data: breast_cancer"], fast=True),
     refused("sweep-first-config-key-of-another-option", "train",
             ("-m", *QUICK, "scheduler=cosine,warmup_cosine", "scheduler.eta_min=0.01"),
             ["Hydra first composes one config without the swept options, with scheduler=none",
@@ -2211,6 +2273,8 @@ PREFLIGHT_CASES = [
             "key-of-another-option",
             "grammar",
             "group-added-with-plus",  # Hydra's defaults list refuses it as it composes
+            "null-option",
+            "second-option",
         )
     )
 ]

@@ -33,24 +33,30 @@ import sys
 import typing
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
 from lossbench.removals import absent_key_refusal, removed_key, schema_key_refusal
 
 __all__ = [
+    "ONE_CHOICE_GROUPS",
     "added_config_dirs",
     "command_keys",
     "group_keys",
     "group_options",
+    "null_option",
     "overrides_of",
+    "refuse_option_choices",
     "refuse_removed_command_settings",
     "refuse_removed_settings",
     "refuse_unknown_keys",
     "refuse_unknown_options",
     "removed_command_setting",
     "removed_setting",
+    "second_option",
     "unknown_key",
     "unknown_option",
     "unknown_removed_key",
+    "unmatched_glob",
 ]
 
 #: The first name of an override: up to the first ``.``, ``/`` (a config group's path, such as
@@ -453,6 +459,218 @@ def unknown_option(argument: str, options: Mapping[str, Sequence[str]], command:
             f"{group}: {', '.join(valid)}."
         )
     return None
+
+
+#: The config groups that take one option: several (a list, ``data=[iris,wine]``, or one added
+#: with ``+``, ``data=iris +data=wine``) are merged into one config, which keeps the last one's
+#: values or fails where their schemas differ. ``logger``, ``callbacks`` and ``debug`` combine
+#: the entries or settings of several.
+ONE_CHOICE_GROUPS = (
+    "data",
+    "model",
+    "head",
+    "loss",
+    "optimizer",
+    "trainer",
+    "scheduler",
+    "paths",
+    "setup",
+    "study",
+    "experiment",
+    "hparams_search",
+)
+
+
+def _group_override(argument: str, options: Mapping[str, Sequence[str]]) -> Any | None:
+    """``argument`` as Hydra parses it where it chooses an option of a group of ``options``
+    (``group=``, ``+group=``; not ``~group`` or ``group@package=``), else None."""
+    from lossbench.override_types import parsed_override
+
+    if argument.startswith(("-", "~")) or "=" not in argument:
+        return None
+    override = parsed_override(argument)
+    if override is None or override.package is not None or override.is_delete():
+        return None
+    return override if override.key_or_group in options else None
+
+
+def _given_options(override: Any) -> list[Any] | None:
+    """The options ``override`` gives its group, one by one (each value of a sweep, each item
+    of a list; None for null); None where they are not known before Hydra sweeps (``glob()``,
+    a range)."""
+    from hydra.core.override_parser.types import Glob
+
+    if override.is_sweep_override():
+        if not override.is_discrete_sweep() or isinstance(override.value(), Glob):
+            return None
+        values = list(override.sweep_iterator())
+    else:
+        values = [override.value()]
+    return [item for value in values for item in (value if isinstance(value, list) else [value])]
+
+
+def null_option(
+    argument: str,
+    options: Mapping[str, Sequence[str]],
+    command: str,
+    *,
+    defaults: Mapping[str, str | None] | None = None,
+    needed: Sequence[str] = NEEDED_GROUPS,
+    primary: str = "train.yaml",
+) -> str | None:
+    """The refusal of ``group=null`` (or a sweep or list of options with null in it) for a
+    config group of ``options``: Hydra stops on it with a traceback ("Config group override
+    must be a string or a list"). The fix offered: the group's own ``none`` option where it has
+    one; one of its options where ``command`` needs the group (``needed``); else ``~group``.
+    ``defaults``: each group's option in the ``primary`` config's defaults list.
+
+        >>> options = {"debug": ["fdr", "limit"], "logger": ["csv", "none"]}
+        >>> print(null_option("debug=null", options, "lossbench-train", defaults={"debug": None}))
+        ... # doctest: +NORMALIZE_WHITESPACE
+        debug=null: debug is a config group, chosen by an option's name, and null names none
+        (Hydra would stop on it). To run without a debug config, leave debug= out (train.yaml
+        chooses none) or remove the choice: ~debug. Options of debug: fdr, limit.
+        >>> null_option("logger=null", options, "lossbench-train")[-76:]
+        'Its option none runs without one: logger=none. Options of logger: csv, none.'
+        >>> null_option("debug=fdr", options, "lossbench-train") is None
+        True
+    """
+    override = _group_override(argument, options)
+    given = None if override is None else _given_options(override)
+    if given is None or None not in given:
+        return None
+    group = override.key_or_group
+    valid = list(options[group])
+    default = (defaults or {}).get(group)
+    if "none" in valid:
+        fix = f"Its option none runs without one: {group}=none."
+    elif group in needed:
+        example = default if default in valid else (valid or ["<option>"])[0]
+        kept = f" ({primary}'s default)" if default in valid else ""
+        fix = f"{command} needs a {group} option: choose one, e.g. {group}={example}{kept}."
+    elif defaults is not None and group in defaults and default is None:
+        fix = (
+            f"To run without a {group} config, leave {group}= out ({primary} chooses none) or "
+            f"remove the choice: ~{group}."
+        )
+    else:
+        fix = f"To run without a {group} config, remove the choice: ~{group}."
+    if override.is_sweep_override():
+        fix += " In a sweep, each job needs an option: leave null out of the values."
+    return (
+        f"{argument}: {group} is a config group, chosen by an option's name, and null names "
+        f"none (Hydra would stop on it). {fix} Options of {group}: {', '.join(valid)}."
+    )
+
+
+def second_option(
+    argument: str,
+    arguments: Sequence[str],
+    options: Mapping[str, Sequence[str]],
+    one_choice: Sequence[str] = ONE_CHOICE_GROUPS,
+) -> str | None:
+    """The refusal of ``argument`` where it gives a group of ``one_choice`` a second option: a
+    list of options (``data=[iris,wine]``), or ``+group=`` where another override of
+    ``arguments`` chooses the group too (``data=iris +data=wine``; for any group of
+    ``options``: Hydra keeps one of them, or stops). Else None.
+
+        >>> options = {"data": ["iris", "wine"], "logger": ["csv", "mlflow"]}
+        >>> print(second_option("data=[iris,wine]", ["data=[iris,wine]"], options))
+        ... # doctest: +NORMALIZE_WHITESPACE
+        data=[iris,wine] gives data 2 options, but data takes one: Hydra would silently keep
+        one of them, or stop where their schemas differ. Choose one, data=wine, or run each in a
+        multirun: -m data=iris,wine.
+        >>> second_option("logger=[csv,mlflow]", ["logger=[csv,mlflow]"], options) is None
+        True
+        >>> second_option("+data=wine", ["data=iris", "+data=wine"], options)[:57]
+        'data=iris and +data=wine give data 2 options, but data ta'
+    """
+    override = _group_override(argument, options)
+    if override is None:
+        return None
+    group = override.key_or_group
+    if not override.is_add():
+        given = _given_options(override)
+        if group not in one_choice or override.is_sweep_override() or given is None:
+            return None
+        if len(given) < 2 or not all(isinstance(v, str) for v in given):
+            return None
+        names = [str(v) for v in given]
+        listed = argument
+    else:
+        others = [
+            a
+            for a in arguments
+            if a != argument and (o := _group_override(a, options)) and o.key_or_group == group
+        ]
+        if not others:
+            return None  # +group= alone: Hydra's "Multiple values" (added_group_refusal)
+        other = _group_override(others[0], options)
+        names = [str(v) for v in (_given_options(other) or []) + (_given_options(override) or [])]
+        listed = f"{others[0]} and {argument}"
+        if group not in one_choice:
+            together = ",".join(dict.fromkeys(names))
+            return (
+                f"{listed} give {group} two options the way Hydra cannot compose ('+' adds only "
+                f"a group the config lacks): give them as one list, {group}=[{together}]."
+            )
+    unique = list(dict.fromkeys(names))
+    return (
+        f"{listed} give{'s' if listed == argument else ''} {group} {len(names)} options, but "
+        f"{group} takes one: Hydra would silently keep one of them, or stop where their "
+        f"schemas differ. Choose one, {group}={names[-1]}, or run each in a multirun: "
+        f"-m {group}={','.join(unique)}."
+    )
+
+
+def unmatched_glob(argument: str, options: Mapping[str, Sequence[str]]) -> str | None:
+    """The refusal of ``group=glob(...)`` where the glob matches no option of the group:
+    Hydra's multirun would launch no job and end with exit status 0. Else None.
+
+        >>> options = {"data": ["iris", "wine"]}
+        >>> print(unmatched_glob("data=glob(zz*)", options))
+        ... # doctest: +NORMALIZE_WHITESPACE
+        data=glob(zz*) matches no option of data, so the multirun would launch no job. Options
+        of data: iris, wine.
+        >>> unmatched_glob("data=glob(ir*)", options) is None
+        True
+    """
+    from hydra.core.override_parser.types import Glob
+
+    override = _group_override(argument, options)
+    if override is None or not isinstance(override.value(), Glob):
+        return None
+    group = override.key_or_group
+    if override.value().filter(sorted(options[group])):
+        return None
+    return (
+        f"{argument} matches no option of {group}, so the multirun would launch no job. "
+        f"Options of {group}: {', '.join(options[group])}."
+    )
+
+
+def refuse_option_choices(
+    arguments: Sequence[str],
+    options: Mapping[str, Sequence[str]],
+    command: str,
+    *,
+    defaults: Mapping[str, str | None] | None = None,
+    needed: Sequence[str] = NEEDED_GROUPS,
+    one_choice: Sequence[str] = ONE_CHOICE_GROUPS,
+    primary: str = "train.yaml",
+) -> None:
+    """Print the refusal of the first config group choice of ``arguments`` that is null
+    (:func:`null_option`), gives a group that takes one option a second one
+    (:func:`second_option`) or globs no option (:func:`unmatched_glob`), and exit with status
+    2; return when there is none."""
+    for argument in arguments:
+        refusal = null_option(
+            argument, options, command, defaults=defaults, needed=needed, primary=primary
+        ) or second_option(argument, arguments, options, one_choice)
+        refusal = refusal or unmatched_glob(argument, options)
+        if refusal is not None:
+            print(f"lossbench: refused: {refusal}", file=sys.stderr)
+            sys.exit(2)
 
 
 def missing_config_dir(dirs: Sequence[Path], command: str) -> str | None:

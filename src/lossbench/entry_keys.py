@@ -195,7 +195,7 @@ def _no_such_entry(
     else:
         close = difflib.get_close_matches(name, list(entries), n=1, cutoff=0.6)
         if close:
-            message += f" Did you mean {group}.{close[0]}.{'.'.join(parts[2:])}?"
+            message += f" Did you mean {'.'.join([group, close[0], *parts[2:]])}?"
     others = _options_with(group, name, configs)
     if others and not owners:
         message += (

@@ -303,6 +303,25 @@ class _CommandLine:
         return _resolve(self.fixed, configs, multirun, _deciding(group, configs))[group]
 
 
+def _swept_options(override: Any, configs: Path) -> list[str]:
+    """The options a discrete sweep of a config group gives its jobs: its values, or for
+    ``glob(...)`` the option files of ``configs/<group>/`` it matches, in Hydra's order (Hydra
+    lists them through its config loader, which a check before Hydra starts does not have).
+
+        >>> from lossbench.override_types import parsed_override
+        >>> from lossbench.train import config_dir
+        >>> _swept_options(parsed_override("data=glob([ir*,w*])"), config_dir())
+        ['iris', 'wine']
+    """
+    from hydra.core.override_parser.types import Glob
+
+    value = override.value()
+    if not isinstance(value, Glob):
+        return list(override.sweep_string_iterator())
+    folder = configs / override.key_or_group
+    return value.filter(sorted(path.stem for path in folder.glob("*.yaml")))
+
+
 def _choices(parsed: Sequence[Any], configs: Path, multirun: bool) -> _CommandLine:
     groups = set(_primary_defaults(configs)) | {p.name for p in configs.iterdir() if p.is_dir()}
     fixed: dict[str, _Choice] = {}
@@ -321,7 +340,7 @@ def _choices(parsed: Sequence[Any], configs: Path, multirun: bool) -> _CommandLi
             opaque.add(key)  # +group=, ~group, group@package=
         elif override.is_sweep_override():
             if multirun and override.is_discrete_sweep():
-                values = [None if v == "null" else v for v in override.sweep_string_iterator()]
+                values = [None if v == "null" else v for v in _swept_options(override, configs)]
                 swept[key] = (values, override.input_line)
             else:
                 opaque.add(key)

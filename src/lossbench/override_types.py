@@ -285,6 +285,8 @@ def wrong_type(argument: str, schemas: Schemas, groups: Sequence[str] = ()) -> s
         else:
             read = f"Hydra reads {typed} as {_read_as(value)}"
         example = _example(key, field, kind, typed, value)
+        if not example and value is None and _without_default(field):  # ckpt_path=null
+            example = f"{key}=<value> (it has no default)"
         if prefix in (LAUNCHER, HYDRA):  # set by config files (lossbench's), not the schema
             example = "" if example.endswith("=null (the default)") else example
             example = example.removesuffix(" (the default)")
@@ -296,6 +298,15 @@ def wrong_type(argument: str, schemas: Schemas, groups: Sequence[str] = ()) -> s
             + "."
         )
     return None
+
+
+def _without_default(field: dataclasses.Field) -> bool:  # type: ignore[type-arg]
+    """Whether a schema's ``field`` has no default (``???``): a value must be given."""
+    from omegaconf import MISSING
+
+    if field.default_factory is not dataclasses.MISSING:
+        return False
+    return field.default is dataclasses.MISSING or field.default == MISSING
 
 
 def refuse_wrong_types(arguments: Sequence[str], schemas: Schemas, groups: Sequence[str]) -> None:

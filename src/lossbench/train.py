@@ -41,6 +41,7 @@ from lossbench.command_keys import (
     group_options,
     overrides_of,
     refuse_missing_config_dirs,
+    refuse_option_choices,
     refuse_removed_command_settings,
     refuse_removed_settings,
     refuse_unknown_keys,
@@ -69,6 +70,7 @@ from lossbench.instantiators import check_logger_folders
 from lossbench.messages import quiet_lightning
 from lossbench.option_keys import (
     added_group_refusal,
+    chosen_options,
     composition_refusal,
     missing_option_refusal,
     refuse_option_keys,
@@ -700,7 +702,21 @@ def run_checkpoint_app(
     }
     refuse_unknown_keys(overrides_of(sys.argv[1:]), command_keys(schema), command, nested)
     refuse_removed_command_settings(overrides, schema, command, groups)  # ~split, ~data.path
-    refuse_wrong_types(overrides, hydra_schemas(), [])
+    if groups:  # data=null, data=[csv,images]: a traceback, or one option kept
+        refuse_option_choices(
+            overrides,
+            group_options([configs]),
+            command,
+            defaults={group: default for group, (default, _) in groups.items()},
+            needed=list(groups),
+            one_choice=list(groups),
+            primary=f"{COMMAND_CONFIGS[command]}.yaml",
+        )
+    schemas = {  # split=null, ckpt_path=null, data.path=null: the command's schema's types
+        "": (schema,),
+        **{g: tuple(dict.fromkeys(o.values())) for g, (_, o) in (groups or {}).items()},
+    }
+    refuse_wrong_types(overrides, schemas | hydra_schemas(), list(groups or {}))
     parsed = hydra_arguments(sys.argv[1:])
     if shared_out is not None and parsed is not None and parsed.multirun:
         refusal = shared_out(overrides)
@@ -773,6 +789,9 @@ def main() -> None:
         refuse_unknown_keys(arguments, command_keys(TrainConfig, groups), "lossbench-train", nested)
         options = group_options(folders)
         refuse_unknown_options(arguments, options, "lossbench-train")
+        # debug=null, data=[iris,wine], data=iris +data=wine: a traceback, or one option kept
+        defaults = chosen_options([], config_dir())
+        refuse_option_choices(arguments, options, "lossbench-train", defaults=defaults)
         refuse_removed_settings(arguments, options, "lossbench-train")
         if not added:  # the logger and callbacks entries, the options of the shipped files
             refuse_unknown_entry_keys(arguments, config_dir())
