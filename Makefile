@@ -33,6 +33,18 @@ longer_budget = $(shell v='$(patsubst $(2)=%,%,$(lastword $(filter $(2)=%,$(subs
 	[ $$n -gt $(call longer_default,$(1)) ] && echo $(2)=$$n; fi)
 LONGER_ARGS = $(filter-out $(BUDGET_KEYS),$(ARGS)) $(call longer_budget,max_epochs,trainer.max_epochs) \
 	$(call longer_budget,patience,early_stopping.patience)
+# The report reads $(OUTPUTS)/studies/$(EXPERIMENT)-$(STUDY): an ARGS that moves the study
+# (paths.output_dir, hydra.sweep.dir, with or without + or ++, quoted or not) would train in one
+# folder and report another's study, so make compare stops before anything runs.
+MOVED_BY_ARGS = $(filter $(1)=%,$(subst +,,$(subst ",,$(subst ',,$(ARGS)))))
+ifneq ($(filter compare,$(MAKECMDGOALS)),)
+ifneq ($(call MOVED_BY_ARGS,paths.output_dir),)
+$(error make compare refused: ARGS sets $(call MOVED_BY_ARGS,paths.output_dir), but the report reads the study under OUTPUTS=$(OUTPUTS) (training one folder, reporting another's study); give the folder as OUTPUTS instead (make compare OUTPUTS=$(patsubst paths.output_dir=%,%,$(lastword $(call MOVED_BY_ARGS,paths.output_dir)))), not in ARGS)
+endif
+ifneq ($(call MOVED_BY_ARGS,hydra.sweep.dir),)
+$(error make compare refused: ARGS sets $(call MOVED_BY_ARGS,hydra.sweep.dir), but the report reads $(OUTPUTS)/studies/$(EXPERIMENT)-$(STUDY) (training one folder, reporting another's study); hydra.sweep.dir cannot be moved through make compare: give the root as OUTPUTS=<dir>, or run lossbench-train -m and lossbench-report directly for that)
+endif
+endif
 
 .PHONY: install compare train test test-slow bench bench-vectorized lint format clean
 

@@ -65,3 +65,64 @@ def test_a_cap_that_needs_no_longer_cap_is_left_out_of_the_longer_study(args: st
         longer == ".venv/bin/lossbench-train -m experiment=compare_all study=longer "
         "paths.output_dir=/o"
     )
+
+
+def fake_venv(root: Path) -> Path:
+    """A VENV whose lossbench commands only note that they ran (in ``<root>/ran``)."""
+    bin_dir = root / "venv" / "bin"
+    bin_dir.mkdir(parents=True)
+    for name in ("lossbench-train", "lossbench-report"):
+        script = bin_dir / name
+        script.write_text(f'#!/bin/sh\necho "{name} $*" >> "{root}/ran"\n')
+        script.chmod(0o755)
+    (root / "venv" / ".installed").touch()
+    return root / "venv"
+
+
+def make_compare(tmp_path: Path, args: str) -> subprocess.CompletedProcess[str]:
+    """``make compare`` for real, with lossbench's commands replaced and nothing installed."""
+    venv = fake_venv(tmp_path)
+    return subprocess.run(
+        ["make", "compare", f"VENV={venv}", "-o", f"{venv}/.installed", "STUDY=quick",
+         f"OUTPUTS={tmp_path}/a", f"ARGS={args}"],
+        cwd=ROOT, capture_output=True, text=True,
+    )  # fmt: skip
+
+
+MOVED_ROOT = ["paths.output_dir=/tmp/c", "(make compare OUTPUTS=/tmp/c)"]
+MOVED_SWEEP = ["hydra.sweep.dir cannot be moved through make compare", "OUTPUTS=<dir>",
+               "run lossbench-train -m and lossbench-report"]  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("args", "words"),
+    [
+        ("paths.output_dir=/tmp/c seed=0", MOVED_ROOT),
+        ("+paths.output_dir=/tmp/c", MOVED_ROOT),
+        ("'++paths.output_dir=/tmp/c'", MOVED_ROOT),
+        ("hydra.sweep.dir=/tmp/c", MOVED_SWEEP),
+        ('seed=0 "++hydra.sweep.dir=/tmp/c"', ["hydra.sweep.dir=/tmp/c", *MOVED_SWEEP]),
+    ],
+    ids=["output-dir", "plus", "quoted-plus-plus", "sweep-dir", "quoted-sweep-dir"],
+)
+def test_args_that_move_the_study_are_refused_before_anything_runs(
+    tmp_path: Path, args: str, words: list[str]
+) -> None:
+    """The report reads OUTPUTS: an ARGS that trains the study elsewhere would report another
+    (older) study's runs; make stops with one line before the first command."""
+    result = make_compare(tmp_path, args)
+    assert result.returncode != 0
+    assert not (tmp_path / "ran").exists()
+    message = [line for line in result.stderr.splitlines() if line.strip()]
+    assert len(message) == 1 and "make compare refused: ARGS sets" in message[0], result.stderr
+    assert f"OUTPUTS={tmp_path}/a" in message[0] or f"{tmp_path}/a/studies" in message[0]
+    for word in words:
+        assert word in message[0]
+
+
+def test_args_that_keep_the_study_in_place_run_every_command(tmp_path: Path) -> None:
+    result = make_compare(tmp_path, "seed=0 trainer.max_epochs=5")
+    assert result.returncode == 0, result.stderr
+    ran = (tmp_path / "ran").read_text().splitlines()
+    assert [line.split()[0] for line in ran] == ["lossbench-train", "lossbench-report"]
+    assert ran[0].endswith(f"paths.output_dir={tmp_path}/a seed=0 trainer.max_epochs=5")

