@@ -105,13 +105,19 @@ def _is_interval(override: Any) -> bool:
     return isinstance(override.value(), IntervalSweep)
 
 
-def _range_needs_a_sampler(ranges: Sequence[tuple[str, Any]]) -> str:
-    """Why the ``interval(a,b)`` sweeps ``ranges`` cannot run in a single run, nor in a plain
-    multirun (its sweeper runs a grid)."""
+def _ranges_given(ranges: Sequence[tuple[str, Any]]) -> tuple[str, str]:
+    """The interval sweeps ``ranges`` as given, and a grid of the first one's ends
+    (``optimizer.lr=0.001,0.1``) to offer instead."""
     _, override = ranges[0]
     interval = override.value()
     example = f"{override.get_key_element()}={_number(interval.start)},{_number(interval.end)}"
-    given = ", ".join(a for a, _ in ranges)
+    return ", ".join(a for a, _ in ranges), example
+
+
+def _range_needs_a_sampler(ranges: Sequence[tuple[str, Any]]) -> str:
+    """Why the ``interval(a,b)`` sweeps ``ranges`` cannot run in a single run, nor in a plain
+    multirun (its sweeper runs a grid)."""
+    given, example = _ranges_given(ranges)
     return (
         f"{given}: interval(...) is a continuous range (a sweep), which only a multirun runs, "
         "and only with a sweeper that samples it: -m hydra/sweeper=optuna (as "
@@ -142,11 +148,7 @@ def _needs_multirun(
 def not_a_grid(ranges: Sequence[tuple[str, Any]]) -> str:
     """Why the sweeps ``ranges`` (each override's text and Hydra's parse of it), intervals,
     cannot run under a sweeper of grids, and what to give instead."""
-    _, override = ranges[0]
-    key = override.get_key_element()
-    interval = override.value()
-    example = f"{key}={_number(interval.start)},{_number(interval.end)}"
-    given = ", ".join(a for a, _ in ranges)
+    given, example = _ranges_given(ranges)
     return (
         f"{given}: interval(...) is a continuous range, which this sweep's sweeper (Hydra's "
         "basic sweeper: a plain -m and lossbench's experiments run a grid) cannot enumerate. "
