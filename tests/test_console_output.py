@@ -68,7 +68,9 @@ def test_a_vectorized_sweep_says_a_group_s_refusal_once_and_lists_no_jobs_after_
 ):
     """A setup that cannot train the task refuses each rate x seed of its group with one
     message: said once, with the count (each job's metrics.json still holds it); and the jobs
-    are not listed one per line once they have all ended (``hydra.verbose`` shows the list)."""
+    are not listed one per line once they have all ended (``hydra.verbose`` shows the list).
+    The groups train in worker processes, which log as the command does: each completed
+    member's line, in the console's format."""
     sweep = tmp_path / "sweep"
     result = _train(
         "-m", "data=iris", "head=logits", "loss=cross_entropy,asl", "optimizer.lr=0.01,0.02",
@@ -78,11 +80,14 @@ def test_a_vectorized_sweep_says_a_group_s_refusal_once_and_lists_no_jobs_after_
     lines = (result.stdout + result.stderr).splitlines()
     refused = [line for line in lines if "refused" in line and "cannot train" in line]
     assert len(refused) == 1, lines
-    assert refused[0].startswith("refused (4 jobs): head 'logits' + loss 'asl' cannot train")
+    assert "][HYDRA] refused (4 jobs): head 'logits' + loss 'asl' cannot train" in refused[0]
     assert refused[0].endswith(f"metrics.json and 3 more under {sweep})")
     assert not [line for line in lines if " : data=iris" in line], lines
     assert "8/8 jobs ended (4 completed, 0 skipped, 4 refused, 0 failed)" in lines[-1]
-    assert len(lines) <= 6, lines  # Launching, the refusal, the progress line(s), the final line
+    completed = [line for line in lines if "][HYDRA] completed: " in line]
+    assert len(completed) == 4, lines  # one per member that trained
+    # Launching, the refusal, the progress line(s), the final line
+    assert len(lines) - len(completed) <= 6, lines
     records = [json.loads(path.read_text()) for path in sweep.rglob("metrics.json")]
     assert sum("cannot train a multiclass task" in (r.get("error") or "") for r in records) == 4
 
