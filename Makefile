@@ -34,8 +34,9 @@ longer_budget = $(shell v='$(patsubst $(2)=%,%,$(lastword $(filter $(2)=%,$(subs
 LONGER_ARGS = $(filter-out $(BUDGET_KEYS),$(ARGS)) $(call longer_budget,max_epochs,trainer.max_epochs) \
 	$(call longer_budget,patience,early_stopping.patience)
 # The report reads $(OUTPUTS)/studies/$(EXPERIMENT)-$(STUDY): an ARGS that moves the study
-# (paths.output_dir, hydra.sweep.dir, with or without + or ++, quoted or not) would train in one
-# folder and report another's study, so make compare stops before anything runs.
+# (paths.output_dir, hydra.sweep.dir, experiment, study, study_name, study_variant, with or
+# without + or ++, quoted or not) would train in one folder and report another's study, so make
+# compare stops before anything runs.
 MOVED_BY_ARGS = $(filter $(1)=%,$(subst +,,$(subst ",,$(subst ',,$(ARGS)))))
 ifneq ($(filter compare,$(MAKECMDGOALS)),)
 ifneq ($(call MOVED_BY_ARGS,paths.output_dir),)
@@ -43,6 +44,12 @@ $(error make compare refused: ARGS sets $(call MOVED_BY_ARGS,paths.output_dir), 
 endif
 ifneq ($(call MOVED_BY_ARGS,hydra.sweep.dir),)
 $(error make compare refused: ARGS sets $(call MOVED_BY_ARGS,hydra.sweep.dir), but the report reads $(OUTPUTS)/studies/$(EXPERIMENT)-$(STUDY) (training one folder, reporting another's study); hydra.sweep.dir cannot be moved through make compare: give the root as OUTPUTS=<dir>, or run lossbench-train -m and lossbench-report directly for that)
+endif
+ifneq ($(call MOVED_BY_ARGS,experiment)$(call MOVED_BY_ARGS,study),)
+$(error make compare refused: ARGS sets $(strip $(call MOVED_BY_ARGS,experiment) $(call MOVED_BY_ARGS,study)), but make compare chooses them from EXPERIMENT=$(EXPERIMENT) and STUDY=$(STUDY), and the report reads $(OUTPUTS)/studies/$(EXPERIMENT)-$(STUDY) (training one study, reporting another); give them as make compare EXPERIMENT=<experiment> STUDY=<full, quick or longer>, not in ARGS)
+endif
+ifneq ($(call MOVED_BY_ARGS,study_name)$(call MOVED_BY_ARGS,study_variant),)
+$(error make compare refused: ARGS sets $(strip $(call MOVED_BY_ARGS,study_name) $(call MOVED_BY_ARGS,study_variant)), which names the study's folder, but the report reads $(OUTPUTS)/studies/$(EXPERIMENT)-$(STUDY) (training one folder, reporting another's study); leave them to EXPERIMENT= and STUDY=, or run lossbench-train -m and lossbench-report directly)
 endif
 endif
 

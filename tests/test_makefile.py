@@ -102,8 +102,14 @@ MOVED_SWEEP = ["hydra.sweep.dir cannot be moved through make compare", "OUTPUTS=
         ("'++paths.output_dir=/tmp/c'", MOVED_ROOT),
         ("hydra.sweep.dir=/tmp/c", MOVED_SWEEP),
         ('seed=0 "++hydra.sweep.dir=/tmp/c"', ["hydra.sweep.dir=/tmp/c", *MOVED_SWEEP]),
+        ("study=full", ["ARGS sets study=full,", "STUDY=quick", "STUDY=<full, quick or longer>"]),
+        ("experiment=compare_real", ["experiment=compare_real", "EXPERIMENT=<experiment>"]),
+        ("study_name=mine", ["study_name=mine", "leave them to EXPERIMENT= and STUDY="]),
     ],
-    ids=["output-dir", "plus", "quoted-plus-plus", "sweep-dir", "quoted-sweep-dir"],
+    ids=[
+        "output-dir", "plus", "quoted-plus-plus", "sweep-dir", "quoted-sweep-dir", "study",
+        "experiment", "study-name",
+    ],  # fmt: skip
 )
 def test_args_that_move_the_study_are_refused_before_anything_runs(
     tmp_path: Path, args: str, words: list[str]
