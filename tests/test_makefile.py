@@ -107,9 +107,15 @@ MOVED_SWEEP = ["hydra.sweep.dir cannot be moved through make compare", "OUTPUTS=
         ("study_name=mine", ["study_name=mine", "leave them to EXPERIMENT= and STUDY="]),
     ],
     ids=[
-        "output-dir", "plus", "quoted-plus-plus", "sweep-dir", "quoted-sweep-dir", "study",
-        "experiment", "study-name",
-    ],  # fmt: skip
+        "output-dir",
+        "plus",
+        "quoted-plus-plus",
+        "sweep-dir",
+        "quoted-sweep-dir",
+        "study",
+        "experiment",
+        "study-name",
+    ],
 )
 def test_args_that_move_the_study_are_refused_before_anything_runs(
     tmp_path: Path, args: str, words: list[str]
