@@ -465,20 +465,7 @@ def unknown_option(argument: str, options: Mapping[str, Sequence[str]], command:
 #: with ``+``, ``data=iris +data=wine``) are merged into one config, which keeps the last one's
 #: values or fails where their schemas differ. ``logger``, ``callbacks`` and ``debug`` combine
 #: the entries or settings of several.
-ONE_CHOICE_GROUPS = (
-    "data",
-    "model",
-    "head",
-    "loss",
-    "optimizer",
-    "trainer",
-    "scheduler",
-    "paths",
-    "setup",
-    "study",
-    "experiment",
-    "hparams_search",
-)
+ONE_CHOICE_GROUPS = (*NEEDED_GROUPS, "setup", "study", "experiment", "hparams_search")
 
 
 def _group_override(argument: str, options: Mapping[str, Sequence[str]]) -> Any | None:
@@ -486,8 +473,8 @@ def _group_override(argument: str, options: Mapping[str, Sequence[str]]) -> Any 
     (``group=``, ``+group=``; not ``~group`` or ``group@package=``), else None."""
     from lossbench.override_types import parsed_override
 
-    if argument.startswith(("-", "~")) or "=" not in argument:
-        return None
+    if argument.startswith(("-", "~")) or argument.lstrip("+").split("=", 1)[0] not in options:
+        return None  # a setting, a removal, a flag or group@package: no parse needed
     override = parsed_override(argument)
     if override is None or override.package is not None or override.is_delete():
         return None
