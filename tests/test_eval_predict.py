@@ -462,6 +462,16 @@ def test_missing_and_truncated_checkpoints_are_refused(make_cfg, tmp_path):
     truncated.write_bytes(data[: len(data) // 2])
     with pytest.raises(CheckpointError, match=r"not a readable torch checkpoint .*truncated"):
         load_checkpoint(truncated)
+    # a run's last.ckpt cut short: the refusal names the run's other checkpoint, not itself
+    last = Path(record["best_checkpoint"]).parent / "last.ckpt"
+    last.write_bytes(last.read_bytes()[:100])
+    with pytest.raises(CheckpointError) as info:
+        load_checkpoint(last)
+    fix = str(info.value).split("another kind of file. ")[1]
+    assert fix == f"Use another checkpoint: {record['best_checkpoint']}."
+    # alone in its folder (the text file beside it is no checkpoint): no other is named
+    with pytest.raises(CheckpointError, match=r"No other checkpoint is beside it in "):
+        load_checkpoint(truncated)
 
 
 # ---------------------------------------------------------------------- lossbench-predict

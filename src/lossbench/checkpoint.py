@@ -118,7 +118,9 @@ def load_checkpoint(path: str | os.PathLike, *, map_location: Any = "cpu") -> di
             "e.g. outputs/runs/<run>/checkpoints/last.ckpt or the best-epochNNN.ckpt next to it."
         )
     if not _torch_file(path):
-        raise _unreadable(given, "neither a zip archive nor a pickle, which torch.save writes")
+        raise _unreadable(
+            given, path, "neither a zip archive nor a pickle, which torch.save writes"
+        )
     import torch
 
     try:
@@ -126,7 +128,7 @@ def load_checkpoint(path: str | os.PathLike, *, map_location: Any = "cpu") -> di
     except pickle.UnpicklingError as error:
         text = str(error)
         if "Weights only load failed" not in text:
-            raise _unreadable(given, text) from None
+            raise _unreadable(given, path, text) from None
         found = re.search(r"Unsupported global: GLOBAL (\S+)", text)
         holds = f"it holds a {found.group(1)!r} object" if found else "it holds non-tensor objects"
         raise CheckpointError(
@@ -135,7 +137,7 @@ def load_checkpoint(path: str | os.PathLike, *, map_location: Any = "cpu") -> di
             f"strings and numbers (torch.load with weights_only=True). {_TRUST}"
         ) from None
     except (RuntimeError, OSError, EOFError, KeyError, ValueError, zipfile.BadZipFile) as error:
-        raise _unreadable(given, f"{type(error).__name__}: {error}") from None
+        raise _unreadable(given, path, f"{type(error).__name__}: {error}") from None
     if not isinstance(checkpoint, dict):
         raise CheckpointError(
             f"checkpoint {given!r} holds a {type(checkpoint).__name__}, not a checkpoint "
@@ -152,13 +154,48 @@ def _torch_file(path: Path) -> bool:
     return head.startswith((b"PK\x03\x04", b"\x80"))
 
 
-def _unreadable(given: str, detail: str) -> CheckpointError:
+def _unreadable(given: str, path: Path, detail: str) -> CheckpointError:
+    """The refusal of the unreadable checkpoint ``path`` (given as ``given``), naming the other
+    checkpoints beside it, which the fix can use instead.
+
+        >>> import tempfile
+        >>> folder = Path(tempfile.mkdtemp())
+        >>> for name in ("last.ckpt", "best-epoch002.ckpt"):
+        ...     _ = (folder / name).write_bytes(b"PK\x03\x04")
+        >>> message = str(_unreadable("last.ckpt", folder / "last.ckpt", "EOFError"))
+        >>> message.split("; ")[0]
+        "checkpoint 'last.ckpt' is not a readable torch checkpoint (EOFError)"
+        >>> message.split(". ")[-1].replace(str(folder), "<run>/checkpoints")
+        'Use another checkpoint: <run>/checkpoints/best-epoch002.ckpt.'
+    """
     detail = detail.strip().splitlines()[0] if detail.strip() else "empty file"
+    others = _other_checkpoints(path)
+    fix = (
+        f"Use another checkpoint: {', '.join(str(other) for other in others)}."
+        if others
+        else f"No other checkpoint is beside it in {path.resolve().parent}: give the path of "
+        "another run's .ckpt file (a run's checkpoints/last.ckpt or best-epochNNN.ckpt), or "
+        "train the run again."
+    )
     return CheckpointError(
         f"checkpoint {given!r} is not a readable torch checkpoint ({detail}); it may be "
-        "truncated (a run killed while writing it) or another kind of file. Use another "
-        "checkpoint of the run, e.g. checkpoints/best-epochNNN.ckpt or checkpoints/last.ckpt."
+        f"truncated (a run killed while writing it) or another kind of file. {fix}"
     )
+
+
+def _other_checkpoints(path: Path, limit: int = 4) -> list[Path]:
+    """Up to ``limit`` other ``.ckpt`` files that ``torch.save`` may have written in ``path``'s
+    folder, the newest first."""
+    try:
+        found = [
+            other
+            for other in path.parent.glob("*.ckpt")
+            if other.is_file() and other.resolve() != path.resolve() and _torch_file(other)
+        ]
+        found.sort(key=lambda other: other.stat().st_mtime, reverse=True)
+    except OSError:
+        return []
+    return found[:limit]
 
 
 def hyperparameters(checkpoint: Mapping[str, Any], path: str | os.PathLike) -> dict[str, Any]:
