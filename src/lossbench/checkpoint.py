@@ -161,7 +161,7 @@ def _unreadable(given: str, path: Path, detail: str) -> CheckpointError:
         >>> import tempfile
         >>> folder = Path(tempfile.mkdtemp())
         >>> for name in ("last.ckpt", "best-epoch002.ckpt"):
-        ...     _ = (folder / name).write_bytes(b"PK\x03\x04")
+        ...     _ = (folder / name).write_bytes(b"PK\\x03\\x04")
         >>> message = str(_unreadable("last.ckpt", folder / "last.ckpt", "EOFError"))
         >>> message.split("; ")[0]
         "checkpoint 'last.ckpt' is not a readable torch checkpoint (EOFError)"
