@@ -1,8 +1,9 @@
 """Tab completion (``eval "$(lossbench-eval -sc install=bash)"``) offers each command what it
 reads: lossbench-eval its settings, lossbench-predict its settings and ``data=csv`` /
 ``data=images``, never training's groups nor the schemas in Hydra's ConfigStore; each composes
-from a config folder of its own (:func:`lossbench.train.config_dir`). A completion query without
-the line to complete is refused."""
+from a config folder of its own (:func:`lossbench.train.config_dir`). A flag among the overrides
+(``data=iris -m data.ba``) completes as with the flag first. A completion query without the line
+to complete is refused."""
 
 from __future__ import annotations
 
@@ -62,6 +63,27 @@ def test_train_still_completes_its_groups() -> None:
     offered = completion("train", "lossbench-train ")
     assert {"data=", "loss=", "model=", "seed="} <= offered, offered
     assert "data=iris" in completion("train", "lossbench-train data=")
+
+
+@pytest.mark.parametrize(
+    ("command", "flag_first", "flag_among_overrides", "expected"),
+    [
+        ("train", "-m data.ba", "data=iris -m data.ba", "data.batch_size="),
+        ("train", "-m data=iris seed=1 lo", "data=iris -m seed=1 lo", "loss="),
+        ("train", "--cfg job data=iris seed=1 ", "data=iris --cfg job seed=1 ", "loss="),
+        ("eval", "-m split=test ckpt", "split=test -m ckpt", "ckpt_path="),
+        ("predict", "-m data=csv data.pa", "data=csv -m data.pa", "data.path="),
+    ],
+)
+def test_a_flag_among_the_overrides_completes_as_with_the_flag_first(
+    command: str, flag_first: str, flag_among_overrides: str, expected: str
+) -> None:
+    """Hydra 1.3's completion parses the line with its parser, which refuses an override after
+    a flag (argparse's usage text instead of completions); the commands complete it as they run
+    it, with the flags first."""
+    first = completion(command, f"lossbench-{command} {flag_first}")
+    assert expected in first, first
+    assert completion(command, f"lossbench-{command} {flag_among_overrides}") == first
 
 
 @pytest.mark.parametrize("command", ["train", "eval", "predict"])

@@ -13,7 +13,8 @@ Hydra's own start, where Hydra offers no public hook:
   first (exit status 2).
 * :func:`flags_first`: Hydra 1.3's parser refuses overrides that follow a flag
   (``data=wine -m seed=0,1``); the commands put the flags first, as later Hydra releases read
-  such a line.
+  such a line. Hydra's shell completion reads the line being completed (``COMP_LINE``) with
+  the same parser: :func:`completion_line_flags_first` puts its flags first too.
 
 :func:`multirun_yaml_unwritten` keeps Hydra's basic sweeper from writing the sweep's
 ``multirun.yaml``, which no setting turns off: lossbench-eval and lossbench-predict write nothing
@@ -60,6 +61,7 @@ __all__ = [
     "BasicSweeper",
     "ConfigRepository",
     "IConfigRepository",
+    "completion_line_flags_first",
     "flags_first",
     "hydra_arguments",
     "hydra_arguments_error",
@@ -185,6 +187,38 @@ def flags_first(arguments: Sequence[str]) -> list[str]:
     if parsed is None or vars(parsed) != {**vars(known), "overrides": overrides}:
         return given  # not the same command line: Hydra's message, as before
     return reordered
+
+
+def completion_line_flags_first(line: str) -> str:
+    """``line`` (``COMP_LINE``: the command line a shell's completion script hands to ``-sc
+    query=bash``) with :func:`flags_first`'s order of the words after the command's name.
+
+    Hydra 1.3's completion parses those words with its argument parser (its ``_query``), which
+    stops with argparse's usage text where an override follows a flag: ``lossbench-train
+    data=iris -m data.ba`` offers nothing, ``lossbench-train -m data=iris data.ba`` offers
+    ``data.batch_size=``. The word being completed stays last, and a line that ends with a
+    space (a new word) still does; a line the parser reads as given is returned as given.
+
+        >>> completion_line_flags_first("lossbench-train data=iris -m data.ba")
+        'lossbench-train -m data=iris data.ba'
+        >>> completion_line_flags_first("lossbench-eval split=test --cfg job seed=1 ")
+        'lossbench-eval --cfg job split=test seed=1 '
+        >>> completion_line_flags_first("lossbench-train -m data=iris lo")
+        'lossbench-train -m data=iris lo'
+    """
+    from hydra.plugins.completion_plugin import CompletionPlugin
+
+    try:
+        arguments = CompletionPlugin.strip_python_or_app_name(line)  # what Hydra's query parses
+    except RuntimeError:  # no command name: Hydra's query says so itself
+        return line
+    words = arguments.split()
+    reordered = flags_first(words)
+    if reordered == words or not line.endswith(arguments):
+        return line
+    command = line[: len(line) - len(arguments)]
+    new_word = " " if arguments[-1:].isspace() else ""
+    return f"{command}{' '.join(reordered)}{new_word}"
 
 
 def hydra_overrides(arguments: Sequence[str]) -> list[str]:

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import logging
 import math
+import os
 import sys
 import warnings
 from collections.abc import Callable, Mapping
@@ -54,6 +55,7 @@ from lossbench.entry_keys import refuse_unknown_entry_keys
 from lossbench.errors import NonFiniteLossError, UserInputError, format_warning, refuse
 from lossbench.flag_refusals import refuse_flag_errors
 from lossbench.hydra_internals import (
+    completion_line_flags_first,
     flags_first,
     hydra_arguments,
     hydra_node_resolved_in_full,
@@ -638,6 +640,19 @@ def launcher_schemas() -> dict[str, tuple[type, ...]]:
     return {"hydra.launcher": (VectorizedLauncherConf,)}
 
 
+def _put_flags_first() -> None:
+    """Put Hydra's flags before the overrides in ``sys.argv`` (``data=wine -m seed=0,1``) and,
+    for a shell completion query (``-sc query=bash``), in the line being completed
+    (``COMP_LINE``: ``data=iris -m data.ba<TAB>``), where Hydra 1.3's parser refuses an override
+    after a flag (:func:`lossbench.hydra_internals.flags_first`): each means the same with the
+    flags first, and completes as that line does."""
+    sys.argv[1:] = flags_first(sys.argv[1:])
+    parsed = hydra_arguments(sys.argv[1:])
+    line = os.environ.get("COMP_LINE")
+    if parsed is not None and parsed.shell_completion and line is not None:
+        os.environ["COMP_LINE"] = completion_line_flags_first(line)
+
+
 def refuse_unknown_trainer_keys(arguments: list[str]) -> None:
     """Refuse a misspelt ``trainer.<key>`` on the command line (set, added or removed) with the
     valid keys (exit 2), before Hydra composes anything: Hydra's own error names the key but
@@ -690,7 +705,7 @@ def run_checkpoint_app(
     from lossbench.interrupts import CHECKPOINT_COMMAND_KEPT, stopping
 
     configs = config_dir(COMMAND_CONFIGS[command])
-    sys.argv[1:] = flags_first(sys.argv[1:])  # overrides after a flag: Hydra 1.3 refuses them
+    _put_flags_first()  # overrides after a flag (COMP_LINE's too): Hydra 1.3 refuses them
     keys = [field.name for field in fields(schema)]
     refuse_flag_errors(sys.argv[1:], command, keys)  # --ckpt_path=x: a setting with dashes
     overrides = hydra_overrides(sys.argv[1:])
@@ -767,7 +782,7 @@ def start_checkpoint_work() -> None:
 
 def main() -> None:
     """Console entry point of ``lossbench-train``."""
-    sys.argv[1:] = flags_first(sys.argv[1:])  # `data=wine -m seed=0,1`: Hydra 1.3 refuses it
+    _put_flags_first()  # `data=wine -m seed=0,1` (COMP_LINE's too): Hydra 1.3 refuses it
     top_level = [field.name for field in fields(TrainConfig)]  # --seed=1: with dashes
     top_level += [path.name for path in config_dir().iterdir() if path.is_dir()]
     refuse_flag_errors(sys.argv[1:], "lossbench-train", top_level)  # `-m --cfg job`: a traceback
