@@ -1417,6 +1417,14 @@ CATALOGUE: list[Case] = [
             ["run/config.yaml is a file lossbench did not write: it has no data.name"],
             (("run/config.yaml", "data: mine.csv\nloss: {name: mse}\nseed: 0\n"), ("run/.hydra", None)),
             fast=True),
+    # files a run would replace in a directory that holds no run of lossbench's (a stopped
+    # run's own is trained over: tests/test_train.py)
+    refused("run-directory-holds-a-metrics-csv-of-ones-own", "train", ("data=iris", "hydra.run.dir=run"),
+            ["the run's directory run holds run/logs/metrics.csv (logger.csv deletes it as it "
+             "starts its own), and no run of lossbench's (no metrics.json, no config.yaml)",
+             "a run there would replace it", "never overwrites a file it did not write",
+             "hydra.run.dir=<new folder>", "or move it away"],
+            (("run/logs/metrics.csv", "epoch,accuracy\n0,0.91\n"),), fast=True),
     refused("rerun-run-with-empty-record", "train", ("data=iris", "hydra.run.dir=run", "ckpt_path=last"),
             ["run/metrics.json is damaged (unreadable metrics.json: JSONDecodeError",
              "move the folder run aside or delete run/metrics.json", "lossbench never deletes it"],
