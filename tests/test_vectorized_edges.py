@@ -123,9 +123,8 @@ def test_jobs_that_share_a_directory_train_once_and_the_others_are_not_run(
     monkeypatch, tmp_path, capfd
 ):
     """``hydra.sweep.subdir`` without a swept key: the first job trains there, the second is
-    not run, before anything is written, and the command exits 2 as under the basic launcher
-    (which trains the first, then refuses the second because the directory records a
-    completed run)."""
+    not run, before anything is written, and the command exits 2 (the other launchers refuse
+    such a sweep before any job trains: tests/test_refusals_cli.py)."""
     sweep = tmp_path / "sweep"
     with pytest.raises(SystemExit) as stop:
         _sweep(
