@@ -1153,8 +1153,9 @@ CATALOGUE: list[Case] = [
              "hydra.sweep.subdir=${{nosuch}}"),
             ["hydra.sweep.subdir=${nosuch} interpolates nosuch"],
             unwanted=["Traceback", "study:"]),
-    # two jobs of different configs in one directory: refused before any job trains (the
-    # vectorized launcher trains the first and does not run the other: test_vectorized_edges)
+    # two jobs of different configs in one directory: refused before any job trains, under
+    # every launcher (a sweep of config groups under the vectorized launcher trains the first
+    # and does not run the other: test_vectorized_edges)
     refused("sweep-subdir-shared-by-jobs", "train",
             ("-m", "data=iris", *QUICK, "seed=0,1", "hydra/launcher=basic", "hydra.sweep.dir=study",
              "hydra.sweep.subdir=same"),
@@ -1163,6 +1164,12 @@ CATALOGUE: list[Case] = [
              "hydra.sweep.subdir (job 0: data=iris trainer.max_epochs=1 logger=none seed=0; job 1: "
              "data=iris trainer.max_epochs=1 logger=none seed=1). Nothing was trained."],
             unwanted=["Traceback", "study:"], fast=True),
+    refused("sweep-subdir-shared-by-jobs-vectorized", "train",
+            ("-m", "data=iris", *QUICK, "seed=0,1", "hydra/launcher=vectorized", "hydra.sweep.dir=study",
+             "hydra.sweep.subdir=same"),
+            ["job 1 would train in study/same, job 0's directory: hydra.sweep.subdir=same gives "
+             "both jobs one directory", "Nothing was trained."],
+            unwanted=["Traceback", "study:", "completed"], fast=True),
     refused("sweep-subdir-shared-by-jobs-parallel", "train",
             ("-m", "data=iris", *QUICK, "optimizer.lr=0.1,0.01", "seed=0,1", "hydra/launcher=parallel",
              "hydra.launcher.n_jobs=2", "hydra.sweep.dir=study", "hydra.sweep.subdir=lr${{optimizer.lr}}"),

@@ -43,9 +43,6 @@ GRID_SWEEPERS = (
     "hydra._internal.core_plugins.basic_sweeper.BasicSweeper",
     "hydra_plugins.lossbench_sweeper.sweeper.LossbenchSweeper",
 )
-#: The launcher that finds jobs sharing a directory itself, as it composes them.
-VECTORIZED_LAUNCHER = "hydra_plugins.lossbench_vectorized_launcher.launcher.VectorizedLauncher"
-
 
 def differing_keys(first: Sequence[str], second: Sequence[str]) -> list[str]:
     """The keys that two jobs' overrides set to different values (or that only one sets), in
@@ -120,17 +117,15 @@ def check_shared_job_directories(config: DictConfig, overrides: Sequence[Any]) -
     (:func:`lossbench.hydra_callbacks.swept_overrides`).
 
     Left to the jobs where their directories are not known before they are composed: a
-    search (Optuna), a sweep of a config group or of a value each job resolves, overrides that
-    a study's ``hydra.sweeper.linked`` adds, and the vectorized launcher, which finds such jobs
-    as it composes them. A ``hydra.sweep.subdir`` with the job's number or id (the default)
-    differs from job to job.
+    search (Optuna), a sweep of a config group or of a value each job resolves, and overrides
+    that a study's ``hydra.sweeper.linked`` adds (the vectorized launcher finds such jobs as it
+    composes them: the first trains, the others are not run). A ``hydra.sweep.subdir`` with the
+    job's number or id (the default) differs from job to job.
 
     Raises:
         ConfigError: the first job that would train in an earlier job's directory.
     """
     hydra = config.hydra
-    if str(OmegaConf.select(hydra, "launcher._target_", default="")) == VECTORIZED_LAUNCHER:
-        return
     if str(OmegaConf.select(hydra, "sweeper._target_", default="")) not in GRID_SWEEPERS:
         return
     if OmegaConf.select(hydra, "sweeper.linked", default=None):
