@@ -44,6 +44,7 @@ GRID_SWEEPERS = (
     "hydra_plugins.lossbench_sweeper.sweeper.LossbenchSweeper",
 )
 
+
 def differing_keys(first: Sequence[str], second: Sequence[str]) -> list[str]:
     """The keys that two jobs' overrides set to different values (or that only one sets), in
     the order they appear.
