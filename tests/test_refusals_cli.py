@@ -1153,6 +1153,29 @@ CATALOGUE: list[Case] = [
              "hydra.sweep.subdir=${{nosuch}}"),
             ["hydra.sweep.subdir=${nosuch} interpolates nosuch"],
             unwanted=["Traceback", "study:"]),
+    # two jobs of different configs in one directory: refused before any job trains, under
+    # every launcher (a sweep of config groups under the vectorized launcher trains the first
+    # and does not run the other: test_vectorized_edges)
+    refused("sweep-subdir-shared-by-jobs", "train",
+            ("-m", "data=iris", *QUICK, "seed=0,1", "hydra/launcher=basic", "hydra.sweep.dir=study",
+             "hydra.sweep.subdir=same"),
+            ["job 1 would train in study/same, job 0's directory: hydra.sweep.subdir=same gives "
+             "both jobs one directory. Add the keys in which they differ (seed) to "
+             "hydra.sweep.subdir (job 0: data=iris trainer.max_epochs=1 logger=none seed=0; job 1: "
+             "data=iris trainer.max_epochs=1 logger=none seed=1). Nothing was trained."],
+            unwanted=["Traceback", "study:"], fast=True),
+    refused("sweep-subdir-shared-by-jobs-vectorized", "train",
+            ("-m", "data=iris", *QUICK, "seed=0,1", "hydra/launcher=vectorized", "hydra.sweep.dir=study",
+             "hydra.sweep.subdir=same"),
+            ["job 1 would train in study/same, job 0's directory: hydra.sweep.subdir=same gives "
+             "both jobs one directory", "Nothing was trained."],
+            unwanted=["Traceback", "study:", "completed"], fast=True),
+    refused("sweep-subdir-shared-by-jobs-parallel", "train",
+            ("-m", "data=iris", *QUICK, "optimizer.lr=0.1,0.01", "seed=0,1", "hydra/launcher=parallel",
+             "hydra.launcher.n_jobs=2", "hydra.sweep.dir=study", "hydra.sweep.subdir=lr${{optimizer.lr}}"),
+            ["job 1 would train in study/lr0.1, job 0's directory: hydra.sweep.subdir=lr${optimizer.lr} "
+             "gives both jobs one directory", "Add the keys in which they differ (seed)"],
+            unwanted=["Traceback", "study:"], fast=True),
     # a job directory outside the study's directory: refused before any job
     refused("sweep-subdir-above-the-study", "train",
             ("-m", *QUICK, "seed=0,1", "hydra.sweep.dir=study", "hydra.sweep.subdir=.."),
@@ -1417,6 +1440,14 @@ CATALOGUE: list[Case] = [
             ["run/config.yaml is a file lossbench did not write: it has no data.name"],
             (("run/config.yaml", "data: mine.csv\nloss: {name: mse}\nseed: 0\n"), ("run/.hydra", None)),
             fast=True),
+    # files a run would replace in a directory that holds no run of lossbench's (a stopped
+    # run's own is trained over: tests/test_train.py)
+    refused("run-directory-holds-a-metrics-csv-of-ones-own", "train", ("data=iris", "hydra.run.dir=run"),
+            ["the run's directory run holds run/logs/metrics.csv (logger.csv deletes it as it "
+             "starts its own), and no run of lossbench's (no metrics.json, no config.yaml)",
+             "a run there would replace it", "never overwrites a file it did not write",
+             "hydra.run.dir=<new folder>", "or move it away"],
+            (("run/logs/metrics.csv", "epoch,accuracy\n0,0.91\n"),), fast=True),
     refused("rerun-run-with-empty-record", "train", ("data=iris", "hydra.run.dir=run", "ckpt_path=last"),
             ["run/metrics.json is damaged (unreadable metrics.json: JSONDecodeError",
              "move the folder run aside or delete run/metrics.json", "lossbench never deletes it"],

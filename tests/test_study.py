@@ -377,19 +377,21 @@ def test_a_study_run_again_with_other_settings_into_its_directory_exits_2(
     assert "2 skipped" in again.stderr and "Make its report" in again.stderr
 
 
-@pytest.mark.slow  # one lossbench-train -m process, about 10 s on 2 cores
-def test_jobs_of_one_basic_sweep_that_share_a_directory_are_not_run_and_told_why(tmp_path):
-    """``hydra.sweep.subdir`` without the swept key: the second job finds the first's
-    completed run of other settings in its directory; the message names the subdir."""
+@pytest.mark.slow  # one lossbench-train -m process
+def test_jobs_of_one_basic_sweep_that_share_a_directory_are_refused_before_any_trains(tmp_path):
+    """``hydra.sweep.subdir`` without the swept key: the sweep is refused before any job
+    trains, the message naming both jobs, their directory and the key to add."""
     result = run_module(
         "lossbench.train", "-m", "data=iris", "trainer.max_epochs=1", "logger=none",
         "optimizer.lr=0.01,0.02", "hydra/launcher=basic", "hydra.sweep.dir=study",
         "hydra.sweep.subdir=seed${seed}", cwd=tmp_path,
     )  # fmt: skip
     assert result.returncode == 2, result.stderr[-2000:]
-    assert "1 job(s) of this study were not run" in result.stderr
-    assert "another job's of this sweep where hydra.sweep.subdir gives" in result.stderr
-    assert "put every swept key into hydra.sweep.subdir" in result.stderr
-    run = tmp_path / "study" / "seed0"
-    assert json.loads((run / "metrics.json").read_text())["status"] == "completed"
-    assert OmegaConf.load(run / "config.yaml").optimizer.lr == 0.01  # the first job's, kept
+    assert "Traceback" not in result.stdout + result.stderr
+    assert (
+        "refused: job 1 would train in study/seed0, job 0's directory: "
+        "hydra.sweep.subdir=seed${seed} gives both jobs one directory. Add the keys in which "
+        "they differ (optimizer.lr) to hydra.sweep.subdir"
+    ) in result.stderr
+    assert "Nothing was trained." in result.stderr
+    assert not (tmp_path / "study").exists()

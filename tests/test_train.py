@@ -194,6 +194,38 @@ def test_cli_trains_over_an_interrupted_runs_config_and_not_over_ones_own(tmp_pa
     assert (own / "config.yaml").read_text() == "learning_rate: 0.1\n"
 
 
+@pytest.mark.slow  # two commands in fresh processes, one of which trains
+def test_cli_refuses_to_replace_logs_of_ones_own_and_trains_over_a_stopped_runs(tmp_path):
+    """A run directory that holds no run of lossbench's (no metrics.json, no config.yaml): a
+    logs/metrics.csv of one's own there (the CSV logger would delete it) and Hydra's files of
+    another app (Hydra would write its own) are refused and left as they were; a run stopped
+    after Hydra wrote its .hydra/ and before the run's config.yaml is trained over."""
+    own = tmp_path / "own"
+    (own / "logs").mkdir(parents=True)
+    (own / "logs" / "metrics.csv").write_text("epoch,accuracy\n0,0.91\n")
+    (own / ".hydra").mkdir()
+    (own / ".hydra" / "config.yaml").write_text("learning_rate: 0.1\n")
+    before = {p: p.read_bytes() for p in own.rglob("*") if p.is_file()}
+    common = ("data=iris", "loss=cross_entropy", "trainer.max_epochs=1")
+    result = _cli(*common, f"hydra.run.dir={own}", cwd=tmp_path)
+    assert result.returncode == 2, result.stderr
+    assert "Traceback" not in result.stdout + result.stderr
+    assert f"{own / 'logs' / 'metrics.csv'} (logger.csv deletes it" in result.stderr
+    assert f"{own / '.hydra' / 'config.yaml'} (Hydra writes the run's own)" in result.stderr
+    assert "no run of lossbench's (no metrics.json, no config.yaml)" in result.stderr
+    assert "hydra.run.dir=<new folder>" in result.stderr and "move them away" in result.stderr
+    assert {p: p.read_bytes() for p in own.rglob("*") if p.is_file()} == before
+    stopped = tmp_path / "stopped"
+    (stopped / ".hydra").mkdir(parents=True)
+    run_config = "data: {name: iris}\nloss: {name: cross_entropy}\nseed: 0\n"
+    (stopped / ".hydra" / "config.yaml").write_text(run_config)
+    (stopped / "logs").mkdir()
+    (stopped / "logs" / "metrics.csv").write_text("epoch,step,val/nll\n")
+    result = _cli(*common, f"hydra.run.dir={stopped}", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert json.loads((stopped / "metrics.json").read_text())["status"] == "completed"
+
+
 def test_cli_refused_combination_exits_nonzero_before_writing(tmp_path):
     result = _cli("data=wine", "head=softmax", "loss=cross_entropy", cwd=tmp_path)
     assert result.returncode == 2

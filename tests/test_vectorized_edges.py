@@ -122,10 +122,9 @@ def test_a_list_valued_loss_weight_sweeps_and_is_written_as_a_list(monkeypatch, 
 def test_jobs_that_share_a_directory_train_once_and_the_others_are_not_run(
     monkeypatch, tmp_path, capfd
 ):
-    """``hydra.sweep.subdir`` without a swept key: the first job trains there, the second is
-    not run, before anything is written, and the command exits 2 as under the basic launcher
-    (which trains the first, then refuses the second because the directory records a
-    completed run)."""
+    """``hydra.sweep.subdir`` without a swept config group: the first job trains there, the
+    second is not run, before anything is written, and the command exits 2 (a sweep of plain
+    values is refused before any job trains, under every launcher: tests/test_refusals_cli.py)."""
     sweep = tmp_path / "sweep"
     with pytest.raises(SystemExit) as stop:
         _sweep(
@@ -134,25 +133,24 @@ def test_jobs_that_share_a_directory_train_once_and_the_others_are_not_run(
             capfd,
             f"hydra.sweep.dir={sweep}",
             "hydra.sweep.subdir=lr${optimizer.lr}",
-            "data=iris",
+            "data=iris,wine",
             "trainer.max_epochs=2",
             "logger=none",
-            "seed=0,1",
         )
     assert stop.value.code == 2
     captured = capfd.readouterr()
     log = captured.out + captured.err
     assert "1 not run (another job's directory)" in log
     assert "refused: job 1 would train in" in log and "job 0's directory" in log
-    assert "Add the keys in which they differ (seed) to hydra.sweep.subdir" in log
+    assert "Add the keys in which they differ (data) to hydra.sweep.subdir" in log
     assert "hydra.sweep.subdir=lr${optimizer.lr}" in log
     assert "1 completed, 0 skipped, 0 refused, 0 failed, 1 not run: a completed or kept" in log
     assert "1 job(s) of this study were not run" in log
     records = _records(sweep)
     assert list(records) == ["lr0.001"]
-    assert records["lr0.001"]["seed"] == 0 and records["lr0.001"]["status"] == "completed"
+    assert records["lr0.001"]["data"] == "iris" and records["lr0.001"]["status"] == "completed"
     written = yaml.safe_load((sweep / "lr0.001" / ".hydra" / "overrides.yaml").read_text())
-    assert "seed=0" in written
+    assert "data=iris" in written
 
 
 @pytest.mark.parametrize(

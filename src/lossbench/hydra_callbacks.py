@@ -33,6 +33,7 @@ class ValidateBeforeRun(Callback):
     def on_multirun_start(self, config: DictConfig, **kwargs: Any) -> None:
         from lossbench.instantiators import check_logger_folders
         from lossbench.interpolations import check_interpolations, check_swept_interpolations
+        from lossbench.sweep_directories import check_shared_job_directories
         from lossbench.sweep_values import check_swept_values
         from lossbench.sweep_warnings import forget_warnings
 
@@ -48,6 +49,7 @@ class ValidateBeforeRun(Callback):
                 overrides = None
             check_sweep_subdir(config, overrides or [])
             if overrides is not None:  # the swept values are not in this config yet
+                check_shared_job_directories(config, overrides)  # subdir=same seed=0,1
                 swept = [o.key_or_group for o in overrides if o.is_sweep_override()]
                 check_interpolations(config, swept=swept)
                 check_swept_interpolations(config, overrides)  # seed=${nosuch},1

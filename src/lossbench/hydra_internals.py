@@ -69,6 +69,7 @@ __all__ = [
     "hydra_node_resolved_in_full",
     "hydra_overrides",
     "multirun_yaml_unwritten",
+    "overrides_dirname",
     "translating_errors",
 ]
 
@@ -91,6 +92,29 @@ def __getattr__(name: str) -> Any:
 
         return getattr(config_repository, name)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def overrides_dirname(overrides: Sequence[str], setting: Any) -> str:
+    """``hydra.job.override_dirname`` of a job of a sweep whose overrides are ``overrides``
+    (without Hydra's own), as Hydra makes it (``get_overrides_dirname`` of
+    ``hydra._internal.config_loader_impl``) under ``setting``
+    (``hydra.job.config.override_dirname``: ``kv_sep``, ``item_sep``, ``exclude_keys``).
+
+        >>> from omegaconf import OmegaConf
+        >>> setting = OmegaConf.create({"kv_sep": "=", "item_sep": ",", "exclude_keys": ["seed"]})
+        >>> overrides_dirname(["seed=1", "data=iris", "optimizer.lr=0.1"], setting)
+        'data=iris,optimizer.lr=0.1'
+    """
+    from hydra._internal.config_loader_impl import get_overrides_dirname
+
+    from lossbench.override_grammar import override_parser
+
+    return get_overrides_dirname(
+        overrides=override_parser().parse_overrides(list(overrides)),
+        exclude_keys=list(setting.exclude_keys),
+        item_sep=setting.item_sep,
+        kv_sep=setting.kv_sep,
+    )
 
 
 class _ArgumentsError(Exception):

@@ -411,6 +411,51 @@ def _local_store(uri: str) -> Path | None:
     return None
 
 
+#: The targets of the CSV loggers: lossbench's and Lightning's, each of which deletes the
+#: ``metrics.csv`` it finds in its folder as it starts, and writes its ``hparams.yaml`` anew.
+CSV_LOGGERS = (
+    "lossbench.loggers.CSVLogger",
+    "lightning.pytorch.loggers.CSVLogger",
+    "lightning.pytorch.loggers.csv_logs.CSVLogger",
+)
+
+
+def csv_log_folders(cfg: DictConfig, run_dir: str | Path) -> list[tuple[str, Path]]:
+    """``(logger name, folder)`` of each CSV logger of ``cfg`` (:data:`CSV_LOGGERS`) that
+    writes in a folder of its own choosing for a run in ``run_dir`` (``paths.run_dir``): its
+    ``save_dir`` / ``name`` / ``version``, as Lightning joins them. A logger without a
+    ``version`` (a new ``version_<n>`` folder each run), with a remote ``save_dir`` or a value
+    that cannot be resolved is left out.
+
+        >>> cfg = OmegaConf.create({"paths": {"run_dir": None}, "logger": {"csv": {
+        ...     "_target_": "lossbench.loggers.CSVLogger", "save_dir": "${paths.run_dir}",
+        ...     "name": "logs", "version": ""}}})
+        >>> csv_log_folders(cfg, "runs/r")
+        [('csv', PosixPath('runs/r/logs'))]
+    """
+    cfg = cfg.copy()
+    if "paths" in cfg:
+        with open_dict(cfg):
+            cfg.paths.run_dir = str(run_dir)
+    found = []
+    for name, node in entries(cfg.get("logger")):
+        if not isinstance(node, DictConfig) or str(node.get("_target_")) not in CSV_LOGGERS:
+            continue
+        try:
+            save_dir, folder_name = node.get("save_dir"), node.get("name", "lightning_logs")
+            version = node.get("version")
+        except Exception:  # an interpolation that cannot be resolved: validate's refusal
+            continue
+        folder = _folder(str(save_dir)) if save_dir not in (None, "") else None
+        if folder is None or version is None:
+            continue
+        if folder_name:
+            folder = folder / str(folder_name)
+        leaf = version if isinstance(version, str) else f"version_{version}"
+        found.append((name, folder / leaf))
+    return found
+
+
 def check_logger_folders(cfg: DictConfig, run_dir: str | Path) -> None:
     """Refuse a folder a logger of ``cfg`` would write in (:func:`logger_folders`) that is a
     file, lies below one, or cannot be written, for a run in ``run_dir`` (``paths.run_dir``):

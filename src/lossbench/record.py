@@ -178,13 +178,7 @@ def refuse_foreign_config(run_dir: str | os.PathLike) -> None:
         load_config_file(path)[0], DictConfig
     ):
         return  # a run's config.yaml, damaged: replaced by the new run, as before
-    config = read_run_config(path)  # DamagedRunError where it cannot be read
-    missing = [key for key in RUN_CONFIG_KEYS if key not in config]
-    missing += [
-        f"{key}.name"
-        for key in ("data", "loss")
-        if key in config and not (isinstance(config[key], dict) and "name" in config[key])
-    ]
+    missing = _missing_run_keys(read_run_config(path))  # DamagedRunError: cannot be read
     if not missing:
         return
     raise ForeignConfigError(
@@ -199,6 +193,109 @@ def refuse_foreign_config(run_dir: str | os.PathLike) -> None:
 
 class ForeignConfigError(UserInputError):
     """A run's directory holds a ``config.yaml`` that lossbench did not write."""
+
+
+def _missing_run_keys(config: dict[str, Any]) -> list[str]:
+    """The keys of :data:`RUN_CONFIG_KEYS` (and the data's and the loss's ``name``) that
+    ``config``, a ``config.yaml`` read as a dict, lacks: none for a run's own.
+
+        >>> _missing_run_keys({"data": {"name": "iris"}, "loss": {"name": "nll"}, "seed": 0})
+        []
+        >>> _missing_run_keys({"data": "mine.csv", "seed": 0})
+        ['loss', 'data.name']
+    """
+    missing = [key for key in RUN_CONFIG_KEYS if key not in config]
+    return missing + [
+        f"{key}.name"
+        for key in ("data", "loss")
+        if key in config and not (isinstance(config[key], dict) and "name" in config[key])
+    ]
+
+
+#: The files Hydra writes anew into its folder (``hydra.output_subdir``, ``.hydra``) in the
+#: run's directory as a run starts.
+HYDRA_FILES = ("config.yaml", "hydra.yaml", "overrides.yaml")
+
+
+class ReplacedFilesError(UserInputError):
+    """A run's directory that holds no run of lossbench's holds files the run would replace."""
+
+
+def replaced_files(cfg: Any, run_dir: str | os.PathLike) -> list[tuple[Path, str]]:
+    """``(file, what replaces it)`` for each file in ``run_dir`` that a new run of ``cfg``
+    (the composed config, Hydra's node included) there would replace or delete, where
+    ``run_dir`` holds no run of lossbench's: none where it holds a run record
+    (``metrics.json``: :func:`refuse_completed` decides) or a ``config.yaml``
+    (:func:`refuse_foreign_config`), or where Hydra's ``config.yaml`` in its folder is a
+    run's (the keys of :data:`RUN_CONFIG_KEYS`: a run stopped before it wrote its own). The
+    files are Hydra's (:data:`HYDRA_FILES`, in ``hydra.output_subdir``) and each CSV logger's
+    ``metrics.csv`` (Lightning deletes it as the logger starts) and ``hparams.yaml``, in a
+    folder inside ``run_dir`` (:func:`lossbench.instantiators.csv_log_folders`). Checkpoints
+    are :func:`lossbench.train.check_unfinished_run`'s; the TensorBoard logger and Hydra's log
+    file (``train.log``) add to what they find.
+
+        >>> import tempfile
+        >>> from omegaconf import OmegaConf
+        >>> run = Path(tempfile.mkdtemp())
+        >>> cfg = OmegaConf.create({"logger": {"csv": {"_target_": "lossbench.loggers.CSVLogger",
+        ...     "save_dir": str(run), "name": "logs", "version": ""}}})
+        >>> (run / "logs").mkdir()
+        >>> _ = (run / "logs" / "metrics.csv").write_text("epoch,loss\\n0,1.5\\n")
+        >>> [(path.name, what) for path, what in replaced_files(cfg, run)]
+        [('metrics.csv', 'logger.csv deletes it as it starts its own')]
+        >>> own = "data: {name: iris}\\nloss: {name: nll}\\nseed: 0\\n"
+        >>> _ = (run / CONFIG_NAME).write_text(own)
+        >>> replaced_files(cfg, run)  # an interrupted run's directory
+        []
+    """
+    from omegaconf import DictConfig, OmegaConf
+
+    from lossbench.instantiators import csv_log_folders
+
+    run_dir = Path(run_dir)
+    if (run_dir / RECORD_NAME).is_file() or (run_dir / CONFIG_NAME).is_file():
+        return []
+    candidates = []
+    subdir = OmegaConf.select(cfg, "hydra.output_subdir", default=".hydra")
+    if subdir:
+        hydra_config = run_dir / str(subdir) / "config.yaml"
+        if hydra_config.is_file():
+            saved = load_config_file(hydra_config)[0]
+            plain = OmegaConf.to_container(saved) if isinstance(saved, DictConfig) else None
+            if isinstance(plain, dict) and not _missing_run_keys(plain):
+                return []  # a run's, stopped before it wrote its config.yaml
+        for name in HYDRA_FILES:
+            candidates.append((run_dir / str(subdir) / name, "Hydra writes the run's own"))
+    inside = run_dir.resolve()
+    for logger, folder in csv_log_folders(cfg, run_dir):
+        if not folder.resolve().is_relative_to(inside):
+            continue  # a folder of several runs' logs: not this directory's
+        deletes = f"logger.{logger} deletes it as it starts its own"
+        candidates.append((folder / "metrics.csv", deletes))
+        candidates.append((folder / "hparams.yaml", f"logger.{logger} writes its own"))
+    return [(path, what) for path, what in candidates if path.is_file()]
+
+
+def refuse_replaced_files(cfg: Any, run_dir: str | os.PathLike) -> None:
+    """Refuse to train in ``run_dir`` where the run would replace or delete files there that
+    lossbench did not write (:func:`replaced_files`): the directory holds no run of
+    lossbench's, so they are a user's own (logs of another tool, a folder given by mistake).
+
+    Raises:
+        ReplacedFilesError: each file and what would replace it, and the fix.
+    """
+    found = replaced_files(cfg, run_dir)
+    if not found:
+        return
+    named = "; ".join(f"{path} ({what})" for path, what in found)
+    them = "it" if len(found) == 1 else "them"
+    raise ReplacedFilesError(
+        f"the run's directory {Path(run_dir)} holds {named}, and no run of lossbench's (no "
+        f"{RECORD_NAME}, no {CONFIG_NAME}): a run there would replace {them}, and lossbench "
+        "never overwrites a file it did not write. Train in another directory "
+        "(hydra.run.dir=<new folder>, or leave hydra.run.dir out: each run gets a new one "
+        f"under paths.output_dir), or move {them} away."
+    )
 
 
 def debug_settings(trainer: Mapping[str, Any] | None) -> str | None:

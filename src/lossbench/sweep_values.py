@@ -32,10 +32,10 @@ from lossbench.errors import ConfigError
 from lossbench.losses import validate_loss_params
 from lossbench.validation import check_values
 
-__all__ = ["check_swept_values"]
+__all__ = ["check_swept_values", "swept_plain_values"]
 
 
-def _values(override: Any) -> list[Any] | None:
+def swept_plain_values(override: Any) -> list[Any] | None:
     """The values of a discrete sweep over a plain key (``data.batch_size=16,0``), as Hydra
     gives them to the jobs; None for a group (``data=wine,iris``), a range or a value with an
     interpolation, which each job composes or resolves itself."""
@@ -92,7 +92,7 @@ def check_swept_values(config: DictConfig, overrides: Sequence[Any]) -> None:
         return
     last = {override.key_or_group: override for override in overrides}  # the later one wins
     for override in last.values():
-        values = _values(override)
+        values = swept_plain_values(override)
         if values is None:
             continue
         key = override.key_or_group

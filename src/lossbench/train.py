@@ -88,6 +88,7 @@ from lossbench.record import (
     read_run_config,
     refuse_completed,
     refuse_foreign_config,
+    refuse_replaced_files,
 )
 from lossbench.run_identity import comparable_config, raised_cap, stands_at_higher_cap
 from lossbench.sweep_refusals import ray_connection_refusal, sweep_refusal
@@ -141,9 +142,11 @@ def preflight(cfg: DictConfig, output_dir: str | Path) -> str:
 
     In order: the run's directory can be made and written, it holds no completed run, no
     ``config.yaml`` that lossbench did not write (:func:`~lossbench.record.refuse_foreign_config`),
-    nor the checkpoints of a run that did not complete unless ``ckpt_path`` continues it
-    (:func:`check_unfinished_run`), the config is valid (:func:`lossbench.validation.validate`,
-    with the seed and the hardware), the loggers' folders can be made and written
+    nor, where it holds no run of lossbench's, files the run would replace (a ``metrics.csv``
+    of one's own: :func:`~lossbench.record.refuse_replaced_files`), nor the checkpoints of a
+    run that did not complete unless ``ckpt_path`` continues it (:func:`check_unfinished_run`),
+    the config is valid (:func:`lossbench.validation.validate`, with the seed and the
+    hardware), the loggers' folders can be made and written
     (:func:`~lossbench.instantiators.check_logger_folders`), Lightning accepts the
     ``trainer.*`` settings, the data load and split (a CSV file's every value, each split's
     classes, ``loss.weight`` / ``pos_weight`` lengths), and a checkpoint to resume
@@ -156,6 +159,7 @@ def preflight(cfg: DictConfig, output_dir: str | Path) -> str:
     _check_run_directory(Path(output_dir))
     refuse_completed(Path(output_dir))
     refuse_foreign_config(Path(output_dir))
+    refuse_replaced_files(cfg, Path(output_dir))
     check_unfinished_run(cfg, Path(output_dir))
     task = validate(cfg)  # a refused config exits before torch and Lightning are imported
     check_logger_folders(cfg, output_dir)

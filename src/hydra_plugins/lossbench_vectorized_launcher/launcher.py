@@ -445,24 +445,6 @@ def _ended(output_dir: Path) -> bool:
     return record is not None and protected(record, kept_failures=True)
 
 
-def differing_keys(first: Sequence[str], second: Sequence[str]) -> list[str]:
-    """The keys that two jobs' overrides set to different values (or that only one sets), in
-    the order they appear.
-
-        >>> differing_keys(["data=iris", "seed=0", "optimizer.lr=0.1"],
-        ...                ["data=iris", "seed=1", "optimizer.lr=0.1", "+x=2"])
-        ['seed', 'x']
-    """
-
-    def values(overrides: Sequence[str]) -> dict[str, str]:
-        pairs = (o.partition("=") for o in overrides)
-        return {key.lstrip("+~"): value for key, _, value in pairs}
-
-    a, b = values(first), values(second)
-    keys = [*a, *(key for key in b if key not in a)]
-    return [key for key in keys if a.get(key) != b.get(key)]
-
-
 def _own_directories(launch: "_Launch", positions: list[int]) -> list[int]:
     """``positions`` without the jobs whose directory an earlier job of the launch has, none of
     which is trained and nothing of which is written into the directory, so that the first
@@ -473,6 +455,7 @@ def _own_directories(launch: "_Launch", positions: list[int]) -> list[int]:
     the first job's completed run there): the command then exits 2
     (:func:`lossbench.progress.not_run_message`)."""
     from lossbench.progress import mark_job
+    from lossbench.sweep_directories import shared_directory
 
     own = []
     for i in positions:
@@ -502,20 +485,10 @@ def _own_directories(launch: "_Launch", positions: list[int]) -> list[int]:
             launch.repeats[i] = position
             mark_job(launch.sweep_dir, number, "skipped")
             continue
-        log.error(
-            "refused: job %d would train in %s, job %d's directory: hydra.sweep.subdir=%s "
-            "gives both jobs one directory. Add the keys in which they differ (%s) to "
-            "hydra.sweep.subdir (job %d: %s; job %d: %s).",
-            number,
-            output_dir,
-            first,
-            _subdir(launch, i),
-            ", ".join(differing_keys(earlier, overrides)),
-            first,
-            " ".join(earlier),
-            number,
-            " ".join(overrides),
+        refusal = shared_directory(
+            number, output_dir, first, _subdir(launch, i), earlier, overrides
         )
+        log.error("refused: %s", refusal)
         mark_job(launch.sweep_dir, number, "exists")
     return own
 
