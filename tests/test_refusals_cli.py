@@ -1455,6 +1455,11 @@ CATALOGUE: list[Case] = [
     refused("rerun-run-with-truncated-record", "train", ("data=iris", "hydra.run.dir=run"),
             ["run/metrics.json is damaged", "Unterminated string", "move the folder run aside"],
             (("run/metrics.json", '{"status": "compl'),)),
+    refused("run-directory-holds-a-metrics-json-of-ones-own", "train", ("data=iris", "hydra.run.dir=run"),
+            ["run/metrics.json holds no run record of lossbench's (no status; a run's is completed "
+             "or failed), so lossbench cannot tell which run run holds and never trains over it",
+             "move the folder run aside or delete run/metrics.json"],
+            (("run/metrics.json", '{"accuracy": 0.93}'),), fast=True),
     refused("rerun-run-with-list-record", "train", ("data=iris", "hydra.run.dir=run"),
             ["run/metrics.json is damaged (metrics.json holds a list, not a run record"],
             (("run/metrics.json", "[]"),)),

@@ -87,15 +87,38 @@ def load_record(path: str | os.PathLike) -> tuple[dict[str, Any] | None, str | N
     return record, None
 
 
+#: The ``status`` of every run record lossbench-train writes.
+RUN_STATUSES = ("completed", "failed")
+
+
 def read_record(run_dir: str | os.PathLike) -> dict[str, Any] | None:
     """The run record in ``run_dir``, or None where it has none; :class:`DamagedRunError` where
-    its ``metrics.json`` cannot be read (:func:`load_record`)."""
+    its ``metrics.json`` cannot be read (:func:`load_record`) or holds no run record of
+    lossbench's (no ``status`` of :data:`RUN_STATUSES`: a file of one's own, which a run there
+    would replace).
+
+        >>> import tempfile
+        >>> run = Path(tempfile.mkdtemp())
+        >>> _ = (run / RECORD_NAME).write_text('{"accuracy": 0.93}')
+        >>> read_record(run)  # doctest: +ELLIPSIS
+        Traceback (most recent call last):
+        ...
+        lossbench.record.DamagedRunError: .../metrics.json holds no run record of lossbench's \
+(no status; a run's is completed or failed), so lossbench cannot tell which run ...
+    """
     path = Path(run_dir) / RECORD_NAME
     if not path.is_file():
         return None
     record, problem = load_record(path)
     if record is None:
         raise damaged(path, f"is damaged ({problem})")
+    if record.get("status") not in RUN_STATUSES:
+        given = f"status {record['status']!r}" if "status" in record else "no status"
+        raise damaged(
+            path,
+            f"holds no run record of lossbench's ({given}; a run's is "
+            f"{' or '.join(RUN_STATUSES)})",
+        )
     return record
 
 
