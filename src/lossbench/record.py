@@ -116,8 +116,7 @@ def read_record(run_dir: str | os.PathLike) -> dict[str, Any] | None:
         given = f"status {record['status']!r}" if "status" in record else "no status"
         raise damaged(
             path,
-            f"holds no run record of lossbench's ({given}; a run's is "
-            f"{' or '.join(RUN_STATUSES)})",
+            f"holds no run record of lossbench's ({given}; a run's is {' or '.join(RUN_STATUSES)})",
         )
     return record
 
