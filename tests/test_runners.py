@@ -3,6 +3,8 @@ refuses, and that the module under the ``lightning`` runner is a plain Lightning
 
 from __future__ import annotations
 
+import csv
+
 import lightning as L
 import pytest
 import torch
@@ -141,6 +143,40 @@ def test_auto_trains_what_lightning_does_for_step_counted_settings(make_cfg, tmp
     assert auto["training_loop"] == "batch"
     for key in ("steps", "epochs", "history", "test/nll", "test/accuracy"):
         assert auto[key] == lightning[key], key
+
+
+def _logged_steps(run_dir) -> list[tuple[str, str, list[str]]]:
+    """``(epoch, step, the metrics' names)`` of each row of a run's ``logs/metrics.csv``."""
+    with open(run_dir / "logs" / "metrics.csv", newline="") as f:
+        rows = list(csv.DictReader(f))
+    return [
+        (r["epoch"], r["step"], sorted(k for k, v in r.items() if v and k not in ("epoch", "step")))
+        for r in rows
+    ]
+
+
+@pytest.mark.parametrize(
+    "overrides", [(), ("trainer.val_check_interval=3",)], ids=["epoch", "batch"]
+)
+def test_the_csv_log_has_the_steps_of_lightnings_loop_under_every_runner(
+    make_cfg, tmp_path, overrides
+):
+    """Each epoch's metrics reach the loggers at the index of its last optimizer step, as
+    Lightning's loop logs them (runner=lightning, or runner=auto where a setting takes
+    Lightning's loop): the same rows, steps and epochs whichever loop a run gets (the epoch
+    runner logged them one step later)."""
+    run = ("data=breast_cancer", "trainer.max_epochs=3", "logger=csv", *overrides)
+    auto = train(make_cfg(*run), tmp_path / "auto")
+    lightning = train(make_cfg(*run, "runner=lightning"), tmp_path / "lightning")
+    assert auto["training_loop"] == ("epoch" if not overrides else "batch")
+    assert auto["epochs"] == lightning["epochs"] == 3
+    logged = _logged_steps(tmp_path / "auto")
+    assert logged == _logged_steps(tmp_path / "lightning")
+    assert [(e, s) for e, s, names in logged if "val/nll" in names] == [
+        ("0", "2"),
+        ("1", "5"),
+        ("2", "8"),
+    ]
 
 
 def test_auto_trains_with_an_accumulation_scheduler_as_lightning_does(make_cfg, tmp_path):

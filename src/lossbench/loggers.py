@@ -176,18 +176,19 @@ def continue_csv_logs(
 
 def continue_tensorboard_logs(loggers: Iterable[Any], global_step: int) -> None:
     """Have each ``TensorBoardLogger`` of ``loggers`` start its events file with a purge at
-    ``global_step + 1`` (``SummaryWriter``'s ``purge_step``), for a run resumed from a
-    checkpoint of ``global_step``: TensorBoard then hides the points that a killed run logged
-    after that checkpoint (a validation within the epoch it was killed in, or an epoch whose
-    checkpoint was still being written), which the resumed run logs again. Call it before
-    the logger's first write."""
+    ``global_step`` (``SummaryWriter``'s ``purge_step``), for a run resumed from a checkpoint
+    of ``global_step`` optimizer steps, whose last epoch was logged at ``global_step - 1`` (the
+    index of its last step, as Lightning's loop logs it): TensorBoard then hides the points
+    that a killed run logged after that checkpoint (a validation within the epoch it was killed
+    in, or an epoch whose checkpoint was still being written), which the resumed run logs
+    again. Call it before the logger's first write."""
     from lightning.pytorch.loggers import TensorBoardLogger
 
     from lossbench.lightning_internals import set_summary_writer_option
 
     for logger in loggers:
         if isinstance(logger, TensorBoardLogger):
-            set_summary_writer_option(logger, "purge_step", global_step + 1)
+            set_summary_writer_option(logger, "purge_step", global_step)
 
 
 def log_final_metrics(

@@ -201,15 +201,17 @@ class EpochModule(ClassifierModule):
 
     def _log_to_loggers(self, values: Mapping[str, torch.Tensor], *, save: bool = True) -> None:
         """What Lightning's logger connector does with epoch-level metrics, minus its
-        per-key bookkeeping: every logger gets the floats and the epoch, at the global step,
-        and ``save``s them (Lightning saves after every call: a CSV logger's save rewrites or
-        appends to ``metrics.csv``, about 0.3 ms)."""
+        per-key bookkeeping: every logger gets the floats and the epoch, at the step Lightning's
+        loop gives them (the index of the epoch's last optimizer step, counted from 0: one less
+        than the steps taken), and ``save``s them (Lightning saves after every call: a CSV
+        logger's save rewrites or appends to ``metrics.csv``, about 0.3 ms)."""
         if not self.loggers:
             return
         metrics = {key: float(value) for key, value in values.items()}
         metrics["epoch"] = self.current_epoch
+        step = max(self.global_step - 1, 0)
         for logger in self.loggers:
-            logger.log_metrics(metrics, step=self.global_step)
+            logger.log_metrics(metrics, step=step)
             if save:
                 logger.save()
 

@@ -397,6 +397,7 @@ def _write_logs(member: Member, batches: int, results: dict[str, float]) -> None
         training = {k: v for k, v in values.items() if k not in validation}
         for part in (validation, training):  # validation's epoch end comes first
             if part:
-                logger.log_metrics({**part, "epoch": epoch}, step=(epoch + 1) * batches)
+                # at the index of the epoch's last step, as Lightning's loop and a run alone
+                logger.log_metrics({**part, "epoch": epoch}, step=(epoch + 1) * batches - 1)
     logger.log_metrics(best_logged(results), step=member.steps)
     logger.save()
