@@ -18,7 +18,7 @@ from scipy import stats
 
 from lossbench.report.document import _overview
 from lossbench.report.overview import MIN_BLOCKS, Family, cd_diagram, family_overview
-from lossbench.report.render import Block, Heading, Table, Text
+from lossbench.report.render import Block, Heading, Image, Table, Text
 
 SETUPS = ("a", "b", "c", "d")
 
@@ -123,3 +123,25 @@ def test_the_report_says_why_two_data_sets_have_no_test() -> None:
     assert not any("Friedman p =" in t for t in texts)
     (table,) = [b for b in blocks if isinstance(b, Table)]
     assert list(table.header) == ["setup", "mean rank (descriptive, no test)"]
+
+
+def test_no_difference_found_is_said_next_to_the_diagram(tmp_path: Path) -> None:
+    """Null data (no setup effect): Friedman p >= 0.05. The diagram is still drawn, as
+    autorank's result has a critical difference, but the text and caption say the test
+    found no difference, so its bars are no separations."""
+    rng = np.random.default_rng(3)
+    values = 0.3 + rng.normal(0.0, 0.05, size=(6, 3, len(SETUPS)))
+    (family,) = family_overview(runs_of(values), "test/nll", "min")
+    _, expected_p = scipy_on_means(values)
+    assert family.p_value == pytest.approx(expected_p, rel=1e-12) and expected_p >= 0.05
+    path = cd_diagram(family, tmp_path / "cd.png")
+    assert path is not None and path.read_bytes().startswith(b"\x89PNG")
+    blocks = overview_of([family], {family.task: path})
+    texts = [b.text for b in blocks if isinstance(b, Text)]
+    assert any(
+        "the Friedman test finds no difference between the setups at α = 0.05" in t
+        and "no separations" in t
+        for t in texts
+    )
+    (image,) = [b for b in blocks if isinstance(b, Image)]
+    assert "finds no difference" in image.title

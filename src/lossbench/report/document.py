@@ -711,17 +711,26 @@ def _unconverged_in_family(study: Study, data: list[str], setups: list[str]) -> 
 
 
 def _family_test(family: Family) -> str:
-    """The sentence on ``family``'s Friedman test: its p-value and critical difference, or why
-    there is no test.
+    """The sentence on ``family``'s Friedman test: its p-value and critical difference, what
+    they mean where the test found no difference, or why there is no test.
 
         >>> import pandas as pd
         >>> ranks = pd.Series({"x": 1.5, "y": 1.5})
         >>> _family_test(Family("binary", ["a"], 1, ranks, note="no Friedman test: why"))
         'No Friedman test: why.'
+        >>> _family_test(Family("binary", list("abcde"), 5, ranks, p_value=0.4, cd=1.5))[:80]
+        'Friedman p = 0.4, CD = 1.5: the Friedman test finds no difference between the se'
     """
     if not family.tested:
         return family.note[:1].upper() + family.note[1:] + "."
-    return f"Friedman p = {fmt(family.p_value, 2)}, CD = {fmt(family.cd, 3)}."
+    text = f"Friedman p = {fmt(family.p_value, 2)}, CD = {fmt(family.cd, 3)}"
+    if family.significant:
+        return text + "."
+    return (
+        f"{text}: the Friedman test finds no difference between the setups at α = {ALPHA}, "
+        "so the mean ranks differ by chance as far as it can tell, and the bars of the "
+        "diagram are no separations."
+    )
 
 
 def _overview(study: Study) -> list[Block]:
@@ -769,7 +778,10 @@ def _overview(study: Study) -> list[Block]:
             blocks.append(note)
         figure = study.overview_figures.get(family.task)
         if figure is not None:
-            blocks.append(Image(figure, f"{family.task}: critical-difference diagram"))
+            caption = f"{family.task}: critical-difference diagram"
+            if not family.significant:
+                caption += " (the Friedman test finds no difference: no separations)"
+            blocks.append(Image(figure, caption))
     return blocks
 
 

@@ -288,8 +288,12 @@ def family_overview(selected: pd.DataFrame, metric: str, mode: str) -> list[Fami
 
 def cd_diagram(family: Family, path: Path) -> Path | None:
     """Draw ``family``'s critical-difference diagram (autorank's ``plot_stats``) into
-    ``path``; None when the test did not run."""
+    ``path``; None when the test did not run or autorank's result has no Nemenyi critical
+    difference. Where the Friedman test found no difference the diagram is drawn all the same
+    (the report's text says its bars are no separations then)."""
     if family.result is None or math.isnan(family.cd):
+        return None
+    if getattr(family.result, "posthoc", None) != "nemenyi":
         return None
     import matplotlib
 
@@ -300,7 +304,10 @@ def cd_diagram(family: Family, path: Path) -> Path | None:
     path.parent.mkdir(parents=True, exist_ok=True)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
+        # drawn where the test found no difference too: the report's text says so
         ax = plot_stats(family.result, allow_insignificant=True)
+    if ax is None:
+        return None
     figure = ax.get_figure()
     figure.savefig(path, dpi=110, bbox_inches="tight")
     plt.close(figure)
