@@ -545,22 +545,23 @@ def test_a_rate_missing_seeds_counts_them_like_failed_runs(tmp_path: Path) -> No
 
 
 def test_results_identical_to_float32_rounding_share_their_mean_rank_in_the_overview() -> None:
-    """b is a's results plus 5e-8 on every block (BCELoss vs BCEWithLogitsLoss where nothing
-    saturates): tied in every block, so both have (2 x 2.5 + 4 x 1.5) / 6, not 8/6 and 14/6."""
+    """b is a's results plus 5e-8 on every seed (BCELoss vs BCEWithLogitsLoss where nothing
+    saturates), so on each of the 3 data sets (mean over 2 seeds) too: tied on every data set,
+    both have (2.5 + 2 x 1.5) / 3, not 4/3 and 7/3."""
     from lossbench.report.overview import family_overview
 
     base = np.array([0.10, 0.12, 0.11, 0.13, 0.09, 0.14])
     values = {"a": base, "b": base + 5e-8, "c": base + np.array([-0.01, -0.01, 1, 1, 1, 1])}
     runs = pd.DataFrame(
         [
-            {"data": f"d{block // 3}", "task": "binary", "status": "completed",
-             "seed": block % 3, "setup": setup, "test/nll": float(v[block])}
+            {"data": f"d{block // 2}", "task": "binary", "status": "completed",
+             "seed": block % 2, "setup": setup, "test/nll": float(v[block])}
             for setup, v in values.items()
             for block in range(6)
         ]
     )  # fmt: skip
     (family,) = family_overview(runs, "test/nll", "min")
-    assert family.n_blocks == 6
+    assert family.n_blocks == 3
     assert family.mean_ranks.to_dict() == pytest.approx({"a": 11 / 6, "b": 11 / 6, "c": 14 / 6})
 
 
@@ -608,12 +609,13 @@ def test_a_seed_only_one_setup_has_raises_no_bar_for_the_others(tmp_path: Path) 
     # the table keeps the setup's own mean over its 4 seeds
     row = study.summary.set_index("setup").loc["sigmoid + mse"]
     assert row["test/nll_n"] == 4 and row["test/nll_mean"] == pytest.approx(np.mean(extra))
-    # the overview ranks every setup on the 3 blocks they share, as scipy ranks them
+    # the overview ranks every setup on its mean over the 3 seeds they share, as scipy ranks
+    # them: sigmoid + mse second (0.34), not first on its own mean over 4 seeds (0.255)
     (family,) = family_overview(study.runs[study.runs["selected"]], "test/nll", "min")
-    assert family.n_blocks == 3 and family.left_out == []
+    assert family.n_blocks == 1 and family.left_out == [] and family.seeds == {"wine": [0, 1, 2]}
     table = np.array([[0.30, 0.35, 0.33], [0.32, 0.36, 0.34], [0.31, 0.34, 0.35]])
     expected = dict(zip(["logits + cross_entropy", "log_softmax + nll", "sigmoid + mse"],
-                        stats.rankdata(table, axis=1).mean(axis=0), strict=True))  # fmt: skip
+                        stats.rankdata(table.mean(axis=0)), strict=True))  # fmt: skip
     assert family.mean_ranks.to_dict() == pytest.approx(expected)
 
 
@@ -660,8 +662,8 @@ def test_of_two_setups_the_one_with_an_extra_seed_raises_no_bar_for_the_other(
     assert verdict.best == "logits + cross_entropy" and verdict.fewer_seeds == []
     assert verdict.mean == pytest.approx(0.11) and verdict.n == 3
     assert "log_softmax + nll" in {s for s, _ in verdict.tied} | set(verdict.separated)
-    family = study.overview[0]  # the overview ranks both on the three shared blocks
-    assert family.n_blocks == 3 and family.mean_ranks.to_dict() == {
+    family = study.overview[0]  # the overview ranks both on their means over the shared seeds
+    assert family.seeds == {"wine": [0, 1, 2]} and family.mean_ranks.to_dict() == {
         "logits + cross_entropy": 1.0,
         "log_softmax + nll": 2.0,
     }

@@ -1084,8 +1084,8 @@ def test_runs_behind_a_symlinked_directory_are_found_once_even_through_a_loop(
 
 
 def test_a_task_family_without_an_overview_says_why(tmp_path: Path) -> None:
-    """Two binary data sets whose setups have different names: no setup has a result on every
-    (data set, seed) block, so the family cannot be ranked; report.md says so where the
+    """Two binary data sets whose setups have different names: no setup has a value on every
+    data set, so the family cannot be ranked; report.md says so where the
     overview is, next to the multi-class family that has one."""
     setups = {
         "wine": ("multiclass", [("logits", "cross_entropy", None), ("log_softmax", "nll", None)]),
@@ -1102,12 +1102,12 @@ def test_a_task_family_without_an_overview_says_why(tmp_path: Path) -> None:
     report = build_report([tmp_path / "runs"], tmp_path / "report")
     text = (report.parent / "report.md").read_text()
     overview = text.split("## Overview across data sets")[1].split("## Per data set")[0]
-    assert "### multiclass: wine (3 blocks)" in overview
+    assert "### multiclass: wine (1 data set, mean over 3 seeds)" in overview
     assert "### binary: breast_cancer, other_binary" in overview
     assert (
-        "No overview: a ranking needs at least 2 setups with a result on every block "
-        "(data set, seed), and 0 here have one (blocks covered: bc_logits (3 of 6), "
-        "ob_logits (3 of 6))."
+        "No overview: a ranking needs at least 2 setups with a value (the mean over the "
+        "seeds) on every data set, and 0 here have one (data sets covered: bc_logits (1 of 2), "
+        "ob_logits (1 of 2))."
     ) in overview
 
 

@@ -21,6 +21,7 @@ from lossbench.report.collect import (
     without_record,
 )
 from lossbench.report.compare import Verdict
+from lossbench.report.overview import MIN_BLOCKS, Family
 from lossbench.report.render import Block, Bullets, Heading, Image, Table, Text
 from lossbench.report.selection import missing_seeds, selection_metric
 from lossbench.report.separated import mostly_separated, separated_advice
@@ -709,18 +710,45 @@ def _unconverged_in_family(study: Study, data: list[str], setups: list[str]) -> 
     return Text(text) if text else None
 
 
+def _family_test(family: Family) -> str:
+    """The sentence on ``family``'s Friedman test: its p-value and critical difference, what
+    they mean where the test found no difference, or why there is no test.
+
+        >>> import pandas as pd
+        >>> ranks = pd.Series({"x": 1.5, "y": 1.5})
+        >>> _family_test(Family("binary", ["a"], 1, ranks, note="no Friedman test: why"))
+        'No Friedman test: why.'
+        >>> _family_test(Family("binary", list("abcde"), 5, ranks, p_value=0.4, cd=1.5))[:80]
+        'Friedman p = 0.4, CD = 1.5: the Friedman test finds no difference between the se'
+    """
+    if not family.tested:
+        return family.note[:1].upper() + family.note[1:] + "."
+    text = f"Friedman p = {fmt(family.p_value, 2)}, CD = {fmt(family.cd, 3)}"
+    if family.significant:
+        return text + "."
+    return (
+        f"{text}: the Friedman test finds no difference between the setups at α = {ALPHA}, "
+        "so the mean ranks differ by chance as far as it can tell, and the bars of the "
+        "diagram are no separations."
+    )
+
+
 def _overview(study: Study) -> list[Block]:
-    """Mean rank per setup and task family, the Friedman test, the critical-difference
-    diagram."""
+    """Mean rank per setup and task family over its data sets, the Friedman test, the
+    critical-difference diagram."""
     if not study.overview:
         return []
     blocks: list[Block] = [
         Heading("Overview across data sets"),
         Text(
-            f"Mean rank by `{study.metric}` (1 = best) over blocks of (data set, seed), each "
-            "seed on its own split; Friedman test over the setups, then Nemenyi's critical "
-            "difference (CD): setups joined by a bar in the diagram are not told apart "
-            f"at α = {ALPHA}."
+            f"Mean rank by `{study.metric}` (1 = best) over the data sets of each task family, "
+            "a setup's value on a data set being its mean over the seeds (each seed on its own "
+            "split). The data sets are the blocks: the seeds of one data set share it, and "
+            "whatever favours a setup on it, so they are no independent blocks. Where a family "
+            f"has at least {MIN_BLOCKS} data sets and 3 setups, a Friedman test over the "
+            "setups, then Nemenyi's critical difference (CD): setups joined by a bar in the "
+            f"diagram are not told apart at α = {ALPHA}. With fewer data sets the mean ranks "
+            "describe the data sets compared, without a test."
         ),
     ]
     for family in study.overview:
@@ -728,26 +756,32 @@ def _overview(study: Study) -> list[Block]:
             blocks.append(Heading(f"{family.task}: {', '.join(family.data)}", 3))
             blocks.append(Text(family.note[:1].upper() + family.note[1:] + "."))
             continue
-        test = (
-            f"Friedman p = {fmt(family.p_value, 2)}, CD = {fmt(family.cd, 3)}"
-            if not math.isnan(family.p_value)
-            else family.note
-        )
-        blocks.append(
-            Heading(f"{family.task}: {', '.join(family.data)} ({family.n_blocks} blocks)", 3)
-        )
-        text = test + "."
+        n = family.n_blocks
+        size = f"{n} data set{'s' if n != 1 else ''}, {family.seeds_text()}"
+        blocks.append(Heading(f"{family.task}: {', '.join(family.data)} ({size})", 3))
+        text = _family_test(family)
+        if family.unranked:
+            text += (
+                f" Not ranked on {', '.join(family.unranked)}: no seed that more than half of "
+                "the setups were trained with."
+            )
         if family.left_out:
-            text += f" Left out (no result on every block): {', '.join(family.left_out)}."
+            text += f" Left out (no value on every data set): {', '.join(family.left_out)}."
         blocks.append(Text(text))
         rows = [[s, fmt(r, 3)] for s, r in family.mean_ranks.items()]
-        blocks.append(Table(["setup", "mean rank"], rows))
+        header = "mean rank" if n > 1 else "rank"
+        if not family.tested:
+            header += " (descriptive, no test)"
+        blocks.append(Table(["setup", header], rows))
         note = _unconverged_in_family(study, family.data, list(family.mean_ranks.index))
         if note is not None:
             blocks.append(note)
         figure = study.overview_figures.get(family.task)
         if figure is not None:
-            blocks.append(Image(figure, f"{family.task}: critical-difference diagram"))
+            caption = f"{family.task}: critical-difference diagram"
+            if not family.significant:
+                caption += " (the Friedman test finds no difference: no separations)"
+            blocks.append(Image(figure, caption))
     return blocks
 
 
