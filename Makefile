@@ -4,7 +4,8 @@
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
-# Pins the CPU build of torch for CPU-only machines (CI); `make install CONSTRAINTS=` skips it.
+# Pins the CPU build of torch (torch==2.13.0+cpu) for CPU-only machines (CI); `make install
+# CONSTRAINTS=` skips it.
 CONSTRAINTS ?= constraints-cpu.txt
 PIP_CONSTRAINTS := $(if $(CONSTRAINTS),-c $(CONSTRAINTS),)
 STAMP := $(VENV)/.installed
