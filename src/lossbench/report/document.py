@@ -855,7 +855,9 @@ def build_document(study: Study) -> list[Block]:
             blocks.append(
                 Text(
                     f"Baseline: **{baseline}**. Runs paired by seed; two-sided "
-                    f"paired t-test, α = {ALPHA}; verdicts in the metric's direction."
+                    f"paired t-test, α = {ALPHA}; verdicts in the metric's direction; "
+                    "p (Holm): Holm-adjusted over the setups compared with the baseline here "
+                    "(the verdict's comparisons with the best are adjusted over every pair)."
                 )
             )
             blocks.append(table)
