@@ -811,11 +811,13 @@ def build_document(study: Study) -> list[Block]:
             "studies widen their grid there, `hydra.sweeper.widen`). A setup is **tied** with "
             "the best when a paired "
             "t-test over shared seeds finds no difference at "
-            f"α = {ALPHA} after Holm's correction over the setups compared with the best; where "
+            f"α = {ALPHA} after Holm's correction over every pair of eligible setups (the best "
+            "is chosen on the same data, and Holm over all pairs holds whichever pairs are "
+            "read; over the comparisons with the best alone it would not); where "
             "no paired test is possible (fewer than 2 shared seeds, or the same difference on "
             "every seed), when the 95 % intervals overlap. Setups with identical results on "
             "every seed share a rank, are named together (a = b) and count once in Holm's "
-            "correction; means equal to float32 rounding share a rank too. The best is named "
+            "corrections; means equal to float32 rounding share a rank too. The best is named "
             "among the setups with results on every seed that more than half of the converged "
             "setups were trained with and on each of their own, by the mean over the seeds "
             "they share. A setup whose selected runs "
@@ -830,7 +832,8 @@ def build_document(study: Study) -> list[Block]:
             f"{len(runs)} runs ({n_done} completed, {len(runs) - n_done} failed or refused) "
             f"from {_sources(study.sources)}. Files: `results.csv` (one row per run, "
             "`selected` marks the chosen learning rate's), `summary.csv` (per data set and "
-            "setup), `comparisons.csv` (paired, vs baseline, Holm-adjusted), `yardstick.csv` "
+            "setup), `comparisons.csv` (paired, vs baseline; `p_holm` Holm-adjusted over the "
+            "setups compared with the baseline in that data set and metric), `yardstick.csv` "
             f"({NAME}, C chosen on validation over {C_GRID[0]:g}-{C_GRID[-1]:g}, widened by "
             f"factors of 10 where it is at an end, as far as {C_BOUNDS[0]:g} and "
             f"{C_BOUNDS[1]:g}, on the same splits)."
@@ -886,7 +889,9 @@ def build_document(study: Study) -> list[Block]:
             blocks.append(
                 Text(
                     f"Baseline: **{baseline}**. Runs paired by seed; two-sided "
-                    f"paired t-test, α = {ALPHA}; verdicts in the metric's direction."
+                    f"paired t-test, α = {ALPHA}; verdicts in the metric's direction; "
+                    "p (Holm): Holm-adjusted over the setups compared with the baseline here "
+                    "(the verdict's comparisons with the best are adjusted over every pair)."
                 )
             )
             blocks.append(table)

@@ -14,13 +14,12 @@
 from __future__ import annotations
 
 import math
-import warnings
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
-from scipy import stats
+from scipy import special, stats
 
 from lossbench.metric_names import metric_range
 from lossbench.tuning_grid import FLOAT32_TIE, tie_tolerance
@@ -98,6 +97,94 @@ def _zero_variance(diffs: np.ndarray, scale: float) -> bool:
     return float(np.ptp(diffs)) <= ZERO_SPREAD * scale
 
 
+def _t_p_value(diffs: np.ndarray) -> float:
+    """Two-sided p-value of Student's t-test of the mean of ``diffs`` against 0: the paired
+    t-test's (``scipy.stats.ttest_rel`` of the pairs whose differences they are, to float
+    rounding; ``scipy.special.stdtr`` is the t distribution's function it evaluates, without
+    the overhead of a call per pair). ``diffs`` holds at least 2 values that are not all equal.
+
+    >>> c, r = np.array([0.31, 0.35, 0.30]), np.array([0.30, 0.32, 0.30])
+    >>> round(_t_p_value(c - r), 12) == round(float(stats.ttest_rel(c, r).pvalue), 12)
+    True
+    """
+    n = diffs.size
+    t = float(diffs.mean()) / (float(diffs.std(ddof=1)) / math.sqrt(n))
+    return float(2 * special.stdtr(n - 1, -abs(t)))
+
+
+def _pair_p_value(candidate: np.ndarray, reference: np.ndarray) -> float:
+    """The p-value :func:`paired_test` gives two aligned arrays of finite values, or NaN
+    where it gives none (fewer than 2 pairs, or the same difference on every pair)."""
+    diffs = candidate - reference
+    if diffs.size < 2:
+        return math.nan
+    scale = tie_tolerance(*candidate, *reference) / ZERO_SPREAD
+    if _zero_variance(diffs, scale):
+        return math.nan
+    return _t_p_value(diffs)
+
+
+def pairwise_p_values(values: Sequence[pd.Series]) -> np.ndarray:
+    """The raw p-value of :func:`paired_test` for every pair of ``values`` (metric values
+    indexed by seed), paired over the seeds where both are finite: a symmetric k x k array,
+    NaN on the diagonal and where the test gives no p-value (fewer than 2 shared seeds, or
+    the same difference on every seed).
+
+    >>> a = pd.Series([0.30, 0.32, 0.31])
+    >>> p = pairwise_p_values([a, a + [0.02, 0.03, 0.01], a + 0.1])
+    >>> round(float(p[0, 1]), 4), round(float(stats.ttest_rel(a + [0.02, 0.03, 0.01], a).pvalue), 4)
+    (0.0742, 0.0742)
+    >>> bool(np.isnan(p[0, 2])), bool(np.isnan(p[1, 1])), bool(p[1, 0] == p[0, 1])
+    (True, True, True)
+    """
+    k = len(values)
+    out = np.full((k, k), math.nan)
+    if k < 2:
+        return out
+    table = pd.concat(dict(enumerate(values)), axis=1).to_numpy(dtype=float)
+    finite = np.isfinite(table)
+    for i in range(k):
+        for j in range(i + 1, k):
+            both = finite[:, i] & finite[:, j]
+            out[i, j] = out[j, i] = _pair_p_value(table[both, i], table[both, j])
+    return out
+
+
+def holm_all_pairs(
+    values: Mapping[str, pd.Series], groups: Sequence[Sequence[str]]
+) -> pd.DataFrame:
+    """:func:`holm` over every pair of ``groups`` (setups whose ``values`` are
+    :func:`identical` on every seed, as :func:`identical_groups` gives them, each setup in
+    one group): a group is one test on the same numbers, so each pair of groups is one test,
+    with the paired t-test of their first members (:func:`pairwise_p_values`), and the family
+    is all k(k-1)/2 of them. Holm over all pairs keeps the family-wise error at the level the
+    adjusted values are compared with for whichever pairs are then read, so the best setup
+    may be chosen on the same data before its comparisons are read out.
+
+    Returns:
+        The adjusted p of every pair of setups, by setup (rows and columns in the order of
+        ``groups``): each pair of setups gets its groups' pair's value; NaN within a group
+        and where the test gives no p-value.
+
+    >>> s = pd.Series([0.30, 0.32, 0.31])
+    >>> values = {"a": s, "b": s + 1e-9, "c": s + [0.02, 0.03, 0.01], "d": s + [0.1, 0.3, 0.2]}
+    >>> adjusted = holm_all_pairs(values, [["a", "b"], ["c"], ["d"]])  # 3 pairs, not 6
+    >>> raw = pairwise_p_values([s, values["c"], values["d"]])
+    >>> bool(adjusted.at["b", "d"] == adjusted.at["a", "d"] == holm(raw[[0, 0, 1], [1, 2, 2]])[1])
+    True
+    >>> bool(np.isnan(adjusted.at["a", "b"]))
+    True
+    """
+    raw = pairwise_p_values([values[g[0]] for g in groups])
+    upper = np.triu_indices(len(groups), 1)
+    adjusted = np.full(raw.shape, math.nan)
+    adjusted[upper] = holm(raw[upper])
+    adjusted.T[upper] = adjusted[upper]
+    member = [i for i, g in enumerate(groups) for _ in g]
+    names = [s for g in groups for s in g]
+    return pd.DataFrame(adjusted[np.ix_(member, member)], index=names, columns=names)
+
+
 def paired_test(
     candidate: pd.Series, reference: pd.Series, mode: str, alpha: float = ALPHA
 ) -> Paired:
@@ -107,35 +194,39 @@ def paired_test(
         candidate: Metric values indexed by seed (one per seed).
         reference: The same for the setup compared against (the baseline, or the best).
         mode: "min" if lower is better (nll, ece), "max" if higher is (accuracy).
-        alpha: Significance level of the two-sided paired t-test (scipy.stats.ttest_rel).
+        alpha: Significance level of the two-sided paired t-test (scipy.stats.ttest_rel's
+            p-value, :func:`_t_p_value`).
 
     Returns:
         The comparison. Fewer than two pairs, or differences that are the same on every seed
         (zero variance, where the t-test is undefined), give :data:`UNDETERMINED` with a note;
         identical values on every seed give :data:`SAME`.
     """
-    both = pd.concat({"c": candidate, "r": reference}, axis=1, join="inner")
-    both = both[np.isfinite(both["c"]) & np.isfinite(both["r"])]
-    diffs = (both["c"] - both["r"]).to_numpy(dtype=float)
+    if candidate.index.equals(reference.index):  # the usual case, without aligning
+        seeds = candidate.index
+        c, r = candidate.to_numpy(dtype=float), reference.to_numpy(dtype=float)
+    else:
+        both = pd.concat({"c": candidate, "r": reference}, axis=1, join="inner")
+        seeds, c, r = both.index, both["c"].to_numpy(dtype=float), both["r"].to_numpy(dtype=float)
+    keep = np.isfinite(c) & np.isfinite(r)
+    seeds, c, r = seeds[keep], c[keep], r[keep]
+    diffs = c - r
     n = len(diffs)
     nan = math.nan
     if n == 0:
         return Paired(0, nan, nan, nan, nan, UNDETERMINED, "no seed completed in both setups")
     mean = float(diffs.mean())
     if n < 2:
-        note = f"only 1 paired seed (seed {both.index[0]}): a paired test needs at least 2"
+        note = f"only 1 paired seed (seed {seeds[0]}): a paired test needs at least 2"
         return Paired(1, mean, nan, nan, nan, UNDETERMINED, note)
-    scale = tie_tolerance(*both.to_numpy(dtype=float).ravel()) / ZERO_SPREAD
+    scale = tie_tolerance(*c, *r) / ZERO_SPREAD
     if _zero_variance(diffs, scale):
         if abs(mean) <= ZERO_SPREAD * scale:
             return Paired(n, 0.0, 0.0, 0.0, nan, SAME, f"identical on all {n} seeds")
         note = f"difference {mean:+.4g} on every one of {n} seeds (zero variance): t-test undefined"
         return Paired(n, mean, mean, mean, nan, UNDETERMINED, note)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", RuntimeWarning)
-        result = stats.ttest_rel(both["c"], both["r"])
     interval = estimate(diffs, alpha)
-    p = float(result.pvalue)
+    p = _t_p_value(diffs)
     improved = (mean < 0) == (mode == "min")  # lower nll is better, higher accuracy is
     verdict = SAME if p >= alpha else (BETTER if improved else WORSE)
     return Paired(n, mean, interval.low, interval.high, p, verdict, "")
@@ -284,9 +375,14 @@ def identical(a: pd.Series, b: pd.Series) -> bool:
     >>> identical(pd.Series([0.1, float("inf")]), pd.Series([0.1, 0.2]))
     False
     """
-    if len(a) == 0 or set(a.index) != set(b.index):
+    if len(a) == 0:
         return False
-    both = pd.concat({"a": a, "b": b}, axis=1).to_numpy(dtype=float)
+    if a.index.equals(b.index):  # the usual case, without aligning
+        both = np.column_stack([a.to_numpy(dtype=float), b.to_numpy(dtype=float)])
+    elif set(a.index) != set(b.index):
+        return False
+    else:
+        both = pd.concat({"a": a, "b": b}, axis=1).to_numpy(dtype=float)
     finite = np.isfinite(both).all(axis=1)
     if not np.array_equal(both[~finite, 0], both[~finite, 1], equal_nan=True):
         return False
