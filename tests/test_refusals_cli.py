@@ -1779,6 +1779,10 @@ CATALOGUE: list[Case] = [
             "hydra.sweeper.n_trials=2", "optimizer.lr=tag(log, interval(0, 1e-2))"),
             ["optimizer.lr=tag(log, interval(0, 0.01)): a log-scaled interval needs a low end above 0",
              "'optimizer.lr=tag(log, interval(1e-05, 0.01))'", "'optimizer.lr=interval(0, 0.01)'"]),
+    # the middle of a log interval of huge ends: 1e+250, not inf (a product that overflowed)
+    refused("search-log-interval-of-huge-values", "train", ("-m", "hparams_search=optuna_focal",
+            "data=iris", "hydra.sweeper.n_trials=2", "model.dropout=tag(log, interval(1e200, 1e300))"),
+            ["model.dropout=1e+250 must lie in [0, 1)"], unwanted=["inf"]),
     refused("search-interval-of-a-whole-number", "train", ("-m", "hparams_search=optuna_focal",
             "data=iris", "hydra.sweeper.n_trials=2", "seed=interval(0,3)"),
             ["seed=interval(0, 3): seed takes a whole number", "floats (seed=1.5)",
