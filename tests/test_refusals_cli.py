@@ -522,7 +522,8 @@ CATALOGUE: list[Case] = [
     refused("trainer-removed-setting", "train", ("~trainer",),
             ["~trainer removes trainer", "trainer=<option> (one of: ddp, default)"], fast=True),
     refused("no-step-budget", "train", ("trainer.max_steps=0",),
-            ["trainer.max_steps=0 would train no optimizer step", "-1 (the default"], fast=True),
+            ["trainer.max_steps=0 would train no optimizer step", "or null (the default: "
+             "trainer.max_epochs decides"], unwanted=["-1 (the default"], fast=True),
     refused("no-time-budget", "train", ("data=iris", "trainer.max_time=00:00:00:00"),
             ["trainer.max_time='00:00:00:00' leaves no time to train",
              "record the untrained model", "trainer.max_time=00:01:00:00",
