@@ -390,6 +390,34 @@ def test_eval_of_a_checkpoint_copied_into_another_run_leaves_that_runs_eval_json
     assert default_out(plain, "test", load_checkpoint(plain)) == plain.parent / "eval.json"
 
 
+@pytest.mark.slow  # two trainings and two evaluations in fresh processes
+def test_eval_of_a_checkpoint_copied_into_a_run_that_differs_only_in_its_learning_rate(
+    make_cfg, tmp_path
+):
+    """Two runs with the same data, model, head, loss and seed but another optimizer.lr are
+    two runs: a checkpoint of one copied into the other's checkpoints/ folder writes
+    <run>/eval-<stem>.json with its own run's config, and the run's own best checkpoint still
+    writes <run>/eval.json."""
+    first = train(make_cfg("data=iris", "optimizer.lr=0.001"), tmp_path / "lr001")
+    other = train(make_cfg("data=iris", "optimizer.lr=0.01"), tmp_path / "lr01")
+    run = tmp_path / "lr01"
+    copied = run / "checkpoints" / "copy.ckpt"
+    copied.write_bytes(Path(first["best_checkpoint"]).read_bytes())
+
+    result = run_module("lossbench.evaluate", f"ckpt_path={copied}", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert f"written to {run / 'eval-copy.json'}, not {run / 'eval.json'}" in result.stdout
+    assert not (run / "eval.json").exists()
+    written = json.loads((run / "eval-copy.json").read_text())
+    assert written["config"] is None and written["test/nll"] == first["test/nll"]
+
+    own = run_module("lossbench.evaluate", f"ckpt_path={other['best_checkpoint']}", cwd=tmp_path)
+    assert own.returncode == 0, own.stderr
+    written = json.loads((run / "eval.json").read_text())
+    assert written["config"] == str((run / "config.yaml").resolve())
+    assert written["test/nll"] == other["test/nll"]
+
+
 def test_eval_of_a_copied_checkpoint_of_a_csv_run_says_where_the_path_came_from(
     make_cfg, tmp_path, csv_files, monkeypatch
 ):

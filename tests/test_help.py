@@ -126,3 +126,32 @@ def test_config_groups_outside_a_hydra_command_says_where_they_are_listed() -> N
     if GlobalHydra.instance().is_initialized():
         pytest.skip("a Hydra context is set up in this process")
     assert "lossbench-train --help" in config_groups()
+
+
+@pytest.mark.parametrize(
+    ("module", "settings"),
+    [
+        ("lossbench.evaluate", ("ckpt_path", "config", "data_path", "split", "out", "accelerator")),
+        ("lossbench.predict", ("ckpt_path", "data", "data.path", "data.delimiter", "out")),
+    ],
+)
+def test_checkpoint_commands_help_says_what_each_setting_does(
+    module: str, settings: tuple[str, ...], tmp_path
+) -> None:
+    """A refusal of a setting points to ``--help`` for what each setting does: it describes
+    each, one line starting ``  <key>=``, and every setting of the command's schema is one."""
+    import dataclasses
+
+    from lossbench.evaluate import EvalConfig
+    from lossbench.predict import PredictConfig
+
+    schema = EvalConfig if module == "lossbench.evaluate" else PredictConfig
+    assert {f.name for f in dataclasses.fields(schema)} <= set(settings)
+    result = run_module(module, "--help", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr[-2000:]
+    described = {
+        line.split()[0].split("=")[0]
+        for line in result.stdout.splitlines()
+        if line.startswith("  ") and not line.startswith("   ") and "=" in line.split()[0]
+    }
+    assert set(settings) <= described, result.stdout

@@ -32,6 +32,7 @@ import lossbench.train
 from cli_process import run_module
 from lossbench.errors import ConfigError
 from lossbench.report.cli import parser as report_parser
+from lossbench.report.errors import ReportError
 from lossbench.validation import validate
 
 REPO = Path(__file__).resolve().parents[1]
@@ -311,6 +312,8 @@ def refusal_of(example: Example, monkeypatch, capfd) -> str | None:
     if example.command == "lossbench-report":
         try:
             report_parser().parse_args(arguments)
+        except ReportError as error:  # the parser's errors are refusals
+            return f"refused: {error}"
         except SystemExit as stop:
             return f"exit status {stop.code}: {capfd.readouterr().err.strip()}"
         return None

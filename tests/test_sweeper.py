@@ -213,3 +213,24 @@ def test_a_database_storage_optuna_cannot_open_is_refused_on_the_command_line(tm
     assert "cannot use a database with SQLAlchemy" in result.stderr
     assert "Leave hydra.sweeper.storage out" in result.stderr
     assert "Traceback" not in result.stderr and not (tmp_path / "search").exists()
+
+
+@pytest.mark.parametrize(
+    ("interval", "middle"),
+    [
+        ("tag(log, interval(1e200, 1e300))", "1e+250"),  # start * end overflows a float
+        ("tag(log, interval(1e-300, 1e-200))", "1e-250"),  # and underflows to 0
+        ("interval(1e308, 1.7e308)", "1.35e+308"),  # start + end overflows
+        ("tag(log, interval(1e-4, 1e-2))", "0.001"),
+        ("interval(1, 4)", "2.5"),
+        ("tag(log, interval(1, 100))", "10.0"),
+    ],
+)
+def test_the_middle_of_an_interval_is_inside_it_however_large_its_ends(interval, middle):
+    """The first trial that the search checks takes each interval's middle (geometric where
+    tagged log): it is finite and inside the interval for ends near a float's limits."""
+    from lossbench.override_grammar import override_parser
+    from lossbench.search_check import _middle
+
+    (override,) = override_parser().parse_overrides([f"optimizer.lr={interval}"])
+    assert _middle(override.value()) == middle

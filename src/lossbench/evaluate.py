@@ -14,10 +14,11 @@ weights on it. For the best checkpoint this gives exactly the ``test/*`` numbers
 ``metrics.json``. The metrics are printed and written as JSON to ``out`` (default
 ``<run dir>/eval.json``, ``eval-val.json`` for ``split=val``, in the checkpoint's run folder
 whatever ``config=`` names; ``eval-<checkpoint's stem>.json`` for a checkpoint copied into
-another run's folder, :func:`default_out`; ``metrics.json`` is never overwritten), whole or
-not at all: a Ctrl-C
-or SIGTERM ends the command in one line, exit status 130 or 143, with ``out`` as it was
-(:mod:`lossbench.interrupts`). Nothing else is written: no Hydra output directory, no logs.
+another run's folder, one whose ``config.yaml`` differs from the run config the checkpoint
+holds in any setting that a resume may not change, :func:`default_out`; ``metrics.json`` is
+never overwritten), whole or not at all: a Ctrl-C or SIGTERM ends the command in one line,
+exit status 130 or 143, with ``out`` as it was (:mod:`lossbench.interrupts`). Nothing else is
+written: no Hydra output directory, no logs.
 
 A checkpoint is loaded with ``weights_only=True`` (:func:`lossbench.checkpoint.load_checkpoint`),
 and data that differ from those the checkpoint was trained on (another CSV file, an edited one)
@@ -51,6 +52,7 @@ from lossbench.checkpoint import (
     DATA_KEYS,
     METADATA_KEY,
     OPTIONAL_DATA_KEYS,
+    RESUME_MAY_CHANGE,
     hyperparameters,
     load_checkpoint,
 )
@@ -59,6 +61,7 @@ from lossbench.errors import UserInputError, refusing
 from lossbench.importing import collection_paused
 from lossbench.interrupts import fit_interrupts, output_kept, stopping
 from lossbench.record import RECORD_NAME, load_config_file, training_cwd
+from lossbench.run_identity import comparable_config
 from lossbench.train import config_dir, run_checkpoint_app, start_checkpoint_work
 
 SPLITS = ("test", "val")
@@ -148,19 +151,17 @@ def in_another_runs_folder(ckpt_path: str | os.PathLike, checkpoint: dict[str, A
     return not _same_run(_read_yaml(folder), json.loads(stored))
 
 
-#: The settings that make two configs the same run's, for lossbench-eval: what the weights
-#: and the evaluated data depend on.
-_RUN_SETTINGS = ("data", "model", "head", "loss", "seed")
-
-
 def _same_run(folder: DictConfig | ListConfig, stored: Any) -> bool:
     """Whether the ``config.yaml`` found beside a checkpoint (``folder``) is the config of the
-    run whose copy the checkpoint holds (``stored``): the same :data:`_RUN_SETTINGS`.
+    run whose copy the checkpoint holds (``stored``): every setting the two have is the same
+    (:func:`run_differences`), so that a run that shares data, model, loss and seed with
+    another but not, say, ``optimizer.lr`` is another run.
 
         >>> _same_run(OmegaConf.create({"seed": 0, "data": {"name": "iris"}}),
         ...           {"seed": 0, "data": {"name": "iris"}, "trainer": {"max_epochs": 3}})
         True
-        >>> _same_run(OmegaConf.create({"seed": 1}), {"seed": 0})
+        >>> _same_run(OmegaConf.create({"seed": 0, "optimizer": {"lr": 0.01}}),
+        ...           {"seed": 0, "optimizer": {"lr": 0.001}})
         False
     """
     if not isinstance(folder, DictConfig) or not isinstance(stored, dict):
@@ -169,8 +170,29 @@ def _same_run(folder: DictConfig | ListConfig, stored: Any) -> bool:
         plain = OmegaConf.to_container(folder, resolve=True)
     except OmegaConfBaseException:
         return False
-    as_json = json.loads(json.dumps(plain, default=str))
-    return all(as_json.get(key) == stored.get(key) for key in _RUN_SETTINGS)
+    return not run_differences(json.loads(json.dumps(plain, default=str)), stored)
+
+
+def run_differences(config: dict[str, Any], stored: dict[str, Any]) -> list[str]:
+    """The settings in which ``config`` (a run folder's ``config.yaml``) and ``stored`` (the
+    run config a checkpoint holds), plain containers, differ: each setting both have, but for
+    those a resume of the run may change (:data:`lossbench.checkpoint.RESUME_MAY_CHANGE`:
+    ``trainer.*``, ``ckpt_path``, ``paths``, ``logger``, ``runner``, ...; a run resumed with a
+    higher ``trainer.max_epochs`` rewrites its ``config.yaml``, and its earlier checkpoints stay
+    its own) and for how it shows its progress (:func:`lossbench.run_identity.comparable_config`).
+
+        >>> run_differences({"seed": 0, "optimizer": {"lr": 0.01}, "trainer": {"max_epochs": 9}},
+        ...                 {"seed": 0, "optimizer": {"lr": 0.001}, "trainer": {"max_epochs": 3}})
+        ['optimizer.lr']
+    """
+    ours = _flat(comparable_config(json.loads(json.dumps(config, default=str))), "")
+    theirs = _flat(comparable_config(json.loads(json.dumps(stored, default=str))), "")
+    return [
+        key
+        for key in sorted(set(ours) & set(theirs))
+        if ours[key] != theirs[key]
+        and not any(key == p or key.startswith(f"{p}.") for p in RESUME_MAY_CHANGE)
+    ]
 
 
 def _read_yaml(path: Path) -> DictConfig | ListConfig:

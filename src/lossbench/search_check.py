@@ -36,7 +36,9 @@ import difflib
 import math
 import re
 import shlex
+import sys
 from collections.abc import Mapping, Sequence
+from fractions import Fraction
 from typing import Any
 
 from omegaconf import DictConfig
@@ -57,13 +59,28 @@ def is_search(config: DictConfig) -> bool:
 
 
 def _middle(sweep: Any) -> str:
-    """A value inside an ``interval(a, b)``: its middle, geometric where tagged ``log``."""
+    """A value inside an ``interval(a, b)``: its middle, geometric where tagged ``log``,
+    computed without overflow however large the ends (a product or sum of two would be inf).
+
+        >>> from hydra.core.override_parser.types import IntervalSweep
+        >>> _middle(IntervalSweep(start=1e200, end=1e300, tags={"log"}))
+        '1e+250'
+        >>> _middle(IntervalSweep(start=1e308, end=1.7e308))
+        '1.35e+308'
+        >>> _middle(IntervalSweep(start=1, end=10**400, tags={"log"})) == str(10**200)
+        True
+    """
     start, end = sweep.start, sweep.end
+    integers = isinstance(start, int) and isinstance(end, int)  # Optuna samples integers there
     if "log" in sweep.tags and start > 0 and end > 0:
-        value: float = math.sqrt(start * end)
+        if integers and max(start, end) > sys.float_info.max:  # beyond a float: exact
+            return str(math.isqrt(start * end))
+        value = math.sqrt(start) * math.sqrt(end)
+    elif integers:  # exact, rounded half to even as round() rounds a float
+        return str(round(Fraction(start + end, 2)))
     else:
-        value = (start + end) / 2
-    if isinstance(start, int) and isinstance(end, int):  # Optuna samples integers there
+        value = start / 2 + end / 2
+    if integers:
         return str(round(value))
     return repr(float(f"{value:.6g}"))
 

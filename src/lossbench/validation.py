@@ -500,7 +500,7 @@ def _check_budget(trainer: DictConfig) -> None:
     _require(
         max_steps is None or max_steps == -1 or max_steps >= 1,
         f"trainer.max_steps={max_steps} would train no optimizer step: give a number of steps "
-        ">= 1, or -1 (the default: trainer.max_epochs decides).",
+        ">= 1, or null (the default: trainer.max_epochs decides; -1 means the same).",
     )
     error = no_time_refusal(
         "trainer.max_time", trainer.get("max_time"), "trainer.max_time=null (the default)"

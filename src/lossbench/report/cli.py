@@ -10,9 +10,11 @@ completed run, two baselines for one task or data set, ``--metric``, ``--out`` o
 given twice with different values, an output folder holding a file of a report's name that no
 report wrote, such as a report.md of one's own; a ``--longer`` path without runs, overlapping a
 PATH, without a completed run, sharing no data set with the study, of another study, or whose
-runs' budget is not longer; an ``--out`` that is the ``--longer`` folder or lies inside it)
-prints the reason and exits with status 2. A ``metrics.json`` that cannot be read is skipped
-with a warning that names it; the other runs are reported.
+runs' budget is not longer; an ``--out`` that is the ``--longer`` folder or lies inside it; a
+command line argparse cannot parse: no PATH, an unknown option, an option without its value,
+:class:`_RefusingParser`) prints the reason and exits with status 2, without a usage text. A
+``metrics.json`` that cannot be read is skipped with a warning that names it; the other runs
+are reported.
 
 Ctrl-C or SIGTERM ends the command with one line, exit status 130 or 143
 (:mod:`lossbench.interrupts`). The report is written whole or not at all
@@ -24,9 +26,11 @@ is moved into place waits for the moves (milliseconds), and the line says it was
 from __future__ import annotations
 
 import argparse
+import difflib
 import sys
 import warnings
 from collections.abc import Sequence
+from typing import NoReturn
 
 from lossbench.errors import REFUSED_EXIT, format_warning, refusal_message
 from lossbench.interrupts import STARTING_KEPT, report_kept, stopped, terminated_as_interrupt
@@ -125,8 +129,75 @@ def refuse_repeated(args: argparse.Namespace) -> None:
             )
 
 
+#: What each option of lossbench-report takes, as a refusal of it given without a value says.
+_EXAMPLES = {
+    "--metric": "a metric's name, e.g. --metric test/auroc (default: test/nll)",
+    "--out": "a folder, e.g. --out report/ (default: the common parent of the paths)",
+    "--baseline": "TASK=SETUP, e.g. --baseline multiclass=logits_cross_entropy",
+    "--longer": "the folder of the same study trained longer, e.g. --longer "
+    "outputs/studies/compare_all-longer",
+}
+#: How argparse words an option it does not know (``error``'s message).
+_UNRECOGNIZED = "unrecognized arguments: "
+_REQUIRED = "the following arguments are required: "
+_EXPECTED = ": expected one argument"
+
+
+class _RefusingParser(argparse.ArgumentParser):
+    """An argument parser whose errors are lossbench's refusals (:class:`ReportError`: one
+    ``lossbench: refused: ...`` line, exit status 2, no usage text), an unknown option with the
+    option it is closest to. ``--help`` prints argparse's help as ever.
+
+        >>> parser().parse_args(["runs", "--metrik", "x"])
+        Traceback (most recent call last):
+        ...
+        lossbench.report.errors.ReportError: --metrik is not an option of lossbench-report. \
+Did you mean --metric? ...
+    """
+
+    def error(self, message: str) -> NoReturn:  # type: ignore[override]
+        raise ReportError(self._refusal(message))
+
+    def _options(self) -> list[str]:
+        """The long options of the command, in the order of ``--help``."""
+        return [
+            option
+            for action in self._actions
+            for option in action.option_strings
+            if option.startswith("--")
+        ]
+
+    def _refusal(self, message: str) -> str:
+        """The refusal of argparse's ``message``: what was given, why, the fix."""
+        options = ", ".join(self._options())
+        listed = f"Its options: {options} (`{self.prog} --help` says what each takes)."
+        if message.startswith(_REQUIRED):
+            return (
+                f"no PATH given: {self.prog} reads the runs (their metrics.json) under one or "
+                f"more folders. Give them, e.g. {self.prog} outputs/multiruns/<date>_<time>. "
+                f"{listed}"
+            )
+        if message.startswith(_UNRECOGNIZED):
+            words = message.removeprefix(_UNRECOGNIZED).split()
+            unknown = next((w for w in words if w.startswith("-")), words[0] if words else "")
+            name = unknown.split("=", 1)[0]
+            if not name.startswith("-"):
+                return f"{unknown!r} is not an argument of {self.prog}. {listed}"
+            close = difflib.get_close_matches(name, self._options(), n=1)
+            hint = f" Did you mean {close[0]}?" if close else ""
+            return f"{name} is not an option of {self.prog}.{hint} {listed}"
+        if message.startswith("argument "):
+            option, _, why = message.removeprefix("argument ").partition(": ")
+            option = option.split("/")[-1]  # argparse names an option by all its strings
+            if f": {why}" == _EXPECTED:
+                takes = _EXAMPLES.get(option, "a value")
+                return f"{option} given without a value: it takes {takes}."
+            return f"{option} {why}"
+        return f"{message}. {listed}"
+
+
 def parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(
+    p = _RefusingParser(
         prog="lossbench-report",
         description="Compare the runs of a study: tables with 95 % intervals, paired tests "
         "against a baseline, plots, and report.md / report.html that open with the verdict.",
@@ -175,11 +246,11 @@ def parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = parser().parse_args(argv)
     warnings.formatwarning = format_warning  # type: ignore[assignment]
     writer = None
     try:
         with terminated_as_interrupt():  # SIGTERM ends the report like Ctrl-C
+            args = parser().parse_args(argv)  # its errors are refusals (ReportError)
             refuse_repeated(args)
             chosen = baselines(args.baseline)
             find_records(args.paths)  # a wrong path is refused before the heavy imports
