@@ -395,3 +395,20 @@ def test_jobs_of_one_basic_sweep_that_share_a_directory_are_refused_before_any_t
     ) in result.stderr
     assert "Nothing was trained." in result.stderr
     assert not (tmp_path / "study").exists()
+
+
+@pytest.mark.parametrize("launcher", ["basic", "vectorized"])
+def test_jobs_whose_sweep_directories_differ_by_a_swept_key_share_no_directory(tmp_path, launcher):
+    """``hydra.sweep.dir`` that reads a swept key (``s${seed}``) gives each job its own study
+    folder, so a constant ``hydra.sweep.subdir`` gives them no shared directory: both train
+    (the check before the sweep resolved the study folder once, with the first job's seed,
+    and refused it)."""
+    result = run_module(
+        "lossbench.train", "-m", "data=iris", "trainer.max_epochs=1", "logger=none",
+        f"hydra/launcher={launcher}", "hydra.sweep.dir=study/s${seed}", "hydra.sweep.subdir=same",
+        "seed=0,1", cwd=tmp_path,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr[-2000:]
+    for seed in (0, 1):
+        record = json.loads((tmp_path / f"study/s{seed}/same/metrics.json").read_text())
+        assert record["status"] == "completed" and record["seed"] == seed
