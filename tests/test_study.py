@@ -395,3 +395,42 @@ def test_jobs_of_one_basic_sweep_that_share_a_directory_are_refused_before_any_t
     ) in result.stderr
     assert "Nothing was trained." in result.stderr
     assert not (tmp_path / "study").exists()
+
+
+@pytest.mark.parametrize("launcher", ["basic", "vectorized"])
+def test_jobs_whose_sweep_directories_differ_by_a_swept_key_share_no_directory(tmp_path, launcher):
+    """``hydra.sweep.dir`` that reads a swept key (``s${seed}``) gives each job its own study
+    folder, so a constant ``hydra.sweep.subdir`` gives them no shared directory: both train
+    (the check before the sweep resolved the study folder once, with the first job's seed,
+    and refused it)."""
+    result = run_module(
+        "lossbench.train", "-m", "data=iris", "trainer.max_epochs=1", "logger=none",
+        f"hydra/launcher={launcher}", "hydra.sweep.dir=study/s${seed}", "hydra.sweep.subdir=same",
+        "seed=0,1", cwd=tmp_path,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr[-2000:]
+    for seed in (0, 1):
+        record = json.loads((tmp_path / f"study/s{seed}/same/metrics.json").read_text())
+        assert record["status"] == "completed" and record["seed"] == seed
+
+
+@pytest.mark.parametrize("launcher", ["basic", "vectorized"])
+def test_a_job_directory_holding_ones_own_csv_log_is_refused_and_kept(tmp_path, launcher):
+    """A job's directory that holds no run of lossbench's but a ``logs/metrics.csv`` of one's
+    own (which the CSV logger deletes as it starts): that job is refused with the file named
+    and left as it was; the other jobs train."""
+    mine = tmp_path / "study" / "s0" / "logs" / "metrics.csv"
+    mine.parent.mkdir(parents=True)
+    mine.write_text("epoch,mine\n0,1\n")
+    result = run_module(
+        "lossbench.train", "-m", "data=iris", "trainer.max_epochs=1", f"hydra/launcher={launcher}",
+        "hydra.sweep.dir=study", "hydra.sweep.subdir=s${seed}", "seed=0,1", cwd=tmp_path,
+    )  # fmt: skip
+    assert "Traceback" not in result.stdout + result.stderr
+    log = result.stdout + result.stderr
+    assert "refused: the run's directory " in log and "/study/s0 holds " in log
+    assert "/study/s0/logs/metrics.csv (logger.csv deletes it as it starts its own)" in log
+    assert mine.read_text() == "epoch,mine\n0,1\n"
+    assert not (tmp_path / "study/s0/metrics.json").exists()
+    record = json.loads((tmp_path / "study/s1/metrics.json").read_text())
+    assert record["status"] == "completed"

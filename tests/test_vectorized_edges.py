@@ -242,6 +242,32 @@ def test_a_vectorizable_value_that_reads_the_hydra_config_is_each_jobs_own(
     assert written["vectorized"][2:] == pytest.approx(written["basic"][2:], abs=1e-5)
 
 
+def test_hydra_values_are_left_to_the_jobs_after_another_hydra_app_in_the_process(
+    monkeypatch, tmp_path, capfd
+):
+    """Hydra's config of a job left set in this process by another Hydra app (one without a
+    job number): a multirun still leaves ``seed=${hydra:job.num}`` to its jobs (it was refused:
+    "Incompatible value 'None' for field of type 'int'")."""
+    from hydra import compose, initialize_config_dir
+    from hydra.core.hydra_config import HydraConfig
+
+    from lossbench.train import config_dir
+
+    with initialize_config_dir(config_dir=str(config_dir()), version_base="1.3"):
+        HydraConfig.instance().set_config(compose("train", return_hydra_config=True))
+    try:
+        sweep = tmp_path / "sweep"
+        args = ("data=iris", "seed=${hydra:job.num}", "optimizer.lr=0.01,0.1")
+        log = _sweep(
+            monkeypatch, tmp_path, capfd, f"hydra.sweep.dir={sweep}", *args,
+            "trainer.max_epochs=1", "logger=none",
+        )  # fmt: skip
+    finally:
+        HydraConfig.instance().cfg = None
+    assert "2 completed" in log
+    assert [_records(sweep)[job]["seed"] for job in ("0", "1")] == [0, 1]
+
+
 def test_a_value_that_reaches_another_key_groups_each_job_by_its_own_config(
     monkeypatch, tmp_path, capfd
 ):

@@ -31,6 +31,7 @@ class ValidateBeforeRun(Callback):
     (:func:`check_sweep_settings`)."""
 
     def on_multirun_start(self, config: DictConfig, **kwargs: Any) -> None:
+        from lossbench.hydra_internals import hydra_config_unset
         from lossbench.instantiators import check_logger_folders
         from lossbench.interpolations import check_interpolations, check_swept_interpolations
         from lossbench.sweep_directories import check_shared_job_directories
@@ -38,7 +39,9 @@ class ValidateBeforeRun(Callback):
         from lossbench.sweep_warnings import forget_warnings
 
         warnings.formatwarning = format_warning  # type: ignore[assignment]
-        with refusing():
+        # ${hydra:...} values are each job's: not the config an earlier Hydra app in this
+        # process left set (a test suite, a notebook)
+        with refusing(), hydra_config_unset():
             check_sweep_directory(job_directory(config, "hydra.sweep.dir"))
             check_job_directory(config.hydra)
             check_sweep_settings(config.hydra)

@@ -65,6 +65,7 @@ __all__ = [
     "flags_first",
     "hydra_arguments",
     "hydra_arguments_error",
+    "hydra_config_unset",
     "hydra_flags",
     "hydra_node_resolved_in_full",
     "hydra_overrides",
@@ -322,6 +323,29 @@ class _OmegaConfWithoutMultirunYaml:
         if isinstance(f, str | Path) and Path(f).name == MULTIRUN_YAML:
             return
         self._omegaconf.save(config, f, resolve=resolve)
+
+
+@contextmanager
+def hydra_config_unset() -> Iterator[None]:
+    """Within this block, Hydra's config of a job (``HydraConfig``, which ``${hydra:job.num}``
+    reads) is not set, as when a multirun starts in a fresh process: Hydra sets it for each job
+    and leaves the last one's in place, so a second multirun in the same process (a notebook,
+    a test suite) would check the values that read it against another job's config (its
+    ``job.num`` None) instead of leaving them to the jobs. Restored when the block ends.
+
+        >>> from hydra.core.hydra_config import HydraConfig
+        >>> with hydra_config_unset():
+        ...     HydraConfig.initialized()
+        False
+    """
+    from hydra.core.hydra_config import HydraConfig
+
+    instance = HydraConfig.instance()
+    saved, instance.cfg = instance.cfg, None
+    try:
+        yield
+    finally:
+        instance.cfg = saved
 
 
 @contextmanager

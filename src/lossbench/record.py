@@ -243,7 +243,9 @@ class ReplacedFilesError(UserInputError):
     """A run's directory that holds no run of lossbench's holds files the run would replace."""
 
 
-def replaced_files(cfg: Any, run_dir: str | os.PathLike) -> list[tuple[Path, str]]:
+def replaced_files(
+    cfg: Any, run_dir: str | os.PathLike, *, hydra_files: bool = True
+) -> list[tuple[Path, str]]:
     """``(file, what replaces it)`` for each file in ``run_dir`` that a new run of ``cfg``
     (the composed config, Hydra's node included) there would replace or delete, where
     ``run_dir`` holds no run of lossbench's: none where it holds a run record
@@ -254,7 +256,8 @@ def replaced_files(cfg: Any, run_dir: str | os.PathLike) -> list[tuple[Path, str
     ``metrics.csv`` (Lightning deletes it as the logger starts) and ``hparams.yaml``, in a
     folder inside ``run_dir`` (:func:`lossbench.instantiators.csv_log_folders`). Checkpoints
     are :func:`lossbench.train.check_unfinished_run`'s; the TensorBoard logger and Hydra's log
-    file (``train.log``) add to what they find.
+    file (``train.log``) add to what they find. ``hydra_files=False`` (a job of a sweep, into
+    whose directory Hydra has written its files before the job starts): the loggers' only.
 
         >>> import tempfile
         >>> from omegaconf import OmegaConf
@@ -279,7 +282,7 @@ def replaced_files(cfg: Any, run_dir: str | os.PathLike) -> list[tuple[Path, str
         return []
     candidates = []
     subdir = OmegaConf.select(cfg, "hydra.output_subdir", default=".hydra")
-    if subdir:
+    if subdir and hydra_files:
         hydra_config = run_dir / str(subdir) / "config.yaml"
         if hydra_config.is_file():
             saved = load_config_file(hydra_config)[0]
@@ -298,15 +301,19 @@ def replaced_files(cfg: Any, run_dir: str | os.PathLike) -> list[tuple[Path, str
     return [(path, what) for path, what in candidates if path.is_file()]
 
 
-def refuse_replaced_files(cfg: Any, run_dir: str | os.PathLike) -> None:
+def refuse_replaced_files(
+    cfg: Any, run_dir: str | os.PathLike, *, hydra_files: bool = True
+) -> None:
     """Refuse to train in ``run_dir`` where the run would replace or delete files there that
-    lossbench did not write (:func:`replaced_files`): the directory holds no run of
-    lossbench's, so they are a user's own (logs of another tool, a folder given by mistake).
+    lossbench did not write (:func:`replaced_files`, ``hydra_files`` as there): the directory
+    holds no run of lossbench's, so they are a user's own (logs of another tool, a folder given
+    by mistake). A single run checks before Hydra writes its files; a job of a sweep as it
+    starts, its job refused and the sweep going on.
 
     Raises:
         ReplacedFilesError: each file and what would replace it, and the fix.
     """
-    found = replaced_files(cfg, run_dir)
+    found = replaced_files(cfg, run_dir, hydra_files=hydra_files)
     if not found:
         return
     named = "; ".join(f"{path} ({what})" for path, what in found)

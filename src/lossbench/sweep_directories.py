@@ -146,10 +146,6 @@ def check_shared_job_directories(config: DictConfig, overrides: Sequence[Any]) -
     dirname = OmegaConf.select(copy, "hydra.job.config.override_dirname", default=None)
     if "override_dirname" not in str(subdir):
         dirname = None
-    try:
-        sweep_dir = Path(str(OmegaConf.select(copy, "hydra.sweep.dir")))
-    except Exception:  # refused by the sweep's own checks, with their message
-        return
     first_of: dict[str, tuple[int, tuple[Any, ...]]] = {}
     for number, values in enumerate(itertools.product(*(v for _, v in swept))):
         try:
@@ -158,6 +154,8 @@ def check_shared_job_directories(config: DictConfig, overrides: Sequence[Any]) -
             copy.hydra.job.num = number
             if dirname is not None:
                 copy.hydra.job.override_dirname = overrides_dirname(jobs[number], dirname)
+            # each job's own: hydra.sweep.dir may read a swept key too (s${seed})
+            sweep_dir = Path(str(OmegaConf.select(copy, "hydra.sweep.dir")))
             directory = str(sweep_dir / str(OmegaConf.select(copy, "hydra.sweep.subdir")))
         except Exception:  # a job Hydra or its own checks refuse, with their message
             return

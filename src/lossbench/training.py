@@ -60,6 +60,7 @@ from lossbench.record import (
     environment,
     read_run_config,
     refuse_completed,
+    refuse_replaced_files,
     set_aside_earlier_checkpoints,
     set_aside_later_checkpoints,
 )
@@ -131,6 +132,8 @@ def train(cfg: DictConfig, output_dir: str | Path, *, multirun: bool = False) ->
     if multirun and ckpt_path is None:  # a sweep run again with a higher trainer.max_epochs
         set_aside_for_raised_cap(output_dir, cfg)
     refuse_completed(output_dir, kept_failures=multirun and ckpt_path is None)
+    if multirun:  # a single run's preflight checked, before Hydra wrote its files there
+        refuse_replaced_files(cfg, output_dir, hydra_files=False)
     if multirun and ckpt_path is None:  # a single run refuses (train.preflight)
         _set_aside_earlier_attempt(output_dir)
     output_dir.mkdir(parents=True, exist_ok=True)

@@ -698,7 +698,7 @@ def unconverged_in(verdicts: Iterable[Verdict], data: Iterable[str], setups: Ite
     if not listed:
         return ""
     return (
-        f"Not converged in some data set: {'; '.join(listed)}. Their mean rank includes "
+        f"Not converged in some data set: {'; '.join(listed)}. Their ranking includes "
         "results that were still improving at the epoch cap (or chosen at a rate whose rival "
         "was), so it is no converged result: see each data set's verdict."
     )

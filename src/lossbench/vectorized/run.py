@@ -30,9 +30,11 @@ from lossbench.errors import failure_kind
 from lossbench.interrupts import fit_interrupts
 from lossbench.metric_names import VALIDATION_TIMES, best_logged
 from lossbench.record import (
+    ReplacedFilesError,
     RunExistsError,
     environment,
     refuse_completed,
+    refuse_replaced_files,
     set_aside_earlier_checkpoints,
     write_record,
 )
@@ -70,9 +72,10 @@ def train_group(
     plain = resolved if resolved is not None else [None] * len(cfgs)
     for cfg, output_dir, container in zip(cfgs, output_dirs, plain, strict=True):
         member = _prepare(cfg, Path(output_dir), tables, container)
-        if isinstance(member, RunExistsError):
+        if isinstance(member, RunExistsError | ReplacedFilesError):
+            exists = isinstance(member, RunExistsError)
             records.append(
-                {"status": "failed", "refused": True, "exists": True, "error": str(member)}
+                {"status": "failed", "refused": True, "exists": exists, "error": str(member)}
             )
             continue
         records.append(member.record)
@@ -142,7 +145,7 @@ def _prepare(
     output_dir: Path,
     tables: dict[str, Any],
     resolved: dict[str, Any] | None = None,
-) -> Member | RunExistsError:
+) -> Member | RunExistsError | ReplacedFilesError:
     """Validate ``cfg`` and build its member as :func:`lossbench.training.train` builds the run
     (``tables``: the tables and data modules built for the group's members so far); the
     refusal where ``output_dir`` already records a completed run or a kept failed one."""
@@ -158,7 +161,8 @@ def _prepare(
     try:
         set_aside_for_raised_cap(output_dir, cfg, resolved)  # as a run alone in a sweep
         refuse_completed(output_dir, kept_failures=True)  # as a run alone in a sweep
-    except RunExistsError as error:
+        refuse_replaced_files(cfg, output_dir, hydra_files=False)  # a user's metrics.csv
+    except (RunExistsError, ReplacedFilesError) as error:
         log.error("refused: %s", error)
         return error
     if (aside := set_aside_earlier_checkpoints(output_dir)) is not None:  # as a run alone

@@ -145,7 +145,7 @@ def run_task(
         import torch
 
         from lossbench.progress import mark_job
-        from lossbench.record import DamagedRunError, RunExistsError
+        from lossbench.record import DamagedRunError, ReplacedFilesError, RunExistsError
         from lossbench.sweep_warnings import warnings_of_sweep
         from lossbench.train import quiet_lightning, sweep_value
         from lossbench.training import train
@@ -160,7 +160,7 @@ def run_task(
         if len(configs) == 1:
             try:
                 records = [train(configs[0], output_dirs[0], multirun=True)]
-            except (ConfigError, RunExistsError, DamagedRunError) as error:
+            except (ConfigError, RunExistsError, DamagedRunError, ReplacedFilesError) as error:
                 log.error("refused: %s", error)
                 exists = isinstance(error, RunExistsError)
                 records = [{"status": "failed", "refused": True, "exists": exists}]
