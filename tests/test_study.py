@@ -397,6 +397,7 @@ def test_jobs_of_one_basic_sweep_that_share_a_directory_are_refused_before_any_t
     assert not (tmp_path / "study").exists()
 
 
+@pytest.mark.slow  # two lossbench-train -m processes
 @pytest.mark.parametrize("launcher", ["basic", "vectorized"])
 def test_jobs_whose_sweep_directories_differ_by_a_swept_key_share_no_directory(tmp_path, launcher):
     """``hydra.sweep.dir`` that reads a swept key (``s${seed}``) gives each job its own study
@@ -414,6 +415,7 @@ def test_jobs_whose_sweep_directories_differ_by_a_swept_key_share_no_directory(t
         assert record["status"] == "completed" and record["seed"] == seed
 
 
+@pytest.mark.slow  # two lossbench-train -m processes
 @pytest.mark.parametrize("launcher", ["basic", "vectorized"])
 def test_a_job_directory_holding_ones_own_csv_log_is_refused_and_kept(tmp_path, launcher):
     """A job's directory that holds no run of lossbench's but a ``logs/metrics.csv`` of one's
