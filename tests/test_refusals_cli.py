@@ -1171,6 +1171,12 @@ CATALOGUE: list[Case] = [
             ["job 1 would train in study/same, job 0's directory: hydra.sweep.subdir=same gives "
              "both jobs one directory", "Nothing was trained."],
             unwanted=["Traceback", "study:", "completed"], fast=True),
+    refused("sweep-subdir-shared-by-jobs-top-level-key", "train",
+            ("-m", "data=iris", *QUICK, "runner=auto,lightning", "hydra/launcher=basic", "hydra.sweep.dir=study",
+             "hydra.sweep.subdir=same"),
+            ["job 1 would train in study/same, job 0's directory: hydra.sweep.subdir=same gives "
+             "both jobs one directory. Add the keys in which they differ (runner)", "Nothing was trained."],
+            unwanted=["Traceback", "study:", "completed"], fast=True),
     refused("sweep-subdir-shared-by-jobs-parallel", "train",
             ("-m", "data=iris", *QUICK, "optimizer.lr=0.1,0.01", "seed=0,1", "hydra/launcher=parallel",
              "hydra.launcher.n_jobs=2", "hydra.sweep.dir=study", "hydra.sweep.subdir=lr${{optimizer.lr}}"),

@@ -35,14 +35,34 @@ from lossbench.validation import check_values
 __all__ = ["check_swept_values", "swept_plain_values"]
 
 
+def plain_top_level_keys() -> frozenset[str]:
+    """The keys at the top of lossbench-train's config that hold a value, not a config group's
+    option: the fields of :class:`lossbench.config.TrainConfig` without a folder of options in
+    the configs (``seed``, ``runner``, ``epoch_metrics``, ...; ``setup`` is a group too).
+
+        >>> {"seed", "runner", "epoch_metrics"} <= plain_top_level_keys()
+        True
+        >>> {"data", "setup", "logger"} & plain_top_level_keys()
+        set()
+    """
+    from dataclasses import fields
+
+    from lossbench.config import TrainConfig
+    from lossbench.train import config_dir
+
+    folders = {path.name for path in config_dir().iterdir() if path.is_dir()}
+    return frozenset(f.name for f in fields(TrainConfig) if f.name not in folders)
+
+
 def swept_plain_values(override: Any) -> list[Any] | None:
-    """The values of a discrete sweep over a plain key (``data.batch_size=16,0``), as Hydra
-    gives them to the jobs; None for a group (``data=wine,iris``), a range or a value with an
-    interpolation, which each job composes or resolves itself."""
+    """The values of a discrete sweep over a plain key (``data.batch_size=16,0``,
+    ``runner=auto,lightning``), as Hydra gives them to the jobs; None for a group
+    (``data=wine,iris``), a range or a value with an interpolation, which each job composes or
+    resolves itself."""
     if not override.is_sweep_override() or not override.is_discrete_sweep():
         return None
     key = override.key_or_group
-    if "." not in key and key != "seed":
+    if "." not in key and key not in plain_top_level_keys():
         return None  # a config group, or a key Hydra adds (+x=1,2)
     if override.is_add() or override.is_delete() or override.is_force_add():
         return None
