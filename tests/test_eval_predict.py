@@ -348,6 +348,22 @@ def test_eval_of_a_checkpoint_copied_into_another_runs_folder_reads_its_own_runs
     )
 
 
+def _evaluate_copy(first: dict, run: Path) -> tuple[Path, dict]:
+    """Copy the best checkpoint of the run ``first`` (its record) into the other run ``run``'s
+    checkpoints/ as copy.ckpt and evaluate it with lossbench-eval: it writes
+    <run>/eval-copy.json with its own run's numbers and no config of ``run``'s, not
+    <run>/eval.json. The copy's path and what it wrote."""
+    copied = run / "checkpoints" / "copy.ckpt"
+    copied.write_bytes(Path(first["best_checkpoint"]).read_bytes())
+    result = run_module("lossbench.evaluate", f"ckpt_path={copied}", cwd=run.parent)
+    assert result.returncode == 0, result.stderr
+    assert f"written to {run / 'eval-copy.json'}, not {run / 'eval.json'}" in result.stdout
+    assert not (run / "eval.json").exists()
+    written = json.loads((run / "eval-copy.json").read_text())
+    assert written["config"] is None and written["test/nll"] == first["test/nll"]
+    return copied, written
+
+
 @pytest.mark.slow  # two trainings and four evaluations in fresh processes
 def test_eval_of_a_checkpoint_copied_into_another_run_leaves_that_runs_eval_json(
     make_cfg, tmp_path
@@ -360,16 +376,8 @@ def test_eval_of_a_checkpoint_copied_into_another_run_leaves_that_runs_eval_json
     first = train(make_cfg("data=iris", "seed=0"), tmp_path / "first")
     other = train(make_cfg("data=iris", "seed=1"), tmp_path / "other")
     run = tmp_path / "other"
-    copied = run / "checkpoints" / "copy.ckpt"
-    copied.write_bytes(Path(first["best_checkpoint"]).read_bytes())
-
-    result = run_module("lossbench.evaluate", f"ckpt_path={copied}", cwd=tmp_path)
-    assert result.returncode == 0, result.stderr
-    assert f"written to {run / 'eval-copy.json'}, not {run / 'eval.json'}" in result.stdout
-    assert not (run / "eval.json").exists()
-    written = json.loads((run / "eval-copy.json").read_text())
-    assert written["checkpoint"] == str(copied.resolve()) and written["config"] is None
-    assert written["test/nll"] == first["test/nll"]  # the copied checkpoint's own run's numbers
+    copied, written = _evaluate_copy(first, run)
+    assert written["checkpoint"] == str(copied.resolve())
     val = run_module("lossbench.evaluate", f"ckpt_path={copied}", "split=val", cwd=tmp_path)
     assert val.returncode == 0, val.stderr
     assert json.loads((run / "eval-val-copy.json").read_text())["split"] == "val"
@@ -401,15 +409,7 @@ def test_eval_of_a_checkpoint_copied_into_a_run_that_differs_only_in_its_learnin
     first = train(make_cfg("data=iris", "optimizer.lr=0.001"), tmp_path / "lr001")
     other = train(make_cfg("data=iris", "optimizer.lr=0.01"), tmp_path / "lr01")
     run = tmp_path / "lr01"
-    copied = run / "checkpoints" / "copy.ckpt"
-    copied.write_bytes(Path(first["best_checkpoint"]).read_bytes())
-
-    result = run_module("lossbench.evaluate", f"ckpt_path={copied}", cwd=tmp_path)
-    assert result.returncode == 0, result.stderr
-    assert f"written to {run / 'eval-copy.json'}, not {run / 'eval.json'}" in result.stdout
-    assert not (run / "eval.json").exists()
-    written = json.loads((run / "eval-copy.json").read_text())
-    assert written["config"] is None and written["test/nll"] == first["test/nll"]
+    _evaluate_copy(first, run)
 
     own = run_module("lossbench.evaluate", f"ckpt_path={other['best_checkpoint']}", cwd=tmp_path)
     assert own.returncode == 0, own.stderr
