@@ -447,8 +447,10 @@ class BudgetCheck:
                 f"`{self.longer}` ({self.longer_budget.text()}; this study: "
                 f"{self.budget.text()}), analysed with the same metric and baselines. A "
                 "verdict **holds** where both studies name a best and their best groups (the "
-                "best and the setups identical to it) share a setup; it is **overturned** "
-                "where this study names a best and the longer study names another, or none; "
+                "best and the setups identical to it) share a setup, none of this study's "
+                "separated from the longer study's best; it is **overturned** where this "
+                "study names a best and the longer study names another, or none, or separates "
+                "a setup of this study's best group from its own (worse); "
                 "it is **not checked** where the longer study lacks the data set; a data set "
                 "where this study names no best has **no verdict** to check. File: "
                 "`budget_check.csv`. "
@@ -486,6 +488,8 @@ def outcome(verdict: Verdict, longer: Verdict | None) -> tuple[str, str]:
         ('holds', 'the longer study names b best, of the same group')
         >>> outcome(a, Verdict("wine", "multiclass", "test/nll", "c"))
         ('overturned', 'the longer study names c best')
+        >>> outcome(a, Verdict("wine", "multiclass", "test/nll", "b", separated=["a"]))
+        ('overturned', 'the longer study names b best and separates a from it (worse)')
         >>> outcome(a, None)
         ('not checked', 'the longer study lacks wine')
     """
@@ -504,6 +508,12 @@ def outcome(verdict: Verdict, longer: Verdict | None) -> tuple[str, str]:
     shared = [setup for setup in ours if setup in theirs]
     if not shared:
         return OVERTURNED, f"the longer study names {_named(longer)} best"
+    worse = [setup for setup in ours if setup in longer.separated]
+    if worse:  # identical here, told apart there (BCE that saturates only when trained longer)
+        return OVERTURNED, (
+            f"the longer study names {_named(longer)} best and separates "
+            f"{', '.join(worse)} from it (worse)"
+        )
     if set(ours) == set(theirs):
         return HOLDS, "the longer study names the same best"
     return HOLDS, f"the longer study names {_named(longer)} best, of the same group"
