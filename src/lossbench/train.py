@@ -651,9 +651,11 @@ def _put_flags_first() -> None:
     after a flag (:func:`lossbench.hydra_internals.flags_first`): each means the same with the
     flags first, and completes as that line does."""
     sys.argv[1:] = flags_first(sys.argv[1:])
+    line = os.environ.get("COMP_LINE")  # set by the shell for a completion only
+    if line is None:
+        return  # an ordinary command: no second reading of its arguments
     parsed = hydra_arguments(sys.argv[1:])
-    line = os.environ.get("COMP_LINE")
-    if parsed is not None and parsed.shell_completion and line is not None:
+    if parsed is not None and parsed.shell_completion:
         os.environ["COMP_LINE"] = completion_line_flags_first(line)
 
 
