@@ -31,6 +31,21 @@ def test_a_run_at_its_epoch_cap_while_improving_warns_with_the_fix(make_cfg, tmp
     ]
 
 
+def test_the_best_epoch_is_named_only_where_the_checkpoint_monitors_that_metric(
+    make_cfg, tmp_path
+) -> None:
+    """best_epoch is the checkpoint's; with checkpoint.monitor=val/saturated it is not where
+    val/nll, the metric the warning is about, was best."""
+    with warnings.catch_warnings(record=True) as recorded:
+        warnings.simplefilter("always")
+        record = train(make_cfg("data=wine", "checkpoint.monitor=val/saturated"), tmp_path / "r")
+    assert record["stopped_by"] == "budget" and record["epochs"] == 2
+    (message,) = _improving(recorded)
+    assert message.startswith(
+        "the run reached trainer.max_epochs=2 while val/nll was still improving: a longer run"
+    )
+
+
 @pytest.mark.parametrize(
     "overrides",
     [

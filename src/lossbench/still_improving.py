@@ -54,6 +54,14 @@ def still_improving_message(cfg: DictConfig, record: dict[str, Any]) -> str | No
         the run reached trainer.max_epochs=3 while val/nll was still improving (be
         >>> still_improving_message(cfg, {**record, "stopped_by": "early_stopping"}) is None
         True
+
+    The best epoch is named only where the checkpoint monitors the same metric:
+
+        >>> cfg.checkpoint = {"monitor": "val/accuracy"}
+        >>> print(still_improving_message(cfg, record)[:66])
+        the run reached trainer.max_epochs=3 while val/nll was still impro
+        >>> "best at" in still_improving_message(cfg, record)
+        False
     """
     if record.get("stopped_by") != "budget" or record.get("debug_run"):
         return None
@@ -63,7 +71,10 @@ def still_improving_message(cfg: DictConfig, record: dict[str, Any]) -> str | No
     monitor = rule["early_stopping.monitor"] or rule["optimized_metric"]
     cap, longer = _cap(cfg, record)
     epochs = int(record.get("epochs") or 0)
-    best = record.get("best_epoch")
+    # best_epoch is the checkpoint's: of checkpoint.monitor, which may be another metric
+    checkpointed = OmegaConf.select(cfg, "checkpoint.monitor", default=None)
+    same = (checkpointed or rule["optimized_metric"]) == monitor
+    best = record.get("best_epoch") if same else None
     where = ""
     if best is not None and epochs:
         where = f" (best at epoch {best}, its last)" if best == epochs - 1 else ""
