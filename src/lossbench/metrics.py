@@ -275,6 +275,28 @@ class Float64Mean(MeanMetric):
         return this
 
 
+class WeightedMean(Float64Mean):
+    """``sum(value * weight) / sum(weight)`` in float64, summed across processes; no NaN check.
+
+        >>> mean = WeightedMean()
+        >>> mean.update(torch.tensor([2.0, 5.0]), torch.tensor([3.0, 1.0]))
+        >>> mean.compute().item()
+        2.75
+
+    ``MeanMetric(nan_strategy="disable")`` replaces ``weight`` by ones (torchmetrics 1.9), and
+    the other strategies check for NaN, dropping or replacing it; here a NaN value makes the mean
+    NaN, except where its weight is 0: a value with no weight adds nothing (the NaN mean of a
+    batch whose every target is ignored). The states are MeanMetric's (weighted sum, weights).
+    """
+
+    def update(self, value: float | Tensor, weight: float | Tensor = 1.0) -> None:
+        value = torch.as_tensor(value, dtype=self.dtype, device=self.device)
+        weight = torch.as_tensor(weight, dtype=self.dtype, device=self.device)
+        weight = torch.broadcast_to(weight, value.shape)
+        self.mean_value += torch.where(weight != 0, value * weight, 0.0).sum()
+        self.weight += weight.sum()
+
+
 def binary_nll(probs: Tensor, labels: Tensor) -> Tensor:
     """Per-element binary log-loss ``-log clip(p)`` if the label is 1, else ``-log clip(1 - p)``."""
     p = probs.to(torch.float64)
@@ -594,6 +616,7 @@ __all__ = [
     "THRESHOLD",
     "ClassificationMetrics",
     "Link",
+    "WeightedMean",
     "binary_nll",
     "brier_per_element",
     "flatten_positions",

@@ -43,7 +43,6 @@ import lightning as L
 import torch
 from lightning.pytorch.callbacks import LearningRateMonitor, ModelSummary, ProgressBar, Timer
 from omegaconf import DictConfig, OmegaConf
-from torchmetrics import MeanMetric
 
 from lossbench.checkpoint import (
     CheckpointError,
@@ -78,8 +77,9 @@ from lossbench.lightning_internals import (
 )
 from lossbench.losses import auto_pos_weight, build_loss, get_loss
 from lossbench.losses.building import check_ignore_index
+from lossbench.losses.reduction import mean_denominators
 from lossbench.metric_names import LOGGED_METRICS, VALIDATION_EPOCH, VALIDATION_STEP
-from lossbench.metrics import ClassificationMetrics
+from lossbench.metrics import ClassificationMetrics, WeightedMean
 from lossbench.models import build_model
 from lossbench.optim import build_optimizer, l2_penalty
 from lossbench.precision import at_least_float32, autocast_on, full_precision
@@ -160,6 +160,17 @@ def weights_value(tensors: Sequence[torch.Tensor]) -> float | None:
     return math.nan if any(bool(torch.isnan(t).any()) for t in tensors) else math.inf
 
 
+def _stacked(weights: Sequence[torch.Tensor | float], device: torch.device) -> torch.Tensor:
+    """The steps' loss weights (:meth:`ClassifierModule.loss_share`) as one float64 tensor.
+
+    >>> _stacked([2.0, 3.0], torch.device("cpu"))
+    tensor([2., 3.], dtype=torch.float64)
+    """
+    if all(isinstance(weight, float) for weight in weights):
+        return torch.tensor(weights, dtype=torch.float64, device=device)
+    return torch.stack([torch.as_tensor(w, dtype=torch.float64, device=device) for w in weights])
+
+
 def _device(metrics: ClassificationMetrics) -> torch.device:
     return next(iter(metrics.metrics.values())).device
 
@@ -205,6 +216,8 @@ class ClassifierModule(L.LightningModule):
         #: stepped (automatic optimization): Lightning's own step of that epoch is skipped.
         self._plateau_stepped: dict[int, int] = {}
         self.link = get_head(head).link or get_loss(loss["name"]).link_for(task)
+        #: What the loss's mean divides by (:attr:`~lossbench.losses.registry.LossSpec.mean_over`).
+        self.mean_over = get_loss(loss["name"]).mean_over
         self.squeeze = task == "binary" and n_outputs == 1
         # Plain dicts, not submodules: their states are not part of the checkpoint (none is
         # persistent), and out of the module tree ``.to()``, ``.train()``/``.eval()`` and
@@ -217,9 +230,9 @@ class ClassifierModule(L.LightningModule):
                 task, n_targets, prefix=f"{stage}/", validate_args=False
             )
         )
-        self.stage_loss: dict[str, MeanMetric] = {
-            stage: MeanMetric(nan_strategy="disable") for stage in STAGES
-        }
+        #: ``<stage>/loss``: each batch's loss weighted by its mean's denominator
+        #: (:meth:`loss_share`), so the loss of the whole split whatever its batches.
+        self.stage_loss: dict[str, WeightedMean] = {stage: WeightedMean() for stage in STAGES}
         #: ``epoch_metrics="monitored"``: while fitting, the train and val metrics computed each
         #: epoch are only those ``callback_metrics`` names (and the losses); the final
         #: evaluation (:meth:`evaluate_split`) and testing compute every metric. Each epoch's
@@ -251,10 +264,11 @@ class ClassifierModule(L.LightningModule):
         self.reliability: dict[str, list] | None = None
         self._metrics_step = -1
         self._weights_checked = -1  # the global_step at which check_finite_weights last ran
-        #: The training epoch's detached (scores, labels, per-sample loss): the metrics are
-        #: updated once per epoch from them, not once per step (same values, a fraction of
-        #: the cost: torchmetrics' per-update overhead is as large as a small model's step).
-        self._train_outputs: list[tuple[torch.Tensor, torch.Tensor, torch.Tensor]] = []
+        #: The training epoch's detached (scores, labels, loss, its weight) of each step
+        #: (:meth:`loss_share`): the metrics are updated once per epoch from them, not once per
+        #: step (same values, a fraction of the cost: torchmetrics' per-update overhead is as
+        #: large as a small model's step).
+        self._train_outputs: list[tuple[torch.Tensor, ...]] = []
         # --- checkpoint metadata (lossbench.checkpoint, predict) ---
         #: The data's preprocessing (``ClassificationDataModule.preprocessing``: feature names,
         #: the training split's standardisation, label names, classes), stored in checkpoints
@@ -398,7 +412,7 @@ class ClassifierModule(L.LightningModule):
         self.check_finite(loss, batch_idx)
         if self._metrics_step != self.global_step:  # L-BFGS evaluates a step several times
             self._metrics_step = self.global_step
-            self.update_metrics("train", scores, labels, loss)
+            self.update_metrics("train", scores, labels, loss, targets)
         if self.optimizer_cfg["name"] == "lbfgs":
             loss = loss + l2_penalty(self.model, self.optimizer_cfg["weight_decay"])
         return loss
@@ -406,12 +420,12 @@ class ClassifierModule(L.LightningModule):
     def validation_step(self, batch: tuple[torch.Tensor, ...], batch_idx: int) -> None:
         x, labels, targets = batch
         scores = at_least_float32(self(x))  # the precision policy: head, loss, metrics >= fp32
-        self.update_metrics("val", scores, labels, self.objective(scores, targets))
+        self.update_metrics("val", scores, labels, self.objective(scores, targets), targets)
 
     def test_step(self, batch: tuple[torch.Tensor, ...], batch_idx: int) -> None:
         x, labels, targets = batch
         scores = at_least_float32(self(x))  # the precision policy: head, loss, metrics >= fp32
-        self.update_metrics("test", scores, labels, self.objective(scores, targets))
+        self.update_metrics("test", scores, labels, self.objective(scores, targets), targets)
 
     def build_fit_metrics(self) -> None:
         """Build the metric objects a fit updates (train and val; otherwise built on first
@@ -501,29 +515,58 @@ class ClassifierModule(L.LightningModule):
 
     # ------------------------------------------------------------------ metrics
     def update_metrics(
-        self, stage: str, scores: torch.Tensor, labels: torch.Tensor, loss: torch.Tensor
+        self,
+        stage: str,
+        scores: torch.Tensor,
+        labels: torch.Tensor,
+        loss: torch.Tensor,
+        targets: torch.Tensor,
     ) -> None:
-        """Accumulate a step's scores, labels and (scalar) loss into ``stage``'s metrics."""
-        # One value per sample: MeanMetric(nan_strategy="disable") ignores `weight` (torchmetrics
-        # 1.9), which made the epoch loss a mean of batch means (and of rank means under DDP).
-        losses = self.per_sample_loss(loss.detach(), len(labels)).expand(len(labels))
+        """Accumulate a step's scores, labels and (scalar) loss of ``targets`` into ``stage``'s
+        metrics."""
+        value, weight = self.loss_share(loss.detach(), targets)
         if stage == "train":  # once per epoch, in _flush_train_outputs
-            self._train_outputs.append((scores.detach(), labels, losses))
+            self._train_outputs.append((scores.detach(), labels, value, weight))
             return
         metrics, mean_loss = self._metrics(stage, scores.device)
         if metrics.metrics:
             metrics.update_from_scores(scores.detach(), labels, self.link)
-        mean_loss.update(losses)
+        mean_loss.update(value, weight)
 
-    def per_sample_loss(self, loss: torch.Tensor, n_samples: int) -> torch.Tensor:
-        """A batch's loss as the ``loss`` metric counts it, per sample: the loss itself where it
-        is a mean (``loss.reduction=mean``), divided by the batch's samples where it is a sum.
+    def loss_share(
+        self, loss: torch.Tensor, targets: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor | float]:
+        """A batch's loss as the ``loss`` metric counts it, ``(value, weight)``: the metric is
+        ``sum(value * weight) / sum(weight)`` over the batches (and processes).
 
-        So ``<stage>/loss`` is the mean loss per sample with either reduction, the same for
-        minibatches of any size and for the whole split in one batch (with ``sum`` it was the
-        batch-size-weighted mean of the batches' sums for ``train/`` and the split's sum for
-        ``val/`` and ``test/``: numbers on unrelated scales)."""
-        return loss / n_samples if self.loss_sums else loss
+        With ``loss.reduction=mean`` the value is the loss and the weight what its mean divides
+        by (:func:`~lossbench.losses.reduction.mean_denominators`: the batch's elements, or for
+        cross_entropy and nll the summed class weights of its targets that are not
+        ``ignore_index``): ``<stage>/loss`` is then the loss of the whole split in one batch,
+        whatever its batches and processes (one value per sample, as before, weighted the
+        batches by their samples: not the split's loss with class weights or ignored targets).
+        With ``sum``, the batch's sum divided by its samples, weighted by them: the mean loss
+        per sample, for minibatches of any size and for the whole split in one batch (it was
+        the batch-size-weighted mean of the batches' sums for ``train/`` and the split's sum for
+        ``val/`` and ``test/``: numbers on unrelated scales).
+        """
+        n_samples = len(targets)
+        if self.loss_sums:
+            return loss / n_samples, float(n_samples)
+        if self.mean_over == "elements":  # a number: no tensor work in every training step
+            return loss, float(targets.numel())
+        return loss, self.mean_denominators(targets).sum()
+
+    def mean_denominators(self, targets: torch.Tensor) -> torch.Tensor:
+        """What each sample of ``targets`` adds to the denominator of the loss's mean (see
+        :attr:`~lossbench.losses.registry.LossSpec.mean_over`), float64 ``(N,)``."""
+        loss_fn = self.loss_fn
+        return mean_denominators(
+            self.mean_over,
+            targets,
+            weight=getattr(loss_fn, "weight", None),
+            ignore_index=getattr(loss_fn, "ignore_index", -100),
+        )
 
     @property
     def loss_sums(self) -> bool:
@@ -539,7 +582,7 @@ class ClassifierModule(L.LightningModule):
 
     def _metrics(
         self, stage: str, device: torch.device
-    ) -> tuple[ClassificationMetrics, MeanMetric]:
+    ) -> tuple[ClassificationMetrics, WeightedMean]:
         """The metrics of ``stage``, moved to ``device`` if they are elsewhere (once per fit,
         evaluation or device change: they are not submodules, so ``module.to()`` leaves them)."""
         metrics, mean_loss = self._stage_metrics(stage), self.stage_loss[stage]
@@ -552,14 +595,13 @@ class ClassifierModule(L.LightningModule):
         """Update the training metrics with the epoch's steps, all at once."""
         if not self._train_outputs:
             return
-        scores, labels, losses = (
-            torch.cat(parts) for parts in zip(*self._train_outputs, strict=True)
-        )
+        scores, labels, values, weights = zip(*self._train_outputs, strict=True)
         self._train_outputs.clear()
+        scores, labels = torch.cat(scores), torch.cat(labels)
         metrics, mean_loss = self._metrics("train", scores.device)
         if metrics.metrics:
             metrics.update_from_scores(scores, labels, self.link)
-        mean_loss.update(losses)
+        mean_loss.update(torch.stack(values), _stacked(weights, values[0].device))
 
     def _stage_values(self, stage: str) -> dict[str, torch.Tensor]:
         """Compute and reset the metrics accumulated for ``stage`` (and keep the reliability
@@ -593,7 +635,8 @@ class ClassifierModule(L.LightningModule):
         fitting, self._fitting = self._fitting, False  # every metric
         try:
             scores = at_least_float32(self(x))  # the precision policy: >= fp32 from the head on
-            self.update_metrics(stage, scores, labels, self.objective(scores, targets))
+            loss = self.objective(scores, targets)
+            self.update_metrics(stage, scores, labels, loss, targets)
             return {key: float(value) for key, value in self._stage_values(stage).items()}
         finally:
             self._fitting = fitting

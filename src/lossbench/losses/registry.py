@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
 from lossbench.heads import LazyClass, OutputKind
-from lossbench.losses.reduction import REDUCTIONS
+from lossbench.losses.reduction import REDUCTIONS, MeanOver
 from lossbench.params import Integral, Interval, Options, Param, PerUnit, Real
 from lossbench.tasks import Task
 
@@ -172,6 +172,13 @@ class LossSpec:
     #: CrossEntropyLoss and ``label_smoothing``): builds, from the built loss, a module that
     #: computes the same loss with the parameter a tensor. None: the loss's class takes it.
     tensor_form: Callable[[nn.Module], nn.Module] | None = None
+    #: What the loss's ``reduction="mean"`` divides its summed loss by: ``"elements"``, the
+    #: number of elements of the element-wise loss (the targets' elements, a constant per
+    #: sample); ``"target_weights"``, the summed class ``weight`` of the targets that are not
+    #: ``ignore_index`` (1 each without class weights), as torch's CrossEntropyLoss and NLLLoss
+    #: divide. The ``loss`` metric weights each batch's mean by it
+    #: (:func:`lossbench.losses.reduction.mean_denominators`).
+    mean_over: MeanOver = "elements"
 
     @property
     def parameters(self) -> tuple[Param, ...]:
@@ -293,6 +300,7 @@ LOSSES: dict[str, LossSpec] = {
             member_params=(MemberParam("label_smoothing"),),
             buffer_params=(_WEIGHT_BUFFER,),
             tensor_form=_label_smoothing_like,
+            mean_over="target_weights",
         ),
         LossSpec(
             name="nll",
@@ -306,6 +314,7 @@ LOSSES: dict[str, LossSpec] = {
             legacy_reduction=True,
             build=LazyClass("torch.nn", "NLLLoss"),
             buffer_params=(_WEIGHT_BUFFER,),
+            mean_over="target_weights",
             refusals={"multilabel": _MULTI_HOT_REFUSAL.format(loss="NLLLoss")},
         ),
         LossSpec(

@@ -128,7 +128,7 @@ class EpochModule(ClassifierModule):
                 progress.increment_completed()
             if schedulers:
                 self._step_schedulers("step", plateau=False, index=index)
-            self.update_metrics("train", scores, yb, loss)
+            self.update_metrics("train", scores, yb, loss, tb)
         if schedulers:
             self._step_schedulers("epoch", plateau=False)
 

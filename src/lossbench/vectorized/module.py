@@ -33,6 +33,7 @@ from lossbench.data.loader import IndexBatchLoader
 from lossbench.errors import non_finite_loss, non_finite_weights
 from lossbench.lightning_internals import loop_states, manual_step_progress
 from lossbench.losses import get_loss
+from lossbench.losses.reduction import mean_denominators
 from lossbench.metrics import nll_per_element, to_probabilities
 from lossbench.module import weights_value
 from lossbench.vectorized.batched import BatchedOptimizer, StackedModel
@@ -223,9 +224,8 @@ class VectorizedModule(L.LightningModule):
         size = self.minibatch_size or x.shape[1]
         starts = range(0, x.shape[1], size)
         epoch = self.current_epoch
-        outputs: list[tuple[torch.Tensor | None, torch.Tensor]] = []
+        outputs: list[tuple[torch.Tensor | None, torch.Tensor, torch.Tensor]] = []
         failed: dict[int, tuple[str, int]] = {}  # member -> (error, steps done)
-        first_module = self.members[0].module  # the members' loss settings are the same
         for step, start in enumerate(starts):
             xb, tb = x[:, start : start + size], targets[:, start : start + size]
             scores = self(xb)
@@ -249,13 +249,13 @@ class VectorizedModule(L.LightningModule):
             if progress is not None:
                 progress.increment_completed()
             kept = None if self.batched_values else scores.detach()
-            per_sample = first_module.per_sample_loss(losses.detach(), xb.shape[1])
-            outputs.append((kept, per_sample.unsqueeze(1).expand(-1, xb.shape[1])))
+            outputs.append((kept, *self._loss_shares(losses.detach(), tb)))
         # the steps' scores feed only each member's own train/ metric suite (epoch_metrics=all)
-        scores = None if self.batched_values else torch.cat([s for s, _ in outputs], dim=1)
-        sample_losses = torch.cat([loss for _, loss in outputs], dim=1)
+        scores = None if self.batched_values else torch.cat([s for s, _, _ in outputs], dim=1)
+        # each member's loss and its weight of every step, (K, steps)
+        shares = tuple(torch.stack(parts, dim=1) for parts in list(zip(*outputs, strict=True))[1:])
         steps = (epoch + 1) * len(starts)
-        batched = self._batched_values(sample_losses) if self.batched_values else None
+        batched = self._batched_values(shares) if self.batched_values else None
         weights = self._weights_values()
         leaving = []
         for position, k in enumerate(self.alive):
@@ -275,7 +275,7 @@ class VectorizedModule(L.LightningModule):
             else:
                 values = self._validate(member, position)
                 values |= self._train_values(
-                    member, scores[position], labels[position], sample_losses[position]
+                    member, scores[position], labels[position], [t[position] for t in shares]
                 )
                 if member.cfg.get("epoch_metrics", "all") == "monitored":  # as a run alone
                     keep = {"train/loss", "val/loss", *member.module.callback_metrics}
@@ -342,19 +342,41 @@ class VectorizedModule(L.LightningModule):
         finite = torch.isfinite(flat).all(dim=1).tolist()
         return [None if ok else weights_value([flat[p]]) for p, ok in enumerate(finite)]
 
-    def _batched_values(self, sample_losses: torch.Tensor) -> list[dict[str, float]]:
+    def _loss_shares(
+        self, losses: torch.Tensor, targets: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """Each member's ``(value, weight)`` of its loss ``(K,)`` of ``targets`` ``(K, N, ...)``
+        in its ``loss`` metric, as its run alone counts it
+        (:meth:`lossbench.module.ClassifierModule.loss_share`), with its own class weights."""
+        first = self.members[0].module  # the members' loss settings are the same
+        n_samples = targets.shape[1]
+        if first.loss_sums:
+            weights = torch.full_like(losses, n_samples, dtype=torch.float64)
+            return losses / n_samples, weights
+        denominators = mean_denominators(
+            first.mean_over,
+            targets,
+            weight=self._loss_buffers.get("weight"),
+            ignore_index=getattr(first.loss_fn, "ignore_index", -100),
+            batch_dims=2,
+        )
+        return losses, denominators.sum(1)
+
+    def _batched_values(self, shares: tuple[torch.Tensor, torch.Tensor]) -> list[dict[str, float]]:
         """Every member's ``train/loss``, ``val/loss`` and ``val/nll`` of this epoch, in stack
-        order: what each member's module computes with ``epoch_metrics=monitored``, from one
-        batched forward of the stacked validation splits (to float rounding: the same sums in
-        another order)."""
+        order: what each member's module computes with ``epoch_metrics=monitored``, from its
+        steps' loss ``shares`` (:meth:`_loss_shares`, ``(K, steps)`` each) and one batched
+        forward of the stacked validation splits (to float rounding: the same sums in another
+        order)."""
         x, labels, targets = self._val
         scores = self(x).float()
         losses = self._losses(scores, targets, self._loss_buffers or None)
         probs = to_probabilities(scores.flatten(0, 1), self._link, self._task)
         nll = nll_per_element(probs, labels.flatten(0, 1), self._task)
         nll = nll.reshape(len(scores), -1).mean(1)
-        train = sample_losses.double().mean(1)
-        val_loss = self.members[0].module.per_sample_loss(losses.double(), x.shape[1])
+        values, weights = shares
+        train = torch.where(weights != 0, values.double() * weights, 0.0).sum(1) / weights.sum(1)
+        val_loss = self._loss_shares(losses.double(), targets)[0]
         columns = {"train/loss": train, "val/loss": val_loss, "val/nll": nll}
         rows = torch.stack(list(columns.values()), dim=1).tolist()
         return [dict(zip(columns, row, strict=True)) for row in rows]
@@ -391,16 +413,21 @@ class VectorizedModule(L.LightningModule):
         return member.module.evaluate_split(member.datamodule.tensors["val"], "val")
 
     def _train_values(
-        self, member: Member, scores: torch.Tensor, labels: torch.Tensor, losses: torch.Tensor
+        self,
+        member: Member,
+        scores: torch.Tensor,
+        labels: torch.Tensor,
+        shares: Sequence[torch.Tensor],
     ) -> dict[str, float]:
-        """The member's ``train/*`` of this epoch from its steps' scores and losses, as its
-        module computes them at the epoch's end."""
+        """The member's ``train/*`` of this epoch from its steps' scores and loss ``shares``
+        (``(value, weight)`` of each step, :meth:`_loss_shares`), as its module computes them
+        at the epoch's end."""
         module = member.module
         metrics, mean_loss = module.stage_metrics["train"], module.stage_loss["train"]
         metrics.to(scores.device)
         mean_loss.to(scores.device)
         metrics.update_from_scores(scores, labels, module.link)
-        mean_loss.update(losses)
+        mean_loss.update(*shares)
         values = metrics.compute()
         values["train/loss"] = mean_loss.compute()
         metrics.reset()
