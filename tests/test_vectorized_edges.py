@@ -441,3 +441,32 @@ def test_a_rerun_with_another_config_keeps_the_runs_that_failed_on_a_non_finite_
     assert "Traceback" not in log
     assert {p: (p.stat().st_mtime_ns, p.read_bytes()) for p in before} == before
     assert _records(sweep) == records
+
+
+def test_a_rerun_with_a_raised_cap_gives_the_runs_trained_again_their_own_files(
+    monkeypatch, tmp_path, capfd
+):
+    """A sweep run again with a higher ``trainer.max_epochs``: the runs that reached their cap
+    train again (tests/test_raised_cap.py), grouped or alone, and each job's ``.hydra/`` files
+    and ``config.yaml`` are those of its new run, as under the basic launcher."""
+    sweep = tmp_path / "sweep"
+    args = (f"hydra.sweep.dir={sweep}", "data=iris", "logger=none", "seed=0,1")
+    args = (*args, "runner=auto,lightning")  # two jobs in a group, two alone
+    _sweep(monkeypatch, tmp_path, capfd, *args, "trainer.max_epochs=2")
+    log = _sweep(monkeypatch, tmp_path, capfd, *args, "trainer.max_epochs=3")
+    assert "4 jobs: 2 in 1 vectorized groups, 2 alone, 0 already ended" in log
+    records = _records(sweep)
+    assert [records[job]["epochs"] for job in "0123"] == [3] * 4
+    for job in "0123":
+        folder = sweep / job
+        overrides = yaml.safe_load((folder / ".hydra" / "overrides.yaml").read_text())
+        assert "trainer.max_epochs=3" in overrides and "trainer.max_epochs=2" not in overrides
+        hydra = yaml.safe_load((folder / ".hydra" / "hydra.yaml").read_text())["hydra"]
+        assert hydra["overrides"]["task"] == overrides
+        config = yaml.safe_load((folder / ".hydra" / "config.yaml").read_text())
+        assert config["trainer"]["max_epochs"] == 3
+        # the run's config: the earlier one's (kept beside it) but for the cap
+        saved = yaml.safe_load((folder / "config.yaml").read_text())
+        kept = yaml.safe_load((folder / "config-max_epochs2.yaml").read_text())
+        kept["trainer"]["max_epochs"] = 3
+        assert saved == kept, job
