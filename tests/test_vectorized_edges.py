@@ -470,3 +470,50 @@ def test_a_rerun_with_a_raised_cap_gives_the_runs_trained_again_their_own_files(
         kept = yaml.safe_load((folder / "config-max_epochs2.yaml").read_text())
         kept["trainer"]["max_epochs"] = 3
         assert saved == kept, job
+
+
+def test_monitored_epoch_metrics_of_losses_only_record_what_runs_alone_record(
+    monkeypatch, tmp_path, capfd
+):
+    """``epoch_metrics=monitored`` where the callbacks monitor only losses
+    (``optimized_metric=val/loss``): each member's history, ``logs/metrics.csv`` and
+    checkpoints hold each epoch's losses and learning rate, as its run alone's do, and nothing
+    more."""
+    import csv
+    import json
+
+    import torch
+
+    from lossbench.checkpoint_format import HISTORY_KEY
+
+    args = ("data=iris", "loss=cross_entropy", "optimized_metric=val/loss", "seed=0,1")
+    args = (*args, "epoch_metrics=monitored", "trainer.max_epochs=3", "logger=csv")
+    args = (*args, "early_stopping.enabled=true", "early_stopping.patience=1")
+    vectorized, basic = tmp_path / "vectorized", tmp_path / "basic"
+    log = _sweep(monkeypatch, tmp_path, capfd, f"hydra.sweep.dir={vectorized}", *args)
+    assert "2 in 1 vectorized groups" in log and "2 completed" in log
+    _sweep(monkeypatch, tmp_path, capfd, f"hydra.sweep.dir={basic}", *args, launcher="basic")
+    ours, theirs = _records(vectorized), _records(basic)
+    assert sorted(ours) == sorted(theirs) == ["0", "1"]
+    for job, record in ours.items():
+        alone = theirs[job]
+        assert record["group_size"] == 2 and record["epochs"] == alone["epochs"]
+        assert sorted(record["history"]) == sorted(alone["history"])
+        assert {"val/loss", "train/loss", "train/lr"} <= set(record["history"])
+        assert "val/nll" not in record["history"]
+        for key, values in alone["history"].items():
+            assert record["history"][key] == pytest.approx(values, abs=1e-5, nan_ok=True), key
+
+        def header(sweep, job=job):
+            (path,) = (sweep / job / "logs").rglob("metrics.csv")
+            with path.open(newline="") as file:
+                return sorted(next(csv.reader(file)))
+
+        assert header(vectorized) == header(basic)
+        for name in ("last.ckpt", f"best-epoch{record['best_epoch']:03d}.ckpt"):
+            checkpoints = [sweep / job / "checkpoints" / name for sweep in (vectorized, basic)]
+            histories = [
+                json.loads(torch.load(path, weights_only=False)[HISTORY_KEY])
+                for path in checkpoints
+            ]
+            assert sorted(histories[0]) == sorted(histories[1]), name
