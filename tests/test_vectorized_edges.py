@@ -517,3 +517,50 @@ def test_monitored_epoch_metrics_of_losses_only_record_what_runs_alone_record(
                 for path in checkpoints
             ]
             assert sorted(histories[0]) == sorted(histories[1]), name
+
+
+def test_members_whose_data_give_other_input_widths_train_apart_as_runs_alone_do(
+    monkeypatch, tmp_path, capfd
+):
+    """A categorical column with a value on one row: the one-hot encoding, fitted on each
+    member's training split, gives the members whose split holds that row one input more.
+    Members of each width train together, apart from the others, and every job of the sweep
+    (the other group's too) ends as under the basic launcher."""
+    import csv
+
+    import numpy as np
+
+    from test_vectorized import _metrics
+
+    rng = np.random.default_rng(0)
+    path = tmp_path / "rare.csv"
+    with path.open("w", newline="") as file:
+        writer = csv.writer(file)
+        writer.writerow(["a", "b", "color", "y"])
+        for row in range(200):
+            a, b = rng.normal(size=2)
+            color = "purple" if row == 7 else ("red", "green", "blue")[row % 3]
+            writer.writerow([round(a, 4), round(b, 4), color, int(a + b / 2 > 0.2)])
+    args = ("data=csv", f"data.path={path}", "data.label_columns=[y]", "data.task=binary")
+    args = (*args, "data.split_seed=0,1,2,3", "model=linear,mlp", "trainer.max_epochs=3")
+    args = (*args, "logger=none")
+    vectorized, basic = tmp_path / "vectorized", tmp_path / "basic"
+    log = _sweep(monkeypatch, tmp_path, capfd, f"hydra.sweep.dir={vectorized}", *args)
+    assert "8 in 2 vectorized groups" in log and "8 completed" in log
+    assert log.count("the 4 members of this group train as 2 groups") == 2
+    assert "5 input features" in log and "6 input features" in log
+    _sweep(monkeypatch, tmp_path, capfd, f"hydra.sweep.dir={basic}", *args, launcher="basic")
+    ours, theirs = _records(vectorized), _records(basic)
+    assert sorted(ours) == sorted(theirs) == [str(job) for job in range(8)]
+    sizes = [ours[str(job)]["group_size"] for job in range(8)]
+    assert sum(1 / n for n in sizes) == pytest.approx(4)  # 2 groups, 2 widths each
+    for job, record in ours.items():
+        alone = theirs[job]
+        assert record["status"] == alone["status"] == "completed", record.get("error")
+        assert set(record) == set(alone) | {"group_size"}
+        for key in ("best_epoch", "epochs", "steps", "sizes", "stopped_by"):
+            assert record[key] == alone[key], key
+        for key, value in _metrics(alone).items():
+            assert record[key] == pytest.approx(value, abs=1e-5, nan_ok=True), key
+        for key, values in alone["history"].items():
+            assert record["history"][key] == pytest.approx(values, abs=1e-5, nan_ok=True), key
