@@ -441,3 +441,126 @@ def test_a_rerun_with_another_config_keeps_the_runs_that_failed_on_a_non_finite_
     assert "Traceback" not in log
     assert {p: (p.stat().st_mtime_ns, p.read_bytes()) for p in before} == before
     assert _records(sweep) == records
+
+
+def test_a_rerun_with_a_raised_cap_gives_the_runs_trained_again_their_own_files(
+    monkeypatch, tmp_path, capfd
+):
+    """A sweep run again with a higher ``trainer.max_epochs``: the runs that reached their cap
+    train again (tests/test_raised_cap.py), grouped or alone, and each job's ``.hydra/`` files
+    and ``config.yaml`` are those of its new run, as under the basic launcher."""
+    sweep = tmp_path / "sweep"
+    args = (f"hydra.sweep.dir={sweep}", "data=iris", "logger=none", "seed=0,1")
+    args = (*args, "runner=auto,lightning")  # two jobs in a group, two alone
+    _sweep(monkeypatch, tmp_path, capfd, *args, "trainer.max_epochs=2")
+    log = _sweep(monkeypatch, tmp_path, capfd, *args, "trainer.max_epochs=3")
+    assert "4 jobs: 2 in 1 vectorized groups, 2 alone, 0 already ended" in log
+    records = _records(sweep)
+    assert [records[job]["epochs"] for job in "0123"] == [3] * 4
+    for job in "0123":
+        folder = sweep / job
+        overrides = yaml.safe_load((folder / ".hydra" / "overrides.yaml").read_text())
+        assert "trainer.max_epochs=3" in overrides and "trainer.max_epochs=2" not in overrides
+        hydra = yaml.safe_load((folder / ".hydra" / "hydra.yaml").read_text())["hydra"]
+        assert hydra["overrides"]["task"] == overrides
+        config = yaml.safe_load((folder / ".hydra" / "config.yaml").read_text())
+        assert config["trainer"]["max_epochs"] == 3
+        # the run's config: the earlier one's (kept beside it) but for the cap
+        saved = yaml.safe_load((folder / "config.yaml").read_text())
+        kept = yaml.safe_load((folder / "config-max_epochs2.yaml").read_text())
+        kept["trainer"]["max_epochs"] = 3
+        assert saved == kept, job
+
+
+def test_monitored_epoch_metrics_of_losses_only_record_what_runs_alone_record(
+    monkeypatch, tmp_path, capfd
+):
+    """``epoch_metrics=monitored`` where the callbacks monitor only losses
+    (``optimized_metric=val/loss``): each member's history, ``logs/metrics.csv`` and
+    checkpoints hold each epoch's losses and learning rate, as its run alone's do, and nothing
+    more."""
+    import csv
+    import json
+
+    import torch
+
+    from lossbench.checkpoint_format import HISTORY_KEY
+
+    args = ("data=iris", "loss=cross_entropy", "optimized_metric=val/loss", "seed=0,1")
+    args = (*args, "epoch_metrics=monitored", "trainer.max_epochs=3", "logger=csv")
+    args = (*args, "early_stopping.enabled=true", "early_stopping.patience=1")
+    vectorized, basic = tmp_path / "vectorized", tmp_path / "basic"
+    log = _sweep(monkeypatch, tmp_path, capfd, f"hydra.sweep.dir={vectorized}", *args)
+    assert "2 in 1 vectorized groups" in log and "2 completed" in log
+    _sweep(monkeypatch, tmp_path, capfd, f"hydra.sweep.dir={basic}", *args, launcher="basic")
+    ours, theirs = _records(vectorized), _records(basic)
+    assert sorted(ours) == sorted(theirs) == ["0", "1"]
+    for job, record in ours.items():
+        alone = theirs[job]
+        assert record["group_size"] == 2 and record["epochs"] == alone["epochs"]
+        assert sorted(record["history"]) == sorted(alone["history"])
+        assert {"val/loss", "train/loss", "train/lr"} <= set(record["history"])
+        assert "val/nll" not in record["history"]
+        for key, values in alone["history"].items():
+            assert record["history"][key] == pytest.approx(values, abs=1e-5, nan_ok=True), key
+
+        def header(sweep, job=job):
+            (path,) = (sweep / job / "logs").rglob("metrics.csv")
+            with path.open(newline="") as file:
+                return sorted(next(csv.reader(file)))
+
+        assert header(vectorized) == header(basic)
+        for name in ("last.ckpt", f"best-epoch{record['best_epoch']:03d}.ckpt"):
+            checkpoints = [sweep / job / "checkpoints" / name for sweep in (vectorized, basic)]
+            histories = [
+                json.loads(torch.load(path, weights_only=False)[HISTORY_KEY])
+                for path in checkpoints
+            ]
+            assert sorted(histories[0]) == sorted(histories[1]), name
+
+
+def test_members_whose_data_give_other_input_widths_train_apart_as_runs_alone_do(
+    monkeypatch, tmp_path, capfd
+):
+    """A categorical column with a value on one row: the one-hot encoding, fitted on each
+    member's training split, gives the members whose split holds that row one input more.
+    Members of each width train together, apart from the others, and every job of the sweep
+    (the other group's too) ends as under the basic launcher."""
+    import csv
+
+    import numpy as np
+
+    from test_vectorized import _metrics
+
+    rng = np.random.default_rng(0)
+    path = tmp_path / "rare.csv"
+    with path.open("w", newline="") as file:
+        writer = csv.writer(file)
+        writer.writerow(["a", "b", "color", "y"])
+        for row in range(200):
+            a, b = rng.normal(size=2)
+            color = "purple" if row == 7 else ("red", "green", "blue")[row % 3]
+            writer.writerow([round(a, 4), round(b, 4), color, int(a + b / 2 > 0.2)])
+    args = ("data=csv", f"data.path={path}", "data.label_columns=[y]", "data.task=binary")
+    args = (*args, "data.split_seed=0,1,2,3", "model=linear,mlp", "trainer.max_epochs=3")
+    args = (*args, "logger=none")
+    vectorized, basic = tmp_path / "vectorized", tmp_path / "basic"
+    log = _sweep(monkeypatch, tmp_path, capfd, f"hydra.sweep.dir={vectorized}", *args)
+    assert "8 in 2 vectorized groups" in log and "8 completed" in log
+    assert log.count("the 4 members of this group train as 2 groups") == 2
+    assert "5 input features" in log and "6 input features" in log
+    _sweep(monkeypatch, tmp_path, capfd, f"hydra.sweep.dir={basic}", *args, launcher="basic")
+    ours, theirs = _records(vectorized), _records(basic)
+    assert sorted(ours) == sorted(theirs) == [str(job) for job in range(8)]
+    sizes = [ours[str(job)]["group_size"] for job in range(8)]
+    assert sum(1 / n for n in sizes) == pytest.approx(4)  # 2 groups, 2 widths each
+    for job, record in ours.items():
+        alone = theirs[job]
+        assert record["status"] == alone["status"] == "completed", record.get("error")
+        assert set(record) == set(alone) | {"group_size"}
+        for key in ("best_epoch", "epochs", "steps", "sizes", "stopped_by"):
+            assert record[key] == alone[key], key
+        for key, value in _metrics(alone).items():
+            assert record[key] == pytest.approx(value, abs=1e-5, nan_ok=True), key
+        for key, values in alone["history"].items():
+            assert record["history"][key] == pytest.approx(values, abs=1e-5, nan_ok=True), key

@@ -34,6 +34,7 @@ The report counts a run that stands as a run at the higher cap
 
 from __future__ import annotations
 
+import copy
 import logging
 import os
 import shutil
@@ -44,6 +45,7 @@ from typing import Any
 __all__ = [
     "LOCATION_KEYS",
     "PRESENTATION_KEYS",
+    "capped_run",
     "comparable_config",
     "raised_cap",
     "set_aside_capped_run",
@@ -120,30 +122,55 @@ def stands_at_higher_cap(record: Mapping[str, Any], scheduler: str | None) -> bo
     return diverged(dict(record))
 
 
-def set_aside_capped_run(run_dir: str | os.PathLike, config: Mapping[str, Any]) -> int | None:
-    """Where ``run_dir`` holds a run of ``config`` (comparable, :func:`comparable_config`) but
-    for a lower ``trainer.max_epochs``, one that does not stand under the higher cap
-    (:func:`stands_at_higher_cap`), rename its ``metrics.json`` and ``config.yaml`` to
-    ``metrics-max_epochs<old>.json`` and ``config-max_epochs<old>.yaml`` (replacing those of
-    an earlier raise from the same cap), its loggers' ``logs/`` to ``logs-max_epochs<old>/``
-    and its ``checkpoints/`` to ``checkpoints-max_epochs<old>/`` (the kept record's
-    ``best_checkpoint`` names the file there), so the job trains the run again with its cap;
-    return the old cap. Raised twice (300, 400, 500), each earlier run keeps its files. Else
-    change nothing and return None. Raises :class:`~lossbench.record.DamagedRunError` where
-    the record or config cannot be read."""
-    from lossbench.record import RECORD_NAME, read_record, read_run_config, write_record
+def capped_run(run_dir: str | os.PathLike, config: Mapping[str, Any]) -> int | None:
+    """The lower ``trainer.max_epochs`` of the run that ``run_dir`` holds where a job of
+    ``config`` (a resolved config, not changed) sets that run aside to train it again
+    (:func:`set_aside_capped_run`): a run of ``config`` (comparable, :func:`comparable_config`)
+    but for a lower cap, that does not stand under the higher one
+    (:func:`stands_at_higher_cap`); else None. A launcher asks this before the job trains: such
+    a run has not ended for the job, which writes its own files over it. Raises
+    :class:`~lossbench.record.DamagedRunError` where the record or config cannot be read."""
+    found = _capped_run(Path(run_dir), config)
+    return None if found is None else found[0]
 
-    folder = Path(run_dir)
+
+def _capped_run(folder: Path, config: Mapping[str, Any]) -> tuple[int, dict[str, Any]] | None:
+    """:func:`capped_run`'s old cap, with the run's record."""
+    from lossbench.record import read_record, read_run_config
+
     record = read_record(folder)
     saved = folder / "config.yaml"
     if record is None or not saved.is_file() or record.get("debug_run"):
         return None
     before = comparable_config(read_run_config(saved))
-    raised = raised_cap(before, comparable_config(dict(config)))
+    # a deep copy: comparable_config drops nested entries (callbacks.progress_bar, ...), which
+    # the caller's config keeps (it is the config the job then saves and trains)
+    raised = raised_cap(before, comparable_config(copy.deepcopy(dict(config))))
     scheduler = (before.get("scheduler") or {}).get("name")
     if raised is None or stands_at_higher_cap(record, scheduler):
         return None
-    old = raised[0]
+    return raised[0], record
+
+
+def set_aside_capped_run(run_dir: str | os.PathLike, config: Mapping[str, Any]) -> int | None:
+    """Where ``run_dir`` holds a run of ``config`` (comparable, :func:`comparable_config`) but
+    for a lower ``trainer.max_epochs``, one that does not stand under the higher cap
+    (:func:`stands_at_higher_cap`; :func:`capped_run` decides), rename its ``metrics.json``
+    and ``config.yaml`` to ``metrics-max_epochs<old>.json`` and ``config-max_epochs<old>.yaml``
+    (replacing those of an earlier raise from the same cap), its loggers' ``logs/`` to
+    ``logs-max_epochs<old>/`` and its ``checkpoints/`` to ``checkpoints-max_epochs<old>/`` (the
+    kept record's ``best_checkpoint`` names the file there), so the job trains the run again
+    with its cap; return the old cap. Raised twice (300, 400, 500), each earlier run keeps its
+    files. Else change nothing and return None. Raises
+    :class:`~lossbench.record.DamagedRunError` where the record or config cannot be read."""
+    from lossbench.record import RECORD_NAME, write_record
+
+    folder = Path(run_dir)
+    found = _capped_run(folder, config)
+    if found is None:
+        return None
+    old, record = found
+    saved = folder / "config.yaml"
     os.replace(saved, folder / f"config-max_epochs{old}.yaml")
     checkpoints = folder / "checkpoints"
     if checkpoints.is_dir() and any(checkpoints.iterdir()):

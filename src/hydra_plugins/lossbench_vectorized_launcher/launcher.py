@@ -385,7 +385,9 @@ class VectorizedLauncher(Launcher):
             counts["damaged"] += damaged
             ended = {positions[local] for local in done}
             for i in positions:  # a run that ended keeps its files: skipped, or refused later
-                if i not in composed and i not in ended and not _ended(jobs[i].output_dir):
+                if i in composed or i in ended:
+                    continue
+                if not _ended(jobs[i].output_dir, jobs[i].plain):
                     jobs[i].write_files()
             counts["skipped"] += len(done) - damaged
             counts["grouped"] += sum(len(t) for t in tasks if len(t) > 1)
@@ -430,19 +432,28 @@ class VectorizedLauncher(Launcher):
             launch.pool.submit(*args)
 
 
-def _ended(output_dir: Path) -> bool:
+def _ended(output_dir: Path, config: dict) -> bool:
     """Whether ``output_dir`` records a run that ended (:func:`lossbench.record.ended`: it
-    completed, or a failure a sweep keeps), which its job's training refuses to overwrite
-    (:func:`lossbench.record.refuse_completed`): its ``.hydra/`` files stay the record of that
-    run. A debug run's record protects nothing (:func:`lossbench.record.protected`): its job
-    trains over it."""
+    completed, or a failure a sweep keeps), which its job's training (of the resolved
+    ``config``) refuses to overwrite (:func:`lossbench.record.refuse_completed`): its
+    ``.hydra/`` files stay the record of that run. A debug run's record protects nothing
+    (:func:`lossbench.record.protected`): its job trains over it. Nor does the run of a lower
+    ``trainer.max_epochs`` that the job sets aside to train it again under its raised cap
+    (:func:`lossbench.run_identity.capped_run`): the files become the new run's, as under
+    Hydra's basic launcher."""
     from lossbench.record import protected, read_record
+    from lossbench.run_identity import capped_run
 
     try:
         record = read_record(output_dir)
     except (OSError, ValueError):  # unreadable: the job's training says so
         return False
-    return record is not None and protected(record, kept_failures=True)
+    if record is None or not protected(record, kept_failures=True):
+        return False
+    try:
+        return capped_run(output_dir, config) is None
+    except (OSError, ValueError):  # a damaged config.yaml (DamagedRunError): the job is refused
+        return True
 
 
 def _own_directories(launch: "_Launch", positions: list[int]) -> list[int]:

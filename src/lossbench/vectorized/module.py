@@ -277,9 +277,11 @@ class VectorizedModule(L.LightningModule):
                 values |= self._train_values(
                     member, scores[position], labels[position], [t[position] for t in shares]
                 )
-                if member.cfg.get("epoch_metrics", "all") == "monitored":  # as a run alone
-                    keep = {"train/loss", "val/loss", *member.module.callback_metrics}
-                    values = {k: v for k, v in values.items() if k in keep}
+            if member.cfg.get("epoch_metrics", "all") == "monitored":  # as a run alone
+                # the losses and the monitors: not val/nll where only losses are monitored,
+                # which the batched values hold for every monitor they serve
+                keep = {"train/loss", "val/loss", *member.module.callback_metrics}
+                values = {k: v for k, v in values.items() if k in keep}
             improved, stop = member.end_epoch(values, epoch, steps)
             last = stop or member.write == "every_epoch"
             training = None
@@ -364,10 +366,11 @@ class VectorizedModule(L.LightningModule):
 
     def _batched_values(self, shares: tuple[torch.Tensor, torch.Tensor]) -> list[dict[str, float]]:
         """Every member's ``train/loss``, ``val/loss`` and ``val/nll`` of this epoch, in stack
-        order: what each member's module computes with ``epoch_metrics=monitored``, from its
-        steps' loss ``shares`` (:meth:`_loss_shares`, ``(K, steps)`` each) and one batched
-        forward of the stacked validation splits (to float rounding: the same sums in another
-        order)."""
+        order: what each member's module computes with ``epoch_metrics=monitored`` (where a
+        monitor reads ``val/nll``: :meth:`training_step` keeps only the member's losses and
+        monitors), from its steps' loss ``shares`` (:meth:`_loss_shares`, ``(K, steps)`` each)
+        and one batched forward of the stacked validation splits (to float rounding: the same
+        sums in another order)."""
         x, labels, targets = self._val
         scores = self(x).float()
         losses = self._losses(scores, targets, self._loss_buffers or None)

@@ -9,7 +9,8 @@ training ends, as ``checkpoint.write=at_end`` does, with the content its run alo
 resume, see :mod:`lossbench.vectorized.checkpoints`) and, with ``logger=csv``,
 ``logs/metrics.csv``. A config
 that is refused, or a member whose loss turns non-finite, is recorded as failed with the
-message a run alone records; the other members go on.
+message a run alone records; the other members go on. Members whose data give their models
+other shapes (another input width) train as groups of their own, one per shape.
 """
 
 from __future__ import annotations
@@ -59,11 +60,13 @@ def train_group(
     record of the refusal that is not written: the run there is never overwritten).
     ``resolved``: the configs as resolved containers, where the caller has them (written as
     each member's ``config.yaml`` without resolving the config again).
-    """
-    import lightning as L
 
+    Members whose data give them other shapes (:func:`_stack_shape`: a categorical value that
+    only some members' training splits hold gives their one-hot encoding another width) cannot
+    be stacked with the others: the members of each shape train as a group of their own (its
+    ``group_size``), each as its run alone.
+    """
     from lossbench.train import quiet_lightning
-    from lossbench.vectorized.module import VectorizedModule
 
     quiet_lightning()
     records: list[dict[str, Any] | None] = []
@@ -82,14 +85,54 @@ def train_group(
         if member.error is None:
             members.append(member)
     _log_unprepared(records, output_dirs)
-    if not members:
-        return records
-    sizes = {member.record["sizes"]["train"] for member in members}
-    if len(sizes) > 1:  # the same data and fractions give every split the same sizes
-        raise ValueError(
-            f"the members of a group must have training splits of one size; got {sorted(sizes)}. "
-            "Group only runs whose configs differ in lossbench.vectorized.VECTORIZED_KEYS."
+    # Members whose data give their models other shapes (a categorical value that only some
+    # members' training splits hold, one-hot encoded: another input width) cannot be stacked:
+    # each shape trains as a group of its own, every member as it trains alone.
+    fits: dict[tuple[Any, ...], list[Member]] = {}
+    for member in members:
+        fits.setdefault(_stack_shape(member), []).append(member)
+    if len(fits) > 1:
+        log.info(
+            "the %d members of this group train as %d groups, one per shape of their data "
+            "and models (%s)",
+            len(members),
+            len(fits),
+            "; ".join(f"{len(part)} with {_shape_text(part[0])}" for part in fits.values()),
         )
+    for part in fits.values():
+        _fit(part)
+    return records
+
+
+def _stack_shape(member: Member) -> tuple[Any, ...]:
+    """What the members of one fit must share, as their stacked tensors need it, where their
+    data decide it: the shapes of their model's parameters and of their training and
+    validation splits (rows and input features). The members of a group (one
+    :func:`~lossbench.vectorized.grouping.group_key`) share them unless their data differ:
+    the input width of a one-hot encoding fitted on each member's own training split. (Their
+    loss buffers follow from their configs: members with other ones are refused as a group,
+    :class:`~lossbench.vectorized.module.VectorizedModule`.)"""
+    tensors = member.datamodule.tensors
+    return (
+        tuple(tuple(p.shape) for p in member.module.model.parameters()),
+        tuple(tuple(t.shape) for stage in ("train", "val") for t in tensors[stage]),
+    )
+
+
+def _shape_text(member: Member) -> str:
+    """The member's data shape, for the log: input features, training and validation rows."""
+    train, val = member.datamodule.tensors["train"][0], member.datamodule.tensors["val"][0]
+    features = "x".join(str(n) for n in train.shape[1:]) or "1"
+    return f"{features} input features, {len(train)} training and {len(val)} validation rows"
+
+
+def _fit(members: list[Member]) -> None:
+    """Train ``members`` (prepared, of one :func:`_stack_shape`) as one stacked model and
+    finish each one's run: its checkpoints, logs and record."""
+    import lightning as L
+
+    from lossbench.vectorized.module import VectorizedModule
+
     for member in members:
         member.record["group_size"] = len(members)
     cfg = members[0].cfg
@@ -137,7 +180,6 @@ def train_group(
     ]
     for line in unprepared_lines(failed):  # each metrics.json says where its run failed
         log.error("%s", line)
-    return records
 
 
 def _prepare(
