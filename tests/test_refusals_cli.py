@@ -1701,9 +1701,13 @@ CATALOGUE: list[Case] = [
     refused("report-missing-dir", "report", ("nowhere",), ["'nowhere' does not exist"], ()),
     refused("report-empty-dir", "report", ("study",), ["no metrics.json found under 'study'"],
             (("study", None),), fast=True),
+    # the fix it names is the one lossbench-train's refusal of that job names (rerun-run-with-*)
     Case("report-corrupted-record", "report", ("study",), ("lossbench: warning: skipped", "bad/metrics.json",
-         "unreadable metrics.json"), (("study/bad/metrics.json", '{"status": "compl'),),
-         outcome="warns"),
+         "unreadable metrics.json", "lossbench-train never trains over a file it cannot read",
+         "to run that job again, move the folder ", "study/bad aside or delete ",
+         "study/bad/metrics.json (lossbench never deletes it) first"),
+         (("study/bad/metrics.json", '{"status": "compl'),), outcome="warns",
+         unwanted=("to replace the file",)),
     # a job still running or killed: its folder holds config.yaml, .hydra/, checkpoints/, no record
     Case("report-job-folder-without-a-record", "report", ("study",),
          ("lossbench: warning: 1 job folder holds no metrics.json: ", "study/b: a job whose folder "
@@ -1733,8 +1737,10 @@ CATALOGUE: list[Case] = [
              "its figures in plots/"],
             (("study/a/metrics.json", json.dumps(COMPLETED_RECORD)),
              ("out/plots/wine_metrics.png", b"\x89PNG\r\n\x1a\n drawn by hand")), fast=True),
-    refused("report-all-records-corrupted", "report", ("study",), ["none of the 1 metrics.json"],
-            (("study/bad/metrics.json", "[]"),)),
+    refused("report-all-records-corrupted", "report", ("study",),
+            ["none of the 1 metrics.json", "metrics.json holds a list", "to run that job again, "
+             "move the folder", "Fix them as those warnings say, or pass another study"],
+            (("study/bad/metrics.json", "[]"),), unwanted=("to replace the file", "Run the jobs again")),
     refused("report-no-run-completed", "report", ("study",),
             ["none of the 2 runs completed (the first reason: non-finite training loss (nan) at "
              "epoch 3", "a smaller optimizer.lr"],

@@ -53,14 +53,20 @@ class DamagedRunError(UserInputError):
     trained again: the run is refused, and the file is left as it is."""
 
 
+def retrain_damaged(path: Path) -> str:
+    """What lets a run whose ``path`` (its ``metrics.json`` or ``config.yaml``) cannot be read be
+    trained again: lossbench-train's refusal (:func:`damaged`) and lossbench-report's warning
+    name the same fix."""
+    return f"move the folder {path.parent} aside or delete {path} (lossbench never deletes it)"
+
+
 def damaged(path: Path, why: str) -> DamagedRunError:
     """The refusal of a run directory whose ``path`` (its ``metrics.json`` or ``config.yaml``)
     cannot be read for reason ``why``; it names the fix, and lossbench deletes nothing."""
     return DamagedRunError(
         f"{path} {why}, so lossbench cannot tell which run {path.parent} holds and never "
-        f"trains over it. If that run is to be trained again, move the folder {path.parent} "
-        f"aside or delete {path} (lossbench never deletes it); to keep it, train in another "
-        "directory (hydra.run.dir, or hydra.sweep.dir for a sweep)."
+        f"trains over it. If that run is to be trained again, {retrain_damaged(path)}; to keep "
+        "it, train in another directory (hydra.run.dir, or hydra.sweep.dir for a sweep)."
     )
 
 
