@@ -1495,6 +1495,11 @@ CATALOGUE: list[Case] = [
     refused("eval-not-a-checkpoint", "eval", ("ckpt_path=notes.ckpt",),
             ["'notes.ckpt' is not a readable torch checkpoint"], (("notes.ckpt", "not a checkpoint\n"),),
             fast=True),
+    # the checkpoints beside it that it names are whole, not cut short (as dmg.ckpt is)
+    refused("eval-not-a-checkpoint-beside-a-truncated-one", "eval", ("ckpt_path=run/checkpoints/txt.ckpt",),
+            ["'run/checkpoints/txt.ckpt' is not a readable torch checkpoint",
+             "Use another checkpoint: ", "run/checkpoints/best.ckpt."], (),
+            runs=True, unwanted=("dmg.ckpt",)),
     refused("eval-missing-checkpoint", "eval", ("ckpt_path=gone.ckpt",), ["'gone.ckpt' does not exist"], ()),
     refused("eval-no-checkpoint", "eval", (), ["no checkpoint given", "ckpt_path=<file>"], ()),
     refused("eval-no-checkpoint-empty", "eval", ("ckpt_path=",),
@@ -1992,6 +1997,18 @@ def _truncated_run_config(root: Path, shared: dict[str, str]) -> None:
     (root / "run" / "config.yaml").write_bytes(config[: config.index(b"label_columns:") + 5])
 
 
+def _text_beside_a_truncated_checkpoint(root: Path, shared: dict[str, str]) -> None:
+    """A run's checkpoints folder: the iris run's checkpoint (best.ckpt), a copy of it cut to
+    half its size (dmg.ckpt, written last) and a text file (txt.ckpt)."""
+    folder = root / "run" / "checkpoints"
+    folder.mkdir(parents=True)
+    whole = Path(shared["iris_ckpt"]).read_bytes()
+    (folder / "best.ckpt").write_bytes(whole)
+    (folder / "txt.ckpt").write_text("not a checkpoint\n")
+    (folder / "dmg.ckpt").write_bytes(whole[: len(whole) // 2])
+    os.utime(folder / "dmg.ckpt", (2e9, 2e9))  # the newest: named first where named
+
+
 def _interrupted_iris_run(root: Path, shared: dict[str, str]) -> None:
     """An interrupted iris run (its last.ckpt, no metrics.json) beside the case's config.yaml."""
     (root / "run" / "checkpoints").mkdir(parents=True)
@@ -2042,6 +2059,7 @@ EXTRA_SETUP: dict[str, Callable[[Path, dict[str, str]], None]] = {
     "eval-checkpoint-with-nan-weights": _diverged_csv_run,
     "predict-checkpoint-with-nan-weights": _diverged_csv_run,
     "eval-run-config-truncated": _truncated_run_config,
+    "eval-not-a-checkpoint-beside-a-truncated-one": _text_beside_a_truncated_checkpoint,
     "resume-run-with-unreadable-config": _interrupted_iris_run,
     "resume-run-with-list-config": _interrupted_iris_run,
 }
