@@ -450,26 +450,56 @@ def training_cwd(run_dir: str | os.PathLike) -> Path | None:
     return Path(cwd) if isinstance(cwd, str) and cwd else None
 
 
-def refuse_completed(run_dir: str | os.PathLike, *, kept_failures: bool = False) -> None:
+#: The fix for a job of a sweep that is not run because its directory holds a run of other
+#: settings: the sweep's own (the study's summary, :func:`lossbench.progress.not_run_message`,
+#: says it again as the sweep ends), never a single run's ``hydra.run.dir``.
+SWEEP_NOT_RUN_FIX = (
+    "so this job is not run. Give these settings a new directory for the sweep "
+    "(hydra.sweep.dir=<new directory>), or put every swept key into hydra.sweep.subdir"
+)
+
+
+def refuse_completed(
+    run_dir: str | os.PathLike, *, kept_failures: bool = False, sweep: bool = False
+) -> None:
     """Raise :class:`RunExistsError` if ``run_dir`` holds a completed run (never overwrite);
     with ``kept_failures`` (a job of a sweep), also if it holds a run that :func:`diverged`,
     which a sweep keeps as that run's result (:func:`ended`). A debug run's record protects
     nothing (:func:`protected`). :class:`DamagedRunError` where ``metrics.json`` cannot be
-    read: lossbench cannot tell what it records."""
+    read: lossbench cannot tell what it records. ``sweep``: the run is a job of a sweep, whose
+    refusal gives the sweep's fix (:data:`SWEEP_NOT_RUN_FIX`).
+
+        >>> import tempfile
+        >>> run = Path(tempfile.mkdtemp())
+        >>> _ = (run / RECORD_NAME).write_text('{"status": "completed"}')
+        >>> try:
+        ...     refuse_completed(run, kept_failures=True, sweep=True)
+        ... except RunExistsError as error:
+        ...     print(str(error).split("; ")[1])
+        lossbench never overwrites one, so this job is not run. Give these settings a new \
+directory for the sweep (hydra.sweep.dir=<new directory>), or put every swept key into \
+hydra.sweep.subdir.
+    """
     record = read_record(run_dir)
     if record is None or record.get("debug_run"):  # a debug run is no result: trained over
         return
     if record.get("status") == "completed":
+        fix = (
+            f", {SWEEP_NOT_RUN_FIX}."
+            if sweep
+            else ". Choose another hydra.run.dir, or resume with ckpt_path=last only for a "
+            "run that did not complete."
+        )
         raise RunExistsError(
             f"{Path(run_dir) / RECORD_NAME} already records a completed run; lossbench never "
-            "overwrites one. Choose another hydra.run.dir, or resume with ckpt_path=last only "
-            "for a run that did not complete."
+            f"overwrites one{fix}"
         )
     if kept_failures and diverged(record):
+        fix = f", {SWEEP_NOT_RUN_FIX}." if sweep else ". Give these settings another directory."
         raise RunExistsError(
             f"{Path(run_dir) / RECORD_NAME} already records a run that failed on a non-finite "
-            "loss, which a sweep keeps as the result of its settings; lossbench never "
-            "overwrites a kept run. Give these settings another directory."
+            f"loss, which a sweep keeps as the result of its settings; lossbench never "
+            f"overwrites a kept run{fix}"
         )
 
 

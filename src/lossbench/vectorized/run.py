@@ -160,7 +160,7 @@ def _prepare(
 
     try:
         set_aside_for_raised_cap(output_dir, cfg, resolved)  # as a run alone in a sweep
-        refuse_completed(output_dir, kept_failures=True)  # as a run alone in a sweep
+        refuse_completed(output_dir, kept_failures=True, sweep=True)  # as a run alone in a sweep
         refuse_replaced_files(cfg, output_dir, hydra_files=False)  # a user's metrics.csv
     except (RunExistsError, ReplacedFilesError) as error:
         log.error("refused: %s", error)
