@@ -441,6 +441,8 @@ def test_a_job_directory_holding_ones_own_csv_log_is_refused_and_kept(tmp_path, 
     assert "refused: the run's directory " in log and "/study/s0 holds " in log
     assert "/study/s0/logs/metrics.csv (logger.csv deletes it as it starts its own)" in log
     assert log.count("refused: the run's directory ") == 1, log  # one job, one line
+    assert "Give the sweep another directory (hydra.sweep.dir=<new directory>)" in log
+    assert "hydra.run.dir" not in log  # a single run's fix
     assert mine.read_text() == "epoch,mine\n0,1\n"
     assert not (tmp_path / "study/s0/metrics.json").exists()
     record = json.loads((tmp_path / "study/s1/metrics.json").read_text())

@@ -314,7 +314,8 @@ def refuse_replaced_files(
     lossbench did not write (:func:`replaced_files`, ``hydra_files`` as there): the directory
     holds no run of lossbench's, so they are a user's own (logs of another tool, a folder given
     by mistake). A single run checks before Hydra writes its files; a job of a sweep as it
-    starts, its job refused and the sweep going on.
+    starts (``hydra_files=False``), its job refused with the sweep's fix (another
+    ``hydra.sweep.dir``) and the sweep going on.
 
     Raises:
         ReplacedFilesError: each file and what would replace it, and the fix.
@@ -324,12 +325,16 @@ def refuse_replaced_files(
         return
     named = "; ".join(f"{path} ({what})" for path, what in found)
     them = "it" if len(found) == 1 else "them"
+    where = (
+        "Train in another directory (hydra.run.dir=<new folder>, or leave hydra.run.dir out: "
+        "each run gets a new one under paths.output_dir)"
+        if hydra_files
+        else "Give the sweep another directory (hydra.sweep.dir=<new directory>)"
+    )
     raise ReplacedFilesError(
         f"the run's directory {Path(run_dir)} holds {named}, and no run of lossbench's (no "
         f"{RECORD_NAME}, no {CONFIG_NAME}): a run there would replace {them}, and lossbench "
-        "never overwrites a file it did not write. Train in another directory "
-        "(hydra.run.dir=<new folder>, or leave hydra.run.dir out: each run gets a new one "
-        f"under paths.output_dir), or move {them} away."
+        f"never overwrites a file it did not write. {where}, or move {them} away."
     )
 
 
