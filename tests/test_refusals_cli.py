@@ -1914,8 +1914,12 @@ CATALOGUE: list[Case] = [
     # ---- a sweep: the refused job is recorded, the others run --------------------------------
     Case("multirun-records-refused-job", "train", ("-m", *QUICK, "data=csv", "data.path=data.csv,one.csv",
          "data.label_columns=[y]", "data.task=binary", "hydra/launcher=basic"),
-         ("two classes",), (("data.csv", GOOD), ("one.csv", csv_text([(a, b, "0") for a, b, _ in ROWS]))),
+         ("two classes", "one.csv"), (("data.csv", GOOD), ("one.csv", csv_text([(a, b, "0") for a, b, _ in ROWS]))),
          outcome="sweep"),
+    # hardware settings are checked by each job where it runs, not before the sweep (README)
+    Case("multirun-swept-accelerator-refused-per-job", "train", ("-m", *QUICK, "data=iris",
+         "trainer.accelerator=cpu,gpu", "hydra/launcher=basic"),
+         ("trainer.accelerator=gpu needs a GPU",), (), outcome="sweep", cpu_only=True),
     # ---- a sweep whose every job is refused: recorded, and the command exits 2 -------------
     # (a setup refused per job: a swept value every job would refuse stops the sweep first)
     Case("multirun-every-job-refused", "train", ("-m", *QUICK, "head=sigmoid",
@@ -2342,7 +2346,7 @@ def test_refusal_catalogue(case: Case, outcomes: Outcomes) -> None:
         refused_record = next(r for r in records if r["status"] == "failed")
         for word in case.words:
             assert word in refused_record["error"]
-        assert "one.csv" in refused_record["error"]
+        assert "1 completed, 0 skipped, 1 refused, 0 failed" in result.stderr, output[-3000:]
 
 
 #: The training refusals that need no shared run: checked in-process in the default suite.
