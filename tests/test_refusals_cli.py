@@ -1495,6 +1495,11 @@ CATALOGUE: list[Case] = [
     refused("eval-not-a-checkpoint", "eval", ("ckpt_path=notes.ckpt",),
             ["'notes.ckpt' is not a readable torch checkpoint"], (("notes.ckpt", "not a checkpoint\n"),),
             fast=True),
+    # the checkpoints beside it that it names are whole, not cut short (as dmg.ckpt is)
+    refused("eval-not-a-checkpoint-beside-a-truncated-one", "eval", ("ckpt_path=run/checkpoints/txt.ckpt",),
+            ["'run/checkpoints/txt.ckpt' is not a readable torch checkpoint",
+             "Use another checkpoint: ", "run/checkpoints/best.ckpt."], (),
+            runs=True, unwanted=("dmg.ckpt",)),
     refused("eval-missing-checkpoint", "eval", ("ckpt_path=gone.ckpt",), ["'gone.ckpt' does not exist"], ()),
     refused("eval-no-checkpoint", "eval", (), ["no checkpoint given", "ckpt_path=<file>"], ()),
     refused("eval-no-checkpoint-empty", "eval", ("ckpt_path=",),
@@ -1701,9 +1706,13 @@ CATALOGUE: list[Case] = [
     refused("report-missing-dir", "report", ("nowhere",), ["'nowhere' does not exist"], ()),
     refused("report-empty-dir", "report", ("study",), ["no metrics.json found under 'study'"],
             (("study", None),), fast=True),
+    # the fix it names is the one lossbench-train's refusal of that job names (rerun-run-with-*)
     Case("report-corrupted-record", "report", ("study",), ("lossbench: warning: skipped", "bad/metrics.json",
-         "unreadable metrics.json"), (("study/bad/metrics.json", '{"status": "compl'),),
-         outcome="warns"),
+         "unreadable metrics.json", "lossbench-train never trains over a file it cannot read",
+         "to run that job again, move the folder ", "study/bad aside or delete ",
+         "study/bad/metrics.json (lossbench never deletes it) first"),
+         (("study/bad/metrics.json", '{"status": "compl'),), outcome="warns",
+         unwanted=("to replace the file",)),
     # a job still running or killed: its folder holds config.yaml, .hydra/, checkpoints/, no record
     Case("report-job-folder-without-a-record", "report", ("study",),
          ("lossbench: warning: 1 job folder holds no metrics.json: ", "study/b: a job whose folder "
@@ -1733,8 +1742,10 @@ CATALOGUE: list[Case] = [
              "its figures in plots/"],
             (("study/a/metrics.json", json.dumps(COMPLETED_RECORD)),
              ("out/plots/wine_metrics.png", b"\x89PNG\r\n\x1a\n drawn by hand")), fast=True),
-    refused("report-all-records-corrupted", "report", ("study",), ["none of the 1 metrics.json"],
-            (("study/bad/metrics.json", "[]"),)),
+    refused("report-all-records-corrupted", "report", ("study",),
+            ["none of the 1 metrics.json", "metrics.json holds a list", "to run that job again, "
+             "move the folder", "Fix them as those warnings say, or pass another study"],
+            (("study/bad/metrics.json", "[]"),), unwanted=("to replace the file", "Run the jobs again")),
     refused("report-no-run-completed", "report", ("study",),
             ["none of the 2 runs completed (the first reason: non-finite training loss (nan) at "
              "epoch 3", "a smaller optimizer.lr"],
@@ -1903,8 +1914,12 @@ CATALOGUE: list[Case] = [
     # ---- a sweep: the refused job is recorded, the others run --------------------------------
     Case("multirun-records-refused-job", "train", ("-m", *QUICK, "data=csv", "data.path=data.csv,one.csv",
          "data.label_columns=[y]", "data.task=binary", "hydra/launcher=basic"),
-         ("two classes",), (("data.csv", GOOD), ("one.csv", csv_text([(a, b, "0") for a, b, _ in ROWS]))),
+         ("two classes", "one.csv"), (("data.csv", GOOD), ("one.csv", csv_text([(a, b, "0") for a, b, _ in ROWS]))),
          outcome="sweep"),
+    # hardware settings are checked by each job where it runs, not before the sweep (README)
+    Case("multirun-swept-accelerator-refused-per-job", "train", ("-m", *QUICK, "data=iris",
+         "trainer.accelerator=cpu,gpu", "hydra/launcher=basic"),
+         ("trainer.accelerator=gpu needs a GPU",), (), outcome="sweep", cpu_only=True),
     # ---- a sweep whose every job is refused: recorded, and the command exits 2 -------------
     # (a setup refused per job: a swept value every job would refuse stops the sweep first)
     Case("multirun-every-job-refused", "train", ("-m", *QUICK, "head=sigmoid",
@@ -1986,6 +2001,18 @@ def _truncated_run_config(root: Path, shared: dict[str, str]) -> None:
     (root / "run" / "config.yaml").write_bytes(config[: config.index(b"label_columns:") + 5])
 
 
+def _text_beside_a_truncated_checkpoint(root: Path, shared: dict[str, str]) -> None:
+    """A run's checkpoints folder: the iris run's checkpoint (best.ckpt), a copy of it cut to
+    half its size (dmg.ckpt, written last) and a text file (txt.ckpt)."""
+    folder = root / "run" / "checkpoints"
+    folder.mkdir(parents=True)
+    whole = Path(shared["iris_ckpt"]).read_bytes()
+    (folder / "best.ckpt").write_bytes(whole)
+    (folder / "txt.ckpt").write_text("not a checkpoint\n")
+    (folder / "dmg.ckpt").write_bytes(whole[: len(whole) // 2])
+    os.utime(folder / "dmg.ckpt", (2e9, 2e9))  # the newest: named first where named
+
+
 def _interrupted_iris_run(root: Path, shared: dict[str, str]) -> None:
     """An interrupted iris run (its last.ckpt, no metrics.json) beside the case's config.yaml."""
     (root / "run" / "checkpoints").mkdir(parents=True)
@@ -2036,6 +2063,7 @@ EXTRA_SETUP: dict[str, Callable[[Path, dict[str, str]], None]] = {
     "eval-checkpoint-with-nan-weights": _diverged_csv_run,
     "predict-checkpoint-with-nan-weights": _diverged_csv_run,
     "eval-run-config-truncated": _truncated_run_config,
+    "eval-not-a-checkpoint-beside-a-truncated-one": _text_beside_a_truncated_checkpoint,
     "resume-run-with-unreadable-config": _interrupted_iris_run,
     "resume-run-with-list-config": _interrupted_iris_run,
 }
@@ -2318,7 +2346,7 @@ def test_refusal_catalogue(case: Case, outcomes: Outcomes) -> None:
         refused_record = next(r for r in records if r["status"] == "failed")
         for word in case.words:
             assert word in refused_record["error"]
-        assert "one.csv" in refused_record["error"]
+        assert "1 completed, 0 skipped, 1 refused, 0 failed" in result.stderr, output[-3000:]
 
 
 #: The training refusals that need no shared run: checked in-process in the default suite.

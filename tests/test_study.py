@@ -370,6 +370,14 @@ def test_a_study_run_again_with_other_settings_into_its_directory_exits_2(
     assert "study: 2/2 jobs ended, 0 failed, 2 not run, in " in other.stderr
     assert "jobs done" not in other.stderr
     assert "hydra.sweep.dir=<new directory>" in other.stderr
+    # each job's line gives the sweep's fix, not a single run's
+    job_fix = (
+        "already records a completed run; lossbench never overwrites one, so this job is not "
+        "run. Give these settings a new directory for the sweep (hydra.sweep.dir=<new directory>)"
+    )
+    log = other.stdout + other.stderr
+    assert log.count(job_fix) == 2, log[-3000:]
+    assert "hydra.run.dir" not in log and "ckpt_path=last" not in log
     assert "Make its report" not in other.stderr and "Traceback" not in other.stderr
     assert [r.read_bytes() for r in records] == before  # nothing overwritten
     again = study("0.01")
@@ -432,6 +440,9 @@ def test_a_job_directory_holding_ones_own_csv_log_is_refused_and_kept(tmp_path, 
     log = result.stdout + result.stderr
     assert "refused: the run's directory " in log and "/study/s0 holds " in log
     assert "/study/s0/logs/metrics.csv (logger.csv deletes it as it starts its own)" in log
+    assert log.count("refused: the run's directory ") == 1, log  # one job, one line
+    assert "Give the sweep another directory (hydra.sweep.dir=<new directory>)" in log
+    assert "hydra.run.dir" not in log  # a single run's fix
     assert mine.read_text() == "epoch,mine\n0,1\n"
     assert not (tmp_path / "study/s0/metrics.json").exists()
     record = json.loads((tmp_path / "study/s1/metrics.json").read_text())

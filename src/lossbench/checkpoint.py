@@ -160,8 +160,11 @@ def _unreadable(given: str, path: Path, detail: str) -> CheckpointError:
 
         >>> import tempfile
         >>> folder = Path(tempfile.mkdtemp())
-        >>> for name in ("last.ckpt", "best-epoch002.ckpt"):
-        ...     _ = (folder / name).write_bytes(b"PK\\x03\\x04")
+        >>> with zipfile.ZipFile(folder / "best-epoch002.ckpt", "w") as archive:
+        ...     archive.writestr("best-epoch002/data.pkl", b"\\x80\\x02}q\\x00.")
+        >>> whole = (folder / "best-epoch002.ckpt").read_bytes()
+        >>> _ = (folder / "last.ckpt").write_bytes(whole[: len(whole) // 2])  # cut short
+        >>> _ = (folder / "best-epoch001.ckpt").write_bytes(whole[:-1])  # so is this one
         >>> message = str(_unreadable("last.ckpt", folder / "last.ckpt", "EOFError"))
         >>> message.split("; ")[0]
         "checkpoint 'last.ckpt' is not a readable torch checkpoint (EOFError)"
@@ -183,14 +186,28 @@ def _unreadable(given: str, path: Path, detail: str) -> CheckpointError:
     )
 
 
+def _whole_archive(path: Path) -> bool:
+    """Whether ``path`` is a whole archive of ``torch.save``'s (torch >= 1.6; Lightning's
+    checkpoints): a zip file whose central directory, at the file's end, lists the pickle
+    ``<name>/data.pkl``. A file cut short (a run killed while writing it) lacks that directory.
+    Cheap: only the directory is read, no tensor."""
+    try:
+        with zipfile.ZipFile(path) as archive:
+            names = archive.namelist()
+    except (OSError, zipfile.BadZipFile, ValueError, EOFError):
+        return False
+    return any(name == "data.pkl" or name.endswith("/data.pkl") for name in names)
+
+
 def _other_checkpoints(path: Path, limit: int = 4) -> list[Path]:
-    """Up to ``limit`` other ``.ckpt`` files that ``torch.save`` may have written in ``path``'s
-    folder, the newest first."""
+    """Up to ``limit`` other ``.ckpt`` files in ``path``'s folder that are whole archives of
+    ``torch.save``'s (:func:`_whole_archive`; a truncated one is never suggested), the newest
+    first."""
     try:
         found = [
             other
             for other in path.parent.glob("*.ckpt")
-            if other.is_file() and other.resolve() != path.resolve() and _torch_file(other)
+            if other.is_file() and other.resolve() != path.resolve() and _whole_archive(other)
         ]
         found.sort(key=lambda other: other.stat().st_mtime, reverse=True)
     except OSError:

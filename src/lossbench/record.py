@@ -53,14 +53,20 @@ class DamagedRunError(UserInputError):
     trained again: the run is refused, and the file is left as it is."""
 
 
+def retrain_damaged(path: Path) -> str:
+    """What lets a run whose ``path`` (its ``metrics.json`` or ``config.yaml``) cannot be read be
+    trained again: lossbench-train's refusal (:func:`damaged`) and lossbench-report's warning
+    name the same fix."""
+    return f"move the folder {path.parent} aside or delete {path} (lossbench never deletes it)"
+
+
 def damaged(path: Path, why: str) -> DamagedRunError:
     """The refusal of a run directory whose ``path`` (its ``metrics.json`` or ``config.yaml``)
     cannot be read for reason ``why``; it names the fix, and lossbench deletes nothing."""
     return DamagedRunError(
         f"{path} {why}, so lossbench cannot tell which run {path.parent} holds and never "
-        f"trains over it. If that run is to be trained again, move the folder {path.parent} "
-        f"aside or delete {path} (lossbench never deletes it); to keep it, train in another "
-        "directory (hydra.run.dir, or hydra.sweep.dir for a sweep)."
+        f"trains over it. If that run is to be trained again, {retrain_damaged(path)}; to keep "
+        "it, train in another directory (hydra.run.dir, or hydra.sweep.dir for a sweep)."
     )
 
 
@@ -308,7 +314,8 @@ def refuse_replaced_files(
     lossbench did not write (:func:`replaced_files`, ``hydra_files`` as there): the directory
     holds no run of lossbench's, so they are a user's own (logs of another tool, a folder given
     by mistake). A single run checks before Hydra writes its files; a job of a sweep as it
-    starts, its job refused and the sweep going on.
+    starts (``hydra_files=False``), its job refused with the sweep's fix (another
+    ``hydra.sweep.dir``) and the sweep going on.
 
     Raises:
         ReplacedFilesError: each file and what would replace it, and the fix.
@@ -318,12 +325,16 @@ def refuse_replaced_files(
         return
     named = "; ".join(f"{path} ({what})" for path, what in found)
     them = "it" if len(found) == 1 else "them"
+    where = (
+        "Train in another directory (hydra.run.dir=<new folder>, or leave hydra.run.dir out: "
+        "each run gets a new one under paths.output_dir)"
+        if hydra_files
+        else "Give the sweep another directory (hydra.sweep.dir=<new directory>)"
+    )
     raise ReplacedFilesError(
         f"the run's directory {Path(run_dir)} holds {named}, and no run of lossbench's (no "
         f"{RECORD_NAME}, no {CONFIG_NAME}): a run there would replace {them}, and lossbench "
-        "never overwrites a file it did not write. Train in another directory "
-        "(hydra.run.dir=<new folder>, or leave hydra.run.dir out: each run gets a new one "
-        f"under paths.output_dir), or move {them} away."
+        f"never overwrites a file it did not write. {where}, or move {them} away."
     )
 
 
@@ -444,26 +455,56 @@ def training_cwd(run_dir: str | os.PathLike) -> Path | None:
     return Path(cwd) if isinstance(cwd, str) and cwd else None
 
 
-def refuse_completed(run_dir: str | os.PathLike, *, kept_failures: bool = False) -> None:
+#: The fix for a job of a sweep that is not run because its directory holds a run of other
+#: settings: the sweep's own (the study's summary, :func:`lossbench.progress.not_run_message`,
+#: says it again as the sweep ends), never a single run's ``hydra.run.dir``.
+SWEEP_NOT_RUN_FIX = (
+    "so this job is not run. Give these settings a new directory for the sweep "
+    "(hydra.sweep.dir=<new directory>), or put every swept key into hydra.sweep.subdir"
+)
+
+
+def refuse_completed(
+    run_dir: str | os.PathLike, *, kept_failures: bool = False, sweep: bool = False
+) -> None:
     """Raise :class:`RunExistsError` if ``run_dir`` holds a completed run (never overwrite);
     with ``kept_failures`` (a job of a sweep), also if it holds a run that :func:`diverged`,
     which a sweep keeps as that run's result (:func:`ended`). A debug run's record protects
     nothing (:func:`protected`). :class:`DamagedRunError` where ``metrics.json`` cannot be
-    read: lossbench cannot tell what it records."""
+    read: lossbench cannot tell what it records. ``sweep``: the run is a job of a sweep, whose
+    refusal gives the sweep's fix (:data:`SWEEP_NOT_RUN_FIX`).
+
+        >>> import tempfile
+        >>> run = Path(tempfile.mkdtemp())
+        >>> _ = (run / RECORD_NAME).write_text('{"status": "completed"}')
+        >>> try:
+        ...     refuse_completed(run, kept_failures=True, sweep=True)
+        ... except RunExistsError as error:
+        ...     print(str(error).split("; ")[1])
+        lossbench never overwrites one, so this job is not run. Give these settings a new \
+directory for the sweep (hydra.sweep.dir=<new directory>), or put every swept key into \
+hydra.sweep.subdir.
+    """
     record = read_record(run_dir)
     if record is None or record.get("debug_run"):  # a debug run is no result: trained over
         return
     if record.get("status") == "completed":
+        fix = (
+            f", {SWEEP_NOT_RUN_FIX}."
+            if sweep
+            else ". Choose another hydra.run.dir, or resume with ckpt_path=last only for a "
+            "run that did not complete."
+        )
         raise RunExistsError(
             f"{Path(run_dir) / RECORD_NAME} already records a completed run; lossbench never "
-            "overwrites one. Choose another hydra.run.dir, or resume with ckpt_path=last only "
-            "for a run that did not complete."
+            f"overwrites one{fix}"
         )
     if kept_failures and diverged(record):
+        fix = f", {SWEEP_NOT_RUN_FIX}." if sweep else ". Give these settings another directory."
         raise RunExistsError(
             f"{Path(run_dir) / RECORD_NAME} already records a run that failed on a non-finite "
-            "loss, which a sweep keeps as the result of its settings; lossbench never "
-            "overwrites a kept run. Give these settings another directory."
+            f"loss, which a sweep keeps as the result of its settings; lossbench never "
+            f"overwrites a kept run{fix}"
         )
 
 

@@ -8,7 +8,10 @@ sweep ended with status 0. :func:`check_swept_values` sets each swept value of a
 the multirun's config and runs the checks no head, loss or data set choice changes
 (:func:`lossbench.validation.check_values`), and the loss's own parameter checks where the sweep
 chooses no config group (which could change the loss); a value that fails them where the config
-without it passes is refused with the sweep it came from.
+without it passes is refused with the sweep it came from. The hardware settings
+(``trainer.accelerator``, ``devices``, ``precision``, ``strategy``, ``num_nodes``) are not
+checked here: each job checks them where it runs (another node under Slurm or Ray), with the
+other hardware settings it is given.
 
     >>> from omegaconf import OmegaConf
     >>> from lossbench.override_grammar import override_parser

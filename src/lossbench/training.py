@@ -131,7 +131,7 @@ def train(cfg: DictConfig, output_dir: str | Path, *, multirun: bool = False) ->
     ckpt_path = OmegaConf.select(cfg, "ckpt_path", default=None, throw_on_resolution_failure=False)
     if multirun and ckpt_path is None:  # a sweep run again with a higher trainer.max_epochs
         set_aside_for_raised_cap(output_dir, cfg)
-    refuse_completed(output_dir, kept_failures=multirun and ckpt_path is None)
+    refuse_completed(output_dir, kept_failures=multirun and ckpt_path is None, sweep=multirun)
     if multirun:  # a single run's preflight checked, before Hydra wrote its files there
         refuse_replaced_files(cfg, output_dir, hydra_files=False)
     if multirun and ckpt_path is None:  # a single run refuses (train.preflight)

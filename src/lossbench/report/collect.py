@@ -46,7 +46,7 @@ import pandas as pd
 import yaml
 
 from lossbench.metric_names import VALIDATION_EPOCH
-from lossbench.record import DEBUG_FIX, load_record
+from lossbench.record import DEBUG_FIX, load_record, retrain_damaged
 from lossbench.report.errors import ReportError
 from lossbench.report.find import RECORD_NAME, find_records, unfinished_jobs
 from lossbench.report.labels import assign_setups, data_labels, flatten
@@ -538,7 +538,7 @@ def read_runs(paths: Sequence[str | os.PathLike]) -> tuple[pd.DataFrame, list[De
         raise ReportError(
             f"none of the {len(records)} {RECORD_NAME} files under "
             f"{', '.join(repr(str(p)) for p in paths)} can be read (each was skipped, see the "
-            "warnings above). Run the jobs again, or pass another study."
+            "warnings above). Fix them as those warnings say, or pass another study."
         )
     return _runs_table(rows), debug_runs
 
@@ -552,8 +552,9 @@ def _read_rows(records: Sequence[Path]) -> tuple[list[dict[str, Any]], list[Debu
         record, problem = _read_record(path)
         if problem is not None:
             warnings.warn(
-                f"skipped {path}: {problem}. The other runs are reported; run that job again "
-                "to replace the file.",
+                f"skipped {path}: {problem}. The other runs are reported; lossbench-train "
+                "never trains over a file it cannot read: to run that job again, "
+                f"{retrain_damaged(path)} first.",
                 SkippedRecordWarning,
                 stacklevel=2,
             )

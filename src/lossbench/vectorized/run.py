@@ -75,7 +75,7 @@ def train_group(
     plain = resolved if resolved is not None else [None] * len(cfgs)
     for cfg, output_dir, container in zip(cfgs, output_dirs, plain, strict=True):
         member = _prepare(cfg, Path(output_dir), tables, container)
-        if isinstance(member, RunExistsError | ReplacedFilesError):
+        if isinstance(member, RunExistsError | ReplacedFilesError):  # logged by _prepare
             exists = isinstance(member, RunExistsError)
             records.append(
                 {"status": "failed", "refused": True, "exists": exists, "error": str(member)}
@@ -202,7 +202,7 @@ def _prepare(
 
     try:
         set_aside_for_raised_cap(output_dir, cfg, resolved)  # as a run alone in a sweep
-        refuse_completed(output_dir, kept_failures=True)  # as a run alone in a sweep
+        refuse_completed(output_dir, kept_failures=True, sweep=True)  # as a run alone in a sweep
         refuse_replaced_files(cfg, output_dir, hydra_files=False)  # a user's metrics.csv
     except (RunExistsError, ReplacedFilesError) as error:
         log.error("refused: %s", error)
@@ -301,7 +301,9 @@ def _log_unprepared(
     records: Sequence[dict[str, Any] | None], output_dirs: Sequence[str | Path]
 ) -> None:
     """Log the members that :func:`_prepare` refused or saw fail (their records hold why, each
-    in its ``metrics.json``): :func:`unprepared_lines`."""
+    in its ``metrics.json``): :func:`unprepared_lines`. A member refused for what its directory
+    already holds (a run, or a file of one's own: no record written) was logged as it was
+    refused, once."""
     failures = [
         (
             "refused" if record.get("refused") else "run failed",
@@ -309,7 +311,7 @@ def _log_unprepared(
             Path(output_dir) / "metrics.json",
         )
         for record, output_dir in zip(records, output_dirs, strict=True)
-        if record is not None and record.get("error") and not record.get("exists")
+        if record is not None and record.get("error") and "exists" not in record
     ]
     for line in unprepared_lines(failures):
         log.error("%s", line)
