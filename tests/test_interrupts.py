@@ -6,6 +6,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -14,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from cli_process import SRC
+from cli_process import SRC, SWEEP_LAUNCHERS
 from lossbench.interrupts import (
     INTERRUPTED_EXIT,
     TERMINATED_EXIT,
@@ -42,11 +43,13 @@ STUDY = (
 LONG = "+hydra.sweeper.linked.setup={logits_cross_entropy: ['trainer.max_epochs=2'], log_softmax_nll: ['trainer.max_epochs=100000']}"  # noqa: E501
 
 
-def _start(tmp_path: Path, *args: str) -> subprocess.Popen[str]:
-    """``lossbench-train ARGS`` as a shell starts it: its own process group, Ctrl-C enabled."""
+def _start(tmp_path: Path, *args: str, console: bool = False) -> subprocess.Popen[str]:
+    """``python -m lossbench.train ARGS`` (with ``console``: ``lossbench-train ARGS``, as its
+    console script runs it) as a shell starts it: its own process group, Ctrl-C enabled."""
     env = dict(os.environ, PYTHONPATH=str(SRC), OMP_NUM_THREADS="1")
+    entry = ["-c", CONSOLE_TRAIN] if console else ["-m", "lossbench.train"]
     return subprocess.Popen(
-        [sys.executable, "-m", "lossbench.train", *args],
+        [sys.executable, *entry, *args],
         cwd=tmp_path,
         env=env,
         stdout=subprocess.PIPE,
@@ -57,6 +60,13 @@ def _start(tmp_path: Path, *args: str) -> subprocess.Popen[str]:
     )
 
 
+#: ``lossbench-train`` as its console script runs it (:func:`lossbench.commands.train`).
+CONSOLE_TRAIN = (
+    "import sys; from lossbench.commands import train; "
+    "sys.argv[0] = 'lossbench-train'; sys.exit(train())"
+)
+
+
 def _wait_for_completed(sweep: Path, count: int, process: subprocess.Popen[str]) -> None:
     deadline = time.monotonic() + 180
     while len(list((sweep / ".progress").glob("*.completed"))) < count:
@@ -64,6 +74,52 @@ def _wait_for_completed(sweep: Path, count: int, process: subprocess.Popen[str])
             process.kill()
             raise AssertionError(f"no {count} completed jobs: {process.communicate()[1][-2000:]}")
         time.sleep(0.2)
+
+
+def _wait_for_training(sweep: Path, process: subprocess.Popen[str], launcher: str) -> None:
+    """Wait until the quick setup's 2 jobs have completed and the long setup's first job
+    trains: under Hydra's launchers, its first epoch's checkpoint is written; a vectorized
+    group writes its members' at its end, but it trains already in the other worker."""
+    _wait_for_completed(sweep, 2, process)
+    if launcher.startswith("vectorized"):
+        return
+    deadline = time.monotonic() + 120
+    while not list(sweep.glob("log_softmax_nll-seed0/checkpoints/*.ckpt")):
+        if process.poll() is not None or time.monotonic() > deadline:
+            process.kill()
+            raise AssertionError(f"the long job does not train: {process.communicate()[1][-2000:]}")
+        time.sleep(0.1)
+
+
+def _check_stopped(study: subprocess.Popen[str], status: int, words: str, tmp_path: Path) -> str:
+    """Check that the stopped ``study`` ended at once (within 30 s) with exit status
+    ``status``, its last line ``words``..., after the progress line at the quick setup's 2
+    jobs, no traceback, no process of it left, and nothing of the long setup recorded or
+    counted as ended (its runs train again when the study is run again); its stderr."""
+    try:
+        _, stderr = study.communicate(timeout=30)
+    except subprocess.TimeoutExpired:
+        os.killpg(study.pid, signal.SIGKILL)
+        raise AssertionError(f"it did not end: {study.communicate()[1][-2000:]}") from None
+    assert study.returncode == status, stderr[-2000:]
+    assert "Traceback" not in stderr and "Exception ignored" not in stderr, stderr[-3000:]
+    lines = stderr.strip().splitlines()
+    assert lines[-1].startswith(words), stderr[-2000:]
+    assert "command again to train the rest" in lines[-1]
+    progress = [line for line in lines if line.startswith("study: ")]
+    assert re.fullmatch(r"study: 2/4 jobs ended, 0 failed(, about .* left)?", progress[-1]), lines
+    assert group_gone(study.pid, within_s=5.0), "a worker process of the stopped study runs on"
+    markers = sorted(p.name for p in (tmp_path / "sweep" / ".progress").glob("*.*"))
+    assert markers == ["0.completed", "1.completed"]
+    recorded = sorted(p.parent.name for p in tmp_path.glob("sweep/*/metrics.json"))
+    assert recorded == ["logits_cross_entropy-seed0", "logits_cross_entropy-seed1"]
+    return stderr
+
+
+def _study_under(launcher: str) -> tuple[str, ...]:
+    """STUDY with LONG under ``launcher`` (:data:`cli_process.SWEEP_LAUNCHERS`)."""
+    own = [a for a in STUDY if not a.startswith(("hydra/launcher=", "hydra.launcher."))]
+    return (*own, *SWEEP_LAUNCHERS[launcher], LONG)
 
 
 @posix
@@ -138,6 +194,33 @@ def test_a_killed_study_s_workers_end_with_it_and_the_same_command_resumes_it(tm
     _, stderr = again.communicate(timeout=180)
     assert again.returncode == 0, stderr[-2000:]
     assert "4/4 jobs ended (2 completed, 2 skipped, 0 refused, 0 failed)" in stderr
+
+
+@posix
+@pytest.mark.slow  # about 20 s each: the study trains its quick jobs, then one that goes on
+@pytest.mark.parametrize(
+    ("launcher", "sig", "to_group", "status", "words"),
+    [
+        ("basic", signal.SIGINT, True, INTERRUPTED_EXIT, "lossbench: interrupted (Ctrl-C)."),
+        ("basic", signal.SIGTERM, False, TERMINATED_EXIT, "lossbench: terminated (SIGTERM)."),
+        ("parallel", signal.SIGINT, True, INTERRUPTED_EXIT, "lossbench: interrupted (Ctrl-C)."),
+    ],
+    ids=["basic-ctrl-c", "basic-sigterm", "parallel-ctrl-c"],
+)
+def test_a_job_stopped_under_hydra_s_launchers_is_not_counted_as_ended(
+    tmp_path, launcher, sig, to_group, status, words
+):
+    """Under Hydra's basic launcher (the job trains in the command's process) and the parallel
+    one (a joblib worker, which a Ctrl-C reaches too), a job stopped while it trains has not
+    ended: the progress line stops at the counts it had reached (no job failed) and leaves no
+    marker, as the vectorized launcher's groups do; it was counted as failed and as ended."""
+    study = _start(tmp_path, *_study_under(launcher), console=True)
+    _wait_for_training(tmp_path / "sweep", study, launcher)
+    if to_group:
+        os.killpg(study.pid, sig)
+    else:
+        study.send_signal(sig)
+    _check_stopped(study, status, words, tmp_path)
 
 
 def test_a_fit_lightning_stopped_on_ctrl_c_raises_it_again():
