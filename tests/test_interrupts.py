@@ -223,6 +223,78 @@ def test_a_job_stopped_under_hydra_s_launchers_is_not_counted_as_ended(
     _check_stopped(study, status, words, tmp_path)
 
 
+@posix
+@pytest.mark.slow  # about 20 s each: the study trains its quick jobs, then one that goes on
+@pytest.mark.parametrize("launcher", ["vectorized-workers", "parallel"])
+def test_ctrl_c_again_and_again_stops_a_study_and_its_workers_in_one_line(tmp_path, launcher):
+    """More Ctrl-C while the first stops the study (pressed again and again, or GNU ``timeout
+    -s INT``, which signals the command, then its process group) change nothing: the worker
+    processes are killed all the same, without loky's ``pgrep`` (which a second one killed),
+    and the command ends with the first one's line (a second one cut the stop short: a
+    traceback, or workers that trained on while the command waited for them, until killed)."""
+    arguments = _study_under(launcher)
+    if launcher == "vectorized-workers":  # the two setups in two groups, one per worker
+        arguments = tuple(a for a in arguments if not a.startswith("hydra.launcher.max_group"))
+    study = _start(tmp_path, *arguments, console=True)
+    _wait_for_training(tmp_path / "sweep", study, launcher)
+    os.kill(study.pid, signal.SIGINT)  # as timeout -s INT sends it, then to the group
+    deadline = time.monotonic() + 2
+    while study.poll() is None and time.monotonic() < deadline:  # and again, every 10 ms
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(study.pid, signal.SIGINT)
+        time.sleep(0.01)
+    _check_stopped(study, INTERRUPTED_EXIT, "lossbench: interrupted (Ctrl-C).", tmp_path)
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
+def test_a_worker_and_its_children_are_killed_without_starting_a_process(monkeypatch):
+    """A stopped study's worker is killed with its own child processes, found in /proc: no
+    process is started to find them (loky's pgrep, in the command's process group, died of
+    a second Ctrl-C), so nothing a second signal could cut short."""
+    from lossbench.worker_kills import kill_tree
+
+    worker = subprocess.Popen(["bash", "-c", "sleep 60 & sleep 60 & wait"])
+    deadline = time.monotonic() + 10
+    while len(_children(worker.pid)) < 2 and time.monotonic() < deadline:
+        time.sleep(0.02)
+    children = _children(worker.pid)
+    assert len(children) == 2
+
+    def no_process(*args, **kwargs):
+        raise AssertionError("a process was started")
+
+    monkeypatch.setattr(subprocess.Popen, "__init__", no_process)
+    kill_tree(worker.pid)
+    assert worker.wait(timeout=10) == -signal.SIGKILL
+    deadline = time.monotonic() + 5
+    while any(_running(child) for child in children) and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert not any(_running(child) for child in children)
+
+
+def _children(pid: int) -> list[int]:
+    """The child processes of ``pid``, from /proc/<pid>/stat."""
+    found = []
+    for name in os.listdir("/proc"):
+        with contextlib.suppress(OSError, IndexError):
+            if name.isdigit() and _stat(int(name))[1] == str(pid):
+                found.append(int(name))
+    return found
+
+
+def _stat(pid: int) -> list[str]:
+    """The fields of /proc/<pid>/stat after the process's name: state, parent, ..."""
+    return Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+
+
+def _running(pid: int) -> bool:
+    """Whether process ``pid`` runs (has not ended: a zombie has)."""
+    try:
+        return _stat(pid)[0] != "Z"
+    except OSError:
+        return False
+
+
 def test_a_fit_lightning_stopped_on_ctrl_c_raises_it_again():
     """Lightning ends a fit stopped by Ctrl-C with sys.exit(1) after its graceful shutdown:
     fit_interrupts raises KeyboardInterrupt again, so that the command says what happened."""
