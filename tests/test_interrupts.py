@@ -246,6 +246,20 @@ def test_ctrl_c_again_and_again_stops_a_study_and_its_workers_in_one_line(tmp_pa
     _check_stopped(study, INTERRUPTED_EXIT, "lossbench: interrupted (Ctrl-C).", tmp_path)
 
 
+@posix
+@pytest.mark.slow  # about 20 s: the study trains its quick jobs, then one that goes on
+def test_python_m_lossbench_train_stops_as_lossbench_train_does(tmp_path):
+    """``python -m lossbench.train`` is the same command as ``lossbench-train``: SIGTERM stops
+    a study of the parallel launcher, worker processes included, with the line and exit
+    status 143 (it was killed by the signal, without a line, and loky warned of leaked
+    semaphores)."""
+    study = _start(tmp_path, *_study_under("parallel"))
+    _wait_for_training(tmp_path / "sweep", study, "parallel")
+    study.send_signal(signal.SIGTERM)
+    stderr = _check_stopped(study, TERMINATED_EXIT, "lossbench: terminated (SIGTERM).", tmp_path)
+    assert "leaked" not in stderr
+
+
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
 def test_a_worker_and_its_children_are_killed_without_starting_a_process(monkeypatch):
     """A stopped study's worker is killed with its own child processes, found in /proc: no

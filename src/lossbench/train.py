@@ -914,8 +914,7 @@ def _fail_without_a_completed_job() -> None:
         sys.exit(1)
 
 
-if __name__ == "__main__":
-    from lossbench.importing import console_command
+if __name__ == "__main__":  # python -m lossbench.train: the same command as lossbench-train
+    from lossbench.commands import train
 
-    with console_command():
-        main()
+    sys.exit(train())
