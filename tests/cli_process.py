@@ -67,9 +67,8 @@ def run_console(
     """``lossbench-COMMAND ARGS`` as its console script runs it (``lossbench.commands``), in
     ``cwd`` with this checkout's sources importable.
 
-    Not the same as ``python -m``: Hydra then takes the command's module (``lossbench.train``)
-    for the app's, not ``__main__`` with its file, and reads a relative ``-cp`` as a module of
-    lossbench's package (``pkg://lossbench/DIR``) rather than a folder beside the file.
+    ``python -m`` runs the same (each module's ``__main__`` calls its console function), but
+    with the module's file as ``sys.argv[0]``.
     """
     function = CONSOLE_FUNCTIONS[command]
     code = (

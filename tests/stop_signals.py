@@ -42,15 +42,42 @@ def wait():
 
 
 def group_gone(pgid: int, within_s: float = 10.0) -> bool:
-    """Whether every process of the group ``pgid`` (a command and its workers) has ended."""
+    """Whether every process of the group ``pgid`` (a command and its workers) has ended: a
+    process that has ended and waits for its parent to collect it (a zombie, where the
+    workers' new parent, as init in some containers, collects none) counts as ended."""
     deadline = time.monotonic() + within_s
     while time.monotonic() < deadline:
         try:
             os.killpg(pgid, 0)
         except ProcessLookupError:
             return True
+        if not group_running(pgid):
+            return True
         time.sleep(0.1)
     return False
+
+
+def group_running(pgid: int) -> list[int]:
+    """The processes of group ``pgid`` that run (not zombies), read from ``/proc`` (Linux);
+    elsewhere the group's leader, where it runs (a zombie counts)."""
+    if not os.path.isdir("/proc/self"):
+        try:
+            os.killpg(pgid, 0)
+        except ProcessLookupError:
+            return []
+        return [pgid]
+    running = []
+    for name in os.listdir("/proc"):
+        if not name.isdigit():
+            continue
+        try:
+            with open(f"/proc/{name}/stat") as stat:
+                fields = stat.read().rpartition(")")[2].split()
+        except OSError:
+            continue
+        if int(fields[2]) == pgid and fields[0] != "Z":  # state, ppid, pgrp, ...
+            running.append(int(name))
+    return running
 
 
 class CtrlCAtEpoch(L.Callback):

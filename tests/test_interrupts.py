@@ -6,6 +6,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -14,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from cli_process import SRC
+from cli_process import SRC, SWEEP_LAUNCHERS
 from lossbench.interrupts import (
     INTERRUPTED_EXIT,
     TERMINATED_EXIT,
@@ -42,11 +43,13 @@ STUDY = (
 LONG = "+hydra.sweeper.linked.setup={logits_cross_entropy: ['trainer.max_epochs=2'], log_softmax_nll: ['trainer.max_epochs=100000']}"  # noqa: E501
 
 
-def _start(tmp_path: Path, *args: str) -> subprocess.Popen[str]:
-    """``lossbench-train ARGS`` as a shell starts it: its own process group, Ctrl-C enabled."""
+def _start(tmp_path: Path, *args: str, console: bool = False) -> subprocess.Popen[str]:
+    """``python -m lossbench.train ARGS`` (with ``console``: ``lossbench-train ARGS``, as its
+    console script runs it) as a shell starts it: its own process group, Ctrl-C enabled."""
     env = dict(os.environ, PYTHONPATH=str(SRC), OMP_NUM_THREADS="1")
+    entry = ["-c", CONSOLE_TRAIN] if console else ["-m", "lossbench.train"]
     return subprocess.Popen(
-        [sys.executable, "-m", "lossbench.train", *args],
+        [sys.executable, *entry, *args],
         cwd=tmp_path,
         env=env,
         stdout=subprocess.PIPE,
@@ -57,6 +60,13 @@ def _start(tmp_path: Path, *args: str) -> subprocess.Popen[str]:
     )
 
 
+#: ``lossbench-train`` as its console script runs it (:func:`lossbench.commands.train`).
+CONSOLE_TRAIN = (
+    "import sys; from lossbench.commands import train; "
+    "sys.argv[0] = 'lossbench-train'; sys.exit(train())"
+)
+
+
 def _wait_for_completed(sweep: Path, count: int, process: subprocess.Popen[str]) -> None:
     deadline = time.monotonic() + 180
     while len(list((sweep / ".progress").glob("*.completed"))) < count:
@@ -64,6 +74,52 @@ def _wait_for_completed(sweep: Path, count: int, process: subprocess.Popen[str])
             process.kill()
             raise AssertionError(f"no {count} completed jobs: {process.communicate()[1][-2000:]}")
         time.sleep(0.2)
+
+
+def _wait_for_training(sweep: Path, process: subprocess.Popen[str], launcher: str) -> None:
+    """Wait until the quick setup's 2 jobs have completed and the long setup's first job
+    trains: under Hydra's launchers, its first epoch's checkpoint is written; a vectorized
+    group writes its members' at its end, but it trains already in the other worker."""
+    _wait_for_completed(sweep, 2, process)
+    if launcher.startswith("vectorized"):
+        return
+    deadline = time.monotonic() + 120
+    while not list(sweep.glob("log_softmax_nll-seed0/checkpoints/*.ckpt")):
+        if process.poll() is not None or time.monotonic() > deadline:
+            process.kill()
+            raise AssertionError(f"the long job does not train: {process.communicate()[1][-2000:]}")
+        time.sleep(0.1)
+
+
+def _check_stopped(study: subprocess.Popen[str], status: int, words: str, tmp_path: Path) -> str:
+    """Check that the stopped ``study`` ended at once (within 30 s) with exit status
+    ``status``, its last line ``words``..., after the progress line at the quick setup's 2
+    jobs, no traceback, no process of it left, and nothing of the long setup recorded or
+    counted as ended (its runs train again when the study is run again); its stderr."""
+    try:
+        _, stderr = study.communicate(timeout=30)
+    except subprocess.TimeoutExpired:
+        os.killpg(study.pid, signal.SIGKILL)
+        raise AssertionError(f"it did not end: {study.communicate()[1][-2000:]}") from None
+    assert study.returncode == status, stderr[-2000:]
+    assert "Traceback" not in stderr and "Exception ignored" not in stderr, stderr[-3000:]
+    lines = stderr.strip().splitlines()
+    assert lines[-1].startswith(words), stderr[-2000:]
+    assert "command again to train the rest" in lines[-1]
+    progress = [line for line in lines if line.startswith("study: ")]
+    assert re.fullmatch(r"study: 2/4 jobs ended, 0 failed(, about .* left)?", progress[-1]), lines
+    assert group_gone(study.pid, within_s=5.0), "a worker process of the stopped study runs on"
+    markers = sorted(p.name for p in (tmp_path / "sweep" / ".progress").glob("*.*"))
+    assert markers == ["0.completed", "1.completed"]
+    recorded = sorted(p.parent.name for p in tmp_path.glob("sweep/*/metrics.json"))
+    assert recorded == ["logits_cross_entropy-seed0", "logits_cross_entropy-seed1"]
+    return stderr
+
+
+def _study_under(launcher: str) -> tuple[str, ...]:
+    """STUDY with LONG under ``launcher`` (:data:`cli_process.SWEEP_LAUNCHERS`)."""
+    own = [a for a in STUDY if not a.startswith(("hydra/launcher=", "hydra.launcher."))]
+    return (*own, *SWEEP_LAUNCHERS[launcher], LONG)
 
 
 @posix
@@ -138,6 +194,119 @@ def test_a_killed_study_s_workers_end_with_it_and_the_same_command_resumes_it(tm
     _, stderr = again.communicate(timeout=180)
     assert again.returncode == 0, stderr[-2000:]
     assert "4/4 jobs ended (2 completed, 2 skipped, 0 refused, 0 failed)" in stderr
+
+
+@posix
+@pytest.mark.slow  # about 20 s each: the study trains its quick jobs, then one that goes on
+@pytest.mark.parametrize(
+    ("launcher", "sig", "to_group", "status", "words"),
+    [
+        ("basic", signal.SIGINT, True, INTERRUPTED_EXIT, "lossbench: interrupted (Ctrl-C)."),
+        ("basic", signal.SIGTERM, False, TERMINATED_EXIT, "lossbench: terminated (SIGTERM)."),
+        ("parallel", signal.SIGINT, True, INTERRUPTED_EXIT, "lossbench: interrupted (Ctrl-C)."),
+    ],
+    ids=["basic-ctrl-c", "basic-sigterm", "parallel-ctrl-c"],
+)
+def test_a_job_stopped_under_hydra_s_launchers_is_not_counted_as_ended(
+    tmp_path, launcher, sig, to_group, status, words
+):
+    """Under Hydra's basic launcher (the job trains in the command's process) and the parallel
+    one (a joblib worker, which a Ctrl-C reaches too), a job stopped while it trains has not
+    ended: the progress line stops at the counts it had reached (no job failed) and leaves no
+    marker, as the vectorized launcher's groups do; it was counted as failed and as ended."""
+    study = _start(tmp_path, *_study_under(launcher), console=True)
+    _wait_for_training(tmp_path / "sweep", study, launcher)
+    if to_group:
+        os.killpg(study.pid, sig)
+    else:
+        study.send_signal(sig)
+    _check_stopped(study, status, words, tmp_path)
+
+
+@posix
+@pytest.mark.slow  # about 20 s each: the study trains its quick jobs, then one that goes on
+@pytest.mark.parametrize("launcher", ["vectorized-workers", "parallel"])
+def test_ctrl_c_again_and_again_stops_a_study_and_its_workers_in_one_line(tmp_path, launcher):
+    """More Ctrl-C while the first stops the study (pressed again and again, or GNU ``timeout
+    -s INT``, which signals the command, then its process group) change nothing: the worker
+    processes are killed all the same, without loky's ``pgrep`` (which a second one killed),
+    and the command ends with the first one's line (a second one cut the stop short: a
+    traceback, or workers that trained on while the command waited for them, until killed)."""
+    arguments = _study_under(launcher)
+    if launcher == "vectorized-workers":  # the two setups in two groups, one per worker
+        arguments = tuple(a for a in arguments if not a.startswith("hydra.launcher.max_group"))
+    study = _start(tmp_path, *arguments, console=True)
+    _wait_for_training(tmp_path / "sweep", study, launcher)
+    os.kill(study.pid, signal.SIGINT)  # as timeout -s INT sends it, then to the group
+    deadline = time.monotonic() + 2
+    while study.poll() is None and time.monotonic() < deadline:  # and again, every 10 ms
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(study.pid, signal.SIGINT)
+        time.sleep(0.01)
+    _check_stopped(study, INTERRUPTED_EXIT, "lossbench: interrupted (Ctrl-C).", tmp_path)
+
+
+@posix
+@pytest.mark.slow  # about 20 s: the study trains its quick jobs, then one that goes on
+def test_python_m_lossbench_train_stops_as_lossbench_train_does(tmp_path):
+    """``python -m lossbench.train`` is the same command as ``lossbench-train``: SIGTERM stops
+    a study of the parallel launcher, worker processes included, with the line and exit
+    status 143 (it was killed by the signal, without a line, and loky warned of leaked
+    semaphores)."""
+    study = _start(tmp_path, *_study_under("parallel"))
+    _wait_for_training(tmp_path / "sweep", study, "parallel")
+    study.send_signal(signal.SIGTERM)
+    stderr = _check_stopped(study, TERMINATED_EXIT, "lossbench: terminated (SIGTERM).", tmp_path)
+    assert "leaked" not in stderr
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
+def test_a_worker_and_its_children_are_killed_without_starting_a_process(monkeypatch):
+    """A stopped study's worker is killed with its own child processes, found in /proc: no
+    process is started to find them (loky's pgrep, in the command's process group, died of
+    a second Ctrl-C), so nothing a second signal could cut short."""
+    from lossbench.worker_kills import kill_tree
+
+    worker = subprocess.Popen(["bash", "-c", "sleep 60 & sleep 60 & wait"])
+    deadline = time.monotonic() + 10
+    while len(_children(worker.pid)) < 2 and time.monotonic() < deadline:
+        time.sleep(0.02)
+    children = _children(worker.pid)
+    assert len(children) == 2
+
+    def no_process(*args, **kwargs):
+        raise AssertionError("a process was started")
+
+    monkeypatch.setattr(subprocess.Popen, "__init__", no_process)
+    kill_tree(worker.pid)
+    assert worker.wait(timeout=10) == -signal.SIGKILL
+    deadline = time.monotonic() + 5
+    while any(_running(child) for child in children) and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert not any(_running(child) for child in children)
+
+
+def _children(pid: int) -> list[int]:
+    """The child processes of ``pid``, from /proc/<pid>/stat."""
+    found = []
+    for name in os.listdir("/proc"):
+        with contextlib.suppress(OSError, IndexError):
+            if name.isdigit() and _stat(int(name))[1] == str(pid):
+                found.append(int(name))
+    return found
+
+
+def _stat(pid: int) -> list[str]:
+    """The fields of /proc/<pid>/stat after the process's name: state, parent, ..."""
+    return Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+
+
+def _running(pid: int) -> bool:
+    """Whether process ``pid`` runs (has not ended: a zombie has)."""
+    try:
+        return _stat(pid)[0] != "Z"
+    except OSError:
+        return False
 
 
 def test_a_fit_lightning_stopped_on_ctrl_c_raises_it_again():

@@ -383,7 +383,9 @@ def test_a_stopped_study_s_progress_line_ends_before_the_command_s_last_line(
         assert not polling, "the progress line goes on after the command's last line"
         lines = capsys.readouterr().err.splitlines()
         assert lines[-1].startswith("lossbench: interrupted (Ctrl-C).")
-        assert lines[-2].startswith("study: 2/2 jobs ended, 1 failed, in ")  # the interrupted job
+        # the interrupted job has not ended: neither counted as ended nor as failed
+        assert lines[-2] == "study: 1/2 jobs ended, 0 failed"
+        assert sorted(p.name for p in (tmp_path / "s" / ".progress").iterdir()) == ["0.completed"]
     finally:
         from lossbench.progress import end_cut_short_sweeps
 

@@ -1000,8 +1000,9 @@ CATALOGUE: list[Case] = [
             (("mine/my_eval.yaml", "split: val\n"),),
             unwanted=["HYDRA_FULL_ERROR", "Primary config directory not found"], fast=True,
             console=False),  # python -m: the same refusal
-    # the same through the console scripts, where Hydra reads a relative -cp as a module of
-    # lossbench's package ("Primary config module 'lossbench.my_configs' not found", exit 1)
+    # the same through the console scripts (and python -m, which runs them), where Hydra reads
+    # a relative -cp as a module of lossbench's package ("Primary config module
+    # 'lossbench.my_configs' not found", exit 1)
     refused("console-config-path-relative-flags", "train", ("-cp", "my_configs"),
             ["-cp my_configs: no such directory (", "/lossbench/my_configs). Hydra reads a relative -cp "
              "from the folder of lossbench's code, not from the current directory: give the folder's "

@@ -838,8 +838,9 @@ out=.../copies/eval.json (each job writes to its checkpoint's folder), ...
     return None
 
 
-if __name__ == "__main__":
-    from lossbench.importing import console_command
+if __name__ == "__main__":  # python -m lossbench.evaluate: the same command as lossbench-eval
+    import sys
 
-    with console_command():
-        main()
+    from lossbench.commands import evaluate
+
+    sys.exit(evaluate())

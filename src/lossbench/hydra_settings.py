@@ -439,10 +439,10 @@ def refuse_hydra_settings(
 
 _NO_PRIMARY_DIR = re.compile(r"Primary config directory not found\.\nCheck that the config "
                              r"directory '(?P<dir>[^']*)' exists")  # fmt: skip
-#: A relative ``-cp`` where Hydra reads it as a module of lossbench's package (the console
-#: commands: Hydra takes ``lossbench.train`` for the app's module, and ``-cp my_configs`` for
-#: ``pkg://lossbench/my_configs``); ``python -m lossbench.train`` reads it as a folder instead
-#: (:data:`_NO_PRIMARY_DIR`).
+#: A relative ``-cp`` where Hydra reads it as a module of lossbench's package (the commands,
+#: ``python -m lossbench.train`` too: Hydra takes ``lossbench.train`` for the app's module, and
+#: ``-cp my_configs`` for ``pkg://lossbench/my_configs``); an app run as ``__main__`` reads it
+#: as a folder instead (:data:`_NO_PRIMARY_DIR`).
 _NO_PRIMARY_MODULE = re.compile(r"Primary config module (?:'(?P<module>[^']*)' not found|is empty)")
 _NO_PRIMARY = re.compile(r"Cannot find primary config '(?P<name>[^']*)'")
 _NOT_OVERRIDDEN = re.compile(r"Could not override '(?P<key>[^']+)'")

@@ -50,6 +50,10 @@ class Terminated(KeyboardInterrupt):
 
 
 def _raise_terminated(signum: int, frame: Any) -> None:
+    if _IN_COMMAND:  # under command_stops: once (_interrupt_command)
+        if _STOPPING:
+            return
+        _STOPPING.append(signum)
     raise Terminated()
 
 
@@ -58,14 +62,37 @@ def _raise_terminated(signum: int, frame: Any) -> None:
 _FITTING: list[Any] = []
 
 
+#: The stop signal that has stopped the command run under :func:`command_stops`, once one has.
+_STOPPING: list[int] = []
+#: Whether a command runs under :func:`command_stops` (the blocks it is in).
+_IN_COMMAND: list[bool] = []
+
+
 def _terminate_command(signum: int, frame: Any) -> None:
     """SIGTERM anywhere in a command run under :func:`command_stops`: raise :class:`Terminated`,
     except where a Lightning Trainer's own SIGTERM handler, which calls this one after its own,
     has taken it (:func:`fit_interrupts`): its loops stop at their next step, as Lightning
-    stops a fit on SIGTERM, and :func:`fit_interrupts` ends the command after it."""
-    if any(getattr(trainer, "received_sigterm", False) for trainer in _FITTING):
+    stops a fit on SIGTERM, and :func:`fit_interrupts` ends the command after it. A stop
+    under way takes no second one (:func:`_interrupt_command`)."""
+    if _STOPPING:
         return
+    if any(getattr(trainer, "received_sigterm", False) for trainer in _FITTING):
+        _STOPPING.append(signum)
+        return
+    _STOPPING.append(signum)
     raise Terminated()
+
+
+def _interrupt_command(signum: int, frame: Any) -> None:
+    """Ctrl-C in a command run under :func:`command_stops`: raise ``KeyboardInterrupt``, once.
+    A second Ctrl-C or SIGTERM (pressed twice, or GNU ``timeout -s INT``, which signals the
+    command, then its process group) changes nothing: it would cut short the stop under way
+    (a study's worker processes being killed, its progress line ending) and end the command
+    with a traceback, or the line of a command stopped while starting."""
+    if _STOPPING:
+        return
+    _STOPPING.append(signum)
+    raise KeyboardInterrupt
 
 
 @contextlib.contextmanager
@@ -212,6 +239,31 @@ def stops_held() -> Iterator[None]:
 
 
 @contextlib.contextmanager
+def stops_ignored() -> Iterator[None]:
+    """While the block runs, Ctrl-C and SIGTERM are ignored: for the steps of a stop already
+    under way (killing a study's worker processes), which a second signal would cut short.
+    Only the main thread can set signal handlers: elsewhere, and where a handler was not set
+    from Python, the block runs as it is.
+
+        >>> with stops_ignored():
+        ...     signal.raise_signal(signal.SIGINT)  # Ctrl-C pressed again
+        >>> signal.getsignal(signal.SIGINT) is signal.default_int_handler
+        True
+    """
+    previous = {signum: signal.getsignal(signum) for signum in STOP_SIGNALS}
+    if threading.current_thread() is not threading.main_thread() or None in previous.values():
+        yield
+        return
+    for signum in STOP_SIGNALS:
+        signal.signal(signum, signal.SIG_IGN)
+    try:
+        yield
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
+
+
+@contextlib.contextmanager
 def stopping(kept: str) -> Iterator[None]:
     """While the block runs, a Ctrl-C or SIGTERM (:func:`terminated_as_interrupt`) ends the
     command on :func:`stopped` with ``kept``."""
@@ -258,10 +310,15 @@ def command_stops(kept: str = STARTING_KEPT) -> Iterator[None]:
         yield
         return
     atexit.register(_stops_ignored_at_the_end)  # before what the command imports: runs last
+    _STOPPING.clear()
+    _IN_COMMAND.append(True)
     ignored = signal.getsignal(signal.SIGTERM) == signal.SIG_IGN
     previous = signal.getsignal(signal.SIGTERM)
     if not ignored:
         signal.signal(signal.SIGTERM, _terminate_command)
+    interrupting = signal.getsignal(signal.SIGINT) is signal.default_int_handler
+    if interrupting:
+        signal.signal(signal.SIGINT, _interrupt_command)
     said = False  # a stop's line is out: exiting, the process says nothing more
     try:
         yield
@@ -272,22 +329,29 @@ def command_stops(kept: str = STARTING_KEPT) -> Iterator[None]:
         said = exit_.code in (INTERRUPTED_EXIT, TERMINATED_EXIT)
         raise
     finally:
+        _IN_COMMAND.pop()
         if not ignored:
             signal.signal(signal.SIGTERM, previous)
+        if interrupting and signal.getsignal(signal.SIGINT) is _interrupt_command:
+            signal.signal(signal.SIGINT, signal.default_int_handler)
         _stop_at_exit(quiet=said)
 
 
 def _stop_at_exit(*, quiet: bool) -> None:
     """For the rest of the process (its exit): Ctrl-C or SIGTERM end it at once with its line
-    (none where ``quiet``: a stop was said already) and exit status 130 or 143. Python's
-    handler of Ctrl-C, or none for SIGTERM, would leave a traceback, or kill the process with
-    the signal and no line. A handler set otherwise (an ignored signal) stays."""
+    and exit status 130 or 143. Python's handler of Ctrl-C, or none for SIGTERM, would leave
+    a traceback, or kill the process with the signal and no line. Where ``quiet`` (a stop
+    was said already, and the process exits with its status) they change nothing: the exit
+    goes on, and ends what the stop left to it (ended at once, it left loky's semaphores to
+    its resource tracker, which warned of them). A handler set otherwise (an ignored signal)
+    stays."""
 
     def end(signum: int, frame: Any) -> None:
+        if quiet:
+            return
         terminated = signum == signal.SIGTERM
-        if not quiet:
-            with contextlib.suppress(Exception):
-                print(_stop_line(terminated, ENDING_KEPT), file=sys.stderr, flush=True)
+        with contextlib.suppress(Exception):
+            print(_stop_line(terminated, ENDING_KEPT), file=sys.stderr, flush=True)
         with contextlib.suppress(Exception):
             sys.stdout.flush()
         os._exit(TERMINATED_EXIT if terminated else INTERRUPTED_EXIT)

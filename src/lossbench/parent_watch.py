@@ -25,8 +25,9 @@ _WATCHING: list[int] = []
 def end_with_launcher() -> None:
     """In a joblib (loky) worker of ``hydra/launcher=parallel``: end this process with the
     multirun's process that started it (:data:`LAUNCHER_PID_ENV`, set in
-    ``on_multirun_start``), once per process. Elsewhere (a run alone, Hydra's basic launcher,
-    a DDP process a job started) nothing is done."""
+    ``on_multirun_start``), once per process, and leave Ctrl-C to that process, which kills
+    its workers when it stops. Elsewhere (a run alone, Hydra's basic launcher, a DDP process
+    a job started) nothing is done."""
     import multiprocessing
 
     launcher = os.environ.get(LAUNCHER_PID_ENV, "")
@@ -38,6 +39,14 @@ def end_with_launcher() -> None:
         return
     _WATCHING.append(int(launcher))
     end_with_parent(int(launcher))
+    import signal
+    import threading
+
+    # Ctrl-C is the launcher's, which kills this worker (lossbench.worker_kills), as the
+    # vectorized launcher's workers leave it: a Ctrl-C pressed again and again reached a worker
+    # as it ended, and its traceback came before the command's line
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
 #: ``prctl`` option (Linux, ``<linux/prctl.h>``): the signal this process gets when its parent

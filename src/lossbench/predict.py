@@ -495,8 +495,9 @@ def _shared_out(overrides: list[str]) -> str | None:
     return shared_out_refusal(overrides, "lossbench-predict", default=default)
 
 
-if __name__ == "__main__":
-    from lossbench.importing import console_command
+if __name__ == "__main__":  # python -m lossbench.predict: the same command as lossbench-predict
+    import sys
 
-    with console_command():
-        main()
+    from lossbench.commands import predict
+
+    sys.exit(predict())

@@ -481,13 +481,20 @@ def _hydra_main(cfg: DictConfig) -> float | None:
     # one would make the vectorized launcher run every job through Hydra's run_job.)
     warnings.formatwarning = format_warning  # type: ignore[assignment]
 
-    outcome = "failed"
+    # The study's progress line counts the jobs' markers (lossbench.progress). A job stopped
+    # (Ctrl-C, SIGTERM) has not ended: it leaves no marker, as a vectorized group stopped leaves
+    # none, so that the line stops at the counts it had reached; its run trains again when the
+    # study's command is run again.
     try:
         with warnings_of_sweep(hydra_cfg.sweep.dir):  # a warning about the data, once a sweep
             value, outcome = _run_job(cfg, output_dir)
-        return value
-    finally:  # the study's progress line counts the markers (lossbench.progress)
-        mark_job(hydra_cfg.sweep.dir, hydra_cfg.job.num, outcome)
+    except KeyboardInterrupt:  # Ctrl-C, or SIGTERM (lossbench.interrupts.Terminated)
+        raise
+    except BaseException:
+        mark_job(hydra_cfg.sweep.dir, hydra_cfg.job.num, "failed")
+        raise
+    mark_job(hydra_cfg.sweep.dir, hydra_cfg.job.num, outcome)
+    return value
 
 
 def _run_job(cfg: DictConfig, output_dir: Path) -> tuple[float | None, str]:
@@ -907,8 +914,7 @@ def _fail_without_a_completed_job() -> None:
         sys.exit(1)
 
 
-if __name__ == "__main__":
-    from lossbench.importing import console_command
+if __name__ == "__main__":  # python -m lossbench.train: the same command as lossbench-train
+    from lossbench.commands import train
 
-    with console_command():
-        main()
+    sys.exit(train())

@@ -277,9 +277,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     return 0
 
 
-if __name__ == "__main__":
-    from lossbench.importing import console_command
+if __name__ == "__main__":  # python -m lossbench.report.cli: the same command as lossbench-report
+    from lossbench.commands import report
 
-    with console_command():
-        status = main()
-    sys.exit(status)
+    sys.exit(report())

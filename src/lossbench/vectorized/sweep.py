@@ -390,6 +390,9 @@ class TaskPool:
         if self.workers > 1:
             from joblib.externals.loky import ProcessPoolExecutor
 
+            from lossbench.worker_kills import use_own_kills
+
+            use_own_kills()  # its thread kills the workers without starting pgrep
             self._executor = ProcessPoolExecutor(
                 max_workers=self.workers,
                 initializer=prepare_worker,
@@ -448,9 +451,17 @@ class TaskPool:
         tasks in progress are left without a record and train again when the sweep is run
         again. In this process, nothing runs between tasks: nothing to stop."""
         self._pending = []
-        if self._executor is not None:  # loky fails the futures of the tasks not ended
-            self._executor.shutdown(wait=False, kill_workers=True)
-            self._executor = None
+        executor, self._executor = self._executor, None
+        if executor is None:
+            return
+        from lossbench.interrupts import stops_ignored
+        from lossbench.worker_kills import kill_workers
+
+        # killed here, at once: a second Ctrl-C (timeout -s INT signals this process, then its
+        # group) changes nothing while they are (lossbench.worker_kills)
+        with stops_ignored():
+            kill_workers(executor)
+            executor.shutdown(wait=False, kill_workers=True)  # its futures fail
 
     def values(self) -> dict[int, float | None]:
         """Wait for every task handed over; each job's value, by position."""

@@ -1,0 +1,116 @@
+"""Killing a study's worker processes at once, without ``psutil`` and without starting a process.
+
+A stopped study (Ctrl-C, SIGTERM) ends its worker processes with SIGKILL: the vectorized
+launcher's (:meth:`lossbench.vectorized.sweep.TaskPool.kill`, with :func:`kill_workers`) and the
+joblib workers of ``hydra/launcher=parallel`` (joblib aborts its loky executor, whose thread
+kills them). Without ``psutil``, loky looks for a worker's own child processes with
+``pgrep -P``, a process it starts in the command's process group: a second Ctrl-C (pressed
+twice, or GNU ``timeout -s INT``, which signals the command, then its group) killed ``pgrep``,
+loky's fallback failed with a traceback, and its thread ended without killing the workers,
+which trained on and wrote their records. Here the child processes are read from ``/proc``
+(Linux); elsewhere ``pgrep`` runs in a session of its own, out of reach of the terminal's
+signals. :func:`use_own_kills` makes loky kill its workers this way.
+
+    >>> import subprocess, sys
+    >>> child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    >>> kill_tree(child.pid)
+    >>> child.wait()
+    -9
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+__all__ = ["children", "kill_process_tree", "kill_tree", "kill_workers", "use_own_kills"]
+
+#: Whether each process's parent can be read from ``/proc`` (Linux).
+_PROC = sys.platform.startswith("linux") and Path("/proc/self/stat").is_file()
+
+
+def children(pid: int) -> list[int]:
+    """The child processes of process ``pid`` (none where it has ended or cannot be read)."""
+    if _PROC:
+        return [child for child, parent in _parents() if parent == pid]
+    if os.name != "posix":
+        return []
+    try:  # its own session: a Ctrl-C to the terminal's process group does not reach it
+        listed = subprocess.run(
+            ["pgrep", "-P", str(pid)],
+            capture_output=True,
+            text=True,
+            start_new_session=True,
+            check=False,
+            timeout=10,
+        )
+    except (OSError, subprocess.SubprocessError):
+        return []
+    return [int(line) for line in listed.stdout.split() if line.isdigit()]
+
+
+def _parents() -> list[tuple[int, int]]:
+    """Each process's id and its parent's, from ``/proc/<pid>/stat`` (Linux)."""
+    found: list[tuple[int, int]] = []
+    for entry in os.scandir("/proc"):
+        if not entry.name.isdigit():
+            continue
+        try:  # "pid (name) state ppid ...": the name may hold spaces and parentheses
+            fields = Path(entry.path, "stat").read_text().rpartition(")")[2].split()
+            found.append((int(entry.name), int(fields[1])))
+        except (OSError, ValueError, IndexError):
+            continue  # ended meanwhile
+    return found
+
+
+def _descendants(pid: int) -> list[int]:
+    """The descendants of process ``pid``, each before its own children."""
+    table = _parents() if _PROC else None
+    found: list[int] = []
+    waiting = [pid]
+    while waiting:
+        parent = waiting.pop()
+        kids = children(parent) if table is None else [c for c, p in table if p == parent]
+        found += kids
+        waiting += kids
+    return found
+
+
+def kill_tree(pid: int) -> None:
+    """SIGKILL process ``pid`` and its descendants (the deepest first); those that have ended
+    already are passed over."""
+    kill = getattr(signal, "SIGKILL", signal.SIGTERM)
+    for target in [*reversed(_descendants(pid)), pid]:
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.kill(target, kill)
+
+
+def kill_process_tree(process: Any, use_psutil: bool = True) -> None:
+    """loky's ``kill_process_tree`` (its executor's thread kills each worker with it): kill the
+    worker ``process`` and its descendants (:func:`kill_tree`), then wait for its end.
+    ``use_psutil`` is loky's argument, unused."""
+    kill_tree(process.pid)
+    process.join()
+
+
+def kill_workers(executor: Any) -> None:
+    """SIGKILL the worker processes of the loky ``executor`` and their descendants, at once,
+    from this thread: they write nothing more once this returns. The executor's thread
+    notices their end and winds the executor up (its futures fail)."""
+    processes = getattr(executor, "_processes", None) or {}
+    for process in list(processes.values()):
+        if process.pid is not None:
+            kill_tree(process.pid)
+
+
+def use_own_kills() -> None:
+    """Make loky's executors (a :class:`~lossbench.vectorized.sweep.TaskPool`'s, joblib's)
+    kill their workers with :func:`kill_process_tree`, in this process."""
+    from joblib.externals.loky import process_executor
+
+    process_executor.kill_process_tree = kill_process_tree  # type: ignore[assignment]
