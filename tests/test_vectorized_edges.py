@@ -24,6 +24,15 @@ def _sweep(monkeypatch, tmp_path, capfd, *args: str, launcher: str = "vectorized
     return launch_sweep(monkeypatch, tmp_path, capfd, *extra, *args, launcher=launcher)
 
 
+def _both_launchers(monkeypatch, tmp_path, capfd, *args: str) -> tuple[str, dict, dict]:
+    """The sweep of ARGS under the vectorized launcher, then under Hydra's basic one (each in a
+    folder of its own): the vectorized sweep's output, and each side's records by job."""
+    vectorized, basic = tmp_path / "vectorized", tmp_path / "basic"
+    log = _sweep(monkeypatch, tmp_path, capfd, f"hydra.sweep.dir={vectorized}", *args)
+    _sweep(monkeypatch, tmp_path, capfd, f"hydra.sweep.dir={basic}", *args, launcher="basic")
+    return log, _records(vectorized), _records(basic)
+
+
 @pytest.mark.parametrize(
     ("overrides", "reason"),
     [
@@ -376,11 +385,8 @@ def test_monitored_epoch_metrics_compute_the_monitors_of_a_members_callbacks(
 
     args = ("data=wine", "epoch_metrics=monitored", "trainer.max_epochs=3", "logger=none")
     args = (*args, "seed=0,1", *monitors)
-    vectorized, basic = tmp_path / "vectorized", tmp_path / "basic"
-    log = _sweep(monkeypatch, tmp_path, capfd, f"hydra.sweep.dir={vectorized}", *args)
+    log, ours, theirs = _both_launchers(monkeypatch, tmp_path, capfd, *args)
     assert "2 in 1 vectorized groups" in log and "2 completed" in log
-    _sweep(monkeypatch, tmp_path, capfd, f"hydra.sweep.dir={basic}", *args, launcher="basic")
-    ours, theirs = _records(vectorized), _records(basic)
     assert sorted(ours) == sorted(theirs) == ["0", "1"]
     for job, record in ours.items():
         alone = theirs[job]
@@ -489,11 +495,9 @@ def test_monitored_epoch_metrics_of_losses_only_record_what_runs_alone_record(
     args = ("data=iris", "loss=cross_entropy", "optimized_metric=val/loss", "seed=0,1")
     args = (*args, "epoch_metrics=monitored", "trainer.max_epochs=3", "logger=csv")
     args = (*args, "early_stopping.enabled=true", "early_stopping.patience=1")
+    log, ours, theirs = _both_launchers(monkeypatch, tmp_path, capfd, *args)
     vectorized, basic = tmp_path / "vectorized", tmp_path / "basic"
-    log = _sweep(monkeypatch, tmp_path, capfd, f"hydra.sweep.dir={vectorized}", *args)
     assert "2 in 1 vectorized groups" in log and "2 completed" in log
-    _sweep(monkeypatch, tmp_path, capfd, f"hydra.sweep.dir={basic}", *args, launcher="basic")
-    ours, theirs = _records(vectorized), _records(basic)
     assert sorted(ours) == sorted(theirs) == ["0", "1"]
     for job, record in ours.items():
         alone = theirs[job]
@@ -544,13 +548,10 @@ def test_members_whose_data_give_other_input_widths_train_apart_as_runs_alone_do
     args = ("data=csv", f"data.path={path}", "data.label_columns=[y]", "data.task=binary")
     args = (*args, "data.split_seed=0,1,2,3", "model=linear,mlp", "trainer.max_epochs=3")
     args = (*args, "logger=none")
-    vectorized, basic = tmp_path / "vectorized", tmp_path / "basic"
-    log = _sweep(monkeypatch, tmp_path, capfd, f"hydra.sweep.dir={vectorized}", *args)
+    log, ours, theirs = _both_launchers(monkeypatch, tmp_path, capfd, *args)
     assert "8 in 2 vectorized groups" in log and "8 completed" in log
     assert log.count("the 4 members of this group train as 2 groups") == 2
     assert "5 input features" in log and "6 input features" in log
-    _sweep(monkeypatch, tmp_path, capfd, f"hydra.sweep.dir={basic}", *args, launcher="basic")
-    ours, theirs = _records(vectorized), _records(basic)
     assert sorted(ours) == sorted(theirs) == [str(job) for job in range(8)]
     sizes = [ours[str(job)]["group_size"] for job in range(8)]
     assert sum(1 / n for n in sizes) == pytest.approx(4)  # 2 groups, 2 widths each
