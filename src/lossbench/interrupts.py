@@ -245,9 +245,11 @@ def stops_ignored() -> Iterator[None]:
     Only the main thread can set signal handlers: elsewhere, and where a handler was not set
     from Python, the block runs as it is.
 
+        >>> before = signal.getsignal(signal.SIGINT)
         >>> with stops_ignored():
-        ...     signal.raise_signal(signal.SIGINT)  # Ctrl-C pressed again
-        >>> signal.getsignal(signal.SIGINT) is signal.default_int_handler
+        ...     if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+        ...         signal.raise_signal(signal.SIGINT)  # Ctrl-C pressed again: nothing happens
+        >>> signal.getsignal(signal.SIGINT) is before  # the handler of before the block
         True
     """
     previous = {signum: signal.getsignal(signum) for signum in STOP_SIGNALS}
