@@ -82,10 +82,12 @@ def _descendants(pid: int) -> list[int]:
 
 
 def kill_tree(pid: int) -> None:
-    """SIGKILL process ``pid`` and its descendants (the deepest first); those that have ended
-    already are passed over."""
+    """SIGKILL process ``pid``, then its descendants (found before, the deepest first); those
+    that have ended already are passed over. The process goes first, so that it cannot act on
+    its children's end (a worker writing a record of a failed job, a shell's ``wait``
+    returning)."""
     kill = getattr(signal, "SIGKILL", signal.SIGTERM)
-    for target in [*reversed(_descendants(pid)), pid]:
+    for target in [pid, *reversed(_descendants(pid))]:
         with contextlib.suppress(ProcessLookupError, PermissionError):
             os.kill(target, kill)
 
