@@ -553,7 +553,11 @@ class ClassifierModule(L.LightningModule):
         n_samples = len(targets)
         if self.loss_sums:
             return loss / n_samples, float(n_samples)
-        if self.mean_over == "elements":  # a number: no tensor work in every training step
+        # a number, no tensor work in the training step, where each target counts 1: losses
+        # averaging over elements, and cross_entropy / nll without class weights on one index per
+        # row (table data, whose targets are never ignore_index: refused as a class)
+        unweighted = targets.ndim == 1 and getattr(self.loss_fn, "weight", None) is None
+        if self.mean_over == "elements" or unweighted:
             return loss, float(targets.numel())
         return loss, self.mean_denominators(targets).sum()
 
