@@ -64,7 +64,7 @@ then equals the binary Brier score.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from typing import Any, Literal, get_args
 
 import torch
@@ -376,6 +376,11 @@ class MultilabelMacroF1(MultilabelF1Score):
         return (2 * tp[counted] / (2 * tp[counted] + fp[counted] + fn[counted])).float().mean()
 
 
+#: The metrics computed from torchmetrics' stat scores (true and false positive and negative
+#: counts), whose update takes no empty batch.
+_COUNTED = frozenset({"accuracy", "exact_match", "f1_macro", "f1_micro"})
+
+
 class ClassificationMetrics(nn.Module):
     """All metrics of one split for one task, accumulated per step and computed per epoch.
 
@@ -527,7 +532,14 @@ class ClassificationMetrics(nn.Module):
         self._check_inputs(probs, labels)
         probs = probs.detach().to(torch.float64)
         labels = labels.detach().long()
-        m = self.metrics
+        m: Mapping[str, Metric] = self.metrics
+        if not len(labels):
+            # A step of no sample (a map whose every position is unlabelled) adds nothing.
+            # torchmetrics' counting metrics refuse one (they reshape it to (0, -1)); their
+            # states are sums, which sync across processes without it. The others take it: under
+            # DDP, torchmetrics 1.9 syncs a list state that holds nothing as an empty float32
+            # tensor, whatever the state's dtype on the other processes.
+            m = {name: metric for name, metric in m.items() if name not in _COUNTED}
         if "miou" in m:
             m["miou"].update(
                 (probs > THRESHOLD).long() if self.kind == "binary" else probs.argmax(1), labels
