@@ -19,6 +19,7 @@ from scipy import stats
 from lossbench.report.document import _overview
 from lossbench.report.overview import MIN_BLOCKS, Family, cd_diagram, family_overview
 from lossbench.report.render import Block, Heading, Image, Table, Text
+from run_records import write_run
 
 SETUPS = ("a", "b", "c", "d")
 
@@ -145,3 +146,141 @@ def test_no_difference_found_is_said_next_to_the_diagram(tmp_path: Path) -> None
     )
     (image,) = [b for b in blocks if isinstance(b, Image)]
     assert "finds no difference" in image.title
+
+
+# ------------------------------------------------ whole reports of 1, 2 and 3 data sets
+
+#: Three binary setups and their test/nll on each data set (seed s adds 0.01 * s to each):
+#: the order of the setups differs from one data set to the next.
+REPORT_SETUPS = (
+    ("logits", "bce_with_logits"),
+    ("sigmoid", "bce"),
+    ("sigmoid", "manual_bce"),
+)
+REPORT_NLL = {
+    "breast_cancer": (0.30, 0.40, 0.50),
+    "other_binary": (0.45, 0.35, 0.55),
+    "third_binary": (0.60, 0.50, 0.40),
+}
+
+
+def write_study(root: Path, data: list[str]) -> Path:
+    """Run records of the :data:`REPORT_SETUPS` on ``data``, 3 seeds each, as a study leaves
+    them."""
+    for name in data:
+        for (head, loss), nll in zip(REPORT_SETUPS, REPORT_NLL[name], strict=True):
+            for seed in (0, 1, 2):
+                value = nll + 0.01 * seed
+                metrics = {
+                    "test/nll": value,
+                    "test/accuracy": 1 - value / 2,
+                    "test/ece": value / 10,
+                    "val/nll": value + 0.01,
+                }
+                write_run(
+                    root / name / f"{head}_{loss}" / f"seed{seed}", data=name, task="binary",
+                    head=head, loss=loss, seed=seed, metrics=metrics,
+                )  # fmt: skip
+    return root
+
+
+def overview_section(markdown: str) -> str:
+    return markdown.split("## Overview across data sets")[1].split("## Per data set")[0]
+
+
+def table_rows(section: str) -> list[list[str]]:
+    """The body rows of the first Markdown table in ``section``, cells stripped."""
+    lines = [line for line in section.splitlines() if line.startswith("|")]
+    return [[cell.strip() for cell in line.strip("|").split("|")] for line in lines[2:]]
+
+
+@pytest.mark.parametrize(
+    ("n_data", "heading", "header", "ranks"),
+    [
+        (
+            1,
+            "### binary: breast_cancer (1 data set, mean over 3 seeds)",
+            "rank (descriptive, no test)",
+            [("logits + bce_with_logits", "1"), ("sigmoid + bce", "2"),
+             ("sigmoid + manual_bce", "3")],
+        ),
+        (
+            2,
+            "### binary: breast_cancer, other_binary (2 data sets, mean over 3 seeds each)",
+            "mean rank (descriptive, no test)",
+            [("logits + bce_with_logits", "1.5"), ("sigmoid + bce", "1.5"),
+             ("sigmoid + manual_bce", "3")],
+        ),
+        (
+            3,
+            "### binary: breast_cancer, other_binary, third_binary (3 data sets, mean over 3 "
+            "seeds each)",
+            "mean rank (descriptive, no test)",
+            [("sigmoid + bce", "1.67"), ("logits + bce_with_logits", "2"),
+             ("sigmoid + manual_bce", "2.33")],
+        ),
+    ],
+    ids=["1-data-set", "2-data-sets", "3-data-sets"],
+)  # fmt: skip
+def test_the_overview_of_a_study_of_few_data_sets_ranks_without_a_test(
+    tmp_path: Path, n_data: int, heading: str, header: str, ranks: list[tuple[str, str]]
+) -> None:
+    """1, 2 and 3 data sets (fewer than :data:`MIN_BLOCKS`): the report's overview has one
+    family, its mean ranks over the data sets (a single data set's ranks), a note on why there
+    is no Friedman test and no critical-difference diagram."""
+    from lossbench.report.build import write_report
+
+    data = list(REPORT_NLL)[:n_data]
+    report = write_report([write_study(tmp_path / "runs", data)], tmp_path / "report")
+    (family,) = report.study.overview
+    assert (family.task, family.data, family.n_blocks) == ("binary", data, n_data)
+    assert family.seeds == {name: [0, 1, 2] for name in data}
+    assert family.left_out == [] and family.unranked == []
+    assert [(s, f"{r:.3g}") for s, r in family.mean_ranks.items()] == ranks
+    assert math.isnan(family.p_value) and family.result is None
+    assert report.study.overview_figures == {}
+    section = overview_section(report.markdown.read_text())
+    assert heading in section.splitlines()
+    lines = [line for line in section.splitlines() if line.startswith("|")]
+    assert [cell.strip() for cell in lines[0].strip("|").split("|")] == ["setup", header]
+    assert [tuple(row) for row in table_rows(section)] == ranks
+    described = "ranks describe this data set" if n_data == 1 else (
+        f"mean ranks describe these {n_data} data sets")  # fmt: skip
+    assert f"this family has {n_data};" in section and described in section
+    assert "critical-difference diagram" not in section and "Friedman p =" not in section
+    html = (report.markdown.parent / "report.html").read_text()
+    assert heading.removeprefix("### ") in html
+    assert not list((report.markdown.parent / "plots").glob("*cd*"))
+
+
+def test_three_data_sets_in_two_task_families_give_one_ranking_each(tmp_path: Path) -> None:
+    """2 binary data sets and 1 multi-class one: two families, each ranked over its own data
+    sets only (the multi-class setups never meet the binary ones), in task order."""
+    from lossbench.report.build import write_report
+
+    root = write_study(tmp_path / "runs", ["breast_cancer", "other_binary"])
+    multiclass = (("logits", "cross_entropy", 0.5), ("log_softmax", "nll", 0.4))
+    for head, loss, nll in multiclass:
+        for seed in (0, 1, 2):
+            write_run(
+                root / "wine" / f"{head}_{loss}" / f"seed{seed}", data="wine",
+                task="multiclass", head=head, loss=loss, seed=seed,
+                metrics={"test/nll": nll + 0.01 * seed, "test/accuracy": 0.8,
+                         "val/nll": nll + 0.02},
+            )  # fmt: skip
+    report = write_report([root], tmp_path / "report")
+    binary, multi = report.study.overview
+    assert (binary.task, binary.data, binary.n_blocks) == (
+        "binary", ["breast_cancer", "other_binary"], 2)  # fmt: skip
+    assert (multi.task, multi.data, multi.n_blocks) == ("multiclass", ["wine"], 1)
+    assert multi.mean_ranks.to_dict() == {"log_softmax + nll": 1.0, "logits + cross_entropy": 2.0}
+    section = overview_section(report.markdown.read_text())
+    headings = [line for line in section.splitlines() if line.startswith("### ")]
+    assert headings == [
+        "### binary: breast_cancer, other_binary (2 data sets, mean over 3 seeds each)",
+        "### multiclass: wine (1 data set, mean over 3 seeds)",
+    ]
+    binary_part, multi_part = section.split("### multiclass")
+    assert [row[0] for row in table_rows(binary_part)] == [
+        "logits + bce_with_logits", "sigmoid + bce", "sigmoid + manual_bce"]  # fmt: skip
+    assert table_rows(multi_part) == [["log_softmax + nll", "1"], ["logits + cross_entropy", "2"]]

@@ -51,9 +51,17 @@ predicted and true positions of the class, pooled over all maps (torchmetrics'
 ``MulticlassJaccardIndex(average="macro")``). AUROC is left out: it keeps every position's
 probability for the epoch (millions for a few thousand 28 x 28 maps).
 
+A batch whose every position is unlabelled adds nothing to any metric (as it adds nothing to
+the ``loss`` metric): the metrics of a split are those of its labelled positions, whatever its
+batches. Where no position of a split was labelled at all, every metric is NaN (there is
+nothing to measure; torchmetrics' empty states would give an accuracy of 0, a mean IoU of 0 or
+an error instead). ``lossbench-train`` refuses such a validation or test split before training
+(:func:`lossbench.data.dense.split_dense`), so a run's record never holds those NaNs.
+
     >>> dense = ClassificationMetrics("dense_binary", 1, prefix="val/")
     >>> maps = torch.tensor([[[[4.0, -4.0], [4.0, 4.0]]]])  # (N, U, H, W) = (1, 1, 2, 2)
     >>> dense.update_from_scores(maps, torch.tensor([[[1, 0], [0, 1]]]), link="sigmoid")
+    >>> dense.update_from_scores(maps, torch.full((1, 2, 2), -100), link="sigmoid")  # none
     >>> round(float(dense.compute()["val/accuracy"]), 2)
     0.75
 
@@ -64,6 +72,7 @@ then equals the binary Brier score.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable, Mapping
 from typing import Any, Literal, get_args
 
@@ -350,6 +359,29 @@ def reliability_bins(
     return {"confidence": mean(conf_sum), "accuracy": mean(hit_sum), "count": count.tolist()}
 
 
+class MeasuredCount(Metric):
+    """How many samples (a dense task's labelled positions) the metrics measured, summed
+    across processes: none, and :meth:`ClassificationMetrics.compute` gives NaN.
+
+        >>> count = MeasuredCount()
+        >>> count.update(3); count.update(0)
+        >>> int(count.compute())
+        3
+    """
+
+    full_state_update = False
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.add_state("count", torch.tensor(0, dtype=torch.long), dist_reduce_fx="sum")
+
+    def update(self, n: int) -> None:
+        self.count += n
+
+    def compute(self) -> Tensor:
+        return self.count
+
+
 class MultilabelMacroF1(MultilabelF1Score):
     """Multi-label macro F1 over the labels that a row has or is predicted to have.
 
@@ -480,6 +512,8 @@ class ClassificationMetrics(nn.Module):
                 )
             names = tuple(name for name in names if name in set(only))
         self.metrics = nn.ModuleDict({name: metrics[name] for name in names})
+        #: The samples measured since the last reset (none: every metric is NaN).
+        self.measured = MeasuredCount()
 
     @property
     def names(self) -> tuple[str, ...]:
@@ -530,6 +564,7 @@ class ClassificationMetrics(nn.Module):
                 are averaged into "saturated". Without any, "saturated" is NaN.
         """
         self._check_inputs(probs, labels)
+        self.measured.update(probs.shape[0])
         probs = probs.detach().to(torch.float64)
         labels = labels.detach().long()
         m: Mapping[str, Metric] = self.metrics
@@ -609,16 +644,34 @@ class ClassificationMetrics(nn.Module):
         """
         ece = self.metrics["ece"]
         with ece.sync_context():
+            # a list of the steps' tensors in one process, one tensor once gathered (DDP)
+            if isinstance(ece.confidences, list) and not ece.confidences:  # nothing measured
+                empty = torch.empty(0, dtype=torch.float64)
+                return reliability_bins(empty, empty)
             return reliability_bins(dim_zero_cat(ece.confidences), dim_zero_cat(ece.accuracies))
 
     def compute(self) -> dict[str, Tensor]:
-        """Every metric over all steps since the last reset, keyed ``<prefix><name>``."""
+        """Every metric over all steps since the last reset, keyed ``<prefix><name>``; all
+        NaN where no sample (no labelled position) was measured.
+
+            >>> metrics = ClassificationMetrics("dense_binary", 1, only=["accuracy", "miou"])
+            >>> metrics.update_from_scores(torch.zeros(2, 1, 3, 3), torch.full((2, 3, 3), -100),
+            ...                            link="sigmoid")
+            >>> metrics.compute()
+            {'accuracy': tensor(nan, dtype=torch.float64), 'miou': tensor(nan, dtype=torch.float64)}
+        """
+        if not self.metrics:
+            return {}
+        if self.measured.update_count and not bool(self.measured.compute()):
+            nan = torch.tensor(math.nan, dtype=torch.float64, device=self.measured.device)
+            return dict.fromkeys(self.names, nan)
         return {f"{self.prefix}{name}": metric.compute() for name, metric in self.metrics.items()}
 
     def reset(self) -> None:
         """Clear all accumulated states (call once per epoch, after :meth:`compute`)."""
         for metric in self.metrics.values():
             metric.reset()
+        self.measured.reset()
 
 
 __all__ = [
@@ -628,6 +681,7 @@ __all__ = [
     "THRESHOLD",
     "ClassificationMetrics",
     "Link",
+    "MeasuredCount",
     "WeightedMean",
     "binary_nll",
     "brier_per_element",

@@ -16,6 +16,16 @@ naming epoch and step, and so do weights that an optimizer step turned non-finit
 epoch's last training loss was computed (checked once an epoch, before its validation values
 reach a callback or logger).
 
+A training batch whose every target is ignored (a dense task's batch whose every pixel is
+unlabelled: the loss's ``ignore_index``, ``data.faint_pixels=unlabelled``) has no loss: its mean
+is 0 / 0. Such a batch is not a divergence: it is skipped as a hand-written loop would skip it
+(:meth:`ClassifierModule.counts_no_target`). Its optimizer step leaves the weights and
+the optimizer's state as they are (no gradient: Adam's moments, momentum and weight decay do not
+move), while the step is still counted (``trainer.global_step``, ``max_steps`` and per-step
+schedulers), by either runner. Under DDP every process must step together: a process whose
+batch counts nothing there adds a zero gradient to the processes' mean (as it does under
+L-BFGS, whose closure needs a loss); it adds nothing to the ``loss`` metric or the others.
+
 Precision policy (:mod:`lossbench.precision`): under ``trainer.precision=bf16-mixed`` or
 ``16-mixed`` the model body runs under autocast, but the head's activation and the loss always
 run outside autocast on float32 scores (float64 under ``64-true``), for every loss: BCELoss on a
@@ -378,12 +388,55 @@ class ClassifierModule(L.LightningModule):
         out = self.head(scores)
         return self.loss_fn(out.squeeze(-1) if self.squeeze else out, targets)
 
-    def check_finite(self, loss: torch.Tensor, batch_idx: int) -> None:
-        """Raise :class:`NonFiniteLossError` for a NaN or infinite training loss."""
-        if not torch.isfinite(loss):
+    def check_finite(
+        self, loss: torch.Tensor, batch_idx: int, targets: torch.Tensor | None = None
+    ) -> bool:
+        """Raise :class:`NonFiniteLossError` for a NaN or infinite training loss, unless no
+        target of the batch (``targets``) counts in it (:meth:`counts_no_target`); return
+        whether none counts: the batch is then skipped (see the module's docstring).
+
+        The targets are looked at only where the loss is not finite or exactly 0 (a loss
+        that sums over the batch), so a step costs one host sync, as before.
+        """
+        value = loss.item()
+        if math.isfinite(value) and value != 0.0:
+            return False
+        if targets is not None and self.counts_no_target(targets):
+            return True
+        if not math.isfinite(value):
             raise NonFiniteLossError(
-                non_finite_loss(loss.item(), self.current_epoch, self.global_step, batch_idx)
+                non_finite_loss(value, self.current_epoch, self.global_step, batch_idx)
             )
+        return False
+
+    def counts_no_target(self, targets: torch.Tensor) -> bool:
+        """Whether no target of a batch counts in the loss: every one is the loss's
+        ``ignore_index`` (a dense task's unlabelled pixels, ``data.faint_pixels=unlabelled``).
+        Only cross_entropy and nll ignore targets; their mean divides by the counted targets'
+        weights, none here, so it is NaN (torch's 0 / 0). Table data never holds an ignored
+        target (:func:`~lossbench.losses.building.check_ignore_index`), so its steps, and the
+        vectorized launcher's (table data only), never skip. A batch whose counted targets all
+        have class ``weight`` 0 is 0 / 0 too, and remains a non-finite loss: a class weight of 0
+        drops the class from training.
+
+            >>> module.counts_no_target(torch.full((2, 4, 4), -100))  # doctest: +SKIP
+            True
+        """
+        index = getattr(self.loss_fn, "ignore_index", None)
+        if index is None or self.mean_over != "target_weights":
+            return False
+        return not bool((targets != index).any())
+
+    def skipped_step(self, scores: torch.Tensor) -> torch.Tensor | None:
+        """What :meth:`training_step` returns for a batch in which no target counts: None,
+        which makes Lightning skip its backward (the optimizer step then has no gradient and
+        changes nothing); under DDP or L-BFGS, which need a loss from every step, a zero loss
+        with zero gradient."""
+        trainer = attached_trainer(self)  # none: a step outside a fit
+        processes = 1 if trainer is None else int(trainer.world_size)
+        if self.optimizer_cfg["name"] == "lbfgs" or processes > 1:
+            return (scores * 0.0).sum()
+        return None
 
     def check_finite_weights(self) -> None:
         """Raise :class:`NonFiniteLossError` where an optimizer step turned the model's weights
@@ -405,14 +458,16 @@ class ClassifierModule(L.LightningModule):
             )
 
     # ------------------------------------------------------------------ Lightning's steps
-    def training_step(self, batch: tuple[torch.Tensor, ...], batch_idx: int) -> torch.Tensor:
+    def training_step(self, batch: tuple[torch.Tensor, ...], batch_idx: int) -> torch.Tensor | None:
         x, labels, targets = batch
         scores = at_least_float32(self(x))  # the precision policy: head, loss, metrics >= fp32
         loss = self.objective(scores, targets)
-        self.check_finite(loss, batch_idx)
+        skipped = self.check_finite(loss, batch_idx, targets)
         if self._metrics_step != self.global_step:  # L-BFGS evaluates a step several times
             self._metrics_step = self.global_step
             self.update_metrics("train", scores, labels, loss, targets)
+        if skipped:  # no target counts: no loss (see the module's docstring)
+            return self.skipped_step(scores)
         if self.optimizer_cfg["name"] == "lbfgs":
             loss = loss + l2_penalty(self.model, self.optimizer_cfg["weight_decay"])
         return loss

@@ -146,6 +146,38 @@ def _no_foreground(images: np.ndarray, what: str, settings: Mapping[str, Any]) -
     )
 
 
+def _nothing_labelled(
+    labels: np.ndarray, stage: str, what: str, settings: Mapping[str, Any]
+) -> str:
+    """The refusal of a validation or test split whose every pixel is unlabelled
+    (``data.faint_pixels=unlabelled``): no metric can be measured on it.
+
+        >>> print(_nothing_labelled(np.full((2, 2, 2), -100), "val", "data=mnist_ink",
+        ...                         {"ink_threshold": 0.3, "downsample": 14}))  # doctest: +ELLIPSIS
+        data=mnist_ink: the validation split has no labelled pixel: all 8 pixels of its 2 ...
+    """
+    threshold = float(settings.get("ink_threshold", 0.5))
+    name = {"val": "validation", "test": "test"}[stage]
+    fixes = [
+        f"lower data.ink_threshold (now {threshold:g}, valid: (0, 1]) so that more pixels are ink",
+        "label the faint pixels background: data.faint_pixels=background",
+        f"split the images differently: another data.split_seed, or a larger data.{stage}_fraction",
+    ]
+    if int(settings.get("downsample", 1)) > 1:
+        fixes.append(
+            f"average smaller blocks (data.downsample={settings['downsample']}): smaller blocks "
+            "keep the background pixels at 0 (labelled)"
+        )
+    if settings.get("n_images") is not None:
+        fixes.append(f"keep more images than data.n_images={settings['n_images']}")
+    return (
+        f"{what}: the {name} split has no labelled pixel: all {labels.size} pixels of its "
+        f"{len(labels)} images are faint (grey, below data.ink_threshold={threshold:g}), which "
+        f"data.faint_pixels=unlabelled labels {UNLABELLED} (unlabelled), so no metric could be "
+        f"measured on it (each would be NaN). To fix it, {'; or '.join(fixes)}."
+    )
+
+
 def split_dense(
     table: LoadedTable,
     *,
@@ -161,7 +193,9 @@ def split_dense(
     images' ``[channels, height, width]``, which lossbench-predict checks new images against).
 
     A training split without a foreground pixel is refused with the settings that give it
-    one; ``settings``: the data config (``ink_threshold``, ``downsample``, ``n_images``)."""
+    one, and so is a validation or test split without a labelled pixel (every pixel unlabelled:
+    its metrics would all be NaN); ``settings``: the data config (``ink_threshold``,
+    ``downsample``, ``n_images``)."""
     from sklearn.model_selection import train_test_split
 
     n = len(table.labels)
@@ -180,6 +214,9 @@ def split_dense(
         )
         for stage, rows in zip(STAGES, (train, val, test), strict=True)
     }
+    for stage in STAGES[1:]:
+        if len(splits[stage].labels) and not (splits[stage].labels >= 0).any():
+            raise DataError(_nothing_labelled(splits[stage].labels, stage, what, settings or {}))
     preprocessing = {
         "feature_names": list(table.feature_names),
         "feature_mean": [0.0] * channels,

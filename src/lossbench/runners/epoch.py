@@ -116,13 +116,17 @@ class EpochModule(ClassifierModule):
             xb, yb, tb = (t[start : start + size] for t in (x, labels, targets))
             scores = at_least_float32(self(xb))
             loss = self.objective(scores, tb)
-            self.check_finite(loss, index)
+            # no target counts (every one ignored): no backward, so the step has no gradient
+            # and changes nothing, but counts, as under the lightning runner
+            skipped = self.check_finite(loss, index, tb)
             optimizer.zero_grad(set_to_none=True)
             if progress is None:
-                self.manual_backward(loss)
+                if not skipped:
+                    self.manual_backward(loss)
                 optimizer.step()
             else:  # what the two calls above do here, without their per-call overhead
-                loss.backward()
+                if not skipped:
+                    loss.backward()
                 progress.increment_ready()
                 raw.step()
                 progress.increment_completed()
