@@ -3,7 +3,8 @@
 window) and under L-BFGS (whose closure evaluates its batch several times in one step).
 
 The epoch runner refuses accumulation (``runner=auto`` takes Lightning's loop for it),
-and the vectorized launcher trains such a run alone.
+the vectorized launcher trains such a run alone, and L-BFGS on mini-batches with accumulation
+is refused: Lightning would step it on a gradient of no batch.
 """
 
 from __future__ import annotations
@@ -12,11 +13,14 @@ import lightning as L
 import pytest
 import torch
 import torch.nn.functional as F
+from lightning.pytorch.callbacks import GradientAccumulationScheduler
 from torch.utils.data import DataLoader, TensorDataset
 
 from lossbench.data.datamodule import ClassificationDataModule
+from lossbench.errors import ConfigError
 from lossbench.module import ClassifierModule
-from lossbench.training import train
+from lossbench.runners import select_runner
+from lossbench.training import check_trainer_settings, train
 from lossbench.vectorized.grouping import why_alone
 
 SGD = {"name": "sgd", "lr": 0.5, "weight_decay": 0.0, "momentum": 0.9, "nesterov": False}
@@ -161,6 +165,19 @@ def test_training_metrics_count_every_batch_once(optimizer, accumulate):
     assert losses[0] != pytest.approx(losses[1])  # the weights moved
     assert module.history["train/loss"] == pytest.approx(losses, rel=1e-6)
     assert module.history["train/accuracy"] == pytest.approx(accuracies, rel=1e-6)
+
+
+def test_lbfgs_on_minibatches_refuses_accumulation(make_cfg):
+    run = ("data=iris", "optimizer=lbfgs", "trainer.accumulate_grad_batches=2")
+    cfg = make_cfg(*run, "data.batch_size=16")
+    with pytest.raises(ConfigError, match=r"optimizer=lbfgs with data\.batch_size=16 cannot accum"):
+        select_runner(cfg, check_trainer_settings(cfg))
+    cfg = make_cfg("data=iris", "optimizer=lbfgs", "data.batch_size=16")
+    scheduled = L.Trainer(callbacks=[GradientAccumulationScheduler({0: 2})], logger=False)
+    with pytest.raises(ConfigError, match="GradientAccumulationScheduler callback"):
+        select_runner(cfg, scheduled)  # the run's Trainer, with its callbacks
+    full = make_cfg(*run, "data.batch_size=null")  # one batch an epoch: nothing to accumulate
+    assert select_runner(full, check_trainer_settings(full)).name == "lightning"
 
 
 def test_the_vectorized_launcher_trains_an_accumulating_run_alone(make_cfg):
