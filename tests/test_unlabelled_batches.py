@@ -238,7 +238,7 @@ def test_a_training_batch_whose_every_target_is_ignored_is_skipped_not_a_diverge
     assert module.counts_no_target(targets)
     assert not module.counts_no_target(labelled[2])
     assert module.training_step(unlabelled, 0) is None  # Lightning skips the backward
-    module._metrics_step = -1  # a fit's next step (global_step counts the steps of a fit)
+    module.on_train_batch_start(labelled, 1)  # a fit's next batch
     assert isinstance(module.training_step(labelled, 1), torch.Tensor)
     values = module._stage_values("train")  # the skipped batch adds nothing
     fresh = _module(task, loss, head)

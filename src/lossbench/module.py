@@ -272,7 +272,12 @@ class ClassifierModule(L.LightningModule):
         self._history_text = HistoryText()
         #: Reliability-diagram bins of the last test epoch (see ClassificationMetrics.reliability).
         self.reliability: dict[str, list] | None = None
-        self._metrics_step = -1
+        #: Whether the training batch of the moment is in the ``train`` metrics already: L-BFGS
+        #: evaluates its batch several times in one optimizer step (its closure), and every
+        #: batch counts once, also within a window of ``trainer.accumulate_grad_batches``
+        #: (where ``global_step`` does not move from batch to batch). Cleared for each batch
+        #: (:meth:`on_train_batch_start`).
+        self._batch_counted = False
         self._weights_checked = -1  # the global_step at which check_finite_weights last ran
         #: The training epoch's detached (scores, labels, loss, its weight) of each step
         #: (:meth:`loss_share`): the metrics are updated once per epoch from them, not once per
@@ -463,8 +468,8 @@ class ClassifierModule(L.LightningModule):
         scores = at_least_float32(self(x))  # the precision policy: head, loss, metrics >= fp32
         loss = self.objective(scores, targets)
         skipped = self.check_finite(loss, batch_idx, targets)
-        if self._metrics_step != self.global_step:  # L-BFGS evaluates a step several times
-            self._metrics_step = self.global_step
+        if not self._batch_counted:  # L-BFGS evaluates its batch several times
+            self._batch_counted = True
             self.update_metrics("train", scores, labels, loss, targets)
         if skipped:  # no target counts: no loss (see the module's docstring)
             return self.skipped_step(scores)
@@ -513,6 +518,9 @@ class ClassifierModule(L.LightningModule):
         resume_after_epoch_end(self.trainer)
         # a checkpoint of the other runner: global_step goes on from its steps
         continue_step_count(self.trainer)
+
+    def on_train_batch_start(self, batch: Any, batch_idx: int) -> None:
+        self._batch_counted = False  # a new batch: its first evaluation counts (training_step)
 
     def on_train_epoch_start(self) -> None:
         optimizers = self.trainer.optimizers

@@ -48,6 +48,7 @@ from lossbench.runners.base import (
     RUNNERS,
     Runner,
     epoch_obstacles,
+    lbfgs_accumulation_refusal,
     refuse_epoch_message,
     trainer_settings,
 )
@@ -59,6 +60,7 @@ __all__ = [
     "RUNNERS",
     "Runner",
     "epoch_obstacles",
+    "lbfgs_accumulation_refusal",
     "refuse_epoch_message",
     "select_runner",
     "trainer_settings",
@@ -69,10 +71,16 @@ def select_runner(cfg: DictConfig, trainer: Any) -> Runner:
     """The runner ``cfg.runner`` names for a fit with ``trainer``.
 
     Raises:
-        lossbench.errors.ConfigError: ``runner=epoch`` with a setting it cannot honour.
+        lossbench.errors.ConfigError: ``runner=epoch`` with a setting it cannot honour, or
+            L-BFGS on mini-batches with gradient accumulation (no runner can:
+            :func:`lbfgs_accumulation_refusal`).
     """
     name = cfg.get("runner", "auto")
-    reasons = epoch_obstacles(trainer_settings(cfg, trainer)) if name != "lightning" else []
+    settings = trainer_settings(cfg, trainer)
+    refusal = lbfgs_accumulation_refusal(settings, cfg.data.get("batch_size"))
+    if refusal is not None:
+        raise ConfigError(refusal)
+    reasons = epoch_obstacles(settings) if name != "lightning" else []
     if name == "epoch" and reasons:
         raise ConfigError(refuse_epoch_message(reasons))
     if name == "lightning" or reasons:

@@ -131,6 +131,42 @@ def epoch_obstacles(settings: Mapping[str, Any]) -> list[str]:
     return [reason for failed, reason in checks if failed]
 
 
+def lbfgs_accumulation_refusal(settings: Mapping[str, Any], batch_size: int | None) -> str | None:
+    """Why a run with ``settings`` (:func:`trainer_settings`) and ``data.batch_size`` cannot
+    train, under any runner: L-BFGS on mini-batches with gradient accumulation
+    (``trainer.accumulate_grad_batches`` above 1, or Lightning's ``GradientAccumulationScheduler``
+    callback); None where it can. Lightning evaluates L-BFGS's closure on the last batch of
+    each window only, and zeroes the gradients at the window's first batch only: the line
+    search's re-evaluations add their gradients to the earlier ones, so the step follows no
+    batch's gradient. Full batch (``data.batch_size=null``) has one batch an epoch, which
+    steps alone: nothing is accumulated.
+
+        >>> settings = {"optimizer": "lbfgs", "accumulate_grad_batches": 2}
+        >>> lbfgs_accumulation_refusal(settings, 32)[:40]
+        'optimizer=lbfgs with data.batch_size=32 '
+        >>> lbfgs_accumulation_refusal(settings, None)  # full batch
+    """
+    if settings.get("optimizer") != "lbfgs" or batch_size is None:
+        return None
+    accumulate = settings.get("accumulate_grad_batches") or 1
+    scheduled = "GradientAccumulationScheduler" in (settings.get("callbacks") or ())
+    if accumulate == 1 and not scheduled:
+        return None
+    what = (
+        f"trainer.accumulate_grad_batches={accumulate}"
+        if accumulate != 1
+        else "Lightning's GradientAccumulationScheduler callback"
+    )
+    return (
+        f"optimizer=lbfgs with data.batch_size={batch_size} cannot accumulate gradients "
+        f"({what}): Lightning runs L-BFGS's closure on the last batch of each window only, "
+        "without zeroing the gradients between its evaluations, so the step would follow the "
+        "earlier batches' gradients plus every re-evaluation's. Use "
+        "trainer.accumulate_grad_batches=1 (no accumulation callback), or full batch "
+        "(data.batch_size=null: one batch an epoch, nothing to accumulate)."
+    )
+
+
 def refuse_epoch_message(reasons: list[str]) -> str:
     """The refusal of ``runner=epoch`` for ``reasons`` (:func:`epoch_obstacles`)."""
     return (
