@@ -64,6 +64,21 @@ def test_evaluation_shards_count_each_sample_once_and_training_shards_pad(n):
     assert sum(map(sum, train)) == n + n % 2
 
 
+@pytest.mark.parametrize("n", [1, 2, 3])
+def test_training_shards_pad_a_split_with_fewer_rows_than_processes(n):
+    """Each of 4 ranks takes one step on one row: the rows again, as often as it takes."""
+    tensors = (torch.arange(n),)
+    shards = [
+        [
+            b[0].tolist()
+            for b in IndexBatchLoader(tensors, 8, shuffle=True, rank=r, world_size=4, pad=True)
+        ]
+        for r in range(4)
+    ]
+    assert [len(s) for s in shards] == [1] * 4 and all(len(s[0]) == 1 for s in shards)
+    assert {row for s in shards for row in s[0]} == set(range(n))
+
+
 def test_only_global_rank_zero_writes_the_record(tmp_path, monkeypatch):
     record = {"status": "completed", "error": None}
     monkeypatch.setattr(rank_zero_only, "rank", 1)
