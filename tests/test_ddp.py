@@ -64,6 +64,65 @@ def test_evaluation_shards_count_each_sample_once_and_training_shards_pad(n):
     assert sum(map(sum, train)) == n + n % 2
 
 
+@pytest.mark.parametrize("n", [1, 2, 3])
+def test_training_shards_pad_a_split_with_fewer_rows_than_processes(n):
+    """Each of 4 ranks takes one step on one row: the rows again, as often as it takes."""
+    tensors = (torch.arange(n),)
+    shards = [
+        [
+            b[0].tolist()
+            for b in IndexBatchLoader(tensors, 8, shuffle=True, rank=r, world_size=4, pad=True)
+        ]
+        for r in range(4)
+    ]
+    assert [len(s) for s in shards] == [1] * 4 and all(len(s[0]) == 1 for s in shards)
+    assert {row for s in shards for row in s[0]} == set(range(n))
+
+
+def test_an_evaluation_split_with_fewer_rows_than_processes_is_refused(make_cfg):
+    """Each process evaluates its own rows of val and test, none repeated: a split with fewer
+    rows than processes leaves a process with none, and the run is refused, saying which
+    split, its rows, the processes, and the fix."""
+    from lossbench.errors import ConfigError
+
+    cfg = make_cfg("data=iris", "trainer=ddp", "trainer.devices=4", "data.val_fraction=0.014")
+    datamodule = ClassificationDataModule(cfg.data, cfg.loss.name, seed=cfg.seed)
+    sizes = datamodule.sizes()
+    assert sizes["val"] == 3
+    distributed.check_evaluation_shares(cfg, sizes, 3, datamodule.task)  # a row each
+    distributed.check_evaluation_shares(cfg, {"train": 1, "val": 1, "test": 1}, 1)
+    with pytest.raises(ConfigError) as info:
+        distributed.check_evaluation_shares(cfg, sizes, 4, datamodule.task)
+    for words in (
+        "the validation split has 3 rows (data.val_fraction=0.014 of data=iris's 150 rows)",
+        "fewer than the run's 4 processes (trainer.devices=4 x trainer.num_nodes=1)",
+        "each process evaluates its own rows of every split, none repeated",
+        "1 process would have none",
+        "Use at most 3 processes (e.g. trainer.devices=3), or a larger data.val_fraction "
+        "(about data.val_fraction=0.03 gives it 5 rows)",
+    ):
+        assert words in str(info.value), str(info.value)
+    assert "test split" not in str(info.value)
+    # both splits too small, on 2 machines: both named, the processes counted in all
+    cfg = make_cfg("data=iris", "trainer=ddp", "trainer.devices=auto", "trainer.num_nodes=2")
+    with pytest.raises(ConfigError) as info:
+        distributed.check_evaluation_shares(cfg, {"train": 140, "val": 5, "test": 5}, 8)
+    for words in (
+        "the validation split has 5 rows (data.val_fraction=0.2",
+        "; the test split has 5 rows (data.test_fraction=0.2",
+        "8 processes (trainer.devices=auto, 4 here, x trainer.num_nodes=2)",
+        "3 processes would have none. Use at most 5 processes in all",
+        "a larger data.val_fraction (about data.val_fraction=",
+        "and a larger data.test_fraction (about data.test_fraction=",
+    ):
+        assert words in str(info.value), str(info.value)
+    # a dense data set's rows are its images
+    with pytest.raises(ConfigError, match=r"the test split has 2 images .* 30 images"):
+        distributed.check_evaluation_shares(
+            cfg, {"train": 22, "val": 6, "test": 2}, 4, "dense_binary"
+        )
+
+
 def test_only_global_rank_zero_writes_the_record(tmp_path, monkeypatch):
     record = {"status": "completed", "error": None}
     monkeypatch.setattr(rank_zero_only, "rank", 1)
@@ -150,6 +209,39 @@ def test_two_process_ddp_run_equals_single_process_evaluation(tmp_path):
         assert [b for b in reliability[key] if b is not None] == pytest.approx(
             [b for b in bins if b is not None], abs=1e-6
         ), key
+
+
+@pytest.mark.slow
+def test_an_evaluation_split_smaller_than_the_processes_is_refused_before_they_start(tmp_path):
+    """iris's validation split of 3 rows under 4 processes: refused before rank 0 starts the
+    others (exit 2, one message, no traceback), and nothing written: no run directory, no
+    metrics.json marked failed, no ddp_rank logs."""
+    run = tmp_path / "run"
+    args = (
+        "trainer=ddp",
+        "trainer.accelerator=cpu",
+        "trainer.devices=4",
+        "data=iris",
+        "data.val_fraction=0.014",
+        "trainer.max_epochs=2",
+        "logger=none",
+        f"hydra.run.dir={run}",
+    )
+    result = _cli(*args, cwd=tmp_path)
+    output = result.stdout + result.stderr
+    assert result.returncode == 2, output[-3000:]
+    assert "Traceback" not in output and "gloo" not in output, output[-3000:]
+    refusals = [line for line in result.stderr.splitlines() if line.startswith("lossbench: ")]
+    assert len(refusals) == 1, refusals
+    for words in (
+        "lossbench: refused: the validation split has 3 rows",
+        "fewer than the run's 4 processes (trainer.devices=4 x trainer.num_nodes=1)",
+        "each process evaluates its own rows of every split, none repeated",
+        "Use at most 3 processes (e.g. trainer.devices=3), or a larger data.val_fraction",
+    ):
+        assert words in refusals[0], refusals[0]
+    assert not run.exists()
+    assert not list(tmp_path.rglob(RECORD_NAME)) and not list(tmp_path.rglob("ddp_rank*.log"))
 
 
 @pytest.mark.slow

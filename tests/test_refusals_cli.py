@@ -1371,6 +1371,19 @@ CATALOGUE: list[Case] = [
              "+trainer.strategy.start_method=fork"),
             ["trainer.strategy.start_method=fork starts its processes by fork", "Use trainer=ddp"],
             fast=True),
+    # each DDP process evaluates its own rows of val and test: one row each at least
+    refused("ddp-test-split-smaller-than-processes", "train", ("trainer=ddp", "trainer.accelerator=cpu",
+            "trainer.devices=4", "data=iris", "data.test_fraction=0.014"),
+            ["the test split has 3 rows (data.test_fraction=0.014 of data=iris's 150 rows)",
+             "fewer than the run's 4 processes (trainer.devices=4 x trainer.num_nodes=1)",
+             "each process evaluates its own rows of every split, none repeated",
+             "Use at most 3 processes (e.g. trainer.devices=3), or a larger data.test_fraction"],
+            (), unwanted=["validation split"]),
+    refused("ddp-dense-split-smaller-than-processes", "train", ("trainer=ddp", "trainer.accelerator=cpu",
+            "trainer.devices=4", "data=mnist_ink", "data.n_images=30", "data.downsample=2",
+            "model=conv", "model.channels=[4,4]", "data.test_fraction=0.05"),
+            ["the test split has 2 images (data.test_fraction=0.05 of data=mnist_ink's 30 images)",
+             "2 processes would have none", "Use at most 2 processes"], (), mnist=True),
     refused("strategy-unknown", "train", ("trainer.strategy=bogus",),
             ["trainer settings cannot start", "bogus"]),
     refused("trainer-value-lightning-refuses", "train", ("trainer.reload_dataloaders_every_n_epochs=-1",),
@@ -1921,6 +1934,11 @@ CATALOGUE: list[Case] = [
     Case("multirun-swept-accelerator-refused-per-job", "train", ("-m", *QUICK, "data=iris",
          "trainer.accelerator=cpu,gpu", "hydra/launcher=basic"),
          ("trainer.accelerator=gpu needs a GPU",), (), outcome="sweep", cpu_only=True),
+    # a split too small for one job's DDP processes: that job refused where it runs
+    Case("multirun-ddp-split-smaller-than-processes-refused-per-job", "train", ("-m", *QUICK,
+         "trainer=ddp", "trainer.accelerator=cpu", "trainer.devices=4,2", "data=iris",
+         "data.val_fraction=0.014", "hydra/launcher=basic"),
+         ("the validation split has 3 rows", "fewer than the run's 4 processes"), (), outcome="sweep"),
     # ---- a sweep whose every job is refused: recorded, and the command exits 2 -------------
     # (a setup refused per job: a swept value every job would refuse stops the sweep first)
     Case("multirun-every-job-refused", "train", ("-m", *QUICK, "head=sigmoid",

@@ -19,6 +19,12 @@ unchanged.
 :func:`finish_run` also waits for the children and releases the process group, so the next job
 of a sweep starts a fresh DDP group.
 
+**Evaluation shares.** Each process evaluates its own rows of every split, none repeated, so
+that the val/ and test/ metrics are those of the whole split (training pads its shares by
+repeating rows instead, so that every process takes the same steps). A run whose validation or
+test split has fewer rows than processes is refused before any process starts
+(:func:`check_evaluation_shares`): a process without a row would have no batch to evaluate.
+
 **Threads.** Processes on one machine share its cores: :func:`fit_threads` sets
 ``torch.set_num_threads(cores // (processes per node x parallel jobs))``, at least 1, never
 more than torch already uses. Measured on 2 cores: 2 processes with 2 threads each made a step
@@ -46,6 +52,7 @@ from lightning.pytorch.utilities.rank_zero import rank_zero_only
 from omegaconf import DictConfig, OmegaConf
 
 from lossbench.cpus import cores
+from lossbench.errors import ConfigError
 from lossbench.lightning_internals import (
     SubprocessScriptLauncher,
     check_can_spawn_children,
@@ -54,6 +61,7 @@ from lossbench.lightning_internals import (
     subprocess_launcher,
 )
 from lossbench.record import RECORD_NAME, write_record
+from lossbench.tasks import is_dense
 
 log = logging.getLogger("lossbench")
 
@@ -270,6 +278,89 @@ def prepare(trainer: Any, cfg: DictConfig, output_dir: Path) -> None:
         fit_threads(1, int(slurm_cpus))  # Slurm gives each task (process) its own CPUs
     else:
         fit_threads(processes_per_node(trainer))
+
+
+#: The splits every process evaluates a share of, with the fraction setting of each.
+_EVALUATED = {"val": ("validation", "data.val_fraction"), "test": ("test", "data.test_fraction")}
+
+
+def check_evaluation_shares(
+    cfg: Any, sizes: dict[str, int], world_size: int, task: str | None = None
+) -> None:
+    """Refuse a run of ``world_size`` processes whose validation or test split (``sizes``, rows
+    per split) has fewer rows than processes: each process evaluates its own rows of every
+    split, none repeated, so one of them would have none (Lightning stops that process with
+    an error, and the others wait for it). ``task``: the data set's; a dense task's rows are
+    its images.
+
+        >>> from omegaconf import OmegaConf
+        >>> cfg = OmegaConf.create({"data": {"name": "iris", "val_fraction": 0.014,
+        ...     "test_fraction": 0.2}, "trainer": {"devices": 4, "num_nodes": 1}})
+        >>> check_evaluation_shares(cfg, {"train": 117, "val": 3, "test": 30}, 3)
+        >>> try:
+        ...     check_evaluation_shares(cfg, {"train": 117, "val": 3, "test": 30}, 4)
+        ... except ConfigError as error:
+        ...     print(str(error)[:71])
+        the validation split has 3 rows (data.val_fraction=0.014 of data=iris's
+
+    Raises:
+        ConfigError: naming the split, its rows, the processes, and the fix.
+    """
+    if world_size <= 1:
+        return
+    unit = "images" if task is not None and is_dense(task) else "rows"
+    short = [stage for stage in _EVALUATED if sizes.get(stage, world_size) < world_size]
+    if not short:
+        return
+    total = sum(sizes.values())
+    trainer, data = cfg.trainer, cfg.data
+    nodes = int(trainer.get("num_nodes") or 1)
+    devices = trainer.get("devices")
+    per_node = world_size // nodes
+    devices_given = f"trainer.devices={devices}" + (
+        "" if str(devices) == str(per_node) else f", {per_node} here,"
+    )
+    given = "; ".join(
+        f"the {_EVALUATED[stage][0]} split has {sizes[stage]} {_count(unit, sizes[stage])} "
+        f"({_EVALUATED[stage][1]}={data.get(stage + '_fraction')} of data={data.get('name')}'s "
+        f"{total} {unit})"
+        for stage in short
+    )
+    most = min(sizes[stage] for stage in short)
+    fewer = "processes in all" if nodes > 1 else f"processes (e.g. trainer.devices={most})"
+    larger = [_larger_fraction(cfg, stage, total, world_size, unit) for stage in short]
+    raise ConfigError(
+        f"{given}, fewer than the run's {world_size} processes ({devices_given} x "
+        f"trainer.num_nodes={nodes}): under DDP each process evaluates its own {unit} of every "
+        "split, none repeated (so that the val/ and test/ metrics are the whole split's), so "
+        f"each process needs at least one {_count(unit, 1)} of each, and {world_size - most} "
+        f"process{'es' * (world_size - most != 1)} would have none. Use at most {most} "
+        f"{fewer}, or {' and '.join(larger)}."
+    )
+
+
+def _count(unit: str, n: int) -> str:
+    """``unit`` (a plural: ``rows``) for ``n`` of them: ``row`` for 1."""
+    return unit.removesuffix("s") if n == 1 else unit
+
+
+def _larger_fraction(cfg: Any, stage: str, total: int, rows: int, unit: str) -> str:
+    """How to give ``stage``'s split at least ``rows`` of the data set's ``total`` rows: its
+    fraction setting raised (about: the splitter may move a row between splits to give each
+    split every class), as :func:`lossbench.data.splits.check_split_sizes` counts the splits."""
+    from lossbench.data.splits import _split_sizes
+
+    name, key = _EVALUATED[stage]
+    val, test = float(cfg.data.val_fraction), float(cfg.data.test_fraction)
+    for hundredths in range(1, 100):
+        fraction = hundredths / 100
+        val_f, test_f = (fraction, test) if stage == "val" else (val, fraction)
+        if val_f + test_f >= 1:
+            break
+        split = _split_sizes(total, val_f, test_f)
+        if split[name] >= rows and split["train"] >= 1:
+            return f"a larger {key} (about {key}={fraction:g} gives it {split[name]} {unit})"
+    return f"a larger {key} on more {unit}"
 
 
 def end_ddp_run(*, completed: bool = True) -> None:

@@ -149,9 +149,10 @@ def preflight(cfg: DictConfig, output_dir: str | Path) -> str:
     hardware), the loggers' folders can be made and written
     (:func:`~lossbench.instantiators.check_logger_folders`), Lightning accepts the
     ``trainer.*`` settings, the data load and split (a CSV file's every value, each split's
-    classes, ``loss.weight`` / ``pos_weight`` lengths), and a checkpoint to resume
-    (``ckpt_path``) exists and continues this model, loss, optimizer and data. The table stays
-    cached in this process, so the run does not read the file again.
+    classes, a validation and a test row for each DDP process, ``loss.weight`` /
+    ``pos_weight`` lengths), and a checkpoint to resume (``ckpt_path``) exists and continues
+    this model, loss, optimizer and data. The table stays cached in this process, so the run
+    does not read the file again.
 
     Raises:
         UserInputError: the first problem found, with what was given, why and the fix.
@@ -173,6 +174,7 @@ def preflight(cfg: DictConfig, output_dir: str | Path) -> str:
             resume_path,
         )
         from lossbench.data.datamodule import ClassificationDataModule
+        from lossbench.distributed import check_evaluation_shares
         from lossbench.module import ClassifierModule, resolved_loss
         from lossbench.runners import select_runner
         from lossbench.training import check_trainer_settings
@@ -180,6 +182,7 @@ def preflight(cfg: DictConfig, output_dir: str | Path) -> str:
     trainer = check_trainer_settings(cfg)
     select_runner(cfg, trainer)  # runner=epoch with DDP, for one
     datamodule = ClassificationDataModule(cfg.data, cfg.loss.name, seed=cfg.seed)
+    check_evaluation_shares(cfg, datamodule.sizes(), trainer.world_size, datamodule.task)
     _check_batch_fraction(cfg, datamodule.sizes()["train"])
     _check_validation_interval(cfg, datamodule.sizes()["train"])
     check_run_budget(cfg, datamodule.sizes()["train"], trainer.world_size)

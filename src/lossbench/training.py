@@ -44,7 +44,7 @@ from lossbench.checkpoint_format import history, run_config_text
 from lossbench.checkpoint_io import write_in_background
 from lossbench.data.csv_loader import DataError
 from lossbench.data.datamodule import ClassificationDataModule
-from lossbench.distributed import finish_run, prepare
+from lossbench.distributed import check_evaluation_shares, finish_run, prepare
 from lossbench.ended_runs import finishes_unrecorded_run
 from lossbench.errors import NonFiniteLossError, UserInputError
 from lossbench.hardware import trainer_settings_error
@@ -294,6 +294,7 @@ def fit_and_evaluate(
         raise ConfigError(str(error)) from None
     trainer = build_run_trainer(cfg, output_dir, interactive)
     try:
+        check_evaluation_shares(cfg, datamodule.sizes(), trainer.world_size, datamodule.task)
         check_run_budget(cfg, datamodule.sizes()["train"], trainer.world_size)
         _fit(cfg, trainer, datamodule, loss, output_dir, record, earlier_config, write_config)
     finally:

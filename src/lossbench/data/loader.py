@@ -64,9 +64,9 @@ class IndexBatchLoader:
         else:
             order = torch.arange(self.n, device=device)
         if self.world_size > 1:
-            if self.pad:
+            if self.pad and self.n:  # the first rows again, as often as it takes
                 total = math.ceil(self.n / self.world_size) * self.world_size
-                order = torch.cat([order, order[: total - self.n]])
+                order = order.repeat(math.ceil(total / self.n))[:total]
             order = order[self.rank :: self.world_size]
         return order
 
