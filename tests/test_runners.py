@@ -49,6 +49,7 @@ def _trainer(**kwargs) -> L.Trainer:
         (("trainer.max_time=00:00:01:00",), {"max_time": "00:00:01:00"}, LightningRunner),
         ((), {"callbacks": [Timer("00:00:01:00")]}, LightningRunner),
         ((), {"callbacks": [Timer("00:00:01:00", interval="epoch")]}, EpochRunner),
+        ((), {"num_sanity_val_steps": 2}, EpochRunner),  # with Lightning's validation loop
     ],
     ids=[
         "default",
@@ -70,6 +71,7 @@ def _trainer(**kwargs) -> L.Trainer:
         "max_time_config",
         "timer_per_step",
         "timer_per_epoch",
+        "sanity_check",
     ],
 )
 def test_auto_takes_the_epoch_runner_where_it_applies(
@@ -247,6 +249,29 @@ def test_max_time_stops_within_an_epoch(make_cfg, tmp_path):
     assert record["stopped_by"] == "budget"
     assert 0 < record["steps"] < 5 * per_epoch
     assert record["steps"] % per_epoch != 0  # within an epoch, not at an epoch's end
+
+
+def test_the_epoch_runner_runs_the_sanity_check_asked_for(make_cfg, tmp_path, monkeypatch):
+    """trainer.num_sanity_val_steps runs Lightning's sanity check under the epoch runner too:
+    it validates through Lightning's loop then (the inline validation skipped the check
+    without a word), with the lightning runner's results."""
+    sanity: list[bool] = []
+    validation_step = ClassifierModule.validation_step
+
+    def spied(self, *args, **kwargs):
+        sanity.append(self.trainer.sanity_checking)
+        return validation_step(self, *args, **kwargs)
+
+    monkeypatch.setattr(ClassifierModule, "validation_step", spied)
+    run = (*RUN, "trainer.num_sanity_val_steps=1", "trainer.max_epochs=2", "logger=none")
+    auto = train(make_cfg(*run), tmp_path / "auto")
+    assert (auto["training_loop"], auto["validation_loop"]) == ("epoch", "lightning")
+    assert sanity[0] is True and sanity.count(True) == 1  # one batch: the whole split
+    sanity.clear()
+    lightning = train(make_cfg(*run, "runner=lightning"), tmp_path / "lightning")
+    assert sanity[0] is True and sanity.count(True) == 1
+    for key in ("steps", "epochs", "history", "test/nll", "test/accuracy"):
+        assert auto[key] == lightning[key], key
 
 
 def test_val_check_interval_validates_within_an_epoch(make_cfg, tmp_path):
