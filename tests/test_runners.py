@@ -8,7 +8,7 @@ import csv
 import lightning as L
 import pytest
 import torch
-from lightning.pytorch.callbacks import Callback, GradientAccumulationScheduler
+from lightning.pytorch.callbacks import Callback, GradientAccumulationScheduler, Timer
 
 from cli_process import run_module
 from lossbench.data.datamodule import ClassificationDataModule
@@ -45,6 +45,11 @@ def _trainer(**kwargs) -> L.Trainer:
         ((), {"val_check_interval": "00:00:01:00"}, LightningRunner),
         ((), {"check_val_every_n_epoch": None, "val_check_interval": 4}, LightningRunner),
         ((), {"callbacks": [GradientAccumulationScheduler({0: 2})]}, LightningRunner),
+        ((), {"max_time": "00:00:01:00"}, LightningRunner),
+        (("trainer.max_time=00:00:01:00",), {"max_time": "00:00:01:00"}, LightningRunner),
+        ((), {"callbacks": [Timer("00:00:01:00")]}, LightningRunner),
+        ((), {"callbacks": [Timer("00:00:01:00", interval="epoch")]}, EpochRunner),
+        ((), {"num_sanity_val_steps": 2}, EpochRunner),  # with Lightning's validation loop
     ],
     ids=[
         "default",
@@ -62,6 +67,11 @@ def _trainer(**kwargs) -> L.Trainer:
         "val_timed",
         "val_across_epochs",
         "accumulation_scheduler",
+        "max_time_trainer",
+        "max_time_config",
+        "timer_per_step",
+        "timer_per_epoch",
+        "sanity_check",
     ],
 )
 def test_auto_takes_the_epoch_runner_where_it_applies(
@@ -93,6 +103,17 @@ def test_auto_takes_the_epoch_runner_where_it_applies(
                 "+callbacks.gas.scheduling={0:2}",
             ),
             r"Lightning's GradientAccumulationScheduler callback \(it schedules",
+        ),
+        (
+            ("trainer.max_time=00:00:01:00",),
+            r"trainer.max_time=00:00:01:00 \(Lightning checks the time after every step",
+        ),
+        (
+            (
+                "+callbacks.timer._target_=lightning.pytorch.callbacks.Timer",
+                "+callbacks.timer.duration=00:00:01:00",
+            ),
+            r"a Timer callback with interval=step \(Lightning checks the time",
         ),
     ],
 )
@@ -200,6 +221,57 @@ def test_auto_trains_with_an_accumulation_scheduler_as_lightning_does(make_cfg, 
 def test_max_steps_stops_within_an_epoch(make_cfg, tmp_path):
     record = train(make_cfg("data=breast_cancer", "trainer.max_steps=4"), tmp_path / "run")
     assert record["steps"] == 4  # the epoch runner ran 6: two whole epochs of 3 steps
+
+
+def test_an_epoch_timer_keeps_the_epoch_runner(make_cfg):
+    timer = (
+        "+callbacks.timer._target_=lightning.pytorch.callbacks.Timer",
+        "+callbacks.timer.duration=00:00:01:00",
+        "+callbacks.timer.interval=epoch",
+    )
+    validate(make_cfg(*RUN, "runner=epoch", *timer))  # checked at epoch ends: honoured
+
+
+def test_max_time_stops_within_an_epoch(make_cfg, tmp_path):
+    """Lightning checks trainer.max_time after every step: runner=auto takes its loop, which
+    stops within the epoch the time runs out in (the epoch runner, checked after each of its
+    steps, a whole epoch each, trained on to the epoch's end)."""
+    cfg = make_cfg(
+        "data=digits",
+        "data.batch_size=1",
+        "trainer.max_epochs=5",
+        "trainer.max_time=00:00:00:01",
+        "logger=none",
+    )
+    record = train(cfg, tmp_path / "run")
+    per_epoch = record["sizes"]["train"]  # one optimizer step per row
+    assert record["training_loop"] == "batch"
+    assert record["stopped_by"] == "budget"
+    assert 0 < record["steps"] < 5 * per_epoch
+    assert record["steps"] % per_epoch != 0  # within an epoch, not at an epoch's end
+
+
+def test_the_epoch_runner_runs_the_sanity_check_asked_for(make_cfg, tmp_path, monkeypatch):
+    """trainer.num_sanity_val_steps runs Lightning's sanity check under the epoch runner too:
+    it validates through Lightning's loop then (the inline validation skipped the check
+    without a word), with the lightning runner's results."""
+    sanity: list[bool] = []
+    validation_step = ClassifierModule.validation_step
+
+    def spied(self, *args, **kwargs):
+        sanity.append(self.trainer.sanity_checking)
+        return validation_step(self, *args, **kwargs)
+
+    monkeypatch.setattr(ClassifierModule, "validation_step", spied)
+    run = (*RUN, "trainer.num_sanity_val_steps=1", "trainer.max_epochs=2", "logger=none")
+    auto = train(make_cfg(*run), tmp_path / "auto")
+    assert (auto["training_loop"], auto["validation_loop"]) == ("epoch", "lightning")
+    assert sanity[0] is True and sanity.count(True) == 1  # one batch: the whole split
+    sanity.clear()
+    lightning = train(make_cfg(*run, "runner=lightning"), tmp_path / "lightning")
+    assert sanity[0] is True and sanity.count(True) == 1
+    for key in ("steps", "epochs", "history", "test/nll", "test/accuracy"):
+        assert auto[key] == lightning[key], key
 
 
 def test_val_check_interval_validates_within_an_epoch(make_cfg, tmp_path):

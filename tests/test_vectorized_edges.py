@@ -54,6 +54,13 @@ def test_callbacks_a_member_cannot_keep_make_the_run_train_alone(make_cfg, overr
     assert reason in why_alone(make_cfg("data=iris", *overrides))
 
 
+def test_a_sanity_check_makes_the_run_train_alone(make_cfg):
+    """A group validates without Lightning's loop, which would run the sanity check."""
+    assert why_alone(make_cfg("data=iris", "trainer.num_sanity_val_steps=0")) is None
+    reason = why_alone(make_cfg("data=iris", "trainer.num_sanity_val_steps=2"))
+    assert "trainer.num_sanity_val_steps" in reason
+
+
 def test_a_sweep_without_callbacks_evaluates_the_last_epoch_as_runs_alone_do(
     monkeypatch, tmp_path, capfd
 ):

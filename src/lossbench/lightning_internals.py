@@ -75,6 +75,17 @@ def validation_time_interval(trainer: Any) -> Any | None:
     return getattr(trainer, "_val_check_time_interval", None)
 
 
+def checks_time_every_step(callback: Any) -> bool:
+    """Whether ``callback`` is a ``Timer`` with a duration that checks it after every training
+    step (``Timer._interval == "step"``, its default; ``trainer.max_time`` adds one such, checked:
+    Lightning 2.6.6); a ``Timer`` of another layout counts as one."""
+    from lightning.pytorch.callbacks import Timer
+
+    if not isinstance(callback, Timer) or getattr(callback, "_duration", 0) is None:
+        return False
+    return getattr(callback, "_interval", "step") == "step"  # a str enum
+
+
 def acts_at_validation_end(callback: Callback) -> bool:
     """Whether Lightning's own ``ModelCheckpoint`` / ``EarlyStopping`` act at validation end.
 

@@ -293,11 +293,22 @@ def wrong_type(argument: str, schemas: Schemas, groups: Sequence[str] = ()) -> s
         return (
             f"{given}: {key} takes {expected} ({_spelled(kind)}),"
             + (" " if value is None else " but ")
-            + f"{read}. Give {expected}"
+            + f"{read}."
+            + (f" {NULL_REFUSED[key]}." if value is None and key in NULL_REFUSED else "")
+            + f" Give {expected}"
             + (f", {example}" if example else "")
             + "."
         )
     return None
+
+
+#: Why a key refuses null where Lightning takes it, said after its refusal of null.
+NULL_REFUSED = {
+    "trainer.max_epochs": "Lightning's null (1000 epochs, or no limit beside trainer.max_steps "
+    "or trainer.max_time) is not taken: a run trains for a number of epochs, and training by "
+    "steps or time alone is not supported; give a cap, and early_stopping.enabled=true to "
+    "stop sooner",
+}
 
 
 def _without_default(field: dataclasses.Field) -> bool:  # type: ignore[type-arg]

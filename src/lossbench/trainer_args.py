@@ -89,13 +89,33 @@ def unknown_trainer_key(key: str) -> str:
 def refuse_trainer_switches(trainer: Mapping[str, Any], checkpoints: Sequence[str]) -> str | None:
     """The refusal of a ``trainer.*`` switch that lossbench sets through its config groups
     instead, or None: ``enable_checkpointing=false`` while ``checkpoints`` (the ``callbacks``
-    entries that build a checkpoint callback) is not empty, and ``barebones=true``.
+    entries that build a checkpoint callback) is not empty, ``enable_checkpointing=true``
+    while it is empty (Lightning would add its own ``ModelCheckpoint``, which keeps the last
+    epoch, not the best), ``use_distributed_sampler=false`` (lossbench shares each split by
+    process itself) and ``barebones=true``.
 
         >>> refuse_trainer_switches({"enable_checkpointing": False}, []) is None
         True
+        >>> refuse_trainer_switches({"enable_checkpointing": True}, ["model_checkpoint"]) is None
+        True
+        >>> refuse_trainer_switches({"enable_checkpointing": True}, [])[:59]
+        'trainer.enable_checkpointing=true without a checkpoint call'
         >>> refuse_trainer_switches({"barebones": True}, [])[:42]
         'trainer.barebones=true turns off Lightning'
     """
+    if trainer.get("enable_checkpointing") is True and not checkpoints:
+        return (
+            "trainer.enable_checkpointing=true without a checkpoint callback (callbacks=none, or "
+            "~callbacks.model_checkpoint) makes Lightning add its own ModelCheckpoint, which "
+            "keeps the last epoch's weights, not the best epoch's, and writes no last.ckpt to "
+            "resume from: the run would evaluate and record the last epoch as its best. "
+            "lossbench's checkpoints come from callbacks.model_checkpoint, set by checkpoint.*: "
+            "keep it (callbacks=default, or +callbacks.model_checkpoint._target_="
+            "lossbench.callbacks.run_checkpoint with the other settings of "
+            "configs/callbacks/default.yaml) and choose its files with checkpoint.write "
+            "(every_epoch, at_end, never); without it the final weights are evaluated. Leave "
+            "trainer.enable_checkpointing unset."
+        )
     if trainer.get("enable_checkpointing") is False and checkpoints:
         entries = ", ".join(f"callbacks.{name}" for name in checkpoints)
         return (
@@ -107,6 +127,15 @@ def refuse_trainer_switches(trainer: Mapping[str, Any], checkpoints: Sequence[st
             "weights are evaluated), callbacks=none drops every callback. Leave "
             "trainer.enable_checkpointing unset; valid checkpoint.write: every_epoch, at_end, "
             "never."
+        )
+    if trainer.get("use_distributed_sampler") is False:
+        return (
+            "trainer.use_distributed_sampler=false asks Lightning not to share the data between "
+            "processes, but lossbench's data module shares every split by process itself (each "
+            "of N processes trains, validates and tests on its own 1/N of the rows, and every "
+            "val/ and test/ metric is the whole split's), whatever this switch says: it would "
+            "be ignored. Leave trainer.use_distributed_sampler unset (true); for every process "
+            "to see all the data, train on one device (trainer.devices=1)."
         )
     if trainer.get("barebones"):
         return (

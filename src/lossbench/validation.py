@@ -106,9 +106,19 @@ def _check_runner(cfg: DictConfig) -> None:
     if runner == "epoch":
         trainer = cfg.trainer
         settings = {key: trainer[key] for key in _EPOCH_RUNNER_SETTINGS if key in trainer}
-        callbacks = set().union(*callback_classes(cfg).values())
+        classes = callback_classes(cfg)
+        callbacks = set().union(*classes.values())
+        step_timer = any(  # a Timer checks its time after every step by default
+            "Timer" in bases and (cfg.callbacks.get(name) or {}).get("interval", "step") == "step"
+            for name, bases in classes.items()
+        )
         reasons = epoch_obstacles(
-            {"optimizer": cfg.optimizer.name, "callbacks": callbacks, **settings}
+            {
+                "optimizer": cfg.optimizer.name,
+                "callbacks": callbacks,
+                "step_timer": step_timer,
+                **settings,
+            }
         )
         _require(not reasons, refuse_epoch_message(reasons))
 
@@ -121,6 +131,7 @@ _EPOCH_RUNNER_SETTINGS = (
     "overfit_batches",
     "fast_dev_run",
     "max_steps",
+    "max_time",
     "val_check_interval",
     "check_val_every_n_epoch",
 )

@@ -60,11 +60,18 @@ def epoch_obstacles(settings: Mapping[str, Any]) -> list[str]:
 
     ``settings``: ``optimizer`` (its name) and the ``trainer.*`` values ``gradient_clip_val``,
     ``limit_train_batches``, ``accumulate_grad_batches``, ``overfit_batches``, ``fast_dev_run``,
-    ``max_steps``, ``val_check_interval``, ``check_val_every_n_epoch`` and ``world_size``
-    (processes), and ``callbacks``: the names of the Lightning classes the run's callbacks
-    are or derive from (:data:`AUTOMATIC_OPTIMIZATION_CALLBACKS`); a missing value is
-    Lightning's default, and so is None for every key but ``check_val_every_n_epoch`` (None
-    there: validate every ``val_check_interval`` batches, counted across epochs).
+    ``max_steps``, ``max_time``, ``val_check_interval``, ``check_val_every_n_epoch`` and
+    ``world_size`` (processes), ``step_timer``: whether a ``Timer`` callback checks its time
+    after every step (``interval="step"``, its default), and ``callbacks``: the names of the
+    Lightning classes the run's callbacks are or derive from
+    (:data:`AUTOMATIC_OPTIMIZATION_CALLBACKS`); a missing value is Lightning's default, and so
+    is None for every key but ``check_val_every_n_epoch`` (None there: validate every
+    ``val_check_interval`` batches, counted across epochs).
+
+    A time limit (``trainer.max_time``, a step ``Timer``) is checked by Lightning after every
+    step, which here is a whole epoch: the epoch runner would stop only at an epoch's end,
+    where Lightning's loop stops within the epoch (and writes its ``last.ckpt`` there), so
+    such a run takes Lightning's loop, as ``trainer.max_steps`` does.
 
         >>> epoch_obstacles({"optimizer": "adam"})
         []
@@ -72,10 +79,17 @@ def epoch_obstacles(settings: Mapping[str, Any]) -> list[str]:
         'world_size=2 (DDP runs one backward per forward of the wrapped model)'
         >>> epoch_obstacles({"max_steps": 4, "val_check_interval": 1.0})
         ['trainer.max_steps=4 (the epoch runner stops only at the end of an epoch)']
+        >>> epoch_obstacles({"max_time": "00:00:10:00", "step_timer": True})[0][:40]
+        'trainer.max_time=00:00:10:00 (Lightning '
         >>> epoch_obstacles({"callbacks": {"GradientAccumulationScheduler", "Callback"}})[0][:50]
         "Lightning's GradientAccumulationScheduler callback"
     """
     max_steps = settings.get("max_steps")
+    max_time = settings.get("max_time")
+    timed = (
+        "Lightning checks the time after every step, and the epoch runner's step is a "
+        "whole epoch: it would stop only at an epoch's end"
+    )
     interval = settings.get("val_check_interval")
     checks = [
         (
@@ -110,6 +124,14 @@ def epoch_obstacles(settings: Mapping[str, Any]) -> list[str]:
         (
             max_steps not in (None, -1),
             f"trainer.max_steps={max_steps} (the epoch runner stops only at the end of an epoch)",
+        ),
+        (
+            max_time is not None,
+            f"trainer.max_time={max_time} ({timed})",
+        ),
+        (
+            max_time is None and bool(settings.get("step_timer")),
+            f"a Timer callback with interval=step ({timed})",
         ),
         (
             # Lightning's default; an int counts batches (1: validate after every batch)
@@ -179,7 +201,10 @@ def refuse_epoch_message(reasons: list[str]) -> str:
 
 def trainer_settings(cfg: DictConfig, trainer: Any) -> dict[str, Any]:
     """The settings :func:`epoch_obstacles` reads, as ``trainer`` resolved them."""
-    from lossbench.lightning_internals import validation_time_interval  # Lightning is loaded
+    from lossbench.lightning_internals import (  # Lightning is loaded
+        checks_time_every_step,
+        validation_time_interval,
+    )
 
     # A time (val_check_interval="00:00:01:00") is kept apart, without val_check_interval.
     interval = validation_time_interval(trainer) or getattr(trainer, "val_check_interval", None)
@@ -191,6 +216,8 @@ def trainer_settings(cfg: DictConfig, trainer: Any) -> dict[str, Any]:
         "overfit_batches": trainer.overfit_batches,
         "fast_dev_run": trainer.fast_dev_run,
         "max_steps": trainer.max_steps,
+        "max_time": cfg.trainer.get("max_time"),
+        "step_timer": any(checks_time_every_step(callback) for callback in trainer.callbacks),
         "val_check_interval": interval,
         "check_val_every_n_epoch": trainer.check_val_every_n_epoch,
         "world_size": trainer.world_size,

@@ -17,7 +17,8 @@ with four changes that leave every result as it is (``tests/test_fast_path.py`` 
   profiler is set.
 - **Inline validation** (:func:`validates_inline`): the whole validation split in one forward
   at the end of the epoch step, with Lightning's validation loop switched off, when nothing
-  needs that loop's hooks (about 1.5 ms an epoch, as much as a small model's validation).
+  needs that loop's hooks or its sanity check (about 1.5 ms an epoch, as much as a small
+  model's validation).
 - **Direct logging**: only the metrics that callbacks read (their ``monitor``, a plateau
   scheduler's metric) reach ``trainer.callback_metrics``, set there as ``self.log`` would
   leave them (:func:`~lossbench.lightning_internals.set_callback_metrics`: ``self.log``'s
@@ -290,8 +291,10 @@ def _needs_validation_hooks(callback: Callback) -> bool:
 def validates_inline(trainer: L.Trainer, module: L.LightningModule) -> bool:
     """Whether ``module``'s epoch step may validate itself instead of Lightning's validation
     loop, with the same result: no callback and no module override needs the loop's hooks,
-    validation runs once per epoch on the whole split, and no profiler or ``fast_dev_run`` is
-    set. :class:`EpochRunner` then turns the loop off for the fit (``limit_val_batches=0``).
+    validation runs once per epoch on the whole split, no sanity check is asked for
+    (``trainer.num_sanity_val_steps``: Lightning's loop runs it before training), and no
+    profiler or ``fast_dev_run`` is set. :class:`EpochRunner` then turns the loop off for the
+    fit (``limit_val_batches=0``, which would also skip the sanity check).
 
     Lightning's loop costs ~1.5 ms per epoch around one forward pass here (mode switches over
     every submodule, fetcher, hooks, result collection): as much as the whole validation of a
@@ -304,6 +307,7 @@ def validates_inline(trainer: L.Trainer, module: L.LightningModule) -> bool:
         and trainer.check_val_every_n_epoch == 1
         and trainer.val_check_interval == 1.0
         and trainer.limit_val_batches == 1.0
+        and not trainer.num_sanity_val_steps
         and validation_time_interval(trainer) is None
         and isinstance(trainer.profiler, PassThroughProfiler)
         and not any(is_overridden(h, module, ClassifierModule) for h in _VALIDATION_HOOKS)

@@ -229,6 +229,11 @@ def why_alone(cfg: DictConfig) -> str | None:
             "trainer.limit_*_batches",
         ),
         (trainer.check_val_every_n_epoch == 1, "trainer.check_val_every_n_epoch != 1"),
+        (
+            not trainer.get("num_sanity_val_steps"),
+            "trainer.num_sanity_val_steps (a group validates without Lightning's loop, which "
+            "runs the sanity check)",
+        ),
         (cfg.get("ckpt_path") is None, "ckpt_path (resuming)"),
         (set(cfg.get("logger") or {}) <= set(LOGGERS), f"logger={list(cfg.get('logger') or {})}"),
         (set(cfg.get("callbacks") or {}) <= set(CALLBACKS), "callbacks beyond callbacks=default"),
