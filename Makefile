@@ -12,7 +12,7 @@ STAMP := $(VENV)/.installed
 # Optional extras installed for development and CI (the tests of each skip when it is absent).
 EXTRAS ?= dev,optuna,launchers,tensorboard,mlflow,data,rich,wandb,ray
 ARGS ?=
-# make compare STUDY=quick: the one-minute version; EXPERIMENT=compare_binary: one task only.
+# make compare STUDY=quick: the half-minute version; EXPERIMENT=compare_binary: one task only.
 EXPERIMENT ?= compare_all
 STUDY ?= full
 # Root of every output (paths.output_dir in configs/paths/default.yaml): make compare OUTPUTS=/scratch/lb

@@ -3,7 +3,7 @@
 The studies (``configs/experiment/``) select it (``override /hydra/sweeper: lossbench``); any
 other sweep can with ``hydra/sweeper=lossbench``:
 
-    lossbench-train -m experiment=compare_all                       # checks 17 configs, not 180
+    lossbench-train -m experiment=compare_all                       # checks 22 configs, not 864
     lossbench-train -m experiment=compare_all hydra.sweeper.check=all   # Hydra's own check
     lossbench-train -m hydra/sweeper=lossbench data=wine,digits loss=cross_entropy,nll seed=0,1,2
 
