@@ -66,6 +66,17 @@ def test_checkpoint_commands_help_lists_no_schema(module: str, command: str, tmp
     assert "schema/" not in result.stdout
 
 
+def test_predict_help_lists_only_the_settings_it_reads(tmp_path) -> None:
+    """The CSV schema's keys (label columns, task, splits) are not read by prediction: its help
+    does not print them as settings to give (``???`` reads as required)."""
+    result = run_module("lossbench.predict", "--help", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr[-2000:]
+    for key in ("data.path=", "data.delimiter=", "ckpt_path=", "out="):
+        assert key in result.stdout, key
+    for unused in ("label_columns", "task:", "split_seed", "val_fraction", "???"):
+        assert unused not in result.stdout, unused
+
+
 #: Run in a child: the checkpoint command's --help, noting the groups Hydra lists each time it
 #: lists them (for any template, used or not).
 _LISTINGS = """
