@@ -201,8 +201,8 @@ def test_limit_and_anomaly_presets_run(make_cfg, tmp_path):
     limited = train(make_cfg(*RUN, "debug=limit", "data.batch_size=16"), tmp_path / "limit")
     # 3 batches of 16 in each epoch; the command line's trainer.max_epochs=2 beats the preset's 3
     assert (limited["epochs"], limited["steps"]) == (2, 6)
-    # fewer batches than the splits hold: a debug run, which the report leaves out
-    assert limited["debug_run"] == "trainer.limit_train_batches=3, trainer.limit_val_batches=2"
+    # fewer training batches than the split holds: a debug run, which the report leaves out
+    assert limited["debug_run"] == "trainer.limit_train_batches=3"
     assert limited["stopped_by"] == "debug_run"
     anomaly = train(make_cfg(*RUN, "debug=anomaly"), tmp_path / "anomaly")
     assert anomaly["status"] == "completed" and anomaly["validation_loop"] == "inline"

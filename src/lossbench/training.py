@@ -32,7 +32,7 @@ from lightning.pytorch.utilities.rank_zero import rank_zero_only
 from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import InterpolationResolutionError
 
-from lossbench.budget import check_run_budget
+from lossbench.budget import check_run_budget, epoch_batches
 from lossbench.callbacks import stopped_early
 from lossbench.checkpoint import (
     CheckpointError,
@@ -293,6 +293,9 @@ def fit_and_evaluate(
     except ValueError as error:
         raise ConfigError(str(error)) from None
     trainer = build_run_trainer(cfg, output_dir, interactive)
+    # now that the epoch's batches are known: a limit no smaller than them makes no debug run
+    train_batches = epoch_batches(cfg, datamodule.sizes()["train"], trainer.world_size)
+    record["debug_run"] = debug_settings(cfg.trainer, train_batches)
     try:
         check_run_budget(cfg, datamodule.sizes()["train"], trainer.world_size)
         _fit(cfg, trainer, datamodule, loss, output_dir, record, earlier_config, write_config)
@@ -420,7 +423,8 @@ def _fit(
     best_epoch = callback.best_epoch if in_memory is not None else _best_epoch(best)
     record.update(values)
     record.update(best_checkpoint=best, best_epoch=best_epoch, test_reliability=module.reliability)
-    record.update(stopped_by=stopped_by(trainer))
+    train_batches = epoch_batches(cfg, datamodule.sizes()["train"], trainer.world_size)
+    record.update(stopped_by=stopped_by(trainer, train_batches))
 
 
 def _log_finished_run(ended: str | None, trained_before: int, global_step: int) -> None:
@@ -581,10 +585,11 @@ def build_run_trainer(cfg: DictConfig, output_dir: Path, interactive: bool) -> L
 # ------------------------------------------------------------------------------ after the fit
 
 
-def stopped_by(trainer: L.Trainer) -> str:
+def stopped_by(trainer: L.Trainer, train_batches: int | None = None) -> str:
     """How a fit that completed ended: ``early_stopping`` when an ``EarlyStopping`` callback
     stopped it (the monitored metric stopped improving); ``debug_run`` when Lightning's debug
-    settings (``fast_dev_run``, ``overfit_batches``, ``limit_*_batches``) limited it; else
+    settings (``fast_dev_run``, ``overfit_batches``, ``limit_*_batches``) limited it (a limit
+    no smaller than the ``train_batches`` of an epoch limits nothing); else
     ``budget``: it ran until the trainer's cap (``max_epochs``, ``max_steps``, ``max_time``)
     while still improving, or with no early stopping to say otherwise. A run that failed or was
     refused records ``failed``."""
@@ -592,7 +597,7 @@ def stopped_by(trainer: L.Trainer) -> str:
     if stopped:
         return "early_stopping"
     debug = {key: getattr(trainer, key) for key in DEBUG_SETTINGS}
-    return "debug_run" if debug_settings(debug) else "budget"
+    return "debug_run" if debug_settings(debug, train_batches) else "budget"
 
 
 def close_loggers(trainer: L.Trainer) -> None:
