@@ -102,13 +102,15 @@ def test_a_debug_sweep_run_again_skips_and_a_real_sweep_replaces_it(tmp_path: Pa
 def test_a_checkpoint_a_debug_run_wrote_does_not_resume_a_real_run(tmp_path: Path) -> None:
     """debug=limit writes checkpoints: trained on part of the data, they are no result."""
     run = tmp_path / "run"
-    result, output = train(tmp_path, *QUICK, "trainer.max_epochs=2", "hydra.run.dir=run")
+    small = "data.batch_size=16"  # 6 batches an epoch, of which debug=limit trains 3
+    result, output = train(tmp_path, *QUICK, small, "trainer.max_epochs=2", "hydra.run.dir=run")
     assert result.returncode == 0, output[-3000:]
     (run / "metrics.json").unlink()
-    resume = ("data=iris", "logger=none", "trainer.max_epochs=4", "hydra.run.dir=run")
+    resume = ("data=iris", small, "logger=none", "trainer.max_epochs=4", "hydra.run.dir=run")
     result, output = train(tmp_path, *resume, "debug=limit", "ckpt_path=last")
     assert result.returncode == 0, output[-3000:]
     record = (run / "metrics.json").read_text()
+    assert json.loads(record)["debug_run"] == "trainer.limit_train_batches=3"
 
     result, output = train(tmp_path, *resume, "trainer.max_epochs=6", "ckpt_path=last")
 
