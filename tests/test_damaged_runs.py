@@ -120,6 +120,21 @@ def test_a_checkpoint_a_debug_run_wrote_does_not_resume_a_real_run(tmp_path: Pat
     assert (run / "metrics.json").read_text() == record  # nothing written
 
 
+@pytest.mark.slow
+def test_a_checkpoint_of_a_limit_that_left_no_batch_out_resumes_a_real_run(tmp_path: Path):
+    """trainer.limit_train_batches=5 on iris's one batch an epoch left none out: an ordinary
+    run (its record says so), whose checkpoint an ordinary run continues."""
+    result, output = train(tmp_path, *QUICK, "trainer.limit_train_batches=5", "hydra.run.dir=a")
+    assert result.returncode == 0, output[-3000:]
+    assert json.loads((tmp_path / "a" / "metrics.json").read_text())["debug_run"] is None
+    last = tmp_path / "a" / "checkpoints" / "last.ckpt"
+    resume = ("data=iris", "logger=none", "trainer.max_epochs=2", f"ckpt_path={last}")
+    result, output = train(tmp_path, *resume, "hydra.run.dir=b")
+    assert result.returncode == 0, output[-3000:]
+    record = json.loads((tmp_path / "b" / "metrics.json").read_text())
+    assert (record["status"], record["debug_run"], record["epochs"]) == ("completed", None, 2)
+
+
 @pytest.mark.slow  # two sweeps in fresh processes: about 15 s
 def test_a_study_copied_to_another_folder_goes_on_there(tmp_path: Path) -> None:
     """Its runs' configs hold absolute paths (paths.run_dir, the checkpoint folder): before,

@@ -56,8 +56,10 @@ from lossbench.messages import quiet_lightning
 from lossbench.module import ClassifierModule, resolved_loss
 from lossbench.record import (
     DEBUG_SETTINGS,
+    RECORD_NAME,
     debug_settings,
     environment,
+    load_record,
     read_run_config,
     refuse_completed,
     refuse_replaced_files,
@@ -245,12 +247,29 @@ def _refuse_debug_checkpoint(cfg: DictConfig, resume: Path, saved: Path, earlier
         return
     if resume.stat().st_mtime < saved.stat().st_mtime:
         return
+    if _recorded_as_ordinary(saved):  # its number of training batches left none out
+        return
     raise ConfigError(
         f"ckpt_path={str(cfg.ckpt_path)!r} resumes {resume}, which a debug run wrote ({debug}; "
         f"{saved}): its epochs trained on part of the data, so a run continued from it would be "
         "no result either. Train the run afresh in a new directory (another hydra.run.dir), "
         "or give the same debug settings to continue it as a debug run."
     )
+
+
+def _recorded_as_ordinary(saved: Path) -> bool:
+    """Whether the run whose ``config.yaml`` is ``saved`` recorded, after writing it, that it
+    was no debug run: its config's settings alone cannot tell, where a number of training
+    batches (``trainer.limit_train_batches=100``) was no smaller than its epoch's
+    (:func:`~lossbench.record.debug_settings`)."""
+    path = saved.parent / RECORD_NAME
+    try:
+        if path.stat().st_mtime < saved.stat().st_mtime:
+            return False
+    except OSError:
+        return False
+    record, _ = load_record(path)
+    return isinstance(record, dict) and "debug_run" in record and record["debug_run"] is None
 
 
 def _set_aside_earlier_attempt(output_dir: Path) -> None:
