@@ -102,13 +102,15 @@ def test_a_debug_sweep_run_again_skips_and_a_real_sweep_replaces_it(tmp_path: Pa
 def test_a_checkpoint_a_debug_run_wrote_does_not_resume_a_real_run(tmp_path: Path) -> None:
     """debug=limit writes checkpoints: trained on part of the data, they are no result."""
     run = tmp_path / "run"
-    result, output = train(tmp_path, *QUICK, "trainer.max_epochs=2", "hydra.run.dir=run")
+    small = "data.batch_size=16"  # 6 batches an epoch, of which debug=limit trains 3
+    result, output = train(tmp_path, *QUICK, small, "trainer.max_epochs=2", "hydra.run.dir=run")
     assert result.returncode == 0, output[-3000:]
     (run / "metrics.json").unlink()
-    resume = ("data=iris", "logger=none", "trainer.max_epochs=4", "hydra.run.dir=run")
+    resume = ("data=iris", small, "logger=none", "trainer.max_epochs=4", "hydra.run.dir=run")
     result, output = train(tmp_path, *resume, "debug=limit", "ckpt_path=last")
     assert result.returncode == 0, output[-3000:]
     record = (run / "metrics.json").read_text()
+    assert json.loads(record)["debug_run"] == "trainer.limit_train_batches=3"
 
     result, output = train(tmp_path, *resume, "trainer.max_epochs=6", "ckpt_path=last")
 
@@ -116,6 +118,21 @@ def test_a_checkpoint_a_debug_run_wrote_does_not_resume_a_real_run(tmp_path: Pat
     assert "which a debug run wrote (trainer.limit_train_batches=" in result.stderr
     assert "Train the run afresh in a new directory" in result.stderr
     assert (run / "metrics.json").read_text() == record  # nothing written
+
+
+@pytest.mark.slow
+def test_a_checkpoint_of_a_limit_that_left_no_batch_out_resumes_a_real_run(tmp_path: Path):
+    """trainer.limit_train_batches=5 on iris's one batch an epoch left none out: an ordinary
+    run (its record says so), whose checkpoint an ordinary run continues."""
+    result, output = train(tmp_path, *QUICK, "trainer.limit_train_batches=5", "hydra.run.dir=a")
+    assert result.returncode == 0, output[-3000:]
+    assert json.loads((tmp_path / "a" / "metrics.json").read_text())["debug_run"] is None
+    last = tmp_path / "a" / "checkpoints" / "last.ckpt"
+    resume = ("data=iris", "logger=none", "trainer.max_epochs=2", f"ckpt_path={last}")
+    result, output = train(tmp_path, *resume, "hydra.run.dir=b")
+    assert result.returncode == 0, output[-3000:]
+    record = json.loads((tmp_path / "b" / "metrics.json").read_text())
+    assert (record["status"], record["debug_run"], record["epochs"]) == ("completed", None, 2)
 
 
 @pytest.mark.slow  # two sweeps in fresh processes: about 15 s

@@ -108,6 +108,37 @@ def test_eval_recomputes_the_runs_metrics_exactly(make_cfg, tmp_path, task):
     assert result["epoch"] == record["best_epoch"]
 
 
+def test_eval_scores_the_whole_split_whatever_the_runs_limits(make_cfg, tmp_path):
+    """A run's trainer.limit_val_batches / limit_test_batches: 1 (the whole split, one batch),
+    or a fraction or 0, as the config.yaml of a run trained before those were refused holds
+    them. lossbench-eval scores the whole split, as the run's final evaluation did, instead of
+    stopping with Lightning's error or an IndexError."""
+    limits = ("trainer.limit_val_batches=1", "trainer.limit_test_batches=1")
+    record = train(make_cfg("data=iris", *limits), tmp_path / "run")
+    config = tmp_path / "run" / "config.yaml"
+    trained = config.read_text()
+    assert "limit_val_batches: 1\n" in trained and "limit_test_batches: 1\n" in trained
+    for limit, split in (("1", "test"), ("0.5", "test"), ("0", "test"), ("0.5", "val")):
+        config.write_text(
+            trained.replace("limit_val_batches: 1\n", f"limit_val_batches: {limit}\n").replace(
+                "limit_test_batches: 1\n", f"limit_test_batches: {limit}\n"
+            )
+        )
+        out = tmp_path / f"{split}-{limit}.json"
+        result = run_module(
+            "lossbench.evaluate",
+            f"ckpt_path={record['best_checkpoint']}",
+            f"split={split}",
+            f"out={out}",
+            cwd=tmp_path,
+        )
+        assert result.returncode == 0 and "Traceback" not in result.stderr, result.stderr
+        written = json.loads(out.read_text())
+        assert {k: v for k, v in written.items() if k.startswith(f"{split}/")} == {
+            k: v for k, v in record.items() if k.startswith(f"{split}/")
+        }
+
+
 def test_eval_recomputes_a_run_with_pos_weight_auto(make_cfg, tmp_path):
     """The checkpoint stores the numbers ``auto`` came to, its config.yaml says ``auto``: the
     same run (it was refused as another run's config)."""

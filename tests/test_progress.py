@@ -324,6 +324,30 @@ def test_the_final_line_quotes_a_sweep_folder_for_the_shell():
     assert plain.endswith("Make its report: lossbench-report out/study")
 
 
+def test_the_final_line_names_debug_runs_only_where_the_jobs_recorded_them(tmp_path):
+    """A number of training batches set for the whole sweep (``trainer.limit_train_batches=5``)
+    leaves none out where a job's epoch has no more: that job records an ordinary run, and the
+    final line says to make the report, not that the runs are debug runs."""
+    import json
+
+    from lossbench.hydra_callbacks import _final_line
+    from lossbench.progress import OUTCOMES, StudyProgress
+
+    counts = dict.fromkeys(OUTCOMES, 0) | {"completed": 1}
+    progress = StudyProgress(total=1, stream=io.StringIO())
+    debug = "trainer.limit_train_batches=5"
+    record = tmp_path / "study" / "0_iris" / "metrics.json"
+    record.parent.mkdir(parents=True)
+    since = time.time() - 1
+    for recorded, says in ((debug, "Its runs are debug runs (trainer."), (None, "Make its report")):
+        record.write_text(json.dumps({"status": "completed", "debug_run": recorded}))
+        line = _final_line(str(tmp_path / "study"), debug, progress, counts, since=since)
+        assert says in line, line
+    # a record from before the sweep started is not one of its jobs'
+    line = _final_line(str(tmp_path / "study"), debug, progress, counts, since=time.time() + 60)
+    assert "Its runs are debug runs" in line, line
+
+
 def test_a_search_whose_trials_completed_without_a_finite_value_says_so(tmp_path):
     """A trial completes with a NaN optimized metric where that metric is undefined on its
     validation split; a non-finite loss fails the trial instead (the catalogue's

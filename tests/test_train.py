@@ -463,9 +463,9 @@ def test_weights_turning_non_finite_in_the_last_step_fail_the_run(
     "unvalidated",
     [
         ("callbacks=none", "trainer.check_val_every_n_epoch=2", "trainer.max_epochs=2"),
-        ("trainer.limit_val_batches=0",),
+        ("trainer.check_val_every_n_epoch=2", "trainer.max_epochs=3"),
     ],
-    ids=["callbacks-none-no-validation", "no-validation-batches"],
+    ids=["callbacks-none-no-validation", "first-epoch-not-validated"],
 )
 def test_weights_no_validation_saw_fail_the_run_at_their_epochs_end(
     make_cfg, tmp_path, unvalidated

@@ -197,12 +197,26 @@ def test_overfit_trains_on_one_batch_in_the_batch_loop(make_cfg, tmp_path):
     assert losses[-1] < 0.5 * losses[0]  # 16 samples: memorised
 
 
+def test_limits_that_leave_no_batch_out_make_no_debug_run(make_cfg, tmp_path):
+    """breast_cancer's 341 training rows make 11 batches of 32, and validation and test take
+    each split as one batch: limits at or above those train and score as without them."""
+    run = ("data=breast_cancer", "data.batch_size=32", "trainer.max_epochs=2")
+    limits = ("trainer.limit_val_batches=1", "trainer.limit_test_batches=1")
+    whole = train(make_cfg(*run, *limits, "trainer.limit_train_batches=11"), tmp_path / "all")
+    assert (whole["debug_run"], whole["stopped_by"], whole["steps"]) == (None, "budget", 22)
+    more = train(make_cfg(*run, "trainer.limit_train_batches=100"), tmp_path / "more")
+    assert (more["debug_run"], more["stopped_by"], more["steps"]) == (None, "budget", 22)
+    limited = train(make_cfg(*run, "trainer.limit_train_batches=10"), tmp_path / "fewer")
+    assert limited["debug_run"] == "trainer.limit_train_batches=10"
+    assert (limited["stopped_by"], limited["steps"]) == ("debug_run", 20)
+
+
 def test_limit_and_anomaly_presets_run(make_cfg, tmp_path):
     limited = train(make_cfg(*RUN, "debug=limit", "data.batch_size=16"), tmp_path / "limit")
     # 3 batches of 16 in each epoch; the command line's trainer.max_epochs=2 beats the preset's 3
     assert (limited["epochs"], limited["steps"]) == (2, 6)
-    # fewer batches than the splits hold: a debug run, which the report leaves out
-    assert limited["debug_run"] == "trainer.limit_train_batches=3, trainer.limit_val_batches=2"
+    # fewer training batches than the split holds: a debug run, which the report leaves out
+    assert limited["debug_run"] == "trainer.limit_train_batches=3"
     assert limited["stopped_by"] == "debug_run"
     anomaly = train(make_cfg(*RUN, "debug=anomaly"), tmp_path / "anomaly")
     assert anomaly["status"] == "completed" and anomaly["validation_loop"] == "inline"

@@ -76,6 +76,22 @@ class Budget:
         return min(epochs * self.batches + rest * self.accumulate, self.max_epochs * self.batches)
 
 
+def epoch_batches(cfg: DictConfig, train_rows: int, world_size: int = 1) -> int:
+    """The training batches of one epoch in each of ``world_size`` processes, before
+    ``trainer.limit_train_batches``: each process takes its share of the rows (padded to the
+    same count, as ``DistributedSampler`` does), and the last batch may be short (lossbench's
+    loader drops none).
+
+        >>> from omegaconf import OmegaConf
+        >>> cfg = OmegaConf.create({"data": {"batch_size": 32},
+        ...                         "trainer": {"limit_train_batches": 3}})
+        >>> epoch_batches(cfg, 341), epoch_batches(cfg, 341, world_size=2)
+        (11, 6)
+    """
+    rows = math.ceil(train_rows / world_size)
+    return max(math.ceil(rows / (cfg.data.batch_size or rows or 1)), 1)
+
+
 def batches_per_epoch(cfg: DictConfig, train_rows: int, world_size: int = 1) -> int:
     """The training batches of one epoch in each of ``world_size`` processes (each takes its
     share of the rows), after ``trainer.limit_train_batches``.
@@ -85,8 +101,7 @@ def batches_per_epoch(cfg: DictConfig, train_rows: int, world_size: int = 1) -> 
         >>> batches_per_epoch(cfg, 341), batches_per_epoch(cfg, 341, world_size=2)
         (6, 3)
     """
-    rows = math.ceil(train_rows / world_size)
-    batches = math.ceil(rows / (cfg.data.batch_size or rows))
+    batches = epoch_batches(cfg, train_rows, world_size)
     limit = cfg.trainer.get("limit_train_batches")
     if isinstance(limit, int) and not isinstance(limit, bool):
         batches = min(batches, limit)

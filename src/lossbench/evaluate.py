@@ -508,8 +508,9 @@ def evaluate(
     warn_unscored(unscored, datamodule.task, datamodule.n_targets, f"data={data['name']}")
     module = ClassifierModule.from_checkpoint(checkpoint, ckpt)
 
+    # the run's trainer.limit_val_batches / limit_test_batches are not passed on: the split is
+    # one batch, scored whole, as the run's own final evaluation scores it
     run_trainer = cfg.get("trainer") or {}
-    limit = run_trainer.get(f"limit_{split}_batches")
     hardware = {
         "accelerator": accelerator or run_trainer.get("accelerator") or "auto",
         "devices": 1,
@@ -520,7 +521,6 @@ def evaluate(
     trainer = build_trainer(
         **hardware,
         deterministic=run_trainer.get("deterministic") or False,
-        **({f"limit_{split}_batches": limit} if limit is not None else {}),
         logger=False,
         enable_checkpointing=False,
         enable_progress_bar=False,

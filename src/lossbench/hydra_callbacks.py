@@ -583,9 +583,10 @@ class StudyProgressLine(Callback):
         from lossbench.record import debug_settings
 
         # Set for the whole sweep, not swept (a swept value is not in this config): every job
-        # is a debug run, and the report would refuse them all.
+        # is a debug run, and the report would refuse them all. A number of training batches
+        # may leave none out on a job's data: its record says so (_ordinary_run_recorded).
         debug = debug_settings(config.get("trainer"))
-        final = functools.partial(_final_line, sweep_dir, debug)
+        final = functools.partial(_final_line, sweep_dir, debug, since=self._started)
         self._watch = StudyWatch(sweep_dir, total, final=final).start()
         WATCHING.append(self)
 
@@ -636,11 +637,42 @@ class StudyProgressLine(Callback):
         return sweep_dir, counts, self._started
 
 
-def _final_line(sweep_dir: str, debug: str | None, progress: Any, counts: dict[str, int]) -> str:
+def _ordinary_run_recorded(sweep_dir: str, since: float) -> bool:
+    """Whether a job under ``sweep_dir`` recorded a completed run that is no debug run at or
+    after ``since`` (a time stamp): the sweep's ``trainer.limit_train_batches``, a number of
+    batches, left none of that job's batches out
+    (:func:`~lossbench.record.debug_settings`)."""
+    import json
+
+    for path in Path(sweep_dir).rglob("metrics.json"):
+        try:
+            if path.stat().st_mtime < since:
+                continue
+            record = json.loads(path.read_text())
+        except (OSError, ValueError):
+            continue
+        completed = isinstance(record, dict) and record.get("status") == "completed"
+        if completed and "debug_run" in record and not record["debug_run"]:
+            return True
+    return False
+
+
+def _final_line(
+    sweep_dir: str,
+    debug: str | None,
+    progress: Any,
+    counts: dict[str, int],
+    *,
+    since: float | None = None,
+) -> str:
     """The sweep's last progress line: where to make its report; for a sweep of debug runs
-    (``debug``: their settings), that they are no result, which the report leaves out."""
+    (``debug``: their settings), that they are no result, which the report leaves out, unless a
+    job written at or after ``since`` recorded an ordinary run."""
     from lossbench.progress import every_job_refused, summary
     from lossbench.record import DEBUG_FIX
+
+    if debug is not None and since is not None and _ordinary_run_recorded(sweep_dir, since):
+        debug = None
 
     if counts.get("exists") or every_job_refused(counts):
         return f"{summary(progress, counts)}."  # lossbench-train then says why and exits 2

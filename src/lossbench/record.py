@@ -31,8 +31,12 @@ RECORD_NAME = "metrics.json"
 #: batches of each loop, one epoch), ``overfit_batches`` (the same batches again and again), and
 #: ``limit_train_batches`` / ``limit_val_batches`` below the whole split (fewer batches of
 #: training, or a best epoch chosen on part of the validation split; ``debug=limit``).
+#: lossbench-train refuses a ``limit_val_batches`` that leaves any of the validation split out
+#: (it is one batch); a config written before that may hold one.
 DEBUG_SETTINGS = ("fast_dev_run", "overfit_batches", "limit_train_batches", "limit_val_batches")
-#: Of :data:`DEBUG_SETTINGS`, those that limit a loop's batches: off at null or 1.0 (all of them).
+#: Of :data:`DEBUG_SETTINGS`, those that limit a loop's batches: off at null or 1.0 (all of
+#: them), and at a number of batches no smaller than the loop has. Validation takes its split
+#: as one batch; the training batches depend on the data (None: not known).
 _LIMITS = ("limit_train_batches", "limit_val_batches")
 #: The ``debug/`` presets that set :data:`DEBUG_SETTINGS`.
 DEBUG_PRESETS = ("fdr", "overfit", "limit")
@@ -338,30 +342,38 @@ def refuse_replaced_files(
     )
 
 
-def debug_settings(trainer: Mapping[str, Any] | None) -> str | None:
+def debug_settings(
+    trainer: Mapping[str, Any] | None, train_batches: int | None = None
+) -> str | None:
     """The record's ``debug_run``: the :data:`DEBUG_SETTINGS` that ``trainer`` (a run's
     ``trainer.*`` config) turns on, as a user writes them on the command line and joined by
     ``", "``; None for an ordinary run. A setting is on as Lightning reads it: ``fast_dev_run``
     true or a positive number of batches, ``overfit_batches`` a positive number or fraction,
-    a ``limit_*_batches`` anything but null or 1.0 (a number of batches, 1 included, or a
-    fraction of them).
+    a ``limit_*_batches`` where it leaves batches out: a fraction of them below 1.0, or a
+    number of batches below the loop's. ``train_batches``: the training batches of an epoch
+    (one process's, :func:`lossbench.budget.epoch_batches`); None where the data are not known,
+    and then any number of training batches counts. Validation is one batch, so
+    ``limit_val_batches`` of 1 or more leaves none out.
 
         >>> debug_settings({"fast_dev_run": True, "overfit_batches": 0.0})
         'trainer.fast_dev_run=true'
         >>> debug_settings({"fast_dev_run": 5, "overfit_batches": 2})
         'trainer.fast_dev_run=5, trainer.overfit_batches=2'
-        >>> debug_settings({"limit_train_batches": 3, "limit_val_batches": 1.0})
+        >>> debug_settings({"limit_train_batches": 3, "limit_val_batches": 1})
         'trainer.limit_train_batches=3'
+        >>> debug_settings({"limit_train_batches": 100}, train_batches=11) is None
+        True
         >>> debug_settings({"fast_dev_run": False, "limit_train_batches": None}) is None
         True
     """
     if trainer is None:
         return None
     values = {key: trainer.get(key) for key in DEBUG_SETTINGS}
+    batches = {"limit_train_batches": train_batches, "limit_val_batches": 1}
     on = [
         f"trainer.{key}={_as_written(value)}"
         for key, value in values.items()
-        if (_limits(value) if key in _LIMITS else _on(value))
+        if (_limits(value, batches[key]) if key in _LIMITS else _on(value))
     ]
     return ", ".join(on) or None
 
@@ -373,10 +385,14 @@ def _on(value: Any) -> bool:
     return isinstance(value, int | float) and value > 0
 
 
-def _limits(value: Any) -> bool:
-    """Whether a ``limit_*_batches`` ``value`` leaves batches out: anything but null and 1.0
+def _limits(value: Any, batches: int | None) -> bool:
+    """Whether a ``limit_*_batches`` ``value`` leaves some of a loop's ``batches`` out (None:
+    not known): anything but null, 1.0 and a number of batches no smaller than ``batches``
     (Lightning reads an int as a number of batches, a float as a fraction of them)."""
-    return value is not None and not (isinstance(value, float) and value == 1.0)
+    if value is None or (isinstance(value, float) and value == 1.0):
+        return False
+    whole = isinstance(value, int) and not isinstance(value, bool)
+    return not (whole and batches is not None and value >= batches)
 
 
 def _as_written(value: Any) -> str:

@@ -32,7 +32,7 @@ from lightning.pytorch.utilities.rank_zero import rank_zero_only
 from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import InterpolationResolutionError
 
-from lossbench.budget import check_run_budget
+from lossbench.budget import check_run_budget, epoch_batches
 from lossbench.callbacks import stopped_early
 from lossbench.checkpoint import (
     CheckpointError,
@@ -56,8 +56,10 @@ from lossbench.messages import quiet_lightning
 from lossbench.module import ClassifierModule, resolved_loss
 from lossbench.record import (
     DEBUG_SETTINGS,
+    RECORD_NAME,
     debug_settings,
     environment,
+    load_record,
     read_run_config,
     refuse_completed,
     refuse_replaced_files,
@@ -245,12 +247,29 @@ def _refuse_debug_checkpoint(cfg: DictConfig, resume: Path, saved: Path, earlier
         return
     if resume.stat().st_mtime < saved.stat().st_mtime:
         return
+    if _recorded_as_ordinary(saved):  # its number of training batches left none out
+        return
     raise ConfigError(
         f"ckpt_path={str(cfg.ckpt_path)!r} resumes {resume}, which a debug run wrote ({debug}; "
         f"{saved}): its epochs trained on part of the data, so a run continued from it would be "
         "no result either. Train the run afresh in a new directory (another hydra.run.dir), "
         "or give the same debug settings to continue it as a debug run."
     )
+
+
+def _recorded_as_ordinary(saved: Path) -> bool:
+    """Whether the run whose ``config.yaml`` is ``saved`` recorded, after writing it, that it
+    was no debug run: its config's settings alone cannot tell, where a number of training
+    batches (``trainer.limit_train_batches=100``) was no smaller than its epoch's
+    (:func:`~lossbench.record.debug_settings`)."""
+    path = saved.parent / RECORD_NAME
+    try:
+        if path.stat().st_mtime < saved.stat().st_mtime:
+            return False
+    except OSError:
+        return False
+    record, _ = load_record(path)
+    return isinstance(record, dict) and "debug_run" in record and record["debug_run"] is None
 
 
 def _set_aside_earlier_attempt(output_dir: Path) -> None:
@@ -293,6 +312,9 @@ def fit_and_evaluate(
     except ValueError as error:
         raise ConfigError(str(error)) from None
     trainer = build_run_trainer(cfg, output_dir, interactive)
+    # now that the epoch's batches are known: a limit no smaller than them makes no debug run
+    train_batches = epoch_batches(cfg, datamodule.sizes()["train"], trainer.world_size)
+    record["debug_run"] = debug_settings(cfg.trainer, train_batches)
     try:
         check_evaluation_shares(cfg, datamodule.sizes(), trainer.world_size, datamodule.task)
         check_run_budget(cfg, datamodule.sizes()["train"], trainer.world_size)
@@ -421,7 +443,8 @@ def _fit(
     best_epoch = callback.best_epoch if in_memory is not None else _best_epoch(best)
     record.update(values)
     record.update(best_checkpoint=best, best_epoch=best_epoch, test_reliability=module.reliability)
-    record.update(stopped_by=stopped_by(trainer))
+    train_batches = epoch_batches(cfg, datamodule.sizes()["train"], trainer.world_size)
+    record.update(stopped_by=stopped_by(trainer, train_batches))
 
 
 def _log_finished_run(ended: str | None, trained_before: int, global_step: int) -> None:
@@ -582,10 +605,11 @@ def build_run_trainer(cfg: DictConfig, output_dir: Path, interactive: bool) -> L
 # ------------------------------------------------------------------------------ after the fit
 
 
-def stopped_by(trainer: L.Trainer) -> str:
+def stopped_by(trainer: L.Trainer, train_batches: int | None = None) -> str:
     """How a fit that completed ended: ``early_stopping`` when an ``EarlyStopping`` callback
     stopped it (the monitored metric stopped improving); ``debug_run`` when Lightning's debug
-    settings (``fast_dev_run``, ``overfit_batches``, ``limit_*_batches``) limited it; else
+    settings (``fast_dev_run``, ``overfit_batches``, ``limit_*_batches``) limited it (a limit
+    no smaller than the ``train_batches`` of an epoch limits nothing); else
     ``budget``: it ran until the trainer's cap (``max_epochs``, ``max_steps``, ``max_time``)
     while still improving, or with no early stopping to say otherwise. A run that failed or was
     refused records ``failed``."""
@@ -593,7 +617,7 @@ def stopped_by(trainer: L.Trainer) -> str:
     if stopped:
         return "early_stopping"
     debug = {key: getattr(trainer, key) for key in DEBUG_SETTINGS}
-    return "debug_run" if debug_settings(debug) else "budget"
+    return "debug_run" if debug_settings(debug, train_batches) else "budget"
 
 
 def close_loggers(trainer: L.Trainer) -> None:

@@ -442,6 +442,65 @@ def _check_optimizer_settings(opt: DictConfig) -> None:
         )
 
 
+#: What ``trainer.limit_val_batches`` and ``trainer.limit_test_batches`` take: lossbench evaluates a
+#: split as one batch, so each of these is the whole split.
+EVALUATION_LIMITS = "null (the default), 1.0 or a whole number >= 1, each the whole split"
+#: Why a run needs each split that a ``limit_*_batches`` of 0 would leave out.
+_SPLIT_NEEDED = {
+    "limit_val_batches": (
+        "validation",
+        "would never validate, but validation picks the run's best epoch (its checkpoint, "
+        "early stopping and the test metrics come from it): the run would have no best "
+        "epoch and score its last weights. Leave out trainer.limit_val_batches (the default: "
+        "the whole split); for a quicker run, validate less often (e.g. "
+        "trainer.check_val_every_n_epoch=5) or train on fewer batches "
+        "(trainer.limit_train_batches, a debug run)",
+    ),
+    "limit_test_batches": (
+        "test",
+        "would leave out the test split, but the test metrics of the run's best epoch are its "
+        "result (metrics.json, lossbench-report). Leave out trainer.limit_test_batches (the "
+        "default: the whole split); to score a checkpoint on the validation split alone, use "
+        "lossbench-eval split=val",
+    ),
+}
+
+
+def evaluation_limit_refusal(key: str, value: Any) -> str | None:
+    """The refusal of ``trainer.<key>=value`` for ``limit_val_batches`` or
+    ``limit_test_batches``; None where it is taken. lossbench evaluates each split as one batch
+    (:class:`~lossbench.data.datamodule.ClassificationDataModule`), so Lightning's fraction of a
+    split's batches would keep less than that batch (it stops at the first validation or test
+    with a traceback), and 0 would leave the split out.
+
+        >>> evaluation_limit_refusal("limit_val_batches", 2) is None
+        True
+        >>> print(evaluation_limit_refusal("limit_test_batches", 0.5)[:69])
+        trainer.limit_test_batches=0.5 keeps half of the test split's batches
+    """
+    whole = type(value) is int and value >= 1  # a bool is no number of batches
+    if value is None or whole or (type(value) is float and value == 1.0):
+        return None
+    split, why = _SPLIT_NEEDED[key]
+    if type(value) in (int, float) and value == 0:
+        return f"trainer.{key}={value} {why}. Valid: {EVALUATION_LIMITS}."
+    fraction = type(value) is float and 0.0 < value < 1.0
+    if fraction:
+        share = "half" if value == 0.5 else f"a fraction ({value})"
+        return (
+            f"trainer.{key}={value} keeps {share} of the {split} split's batches, but lossbench "
+            f"evaluates the whole {split} split as one batch, and less than one batch is "
+            f"none (Lightning would stop at the first {split} with an error). Leave out "
+            f"trainer.{key} (the default: the whole split); for a quicker run, train on fewer "
+            f"batches (trainer.limit_train_batches, a debug run). Valid: {EVALUATION_LIMITS}."
+        )
+    return (
+        f"trainer.{key}={value!r} is not a limit lossbench can take: it evaluates the whole "
+        f"{split} split as one batch. Leave out trainer.{key} (the default: the whole split). "
+        f"Valid: {EVALUATION_LIMITS}."
+    )
+
+
 def _check_trainer_values(trainer: DictConfig) -> None:
     """``trainer.*`` numbers that Lightning takes and then fails on mid-run, or that would
     train nothing (a division by zero at the first validation, an accumulation of no
@@ -471,14 +530,8 @@ def _check_trainer_values(trainer: DictConfig) -> None:
         "trainer.limit_train_batches=0.25, or null for every batch.",
     )
     for key in ("limit_val_batches", "limit_test_batches"):
-        value = trainer.get(key)
-        _require(
-            value is None
-            or (isinstance(value, int) and value >= 0)
-            or (isinstance(value, float) and 0.0 <= value <= 1.0),
-            f"trainer.{key}={value!r} must be a number of batches >= 0 or a fraction in "
-            f"[0, 1], e.g. trainer.{key}=0.5, or null for every batch.",
-        )
+        error = evaluation_limit_refusal(key, trainer.get(key))
+        _require(error is None, str(error))
     clip = trainer.get("gradient_clip_val")
     _require(
         clip is None or (clip >= 0 and math.isfinite(clip)),
