@@ -134,6 +134,7 @@ def test_inline_validation_only_where_nothing_needs_lightnings_loop(
         logger=False,
         enable_progress_bar=False,
         enable_model_summary=False,
+        num_sanity_val_steps=0,  # lossbench's default (a sanity check needs Lightning's loop)
         callbacks=[callback] if callback else [],
         **trainer_kwargs,
     )
@@ -145,7 +146,7 @@ def test_inline_validation_only_where_nothing_needs_lightnings_loop(
     if isinstance(callback, ModelCheckpoint | EarlyStopping):
         expected = expected and not acts_at_validation_end(callback)
     assert validates_inline(trainer, module) is expected
-    with_progress_bar = L.Trainer(logger=False, enable_progress_bar=True)
+    with_progress_bar = L.Trainer(logger=False, enable_progress_bar=True, num_sanity_val_steps=0)
     # a progress bar's validation hooks only draw the validation bar: inline is the same run
     assert validates_inline(with_progress_bar, module)
     per_step = ClassifierModule.from_config(cfg, dm)  # the lightning runner's module

@@ -348,7 +348,7 @@ def _larger_fraction(cfg: Any, stage: str, total: int, rows: int, unit: str) -> 
     """How to give ``stage``'s split at least ``rows`` of the data set's ``total`` rows: its
     fraction setting raised (about: the splitter may move a row between splits to give each
     split every class), as :func:`lossbench.data.splits.check_split_sizes` counts the splits."""
-    from lossbench.data.splits import _split_sizes
+    from lossbench.data.splits import split_sizes
 
     name, key = _EVALUATED[stage]
     val, test = float(cfg.data.val_fraction), float(cfg.data.test_fraction)
@@ -357,7 +357,7 @@ def _larger_fraction(cfg: Any, stage: str, total: int, rows: int, unit: str) -> 
         val_f, test_f = (fraction, test) if stage == "val" else (val, fraction)
         if val_f + test_f >= 1:
             break
-        split = _split_sizes(total, val_f, test_f)
+        split = split_sizes(total, val_f, test_f)
         if split[name] >= rows and split["train"] >= 1:
             return f"a larger {key} (about {key}={fraction:g} gives it {split[name]} {unit})"
     return f"a larger {key} on more {unit}"

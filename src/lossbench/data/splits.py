@@ -41,6 +41,7 @@ __all__ = [
     "cover_every_class",
     "split_and_standardize",
     "split_indices",
+    "split_sizes",
     "split_table",
 ]
 
@@ -332,8 +333,12 @@ def check_split_classes(labels_train: np.ndarray, task: str, label_names: list[s
         )
 
 
-def _split_sizes(n_rows: int, val_fraction: float, test_fraction: float) -> dict[str, int]:
-    """Split sizes as two scikit-learn ``train_test_split`` calls make them: test first."""
+def split_sizes(n_rows: int, val_fraction: float, test_fraction: float) -> dict[str, int]:
+    """Split sizes as two scikit-learn ``train_test_split`` calls make them: test first.
+
+    >>> split_sizes(150, 0.2, 0.2)
+    {'train': 90, 'validation': 30, 'test': 30}
+    """
     n_test = math.ceil(test_fraction * n_rows)
     rest = n_rows - n_test
     n_val = math.ceil(val_fraction / (1.0 - test_fraction) * rest)
@@ -398,7 +403,7 @@ def check_split_sizes(
         raise DataError(
             f"{given}: {why}, so at least {3 * need} rows in all. Use a larger data set."
         )
-    sizes = _split_sizes(n_rows, val_fraction, test_fraction)
+    sizes = split_sizes(n_rows, val_fraction, test_fraction)
     for split, size in sizes.items():
         if size >= need:
             continue
