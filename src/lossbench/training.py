@@ -39,6 +39,7 @@ from lossbench.checkpoint import (
     check_resume,
     load_checkpoint,
     resume_path,
+    within_epoch_note,
 )
 from lossbench.checkpoint_format import history, run_config_text
 from lossbench.checkpoint_io import write_in_background
@@ -171,6 +172,7 @@ def train(cfg: DictConfig, output_dir: str | Path, *, multirun: bool = False) ->
     if not multirun and rank_zero_only.rank == 0:  # a sweep's report counts such runs
         improving = still_improving_message(cfg, record)
         if improving is not None:
+            improving += within_epoch_note(output_dir / "checkpoints" / "last.ckpt")
             warnings.warn(improving, StillImprovingWarning, stacklevel=2)
     return record
 
