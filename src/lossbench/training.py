@@ -588,8 +588,10 @@ def stopped_by(trainer: L.Trainer) -> str:
     stopped it (the monitored metric stopped improving); ``debug_run`` when Lightning's debug
     settings (``fast_dev_run``, ``overfit_batches``, ``limit_*_batches``) limited it; else
     ``budget``: it ran until the trainer's cap (``max_epochs``, ``max_steps``, ``max_time``)
-    while still improving, or with no early stopping to say otherwise. A run that failed or was
-    refused records ``failed``."""
+    while still improving, or with no early stopping to say otherwise (a stop that
+    ``trainer.min_epochs`` or ``min_steps`` overrode is none:
+    :func:`lossbench.callbacks.drop_overridden_stop`). A run that failed or was refused records
+    ``failed``."""
     stopped = any(isinstance(c, EarlyStopping) and stopped_early(c) for c in trainer.callbacks)
     if stopped:
         return "early_stopping"
