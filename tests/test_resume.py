@@ -94,6 +94,114 @@ def test_a_run_trained_on_in_a_new_directory_keeps_the_best_epoch_it_had(make_cf
     assert best.parent == tmp_path / "on" / "checkpoints" and best.is_file()
 
 
+#: breast_cancer at lr 0.1: val/nll rises at epoch 1 (early stopping with patience 1 asks to
+#: stop there), falls at 2, rises at 3, falls at 4 and 5, rises at 6.
+OVERRIDDEN = (
+    "data=breast_cancer", "data.batch_size=32", "optimizer.lr=0.1",
+    "early_stopping.enabled=true", "early_stopping.patience=1",
+)  # fmt: skip
+
+
+@pytest.mark.parametrize("runner", ["auto", "lightning"])
+def test_a_stop_that_min_epochs_overrode_is_no_stop(make_cfg, tmp_path, runner, caplog):
+    """trainer.min_epochs carried the run to its cap, still improving: it records budget
+    (with the still-improving warning), and a higher trainer.max_epochs trains on from its
+    last.ckpt to the uninterrupted run with that cap. It used to record early_stopping and
+    train nothing more: Lightning keeps early stopping's stop once asked."""
+    from lossbench.still_improving import still_improving_message
+
+    run = (*OVERRIDDEN, f"runner={runner}", "trainer.min_epochs=5")
+    cfg = make_cfg(*run, "trainer.max_epochs=5")
+    capped = train(cfg, tmp_path / "capped")
+    assert capped["stopped_by"] == "budget" and capped["epochs"] == 5
+    assert capped["best_epoch"] == 4 and still_improving_message(cfg, capped) is not None
+    whole = train(make_cfg(*run, "trainer.max_epochs=8"), tmp_path / "whole")
+    assert whole["stopped_by"] == "early_stopping" and 5 < whole["epochs"] < 8
+    last = tmp_path / "capped" / "checkpoints" / "last.ckpt"
+    longer = train(make_cfg(*run, "trainer.max_epochs=8", f"ckpt_path={last}"), tmp_path / "on")
+    assert _final(longer) == _final(whole) and longer["stopped_by"] == "early_stopping"
+    # a checkpoint saved where early stopping asked before the minimum (epoch 1) trains on
+    # to the uninterrupted run, and does not say that no further epoch is trained
+    train(make_cfg(*OVERRIDDEN, f"runner={runner}", "trainer.max_epochs=2"), tmp_path / "two")
+    last = tmp_path / "two" / "checkpoints" / "last.ckpt"
+    minimum = (*OVERRIDDEN, f"runner={runner}", "trainer.min_epochs=4", "trainer.max_epochs=6")
+    whole = train(make_cfg(*minimum), tmp_path / "whole4")
+    assert whole["stopped_by"] == "early_stopping" and whole["epochs"] == 4
+    caplog.clear()
+    resumed = train(make_cfg(*minimum, f"ckpt_path={last}"), tmp_path / "resumed4")
+    assert _final(resumed) == _final(whole) and resumed["stopped_by"] == "early_stopping"
+    assert "no further epoch is trained" not in caplog.text
+
+
+@pytest.mark.slow  # three runs of the command
+def test_a_run_max_steps_ended_within_an_epoch_trains_on_from_the_checkpoint_named(tmp_path):
+    """trainer.max_steps ended the run within its second epoch: its last.ckpt holds that point,
+    which no resume can continue exactly. The refusal used to send the user to that very file;
+    it names the run's newest checkpoint saved at an epoch's end, and resuming from that one
+    with a higher trainer.max_steps ends as the uninterrupted run does."""
+    run = ("data=breast_cancer", "data.batch_size=32", "trainer.max_epochs=4",
+           "trainer.enable_progress_bar=false", "logger=none")  # fmt: skip
+    first = run_module(
+        "lossbench.train",
+        *run,
+        "trainer.max_steps=15",
+        f"hydra.run.dir={tmp_path / 'first'}",
+        cwd=tmp_path,
+    )
+    assert first.returncode == 0, first.stderr
+    last = tmp_path / "first" / "checkpoints" / "last.ckpt"
+    best = tmp_path / "first" / "checkpoints" / "best-epoch000.ckpt"
+    assert "Train longer (e.g. trainer.max_steps=30)" in first.stderr
+    assert f"resume from {str(best)!r} instead" in first.stderr  # the warning says where from
+    refused = run_module(
+        "lossbench.train",
+        *run,
+        "trainer.max_steps=44",
+        f"ckpt_path={last}",
+        f"hydra.run.dir={tmp_path / 'refused'}",
+        cwd=tmp_path,
+    )
+    assert refused.returncode == 2 and "Traceback" not in refused.stderr
+    assert "saved within epoch 1" in refused.stderr
+    assert f"Resume from {str(best)!r} instead" in refused.stderr
+    assert "Resume from the run's last.ckpt" not in refused.stderr
+    assert not (tmp_path / "refused").exists()
+    resumed = run_module(
+        "lossbench.train",
+        *run,
+        "trainer.max_steps=44",
+        f"ckpt_path={best}",
+        f"hydra.run.dir={tmp_path / 'resumed'}",
+        cwd=tmp_path,
+    )
+    assert resumed.returncode == 0, resumed.stderr
+    whole = run_module(
+        "lossbench.train",
+        *run,
+        "trainer.max_steps=44",
+        f"hydra.run.dir={tmp_path / 'whole'}",
+        cwd=tmp_path,
+    )
+    assert whole.returncode == 0, whole.stderr
+    records = [read_record(tmp_path / name) for name in ("resumed", "whole")]
+    assert records[0]["steps"] == 44 and _final(records[0]) == _final(records[1])
+
+
+def test_a_checkpoint_within_the_first_epoch_names_no_file_to_resume(tmp_path):
+    """Where the run has no checkpoint saved at an epoch's end (a cap within its first
+    epoch), the refusal says to train a new run, not to resume from the file it refuses."""
+    progress = {"current": {"completed": 4}, "is_last_batch": False}
+    loops = {"fit_loop": {"epoch_loop.batch_progress": progress}}
+    checkpoint = {"epoch": 0, "global_step": 4, "loops": loops}
+    (tmp_path / "checkpoints").mkdir()
+    path = tmp_path / "checkpoints" / "last.ckpt"
+    torch.save(checkpoint, path)
+    with pytest.raises(CheckpointError) as caught:
+        check_resume(checkpoint, path, {}, None)
+    assert "wrote no checkpoint at an epoch's end" in str(caught.value)
+    assert "train a new run" in str(caught.value) and "Resume from" not in str(caught.value)
+
+
 @pytest.mark.parametrize("runner", ["auto", "lightning"])
 def test_a_run_early_stopping_ended_resumes_to_its_end_not_to_more_epochs(
     make_cfg, tmp_path, runner
@@ -140,7 +248,8 @@ def test_validating_within_epochs_keeps_last_at_epoch_ends_and_refuses_a_mid_epo
     args = (*run, "trainer.max_epochs=6", f"ckpt_path={best}", f"hydra.run.dir={tmp_path / 'cli'}")
     result = run_module("lossbench.train", *args, cwd=tmp_path)
     assert result.returncode == 2 and "Traceback" not in result.stderr
-    assert "Resume from the run's last.ckpt, written at the end of every epoch" in result.stderr
+    last = tmp_path / "first" / "checkpoints" / "last.ckpt"
+    assert f"Resume from {str(last)!r} instead" in result.stderr
     assert not (tmp_path / "cli").exists()
     # stopped before its first epoch's end: the best checkpoint halfway, no last.ckpt. Neither
     # ckpt_path=last nor the plain command may send the user to the checkpoint they refuse

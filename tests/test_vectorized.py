@@ -462,6 +462,10 @@ def test_grouping_keys_and_lone_runs(make_cfg):
         cfg = make_cfg("data=wine", f"optimizer.implementation={implementation}")
         assert f"optimizer.implementation={implementation}" in why_alone(cfg)
     assert why_alone(make_cfg("data=wine", "optimizer.implementation=fused")) is None
+    # a member's early stopping stops it at once: a minimum that overrides early stopping
+    # (trainer.min_epochs, min_steps) is the run alone's rule, so such a run trains alone
+    for minimum in ("trainer.min_epochs=2", "trainer.min_steps=5"):
+        assert minimum.split("=")[0] in why_alone(make_cfg("data=wine", minimum))
 
 
 def _records(sweep: Path) -> dict[str, dict]:

@@ -34,6 +34,7 @@ __all__ = [
     "BestWeightsInMemory",
     "EpochProgressBar",
     "EpochRichProgressBar",
+    "drop_overridden_stop",
     "snapshot",
     "stopped_early",
 ]
@@ -331,11 +332,47 @@ def stopped_early(callback: EarlyStopping) -> bool:
     Its ``stopped_epoch`` is the epoch it stopped in, and 0 when it did not, so a stop in the
     first epoch (``trainer.val_check_interval`` within the epoch: several validations in it; a
     non-finite value with ``check_finite``) reads as none; ``stopping_reason`` says so either
-    way (checked: Lightning 2.6.6; a Lightning without it falls back to ``stopped_epoch``)."""
+    way (checked: Lightning 2.6.6; a Lightning without it falls back to ``stopped_epoch``).
+
+    A stop that ``trainer.min_epochs`` or ``trainer.min_steps`` overrode (the fit trained on)
+    does not count: :func:`drop_overridden_stop` clears it as the fit goes on, so at the fit's
+    end this says whether early stopping ended it."""
     reason = getattr(callback, "stopping_reason", None)
     if reason is not None:
         return reason.name != "NOT_STOPPED"
     return callback.stopped_epoch > 0
+
+
+def drop_overridden_stop(trainer: Any) -> bool:
+    """Clear a stop that early stopping asked for and the fit did not make: a training batch
+    or epoch starts while ``trainer.should_stop`` is set, which Lightning allows only until
+    ``trainer.min_epochs`` and ``trainer.min_steps`` are met. Call it as each training batch
+    and epoch starts; whether there was such a stop.
+
+    Lightning keeps ``should_stop`` set once early stopping has asked, and ends the fit as soon
+    as the minimum is met, however the monitored metric went since. Here the stop is dropped
+    (``should_stop`` and the callbacks' ``stopping_reason`` and ``stopped_epoch``; their wait
+    count stays): the run trains on until early stopping asks again once the minimum is met,
+    which a monitor that has not improved since does at its next validation. So a run that the
+    minimum carried to its budget records ``stopped_by=budget`` and trains on from its
+    ``last.ckpt`` with a higher budget, as the uninterrupted run with that budget does.
+
+        >>> from types import SimpleNamespace
+        >>> trainer = SimpleNamespace(should_stop=False, callbacks=[EarlyStopping("val/nll")])
+        >>> drop_overridden_stop(trainer)
+        False
+    """
+    if not trainer.should_stop:
+        return False
+    stopped = [c for c in trainer.callbacks if isinstance(c, EarlyStopping) and stopped_early(c)]
+    for callback in stopped:
+        if hasattr(callback, "stopping_reason"):
+            callback.stopping_reason = type(callback.stopping_reason).NOT_STOPPED
+        callback.stopped_epoch = 0
+        callback.stopping_reason_message = None
+    if stopped:  # a Timer that asked too asks again at its next check (every training batch)
+        trainer.should_stop = False
+    return bool(stopped)
 
 
 def stop_if_stopped_before(trainer: Any) -> bool:
@@ -345,15 +382,22 @@ def stop_if_stopped_before(trainer: Any) -> bool:
     the stopping epoch's checkpoint, or a run ended by early stopping trained on with a
     higher ``trainer.max_epochs``). Sets ``trainer.should_stop``; whether it did.
 
+    A checkpoint saved where the stop came before ``trainer.min_epochs`` or
+    ``trainer.min_steps`` was met (the run went on) is not stopped: the fit trains on and
+    drops that stop (:func:`drop_overridden_stop`), as the uninterrupted run did.
+
         >>> from types import SimpleNamespace
         >>> trainer = SimpleNamespace(callbacks=[EarlyStopping(monitor="val/nll")])
         >>> stop_if_stopped_before(trainer), hasattr(trainer, "should_stop")
         (False, False)
     """
+    from lossbench.lightning_internals import can_stop_early
+
     stopped = [c for c in trainer.callbacks if isinstance(c, EarlyStopping) and stopped_early(c)]
-    if stopped:
-        trainer.should_stop = True
-    return bool(stopped)
+    if not stopped:
+        return False
+    trainer.should_stop = True
+    return can_stop_early(trainer)
 
 
 class _CountsMinibatches:

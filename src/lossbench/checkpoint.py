@@ -74,13 +74,16 @@ __all__ = [
     "TRAINING_STATE_KEYS",
     "CheckpointError",
     "check_resume",
+    "epoch_end_checkpoint",
     "history",
     "hyperparameters",
     "load_checkpoint",
     "metadata",
     "restore_rng_states",
+    "resume_instead",
     "resume_path",
     "rng_states",
+    "within_epoch_note",
 ]
 
 _TRUST = (
@@ -328,6 +331,80 @@ def saved_within_epoch(path: Path) -> int | None:
     return checkpoint.get(EPOCH_KEY) if batches_within_epoch(checkpoint) else None
 
 
+def epoch_end_checkpoint(folder: Path, besides: Path | None = None) -> tuple[Path, int] | None:
+    """The newest checkpoint in ``folder`` (a run's ``checkpoints/``) that a run can be resumed
+    from: saved at an epoch's end, with the training state, and whole; with its optimizer steps
+    (``global_step``). None where there is none; ``besides``: a file to leave out.
+
+        >>> epoch_end_checkpoint(Path("no/such/checkpoints")) is None
+        True
+    """
+    from lossbench.lightning_internals import batches_within_epoch  # Lightning's loop state
+
+    found: list[tuple[int, float, Path]] = []
+    try:
+        files = [f for f in folder.glob("*.ckpt") if f.is_file() and _whole_archive(f)]
+    except OSError:
+        return None
+    for file in files:
+        if besides is not None and file.resolve() == besides.resolve():
+            continue
+        try:
+            checkpoint = load_checkpoint(file)
+        except CheckpointError:
+            continue
+        if batches_within_epoch(checkpoint) or not all(
+            k in checkpoint for k in TRAINING_STATE_KEYS
+        ):
+            continue
+        steps = int(checkpoint.get("global_step", 0))
+        found.append((steps, file.stat().st_mtime, file))
+    if not found:
+        return None
+    steps, _, file = max(found)
+    return file, steps
+
+
+def resume_instead(path: Path) -> str:
+    """What to resume from instead of ``path``, a checkpoint saved within an epoch: the newest
+    checkpoint of its folder saved at an epoch's end (:func:`epoch_end_checkpoint`), or how to
+    train anew where there is none.
+
+        >>> print(resume_instead(Path("no/such/checkpoints/last.ckpt"))[:44])
+        Its run wrote no checkpoint at an epoch's en
+    """
+    found = epoch_end_checkpoint(path.parent, besides=path)
+    if found is None:
+        return (
+            "Its run wrote no checkpoint at an epoch's end (it stopped within its first epoch, "
+            "or kept none): train a new run in another directory, without ckpt_path"
+        )
+    file, steps = found
+    return (
+        f"Resume from {str(file)!r} instead, its run's newest checkpoint saved at an epoch's "
+        f"end (after {steps} optimizer steps; the steps after it are trained again, to the "
+        "same result)"
+    )
+
+
+def within_epoch_note(last: Path) -> str:
+    """For the still-improving warning of a run whose cap (``trainer.max_steps``, a time
+    limit) ended it within an epoch: its ``last.ckpt`` was saved there, which a resume cannot
+    continue, and what to resume from instead (:func:`resume_instead`). "" for a
+    ``last.ckpt`` of an epoch's end, or none.
+
+        >>> within_epoch_note(Path("no/such/checkpoints/last.ckpt"))
+        ''
+    """
+    if not last.is_file() or saved_within_epoch(last) is None:
+        return ""
+    instead = resume_instead(last)
+    return (
+        f" Its last.ckpt was saved within an epoch, where the cap ended the run, and a resume "
+        f"cannot continue it: {instead[0].lower()}{instead[1:]}."
+    )
+
+
 def resume_path(ckpt_path: str | None, output_dir: str | os.PathLike) -> Path | None:
     """The checkpoint that ``ckpt_path`` names: ``last`` is ``<output_dir>/checkpoints/last.ckpt``.
 
@@ -466,20 +543,14 @@ def check_resume(
 
     within = 0 if ended else batches_within_epoch(checkpoint)
     if within:
-        resume_instead = (
-            "Resume from the run's last.ckpt, written at the end of every epoch"
-            if (Path(path).parent / "last.ckpt").is_file()
-            else "Its run wrote no last.ckpt (it stopped within its first epoch, or wrote "
-            "none): start afresh in another directory"
-        )
         raise CheckpointError(
             f"cannot resume from {str(path)!r}: it was saved within epoch "
             f"{checkpoint.get(EPOCH_KEY)}, after {within} of its training batches (at a "
             "validation before the epoch's end, trainer.val_check_interval, or where "
             "trainer.max_steps ended the run), and a resumed run cannot continue that epoch "
             "as the run that wrote it did: the epoch's other batches and its training metrics "
-            f"would differ. {resume_instead}, or use this checkpoint with lossbench-eval and "
-            "lossbench-predict."
+            f"would differ. {resume_instead(Path(path))}, or use this checkpoint with "
+            "lossbench-eval and lossbench-predict."
         )
     saved = None if config is None else _saved_config(path, saved, checkpoint)
     settings = None if config is None or saved is None else _setting_differences(config, saved)

@@ -62,7 +62,8 @@ def how_the_run_ended(cfg: DictConfig, checkpoint: Mapping[str, Any]) -> str | N
     - ``trainer.max_epochs=N``: its epochs are exactly ``trainer.max_epochs``;
     - ``early stopping``: its ``EarlyStopping`` state says it stopped the fit (its
       ``stopping_reason``; from a Lightning without it, ``stopped_epoch`` or a ``wait_count``
-      that reached its ``patience``);
+      that reached its ``patience``), with ``trainer.min_epochs`` and ``trainer.min_steps``
+      met (before them the run trained on);
     - ``trainer.max_time=...`` or ``callbacks.<name>.duration=...``: the training time its
       ``Timer`` state saved reaches that limit.
 
@@ -83,7 +84,12 @@ def how_the_run_ended(cfg: DictConfig, checkpoint: Mapping[str, Any]) -> str | N
     done = epochs_processed(checkpoint) or int(checkpoint.get("epoch", -1)) + 1
     if done == cfg.trainer.max_epochs:
         return f"trainer.max_epochs={cfg.trainer.max_epochs}"
-    if any(_stopped_early(state) for state in _callback_states(checkpoint, "EarlyStopping")):
+    # a stop before trainer.min_epochs / min_steps was met did not end the run: it trained on
+    minimum = done >= (cfg.trainer.get("min_epochs") or 0) and steps >= (
+        cfg.trainer.get("min_steps") or 0
+    )
+    states = _callback_states(checkpoint, "EarlyStopping")
+    if minimum and any(_stopped_early(state) for state in states):
         return "early stopping"
     used_up = used_up_time_limit(cfg, checkpoint)
     return None if used_up is None else used_up.given

@@ -36,6 +36,7 @@ __all__ = [
     "acts_at_validation_end",
     "attached_trainer",
     "batches_within_epoch",
+    "can_stop_early",
     "check_can_spawn_children",
     "continue_step_count",
     "dump_checkpoint",
@@ -313,6 +314,15 @@ def resume_after_epoch_end(trainer: Any) -> None:
     loop.epoch_loop.reset_restart_stage()
     loop._restarting = False
     loop.epoch_loop.restarting = False  # and its validation loop
+
+
+def can_stop_early(trainer: Any) -> bool:
+    """Whether the fit may stop now that ``trainer.should_stop`` asks it to: its
+    ``trainer.min_epochs`` and ``trainer.min_steps`` are met (``_FitLoop._can_stop_early``,
+    checked: Lightning 2.6.6: the epochs processed, the current one included once its last
+    batch is done, and the optimizer steps). Without a fit loop: True."""
+    loop = getattr(trainer, "fit_loop", None)
+    return True if loop is None else bool(loop._can_stop_early)
 
 
 def early_stopping_check(callback: EarlyStopping, current: torch.Tensor, epoch: int) -> bool:

@@ -523,8 +523,17 @@ class ClassifierModule(L.LightningModule):
         self._batch_counted = False  # a new batch: its first evaluation counts (training_step)
 
     def on_train_epoch_start(self) -> None:
+        from lossbench.callbacks import drop_overridden_stop
+
+        drop_overridden_stop(self.trainer)  # trainer.min_epochs/min_steps overrode it
         optimizers = self.trainer.optimizers
         self._epoch_lr = float(optimizers[0].param_groups[0]["lr"]) if optimizers else None
+
+    def on_train_batch_start(self, batch: Any, batch_idx: int) -> None:
+        if self.trainer.should_stop:  # a stop at a validation within the epoch, overridden
+            from lossbench.callbacks import drop_overridden_stop
+
+            drop_overridden_stop(self.trainer)
 
     def on_train_epoch_end(self) -> None:
         self.end_epoch("train")

@@ -39,6 +39,7 @@ from lossbench.checkpoint import (
     check_resume,
     load_checkpoint,
     resume_path,
+    within_epoch_note,
 )
 from lossbench.checkpoint_format import history, run_config_text
 from lossbench.checkpoint_io import write_in_background
@@ -173,6 +174,7 @@ def train(cfg: DictConfig, output_dir: str | Path, *, multirun: bool = False) ->
     if not multirun and rank_zero_only.rank == 0:  # a sweep's report counts such runs
         improving = still_improving_message(cfg, record)
         if improving is not None:
+            improving += within_epoch_note(output_dir / "checkpoints" / "last.ckpt")
             warnings.warn(improving, StillImprovingWarning, stacklevel=2)
     return record
 
@@ -611,8 +613,10 @@ def stopped_by(trainer: L.Trainer, train_batches: int | None = None) -> str:
     settings (``fast_dev_run``, ``overfit_batches``, ``limit_*_batches``) limited it (a limit
     no smaller than the ``train_batches`` of an epoch limits nothing); else
     ``budget``: it ran until the trainer's cap (``max_epochs``, ``max_steps``, ``max_time``)
-    while still improving, or with no early stopping to say otherwise. A run that failed or was
-    refused records ``failed``."""
+    while still improving, or with no early stopping to say otherwise (a stop that
+    ``trainer.min_epochs`` or ``min_steps`` overrode is none:
+    :func:`lossbench.callbacks.drop_overridden_stop`). A run that failed or was refused records
+    ``failed``."""
     stopped = any(isinstance(c, EarlyStopping) and stopped_early(c) for c in trainer.callbacks)
     if stopped:
         return "early_stopping"
