@@ -519,9 +519,6 @@ class ClassifierModule(L.LightningModule):
         # a checkpoint of the other runner: global_step goes on from its steps
         continue_step_count(self.trainer)
 
-    def on_train_batch_start(self, batch: Any, batch_idx: int) -> None:
-        self._batch_counted = False  # a new batch: its first evaluation counts (training_step)
-
     def on_train_epoch_start(self) -> None:
         from lossbench.callbacks import drop_overridden_stop
 
@@ -530,10 +527,12 @@ class ClassifierModule(L.LightningModule):
         self._epoch_lr = float(optimizers[0].param_groups[0]["lr"]) if optimizers else None
 
     def on_train_batch_start(self, batch: Any, batch_idx: int) -> None:
-        if self.trainer.should_stop:  # a stop at a validation within the epoch, overridden
+        self._batch_counted = False  # a new batch: its first evaluation counts (training_step)
+        trainer = attached_trainer(self)  # none: a step outside a fit
+        if trainer is not None and trainer.should_stop:  # a stop within the epoch, overridden
             from lossbench.callbacks import drop_overridden_stop
 
-            drop_overridden_stop(self.trainer)
+            drop_overridden_stop(trainer)
 
     def on_train_epoch_end(self) -> None:
         self.end_epoch("train")
