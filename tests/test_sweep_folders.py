@@ -1,11 +1,12 @@
 """The folders of ``-m`` sweeps and Optuna searches named by the time they start: two started at
-once get their own."""
+once get their own, and a stopped one resumes in its folder with ``hydra.sweep.dir``."""
 
 from __future__ import annotations
 
 import json
 import os
 import re
+import signal
 import subprocess
 import sys
 import time
@@ -18,9 +19,12 @@ from hydra.core.utils import setup_globals
 from hydra.types import RunMode
 from omegaconf import OmegaConf
 
-from cli_process import SRC
+from cli_process import SRC, run_module
 from lossbench.config import register_configs
+from lossbench.interrupts import INTERRUPTED_EXIT, TRAINING_KEPT
 from lossbench.train import config_dir
+from stop_signals import posix
+from test_interrupts import LONG, STUDY, _start, _wait_for_completed
 
 #: A folder name of ``${now:%Y-%m-%d_%H-%M-%S-%f}``: the start to the microsecond.
 STAMP = r"\d{4}-\d{2}-\d{2}_\d{2}-\d{2}-\d{2}-\d{6}"
@@ -114,3 +118,99 @@ def test_two_sweeps_started_at_once_train_all_their_jobs_in_their_own_folders(tm
         assert [r["status"] for r in records] == ["completed", "completed"], folder
         seeds.append(sorted(r["seed"] for r in records))
     assert sorted(seeds) == [[0, 1], [2, 3]]
+
+
+#: The interrupted study of :mod:`test_interrupts`, in the folder train.yaml names by the time
+#: it starts (outputs/multiruns/<time>/) instead of hydra.sweep.dir=sweep.
+STAMPED_STUDY = tuple(a for a in STUDY if not a.startswith("hydra.sweep.dir="))
+
+
+def _stop_study(tmp_path: Path, study: tuple[str, ...], folder: Path | None) -> tuple[Path, str]:
+    """Start ``study`` with its long setup, press Ctrl-C once its quick setup's 2 jobs have
+    completed, and return its folder (``folder``, or the one it made under outputs/multiruns)
+    and its last line."""
+    process = _start(tmp_path, *study, LONG)
+    deadline = time.monotonic() + 120
+    while folder is None:
+        made = list((tmp_path / "outputs" / "multiruns").glob("*"))
+        if made:
+            (folder,) = made
+        elif process.poll() is not None or time.monotonic() > deadline:
+            process.kill()
+            raise AssertionError(f"no study folder: {process.communicate()[1][-2000:]}")
+        time.sleep(0.1)
+    _wait_for_completed(folder, 2, process)
+    os.killpg(process.pid, signal.SIGINT)
+    _, stderr = process.communicate(timeout=60)
+    assert process.returncode == INTERRUPTED_EXIT, stderr[-2000:]
+    return folder, stderr.strip().splitlines()[-1]
+
+
+def _resumed(tmp_path: Path, *arguments: str) -> None:
+    """Run the study again with its long setup made short: the 2 completed jobs are skipped,
+    the 2 stopped ones train."""
+    again = run_module("lossbench.train", *arguments, LONG.replace("100000", "2"), cwd=tmp_path)
+    assert again.returncode == 0, again.stderr[-2000:]
+    assert "4/4 jobs ended (2 completed, 2 skipped, 0 refused, 0 failed)" in again.stderr
+
+
+@posix
+@pytest.mark.slow  # about 15 s: a study of 2 worker processes is stopped, then resumed
+def test_a_stopped_time_stamped_study_says_how_to_resume_it_in_its_folder(tmp_path):
+    """The same command alone would make a new folder and train every job again: the line
+    names the folder to add as hydra.sweep.dir, and that command skips the jobs that ended."""
+    folder, line = _stop_study(tmp_path, STAMPED_STUDY, None)
+    advice = re.search(r"run its command again with (\S+) added", line)
+    assert advice is not None, line
+    assert advice.group(1) == f"hydra.sweep.dir={folder.relative_to(tmp_path)}", line
+    assert "command alone would start a new one" in line
+    assert re.fullmatch(STAMP, folder.name), folder.name
+    _resumed(tmp_path, *STAMPED_STUDY, advice.group(1))
+    assert list((tmp_path / "outputs" / "multiruns").iterdir()) == [folder]  # no new folder
+    assert len(list(folder.glob("*/metrics.json"))) == 4
+
+
+@posix
+@pytest.mark.slow  # about 15 s: a study of 2 worker processes is stopped, then resumed
+def test_a_stopped_study_in_a_fixed_folder_resumes_with_the_same_command(tmp_path):
+    _, line = _stop_study(tmp_path, STUDY, tmp_path / "sweep")
+    assert line == f"lossbench: interrupted (Ctrl-C). {TRAINING_KEPT}"
+    _resumed(tmp_path, *STUDY)
+
+
+def test_the_optuna_storage_refusal_says_how_to_run_a_time_stamped_search_again(tmp_path):
+    """Where Optuna cannot open a database storage, the refusal says that the trials that
+    ended are skipped when the search runs again: in its folder, which a search of
+    hparams_search= names by the time it started, so that hydra.sweep.dir must name it."""
+    pytest.importorskip("hydra_plugins.hydra_optuna_sweeper")
+    from lossbench.optuna_settings import storage_version_clash
+
+    if storage_version_clash() is None:
+        pytest.skip("this Optuna opens database storages")
+    search = ("-m", "hparams_search=optuna_focal", "data=iris", "hydra.sweeper.n_trials=2",
+              "hydra.sweeper.storage=sqlite:///search.db")  # fmt: skip
+    stamped = run_module("lossbench.train", *search, cwd=tmp_path)
+    fixed = run_module("lossbench.train", *search, "hydra.sweep.dir=search", cwd=tmp_path)
+    for result in (stamped, fixed):
+        assert result.returncode == 2, result.stderr[-2000:]
+        assert "Leave hydra.sweeper.storage out" in result.stderr
+    assert "running the search again with hydra.sweep.dir=<its folder> added" in stamped.stderr
+    assert "running the search again skips the trials that ended" in fixed.stderr
+    assert not (tmp_path / "outputs").exists() and not (tmp_path / "search").exists()
+
+
+def test_an_optuna_search_run_again_in_its_folder_skips_the_trials_that_ended(tmp_path):
+    """What the advice to add hydra.sweep.dir does for a search: its trials are proposed again
+    and skipped, in the same folder."""
+    pytest.importorskip("hydra_plugins.hydra_optuna_sweeper")
+    search = ("-m", "hparams_search=optuna_focal", "data=iris", "hydra.sweeper.n_trials=2",
+              "trainer.max_epochs=2", "logger=none")  # fmt: skip
+    first = run_module("lossbench.train", *search, cwd=tmp_path)
+    assert first.returncode == 0, first.stderr[-2000:]
+    (folder,) = (tmp_path / "outputs" / "searches" / "optuna_focal").iterdir()
+    assert re.fullmatch(STAMP, folder.name), folder.name
+    relative = folder.relative_to(tmp_path)
+    again = run_module("lossbench.train", *search, f"hydra.sweep.dir={relative}", cwd=tmp_path)
+    assert again.returncode == 0, again.stderr[-2000:]
+    assert "2/2 jobs ended (0 completed, 2 skipped, 0 refused, 0 failed)" in again.stderr
+    assert list((tmp_path / "outputs" / "searches" / "optuna_focal").iterdir()) == [folder]

@@ -168,7 +168,9 @@ UNFINISHED_WHY = (
 )
 UNFINISHED_FIX = (
     "report again once the jobs have ended; to train the stopped ones, run the study's "
-    "command again (its jobs that already ended with the same config are skipped)"
+    "command again into its folder (its jobs that already ended with the same config are "
+    "skipped), adding hydra.sweep.dir=<its folder> where the folder is named by the time it "
+    "started, as a plain -m sweep's and an Optuna search's are"
 )
 
 
