@@ -34,6 +34,7 @@ class ValidateBeforeRun(Callback):
         from lossbench.hydra_internals import hydra_config_unset
         from lossbench.instantiators import check_logger_folders
         from lossbench.interpolations import check_interpolations, check_swept_interpolations
+        from lossbench.interrupts import STUDY_FOLDER
         from lossbench.sweep_directories import check_shared_job_directories
         from lossbench.sweep_values import check_swept_values
         from lossbench.sweep_warnings import forget_warnings
@@ -60,6 +61,7 @@ class ValidateBeforeRun(Callback):
             check_logger_folders(config, job_directory(config, "hydra.sweep.dir"))
             _check_search(config)
         forget_warnings(str(config.hydra.sweep.dir))  # this sweep warns for itself
+        STUDY_FOLDER[:] = [(str(config.hydra.sweep.dir), time_stamped(config.hydra))]  # a stop
         # the joblib workers of hydra/launcher=parallel end with this process (parent_watch)
         os.environ[LAUNCHER_PID_ENV] = str(os.getpid())
         if "joblib" in str(OmegaConf.select(config, "hydra.launcher._target_", default="")):
@@ -158,6 +160,26 @@ def _check_search(config: DictConfig) -> None:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             check_search(config)
+
+
+def time_stamped(hydra: DictConfig) -> bool:
+    """Whether ``hydra.sweep.dir`` (of ``hydra``, the config's ``hydra`` node) names a study's
+    folder by the time it starts (``${now:...}``, as train.yaml's ``multiruns/`` and the Optuna
+    searches' folders do): the same command run again makes a new folder, where one fixed by
+    the study's config or the command line (``experiment=``, ``hydra.sweep.dir=...``) is the
+    same each time.
+
+        >>> from omegaconf import OmegaConf
+        >>> time_stamped(OmegaConf.create({"sweep": {"dir": "out/${now:%H-%M-%S-%f}"}}))
+        True
+        >>> time_stamped(OmegaConf.create({"sweep": {"dir": "out/studies/mine"}}))
+        False
+    """
+    sweep = OmegaConf.select(hydra, "sweep")
+    if sweep is None:
+        return False
+    raw = OmegaConf.to_container(sweep, resolve=False).get("dir")
+    return "${now:" in str(raw)
 
 
 def job_directory(config: DictConfig, key: str) -> Path:
@@ -351,7 +373,7 @@ def check_sweep_settings(hydra: DictConfig) -> None:
             "search runs, e.g. hydra.sweeper.n_trials=20."
         )
     if "optuna" in str(hydra.sweeper.get("_target_", "")).lower():
-        _check_optuna_settings(hydra.sweeper)
+        _check_optuna_settings(hydra.sweeper, time_stamped=time_stamped(hydra))
     launcher = hydra.launcher
     if str(launcher.get("_target_", "")).endswith("SlurmLauncher") and not shutil.which("srun"):
         raise ConfigError(
@@ -369,12 +391,13 @@ def check_sweep_settings(hydra: DictConfig) -> None:
         )
 
 
-def _check_optuna_settings(sweeper: DictConfig) -> None:
+def _check_optuna_settings(sweeper: DictConfig, *, time_stamped: bool = False) -> None:
     """Refuse Optuna sweeper settings that would end the search in a traceback: ``n_jobs``
     below 1 (a ZeroDivisionError), a ``direction`` that is not minimize or maximize (Optuna's
     ValueError), a ``storage`` Optuna cannot open and a sampler Hydra cannot build
     (:mod:`lossbench.optuna_settings`), a sampler's ``seed`` outside 0 to 2**32 - 1 (numpy's,
-    through Hydra's instantiation error).
+    through Hydra's instantiation error). ``time_stamped``: the search's folder is named by the
+    time it starts (:func:`time_stamped`).
 
         >>> from omegaconf import OmegaConf
         >>> _check_optuna_settings(OmegaConf.create({"n_jobs": 0}))
@@ -405,7 +428,7 @@ def _check_optuna_settings(sweeper: DictConfig) -> None:
             "optimized_metric (val/nll: minimize, val/auroc: maximize), so leave it out or give "
             "e.g. hydra.sweeper.direction=maximize."
         )
-    storage = optuna_settings.storage_refusal(sweeper.get("storage"))
+    storage = optuna_settings.storage_refusal(sweeper.get("storage"), time_stamped=time_stamped)
     if storage is not None:
         raise ConfigError(storage)
     sampler = sweeper.get("sampler")

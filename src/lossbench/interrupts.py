@@ -143,14 +143,55 @@ def fit_interrupts(trainer: Any) -> Iterator[None]:
         raise Terminated()
 
 
-#: What ``lossbench-train`` keeps when it is stopped, and how to go on.
-TRAINING_KEPT = (
+#: What ``lossbench-train`` keeps when it is stopped.
+RUNS_KEPT = (
     "Runs that completed are kept with their files; a run in progress was stopped without a "
     "record (a single run keeps the checkpoints it wrote; with the default "
-    "checkpoint.write=every_epoch, ckpt_path=last resumes it). Run a "
-    "study's command again to train the rest: its jobs that already ended with the same config "
-    "are skipped."
+    "checkpoint.write=every_epoch, ckpt_path=last resumes it)."
 )
+
+#: What ``lossbench-train`` keeps when it is stopped, and how to go on: a study whose folder
+#: is fixed (``experiment=``, ``hydra.sweep.dir`` given) resumes with the same command.
+TRAINING_KEPT = (
+    f"{RUNS_KEPT} Run a study's command again to train the rest: its jobs that already ended "
+    "with the same config are skipped."
+)
+
+#: The folder of the study this command runs, once the study has started, and whether the
+#: folder is named by the time the study started (``${now:...}`` in ``hydra.sweep.dir``, as
+#: a plain ``-m`` sweep's and an Optuna search's are): :func:`training_kept` says it then.
+#: Set by :class:`lossbench.hydra_callbacks.ValidateBeforeRun`.
+STUDY_FOLDER: list[tuple[str, bool]] = []
+
+
+def training_kept() -> str:
+    """What ``lossbench-train`` keeps when it is stopped, and how to go on
+    (:data:`TRAINING_KEPT`). Where its study's folder is named by the time the study started,
+    the same command would start a new folder and train every job again: the line names the
+    folder and the override that resumes the study in it.
+
+        >>> STUDY_FOLDER[:] = [("outputs/multiruns/2026-12-06_09-00-00-000001", True)]
+        >>> print(training_kept()[len(RUNS_KEPT) + 1 :])  # doctest: +NORMALIZE_WHITESPACE
+        To train the rest of this study, run its command again with
+         hydra.sweep.dir=outputs/multiruns/2026-12-06_09-00-00-000001 added: its folder is named
+         by the time it started, and the same command alone would start a new one. Its jobs that
+         already ended with the same config are skipped.
+        >>> STUDY_FOLDER[:] = [("outputs/studies/compare_all-full", False)]
+        >>> training_kept() == TRAINING_KEPT
+        True
+        >>> STUDY_FOLDER.clear()
+    """
+    if not STUDY_FOLDER or not STUDY_FOLDER[-1][1]:
+        return TRAINING_KEPT
+    from lossbench.override_grammar import shell_override
+
+    resume = shell_override("hydra.sweep.dir", STUDY_FOLDER[-1][0])
+    return (
+        f"{RUNS_KEPT} To train the rest of this study, run its command again with {resume} "
+        "added: its folder is named by the time it started, and the same command alone would "
+        "start a new one. Its jobs that already ended with the same config are skipped."
+    )
+
 
 #: What a command stopped before its work started leaves: nothing.
 STARTING_KEPT = "It stopped while starting: nothing was written."
@@ -281,9 +322,11 @@ def _stop_line(terminated: bool, kept: str) -> str:
     return f"lossbench: {what}. {kept}"
 
 
-def stopped(interrupt: KeyboardInterrupt, kept: str = TRAINING_KEPT) -> NoReturn:
+def stopped(interrupt: KeyboardInterrupt, kept: str | None = None) -> NoReturn:
     """End the command on ``interrupt``: one line on stderr (``kept``: what the command leaves
-    and how to go on), exit 130 (143 for SIGTERM)."""
+    and how to go on; by default :func:`training_kept`), exit 130 (143 for SIGTERM)."""
+    if kept is None:
+        kept = training_kept()
     terminated = isinstance(interrupt, Terminated)
     if not _later_rank():
         print(_stop_line(terminated, kept), file=sys.stderr, flush=True)

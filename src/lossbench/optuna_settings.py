@@ -38,10 +38,12 @@ STORAGES = (
 )
 
 
-def storage_refusal(storage: Any) -> str | None:
+def storage_refusal(storage: Any, *, time_stamped: bool = False) -> str | None:
     """Why Optuna cannot open ``storage`` (``hydra.sweeper.storage``), or None: a URL SQLAlchemy
     cannot read, a database it has no dialect for, a driver that is not installed, or a SQLite
     file whose folder is missing, is a file, or cannot be written. A server is not contacted.
+    ``time_stamped``: the search's folder is named by the time it starts
+    (:func:`storage_version_clash`).
 
         >>> print(storage_refusal("sqlite:////no/such/folder/search.db"))  # doctest: +ELLIPSIS
         hydra.sweeper.storage='sqlite:////no/such/folder/search.db': SQLite makes the file ...
@@ -77,14 +79,17 @@ def storage_refusal(storage: Any) -> str | None:
         refusal = _sqlite_file_refusal(given, Path(url.database).expanduser())
         if refusal is not None:
             return refusal
-    clash = storage_version_clash()
+    clash = storage_version_clash(time_stamped=time_stamped)
     return None if clash is None else f"{given}: {clash}."
 
 
-def storage_version_clash() -> str | None:
+def storage_version_clash(*, time_stamped: bool = False) -> str | None:
     """Why the installed Optuna cannot open any database storage, or None: Optuna before 3.0
     (what hydra-optuna-sweeper 1.2 installs) uses SQLAlchemy 1.x calls that SQLAlchemy 2
-    removed, and stops at its first query with a bare AssertionError."""
+    removed, and stops at its first query with a bare AssertionError. ``time_stamped``: the
+    search's folder is named by the time it starts (``${now:...}`` in ``hydra.sweep.dir``, as
+    the searches of ``hparams_search=`` are), so that running it again skips the trials that
+    ended only with ``hydra.sweep.dir`` set to that folder, which the fix then says."""
     from importlib.metadata import PackageNotFoundError, version
 
     try:
@@ -93,12 +98,19 @@ def storage_version_clash() -> str | None:
         return None
     if int(optuna.split(".")[0]) >= 3 or int(sqlalchemy.split(".")[0]) < 2:
         return None
+    again = "running the search again skips the trials that ended"
+    if time_stamped:  # the same command alone would start a new folder
+        again = (
+            "running the search again with hydra.sweep.dir=<its folder> added skips the trials "
+            "that ended: its folder is named by the time it started, and the same command "
+            "alone would start a new one"
+        )
     return (
         f"Optuna {optuna}, the version hydra-optuna-sweeper installs here, cannot use a "
         f"database with SQLAlchemy {sqlalchemy} (installed here, e.g. for mlflow): its first "
         "query fails. Leave hydra.sweeper.storage out (the trials' records stay in their "
-        "folders, and running the search again skips the trials that ended), or give it in an "
-        "environment with sqlalchemy<2 (pip install 'sqlalchemy<2', without mlflow)"
+        f"folders, and {again}), or give it in an environment with sqlalchemy<2 (pip install "
+        "'sqlalchemy<2', without mlflow)"
     )
 
 

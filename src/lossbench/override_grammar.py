@@ -144,6 +144,23 @@ def _quote_fix(key: str, value: str) -> str:
     return _shell_quoted(f"{key}={_quoted(value)}", value)
 
 
+def shell_override(key: str, value: str) -> str:
+    """``key=value`` written for a command line, where the shell and then Hydra read it back
+    as ``value``: as it is where that holds, else quoted for Hydra (:func:`_quoted`), inside
+    the shell's quotes where the shell needs them.
+
+        >>> print(shell_override("hydra.sweep.dir", "outputs/multiruns/2026-12-06_09-00-00-000001"))
+        hydra.sweep.dir=outputs/multiruns/2026-12-06_09-00-00-000001
+        >>> print(shell_override("hydra.sweep.dir", "my runs/a,b"))
+        'hydra.sweep.dir="my runs/a,b"'
+    """
+    plain = f"{key}={value}"
+    parsed = _parses(plain)
+    if parsed is not None and not parsed.is_sweep_override() and parsed.value() == value:
+        return shlex.quote(plain)
+    return _quote_fix(key, value) or shlex.quote(plain)
+
+
 def grammar_error(argument: str) -> str | None:
     """The refusal of ``argument`` (one override of a command line) when Hydra's override
     grammar cannot read it, else None."""

@@ -838,6 +838,9 @@ def main() -> None:
     quiet_optuna_trial_failures()
 
     given_sweep_dir = any(a.lstrip("+~").split("=", 1)[0] == "hydra.sweep.dir" for a in arguments)
+    from lossbench.interrupts import STUDY_FOLDER
+
+    STUDY_FOLDER.clear()  # this command's study, once it starts (tests call main() again)
 
     def refusal(error: BaseException) -> str | None:
         """A key of another option that the checks above could not tell (Hydra finds it), a key

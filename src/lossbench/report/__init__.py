@@ -6,7 +6,7 @@
 or, from Python (what the command line calls)::
 
     >>> from lossbench.report import build_report
-    >>> build_report(["outputs/multiruns/2026-01-01_12-00-00"])  # doctest: +SKIP
+    >>> build_report(["outputs/multiruns/2026-01-01_12-00-00-000000"])  # doctest: +SKIP
 
 Modules, one job each: :mod:`.collect` (find and load records), :mod:`.labels` (setup labels),
 :mod:`.stats` (intervals, paired tests, summary), :mod:`.compare` (baselines, comparisons,

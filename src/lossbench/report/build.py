@@ -2,8 +2,8 @@
 yardstick.csv; budget_check.csv with ``longer``), plots/, report.md and report.html.
 
     >>> from lossbench.report import build_report
-    >>> build_report(["outputs/multiruns/2026-01-01_12-00-00"])  # doctest: +SKIP
-    PosixPath('outputs/multiruns/2026-01-01_12-00-00/report.html')
+    >>> build_report(["outputs/multiruns/2026-01-01_12-00-00-000000"])  # doctest: +SKIP
+    PosixPath('outputs/multiruns/2026-01-01_12-00-00-000000/report.html')
 
 The report is written whole or not at all (:class:`ReportWriter`): every file is written into
 a hidden folder in the output folder (``.report-XXXXXXXX.partial``), and only once all are

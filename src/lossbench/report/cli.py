@@ -1,6 +1,6 @@
 """``lossbench-report``: compare the runs of a study and write its report.
 
-    lossbench-report outputs/multiruns/2026-01-01_12-00-00
+    lossbench-report outputs/multiruns/2026-01-01_12-00-00-000000
     lossbench-report outputs/studies/compare_binary-full --metric test/auroc
     lossbench-report runs_a/ runs_b/ --out report/ --baseline multiclass="logits + nll"
     lossbench-report outputs/studies/compare_all-full --longer outputs/studies/compare_all-longer

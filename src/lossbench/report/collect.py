@@ -1,6 +1,6 @@
 """Find run records under any set of paths and load them into one table, one row per run.
 
-    >>> runs = load_runs(["outputs/multiruns/2026-01-01_12-00-00"])  # doctest: +SKIP
+    >>> runs = load_runs(["outputs/multiruns/2026-01-01_12-00-00-000000"])  # doctest: +SKIP
     >>> runs[["data", "setup", "seed", "status", "test/nll"]]  # doctest: +SKIP
 
 A path may be a multirun folder, a parent of several, a single run directory or a
@@ -18,7 +18,7 @@ names a few (:func:`read_runs` returns them for the report's text); a study of d
 is refused. A record without ``debug_run`` (written before lossbench recorded it) is an
 ordinary run.
 
-    >>> runs, debug_runs = read_runs(["outputs/multiruns/2026-01-01_12-00-00"])  # doctest: +SKIP
+    >>> runs, debug_runs = read_runs(["outputs/multiruns/<time>"])  # doctest: +SKIP
 
 Where runs of one data set differ in their data settings, they are separate data sets
 (:func:`lossbench.report.labels.data_labels`); a run refused before its config.yaml was
@@ -168,7 +168,9 @@ UNFINISHED_WHY = (
 )
 UNFINISHED_FIX = (
     "report again once the jobs have ended; to train the stopped ones, run the study's "
-    "command again (its jobs that already ended with the same config are skipped)"
+    "command again into its folder (its jobs that already ended with the same config are "
+    "skipped), adding hydra.sweep.dir=<its folder> where the folder is named by the time it "
+    "started, as a plain -m sweep's and an Optuna search's are"
 )
 
 

@@ -1,12 +1,12 @@
 """Find the run records (``metrics.json``) under any set of paths.
 
-    >>> find_records(["outputs/multiruns/2026-01-01_12-00-00"])  # doctest: +SKIP
+    >>> find_records(["outputs/multiruns/2026-01-01_12-00-00-000000"])  # doctest: +SKIP
     [PosixPath('.../0_wine_logits_cross_entropy/metrics.json'), ...]
 
 The job folders that hold no record yet (a job still running, or killed before it wrote one)
 are found too, so that a report of an unfinished study says so:
 
-    >>> unfinished_jobs(["outputs/multiruns/2026-01-01_12-00-00"])  # doctest: +SKIP
+    >>> unfinished_jobs(["outputs/multiruns/2026-01-01_12-00-00-000000"])  # doctest: +SKIP
     [PosixPath('.../7_wine_logits_nll')]
 
 Kept free of heavy imports, so the command line refuses a wrong path at once.
