@@ -7,20 +7,16 @@ by the samples, so a batch's mean weighted by its samples is not the split's los
 
 from __future__ import annotations
 
-import json
-
 import pytest
 import torch
 import torch.nn.functional as F
-from omegaconf import OmegaConf
 
-from cli_process import run_module
 from lossbench.data.datamodule import ClassificationDataModule
 from lossbench.losses import LOSSES, encode_targets, n_outputs
 from lossbench.module import ClassifierModule
-from lossbench.record import RECORD_NAME
 from lossbench.tasks import is_dense
 from lossbench.training import train
+from test_metric_accumulation import ddp_run
 
 N_SAMPLES, FIRST = 7, 2  # two uneven batches: 2 and 5 samples
 N_TARGETS = {
@@ -179,31 +175,14 @@ def test_ddp_validation_and_test_losses_are_the_weighted_losses_of_the_splits(tm
     """Each process's share of a split holds other classes: weighting its mean by its samples
     (one value per sample) was not the split's loss."""
     weight = [0.2, 1.0, 6.0]
-    run = tmp_path / "run"
-    result = run_module(
-        "lossbench.train",
-        "trainer=ddp",
-        "trainer.accelerator=cpu",
-        "trainer.devices=2",
-        "trainer.max_epochs=2",
+    record, module, datamodule = ddp_run(
+        tmp_path,
         "data=wine",
         "data.test_fraction=0.25",
         "data.batch_size=16",
-        "head=logits",
         "loss=cross_entropy",
         f"loss.weight=[{','.join(map(str, weight))}]",
-        "logger=none",
-        f"hydra.run.dir={run}",
-        cwd=tmp_path,
-        unset=("OMP_NUM_THREADS",),
     )
-    assert result.returncode == 0, result.stderr[-3000:]
-    record = json.loads((run / RECORD_NAME).read_text())
-    assert record["status"] == "completed", record["error"]
-    cfg = OmegaConf.load(run / "config.yaml")
-    module = ClassifierModule.load_from_checkpoint(record["best_checkpoint"], weights_only=True)
-    datamodule = ClassificationDataModule(cfg.data, cfg.loss.name, seed=cfg.seed)
-    datamodule.setup("fit")
     with torch.no_grad():
         for stage in ("val", "test"):
             x, _, targets = datamodule.tensors[stage]

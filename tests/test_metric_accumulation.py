@@ -151,7 +151,7 @@ def test_the_metrics_of_maps_are_those_of_their_labelled_positions(task):
 # ------------------------------------------------------------------ DDP
 
 
-def _ddp_run(tmp_path, *overrides: str) -> tuple[dict, ClassifierModule, ClassificationDataModule]:
+def ddp_run(tmp_path, *overrides: str) -> tuple[dict, ClassifierModule, ClassificationDataModule]:
     run = tmp_path / "run"
     result = run_module(
         "lossbench.train",
@@ -191,7 +191,7 @@ def test_ddp_validation_and_test_metrics_are_the_metrics_of_the_splits(tmp_path,
     the split) is the value of the whole split in one process and one batch, from the best
     checkpoint. The splits are odd: a sampler padding each share to the same size by repeating
     a sample would count that sample twice."""
-    record, module, datamodule = _ddp_run(tmp_path, *DDP_CASES[task])
+    record, module, datamodule = ddp_run(tmp_path, *DDP_CASES[task])
     assert module.task == task
     for stage in ("val", "test"):
         assert record["sizes"][stage] % 2 == 1, record["sizes"]
