@@ -242,6 +242,57 @@ def test_bad_callbacks_and_schedulers_are_refused_with_the_choices(make_cfg, ove
         validate(make_cfg(*RUN, *overrides))  # FAST sets trainer.max_epochs=2
 
 
+DEVICE_STATS = "+callbacks.dsm._target_=lightning.pytorch.callbacks.DeviceStatsMonitor"
+
+
+@pytest.mark.parametrize(
+    ("overrides", "device", "refused"),
+    [
+        ((), "cpu", "it logs the CPU's stats (cpu_stats=null, its default, on a run that trains"),
+        (("+callbacks.dsm.cpu_stats=true",), "cuda", "cpu_stats=true logs the CPU's stats"),
+        (("+callbacks.dsm.cpu_stats=false",), "cpu", None),
+        ((), "cuda", None),  # the GPU's stats, through torch
+    ],
+    ids=["default-on-the-cpu", "cpu-stats-on-a-gpu", "no-cpu-stats", "default-on-a-gpu"],
+)
+def test_device_stats_without_psutil_are_refused_where_they_would_read_the_cpu(
+    make_cfg, monkeypatch, overrides, device, refused
+):
+    """Lightning's DeviceStatsMonitor reads the CPU's stats with psutil (not a lossbench
+    dependency) where cpu_stats is true, or null on a CPU run, and raises ModuleNotFoundError
+    once the fit has begun: refused before the run, with the pip line and the other ways."""
+    import lossbench.hardware
+    import lossbench.instantiators
+
+    find_spec = importlib.util.find_spec
+    monkeypatch.setattr(
+        lossbench.instantiators.importlib.util,
+        "find_spec",
+        lambda name, *a: None if name == "psutil" else find_spec(name, *a),
+    )
+    monkeypatch.setattr(
+        lossbench.hardware, "device_type", lambda accelerator: device, raising=False
+    )
+    cfg = make_cfg(*RUN, "logger=csv", DEVICE_STATS, *overrides)
+    if refused is None:
+        validate(cfg)
+        return
+    with pytest.raises(ConfigError) as caught:
+        validate(cfg)
+    message = str(caught.value)
+    assert message.startswith(
+        "callbacks.dsm (lightning.pytorch.callbacks.DeviceStatsMonitor) needs the psutil "
+        f"package, which is not installed: {refused}"
+    )
+    for words in (
+        "Install it (pip install psutil)",
+        "or give +callbacks.dsm.cpu_stats=false",
+        "or drop it with ~callbacks.dsm",
+        "DeviceStatsMonitor (psutil)",
+    ):
+        assert words in message
+
+
 @pytest.mark.slow  # a fresh process importing Lightning; the message is checked in-process above
 def test_misspelt_callback_target_is_refused_by_the_cli_before_training(tmp_path):
     result = run_module(

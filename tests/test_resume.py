@@ -198,8 +198,35 @@ def test_a_checkpoint_within_the_first_epoch_names_no_file_to_resume(tmp_path):
     torch.save(checkpoint, path)
     with pytest.raises(CheckpointError) as caught:
         check_resume(checkpoint, path, {}, None)
-    assert "wrote no checkpoint at an epoch's end" in str(caught.value)
-    assert "train a new run" in str(caught.value) and "Resume from" not in str(caught.value)
+    assert (
+        "None of the checkpoints its run kept was saved at an epoch's end (last.ckpt was saved "
+        "within an epoch): train a new run"
+    ) in str(caught.value)
+    assert "Resume from" not in str(caught.value)
+
+
+def test_where_every_kept_checkpoint_was_saved_within_an_epoch_the_note_names_them(tmp_path):
+    """A time limit ended the run in its third epoch: the epoch-end last.ckpt of its first two
+    epochs was overwritten where it stopped, and its best checkpoint came from a validation
+    within an epoch. The run did write checkpoints at epochs' ends, so the note does not say
+    it wrote none, nor that it stopped within its first epoch: it names the files it kept."""
+    from lossbench.checkpoint import within_epoch_note
+
+    progress = {"current": {"completed": 34}, "is_last_batch": False}
+    loops = {"fit_loop": {"epoch_loop.batch_progress": progress}}
+    state = {"optimizer_states": [], "lr_schedulers": [], "callbacks": {}}
+    folder = tmp_path / "checkpoints"
+    folder.mkdir()
+    for name, step in (("last.ckpt", 716), ("best-epoch002.ckpt", 700)):
+        torch.save({"epoch": 2, "global_step": step, "loops": loops, **state}, folder / name)
+    note = within_epoch_note(folder / "last.ckpt")
+    assert note == (
+        " Its last.ckpt was saved within an epoch, where the cap ended the run, and a resume "
+        "cannot continue it: none of the checkpoints its run kept was saved at an epoch's end "
+        "(best-epoch002.ckpt and last.ckpt were saved within an epoch): train a new run in "
+        "another directory, without ckpt_path."
+    )
+    assert "wrote no checkpoint" not in note and "first epoch" not in note
 
 
 @pytest.mark.parametrize("runner", ["auto", "lightning"])

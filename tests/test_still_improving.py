@@ -103,6 +103,35 @@ def test_the_warning_names_the_cap_that_ended_the_run(trainer, cap, longer) -> N
     assert "early_stopping.enabled=true" not in message  # it was on
 
 
+@pytest.mark.parametrize("max_time", [None, "00:01:00:00"])
+@pytest.mark.parametrize(
+    ("epochs", "steps", "best"),
+    [(3, 716, "(best at epoch 2, its last)"), (6, 2024, "(best at epoch 2 of 0-5)")],
+    ids=["third-epoch", "last-epoch"],
+)
+def test_a_timer_callback_that_ended_the_run_is_named_with_its_fix(
+    max_time, epochs, steps, best
+) -> None:
+    """A Timer callback's duration ended the run (Lightning takes it instead of
+    trainer.max_time) in its third of six epochs, or within its last, which Lightning counts
+    as the sixth: 2024 steps of 6 x 341. The warning names the duration and the fix, a longer
+    one, not "the trainer's cap" or trainer.max_epochs."""
+    cfg = _cfg(max_epochs=6, max_time=max_time)
+    cfg.data = {"batch_size": 1}
+    cfg.callbacks = {
+        "timer": {"_target_": "lightning.pytorch.callbacks.Timer", "duration": "00:00:00:01"}
+    }
+    record = {**RECORD, "epochs": epochs, "steps": steps, "sizes": {"train": 341}}
+    message = still_improving_message(cfg, record)
+    assert message is not None
+    assert message.startswith(
+        "the run reached callbacks.timer.duration=00:00:00:01 while val/accuracy was still "
+        f"improving {best}"
+    )
+    assert "Train longer (e.g. a longer callbacks.timer.duration): early stopping" in message
+    assert "trainer's cap" not in message and "trainer.max_" not in message
+
+
 def test_a_debug_run_does_not_warn() -> None:
     debug = {**RECORD, "debug_run": "trainer.fast_dev_run=true"}
     assert still_improving_message(_cfg(max_epochs=4), debug) is None

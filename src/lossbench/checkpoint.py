@@ -370,14 +370,34 @@ def resume_instead(path: Path) -> str:
     checkpoint of its folder saved at an epoch's end (:func:`epoch_end_checkpoint`), or how to
     train anew where there is none.
 
-        >>> print(resume_instead(Path("no/such/checkpoints/last.ckpt"))[:44])
-        Its run wrote no checkpoint at an epoch's en
+    Where none is left, the message names the checkpoints the run kept: an epoch-end
+    ``last.ckpt`` is overwritten where a cap ends the run within an epoch, and a best
+    checkpoint may come from a validation within an epoch.
+
+        >>> print(resume_instead(Path("no/such/checkpoints/last.ckpt"))[:56])
+        Its run kept no checkpoint saved at an epoch's end (none
     """
     found = epoch_end_checkpoint(path.parent, besides=path)
     if found is None:
+        try:
+            kept = sorted(f for f in path.parent.glob("*.ckpt") if f.is_file())
+        except OSError:
+            kept = []
+        if not kept:
+            return (
+                "Its run kept no checkpoint saved at an epoch's end (none is left in "
+                f"{str(path.parent)!r}): train a new run in another directory, without ckpt_path"
+            )
+        reasons: dict[str, list[str]] = {}
+        for file in kept:
+            reasons.setdefault(_not_resumable(file), []).append(file.name)
+        told = "; ".join(
+            f"{_and(names)} {'were' if len(names) > 1 else 'was'} {why}"
+            for why, names in reasons.items()
+        )
         return (
-            "Its run wrote no checkpoint at an epoch's end (it stopped within its first epoch, "
-            "or kept none): train a new run in another directory, without ckpt_path"
+            f"None of the checkpoints its run kept was saved at an epoch's end ({told}): "
+            "train a new run in another directory, without ckpt_path"
         )
     file, steps = found
     return (
@@ -385,6 +405,27 @@ def resume_instead(path: Path) -> str:
         f"end (after {steps} optimizer steps; the steps after it are trained again, to the "
         "same result)"
     )
+
+
+def _not_resumable(file: Path) -> str:
+    """Why a run cannot be resumed from ``file``, which :func:`epoch_end_checkpoint` passed
+    over."""
+    if not _whole_archive(file):
+        return "cut short (an incomplete file)"
+    try:
+        checkpoint = load_checkpoint(file)
+    except CheckpointError:
+        return "unreadable"
+    from lossbench.lightning_internals import batches_within_epoch  # Lightning's loop state
+
+    if batches_within_epoch(checkpoint):
+        return "saved within an epoch"
+    return "saved without the training state (the weights only)"
+
+
+def _and(names: list[str]) -> str:
+    """``a``, ``a and b``, ``a, b and c``."""
+    return names[0] if len(names) == 1 else f"{', '.join(names[:-1])} and {names[-1]}"
 
 
 def within_epoch_note(last: Path) -> str:

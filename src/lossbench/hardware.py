@@ -85,6 +85,23 @@ def _check_accelerator(accelerator: str, key: str = "trainer.accelerator") -> st
     return found[0]
 
 
+def device_type(accelerator: Any) -> str:
+    """The kind of device a run with ``trainer.accelerator=accelerator`` trains on here:
+    ``cpu``, ``cuda``, ``mps`` or ``tpu`` (``auto``: a GPU when there is one, else the CPU).
+    Lightning is asked only for ``auto`` and the GPU names.
+
+        >>> device_type("cpu")
+        'cpu'
+    """
+    name = str(accelerator or "auto").lower()
+    if name == "cpu":
+        return "cpu"
+    try:
+        return _check_accelerator(name)
+    except ConfigError:  # refused where the hardware is checked
+        return "cpu"
+
+
 def _requested_devices(devices: Any) -> int | None:
     """How many devices ``trainer.devices`` asks for; None for ``auto`` / ``-1`` (all)."""
     if devices is None or str(devices).strip().lower() in ("auto", "-1"):

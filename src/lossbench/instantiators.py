@@ -57,6 +57,52 @@ EXTRAS = {"tensorboard": "tensorboard", "mlflow": "mlflow", "wandb": "wandb", "r
 NEEDS_LOGGER = ("LearningRateMonitor", "DeviceStatsMonitor")
 
 
+def _device_stats_use_psutil(entry: Mapping[str, Any], trainer: Mapping[str, Any]) -> str | None:
+    """What a ``DeviceStatsMonitor`` entry reads through psutil, or None where it reads
+    nothing through it. Lightning's ``DeviceStatsMonitor`` (checked: Lightning 2.6.6) reads
+    the CPU's stats with psutil where ``cpu_stats=true`` (on any device), and where
+    ``cpu_stats`` is null (its default) and the run trains on the CPU; on a GPU it logs the
+    GPU's stats through torch, and ``cpu_stats=false`` logs no CPU stats.
+
+        >>> _device_stats_use_psutil({"cpu_stats": False}, {"accelerator": "cpu"}) is None
+        True
+        >>> _device_stats_use_psutil({}, {"accelerator": "cpu"})[:38]
+        "it logs the CPU's stats (cpu_stats=nul"
+    """
+    from lossbench.hardware import device_type
+
+    cpu_stats = entry.get("cpu_stats")
+    if cpu_stats is False:
+        return None
+    if cpu_stats:
+        return (
+            "cpu_stats=true logs the CPU's stats (memory and load), which Lightning reads with it"
+        )
+    if device_type(trainer.get("accelerator")) != "cpu":
+        return None  # the GPU's stats, through torch
+    return (
+        "it logs the CPU's stats (cpu_stats=null, its default, on a run that trains on the CPU), "
+        "which Lightning reads with it"
+    )
+
+
+#: Lightning's callbacks that need a package lossbench does not install (by class name; a
+#: subclass counts too): the package, and what they read with it for an entry and the run's
+#: ``trainer`` settings (None where those settings need none of it), with other settings that
+#: do without it. Refused before the run starts where the package is missing: Lightning
+#: raises ``ModuleNotFoundError`` once the fit has begun.
+NEEDS_PACKAGE: dict[str, tuple[str, Any, str]] = {
+    "DeviceStatsMonitor": (
+        "psutil",
+        _device_stats_use_psutil,
+        "+callbacks.{name}.cpu_stats=false (no CPU stats: on a GPU it logs the GPU's, on the "
+        "CPU nothing)",
+    ),
+    "RichProgressBar": ("rich", lambda entry, trainer: "it draws the progress bar with it", ""),
+    "RichModelSummary": ("rich", lambda entry, trainer: "it prints the model summary with it", ""),
+}
+
+
 def entries(group: Any) -> list[tuple[str, DictConfig]]:
     """The ``(name, node)`` entries of ``callbacks`` or ``logger``; null entries are off."""
     if group is None:
@@ -357,6 +403,39 @@ def check_needs_logger(cfg: DictConfig) -> str | None:
                 f"callbacks.{name} ({target}) records to the loggers, but logger=none "
                 f"sets none. Choose a logger (logger=csv) or drop it with ~callbacks.{name}. "
                 f"Lightning's callbacks that need a logger: {', '.join(NEEDS_LOGGER)}."
+            )
+    return None
+
+
+def check_needs_package(cfg: DictConfig) -> str | None:
+    """A callback whose settings need a package that is not installed
+    (:data:`NEEDS_PACKAGE`), or None.
+
+        >>> from omegaconf import OmegaConf
+        >>> cfg = OmegaConf.create({"trainer": {"accelerator": "cpu"}, "callbacks": {"dsm": {
+        ...     "_target_": "lightning.pytorch.callbacks.DeviceStatsMonitor",
+        ...     "cpu_stats": False}}})
+        >>> check_needs_package(cfg) is None
+        True
+    """
+    trainer = cfg.get("trainer") or {}
+    for name, bases in callback_classes(cfg).items():
+        for base, (package, reads, other) in NEEDS_PACKAGE.items():
+            if base not in bases or importlib.util.find_spec(package) is not None:
+                continue
+            entry = cfg.callbacks[name]
+            why = reads(entry, trainer)
+            if why is None:
+                continue
+            extra = EXTRAS.get(package)
+            pip = f"pip install 'lossbench[{extra}]'" if extra else f"pip install {package}"
+            instead = f", or give {other.format(name=name)}" if other else ""
+            known = ", ".join(f"{b} ({p})" for b, (p, _, _) in NEEDS_PACKAGE.items())
+            return (
+                f"callbacks.{name} ({entry['_target_']}) needs the {package} package, which is "
+                f"not installed: {why}. Install it ({pip}){instead}, or drop it with "
+                f"~callbacks.{name}. Lightning's callbacks that need a package lossbench does "
+                f"not install with its default dependencies: {known}."
             )
     return None
 

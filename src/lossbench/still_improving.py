@@ -1,9 +1,10 @@
 """The warning a single run gets when it ended at its trainer's cap while still improving.
 
-A run that stops at ``trainer.max_epochs`` (or ``max_steps`` / ``max_time``) while its
-monitored metric is still getting better has not converged: a longer budget may change its
-result, and a comparison built on it may be overturned. A study's report says so per setup
-(:mod:`lossbench.report.converged`); a single run says so itself, on stderr, once it has ended::
+A run that stops at ``trainer.max_epochs`` (or ``max_steps``, ``max_time``, a ``Timer``
+callback's ``duration``) while its monitored metric is still getting better has not converged:
+a longer budget may change its result, and a comparison built on it may be overturned. A
+study's report says so per setup (:mod:`lossbench.report.converged`); a single run says so
+itself, on stderr, once it has ended::
 
     lossbench: warning: the run reached trainer.max_epochs=20 while val/nll was still
     improving (best at epoch 19, its last): a longer run may end elsewhere. Train longer
@@ -125,14 +126,72 @@ def _separated(record: dict[str, Any], cfg: DictConfig | None = None) -> str:
 
 
 def _cap(cfg: DictConfig, record: dict[str, Any]) -> tuple[str, str]:
-    """The trainer setting that ended the run, and a longer one (twice as many epochs or
-    steps; for ``max_time``, more epochs)."""
+    """The limit that ended the run, and a longer one: twice as many epochs or steps; for a
+    time limit, a longer one of the same setting (a ``Timer`` callback's ``duration``, which
+    Lightning takes instead of ``trainer.max_time``).
+
+        >>> cfg = OmegaConf.create({"trainer": {"max_epochs": 6}, "callbacks": {"timer": {
+        ...     "_target_": "lightning.pytorch.callbacks.Timer", "duration": "00:00:00:01"}}})
+        >>> _cap(cfg, {"epochs": 3, "steps": 716})
+        ('callbacks.timer.duration=00:00:00:01', 'a longer callbacks.timer.duration')
+
+    A time limit that runs out within the last epoch ended the run, though Lightning counts
+    that epoch as one of ``trainer.max_epochs``: its steps fall short of the epochs' steps.
+
+        >>> cfg.data = {"batch_size": 1}
+        >>> _cap(cfg, {"epochs": 6, "steps": 2024, "sizes": {"train": 341}})[0]
+        'callbacks.timer.duration=00:00:00:01'
+        >>> _cap(cfg, {"epochs": 6, "steps": 2046, "sizes": {"train": 341}})[0]
+        'trainer.max_epochs=6'
+    """
     trainer = cfg.get("trainer") or {}
     max_epochs, max_steps = trainer.get("max_epochs"), trainer.get("max_steps")
     if max_steps not in (None, -1) and int(record.get("steps") or 0) >= max_steps:
         return f"trainer.max_steps={max_steps}", f"trainer.max_steps={2 * max_steps}"
-    if max_epochs not in (None, -1) and int(record.get("epochs") or 0) >= max_epochs:
+    time_limit = _time_limit(cfg)
+    at_epochs = max_epochs not in (None, -1) and int(record.get("epochs") or 0) >= max_epochs
+    if at_epochs and (time_limit is None or not _short_of_last_epoch(cfg, record)):
         return f"trainer.max_epochs={max_epochs}", f"trainer.max_epochs={2 * max_epochs}"
-    if trainer.get("max_time"):
-        return f"trainer.max_time={trainer.get('max_time')}", "a longer trainer.max_time"
+    if time_limit is not None:
+        return time_limit
     return "the trainer's cap", "trainer.max_epochs"
+
+
+def _time_limit(cfg: DictConfig) -> tuple[str, str] | None:
+    """The time limit of ``cfg`` and the fix, a longer one: a ``Timer`` callback's
+    ``duration`` (Lightning then ignores ``trainer.max_time``), else ``trainer.max_time``;
+    None where it has none."""
+    from lossbench.instantiators import timer_entries
+
+    for name, entry, _ in timer_entries(cfg.get("callbacks")):
+        duration = entry.get("duration")
+        if duration is not None:
+            shown = (
+                OmegaConf.to_container(duration) if isinstance(duration, DictConfig) else duration
+            )
+            key = f"callbacks.{name}.duration"
+            return f"{key}={shown}", f"a longer {key}"
+    max_time = (cfg.get("trainer") or {}).get("max_time")
+    if max_time:
+        return f"trainer.max_time={max_time}", "a longer trainer.max_time"
+    return None
+
+
+def _short_of_last_epoch(cfg: DictConfig, record: dict[str, Any]) -> bool:
+    """Whether the run's optimizer steps fall short of those its ``trainer.max_epochs`` hold
+    on its training split (:func:`lossbench.budget.run_budget`): it stopped within its last
+    epoch. False where the record or config does not tell."""
+    from lossbench.budget import run_budget
+    from lossbench.errors import ConfigError
+    from lossbench.hardware import _requested_devices
+
+    rows = (record.get("sizes") or {}).get("train")
+    if not rows or OmegaConf.select(cfg, "data.batch_size", default="missing") == "missing":
+        return False
+    trainer = cfg.get("trainer") or {}
+    try:
+        devices = _requested_devices(trainer.get("devices")) or 1
+    except ConfigError:
+        devices = 1
+    budget = run_budget(cfg, int(rows), devices * int(trainer.get("num_nodes") or 1))
+    return int(record.get("steps") or 0) < budget.max_epochs * budget.steps_per_epoch

@@ -41,6 +41,7 @@ from lossbench.instantiators import (
     callback_classes,
     check_entries,
     check_needs_logger,
+    check_needs_package,
     check_one_checkpoint,
     check_profiler,
     checkpoint_entries,
@@ -625,6 +626,8 @@ def _check_run(cfg: DictConfig, task: Task) -> None:
         error = check_entries(cfg, group)
         _require(error is None, str(error))
     error = check_needs_logger(cfg)
+    _require(error is None, str(error))
+    error = check_needs_package(cfg)
     _require(error is None, str(error))
     error = check_profiler(cfg.trainer.get("profiler"))
     _require(error is None, str(error))
