@@ -6,6 +6,7 @@ from __future__ import annotations
 import csv
 import importlib.util
 import time
+from pathlib import Path
 
 import pytest
 import yaml
@@ -19,6 +20,7 @@ from lightning.pytorch.callbacks import (
 
 from cli_process import run_module
 from lossbench.callbacks import BestAndLastCheckpoint, BestWeightsInMemory, EpochProgressBar
+from lossbench.checkpoint import load_checkpoint
 from lossbench.entry_arguments import (
     SHIPPED_ARGUMENTS,
     SHIPPED_REQUIRED,
@@ -288,6 +290,31 @@ def test_callbacks_none_evaluates_the_final_weights_without_files(make_cfg, tmp_
     assert record["best_checkpoint"] is None and record["best_epoch"] is None
     assert not (tmp_path / "checkpoints").exists()
     assert (tmp_path / "logs" / "metrics.csv").is_file()
+
+
+def test_a_plain_model_checkpoint_records_the_epoch_its_best_file_holds(make_cfg, tmp_path):
+    """Lightning's ModelCheckpoint in place of lossbench's names its files epoch=N-step=M.ckpt:
+    the record's best_epoch is the epoch the best file holds, the best of the history."""
+    record = train(
+        make_cfg(
+            "data=breast_cancer",
+            "trainer.max_epochs=4",
+            "optimizer.lr=0.01",
+            "~callbacks.model_checkpoint",
+            "+callbacks.mc._target_=lightning.pytorch.callbacks.ModelCheckpoint",
+            "+callbacks.mc.monitor=val/nll",
+            "+callbacks.mc.save_top_k=3",
+            f"+callbacks.mc.dirpath={tmp_path / 'ck'}",
+        ),
+        tmp_path / "run",
+    )
+    assert record["status"] == "completed"
+    best = Path(record["best_checkpoint"])
+    assert best.parent == tmp_path / "ck" and best.name.startswith("epoch=")
+    val = record["history"]["val/nll"]
+    best_of_history = min(range(len(val)), key=val.__getitem__)
+    assert record["best_epoch"] == load_checkpoint(best)["epoch"] == best_of_history
+    assert best.name.startswith(f"epoch={best_of_history}-")
 
 
 def test_logger_many_writes_csv_and_tensorboard_and_the_best_apart(make_cfg, tmp_path):
