@@ -132,6 +132,25 @@ class _NeedsLevel(Callback):
             r"Lightning's BackboneFinetuning, which cannot run here: .*`backbone` attribute.*"
             r"~callbacks.bf",
         ),
+        (
+            (
+                "+callbacks.swa._target_=lightning.pytorch.callbacks.StochasticWeightAveraging",
+                "+callbacks.swa.swa_lrs=0.01",
+            ),
+            r"Lightning's StochasticWeightAveraging, which lossbench refuses: its averaged "
+            r"weights .* never validated.*EMAWeightAveraging runner=lightning.*~callbacks.swa",
+        ),
+        (
+            ("+callbacks.prune._target_=lightning.pytorch.callbacks.ModelPruning",),
+            r"Lightning's ModelPruning, which lossbench refuses: .*weights that no checkpoint "
+            r"holds.*~callbacks.prune",
+        ),
+        (
+            ("+callbacks.oe._target_=lightning.pytorch.callbacks.OnExceptionCheckpoint",),
+            r"Lightning's OnExceptionCheckpoint, which lossbench refuses: lossbench's own "
+            r"checkpoint callback already keeps the best epoch's checkpoint when a run stops "
+            r"with an exception.*cannot be resumed exactly from within an epoch.*~callbacks.oe",
+        ),
     ],
     ids=[
         "user-callback-needs-argument",
@@ -143,6 +162,9 @@ class _NeedsLevel(Callback):
         "timer-of-no-seconds",
         "second-checkpoint",
         "backbone-finetuning",
+        "stochastic-weight-averaging",
+        "model-pruning",
+        "on-exception-checkpoint",
     ],
 )
 def test_entries_are_checked_against_the_target_and_the_logged_metrics(

@@ -168,6 +168,26 @@ UNFIT_CALLBACKS = {
 }
 
 
+#: Lightning callbacks that change or keep other weights than those of the best validated epoch,
+#: which is what a run evaluates, records and checkpoints: why each is refused, and what to do.
+WEIGHTS_CALLBACKS = {
+    "StochasticWeightAveraging": "its averaged weights are formed only as training ends and "
+    "never validated, while a run's result is the weights of the epoch that scored best on "
+    "validation (checkpoint.monitor): the average would be neither evaluated nor recorded. For "
+    "averaged weights that are validated every epoch and are the ones the checkpoints hold, use "
+    "+{group}.ema._target_=lightning.pytorch.callbacks.EMAWeightAveraging runner=lightning",
+    "ModelPruning": "it prunes the weights after each epoch's validation (at the training "
+    "epoch's end, or at the validation's end with prune_on_train_epoch_end=false) and before "
+    "the checkpoint is saved, so the best epoch would be chosen on weights that no checkpoint "
+    "holds, and evaluated on others. lossbench offers no pruning during training",
+    "OnExceptionCheckpoint": "lossbench's own checkpoint callback already keeps the best "
+    "epoch's checkpoint when a run stops with an exception (checkpoint.write=every_epoch or "
+    "at_end; ckpt_path=<run>/checkpoints/best-epochNNN.ckpt continues from it), and a checkpoint "
+    "of the state at the exception itself is not offered: it is saved within an epoch, and a "
+    "run cannot be resumed exactly from within an epoch",
+}
+
+
 def _lightning_bases(obj: Any) -> set[str]:
     """The names of the Lightning classes among ``obj``'s bases (empty for a function): read
     from its class hierarchy, so nothing more is imported than the target's module."""
@@ -248,6 +268,12 @@ def _wrong_class(group: str, name: str, target: str, obj: Any) -> str | None:
             return (
                 f"{group}.{name}._target_={target!r} is Lightning's {unfit}, which cannot run "
                 f"here: {why}. Drop it with ~{group}.{name}."
+            )
+    for refused, why in WEIGHTS_CALLBACKS.items():
+        if refused in bases:
+            return (
+                f"{group}.{name}._target_={target!r} is Lightning's {refused}, which lossbench "
+                f"refuses: {why.format(group=group)}. Drop it with ~{group}.{name}."
             )
     for tuner, why in TUNER_CALLBACKS.items():
         if tuner in bases:
