@@ -151,6 +151,15 @@ class _NeedsLevel(Callback):
             r"checkpoint callback already keeps the best epoch's checkpoint when a run stops "
             r"with an exception.*cannot be resumed exactly from within an epoch.*~callbacks.oe",
         ),
+        (
+            (
+                "~callbacks.model_checkpoint",
+                "+callbacks.mc._target_=lightning.pytorch.callbacks.ModelCheckpoint",
+            ),
+            r"callbacks.mc \(lightning.pytorch.callbacks.ModelCheckpoint\) has no monitor .*"
+            r"keeps the last epoch's checkpoint, not the best epoch's.*"
+            r"\+callbacks.mc.monitor=val/nll",
+        ),
     ],
     ids=[
         "user-callback-needs-argument",
@@ -165,6 +174,7 @@ class _NeedsLevel(Callback):
         "stochastic-weight-averaging",
         "model-pruning",
         "on-exception-checkpoint",
+        "model-checkpoint-without-monitor",
     ],
 )
 def test_entries_are_checked_against_the_target_and_the_logged_metrics(

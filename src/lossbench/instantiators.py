@@ -26,6 +26,7 @@ from omegaconf import DictConfig, OmegaConf, open_dict
 from lossbench.entry_arguments import (
     SHIPPED_ARGUMENTS,
     SHIPPED_REQUIRED,
+    default_argument,
     keyword_arguments,
     missing_argument,
     required_arguments,
@@ -553,6 +554,43 @@ def check_one_checkpoint(cfg: DictConfig) -> str | None:
         "mode, save_last, write), e.g. checkpoint.monitor=val/accuracy. Drop the second with "
         f"~callbacks.{second}."
     )
+
+
+def check_checkpoint_monitor(cfg: DictConfig) -> str | None:
+    """A ``ModelCheckpoint`` of Lightning's (or a subclass) without a ``monitor``, given or by
+    default, as the run's checkpoint callback (:func:`checkpoint_entries`), or None: it keeps the
+    last epoch's checkpoint, which lossbench would evaluate and record as the best epoch's.
+
+        >>> from omegaconf import OmegaConf
+        >>> print(check_checkpoint_monitor(OmegaConf.create({"callbacks": {"mc": {
+        ...     "_target_": "lightning.pytorch.callbacks.ModelCheckpoint"}}}))[:73])
+        callbacks.mc (lightning.pytorch.callbacks.ModelCheckpoint) has no monitor
+    """
+    for name in checkpoint_entries(cfg)[:1]:
+        node = cfg.callbacks[name]
+        target = str(node["_target_"])
+        if target in SHIPPED_TARGETS:
+            continue
+        obj, error = locate(target, f"callbacks.{name}._target_", "callbacks")
+        if error is not None or "ModelCheckpoint" not in _lightning_bases(obj):
+            continue
+        given = "monitor" in node
+        monitor = node.get("monitor") if given else default_argument(obj, "monitor")
+        if monitor is not None:
+            continue
+        metric = cfg.get("optimized_metric") or "val/nll"
+        return (
+            f"callbacks.{name} ({target}) has no monitor"
+            f"{'' if given else ' (not given; its default is None)'}, and it is the run's "
+            "checkpoint callback: without a monitor it keeps the last epoch's checkpoint, not "
+            "the best epoch's, and lossbench would evaluate and record that one as the run's "
+            f"best. Give it the metric to choose the best epoch by, e.g. "
+            f"+callbacks.{name}.monitor={metric} (the run's optimized_metric), or use lossbench's "
+            "own checkpoint callback (callbacks.model_checkpoint, in callbacks=default; set by "
+            f"checkpoint.*: monitor, mode, save_last, write) and drop this one with "
+            f"~callbacks.{name}."
+        )
+    return None
 
 
 def _build(group: str, name: str, node: DictConfig, base: type) -> Any:
