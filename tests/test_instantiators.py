@@ -6,6 +6,7 @@ from __future__ import annotations
 import csv
 import importlib.util
 import time
+from pathlib import Path
 
 import pytest
 import yaml
@@ -19,6 +20,7 @@ from lightning.pytorch.callbacks import (
 
 from cli_process import run_module
 from lossbench.callbacks import BestAndLastCheckpoint, BestWeightsInMemory, EpochProgressBar
+from lossbench.checkpoint import load_checkpoint
 from lossbench.entry_arguments import (
     SHIPPED_ARGUMENTS,
     SHIPPED_REQUIRED,
@@ -130,6 +132,34 @@ class _NeedsLevel(Callback):
             r"Lightning's BackboneFinetuning, which cannot run here: .*`backbone` attribute.*"
             r"~callbacks.bf",
         ),
+        (
+            (
+                "+callbacks.swa._target_=lightning.pytorch.callbacks.StochasticWeightAveraging",
+                "+callbacks.swa.swa_lrs=0.01",
+            ),
+            r"Lightning's StochasticWeightAveraging, which lossbench refuses: its averaged "
+            r"weights .* never validated.*EMAWeightAveraging runner=lightning.*~callbacks.swa",
+        ),
+        (
+            ("+callbacks.prune._target_=lightning.pytorch.callbacks.ModelPruning",),
+            r"Lightning's ModelPruning, which lossbench refuses: .*weights that no checkpoint "
+            r"holds.*~callbacks.prune",
+        ),
+        (
+            ("+callbacks.oe._target_=lightning.pytorch.callbacks.OnExceptionCheckpoint",),
+            r"Lightning's OnExceptionCheckpoint, which lossbench refuses: lossbench's own "
+            r"checkpoint callback already keeps the best epoch's checkpoint when a run stops "
+            r"with an exception.*cannot be resumed exactly from within an epoch.*~callbacks.oe",
+        ),
+        (
+            (
+                "~callbacks.model_checkpoint",
+                "+callbacks.mc._target_=lightning.pytorch.callbacks.ModelCheckpoint",
+            ),
+            r"callbacks.mc \(lightning.pytorch.callbacks.ModelCheckpoint\) has no monitor .*"
+            r"keeps the last epoch's checkpoint, not the best epoch's.*"
+            r"\+callbacks.mc.monitor=val/nll",
+        ),
     ],
     ids=[
         "user-callback-needs-argument",
@@ -141,6 +171,10 @@ class _NeedsLevel(Callback):
         "timer-of-no-seconds",
         "second-checkpoint",
         "backbone-finetuning",
+        "stochastic-weight-averaging",
+        "model-pruning",
+        "on-exception-checkpoint",
+        "model-checkpoint-without-monitor",
     ],
 )
 def test_entries_are_checked_against_the_target_and_the_logged_metrics(
@@ -339,6 +373,31 @@ def test_callbacks_none_evaluates_the_final_weights_without_files(make_cfg, tmp_
     assert record["best_checkpoint"] is None and record["best_epoch"] is None
     assert not (tmp_path / "checkpoints").exists()
     assert (tmp_path / "logs" / "metrics.csv").is_file()
+
+
+def test_a_plain_model_checkpoint_records_the_epoch_its_best_file_holds(make_cfg, tmp_path):
+    """Lightning's ModelCheckpoint in place of lossbench's names its files epoch=N-step=M.ckpt:
+    the record's best_epoch is the epoch the best file holds, the best of the history."""
+    record = train(
+        make_cfg(
+            "data=breast_cancer",
+            "trainer.max_epochs=4",
+            "optimizer.lr=0.01",
+            "~callbacks.model_checkpoint",
+            "+callbacks.mc._target_=lightning.pytorch.callbacks.ModelCheckpoint",
+            "+callbacks.mc.monitor=val/nll",
+            "+callbacks.mc.save_top_k=3",
+            f"+callbacks.mc.dirpath={tmp_path / 'ck'}",
+        ),
+        tmp_path / "run",
+    )
+    assert record["status"] == "completed"
+    best = Path(record["best_checkpoint"])
+    assert best.parent == tmp_path / "ck" and best.name.startswith("epoch=")
+    val = record["history"]["val/nll"]
+    best_of_history = min(range(len(val)), key=val.__getitem__)
+    assert record["best_epoch"] == load_checkpoint(best)["epoch"] == best_of_history
+    assert best.name.startswith(f"epoch={best_of_history}-")
 
 
 def test_logger_many_writes_csv_and_tensorboard_and_the_best_apart(make_cfg, tmp_path):

@@ -26,6 +26,7 @@ from omegaconf import DictConfig, OmegaConf, open_dict
 from lossbench.entry_arguments import (
     SHIPPED_ARGUMENTS,
     SHIPPED_REQUIRED,
+    default_argument,
     keyword_arguments,
     missing_argument,
     required_arguments,
@@ -214,6 +215,26 @@ UNFIT_CALLBACKS = {
 }
 
 
+#: Lightning callbacks that change or keep other weights than those of the best validated epoch,
+#: which is what a run evaluates, records and checkpoints: why each is refused, and what to do.
+WEIGHTS_CALLBACKS = {
+    "StochasticWeightAveraging": "its averaged weights are formed only as training ends and "
+    "never validated, while a run's result is the weights of the epoch that scored best on "
+    "validation (checkpoint.monitor): the average would be neither evaluated nor recorded. For "
+    "averaged weights that are validated every epoch and are the ones the checkpoints hold, use "
+    "+{group}.ema._target_=lightning.pytorch.callbacks.EMAWeightAveraging runner=lightning",
+    "ModelPruning": "it prunes the weights after each epoch's validation (at the training "
+    "epoch's end, or at the validation's end with prune_on_train_epoch_end=false) and before "
+    "the checkpoint is saved, so the best epoch would be chosen on weights that no checkpoint "
+    "holds, and evaluated on others. lossbench offers no pruning during training",
+    "OnExceptionCheckpoint": "lossbench's own checkpoint callback already keeps the best "
+    "epoch's checkpoint when a run stops with an exception (checkpoint.write=every_epoch or "
+    "at_end; ckpt_path=<run>/checkpoints/best-epochNNN.ckpt continues from it), and a checkpoint "
+    "of the state at the exception itself is not offered: it is saved within an epoch, and a "
+    "run cannot be resumed exactly from within an epoch",
+}
+
+
 def _lightning_bases(obj: Any) -> set[str]:
     """The names of the Lightning classes among ``obj``'s bases (empty for a function): read
     from its class hierarchy, so nothing more is imported than the target's module."""
@@ -294,6 +315,12 @@ def _wrong_class(group: str, name: str, target: str, obj: Any) -> str | None:
             return (
                 f"{group}.{name}._target_={target!r} is Lightning's {unfit}, which cannot run "
                 f"here: {why}. Drop it with ~{group}.{name}."
+            )
+    for refused, why in WEIGHTS_CALLBACKS.items():
+        if refused in bases:
+            return (
+                f"{group}.{name}._target_={target!r} is Lightning's {refused}, which lossbench "
+                f"refuses: {why.format(group=group)}. Drop it with ~{group}.{name}."
             )
     for tuner, why in TUNER_CALLBACKS.items():
         if tuner in bases:
@@ -606,6 +633,43 @@ def check_one_checkpoint(cfg: DictConfig) -> str | None:
         "mode, save_last, write), e.g. checkpoint.monitor=val/accuracy. Drop the second with "
         f"~callbacks.{second}."
     )
+
+
+def check_checkpoint_monitor(cfg: DictConfig) -> str | None:
+    """A ``ModelCheckpoint`` of Lightning's (or a subclass) without a ``monitor``, given or by
+    default, as the run's checkpoint callback (:func:`checkpoint_entries`), or None: it keeps the
+    last epoch's checkpoint, which lossbench would evaluate and record as the best epoch's.
+
+        >>> from omegaconf import OmegaConf
+        >>> print(check_checkpoint_monitor(OmegaConf.create({"callbacks": {"mc": {
+        ...     "_target_": "lightning.pytorch.callbacks.ModelCheckpoint"}}}))[:73])
+        callbacks.mc (lightning.pytorch.callbacks.ModelCheckpoint) has no monitor
+    """
+    for name in checkpoint_entries(cfg)[:1]:
+        node = cfg.callbacks[name]
+        target = str(node["_target_"])
+        if target in SHIPPED_TARGETS:
+            continue
+        obj, error = locate(target, f"callbacks.{name}._target_", "callbacks")
+        if error is not None or "ModelCheckpoint" not in _lightning_bases(obj):
+            continue
+        given = "monitor" in node
+        monitor = node.get("monitor") if given else default_argument(obj, "monitor")
+        if monitor is not None:
+            continue
+        metric = cfg.get("optimized_metric") or "val/nll"
+        return (
+            f"callbacks.{name} ({target}) has no monitor"
+            f"{'' if given else ' (not given; its default is None)'}, and it is the run's "
+            "checkpoint callback: without a monitor it keeps the last epoch's checkpoint, not "
+            "the best epoch's, and lossbench would evaluate and record that one as the run's "
+            f"best. Give it the metric to choose the best epoch by, e.g. "
+            f"+callbacks.{name}.monitor={metric} (the run's optimized_metric), or use lossbench's "
+            "own checkpoint callback (callbacks.model_checkpoint, in callbacks=default; set by "
+            f"checkpoint.*: monitor, mode, save_last, write) and drop this one with "
+            f"~callbacks.{name}."
+        )
+    return None
 
 
 def _build(group: str, name: str, node: DictConfig, base: type) -> Any:

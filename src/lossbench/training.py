@@ -41,7 +41,7 @@ from lossbench.checkpoint import (
     resume_path,
     within_epoch_note,
 )
-from lossbench.checkpoint_format import history, run_config_text
+from lossbench.checkpoint_format import EPOCH_KEY, history, run_config_text
 from lossbench.checkpoint_io import write_in_background
 from lossbench.data.csv_loader import DataError
 from lossbench.data.datamodule import ClassificationDataModule
@@ -668,6 +668,19 @@ def logged_hparams(
 
 
 def _best_epoch(path: str | None) -> int | None:
-    """The epoch in ``best-epochNNN.ckpt`` (or ``best-epochNNN-v1.ckpt`` after a re-run)."""
-    match = re.search(r"epoch(\d+)", Path(path).stem) if path else None
+    """The epoch of the best checkpoint ``path``: its ``epoch`` entry, Lightning's
+    ``trainer.current_epoch`` where it was saved, at the training epoch's end or at the
+    validation's end alike (the epoch that validation scored; lossbench's ``best-epochNNN.ckpt``
+    is named by the same counter). Read from the file, since a checkpoint callback of one's own
+    names its files as it is told (Lightning's ``epoch=2-step=9.ckpt``, or without the epoch).
+    A file that cannot be read falls back to the name's ``epochNNN``; None without either."""
+    if not path:
+        return None
+    try:
+        epoch = load_checkpoint(path).get(EPOCH_KEY)
+    except CheckpointError:
+        epoch = None
+    if isinstance(epoch, int):
+        return epoch
+    match = re.search(r"epoch[=_-]?(\d+)", Path(path).stem)
     return int(match.group(1)) if match else None

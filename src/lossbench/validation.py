@@ -39,6 +39,7 @@ from lossbench.errors import ConfigError
 from lossbench.instantiators import (
     SHIPPED_TARGETS,
     callback_classes,
+    check_checkpoint_monitor,
     check_entries,
     check_needs_logger,
     check_needs_package,
@@ -653,7 +654,7 @@ def _check_run(cfg: DictConfig, task: Task) -> None:
         )
         _check_mode(group, cfg[group].monitor or cfg.optimized_metric, mode)
     _check_entry_monitors(cfg, task)
-    error = check_one_checkpoint(cfg)
+    error = check_one_checkpoint(cfg) or check_checkpoint_monitor(cfg)
     _require(error is None, str(error))
     stopping = cfg.early_stopping
     _require(
