@@ -102,8 +102,12 @@ def device_type(accelerator: Any) -> str:
         return "cpu"
 
 
-def _requested_devices(devices: Any) -> int | None:
-    """How many devices ``trainer.devices`` asks for; None for ``auto`` / ``-1`` (all)."""
+def requested_devices(devices: Any) -> int | None:
+    """How many devices ``trainer.devices`` asks for; None for ``auto`` / ``-1`` (all).
+
+        >>> requested_devices("0,1"), requested_devices(2), requested_devices("auto")
+        (2, 2, None)
+    """
     if devices is None or str(devices).strip().lower() in ("auto", "-1"):
         return None
     if isinstance(devices, list | tuple):
@@ -294,7 +298,7 @@ def check_hardware(
             "only; transformer-engine needs NVIDIA's transformer_engine package)."
         )
     accelerator = trainer.get("accelerator") or "auto"
-    wanted = _requested_devices(trainer.get("devices"))
+    wanted = requested_devices(trainer.get("devices"))
     if str(accelerator).lower() == "cpu" or (
         str(accelerator).lower() == "auto" and wanted in (None, 1)
     ):

@@ -183,14 +183,14 @@ def _short_of_last_epoch(cfg: DictConfig, record: dict[str, Any]) -> bool:
     epoch. False where the record or config does not tell."""
     from lossbench.budget import run_budget
     from lossbench.errors import ConfigError
-    from lossbench.hardware import _requested_devices
+    from lossbench.hardware import requested_devices
 
     rows = (record.get("sizes") or {}).get("train")
     if not rows or OmegaConf.select(cfg, "data.batch_size", default="missing") == "missing":
         return False
     trainer = cfg.get("trainer") or {}
     try:
-        devices = _requested_devices(trainer.get("devices")) or 1
+        devices = requested_devices(trainer.get("devices")) or 1
     except ConfigError:
         devices = 1
     budget = run_budget(cfg, int(rows), devices * int(trainer.get("num_nodes") or 1))
