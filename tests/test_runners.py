@@ -8,7 +8,14 @@ import csv
 import lightning as L
 import pytest
 import torch
-from lightning.pytorch.callbacks import Callback, GradientAccumulationScheduler, Timer
+from lightning.pytorch.callbacks import (
+    Callback,
+    EMAWeightAveraging,
+    GradientAccumulationScheduler,
+    LearningRateMonitor,
+    ModelCheckpoint,
+    Timer,
+)
 
 from cli_process import run_module
 from lossbench.data.datamodule import ClassificationDataModule
@@ -24,7 +31,16 @@ RUN = ("data=iris", "head=logits", "loss=cross_entropy", "data.batch_size=32")
 
 
 def _trainer(**kwargs) -> L.Trainer:
-    return L.Trainer(logger=False, enable_progress_bar=False, enable_model_summary=False, **kwargs)
+    kwargs = {"enable_progress_bar": False, "enable_model_summary": False, **kwargs}
+    return L.Trainer(logger=False, **kwargs)
+
+
+class _BackwardProbe(Callback):
+    """A callback with a per-step hook the epoch runner calls every minibatch: what it logs
+    there would still be logged once per epoch."""
+
+    def on_after_backward(self, trainer, pl_module) -> None:
+        pass
 
 
 @pytest.mark.parametrize(
@@ -50,6 +66,13 @@ def _trainer(**kwargs) -> L.Trainer:
         ((), {"callbacks": [Timer("00:00:01:00")]}, LightningRunner),
         ((), {"callbacks": [Timer("00:00:01:00", interval="epoch")]}, EpochRunner),
         ((), {"num_sanity_val_steps": 2}, EpochRunner),  # with Lightning's validation loop
+        ((), {"callbacks": [EMAWeightAveraging()]}, LightningRunner),
+        ((), {"callbacks": [LearningRateMonitor()]}, LightningRunner),
+        ((), {"callbacks": [LearningRateMonitor(logging_interval="epoch")]}, LightningRunner),
+        ((), {"callbacks": [_BackwardProbe()]}, LightningRunner),
+        ((), {"callbacks": [ModelCheckpoint(every_n_train_steps=2)]}, LightningRunner),
+        ((), {"callbacks": [ModelCheckpoint()]}, EpochRunner),
+        ((), {"enable_progress_bar": True, "enable_model_summary": True}, EpochRunner),
     ],
     ids=[
         "default",
@@ -72,6 +95,13 @@ def _trainer(**kwargs) -> L.Trainer:
         "timer_per_step",
         "timer_per_epoch",
         "sanity_check",
+        "ema",
+        "lr_monitor",
+        "lr_monitor_per_epoch",
+        "backward_hook",
+        "checkpoint_every_n_steps",
+        "checkpoint_per_epoch",
+        "progress_bar_and_summary",
     ],
 )
 def test_auto_takes_the_epoch_runner_where_it_applies(
@@ -142,6 +172,86 @@ def test_cli_refuses_runner_epoch_with_lbfgs_in_one_line(tmp_path):
     assert result.returncode == 2
     assert result.stderr.startswith("lossbench: refused: runner=epoch cannot honour optimizer=")
     assert "Traceback" not in result.stderr
+
+
+EMA = "+callbacks.ema._target_=lightning.pytorch.callbacks.EMAWeightAveraging"
+
+
+def test_cli_refuses_runner_epoch_with_a_per_step_callback_in_one_line(tmp_path):
+    result = run_module("lossbench.train", *RUN, "runner=epoch", EMA, cwd=tmp_path)
+    assert result.returncode == 2
+    assert result.stderr.startswith(
+        "lossbench: refused: runner=epoch cannot honour the EMAWeightAveraging callback's "
+        "on_train_batch_end (Lightning's loop calls it every step; the epoch runner"
+    )
+    assert "Traceback" not in result.stderr
+
+
+def test_the_default_run_keeps_the_epoch_runner_and_inline_validation(make_cfg, tmp_path):
+    """Lossbench's default callbacks (its checkpoint, early stopping, progress bar, model
+    summary) act per epoch: none of them takes Lightning's loop."""
+    cfg = make_cfg(
+        "data=breast_cancer",
+        "trainer.enable_progress_bar=true",
+        "trainer.enable_model_summary=true",
+    )
+    record = train(cfg, tmp_path / "run")
+    assert (record["training_loop"], record["validation_loop"]) == ("epoch", "inline")
+
+
+def test_auto_trains_with_a_per_step_callback_as_lightning_does(make_cfg, tmp_path):
+    """``EMAWeightAveraging`` updates its average after every step (``on_train_batch_end``):
+    runner=auto takes Lightning's loop, with Lightning's metrics (the epoch runner updated the
+    average once per epoch, and validated and tested far other weights)."""
+    run = ("data=breast_cancer", "trainer.max_epochs=4", "optimizer.lr=0.01", EMA)
+    auto = train(make_cfg(*run), tmp_path / "auto")
+    lightning = train(make_cfg(*run, "runner=lightning"), tmp_path / "lightning")
+    assert auto["status"] == "completed" and auto["training_loop"] == "batch"
+    keys = [k for k in lightning if k.startswith(("val/", "test/"))]
+    assert keys and any(k.startswith("test/") for k in keys)
+    for key in keys:
+        assert auto[key] == pytest.approx(lightning[key], abs=1e-6), key
+    assert auto["history"].keys() == lightning["history"].keys()
+    for key, values in lightning["history"].items():
+        assert auto["history"][key] == pytest.approx(values, abs=1e-6), key
+
+
+def _learning_rates(run_dir) -> list[tuple[str, str]]:
+    """``(step, lr-Adam)`` of each row of a run's ``logs/metrics.csv`` with a learning rate."""
+    with open(run_dir / "logs" / "metrics.csv", newline="") as f:
+        return [(r["step"], r["lr-Adam"]) for r in csv.DictReader(f) if r.get("lr-Adam")]
+
+
+@pytest.mark.parametrize(
+    ("overrides", "steps"),
+    [
+        ((), ["0", "3", "6"]),  # interval=None: per epoch, the scheduler's interval
+        (("callbacks.lr_monitor.logging_interval=epoch",), ["0", "3", "6"]),
+        (
+            ("callbacks.lr_monitor.logging_interval=step", "trainer.log_every_n_steps=1"),
+            [str(step) for step in range(9)],
+        ),
+    ],
+    ids=["default", "epoch", "step"],
+)
+def test_the_learning_rate_monitor_logs_at_lightnings_steps(make_cfg, tmp_path, overrides, steps):
+    """LearningRateMonitor logs at the step of Lightning's loop, which counts one per epoch
+    under the epoch runner: runner=auto takes Lightning's loop (the epoch runner logged at
+    steps 0, 1, 2, and one row per epoch where it should log every step)."""
+    run = (
+        "data=breast_cancer",  # 3 optimizer steps per epoch
+        "trainer.max_epochs=3",
+        "logger=csv",
+        "callbacks=lr_monitor",
+        "scheduler=cosine",
+        *overrides,
+    )
+    auto = train(make_cfg(*run), tmp_path / "auto")
+    lightning = train(make_cfg(*run, "runner=lightning"), tmp_path / "lightning")
+    assert auto["training_loop"] == lightning["training_loop"] == "batch"
+    logged = _learning_rates(tmp_path / "auto")
+    assert logged == _learning_rates(tmp_path / "lightning")
+    assert [step for step, _ in logged] == steps
 
 
 @pytest.mark.parametrize(

@@ -522,6 +522,37 @@ def test_vectorized_launcher_groups_a_real_sweep_and_skips_completed_members(
     assert _records(sweep) == records
 
 
+def test_a_sweep_trains_a_per_step_callback_alone_with_lightnings_loop(
+    monkeypatch, tmp_path, capfd
+):
+    """A run with a callback beyond the defaults trains alone, and its runner is chosen as a
+    single run's: ``EMAWeightAveraging`` (per-step hooks) takes Lightning's loop under
+    runner=auto, with runner=lightning's metrics."""
+    sweep = tmp_path / "sweep"
+    log = _sweep(
+        monkeypatch,
+        tmp_path,
+        capfd,
+        "hydra.launcher.n_jobs=1",
+        f"hydra.sweep.dir={sweep}",
+        "hydra.sweep.subdir=${hydra.job.num}",
+        "data=breast_cancer",
+        "trainer.max_epochs=3",
+        "optimizer.lr=0.01",
+        "logger=none",
+        "+callbacks.ema._target_=lightning.pytorch.callbacks.EMAWeightAveraging",
+        "runner=auto,lightning",
+    )
+    assert "2 jobs: 0 in 0 vectorized groups, 2 alone" in log
+    auto, lightning = (_records(sweep)[n] for n in "01")
+    assert auto["training_loop"] == lightning["training_loop"] == "batch"
+    assert _metrics(lightning) and any(key.startswith("test/") for key in _metrics(lightning))
+    for key, value in _metrics(lightning).items():
+        assert auto[key] == pytest.approx(value, abs=1e-6), key
+    for key, values in lightning["history"].items():
+        assert auto["history"][key] == pytest.approx(values, abs=1e-6), key
+
+
 @pytest.mark.slow
 def test_fair_protocol_group_equals_its_runs_alone_to_convergence(make_cfg, tmp_path):
     """The study protocol: a split per seed, early stopping, up to 100 epochs."""

@@ -48,6 +48,7 @@ __all__ = [
     "manual_step_progress",
     "open_wandb_run",
     "resume_after_epoch_end",
+    "saves_within_epoch",
     "set_callback_metrics",
     "set_launcher",
     "sigterm_without_collective",
@@ -101,6 +102,19 @@ def acts_at_validation_end(callback: Callback) -> bool:
     if isinstance(callback, EarlyStopping):
         return getattr(callback, "_check_on_train_epoch_end", None) is False
     return False
+
+
+def saves_within_epoch(callback: Callback) -> bool:
+    """Whether ``callback`` is a ``ModelCheckpoint`` that saves from its per-step hook
+    (``on_train_batch_end``): every ``every_n_train_steps`` steps, or every
+    ``train_time_interval``. Lightning keeps both only in ``_every_n_train_steps`` /
+    ``_train_time_interval`` (checked: Lightning 2.6.6); a missing attribute reads as "saves
+    within the epoch", which keeps Lightning's loop for the run.
+    """
+    if not isinstance(callback, ModelCheckpoint):
+        return False
+    steps = getattr(callback, "_every_n_train_steps", 1)
+    return (steps or 0) >= 1 or getattr(callback, "_train_time_interval", 0) is not None
 
 
 def manual_step_progress(trainer: Any) -> Any | None:

@@ -19,7 +19,10 @@ machinery runs around each small step:
   Lightning's step wrappers, and hands the loggers every metric without Lightning's per-key
   bookkeeping. About 3-5x faster on the small models of the studies. It cannot honour what
   :func:`epoch_obstacles` lists (L-BFGS, DDP, gradient clipping, gradient accumulation and
-  its scheduler callback, and what counts Lightning steps); ``runner=epoch`` with one of
+  its scheduler callback, what counts Lightning steps, and a callback that overrides one of
+  Lightning's per-step hooks, :data:`~lossbench.runners.base.STEP_HOOKS`, as
+  ``EMAWeightAveraging`` and ``LearningRateMonitor`` do, but for the ones known to act per
+  epoch: :func:`~lossbench.runners.base.step_hook_overrides`); ``runner=epoch`` with one of
   those is refused. Records
   ``training_loop: epoch`` and ``validation_loop: inline`` (or ``lightning``).
 - ``auto`` (the default): ``epoch`` where :func:`epoch_obstacles` finds nothing, else

@@ -26,6 +26,65 @@ AUTOMATIC_OPTIMIZATION_CALLBACKS = {
     "counts Lightning steps under automatic optimization",
 }
 
+#: Lightning's per-step training hooks, and what the epoch runner, whose one Lightning step is
+#: a whole epoch of minibatches (manual optimization), makes of a callback's override of each:
+#: a callback that overrides one acts, or logs, every step under Lightning's loop, so a run
+#: with it takes that loop (:func:`step_hook_overrides` lists the callbacks known to be safe).
+STEP_HOOKS = {
+    "on_train_batch_start": "runs {hooks} once per epoch",
+    "on_train_batch_end": "runs {hooks} once per epoch",
+    "on_before_zero_grad": "never runs {hooks} (Lightning calls it under automatic "
+    "optimization only)",
+    "on_before_backward": "runs {hooks} every minibatch but logs what they log per step once "
+    "per epoch",
+    "on_after_backward": "runs {hooks} every minibatch but logs what they log per step once "
+    "per epoch",
+    "on_before_optimizer_step": "runs {hooks} every minibatch but logs what they log per step "
+    "once per epoch",
+}
+
+
+def step_hook_overrides(callback: Any) -> list[str]:
+    """The :data:`STEP_HOOKS` that ``callback`` overrides (against Lightning's ``Callback``),
+    but for the callbacks known to act once per epoch as well as per step:
+
+    - a progress bar (``ProgressBar``): its batch hooks only draw (lossbench's bars count
+      minibatches, :class:`~lossbench.callbacks.EpochProgressBar`);
+    - a ``Timer``: its ``on_train_batch_end`` checks the time only with ``interval="step"``,
+      which :func:`epoch_obstacles` lists itself (``step_timer``);
+    - a ``ModelCheckpoint`` (lossbench's checkpoint callbacks derive from it) that saves at
+      epoch ends only, not ``every_n_train_steps`` or every ``train_time_interval``.
+
+    A subclass of those is checked for the hooks it overrides itself. Lightning's
+    ``LearningRateMonitor`` is not among them: whatever its ``logging_interval``, it logs at
+    the step of Lightning's loop (one per epoch under the epoch runner), and
+    ``EMAWeightAveraging`` updates its average every step.
+    """
+    from lightning.pytorch.callbacks import Callback, ModelCheckpoint, ProgressBar, Timer
+    from lightning.pytorch.utilities.model_helpers import is_overridden
+
+    from lossbench.lightning_internals import saves_within_epoch
+
+    if isinstance(callback, ProgressBar):
+        return []
+    if saves_within_epoch(callback):
+        return ["on_train_batch_end"]
+    base = next((kind for kind in (Timer, ModelCheckpoint) if isinstance(callback, kind)), Callback)
+    return [hook for hook in STEP_HOOKS if is_overridden(hook, callback, base)]
+
+
+def _step_hooks_reason(name: str, hooks: list[str]) -> str:
+    """Why the epoch runner cannot fit a run with callback ``name`` overriding ``hooks``."""
+    grouped: dict[str, list[str]] = {}
+    for hook in hooks:
+        grouped.setdefault(STEP_HOOKS.get(hook, STEP_HOOKS["on_train_batch_end"]), []).append(hook)
+    clauses = ", and ".join(why.format(hooks=", ".join(group)) for why, group in grouped.items())
+    return (
+        f"the {name} callback's {', '.join(hooks)} (Lightning's loop calls "
+        f"{'it' if len(hooks) == 1 else 'them'} every step; the epoch runner, whose step is a "
+        f"whole epoch, {clauses})"
+    )
+
 
 class Runner(Protocol):
     """How a run is fitted: build its module, say which loops run, fit it."""
@@ -64,9 +123,10 @@ def epoch_obstacles(settings: Mapping[str, Any]) -> list[str]:
     ``world_size`` (processes), ``step_timer``: whether a ``Timer`` callback checks its time
     after every step (``interval="step"``, its default), and ``callbacks``: the names of the
     Lightning classes the run's callbacks are or derive from
-    (:data:`AUTOMATIC_OPTIMIZATION_CALLBACKS`); a missing value is Lightning's default, and so
-    is None for every key but ``check_val_every_n_epoch`` (None there: validate every
-    ``val_check_interval`` batches, counted across epochs).
+    (:data:`AUTOMATIC_OPTIMIZATION_CALLBACKS`), and ``step_callbacks``: for each callback
+    class name, the per-step hooks it overrides (:func:`step_hook_overrides`); a missing value
+    is Lightning's default, and so is None for every key but ``check_val_every_n_epoch`` (None
+    there: validate every ``val_check_interval`` batches, counted across epochs).
 
     A time limit (``trainer.max_time``, a step ``Timer``) is checked by Lightning after every
     step, which here is a whole epoch: the epoch runner would stop only at an epoch's end,
@@ -83,6 +143,11 @@ def epoch_obstacles(settings: Mapping[str, Any]) -> list[str]:
         'trainer.max_time=00:00:10:00 (Lightning '
         >>> epoch_obstacles({"callbacks": {"GradientAccumulationScheduler", "Callback"}})[0][:50]
         "Lightning's GradientAccumulationScheduler callback"
+        >>> ema = {"EMAWeightAveraging": ["on_train_batch_end"]}
+        >>> print(epoch_obstacles({"step_callbacks": ema})[0])  # doctest: +NORMALIZE_WHITESPACE
+        the EMAWeightAveraging callback's on_train_batch_end (Lightning's loop calls it every
+        step; the epoch runner, whose step is a whole epoch, runs on_train_batch_end once per
+        epoch)
     """
     max_steps = settings.get("max_steps")
     max_time = settings.get("max_time")
@@ -149,6 +214,10 @@ def epoch_obstacles(settings: Mapping[str, Any]) -> list[str]:
     checks += [
         (name in callbacks, f"Lightning's {name} callback ({why})")
         for name, why in AUTOMATIC_OPTIMIZATION_CALLBACKS.items()
+    ]
+    checks += [
+        (bool(hooks), _step_hooks_reason(name, list(hooks)))
+        for name, hooks in sorted((settings.get("step_callbacks") or {}).items())
     ]
     return [reason for failed, reason in checks if failed]
 
@@ -226,5 +295,10 @@ def trainer_settings(cfg: DictConfig, trainer: Any) -> dict[str, Any]:
             for callback in trainer.callbacks
             for base in type(callback).__mro__
             if base.__module__.startswith("lightning.")
+        },
+        "step_callbacks": {
+            type(callback).__name__: hooks
+            for callback in trainer.callbacks
+            if (hooks := step_hook_overrides(callback))
         },
     }
