@@ -105,8 +105,8 @@ def device_type(accelerator: Any) -> str:
 def requested_devices(devices: Any) -> int | None:
     """How many devices ``trainer.devices`` asks for; None for ``auto`` / ``-1`` (all).
 
-        >>> requested_devices("0,1"), requested_devices(2), requested_devices("auto")
-        (2, 2, None)
+    >>> requested_devices("0,1"), requested_devices(2), requested_devices("auto")
+    (2, 2, None)
     """
     if devices is None or str(devices).strip().lower() in ("auto", "-1"):
         return None
