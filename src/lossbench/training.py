@@ -673,9 +673,13 @@ def _best_epoch(path: str | None) -> int | None:
     validation's end alike (the epoch that validation scored; lossbench's ``best-epochNNN.ckpt``
     is named by the same counter). Read from the file, since a checkpoint callback of one's own
     names its files as it is told (Lightning's ``epoch=2-step=9.ckpt``, or without the epoch).
-    A file that cannot be read falls back to the name's ``epochNNN``; None without either."""
+    lossbench's own name is taken as it is (no file read); a file that cannot be read falls back
+    to the name's ``epochNNN``; None without either."""
     if not path:
         return None
+    own = re.fullmatch(r"best-epoch(\d+)(-v\d+)?", Path(path).stem)
+    if own:
+        return int(own.group(1))
     try:
         epoch = load_checkpoint(path).get(EPOCH_KEY)
     except CheckpointError:
