@@ -16,11 +16,12 @@ naming epoch and step, and so do weights that an optimizer step turned non-finit
 epoch's last training loss was computed (checked once an epoch, before its validation values
 reach a callback or logger).
 
-A training batch whose every target is ignored (a dense task's batch whose every pixel is
-unlabelled: the loss's ``ignore_index``, ``data.faint_pixels=unlabelled``) has no loss: its mean
-is 0 / 0. Such a batch is not a divergence: it is skipped as a hand-written loop would skip it
-(:meth:`ClassifierModule.counts_no_target`). Its optimizer step leaves the weights and
-the optimizer's state as they are (no gradient: Adam's moments, momentum and weight decay do not
+A training batch in which no target counts (a dense task's batch whose every pixel is
+unlabelled: the loss's ``ignore_index``, ``data.faint_pixels=unlabelled``; or one whose every
+target is of a class with ``loss.weight`` 0) has no loss: its mean is 0 / 0. Such a batch is
+not a divergence: it is skipped as a hand-written loop would skip it
+(:meth:`ClassifierModule.counts_no_target`). Its optimizer step leaves the weights and the
+optimizer's state as they are (no gradient: Adam's moments, momentum and weight decay do not
 move), while the step is still counted (``trainer.global_step``, ``max_steps`` and per-step
 schedulers), by either runner. Under DDP every process must step together: a process whose
 batch counts nothing there adds a zero gradient to the processes' mean (as it does under
@@ -416,21 +417,21 @@ class ClassifierModule(L.LightningModule):
 
     def counts_no_target(self, targets: torch.Tensor) -> bool:
         """Whether no target of a batch counts in the loss: every one is the loss's
-        ``ignore_index`` (a dense task's unlabelled pixels, ``data.faint_pixels=unlabelled``).
-        Only cross_entropy and nll ignore targets; their mean divides by the counted targets'
-        weights, none here, so it is NaN (torch's 0 / 0). Table data never holds an ignored
-        target (:func:`~lossbench.losses.building.check_ignore_index`), so its steps, and the
-        vectorized launcher's (table data only), never skip. A batch whose counted targets all
-        have class ``weight`` 0 is 0 / 0 too, and remains a non-finite loss: a class weight of 0
-        drops the class from training.
+        ``ignore_index`` (a dense task's unlabelled pixels, ``data.faint_pixels=unlabelled``)
+        or of a class whose ``loss.weight`` is 0 (``loss.weight=[0,1,1]`` and a batch of class 0
+        only). Only cross_entropy and nll divide their mean by the counted targets' class
+        weights (:attr:`~lossbench.losses.registry.LossSpec.mean_over`); with none counted it is
+        NaN (torch's 0 / 0). Without class weights, table data never skips (its targets are
+        never ``ignore_index``: :func:`~lossbench.losses.building.check_ignore_index`); the
+        vectorized launcher trains a run with a class weight of 0 alone
+        (:func:`lossbench.vectorized.why_alone`).
 
             >>> module.counts_no_target(torch.full((2, 4, 4), -100))  # doctest: +SKIP
             True
         """
-        index = getattr(self.loss_fn, "ignore_index", None)
-        if index is None or self.mean_over != "target_weights":
+        if self.mean_over != "target_weights":
             return False
-        return not bool((targets != index).any())
+        return float(self.mean_denominators(targets).sum()) == 0.0
 
     def skipped_step(self, scores: torch.Tensor) -> torch.Tensor | None:
         """What :meth:`training_step` returns for a batch in which no target counts: None,

@@ -206,6 +206,25 @@ def _callbacks_apart(cfg: DictConfig) -> str | None:
     return ", ".join(apart) or None
 
 
+def zero_class_weight(loss: Any) -> bool:
+    """Whether a loss config gives a class ``weight`` 0 in a loss that divides its mean by the
+    counted targets' class weights (cross_entropy, nll): a batch of that class alone has no
+    loss, and its run skips that step, which a member of a group, stepped with the others,
+    cannot do alone.
+
+        >>> zero_class_weight({"name": "cross_entropy", "weight": [0.0, 1.0]})
+        True
+        >>> zero_class_weight({"name": "bce", "weight": [0.0, 1.0]})  # a mean over elements
+        False
+    """
+    spec = LOSSES.get(loss.get("name")) if isinstance(loss.get("name"), str) else None
+    if spec is None or spec.mean_over != "target_weights":
+        return False
+    weight = loss.get("weight")
+    values = list(weight) if OmegaConf.is_list(weight) or isinstance(weight, list) else [weight]
+    return any(isinstance(v, int | float) and v == 0 for v in values)
+
+
 def why_alone(cfg: DictConfig) -> str | None:
     """Why the run of ``cfg`` cannot train in a vectorized group, or None if it can."""
     trainer = cfg.trainer
@@ -247,6 +266,11 @@ def why_alone(cfg: DictConfig) -> str | None:
         (
             cfg.loss.get("reduction", "mean") != "none" and cfg.loss.get("reduce") is not False,
             "a loss without reduction",
+        ),
+        (
+            not zero_class_weight(cfg.loss),
+            "a class weight of 0 in loss.weight (a batch of that class alone has no loss: the "
+            "run skips that step, which a member stepped with others cannot)",
         ),
     ]
     reasons = [reason for ok, reason in checks if not ok]
