@@ -1382,7 +1382,7 @@ def test_a_seed_with_tiny_values_that_differ_twofold_is_not_identical(tmp_path: 
     line = _verdict_line(report)
     assert "identical" not in line and "= best" not in line
     comparisons = pd.read_csv(tmp_path / "report" / "comparisons.csv")
-    assert not comparisons["note"].fillna("").str.contains("identical").any()
+    assert not comparisons["note"].astype(str).str.contains("identical").any()
 
 
 def test_the_same_value_on_every_seed_has_a_spread_of_exactly_zero() -> None:
