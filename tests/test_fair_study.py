@@ -11,6 +11,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import pytest
+import torch
 import yaml
 from scipy import stats
 from statsmodels.stats.multitest import multipletests
@@ -911,3 +912,38 @@ def test_a_multilabel_split_counts_as_classified_perfectly_where_every_label_is_
     )
     (verdict,) = analyse([tmp_path], tmp_path / "report").verdicts
     assert verdict.perfect_runs == (3, 3)
+
+
+def test_a_diverged_setup_does_not_tie_the_others_in_the_overview() -> None:
+    """a is 4 % better than b on every data set, c diverged (60): float32 ties are measured
+    between the two values compared, so c's size does not make a and b tie (it made them share
+    rank 1.5 with a tolerance of 1e-6 x 60)."""
+    rows = [
+        {"data": f"d{d}", "task": "binary", "status": "completed", "seed": 0, "setup": setup,
+         "test/nll": value}
+        for d in range(5)
+        for setup, value in (("a", 0.0010), ("b", 0.00104), ("c", 60.0))
+    ]  # fmt: skip
+    (family,) = family_overview(pd.DataFrame(rows), "test/nll", "min")
+    assert family.mean_ranks.to_dict() == {"a": 1.0, "b": 2.0, "c": 3.0}
+
+
+@pytest.mark.parametrize("min_delta", [0.0, 0.05, 1.0, 2.5])
+def test_patience_ran_out_agrees_with_lightnings_early_stopping(min_delta: float) -> None:
+    """Lightning's EarlyStopping fed the same validations (its check, with a real Trainer)
+    ends with its patience run out exactly where lossbench's reading of a history says so, for
+    min_delta below and above 1 (its best score starts infinite: the first value improves)."""
+    import lightning as L
+    from lightning.pytorch.callbacks import EarlyStopping
+
+    from lossbench.report.converged import patience_ran_out
+
+    rng = np.random.default_rng(int(min_delta * 10))
+    for _ in range(40):
+        history = list(np.cumsum(rng.normal(-0.3, 1.0, size=int(rng.integers(1, 8)))) + 5.0)
+        stopper = EarlyStopping("val/nll", min_delta=min_delta, patience=3, mode="min")
+        trainer = L.Trainer(logger=False, enable_checkpointing=False, enable_progress_bar=False)
+        for value in history:
+            trainer.callback_metrics["val/nll"] = torch.tensor(value)
+            stopper._run_early_stopping_check(trainer)
+        assert patience_ran_out(history, "min", 3, min_delta) == (stopper.wait_count >= 3)

@@ -1365,3 +1365,30 @@ def test_the_other_metrics_table_shows_the_holm_p_its_verdict_rests_on(tmp_path:
         )
         assert f"Holm p {row['p_holm']:.2g})" in line, line
         assert f"p {row['p_value']:.2g})" not in line.replace("Holm p", ""), line
+
+
+def test_a_seed_with_tiny_values_that_differ_twofold_is_not_identical(tmp_path: Path) -> None:
+    """The same pair on one seed of three, beside ordinary values: 2.8e-07 against 5.6e-07 (a
+    split fitted almost perfectly, as wine's can be) is a difference, whatever the other seeds'
+    size; the setups are neither identical nor tied at rank 1."""
+    _write_values(
+        tmp_path / "runs",
+        {
+            ("logits", "cross_entropy"): [0.5, 2.8e-07, 0.4],
+            ("log_softmax", "nll"): [0.5, 5.6e-07, 0.4],
+        },
+    )
+    report = build_report([tmp_path / "runs"], tmp_path / "report")
+    line = _verdict_line(report)
+    assert "identical" not in line and "= best" not in line
+    comparisons = pd.read_csv(tmp_path / "report" / "comparisons.csv")
+    assert not comparisons["note"].astype(str).str.contains("identical").any()
+
+
+def test_the_same_value_on_every_seed_has_a_spread_of_exactly_zero() -> None:
+    """numpy's mean of [0.4] * 3 is 0.4000000000000001, whose deviations gave a spread of
+    6.8e-17 (printed 0.4 ± 1.7e-16)."""
+    from lossbench.report.stats import estimate
+
+    result = estimate([0.4, 0.4, 0.4])
+    assert (result.mean, result.std, result.low, result.high) == (0.4, 0.0, 0.4, 0.4)

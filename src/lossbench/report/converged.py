@@ -59,12 +59,17 @@ def patience_ran_out(values: Sequence[float], mode: str, patience: int, min_delt
         True
         >>> patience_ran_out([0.5, 0.6, 0.7], "max", 5, 0.0)
         False
+        >>> patience_ran_out([0.869, 0.5, 0.2], "min", 3, 1.0)  # min_delta >= 1: wait is 2
+        False
     """
     best, wait = math.nan, 0
     for value in values:
         if not math.isfinite(value):
             return True
-        gain = (best - value if mode == "min" else value - best) if math.isfinite(best) else 1.0
+        # before a best, any value improves (Lightning starts from an infinite best score)
+        gain = math.inf
+        if math.isfinite(best):
+            gain = best - value if mode == "min" else value - best
         if gain > min_delta:
             best, wait = value, 0
         else:

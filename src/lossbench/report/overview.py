@@ -155,23 +155,26 @@ def _blocks(selected: pd.DataFrame, metric: str) -> pd.DataFrame:
 
 
 def float32_ties(table: pd.DataFrame) -> pd.DataFrame:
-    """``table`` (blocks x setups) with each block's values that lie within
-    :data:`ZERO_SPREAD` (relative to the block's magnitude) of a smaller value of
-    the block set to it, so that ranks treat them as ties.
+    """``table`` (blocks x setups) with each block's values that lie within float32 rounding
+    of a smaller value of the block (:func:`~lossbench.tuning_grid.tie_tolerance` of the two,
+    relative to their own size, not the block's largest) set to it, so that ranks treat them
+    as ties.
 
     >>> t = pd.DataFrame({"a": [0.2, 0.5], "b": [0.2 + 5e-8, 0.4], "c": [0.3, 0.5 - 5e-8]})
     >>> float32_ties(t).rank(axis=1).to_dict("list")
     {'a': [1.5, 2.5], 'b': [1.5, 1.0], 'c': [3.0, 2.5]}
+    >>> t = pd.DataFrame({"a": [0.001], "b": [0.00104], "diverged": [60.0]})
+    >>> float32_ties(t).rank(axis=1).to_dict("list")  # 4 % apart: no tie
+    {'a': [1.0], 'b': [2.0], 'diverged': [3.0]}
     """
     out = table.copy()
     for index, row in table.iterrows():
         values = row.dropna().sort_values()
         if values.empty:
             continue
-        tolerance = tie_tolerance(*values)
         anchor = None
         for setup, value in values.items():
-            if anchor is None or value - anchor > tolerance:
+            if anchor is None or value - anchor > tie_tolerance(value, anchor):
                 anchor = value
             out.at[index, setup] = anchor
     return out

@@ -60,10 +60,12 @@ def estimate(
     n = len(v)
     if n == 0:
         return Estimate(0, math.nan, math.nan, math.nan, math.nan)
-    mean = float(v.mean())
+    if np.ptp(v) == 0:  # the same value on every seed: exactly it, spread 0 (not 1e-17)
+        mean, std = float(v[0]), 0.0
+    else:
+        mean, std = float(v.mean()), float(v.std(ddof=1))
     if n < 2:
         return Estimate(1, mean, math.nan, math.nan, math.nan)
-    std = float(v.std(ddof=1))
     half = float(stats.t.ppf(1 - alpha / 2, n - 1)) * std / math.sqrt(n)
     low, high = bounds
     return Estimate(n, mean, std, max(mean - half, low), min(mean + half, high))
@@ -97,6 +99,36 @@ def _zero_variance(diffs: np.ndarray, scale: float) -> bool:
     return float(np.ptp(diffs)) <= ZERO_SPREAD * scale
 
 
+def same_on_every_seed(a: np.ndarray, b: np.ndarray) -> bool:
+    """Whether aligned finite values are equal seed by seed to float32 rounding, each pair
+    relative to its own size (:data:`~lossbench.tuning_grid.FLOAT32_TIE`): two NLLs near zero
+    that differ twofold are not the same, whatever the other seeds' values.
+
+    >>> same_on_every_seed(np.array([0.5, 2.8e-07]), np.array([0.5, 5.6e-07]))
+    False
+    >>> same_on_every_seed(np.array([0.5, 0.2]), np.array([0.5 + 1e-9, 0.2]))
+    True
+    """
+    size = np.maximum(np.abs(a), np.abs(b))
+    return bool(np.all(np.abs(a - b) <= FLOAT32_TIE * size))
+
+
+def _no_t_test(c: np.ndarray, r: np.ndarray, diffs: np.ndarray) -> str | None:
+    """Why two aligned arrays of finite values get no t-test: ``"same"`` (equal on every seed,
+    :func:`same_on_every_seed`), ``"constant"`` (one difference on every seed, to the float32
+    rounding of the largest value: the t statistic would divide by rounding noise), or None.
+    A spread below that rounding whose seeds are not the same (a seed whose values are
+    themselves tiny, and differ) is left to the t-test."""
+    scale = tie_tolerance(*c, *r) / ZERO_SPREAD
+    if not _zero_variance(diffs, scale):
+        return None
+    if same_on_every_seed(c, r):
+        return "same"
+    if abs(float(diffs.mean())) > ZERO_SPREAD * scale or float(np.ptp(diffs)) == 0.0:
+        return "constant"
+    return None
+
+
 def _t_p_value(diffs: np.ndarray) -> float:
     """Two-sided p-value of Student's t-test of the mean of ``diffs`` against 0: the paired
     t-test's (``scipy.stats.ttest_rel`` of the pairs whose differences they are, to float
@@ -118,8 +150,7 @@ def _pair_p_value(candidate: np.ndarray, reference: np.ndarray) -> float:
     diffs = candidate - reference
     if diffs.size < 2:
         return math.nan
-    scale = tie_tolerance(*candidate, *reference) / ZERO_SPREAD
-    if _zero_variance(diffs, scale):
+    if _no_t_test(candidate, reference, diffs) is not None:
         return math.nan
     return _t_p_value(diffs)
 
@@ -219,10 +250,10 @@ def paired_test(
     if n < 2:
         note = f"only 1 paired seed (seed {seeds[0]}): a paired test needs at least 2"
         return Paired(1, mean, nan, nan, nan, UNDETERMINED, note)
-    scale = tie_tolerance(*c, *r) / ZERO_SPREAD
-    if _zero_variance(diffs, scale):
-        if abs(mean) <= ZERO_SPREAD * scale:
-            return Paired(n, 0.0, 0.0, 0.0, nan, SAME, f"identical on all {n} seeds")
+    no_test = _no_t_test(c, r, diffs)
+    if no_test == "same":
+        return Paired(n, 0.0, 0.0, 0.0, nan, SAME, f"identical on all {n} seeds")
+    if no_test == "constant":
         note = f"difference {mean:+.4g} on every one of {n} seeds (zero variance): t-test undefined"
         return Paired(n, mean, mean, mean, nan, UNDETERMINED, note)
     interval = estimate(diffs, alpha)
@@ -372,6 +403,8 @@ def identical(a: pd.Series, b: pd.Series) -> bool:
     True
     >>> identical(pd.Series([2.8e-07, 3e-07]), pd.Series([5.6e-07, 3e-07]))
     False
+    >>> identical(pd.Series([0.5, 2.8e-07]), pd.Series([0.5, 5.6e-07]))  # each seed's own size
+    False
     >>> identical(pd.Series([0.1, float("inf")]), pd.Series([0.1, 0.2]))
     False
     """
@@ -386,8 +419,7 @@ def identical(a: pd.Series, b: pd.Series) -> bool:
     finite = np.isfinite(both).all(axis=1)
     if not np.array_equal(both[~finite, 0], both[~finite, 1], equal_nan=True):
         return False
-    tolerance = tie_tolerance(*both[finite].ravel())
-    return bool(np.all(np.abs(both[finite, 0] - both[finite, 1]) <= tolerance))
+    return same_on_every_seed(both[finite, 0], both[finite, 1])
 
 
 def identical_groups(values: dict[str, pd.Series]) -> list[list[str]]:
