@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pickle
 import re
 
 import pytest
@@ -374,3 +375,15 @@ def test_loss_weight_takes_a_number_or_a_list_as_its_valid_values_say(make_cfg, 
     params = {k: v for k, v in OmegaConf.to_container(cfg.loss).items() if k != "name"}
     built = build_loss("cross_entropy", params, task="multiclass", n_outputs=3)
     assert built.weight.tolist() == weights
+
+
+@pytest.mark.parametrize("loss", sorted(LOSSES))
+def test_a_composed_config_pickles_with_every_loss_schema(make_cfg, loss):
+    """Hydra's PickleJobInfoCallback pickles each job's config: the generated schemas (the
+    losses', the trainer's) are attributes of lossbench.config, where pickle looks them up
+    (it wrote empty files, "Can't pickle <class 'lossbench.config.BceWithLogitsLossConfig'>")."""
+    cfg = make_cfg("data=iris", f"loss={loss}")
+    restored = pickle.loads(pickle.dumps(cfg))
+    assert restored == cfg
+    assert OmegaConf.get_type(restored.loss) is OmegaConf.get_type(cfg.loss)
+    assert OmegaConf.get_type(restored.trainer).__name__ == "TrainerConfig"

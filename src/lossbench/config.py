@@ -165,6 +165,12 @@ def loss_schema(spec: LossSpec) -> type:
     )
 
 
+#: The generated loss schemas by loss name. Each is also an attribute of this module under its
+#: class name, so that configs holding it pickle (Hydra's ``PickleJobInfoCallback``).
+LOSS_SCHEMAS: dict[str, type] = {name: loss_schema(spec) for name, spec in LOSSES.items()}
+globals().update({schema.__name__: schema for schema in LOSS_SCHEMAS.values()})
+
+
 # ------------------------------------------------------------------------------ optimizer
 
 
@@ -238,6 +244,7 @@ TrainerConfig = make_dataclass(
     ],
     bases=(LossbenchTrainerDefaults,),
 )
+TrainerConfig.__module__ = __name__  # where pickle finds it (Hydra's PickleJobInfoCallback)
 TrainerConfig.__doc__ = "Keyword arguments of ``lightning.Trainer``; see its documentation."
 
 
@@ -356,7 +363,7 @@ SCHEMAS: dict[str, dict[str, type]] = {
     },
     "model": {"linear": ModelConfig, "mlp": MLPConfig, "conv": ConvConfig},
     "head": {name: HeadConfig for name in HEADS},
-    "loss": {name: loss_schema(spec) for name, spec in LOSSES.items()},
+    "loss": LOSS_SCHEMAS,
     "optimizer": {"adam": AdamConfig, "adamw": AdamConfig, "sgd": SGDConfig, "lbfgs": LBFGSConfig},
     "trainer": {"default": TrainerConfig},
     "paths": {"default": PathsConfig},

@@ -10,7 +10,8 @@ query=bash`` outside the shell's completion script, which sets ``COMP_LINE``: a 
 the command's own config stops the same way. ``-p`` (``--package``) without ``--cfg`` is ignored
 and the command runs (a training run, where a part of the config was to be shown), and
 ``--experimental-rerun FILE`` unpickles ``FILE`` and runs the command on it, past the checks a
-run makes before it starts (lossbench writes no such file). A line Hydra's parser itself
+run makes before it starts (lossbench writes no such file; Hydra's ``PickleJobInfoCallback``
+does, as a record). A line Hydra's parser itself
 refuses (an unknown flag, a setting given with dashes: ``--seed=1``) would get argparse's usage
 text. :func:`flag_refusal` says what was given and what to give instead:
 
@@ -111,8 +112,8 @@ def _rerun_refusal(file: str, command: str) -> str:
     return (
         f"--experimental-rerun {file}: {command} does not rerun a job from a pickled config. "
         "Hydra would unpickle the file (which runs any code it holds), ignore the rest of the "
-        "command line and skip the checks a run makes before it starts; lossbench writes no "
-        f"such file. To run it again, {again}."
+        "command line and skip the checks a run makes before it starts (lossbench writes no "
+        f"such file; Hydra's PickleJobInfoCallback does, as a record). To run it again, {again}."
     )
 
 
