@@ -2,7 +2,8 @@
 stops: each case trains a run uninterrupted for 6 epochs, trains the same run for 3 epochs in
 another directory, resumes it there with ``ckpt_path=last`` (and, where the case says so, from
 its best checkpoint into a third directory) and compares the records, their per-epoch
-``history`` and ``logs/metrics.csv``.
+``history`` and, where the case logs with ``logger=csv`` (the fixture composes ``logger=none``),
+``logs/metrics.csv``.
 
 The data are small (wine: 106 training rows, 4 steps an epoch at batch 32) and the model tiny,
 so a case takes 1-3 s; the table is ``slow`` except for a few cases that run by default.
@@ -17,10 +18,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import torch
 
 from cli_process import run_module
 from lossbench.training import train
 from lossbench.validation import ConfigError
+from lossbench.vectorized.run import train_group
 
 #: 106 training rows at batch 32: 4 optimizer steps an epoch.
 BASE = (
@@ -147,7 +150,7 @@ def _case(case_id: str, *overrides: str, marks: Any = (), **options: Any) -> Any
 
 #: Cheap cases that run by default (about 5 s together on 2 cores).
 DEFAULT = [
-    _case("auto-dropout-csv-best", "model.dropout=0.3", from_best=True),
+    _case("auto-dropout-csv-best", "model.dropout=0.3", "logger=csv", from_best=True),
     # trainer.max_steps makes Lightning restart an epoch-end checkpoint as if the epoch had
     # not ended: it ran the epoch's end again (a NaN epoch in history, a lost epoch, early
     # stopping failing on its monitor).
@@ -183,9 +186,10 @@ SLOW = [
         first=("trainer.max_steps=12",),
         then=("trainer.max_steps=-1",),
     ),
-    # README (Resuming): the runner may change; the step count goes on
-    _case("runner-epoch-then-lightning", "runner=epoch", then=("runner=lightning",)),
-    _case("runner-lightning-then-epoch", "runner=lightning", then=("runner=epoch",)),
+    # README (Resuming): the runner may change; the step count goes on, and so do the steps
+    # logged (logs/metrics.csv compared: test_resumed_run_logs_at_the_uninterrupted_steps)
+    _case("runner-epoch-then-lightning", "runner=epoch", "logger=csv", then=("runner=lightning",)),
+    _case("runner-lightning-then-epoch", "runner=lightning", "logger=csv", then=("runner=epoch",)),
     _case("accumulate_grad_batches", "trainer.accumulate_grad_batches=2"),
     _case("accumulate_grad_batches-3", "trainer.accumulate_grad_batches=3"),
     _case("gradient_clip_val", "trainer.gradient_clip_val=0.5"),
@@ -294,6 +298,56 @@ def test_resumed_run_ends_as_the_uninterrupted_run_across_options(
     make_cfg, tmp_path, overrides, options
 ):
     check_resume(make_cfg, tmp_path, overrides, **options)
+
+
+def _logged_steps(run_dir: Path) -> list[tuple[str, str]]:
+    """The ``(epoch, step)`` of each ``metrics.csv`` row of a training epoch."""
+    rows = _csv_rows(run_dir)
+    assert rows is not None, run_dir
+    return [(row["epoch"], row["step"]) for row in rows if row.get("train/loss")]
+
+
+#: An epoch of BASE's rows, each at the index of its epoch's last optimizer step.
+LOGGED_STEPS = [(str(epoch), str(4 * epoch + 3)) for epoch in range(EPOCHS)]
+
+
+@pytest.mark.parametrize(
+    ("first", "then"),
+    [("epoch", "lightning"), ("lightning", "epoch"), ("vectorized", "lightning")],
+    ids=lambda runner: runner,
+)
+def test_resumed_run_logs_at_the_uninterrupted_steps(make_cfg, tmp_path, first, then):
+    """A run resumed under another runner (from a vectorized member's ``last.ckpt`` too) logs
+    its epochs in ``logs/metrics.csv`` at the uninterrupted run's steps, and ends as that run.
+    The checkpoint's runner used to save one step per epoch for Lightning's loggers: resumed
+    under Lightning's loop, the epochs after it were logged at steps the first run had
+    logged at (3/15 logged as 3/6)."""
+
+    def cfg(*more: str) -> Any:
+        return make_cfg(*BASE, "logger=csv", *more)
+
+    resumed_dir = tmp_path / "resumed"
+    if first == "vectorized":
+        whole = train(cfg("seed=42", f"trainer.max_epochs={EPOCHS}"), tmp_path / "whole")
+        cfgs = [cfg(f"trainer.max_epochs={FIRST}", f"seed={seed}") for seed in (0, 42)]
+        started = train_group(cfgs, [tmp_path / "other", resumed_dir])
+        assert [r["training_loop"] for r in started] == ["vectorized"] * 2
+        (resumed_dir / "metrics.json").unlink()
+        overrides = (f"runner={then}", f"trainer.max_epochs={EPOCHS}", "ckpt_path=last")
+        resumed = train(cfg("seed=42", *overrides), resumed_dir)
+        found = _differences(whole, resumed) + _csv_differences(tmp_path / "whole", resumed_dir)
+        assert not found, "\n".join(found)
+    else:
+        check_resume(
+            make_cfg, tmp_path, (f"runner={first}", "logger=csv"), then=(f"runner={then}",)
+        )
+    assert _logged_steps(tmp_path / "whole") == LOGGED_STEPS
+    assert _logged_steps(resumed_dir) == LOGGED_STEPS
+    # and its last.ckpt holds the steps for Lightning's loggers, as an uninterrupted run's
+    for run_dir in (tmp_path / "whole", resumed_dir):
+        checkpoint = torch.load(run_dir / "checkpoints" / "last.ckpt", weights_only=False)
+        logging_step = checkpoint["loops"]["fit_loop"]["epoch_loop.state_dict"]
+        assert logging_step["_batches_that_stepped"] == checkpoint["global_step"] == 4 * EPOCHS
 
 
 def test_onecycle_run_ended_by_max_steps_resumes_with_more_epochs(make_cfg, tmp_path):

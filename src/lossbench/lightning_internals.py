@@ -11,7 +11,8 @@ when they were gathered here (``pyproject.toml`` allows ``lightning>=2.3,<3``): 
 again when Lightning moves.
 
 When upgrading Lightning, run ``tests/test_fast_path.py``, ``tests/test_ddp.py``,
-``tests/test_resume.py`` and ``tests/test_vectorized_resume.py``: they exercise each name here.
+``tests/test_resume.py``, ``tests/test_vectorized_resume.py`` and ``tests/test_logged_steps.py``:
+they exercise each name here.
 """
 
 from __future__ import annotations
@@ -34,6 +35,8 @@ __all__ = [
     "CheckpointWriter",
     "SubprocessScriptLauncher",
     "acts_at_validation_end",
+    "advance_logging_step",
+    "align_logging_step",
     "attached_trainer",
     "batches_within_epoch",
     "can_stop_early",
@@ -45,6 +48,7 @@ __all__ = [
     "epochs_processed",
     "loop_states",
     "loops_after_fit",
+    "loops_with_logging_step",
     "manual_step_progress",
     "open_wandb_run",
     "resume_after_epoch_end",
@@ -156,6 +160,62 @@ def continue_step_count(trainer: Any) -> None:
     count, other = (step.total, manual.total) if automatic else (manual.total, step.total)
     if other.completed > count.completed:
         count.ready = count.completed = other.completed
+
+
+def _logging_loop(trainer: Any) -> Any | None:
+    """The training epoch loop whose ``_batches_that_stepped`` is the step Lightning's loggers
+    log at, or None where it has none (checked: Lightning 2.6.6)."""
+    epoch_loop = getattr(getattr(trainer, "fit_loop", None), "epoch_loop", None)
+    return (
+        epoch_loop if isinstance(getattr(epoch_loop, "_batches_that_stepped", None), int) else None
+    )
+
+
+def advance_logging_step(trainer: Any, steps: int) -> None:
+    """Count ``steps`` more optimizer steps in the step Lightning logs at.
+
+    ``trainer.fit_loop.epoch_loop._batches_that_stepped`` (checked: Lightning 2.6.6) is the
+    step of every metric logged through Lightning (``self.log`` in a hook,
+    ``LearningRateMonitor``, ``DeviceStatsMonitor``) and is saved in checkpoints with the
+    loops; Lightning's loop adds 1 after each training batch that stepped the optimizer. The
+    epoch runner's one batch is a whole epoch of steps: it adds the others (all but the last,
+    which Lightning adds), so the counter stays the optimizer steps taken, ``global_step``, as
+    under Lightning's loop. Nothing is done where the counter is gone.
+    """
+    loop = _logging_loop(trainer)
+    if loop is not None and steps:
+        loop._batches_that_stepped += steps
+
+
+def align_logging_step(trainer: Any) -> None:
+    """Make the step Lightning logs at (:func:`advance_logging_step`) ``trainer.global_step``
+    where it is not. Call it at an epoch's start, where Lightning's loop has counted every
+    optimizer step in it (one optimizer, one step per batch that stepped).
+
+    Checkpoints of the epoch runner written before it counted its steps there (and those of
+    vectorized members) hold the epochs trained instead: a fit resumed from one, under either
+    runner, logged its epochs at steps that the checkpoint's run had logged at already.
+    """
+    loop = _logging_loop(trainer)
+    step = getattr(trainer, "global_step", None)
+    if loop is not None and isinstance(step, int) and loop._batches_that_stepped != step:
+        loop._batches_that_stepped = step
+
+
+def loops_with_logging_step(loops: dict[str, Any], step: int) -> dict[str, Any]:
+    """``loops`` (:func:`loop_states`) with the step Lightning logs at
+    (:func:`advance_logging_step`) set to ``step``, as a copy: the ``_batches_that_stepped``
+    of the fit loop's ``epoch_loop.state_dict`` (checked: Lightning 2.6.6). A vectorized group
+    counts one Lightning batch per epoch; its member's checkpoint holds the member's optimizer
+    steps, as its run alone's does. ``loops`` as they are where the entry is missing.
+    """
+    state = loops.get("fit_loop", {}).get("epoch_loop.state_dict")
+    if not isinstance(state, dict) or "_batches_that_stepped" not in state:
+        return loops
+    counted = copy.copy(loops)
+    counted["fit_loop"] = {**loops["fit_loop"], "epoch_loop.state_dict": {**state}}
+    counted["fit_loop"]["epoch_loop.state_dict"]["_batches_that_stepped"] = step
+    return counted
 
 
 def batches_done_in_epoch(trainer: Any) -> int | None:

@@ -80,6 +80,7 @@ from lossbench.data.splits import STAGES
 from lossbench.errors import NonFiniteLossError, non_finite_loss, non_finite_weights
 from lossbench.heads import build_head, get_head
 from lossbench.lightning_internals import (
+    align_logging_step,
     attached_trainer,
     batches_done_in_epoch,
     continue_step_count,
@@ -524,6 +525,9 @@ class ClassifierModule(L.LightningModule):
         from lossbench.callbacks import drop_overridden_stop
 
         drop_overridden_stop(self.trainer)  # trainer.min_epochs/min_steps overrode it
+        # the step Lightning logs at is the optimizer steps' count (an older checkpoint of the
+        # epoch runner restored the epochs' count)
+        align_logging_step(self.trainer)
         optimizers = self.trainer.optimizers
         self._epoch_lr = float(optimizers[0].param_groups[0]["lr"]) if optimizers else None
 

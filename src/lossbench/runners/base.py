@@ -56,9 +56,9 @@ def step_hook_overrides(callback: Any) -> list[str]:
       epoch ends only, not ``every_n_train_steps`` or every ``train_time_interval``.
 
     A subclass of those is checked for the hooks it overrides itself. Lightning's
-    ``LearningRateMonitor`` is not among them: whatever its ``logging_interval``, it logs at
-    the step of Lightning's loop (one per epoch under the epoch runner), and
-    ``EMAWeightAveraging`` updates its average every step.
+    ``LearningRateMonitor`` is not among them: whatever its ``logging_interval``, it logs from
+    its per-step hooks (once per epoch under the epoch runner), and ``EMAWeightAveraging``
+    updates its average every step.
     """
     from lightning.pytorch.callbacks import Callback, ModelCheckpoint, ProgressBar, Timer
     from lightning.pytorch.utilities.model_helpers import is_overridden

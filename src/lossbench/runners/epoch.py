@@ -10,7 +10,10 @@ with four changes that leave every result as it is (``tests/test_fast_path.py`` 
 
 - **One Lightning step per epoch.** The data module hands over the whole shuffled epoch and the
   step cuts it into the same minibatches, in the same order (manual optimization; schedulers
-  stepped where Lightning would step them).
+  stepped where Lightning would step them). The step Lightning's loggers log at, saved in
+  checkpoints, still counts optimizer steps
+  (:func:`~lossbench.lightning_internals.advance_logging_step`), so what a callback logs
+  through Lightning, and a fit resumed under Lightning's loop, log at the steps of that loop.
 - **Direct optimizer steps** (:func:`direct_steps`): ``loss.backward()`` and the raw
   optimizer's ``step()`` instead of Lightning's wrappers, when no callback and not the module
   use the hooks those wrappers call, the precision plugin has no gradient scaler and no
@@ -57,6 +60,7 @@ from lossbench.callbacks import BestWeightsInMemory
 from lossbench.data.datamodule import ClassificationDataModule
 from lossbench.lightning_internals import (
     acts_at_validation_end,
+    advance_logging_step,
     manual_step_progress,
     set_callback_metrics,
     validation_time_interval,
@@ -134,6 +138,8 @@ class EpochModule(ClassifierModule):
             if schedulers:
                 self._step_schedulers("step", plateau=False, index=index)
             self.update_metrics("train", scores, yb, loss, tb)
+        # Lightning's loop counts this step once for its loggers; it made one per minibatch
+        advance_logging_step(self.trainer, math.ceil(len(x) / size) - 1)
         if schedulers:
             self._step_schedulers("epoch", plateau=False)
 

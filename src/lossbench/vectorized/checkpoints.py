@@ -13,7 +13,10 @@ by the object a run alone builds it with:
 - ``lr_schedulers``: none (members have no scheduler);
 - ``loops``: the group Trainer's loop progress at the member's epoch end (the group counts
   epochs and optimizer steps as its run alone does), or at the fit's end for ``last.ckpt`` of
-  ``checkpoint.write=at_end`` (:func:`lossbench.lightning_internals.loops_after_fit`);
+  ``checkpoint.write=at_end`` (:func:`lossbench.lightning_internals.loops_after_fit`), with
+  the step Lightning logs at set to the member's optimizer steps
+  (:func:`lossbench.lightning_internals.loops_with_logging_step`: the group counts one an
+  epoch);
 - ``callbacks``: the ``state_dict()`` of the run alone's ``ModelCheckpoint``
   (:func:`lossbench.callbacks.run_checkpoint`, given the member's best epoch and score) and of
   the member's own ``EarlyStopping``, keyed by their ``state_key``;
@@ -54,7 +57,7 @@ from lossbench.checkpoint_format import (
     WEIGHTS_KEY,
 )
 from lossbench.data.datamodule import data_hyperparameters
-from lossbench.lightning_internals import loops_after_fit
+from lossbench.lightning_internals import loops_after_fit, loops_with_logging_step
 from lossbench.optim import build_optimizer
 from lossbench.vectorized.members import Member, TrainingState
 
@@ -85,7 +88,9 @@ def save_checkpoint(
     }
     if training is not None and training.loops is not None:
         at_end = kind == "last" and member.cfg.checkpoint.write == "at_end"
-        checkpoint[LOOPS_KEY] = loops_after_fit(training.loops) if at_end else training.loops
+        loops = loops_after_fit(training.loops) if at_end else training.loops
+        # the group counts one Lightning batch an epoch; Lightning logs at the optimizer steps
+        checkpoint[LOOPS_KEY] = loops_with_logging_step(loops, global_step)
         checkpoint[CALLBACKS_KEY] = callback_states(member, kind, training)
         state = optimizer_state(member, training)
         checkpoint[OPTIMIZER_STATES_KEY] = [move_data_to_device(state, torch.device("cpu"))]
