@@ -121,8 +121,9 @@ class EpochModule(ClassifierModule):
             xb, yb, tb = (t[start : start + size] for t in (x, labels, targets))
             scores = at_least_float32(self(xb))
             loss = self.objective(scores, tb)
-            # no target counts (every one ignored): no backward, so the step has no gradient
-            # and changes nothing, but counts, as under the lightning runner
+            # no target counts (every one ignored, or of a class weighted 0): no backward, so
+            # the step has no gradient and changes nothing, but counts, as under the lightning
+            # runner
             skipped = self.check_finite(loss, index, tb)
             optimizer.zero_grad(set_to_none=True)
             if progress is None:
