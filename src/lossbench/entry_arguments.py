@@ -89,6 +89,7 @@ SHIPPED_ARGUMENTS: dict[str, tuple[str, ...] | None] = {
         "resume",
     ),
     "lightning.pytorch.loggers.WandbLogger": None,
+    "lossbench.loggers.wandb_logger": None,
     "lightning.pytorch.profilers.SimpleProfiler": ("dirpath", "filename", "extended"),
 }
 

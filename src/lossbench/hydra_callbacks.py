@@ -60,6 +60,7 @@ class ValidateBeforeRun(Callback):
                 check_swept_values(config, overrides)  # data.batch_size=16,0
             check_logger_folders(config, job_directory(config, "hydra.sweep.dir"))
             _check_search(config)
+        _prepare_logger_stores(config)
         forget_warnings(str(config.hydra.sweep.dir))  # this sweep warns for itself
         STUDY_FOLDER[:] = [(str(config.hydra.sweep.dir), time_stamped(config.hydra))]  # a stop
         # the joblib workers of hydra/launcher=parallel end with this process (parent_watch)
@@ -79,6 +80,20 @@ class ValidateBeforeRun(Callback):
             run_dir = job_directory(config, "hydra.run.dir")
             check_job_directory(config.hydra)
             preflight(config, run_dir)
+
+
+def _prepare_logger_stores(config: DictConfig) -> None:
+    """Create the local MLflow stores of the sweep's loggers (``logger=mlflow``) in the
+    launching process, before its jobs, which would each create a new store at once and fail
+    (:func:`lossbench.mlflow_store.prepare_stores`); a sweep without one imports nothing.
+
+        >>> _prepare_logger_stores(OmegaConf.create({"logger": None}))
+    """
+    from lossbench.hydra_internals import hydra_config_unset
+    from lossbench.mlflow_store import prepare_stores
+
+    with hydra_config_unset():  # the store's path is the same for every job
+        prepare_stores(config)
 
 
 #: The groups whose options are studies or searches (their ``hydra.sweeper.params``).

@@ -50,6 +50,7 @@ SHIPPED_TARGETS: dict[str, str | None] = {
     "lightning.pytorch.loggers.TensorBoardLogger": "tensorboard",
     "lossbench.loggers.mlflow_logger": "mlflow",
     "lightning.pytorch.loggers.WandbLogger": "wandb",
+    "lossbench.loggers.wandb_logger": "wandb",
     "lightning.pytorch.profilers.SimpleProfiler": None,  # debug=profiler's trainer.profiler
 }
 #: The optional extra that installs each package (pip install 'lossbench[<extra>]').

@@ -52,7 +52,7 @@ from lossbench.hardware import trainer_settings_error
 from lossbench.instantiators import build_callbacks, build_loggers, check_logger_folders
 from lossbench.interrupts import fit_interrupts
 from lossbench.lightning_internals import epochs_processed, open_wandb_run
-from lossbench.loggers import continue_csv_logs, continue_tensorboard_logs, log_final_metrics
+from lossbench.loggers import continue_logs, log_final_metrics
 from lossbench.messages import quiet_lightning
 from lossbench.module import ClassifierModule, resolved_loss
 from lossbench.record import (
@@ -366,17 +366,17 @@ def _fit(
             if rank_zero_only.rank == 0:
                 _log_finished_run(ended, trained_before, global_step)
             # metrics.csv keeps the epochs the checkpoint has trained (from the run that wrote
-            # it: a run trained on in a new directory starts with that run's rows); a missing
-            # training row of its last epoch is written at Lightning's step for it (one less)
-            continue_csv_logs(
+            # it: a run trained on in a new directory starts with that run's rows); TensorBoard
+            # hides what was logged after it; a missing training row of its last epoch is
+            # logged to every logger at Lightning's step for it (one less)
+            continue_logs(
                 trainer.loggers,
                 epoch,
+                global_step,
+                history(checkpoint),
                 output_dir,
                 resume.parent.parent,
-                history(checkpoint),
-                global_step - 1,
             )
-            continue_tensorboard_logs(trainer.loggers, global_step)
             own = resume.parent.resolve() == (output_dir / "checkpoints").resolve()
             if own and rank_zero_only.rank == 0:  # the resumed run writes those epochs again
                 for path in set_aside_later_checkpoints(output_dir, epoch):
