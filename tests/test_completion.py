@@ -66,6 +66,24 @@ def test_train_still_completes_its_groups() -> None:
 
 
 @pytest.mark.parametrize(
+    ("line", "expected"),
+    [
+        ("lossbench-train s", {"seed=", "scheduler=", "setup="}),
+        ("lossbench-train +s", {"+scheduler=", "+setup="}),
+        ("lossbench-train schema/data=", set()),
+        ("lossbench-train ~schema/", set()),
+    ],
+)
+def test_train_completes_no_schema(line: str, expected: set[str]) -> None:
+    """``schema/`` holds the ConfigStore's schemas the YAML files build on, no choice of the
+    user's (``--help`` leaves them out too): ``s<TAB>`` offered ``schema/``, and
+    ``schema/data=<TAB>`` each data set, which lossbench-train then refused."""
+    offered = completion("train", line)
+    assert expected <= offered, offered
+    assert not [word for word in offered if word.lstrip("+~").startswith("schema")], offered
+
+
+@pytest.mark.parametrize(
     ("command", "flag_first", "flag_among_overrides", "expected"),
     [
         ("train", "-m data.ba", "data=iris -m data.ba", "data.batch_size="),

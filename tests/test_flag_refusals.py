@@ -82,3 +82,13 @@ def test_lines_hydra_s_parser_refuses_get_one_refusal(line: list[str], start: st
     assert refusal is not None and refusal.startswith(start), refusal
     if line[0] == "--optimizer.lr":
         assert "optimizer.lr=0.1" in refusal
+
+
+@pytest.mark.parametrize("module", ["lossbench.train", "lossbench.evaluate", "lossbench.predict"])
+def test_version_prints_hydra_s_line_once(module: str) -> None:
+    """``--version`` prints Hydra's version line as Hydra does, once: the checks that parse the
+    command line before Hydra starts print nothing (each printed it, ten lines in all)."""
+    result = run_module(module, "--version", timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith("Hydra ") and result.stdout.count("\n") == 1, result.stdout
+    assert result.stderr == ""

@@ -1063,6 +1063,34 @@ CATALOGUE: list[Case] = [
             ["--cfg hydra --resolve: hydra.run.dir=${nosuch} cannot be resolved",
              "Interpolation key 'nosuch' not found", "Name a key the config has"],
             unwanted=["full_key"], fast=True),
+    refused("cfg-all-resolve-key-missing-flags", "train",
+            ("--cfg", "all", "--resolve", "hydra.run.dir=${{nosuch}}"),
+            ["--cfg all --resolve: hydra.run.dir=${nosuch} cannot be resolved",
+             "Interpolation key 'nosuch' not found", "Name a key the config has"],
+            unwanted=["full_key"], fast=True),
+    # a value --resolve (or -p KEY) shows resolved: the refusal of a run with that value
+    *(
+        refused(f"{name}-resolve-job-key-missing-flags", "train", (*flags, "seed=${{nosuch}}"),
+                ["seed=${nosuch} interpolates nosuch, which the config does not have, so seed "
+                 "cannot be worked out", "`lossbench-train --cfg job` shows them"],
+                unwanted=["full_key", "InterpolationKeyError"], fast=True)
+        for name, flags in [
+            ("cfg-job", ("--cfg", "job", "--resolve")),
+            ("cfg-all", ("--cfg", "all", "--resolve")),
+            ("cfg-hydra", ("--cfg", "hydra", "--resolve")),
+            ("help", ("--help", "--resolve")),
+        ]
+    ),
+    refused("cfg-package-env-missing-flags", "train",
+            ("--cfg", "job", "-p", "seed", "seed=${{oc.env:LOSSBENCH_NOSUCH_VARIABLE}}"),
+            ["seed=${oc.env:LOSSBENCH_NOSUCH_VARIABLE}: seed reads the environment variable "
+             "LOSSBENCH_NOSUCH_VARIABLE, which is not set"],
+            unwanted=["full_key", "InterpolationResolutionError"], fast=True),
+    refused("eval-cfg-job-resolve-key-missing-flags", "eval",
+            ("--cfg", "job", "--resolve", "ckpt_path=${{nosuch}}"),
+            ["ckpt_path=${nosuch} interpolates nosuch, which the config does not have",
+             "`lossbench-eval --cfg job` shows them"],
+            unwanted=["full_key", "InterpolationKeyError"], fast=True),
     refused("eval-package-missing-flags", "eval", ("--cfg", "job", "-p", "data"),
             ["-p data: the config --cfg job shows has no key 'data'",
              "accelerator, ckpt_path, config, data_path, out, split"],

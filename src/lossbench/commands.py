@@ -7,7 +7,9 @@ here import it inside the same Ctrl-C handling as the command itself, so that a 
 SIGTERM) at any moment ends it the same way: one line, exit status 130 (143), no traceback
 (:mod:`lossbench.interrupts`); and with garbage collection paused (:mod:`lossbench.importing`).
 A reader that closes the pipe early (``lossbench-train --help | head -1``) ends the command
-quietly, exit status 0 (:mod:`lossbench.closed_output`).
+quietly, exit status 0 (:mod:`lossbench.closed_output`); lossbench-train, -eval and -predict
+go on without their standard output instead (``lossbench-train data=iris | head -1`` trains
+on: the run completes and its exit status is its own), and print nothing about it.
 Each runs as a console command (:func:`lossbench.importing.console_command`): its imports are
 frozen rather than collected (0.38 s), and it ends with its objects frozen, so that Python's
 exit does not walk them all again (1.3-1.9 s).
@@ -27,7 +29,7 @@ import importlib
 from collections.abc import Callable
 from typing import Any
 
-from lossbench.closed_output import output_closed_ends_quietly
+from lossbench.closed_output import output_closed_ends_quietly, output_dropped_when_closed
 from lossbench.importing import collection_paused, console_command
 from lossbench.interrupts import (
     STARTING_KEPT,
@@ -58,7 +60,12 @@ def _main(command: str) -> Callable[[], Any]:
 def train() -> None:
     """``lossbench-train``: SIGTERM stops it as Ctrl-C does at any moment, its checks of the
     command line and its exit included (:func:`lossbench.interrupts.command_stops`)."""
-    with console_command(), output_closed_ends_quietly(), command_stops():
+    with (
+        console_command(),
+        output_closed_ends_quietly(),
+        output_dropped_when_closed(),
+        command_stops(),
+    ):
         _main("lossbench-train")()
 
 
@@ -70,11 +77,11 @@ def report() -> int:
 
 def evaluate() -> None:
     """``lossbench-eval``."""
-    with console_command(), output_closed_ends_quietly():
+    with console_command(), output_closed_ends_quietly(), output_dropped_when_closed():
         _main("lossbench-eval")()
 
 
 def predict() -> None:
     """``lossbench-predict``."""
-    with console_command(), output_closed_ends_quietly():
+    with console_command(), output_closed_ends_quietly(), output_dropped_when_closed():
         _main("lossbench-predict")()

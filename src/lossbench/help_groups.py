@@ -1,4 +1,5 @@
-"""The config groups a user chooses from, for ``lossbench-train --help``.
+"""The config groups a user chooses from, for ``lossbench-train --help`` and its tab
+completion (:func:`is_completed_group`).
 
 Hydra's app help lists every config group it can find (``$APP_CONFIG_GROUPS``), including the
 structured-config schemas :func:`lossbench.config.register_configs` stores under ``schema/``:
@@ -40,6 +41,18 @@ def is_user_group(group: str) -> bool:
     ['loss']
     """
     return group.split("/", 1)[0] not in HIDDEN
+
+
+def is_completed_group(group: str) -> bool:
+    """Whether tab completion offers ``group`` (``schema/data``): not the schemas, which are no
+    choice (:func:`lossbench.hydra_internals.completion_offers_only`); Hydra's own groups, as
+    ``hydra/launcher=``, are offered, as Hydra offers them.
+
+        >>> groups = ["loss", "schema", "schema/loss", "hydra/launcher"]
+        >>> [group for group in groups if is_completed_group(group)]
+        ['loss', 'hydra/launcher']
+    """
+    return group.split("/", 1)[0] != "schema"
 
 
 def format_groups(options: Mapping[str, Sequence[str]]) -> str:

@@ -14,7 +14,8 @@ Hydra's own start, where Hydra offers no public hook:
 * :func:`flags_first`: Hydra 1.3's parser refuses overrides that follow a flag
   (``data=wine -m seed=0,1``); the commands put the flags first, as later Hydra releases read
   such a line. Hydra's shell completion reads the line being completed (``COMP_LINE``) with
-  the same parser: :func:`completion_line_flags_first` puts its flags first too.
+  the same parser: :func:`completion_line_flags_first` puts its flags first too, and
+  :func:`completion_offers_only` keeps the schemas out of what it offers.
 
 :func:`multirun_yaml_unwritten` keeps Hydra's basic sweeper from writing the sweep's
 ``multirun.yaml``, which no setting turns off: lossbench-eval and lossbench-predict write nothing
@@ -45,13 +46,12 @@ Hydra moves. This is the one module that imports ``hydra._internal``
 from __future__ import annotations
 
 import argparse
+import io
 import sys
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, redirect_stdout
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
-
-from lossbench.closed_output import reader_left
+from typing import TYPE_CHECKING, Any, TypeVar
 
 if TYPE_CHECKING:
     from hydra._internal.config_repository import ConfigRepository, IConfigRepository
@@ -62,6 +62,7 @@ __all__ = [
     "ConfigRepository",
     "IConfigRepository",
     "completion_line_flags_first",
+    "completion_offers_only",
     "flags_first",
     "hydra_arguments",
     "hydra_arguments_error",
@@ -71,6 +72,7 @@ __all__ = [
     "hydra_overrides",
     "multirun_yaml_unwritten",
     "overrides_dirname",
+    "shown_config_checked",
     "translating_errors",
 ]
 
@@ -118,6 +120,10 @@ def overrides_dirname(overrides: Sequence[str], setting: Any) -> str:
     )
 
 
+#: What a parse by Hydra's argument parser gives (a namespace, or it and the words left).
+_Parsed = TypeVar("_Parsed")
+
+
 class _ArgumentsError(Exception):
     """Hydra's argument parser would refuse the command line (it says so itself)."""
 
@@ -136,6 +142,20 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _quietly(parse: Callable[[], _Parsed]) -> _Parsed:
+    """``parse()`` (a parse by :func:`_parser`) with nothing printed: argparse's ``--version``
+    prints Hydra's version line before it exits (``SystemExit``), and the checks parse a
+    command line several times, so that Hydra's own start is left to print it, once.
+
+        >>> _quietly(lambda: _parser().parse_args(["--version"]))
+        Traceback (most recent call last):
+        ...
+        SystemExit: 0
+    """
+    with redirect_stdout(io.StringIO()):
+        return parse()
+
+
 def hydra_arguments(arguments: Sequence[str]) -> argparse.Namespace | None:
     """``arguments`` as Hydra's ``@hydra.main`` parses them (``hydra._internal.utils.
     get_args_parser``), or None where Hydra's parser refuses them (it then says why, when
@@ -145,8 +165,8 @@ def hydra_arguments(arguments: Sequence[str]) -> argparse.Namespace | None:
         True
     """
     try:
-        return _parser().parse_args(list(arguments))
-    except (_ArgumentsError, SystemExit):
+        return _quietly(lambda: _parser().parse_args(list(arguments)))
+    except (_ArgumentsError, SystemExit):  # --version: Hydra prints its line when it starts
         return None
 
 
@@ -160,7 +180,7 @@ def hydra_arguments_error(arguments: Sequence[str]) -> str | None:
         True
     """
     try:
-        _parser().parse_args(list(arguments))
+        _quietly(lambda: _parser().parse_args(list(arguments)))
     except _ArgumentsError as error:
         return str(error)
     except SystemExit:  # --help, --version: they print and exit, no error
@@ -193,9 +213,8 @@ def flags_first(arguments: Sequence[str]) -> list[str]:
     given = list(arguments)
     if hydra_arguments(given) is not None:
         return given
-    parser = _parser()
     try:
-        known, rest = parser.parse_known_args(given)
+        known, rest = _quietly(lambda: _parser().parse_known_args(given))
     except (_ArgumentsError, SystemExit):
         return given
     if not rest or any(token.startswith("-") for token in rest):
@@ -246,6 +265,42 @@ def completion_line_flags_first(line: str) -> str:
     return f"{command}{' '.join(reordered)}{new_word}"
 
 
+@contextmanager
+def completion_offers_only(offered: Callable[[str], bool]) -> Iterator[None]:
+    """Within this block, Hydra's shell completion (``-sc query=bash``) offers a config group,
+    or an option of one, only where ``offered(group)`` (``schema``, ``schema/data``: the
+    group's path, without ``+`` or ``~``): ``lossbench-train s<TAB>`` offered ``schema/``,
+    the ConfigStore's schemas, which are no choice of the user's.
+
+    Hydra's completion matches the word being completed against the groups in
+    ``CompletionPlugin._query_config_groups`` (``hydra.plugins.completion_plugin``, private;
+    checked: Hydra 1.3): the block wraps that method to drop the matches ``offered`` refuses,
+    and restores it when it ends.
+
+        >>> from hydra.plugins.completion_plugin import CompletionPlugin
+        >>> hydra_own = CompletionPlugin._query_config_groups
+        >>> with completion_offers_only(lambda group: group != "schema"):
+        ...     CompletionPlugin._query_config_groups is hydra_own
+        False
+        >>> CompletionPlugin._query_config_groups is hydra_own
+        True
+    """
+    from hydra.plugins.completion_plugin import CompletionPlugin
+
+    original = CompletionPlugin._query_config_groups
+
+    def _query_config_groups(self: Any, word: str, *args: Any, **kwargs: Any) -> Any:
+        matched, exact_match = original(self, word, *args, **kwargs)
+        kept = [m for m in matched if offered(m.lstrip("+~").split("=", 1)[0].rstrip("/"))]
+        return kept, exact_match
+
+    CompletionPlugin._query_config_groups = _query_config_groups  # type: ignore[method-assign]
+    try:
+        yield
+    finally:
+        CompletionPlugin._query_config_groups = original  # type: ignore[method-assign]
+
+
 def hydra_overrides(arguments: Sequence[str]) -> list[str]:
     """The overrides among ``arguments`` (without Hydra's flags and their values); none where
     Hydra's parser refuses the command line, or it asks for shell completion (``-sc``, whose
@@ -282,8 +337,6 @@ def translating_errors(translate: Callable[[BaseException], str | None]) -> Iter
         def translated() -> Any:
             try:
                 return func()
-            except BrokenPipeError:  # the reader left (-sc install=bash | head -1)
-                reader_left()
             except Exception as error:
                 refusal = translate(error)
                 if refusal is None:
@@ -382,16 +435,17 @@ def multirun_yaml_unwritten() -> Iterator[None]:
 
 @contextmanager
 def hydra_node_resolved_in_full(*, active: bool = True) -> Iterator[None]:
-    """Within this block (where ``active``: the command line gives ``--cfg hydra --resolve``),
-    ``--cfg hydra --resolve`` resolves Hydra's node inside the whole
+    """Within this block (where ``active``: the command line gives ``--cfg hydra --resolve`` or
+    ``--cfg all --resolve``), ``--cfg hydra --resolve`` resolves Hydra's node inside the whole
     config, so that its values may interpolate the job's keys
     (``hydra.run.dir: ${paths.output_dir}/runs/...``); Hydra itself keeps only its node before
     resolving it, and stops with ``InterpolationKeyError`` on such a value.
 
     ``Hydra.show_cfg`` (``hydra._internal.hydra``, private; checked: Hydra 1.3) takes that node
-    with ``get_sanitized_cfg(cfg, "hydra")``: the block wraps that method to resolve the node's
-    values in place first, against the full config, and restores it when it ends. A value
-    that interpolates a key the config lacks is refused, naming it.
+    with ``get_sanitized_cfg(cfg, "hydra")`` (the whole config with ``"all"``): the block wraps
+    that method to resolve the node's values in place first, against the full config, and
+    restores it when it ends. A value that interpolates a key the config lacks is refused,
+    naming it (``--cfg all --resolve`` ended with OmegaConf's traceback).
     """
     if not active:
         yield
@@ -402,9 +456,9 @@ def hydra_node_resolved_in_full(*, active: bool = True) -> Iterator[None]:
     original = Hydra.get_sanitized_cfg
 
     def get_sanitized_cfg(self: Any, cfg: Any, cfg_type: str) -> Any:
-        if cfg_type == "hydra":
+        if cfg_type in ("hydra", "all"):
             with flag_override(cfg, ["struct", "readonly"], [False, False]):
-                cfg.hydra = OmegaConf.create(_resolved_node(cfg.hydra))
+                cfg.hydra = OmegaConf.create(_resolved_node(cfg.hydra, cfg_type=cfg_type))
         return original(self, cfg, cfg_type)
 
     Hydra.get_sanitized_cfg = get_sanitized_cfg  # type: ignore[method-assign]
@@ -414,9 +468,48 @@ def hydra_node_resolved_in_full(*, active: bool = True) -> Iterator[None]:
         Hydra.get_sanitized_cfg = original  # type: ignore[method-assign]
 
 
-def _resolved_node(node: Any, path: str = "hydra") -> Any:
+@contextmanager
+def shown_config_checked(check: Callable[[Any], None] | None) -> Iterator[None]:
+    """Within this block, ``check`` is given the whole config (Hydra's node too) that ``--cfg``
+    (job, hydra, all) or ``--help`` is about to show, before Hydra resolves any of it: a value
+    ``--resolve`` (or ``-p KEY``) would resolve, which cannot be, is refused by ``check``
+    (raising), with the refusal a run gives, where Hydra ended with OmegaConf's traceback.
+    None: nothing checked.
+
+    ``Hydra.show_cfg`` and ``Hydra.app_help`` (``hydra._internal.hydra``, private; checked:
+    Hydra 1.3) each take the config they show through ``get_sanitized_cfg``: the block wraps
+    that method to call ``check`` first, and restores it when it ends.
+
+        >>> from hydra._internal.hydra import Hydra
+        >>> hydra_own = Hydra.get_sanitized_cfg
+        >>> with shown_config_checked(print):
+        ...     Hydra.get_sanitized_cfg is hydra_own
+        False
+        >>> Hydra.get_sanitized_cfg is hydra_own
+        True
+    """
+    if check is None:
+        yield
+        return
+    from hydra._internal.hydra import Hydra
+
+    original = Hydra.get_sanitized_cfg
+
+    def get_sanitized_cfg(self: Any, cfg: Any, cfg_type: str) -> Any:
+        check(cfg)
+        return original(self, cfg, cfg_type)
+
+    Hydra.get_sanitized_cfg = get_sanitized_cfg  # type: ignore[method-assign]
+    try:
+        yield
+    finally:
+        Hydra.get_sanitized_cfg = original  # type: ignore[method-assign]
+
+
+def _resolved_node(node: Any, path: str = "hydra", cfg_type: str = "hydra") -> Any:
     """``node`` (``path`` of a config) as plain values, each interpolation resolved within the
     whole config; a value still missing (``???``, or one that interpolates it) as written.
+    ``cfg_type``: what ``--cfg`` shows (``hydra``, ``all``), named in the refusal.
 
         >>> from omegaconf import OmegaConf
         >>> cfg = OmegaConf.create({"out": "o", "h": {"dir": "${out}/runs", "n": "???"}})
@@ -441,13 +534,13 @@ def _resolved_node(node: Any, path: str = "hydra") -> Any:
             continue
         except Exception as error:
             raise UserInputError(
-                f"--cfg hydra --resolve: {path}.{key}={raw[key]} cannot be resolved "
+                f"--cfg {cfg_type} --resolve: {path}.{key}={raw[key]} cannot be resolved "
                 f"({str(error).splitlines()[0]}). "
                 "Name a key the config has (lossbench-train --cfg job shows them), or give a "
-                "plain value; --cfg hydra without --resolve shows the values as written."
+                f"plain value; --cfg {cfg_type} without --resolve shows the values as written."
             ) from None
         is_node = isinstance(value, DictConfig | ListConfig)
-        resolved[key] = _resolved_node(value, f"{path}.{key}") if is_node else value
+        resolved[key] = _resolved_node(value, f"{path}.{key}", cfg_type) if is_node else value
     return resolved if isinstance(raw, dict) else list(resolved.values())
 
 

@@ -115,14 +115,18 @@ def _under(key: str, parent: str) -> bool:
 
 
 def check_interpolations(
-    config: DictConfig, swept: Sequence[str] = (), command: str = "lossbench-train"
+    config: DictConfig,
+    swept: Sequence[str] = (),
+    command: str = "lossbench-train",
+    under: str | None = None,
 ) -> None:
     """Raise :class:`ConfigError` where a value of ``config`` (Hydra's node aside) cannot be
     resolved: it interpolates a key the config lacks, or a resolver fails on it; a value that
     reads Hydra's config (``${hydra:job.name}``) is checked where Hydra has set it. ``swept``: the
     keys a multirun sweeps, which its config lacks until each job is composed
     (``-m +x=1,2 seed=${x}``): an interpolation of one of them is left to the jobs;
-    ``command``: the command that reads ``config`` (``lossbench-eval``, ...).
+    ``command``: the command that reads ``config`` (``lossbench-eval``, ...); ``under``: a key
+    (``optimizer``), whose values alone are checked.
 
         >>> from omegaconf import OmegaConf
         >>> check_interpolations(OmegaConf.create({"lr": 0.1, "wd": "${lr}"}))
@@ -134,11 +138,46 @@ def check_interpolations(
     own = _without_hydra(config)
     # only the values that interpolate are resolved: the whole config would cost ~3 ms a job
     for path in _interpolated(OmegaConf.to_container(own, resolve=False)):
+        if under is not None and not _under(path.split("[", 1)[0], under):
+            continue
         try:
             OmegaConf.select(own, path)
         except InterpolationResolutionError as error:
             if not _left_to_jobs(error, swept):
                 raise unresolved_error(error, config, given_overrides(config), command) from None
+
+
+def check_shown_interpolations(
+    config: DictConfig,
+    *,
+    package: str | None,
+    resolve: bool,
+    command: str = "lossbench-train",
+) -> None:
+    """Raise :class:`ConfigError` where a value that ``--cfg`` or ``--help`` would show resolved
+    cannot be resolved, with the refusal a run gives (:func:`check_interpolations`):
+
+    * ``--resolve`` (``--cfg job --resolve``, ``--cfg all --resolve``, ``--help --resolve``):
+      every value of ``config`` (Hydra's node aside), or of ``package`` (``-p optimizer``);
+    * ``-p KEY`` alone, where KEY is one value (``-p seed``): Hydra shows it resolved; a
+      package that holds keys (``-p optimizer``) is shown as written, and not checked.
+
+    ``package`` ``_global_`` is the whole config, as for Hydra.
+
+        >>> config = OmegaConf.create({"seed": "${nosuch}", "lr": 0.1})
+        >>> check_shown_interpolations(config, package=None, resolve=False)
+        >>> check_shown_interpolations(config, package="lr", resolve=False)
+        >>> check_shown_interpolations(config, package="seed", resolve=False)
+        Traceback (most recent call last):
+        ...
+        lossbench.errors.ConfigError: seed=${nosuch} interpolates nosuch, ...
+    """
+    if package in (None, "_global_"):
+        if resolve:
+            check_interpolations(config, command=command)
+        return
+    if resolve or not isinstance(_raw(config, package), dict | list):
+        check_interpolations(config, command=command, under=package)
 
 
 def _without_hydra(config: DictConfig) -> DictConfig:

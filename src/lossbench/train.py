@@ -54,13 +54,16 @@ from lossbench.ended_runs import finishes_unrecorded_run, used_up_time_limit
 from lossbench.entry_keys import refuse_unknown_entry_keys
 from lossbench.errors import NonFiniteLossError, UserInputError, format_warning, refuse
 from lossbench.flag_refusals import refuse_flag_errors
+from lossbench.help_groups import is_completed_group
 from lossbench.hydra_internals import (
     completion_line_flags_first,
+    completion_offers_only,
     flags_first,
     hydra_arguments,
     hydra_node_resolved_in_full,
     hydra_overrides,
     multirun_yaml_unwritten,
+    shown_config_checked,
     translating_errors,
 )
 from lossbench.hydra_settings import (
@@ -69,6 +72,7 @@ from lossbench.hydra_settings import (
     refuse_hydra_settings,
 )
 from lossbench.instantiators import check_logger_folders
+from lossbench.interpolations import check_shown_interpolations
 from lossbench.messages import quiet_lightning
 from lossbench.option_keys import (
     added_group_refusal,
@@ -686,6 +690,31 @@ def refuse_unknown_trainer_keys(arguments: list[str]) -> None:
             sys.exit(2)
 
 
+def shown_config_check(parsed: Any, command: str) -> Callable[[Any], None] | None:
+    """The check of the config that ``--cfg`` or ``--help`` shows (``parsed``: the command line,
+    as Hydra's parser reads it) where it would show values resolved (``--resolve``, ``-p KEY``):
+    a value that cannot be resolved is refused as a run refuses it (exit 2;
+    :func:`lossbench.interpolations.check_shown_interpolations`), where Hydra ended with
+    OmegaConf's traceback. None where nothing is shown resolved.
+
+        >>> from argparse import Namespace
+        >>> shown = Namespace(cfg="job", help=False, resolve=True, package=None)
+        >>> shown_config_check(shown, "lossbench-train") is not None
+        True
+        >>> shown_config_check(Namespace(cfg=None, help=False, resolve=False, package=None), "x")
+    """
+    if parsed is None or not (parsed.cfg or parsed.help):
+        return None
+    package = parsed.package if parsed.cfg else None  # --help shows the whole config
+    if not (parsed.resolve or package):
+        return None
+
+    def check(config: Any) -> None:
+        check_shown_interpolations(config, package=package, resolve=parsed.resolve, command=command)
+
+    return check
+
+
 def run_checkpoint_app(
     schema_name: str,
     schema: type,
@@ -757,7 +786,10 @@ def run_checkpoint_app(
     def refusal(error: BaseException) -> str | None:
         """An option of a group that it lacks (hydra/launcher=..., predict's data=...), a key of a
         schema removed (``~data.batch_size``), or the config Hydra was pointed at, or one of its
-        settings (:func:`hydra_error_refusal`)."""
+        settings (:func:`hydra_error_refusal`); or a refusal of lossbench's own (a value that
+        ``--cfg job --resolve`` cannot resolve)."""
+        if isinstance(error, UserInputError):
+            return str(error)
         missing = missing_option_refusal(error, overrides, command)
         if missing is not None:  # what the group's options are for, where the command says
             group = missing.split("=", 1)[0].lstrip("+~")
@@ -774,7 +806,11 @@ def run_checkpoint_app(
         ConfigStore.instance().store(name=schema_name, node=schema)
         quiet_lightning()
         # a multirun too (-m, hydra.mode=MULTIRUN) writes nothing but each job's `out`
-        with translating_errors(refusal), multirun_yaml_unwritten():
+        with (
+            translating_errors(refusal),
+            multirun_yaml_unwritten(),
+            shown_config_checked(shown_config_check(parsed, command)),  # --cfg job --resolve
+        ):
             hydra_main()
 
 
@@ -871,10 +907,15 @@ def main() -> None:
             or hydra_error_refusal(error, sys.argv[1:], "lossbench-train", config_dir())
         )
 
-    # --cfg hydra --resolve: Hydra's node may interpolate the job's keys (paths.output_dir)
-    resolving = parsed is not None and parsed.cfg == "hydra" and parsed.resolve
+    # --cfg hydra (all) --resolve: Hydra's node may interpolate the job's keys (paths.output_dir)
+    resolving = parsed is not None and parsed.cfg in ("hydra", "all") and parsed.resolve
     try:
-        with translating_errors(refusal), hydra_node_resolved_in_full(active=resolving):
+        with (
+            translating_errors(refusal),
+            hydra_node_resolved_in_full(active=resolving),
+            shown_config_checked(shown_config_check(parsed, "lossbench-train")),  # before it
+            completion_offers_only(is_completed_group),  # no schema/ (the ConfigStore's)
+        ):
             _hydra_main()
         _end_sweep(given_sweep_dir)
     except KeyboardInterrupt as interrupt:  # Ctrl-C, or SIGTERM (lossbench.commands.train)

@@ -261,11 +261,11 @@ def set_console_logging(console: Mapping[str, Any]) -> None:
 def prepare_worker(parent: int | None = None, console: Mapping[str, Any] | None = None) -> None:
     """Start a worker process: log to the console as the launching process does (``console``,
     its :func:`console_logging`: each job's "completed: ..." line, the notices and errors, in
-    the same format whatever the number of workers), end it with the process ``parent`` that
-    started it (:func:`end_with_parent`), ignore Ctrl-C, keep the memory its steps free for the
-    next ones
-    (:func:`lossbench.allocator.keep_freed_memory`), import what its tasks use, then freeze the
-    heap (``gc.freeze``).
+    the same format whatever the number of workers; dropped once the command's reader has
+    left: :func:`lossbench.closed_output.drop_output_when_closed`), end it with the process
+    ``parent`` that started it (:func:`end_with_parent`), ignore Ctrl-C, keep the memory its
+    steps free for the next ones (:func:`lossbench.allocator.keep_freed_memory`), import what
+    its tasks use, then freeze the heap (``gc.freeze``).
 
     Ctrl-C in a terminal reaches the whole process group; the launching process stops the
     workers itself (:meth:`TaskPool.kill`, with SIGKILL). A ``KeyboardInterrupt`` in a worker
@@ -297,9 +297,11 @@ def prepare_worker(parent: int | None = None, console: Mapping[str, Any] | None 
     import warnings
 
     from lossbench.allocator import keep_freed_memory
+    from lossbench.closed_output import drop_output_when_closed
     from lossbench.errors import format_warning
     from lossbench.importing import collection_paused
 
+    drop_output_when_closed()  # the command's reader may leave (| head -1): the jobs train on
     if console is not None:  # before the imports: Lightning adds no console handler of its own
         set_console_logging(console)
     if parent is not None:
