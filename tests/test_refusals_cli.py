@@ -1217,6 +1217,35 @@ CATALOGUE: list[Case] = [
             ["hydra.sweep.subdir='' is empty", "every job of the study would train in the study's "
              "directory itself", "'hydra.sweep.subdir=${hydra.job.num}'"],
             unwanted=["not run"], fast=True),
+    # Hydra's own groups: null names no option, and a multirun cannot do without its launcher
+    # or sweeper, nor any run without its log configs (Hydra: a traceback, exit status 1)
+    refused("hydra-launcher-null", "train", (*QUICK, "hydra/launcher=null"),
+            ["hydra/launcher=null: hydra/launcher is one of Hydra's config groups", "null names none",
+             "Hydra's default, hydra/launcher=basic", "--hydra-help"],
+            unwanted=["ValueError"], fast=True),
+    refused("hydra-job-logging-null", "train", (*QUICK, "hydra/job_logging=null"),
+            ["hydra/job_logging=null: hydra/job_logging is one of Hydra's config groups",
+             "hydra/job_logging=disabled turns the log off"], fast=True),
+    refused("hydra-launcher-removed-in-a-multirun", "train", ("-m", *QUICK, "~hydra/launcher", "seed=0,1"),
+            ["~hydra/launcher removes Hydra's launcher (hydra/launcher), but a multirun (-m) needs one",
+             "hydra/launcher=basic"], unwanted=["MissingMandatoryValue"], fast=True),
+    refused("hydra-sweeper-removed-in-a-multirun", "train", ("-m", *QUICK, "~hydra/sweeper", "seed=0,1"),
+            ["~hydra/sweeper removes Hydra's sweeper (hydra/sweeper), but a multirun (-m) needs one",
+             "hydra/sweeper=basic"], unwanted=["MissingMandatoryValue"], fast=True),
+    refused("hydra-job-logging-removed", "train", (*QUICK, "~hydra/job_logging"),
+            ["~hydra/job_logging removes Hydra's log config", "hydra/job_logging=disabled"],
+            unwanted=["MissingMandatoryValue"], fast=True),
+    # the sweeper's params are null without a study or search config: Hydra cannot merge into them
+    refused("sweeper-params-entry-added-to-none", "train", ("-m", *QUICK, '+hydra.sweeper.params.seed="0,1"'),
+            ['+hydra.sweeper.params.seed="0,1": the sweeper\'s params are null',
+             "as an override of its own, seed=0,1"], unwanted=["AssertionError"], fast=True),
+    refused("sweeper-params-given-as-a-mapping", "train", ("-m", *QUICK, 'hydra.sweeper.params={{seed:"0,1"}}'),
+            ["the sweeper's params are null", "as an override of its own, seed=0,1"],
+            unwanted=["AttributeError"], fast=True),
+    # a path, not a folder's name: lossbench finds Hydra's folder directly in the run's directory
+    refused("hydra-output-subdir-nested", "train", (*QUICK, "hydra.output_subdir=meta/hydra"),
+            ["hydra.output_subdir=meta/hydra: Hydra would write its files into meta/hydra, a path",
+             "e.g. hydra.output_subdir=meta"], fast=True),
     refused("hydra-output-subdir-empty", "train", (*QUICK, "hydra.output_subdir="),
             ["hydra.output_subdir= is empty: Hydra would write its config.yaml", "hydra.output_subdir=null"],
             fast=True),
@@ -1333,6 +1362,10 @@ CATALOGUE: list[Case] = [
             ["hydra.sweep.dir: the study's directory 'data.csv' cannot be made: 'data.csv' is a file",
              "Give hydra.sweep.dir a directory"],
             unwanted=["FileExistsError"], fast=True),
+    refused("sweep-directory-below-a-file-through-dotdot", "train",
+            ("-m", *QUICK, "seed=0,1", "hydra.sweep.dir=nosuch/../data.csv/sub"),
+            ["hydra.sweep.dir: the study's directory 'nosuch/../data.csv/sub' cannot be made: "
+             "'nosuch/../data.csv' is a file"], unwanted=["FileExistsError"], fast=True),
     refused("sweep-directory-is-a-file-vectorized", "train",
             ("-m", *QUICK, "hydra/launcher=vectorized", "seed=0,1", "hydra.sweep.dir=data.csv/x"),
             ["the study's directory 'data.csv/x' cannot be made: 'data.csv' is a file"],
@@ -1563,6 +1596,12 @@ CATALOGUE: list[Case] = [
             runs=True),
     refused("run-directory-is-a-file", "train", ("hydra.run.dir=data.csv",),
             ["the run's directory 'data.csv' cannot be made", "'data.csv' is a file"]),
+    # reached through a folder still to be made and .. : refused as the plain path is, and
+    # the folder (nosuch) is not made
+    refused("run-directory-below-a-file-through-dotdot", "train",
+            (*QUICK, "hydra.run.dir=nosuch/../data.csv/sub"),
+            ["the run's directory 'nosuch/../data.csv/sub' cannot be made: 'nosuch/../data.csv' "
+             "is a file"], unwanted=["FileExistsError"], fast=True),
     refused("output-directory-is-a-file", "train", ("paths.output_dir=data.csv",),
             ["cannot be made: 'data.csv' is a file", "paths.output_dir=outputs"]),
     refused("rerun-completed-run", "train", ("data=iris", "loss=cross_entropy", "hydra.run.dir={iris_run}"),

@@ -1316,6 +1316,27 @@ def test_a_finished_study_does_not_warn_of_unfinished_jobs(tmp_path: Path) -> No
     assert "metrics.json:" not in html.with_name("report.md").read_text()
 
 
+def test_hydra_files_in_a_renamed_folder_are_a_jobs_own(tmp_path: Path) -> None:
+    """hydra.output_subdir=meta: Hydra's folder under another name (its hydra.yaml says so) is
+    the job's own, not a job without a record; a job folder holding only it is unfinished."""
+    from lossbench.report.collect import UnfinishedJobWarning
+
+    run = write_run(tmp_path / "s" / "0_iris", data="iris", task="multiclass", head="logits",
+                    loss="cross_entropy", seed=0, metrics=study_metrics(0, 0))  # fmt: skip
+    (tmp_path / "s" / "1_iris" / "meta").mkdir(parents=True)
+    for job in (run, tmp_path / "s" / "1_iris"):
+        for name in ("config.yaml", "hydra.yaml", "overrides.yaml"):
+            (job / "meta" / name).parent.mkdir(exist_ok=True)
+            (job / "meta" / name).write_text("seed: 0\n")
+    with pytest.warns(UnfinishedJobWarning) as caught:
+        build_report([tmp_path / "s"], tmp_path / "report")
+    warned = [str(w.message) for w in caught if w.category is UnfinishedJobWarning]
+    assert len(warned) == 1
+    assert warned[0].startswith(
+        f"1 job folder holds no metrics.json: {(tmp_path / 's' / '1_iris').resolve()}: "
+    ), warned[0]
+
+
 def test_the_verdict_table_says_why_a_data_set_without_the_metric_has_no_best(
     tmp_path: Path,
 ) -> None:

@@ -242,9 +242,9 @@ def check_sweep_directory(sweep_dir: Path) -> None:
         lossbench.errors.ConfigError: hydra.sweep.dir: the study's directory '...' cannot be made...
     """
     from lossbench.errors import ConfigError
-    from lossbench.output_files import cannot_write_below, file_above
+    from lossbench.output_files import cannot_write_below, file_in_the_way
 
-    blocking = sweep_dir if sweep_dir.is_file() else file_above(sweep_dir)
+    blocking = file_in_the_way(sweep_dir)
     if blocking is not None:
         raise ConfigError(
             f"hydra.sweep.dir: the study's directory {str(sweep_dir)!r} cannot be made: "

@@ -41,7 +41,9 @@ __all__ = [
     "COMMAND_CONFIGS",
     "config_name_refusal",
     "hydra_error_refusal",
+    "hydra_group_refusal",
     "hydra_setting_refusal",
+    "null_params_refusal",
     "package_refusal",
     "refuse_hydra_settings",
 ]
@@ -170,6 +172,131 @@ def _sweeper_param_refusal(override: Any, key: str, given: str, command: str) ->
     )
 
 
+#: Hydra's own config groups that its config cannot do without an option of (Hydra stops
+#: with "Missing mandatory value" where one is removed), with Hydra's default option and
+#: when it is needed: a multirun's launcher and sweeper (a single run uses neither), the logs'
+#: configs always.
+_NEEDED_HYDRA_GROUPS = {
+    "hydra/launcher": ("basic", "a multirun (-m) needs one to run its jobs"),
+    "hydra/sweeper": ("basic", "a multirun (-m) needs one to make its jobs"),
+    "hydra/hydra_logging": ("default", "Hydra's config cannot do without one"),
+    "hydra/job_logging": ("default", "Hydra's config cannot do without one"),
+}
+#: The option of a log's group that turns the log off.
+_LOG_OFF = "disabled"
+
+
+def _group_null(override: Any) -> bool:
+    """Whether ``override`` gives its group null: alone, in a list or among a sweep's values."""
+    from hydra.core.override_parser.types import Glob
+
+    if override.is_delete():
+        return False
+    if override.is_sweep_override():
+        if not override.is_discrete_sweep() or isinstance(override.value(), Glob):
+            return False  # glob(...): names no option null
+        values = list(override.sweep_iterator())
+    else:
+        values = [override.value()]
+    return any(v is None or (isinstance(v, list) and None in v) for v in values)
+
+
+def hydra_group_refusal(argument: str, command: str, *, multirun: bool = False) -> str | None:
+    """The refusal of ``argument`` where it gives one of Hydra's own config groups
+    (``hydra/launcher``, ``hydra/job_logging``, ...) null, which names no option (Hydra stops
+    with a traceback), or removes one that Hydra cannot do without
+    (:data:`_NEEDED_HYDRA_GROUPS`; the launcher and the sweeper only in a ``multirun``);
+    else None.
+
+        >>> print(hydra_group_refusal("hydra/launcher=null", "lossbench-train"))
+        ... # doctest: +NORMALIZE_WHITESPACE
+        hydra/launcher=null: hydra/launcher is one of Hydra's config groups, chosen by an
+        option's name, and null names none (Hydra would stop on it). Leave hydra/launcher= out
+        for Hydra's default, hydra/launcher=basic, or choose an option: `lossbench-train
+        --hydra-help` lists them.
+        >>> hydra_group_refusal("~hydra/launcher", "lossbench-train") is None  # a single run
+        True
+    """
+    override = _parse(argument)
+    if override is None or override.package is not None:
+        return None
+    group = override.key_or_group
+    if not group.startswith("hydra/"):
+        return None
+    default, needed = _NEEDED_HYDRA_GROUPS.get(group, (None, None))
+    log = group.endswith("_logging")
+    fix = f"Leave {group}= out for " + (
+        f"Hydra's default, {group}={default}," if default else "its default"
+    )
+    fix += f" or choose an option: `{command} --hydra-help` lists them"
+    fix += f"; {group}={_LOG_OFF} turns the log off." if log else "."
+    if _group_null(override):
+        return (
+            f"{argument}: {group} is one of Hydra's config groups, chosen by an option's name, "
+            f"and null names none (Hydra would stop on it). {fix}"
+        )
+    if not override.is_delete() or needed is None or (not log and not multirun):
+        return None
+    what = "log config" if log else group.removeprefix("hydra/")
+    return (
+        f"{argument} removes Hydra's {what} ({group}), but {needed} (Hydra would stop on "
+        f"'Missing mandatory value: {group.replace('/', '.')}'). {fix}"
+    )
+
+
+#: OmegaConf's errors where an override adds to (``+hydra.sweeper.params.seed=...``) or sets
+#: a mapping into (``hydra.sweeper.params={...}``) a mapping that is null.
+_INTO_NULL = ("Unexpected type for root: NoneType", "'NoneType' object has no attribute")
+
+
+def _params_entries(override: Any) -> dict[str, Any]:
+    """The entries of ``hydra.sweeper.params`` that ``override`` gives: ``{key: value}``."""
+    key, value = override.key_or_group, override.value()
+    if key == _SWEEPER_PARAMS.rstrip("."):
+        return dict(value) if isinstance(value, dict) else {}
+    return {key.removeprefix(_SWEEPER_PARAMS): value}
+
+
+def null_params_refusal(error: BaseException, overrides: Sequence[str]) -> str | None:
+    """The refusal of an override of ``overrides`` that adds an entry to the sweeper's params
+    (``+hydra.sweeper.params.seed="0,1"``) or gives them as a mapping
+    (``hydra.sweeper.params={seed:"0,1"}``) where the sweeper chosen has none (null, as Hydra's
+    basic sweeper and lossbench's without a study or search config): Hydra cannot merge into a
+    null mapping and stops with ``error`` (an AssertionError or AttributeError and a
+    traceback). Else None. The fix: the same sweep as overrides of their own.
+
+        >>> error = AssertionError("Unexpected type for root: NoneType")
+        >>> print(null_params_refusal(error, ['+hydra.sweeper.params.seed="0,1"']))
+        ... # doctest: +NORMALIZE_WHITESPACE
+        +hydra.sweeper.params.seed="0,1": the sweeper's params are null (its config gives none:
+        Hydra's basic sweeper, lossbench's without a study, Optuna's without a search config),
+        and Hydra cannot add entries to a null mapping. Give each key to sweep as an override of
+        its own, seed=0,1: the sweeper sweeps the command line's values as it does its params.
+    """
+    if not isinstance(error, (AssertionError, AttributeError)):
+        return None
+    if not any(text in str(error) for text in _INTO_NULL):
+        return None
+    for argument in reversed(overrides):
+        override = _parse(argument)
+        if override is None or override.is_delete() or override.is_sweep_override():
+            continue
+        if not (override.key_or_group + ".").startswith(_SWEEPER_PARAMS):
+            continue
+        entries = _params_entries(override)
+        if not entries or any(v is None for v in entries.values()):
+            continue
+        instead = " ".join(shlex.quote(f"{k}={v}") for k, v in entries.items())
+        return (
+            f"{argument}: the sweeper's params are null (its config gives none: Hydra's basic "
+            "sweeper, lossbench's without a study, Optuna's without a search config), and "
+            "Hydra cannot add entries to a null mapping. Give each key to sweep as an override "
+            f"of its own, {instead}: the sweeper sweeps the command line's values as it does "
+            "its params."
+        )
+    return None
+
+
 def _parse(argument: str) -> Any | None:
     """``argument`` as Hydra's override parser reads it, or None (a flag, or not Hydra's
     grammar: refused before, by :mod:`lossbench.override_grammar`)."""
@@ -227,6 +354,38 @@ def _unknown_setting(given: str, name: str, parent: str, schema: type, command: 
     return (
         f"{given}: Hydra has no setting {parent}.{name}{added}.{hint} {where}: "
         f"{', '.join(settings)}. `{command} --cfg hydra` shows Hydra's settings with their values."
+    )
+
+
+def _nested_output_subdir(given: str, value: Any) -> str | None:
+    """The refusal of ``hydra.output_subdir`` given a path rather than one folder's name
+    (``meta/hydra``, ``/tmp/meta``, ``..``): lossbench's commands find Hydra's files of a run
+    (where it ran from, its overrides) in a folder directly in the run's directory, by Hydra's
+    ``hydra.yaml`` in it (:func:`lossbench.record.hydra_folder`); an absolute path would also
+    put every run's files into one folder. None for a name, null or an empty value.
+
+        >>> print(_nested_output_subdir("hydra.output_subdir=meta", "meta"))
+        None
+        >>> _nested_output_subdir("hydra.output_subdir=a/b", "a/b")[:60]
+        'hydra.output_subdir=a/b: Hydra would write its files into a/'
+    """
+    if not isinstance(value, str) or not value.strip():
+        return None
+    name = value.strip()
+    if "/" not in name and "\\" not in name and name not in (".", ".."):
+        return None
+    where = (
+        "the run's directory itself, where lossbench writes the run's resolved config.yaml"
+        if name == "."
+        else f"{name}, a path rather than a folder directly in the run's directory, where "
+        "lossbench-eval and lossbench-report look for them (the folder the run was started "
+        "from, its overrides)"
+    )
+    every = ", and every run's into that one folder" if name.startswith("/") else ""
+    return (
+        f"{given}: Hydra would write its files into {where}{every}. Give one folder's name, "
+        "e.g. hydra.output_subdir=meta, leave hydra.output_subdir out (.hydra), or give "
+        "hydra.output_subdir=null to write none."
     )
 
 
@@ -295,6 +454,9 @@ without the +, hydra.run.dir=mine.
                 f"set them one by one, e.g. {key}.{_settings(found)[0]}=..."
             )
         return None
+    nested = _nested_output_subdir(given, value) if key == "hydra.output_subdir" else None
+    if command == "lossbench-train" and nested is not None:
+        return nested
     empty = isinstance(value, str) and not value.strip()
     if command == "lossbench-train" and key in _EMPTY_LOCATIONS and empty:
         why = _EMPTY_LOCATIONS[key].format(cwd=Path.cwd())
@@ -419,15 +581,18 @@ def refuse_hydra_settings(
     keys: Sequence[str],
     nested: Mapping[str, Sequence[str]] | None = None,
 ) -> None:
-    """Print the first refusal of :func:`config_name_refusal`, :func:`package_refusal` and
-    :func:`hydra_setting_refusal` (each override) for ``arguments`` (the command line, flags
-    first) and exit with status 2; return where there is none."""
+    """Print the first refusal of :func:`config_name_refusal`, :func:`package_refusal`,
+    :func:`hydra_setting_refusal` and :func:`hydra_group_refusal` (each override) for
+    ``arguments`` (the command line, flags first) and exit with status 2; return where there
+    is none."""
     parsed = hydra_arguments(arguments)
     overrides = [] if parsed is None or parsed.shell_completion else list(parsed.overrides)
+    multirun = (parsed is not None and parsed.multirun) or "hydra.mode=MULTIRUN" in overrides
     refusals = (
         config_name_refusal(arguments, command),
         package_refusal(arguments, command, keys, nested),
         *(hydra_setting_refusal(argument, command) for argument in overrides),
+        *(hydra_group_refusal(argument, command, multirun=multirun) for argument in overrides),
     )
     refusal = next((r for r in refusals if r is not None), None)
     if refusal is not None:

@@ -173,27 +173,59 @@ def _new_partial(path: Path, mode: str, **open_args: Any) -> tuple[IO[Any], Path
     raise FileExistsError(f"{path.name}{PARTIAL} and 999 numbered ones exist in {path.parent}")
 
 
+def as_made(path: Path) -> Path:
+    """``path`` as making it would reach it: absolute, its links followed and each ``..``
+    taken from the folder before it, also where that folder is still to be made (the system
+    reads ``new/../x`` only once ``new`` exists, and ``mkdir -p`` makes ``new`` first).
+
+        >>> as_made(Path("/tmp/nosuch/../x/y"))
+        PosixPath('/tmp/x/y')
+    """
+    return Path(os.path.realpath(path.expanduser()))
+
+
 def file_above(path: Path) -> Path | None:
-    """The nearest existing folder above ``path`` where it is a file, not a directory (so
-    nothing below it can be made), else None.
+    """The nearest existing folder above ``path`` (read as :func:`as_made` reads it) where it
+    is a file, not a directory (so nothing below it can be made), else None.
 
         >>> file_above(Path(__file__) / "report")
         PosixPath('.../output_files.py')
+        >>> file_above(Path(__file__).parent / "nosuch" / ".." / "output_files.py" / "x")
+        PosixPath('.../output_files.py')
     """
-    above = next((parent for parent in path.parents if parent.exists()), None)
-    return None if above is None or above.is_dir() else above
+    made = as_made(path)
+    above = next((parent for parent in made.parents if parent.exists()), None)
+    return None if above is None or above.is_dir() else _as_given(above, path)
+
+
+def _as_given(found: Path, path: Path) -> Path:
+    """``found`` (a folder :func:`as_made` reached) as ``path`` names it, where ``path`` or a
+    folder above it, as written, is ``found`` (``data.csv`` rather than its absolute path)."""
+    return next((p for p in (path, *path.parents) if as_made(p) == found), found)
+
+
+def file_in_the_way(path: Path) -> Path | None:
+    """The file that keeps the folder ``path`` from being made: ``path`` itself, or the
+    nearest existing folder above it (:func:`file_above`); None where there is none.
+
+        >>> file_in_the_way(Path(__file__)).name, file_in_the_way(Path(__file__).parent)
+        ('output_files.py', None)
+    """
+    made = as_made(path)
+    return path if made.exists() and not made.is_dir() else file_above(path)
 
 
 def cannot_write_below(path: Path) -> str | None:
-    """Why nothing can be written at ``path`` (a folder or file still to be made), or None:
-    a folder is made and removed again in the nearest existing folder above it, so a
-    read-only or forbidden place is found before any work (``os.access`` says yes to root on
-    file systems that refuse it). Nothing is left behind.
+    """Why nothing can be written at ``path`` (a folder or file still to be made, read as
+    :func:`as_made` reads it), or None: a folder is made and removed again in the nearest
+    existing folder above it, so a read-only or forbidden place is found before any work
+    (``os.access`` says yes to root on file systems that refuse it). Nothing is left behind.
 
         >>> cannot_write_below(Path(tempfile.gettempdir()) / "a" / "b") is None
         True
     """
-    above = next((p for p in (path, *path.parents) if p.exists()), None)
+    made = as_made(path)
+    above = next((p for p in (made, *made.parents) if p.exists()), None)
     if above is None or not above.is_dir():
         return None  # a file in the way: file_above's refusal
     try:
@@ -214,7 +246,7 @@ def unusable_folder(path: Path) -> str | None:
         >>> unusable_folder(Path(tempfile.gettempdir()) / "a" / "b") is None
         True
     """
-    blocking = path if path.exists() and not path.is_dir() else file_above(path)
+    blocking = file_in_the_way(path)
     if blocking is not None:
         return f"{str(blocking)!r} is a file, not a folder"
     return cannot_write_below(path)

@@ -188,7 +188,8 @@ def refuse_foreign_config(run_dir: str | os.PathLike) -> None:
     (``metrics.json``) beside it and without the keys every run's config holds
     (:data:`RUN_CONFIG_KEYS`). An interrupted run's config (no record, or one that did not
     complete) has them, and is trained over or resumed as before; one that cannot be read is
-    :class:`DamagedRunError`, unless Hydra's ``.hydra/`` beside it says that a run wrote it.
+    :class:`DamagedRunError`, unless Hydra's folder beside it (:func:`hydra_folder`) says that a
+    run wrote it.
 
         >>> import tempfile
         >>> run = Path(tempfile.mkdtemp())
@@ -206,9 +207,7 @@ def refuse_foreign_config(run_dir: str | os.PathLike) -> None:
         return
     from omegaconf import DictConfig
 
-    if (Path(run_dir) / ".hydra").is_dir() and not isinstance(
-        load_config_file(path)[0], DictConfig
-    ):
+    if hydra_folder(run_dir) is not None and not isinstance(load_config_file(path)[0], DictConfig):
         return  # a run's config.yaml, damaged: replaced by the new run, as before
     missing = _missing_run_keys(read_run_config(path))  # DamagedRunError: cannot be read
     if not missing:
@@ -247,6 +246,47 @@ def _missing_run_keys(config: dict[str, Any]) -> list[str]:
 #: The files Hydra writes anew into its folder (``hydra.output_subdir``, ``.hydra``) in the
 #: run's directory as a run starts.
 HYDRA_FILES = ("config.yaml", "hydra.yaml", "overrides.yaml")
+#: Hydra's folder in a run's directory where ``hydra.output_subdir`` is left as it is.
+HYDRA_SUBDIR = ".hydra"
+
+
+def is_hydra_folder(folder: str | os.PathLike) -> bool:
+    """Whether ``folder`` is Hydra's folder of a run (``.hydra``, or the one
+    ``hydra.output_subdir`` names): it holds Hydra's ``hydra.yaml``, which lossbench never
+    writes.
+
+        >>> import tempfile
+        >>> run = Path(tempfile.mkdtemp())
+        >>> (run / "meta").mkdir()
+        >>> _ = (run / "meta" / "hydra.yaml").write_text("hydra: {}")
+        >>> is_hydra_folder(run / "meta"), is_hydra_folder(run)
+        (True, False)
+    """
+    return Path(folder, "hydra.yaml").is_file()
+
+
+def hydra_folder(run_dir: str | os.PathLike) -> Path | None:
+    """Hydra's folder in the run's directory ``run_dir``: ``.hydra``, else the folder in it that
+    ``hydra.output_subdir`` named instead (:func:`is_hydra_folder`); None where the run has
+    none (``hydra.output_subdir=null``, or no run there).
+
+        >>> import tempfile
+        >>> run = Path(tempfile.mkdtemp())
+        >>> hydra_folder(run) is None
+        True
+        >>> (run / "meta").mkdir()
+        >>> _ = (run / "meta" / "hydra.yaml").write_text("hydra: {}")
+        >>> hydra_folder(run).name
+        'meta'
+    """
+    run_dir = Path(run_dir)
+    if (run_dir / HYDRA_SUBDIR).is_dir():
+        return run_dir / HYDRA_SUBDIR
+    try:
+        found = sorted(p for p in run_dir.iterdir() if p.is_dir() and is_hydra_folder(p))
+    except OSError:
+        return None
+    return found[0] if found else None
 
 
 class ReplacedFilesError(UserInputError):
@@ -450,8 +490,9 @@ def protected(record: dict[str, Any], *, kept_failures: bool = False) -> bool:
 
 
 def training_cwd(run_dir: str | os.PathLike) -> Path | None:
-    """The directory lossbench-train ran from (Hydra records it in ``.hydra/hydra.yaml``), where
-    the run's relative paths (``data.path`` of a CSV) were read; None where it is not recorded.
+    """The directory lossbench-train ran from (Hydra records it in ``.hydra/hydra.yaml``, or in
+    the folder ``hydra.output_subdir`` named: :func:`hydra_folder`), where the run's relative
+    paths (``data.path`` of a CSV) were read; None where it is not recorded.
 
         >>> import tempfile
         >>> run = Path(tempfile.mkdtemp())
@@ -462,7 +503,10 @@ def training_cwd(run_dir: str | os.PathLike) -> Path | None:
     """
     import yaml
 
-    hydra_file = Path(run_dir) / ".hydra" / "hydra.yaml"
+    folder = hydra_folder(run_dir)
+    if folder is None:
+        return None
+    hydra_file = folder / "hydra.yaml"
     try:
         saved = yaml.safe_load(hydra_file.read_text(encoding="utf-8"))
         cwd = saved["hydra"]["runtime"]["cwd"]

@@ -69,6 +69,7 @@ from lossbench.hydra_internals import (
 from lossbench.hydra_settings import (
     COMMAND_CONFIGS,
     hydra_error_refusal,
+    null_params_refusal,
     refuse_hydra_settings,
 )
 from lossbench.instantiators import check_logger_folders
@@ -309,9 +310,9 @@ def _resolved(cfg: DictConfig, output_dir: str | Path) -> dict[str, Any]:
 def _check_run_directory(output_dir: Path) -> None:
     """Refuse a run directory that is a file, or lies below one (``hydra.run.dir`` or
     ``paths.output_dir`` naming a file): Hydra could not create it."""
-    from lossbench.output_files import cannot_write_below, file_above
+    from lossbench.output_files import cannot_write_below, file_in_the_way
 
-    blocking = output_dir if output_dir.is_file() else file_above(output_dir)
+    blocking = file_in_the_way(output_dir)
     if blocking is not None:
         raise ConfigError(
             f"the run's directory {str(output_dir)!r} cannot be made: {str(blocking)!r} is a "
@@ -798,6 +799,7 @@ def run_checkpoint_app(
         return (
             added_group_refusal(error, overrides)  # +hydra/launcher=basic
             or removed_key_refusal(error, group_options([configs]), command)
+            or null_params_refusal(error, overrides)
             or hydra_error_refusal(error, sys.argv[1:], command, configs)
         )
 
@@ -904,6 +906,7 @@ def main() -> None:
             or missing_option_refusal(error, overrides)
             or sweep_refusal(error, overrides, groups=groups)
             or ray_connection_refusal(error, overrides)
+            or null_params_refusal(error, overrides)
             or hydra_error_refusal(error, sys.argv[1:], "lossbench-train", config_dir())
         )
 

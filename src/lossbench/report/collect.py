@@ -46,7 +46,7 @@ import pandas as pd
 import yaml
 
 from lossbench.metric_names import VALIDATION_EPOCH
-from lossbench.record import DEBUG_FIX, load_record, retrain_damaged
+from lossbench.record import DEBUG_FIX, HYDRA_SUBDIR, hydra_folder, load_record, retrain_damaged
 from lossbench.report.errors import ReportError
 from lossbench.report.find import RECORD_NAME, find_records, unfinished_jobs
 from lossbench.report.labels import assign_setups, data_labels, flatten
@@ -54,8 +54,8 @@ from lossbench.report.labels import assign_setups, data_labels, flatten
 CONFIG_NAME = "config.yaml"
 #: Hydra's record of a job, in its folder: the composed config (interpolations unresolved) and
 #: the job's overrides. A run refused before lossbench wrote its config.yaml has them.
-HYDRA_CONFIG = Path(".hydra") / "config.yaml"
-HYDRA_OVERRIDES = Path(".hydra") / "overrides.yaml"
+HYDRA_CONFIG = Path(HYDRA_SUBDIR) / "config.yaml"
+HYDRA_OVERRIDES = Path(HYDRA_SUBDIR) / "overrides.yaml"
 #: Metric keys in a record start with one of these stages.
 STAGES = ("test", "val", "train")
 #: Columns of results.csv before and after the metrics.
@@ -283,8 +283,9 @@ def hydra_data_settings(run_dir: Path) -> dict[str, Any] | None:
     """The data settings (flattened ``data.*`` keys) that Hydra recorded in a job's folder:
     the ``data`` group of ``.hydra/config.yaml`` (``${seed}`` as the job's seed, other
     interpolations left out), else the job's ``data.*`` overrides in
-    ``.hydra/overrides.yaml``; None where the folder records neither. What a run refused
-    before its config.yaml was written says of its data.
+    ``.hydra/overrides.yaml`` (or in the folder ``hydra.output_subdir`` named:
+    :func:`lossbench.record.hydra_folder`); None where the folder records neither. What a run
+    refused before its config.yaml was written says of its data.
 
         >>> import tempfile
         >>> job = Path(tempfile.mkdtemp())
@@ -297,7 +298,10 @@ def hydra_data_settings(run_dir: Path) -> dict[str, Any] | None:
         >>> hydra_data_settings(job)
         {'data.name': 'wine', 'data.val_fraction': 0.3, 'data.split_seed': 1}
     """
-    config, _ = _read_config(run_dir / HYDRA_CONFIG.parent, HYDRA_CONFIG.name)
+    folder = hydra_folder(run_dir)
+    if folder is None:
+        return None
+    config, _ = _read_config(folder, HYDRA_CONFIG.name)
     if config is not None and isinstance(config.get("data"), dict):
         seed = config.get("seed")
         data = flatten(config["data"], "data.")
@@ -306,7 +310,7 @@ def hydra_data_settings(run_dir: Path) -> dict[str, Any] | None:
             for k, v in data.items()
             if _literal(v) or (v == "${seed}" and isinstance(seed, int))
         }
-    path = run_dir / HYDRA_OVERRIDES
+    path = folder / HYDRA_OVERRIDES.name
     try:
         overrides = yaml.load(path.read_text(), Loader=_YAML_LOADER) if path.is_file() else None
     except (OSError, UnicodeDecodeError, yaml.YAMLError):

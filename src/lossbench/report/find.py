@@ -18,14 +18,16 @@ import os
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
+from lossbench.record import HYDRA_SUBDIR, is_hydra_folder
 from lossbench.report.errors import ReportError
 
 RECORD_NAME = "metrics.json"
 #: What lossbench-train writes into a job's folder as the job starts (its ``config.yaml``,
-#: Hydra's ``.hydra/``) and while it trains (``checkpoints/``), before the record it writes
-#: when the job ends. The two folders are a job's own, not jobs.
+#: Hydra's ``.hydra/``, or the folder ``hydra.output_subdir`` names: one that holds Hydra's
+#: ``hydra.yaml``) and while it trains (``checkpoints/``), before the record it writes when
+#: the job ends. The folders are a job's own, not jobs.
 JOB_FILES = ("config.yaml",)
-JOB_FOLDERS = (".hydra", "checkpoints")
+JOB_FOLDERS = (HYDRA_SUBDIR, "checkpoints")
 
 
 def _walk(root: Path) -> Iterator[tuple[str, list[str], list[str]]]:
@@ -57,22 +59,30 @@ def _records_under(root: Path) -> set[Path]:
     return found
 
 
+def _own_folders(folder: str, subfolders: Sequence[str]) -> list[str]:
+    """The names of ``subfolders`` (of ``folder``) that are a job's own (:data:`JOB_FOLDERS`,
+    or Hydra's folder under another name), not jobs."""
+    return [
+        name
+        for name in subfolders
+        if name in JOB_FOLDERS or is_hydra_folder(os.path.join(folder, name))
+    ]
+
+
 def _is_job_folder(folder: str, subfolders: Sequence[str], files: Sequence[str]) -> bool:
     """Whether ``folder`` holds what lossbench-train writes into a job's folder."""
-    if Path(folder).name in JOB_FOLDERS:
+    if Path(folder).name in JOB_FOLDERS or is_hydra_folder(folder):
         return False
-    return any(name in files for name in JOB_FILES) or any(
-        name in subfolders for name in JOB_FOLDERS
-    )
+    return any(name in files for name in JOB_FILES) or bool(_own_folders(folder, subfolders))
 
 
 def unfinished_jobs(paths: Sequence[str | os.PathLike]) -> list[Path]:
     """The job folders under ``paths`` without a ``metrics.json``, resolved and sorted: each
-    holds a ``config.yaml``, Hydra's ``.hydra/`` or ``checkpoints/`` (what lossbench-train
-    writes before the record, which it writes as the job ends), so its job is still running
-    or was stopped before it ended (killed, out of memory). Folders that hold none of them are
-    not jobs' and are not counted; a ``metrics.json`` given itself, or a missing path, adds
-    none.
+    holds a ``config.yaml``, Hydra's ``.hydra/`` (under any name) or ``checkpoints/`` (what
+    lossbench-train writes before the record, which it writes as the job ends), so its job is
+    still running or was stopped before it ended (killed, out of memory). Folders that hold
+    none of them are not jobs' and are not counted; a ``metrics.json`` given itself, or a
+    missing path, adds none.
 
         >>> import tempfile
         >>> study = Path(tempfile.mkdtemp())
@@ -92,7 +102,8 @@ def unfinished_jobs(paths: Sequence[str | os.PathLike]) -> list[Path]:
         for folder, subfolders, files in _walk(path):
             if _is_job_folder(folder, subfolders, files) and RECORD_NAME not in files:
                 found.add(Path(folder).resolve())
-            subfolders[:] = [name for name in subfolders if name not in JOB_FOLDERS]
+            own = _own_folders(folder, subfolders)
+            subfolders[:] = [name for name in subfolders if name not in own]
     return sorted(found)
 
 

@@ -292,7 +292,8 @@ def _run_data_file(path: str, run_dir: Path) -> Path | str:
         if cwd is None:
             return (
                 f"its data file data.path={path!r} is relative, and the folder lossbench-train "
-                f"ran in is not recorded ({run_dir / '.hydra' / 'hydra.yaml'})"
+                f"ran in is not recorded (in Hydra's hydra.yaml, {run_dir / '.hydra'}, or "
+                "the folder hydra.output_subdir named)"
             )
         given = cwd / given
     if not given.is_file():
