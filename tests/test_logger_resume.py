@@ -152,8 +152,9 @@ def test_a_resumed_run_logs_on_into_its_wandb_run(make_cfg, tmp_path, monkeypatc
     train(make_cfg(*run, "trainer.max_epochs=2", "ckpt_path=last"), tmp_path / "run")
     train(make_cfg(*run, "trainer.max_epochs=1"), tmp_path / "other")
 
-    def ids(run_dir: Path) -> list[str]:
-        return [path.name.rpartition("-")[2] for path in (run_dir / "wandb").glob("offline-run-*")]
+    def ids(run_dir: Path) -> list[str]:  # each W&B run's file: run-<id>.wandb
+        files = sorted((run_dir / "wandb").glob("offline-run-*/run-*.wandb"))
+        return [path.stem.removeprefix("run-") for path in files]
 
     (first, resumed) = ids(tmp_path / "run")
     assert first == resumed

@@ -433,8 +433,11 @@ def wandb_logger(*, ckpt_path: Any = None, **kwargs: Any) -> Any:
 
 
 def wandb_run_of(save_dir: Path) -> str | None:
-    """The id of the newest W&B run kept in ``save_dir`` (``wandb/run-<time>-<id>``, or
-    ``offline-run-<time>-<id>``), or None.
+    """The id of the newest W&B run kept in ``save_dir``: its folders are
+    ``wandb/run-<time>-<id>`` (``offline-run-...`` offline), with ``-<n>`` added where a folder
+    of that name exists already (a run resumed within the same second); the id is read from
+    the run's file in it, ``run-<id>.wandb``, else from the folder's name. None where there is
+    none.
 
         >>> import tempfile
         >>> folder = Path(tempfile.mkdtemp())
@@ -442,13 +445,23 @@ def wandb_run_of(save_dir: Path) -> str | None:
         ...     (folder / "wandb" / name).mkdir(parents=True)
         >>> wandb_run_of(folder)
         'bbb'
+        >>> again = folder / "wandb" / "run-20260102_090000-bbb-1"  # resumed in that second
+        >>> again.mkdir()
+        >>> _ = (again / "run-bbb.wandb").write_bytes(b"")
+        >>> wandb_run_of(folder)
+        'bbb'
     """
     runs = []
     for path in (save_dir / "wandb").glob("*run-*-*"):
-        stamp, _, run_id = path.name.removeprefix("offline-").removeprefix("run-").partition("-")
-        if path.is_dir() and run_id:
-            runs.append((stamp, run_id))
-    return max(runs)[1] if runs else None
+        if not path.is_dir() or path.is_symlink():
+            continue
+        stamp, _, rest = path.name.removeprefix("offline-").removeprefix("run-").partition("-")
+        files = sorted(path.glob("run-*.wandb"))
+        run_id = files[0].name.removeprefix("run-").removesuffix(".wandb") if files else rest
+        suffix = rest.removeprefix(run_id).removeprefix("-")
+        if run_id:
+            runs.append((stamp, int(suffix) if suffix.isdigit() else 0, run_id))
+    return max(runs)[2] if runs else None
 
 
 def _mlflow_run_of(tracking_uri: str, experiment_name: str, run_dir: str) -> str | None:
