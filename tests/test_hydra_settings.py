@@ -118,6 +118,9 @@ def test_primary_configs_hydra_finds_are_not_refused(line: list[str]) -> None:
         ["--cfg", "job", "-p", "data.batch_size"],
         ["--cfg", "job", "-p", "_global_"],
         ["--cfg", "job", "+mine=1", "-p", "mine"],
+        ["--cfg", "job", "++mine=1", "-p", "mine"],
+        ["--cfg", "job", "+loss.foo=1", "-p", "loss.foo"],
+        ["--cfg", "job", "++loss.foo=1", "-p", "loss"],
         ["--cfg", "hydra", "-p", "hydra.run.dir"],
         ["--cfg", "hydra", "-p", "hydra.launcher.n_jobs"],
         ["--cfg", "all", "-p", "hydra"],
@@ -148,3 +151,16 @@ def test_a_copy_of_train_yaml_under_cp_is_pointed_to_cd(tmp_path):
         "lossbench.train", "-cd", str(folder), "-cn", "my_train", "--cfg", "job", cwd=tmp_path
     )
     assert cd.returncode == 0 and "lossbench: refused" not in cd.stderr, cd.stderr
+
+
+@pytest.mark.parametrize(
+    ("added", "package", "shown"),
+    [("++newtop=1", "newtop", "1"), ("+loss.foo=2", "loss.foo", "2")],
+    ids=["force-added-top-level-key", "key-added-inside-a-group"],
+)
+def test_p_shows_a_key_added_on_the_command_line(tmp_path, added, package, shown):
+    """``-p`` takes a key added with ``+`` or ``++``, at the top level or inside a group, as
+    Hydra shows it."""
+    cp = run_module("lossbench.train", "--cfg", "job", added, "-p", package, cwd=tmp_path)
+    assert cp.returncode == 0, cp.stderr
+    assert cp.stdout.strip() == shown and "lossbench: refused" not in cp.stderr

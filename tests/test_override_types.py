@@ -44,6 +44,14 @@ REFUSED = {
         ["its item abc as text (str)", "optimizer.betas=[0.9,0.999] (the default)"],
     ),
     "list-of-ints-given-one": ("model.hidden_sizes=64", ["e.g. model.hidden_sizes=[64]"]),
+    "list-of-ints-given-a-mapping": (
+        "model.hidden_sizes={a:1}",
+        ["takes a list of whole numbers in brackets (list[int])", "reads {a:1} as a mapping"],
+    ),
+    "list-of-numbers-given-a-mapping": (
+        "optimizer.betas={a:1}",
+        ["optimizer.betas takes a list of numbers in brackets", "e.g. optimizer.betas=[0.9,0.999]"],
+    ),
     "loss-parameter": ("loss=focal loss.gamma=abc", ["loss.gamma takes a number (float)"]),
     "sweep-value": ("seed=0,1.5", ["seed=1.5 (in seed=0,1.5): seed takes a whole number"]),
     "forced": ("++seed=abc", ["seed=abc: seed takes a whole number"]),
@@ -98,6 +106,13 @@ def test_where_config_directories_add_options_only_typed_groups_are_checked() ->
     schemas = value_schemas(options_known=False)
     assert wrong_type("data.split_seed=1.5", schemas, GROUPS) is None
     assert wrong_type("trainer.max_epochs=abc", schemas, GROUPS) is not None
+
+
+def test_where_config_directories_add_options_groups_of_shipped_options_are_checked() -> None:
+    """A folder's option may declare keys of its own; a shipped option's keys keep their types."""
+    schemas = value_schemas(options_known=False, shipped=["data"])
+    assert wrong_type("data.batch_size=abc", schemas, GROUPS) is not None
+    assert wrong_type("loss.gamma=abc", schemas, GROUPS) is None
 
 
 def test_hydra_grammar_errors_stay_hydras(make_cfg) -> None:

@@ -330,6 +330,15 @@ CATALOGUE: list[Case] = [
     refused("label-columns-wrong-type", "train", (*CSV[:2], "data.label_columns=1e3", "data.task=binary"),
             ["data.label_columns takes a list of texts in brackets", "Hydra reads 1e3 as a decimal number",
              "'data.label_columns=[\"1e3\"]'"], fast=True),
+    # a mapping given to a list: Hydra's "Cannot merge DictConfig with ListConfig"
+    refused("hidden-sizes-mapping-wrong-type", "train", ("--cfg", "job", "model.hidden_sizes={{a:1}}"),
+            ["model.hidden_sizes={a:1}: model.hidden_sizes takes a list of whole numbers in brackets "
+             "(list[int]), but Hydra reads {a:1} as a mapping", "e.g. model.hidden_sizes=[64,64]"],
+            unwanted=["Cannot merge", "HYDRA_FULL_ERROR"], fast=True),
+    refused("betas-mapping-wrong-type", "train", ("--cfg", "job", "optimizer.betas={{a:1}}"),
+            ["optimizer.betas={a:1}: optimizer.betas takes a list of numbers in brackets "
+             "(list[float]), but Hydra reads {a:1} as a mapping"],
+            unwanted=["Cannot merge", "HYDRA_FULL_ERROR"], fast=True),
     refused("sweep-seed-wrong-type", "train", ("-m", "seed=0,1.5"),
             ["seed=1.5 (in seed=0,1.5): seed takes a whole number (int)"], fast=True),
     refused("lr-negative", "train", ("optimizer.lr=-1",), ["optimizer.lr=-1", "positive"]),
@@ -868,6 +877,20 @@ CATALOGUE: list[Case] = [
     refused("group-option-misspelt", "train", ("data=wine2",),
             ["lossbench-train has no option data='wine2'", "Did you mean data=wine?",
              "Options of data: breast_cancer"], fast=True),
+    # an option's name as Hydra's parser reads it: quoted, or among choice()'s values
+    refused("quoted-option-misspelt", "train", ("--cfg", "job", "data='wine2'"),
+            ["lossbench-train has no option data='wine2' (in data='wine2'). Did you mean data=wine?",
+             "Options of data: breast_cancer"], unwanted=["Could not find", "HYDRA_FULL_ERROR"],
+            fast=True),
+    refused("quoted-option-with-comma-option-misspelt", "train", ("--cfg", "job", 'setup="a b, c"'),
+            ["lossbench-train has no option setup='a b, c' (in setup=\"a b, c\")", "Options of setup: "],
+            unwanted=["Could not find", "HYDRA_FULL_ERROR"], fast=True),
+    refused("choice-sweep-option-misspelt", "train", ("-m", *QUICK, "data=choice(iris,wine2)"),
+            ["no option data='wine2' (in data=choice(iris,wine2)). Did you mean data=wine?"],
+            unwanted=["Could not find", "HYDRA_FULL_ERROR"], fast=True),
+    refused("quoted-sweep-option-misspelt", "train", ("-m", *QUICK, "data=iris,'wine2'"),
+            ["no option data='wine2' (in data=iris,'wine2')"],
+            unwanted=["Could not find", "HYDRA_FULL_ERROR"], fast=True),
     refused("job-chdir", "train", ("hydra.job.chdir=true",),
             ["hydra.job.chdir=true is not supported", "Leave it false"], fast=True),
     refused("sweep-job-chdir", "train", ("-m", "hydra.job.chdir=true", "seed=0,1"),
@@ -989,6 +1012,17 @@ CATALOGUE: list[Case] = [
             ["loss.gamma=2: the loss Hydra composed, loss=bce_with_logits", "has no setting 'gamma'",
              "gamma is a setting of loss=focal"], (("mine/extra/a.yaml", "x: 1\n"),),
             unwanted=["+loss.gamma", "Could not override"], fast=True),
+    # a -cd folder that adds no data option: data=iris's keys are typed as without -cd
+    refused("config-dir-shipped-option-wrong-type", "train",
+            ("-cd", "mine", "data=iris", "data.batch_size=abc", *QUICK),
+            ["data.batch_size=abc: data.batch_size takes a whole number or null (int | None), but "
+             "Hydra reads abc as text (str)"], (("mine/extra/a.yaml", "x: 1\n"),),
+            unwanted=["Error merging override", "HYDRA_FULL_ERROR"], fast=True),
+    refused("config-dir-shipped-option-of-a-group-it-adds-to-wrong-type", "train",
+            ("-cd", "mine", "data=iris", "data.batch_size=abc", *QUICK),
+            ["data.batch_size=abc: data.batch_size takes a whole number or null"],
+            (("mine/data/mine.yaml", "defaults: [csv, _self_]\nbatch_size: 8\n"),),
+            unwanted=["Error merging override", "HYDRA_FULL_ERROR"], fast=True),
     Case("setup-chooses-the-option-of-the-key-works", "train",
          (*QUICK, "setup=logits_focal", "loss.gamma=3"), (), outcome="works"),
     refused("hydra-launcher-option-misspelt", "train", (*QUICK, "hydra/launcher=vectorised"),
@@ -1055,6 +1089,13 @@ CATALOGUE: list[Case] = [
     refused("package-key-of-no-option-flags", "train", ("--cfg", "job", "-p", "optimizer.lrr"),
             ["-p optimizer.lrr: there is no key 'lrr' under optimizer. Did you mean -p optimizer.lr?"],
             unwanted=["not found in config"], fast=True),
+    # Hydra's -p stops on a key whose value is null ("package 'setup' not found in config")
+    refused("package-null-value-flags", "train", ("--cfg", "job", "-p", "setup"),
+            ["-p setup: setup is null in the config --cfg job shows, and Hydra's -p shows only a "
+             "key with a value", "`lossbench-train --cfg job` shows it (setup: null)"],
+            unwanted=["HYDRA_FULL_ERROR"], fast=True),
+    refused("package-null-value-in-a-group-flags", "train", ("--cfg", "job", "-p", "data.impute"),
+            ["-p data.impute: data.impute is null in the config --cfg job shows"], fast=True),
     refused("package-hydra-setting-flags", "train", ("--cfg", "hydra", "-p", "run"),
             ["-p run: the config --cfg hydra shows has no key 'run'. Did you mean -p hydra.run?"],
             unwanted=["not found in config"], fast=True),
@@ -1113,6 +1154,30 @@ CATALOGUE: list[Case] = [
              "Primary configs there: my_train, train."],
             (("mine/my_train.yaml", "defaults:\n  - train\n  - _self_\n"),),
             unwanted=["HYDRA_FULL_ERROR", "Cannot find primary config"], fast=True),
+    # -cp replaces lossbench's configs: a primary config extending train.yaml takes -cd
+    refused("config-path-extending-train-flags", "train",
+            ("-cp", str(FIXTURES / "primary_configs"), "-cn", "mytrain", "--cfg", "job"),
+            [f"-cp {FIXTURES / 'primary_configs'} -cn mytrain: the primary config's `defaults:` list "
+             "names train, lossbench's train.yaml, but -cp replaces lossbench's config folder",
+             f"Use -cd {FIXTURES / 'primary_configs'} -cn mytrain instead"],
+            unwanted=["there is no train.yaml in lossbench's configs", "HYDRA_FULL_ERROR"], fast=True),
+    Case("config-dir-extending-train-works", "train",
+         ("-cd", str(FIXTURES / "primary_configs"), "-cn", "mytrain", *QUICK, "data=iris"),
+         ("completed:",), outcome="works"),
+    # a primary config of one's own that chooses no data, model, ...: refused before a run folder
+    refused("config-path-primary-config-without-groups-flags", "train",
+            ("-cp", str(FIXTURES / "primary_configs"), "-cn", "solo"),
+            [f"-cp {FIXTURES / 'primary_configs'} -cn solo: the primary config solo.yaml chooses no "
+             "data, model, head, loss, optimizer, trainer, scheduler, paths, which every run of "
+             "lossbench-train needs", "Start it with `defaults: [train, _self_]`",
+             f"lossbench-train -cd {FIXTURES / 'primary_configs'} -cn solo"],
+            unwanted=["not in struct", "ConfigAttributeError"], fast=True),
+    refused("config-dir-primary-config-without-groups-flags", "train",
+            ("-cd", "mine", "-cn", "solo"),
+            ["-cd mine -cn solo: the primary config solo.yaml chooses no model, head, loss, "
+             "optimizer, trainer, scheduler, paths", "Start it with `defaults: [train, _self_]`"],
+            (("mine/solo.yaml", "defaults:\n  - data: iris\n"),),
+            unwanted=["not in struct", "ConfigAttributeError"], fast=True),
     refused("config-path-relative-flags", "eval", ("-cp", "mine", "-cn", "my_eval", "ckpt_path=x.ckpt"),
             ["-cp mine: no such directory (", "Hydra reads a relative -cp from the folder of "
              "lossbench's code, not from the current directory: give the folder's absolute path, -cp "],

@@ -43,6 +43,7 @@ __all__ = [
     "command_keys",
     "group_keys",
     "group_options",
+    "groups_of_shipped_options",
     "null_option",
     "overrides_of",
     "refuse_option_choices",
@@ -408,11 +409,6 @@ def _unknown_group_key(
     )
 
 
-#: An option name as a user types it (a sweep's comma-separated options are split first);
-#: anything else (``choice(...)``, ``glob(*)``, quotes, a path) is left to Hydra.
-_PLAIN_OPTION = re.compile(r"[A-Za-z0-9_\-]+")
-
-
 def group_options(
     folders: Iterable[Path], skip: Iterable[str] = ("hydra",)
 ) -> dict[str, list[str]]:
@@ -426,9 +422,10 @@ def group_options(
 
 
 def unknown_option(argument: str, options: Mapping[str, Sequence[str]], command: str) -> str | None:
-    """The refusal of ``group=option`` (or a sweep ``group=a,b``, or a list of options
-    ``group=[a,b]``) where an option is not one of
-    ``options[group]``; else None (not a group, or a value Hydra parses further).
+    """The refusal of ``group=option`` (or a sweep ``group=a,b`` or ``group=choice(a,b)``, or a
+    list of options ``group=[a,b]``; each name as Hydra's override parser reads it, quoted or
+    not) where an option is not one of ``options[group]``; else None (not a group, or options
+    known only when Hydra sweeps: ``glob()``, a range).
 
         >>> options = {"data": ["iris", "wine"]}
         >>> unknown_option("data=wine2", options, "lossbench-train")[:67]
@@ -437,20 +434,23 @@ def unknown_option(argument: str, options: Mapping[str, Sequence[str]], command:
         True
         >>> unknown_option("data=[iris,win]", options, "lossbench-train")[:48]
         "lossbench-train has no option data='win' (in dat"
+        >>> unknown_option("data='wine2'", options, "lossbench-train")[:39]
+        "lossbench-train has no option data='win"
+        >>> unknown_option("data=choice(iris,wine2)", options, "lossbench-train")[:46]
+        "lossbench-train has no option data='wine2' (in"
+        >>> unknown_option("data=iris,'wine2'", options, "lossbench-train")[:46]
+        "lossbench-train has no option data='wine2' (in"
     """
     if argument.startswith(("-", "+", "~")) or "=" not in argument:
         return None
-    group, value = argument.split("=", 1)
-    valid = options.get(group)
-    if valid is None:
+    override = _group_override(argument, options)
+    given = None if override is None else _given_options(override)
+    if given is None:
         return None
-    if value.startswith("[") and value.endswith("]"):  # a list of options: logger=[csv,mlflow]
-        value = value[1:-1]
-    values = value.split(",")
-    if not all(_PLAIN_OPTION.fullmatch(v) for v in values):
-        return None
-    for option in values:
-        if option in valid or option == "null":
+    group = override.key_or_group
+    valid = options[group]
+    for option in (_option_name(value) for value in given):
+        if option is None or option in valid:
             continue
         close = difflib.get_close_matches(option, valid, n=3, cutoff=0.6)
         hint = f" Did you mean {' or '.join(f'{group}={c}' for c in close)}?" if close else ""
@@ -458,6 +458,25 @@ def unknown_option(argument: str, options: Mapping[str, Sequence[str]], command:
             f"{command} has no option {group}={option!r} (in {argument}).{hint} Options of "
             f"{group}: {', '.join(valid)}."
         )
+    return None
+
+
+def _option_name(value: Any) -> str | None:
+    """The option a value Hydra parsed names (``wine2``, ``1`` for a number, ``true``); None
+    for null (refused by :func:`null_option`), and for what Hydra reads further: an
+    interpolation, a path (``sub/option``), a mapping or a nested list.
+
+        >>> _option_name("iris"), _option_name(1), _option_name(True), _option_name(None)
+        ('iris', '1', 'true', None)
+        >>> _option_name("${oc.env:DATA}"), _option_name("sub/iris")
+        (None, None)
+    """
+    if isinstance(value, bool):
+        return str(value).lower()
+    if isinstance(value, str):
+        return None if "${" in value or "/" in value else value
+    if isinstance(value, int | float):
+        return str(value)
     return None
 
 
@@ -485,15 +504,58 @@ def _given_options(override: Any) -> list[Any] | None:
     """The options ``override`` gives its group, one by one (each value of a sweep, each item
     of a list; None for null); None where they are not known before Hydra sweeps (``glob()``,
     a range)."""
-    from hydra.core.override_parser.types import Glob
+    from hydra.core.override_parser.types import Glob, QuotedString
 
     if override.is_sweep_override():
         if not override.is_discrete_sweep() or isinstance(override.value(), Glob):
             return None
-        values = list(override.sweep_iterator())
+        values = [  # a sweep's quoted value ('wine2') is the option it names
+            v.text if isinstance(v, QuotedString) else v for v in override.sweep_iterator()
+        ]
     else:
         values = [override.value()]
     return [item for value in values for item in (value if isinstance(value, list) else [value])]
+
+
+def groups_of_shipped_options(
+    arguments: Sequence[str],
+    shipped: Mapping[str, Sequence[str]],
+    added: Mapping[str, Sequence[str]],
+) -> list[str]:
+    """The config groups of ``shipped`` (lossbench's options) whose option is certainly one
+    lossbench ships where config folders (``-cd``) add the options ``added``: a group they add
+    no option to, and one whose every option chosen on the command line (``arguments``) is
+    shipped and not replaced by a folder's file of the same name. Only a folder's option may
+    declare keys of its own, so a value given to a key of one of these groups is checked
+    against the shipped options' schemas.
+
+        >>> shipped = {"data": ["iris", "wine"], "loss": ["focal"], "model": ["mlp"]}
+        >>> added = {"data": ["mine"], "model": ["mlp"]}
+        >>> groups_of_shipped_options(["data=iris"], shipped, added)
+        ['data', 'loss']
+        >>> groups_of_shipped_options(["data=iris,mine", "model=mlp"], shipped, added)
+        ['loss']
+    """
+    chosen: dict[str, list[Any] | None] = {}
+    for argument in arguments:
+        override = _group_override(argument, shipped)
+        if override is None:
+            continue
+        given = _given_options(override)
+        group = override.key_or_group
+        known = chosen.get(group, [])
+        chosen[group] = None if given is None or known is None else [*known, *given]
+
+    def shipped_only(group: str) -> bool:
+        if group not in added:
+            return True
+        options = chosen.get(group)
+        return bool(options) and all(
+            isinstance(o, str) and o in shipped[group] and o not in added[group]
+            for o in options or ()
+        )
+
+    return [group for group in shipped if shipped_only(group)]
 
 
 def null_option(

@@ -44,8 +44,10 @@ __all__ = [
     "hydra_group_refusal",
     "hydra_setting_refusal",
     "null_params_refusal",
+    "null_package_refusal",
     "package_refusal",
     "refuse_hydra_settings",
+    "refuse_null_package",
 ]
 
 #: Each command's primary config (``<name>.yaml``), and the name of its config folder
@@ -519,11 +521,13 @@ def package_refusal(
     if cfg != "hydra" and other_config:
         return None  # the keys of another primary config
     added = [
-        o.key_or_group.split(".", 1)[0]
+        o.key_or_group
         for o in (_parse(a) for a in parsed.overrides)
-        if o is not None and o.is_add()
+        if o is not None and (o.is_add() or o.is_force_add())
     ]
-    shown = sorted({*keys, *added}) if cfg != "hydra" else []
+    if cfg != "hydra" and any(_within(package, key) for key in added):
+        return None  # a key added on the command line (+key=, ++key=), or one inside it
+    shown = sorted({*keys, *(key.split(".", 1)[0] for key in added)}) if cfg != "hydra" else []
     if first in shown:
         inner = (nested or {}).get(first)
         name = rest.split(".", 1)[0]
@@ -556,6 +560,78 @@ def package_refusal(
         f"-p {package}: the config --cfg {cfg} shows has no key {first!r}.{hint} -p takes one "
         f"of its keys: {listed}. `{command} --cfg {cfg}` shows them all."
     )
+
+
+def _within(package: str, key: str) -> bool:
+    """Whether ``-p package`` shows ``key`` or a part of it: the key, a key inside it, or a
+    key that holds it (``-p loss`` where ``+loss.foo=1`` adds ``loss.foo``).
+
+        >>> _within("loss.foo", "loss.foo"), _within("loss", "loss.foo"), _within("lo", "loss")
+        (True, True, False)
+    """
+    return package == key or key.startswith(f"{package}.") or package.startswith(f"{key}.")
+
+
+def null_package_refusal(
+    arguments: Sequence[str], command: str, configs: Path, added: Sequence[Path] | None
+) -> str | None:
+    """The refusal of ``--cfg job -p KEY`` (or ``--cfg all``) where ``KEY``'s value in the
+    config composed is null (``-p setup``, ``-p ckpt_path``): Hydra's ``-p`` shows a key with a
+    value only, and stops on a null one with "package 'setup' not found in config" (exit
+    status 1), though the key is there. The config is composed as Hydra will compose it, from
+    ``configs`` and the config folders ``added`` (``-cd``); None where it cannot be (another
+    primary config: ``added`` None), or Hydra stops on it (it reports that itself).
+
+        >>> from lossbench.config import register_configs
+        >>> from lossbench.train import config_dir
+        >>> register_configs()  # the schemas train.yaml names
+        >>> print(null_package_refusal(["--cfg", "job", "-p", "ckpt_path"], "lossbench-train",
+        ...                            config_dir(), []))  # doctest: +ELLIPSIS
+        -p ckpt_path: ckpt_path is null in the config --cfg job shows, and Hydra's -p shows ...
+        >>> null_package_refusal(["--cfg", "job", "-p", "seed"], "lossbench-train",
+        ...                      config_dir(), []) is None
+        True
+    """
+    parsed = hydra_arguments(arguments)
+    if parsed is None or parsed.cfg not in ("job", "all") or added is None:
+        return None
+    package = parsed.package
+    if package in (None, "_global_") or str(package).split(".", 1)[0] == "hydra":
+        return None
+    if parsed.config_name not in (None, COMMAND_CONFIGS[command]):
+        return None
+    if not _is_null(configs, COMMAND_CONFIGS[command], parsed.overrides, added, str(package)):
+        return None
+    return (
+        f"-p {package}: {package} is null in the config --cfg {parsed.cfg} shows, and Hydra's "
+        f"-p shows only a key with a value (it would stop: \"package '{package}' not found in "
+        f'config"). `{command} --cfg {parsed.cfg}` shows it ({package}: null) with the rest; '
+        f"-p takes a key whose value is not null."
+    )
+
+
+def _is_null(
+    configs: Path, name: str, overrides: Sequence[str], added: Sequence[Path], key: str
+) -> bool:
+    """Whether ``key`` is in the config Hydra composes from ``name``.yaml of ``configs`` (and the
+    folders ``added``) with ``overrides``, with the value null; False where it is not, or where
+    the config cannot be composed."""
+    from hydra import compose, initialize_config_dir
+    from hydra.core.global_hydra import GlobalHydra
+    from omegaconf import OmegaConf
+
+    if GlobalHydra.instance().is_initialized():
+        return False  # inside a Hydra app (a test's compose): not the command line's check
+    searchpath = [f"file://{Path(folder).resolve()}" for folder in added]
+    extra = [f"hydra.searchpath=[{','.join(searchpath)}]"] if searchpath else []
+    missing = object()
+    try:
+        with initialize_config_dir(config_dir=str(configs), version_base="1.3"):
+            cfg = compose(name, overrides=[*overrides, *extra])
+        value = OmegaConf.select(cfg, key, default=missing, throw_on_missing=True)
+    except Exception:
+        return False
+    return value is None
 
 
 def _hydra_package_refusal(package: str, rest: str) -> str | None:
@@ -595,6 +671,17 @@ def refuse_hydra_settings(
         *(hydra_group_refusal(argument, command, multirun=multirun) for argument in overrides),
     )
     refusal = next((r for r in refusals if r is not None), None)
+    if refusal is not None:
+        print(f"lossbench: refused: {refusal}", file=sys.stderr)
+        sys.exit(2)
+
+
+def refuse_null_package(
+    arguments: Sequence[str], command: str, configs: Path, added: Sequence[Path] | None
+) -> None:
+    """Print :func:`null_package_refusal`'s refusal and exit with status 2; return where
+    there is none. Call it once the command's schemas are registered (Hydra composes)."""
+    refusal = null_package_refusal(arguments, command, configs, added)
     if refusal is not None:
         print(f"lossbench: refused: {refusal}", file=sys.stderr)
         sys.exit(2)
@@ -766,7 +853,8 @@ mean -cn train? Primary configs there: train. ...
             return _missing_primary_dir(str(folder), given, name)
         if found := _NO_PRIMARY.match(text):
             return _missing_primary(found["name"], parsed, command, configs)
-        if (found := _NOT_FOUND_OPTION.search(text)) and given is not None:
+        found = _NOT_FOUND_OPTION.search(text) or _NOT_LOADED.search(text)
+        if found and given is not None:
             return _group_outside_primary_dir(found["config"], given, name, configs)
         return None
     if not isinstance(error, ConfigCompositionException):
@@ -798,29 +886,41 @@ mean -cn train? Primary configs there: train. ...
 
 #: Hydra composing a primary config whose defaults list names an option it cannot find.
 _NOT_FOUND_OPTION = re.compile(r"Could not find '(?P<config>[^']+)'")
+#: Hydra composing a primary config whose defaults list names a config it cannot find
+#: (``defaults: [train, _self_]``).
+_NOT_LOADED = re.compile(r"In '[^']+': Could not load '(?P<config>[^'/]+)'")
 
 
 def _group_outside_primary_dir(
     config: str, given: str, name: str | None, configs: Path
 ) -> str | None:
-    """The refusal where the primary config of ``-cp given`` names ``config`` (``study/full``)
-    of one of lossbench's config groups, which ``-cp`` leaves out of the search path (a copy
-    of ``train.yaml``); None for a group lossbench does not have (the user's own, misspelt).
+    """The refusal where the primary config of ``-cp given`` names ``config``, lossbench's
+    ``train.yaml`` (``train``: a config extending it) or an option of one of lossbench's config
+    groups (``study/full``: a copy of ``train.yaml``), which ``-cp`` leaves out of the search
+    path; None for a config lossbench does not have (the user's own, misspelt).
 
         >>> from lossbench.train import config_dir
         >>> print(_group_outside_primary_dir("study/full", "/my", "t", config_dir())[:58])
         -cp /my -cn t: the primary config chooses study/full, an o
+        >>> print(_group_outside_primary_dir("train", "/my", "t", config_dir())[:72])
+        -cp /my -cn t: the primary config's `defaults:` list names train, lossbe
     """
     group = config.split("/", 1)[0]
-    if "/" not in config or not (configs / group).is_dir():
-        return None
     cn = f" -cn {name}" if name else ""
+    if "/" in config and (configs / group).is_dir():
+        what = f"the primary config chooses {config}, an option of lossbench's config group {group}"
+        lost = "its groups are"
+    elif "/" not in config and (configs / f"{config}.yaml").is_file():
+        what = f"the primary config's `defaults:` list names {config}, lossbench's {config}.yaml"
+        lost = f"{config}.yaml is"
+    else:
+        return None
     return (
-        f"-cp {given}{cn}: the primary config chooses {config}, an option of lossbench's config "
-        f"group {group}, but -cp replaces lossbench's config folder ({configs}), so its groups "
-        f"are not found. Use -cd {given}{cn} instead: the folder's configs join lossbench's "
-        "(a primary config there is used in place of train.yaml). With -cp, the primary "
-        "config and every group it chooses must be in that folder."
+        f"-cp {given}{cn}: {what}, "
+        f"but -cp replaces lossbench's config folder ({configs}), so {lost} not found. Use "
+        f"-cd {given}{cn} instead: the folder's configs join lossbench's (a primary config "
+        "there is used in place of train.yaml). With -cp, the primary config and every "
+        "config and group it chooses must be in that folder."
     )
 
 

@@ -103,8 +103,16 @@ def _takes_type(schema: type, dotted: str, kind: type) -> bool:
 
 
 def _assigns(schema: type, dotted: str, value: Any) -> bool:
+    """Whether OmegaConf merges ``value`` into ``dotted`` of ``schema``: False for a value of
+    the wrong type, a mapping given to a list (``model.hidden_sizes={a:1}``: "Cannot merge
+    DictConfig with ListConfig") or a list to a mapping.
+
+        >>> from lossbench.config import MLPConfig
+        >>> _assigns(MLPConfig, "hidden_sizes", {"a": 1}), _assigns(MLPConfig, "hidden_sizes", [8])
+        (False, True)
+    """
     from omegaconf import OmegaConf
-    from omegaconf.errors import KeyValidationError, ValidationError
+    from omegaconf.errors import ConfigTypeError, KeyValidationError, ValidationError
 
     try:
         OmegaConf.update(OmegaConf.structured(schema), dotted, value, merge=True)
@@ -112,6 +120,8 @@ def _assigns(schema: type, dotted: str, value: Any) -> bool:
         return True
     except ValidationError:
         return False
+    except ConfigTypeError as error:  # a mapping merged into a list, or a list into a mapping
+        return not str(error).startswith("Cannot merge")
     except Exception:
         return True
     return True

@@ -25,7 +25,7 @@ import math
 import os
 import sys
 import warnings
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import fields, is_dataclass
 from pathlib import Path
 from typing import Any, NoReturn, get_type_hints
@@ -40,6 +40,7 @@ from lossbench.command_keys import (
     command_keys,
     group_keys,
     group_options,
+    groups_of_shipped_options,
     overrides_of,
     refuse_missing_config_dirs,
     refuse_option_choices,
@@ -71,6 +72,7 @@ from lossbench.hydra_settings import (
     hydra_error_refusal,
     null_params_refusal,
     refuse_hydra_settings,
+    refuse_null_package,
 )
 from lossbench.instantiators import check_logger_folders
 from lossbench.interpolations import check_shown_interpolations
@@ -86,6 +88,7 @@ from lossbench.option_keys import (
 )
 from lossbench.override_grammar import refuse_grammar_errors
 from lossbench.override_types import HYDRA, refuse_wrong_types
+from lossbench.primary_config import refuse_missing_groups
 from lossbench.record import (
     RunExistsError,
     ended,
@@ -615,14 +618,21 @@ def search_without_result(sweep_dir_given: bool) -> str | None:
     sys.exit(1)
 
 
-def value_schemas(*, options_known: bool = True) -> dict[str, tuple[type, ...]]:
+def value_schemas(
+    *, options_known: bool = True, shipped: Collection[str] = ()
+) -> dict[str, tuple[type, ...]]:
     """The schemas lossbench-train's command-line values are checked against before Hydra
     composes them (:mod:`lossbench.override_types`): :class:`TrainConfig`, and the options of
-    each config group; where a config directory adds options (``options_known`` false), only the
-    groups that TrainConfig types itself (``trainer``, ``paths``, ``head``).
+    each config group; where a config directory adds options (``options_known`` false), the
+    groups that TrainConfig types itself (``trainer``, ``paths``, ``head``) and those whose
+    option is a shipped one (``shipped``:
+    :func:`~lossbench.command_keys.groups_of_shipped_options`), as only an added option may
+    declare keys of its own.
 
         >>> sorted(value_schemas(options_known=False))
         ['', 'head', 'paths', 'trainer']
+        >>> sorted(value_schemas(options_known=False, shipped=["data"]))
+        ['', 'data', 'head', 'paths', 'trainer']
     """
     typed = {name for name, kind in get_type_hints(TrainConfig).items() if is_dataclass(kind)}
     return {
@@ -630,7 +640,7 @@ def value_schemas(*, options_known: bool = True) -> dict[str, tuple[type, ...]]:
         **{
             group: tuple(dict.fromkeys(options.values()))
             for group, options in SCHEMAS.items()
-            if options_known or group in typed
+            if options_known or group in typed or group in shipped
         },
     }
 
@@ -865,13 +875,23 @@ def main() -> None:
         if not added:  # the logger and callbacks entries, the options of the shipped files
             refuse_unknown_entry_keys(arguments, config_dir())
             refuse_option_keys(overrides, config_dir(), multirun=multirun)
-        schemas = value_schemas(options_known=not added) | hydra_schemas()
+        # with -cd, the groups whose option is a shipped one keep their keys' types
+        shipped = (
+            groups_of_shipped_options(
+                arguments, group_options([config_dir()]), group_options(folders[1:])
+            )
+            if added
+            else []
+        )
+        schemas = value_schemas(options_known=not added, shipped=shipped) | hydra_schemas()
         if any(a.lstrip("+").startswith("hydra.launcher.") for a in arguments):
             schemas |= launcher_schemas()
         refuse_wrong_types(arguments, schemas, groups)
     else:  # another primary config (-cp, -cn) or a hydra.searchpath: Hydra's settings only
         refuse_wrong_types(arguments, hydra_schemas(), [])
     register_configs()
+    refuse_null_package(sys.argv[1:], "lossbench-train", config_dir(), added)  # --cfg job -p setup
+    refuse_missing_groups(sys.argv[1:], config_dir(), "lossbench-train")  # -cp own -cn solo
     quiet_lightning()
     quiet_optuna_trial_failures()
 
@@ -895,8 +915,15 @@ def main() -> None:
         groups = [path.name for path in config_dir().iterdir() if path.is_dir()]
         options = group_options([config_dir(), *(added or [])])
         primary = "train.yaml" if added is not None else "the primary config"
+        other_primary = parsed is not None and parsed.config_path is not None
         return (
-            config_file_refusal(error, [config_dir(), *(added or [])])
+            # -cp: the configs its folder's files name are looked for there only
+            (
+                hydra_error_refusal(error, sys.argv[1:], "lossbench-train", config_dir())
+                if other_primary
+                else None
+            )
+            or config_file_refusal(error, [config_dir(), *(added or [])])
             or composition_refusal(error, overrides, multirun=multirun)
             or added_group_refusal(error, overrides, options, primary)
             or removed_key_refusal(error, options)
