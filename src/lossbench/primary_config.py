@@ -5,9 +5,9 @@ lossbench-train composes ``configs/train.yaml`` unless ``-cn`` names another pri
 ``model``, ... composes, and the run then stops in a traceback ("Key 'data' is not in
 struct") after Hydra wrote its run folder: lossbench's checks before a run are in
 ``train.yaml`` (its Hydra callbacks), which such a config leaves out. The groups the primary
-config chooses are read from its ``defaults:`` list (and the configs it names, and the
-command line) before Hydra starts, and a run whose config would lack one is refused
-(exit status 2, one line, nothing written):
+config chooses are read from the config Hydra's compose API composes from it (with the
+command line's overrides) before Hydra starts the run, and a run whose config would lack one is
+refused (exit status 2, one line, nothing written):
 
     >>> import tempfile
     >>> folder = Path(tempfile.mkdtemp())
@@ -16,8 +16,8 @@ command line) before Hydra starts, and a run whose config would lack one is refu
     ...                              "lossbench-train"))  # doctest: +ELLIPSIS
     -cp ... -cn solo: the primary config solo.yaml chooses no data, model, head, ...
 
-What the check cannot read (a config it cannot find, a package, ``hydra.searchpath``) is left
-to Hydra.
+A config that does not compose (a config it cannot find, a loop) is left to Hydra, which says
+why.
 """
 
 from __future__ import annotations
@@ -25,138 +25,62 @@ from __future__ import annotations
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
 
 from lossbench.command_keys import NEEDED_GROUPS
 from lossbench.hydra_internals import hydra_arguments
+from lossbench.override_types import parsed_override
 
 __all__ = ["chosen_groups", "missing_groups_refusal", "refuse_missing_groups"]
 
 
-class _Unreadable(Exception):
-    """A config the check cannot follow: Hydra decides."""
-
-
-def _yaml(path: Path) -> tuple[dict[str, Any], bool]:
-    """The mapping of the YAML file ``path``, and whether it is in Hydra's global package
-    (``# @package _global_``); :class:`_Unreadable` for anything else."""
-    import yaml
-
-    try:
-        text = path.read_text(encoding="utf-8")
-        content = yaml.safe_load(text)
-    except (OSError, UnicodeDecodeError, yaml.YAMLError):
-        raise _Unreadable(str(path)) from None
-    if content is None:
-        content = {}
-    if not isinstance(content, dict) or "searchpath" in text:
-        raise _Unreadable(str(path))
-    return content, "@package _global_" in text
-
-
-def _find(name: str, dirs: Sequence[Path]) -> Path:
-    """The file of config ``name`` (``train``, ``data/iris``) in the first of ``dirs`` that has
-    it; :class:`_Unreadable` where none does."""
-    for folder in dirs:
-        path = folder / f"{name}.yaml"
-        if path.is_file():
-            return path
-    raise _Unreadable(name)
-
-
-def _schema(name: str) -> bool:
-    """Whether ``name`` is a schema registered in Hydra's ConfigStore (``train_schema``): its
-    keys are typed there, and a group's value is ``???`` until a config chooses an option."""
-    from hydra.core.config_store import ConfigStore
-
-    try:
-        ConfigStore.instance().load(f"{name}.yaml")
-    except Exception:
-        return False
-    return True
-
-
-def _entry(entry: Any) -> tuple[str, Any, bool]:
-    """A ``defaults:`` entry as ``(name, option, absolute)``: a config's name and ``...`` for a
-    config (``train``, ``_self_``), a group and its option for a choice (``data: iris``,
-    ``override /head: logits``, ``setup: null``); :class:`_Unreadable` for a package
-    (``data@x: iris``) or another form.
-
-        >>> _entry("train"), _entry({"override /head": "logits"})
-        (('train', Ellipsis, False), ('head', 'logits', True))
-        >>> from lossbench.config import register_configs
-        >>> register_configs()
-        >>> _entry("/schema/data/iris@_here_")
-        ('schema/data/iris', Ellipsis, True)
-    """
-    if isinstance(entry, str):
-        name, _, package = entry.partition("@")
-        if package and not _schema(name.removeprefix("/")):
-            raise _Unreadable(entry)  # a config put under another key
-        return name.removeprefix("/"), ..., entry.startswith("/")
-    if not isinstance(entry, dict) or len(entry) != 1:
-        raise _Unreadable(str(entry))
-    ((key, option),) = entry.items()
-    words = str(key).split()
-    if not words or len(words) > 2 or "@" in words[-1]:
-        raise _Unreadable(str(key))
-    group = words[-1]
-    return group.removeprefix("/"), option, group.startswith("/")
-
-
-def _chosen(path: Path, dirs: Sequence[Path], top: bool, seen: set[Path]) -> set[str]:
-    """The groups and top-level keys the config file ``path`` gives the composed config: its
-    keys (where it is ``top``, at the top level, or in the global package), its choices and
-    those of the configs it names, recursively."""
-    if path in seen:
-        raise _Unreadable(str(path))  # a loop: Hydra's own refusal
-    content, global_package = _yaml(path)
-    given = (
-        {str(k) for k in content if k not in ("defaults", "hydra")}
-        if top or global_package
-        else set()
-    )
-    for entry in content.get("defaults") or []:
-        name, option, absolute = _entry(entry)
-        if name == "_self_":
-            continue
-        if option is ...:  # a config: a top-level one, or one of the same group
-            if (top or absolute) and not _schema(name):  # a schema's groups are ??? (MISSING)
-                given |= _chosen(_find(name, dirs), dirs, True, {*seen, path})
-            continue
-        if not (top or absolute):
-            continue  # a group inside this config's own group
-        if isinstance(option, str):
-            given.add(name)
-            if "/" not in name:
-                given |= _chosen(_find(f"{name}/{option}", dirs), dirs, False, {*seen, path})
-        elif option:  # a list of options (logger: [csv, mlflow])
-            given.add(name)
-    return given
-
-
 def chosen_groups(primary: Path, dirs: Sequence[Path], overrides: Sequence[str]) -> set[str] | None:
-    """The groups and top-level keys the config composed from ``primary`` (a YAML file) holds,
-    its configs looked for in ``dirs`` as Hydra's search path has them, and what the command
-    line's ``overrides`` add (``+data=iris``, ``++seed=1``: Hydra sets no key or group the
-    config lacks without ``+``); None where the check cannot tell.
+    """The top-level keys (groups among them) with a value in the config Hydra composes from
+    ``primary`` (a YAML file), its configs looked for in its folder and ``dirs`` (the others
+    added to the search path, as ``-cd`` adds a folder; Hydra's compose API finds a primary
+    config in the primary folder only) with the command line's ``overrides``; a sweep's
+    override (``+data=iris,wine``) is not composed, and counts for its key. None where the
+    config does not compose (Hydra then says why) or a Hydra app is already running (a test's
+    compose).
 
+        >>> from lossbench.config import register_configs
         >>> from lossbench.train import config_dir
+        >>> register_configs()  # the schemas train.yaml names
         >>> {"data", "model", "seed"} <= chosen_groups(config_dir() / "train.yaml",
-        ...                                            [config_dir()], [])
+        ...                                            [config_dir()], ["seed=0,1"])
         True
     """
-    if any("searchpath" in o for o in overrides):
+    from hydra import compose, initialize_config_dir
+    from hydra.core.global_hydra import GlobalHydra
+    from omegaconf import OmegaConf
+
+    if GlobalHydra.instance().is_initialized():
         return None
+    swept = {o for o in overrides if _sweep_key(o) is not None}
+    folder = primary.parent.resolve()
+    others = [Path(d).resolve() for d in dirs if Path(d).resolve() != folder]
+    searchpath = [f"file://{other}" for other in others]
+    extra = [f"hydra.searchpath=[{','.join(searchpath)}]"] if searchpath else []
     try:
-        given = _chosen(primary, dirs, True, set())
-    except _Unreadable:
+        with initialize_config_dir(config_dir=str(folder), version_base="1.3"):
+            kept = [o for o in overrides if o not in swept]
+            cfg = compose(primary.stem, overrides=[*kept, *extra])
+    except Exception:  # Hydra's own refusal, when the run starts
         return None
-    for override in overrides:  # +key=, ++key=, +group=option: what Hydra adds
-        if override.startswith("+") and "=" in override:
-            key = override.lstrip("+").split("=", 1)[0]
-            given.add(key.split(".", 1)[0].split("@", 1)[0])
-    return given
+    given = {str(key) for key in cfg if not OmegaConf.is_missing(cfg, key)}
+    return given | {key for o in swept if (key := _sweep_key(o))}
+
+
+def _sweep_key(override: str) -> str | None:
+    """The top-level key or group of a sweep's override (``+data=iris,wine`` gives ``data``),
+    None for another override.
+
+        >>> _sweep_key("+data=iris,wine"), _sweep_key("seed=range(3)"), _sweep_key("seed=1")
+        ('data', 'seed', None)
+    """
+    parsed = parsed_override(override)
+    if parsed is None or not parsed.is_sweep_override():
+        return None
+    return parsed.key_or_group.split(".", 1)[0].split("/", 1)[0]
 
 
 def _primary(arguments: Sequence[str], configs: Path, name: str) -> tuple[Path, list[Path]] | None:
