@@ -1282,6 +1282,10 @@ CATALOGUE: list[Case] = [
             ["hydra.sweep.subdir='' is empty", "every job of the study would train in the study's "
              "directory itself", "'hydra.sweep.subdir=${hydra.job.num}'"],
             unwanted=["not run"], fast=True),
+    # Hydra's settings have no default in lossbench's sense: train.yaml sets this one
+    refused("hydra-sweep-subdir-null", "train", ("-m", *QUICK, "hydra.sweep.subdir=null", "seed=0,1"),
+            ["hydra.sweep.subdir=null: hydra.sweep.subdir takes text (str), not null",
+             "Give text, hydra.sweep.subdir=<value>."], unwanted=["it has no default"], fast=True),
     # Hydra's own groups: null names no option, and a multirun cannot do without its launcher
     # or sweeper, nor any run without its log configs (Hydra: a traceback, exit status 1)
     refused("hydra-launcher-null", "train", (*QUICK, "hydra/launcher=null"),

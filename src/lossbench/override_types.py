@@ -299,7 +299,7 @@ def wrong_type(argument: str, schemas: Schemas, groups: Sequence[str] = ()) -> s
             example = f"{key}=<value> (it has no default)"
         if prefix in (LAUNCHER, HYDRA):  # set by config files (lossbench's), not the schema
             example = "" if example.endswith("=null (the default)") else example
-            example = example.removesuffix(" (the default)")
+            example = example.removesuffix(" (the default)").removesuffix(" (it has no default)")
         return (
             f"{given}: {key} takes {expected} ({_spelled(kind)}),"
             + (" " if value is None else " but ")
