@@ -450,22 +450,15 @@ def hydra_node_resolved_in_full(*, active: bool = True) -> Iterator[None]:
     if not active:
         yield
         return
-    from hydra._internal.hydra import Hydra
     from omegaconf import OmegaConf, flag_override
 
-    original = Hydra.get_sanitized_cfg
-
-    def get_sanitized_cfg(self: Any, cfg: Any, cfg_type: str) -> Any:
+    def resolve_node(cfg: Any, cfg_type: str) -> None:
         if cfg_type in ("hydra", "all"):
             with flag_override(cfg, ["struct", "readonly"], [False, False]):
                 cfg.hydra = OmegaConf.create(_resolved_node(cfg.hydra, cfg_type=cfg_type))
-        return original(self, cfg, cfg_type)
 
-    Hydra.get_sanitized_cfg = get_sanitized_cfg  # type: ignore[method-assign]
-    try:
+    with _before_sanitized_cfg(resolve_node):
         yield
-    finally:
-        Hydra.get_sanitized_cfg = original  # type: ignore[method-assign]
 
 
 @contextmanager
@@ -491,12 +484,22 @@ def shown_config_checked(check: Callable[[Any], None] | None) -> Iterator[None]:
     if check is None:
         yield
         return
+    with _before_sanitized_cfg(lambda cfg, _cfg_type: check(cfg)):
+        yield
+
+
+@contextmanager
+def _before_sanitized_cfg(hook: Callable[[Any, str], None]) -> Iterator[None]:
+    """Within this block, ``hook(cfg, cfg_type)`` runs each time ``Hydra.get_sanitized_cfg``
+    (``hydra._internal.hydra``, private; checked: Hydra 1.3) is about to take the config that
+    ``--cfg`` (``cfg_type`` job, hydra, all) or ``--help`` shows; the method is restored when
+    the block ends (blocks nest)."""
     from hydra._internal.hydra import Hydra
 
     original = Hydra.get_sanitized_cfg
 
     def get_sanitized_cfg(self: Any, cfg: Any, cfg_type: str) -> Any:
-        check(cfg)
+        hook(cfg, cfg_type)
         return original(self, cfg, cfg_type)
 
     Hydra.get_sanitized_cfg = get_sanitized_cfg  # type: ignore[method-assign]
