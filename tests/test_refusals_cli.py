@@ -1282,6 +1282,14 @@ CATALOGUE: list[Case] = [
             ["hydra.sweep.subdir='' is empty", "every job of the study would train in the study's "
              "directory itself", "'hydra.sweep.subdir=${hydra.job.num}'"],
             unwanted=["not run"], fast=True),
+    # an option of a -cd folder extending csv: named as chosen, not by its data.name
+    refused("config-dir-option-extending-csv-unknown-key", "train",
+            ("-cd", "mine", "data=mine", "data.nosuch=1"),
+            ["data.nosuch=1: the data Hydra composed, data=mine (chosen on the command line; its "
+             "data.name is csv), has no setting 'nosuch'"],
+            (("mine/data/mine.yaml", "defaults:\n  - csv\n  - _self_\n\npath: my.csv\n"
+              "label_columns: [y]\ntask: binary\n"),),
+            unwanted=["Traceback"], fast=True),
     # Hydra's settings have no default in lossbench's sense: train.yaml sets this one
     refused("hydra-sweep-subdir-null", "train", ("-m", *QUICK, "hydra.sweep.subdir=null", "seed=0,1"),
             ["hydra.sweep.subdir=null: hydra.sweep.subdir takes text (str), not null",

@@ -639,6 +639,17 @@ def missing_option_refusal(
     return message
 
 
+def _chosen_option(group: str, overrides: Sequence[str]) -> str | None:
+    """The option of ``group`` the command line chooses last (``data=mine``, ``+data=mine``),
+    or None.
+
+        >>> _chosen_option("data", ["seed=1", "data=iris", "data.batch_size=8"])
+        'iris'
+    """
+    chosen = [a.split("=", 1)[1] for a in overrides if a.lstrip("+").split("=", 1)[0] == group]
+    return chosen[-1] if chosen and chosen[-1].replace("_", "").isalnum() else None
+
+
 def composition_refusal(
     error: BaseException, overrides: Sequence[str], *, multirun: bool = False
 ) -> str | None:
@@ -673,11 +684,20 @@ def composition_refusal(
     group = path.split(".", 1)[0]
     option = OmegaConf.select(node, "name", default=None, throw_on_missing=False)
     composed = f"{group}={option}" if isinstance(option, str) else f"the {group} config"
+    where = (
+        "chosen on the command line, by an experiment, setup or search config, or train.yaml's "
+        "default"
+    )
+    chosen = _chosen_option(group, overrides)
+    if isinstance(option, str) and chosen not in (None, option):  # a -cd file extending csv
+        composed, where = (
+            f"{group}={chosen}",
+            f"chosen on the command line; its {group}.name is {option}",
+        )
     settings = [str(k) for k in node if k != "name"]
     owners = _owners(group, key)
     message = (
-        f"{argument}: the {group} Hydra composed, {composed} (chosen on the command line, by an "
-        f"experiment, setup or search config, or train.yaml's default), has no setting {key!r}."
+        f"{argument}: the {group} Hydra composed, {composed} ({where}), has no setting {key!r}."
     )
     if owners:
         listed = ", ".join(f"{group}={o}" for o in owners)
