@@ -712,6 +712,32 @@ def test_a_study_worker_starts_with_the_libraries_imported_and_their_objects_fro
     assert ignores_ctrl_c == "True"  # the launching process stops its workers
 
 
+def test_a_killed_pool_leaves_no_thread_to_release_its_semaphores_as_the_process_exits() -> None:
+    """A stopped study's pool (:meth:`TaskPool.kill`) has ended its threads when it returns: the
+    thread that fed loky's call queue ran on, held the queue's semaphores, and could release
+    them as the process exited, unlinking one and being stopped before telling loky's
+    resource tracker, which then warned of a leaked semaphore after the command's last line.
+    Every semaphore is released before the process ends, none by loky's resource tracker."""
+    script = (
+        "import threading, time\n"
+        "from lossbench.vectorized.sweep import TaskPool\n"
+        "pool = TaskPool(workers=2)\n"
+        "pool._executor.submit(time.sleep, 60)\n"
+        "deadline = time.monotonic() + 60\n"
+        "feeding = lambda: any(t.name == 'QueueFeederThread' for t in threading.enumerate())\n"
+        "while not feeding() and time.monotonic() < deadline:\n"
+        "    time.sleep(0.01)\n"
+        "print(feeding())\n"
+        "pool.kill()\n"
+        "print([t.name for t in threading.enumerate() if t is not threading.main_thread()])\n"
+    )
+    done = _python(script)
+    fed, left = done.stdout.splitlines()
+    assert fed == "True"  # the task was handed to the call queue's thread
+    assert left == "[]", left
+    assert "resource_tracker" not in done.stderr, done.stderr[-2000:]
+
+
 def _launcher(sweep_dir: str):
     """A vectorized launcher set up as Hydra sets it up for ``experiment=compare_binary``."""
     from hydra._internal.config_loader_impl import ConfigLoaderImpl

@@ -28,7 +28,14 @@ import sys
 from pathlib import Path
 from typing import Any
 
-__all__ = ["children", "kill_process_tree", "kill_tree", "kill_workers", "use_own_kills"]
+__all__ = [
+    "children",
+    "end_executor",
+    "kill_process_tree",
+    "kill_tree",
+    "kill_workers",
+    "use_own_kills",
+]
 
 #: Whether each process's parent can be read from ``/proc`` (Linux).
 _PROC = sys.platform.startswith("linux") and Path("/proc/self/stat").is_file()
@@ -108,6 +115,27 @@ def kill_workers(executor: Any) -> None:
     for process in list(processes.values()):
         if process.pid is not None:
             kill_tree(process.pid)
+
+
+def end_executor(executor: Any, *, kill: bool) -> None:
+    """Shut the loky ``executor`` down (``kill``: its workers were killed, :func:`kill_workers`)
+    and wait for its threads: its manager thread, and the thread that feeds its call queue,
+    which loky leaves to end on its own (a queue's ``join_thread`` waits for nothing in the
+    process that made it). That thread holds two of the queue's semaphores: ending as this
+    process exits, it could unlink one and be stopped before it told loky's resource tracker,
+    which then warned, after the command's last line, of a leaked semaphore that it could not
+    unlink (``FileNotFoundError``). Once this returns, the semaphores are released by this
+    thread, or at the process's exit, as loky's other ones are. Its workers having ended, the
+    queue's reading end is closed first: a write the killed workers left waiting on a full
+    pipe fails, and the thread ends."""
+    queue = getattr(executor, "_call_queue", None)
+    executor.shutdown(wait=True, kill_workers=kill)
+    feeder = getattr(queue, "_thread", None)
+    if feeder is None:
+        return
+    with contextlib.suppress(Exception):
+        queue._reader.close()
+    feeder.join(timeout=10)
 
 
 def use_own_kills() -> None:

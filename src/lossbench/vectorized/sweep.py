@@ -443,9 +443,11 @@ class TaskPool:
 
     def close(self) -> None:
         """End the worker processes once the tasks handed over have ended."""
-        if self._executor is not None:
-            self._executor.shutdown(wait=True)
-            self._executor = None
+        executor, self._executor = self._executor, None
+        if executor is not None:
+            from lossbench.worker_kills import end_executor
+
+            end_executor(executor, kill=False)
 
     def kill(self) -> None:
         """Stop at once (an interrupted sweep): tasks not started are dropped and the worker
@@ -457,13 +459,14 @@ class TaskPool:
         if executor is None:
             return
         from lossbench.interrupts import stops_ignored
-        from lossbench.worker_kills import kill_workers
+        from lossbench.worker_kills import end_executor, kill_workers
 
         # killed here, at once: a second Ctrl-C (timeout -s INT signals this process, then its
-        # group) changes nothing while they are (lossbench.worker_kills)
+        # group) changes nothing while they are (lossbench.worker_kills); its futures fail, and
+        # its threads end before the command says it stopped (end_executor)
         with stops_ignored():
             kill_workers(executor)
-            executor.shutdown(wait=False, kill_workers=True)  # its futures fail
+            end_executor(executor, kill=True)
 
     def values(self) -> dict[int, float | None]:
         """Wait for every task handed over; each job's value, by position."""
