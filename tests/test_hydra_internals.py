@@ -3,6 +3,7 @@ still do what it relies on. A failure here means Hydra moved: read the module's 
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -190,3 +191,16 @@ def test_cfg_hydra_resolve_shows_the_run_directory_resolved(package, capsys, mon
     shown = capsys.readouterr().out
     assert "dir: outputs/runs/" in shown
     assert "${" not in shown
+
+
+def test_cfg_job_resolve_shows_where_a_run_would_write(capsys, monkeypatch) -> None:
+    """``${run_dir:}`` is Hydra's ``runtime.output_dir``, set only once a run starts: with
+    ``--cfg job --resolve`` it shows ``hydra.run.dir`` (where a run started then would write),
+    not ``.``, and every key made from it shows the same directory."""
+    monkeypatch.setattr("sys.argv", ["lossbench-train", "--cfg", "job", "--resolve"])
+    main()
+    shown = capsys.readouterr().out
+    run_dirs = re.findall(r"^  run_dir: (.*)$", shown, flags=re.MULTILINE)
+    assert len(run_dirs) == 1 and run_dirs[0].startswith("outputs/runs/"), run_dirs
+    assert f"dirpath: {run_dirs[0]}/checkpoints" in shown
+    assert set(re.findall(r"outputs/runs/[^/\s]+", shown)) == {run_dirs[0]}

@@ -383,15 +383,19 @@ def sweep_direction(metric: str) -> str:
 
 
 def run_directory() -> str:
-    """``${run_dir:}``: this run's directory, Hydra's ``runtime.output_dir``. Outside a Hydra
-    run (configs composed with the compose API) there is none: ``lossbench.training.train``
-    sets ``paths.run_dir`` to the directory it is given, and until then this reads ``.``."""
+    """``${run_dir:}``: this run's directory, Hydra's ``runtime.output_dir``. Hydra sets that
+    only when the run starts: ``--cfg job --resolve`` shows ``hydra.run.dir`` instead, the
+    directory a run started at that moment would write to. Outside Hydra (configs composed
+    with the compose API) there is none: ``lossbench.training.train`` sets ``paths.run_dir``
+    to the directory it is given, and until then this reads ``.``."""
     from hydra.core.hydra_config import HydraConfig
 
     if HydraConfig.initialized():
-        output_dir = OmegaConf.select(HydraConfig.get(), "runtime.output_dir", default=None)
-        if output_dir:
-            return str(output_dir)
+        hydra = HydraConfig.get()
+        for key in ("runtime.output_dir", "run.dir"):
+            directory = OmegaConf.select(hydra, key, default=None, throw_on_missing=False)
+            if directory:
+                return str(directory)
     return "."
 
 
