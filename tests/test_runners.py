@@ -342,6 +342,15 @@ def test_an_epoch_timer_keeps_the_epoch_runner(make_cfg):
     validate(make_cfg(*RUN, "runner=epoch", *timer))  # checked at epoch ends: honoured
 
 
+def test_a_timer_without_a_duration_keeps_the_epoch_runner(make_cfg, tmp_path):
+    """A Timer with no duration (its default) only measures the time: nothing to stop within
+    an epoch, so runner=epoch takes it, as runner=auto does."""
+    timer = ("+callbacks.timer._target_=lightning.pytorch.callbacks.Timer",)
+    cfg = make_cfg(*RUN, "runner=epoch", "trainer.max_epochs=1", *timer)
+    validate(cfg)
+    assert train(cfg, tmp_path / "run")["training_loop"] == "epoch"
+
+
 def test_max_time_stops_within_an_epoch(make_cfg, tmp_path):
     """Lightning checks trainer.max_time after every step: runner=auto takes its loop, which
     stops within the epoch the time runs out in (the epoch runner, checked after each of its

@@ -110,8 +110,8 @@ def _check_runner(cfg: DictConfig) -> None:
         settings = {key: trainer[key] for key in _EPOCH_RUNNER_SETTINGS if key in trainer}
         classes = callback_classes(cfg)
         callbacks = set().union(*classes.values())
-        step_timer = any(  # a Timer checks its time after every step by default
-            "Timer" in bases and (cfg.callbacks.get(name) or {}).get("interval", "step") == "step"
+        step_timer = any(  # a Timer with a duration checks it after every step by default
+            "Timer" in bases and _checks_time_every_step(cfg.callbacks.get(name) or {})
             for name, bases in classes.items()
         )
         reasons = epoch_obstacles(
@@ -123,6 +123,21 @@ def _check_runner(cfg: DictConfig) -> None:
             }
         )
         _require(not reasons, refuse_epoch_message(reasons))
+
+
+def _checks_time_every_step(timer: Any) -> bool:
+    """Whether a ``Timer`` callback's config entry sets a time limit that Lightning checks
+    after every training step (``interval="step"``, its default). Without a ``duration`` (its
+    default None) a Timer only measures the time: there is nothing to stop.
+
+        >>> _checks_time_every_step({"duration": "00:00:01:00"})
+        True
+        >>> _checks_time_every_step({"duration": "00:00:01:00", "interval": "epoch"})
+        False
+        >>> _checks_time_every_step({})
+        False
+    """
+    return timer.get("duration") is not None and timer.get("interval", "step") == "step"
 
 
 #: The ``trainer.*`` settings that :func:`lossbench.runners.epoch_obstacles` reads from a config.
