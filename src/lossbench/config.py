@@ -393,7 +393,9 @@ def run_directory() -> str:
     if HydraConfig.initialized():
         hydra = HydraConfig.get()
         for key in ("runtime.output_dir", "run.dir"):
-            directory = OmegaConf.select(hydra, key, default=None, throw_on_missing=False)
+            directory = OmegaConf.select(  # a run.dir that cannot be resolved is refused later
+                hydra, key, default=None, throw_on_missing=False, throw_on_resolution_failure=False
+            )
             if directory:
                 return str(directory)
     return "."
