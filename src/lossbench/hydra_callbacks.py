@@ -28,13 +28,15 @@ class ValidateBeforeRun(Callback):
     """Run :func:`lossbench.train.preflight` in ``on_run_start`` (config, seed, hardware, data
     file and splits); a refusal exits 2 with the message, before anything is written. A
     multirun's sweeper and launcher settings are checked in ``on_multirun_start``
-    (:func:`check_sweep_settings`)."""
+    (:func:`check_sweep_settings`), and a Ray sweep's cluster
+    (:func:`lossbench.ray_cluster.check_ray_cluster`)."""
 
     def on_multirun_start(self, config: DictConfig, **kwargs: Any) -> None:
         from lossbench.hydra_internals import hydra_config_unset
         from lossbench.instantiators import check_logger_folders
         from lossbench.interpolations import check_interpolations, check_swept_interpolations
         from lossbench.interrupts import STUDY_FOLDER
+        from lossbench.ray_cluster import check_ray_cluster
         from lossbench.sweep_directories import check_shared_job_directories
         from lossbench.sweep_values import check_swept_values
         from lossbench.sweep_warnings import forget_warnings
@@ -60,6 +62,7 @@ class ValidateBeforeRun(Callback):
                 check_swept_values(config, overrides)  # data.batch_size=16,0
             check_logger_folders(config, job_directory(config, "hydra.sweep.dir"))
             _check_search(config)
+            check_ray_cluster(config)  # last: it may wait for the cluster's address to answer
         _prepare_logger_stores(config)
         forget_warnings(str(config.hydra.sweep.dir))  # this sweep warns for itself
         STUDY_FOLDER[:] = [(str(config.hydra.sweep.dir), time_stamped(config.hydra))]  # a stop

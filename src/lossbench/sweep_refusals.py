@@ -29,7 +29,7 @@ from typing import Any
 
 from lossbench.override_types import parsed_override
 
-__all__ = ["not_a_grid", "sweep_refusal"]
+__all__ = ["no_ray_cluster", "not_a_grid", "ray_connection_refusal", "sweep_refusal"]
 
 #: The starts of Hydra's messages for a sweep in a single run.
 _NEEDS_MULTIRUN = ("Ambiguous value for argument", "Sweep parameters")
@@ -78,23 +78,67 @@ def sweep_refusal(
 
 def ray_connection_refusal(error: BaseException, overrides: Sequence[str]) -> str | None:
     """The refusal of a Ray sweep whose ``hydra.launcher.ray.init.address`` names no running
-    cluster (Ray's ``ConnectionError``, raised as the launcher starts, before any job).
+    cluster (Ray's ``ConnectionError``, raised as the launcher starts, before any job: "Could
+    not find any running Ray instance" for ``auto``, "ray client connection timeout" for a
+    ``ray://`` address), or whose ``hydra.launcher.ray.init`` sets what only a Ray of its own
+    takes (Ray's "When connecting to an existing cluster, num_cpus ... must not be provided").
 
         >>> error = ConnectionError("Could not find any running Ray instance. Please specify")
         >>> print(ray_connection_refusal(error, ["hydra.launcher.ray.init.address=auto"])[:73])
         hydra/launcher=ray with hydra.launcher.ray.init.address=auto found no Ray
+        >>> error = ConnectionError("ray client connection timeout")
+        >>> print(ray_connection_refusal(error, ["hydra.launcher.ray.init.address=ray://h"])[:62])
+        hydra/launcher=ray with hydra.launcher.ray.init.address=ray://
     """
     text = " ".join(str(error).split())
-    if not isinstance(error, ConnectionError) or "Ray" not in text:
-        return None
     given = [o for o in overrides if o.lstrip("+").startswith("hydra.launcher.ray.init.address=")]
-    setting = f" with {given[-1].lstrip('+')}" if given else ""
+    setting = given[-1].lstrip("+") if given else None
+    if not isinstance(error, (ValueError, ConnectionError)):
+        return None
+    if _RAY_JOIN_ONLY in text:  # Ray's ValueError; through a Ray Client, the server's
+        return _ray_own_settings(text[text.index(_RAY_JOIN_ONLY) :], setting)
+    if not isinstance(error, ConnectionError) or "ray" not in text.lower():
+        return None
+    # an address with a host and port answered lossbench's check (lossbench.ray_cluster)
+    answered = setting is not None and not setting.endswith(("=auto", "=local"))
+    return no_ray_cluster(setting, text, answered=answered)
+
+
+#: The start of Ray's message for a setting that only a Ray of its own takes.
+_RAY_JOIN_ONLY = "When connecting to an existing cluster"
+
+
+def no_ray_cluster(setting: str | None, reason: str, *, answered: bool = False) -> str:
+    """The refusal of a Ray sweep whose ``setting`` (``hydra.launcher.ray.init.address=...``,
+    ``RAY_ADDRESS=...``, None where neither was given) names no cluster that answers, with
+    ``reason`` (Ray's message, or what the check of the address met). ``answered``: something
+    answers at the address, but Ray could not join it (a cluster that asks for its token)."""
+    named = f" with {setting}" if setting else ""
+    token = (
+        "Something answers at that address: a cluster started with `ray start` is joined by "
+        "address only with its token, so set RAY_AUTH_MODE=token here (the token in "
+        "~/.ray/auth_token, as on the head node). "
+        if answered
+        else ""
+    )
     return (
-        f"hydra/launcher=ray{setting} found no Ray cluster to join ({text}). An address joins "
-        "a cluster that is already running: start it first (`ray start --head` on this node, "
-        "and `ray start --address=<head>:6379` on the others), or name it with RAY_ADDRESS; "
-        "leave hydra.launcher.ray.init.address out to start a Ray of its own on this machine "
-        "for the sweep."
+        f"hydra/launcher=ray{named} found no Ray cluster to join ({reason}). {token}An address "
+        "joins a cluster that is already running: start it first (`ray start --head` on this "
+        "node, and `ray start --address=<head>:6379` on the others), or name it with "
+        "RAY_ADDRESS; leave hydra.launcher.ray.init.address out to start a Ray of its own on "
+        "this machine for the sweep."
+    )
+
+
+def _ray_own_settings(text: str, setting: str | None) -> str:
+    """The refusal of ``hydra.launcher.ray.init`` settings that a cluster joined refuses."""
+    named = f" with {setting}" if setting else " with RAY_ADDRESS"
+    return (
+        f"hydra/launcher=ray{named} joins a running Ray cluster, which keeps the resources it "
+        f"was started with ({text}): leave out hydra.launcher.ray.init.num_cpus, num_gpus, "
+        "resources and object_store_memory (they size a Ray of the sweep's own), or give "
+        "each job its share with +hydra.launcher.ray.remote.num_cpus=... and "
+        "+hydra.launcher.ray.remote.num_gpus=..."
     )
 
 
