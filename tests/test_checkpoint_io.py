@@ -3,6 +3,9 @@ asked, atomically, with errors raised in the training thread; and who gets the w
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 import threading
 
 import lightning as L
@@ -10,6 +13,7 @@ import pytest
 import torch
 from lightning.fabric.plugins.io import TorchCheckpointIO
 
+from cli_process import SRC
 from lossbench import checkpoint_io
 from lossbench.checkpoint import load_checkpoint
 from lossbench.checkpoint_io import BackgroundCheckpointIO, copy_checkpoint, write_in_background
@@ -167,3 +171,82 @@ def test_other_checkpoint_ios_and_several_processes_are_left_alone(kwargs):
     assert write_in_background(trainer) is False
     assert type(trainer.strategy.checkpoint_io) is before
     assert write_in_background(_trainer()) is True
+
+
+#: Run in a process of its own (argument: a folder): a Ctrl-C delivered at each moment, one
+#: after another, of a checkpoint request and a wait for it, by a profile function, where
+#: CPython runs a signal's handler in the training thread: as a Python function starts, and as
+#: a call of a C function has returned (a lock's acquire, say); each time, the teardown of
+#: Lightning's graceful shutdown must end the worker. The requests
+#: of a new writer (whose first starts the worker) and of one whose worker is idle. A teardown
+#: that hangs (a ThreadPoolExecutor's lock left taken by the Ctrl-C) ends the process with
+#: every thread's stack; at the end no worker may be left, and the file is whole. A request
+#: and its teardown first, undisturbed: torch.save's first imports (a Ctrl-C within an import
+#: can leave Python's import lock taken, and another thread's import waits for it).
+CTRL_C_AT_EACH_MOMENT = """
+import faulthandler, os, signal, sys, threading, torch
+from pathlib import Path
+from lossbench.checkpoint_io import BackgroundCheckpointIO
+
+signal.signal(signal.SIGINT, signal.default_int_handler)
+path = Path(sys.argv[1]) / "last.ckpt"
+state = {"state_dict": {"w": torch.zeros(3)}, "epoch": 0}
+armed, seen = [False], [0]
+io = BackgroundCheckpointIO()
+io.save_checkpoint(state, path)
+io.teardown()
+
+def profile(frame, event, arg):
+    if armed[0] and event in ("call", "c_return"):
+        seen[0] += 1
+        if seen[0] == moment:
+            signal.raise_signal(signal.SIGINT)
+
+moments = 0
+for started in (False, True):
+    moment = 1
+    while True:
+        io = BackgroundCheckpointIO()
+        if started:
+            io.save_checkpoint(state, path)
+            io.wait()
+        seen[0] = 0
+        sys.setprofile(profile)
+        try:
+            armed[0] = True
+            io.save_checkpoint(state, path)
+            io.wait()
+            armed[0] = False
+        except KeyboardInterrupt:
+            armed[0] = False
+        sys.setprofile(None)
+        faulthandler.dump_traceback_later(30, exit=True)
+        io.teardown()
+        faulthandler.cancel_dump_traceback_later()
+        if seen[0] < moment:
+            break
+        moment += 1
+        moments += 1
+left = [t.name for t in threading.enumerate() if t.name.startswith("lossbench-ckpt")]
+print(moments, "moments; workers left:", left, flush=True)
+torch.load(path, weights_only=True)
+os._exit(1 if left else 0)  # a worker left waiting would hold the process's exit
+"""
+
+
+@pytest.mark.slow  # about 10 s: a process that imports torch, then a few hundred requests
+def test_a_ctrl_c_at_any_moment_of_a_request_leaves_a_worker_the_teardown_ends(tmp_path):
+    """A Ctrl-C stops the training thread wherever it is, inside a checkpoint request too:
+    Lightning's graceful shutdown then tears the writer down, which waits for its worker. With
+    a ThreadPoolExecutor the Ctrl-C could land just after a request took a lock the worker
+    needs, before the ``with`` block that releases it began: the worker waited for it, and
+    the teardown for the worker, for ever (a study stopped by Ctrl-C did not end); or just
+    after it released one, which was released again (a RuntimeError in place of the Ctrl-C).
+    In a process of its own, whose hang the test can end."""
+    env = dict(os.environ, PYTHONPATH=str(SRC), OMP_NUM_THREADS="1")
+    done = subprocess.run(
+        [sys.executable, "-c", CTRL_C_AT_EACH_MOMENT, str(tmp_path)],
+        env=env, capture_output=True, text=True, timeout=600, check=False,
+    )  # fmt: skip
+    assert done.returncode == 0, (done.stdout + done.stderr)[-3000:]
+    assert int(done.stdout.split()[0]) > 50, done.stdout  # every moment of the request was tried

@@ -30,7 +30,18 @@ thread:
   resumes as exactly as any epoch end does;
 - reading a checkpoint, and the Trainer's teardown (the end of every ``fit``, also after an
   exception), first wait for the pending writes; an error of the worker is raised there, or
-  at the next request.
+  at the next request;
+- a Ctrl-C (or SIGTERM) may stop the training thread at any moment, in a request too, and
+  Lightning's graceful shutdown then waits for the worker: the training thread never holds
+  a lock the worker needs. It hands requests over on a ``queue.SimpleQueue`` (whose ``put``
+  is one call in C), waits on a plain lock that the worker releases, and starts the worker
+  with the stop signals held (:func:`lossbench.interrupts.stops_held`). A
+  ``ThreadPoolExecutor`` took the lock of a ``threading.Condition`` in the training thread
+  with each request (its idle-worker semaphore's): a Ctrl-C raised as that call returned,
+  before the ``with`` block that releases it began, left it taken for good, the worker
+  waited for it after its next operation and the teardown for the worker, and a study
+  stopped by Ctrl-C did not end; raised as the lock was released for a wait, it was released
+  again, a ``RuntimeError`` in place of the Ctrl-C.
 
 Lightning's own ``AsyncCheckpointIO`` also saves in a thread, but copies the tensors with
 ``apply_to_collection`` (about four times :func:`snapshot`'s time) and leaves the other
@@ -44,18 +55,21 @@ from __future__ import annotations
 import copy
 import io
 import os
+import queue
 import shutil
 import sys
 import threading
+import weakref
 from collections import OrderedDict
 from collections.abc import Callable, Iterator
-from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import torch
 from lightning.fabric.plugins.io import CheckpointIO, TorchCheckpointIO
+
+from lossbench.interrupts import stops_held
 
 __all__ = ["BackgroundCheckpointIO", "copy_checkpoint", "snapshot", "write_in_background"]
 
@@ -160,43 +174,80 @@ def _local(path: Any) -> bool:
     return "://" not in str(path)
 
 
+#: A plain lock's type: a request that :meth:`BackgroundCheckpointIO.wait` hands the worker, which
+#: releases it once every earlier request is done.
+_LOCK = type(threading.Lock())
+
+
+def _work(requests: queue.SimpleQueue[Any], errors: list[BaseException], lock: Any) -> None:
+    """The worker thread: run each request (``(operation, args)``) in order, keeping the first
+    error in ``errors`` (under ``lock``); release a lock handed over (a wait); end at None."""
+    while True:
+        request = requests.get()
+        if request is None:
+            return
+        if isinstance(request, _LOCK):
+            request.release()
+            continue
+        operation, args = request
+        try:
+            with _short_switch_interval():
+                operation(*args)
+        except BaseException as error:  # raised in the training thread, at the next call
+            with lock:
+                if not errors:
+                    errors.append(error)
+
+
 class BackgroundCheckpointIO(TorchCheckpointIO):
     """``TorchCheckpointIO`` whose file writes, copies and removals run on one worker thread,
     in order (see the module's docstring). Install it with :func:`write_in_background`."""
 
     def __init__(self) -> None:
         super().__init__()
-        self._executor: ThreadPoolExecutor | None = None
-        self._error: BaseException | None = None
-        self._last: Future[None] | None = None
+        self._requests: queue.SimpleQueue[Any] | None = None
+        self._thread: threading.Thread | None = None
+        self._errors: list[BaseException] = []
         self._lock = threading.Lock()
 
     # ------------------------------------------------------------------ the worker
     def _submit(self, operation: Callable[..., None], *args: Any) -> None:
         self._raise_error()
-        if self._executor is None:
-            self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="lossbench-ckpt")
+        requests = self._requests if self._requests is not None else self._start()
+        requests.put((operation, args))
 
-        def run() -> None:
-            try:
-                with _short_switch_interval():
-                    operation(*args)
-            except BaseException as error:  # raised in the training thread, at the next call
-                with self._lock:
-                    self._error = self._error or error
-
-        self._last = self._executor.submit(run)
+    def _start(self) -> queue.SimpleQueue[Any]:
+        """Start the worker (a daemon thread: Lightning's teardown waits for it, the process's
+        exit does not), and end it once this object is collected without a teardown."""
+        requests: queue.SimpleQueue[Any] = queue.SimpleQueue()
+        thread = threading.Thread(
+            target=_work,
+            args=(requests, self._errors, self._lock),
+            name="lossbench-ckpt",
+            daemon=True,
+        )
+        # Thread.start waits for the thread on a threading.Event: a Ctrl-C raised there could
+        # leave its lock taken, and the thread would wait for it before its first request
+        with stops_held():
+            thread.start()
+            self._requests, self._thread = requests, thread
+            weakref.finalize(self, requests.put, None)
+        return requests
 
     def _raise_error(self) -> None:
         with self._lock:
-            error, self._error = self._error, None
+            error = self._errors[0] if self._errors else None
+            self._errors.clear()
         if error is not None:
             raise error
 
     def wait(self) -> None:
         """Return once every requested write, copy and removal is done (raising its error)."""
-        if self._last is not None:
-            self._last.result()
+        if self._requests is not None:
+            done = threading.Lock()
+            done.acquire()
+            self._requests.put(done)
+            done.acquire()  # the worker releases it after the requests before it
         self._raise_error()
 
     # ------------------------------------------------------------------ CheckpointIO
@@ -229,9 +280,11 @@ class BackgroundCheckpointIO(TorchCheckpointIO):
     def teardown(self) -> None:
         """Wait for the pending operations and stop the worker (Lightning calls this at the
         end of every fit, validate and test, and after an exception)."""
-        if self._executor is not None:
-            self._executor.shutdown(wait=True)
-            self._executor, self._last = None, None
+        requests, thread = self._requests, self._thread
+        if requests is not None and thread is not None:
+            requests.put(None)  # after the pending requests: the worker ends once they are done
+            self._requests, self._thread = None, None
+            thread.join()
         self._raise_error()
 
 
