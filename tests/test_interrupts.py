@@ -43,10 +43,14 @@ STUDY = (
 LONG = "+hydra.sweeper.linked.setup={logits_cross_entropy: ['trainer.max_epochs=2'], log_softmax_nll: ['trainer.max_epochs=100000']}"  # noqa: E501
 
 
-def _start(tmp_path: Path, *args: str, console: bool = False) -> subprocess.Popen[str]:
+def _start(
+    tmp_path: Path, *args: str, console: bool = False, path: Path | None = None
+) -> subprocess.Popen[str]:
     """``python -m lossbench.train ARGS`` (with ``console``: ``lossbench-train ARGS``, as its
-    console script runs it) as a shell starts it: its own process group, Ctrl-C enabled."""
-    env = dict(os.environ, PYTHONPATH=str(SRC), OMP_NUM_THREADS="1")
+    console script runs it) as a shell starts it: its own process group, Ctrl-C enabled;
+    ``path``: a folder after lossbench's on its Python path."""
+    python_path = os.pathsep.join([str(SRC), *([str(path)] if path else [])])
+    env = dict(os.environ, PYTHONPATH=python_path, OMP_NUM_THREADS="1")
     entry = ["-c", CONSOLE_TRAIN] if console else ["-m", "lossbench.train"]
     return subprocess.Popen(
         [sys.executable, *entry, *args],
@@ -258,6 +262,84 @@ def test_python_m_lossbench_train_stops_as_lossbench_train_does(tmp_path):
     study.send_signal(signal.SIGTERM)
     stderr = _check_stopped(study, TERMINATED_EXIT, "lossbench: terminated (SIGTERM).", tmp_path)
     assert "leaked" not in stderr
+
+
+#: A ``sitecustomize`` that writes, as each process exits, its id and the threads it still
+#: runs to ``threads`` beside it; the thread that feeds loky's call queue ends a little late.
+THREADS_AT_EXIT = """
+import atexit, os, threading, time
+from multiprocessing import connection
+
+_close = connection.Connection.close
+def close(self):
+    if threading.current_thread().name == "QueueFeederThread":
+        time.sleep(0.2)
+    _close(self)
+connection.Connection.close = close
+
+def threads():
+    names = sorted(t.name for t in threading.enumerate())
+    with open(os.path.join(os.path.dirname(__file__), "threads"), "a") as f:
+        f.write(f"{os.getpid()} {' '.join(names)}\\n")
+atexit.register(threads)
+"""
+
+
+@posix
+@pytest.mark.slow  # about 20 s: the study trains its quick jobs, then one that goes on
+def test_a_stopped_parallel_study_leaves_no_thread_of_loky_s_to_end_as_it_exits(tmp_path):
+    """A study of the parallel launcher stopped by Ctrl-C has ended loky's threads when it
+    says it stopped: joblib shut its executor down without waiting for the thread that feeds
+    the call queue, which ran on as the command exited, holding the queue's semaphores; ending
+    then, it could unlink one and be stopped before telling loky's resource tracker, which
+    warned of a leaked semaphore after the command's line."""
+    inject = tmp_path / "inject"
+    inject.mkdir()
+    (inject / "sitecustomize.py").write_text(THREADS_AT_EXIT)
+    study = _start(tmp_path, *_study_under("parallel"), console=True, path=inject)
+    _wait_for_training(tmp_path / "sweep", study, "parallel")
+    os.killpg(study.pid, signal.SIGINT)
+    stderr = _check_stopped(study, INTERRUPTED_EXIT, "lossbench: interrupted (Ctrl-C).", tmp_path)
+    assert "resource_tracker" not in stderr, stderr[-2000:]
+    exits = dict(line.split(" ", 1) for line in (inject / "threads").read_text().splitlines())
+    assert exits[str(study.pid)] == "MainThread"
+
+
+def test_a_stopped_joblib_call_leaves_no_thread_to_release_its_semaphores_at_exit():
+    """joblib's loky executor, stopped by Ctrl-C under ``hydra/launcher=parallel`` (the hooks
+    ``on_multirun_start`` sets), has ended its threads when the ``KeyboardInterrupt`` comes
+    out of ``joblib.Parallel``: none is left to release the call queue's semaphores as the
+    process exits, and loky's resource tracker has nothing to warn of."""
+    script = (
+        "import _thread, threading, time\n"
+        "from joblib import Parallel, delayed\n"
+        "from lossbench.worker_kills import use_own_kills, use_own_terminate\n"
+        "use_own_kills()\n"
+        "use_own_terminate()\n"
+        "feeding = lambda: any(t.name == 'QueueFeederThread' for t in threading.enumerate())\n"
+        "def interrupt():\n"
+        "    deadline = time.monotonic() + 60\n"
+        "    while not feeding() and time.monotonic() < deadline:\n"
+        "        time.sleep(0.01)\n"
+        "    time.sleep(0.5)\n"
+        "    _thread.interrupt_main()\n"
+        "threading.Thread(target=interrupt, daemon=True).start()\n"
+        "try:\n"
+        "    Parallel(n_jobs=2)(delayed(time.sleep)(60) for _ in range(4))\n"
+        "except KeyboardInterrupt:\n"
+        "    print([t.name for t in threading.enumerate() if t is not threading.main_thread()])\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+        env=dict(os.environ, PYTHONPATH=str(SRC), OMP_NUM_THREADS="1"),
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.strip() == "[]", done.stdout
+    assert "resource_tracker" not in done.stderr, done.stderr[-2000:]
 
 
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")

@@ -69,9 +69,10 @@ class ValidateBeforeRun(Callback):
         # the joblib workers of hydra/launcher=parallel end with this process (parent_watch)
         os.environ[LAUNCHER_PID_ENV] = str(os.getpid())
         if "joblib" in str(OmegaConf.select(config, "hydra.launcher._target_", default="")):
-            from lossbench.worker_kills import use_own_kills
+            from lossbench.worker_kills import use_own_kills, use_own_terminate
 
             use_own_kills()  # a stopped study's workers are killed without starting pgrep
+            use_own_terminate()  # and its executor's threads end before its line
 
     def on_run_start(self, config: DictConfig, **kwargs: Any) -> None:
         from lossbench.train import preflight

@@ -11,6 +11,10 @@ which trained on and wrote their records. Here the child processes are read from
 (Linux); elsewhere ``pgrep`` runs in a session of its own, out of reach of the terminal's
 signals. :func:`use_own_kills` makes loky kill its workers this way.
 
+A stopped executor's threads are waited for (:func:`end_executor`; joblib's, with
+:func:`use_own_terminate`): otherwise loky's resource tracker could warn of a leaked
+semaphore after the command's last line.
+
     >>> import subprocess, sys
     >>> child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
     >>> kill_tree(child.pid)
@@ -35,6 +39,7 @@ __all__ = [
     "kill_tree",
     "kill_workers",
     "use_own_kills",
+    "use_own_terminate",
 ]
 
 #: Whether each process's parent can be read from ``/proc`` (Linux).
@@ -130,6 +135,13 @@ def end_executor(executor: Any, *, kill: bool) -> None:
     pipe fails, and the thread ends."""
     queue = getattr(executor, "_call_queue", None)
     executor.shutdown(wait=True, kill_workers=kill)
+    _end_feeder(queue)
+
+
+def _end_feeder(queue: Any) -> None:
+    """Wait for the thread that feeds loky's call ``queue`` (:func:`end_executor`), once the
+    executor that made it was shut down and waited for. loky has no public way to it: this
+    reads the queue's private ``_thread`` and ``_reader`` (multiprocessing's ``Queue``)."""
     feeder = getattr(queue, "_thread", None)
     if feeder is None:
         return
@@ -144,3 +156,26 @@ def use_own_kills() -> None:
     from joblib.externals.loky import process_executor
 
     process_executor.kill_process_tree = kill_process_tree  # type: ignore[assignment]
+
+
+def use_own_terminate() -> None:
+    """Make joblib's loky executor (``hydra/launcher=parallel``) wait for its call queue's
+    feeder thread when joblib ends it, as :func:`end_executor` does: a stopped ``Parallel``
+    call (Ctrl-C, SIGTERM) kills the workers and shuts the executor down with
+    ``MemmappingExecutor.terminate``, which waits for the executor's manager thread but not
+    for that one, left to release the queue's semaphores as the command exits (and to leave
+    loky's resource tracker a warning after the command's last line). joblib has no public
+    hook there: this wraps its executor's ``terminate`` (private ``_call_queue``), once."""
+    from joblib.executor import MemmappingExecutor
+
+    terminate = MemmappingExecutor.terminate
+    if getattr(terminate, "_lossbench_own", False):
+        return
+
+    def own_terminate(self: Any, kill_workers: bool = False) -> None:
+        queue = getattr(self, "_call_queue", None)
+        terminate(self, kill_workers=kill_workers)
+        _end_feeder(queue)
+
+    own_terminate._lossbench_own = True  # type: ignore[attr-defined]
+    MemmappingExecutor.terminate = own_terminate  # type: ignore[method-assign]
