@@ -311,7 +311,7 @@ def test_a_stopped_joblib_call_leaves_no_thread_to_release_its_semaphores_at_exi
     out of ``joblib.Parallel``: none is left to release the call queue's semaphores as the
     process exits, and loky's resource tracker has nothing to warn of."""
     script = (
-        "import _thread, threading, time\n"
+        "import signal, threading, time\n"
         "from joblib import Parallel, delayed\n"
         "from lossbench.worker_kills import use_own_kills, use_own_terminate\n"
         "use_own_kills()\n"
@@ -322,7 +322,7 @@ def test_a_stopped_joblib_call_leaves_no_thread_to_release_its_semaphores_at_exi
         "    while not feeding() and time.monotonic() < deadline:\n"
         "        time.sleep(0.01)\n"
         "    time.sleep(0.5)\n"
-        "    _thread.interrupt_main()\n"
+        "    signal.pthread_kill(threading.main_thread().ident, signal.SIGINT)  # a Ctrl-C\n"
         "threading.Thread(target=interrupt, daemon=True).start()\n"
         "try:\n"
         "    Parallel(n_jobs=2)(delayed(time.sleep)(60) for _ in range(4))\n"
