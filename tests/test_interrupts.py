@@ -312,6 +312,9 @@ def test_a_stopped_joblib_call_leaves_no_thread_to_release_its_semaphores_at_exi
     process exits, and loky's resource tracker has nothing to warn of."""
     script = (
         "import signal, threading, time\n"
+        # as a terminal's Python has it: a test process may have left SIGINT ignored, which
+        # the child inherits
+        "signal.signal(signal.SIGINT, signal.default_int_handler)\n"
         "from joblib import Parallel, delayed\n"
         "from lossbench.worker_kills import use_own_kills, use_own_terminate\n"
         "use_own_kills()\n"
