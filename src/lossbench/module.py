@@ -372,6 +372,32 @@ class ClassifierModule(L.LightningModule):
         """Raw scores ``(N, units)``: the model body without the head."""
         return self.model(x)
 
+    @property
+    def example_input_array(self) -> torch.Tensor | None:  # type: ignore[override]
+        """One input example of zeros, ``(1, features)`` or a dense task's ``(1, Ch, H, W)``,
+        for Lightning's model summary: it runs :meth:`forward` on it to count the FLOPs (per
+        example: the body's; head and loss are not part of ``forward``) and to show the In / Out
+        sizes. None where a dense task's image size is not known (a module built without
+        :meth:`from_config` or from a checkpoint without ``input_shape``): the summary then
+        shows no FLOPs, as before.
+
+        Built when read, from the parameters' dtype and device: the summary runs after the
+        precision plugin converted the weights (float64 under ``trainer.precision=64-true``)
+        and does not convert its input. Nothing of it is stored: hyper-parameters, state dict
+        and checkpoints are those of a module without it.
+
+            >>> module.example_input_array.shape  # doctest: +SKIP
+            torch.Size([1, 4])
+        """
+        if is_dense(self.task):
+            shape = (self.preprocessing or {}).get(INPUT_SHAPE_KEY)
+            if shape is None:
+                return None
+        else:
+            shape = [self.hparams["n_features"]]
+        weight = next(self.model.parameters())
+        return torch.zeros(1, *shape, dtype=weight.dtype, device=weight.device)
+
     def objective(self, scores: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
         """The loss of the head's output against the loss-encoded targets.
 
