@@ -76,12 +76,20 @@ def sweep_refusal(
     return None
 
 
-def ray_connection_refusal(error: BaseException, overrides: Sequence[str]) -> str | None:
+def ray_connection_refusal(
+    error: BaseException,
+    overrides: Sequence[str],
+    checked: tuple[str, bool] | None = None,
+) -> str | None:
     """The refusal of a Ray sweep whose ``hydra.launcher.ray.init.address`` names no running
     cluster (Ray's ``ConnectionError``, raised as the launcher starts, before any job: "Could
     not find any running Ray instance" for ``auto``, "ray client connection timeout" for a
     ``ray://`` address), or whose ``hydra.launcher.ray.init`` sets what only a Ray of its own
     takes (Ray's "When connecting to an existing cluster, num_cpus ... must not be provided").
+    ``checked``: the setting that named the cluster and whether something answered at its
+    address, as the sweep's check of it found (:func:`lossbench.ray_cluster.checked_address`),
+    which also sees an address set in a config file or by ``RAY_ADDRESS``; else the address is
+    read from ``overrides``.
 
         >>> error = ConnectionError("Could not find any running Ray instance. Please specify")
         >>> print(ray_connection_refusal(error, ["hydra.launcher.ray.init.address=auto"])[:73])
@@ -93,14 +101,16 @@ def ray_connection_refusal(error: BaseException, overrides: Sequence[str]) -> st
     text = " ".join(str(error).split())
     given = [o for o in overrides if o.lstrip("+").startswith("hydra.launcher.ray.init.address=")]
     setting = given[-1].lstrip("+") if given else None
+    # an address with a host and port answered lossbench's check (lossbench.ray_cluster)
+    answered = setting is not None and not setting.endswith(("=auto", "=local"))
+    if checked is not None:
+        setting, answered = checked
     if not isinstance(error, (ValueError, ConnectionError)):
         return None
     if _RAY_JOIN_ONLY in text:  # Ray's ValueError; through a Ray Client, the server's
         return _ray_own_settings(text[text.index(_RAY_JOIN_ONLY) :], setting)
     if not isinstance(error, ConnectionError) or "ray" not in text.lower():
         return None
-    # an address with a host and port answered lossbench's check (lossbench.ray_cluster)
-    answered = setting is not None and not setting.endswith(("=auto", "=local"))
     return no_ray_cluster(setting, text, answered=answered)
 
 
@@ -108,11 +118,14 @@ def ray_connection_refusal(error: BaseException, overrides: Sequence[str]) -> st
 _RAY_JOIN_ONLY = "When connecting to an existing cluster"
 
 
-def no_ray_cluster(setting: str | None, reason: str, *, answered: bool = False) -> str:
+def no_ray_cluster(
+    setting: str | None, reason: str, *, answered: bool = False, hint: str = ""
+) -> str:
     """The refusal of a Ray sweep whose ``setting`` (``hydra.launcher.ray.init.address=...``,
     ``RAY_ADDRESS=...``, None where neither was given) names no cluster that answers, with
     ``reason`` (Ray's message, or what the check of the address met). ``answered``: something
-    answers at the address, but Ray could not join it (a cluster that asks for its token)."""
+    answers at the address, but Ray could not join it (a cluster that asks for its token).
+    ``hint``: sentences on the fix that come first."""
     named = f" with {setting}" if setting else ""
     token = (
         "Something answers at that address: a cluster started with `ray start` is joined by "
@@ -122,11 +135,11 @@ def no_ray_cluster(setting: str | None, reason: str, *, answered: bool = False) 
         else ""
     )
     return (
-        f"hydra/launcher=ray{named} found no Ray cluster to join ({reason}). {token}An address "
-        "joins a cluster that is already running: start it first (`ray start --head` on this "
-        "node, and `ray start --address=<head>:6379` on the others), or name it with "
-        "RAY_ADDRESS; leave hydra.launcher.ray.init.address out to start a Ray of its own on "
-        "this machine for the sweep."
+        f"hydra/launcher=ray{named} found no Ray cluster to join ({reason}). {hint}{token}"
+        "An address joins a cluster that is already running: start it first (`ray start "
+        "--head` on this node, and `ray start --address=<head>:6379` on the others), or name "
+        "it with RAY_ADDRESS; leave hydra.launcher.ray.init.address out to start a Ray of its "
+        "own on this machine for the sweep."
     )
 
 

@@ -89,6 +89,7 @@ from lossbench.option_keys import (
 from lossbench.override_grammar import refuse_grammar_errors
 from lossbench.override_types import HYDRA, refuse_wrong_types
 from lossbench.primary_config import refuse_missing_groups
+from lossbench.ray_cluster import checked_address
 from lossbench.record import (
     RunExistsError,
     ended,
@@ -932,7 +933,7 @@ def main() -> None:
             )
             or missing_option_refusal(error, overrides)
             or sweep_refusal(error, overrides, groups=groups)
-            or ray_connection_refusal(error, overrides)
+            or ray_connection_refusal(error, overrides, checked_address())
             or null_params_refusal(error, overrides)
             or hydra_error_refusal(error, sys.argv[1:], "lossbench-train", config_dir())
         )
