@@ -12,6 +12,7 @@ from hydra._internal import utils
 from cli_process import run_module
 from lossbench import hydra_internals
 from lossbench.hydra_internals import (
+    callbacks_checked,
     flags_first,
     hydra_arguments,
     hydra_overrides,
@@ -31,6 +32,26 @@ def test_hydra_reports_errors_through_run_and_report() -> None:
             f"hydra._internal.utils.{caller} no longer calls run_and_report"
         )
     assert callable(getattr(utils, "get_args_parser", None)), "Hydra renamed get_args_parser"
+
+
+def test_hydra_builds_its_callbacks_through_a_global_that_lossbench_can_check() -> None:
+    """``Hydra.run`` and ``Hydra.multirun`` build the callbacks with ``Callbacks(cfg)``, a global
+    of ``hydra._internal.hydra``: replacing it is what lets lossbench check the entries of
+    ``hydra.callbacks`` before Hydra builds them (:func:`callbacks_checked`)."""
+    from hydra._internal import hydra as hydra_app
+    from omegaconf import OmegaConf
+
+    original = getattr(hydra_app, "Callbacks", None)
+    assert callable(original), "Hydra renamed hydra._internal.hydra.Callbacks"
+    for method in ("run", "multirun"):
+        code = getattr(hydra_app.Hydra, method).__code__
+        assert "Callbacks" in code.co_names, f"Hydra.{method} no longer builds Callbacks(cfg)"
+    config = OmegaConf.create({"hydra": {"callbacks": {}}})
+    seen = []
+    with callbacks_checked(seen.append):
+        built = hydra_app.Callbacks(config)
+    assert seen == [config] and isinstance(built, original)
+    assert hydra_app.Callbacks is original
 
 
 def test_the_private_classes_used_as_they_are_still_have_what_lossbench_calls() -> None:

@@ -142,6 +142,19 @@ class BestAccuracy(Callback):
 """
 
 
+#: A Hydra callback of one's own, which logs as each job starts (importable from the case's
+#: directory).
+OWN_HYDRA_CALLBACK = """import logging
+
+from hydra.experimental.callback import Callback
+
+
+class SaysHello(Callback):
+    def on_job_start(self, config, **kwargs):
+        logging.getLogger("lossbench").info("own_hydra_callback: the job starts")
+"""
+
+
 def refused(
     id: str, command: str, args, words, files=(("data.csv", GOOD),), *, unwanted=(), **kw
 ) -> Case:
@@ -1484,6 +1497,76 @@ CATALOGUE: list[Case] = [
     refused("callbacks-emptied", "train", ("-m", *QUICK, "hydra.callbacks=null", "seed=0,1"),
             ["hydra.callbacks=null removes lossbench's callbacks, with its check of every run"],
             fast=True),
+    # an entry of hydra.callbacks Hydra cannot build: refused before the run (Hydra warned at
+    # each event and trained, or stopped in its own words)
+    refused("hydra-callback-target-misspelt", "train", (*QUICK, "+hydra.callbacks.x._targt_=foo"),
+            ["+hydra.callbacks.x._targt_=foo: hydra.callbacks.x has no _target_ (its keys: _targt_)",
+             "Did you mean hydra.callbacks.x._target_ (not _targt_)?",
+             "+hydra.callbacks.x._target_=<module.Class>, a subclass of Hydra's Callback "
+             "(hydra.experimental.callback.Callback)",
+             "hydra.experimental.callbacks.LogJobReturnCallback", "leave the entry out"],
+            unwanted=["Missing key", "Callback DictConfig"], fast=True),
+    refused("hydra-callback-target-misspelt-sweep", "train",
+            ("-m", *QUICK, "+hydra.callbacks.x._targt_=foo", "seed=0,1"),
+            ["+hydra.callbacks.x._targt_=foo: hydra.callbacks.x has no _target_ (its keys: _targt_)",
+             "+hydra.callbacks.x._target_=<module.Class>"],
+            unwanted=["Missing key", "Callback DictConfig"], fast=True),
+    refused("hydra-callback-bare-value", "train", (*QUICK, "+hydra.callbacks.x=1"),
+            ["+hydra.callbacks.x=1: hydra.callbacks.x is 1, not a callback's settings",
+             "+hydra.callbacks.x._target_=<module.Class>"],
+            unwanted=["HYDRA_FULL_ERROR"], fast=True),
+    refused("hydra-callback-null", "train", (*QUICK, "hydra.callbacks.study_progress=null"),
+            ["hydra.callbacks.study_progress=null: hydra.callbacks.study_progress is null, which "
+             "does not turn a Hydra callback off", "remove the entry: ~hydra.callbacks.study_progress"],
+            unwanted=["Callback NoneType"], fast=True),
+    refused("hydra-callback-target-not-importable", "train",
+            (*QUICK, "+hydra.callbacks.x._target_=no.such.Class"),
+            ["hydra.callbacks.x._target_='no.such.Class' is not an importable class or function: "
+             "no module named 'no'", "+hydra.callbacks.x._target_=<module.Class>, a subclass of "
+             "Hydra's Callback"],
+            unwanted=["HYDRA_FULL_ERROR", "Error locating target"], fast=True),
+    refused("hydra-callback-target-not-a-callback", "train",
+            (*QUICK, "+hydra.callbacks.x._target_=builtins.dict"),
+            ["hydra.callbacks.x._target_='builtins.dict' is a class that is not Hydra's Callback "
+             "(hydra.experimental.callback.Callback) nor a subclass of it",
+             "+hydra.callbacks.x._target_=<module.Class>"],
+            unwanted=["Callback dict"], fast=True),
+    refused("hydra-callback-target-not-a-callback-sweep", "train",
+            ("-m", *QUICK, "+hydra.callbacks.x._target_=builtins.dict", "seed=0,1"),
+            ["hydra.callbacks.x._target_='builtins.dict' is a class that is not Hydra's Callback"],
+            unwanted=["Callback dict"], fast=True),
+    refused("hydra-callback-target-a-function", "train",
+            (*QUICK, "+hydra.callbacks.x._target_=os.getcwd"),
+            ["hydra.callbacks.x._target_='os.getcwd' is a function, not a class"],
+            unwanted=["Callback str"], fast=True),
+    refused("hydra-callback-unknown-argument", "train",
+            (*QUICK, "+hydra.callbacks.x._target_=hydra.experimental.callbacks.LogJobReturnCallback",
+             "+hydra.callbacks.x.foo=1"),
+            ["hydra.callbacks.x.foo is not an argument of "
+             "hydra.experimental.callbacks.LogJobReturnCallback"],
+            unwanted=["HYDRA_FULL_ERROR"], fast=True),
+    refused("hydra-callback-check-replaced", "train",
+            (*QUICK, "hydra.callbacks.validate_before_run._target_=builtins.dict"),
+            ["hydra.callbacks.validate_before_run._target_='builtins.dict' is a class that is not "
+             "Hydra's Callback", "This entry is lossbench's check of every run before it starts",
+             "_target_: lossbench.hydra_callbacks.ValidateBeforeRun"],
+            unwanted=["~hydra.callbacks.validate_before_run"], fast=True),
+    refused("hydra-callback-target-misspelt-in-a-config-file", "train",
+            ("-cd", "mine", "+extra=callback", *QUICK),
+            ["hydra.callbacks.x (in the config): hydra.callbacks.x has no _target_ (its keys: "
+             "_targt_)", "~hydra.callbacks.x"],
+            (("mine/extra/callback.yaml",
+              "# @package _global_\nhydra:\n  callbacks:\n    x:\n      _targt_: foo\n"),),
+            unwanted=["Missing key", "Callback DictConfig"], fast=True),
+    refused("eval-hydra-callback-target-misspelt", "eval",
+            ("ckpt_path=x.ckpt", "+hydra.callbacks.x._targt_=foo"),
+            ["+hydra.callbacks.x._targt_=foo: hydra.callbacks.x has no _target_ (its keys: _targt_)"],
+            unwanted=["does not exist"], fast=True),
+    # a Hydra callback of one's own still runs (its module: in the case's directory)
+    Case("hydra-callback-of-ones-own-works", "train",
+         (*QUICK, "+hydra.callbacks.mine._target_=own_hydra_callback.SaysHello"),
+         ("own_hydra_callback: the job starts", "completed:"),
+         (("data.csv", GOOD), ("own_hydra_callback.py", OWN_HYDRA_CALLBACK)), outcome="works"),
     refused("eval-hydra-run-dir", "eval", ("ckpt_path=x.ckpt", "hydra.run.dir=evals"),
             ["hydra.run.dir=evals: lossbench-eval writes nothing but its result (out=",
              "out=<file> chooses where the output goes"], unwanted=["does not exist"], fast=True),

@@ -17,6 +17,10 @@ Hydra's own start, where Hydra offers no public hook:
   the same parser: :func:`completion_line_flags_first` puts its flags first too, and
   :func:`completion_offers_only` keeps the schemas out of what it offers.
 
+:func:`callbacks_checked` gives a command the config Hydra composed for a run or a multirun
+before Hydra builds its callbacks (``hydra.callbacks``), so that an entry Hydra cannot build
+is refused in lossbench's words (:mod:`lossbench.hydra_callback_entries`).
+
 :func:`multirun_yaml_unwritten` keeps Hydra's basic sweeper from writing the sweep's
 ``multirun.yaml``, which no setting turns off: lossbench-eval and lossbench-predict write nothing
 but their outputs, in a multirun too.
@@ -61,6 +65,7 @@ __all__ = [
     "BasicSweeper",
     "ConfigRepository",
     "IConfigRepository",
+    "callbacks_checked",
     "completion_line_flags_first",
     "completion_offers_only",
     "flags_first",
@@ -357,6 +362,41 @@ def translating_errors(translate: Callable[[BaseException], str | None]) -> Iter
         sys.exit(2)
     finally:
         utils.run_and_report = original
+
+
+@contextmanager
+def callbacks_checked(check: Callable[[Any], None]) -> Iterator[None]:
+    """Within this block, ``check`` is given the config Hydra composed for a run or a multirun
+    before Hydra builds its callbacks from ``hydra.callbacks``, and so before any callback
+    runs and anything is written; an exception it raises ends Hydra's run there (inside
+    ``run_and_report``: :func:`translating_errors` turns a refusal into the command's).
+
+    ``Hydra.run`` and ``Hydra.multirun`` (``hydra._internal.hydra``, private; checked: Hydra
+    1.3) build the callbacks with ``Callbacks(cfg)``, a global of that module: the block
+    replaces that global with a function that calls ``check`` first, and restores it when it
+    ends.
+
+        >>> from hydra._internal import hydra as hydra_app
+        >>> with callbacks_checked(print):
+        ...     hydra_app.Callbacks(None).callbacks
+        []
+        >>> hydra_app.Callbacks.__name__
+        'Callbacks'
+    """
+    from hydra._internal import hydra as hydra_app
+
+    original = hydra_app.Callbacks
+
+    def checked(config: Any = None) -> Any:
+        if config is not None:
+            check(config)
+        return original(config)
+
+    hydra_app.Callbacks = checked  # type: ignore[assignment]
+    try:
+        yield
+    finally:
+        hydra_app.Callbacks = original  # type: ignore[misc]
 
 
 #: The file Hydra's basic sweeper writes into the sweep's directory before any job starts.

@@ -38,6 +38,7 @@ from lossbench.hydra_internals import hydra_arguments
 from lossbench.override_types import parsed_override
 
 __all__ = [
+    "CHECK_CALLBACK",
     "COMMAND_CONFIGS",
     "config_name_refusal",
     "hydra_error_refusal",
@@ -100,22 +101,20 @@ _OUTPUTS = {
 
 #: lossbench-train's pre-run check (``configs/train.yaml``): a bad setting is refused before
 #: Hydra makes the run's directory, and a sweep's bad job is recorded as refused.
-_CHECK_CALLBACK = "hydra.callbacks.validate_before_run"
+CHECK_CALLBACK = "hydra.callbacks.validate_before_run"
 
 
 def _removed_check(override: Any, key: str, given: str) -> str | None:
     """The refusal of ``given`` where it removes lossbench-train's pre-run check: ``~`` on
-    :data:`_CHECK_CALLBACK` or on all of ``hydra.callbacks``, or either set to null or ``{}``."""
-    if key not in ("hydra.callbacks", _CHECK_CALLBACK):
+    :data:`CHECK_CALLBACK` or on all of ``hydra.callbacks``, or either set to null or ``{}``."""
+    if key not in ("hydra.callbacks", CHECK_CALLBACK):
         return None
     emptied = not override.is_sweep_override() and override.value() in (None, {}, "")
     if not (override.is_delete() or (emptied and not override.is_add())):
         return None
-    what = (
-        "lossbench's check" if key == _CHECK_CALLBACK else "lossbench's callbacks, with its check"
-    )
+    what = "lossbench's check" if key == CHECK_CALLBACK else "lossbench's callbacks, with its check"
     return (
-        f"{given} removes {what} of every run before it starts ({_CHECK_CALLBACK}): without "
+        f"{given} removes {what} of every run before it starts ({CHECK_CALLBACK}): without "
         "it a bad setting of a single run is found only after Hydra made the run's directory, "
         "and a sweep's settings are not checked before its jobs start. Leave it in; a callback "
         "of your own goes beside it: +hydra.callbacks.<name>._target_=<your class>."

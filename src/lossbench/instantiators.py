@@ -120,8 +120,11 @@ def _public_names(module: Any, *, submodules: bool) -> list[str]:
     return sorted(str(n) for n in names)
 
 
-def locate(target: str, key: str, group: str) -> tuple[Any, str | None]:
-    """``(object, None)`` for an importable ``target``, else ``(None, why and how to fix)``."""
+def locate(
+    target: str, key: str, group: str, *, example: str | None = None
+) -> tuple[Any, str | None]:
+    """``(object, None)`` for an importable ``target``, else ``(None, why and how to fix)``;
+    the fix names ``example`` (by default, one of ``group``'s: :data:`BASES`)."""
     parts = target.split(".")
     module, found = None, 0
     for i in range(len(parts), 0, -1):
@@ -137,7 +140,7 @@ def locate(target: str, key: str, group: str) -> tuple[Any, str | None]:
                 )
         except Exception as error:  # the module exists but fails to import
             return None, f"{key}={target!r} cannot be imported: {type(error).__name__}: {error}"
-    example = BASES[group][1]
+    example = example or BASES[group][1]
     if module is None:
         return None, (
             f"{key}={target!r} is not an importable class or function: no module named "

@@ -56,7 +56,9 @@ from lossbench.entry_keys import refuse_unknown_entry_keys
 from lossbench.errors import NonFiniteLossError, UserInputError, format_warning, refuse
 from lossbench.flag_refusals import refuse_flag_errors
 from lossbench.help_groups import is_completed_group
+from lossbench.hydra_callback_entries import check_hydra_callbacks
 from lossbench.hydra_internals import (
+    callbacks_checked,
     completion_line_flags_first,
     completion_offers_only,
     flags_first,
@@ -821,6 +823,7 @@ def run_checkpoint_app(
         # a multirun too (-m, hydra.mode=MULTIRUN) writes nothing but each job's `out`
         with (
             translating_errors(refusal),
+            callbacks_checked(check_hydra_callbacks),  # +hydra.callbacks.x._targt_=...
             multirun_yaml_unwritten(),
             shown_config_checked(shown_config_check(parsed, command)),  # --cfg job --resolve
         ):
@@ -943,6 +946,7 @@ def main() -> None:
     try:
         with (
             translating_errors(refusal),
+            callbacks_checked(check_hydra_callbacks),  # +hydra.callbacks.x._targt_=...
             hydra_node_resolved_in_full(active=resolving),
             shown_config_checked(shown_config_check(parsed, "lossbench-train")),  # before it
             completion_offers_only(is_completed_group),  # no schema/ (the ConfigStore's)
