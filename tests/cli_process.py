@@ -1,8 +1,10 @@
-"""Run a lossbench command in a fresh Python process, as a user's shell would."""
+"""Run a lossbench command in a fresh Python process, as a user's shell would, or a plain
+Python script with this checkout's sources importable (:func:`run_script`, :func:`start_script`)."""
 
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -76,3 +78,46 @@ def run_console(
         f"sys.argv[0] = 'lossbench-{command}'; sys.exit({function}())"
     )
     return _run([sys.executable, "-c", code, *args], cwd, timeout, extra_env=extra_env)
+
+
+def run_script(
+    code: str,
+    *args: str,
+    cwd: Path | None = None,
+    timeout: float = 120,
+    extra_env: dict[str, str] | None = None,
+) -> subprocess.CompletedProcess[str]:
+    """``python -c CODE ARGS``: a plain Python script in a fresh interpreter, in ``cwd`` with
+    this checkout's sources importable and ``extra_env`` set, its output captured; what it
+    ended with is the caller's to check.
+
+        >>> done = run_script("import sys; print(sys.argv[1:])", "a", extra_env={"X": "1"})
+        >>> done.returncode, done.stdout
+        (0, "['a']\\n")
+    """
+    return _run([sys.executable, "-c", code, *args], cwd, timeout, extra_env=extra_env)
+
+
+def start_script(
+    code: str,
+    *args: str,
+    cwd: Path | None = None,
+    new_session: bool = False,
+    extra_env: dict[str, str] | None = None,
+    stdout: int = subprocess.PIPE,
+) -> subprocess.Popen[str]:
+    """:func:`run_script` started as a shell starts a command, not waited for: ``stdout`` (a
+    pipe unless told) and stderr pipes, SIGINT as a terminal delivers it, and with
+    ``new_session`` a process group (and session) of its own, which a test signals whole as a
+    terminal's Ctrl-C does."""
+    env = {**os.environ, "PYTHONPATH": str(SRC), **(extra_env or {})}
+    return subprocess.Popen(
+        [sys.executable, "-c", code, *args],
+        cwd=cwd, env=env, stdout=stdout, stderr=subprocess.PIPE, text=True,
+        start_new_session=new_session, preexec_fn=_ctrl_c_as_a_terminal_delivers_it,
+    )  # fmt: skip
+
+
+def _ctrl_c_as_a_terminal_delivers_it() -> None:
+    """In the child, before it runs: SIGINT at its default, which Python turns into Ctrl-C."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
