@@ -1,5 +1,6 @@
-"""Run a lossbench command in a fresh Python process, as a user's shell would, or a plain
-Python script with this checkout's sources importable (:func:`run_script`, :func:`start_script`)."""
+"""Run a lossbench command in a fresh Python process, as a user's shell would (``lossbench-train``
+after a test's patch too: :func:`run_patched_train`), or a plain Python script with this
+checkout's sources importable (:func:`run_script`, :func:`start_script`)."""
 
 from __future__ import annotations
 
@@ -45,14 +46,19 @@ def _run(
     timeout: float,
     unset: tuple[str, ...] = (),
     extra_env: dict[str, str] | None = None,
+    *,
+    ctrl_c: bool = False,
 ) -> subprocess.CompletedProcess[str]:
-    """``command`` in ``cwd``, its output captured, with this checkout's sources importable."""
+    """``command`` in ``cwd``, its output captured, with this checkout's sources importable;
+    with ``ctrl_c``, Ctrl-C (SIGINT) as a terminal delivers it, whatever the test runner's own
+    disposition (one it ignores, the child would ignore too)."""
     env = {k: v for k, v in os.environ.items() if k not in unset}
     env["PYTHONPATH"] = str(SRC)
     env.update(extra_env or {})
     return subprocess.run(
-        command, cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout, check=False
-    )
+        command, cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout, check=False,
+        preexec_fn=_ctrl_c_as_a_terminal_delivers_it if ctrl_c else None,
+    )  # fmt: skip
 
 
 #: The function of :mod:`lossbench.commands` each console command runs, by its short name.
@@ -121,3 +127,42 @@ def start_script(
 def _ctrl_c_as_a_terminal_delivers_it() -> None:
     """In the child, before it runs: SIGINT at its default, which Python turns into Ctrl-C."""
     signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
+#: ``lossbench-train`` as its console script runs it, after the code in the environment
+#: variable LOSSBENCH_TEST_PATCH (none where it is empty or unset): a test places a signal or
+#: a kill at one step of the command by patching that step there.
+PATCHED_TRAIN = (
+    "import os, sys\n"
+    "sys.argv[0] = 'lossbench-train'\n"
+    "exec(os.environ.get('LOSSBENCH_TEST_PATCH', ''))\n"
+    "from lossbench.commands import train\n"
+    "sys.exit(train())\n"
+)
+
+
+def run_patched_train(
+    *args: str,
+    patch: str = "",
+    timeout: float = 300,
+    ctrl_c: bool = False,
+    extra_env: dict[str, str] | None = None,
+) -> subprocess.CompletedProcess[str]:
+    """``lossbench-train ARGS`` (:data:`PATCHED_TRAIN`) in a fresh process after the code
+    ``patch``, one thread an operation (OMP_NUM_THREADS=1) and ``extra_env`` set, its output
+    captured; ``ctrl_c``: SIGINT as a terminal delivers it (see :func:`_run`)."""
+    command = [sys.executable, "-c", PATCHED_TRAIN, *args]
+    return _run(command, None, timeout, (), _patched(patch, extra_env), ctrl_c=ctrl_c)
+
+
+def start_patched_train(
+    *args: str, patch: str = "", extra_env: dict[str, str] | None = None
+) -> subprocess.Popen[str]:
+    """:func:`run_patched_train` started (:func:`start_script`), not waited for: its stdout
+    discarded, its stderr a pipe, SIGINT as a terminal delivers it."""
+    env = _patched(patch, extra_env)
+    return start_script(PATCHED_TRAIN, *args, extra_env=env, stdout=subprocess.DEVNULL)
+
+
+def _patched(patch: str, extra_env: dict[str, str] | None) -> dict[str, str]:
+    return {"OMP_NUM_THREADS": "1", "LOSSBENCH_TEST_PATCH": patch, **(extra_env or {})}
