@@ -3,8 +3,6 @@ asked, atomically, with errors raised in the training thread; and who gets the w
 
 from __future__ import annotations
 
-import os
-import subprocess
 import sys
 import threading
 
@@ -13,7 +11,7 @@ import pytest
 import torch
 from lightning.fabric.plugins.io import TorchCheckpointIO
 
-from cli_process import SRC
+from cli_process import run_script
 from lossbench import checkpoint_io
 from lossbench.checkpoint import load_checkpoint
 from lossbench.checkpoint_io import BackgroundCheckpointIO, copy_checkpoint, write_in_background
@@ -108,7 +106,6 @@ def test_the_worker_shortens_the_thread_switch_interval_only_while_it_writes(tmp
 def test_overlapping_writers_restore_the_interval_of_before_the_first(tmp_path, monkeypatch):
     """Two trainers' workers writing at once: the second found the first's short interval
     and, ending last, left it for good (each restored what it found)."""
-    import sys
 
     started, release = threading.Barrier(2), threading.Event()
     real = checkpoint_io._serialize_and_replace
@@ -243,10 +240,8 @@ def test_a_ctrl_c_at_any_moment_of_a_request_leaves_a_worker_the_teardown_ends(t
     the teardown for the worker, for ever (a study stopped by Ctrl-C did not end); or just
     after it released one, which was released again (a RuntimeError in place of the Ctrl-C).
     In a process of its own, whose hang the test can end."""
-    env = dict(os.environ, PYTHONPATH=str(SRC), OMP_NUM_THREADS="1")
-    done = subprocess.run(
-        [sys.executable, "-c", CTRL_C_AT_EACH_MOMENT, str(tmp_path)],
-        env=env, capture_output=True, text=True, timeout=600, check=False,
-    )  # fmt: skip
+    done = run_script(
+        CTRL_C_AT_EACH_MOMENT, str(tmp_path), timeout=600, extra_env={"OMP_NUM_THREADS": "1"}
+    )
     assert done.returncode == 0, (done.stdout + done.stderr)[-3000:]
     assert int(done.stdout.split()[0]) > 50, done.stdout  # every moment of the request was tried

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from cli_process import SRC, SWEEP_LAUNCHERS
+from cli_process import SRC, SWEEP_LAUNCHERS, run_script, start_script
 from lossbench.interrupts import (
     INTERRUPTED_EXIT,
     TERMINATED_EXIT,
@@ -332,14 +332,7 @@ def test_a_stopped_joblib_call_leaves_no_thread_to_release_its_semaphores_at_exi
         "except KeyboardInterrupt:\n"
         "    print([t.name for t in threading.enumerate() if t is not threading.main_thread()])\n"
     )
-    done = subprocess.run(
-        [sys.executable, "-c", script],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-        env=dict(os.environ, PYTHONPATH=str(SRC), OMP_NUM_THREADS="1"),
-    )
+    done = run_script(script, timeout=120, extra_env={"OMP_NUM_THREADS": "1"})
     assert done.returncode == 0, done.stderr[-2000:]
     assert done.stdout.strip() == "[]", done.stdout
     assert "resource_tracker" not in done.stderr, done.stderr[-2000:]
@@ -456,13 +449,8 @@ def test_ctrl_c_while_a_command_loads_torch_ends_it_in_one_line(
     Ctrl-C handling: a Ctrl-C or SIGTERM while torch loads shows no traceback. (The
     console entry points, :mod:`lossbench.commands`, import each command's module inside the
     same handling; lossbench-train and lossbench-report load torch later, in their own.)"""
-    env = dict(os.environ, PYTHONPATH=str(SRC), OMP_NUM_THREADS="1")
-    process = subprocess.Popen(
-        [sys.executable, "-c", f"import sys; from lossbench.commands import {command}; "
-         f"sys.exit({command}())", *arguments],
-        cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
-    )  # fmt: skip
+    code = f"import sys; from lossbench.commands import {command}; sys.exit({command}())"
+    process = start_script(code, *arguments, cwd=tmp_path, extra_env={"OMP_NUM_THREADS": "1"})
     deadline = time.monotonic() + 60
     while not _loading_torch(process.pid):
         assert process.poll() is None and time.monotonic() < deadline, process.communicate()
@@ -585,12 +573,7 @@ def test_a_command_stopped_in_its_work_ends_in_one_line_and_leaves_its_output_as
     mark = tmp_path / "working"
     code = f"MARK, GO = {str(mark)!r}, {str(tmp_path / 'go')!r}\n{WAIT}{_STEPS[step]}\n"
     code += f"from lossbench.commands import {command}\nsys.exit({command}())\n"
-    env = dict(os.environ, PYTHONPATH=str(SRC), OMP_NUM_THREADS="1")
-    process = subprocess.Popen(
-        [sys.executable, "-c", code, *arguments],
-        cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
-    )  # fmt: skip
+    process = start_script(code, *arguments, cwd=tmp_path, extra_env={"OMP_NUM_THREADS": "1"})
     deadline = time.monotonic() + 120
     while not mark.exists():
         assert process.poll() is None and time.monotonic() < deadline, process.communicate()

@@ -5,15 +5,13 @@ new MLflow store completes every job."""
 from __future__ import annotations
 
 import json
-import os
 import signal
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
-from cli_process import SRC, run_module
+from cli_process import run_module, run_patched_train
 
 #: A short run of Lightning's loop: breast_cancer in batches of 128 is 3 steps an epoch.
 RUN = (
@@ -41,35 +39,19 @@ def _killing_end(self, trainer, module):
         os.kill(os.getpid(), signal.SIGKILL)
 BestAndLastCheckpoint.on_train_epoch_end = _killing_end
 """
-CONSOLE = (
-    "import os, sys\n"
-    "sys.argv[0] = 'lossbench-train'\n"
-    "exec(os.environ.get('LOSSBENCH_TEST_PATCH', ''))\n"
-    "from lossbench.commands import train\n"
-    "sys.exit(train())\n"
-)
 
 
-def _train(*args: str, **env: str) -> subprocess.CompletedProcess[str]:
-    """``lossbench-train ARGS`` in a fresh process, W&B offline, with ``env`` set."""
-    environment = {**os.environ, "PYTHONPATH": str(SRC), "OMP_NUM_THREADS": "1"}
-    environment.update(WANDB_MODE="offline", WANDB_SILENT="true", **env)
-    return subprocess.run(
-        [sys.executable, "-c", CONSOLE, *args],
-        env=environment,
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-    )
+def _train(*args: str, patch: str = "", **env: str) -> subprocess.CompletedProcess[str]:
+    """``lossbench-train ARGS`` in a fresh process after ``patch``, W&B offline, with ``env``
+    set."""
+    wandb = {"WANDB_MODE": "offline", "WANDB_SILENT": "true"}
+    return run_patched_train(*args, patch=patch, extra_env={**wandb, **env})
 
 
 def _killed_then_resumed(run_dir: Path, *args: str, **env: str) -> dict:
     """Train ``args`` in ``run_dir`` killed as ``env`` says (:data:`KILL_AT_EPOCH_END`), then
     resume it with ``ckpt_path=last``; the resumed run's record."""
-    killed = _train(
-        *RUN, *args, f"hydra.run.dir={run_dir}", LOSSBENCH_TEST_PATCH=KILL_AT_EPOCH_END, **env
-    )
+    killed = _train(*RUN, *args, f"hydra.run.dir={run_dir}", patch=KILL_AT_EPOCH_END, **env)
     assert killed.returncode == -signal.SIGKILL, killed.stderr
     resumed = _train(*RUN, *args, f"hydra.run.dir={run_dir}", "ckpt_path=last")
     assert resumed.returncode == 0, resumed.stderr

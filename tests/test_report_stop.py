@@ -9,14 +9,14 @@ import os
 import shutil
 import signal
 import subprocess
-import sys
 import time
 from pathlib import Path
 
 import pytest
 
-from cli_process import SRC
+from cli_process import start_script
 from lossbench.report import ReportError, build_report
+from run_files import files_below
 from run_records import write_run
 from stop_signals import SIGNALS, WAIT, group_gone, posix
 from test_report import SEEDS, STUDY, study_metrics
@@ -43,15 +43,6 @@ def reported(tmp_path_factory: pytest.TempPathFactory) -> Path:
     build_report([study])
     _write_runs(study, "breast_cancer")
     return study
-
-
-def _files(folder: Path) -> dict[str, bytes]:
-    """Every file below ``folder`` (hidden ones included), as bytes, by relative path."""
-    return {
-        p.relative_to(folder).as_posix(): p.read_bytes()
-        for p in sorted(folder.rglob("*"))
-        if p.is_file()
-    }
 
 
 #: The step of the report's work that waits for the signal (``wait()``, :data:`stop_signals.
@@ -96,13 +87,9 @@ def _stop_report(
     mark, go = tmp_path / "working", tmp_path / "go"
     code = f"MARK, GO = {str(mark)!r}, {str(go)!r}\n{WAIT}{_STEPS[step]}\n"
     code += "from lossbench.commands import report\nsys.exit(report())\n"
-    env = dict(os.environ, PYTHONPATH=str(SRC), OMP_NUM_THREADS="1")
-    process = subprocess.Popen(
-        [sys.executable, "-c", code, *arguments],
-        cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-        start_new_session=True,
-        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
-    )  # fmt: skip
+    process = start_script(
+        code, *arguments, cwd=tmp_path, new_session=True, extra_env={"OMP_NUM_THREADS": "1"}
+    )
     try:
         deadline = time.monotonic() + 120
         while not mark.exists():
@@ -140,7 +127,7 @@ def test_a_report_stopped_on_the_way_leaves_the_earlier_report_as_it_was(
     byte: the earlier report and the runs, nothing half-written, no hidden folder left."""
     study = tmp_path / "study"
     shutil.copytree(reported, study)
-    before = _files(study)
+    before = files_below(study)
     assert "report.html" in before and "plots/wine_metrics.png" in before
     process, out, err = _stop_report(tmp_path, step, signum, str(study), to_group=to_group)
     assert process.returncode == status, err[-2000:]
@@ -150,7 +137,7 @@ def test_a_report_stopped_on_the_way_leaves_the_earlier_report_as_it_was(
         "as it was. Run the same command again."
     ]
     assert "report:" not in out
-    assert _files(study) == before
+    assert files_below(study) == before
 
 
 @posix
@@ -190,7 +177,7 @@ def test_a_stop_while_the_report_is_moved_into_place_waits_for_the_moves(
     fresh = tmp_path / "fresh"
     shutil.copytree(reported, fresh, ignore=shutil.ignore_patterns("report.*", "*.csv", "plots"))
     build_report([fresh])  # the same report, not stopped
-    written, whole = _files(study), _files(fresh)
+    written, whole = files_below(study), files_below(fresh)
     assert {name for name in written if not name.endswith(("metrics.json", "config.yaml"))} == {
         name for name in whole if not name.endswith(("metrics.json", "config.yaml"))
     }  # no hidden folder, no stale figure
@@ -211,10 +198,10 @@ def test_a_report_that_fails_on_the_way_leaves_the_folder_as_it_was(
     monkeypatch.setattr(build, "to_html", full_disk)
     study = tmp_path / "study"
     shutil.copytree(reported, study)
-    before = _files(study)
+    before = files_below(study)
     with pytest.raises(OSError, match="No space left"):
         build_report([study])
-    assert _files(study) == before
+    assert files_below(study) == before
     with pytest.raises(OSError, match="No space left"):
         build_report([study], tmp_path / "new" / "report")
     assert not (tmp_path / "new").exists()

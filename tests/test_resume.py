@@ -25,6 +25,7 @@ from lossbench.record import RunExistsError, read_record
 from lossbench.train import preflight
 from lossbench.training import train
 from lossbench.validation import ConfigError
+from run_files import epoch_of, files_below
 
 REPO = Path(__file__).resolve().parents[1]
 #: dropout > 0: a resumed run must also continue the random number generator.
@@ -778,12 +779,6 @@ def _without_run_config(path: Path) -> None:
     torch.save(checkpoint, path)
 
 
-def _files(root: Path) -> dict[str, bytes]:
-    return {
-        str(p.relative_to(root)): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()
-    }
-
-
 def test_onecycle_resume_on_other_processes_is_refused_on_the_command_line(make_cfg, tmp_path):
     """Where the user meets it: a checkpoint of a 1-process one-cycle run of an older lossbench
     (no config in it), copied without its run's config.yaml (no setting to compare), resumed
@@ -794,7 +789,7 @@ def test_onecycle_resume_on_other_processes_is_refused_on_the_command_line(make_
     copied.parent.mkdir()
     shutil.copy(record["best_checkpoint"], copied)
     _without_run_config(copied)
-    before = _files(tmp_path)
+    before = files_below(tmp_path)
     args = (*ONECYCLE, "trainer=ddp", "trainer.devices=2", f"ckpt_path={copied}")
     result = run_module("lossbench.train", *args, f"hydra.run.dir={tmp_path / 'cli'}", cwd=tmp_path)
     assert result.returncode == 2, result.stderr[-3000:]
@@ -807,7 +802,7 @@ def test_onecycle_resume_on_other_processes_is_refused_on_the_command_line(make_
     ):
         assert words in result.stderr, result.stderr
     assert "Traceback" not in result.stderr and not (tmp_path / "cli").exists()
-    assert _files(tmp_path) == before
+    assert files_below(tmp_path) == before
 
 
 def test_resume_may_change_how_long_and_where_it_writes(make_cfg, tmp_path):
@@ -830,14 +825,6 @@ def _start(run_dir: Path, *overrides: str) -> subprocess.Popen:
     )
 
 
-def _epoch_of(last: Path) -> int:
-    """The epoch of last.ckpt, or -1 while it does not exist or is being written."""
-    try:
-        return int(load_checkpoint(last)["epoch"])
-    except (ValueError, KeyError):
-        return -1
-
-
 @pytest.mark.slow
 def test_killed_run_resumes_to_the_metrics_of_an_uninterrupted_run(tmp_path):
     epochs = "trainer.max_epochs=30"
@@ -846,7 +833,7 @@ def test_killed_run_resumes_to_the_metrics_of_an_uninterrupted_run(tmp_path):
     killed = _start(killed_dir, epochs)
     last = killed_dir / "checkpoints" / "last.ckpt"
     deadline = time.monotonic() + 240
-    while _epoch_of(last) < 3:
+    while epoch_of(last) < 3:
         assert killed.poll() is None, f"the run ended before it was killed: {killed.stderr.read()}"
         assert time.monotonic() < deadline, "no last.ckpt past epoch 3 within 240 s"
         time.sleep(0.02)

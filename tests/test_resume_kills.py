@@ -24,27 +24,19 @@ from pathlib import Path
 
 import pytest
 
-from lossbench.checkpoint import load_checkpoint
+from cli_process import run_patched_train, start_patched_train
+from run_files import epoch_of
 
 pytestmark = [
     pytest.mark.slow,
     pytest.mark.skipif(sys.platform == "win32", reason="POSIX signals"),
 ]
 
-SRC = Path(__file__).resolve().parents[1] / "src"
 QUIET = (
     "data=digits",
     "trainer.enable_progress_bar=false",
     "trainer.enable_model_summary=false",
     "trainer.accelerator=cpu",
-)
-#: The console script ``lossbench-train``, optionally after PATCH (code run first).
-CONSOLE = (
-    "import os, sys\n"
-    "sys.argv[0] = 'lossbench-train'\n"
-    "exec(os.environ.get('LOSSBENCH_TEST_PATCH', ''))\n"
-    "from lossbench.commands import train\n"
-    "sys.exit(train())\n"
 )
 #: Run first in the child: SIGKILL this process as soon as a new best checkpoint file of epoch
 #: KILL_EPOCH or later is on disk (lossbench's checkpoint writer thread), before the previous best
@@ -74,44 +66,6 @@ def _signalling_end(self, trainer, module):
         os.kill(os.getpid(), int(os.environ['SIGNAL']))
 BestAndLastCheckpoint.on_train_epoch_end = _signalling_end
 """
-
-
-def _env(patch: str = "", **extra: str) -> dict[str, str]:
-    env = {**os.environ, "PYTHONPATH": str(SRC), "OMP_NUM_THREADS": "1"}
-    env["LOSSBENCH_TEST_PATCH"] = patch
-    env.update(extra)
-    return env
-
-
-def _start(*args: str, patch: str = "", **extra: str) -> subprocess.Popen[str]:
-    return subprocess.Popen(
-        [sys.executable, "-c", CONSOLE, *args],
-        env=_env(patch, **extra),
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-        text=True,
-        # Ctrl-C as a terminal delivers it, whatever the test runner's own disposition
-        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
-    )
-
-
-def _run(*args: str, timeout: float = 300) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-c", CONSOLE, *args],
-        env=_env(),
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        check=False,
-    )
-
-
-def _epoch_of(last: Path) -> int:
-    """The epoch of last.ckpt, or -1 while it does not exist or is being written."""
-    try:
-        return int(load_checkpoint(last)["epoch"])
-    except Exception:  # absent, or half-written while we read it
-        return -1
 
 
 def _wait_then_signal(proc: subprocess.Popen[str], ready, signum: int) -> None:
@@ -145,10 +99,10 @@ def _whole_then_stopped(
 ) -> tuple[Path, subprocess.Popen[str], str]:
     """Run ``args`` uninterrupted into ``whole/``, then again into ``stopped/`` with ``patch``
     placing its signal; the stopped run's directory, process and stderr."""
-    whole = _run(*args, f"hydra.run.dir={tmp_path / 'whole'}")
+    whole = run_patched_train(*args, f"hydra.run.dir={tmp_path / 'whole'}")
     assert whole.returncode == 0, whole.stderr
     run_dir = tmp_path / "stopped"
-    stopped = _start(*args, f"hydra.run.dir={run_dir}", patch=patch, **extra)
+    stopped = start_patched_train(*args, f"hydra.run.dir={run_dir}", patch=patch, extra_env=extra)
     return run_dir, stopped, stopped.communicate(timeout=300)[1]
 
 
@@ -183,7 +137,7 @@ def test_stopped_after_an_epoch_resumes_to_the_uninterrupted_run(tmp_path, case,
     )
     last = run_dir / "checkpoints" / "last.ckpt"
     assert not (run_dir / "metrics.json").exists(), "the run completed: the signal never came"
-    assert _epoch_of(last) >= 5
+    assert epoch_of(last) >= 5
     if signum == signal.SIGKILL:
         assert stopped.returncode == -signal.SIGKILL
     else:
@@ -191,7 +145,7 @@ def test_stopped_after_an_epoch_resumes_to_the_uninterrupted_run(tmp_path, case,
         assert err.strip().splitlines()[-1].startswith("lossbench: terminated (SIGTERM)."), err
         assert "Traceback" not in err, err
 
-    resumed = _run(*args, f"hydra.run.dir={run_dir}", "ckpt_path=last")
+    resumed = run_patched_train(*args, f"hydra.run.dir={run_dir}", "ckpt_path=last")
     assert resumed.returncode == 0, resumed.stderr
     assert "Traceback" not in resumed.stderr, resumed.stderr
     assert _record(run_dir)["resumed_from"] == str(last)
@@ -211,7 +165,7 @@ def test_killed_between_two_best_files_resumes_to_the_uninterrupted_run(tmp_path
     assert killed.returncode == -signal.SIGKILL
     assert len(list((run_dir / "checkpoints").glob("best-epoch*.ckpt"))) == 2  # the moment
 
-    resumed = _run(*args, f"hydra.run.dir={run_dir}", "ckpt_path=last")
+    resumed = run_patched_train(*args, f"hydra.run.dir={run_dir}", "ckpt_path=last")
     assert resumed.returncode == 0, resumed.stderr
     assert _outcome(run_dir) == _outcome(tmp_path / "whole")
 
@@ -220,17 +174,17 @@ def test_sweep_killed_after_its_first_job_reruns_to_the_uninterrupted_sweep(tmp_
     """``-m seed=0,1,2`` SIGKILLed once job 0 has its record; the same command run again skips
     job 0 (its record untouched) and ends with every job as the uninterrupted sweep's."""
     args = ("-m", *QUIET, "seed=0,1,2", "trainer.max_epochs=30")
-    whole = _run(*args, f"hydra.sweep.dir={tmp_path / 'whole'}")
+    whole = run_patched_train(*args, f"hydra.sweep.dir={tmp_path / 'whole'}")
     assert whole.returncode == 0, whole.stderr
     sweep = tmp_path / "killed"
-    killed = _start(*args, f"hydra.sweep.dir={sweep}")
+    killed = start_patched_train(*args, f"hydra.sweep.dir={sweep}")
     _wait_then_signal(killed, lambda: len(list(sweep.glob("*/metrics.json"))) >= 1, signal.SIGKILL)
     killed.wait(timeout=60)
     done = list(sweep.glob("*/metrics.json"))
     assert 1 <= len(done) < 3
     before = {p: p.stat().st_mtime_ns for p in done}
 
-    again = _run(*args, f"hydra.sweep.dir={sweep}")
+    again = run_patched_train(*args, f"hydra.sweep.dir={sweep}")
     assert again.returncode == 0, again.stderr
     assert "Traceback" not in again.stderr, again.stderr
     assert {p: p.stat().st_mtime_ns for p in done} == before  # completed jobs skipped
@@ -263,11 +217,14 @@ def test_a_ddp_run_stopped_by_sigterm_in_a_metric_gather_ends_and_resumes(tmp_pa
     the run stops (exit 143, one line for both processes, no traceback) within seconds, and
     ``ckpt_path=last`` resumes it to the uninterrupted run's record."""
     args = (*QUIET, "trainer=ddp", "trainer.devices=2", "trainer.max_epochs=8", "seed=1")
-    whole = _run(*args, f"hydra.run.dir={tmp_path / 'whole'}")
+    whole = run_patched_train(*args, f"hydra.run.dir={tmp_path / 'whole'}")
     assert whole.returncode == 0, whole.stderr
     run_dir = tmp_path / "stopped"
-    stopped = _start(
-        *args, f"hydra.run.dir={run_dir}", patch=SIGNAL_BEFORE_METRIC_GATHER, SIGNAL_EPOCH="3"
+    stopped = start_patched_train(
+        *args,
+        f"hydra.run.dir={run_dir}",
+        patch=SIGNAL_BEFORE_METRIC_GATHER,
+        extra_env={"SIGNAL_EPOCH": "3"},
     )
     try:
         err = stopped.communicate(timeout=120)[1]
@@ -280,7 +237,7 @@ def test_a_ddp_run_stopped_by_sigterm_in_a_metric_gather_ends_and_resumes(tmp_pa
     assert "Traceback" not in err, err
     assert not (run_dir / "metrics.json").exists()
 
-    resumed = _run(*args, f"hydra.run.dir={run_dir}", "ckpt_path=last")
+    resumed = run_patched_train(*args, f"hydra.run.dir={run_dir}", "ckpt_path=last")
     assert resumed.returncode == 0, resumed.stderr
     a, b = _record(run_dir), _record(tmp_path / "whole")
     keys = [k for k in b if k.startswith(("val/", "test/"))] + ["epochs", "steps", "best_epoch"]
@@ -306,7 +263,7 @@ def test_parallel_sweep_killed_ends_its_workers(tmp_path):
     again trains every job."""
     args = ("-m", *QUIET, "hydra/launcher=parallel", "seed=0,1", "trainer.max_epochs=60")
     sweep = tmp_path / "killed"
-    killed = _start(*args, f"hydra.sweep.dir={sweep}")
+    killed = start_patched_train(*args, f"hydra.sweep.dir={sweep}")
     workers: set[int] = set()
 
     def training() -> bool:  # the workers, listed while they are the launcher's children
@@ -323,7 +280,7 @@ def test_parallel_sweep_killed_ends_its_workers(tmp_path):
     time.sleep(1)
     assert not list(sweep.glob("*/metrics.json"))
 
-    again = _run(*args, f"hydra.sweep.dir={sweep}")
+    again = run_patched_train(*args, f"hydra.sweep.dir={sweep}")
     assert again.returncode == 0, again.stderr
     records = [_record(path.parent) for path in sweep.glob("*/metrics.json")]
     assert len(records) == 2 and all(r["status"] == "completed" for r in records)

@@ -15,18 +15,16 @@ Each signal is placed from inside the process at an exact step (code run before 
 from __future__ import annotations
 
 import json
-import os
 import signal
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
+from cli_process import run_patched_train
 from lossbench.checkpoint import load_checkpoint
 from lossbench.interrupts import INTERRUPTED_EXIT, TERMINATED_EXIT
 from stop_signals import posix
-from test_resume_kills import CONSOLE, SRC
 
 pytestmark = [pytest.mark.slow, posix]  # each runs lossbench-train in a process, 5-15 s
 
@@ -40,18 +38,8 @@ QUIET = (
 
 
 def _run(*args: str, patch: str = "") -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "PYTHONPATH": str(SRC), "OMP_NUM_THREADS": "1"}
-    env["LOSSBENCH_TEST_PATCH"] = patch
-    return subprocess.run(
-        [sys.executable, "-c", CONSOLE, *args],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-        # Ctrl-C as a terminal delivers it, whatever the test runner's own disposition
-        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
-    )
+    """``lossbench-train ARGS`` after ``patch``, Ctrl-C as a terminal delivers it."""
+    return run_patched_train(*args, patch=patch, ctrl_c=True)
 
 
 def _outcome(run_dir: Path) -> dict:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import copy
 import csv
 import json
-import os
 import subprocess
 import sys
 from pathlib import Path
@@ -15,7 +14,7 @@ import torch
 from hydra.core.global_hydra import GlobalHydra
 from sklearn.datasets import load_iris
 
-from cli_process import SRC
+from cli_process import run_script
 from lossbench.checkpoint import load_checkpoint
 from lossbench.evaluate import evaluate
 from lossbench.predict import predict
@@ -664,15 +663,7 @@ logging.getLogger("other").info("info of another")
 
 def _python(script: str) -> subprocess.CompletedProcess[str]:
     """``python -c script`` in a fresh interpreter with lossbench on its path; it must succeed."""
-    env = dict(os.environ, PYTHONPATH=str(SRC))
-    done = subprocess.run(
-        [sys.executable, "-c", script],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-        env=env,
-    )
+    done = run_script(script, timeout=120)
     assert done.returncode == 0, done.stderr[-2000:]
     return done
 
