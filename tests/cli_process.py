@@ -76,12 +76,19 @@ def run_console(
     ``cwd`` with this checkout's sources importable.
 
     ``python -m`` runs the same (each module's ``__main__`` calls its console function), but
-    with the module's file as ``sys.argv[0]``.
+    with the module's file as ``sys.argv[0]`` and the current directory first on Python's
+    path. A console script's path starts at its own folder instead, so the current directory
+    that ``python -c`` puts first is taken out: a module in ``cwd`` imports only through
+    ``PYTHONPATH`` (``extra_env``), as with a user's ``PYTHONPATH=. lossbench-train``.
     """
     function = CONSOLE_FUNCTIONS[command]
     code = (
-        f"import sys; from lossbench.commands import {function}; "
-        f"sys.argv[0] = 'lossbench-{command}'; sys.exit({function}())"
+        "import sys\n"
+        "if sys.path[:1] == ['']:\n"
+        "    del sys.path[0]\n"
+        f"from lossbench.commands import {function}\n"
+        f"sys.argv[0] = 'lossbench-{command}'\n"
+        f"sys.exit({function}())\n"
     )
     return _run([sys.executable, "-c", code, *args], cwd, timeout, extra_env=extra_env)
 

