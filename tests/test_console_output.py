@@ -70,6 +70,31 @@ def test_sweep_jobs_show_no_model_summary(tmp_path):
     assert SUMMARY not in result.stdout + result.stderr
 
 
+#: A Hydra callback of one's own whose module imports Lightning: joblib's workers unpickle it,
+#: importing Lightning before logging is configured, so Lightning adds its own console handler.
+HYDRA_CALLBACK_IMPORTING_LIGHTNING = """import lightning  # noqa: F401
+from hydra.experimental.callback import Callback
+
+
+class Quiet(Callback):
+    pass
+"""
+
+
+@pytest.mark.slow  # a parallel multirun in a fresh process, about 20 s on 2 cores
+def test_parallel_jobs_show_no_start_up_messages_with_an_own_hydra_callback(tmp_path):
+    (tmp_path / "own_hydra.py").write_text(HYDRA_CALLBACK_IMPORTING_LIGHTNING)
+    result = _train(
+        "-m", *TINY, "seed=0,1", "hydra/launcher=parallel", "hydra.launcher.n_jobs=2",
+        "+hydra.callbacks.own._target_=own_hydra.Quiet",
+        f"hydra.sweep.dir={tmp_path / 'sweep'}", cwd=tmp_path,
+    )  # fmt: skip
+    output = result.stdout + result.stderr
+    assert "2/2 jobs ended (2 completed" in output, output
+    for start_up in ("GPU available", "TPU available", "`Trainer.fit` stopped", "Tip:"):
+        assert start_up not in output, output
+
+
 @pytest.mark.slow  # a vectorized multirun in a fresh process, about 15 s on 2 cores
 def test_a_vectorized_sweep_says_a_group_s_refusal_once_and_lists_no_jobs_after_training(
     tmp_path,

@@ -37,7 +37,13 @@ def quiet_lightning() -> None:
     # after), its messages end here: the devices a Trainer found, tips, "`Trainer.fit` stopped".
     logging.getLogger("lightning.pytorch").propagate = False
     logging.getLogger("lightning.fabric").propagate = False
+    # and at WARNING, where Lightning's import set INFO: in a worker process (joblib's) that
+    # imported Lightning before logging was configured (unpickling a Hydra callback whose module
+    # imports it), its own console handler showed the devices, tips and "`Trainer.fit` stopped"
+    logging.getLogger("lightning.pytorch").setLevel(logging.WARNING)
+    logging.getLogger("lightning.fabric").setLevel(logging.WARNING)
     summary = logging.getLogger(MODEL_SUMMARY_LOGGER)
+    summary.setLevel(logging.INFO)  # the one message of Lightning's that a run shows
     if not any(isinstance(h, PastLightningHandler) for h in summary.handlers):
         summary.addHandler(PastLightningHandler())
     logging.getLogger("alembic").setLevel(logging.WARNING)  # imported by optuna, chatty at INFO
