@@ -678,7 +678,8 @@ CATALOGUE: list[Case] = [
              "function: no module named 'own_callback'",
              "own_callback is in the current directory, which the command does not import from: "
              "add it to Python's path (PYTHONPATH=. before the command)"],
-            (("data.csv", GOOD), ("own_callback.py", OWN_CALLBACK)), fast=True),
+            (("data.csv", GOOD), ("own_callback.py", OWN_CALLBACK)),
+            unwanted=["Give its full import path"], fast=True),
     refused("callback-learning-rate-finder", "train",
             ("+callbacks.lrf._target_=lightning.pytorch.callbacks.LearningRateFinder",),
             ["Lightning's LearningRateFinder, which lossbench does not run", "optimizer.lr",

@@ -141,11 +141,11 @@ def locate(
         except Exception as error:  # the module exists but fails to import
             return None, f"{key}={target!r} cannot be imported: {type(error).__name__}: {error}"
     example = example or BASES[group][1]
-    if module is None:
+    if module is None:  # a module of the current directory: the path is not the fix
+        fix = _outside_path(parts[0]) or f" Give its full import path, e.g. {example}."
         return None, (
             f"{key}={target!r} is not an importable class or function: no module named "
-            f"{parts[0]!r}. Give its full import path, e.g. {example}."
-            f"{_outside_path(parts[0])}"
+            f"{parts[0]!r}.{fix}"
         )
     if found == len(parts):
         return None, (
