@@ -182,12 +182,10 @@ def test_no_address_starts_a_ray_of_the_sweeps_own():
     assert init.num_cpus == 2
 
 
-@pytest.mark.parametrize("form", ["127.0.0.1:{port}", "ray://127.0.0.1:{port}"])
-def test_an_address_where_nothing_listens_is_refused_at_once(tmp_path, form):
-    """Before: 127.0.0.1:PORT ended in Ray's ValueError on object_store_memory, and with that
-    left out waited for minutes; ray://127.0.0.1:PORT waited 33 s and ended in the Ray
-    Client's "ray client connection timeout" traceback (exit 1 both)."""
-    address = form.format(port=_free_port())
+def _refused_sweep(address: str, tmp_path, **kwargs) -> tuple[str, float]:
+    """A two-job Ray sweep of ``address`` as a user runs it (``lossbench-train -m``, without
+    ``RAY_ADDRESS``), refused: its one line on stderr (exit 2) and the seconds it took."""
+    unset = ("RAY_ADDRESS", *kwargs.pop("unset", ()))
     started = time.monotonic()
     result = run_module(
         "lossbench.train",
@@ -200,18 +198,28 @@ def test_an_address_where_nothing_listens_is_refused_at_once(tmp_path, form):
         "seed=0,1",
         "paths.output_dir=out",
         cwd=tmp_path,
-        timeout=120,
-        unset=("RAY_ADDRESS",),
+        unset=unset,
+        **kwargs,
     )
     elapsed = time.monotonic() - started
     assert result.returncode == 2, result.stderr[-4000:]
     lines = [line for line in result.stderr.splitlines() if line.strip()]
     assert len(lines) == 1, result.stderr[-4000:]
-    assert lines[0].startswith(
+    return lines[0], elapsed
+
+
+@pytest.mark.parametrize("form", ["127.0.0.1:{port}", "ray://127.0.0.1:{port}"])
+def test_an_address_where_nothing_listens_is_refused_at_once(tmp_path, form):
+    """Before: 127.0.0.1:PORT ended in Ray's ValueError on object_store_memory, and with that
+    left out waited for minutes; ray://127.0.0.1:PORT waited 33 s and ended in the Ray
+    Client's "ray client connection timeout" traceback (exit 1 both)."""
+    address = form.format(port=_free_port())
+    line, elapsed = _refused_sweep(address, tmp_path, timeout=120)
+    assert line.startswith(
         f"lossbench: refused: hydra/launcher=ray with hydra.launcher.ray.init.address={address} "
         "found no Ray cluster to join (nothing answers at 127.0.0.1:"
     )
-    assert "ray start --head" in lines[0]
+    assert "ray start --head" in line
     assert elapsed < 30, elapsed
     assert not (tmp_path / "out").exists()  # no job ran, nothing written
 
@@ -261,34 +269,16 @@ def test_an_address_where_no_ray_cluster_answers_is_refused_in_seconds(
     port, and Ray then waited over 140 s before it failed."""
     port = {"silent": listening, "http": speaking_http}[server]
     address = f"127.0.0.1:{port}"
-    started = time.monotonic()
-    result = run_module(
-        "lossbench.train",
-        "-m",
-        "hydra/launcher=ray",
-        f"hydra.launcher.ray.init.address={address}",
-        "data=iris",
-        "trainer.max_epochs=1",
-        "logger=none",
-        "seed=0,1",
-        "paths.output_dir=out",
-        cwd=tmp_path,
-        timeout=90,
-        unset=("RAY_ADDRESS",),
-    )
-    elapsed = time.monotonic() - started
-    assert result.returncode == 2, result.stderr[-4000:]
-    lines = [line for line in result.stderr.splitlines() if line.strip()]
-    assert len(lines) == 1, result.stderr[-4000:]
-    assert lines[0].startswith(
+    line, elapsed = _refused_sweep(address, tmp_path, timeout=90)
+    assert line.startswith(
         f"lossbench: refused: hydra/launcher=ray with hydra.launcher.ray.init.address={address} "
         f"found no Ray cluster to join ("
     )
-    assert f"{address} answers, but not as a Ray cluster does" in lines[0] or (
-        f"{address} takes connections, but no Ray cluster answered there within 5 s" in lines[0]
+    assert f"{address} answers, but not as a Ray cluster does" in line or (
+        f"{address} takes connections, but no Ray cluster answered there within 5 s" in line
     )
-    assert "6379 unless `ray start --head --port=...` chose another" in lines[0]
-    assert "ray://<head>:10001 for its Ray Client port" in lines[0]
+    assert "6379 unless `ray start --head --port=...` chose another" in line
+    assert "ray://<head>:10001 for its Ray Client port" in line
     assert elapsed < 30, elapsed
     assert not (tmp_path / "out").exists()  # no job ran, nothing written
 
@@ -349,27 +339,10 @@ def test_auto_with_a_stale_address_file_is_refused_at_once(tmp_path):
         pytest.skip("a Ray cluster runs on this machine: auto joins it, whatever the file says")
     stale = f"127.0.0.1:{_free_port()}"
     path = _stale_cluster_file(tmp_path, stale)
-    started = time.monotonic()
-    result = run_module(
-        "lossbench.train",
-        "-m",
-        "hydra/launcher=ray",
-        "hydra.launcher.ray.init.address=auto",
-        "data=iris",
-        "trainer.max_epochs=1",
-        "logger=none",
-        "seed=0,1",
-        "paths.output_dir=out",
-        cwd=tmp_path,
-        timeout=90,
-        unset=("RAY_ADDRESS", "TMPDIR"),
-        extra_env={"RAY_TMPDIR": str(tmp_path)},
+    line, elapsed = _refused_sweep(
+        "auto", tmp_path, timeout=90, unset=("TMPDIR",), extra_env={"RAY_TMPDIR": str(tmp_path)}
     )
-    elapsed = time.monotonic() - started
-    assert result.returncode == 2, result.stderr[-4000:]
-    lines = [line for line in result.stderr.splitlines() if line.strip()]
-    assert len(lines) == 1, result.stderr[-4000:]
-    assert lines[0].startswith(
+    assert line.startswith(
         "lossbench: refused: hydra/launcher=ray with hydra.launcher.ray.init.address=auto found "
         f"no Ray cluster to join ({path} names {stale}"
     )
