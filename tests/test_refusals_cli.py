@@ -2895,6 +2895,42 @@ def test_a_job_of_a_sweep_records_a_callback_state_refusal(
     assert not list((tmp_path / "job").rglob("*.ckpt"))
 
 
+def test_a_callback_state_that_turns_unloadable_in_training_is_refused_after_it(
+    tmp_path: Path,
+) -> None:
+    """A callback whose state_dict() is plain data as the run starts and holds an object of its
+    own once training has started: the run trains, its best checkpoint cannot be read back to
+    evaluate it, and lossbench-train says so in one refusal (exit 2, no traceback), naming the
+    callback; its record keeps the epochs trained and the checkpoints stay."""
+    (tmp_path / "own_state.py").write_text(OWN_STATE_CALLBACK)
+    env = {"OMP_NUM_THREADS": "1", "PYTHONPATH": os.pathsep.join([str(SRC), str(tmp_path)])}
+    result = run_console(
+        "train", "trainer.max_epochs=2", "logger=none", "data=iris", "hydra.run.dir=run",
+        "+callbacks.late._target_=own_state.HoldsLater", cwd=tmp_path, extra_env=env,
+    )  # fmt: skip
+    output = result.stdout + result.stderr
+    assert result.returncode == 2, output[-3000:]
+    assert "Traceback" not in output and "UnpicklingError" not in output, output[-3000:]
+    lines = [line for line in result.stderr.splitlines() if line.startswith("lossbench: ")]
+    assert len(lines) == 1 and lines[0].startswith("lossbench: refused: "), lines
+    for word in (
+        "the run trained, but its best checkpoint",
+        "cannot be read back to evaluate it: it holds a 'own_state.Thing' object, which "
+        "callbacks.late (own_state.HoldsLater) put in its state_dict() during training",
+        "torch.load(weights_only=True)",
+        "Return tensors, numbers, strings and lists/dicts of them from state_dict()",
+        "What this run wrote stays",
+    ):
+        assert word in lines[0], lines[0]
+    run = tmp_path / "run"
+    record = json.loads((run / "metrics.json").read_text())
+    assert (record["status"], record["refused"], record["epochs"]) == ("failed", True, 2)
+    assert len(record["history"]["val/nll"]) == 2  # the epochs trained are kept
+    assert lines[0] == f"lossbench: refused: {record['error']}"
+    kept = sorted(p.name for p in (run / "checkpoints").iterdir())
+    assert len(kept) == 2 and kept[0].startswith("best-epoch") and kept[1] == "last.ckpt", kept
+
+
 def test_a_bug_keeps_its_traceback() -> None:
     """Only input errors become refusals; anything else propagates unchanged."""
     from lossbench.errors import UserInputError, refusing
