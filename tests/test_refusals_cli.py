@@ -2876,9 +2876,10 @@ def test_a_job_of_a_sweep_records_its_refusal(
 def test_a_job_of_a_sweep_records_a_callback_state_refusal(
     make_cfg, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """A job of a multirun (each launcher's jobs train through ``train``) refuses a callback
-    whose state_dict() checkpoints could not load back as it builds the callbacks: its
-    metrics.json records the refusal, and no epoch is trained."""
+    """A job of a multirun refuses a callback whose state_dict() checkpoints could not load
+    back as it builds the callbacks: its metrics.json records the refusal, and no epoch is
+    trained. (A job with a callback of one's own trains through ``train`` under every
+    launcher: the vectorized one trains it alone, outside a group.)"""
     from lossbench.training import train
 
     (tmp_path / "own_state.py").write_text(OWN_STATE_CALLBACK)
