@@ -160,6 +160,44 @@ class SaysHello(Callback):
 """
 
 
+#: Callbacks of one's own whose ``state_dict()`` holds an object of their own, which a
+#: checkpoint saves but ``torch.load(weights_only=True)`` does not load back: ``Holds`` from the
+#: start, ``HoldsLater`` only once training has started, so every checkpoint of its run holds
+#: one (importable from the case's directory).
+OWN_STATE_CALLBACK = """from lightning.pytorch.callbacks import Callback
+
+
+class Thing:
+    def __init__(self, n):
+        self.n = n
+
+
+class Holds(Callback):
+    def state_dict(self):
+        return {"thing": Thing(1)}
+
+
+class HoldsLater(Callback):
+    def __init__(self):
+        self.epochs = 0
+
+    def on_train_epoch_start(self, trainer, pl_module):
+        self.epochs += 1
+
+    def state_dict(self):
+        return {"thing": Thing(self.epochs)} if self.epochs else {"epochs": 0}
+"""
+#: What the refusal of ``own_state.Holds`` as ``callbacks.mine`` says, before any training.
+OWN_STATE_WORDS = (
+    "callbacks.mine (own_state.Holds): its state_dict() holds a 'own_state.Thing' object, "
+    "which the run's checkpoints would save but could not load back",
+    "torch.load(weights_only=True)",
+    "unpickling arbitrary Python objects can execute code",
+    "Return tensors, numbers, strings and lists/dicts of them from state_dict()",
+    "~callbacks.mine",
+)
+
+
 def refused(
     id: str, command: str, args, words, files=(("data.csv", GOOD),), *, unwanted=(), **kw
 ) -> Case:
@@ -671,6 +709,10 @@ CATALOGUE: list[Case] = [
             ["callbacks.own.monitor='val/acc' (the default of own_callback.BestAccuracy; not given)",
              "is not a metric of a binary run", "Did you mean callbacks.own.monitor=val/accuracy?"],
             (("data.csv", GOOD), ("own_callback.py", OWN_CALLBACK)), fast=True, on_path=True),
+    # a state_dict() that checkpoints would save but not load back: refused before training
+    refused("callback-state-holds-own-object", "train",
+            (*QUICK, "data=iris", "+callbacks.mine._target_=own_state.Holds"), OWN_STATE_WORDS,
+            (("own_state.py", OWN_STATE_CALLBACK),), fast=True, on_path=True),
     # a module of one's own in the current directory, which the console command does not import
     refused("callback-own-module-not-on-path", "train",
             ("+callbacks.own._target_=own_callback.BestAccuracy",),
@@ -2283,6 +2325,12 @@ CATALOGUE: list[Case] = [
          "loss=bce_with_logits", "seed=0,1", "hydra/launcher=vectorized"),
          ("all 2 job(s) of this sweep were refused", "(double sigmoid)"),
          outcome="every-job-refused"),
+    # a callback of one's own trains alone, outside a vectorized group: refused as a run alone
+    Case("multirun-callback-state-holds-own-object-vectorized", "train",
+         ("-m", *QUICK, "data=iris", "seed=0,1", "hydra/launcher=vectorized",
+          "+callbacks.mine._target_=own_state.Holds"),
+         ("all 2 job(s) of this sweep were refused", OWN_STATE_WORDS[0]),
+         (("own_state.py", OWN_STATE_CALLBACK),), outcome="every-job-refused", on_path=True),
     Case("multirun-limit-val-batches-refused-vectorized", "train", ("-m", *QUICK, "data=iris",
          "seed=0,1", "trainer.limit_val_batches=0.5", "hydra/launcher=vectorized"),
          ("all 2 job(s) of this sweep were refused",
@@ -2823,6 +2871,65 @@ def test_a_job_of_a_sweep_records_its_refusal(
     written = json.loads((tmp_path / "job" / "metrics.json").read_text())
     assert (written["status"], written["refused"]) == ("failed", True)
     assert words in written["error"] and written["error"] == record["error"]
+
+
+def test_a_job_of_a_sweep_records_a_callback_state_refusal(
+    make_cfg, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A job of a multirun refuses a callback whose state_dict() checkpoints could not load
+    back as it builds the callbacks: its metrics.json records the refusal, and no epoch is
+    trained. (A job with a callback of one's own trains through ``train`` under every
+    launcher: the vectorized one trains it alone, outside a group.)"""
+    from lossbench.training import train
+
+    (tmp_path / "own_state.py").write_text(OWN_STATE_CALLBACK)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.delitem(sys.modules, "own_state", raising=False)
+    monkeypatch.chdir(tmp_path)
+    cfg = make_cfg(*QUICK, "data=iris", "+callbacks.mine._target_=own_state.Holds")
+    record = train(cfg, tmp_path / "job", multirun=True)
+    written = json.loads((tmp_path / "job" / "metrics.json").read_text())
+    assert (written["status"], written["refused"], written["epochs"]) == ("failed", True, 0)
+    assert written["error"] == record["error"]
+    for word in OWN_STATE_WORDS:
+        assert word in written["error"]
+    assert not list((tmp_path / "job").rglob("*.ckpt"))
+
+
+def test_a_callback_state_that_turns_unloadable_in_training_is_refused_after_it(
+    tmp_path: Path,
+) -> None:
+    """A callback whose state_dict() is plain data as the run starts and holds an object of its
+    own once training has started: the run trains, its best checkpoint cannot be read back to
+    evaluate it, and lossbench-train says so in one refusal (exit 2, no traceback), naming the
+    callback; its record keeps the epochs trained and the checkpoints stay."""
+    (tmp_path / "own_state.py").write_text(OWN_STATE_CALLBACK)
+    env = {"OMP_NUM_THREADS": "1", "PYTHONPATH": os.pathsep.join([str(SRC), str(tmp_path)])}
+    result = run_console(
+        "train", "trainer.max_epochs=2", "logger=none", "data=iris", "hydra.run.dir=run",
+        "+callbacks.late._target_=own_state.HoldsLater", cwd=tmp_path, extra_env=env,
+    )  # fmt: skip
+    output = result.stdout + result.stderr
+    assert result.returncode == 2, output[-3000:]
+    assert "Traceback" not in output and "UnpicklingError" not in output, output[-3000:]
+    lines = [line for line in result.stderr.splitlines() if line.startswith("lossbench: ")]
+    assert len(lines) == 1 and lines[0].startswith("lossbench: refused: "), lines
+    for word in (
+        "the run trained, but its best checkpoint",
+        "cannot be read back to evaluate it: it holds a 'own_state.Thing' object, which "
+        "callbacks.late (own_state.HoldsLater) put in its state_dict() during training",
+        "torch.load(weights_only=True)",
+        "Return tensors, numbers, strings and lists/dicts of them from state_dict()",
+        "What this run wrote stays",
+    ):
+        assert word in lines[0], lines[0]
+    run = tmp_path / "run"
+    record = json.loads((run / "metrics.json").read_text())
+    assert (record["status"], record["refused"], record["epochs"]) == ("failed", True, 2)
+    assert len(record["history"]["val/nll"]) == 2  # the epochs trained are kept
+    assert lines[0] == f"lossbench: refused: {record['error']}"
+    kept = sorted(p.name for p in (run / "checkpoints").iterdir())
+    assert len(kept) == 2 and kept[0].startswith("best-epoch") and kept[1] == "last.ckpt", kept
 
 
 def test_a_bug_keeps_its_traceback() -> None:

@@ -34,7 +34,6 @@ from __future__ import annotations
 import json
 import os
 import pickle
-import re
 import zipfile
 from collections.abc import Mapping
 from pathlib import Path
@@ -55,6 +54,7 @@ from lossbench.checkpoint_format import (
     TRAINING_STATE_KEYS,
     WEIGHTS_KEY,
     history,
+    unsupported_global,
 )
 from lossbench.errors import UserInputError
 from lossbench.schedulers import (
@@ -83,6 +83,7 @@ __all__ = [
     "resume_instead",
     "resume_path",
     "rng_states",
+    "unsupported_global",
     "within_epoch_note",
 ]
 
@@ -95,6 +96,10 @@ _TRUST = (
 
 class CheckpointError(UserInputError):
     """A checkpoint that is missing, unreadable, unsafe to unpickle, or not the one needed."""
+
+    #: Of a checkpoint refused as unsafe to unpickle: the import path of the object it holds
+    #: (:func:`unsupported_global`), or ``"an object"`` where torch names none; else None.
+    held: str | None = None
 
 
 def load_checkpoint(path: str | os.PathLike, *, map_location: Any = "cpu") -> dict[str, Any]:
@@ -132,13 +137,15 @@ def load_checkpoint(path: str | os.PathLike, *, map_location: Any = "cpu") -> di
         text = str(error)
         if "Weights only load failed" not in text:
             raise _unreadable(given, path, text) from None
-        found = re.search(r"Unsupported global: GLOBAL (\S+)", text)
-        holds = f"it holds a {found.group(1)!r} object" if found else "it holds non-tensor objects"
-        raise CheckpointError(
+        found = unsupported_global(text)
+        holds = f"it holds a {found!r} object" if found else "it holds non-tensor objects"
+        refusal = CheckpointError(
             f"refused to load checkpoint {given!r}: {holds}, and unpickling arbitrary Python "
             "objects can execute code, so lossbench only loads tensors, plain containers, "
             f"strings and numbers (torch.load with weights_only=True). {_TRUST}"
-        ) from None
+        )
+        refusal.held = found or "an object"
+        raise refusal from None
     except (RuntimeError, OSError, EOFError, KeyError, ValueError, zipfile.BadZipFile) as error:
         raise _unreadable(given, path, f"{type(error).__name__}: {error}") from None
     if not isinstance(checkpoint, dict):

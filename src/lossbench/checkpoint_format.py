@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import operator
+import re
 from collections.abc import Mapping
 from typing import Any
 
@@ -151,3 +152,17 @@ class HistoryText:
             items.append(f"{json.dumps(key)}: [{text}]")
         self._done = done
         return "{" + ", ".join(items) + "}"
+
+
+def unsupported_global(message: str) -> str | None:
+    """The import path of the object that ``torch.load(weights_only=True)`` refused to
+    unpickle, read from its error ``message`` (``Unsupported global: GLOBAL my_module.Thing``),
+    or None where the message names none.
+
+        >>> unsupported_global("... Unsupported global: GLOBAL my_callbacks.Thing was not ...")
+        'my_callbacks.Thing'
+        >>> unsupported_global("Weights only load failed.") is None
+        True
+    """
+    found = re.search(r"Unsupported global: GLOBAL (\S+)", message)
+    return found.group(1) if found else None

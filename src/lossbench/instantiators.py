@@ -724,8 +724,149 @@ def build_callbacks(cfg: DictConfig, *, progress_bar: bool, model_summary: bool)
             continue
         if isinstance(callback, ModelSummary) and not model_summary:
             continue
+        check_callback_state(name, str(node["_target_"]), callback)
         built.append(callback)
     return built
+
+
+#: The packages whose callbacks' ``state_dict()`` is trusted to hold only what checkpoints
+#: load (tensors, numbers, strings, lists and dicts): Lightning's and lossbench's own.
+_OWN_STATE_PACKAGES = ("lightning.", "pytorch_lightning.", "lossbench.")
+
+#: What a callback's ``state_dict()`` may return, and why nothing else: the message of the
+#: refusals of :func:`check_callback_state` and of a best checkpoint that cannot be read.
+STATE_RULE = (
+    "lossbench reads every checkpoint with torch.load(weights_only=True), which loads only "
+    "tensors, numbers, strings and lists/dicts of them, since unpickling arbitrary Python "
+    "objects can execute code"
+)
+
+
+def _own_state_dict(cls: type) -> bool:
+    """Whether ``cls`` (a callback's class) takes its ``state_dict`` from a class outside
+    Lightning and lossbench: one of one's own, or a subclass that overrides it. Lightning's
+    callbacks (checkpoint, early stopping, progress bars, summaries) and lossbench's are
+    trusted, and cost nothing to check.
+
+        >>> from lightning.pytorch.callbacks import Callback, ModelCheckpoint
+        >>> _own_state_dict(ModelCheckpoint)
+        False
+        >>> class Counts(Callback):
+        ...     __module__ = "my_callbacks"  # one's own (a doctest's classes are lossbench's)
+        ...     def state_dict(self):
+        ...         return {"n": 1}
+        >>> _own_state_dict(Counts), _own_state_dict(type("Plain", (Callback,), {}))
+        (True, False)
+    """
+    owner = next((c for c in cls.__mro__ if "state_dict" in vars(c)), object)
+    return owner is not object and not owner.__module__.startswith(_OWN_STATE_PACKAGES)
+
+
+def unloadable_state(callback: Any) -> str | None:
+    """What in ``callback.state_dict()`` a checkpoint could hold but not load back with
+    ``torch.load(weights_only=True)``: the import path of the object torch refuses
+    (``'my_callbacks.Thing'``), or ``"an object"`` where torch names none. None where the state
+    saves and loads back, where its class takes ``state_dict`` from Lightning or lossbench
+    (:func:`_own_state_dict`), and where the state cannot be taken or saved yet (a callback
+    whose state needs the Trainer it is attached to): the run itself finds that out.
+
+        >>> from lightning.pytorch.callbacks import Callback
+        >>> class Holds(Callback):
+        ...     __module__ = "my_callbacks"  # one's own (a doctest's classes are lossbench's)
+        ...     def __init__(self, value):
+        ...         self.value = value
+        ...     def state_dict(self):
+        ...         return {"value": self.value}
+        >>> unloadable_state(Holds([1, 2.5, "a"])) is None
+        True
+        >>> unloadable_state(Holds(OmegaConf))
+        'omegaconf.omegaconf.OmegaConf'
+    """
+    if not _own_state_dict(type(callback)):
+        return None
+    import io
+    import pickle
+
+    import torch
+
+    from lossbench.checkpoint_format import unsupported_global
+
+    buffer = io.BytesIO()
+    try:
+        torch.save(callback.state_dict(), buffer)
+    except Exception:  # not taken or saved before training: the run says why
+        return None
+    buffer.seek(0)
+    try:
+        torch.load(buffer, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError as error:
+        return unsupported_global(str(error)) or "an object"
+    return None
+
+
+def check_callback_state(name: str, target: str, callback: Any) -> None:
+    """Refuse the callback of entry ``callbacks.<name>`` (built from ``target``) whose
+    ``state_dict()`` holds an object that its run's checkpoints could save but not load back
+    (:func:`unloadable_state`): the run would train to its end and then fail to read its best
+    checkpoint, as would lossbench-eval, lossbench-predict and a resume.
+
+    Raises:
+        ConfigError: the entry, its class, the object it holds, why and the fix.
+    """
+    from lossbench.errors import ConfigError
+
+    held = unloadable_state(callback)
+    if held is None:
+        return
+    cls = type(callback)
+    built = f"{cls.__module__}.{cls.__qualname__}"
+    what = f"{target}" if built == target else f"{target}, a {built}"
+    holds = f"a {held!r} object" if held != "an object" else "an object that is not plain data"
+    raise ConfigError(
+        f"callbacks.{name} ({what}): its state_dict() holds {holds}, which the run's "
+        f"checkpoints would save but could not load back: {STATE_RULE}. The run would train "
+        "to its end and then fail to read its best checkpoint. Return tensors, numbers, "
+        "strings and lists/dicts of them from state_dict() (e.g. the object's fields, rebuilt "
+        f"in load_state_dict()), or drop the callback with ~callbacks.{name}."
+    )
+
+
+def check_callback_states(cfg: DictConfig, run_dir: str | Path) -> None:
+    """Before a run starts: build each ``callbacks`` entry whose class takes its
+    ``state_dict`` from one's own code (not a shipped target, nor Lightning's or lossbench's
+    class: :func:`_own_state_dict`; a function of one's own is built to see what it returns)
+    and refuse one whose state its checkpoints could not load back
+    (:func:`check_callback_state`), for a run in ``run_dir`` (``paths.run_dir``). An entry that
+    cannot be built here is left to the run, which builds it again and says why.
+
+        >>> check_callback_states(OmegaConf.create({"callbacks": {"model_checkpoint": {
+        ...     "_target_": "lossbench.callbacks.run_checkpoint"}}}), "runs/r")
+
+    Raises:
+        ConfigError: as :func:`check_callback_state`.
+    """
+    from lightning.pytorch.callbacks import Callback
+
+    cfg = cfg.copy()
+    if "paths" in cfg:
+        with open_dict(cfg):
+            cfg.paths.run_dir = str(run_dir)
+    for name, node in entries(cfg.get("callbacks")):
+        target = str(node.get("_target_")) if isinstance(node, Mapping) else ""
+        if not target or target in SHIPPED_TARGETS:
+            continue
+        obj, error = locate(target, f"callbacks.{name}._target_", "callbacks")
+        module = str(getattr(obj, "__module__", ""))
+        if error is not None or module.startswith(_OWN_STATE_PACKAGES):
+            continue
+        if isinstance(obj, type) and not _own_state_dict(obj):
+            continue
+        try:
+            callback = _build("callbacks", name, node, Callback)
+        except Exception:  # the run builds it again, and refuses or fails as it always has
+            continue
+        if callback is not None:
+            check_callback_state(name, target, callback)
 
 
 def build_loggers(cfg: DictConfig) -> list[Any]:

@@ -159,11 +159,12 @@ def preflight(cfg: DictConfig, output_dir: str | Path) -> str:
     the config is valid (:func:`lossbench.validation.validate`, with the seed and the
     hardware), the loggers' folders can be made and written
     (:func:`~lossbench.instantiators.check_logger_folders`), Lightning accepts the
-    ``trainer.*`` settings, the data load and split (a CSV file's every value, each split's
-    classes, a validation and a test row for each DDP process, ``loss.weight`` /
-    ``pos_weight`` lengths), and a checkpoint to resume (``ckpt_path``) exists and continues
-    this model, loss, optimizer and data. The table stays cached in this process, so the run
-    does not read the file again.
+    ``trainer.*`` settings, each callback of one's own has a ``state_dict()`` its checkpoints
+    can load back (:func:`~lossbench.instantiators.check_callback_states`), the data load and
+    split (a CSV file's every value, each split's classes, a validation and a test row for
+    each DDP process, ``loss.weight`` / ``pos_weight`` lengths), and a checkpoint to resume
+    (``ckpt_path``) exists and continues this model, loss, optimizer and data. The table stays
+    cached in this process, so the run does not read the file again.
 
     Raises:
         UserInputError: the first problem found, with what was given, why and the fix.
@@ -186,12 +187,14 @@ def preflight(cfg: DictConfig, output_dir: str | Path) -> str:
         )
         from lossbench.data.datamodule import ClassificationDataModule
         from lossbench.distributed import check_evaluation_shares
+        from lossbench.instantiators import check_callback_states
         from lossbench.module import ClassifierModule, resolved_loss
         from lossbench.runners import select_runner
         from lossbench.training import check_trainer_settings
 
     trainer = check_trainer_settings(cfg)
     select_runner(cfg, trainer)  # runner=epoch with DDP, for one
+    check_callback_states(cfg, output_dir)  # a state_dict() its checkpoints could not load
     datamodule = ClassificationDataModule(cfg.data, cfg.loss.name, seed=cfg.seed)
     check_evaluation_shares(cfg, datamodule.sizes(), trainer.world_size, datamodule.task)
     _check_batch_fraction(cfg, datamodule.sizes()["train"])

@@ -15,6 +15,7 @@ checkpoint on ``val`` and ``test``.
 from __future__ import annotations
 
 import logging
+import pickle
 import re
 import time
 import warnings
@@ -24,7 +25,6 @@ from pathlib import Path
 from typing import Any
 
 import lightning as L
-import torch
 from hydra.utils import instantiate
 from lightning.fabric.utilities.exceptions import MisconfigurationException
 from lightning.pytorch.callbacks import Checkpoint, EarlyStopping, ModelSummary, ProgressBar
@@ -39,6 +39,7 @@ from lossbench.checkpoint import (
     check_resume,
     load_checkpoint,
     resume_path,
+    unsupported_global,
     within_epoch_note,
 )
 from lossbench.checkpoint_format import EPOCH_KEY, history, run_config_text
@@ -49,7 +50,14 @@ from lossbench.distributed import check_evaluation_shares, finish_run, prepare
 from lossbench.ended_runs import finishes_unrecorded_run
 from lossbench.errors import NonFiniteLossError, UserInputError
 from lossbench.hardware import trainer_settings_error
-from lossbench.instantiators import build_callbacks, build_loggers, check_logger_folders
+from lossbench.instantiators import (
+    STATE_RULE,
+    build_callbacks,
+    build_loggers,
+    check_logger_folders,
+    entries,
+    unloadable_state,
+)
 from lossbench.interrupts import fit_interrupts
 from lossbench.lightning_internals import epochs_processed, open_wandb_run
 from lossbench.loggers import continue_logs, log_final_metrics
@@ -422,14 +430,16 @@ def _fit(
         module.load_state_dict(in_memory)
     values: dict[str, float] = {}
     if trainer.world_size == 1:
-        values = _evaluate_best(trainer, module, datamodule, best)
+        with _reading_best(cfg, trainer, best):
+            values = _evaluate_best(trainer, module, datamodule, best)
     else:  # each rank evaluates its share of the samples; Lightning's loops gather them
         # the loggers get the gathered values once, as one process's run logs them (the best
         # epoch's val/ under best/): Lightning's loops would log val/ as one more epoch
         loggers, trainer.loggers = trainer.loggers, []
         try:
             for stage in ("validate", "test"):
-                with fit_interrupts(trainer):  # stopped there: Ctrl-C or SIGTERM, not exit 1
+                # stopped there: Ctrl-C or SIGTERM, not exit 1
+                with fit_interrupts(trainer), _reading_best(cfg, trainer, best):
                     results = getattr(trainer, stage)(
                         module,
                         datamodule=datamodule,
@@ -644,9 +654,8 @@ def _evaluate_best(
     at the last global step, the validation metrics as ``best/val/...``
     (:func:`~lossbench.metric_names.best_logged`)."""
     device = trainer.strategy.root_device
-    if best is not None:
-        state = torch.load(best, map_location=device, weights_only=True)["state_dict"]
-        module.load_state_dict(state)
+    if best is not None:  # refused where it holds what weights_only=True cannot load
+        module.load_state_dict(load_checkpoint(best, map_location=device)["state_dict"])
     module.to(device).eval()
     plugin = trainer.precision_plugin
     results: dict[str, float] = {}
@@ -657,6 +666,61 @@ def _evaluate_best(
     hparams = logged_hparams(module, datamodule)
     log_final_metrics(trainer.loggers, results, trainer.global_step, hparams)
     return results
+
+
+@contextmanager
+def _reading_best(cfg: DictConfig, trainer: L.Trainer, best: str | None) -> Iterator[None]:
+    """Around reading the best checkpoint ``best`` once the fit has ended: a checkpoint that
+    holds an object ``torch.load(weights_only=True)`` refuses (a callback's state that turned
+    into one during training; :func:`lossbench.instantiators.check_callback_state` refuses
+    one that holds it before) becomes a :class:`~lossbench.checkpoint.CheckpointError` that
+    names the callback, why and the fix (:func:`unreadable_best`): from
+    :func:`~lossbench.checkpoint.load_checkpoint`, or from Lightning's own load under DDP."""
+    try:
+        yield
+    except CheckpointError as error:
+        if error.held is None:  # missing or truncated: its own message says so
+            raise
+        raise unreadable_best(cfg, trainer, best, error.held) from None
+    except pickle.UnpicklingError as error:  # trainer.validate(ckpt_path=best, ...) under DDP
+        held = unsupported_global(str(error)) or "an object"
+        raise unreadable_best(cfg, trainer, best, held) from None
+
+
+def unreadable_best(
+    cfg: DictConfig, trainer: L.Trainer, best: str | None, held: str
+) -> CheckpointError:
+    """The refusal of a run whose best checkpoint ``best``, written during its training, holds
+    ``held`` (an object's import path, or ``"an object"``), which checkpoints cannot load back:
+    which callback's ``state_dict()`` holds it now (:func:`~lossbench.instantiators.
+    unloadable_state`), why, the fix, and that what the run wrote stays."""
+    culprits = []
+    targets = {
+        str(node.get("_target_")): name
+        for name, node in entries(cfg.get("callbacks"))
+        if isinstance(node, DictConfig)
+    }
+    for callback in trainer.callbacks:
+        if unloadable_state(callback) is None:
+            continue
+        path = f"{type(callback).__module__}.{type(callback).__qualname__}"
+        name = targets.get(path)
+        culprits.append(f"callbacks.{name} ({path})" if name else path)
+    source = (
+        f"which {' and '.join(culprits)} put in its state_dict() during training"
+        if culprits
+        else "which a callback put in the checkpoint during training (from its state_dict() or "
+        "on_save_checkpoint())"
+    )
+    holds = f"a {held!r} object" if held != "an object" else "an object that is not plain data"
+    folder = Path(best).parent if best else "checkpoints/"
+    return CheckpointError(
+        f"the run trained, but its best checkpoint {best} cannot be read back to evaluate it: "
+        f"it holds {holds}, {source}. {STATE_RULE}. Return tensors, numbers, strings and "
+        "lists/dicts of them from state_dict() (e.g. the object's fields, rebuilt in "
+        "load_state_dict()), then train the run again. What this run wrote stays: its "
+        f"checkpoints in {folder}, the metrics of its epochs in metrics.json (history)."
+    )
 
 
 def logged_hparams(
