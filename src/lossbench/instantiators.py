@@ -327,9 +327,8 @@ def kind_of(obj: Any) -> str | None:
     if not isinstance(obj, type):
         if not callable(obj):
             return None
-        path = f"{getattr(obj, '__module__', '')}.{getattr(obj, '__qualname__', '')}"
-        if path in SHIPPED_TARGETS:
-            return shipped_kind(path)
+        if _import_path(obj) in SHIPPED_TARGETS:
+            return shipped_kind(_import_path(obj))
         kinds = (kind_of(returned) for returned in _returned_classes(obj) or ())
         return next((kind for kind in kinds if kind is not None), None)
     lightning = _lightning_bases(obj)
@@ -341,6 +340,11 @@ def kind_of(obj: Any) -> str | None:
         for b in obj.__mro__
     )
     return "hydra.callbacks" if hydra else None
+
+
+def _import_path(obj: Any) -> str:
+    """``module.name`` of function ``obj``, as a ``_target_`` names it."""
+    return f"{getattr(obj, '__module__', '')}.{getattr(obj, '__qualname__', '')}"
 
 
 def _returned_classes(function: Any) -> tuple[type, ...] | None:
@@ -371,9 +375,8 @@ def fits(obj: Any, group: str) -> bool:
         return kind_of(obj) == group
     if group not in FACTORY_GROUPS or not callable(obj):
         return False
-    path = f"{getattr(obj, '__module__', '')}.{getattr(obj, '__qualname__', '')}"
-    if path in SHIPPED_TARGETS:
-        return shipped_kind(path) == group
+    if _import_path(obj) in SHIPPED_TARGETS:
+        return shipped_kind(_import_path(obj)) == group
     returned = _returned_classes(obj)
     return returned is None or any(kind_of(r) == group for r in returned)
 
