@@ -136,7 +136,9 @@ def _no_target(name: str, node: Any, shown: str, given: list[str]) -> str:
 
 def _not_a_callback(name: str, target: str, obj: Any, given: list[str]) -> str | None:
     """The refusal of ``hydra.callbacks.<name>._target_=target`` (imported: ``obj``) where it
-    is not a Hydra ``Callback`` class; None where it is."""
+    is not a Hydra ``Callback`` class; None where it is. A Lightning callback, logger or
+    profiler (or a factory of one) is told the override of its own group
+    (:func:`lossbench.instantiators.other_kind`)."""
     from hydra.experimental.callback import Callback
 
     from lossbench.instantiators import other_kind
