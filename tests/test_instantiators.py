@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import csv
 import importlib.util
+import sys
 import time
 from pathlib import Path
 
@@ -17,6 +18,7 @@ from lightning.pytorch.callbacks import (
     RichProgressBar,
     Timer,
 )
+from omegaconf import OmegaConf
 
 from cli_process import run_module
 from lossbench.callbacks import BestAndLastCheckpoint, BestWeightsInMemory, EpochProgressBar
@@ -27,7 +29,15 @@ from lossbench.entry_arguments import (
     keyword_arguments,
     required_arguments,
 )
-from lossbench.instantiators import SHIPPED_TARGETS, build_callbacks, locate
+from lossbench.hydra_callback_entries import hydra_callback_refusal
+from lossbench.instantiators import (
+    SHIPPED_TARGETS,
+    build_callbacks,
+    check_entry,
+    fits,
+    locate,
+    shipped_kind,
+)
 from lossbench.train import config_dir
 from lossbench.training import train
 from lossbench.validation import ConfigError, validate
@@ -54,6 +64,9 @@ def test_every_shipped_target_is_listed_and_imports():
     for target in SHIPPED_TARGETS:
         obj, error = locate(target, "x._target_", "callbacks")
         assert error is None and callable(obj), target
+        # their kind, read from the module's name without importing them, is theirs
+        assert fits(obj, shipped_kind(target)), target
+        assert isinstance(obj, type) == target.rsplit(".", 1)[-1][:1].isupper(), target
 
 
 def test_shipped_arguments_are_the_signatures_of_the_installed_targets():
@@ -236,7 +249,8 @@ def test_rich_progress_and_lr_monitor_options(make_cfg):
         (
             ("+callbacks.timer._target_=lightning.pytorch.callbacks.Timr",),
             r"lightning.pytorch.callbacks has no 'Timr'\. Did you mean "
-            r"lightning.pytorch.callbacks.Timer\?.*Names in lightning.pytorch.callbacks: "
+            r"lightning.pytorch.callbacks.Timer\? Lightning Callback classes in "
+            r"lightning.pytorch.callbacks: "
             r".*EarlyStopping",
         ),
         (
@@ -274,6 +288,288 @@ def test_rich_progress_and_lr_monitor_options(make_cfg):
 def test_bad_callbacks_and_schedulers_are_refused_with_the_choices(make_cfg, overrides, message):
     with pytest.raises(ConfigError, match=message):
         validate(make_cfg(*RUN, *overrides))  # FAST sets trainer.max_epochs=2
+
+
+#: A module of one's own with a Lightning callback, a Hydra callback and a plain function.
+OWN_KINDS = """from hydra.experimental.callback import Callback as HydraCallback
+from lightning.pytorch.callbacks import Callback
+
+
+class LogEpochs(Callback):
+    pass
+
+
+class JobStartLine(HydraCallback):
+    pass
+
+
+def job_start_count() -> int:
+    return 0
+"""
+
+
+@pytest.fixture
+def own_kinds(tmp_path, monkeypatch):
+    """``own_kinds`` (:data:`OWN_KINDS`), importable as with ``PYTHONPATH=.``."""
+    (tmp_path / "own_kinds.py").write_text(OWN_KINDS)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.delitem(sys.modules, "own_kinds", raising=False)
+
+
+@pytest.mark.parametrize(
+    ("group", "target", "hint", "listing"),
+    [
+        (
+            "callbacks",
+            "lightning.pytorch.callbacks.Timr",
+            "Did you mean lightning.pytorch.callbacks.Timer?",
+            "Lightning Callback classes in lightning.pytorch.callbacks: BackboneFinetuning, "
+            "BaseFinetuning, BasePredictionWriter, BatchSizeFinder, Callback, Checkpoint, ",
+        ),
+        (  # a Hydra callback is close, and no Lightning one: not offered as if it fitted
+            "callbacks",
+            "own_kinds.JobStartLin",
+            "own_kinds.JobStartLine is close, but it is a Hydra Callback, which goes in "
+            "hydra.callbacks: give it as +hydra.callbacks.x._target_=own_kinds.JobStartLine.",
+            "Lightning Callback classes in own_kinds: Callback, LogEpochs.",
+        ),
+        (  # a function that returns an int builds no callback: neither offered nor listed
+            "callbacks",
+            "own_kinds.job_start_coun",
+            "",
+            "Lightning Callback classes in own_kinds: Callback, LogEpochs.",
+        ),
+        (
+            "callbacks",
+            "lossbench.loggers.CSVLoger",
+            "lossbench.loggers.CSVLogger is close, but it is a Lightning Logger, which goes in "
+            "logger: give it as +logger.x._target_=lossbench.loggers.CSVLogger.",
+            "lossbench.loggers has no Lightning Callback class; names in it: ",
+        ),
+        (
+            "callbacks",
+            "lossbench.loggers.mlflow_loger",
+            "lossbench.loggers.mlflow_logger is close, but it is a function that builds a "
+            "Lightning Logger, which goes in logger: give it as "
+            "+logger.x._target_=lossbench.loggers.mlflow_logger.",
+            "lossbench.loggers has no Lightning Callback class; names in it: ",
+        ),
+        (
+            "logger",
+            "lossbench.loggers.CSVLoger",
+            "Did you mean lossbench.loggers.CSVLogger or lossbench.loggers.LightningCSVLogger?",
+            "Lightning Logger classes in lossbench.loggers: CSVLogger, LightningCSVLogger, "
+            "MLFlowLogger, ResumedMLFlowLogger; functions: mlflow_logger, wandb_logger.",
+        ),
+        (  # lossbench's factories (callbacks=default's model_checkpoint) are offered
+            "callbacks",
+            "lossbench.callbacks.run_checkpont",
+            "Did you mean lossbench.callbacks.run_checkpoint?",
+            "Lightning Callback classes in lossbench.callbacks: BestAndLastCheckpoint, "
+            "BestWeightsInMemory, EpochProgressBar, EpochRichProgressBar; functions: "
+            "run_checkpoint, run_early_stopping, snapshot.",
+        ),
+        (  # stopped_early tells whether a callback stopped: it builds none
+            "callbacks",
+            "lossbench.callbacks.stoped_early",
+            "",
+            "Lightning Callback classes in lossbench.callbacks: ",
+        ),
+        (
+            "trainer",
+            "lightning.pytorch.profilers.SimpleProfilr",
+            "Did you mean lightning.pytorch.profilers.SimpleProfiler or "
+            "lightning.pytorch.profilers.Profiler?",
+            "Lightning Profiler classes in lightning.pytorch.profilers: AdvancedProfiler, "
+            "PassThroughProfiler, Profiler, PyTorchProfiler, SimpleProfiler, XLAProfiler.",
+        ),
+        (
+            "logger",
+            "lightning.pytorch.callbacks.CSVLogger",
+            "",
+            "lightning.pytorch.callbacks has no Lightning Logger class; names in it: "
+            "BackboneFinetuning, ",
+        ),
+    ],
+    ids=[
+        "callback-misspelt",
+        "hydra-callback-close",
+        "plain-function-close",
+        "logger-close",
+        "logger-factory-close",
+        "logger-misspelt",
+        "callback-factory-misspelt",
+        "helper-function-close",
+        "profiler-misspelt",
+        "no-logger-in-module",
+    ],
+)
+def test_a_misspelt_class_is_offered_the_names_of_its_entrys_kind(
+    own_kinds, group, target, hint, listing
+):
+    """Close names whose object the entry's group takes are offered; a close one of another
+    kind is named with the override of its own group, never as if it fitted."""
+    name = "profiler" if group == "trainer" else "x"
+    attr = target.rsplit(".", 1)
+    message = check_entry(group, name, {"_target_": target})
+    lead = f"{group}.{name}._target_={target!r} cannot be imported: {attr[0]} has no {attr[1]!r}."
+    assert message.startswith(f"{lead}{' ' + hint if hint else ''} {listing}"), message
+    if not hint:
+        assert "Did you mean" not in message and "is close" not in message
+
+
+@pytest.mark.parametrize(
+    ("group", "name", "target", "message"),
+    [
+        (
+            "callbacks",
+            "log",
+            "lightning.pytorch.loggers.CSVLogger",
+            "callbacks.log._target_='lightning.pytorch.loggers.CSVLogger' is not a Lightning "
+            "Callback (lightning.pytorch.callbacks.Callback) nor a subclass of one: it is a "
+            "Lightning Logger, which goes in logger: give it as "
+            "+logger.log._target_=lightning.pytorch.loggers.CSVLogger. Here, name a Callback "
+            "class, e.g. +callbacks.timer._target_=lightning.pytorch.callbacks.Timer.",
+        ),
+        (
+            "callbacks",
+            "job",
+            "own_kinds.JobStartLine",
+            "callbacks.job._target_='own_kinds.JobStartLine' is not a Lightning Callback "
+            "(lightning.pytorch.callbacks.Callback) nor a subclass of one: it is a Hydra "
+            "Callback, which goes in hydra.callbacks: give it as "
+            "+hydra.callbacks.job._target_=own_kinds.JobStartLine. Here, name a Callback "
+            "class, e.g. +callbacks.timer._target_=lightning.pytorch.callbacks.Timer.",
+        ),
+        (
+            "callbacks",
+            "prof",
+            "lightning.pytorch.profilers.SimpleProfiler",
+            "callbacks.prof._target_='lightning.pytorch.profilers.SimpleProfiler' is not a "
+            "Lightning Callback (lightning.pytorch.callbacks.Callback) nor a subclass of one: "
+            "it is a Lightning Profiler, which goes in trainer.profiler: give it as "
+            "debug=profiler trainer.profiler._target_=lightning.pytorch.profilers.SimpleProfiler."
+            " Here, name a Callback class, e.g. "
+            "+callbacks.timer._target_=lightning.pytorch.callbacks.Timer.",
+        ),
+        (
+            "logger",
+            "cb",
+            "lightning.pytorch.callbacks.Timer",
+            "logger.cb._target_='lightning.pytorch.callbacks.Timer' is not a Lightning Logger "
+            "(lightning.pytorch.loggers.Logger) nor a subclass of one: it is a Lightning "
+            "Callback, which goes in callbacks: give it as "
+            "+callbacks.cb._target_=lightning.pytorch.callbacks.Timer. Here, name a Logger "
+            "class, e.g. logger=csv, or +logger.NAME._target_=lightning.pytorch.loggers.CSVLogger.",
+        ),
+        (
+            "logger",
+            "ckpt",
+            "lossbench.callbacks.run_checkpoint",
+            "logger.ckpt._target_='lossbench.callbacks.run_checkpoint' does not build a "
+            "Lightning Logger (lightning.pytorch.loggers.Logger): it is a function that builds "
+            "a Lightning Callback, which goes in callbacks: give it as "
+            "+callbacks.ckpt._target_=lossbench.callbacks.run_checkpoint. Here, name a Logger "
+            "class, e.g. logger=csv, or +logger.NAME._target_=lightning.pytorch.loggers.CSVLogger.",
+        ),
+        (  # a profiler's entry has no name of its own: the class's
+            "trainer",
+            "profiler",
+            "lightning.pytorch.callbacks.Timer",
+            "trainer.profiler._target_='lightning.pytorch.callbacks.Timer' is not a Lightning "
+            "Profiler (lightning.pytorch.profilers.Profiler) nor a subclass of one: it is a "
+            "Lightning Callback, which goes in callbacks: give it as "
+            "+callbacks.timer._target_=lightning.pytorch.callbacks.Timer. Here, name a Profiler "
+            "class, e.g. trainer.profiler=simple, or debug=profiler trainer.profiler._target_="
+            "lightning.pytorch.profilers.AdvancedProfiler.",
+        ),
+        (  # of no kind an entry takes: as before
+            "callbacks",
+            "rec",
+            "collections.OrderedDict",
+            "callbacks.rec._target_='collections.OrderedDict' is not a Lightning Callback "
+            "(lightning.pytorch.callbacks.Callback) nor a subclass of one: the run could not use "
+            "it. Name a Callback class, e.g. "
+            "+callbacks.timer._target_=lightning.pytorch.callbacks.Timer.",
+        ),
+    ],
+    ids=[
+        "logger-as-callback",
+        "hydra-callback-as-callback",
+        "profiler-as-callback",
+        "callback-as-logger",
+        "callback-factory-as-logger",
+        "callback-as-profiler",
+        "no-kind",
+    ],
+)
+def test_a_class_of_another_kind_is_refused_with_the_override_of_its_group(
+    own_kinds, group, name, target, message
+):
+    assert check_entry(group, name, {"_target_": target}) == message
+
+
+def _hydra_callback(target: str) -> str | None:
+    config = OmegaConf.create({"hydra": {"callbacks": {"x": {"_target_": target}}}})
+    return hydra_callback_refusal(config)
+
+
+@pytest.mark.parametrize(
+    ("target", "words"),
+    [
+        (
+            "own_kinds.LogEpochs",
+            "hydra.callbacks.x._target_='own_kinds.LogEpochs' is not Hydra's Callback "
+            "(hydra.experimental.callback.Callback) nor a subclass of it: it is a Lightning "
+            "Callback, which goes in callbacks: give it as "
+            "+callbacks.x._target_=own_kinds.LogEpochs. Name the callback's class: "
+            "+hydra.callbacks.x._target_=<module.Class>, a subclass of Hydra's Callback",
+        ),
+        (
+            "lightning.pytorch.loggers.CSVLogger",
+            "hydra.callbacks.x._target_='lightning.pytorch.loggers.CSVLogger' is not Hydra's "
+            "Callback (hydra.experimental.callback.Callback) nor a subclass of it: it is a "
+            "Lightning Logger, which goes in logger: give it as "
+            "+logger.x._target_=lightning.pytorch.loggers.CSVLogger. Name the callback's class",
+        ),
+        (
+            "lossbench.callbacks.run_checkpoint",
+            "hydra.callbacks.x._target_='lossbench.callbacks.run_checkpoint' is a function, not "
+            "a class: it is a function that builds a Lightning Callback, which goes in "
+            "callbacks: give it as +callbacks.x._target_=lossbench.callbacks.run_checkpoint. ",
+        ),
+        (
+            "own_kinds.LogEpoch",
+            "hydra.callbacks.x._target_='own_kinds.LogEpoch' cannot be imported: own_kinds has "
+            "no 'LogEpoch'. own_kinds.LogEpochs is close, but it is a Lightning Callback, which "
+            "goes in callbacks: give it as +callbacks.x._target_=own_kinds.LogEpochs. Hydra "
+            "Callback classes in own_kinds: HydraCallback, JobStartLine.",
+        ),
+        (
+            "own_kinds.JobStartLin",
+            "hydra.callbacks.x._target_='own_kinds.JobStartLin' cannot be imported: own_kinds "
+            "has no 'JobStartLin'. Did you mean own_kinds.JobStartLine? Hydra Callback classes "
+            "in own_kinds: HydraCallback, JobStartLine.",
+        ),
+        (  # no function is a Hydra callback: not offered
+            "own_kinds.job_start_coun",
+            "hydra.callbacks.x._target_='own_kinds.job_start_coun' cannot be imported: own_kinds "
+            "has no 'job_start_coun'. Hydra Callback classes in own_kinds: HydraCallback, "
+            "JobStartLine.",
+        ),
+    ],
+    ids=[
+        "lightning-callback",
+        "lightning-logger",
+        "callback-factory",
+        "lightning-callback-close",
+        "hydra-callback-misspelt",
+        "function-close",
+    ],
+)
+def test_a_hydra_callback_entry_is_told_the_kind_of_what_it_names(own_kinds, target, words):
+    refusal = _hydra_callback(target)
+    assert refusal is not None and refusal.startswith(words), refusal
 
 
 DEVICE_STATS = "+callbacks.dsm._target_=lightning.pytorch.callbacks.DeviceStatsMonitor"

@@ -197,6 +197,21 @@ OWN_STATE_WORDS = (
     "~callbacks.mine",
 )
 
+#: A module of one's own with a Lightning callback and a Hydra callback (importable from the
+#: case's directory): an entry of each group told where the other goes.
+OWN_CALLBACKS = """from hydra.experimental.callback import Callback as HydraCallback
+from lightning.pytorch.callbacks import Callback
+
+
+class LogEpochs(Callback):
+    pass
+
+
+class JobStartLine(HydraCallback):
+    pass
+"""
+OWN_CALLBACKS_FILES = (("data.csv", GOOD), ("own_callbacks.py", OWN_CALLBACKS))
+
 
 def refused(
     id: str, command: str, args, words, files=(("data.csv", GOOD),), *, unwanted=(), **kw
@@ -722,6 +737,36 @@ CATALOGUE: list[Case] = [
              "add it to Python's path (PYTHONPATH=. before the command)"],
             (("data.csv", GOOD), ("own_callback.py", OWN_CALLBACK)),
             unwanted=["Give its full import path"], fast=True),
+    # a class of another kind than the entry's: named with the override of its own group
+    refused("callback-close-name-is-a-hydra-callback", "train",
+            ("+callbacks.job._target_=own_callbacks.JobStartLin",),
+            ["callbacks.job._target_='own_callbacks.JobStartLin' cannot be imported: own_callbacks "
+             "has no 'JobStartLin'. own_callbacks.JobStartLine is close, but it is a Hydra Callback, "
+             "which goes in hydra.callbacks: give it as "
+             "+hydra.callbacks.job._target_=own_callbacks.JobStartLine. Lightning Callback classes "
+             "in own_callbacks: Callback, LogEpochs."],
+            OWN_CALLBACKS_FILES, unwanted=["Did you mean"], fast=True, on_path=True),
+    refused("callback-a-hydra-callback", "train",
+            ("+callbacks.job._target_=own_callbacks.JobStartLine",),
+            ["callbacks.job._target_='own_callbacks.JobStartLine' is not a Lightning Callback "
+             "(lightning.pytorch.callbacks.Callback) nor a subclass of one: it is a Hydra Callback, "
+             "which goes in hydra.callbacks: give it as "
+             "+hydra.callbacks.job._target_=own_callbacks.JobStartLine. Here, name a Callback class"],
+            OWN_CALLBACKS_FILES, fast=True, on_path=True),
+    refused("callback-a-logger", "train", ("+callbacks.csv._target_=lightning.pytorch.loggers.CSVLogger",),
+            ["callbacks.csv._target_='lightning.pytorch.loggers.CSVLogger' is not a Lightning "
+             "Callback (lightning.pytorch.callbacks.Callback) nor a subclass of one: it is a "
+             "Lightning Logger, which goes in logger: give it as "
+             "+logger.csv._target_=lightning.pytorch.loggers.CSVLogger. Here, name a Callback class"],
+            unwanted=["needs save_dir"], fast=True),
+    refused("hydra-callback-a-lightning-callback", "train",
+            (*QUICK, "+hydra.callbacks.epochs._target_=own_callbacks.LogEpochs"),
+            ["hydra.callbacks.epochs._target_='own_callbacks.LogEpochs' is not Hydra's Callback "
+             "(hydra.experimental.callback.Callback) nor a subclass of it: it is a Lightning "
+             "Callback, which goes in callbacks: give it as "
+             "+callbacks.epochs._target_=own_callbacks.LogEpochs.",
+             "+hydra.callbacks.epochs._target_=<module.Class>, a subclass of Hydra's Callback"],
+            OWN_CALLBACKS_FILES, unwanted=["Callback LogEpochs"], fast=True, on_path=True),
     refused("callback-learning-rate-finder", "train",
             ("+callbacks.lrf._target_=lightning.pytorch.callbacks.LearningRateFinder",),
             ["Lightning's LearningRateFinder, which lossbench does not run", "optimizer.lr",

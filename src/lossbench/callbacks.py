@@ -35,6 +35,8 @@ __all__ = [
     "EpochProgressBar",
     "EpochRichProgressBar",
     "drop_overridden_stop",
+    "run_checkpoint",
+    "run_early_stopping",
     "snapshot",
     "stopped_early",
 ]

@@ -136,12 +136,24 @@ def _no_target(name: str, node: Any, shown: str, given: list[str]) -> str:
 
 def _not_a_callback(name: str, target: str, obj: Any, given: list[str]) -> str | None:
     """The refusal of ``hydra.callbacks.<name>._target_=target`` (imported: ``obj``) where it
-    is not a Hydra ``Callback`` class; None where it is."""
+    is not a Hydra ``Callback`` class; None where it is. A Lightning callback, logger or
+    profiler (or a factory of one) is told the override of its own group
+    (:func:`lossbench.instantiators.other_kind`)."""
     from hydra.experimental.callback import Callback
+
+    from lossbench.instantiators import other_kind
 
     if isinstance(obj, type) and issubclass(obj, Callback):
         return None
     key = f"hydra.callbacks.{name}._target_={target!r}"
+    other = other_kind("hydra.callbacks", f"hydra.callbacks.{name}._target_", target, obj)
+    if other:  # a Lightning callback, logger or profiler (or its factory): the run's config
+        lead = (
+            f"{key} is not Hydra's Callback ({CALLBACK_BASE}) nor a subclass of it:"
+            if isinstance(obj, type)
+            else f"{key} is a function, not a class:"
+        )
+        return f"{lead}{other} {_fix(name, given)}"
     if isinstance(obj, type):
         return (
             f"{key} is a class that is not Hydra's Callback ({CALLBACK_BASE}) nor a subclass "
@@ -194,7 +206,8 @@ def hydra_callback_refusal(config: DictConfig) -> str | None:
         except Exception:  # an interpolation Hydra itself reports
             continue
         example = f"+hydra.callbacks.{name}._target_=<module.Class>, {_valid()}"
-        obj, error = locate(target, f"hydra.callbacks.{name}._target_", "", example=example)
+        key = f"hydra.callbacks.{name}._target_"
+        obj, error = locate(target, key, "hydra.callbacks", example=example)
         if error is not None:
             return error
         refusal = _not_a_callback(name, target, obj, given)

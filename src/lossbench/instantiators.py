@@ -8,7 +8,9 @@
 Checking a config (:func:`check_entries`) resolves the targets that lossbench's own config
 files name without importing them (``tests/test_instantiators.py`` builds each one), so
 validating a shipped config stays free of torch and Lightning; any other target is imported
-then, and a misspelt one is refused with the names its module does have.
+then. A misspelt one is refused with the names its module has of the entry's kind (a Lightning
+``Callback``, ``Logger`` or ``Profiler``, or a Hydra ``Callback``: :data:`KINDS`), and a class of
+another kind that lossbench takes elsewhere with the override that gives it there.
 """
 
 from __future__ import annotations
@@ -17,6 +19,8 @@ import difflib
 import importlib
 import importlib.util
 import pkgutil
+import types
+import typing
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -156,15 +160,65 @@ def locate(
     for depth, attr in enumerate(parts[found:], start=found):
         if not hasattr(obj, attr):
             where = ".".join(parts[:depth])
-            names = _public_names(obj, submodules=depth < len(parts) - 1)
-            close = difflib.get_close_matches(attr, names, n=3, cutoff=0.6)
-            hint = f" Did you mean {' or '.join(f'{where}.{c}' for c in close)}?" if close else ""
+            last = depth == len(parts) - 1
+            names = _public_names(obj, submodules=not last)
+            if last and group in KINDS:  # the class itself: names of the entry's kind
+                hint, listing = _kind_hints(obj, where, attr, names, group, key)
+            else:
+                close = difflib.get_close_matches(attr, names, n=3, cutoff=0.6)
+                hint = (
+                    f" Did you mean {' or '.join(f'{where}.{c}' for c in close)}?" if close else ""
+                )
+                listing = f"Names in {where}: {', '.join(names)}."
             return None, (
-                f"{key}={target!r} cannot be imported: {where} has no {attr!r}.{hint} "
-                f"Names in {where}: {', '.join(names)}."
+                f"{key}={target!r} cannot be imported: {where} has no {attr!r}.{hint} {listing}"
             )
         obj = getattr(obj, attr)
     return obj, None
+
+
+def _member(obj: Any, name: str) -> Any:
+    """``obj``'s attribute ``name``, or None where reading it fails."""
+    try:
+        return getattr(obj, name, None)
+    except Exception:  # a lazy attribute whose import fails
+        return None
+
+
+def _kind_hints(
+    obj: Any, where: str, attr: str, names: list[str], group: str, key: str
+) -> tuple[str, str]:
+    """The hint and the listing of the refusal of ``attr``, which ``obj`` (``where``) lacks, as
+    the class of entry ``key`` of ``group``: the close names that fit the group
+    (:func:`fits`); else, where a close name is a class (or a factory) of another kind an
+    entry takes, what it is and how it is given; else none. The listing names the group's
+    classes in ``obj`` (and its functions that may build one), or every name where it has no
+    such class.
+
+        >>> import lightning.pytorch.loggers as loggers
+        >>> hint, listing = _kind_hints(loggers, "lightning.pytorch.loggers", "CSVLoger",
+        ...     ["CSVLogger", "Logger"], "callbacks", "callbacks.x._target_")
+        >>> print(hint)
+         lightning.pytorch.loggers.CSVLogger is close, but it is a Lightning Logger, which goes in \
+logger: give it as +logger.x._target_=lightning.pytorch.loggers.CSVLogger.
+        >>> print(listing)
+        lightning.pytorch.loggers has no Lightning Callback class; names in it: CSVLogger, Logger.
+    """
+    kind = KINDS[group][0]
+    fitting = [n for n in names if fits(_member(obj, n), group)]
+    close = difflib.get_close_matches(attr, fitting, n=3, cutoff=0.6)
+    hint = f" Did you mean {' or '.join(f'{where}.{c}' for c in close)}?" if close else ""
+    for other in [] if close else difflib.get_close_matches(attr, names, n=3, cutoff=0.6):
+        elsewhere = other_kind(group, key, f"{where}.{other}", _member(obj, other))
+        if elsewhere:  # what another group's entries take: say which, and how
+            hint = f" {where}.{other} is close, but{elsewhere}"
+            break
+    classes = [n for n in fitting if isinstance(_member(obj, n), type)]
+    functions = [n for n in fitting if n not in classes]
+    if not classes:
+        return hint, f"{where} has no {kind} class; names in it: {', '.join(names)}."
+    listing = f"{kind} classes in {where}: {', '.join(classes)}"
+    return hint, listing + (f"; functions: {', '.join(functions)}." if functions else ".")
 
 
 def _outside_path(first: str) -> str:
@@ -220,6 +274,154 @@ BASES: dict[str, tuple[str, str]] = {
         "lightning.pytorch.profilers.AdvancedProfiler",
     ),
 }
+
+#: Each kind of class an entry names, by the group whose entries build it (``trainer``: its
+#: ``profiler``): the kind, where its entries go, and how one is given (as the README writes
+#: it; ``{name}``: the entry's name, ``{target}``: the class's import path).
+KINDS: dict[str, tuple[str, str, str]] = {
+    "callbacks": ("Lightning Callback", "callbacks", "+callbacks.{name}._target_={target}"),
+    "logger": ("Lightning Logger", "logger", "+logger.{name}._target_={target}"),
+    "trainer": (
+        "Lightning Profiler",
+        "trainer.profiler",
+        "debug=profiler trainer.profiler._target_={target}",
+    ),
+    "hydra.callbacks": (
+        "Hydra Callback",
+        "hydra.callbacks",
+        "+hydra.callbacks.{name}._target_={target}",
+    ),
+}
+#: The groups whose entries may name a function that builds the entry (a factory), as
+#: ``callbacks.model_checkpoint`` does; ``hydra.callbacks`` names a class.
+FACTORY_GROUPS = ("callbacks", "logger", "trainer")
+#: The group of each module of :data:`SHIPPED_TARGETS`, which tells their kind unimported.
+SHIPPED_MODULES = {
+    "lightning.pytorch.callbacks": "callbacks",
+    "lossbench.callbacks": "callbacks",
+    "lightning.pytorch.loggers": "logger",
+    "lossbench.loggers": "logger",
+    "lightning.pytorch.profilers": "trainer",
+}
+
+
+def shipped_kind(target: str) -> str:
+    """The group whose entries a target of :data:`SHIPPED_TARGETS` builds, from its module.
+
+    >>> shipped_kind("lossbench.loggers.mlflow_logger")
+    'logger'
+    """
+    return SHIPPED_MODULES[target.rsplit(".", 1)[0]]
+
+
+def kind_of(obj: Any) -> str | None:
+    """The group of :data:`KINDS` whose entries ``obj`` may be, or None: a class by its class
+    hierarchy; a function by what it builds (a shipped one's group, else the class its return
+    annotation names); None for anything else, or a function that says nothing of it.
+
+        >>> from hydra.experimental.callbacks import LogJobReturnCallback
+        >>> from lossbench.callbacks import run_checkpoint
+        >>> kind_of(LogJobReturnCallback), kind_of(run_checkpoint), kind_of(dict), kind_of(len)
+        ('hydra.callbacks', 'callbacks', None, None)
+    """
+    if not isinstance(obj, type):
+        if not callable(obj):
+            return None
+        if _import_path(obj) in SHIPPED_TARGETS:
+            return shipped_kind(_import_path(obj))
+        kinds = (kind_of(returned) for returned in _returned_classes(obj) or ())
+        return next((kind for kind in kinds if kind is not None), None)
+    lightning = _lightning_bases(obj)
+    for group, (base, _) in BASES.items():
+        if base in lightning:
+            return group
+    hydra = any(
+        b.__name__ == "Callback" and b.__module__ == "hydra.experimental.callback"
+        for b in obj.__mro__
+    )
+    return "hydra.callbacks" if hydra else None
+
+
+def _import_path(obj: Any) -> str:
+    """``module.name`` of function ``obj``, as a ``_target_`` names it."""
+    return f"{getattr(obj, '__module__', '')}.{getattr(obj, '__qualname__', '')}"
+
+
+def _returned_classes(function: Any) -> tuple[type, ...] | None:
+    """The classes ``function`` is annotated to return, or None where its annotation says
+    nothing of it (none, ``Any``, or one that cannot be read)."""
+    try:
+        returned = typing.get_type_hints(function).get("return", Any)
+    except Exception:  # a name the annotation cannot resolve, or not a function
+        return None
+    if returned is Any:
+        return None
+    union = typing.get_origin(returned) in (typing.Union, types.UnionType)
+    return tuple(
+        r for r in (typing.get_args(returned) if union else (returned,)) if isinstance(r, type)
+    )
+
+
+def fits(obj: Any, group: str) -> bool:
+    """Whether an entry of ``group`` may name ``obj``: a class of the group's kind
+    (:func:`kind_of`), or, where the group takes a factory (:data:`FACTORY_GROUPS`), a function
+    that builds one or says nothing of what it returns (not annotated, or ``Any``).
+
+        >>> from lossbench.callbacks import run_checkpoint, stopped_early
+        >>> fits(run_checkpoint, "callbacks"), fits(stopped_early, "callbacks")
+        (True, False)
+    """
+    if isinstance(obj, type):
+        return kind_of(obj) == group
+    if group not in FACTORY_GROUPS or not callable(obj):
+        return False
+    if _import_path(obj) in SHIPPED_TARGETS:
+        return shipped_kind(_import_path(obj)) == group
+    returned = _returned_classes(obj)
+    return returned is None or any(kind_of(r) == group for r in returned)
+
+
+def _entry_name(key: str, group: str, target: str) -> str:
+    """The name entry ``key`` (``callbacks.timer._target_``) keeps in another group: its own,
+    or for ``trainer.profiler`` the class's, in lower case."""
+    if group == "trainer":
+        return target.rsplit(".", 1)[-1].lower()
+    return key.split(".")[-2]
+
+
+def given_as(kind: str, name: str, target: str) -> str:
+    """How ``target``, of ``kind`` (a group of :data:`KINDS`), is given as entry ``name``.
+
+    >>> given_as("logger", "csv", "lightning.pytorch.loggers.CSVLogger")
+    '+logger.csv._target_=lightning.pytorch.loggers.CSVLogger'
+    """
+    return KINDS[kind][2].format(name=name, target=target)
+
+
+def goes_elsewhere(group: str, key: str, target: str, kind: str | None, is_class: bool) -> str:
+    """Where ``target`` (named by entry ``key`` of ``group``; a class, or a function that builds
+    one) is of ``kind``, another kind an entry takes: what it is and how it is given (`` it is
+    a Lightning Logger, which goes in logger: give it as +logger...``); else nothing.
+
+        >>> print(goes_elsewhere("logger", "logger.t._target_", "my.Timer", "callbacks", True))
+         it is a Lightning Callback, which goes in callbacks: give it as \
++callbacks.t._target_=my.Timer.
+    """
+    if kind is None or kind == group:
+        return ""
+    noun, place, _ = KINDS[kind]
+    what = f"a {noun}" if is_class else f"a function that builds a {noun}"
+    fix = given_as(kind, _entry_name(key, group, target), target)
+    return f" it is {what}, which goes in {place}: give it as {fix}."
+
+
+def other_kind(group: str, key: str, target: str, obj: Any) -> str:
+    """:func:`goes_elsewhere` for ``obj``, imported from ``target``: nothing where it fits
+    ``group`` (:func:`fits`) or is of no kind an entry takes."""
+    if fits(obj, group):
+        return ""
+    return goes_elsewhere(group, key, target, kind_of(obj), isinstance(obj, type))
+
 
 #: Lightning's tuner callbacks, which set the learning rate or batch size that lossbench's
 #: config owns: why each is refused.
@@ -299,6 +501,10 @@ def check_entry(group: str, name: str, node: Mapping[str, Any]) -> str | None:
                 f"{group}.{name} ({target}) needs the {package} package: pip install "
                 f"'lossbench[{extra}]'" + (", or choose logger=csv." if group == "logger" else ".")
             )
+        is_class = target.rsplit(".", 1)[-1][:1].isupper()  # a class, or a factory function
+        error = _wrong_kind(group, name, target, shipped_kind(target), is_class)
+        if error is not None:
+            return error
         accepted = SHIPPED_ARGUMENTS[target]
         required = SHIPPED_REQUIRED.get(target, ())
     else:
@@ -320,19 +526,36 @@ def check_entry(group: str, name: str, node: Mapping[str, Any]) -> str | None:
     )
 
 
-def _wrong_class(group: str, name: str, target: str, obj: Any) -> str | None:
-    """Why class ``obj`` cannot be entry ``group.name``: not the group's Lightning base class,
-    or a tuner callback; None for a function (what it returns is checked when it is built)."""
-    if not isinstance(obj, type):
-        return None
-    bases = _lightning_bases(obj)
+def _wrong_kind(group: str, name: str, target: str, kind: str | None, is_class: bool) -> str | None:
+    """Why ``target`` (a class, or a function that builds one) of ``kind`` (a group of
+    :data:`KINDS`, None for none) cannot be entry ``group.name``, or None where it fits."""
     base, example = BASES[group]
-    if base not in bases:
-        return (
-            f"{group}.{name}._target_={target!r} is not a Lightning {base} "
-            f"(lightning.pytorch.{base.lower()}s.{base}) nor a subclass of one: the run could "
-            f"not use it. Name a {base} class, e.g. {example}."
-        )
+    key = f"{group}.{name}._target_"
+    elsewhere = goes_elsewhere(group, key, target, kind, is_class)
+    path = f"lightning.pytorch.{base.lower()}s.{base}"
+    if elsewhere and not is_class:
+        lead = f"{key}={target!r} does not build a Lightning {base} ({path}):"
+    elif is_class and kind != group:
+        lead = f"{key}={target!r} is not a Lightning {base} ({path}) nor a subclass of one:"
+    else:
+        return None
+    why = elsewhere or " the run could not use it."
+    return f"{lead}{why} {'Here, name' if elsewhere else 'Name'} a {base} class, e.g. {example}."
+
+
+def _wrong_class(group: str, name: str, target: str, obj: Any) -> str | None:
+    """Why class ``obj`` cannot be entry ``group.name``: not the group's Lightning base class
+    (where it is another kind an entry takes, the override that gives it there), or a tuner
+    callback; None for a function, unless it is annotated to build another kind (what it
+    returns is checked when it is built)."""
+    if not isinstance(obj, type):
+        if fits(obj, group):
+            return None
+        return _wrong_kind(group, name, target, kind_of(obj), is_class=False)
+    error = _wrong_kind(group, name, target, kind_of(obj), is_class=True)
+    if error is not None:
+        return error
+    bases = _lightning_bases(obj)
     for unfit, why in UNFIT_CALLBACKS.items():
         if unfit in bases:
             return (
