@@ -108,6 +108,44 @@ def test_eval_recomputes_the_runs_metrics_exactly(make_cfg, tmp_path, task):
     assert result["epoch"] == record["best_epoch"]
 
 
+def _on_bf16_grid(value: float) -> bool:
+    return float(torch.tensor(value).bfloat16()) == value
+
+
+@pytest.mark.parametrize(
+    ("precision", "runner"),
+    [("bf16-true", "epoch"), ("bf16-true", "lightning"), ("64-true", "epoch")],
+)
+def test_eval_recomputes_the_metrics_of_a_true_precision_run_exactly(
+    make_cfg, tmp_path, precision, runner
+):
+    """bf16 / float64 weights: the run's final evaluation ran in the precision plugin's
+    context, whose default dtype (bfloat16, float64) torchmetrics' F1 and AUROC took in part.
+    The run recorded bfloat16-rounded scores (test/auroc 0.93359375 for eval's 0.9315475...)
+    and under 64-true float64 ones where eval gave float32; now both compute the same numbers,
+    which are those of the history at the best epoch."""
+    cfg = make_cfg(
+        "data=breast_cancer",
+        f"trainer.precision={precision}",
+        "trainer.accelerator=cpu",
+        f"runner={runner}",
+    )
+    record = train(cfg, tmp_path)
+    for split in ("test", "val"):
+        result = evaluate(record["best_checkpoint"], split=split)
+        metrics = {k: v for k, v in result.items() if k.startswith(f"{split}/")}
+        assert metrics == {k: v for k, v in record.items() if k.startswith(f"{split}/")}
+    best = record["best_epoch"]
+    for key in ("val/f1_macro", "val/auroc", "val/loss"):
+        assert record[key] == record["history"][key][best]
+    scores = [
+        record[f"{split}/{name}"] for split in ("val", "test") for name in ("f1_macro", "auroc")
+    ]
+    assert not all(_on_bf16_grid(value) for value in scores), scores
+    if precision == "64-true":  # computed in float64, as the run's scores are
+        assert any(float(torch.tensor(value).float()) != value for value in scores), scores
+
+
 def test_eval_scores_the_whole_split_whatever_the_runs_limits(make_cfg, tmp_path):
     """A run's trainer.limit_val_batches / limit_test_batches: 1 (the whole split, one batch),
     or a fraction or 0, as the config.yaml of a run trained before those were refused holds

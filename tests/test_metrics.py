@@ -581,3 +581,51 @@ def test_multilabel_macro_f1_leaves_out_labels_neither_present_nor_predicted():
         torch.tensor([[0.9, 0.1], [0.2, 0.3]], dtype=torch.float64), torch.tensor([[1, 0], [0, 0]])
     )
     assert float(perfect.compute()["test/f1_macro"]) == 1.0  # torchmetrics' macro: 0.5
+
+
+@pytest.mark.parametrize("task", ["binary", "multiclass", "multilabel"])
+@pytest.mark.parametrize("ambient", [torch.bfloat16, torch.float64], ids=["bf16", "float64"])
+def test_metrics_do_not_take_the_default_dtype_of_the_moment(task, ambient):
+    """Lightning's bf16-true / 64-true precision sets torch's default dtype within its steps and
+    the run's final evaluation; torchmetrics' F1 and AUROC took it in part (``2 * tp``, the
+    ROC curve's cumulated counts), so 3000 rows gave a bfloat16-rounded AUROC from counts
+    that stopped at 256. The metrics of float32 scores are the float32 ones whatever it is."""
+    generator = torch.Generator().manual_seed(0)
+    n, units = 3000, {"binary": 1, "multiclass": 3, "multilabel": 3}[task]
+    scores = torch.randn(n, units, generator=generator)
+    if task == "multiclass":
+        labels = torch.randint(0, units, (n,), generator=generator)
+    else:
+        labels = (torch.rand(n, units, generator=generator) < torch.sigmoid(scores)).long()
+        labels = labels[:, 0] if task == "binary" else labels
+    link, n_targets = ("softmax", 3) if task == "multiclass" else ("sigmoid", units)
+
+    def computed() -> dict[str, torch.Tensor]:
+        metrics = ClassificationMetrics(task, n_targets)
+        metrics.update_from_scores(scores, labels, link=link)
+        return metrics.compute()
+
+    expected = computed()
+    before = torch.get_default_dtype()
+    torch.set_default_dtype(ambient)
+    try:
+        got = computed()
+    finally:
+        torch.set_default_dtype(before)
+    assert {k: v.dtype for k, v in got.items()} == {k: v.dtype for k, v in expected.items()}
+    assert {k: float(v) for k, v in got.items()} == {k: float(v) for k, v in expected.items()}
+    if task == "binary":
+        probs = to_probabilities(scores, link, task).numpy()
+        assert float(got["auroc"]) == pytest.approx(roc_auc_score(labels.numpy(), probs), abs=1e-6)
+
+
+def test_metrics_of_float64_scores_are_computed_in_float64():
+    """64-true: the scores are float64, and so are the F1 and AUROC computed from them,
+    wherever they are computed (the run's final evaluation, lossbench-eval's test loop)."""
+    scores = torch.tensor([[0.3], [-1.2], [2.0], [0.1], [-0.4]], dtype=torch.float64)
+    labels = torch.tensor([1, 0, 1, 0, 1])
+    metrics = ClassificationMetrics("binary", 1)
+    metrics.update_from_scores(scores, labels, link="sigmoid")
+    values = metrics.compute()
+    assert values["auroc"].dtype == values["f1_macro"].dtype == torch.float64
+    assert float(values["auroc"]) == roc_auc_score(labels.numpy(), scores[:, 0].numpy())

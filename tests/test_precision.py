@@ -125,6 +125,50 @@ def test_bf16_mixed_run_completes_with_finite_metrics(make_cfg, tmp_path):
 
 
 @pytest.mark.parametrize(
+    ("dtype", "kept"),
+    [
+        (torch.bfloat16, torch.float32),
+        (torch.float16, torch.float32),
+        (torch.float64, torch.float64),
+    ],
+)
+def test_loss_tensors_stay_at_least_float32_when_the_module_is_converted(dtype, kept):
+    """bf16-true converts the whole module; the loss's class weights stay float32 (float64
+    stays float64), as the loss runs in float32 on float32 scores."""
+    module = ClassifierModule(
+        task="multiclass",
+        n_features=4,
+        n_outputs=3,
+        n_targets=3,
+        model={"name": "linear"},
+        head="logits",
+        loss={"name": "cross_entropy", "weight": [1.0, 2.0, 0.59346]},
+        optimizer=ADAM,
+    ).to(dtype)
+    assert next(module.model.parameters()).dtype == dtype
+    assert module.loss_fn.weight.dtype == kept
+    assert module.loss_fn.weight.tolist()[2] == float(torch.tensor(0.59346))  # not rounded
+    scores = at_least_float32(module(torch.randn(5, 4, dtype=dtype)))
+    assert module.objective(scores, torch.tensor([0, 1, 2, 1, 0])).dtype == kept
+
+
+def test_class_weighted_cross_entropy_trains_under_bf16_true(make_cfg, tmp_path):
+    """Its loss refused bfloat16 class weights beside float32 scores ("expected scalar type
+    Float but found BFloat16")."""
+    cfg = make_cfg(
+        "data=wine",
+        "head=logits",
+        "loss=cross_entropy",
+        "loss.weight=[1,2,1]",
+        "trainer.precision=bf16-true",
+        "trainer.accelerator=cpu",
+    )
+    record = train(cfg, tmp_path)
+    assert record["status"] == "completed"
+    assert np.isfinite(record["test/loss"])
+
+
+@pytest.mark.parametrize(
     ("precision", "accelerator"),
     [("16-mixed", "cpu"), ("16", "cpu"), pytest.param("16-mixed", "auto", id="16-mixed-auto")],
 )

@@ -72,8 +72,9 @@ then equals the binary Brier score.
 
 from __future__ import annotations
 
+import contextlib
 import math
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from typing import Any, Literal, get_args
 
 import torch
@@ -110,6 +111,35 @@ THRESHOLD = 0.5
 ECE_BINS = 15
 #: Probabilities are clipped to [EPS, 1 - EPS] for the log-loss, as scikit-learn does for float64.
 EPS = torch.finfo(torch.float64).eps
+
+
+@contextlib.contextmanager
+def default_dtype(dtype: torch.dtype) -> Iterator[None]:
+    """torch's default dtype set to ``dtype`` within the block, and restored after it.
+
+    torchmetrics computes parts of its metrics in the default dtype (``2 * tp`` of an F1 score,
+    the cumulated counts of a ROC curve: integer counts times a Python float). Lightning's
+    ``bf16-true`` precision sets the default dtype to bfloat16 within each step and within the
+    run's final evaluation, and ``64-true`` to float64: an F1 or AUROC computed there came back
+    rounded to bfloat16 (counts above 256 rounded too), or in float64 where the same checkpoint's
+    ``lossbench-eval`` computed float32. Computing them within this block makes them the same
+    wherever they are computed.
+
+        >>> with default_dtype(torch.float64):
+        ...     (torch.tensor([3]) * 2.0).dtype
+        torch.float64
+        >>> torch.get_default_dtype()
+        torch.float32
+    """
+    before = torch.get_default_dtype()
+    if before == dtype:
+        yield
+        return
+    torch.set_default_dtype(dtype)
+    try:
+        yield
+    finally:
+        torch.set_default_dtype(before)
 
 
 def flatten_positions(scores: Tensor, labels: Tensor | None = None) -> tuple[Tensor, Tensor | None]:
@@ -514,6 +544,10 @@ class ClassificationMetrics(nn.Module):
         self.metrics = nn.ModuleDict({name: metrics[name] for name in names})
         #: The samples measured since the last reset (none: every metric is NaN).
         self.measured = MeasuredCount()
+        #: The float dtype the metrics are updated and computed in (:func:`default_dtype`),
+        #: whatever torch's default dtype of the moment: float32, or float64 once fed float64
+        #: scores (``trainer.precision=64-true``).
+        self.float_dtype = torch.float32
 
     @property
     def names(self) -> tuple[str, ...]:
@@ -563,6 +597,10 @@ class ClassificationMetrics(nn.Module):
             saturated: Optional bool mask from :func:`saturated_mask`, any shape; its elements
                 are averaged into "saturated". Without any, "saturated" is NaN.
         """
+        with default_dtype(self.float_dtype):
+            self._update(probs, labels, saturated)
+
+    def _update(self, probs: Tensor, labels: Tensor, saturated: Tensor | None) -> None:
         self._check_inputs(probs, labels)
         self.measured.update(probs.shape[0])
         probs = probs.detach().to(torch.float64)
@@ -614,7 +652,10 @@ class ClassificationMetrics(nn.Module):
         """Accumulate one step from raw scores ``(N, U)``: probabilities and saturation both.
 
         Dense tasks: scores ``(N, U, H, W)`` and labels ``(N, H, W)``, measured per labelled
-        position (:func:`flatten_positions`)."""
+        position (:func:`flatten_positions`). float64 scores make the metrics computed in
+        float64 until the next :meth:`reset` (:attr:`float_dtype`), any other float32."""
+        if scores.dtype == torch.float64:
+            self.float_dtype = torch.float64
         if is_dense(self.task):
             scores, labels = flatten_positions(scores, labels)
             self.update(
@@ -643,7 +684,7 @@ class ClassificationMetrics(nn.Module):
         ``sync_context``; a collective call: every rank calls it), as ``compute`` gathers them.
         """
         ece = self.metrics["ece"]
-        with ece.sync_context():
+        with default_dtype(self.float_dtype), ece.sync_context():
             # a list of the steps' tensors in one process, one tensor once gathered (DDP)
             if isinstance(ece.confidences, list) and not ece.confidences:  # nothing measured
                 empty = torch.empty(0, dtype=torch.float64)
@@ -659,7 +700,15 @@ class ClassificationMetrics(nn.Module):
             ...                            link="sigmoid")
             >>> metrics.compute()
             {'accuracy': tensor(nan, dtype=torch.float64), 'miou': tensor(nan, dtype=torch.float64)}
+
+        Computed in :attr:`float_dtype` whatever torch's default dtype (:func:`default_dtype`):
+        torchmetrics' F1 and AUROC take the default dtype in part, which Lightning's
+        ``bf16-true`` precision sets to bfloat16.
         """
+        with default_dtype(self.float_dtype):
+            return self._compute()
+
+    def _compute(self) -> dict[str, Tensor]:
         if not self.metrics:
             return {}
         if self.measured.update_count and not bool(self.measured.compute()):
@@ -672,6 +721,7 @@ class ClassificationMetrics(nn.Module):
         for metric in self.metrics.values():
             metric.reset()
         self.measured.reset()
+        self.float_dtype = torch.float32
 
 
 __all__ = [
@@ -685,6 +735,7 @@ __all__ = [
     "WeightedMean",
     "binary_nll",
     "brier_per_element",
+    "default_dtype",
     "flatten_positions",
     "nll_per_element",
     "saturated_fraction",

@@ -346,14 +346,19 @@ class ClassifierModule(L.LightningModule):
 
         The model body takes the dtype of the stored weights (float64 for
         ``trainer.precision=64``), so its outputs are those of the trained model; the metric
-        states keep their own (float64) dtype.
+        states keep their own (float64) dtype, and the loss's tensors at least float32
+        (:meth:`_apply`).
 
             >>> module = ClassifierModule.from_checkpoint(load_checkpoint(p), p)  # doctest: +SKIP
         """
         module = cls(**hyperparameters(checkpoint, path))
         check_finite_weights(checkpoint, path)
         state = checkpoint["state_dict"]
-        dtypes = {t.dtype for t in state.values() if torch.is_tensor(t) and t.is_floating_point()}
+        dtypes = {
+            t.dtype
+            for key, t in state.items()
+            if key.startswith("model.") and torch.is_tensor(t) and t.is_floating_point()
+        }
         if len(dtypes) == 1:
             module.model.to(dtypes.pop())
         try:
@@ -366,6 +371,31 @@ class ClassifierModule(L.LightningModule):
             ) from None
         module.on_load_checkpoint(dict(checkpoint))
         return module.eval()
+
+    def _apply(self, fn: Any, *args: Any, **kwargs: Any) -> ClassifierModule:
+        """torch's conversion of every tensor (``.to()``, ``.half()``, ...), after which the
+        loss's own tensors (``pos_weight``, class ``weight``) are at least float32: the loss
+        runs in float32 (the precision policy), also under ``trainer.precision=bf16-true``,
+        whose plugin converts the whole module to bfloat16 (class-weighted cross_entropy then
+        failed: "expected scalar type Float but found BFloat16"; pos_weight was rounded). They
+        keep their values: a tensor narrowed to bf16 / fp16 is put back as it was.
+
+            >>> module.to(torch.bfloat16).loss_fn.pos_weight.dtype  # doctest: +SKIP
+            torch.float32
+        """
+        before = [
+            (owner, name, tensor)
+            for owner in self.loss_fn.modules()
+            for name, tensor in owner.named_buffers(recurse=False)
+            if tensor.is_floating_point()
+        ]
+        this = super()._apply(fn, *args, **kwargs)
+        for owner, name, tensor in before:
+            converted = getattr(owner, name)
+            if converted.is_floating_point() and converted.dtype.itemsize < 4:
+                # the original values, not their bfloat16 rounding, on the new device
+                setattr(owner, name, at_least_float32(tensor.to(converted.device)))
+        return this
 
     # ------------------------------------------------------------------ computing
     def forward(self, x: torch.Tensor) -> torch.Tensor:
