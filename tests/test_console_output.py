@@ -12,6 +12,7 @@ import lightning as L
 import pytest
 import torch
 from lightning.pytorch.utilities.model_summary import get_human_readable_count
+from omegaconf import OmegaConf
 
 from cli_process import run_module
 from lossbench.data.datamodule import ClassificationDataModule
@@ -61,6 +62,39 @@ def test_a_mixed_precision_run_shows_the_summary_without_lightning_s_precision_w
     assert output.count(SUMMARY) == 1, output
     assert "not supported by the model summary" not in output, output
     assert "model_summary.py" not in output, output
+
+
+@pytest.mark.parametrize("short", ["bf16", "64"])
+def test_a_historical_precision_name_trains_without_lightning_s_warning(tmp_path, short):
+    """Lightning still takes ``bf16``, ``16``, ``32`` and ``64`` but warns, with its own
+    file's path, that they are discouraged: lossbench hands Lightning the modern name, which
+    trains the same, and the run's config keeps the name the user gave (so a finished run of
+    it is the same run as before)."""
+    result = _train(*TINY, f"trainer.precision={short}", f"hydra.run.dir={tmp_path}", cwd=tmp_path)
+    output = result.stdout + result.stderr
+    assert "supported for historical reasons" not in output, output
+    assert "connector.py" not in output, output
+    assert output.count(SUMMARY) == 1 and "completed: " in output, output
+    config = OmegaConf.load(tmp_path / ".hydra" / "config.yaml")
+    assert str(config.trainer.precision) == short
+
+
+@pytest.mark.parametrize(
+    ("short", "full"), [("bf16", "bf16-mixed"), (64, "64-true"), ("32", "32-true")]
+)
+def test_the_trainer_of_a_historical_precision_name_has_the_modern_one(short, full):
+    """What Lightning gets: the modern name, without its warning about the short one."""
+    import warnings
+
+    from lossbench.training import build_trainer
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        trainer = build_trainer(
+            accelerator="cpu", devices=1, precision=short, logger=False,
+            enable_checkpointing=False, enable_progress_bar=False, enable_model_summary=False,
+        )  # fmt: skip
+    assert trainer.precision == full
 
 
 @pytest.mark.slow  # a multirun in a fresh process; the single run above is in the default suite

@@ -63,6 +63,7 @@ from lossbench.lightning_internals import epochs_processed, open_wandb_run
 from lossbench.loggers import continue_logs, log_final_metrics
 from lossbench.messages import quiet_lightning
 from lossbench.module import ClassifierModule, resolved_loss
+from lossbench.precision import normalize_precision
 from lossbench.record import (
     DEBUG_SETTINGS,
     RECORD_NAME,
@@ -525,7 +526,14 @@ def trainer_kwargs(cfg: DictConfig) -> dict[str, Any]:
 
 def build_trainer(**kwargs: Any) -> L.Trainer:
     """``L.Trainer(**kwargs)``; the errors Lightning raises for the user's ``trainer.*``
-    settings (an accelerator, strategy or precision it cannot start) become a refusal."""
+    settings (an accelerator, strategy or precision it cannot start) become a refusal.
+
+    A historical precision name (``16``, ``bf16``, ``32``, ``64``) reaches Lightning as its
+    modern name (:func:`lossbench.precision.normalize_precision`), which trains the same, so
+    Lightning does not warn that the short name is discouraged; the run's config keeps the
+    name the user gave."""
+    if kwargs.get("precision") is not None:
+        kwargs["precision"] = normalize_precision(kwargs["precision"])
     try:
         return L.Trainer(**kwargs)
     except (MisconfigurationException, ValueError, ModuleNotFoundError) as error:

@@ -30,6 +30,7 @@ from lossbench.checkpoint_format import run_config_text
 from lossbench.errors import failure_kind
 from lossbench.interrupts import fit_interrupts
 from lossbench.metric_names import VALIDATION_TIMES, best_logged
+from lossbench.precision import normalize_precision
 from lossbench.record import (
     ReplacedFilesError,
     RunExistsError,
@@ -142,7 +143,7 @@ def _fit(members: list[Member]) -> None:
         max_epochs=cfg.trainer.max_epochs,
         accelerator=cfg.trainer.accelerator,
         devices=1,
-        precision=cfg.trainer.precision,
+        precision=normalize_precision(cfg.trainer.precision),  # no warning for "bf16"
         deterministic=cfg.trainer.deterministic,
         logger=False,
         enable_checkpointing=False,
