@@ -97,6 +97,29 @@ def test_the_trainer_of_a_historical_precision_name_has_the_modern_one(short, fu
     assert trainer.precision == full
 
 
+@pytest.mark.slow  # mlflow's import and a new SQLite store, about 6 s
+def test_a_new_mlflow_store_is_created_without_info_lines(tmp_path):
+    """The first run into a new store creates its tables and experiment without MLflow's
+    INFO lines ("Creating initial MLflow database tables...") or Lightning's "Experiment with
+    name ... not found. Creating it."; MLflow's own warnings still show."""
+    pytest.importorskip("mlflow")
+    import logging
+
+    from lossbench.messages import MLFLOW_STORE_LOGGER, quiet_mlflow
+
+    result = _train(
+        *TINY, "logger=mlflow", f"paths.log_dir={tmp_path / 'store'}",
+        f"hydra.run.dir={tmp_path / 'run'}", cwd=tmp_path,
+    )  # fmt: skip
+    output = result.stdout + result.stderr
+    for noise in ("database tables", "not found. Creating it", "INFO mlflow", "INFO alembic"):
+        assert noise not in output, output
+    assert "completed: " in output, output
+    assert (tmp_path / "store" / "mlflow.db").is_file()
+    quiet_mlflow()
+    assert logging.getLogger(MLFLOW_STORE_LOGGER).isEnabledFor(logging.WARNING)
+
+
 @pytest.mark.slow  # a multirun in a fresh process; the single run above is in the default suite
 def test_sweep_jobs_show_no_model_summary(tmp_path):
     result = _train("-m", *TINY, "seed=0,1", f"hydra.sweep.dir={tmp_path / 'sweep'}", cwd=tmp_path)
