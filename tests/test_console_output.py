@@ -120,6 +120,22 @@ def test_a_new_mlflow_store_is_created_without_info_lines(tmp_path):
     assert logging.getLogger(MLFLOW_STORE_LOGGER).isEnabledFor(logging.WARNING)
 
 
+@pytest.mark.slow  # wandb's import and its service process, about 8 s
+def test_an_offline_wandb_run_shows_no_warning_about_the_anonymous_setting(tmp_path):
+    """Lightning's ``WandbLogger`` passes ``anonymous=None``, which W&B warns has no effect:
+    lossbench leaves it out; W&B's own lines about the offline run are still shown."""
+    pytest.importorskip("wandb")
+    result = run_module(
+        "lossbench.train", *TINY, "logger=wandb", f"hydra.run.dir={tmp_path}", cwd=tmp_path,
+        extra_env={"WANDB_MODE": "offline"},
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    output = result.stdout + result.stderr
+    assert "anonymous setting" not in output, output
+    assert "wandb: " in output and "offline-run-" in output, output
+    assert "completed: " in output, output
+
+
 @pytest.mark.slow  # a multirun in a fresh process; the single run above is in the default suite
 def test_sweep_jobs_show_no_model_summary(tmp_path):
     result = _train("-m", *TINY, "seed=0,1", f"hydra.sweep.dir={tmp_path / 'sweep'}", cwd=tmp_path)

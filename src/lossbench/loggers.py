@@ -20,6 +20,8 @@ from lightning.pytorch.loggers import CSVLogger as LightningCSVLogger
 from lightning.pytorch.loggers import MLFlowLogger
 from lightning.pytorch.utilities import rank_zero_only
 
+from lossbench.lightning_internals import drop_unset_wandb_anonymous
+
 
 class CSVLogger(LightningCSVLogger):
     """Lightning's ``CSVLogger`` (the same ``metrics.csv`` and ``hparams.yaml``) that writes
@@ -430,7 +432,9 @@ def wandb_logger(*, ckpt_path: Any = None, **kwargs: Any) -> Any:
     folder = kwargs.get("save_dir") or kwargs.get("dir")
     if ckpt_path is not None and folder and not (kwargs.get("id") or kwargs.get("version")):
         kwargs["id"] = wandb_run_of(Path(folder))
-    return WandbLogger(**kwargs)
+    logger = WandbLogger(**kwargs)
+    drop_unset_wandb_anonymous(logger)  # else W&B warns that the setting has no effect
+    return logger
 
 
 def wandb_run_of(save_dir: Path) -> str | None:
