@@ -136,6 +136,25 @@ def test_an_offline_wandb_run_shows_no_warning_about_the_anonymous_setting(tmp_p
     assert "completed: " in output, output
 
 
+@pytest.mark.slow  # two DDP processes on the CPU, about 12 s on 2 cores
+def test_ddp_s_final_evaluation_shows_no_progress_bars(tmp_path):
+    """Under DDP the best checkpoint is evaluated by ``trainer.validate`` / ``trainer.test``:
+    they show no progress bar of their own, as a single run's final evaluation shows none;
+    the training bar is still shown."""
+    result = run_module(
+        "lossbench.train", "data=iris", "trainer.max_epochs=2", "trainer=ddp",
+        "trainer.accelerator=cpu", "trainer.devices=2", "logger=none",
+        "trainer.enable_progress_bar=true", f"hydra.run.dir={tmp_path}", cwd=tmp_path,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    bars = result.stdout  # Lightning's bars write to stdout
+    assert "Epoch 1: 100%" in bars, bars  # the training bar
+    after_training = bars[bars.rindex("Epoch 1: 100%") :]
+    for bar in ("Validation", "Testing"):
+        assert bar not in after_training, after_training
+    assert "completed: " in result.stdout + result.stderr
+
+
 @pytest.mark.slow  # a multirun in a fresh process; the single run above is in the default suite
 def test_sweep_jobs_show_no_model_summary(tmp_path):
     result = _train("-m", *TINY, "seed=0,1", f"hydra.sweep.dir={tmp_path / 'sweep'}", cwd=tmp_path)

@@ -437,6 +437,11 @@ def _fit(
         # the loggers get the gathered values once, as one process's run logs them (the best
         # epoch's val/ under best/): Lightning's loops would log val/ as one more epoch
         loggers, trainer.loggers = trainer.loggers, []
+        # and no progress bars of their own, as one process's final evaluation shows none
+        bar = trainer.progress_bar_callback
+        shown = bar is not None and not bar.is_disabled
+        if shown:
+            bar.disable()
         try:
             for stage in ("validate", "test"):
                 # stopped there: Ctrl-C or SIGTERM, not exit 1
@@ -451,6 +456,8 @@ def _fit(
                 values.update({k: float(v) for k, v in results[0].items()})
         finally:
             trainer.loggers = loggers
+            if shown:
+                bar.enable()
         hparams = logged_hparams(module, datamodule)
         log_final_metrics(loggers, values, trainer.global_step, hparams)
     best_epoch = callback.best_epoch if in_memory is not None else _best_epoch(best)
