@@ -155,6 +155,29 @@ def test_ddp_s_final_evaluation_shows_no_progress_bars(tmp_path):
     assert "completed: " in result.stdout + result.stderr
 
 
+@pytest.mark.slow  # a vectorized and a basic multirun in fresh processes, about 12 s
+def test_a_vectorized_member_s_non_finite_loss_says_where_as_a_run_alone_does(tmp_path):
+    """A member that fails on a non-finite loss says its epoch, step and batch, as the same
+    job under the basic launcher says them (and its metrics.json holds)."""
+    said = {}
+    for launcher in ("vectorized", "basic"):
+        sweep = tmp_path / launcher
+        result = _train(
+            "-m", f"hydra/launcher={launcher}", "data=iris", "optimizer=sgd",
+            "optimizer.lr=1e-2,1e30", "trainer.max_epochs=3", "logger=none",
+            "trainer.enable_progress_bar=false", f"hydra.sweep.dir={sweep}", cwd=tmp_path,
+        )  # fmt: skip
+        lines = (result.stdout + result.stderr).splitlines()
+        failed = [line for line in lines if "run failed: " in line]
+        assert len(failed) == 1, lines
+        assert sum("completed: " in line for line in lines) == 1, lines
+        error = json.loads(next(sweep.glob("1_*/metrics.json")).read_text())["error"]
+        assert error.startswith("non-finite training loss (nan) at epoch "), error
+        assert f"run failed: {error} (" in failed[0], failed
+        said[launcher] = failed[0].split("run failed: ", 1)[1].split(" (/", 1)[0]
+    assert said["vectorized"] == said["basic"], said
+
+
 @pytest.mark.slow  # a multirun in a fresh process; the single run above is in the default suite
 def test_sweep_jobs_show_no_model_summary(tmp_path):
     result = _train("-m", *TINY, "seed=0,1", f"hydra.sweep.dir={tmp_path / 'sweep'}", cwd=tmp_path)
