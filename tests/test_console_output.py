@@ -64,26 +64,26 @@ def test_a_mixed_precision_run_shows_the_summary_without_lightning_s_precision_w
     assert "model_summary.py" not in output, output
 
 
-@pytest.mark.parametrize("short", ["bf16", "64"])
-def test_a_historical_precision_name_trains_without_lightning_s_warning(tmp_path, short):
+def test_a_historical_precision_name_trains_without_lightning_s_warning(tmp_path):
     """Lightning still takes ``bf16``, ``16``, ``32`` and ``64`` but warns, with its own
     file's path, that they are discouraged: lossbench hands Lightning the modern name, which
     trains the same, and the run's config keeps the name the user gave (so a finished run of
     it is the same run as before)."""
-    result = _train(*TINY, f"trainer.precision={short}", f"hydra.run.dir={tmp_path}", cwd=tmp_path)
+    result = _train(*TINY, "trainer.precision=bf16", f"hydra.run.dir={tmp_path}", cwd=tmp_path)
     output = result.stdout + result.stderr
     assert "supported for historical reasons" not in output, output
     assert "connector.py" not in output, output
     assert output.count(SUMMARY) == 1 and "completed: " in output, output
     config = OmegaConf.load(tmp_path / ".hydra" / "config.yaml")
-    assert str(config.trainer.precision) == short
+    assert config.trainer.precision == "bf16"
 
 
 @pytest.mark.parametrize(
     ("short", "full"), [("bf16", "bf16-mixed"), (64, "64-true"), ("32", "32-true")]
 )
 def test_the_trainer_of_a_historical_precision_name_has_the_modern_one(short, full):
-    """What Lightning gets: the modern name, without its warning about the short one."""
+    """What Lightning gets: the modern name, without its warning about the short one (which
+    Lightning gives for ``bf16`` and ``16``; ``32`` and ``64`` it maps without one)."""
     import warnings
 
     from lossbench.training import build_trainer
@@ -103,10 +103,6 @@ def test_a_new_mlflow_store_is_created_without_info_lines(tmp_path):
     INFO lines ("Creating initial MLflow database tables...") or Lightning's "Experiment with
     name ... not found. Creating it."; MLflow's own warnings still show."""
     pytest.importorskip("mlflow")
-    import logging
-
-    from lossbench.messages import MLFLOW_STORE_LOGGER, quiet_mlflow
-
     result = _train(
         *TINY, "logger=mlflow", f"paths.log_dir={tmp_path / 'store'}",
         f"hydra.run.dir={tmp_path / 'run'}", cwd=tmp_path,
@@ -116,6 +112,10 @@ def test_a_new_mlflow_store_is_created_without_info_lines(tmp_path):
         assert noise not in output, output
     assert "completed: " in output, output
     assert (tmp_path / "store" / "mlflow.db").is_file()
+    import logging
+
+    from lossbench.messages import MLFLOW_STORE_LOGGER, quiet_mlflow
+
     quiet_mlflow()
     assert logging.getLogger(MLFLOW_STORE_LOGGER).isEnabledFor(logging.WARNING)
 
