@@ -12,6 +12,7 @@ import lightning as L
 import pytest
 import torch
 from lightning.pytorch.utilities.model_summary import get_human_readable_count
+from omegaconf import OmegaConf
 
 from cli_process import run_module
 from lossbench.data.datamodule import ClassificationDataModule
@@ -61,6 +62,120 @@ def test_a_mixed_precision_run_shows_the_summary_without_lightning_s_precision_w
     assert output.count(SUMMARY) == 1, output
     assert "not supported by the model summary" not in output, output
     assert "model_summary.py" not in output, output
+
+
+def test_a_historical_precision_name_trains_without_lightning_s_warning(tmp_path):
+    """Lightning still takes ``bf16``, ``16``, ``32`` and ``64`` but warns, with its own
+    file's path, that they are discouraged: lossbench hands Lightning the modern name, which
+    trains the same, and the run's config keeps the name the user gave (so a finished run of
+    it is the same run as before)."""
+    result = _train(*TINY, "trainer.precision=bf16", f"hydra.run.dir={tmp_path}", cwd=tmp_path)
+    output = result.stdout + result.stderr
+    assert "supported for historical reasons" not in output, output
+    assert "connector.py" not in output, output
+    assert output.count(SUMMARY) == 1 and "completed: " in output, output
+    config = OmegaConf.load(tmp_path / ".hydra" / "config.yaml")
+    assert config.trainer.precision == "bf16"
+
+
+@pytest.mark.parametrize(
+    ("short", "full"), [("bf16", "bf16-mixed"), (64, "64-true"), ("32", "32-true")]
+)
+def test_the_trainer_of_a_historical_precision_name_has_the_modern_one(short, full):
+    """What Lightning gets: the modern name, without its warning about the short one (which
+    Lightning gives for ``bf16`` and ``16``; ``32`` and ``64`` it maps without one)."""
+    import warnings
+
+    from lossbench.training import build_trainer
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        trainer = build_trainer(
+            accelerator="cpu", devices=1, precision=short, logger=False,
+            enable_checkpointing=False, enable_progress_bar=False, enable_model_summary=False,
+        )  # fmt: skip
+    assert trainer.precision == full
+
+
+@pytest.mark.slow  # mlflow's import and a new SQLite store, about 6 s
+def test_a_new_mlflow_store_is_created_without_info_lines(tmp_path):
+    """The first run into a new store creates its tables and experiment without MLflow's
+    INFO lines ("Creating initial MLflow database tables...") or Lightning's "Experiment with
+    name ... not found. Creating it."; MLflow's own warnings still show."""
+    pytest.importorskip("mlflow")
+    result = _train(
+        *TINY, "logger=mlflow", f"paths.log_dir={tmp_path / 'store'}",
+        f"hydra.run.dir={tmp_path / 'run'}", cwd=tmp_path,
+    )  # fmt: skip
+    output = result.stdout + result.stderr
+    for noise in ("database tables", "not found. Creating it", "INFO mlflow", "INFO alembic"):
+        assert noise not in output, output
+    assert "completed: " in output, output
+    assert (tmp_path / "store" / "mlflow.db").is_file()
+    import logging
+
+    from lossbench.messages import MLFLOW_STORE_LOGGER, quiet_mlflow
+
+    quiet_mlflow()
+    assert logging.getLogger(MLFLOW_STORE_LOGGER).isEnabledFor(logging.WARNING)
+
+
+@pytest.mark.slow  # wandb's import and its service process, about 8 s
+def test_an_offline_wandb_run_shows_no_warning_about_the_anonymous_setting(tmp_path):
+    """Lightning's ``WandbLogger`` passes ``anonymous=None``, which W&B warns has no effect:
+    lossbench leaves it out; W&B's own lines about the offline run are still shown."""
+    pytest.importorskip("wandb")
+    result = run_module(
+        "lossbench.train", *TINY, "logger=wandb", f"hydra.run.dir={tmp_path}", cwd=tmp_path,
+        extra_env={"WANDB_MODE": "offline"},
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    output = result.stdout + result.stderr
+    assert "anonymous setting" not in output, output
+    assert "wandb: " in output and "offline-run-" in output, output
+    assert "completed: " in output, output
+
+
+@pytest.mark.slow  # two DDP processes on the CPU, about 12 s on 2 cores
+def test_ddp_s_final_evaluation_shows_no_progress_bars(tmp_path):
+    """Under DDP the best checkpoint is evaluated by ``trainer.validate`` / ``trainer.test``:
+    they show no progress bar of their own, as a single run's final evaluation shows none;
+    the training bar is still shown."""
+    result = run_module(
+        "lossbench.train", "data=iris", "trainer.max_epochs=2", "trainer=ddp",
+        "trainer.accelerator=cpu", "trainer.devices=2", "logger=none",
+        "trainer.enable_progress_bar=true", f"hydra.run.dir={tmp_path}", cwd=tmp_path,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    bars = result.stdout  # Lightning's bars write to stdout
+    assert "Epoch 1: 100%" in bars, bars  # the training bar
+    after_training = bars[bars.rindex("Epoch 1: 100%") :]
+    for bar in ("Validation", "Testing"):
+        assert bar not in after_training, after_training
+    assert "completed: " in result.stdout + result.stderr
+
+
+@pytest.mark.slow  # a vectorized and a basic multirun in fresh processes, about 12 s
+def test_a_vectorized_member_s_non_finite_loss_says_where_as_a_run_alone_does(tmp_path):
+    """A member that fails on a non-finite loss says its epoch, step and batch, as the same
+    job under the basic launcher says them (and its metrics.json holds)."""
+    said = {}
+    for launcher in ("vectorized", "basic"):
+        sweep = tmp_path / launcher
+        result = _train(
+            "-m", f"hydra/launcher={launcher}", "data=iris", "optimizer=sgd",
+            "optimizer.lr=1e-2,1e30", "trainer.max_epochs=3", "logger=none",
+            "trainer.enable_progress_bar=false", f"hydra.sweep.dir={sweep}", cwd=tmp_path,
+        )  # fmt: skip
+        lines = (result.stdout + result.stderr).splitlines()
+        failed = [line for line in lines if "run failed: " in line]
+        assert len(failed) == 1, lines
+        assert sum("completed: " in line for line in lines) == 1, lines
+        error = json.loads(next(sweep.glob("1_*/metrics.json")).read_text())["error"]
+        assert error.startswith("non-finite training loss (nan) at epoch "), error
+        assert f"run failed: {error} (" in failed[0], failed
+        said[launcher] = failed[0].split("run failed: ", 1)[1].split(" (/", 1)[0]
+    assert said["vectorized"] == said["basic"], said
 
 
 @pytest.mark.slow  # a multirun in a fresh process; the single run above is in the default suite

@@ -42,6 +42,7 @@ __all__ = [
     "can_stop_early",
     "check_can_spawn_children",
     "continue_step_count",
+    "drop_unset_wandb_anonymous",
     "dump_checkpoint",
     "early_stopping_check",
     "epoch_batches_done",
@@ -493,6 +494,22 @@ def write_hparams_session(logger: Any, params: Mapping[str, Any], metrics: Any) 
     writer = logger.experiment._get_file_writer()
     for summary in summaries:
         writer.add_summary(summary)
+
+
+def drop_unset_wandb_anonymous(logger: Any) -> bool:
+    """Keep a ``WandbLogger``'s ``anonymous=None`` out of the arguments it passes to
+    ``wandb.init``: Lightning always passes ``anonymous`` (None where not asked for), and W&B
+    (checked: 0.31) warns "The anonymous setting has no effect" for any value given, None too.
+    Leaving it out is what None means. Reads ``logger._wandb_init`` (checked: Lightning
+    2.6.6); False (nothing changed) where it is gone, holds no ``anonymous=None`` or the run
+    has started already (``_experiment``)."""
+    arguments = getattr(logger, "_wandb_init", None)
+    if not isinstance(arguments, dict) or getattr(logger, "_experiment", None) is not None:
+        return False
+    if "anonymous" not in arguments or arguments["anonymous"] is not None:
+        return False
+    del arguments["anonymous"]
+    return True
 
 
 def open_wandb_run(logger: Any) -> Any | None:

@@ -20,6 +20,8 @@ from lightning.pytorch.loggers import CSVLogger as LightningCSVLogger
 from lightning.pytorch.loggers import MLFlowLogger
 from lightning.pytorch.utilities import rank_zero_only
 
+from lossbench.lightning_internals import drop_unset_wandb_anonymous
+
 
 class CSVLogger(LightningCSVLogger):
     """Lightning's ``CSVLogger`` (the same ``metrics.csv`` and ``hparams.yaml``) that writes
@@ -356,11 +358,12 @@ def mlflow_logger(
     rather than into a second run holding only the epochs after the resume, and leaves out
     the points that run holds already (:class:`ResumedMLFlowLogger`); a run trained on in a
     new directory has none and starts one. A sweep creates a new store before its jobs start
-    (:func:`lossbench.mlflow_store.prepare_stores`)."""
-    from lossbench.mlflow_store import artifact_location, sqlite_folder
+    (:func:`lossbench.mlflow_store.prepare_stores`); a single run creates it here, with the
+    experiment, so that ``MLFlowLogger`` finds the experiment rather than warning that it
+    creates it."""
+    from lossbench.mlflow_store import artifact_location, prepare_store
 
-    if tracking_uri.startswith("sqlite:///"):  # SQLite creates the file, not its directory
-        sqlite_folder(tracking_uri).mkdir(parents=True, exist_ok=True)
+    prepare_store(tracking_uri, experiment_name)  # its directory, tables and experiment
     artifacts = artifact_location(tracking_uri)
     tags = {str(k): str(v) for k, v in (tags or {}).items()}
     run_id = None
@@ -429,7 +432,9 @@ def wandb_logger(*, ckpt_path: Any = None, **kwargs: Any) -> Any:
     folder = kwargs.get("save_dir") or kwargs.get("dir")
     if ckpt_path is not None and folder and not (kwargs.get("id") or kwargs.get("version")):
         kwargs["id"] = wandb_run_of(Path(folder))
-    return WandbLogger(**kwargs)
+    logger = WandbLogger(**kwargs)
+    drop_unset_wandb_anonymous(logger)  # else W&B warns that the setting has no effect
+    return logger
 
 
 def wandb_run_of(save_dir: Path) -> str | None:

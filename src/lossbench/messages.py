@@ -29,6 +29,18 @@ class PastLightningHandler(logging.Handler):
             logging.getLogger().handle(record)
 
 
+#: MLflow's logger of its SQLite store: at INFO it says that it creates and updates a new
+#: store's tables ("Creating initial MLflow database tables...", "Updating database tables").
+MLFLOW_STORE_LOGGER = "mlflow.store.db.utils"
+
+
+def quiet_mlflow() -> None:
+    """Keep MLflow's INFO lines about creating a new store's tables out of the output; its
+    warnings and errors are still shown. MLflow need not be imported: it sets the level of
+    its own ``mlflow`` logger only, so this level of the store's logger stays."""
+    logging.getLogger(MLFLOW_STORE_LOGGER).setLevel(logging.WARNING)
+
+
 def quiet_lightning() -> None:
     """Silence Lightning's messages that say nothing about a lossbench run; the model summary
     (:data:`MODEL_SUMMARY_LOGGER`) is still shown."""
@@ -47,6 +59,7 @@ def quiet_lightning() -> None:
     if not any(isinstance(h, PastLightningHandler) for h in summary.handlers):
         summary.addHandler(PastLightningHandler())
     logging.getLogger("alembic").setLevel(logging.WARNING)  # imported by optuna, chatty at INFO
+    quiet_mlflow()
     for pattern in (
         ".*smaller than the logging interval.*",
         ".*does not have many workers.*",

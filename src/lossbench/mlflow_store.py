@@ -66,6 +66,9 @@ def prepare_store(tracking_uri: str, experiment_name: str) -> None:
     """
     from mlflow.tracking import MlflowClient
 
+    from lossbench.messages import quiet_mlflow
+
+    quiet_mlflow()  # no INFO lines about the new store's tables
     if tracking_uri.startswith("sqlite:///"):
         sqlite_folder(tracking_uri).mkdir(parents=True, exist_ok=True)
     client = MlflowClient(tracking_uri=tracking_uri)  # a new SQLite store: its tables

@@ -63,6 +63,7 @@ from lossbench.lightning_internals import epochs_processed, open_wandb_run
 from lossbench.loggers import continue_logs, log_final_metrics
 from lossbench.messages import quiet_lightning
 from lossbench.module import ClassifierModule, resolved_loss
+from lossbench.precision import normalize_precision
 from lossbench.record import (
     DEBUG_SETTINGS,
     RECORD_NAME,
@@ -436,6 +437,11 @@ def _fit(
         # the loggers get the gathered values once, as one process's run logs them (the best
         # epoch's val/ under best/): Lightning's loops would log val/ as one more epoch
         loggers, trainer.loggers = trainer.loggers, []
+        # and no progress bars of their own, as one process's final evaluation shows none
+        bar = trainer.progress_bar_callback
+        shown = bar is not None and not bar.is_disabled
+        if shown:
+            bar.disable()
         try:
             for stage in ("validate", "test"):
                 # stopped there: Ctrl-C or SIGTERM, not exit 1
@@ -450,6 +456,8 @@ def _fit(
                 values.update({k: float(v) for k, v in results[0].items()})
         finally:
             trainer.loggers = loggers
+            if shown:
+                bar.enable()
         hparams = logged_hparams(module, datamodule)
         log_final_metrics(loggers, values, trainer.global_step, hparams)
     best_epoch = callback.best_epoch if in_memory is not None else _best_epoch(best)
@@ -525,7 +533,14 @@ def trainer_kwargs(cfg: DictConfig) -> dict[str, Any]:
 
 def build_trainer(**kwargs: Any) -> L.Trainer:
     """``L.Trainer(**kwargs)``; the errors Lightning raises for the user's ``trainer.*``
-    settings (an accelerator, strategy or precision it cannot start) become a refusal."""
+    settings (an accelerator, strategy or precision it cannot start) become a refusal.
+
+    A historical precision name (``16``, ``bf16``, ``32``, ``64``) reaches Lightning as its
+    modern name (:func:`lossbench.precision.normalize_precision`), which trains the same, so
+    Lightning does not warn that the short name is discouraged; the run's config keeps the
+    name the user gave."""
+    if kwargs.get("precision") is not None:
+        kwargs["precision"] = normalize_precision(kwargs["precision"])
     try:
         return L.Trainer(**kwargs)
     except (MisconfigurationException, ValueError, ModuleNotFoundError) as error:

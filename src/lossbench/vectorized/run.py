@@ -30,6 +30,7 @@ from lossbench.checkpoint_format import run_config_text
 from lossbench.errors import failure_kind
 from lossbench.interrupts import fit_interrupts
 from lossbench.metric_names import VALIDATION_TIMES, best_logged
+from lossbench.precision import normalize_precision
 from lossbench.record import (
     ReplacedFilesError,
     RunExistsError,
@@ -142,7 +143,7 @@ def _fit(members: list[Member]) -> None:
         max_epochs=cfg.trainer.max_epochs,
         accelerator=cfg.trainer.accelerator,
         devices=1,
-        precision=cfg.trainer.precision,
+        precision=normalize_precision(cfg.trainer.precision),  # no warning for "bf16"
         deterministic=cfg.trainer.deterministic,
         logger=False,
         enable_checkpointing=False,
@@ -173,13 +174,35 @@ def _fit(members: list[Member]) -> None:
         if failure is not None and member.error is None and position in module.alive:
             member.error = f"{type(failure).__name__}: {failure}"
         _finish(member, seconds, cpu_seconds, batches, suites)
-    failed = [
-        ("run failed", failure_kind(member.error), member.output_dir / "metrics.json")
-        for member in members
-        if member.error is not None
-    ]
-    for line in unprepared_lines(failed):  # each metrics.json says where its run failed
+    for line in unprepared_lines(failure_lines(members)):
         log.error("%s", line)
+
+
+def failure_lines(members: Sequence[Member]) -> list[tuple[str, str, Path]]:
+    """``("run failed", message, metrics.json)`` of each of ``members`` that failed in
+    training, for :func:`unprepared_lines`: its whole message where no other member failed
+    the same way (a divergence's epoch, step and batch, as a run alone says it), else the
+    kind they share (:func:`~lossbench.errors.failure_kind`): one line for them all, and each
+    ``metrics.json`` says where its run failed.
+
+        >>> from types import SimpleNamespace as Run
+        >>> nan = "non-finite training loss (nan) at epoch {}, step 9 (batch 2)"
+        >>> runs = [Run(error=nan.format(e), output_dir=Path(f"lr{e}")) for e in (1, 3)]
+        >>> [m for _, m, _ in failure_lines(runs[:1] + [Run(error=None, output_dir=None)])]
+        ['non-finite training loss (nan) at epoch 1, step 9 (batch 2)']
+        >>> [m for _, m, _ in failure_lines(runs)]
+        ['non-finite training loss (nan)', 'non-finite training loss (nan)']
+    """
+    failed = [member for member in members if member.error is not None]
+    kinds = [failure_kind(member.error) for member in failed]
+    return [
+        (
+            "run failed",
+            member.error if kinds.count(kind) == 1 else kind,
+            member.output_dir / "metrics.json",
+        )
+        for member, kind in zip(failed, kinds, strict=True)
+    ]
 
 
 def _prepare(
