@@ -722,6 +722,46 @@ def test_predict_cli_writes_original_class_values(make_cfg, tmp_path):
         predict(record["best_checkpoint"], cwd / "bad.csv")
 
 
+@pytest.mark.slow  # a training and a prediction in fresh processes, about 10 s
+def test_integer_labels_with_leading_zeros_stay_as_their_file_writes_them(tmp_path):
+    """Labels 7, 007 and 010 are three classes (leading zeros count), and lossbench-predict
+    writes each as the training file writes it: 010, not 10."""
+    x, y = make_classification(
+        90, n_features=4, n_informative=3, n_redundant=0, n_classes=3, random_state=1
+    )
+    ids = ["7", "007", "010"]
+    rows = [[*map(float, xi), ids[v]] for xi, v in zip(x, y, strict=True)]
+    data = _write_csv(tmp_path / "codes.csv", [*FEATURES, "code"], rows)
+    run = tmp_path / "run"
+    trained = run_module(
+        "lossbench.train",
+        "data=csv",
+        f"data.path={data}",
+        "data.label_columns=[code]",
+        "data.task=multiclass",
+        "trainer.max_epochs=1",
+        "logger=none",
+        f"hydra.run.dir={run}",
+        cwd=tmp_path,
+    )
+    assert trained.returncode == 0, trained.stderr
+    record = json.loads((run / "metrics.json").read_text())
+    assert record["n_outputs"] == 3
+    result = _predict_cli(
+        f"ckpt_path={record['best_checkpoint']}",
+        "data=csv",
+        f"data.path={data}",
+        "out=preds.csv",
+        cwd=tmp_path,
+    )
+    assert result.returncode == 0, result.stderr
+    got = _read_csv(tmp_path / "preds.csv")
+    assert list(got)[:3] == ["p_007", "p_7", "p_010"]
+    assert set(got["predicted"]) <= set(ids) and "10" not in got["predicted"]
+    probs = np.array([[float(v) for v in got[f"p_{i}"]] for i in ["007", "7", "010"]]).T
+    assert got["predicted"] == [["007", "7", "010"][i] for i in probs.argmax(axis=1)]
+
+
 def test_predicted_class_is_named_as_in_the_probability_columns(make_cfg, tmp_path):
     """A built-in data set's classes are ids with names (iris: 0, 1, 2 = setosa, ...): the
     predicted class is written by name, as the p_ columns are, not as its id."""
