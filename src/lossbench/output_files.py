@@ -346,6 +346,22 @@ def run_dir_of(ckpt_path: str | os.PathLike) -> Path:
     return folder.parent if folder.name == "checkpoints" else folder
 
 
+def resumed_run_dir(ckpt_path: str | os.PathLike) -> Path:
+    """The folder of the run that wrote the checkpoint at ``ckpt_path``, as a resume reads it
+    (its ``config.yaml``, its ``logs/metrics.csv``): its run folder (:func:`run_dir_of`) where
+    that lies above the folder holding it, else the folder above that one (a checkpoint copied
+    into a run's folder itself is not that run's: its own config decides).
+
+        >>> resumed_run_dir("/nowhere/runs/a/checkpoints/last.ckpt")
+        PosixPath('/nowhere/runs/a')
+        >>> resumed_run_dir("/nowhere/copies/model.ckpt")
+        PosixPath('/nowhere')
+    """
+    folder = Path(ckpt_path).expanduser().resolve().parent
+    run = run_dir_of(ckpt_path)
+    return run if run != folder else folder.parent
+
+
 def predictions_record(path: Path) -> Path:
     """The record of the checkpoint that wrote the predictions CSV file ``path``, next to it.
 
