@@ -45,6 +45,18 @@ def test_multiclass_integer_labels_map_to_sorted_indices(tmp_path: Path) -> None
     assert table.labels.dtype == np.int64
 
 
+def test_multiclass_labels_with_leading_zeros_are_classes_of_their_own(tmp_path: Path) -> None:
+    """Leading zeros count, as for categorical features: 7 and 007 are two classes, kept as the
+    file writes them (ordered by number), and 9.0 is 9."""
+    path = write(tmp_path, "x,y\n1,7\n2,007\n3,3\n4,9.0\n5,9\n6,7\n")
+    table = load_csv(path, ["y"], "multiclass")
+    assert table.classes == ["3", "007", "7", "9"]
+    assert table.label_names == table.classes
+    assert table.labels.tolist() == [2, 1, 0, 3, 3, 2]
+    only = load_csv(write(tmp_path, "x,y\n1,7\n2,007\n", "two.csv"), ["y"], "multiclass")
+    assert only.classes == ["007", "7"]
+
+
 def test_multiclass_string_labels_map_to_sorted_indices(tmp_path: Path) -> None:
     path = write(tmp_path, "x,species\n1,virginica\n2,setosa\n3, versicolor \n4,none\n")
     table = load_csv(path, ["species"], "multiclass")

@@ -417,6 +417,64 @@ def test_eval_of_a_checkpoint_copied_into_another_runs_folder_reads_its_own_runs
     )
 
 
+#: Lightning's ModelCheckpoint in place of lossbench's checkpoint callback, as the README shows.
+MODEL_CHECKPOINT = (
+    "~callbacks.model_checkpoint",
+    "+callbacks.mc._target_=lightning.pytorch.callbacks.ModelCheckpoint",
+    "+callbacks.mc.monitor=val/nll",
+)
+
+
+def test_eval_of_a_model_checkpoint_in_a_loggers_folder_writes_to_its_run(make_cfg, tmp_path):
+    """Lightning's ModelCheckpoint writes to its first logger's folder, <run>/logs/checkpoints/
+    (CSV logger): lossbench-eval reads the run's own config.yaml and writes <run>/eval.json,
+    with the run's test metrics, not <run>/logs/eval.json without a config."""
+    run = tmp_path / "run"
+    record = train(make_cfg("data=iris", "logger=csv", *MODEL_CHECKPOINT), run)
+    best = Path(record["best_checkpoint"])
+    assert best.parent == run / "logs" / "checkpoints"
+    result = run_module("lossbench.evaluate", f"ckpt_path='{best}'", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert f"written to {run / 'eval.json'}" in result.stdout
+    assert not (run / "logs" / "eval.json").exists()
+    written = json.loads((run / "eval.json").read_text())
+    assert written["config"] == str((run / "config.yaml").resolve())
+    assert {k: v for k, v in written.items() if k.startswith("test/")} == {
+        k: v for k, v in record.items() if k.startswith("test/")
+    }
+
+
+@pytest.mark.parametrize(
+    ("checkpoint", "run"),
+    [
+        ("run/checkpoints/last.ckpt", "run"),  # lossbench's own layout
+        ("run/logs/checkpoints/epoch=2-step=3.ckpt", "run"),  # ModelCheckpoint, CSV logger
+        ("run/tensorboard/checkpoints/e.ckpt", "run"),  # ModelCheckpoint, TensorBoard
+        ("run/lossbench/a1b2/checkpoints/e.ckpt", "run"),  # ModelCheckpoint, W&B or MLflow
+        ("run/mine/e.ckpt", "run"),  # +callbacks.mc.dirpath inside the run folder
+        ("run/checkpoints-earlier/last.ckpt", "run/checkpoints-earlier"),  # an earlier attempt's
+        ("run/checkpoints-max_epochs3/last.ckpt", "run/checkpoints-max_epochs3"),
+        ("run/copy.ckpt", "run"),  # a copy placed in a run folder
+        ("plain/model.ckpt", "plain"),  # moved away from its run
+        ("plain/checkpoints/model.ckpt", "plain"),
+        ("run/a/b/c/d/e.ckpt", "run/a/b/c/d"),  # too far below a run folder to be its own
+    ],
+)
+def test_the_run_folder_of_each_checkpoint_layout(tmp_path, checkpoint, run):
+    """The run folder of a checkpoint (where lossbench-eval reads config.yaml and writes
+    eval.json, and whose name lossbench-predict adds to a file name) in every layout
+    lossbench-train and Lightning's ModelCheckpoint write."""
+    from lossbench.evaluate import default_out, run_dir_of
+
+    (tmp_path / "run").mkdir()
+    (tmp_path / "run" / "config.yaml").write_text("seed: 0\n")
+    path = tmp_path / checkpoint
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(b"")
+    assert run_dir_of(path) == tmp_path / run
+    assert default_out(path) == tmp_path / run / "eval.json"
+
+
 def _evaluate_copy(first: dict, run: Path) -> tuple[Path, dict]:
     """Copy the best checkpoint of the run ``first`` (its record) into the other run ``run``'s
     checkpoints/ as copy.ckpt and evaluate it with lossbench-eval: it writes
@@ -700,6 +758,46 @@ def test_predict_cli_writes_original_class_values(make_cfg, tmp_path):
     _write_csv(cwd / "bad.csv", ["f0", "f2", "digit"], [[1.0, 2.0, 3]])
     with pytest.raises(DataError, match=r"this file lacks: 'f1', 'f3'.*the file has 'f0', 'f2'"):
         predict(record["best_checkpoint"], cwd / "bad.csv")
+
+
+@pytest.mark.slow  # a training and a prediction in fresh processes, about 10 s
+def test_integer_labels_with_leading_zeros_stay_as_their_file_writes_them(tmp_path):
+    """Labels 7, 007 and 010 are three classes (leading zeros count), and lossbench-predict
+    writes each as the training file writes it: 010, not 10."""
+    x, y = make_classification(
+        90, n_features=4, n_informative=3, n_redundant=0, n_classes=3, random_state=1
+    )
+    ids = ["7", "007", "010"]
+    rows = [[*map(float, xi), ids[v]] for xi, v in zip(x, y, strict=True)]
+    data = _write_csv(tmp_path / "codes.csv", [*FEATURES, "code"], rows)
+    run = tmp_path / "run"
+    trained = run_module(
+        "lossbench.train",
+        "data=csv",
+        f"data.path={data}",
+        "data.label_columns=[code]",
+        "data.task=multiclass",
+        "trainer.max_epochs=1",
+        "logger=none",
+        f"hydra.run.dir={run}",
+        cwd=tmp_path,
+    )
+    assert trained.returncode == 0, trained.stderr
+    record = json.loads((run / "metrics.json").read_text())
+    assert record["n_outputs"] == 3
+    result = _predict_cli(
+        f"ckpt_path={record['best_checkpoint']}",
+        "data=csv",
+        f"data.path={data}",
+        "out=preds.csv",
+        cwd=tmp_path,
+    )
+    assert result.returncode == 0, result.stderr
+    got = _read_csv(tmp_path / "preds.csv")
+    assert list(got)[:3] == ["p_007", "p_7", "p_010"]
+    assert set(got["predicted"]) <= set(ids) and "10" not in got["predicted"]
+    probs = np.array([[float(v) for v in got[f"p_{i}"]] for i in ["007", "7", "010"]]).T
+    assert got["predicted"] == [["007", "7", "010"][i] for i in probs.argmax(axis=1)]
 
 
 def test_predicted_class_is_named_as_in_the_probability_columns(make_cfg, tmp_path):

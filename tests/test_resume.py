@@ -398,6 +398,28 @@ def test_a_run_trained_on_in_a_new_directory_starts_metrics_csv_with_the_earlier
     assert [r["epoch"] for r in _csv_rows(tmp_path / "first")] == ["0", "0", "1", "1", ""]
 
 
+def test_a_model_checkpoint_run_trained_on_in_a_new_directory_keeps_its_earlier_epochs(
+    make_cfg, tmp_path
+):
+    """Lightning's ModelCheckpoint writes to <run>/logs/checkpoints/: a run trained on from one
+    of its checkpoints in a new directory finds the earlier run's folder above it, and its
+    metrics.csv starts with that run's epochs, as with lossbench's own checkpoints."""
+    run = (
+        *RUN,
+        "logger=csv",
+        "~callbacks.model_checkpoint",
+        "+callbacks.mc._target_=lightning.pytorch.callbacks.ModelCheckpoint",
+        "+callbacks.mc.monitor=val/nll",
+        "+callbacks.mc.save_last=true",
+    )
+    train(make_cfg(*run, "trainer.max_epochs=4"), tmp_path / "whole")
+    train(make_cfg(*run, "trainer.max_epochs=2"), tmp_path / "first")
+    last = tmp_path / "first" / "logs" / "checkpoints" / "last.ckpt"
+    record = train(make_cfg(*run, "trainer.max_epochs=4", f"ckpt_path={last}"), tmp_path / "on")
+    assert len(record["history"]["val/nll"]) == 4
+    _assert_same_rows(_csv_rows(tmp_path / "whole"), _csv_rows(tmp_path / "on"))
+
+
 def test_a_sweep_job_trained_again_sets_the_earlier_attempts_checkpoints_aside(make_cfg, tmp_path):
     """A job of a sweep that did not complete trains again from scratch; its checkpoints/ then
     holds only the new attempt's files, and the earlier attempt's are kept beside it."""

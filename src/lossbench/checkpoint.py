@@ -57,6 +57,7 @@ from lossbench.checkpoint_format import (
     unsupported_global,
 )
 from lossbench.errors import UserInputError
+from lossbench.output_files import resumed_run_dir
 from lossbench.schedulers import (
     ScheduleChange,
     batches_per_epoch,
@@ -644,7 +645,7 @@ def _refuse(
     values = "; ".join(text for _, text in differences)
     own = "its config.yaml"
     if config_file:
-        own += f", {Path(path).parent.parent / 'config.yaml'}"
+        own += f", {resumed_run_dir(path) / 'config.yaml'}"
     raise CheckpointError(
         f"cannot resume from {str(path)!r}: {', '.join(names)} {verb} from the run that wrote "
         f"it ({values}). A resumed run restores the weights and the optimizer state and "
@@ -738,7 +739,7 @@ def _saved_config(
     away from its run), else None (an older lossbench's copy)."""
     if saved is not None:
         return saved
-    saved_file = Path(path).parent.parent / "config.yaml"
+    saved_file = resumed_run_dir(path) / "config.yaml"
     if saved_file.is_file():
         from lossbench.record import read_run_config
 

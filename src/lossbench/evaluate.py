@@ -60,6 +60,7 @@ from lossbench.checkpoint_format import INPUT_SHAPE_KEY, RUN_CONFIG_KEY, SPLITS_
 from lossbench.errors import UserInputError, refusing
 from lossbench.importing import collection_paused
 from lossbench.interrupts import fit_interrupts, output_kept, stopping
+from lossbench.output_files import run_dir_of
 from lossbench.record import RECORD_NAME, load_config_file, training_cwd
 from lossbench.run_identity import comparable_config
 from lossbench.train import config_dir, run_checkpoint_app, start_checkpoint_work
@@ -82,12 +83,6 @@ class EvalConfig:
     split: str = "test"  # test | val
     out: str | None = None  # the JSON file; null: <run dir>/eval.json (split=val: eval-val.json)
     accelerator: str | None = None  # null: the run's trainer.accelerator
-
-
-def run_dir_of(ckpt_path: Path) -> Path:
-    """The run directory of a checkpoint: the parent of its ``checkpoints/`` folder."""
-    parent = ckpt_path.resolve().parent
-    return parent.parent if parent.name == "checkpoints" else parent
 
 
 _GIVE_RUN_CONFIG = "Give the config.yaml that lossbench-train wrote for the checkpoint's run"
@@ -826,7 +821,11 @@ out=.../copies/eval.json (each job writes to its checkpoint's folder), ...
         named = list(given.values())
         listed = f"{', '.join(named[:-1])} and {named[-1]}"
         per_job = f"{out.parent}/{out.stem}-${{hydra:job.num}}{JSON_SUFFIX}"
-        in_runs = all(Path(c).expanduser().resolve().parent.name == "checkpoints" for c in named)
+        in_runs = all(
+            Path(c).expanduser().resolve().parent.name == "checkpoints"
+            or (run_dir_of(c) / "config.yaml").is_file()
+            for c in named
+        )
         whose, where = ("of one run", "run folder") if in_runs else ("in one folder", "folder")
         return (
             f"the multirun {sweep} would write the results of checkpoints {listed}, {whose}, "

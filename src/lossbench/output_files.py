@@ -303,9 +303,63 @@ def another_name(path: Path, ckpt_path: str | os.PathLike, default: str) -> str:
     """
     if path.name != default:
         return default
-    folder = Path(ckpt_path).expanduser().resolve().parent
-    run = folder.parent if folder.name == "checkpoints" else folder
+    run = run_dir_of(ckpt_path)
     return f"{Path(default).stem}-{run.name}{Path(default).suffix}"
+
+
+#: The name of the file in which lossbench-train keeps a run's resolved config, in its folder.
+RUN_CONFIG_NAME = "config.yaml"
+#: How many folders above the one holding a checkpoint its run folder may lie: Lightning's
+#: ``ModelCheckpoint`` writes to its first logger's folder, ``<run>/logs/checkpoints/`` (CSV),
+#: ``<run>/tensorboard/checkpoints/``, ``<run>/<experiment>/<version>/checkpoints/`` (MLflow,
+#: W&B).
+RUN_FOLDER_LEVELS = 3
+#: The folders in which lossbench keeps the checkpoints of a run's earlier attempt or of its
+#: lower ``trainer.max_epochs``, beside its ``checkpoints/``: a checkpoint there keeps its own
+#: folder as its run folder (its result goes there, not over the run's own ``eval.json``).
+KEPT_CHECKPOINT_FOLDERS = ("checkpoints-earlier", "checkpoints-max_epochs")
+
+
+def run_dir_of(ckpt_path: str | os.PathLike) -> Path:
+    """The run folder of the checkpoint at ``ckpt_path``: the folder above its
+    ``checkpoints/`` that holds the run's ``config.yaml`` (lossbench's layout), else the folder
+    holding the checkpoint where it holds a ``config.yaml`` (a checkpoint copied into a run's
+    folder) or is one of :data:`KEPT_CHECKPOINT_FOLDERS`, else the nearest folder above it
+    that holds a ``config.yaml``, up to :data:`RUN_FOLDER_LEVELS` folders up (Lightning's
+    ``ModelCheckpoint`` in a logger's folder, ``<run>/logs/checkpoints/``, or a ``dirpath``
+    inside the run folder), else, as for a checkpoint moved away from its run, the folder above
+    a folder named ``checkpoints``, or the folder holding it.
+
+        >>> run_dir_of("/nowhere/runs/a/checkpoints/last.ckpt")
+        PosixPath('/nowhere/runs/a')
+        >>> run_dir_of("/nowhere/copies/model.ckpt")
+        PosixPath('/nowhere/copies')
+    """
+    folder = Path(ckpt_path).expanduser().resolve().parent
+    if folder.name == "checkpoints" and (folder.parent / RUN_CONFIG_NAME).is_file():
+        return folder.parent
+    if (folder / RUN_CONFIG_NAME).is_file() or folder.name.startswith(KEPT_CHECKPOINT_FOLDERS):
+        return folder
+    for above in list(folder.parents)[:RUN_FOLDER_LEVELS]:
+        if (above / RUN_CONFIG_NAME).is_file():
+            return above
+    return folder.parent if folder.name == "checkpoints" else folder
+
+
+def resumed_run_dir(ckpt_path: str | os.PathLike) -> Path:
+    """The folder of the run that wrote the checkpoint at ``ckpt_path``, as a resume reads it
+    (its ``config.yaml``, its ``logs/metrics.csv``): its run folder (:func:`run_dir_of`) where
+    that lies above the folder holding it, else the folder above that one (a checkpoint copied
+    into a run's folder itself is not that run's: its own config decides).
+
+        >>> resumed_run_dir("/nowhere/runs/a/checkpoints/last.ckpt")
+        PosixPath('/nowhere/runs/a')
+        >>> resumed_run_dir("/nowhere/copies/model.ckpt")
+        PosixPath('/nowhere')
+    """
+    folder = Path(ckpt_path).expanduser().resolve().parent
+    run = run_dir_of(ckpt_path)
+    return run if run != folder else folder.parent
 
 
 def predictions_record(path: Path) -> Path:

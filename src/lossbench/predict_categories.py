@@ -42,7 +42,8 @@ EXAMPLES = 3
 KNOWN = 10
 
 #: An integer code, optionally written with a zero fraction: the digits are group 1.
-_INTEGER = re.compile(r"([+-]?\d+)(?:\.0*)?")
+INTEGER_CODE = re.compile(r"([+-]?\d+)(?:\.0*)?")
+_INTEGER = INTEGER_CODE
 
 
 class UnseenCategoryWarning(UserWarning):

@@ -63,6 +63,7 @@ from lossbench.lightning_internals import epochs_processed, open_wandb_run
 from lossbench.loggers import continue_logs, log_final_metrics
 from lossbench.messages import quiet_lightning
 from lossbench.module import ClassifierModule, resolved_loss
+from lossbench.output_files import resumed_run_dir
 from lossbench.precision import normalize_precision
 from lossbench.record import (
     DEBUG_SETTINGS,
@@ -238,7 +239,7 @@ def resumed_run_config(cfg: DictConfig, output_dir: Path) -> Any:
         resume = resume_path(cfg.ckpt_path, output_dir)
     except CheckpointError:  # refused by the resume check, with its message
         return None
-    saved = None if resume is None else resume.parent.parent / "config.yaml"
+    saved = None if resume is None else resumed_run_dir(resume) / "config.yaml"
     if saved is None or not saved.is_file():
         return None
     earlier = read_run_config(saved)  # DamagedRunError where it cannot be read
@@ -384,7 +385,7 @@ def _fit(
                 global_step,
                 history(checkpoint),
                 output_dir,
-                resume.parent.parent,
+                resumed_run_dir(resume),
             )
             own = resume.parent.resolve() == (output_dir / "checkpoints").resolve()
             if own and rank_zero_only.rank == 0:  # the resumed run writes those epochs again

@@ -65,6 +65,7 @@ import numpy as np
 
 from lossbench.data.table import DataError, LoadedTable, not_a_data_file
 from lossbench.override_grammar import override_parser
+from lossbench.predict_categories import INTEGER_CODE as _INTEGER
 from lossbench.tasks import TABLE_TASKS
 
 __all__ = [
@@ -856,8 +857,45 @@ def _multiclass(name: str, parsed: _Parsed, source: _Source) -> tuple[np.ndarray
             "exactly (two of them could become one class). Renumber the classes (0, 1, 2, ...), "
             "or write them as class names (text, e.g. 'c10000000000000001')."
         )
-    classes, labels = np.unique(parsed.values.astype(np.int64), return_inverse=True)
-    return labels.astype(np.int64), [int(c) for c in classes]
+    return _integer_classes(parsed)
+
+
+def _integer_classes(parsed: _Parsed) -> tuple[np.ndarray, list]:
+    """The class index of each row and the classes of a multi-class label column of integers
+    (checked as such), ordered by their numbers. A class is the integer's digits as the file
+    writes them, as for categorical features (:mod:`lossbench.predict_categories`): ``9`` and
+    ``9.0`` (as pandas writes an integer column with a missing value) are one class, but
+    leading zeros count, so ``7`` and ``007`` are two classes. Where every class is written
+    plainly (``7``, ``-1``) the classes are those ints; else they are the digits as text
+    (``'007'``, ``'7'``), so that predictions write each class as its file writes it.
+
+        >>> labels, classes = _integer_classes(_parse(["9", "3", "9.0", "+3"]))
+        >>> labels.tolist(), classes
+        ([1, 0, 1, 0], [3, 9])
+        >>> labels, classes = _integer_classes(_parse(["7", "007", "010", "7.0"]))
+        >>> labels.tolist(), classes
+        ([1, 0, 2, 1], ['007', '7', '010'])
+    """
+    texts, first, inverse = np.unique(
+        parsed.cells.astype(str), return_index=True, return_inverse=True
+    )
+    keys = [
+        _digits(str(text).strip(), parsed.values[row])
+        for text, row in zip(texts, first, strict=True)
+    ]
+    classes = sorted(set(keys), key=lambda key: (int(key), key))
+    index = {key: i for i, key in enumerate(classes)}
+    labels = np.array([index[key] for key in keys], dtype=np.int64)[inverse.reshape(-1)]
+    if all(key == str(int(key)) for key in classes):
+        return labels, [int(key) for key in classes]
+    return labels, classes
+
+
+def _digits(text: str, value: float) -> str:
+    """The digits of an integer label ``text`` (``+7`` and ``7.0``: ``7``; ``007``: ``007``);
+    an integer in another notation (``1e1``) is written plainly (``10``)."""
+    match = _INTEGER.fullmatch(text)
+    return match.group(1).removeprefix("+") if match else str(int(value))
 
 
 #: 2**53: every integer below it is a distinct float64; from it on, two ids can read as one
@@ -952,7 +990,8 @@ def load_csv(
     if task == "multiclass":
         (name,) = labels_wanted
         labels, classes = _multiclass(name, parsed[name], source)
-        _check_two_classes(name, parsed[name], task, source)
+        if len(classes) < 2:  # 7 and 007: two classes of one number
+            _check_two_classes(name, parsed[name], task, source)
         label_names = [str(c) for c in classes]
     else:
         zero_one = [_zero_one(name, parsed[name], task, source) for name in labels_wanted]
