@@ -610,3 +610,20 @@ def test_the_launching_line_counts_the_jobs_hydra_runs(tmp_path):
     assert "Hydra jobs" not in output
     total, parts = _launch_parts(output)
     assert sum(parts.values()) == total == 2 == parts["already ended (skipped)"]
+
+
+@pytest.mark.parametrize(
+    ("logger", "shown"),
+    [("tensorboard", "logger=tensorboard"), ("[csv,tensorboard]", "logger=[csv,tensorboard]")],
+)
+def test_a_job_alone_for_its_loggers_names_them_as_an_override(tmp_path, logger, shown):
+    """The reason a job trains alone quotes its loggers as the user writes them, not as a
+    Python list (``logger=['tensorboard']``)."""
+    result = run_console(
+        "train", "-m", "hydra/launcher=vectorized", "data=iris", "seed=0",
+        "trainer.max_epochs=1", f"logger={logger}", f"hydra.sweep.dir={tmp_path / 'sweep'}",
+        cwd=tmp_path,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    output = result.stdout + result.stderr
+    assert f"job 0 runs alone: {shown}\n" in output
