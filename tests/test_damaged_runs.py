@@ -53,6 +53,11 @@ def test_a_sweep_refuses_the_jobs_with_damaged_files_and_skips_the_others(
     assert f"refused: {job(study, 1) / 'config.yaml'} is not readable YAML (line 2:" in output
     assert "move the folder" in output and "lossbench never deletes it" in output
     assert "3/3 jobs ended (0 completed, 1 skipped, 2 refused, 0 failed)" in output
+    if launcher == "vectorized":  # the launching line's parts add up to its jobs
+        assert (
+            "Launching 3 jobs: 0 in 0 vectorized groups, 0 alone, 1 already ended (skipped), "
+            "2 refused (a damaged metrics.json or config.yaml, named above)"
+        ) in output
     assert (job(study, 0) / "metrics.json").read_text() == ""  # left as they were
     assert (job(study, 1) / "config.yaml").read_text() == "data: [\n"
     assert (job(study, 2) / "metrics.json").read_text() == kept

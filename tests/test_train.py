@@ -281,7 +281,7 @@ def test_batches_are_index_slices_on_the_device(make_cfg):
     ("override", "match"),
     [
         ("data.batch_size=0", "data.batch_size=0 must be a positive integer"),
-        ("optimizer.lr=-1", "optimizer.lr=-1.0 must be a positive number"),
+        ("optimizer.lr=-1", "optimizer.lr=-1 must be a positive number"),
         ("loss=cross_entropy", "head 'logits' \\+ loss 'cross_entropy'|loss.label_smoothing"),
         ("data.val_fraction=0.8", "leaves no training rows"),
         ("optimized_metric=val/accuracy_top5", "optimized_metric='val/accuracy_top5' is not a"),

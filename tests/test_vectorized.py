@@ -251,14 +251,14 @@ def test_a_group_whose_members_all_stop_early_completes(make_cfg, tmp_path):
 
 
 def test_refused_member_is_recorded_and_the_others_train(make_cfg, tmp_path, caplog):
-    cfgs = [make_cfg("data=iris", f"optimizer.lr={lr}") for lr in (1e-3, -1.0)]
+    cfgs = [make_cfg("data=iris", f"optimizer.lr={lr}") for lr in (1e-3, -1)]
     with caplog.at_level("ERROR"):
         records = train_group(cfgs, [tmp_path / "a", tmp_path / "b"])
     # logged as a run alone logs it: refused, not "run failed"
     assert [r.getMessage().split(":")[0] for r in caplog.records] == ["refused"]
     assert records[0]["status"] == "completed" and records[0]["group_size"] == 1
     assert records[1]["status"] == "failed" and records[1]["refused"] is True
-    assert "optimizer.lr=-1.0 must be a positive number" in records[1]["error"]
+    assert "optimizer.lr=-1 must be a positive number" in records[1]["error"]
     on_disk = json.loads((tmp_path / "b" / RECORD_NAME).read_text())
     assert on_disk["error"] == records[1]["error"]
 
@@ -266,11 +266,11 @@ def test_refused_member_is_recorded_and_the_others_train(make_cfg, tmp_path, cap
 def test_members_refused_with_one_message_are_logged_once_with_their_count(
     make_cfg, tmp_path, caplog
 ):
-    cfgs = [make_cfg("data=iris", "optimizer.lr=-1.0", f"seed={seed}") for seed in (0, 1, 2)]
+    cfgs = [make_cfg("data=iris", "optimizer.lr=-1", f"seed={seed}") for seed in (0, 1, 2)]
     with caplog.at_level("ERROR"):
         records = train_group(cfgs, [tmp_path / "g" / f"seed{seed}" for seed in (0, 1, 2)])
     (line,) = [r.getMessage() for r in caplog.records]
-    assert line.startswith("refused (3 jobs): optimizer.lr=-1.0 must be a positive number")
+    assert line.startswith("refused (3 jobs): optimizer.lr=-1 must be a positive number")
     assert line.endswith(
         f"({tmp_path / 'g' / 'seed0' / RECORD_NAME} and 2 more under {tmp_path / 'g'})"
     )

@@ -6,10 +6,13 @@ ends under ``hydra/launcher=basic``."""
 
 from __future__ import annotations
 
+import re
+
 import pytest
 import yaml
 from omegaconf import OmegaConf
 
+from cli_process import run_console
 from lossbench.vectorized import why_alone
 from test_vectorized import _records
 from test_vectorized import _sweep as launch_sweep
@@ -572,3 +575,55 @@ def test_members_whose_data_give_other_input_widths_train_apart_as_runs_alone_do
             assert record[key] == pytest.approx(value, abs=1e-5, nan_ok=True), key
         for key, values in alone["history"].items():
             assert record["history"][key] == pytest.approx(values, abs=1e-5, nan_ok=True), key
+
+
+def _launch_parts(output: str) -> tuple[int, dict[str, int]]:
+    """The total and the counted parts of the launcher's ``Launching N jobs: ...`` line."""
+    line = re.search(r"Launching (\d+) jobs: (.*)", output)
+    assert line, output
+    parts = {}
+    for part in line.group(2).split(", "):
+        number, _, name = part.partition(" ")
+        parts[name] = int(number)
+    return int(line.group(1)), parts
+
+
+def test_the_launching_line_counts_the_jobs_hydra_runs(tmp_path):
+    """A DDP job runs through Hydra's own job runner: the launching line names it among the
+    parts, which add up to the jobs launched, as they do when the sweep is run again."""
+    args = ("-m", "hydra/launcher=vectorized", "trainer=ddp", "trainer.accelerator=cpu",
+            "data=iris", "seed=0,1", "trainer.max_epochs=1", "logger=none",
+            f"hydra.sweep.dir={tmp_path / 'sweep'}")  # fmt: skip
+    first = run_console("train", *args, cwd=tmp_path)
+    assert first.returncode == 0, first.stderr
+    output = first.stdout + first.stderr
+    assert "job 1 runs as a Hydra job: trainer.strategy=ddp" in output
+    assert (
+        "Launching 2 jobs: 0 in 0 vectorized groups, 0 alone, 2 as Hydra jobs (DDP), "
+        "0 already ended (skipped)"
+    ) in output
+    total, parts = _launch_parts(output)
+    assert sum(parts.values()) == total == 2
+    again = run_console("train", *args, cwd=tmp_path)
+    assert again.returncode == 0, again.stderr
+    output = again.stdout + again.stderr
+    assert "Hydra jobs" not in output
+    total, parts = _launch_parts(output)
+    assert sum(parts.values()) == total == 2 == parts["already ended (skipped)"]
+
+
+@pytest.mark.parametrize(
+    ("logger", "shown"),
+    [("tensorboard", "logger=tensorboard"), ("[csv,tensorboard]", "logger=[csv,tensorboard]")],
+)
+def test_a_job_alone_for_its_loggers_names_them_as_an_override(tmp_path, logger, shown):
+    """The reason a job trains alone quotes its loggers as the user writes them, not as a
+    Python list (``logger=['tensorboard']``)."""
+    result = run_console(
+        "train", "-m", "hydra/launcher=vectorized", "data=iris", "seed=0",
+        "trainer.max_epochs=1", f"logger={logger}", f"hydra.sweep.dir={tmp_path / 'sweep'}",
+        cwd=tmp_path,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    output = result.stdout + result.stderr
+    assert f"job 0 runs alone: {shown}\n" in output

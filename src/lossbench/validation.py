@@ -79,6 +79,17 @@ CHECKPOINT_WRITES = ("every_epoch", "at_end", "never")
 SEED_RANGE = (0, 2**32 - 1)
 
 
+def _number(value: Any) -> str:
+    """A numeric setting as the user typed it: a float key holds ``optimizer.lr=-1`` as -1.0,
+    shown as -1 again (other values as ``str`` shows them).
+
+        >>> _number(-1.0), _number(2.0), _number(0.001), _number(1e250), _number(3)
+        ('-1', '2', '0.001', '1e+250', '3')
+    """
+    text = str(value)
+    return text[:-2] if isinstance(value, float) and text.endswith(".0") else text
+
+
 def _require(ok: bool, message: str) -> None:
     if not ok:
         raise ConfigError(message)
@@ -274,7 +285,7 @@ def _check_data(data: DictConfig) -> None:
         value = data[key]
         _require(
             0.0 < value < 1.0,
-            f"data.{key}={value} must lie strictly between 0 and 1, e.g. data.{key}=0.2.",
+            f"data.{key}={_number(value)} must lie strictly between 0 and 1, e.g. data.{key}=0.2.",
         )
     _require(
         data.val_fraction + data.test_fraction < 1.0,
@@ -332,7 +343,10 @@ def _check_model(model: DictConfig) -> None:
             f"{list(model.hidden_sizes)} must hold positive layer widths, e.g. [64, 64].",
         )
     if "dropout" in model:
-        _require(0.0 <= model.dropout < 1.0, f"model.dropout={model.dropout} must lie in [0, 1).")
+        _require(
+            0.0 <= model.dropout < 1.0,
+            f"model.dropout={_number(model.dropout)} must lie in [0, 1).",
+        )
     if model.name == "conv":
         _require(
             len(model.channels) >= 1 and all(c >= 1 for c in model.channels),
@@ -364,13 +378,14 @@ def _check_synthetic(data: DictConfig) -> None:
     if "label_noise" in data:
         _require(
             0.0 <= data.label_noise <= 1.0,
-            f"data.label_noise={data.label_noise} is the fraction of training and validation "
-            "labels changed to another class: it must lie in [0, 1], e.g. data.label_noise=0.01.",
+            f"data.label_noise={_number(data.label_noise)} is the fraction of training and "
+            "validation labels changed to another class: it must lie in [0, 1], e.g. "
+            "data.label_noise=0.01.",
         )
     if "class_sep" in data:
         _require(
             data.class_sep > 0 and math.isfinite(data.class_sep),
-            f"data.class_sep={data.class_sep} must be a positive number (larger: classes "
+            f"data.class_sep={_number(data.class_sep)} must be a positive number (larger: classes "
             "further apart), e.g. data.class_sep=1.0.",
         )
     if name == "synthetic_multiclass":
@@ -384,7 +399,7 @@ def _check_synthetic(data: DictConfig) -> None:
     if name == "synthetic_multilabel":
         _require(
             data.n_labels >= 1 and 1 <= data.avg_labels <= data.n_labels,
-            f"data.n_labels={data.n_labels} and data.avg_labels={data.avg_labels}: a "
+            f"data.n_labels={data.n_labels} and data.avg_labels={_number(data.avg_labels)}: a "
             "multi-label set needs at least 1 label, and the average number of labels per "
             "sample between 1 and data.n_labels, e.g. data.n_labels=5 data.avg_labels=2.",
         )
@@ -397,11 +412,11 @@ def _check_optimizer(opt: DictConfig, data: DictConfig) -> None:
     )
     _require(
         opt.lr > 0 and math.isfinite(opt.lr),
-        f"optimizer.lr={opt.lr} must be a positive number, e.g. optimizer.lr=1e-3.",
+        f"optimizer.lr={_number(opt.lr)} must be a positive number, e.g. optimizer.lr=1e-3.",
     )
     _require(
         opt.weight_decay >= 0 and math.isfinite(opt.weight_decay),
-        f"optimizer.weight_decay={opt.weight_decay} must be a finite number >= 0, e.g. "
+        f"optimizer.weight_decay={_number(opt.weight_decay)} must be a finite number >= 0, e.g. "
         "optimizer.weight_decay=1e-4 (0: none).",
     )
     _check_optimizer_settings(opt)
@@ -433,18 +448,19 @@ def _check_optimizer_settings(opt: DictConfig) -> None:
         )
         _require(
             opt.eps >= 0 and math.isfinite(opt.eps),
-            f"optimizer.eps={opt.eps} must be a finite number >= 0, e.g. optimizer.eps=1e-8.",
+            f"optimizer.eps={_number(opt.eps)} must be a finite number >= 0, e.g. "
+            "optimizer.eps=1e-8.",
         )
     if opt.name == "sgd":
         _require(
             opt.momentum >= 0 and math.isfinite(opt.momentum),
-            f"optimizer.momentum={opt.momentum} must be a finite number >= 0, e.g. "
+            f"optimizer.momentum={_number(opt.momentum)} must be a finite number >= 0, e.g. "
             "optimizer.momentum=0.9 (0: plain SGD).",
         )
         _require(
             not opt.nesterov or opt.momentum > 0,
             f"optimizer.nesterov=true needs a momentum above 0 (optimizer.momentum="
-            f"{opt.momentum}). Set optimizer.momentum=0.9, or optimizer.nesterov=false.",
+            f"{_number(opt.momentum)}). Set optimizer.momentum=0.9, or optimizer.nesterov=false.",
         )
     if opt.name == "lbfgs":
         _require(
@@ -552,8 +568,8 @@ def _check_trainer_values(trainer: DictConfig) -> None:
     clip = trainer.get("gradient_clip_val")
     _require(
         clip is None or (clip >= 0 and math.isfinite(clip)),
-        f"trainer.gradient_clip_val={clip} must be a number >= 0 (the largest gradient norm "
-        "or value kept), e.g. trainer.gradient_clip_val=1.0, or null for no clipping.",
+        f"trainer.gradient_clip_val={_number(clip)} must be a number >= 0 (the largest gradient "
+        "norm or value kept), e.g. trainer.gradient_clip_val=1.0, or null for no clipping.",
     )
     max_time = trainer.get("max_time")
     if isinstance(max_time, str):
@@ -688,7 +704,7 @@ def _check_run(cfg: DictConfig, task: Task) -> None:
     )
     _require(
         stopping.min_delta >= 0 and math.isfinite(stopping.min_delta),
-        f"early_stopping.min_delta={stopping.min_delta} must be a number >= 0 (the least "
+        f"early_stopping.min_delta={_number(stopping.min_delta)} must be a number >= 0 (the least "
         "change that counts as an improvement), e.g. early_stopping.min_delta=0.",
     )
     write = cfg.checkpoint.get("write", "every_epoch")

@@ -358,7 +358,7 @@ class VectorizedLauncher(Launcher):
         if launch.pool is None and len(chunks) > 1:  # else: known once the base is planned
             workers = min(self.n_jobs, len(chunks))
             launch.pool = TaskPool(workers=workers)
-        counts = {"grouped": 0, "groups": 0, "alone": 0, "skipped": 0, "damaged": 0}
+        counts = {"grouped": 0, "groups": 0, "alone": 0, "hydra": 0, "skipped": 0, "damaged": 0}
         taken, repeats = len(launch.taken), len(launch.repeats)
         deferred: list[tuple] = []  # tasks not handed over yet
         for positions in chunks.values():
@@ -393,6 +393,8 @@ class VectorizedLauncher(Launcher):
             counts["grouped"] += sum(len(t) for t in tasks if len(t) > 1)
             counts["groups"] += sum(len(t) > 1 for t in tasks)
             counts["alone"] += sum(len(t) == 1 for t in tasks)
+            # in no task and not ended: a job of several processes (DDP), which Hydra runs
+            counts["hydra"] += len(positions) - len(done) - sum(len(t) for t in tasks)
             if launch.pool is None:
                 workers = max(1, min(self.n_jobs, len(tasks)))
                 launch.pool = TaskPool(workers=workers)
@@ -413,21 +415,23 @@ class VectorizedLauncher(Launcher):
         repeats = len(launch.repeats) - repeats
         not_run = len(launch.taken) - taken - repeats
         log.info(
-            "Launching %d jobs: %d in %d vectorized groups, %d alone, %d already ended "
-            "(skipped)%s%s",
+            "Launching %d jobs: %d in %d vectorized groups, %d alone, %s%d already ended "
+            "(skipped)%s%s%s",
             len(job_overrides),
             counts["grouped"],
             counts["groups"],
             counts["alone"],
+            f"{counts['hydra']} as Hydra jobs (DDP), " if counts["hydra"] else "",
             counts["skipped"],
             f", {repeats} repeating an earlier job's config (skipped)" if repeats else "",
             f", {not_run} not run (another job's directory)" if not_run else "",
+            (
+                f", {counts['damaged']} refused (a damaged metrics.json or config.yaml, named "
+                "above)"
+                if counts["damaged"]
+                else ""
+            ),
         )
-        if counts["damaged"]:
-            log.info(
-                "%d job(s) refused: a damaged metrics.json or config.yaml (named above)",
-                counts["damaged"],
-            )
         for args in deferred:  # in this process: trained once every job is planned
             launch.pool.submit(*args)
 

@@ -43,6 +43,7 @@ No torch import here: the launcher groups a sweep before anything heavy loads.
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from omegaconf import DictConfig, OmegaConf
@@ -225,22 +226,44 @@ def zero_class_weight(loss: Any) -> bool:
     return any(isinstance(v, int | float) and v == 0 for v in values)
 
 
+def _as_override(value: Any, *, top: bool = True) -> str:
+    """``value`` as a user writes it in a Hydra override (``key=...``): a list in brackets
+    (a list of one item, at the top, as the item: ``logger=tensorboard`` selects one), a
+    mapping in braces, None as ``null``, a bool as ``true`` / ``false``.
+
+        >>> _as_override(["tensorboard"]), _as_override(["csv", "tensorboard"])
+        ('tensorboard', '[csv,tensorboard]')
+        >>> _as_override(None), _as_override(True), _as_override({"a": 1}), _as_override(16)
+        ('null', 'true', '{a:1}', '16')
+    """
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, Mapping):
+        return "{" + ",".join(f"{k}:{_as_override(v, top=False)}" for k, v in value.items()) + "}"
+    if isinstance(value, Sequence) and not isinstance(value, str):
+        items = [_as_override(v, top=False) for v in value]
+        return items[0] if top and len(items) == 1 else "[" + ",".join(items) + "]"
+    return str(value)
+
+
 def why_alone(cfg: DictConfig) -> str | None:
     """Why the run of ``cfg`` cannot train in a vectorized group, or None if it can."""
     trainer = cfg.trainer
     model = cfg.model
     checks = [
-        (cfg.optimizer.name in OPTIMIZERS, f"optimizer={cfg.optimizer.name}"),
+        (cfg.optimizer.name in OPTIMIZERS, f"optimizer={_as_override(cfg.optimizer.name)}"),
         (
             cfg.optimizer.get("implementation", "auto") in ("auto", "fused"),
-            f"optimizer.implementation={cfg.optimizer.get('implementation')} (a group steps "
-            "with torch's fused kernel, as auto does)",
+            f"optimizer.implementation={_as_override(cfg.optimizer.get('implementation'))} "
+            "(a group steps with torch's fused kernel, as auto does)",
         ),
-        (model.name in MODELS, f"model={model.name}"),
+        (model.name in MODELS, f"model={_as_override(model.name)}"),
         (not model.get("dropout"), "model.dropout > 0 (each run draws its own masks)"),
-        (cfg.get("runner", "auto") != "lightning", f"runner={cfg.get('runner')}"),
-        (trainer.precision in PRECISIONS, f"trainer.precision={trainer.precision}"),
-        (trainer.strategy == "auto", f"trainer.strategy={trainer.strategy}"),
+        (cfg.get("runner", "auto") != "lightning", f"runner={_as_override(cfg.get('runner'))}"),
+        (trainer.precision in PRECISIONS, f"trainer.precision={_as_override(trainer.precision)}"),
+        (trainer.strategy == "auto", f"trainer.strategy={_as_override(trainer.strategy)}"),
         (trainer.devices in ("auto", 1, "1") and trainer.num_nodes == 1, "several devices"),
         (trainer.gradient_clip_val is None, "trainer.gradient_clip_val"),
         (
@@ -254,7 +277,10 @@ def why_alone(cfg: DictConfig) -> str | None:
             "runs the sanity check)",
         ),
         (cfg.get("ckpt_path") is None, "ckpt_path (resuming)"),
-        (set(cfg.get("logger") or {}) <= set(LOGGERS), f"logger={list(cfg.get('logger') or {})}"),
+        (
+            set(cfg.get("logger") or {}) <= set(LOGGERS),
+            f"logger={_as_override(list(cfg.get('logger') or {}))}",
+        ),
         (set(cfg.get("callbacks") or {}) <= set(CALLBACKS), "callbacks beyond callbacks=default"),
         ((cfg.get("scheduler") or {}).get("name", "none") == "none", "a scheduler"),
         (
