@@ -8,6 +8,7 @@ the report does and keeps the figures instead of saving them.
 from __future__ import annotations
 
 import math
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -235,3 +236,81 @@ def test_a_run_without_a_finite_value_leaves_the_mean_of_the_others() -> None:
     np.testing.assert_allclose(mean.get_xydata(), [[1, 0.8], [2, 0.4]])
     crosses = [line.get_xydata().tolist() for line in ax.lines if line.get_marker() == "x"]
     assert crosses == [[[2, 0.4]]]
+
+
+def long_labelled_runs(root: Path, n: int = 12) -> None:
+    """``n`` setups of one head and loss that differ in six loss settings with long names:
+    each setup's label names all six (``logits + bce_with_logits (loss.a_long_setting_0=...,
+    ...)``), several lines long once wrapped, and the verdict's best in the metrics figure's
+    title is one of them."""
+    for i in range(n):
+        params = {f"a_long_setting_name_{k}": round(0.001 * (i + 1) * (k + 1), 4) for k in range(6)}
+        for seed in (0, 1):
+            run(root, f"long_{i}_{seed}", head="logits", loss="bce_with_logits", seed=seed,
+                loss_params=params, metrics=metrics_of(0.3 + 0.01 * i, seed))  # fmt: skip
+
+
+def test_long_labels_never_overlap_and_no_warning(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Twelve setups whose labels wrap to seven lines: every figure is drawn to its file with
+    no warning (before, constrained layout gave up: "axes sizes collapsed to zero"), each
+    figure grows with its labels, and no two tick labels, legend entries or panel titles
+    overlap or leave the figure."""
+    drawn: dict[str, Any] = {}
+    save = plots._save
+
+    def keep(fig: Any, path: Path) -> Path:
+        drawn[Path(path).name] = fig
+        return save(fig, path)
+
+    monkeypatch.setattr(plots, "_save", keep)
+    monkeypatch.setattr(plots, "_plot_workers", lambda n_data: 1)
+    long_labelled_runs(tmp_path / "runs")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        analyse([tmp_path / "runs"], tmp_path / "report")
+    assert sorted(drawn) == [
+        "breast_cancer_learning_curves.png",
+        "breast_cancer_metrics.png",
+        "breast_cancer_reliability.png",
+        "breast_cancer_stability.png",
+    ]
+    for name, fig in drawn.items():
+        fig.set_dpi(plots.DPI)  # measured as drawn into the file
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")
+            fig.canvas.draw()
+        renderer = fig.canvas.get_renderer()
+        page = fig.bbox
+        texts = []
+        if name.endswith(("_metrics.png", "_stability.png")):
+            texts = [t for t in fig.axes[0].get_yticklabels() if t.get_text()]
+            assert len(texts) == 12
+            assert max(t.get_text().count("\n") for t in texts) >= 5, name  # long labels
+        elif name.endswith("_learning_curves.png"):
+            texts = fig.axes[0].get_legend().get_texts()
+        elif name.endswith("_reliability.png"):
+            texts = [ax.title for ax in fig.axes if ax.get_visible()]
+        assert len(texts) == 12, name
+        boxes = [t.get_window_extent(renderer) for t in texts]
+        title = fig._suptitle if fig.get_suptitle() else fig.axes[0].title  # the curves'
+        boxes.append(title.get_window_extent(renderer))
+        for i, box in enumerate(boxes):
+            assert box.x0 >= page.x0 - 2 and box.x1 <= page.x1 + 2, (name, i, box, page)
+            assert box.y0 >= page.y0 - 2 and box.y1 <= page.y1 + 2, (name, i, box, page)
+            for other in boxes[:i]:
+                assert not box.overlaps(other), (name, i, texts[i].get_text() if i < 12 else "")
+    # the figures grew with the labels: seven-line labels need more than 0.42 inches a row
+    assert drawn["breast_cancer_metrics.png"].get_figheight() > 12 * 7 * 0.12
+    assert drawn["breast_cancer_stability.png"].get_figheight() > 12 * 7 * 0.12
+
+
+def test_a_drawing_warning_names_its_figure(tmp_path: Path) -> None:
+    """A warning matplotlib gives while a figure is drawn comes with the figure file's name."""
+    fig = plots.Figure(figsize=(1.0, 0.2), layout="constrained")
+    ax = fig.subplots()
+    ax.set_yticks(range(30), [f"label\nof {i}" for i in range(30)])
+    with pytest.warns(UserWarning, match=r"^tiny\.png: constrained_layout not applied"):
+        plots._save(fig, tmp_path / "tiny.png")
+    assert (tmp_path / "tiny.png").is_file()

@@ -16,6 +16,7 @@ import re
 import signal
 import textwrap
 import threading
+import warnings
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -85,14 +86,62 @@ def colors(setups: Sequence[str]) -> dict[str, tuple[float, ...]]:
     return {s: (*choices[i % len(choices)], 1.0) for i, s in enumerate(setups)}
 
 
+#: Inches per line of text at the labels' 8 points (line spacing included), with a margin.
+LINE_HEIGHT = 0.15
+#: The least height of a row of a figure with one row per setup, in inches.
+ROW_HEIGHT = 0.42
+
+
 def _wrap(label: str, width: int = 34) -> str:
+    """``label`` broken into lines of at most ``width`` characters where it has spaces (a
+    word longer than that stays whole, on a line of its own)."""
     return textwrap.fill(label, width, break_long_words=False, break_on_hyphens=False)
 
 
+def _lines(text: str) -> int:
+    """How many lines ``text`` takes.
+
+    >>> _lines("a"), _lines("a\\nb (1 seed)")
+    (1, 2)
+    """
+    return text.count("\n") + 1
+
+
+def _rows_height(labels: Sequence[str], line: float = LINE_HEIGHT) -> float:
+    """Inches for rows with these tick labels, one a row: each row gets :data:`ROW_HEIGHT` or
+    what its label's lines take, whichever is more, so that no label reaches its neighbours.
+    The rows are spaced evenly, so every row gets the tallest label's height."""
+    tallest = max((_lines(label) for label in labels), default=1)
+    return len(labels) * max(ROW_HEIGHT, line * tallest + 0.1)
+
+
+def _longest_line(texts: Sequence[str]) -> int:
+    """The characters of the longest line of any of ``texts`` (0 for none).
+
+    >>> _longest_line(["ab\\nabcd", "abc"])
+    4
+    """
+    return max((len(line) for text in texts for line in text.splitlines()), default=0)
+
+
+def _fill_title(text: str, width_in: float, points: float = 10) -> str:
+    """``text`` with each of its lines wrapped to fit a figure ``width_in`` inches wide at
+    ``points`` (a long setup name in the verdict's best would run off the figure)."""
+    width = max(40, int(width_in * 72 / (0.6 * points)))  # a character: about 0.6 em
+    return "\n".join(_wrap(line, width) for line in text.splitlines())
+
+
 def _save(fig: Figure, path: Path) -> Path:
+    """Draw ``fig`` into the PNG file ``path``. A warning matplotlib gives while drawing (a
+    layout it could not apply, say) is given again with the file's name in front, so that
+    whoever reads it knows which figure to look at."""
     path.parent.mkdir(parents=True, exist_ok=True)
     FigureCanvasAgg(fig)  # the Agg renderer, whatever backend pyplot may be using
-    fig.savefig(path, dpi=DPI, format="png")
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        fig.savefig(path, dpi=DPI, format="png")
+    for warning in caught:
+        warnings.warn(f"{path.name}: {warning.message}", warning.category, stacklevel=2)
     return path
 
 
@@ -180,8 +229,15 @@ def plot_metrics(
     setups = list(summary["setup"])
     palette = colors(setups) if palette is None else palette
     excluded = not_eligible(verdict, summary)
-    height = 1.4 + 0.42 * len(setups) + 0.12 * sum(s in excluded for s in setups)
-    fig = Figure(figsize=(2.0 + 2.9 * len(metrics), height), layout="constrained")
+    rank_by = metrics[0]
+    labels = [
+        _tick_label(row, rank_by, excluded.get(row["setup"])) for _, row in summary.iterrows()
+    ]
+    # the tick labels' column: 34 characters wide (:func:`_wrap`), wider for a longer word
+    width = max(2.0, 0.3 + 0.062 * _longest_line(labels)) + 2.9 * len(metrics)
+    title = _fill_title(_ranking_title(rank_by, verdict), width)
+    height = 1.0 + 0.18 * _lines(title) + _rows_height(labels)
+    fig = Figure(figsize=(width, height), layout="constrained")
     axes = fig.subplots(1, len(metrics), sharey=True, squeeze=False)[0]
     y = np.arange(len(setups))
     for ax, metric in zip(axes, metrics, strict=True):
@@ -215,13 +271,9 @@ def plot_metrics(
         ax.set_title(f"{metric} {ARROW[mode]}\n({better} is better)", fontsize=10)
         ax.grid(axis="x", alpha=0.3)
         ax.tick_params(axis="x", labelsize=8)
-    rank_by = metrics[0]
-    labels = [
-        _tick_label(row, rank_by, excluded.get(row["setup"])) for _, row in summary.iterrows()
-    ]
     axes[0].set_yticks(y, labels, fontsize=8)
     axes[0].set_ylim(len(setups) - 0.5, -0.5)
-    fig.suptitle(_ranking_title(rank_by, verdict), fontsize=10)
+    fig.suptitle(title, fontsize=10)
     return _save(fig, path)
 
 
@@ -276,7 +328,11 @@ def plot_learning_curves(
     in training (failed runs contribute the epochs before they failed). None if no run has a
     history of ``key``."""
     palette = colors(setups) if palette is None else palette
-    fig = Figure(figsize=(9.0, 4.6), layout="constrained")
+    # the legend beside the axes, one entry a setup at 7 points: as tall and wide as it needs
+    entries = [_wrap(setup, 40) for setup in setups]
+    legend = 0.5 + sum(0.13 * _lines(entry) + 0.06 for entry in entries)
+    width = 9.0 + max(0.0, 0.055 * (_longest_line(entries) - 40))
+    fig = Figure(figsize=(width, max(4.6, 1.2 + legend)), layout="constrained")
     ax = fig.subplots()
     values: list[np.ndarray] = []
     first, last = 1.0, 1.0
@@ -422,11 +478,15 @@ def plot_reliability(
     palette = colors(setups) if palette is None else palette
     ncols = min(4, len(pooled))
     nrows = math.ceil(len(pooled) / ncols)
-    fig = Figure(figsize=(3.1 * ncols, 3.3 * nrows + 0.4), layout="constrained")
+    names = [_wrap(setup, 32) for setup in pooled]
+    # each panel's title: the setup's name, then two lines of ECE (at 8 points)
+    row = 2.75 + LINE_HEIGHT * (2 + max(_lines(name) for name in names))
+    column = max(3.1, 0.5 + 0.062 * _longest_line(names))
+    fig = Figure(figsize=(column * ncols, row * nrows + 0.7), layout="constrained")
     axes = np.atleast_1d(fig.subplots(nrows, ncols, sharex=True, sharey=True, squeeze=False))
     for ax in axes.flat[len(pooled) :]:
         ax.set_visible(False)
-    for ax, (setup, p) in zip(axes.flat, pooled.items(), strict=False):
+    for ax, name, (setup, p) in zip(axes.flat, names, pooled.items(), strict=False):
         total = p["count"].sum()
         edges = np.linspace(0, 1, len(p["count"]) + 1)
         ax.bar(
@@ -450,8 +510,7 @@ def plot_reliability(
         )
         gap = np.nansum(np.abs(p["accuracy"] - p["confidence"]) * p["count"]) / total
         ax.set_title(
-            f"{_wrap(setup, 32)}\n{_table_ece(summary, setup)}\n"
-            f"pooled bins drawn: ECE {gap:.3f}, n={total}",
+            f"{name}\n{_table_ece(summary, setup)}\npooled bins drawn: ECE {gap:.3f}, n={total}",
             fontsize=8,
         )
         ax.set_xlim(0, 1)
@@ -511,7 +570,9 @@ def plot_stability(
     setups = list(summary["setup"])
     palette = colors(setups) if palette is None else palette
     y = np.arange(len(setups))
-    fig = Figure(figsize=(10.0, 1.9 + 0.42 * len(setups)), layout="constrained")
+    labels = [_wrap(s) for s in setups]
+    width = 10.0 + max(0.0, 0.062 * (_longest_line(labels) - 34))
+    fig = Figure(figsize=(width, 1.9 + _rows_height(labels)), layout="constrained")
     left, right = fig.subplots(1, 2, sharey=True)
     means = summary[f"{key}_mean"] if f"{key}_mean" in summary else pd.Series(math.nan, y)
     left.barh(y, means.fillna(0).to_numpy(), color=[palette[s] for s in setups])
@@ -538,7 +599,7 @@ def plot_stability(
         fontsize=8,
         frameon=False,
     )
-    left.set_yticks(y, [_wrap(s) for s in setups], fontsize=8)
+    left.set_yticks(y, labels, fontsize=8)
     left.set_ylim(len(setups) - 0.5, -0.5)
     for ax in (left, right):
         ax.grid(axis="x", alpha=0.3)
