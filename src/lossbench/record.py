@@ -602,6 +602,73 @@ def set_aside_earlier_checkpoints(run_dir: str | os.PathLike) -> Path | None:
     return aside
 
 
+#: Where a job that trains again from scratch keeps the earlier attempt's logger folders,
+#: ``<folder>-earlier/`` for each of :data:`LOGGER_FOLDERS`.
+EARLIER_SUFFIX = "-earlier"
+
+#: The folders that lossbench's loggers write inside a run's directory, each replaced by a new
+#: attempt: the CSV logger's ``logs/`` and TensorBoard's ``tensorboard/`` (W&B keeps each
+#: attempt in its own folder under ``wandb/``; MLflow writes to its store, outside the run).
+LOGGER_FOLDERS = ("logs", "tensorboard")
+
+
+def set_aside_earlier_logs(run_dir: str | os.PathLike) -> list[Path]:
+    """Move the logger folders of an earlier attempt at this run (:data:`LOGGER_FOLDERS`:
+    ``logs/``, ``tensorboard/``) to ``logs-earlier/`` and ``tensorboard-earlier/``, replacing
+    those of any attempt before it; return where they went (none for a folder that is missing
+    or empty).
+
+    So the new attempt's ``logs/metrics.csv`` holds only its own rows, the earlier attempt's
+    rows are kept, and Lightning's CSV logger finds no earlier file to warn of and overwrite.
+
+        >>> import tempfile
+        >>> run = Path(tempfile.mkdtemp())
+        >>> (run / "logs").mkdir()
+        >>> _ = (run / "logs" / "metrics.csv").write_text("epoch\\n0\\n")
+        >>> [p.name for p in set_aside_earlier_logs(run)], sorted(p.name for p in run.iterdir())
+        (['logs-earlier'], ['logs-earlier'])
+        >>> set_aside_earlier_logs(run)
+        []
+    """
+    moved = []
+    for name in LOGGER_FOLDERS:
+        folder = Path(run_dir) / name
+        if not folder.is_dir() or not any(folder.iterdir()):
+            continue
+        aside = folder.with_name(name + EARLIER_SUFFIX)
+        if aside.is_dir() and not aside.is_symlink():
+            shutil.rmtree(aside)
+        elif aside.exists() or aside.is_symlink():
+            aside.unlink()
+        folder.rename(aside)
+        moved.append(aside)
+    return moved
+
+
+def set_aside_earlier_attempt(run_dir: str | os.PathLike) -> str | None:
+    """Set aside what an earlier attempt at this run left, before it trains again from
+    scratch: its checkpoints (:func:`set_aside_earlier_checkpoints`) and its loggers' folders
+    (:func:`set_aside_earlier_logs`); return the line that says where they went, or None when
+    there was nothing to move.
+
+        >>> import tempfile
+        >>> run = Path(tempfile.mkdtemp())
+        >>> (run / "logs").mkdir()
+        >>> _ = (run / "logs" / "metrics.csv").write_text("epoch\\n0\\n")
+        >>> set_aside_earlier_attempt(run).endswith("logs-earlier; training again")
+        True
+        >>> set_aside_earlier_attempt(run) is None
+        True
+    """
+    checkpoints = set_aside_earlier_checkpoints(run_dir)
+    logs = set_aside_earlier_logs(run_dir)
+    moved = [f"its checkpoints to {checkpoints}"] if checkpoints is not None else []
+    moved += [f"its logs to {', '.join(str(p) for p in logs)}"] if logs else []
+    if not moved:
+        return None
+    return f"an earlier attempt at this run was set aside: {', '.join(moved)}; training again"
+
+
 def set_aside_later_checkpoints(run_dir: str | os.PathLike, epoch: int) -> list[Path]:
     """Move the best checkpoints of epochs after ``epoch`` from ``checkpoints/`` to
     ``checkpoints-earlier/`` before a run resumes from its checkpoint of ``epoch``; return

@@ -74,7 +74,7 @@ from lossbench.record import (
     read_run_config,
     refuse_completed,
     refuse_replaced_files,
-    set_aside_earlier_checkpoints,
+    set_aside_earlier_attempt,
     set_aside_later_checkpoints,
 )
 from lossbench.run_identity import set_aside_for_raised_cap
@@ -147,7 +147,7 @@ def train(cfg: DictConfig, output_dir: str | Path, *, multirun: bool = False) ->
     refuse_completed(output_dir, kept_failures=multirun and ckpt_path is None, sweep=multirun)
     if multirun:  # a single run's preflight checked, before Hydra wrote its files there
         refuse_replaced_files(cfg, output_dir, hydra_files=False)
-    if multirun and ckpt_path is None:  # a single run refuses (train.preflight)
+    if ckpt_path is None:  # a single run with checkpoints was refused (train.preflight)
         _set_aside_earlier_attempt(output_dir)
     output_dir.mkdir(parents=True, exist_ok=True)
     task = None
@@ -285,11 +285,14 @@ def _recorded_as_ordinary(saved: Path) -> bool:
 
 
 def _set_aside_earlier_attempt(output_dir: Path) -> None:
-    """A job of a sweep trains again from scratch: the checkpoints of its earlier attempt leave
-    ``checkpoints/`` (:func:`~lossbench.record.set_aside_earlier_checkpoints`)."""
-    aside = set_aside_earlier_checkpoints(output_dir)
-    if aside is not None:
-        log.info("an earlier attempt's checkpoints moved to %s; training again", aside)
+    """A run trains again from scratch: the checkpoints of its earlier attempt leave
+    ``checkpoints/`` (a job of a sweep: a single run with checkpoints was refused), and its
+    loggers' ``logs/`` and ``tensorboard/`` go to ``logs-earlier/`` and
+    ``tensorboard-earlier/`` (a single run stopped before its first checkpoint too):
+    :func:`~lossbench.record.set_aside_earlier_attempt`."""
+    said = set_aside_earlier_attempt(output_dir)
+    if said is not None:
+        log.info(said)
 
 
 def fit_and_evaluate(

@@ -37,7 +37,7 @@ from lossbench.record import (
     environment,
     refuse_completed,
     refuse_replaced_files,
-    set_aside_earlier_checkpoints,
+    set_aside_earlier_attempt,
     write_record,
 )
 from lossbench.run_identity import set_aside_for_raised_cap
@@ -230,8 +230,8 @@ def _prepare(
     except (RunExistsError, ReplacedFilesError) as error:
         log.error("refused: %s", error)
         return error
-    if (aside := set_aside_earlier_checkpoints(output_dir)) is not None:  # as a run alone
-        log.info("an earlier attempt's checkpoints moved to %s; training again", aside)
+    if (said := set_aside_earlier_attempt(output_dir)) is not None:  # as a run alone
+        log.info(said)
     output_dir.mkdir(parents=True, exist_ok=True)
     if "paths" in cfg:  # where its callbacks and loggers write, as train() sets it
         cfg.paths.run_dir = str(output_dir)
