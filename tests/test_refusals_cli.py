@@ -232,12 +232,13 @@ def images(array: np.ndarray) -> tuple[tuple[str, bytes], ...]:
     return (("images.npy", buffer.getvalue()),)
 
 
-#: An Optuna search of focal loss's gamma with loss=asl, which has no gamma: two short trials.
+#: An Optuna search of focal loss's gamma with setup=logits_asl (loss=asl), which has no gamma:
+#: two short trials.
 SEARCH_ASL = (
     "-m",
     "hparams_search=optuna_focal",
     "data=breast_cancer",
-    "loss=asl",
+    "setup=logits_asl",
     "hydra.sweeper.n_trials=2",
 )
 #: A short Optuna search of iris: two trials of one epoch.
@@ -1140,6 +1141,35 @@ CATALOGUE: list[Case] = [
             unwanted=["Error merging override", "HYDRA_FULL_ERROR"], fast=True),
     Case("setup-chooses-the-option-of-the-key-works", "train",
          (*QUICK, "setup=logits_focal", "loss.gamma=3"), (), outcome="works"),
+    # a setup names the run: a loss or head beside it would report a run under a setup it
+    # did not train
+    refused("setup-with-another-loss", "train", (*QUICK, "setup=logits_focal", "loss=poly"),
+            ["setup=logits_focal sets head=logits loss=focal, but loss=poly overrides it",
+             "choose setup=logits_poly (the setups with head=logits loss=poly: logits_poly)",
+             "or drop setup= and give head=logits loss=poly"], fast=True),
+    refused("setup-with-another-head", "train", (*QUICK, "setup=logits_focal", "head=sigmoid"),
+            ["setup=logits_focal sets head=logits loss=focal, but head=sigmoid overrides it",
+             "no setup has head=sigmoid loss=focal: drop setup= and give head=sigmoid loss=focal"],
+            fast=True),
+    Case("setup-with-its-own-loss-works", "train",
+         (*QUICK, "setup=logits_focal", "loss=focal", "head=logits"), (), outcome="works"),
+    refused("multirun-setup-with-swept-loss", "train",
+            ("-m", *QUICK, "setup=logits_focal", "loss=focal,poly", "hydra/launcher=basic"),
+            ["the sweep setup=logits_focal loss=focal,poly gives a job setup=logits_focal "
+             "loss=poly, which it would refuse", "choose setup=logits_poly",
+             "Nothing was trained: fix the sweep."], fast=True),
+    refused("multirun-setup-with-swept-loss-vectorized", "train",
+            ("-m", *QUICK, "setup=logits_focal", "loss=focal,poly", "hydra/launcher=vectorized"),
+            ["gives a job setup=logits_focal loss=poly", "Nothing was trained"], fast=True),
+    refused("search-setup-of-its-config-with-another-loss", "train",
+            ("-m", *QUICK, "hparams_search=optuna_focal", "hydra.sweeper.n_trials=2", "loss=asl"),
+            ["setup=logits_focal (its config's choice) with loss=asl",
+             "choose setup=logits_asl"], fast=True),
+    refused("search-setup-with-chosen-loss", "train",
+            ("-m", *QUICK, "hydra/sweeper=optuna", "hydra.sweeper.n_trials=2", "setup=logits_focal",
+             "loss=choice(focal,poly)"),
+            ["the sweep setup=logits_focal loss=choice(focal,poly) gives a job setup=logits_focal "
+             "loss=poly"], fast=True),
     refused("hydra-launcher-option-misspelt", "train", (*QUICK, "hydra/launcher=vectorised"),
             ["hydra/launcher=vectorised: hydra/launcher has no option 'vectorised'. Did you mean "
              "hydra/launcher=vectorized?", "Options of hydra/launcher: basic,"],
@@ -2305,7 +2335,7 @@ CATALOGUE: list[Case] = [
             "data=iris", "optimized_metric=val/foo", "hydra.sweeper.n_trials=2"),
             ["optimized_metric='val/foo' is not a metric of any task", "optimized_metric=val/nll"]),
     refused("search-refused-whatever-the-values", "train", ("-m", "hparams_search=optuna_focal",
-            "data=iris", "head=sigmoid", "hydra.sweeper.n_trials=2"),
+            "data=iris", "~setup", "head=sigmoid", "loss=focal", "hydra.sweeper.n_trials=2"),
             ["every trial of this search would be refused", "optimizer.lr, optimizer.weight_decay, "
              "loss.gamma", "double sigmoid", "with loss=focal, use head=logits"]),
     refused("search-of-a-key-the-config-lacks", "train", SEARCH_ASL,
@@ -2340,7 +2370,8 @@ CATALOGUE: list[Case] = [
              "hydra.sweeper.params=null leaves them out"], unwanted=["HYDRA_FULL_ERROR"]),
     # hydra.sweeper.params=null: the command line's keys alone, checked as the params are
     refused("search-of-emptied-params-refused-whatever-the-values", "train", ("-m", "hparams_search=optuna_focal",
-            "data=iris", "head=sigmoid", "hydra.sweeper.n_trials=2", "hydra.sweeper.params=null",
+            "data=iris", "~setup", "head=sigmoid", "loss=focal", "hydra.sweeper.n_trials=2",
+            "hydra.sweeper.params=null",
             "optimizer.lr=interval(0.001,0.01)"),
             ["every trial of this search would be refused", "(optimizer.lr; ", "double sigmoid"],
             unwanted=["ValidateBeforeRun", "is not an OmegaConf config"]),

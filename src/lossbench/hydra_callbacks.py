@@ -37,6 +37,7 @@ class ValidateBeforeRun(Callback):
         from lossbench.interpolations import check_interpolations, check_swept_interpolations
         from lossbench.interrupts import STUDY_FOLDER
         from lossbench.ray_cluster import check_ray_cluster
+        from lossbench.setup_names import check_swept_setups
         from lossbench.sweep_directories import check_shared_job_directories
         from lossbench.sweep_values import check_swept_values
         from lossbench.sweep_warnings import forget_warnings
@@ -60,6 +61,7 @@ class ValidateBeforeRun(Callback):
                 check_interpolations(config, swept=swept)
                 check_swept_interpolations(config, overrides)  # seed=${nosuch},1
                 check_swept_values(config, overrides)  # data.batch_size=16,0
+                check_swept_setups(config, overrides)  # setup=logits_focal loss=focal,poly
             check_logger_folders(config, job_directory(config, "hydra.sweep.dir"))
             _check_search(config)
             check_ray_cluster(config)  # last: it may wait for the cluster's address to answer

@@ -64,6 +64,7 @@ from lossbench.schedulers import (
     check_scheduler_optimizer,
     scheduler_monitor,
 )
+from lossbench.setup_names import check_setup_name
 from lossbench.tasks import Task, is_dense
 from lossbench.trainer_args import no_time_refusal, refuse_trainer_switches
 
@@ -1082,6 +1083,7 @@ def validate(cfg: DictConfig) -> Task:
     check_added_top_level_keys(cfg)
     _check_option_base(cfg)
     _check_missing(cfg)
+    check_setup_name(cfg)  # setup=logits_focal loss=poly: reported as a setup it did not train
     try:
         task = check_setup(cfg)
         params: dict[str, Any] = OmegaConf.to_container(cfg.loss, resolve=True)  # type: ignore[assignment]

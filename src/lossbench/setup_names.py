@@ -1,0 +1,258 @@
+"""A setup's name never stands for a head or loss it did not train.
+
+A setup (``configs/setup/*.yaml``) chooses a head and a loss, and names the run: its record's
+``setup`` is what ``lossbench-report`` groups and labels the run by. A head or loss chosen
+beside it (``setup=logits_focal loss=poly``, or a sweep ``loss=focal,poly``) replaces the
+setup's, and the run would be reported under a setup it did not train. Such a config is refused
+before anything trains: by each run (:func:`check_setup_name`, from
+:func:`lossbench.validation.validate`) and, for a multirun, once for the whole sweep before its
+first job (:func:`check_swept_setups`). A setup with other loss *parameters*
+(``setup=logits_focal loss.gamma=3``) keeps its name: the report shows the parameters in its
+label.
+
+    >>> setup_refusal("logits_focal", {"head": "logits", "loss": "focal"}, {"loss": "poly"})[:67]
+    'setup=logits_focal sets head=logits loss=focal, but loss=poly overr'
+    >>> setup_refusal("logits_focal", {"head": "logits", "loss": "focal"}, {"loss": "focal"})
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+from typing import Any
+
+from omegaconf import DictConfig, OmegaConf
+
+from lossbench.errors import ConfigError
+
+__all__ = ["check_setup_name", "check_swept_setups", "setup_choices", "setup_refusal"]
+
+#: The groups a setup chooses, in the order its message names them.
+SETUP_GROUPS = ("head", "loss")
+
+
+def _folders(extra: Iterable[Path] = ()) -> list[Path]:
+    """The config folders whose ``setup/`` options are read: lossbench's, then ``extra``."""
+    from lossbench.train import config_dir
+
+    return [config_dir(), *extra]
+
+
+def _source_folders(cfg: DictConfig) -> list[Path]:
+    """The ``file://`` config folders Hydra composed ``cfg`` from (``-cd``), where known."""
+    sources = OmegaConf.select(cfg, "hydra.runtime.config_sources", default=None)
+    if sources is None:
+        try:
+            from hydra.core.hydra_config import HydraConfig
+
+            sources = HydraConfig.get().runtime.config_sources if HydraConfig.initialized() else []
+        except Exception:  # no Hydra (a config built in Python)
+            sources = []
+    folders = []
+    for source in sources or []:
+        path = str(source.get("path") or "")
+        if str(source.get("schema")) == "file" and path:
+            folders.append(Path(path))
+    return folders
+
+
+def setup_choices(name: str, folders: Sequence[Path] | None = None) -> dict[str, str] | None:
+    """The head and loss options the setup ``name`` chooses (``override /loss: focal``), from
+    the first ``setup/<name>.yaml`` of ``folders`` (lossbench's configs by default); None where
+    no such file is found or read.
+
+        >>> setup_choices("logits_focal")
+        {'head': 'logits', 'loss': 'focal'}
+        >>> setup_choices("nosuch") is None
+        True
+    """
+    for folder in folders if folders is not None else _folders():
+        path = Path(folder) / "setup" / f"{name}.yaml"
+        if not path.is_file():
+            continue
+        try:
+            node = OmegaConf.load(path)
+        except Exception:  # a file Hydra itself refuses, with its own message
+            return None
+        chosen: dict[str, str] = {}
+        defaults = node.get("defaults") if isinstance(node, DictConfig) else None
+        for entry in defaults or []:
+            if not isinstance(entry, DictConfig):
+                continue
+            for key, value in entry.items():
+                group = str(key).removeprefix("override").strip().lstrip("/")
+                if group in SETUP_GROUPS and isinstance(value, str):
+                    chosen[group] = value
+        return chosen
+    return None
+
+
+def _setups_with(given: dict[str, str], folders: Sequence[Path]) -> list[str]:
+    """The setups of ``folders`` that choose every option of ``given``."""
+    names = sorted({p.stem for f in folders for p in (Path(f) / "setup").glob("*.yaml")})
+    return [
+        name
+        for name in names
+        if (choices := setup_choices(name, folders)) is not None
+        and all(choices.get(group) == option for group, option in given.items())
+    ]
+
+
+def setup_refusal(
+    setup: str,
+    choices: dict[str, str],
+    given: dict[str, str],
+    folders: Sequence[Path] | None = None,
+) -> str | None:
+    """Why ``setup`` (which chooses ``choices``) cannot name a run given the options ``given``
+    (``{"loss": "poly"}``: the head and loss the config chose beside it), with the fix; None
+    where each option given is the setup's own.
+    """
+    folders = list(folders) if folders is not None else _folders()
+    replaced = {
+        group: option
+        for group, option in given.items()
+        if group in choices and choices[group] != option
+    }
+    if not replaced:
+        return None
+    sets = " ".join(f"{group}={choices[group]}" for group in SETUP_GROUPS if group in choices)
+    over = " ".join(f"{group}={option}" for group, option in replaced.items())
+    wanted = {group: given.get(group, choices.get(group, "")) for group in SETUP_GROUPS}
+    wanted = {group: option for group, option in wanted.items() if option}
+    shown = " ".join(f"{group}={option}" for group, option in wanted.items())
+    fitting = _setups_with(wanted, folders)
+    if fitting:
+        choose = (
+            f"choose setup={fitting[0]} (the setups with {shown}: {', '.join(fitting)}), or "
+            f"drop setup= and give {shown}"
+        )
+    else:
+        choose = f"no setup has {shown}: drop setup= and give {shown}"
+    verb = "overrides" if len(replaced) == 1 else "override"
+    return (
+        f"setup={setup} sets {sets}, but {over} {verb} it, and the run would be reported "
+        f"under the setup name {setup}, which it did not train: {choose} (a run without a "
+        f"setup is named by its head and loss; loss parameters such as loss.gamma=3 may be "
+        f"given with a setup)."
+    )
+
+
+def _choice(cfg: DictConfig, group: str) -> str | None:
+    """The option Hydra chose for ``group`` in ``cfg``'s composition, where it is known."""
+    choice = OmegaConf.select(cfg, f"hydra.runtime.choices.{group}", default=None)
+    if choice is None:
+        try:
+            from hydra.core.hydra_config import HydraConfig
+
+            if HydraConfig.initialized():
+                choice = HydraConfig.get().runtime.choices.get(group)
+        except Exception:  # no Hydra (a config built in Python)
+            return None
+    return str(choice) if choice is not None else None
+
+
+def check_setup_name(cfg: DictConfig) -> None:
+    """Refuse a config whose head or loss is not its setup's (``setup=logits_focal loss=poly``).
+
+    The setup's options are read from its file (the option Hydra chose for ``setup``, else the
+    ``setup`` value); the config's, from Hydra's choices, else from ``head.name`` and
+    ``loss.name``. A config without a setup, or whose setup file is not found, passes.
+
+        >>> cfg = OmegaConf.create({"setup": "logits_focal", "head": {"name": "logits"},
+        ...                         "loss": {"name": "poly", "gamma": 2}})
+        >>> check_setup_name(cfg)
+        Traceback (most recent call last):
+        ...
+        lossbench.errors.ConfigError: setup=logits_focal sets head=logits loss=focal, but ...
+
+    Raises:
+        ConfigError: The setup, the option that replaces its own, and the fix.
+    """
+    name = OmegaConf.select(cfg, "setup", default=None, throw_on_resolution_failure=False)
+    if name is None:
+        return
+    setup = _choice(cfg, "setup") or str(name)
+    folders = _folders(_source_folders(cfg))
+    choices = setup_choices(setup, folders)
+    if not choices:
+        return
+    given: dict[str, str] = {}
+    for group in SETUP_GROUPS:
+        option = _choice(cfg, group)
+        if option is None:
+            option = OmegaConf.select(cfg, f"{group}.name", default=None)
+        if option is not None:
+            given[group] = str(option)
+    message = setup_refusal(setup, choices, given, folders)
+    if message is not None:
+        raise ConfigError(message)
+
+
+def _chosen(override: Any) -> list[str] | None:
+    """The options an override of a group gives (``loss=poly``; ``loss=focal,poly`` and
+    ``choice(focal,poly)``: each), or None for one that chooses nothing known up front (a
+    removal, a range, a value with an interpolation)."""
+    if override.is_delete():
+        return None
+    try:
+        if override.is_sweep_override():
+            if not override.is_discrete_sweep():
+                return None
+            values = list(override.sweep_iterator())
+        else:
+            values = [override.value()]
+    except Exception:  # an override Hydra refuses with its own message
+        return None
+    if any(not isinstance(v, str) or "${" in v for v in values):
+        return None
+    return [str(v) for v in values]
+
+
+def check_swept_setups(config: DictConfig, overrides: Sequence[Any]) -> None:
+    """Refuse a multirun one of whose jobs pairs a setup with a head or loss not its own
+    (``-m setup=logits_focal loss=focal,poly``; a search's ``choice(focal,poly)``), before any
+    job trains: each such job would be refused only once the jobs before it had trained.
+
+    ``overrides`` are the multirun's, parsed (:func:`lossbench.hydra_callbacks.swept_overrides`,
+    the later winning for one key); ``config`` is the multirun's config, whose choices give the
+    setup where no override does.
+
+    Raises:
+        ConfigError: The sweep's override, the job's setup and option, and the fix.
+    """
+    last = {o.key_or_group: o for o in overrides if not o.is_add() and not o.is_force_add()}
+    if not any(group in last for group in SETUP_GROUPS):
+        return  # each setup chooses its own head and loss
+    if "setup" in last:
+        setups = _chosen(last["setup"])
+    else:
+        chosen = _choice(config, "setup")
+        setups = [chosen] if chosen is not None else None
+    if not setups:
+        return
+    folders = _folders(_source_folders(config))
+    for setup in setups:
+        if setup in ("null", "None"):
+            continue
+        choices = setup_choices(setup, folders)
+        if not choices:
+            continue
+        for group in SETUP_GROUPS:
+            override = last.get(group)
+            options = _chosen(override) if override is not None else None
+            for option in options or []:
+                message = setup_refusal(setup, choices, {group: option}, folders)
+                if message is None:
+                    continue
+                if "setup" in last:
+                    swept = f"{last['setup'].input_line} {override.input_line}"
+                    job = f"setup={setup} {group}={option}"
+                else:  # the setup of train.yaml's defaults or of a chosen config
+                    swept = override.input_line
+                    job = f"setup={setup} (its config's choice) with {group}={option}"
+                raise ConfigError(
+                    f"the sweep {swept} gives a job {job}, which it would refuse (only once "
+                    f"the jobs before it had trained): {message} Nothing was trained: fix "
+                    f"the sweep."
+                )

@@ -1,0 +1,89 @@
+"""A setup's name stands only for the head and loss it chooses (lossbench.setup_names)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+from omegaconf import DictConfig, OmegaConf
+
+from lossbench.errors import ConfigError
+from lossbench.override_grammar import override_parser
+from lossbench.setup_names import check_setup_name, check_swept_setups, setup_choices
+from lossbench.train import config_dir
+
+
+def _job(setup: str | None, head: str, loss: str, **params: float) -> DictConfig:
+    choices = {"head": head, "loss": loss, "setup": setup}
+    return OmegaConf.create(
+        {
+            "setup": setup,
+            "head": {"name": head},
+            "loss": {"name": loss, **params},
+            "hydra": {"runtime": {"choices": choices}},
+        }
+    )
+
+
+def test_every_shipped_setup_chooses_a_head_and_a_loss() -> None:
+    for path in sorted((config_dir() / "setup").glob("*.yaml")):
+        choices = setup_choices(path.stem)
+        assert choices is not None and set(choices) == {"head", "loss"}, path.name
+
+
+def test_a_loss_beside_the_setup_is_refused_with_the_setup_that_has_it() -> None:
+    with pytest.raises(ConfigError) as refused:
+        check_setup_name(_job("logits_focal", "logits", "poly"))
+    message = str(refused.value)
+    assert message.startswith("setup=logits_focal sets head=logits loss=focal, but loss=poly ")
+    assert "choose setup=logits_poly" in message
+    assert "drop setup= and give head=logits loss=poly" in message
+
+
+def test_a_head_beside_the_setup_is_refused() -> None:
+    with pytest.raises(ConfigError, match="but head=sigmoid overrides it"):
+        check_setup_name(_job("logits_focal", "sigmoid", "focal"))
+
+
+@pytest.mark.parametrize(
+    "job",
+    [
+        _job("logits_focal", "logits", "focal", gamma=3.0),  # its loss's parameters
+        _job(None, "logits", "poly"),  # no setup: named by its head and loss
+        _job("mine", "logits", "poly"),  # a setup whose file is not found
+    ],
+)
+def test_a_setup_with_its_own_head_and_loss_passes(job: DictConfig) -> None:
+    check_setup_name(job)
+
+
+def test_a_setup_of_an_added_config_folder_is_read_there(tmp_path: Path) -> None:
+    (tmp_path / "setup").mkdir()
+    (tmp_path / "setup" / "mine.yaml").write_text(
+        "# @package _global_\ndefaults:\n  - override /head: sigmoid\n  - override /loss: bce\n"
+        "setup: mine\n"
+    )
+    assert setup_choices("mine", [config_dir(), tmp_path]) == {"head": "sigmoid", "loss": "bce"}
+
+
+def _sweep(*arguments: str) -> list[Any]:
+    return override_parser().parse_overrides(list(arguments))
+
+
+def test_a_sweep_with_a_job_whose_loss_is_not_its_setups_is_refused() -> None:
+    config = OmegaConf.create({"hydra": {"runtime": {"choices": {"setup": "logits_focal"}}}})
+    with pytest.raises(ConfigError, match=r"logits_focal \(its config's choice\) with loss=poly"):
+        check_swept_setups(config, _sweep("loss=focal,poly"))
+    with pytest.raises(ConfigError, match="gives a job setup=logits_poly loss=focal"):
+        check_swept_setups(config, _sweep("setup=logits_focal,logits_poly", "loss=focal"))
+    with pytest.raises(ConfigError, match="gives a job setup=logits_focal"):
+        check_swept_setups(config, _sweep("loss=choice(focal,poly)"))
+
+
+def test_a_sweep_of_setups_alone_or_of_loss_parameters_passes() -> None:
+    config = OmegaConf.create({"hydra": {"runtime": {"choices": {"setup": None}}}})
+    check_swept_setups(config, _sweep("setup=logits_focal,logits_poly", "seed=0,1"))
+    check_swept_setups(config, _sweep("loss=focal,poly"))  # no setup: each named by its loss
+    focal = OmegaConf.create({"hydra": {"runtime": {"choices": {"setup": "logits_focal"}}}})
+    check_swept_setups(focal, _sweep("loss.gamma=1,3", "loss=focal"))
