@@ -141,13 +141,13 @@ def test_each_command_has_a_config_folder_holding_only_what_it_reads() -> None:
 
 @pytest.mark.skipif(sys.version_info < (3, 11), reason="tomllib")
 def test_every_config_folder_is_shipped_in_the_wheel() -> None:
-    """Each folder of :data:`lossbench.train.CONFIG_FOLDERS` is in the package (its files ship
-    with it) or copied into it by pyproject.toml, where :func:`lossbench.train.config_dir`
-    looks first."""
+    """Each folder of :data:`lossbench.config_folders.CONFIG_FOLDERS` is in the package (its
+    files ship with it) or copied into it by pyproject.toml, where
+    :func:`lossbench.config_folders.config_dir` looks first."""
     import tomllib
 
     import lossbench
-    from lossbench.train import CONFIG_FOLDERS
+    from lossbench.config_folders import CONFIG_FOLDERS
 
     root = Path(__file__).resolve().parents[1]
     project = tomllib.loads((root / "pyproject.toml").read_text())

@@ -87,3 +87,40 @@ def test_a_sweep_of_setups_alone_or_of_loss_parameters_passes() -> None:
     check_swept_setups(config, _sweep("loss=focal,poly"))  # no setup: each named by its loss
     focal = OmegaConf.create({"hydra": {"runtime": {"choices": {"setup": "logits_focal"}}}})
     check_swept_setups(focal, _sweep("loss.gamma=1,3", "loss=focal"))
+
+
+def test_a_job_is_judged_by_its_own_config_not_by_another_jobs_hydra_config(make_cfg) -> None:
+    """A process that runs several jobs (the vectorized launcher, a test session) holds Hydra's
+    config of another job: a refused one (``setup=logits_focal loss=bce_with_logits``) must not
+    refuse the next, nor a passing one let the next through."""
+    from hydra.core.hydra_config import HydraConfig
+
+    refused = OmegaConf.create(
+        {
+            "hydra": {
+                "runtime": {
+                    "choices": {
+                        "setup": "logits_focal",
+                        "loss": "bce_with_logits",
+                        "head": "logits",
+                    }
+                }
+            }
+        }
+    )
+    passing = OmegaConf.create(
+        {
+            "hydra": {
+                "runtime": {"choices": {"setup": "logits_focal", "loss": "focal", "head": "logits"}}
+            }
+        }
+    )
+    held = HydraConfig.instance().cfg
+    try:
+        HydraConfig.instance().cfg = refused
+        check_setup_name(make_cfg("data=digits_multilabel", "setup=logits_focal"))
+        HydraConfig.instance().cfg = passing
+        with pytest.raises(ConfigError, match="but loss=poly overrides it"):
+            check_setup_name(make_cfg("data=digits_multilabel", "setup=logits_focal", "loss=poly"))
+    finally:
+        HydraConfig.instance().cfg = held

@@ -23,6 +23,7 @@ from typing import Any
 
 from omegaconf import DictConfig, OmegaConf
 
+from lossbench.config_folders import config_dir
 from lossbench.errors import ConfigError
 
 __all__ = ["check_setup_name", "check_swept_setups", "setup_choices", "setup_refusal"]
@@ -33,13 +34,13 @@ SETUP_GROUPS = ("head", "loss")
 
 def _folders(extra: Iterable[Path] = ()) -> list[Path]:
     """The config folders whose ``setup/`` options are read: lossbench's, then ``extra``."""
-    from lossbench.train import config_dir
-
     return [config_dir(), *extra]
 
 
 def _source_folders(cfg: DictConfig) -> list[Path]:
-    """The ``file://`` config folders Hydra composed ``cfg`` from (``-cd``), where known."""
+    """The ``file://`` config folders Hydra composed ``cfg`` from (``-cd``), where known: from
+    ``cfg``'s ``hydra`` node, else from Hydra's config of this process (the same folders for
+    every job of one command)."""
     sources = OmegaConf.select(cfg, "hydra.runtime.config_sources", default=None)
     if sources is None:
         try:
@@ -85,6 +86,30 @@ def setup_choices(name: str, folders: Sequence[Path] | None = None) -> dict[str,
                     chosen[group] = value
         return chosen
     return None
+
+
+def _option_names(choices: dict[str, str], folders: Sequence[Path]) -> dict[str, str]:
+    """The ``name`` each option of ``choices`` (``{"loss": "focal"}``) gives its group, read from
+    the option's file (``loss/focal.yaml``: ``name: focal``); the option itself where no file
+    of ``folders`` gives one.
+
+        >>> _option_names({"head": "logits", "loss": "focal"}, [config_dir()])
+        {'head': 'logits', 'loss': 'focal'}
+    """
+    names = dict(choices)
+    for group, option in choices.items():
+        for folder in folders:
+            path = Path(folder) / group / f"{option}.yaml"
+            if not path.is_file():
+                continue
+            try:
+                name = OmegaConf.load(path).get("name")
+            except Exception:  # a file Hydra itself refuses, with its own message
+                name = None
+            if isinstance(name, str):
+                names[group] = name
+            break
+    return names
 
 
 def _setups_with(given: dict[str, str], folders: Sequence[Path]) -> list[str]:
@@ -155,9 +180,12 @@ def _choice(cfg: DictConfig, group: str) -> str | None:
 def check_setup_name(cfg: DictConfig) -> None:
     """Refuse a config whose head or loss is not its setup's (``setup=logits_focal loss=poly``).
 
-    The setup's options are read from its file (the option Hydra chose for ``setup``, else the
-    ``setup`` value); the config's, from Hydra's choices, else from ``head.name`` and
-    ``loss.name``. A config without a setup, or whose setup file is not found, passes.
+    The setup's options are read from its file (``setup/<cfg.setup>.yaml``), and their names
+    from the options' files (``loss/focal.yaml``: ``name: focal``); the config's from its own
+    ``head.name`` and ``loss.name``, what the run trains and records (never from Hydra's
+    choices of this process, which in a process that runs several jobs, the vectorized
+    launcher's, are another job's). A config without a setup, or whose setup file is not
+    found, passes.
 
         >>> cfg = OmegaConf.create({"setup": "logits_focal", "head": {"name": "logits"},
         ...                         "loss": {"name": "poly", "gamma": 2}})
@@ -172,19 +200,17 @@ def check_setup_name(cfg: DictConfig) -> None:
     name = OmegaConf.select(cfg, "setup", default=None, throw_on_resolution_failure=False)
     if name is None:
         return
-    setup = _choice(cfg, "setup") or str(name)
+    setup = str(name)
     folders = _folders(_source_folders(cfg))
     choices = setup_choices(setup, folders)
     if not choices:
         return
     given: dict[str, str] = {}
     for group in SETUP_GROUPS:
-        option = _choice(cfg, group)
-        if option is None:
-            option = OmegaConf.select(cfg, f"{group}.name", default=None)
+        option = OmegaConf.select(cfg, f"{group}.name", default=None)
         if option is not None:
             given[group] = str(option)
-    message = setup_refusal(setup, choices, given, folders)
+    message = setup_refusal(setup, _option_names(choices, folders), given, folders)
     if message is not None:
         raise ConfigError(message)
 

@@ -51,6 +51,7 @@ from lossbench.command_keys import (
 )
 from lossbench.config import SCHEMAS, TrainConfig, register_configs
 from lossbench.config_files import config_file_refusal
+from lossbench.config_folders import config_dir
 from lossbench.ended_runs import finishes_unrecorded_run, used_up_time_limit
 from lossbench.entry_keys import refuse_unknown_entry_keys
 from lossbench.errors import NonFiniteLossError, UserInputError, format_warning, refuse
@@ -122,30 +123,6 @@ __all__ = [
 ]
 
 log = logging.getLogger("lossbench")
-
-
-#: The config folder of each command: lossbench-train's groups in the repository's ``configs/``
-#: (in a wheel, ``lossbench/configs``); lossbench-eval's and lossbench-predict's own folders in
-#: the package (``lossbench/command_configs/``), which hold only what they read, so that Hydra
-#: (its completion, its --help) offers them nothing of training's.
-CONFIG_FOLDERS = {
-    "train": "configs",
-    "eval": "command_configs/eval",
-    "predict": "command_configs/predict",
-}
-
-
-def config_dir(command: str = "train") -> Path:
-    """The config folder of ``command`` (``train``, ``eval`` or ``predict``): in the package
-    (a wheel; eval's and predict's always), or the repository's ``configs/`` in a source
-    checkout (:data:`CONFIG_FOLDERS`).
-
-        >>> [config_dir().name, sorted(p.name for p in config_dir("predict").iterdir())]
-        ['configs', ['data', 'predict.yaml']]
-    """
-    folder = CONFIG_FOLDERS[command]
-    packaged = Path(__file__).parent / folder
-    return packaged if packaged.is_dir() else Path(__file__).resolve().parents[2] / folder
 
 
 def preflight(cfg: DictConfig, output_dir: str | Path) -> str:
