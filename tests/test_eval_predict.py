@@ -444,6 +444,10 @@ def test_eval_of_a_model_checkpoint_in_a_loggers_folder_writes_to_its_run(make_c
     }
 
 
+#: What every run's config.yaml holds (lossbench.run_config_file.RUN_CONFIG_KEYS).
+RUN_CONFIG_TEXT = "data: {name: iris}\nloss: {name: nll}\nseed: 0\n"
+
+
 @pytest.mark.parametrize(
     ("checkpoint", "run"),
     [
@@ -458,16 +462,20 @@ def test_eval_of_a_model_checkpoint_in_a_loggers_folder_writes_to_its_run(make_c
         ("plain/model.ckpt", "plain"),  # moved away from its run
         ("plain/checkpoints/model.ckpt", "plain"),
         ("run/a/b/c/d/e.ckpt", "run/a/b/c/d"),  # too far below a run folder to be its own
+        ("other/a/b/e.ckpt", "other/a/b"),  # moved below another tool's config.yaml
+        ("other/checkpoints/e.ckpt", "other"),
     ],
 )
 def test_the_run_folder_of_each_checkpoint_layout(tmp_path, checkpoint, run):
     """The run folder of a checkpoint (where lossbench-eval reads config.yaml and writes
     eval.json, and whose name lossbench-predict adds to a file name) in every layout
-    lossbench-train and Lightning's ModelCheckpoint write."""
+    lossbench-train and Lightning's ModelCheckpoint write. A config.yaml a few folders up that
+    is not a run's (another tool's) does not make its folder the checkpoint's run."""
     from lossbench.evaluate import default_out, run_dir_of
 
-    (tmp_path / "run").mkdir()
-    (tmp_path / "run" / "config.yaml").write_text("seed: 0\n")
+    for folder, config in [("run", RUN_CONFIG_TEXT), ("other", "learning_rate: 0.1\n")]:
+        (tmp_path / folder).mkdir()
+        (tmp_path / folder / "config.yaml").write_text(config)
     path = tmp_path / checkpoint
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_bytes(b"")

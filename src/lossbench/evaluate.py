@@ -61,7 +61,8 @@ from lossbench.errors import UserInputError, refusing
 from lossbench.importing import collection_paused
 from lossbench.interrupts import fit_interrupts, output_kept, stopping
 from lossbench.output_files import run_dir_of
-from lossbench.record import RECORD_NAME, load_config_file, training_cwd
+from lossbench.record import RECORD_NAME, training_cwd
+from lossbench.run_config_file import load_config_file
 from lossbench.run_identity import comparable_config
 from lossbench.train import config_dir, run_checkpoint_app, start_checkpoint_work
 

@@ -327,7 +327,8 @@ def run_dir_of(ckpt_path: str | os.PathLike) -> Path:
     folder) or is one of :data:`KEPT_CHECKPOINT_FOLDERS`, else the nearest folder above it
     that holds a ``config.yaml``, up to :data:`RUN_FOLDER_LEVELS` folders up (Lightning's
     ``ModelCheckpoint`` in a logger's folder, ``<run>/logs/checkpoints/``, or a ``dirpath``
-    inside the run folder), else, as for a checkpoint moved away from its run, the folder above
+    inside the run folder) and is a lossbench run's (:func:`_is_run_folder`: another tool's
+    ``config.yaml`` is not), else, as for a checkpoint moved away from its run, the folder above
     a folder named ``checkpoints``, or the folder holding it.
 
         >>> run_dir_of("/nowhere/runs/a/checkpoints/last.ckpt")
@@ -341,9 +342,30 @@ def run_dir_of(ckpt_path: str | os.PathLike) -> Path:
     if (folder / RUN_CONFIG_NAME).is_file() or folder.name.startswith(KEPT_CHECKPOINT_FOLDERS):
         return folder
     for above in list(folder.parents)[:RUN_FOLDER_LEVELS]:
-        if (above / RUN_CONFIG_NAME).is_file():
+        if _is_run_folder(above):
             return above
     return folder.parent if folder.name == "checkpoints" else folder
+
+
+def _is_run_folder(folder: Path) -> bool:
+    """Whether ``folder`` holds a lossbench run, as a folder above a checkpoint must to be taken
+    as its run folder: its ``config.yaml`` is a run's
+    (:func:`lossbench.run_config_file.is_run_config`). Another tool's ``config.yaml`` (another
+    Hydra app's too) a few folders above a checkpoint moved away from its run is not its run's.
+
+        >>> import tempfile
+        >>> folder = Path(tempfile.mkdtemp())
+        >>> _ = (folder / RUN_CONFIG_NAME).write_text("learning_rate: 0.1\\n")
+        >>> _is_run_folder(folder)
+        False
+        >>> run_config = "data: {name: iris}\\nloss: {name: nll}\\nseed: 0\\n"
+        >>> _ = (folder / RUN_CONFIG_NAME).write_text(run_config)
+        >>> _is_run_folder(folder)
+        True
+    """
+    from lossbench.run_config_file import is_run_config
+
+    return is_run_config(folder / RUN_CONFIG_NAME)
 
 
 def resumed_run_dir(ckpt_path: str | os.PathLike) -> Path:

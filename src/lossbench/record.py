@@ -25,6 +25,11 @@ from pathlib import Path
 from typing import Any
 
 from lossbench.errors import DIVERGENCE_MESSAGES, UserInputError
+from lossbench.run_config_file import (
+    is_run_config,
+    load_config_file,
+    missing_run_keys,
+)
 
 RECORD_NAME = "metrics.json"
 #: The ``trainer.*`` settings that make a run a debug run: Lightning's ``fast_dev_run`` (a few
@@ -131,27 +136,6 @@ def read_record(run_dir: str | os.PathLike) -> dict[str, Any] | None:
     return record
 
 
-def load_config_file(path: str | os.PathLike) -> tuple[Any, str | None]:
-    """``(config, None)``: the YAML file at ``path`` loaded with OmegaConf; or ``(None, why)``
-    where it is not readable YAML text (naming the line)."""
-    import yaml
-    from omegaconf import OmegaConf
-
-    try:
-        return OmegaConf.load(path), None
-    except UnicodeDecodeError as error:
-        return None, (
-            f"is not UTF-8 text (byte {error.start}): a binary file, such as a checkpoint"
-        )
-    except yaml.YAMLError as error:
-        mark = getattr(error, "problem_mark", None) or getattr(error, "context_mark", None)
-        problem = getattr(error, "problem", None) or str(error).splitlines()[0]
-        line = f"line {mark.line + 1}: " if mark is not None else ""
-        return None, f"is not readable YAML ({line}{problem}); it may be truncated or edited"
-    except OSError as error:
-        return None, f"cannot be read ({error.strerror or error})"
-
-
 def read_run_config(path: str | os.PathLike) -> dict[str, Any]:
     """The ``config.yaml`` a run saved at ``path``, as a plain dict; :class:`DamagedRunError`
     where it cannot be read or holds no mapping of settings.
@@ -177,19 +161,16 @@ def read_run_config(path: str | os.PathLike) -> dict[str, Any]:
 
 #: The run's resolved settings, which lossbench-train writes into the run's directory.
 CONFIG_NAME = "config.yaml"
-#: What every ``config.yaml`` lossbench-train writes holds: the data and the loss (each a
-#: mapping with its ``name``) and the seed.
-RUN_CONFIG_KEYS = ("data", "loss", "seed")
 
 
 def refuse_foreign_config(run_dir: str | os.PathLike) -> None:
     """Refuse to train in ``run_dir`` where its ``config.yaml`` is a file lossbench did not
     write (the run would replace it with its own): one without a run record
     (``metrics.json``) beside it and without the keys every run's config holds
-    (:data:`RUN_CONFIG_KEYS`). An interrupted run's config (no record, or one that did not
-    complete) has them, and is trained over or resumed as before; one that cannot be read is
-    :class:`DamagedRunError`, unless Hydra's folder beside it (:func:`hydra_folder`) says that a
-    run wrote it.
+    (:data:`~lossbench.run_config_file.RUN_CONFIG_KEYS`). An interrupted run's config (no
+    record, or one that did not complete) has them, and is trained over or resumed as before;
+    one that cannot be read is :class:`DamagedRunError`, unless Hydra's folder beside it
+    (:func:`hydra_folder`) says that a run wrote it.
 
         >>> import tempfile
         >>> run = Path(tempfile.mkdtemp())
@@ -209,7 +190,7 @@ def refuse_foreign_config(run_dir: str | os.PathLike) -> None:
 
     if hydra_folder(run_dir) is not None and not isinstance(load_config_file(path)[0], DictConfig):
         return  # a run's config.yaml, damaged: replaced by the new run, as before
-    missing = _missing_run_keys(read_run_config(path))  # DamagedRunError: cannot be read
+    missing = missing_run_keys(read_run_config(path))  # DamagedRunError: cannot be read
     if not missing:
         return
     raise ForeignConfigError(
@@ -224,23 +205,6 @@ def refuse_foreign_config(run_dir: str | os.PathLike) -> None:
 
 class ForeignConfigError(UserInputError):
     """A run's directory holds a ``config.yaml`` that lossbench did not write."""
-
-
-def _missing_run_keys(config: dict[str, Any]) -> list[str]:
-    """The keys of :data:`RUN_CONFIG_KEYS` (and the data's and the loss's ``name``) that
-    ``config``, a ``config.yaml`` read as a dict, lacks: none for a run's own.
-
-        >>> _missing_run_keys({"data": {"name": "iris"}, "loss": {"name": "nll"}, "seed": 0})
-        []
-        >>> _missing_run_keys({"data": "mine.csv", "seed": 0})
-        ['loss', 'data.name']
-    """
-    missing = [key for key in RUN_CONFIG_KEYS if key not in config]
-    return missing + [
-        f"{key}.name"
-        for key in ("data", "loss")
-        if key in config and not (isinstance(config[key], dict) and "name" in config[key])
-    ]
 
 
 #: The files Hydra writes anew into its folder (``hydra.output_subdir``, ``.hydra``) in the
@@ -301,7 +265,8 @@ def replaced_files(
     ``run_dir`` holds no run of lossbench's: none where it holds a run record
     (``metrics.json``: :func:`refuse_completed` decides) or a ``config.yaml``
     (:func:`refuse_foreign_config`), or where Hydra's ``config.yaml`` in its folder is a
-    run's (the keys of :data:`RUN_CONFIG_KEYS`: a run stopped before it wrote its own). The
+    run's (:func:`~lossbench.run_config_file.is_run_config`: a run stopped before it wrote its
+    own). The
     files are Hydra's (:data:`HYDRA_FILES`, in ``hydra.output_subdir``) and each CSV logger's
     ``metrics.csv`` (Lightning deletes it as the logger starts) and ``hparams.yaml``, in a
     folder inside ``run_dir`` (:func:`lossbench.instantiators.csv_log_folders`). Checkpoints
@@ -323,7 +288,7 @@ def replaced_files(
         >>> replaced_files(cfg, run)  # an interrupted run's directory
         []
     """
-    from omegaconf import DictConfig, OmegaConf
+    from omegaconf import OmegaConf
 
     from lossbench.instantiators import csv_log_folders
 
@@ -334,11 +299,8 @@ def replaced_files(
     subdir = OmegaConf.select(cfg, "hydra.output_subdir", default=".hydra")
     if subdir and hydra_files:
         hydra_config = run_dir / str(subdir) / "config.yaml"
-        if hydra_config.is_file():
-            saved = load_config_file(hydra_config)[0]
-            plain = OmegaConf.to_container(saved) if isinstance(saved, DictConfig) else None
-            if isinstance(plain, dict) and not _missing_run_keys(plain):
-                return []  # a run's, stopped before it wrote its config.yaml
+        if is_run_config(hydra_config):
+            return []  # a run's, stopped before it wrote its config.yaml
         for name in HYDRA_FILES:
             candidates.append((run_dir / str(subdir) / name, "Hydra writes the run's own"))
     inside = run_dir.resolve()
