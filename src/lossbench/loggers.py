@@ -22,6 +22,19 @@ from lightning.pytorch.utilities import rank_zero_only
 
 from lossbench.lightning_internals import drop_unset_wandb_anonymous
 
+__all__ = [
+    "CSVLogger",
+    "ResumedMLFlowLogger",
+    "continue_csv_logs",
+    "continue_logs",
+    "continue_tensorboard_logs",
+    "log_final_metrics",
+    "log_missing_training_row",
+    "mlflow_logger",
+    "wandb_logger",
+    "wandb_run_of",
+]
+
 
 class CSVLogger(LightningCSVLogger):
     """Lightning's ``CSVLogger`` (the same ``metrics.csv`` and ``hparams.yaml``) that writes
