@@ -85,6 +85,7 @@ def default_faults() -> int:
     return max(counts)
 
 
+@pytest.mark.slow
 def test_kept_memory_is_reused_without_page_faults():
     default = default_faults()
     answer, kept = probe("keep")
@@ -97,12 +98,14 @@ def test_kept_memory_is_reused_without_page_faults():
 
 
 @pytest.mark.parametrize("mode", ["command", "worker"])
+@pytest.mark.slow
 def test_console_commands_and_study_workers_keep_freed_memory(mode):
     _, faults = probe(mode)
     default = default_faults()
     assert faults < default / 10, (faults, default)
 
 
+@pytest.mark.slow
 def test_a_users_own_allocator_settings_are_left_alone():
     answer, faults = probe("keep", MALLOC_TRIM_THRESHOLD_="131072")  # glibc's default
     assert answer == "False"

@@ -136,6 +136,7 @@ def test_the_hand_written_loop_with_checkpoints_writes_what_resuming_needs(
     assert sides[:3] == ("hand", "hand checkpoints", "lossbench")
 
 
+@pytest.mark.slow
 def test_fresh_parts_times_each_part_of_a_default_run(bench: ModuleType, tmp_path) -> None:
     """--fresh-parts: a fresh process times the parts of a default run's fit; the epoch runner
     passes nothing through ``self.log`` and its loggers save once per epoch (and at the end)."""

@@ -131,6 +131,7 @@ def test_each_verdict_holds_is_overturned_or_is_not_checked(studies, tmp_path: P
     )
 
 
+@pytest.mark.slow
 def test_the_report_writes_the_check_after_the_verdicts_and_its_csv(studies, tmp_path) -> None:
     full, longer = studies
     out = tmp_path / "report"
@@ -173,6 +174,7 @@ def test_the_report_writes_the_check_after_the_verdicts_and_its_csv(studies, tmp
     assert "Budget check" not in (out / "report.md").read_text()
 
 
+@pytest.mark.slow
 def test_raising_the_cap_goes_above_a_longer_cap_that_did_not_settle_it(studies, tmp_path):
     """segment is still improving at this study's cap (300). Where the longer study (cap 750)
     settles it, the advice doubles this study's cap; where its runs were still improving at
@@ -207,6 +209,7 @@ def _as_make_compare(study: Path, weight_decay: float, task_weight_decay: float)
     (study / "multirun.yaml").write_text(yaml.safe_dump(multirun))
 
 
+@pytest.mark.slow
 def test_the_advised_command_keeps_the_studys_own_arguments(tmp_path: Path) -> None:
     """Run again with only the cap raised: a study trained with ARGS="optimizer.weight_decay=
     0.0001" is told to keep them, or its runs would be another config, trained from scratch.
@@ -270,6 +273,7 @@ def refused(result, *words: str) -> None:
         assert word in result.stderr, (word, result.stderr)
 
 
+@pytest.mark.slow
 def test_the_command_prints_each_outcome_and_a_summary(studies, tmp_path: Path) -> None:
     full, longer = studies
     # a baseline for a data set the longer study lacks is this study's choice only
@@ -292,6 +296,7 @@ def test_the_command_prints_each_outcome_and_a_summary(studies, tmp_path: Path) 
     assert (tmp_path / "out" / "budget_check.csv").is_file()
 
 
+@pytest.mark.slow
 def test_a_validation_metric_is_warned_of_once(studies, tmp_path: Path) -> None:
     """Both studies are analysed with --metric val/nll; the warning that the ranking is
     optimistic is the report's, said once."""
@@ -358,6 +363,7 @@ def test_an_option_of_one_value_given_twice_is_refused(
 @pytest.mark.parametrize(
     ("out", "how"), [("compare-longer", "is"), ("compare-longer/report", "lies inside")]
 )
+@pytest.mark.slow
 def test_an_out_in_the_longer_folder_is_refused(studies, tmp_path, out: str, how: str) -> None:
     """The study's report among the longer study's runs would read as that study's report, and
     a later report of that folder would replace it."""
@@ -478,6 +484,7 @@ def _name_study(root: Path, name: str) -> None:
         path.write_text(yaml.safe_dump({**config, "study_name": name}))
 
 
+@pytest.mark.slow
 def test_a_longer_study_of_another_experiment_is_refused(tmp_path: Path) -> None:
     """A longer budget of another study (compare_multiclass against compare_all) compares two
     studies, not one verdict with itself: refused, with the command that trains this one."""

@@ -97,6 +97,7 @@ def test_what_hydra_logs_to_a_closed_pipe_is_dropped_quietly(command: tuple[str,
     assert result.stderr == ""
 
 
+@pytest.mark.slow
 def test_a_run_whose_reader_left_trains_on_and_completes(tmp_path: Path) -> None:
     """``lossbench-train data=iris | head -1``: the run's lines, its model summary and its
     progress bar go nowhere, and the run completes (its record said failed, BrokenPipeError,

@@ -141,6 +141,7 @@ def test_keys_some_option_has_pass_the_check(argument) -> None:
     assert unknown_key(argument, TRAIN_KEYS, "lossbench-train", NESTED) is None
 
 
+@pytest.mark.slow
 def test_every_option_of_every_checked_group_composes_only_keys_the_check_knows() -> None:
     """No false refusal: each option's composed keys (from its YAML file and its schema) are
     among the keys the check accepts for its group."""

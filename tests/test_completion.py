@@ -59,6 +59,7 @@ def test_checkpoint_commands_complete_the_launchers_of_hydras_plugins(command: s
     assert {"hydra/launcher=basic", "hydra/launcher=joblib"} <= offered, offered
 
 
+@pytest.mark.slow
 def test_train_still_completes_its_groups() -> None:
     offered = completion("train", "lossbench-train ")
     assert {"data=", "loss=", "model=", "seed="} <= offered, offered

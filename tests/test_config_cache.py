@@ -30,6 +30,7 @@ def _composed(loader: ConfigLoaderImpl, overrides: list[str]) -> dict:
     return container
 
 
+@pytest.mark.slow
 def test_compositions_with_kept_files_equal_hydras_own():
     plain, cached = _loader(), _loader()
     assert cache_config_files(cached) and cache_config_files(cached)  # once is enough

@@ -28,6 +28,7 @@ def _train(*args: str, cwd: Path):
     return result
 
 
+@pytest.mark.slow
 def test_single_run_shows_the_model_summary_and_no_start_up_messages(tmp_path, make_cfg):
     run_dir = tmp_path / "run"
     result = _train(*TINY, f"hydra.run.dir={run_dir}", cwd=tmp_path)
@@ -52,6 +53,7 @@ def test_single_run_shows_the_model_summary_and_no_start_up_messages(tmp_path, m
     )
 
 
+@pytest.mark.slow
 def test_a_mixed_precision_run_shows_the_summary_without_lightning_s_precision_warning(tmp_path):
     """The model summary cannot size weights in bf16-mixed (Lightning warns and assumes 32 bits):
     the table is shown, the warning is not."""
@@ -64,6 +66,7 @@ def test_a_mixed_precision_run_shows_the_summary_without_lightning_s_precision_w
     assert "model_summary.py" not in output, output
 
 
+@pytest.mark.slow
 def test_a_historical_precision_name_trains_without_lightning_s_warning(tmp_path):
     """Lightning still takes ``bf16``, ``16``, ``32`` and ``64`` but warns, with its own
     file's path, that they are discouraged: lossbench hands Lightning the modern name, which
@@ -240,6 +243,7 @@ def test_a_vectorized_sweep_says_a_group_s_refusal_once_and_lists_no_jobs_after_
     assert sum("cannot train a multiclass task" in (r.get("error") or "") for r in records) == 4
 
 
+@pytest.mark.slow
 def test_resume_in_the_runs_own_directory_warns_nothing(tmp_path):
     """Resuming into the run's own checkpoints folder is what ``ckpt_path=last`` is for:
     Lightning's "Checkpoint directory ... exists and is not empty" says nothing there."""
@@ -262,6 +266,7 @@ def test_a_checkpoint_directory_of_other_files_is_still_warned_about(make_cfg, t
         train(cfg, tmp_path / "run")
 
 
+@pytest.mark.slow
 def test_debug_overfit_warns_nothing(tmp_path):
     """Lightning warns that it turns the shuffling off where a loader is no
     ``SequentialSampler``; lossbench's loaders do not shuffle while overfitting."""

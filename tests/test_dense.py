@@ -411,6 +411,7 @@ def test_the_done_when_setups_train_and_evaluate(make_cfg, tmp_path, data, loss)
         predict(record["best_checkpoint"], tmp_path / "unused.csv")
 
 
+@pytest.mark.slow
 def test_the_report_compares_dense_runs_per_pixel_without_a_yardstick(make_cfg, tmp_path):
     """Two setups x two seeds on mnist_ink, trained for real: the report ranks them, shows
     the mean IoU, pairs them with the dense baseline and fits no LogisticRegression."""

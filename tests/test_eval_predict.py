@@ -146,6 +146,7 @@ def test_eval_recomputes_the_metrics_of_a_true_precision_run_exactly(
         assert any(float(torch.tensor(value).float()) != value for value in scores), scores
 
 
+@pytest.mark.slow
 def test_eval_scores_the_whole_split_whatever_the_runs_limits(make_cfg, tmp_path):
     """A run's trainer.limit_val_batches / limit_test_batches: 1 (the whole split, one batch),
     or a fraction or 0, as the config.yaml of a run trained before those were refused holds
@@ -190,6 +191,7 @@ def test_eval_recomputes_a_run_with_pos_weight_auto(make_cfg, tmp_path):
     assert metrics == {k: v for k, v in record.items() if k.startswith("test/")}
 
 
+@pytest.mark.slow
 def test_eval_cli_writes_eval_json_and_nothing_else(make_cfg, tmp_path, csv_files):
     training, _ = csv_files["multiclass"]
     run = tmp_path / "run"
@@ -210,6 +212,7 @@ def test_eval_cli_writes_eval_json_and_nothing_else(make_cfg, tmp_path, csv_file
     assert list(cwd.iterdir()) == []  # no outputs/, .hydra/, logs or lightning_logs
 
 
+@pytest.mark.slow
 def test_eval_and_predict_leave_a_users_partial_file_as_it_was(make_cfg, tmp_path, csv_files):
     """``out=x.csv`` is written through a temporary file beside it; a file of the user's that
     has the temporary name already (``x.csv.partial``) is neither written over nor removed."""
@@ -425,6 +428,7 @@ MODEL_CHECKPOINT = (
 )
 
 
+@pytest.mark.slow
 def test_eval_of_a_model_checkpoint_in_a_loggers_folder_writes_to_its_run(make_cfg, tmp_path):
     """Lightning's ModelCheckpoint writes to its first logger's folder, <run>/logs/checkpoints/
     (CSV logger): lossbench-eval reads the run's own config.yaml and writes <run>/eval.json,
@@ -731,6 +735,7 @@ def _predict_cli(*args: str, cwd: Path) -> subprocess.CompletedProcess:
     return run_module("lossbench.predict", *args, cwd=cwd)
 
 
+@pytest.mark.slow
 def test_predict_cli_writes_original_class_values(make_cfg, tmp_path):
     x, y = make_classification(
         90, n_features=4, n_informative=3, n_redundant=0, n_classes=3, random_state=1
@@ -850,6 +855,7 @@ def test_predict_refuses_bad_input_with_the_fix(make_cfg, tmp_path, csv_files):
         write_predictions({"p_y": [0.5]}, text, "a.ckpt", data_path=text)
 
 
+@pytest.mark.slow
 def test_predict_with_the_wrong_delimiter_names_the_files_own(make_cfg, tmp_path, csv_files):
     """A comma file read with data.delimiter=';' is one column: the refusal says the header is
     joined by ',' (it said to add the missing columns)."""
@@ -908,6 +914,7 @@ def test_predict_refuses_a_checkpoint_without_preprocessing(tmp_path, csv_files)
         predict(path, csv_files["binary"][1])
 
 
+@pytest.mark.slow
 def test_predict_cli_warns_of_categories_the_model_never_saw(make_cfg, tmp_path):
     colors, zips = ["blue", "green", "red"], ["10115", "10117", "20095"]
     rows = [[i / 60, colors[i % 3], zips[(i // 3) % 3], int(i % 3 == 2)] for i in range(60)]

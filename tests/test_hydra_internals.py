@@ -169,6 +169,7 @@ def test_a_line_hydra_reads_or_refuses_for_another_reason_is_left_as_given(argum
     assert flags_first(arguments) == arguments
 
 
+@pytest.mark.slow
 def test_a_sweep_whose_overrides_surround_m_runs_every_job(tmp_path: Path) -> None:
     """``lossbench-train data=iris -m seed=0,1``: Hydra 1.3 alone stops with "unrecognized
     arguments: seed=0,1"; lossbench runs both seeds."""

@@ -144,6 +144,7 @@ def test_a_resumed_run_logs_on_into_its_wandb_run(make_cfg, tmp_path, monkeypatc
 
 
 @pytest.mark.filterwarnings("ignore::DeprecationWarning")  # SQLAlchemy, inside mlflow
+@pytest.mark.slow
 def test_the_launching_process_creates_the_mlflow_store_and_experiment(make_cfg, tmp_path):
     """A sweep's launching process creates a new MLflow store (its tables) and experiment
     before its jobs start, which each created them at once and failed; other loggers need

@@ -131,6 +131,7 @@ def test_trains_offline_from_the_cache(make_cfg, cache: Path, offline, tmp_path:
 
 
 @pytest.mark.filterwarnings("ignore:A network error occurred")
+@pytest.mark.slow
 def test_offline_with_nothing_cached_is_refused_naming_the_cache(
     make_cfg, offline, tmp_path: Path
 ) -> None:
@@ -171,6 +172,7 @@ NO_NETWORK = {"http_proxy": "http://127.0.0.1:9", "https_proxy": "http://127.0.0
     [("data.openml_id=31", "new/cache"), ("data.openml_name=no-such-data-set", "cache")],
     ids=["nothing-cached-new-directory", "unknown-name-existing-cache"],
 )
+@pytest.mark.slow
 def test_a_refused_download_leaves_no_cache_directories(
     cache: Path, tmp_path: Path, data_set: str, cache_dir: str
 ) -> None:

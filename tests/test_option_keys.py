@@ -185,6 +185,7 @@ def _hydra_choices(overrides: list[str]) -> dict[str, str | None]:
     return {group: cfg.hydra.runtime.choices.get(group) for group in SCHEMAS}
 
 
+@pytest.mark.slow
 def test_the_options_chosen_are_those_hydra_composes() -> None:
     """No false refusal: for every option of each group that chooses others (setup, experiment,
     search, debug, study), and where the command line's choice wins, the options the check reads
@@ -311,6 +312,7 @@ def _composed(configs: Path, line: list[str], group: str) -> tuple[object, list[
 
 
 @pytest.mark.parametrize("group", ["logger", "callbacks"])
+@pytest.mark.slow
 def test_the_entries_chosen_are_those_hydra_composes(group: str) -> None:
     """The logger and callbacks options (lists included) worked out before Hydra composes, and
     the entries :mod:`lossbench.entry_keys` reads from them, are Hydra's, for every option."""
@@ -351,6 +353,7 @@ def test_a_config_that_chooses_a_logger_is_followed(tmp_path: Path) -> None:
     assert chosen_option("logger", sweep[1:], configs, multirun=True) is None
 
 
+@pytest.mark.slow
 def test_a_glob_sweep_of_a_group_is_read_as_the_options_it_matches(tmp_path: Path) -> None:
     """``glob(...)`` over a group's options, with a key of a group also given: the checks read
     the options it matches from the group's files (Hydra lists them only as it sweeps) and

@@ -306,6 +306,7 @@ def test_each_kind_of_checkpoint_refuses_the_others_input(runs, make_cfg, tmp_pa
         predict(runs["dense_binary"]["ckpt"], tmp_path / "unused.csv")
 
 
+@pytest.mark.slow
 def test_the_command_line_writes_the_maps(runs, tmp_path):
     run = runs["dense_multiclass"]
     images = tmp_path / "images.npy"
@@ -347,6 +348,7 @@ def test_the_command_line_writes_the_maps(runs, tmp_path):
     ],
     ids=["scaled-to-0..1", "16-bit"],
 )
+@pytest.mark.slow
 def test_images_outside_the_training_grey_scale_are_predicted_with_a_warning(
     runs, tmp_path, scale, words
 ):

@@ -236,6 +236,7 @@ def test_predict_applies_the_stored_categories_and_imputation(make_cfg, tmp_path
         predict(ckpt, new)
 
 
+@pytest.mark.slow
 def test_a_constant_csv_column_is_named_in_a_warning(tmp_path: Path) -> None:
     """A column of one value has standard deviation 0: the scaler keeps scale 1, so training
     went on silently with a column that carries nothing."""

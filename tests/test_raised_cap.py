@@ -46,6 +46,7 @@ def _kept(run: Path, cap: int) -> dict:
     return {**record, "best_checkpoint": str(run / "checkpoints" / best.name)}
 
 
+@pytest.mark.slow
 def test_a_raised_cap_keeps_a_run_early_stopping_ended_and_trains_one_that_hit_the_cap(
     make_cfg, tmp_path: Path
 ) -> None:

@@ -261,6 +261,7 @@ def test_settings_a_joined_cluster_refuses_are_refused():
 
 
 @pytest.mark.parametrize("server", ["silent", "http"])
+@pytest.mark.slow
 def test_an_address_where_no_ray_cluster_answers_is_refused_in_seconds(
     tmp_path, server, listening, speaking_http
 ):

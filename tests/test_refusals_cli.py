@@ -2973,6 +2973,7 @@ def test_a_job_of_a_sweep_records_a_callback_state_refusal(
     assert not list((tmp_path / "job").rglob("*.ckpt"))
 
 
+@pytest.mark.slow
 def test_a_callback_state_that_turns_unloadable_in_training_is_refused_after_it(
     tmp_path: Path,
 ) -> None:

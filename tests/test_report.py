@@ -299,6 +299,7 @@ def run_cli(*args: str) -> subprocess.CompletedProcess[str]:
     return run_module("lossbench.report.cli", *args, timeout=120)
 
 
+@pytest.mark.slow
 def test_cli_writes_the_report_and_prints_the_verdict(tmp_path: Path) -> None:
     for loss, nll in (("cross_entropy", 0.4), ("nll", 0.3)):
         for seed in (0, 1):
@@ -694,6 +695,7 @@ def test_cli_refuses_a_baseline_every_run_of_which_was_refused(tmp_path: Path) -
     assert not (tmp_path / "study" / "report.html").exists()
 
 
+@pytest.mark.slow
 def test_cli_ranking_on_the_validation_split_warns_that_it_is_optimistic(
     study: Path, tmp_path: Path
 ) -> None:
@@ -711,6 +713,7 @@ def test_cli_ranking_on_the_validation_split_warns_that_it_is_optimistic(
     assert "the test split is never used to choose" in (tmp_path / "t" / "report.md").read_text()
 
 
+@pytest.mark.slow
 def test_a_report_into_an_earlier_reports_directory_leaves_none_of_its_figures(
     study: Path, tmp_path: Path
 ) -> None:
@@ -735,6 +738,7 @@ def test_a_report_into_an_earlier_reports_directory_leaves_none_of_its_figures(
     assert (out / "plots" / "notes.txt").read_text() == "mine"
 
 
+@pytest.mark.slow
 def test_every_file_of_a_report_is_recognised_as_its_own(study: Path, report: Path) -> None:
     """A report's files (as every report so far writes them) are its own: reporting into the
     same folder again replaces them without a word; a file of one's own of those names there
@@ -1003,6 +1007,7 @@ def test_a_seed_written_as_text_of_a_whole_number_is_read(tmp_path: Path) -> Non
     assert load_runs([tmp_path])["seed"].tolist() == [2]
 
 
+@pytest.mark.slow
 def test_cli_skips_a_record_with_a_fractional_seed_without_a_traceback(tmp_path: Path) -> None:
     import json
 
@@ -1020,6 +1025,7 @@ def test_cli_skips_a_record_with_a_fractional_seed_without_a_traceback(tmp_path:
     assert str(bad) in result.stderr
 
 
+@pytest.mark.slow
 def test_a_task_baseline_that_one_data_set_lacks_keeps_its_default_with_a_warning(
     tmp_path: Path,
 ) -> None:
@@ -1139,6 +1145,7 @@ def test_the_verdict_counts_failed_runs_at_the_chosen_rates_and_at_all_rates(
     assert failed_rows.count("| failed |") == 3
 
 
+@pytest.mark.slow
 def test_the_yardstick_is_fitted_once_per_distinct_split(tmp_path: Path) -> None:
     """Three seeds on one fixed split (data.split_seed=0, no fair protocol): one fit, shown
     as 1 split without an interval, not the same fit thrice with a spread of rounding. A split
@@ -1176,6 +1183,7 @@ def test_the_yardstick_is_fitted_once_per_distinct_split(tmp_path: Path) -> None
     assert "| 3 splits |" in line
 
 
+@pytest.mark.slow
 def test_debug_runs_are_left_out_of_every_table_and_said_so(make_cfg, tmp_path: Path) -> None:
     """Real runs: two seeds of one setup, a fast_dev_run of the same setup (a third seed) and
     an overfit_batches run of another setup. The report counts the two ordinary runs only, warns

@@ -107,6 +107,7 @@ def test_a_setup_that_the_comparisons_with_the_best_alone_would_separate_is_tied
     )
 
 
+@pytest.mark.slow
 def test_setups_equal_in_truth_are_rarely_separated_from_the_best() -> None:
     """Null data: 12 setups equal in truth, 3 seeds (a split effect shared by every setup,
     and noise), 250 draws. Choosing the best on the same test values and Holm-correcting only

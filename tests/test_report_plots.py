@@ -250,6 +250,7 @@ def long_labelled_runs(root: Path, n: int = 12) -> None:
                 loss_params=params, metrics=metrics_of(0.3 + 0.01 * i, seed))  # fmt: skip
 
 
+@pytest.mark.slow
 def test_long_labels_never_overlap_and_no_warning(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -39,6 +39,7 @@ def write_rates(
             )  # fmt: skip
 
 
+@pytest.mark.slow
 def test_a_data_set_that_does_not_record_the_selection_metric_is_left_out_and_named(
     tmp_path: Path,
 ) -> None:

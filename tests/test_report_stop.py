@@ -185,6 +185,7 @@ def test_a_stop_while_the_report_is_moved_into_place_waits_for_the_moves(
         assert written[name] == whole[name], name
 
 
+@pytest.mark.slow
 def test_a_report_that_fails_on_the_way_leaves_the_folder_as_it_was(
     tmp_path, reported, monkeypatch
 ):

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from lossbench.report import build_report
 from test_vectorized import _sweep
 
@@ -27,5 +29,6 @@ def test_the_report_says_a_vectorized_groups_fit_seconds_are_the_groups(
     assert "the same for every member, not the member's own" in text
 
 
+@pytest.mark.slow
 def test_the_report_of_runs_trained_alone_has_no_such_note(monkeypatch, tmp_path, capfd):
     assert NOTE not in _report(monkeypatch, tmp_path, capfd, "basic")

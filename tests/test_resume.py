@@ -254,6 +254,7 @@ def test_a_run_early_stopping_ended_resumes_to_its_end_not_to_more_epochs(
     assert _final(longer) == _final(whole) and longer["stopped_by"] == "early_stopping"
 
 
+@pytest.mark.slow
 def test_validating_within_epochs_keeps_last_at_epoch_ends_and_refuses_a_mid_epoch_resume(
     make_cfg, tmp_path
 ):
@@ -638,6 +639,7 @@ def test_resume_with_other_training_settings_is_refused(make_cfg, tmp_path, chan
 
 
 @pytest.mark.parametrize("scheduler", ["cosine", "onecycle"])
+@pytest.mark.slow
 def test_training_on_under_a_schedule_over_the_run_is_refused(make_cfg, tmp_path, scheduler):
     """A cosine or one-cycle schedule is built for the run's trainer.max_epochs and restored as
     built: trained on to more epochs, cosine annealing turned the learning rate back up
@@ -686,6 +688,7 @@ ONECYCLE = (
 )
 
 
+@pytest.mark.slow
 def test_onecycle_resume_with_other_batches_per_process_is_refused_with_both_counts(
     make_cfg, tmp_path
 ):
@@ -801,6 +804,7 @@ def _without_run_config(path: Path) -> None:
     torch.save(checkpoint, path)
 
 
+@pytest.mark.slow
 def test_onecycle_resume_on_other_processes_is_refused_on_the_command_line(make_cfg, tmp_path):
     """Where the user meets it: a checkpoint of a 1-process one-cycle run of an older lossbench
     (no config in it), copied without its run's config.yaml (no setting to compare), resumed

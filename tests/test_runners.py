@@ -177,6 +177,7 @@ def test_cli_refuses_runner_epoch_with_lbfgs_in_one_line(tmp_path):
 EMA = "+callbacks.ema._target_=lightning.pytorch.callbacks.EMAWeightAveraging"
 
 
+@pytest.mark.slow
 def test_cli_refuses_runner_epoch_with_a_per_step_callback_in_one_line(tmp_path):
     result = run_module("lossbench.train", *RUN, "runner=epoch", EMA, cwd=tmp_path)
     assert result.returncode == 2

@@ -92,6 +92,7 @@ def test_compare_all_covers_every_task_experiment() -> None:
     assert len(everything["data"]) == 6
 
 
+@pytest.mark.slow
 def test_compare_real_sweeps_the_real_suite_with_the_standard_setups(make_cfg) -> None:
     from lossbench.data.datasets import DATASETS
 
@@ -251,6 +252,7 @@ def test_second_invocation_of_a_finished_sweep_trains_nothing(monkeypatch, tmp_p
     assert [p.stat().st_mtime_ns for p in records] == stamps
 
 
+@pytest.mark.slow
 def test_an_interrupted_sweep_reruns_only_missing_and_failed_jobs(monkeypatch, tmp_path, capfd):
     from lossbench.progress import outcome_of
 

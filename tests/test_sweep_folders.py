@@ -199,6 +199,7 @@ def test_the_optuna_storage_refusal_says_how_to_run_a_time_stamped_search_again(
     assert not (tmp_path / "outputs").exists() and not (tmp_path / "search").exists()
 
 
+@pytest.mark.slow
 def test_an_optuna_search_run_again_in_its_folder_skips_the_trials_that_ended(tmp_path):
     """What the advice to add hydra.sweep.dir does for a search: its trials are proposed again
     and skipped, in the same folder."""

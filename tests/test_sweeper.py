@@ -61,6 +61,7 @@ def test_studies_use_the_sweeper_and_parallel_workers_that_fit_the_cores():
 @pytest.mark.parametrize(
     ("check", "launcher"), [("values", "basic"), ("all", "basic"), ("values", "vectorized")]
 )
+@pytest.mark.slow
 def test_a_bad_value_anywhere_in_the_sweep_stops_it_before_any_job_runs(tmp_path, check, launcher):
     """A swept value from a config file (on the command line, lossbench-train refuses it
     itself: the refusal catalogue's ``sweep-seed-wrong-type``)."""
@@ -91,6 +92,7 @@ def test_a_bad_value_anywhere_in_the_sweep_stops_it_before_any_job_runs(tmp_path
     assert not list((tmp_path / "sweep").rglob("metrics.json"))  # nothing ran
 
 
+@pytest.mark.slow
 def test_sweep_with_the_lossbench_sweeper_runs_every_job(tmp_path):
     result = run_module(
         "lossbench.train",

@@ -161,6 +161,7 @@ def _cli(*args: str, cwd: Path) -> subprocess.CompletedProcess:
     return run_module("lossbench.train", *args, cwd=cwd)
 
 
+@pytest.mark.slow
 def test_cli_valid_run_writes_complete_record(tmp_path):
     result = _cli(
         "data=iris", "head=logits", "loss=cross_entropy", "trainer.max_epochs=2", cwd=tmp_path
@@ -467,6 +468,7 @@ def test_weights_turning_non_finite_in_the_last_step_fail_the_run(
     ],
     ids=["callbacks-none-no-validation", "first-epoch-not-validated"],
 )
+@pytest.mark.slow
 def test_weights_no_validation_saw_fail_the_run_at_their_epochs_end(
     make_cfg, tmp_path, unvalidated
 ):

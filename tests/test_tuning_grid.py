@@ -187,6 +187,7 @@ WIDENED = (
 )
 
 
+@pytest.mark.slow
 def test_the_sweeper_trains_the_next_rate_for_every_seed(tmp_path):
     result = run_module("lossbench.train", *WIDENED, cwd=tmp_path)
     assert result.returncode == 0, result.stderr[-3000:]

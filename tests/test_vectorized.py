@@ -447,6 +447,7 @@ def test_batched_adam_state_is_torchs_after_members_leave():
         )
 
 
+@pytest.mark.slow
 def test_grouping_keys_and_lone_runs(make_cfg):
     a = make_cfg("data=wine", "seed=0")
     assert why_alone(a) is None
@@ -483,6 +484,7 @@ def _sweep(monkeypatch, tmp_path, capfd, *args: str, launcher: str = "vectorized
     return out + err
 
 
+@pytest.mark.slow
 def test_vectorized_launcher_groups_a_real_sweep_and_skips_completed_members(
     monkeypatch, tmp_path, capfd
 ):
@@ -521,6 +523,7 @@ def test_vectorized_launcher_groups_a_real_sweep_and_skips_completed_members(
     assert _records(sweep) == records
 
 
+@pytest.mark.slow
 def test_a_sweep_trains_a_per_step_callback_alone_with_lightnings_loop(
     monkeypatch, tmp_path, capfd
 ):
@@ -600,6 +603,7 @@ def test_vectorized_launcher_runs_groups_and_lone_jobs_in_worker_processes(
     assert [records[str(i)].get("group_size") for i in range(8)] == [2, None] * 4
 
 
+@pytest.mark.slow
 def test_worker_processes_log_each_job_to_the_console_as_the_launching_process_does(
     monkeypatch, tmp_path, capfd
 ):
@@ -682,6 +686,7 @@ def test_joblib_works_in_a_process_that_ran_a_study_with_workers() -> None:
     assert done.stdout.strip() == "[0, 1, 2]"
 
 
+@pytest.mark.slow
 def test_a_study_worker_starts_with_the_libraries_imported_and_their_objects_frozen() -> None:
     """Collections in a worker skip the imported libraries' objects (``gc.freeze``): loky
     collects after every task, ~0.4 s each over an unfrozen heap of torch and Lightning. And
@@ -813,6 +818,7 @@ def test_launcher_composes_each_base_once_and_equals_hydra_per_job() -> None:
     assert len(launcher._bases) == 2  # one composition per setup
 
 
+@pytest.mark.slow
 def test_launcher_light_jobs_equal_hydras_own_job_configs_and_files(tmp_path) -> None:
     """Without a copy of the composed config per job, each job's resolved config, output
     directory and ``.hydra/`` files equal what Hydra's composition and ``run_job`` give."""
@@ -901,6 +907,7 @@ def test_the_sweepers_check_composes_the_bases_the_launch_then_uses(tmp_path) ->
         launcher.check_jobs([["data=breast_cancer", "setup=sigmoid_bce", "seed=x"]])
 
 
+@pytest.mark.slow
 def test_hydras_own_check_of_each_job_composes_one_base_per_setup(tmp_path) -> None:
     """Hydra's basic sweeper checks every job before the launch by composing it through the
     config loader (``validate_batch_is_legal``): for this sweep's jobs the loader answers with

@@ -64,6 +64,7 @@ def test_a_sanity_check_makes_the_run_train_alone(make_cfg):
     assert "trainer.num_sanity_val_steps" in reason
 
 
+@pytest.mark.slow
 def test_a_sweep_without_callbacks_evaluates_the_last_epoch_as_runs_alone_do(
     monkeypatch, tmp_path, capfd
 ):
@@ -82,6 +83,7 @@ def test_a_sweep_without_callbacks_evaluates_the_last_epoch_as_runs_alone_do(
         assert not (vectorized / job / "checkpoints").exists()
 
 
+@pytest.mark.slow
 def test_debug_runs_of_a_sweep_train_alone_and_say_so_in_their_records(
     monkeypatch, tmp_path, capfd
 ):
@@ -179,6 +181,7 @@ def test_jobs_that_share_a_directory_train_once_and_the_others_are_not_run(
         ("optimizer.lr=0.01,1e-2", "lr${optimizer.lr}", "lr0.01"),
     ],
 )
+@pytest.mark.slow
 def test_a_job_with_an_earlier_jobs_config_is_skipped_as_under_the_basic_launcher(
     monkeypatch, tmp_path, capfd, swept, subdir, directory
 ):
@@ -202,6 +205,7 @@ def test_a_job_with_an_earlier_jobs_config_is_skipped_as_under_the_basic_launche
     assert yaml.safe_load((hydra_files / "hydra.yaml").read_text())["hydra"]["job"]["num"] == 0
 
 
+@pytest.mark.slow
 def test_a_rerun_with_another_config_counts_its_jobs_as_not_run_and_exits_2(
     monkeypatch, tmp_path, capfd
 ):
@@ -237,6 +241,7 @@ def test_a_skipping_rerun_leaves_the_jobs_files_as_they_were(monkeypatch, tmp_pa
 
 
 @pytest.mark.parametrize("key", ["seed", "data.split_seed"])
+@pytest.mark.slow
 def test_a_vectorizable_value_that_reads_the_hydra_config_is_each_jobs_own(
     monkeypatch, tmp_path, capfd, key
 ):
@@ -307,6 +312,7 @@ def test_a_value_that_reaches_another_key_groups_each_job_by_its_own_config(
     assert [records[job]["epochs"] for job in ("0", "1")] == [2, 4]
 
 
+@pytest.mark.slow
 def test_a_members_csv_log_has_the_rows_of_its_run_alone(monkeypatch, tmp_path, capfd):
     """``logger=csv``: a member's ``logs/metrics.csv`` has its run alone's header and rows
     (per epoch a validation row, then a training row; then the final evaluation), with the
@@ -385,6 +391,7 @@ def test_a_member_stopped_in_its_first_epoch_records_early_stopping() -> None:
         ("early_stopping.enabled=true", "early_stopping.monitor=val/auroc"),
     ],
 )
+@pytest.mark.slow
 def test_monitored_epoch_metrics_compute_the_monitors_of_a_members_callbacks(
     monkeypatch, tmp_path, capfd, monitors
 ):
@@ -416,6 +423,7 @@ def test_monitored_epoch_metrics_compute_the_monitors_of_a_members_callbacks(
 
 
 @pytest.mark.parametrize("launcher", ["vectorized", "basic"])
+@pytest.mark.slow
 def test_a_rerun_with_another_config_keeps_the_runs_that_failed_on_a_non_finite_loss(
     monkeypatch, tmp_path, capfd, launcher
 ):
@@ -459,6 +467,7 @@ def test_a_rerun_with_another_config_keeps_the_runs_that_failed_on_a_non_finite_
     assert _records(sweep) == records
 
 
+@pytest.mark.slow
 def test_a_rerun_with_a_raised_cap_gives_the_runs_trained_again_their_own_files(
     monkeypatch, tmp_path, capfd
 ):
@@ -488,6 +497,7 @@ def test_a_rerun_with_a_raised_cap_gives_the_runs_trained_again_their_own_files(
         assert saved == kept, job
 
 
+@pytest.mark.slow
 def test_monitored_epoch_metrics_of_losses_only_record_what_runs_alone_record(
     monkeypatch, tmp_path, capfd
 ):
@@ -533,6 +543,7 @@ def test_monitored_epoch_metrics_of_losses_only_record_what_runs_alone_record(
             assert sorted(histories[0]) == sorted(histories[1]), name
 
 
+@pytest.mark.slow
 def test_members_whose_data_give_other_input_widths_train_apart_as_runs_alone_do(
     monkeypatch, tmp_path, capfd
 ):
@@ -588,6 +599,7 @@ def _launch_parts(output: str) -> tuple[int, dict[str, int]]:
     return int(line.group(1)), parts
 
 
+@pytest.mark.slow
 def test_the_launching_line_counts_the_jobs_hydra_runs(tmp_path):
     """A DDP job runs through Hydra's own job runner: the launching line names it among the
     parts, which add up to the jobs launched, as they do when the sweep is run again."""
@@ -616,6 +628,7 @@ def test_the_launching_line_counts_the_jobs_hydra_runs(tmp_path):
     ("logger", "shown"),
     [("tensorboard", "logger=tensorboard"), ("[csv,tensorboard]", "logger=[csv,tensorboard]")],
 )
+@pytest.mark.slow
 def test_a_job_alone_for_its_loggers_names_them_as_an_override(tmp_path, logger, shown):
     """The reason a job trains alone quotes its loggers as the user writes them, not as a
     Python list (``logger=['tensorboard']``)."""

@@ -185,6 +185,7 @@ def test_values_that_change_the_formula_refuse_to_share_a_group():
         member_values(losses, get_loss("focal"))
 
 
+@pytest.mark.slow
 def test_group_keys_ignore_member_loss_values_but_not_those_that_change_the_formula(make_cfg):
     assert {"loss.gamma", "loss.alpha", "loss.label_smoothing", "loss.epsilon"} <= set(LOSS_KEYS)
     assert set(LOSS_KEYS) <= set(VECTORIZED_KEYS)

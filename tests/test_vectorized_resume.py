@@ -33,7 +33,6 @@ CASES = {
     "sgd_momentum-at_end-elsewhere": (("optimizer=sgd", "checkpoint.write=at_end"), False, False),
     "adamw-at_end-in_place": (("optimizer=adamw", "checkpoint.write=at_end"), True, False),
 }
-SLOW_CASES = ("adamw-at_end-in_place",)
 LONGER = "trainer.max_epochs=6"
 
 
@@ -113,9 +112,8 @@ def _resume(make_cfg, overrides, member, run_dir: Path, checkpoint: Path, in_pla
     return train(cfg, run_dir.with_name(run_dir.name + "-resumed"), multirun=True)
 
 
-@pytest.mark.parametrize(
-    "case", [pytest.param(c, marks=pytest.mark.slow) if c in SLOW_CASES else c for c in CASES]
-)
+@pytest.mark.parametrize("case", list(CASES))
+@pytest.mark.slow
 def test_a_member_resumes_from_last_checkpoint_as_its_run_alone(make_cfg, tmp_path, case):
     overrides, in_place, waits = CASES[case]
     _, grouped = _trained(make_cfg, tmp_path, overrides)
@@ -140,6 +138,7 @@ def test_a_member_resumes_from_last_checkpoint_as_its_run_alone(make_cfg, tmp_pa
         assert waited[1] > 0
 
 
+@pytest.mark.slow
 def test_a_member_resumes_from_its_best_checkpoint_as_its_run_alone(make_cfg, tmp_path):
     """at_end, and the second member stops early (patience 1) while the first trains on: its
     last.ckpt is saved as the fit ends after its epoch, the first member's is a copy of its
@@ -164,6 +163,7 @@ def test_a_member_resumes_from_its_best_checkpoint_as_its_run_alone(make_cfg, tm
     assert results[1]["epochs"] > grouped[i]["best_epoch"] + 1
 
 
+@pytest.mark.slow
 def test_resuming_a_member_is_refused_where_its_run_alone_is(make_cfg, tmp_path):
     overrides = ("optimizer=adam", "checkpoint.write=at_end")
     _, grouped = _trained(make_cfg, tmp_path, overrides)
