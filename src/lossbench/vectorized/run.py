@@ -7,7 +7,8 @@ Each member gets what :func:`lossbench.training.train` gives a run alone: its ru
 ``train_cpu_seconds`` are the group's fit time), the best and last checkpoints (written when
 training ends, as ``checkpoint.write=at_end`` does, with the content its run alone's have: they
 resume, see :mod:`lossbench.vectorized.checkpoints`) and, with ``logger=csv``,
-``logs/metrics.csv``. A config
+``logs/metrics.csv``. A fit stopped with Ctrl-C or SIGTERM leaves each member what a stopped
+run alone leaves, as of its last completed epoch, and no record (:func:`keep_stopped`). A config
 that is refused, or a member whose loss turns non-finite, is recorded as failed with the
 message a run alone records; the other members go on. Members whose data give their models
 other shapes (another input width) train as groups of their own, one per shape.
