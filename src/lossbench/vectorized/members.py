@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -95,6 +95,9 @@ class Member:
     #: ``checkpoint.write`` and ``optimizer.lr``, read once (not from the config every epoch).
     write: str = "at_end"
     lr: float = 0.0
+    #: What the member held at the end of its last completed epoch (:meth:`epoch_ended`), for
+    #: a fit stopped within the next one (:meth:`back_to_epoch_end`).
+    ended_epoch: EpochEnd | None = None
 
     @classmethod
     def of(cls, cfg: DictConfig, output_dir: Path, record: dict[str, Any]) -> Member:
@@ -131,6 +134,38 @@ class Member:
             stop = early_stopping_check(self.early_stop, value, epoch)
         return improved, stop
 
+    def epoch_ended(self) -> None:
+        """Keep what the member holds now, at an epoch's end (its training states have their
+        loops' progress): where the fit is stopped (Ctrl-C, SIGTERM) within a later epoch,
+        its checkpoints and logs are those of this one (:meth:`back_to_epoch_end`)."""
+        self.ended_epoch = EpochEnd(
+            best=replace(self.best),
+            best_row=self.best_row,
+            best_training=self.best_training,
+            last_row=self.last_row,
+            last_training=self.last_training,
+            lengths={key: len(values) for key, values in self.history.items()},
+            epochs=self.epochs,
+            steps=self.steps,
+            error=self.error,
+        )
+
+    def back_to_epoch_end(self) -> None:
+        """Go back to what the member held at the end of its last completed epoch
+        (:meth:`epoch_ended`; before the first one: nothing trained): a fit stopped within an
+        epoch may have taken some of it (its history, a new best row whose training state has
+        no loops' progress yet, which would not resume)."""
+        kept = self.ended_epoch or EpochEnd(best=replace(self.best, score=None, epoch=None))
+        self.best = kept.best
+        self.best_row, self.best_training = kept.best_row, kept.best_training
+        self.last_row, self.last_training = kept.last_row, kept.last_training
+        self.history = {
+            key: values[: kept.lengths[key]]
+            for key, values in self.history.items()
+            if kept.lengths.get(key)
+        }
+        self.epochs, self.steps, self.error = kept.epochs, kept.steps, kept.error
+
     @property
     def stopped_by(self) -> str:
         """The record's ``stopped_by``, as :func:`lossbench.training.stopped_by` says it for a run
@@ -161,6 +196,21 @@ class TrainingState:
     best: tuple[int, torch.Tensor]
     early_stopping: dict[str, Any] | None
     loops: dict[str, Any] | None = None
+
+
+@dataclass
+class EpochEnd:
+    """What a :class:`Member` holds at the end of an epoch (:meth:`Member.epoch_ended`)."""
+
+    best: BestEpoch
+    best_row: torch.Tensor | None = None
+    best_training: TrainingState | None = None
+    last_row: torch.Tensor | None = None
+    last_training: TrainingState | None = None
+    lengths: dict[str, int] = field(default_factory=dict)
+    epochs: int = 0
+    steps: int = 0
+    error: str | None = None
 
 
 def _monitored(values: dict[str, float], key: str) -> float:

@@ -306,12 +306,13 @@ class VectorizedModule(L.LightningModule):
 
     def on_train_epoch_end(self) -> None:
         # Where a run alone saves its checkpoints: the loops' progress of this epoch's end.
-        if not self._pending:
-            return
-        loops = loop_states(self.trainer)
-        for training in self._pending:
-            training.loops = loops
-        self._pending = []
+        if self._pending:
+            loops = loop_states(self.trainer)
+            for training in self._pending:
+                training.loops = loops
+            self._pending = []
+        for member in self.members:  # what a fit stopped within the next epoch keeps
+            member.epoch_ended()
 
     def on_train_end(self) -> None:
         loops = loop_states(self.trainer) if self.alive else None
@@ -322,6 +323,8 @@ class VectorizedModule(L.LightningModule):
                 training = self._training_state(member, position, self.current_epoch - 1)
                 training.loops = loops
                 member.last_training = training
+        for member in self.members:  # a stop as the fit ends keeps the whole fit's
+            member.epoch_ended()
 
     def _training_state(self, member: Member, position: int, epoch: int) -> TrainingState:
         """The member's optimizer slice and callbacks' state now (the loops: at the epoch end)."""
@@ -399,7 +402,8 @@ class VectorizedModule(L.LightningModule):
     def member_states(self) -> None:
         """Make every member's kept rows (:attr:`Member.best_row`, :attr:`Member.last_row`)
         into the ``state_dict`` of its module with those weights (``best_state``,
-        ``last_state``); the module keeps its best weights. Called once, after the fit."""
+        ``last_state``); the module keeps its best weights. Called once, after the fit (or
+        after a stop, :func:`lossbench.vectorized.run.keep_stopped`)."""
         for member in self.members:
             for kind in ("last", "best"):
                 row = getattr(member, f"{kind}_row")

@@ -7,7 +7,8 @@ Each member gets what :func:`lossbench.training.train` gives a run alone: its ru
 ``train_cpu_seconds`` are the group's fit time), the best and last checkpoints (written when
 training ends, as ``checkpoint.write=at_end`` does, with the content its run alone's have: they
 resume, see :mod:`lossbench.vectorized.checkpoints`) and, with ``logger=csv``,
-``logs/metrics.csv``. A config
+``logs/metrics.csv``. A fit stopped with Ctrl-C or SIGTERM leaves each member what a stopped
+run alone leaves, as of its last completed epoch, and no record (:func:`keep_stopped`). A config
 that is refused, or a member whose loss turns non-finite, is recorded as failed with the
 message a run alone records; the other members go on. Members whose data give their models
 other shapes (another input width) train as groups of their own, one per shape.
@@ -163,6 +164,9 @@ def _fit(members: list[Member]) -> None:
             warnings.filterwarnings("ignore", ".*do not obey the gradient layout contract")
             with fit_interrupts(trainer):
                 trainer.fit(module)
+    except KeyboardInterrupt:  # Ctrl-C, or SIGTERM (lossbench.interrupts.Terminated)
+        keep_stopped(members, module)
+        raise
     except Exception as error:  # recorded for every member still training
         failure = error
     seconds = round(time.perf_counter() - start, 4)
@@ -176,6 +180,24 @@ def _fit(members: list[Member]) -> None:
         _finish(member, seconds, cpu_seconds, batches, suites)
     for line in unprepared_lines(failure_lines(members)):
         log.error("%s", line)
+
+
+def keep_stopped(members: Sequence[Member], module: Any) -> None:
+    """The fit of ``members`` was stopped (Ctrl-C, SIGTERM): each member keeps what its run
+    alone keeps when stopped, as of its last completed epoch
+    (:meth:`~lossbench.vectorized.members.Member.back_to_epoch_end`): its best checkpoint and,
+    with ``checkpoint.write=every_epoch``, its ``last.ckpt`` (both resume:
+    ``ckpt_path=<its last.ckpt>``, ``ckpt_path=last`` in its folder), and the epochs logged so
+    far (``logs/metrics.csv`` of ``logger=csv``), with no record: a sweep run again sets them
+    aside and trains the member again, as it does a stopped run alone."""
+    for member in members:
+        member.back_to_epoch_end()
+    module.member_states()
+    batches = _batches(members[0])
+    for member in members:
+        _write_checkpoints(member, batches)
+        if member.epochs:
+            _write_logs(member, batches, None)
 
 
 def failure_lines(members: Sequence[Member]) -> list[tuple[str, str, Path]]:
@@ -375,6 +397,45 @@ def _finish(
         steps=member.steps,
         history=member.history,
     )
+    best_path = _write_checkpoints(member, batches)
+    if member.error is not None:
+        record.update(status="failed", error=member.error, refused=False)
+        write_record(member.output_dir, record)  # logged with the group's others: train_group
+        return
+    module = member.module
+    module.load_state_dict(member.best_state)
+    results: dict[str, float] = {}
+    for stage in ("val", "test"):
+        if stage in suites:
+            module.stage_metrics[stage] = suites[stage]
+        results |= module.evaluate_split(member.datamodule.tensors[stage], stage)
+        suites.setdefault(stage, module.stage_metrics[stage])
+    record.update(results)
+    record.update(
+        best_checkpoint=None if best_path is None else str(best_path),
+        best_epoch=member.best.epoch,
+        test_reliability=module.reliability,
+        stopped_by=member.stopped_by,
+    )
+    _write_logs(member, batches, results)
+    record["status"] = "completed"
+    write_record(member.output_dir, record)
+    metric = cfg.optimized_metric.replace("val/", "test/")
+    log.info(
+        "completed: %s = %.4f (group of %d); record: %s",
+        metric,
+        record.get(metric, float("nan")),
+        record["group_size"],
+        member.output_dir / "metrics.json",
+    )
+
+
+def _write_checkpoints(member: Member, batches: int) -> Path | None:
+    """Write the member's best checkpoint and ``last.ckpt``, as its run alone leaves them where
+    its training ended, failed or was stopped (:func:`keep_stopped`; ``last.ckpt`` there only
+    with ``checkpoint.write=every_epoch``, or where its training had ended); return the best
+    checkpoint's path (None: none written)."""
+    cfg = member.cfg
     write = cfg.checkpoint.write != "never"
     best_path = None
     if write and member.best_state is not None:
@@ -410,44 +471,15 @@ def _finish(
                 epoch=done - 1 if every else done,
                 global_step=done * batches,
             )
-    if member.error is not None:
-        record.update(status="failed", error=member.error, refused=False)
-        write_record(member.output_dir, record)  # logged with the group's others: train_group
-        return
-    module = member.module
-    module.load_state_dict(member.best_state)
-    results: dict[str, float] = {}
-    for stage in ("val", "test"):
-        if stage in suites:
-            module.stage_metrics[stage] = suites[stage]
-        results |= module.evaluate_split(member.datamodule.tensors[stage], stage)
-        suites.setdefault(stage, module.stage_metrics[stage])
-    record.update(results)
-    record.update(
-        best_checkpoint=None if best_path is None else str(best_path),
-        best_epoch=member.best.epoch,
-        test_reliability=module.reliability,
-        stopped_by=member.stopped_by,
-    )
-    _write_logs(member, batches, results)
-    record["status"] = "completed"
-    write_record(member.output_dir, record)
-    metric = cfg.optimized_metric.replace("val/", "test/")
-    log.info(
-        "completed: %s = %.4f (group of %d); record: %s",
-        metric,
-        record.get(metric, float("nan")),
-        record["group_size"],
-        member.output_dir / "metrics.json",
-    )
+    return best_path
 
 
-def _write_logs(member: Member, batches: int, results: dict[str, float]) -> None:
+def _write_logs(member: Member, batches: int, results: dict[str, float] | None) -> None:
     """``logs/hparams.yaml`` and ``logs/metrics.csv`` of ``logger=csv``: the module's
     hyper-parameters; each epoch's metrics at its last global step (a row of its ``val/*``,
-    then one of its ``train/*``), then the final ``val/*`` and ``test/*``, as a run alone
-    logs them, where its ``logger.csv`` settings (``save_dir``, ``name``, ``version``) put
-    them."""
+    then one of its ``train/*``), then the final ``val/*`` and ``test/*`` (``results``; None:
+    a stopped fit, whose run alone logs none), as a run alone logs them, where its
+    ``logger.csv`` settings (``save_dir``, ``name``, ``version``) put them."""
     if "csv" not in (member.cfg.get("logger") or {}):
         return
     from hydra.utils import instantiate
@@ -470,5 +502,6 @@ def _write_logs(member: Member, batches: int, results: dict[str, float]) -> None
             if part:
                 # at the index of the epoch's last step, as Lightning's loop and a run alone
                 logger.log_metrics({**part, "epoch": epoch}, step=(epoch + 1) * batches - 1)
-    logger.log_metrics(best_logged(results), step=member.steps)
+    if results is not None:
+        logger.log_metrics(best_logged(results), step=member.steps)
     logger.save()
