@@ -454,21 +454,44 @@ def within_epoch_note(last: Path) -> str:
     )
 
 
-def resume_path(ckpt_path: str | None, output_dir: str | os.PathLike) -> Path | None:
-    """The checkpoint that ``ckpt_path`` names: ``last`` is ``<output_dir>/checkpoints/last.ckpt``.
+def resume_path(
+    ckpt_path: str | None,
+    output_dir: str | os.PathLike,
+    dirpaths: Mapping[str, Path] | None = None,
+) -> Path | None:
+    """The checkpoint that ``ckpt_path`` names: ``last`` is the run's last checkpoint, as
+    Lightning's ``ckpt_path="last"`` is the last one any ``ModelCheckpoint`` of the trainer
+    saved: ``<output_dir>/checkpoints/last.ckpt`` (lossbench's own), or a ``last.ckpt`` (or
+    Lightning's ``last-v1.ckpt``, ...) in the folder of a checkpoint callback of the config,
+    ``dirpaths`` (by entry name: :func:`lossbench.instantiators.checkpoint_dirpaths`; a
+    relative ``dirpath`` is in the run's folder), such as ``+callbacks.mc.save_last=true``
+    writes.
+
+    Where there are several (a run that trained with lossbench's checkpoints and was then
+    resumed with a ``ModelCheckpoint`` in their place), the one that has trained furthest is
+    taken: the highest epoch, then optimizer step, that it stores, then the newest file.
+    Lightning takes the newest file alone, but a file's time changes when it is copied or
+    restored from a backup, and the training a checkpoint holds does not: resuming continues
+    the run from the furthest point it reached, and never trains epochs again over a later
+    checkpoint.
 
     Raises:
-        CheckpointError: ``ckpt_path=last`` but the run directory holds no ``last.ckpt`` (an
-            interrupted ``checkpoint.write=at_end`` run leaves only its best checkpoint: the
-            message names it).
+        CheckpointError: ``ckpt_path=last`` but none of those folders holds a ``last.ckpt``
+            (an interrupted ``checkpoint.write=at_end`` run leaves only its best checkpoint:
+            the message names it); or a ``last.ckpt`` among several cannot be read.
     """
     if ckpt_path is None:
         return None
     if ckpt_path != "last":
         return Path(ckpt_path).expanduser()
     last = Path(output_dir) / "checkpoints" / "last.ckpt"
+    candidates = _last_checkpoints(last, dirpaths or {})
+    if len(candidates) == 1:
+        return candidates[0]
+    if candidates:
+        return max(candidates, key=_trained_so_far)
     best = sorted(last.parent.glob("best-epoch*.ckpt"))
-    if not last.is_file() and best:
+    if best:
         within = saved_within_epoch(best[-1])
         resume = (
             f"Continue from the best epoch with ckpt_path={best[-1]}, or start afresh in "
@@ -483,15 +506,55 @@ def resume_path(ckpt_path: str | None, output_dir: str | os.PathLike) -> Path | 
             f"ckpt_path=last: there is no {last} to resume from, only the best epoch's "
             f"{best[-1].name} ({NO_LAST_CHECKPOINT}). {resume}"
         )
-    if not last.is_file():
-        raise CheckpointError(
-            f"ckpt_path=last: there is no {last} to resume from (the run directory "
-            f"{Path(output_dir).resolve()} holds no checkpoints/last.ckpt: it is not the "
-            "directory of an earlier run, or that run stopped before its first epoch ended). "
-            "Give the earlier run's directory with hydra.run.dir=<run dir>, a checkpoint with "
-            "ckpt_path=<file>, or start afresh without ckpt_path."
+    others = {
+        name: folder
+        for name, folder in (dirpaths or {}).items()
+        if folder.resolve() != last.parent.resolve()
+    }
+    searched = "".join(
+        f", and callbacks.{name}'s dirpath {folder.resolve()} none"
+        for name, folder in others.items()
+    )
+    raise CheckpointError(
+        f"ckpt_path=last: there is no {last} to resume from (the run directory "
+        f"{Path(output_dir).resolve()} holds no checkpoints/last.ckpt{searched}: it is not the "
+        "directory of an earlier run, or that run stopped before its first epoch ended"
+        + (
+            ", or wrote no last checkpoint (a ModelCheckpoint writes one with save_last=true)"
+            if others
+            else ""
         )
-    return last
+        + "). Give the earlier run's directory with hydra.run.dir=<run dir>, a checkpoint "
+        "with ckpt_path=<file>, or start afresh without ckpt_path."
+    )
+
+
+def _last_checkpoints(own: Path, dirpaths: Mapping[str, Path]) -> list[Path]:
+    """The last checkpoints that ``ckpt_path=last`` may resume (:func:`resume_path`): ``own``
+    (``<run>/checkpoints/last.ckpt``) where it exists, and in each folder of ``dirpaths`` the
+    files Lightning's ``ModelCheckpoint`` names as its last (``last.ckpt``, ``last-v1.ckpt``
+    where a run started in a folder that held one), each once."""
+    found: dict[Path, Path] = {}
+    if own.is_file():
+        found[own.resolve()] = own
+    for folder in dirpaths.values():
+        if folder.resolve() == own.parent.resolve():
+            continue  # lossbench's own folder: its last.ckpt alone, as before
+        for path in sorted(folder.glob("last*.ckpt")):
+            if path.is_file():
+                found.setdefault(path.resolve(), path)
+    return list(found.values())
+
+
+def _trained_so_far(path: Path) -> tuple[int, int, float]:
+    """How far the training a checkpoint holds went: its epoch, its optimizer step, then the
+    file's time (:class:`CheckpointError` where it cannot be read)."""
+    checkpoint = load_checkpoint(path)
+    return (
+        int(checkpoint.get("epoch", -1)),
+        int(checkpoint.get("global_step", 0)),
+        path.stat().st_mtime,
+    )
 
 
 #: What a resumed run may set otherwise than the run that wrote its checkpoint: how long it

@@ -918,12 +918,102 @@ def check_checkpoint_monitor(cfg: DictConfig) -> str | None:
     return None
 
 
-def _build(group: str, name: str, node: DictConfig, base: type) -> Any:
+def run_relative_dirpath(node: Any, run_dir: str | Path) -> str | None:
+    """The ``dirpath`` a checkpoint entry ``node`` writes to in the run's folder ``run_dir``:
+    a relative one given as plain text (``+callbacks.mc.dirpath=ckpts``) is read from the run's
+    folder, as Hydra reads a job's relative output paths, so each run of a sweep keeps its own
+    files (``<run_dir>/ckpts``). None where it stays as given: no ``dirpath`` (Lightning's
+    default, its logger's folder), an absolute path, a home path (``~/ckpts``), a URL
+    (``s3://...``), or an interpolation (``${paths.run_dir}/ckpts``, ``${oc.env:CKPTS}``).
+
+        >>> run_relative_dirpath(OmegaConf.create({"dirpath": "ckpts"}), "runs/r")
+        'runs/r/ckpts'
+        >>> cfg = OmegaConf.create({"dirpath": "${x}/ckpts", "x": "y"})
+        >>> [run_relative_dirpath(n, "runs/r") for n in (cfg, {"dirpath": "/c"}, {})]
+        [None, None, None]
+    """
+    if not isinstance(node, Mapping) or node.get("dirpath") is None:
+        return None
+    if isinstance(node, DictConfig) and OmegaConf.is_interpolation(node, "dirpath"):
+        return None
+    dirpath = str(node["dirpath"])
+    if "://" in dirpath or Path(dirpath).expanduser().is_absolute():
+        return None
+    return str(Path(run_dir) / dirpath)
+
+
+def _is_model_checkpoint(obj: Any) -> bool:
+    """Whether ``obj`` is Lightning's ``ModelCheckpoint`` (or a subclass), or one of them."""
+    from lightning.pytorch.callbacks import ModelCheckpoint
+
+    if isinstance(obj, type):
+        return issubclass(obj, ModelCheckpoint)
+    return isinstance(obj, ModelCheckpoint)
+
+
+def _run_dir(cfg: DictConfig) -> str | None:
+    """``paths.run_dir`` of ``cfg`` (the run's folder, set by ``lossbench.training.train``), or
+    None where it has none or it cannot be resolved."""
+    run_dir = OmegaConf.select(
+        cfg, "paths.run_dir", default=None, throw_on_resolution_failure=False
+    )
+    return None if run_dir in (None, "") else str(run_dir)
+
+
+def checkpoint_dirpaths(cfg: DictConfig, run_dir: str | Path) -> dict[str, Path]:
+    """The folders the checkpoint entries of ``cfg.callbacks`` write to, by entry name, for a
+    run in ``run_dir``: each entry whose ``_target_`` is Lightning's ``ModelCheckpoint`` (or a
+    subclass), or lossbench's own (``lossbench.callbacks.run_checkpoint``), and that gives a
+    ``dirpath`` (a relative one in the run's folder: :func:`run_relative_dirpath`).
+    ``ckpt_path=last`` looks for their ``last.ckpt`` (:func:`lossbench.checkpoint.
+    resume_path`). An entry without ``dirpath`` (Lightning's default, its logger's folder),
+    or whose target cannot be imported, is left out.
+
+        >>> checkpoint_dirpaths(OmegaConf.create({"callbacks": {"mc": {"_target_":
+        ...     "lightning.pytorch.callbacks.ModelCheckpoint", "dirpath": "ckpts"}}}), "runs/r")
+        {'mc': PosixPath('runs/r/ckpts')}
+    """
+    cfg = cfg.copy()
+    if "paths" in cfg:  # interpolations of ${paths.run_dir} read the run's folder
+        with open_dict(cfg):
+            cfg.paths.run_dir = str(run_dir)
+    found = {}
+    for name, node in entries(cfg.get("callbacks")):
+        if not isinstance(node, Mapping) or node.get("dirpath") is None:
+            continue
+        target = str(node.get("_target_"))
+        if target != "lossbench.callbacks.run_checkpoint":
+            obj, error = locate(target, f"callbacks.{name}._target_", "callbacks")
+            if error is not None or not isinstance(obj, type) or not _is_model_checkpoint(obj):
+                continue
+        try:
+            dirpath = run_relative_dirpath(node, run_dir) or str(node["dirpath"])
+        except Exception:  # an interpolation that cannot be resolved: the run refuses it
+            continue
+        if "://" not in dirpath:
+            found[name] = Path(dirpath).expanduser()
+    return found
+
+
+def _build(
+    group: str, name: str, node: DictConfig, base: type, *, run_dir: str | None = None
+) -> Any:
+    """Build entry ``name`` of ``group``; a checkpoint callback's relative ``dirpath`` is read
+    from ``run_dir``, the run's folder (:func:`run_relative_dirpath`), where one is given."""
     from hydra.utils import instantiate
 
     from lossbench.errors import ConfigError
 
-    obj = instantiate(OmegaConf.to_container(node, resolve=True), _convert_="all")
+    spec = OmegaConf.to_container(node, resolve=True)
+    dirpath = None if run_dir is None else run_relative_dirpath(node, run_dir)
+    if dirpath is not None:  # Lightning makes a relative dirpath absolute from the cwd
+        cls, _ = locate(str(node["_target_"]), f"{group}.{name}._target_", group)
+        if isinstance(cls, type) and _is_model_checkpoint(cls):
+            spec["dirpath"], dirpath = dirpath, None  # type: ignore[index]
+    obj = instantiate(spec, _convert_="all")
+    if dirpath is not None and _is_model_checkpoint(obj):  # a function that built one
+        spec["dirpath"] = dirpath  # type: ignore[index]
+        obj = instantiate(spec, _convert_="all")
     if obj is not None and not isinstance(obj, base):
         raise ConfigError(
             f"{group}.{name}._target_={node['_target_']!r} built a {type(obj).__name__}, not a "
@@ -935,12 +1025,15 @@ def _build(group: str, name: str, node: DictConfig, base: type) -> Any:
 def build_callbacks(cfg: DictConfig, *, progress_bar: bool, model_summary: bool) -> list[Any]:
     """The callbacks of ``cfg.callbacks``, in their order; an entry that builds None (early
     stopping while ``early_stopping.enabled=false``) is left out, and so are progress bars and
-    model summaries when ``progress_bar`` / ``model_summary`` are off (a multirun's jobs)."""
+    model summaries when ``progress_bar`` / ``model_summary`` are off (a multirun's jobs). A
+    checkpoint callback's relative ``dirpath`` is in the run's folder, ``paths.run_dir``
+    (:func:`run_relative_dirpath`)."""
     from lightning.pytorch.callbacks import Callback, ModelSummary, ProgressBar
 
     built = []
+    run_dir = _run_dir(cfg)
     for name, node in entries(cfg.get("callbacks")):
-        callback = _build("callbacks", name, node, Callback)
+        callback = _build("callbacks", name, node, Callback, run_dir=run_dir)
         if callback is None:
             continue
         if isinstance(callback, ProgressBar) and not progress_bar:

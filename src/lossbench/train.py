@@ -160,14 +160,13 @@ def preflight(cfg: DictConfig, output_dir: str | Path) -> str:
         from lossbench.checkpoint import (
             check_resume,
             load_checkpoint,
-            resume_path,
         )
         from lossbench.data.datamodule import ClassificationDataModule
         from lossbench.distributed import check_evaluation_shares
         from lossbench.instantiators import check_callback_states
         from lossbench.module import ClassifierModule, resolved_loss
         from lossbench.runners import select_runner
-        from lossbench.training import check_trainer_settings
+        from lossbench.training import check_trainer_settings, run_resume_path
 
     trainer = check_trainer_settings(cfg)
     select_runner(cfg, trainer)  # runner=epoch with DDP, for one
@@ -181,7 +180,7 @@ def preflight(cfg: DictConfig, output_dir: str | Path) -> str:
         loss = resolved_loss(cfg, datamodule)
     except ValueError as error:
         raise ConfigError(str(error)) from None
-    resume = resume_path(cfg.get("ckpt_path"), output_dir)
+    resume = run_resume_path(cfg, output_dir)  # ckpt_path=last: a ModelCheckpoint's too
     if resume is not None:
         hparams = ClassifierModule.from_config(cfg, datamodule, loss=loss).hparams
         checkpoint = load_checkpoint(resume)

@@ -55,6 +55,7 @@ from lossbench.instantiators import (
     build_callbacks,
     build_loggers,
     check_logger_folders,
+    checkpoint_dirpaths,
     entries,
     unloadable_state,
 )
@@ -221,6 +222,20 @@ def completed_summary(cfg: DictConfig, record: dict[str, Any]) -> str:
     return ", ".join(f"{key} = {record.get(key, float('nan')):.4f}" for key in keys)
 
 
+def run_resume_path(cfg: DictConfig, output_dir: str | Path) -> Path | None:
+    """The checkpoint that ``cfg.ckpt_path`` resumes for a run in ``output_dir``
+    (:func:`~lossbench.checkpoint.resume_path`): ``last`` is the last checkpoint of lossbench's
+    own ``checkpoints/`` or of a checkpoint callback's ``dirpath`` among ``cfg.callbacks``
+    (:func:`~lossbench.instantiators.checkpoint_dirpaths`).
+
+    Raises:
+        CheckpointError: as :func:`~lossbench.checkpoint.resume_path`.
+    """
+    ckpt_path = cfg.get("ckpt_path")
+    dirpaths = checkpoint_dirpaths(cfg, output_dir) if ckpt_path == "last" else None
+    return resume_path(ckpt_path, output_dir, dirpaths)
+
+
 def resumed_run_config(cfg: DictConfig, output_dir: Path) -> Any:
     """The ``config.yaml`` of the run whose checkpoint ``ckpt_path`` names (None: no
     ``ckpt_path``, or no such file), read before this run replaces its own: resuming in the same
@@ -236,7 +251,7 @@ def resumed_run_config(cfg: DictConfig, output_dir: Path) -> Any:
     if cfg.get("ckpt_path") is None:
         return None
     try:
-        resume = resume_path(cfg.ckpt_path, output_dir)
+        resume = run_resume_path(cfg, output_dir)
     except CheckpointError:  # refused by the resume check, with its message
         return None
     saved = None if resume is None else resumed_run_dir(resume) / "config.yaml"
@@ -355,7 +370,7 @@ def _fit(
     # --- resume (ckpt_path=last | <file>): the same model, loss, optimizer and data ---
     trained_before = 0  # the epochs the checkpoint resumed has trained
     try:
-        resume = resume_path(cfg.get("ckpt_path"), output_dir)
+        resume = run_resume_path(cfg, output_dir)
         if resume is not None:
             checkpoint = load_checkpoint(resume)
             # a run that had ended, stopped before its record: finished, no epoch trained

@@ -1,0 +1,147 @@
+"""Lightning's ModelCheckpoint as a run's checkpoint callback: a relative ``dirpath`` is in the
+run's folder (each job of a sweep keeps its own files), and ``ckpt_path=last`` resumes from its
+``last.ckpt`` as from lossbench's own."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+
+from cli_process import run_module
+from lossbench.checkpoint import load_checkpoint, resume_path
+from lossbench.evaluate import default_out, evaluate
+from lossbench.instantiators import build_callbacks
+from lossbench.training import train
+
+#: Lightning's ModelCheckpoint in place of lossbench's, writing to a relative folder.
+MODEL_CHECKPOINT = (
+    "data=iris",
+    "~callbacks.model_checkpoint",
+    "+callbacks.mc._target_=lightning.pytorch.callbacks.ModelCheckpoint",
+    "+callbacks.mc.monitor=val/nll",
+    "+callbacks.mc.save_last=true",
+    "+callbacks.mc.dirpath=ckpts",
+)
+
+
+def test_a_relative_dirpath_is_in_the_run_folder(make_cfg, tmp_path, monkeypatch):
+    """+callbacks.mc.dirpath=ckpts writes <run>/ckpts/, not ckpts/ where the command ran, and
+    lossbench-eval finds the run's config.yaml above its files."""
+    monkeypatch.chdir(tmp_path)
+    run = tmp_path / "runs" / "r"
+    record = train(make_cfg(*MODEL_CHECKPOINT), run)
+    assert not (tmp_path / "ckpts").exists()
+    assert (run / "ckpts" / "last.ckpt").is_file()
+    best = Path(record["best_checkpoint"])
+    assert best.parent == (run / "ckpts").resolve()
+    result = evaluate(best)
+    assert result["config"] == str((run / "config.yaml").resolve())
+    assert default_out(best) == (run / "eval.json").resolve()
+
+
+def test_only_a_plain_relative_dirpath_moves(make_cfg, tmp_path, monkeypatch):
+    """An absolute dirpath and an interpolation stay as given; lossbench's own checkpoint
+    callback (a function that builds a ModelCheckpoint) reads a relative dirpath in the run's
+    folder too."""
+    monkeypatch.chdir(tmp_path)
+    elsewhere = tmp_path / "elsewhere"
+    cfg = make_cfg(
+        "+callbacks.mc._target_=lightning.pytorch.callbacks.ModelCheckpoint",
+        "+callbacks.mc.dirpath=${paths.run_dir}/x",
+        "+callbacks.abs._target_=lightning.pytorch.callbacks.ModelCheckpoint",
+        f"+callbacks.abs.dirpath={elsewhere}",
+        "callbacks.model_checkpoint.dirpath=mine",
+        "paths.run_dir=runs/r",  # as a run composed outside Hydra sets it: relative
+    )
+    built = build_callbacks(cfg, progress_bar=False, model_summary=False)
+    dirpaths = sorted(c.dirpath for c in built if hasattr(c, "dirpath"))
+    assert dirpaths == sorted(
+        [os.path.realpath("runs/r/x"), str(elsewhere), os.path.realpath("runs/r/mine")]
+    )
+    from lossbench.instantiators import checkpoint_dirpaths  # where ckpt_path=last looks
+
+    assert checkpoint_dirpaths(cfg, "runs/r") == {
+        "model_checkpoint": Path("runs/r/mine"),
+        "mc": Path("runs/r/x"),
+        "abs": elsewhere,
+    }
+
+
+@pytest.mark.slow
+def test_a_sweeps_jobs_keep_their_own_files_in_a_relative_dirpath(tmp_path):
+    """lossbench-train -m seed=0,1 with +callbacks.mc.dirpath=ckpts: each job's files are in
+    its own folder; none where the command ran."""
+    sweep = tmp_path / "sweep"
+    result = run_module(
+        "lossbench.train",
+        "-m",
+        "seed=0,1",
+        *MODEL_CHECKPOINT,
+        "trainer.max_epochs=2",
+        "logger=none",
+        f"hydra.sweep.dir={sweep}",
+        cwd=tmp_path,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert not (tmp_path / "ckpts").exists()
+    jobs = sorted(p.parent for p in sweep.glob("*/config.yaml"))
+    assert len(jobs) == 2
+    for job in jobs:
+        files = sorted(p.name for p in (job / "ckpts").iterdir())
+        assert "last.ckpt" in files and len(files) == 2, files
+    lasts = [load_checkpoint(job / "ckpts" / "last.ckpt")["state_dict"] for job in jobs]
+    assert any((lasts[0][k] != lasts[1][k]).any() for k in lasts[0])  # each seed's own weights
+
+
+def test_ckpt_path_last_resumes_a_model_checkpoints_last(make_cfg, tmp_path, monkeypatch):
+    """With lossbench's checkpoints off, ckpt_path=last resumes <run>/ckpts/last.ckpt, which
+    +callbacks.mc.save_last=true wrote, and the run trains to its end."""
+    monkeypatch.chdir(tmp_path)
+    run = tmp_path / "run"
+    first = train(make_cfg(*MODEL_CHECKPOINT, "trainer.max_epochs=2"), run)
+    assert first["epochs"] == 2
+    (run / "metrics.json").unlink()  # what a killed run leaves: no record
+    resumed = train(make_cfg(*MODEL_CHECKPOINT, "trainer.max_epochs=3", "ckpt_path=last"), run)
+    assert resumed["status"] == "completed"
+    assert resumed["resumed_from"] == str(run / "ckpts" / "last.ckpt")
+    assert resumed["epochs"] == 3 and len(resumed["history"]["val/nll"]) == 3
+    assert load_checkpoint(run / "ckpts" / "last.ckpt")["epoch"] == 2
+
+
+def test_ckpt_path_last_takes_the_checkpoint_that_trained_furthest(make_cfg, tmp_path, monkeypatch):
+    """lossbench's own checkpoints/last.ckpt and a ModelCheckpoint's last.ckpt: the one whose
+    epoch is later is resumed, even where the other file is newer."""
+    monkeypatch.chdir(tmp_path)
+    run = tmp_path / "run"
+    train(make_cfg(*MODEL_CHECKPOINT, "+callbacks.mc.save_top_k=-1", "trainer.max_epochs=2"), run)
+    earlier = next((run / "ckpts").glob("epoch=0-*.ckpt"))
+    (run / "checkpoints").mkdir()
+    shutil.copy(earlier, run / "checkpoints" / "last.ckpt")  # epoch 0, the newest file
+    mc_last = run / "ckpts" / "last.ckpt"
+    assert load_checkpoint(mc_last)["epoch"] == 1
+    assert resume_path("last", run, {"mc": run / "ckpts"}) == mc_last
+    assert resume_path("last", run) == run / "checkpoints" / "last.ckpt"  # none configured
+
+
+@pytest.mark.slow
+def test_ckpt_path_last_without_any_last_checkpoint_is_refused(tmp_path):
+    """No last.ckpt in the run's checkpoints/ nor in the ModelCheckpoint's dirpath: refused
+    (exit 2), naming both folders and the fixes."""
+    run = tmp_path / "run"
+    result = run_module(
+        "lossbench.train",
+        *MODEL_CHECKPOINT,
+        "trainer.max_epochs=2",
+        "logger=none",
+        "ckpt_path=last",
+        f"hydra.run.dir={run}",
+        cwd=tmp_path,
+    )
+    assert result.returncode == 2, result.stderr[-3000:]
+    assert "Traceback" not in result.stderr
+    assert "ckpt_path=last: there is no" in result.stderr
+    assert f"callbacks.mc's dirpath {run / 'ckpts'}" in result.stderr
+    assert "save_last=true" in result.stderr and "ckpt_path=<file>" in result.stderr
