@@ -2741,9 +2741,52 @@ def _has_accelerator() -> bool:
     return torch.cuda.is_available() or torch.backends.mps.is_available()
 
 
+def _checked_in_process(case: Case) -> bool:
+    """Whether the training refusal ``case`` needs no shared run and is refused by the check a
+    single run makes before Hydra creates its directory: the default suite checks it
+    in-process (:func:`test_preflight_refuses_each_training_case_before_writing`, a fraction of
+    a second each), and its command line with the slow suite (a process each)."""
+    return (
+        case.command == "train"
+        and case.outcome == "refused"
+        and not case.needs_runs
+        and "-m" not in case.args  # a multirun's checks are Hydra callbacks' and its launcher's
+        and "-cd" not in case.args  # a config folder's files: read as Hydra composes
+        # Hydra's own settings (hydra.*, hydra/<group>, added or removed) are not the run's config
+        and not any(
+            a.lstrip("+~").startswith(("hydra.", "hydra/", "ckpt_path", "paths.output_dir"))
+            for a in case.args
+        )
+        # refused before Hydra composes, or where Hydra reads the sweeps of the command line
+        and not case.id.endswith(
+            (
+                "without-multirun",
+                "for-the-basic-sweeper",
+                "-flags",
+                "-without-plus",
+                "option-misspelt",
+                "wrong-type",
+                "key-misspelt",
+                "renamed-key",
+                "removed-setting",
+                "schema-key-removed",  # where Hydra composes, as the next
+                "key-of-another-option",
+                "grammar",
+                "group-added-with-plus",  # Hydra's defaults list refuses it as it composes
+                "null-option",
+                "second-option",
+            )
+        )
+    )
+
+
 def _params() -> list:
     return [
-        pytest.param(case, id=case.id, marks=() if case.fast else pytest.mark.slow)
+        pytest.param(
+            case,
+            id=case.id,
+            marks=pytest.mark.slow if not case.fast or _checked_in_process(case) else (),
+        )
         for case in CATALOGUE
     ]
 
@@ -2844,40 +2887,7 @@ def test_refusal_catalogue(case: Case, outcomes: Outcomes) -> None:
 
 
 #: The training refusals that need no shared run: checked in-process in the default suite.
-PREFLIGHT_CASES = [
-    case
-    for case in CATALOGUE
-    if case.command == "train"
-    and case.outcome == "refused"
-    and not case.needs_runs
-    and "-m" not in case.args  # a multirun's checks are Hydra callbacks' and its launcher's
-    and "-cd" not in case.args  # a config folder's files: read as Hydra composes
-    # Hydra's own settings (hydra.*, hydra/<group>, added or removed too) are not the run's config
-    and not any(
-        a.lstrip("+~").startswith(("hydra.", "hydra/", "ckpt_path", "paths.output_dir"))
-        for a in case.args
-    )
-    # refused before Hydra composes, or where Hydra reads the sweeps of the command line
-    and not case.id.endswith(
-        (
-            "without-multirun",
-            "for-the-basic-sweeper",
-            "-flags",
-            "-without-plus",
-            "option-misspelt",
-            "wrong-type",
-            "key-misspelt",
-            "renamed-key",
-            "removed-setting",
-            "schema-key-removed",  # where Hydra composes, as the next
-            "key-of-another-option",
-            "grammar",
-            "group-added-with-plus",  # Hydra's defaults list refuses it as it composes
-            "null-option",
-            "second-option",
-        )
-    )
-]
+PREFLIGHT_CASES = [case for case in CATALOGUE if _checked_in_process(case)]
 
 
 @pytest.mark.parametrize("case", [pytest.param(c, id=c.id) for c in PREFLIGHT_CASES])
