@@ -2344,7 +2344,9 @@ CATALOGUE: list[Case] = [
     refused("search-of-a-key-the-config-lacks", "train", SEARCH_ASL,
             ["a trial of this search cannot be composed", "Could not override 'loss.gamma'",
              "loss.gamma is not a setting of loss=asl (its settings: reduction, gamma_neg, gamma_pos, clip)",
-             "Choose a loss that has it (loss=focal), or search without it", ASL_SEARCH_ADVICE],
+             "Choose a setup whose loss has it (setup=logits_focal), or without a setup (~setup in "
+             "place of setup=logits_asl), choose a loss that has it (loss=focal), or search "
+             "without it", ASL_SEARCH_ADVICE],
             unwanted=["~hydra.sweeper.params.<key> drops one", "To append to your config"]),
     # a key of hydra.sweeper.params holds a dot (loss.gamma), which no override can name: Hydra's
     # "Could not delete from config" (exit 1), or "hydra.* settings cannot be swept", before

@@ -172,3 +172,32 @@ def test_a_sweep_is_advised_the_sweep_that_keeps_its_heads_and_losses(tmp_path: 
 def test_the_sweeps_a_refused_sweep_is_advised_train(tmp_path: Path) -> None:
     _trains(tmp_path, "setup=logits_focal,logits_poly")
     _trains(tmp_path, "head=logits", "loss=focal,poly")
+
+
+@pytest.mark.slow  # three searches' refusals, each composing its trials: about 15 s here
+def test_a_search_lacking_a_loss_key_beside_a_setup_is_advised_the_setup_that_has_it(
+    tmp_path: Path,
+) -> None:
+    """``hparams_search=optuna_focal setup=logits_asl`` (loss.gamma is focal's) was advised
+    ``loss=focal``, which the setup check refuses beside setup=logits_asl."""
+    pytest.importorskip("hydra_plugins.hydra_optuna_sweeper")
+    line = _refused(tmp_path, "-m", "hparams_search=optuna_focal", "setup=logits_asl")
+    assert "Choose a setup whose loss has it (setup=logits_focal)" in line
+    assert "without a setup (~setup in place of setup=logits_asl), choose a loss" in line
+    assert "Choose a loss that has it (loss=focal)" not in line
+    # without a setup, the loss itself
+    line = _refused(tmp_path, "-m", "hparams_search=optuna_focal", "~setup", "loss=asl")
+    assert "Choose a loss that has it (loss=focal)" in line
+    # what it advised before: loss=focal beside setup=logits_asl, refused by the setup check
+    before = _refused(
+        tmp_path, "-m", "hparams_search=optuna_focal", "setup=logits_asl", "loss=focal"
+    )
+    assert "setup=logits_asl sets head=logits loss=asl, but loss=focal overrides it" in before
+
+
+@pytest.mark.slow  # two searches of one tiny trial: about 19 s here
+def test_the_choices_a_search_lacking_a_key_is_advised_train(tmp_path: Path) -> None:
+    pytest.importorskip("hydra_plugins.hydra_optuna_sweeper")
+    search = ("hparams_search=optuna_focal", "hydra.sweeper.n_trials=1")
+    _trains(tmp_path, *search, "setup=logits_focal")
+    _trains(tmp_path, *search, "~setup", "loss=focal")
