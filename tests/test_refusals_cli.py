@@ -1156,7 +1156,9 @@ CATALOGUE: list[Case] = [
     refused("multirun-setup-with-swept-loss", "train",
             ("-m", *QUICK, "setup=logits_focal", "loss=focal,poly", "hydra/launcher=basic"),
             ["the sweep setup=logits_focal loss=focal,poly gives a job setup=logits_focal "
-             "loss=poly, which it would refuse", "choose setup=logits_poly",
+             "loss=poly, which it would refuse",
+             "sweep setup=logits_focal,logits_poly in place of setup=logits_focal loss=focal,poly",
+             "without a setup (drop setup=logits_focal), sweep head=logits loss=focal,poly",
              "Nothing was trained: fix the sweep."], fast=True),
     refused("multirun-setup-with-swept-loss-vectorized", "train",
             ("-m", *QUICK, "setup=logits_focal", "loss=focal,poly", "hydra/launcher=vectorized"),
@@ -1164,7 +1166,8 @@ CATALOGUE: list[Case] = [
     refused("search-setup-of-its-config-with-another-loss", "train",
             ("-m", *QUICK, "hparams_search=optuna_focal", "hydra.sweeper.n_trials=2", "loss=asl"),
             ["setup=logits_focal (its config's choice) with loss=asl",
-             "choose setup=logits_asl"], fast=True),
+             "sweep setup=logits_asl in place of loss=asl",
+             "without a setup (give ~setup), sweep head=logits loss=asl"], fast=True),
     refused("search-setup-with-chosen-loss", "train",
             ("-m", *QUICK, "hydra/sweeper=optuna", "hydra.sweeper.n_trials=2", "setup=logits_focal",
              "loss=choice(focal,poly)"),
@@ -2341,7 +2344,9 @@ CATALOGUE: list[Case] = [
     refused("search-of-a-key-the-config-lacks", "train", SEARCH_ASL,
             ["a trial of this search cannot be composed", "Could not override 'loss.gamma'",
              "loss.gamma is not a setting of loss=asl (its settings: reduction, gamma_neg, gamma_pos, clip)",
-             "Choose a loss that has it (loss=focal), or search without it", ASL_SEARCH_ADVICE],
+             "Choose a setup whose loss has it (setup=logits_focal), or without a setup (~setup in "
+             "place of setup=logits_asl), choose a loss that has it (loss=focal), or search "
+             "without it", ASL_SEARCH_ADVICE],
             unwanted=["~hydra.sweeper.params.<key> drops one", "To append to your config"]),
     # a key of hydra.sweeper.params holds a dot (loss.gamma), which no override can name: Hydra's
     # "Could not delete from config" (exit 1), or "hydra.* settings cannot be swept", before

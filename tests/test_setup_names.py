@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 from omegaconf import DictConfig, OmegaConf
 
+from cli_process import run_console
 from lossbench.errors import ConfigError
 from lossbench.override_grammar import override_parser
 from lossbench.setup_names import check_setup_name, check_swept_setups, setup_choices
@@ -124,3 +125,79 @@ def test_a_job_is_judged_by_its_own_config_not_by_another_jobs_hydra_config(make
             check_setup_name(make_cfg("data=digits_multilabel", "setup=logits_focal", "loss=poly"))
     finally:
         HydraConfig.instance().cfg = held
+
+
+def _refused(cwd: Path, *arguments: str) -> str:
+    """The one-line refusal of ``lossbench-train ARGUMENTS`` in ``cwd`` (exit 2, no
+    traceback)."""
+    folders = ("hydra.sweep.dir=sweep", "hydra.run.dir=run")
+    result = run_console("train", *arguments, *folders, cwd=cwd)
+    assert result.returncode == 2, result.stderr[-2000:]
+    assert "Traceback" not in result.stderr, result.stderr[-2000:]
+    lines = [line for line in result.stderr.splitlines() if line.startswith("lossbench: ")]
+    assert len(lines) == 1 and lines[0].startswith("lossbench: refused: "), lines
+    return lines[0]
+
+
+def _trains(tmp_path: Path, *arguments: str) -> None:
+    """``lossbench-train -m ARGUMENTS`` as a tiny sweep: not refused, every job completed."""
+    folder = f"hydra.sweep.dir={tmp_path}/sweep{len(list(tmp_path.iterdir()))}"
+    tiny = ("data=iris", "trainer.max_epochs=1", "logger=none", folder)
+    result = run_console("train", "-m", *arguments, *tiny, cwd=tmp_path)
+    assert "lossbench: refused" not in result.stderr, result.stderr[-2000:]
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert " 0 refused, 0 failed)" in result.stderr, result.stderr[-2000:]
+
+
+def test_a_sweep_is_advised_the_sweep_that_keeps_its_heads_and_losses(tmp_path: Path) -> None:
+    """``-m setup=logits_focal loss=focal,poly`` was advised ``setup=logits_poly``, which
+    drops the sweep's focal jobs: the setups of each swept loss, comma-joined, or the sweep
+    without a setup."""
+    line = _refused(tmp_path, "-m", "setup=logits_focal", "loss=focal,poly")
+    assert (
+        "sweep setup=logits_focal,logits_poly in place of setup=logits_focal loss=focal,poly"
+        in (line)
+    )
+    assert "without a setup (drop setup=logits_focal), sweep head=logits loss=focal,poly" in line
+    assert "choose setup=logits_poly" not in line
+    searched = _refused(tmp_path, "-m", "setup=logits_focal", "loss=choice(focal,poly)", "seed=0,1")
+    assert "sweep 'setup=choice(logits_focal,logits_poly)'" in searched
+    # a single run keeps its single-run advice
+    single = _refused(tmp_path, "setup=logits_focal", "loss=poly")
+    assert "choose setup=logits_poly (the setups with head=logits loss=poly" in single
+    assert "drop setup= and give head=logits loss=poly" in single
+
+
+@pytest.mark.slow  # two tiny sweeps of 2 jobs: about 16 s here
+def test_the_sweeps_a_refused_sweep_is_advised_train(tmp_path: Path) -> None:
+    _trains(tmp_path, "setup=logits_focal,logits_poly")
+    _trains(tmp_path, "head=logits", "loss=focal,poly")
+
+
+@pytest.mark.slow  # three searches' refusals, each composing its trials: about 15 s here
+def test_a_search_lacking_a_loss_key_beside_a_setup_is_advised_the_setup_that_has_it(
+    tmp_path: Path,
+) -> None:
+    """``hparams_search=optuna_focal setup=logits_asl`` (loss.gamma is focal's) was advised
+    ``loss=focal``, which the setup check refuses beside setup=logits_asl."""
+    pytest.importorskip("hydra_plugins.hydra_optuna_sweeper")
+    line = _refused(tmp_path, "-m", "hparams_search=optuna_focal", "setup=logits_asl")
+    assert "Choose a setup whose loss has it (setup=logits_focal)" in line
+    assert "without a setup (~setup in place of setup=logits_asl), choose a loss" in line
+    assert "Choose a loss that has it (loss=focal)" not in line
+    # without a setup, the loss itself
+    line = _refused(tmp_path, "-m", "hparams_search=optuna_focal", "~setup", "loss=asl")
+    assert "Choose a loss that has it (loss=focal)" in line
+    # what it advised before: loss=focal beside setup=logits_asl, refused by the setup check
+    before = _refused(
+        tmp_path, "-m", "hparams_search=optuna_focal", "setup=logits_asl", "loss=focal"
+    )
+    assert "setup=logits_asl sets head=logits loss=asl, but loss=focal overrides it" in before
+
+
+@pytest.mark.slow  # two searches of one tiny trial: about 19 s here
+def test_the_choices_a_search_lacking_a_key_is_advised_train(tmp_path: Path) -> None:
+    pytest.importorskip("hydra_plugins.hydra_optuna_sweeper")
+    search = ("hparams_search=optuna_focal", "hydra.sweeper.n_trials=1")
+    _trains(tmp_path, *search, "setup=logits_focal")
+    _trains(tmp_path, *search, "~setup", "loss=focal")

@@ -215,3 +215,23 @@ def test_an_optuna_search_run_again_in_its_folder_skips_the_trials_that_ended(tm
     assert again.returncode == 0, again.stderr[-2000:]
     assert "2/2 jobs ended (0 completed, 2 skipped, 0 refused, 0 failed)" in again.stderr
     assert list((tmp_path / "outputs" / "searches" / "optuna_focal").iterdir()) == [folder]
+
+
+@pytest.mark.slow  # a sweep of one tiny job, run twice: about 8 s here
+@pytest.mark.parametrize(("first", "again"), [("bf16", "bf16-mixed"), ("bf16-mixed", "bf16")])
+def test_a_sweep_run_again_with_the_other_name_of_its_precision_skips_its_runs(
+    tmp_path, first, again
+):
+    """``trainer.precision=bf16`` is Lightning's old name of ``bf16-mixed``: the same training,
+    so a sweep run again into its folder with the other name skips the run that ended (the
+    run's config keeps the name it was given)."""
+    sweep = ("-m", "seed=0", "data=iris", "trainer.max_epochs=1", "logger=none",
+             "hydra.sweep.dir=sweep")  # fmt: skip
+    ran = run_module("lossbench.train", *sweep, f"trainer.precision={first}", cwd=tmp_path)
+    assert ran.returncode == 0, ran.stderr[-2000:]
+    assert "1/1 jobs ended (1 completed, 0 skipped" in ran.stderr, ran.stderr[-2000:]
+    rerun = run_module("lossbench.train", *sweep, f"trainer.precision={again}", cwd=tmp_path)
+    assert rerun.returncode == 0, rerun.stderr[-2000:]
+    assert "1/1 jobs ended (0 completed, 1 skipped" in rerun.stderr, rerun.stderr[-2000:]
+    (saved,) = (tmp_path / "sweep").glob("*/config.yaml")
+    assert OmegaConf.load(saved).trainer.precision == first

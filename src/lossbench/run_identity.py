@@ -3,7 +3,8 @@ and up to a raised epoch cap.
 
 A sweep run again into the same folder skips each job whose folder holds a run that ended with
 the job's config (:func:`lossbench.train.ended_with_same_config`): configs are compared without
-:data:`PRESENTATION_KEYS` and :data:`LOCATION_KEYS` (:func:`comparable_config`).
+:data:`PRESENTATION_KEYS` and :data:`LOCATION_KEYS`, a precision by its full name
+(``trainer.precision=bf16`` is ``bf16-mixed``: :func:`comparable_config`).
 
 **A raised cap.** Where the report finds setups that hit the epoch cap still improving, it
 advises a higher ``trainer.max_epochs``. Running the same sweep again into the same folder with
@@ -67,11 +68,17 @@ LOCATION_KEYS = ("paths", "callbacks.model_checkpoint.dirpath")
 
 def comparable_config(config: Any) -> Any:
     """``config`` (a plain container, changed in place and returned) without
-    :data:`PRESENTATION_KEYS` and :data:`LOCATION_KEYS`.
+    :data:`PRESENTATION_KEYS` and :data:`LOCATION_KEYS`, and with ``trainer.precision`` by
+    Lightning's full name (:func:`lossbench.precision.normalize_precision`): a run of
+    ``trainer.precision=bf16`` trains as one of ``bf16-mixed`` does.
 
         >>> comparable_config({"seed": 1, "paths": {"run_dir": "/x"}, "logger": None})
         {'seed': 1}
+        >>> comparable_config({"trainer": {"precision": "bf16"}})
+        {'trainer': {'precision': 'bf16-mixed'}}
     """
+    from lossbench.precision import normalize_precision
+
     for dotted in (*PRESENTATION_KEYS, *LOCATION_KEYS):
         *parents, leaf = dotted.split(".")
         node = config
@@ -79,6 +86,9 @@ def comparable_config(config: Any) -> Any:
             node = node.get(part) if isinstance(node, dict) else None
         if isinstance(node, dict):
             node.pop(leaf, None)
+    trainer = config.get("trainer") if isinstance(config, dict) else None
+    if isinstance(trainer, dict) and trainer.get("precision") is not None:
+        trainer["precision"] = normalize_precision(trainer["precision"])
     return config
 
 

@@ -214,7 +214,7 @@ def _lacked_key_fix(
     lacks = f"{key} is not a setting of {group}={option}" if option else f"{key} is not there"
     if settings:
         lacks += f" (its settings: {', '.join(settings)})"
-    choose = f"choose a {group} that has it ({', '.join(f'{group}={o}' for o in owners)})"
+    choose = _choose_owner(group, owners, trial, config)
     if key not in params:  # the command line's own
         given = [a for a in arguments if a.lstrip("+").split("=", 1)[0] == key]
         leave = f"leave {shlex.quote(given[-1])} out" if given else f"leave {key} out"
@@ -235,6 +235,44 @@ def _lacked_key_fix(
         "-cd (README: Tuning with Optuna). Here, to keep the other keys"
         f"{searched}, add: {line}"
     )
+
+
+def _choose_owner(
+    group: str, owners: Sequence[str], trial: Sequence[str], config: DictConfig
+) -> str:
+    """How to choose an option of ``group`` among ``owners`` (those that have a searched key)
+    that the trial's setup check lets through (:mod:`lossbench.setup_names`): for a head or
+    loss beside a setup (``setup=logits_asl``), the setups with that option (those keeping the
+    setup's other choices where any do: ``setup=logits_focal``), or the option without a
+    setup; else the option itself (``loss=focal``)."""
+    from lossbench.setup_names import (
+        SETUP_GROUPS,
+        _folders,
+        _setups_with,
+        _source_folders,
+        setup_choices,
+    )
+
+    options = ", ".join(f"{group}={o}" for o in owners)
+    setup = _option("setup", trial, config)
+    if group not in SETUP_GROUPS or setup in (None, "null", "None"):
+        return f"choose a {group} that has it ({options})"
+    folders = _folders(_source_folders(config))
+    choices = setup_choices(setup, folders) or {}
+    fitting: list[str] = []
+    for kept in (choices, {}):  # the setup's other choices kept where a setup does, else any
+        for owner in owners:
+            fitting += [
+                s for s in _setups_with({**kept, group: owner}, folders) if s not in fitting
+            ]
+        if fitting:
+            break
+    drop = f"~setup in place of setup={setup}" if f"setup={setup}" in trial else "~setup"
+    without = f"without a setup ({drop}), choose a {group} that has it ({options})"
+    if not fitting:
+        return without
+    setups = ", ".join(f"setup={s}" for s in fitting)
+    return f"choose a setup whose {group} has it ({setups}), or {without}"
 
 
 def _closest(name: str, settings: Sequence[str]) -> str | None:

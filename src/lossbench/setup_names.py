@@ -17,6 +17,7 @@ label.
 
 from __future__ import annotations
 
+import shlex
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
@@ -128,10 +129,12 @@ def setup_refusal(
     choices: dict[str, str],
     given: dict[str, str],
     folders: Sequence[Path] | None = None,
+    advice: str | None = None,
 ) -> str | None:
     """Why ``setup`` (which chooses ``choices``) cannot name a run given the options ``given``
-    (``{"loss": "poly"}``: the head and loss the config chose beside it), with the fix; None
-    where each option given is the setup's own.
+    (``{"loss": "poly"}``: the head and loss the config chose beside it), with the fix (a
+    single run's, or ``advice`` where given: a sweep's); None where each option given is the
+    setup's own.
     """
     folders = list(folders) if folders is not None else _folders()
     replaced = {
@@ -147,7 +150,9 @@ def setup_refusal(
     wanted = {group: option for group, option in wanted.items() if option}
     shown = " ".join(f"{group}={option}" for group, option in wanted.items())
     fitting = _setups_with(wanted, folders)
-    if fitting:
+    if advice is not None:
+        choose = advice
+    elif fitting:
         choose = (
             f"choose setup={fitting[0]} (the setups with {shown}: {', '.join(fitting)}), or "
             f"drop setup= and give {shown}"
@@ -235,6 +240,63 @@ def _chosen(override: Any) -> list[str] | None:
     return [str(v) for v in values]
 
 
+def _swept_line(group: str, values: Sequence[str], search: bool) -> str:
+    """The override that sweeps ``group`` over ``values`` as the user's sweep does: comma-joined
+    (``-m``'s sweep), or ``choice(...)`` (``search``: an Optuna search's), quoted for the shell.
+
+        >>> _swept_line("setup", ["logits_focal", "logits_poly"], False)
+        'setup=logits_focal,logits_poly'
+        >>> _swept_line("loss", ["focal", "poly"], True)
+        "'loss=choice(focal,poly)'"
+    """
+    joined = ",".join(values)
+    if search and len(values) > 1:
+        return shlex.quote(f"{group}=choice({joined})")
+    return shlex.quote(f"{group}={joined}")
+
+
+def _sweep_advice(setups: Sequence[str], last: dict[str, Any], folders: Sequence[Path]) -> str:
+    """What to sweep instead of a sweep that pairs a setup of ``setups`` with a head or loss
+    not its own (``last``: the sweep's overrides by group), keeping the heads and losses its
+    jobs train: the setups that have each of them, or the heads and losses without a setup.
+
+    Each job of the sweep trains its given head (or its setup's) with its given loss (or its
+    setup's), so the pairs it trains are every swept head with every swept loss.
+    """
+    heads: list[str] = []
+    losses: list[str] = []
+    search = False
+    for setup in setups:
+        choices = setup_choices(setup, folders) if setup not in ("null", "None") else None
+        for group, wanted in (("head", heads), ("loss", losses)):
+            override = last.get(group)
+            options = _chosen(override) if override is not None else None
+            if options is None and choices and group in choices:
+                options = [choices[group]]
+            if override is not None and override.is_sweep_override():
+                search = search or "choice" in str(override.input_line).split("=", 1)[-1]
+            wanted += [o for o in options or [] if o not in wanted]
+    pairs = [(head, loss) for head in heads for loss in losses]
+    fitting = {pair: _setups_with({"head": pair[0], "loss": pair[1]}, folders) for pair in pairs}
+    given = " ".join(shlex.quote(last[g].input_line) for g in ("setup", *SETUP_GROUPS) if g in last)
+    drop = f"drop {shlex.quote(last['setup'].input_line)}" if "setup" in last else "give ~setup"
+    without = (
+        f"without a setup ({drop}), sweep {_swept_line('head', heads, search)} "
+        f"{_swept_line('loss', losses, search)}"
+    )
+    missing = [pair for pair, names in fitting.items() if not names]
+    if missing:
+        head, loss = missing[0]
+        return f"no setup has head={head} loss={loss}: {without}"
+    names = [fitting[pair][0] for pair in pairs]
+    names = [name for i, name in enumerate(names) if name not in names[:i]]
+    each = ", ".join(f"head={head} loss={loss}: {fitting[(head, loss)][0]}" for head, loss in pairs)
+    return (
+        f"sweep {_swept_line('setup', names, search)} in place of {given} (the setup of each "
+        f"head and loss it sweeps, {each}), or {without}"
+    )
+
+
 def check_swept_setups(config: DictConfig, overrides: Sequence[Any]) -> None:
     """Refuse a multirun one of whose jobs pairs a setup with a head or loss not its own
     (``-m setup=logits_focal loss=focal,poly``; a search's ``choice(focal,poly)``), before any
@@ -268,7 +330,8 @@ def check_swept_setups(config: DictConfig, overrides: Sequence[Any]) -> None:
             override = last.get(group)
             options = _chosen(override) if override is not None else None
             for option in options or []:
-                message = setup_refusal(setup, choices, {group: option}, folders)
+                advice = _sweep_advice(setups, last, folders)
+                message = setup_refusal(setup, choices, {group: option}, folders, advice)
                 if message is None:
                     continue
                 if "setup" in last:
