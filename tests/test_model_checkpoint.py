@@ -6,14 +6,17 @@ from __future__ import annotations
 
 import os
 import shutil
+import warnings
 from pathlib import Path
 
 import pytest
 
 from cli_process import run_module
 from lossbench.checkpoint import load_checkpoint, resume_path
+from lossbench.errors import ConfigError
 from lossbench.evaluate import default_out, evaluate
-from lossbench.instantiators import build_callbacks
+from lossbench.instantiators import build_callbacks, checkpoint_dirpaths
+from lossbench.train import check_unfinished_run
 from lossbench.training import train
 
 #: Lightning's ModelCheckpoint in place of lossbench's, writing to a relative folder.
@@ -145,3 +148,92 @@ def test_ckpt_path_last_without_any_last_checkpoint_is_refused(tmp_path):
     assert "ckpt_path=last: there is no" in result.stderr
     assert f"callbacks.mc's dirpath {run / 'ckpts'}" in result.stderr
     assert "save_last=true" in result.stderr and "ckpt_path=<file>" in result.stderr
+
+
+#: Lightning's ModelCheckpoint without dirpath: it writes in its first logger's folder.
+IN_THE_LOGGERS_FOLDER = (*MODEL_CHECKPOINT[:-1], "logger=csv")
+
+
+def test_ckpt_path_last_resumes_a_model_checkpoint_in_its_loggers_folder(
+    make_cfg, tmp_path, monkeypatch
+):
+    """A ModelCheckpoint without dirpath and logger=csv writes <run>/logs/checkpoints/, as
+    Lightning chooses; ckpt_path=last resumes its last.ckpt there, and the run trains to its
+    end."""
+    monkeypatch.chdir(tmp_path)
+    run = tmp_path / "run"
+    train(make_cfg(*IN_THE_LOGGERS_FOLDER, "trainer.max_epochs=2"), run)
+    last = run / "logs" / "checkpoints" / "last.ckpt"
+    assert last.is_file() and not (run / "checkpoints").exists()
+    (run / "metrics.json").unlink()  # what a killed run leaves: no record
+    cfg = make_cfg(*IN_THE_LOGGERS_FOLDER, "trainer.max_epochs=3", "ckpt_path=last")
+    with warnings.catch_warnings():  # the folder holds the run it continues: no warning
+        warnings.filterwarnings("error", message="Checkpoint directory .* not empty")
+        resumed = train(cfg, run)
+    assert resumed["status"] == "completed"
+    assert resumed["resumed_from"] == str(last)
+    assert resumed["epochs"] == 3 and len(resumed["history"]["val/nll"]) == 3
+    assert load_checkpoint(last)["epoch"] == 2
+
+
+def test_where_a_model_checkpoint_without_dirpath_writes(make_cfg):
+    """The folder ckpt_path=last looks in for a ModelCheckpoint without dirpath: its first
+    logger's checkpoints/ (CSV, TensorBoard), the run's checkpoints/ with no logger, none for
+    a logger whose folder is named only as it starts (MLflow: give ckpt_path=<file>)."""
+    mc = MODEL_CHECKPOINT[:-1]
+    assert checkpoint_dirpaths(make_cfg(*mc, "logger=csv"), "runs/r") == {
+        "mc": Path("runs/r/logs/checkpoints")
+    }
+    assert checkpoint_dirpaths(make_cfg(*mc, "logger=tensorboard"), "runs/r") == {
+        "mc": Path("runs/r/tensorboard/checkpoints")
+    }
+    assert checkpoint_dirpaths(make_cfg(*mc), "runs/r") == {"mc": Path("runs/r/checkpoints")}
+    assert checkpoint_dirpaths(make_cfg(*mc, "logger=mlflow"), "runs/r") == {}
+    versioned = make_cfg(*mc, "logger=csv", "logger.csv.version=3", "logger.csv.name=x")
+    assert checkpoint_dirpaths(versioned, "runs/r") == {
+        "mc": Path("runs/r/x/version_3/checkpoints")
+    }
+
+
+def test_a_run_trained_again_sets_a_model_checkpoints_folder_aside(make_cfg, tmp_path, monkeypatch):
+    """A run that stopped before its record, trained again from scratch in its folder (no
+    ckpt_path, as a job of a sweep does): the ModelCheckpoint's <run>/ckpts/ of the earlier
+    attempt goes to ckpts-earlier/, the new attempt writes its own last.ckpt (not a
+    last-v1.ckpt beside the earlier one), and ckpt_path=last later resumes the new attempt's,
+    though the earlier attempt's trained further."""
+    monkeypatch.chdir(tmp_path)
+    run = tmp_path / "run"
+    train(make_cfg(*MODEL_CHECKPOINT, "trainer.max_epochs=3"), run)
+    (run / "metrics.json").unlink()  # stopped before its record
+    earlier = (run / "ckpts" / "last.ckpt").read_bytes()
+
+    again = train(make_cfg(*MODEL_CHECKPOINT, "trainer.max_epochs=2"), run)
+    assert again["status"] == "completed" and again["resumed_from"] is None
+    assert (run / "ckpts-earlier" / "last.ckpt").read_bytes() == earlier
+    assert sorted(p.name for p in (run / "ckpts").glob("last*.ckpt")) == ["last.ckpt"]
+    assert load_checkpoint(run / "ckpts" / "last.ckpt")["epoch"] == 1
+    assert Path(again["best_checkpoint"]).parent == (run / "ckpts").resolve()
+
+    (run / "metrics.json").unlink()
+    resumed = train(make_cfg(*MODEL_CHECKPOINT, "trainer.max_epochs=3", "ckpt_path=last"), run)
+    assert resumed["resumed_from"] == str(run / "ckpts" / "last.ckpt")
+    assert resumed["epochs"] == 3
+
+
+def test_a_single_run_over_a_model_checkpoints_files_is_refused(make_cfg, tmp_path):
+    """lossbench-train again in the folder of an unfinished run whose ModelCheckpoint wrote
+    <run>/ckpts/ (or logs/checkpoints/), without ckpt_path: refused as over its checkpoints/,
+    with ckpt_path=last as the fix; a shared folder outside the run's is not its own."""
+    run = tmp_path / "run"
+    (run / "ckpts").mkdir(parents=True)
+    (run / "ckpts" / "last.ckpt").write_bytes(b"")
+    with pytest.raises(ConfigError, match=r"\(ckpts/last.ckpt\).*add ckpt_path=last"):
+        check_unfinished_run(make_cfg(*MODEL_CHECKPOINT), run)
+    check_unfinished_run(make_cfg(*MODEL_CHECKPOINT, "ckpt_path=last"), run)
+    shared = make_cfg(*MODEL_CHECKPOINT[:-1], f"+callbacks.mc.dirpath={run / 'ckpts'}")
+    check_unfinished_run(shared, tmp_path / "another")
+    shutil.rmtree(run / "ckpts")
+    (run / "logs" / "checkpoints").mkdir(parents=True)
+    (run / "logs" / "checkpoints" / "epoch=0-step=3.ckpt").write_bytes(b"")
+    with pytest.raises(ConfigError, match=r"add ckpt_path=\S*epoch=0-step=3.ckpt"):
+        check_unfinished_run(make_cfg(*IN_THE_LOGGERS_FOLDER), run)

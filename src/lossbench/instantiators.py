@@ -960,18 +960,75 @@ def _run_dir(cfg: DictConfig) -> str | None:
     return None if run_dir in (None, "") else str(run_dir)
 
 
+#: The targets of TensorBoard's logger, which writes in ``save_dir`` / ``name`` / ``version``
+#: as a CSV logger does (:data:`CSV_LOGGERS`).
+TENSORBOARD_LOGGERS = (
+    "lightning.pytorch.loggers.TensorBoardLogger",
+    "lightning.pytorch.loggers.tensorboard.TensorBoardLogger",
+)
+
+
+def logger_checkpoint_folder(cfg: DictConfig, run_dir: str | Path) -> Path | None:
+    """The folder a ``ModelCheckpoint`` without ``dirpath`` writes to in a run in ``run_dir``,
+    as Lightning chooses it: ``checkpoints/`` in the folder of the run's first logger
+    (``save_dir`` / ``name`` / ``version``: ``<run>/logs/checkpoints`` for ``logger=csv``,
+    ``<run>/tensorboard/checkpoints`` for ``logger=tensorboard``), or, with no logger, in the
+    trainer's ``default_root_dir``, which lossbench sets to the run's folder
+    (``<run>/checkpoints``). Read from the config, without building a logger. None where the
+    first logger's folder is known only once it starts: MLflow's and W&B's (named after their
+    run), or any other logger than a CSV or TensorBoard one; one without a ``version`` (a new
+    ``version_<n>`` each run); a remote ``save_dir``; a value that cannot be resolved.
+
+        >>> cfg = OmegaConf.create({"paths": {"run_dir": None}, "logger": {"csv": {
+        ...     "_target_": "lossbench.loggers.CSVLogger", "save_dir": "${paths.run_dir}",
+        ...     "name": "logs", "version": ""}}})
+        >>> logger_checkpoint_folder(cfg, "runs/r")
+        PosixPath('runs/r/logs/checkpoints')
+        >>> logger_checkpoint_folder(OmegaConf.create({"logger": None}), "runs/r")
+        PosixPath('runs/r/checkpoints')
+    """
+    cfg = cfg.copy()
+    if "paths" in cfg:
+        with open_dict(cfg):
+            cfg.paths.run_dir = str(run_dir)
+    loggers = entries(cfg.get("logger"))
+    if not loggers:
+        return Path(run_dir) / "checkpoints"
+    _, node = loggers[0]  # Lightning's trainer.loggers[0]
+    if not isinstance(node, DictConfig):
+        return None
+    if str(node.get("_target_")) not in (*CSV_LOGGERS, *TENSORBOARD_LOGGERS):
+        return None
+    try:
+        save_dir, name = node.get("save_dir"), node.get("name", "lightning_logs")
+        version = node.get("version")
+    except Exception:  # an interpolation that cannot be resolved: validate's refusal
+        return None
+    folder = Path(run_dir) if save_dir is None else _folder(str(save_dir))
+    if folder is None or version is None:
+        return None
+    leaf = version if isinstance(version, str) else f"version_{version}"
+    return folder / ("" if name is None else str(name)) / leaf / "checkpoints"
+
+
 def checkpoint_dirpaths(cfg: DictConfig, run_dir: str | Path) -> dict[str, Path]:
     """The folders the checkpoint entries of ``cfg.callbacks`` write to, by entry name, for a
     run in ``run_dir``: each entry whose ``_target_`` is Lightning's ``ModelCheckpoint`` (or a
-    subclass), or lossbench's own (``lossbench.callbacks.run_checkpoint``), and that gives a
-    ``dirpath`` (a relative one in the run's folder: :func:`run_relative_dirpath`).
-    ``ckpt_path=last`` looks for their ``last.ckpt`` (:func:`lossbench.checkpoint.
-    resume_path`). An entry without ``dirpath`` (Lightning's default, its logger's folder),
-    or whose target cannot be imported, is left out.
+    subclass), or lossbench's own (``lossbench.callbacks.run_checkpoint``), in its ``dirpath``
+    (a relative one in the run's folder: :func:`run_relative_dirpath`), or, a
+    ``ModelCheckpoint`` without ``dirpath``, in its first logger's folder
+    (:func:`logger_checkpoint_folder`). ``ckpt_path=last`` looks for their ``last.ckpt``
+    (:func:`lossbench.checkpoint.resume_path`), and a run trained again from scratch sets aside
+    an earlier attempt's files there (:func:`lossbench.record.set_aside_earlier_attempt`). An
+    entry whose folder is known only once its logger starts (MLflow's, W&B's), or whose target
+    cannot be imported, is left out.
 
         >>> checkpoint_dirpaths(OmegaConf.create({"callbacks": {"mc": {"_target_":
         ...     "lightning.pytorch.callbacks.ModelCheckpoint", "dirpath": "ckpts"}}}), "runs/r")
         {'mc': PosixPath('runs/r/ckpts')}
+        >>> checkpoint_dirpaths(OmegaConf.create({"logger": None, "callbacks": {"mc": {
+        ...     "_target_": "lightning.pytorch.callbacks.ModelCheckpoint"}}}), "runs/r")
+        {'mc': PosixPath('runs/r/checkpoints')}
     """
     cfg = cfg.copy()
     if "paths" in cfg:  # interpolations of ${paths.run_dir} read the run's folder
@@ -979,13 +1036,22 @@ def checkpoint_dirpaths(cfg: DictConfig, run_dir: str | Path) -> dict[str, Path]
             cfg.paths.run_dir = str(run_dir)
     found = {}
     for name, node in entries(cfg.get("callbacks")):
-        if not isinstance(node, Mapping) or node.get("dirpath") is None:
+        if not isinstance(node, Mapping):
             continue
         target = str(node.get("_target_"))
-        if target != "lossbench.callbacks.run_checkpoint":
+        given = node.get("dirpath") is not None
+        if target == "lossbench.callbacks.run_checkpoint":
+            if not given:
+                continue
+        else:
             obj, error = locate(target, f"callbacks.{name}._target_", "callbacks")
             if error is not None or not isinstance(obj, type) or not _is_model_checkpoint(obj):
                 continue
+        if not given:  # Lightning's default: in the first logger's folder
+            folder = logger_checkpoint_folder(cfg, run_dir)
+            if folder is not None:
+                found[name] = folder
+            continue
         try:
             dirpath = run_relative_dirpath(node, run_dir) or str(node["dirpath"])
         except Exception:  # an interpolation that cannot be resolved: the run refuses it

@@ -20,7 +20,7 @@ import platform
 import re
 import shutil
 import subprocess
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -607,9 +607,60 @@ def set_aside_earlier_logs(run_dir: str | os.PathLike) -> list[Path]:
     return moved
 
 
-def set_aside_earlier_attempt(run_dir: str | os.PathLike) -> str | None:
+def set_aside_checkpoint_folders(
+    run_dir: str | os.PathLike, folders: Iterable[str | os.PathLike]
+) -> list[Path]:
+    """Move each of ``folders`` (the folders the run's checkpoint callbacks write to:
+    :func:`lossbench.instantiators.checkpoint_dirpaths`) that lies inside ``run_dir`` and holds
+    an earlier attempt's checkpoints to ``<folder>-earlier/`` beside it, replacing those of any
+    attempt before it; return where they went.
+
+    As with ``checkpoints/`` (:func:`set_aside_earlier_checkpoints`), the new attempt starts
+    with an empty folder: a ``ModelCheckpoint`` writing ``<run>/ckpts`` would otherwise name
+    its last checkpoint ``last-v1.ckpt`` beside the earlier attempt's ``last.ckpt``, which
+    ``ckpt_path=last`` could then resume in its place. Left where they are: a folder outside
+    ``run_dir`` (an absolute ``dirpath`` that several runs share), the run's folder itself,
+    its ``checkpoints/`` (:func:`set_aside_earlier_checkpoints`), and a folder inside a
+    logger's (``logs/checkpoints``, a ``ModelCheckpoint`` without ``dirpath``), which moves
+    with it (:func:`set_aside_earlier_logs`).
+
+        >>> import tempfile
+        >>> run = Path(tempfile.mkdtemp())
+        >>> (run / "ckpts").mkdir()
+        >>> _ = (run / "ckpts" / "last.ckpt").write_bytes(b"earlier")
+        >>> [p.name for p in set_aside_checkpoint_folders(run, [run / "ckpts", "/elsewhere"])]
+        ['ckpts-earlier']
+        >>> sorted(p.name for p in run.iterdir())
+        ['ckpts-earlier']
+    """
+    inside = Path(run_dir).resolve()
+    moved = []
+    for given in folders:
+        folder = Path(given).resolve()
+        if not folder.is_relative_to(inside) or folder == inside:
+            continue
+        relative = folder.relative_to(inside)
+        if relative == Path("checkpoints") or relative.parts[0] in LOGGER_FOLDERS:
+            continue
+        if not any(folder.glob("*.ckpt")):
+            continue
+        aside = folder.with_name(folder.name + EARLIER_SUFFIX)
+        if aside.is_dir() and not aside.is_symlink():
+            shutil.rmtree(aside)
+        elif aside.exists() or aside.is_symlink():
+            aside.unlink()
+        folder.rename(aside)
+        moved.append(aside)
+    return moved
+
+
+def set_aside_earlier_attempt(
+    run_dir: str | os.PathLike, checkpoint_folders: Iterable[str | os.PathLike] = ()
+) -> str | None:
     """Set aside what an earlier attempt at this run left, before it trains again from
-    scratch: its checkpoints (:func:`set_aside_earlier_checkpoints`) and its loggers' folders
+    scratch: its checkpoints (:func:`set_aside_earlier_checkpoints`, and those of the run's
+    checkpoint callbacks' ``checkpoint_folders`` inside ``run_dir``:
+    :func:`set_aside_checkpoint_folders`) and its loggers' folders
     (:func:`set_aside_earlier_logs`); return the line that says where they went, or None when
     there was nothing to move.
 
@@ -622,9 +673,11 @@ def set_aside_earlier_attempt(run_dir: str | os.PathLike) -> str | None:
         >>> set_aside_earlier_attempt(run) is None
         True
     """
+    callbacks = set_aside_checkpoint_folders(run_dir, checkpoint_folders)
     checkpoints = set_aside_earlier_checkpoints(run_dir)
     logs = set_aside_earlier_logs(run_dir)
-    moved = [f"its checkpoints to {checkpoints}"] if checkpoints is not None else []
+    kept = ([checkpoints] if checkpoints is not None else []) + callbacks
+    moved = [f"its checkpoints to {', '.join(str(p) for p in kept)}"] if kept else []
     moved += [f"its logs to {', '.join(str(p) for p in logs)}"] if logs else []
     if not moved:
         return None

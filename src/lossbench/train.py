@@ -317,17 +317,35 @@ def check_unfinished_run(cfg: DictConfig, output_dir: Path) -> None:
     """Refuse to start a single run afresh (no ``ckpt_path``) in a directory that holds the
     checkpoints of a run that did not complete: training would overwrite its ``last.ckpt``
     (what ``ckpt_path=last`` resumes) and its logs, and leave its best checkpoint beside the
-    new run's. (:func:`~lossbench.record.refuse_completed` refuses a completed run's.)
+    new run's. (:func:`~lossbench.record.refuse_completed` refuses a completed run's.) The
+    checkpoints are those of ``checkpoints/`` and of a checkpoint callback's folder inside
+    the run's (``+callbacks.mc.dirpath=ckpts``: :func:`_unfinished_callback_checkpoints`).
 
         >>> from omegaconf import OmegaConf
         >>> check_unfinished_run(OmegaConf.create({"ckpt_path": None}), Path("no/such/run"))
     """
     if cfg.get("ckpt_path") is not None:
         return
+    new_run = "give another hydra.run.dir (or none: each run gets a new directory under outputs/)"
     found = sorted(p.name for p in (output_dir / "checkpoints").glob("*.ckpt"))
     if not found:
-        return
-    new_run = "give another hydra.run.dir (or none: each run gets a new directory under outputs/)"
+        others = _unfinished_callback_checkpoints(cfg, output_dir)
+        if not others:
+            return
+        lasts = [path for path in others if path.name.startswith("last")]
+        resume = (
+            "add ckpt_path=last to the same command to continue it from its last epoch"
+            if lasts
+            else f"add ckpt_path={max(others, key=lambda p: p.stat().st_mtime)} to the same "
+            "command to continue it from that checkpoint"
+        )
+        names = ", ".join(str(path.relative_to(output_dir)) for path in others)
+        raise ConfigError(
+            f"the run directory {str(output_dir)!r} holds the checkpoints of a run that did "
+            f"not complete ({names}), and no ckpt_path was given: a new run there would write "
+            "its checkpoints beside them (a last-v1.ckpt beside its last.ckpt) and overwrite "
+            f"its logs. To keep that run, {resume}; to start a new run, {new_run}."
+        )
     if "last.ckpt" in found:
         resume = "add ckpt_path=last to the same command to continue it from its last epoch"
     else:  # only a best checkpoint: interrupted at_end, save_last=false, or within epoch 0
@@ -356,6 +374,32 @@ def check_unfinished_run(cfg: DictConfig, output_dir: Path) -> None:
         f"overwrite its checkpoints and logs. To keep that run, {resume}; to start a new run, "
         f"{new_run}."
     )
+
+
+def _unfinished_callback_checkpoints(cfg: DictConfig, output_dir: Path) -> list[Path]:
+    """The checkpoints in ``output_dir`` that the run's checkpoint callbacks write outside
+    ``checkpoints/``: in a folder of theirs inside the run's folder
+    (:func:`~lossbench.instantiators.checkpoint_dirpaths`: ``+callbacks.mc.dirpath=ckpts``,
+    or ``logs/checkpoints`` for a ``ModelCheckpoint`` without ``dirpath``). A folder outside
+    the run's (an absolute ``dirpath`` that several runs share) is not this run's alone.
+
+        >>> from omegaconf import OmegaConf
+        >>> _unfinished_callback_checkpoints(OmegaConf.create({}), Path("no/such/run"))
+        []
+    """
+    if not output_dir.is_dir() or next(output_dir.rglob("*.ckpt"), None) is None:
+        return []  # nothing to look for: Lightning stays unimported before validation
+    from lossbench.instantiators import checkpoint_dirpaths
+
+    inside = output_dir.resolve()
+    found: dict[Path, Path] = {}
+    for folder in checkpoint_dirpaths(cfg, output_dir).values():
+        resolved = folder.resolve()
+        if not resolved.is_relative_to(inside) or resolved == inside / "checkpoints":
+            continue
+        for path in sorted(folder.glob("*.ckpt")):
+            found.setdefault(path.resolve(), output_dir / path.resolve().relative_to(inside))
+    return list(found.values())
 
 
 def _check_batch_fraction(cfg: DictConfig, train_rows: int) -> None:

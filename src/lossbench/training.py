@@ -56,6 +56,7 @@ from lossbench.instantiators import (
     build_loggers,
     check_logger_folders,
     checkpoint_dirpaths,
+    checkpoint_entries,
     entries,
     unloadable_state,
 )
@@ -149,7 +150,7 @@ def train(cfg: DictConfig, output_dir: str | Path, *, multirun: bool = False) ->
     if multirun:  # a single run's preflight checked, before Hydra wrote its files there
         refuse_replaced_files(cfg, output_dir, hydra_files=False)
     if ckpt_path is None:  # a single run with checkpoints was refused (train.preflight)
-        _set_aside_earlier_attempt(output_dir)
+        _set_aside_earlier_attempt(cfg, output_dir)
     output_dir.mkdir(parents=True, exist_ok=True)
     task = None
     record = base_record(cfg, task)
@@ -299,13 +300,16 @@ def _recorded_as_ordinary(saved: Path) -> bool:
     return isinstance(record, dict) and "debug_run" in record and record["debug_run"] is None
 
 
-def _set_aside_earlier_attempt(output_dir: Path) -> None:
+def _set_aside_earlier_attempt(cfg: DictConfig, output_dir: Path) -> None:
     """A run trains again from scratch: the checkpoints of its earlier attempt leave
-    ``checkpoints/`` (a job of a sweep: a single run with checkpoints was refused), and its
-    loggers' ``logs/`` and ``tensorboard/`` go to ``logs-earlier/`` and
+    ``checkpoints/`` and the folders of its checkpoint callbacks inside the run's folder
+    (``+callbacks.mc.dirpath=ckpts``: :func:`~lossbench.instantiators.checkpoint_dirpaths`)
+    for ``<folder>-earlier/`` (a job of a sweep: a single run with checkpoints was refused),
+    and its loggers' ``logs/`` and ``tensorboard/`` go to ``logs-earlier/`` and
     ``tensorboard-earlier/`` (a single run stopped before its first checkpoint too):
     :func:`~lossbench.record.set_aside_earlier_attempt`."""
-    said = set_aside_earlier_attempt(output_dir)
+    folders = checkpoint_dirpaths(cfg, output_dir).values() if output_dir.is_dir() else ()
+    said = set_aside_earlier_attempt(output_dir, folders)
     if said is not None:
         log.info(said)
 
@@ -431,7 +435,9 @@ def _fit(
     module.build_fit_metrics()  # with the model, as a hand-written loop builds them
     start, cpu_start = time.perf_counter(), time.process_time()
     try:
-        with fit_interrupts(trainer), unfounded_fit_warnings(trainer, resume):
+        entry = checkpoint_entries(cfg)[:1]  # the trainer's checkpoint_callback
+        folder = checkpoint_dirpaths(cfg, output_dir).get(entry[0]) if entry else None
+        with fit_interrupts(trainer), unfounded_fit_warnings(trainer, resume, folder):
             runner.fit(trainer, module, datamodule, ckpt_path=resume)
     finally:
         record.update(
@@ -506,19 +512,23 @@ def _log_finished_run(ended: str | None, trained_before: int, global_step: int) 
 
 
 @contextmanager
-def unfounded_fit_warnings(trainer: L.Trainer, resume: Path | None) -> Iterator[None]:
+def unfounded_fit_warnings(
+    trainer: L.Trainer, resume: Path | None, folder: Path | None = None
+) -> Iterator[None]:
     """Around ``trainer.fit``: silence Lightning's warnings that do not hold for this fit.
 
     - "Checkpoint directory ... exists and is not empty", where the fit resumes from a
       checkpoint in that very directory (``ckpt_path=last`` in the run's own directory): those
       files are the run it continues. Elsewhere (a ``dirpath`` that holds other files) it stays.
+      ``folder``: the checkpoint callback's, where it has no ``dirpath`` (Lightning sets it as
+      the fit starts: its logger's folder, :func:`~lossbench.instantiators.checkpoint_dirpaths`).
     - "You requested to overfit but enabled ... dataloader shuffling" (train and val), with
       ``trainer.overfit_batches``: lossbench's loaders are no ``SequentialSampler``, which is all
       Lightning checks, but they do not shuffle while overfitting (the data module reads
       ``trainer.overfit_batches``), and validation and test never do.
     """
     with warnings.catch_warnings():
-        dirpath = getattr(trainer.checkpoint_callback, "dirpath", None)
+        dirpath = getattr(trainer.checkpoint_callback, "dirpath", None) or folder
         if resume is not None and dirpath and Path(dirpath).resolve() == resume.parent.resolve():
             warnings.filterwarnings(
                 "ignore", message="Checkpoint directory .* exists and is not empty"
