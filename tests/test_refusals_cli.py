@@ -232,6 +232,18 @@ def images(array: np.ndarray) -> tuple[tuple[str, bytes], ...]:
     return (("images.npy", buffer.getvalue()),)
 
 
+#: A run's config.yaml as lossbench-train writes it (the keys every run's holds).
+RUN_CONFIG_TEXT = "data: {name: iris}\nloss: {name: bce_with_logits}\nseed: 0\n"
+#: A sweep's folder (``sw``: its multirun.yaml and a job's run) beside a single run's (``run``).
+NESTED_FILES = (
+    ("sw/multirun.yaml", "hydra: {}\n"),
+    ("sw/0_job/config.yaml", RUN_CONFIG_TEXT),
+    ("sw/0_job/metrics.json", '{"status": "completed"}'),
+    ("run/config.yaml", RUN_CONFIG_TEXT),
+    ("run/metrics.json", '{"status": "completed"}'),
+)
+
+
 #: An Optuna search of focal loss's gamma with setup=logits_asl (loss=asl), which has no gamma:
 #: two short trials.
 SEARCH_ASL = (
@@ -1426,6 +1438,35 @@ CATALOGUE: list[Case] = [
              "straight into the current directory", "hydra.run.dir=outputs/runs/my_run"], fast=True),
     refused("hydra-sweep-dir-empty", "train", ("-m", *QUICK, "hydra.sweep.dir=", "seed=0,1"),
             ["hydra.sweep.dir= is empty", "the study's job directories and its multirun.yaml"], fast=True),
+    # a run's folder and a sweep's inside one another: one report would mix their studies
+    refused("run-dir-is-a-sweep", "train", ("data=iris", *QUICK, "hydra.run.dir=sw"),
+            ["hydra.run.dir=sw is the folder of a sweep", "multirun.yaml",
+             "hydra.run.dir=<sweep>/<job> ckpt_path=last", "leave hydra.run.dir out",
+             "Nothing was trained or written"], NESTED_FILES, fast=True),
+    refused("run-dir-inside-a-sweep", "train", ("data=iris", *QUICK, "hydra.run.dir=sw/mine"),
+            ["hydra.run.dir=sw/mine lies inside the folder of a sweep",
+             "is none of its jobs' folders", "hydra.run.dir=<new folder>",
+             "leave hydra.run.dir out"], NESTED_FILES, fast=True),
+    refused("run-dir-inside-a-run", "train", ("data=iris", *QUICK, "hydra.run.dir=run/mine"),
+            ["hydra.run.dir=run/mine lies inside the folder of another run",
+             "leave hydra.run.dir out"], NESTED_FILES, fast=True),
+    refused("run-dir-holds-runs", "train", ("data=iris", *QUICK, "hydra.run.dir=."),
+            ["hydra.run.dir=. holds other runs", "lossbench-report of the folder would mix them",
+             "leave hydra.run.dir out"], NESTED_FILES, fast=True),
+    refused("sweep-dir-is-a-run", "train", ("-m", "data=iris", *QUICK, "seed=0,1",
+            "hydra.sweep.dir=run"),
+            ["hydra.sweep.dir=run is the folder of a run (its config.yaml)",
+             "hydra.sweep.dir=<new folder>", "leave hydra.sweep.dir out"],
+            NESTED_FILES, unwanted=["study:"], fast=True),
+    refused("sweep-dir-inside-a-job", "train", ("-m", "data=iris", *QUICK, "seed=0,1",
+            "hydra.sweep.dir=sw/0_job/inner"),
+            ["hydra.sweep.dir=sw/0_job/inner lies inside", "the folder of a run",
+             "leave hydra.sweep.dir out"], NESTED_FILES, unwanted=["study:"], fast=True),
+    refused("sweep-dir-inside-a-sweep", "train", ("-m", "data=iris", *QUICK, "seed=0,1",
+            "hydra.sweep.dir=sw/inner"),
+            ["hydra.sweep.dir=sw/inner lies inside the folder of another sweep",
+             "would mix the two studies", "leave hydra.sweep.dir out"],
+            NESTED_FILES, unwanted=["study:"], fast=True),
     refused("hydra-sweep-subdir-empty", "train", ("-m", *QUICK, "hydra.sweep.subdir=''", "seed=0,1"),
             ["hydra.sweep.subdir='' is empty", "every job of the study would train in the study's "
              "directory itself", "'hydra.sweep.subdir=${hydra.job.num}'"],

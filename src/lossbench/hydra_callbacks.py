@@ -36,6 +36,7 @@ class ValidateBeforeRun(Callback):
         from lossbench.instantiators import check_logger_folders
         from lossbench.interpolations import check_interpolations, check_swept_interpolations
         from lossbench.interrupts import STUDY_FOLDER
+        from lossbench.nested_folders import check_sweep_folder
         from lossbench.ray_cluster import check_ray_cluster
         from lossbench.setup_names import check_swept_setups
         from lossbench.sweep_directories import check_shared_job_directories
@@ -47,6 +48,7 @@ class ValidateBeforeRun(Callback):
         # process left set (a test suite, a notebook)
         with refusing(), hydra_config_unset():
             check_sweep_directory(job_directory(config, "hydra.sweep.dir"))
+            check_sweep_folder(job_directory(config, "hydra.sweep.dir"))  # not in a run's
             check_job_directory(config.hydra)
             check_sweep_settings(config.hydra)
             check_optimized_metric(config)

@@ -80,6 +80,7 @@ from lossbench.hydra_settings import (
 from lossbench.instantiators import check_logger_folders
 from lossbench.interpolations import check_shown_interpolations
 from lossbench.messages import quiet_lightning
+from lossbench.nested_folders import check_run_folder
 from lossbench.option_keys import (
     added_group_refusal,
     chosen_options,
@@ -128,7 +129,9 @@ log = logging.getLogger("lossbench")
 def preflight(cfg: DictConfig, output_dir: str | Path) -> str:
     """Everything a single run checks before Hydra creates its directory; return the task.
 
-    In order: the run's directory can be made and written, it holds no completed run, no
+    In order: the run's directory can be made and written, it is not a sweep's folder nor
+    lies inside one (unless it is a job's, to resume), nor inside another run's, nor holds
+    other runs (:func:`~lossbench.nested_folders.check_run_folder`), it holds no completed run, no
     ``config.yaml`` that lossbench did not write (:func:`~lossbench.record.refuse_foreign_config`),
     nor, where it holds no run of lossbench's, files the run would replace (a ``metrics.csv``
     of one's own: :func:`~lossbench.record.refuse_replaced_files`), nor the checkpoints of a
@@ -147,6 +150,7 @@ def preflight(cfg: DictConfig, output_dir: str | Path) -> str:
         UserInputError: the first problem found, with what was given, why and the fix.
     """
     _check_run_directory(Path(output_dir))
+    check_run_folder(Path(output_dir))  # not a sweep's folder, nor inside one, nor above runs
     refuse_completed(Path(output_dir))
     refuse_foreign_config(Path(output_dir))
     refuse_replaced_files(cfg, Path(output_dir))
