@@ -27,7 +27,15 @@ from omegaconf import DictConfig, OmegaConf
 from lossbench.config_folders import config_dir
 from lossbench.errors import ConfigError
 
-__all__ = ["check_setup_name", "check_swept_setups", "setup_choices", "setup_refusal"]
+__all__ = [
+    "SETUP_GROUPS",
+    "check_setup_name",
+    "check_swept_setups",
+    "setup_choices",
+    "setup_folders",
+    "setup_refusal",
+    "setups_with",
+]
 
 #: The groups a setup chooses, in the order its message names them.
 SETUP_GROUPS = ("head", "loss")
@@ -56,6 +64,17 @@ def _source_folders(cfg: DictConfig) -> list[Path]:
         if str(source.get("schema")) == "file" and path:
             folders.append(Path(path))
     return folders
+
+
+def setup_folders(cfg: DictConfig) -> list[Path]:
+    """The config folders whose ``setup/`` options the config ``cfg`` reads: lossbench's, then
+    those Hydra composed it from (``-cd``: :func:`_source_folders`).
+
+        >>> from omegaconf import OmegaConf
+        >>> setup_folders(OmegaConf.create({}))[0].name
+        'configs'
+    """
+    return _folders(_source_folders(cfg))
 
 
 def setup_choices(name: str, folders: Sequence[Path] | None = None) -> dict[str, str] | None:
@@ -113,7 +132,7 @@ def _option_names(choices: dict[str, str], folders: Sequence[Path]) -> dict[str,
     return names
 
 
-def _setups_with(given: dict[str, str], folders: Sequence[Path]) -> list[str]:
+def setups_with(given: dict[str, str], folders: Sequence[Path]) -> list[str]:
     """The setups of ``folders`` that choose every option of ``given``."""
     names = sorted({p.stem for f in folders for p in (Path(f) / "setup").glob("*.yaml")})
     return [
@@ -149,7 +168,7 @@ def setup_refusal(
     wanted = {group: given.get(group, choices.get(group, "")) for group in SETUP_GROUPS}
     wanted = {group: option for group, option in wanted.items() if option}
     shown = " ".join(f"{group}={option}" for group, option in wanted.items())
-    fitting = _setups_with(wanted, folders)
+    fitting = setups_with(wanted, folders)
     if advice is not None:
         choose = advice
     elif fitting:
@@ -206,7 +225,7 @@ def check_setup_name(cfg: DictConfig) -> None:
     if name is None:
         return
     setup = str(name)
-    folders = _folders(_source_folders(cfg))
+    folders = setup_folders(cfg)
     choices = setup_choices(setup, folders)
     if not choices:
         return
@@ -277,7 +296,7 @@ def _sweep_advice(setups: Sequence[str], last: dict[str, Any], folders: Sequence
                 search = search or "choice" in str(override.input_line).split("=", 1)[-1]
             wanted += [o for o in options or [] if o not in wanted]
     pairs = [(head, loss) for head in heads for loss in losses]
-    fitting = {pair: _setups_with({"head": pair[0], "loss": pair[1]}, folders) for pair in pairs}
+    fitting = {pair: setups_with({"head": pair[0], "loss": pair[1]}, folders) for pair in pairs}
     given = " ".join(shlex.quote(last[g].input_line) for g in ("setup", *SETUP_GROUPS) if g in last)
     drop = f"drop {shlex.quote(last['setup'].input_line)}" if "setup" in last else "give ~setup"
     without = (
@@ -319,7 +338,7 @@ def check_swept_setups(config: DictConfig, overrides: Sequence[Any]) -> None:
         setups = [chosen] if chosen is not None else None
     if not setups:
         return
-    folders = _folders(_source_folders(config))
+    folders = setup_folders(config)
     for setup in setups:
         if setup in ("null", "None"):
             continue
