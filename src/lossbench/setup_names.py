@@ -31,6 +31,7 @@ __all__ = [
     "SETUP_GROUPS",
     "check_setup_name",
     "check_swept_setups",
+    "choose_owner",
     "setup_choices",
     "setup_folders",
     "setup_refusal",
@@ -141,6 +142,75 @@ def setups_with(given: dict[str, str], folders: Sequence[Path]) -> list[str]:
         if (choices := setup_choices(name, folders)) is not None
         and all(choices.get(group) == option for group, option in given.items())
     ]
+
+
+def choose_owner(
+    group: str,
+    owners: Sequence[str],
+    setup: str | None,
+    folders: Sequence[Path],
+    *,
+    given: Sequence[str] | None = None,
+    argument: str | None = None,
+) -> str:
+    """How to choose an option of ``group`` among ``owners`` (those that have a key) that the
+    setup check lets through: beside a setup (``setup=logits_asl``, which chooses the head and
+    loss), the setups with such an option (those keeping the setup's other choice where any do:
+    ``setup=logits_focal``), or the option without a setup; else the option itself.
+
+    ``given``: the command line's overrides of the setup, head and loss, None where they are not
+    known (a search's trial: its setup is on the command line where ``given`` holds it). Without
+    ``argument``, the options are named (a search's advice); with it (``loss.gamma=2``), whole
+    commands that pass: where the setup was given on the command line, the setups in its place
+    and its ``setup=`` dropped, else ``~setup`` (the setup of an experiment or search config).
+
+        >>> from lossbench.config_folders import config_dir
+        >>> choose_owner("loss", ["focal"], None, [config_dir()], argument="loss.gamma=2")
+        'choose it (e.g. loss=focal loss.gamma=2)'
+        >>> print(choose_owner("loss", ["focal"], "logits_asl", [config_dir()], given=[],
+        ...                    argument="loss.gamma=2"))
+        choose a setup whose loss has it (e.g. setup=logits_focal loss.gamma=2), or give ~setup \
+and choose it (e.g. ~setup loss=focal loss.gamma=2)
+    """
+    options = ", ".join(f"{group}={o}" for o in owners)
+    if argument is None:
+        plain = f"choose a {group} that has it ({options})"
+    else:
+        one = "it" if len(owners) == 1 else "one"
+        plain = f"choose {one} (e.g. {group}={owners[0]} {argument})"
+    if group not in SETUP_GROUPS or setup in (None, "null", "None") or not owners:
+        return plain
+    choices = setup_choices(setup, folders) or {}
+    fitting: list[str] = []
+    for kept in (choices, {}):  # the setup's other choices kept where a setup does, else any
+        for owner in owners:
+            fitting += [s for s in setups_with({**kept, group: owner}, folders) if s not in fitting]
+        if fitting:
+            break
+    lines = list(given or [])
+    on_line = any(line.split("=", 1)[0] == "setup" for line in lines)
+    if argument is None:
+        drop = f"~setup in place of setup={setup}" if f"setup={setup}" in lines else "~setup"
+        without = f"without a setup ({drop}), {plain}"
+        if not fitting:
+            return without
+        setups = ", ".join(f"setup={s}" for s in fitting)
+        return f"choose a setup whose {group} has it ({setups}), or {without}"
+    replaced = " ".join(shlex.quote(line) for line in lines)
+    if on_line:
+        without = f"drop {replaced} and {plain}"
+        place = f" in place of {replaced}"
+    else:
+        dropped = f", drop {replaced}" if replaced else ""
+        without = f"give ~setup{dropped} and {plain.replace('(e.g. ', '(e.g. ~setup ', 1)}"
+        place = f" in place of {replaced}" if replaced else ""
+    if not fitting:
+        return f"no setup's {group} has it: {without}"
+    others = f"; the setups: {', '.join(fitting)}" if len(fitting) > 1 else ""
+    return (
+        f"choose a setup whose {group} has it{place} (e.g. setup={fitting[0]} {argument}"
+        f"{others}), or {without}"
+    )
 
 
 def setup_refusal(
