@@ -261,3 +261,25 @@ def test_the_commands_a_key_beside_a_setup_is_advised_train(tmp_path: Path) -> N
     multilabel = "data=synthetic_multilabel"  # asl's task
     _runs(tmp_path, *experiment, "setup=logits_asl", "loss.gamma_neg=1", multilabel)
     _runs(tmp_path, *experiment, "~setup", "loss=asl", "loss.gamma_neg=1", multilabel)
+
+
+def test_a_setup_chosen_by_a_config_is_advised_setup_removed_with_tilde(tmp_path: Path) -> None:
+    """A single run whose setup an experiment or search config chose was advised "drop setup=",
+    which is not on its command line: ``~setup`` removes that setup."""
+    experiment = _experiment_choosing_a_setup(tmp_path)
+    line = _refused(tmp_path, *experiment, "loss=poly")
+    assert "setup=logits_focal sets head=logits loss=focal, but loss=poly overrides it" in line
+    assert "choose setup=logits_poly (the setups with head=logits loss=poly: logits_poly)" in line
+    assert "or give ~setup head=logits loss=poly" in line
+    assert "drop setup=" not in line
+    searched = ("optimizer.lr=0.01", "optimizer.weight_decay=0", "loss.gamma=2")
+    line = _refused(tmp_path, "hparams_search=optuna_focal", *searched, "head=sigmoid")
+    assert "no setup has head=sigmoid loss=focal: give ~setup head=sigmoid loss=focal" in line
+    assert "drop setup=" not in line
+
+
+@pytest.mark.slow  # two tiny runs: about 7 s here
+def test_the_commands_a_setup_chosen_by_a_config_is_advised_train(tmp_path: Path) -> None:
+    experiment = _experiment_choosing_a_setup(tmp_path)
+    _runs(tmp_path, *experiment, "setup=logits_poly")
+    _runs(tmp_path, *experiment, "~setup", "head=logits", "loss=poly")

@@ -219,11 +219,19 @@ def setup_refusal(
     given: dict[str, str],
     folders: Sequence[Path] | None = None,
     advice: str | None = None,
+    *,
+    on_command_line: bool = True,
 ) -> str | None:
     """Why ``setup`` (which chooses ``choices``) cannot name a run given the options ``given``
     (``{"loss": "poly"}``: the head and loss the config chose beside it), with the fix (a
     single run's, or ``advice`` where given: a sweep's); None where each option given is the
-    setup's own.
+    setup's own. ``on_command_line``: whether the setup was given on the command line
+    (``setup=...``, to drop), rather than chosen by a config (``~setup`` removes it).
+
+        >>> refusal = setup_refusal("logits_focal", {"head": "logits", "loss": "focal"},
+        ...                         {"head": "sigmoid"}, on_command_line=False)
+        >>> "no setup has head=sigmoid loss=focal: give ~setup head=sigmoid loss=focal" in refusal
+        True
     """
     folders = list(folders) if folders is not None else _folders()
     replaced = {
@@ -239,15 +247,17 @@ def setup_refusal(
     wanted = {group: option for group, option in wanted.items() if option}
     shown = " ".join(f"{group}={option}" for group, option in wanted.items())
     fitting = setups_with(wanted, folders)
+    # a setup of an experiment or search config: no setup= on the command line to drop
+    drop = "drop setup= and give" if on_command_line else "give ~setup"
     if advice is not None:
         choose = advice
     elif fitting:
         choose = (
             f"choose setup={fitting[0]} (the setups with {shown}: {', '.join(fitting)}), or "
-            f"drop setup= and give {shown}"
+            f"{drop} {shown}"
         )
     else:
-        choose = f"no setup has {shown}: drop setup= and give {shown}"
+        choose = f"no setup has {shown}: {drop} {shown}"
     verb = "overrides" if len(replaced) == 1 else "override"
     return (
         f"setup={setup} sets {sets}, but {over} {verb} it, and the run would be reported "
@@ -269,6 +279,28 @@ def _choice(cfg: DictConfig, group: str) -> str | None:
         except Exception:  # no Hydra (a config built in Python)
             return None
     return str(choice) if choice is not None else None
+
+
+def _setup_given(cfg: DictConfig) -> bool:
+    """Whether the command line gave the setup (``setup=...``; Hydra's ``hydra.overrides.task``:
+    ``cfg``'s, else this process's), rather than a config choosing it (``experiment=...``,
+    ``hparams_search=...``); True where the command line is not known.
+
+        >>> _setup_given(OmegaConf.create({"hydra": {"overrides": {"task": ["loss=poly"]}}}))
+        False
+    """
+    if OmegaConf.select(cfg, "hydra", default=None) is not None:
+        task = OmegaConf.select(cfg, "hydra.overrides.task", default=None)
+    else:
+        try:
+            from hydra.core.hydra_config import HydraConfig
+
+            task = HydraConfig.get().overrides.task if HydraConfig.initialized() else None
+        except Exception:  # no Hydra (a config built in Python), or no overrides in its config
+            task = None
+    if task is None:
+        return True
+    return any(str(line).lstrip("+").split("=", 1)[0] == "setup" for line in task)
 
 
 def check_setup_name(cfg: DictConfig) -> None:
@@ -304,7 +336,13 @@ def check_setup_name(cfg: DictConfig) -> None:
         option = OmegaConf.select(cfg, f"{group}.name", default=None)
         if option is not None:
             given[group] = str(option)
-    message = setup_refusal(setup, _option_names(choices, folders), given, folders)
+    message = setup_refusal(
+        setup,
+        _option_names(choices, folders),
+        given,
+        folders,
+        on_command_line=_setup_given(cfg),
+    )
     if message is not None:
         raise ConfigError(message)
 
