@@ -201,3 +201,85 @@ def test_the_choices_a_search_lacking_a_key_is_advised_train(tmp_path: Path) -> 
     search = ("hparams_search=optuna_focal", "hydra.sweeper.n_trials=1")
     _trains(tmp_path, *search, "setup=logits_focal")
     _trains(tmp_path, *search, "~setup", "loss=focal")
+
+
+def _experiment_choosing_a_setup(tmp_path: Path) -> tuple[str, str, str]:
+    """``-cd mine experiment=mine``: an experiment config whose defaults choose
+    ``setup=logits_focal`` (no ``setup=`` on the command line)."""
+    folder = tmp_path / "mine" / "experiment"
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "mine.yaml").write_text(
+        "# @package _global_\ndefaults:\n  - override /setup: logits_focal\n"
+    )
+    return ("-cd", "mine", "experiment=mine")
+
+
+def _runs(tmp_path: Path, *arguments: str) -> None:
+    """``lossbench-train ARGUMENTS`` as a tiny single run (on iris unless ``data=`` is given):
+    not refused, completed."""
+    folder = f"hydra.run.dir={tmp_path}/run{len(list(tmp_path.iterdir()))}"
+    data = () if any(a.startswith("data=") for a in arguments) else ("data=iris",)
+    tiny = (*data, "trainer.max_epochs=1", "logger=none", folder)
+    result = run_console("train", *arguments, *tiny, cwd=tmp_path)
+    assert "lossbench: refused" not in result.stderr, result.stderr[-2000:]
+    assert result.returncode == 0, result.stderr[-2000:]
+
+
+def test_a_key_beside_a_setup_is_advised_the_setup_whose_loss_has_it(tmp_path: Path) -> None:
+    """``setup=logits_asl loss.gamma=2`` (gamma is focal's) was advised ``loss=focal
+    loss.gamma=2``, which the setup check refuses beside setup=logits_asl: the setups whose loss
+    has the key, or the loss without the setup (``~setup`` where a config chose the setup)."""
+    line = _refused(tmp_path, "setup=logits_asl", "loss.gamma=2")
+    assert (
+        "choose a setup whose loss has it in place of setup=logits_asl "
+        "(e.g. setup=logits_focal loss.gamma=2)" in line
+    )
+    assert "or drop setup=logits_asl and choose it (e.g. loss=focal loss.gamma=2)" in line
+    assert "loss=focal: choose it" not in line
+    # the setup of a search config: no setup= to drop
+    line = _refused(tmp_path, "hparams_search=optuna_pos_weight", "loss.gamma=2")
+    assert "choose a setup whose loss has it (e.g. setup=logits_focal loss.gamma=2)" in line
+    assert "or give ~setup and choose it (e.g. ~setup loss=focal loss.gamma=2)" in line
+    # a setup keeping the head where one does: logits_asl for logits_focal's head
+    line = _refused(tmp_path, "setup=logits_focal", "loss.gamma_neg=1")
+    assert "(e.g. setup=logits_asl loss.gamma_neg=1)" in line
+    # where Hydra refuses the key (a -cd folder), its setup is read from the config composed
+    experiment = _experiment_choosing_a_setup(tmp_path)
+    line = _refused(tmp_path, *experiment, "loss.gamma_neg=1")
+    assert "choose a setup whose loss has it (e.g. setup=logits_asl loss.gamma_neg=1)" in line
+    assert "or give ~setup and choose it (e.g. ~setup loss=asl loss.gamma_neg=1)" in line
+    # without a setup, the loss itself, as before
+    line = _refused(tmp_path, "loss.gamma=2")
+    assert "gamma is a setting of loss=focal: choose it (e.g. loss=focal loss.gamma=2)" in line
+
+
+@pytest.mark.slow  # four tiny runs: about 13 s here
+def test_the_commands_a_key_beside_a_setup_is_advised_train(tmp_path: Path) -> None:
+    _runs(tmp_path, "setup=logits_focal", "loss.gamma=2")
+    _runs(tmp_path, "loss=focal", "loss.gamma=2")
+    experiment = _experiment_choosing_a_setup(tmp_path)
+    multilabel = "data=synthetic_multilabel"  # asl's task
+    _runs(tmp_path, *experiment, "setup=logits_asl", "loss.gamma_neg=1", multilabel)
+    _runs(tmp_path, *experiment, "~setup", "loss=asl", "loss.gamma_neg=1", multilabel)
+
+
+def test_a_setup_chosen_by_a_config_is_advised_setup_removed_with_tilde(tmp_path: Path) -> None:
+    """A single run whose setup an experiment or search config chose was advised "drop setup=",
+    which is not on its command line: ``~setup`` removes that setup."""
+    experiment = _experiment_choosing_a_setup(tmp_path)
+    line = _refused(tmp_path, *experiment, "loss=poly")
+    assert "setup=logits_focal sets head=logits loss=focal, but loss=poly overrides it" in line
+    assert "choose setup=logits_poly (the setups with head=logits loss=poly: logits_poly)" in line
+    assert "or give ~setup head=logits loss=poly" in line
+    assert "drop setup=" not in line
+    searched = ("optimizer.lr=0.01", "optimizer.weight_decay=0", "loss.gamma=2")
+    line = _refused(tmp_path, "hparams_search=optuna_focal", *searched, "head=sigmoid")
+    assert "no setup has head=sigmoid loss=focal: give ~setup head=sigmoid loss=focal" in line
+    assert "drop setup=" not in line
+
+
+@pytest.mark.slow  # two tiny runs: about 7 s here
+def test_the_commands_a_setup_chosen_by_a_config_is_advised_train(tmp_path: Path) -> None:
+    experiment = _experiment_choosing_a_setup(tmp_path)
+    _runs(tmp_path, *experiment, "setup=logits_poly")
+    _runs(tmp_path, *experiment, "~setup", "head=logits", "loss=poly")

@@ -56,6 +56,7 @@ import yaml
 
 from lossbench.config import SCHEMAS
 from lossbench.removals import absent_key_refusal, keep_null, removed_key, schema_key_refusal
+from lossbench.setup_names import SETUP_GROUPS, choose_owner
 
 __all__ = [
     "Option",
@@ -278,6 +279,10 @@ class _CommandLine:
     def jobs(self, group: str, configs: Path, multirun: bool) -> list[_Choice]:
         """The option of ``group`` in each job (one where nothing is swept), in the order of
         the sweep; raises :class:`_Unknown` where they are not known before Hydra composes."""
+        return [job[group] for job in self.resolved_jobs(group, configs, multirun)]
+
+    def resolved_jobs(self, group: str, configs: Path, multirun: bool) -> list[dict[str, _Choice]]:
+        """Each job's option of every group (:meth:`jobs`), those deciding ``group`` known."""
         deciding = _deciding(group, configs)
         if "*" in self.opaque or self.opaque & deciding:
             raise _Unknown
@@ -289,12 +294,12 @@ class _CommandLine:
         )
         if len(combinations) > _MOST_JOBS:
             raise _Unknown
-        jobs = []
+        jobs: list[dict[str, _Choice]] = []
         for values in combinations:
             external = dict(self.fixed)
             for (g, (_, typed)), value in zip(swept.items(), values, strict=True):
                 external[g] = _Choice(value, f"one job of the sweep {typed}")
-            jobs.append(_resolve(external, configs, multirun, deciding)[group])
+            jobs.append(_resolve(external, configs, multirun, deciding))
         return jobs
 
     def first(self, group: str, configs: Path, multirun: bool) -> _Choice:
@@ -379,12 +384,29 @@ def _one_value_sweep(path: str, value: str) -> str:
     return override if re.fullmatch(r"[\w.=()\-+,]+", override) else shlex.quote(override)
 
 
+@dataclass(frozen=True)
+class _SetupAdvice:
+    """The setup a refused job chooses (None: none), the command line's overrides of the setup,
+    head and loss, and the config folder: what an option's advice must keep to pass the setup
+    check (:func:`lossbench.setup_names.choose_owner`)."""
+
+    setup: str | None
+    given: list[str]
+    configs: Path
+
+
 def _lacks(
-    argument: str, path: str, choice: _Choice, sweep: Sequence[str | None], primary_has: bool
+    argument: str,
+    path: str,
+    choice: _Choice,
+    sweep: Sequence[str | None],
+    primary_has: bool,
+    advice: _SetupAdvice | None = None,
 ) -> str:
     """The refusal of ``argument`` (``path=value``) where the option of ``choice`` lacks its key;
     ``sweep``: the options of the command line's sweep of the group, where the option is one of
-    them (else empty); ``primary_has``: whether the multirun's first config has the key."""
+    them (else empty); ``primary_has``: whether the multirun's first config has the key;
+    ``advice``: the job's setup, for a fix that its setup check lets through."""
     group, key = path.split(".")[:2]
     option = str(choice.option)
     owners = _owners(group, key)
@@ -405,8 +427,17 @@ def _lacks(
         else:
             example = f"{group}={(swept or owners)[0]} {argument}"
         fix = f"sweep only options that have it (e.g. {example})"
+    elif advice is not None:
+        fix = choose_owner(
+            group,
+            owners,
+            advice.setup,
+            [advice.configs],
+            given=advice.given,
+            argument=argument,
+        )
     else:
-        fix = f"choose {'it' if len(owners) == 1 else 'one'} (e.g. {group}={owners[0]} {argument})"
+        fix = choose_owner(group, owners, None, [], argument=argument)
     return f"{message} {key} is a setting of {listed}: {fix}{own}"
 
 
@@ -443,8 +474,8 @@ def _key_refusal(override: Any, parsed: Sequence[Any], configs: Path, multirun: 
     line = _choices(parsed, configs, multirun)
     argument = override.input_line
     jobs: list[str] = []
-    choices = line.jobs(group, configs, multirun)
-    for choice in choices:
+    for job in line.resolved_jobs(group, configs, multirun):
+        choice = job[group]
         if not isinstance(choice.option, str) or choice.option not in SCHEMAS[group]:
             raise _Unknown
         if key not in _fields(SCHEMAS[group][choice.option]):
@@ -453,7 +484,14 @@ def _key_refusal(override: Any, parsed: Sequence[Any], configs: Path, multirun: 
                 SCHEMAS[group][first.option]
             )
             sweep = line.swept[group][0] if group in line.swept else []
-            return _lacks(argument, path, choice, sweep, primary_has)
+            setup = job.get("setup", _Choice(None, _DEFAULT)).option
+            given = [
+                o.input_line
+                for o in parsed
+                if o.key_or_group in ("setup", *SETUP_GROUPS) and _is_change(o)
+            ]
+            advice = _SetupAdvice(setup if isinstance(setup, str) else None, given, configs)
+            return _lacks(argument, path, choice, sweep, primary_has, advice)
         jobs.append(choice.option)
     swept = _deciding(group, configs) & set(line.swept)
     if multirun and swept and not override.is_sweep_override():
@@ -650,6 +688,24 @@ def _chosen_option(group: str, overrides: Sequence[str]) -> str | None:
     return chosen[-1] if chosen and chosen[-1].replace("_", "").isalnum() else None
 
 
+def _composed_setup(node: Any) -> tuple[str | None, list[Path]]:
+    """The setup of the config Hydra was composing when it refused a key of ``node`` (its root's
+    ``setup``), and the config folders whose setups it reads; None where there is none."""
+    from omegaconf import OmegaConf
+
+    from lossbench.setup_names import setup_folders
+
+    root = node
+    while root._get_parent() is not None:
+        root = root._get_parent()
+    try:
+        setup = OmegaConf.select(root, "setup", default=None)
+        folders = setup_folders(root)
+    except Exception:  # an interpolation the partial config cannot resolve
+        return None, []
+    return (setup if isinstance(setup, str) else None), folders
+
+
 def composition_refusal(
     error: BaseException, overrides: Sequence[str], *, multirun: bool = False
 ) -> str | None:
@@ -701,10 +757,12 @@ def composition_refusal(
     )
     if owners:
         listed = ", ".join(f"{group}={o}" for o in owners)
-        message += (
-            f" {key} is a setting of {listed}: choose "
-            f"{'it' if len(owners) == 1 else 'one'} (e.g. {group}={owners[0]} {argument})"
-        )
+        setup, folders = _composed_setup(node)
+        given = [
+            a for a in overrides if a.split("=", 1)[0] in ("setup", *SETUP_GROUPS) and "=" in a
+        ]
+        fix = choose_owner(group, owners, setup, folders, given=given, argument=argument)
+        message += f" {key} is a setting of {listed}: {fix}"
     else:
         message += " No option of lossbench's has it: remove it"
     message += _or_its_own(option if isinstance(option, str) else group, settings)

@@ -245,26 +245,11 @@ def _choose_owner(
     loss beside a setup (``setup=logits_asl``), the setups with that option (those keeping the
     setup's other choices where any do: ``setup=logits_focal``), or the option without a
     setup; else the option itself (``loss=focal``)."""
-    from lossbench.setup_names import SETUP_GROUPS, setup_choices, setup_folders, setups_with
+    from lossbench.setup_names import choose_owner, setup_folders
 
-    options = ", ".join(f"{group}={o}" for o in owners)
     setup = _option("setup", trial, config)
-    if group not in SETUP_GROUPS or setup in (None, "null", "None"):
-        return f"choose a {group} that has it ({options})"
-    folders = setup_folders(config)
-    choices = setup_choices(setup, folders) or {}
-    fitting: list[str] = []
-    for kept in (choices, {}):  # the setup's other choices kept where a setup does, else any
-        for owner in owners:
-            fitting += [s for s in setups_with({**kept, group: owner}, folders) if s not in fitting]
-        if fitting:
-            break
-    drop = f"~setup in place of setup={setup}" if f"setup={setup}" in trial else "~setup"
-    without = f"without a setup ({drop}), choose a {group} that has it ({options})"
-    if not fitting:
-        return without
-    setups = ", ".join(f"setup={s}" for s in fitting)
-    return f"choose a setup whose {group} has it ({setups}), or {without}"
+    given = [f"setup={setup}"] if f"setup={setup}" in trial else []
+    return choose_owner(group, owners, setup, setup_folders(config), given=given)
 
 
 def _closest(name: str, settings: Sequence[str]) -> str | None:

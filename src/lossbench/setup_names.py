@@ -31,6 +31,7 @@ __all__ = [
     "SETUP_GROUPS",
     "check_setup_name",
     "check_swept_setups",
+    "choose_owner",
     "setup_choices",
     "setup_folders",
     "setup_refusal",
@@ -143,17 +144,94 @@ def setups_with(given: dict[str, str], folders: Sequence[Path]) -> list[str]:
     ]
 
 
+def choose_owner(
+    group: str,
+    owners: Sequence[str],
+    setup: str | None,
+    folders: Sequence[Path],
+    *,
+    given: Sequence[str] | None = None,
+    argument: str | None = None,
+) -> str:
+    """How to choose an option of ``group`` among ``owners`` (those that have a key) that the
+    setup check lets through: beside a setup (``setup=logits_asl``, which chooses the head and
+    loss), the setups with such an option (those keeping the setup's other choice where any do:
+    ``setup=logits_focal``), or the option without a setup; else the option itself.
+
+    ``given``: the command line's overrides of the setup, head and loss, None where they are not
+    known (a search's trial: its setup is on the command line where ``given`` holds it). Without
+    ``argument``, the options are named (a search's advice); with it (``loss.gamma=2``), whole
+    commands that pass: where the setup was given on the command line, the setups in its place
+    and its ``setup=`` dropped, else ``~setup`` (the setup of an experiment or search config).
+
+        >>> from lossbench.config_folders import config_dir
+        >>> choose_owner("loss", ["focal"], None, [config_dir()], argument="loss.gamma=2")
+        'choose it (e.g. loss=focal loss.gamma=2)'
+        >>> print(choose_owner("loss", ["focal"], "logits_asl", [config_dir()], given=[],
+        ...                    argument="loss.gamma=2"))
+        choose a setup whose loss has it (e.g. setup=logits_focal loss.gamma=2), or give ~setup \
+and choose it (e.g. ~setup loss=focal loss.gamma=2)
+    """
+    options = ", ".join(f"{group}={o}" for o in owners)
+    if argument is None:
+        plain = f"choose a {group} that has it ({options})"
+    else:
+        one = "it" if len(owners) == 1 else "one"
+        plain = f"choose {one} (e.g. {group}={owners[0]} {argument})"
+    if group not in SETUP_GROUPS or setup in (None, "null", "None") or not owners:
+        return plain
+    choices = setup_choices(setup, folders) or {}
+    fitting: list[str] = []
+    for kept in (choices, {}):  # the setup's other choices kept where a setup does, else any
+        for owner in owners:
+            fitting += [s for s in setups_with({**kept, group: owner}, folders) if s not in fitting]
+        if fitting:
+            break
+    lines = list(given or [])
+    on_line = any(line.split("=", 1)[0] == "setup" for line in lines)
+    if argument is None:
+        drop = f"~setup in place of setup={setup}" if f"setup={setup}" in lines else "~setup"
+        without = f"without a setup ({drop}), {plain}"
+        if not fitting:
+            return without
+        setups = ", ".join(f"setup={s}" for s in fitting)
+        return f"choose a setup whose {group} has it ({setups}), or {without}"
+    replaced = " ".join(shlex.quote(line) for line in lines)
+    if on_line:
+        without = f"drop {replaced} and {plain}"
+        place = f" in place of {replaced}"
+    else:
+        dropped = f", drop {replaced}" if replaced else ""
+        without = f"give ~setup{dropped} and {plain.replace('(e.g. ', '(e.g. ~setup ', 1)}"
+        place = f" in place of {replaced}" if replaced else ""
+    if not fitting:
+        return f"no setup's {group} has it: {without}"
+    others = f"; the setups: {', '.join(fitting)}" if len(fitting) > 1 else ""
+    return (
+        f"choose a setup whose {group} has it{place} (e.g. setup={fitting[0]} {argument}"
+        f"{others}), or {without}"
+    )
+
+
 def setup_refusal(
     setup: str,
     choices: dict[str, str],
     given: dict[str, str],
     folders: Sequence[Path] | None = None,
     advice: str | None = None,
+    *,
+    on_command_line: bool = True,
 ) -> str | None:
     """Why ``setup`` (which chooses ``choices``) cannot name a run given the options ``given``
     (``{"loss": "poly"}``: the head and loss the config chose beside it), with the fix (a
     single run's, or ``advice`` where given: a sweep's); None where each option given is the
-    setup's own.
+    setup's own. ``on_command_line``: whether the setup was given on the command line
+    (``setup=...``, to drop), rather than chosen by a config (``~setup`` removes it).
+
+        >>> refusal = setup_refusal("logits_focal", {"head": "logits", "loss": "focal"},
+        ...                         {"head": "sigmoid"}, on_command_line=False)
+        >>> "no setup has head=sigmoid loss=focal: give ~setup head=sigmoid loss=focal" in refusal
+        True
     """
     folders = list(folders) if folders is not None else _folders()
     replaced = {
@@ -169,15 +247,17 @@ def setup_refusal(
     wanted = {group: option for group, option in wanted.items() if option}
     shown = " ".join(f"{group}={option}" for group, option in wanted.items())
     fitting = setups_with(wanted, folders)
+    # a setup of an experiment or search config: no setup= on the command line to drop
+    drop = "drop setup= and give" if on_command_line else "give ~setup"
     if advice is not None:
         choose = advice
     elif fitting:
         choose = (
             f"choose setup={fitting[0]} (the setups with {shown}: {', '.join(fitting)}), or "
-            f"drop setup= and give {shown}"
+            f"{drop} {shown}"
         )
     else:
-        choose = f"no setup has {shown}: drop setup= and give {shown}"
+        choose = f"no setup has {shown}: {drop} {shown}"
     verb = "overrides" if len(replaced) == 1 else "override"
     return (
         f"setup={setup} sets {sets}, but {over} {verb} it, and the run would be reported "
@@ -199,6 +279,28 @@ def _choice(cfg: DictConfig, group: str) -> str | None:
         except Exception:  # no Hydra (a config built in Python)
             return None
     return str(choice) if choice is not None else None
+
+
+def _setup_given(cfg: DictConfig) -> bool:
+    """Whether the command line gave the setup (``setup=...``; Hydra's ``hydra.overrides.task``:
+    ``cfg``'s, else this process's), rather than a config choosing it (``experiment=...``,
+    ``hparams_search=...``); True where the command line is not known.
+
+        >>> _setup_given(OmegaConf.create({"hydra": {"overrides": {"task": ["loss=poly"]}}}))
+        False
+    """
+    if OmegaConf.select(cfg, "hydra", default=None) is not None:
+        task = OmegaConf.select(cfg, "hydra.overrides.task", default=None)
+    else:
+        try:
+            from hydra.core.hydra_config import HydraConfig
+
+            task = HydraConfig.get().overrides.task if HydraConfig.initialized() else None
+        except Exception:  # no Hydra (a config built in Python), or no overrides in its config
+            task = None
+    if task is None:
+        return True
+    return any(str(line).lstrip("+").split("=", 1)[0] == "setup" for line in task)
 
 
 def check_setup_name(cfg: DictConfig) -> None:
@@ -234,7 +336,13 @@ def check_setup_name(cfg: DictConfig) -> None:
         option = OmegaConf.select(cfg, f"{group}.name", default=None)
         if option is not None:
             given[group] = str(option)
-    message = setup_refusal(setup, _option_names(choices, folders), given, folders)
+    message = setup_refusal(
+        setup,
+        _option_names(choices, folders),
+        given,
+        folders,
+        on_command_line=_setup_given(cfg),
+    )
     if message is not None:
         raise ConfigError(message)
 
