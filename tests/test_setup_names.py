@@ -127,6 +127,25 @@ def test_a_job_is_judged_by_its_own_config_not_by_another_jobs_hydra_config(make
         HydraConfig.instance().cfg = held
 
 
+def test_the_advice_reads_the_jobs_own_command_line_not_another_jobs(make_cfg) -> None:
+    """Whether ``setup=`` was typed (advice: drop it) or a config chose it (advice: ``~setup``)
+    is read from the job's own config, never from Hydra's config of another job held by the
+    process: a config without its ``hydra`` node is advised as if typed."""
+    from hydra.core.hydra_config import HydraConfig
+
+    other = OmegaConf.create(
+        {"hydra": {"overrides": {"task": ["experiment=x"]}, "runtime": {"choices": {}}}}
+    )
+    held = HydraConfig.instance().cfg
+    try:
+        HydraConfig.instance().cfg = other
+        with pytest.raises(ConfigError) as refused:
+            check_setup_name(make_cfg("data=digits_multilabel", "setup=logits_focal", "loss=poly"))
+    finally:
+        HydraConfig.instance().cfg = held
+    assert "or drop setup= and give head=logits loss=poly" in str(refused.value)
+
+
 def _refused(cwd: Path, *arguments: str) -> str:
     """The one-line refusal of ``lossbench-train ARGUMENTS`` in ``cwd`` (exit 2, no
     traceback)."""

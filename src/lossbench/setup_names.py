@@ -282,22 +282,18 @@ def _choice(cfg: DictConfig, group: str) -> str | None:
 
 
 def _setup_given(cfg: DictConfig) -> bool:
-    """Whether the command line gave the setup (``setup=...``; Hydra's ``hydra.overrides.task``:
-    ``cfg``'s, else this process's), rather than a config choosing it (``experiment=...``,
-    ``hparams_search=...``); True where the command line is not known.
+    """Whether the command line gave the setup (``setup=...``: ``cfg``'s own
+    ``hydra.overrides.task``), rather than a config choosing it (``experiment=...``,
+    ``hparams_search=...``); True where ``cfg`` does not say (a config without its ``hydra``
+    node: never read from Hydra's config of this process, which in a process that runs several
+    jobs, or several tests, is another one's).
 
         >>> _setup_given(OmegaConf.create({"hydra": {"overrides": {"task": ["loss=poly"]}}}))
         False
+        >>> _setup_given(OmegaConf.create({"setup": "logits_focal"}))
+        True
     """
-    if OmegaConf.select(cfg, "hydra", default=None) is not None:
-        task = OmegaConf.select(cfg, "hydra.overrides.task", default=None)
-    else:
-        try:
-            from hydra.core.hydra_config import HydraConfig
-
-            task = HydraConfig.get().overrides.task if HydraConfig.initialized() else None
-        except Exception:  # no Hydra (a config built in Python), or no overrides in its config
-            task = None
+    task = OmegaConf.select(cfg, "hydra.overrides.task", default=None)
     if task is None:
         return True
     return any(str(line).lstrip("+").split("=", 1)[0] == "setup" for line in task)
