@@ -433,10 +433,11 @@ def _fit(
     # absolute: a relative ckpt_path is relative to where the command ran, which the record lacks
     record.update(resumed_from=None if resume is None else str(Path(resume).absolute()))
     module.build_fit_metrics()  # with the model, as a hand-written loop builds them
+    folder = None  # where a resumed fit's checkpoint callback writes (read only to resume)
+    if resume is not None and (entry := checkpoint_entries(cfg)[:1]):
+        folder = checkpoint_dirpaths(cfg, output_dir).get(entry[0])
     start, cpu_start = time.perf_counter(), time.process_time()
     try:
-        entry = checkpoint_entries(cfg)[:1]  # the trainer's checkpoint_callback
-        folder = checkpoint_dirpaths(cfg, output_dir).get(entry[0]) if entry else None
         with fit_interrupts(trainer), unfounded_fit_warnings(trainer, resume, folder):
             runner.fit(trainer, module, datamodule, ckpt_path=resume)
     finally:
