@@ -597,14 +597,20 @@ def set_aside_earlier_logs(run_dir: str | os.PathLike) -> list[Path]:
         folder = Path(run_dir) / name
         if not folder.is_dir() or not any(folder.iterdir()):
             continue
-        aside = folder.with_name(name + EARLIER_SUFFIX)
-        if aside.is_dir() and not aside.is_symlink():
-            shutil.rmtree(aside)
-        elif aside.exists() or aside.is_symlink():
-            aside.unlink()
-        folder.rename(aside)
-        moved.append(aside)
+        moved.append(_move_aside(folder))
     return moved
+
+
+def _move_aside(folder: Path) -> Path:
+    """Move ``folder`` to ``<folder>-earlier`` beside it, replacing what an attempt before
+    left there (a folder, or a file or link of that name); return where it went."""
+    aside = folder.with_name(folder.name + EARLIER_SUFFIX)
+    if aside.is_dir() and not aside.is_symlink():
+        shutil.rmtree(aside)
+    elif aside.exists() or aside.is_symlink():
+        aside.unlink()
+    folder.rename(aside)
+    return aside
 
 
 def set_aside_checkpoint_folders(
@@ -644,13 +650,7 @@ def set_aside_checkpoint_folders(
             continue
         if not any(folder.glob("*.ckpt")):
             continue
-        aside = folder.with_name(folder.name + EARLIER_SUFFIX)
-        if aside.is_dir() and not aside.is_symlink():
-            shutil.rmtree(aside)
-        elif aside.exists() or aside.is_symlink():
-            aside.unlink()
-        folder.rename(aside)
-        moved.append(aside)
+        moved.append(_move_aside(folder))
     return moved
 
 
