@@ -308,7 +308,9 @@ def _set_aside_earlier_attempt(cfg: DictConfig, output_dir: Path) -> None:
     and its loggers' ``logs/`` and ``tensorboard/`` go to ``logs-earlier/`` and
     ``tensorboard-earlier/`` (a single run stopped before its first checkpoint too):
     :func:`~lossbench.record.set_aside_earlier_attempt`."""
-    folders = checkpoint_dirpaths(cfg, output_dir).values() if output_dir.is_dir() else ()
+    earlier = output_dir.is_dir() and next(output_dir.rglob("*.ckpt"), None) is not None
+    # a fresh run's folder holds no checkpoint: its callbacks' folders are not read then
+    folders = checkpoint_dirpaths(cfg, output_dir).values() if earlier else ()
     said = set_aside_earlier_attempt(output_dir, folders)
     if said is not None:
         log.info(said)
