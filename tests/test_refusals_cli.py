@@ -1005,6 +1005,12 @@ CATALOGUE: list[Case] = [
     refused("group-option-misspelt", "train", ("data=wine2",),
             ["lossbench-train has no option data='wine2'", "Did you mean data=wine?",
              "Options of data: breast_cancer"], fast=True),
+    # a shorthand names the options it stands for: initials of words, or a setup's loss alone
+    refused("shorthand-option-misspelt", "train", ("setup=logits_ce",),
+            ["lossbench-train has no option setup='logits_ce'",
+             "Did you mean setup=logits_cross_entropy? Options of setup: "], fast=True),
+    refused("loss-as-setup-option-misspelt", "train", ("setup=focal",),
+            ["Did you mean setup=logits_focal? Options of setup: "], fast=True),
     # an option's name as Hydra's parser reads it: quoted, or among choice()'s values
     refused("quoted-option-misspelt", "train", ("--cfg", "job", "data='wine2'"),
             ["lossbench-train has no option data='wine2' (in data='wine2'). Did you mean data=wine?",

@@ -40,6 +40,7 @@ from lossbench.removals import absent_key_refusal, removed_key, schema_key_refus
 __all__ = [
     "ONE_CHOICE_GROUPS",
     "added_config_dirs",
+    "close_options",
     "command_keys",
     "group_keys",
     "group_options",
@@ -54,6 +55,7 @@ __all__ = [
     "removed_command_setting",
     "removed_setting",
     "second_option",
+    "shorthand_of",
     "unknown_key",
     "unknown_option",
     "unknown_removed_key",
@@ -452,13 +454,57 @@ def unknown_option(argument: str, options: Mapping[str, Sequence[str]], command:
     for option in (_option_name(value) for value in given):
         if option is None or option in valid:
             continue
-        close = difflib.get_close_matches(option, valid, n=3, cutoff=0.6)
+        close = close_options(option, valid)
         hint = f" Did you mean {' or '.join(f'{group}={c}' for c in close)}?" if close else ""
         return (
             f"{command} has no option {group}={option!r} (in {argument}).{hint} Options of "
             f"{group}: {', '.join(valid)}."
         )
     return None
+
+
+def close_options(name: str, valid: Sequence[str], n: int = 3) -> list[str]:
+    """Up to ``n`` options of ``valid`` that ``name`` most likely meant: those it is a
+    shorthand of (:func:`shorthand_of`: ``ce`` for ``cross_entropy``, ``focal`` for
+    ``logits_focal``), or else the closest spellings (:func:`difflib.get_close_matches`).
+
+        >>> setups = ["logits_asl", "logits_cross_entropy", "logits_focal", "sigmoid_bce"]
+        >>> close_options("logits_ce", setups), close_options("bce", setups)
+        (['logits_cross_entropy'], ['sigmoid_bce'])
+        >>> close_options("logits_focl", setups)
+        ['logits_focal', 'logits_asl']
+    """
+    short = [option for option in valid if shorthand_of(name, option)]
+    return short[:n] or difflib.get_close_matches(name, valid, n=n, cutoff=0.6)
+
+
+def shorthand_of(name: str, option: str) -> bool:
+    """Whether ``name`` is a shorthand of ``option``: the option's ``_``-separated words, or
+    its last words (``focal`` of ``logits_focal``, a setup named by its loss), with at most
+    one run of two or more of them written as their initials (``ce`` for ``cross_entropy``),
+    case aside; never the option itself.
+
+        >>> shorthand_of("ce", "cross_entropy"), shorthand_of("logits_ce", "logits_cross_entropy")
+        (True, True)
+        >>> shorthand_of("ce", "logits_cross_entropy"), shorthand_of("focal", "logits_focal")
+        (True, True)
+        >>> shorthand_of("c", "cross_entropy"), shorthand_of("logits", "logits_focal")
+        (False, False)
+        >>> shorthand_of("cross_entropy", "cross_entropy")
+        False
+    """
+    words = option.lower().split("_")
+    wanted = name.lower()
+    for first in range(len(words)):
+        tail = words[first:]
+        if first and "_".join(tail) == wanted:
+            return True
+        for start in range(len(tail)):
+            for end in range(start + 2, len(tail) + 1):
+                initials = "".join(word[:1] for word in tail[start:end])
+                if "_".join([*tail[:start], initials, *tail[end:]]) == wanted:
+                    return True
+    return False
 
 
 def _option_name(value: Any) -> str | None:
