@@ -1,10 +1,14 @@
-"""A vectorized group stopped during its fit (Ctrl-C, SIGTERM): each member keeps what its run
-alone keeps, as of its last completed epoch (best checkpoint, ``last.ckpt``, ``logs/``), no
-record, and its ``last.ckpt`` resumes and evaluates."""
+"""A vectorized group stopped during its fit (Ctrl-C, SIGTERM): each member still training keeps
+what its run alone keeps, as of its last completed epoch (best checkpoint, ``last.ckpt``,
+``logs/``), no record, and its ``last.ckpt`` resumes and evaluates; each member that had ended
+(early stopping, a non-finite loss) gets the record its group's end would have written, and a
+run of the sweep again skips it. So do the groups that train in worker processes
+(``hydra.launcher.n_jobs=2``): asked to stop, they keep the same, then the workers are killed."""
 
 from __future__ import annotations
 
 import csv
+import json
 import os
 import signal
 import subprocess
@@ -14,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from cli_process import SRC, run_console
+from cli_process import SRC, run_console, run_module
 from lossbench.checkpoint import load_checkpoint
 from lossbench.training import train
 from stop_signals import SIGNALS, posix
@@ -33,18 +37,21 @@ SWEEP = (
 )
 
 
-def _stopped_sweep(tmp_path: Path, signum: int) -> subprocess.CompletedProcess[str]:
-    """Start the sweep as a shell does (its own process group, Ctrl-C enabled), let its group
-    train a few seconds, then send it ``signum``."""
+def _stopped_sweep(
+    tmp_path: Path, signum: int, args: tuple[str, ...] = SWEEP, ready: str = "seed1"
+) -> subprocess.CompletedProcess[str]:
+    """Start the sweep (``args``) as a shell does (its own process group, Ctrl-C enabled), let
+    its groups train a few seconds once the job ``ready`` has its folder, then send it
+    ``signum``."""
     env = dict(os.environ, PYTHONPATH=str(SRC), OMP_NUM_THREADS="1")
     sweep = subprocess.Popen(
-        [sys.executable, "-m", "lossbench.train", *SWEEP],
+        [sys.executable, "-m", "lossbench.train", *args],
         cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
         start_new_session=True,
         preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )  # fmt: skip
     deadline = time.monotonic() + 120
-    while not (tmp_path / "sweep" / "seed1" / "config.yaml").is_file():  # the group is built
+    while not (tmp_path / "sweep" / ready / "config.yaml").is_file():  # the group is built
         if sweep.poll() is not None or time.monotonic() > deadline:
             sweep.kill()
             raise AssertionError(f"the group does not train: {sweep.communicate()[1][-2000:]}")
@@ -102,3 +109,113 @@ def test_a_stopped_group_s_members_keep_their_checkpoints_and_logs_and_resume(
         "eval", f"ckpt_path={member / 'checkpoints' / 'last.ckpt'}", cwd=tmp_path
     )
     assert evaluated.returncode == 0, evaluated.stderr[-2000:]
+
+
+def _record(run: Path) -> dict:
+    return json.loads((run / "metrics.json").read_text())
+
+
+def _assert_stopped_in_training(run: Path) -> None:
+    """What a member stopped while it trained keeps: checkpoints and logs, no record."""
+    assert not (run / "metrics.json").exists()
+    last = load_checkpoint(run / "checkpoints" / "last.ckpt")
+    assert _logged_epochs(run) == list(range(last["epoch"] + 1))
+    assert len(list((run / "checkpoints").glob("best-epoch*.ckpt"))) == 1
+
+
+def _assert_skipped_again(
+    tmp_path: Path, args: tuple[str, ...], ended: list[Path]
+) -> subprocess.CompletedProcess[str]:
+    """The sweep run again over the ``ended`` jobs only skips them: their records stay."""
+    written = {run: (run / "metrics.json").stat().st_mtime_ns for run in ended}
+    again = run_module("lossbench.train", *args, cwd=tmp_path)
+    assert "Traceback" not in again.stderr, again.stderr[-2000:]
+    n = len(ended)  # none trained again (completed: 0): each skipped, or failed before
+    assert f"study: {n}/{n} jobs ended (0 completed," in again.stderr, again.stderr[-2000:]
+    assert {run: (run / "metrics.json").stat().st_mtime_ns for run in ended} == written
+    return again
+
+
+#: One group in the launching process: a member that trains on (lr 1e-4), one that early
+#: stopping ends after 21 epochs (lr 1e-12: its weights do not change), one whose validation
+#: loss is not finite after its first epoch, which early stopping ends there (lr 1e30).
+ENDED = (
+    "-m",
+    "hydra/launcher=vectorized",
+    "data=iris",
+    "optimizer.lr=1e-4,1e-12,1e30",
+    "trainer.max_epochs=100000",
+    "early_stopping.enabled=true",
+    "early_stopping.patience=20",
+    "logger=csv",
+    "hydra.sweep.dir=sweep",
+    "hydra.sweep.subdir=lr${optimizer.lr}",
+)
+
+
+@posix
+@pytest.mark.slow  # about 15 s: a sweep's process, then the sweep again
+def test_a_stopped_group_records_its_members_that_had_ended_and_a_rerun_skips_them(tmp_path):
+    stopped = _stopped_sweep(tmp_path, signal.SIGINT, ENDED, ready="lr1e+30")
+    assert stopped.returncode == 130, stopped.stderr[-2000:]
+    assert "Traceback" not in stopped.stderr, stopped.stderr[-3000:]
+    assert stopped.stderr.strip().splitlines()[-1].startswith("lossbench: interrupted")
+    _assert_stopped_in_training(tmp_path / "sweep" / "lr0.0001")
+    ended = [tmp_path / "sweep" / "lr1e-12", tmp_path / "sweep" / "lr1e+30"]
+    for run, epochs in zip(ended, (21, 1), strict=True):
+        record = _record(run)  # as the group's end writes it: final metrics, checkpoints, logs
+        assert record["status"] == "completed", record.get("error")
+        assert (record["stopped_by"], record["epochs"], record["group_size"]) == (
+            "early_stopping",
+            epochs,
+            3,
+        )
+        assert "test/nll" in record and "val/nll" in record
+        assert Path(record["best_checkpoint"]).is_file()
+        assert (run / "checkpoints" / "last.ckpt").is_file()
+        assert _logged_epochs(run) == list(range(epochs))
+    assert "study: 2/3 jobs ended" in stopped.stderr  # the progress line counts them
+    again = (*(a for a in ENDED if "lr=" not in a), "optimizer.lr=1e-12,1e30")
+    assert _assert_skipped_again(tmp_path, again, ended).returncode == 0
+
+
+#: Two groups in two worker processes (one per seed), each with a member that trains on and one
+#: whose training loss turns non-finite in its second epoch.
+WORKERS = (
+    "-m",
+    "hydra/launcher=vectorized",
+    "hydra.launcher.n_jobs=2",
+    "hydra.launcher.max_group_size=2",
+    "data=iris",
+    "seed=0,1",
+    "optimizer.lr=1e-4,1e30",
+    "trainer.max_epochs=100000",
+    "logger=csv",
+    "hydra.sweep.dir=sweep",
+    "hydra.sweep.subdir=seed${seed}-lr${optimizer.lr}",
+)
+
+
+@posix
+@pytest.mark.slow  # about 20 s each: a sweep's process with two workers, then the sweep again
+@SIGNALS
+def test_groups_in_worker_processes_keep_what_a_stopped_group_keeps(tmp_path, signum, status, what):
+    started = time.monotonic()
+    stopped = _stopped_sweep(tmp_path, signum, WORKERS, ready="seed1-lr0.0001")
+    assert stopped.returncode == status, stopped.stderr[-2000:]
+    assert stopped.stderr.strip().splitlines()[-1].startswith(f"lossbench: {what}.")
+    assert "Traceback" not in stopped.stderr, stopped.stderr[-3000:]
+    assert time.monotonic() - started < 120
+    failed = []
+    for seed in (0, 1):
+        _assert_stopped_in_training(tmp_path / "sweep" / f"seed{seed}-lr0.0001")
+        run = tmp_path / "sweep" / f"seed{seed}-lr1e+30"
+        record = _record(run)  # its failure, as the group's end records it
+        assert record["status"] == "failed"
+        assert record["error"].startswith("non-finite training loss"), record["error"]
+        assert record["group_size"] == 2
+        failed.append(run)
+    assert "study: 2/4 jobs ended" in stopped.stderr, stopped.stderr[-2000:]
+    again = (*(a for a in WORKERS if "lr=" not in a), "optimizer.lr=1e30")
+    rerun = _assert_skipped_again(tmp_path, again, failed)  # nothing completed: exit status 1
+    assert "2 failed in an earlier run (kept)" in rerun.stderr, rerun.stderr[-2000:]

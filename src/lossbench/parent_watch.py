@@ -58,8 +58,9 @@ def end_with_parent(parent: int) -> None:
     """End this process (SIGKILL) as soon as process ``parent``, which started it, has ended,
     however it ended (SIGKILL included), within a fraction of a second.
 
-    A SIGKILL, as :meth:`lossbench.vectorized.sweep.TaskPool.kill` stops a worker: a job or
-    group in progress writes no record and trains again when the study is run again. loky has
+    A SIGKILL, as :meth:`lossbench.vectorized.sweep.TaskPool.kill` ends a worker (after
+    asking it to stop, which a launching process that was killed cannot): a job or group in
+    progress writes nothing more and trains again when the study is run again. loky has
     no such watch: a worker notices its executor's end only between tasks, when its queue to
     the executor is closed, and trains on meanwhile.
 

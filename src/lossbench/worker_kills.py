@@ -1,7 +1,8 @@
 """Killing a study's worker processes at once, without ``psutil`` and without starting a process.
 
 A stopped study (Ctrl-C, SIGTERM) ends its worker processes with SIGKILL: the vectorized
-launcher's (:meth:`lossbench.vectorized.sweep.TaskPool.kill`, with :func:`kill_workers`) and the
+launcher's (:meth:`lossbench.vectorized.sweep.TaskPool.kill`, with :func:`kill_workers`, once
+they have kept what a stopped task keeps, :mod:`lossbench.worker_stops`) and the
 joblib workers of ``hydra/launcher=parallel`` (joblib aborts its loky executor, whose thread
 kills them). Without ``psutil``, loky looks for a worker's own child processes with
 ``pgrep -P``, a process it starts in the command's process group: a second Ctrl-C (pressed

@@ -92,6 +92,10 @@ class Member:
     epochs: int = 0
     steps: int = 0
     error: str | None = None
+    #: Whether its training has ended: it left the stack (early stopping, a non-finite loss or
+    #: weights) or trained to ``trainer.max_epochs``. A fit stopped later records it as the
+    #: fit's end would (:func:`lossbench.vectorized.run.keep_stopped`).
+    ended: bool = False
     #: ``checkpoint.write`` and ``optimizer.lr``, read once (not from the config every epoch).
     write: str = "at_end"
     lr: float = 0.0
@@ -148,6 +152,7 @@ class Member:
             epochs=self.epochs,
             steps=self.steps,
             error=self.error,
+            ended=self.ended,
         )
 
     def back_to_epoch_end(self) -> None:
@@ -165,6 +170,7 @@ class Member:
             if kept.lengths.get(key)
         }
         self.epochs, self.steps, self.error = kept.epochs, kept.steps, kept.error
+        self.ended = kept.ended
 
     @property
     def stopped_by(self) -> str:
@@ -211,6 +217,7 @@ class EpochEnd:
     epochs: int = 0
     steps: int = 0
     error: str | None = None
+    ended: bool = False
 
 
 def _monitored(values: dict[str, float], key: str) -> float:

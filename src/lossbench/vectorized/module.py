@@ -298,6 +298,8 @@ class VectorizedModule(L.LightningModule):
                 member.last_training = training
             if stop:
                 leaving.append(position)
+        for position in leaving:  # their training has ended: recorded even if the fit is stopped
+            self.members[self.alive[position]].ended = True
         if leaving:
             keep = [p for p in range(len(self.alive)) if p not in leaving]
             self._keep(keep)
@@ -318,6 +320,7 @@ class VectorizedModule(L.LightningModule):
         loops = loop_states(self.trainer) if self.alive else None
         for position, k in enumerate(self.alive):  # trained to max_epochs
             member = self.members[k]
+            member.ended = True
             member.last_row = self.stacked.flat[position].detach().clone()
             if member.write == "at_end":  # last.ckpt as saved when the fit ends
                 training = self._training_state(member, position, self.current_epoch - 1)

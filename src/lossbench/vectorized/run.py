@@ -7,8 +7,10 @@ Each member gets what :func:`lossbench.training.train` gives a run alone: its ru
 ``train_cpu_seconds`` are the group's fit time), the best and last checkpoints (written when
 training ends, as ``checkpoint.write=at_end`` does, with the content its run alone's have: they
 resume, see :mod:`lossbench.vectorized.checkpoints`) and, with ``logger=csv``,
-``logs/metrics.csv``. A fit stopped with Ctrl-C or SIGTERM leaves each member what a stopped
-run alone leaves, as of its last completed epoch, and no record (:func:`keep_stopped`). A config
+``logs/metrics.csv``. A fit stopped with Ctrl-C or SIGTERM records the members whose training
+had ended (early stopping, a failure) as its end would, and leaves each member still training
+what a stopped run alone leaves, as of its last completed epoch, and no record
+(:func:`keep_stopped`). A config
 that is refused, or a member whose loss turns non-finite, is recorded as failed with the
 message a run alone records; the other members go on. Members whose data give their models
 other shapes (another input width) train as groups of their own, one per shape.
@@ -165,7 +167,8 @@ def _fit(members: list[Member]) -> None:
             with fit_interrupts(trainer):
                 trainer.fit(module)
     except KeyboardInterrupt:  # Ctrl-C, or SIGTERM (lossbench.interrupts.Terminated)
-        keep_stopped(members, module)
+        seconds = round(time.perf_counter() - start, 4)
+        keep_stopped(members, module, seconds, round(time.process_time() - cpu_start, 4))
         raise
     except Exception as error:  # recorded for every member still training
         failure = error
@@ -182,22 +185,37 @@ def _fit(members: list[Member]) -> None:
         log.error("%s", line)
 
 
-def keep_stopped(members: Sequence[Member], module: Any) -> None:
-    """The fit of ``members`` was stopped (Ctrl-C, SIGTERM): each member keeps what its run
-    alone keeps when stopped, as of its last completed epoch
-    (:meth:`~lossbench.vectorized.members.Member.back_to_epoch_end`): its best checkpoint and,
-    with ``checkpoint.write=every_epoch``, its ``last.ckpt`` (both resume:
-    ``ckpt_path=<its last.ckpt>``, ``ckpt_path=last`` in its folder), and the epochs logged so
-    far (``logs/metrics.csv`` of ``logger=csv``), with no record: a sweep run again sets them
-    aside and trains the member again, as it does a stopped run alone."""
+def keep_stopped(
+    members: Sequence[Member], module: Any, seconds: float = 0.0, cpu_seconds: float = 0.0
+) -> None:
+    """The fit of ``members`` was stopped (Ctrl-C, SIGTERM), as of each one's last completed
+    epoch (:meth:`~lossbench.vectorized.members.Member.back_to_epoch_end`).
+
+    A member whose training had ended by then (:attr:`~lossbench.vectorized.members.Member.
+    ended`: early stopping, a non-finite loss or weights, ``trainer.max_epochs``) is finished
+    as the fit's end finishes it (:func:`_finish`): the final metrics of its best epoch, its
+    checkpoints, logs and record (``status`` completed or failed; ``train_seconds`` and
+    ``train_cpu_seconds``: the group's fit until the stop, ``seconds`` and ``cpu_seconds``),
+    so a sweep run again skips it. Each member still training keeps what its run alone keeps
+    when stopped: its best checkpoint and, with ``checkpoint.write=every_epoch``, its
+    ``last.ckpt`` (both resume: ``ckpt_path=<its last.ckpt>``, ``ckpt_path=last`` in its
+    folder), and the epochs logged so far (``logs/metrics.csv`` of ``logger=csv``), with no
+    record: a sweep run again sets them aside and trains the member again, as it does a
+    stopped run alone."""
     for member in members:
         member.back_to_epoch_end()
     module.member_states()
     batches = _batches(members[0])
+    suites: dict[str, Any] = {}  # shared by the ended members' final evaluations (_finish)
     for member in members:
+        if member.ended:
+            _finish(member, seconds, cpu_seconds, batches, suites)
+            continue
         _write_checkpoints(member, batches)
         if member.epochs:
             _write_logs(member, batches, None)
+    for line in unprepared_lines(failure_lines([m for m in members if m.ended])):
+        log.error("%s", line)
 
 
 def failure_lines(members: Sequence[Member]) -> list[tuple[str, str, Path]]:

@@ -16,6 +16,7 @@ group through :func:`lossbench.vectorized.run.train_group`. Tasks run in worker 
 from __future__ import annotations
 
 import copy
+import json
 import logging
 import os
 import sys
@@ -151,26 +152,65 @@ def run_task(
         from lossbench.training import train
         from lossbench.validation import ConfigError
         from lossbench.vectorized.run import train_group
+        from lossbench.worker_stops import task_stops
 
     if threads is not None:
         torch.set_num_threads(max(1, min(threads, torch.get_num_threads())))
     quiet_lightning()
     configs = member_configs(cfgs)
-    with warnings_of_sweep(marks[0][0] if marks else None):  # a warning about the data, once
-        if len(configs) == 1:
-            try:
-                records = [train(configs[0], output_dirs[0], multirun=True)]
-            except (ConfigError, RunExistsError, DamagedRunError, ReplacedFilesError) as error:
-                log.error("refused: %s", error)
-                exists = isinstance(error, RunExistsError)
-                records = [{"status": "failed", "refused": True, "exists": exists}]
-        else:
-            records = train_group(configs, [Path(d) for d in output_dirs], resolved=list(cfgs))
+    before = [_record_identity(Path(d)) for d in output_dirs]
+    try:
+        # in a worker, the launching process's stop (SIGTERM) stops it as Ctrl-C does there
+        with task_stops(), warnings_of_sweep(marks[0][0] if marks else None):  # data warned once
+            if len(configs) == 1:
+                try:
+                    records = [train(configs[0], output_dirs[0], multirun=True)]
+                except (ConfigError, RunExistsError, DamagedRunError, ReplacedFilesError) as error:
+                    log.error("refused: %s", error)
+                    exists = isinstance(error, RunExistsError)
+                    records = [{"status": "failed", "refused": True, "exists": exists}]
+            else:
+                dirs = [Path(d) for d in output_dirs]
+                records = train_group(configs, dirs, resolved=list(cfgs))
+    except KeyboardInterrupt:  # stopped: the jobs recorded meanwhile (a group's ended members)
+        _mark_recorded(marks or (), output_dirs, before)
+        raise
     for (sweep_dir, job), record in zip(marks or (), records, strict=False):
         mark_job(sweep_dir, job, _outcome(record))
     if len(configs) == 1:
         return [sweep_value(configs[0], records[0])]
     return [sweep_value(cfg, record) for cfg, record in zip(configs, records, strict=True)]
+
+
+def _record_identity(output_dir: Path) -> tuple[int, int] | None:
+    """The ``metrics.json`` in ``output_dir`` as ``(inode, mtime in ns)``; None: none there."""
+    try:
+        stat = (output_dir / "metrics.json").stat()
+    except OSError:
+        return None
+    return stat.st_ino, stat.st_mtime_ns
+
+
+def _mark_recorded(
+    marks: Sequence[tuple[str, int]],
+    output_dirs: Sequence[str],
+    before: Sequence[tuple[int, int] | None],
+) -> None:
+    """A task was stopped: report to the study's progress line the end of each job whose
+    record it wrote (``before``: each ``metrics.json`` as the task started,
+    :func:`_record_identity`): a group's members that had ended
+    (:func:`lossbench.vectorized.run.keep_stopped`), as its end would have reported them."""
+    from lossbench.progress import mark_job
+
+    for (sweep_dir, job), output_dir, earlier in zip(marks, output_dirs, before, strict=False):
+        path = Path(output_dir)
+        if _record_identity(path) in (None, earlier):
+            continue
+        try:
+            record = json.loads((path / "metrics.json").read_text())
+            mark_job(sweep_dir, job, _outcome(record))
+        except (OSError, ValueError, AttributeError):  # unreadable: reported by the next run
+            continue
 
 
 #: What a worker's tasks import: a lone job's training and a group's.
@@ -268,9 +308,11 @@ def prepare_worker(parent: int | None = None, console: Mapping[str, Any] | None 
     its tasks use, then freeze the heap (``gc.freeze``).
 
     Ctrl-C in a terminal reaches the whole process group; the launching process stops the
-    workers itself (:meth:`TaskPool.kill`, with SIGKILL). A ``KeyboardInterrupt`` in a worker
-    could land in a finalizer (``__del__``) and print "Exception ignored in ..." with a
-    traceback under the command's one-line message. A launching process that is killed
+    workers itself (:meth:`TaskPool.kill`: SIGTERM, which stops the task a worker trains as
+    Ctrl-C stops it in the launching process, :func:`lossbench.worker_stops.task_stops`, then
+    SIGKILL). A ``KeyboardInterrupt`` from Ctrl-C could reach a worker as it ends, or
+    land in a finalizer (``__del__``) and print "Exception ignored in ..." with a traceback
+    under the command's one-line message. A launching process that is killed
     (SIGKILL, the out-of-memory killer) stops nothing: its workers end with it
     (:func:`end_with_parent`), else they would train on and write the records of runs that
     its next run is training again.
@@ -300,6 +342,7 @@ def prepare_worker(parent: int | None = None, console: Mapping[str, Any] | None 
     from lossbench.closed_output import drop_output_when_closed
     from lossbench.errors import format_warning
     from lossbench.importing import collection_paused
+    from lossbench.worker_stops import take_stop_requests
 
     drop_output_when_closed()  # the command's reader may leave (| head -1): the jobs train on
     if console is not None:  # before the imports: Lightning adds no console handler of its own
@@ -307,6 +350,7 @@ def prepare_worker(parent: int | None = None, console: Mapping[str, Any] | None 
     if parent is not None:
         end_with_parent(parent)
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    take_stop_requests()  # SIGTERM: the launching process asks its task to stop
     warnings.formatwarning = format_warning  # type: ignore[assignment]  # as the command's
     keep_freed_memory()  # a worker's steps reuse the memory of the last ones
     with collection_paused(freeze=True):
@@ -450,20 +494,26 @@ class TaskPool:
             end_executor(executor, kill=False)
 
     def kill(self) -> None:
-        """Stop at once (an interrupted sweep): tasks not started are dropped and the worker
-        processes are terminated. Runs that completed keep their files; the runs of the
+        """Stop (an interrupted sweep): tasks not started are dropped; the worker processes
+        are asked to stop the tasks they train and given a few seconds for it
+        (:func:`lossbench.worker_stops.ask_workers_to_stop`: what a stopped task keeps, as in
+        this process, see :func:`lossbench.vectorized.run.keep_stopped`), then killed with
+        their own child processes. Runs that completed keep their files; the runs of the
         tasks in progress are left without a record and train again when the sweep is run
         again. In this process, nothing runs between tasks: nothing to stop."""
-        self._pending = []
+        pending, self._pending = self._pending, []
         executor, self._executor = self._executor, None
         if executor is None:
             return
         from lossbench.interrupts import stops_ignored
         from lossbench.worker_kills import end_executor, kill_workers
+        from lossbench.worker_stops import ask_workers_to_stop
 
-        # killed here, at once: a second Ctrl-C (timeout -s INT signals this process, then its
-        # group) changes nothing while they are (lossbench.worker_kills); its futures fail, and
-        # its threads end before the command says it stopped (end_executor)
+        # a second Ctrl-C or SIGTERM while they stop ends the wait: they are killed at once
+        ask_workers_to_stop(executor, [future for _, future in pending])
+        # killed here: a second Ctrl-C (timeout -s INT signals this process, then its group)
+        # changes nothing while they are (lossbench.worker_kills); its futures fail, and its
+        # threads end before the command says it stopped (end_executor)
         with stops_ignored():
             kill_workers(executor)
             end_executor(executor, kill=True)

@@ -1,0 +1,142 @@
+"""Stopping a study's worker processes gracefully, within a bound, before they are killed.
+
+A stopped study (Ctrl-C, SIGTERM) asks the vectorized launcher's worker processes to stop
+(:func:`ask_workers_to_stop`: SIGTERM to each), and waits a few seconds for the tasks they
+were training to end, before they are killed (:mod:`lossbench.worker_kills`). In a worker
+(:func:`take_stop_requests`, from ``prepare_worker``), SIGTERM raises
+:class:`~lossbench.interrupts.Terminated` in the task it trains (:func:`task_stops`): the
+interrupt that Ctrl-C raises in the launching process, so that a task in a worker keeps what
+it keeps there (a run alone its checkpoints, a vectorized group's members what
+:func:`lossbench.vectorized.run.keep_stopped` keeps, records of the members that had ended
+included), and ends with that exception, which its future holds. A task handed over later
+does not start.
+
+    >>> with task_stops():
+    ...     pass
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import threading
+import time
+from collections.abc import Iterator, Sequence
+from typing import Any
+
+__all__ = ["STOP_GRACE_SECONDS", "ask_workers_to_stop", "take_stop_requests", "task_stops"]
+
+#: How long a stopped study waits for its workers' tasks to end (:func:`ask_workers_to_stop`)
+#: before it kills them. What they do then is short: a vectorized group goes back to its last
+#: completed epoch, writes two checkpoints per member and its ``logs/``, and evaluates and
+#: records the members that had ended (tens of milliseconds a member); a run alone goes
+#: through Lightning's shutdown. The bound is for a worker stuck in a long step (the signal
+#: is taken between Python's bytecodes, after a running torch operation returns), so that
+#: the command still ends within seconds.
+STOP_GRACE_SECONDS = 5.0
+
+#: A repeat of the first signal this soon after the wait began is the same stop, not a
+#: second one: GNU ``timeout`` signals the command, then its process group, the command again.
+_SAME_STOP_SECONDS = 0.25
+
+#: In a worker: the stop asked for (SIGTERM), once one has been.
+_STOP_ASKED: list[int] = []
+#: In a worker: whether it trains a task now (:func:`task_stops`).
+_IN_TASK: list[bool] = []
+
+
+def _stop_task(signum: int, frame: Any) -> None:
+    """SIGTERM in a worker: raise :class:`~lossbench.interrupts.Terminated` in the task it
+    trains (once: the stop under way takes no second one); idle, remember it, and its next
+    task does not start."""
+    from lossbench.interrupts import Terminated
+
+    if _STOP_ASKED:
+        return
+    _STOP_ASKED.append(signum)
+    if _IN_TASK:
+        raise Terminated()
+
+
+def take_stop_requests() -> None:
+    """In a worker process (main thread): take SIGTERM as a request to stop its task
+    (:func:`task_stops`). Ctrl-C stays ignored: it is the launching process's."""
+    signal.signal(signal.SIGTERM, _stop_task)
+
+
+@contextlib.contextmanager
+def task_stops() -> Iterator[None]:
+    """Around a task in a worker that :func:`take_stop_requests` set up: a stop asked for
+    before it raises :class:`~lossbench.interrupts.Terminated` at once (the task does not
+    start), one asked for while it runs raises it there. In the launching process, where
+    SIGTERM has the command's own handler, the block just runs."""
+    from lossbench.interrupts import Terminated
+
+    if _STOP_ASKED:
+        raise Terminated()
+    _IN_TASK.append(True)
+    try:
+        yield
+    finally:
+        _IN_TASK.pop()
+
+
+def ask_workers_to_stop(
+    executor: Any, futures: Sequence[Any], grace: float = STOP_GRACE_SECONDS
+) -> None:
+    """Ask the worker processes of the loky ``executor`` to stop their tasks (SIGTERM, which
+    they take: :func:`take_stop_requests`) and wait for ``futures`` (the tasks handed over)
+    to end, at most ``grace`` seconds; tasks not started are cancelled. A second Ctrl-C or
+    SIGTERM meanwhile ends the wait at once (a repeat of the same signal within its first
+    0.25 s, GNU ``timeout``'s to the process group, is the same stop). The workers are left
+    running: the caller kills them (:func:`lossbench.worker_kills.kill_workers`)."""
+    from concurrent.futures import FIRST_COMPLETED
+    from concurrent.futures import wait as wait_for
+
+    running = [future for future in futures if not future.cancel()]
+    processes = getattr(executor, "_processes", None) or {}
+    for process in list(processes.values()):
+        if process.pid is not None:
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.kill(process.pid, signal.SIGTERM)
+    if not running:
+        return
+    start = time.monotonic()
+    arrived: list[float] = []  # when a Ctrl-C or SIGTERM came during the wait
+
+    def second(signum: int, frame: Any) -> None:
+        arrived.append(time.monotonic() - start)
+
+    def cut_short() -> bool:  # a second stop, not the first one's repeat
+        return len(arrived) > 1 or any(t > _SAME_STOP_SECONDS for t in arrived)
+
+    with _stops_taken(second):
+        while not cut_short():
+            left = start + grace - time.monotonic()
+            if left <= 0:
+                return
+            _, pending = wait_for(running, timeout=min(left, 0.05), return_when=FIRST_COMPLETED)
+            if not pending:
+                return
+            running = list(pending)
+
+
+@contextlib.contextmanager
+def _stops_taken(handler: Any) -> Iterator[None]:
+    """While the block runs, Ctrl-C and SIGTERM call ``handler`` (main thread only; elsewhere
+    the block runs as it is); the handlers of before are set again after it."""
+    from lossbench.interrupts import STOP_SIGNALS
+
+    previous = {signum: signal.getsignal(signum) for signum in STOP_SIGNALS}
+    if threading.current_thread() is not threading.main_thread() or None in previous.values():
+        yield
+        return
+    for signum in STOP_SIGNALS:
+        if previous[signum] is not signal.SIG_IGN:  # an ignored signal (nohup) stays ignored
+            signal.signal(signum, handler)
+    try:
+        yield
+    finally:
+        for signum, earlier in previous.items():
+            signal.signal(signum, earlier)
