@@ -1200,6 +1200,17 @@ CATALOGUE: list[Case] = [
              "have loss=asl, loss=cross_entropy, which lack it): sweep the setups whose loss has "
              "it in place of setup=logits_asl,logits_cross_entropy (e.g. setup=logits_focal "
              "loss.gamma=2)"], fast=True),
+    # the advised option must have the command line's other keys of the group too
+    refused("loss-key-no-owner-has-with-its-key-of-another-option", "train",
+            (*QUICK, "setup=logits_asl", "loss.gamma=2", "loss.gamma_neg=1"),
+            ["gamma is a setting of loss=focal, but no loss has both gamma and gamma_neg "
+             "(loss=focal lacks gamma_neg, which loss.gamma_neg=1 sets): leave loss.gamma=2 out"],
+            unwanted=["setup=logits_focal"], fast=True),
+    refused("config-dir-key-no-owner-has-with-its-key-of-another-option", "train",
+            ("-cd", "mine", *QUICK, "setup=logits_asl", "loss.gamma=2", "loss.gamma_neg=1"),
+            ["the loss Hydra composed, loss=asl", "no loss has both gamma and gamma_neg "
+             "(loss=focal lacks gamma_neg, which loss.gamma_neg=1 sets): leave loss.gamma=2 out"],
+            (("mine/extra/a.yaml", "x: 1\n"),), unwanted=["setup=logits_focal"], fast=True),
     # a study's sweep of setups: the one whose loss has the key, given in place of the sweep
     refused("study-sweeping-setups-with-a-key-of-one", "train",
             ("-m", *QUICK, "experiment=compare_binary", "study=quick", "loss.gamma=2"),

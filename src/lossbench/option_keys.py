@@ -876,10 +876,21 @@ def composition_refusal(
         ]
         if any(a.split("=", 1)[0] == "setup" for a in given):
             swept = []  # the command line's setup replaces the sweeper's
-        fix = choose_owner(
-            group, owners, setup, folders, given=given, argument=argument, swept=swept
-        )
-        message += f" {key} is a setting of {listed}: {fix}"
+        needs = _needed_keys(path, _parsed(overrides) or [], None)
+        unmet_needs = unmet(group, key, needs)
+        if unmet_needs is not None:
+            message += f" {key} is a setting of {listed}, but {unmet_needs}: leave {argument} out"
+        else:
+            fix = choose_owner(
+                group,
+                options_with(group, [key, *needs]),
+                setup,
+                folders,
+                given=given,
+                argument=argument,
+                swept=swept,
+            )
+            message += f" {key} is a setting of {listed}: {fix}"
     else:
         message += " No option of lossbench's has it: remove it"
     message += _or_its_own(option if isinstance(option, str) else group, settings)
