@@ -1185,7 +1185,56 @@ CATALOGUE: list[Case] = [
             ("-m", *QUICK, "hparams_search=optuna_focal", "hydra.sweeper.n_trials=2", "loss=asl"),
             ["setup=logits_focal (its config's choice) with loss=asl",
              "sweep setup=logits_asl in place of loss=asl",
-             "without a setup (give ~setup), sweep head=logits loss=asl"], fast=True),
+             "without a setup (give ~setup), sweep head=logits loss=asl",
+             # asl has no gamma: the advised setups' searches would be refused in turn
+             "and as loss=asl has no loss.gamma, which the search tunes (hydra.sweeper.params), "
+             "search without loss.gamma there too, adding: hydra.sweeper.params=null "
+             "'optimizer.lr=tag(log, interval(1e-4, 3e-2))' "
+             "'optimizer.weight_decay=interval(0.0, 1e-2)'"], fast=True),
+    # a key beside a sweep of setups: the swept setups whose loss has it, kept a sweep
+    refused("multirun-swept-setups-with-a-key-of-one", "train",
+            ("-m", *QUICK, "setup=logits_focal,logits_asl", "loss.gamma=2"),
+            ["loss.gamma=2: the loss chosen, loss=asl (chosen by setup=logits_asl, one job of the "
+             "sweep setup=logits_focal,logits_asl), has no setting 'gamma'",
+             "sweep only the setups whose loss has it in place of setup=logits_focal,logits_asl "
+             "(e.g. setup=logits_focal loss.gamma=2: the swept setup logits_asl has loss=asl, "
+             "which lacks it)"],
+            unwanted=["choose a setup whose loss has it"], fast=True),
+    refused("multirun-swept-setups-none-with-the-key", "train",
+            ("-m", *QUICK, "setup=logits_asl,logits_cross_entropy", "loss.gamma=2"),
+            ["no swept setup's loss has it (the swept setups logits_asl, logits_cross_entropy "
+             "have loss=asl, loss=cross_entropy, which lack it): sweep the setups whose loss has "
+             "it in place of setup=logits_asl,logits_cross_entropy (e.g. setup=logits_focal "
+             "loss.gamma=2)"], fast=True),
+    # the advised option must have the command line's other keys of the group too
+    refused("loss-key-no-owner-has-with-its-key-of-another-option", "train",
+            (*QUICK, "setup=logits_asl", "loss.gamma=2", "loss.gamma_neg=1"),
+            ["gamma is a setting of loss=focal, but no loss has both gamma and gamma_neg "
+             "(loss=focal lacks gamma_neg, which loss.gamma_neg=1 sets): leave loss.gamma=2 out"],
+            unwanted=["setup=logits_focal"], fast=True),
+    refused("config-dir-key-no-owner-has-with-its-key-of-another-option", "train",
+            ("-cd", "mine", *QUICK, "setup=logits_asl", "loss.gamma=2", "loss.gamma_neg=1"),
+            ["the loss Hydra composed, loss=asl", "no loss has both gamma and gamma_neg "
+             "(loss=focal lacks gamma_neg, which loss.gamma_neg=1 sets): leave loss.gamma=2 out"],
+            (("mine/extra/a.yaml", "x: 1\n"),), unwanted=["setup=logits_focal"], fast=True),
+    # a study's sweep of setups: the one whose loss has the key, given in place of the sweep
+    refused("study-sweeping-setups-with-a-key-of-one", "train",
+            ("-m", *QUICK, "experiment=compare_binary", "study=quick", "loss.gamma=2"),
+            ["loss.gamma=2: the loss Hydra composed, loss=bce_with_logits",
+             "gamma is a setting of loss=focal: sweep only the setups whose loss has it in place "
+             "of the setups its config sweeps (setup= given replaces them) (e.g. "
+             "setup=logits_focal loss.gamma=2: the 10 other swept setups lack it)"],
+            unwanted=["choose it (e.g. loss=focal loss.gamma=2)"], fast=True),
+    # a key no option has together with a key the search tunes: never a setup the search refuses
+    refused("search-key-of-a-loss-without-the-searched-key", "train",
+            ("-m", *QUICK, "hparams_search=optuna_pos_weight", "loss.gamma=2"),
+            ["gamma is a setting of loss=focal, but no loss has both gamma and pos_weight_scale "
+             "(loss=focal lacks pos_weight_scale, which hparams_search=optuna_pos_weight "
+             "searches): leave loss.gamma=2 out, or search without loss.pos_weight_scale",
+             "(e.g. setup=logits_focal loss.gamma=2 hydra.sweeper.params=null "
+             "'optimizer.lr=tag(log, interval(1e-4, 3e-2))' "
+             "'optimizer.weight_decay=interval(0.0, 1e-2)')"],
+            unwanted=["(e.g. setup=logits_focal loss.gamma=2)"], fast=True),
     refused("search-setup-with-chosen-loss", "train",
             ("-m", *QUICK, "hydra/sweeper=optuna", "hydra.sweeper.n_trials=2", "setup=logits_focal",
              "loss=choice(focal,poly)"),

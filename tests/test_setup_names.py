@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shlex
 from pathlib import Path
 from typing import Any
 
@@ -255,10 +256,15 @@ def test_a_key_beside_a_setup_is_advised_the_setup_whose_loss_has_it(tmp_path: P
     )
     assert "or drop setup=logits_asl and choose it (e.g. loss=focal loss.gamma=2)" in line
     assert "loss=focal: choose it" not in line
-    # the setup of a search config: no setup= to drop
+    # the setup of a search config: no setup= to drop; and focal lacks the key it searches
     line = _refused(tmp_path, "hparams_search=optuna_pos_weight", "loss.gamma=2")
-    assert "choose a setup whose loss has it (e.g. setup=logits_focal loss.gamma=2)" in line
-    assert "or give ~setup and choose it (e.g. ~setup loss=focal loss.gamma=2)" in line
+    assert "no loss has both gamma and pos_weight_scale" in line
+    assert (
+        "or search without loss.pos_weight_scale (a search: with -m): choose a setup whose loss "
+        "has it (e.g. setup=logits_focal loss.gamma=2 hydra.sweeper.params=null" in line
+    )
+    assert "or give ~setup and choose it (e.g. ~setup loss=focal loss.gamma=2 hydra." in line
+    assert "(e.g. setup=logits_focal loss.gamma=2)" not in line
     # a setup keeping the head where one does: logits_asl for logits_focal's head
     line = _refused(tmp_path, "setup=logits_focal", "loss.gamma_neg=1")
     assert "(e.g. setup=logits_asl loss.gamma_neg=1)" in line
@@ -302,3 +308,164 @@ def test_the_commands_a_setup_chosen_by_a_config_is_advised_train(tmp_path: Path
     experiment = _experiment_choosing_a_setup(tmp_path)
     _runs(tmp_path, *experiment, "setup=logits_poly")
     _runs(tmp_path, *experiment, "~setup", "head=logits", "loss=poly")
+
+
+#: A key beside a sweep of setups, or beside a search, refused; each command its refusal
+#: advises (``"(e.g. COMMAND"``) in place of the given setup (the rest of the command line
+#: kept); and words of the refusal.
+_SEARCH_WITHOUT_POS_WEIGHT = (
+    "hydra.sweeper.params=null 'optimizer.lr=tag(log, interval(1e-4, 3e-2))' "
+    "'optimizer.weight_decay=interval(0.0, 1e-2)'"
+)
+ADVISED = [
+    pytest.param(
+        ("setup=logits_focal,logits_asl", "loss.gamma=2"),
+        ["setup=logits_focal loss.gamma=2", "loss=focal loss.gamma=2"],
+        "sweep only the setups whose loss has it in place of setup=logits_focal,logits_asl (e.g. "
+        "setup=logits_focal loss.gamma=2: the swept setup logits_asl has loss=asl, which lacks it)",
+        id="swept-setups-one-with-the-key",
+    ),
+    pytest.param(
+        ("setup=logits_asl,logits_cross_entropy", "loss.gamma=2"),
+        ["setup=logits_focal loss.gamma=2", "loss=focal loss.gamma=2"],
+        "no swept setup's loss has it (the swept setups logits_asl, logits_cross_entropy have "
+        "loss=asl, loss=cross_entropy, which lack it): sweep the setups whose loss has it",
+        id="swept-setups-none-with-the-key",
+    ),
+    pytest.param(
+        (
+            "setup=logits_asl,logits_bce_with_logits,logits_bce_with_logits_pos_weight",
+            "loss.pos_weight_scale=2",
+        ),
+        [
+            "-m setup=logits_bce_with_logits,logits_bce_with_logits_pos_weight "
+            "loss.pos_weight_scale=2",
+            "loss=bce_with_logits loss.pos_weight_scale=2",
+        ],
+        "sweep only the setups whose loss has it",
+        id="swept-setups-several-with-the-key",
+    ),
+    pytest.param(
+        ("hparams_search=optuna_pos_weight", "loss.gamma=2"),
+        [
+            f"setup=logits_focal loss.gamma=2 {_SEARCH_WITHOUT_POS_WEIGHT}",
+            f"~setup loss=focal loss.gamma=2 {_SEARCH_WITHOUT_POS_WEIGHT}",
+        ],
+        "no loss has both gamma and pos_weight_scale",
+        id="search-tuning-a-key-the-owner-lacks",
+    ),
+    pytest.param(
+        ("hparams_search=optuna_focal", "setup=logits_asl", "loss.gamma_neg=1", "loss.clip=0.1"),
+        [],  # passes the key check: the search check's to refuse (composing its trials)
+        "",
+        id="search-key-check-passes",
+    ),
+]
+
+
+@pytest.mark.parametrize(("given", "advised", "words"), ADVISED)
+def test_every_command_a_key_refusal_advises_passes_the_other_checks(
+    given: tuple[str, ...], advised: list[str], words: str
+) -> None:
+    """``-m setup=logits_focal,logits_asl loss.gamma=2`` was advised one setup, not the sweep;
+    ``-m hparams_search=optuna_pos_weight loss.gamma=2`` was advised ``setup=logits_focal
+    loss.gamma=2``, which the search check refuses (focal has no pos_weight_scale to search).
+    Each advised command (the given setup dropped, the rest kept) passes the key check and the
+    sweep's setup check, in process."""
+    from lossbench.option_keys import option_key_refusal
+
+    message = option_key_refusal(list(given), config_dir(), multirun=True)
+    if not advised:
+        assert message is None
+        return
+    assert message is not None
+    assert words in message, message
+    assert "choose a setup whose loss has it in place of setup=" not in message  # one, not a sweep
+    kept = [a for a in given if not a.startswith(("setup=", "loss."))]
+    for command in advised:
+        assert f"(e.g. {command}" in message, message
+        arguments = [*kept, *(a for a in shlex.split(command) if a != "-m")]
+        assert option_key_refusal(arguments, config_dir(), multirun=True) is None, arguments
+        chosen = "logits_bce_with_logits_pos_weight" if "hparams_search" in command else None
+        config = OmegaConf.create({"hydra": {"runtime": {"choices": {"setup": chosen}}}})
+        setup = [a for a in arguments if a.startswith(("setup=", "~setup"))]
+        if setup and setup[0] == "~setup":
+            config = OmegaConf.create({"hydra": {"runtime": {"choices": {"setup": None}}}})
+        check_swept_setups(config, _sweep(*(a for a in arguments if a != "~setup")))
+
+
+def _searches(tmp_path: Path, *arguments: str) -> None:
+    """``lossbench-train -m ARGUMENTS`` as an Optuna search of one tiny trial on its config's
+    data: not refused, its trial completed."""
+    folder = f"hydra.sweep.dir={tmp_path}/search{len(list(tmp_path.iterdir()))}"
+    tiny = ("hydra.sweeper.n_trials=1", "trainer.max_epochs=1", "logger=none", folder)
+    result = run_console("train", "-m", *arguments, *tiny, cwd=tmp_path)
+    assert "lossbench: refused" not in result.stderr, result.stderr[-2000:]
+    assert result.returncode == 0, result.stderr[-2000:]
+
+
+@pytest.mark.slow  # a search refused (its trials composed), three searches, a sweep: about 60 s
+def test_the_commands_a_key_beside_a_search_or_swept_setups_is_advised_train(
+    tmp_path: Path,
+) -> None:
+    pytest.importorskip("hydra_plugins.hydra_optuna_sweeper")
+    # what it advised before: a setup whose loss the search's params cannot compose with
+    before = _refused(
+        tmp_path, "-m", "hparams_search=optuna_pos_weight", "setup=logits_focal", "loss.gamma=2"
+    )
+    assert "Could not override 'loss.pos_weight_scale'" in before
+    without = shlex.split(_SEARCH_WITHOUT_POS_WEIGHT)
+    _searches(
+        tmp_path, "hparams_search=optuna_pos_weight", "setup=logits_focal", "loss.gamma=2", *without
+    )
+    _searches(
+        tmp_path,
+        "hparams_search=optuna_pos_weight",
+        "~setup",
+        "loss=focal",
+        "loss.gamma=2",
+        *without,
+    )
+    _trains(tmp_path, "setup=logits_focal", "loss.gamma=2")
+    # a loss beside a search's setup, which lacks the searched loss.gamma: the advised setup,
+    # searched without loss.gamma (before, the setup alone, refused by the search check)
+    _searches(tmp_path, "hparams_search=optuna_focal", "setup=logits_asl", *without)
+
+
+@pytest.mark.slow  # a refusal and a quick study of one setup (12 short jobs): about 40 s
+def test_a_key_beside_a_study_sweeping_setups_is_advised_its_setup_that_has_it(
+    tmp_path: Path,
+) -> None:
+    """``-m experiment=compare_binary loss.gamma=2`` was advised ``loss=focal loss.gamma=2``,
+    which the setup check refuses beside each setup the study sweeps: the study's setup whose
+    loss has the key, given on the command line (which replaces the study's sweep of setups)."""
+    study = ("experiment=compare_binary", "study=quick", "trainer.max_epochs=1", "logger=none")
+    line = _refused(tmp_path, "-m", *study, "loss.gamma=2")
+    assert "(e.g. setup=logits_focal loss.gamma=2: the 10 other swept setups lack it)" in line
+    assert "loss=focal loss.gamma=2" not in line
+    result = run_console(
+        "train",
+        "-m",
+        *study,
+        "setup=logits_focal",
+        "loss.gamma=2",
+        "hydra.sweep.dir=study",
+        cwd=tmp_path,
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert "0 refused, 0 failed)" in result.stderr, result.stderr[-2000:]
+
+
+def test_a_search_key_is_advised_only_options_with_the_command_lines_keys(tmp_path: Path) -> None:
+    """``-m hparams_search=optuna_focal setup=logits_asl loss.gamma_neg=1`` (the search tunes
+    loss.gamma, asl's loss lacks it) was advised ``setup=logits_focal``, which the key check
+    refuses beside loss.gamma_neg=1: no loss has both keys."""
+    pytest.importorskip("hydra_plugins.hydra_optuna_sweeper")
+    line = _refused(
+        tmp_path, "-m", "hparams_search=optuna_focal", "setup=logits_asl", "loss.gamma_neg=1"
+    )
+    assert (
+        "no loss has both gamma and gamma_neg (loss=focal lacks gamma_neg, which "
+        "loss.gamma_neg=1 sets)" in line
+    )
+    assert "setup=logits_focal" not in line

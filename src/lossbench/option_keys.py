@@ -55,7 +55,9 @@ from typing import Any
 import yaml
 
 from lossbench.config import SCHEMAS
+from lossbench.key_owners import options_with, unmet
 from lossbench.removals import absent_key_refusal, keep_null, removed_key, schema_key_refusal
+from lossbench.search_params import without_key
 from lossbench.setup_names import SETUP_GROUPS, choose_owner
 
 __all__ = [
@@ -388,11 +390,65 @@ def _one_value_sweep(path: str, value: str) -> str:
 class _SetupAdvice:
     """The setup a refused job chooses (None: none), the command line's overrides of the setup,
     head and loss, and the config folder: what an option's advice must keep to pass the setup
-    check (:func:`lossbench.setup_names.choose_owner`)."""
+    check (:func:`lossbench.setup_names.choose_owner`); ``swept``: the setups of the command
+    line's sweep of ``setup``, if any; ``needs``: the other keys of the group the advised
+    option must have, each with who sets it (:func:`_needed_keys`); ``search``: the search
+    config of the job and its ``hydra.sweeper.params``, where it has any; ``arguments``: the
+    command line's overrides."""
 
     setup: str | None
     given: list[str]
     configs: Path
+    swept: list[str] = dataclasses.field(default_factory=list)
+    needs: dict[str, str] = dataclasses.field(default_factory=dict)
+    search: tuple[str, dict[str, str]] | None = None
+    arguments: list[str] = dataclasses.field(default_factory=list)
+    multirun: bool = True
+
+
+def _search_params(job: Mapping[str, _Choice], configs: Path) -> tuple[str, dict[str, str]] | None:
+    """The search config a job chooses (``hparams_search=optuna_pos_weight``) and its
+    ``hydra.sweeper.params`` as its file gives them; None where it chooses none or has none.
+
+        >>> from lossbench.train import config_dir
+        >>> name, params = _search_params({"hparams_search": _Choice("optuna_focal", "")},
+        ...                               config_dir())
+        >>> name, params["loss.gamma"]
+        ('optuna_focal', 'interval(0.0, 5.0)')
+    """
+    choice = job.get("hparams_search")
+    if choice is None or not isinstance(choice.option, str):
+        return None
+    path = configs / "hparams_search" / f"{choice.option}.yaml"
+    if not path.is_file():
+        return None
+    sweeper = (_read(path).get("hydra") or {}).get("sweeper") or {}
+    params = sweeper.get("params") if isinstance(sweeper, dict) else None
+    if not isinstance(params, dict) or not params:
+        return None
+    return choice.option, {str(k): str(v) for k, v in params.items()}
+
+
+def _needed_keys(
+    path: str, parsed: Sequence[Any], search: tuple[str, dict[str, str]] | None
+) -> dict[str, str]:
+    """The keys of ``path``'s group, other than its own, that an option advised for ``path``
+    must have too, each with who sets it: the command line's other overrides of the group's
+    keys (``loss.gamma_neg=1 sets``), and the keys its search config tunes
+    (``hparams_search=optuna_pos_weight searches``)."""
+    group, key = path.split(".")[:2]
+    needs: dict[str, str] = {}
+    for override in parsed:
+        parts = override.key_or_group.split(".")
+        if parts[0] == group and len(parts) > 1 and parts[1] != key and _is_change(override):
+            needs.setdefault(parts[1], f"{override.input_line} sets")
+    if search is not None:
+        name, params = search
+        for searched in params:
+            parts = searched.split(".")
+            if parts[0] == group and len(parts) > 1 and parts[1] != key:
+                needs.setdefault(parts[1], f"hparams_search={name} searches")
+    return needs
 
 
 def _lacks(
@@ -409,15 +465,21 @@ def _lacks(
     ``advice``: the job's setup, for a fix that its setup check lets through."""
     group, key = path.split(".")[:2]
     option = str(choice.option)
-    owners = _owners(group, key)
+    needs = advice.needs if advice is not None else {}
+    owners = options_with(group, [key, *needs])
     value = argument.split("=", 1)[1]
     message = (
         f"{argument}: the {group} chosen, {group}={option} ({choice.source}), has no setting "
         f"{key!r}."
     )
     own = _or_its_own(option, _settings(group, option))
-    if not owners:
+    if not _owners(group, key):
         return f"{message} No option of {group} has it: remove it{own}"
+    unmet_needs = unmet(group, key, needs)
+    if unmet_needs is not None and advice is not None:
+        listed = ", ".join(f"{group}={o}" for o in _owners(group, key))
+        fix = f"{unmet_needs}: leave {argument} out{_without_searched(argument, advice)}"
+        return f"{message} {key} is a setting of {listed}, but {fix}{own}"
     listed = ", ".join(f"{group}={o}" for o in owners)
     if sweep:
         swept = [o for o in sweep if o in owners]
@@ -435,10 +497,46 @@ def _lacks(
             [advice.configs],
             given=advice.given,
             argument=argument,
+            swept=advice.swept,
+            swept_argument=argument if primary_has else _one_value_sweep(path, value),
         )
     else:
         fix = choose_owner(group, owners, None, [], argument=argument)
     return f"{message} {key} is a setting of {listed}: {fix}{own}"
+
+
+def _without_searched(argument: str, advice: _SetupAdvice) -> str:
+    """The end of the advice for ``argument`` (``loss.gamma=2``) where no option has its key and
+    every key its search tunes (``loss.pos_weight_scale``): the search without those keys, with
+    an option (or a setup's) that has the command line's keys (:func:`without_key`); empty
+    where no such key is a search's."""
+    if advice.search is None:
+        return ""
+    name, params = advice.search
+    path = argument.split("=", 1)[0]
+    group, key = path.split(".")[:2]
+    searched = {k for k, who in advice.needs.items() if who == f"hparams_search={name} searches"}
+    kept = {
+        k: v
+        for k, v in params.items()
+        if k.split(".", 1)[-1] not in searched or not k.startswith(f"{group}.")
+    }
+    own = [k for k in advice.needs if k not in searched]
+    owners = options_with(group, [key, *own])
+    if not searched or not owners:
+        return ""
+    lines = " ".join(without_key("", kept, advice.arguments))
+    fix = choose_owner(
+        group,
+        owners,
+        advice.setup,
+        [advice.configs],
+        given=advice.given,
+        argument=f"{argument} {lines}",
+    )
+    dropped = ", ".join(f"{group}.{k}" for k in sorted(searched))
+    run = "" if advice.multirun else " (a search: with -m)"
+    return f", or search without {dropped}{run}: {fix}"
 
 
 def _or_its_own(option: str, settings: Sequence[str]) -> str:
@@ -490,7 +588,17 @@ def _key_refusal(override: Any, parsed: Sequence[Any], configs: Path, multirun: 
                 for o in parsed
                 if o.key_or_group in ("setup", *SETUP_GROUPS) and _is_change(o)
             ]
-            advice = _SetupAdvice(setup if isinstance(setup, str) else None, given, configs)
+            search = _search_params(job, configs)
+            advice = _SetupAdvice(
+                setup if isinstance(setup, str) else None,
+                given,
+                configs,
+                swept=[v for v in line.swept["setup"][0] if v] if "setup" in line.swept else [],
+                needs=_needed_keys(path, parsed, search),
+                search=search,
+                arguments=[o.input_line for o in parsed],
+                multirun=multirun,
+            )
             return _lacks(argument, path, choice, sweep, primary_has, advice)
         jobs.append(choice.option)
     swept = _deciding(group, configs) & set(line.swept)
@@ -688,9 +796,10 @@ def _chosen_option(group: str, overrides: Sequence[str]) -> str | None:
     return chosen[-1] if chosen and chosen[-1].replace("_", "").isalnum() else None
 
 
-def _composed_setup(node: Any) -> tuple[str | None, list[Path]]:
+def _composed_setup(node: Any) -> tuple[str | None, list[Path], list[str]]:
     """The setup of the config Hydra was composing when it refused a key of ``node`` (its root's
-    ``setup``), and the config folders whose setups it reads; None where there is none."""
+    ``setup``), the config folders whose setups it reads, and the setups its sweeper sweeps
+    (``hydra.sweeper.params.setup``: a study's); None and empty where there are none."""
     from omegaconf import OmegaConf
 
     from lossbench.setup_names import setup_folders
@@ -701,9 +810,13 @@ def _composed_setup(node: Any) -> tuple[str | None, list[Path]]:
     try:
         setup = OmegaConf.select(root, "setup", default=None)
         folders = setup_folders(root)
+        swept = OmegaConf.select(root, "hydra.sweeper.params.setup", default=None)
     except Exception:  # an interpolation the partial config cannot resolve
-        return None, []
-    return (setup if isinstance(setup, str) else None), folders
+        return None, [], []
+    setups = [s.strip() for s in swept.split(",")] if isinstance(swept, str) else []
+    if not all(re.fullmatch(r"\w+", s) for s in setups):
+        setups = []  # choice(...), an interpolation: not a plain list of setups
+    return (setup if isinstance(setup, str) else None), folders, setups
 
 
 def composition_refusal(
@@ -757,12 +870,27 @@ def composition_refusal(
     )
     if owners:
         listed = ", ".join(f"{group}={o}" for o in owners)
-        setup, folders = _composed_setup(node)
+        setup, folders, swept = _composed_setup(node)
         given = [
             a for a in overrides if a.split("=", 1)[0] in ("setup", *SETUP_GROUPS) and "=" in a
         ]
-        fix = choose_owner(group, owners, setup, folders, given=given, argument=argument)
-        message += f" {key} is a setting of {listed}: {fix}"
+        if any(a.split("=", 1)[0] == "setup" for a in given):
+            swept = []  # the command line's setup replaces the sweeper's
+        needs = _needed_keys(path, _parsed(overrides) or [], None)
+        unmet_needs = unmet(group, key, needs)
+        if unmet_needs is not None:
+            message += f" {key} is a setting of {listed}, but {unmet_needs}: leave {argument} out"
+        else:
+            fix = choose_owner(
+                group,
+                options_with(group, [key, *needs]),
+                setup,
+                folders,
+                given=given,
+                argument=argument,
+                swept=swept,
+            )
+            message += f" {key} is a setting of {listed}: {fix}"
     else:
         message += " No option of lossbench's has it: remove it"
     message += _or_its_own(option if isinstance(option, str) else group, settings)

@@ -44,6 +44,7 @@ from typing import Any
 from omegaconf import DictConfig
 
 from lossbench.errors import ConfigError
+from lossbench.search_params import is_search, keys_set, without_key
 
 __all__ = ["check_ranges", "check_search", "is_search", "trial_overrides", "without_key"]
 
@@ -51,11 +52,6 @@ __all__ = ["check_ranges", "check_search", "is_search", "trial_overrides", "with
 _NOT_OVERRIDDEN = re.compile(r"Could not override '(?P<key>[^']+)'")
 #: Hydra's advice after it: to add the key with ``+``, which no part of the trial would read.
 _HYDRA_APPEND = re.compile(r" To append to your config use \+\S+?(?=\.? |\.?$)")
-
-
-def is_search(config: DictConfig) -> bool:
-    """Whether the multirun of ``config`` is an Optuna search (its sweeper's target)."""
-    return "optuna" in str(config.hydra.sweeper.get("_target_", "")).lower()
 
 
 def _middle(sweep: Any) -> str:
@@ -133,31 +129,6 @@ def _keys_searched(params: Mapping[str, str], arguments: Sequence[str]) -> list[
     return [key for key, override in last.items() if override.is_sweep_override()]
 
 
-def _keys(lines: Sequence[str]) -> set[str]:
-    """The keys ``lines`` (overrides) set, as Hydra's sweepers match them."""
-    from lossbench.override_grammar import override_parser
-
-    return {o.key_or_group for o in override_parser().parse_overrides(list(lines))}
-
-
-def without_key(
-    key: str, params: Mapping[str, str], arguments: Sequence[str], instead: str | None = None
-) -> list[str]:
-    """The overrides that search ``params`` (``hydra.sweeper.params``) without ``key``: the
-    params emptied, ``hydra.sweeper.params=null``, then each other key of ``params`` as an
-    override of its own (left out where the command line, ``arguments``, sets it already), and
-    ``instead``, an override to search in ``key``'s place; each quoted for the shell.
-
-        >>> params = {"optimizer.lr": "tag(log, interval(1e-4, 3e-2))", "loss.gamma": "0,1"}
-        >>> print(" ".join(without_key("loss.gamma", params, [], "loss.gamma_neg=0,1")))
-        hydra.sweeper.params=null 'optimizer.lr=tag(log, interval(1e-4, 3e-2))' loss.gamma_neg=0,1
-    """
-    given = _keys(arguments)
-    kept = [f"{k}={v}" for k, v in params.items() if k != key and k not in given]
-    lines = ["hydra.sweeper.params=null", *kept, *([instead] if instead else [])]
-    return [shlex.quote(line) for line in lines]
-
-
 def _option(group: str, trial: Sequence[str], config: DictConfig) -> str | None:
     """The option of ``group`` a trial of ``trial``'s overrides composes: the last one the
     overrides choose, else the one the search's config chose."""
@@ -180,14 +151,6 @@ def _settings(group: str, option: str | None) -> list[str] | None:
     return [f.name for f in dataclasses.fields(schema) if f.name != "name"]
 
 
-def _owners(group: str, name: str) -> list[str]:
-    """The options of ``group`` that have the setting ``name``."""
-    from lossbench.config import SCHEMAS
-
-    options = SCHEMAS.get(group, {})
-    return sorted(o for o in options if name in (_settings(group, o) or []))
-
-
 def _lacked_key_fix(
     reason: str,
     params: Mapping[str, str],
@@ -200,7 +163,7 @@ def _lacked_key_fix(
     it; else what works in general."""
     found = _NOT_OVERRIDDEN.search(reason)
     key = found["key"] if found else ""
-    if "." not in key or key not in set(params) | _keys(arguments):
+    if "." not in key or key not in set(params) | keys_set(arguments):
         return (
             "Choose settings under which every searched key exists (loss.gamma exists with "
             "loss=focal but not with loss=asl), or search other keys: an override of a key's "
@@ -210,11 +173,17 @@ def _lacked_key_fix(
     group, _, name = key.partition(".")
     option = _option(group, trial, config)
     settings = _settings(group, option)
-    owners = [o for o in _owners(group, name) if o != option]
+    from lossbench.key_owners import options_with, unmet
+
+    needs = _needed_keys(group, name, params, arguments)
+    owners = [o for o in options_with(group, [name, *needs]) if o != option]
+    unmet_needs = unmet(group, name, needs)
     lacks = f"{key} is not a setting of {group}={option}" if option else f"{key} is not there"
     if settings:
         lacks += f" (its settings: {', '.join(settings)})"
     choose = _choose_owner(group, owners, trial, config)
+    if unmet_needs is not None:
+        lacks += f"; {unmet_needs}"
     if key not in params:  # the command line's own
         given = [a for a in arguments if a.lstrip("+").split("=", 1)[0] == key]
         leave = f"leave {shlex.quote(given[-1])} out" if given else f"leave {key} out"
@@ -235,6 +204,30 @@ def _lacked_key_fix(
         "-cd (README: Tuning with Optuna). Here, to keep the other keys"
         f"{searched}, add: {line}"
     )
+
+
+def _needed_keys(
+    group: str, name: str, params: Mapping[str, str], arguments: Sequence[str]
+) -> dict[str, str]:
+    """The keys of ``group`` other than ``name`` that an option advised for ``name`` must have
+    too, each with who sets it: the search's (``hydra.sweeper.params``) and the command line's
+    (``arguments``), so that the advised command's trials compose and pass the key check.
+
+    >>> _needed_keys("loss", "gamma", {"loss.gamma": "interval(0, 5)"}, ["loss.gamma_neg=1"])
+    {'gamma_neg': 'loss.gamma_neg=1 sets'}
+    """
+    from lossbench.override_grammar import override_parser
+
+    needs: dict[str, str] = {}
+    for override in override_parser().parse_overrides(list(arguments)):
+        parts = override.key_or_group.split(".")
+        if parts[0] == group and len(parts) > 1 and parts[1] != name:
+            needs.setdefault(parts[1], f"{override.input_line} sets")
+    for key in params:
+        parts = key.split(".")
+        if parts[0] == group and len(parts) > 1 and parts[1] != name:
+            needs.setdefault(parts[1], "hydra.sweeper.params searches")
+    return needs
 
 
 def _choose_owner(

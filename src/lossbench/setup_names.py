@@ -152,6 +152,8 @@ def choose_owner(
     *,
     given: Sequence[str] | None = None,
     argument: str | None = None,
+    swept: Sequence[str] = (),
+    swept_argument: str | None = None,
 ) -> str:
     """How to choose an option of ``group`` among ``owners`` (those that have a key) that the
     setup check lets through: beside a setup (``setup=logits_asl``, which chooses the head and
@@ -163,6 +165,14 @@ def choose_owner(
     ``argument``, the options are named (a search's advice); with it (``loss.gamma=2``), whole
     commands that pass: where the setup was given on the command line, the setups in its place
     and its ``setup=`` dropped, else ``~setup`` (the setup of an experiment or search config).
+    ``swept``: the setups of the command line's sweep of ``setup`` (``-m
+    setup=logits_focal,logits_asl``), advised as a sweep (:func:`_swept_owners`), with
+    ``swept_argument`` for ``argument`` where the sweep names several setups (a sweep of one
+    value, where the config a multirun composes first lacks the key).
+
+    ``owners`` must have every key the advised command needs (the command line's other keys of
+    ``group``, and those a search tunes: :func:`lossbench.key_owners.options_with`), so that
+    the command advised passes every check.
 
         >>> from lossbench.config_folders import config_dir
         >>> choose_owner("loss", ["focal"], None, [config_dir()], argument="loss.gamma=2")
@@ -178,6 +188,9 @@ and choose it (e.g. ~setup loss=focal loss.gamma=2)
     else:
         one = "it" if len(owners) == 1 else "one"
         plain = f"choose {one} (e.g. {group}={owners[0]} {argument})"
+    if group in SETUP_GROUPS and owners and argument is not None and len(swept) > 1:
+        keyed = swept_argument or argument
+        return _swept_owners(group, owners, swept, folders, list(given or []), argument, keyed)
     if group not in SETUP_GROUPS or setup in (None, "null", "None") or not owners:
         return plain
     choices = setup_choices(setup, folders) or {}
@@ -211,6 +224,78 @@ and choose it (e.g. ~setup loss=focal loss.gamma=2)
         f"choose a setup whose {group} has it{place} (e.g. setup={fitting[0]} {argument}"
         f"{others}), or {without}"
     )
+
+
+def _swept_owners(
+    group: str,
+    owners: Sequence[str],
+    swept: Sequence[str],
+    folders: Sequence[Path],
+    given: Sequence[str],
+    argument: str,
+    keyed: str,
+) -> str:
+    """:func:`choose_owner`'s advice for a key of ``group`` (``argument``) beside a sweep of
+    setups (``swept``, from the command line's ``given`` overrides), kept a sweep: the swept
+    setups whose option of ``group`` is one of ``owners``, naming those whose option is not;
+    where none is, the setups with an owner, keeping a swept setup's other choices (its head)
+    where any do. ``keyed``: ``argument`` as given beside several setups.
+
+        >>> print(_swept_owners("loss", ["focal"], ["logits_focal", "logits_asl"],
+        ...                     [config_dir()], ["setup=logits_focal,logits_asl"],
+        ...                     "loss.gamma=2", "loss.gamma=2"))
+        sweep only the setups whose loss has it in place of setup=logits_focal,logits_asl \
+(e.g. setup=logits_focal loss.gamma=2: the swept setup logits_asl has loss=asl, which lacks \
+it), or drop setup=logits_focal,logits_asl and choose it (e.g. loss=focal loss.gamma=2)
+    """
+    chosen = {name: setup_choices(name, folders) or {} for name in swept}
+    have = [name for name in swept if chosen[name].get(group) in owners]
+    lack = [name for name in swept if name not in have]
+    replaced = " ".join(shlex.quote(line) for line in given)
+    one = "it" if len(owners) == 1 else "one"
+    without = f"drop {replaced} and choose {one} (e.g. {group}={owners[0]} {argument})"
+    if not replaced:  # a config's sweeper sweeps the setups: setup= given replaces its sweep
+        replaced = "the setups its config sweeps (setup= given replaces them)"
+        without = ""
+    plural = len(lack) > 1
+    lacking = (
+        f"the swept setup{'s' if plural else ''} {', '.join(lack)} {'have' if plural else 'has'} "
+        f"{', '.join(f'{group}={chosen[name].get(group)}' for name in lack)}, which "
+        f"{'lack' if plural else 'lacks'} it"
+    )
+    if len(lack) > 3:  # a study's many setups
+        lacking = f"the {len(lack)} other swept setups lack it"
+    without = f", or {without}" if without else ""
+    if have:
+        return (
+            f"sweep only the setups whose {group} has it in place of {replaced} (e.g. "
+            f"{_setups_line(have, argument, keyed)}: {lacking}){without}"
+        )
+    fitting: list[str] = []
+    for name in swept:  # a swept setup's other choices (its head) kept where a setup does
+        kept = {g: o for g, o in chosen[name].items() if g != group}
+        for owner in owners:
+            fitting += [s for s in setups_with({**kept, group: owner}, folders) if s not in fitting]
+    if not fitting:
+        for owner in owners:
+            fitting += [s for s in setups_with({group: owner}, folders) if s not in fitting]
+    if not fitting:
+        return f"no swept setup's {group} has it ({lacking}), nor any setup's{without}"
+    return (
+        f"no swept setup's {group} has it ({lacking}): sweep the setups whose {group} has it "
+        f"in place of {replaced} (e.g. {_setups_line(fitting, argument, keyed)}){without}"
+    )
+
+
+def _setups_line(setups: Sequence[str], argument: str, keyed: str) -> str:
+    """The command that sweeps ``setups`` with ``argument`` (``keyed`` beside several).
+
+    >>> _setups_line(["logits_focal"], "loss.gamma=2", "loss.gamma=choice(2)")
+    'setup=logits_focal loss.gamma=2'
+    """
+    if len(setups) == 1:
+        return f"setup={setups[0]} {argument}"
+    return f"-m {_swept_line('setup', setups, False)} {keyed}"
 
 
 def setup_refusal(
@@ -420,6 +505,42 @@ def _sweep_advice(setups: Sequence[str], last: dict[str, Any], folders: Sequence
     )
 
 
+def _searched_keys_lacked(config: DictConfig, last: dict[str, Any]) -> str:
+    """The end of a sweep's advice where it is an Optuna search (``hparams_search=optuna_focal
+    loss=asl``) and a head or loss it gives (``last``: its overrides by group) lacks a key the
+    search's ``hydra.sweeper.params`` tune (asl has no ``gamma``): the advised setups would
+    choose that option too, and the search check refuse them, so the search without those
+    keys (:func:`lossbench.search_params.without_key`); empty where none is lacked."""
+    from lossbench.key_owners import options_with
+    from lossbench.search_params import is_search, without_key
+
+    try:
+        if not is_search(config):
+            return ""
+        node = config.hydra.sweeper.get("params")
+        params = OmegaConf.to_container(node, resolve=False) if node is not None else {}
+        arguments = [str(a) for a in config.hydra.overrides.task]
+    except Exception:  # a config without Hydra's node, or one it cannot resolve
+        return ""
+    lacked: dict[str, list[str]] = {}
+    for key in params if isinstance(params, dict) else {}:
+        group, _, name = str(key).partition(".")
+        override = last.get(group)
+        options = _chosen(override) if override is not None else None
+        for option in options or []:
+            if name and "." not in name and option not in options_with(group, [name]):
+                lacked.setdefault(str(key), []).append(f"{group}={option}")
+    if not lacked:
+        return ""
+    kept = {str(k): str(v) for k, v in params.items() if str(k) not in lacked}
+    lines = " ".join(without_key("", kept, arguments))
+    which = "; ".join(f"{', '.join(options)} has no {key}" for key, options in lacked.items())
+    return (
+        f"; and as {which}, which the search tunes (hydra.sweeper.params), search without "
+        f"{', '.join(lacked)} there too, adding: {lines}"
+    )
+
+
 def check_swept_setups(config: DictConfig, overrides: Sequence[Any]) -> None:
     """Refuse a multirun one of whose jobs pairs a setup with a head or loss not its own
     (``-m setup=logits_focal loss=focal,poly``; a search's ``choice(focal,poly)``), before any
@@ -454,6 +575,7 @@ def check_swept_setups(config: DictConfig, overrides: Sequence[Any]) -> None:
             options = _chosen(override) if override is not None else None
             for option in options or []:
                 advice = _sweep_advice(setups, last, folders)
+                advice += _searched_keys_lacked(config, last)
                 message = setup_refusal(setup, choices, {group: option}, folders, advice)
                 if message is None:
                     continue

@@ -1,0 +1,48 @@
+"""A search's ``hydra.sweeper.params`` and the overrides that search without some of them.
+
+The keys of ``hydra.sweeper.params`` hold dots (``loss.gamma``), so no override names one of
+them; the sweeper reads the command line's overrides as it reads its params, the command
+line's winning for the same key. So a search leaves keys out by emptying the params,
+``hydra.sweeper.params=null``, and giving each key still to search as an override of its own
+(:func:`without_key`). The search check (:mod:`lossbench.search_check`), the key check
+(:mod:`lossbench.option_keys`) and the setup check (:mod:`lossbench.setup_names`) advise it.
+"""
+
+from __future__ import annotations
+
+import shlex
+from collections.abc import Mapping, Sequence
+
+from omegaconf import DictConfig
+
+__all__ = ["is_search", "keys_set", "without_key"]
+
+
+def is_search(config: DictConfig) -> bool:
+    """Whether the multirun of ``config`` is an Optuna search (its sweeper's target)."""
+    return "optuna" in str(config.hydra.sweeper.get("_target_", "")).lower()
+
+
+def keys_set(lines: Sequence[str]) -> set[str]:
+    """The keys ``lines`` (overrides) set, as Hydra's sweepers match them."""
+    from lossbench.override_grammar import override_parser
+
+    return {o.key_or_group for o in override_parser().parse_overrides(list(lines))}
+
+
+def without_key(
+    key: str, params: Mapping[str, str], arguments: Sequence[str], instead: str | None = None
+) -> list[str]:
+    """The overrides that search ``params`` (``hydra.sweeper.params``) without ``key``: the
+    params emptied, ``hydra.sweeper.params=null``, then each other key of ``params`` as an
+    override of its own (left out where the command line, ``arguments``, sets it already), and
+    ``instead``, an override to search in ``key``'s place; each quoted for the shell.
+
+        >>> params = {"optimizer.lr": "tag(log, interval(1e-4, 3e-2))", "loss.gamma": "0,1"}
+        >>> print(" ".join(without_key("loss.gamma", params, [], "loss.gamma_neg=0,1")))
+        hydra.sweeper.params=null 'optimizer.lr=tag(log, interval(1e-4, 3e-2))' loss.gamma_neg=0,1
+    """
+    given = keys_set(arguments)
+    kept = [f"{k}={v}" for k, v in params.items() if k != key and k not in given]
+    lines = ["hydra.sweeper.params=null", *kept, *([instead] if instead else [])]
+    return [shlex.quote(line) for line in lines]
