@@ -87,6 +87,8 @@ def test_a_run_folder_of_a_sweeps_job_is_that_runs_and_a_new_one_is_not(tmp_path
     with pytest.raises(ValueError, match="lies inside the folder of a sweep"):
         check_run_folder(tmp_path / "1_job")
     check_sweep_folder(tmp_path)  # the same sweep run again in its folder
+    with pytest.raises(ValueError, match=r"a sweep .*, and this multirun is a search"):
+        check_sweep_folder(tmp_path, search=True)  # a search there is not the sweep run again
 
 
 def test_a_folder_of_other_tools_files_is_no_run(tmp_path):
@@ -136,6 +138,7 @@ def test_a_searchs_folder_is_refused_as_a_sweeps_and_the_search_goes_on_in_it(tm
         (("hydra.run.dir=se",), "hydra.run.dir=se is the folder of a search"),
         (("hydra.run.dir=se/mine",), "hydra.run.dir=se/mine lies inside the folder of a search"),
         (("-m", "seed=0,1", "hydra.sweep.dir=se/x"), "lies inside the folder of another search"),
+        (("-m", "seed=0,1", "hydra.sweep.dir=se"), "hydra.sweep.dir=se is the folder of a search"),
     ]
     for args, words in refusals:
         _refused(_train(tmp_path, *QUICK, *args), words, "Nothing was trained or written")
@@ -160,7 +163,9 @@ def test_a_searchs_folder_is_refused_as_a_sweeps_and_the_search_goes_on_in_it(tm
     with pytest.raises(ValueError, match="lies inside the folder of another search"):
         check_sweep_folder(folder / "x")
     check_run_folder(folder / "0")  # the trial's own folder: resumed there
-    check_sweep_folder(folder)  # the search run again in its folder
+    check_sweep_folder(folder, search=True)  # the search run again in its folder
+    with pytest.raises(ValueError, match=r"a search .*, and this multirun is a sweep"):
+        check_sweep_folder(folder)  # a plain sweep there is not the search run again
 
 
 def test_a_search_at_its_first_trial_is_known_and_a_folder_of_single_runs_is_not(tmp_path):

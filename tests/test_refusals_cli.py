@@ -1496,6 +1496,17 @@ CATALOGUE: list[Case] = [
             ["hydra.sweep.dir=se/inner lies inside the folder of another search",
              "would mix the two studies", "leave hydra.sweep.dir out"],
             SEARCH_FILES, unwanted=["study:"], fast=True),
+    # a study's own folder takes it run again, not a study of the other kind
+    refused("sweep-dir-is-a-search", "train", ("-m", "data=iris", *QUICK, "seed=0,1",
+            "hydra.sweep.dir=se"),
+            ["hydra.sweep.dir=se is the folder of a search (it holds 0/, a trial of a multirun), "
+             "and this multirun is a sweep, not that search run again",
+             "run its own command again with hydra.sweep.dir=se", "leave hydra.sweep.dir out"],
+            SEARCH_FILES, unwanted=["study:"], fast=True),
+    refused("search-dir-is-a-sweep", "train", (*SEARCH, "hydra.sweep.dir=sw"),
+            ["hydra.sweep.dir=sw is the folder of a sweep (it holds multirun.yaml), and this "
+             "multirun is a search, not that sweep run again", "the search's trials would sit"],
+            NESTED_FILES, unwanted=["study:"], fast=True),
     # a run written with hydra.output_subdir=meta: the run is its folder's, not its meta/'s
     refused("run-dir-holds-a-run-of-another-output-subdir", "train",
             ("data=iris", *QUICK, "hydra.run.dir=runs"),

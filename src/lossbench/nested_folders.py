@@ -271,32 +271,43 @@ def check_run_folder(run_dir: str | os.PathLike, output_subdir: str | None = HYD
             )
 
 
-def check_sweep_folder(sweep_dir: str | os.PathLike) -> None:
+def check_sweep_folder(sweep_dir: str | os.PathLike, *, search: bool = False) -> None:
     """Refuse a sweep whose folder ``sweep_dir`` (``hydra.sweep.dir``) is a run's folder, lies
     inside a run's folder (a single run's, or a job's of another sweep or search) or inside
-    another sweep's or search's folder. Its own folder holding its jobs (a sweep or a search
-    run again there skips the jobs that ended) is not refused.
+    another sweep's or search's folder, or is the folder of a study of the other kind (a
+    sweep's, for an Optuna search: ``search``; a search's, for a sweep). Its own folder
+    holding its jobs (a sweep or a search run again there skips the jobs that ended) is not
+    refused.
 
     Raises:
         NestedFolderError: what was given, which folder is in the way, why and the fix.
     """
     given = Path(sweep_dir)
     folder = _as_made(given)
+    this, own = _study("search" if search else "sweep")
     for above in (folder, *folder.parents):
         config = _run_config(above)
         if config is not None:
             where = "is" if above == folder else f"lies inside {above},"
             raise NestedFolderError(
                 f"hydra.sweep.dir={given} {where} the folder of a run (its {config.name}): the "
-                "sweep's jobs would sit among that run's files, and lossbench-report of the "
+                f"{this}'s {own} would sit among that run's files, and lossbench-report of the "
                 f"run's folder would mix them. {_SWEEP_FIX} {_NOTHING}"
             )
-        mark = _sweep_mark(above) if above != folder else None
-        if mark is not None:
-            noun, jobs = _study(mark[0])
+        mark = _sweep_mark(above)
+        if mark is None or (above == folder and mark[0] == this):
+            continue  # a study's own folder: run again there, it skips the jobs that ended
+        noun, jobs = _study(mark[0])
+        if above == folder:
             raise NestedFolderError(
-                f"hydra.sweep.dir={given} lies inside the folder of another {noun}, {above} "
-                f"({mark[1]}): the sweep's jobs would sit among that {noun}'s {jobs}, and "
-                f"lossbench-report of {above} would mix the two studies. {_SWEEP_FIX} "
-                f"{_NOTHING}"
+                f"hydra.sweep.dir={given} is the folder of a {noun} ({mark[1]}), and this "
+                f"multirun is a {this}, not that {noun} run again: the {this}'s {own} would "
+                f"sit among the {noun}'s {jobs}, and lossbench-report of {given} would mix the "
+                f"two studies. To continue the {noun}, run its own command again with "
+                f"hydra.sweep.dir={given}. {_SWEEP_FIX} {_NOTHING}"
             )
+        raise NestedFolderError(
+            f"hydra.sweep.dir={given} lies inside the folder of another {noun}, {above} "
+            f"({mark[1]}): the {this}'s {own} would sit among that {noun}'s {jobs}, and "
+            f"lossbench-report of {above} would mix the two studies. {_SWEEP_FIX} {_NOTHING}"
+        )
