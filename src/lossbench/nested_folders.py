@@ -6,8 +6,8 @@ A run's folder (``hydra.run.dir``: ``config.yaml``, ``metrics.json``, ``checkpoi
 ``multirun.yaml``) or an Optuna search's (``hparams_search=...``: a folder per trial, and no
 ``multirun.yaml``: known by its ``optimization_results.yaml``, lossbench's ``.progress/``
 markers of its trials, or its first trial's folder ``0/``, a multirun's job) are each one
-study's: ``lossbench-report <folder>``
-reads every ``metrics.json`` below the folders it is given. A run trained inside a sweep's
+study's: ``lossbench-report <folder>`` reads every ``metrics.json`` below the folders it is
+given. A run trained inside a sweep's
 folder, a sweep inside a run's folder (or inside another sweep's), or a run in a folder that
 holds other runs would mix their results into one report, and put one run's files among
 another's. :func:`check_run_folder` (a single run, from :func:`lossbench.train.preflight`) and
@@ -16,7 +16,8 @@ another's. :func:`check_run_folder` (a single run, from :func:`lossbench.train.p
 A sweep's own jobs are not single runs (Hydra puts each in the sweep's folder), and a single run
 in a folder of a sweep that already holds a run (a job's: ``hydra.run.dir=<sweep>/<job>
 ckpt_path=last`` resumes it) is that run's, so both train as before. A sweep or a search run
-again in its own folder skips its completed jobs, as before.
+again in its own folder skips its completed jobs, as before; a multirun of the other kind there
+(a plain sweep in a search's folder, a search in a sweep's) is refused.
 
 A run stopped before it wrote its ``config.yaml`` is known by the run config in its Hydra
 folder: the one the checked run's own ``hydra.output_subdir`` names, ``.hydra``, or any child
@@ -24,7 +25,8 @@ folder holding Hydra's three files (a run written with another ``hydra.output_su
 ``hydra.output_subdir=null`` Hydra writes no such folder, so until its ``config.yaml`` such a
 run's folder holds nothing to know it by.
 
-The walk is cheap: up from the folder, a few files looked at per level; down, only where the
+The walk is cheap: up from the folder, a few files looked at per level (and a first trial's
+``hydra.yaml`` where a ``0/`` is there); down, only where the
 folder exists, at most :data:`LEVELS_DOWN` levels and :data:`FOLDERS_DOWN` folders.
 
     >>> import tempfile
