@@ -242,6 +242,21 @@ NESTED_FILES = (
     ("run/config.yaml", RUN_CONFIG_TEXT),
     ("run/metrics.json", '{"status": "completed"}'),
 )
+#: An Optuna search's folder (``se``) while its first trial trains: no multirun.yaml (its
+#: sweeper writes none) nor optimization_results.yaml yet, only the trial's folder ``0/`` with
+#: Hydra's files of a multirun's job.
+SEARCH_FILES = (
+    ("se/0/.hydra/config.yaml", RUN_CONFIG_TEXT),
+    ("se/0/.hydra/hydra.yaml", "hydra:\n  run:\n    dir: x\n  mode: MULTIRUN\n"),
+    ("se/0/.hydra/overrides.yaml", "- optimizer.lr=0.001\n"),
+    ("se/0/config.yaml", RUN_CONFIG_TEXT),
+)
+#: A run stopped before its config.yaml, written with hydra.output_subdir=meta: only its meta/.
+META_RUN_FILES = (
+    ("runs/stopped/meta/config.yaml", RUN_CONFIG_TEXT),
+    ("runs/stopped/meta/hydra.yaml", "hydra:\n  mode: RUN\n"),
+    ("runs/stopped/meta/overrides.yaml", "[]\n"),
+)
 
 
 #: An Optuna search of focal loss's gamma with setup=logits_asl (loss=asl), which has no gamma:
@@ -1522,6 +1537,36 @@ CATALOGUE: list[Case] = [
             ["hydra.sweep.dir=sw/inner lies inside the folder of another sweep",
              "would mix the two studies", "leave hydra.sweep.dir out"],
             NESTED_FILES, unwanted=["study:"], fast=True),
+    # an Optuna search writes no multirun.yaml: its folder is known by its first trial's
+    refused("run-dir-is-a-search", "train", ("data=iris", *QUICK, "hydra.run.dir=se"),
+            ["hydra.run.dir=se is the folder of a search (it holds 0/, a trial of a multirun)",
+             "hydra.run.dir=<search>/<trial> ckpt_path=last", "leave hydra.run.dir out",
+             "Nothing was trained or written"], SEARCH_FILES, fast=True),
+    refused("run-dir-inside-a-search", "train", ("data=iris", *QUICK, "hydra.run.dir=se/mine"),
+            ["hydra.run.dir=se/mine lies inside the folder of a search",
+             "is none of its trials' folders", "hydra.run.dir=<new folder>"],
+            SEARCH_FILES, fast=True),
+    refused("sweep-dir-inside-a-search", "train", ("-m", "data=iris", *QUICK, "seed=0,1",
+            "hydra.sweep.dir=se/inner"),
+            ["hydra.sweep.dir=se/inner lies inside the folder of another search",
+             "would mix the two studies", "leave hydra.sweep.dir out"],
+            SEARCH_FILES, unwanted=["study:"], fast=True),
+    # a study's own folder takes it run again, not a study of the other kind
+    refused("sweep-dir-is-a-search", "train", ("-m", "data=iris", *QUICK, "seed=0,1",
+            "hydra.sweep.dir=se"),
+            ["hydra.sweep.dir=se is the folder of a search (it holds 0/, a trial of a multirun), "
+             "and this multirun is a sweep, not that search run again",
+             "run its own command again with hydra.sweep.dir=se", "leave hydra.sweep.dir out"],
+            SEARCH_FILES, unwanted=["study:"], fast=True),
+    refused("search-dir-is-a-sweep", "train", (*SEARCH, "hydra.sweep.dir=sw"),
+            ["hydra.sweep.dir=sw is the folder of a sweep (it holds multirun.yaml), and this "
+             "multirun is a search, not that sweep run again", "the search's trials would sit"],
+            NESTED_FILES, unwanted=["study:"], fast=True),
+    # a run written with hydra.output_subdir=meta: the run is its folder's, not its meta/'s
+    refused("run-dir-holds-a-run-of-another-output-subdir", "train",
+            ("data=iris", *QUICK, "hydra.run.dir=runs"),
+            ["hydra.run.dir=runs holds other runs (a run in ", "stopped)"],
+            META_RUN_FILES, unwanted=["meta)"], fast=True),
     refused("hydra-sweep-subdir-empty", "train", ("-m", *QUICK, "hydra.sweep.subdir=''", "seed=0,1"),
             ["hydra.sweep.subdir='' is empty", "every job of the study would train in the study's "
              "directory itself", "'hydra.sweep.subdir=${hydra.job.num}'"],

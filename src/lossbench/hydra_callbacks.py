@@ -38,6 +38,7 @@ class ValidateBeforeRun(Callback):
         from lossbench.interrupts import STUDY_FOLDER
         from lossbench.nested_folders import check_sweep_folder
         from lossbench.ray_cluster import check_ray_cluster
+        from lossbench.search_check import is_search
         from lossbench.setup_names import check_swept_setups
         from lossbench.sweep_directories import check_shared_job_directories
         from lossbench.sweep_values import check_swept_values
@@ -48,7 +49,9 @@ class ValidateBeforeRun(Callback):
         # process left set (a test suite, a notebook)
         with refusing(), hydra_config_unset():
             check_sweep_directory(job_directory(config, "hydra.sweep.dir"))
-            check_sweep_folder(job_directory(config, "hydra.sweep.dir"))  # not in a run's
+            check_sweep_folder(  # not in a run's, nor a study's of the other kind
+                job_directory(config, "hydra.sweep.dir"), search=is_search(config)
+            )
             check_job_directory(config.hydra)
             check_sweep_settings(config.hydra)
             check_optimized_metric(config)

@@ -95,6 +95,7 @@ from lossbench.override_types import HYDRA, refuse_wrong_types
 from lossbench.primary_config import refuse_missing_groups
 from lossbench.ray_cluster import checked_address
 from lossbench.record import (
+    HYDRA_SUBDIR,
     RunExistsError,
     ended,
     read_record,
@@ -150,7 +151,9 @@ def preflight(cfg: DictConfig, output_dir: str | Path) -> str:
         UserInputError: the first problem found, with what was given, why and the fix.
     """
     _check_run_directory(Path(output_dir))
-    check_run_folder(Path(output_dir))  # not a sweep's folder, nor inside one, nor above runs
+    # not a sweep's or search's folder, nor inside one, nor above runs; its own Hydra folder
+    subdir = OmegaConf.select(cfg, "hydra.output_subdir", default=HYDRA_SUBDIR)
+    check_run_folder(Path(output_dir), None if subdir is None else str(subdir))
     refuse_completed(Path(output_dir))
     refuse_foreign_config(Path(output_dir))
     refuse_replaced_files(cfg, Path(output_dir))
