@@ -237,3 +237,32 @@ def test_a_single_run_over_a_model_checkpoints_files_is_refused(make_cfg, tmp_pa
     (run / "logs" / "checkpoints" / "epoch=0-step=3.ckpt").write_bytes(b"")
     with pytest.raises(ConfigError, match=r"add ckpt_path=\S*epoch=0-step=3.ckpt"):
         check_unfinished_run(make_cfg(*IN_THE_LOGGERS_FOLDER), run)
+
+
+#: The dirpaths :func:`counted_checkpoint` was called with, one per call.
+FACTORY_CALLS: list[str] = []
+
+
+def counted_checkpoint(dirpath: str, monitor: str):
+    """A factory of a ModelCheckpoint (unannotated) that records each call."""
+    from lightning.pytorch.callbacks import ModelCheckpoint
+
+    FACTORY_CALLS.append(dirpath)
+    return ModelCheckpoint(dirpath=dirpath, monitor=monitor)
+
+
+def test_a_factory_of_a_model_checkpoint_is_built_once(make_cfg, tmp_path, monkeypatch):
+    """A function that returns a ModelCheckpoint, given a relative dirpath: called once, with
+    the dirpath in the run's folder."""
+    monkeypatch.chdir(tmp_path)
+    FACTORY_CALLS.clear()
+    cfg = make_cfg(
+        f"+callbacks.mc._target_={__name__}.counted_checkpoint",
+        "+callbacks.mc.dirpath=ckpts",
+        "+callbacks.mc.monitor=val/nll",
+        "paths.run_dir=runs/r",
+    )
+    built = build_callbacks(cfg, progress_bar=False, model_summary=False)
+    assert FACTORY_CALLS == ["runs/r/ckpts"]
+    [mc] = [c for c in built if c.__class__.__name__ == "ModelCheckpoint"]
+    assert mc.dirpath == os.path.realpath("runs/r/ckpts")
