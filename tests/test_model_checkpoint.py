@@ -239,6 +239,63 @@ def test_a_single_run_over_a_model_checkpoints_files_is_refused(make_cfg, tmp_pa
         check_unfinished_run(make_cfg(*IN_THE_LOGGERS_FOLDER), run)
 
 
+def shared_dirpath(folder: Path) -> tuple[str, ...]:
+    """MODEL_CHECKPOINT with an absolute dirpath, ``folder``, that several runs may share."""
+    return (*MODEL_CHECKPOINT[:-1], f"+callbacks.mc.dirpath={folder}")
+
+
+def test_ckpt_path_last_in_a_shared_dirpath_resumes_the_runs_own(make_cfg, tmp_path, monkeypatch):
+    """Two runs of the same settings write one absolute dirpath: the first trains 3 epochs
+    (last.ckpt), the second 2 (Lightning names its last-v1.ckpt) and is stopped before its
+    record. ckpt_path=last of the second resumes its own last-v1.ckpt, not the first run's,
+    which has trained further."""
+    monkeypatch.chdir(tmp_path)
+    shared = tmp_path / "shared"
+    first, second = tmp_path / "first", tmp_path / "second"
+    train(make_cfg(*shared_dirpath(shared), "trainer.max_epochs=3"), first)
+    train(make_cfg(*shared_dirpath(shared), "trainer.max_epochs=2"), second)
+    assert load_checkpoint(shared / "last.ckpt")["epoch"] == 2  # the first run's
+    own = shared / "last-v1.ckpt"
+    assert load_checkpoint(own)["epoch"] == 1
+    (second / "metrics.json").unlink()  # what a killed run leaves: no record
+
+    cfg = make_cfg(*shared_dirpath(shared), "trainer.max_epochs=3", "ckpt_path=last")
+    assert resume_path("last", second, checkpoint_dirpaths(cfg, second)) == own
+    resumed = train(cfg, second)
+    assert resumed["status"] == "completed"
+    assert resumed["resumed_from"] == str(own)
+    assert resumed["epochs"] == 3 and len(resumed["history"]["val/nll"]) == 3
+
+
+@pytest.mark.slow
+def test_ckpt_path_last_over_only_other_runs_checkpoints_is_refused(make_cfg, tmp_path):
+    """lossbench-train ckpt_path=last in a new run folder whose ModelCheckpoint's absolute
+    dirpath holds only another run's last.ckpt: refused (exit 2, no traceback), naming the
+    file and its run, and the fixes; nothing is trained."""
+    shared, other, run = tmp_path / "shared", tmp_path / "other", tmp_path / "run"
+    train(make_cfg(*shared_dirpath(shared), "trainer.max_epochs=2"), other)
+    before = sorted(p.name for p in shared.iterdir())
+    result = run_module(
+        "lossbench.train",
+        *shared_dirpath(shared),
+        "trainer.max_epochs=3",
+        "logger=none",
+        "ckpt_path=last",
+        f"hydra.run.dir={run}",
+        cwd=tmp_path,
+    )
+    assert result.returncode == 2, result.stderr[-3000:]
+    assert "Traceback" not in result.stderr
+    message = " ".join(result.stderr.split())
+    assert "has no last checkpoint of its own" in message
+    assert f"callbacks.mc's dirpath {shared.resolve()}" in message
+    assert f"last.ckpt (written by the run in {other})" in message
+    assert "ckpt_path=<file>" in message and "+callbacks.mc.dirpath=ckpts" in message
+    assert "${hydra:runtime.output_dir}" in message
+    assert sorted(p.name for p in shared.iterdir()) == before
+    assert not (run / "metrics.json").exists()
+
+
 #: The dirpaths :func:`counted_checkpoint` was called with, one per call.
 FACTORY_CALLS: list[str] = []
 
