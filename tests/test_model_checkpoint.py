@@ -296,6 +296,32 @@ def test_ckpt_path_last_over_only_other_runs_checkpoints_is_refused(make_cfg, tm
     assert not (run / "metrics.json").exists()
 
 
+def test_a_resumed_run_sets_aside_a_model_checkpoints_later_epochs(make_cfg, tmp_path, monkeypatch):
+    """A run that reached epoch 3 (every epoch kept, save_top_k=-1), resumed from its epoch-1
+    file: its ModelCheckpoint's files of epochs 2 and 3 (last.ckpt included) go to
+    <run>/ckpts-earlier/; the resumed run writes its own epoch 2 and last.ckpt (no -v1 files
+    beside stale ones), and ckpt_path=last then takes the resumed run's last.ckpt."""
+    monkeypatch.chdir(tmp_path)
+    run = tmp_path / "run"
+    every = (*MODEL_CHECKPOINT, "+callbacks.mc.save_top_k=-1")
+    train(make_cfg(*every, "trainer.max_epochs=4"), run)
+    (run / "metrics.json").unlink()
+    files = {load_checkpoint(p)["epoch"]: p.name for p in (run / "ckpts").glob("epoch=*.ckpt")}
+    assert sorted(files) == [0, 1, 2, 3]
+    earlier_last = (run / "ckpts" / "last.ckpt").read_bytes()
+
+    resume = run / "ckpts" / files[1]
+    resumed = train(make_cfg(*every, "trainer.max_epochs=3", f"ckpt_path='{resume}'"), run)
+    assert resumed["status"] == "completed" and resumed["epochs"] == 3
+    aside = run / "ckpts-earlier"
+    assert sorted(p.name for p in aside.iterdir()) == sorted([files[2], files[3], "last.ckpt"])
+    assert (aside / "last.ckpt").read_bytes() == earlier_last
+    kept = sorted(p.name for p in (run / "ckpts").iterdir())
+    assert kept == sorted([files[0], files[1], files[2], "last.ckpt"]), kept
+    assert load_checkpoint(run / "ckpts" / "last.ckpt")["epoch"] == 2
+    assert resume_path("last", run, {"mc": run / "ckpts"}) == run / "ckpts" / "last.ckpt"
+
+
 #: The dirpaths :func:`counted_checkpoint` was called with, one per call.
 FACTORY_CALLS: list[str] = []
 
