@@ -237,3 +237,115 @@ def test_a_single_run_over_a_model_checkpoints_files_is_refused(make_cfg, tmp_pa
     (run / "logs" / "checkpoints" / "epoch=0-step=3.ckpt").write_bytes(b"")
     with pytest.raises(ConfigError, match=r"add ckpt_path=\S*epoch=0-step=3.ckpt"):
         check_unfinished_run(make_cfg(*IN_THE_LOGGERS_FOLDER), run)
+
+
+def shared_dirpath(folder: Path) -> tuple[str, ...]:
+    """MODEL_CHECKPOINT with an absolute dirpath, ``folder``, that several runs may share."""
+    return (*MODEL_CHECKPOINT[:-1], f"+callbacks.mc.dirpath={folder}")
+
+
+def test_ckpt_path_last_in_a_shared_dirpath_resumes_the_runs_own(make_cfg, tmp_path, monkeypatch):
+    """Two runs of the same settings write one absolute dirpath: the first trains 3 epochs
+    (last.ckpt), the second 2 (Lightning names its last-v1.ckpt) and is stopped before its
+    record. ckpt_path=last of the second resumes its own last-v1.ckpt, not the first run's,
+    which has trained further."""
+    monkeypatch.chdir(tmp_path)
+    shared = tmp_path / "shared"
+    first, second = tmp_path / "first", tmp_path / "second"
+    train(make_cfg(*shared_dirpath(shared), "trainer.max_epochs=3"), first)
+    train(make_cfg(*shared_dirpath(shared), "trainer.max_epochs=2"), second)
+    assert load_checkpoint(shared / "last.ckpt")["epoch"] == 2  # the first run's
+    own = shared / "last-v1.ckpt"
+    assert load_checkpoint(own)["epoch"] == 1
+    (second / "metrics.json").unlink()  # what a killed run leaves: no record
+
+    cfg = make_cfg(*shared_dirpath(shared), "trainer.max_epochs=3", "ckpt_path=last")
+    assert resume_path("last", second, checkpoint_dirpaths(cfg, second)) == own
+    resumed = train(cfg, second)
+    assert resumed["status"] == "completed"
+    assert resumed["resumed_from"] == str(own)
+    assert resumed["epochs"] == 3 and len(resumed["history"]["val/nll"]) == 3
+
+
+@pytest.mark.slow
+def test_ckpt_path_last_over_only_other_runs_checkpoints_is_refused(make_cfg, tmp_path):
+    """lossbench-train ckpt_path=last in a new run folder whose ModelCheckpoint's absolute
+    dirpath holds only another run's last.ckpt: refused (exit 2, no traceback), naming the
+    file and its run, and the fixes; nothing is trained."""
+    shared, other, run = tmp_path / "shared", tmp_path / "other", tmp_path / "run"
+    train(make_cfg(*shared_dirpath(shared), "trainer.max_epochs=2"), other)
+    before = sorted(p.name for p in shared.iterdir())
+    result = run_module(
+        "lossbench.train",
+        *shared_dirpath(shared),
+        "trainer.max_epochs=3",
+        "logger=none",
+        "ckpt_path=last",
+        f"hydra.run.dir={run}",
+        cwd=tmp_path,
+    )
+    assert result.returncode == 2, result.stderr[-3000:]
+    assert "Traceback" not in result.stderr
+    message = " ".join(result.stderr.split())
+    assert "has no last checkpoint of its own" in message
+    assert f"callbacks.mc's dirpath {shared.resolve()}" in message
+    assert f"last.ckpt (written by the run in {other})" in message
+    assert "ckpt_path=<file>" in message and "+callbacks.mc.dirpath=ckpts" in message
+    assert "${hydra:runtime.output_dir}" in message
+    assert sorted(p.name for p in shared.iterdir()) == before
+    assert not (run / "metrics.json").exists()
+
+
+def test_a_resumed_run_sets_aside_a_model_checkpoints_later_epochs(make_cfg, tmp_path, monkeypatch):
+    """A run that reached epoch 3 (every epoch kept, save_top_k=-1), resumed from its epoch-1
+    file: its ModelCheckpoint's files of epochs 2 and 3 (last.ckpt included) go to
+    <run>/ckpts-earlier/; the resumed run writes its own epoch 2 and last.ckpt (no -v1 files
+    beside stale ones), and ckpt_path=last then takes the resumed run's last.ckpt."""
+    monkeypatch.chdir(tmp_path)
+    run = tmp_path / "run"
+    every = (*MODEL_CHECKPOINT, "+callbacks.mc.save_top_k=-1")
+    train(make_cfg(*every, "trainer.max_epochs=4"), run)
+    (run / "metrics.json").unlink()
+    files = {load_checkpoint(p)["epoch"]: p.name for p in (run / "ckpts").glob("epoch=*.ckpt")}
+    assert sorted(files) == [0, 1, 2, 3]
+    earlier_last = (run / "ckpts" / "last.ckpt").read_bytes()
+
+    resume = run / "ckpts" / files[1]
+    resumed = train(make_cfg(*every, "trainer.max_epochs=3", f"ckpt_path='{resume}'"), run)
+    assert resumed["status"] == "completed" and resumed["epochs"] == 3
+    aside = run / "ckpts-earlier"
+    assert sorted(p.name for p in aside.iterdir()) == sorted([files[2], files[3], "last.ckpt"])
+    assert (aside / "last.ckpt").read_bytes() == earlier_last
+    kept = sorted(p.name for p in (run / "ckpts").iterdir())
+    assert kept == sorted([files[0], files[1], files[2], "last.ckpt"]), kept
+    assert load_checkpoint(run / "ckpts" / "last.ckpt")["epoch"] == 2
+    assert resume_path("last", run, {"mc": run / "ckpts"}) == run / "ckpts" / "last.ckpt"
+
+
+#: The dirpaths :func:`counted_checkpoint` was called with, one per call.
+FACTORY_CALLS: list[str] = []
+
+
+def counted_checkpoint(dirpath: str, monitor: str):
+    """A factory of a ModelCheckpoint (unannotated) that records each call."""
+    from lightning.pytorch.callbacks import ModelCheckpoint
+
+    FACTORY_CALLS.append(dirpath)
+    return ModelCheckpoint(dirpath=dirpath, monitor=monitor)
+
+
+def test_a_factory_of_a_model_checkpoint_is_built_once(make_cfg, tmp_path, monkeypatch):
+    """A function that returns a ModelCheckpoint, given a relative dirpath: called once, with
+    the dirpath in the run's folder."""
+    monkeypatch.chdir(tmp_path)
+    FACTORY_CALLS.clear()
+    cfg = make_cfg(
+        f"+callbacks.mc._target_={__name__}.counted_checkpoint",
+        "+callbacks.mc.dirpath=ckpts",
+        "+callbacks.mc.monitor=val/nll",
+        "paths.run_dir=runs/r",
+    )
+    built = build_callbacks(cfg, progress_bar=False, model_summary=False)
+    assert FACTORY_CALLS == ["runs/r/ckpts"]
+    [mc] = [c for c in built if c.__class__.__name__ == "ModelCheckpoint"]
+    assert mc.dirpath == os.path.realpath("runs/r/ckpts")

@@ -56,6 +56,7 @@ from lossbench.checkpoint_format import (
     history,
     unsupported_global,
 )
+from lossbench.checkpoint_owner import stored_run_dir, written_by
 from lossbench.errors import UserInputError
 from lossbench.output_files import resumed_run_dir
 from lossbench.schedulers import (
@@ -467,6 +468,10 @@ def resume_path(
     relative ``dirpath`` is in the run's folder), such as ``+callbacks.mc.save_last=true``
     writes.
 
+    In a folder outside ``output_dir`` (an absolute ``dirpath``, which the jobs of a sweep
+    may share) only a checkpoint this run wrote is taken: one whose stored config names
+    ``output_dir`` as its run's folder (:func:`lossbench.checkpoint_owner.written_by`).
+
     Where there are several (a run that trained with lossbench's checkpoints and was then
     resumed with a ``ModelCheckpoint`` in their place), the one that has trained furthest is
     taken: the highest epoch, then optimizer step, that it stores, then the newest file.
@@ -478,18 +483,22 @@ def resume_path(
     Raises:
         CheckpointError: ``ckpt_path=last`` but none of those folders holds a ``last.ckpt``
             (an interrupted ``checkpoint.write=at_end`` run leaves only its best checkpoint:
-            the message names it); or a ``last.ckpt`` among several cannot be read.
+            the message names it), or only a folder outside the run's holds one, written by
+            another run (the message names each file and its run); or a ``last.ckpt`` among
+            several cannot be read.
     """
     if ckpt_path is None:
         return None
     if ckpt_path != "last":
         return Path(ckpt_path).expanduser()
     last = Path(output_dir) / "checkpoints" / "last.ckpt"
-    candidates = _last_checkpoints(last, dirpaths or {})
+    candidates, foreign = _last_checkpoints(last, dirpaths or {}, Path(output_dir))
     if len(candidates) == 1:
         return candidates[0]
     if candidates:
         return max(candidates, key=_trained_so_far)
+    if foreign:
+        raise CheckpointError(_only_other_runs(foreign, Path(output_dir)))
     best = sorted(last.parent.glob("best-epoch*.ckpt"))
     if best:
         within = saved_within_epoch(best[-1])
@@ -529,21 +538,72 @@ def resume_path(
     )
 
 
-def _last_checkpoints(own: Path, dirpaths: Mapping[str, Path]) -> list[Path]:
+#: A last checkpoint in a checkpoint callback's folder outside the run's that ``ckpt_path=last``
+#: passed over: the callback's entry name, the file, and why it is not the run's.
+Foreign = tuple[str, Path, str]
+
+
+def _last_checkpoints(
+    own: Path, dirpaths: Mapping[str, Path], run_dir: Path
+) -> tuple[list[Path], list[Foreign]]:
     """The last checkpoints that ``ckpt_path=last`` may resume (:func:`resume_path`): ``own``
     (``<run>/checkpoints/last.ckpt``) where it exists, and in each folder of ``dirpaths`` the
     files Lightning's ``ModelCheckpoint`` names as its last (``last.ckpt``, ``last-v1.ckpt``
-    where a run started in a folder that held one), each once."""
+    where a run started in a folder that held one), each once; with the last checkpoints
+    passed over as other runs' (:data:`Foreign`).
+
+    A folder inside ``run_dir`` is the run's own. A folder outside it (an absolute
+    ``dirpath``, which every job of a sweep may share) holds other runs' files too: there only
+    a checkpoint this run wrote is taken, one whose stored config names ``run_dir`` as its
+    run's folder (:func:`lossbench.checkpoint_owner.written_by`)."""
     found: dict[Path, Path] = {}
+    foreign: list[Foreign] = []
     if own.is_file():
         found[own.resolve()] = own
-    for folder in dirpaths.values():
+    inside = run_dir.resolve()
+    for name, folder in dirpaths.items():
         if folder.resolve() == own.parent.resolve():
             continue  # lossbench's own folder: its last.ckpt alone, as before
+        shared = not folder.resolve().is_relative_to(inside)
         for path in sorted(folder.glob("last*.ckpt")):
-            if path.is_file():
-                found.setdefault(path.resolve(), path)
-    return list(found.values())
+            if not path.is_file() or path.resolve() in found:
+                continue
+            if shared:
+                try:
+                    checkpoint = load_checkpoint(path)
+                except CheckpointError:
+                    foreign.append((name, path, "it cannot be read"))
+                    continue
+                if not written_by(checkpoint, run_dir):
+                    stored = stored_run_dir(checkpoint)
+                    whose = (
+                        "it names no run folder"
+                        if stored is None
+                        else f"written by the run in {stored}"
+                    )
+                    foreign.append((name, path, whose))
+                    continue
+            found[path.resolve()] = path
+    return list(found.values()), foreign
+
+
+def _only_other_runs(foreign: list[Foreign], run_dir: Path) -> str:
+    """The refusal of ``ckpt_path=last`` where the only last checkpoints found are other runs'
+    (``foreign``), in a folder outside the run's folder ``run_dir``."""
+    folders = {name: path.parent.resolve() for name, path, _ in foreign}
+    where = _and([f"callbacks.{name}'s dirpath {folder}" for name, folder in folders.items()])
+    files = "; ".join(f"{path.name} ({why})" for _, path, why in foreign)
+    entry = foreign[0][0]
+    return (
+        f"ckpt_path=last: the run in {run_dir.resolve()} has no last checkpoint of its own to "
+        f"resume: {where} lies outside the run's folder and holds only other runs' last "
+        f"checkpoints ({files}). Several runs that share one dirpath "
+        "(the jobs of a sweep given the same absolute dirpath) write there, and another run's "
+        "checkpoint would continue its training as this run's. Give this run's checkpoint with "
+        "ckpt_path=<file>, or start it without ckpt_path; to keep each run's files apart, give "
+        f"a dirpath relative to the run's folder (+callbacks.{entry}.dirpath=ckpts) or "
+        f"+callbacks.{entry}.dirpath='${{hydra:runtime.output_dir}}/ckpts'."
+    )
 
 
 def _trained_so_far(path: Path) -> tuple[int, int, float]:

@@ -1064,8 +1064,10 @@ def checkpoint_dirpaths(cfg: DictConfig, run_dir: str | Path) -> dict[str, Path]
 def _build(
     group: str, name: str, node: DictConfig, base: type, *, run_dir: str | None = None
 ) -> Any:
-    """Build entry ``name`` of ``group``; a checkpoint callback's relative ``dirpath`` is read
-    from ``run_dir``, the run's folder (:func:`run_relative_dirpath`), where one is given."""
+    """Build entry ``name`` of ``group``, once; a checkpoint callback's relative ``dirpath`` is
+    read from ``run_dir``, the run's folder (:func:`run_relative_dirpath`), where one is given:
+    that of a ``ModelCheckpoint`` class, or of a function that may build one
+    (:func:`_may_build_model_checkpoint`)."""
     from hydra.utils import instantiate
 
     from lossbench.errors import ConfigError
@@ -1073,19 +1075,42 @@ def _build(
     spec = OmegaConf.to_container(node, resolve=True)
     dirpath = None if run_dir is None else run_relative_dirpath(node, run_dir)
     if dirpath is not None:  # Lightning makes a relative dirpath absolute from the cwd
-        cls, _ = locate(str(node["_target_"]), f"{group}.{name}._target_", group)
-        if isinstance(cls, type) and _is_model_checkpoint(cls):
-            spec["dirpath"], dirpath = dirpath, None  # type: ignore[index]
+        target, _ = locate(str(node["_target_"]), f"{group}.{name}._target_", group)
+        if _may_build_model_checkpoint(target):
+            spec["dirpath"] = dirpath  # type: ignore[index]
     obj = instantiate(spec, _convert_="all")
-    if dirpath is not None and _is_model_checkpoint(obj):  # a function that built one
-        spec["dirpath"] = dirpath  # type: ignore[index]
-        obj = instantiate(spec, _convert_="all")
     if obj is not None and not isinstance(obj, base):
         raise ConfigError(
             f"{group}.{name}._target_={node['_target_']!r} built a {type(obj).__name__}, not a "
             f"{base.__module__}.{base.__qualname__}; name a {base.__qualname__} class."
         )
     return obj
+
+
+def _may_build_model_checkpoint(target: Any) -> bool:
+    """Whether ``target`` (what an entry's ``_target_`` names) builds a ``ModelCheckpoint``:
+    a subclass of it, or a function (a factory, such as lossbench's own
+    ``lossbench.callbacks.run_checkpoint``) annotated to return one (or a subclass), or a class
+    it derives from (``Checkpoint``, ``Callback``), or not annotated. Such an entry's relative
+    ``dirpath`` is given in the run's folder before it is built, so that it is built once
+    (building it a second time would repeat whatever else it does).
+
+        >>> from lightning.pytorch.callbacks import EarlyStopping, ModelCheckpoint
+        >>> def factory(dirpath): ...
+        >>> def stopping(dirpath) -> EarlyStopping: ...
+        >>> [_may_build_model_checkpoint(t) for t in (ModelCheckpoint, factory, stopping)]
+        [True, True, False]
+    """
+    from lightning.pytorch.callbacks import ModelCheckpoint
+
+    if isinstance(target, type):
+        return _is_model_checkpoint(target)
+    if not callable(target):
+        return False
+    returned = _returned_classes(target)
+    return returned is None or any(
+        issubclass(r, ModelCheckpoint) or issubclass(ModelCheckpoint, r) for r in returned
+    )
 
 
 def build_callbacks(cfg: DictConfig, *, progress_bar: bool, model_summary: bool) -> list[Any]:

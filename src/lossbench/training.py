@@ -61,6 +61,7 @@ from lossbench.instantiators import (
     unloadable_state,
 )
 from lossbench.interrupts import fit_interrupts
+from lossbench.later_checkpoints import set_aside_later_callback_checkpoints
 from lossbench.lightning_internals import epochs_processed, open_wandb_run
 from lossbench.loggers import continue_logs, log_final_metrics
 from lossbench.messages import quiet_lightning
@@ -316,6 +317,26 @@ def _set_aside_earlier_attempt(cfg: DictConfig, output_dir: Path) -> None:
         log.info(said)
 
 
+def _set_aside_later_epochs(
+    cfg: DictConfig, output_dir: Path, resume: Path, epoch: int
+) -> list[Path]:
+    """A run resumed from ``resume``, a checkpoint of ``epoch`` in its own folder: the
+    checkpoints of later epochs leave ``checkpoints/``
+    (:func:`~lossbench.record.set_aside_later_checkpoints`: where ``resume`` lies there) and
+    the folders of its checkpoint callbacks inside the run's folder
+    (:func:`~lossbench.later_checkpoints.set_aside_later_callback_checkpoints`), since it
+    trains those epochs again. Nothing moves for a checkpoint of another folder (a new run
+    trained on from another's), nor in a folder outside the run's; return what moved."""
+    inside = output_dir.resolve()
+    moved = []
+    if resume.parent.resolve() == (output_dir / "checkpoints").resolve():
+        moved += set_aside_later_checkpoints(output_dir, epoch)
+    if resume.resolve().is_relative_to(inside):
+        folders = checkpoint_dirpaths(cfg, output_dir).values()
+        moved += set_aside_later_callback_checkpoints(output_dir, folders, epoch, resume)
+    return moved
+
+
 def fit_and_evaluate(
     cfg: DictConfig,
     output_dir: Path,
@@ -411,9 +432,8 @@ def _fit(
                 output_dir,
                 resumed_run_dir(resume),
             )
-            own = resume.parent.resolve() == (output_dir / "checkpoints").resolve()
-            if own and rank_zero_only.rank == 0:  # the resumed run writes those epochs again
-                for path in set_aside_later_checkpoints(output_dir, epoch):
+            if rank_zero_only.rank == 0:  # the resumed run writes those epochs again
+                for path in _set_aside_later_epochs(cfg, output_dir, resume, epoch):
                     log.info(
                         "%s holds an epoch after the one resumed (%d), written before the run "
                         "stopped: moved to %s",
