@@ -245,13 +245,19 @@ class VectorizedLauncher(Launcher):
         (``parsed``: its overrides, parsed) are set on its base's config in place, and only the
         job's part of it is resolved. A value for a key the base does not have (``loss.gamma``
         with ``loss=cross_entropy``) is refused by Hydra's composition, with its own message."""
+        from lossbench.interrupts import stops_held
+
         values = [(o.key_or_group, o.value()) for o in parsed if _plain_value(o)]
-        base = self._base(_rest(parsed), tuple(sorted({key for key, _ in values})))
-        task = [o for o in parsed if not o.is_hydra_override()]
-        if _absent(base.config, [key for key, _ in values]):
-            lines = [o.input_line for o in parsed]
-            self._compose_sweep_config(self.config, lines)
-        return base.job(values, [o.input_line for o in task], idx)
+        # a Ctrl-C or SIGTERM waits for the job's config to be whole: one that lands inside
+        # OmegaConf's assignment of a list leaves its nodes half set, and OmegaConf's cleanup
+        # then raises an AttributeError in the interrupt's place (a traceback, not the stop)
+        with stops_held():
+            base = self._base(_rest(parsed), tuple(sorted({key for key, _ in values})))
+            task = [o for o in parsed if not o.is_hydra_override()]
+            if _absent(base.config, [key for key, _ in values]):
+                lines = [o.input_line for o in parsed]
+                self._compose_sweep_config(self.config, lines)
+            return base.job(values, [o.input_line for o in task], idx)
 
     def launch(
         self,
