@@ -8,6 +8,7 @@ import signal
 import threading
 import time
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
@@ -70,3 +71,92 @@ def test_a_second_stop_ends_the_wait_for_the_workers_at_once(stuck):
     executor, future = stuck
     took = _wait(executor, future, grace=30, signals_at=(0.6,))
     assert 0.6 <= took < 3
+
+
+def _importing(busy: str, started: str) -> None:
+    """A worker that takes stop requests as lossbench's do (marking itself busy in ``busy``
+    while it trains a task) and is still importing when the study is stopped: its initializer
+    runs for 30 s, ``started`` written as it begins."""
+    from lossbench.worker_stops import take_stop_requests
+
+    take_stop_requests(busy)
+    Path(started).write_text("")
+    time.sleep(30)
+
+
+def _marks_in_task(busy: str) -> list[str]:
+    """A task that lists the marks of busy workers while it runs (in :func:`task_stops`)."""
+    from lossbench.worker_stops import take_stop_requests, task_stops
+
+    take_stop_requests(busy)
+    with task_stops():
+        return sorted(os.listdir(busy))
+
+
+@posix
+@pytest.mark.slow  # a worker process starts
+def test_a_stop_does_not_wait_for_workers_that_have_not_begun_a_task(tmp_path):
+    """Ctrl-C as a study starts: its workers import for seconds before their first task, with
+    nothing to keep; the stopped study does not wait that out (nor the grace)."""
+    from joblib.externals.loky import ProcessPoolExecutor
+
+    busy, started = tmp_path / "busy", tmp_path / "started"
+    busy.mkdir()
+    executor = ProcessPoolExecutor(
+        max_workers=1, initializer=_importing, initargs=(str(busy), str(started))
+    )
+    future = executor.submit(os.getpid)
+    try:
+        deadline = time.monotonic() + 60
+        while not (future.running() and started.exists()):  # in its initializer, its task
+            assert time.monotonic() < deadline, "the worker did not start"  # handed over
+            time.sleep(0.01)
+        start = time.monotonic()
+        ask_workers_to_stop(executor, [future], grace=20, busy=busy)
+        assert time.monotonic() - start < 3
+    finally:
+        kill_workers(executor)
+        end_executor(executor, kill=True)
+
+
+@posix
+@pytest.mark.slow  # a worker process starts
+def test_a_worker_is_marked_busy_while_it_trains_a_task(tmp_path):
+    from joblib.externals.loky import ProcessPoolExecutor
+
+    busy = tmp_path / "busy"
+    busy.mkdir()
+    executor = ProcessPoolExecutor(max_workers=1)
+    try:
+        pid = executor.submit(os.getpid).result()
+        assert executor.submit(_marks_in_task, str(busy)).result() == [str(pid)]
+        assert list(busy.iterdir()) == []  # unmarked as the task ended
+    finally:
+        kill_workers(executor)
+        end_executor(executor, kill=True)
+
+
+@posix
+@pytest.mark.slow  # a worker process starts
+def test_tasks_queued_behind_a_stopped_one_end_without_a_traceback(tmp_path, monkeypatch):
+    """The tasks handed over but not begun fail as loky shuts down: none is cancelled first,
+    on which loky's thread raised (``InvalidStateError``, a traceback under the command's
+    one line, and the end of the executor waited ~10 s)."""
+    from joblib.externals.loky import ProcessPoolExecutor
+
+    raised: list[BaseException | None] = []
+    monkeypatch.setattr(threading, "excepthook", lambda args: raised.append(args.exc_value))
+    busy = tmp_path / "busy"
+    busy.mkdir()
+    executor = ProcessPoolExecutor(max_workers=1)
+    executor.submit(os.getpid).result()  # started
+    futures = [executor.submit(time.sleep, 60) for _ in range(4)]  # one runs, three queued
+    while not futures[0].running():
+        time.sleep(0.01)
+    start = time.monotonic()
+    ask_workers_to_stop(executor, futures, grace=20, busy=busy)  # no worker marked busy
+    kill_workers(executor)
+    end_executor(executor, kill=True)
+    assert time.monotonic() - start < 5
+    assert all(future.done() for future in futures)
+    assert raised == []

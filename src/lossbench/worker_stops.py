@@ -9,7 +9,10 @@ interrupt that Ctrl-C raises in the launching process, so that a task in a worke
 it keeps there (a run alone its checkpoints, a vectorized group's members what
 :func:`lossbench.vectorized.run.keep_stopped` keeps, records of the members that had ended
 included), and ends with that exception, which its future holds. A task handed over later
-does not start.
+does not start. The wait is only for workers that train a task: each marks itself busy while
+it does (a file named by its process id in the pool's folder of marks, :func:`task_stops`), so
+that a stop while the workers still start (their imports take the first seconds of a study)
+does not wait out the grace for tasks handed over but not begun.
 
     >>> with task_stops():
     ...     pass
@@ -23,6 +26,7 @@ import signal
 import threading
 import time
 from collections.abc import Iterator, Sequence
+from pathlib import Path
 from typing import Any
 
 __all__ = ["STOP_GRACE_SECONDS", "ask_workers_to_stop", "take_stop_requests", "task_stops"]
@@ -44,6 +48,8 @@ _SAME_STOP_SECONDS = 0.25
 _STOP_ASKED: list[int] = []
 #: In a worker: whether it trains a task now (:func:`task_stops`).
 _IN_TASK: list[bool] = []
+#: In a worker: the pool's folder where it marks itself busy while it trains a task.
+_BUSY_FOLDER: list[Path] = []
 
 
 def _stop_task(signum: int, frame: Any) -> None:
@@ -59,9 +65,13 @@ def _stop_task(signum: int, frame: Any) -> None:
         raise Terminated()
 
 
-def take_stop_requests() -> None:
+def take_stop_requests(busy: str | os.PathLike | None = None) -> None:
     """In a worker process (main thread): take SIGTERM as a request to stop its task
-    (:func:`task_stops`). Ctrl-C stays ignored: it is the launching process's."""
+    (:func:`task_stops`). Ctrl-C stays ignored: it is the launching process's. ``busy``: the
+    pool's folder where the worker marks itself busy while it trains a task, which
+    :func:`ask_workers_to_stop` waits for."""
+    if busy is not None:
+        _BUSY_FOLDER[:] = [Path(busy)]
     signal.signal(signal.SIGTERM, _stop_task)
 
 
@@ -75,26 +85,42 @@ def task_stops() -> Iterator[None]:
 
     if _STOP_ASKED:
         raise Terminated()
+    mark = _BUSY_FOLDER[0] / str(os.getpid()) if _BUSY_FOLDER else None
+    if mark is not None:
+        mark.touch()
     _IN_TASK.append(True)
     try:
+        if _STOP_ASKED:  # asked between the check above and now: not taken as in a task
+            raise Terminated()
         yield
     finally:
         _IN_TASK.pop()
+        if mark is not None:
+            mark.unlink(missing_ok=True)
 
 
 def ask_workers_to_stop(
-    executor: Any, futures: Sequence[Any], grace: float = STOP_GRACE_SECONDS
+    executor: Any,
+    futures: Sequence[Any],
+    grace: float = STOP_GRACE_SECONDS,
+    busy: Path | None = None,
 ) -> None:
     """Ask the worker processes of the loky ``executor`` to stop their tasks (SIGTERM, which
     they take: :func:`take_stop_requests`) and wait for ``futures`` (the tasks handed over)
-    to end, at most ``grace`` seconds; tasks not started are cancelled. A second Ctrl-C or
-    SIGTERM meanwhile ends the wait at once (a repeat of the same signal within its first
-    0.25 s, GNU ``timeout``'s to the process group, is the same stop). The workers are left
-    running: the caller kills them (:func:`lossbench.worker_kills.kill_workers`)."""
+    to end, at most ``grace`` seconds. With ``busy`` (the
+    folder where the workers mark themselves busy, :func:`task_stops`), only while a worker
+    is marked: a task handed over to a worker that has not begun it (still importing as it
+    starts) has nothing to keep. A second Ctrl-C or SIGTERM meanwhile ends the wait at once
+    (a repeat of the same signal within its first 0.25 s, GNU ``timeout``'s to the process
+    group, is the same stop). The workers are left running: the caller kills them
+    (:func:`lossbench.worker_kills.kill_workers`)."""
     from concurrent.futures import FIRST_COMPLETED
     from concurrent.futures import wait as wait_for
 
-    running = [future for future in futures if not future.cancel()]
+    # not cancelled: loky then fails them as it shuts down, and its thread raised on a
+    # cancelled one (InvalidStateError, a traceback, and the executor's end waited ~10 s); a
+    # task a worker takes after the stop ends at once (task_stops)
+    running = [future for future in futures if not future.done()]
     processes = getattr(executor, "_processes", None) or {}
     for process in list(processes.values()):
         if process.pid is not None:
@@ -111,8 +137,14 @@ def ask_workers_to_stop(
     def cut_short() -> bool:  # a second stop, not the first one's repeat
         return len(arrived) > 1 or any(t > _SAME_STOP_SECONDS for t in arrived)
 
+    def training() -> bool:  # a worker trains a task (without marks: the futures say)
+        try:
+            return busy is None or any(busy.iterdir())
+        except OSError:
+            return False
+
     with _stops_taken(second):
-        while not cut_short():
+        while not cut_short() and training():
             left = start + grace - time.monotonic()
             if left <= 0:
                 return

@@ -298,7 +298,11 @@ def set_console_logging(console: Mapping[str, Any]) -> None:
         logging.getLogger(name).setLevel(level)
 
 
-def prepare_worker(parent: int | None = None, console: Mapping[str, Any] | None = None) -> None:
+def prepare_worker(
+    parent: int | None = None,
+    console: Mapping[str, Any] | None = None,
+    busy: str | None = None,
+) -> None:
     """Start a worker process: log to the console as the launching process does (``console``,
     its :func:`console_logging`: each job's "completed: ..." line, the notices and errors, in
     the same format whatever the number of workers; dropped once the command's reader has
@@ -350,7 +354,7 @@ def prepare_worker(parent: int | None = None, console: Mapping[str, Any] | None 
     if parent is not None:
         end_with_parent(parent)
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-    take_stop_requests()  # SIGTERM: the launching process asks its task to stop
+    take_stop_requests(busy)  # SIGTERM: the launching process asks its task to stop
     warnings.formatwarning = format_warning  # type: ignore[assignment]  # as the command's
     keep_freed_memory()  # a worker's steps reuse the memory of the last ones
     with collection_paused(freeze=True):
@@ -433,16 +437,21 @@ class TaskPool:
         self._reported: set[int] = set()  # positions that wait() has returned
         self._pending: list[tuple[Sequence[int], Any]] = []
         self._executor = None
+        self._busy: Path | None = None
         if self.workers > 1:
+            import tempfile
+
             from joblib.externals.loky import ProcessPoolExecutor
 
             from lossbench.worker_kills import use_own_kills
 
             use_own_kills()  # its thread kills the workers without starting pgrep
+            # where a worker marks itself busy while it trains a task (kill() waits for those)
+            self._busy = Path(tempfile.mkdtemp(prefix="lossbench-workers-"))
             self._executor = ProcessPoolExecutor(
                 max_workers=self.workers,
                 initializer=prepare_worker,
-                initargs=(os.getpid(), console_logging()),
+                initargs=(os.getpid(), console_logging(), str(self._busy)),
             )
 
     def submit(
@@ -492,6 +501,15 @@ class TaskPool:
             from lossbench.worker_kills import end_executor
 
             end_executor(executor, kill=False)
+        self._remove_marks()
+
+    def _remove_marks(self) -> None:
+        """Remove the folder where the workers marked themselves busy, once they have ended."""
+        if self._busy is not None:
+            import shutil
+
+            shutil.rmtree(self._busy, ignore_errors=True)
+            self._busy = None
 
     def kill(self) -> None:
         """Stop (an interrupted sweep): tasks not started are dropped; the worker processes
@@ -510,13 +528,14 @@ class TaskPool:
         from lossbench.worker_stops import ask_workers_to_stop
 
         # a second Ctrl-C or SIGTERM while they stop ends the wait: they are killed at once
-        ask_workers_to_stop(executor, [future for _, future in pending])
+        ask_workers_to_stop(executor, [future for _, future in pending], busy=self._busy)
         # killed here: a second Ctrl-C (timeout -s INT signals this process, then its group)
         # changes nothing while they are (lossbench.worker_kills); its futures fail, and its
         # threads end before the command says it stopped (end_executor)
         with stops_ignored():
             kill_workers(executor)
             end_executor(executor, kill=True)
+        self._remove_marks()
 
     def values(self) -> dict[int, float | None]:
         """Wait for every task handed over; each job's value, by position."""
