@@ -14,7 +14,6 @@ import pytest
 
 from cli_process import run_patched_train, run_script
 from lossbench.checkpoint import load_checkpoint
-from lossbench.later_checkpoints import stored_epoch
 
 pytestmark = [
     pytest.mark.slow,
@@ -109,6 +108,8 @@ def test_the_stored_epoch_is_read_without_reading_the_tensors(tmp_path):
     """stored_epoch gives each real checkpoint's epoch as a full load does; for a checkpoint
     with a 256 MiB tensor the process's peak memory grows by far less than the tensor (it is
     mapped, not read)."""
+    from lossbench.later_checkpoints import stored_epoch
+
     run = tmp_path / "run"
     assert _train(run, "trainer.max_epochs=2").returncode == 0
     files = sorted((run / "checkpoints").glob("*.ckpt"))
@@ -138,7 +139,6 @@ torch.save(checkpoint, sys.argv[2])
 #: The epoch of argv[1] and how much the process's peak memory grew reading it, in KiB.
 READ_EPOCH = """
 import resource, sys, torch
-from lossbench.later_checkpoints import stored_epoch
 before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
 epoch = stored_epoch(sys.argv[1])
 print(epoch, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before)
