@@ -139,6 +139,7 @@ torch.save(checkpoint, sys.argv[2])
 #: The epoch of argv[1] and how much the process's peak memory grew reading it, in KiB.
 READ_EPOCH = """
 import resource, sys, torch
+from lossbench.later_checkpoints import stored_epoch
 before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
 epoch = stored_epoch(sys.argv[1])
 print(epoch, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before)
