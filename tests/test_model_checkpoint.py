@@ -349,3 +349,65 @@ def test_a_factory_of_a_model_checkpoint_is_built_once(make_cfg, tmp_path, monke
     assert FACTORY_CALLS == ["runs/r/ckpts"]
     [mc] = [c for c in built if c.__class__.__name__ == "ModelCheckpoint"]
     assert mc.dirpath == os.path.realpath("runs/r/ckpts")
+
+
+#: Lightning's ModelCheckpoint in place of lossbench's, its dirpath given below.
+OWN_CHECKPOINT = MODEL_CHECKPOINT[:-1]
+
+
+def _sweep_of_two_seeds(tmp_path: Path, *args: str):
+    """lossbench-train -m seed=0,1 with the ModelCheckpoint ``args`` set; its stderr (the
+    warnings, and the study's progress lines as its jobs end)."""
+    result = run_module(
+        "lossbench.train",
+        "-m",
+        "seed=0,1",
+        *OWN_CHECKPOINT,
+        *args,
+        "trainer.max_epochs=1",
+        "logger=none",
+        f"hydra.sweep.dir={tmp_path / 'sweep'}",
+        cwd=tmp_path,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    return result.stderr
+
+
+@pytest.mark.slow
+def test_a_sweep_sharing_an_absolute_dirpath_and_filename_is_warned_of_once(tmp_path):
+    """Both jobs of -m seed=0,1 write +callbacks.mc.dirpath=<absolute> under Lightning's
+    default filename: one warning before the first job starts, naming the folder, why and the
+    fixes; the sweep runs (nothing is refused)."""
+    shared = tmp_path / "shared"
+    output = _sweep_of_two_seeds(tmp_path, f"+callbacks.mc.dirpath={shared}")
+    warned = [line for line in output.splitlines() if "would all write callbacks.mc's" in line]
+    assert len(warned) == 1, output[-3000:]
+    line = warned[0]
+    assert line.startswith("lossbench: warning: the sweep's 2 jobs would all write")
+    assert f"checkpoints to {shared} under one filename pattern ('{{epoch}}-{{step}}')" in line
+    assert "overwrite each other's files" in line and "-v1" in line
+    assert f"+callbacks.mc.dirpath='{shared}/${{hydra:job.num}}'" in line
+    assert "+callbacks.mc.filename='s${seed}-{epoch}'" in line
+    assert "+callbacks.mc.dirpath=ckpts" in line
+    assert output.index(line) < output.index("study: 1/2 jobs ended")  # as the sweep starts
+    assert len(list(shared.glob("*.ckpt"))) >= 2  # both jobs ran
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    "given",
+    [
+        pytest.param(("+callbacks.mc.filename='s${seed}-{epoch}'",), id="filename-per-seed"),
+        pytest.param(("+callbacks.mc.dirpath='{shared}/${hydra:job.num}'",), id="dirpath-per-job"),
+        pytest.param(("+callbacks.mc.dirpath=ckpts",), id="relative-dirpath"),
+    ],
+)
+def test_a_sweep_whose_jobs_write_their_own_checkpoint_files_is_not_warned_of(tmp_path, given):
+    """A shared folder with a filename per seed, a folder per job, a folder in each run's: no
+    warning."""
+    shared = tmp_path / "shared"
+    args = [a.replace("{shared}", str(shared)) for a in given]
+    if not any("dirpath" in a for a in args):
+        args.append(f"+callbacks.mc.dirpath={shared}")
+    output = _sweep_of_two_seeds(tmp_path, *args)
+    assert "would all write" not in output, output[-3000:]

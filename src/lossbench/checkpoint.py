@@ -104,12 +104,19 @@ class CheckpointError(UserInputError):
     held: str | None = None
 
 
-def load_checkpoint(path: str | os.PathLike, *, map_location: Any = "cpu") -> dict[str, Any]:
+def load_checkpoint(
+    path: str | os.PathLike, *, map_location: Any = "cpu", mmap: bool = False
+) -> dict[str, Any]:
     """Read a checkpoint with ``torch.load(weights_only=True)``.
 
     Args:
         path: the ``.ckpt`` file.
         map_location: where tensors go (default: the CPU).
+        mmap: map the file's tensors into memory instead of reading them
+            (``torch.load(mmap=True)``): only the pickled entries are read, and a tensor's data
+            only where it is used. For reading what a checkpoint stores beside its weights (its
+            ``epoch``, ``global_step``, run config) from files of any size; a file of torch's
+            legacy format (not a zip archive), which cannot be mapped, is read whole.
 
     Returns:
         The checkpoint dictionary.
@@ -134,7 +141,10 @@ def load_checkpoint(path: str | os.PathLike, *, map_location: Any = "cpu") -> di
     import torch
 
     try:
-        checkpoint = torch.load(path, map_location=map_location, weights_only=True)
+        mapped = mmap and zipfile.is_zipfile(path)
+        checkpoint = torch.load(
+            path, map_location=map_location, weights_only=True, mmap=mapped or None
+        )
     except pickle.UnpicklingError as error:
         text = str(error)
         if "Weights only load failed" not in text:
@@ -569,8 +579,8 @@ def _last_checkpoints(
             if not path.is_file() or path.resolve() in found:
                 continue
             if shared:
-                try:
-                    checkpoint = load_checkpoint(path)
+                try:  # its run config alone: no tensor is read
+                    checkpoint = load_checkpoint(path, mmap=True)
                 except CheckpointError:
                     foreign.append((name, path, "it cannot be read"))
                     continue
@@ -608,8 +618,8 @@ def _only_other_runs(foreign: list[Foreign], run_dir: Path) -> str:
 
 def _trained_so_far(path: Path) -> tuple[int, int, float]:
     """How far the training a checkpoint holds went: its epoch, its optimizer step, then the
-    file's time (:class:`CheckpointError` where it cannot be read)."""
-    checkpoint = load_checkpoint(path)
+    file's time (:class:`CheckpointError` where it cannot be read; no tensor is read)."""
+    checkpoint = load_checkpoint(path, mmap=True)
     return (
         int(checkpoint.get("epoch", -1)),
         int(checkpoint.get("global_step", 0)),

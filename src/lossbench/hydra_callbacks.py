@@ -67,6 +67,7 @@ class ValidateBeforeRun(Callback):
                 check_swept_interpolations(config, overrides)  # seed=${nosuch},1
                 check_swept_values(config, overrides)  # data.batch_size=16,0
                 check_swept_setups(config, overrides)  # setup=logits_focal loss=focal,poly
+                _warn_shared_checkpoint_files(config, overrides)  # dirpath=/abs, one filename
             check_logger_folders(config, job_directory(config, "hydra.sweep.dir"))
             _check_search(config)
             check_ray_cluster(config)  # last: it may wait for the cluster's address to answer
@@ -91,6 +92,18 @@ class ValidateBeforeRun(Callback):
             run_dir = job_directory(config, "hydra.run.dir")
             check_job_directory(config.hydra)
             preflight(config, run_dir)
+
+
+def _warn_shared_checkpoint_files(config: DictConfig, overrides: list[Any]) -> None:
+    """Warn, once for the sweep, where its jobs would write their checkpoints under the same
+    names into one folder (:mod:`lossbench.shared_checkpoints`); never refused."""
+    from lossbench.shared_checkpoints import warn_shared_checkpoint_files
+
+    try:
+        jobs = sweep_jobs(config)
+    except Exception:  # a sweep Hydra refuses with its own message
+        return
+    warn_shared_checkpoint_files(config, overrides, jobs)
 
 
 def _prepare_logger_stores(config: DictConfig) -> None:

@@ -1,11 +1,17 @@
-"""A run resumed from an earlier epoch of its own: the files its checkpoint callbacks wrote of
-the epochs it trains again are set aside, as ``checkpoints/``'s best files are
-(:func:`lossbench.record.set_aside_later_checkpoints`).
+"""A run resumed from an earlier epoch of its own: the files of the epochs it trains again are
+set aside, from the folders of its checkpoint callbacks
+(:func:`set_aside_later_callback_checkpoints`) and its own ``checkpoints/last.ckpt``
+(:func:`set_aside_later_last_checkpoint`), as ``checkpoints/``'s best files are
+(:func:`lossbench.record.set_aside_later_checkpoints`). Nothing is overwritten: a file whose
+name is taken in ``<folder>-earlier/`` gets Lightning's ``-v1``, ``-v2``, ... (:func:`aside_path`).
+A file's epoch is read without its tensors (:func:`stored_epoch`).
 
     >>> import tempfile
     >>> run = Path(tempfile.mkdtemp())
     >>> set_aside_later_callback_checkpoints(run, [run / "ckpts", "/elsewhere"], 3, run / "x")
     []
+    >>> set_aside_later_last_checkpoint(run, 3, run / "x") is None
+    True
 """
 
 from __future__ import annotations
@@ -15,9 +21,69 @@ from collections.abc import Iterable
 from pathlib import Path
 
 from lossbench.checkpoint import CheckpointError, load_checkpoint
-from lossbench.record import EARLIER_SUFFIX
+from lossbench.record import EARLIER_CHECKPOINTS, EARLIER_SUFFIX
 
-__all__ = ["set_aside_later_callback_checkpoints"]
+__all__ = [
+    "aside_path",
+    "set_aside_later_callback_checkpoints",
+    "set_aside_later_last_checkpoint",
+    "stored_epoch",
+]
+
+
+def stored_epoch(path: str | os.PathLike) -> int | None:
+    """The epoch the checkpoint ``path`` stores, or None where it stores none or cannot be read.
+    Its tensors are mapped, not read (``load_checkpoint(mmap=True)``): a folder of large top-k
+    files is read in milliseconds, whatever the model's size."""
+    try:
+        stored = load_checkpoint(path, mmap=True).get("epoch")
+    except CheckpointError:
+        return None
+    return stored if isinstance(stored, int) else None
+
+
+def aside_path(folder: Path, name: str) -> Path:
+    """Where a file ``name`` goes in ``folder`` without replacing one there: ``name``, else
+    Lightning's versioned name (``last-v1.ckpt``, ``last-v2.ckpt``, ...).
+
+        >>> import tempfile
+        >>> folder = Path(tempfile.mkdtemp())
+        >>> aside_path(folder, "last.ckpt").name
+        'last.ckpt'
+        >>> _ = (folder / "last.ckpt").write_bytes(b"")
+        >>> aside_path(folder, "last.ckpt").name
+        'last-v1.ckpt'
+    """
+    target, stem, suffix = folder / name, Path(name).stem, Path(name).suffix
+    version = 0
+    while target.exists() or target.is_symlink():
+        version += 1
+        target = folder / f"{stem}-v{version}{suffix}"
+    return target
+
+
+def set_aside_later_last_checkpoint(
+    run_dir: str | os.PathLike, epoch: int, resumed: Path
+) -> Path | None:
+    """Move ``<run_dir>/checkpoints/last.ckpt`` to ``checkpoints-earlier/`` where it stores an
+    epoch after ``epoch``, before the run resumes from ``resumed`` (another of its checkpoints,
+    of ``epoch``); return where it went (None: it stays).
+
+    A run that reached epoch 9 and is resumed from its ``best-epoch003.ckpt`` rewrites
+    ``last.ckpt`` only at the end of its first epoch: killed before, it would leave the epoch-9
+    file, and ``ckpt_path=last`` would continue the timeline it left instead of the new one.
+    With the file set aside, ``ckpt_path=last`` takes the new ``last.ckpt`` once one is written,
+    and before that says that there is none (naming the best checkpoint to resume instead).
+    """
+    last = Path(run_dir) / "checkpoints" / "last.ckpt"
+    if not last.is_file() or last.resolve() == resumed.resolve():
+        return None
+    stored = stored_epoch(last)
+    if stored is None or stored <= epoch:
+        return None
+    aside = Path(run_dir) / EARLIER_CHECKPOINTS
+    aside.mkdir(exist_ok=True)
+    return last.replace(aside_path(aside, last.name))
 
 
 def set_aside_later_callback_checkpoints(
@@ -33,7 +99,8 @@ def set_aside_later_callback_checkpoints(
     (``ckpt_path=<epoch-3 file>`` of a run that reached epoch 8) would keep the files of the
     epochs it trains again: its ``last.ckpt``, which ``ckpt_path=last`` would resume over the
     new epochs, and its top-k files, beside which it would write ``epoch=5-step=60-v1.ckpt``.
-    A file's epoch is the one it stores (any ``filename``); one that cannot be read stays.
+    A file's epoch is the one it stores (any ``filename``: :func:`stored_epoch`); one that
+    cannot be read stays.
     Left where they are: a folder outside ``run_dir`` (other runs' files may be there), the
     run's folder itself, and its ``checkpoints/``
     (:func:`~lossbench.record.set_aside_later_checkpoints`).
@@ -46,13 +113,10 @@ def set_aside_later_callback_checkpoints(
         for path in sorted(given.glob("*.ckpt")):
             if not path.is_file() or path.resolve() == resumed.resolve():
                 continue
-            try:
-                stored = load_checkpoint(path).get("epoch")
-            except CheckpointError:
-                continue
-            if not isinstance(stored, int) or stored <= epoch:
+            stored = stored_epoch(path)
+            if stored is None or stored <= epoch:
                 continue
             aside = given.with_name(given.name + EARLIER_SUFFIX)
             aside.mkdir(exist_ok=True)
-            moved.append(path.replace(aside / path.name))
+            moved.append(path.replace(aside_path(aside, path.name)))
     return moved

@@ -61,7 +61,10 @@ from lossbench.instantiators import (
     unloadable_state,
 )
 from lossbench.interrupts import fit_interrupts
-from lossbench.later_checkpoints import set_aside_later_callback_checkpoints
+from lossbench.later_checkpoints import (
+    set_aside_later_callback_checkpoints,
+    set_aside_later_last_checkpoint,
+)
 from lossbench.lightning_internals import epochs_processed, open_wandb_run
 from lossbench.loggers import continue_logs, log_final_metrics
 from lossbench.messages import quiet_lightning
@@ -321,20 +324,20 @@ def _set_aside_later_epochs(
     cfg: DictConfig, output_dir: Path, resume: Path, epoch: int
 ) -> list[Path]:
     """A run resumed from ``resume``, a checkpoint of ``epoch`` in its own folder: the
-    checkpoints of later epochs leave ``checkpoints/``
-    (:func:`~lossbench.record.set_aside_later_checkpoints`: where ``resume`` lies there) and
-    the folders of its checkpoint callbacks inside the run's folder
+    checkpoints of later epochs leave ``checkpoints/`` (its best files:
+    :func:`~lossbench.record.set_aside_later_checkpoints`, and its ``last.ckpt``:
+    :func:`~lossbench.later_checkpoints.set_aside_later_last_checkpoint`) and the folders of its
+    checkpoint callbacks inside the run's folder
     (:func:`~lossbench.later_checkpoints.set_aside_later_callback_checkpoints`), since it
     trains those epochs again. Nothing moves for a checkpoint of another folder (a new run
     trained on from another's), nor in a folder outside the run's; return what moved."""
-    inside = output_dir.resolve()
-    moved = []
-    if resume.parent.resolve() == (output_dir / "checkpoints").resolve():
-        moved += set_aside_later_checkpoints(output_dir, epoch)
-    if resume.resolve().is_relative_to(inside):
-        folders = checkpoint_dirpaths(cfg, output_dir).values()
-        moved += set_aside_later_callback_checkpoints(output_dir, folders, epoch, resume)
-    return moved
+    if not resume.resolve().is_relative_to(output_dir.resolve()):
+        return []
+    moved = set_aside_later_checkpoints(output_dir, epoch)
+    last = set_aside_later_last_checkpoint(output_dir, epoch, resume)
+    moved += [last] if last is not None else []
+    folders = checkpoint_dirpaths(cfg, output_dir).values()
+    return moved + set_aside_later_callback_checkpoints(output_dir, folders, epoch, resume)
 
 
 def fit_and_evaluate(
