@@ -21,6 +21,7 @@ import pytest
 from cli_process import SRC, run_console, run_module
 from lossbench.checkpoint import load_checkpoint
 from lossbench.training import train
+from lossbench.vectorized.run import train_group
 from stop_signals import SIGNALS, posix
 
 #: Two seeds as one vectorized group, trained in the launching process (one task: one worker),
@@ -219,3 +220,63 @@ def test_groups_in_worker_processes_keep_what_a_stopped_group_keeps(tmp_path, si
     again = (*(a for a in WORKERS if "lr=" not in a), "optimizer.lr=1e30")
     rerun = _assert_skipped_again(tmp_path, again, failed)  # nothing completed: exit status 1
     assert "2 failed in an earlier run (kept)" in rerun.stderr, rerun.stderr[-2000:]
+
+
+#: A group of two (one step of SGD per 32 rows): lr 1e4 makes its member's training loss
+#: non-finite at epoch 0, step 1 (batch 1); lr 1e-2 trains on.
+DIVERGING = ("data=breast_cancer", "head=sigmoid", "loss=manual_bce", "model=linear")
+DIVERGING_LRS = (1e4, 1e-2)
+
+
+def _stop_after_the_failure(monkeypatch, where: str) -> None:
+    """Ctrl-C in the group's first epoch, after its diverging member has failed: at the next
+    minibatch step (``step``: the loss of batch 2), or once the epoch's steps are done but
+    before the epoch's end (``batch_end``: Lightning's hook after the one training step)."""
+    from lossbench.vectorized.module import VectorizedModule
+
+    if where == "step":
+        losses, calls = VectorizedModule._losses, []
+
+        def stopped(self, *args):
+            calls.append(None)
+            if len(calls) == 3:  # batch 2 of epoch 0: the failure came at batch 1
+                raise KeyboardInterrupt
+            return losses(self, *args)
+
+        monkeypatch.setattr(VectorizedModule, "_losses", stopped)
+    else:
+
+        def stopped(self, outputs, batch, batch_idx):
+            raise KeyboardInterrupt
+
+        monkeypatch.setattr(VectorizedModule, "on_train_batch_end", stopped, raising=False)
+
+
+@pytest.mark.slow  # about 3 s: the group twice, and its fit once more
+@pytest.mark.parametrize("where", ["step", "batch_end"])
+def test_a_member_that_failed_in_the_epoch_a_stop_cut_short_is_recorded_as_failed(
+    make_cfg, tmp_path, monkeypatch, where
+):
+    """Its failure is known: the stop records it as the group's end does (not trained again)."""
+    from lossbench.vectorized.sweep import plan_sweep
+
+    cfgs = [
+        make_cfg(*DIVERGING, "optimizer=sgd", "trainer.max_epochs=6", f"optimizer.lr={lr}")
+        for lr in DIVERGING_LRS
+    ]
+    whole = train_group(cfgs, [tmp_path / "whole" / f"lr{lr}" for lr in DIVERGING_LRS])
+    assert [r["status"] for r in whole] == ["failed", "completed"]
+    dirs = [tmp_path / "stopped" / f"lr{lr}" for lr in DIVERGING_LRS]
+    with monkeypatch.context() as patched:
+        _stop_after_the_failure(patched, where)
+        with pytest.raises(KeyboardInterrupt):
+            train_group(cfgs, dirs)
+    failed = _record(dirs[0])
+    assert failed["status"] == "failed" and failed["refused"] is False
+    assert failed["error"] == "non-finite training loss (nan) at epoch 0, step 1 (batch 1)"
+    for key in ("error", "epochs", "steps", "history", "group_size", "best_checkpoint"):
+        assert failed.get(key) == whole[0].get(key), key
+    assert not (dirs[1] / "metrics.json").exists()  # still training: trained again
+    # a sweep run again keeps the failed run, as it keeps any run that diverged
+    tasks, skipped = plan_sweep(cfgs, dirs)
+    assert (tasks, skipped) == ([[1]], {0: (None, "failed_before")})
