@@ -439,15 +439,15 @@ class TaskPool:
         self._executor = None
         self._busy: Path | None = None
         if self.workers > 1:
-            import tempfile
-
             from joblib.externals.loky import ProcessPoolExecutor
 
             from lossbench.worker_kills import use_own_kills
+            from lossbench.worker_stops import busy_folder
 
             use_own_kills()  # its thread kills the workers without starting pgrep
-            # where a worker marks itself busy while it trains a task (kill() waits for those)
-            self._busy = Path(tempfile.mkdtemp(prefix="lossbench-workers-"))
+            # where a worker marks itself busy while it trains a task (kill() waits for those):
+            # in the temporary folder, removed by close() and kill(), else by the next pool
+            self._busy = busy_folder()
             self._executor = ProcessPoolExecutor(
                 max_workers=self.workers,
                 initializer=prepare_worker,
@@ -512,13 +512,18 @@ class TaskPool:
             self._busy = None
 
     def kill(self) -> None:
-        """Stop (an interrupted sweep): tasks not started are dropped; the worker processes
-        are asked to stop the tasks they train and given a few seconds for it
+        """Stop (an interrupted sweep): the worker processes are asked to stop the tasks they
+        train and given a few seconds for it
         (:func:`lossbench.worker_stops.ask_workers_to_stop`: what a stopped task keeps, as in
         this process, see :func:`lossbench.vectorized.run.keep_stopped`), then killed with
-        their own child processes. Runs that completed keep their files; the runs of the
-        tasks in progress are left without a record and train again when the sweep is run
-        again. In this process, nothing runs between tasks: nothing to stop."""
+        their own child processes. Tasks handed over but not begun are not cancelled (loky's
+        thread raised on a cancelled one): one that a worker takes after the stop ends there
+        at once, before it trains anything (:func:`lossbench.worker_stops.task_stops`), and the
+        others fail as the workers are killed and the executor shuts down; their results are
+        not collected. Runs that completed keep their files; the runs of the tasks in
+        progress are left without a record, and those of tasks not begun as they were: they
+        train again when the sweep is run again. In this process, nothing runs between
+        tasks: nothing to stop."""
         pending, self._pending = self._pending, []
         executor, self._executor = self._executor, None
         if executor is None:
