@@ -226,3 +226,30 @@ def test_the_folder_of_marks_of_a_killed_study_is_removed_by_the_next_pool(tmp_p
     assert done.returncode == 0, done.stderr[-2000:]
     assert not left.exists()
     assert not list(tmp_path.glob(f"{BUSY_PREFIX}*"))  # and its own, as it closed
+
+
+#: A command whose study stops on a worker's stop (its task's ``Terminated``, as the launcher
+#: gets it from the task's future), then takes a Ctrl-C and a SIGTERM while it stops.
+STOPPED_BY_A_WORKER = (
+    "import os, signal, time\n"
+    "from lossbench.interrupts import Terminated, command_stops, stop_taken\n"
+    "with command_stops():\n"
+    "    try:\n"
+    "        raise Terminated()\n"
+    "    except KeyboardInterrupt as stop:\n"
+    "        stop_taken(stop)\n"
+    "        os.kill(os.getpid(), signal.SIGINT)\n"
+    "        os.kill(os.getpid(), signal.SIGTERM)\n"
+    "        time.sleep(0.2)\n"
+    "        raise\n"
+)
+
+
+@posix
+def test_a_study_stopped_by_a_worker_s_sigterm_takes_no_second_stop(tmp_path):
+    """As after a SIGTERM to the command itself: a Ctrl-C while it stops changes nothing (it
+    ended the command with the line of a Ctrl-C instead)."""
+    done = run_script(STOPPED_BY_A_WORKER, cwd=tmp_path)
+    assert done.returncode == 143, done.stderr[-2000:]
+    assert done.stderr.strip().splitlines() == [done.stderr.strip().splitlines()[-1]]
+    assert done.stderr.startswith("lossbench: terminated (SIGTERM)."), done.stderr[-2000:]

@@ -11,6 +11,12 @@ keeps there (a run alone its checkpoints, a vectorized group's members what
 included), and ends with that exception, which its future holds. A task that a worker takes
 after the stop (handed over, not cancelled) ends at once, before it trains.
 
+A SIGTERM sent to one worker from outside (``kill``, a job scheduler) is taken the same way: the
+task it trains stops and keeps what it keeps, its future ends with ``Terminated``, and the
+launching process stops the study as its own SIGTERM stops it (the other workers asked to stop,
+the runs that completed kept, exit status 143 and the one-line message). A worker that trains no
+task then ends the next one handed to it at once, which stops the study the same way.
+
 The wait is only for workers that train a task: each marks itself busy while it does (a file
 named by its process id in the pool's folder of marks, :func:`task_stops`), so that a stop while
 the workers still start (their imports take the first seconds of a study) does not wait out the

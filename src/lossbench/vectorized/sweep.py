@@ -478,18 +478,7 @@ class TaskPool:
     def wait(self) -> dict[int, float | None]:
         """The jobs' values that came in since the last call; waits for at least one task
         when some are still training (and none came in)."""
-        if self._pending and not any(f.done() for _, f in self._pending):
-            from concurrent.futures import FIRST_COMPLETED
-            from concurrent.futures import wait as wait_for
-
-            wait_for([f for _, f in self._pending], return_when=FIRST_COMPLETED)
-        still = []
-        for positions, future in self._pending:
-            if future.done():
-                self._done.update(zip(positions, future.result(), strict=True))
-            else:
-                still.append((positions, future))
-        self._pending = still
+        self._collect()
         new = {i: v for i, v in self._done.items() if i not in self._reported}
         self._reported.update(new)
         return new
@@ -543,8 +532,27 @@ class TaskPool:
         self._remove_marks()
 
     def values(self) -> dict[int, float | None]:
-        """Wait for every task handed over; each job's value, by position."""
-        for positions, future in self._pending:
-            self._done.update(zip(positions, future.result(), strict=True))
-        self._pending = []
+        """Wait for every task handed over; each job's value, by position. Tasks are taken
+        as they end, in any order: a task that a worker stopped (a SIGTERM sent to that
+        worker, :func:`lossbench.worker_stops.task_stops`) raises its stop here as it ends,
+        and the study stops as on its own SIGTERM, without waiting for the tasks handed over
+        before it."""
+        while self._pending:
+            self._collect()
         return dict(self._done)
+
+    def _collect(self) -> None:
+        """Take the values of the tasks that have ended, waiting for one where none has (a
+        task that ended on an exception, a worker's stop included, raises it here)."""
+        if self._pending and not any(f.done() for _, f in self._pending):
+            from concurrent.futures import FIRST_COMPLETED
+            from concurrent.futures import wait as wait_for
+
+            wait_for([f for _, f in self._pending], return_when=FIRST_COMPLETED)
+        still = []
+        for positions, future in self._pending:
+            if future.done():
+                self._done.update(zip(positions, future.result(), strict=True))
+            else:
+                still.append((positions, future))
+        self._pending = still
