@@ -361,3 +361,47 @@ def test_sigterm_to_one_worker_stops_the_study_as_sigterm_to_the_command(tmp_pat
         assert record["status"] == "failed"
         assert record["error"].startswith("non-finite training loss"), record["error"]
     assert "study: 4/6 jobs ended" in stopped.stderr, stopped.stderr[-2000:]
+
+
+def _a_starting_worker(launcher: subprocess.Popen[str]) -> int:
+    """A worker process of ``launcher`` as soon as it shows (in ``/proc``: Linux), still
+    starting: before it takes stop requests (the launcher's SIGTERM would kill it outright)."""
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and launcher.poll() is None:
+        for name in filter(str.isdigit, os.listdir("/proc")):
+            try:
+                with open(f"/proc/{name}/stat") as stat, open(f"/proc/{name}/cmdline") as cmd:
+                    parent = int(stat.read().rpartition(")")[2].split()[1])
+                    if parent == launcher.pid and "LokyProcess" in cmd.read():
+                        return int(name)
+            except (OSError, ValueError, IndexError):
+                continue
+    launcher.kill()
+    raise AssertionError(f"no worker started: {launcher.communicate()[1][-2000:]}")
+
+
+@posix
+@pytest.mark.skipif(not os.path.isdir("/proc/self"), reason="the processes read in /proc")
+@pytest.mark.slow  # about 10 s: a sweep's process starts its two workers
+def test_sigterm_to_a_worker_as_it_starts_stops_the_study_as_sigterm_to_the_command(tmp_path):
+    """A worker that SIGTERM ends before it takes stop requests (loky's ``TerminatedWorkerError``
+    ended the command with a traceback, exit status 1) stops the study all the same."""
+    env = dict(os.environ, PYTHONPATH=str(SRC), OMP_NUM_THREADS="1", TMPDIR=str(tmp_path))
+    args = (
+        *(a for a in WORKERS if not a.startswith("trainer.max_epochs")),
+        "trainer.max_epochs=50",
+    )
+    sweep = subprocess.Popen(
+        [sys.executable, "-m", "lossbench.train", *args],
+        cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        start_new_session=True,
+    )  # fmt: skip
+    os.kill(_a_starting_worker(sweep), signal.SIGTERM)
+    try:
+        _, stderr = sweep.communicate(timeout=120)
+    except subprocess.TimeoutExpired:
+        os.killpg(sweep.pid, signal.SIGKILL)
+        raise AssertionError(f"it did not end: {sweep.communicate()[1][-2000:]}") from None
+    assert sweep.returncode == TERMINATED_EXIT, stderr[-2000:]
+    assert "Traceback" not in stderr, stderr[-3000:]
+    assert stderr.strip().splitlines()[-1].startswith("lossbench: terminated (SIGTERM).")

@@ -15,7 +15,9 @@ A SIGTERM sent to one worker from outside (``kill``, a job scheduler) is taken t
 task it trains stops and keeps what it keeps, its future ends with ``Terminated``, and the
 launching process stops the study as its own SIGTERM stops it (the other workers asked to stop,
 the runs that completed kept, exit status 143 and the one-line message). A worker that trains no
-task then ends the next one handed to it at once, which stops the study the same way.
+task then ends the next one handed to it at once, which stops the study the same way; one that
+SIGTERM ends as it starts, before it takes stop requests, is that stop too
+(``lossbench.vectorized.sweep``: loky's ``TerminatedWorkerError`` of SIGTERM).
 
 The wait is only for workers that train a task: each marks itself busy while it does (a file
 named by its process id in the pool's folder of marks, :func:`task_stops`), so that a stop while

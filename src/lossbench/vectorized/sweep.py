@@ -19,6 +19,7 @@ import copy
 import json
 import logging
 import os
+import signal
 import sys
 from collections.abc import Hashable, Mapping, Sequence
 from pathlib import Path
@@ -339,7 +340,6 @@ def prepare_worker(
     """
     import gc
     import importlib
-    import signal
     import warnings
 
     from lossbench.allocator import keep_freed_memory
@@ -407,6 +407,23 @@ def _changes(
         elif type(old) is not type(value) or old != value:
             found.append(((*path, key), value))
     return found
+
+
+def _result(future: Any) -> Any:
+    """A task's result, or the exception it ended on; a worker that SIGTERM ended before it
+    took stop requests (as it started: :func:`prepare_worker`) is its stop,
+    :class:`~lossbench.interrupts.Terminated`, as a SIGTERM a moment later would have been
+    (loky reports it as a ``TerminatedWorkerError`` whose exit codes name SIGTERM)."""
+    from joblib.externals.loky.process_executor import TerminatedWorkerError
+
+    try:
+        return future.result()
+    except TerminatedWorkerError as error:
+        from lossbench.interrupts import Terminated
+
+        if f"SIGTERM(-{signal.SIGTERM.value})" in str(error):
+            raise Terminated() from None
+        raise
 
 
 class TaskPool:
@@ -552,7 +569,7 @@ class TaskPool:
         still = []
         for positions, future in self._pending:
             if future.done():
-                self._done.update(zip(positions, future.result(), strict=True))
+                self._done.update(zip(positions, _result(future), strict=True))
             else:
                 still.append((positions, future))
         self._pending = still
