@@ -20,7 +20,10 @@ import pytest
 
 from cli_process import SRC, run_console, run_module
 from lossbench.checkpoint import load_checkpoint
+from lossbench.interrupts import TERMINATED_EXIT
 from lossbench.training import train
+from lossbench.vectorized.run import train_group
+from lossbench.worker_stops import BUSY_PREFIX
 from stop_signals import SIGNALS, posix
 
 #: Two seeds as one vectorized group, trained in the launching process (one task: one worker),
@@ -38,12 +41,17 @@ SWEEP = (
 
 
 def _stopped_sweep(
-    tmp_path: Path, signum: int, args: tuple[str, ...] = SWEEP, ready: str = "seed1"
+    tmp_path: Path,
+    signum: int,
+    args: tuple[str, ...] = SWEEP,
+    ready: str = "seed1/config.yaml",
+    to_worker: bool = False,
 ) -> subprocess.CompletedProcess[str]:
     """Start the sweep (``args``) as a shell does (its own process group, Ctrl-C enabled), let
-    its groups train a few seconds once the job ``ready`` has its folder, then send it
-    ``signum``."""
-    env = dict(os.environ, PYTHONPATH=str(SRC), OMP_NUM_THREADS="1")
+    its groups train a few seconds once the file ``ready`` (in the sweep's folder) is written,
+    then send it ``signum`` (``to_worker``: to the worker process that began a task last, after
+    ``ready`` was written, and to it only)."""
+    env = dict(os.environ, PYTHONPATH=str(SRC), OMP_NUM_THREADS="1", TMPDIR=str(tmp_path))
     sweep = subprocess.Popen(
         [sys.executable, "-m", "lossbench.train", *args],
         cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
@@ -51,19 +59,43 @@ def _stopped_sweep(
         preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )  # fmt: skip
     deadline = time.monotonic() + 120
-    while not (tmp_path / "sweep" / ready / "config.yaml").is_file():  # the group is built
+    while not (tmp_path / "sweep" / ready).is_file():  # the group is built
         if sweep.poll() is not None or time.monotonic() > deadline:
             sweep.kill()
             raise AssertionError(f"the group does not train: {sweep.communicate()[1][-2000:]}")
         time.sleep(0.1)
+    worker = _busy_worker(tmp_path, sweep.pid, tmp_path / "sweep" / ready) if to_worker else 0
     time.sleep(4)  # some epochs of iris (milliseconds each)
-    os.killpg(sweep.pid, signum) if signum == signal.SIGINT else sweep.send_signal(signum)
+    if to_worker:
+        os.kill(worker, signum)
+    elif signum == signal.SIGINT:
+        os.killpg(sweep.pid, signum)
+    else:
+        sweep.send_signal(signum)
     try:
         stdout, stderr = sweep.communicate(timeout=60)
     except subprocess.TimeoutExpired:
         os.killpg(sweep.pid, signal.SIGKILL)
         raise AssertionError(f"it did not end: {sweep.communicate()[1][-2000:]}") from None
     return subprocess.CompletedProcess(sweep.args, sweep.returncode, stdout, stderr)
+
+
+def _busy_worker(tmp_path: Path, launcher: int, after: Path) -> int:
+    """The worker process of the ``launcher`` that began a task after the file ``after`` was
+    written: marked busy in its pool's folder of marks (in ``tmp_path``, the sweep's
+    temporary folder) since then; a child of the launcher."""
+    since, deadline = after.stat().st_mtime_ns, time.monotonic() + 60
+    while True:
+        marks = [(m.stat().st_mtime_ns, m) for m in tmp_path.glob(f"{BUSY_PREFIX}{launcher}-*/*")]
+        marks = sorted(m for m in marks if m[0] >= since)
+        if marks:
+            break
+        assert time.monotonic() < deadline, f"no task began after {after}"
+        time.sleep(0.05)
+    worker = int(marks[-1][1].name)
+    with open(f"/proc/{worker}/stat") as stat:  # state, parent, ...
+        assert int(stat.read().rpartition(")")[2].split()[1]) == launcher
+    return worker
 
 
 def _logged_epochs(run: Path) -> list[int]:
@@ -156,7 +188,7 @@ ENDED = (
 @posix
 @pytest.mark.slow  # about 15 s: a sweep's process, then the sweep again
 def test_a_stopped_group_records_its_members_that_had_ended_and_a_rerun_skips_them(tmp_path):
-    stopped = _stopped_sweep(tmp_path, signal.SIGINT, ENDED, ready="lr1e+30")
+    stopped = _stopped_sweep(tmp_path, signal.SIGINT, ENDED, ready="lr1e+30/config.yaml")
     assert stopped.returncode == 130, stopped.stderr[-2000:]
     assert "Traceback" not in stopped.stderr, stopped.stderr[-3000:]
     assert stopped.stderr.strip().splitlines()[-1].startswith("lossbench: interrupted")
@@ -200,8 +232,15 @@ WORKERS = (
 @pytest.mark.slow  # about 20 s each: a sweep's process with two workers, then the sweep again
 @SIGNALS
 def test_groups_in_worker_processes_keep_what_a_stopped_group_keeps(tmp_path, signum, status, what):
+    _assert_workers_stopped(tmp_path, signum, status, what)
+
+
+def _assert_workers_stopped(tmp_path: Path, signum: int, status: int, what: str) -> None:
+    """The study of :data:`WORKERS`, stopped with ``signum``, ends with ``status`` and the line
+    of ``what``, each group's members having kept what a stopped group keeps; the sweep run
+    again keeps the failed ones."""
     started = time.monotonic()
-    stopped = _stopped_sweep(tmp_path, signum, WORKERS, ready="seed1-lr0.0001")
+    stopped = _stopped_sweep(tmp_path, signum, WORKERS, "seed1-lr0.0001/config.yaml")
     assert stopped.returncode == status, stopped.stderr[-2000:]
     assert stopped.stderr.strip().splitlines()[-1].startswith(f"lossbench: {what}.")
     assert "Traceback" not in stopped.stderr, stopped.stderr[-3000:]
@@ -219,3 +258,150 @@ def test_groups_in_worker_processes_keep_what_a_stopped_group_keeps(tmp_path, si
     again = (*(a for a in WORKERS if "lr=" not in a), "optimizer.lr=1e30")
     rerun = _assert_skipped_again(tmp_path, again, failed)  # nothing completed: exit status 1
     assert "2 failed in an earlier run (kept)" in rerun.stderr, rerun.stderr[-2000:]
+
+
+#: A group of two (one step of SGD per 32 rows): lr 1e4 makes its member's training loss
+#: non-finite at epoch 0, step 1 (batch 1); lr 1e-2 trains on.
+DIVERGING = ("data=breast_cancer", "head=sigmoid", "loss=manual_bce", "model=linear")
+DIVERGING_LRS = (1e4, 1e-2)
+
+
+def _stop_after_the_failure(monkeypatch, where: str) -> None:
+    """Ctrl-C in the group's first epoch, after its diverging member has failed: at the next
+    minibatch step (``step``: the loss of batch 2), or once the epoch's steps are done but
+    before the epoch's end (``batch_end``: Lightning's hook after the one training step)."""
+    from lossbench.vectorized.module import VectorizedModule
+
+    if where == "step":
+        losses, calls = VectorizedModule._losses, []
+
+        def stopped(self, *args):
+            calls.append(None)
+            if len(calls) == 3:  # batch 2 of epoch 0: the failure came at batch 1
+                raise KeyboardInterrupt
+            return losses(self, *args)
+
+        monkeypatch.setattr(VectorizedModule, "_losses", stopped)
+    else:
+
+        def stopped(self, outputs, batch, batch_idx):
+            raise KeyboardInterrupt
+
+        monkeypatch.setattr(VectorizedModule, "on_train_batch_end", stopped, raising=False)
+
+
+@pytest.mark.slow  # about 3 s: the group twice, and its fit once more
+@pytest.mark.parametrize("where", ["step", "batch_end"])
+def test_a_member_that_failed_in_the_epoch_a_stop_cut_short_is_recorded_as_failed(
+    make_cfg, tmp_path, monkeypatch, where
+):
+    """Its failure is known: the stop records it as the group's end does (not trained again)."""
+    from lossbench.vectorized.sweep import plan_sweep
+
+    cfgs = [
+        make_cfg(*DIVERGING, "optimizer=sgd", "trainer.max_epochs=6", f"optimizer.lr={lr}")
+        for lr in DIVERGING_LRS
+    ]
+    whole = train_group(cfgs, [tmp_path / "whole" / f"lr{lr}" for lr in DIVERGING_LRS])
+    assert [r["status"] for r in whole] == ["failed", "completed"]
+    dirs = [tmp_path / "stopped" / f"lr{lr}" for lr in DIVERGING_LRS]
+    with monkeypatch.context() as patched:
+        _stop_after_the_failure(patched, where)
+        with pytest.raises(KeyboardInterrupt):
+            train_group(cfgs, dirs)
+    failed = _record(dirs[0])
+    assert failed["status"] == "failed" and failed["refused"] is False
+    assert failed["error"] == "non-finite training loss (nan) at epoch 0, step 1 (batch 1)"
+    for key in ("error", "epochs", "steps", "history", "group_size", "best_checkpoint"):
+        assert failed.get(key) == whole[0].get(key), key
+    assert not (dirs[1] / "metrics.json").exists()  # still training: trained again
+    # a sweep run again keeps the failed run, as it keeps any run that diverged
+    tasks, skipped = plan_sweep(cfgs, dirs)
+    assert (tasks, skipped) == ([[1]], {0: (None, "failed_before")})
+
+
+#: Three groups of two in two worker processes, in this order (each job's folder its number):
+#: the first and the last train on (lr 1e-4, 1e-5) beside a member that fails in its second
+#: epoch (lr 1e30, 1e29); both members of the middle one fail at once, so the last begins while
+#: the first still trains.
+THREE_GROUPS = (
+    "-m",
+    "hydra/launcher=vectorized",
+    "hydra.launcher.n_jobs=2",
+    "hydra.launcher.max_group_size=2",
+    "data=iris",
+    "trainer.max_epochs=100000",
+    "optimizer.lr=1e-4,1e30,1e31,1e32,1e-5,1e29",
+    "logger=csv",
+    "hydra.sweep.dir=sweep",
+    "hydra.sweep.subdir=${hydra.job.num}",
+)
+
+
+@posix
+@pytest.mark.skipif(not os.path.isdir("/proc/self"), reason="a process's parent read in /proc")
+@pytest.mark.slow  # about 20 s: a sweep's process with two workers
+def test_sigterm_to_one_worker_stops_the_study_as_sigterm_to_the_command(tmp_path):
+    """A worker terminated from outside (``kill``, a job scheduler) is its job stopped by the
+    system: the study stops as a SIGTERM to ``lossbench-train`` stops it (exit status, line,
+    the other worker's group asked to stop and keeping what a stopped group keeps), also where
+    the worker trains the last task handed over while the first still trains (the study
+    waited for the first one's end)."""
+    stopped = _stopped_sweep(
+        tmp_path, signal.SIGTERM, THREE_GROUPS, ready="3/metrics.json", to_worker=True
+    )
+    assert stopped.returncode == TERMINATED_EXIT, stopped.stderr[-2000:]
+    assert stopped.stderr.strip().splitlines()[-1].startswith("lossbench: terminated (SIGTERM).")
+    assert "Traceback" not in stopped.stderr, stopped.stderr[-3000:]
+    runs = tmp_path / "sweep"
+    assert _record(runs / "2")["status"] == _record(runs / "3")["status"] == "failed"  # before
+    for trains_on, fails in (("0", "1"), ("4", "5")):  # the stopped worker's group, the other
+        _assert_stopped_in_training(runs / trains_on)
+        record = _record(runs / fails)
+        assert record["status"] == "failed"
+        assert record["error"].startswith("non-finite training loss"), record["error"]
+    assert "study: 4/6 jobs ended" in stopped.stderr, stopped.stderr[-2000:]
+
+
+def _a_starting_worker(launcher: subprocess.Popen[str]) -> int:
+    """A worker process of ``launcher`` as soon as it shows (in ``/proc``: Linux), still
+    starting: before it takes stop requests (the launcher's SIGTERM would kill it outright)."""
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and launcher.poll() is None:
+        for name in filter(str.isdigit, os.listdir("/proc")):
+            try:
+                with open(f"/proc/{name}/stat") as stat, open(f"/proc/{name}/cmdline") as cmd:
+                    parent = int(stat.read().rpartition(")")[2].split()[1])
+                    if parent == launcher.pid and "LokyProcess" in cmd.read():
+                        return int(name)
+            except (OSError, ValueError, IndexError):
+                continue
+    launcher.kill()
+    raise AssertionError(f"no worker started: {launcher.communicate()[1][-2000:]}")
+
+
+@posix
+@pytest.mark.skipif(not os.path.isdir("/proc/self"), reason="the processes read in /proc")
+@pytest.mark.slow  # about 10 s: a sweep's process starts its two workers
+def test_sigterm_to_a_worker_as_it_starts_stops_the_study_as_sigterm_to_the_command(tmp_path):
+    """A worker that SIGTERM ends before it takes stop requests (loky's ``TerminatedWorkerError``
+    ended the command with a traceback, exit status 1) stops the study all the same."""
+    env = dict(os.environ, PYTHONPATH=str(SRC), OMP_NUM_THREADS="1", TMPDIR=str(tmp_path))
+    args = (
+        *(a for a in WORKERS if not a.startswith("trainer.max_epochs")),
+        "trainer.max_epochs=50",
+    )
+    sweep = subprocess.Popen(
+        [sys.executable, "-m", "lossbench.train", *args],
+        cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        start_new_session=True,
+    )  # fmt: skip
+    os.kill(_a_starting_worker(sweep), signal.SIGTERM)
+    try:
+        _, stderr = sweep.communicate(timeout=120)
+    except subprocess.TimeoutExpired:
+        os.killpg(sweep.pid, signal.SIGKILL)
+        raise AssertionError(f"it did not end: {sweep.communicate()[1][-2000:]}") from None
+    assert sweep.returncode == TERMINATED_EXIT, stderr[-2000:]
+    assert "Traceback" not in stderr, stderr[-3000:]
+    assert stderr.strip().splitlines()[-1].startswith("lossbench: terminated (SIGTERM).")

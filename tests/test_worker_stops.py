@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import os
 import signal
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -12,8 +14,14 @@ from pathlib import Path
 
 import pytest
 
+from cli_process import run_script
 from lossbench.worker_kills import end_executor, kill_workers
-from lossbench.worker_stops import ask_workers_to_stop
+from lossbench.worker_stops import (
+    BUSY_PREFIX,
+    ask_workers_to_stop,
+    busy_folder,
+    remove_stale_busy_folders,
+)
 from stop_signals import posix
 
 
@@ -160,3 +168,88 @@ def test_tasks_queued_behind_a_stopped_one_end_without_a_traceback(tmp_path, mon
     assert time.monotonic() - start < 5
     assert all(future.done() for future in futures)
     assert raised == []
+
+
+def _ended_pid() -> int:
+    """The id of a process that has ended (and been collected)."""
+    process = subprocess.Popen([sys.executable, "-c", "pass"])
+    process.wait()
+    return process.pid
+
+
+@posix
+def test_a_pool_s_folder_of_marks_is_named_by_its_process_and_removed_by_the_next_once_it_ended(
+    tmp_path,
+):
+    ended = tmp_path / f"{BUSY_PREFIX}{_ended_pid()}-k2j3h4g5"
+    (ended / "123").mkdir(parents=True)  # a mark left inside: removed with its folder
+    running = tmp_path / f"{BUSY_PREFIX}{os.getpid()}-a1b2c3d4"
+    older = tmp_path / f"{BUSY_PREFIX}a1b2c3d4"  # no process id in its name: kept
+    other = tmp_path / "lossbench-other-1"
+    for folder in (running, older, other):
+        folder.mkdir()
+    made = busy_folder(tmp_path)
+    assert made.parent == tmp_path and made.name.startswith(f"{BUSY_PREFIX}{os.getpid()}-")
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(
+        p.name for p in (made, running, older, other)
+    )
+    assert remove_stale_busy_folders(tmp_path) == []  # each left has a running process
+
+
+#: A study's launching process that makes its pool of two workers, says where the pool marks
+#: its busy workers, and is killed outright (SIGKILL) before it can remove anything.
+KILLED_WITH_ITS_POOL = (
+    "import os, signal\n"
+    "from lossbench.vectorized.sweep import TaskPool\n"
+    "pool = TaskPool(workers=2)\n"
+    "pool._executor.submit(os.getpid).result()\n"
+    "print(pool._busy, flush=True)\n"
+    "os.kill(os.getpid(), signal.SIGKILL)\n"
+)
+
+
+@posix
+@pytest.mark.slow  # about 10 s: two processes start their pools of two workers
+def test_the_folder_of_marks_of_a_killed_study_is_removed_by_the_next_pool(tmp_path):
+    env = {"TMPDIR": str(tmp_path)}  # the temporary folder of both
+    killed = run_script(KILLED_WITH_ITS_POOL, extra_env=env)
+    assert killed.returncode == -signal.SIGKILL, killed.stderr[-2000:]
+    left = Path(killed.stdout.strip())
+    assert left.parent == tmp_path and left.is_dir()  # a SIGKILL removes nothing
+    script = (
+        "from lossbench.vectorized.sweep import TaskPool\n"
+        "pool = TaskPool(workers=2)\n"
+        "print(pool._busy)\n"
+        "pool.close()\n"
+    )
+    done = run_script(script, extra_env=env)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert not left.exists()
+    assert not list(tmp_path.glob(f"{BUSY_PREFIX}*"))  # and its own, as it closed
+
+
+#: A command whose study stops on a worker's stop (its task's ``Terminated``, as the launcher
+#: gets it from the task's future), then takes a Ctrl-C and a SIGTERM while it stops.
+STOPPED_BY_A_WORKER = (
+    "import os, signal, time\n"
+    "from lossbench.interrupts import Terminated, command_stops, stop_taken\n"
+    "with command_stops():\n"
+    "    try:\n"
+    "        raise Terminated()\n"
+    "    except KeyboardInterrupt as stop:\n"
+    "        stop_taken(stop)\n"
+    "        os.kill(os.getpid(), signal.SIGINT)\n"
+    "        os.kill(os.getpid(), signal.SIGTERM)\n"
+    "        time.sleep(0.2)\n"
+    "        raise\n"
+)
+
+
+@posix
+def test_a_study_stopped_by_a_worker_s_sigterm_takes_no_second_stop(tmp_path):
+    """As after a SIGTERM to the command itself: a Ctrl-C while it stops changes nothing (it
+    ended the command with the line of a Ctrl-C instead)."""
+    done = run_script(STOPPED_BY_A_WORKER, cwd=tmp_path)
+    assert done.returncode == 143, done.stderr[-2000:]
+    assert done.stderr.strip().splitlines() == [done.stderr.strip().splitlines()[-1]]
+    assert done.stderr.startswith("lossbench: terminated (SIGTERM)."), done.stderr[-2000:]

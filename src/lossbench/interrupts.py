@@ -95,6 +95,19 @@ def _interrupt_command(signum: int, frame: Any) -> None:
     raise KeyboardInterrupt
 
 
+def stop_taken(interrupt: KeyboardInterrupt) -> None:
+    """A stop that reached the command otherwise than by a signal to its own process (a
+    worker process's task that ended on a SIGTERM sent to that worker: ``interrupt``, its
+    :class:`Terminated`): under :func:`command_stops`, taken as that signal to the command
+    would be, so that a Ctrl-C or SIGTERM while the command stops changes nothing, as after
+    its own signal (:func:`_interrupt_command`). A stop already under way stays the one.
+
+        >>> stop_taken(Terminated())  # outside a command: nothing to do
+    """
+    if _IN_COMMAND and not _STOPPING:
+        _STOPPING.append(signal.SIGTERM if isinstance(interrupt, Terminated) else signal.SIGINT)
+
+
 @contextlib.contextmanager
 def terminated_as_interrupt() -> Iterator[None]:
     """While the block runs, SIGTERM raises :class:`Terminated` in this thread (the main

@@ -1,18 +1,30 @@
 """Stopping a study's worker processes gracefully, within a bound, before they are killed.
 
 A stopped study (Ctrl-C, SIGTERM) asks the vectorized launcher's worker processes to stop
-(:func:`ask_workers_to_stop`: SIGTERM to each), and waits a few seconds for the tasks they
-were training to end, before they are killed (:mod:`lossbench.worker_kills`). In a worker
+(:func:`ask_workers_to_stop`: SIGTERM to each), and waits a few seconds for the tasks they were
+training to end, before they are killed (:mod:`lossbench.worker_kills`). In a worker
 (:func:`take_stop_requests`, from ``prepare_worker``), SIGTERM raises
 :class:`~lossbench.interrupts.Terminated` in the task it trains (:func:`task_stops`): the
-interrupt that Ctrl-C raises in the launching process, so that a task in a worker keeps what
-it keeps there (a run alone its checkpoints, a vectorized group's members what
+interrupt that Ctrl-C raises in the launching process, so that a task in a worker keeps what it
+keeps there (a run alone its checkpoints, a vectorized group's members what
 :func:`lossbench.vectorized.run.keep_stopped` keeps, records of the members that had ended
-included), and ends with that exception, which its future holds. A task handed over later
-does not start. The wait is only for workers that train a task: each marks itself busy while
-it does (a file named by its process id in the pool's folder of marks, :func:`task_stops`), so
-that a stop while the workers still start (their imports take the first seconds of a study)
-does not wait out the grace for tasks handed over but not begun.
+included), and ends with that exception, which its future holds. A task that a worker takes
+after the stop (handed over, not cancelled) ends at once, before it trains.
+
+A SIGTERM sent to one worker from outside (``kill``, a job scheduler) is taken the same way: the
+task it trains stops and keeps what it keeps, its future ends with ``Terminated``, and the
+launching process stops the study as its own SIGTERM stops it (the other workers asked to stop,
+the runs that completed kept, exit status 143 and the one-line message). A worker that trains no
+task then ends the next one handed to it at once, which stops the study the same way; one that
+SIGTERM ends as it starts, before it takes stop requests, is that stop too
+(``lossbench.vectorized.sweep``: loky's ``TerminatedWorkerError`` of SIGTERM).
+
+The wait is only for workers that train a task: each marks itself busy while it does (a file
+named by its process id in the pool's folder of marks, :func:`task_stops`), so that a stop while
+the workers still start (their imports take the first seconds of a study) does not wait out the
+grace for tasks handed over but not begun. That folder (:func:`busy_folder`) is in the temporary
+folder, named by the launching process's id; the next pool removes those whose process has ended
+(a launching process killed outright, SIGKILL, removes nothing).
 
     >>> with task_stops():
     ...     pass
@@ -22,14 +34,29 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
+import shutil
 import signal
+import tempfile
 import threading
 import time
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
-__all__ = ["STOP_GRACE_SECONDS", "ask_workers_to_stop", "take_stop_requests", "task_stops"]
+__all__ = [
+    "BUSY_PREFIX",
+    "STOP_GRACE_SECONDS",
+    "ask_workers_to_stop",
+    "busy_folder",
+    "remove_stale_busy_folders",
+    "take_stop_requests",
+    "task_stops",
+]
+
+#: How a pool's folder of busy marks (:func:`busy_folder`) is named: this, the id of the
+#: process that made the pool, ``-`` and ``tempfile``'s random part.
+BUSY_PREFIX = "lossbench-workers-"
 
 #: How long a stopped study waits for its workers' tasks to end (:func:`ask_workers_to_stop`)
 #: before it kills them. What they do then is short: a vectorized group goes back to its last
@@ -50,6 +77,62 @@ _STOP_ASKED: list[int] = []
 _IN_TASK: list[bool] = []
 #: In a worker: the pool's folder where it marks itself busy while it trains a task.
 _BUSY_FOLDER: list[Path] = []
+
+
+def busy_folder(root: str | os.PathLike | None = None) -> Path:
+    """Make the folder where a pool's workers mark themselves busy (:func:`task_stops`): in
+    the temporary folder (``root``: in that one), named by this process's id
+    (:data:`BUSY_PREFIX`); first remove the folders there that processes which have ended left
+    (:func:`remove_stale_busy_folders`). The pool removes its own as it ends.
+
+    Why there: the folder must exist before the workers start, for any pool (one made
+    without a study's folder too), and be local to the machine, so that a process id in its
+    name tells whether its pool can still be using it (a study's folder may be shared
+    between machines, and a folder left in it would show among the study's files). What a
+    launching process killed outright (SIGKILL, the out-of-memory killer) leaves is an empty
+    folder, or one with a few empty files, which the next study on the machine removes.
+
+        >>> folder = busy_folder()
+        >>> folder.name.startswith(f"{BUSY_PREFIX}{os.getpid()}-")
+        True
+        >>> folder.rmdir()
+    """
+    where = Path(root) if root is not None else Path(tempfile.gettempdir())
+    remove_stale_busy_folders(where)
+    return Path(tempfile.mkdtemp(prefix=f"{BUSY_PREFIX}{os.getpid()}-", dir=where))
+
+
+def remove_stale_busy_folders(root: str | os.PathLike) -> list[Path]:
+    """Remove the folders of busy marks in ``root`` (:func:`busy_folder`) whose process has
+    ended, and return them. A folder whose process still runs, or may (another user's, or a
+    process id taken again since), is kept, and so is one whose name carries no process id
+    (made by an earlier version of lossbench)."""
+    pattern = re.compile(rf"{re.escape(BUSY_PREFIX)}(\d+)-[^-]+")
+    removed = []
+    try:
+        names = os.listdir(root)
+    except OSError:
+        return removed
+    for name in names:
+        found = pattern.fullmatch(name)
+        if found is None or _process_runs(int(found[1])):
+            continue
+        path = Path(root) / name
+        shutil.rmtree(path, ignore_errors=True)
+        if not path.exists():
+            removed.append(path)
+    return removed
+
+
+def _process_runs(pid: int) -> bool:
+    """Whether process ``pid`` runs (or may: another user's answers no signal of ours)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except (PermissionError, OSError):
+        return True
+    return True
 
 
 def _stop_task(signum: int, frame: Any) -> None:
@@ -87,7 +170,10 @@ def task_stops() -> Iterator[None]:
         raise Terminated()
     mark = _BUSY_FOLDER[0] / str(os.getpid()) if _BUSY_FOLDER else None
     if mark is not None:
-        mark.touch()
+        try:
+            mark.touch()
+        except OSError:  # the folder is gone: the task trains, a stop then just won't wait
+            mark = None
     _IN_TASK.append(True)
     try:
         if _STOP_ASKED:  # asked between the check above and now: not taken as in a task

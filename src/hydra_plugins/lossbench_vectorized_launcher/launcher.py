@@ -280,14 +280,17 @@ class VectorizedLauncher(Launcher):
         launch = _Launch(str(self.config.hydra.sweep.dir), initial_job_idx)
         Path(launch.sweep_dir).mkdir(parents=True, exist_ok=True)
         launch.hydra_jobs = _job_hooks(self.hydra_context)  # Hydra's run_job for every job
-        from lossbench.interrupts import terminated_as_interrupt
+        from lossbench.interrupts import stop_taken, terminated_as_interrupt
 
         # Ctrl-C, or SIGTERM to this process: the worker processes are stopped with it (else
-        # they would train every task handed over before the sweep ends).
+        # they would train every task handed over before the sweep ends). So are they where
+        # a SIGTERM sent to one worker stopped its task (TaskPool.values): the same stop.
         with terminated_as_interrupt():
             try:
                 self._train(launch, job_overrides, follow_up)
-            except BaseException:
+            except BaseException as error:
+                if isinstance(error, KeyboardInterrupt):
+                    stop_taken(error)
                 if launch.pool is not None:
                     launch.pool.kill()
                 raise

@@ -102,6 +102,8 @@ class Member:
     #: What the member held at the end of its last completed epoch (:meth:`epoch_ended`), for
     #: a fit stopped within the next one (:meth:`back_to_epoch_end`).
     ended_epoch: EpochEnd | None = None
+    #: Its failure in training, ``(error, steps, epochs)``, as :meth:`fail` took it.
+    failure: tuple[str, int, int] | None = None
 
     @classmethod
     def of(cls, cfg: DictConfig, output_dir: Path, record: dict[str, Any]) -> Member:
@@ -138,6 +140,15 @@ class Member:
             stop = early_stopping_check(self.early_stop, value, epoch)
         return improved, stop
 
+    def fail(self, error: str, steps: int, epochs: int) -> None:
+        """Its training failed (a non-finite loss or weights; ``steps`` and ``epochs``: those
+        it had completed): it has ended, as soon as the failure is found. A fit stopped before
+        that epoch's end (:meth:`back_to_epoch_end`) keeps it: the member is recorded as
+        failed, as the fit's end records it, where its run alone would have failed too (it
+        raises at the step that failed)."""
+        self.failure = (error, steps, epochs)
+        self.error, self.steps, self.epochs, self.ended = error, steps, epochs, True
+
     def epoch_ended(self) -> None:
         """Keep what the member holds now, at an epoch's end (its training states have their
         loops' progress): where the fit is stopped (Ctrl-C, SIGTERM) within a later epoch,
@@ -159,7 +170,9 @@ class Member:
         """Go back to what the member held at the end of its last completed epoch
         (:meth:`epoch_ended`; before the first one: nothing trained): a fit stopped within an
         epoch may have taken some of it (its history, a new best row whose training state has
-        no loops' progress yet, which would not resume)."""
+        no loops' progress yet, which would not resume). A failure found since
+        (:meth:`fail`) is kept: its training had ended, failed, with what it held then (a
+        member that fails takes nothing of its failing epoch: no history, no weights)."""
         kept = self.ended_epoch or EpochEnd(best=replace(self.best, score=None, epoch=None))
         self.best = kept.best
         self.best_row, self.best_training = kept.best_row, kept.best_training
@@ -171,6 +184,9 @@ class Member:
         }
         self.epochs, self.steps, self.error = kept.epochs, kept.steps, kept.error
         self.ended = kept.ended
+        if self.failure is not None:
+            self.error, self.steps, self.epochs = self.failure
+            self.ended = True
 
     @property
     def stopped_by(self) -> str:

@@ -225,7 +225,7 @@ class VectorizedModule(L.LightningModule):
         starts = range(0, x.shape[1], size)
         epoch = self.current_epoch
         outputs: list[tuple[torch.Tensor | None, torch.Tensor, torch.Tensor]] = []
-        failed: dict[int, tuple[str, int]] = {}  # member -> (error, steps done)
+        failed: set[int] = set()  # members whose loss was not finite (Member.fail)
         for step, start in enumerate(starts):
             xb, tb = x[:, start : start + size], targets[:, start : start + size]
             scores = self(xb)
@@ -236,10 +236,10 @@ class VectorizedModule(L.LightningModule):
                     k = self.alive[position]
                     if k not in failed:  # what ClassifierModule raises, for this member alone
                         done = epoch * len(starts) + step
-                        failed[k] = (
-                            non_finite_loss(losses[position].item(), epoch, done, step),
-                            done,
-                        )
+                        error = non_finite_loss(losses[position].item(), epoch, done, step)
+                        # at once: a stop before the epoch's end still records the failure
+                        self.members[k].fail(error, done, epoch)
+                        failed.add(k)
                 losses = torch.where(finite, losses, torch.zeros_like(losses))
             self.stacked.flat_grad.zero_()
             losses.sum().backward()
@@ -260,14 +260,11 @@ class VectorizedModule(L.LightningModule):
         leaving = []
         for position, k in enumerate(self.alive):
             member = self.members[k]
-            if k in failed:
-                member.error, member.steps = failed[k]
-                member.epochs = epoch
+            if k in failed:  # failed in this epoch's steps (Member.fail)
                 leaving.append(position)
                 continue
             if weights[position] is not None:  # before its values join its history
-                member.error = non_finite_weights(weights[position], epoch, steps)
-                member.steps, member.epochs = steps, epoch
+                member.fail(non_finite_weights(weights[position], epoch, steps), steps, epoch)
                 leaving.append(position)
                 continue
             if batched is not None:

@@ -192,16 +192,17 @@ def keep_stopped(
     epoch (:meth:`~lossbench.vectorized.members.Member.back_to_epoch_end`).
 
     A member whose training had ended by then (:attr:`~lossbench.vectorized.members.Member.
-    ended`: early stopping, a non-finite loss or weights, ``trainer.max_epochs``) is finished
-    as the fit's end finishes it (:func:`_finish`): the final metrics of its best epoch, its
-    checkpoints, logs and record (``status`` completed or failed; ``train_seconds`` and
-    ``train_cpu_seconds``: the group's fit until the stop, ``seconds`` and ``cpu_seconds``),
-    so a sweep run again skips it. Each member still training keeps what its run alone keeps
-    when stopped: its best checkpoint and, with ``checkpoint.write=every_epoch``, its
-    ``last.ckpt`` (both resume: ``ckpt_path=<its last.ckpt>``, ``ckpt_path=last`` in its
-    folder), and the epochs logged so far (``logs/metrics.csv`` of ``logger=csv``), with no
-    record: a sweep run again sets them aside and trains the member again, as it does a
-    stopped run alone."""
+    ended`: early stopping, a non-finite loss or weights, ``trainer.max_epochs``; a failure
+    within the epoch the stop cut short included, :meth:`~lossbench.vectorized.members.Member.
+    fail`) is finished as the fit's end finishes it (:func:`_finish`): the final metrics of its
+    best epoch, its checkpoints, logs and record (``status`` completed or failed;
+    ``train_seconds`` and ``train_cpu_seconds``: the group's fit until the stop, ``seconds`` and
+    ``cpu_seconds``), so a sweep run again skips it. Each member still training keeps what its
+    run alone keeps when stopped: its best checkpoint and, with
+    ``checkpoint.write=every_epoch``, its ``last.ckpt`` (both resume: ``ckpt_path=<its
+    last.ckpt>``, ``ckpt_path=last`` in its folder), and the epochs logged so far
+    (``logs/metrics.csv`` of ``logger=csv``), with no record: a sweep run again sets them aside
+    and trains the member again, as it does a stopped run alone."""
     for member in members:
         member.back_to_epoch_end()
     module.member_states()

@@ -19,6 +19,7 @@ import copy
 import json
 import logging
 import os
+import signal
 import sys
 from collections.abc import Hashable, Mapping, Sequence
 from pathlib import Path
@@ -339,7 +340,6 @@ def prepare_worker(
     """
     import gc
     import importlib
-    import signal
     import warnings
 
     from lossbench.allocator import keep_freed_memory
@@ -409,6 +409,23 @@ def _changes(
     return found
 
 
+def _result(future: Any) -> Any:
+    """A task's result, or the exception it ended on; a worker that SIGTERM ended before it
+    took stop requests (as it started: :func:`prepare_worker`) is its stop,
+    :class:`~lossbench.interrupts.Terminated`, as a SIGTERM a moment later would have been
+    (loky reports it as a ``TerminatedWorkerError`` whose exit codes name SIGTERM)."""
+    from joblib.externals.loky.process_executor import TerminatedWorkerError
+
+    try:
+        return future.result()
+    except TerminatedWorkerError as error:
+        from lossbench.interrupts import Terminated
+
+        if f"SIGTERM(-{signal.SIGTERM.value})" in str(error):
+            raise Terminated() from None
+        raise
+
+
 class TaskPool:
     """Runs tasks as they are handed over: in this process (one worker) or in ``workers``
     worker processes, so that a launcher can go on composing the next jobs while the first
@@ -439,15 +456,15 @@ class TaskPool:
         self._executor = None
         self._busy: Path | None = None
         if self.workers > 1:
-            import tempfile
-
             from joblib.externals.loky import ProcessPoolExecutor
 
             from lossbench.worker_kills import use_own_kills
+            from lossbench.worker_stops import busy_folder
 
             use_own_kills()  # its thread kills the workers without starting pgrep
-            # where a worker marks itself busy while it trains a task (kill() waits for those)
-            self._busy = Path(tempfile.mkdtemp(prefix="lossbench-workers-"))
+            # where a worker marks itself busy while it trains a task (kill() waits for those):
+            # in the temporary folder, removed by close() and kill(), else by the next pool
+            self._busy = busy_folder()
             self._executor = ProcessPoolExecutor(
                 max_workers=self.workers,
                 initializer=prepare_worker,
@@ -478,18 +495,7 @@ class TaskPool:
     def wait(self) -> dict[int, float | None]:
         """The jobs' values that came in since the last call; waits for at least one task
         when some are still training (and none came in)."""
-        if self._pending and not any(f.done() for _, f in self._pending):
-            from concurrent.futures import FIRST_COMPLETED
-            from concurrent.futures import wait as wait_for
-
-            wait_for([f for _, f in self._pending], return_when=FIRST_COMPLETED)
-        still = []
-        for positions, future in self._pending:
-            if future.done():
-                self._done.update(zip(positions, future.result(), strict=True))
-            else:
-                still.append((positions, future))
-        self._pending = still
+        self._collect()
         new = {i: v for i, v in self._done.items() if i not in self._reported}
         self._reported.update(new)
         return new
@@ -512,13 +518,18 @@ class TaskPool:
             self._busy = None
 
     def kill(self) -> None:
-        """Stop (an interrupted sweep): tasks not started are dropped; the worker processes
-        are asked to stop the tasks they train and given a few seconds for it
+        """Stop (an interrupted sweep): the worker processes are asked to stop the tasks they
+        train and given a few seconds for it
         (:func:`lossbench.worker_stops.ask_workers_to_stop`: what a stopped task keeps, as in
         this process, see :func:`lossbench.vectorized.run.keep_stopped`), then killed with
-        their own child processes. Runs that completed keep their files; the runs of the
-        tasks in progress are left without a record and train again when the sweep is run
-        again. In this process, nothing runs between tasks: nothing to stop."""
+        their own child processes. Tasks handed over but not begun are not cancelled (loky's
+        thread raised on a cancelled one): one that a worker takes after the stop ends there
+        at once, before it trains anything (:func:`lossbench.worker_stops.task_stops`), and the
+        others fail as the workers are killed and the executor shuts down; their results are
+        not collected. Runs that completed keep their files; the runs of the tasks in
+        progress are left without a record, and those of tasks not begun as they were: they
+        train again when the sweep is run again. In this process, nothing runs between
+        tasks: nothing to stop."""
         pending, self._pending = self._pending, []
         executor, self._executor = self._executor, None
         if executor is None:
@@ -538,8 +549,27 @@ class TaskPool:
         self._remove_marks()
 
     def values(self) -> dict[int, float | None]:
-        """Wait for every task handed over; each job's value, by position."""
-        for positions, future in self._pending:
-            self._done.update(zip(positions, future.result(), strict=True))
-        self._pending = []
+        """Wait for every task handed over; each job's value, by position. Tasks are taken
+        as they end, in any order: a task that a worker stopped (a SIGTERM sent to that
+        worker, :func:`lossbench.worker_stops.task_stops`) raises its stop here as it ends,
+        and the study stops as on its own SIGTERM, without waiting for the tasks handed over
+        before it."""
+        while self._pending:
+            self._collect()
         return dict(self._done)
+
+    def _collect(self) -> None:
+        """Take the values of the tasks that have ended, waiting for one where none has (a
+        task that ended on an exception, a worker's stop included, raises it here)."""
+        if self._pending and not any(f.done() for _, f in self._pending):
+            from concurrent.futures import FIRST_COMPLETED
+            from concurrent.futures import wait as wait_for
+
+            wait_for([f for _, f in self._pending], return_when=FIRST_COMPLETED)
+        still = []
+        for positions, future in self._pending:
+            if future.done():
+                self._done.update(zip(positions, _result(future), strict=True))
+            else:
+                still.append((positions, future))
+        self._pending = still
