@@ -468,7 +468,7 @@ CATALOGUE: list[Case] = [
     refused("onecycle-negative-max-lr", "train", ("scheduler=onecycle", "scheduler.max_lr=-0.01"),
             ["scheduler.max_lr=-0.01 must be a positive learning rate"]),
     refused("onecycle-div-factor-zero", "train", ("scheduler=onecycle", "scheduler.div_factor=0"),
-            ["scheduler.div_factor=0.0 must be a positive number"]),
+            ["scheduler.div_factor=0", "must be a positive number: the learning rate is divided"]),
     refused("val-fraction-above-one", "train", ("data.val_fraction=1.5",), ["data.val_fraction=1.5"]),
     refused("max-epochs-zero", "train", ("trainer.max_epochs=0",), ["trainer.max_epochs=0"]),
     refused("max-epochs-null-wrong-type", "train", ("trainer.max_epochs=null",),

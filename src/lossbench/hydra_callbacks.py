@@ -46,8 +46,9 @@ class ValidateBeforeRun(Callback):
 
         warnings.formatwarning = format_warning  # type: ignore[assignment]
         # ${hydra:...} values are each job's: not the config an earlier Hydra app in this
-        # process left set (a test suite, a notebook)
-        with refusing(), hydra_config_unset():
+        # process left set (a test suite, a notebook); a refusal echoes numbers as typed
+        typed = list(OmegaConf.select(config, "hydra.overrides.task", default=None) or [])
+        with refusing(typed), hydra_config_unset():
             check_sweep_directory(job_directory(config, "hydra.sweep.dir"))
             check_sweep_folder(  # not in a run's, nor a study's of the other kind
                 job_directory(config, "hydra.sweep.dir"), search=is_search(config)
@@ -85,7 +86,9 @@ class ValidateBeforeRun(Callback):
         from lossbench.train import preflight
 
         warnings.formatwarning = format_warning  # type: ignore[assignment]
-        with refusing(), warnings.catch_warnings():  # the run shows warnings once, when it starts
+        typed = list(OmegaConf.select(config, "hydra.overrides.task", default=None) or [])
+        # the run shows warnings once, when it starts; its refusal echoes numbers as typed
+        with refusing(typed), warnings.catch_warnings():
             warnings.simplefilter("ignore")
             check_single_run_of_study(config)
             run_dir = job_directory(config, "hydra.run.dir")
