@@ -855,8 +855,9 @@ def _composed_search(node: Any, overrides: Sequence[str]) -> _Search | None:
     if not isinstance(params, DictConfig) or not params:
         return None
     values = OmegaConf.to_container(params, resolve=False)
-    tuned = {str(k): str(v) for k, v in values.items()}  # type: ignore[union-attr]
-    return _chosen_option("hparams_search", overrides), tuned
+    if not isinstance(values, dict):
+        return None
+    return _chosen_option("hparams_search", overrides), {str(k): str(v) for k, v in values.items()}
 
 
 def _composed_setup(node: Any) -> tuple[str | None, list[Path], list[str]]:
@@ -942,9 +943,14 @@ def composition_refusal(
         unmet_needs = unmet(group, key, needs.keys)
         if unmet_needs is not None:
             advice = _SetupAdvice(
-                setup, given, folders, needs=needs, search=search, arguments=list(overrides),
+                setup,
+                given,
+                folders,
+                needs=needs,
+                search=search,
+                arguments=list(overrides),
                 multirun=multirun,
-            )  # fmt: skip
+            )
             without = _without_searched(argument, advice)
             message += (
                 f" {key} is a setting of {listed}, but {unmet_needs}: leave {argument} out{without}"
