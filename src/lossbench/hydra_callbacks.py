@@ -47,8 +47,7 @@ class ValidateBeforeRun(Callback):
         warnings.formatwarning = format_warning  # type: ignore[assignment]
         # ${hydra:...} values are each job's: not the config an earlier Hydra app in this
         # process left set (a test suite, a notebook); a refusal echoes numbers as typed
-        typed = list(OmegaConf.select(config, "hydra.overrides.task", default=None) or [])
-        with refusing(typed), hydra_config_unset():
+        with refusing(_typed(config)), hydra_config_unset():
             check_sweep_directory(job_directory(config, "hydra.sweep.dir"))
             check_sweep_folder(  # not in a run's, nor a study's of the other kind
                 job_directory(config, "hydra.sweep.dir"), search=is_search(config)
@@ -86,14 +85,25 @@ class ValidateBeforeRun(Callback):
         from lossbench.train import preflight
 
         warnings.formatwarning = format_warning  # type: ignore[assignment]
-        typed = list(OmegaConf.select(config, "hydra.overrides.task", default=None) or [])
         # the run shows warnings once, when it starts; its refusal echoes numbers as typed
-        with refusing(typed), warnings.catch_warnings():
+        with refusing(_typed(config)), warnings.catch_warnings():
             warnings.simplefilter("ignore")
             check_single_run_of_study(config)
             run_dir = job_directory(config, "hydra.run.dir")
             check_job_directory(config.hydra)
             preflight(config, run_dir)
+
+
+def _typed(config: DictConfig) -> list[str]:
+    """The command line's overrides (``hydra.overrides.task``) as typed, unresolved (``seed=${x}``
+    is text here: its check says what is wrong with it).
+
+        >>> _typed(OmegaConf.create({"hydra": {"overrides": {"task": ["seed=${nosuch}"]}}}))
+        ['seed=${nosuch}']
+    """
+    node = OmegaConf.select(config, "hydra.overrides.task", default=None)
+    lines = None if node is None else OmegaConf.to_container(node, resolve=False)
+    return [str(line) for line in lines] if isinstance(lines, list) else []
 
 
 def _prepare_logger_stores(config: DictConfig) -> None:
