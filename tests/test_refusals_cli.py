@@ -468,7 +468,7 @@ CATALOGUE: list[Case] = [
     refused("onecycle-negative-max-lr", "train", ("scheduler=onecycle", "scheduler.max_lr=-0.01"),
             ["scheduler.max_lr=-0.01 must be a positive learning rate"]),
     refused("onecycle-div-factor-zero", "train", ("scheduler=onecycle", "scheduler.div_factor=0"),
-            ["scheduler.div_factor=0.0 must be a positive number"]),
+            ["scheduler.div_factor=0", "must be a positive number: the learning rate is divided"]),
     refused("val-fraction-above-one", "train", ("data.val_fraction=1.5",), ["data.val_fraction=1.5"]),
     refused("max-epochs-zero", "train", ("trainer.max_epochs=0",), ["trainer.max_epochs=0"]),
     refused("max-epochs-null-wrong-type", "train", ("trainer.max_epochs=null",),
@@ -1250,6 +1250,26 @@ CATALOGUE: list[Case] = [
              "'optimizer.lr=tag(log, interval(1e-4, 3e-2))' "
              "'optimizer.weight_decay=interval(0.0, 1e-2)')"],
             unwanted=["(e.g. setup=logits_focal loss.gamma=2)"], fast=True),
+    # the same where Hydra refuses the key (a -cd folder adding a loss): the search's keys too
+    refused("config-dir-search-key-of-a-loss-without-the-searched-key", "train",
+            ("-m", "-cd", "mine", *QUICK, "hparams_search=optuna_pos_weight", "loss.gamma=2"),
+            ["the loss Hydra composed, loss=bce_with_logits",
+             "gamma is a setting of loss=focal, but no loss has both gamma and pos_weight_scale "
+             "(loss=focal lacks pos_weight_scale, which hparams_search=optuna_pos_weight "
+             "searches): leave loss.gamma=2 out, or search without loss.pos_weight_scale",
+             "(e.g. setup=logits_focal loss.gamma=2 hydra.sweeper.params=null "
+             "'optimizer.lr=tag(log, interval(1e-4, 3e-2))' "
+             "'optimizer.weight_decay=interval(0.0, 1e-2)')"],
+            (("mine/loss/my_focal.yaml", "defaults:\n  - focal\n  - _self_\n"),),
+            unwanted=["(e.g. setup=logits_focal loss.gamma=2)"], fast=True),
+    # without -m there is no search: the search advised is a command with -m
+    refused("search-without-multirun-key-of-another-option", "train",
+            (*QUICK, "hparams_search=optuna_pos_weight", "loss.gamma=2"),
+            ["leave loss.gamma=2 out, or search without loss.pos_weight_scale with -m (without "
+             "it, Hydra runs no search): choose a setup whose loss has it (e.g. -m "
+             "setup=logits_focal loss.gamma=2 hydra.sweeper.params=null",
+             "or give ~setup and choose it (e.g. -m ~setup loss=focal loss.gamma=2"],
+            unwanted=["(a search: with -m)"], fast=True),
     refused("search-setup-with-chosen-loss", "train",
             ("-m", *QUICK, "hydra/sweeper=optuna", "hydra.sweeper.n_trials=2", "setup=logits_focal",
              "loss=choice(focal,poly)"),

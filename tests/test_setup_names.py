@@ -260,10 +260,11 @@ def test_a_key_beside_a_setup_is_advised_the_setup_whose_loss_has_it(tmp_path: P
     line = _refused(tmp_path, "hparams_search=optuna_pos_weight", "loss.gamma=2")
     assert "no loss has both gamma and pos_weight_scale" in line
     assert (
-        "or search without loss.pos_weight_scale (a search: with -m): choose a setup whose loss "
-        "has it (e.g. setup=logits_focal loss.gamma=2 hydra.sweeper.params=null" in line
+        "or search without loss.pos_weight_scale with -m (without it, Hydra runs no search): "
+        "choose a setup whose loss has it (e.g. -m setup=logits_focal loss.gamma=2 "
+        "hydra.sweeper.params=null" in line
     )
-    assert "or give ~setup and choose it (e.g. ~setup loss=focal loss.gamma=2 hydra." in line
+    assert "or give ~setup and choose it (e.g. -m ~setup loss=focal loss.gamma=2 hydra." in line
     assert "(e.g. setup=logits_focal loss.gamma=2)" not in line
     # a setup keeping the head where one does: logits_asl for logits_focal's head
     line = _refused(tmp_path, "setup=logits_focal", "loss.gamma_neg=1")
@@ -469,3 +470,71 @@ def test_a_search_key_is_advised_only_options_with_the_command_lines_keys(tmp_pa
         "loss.gamma_neg=1 sets)" in line
     )
     assert "setup=logits_focal" not in line
+
+
+def _config_dir_adding_a_loss(tmp_path: Path) -> tuple[str, str]:
+    """``-cd mine``: a config folder adding a loss of its own (``loss=my_focal``), so that the
+    options are left to Hydra, which composes the config and refuses a key it lacks."""
+    folder = tmp_path / "mine" / "loss"
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "my_focal.yaml").write_text("defaults:\n  - focal\n  - _self_\n")
+    return ("-cd", "mine")
+
+
+def _advice(line: str, key: str) -> str:
+    """What a refusal of a key advises: after "has no setting 'KEY'.", before the chosen
+    option's own settings."""
+    return line.split(f"has no setting {key!r}. ", 1)[1].split(", or set one of ", 1)[0]
+
+
+def test_a_key_beside_a_search_in_a_config_dir_is_advised_the_search_without_its_key(
+    tmp_path: Path,
+) -> None:
+    """With ``-cd`` (Hydra composes and refuses the key), ``-m hparams_search=optuna_pos_weight
+    loss.gamma=2`` was advised ``setup=logits_focal loss.gamma=2``, which the search check
+    refuses (focal has no pos_weight_scale to search): as without ``-cd``, no loss has both
+    keys, and the search without pos_weight_scale; each advised command passes the key check
+    and the sweep's setup check."""
+    pytest.importorskip("hydra_plugins.hydra_optuna_sweeper")
+    from lossbench.option_keys import option_key_refusal
+
+    folder = _config_dir_adding_a_loss(tmp_path)
+    given = ("hparams_search=optuna_pos_weight", "loss.gamma=2")
+    line = _refused(tmp_path, "-m", *folder, *given)
+    assert "the loss Hydra composed, loss=bce_with_logits" in line
+    assert (
+        "no loss has both gamma and pos_weight_scale (loss=focal lacks pos_weight_scale, which "
+        "hparams_search=optuna_pos_weight searches): leave loss.gamma=2 out, or search without "
+        "loss.pos_weight_scale: " in line
+    )
+    assert "(e.g. setup=logits_focal loss.gamma=2)" not in line  # refused by the search check
+    assert _advice(line, "gamma") == _advice(_refused(tmp_path, "-m", *given), "gamma")
+    for command in (
+        f"setup=logits_focal loss.gamma=2 {_SEARCH_WITHOUT_POS_WEIGHT}",
+        f"~setup loss=focal loss.gamma=2 {_SEARCH_WITHOUT_POS_WEIGHT}",
+    ):
+        assert f"(e.g. {command})" in line, line
+        arguments = [given[0], *shlex.split(command)]
+        assert option_key_refusal(arguments, config_dir(), multirun=True) is None, arguments
+        chosen = None if "~setup" in arguments else "logits_bce_with_logits_pos_weight"
+        config = OmegaConf.create({"hydra": {"runtime": {"choices": {"setup": chosen}}}})
+        check_swept_setups(config, _sweep(*(a for a in arguments if a != "~setup")))
+    # without -m, the same advice, each command given with it: without it, no search runs
+    single = _refused(tmp_path, *folder, *given)
+    assert "search without loss.pos_weight_scale with -m (without it, Hydra runs no search)" in (
+        single
+    )
+    assert f"(e.g. -m setup=logits_focal loss.gamma=2 {_SEARCH_WITHOUT_POS_WEIGHT})" in single
+    assert f"(e.g. -m ~setup loss=focal loss.gamma=2 {_SEARCH_WITHOUT_POS_WEIGHT})" in single
+
+
+@pytest.mark.slow  # two searches of one tiny trial, each with its trials composed: about 30 s
+def test_the_commands_a_key_beside_a_search_in_a_config_dir_is_advised_train(
+    tmp_path: Path,
+) -> None:
+    pytest.importorskip("hydra_plugins.hydra_optuna_sweeper")
+    folder = _config_dir_adding_a_loss(tmp_path)
+    without = shlex.split(_SEARCH_WITHOUT_POS_WEIGHT)
+    search = (*folder, "hparams_search=optuna_pos_weight")
+    _searches(tmp_path, *search, "setup=logits_focal", "loss.gamma=2", *without)
+    _searches(tmp_path, *search, "~setup", "loss=focal", "loss.gamma=2", *without)

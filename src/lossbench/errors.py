@@ -21,7 +21,7 @@ traceback. Any other exception is a bug in lossbench and keeps its traceback.
 from __future__ import annotations
 
 import sys
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import NoReturn
 
@@ -113,8 +113,10 @@ class NonFiniteLossError(RuntimeError):
 
 
 @contextmanager
-def refusing() -> Iterator[None]:
+def refusing(typed: Sequence[str] = ()) -> Iterator[None]:
     """Turn a :class:`UserInputError` raised inside into :func:`refuse`; other errors pass.
+    ``typed``: the command line's overrides, whose numbers the refusal echoes as typed
+    (:func:`lossbench.typed_values.as_typed`: ``optimizer.lr=-1.0``, not ``-1``).
 
     >>> import contextlib, io
     >>> with contextlib.redirect_stderr(io.StringIO()) as err:
@@ -130,4 +132,8 @@ def refusing() -> Iterator[None]:
     try:
         yield
     except UserInputError as error:
+        if typed:
+            from lossbench.typed_values import as_typed
+
+            refuse(UserInputError(as_typed(str(error), typed)))
         refuse(error)

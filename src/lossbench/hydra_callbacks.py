@@ -46,8 +46,8 @@ class ValidateBeforeRun(Callback):
 
         warnings.formatwarning = format_warning  # type: ignore[assignment]
         # ${hydra:...} values are each job's: not the config an earlier Hydra app in this
-        # process left set (a test suite, a notebook)
-        with refusing(), hydra_config_unset():
+        # process left set (a test suite, a notebook); a refusal echoes numbers as typed
+        with refusing(_typed(config)), hydra_config_unset():
             check_sweep_directory(job_directory(config, "hydra.sweep.dir"))
             check_sweep_folder(  # not in a run's, nor a study's of the other kind
                 job_directory(config, "hydra.sweep.dir"), search=is_search(config)
@@ -86,7 +86,8 @@ class ValidateBeforeRun(Callback):
         from lossbench.train import preflight
 
         warnings.formatwarning = format_warning  # type: ignore[assignment]
-        with refusing(), warnings.catch_warnings():  # the run shows warnings once, when it starts
+        # the run shows warnings once, when it starts; its refusal echoes numbers as typed
+        with refusing(_typed(config)), warnings.catch_warnings():
             warnings.simplefilter("ignore")
             check_single_run_of_study(config)
             run_dir = job_directory(config, "hydra.run.dir")
@@ -104,6 +105,18 @@ def _warn_shared_checkpoint_files(config: DictConfig, overrides: list[Any]) -> N
     except Exception:  # a sweep Hydra refuses with its own message
         return
     warn_shared_checkpoint_files(config, overrides, jobs)
+
+
+def _typed(config: DictConfig) -> list[str]:
+    """The command line's overrides (``hydra.overrides.task``) as typed, unresolved (``seed=${x}``
+    is text here: its check says what is wrong with it).
+
+        >>> _typed(OmegaConf.create({"hydra": {"overrides": {"task": ["seed=${nosuch}"]}}}))
+        ['seed=${nosuch}']
+    """
+    node = OmegaConf.select(config, "hydra.overrides.task", default=None)
+    lines = None if node is None else OmegaConf.to_container(node, resolve=False)
+    return [str(line) for line in lines] if isinstance(lines, list) else []
 
 
 def _prepare_logger_stores(config: DictConfig) -> None:

@@ -386,27 +386,43 @@ def _one_value_sweep(path: str, value: str) -> str:
     return override if re.fullmatch(r"[\w.=()\-+,]+", override) else shlex.quote(override)
 
 
+#: A job's search: the ``hparams_search`` option that chose it (None where that is not known:
+#: a config of a ``-cd`` folder) and its ``hydra.sweeper.params``.
+_Search = tuple[str | None, dict[str, str]]
+
+
+@dataclass(frozen=True)
+class _Needs:
+    """The keys of a group, other than the refused one, that an option advised for it must
+    have, each with who sets it (``{"gamma_neg": "loss.gamma_neg=1 sets"}``); ``searched``: those
+    of them that only the job's search tunes (none of the command line's overrides sets them),
+    which a search without them can leave out."""
+
+    keys: dict[str, str] = dataclasses.field(default_factory=dict)
+    searched: frozenset[str] = frozenset()
+
+
 @dataclass(frozen=True)
 class _SetupAdvice:
     """The setup a refused job chooses (None: none), the command line's overrides of the setup,
-    head and loss, and the config folder: what an option's advice must keep to pass the setup
-    check (:func:`lossbench.setup_names.choose_owner`); ``swept``: the setups of the command
-    line's sweep of ``setup``, if any; ``needs``: the other keys of the group the advised
-    option must have, each with who sets it (:func:`_needed_keys`); ``search``: the search
-    config of the job and its ``hydra.sweeper.params``, where it has any; ``arguments``: the
-    command line's overrides."""
+    head and loss, and the config folders whose setups are read: what an option's advice must
+    keep to pass the setup check (:func:`lossbench.setup_names.choose_owner`); ``swept``: the
+    setups of the command line's sweep of ``setup``, if any; ``needs``: the other keys of the
+    group the advised option must have, and which of them the search tunes
+    (:func:`_needed_keys`); ``search``: the job's search and its ``hydra.sweeper.params``, where
+    it has any; ``arguments``: the command line's overrides; ``multirun``: ``-m`` was given."""
 
     setup: str | None
     given: list[str]
-    configs: Path
+    folders: list[Path]
     swept: list[str] = dataclasses.field(default_factory=list)
-    needs: dict[str, str] = dataclasses.field(default_factory=dict)
-    search: tuple[str, dict[str, str]] | None = None
+    needs: _Needs = dataclasses.field(default_factory=_Needs)
+    search: _Search | None = None
     arguments: list[str] = dataclasses.field(default_factory=list)
     multirun: bool = True
 
 
-def _search_params(job: Mapping[str, _Choice], configs: Path) -> tuple[str, dict[str, str]] | None:
+def _search_params(job: Mapping[str, _Choice], configs: Path) -> _Search | None:
     """The search config a job chooses (``hparams_search=optuna_pos_weight``) and its
     ``hydra.sweeper.params`` as its file gives them; None where it chooses none or has none.
 
@@ -429,26 +445,37 @@ def _search_params(job: Mapping[str, _Choice], configs: Path) -> tuple[str, dict
     return choice.option, {str(k): str(v) for k, v in params.items()}
 
 
-def _needed_keys(
-    path: str, parsed: Sequence[Any], search: tuple[str, dict[str, str]] | None
-) -> dict[str, str]:
+def _needed_keys(path: str, parsed: Sequence[Any], search: _Search | None) -> _Needs:
     """The keys of ``path``'s group, other than its own, that an option advised for ``path``
     must have too, each with who sets it: the command line's other overrides of the group's
-    keys (``loss.gamma_neg=1 sets``), and the keys its search config tunes
-    (``hparams_search=optuna_pos_weight searches``)."""
+    keys (``loss.gamma_neg=1 sets``), and the keys its search tunes
+    (``hparams_search=optuna_pos_weight searches``; ``hydra.sweeper.params searches`` where
+    the search config's name is not known), the latter also as ``searched`` where the command
+    line does not set them.
+
+        >>> from lossbench.override_grammar import override_parser
+        >>> parsed = override_parser().parse_overrides(["loss.gamma=2", "loss.clip=0.1"])
+        >>> search = ("optuna_asl", {"loss.clip": "0,1", "loss.gamma_neg": "0,1"})
+        >>> needs = _needed_keys("loss.gamma", parsed, search)
+        >>> needs.keys["clip"], needs.keys["gamma_neg"], sorted(needs.searched)
+        ('loss.clip=0.1 sets', 'hparams_search=optuna_asl searches', ['gamma_neg'])
+    """
     group, key = path.split(".")[:2]
     needs: dict[str, str] = {}
     for override in parsed:
         parts = override.key_or_group.split(".")
         if parts[0] == group and len(parts) > 1 and parts[1] != key and _is_change(override):
             needs.setdefault(parts[1], f"{override.input_line} sets")
+    searched: set[str] = set()
     if search is not None:
         name, params = search
-        for searched in params:
-            parts = searched.split(".")
-            if parts[0] == group and len(parts) > 1 and parts[1] != key:
-                needs.setdefault(parts[1], f"hparams_search={name} searches")
-    return needs
+        who = "hydra.sweeper.params" if name is None else f"hparams_search={name}"
+        for tuned in params:
+            parts = tuned.split(".")
+            if parts[0] == group and len(parts) > 1 and parts[1] != key and parts[1] not in needs:
+                needs[parts[1]] = f"{who} searches"
+                searched.add(parts[1])
+    return _Needs(needs, frozenset(searched))
 
 
 def _lacks(
@@ -465,7 +492,7 @@ def _lacks(
     ``advice``: the job's setup, for a fix that its setup check lets through."""
     group, key = path.split(".")[:2]
     option = str(choice.option)
-    needs = advice.needs if advice is not None else {}
+    needs = advice.needs.keys if advice is not None else {}
     owners = options_with(group, [key, *needs])
     value = argument.split("=", 1)[1]
     message = (
@@ -494,7 +521,7 @@ def _lacks(
             group,
             owners,
             advice.setup,
-            [advice.configs],
+            advice.folders,
             given=advice.given,
             argument=argument,
             swept=advice.swept,
@@ -509,19 +536,20 @@ def _without_searched(argument: str, advice: _SetupAdvice) -> str:
     """The end of the advice for ``argument`` (``loss.gamma=2``) where no option has its key and
     every key its search tunes (``loss.pos_weight_scale``): the search without those keys, with
     an option (or a setup's) that has the command line's keys (:func:`without_key`); empty
-    where no such key is a search's."""
+    where no such key is a search's. A command line without ``-m`` is advised commands with it:
+    without it, Hydra runs no search."""
     if advice.search is None:
         return ""
-    name, params = advice.search
+    _, params = advice.search
     path = argument.split("=", 1)[0]
     group, key = path.split(".")[:2]
-    searched = {k for k, who in advice.needs.items() if who == f"hparams_search={name} searches"}
+    searched = advice.needs.searched
     kept = {
         k: v
         for k, v in params.items()
         if k.split(".", 1)[-1] not in searched or not k.startswith(f"{group}.")
     }
-    own = [k for k in advice.needs if k not in searched]
+    own = [k for k in advice.needs.keys if k not in searched]
     owners = options_with(group, [key, *own])
     if not searched or not owners:
         return ""
@@ -530,12 +558,13 @@ def _without_searched(argument: str, advice: _SetupAdvice) -> str:
         group,
         owners,
         advice.setup,
-        [advice.configs],
+        advice.folders,
         given=advice.given,
         argument=f"{argument} {lines}",
+        flags="" if advice.multirun else "-m ",
     )
     dropped = ", ".join(f"{group}.{k}" for k in sorted(searched))
-    run = "" if advice.multirun else " (a search: with -m)"
+    run = "" if advice.multirun else " with -m (without it, Hydra runs no search)"
     return f", or search without {dropped}{run}: {fix}"
 
 
@@ -592,7 +621,7 @@ def _key_refusal(override: Any, parsed: Sequence[Any], configs: Path, multirun: 
             advice = _SetupAdvice(
                 setup if isinstance(setup, str) else None,
                 given,
-                configs,
+                [configs],
                 swept=[v for v in line.swept["setup"][0] if v] if "setup" in line.swept else [],
                 needs=_needed_keys(path, parsed, search),
                 search=search,
@@ -796,6 +825,41 @@ def _chosen_option(group: str, overrides: Sequence[str]) -> str | None:
     return chosen[-1] if chosen and chosen[-1].replace("_", "").isalnum() else None
 
 
+def _root(node: Any) -> Any:
+    """The config that holds ``node``: the one Hydra was composing."""
+    while node._get_parent() is not None:
+        node = node._get_parent()
+    return node
+
+
+def _composed_search(node: Any, overrides: Sequence[str]) -> _Search | None:
+    """The search of the config Hydra was composing when it refused a key of ``node``: the
+    ``hparams_search=`` the command line chose (None where a config chose it) and the params
+    of its Optuna sweeper as its config gives them; None where it runs no such search, or where
+    the command line sets ``hydra.sweeper.params`` (Hydra may not have set it yet)."""
+    from omegaconf import DictConfig, OmegaConf
+
+    root = _root(node)
+    try:
+        sweeper = OmegaConf.select(root, "hydra.sweeper", default=None)
+        if (
+            not isinstance(sweeper, DictConfig)
+            or "optuna" not in str(sweeper.get("_target_", "")).lower()
+        ):
+            return None
+        params = sweeper.get("params")
+    except Exception:  # an interpolation the partial config cannot resolve
+        return None
+    if any(a.lstrip("+~").split("=", 1)[0] == "hydra.sweeper.params" for a in overrides):
+        return None
+    if not isinstance(params, DictConfig) or not params:
+        return None
+    values = OmegaConf.to_container(params, resolve=False)
+    if not isinstance(values, dict):
+        return None
+    return _chosen_option("hparams_search", overrides), {str(k): str(v) for k, v in values.items()}
+
+
 def _composed_setup(node: Any) -> tuple[str | None, list[Path], list[str]]:
     """The setup of the config Hydra was composing when it refused a key of ``node`` (its root's
     ``setup``), the config folders whose setups it reads, and the setups its sweeper sweeps
@@ -804,9 +868,7 @@ def _composed_setup(node: Any) -> tuple[str | None, list[Path], list[str]]:
 
     from lossbench.setup_names import setup_folders
 
-    root = node
-    while root._get_parent() is not None:
-        root = root._get_parent()
+    root = _root(node)
     try:
         setup = OmegaConf.select(root, "setup", default=None)
         folders = setup_folders(root)
@@ -876,14 +938,27 @@ def composition_refusal(
         ]
         if any(a.split("=", 1)[0] == "setup" for a in given):
             swept = []  # the command line's setup replaces the sweeper's
-        needs = _needed_keys(path, _parsed(overrides) or [], None)
-        unmet_needs = unmet(group, key, needs)
+        search = _composed_search(node, overrides)
+        needs = _needed_keys(path, _parsed(overrides) or [], search)
+        unmet_needs = unmet(group, key, needs.keys)
         if unmet_needs is not None:
-            message += f" {key} is a setting of {listed}, but {unmet_needs}: leave {argument} out"
+            advice = _SetupAdvice(
+                setup,
+                given,
+                folders,
+                needs=needs,
+                search=search,
+                arguments=list(overrides),
+                multirun=multirun,
+            )
+            without = _without_searched(argument, advice)
+            message += (
+                f" {key} is a setting of {listed}, but {unmet_needs}: leave {argument} out{without}"
+            )
         else:
             fix = choose_owner(
                 group,
-                options_with(group, [key, *needs]),
+                options_with(group, [key, *needs.keys]),
                 setup,
                 folders,
                 given=given,

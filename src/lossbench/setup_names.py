@@ -154,6 +154,7 @@ def choose_owner(
     argument: str | None = None,
     swept: Sequence[str] = (),
     swept_argument: str | None = None,
+    flags: str = "",
 ) -> str:
     """How to choose an option of ``group`` among ``owners`` (those that have a key) that the
     setup check lets through: beside a setup (``setup=logits_asl``, which chooses the head and
@@ -168,7 +169,8 @@ def choose_owner(
     ``swept``: the setups of the command line's sweep of ``setup`` (``-m
     setup=logits_focal,logits_asl``), advised as a sweep (:func:`_swept_owners`), with
     ``swept_argument`` for ``argument`` where the sweep names several setups (a sweep of one
-    value, where the config a multirun composes first lacks the key).
+    value, where the config a multirun composes first lacks the key). ``flags``: what each
+    command advised starts with (``-m`` for a search advised to a command line without it).
 
     ``owners`` must have every key the advised command needs (the command line's other keys of
     ``group``, and those a search tunes: :func:`lossbench.key_owners.options_with`), so that
@@ -187,7 +189,7 @@ and choose it (e.g. ~setup loss=focal loss.gamma=2)
         plain = f"choose a {group} that has it ({options})"
     else:
         one = "it" if len(owners) == 1 else "one"
-        plain = f"choose {one} (e.g. {group}={owners[0]} {argument})"
+        plain = f"choose {one} (e.g. {flags}{group}={owners[0]} {argument})"
     if group in SETUP_GROUPS and owners and argument is not None and len(swept) > 1:
         keyed = swept_argument or argument
         return _swept_owners(group, owners, swept, folders, list(given or []), argument, keyed)
@@ -215,13 +217,14 @@ and choose it (e.g. ~setup loss=focal loss.gamma=2)
         place = f" in place of {replaced}"
     else:
         dropped = f", drop {replaced}" if replaced else ""
-        without = f"give ~setup{dropped} and {plain.replace('(e.g. ', '(e.g. ~setup ', 1)}"
+        example = plain.replace(f"(e.g. {flags}", f"(e.g. {flags}~setup ", 1)
+        without = f"give ~setup{dropped} and {example}"
         place = f" in place of {replaced}" if replaced else ""
     if not fitting:
         return f"no setup's {group} has it: {without}"
     others = f"; the setups: {', '.join(fitting)}" if len(fitting) > 1 else ""
     return (
-        f"choose a setup whose {group} has it{place} (e.g. setup={fitting[0]} {argument}"
+        f"choose a setup whose {group} has it{place} (e.g. {flags}setup={fitting[0]} {argument}"
         f"{others}), or {without}"
     )
 
