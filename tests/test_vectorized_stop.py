@@ -23,6 +23,7 @@ from lossbench.checkpoint import load_checkpoint
 from lossbench.interrupts import TERMINATED_EXIT
 from lossbench.training import train
 from lossbench.vectorized.run import train_group
+from lossbench.worker_deaths import WORKER_DIED_EXIT
 from lossbench.worker_stops import BUSY_PREFIX
 from stop_signals import SIGNALS, posix
 
@@ -361,6 +362,48 @@ def test_sigterm_to_one_worker_stops_the_study_as_sigterm_to_the_command(tmp_pat
         assert record["status"] == "failed"
         assert record["error"].startswith("non-finite training loss"), record["error"]
     assert "study: 4/6 jobs ended" in stopped.stderr, stopped.stderr[-2000:]
+
+
+#: :data:`THREE_GROUPS`, each job's folder named by its rate: the sweep run again over some of
+#: them numbers its jobs anew.
+BY_RATE = (
+    *(a for a in THREE_GROUPS if not a.startswith("hydra.sweep.subdir")),
+    "hydra.sweep.subdir=lr${optimizer.lr}",
+)
+
+
+@posix
+@pytest.mark.skipif(not os.path.isdir("/proc/self"), reason="a process's parent read in /proc")
+@pytest.mark.slow  # about 25 s: a sweep's process with two workers, then the sweep again
+def test_a_worker_killed_by_sigkill_stops_the_study_in_one_line_and_a_rerun_skips_what_ended(
+    tmp_path,
+):
+    """A worker killed outright (SIGKILL: the kernel's out-of-memory killer) ended the command
+    with loky's ``TerminatedWorkerError`` traceback: now the study stops (loky kills the other
+    worker with it), the line names the signal, the jobs the worker trained and how to go on,
+    exit status 1, and the records written before are kept and skipped by the same sweep."""
+    stopped = _stopped_sweep(
+        tmp_path, signal.SIGKILL, BY_RATE, ready="lr1e+32/metrics.json", to_worker=True
+    )
+    assert stopped.returncode == WORKER_DIED_EXIT, stopped.stderr[-3000:]
+    assert "Traceback" not in stopped.stderr, stopped.stderr[-3000:]
+    last = stopped.stderr.strip().splitlines()[-1]
+    runs = tmp_path / "sweep"
+    assert last.startswith(
+        "lossbench: failed: a worker process of the vectorized launcher was killed by signal "
+        "SIGKILL (most often the kernel's out-of-memory killer) while it trained jobs 4, 5 "
+        f"({runs / 'lr1e-05'}, {runs / 'lr1e+29'}); the study stopped"
+    ), last
+    assert "its jobs that already ended with the same config are skipped" in last, last
+    assert "hydra.launcher.n_jobs=1" in last and "hydra.launcher.max_group_size=4" in last
+    ended = [runs / "lr1e+31", runs / "lr1e+32"]  # both failed at once, before the kill
+    assert [_record(run)["status"] for run in ended] == ["failed", "failed"]
+    for lr in ("0.0001", "1e+30", "1e-05", "1e+29"):  # in progress: trained again
+        assert not (runs / f"lr{lr}" / "metrics.json").exists(), lr
+    assert "study: 2/6 jobs ended" in stopped.stderr, stopped.stderr[-2000:]
+    again = (*(a for a in BY_RATE if "lr=" not in a), "optimizer.lr=1e31,1e32")
+    rerun = _assert_skipped_again(tmp_path, again, ended)
+    assert "2 failed in an earlier run (kept)" in rerun.stderr, rerun.stderr[-2000:]
 
 
 def _a_starting_worker(launcher: subprocess.Popen[str]) -> int:

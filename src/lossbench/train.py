@@ -107,6 +107,7 @@ from lossbench.record import (
 from lossbench.run_identity import comparable_config, raised_cap, stands_at_higher_cap
 from lossbench.sweep_refusals import ray_connection_refusal, sweep_refusal
 from lossbench.validation import ConfigError, validate
+from lossbench.worker_deaths import WORKER_DIED_EXIT, WorkerDied
 
 __all__ = [
     "check_left_to_train",
@@ -989,6 +990,12 @@ def main() -> None:
 
         halt_watches()  # a study's progress line, before the command's last line
         stopped(interrupt)
+    except WorkerDied as died:  # the out-of-memory killer's SIGKILL to a worker, say
+        from lossbench.progress import halt_watches
+
+        halt_watches()
+        print(f"lossbench: failed: {died}", file=sys.stderr, flush=True)
+        sys.exit(WORKER_DIED_EXIT)
 
 
 def _end_sweep(given_sweep_dir: bool) -> None:

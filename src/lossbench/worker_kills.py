@@ -39,12 +39,22 @@ __all__ = [
     "kill_process_tree",
     "kill_tree",
     "kill_workers",
+    "killed_here",
     "use_own_kills",
     "use_own_terminate",
 ]
 
 #: Whether each process's parent can be read from ``/proc`` (Linux).
 _PROC = sys.platform.startswith("linux") and Path("/proc/self/stat").is_file()
+
+#: The processes that :func:`kill_tree` killed (sent SIGKILL), by id.
+_KILLED: set[int] = set()
+
+
+def killed_here(pid: int) -> bool:
+    """Whether this process killed process ``pid`` (:func:`kill_tree`): a worker that loky or a
+    stopped study killed, not one that died on its own (:mod:`lossbench.worker_deaths`)."""
+    return pid in _KILLED
 
 
 def children(pid: int) -> list[int]:
@@ -101,6 +111,7 @@ def kill_tree(pid: int) -> None:
     returning)."""
     kill = getattr(signal, "SIGKILL", signal.SIGTERM)
     for target in [pid, *reversed(_descendants(pid))]:
+        _KILLED.add(target)
         with contextlib.suppress(ProcessLookupError, PermissionError):
             os.kill(target, kill)
 
@@ -108,8 +119,11 @@ def kill_tree(pid: int) -> None:
 def kill_process_tree(process: Any, use_psutil: bool = True) -> None:
     """loky's ``kill_process_tree`` (its executor's thread kills each worker with it): kill the
     worker ``process`` and its descendants (:func:`kill_tree`), then wait for its end.
-    ``use_psutil`` is loky's argument, unused."""
-    kill_tree(process.pid)
+    ``use_psutil`` is loky's argument, unused. A worker that has ended already (one that
+    died, which broke the executor) is not killed: :func:`killed_here` tells it from those
+    killed here."""
+    if process.exitcode is None:
+        kill_tree(process.pid)
     process.join()
 
 
@@ -119,7 +133,7 @@ def kill_workers(executor: Any) -> None:
     notices their end and winds the executor up (its futures fail)."""
     processes = getattr(executor, "_processes", None) or {}
     for process in list(processes.values()):
-        if process.pid is not None:
+        if process.pid is not None and process.exitcode is None:
             kill_tree(process.pid)
 
 

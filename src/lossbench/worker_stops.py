@@ -90,7 +90,8 @@ def busy_folder(root: str | os.PathLike | None = None) -> Path:
     name tells whether its pool can still be using it (a study's folder may be shared
     between machines, and a folder left in it would show among the study's files). What a
     launching process killed outright (SIGKILL, the out-of-memory killer) leaves is an empty
-    folder, or one with a few empty files, which the next study on the machine removes.
+    folder, or one with a few small files (what each worker trained), which the next study on
+    the machine removes.
 
         >>> folder = busy_folder()
         >>> folder.name.startswith(f"{BUSY_PREFIX}{os.getpid()}-")
@@ -159,11 +160,13 @@ def take_stop_requests(busy: str | os.PathLike | None = None) -> None:
 
 
 @contextlib.contextmanager
-def task_stops() -> Iterator[None]:
+def task_stops(label: str = "") -> Iterator[None]:
     """Around a task in a worker that :func:`take_stop_requests` set up: a stop asked for
     before it raises :class:`~lossbench.interrupts.Terminated` at once (the task does not
     start), one asked for while it runs raises it there. In the launching process, where
-    SIGTERM has the command's own handler, the block just runs."""
+    SIGTERM has the command's own handler, the block just runs. ``label``: what the task
+    trains, written in the worker's busy mark (a worker killed outright leaves it behind:
+    :mod:`lossbench.worker_deaths` reads it)."""
     from lossbench.interrupts import Terminated
 
     if _STOP_ASKED:
@@ -171,7 +174,7 @@ def task_stops() -> Iterator[None]:
     mark = _BUSY_FOLDER[0] / str(os.getpid()) if _BUSY_FOLDER else None
     if mark is not None:
         try:
-            mark.touch()
+            mark.write_text(label)
         except OSError:  # the folder is gone: the task trains, a stop then just won't wait
             mark = None
     _IN_TASK.append(True)

@@ -284,7 +284,8 @@ class VectorizedLauncher(Launcher):
 
         # Ctrl-C, or SIGTERM to this process: the worker processes are stopped with it (else
         # they would train every task handed over before the sweep ends). So are they where
-        # a SIGTERM sent to one worker stopped its task (TaskPool.values): the same stop.
+        # a SIGTERM sent to one worker stopped its task (TaskPool.values): the same stop; and
+        # where a worker died (lossbench.worker_deaths.WorkerDied: the out-of-memory killer).
         with terminated_as_interrupt():
             try:
                 self._train(launch, job_overrides, follow_up)

@@ -153,6 +153,7 @@ def run_task(
         from lossbench.training import train
         from lossbench.validation import ConfigError
         from lossbench.vectorized.run import train_group
+        from lossbench.worker_deaths import task_label
         from lossbench.worker_stops import task_stops
 
     if threads is not None:
@@ -162,7 +163,9 @@ def run_task(
     before = [_record_identity(Path(d)) for d in output_dirs]
     try:
         # in a worker, the launching process's stop (SIGTERM) stops it as Ctrl-C does there
-        with task_stops(), warnings_of_sweep(marks[0][0] if marks else None):  # data warned once
+        label = task_label([job for _, job in marks or ()], output_dirs)
+        sweep_dir = marks[0][0] if marks else None
+        with task_stops(label), warnings_of_sweep(sweep_dir):  # the data's warnings: once
             if len(configs) == 1:
                 try:
                     records = [train(configs[0], output_dirs[0], multirun=True)]
@@ -409,21 +412,29 @@ def _changes(
     return found
 
 
-def _result(future: Any) -> Any:
-    """A task's result, or the exception it ended on; a worker that SIGTERM ended before it
-    took stop requests (as it started: :func:`prepare_worker`) is its stop,
-    :class:`~lossbench.interrupts.Terminated`, as a SIGTERM a moment later would have been
-    (loky reports it as a ``TerminatedWorkerError`` whose exit codes name SIGTERM)."""
+def _result(future: Any, processes: Mapping[int, Any], busy: Path | None) -> Any:
+    """A task's result, or the exception it ended on. A worker process that died (loky's
+    ``TerminatedWorkerError``; ``processes``: every worker the pool has had, by pid; ``busy``:
+    its folder of busy marks) is told by its exit code
+    (:func:`lossbench.worker_deaths.worker_died`): one that SIGTERM ended before it took stop
+    requests (as it started: :func:`prepare_worker`) is its stop,
+    :class:`~lossbench.interrupts.Terminated`, as a SIGTERM a moment later would have been;
+    any other end (SIGKILL from the out-of-memory killer, a crash) stops the study with
+    :class:`~lossbench.worker_deaths.WorkerDied`, which names it and the jobs it trained."""
     from joblib.externals.loky.process_executor import TerminatedWorkerError
 
     try:
         return future.result()
     except TerminatedWorkerError as error:
-        from lossbench.interrupts import Terminated
+        from lossbench.interrupts import Terminated, training_kept
+        from lossbench.worker_deaths import WorkerDied, died_message, worker_died
 
-        if f"SIGTERM(-{signal.SIGTERM.value})" in str(error):
+        exit_code, training = worker_died(error, processes, busy)
+        if exit_code == -signal.SIGTERM.value:
             raise Terminated() from None
-        raise
+        message = died_message(exit_code, training, training_kept())
+        signum = -exit_code if exit_code is not None and exit_code < 0 else None
+        raise WorkerDied(message, signum) from None
 
 
 class TaskPool:
@@ -455,6 +466,7 @@ class TaskPool:
         self._pending: list[tuple[Sequence[int], Any]] = []
         self._executor = None
         self._busy: Path | None = None
+        self._processes: dict[int, Any] = {}  # every worker process the pool has had, by pid
         if self.workers > 1:
             from joblib.externals.loky import ProcessPoolExecutor
 
@@ -486,6 +498,14 @@ class TaskPool:
             self._done.update(zip(positions, run_task(*args), strict=True))
         else:
             self._pending.append((positions, self._executor.submit(run_task, *args)))
+            self._note_workers()
+
+    def _note_workers(self) -> None:
+        """Remember the executor's worker processes (started, or started again, as tasks are
+        handed over): loky forgets them as it ends a broken executor, and the one that died
+        is told by its exit code (:func:`_result`)."""
+        processes = getattr(self._executor, "_processes", None) or {}
+        self._processes.update(dict(processes))
 
     @property
     def busy(self) -> bool:
@@ -553,7 +573,8 @@ class TaskPool:
         as they end, in any order: a task that a worker stopped (a SIGTERM sent to that
         worker, :func:`lossbench.worker_stops.task_stops`) raises its stop here as it ends,
         and the study stops as on its own SIGTERM, without waiting for the tasks handed over
-        before it."""
+        before it; a worker that died (SIGKILL from the out-of-memory killer) raises
+        :class:`~lossbench.worker_deaths.WorkerDied` here, and the study stops too."""
         while self._pending:
             self._collect()
         return dict(self._done)
@@ -561,6 +582,7 @@ class TaskPool:
     def _collect(self) -> None:
         """Take the values of the tasks that have ended, waiting for one where none has (a
         task that ended on an exception, a worker's stop included, raises it here)."""
+        self._note_workers()
         if self._pending and not any(f.done() for _, f in self._pending):
             from concurrent.futures import FIRST_COMPLETED
             from concurrent.futures import wait as wait_for
@@ -569,7 +591,8 @@ class TaskPool:
         still = []
         for positions, future in self._pending:
             if future.done():
-                self._done.update(zip(positions, _result(future), strict=True))
+                values = _result(future, self._processes, self._busy)
+                self._done.update(zip(positions, values, strict=True))
             else:
                 still.append((positions, future))
         self._pending = still

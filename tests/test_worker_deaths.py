@@ -1,0 +1,53 @@
+"""A worker process that died on its own (SIGKILL from the out-of-memory killer) is told from
+those loky killed after it by the processes' exit codes, not by loky's message; the message is
+read only where no exit code is known."""
+
+from __future__ import annotations
+
+import os
+import signal
+import time
+
+import pytest
+
+from lossbench.worker_deaths import died_on_their_own, task_label, worker_died
+from lossbench.worker_kills import end_executor, kill_workers, use_own_kills
+from stop_signals import posix
+
+
+def test_loky_s_message_is_read_where_no_exit_code_is_known():
+    from joblib.externals.loky.process_executor import TerminatedWorkerError
+
+    error = TerminatedWorkerError("...\nThe exit codes of the workers are {SIGKILL(-9)}\n...")
+    assert worker_died(error, {}, None) == (-9, None)
+    assert worker_died(TerminatedWorkerError("no exit codes"), {}, None) == (None, None)
+
+
+@posix
+@pytest.mark.slow  # about 3 s: two worker processes start
+def test_the_worker_that_died_is_told_from_the_one_loky_killed_by_its_exit_code(tmp_path):
+    from joblib.externals.loky import ProcessPoolExecutor
+    from joblib.externals.loky.process_executor import TerminatedWorkerError
+
+    use_own_kills()  # as a TaskPool does: loky kills its workers with lossbench's kill_tree
+    executor = ProcessPoolExecutor(max_workers=2)
+    try:
+        futures = [executor.submit(time.sleep, 60) for _ in range(2)]
+        while not all(f.running() for f in futures) or len(executor._processes) < 2:
+            time.sleep(0.01)
+        processes = dict(executor._processes)
+        victim, other = list(processes)
+        (tmp_path / str(victim)).write_text(task_label([4, 5], ["sweep/4", "sweep/5"]))
+        os.kill(victim, signal.SIGKILL)
+        with pytest.raises(TerminatedWorkerError):
+            futures[0].result(timeout=30)
+        processes[other].join(timeout=10)  # loky killed it as the executor broke: -9 too
+        assert processes[other].exitcode == -signal.SIGKILL
+        assert died_on_their_own(processes.values()) == {victim: -signal.SIGKILL}
+        # a message that names no exit code: the processes' own tell
+        found = worker_died(TerminatedWorkerError("a worker died"), processes, tmp_path)
+        assert found == (-signal.SIGKILL, "jobs 4, 5 (sweep/4, sweep/5)")
+        assert not (tmp_path / str(victim)).exists()  # its mark, read, is removed
+    finally:
+        kill_workers(executor)
+        end_executor(executor, kill=True)
