@@ -104,6 +104,40 @@ def test_a_later_last_checkpoint_set_aside_twice_keeps_both(tmp_path):
     assert [(aside / n).read_bytes() for n in ("last.ckpt", "last-v1.ckpt")] == written
 
 
+def test_a_later_best_checkpoint_set_aside_twice_keeps_both_and_the_log_names_where_it_went(
+    tmp_path,
+):
+    """Resumed from its epoch-1 copy twice, each time after training on to a best epoch 2: both
+    best-epoch002.ckpt files are kept in checkpoints-earlier/ (the second as
+    best-epoch002-v1.ckpt, not written over the first), and the log line of each move names the
+    file's new name, as the second last.ckpt's does (last-v1.ckpt)."""
+    run = tmp_path / "run"
+    _stopped(run, "trainer.max_epochs=2")
+    kept = run / "kept" / "epoch1.ckpt"
+    kept.parent.mkdir()
+    shutil.copy(run / "checkpoints" / "last.ckpt", kept)
+    written, said = [], ""
+    for _ in range(2):
+        _stopped(run, "trainer.max_epochs=3", "ckpt_path=last")
+        written.append((run / "checkpoints" / "best-epoch002.ckpt").read_bytes())
+        killed = _train(
+            run, "trainer.max_epochs=3", f"ckpt_path='{kept}'", patch=KILL_AT_TRAIN_START
+        )
+        assert killed.returncode == -signal.SIGKILL, killed.stderr[-3000:]
+        assert not (run / "checkpoints" / "best-epoch002.ckpt").exists()
+        said = killed.stdout + killed.stderr
+        shutil.copy(kept, run / "checkpoints" / "last.ckpt")  # back to epoch 1's
+    aside = run / "checkpoints-earlier"
+    names = ("best-epoch002.ckpt", "best-epoch002-v1.ckpt")
+    assert [(aside / name).read_bytes() for name in names] == written
+    for name, moved in (("best-epoch002.ckpt", names[1]), ("last.ckpt", "last-v1.ckpt")):
+        line = (
+            f"{run / 'checkpoints' / name} holds an epoch after the one resumed (1), written "
+            f"before the run stopped: moved to {aside / moved}"
+        )
+        assert line in said, said[-3000:]
+
+
 def test_the_stored_epoch_is_read_without_reading_the_tensors(tmp_path):
     """stored_epoch gives each real checkpoint's epoch as a full load does; for a checkpoint
     with a 256 MiB tensor the process's peak memory grows by far less than the tensor (it is
@@ -127,6 +161,26 @@ def test_the_stored_epoch_is_read_without_reading_the_tensors(tmp_path):
     assert grown_kib < 64 * 2**10, f"peak memory grew by {grown_kib} KiB"  # < 64 MiB
 
 
+def test_a_resume_check_reads_a_checkpoint_without_reading_its_tensors(tmp_path):
+    """saved_within_epoch and epoch_end_checkpoint, which read a checkpoint's counters, give
+    for a real checkpoint with a 256 MiB tensor what they give for it without, and the
+    process's peak memory grows by far less than the tensor (it is mapped, not read)."""
+    run = tmp_path / "run"
+    assert _train(run, "trainer.max_epochs=2").returncode == 0
+    last = run / "checkpoints" / "last.ckpt"
+    big = tmp_path / "big" / "big.ckpt"
+    big.parent.mkdir()
+    made = run_script(WRITE_BIG, str(last), str(big))
+    assert made.returncode == 0, made.stderr[-3000:]
+    steps = load_checkpoint(last)["global_step"]
+    for reader in ("saved_within_epoch(path)", "epoch_end_checkpoint(path.parent)"):
+        done = run_script(READ_COUNTERS, reader, str(big))
+        assert done.returncode == 0, done.stderr[-3000:]
+        found, grown_kib = done.stdout.rsplit(maxsplit=1)
+        assert found == ("None" if reader.startswith("saved") else repr((big, steps)))
+        assert int(grown_kib) < 64 * 2**10, f"{reader}: peak memory grew by {grown_kib} KiB"
+
+
 #: A real checkpoint (argv[1]) with a 256 MiB tensor more, saved as argv[2].
 WRITE_BIG = """
 import sys, torch
@@ -143,4 +197,18 @@ from lossbench.later_checkpoints import stored_epoch
 before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
 epoch = stored_epoch(sys.argv[1])
 print(epoch, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before)
+"""
+
+#: What the expression argv[1] gives for the checkpoint ``path`` (argv[2]), and how much the
+#: process's peak memory grew reading it (Lightning, which the readers import, imported first),
+#: in KiB.
+READ_COUNTERS = """
+import resource, sys, torch
+from pathlib import Path
+import lossbench.lightning_internals  # imported by the readers: not counted
+from lossbench.checkpoint import epoch_end_checkpoint, saved_within_epoch
+path = Path(sys.argv[2])
+before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+found = eval(sys.argv[1])
+print(repr(found), resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before)
 """

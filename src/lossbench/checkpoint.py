@@ -340,9 +340,9 @@ def saved_within_epoch(path: Path) -> int | None:
     """The epoch within which the checkpoint ``path`` was saved (at a validation before the
     epoch's end, or where ``trainer.max_steps`` ended a run): a run cannot be resumed from it.
     None for a checkpoint of an epoch's end, and for one that cannot be read (resuming from
-    it says why)."""
+    it says why). Only its counters are read: its tensors are mapped, not loaded."""
     try:
-        checkpoint = load_checkpoint(path)
+        checkpoint = load_checkpoint(path, mmap=True)
     except CheckpointError:
         return None
     from lossbench.lightning_internals import batches_within_epoch  # Lightning's loop state
@@ -353,7 +353,8 @@ def saved_within_epoch(path: Path) -> int | None:
 def epoch_end_checkpoint(folder: Path, besides: Path | None = None) -> tuple[Path, int] | None:
     """The newest checkpoint in ``folder`` (a run's ``checkpoints/``) that a run can be resumed
     from: saved at an epoch's end, with the training state, and whole; with its optimizer steps
-    (``global_step``). None where there is none; ``besides``: a file to leave out.
+    (``global_step``). None where there is none; ``besides``: a file to leave out. Each file's
+    tensors are mapped, not loaded: a folder of large files is read quickly.
 
         >>> epoch_end_checkpoint(Path("no/such/checkpoints")) is None
         True
@@ -369,7 +370,7 @@ def epoch_end_checkpoint(folder: Path, besides: Path | None = None) -> tuple[Pat
         if besides is not None and file.resolve() == besides.resolve():
             continue
         try:
-            checkpoint = load_checkpoint(file)
+            checkpoint = load_checkpoint(file, mmap=True)
         except CheckpointError:
             continue
         if batches_within_epoch(checkpoint) or not all(

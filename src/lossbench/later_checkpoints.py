@@ -3,7 +3,9 @@ set aside, from the folders of its checkpoint callbacks
 (:func:`set_aside_later_callback_checkpoints`) and its own ``checkpoints/last.ckpt``
 (:func:`set_aside_later_last_checkpoint`), as ``checkpoints/``'s best files are
 (:func:`lossbench.record.set_aside_later_checkpoints`). Nothing is overwritten: a file whose
-name is taken in ``<folder>-earlier/`` gets Lightning's ``-v1``, ``-v2``, ... (:func:`aside_path`).
+name is taken in ``<folder>-earlier/`` gets Lightning's ``-v1``, ``-v2``, ...
+(:func:`lossbench.aside_names.move_aside`); each set-aside returns where each file was and where
+it went.
 A file's epoch is read without its tensors (:func:`stored_epoch`).
 
     >>> import tempfile
@@ -20,11 +22,11 @@ import os
 from collections.abc import Iterable
 from pathlib import Path
 
+from lossbench.aside_names import Moved, move_aside
 from lossbench.checkpoint import CheckpointError, load_checkpoint
 from lossbench.record import EARLIER_CHECKPOINTS, EARLIER_SUFFIX
 
 __all__ = [
-    "aside_path",
     "set_aside_later_callback_checkpoints",
     "set_aside_later_last_checkpoint",
     "stored_epoch",
@@ -42,32 +44,12 @@ def stored_epoch(path: str | os.PathLike) -> int | None:
     return stored if isinstance(stored, int) else None
 
 
-def aside_path(folder: Path, name: str) -> Path:
-    """Where a file ``name`` goes in ``folder`` without replacing one there: ``name``, else
-    Lightning's versioned name (``last-v1.ckpt``, ``last-v2.ckpt``, ...).
-
-        >>> import tempfile
-        >>> folder = Path(tempfile.mkdtemp())
-        >>> aside_path(folder, "last.ckpt").name
-        'last.ckpt'
-        >>> _ = (folder / "last.ckpt").write_bytes(b"")
-        >>> aside_path(folder, "last.ckpt").name
-        'last-v1.ckpt'
-    """
-    target, stem, suffix = folder / name, Path(name).stem, Path(name).suffix
-    version = 0
-    while target.exists() or target.is_symlink():
-        version += 1
-        target = folder / f"{stem}-v{version}{suffix}"
-    return target
-
-
 def set_aside_later_last_checkpoint(
     run_dir: str | os.PathLike, epoch: int, resumed: Path
-) -> Path | None:
+) -> Moved | None:
     """Move ``<run_dir>/checkpoints/last.ckpt`` to ``checkpoints-earlier/`` where it stores an
     epoch after ``epoch``, before the run resumes from ``resumed`` (another of its checkpoints,
-    of ``epoch``); return where it went (None: it stays).
+    of ``epoch``); return where it was and where it went (None: it stays).
 
     A run that reached epoch 9 and is resumed from its ``best-epoch003.ckpt`` rewrites
     ``last.ckpt`` only at the end of its first epoch: killed before, it would leave the epoch-9
@@ -81,18 +63,16 @@ def set_aside_later_last_checkpoint(
     stored = stored_epoch(last)
     if stored is None or stored <= epoch:
         return None
-    aside = Path(run_dir) / EARLIER_CHECKPOINTS
-    aside.mkdir(exist_ok=True)
-    return last.replace(aside_path(aside, last.name))
+    return move_aside(last, Path(run_dir) / EARLIER_CHECKPOINTS)
 
 
 def set_aside_later_callback_checkpoints(
     run_dir: str | os.PathLike, folders: Iterable[str | os.PathLike], epoch: int, resumed: Path
-) -> list[Path]:
+) -> list[Moved]:
     """Move the checkpoints of epochs after ``epoch`` from each of ``folders`` (those of the
     run's checkpoint callbacks: :func:`lossbench.instantiators.checkpoint_dirpaths`) that lies
     inside ``run_dir`` to ``<folder>-earlier/`` beside it, before the run resumes from
-    ``resumed``, its checkpoint of ``epoch``; return where they went.
+    ``resumed``, its checkpoint of ``epoch``; return where each was and where it went.
 
     As :func:`~lossbench.record.set_aside_later_checkpoints` does for ``checkpoints/``: a
     ``ModelCheckpoint``'s folder of a run resumed from an earlier epoch
@@ -116,7 +96,5 @@ def set_aside_later_callback_checkpoints(
             stored = stored_epoch(path)
             if stored is None or stored <= epoch:
                 continue
-            aside = given.with_name(given.name + EARLIER_SUFFIX)
-            aside.mkdir(exist_ok=True)
-            moved.append(path.replace(aside_path(aside, path.name)))
+            moved.append(move_aside(path, given.with_name(given.name + EARLIER_SUFFIX)))
     return moved

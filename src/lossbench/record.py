@@ -24,6 +24,7 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
+from lossbench.aside_names import Moved, move_aside
 from lossbench.errors import DIVERGENCE_MESSAGES, UserInputError
 from lossbench.run_config_file import (
     is_run_config,
@@ -684,10 +685,12 @@ def set_aside_earlier_attempt(
     return f"an earlier attempt at this run was set aside: {', '.join(moved)}; training again"
 
 
-def set_aside_later_checkpoints(run_dir: str | os.PathLike, epoch: int) -> list[Path]:
+def set_aside_later_checkpoints(run_dir: str | os.PathLike, epoch: int) -> list[Moved]:
     """Move the best checkpoints of epochs after ``epoch`` from ``checkpoints/`` to
     ``checkpoints-earlier/`` before a run resumes from its checkpoint of ``epoch``; return
-    where they went.
+    where each was and where it went. A name already taken there (a file set aside before)
+    gets Lightning's ``-v1``, ``-v2``, ... (:func:`~lossbench.aside_names.move_aside`): the
+    earlier file is kept.
 
     A run killed between writing a new best checkpoint and its ``last.ckpt`` (or killed within
     an epoch after a validation's best) leaves the best of an epoch its ``last.ckpt`` does not
@@ -699,7 +702,7 @@ def set_aside_later_checkpoints(run_dir: str | os.PathLike, epoch: int) -> list[
         >>> (run / "checkpoints").mkdir()
         >>> for name in ("best-epoch003.ckpt", "best-epoch039.ckpt", "last.ckpt"):
         ...     _ = (run / "checkpoints" / name).write_bytes(b"")
-        >>> [p.name for p in set_aside_later_checkpoints(run, 38)]
+        >>> [moved.target.name for moved in set_aside_later_checkpoints(run, 38)]
         ['best-epoch039.ckpt']
         >>> sorted(p.name for p in (run / "checkpoints").iterdir())
         ['best-epoch003.ckpt', 'last.ckpt']
@@ -709,9 +712,7 @@ def set_aside_later_checkpoints(run_dir: str | os.PathLike, epoch: int) -> list[
         found = re.match(r"best-epoch(\d+)", path.name)
         if found is None or int(found.group(1)) <= epoch:
             continue
-        aside = Path(run_dir) / EARLIER_CHECKPOINTS
-        aside.mkdir(exist_ok=True)
-        moved.append(path.replace(aside / path.name))
+        moved.append(move_aside(path, Path(run_dir) / EARLIER_CHECKPOINTS))
     return moved
 
 

@@ -32,6 +32,7 @@ from lightning.pytorch.utilities.rank_zero import rank_zero_only
 from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import InterpolationResolutionError
 
+from lossbench.aside_names import Moved
 from lossbench.budget import check_run_budget, epoch_batches
 from lossbench.callbacks import stopped_early
 from lossbench.checkpoint import (
@@ -322,7 +323,7 @@ def _set_aside_earlier_attempt(cfg: DictConfig, output_dir: Path) -> None:
 
 def _set_aside_later_epochs(
     cfg: DictConfig, output_dir: Path, resume: Path, epoch: int
-) -> list[Path]:
+) -> list[Moved]:
     """A run resumed from ``resume``, a checkpoint of ``epoch`` in its own folder: the
     checkpoints of later epochs leave ``checkpoints/`` (its best files:
     :func:`~lossbench.record.set_aside_later_checkpoints`, and its ``last.ckpt``:
@@ -330,7 +331,8 @@ def _set_aside_later_epochs(
     checkpoint callbacks inside the run's folder
     (:func:`~lossbench.later_checkpoints.set_aside_later_callback_checkpoints`), since it
     trains those epochs again. Nothing moves for a checkpoint of another folder (a new run
-    trained on from another's), nor in a folder outside the run's; return what moved."""
+    trained on from another's), nor in a folder outside the run's; return where each file
+    that moved was and where it went."""
     if not resume.resolve().is_relative_to(output_dir.resolve()):
         return []
     moved = set_aside_later_checkpoints(output_dir, epoch)
@@ -436,13 +438,13 @@ def _fit(
                 resumed_run_dir(resume),
             )
             if rank_zero_only.rank == 0:  # the resumed run writes those epochs again
-                for path in _set_aside_later_epochs(cfg, output_dir, resume, epoch):
+                for moved in _set_aside_later_epochs(cfg, output_dir, resume, epoch):
                     log.info(
                         "%s holds an epoch after the one resumed (%d), written before the run "
                         "stopped: moved to %s",
-                        path.name,
+                        moved.source,
                         epoch,
-                        path.parent,
+                        moved.target,
                     )
             del checkpoint  # Lightning loads it again to restore the state
     except CheckpointError as error:
