@@ -461,6 +461,7 @@ RUN_CONFIG_TEXT = "data: {name: iris}\nloss: {name: nll}\nseed: 0\n"
         ("run/lossbench/a1b2/checkpoints/e.ckpt", "run"),  # ModelCheckpoint, W&B or MLflow
         ("run/mine/e.ckpt", "run"),  # +callbacks.mc.dirpath inside the run folder
         ("run/checkpoints-earlier/last.ckpt", "run/checkpoints-earlier"),  # an earlier attempt's
+        ("run/checkpoints-earlier-v1/last.ckpt", "run/checkpoints-earlier-v1"),  # one before it
         ("run/checkpoints-max_epochs3/last.ckpt", "run/checkpoints-max_epochs3"),
         ("run/copy.ckpt", "run"),  # a copy placed in a run folder
         ("plain/model.ckpt", "plain"),  # moved away from its run

@@ -18,7 +18,6 @@ import math
 import os
 import platform
 import re
-import shutil
 import subprocess
 from collections.abc import Iterable, Mapping
 from pathlib import Path
@@ -532,14 +531,19 @@ hydra.sweep.subdir.
 
 
 #: Where a job of a sweep that trains again from scratch keeps the earlier attempt's checkpoints.
+#: The checkpoints of attempts before it are kept beside it, as ``checkpoints-earlier-v1/``,
+#: ``checkpoints-earlier-v2/``, ... (:func:`set_aside_earlier_checkpoints`).
 EARLIER_CHECKPOINTS = "checkpoints-earlier"
 
 
-def set_aside_earlier_checkpoints(run_dir: str | os.PathLike) -> Path | None:
+def set_aside_earlier_checkpoints(run_dir: str | os.PathLike) -> list[Moved]:
     """Move the checkpoints of an earlier attempt at this run (a job of a sweep that was killed
     or failed, and now trains again from scratch) from ``checkpoints/`` to
-    ``checkpoints-earlier/``, replacing those of any attempt before it; return where they went,
-    or None when ``checkpoints/`` holds none.
+    ``checkpoints-earlier/``; where an attempt before it left a ``checkpoints-earlier/``, that
+    one first moves to the next unused ``checkpoints-earlier-v1/``, ``-v2/``, ...
+    (:func:`~lossbench.aside_names.move_aside`), so every attempt's checkpoints are kept, and
+    ``checkpoints-earlier/`` holds those of the attempt just before this one. Return each move,
+    the older folder's first (none when ``checkpoints/`` holds no checkpoint).
 
     So ``checkpoints/`` holds only the new attempt's files: its ``best-epochNNN.ckpt`` never
     sits beside an earlier attempt's of another epoch, and the earlier attempt's ``last.ckpt``
@@ -548,48 +552,58 @@ def set_aside_earlier_checkpoints(run_dir: str | os.PathLike) -> Path | None:
 
         >>> import tempfile
         >>> run = Path(tempfile.mkdtemp())
-        >>> (run / "checkpoints").mkdir()
-        >>> _ = (run / "checkpoints" / "best-epoch005.ckpt").write_bytes(b"earlier")
-        >>> set_aside_earlier_checkpoints(run).name, sorted(p.name for p in run.iterdir())
-        ('checkpoints-earlier', ['checkpoints-earlier'])
-        >>> set_aside_earlier_checkpoints(run) is None
-        True
+        >>> for attempt in ("first", "second", "third"):
+        ...     (run / "checkpoints").mkdir()
+        ...     _ = (run / "checkpoints" / "last.ckpt").write_text(attempt)
+        ...     moved = set_aside_earlier_checkpoints(run)
+        >>> [(move.source.name, move.target.name) for move in moved]
+        [('checkpoints-earlier', 'checkpoints-earlier-v2'), ('checkpoints', 'checkpoints-earlier')]
+        >>> [(p.name, (p / "last.ckpt").read_text()) for p in sorted(run.iterdir())]
+        [('checkpoints-earlier', 'third'), ('checkpoints-earlier-v1', 'first'), \
+('checkpoints-earlier-v2', 'second')]
+        >>> set_aside_earlier_checkpoints(run)
+        []
     """
     folder = Path(run_dir) / "checkpoints"
     if not any(folder.glob("*.ckpt")):
-        return None
-    aside = Path(run_dir) / EARLIER_CHECKPOINTS
-    if aside.exists():
-        shutil.rmtree(aside)
-    folder.rename(aside)
-    return aside
+        return []
+    return _move_aside(folder)
 
 
 #: Where a job that trains again from scratch keeps the earlier attempt's logger folders,
-#: ``<folder>-earlier/`` for each of :data:`LOGGER_FOLDERS`.
+#: ``<folder>-earlier/`` for each of :data:`LOGGER_FOLDERS` (and those of attempts before it in
+#: ``<folder>-earlier-v1/``, ``-v2/``, ...).
 EARLIER_SUFFIX = "-earlier"
 
-#: The folders that lossbench's loggers write inside a run's directory, each replaced by a new
-#: attempt: the CSV logger's ``logs/`` and TensorBoard's ``tensorboard/`` (W&B keeps each
-#: attempt in its own folder under ``wandb/``; MLflow writes to its store, outside the run).
+#: The folders that lossbench's loggers write inside a run's directory, each set aside before a
+#: new attempt writes its own: the CSV logger's ``logs/`` and TensorBoard's ``tensorboard/``
+#: (W&B keeps each attempt in its own folder under ``wandb/``; MLflow writes to its store,
+#: outside the run).
 LOGGER_FOLDERS = ("logs", "tensorboard")
 
 
-def set_aside_earlier_logs(run_dir: str | os.PathLike) -> list[Path]:
+def set_aside_earlier_logs(run_dir: str | os.PathLike) -> list[Moved]:
     """Move the logger folders of an earlier attempt at this run (:data:`LOGGER_FOLDERS`:
-    ``logs/``, ``tensorboard/``) to ``logs-earlier/`` and ``tensorboard-earlier/``, replacing
-    those of any attempt before it; return where they went (none for a folder that is missing
-    or empty).
+    ``logs/``, ``tensorboard/``) to ``logs-earlier/`` and ``tensorboard-earlier/``; those an
+    attempt before it left there first move to the next unused ``logs-earlier-v1/``, ``-v2/``,
+    ... (as :func:`set_aside_earlier_checkpoints` does). Return each move, an older folder's
+    before the one that takes its name (none for a folder that is missing or empty).
 
-    So the new attempt's ``logs/metrics.csv`` holds only its own rows, the earlier attempt's
+    So the new attempt's ``logs/metrics.csv`` holds only its own rows, every earlier attempt's
     rows are kept, and Lightning's CSV logger finds no earlier file to warn of and overwrite.
 
         >>> import tempfile
         >>> run = Path(tempfile.mkdtemp())
         >>> (run / "logs").mkdir()
         >>> _ = (run / "logs" / "metrics.csv").write_text("epoch\\n0\\n")
-        >>> [p.name for p in set_aside_earlier_logs(run)], sorted(p.name for p in run.iterdir())
-        (['logs-earlier'], ['logs-earlier'])
+        >>> [move.target.name for move in set_aside_earlier_logs(run)]
+        ['logs-earlier']
+        >>> (run / "logs").mkdir()
+        >>> _ = (run / "logs" / "metrics.csv").write_text("epoch\\n0\\n1\\n")
+        >>> [move.target.name for move in set_aside_earlier_logs(run)]
+        ['logs-earlier-v1', 'logs-earlier']
+        >>> sorted(p.name for p in run.iterdir())
+        ['logs-earlier', 'logs-earlier-v1']
         >>> set_aside_earlier_logs(run)
         []
     """
@@ -598,29 +612,40 @@ def set_aside_earlier_logs(run_dir: str | os.PathLike) -> list[Path]:
         folder = Path(run_dir) / name
         if not folder.is_dir() or not any(folder.iterdir()):
             continue
-        moved.append(_move_aside(folder))
+        moved += _move_aside(folder)
     return moved
 
 
-def _move_aside(folder: Path) -> Path:
-    """Move ``folder`` to ``<folder>-earlier`` beside it, replacing what an attempt before
-    left there (a folder, or a file or link of that name); return where it went."""
+def _move_aside(folder: Path) -> list[Moved]:
+    """Move ``folder`` to ``<folder>-earlier`` beside it; what an attempt before left there (a
+    folder, or a file or link of that name) first moves to the next unused versioned name
+    (``<folder>-earlier-v1``, ...: :func:`~lossbench.aside_names.move_aside`), so nothing is
+    lost. Return each move, the older one first."""
     aside = folder.with_name(folder.name + EARLIER_SUFFIX)
-    if aside.is_dir() and not aside.is_symlink():
-        shutil.rmtree(aside)
-    elif aside.exists() or aside.is_symlink():
-        aside.unlink()
-    folder.rename(aside)
-    return aside
+    moved = [move_aside(aside, aside.parent)] if aside.exists() or aside.is_symlink() else []
+    return [*moved, Moved(folder, folder.rename(aside))]
+
+
+def is_attempt_set_aside(moved: Moved) -> bool:
+    """Whether ``moved`` is the move of an earlier attempt's folder to its ``-earlier`` name
+    (:func:`set_aside_earlier_checkpoints`, :func:`set_aside_earlier_logs`), not that of a
+    folder an attempt before it left there, moved on to a versioned name.
+
+        >>> is_attempt_set_aside(Moved(Path("r/logs"), Path("r/logs-earlier")))
+        True
+        >>> is_attempt_set_aside(Moved(Path("r/logs-earlier"), Path("r/logs-earlier-v1")))
+        False
+    """
+    return moved.target.name == moved.source.name + EARLIER_SUFFIX
 
 
 def set_aside_checkpoint_folders(
     run_dir: str | os.PathLike, folders: Iterable[str | os.PathLike]
-) -> list[Path]:
+) -> list[Moved]:
     """Move each of ``folders`` (the folders the run's checkpoint callbacks write to:
     :func:`lossbench.instantiators.checkpoint_dirpaths`) that lies inside ``run_dir`` and holds
-    an earlier attempt's checkpoints to ``<folder>-earlier/`` beside it, replacing those of any
-    attempt before it; return where they went.
+    an earlier attempt's checkpoints to ``<folder>-earlier/`` beside it, that of any attempt
+    before it first moving on to ``<folder>-earlier-v1/``, ``-v2/``, ...; return each move.
 
     As with ``checkpoints/`` (:func:`set_aside_earlier_checkpoints`), the new attempt starts
     with an empty folder: a ``ModelCheckpoint`` writing ``<run>/ckpts`` would otherwise name
@@ -635,7 +660,8 @@ def set_aside_checkpoint_folders(
         >>> run = Path(tempfile.mkdtemp())
         >>> (run / "ckpts").mkdir()
         >>> _ = (run / "ckpts" / "last.ckpt").write_bytes(b"earlier")
-        >>> [p.name for p in set_aside_checkpoint_folders(run, [run / "ckpts", "/elsewhere"])]
+        >>> moved = set_aside_checkpoint_folders(run, [run / "ckpts", "/elsewhere"])
+        >>> [move.target.name for move in moved]
         ['ckpts-earlier']
         >>> sorted(p.name for p in run.iterdir())
         ['ckpts-earlier']
@@ -651,7 +677,7 @@ def set_aside_checkpoint_folders(
             continue
         if not any(folder.glob("*.ckpt")):
             continue
-        moved.append(_move_aside(folder))
+        moved += _move_aside(folder)
     return moved
 
 
@@ -662,8 +688,9 @@ def set_aside_earlier_attempt(
     scratch: its checkpoints (:func:`set_aside_earlier_checkpoints`, and those of the run's
     checkpoint callbacks' ``checkpoint_folders`` inside ``run_dir``:
     :func:`set_aside_checkpoint_folders`) and its loggers' folders
-    (:func:`set_aside_earlier_logs`); return the line that says where they went, or None when
-    there was nothing to move.
+    (:func:`set_aside_earlier_logs`), each to its ``-earlier`` name, where what an attempt
+    before it left moves on to ``-earlier-v1``, ...; return the line that says where every
+    folder went, or None when there was nothing to move.
 
         >>> import tempfile
         >>> run = Path(tempfile.mkdtemp())
@@ -673,16 +700,29 @@ def set_aside_earlier_attempt(
         True
         >>> set_aside_earlier_attempt(run) is None
         True
+        >>> (run / "logs").mkdir()
+        >>> _ = (run / "logs" / "metrics.csv").write_text("epoch\\n0\\n1\\n")
+        >>> print(set_aside_earlier_attempt(run).replace(str(run), "<run>"))
+        an earlier attempt at this run was set aside: its logs to <run>/logs-earlier (what an \
+attempt before it left there moved on: <run>/logs-earlier to <run>/logs-earlier-v1); training \
+again
     """
     callbacks = set_aside_checkpoint_folders(run_dir, checkpoint_folders)
     checkpoints = set_aside_earlier_checkpoints(run_dir)
     logs = set_aside_earlier_logs(run_dir)
-    kept = ([checkpoints] if checkpoints is not None else []) + callbacks
-    moved = [f"its checkpoints to {', '.join(str(p) for p in kept)}"] if kept else []
-    moved += [f"its logs to {', '.join(str(p) for p in logs)}"] if logs else []
-    if not moved:
+    every = [*checkpoints, *callbacks, *logs]
+    if not every:
         return None
-    return f"an earlier attempt at this run was set aside: {', '.join(moved)}; training again"
+    kept = [move.target for move in [*checkpoints, *callbacks] if is_attempt_set_aside(move)]
+    logged = [move.target for move in logs if is_attempt_set_aside(move)]
+    moved = [f"its checkpoints to {', '.join(str(p) for p in kept)}"] if kept else []
+    moved += [f"its logs to {', '.join(str(p) for p in logged)}"] if logged else []
+    older = [f"{m.source} to {m.target}" for m in every if not is_attempt_set_aside(m)]
+    before = f" (what an attempt before it left there moved on: {', '.join(older)})"
+    return (
+        f"an earlier attempt at this run was set aside: {', '.join(moved)}"
+        f"{before if older else ''}; training again"
+    )
 
 
 def set_aside_later_checkpoints(run_dir: str | os.PathLike, epoch: int) -> list[Moved]:

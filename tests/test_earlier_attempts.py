@@ -1,0 +1,175 @@
+"""A run trained again from scratch after more than one earlier attempt (a job of a sweep killed
+twice) keeps every attempt's checkpoints and logs: the attempt just before in
+``checkpoints-earlier/``, ``logs-earlier/``, ... (the names the docs and refusals give), the
+ones before it moved on to ``checkpoints-earlier-v1/``, ``logs-earlier-v1/``, ...; and the log
+line says where each folder went."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import pytest
+
+from cli_process import run_console
+from lossbench.checkpoint import load_checkpoint
+from lossbench.record import set_aside_earlier_attempt
+from lossbench.report.find import find_records, unfinished_jobs
+from lossbench.training import train
+
+#: The folders each attempt at a run writes in its folder, by its checkpoint callback:
+#: lossbench's own ``checkpoints/``, or a ModelCheckpoint's ``ckpts/`` in its place; with
+#: ``logger=many``, the CSV logger's ``logs/`` and TensorBoard's ``tensorboard/``.
+CALLBACKS = {
+    "own": (("data=iris", "logger=many"), ("checkpoints", "logs", "tensorboard")),
+    "model_checkpoint": (
+        (
+            "data=iris",
+            "logger=many",
+            "~callbacks.model_checkpoint",
+            "+callbacks.mc._target_=lightning.pytorch.callbacks.ModelCheckpoint",
+            "+callbacks.mc.monitor=val/nll",
+            "+callbacks.mc.save_last=true",
+            "+callbacks.mc.dirpath=ckpts",
+        ),
+        ("ckpts", "logs", "tensorboard"),
+    ),
+}
+
+
+def _files(folder: Path) -> dict[str, bytes]:
+    """The files in ``folder`` and below it, by path within it."""
+    assert folder.is_dir(), (
+        f"{folder} is missing: {sorted(p.name for p in folder.parent.iterdir())}"
+    )
+    return {
+        str(path.relative_to(folder)): path.read_bytes()
+        for path in sorted(folder.rglob("*"))
+        if path.is_file()
+    }
+
+
+@pytest.mark.parametrize("callback", CALLBACKS)
+def test_a_run_trained_a_third_time_keeps_both_earlier_attempts(
+    make_cfg, tmp_path, monkeypatch, caplog, callback
+):
+    """Three attempts at one run, the first two stopped before their record (as a sweep's job
+    killed twice), each trained again from scratch in the same folder by the real training
+    function: the third attempt's files are in its checkpoint folder, logs/ and tensorboard/,
+    the second's in their -earlier folders, the first's in -earlier-v1, byte for byte; the
+    log line names where every folder went."""
+    overrides, folders = CALLBACKS[callback]
+    monkeypatch.chdir(tmp_path)
+    run = tmp_path / "run"
+    attempts = []
+    for epochs in (3, 2):  # each attempt stores its own last epoch: no two are alike
+        train(make_cfg(*overrides, f"trainer.max_epochs={epochs}"), run)
+        (run / "metrics.json").unlink()  # stopped before its record
+        attempts.append({folder: _files(run / folder) for folder in folders})
+    assert all(attempts[0].values()), attempts[0]
+
+    with caplog.at_level(logging.INFO, logger="lossbench"):
+        third = train(make_cfg(*overrides, "trainer.max_epochs=1"), run)
+    assert third["status"] == "completed" and third["resumed_from"] is None
+    checkpoints = folders[0]
+    assert load_checkpoint(run / checkpoints / "last.ckpt")["epoch"] == 0
+    for folder in folders:
+        assert _files(run / f"{folder}-earlier") == attempts[1][folder]
+        assert _files(run / f"{folder}-earlier-v1") == attempts[0][folder]
+    assert load_checkpoint(run / f"{checkpoints}-earlier" / "last.ckpt")["epoch"] == 1
+    assert load_checkpoint(run / f"{checkpoints}-earlier-v1" / "last.ckpt")["epoch"] == 2
+    said = [r.getMessage() for r in caplog.records if "was set aside" in r.getMessage()]
+    assert len(said) == 1, caplog.text
+    for folder in folders:
+        assert f" to {run / folder}-earlier" in said[0], said[0]
+        assert f"{run / folder}-earlier to {run / folder}-earlier-v1" in said[0], said[0]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    "launcher", [("hydra/launcher=basic",), ("hydra/launcher=vectorized",)], ids=lambda a: a[0]
+)
+def test_a_sweep_job_run_a_third_time_keeps_both_earlier_attempts(tmp_path, launcher):
+    """``lossbench-train -m`` whose job was stopped before its record twice (its folder holds
+    the second attempt's checkpoints/ and logs/, the first's in checkpoints-earlier/ and
+    logs-earlier/), run again: the job trains from scratch and completes, the second attempt's
+    files are now in checkpoints-earlier/ and logs-earlier/ (where
+    ckpt_path=<run dir>/checkpoints-earlier/last.ckpt continues it), the first's in
+    checkpoints-earlier-v1/ and logs-earlier-v1/, and the command's log says so."""
+    sweep = tmp_path / "sweep"
+    args = (
+        "-m", "data=iris", "seed=0", "trainer.enable_progress_bar=false",
+        "trainer.enable_model_summary=false", "trainer.accelerator=cpu",
+        f"hydra.sweep.dir={sweep}", *launcher,
+    )  # fmt: skip
+    attempts = []
+    for epochs in (3, 2):
+        done = run_console("train", *args, f"trainer.max_epochs={epochs}", cwd=tmp_path)
+        assert done.returncode == 0, done.stderr
+        (job,) = sweep.glob("*_iris_*")
+        (job / "metrics.json").unlink()  # stopped before its record
+        attempts.append({name: _files(job / name) for name in ("checkpoints", "logs")})
+    assert all(attempts[0].values()), attempts[0]
+
+    again = run_console("train", *args, "trainer.max_epochs=1", cwd=tmp_path)
+    assert again.returncode == 0, again.stderr
+    assert '"status": "completed"' in (job / "metrics.json").read_text()
+    assert load_checkpoint(job / "checkpoints" / "last.ckpt")["epoch"] == 0
+    for name in ("checkpoints", "logs"):
+        assert _files(job / f"{name}-earlier") == attempts[1][name]
+        assert _files(job / f"{name}-earlier-v1") == attempts[0][name]
+        moved_on = f"{job / name}-earlier to {job / name}-earlier-v1"
+        assert moved_on in again.stdout + again.stderr, again.stdout + again.stderr
+    assert load_checkpoint(job / "checkpoints-earlier" / "last.ckpt")["epoch"] == 1
+    assert load_checkpoint(job / "checkpoints-earlier-v1" / "last.ckpt")["epoch"] == 2
+    # the report reads the job's record alone, and counts no folder set aside as a job of its own
+    assert find_records([sweep]) == [(job / "metrics.json").resolve()]
+    assert unfinished_jobs([sweep]) == []
+
+
+def test_what_every_earlier_attempt_left_is_kept(tmp_path):
+    """A folder of a run that holds its latest attempt's folders, the attempt before's
+    -earlier ones (a logs-earlier that is a file, a ckpts-earlier that is a link) and an older
+    one's -earlier-v1: each moves on to the first unused name, nothing is removed, and the
+    line names every move."""
+    run = tmp_path / "run"
+    files = {
+        "checkpoints/last.ckpt": "third",
+        "checkpoints-earlier/last.ckpt": "second",
+        "checkpoints-earlier-v1/last.ckpt": "first",
+        "ckpts/last.ckpt": "third",
+        "elsewhere/last.ckpt": "second",
+        "logs/metrics.csv": "third",
+        "logs-earlier": "second",
+        "tensorboard/events": "third",
+    }
+    for name, text in files.items():
+        (run / name).parent.mkdir(parents=True, exist_ok=True)
+        (run / name).write_text(text)
+    (run / "ckpts-earlier").symlink_to(run / "elsewhere")
+
+    said = set_aside_earlier_attempt(run, [run / "ckpts"])
+
+    assert {
+        str(path.relative_to(run)): path.read_text()
+        for path in run.rglob("*")
+        if path.is_file() and "elsewhere" not in path.parts
+    } == {
+        "checkpoints-earlier/last.ckpt": "third",
+        "checkpoints-earlier-v2/last.ckpt": "second",
+        "checkpoints-earlier-v1/last.ckpt": "first",
+        "ckpts-earlier/last.ckpt": "third",
+        "logs-earlier/metrics.csv": "third",
+        "logs-earlier-v1": "second",
+        "tensorboard-earlier/events": "third",
+    }
+    assert (run / "ckpts-earlier-v1").is_symlink()  # the link, moved on as it is
+    assert (run / "ckpts-earlier-v1" / "last.ckpt").read_text() == "second"
+    assert (run / "elsewhere" / "last.ckpt").read_text() == "second"
+    assert said == (
+        f"an earlier attempt at this run was set aside: its checkpoints to "
+        f"{run}/checkpoints-earlier, {run}/ckpts-earlier, its logs to {run}/logs-earlier, "
+        f"{run}/tensorboard-earlier (what an attempt before it left there moved on: "
+        f"{run}/checkpoints-earlier to {run}/checkpoints-earlier-v2, {run}/ckpts-earlier to "
+        f"{run}/ckpts-earlier-v1, {run}/logs-earlier to {run}/logs-earlier-v1); training again"
+    )
