@@ -44,6 +44,8 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
+from lossbench.loky_internals import worker_processes
+
 __all__ = [
     "BUSY_PREFIX",
     "STOP_GRACE_SECONDS",
@@ -210,8 +212,7 @@ def ask_workers_to_stop(
     # cancelled one (InvalidStateError, a traceback, and the executor's end waited ~10 s); a
     # task a worker takes after the stop ends at once (task_stops)
     running = [future for future in futures if not future.done()]
-    processes = getattr(executor, "_processes", None) or {}
-    for process in list(processes.values()):
+    for process in worker_processes(executor).values():
         if process.pid is not None:
             with contextlib.suppress(ProcessLookupError, PermissionError):
                 os.kill(process.pid, signal.SIGTERM)
