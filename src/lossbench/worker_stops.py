@@ -109,7 +109,12 @@ def remove_stale_busy_folders(root: str | os.PathLike) -> list[Path]:
     """Remove the folders of busy marks in ``root`` (:func:`busy_folder`) whose process has
     ended, and return them. A folder whose process still runs, or may (another user's, or a
     process id taken again since), is kept, and so is one whose name carries no process id
-    (made by an earlier version of lossbench)."""
+    (``lossbench-workers-<random>``, made by an earlier version of lossbench): nothing tells
+    whether its pool still runs (its marks, named by worker, exist only while a worker
+    trains, and an empty folder's age does not tell an ended pool from a study suspended,
+    Ctrl-Z, for as long), and that version's workers failed every task they began once the
+    folder was gone (they marked themselves busy without checking). Such folders are empty
+    or hold empty files; the system's cleaning of the temporary folder removes them."""
     pattern = re.compile(rf"{re.escape(BUSY_PREFIX)}(\d+)-[^-]+")
     removed = []
     try:
