@@ -17,6 +17,8 @@ from cli_process import SRC
 PACKAGE = SRC / "lossbench"
 #: The one module allowed to use Lightning's private names.
 ADAPTER = PACKAGE / "lightning_internals.py"
+#: The one module allowed to read loky's private executor attributes.
+LOKY_ADAPTER = PACKAGE / "loky_internals.py"
 #: The one module allowed to import Hydra's private modules (``hydra._internal``).
 HYDRA_ADAPTER = PACKAGE / "hydra_internals.py"
 
@@ -169,6 +171,40 @@ def test_the_pattern_finds_what_lossbench_used_to_write() -> None:
     ):
         assert PRIVATE_LIGHTNING.search(line), line
     assert not PRIVATE_LIGHTNING.search("trainer.fit(module, datamodule=datamodule)")
+
+
+#: loky's private executor attributes that lossbench reads (an attribute read or a
+#: ``getattr`` by name; a class's own ``self._processes`` does not count).
+PRIVATE_LOKY = re.compile(r"executor\._processes\b|[\"']_processes[\"']|_call_queue\b")
+
+
+def private_loky_uses() -> dict[str, list[str]]:
+    """``{file: [line, ...]}`` of the lines under src/ that read a private loky attribute."""
+    uses: dict[str, list[str]] = {}
+    for path in sorted(SRC.rglob("*.py")):
+        lines = [line.strip() for line in path.read_text().splitlines()]
+        hits = [line for line in lines if PRIVATE_LOKY.search(line)]
+        if hits:
+            uses[str(path.relative_to(SRC))] = hits
+    return uses
+
+
+def test_private_loky_names_live_in_one_adapter_module() -> None:
+    uses = private_loky_uses()
+    assert list(uses) == [str(LOKY_ADAPTER.relative_to(SRC))], (
+        "read loky's private executor attributes only through lossbench/loky_internals.py "
+        f"(which names the loky version they were checked against): {uses}"
+    )
+
+
+def test_the_loky_pattern_finds_what_lossbench_used_to_write() -> None:
+    for line in (
+        'processes = getattr(self._executor, "_processes", None) or {}',
+        'queue = getattr(executor, "_call_queue", None)',
+        "processes = dict(executor._processes)",
+    ):
+        assert PRIVATE_LOKY.search(line), line
+    assert not PRIVATE_LOKY.search("self._processes.update(worker_processes(self._executor))")
 
 
 def _is_private_hydra(module: str) -> bool:

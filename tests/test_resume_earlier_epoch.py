@@ -9,6 +9,7 @@ import shutil
 import signal
 import sys
 from pathlib import Path
+from typing import NamedTuple
 
 import pytest
 
@@ -51,6 +52,16 @@ def _stopped(run: Path, *args: str) -> None:
     (run / "metrics.json").unlink()
 
 
+def _kept_epoch_one(run: Path) -> Path:
+    """Train the run in ``run`` to epoch 1 (stopped: no record) and keep a copy of its
+    last.ckpt inside the run, ``kept/epoch1.ckpt``; the copy's path."""
+    _stopped(run, "trainer.max_epochs=2")
+    kept = run / "kept" / "epoch1.ckpt"
+    kept.parent.mkdir()
+    shutil.copy(run / "checkpoints" / "last.ckpt", kept)
+    return kept
+
+
 def test_a_run_resumed_from_an_earlier_epoch_sets_its_later_last_checkpoint_aside(tmp_path):
     """A run that reached epoch 4, resumed from a kept copy of its epoch-1 checkpoint inside its
     folder and killed before its first epoch ended: its epoch-4 last.ckpt is in
@@ -58,10 +69,7 @@ def test_a_run_resumed_from_an_earlier_epoch_sets_its_later_last_checkpoint_asid
     instead of continuing the epoch-4 timeline; resumed from the copy again, the run trains the
     new timeline and ckpt_path=last then continues it."""
     run = tmp_path / "run"
-    _stopped(run, "trainer.max_epochs=2")
-    kept = run / "kept" / "epoch1.ckpt"  # a copy of epoch 1's checkpoint, kept in the run
-    kept.parent.mkdir()
-    shutil.copy(run / "checkpoints" / "last.ckpt", kept)
+    kept = _kept_epoch_one(run)
     _stopped(run, "trainer.max_epochs=5", "ckpt_path=last")
     later = (run / "checkpoints" / "last.ckpt").read_bytes()
     assert load_checkpoint(run / "checkpoints" / "last.ckpt")["epoch"] == 4
@@ -83,24 +91,45 @@ def test_a_run_resumed_from_an_earlier_epoch_sets_its_later_last_checkpoint_asid
     assert load_checkpoint(run / "checkpoints" / "last.ckpt")["epoch"] == 3
 
 
-def test_a_later_last_checkpoint_set_aside_twice_keeps_both(tmp_path):
-    """Resumed from its epoch-1 copy twice, each time after training on to epoch 2: both
-    later last.ckpt files are kept in checkpoints-earlier/ (the second as last-v1.ckpt)."""
-    run = tmp_path / "run"
-    _stopped(run, "trainer.max_epochs=2")
-    kept = run / "kept" / "epoch1.ckpt"
-    kept.parent.mkdir()
-    shutil.copy(run / "checkpoints" / "last.ckpt", kept)
-    written = []
+class Round(NamedTuple):
+    """One of :func:`_set_aside_twice`'s two rounds."""
+
+    #: The files in ``checkpoints/`` once the run trained on to epoch 2, by name.
+    written: dict[str, bytes]
+    #: The files left in ``checkpoints/`` once the resume from epoch 1 was killed.
+    left: set[str]
+    #: What the killed resume wrote (stdout, then stderr).
+    said: str
+
+
+def _set_aside_twice(run: Path) -> list[Round]:
+    """Train the run in ``run`` to epoch 1 and keep a copy of its last.ckpt
+    (:func:`_kept_epoch_one`); then, twice: train on from it to epoch 2 (its last.ckpt and
+    best-epoch002.ckpt), resume from the epoch-1 copy, killed as training starts (once the
+    epoch-2 files were set aside), and put the copy back as last.ckpt. What each round wrote
+    and left."""
+    kept = _kept_epoch_one(run)
+    rounds = []
     for _ in range(2):
         _stopped(run, "trainer.max_epochs=3", "ckpt_path=last")
-        written.append((run / "checkpoints" / "last.ckpt").read_bytes())
+        written = {path.name: path.read_bytes() for path in (run / "checkpoints").iterdir()}
         killed = _train(
             run, "trainer.max_epochs=3", f"ckpt_path='{kept}'", patch=KILL_AT_TRAIN_START
         )
         assert killed.returncode == -signal.SIGKILL, killed.stderr[-3000:]
+        left = {path.name for path in (run / "checkpoints").iterdir()}
+        rounds.append(Round(written, left, killed.stdout + killed.stderr))
         shutil.copy(kept, run / "checkpoints" / "last.ckpt")  # back to epoch 1's
+    return rounds
+
+
+def test_a_later_last_checkpoint_set_aside_twice_keeps_both(tmp_path):
+    """Resumed from its epoch-1 copy twice, each time after training on to epoch 2: both
+    later last.ckpt files are kept in checkpoints-earlier/ (the second as last-v1.ckpt)."""
+    run = tmp_path / "run"
+    rounds = _set_aside_twice(run)
     aside = run / "checkpoints-earlier"
+    written = [r.written["last.ckpt"] for r in rounds]
     assert [(aside / n).read_bytes() for n in ("last.ckpt", "last-v1.ckpt")] == written
 
 
@@ -112,21 +141,10 @@ def test_a_later_best_checkpoint_set_aside_twice_keeps_both_and_the_log_names_wh
     best-epoch002-v1.ckpt, not written over the first), and the log line of each move names the
     file's new name, as the second last.ckpt's does (last-v1.ckpt)."""
     run = tmp_path / "run"
-    _stopped(run, "trainer.max_epochs=2")
-    kept = run / "kept" / "epoch1.ckpt"
-    kept.parent.mkdir()
-    shutil.copy(run / "checkpoints" / "last.ckpt", kept)
-    written, said = [], ""
-    for _ in range(2):
-        _stopped(run, "trainer.max_epochs=3", "ckpt_path=last")
-        written.append((run / "checkpoints" / "best-epoch002.ckpt").read_bytes())
-        killed = _train(
-            run, "trainer.max_epochs=3", f"ckpt_path='{kept}'", patch=KILL_AT_TRAIN_START
-        )
-        assert killed.returncode == -signal.SIGKILL, killed.stderr[-3000:]
-        assert not (run / "checkpoints" / "best-epoch002.ckpt").exists()
-        said = killed.stdout + killed.stderr
-        shutil.copy(kept, run / "checkpoints" / "last.ckpt")  # back to epoch 1's
+    rounds = _set_aside_twice(run)
+    assert all("best-epoch002.ckpt" not in r.left for r in rounds)
+    written = [r.written["best-epoch002.ckpt"] for r in rounds]
+    said = rounds[-1].said
     aside = run / "checkpoints-earlier"
     names = ("best-epoch002.ckpt", "best-epoch002-v1.ckpt")
     assert [(aside / name).read_bytes() for name in names] == written

@@ -236,3 +236,29 @@ def test_the_middle_of_an_interval_is_inside_it_however_large_its_ends(interval,
 
     (override,) = override_parser().parse_overrides([f"optimizer.lr={interval}"])
     assert _middle(override.value()) == middle
+
+
+def test_a_search_key_the_trials_lack_is_advised_no_option_without_the_command_line_s_keys():
+    """``hparams_search=optuna_focal setup=logits_asl loss.clip=0.1``: the trials cannot set
+    loss.gamma (asl lacks it), and focal, which has it, lacks clip, which the command line
+    sets: the search check says no loss has both, rather than advise setup=logits_focal."""
+    pytest.importorskip("hydra_plugins.hydra_optuna_sweeper")
+    from lossbench.errors import ConfigError
+    from lossbench.search_check import check_search
+
+    overrides = ["hparams_search=optuna_focal", "data=iris", "setup=logits_asl", "loss.clip=0.1"]
+    with (
+        initialize_config_dir(config_dir=str(config_dir()), version_base="1.3"),
+        warnings.catch_warnings(),
+    ):
+        warnings.simplefilter("ignore")
+        cfg = compose("train", overrides=overrides, return_hydra_config=True)
+        with pytest.raises(ConfigError) as refused:
+            check_search(cfg)
+    message = str(refused.value)
+    assert (
+        "loss.gamma is not a setting of loss=asl (its settings: reduction, gamma_neg, gamma_pos, "
+        "clip); no loss has both gamma and clip (loss=focal lacks clip, which loss.clip=0.1 "
+        "sets), but hydra.sweeper.params searches it" in message
+    ), message
+    assert "setup=logits_focal" not in message

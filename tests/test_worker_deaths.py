@@ -10,6 +10,7 @@ import time
 
 import pytest
 
+from lossbench.loky_internals import worker_processes
 from lossbench.worker_deaths import died_on_their_own, task_label, worker_died
 from lossbench.worker_kills import end_executor, kill_workers, use_own_kills
 from stop_signals import posix
@@ -33,9 +34,9 @@ def test_the_worker_that_died_is_told_from_the_one_loky_killed_by_its_exit_code(
     executor = ProcessPoolExecutor(max_workers=2)
     try:
         futures = [executor.submit(time.sleep, 60) for _ in range(2)]
-        while not all(f.running() for f in futures) or len(executor._processes) < 2:
+        while not all(f.running() for f in futures) or len(worker_processes(executor)) < 2:
             time.sleep(0.01)
-        processes = dict(executor._processes)
+        processes = worker_processes(executor)
         victim, other = list(processes)
         (tmp_path / str(victim)).write_text(task_label([4, 5], ["sweep/4", "sweep/5"]))
         os.kill(victim, signal.SIGKILL)

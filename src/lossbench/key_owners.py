@@ -7,12 +7,18 @@ option, has it. That option must have every other key of the group the command s
 optuna_pos_weight`` tunes ``loss.pos_weight_scale``): else the advised command is refused in
 turn, by the key check or the search check. The key check
 (:mod:`lossbench.option_keys`) and the search check (:mod:`lossbench.search_check`) both
-choose their owners here.
+gather those other keys (:func:`needed_keys`) and choose their owners here.
 
     >>> options_with("loss", ["gamma"])
     ['focal']
     >>> options_with("loss", ["gamma", "pos_weight_scale"])
     []
+    >>> from lossbench.override_grammar import override_parser
+    >>> overrides = override_parser().parse_overrides(["loss.gamma=2", "loss.clip=0.1"])
+    >>> search = ("optuna_asl", {"loss.clip": "0,1", "loss.gamma_neg": "0,1"})
+    >>> needs = needed_keys("loss", "gamma", overrides, search)
+    >>> needs.keys["clip"], needs.keys["gamma_neg"], sorted(needs.searched)
+    ('loss.clip=0.1 sets', 'hparams_search=optuna_asl searches', ['gamma_neg'])
     >>> print(unmet("loss", "gamma", {"pos_weight_scale": "hparams_search=optuna_pos_weight "
     ...                                "searches"}))
     no loss has both gamma and pos_weight_scale (loss=focal lacks pos_weight_scale, which \
@@ -23,10 +29,53 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
 
 from lossbench.config import SCHEMAS
 
-__all__ = ["options_with", "unmet"]
+__all__ = ["NeededKeys", "needed_keys", "options_with", "unmet"]
+
+
+@dataclass(frozen=True)
+class NeededKeys:
+    """The keys of a group, other than the refused one, that an option advised for it must
+    have, each with who sets it (``{"gamma_neg": "loss.gamma_neg=1 sets"}``); ``searched``: those
+    of them that only the search tunes (no override sets them), which a search without them can
+    leave out."""
+
+    keys: dict[str, str] = dataclasses.field(default_factory=dict)
+    searched: frozenset[str] = frozenset()
+
+
+def needed_keys(
+    group: str,
+    key: str,
+    overrides: Iterable[Any],
+    search: tuple[str | None, Mapping[str, str]] | None,
+) -> NeededKeys:
+    """The keys of ``group``, other than ``key``, that an option advised for ``group.key`` must
+    have too, each with who sets it: the ``overrides`` (Hydra's parsed overrides, those the
+    caller counts) of the group's keys (``loss.gamma_neg=1 sets``), then the keys ``search``
+    tunes (its ``hparams_search`` option, or None where that is not known, and its
+    ``hydra.sweeper.params``: ``hparams_search=optuna_pos_weight searches``,
+    ``hydra.sweeper.params searches``), the latter also as ``searched`` where no override
+    sets them."""
+    needs: dict[str, str] = {}
+    for override in overrides:
+        parts = override.key_or_group.split(".")
+        if parts[0] == group and len(parts) > 1 and parts[1] != key:
+            needs.setdefault(parts[1], f"{override.input_line} sets")
+    searched: set[str] = set()
+    if search is not None:
+        name, params = search
+        who = "hydra.sweeper.params" if name is None else f"hparams_search={name}"
+        for tuned in params:
+            parts = tuned.split(".")
+            if parts[0] == group and len(parts) > 1 and parts[1] != key and parts[1] not in needs:
+                needs[parts[1]] = f"{who} searches"
+                searched.add(parts[1])
+    return NeededKeys(needs, frozenset(searched))
 
 
 def options_with(group: str, keys: Iterable[str]) -> list[str]:

@@ -55,7 +55,7 @@ from typing import Any
 import yaml
 
 from lossbench.config import SCHEMAS
-from lossbench.key_owners import options_with, unmet
+from lossbench.key_owners import NeededKeys, needed_keys, options_with, unmet
 from lossbench.removals import absent_key_refusal, keep_null, removed_key, schema_key_refusal
 from lossbench.search_params import without_key
 from lossbench.setup_names import SETUP_GROUPS, choose_owner
@@ -392,17 +392,6 @@ _Search = tuple[str | None, dict[str, str]]
 
 
 @dataclass(frozen=True)
-class _Needs:
-    """The keys of a group, other than the refused one, that an option advised for it must
-    have, each with who sets it (``{"gamma_neg": "loss.gamma_neg=1 sets"}``); ``searched``: those
-    of them that only the job's search tunes (none of the command line's overrides sets them),
-    which a search without them can leave out."""
-
-    keys: dict[str, str] = dataclasses.field(default_factory=dict)
-    searched: frozenset[str] = frozenset()
-
-
-@dataclass(frozen=True)
 class _SetupAdvice:
     """The setup a refused job chooses (None: none), the command line's overrides of the setup,
     head and loss, and the config folders whose setups are read: what an option's advice must
@@ -416,7 +405,7 @@ class _SetupAdvice:
     given: list[str]
     folders: list[Path]
     swept: list[str] = dataclasses.field(default_factory=list)
-    needs: _Needs = dataclasses.field(default_factory=_Needs)
+    needs: NeededKeys = dataclasses.field(default_factory=NeededKeys)
     search: _Search | None = None
     arguments: list[str] = dataclasses.field(default_factory=list)
     multirun: bool = True
@@ -445,37 +434,13 @@ def _search_params(job: Mapping[str, _Choice], configs: Path) -> _Search | None:
     return choice.option, {str(k): str(v) for k, v in params.items()}
 
 
-def _needed_keys(path: str, parsed: Sequence[Any], search: _Search | None) -> _Needs:
+def _needed_keys(path: str, parsed: Sequence[Any], search: _Search | None) -> NeededKeys:
     """The keys of ``path``'s group, other than its own, that an option advised for ``path``
-    must have too, each with who sets it: the command line's other overrides of the group's
-    keys (``loss.gamma_neg=1 sets``), and the keys its search tunes
-    (``hparams_search=optuna_pos_weight searches``; ``hydra.sweeper.params searches`` where
-    the search config's name is not known), the latter also as ``searched`` where the command
-    line does not set them.
-
-        >>> from lossbench.override_grammar import override_parser
-        >>> parsed = override_parser().parse_overrides(["loss.gamma=2", "loss.clip=0.1"])
-        >>> search = ("optuna_asl", {"loss.clip": "0,1", "loss.gamma_neg": "0,1"})
-        >>> needs = _needed_keys("loss.gamma", parsed, search)
-        >>> needs.keys["clip"], needs.keys["gamma_neg"], sorted(needs.searched)
-        ('loss.clip=0.1 sets', 'hparams_search=optuna_asl searches', ['gamma_neg'])
-    """
+    must have too (:func:`lossbench.key_owners.needed_keys`): those the command line's other
+    overrides set (``loss.gamma_neg=1``; not those that add or remove a key), and those its
+    search tunes."""
     group, key = path.split(".")[:2]
-    needs: dict[str, str] = {}
-    for override in parsed:
-        parts = override.key_or_group.split(".")
-        if parts[0] == group and len(parts) > 1 and parts[1] != key and _is_change(override):
-            needs.setdefault(parts[1], f"{override.input_line} sets")
-    searched: set[str] = set()
-    if search is not None:
-        name, params = search
-        who = "hydra.sweeper.params" if name is None else f"hparams_search={name}"
-        for tuned in params:
-            parts = tuned.split(".")
-            if parts[0] == group and len(parts) > 1 and parts[1] != key and parts[1] not in needs:
-                needs[parts[1]] = f"{who} searches"
-                searched.add(parts[1])
-    return _Needs(needs, frozenset(searched))
+    return needed_keys(group, key, [o for o in parsed if _is_change(o)], search)
 
 
 def _lacks(

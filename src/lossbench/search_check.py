@@ -173,9 +173,13 @@ def _lacked_key_fix(
     group, _, name = key.partition(".")
     option = _option(group, trial, config)
     settings = _settings(group, option)
-    from lossbench.key_owners import options_with, unmet
+    from lossbench.key_owners import needed_keys, options_with, unmet
+    from lossbench.override_grammar import override_parser
 
-    needs = _needed_keys(group, name, params, arguments)
+    # every override of the group counts, +key= and ~key too (the key check,
+    # lossbench.option_keys, counts only those that set a value)
+    overrides = override_parser().parse_overrides(list(arguments))
+    needs = needed_keys(group, name, overrides, (None, params)).keys
     owners = [o for o in options_with(group, [name, *needs]) if o != option]
     unmet_needs = unmet(group, name, needs)
     lacks = f"{key} is not a setting of {group}={option}" if option else f"{key} is not there"
@@ -204,30 +208,6 @@ def _lacked_key_fix(
         "-cd (README: Tuning with Optuna). Here, to keep the other keys"
         f"{searched}, add: {line}"
     )
-
-
-def _needed_keys(
-    group: str, name: str, params: Mapping[str, str], arguments: Sequence[str]
-) -> dict[str, str]:
-    """The keys of ``group`` other than ``name`` that an option advised for ``name`` must have
-    too, each with who sets it: the search's (``hydra.sweeper.params``) and the command line's
-    (``arguments``), so that the advised command's trials compose and pass the key check.
-
-    >>> _needed_keys("loss", "gamma", {"loss.gamma": "interval(0, 5)"}, ["loss.gamma_neg=1"])
-    {'gamma_neg': 'loss.gamma_neg=1 sets'}
-    """
-    from lossbench.override_grammar import override_parser
-
-    needs: dict[str, str] = {}
-    for override in override_parser().parse_overrides(list(arguments)):
-        parts = override.key_or_group.split(".")
-        if parts[0] == group and len(parts) > 1 and parts[1] != name:
-            needs.setdefault(parts[1], f"{override.input_line} sets")
-    for key in params:
-        parts = key.split(".")
-        if parts[0] == group and len(parts) > 1 and parts[1] != name:
-            needs.setdefault(parts[1], "hydra.sweeper.params searches")
-    return needs
 
 
 def _choose_owner(

@@ -98,9 +98,10 @@ def exit_codes_in_message(message: str) -> list[int]:
 
 
 def died_on_their_own(processes: Iterable[Any]) -> dict[int, int]:
-    """The worker ``processes`` (loky's, each with ``pid`` and ``exitcode``) that have ended
-    without this process killing them (:func:`lossbench.worker_kills.killed_here`): ``{pid:
-    exit code}``. Waits up to 0.25 s for one to show, as loky does for its message."""
+    """The worker ``processes`` (loky's, :func:`lossbench.loky_internals.worker_processes`,
+    each with ``pid`` and ``exitcode``) that have ended without this process killing them
+    (:func:`lossbench.worker_kills.killed_here`): ``{pid: exit code}``. Waits up to 0.25 s
+    for one to show, as loky does for its message."""
     from lossbench.worker_kills import killed_here
 
     processes = list(processes)

@@ -33,6 +33,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from lossbench.loky_internals import call_queue, worker_processes
+
 __all__ = [
     "children",
     "end_executor",
@@ -131,8 +133,7 @@ def kill_workers(executor: Any) -> None:
     """SIGKILL the worker processes of the loky ``executor`` and their descendants, at once,
     from this thread: they write nothing more once this returns. The executor's thread
     notices their end and winds the executor up (its futures fail)."""
-    processes = getattr(executor, "_processes", None) or {}
-    for process in list(processes.values()):
+    for process in worker_processes(executor).values():
         if process.pid is not None and process.exitcode is None:
             kill_tree(process.pid)
 
@@ -148,7 +149,7 @@ def end_executor(executor: Any, *, kill: bool) -> None:
     thread, or at the process's exit, as loky's other ones are. Its workers having ended, the
     queue's reading end is closed first: a write the killed workers left waiting on a full
     pipe fails, and the thread ends."""
-    queue = getattr(executor, "_call_queue", None)
+    queue = call_queue(executor)
     executor.shutdown(wait=True, kill_workers=kill)
     _end_feeder(queue)
 
@@ -180,7 +181,8 @@ def use_own_terminate() -> None:
     ``MemmappingExecutor.terminate``, which waits for the executor's manager thread but not
     for that one, left to release the queue's semaphores as the command exits (and to leave
     loky's resource tracker a warning after the command's last line). joblib has no public
-    hook there: this wraps its executor's ``terminate`` (private ``_call_queue``), once."""
+    hook there: this wraps its executor's ``terminate``
+    (:func:`lossbench.loky_internals.call_queue`), once."""
     from joblib.executor import MemmappingExecutor
 
     terminate = MemmappingExecutor.terminate
@@ -188,7 +190,7 @@ def use_own_terminate() -> None:
         return
 
     def own_terminate(self: Any, kill_workers: bool = False) -> None:
-        queue = getattr(self, "_call_queue", None)
+        queue = call_queue(self)
         terminate(self, kill_workers=kill_workers)
         _end_feeder(queue)
 

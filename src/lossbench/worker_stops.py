@@ -44,6 +44,8 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
+from lossbench.loky_internals import worker_processes
+
 __all__ = [
     "BUSY_PREFIX",
     "STOP_GRACE_SECONDS",
@@ -107,7 +109,12 @@ def remove_stale_busy_folders(root: str | os.PathLike) -> list[Path]:
     """Remove the folders of busy marks in ``root`` (:func:`busy_folder`) whose process has
     ended, and return them. A folder whose process still runs, or may (another user's, or a
     process id taken again since), is kept, and so is one whose name carries no process id
-    (made by an earlier version of lossbench)."""
+    (``lossbench-workers-<random>``, made by an earlier version of lossbench): nothing tells
+    whether its pool still runs (its marks, named by worker, exist only while a worker
+    trains, and an empty folder's age does not tell an ended pool from a study suspended,
+    Ctrl-Z, for as long), and that version's workers failed every task they began once the
+    folder was gone (they marked themselves busy without checking). Such folders are empty
+    or hold empty files; the system's cleaning of the temporary folder removes them."""
     pattern = re.compile(rf"{re.escape(BUSY_PREFIX)}(\d+)-[^-]+")
     removed = []
     try:
@@ -210,8 +217,7 @@ def ask_workers_to_stop(
     # cancelled one (InvalidStateError, a traceback, and the executor's end waited ~10 s); a
     # task a worker takes after the stop ends at once (task_stops)
     running = [future for future in futures if not future.done()]
-    processes = getattr(executor, "_processes", None) or {}
-    for process in list(processes.values()):
+    for process in worker_processes(executor).values():
         if process.pid is not None:
             with contextlib.suppress(ProcessLookupError, PermissionError):
                 os.kill(process.pid, signal.SIGTERM)

@@ -28,6 +28,7 @@ from typing import Any
 from omegaconf import DictConfig, OmegaConf
 
 from lossbench.errors import UserInputError
+from lossbench.loky_internals import worker_processes
 from lossbench.parent_watch import end_with_parent
 from lossbench.vectorized.grouping import group_key, why_alone
 
@@ -504,8 +505,7 @@ class TaskPool:
         """Remember the executor's worker processes (started, or started again, as tasks are
         handed over): loky forgets them as it ends a broken executor, and the one that died
         is told by its exit code (:func:`_result`)."""
-        processes = getattr(self._executor, "_processes", None) or {}
-        self._processes.update(dict(processes))
+        self._processes.update(worker_processes(self._executor))
 
     @property
     def busy(self) -> bool:
