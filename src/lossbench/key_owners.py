@@ -78,6 +78,21 @@ def needed_keys(
     return NeededKeys(needs, frozenset(searched))
 
 
+def option_settings(group: str, option: str | None) -> list[str] | None:
+    """The settings of ``group=option`` (:data:`lossbench.config.SCHEMAS`) in the schema's
+    order, ``name`` left out; None where the option is unknown.
+
+        >>> option_settings("loss", "focal")
+        ['reduction', 'alpha', 'gamma']
+        >>> option_settings("loss", "no_such") is None
+        True
+    """
+    schema = SCHEMAS.get(group, {}).get(option or "")
+    if schema is None:
+        return None
+    return [field.name for field in dataclasses.fields(schema) if field.name != "name"]
+
+
 def options_with(group: str, keys: Iterable[str]) -> list[str]:
     """The options of ``group`` (:data:`lossbench.config.SCHEMAS`) that have every key of
     ``keys``, sorted."""

@@ -55,7 +55,7 @@ from typing import Any
 import yaml
 
 from lossbench.config import SCHEMAS
-from lossbench.key_owners import NeededKeys, needed_keys, options_with, unmet
+from lossbench.key_owners import NeededKeys, needed_keys, option_settings, options_with, unmet
 from lossbench.removals import absent_key_refusal, keep_null, removed_key, schema_key_refusal
 from lossbench.search_params import without_key
 from lossbench.setup_names import SETUP_GROUPS, choose_owner
@@ -371,10 +371,6 @@ def _is_multirun(parsed: Sequence[Any], multirun: bool) -> bool:
     )
 
 
-def _settings(group: str, option: str) -> list[str]:
-    return [name for name in _fields(SCHEMAS[group][option]) if name != "name"]
-
-
 def _owners(group: str, key: str) -> list[str]:
     """The options of ``group`` (:data:`lossbench.config.SCHEMAS`) that have ``key``."""
     return sorted(o for o, schema in SCHEMAS.get(group, {}).items() if key in _fields(schema))
@@ -464,7 +460,7 @@ def _lacks(
         f"{argument}: the {group} chosen, {group}={option} ({choice.source}), has no setting "
         f"{key!r}."
     )
-    own = _or_its_own(option, _settings(group, option))
+    own = _or_its_own(option, option_settings(group, option) or [])
     if not _owners(group, key):
         return f"{message} No option of {group} has it: remove it{own}"
     unmet_needs = unmet(group, key, needs)

@@ -31,7 +31,6 @@ and giving each key still to search as an override of its own (:func:`without_ke
 
 from __future__ import annotations
 
-import dataclasses
 import difflib
 import math
 import re
@@ -141,16 +140,6 @@ def _option(group: str, trial: Sequence[str], config: DictConfig) -> str | None:
     return chosen if isinstance(chosen, str) else None
 
 
-def _settings(group: str, option: str | None) -> list[str] | None:
-    """The settings of ``group=option`` (:data:`lossbench.config.SCHEMAS`), None where unknown."""
-    from lossbench.config import SCHEMAS
-
-    schema = SCHEMAS.get(group, {}).get(option or "")
-    if schema is None:
-        return None
-    return [f.name for f in dataclasses.fields(schema) if f.name != "name"]
-
-
 def _lacked_key_fix(
     reason: str,
     params: Mapping[str, str],
@@ -172,8 +161,9 @@ def _lacked_key_fix(
         )
     group, _, name = key.partition(".")
     option = _option(group, trial, config)
-    settings = _settings(group, option)
-    from lossbench.key_owners import needed_keys, options_with, unmet
+    from lossbench.key_owners import needed_keys, option_settings, options_with, unmet
+
+    settings = option_settings(group, option)
     from lossbench.override_grammar import override_parser
 
     # every override of the group counts, +key= and ~key too (the key check,
