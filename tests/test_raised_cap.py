@@ -4,15 +4,19 @@ others train again, and the result is the study trained at the higher cap from s
 from __future__ import annotations
 
 import json
+import logging
 from pathlib import Path
 
 import pytest
 
 from cli_process import SWEEP_LAUNCHERS, run_module
+from lossbench.aside_names import move_on
+from lossbench.output_files import run_dir_of
 from lossbench.report.build import analyse
 from lossbench.report.document import build_document
+from lossbench.report.find import find_records, unfinished_jobs
 from lossbench.report.render import to_markdown
-from lossbench.run_identity import raised_cap, set_aside_capped_run
+from lossbench.run_identity import kept_names, raised_cap, set_aside_capped_run
 from lossbench.train import ended_with_same_config
 from lossbench.training import train
 
@@ -36,13 +40,13 @@ def _results(record: dict) -> dict:
     return {k: v for k, v in record.items() if k in keys or k.startswith(("val/", "test/"))}
 
 
-def _kept(run: Path, cap: int) -> dict:
-    """The record a raised cap set aside as ``metrics-max_epochs<cap>.json``, with its best
-    checkpoint's path as it was written: the file is kept in ``checkpoints-max_epochs<cap>/``
-    (checked here), where the kept record names it."""
-    record = json.loads((run / f"metrics-max_epochs{cap}.json").read_text())
+def _kept(run: Path, cap: int, version: str = "") -> dict:
+    """The record a raised cap set aside as ``metrics-max_epochs<cap><version>.json``, with its
+    best checkpoint's path as it was written: the file is kept in
+    ``checkpoints-max_epochs<cap><version>/`` (checked here), where the kept record names it."""
+    record = json.loads((run / f"metrics-max_epochs{cap}{version}.json").read_text())
     best = Path(record["best_checkpoint"])
-    assert best.parent == run / f"checkpoints-max_epochs{cap}" and best.is_file()
+    assert best.parent == run / f"checkpoints-max_epochs{cap}{version}" and best.is_file()
     return {**record, "best_checkpoint": str(run / "checkpoints" / best.name)}
 
 
@@ -79,6 +83,87 @@ def test_a_raised_cap_keeps_a_run_early_stopping_ended_and_trains_one_that_hit_t
     assert _results(json.loads(kept)) == _results(train(cfg(0.03, 40), tmp_path / "f2"))
 
 
+@pytest.mark.slow
+def test_a_run_set_aside_again_from_the_same_cap_moves_the_earlier_one_on(
+    make_cfg, tmp_path: Path, caplog
+) -> None:
+    """A raise from 2 to 3 epochs stopped before its run ended (no record), then the run at 2
+    again and the raise again: the run set aside the second time takes the
+    ``-max_epochs2`` names, and the one set aside the first time moves on to ``-max_epochs2-v1``
+    (its record naming its best checkpoint there), where both were replaced before; the log
+    line says where each file went, and the report reads only the run's own record."""
+
+    def cfg(cap: int):
+        return make_cfg(*PROTOCOL, "optimizer.lr=0.001", f"trainer.max_epochs={cap}", "logger=csv")
+
+    def folders() -> dict[str, int]:  # which run's checkpoints/ and logs/ they are
+        return {name: (run / name).stat().st_ino for name in ("checkpoints", "logs")}
+
+    run = tmp_path / "run"
+    first = train(cfg(2), run, multirun=True)
+    assert (first["stopped_by"], first["epochs"]) == ("budget", 2)
+    first_folders = folders()
+    train(cfg(3), run, multirun=True)
+    (run / "metrics.json").unlink()  # as a raise stopped before its run ended leaves it
+    again = train(cfg(2), run, multirun=True)  # its files set aside as an earlier attempt's
+    again_folders = folders()
+    with caplog.at_level(logging.INFO, logger="lossbench"):
+        raised = train(cfg(3), run, multirun=True)
+    assert raised["epochs"] == 3
+
+    assert _kept(run, 2, "-v1") == first and _kept(run, 2) == again
+    for version, kept in (("-v1", first_folders), ("", again_folders)):
+        assert "max_epochs: 2" in (run / f"config-max_epochs2{version}.yaml").read_text()
+        for name, inode in kept.items():
+            assert (run / f"{name}-max_epochs2{version}").stat().st_ino == inode, name
+    assert (run / "logs-max_epochs2-v1" / "metrics.csv").is_file()
+    assert not list(run.glob("*-v2*"))
+    (said,) = [r.getMessage() for r in caplog.records if "training it again" in r.getMessage()]
+    for name in ("metrics-max_epochs2.json", "config-max_epochs2.yaml"):
+        stem, suffix = name.split(".")
+        assert f"{name} to {stem}-v1.{suffix}" in said, said
+    for name in ("checkpoints-max_epochs2", "logs-max_epochs2"):
+        assert f"{name}/ to {name}-v1/" in said, said
+    assert "metrics.json as metrics-max_epochs2.json" in said
+    assert "checkpoints/ as checkpoints-max_epochs2/" in said
+    # the kept records are no run's records, and their folders no unfinished job's; a kept
+    # checkpoint's run folder is its own folder, whose result does not replace the run's
+    best = Path(json.loads((run / "metrics-max_epochs2-v1.json").read_text())["best_checkpoint"])
+    assert run_dir_of(best) == (run / "checkpoints-max_epochs2-v1").resolve()
+    assert find_records([tmp_path]) == [(run / "metrics.json").resolve()]
+    assert unfinished_jobs([tmp_path]) == []
+
+
+def test_the_files_of_a_run_set_aside_move_on_after_their_whole_names(tmp_path: Path) -> None:
+    """The names a run set aside from a cap of 10 keeps its files under, and where those of an
+    earlier one set aside from the same cap move on to: a file before its suffix, a folder
+    after its whole name, each to the first name not taken."""
+    names = kept_names(10)
+    assert names == {
+        "config.yaml": "config-max_epochs10.yaml",
+        "checkpoints": "checkpoints-max_epochs10",
+        "metrics.json": "metrics-max_epochs10.json",
+        "logs": "logs-max_epochs10",
+    }
+    for name in ("config-max_epochs10.yaml", "metrics-max_epochs10.json"):
+        (tmp_path / name).write_text("first")
+    for name in ("checkpoints-max_epochs10", "logs-max_epochs10"):
+        (tmp_path / name).mkdir()
+    (tmp_path / "metrics-max_epochs10-v1.json").write_text("older")
+    moved = {
+        m.source.name: m.target.name for m in map(move_on, map(tmp_path.joinpath, names.values()))
+    }
+    assert moved == {
+        "config-max_epochs10.yaml": "config-max_epochs10-v1.yaml",
+        "checkpoints-max_epochs10": "checkpoints-max_epochs10-v1",
+        "metrics-max_epochs10.json": "metrics-max_epochs10-v2.json",
+        "logs-max_epochs10": "logs-max_epochs10-v1",
+    }
+    assert (tmp_path / "metrics-max_epochs10-v1.json").read_text() == "older"
+    assert (tmp_path / "metrics-max_epochs10-v2.json").read_text() == "first"
+    assert move_on(tmp_path / "metrics-max_epochs10.json") is None
+
+
 def test_a_run_on_a_schedule_spread_over_the_cap_trains_again(make_cfg, tmp_path: Path) -> None:
     """Cosine annealing over trainer.max_epochs: the same epochs are other epochs of another
     schedule under a higher cap, so even a run early stopping ended trains again."""
@@ -90,7 +175,8 @@ def test_a_run_on_a_schedule_spread_over_the_cap_trains_again(make_cfg, tmp_path
     assert ended_with_same_config(higher, run) is None
     from omegaconf import OmegaConf
 
-    assert set_aside_capped_run(run, OmegaConf.to_container(higher, resolve=True)) == 15
+    aside = set_aside_capped_run(run, OmegaConf.to_container(higher, resolve=True))
+    assert aside is not None and aside.old == 15 and aside.moved_on == []
     assert (run / "metrics-max_epochs15.json").is_file() and not (run / "metrics.json").exists()
 
 

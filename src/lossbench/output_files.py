@@ -316,7 +316,8 @@ RUN_CONFIG_NAME = "config.yaml"
 RUN_FOLDER_LEVELS = 3
 #: The folders in which lossbench keeps the checkpoints of a run's earlier attempt or of its
 #: lower ``trainer.max_epochs``, beside its ``checkpoints/``, by the start of their names
-#: (``checkpoints-earlier-v1``: an attempt before that one): a checkpoint there keeps its own
+#: (``checkpoints-earlier-v1``: an attempt before that one; ``checkpoints-max_epochs300-v1``: a
+#: run set aside before it from the same cap): a checkpoint there keeps its own
 #: folder as its run folder (its result goes there, not over the run's own ``eval.json``).
 KEPT_CHECKPOINT_FOLDERS = ("checkpoints-earlier", "checkpoints-max_epochs")
 

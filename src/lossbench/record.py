@@ -23,7 +23,7 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
-from lossbench.aside_names import Moved, move_aside
+from lossbench.aside_names import Moved, move_aside, take_name
 from lossbench.errors import DIVERGENCE_MESSAGES, UserInputError
 from lossbench.run_config_file import (
     is_run_config,
@@ -619,11 +619,9 @@ def set_aside_earlier_logs(run_dir: str | os.PathLike) -> list[Moved]:
 def _move_aside(folder: Path) -> list[Moved]:
     """Move ``folder`` to ``<folder>-earlier`` beside it; what an attempt before left there (a
     folder, or a file or link of that name) first moves to the next unused versioned name
-    (``<folder>-earlier-v1``, ...: :func:`~lossbench.aside_names.move_aside`), so nothing is
+    (``<folder>-earlier-v1``, ...: :func:`~lossbench.aside_names.take_name`), so nothing is
     lost. Return each move, the older one first."""
-    aside = folder.with_name(folder.name + EARLIER_SUFFIX)
-    moved = [move_aside(aside, aside.parent)] if aside.exists() or aside.is_symlink() else []
-    return [*moved, Moved(folder, folder.rename(aside))]
+    return take_name(folder, folder.name + EARLIER_SUFFIX)
 
 
 def is_attempt_set_aside(moved: Moved) -> bool:
@@ -766,9 +764,12 @@ def _json_safe(value: Any) -> Any:
     return value
 
 
-def write_record(run_dir: str | os.PathLike, record: dict[str, Any]) -> Path:
-    """Write ``record`` atomically as ``metrics.json`` (non-finite floats become null/str)."""
-    path = Path(run_dir) / RECORD_NAME
+def write_record(
+    run_dir: str | os.PathLike, record: dict[str, Any], name: str = RECORD_NAME
+) -> Path:
+    """Write ``record`` atomically as ``metrics.json`` (non-finite floats become null/str), or
+    under ``name`` (a record set aside: ``metrics-max_epochs300-v1.json``)."""
+    path = Path(run_dir) / name
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(".json.tmp")
     tmp.write_text(json.dumps(_json_safe(record), indent=2, sort_keys=False) + "\n")

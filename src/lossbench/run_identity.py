@@ -18,7 +18,8 @@ the others again:
   ``warmup_cosine``, ``onecycle``, is spread over ``max_epochs``) trains again from scratch
   with the higher cap; its record and config are kept beside the new ones, renamed
   (``metrics-max_epochs300.json``, ``config-max_epochs300.yaml``, ``logs-max_epochs300/``,
-  ``checkpoints-max_epochs300/``: :func:`set_aside_capped_run`).
+  ``checkpoints-max_epochs300/``: :func:`set_aside_capped_run`); those of an earlier run set
+  aside from the same cap move on to ``metrics-max_epochs300-v1.json``, ... .
 
 The report counts a run that stands as a run at the higher cap
 (:func:`lossbench.report.labels.assign_setups`), so a setup is not split by its runs' caps.
@@ -38,16 +39,19 @@ from __future__ import annotations
 import copy
 import logging
 import os
-import shutil
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
+
+from lossbench.aside_names import Moved, move_on
 
 __all__ = [
     "LOCATION_KEYS",
     "PRESENTATION_KEYS",
+    "CappedRunSetAside",
     "capped_run",
     "comparable_config",
+    "kept_names",
     "raised_cap",
     "set_aside_capped_run",
     "set_aside_for_raised_cap",
@@ -162,16 +166,50 @@ def _capped_run(folder: Path, config: Mapping[str, Any]) -> tuple[int, dict[str,
     return raised[0], record
 
 
-def set_aside_capped_run(run_dir: str | os.PathLike, config: Mapping[str, Any]) -> int | None:
+class CappedRunSetAside(NamedTuple):
+    """A run set aside for a raised cap (:func:`set_aside_capped_run`): its cap (``old``),
+    where each of its files went (``kept``: ``metrics.json`` to ``metrics-max_epochs<old>.json``,
+    ...), and where each file that an earlier raise from the same cap had kept under those names
+    moved on to (``moved_on``: ``metrics-max_epochs<old>.json`` to
+    ``metrics-max_epochs<old>-v1.json``, ...)."""
+
+    old: int
+    kept: list[Moved]
+    moved_on: list[Moved]
+
+
+def kept_names(old: int) -> dict[str, str]:
+    """The names under which :func:`set_aside_capped_run` keeps the files of a run trained with
+    ``trainer.max_epochs=<old>``, by their own names (those of the newest such run: an earlier
+    one's move on to ``-v1``, ``-v2``, ...).
+
+        >>> kept_names(300)  # doctest: +NORMALIZE_WHITESPACE
+        {'config.yaml': 'config-max_epochs300.yaml', 'checkpoints': 'checkpoints-max_epochs300',
+         'metrics.json': 'metrics-max_epochs300.json', 'logs': 'logs-max_epochs300'}
+    """
+    from lossbench.record import RECORD_NAME
+
+    names = ("config.yaml", "checkpoints", RECORD_NAME, "logs")
+    return {name: f"{Path(name).stem}-max_epochs{old}{Path(name).suffix}" for name in names}
+
+
+def set_aside_capped_run(
+    run_dir: str | os.PathLike, config: Mapping[str, Any]
+) -> CappedRunSetAside | None:
     """Where ``run_dir`` holds a run of ``config`` (comparable, :func:`comparable_config`) but
     for a lower ``trainer.max_epochs``, one that does not stand under the higher cap
     (:func:`stands_at_higher_cap`; :func:`capped_run` decides), rename its ``metrics.json``
-    and ``config.yaml`` to ``metrics-max_epochs<old>.json`` and ``config-max_epochs<old>.yaml``
-    (replacing those of an earlier raise from the same cap), its loggers' ``logs/`` to
-    ``logs-max_epochs<old>/`` and its ``checkpoints/`` to ``checkpoints-max_epochs<old>/`` (the
-    kept record's ``best_checkpoint`` names the file there), so the job trains the run again
-    with its cap; return the old cap. Raised twice (300, 400, 500), each earlier run keeps its
-    files. Else change nothing and return None. Raises
+    and ``config.yaml`` to ``metrics-max_epochs<old>.json`` and ``config-max_epochs<old>.yaml``,
+    its loggers' ``logs/`` to ``logs-max_epochs<old>/`` and its ``checkpoints/`` to
+    ``checkpoints-max_epochs<old>/`` (the kept record's ``best_checkpoint`` names the file
+    there: :func:`kept_names`), so the job trains the run again with its cap; return the old
+    cap and where each file went. Raised twice (300, 400, 500), each earlier run keeps its
+    files. Set aside again from the same cap (a raise stopped before its run ended, then the
+    lower cap's run and the raise again), the files an earlier raise kept under those names
+    first move on to the next unused ``metrics-max_epochs<old>-v1.json``,
+    ``checkpoints-max_epochs<old>-v1/``, ... (:func:`~lossbench.aside_names.move_on`; its
+    record's ``best_checkpoint`` then names its file there), so nothing is lost, and those
+    names hold the newest run's files only. Else change nothing and return None. Raises
     :class:`~lossbench.record.DamagedRunError` where the record or config cannot be read."""
     from lossbench.record import RECORD_NAME, write_record
 
@@ -180,28 +218,77 @@ def set_aside_capped_run(run_dir: str | os.PathLike, config: Mapping[str, Any]) 
     if found is None:
         return None
     old, record = found
+    names = kept_names(old)
+    # every file an earlier raise kept moves on, one this run has none of too (its checkpoints)
+    moved_on = [move for name in names.values() if (move := move_on(folder / name)) is not None]
+    _follow_moved_checkpoints(folder, moved_on, names)
     saved = folder / "config.yaml"
-    os.replace(saved, folder / f"config-max_epochs{old}.yaml")
+    kept = [Moved(saved, saved.rename(folder / names["config.yaml"]))]
     checkpoints = folder / "checkpoints"
     if checkpoints.is_dir() and any(checkpoints.iterdir()):
-        kept = folder / f"checkpoints-max_epochs{old}"
-        if kept.exists():
-            shutil.rmtree(kept)
-        checkpoints.rename(kept)
+        kept.append(Moved(checkpoints, checkpoints.rename(folder / names["checkpoints"])))
         best = record.get("best_checkpoint")
         if isinstance(best, str) and Path(best).parent.resolve() == checkpoints.resolve():
             record["best_checkpoint"] = str(
-                Path(best).parent.with_name(kept.name) / Path(best).name
+                Path(best).parent.with_name(names["checkpoints"]) / Path(best).name
             )
             write_record(folder, record)
-    os.replace(folder / RECORD_NAME, folder / f"metrics-max_epochs{old}.json")
+    ran = folder / RECORD_NAME
+    kept.append(Moved(ran, ran.rename(folder / names[RECORD_NAME])))
     logs = folder / "logs"  # the loggers' files (metrics.csv), which a new run would replace
     if logs.is_dir():
-        kept = folder / f"logs-max_epochs{old}"
-        if kept.exists():
-            shutil.rmtree(kept)
-        logs.rename(kept)
-    return old
+        kept.append(Moved(logs, logs.rename(folder / names["logs"])))
+    return CappedRunSetAside(old, kept, moved_on)
+
+
+def _follow_moved_checkpoints(folder: Path, moved_on: list[Moved], names: dict[str, str]) -> None:
+    """Where an earlier raise's kept record and checkpoints both moved on (``moved_on``), the
+    record's ``best_checkpoint`` names its file in the checkpoints' new folder, not in the
+    folder whose name the newest run's checkpoints take."""
+    from lossbench.record import RECORD_NAME, load_record, write_record
+
+    targets = {move.source.name: move.target for move in moved_on}
+    moved_record, moved_checkpoints = (
+        targets.get(names[RECORD_NAME]),
+        targets.get(names["checkpoints"]),
+    )
+    if moved_record is None or moved_checkpoints is None:
+        return
+    record, _ = load_record(moved_record)
+    best = None if record is None else record.get("best_checkpoint")
+    if not isinstance(best, str):
+        return  # an unreadable record stays as it was
+    if Path(best).parent.resolve() == (folder / names["checkpoints"]).resolve():
+        record["best_checkpoint"] = str(moved_checkpoints / Path(best).name)
+        write_record(folder, record, moved_record.name)
+
+
+def _set_aside_line(folder: Path, aside: CappedRunSetAside, new: int | None) -> str:
+    """The log line of a run set aside for a raised cap: where each of its files went, and
+    where those an earlier raise from the same cap kept went on to.
+
+        >>> run = Path("r")
+        >>> kept = [Moved(run / "metrics.json", run / "metrics-max_epochs3.json")]
+        >>> moved_on = [Moved(kept[0].target, run / "metrics-max_epochs3-v1.json")]
+        >>> print(_set_aside_line(run, CappedRunSetAside(3, kept, moved_on), 6))
+        r holds this run trained with trainer.max_epochs=3, which reached its cap or spread its \
+schedule over it: training it again with trainer.max_epochs=6 (kept in r: metrics.json as \
+metrics-max_epochs3.json; what an earlier raise from the same cap kept there moved on: \
+metrics-max_epochs3.json to metrics-max_epochs3-v1.json)
+    """
+
+    def names(move: Moved, verb: str) -> str:  # a folder's with a slash
+        end = "/" if move.target.is_dir() else ""
+        return f"{move.source.name}{end} {verb} {move.target.name}{end}"
+
+    kept = ", ".join(names(move, "as") for move in aside.kept)
+    moved_on = ", ".join(names(move, "to") for move in aside.moved_on)
+    earlier = f"; what an earlier raise from the same cap kept there moved on: {moved_on}"
+    return (
+        f"{folder} holds this run trained with trainer.max_epochs={aside.old}, which reached its "
+        f"cap or spread its schedule over it: training it again with trainer.max_epochs={new} "
+        f"(kept in {folder}: {kept}{earlier if aside.moved_on else ''})"
+    )
 
 
 def set_aside_for_raised_cap(
@@ -209,9 +296,10 @@ def set_aside_for_raised_cap(
 ) -> int | None:
     """What a job of a sweep does before it trains: where its folder holds its run trained with
     a lower ``trainer.max_epochs`` that does not stand under this one, set the run aside
-    (:func:`set_aside_capped_run`) and say so; return the old cap, else None. ``cfg``: the job's
-    config (a ``DictConfig``), resolved here unless ``resolved`` is given; a config that does
-    not resolve is left to validation, which refuses and records it."""
+    (:func:`set_aside_capped_run`) and say where each of its files went (and where those an
+    earlier raise from the same cap kept there moved on to); return the old cap, else None.
+    ``cfg``: the job's config (a ``DictConfig``), resolved here unless ``resolved`` is given;
+    a config that does not resolve is left to validation, which refuses and records it."""
     from omegaconf import OmegaConf
     from omegaconf.errors import OmegaConfBaseException
 
@@ -225,12 +313,8 @@ def set_aside_for_raised_cap(
             resolved = OmegaConf.to_container(cfg, resolve=True)
         except OmegaConfBaseException:
             return None
-    old = set_aside_capped_run(folder, resolved)
-    if old is not None:
-        log.info(
-            "%s holds this run trained with trainer.max_epochs=%d, which reached its cap or "
-            "spread its schedule over it: training it again with trainer.max_epochs=%s (its "
-            "record and config kept as metrics-max_epochs%d.json and config-max_epochs%d.yaml)",
-            folder, old, _cap(resolved), old, old,
-        )  # fmt: skip
-    return old
+    aside = set_aside_capped_run(folder, resolved)
+    if aside is None:
+        return None
+    log.info(_set_aside_line(folder, aside, _cap(resolved)))
+    return aside.old
