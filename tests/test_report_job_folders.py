@@ -81,6 +81,22 @@ def test_a_killed_job_is_reported_and_not_the_folders_it_wrote(tmp_path: Path, n
     assert unfinished_jobs([killed]) == [killed.resolve()]
 
 
+def test_a_loggers_version_folder_in_a_job_is_no_unfinished_job(tmp_path: Path) -> None:
+    """W&B's ``<run>/<project>/<version>/checkpoints/`` (a ModelCheckpoint without dirpath under
+    ``logger=wandb``), whose project folder is named by the config: inside a job's folder, a
+    folder with ``checkpoints/`` alone is no job. A job started in it (its config.yaml) would
+    be, and a killed job with checkpoints/ alone in a study folder still is."""
+    version = job(tmp_path / "study" / "0_iris") / "lossbench" / "3tktskhi"
+    (version / "checkpoints").mkdir(parents=True)
+    (version / "checkpoints" / "epoch=1-step=2.ckpt").write_bytes(b"x")
+    killed = tmp_path / "study" / "1_iris"
+    (killed / "checkpoints").mkdir(parents=True)
+    (killed / "checkpoints" / "last.ckpt").write_bytes(b"x")
+    assert unfinished_jobs([tmp_path / "study"]) == [killed.resolve()]
+    (version / "config.yaml").write_text("seed: 0\n")
+    assert unfinished_jobs([tmp_path / "study"]) == [version.resolve(), killed.resolve()]
+
+
 def test_a_study_or_job_named_like_a_logger_folder_is_still_walked(tmp_path: Path) -> None:
     """Only inside a job's folder are the names a job's own: a folder of studies named
     ``logs`` is walked, and an unfinished job in it is reported."""
@@ -109,3 +125,21 @@ def test_a_run_with_lightnings_model_checkpoint_reports_no_unfinished_job(tmp_pa
     output = report.stdout + report.stderr
     assert f"1 job folder holds no metrics.json: {killed.resolve()}: " in output, output
     assert output.count("no metrics.json") == 1, output
+
+
+@pytest.mark.slow  # trains a run through lossbench-train, then reports it: about 15 s
+def test_a_run_logged_to_wandb_with_lightnings_model_checkpoint_is_no_unfinished_job(
+    tmp_path: Path,
+) -> None:
+    """With logger=wandb a ModelCheckpoint without dirpath writes to
+    ``<run>/lossbench/<version>/checkpoints/``: lossbench-report warns of no unfinished job."""
+    pytest.importorskip("wandb")
+    run = tmp_path / "study" / "0_iris"
+    trained = run_console(
+        "train", *MODEL_CHECKPOINT, "logger=wandb", f"hydra.run.dir={run}", cwd=tmp_path
+    )
+    assert trained.returncode == 0, trained.stderr
+    assert list(run.glob("lossbench/*/checkpoints/*.ckpt")), sorted(run.rglob("*"))
+    report = run_console("report", str(tmp_path / "study"), cwd=tmp_path)
+    assert report.returncode == 0, report.stderr
+    assert "no metrics.json" not in report.stdout + report.stderr

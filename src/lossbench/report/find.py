@@ -124,6 +124,16 @@ def _written_by_job(path: Path) -> bool:
     return _holds_job(str(path.parent), subfolders, files)
 
 
+def _only_checkpoints(folder: str, subfolders: Sequence[str], files: Sequence[str]) -> bool:
+    """Whether ``folder``, where :func:`_is_job_folder`, is one by its
+    ``checkpoints/`` alone: inside a job's folder, that is a logger's folder for one version
+    (W&B's ``<run>/<project>/<version>/checkpoints/``, where a ``ModelCheckpoint`` without
+    ``dirpath`` writes), not a job, which lossbench-train starts by writing its ``config.yaml``
+    and Hydra its folder (a run's folder never lies in another's)."""
+    written = any(name in files for name in JOB_FILES)
+    return not written and set(_own_folders(folder, subfolders)) == {"checkpoints"}
+
+
 def _is_job_folder(folder: str, subfolders: Sequence[str], files: Sequence[str]) -> bool:
     """Whether ``folder`` holds what lossbench-train writes into a job's folder."""
     if Path(folder).name in JOB_FOLDERS or is_hydra_folder(folder):
@@ -139,8 +149,9 @@ def unfinished_jobs(paths: Sequence[str | os.PathLike]) -> list[Path]:
     none of them are not jobs' and are not counted; nor is any folder a job writes in its own
     (its loggers' ``logs/``, which hold a ``ModelCheckpoint``'s ``checkpoints/`` where it has
     no ``dirpath``, and the copies set aside, ``logs-earlier-v1/``, ``logs-max_epochs300/``:
-    :data:`WRITTEN_FOLDERS`), whose folders are not walked; a ``metrics.json`` given itself,
-    or a missing path, adds none.
+    :data:`WRITTEN_FOLDERS`), whose folders are not walked, nor a folder inside a job's that
+    holds ``checkpoints/`` alone (:func:`_only_checkpoints`: W&B's ``<project>/<version>/``); a
+    ``metrics.json`` given itself, or a missing path, adds none.
 
         >>> import tempfile
         >>> study = Path(tempfile.mkdtemp())
@@ -157,13 +168,18 @@ def unfinished_jobs(paths: Sequence[str | os.PathLike]) -> list[Path]:
         path = Path(raw).expanduser()
         if not path.is_dir() or _written_by_job(path):
             continue
+        inside: set[str] = set()  # the folders walked that lie inside a job's
         for folder, subfolders, files in _walk(path):
-            if _is_job_folder(folder, subfolders, files) and RECORD_NAME not in files:
+            nested, holds = folder in inside, _holds_job(folder, subfolders, files)
+            started = _is_job_folder(folder, subfolders, files) and not (
+                nested and _only_checkpoints(folder, subfolders, files)
+            )
+            if started and RECORD_NAME not in files:
                 found.add(Path(folder).resolve())
-            own = _own_folders(folder, subfolders)
-            if _holds_job(folder, subfolders, files):
-                own += _written_folders(subfolders)
+            own = _own_folders(folder, subfolders) + (_written_folders(subfolders) if holds else [])
             subfolders[:] = [name for name in subfolders if name not in own]
+            if nested or holds:
+                inside.update(os.path.join(folder, name) for name in subfolders)
     return sorted(found)
 
 
