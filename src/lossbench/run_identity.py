@@ -46,6 +46,7 @@ from typing import Any, NamedTuple
 from lossbench.aside_names import Moved, move_on
 
 __all__ = [
+    "CAPPED_SUFFIX",
     "LOCATION_KEYS",
     "PRESENTATION_KEYS",
     "CappedRunSetAside",
@@ -178,6 +179,11 @@ class CappedRunSetAside(NamedTuple):
     moved_on: list[Moved]
 
 
+#: What the names of a run's files set aside for a raised cap add to their stems, before the old
+#: cap (:func:`kept_names`: ``logs-max_epochs300/``).
+CAPPED_SUFFIX = "-max_epochs"
+
+
 def kept_names(old: int) -> dict[str, str]:
     """The names under which :func:`set_aside_capped_run` keeps the files of a run trained with
     ``trainer.max_epochs=<old>``, by their own names (those of the newest such run: an earlier
@@ -190,7 +196,7 @@ def kept_names(old: int) -> dict[str, str]:
     from lossbench.record import RECORD_NAME
 
     names = ("config.yaml", "checkpoints", RECORD_NAME, "logs")
-    return {name: f"{Path(name).stem}-max_epochs{old}{Path(name).suffix}" for name in names}
+    return {name: f"{Path(name).stem}{CAPPED_SUFFIX}{old}{Path(name).suffix}" for name in names}
 
 
 def set_aside_capped_run(

@@ -15,11 +15,19 @@ Kept free of heavy imports, so the command line refuses a wrong path at once.
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
-from lossbench.record import HYDRA_SUBDIR, is_hydra_folder
+from lossbench.record import (
+    EARLIER_CHECKPOINTS,
+    EARLIER_SUFFIX,
+    HYDRA_SUBDIR,
+    LOGGER_FOLDERS,
+    is_hydra_folder,
+)
 from lossbench.report.errors import ReportError
+from lossbench.run_identity import CAPPED_SUFFIX, kept_names
 
 RECORD_NAME = "metrics.json"
 #: What lossbench-train writes into a job's folder as the job starts (its ``config.yaml``,
@@ -28,6 +36,27 @@ RECORD_NAME = "metrics.json"
 #: the job ends. The folders are a job's own, not jobs.
 JOB_FILES = ("config.yaml",)
 JOB_FOLDERS = (HYDRA_SUBDIR, "checkpoints")
+
+
+def _written_names() -> re.Pattern[str]:
+    """The names of the folders a job writes inside its own folder besides :data:`JOB_FOLDERS`:
+    its loggers' (:data:`~lossbench.record.LOGGER_FOLDERS`, which hold Lightning's
+    ``ModelCheckpoint``'s ``checkpoints/`` where it has no ``dirpath``), those an earlier
+    attempt left, set aside (``logs-earlier``, ``checkpoints-earlier``, then ``-v1``, ...:
+    :func:`~lossbench.record.set_aside_earlier_attempt`), and those of a run set aside for a
+    raised cap (``logs-max_epochs300``, ``checkpoints-max_epochs300``, then ``-v1``, ...:
+    :func:`~lossbench.run_identity.kept_names`)."""
+    earlier = [name + EARLIER_SUFFIX for name in LOGGER_FOLDERS] + [EARLIER_CHECKPOINTS]
+    capped = [
+        re.escape(name + CAPPED_SUFFIX) + r"\d+" for name in kept_names(0) if not Path(name).suffix
+    ]
+    aside = "|".join([*map(re.escape, earlier), *capped])
+    logged = "|".join(map(re.escape, LOGGER_FOLDERS))
+    return re.compile(rf"(?:{logged})|(?:{aside})(?:-v\d+)?")
+
+
+#: See :func:`_written_names`.
+WRITTEN_FOLDERS = _written_names()
 
 
 def _walk(root: Path) -> Iterator[tuple[str, list[str], list[str]]]:
@@ -69,6 +98,42 @@ def _own_folders(folder: str, subfolders: Sequence[str]) -> list[str]:
     ]
 
 
+def _written_folders(subfolders: Sequence[str]) -> list[str]:
+    """The names of ``subfolders`` of a job's folder that the job wrote
+    (:data:`WRITTEN_FOLDERS`: its loggers' folders and what was set aside), not jobs."""
+    return [name for name in subfolders if WRITTEN_FOLDERS.fullmatch(name)]
+
+
+def _holds_job(folder: str, subfolders: Sequence[str], files: Sequence[str]) -> bool:
+    """Whether ``folder`` is a job's: it holds its record, or what lossbench-train writes
+    before it (:func:`_is_job_folder`)."""
+    return RECORD_NAME in files or _is_job_folder(folder, subfolders, files)
+
+
+def _written_by_job(path: Path) -> bool:
+    """Whether the folder ``path`` is one a job wrote in its own folder (:func:`_written_folders`
+    of a folder that :func:`_holds_job`): ``<run>/logs`` given itself is no job."""
+    if not WRITTEN_FOLDERS.fullmatch(path.name):
+        return False
+    try:
+        entries = list(os.scandir(path.parent))
+    except OSError:
+        return False
+    subfolders = [entry.name for entry in entries if entry.is_dir()]
+    files = [entry.name for entry in entries if not entry.is_dir()]
+    return _holds_job(str(path.parent), subfolders, files)
+
+
+def _only_checkpoints(folder: str, subfolders: Sequence[str], files: Sequence[str]) -> bool:
+    """Whether ``folder``, where :func:`_is_job_folder`, is one by its
+    ``checkpoints/`` alone: inside a job's folder, that is a logger's folder for one version
+    (W&B's ``<run>/<project>/<version>/checkpoints/``, where a ``ModelCheckpoint`` without
+    ``dirpath`` writes), not a job, which lossbench-train starts by writing its ``config.yaml``
+    and Hydra its folder (a run's folder never lies in another's)."""
+    written = any(name in files for name in JOB_FILES)
+    return not written and set(_own_folders(folder, subfolders)) == {"checkpoints"}
+
+
 def _is_job_folder(folder: str, subfolders: Sequence[str], files: Sequence[str]) -> bool:
     """Whether ``folder`` holds what lossbench-train writes into a job's folder."""
     if Path(folder).name in JOB_FOLDERS or is_hydra_folder(folder):
@@ -81,8 +146,12 @@ def unfinished_jobs(paths: Sequence[str | os.PathLike]) -> list[Path]:
     holds a ``config.yaml``, Hydra's ``.hydra/`` (under any name) or ``checkpoints/`` (what
     lossbench-train writes before the record, which it writes as the job ends), so its job is
     still running or was stopped before it ended (killed, out of memory). Folders that hold
-    none of them are not jobs' and are not counted; a ``metrics.json`` given itself, or a
-    missing path, adds none.
+    none of them are not jobs' and are not counted; nor is any folder a job writes in its own
+    (its loggers' ``logs/``, which hold a ``ModelCheckpoint``'s ``checkpoints/`` where it has
+    no ``dirpath``, and the copies set aside, ``logs-earlier-v1/``, ``logs-max_epochs300/``:
+    :data:`WRITTEN_FOLDERS`), whose folders are not walked, nor a folder inside a job's that
+    holds ``checkpoints/`` alone (:func:`_only_checkpoints`: W&B's ``<project>/<version>/``); a
+    ``metrics.json`` given itself, or a missing path, adds none.
 
         >>> import tempfile
         >>> study = Path(tempfile.mkdtemp())
@@ -97,13 +166,20 @@ def unfinished_jobs(paths: Sequence[str | os.PathLike]) -> list[Path]:
     found: set[Path] = set()
     for raw in paths:
         path = Path(raw).expanduser()
-        if not path.is_dir():
+        if not path.is_dir() or _written_by_job(path):
             continue
+        inside: set[str] = set()  # the folders walked that lie inside a job's
         for folder, subfolders, files in _walk(path):
-            if _is_job_folder(folder, subfolders, files) and RECORD_NAME not in files:
+            nested, holds = folder in inside, _holds_job(folder, subfolders, files)
+            started = _is_job_folder(folder, subfolders, files) and not (
+                nested and _only_checkpoints(folder, subfolders, files)
+            )
+            if started and RECORD_NAME not in files:
                 found.add(Path(folder).resolve())
-            own = _own_folders(folder, subfolders)
+            own = _own_folders(folder, subfolders) + (_written_folders(subfolders) if holds else [])
             subfolders[:] = [name for name in subfolders if name not in own]
+            if nested or holds:
+                inside.update(os.path.join(folder, name) for name in subfolders)
     return sorted(found)
 
 
