@@ -324,7 +324,12 @@ def test_a_longer_path_without_runs_is_refused(studies, tmp_path: Path) -> None:
 
 @pytest.mark.parametrize(
     ("longer", "how"),
-    [("compare-full", "is"), ("compare-full/wine", "lies inside"), (".", "contains")],
+    [
+        ("compare-full", "is"),
+        # a process each (about 2 s): the default suite keeps the first
+        pytest.param("compare-full/wine", "lies inside", marks=pytest.mark.slow),
+        pytest.param(".", "contains", marks=pytest.mark.slow),
+    ],
 )
 def test_a_longer_path_that_overlaps_the_study_is_refused(studies, tmp_path, longer, how) -> None:
     refused(
@@ -384,8 +389,16 @@ def test_an_out_in_the_longer_folder_is_refused(studies, tmp_path, out: str, how
     ("patience", "cap", "why"),
     [
         (20, 300, "neither its patience nor its cap is larger"),
-        (10, 750, "its patience (early_stopping.patience) 10 is smaller than 20"),
-        (50, 200, "its cap (trainer.max_epochs) 200 is smaller than 300"),
+        # a process each (about 2 s): the default suite keeps the first
+        pytest.param(
+            10,
+            750,
+            "its patience (early_stopping.patience) 10 is smaller than 20",
+            marks=pytest.mark.slow,
+        ),
+        pytest.param(
+            50, 200, "its cap (trainer.max_epochs) 200 is smaller than 300", marks=pytest.mark.slow
+        ),
     ],
 )
 def test_a_longer_study_whose_budget_is_not_longer_is_refused(

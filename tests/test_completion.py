@@ -89,7 +89,13 @@ def test_train_completes_no_schema(line: str, expected: set[str]) -> None:
     [
         ("train", "-m data.ba", "data=iris -m data.ba", "data.batch_size="),
         ("train", "-m data=iris seed=1 lo", "data=iris -m seed=1 lo", "loss="),
-        ("train", "--cfg job data=iris seed=1 ", "data=iris --cfg job seed=1 ", "loss="),
+        pytest.param(  # 5-8 s, where the others take 1-3 s
+            "train",
+            "--cfg job data=iris seed=1 ",
+            "data=iris --cfg job seed=1 ",
+            "loss=",
+            marks=pytest.mark.slow,
+        ),
         ("eval", "-m split=test ckpt", "split=test -m ckpt", "ckpt_path="),
         ("predict", "-m data=csv data.pa", "data=csv -m data.pa", "data.path="),
     ],

@@ -711,6 +711,9 @@ def test_logger_many_writes_csv_and_tensorboard_and_the_best_apart(make_cfg, tmp
     assert list((tmp_path / "tensorboard").glob("events.out.tfevents.*"))
 
 
+# two runs with W&B's service process: 3-7 s; the default suite logs to W&B in
+# tests/test_logger_resume.py::test_a_resumed_run_logs_on_into_its_wandb_run
+@pytest.mark.slow
 @pytest.mark.skipif(importlib.util.find_spec("wandb") is None, reason="wandb not installed")
 def test_wandb_logs_offline_and_each_run_is_its_own(make_cfg, tmp_path, monkeypatch):
     import wandb

@@ -71,6 +71,7 @@ def test_tensorboards_hparams_view_gets_each_runs_settings_and_final_scores(make
 
 
 @pytest.mark.filterwarnings("ignore::DeprecationWarning")  # SQLAlchemy, inside mlflow
+@pytest.mark.slow  # MLflow's import and its new store's tables: 6-10 s
 def test_mlflow_records_the_run_in_a_local_sqlite_store(make_cfg, tmp_path, monkeypatch):
     pytest.importorskip("mlflow")
     from mlflow.tracking import MlflowClient

@@ -209,6 +209,8 @@ def _refused_sweep(address: str, tmp_path, **kwargs) -> tuple[str, float]:
 
 
 @pytest.mark.parametrize("form", ["127.0.0.1:{port}", "ray://127.0.0.1:{port}"])
+@pytest.mark.slow  # a process of 5-10 s each; the default suite refuses a Ray address without a
+# cluster through the command line in tests/test_refusals_cli.py
 def test_an_address_where_nothing_listens_is_refused_at_once(tmp_path, form):
     """Before: 127.0.0.1:PORT ended in Ray's ValueError on object_store_memory, and with that
     left out waited for minutes; ray://127.0.0.1:PORT waited 33 s and ended in the Ray
@@ -333,6 +335,7 @@ def test_auto_with_a_stopped_clusters_address_file_is_refused(tmp_path, monkeypa
     check_ray_cluster(_ray_config("hydra.launcher.ray.init.address=auto"), environ=environ)
 
 
+@pytest.mark.slow  # a process of 5-10 s; the check itself runs in the default suite (above)
 def test_auto_with_a_stale_address_file_is_refused_at_once(tmp_path):
     """The sweep as a user runs it, with RAY_TMPDIR for Ray's folder (Ray honours it): exit 2
     in one line, where Ray waited for minutes."""

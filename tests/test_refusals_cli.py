@@ -10,7 +10,9 @@ inputs that must now *work* (a byte-order mark, a ``;`` or tab separated file).
 The processes run four at a time and share one session-wide result table. Rows marked ``fast``
 run in the default suite: a training config and a report refused before torch is imported, and
 one checkpoint refusal (eval; predict reads checkpoints the same way). The rest (most processes
-import torch and Lightning: many seconds each on a small machine) run with ``make test-slow``.
+import torch and Lightning: many seconds each on a small machine) run with ``make test-slow``,
+as do the rows whose refusal (or accepted input) a default-suite test checks in process where the
+command takes seconds (a study's or a search's multirun, a run that trains).
 """
 
 from __future__ import annotations
@@ -541,27 +543,27 @@ CATALOGUE: list[Case] = [
              "loss=bce_with_logits (BceWithLogitsLossConfig), whose keys cannot be removed, and "
              "its value is null", "leave ~loss.pos_weight out (loss.pos_weight=null is its value "
              "here)", "set it instead (loss.pos_weight=<value>"],
-            unwanted=["Could not delete", "HYDRA_FULL_ERROR"], fast=True),
+            unwanted=["Could not delete", "HYDRA_FULL_ERROR"]),
     refused("trainer-null-schema-key-removed", "train", ("~trainer.max_time",),
             ["~trainer.max_time removes trainer.max_time, but max_time is part of the schema of "
              "trainer (TrainerConfig)", "trainer.max_time=<value>"],
-            unwanted=["Could not delete", "HYDRA_FULL_ERROR"], fast=True),
+            unwanted=["Could not delete", "HYDRA_FULL_ERROR"]),
     refused("early-stopping-null-schema-key-removed", "train", ("~early_stopping.monitor",),
             ["~early_stopping.monitor removes early_stopping.monitor, but monitor is part of the "
              "schema of early_stopping (EarlyStoppingConfig)", "early_stopping.monitor=<value>"],
-            unwanted=["Could not delete", "HYDRA_FULL_ERROR"], fast=True),
+            unwanted=["Could not delete", "HYDRA_FULL_ERROR"]),
     refused("checkpoint-null-schema-key-removed", "train", ("~checkpoint.monitor=null",),
             ["~checkpoint.monitor=null removes checkpoint.monitor, but monitor is part of the "
              "schema of checkpoint (CheckpointConfig)", "checkpoint.monitor=<value>"],
-            unwanted=["Could not delete", "HYDRA_FULL_ERROR"], fast=True),
+            unwanted=["Could not delete", "HYDRA_FULL_ERROR"]),
     refused("study-name-null-schema-key-removed", "train", ("~study_name",),
             ["~study_name removes study_name, a setting of lossbench-train, whose settings cannot "
              "be removed, and its value is null", "study_name=<value>"],
-            unwanted=["Could not delete", "HYDRA_FULL_ERROR"], fast=True),
+            unwanted=["Could not delete", "HYDRA_FULL_ERROR"]),
     refused("absent-loss-schema-key-removed", "train", ("setup=logits_focal", "~loss.pos_weight"),
             ["~loss.pos_weight removes loss.pos_weight, which loss=focal does not have "
              "(FocalLossConfig), so there is nothing to remove"],
-            unwanted=["Could not delete", "HYDRA_FULL_ERROR"], fast=True),
+            unwanted=["Could not delete", "HYDRA_FULL_ERROR"]),
     # ~key of a key no option has: refused as an unknown key is, with the valid keys
     refused("train-removed-key-misspelt", "train", ("~loss.nosuch",),
             ["lossbench-train has no setting 'loss.nosuch' (in ~loss.nosuch)",
@@ -795,7 +797,7 @@ CATALOGUE: list[Case] = [
              "Callback, which goes in callbacks: give it as "
              "+callbacks.epochs._target_=own_callbacks.LogEpochs.",
              "+hydra.callbacks.epochs._target_=<module.Class>, a subclass of Hydra's Callback"],
-            OWN_CALLBACKS_FILES, unwanted=["Callback LogEpochs"], fast=True, on_path=True),
+            OWN_CALLBACKS_FILES, unwanted=["Callback LogEpochs"], on_path=True),
     refused("callback-learning-rate-finder", "train",
             ("+callbacks.lrf._target_=lightning.pytorch.callbacks.LearningRateFinder",),
             ["Lightning's LearningRateFinder, which lossbench does not run", "optimizer.lr",
@@ -1063,7 +1065,7 @@ CATALOGUE: list[Case] = [
              "Did you mean out?"], fast=True),
     # a key added for an interpolation to read is read: it stays
     Case("key-added-for-an-interpolation-works", "train", (*QUICK, "data=iris", "+x=3", "seed=${{x}}"),
-         ("completed:",), outcome="works", fast=True),
+         ("completed:",), outcome="works"),
     refused("key-added-to-checkpoint", "train", ("+checkpoint.wrte=at_end",),
             ["checkpoint.wrte was added", "Did you mean checkpoint.write?"]),
     # a key that another option of the group has, refused with the options that have it
@@ -1205,7 +1207,7 @@ CATALOGUE: list[Case] = [
              "and as loss=asl has no loss.gamma, which the search tunes (hydra.sweeper.params), "
              "search without loss.gamma there too, adding: hydra.sweeper.params=null "
              "'optimizer.lr=tag(log, interval(1e-4, 3e-2))' "
-             "'optimizer.weight_decay=interval(0.0, 1e-2)'"], fast=True),
+             "'optimizer.weight_decay=interval(0.0, 1e-2)'"]),
     # a key beside a sweep of setups: the swept setups whose loss has it, kept a sweep
     refused("multirun-swept-setups-with-a-key-of-one", "train",
             ("-m", *QUICK, "setup=logits_focal,logits_asl", "loss.gamma=2"),
@@ -1274,7 +1276,7 @@ CATALOGUE: list[Case] = [
             ("-m", *QUICK, "hydra/sweeper=optuna", "hydra.sweeper.n_trials=2", "setup=logits_focal",
              "loss=choice(focal,poly)"),
             ["the sweep setup=logits_focal loss=choice(focal,poly) gives a job setup=logits_focal "
-             "loss=poly"], fast=True),
+             "loss=poly"]),
     refused("hydra-launcher-option-misspelt", "train", (*QUICK, "hydra/launcher=vectorised"),
             ["hydra/launcher=vectorised: hydra/launcher has no option 'vectorised'. Did you mean "
              "hydra/launcher=vectorized?", "Options of hydra/launcher: basic,"],
@@ -1536,13 +1538,13 @@ CATALOGUE: list[Case] = [
     refused("run-dir-inside-a-sweep", "train", ("data=iris", *QUICK, "hydra.run.dir=sw/mine"),
             ["hydra.run.dir=sw/mine lies inside the folder of a sweep",
              "is none of its jobs' folders", "hydra.run.dir=<new folder>",
-             "leave hydra.run.dir out"], NESTED_FILES, fast=True),
+             "leave hydra.run.dir out"], NESTED_FILES),
     refused("run-dir-inside-a-run", "train", ("data=iris", *QUICK, "hydra.run.dir=run/mine"),
             ["hydra.run.dir=run/mine lies inside the folder of another run",
              "leave hydra.run.dir out"], NESTED_FILES, fast=True),
     refused("run-dir-holds-runs", "train", ("data=iris", *QUICK, "hydra.run.dir=."),
             ["hydra.run.dir=. holds other runs", "lossbench-report of the folder would mix them",
-             "leave hydra.run.dir out"], NESTED_FILES, fast=True),
+             "leave hydra.run.dir out"], NESTED_FILES),
     refused("sweep-dir-is-a-run", "train", ("-m", "data=iris", *QUICK, "seed=0,1",
             "hydra.sweep.dir=run"),
             ["hydra.sweep.dir=run is the folder of a run (its config.yaml)",
@@ -1565,12 +1567,12 @@ CATALOGUE: list[Case] = [
     refused("run-dir-inside-a-search", "train", ("data=iris", *QUICK, "hydra.run.dir=se/mine"),
             ["hydra.run.dir=se/mine lies inside the folder of a search",
              "is none of its trials' folders", "hydra.run.dir=<new folder>"],
-            SEARCH_FILES, fast=True),
+            SEARCH_FILES),
     refused("sweep-dir-inside-a-search", "train", ("-m", "data=iris", *QUICK, "seed=0,1",
             "hydra.sweep.dir=se/inner"),
             ["hydra.sweep.dir=se/inner lies inside the folder of another search",
              "would mix the two studies", "leave hydra.sweep.dir out"],
-            SEARCH_FILES, unwanted=["study:"], fast=True),
+            SEARCH_FILES, unwanted=["study:"]),
     # a study's own folder takes it run again, not a study of the other kind
     refused("sweep-dir-is-a-search", "train", ("-m", "data=iris", *QUICK, "seed=0,1",
             "hydra.sweep.dir=se"),
@@ -1581,12 +1583,12 @@ CATALOGUE: list[Case] = [
     refused("search-dir-is-a-sweep", "train", (*SEARCH, "hydra.sweep.dir=sw"),
             ["hydra.sweep.dir=sw is the folder of a sweep (it holds multirun.yaml), and this "
              "multirun is a search, not that sweep run again", "the search's trials would sit"],
-            NESTED_FILES, unwanted=["study:"], fast=True),
+            NESTED_FILES, unwanted=["study:"]),
     # a run written with hydra.output_subdir=meta: the run is its folder's, not its meta/'s
     refused("run-dir-holds-a-run-of-another-output-subdir", "train",
             ("data=iris", *QUICK, "hydra.run.dir=runs"),
             ["hydra.run.dir=runs holds other runs (a run in ", "stopped)"],
-            META_RUN_FILES, unwanted=["meta)"], fast=True),
+            META_RUN_FILES, unwanted=["meta)"]),
     refused("hydra-sweep-subdir-empty", "train", ("-m", *QUICK, "hydra.sweep.subdir=''", "seed=0,1"),
             ["hydra.sweep.subdir='' is empty", "every job of the study would train in the study's "
              "directory itself", "'hydra.sweep.subdir=${hydra.job.num}'"],
@@ -1664,10 +1666,10 @@ CATALOGUE: list[Case] = [
             unwanted=["Traceback", "Callback", "run directory"], fast=True),
     refused("sweep-value-interpolation", "train", ("-m", *QUICK, "seed=${{nosuch}}", "optimizer.lr=0.1,0.2"),
             ["seed=${nosuch} interpolates nosuch, which the config does not have"],
-            unwanted=["Traceback", "InterpolationKeyError", "study:"], fast=True),
+            unwanted=["Traceback", "InterpolationKeyError", "study:"]),
     refused("swept-value-interpolation", "train", ("-m", *QUICK, "seed=${{nosuch}},1"),
             ["seed=${nosuch} (in seed=${nosuch},1) interpolates nosuch"],
-            unwanted=["Traceback", "$\\{"], fast=True),
+            unwanted=["Traceback", "$\\{"]),
     refused("swept-value-interpolation-vectorized", "train",
             ("-m", *QUICK, "hydra/launcher=vectorized", "optimizer.lr=0.1,${{oc.env:LOSSBENCH_UNSET_VARIABLE}}"),
             ["optimizer.lr=${oc.env:LOSSBENCH_UNSET_VARIABLE} (in optimizer.lr=0.1,${oc.env:"
@@ -1705,19 +1707,19 @@ CATALOGUE: list[Case] = [
              "hydra.sweep.subdir=same"),
             ["job 1 would train in study/same, job 0's directory: hydra.sweep.subdir=same gives "
              "both jobs one directory", "Nothing was trained."],
-            unwanted=["Traceback", "study:", "completed"], fast=True),
+            unwanted=["Traceback", "study:", "completed"]),
     refused("sweep-subdir-shared-by-jobs-top-level-key", "train",
             ("-m", "data=iris", *QUICK, "runner=auto,lightning", "hydra/launcher=basic", "hydra.sweep.dir=study",
              "hydra.sweep.subdir=same"),
             ["job 1 would train in study/same, job 0's directory: hydra.sweep.subdir=same gives "
              "both jobs one directory. Add the keys in which they differ (runner)", "Nothing was trained."],
-            unwanted=["Traceback", "study:", "completed"], fast=True),
+            unwanted=["Traceback", "study:", "completed"]),
     refused("sweep-subdir-shared-by-jobs-parallel", "train",
             ("-m", "data=iris", *QUICK, "optimizer.lr=0.1,0.01", "seed=0,1", "hydra/launcher=parallel",
              "hydra.launcher.n_jobs=2", "hydra.sweep.dir=study", "hydra.sweep.subdir=lr${{optimizer.lr}}"),
             ["job 1 would train in study/lr0.1, job 0's directory: hydra.sweep.subdir=lr${optimizer.lr} "
              "gives both jobs one directory", "Add the keys in which they differ (seed)"],
-            unwanted=["Traceback", "study:"], fast=True),
+            unwanted=["Traceback", "study:"]),
     # a job directory outside the study's directory: refused before any job
     refused("sweep-subdir-above-the-study", "train",
             ("-m", *QUICK, "seed=0,1", "hydra.sweep.dir=study", "hydra.sweep.subdir=.."),
@@ -1759,7 +1761,7 @@ CATALOGUE: list[Case] = [
     refused("study-value-interpolation", "train",
             ("-m", "experiment=compare_binary", "study=quick", "seed=${{nosuch}}"),
             ["seed=${nosuch} interpolates nosuch, which the config does not have"],
-            unwanted=["Traceback", "OverrideParseException"], fast=True),
+            unwanted=["Traceback", "OverrideParseException"]),
     # a study or a search without -m: one default run, its sweep ignored
     refused("study-without-multirun", "train", (*QUICK, "experiment=compare_binary", "study=quick"),
             ["experiment=compare_binary is a study: it sweeps data, setup, optimizer.lr, seed",
@@ -1785,7 +1787,7 @@ CATALOGUE: list[Case] = [
             unwanted=["Traceback"], fast=True),
     # a value that reads Hydra's config resolves where Hydra has set it: not refused
     Case("hydra-config-interpolation-works", "train", (*QUICK, "data=iris", "study_name=${{hydra:job.name}}"),
-         ("completed:",), outcome="works", fast=True),
+         ("completed:",), outcome="works"),
     # lossbench-train's check before each run is not optional
     refused("check-callback-removed", "train", (*QUICK, "~hydra.callbacks.validate_before_run"),
             ["~hydra.callbacks.validate_before_run removes lossbench's check of every run before it "
@@ -1894,14 +1896,14 @@ CATALOGUE: list[Case] = [
     refused("experiment-interval-for-the-basic-sweeper", "train",
             ("-m", "experiment=compare_binary", "study=quick", "optimizer.lr=interval(0.001,0.1)"),
             ["optimizer.lr=interval(0.001,0.1): interval(...) is a continuous range",
-             "hydra/sweeper=optuna"], unwanted=["widen.key", "BasicSweeper"], fast=True),
+             "hydra/sweeper=optuna"], unwanted=["widen.key", "BasicSweeper"]),
     # one rate on the command line replaces a study's grid, which the study widens
     refused("experiment-one-rate-cannot-widen", "train",
             ("-m", "experiment=compare_binary", "study=quick", "setup=logits_focal", "optimizer.lr=0.01"),
             ["widen.key='optimizer.lr': its grid is 0.01 (one value, not swept: optimizer.lr=0.01 "
              "on the command line replaces the grid of hydra.sweeper.params, "
              "optimizer.lr=0.001,0.003,0.01,0.03), but widening needs", "at least two positive numbers",
-             "hydra.sweeper.widen.key=null"], unwanted=["Traceback", "study:"], fast=True),
+             "hydra.sweeper.widen.key=null"], unwanted=["Traceback", "study:"]),
     refused("hydra-setting-swept", "train", ("-m", *QUICK, "data=iris", "hydra.launcher.n_jobs=1,2"),
             ["hydra.launcher.n_jobs=1,2: a sweep runs under one Hydra configuration",
              "Run one sweep per value"], unwanted=["Sweeping over Hydra's configuration"], fast=True),

@@ -461,6 +461,7 @@ def test_an_older_record_of_a_run_validating_every_second_epoch_is_placed_there(
     assert load_run(run / "metrics.json")["_history"]["val/epoch"] == [2.0, 4.0]
 
 
+@pytest.mark.slow  # the study analysed twice over: about 6 s
 def test_a_study_reported_twice_counts_each_seed_once(study: Path, tmp_path: Path) -> None:
     """The same runs under two paths (a study and its copy): the summary, the interval and the
     verdict's seed count are those of one copy, as the paired tests already were."""
@@ -552,6 +553,7 @@ def write_csv_run(run: Path, path: str, seed: int, nll: float) -> dict:
     return config["data"]
 
 
+@pytest.mark.slow  # four yardstick fits and the analysis: 6-8 s
 def test_csv_files_that_share_a_file_name_are_separate_data_sets(tmp_path: Path) -> None:
     """data.path=a/bin.csv and b/bin.csv: two data sets, named by the shortest path end that
     tells them apart, each with the yardstick fitted on its own file."""
@@ -579,6 +581,7 @@ def test_csv_files_that_share_a_file_name_are_separate_data_sets(tmp_path: Path)
     )
 
 
+@pytest.mark.slow  # yardstick fits and two reports: 3-5 s
 def test_the_yardstick_reads_a_relative_csv_path_where_the_run_read_it(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -618,6 +621,7 @@ def test_the_yardstick_reads_a_relative_csv_path_where_the_run_read_it(
     ) in text
 
 
+@pytest.mark.slow  # four yardstick fits over widened grids and a report: 3-5 s
 def test_the_report_names_a_yardstick_whose_c_is_at_a_bound_of_its_grid(tmp_path: Path) -> None:
     """Labels that a threshold on one feature separates: the validation log-loss keeps falling
     as C grows, and on split 0 C reaches 1e6, the grid's largest (on split 1 it stops inside, at
@@ -1250,6 +1254,7 @@ def test_a_record_without_debug_run_is_an_ordinary_run(tmp_path: Path) -> None:
     assert runs["seed"].tolist() == [0, 1] and debug_runs == []
 
 
+@pytest.mark.slow  # a whole report, then the analysis again: 5-7 s
 def test_a_data_set_whose_every_run_failed_is_reported_without_a_best(tmp_path: Path) -> None:
     """A data set none of whose runs completed (each failed, or was refused) has no best setup
     and says so; the other data sets are reported as usual (it used to stop the report with a

@@ -211,13 +211,14 @@ def table_rows(section: str) -> list[list[str]]:
             [("logits + bce_with_logits", "1.5"), ("sigmoid + bce", "1.5"),
              ("sigmoid + manual_bce", "3")],
         ),
-        (
+        pytest.param(  # the slowest report of the three (4-8 s); 1 and 2 stay in the default suite
             3,
             "### binary: breast_cancer, other_binary, third_binary (3 data sets, mean over 3 "
             "seeds each)",
             "mean rank (descriptive, no test)",
             [("sigmoid + bce", "1.67"), ("logits + bce_with_logits", "2"),
              ("sigmoid + manual_bce", "2.33")],
+            marks=pytest.mark.slow,
         ),
     ],
     ids=["1-data-set", "2-data-sets", "3-data-sets"],
@@ -253,6 +254,7 @@ def test_the_overview_of_a_study_of_few_data_sets_ranks_without_a_test(
     assert not list((report.markdown.parent / "plots").glob("*cd*"))
 
 
+@pytest.mark.slow  # a whole report of 3 data sets: 5-9 s; two families: also in test_report.py
 def test_three_data_sets_in_two_task_families_give_one_ranking_each(tmp_path: Path) -> None:
     """2 binary data sets and 1 multi-class one: two families, each ranked over its own data
     sets only (the multi-class setups never meet the binary ones), in task order."""

@@ -169,6 +169,8 @@ def _trains(tmp_path: Path, *arguments: str) -> None:
     assert " 0 refused, 0 failed)" in result.stderr, result.stderr[-2000:]
 
 
+@pytest.mark.slow  # three processes: 3-4 s; the catalogue's multirun-setup-with-swept-loss runs
+# the first in the default suite
 def test_a_sweep_is_advised_the_sweep_that_keeps_its_heads_and_losses(tmp_path: Path) -> None:
     """``-m setup=logits_focal loss=focal,poly`` was advised ``setup=logits_poly``, which
     drops the sweep's focal jobs: the setups of each swept loss, comma-joined, or the sweep
@@ -457,6 +459,7 @@ def test_a_key_beside_a_study_sweeping_setups_is_advised_its_setup_that_has_it(
     assert "0 refused, 0 failed)" in result.stderr, result.stderr[-2000:]
 
 
+@pytest.mark.slow  # a search refused as its trials are composed: 7-9 s here
 def test_a_search_key_is_advised_only_options_with_the_command_lines_keys(tmp_path: Path) -> None:
     """``-m hparams_search=optuna_focal setup=logits_asl loss.gamma_neg=1`` (the search tunes
     loss.gamma, asl's loss lacks it) was advised ``setup=logits_focal``, which the key check
@@ -487,6 +490,7 @@ def _advice(line: str, key: str) -> str:
     return line.split(f"has no setting {key!r}. ", 1)[1].split(", or set one of ", 1)[0]
 
 
+@pytest.mark.slow  # a search refused as Hydra composes it: 3-5 s (without -cd: in process above)
 def test_a_key_beside_a_search_in_a_config_dir_is_advised_the_search_without_its_key(
     tmp_path: Path,
 ) -> None:

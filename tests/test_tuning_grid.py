@@ -256,11 +256,18 @@ def test_a_widened_sweep_run_again_skips_every_completed_job_and_widens_the_same
 @pytest.mark.parametrize(
     ("overrides", "words"),
     [
-        (
+        # a process each: the widened key's check also runs in process in the default suite
+        # (test_the_widened_key_is_checked_as_the_sweep_runs_it), so its two rows are slow
+        pytest.param(
             ("hydra.sweeper.widen.key=optimizer.weight_decay", "optimizer.lr=0.1,0.3"),
             ["widen.key='optimizer.weight_decay'", "not swept", "widen.key=null"],
+            marks=pytest.mark.slow,
         ),
-        (("hydra.sweeper.widen.key=optimizer.lr", "optimizer.lr=0.1"), ["not swept"]),
+        pytest.param(
+            ("hydra.sweeper.widen.key=optimizer.lr", "optimizer.lr=0.1"),
+            ["not swept"],
+            marks=pytest.mark.slow,
+        ),
         (("hydra.sweeper.widen.steps=-1", "optimizer.lr=0.1,0.3"), ["widen.steps=-1", ">= 0"]),
     ],
 )
