@@ -144,10 +144,11 @@ def test_the_files_of_a_run_set_aside_move_on_after_their_whole_names(tmp_path: 
         "checkpoints": "checkpoints-max_epochs10",
         "metrics.json": "metrics-max_epochs10.json",
         "logs": "logs-max_epochs10",
+        "tensorboard": "tensorboard-max_epochs10",
     }
     for name in ("config-max_epochs10.yaml", "metrics-max_epochs10.json"):
         (tmp_path / name).write_text("first")
-    for name in ("checkpoints-max_epochs10", "logs-max_epochs10"):
+    for name in ("checkpoints-max_epochs10", "logs-max_epochs10", "tensorboard-max_epochs10"):
         (tmp_path / name).mkdir()
     (tmp_path / "metrics-max_epochs10-v1.json").write_text("older")
     moved = {
@@ -158,10 +159,55 @@ def test_the_files_of_a_run_set_aside_move_on_after_their_whole_names(tmp_path: 
         "checkpoints-max_epochs10": "checkpoints-max_epochs10-v1",
         "metrics-max_epochs10.json": "metrics-max_epochs10-v2.json",
         "logs-max_epochs10": "logs-max_epochs10-v1",
+        "tensorboard-max_epochs10": "tensorboard-max_epochs10-v1",
     }
     assert (tmp_path / "metrics-max_epochs10-v1.json").read_text() == "older"
     assert (tmp_path / "metrics-max_epochs10-v2.json").read_text() == "first"
     assert move_on(tmp_path / "metrics-max_epochs10.json") is None
+
+
+def _epochs_logged(folder: Path) -> list[int]:
+    """The epochs of ``folder``'s TensorBoard events: each step's ``epoch`` scalar, as TensorBoard
+    shows the folder."""
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    accumulator = EventAccumulator(str(folder), size_guidance={"scalars": 0})
+    accumulator.Reload()
+    return sorted({int(event.value) for event in accumulator.Scalars("epoch")})
+
+
+@pytest.mark.slow  # three runs of a few seconds each
+def test_a_raised_cap_keeps_each_loggers_folder_under_the_capped_runs_name(
+    make_cfg, tmp_path: Path, caplog
+) -> None:
+    """Every logger's folder (``logger=many``: ``logs/`` and TensorBoard's ``tensorboard/``) of a
+    run set aside for a raised cap is kept as ``<folder>-max_epochs<old>/`` with its record, not
+    as an earlier attempt's ``tensorboard-earlier/``, which the next raise renamed again; the
+    new run's ``tensorboard/`` holds its own events only, and each kept one its run's."""
+    pytest.importorskip("tensorboard")
+
+    def cfg(cap: int):
+        return make_cfg(*PROTOCOL, "optimizer.lr=0.001", f"trainer.max_epochs={cap}", "logger=many")
+
+    run = tmp_path / "run"
+    folders = {}  # which run's logger folders they are, by each run's cap
+    for cap in (2, 3, 4):
+        with caplog.at_level(logging.INFO, logger="lossbench"):
+            assert train(cfg(cap), run, multirun=True)["epochs"] == cap
+        folders[cap] = {name: (run / name).stat().st_ino for name in ("logs", "tensorboard")}
+    for cap in (2, 3):
+        for name, inode in folders[cap].items():
+            assert (run / f"{name}-max_epochs{cap}").stat().st_ino == inode, (name, cap)
+        assert _epochs_logged(run / f"tensorboard-max_epochs{cap}") == list(range(cap))
+    assert _epochs_logged(run / "tensorboard") == [0, 1, 2, 3]
+    assert not list(run.glob("*-earlier*")) and not list(run.glob("*-v1"))
+    said = [r.getMessage() for r in caplog.records]
+    assert not [line for line in said if "earlier attempt" in line], said
+    (raised,) = [line for line in said if "trainer.max_epochs=3, which" in line]
+    assert "tensorboard/ as tensorboard-max_epochs3/" in raised, raised
+    assert "logs/ as logs-max_epochs3/" in raised, raised
+    assert find_records([tmp_path]) == [(run / "metrics.json").resolve()]
+    assert unfinished_jobs([tmp_path]) == []
 
 
 def test_a_run_on_a_schedule_spread_over_the_cap_trains_again(make_cfg, tmp_path: Path) -> None:

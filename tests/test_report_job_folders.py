@@ -27,6 +27,8 @@ WRITTEN = [
     "tensorboard-earlier-v2",
     "logs-max_epochs300",
     "logs-max_epochs300-v1",
+    "tensorboard-max_epochs300",
+    "tensorboard-max_epochs300-v3",
     "checkpoints-earlier",
     "checkpoints-earlier-v1",
     "checkpoints-max_epochs300",

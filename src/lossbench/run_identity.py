@@ -16,10 +16,11 @@ the others again:
   is computed as under any other cap), stands (:func:`stands_at_higher_cap`): the job skips it;
 - any other run of that config (it reached its cap; or its schedule, ``cosine``,
   ``warmup_cosine``, ``onecycle``, is spread over ``max_epochs``) trains again from scratch
-  with the higher cap; its record and config are kept beside the new ones, renamed
-  (``metrics-max_epochs300.json``, ``config-max_epochs300.yaml``, ``logs-max_epochs300/``,
-  ``checkpoints-max_epochs300/``: :func:`set_aside_capped_run`); those of an earlier run set
-  aside from the same cap move on to ``metrics-max_epochs300-v1.json``, ... .
+  with the higher cap; its record, config, checkpoints and loggers' folders are kept beside the
+  new ones, renamed (``metrics-max_epochs300.json``, ``config-max_epochs300.yaml``,
+  ``checkpoints-max_epochs300/``, ``logs-max_epochs300/``, ``tensorboard-max_epochs300/``:
+  :func:`set_aside_capped_run`); those of an earlier run set aside from the same cap move on to
+  ``metrics-max_epochs300-v1.json``, ... .
 
 The report counts a run that stands as a run at the higher cap
 (:func:`lossbench.report.labels.assign_setups`), so a setup is not split by its runs' caps.
@@ -187,15 +188,17 @@ CAPPED_SUFFIX = "-max_epochs"
 def kept_names(old: int) -> dict[str, str]:
     """The names under which :func:`set_aside_capped_run` keeps the files of a run trained with
     ``trainer.max_epochs=<old>``, by their own names (those of the newest such run: an earlier
-    one's move on to ``-v1``, ``-v2``, ...).
+    one's move on to ``-v1``, ``-v2``, ...): its config, checkpoints, record, and each of its
+    loggers' folders (:data:`lossbench.record.LOGGER_FOLDERS`).
 
         >>> kept_names(300)  # doctest: +NORMALIZE_WHITESPACE
         {'config.yaml': 'config-max_epochs300.yaml', 'checkpoints': 'checkpoints-max_epochs300',
-         'metrics.json': 'metrics-max_epochs300.json', 'logs': 'logs-max_epochs300'}
+         'metrics.json': 'metrics-max_epochs300.json', 'logs': 'logs-max_epochs300',
+         'tensorboard': 'tensorboard-max_epochs300'}
     """
-    from lossbench.record import RECORD_NAME
+    from lossbench.record import LOGGER_FOLDERS, RECORD_NAME
 
-    names = ("config.yaml", "checkpoints", RECORD_NAME, "logs")
+    names = ("config.yaml", "checkpoints", RECORD_NAME, *LOGGER_FOLDERS)
     return {name: f"{Path(name).stem}{CAPPED_SUFFIX}{old}{Path(name).suffix}" for name in names}
 
 
@@ -206,7 +209,9 @@ def set_aside_capped_run(
     for a lower ``trainer.max_epochs``, one that does not stand under the higher cap
     (:func:`stands_at_higher_cap`; :func:`capped_run` decides), rename its ``metrics.json``
     and ``config.yaml`` to ``metrics-max_epochs<old>.json`` and ``config-max_epochs<old>.yaml``,
-    its loggers' ``logs/`` to ``logs-max_epochs<old>/`` and its ``checkpoints/`` to
+    each of its loggers' folders (:data:`~lossbench.record.LOGGER_FOLDERS`: ``logs/``,
+    ``tensorboard/``) to ``logs-max_epochs<old>/``, ``tensorboard-max_epochs<old>/``, not to
+    an earlier attempt's ``-earlier`` names, and its ``checkpoints/`` to
     ``checkpoints-max_epochs<old>/`` (the kept record's ``best_checkpoint`` names the file
     there: :func:`kept_names`), so the job trains the run again with its cap; return the old
     cap and where each file went. Raised twice (300, 400, 500), each earlier run keeps its
@@ -217,7 +222,7 @@ def set_aside_capped_run(
     record's ``best_checkpoint`` then names its file there), so nothing is lost, and those
     names hold the newest run's files only. Else change nothing and return None. Raises
     :class:`~lossbench.record.DamagedRunError` where the record or config cannot be read."""
-    from lossbench.record import RECORD_NAME, write_record
+    from lossbench.record import LOGGER_FOLDERS, RECORD_NAME, write_record
 
     folder = Path(run_dir)
     found = _capped_run(folder, config)
@@ -241,9 +246,10 @@ def set_aside_capped_run(
             write_record(folder, record)
     ran = folder / RECORD_NAME
     kept.append(Moved(ran, ran.rename(folder / names[RECORD_NAME])))
-    logs = folder / "logs"  # the loggers' files (metrics.csv), which a new run would replace
-    if logs.is_dir():
-        kept.append(Moved(logs, logs.rename(folder / names["logs"])))
+    for name in LOGGER_FOLDERS:  # the loggers' files (metrics.csv, events), a new run's next
+        logs = folder / name
+        if logs.is_dir():
+            kept.append(Moved(logs, logs.rename(folder / names[name])))
     return CappedRunSetAside(old, kept, moved_on)
 
 
