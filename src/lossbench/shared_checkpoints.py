@@ -161,8 +161,7 @@ def _job_configs(
                     base = loader.load_sweep_config(config, list(job))
             else:  # the multirun's config: nothing but plain values swept
                 base = config
-            base = OmegaConf.create(OmegaConf.to_container(base, resolve=False))
-            OmegaConf.set_struct(base, False)
+            base = _slim(base)
             composed[own] = base
         for line in job:  # every job of ``own`` sets each of them: set in place
             if _key(line) in plain:
@@ -171,6 +170,24 @@ def _job_configs(
                 OmegaConf.update(base, _key(line), values[line], merge=True)
         base.hydra.job.num = number
         yield tuple(job), base
+
+
+#: The parts of Hydra's node a checkpoint folder may read (``${hydra.job.num}``,
+#: ``${hydra.sweep.dir}``); the rest (help, logging, launcher, sweeper) is left out of the copy
+#: each job's folders are worked out on.
+HYDRA_KEPT = ("job", "run", "sweep", "runtime")
+
+
+def _slim(config: DictConfig) -> DictConfig:
+    """A copy of ``config``, unresolved and not in struct mode, whose ``hydra`` node keeps
+    :data:`HYDRA_KEPT` alone."""
+    raw = OmegaConf.to_container(config, resolve=False)
+    hydra = raw.get("hydra")  # type: ignore[union-attr]
+    if isinstance(hydra, dict):
+        raw["hydra"] = {k: v for k, v in hydra.items() if k in HYDRA_KEPT}  # type: ignore[index]
+    copy = OmegaConf.create(raw)
+    OmegaConf.set_struct(copy, False)
+    return copy
 
 
 def _key(line: str) -> str:
