@@ -4,6 +4,7 @@ of a config folder of the test's own, a study's ``linked`` overrides), not assum
 
 from __future__ import annotations
 
+import re
 import warnings
 from pathlib import Path
 
@@ -13,12 +14,15 @@ from hydra._internal.utils import create_config_search_path
 from hydra.core.utils import setup_globals
 from hydra.types import RunMode
 
+import lossbench.hydra_internals
 from cli_process import run_module
 from lossbench.config import register_configs
 from lossbench.hydra_callbacks import sweep_jobs, swept_overrides
 from lossbench.hydra_internals import hydra_config_unset
 from lossbench.shared_checkpoints import (
+    CALLBACK_SETTERS,
     SharedCheckpointFolderWarning,
+    groups_leaving_callbacks,
     shared_checkpoint_files,
     warn_shared_checkpoint_files,
 )
@@ -40,6 +44,12 @@ OPTIONS = {
     "naming/own_b.yaml": "# @package _global_\ncallbacks:\n  mc:\n    filename: b-{epoch}\n",
     "naming/one_a.yaml": "# @package _global_\ncallbacks:\n  mc:\n    filename: one\n",
     "naming/one_b.yaml": "# @package _global_\ncallbacks:\n  mc:\n    filename: one\n",
+    "naming/shared_a.yaml": (
+        "# @package _global_\ncallbacks:\n  mc:\n    dirpath: /scratch/lossbench-shared-ckpts\n"
+    ),
+    "naming/shared_b.yaml": (
+        "# @package _global_\ncallbacks:\n  mc:\n    dirpath: /scratch/lossbench-shared-ckpts\n"
+    ),
 }
 
 #: Lightning's ModelCheckpoint in place of lossbench's, writing into one absolute folder.
@@ -61,14 +71,20 @@ def options(tmp_path: Path) -> str:
     return f"hydra.searchpath=[file://{folder}]"
 
 
-def _shared(*overrides: str, dirpath: str = SHARED) -> list[tuple[str, Path, str]]:
+def _shared(
+    *overrides: str, dirpath: str | None = SHARED, own: bool = True
+) -> list[tuple[str, Path, str]]:
     """What :func:`shared_checkpoint_files` finds for ``lossbench-train -m`` with ``overrides``
-    and the ModelCheckpoint's ``dirpath``: the multirun's config as Hydra composes it (its
-    overrides as Hydra's sweeper reads them), nothing of Hydra's global state."""
+    and the ModelCheckpoint's ``dirpath`` (``own``: Lightning's in place of lossbench's; None:
+    none given): the multirun's config as Hydra composes it (its overrides as Hydra's sweeper
+    reads them), nothing of Hydra's global state."""
     setup_globals()
     register_configs()
     loader = ConfigLoaderImpl(config_search_path=create_config_search_path(str(config_dir())))
-    arguments = [*OWN_CHECKPOINT, f"+callbacks.mc.dirpath={dirpath}", *overrides]
+    arguments = [*OWN_CHECKPOINT] if own else []
+    if dirpath is not None:
+        arguments.append(f"+callbacks.mc.dirpath={dirpath}")
+    arguments += overrides
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         config = loader.load_configuration("train", arguments, RunMode.MULTIRUN)
@@ -202,3 +218,95 @@ def test_a_study_sweep_sharing_a_folder_is_warned_of_once_and_its_jobs_run(tmp_p
     assert f"checkpoints to {shared} under one filename pattern" in warned[0]
     assert output.index(warned[0]) < output.index("study: "), output[-3000:]
     assert len(list(shared.glob("*.ckpt"))) >= 2  # both jobs ran
+
+
+@pytest.fixture
+def loaders(monkeypatch) -> list[object]:
+    """The config loaders built for the jobs of a sweep (each a call of the real
+    :func:`lossbench.hydra_internals.sweep_config_loader`, counted)."""
+    built: list[object] = []
+    real = lossbench.hydra_internals.sweep_config_loader
+
+    def counted(config):
+        built.append(config)
+        return real(config)
+
+    monkeypatch.setattr(lossbench.hydra_internals, "sweep_config_loader", counted)
+    return built
+
+
+@pytest.mark.parametrize(
+    "overrides",
+    [
+        ("experiment=compare_binary",),
+        ("data=iris,wine,digits", "loss=cross_entropy,focal", "seed=0,1,2"),
+        ("setup=logits_focal,sigmoid_bce", "optimizer.lr=1e-3,1e-2", "model=linear,mlp"),
+    ],
+    ids=["study", "data-loss-seed", "setup-lr-model"],
+)
+def test_a_sweep_whose_jobs_write_in_their_own_folders_composes_nothing(loaders, overrides):
+    """lossbench's own checkpoints (in each run's folder) and a sweep of groups that leave the
+    callbacks alone: no job could write outside its folder, so no config loader is built and
+    no job composed (composing every job took seconds before a study's first job)."""
+    assert _shared(*overrides, dirpath=None, own=False) == []
+    assert loaders == []
+
+
+def test_a_relative_dirpath_with_a_group_sweep_composes_nothing(loaders, options):
+    """-m data=iris,wine +callbacks.mc.dirpath=ckpts: each job's folder is its own."""
+    assert _shared("data=iris,wine", "seed=0,1", options, dirpath="ckpts") == []
+    assert loaders == []
+
+
+def test_a_plain_sweep_of_a_shared_folder_is_warned_of_without_composing(loaders):
+    """-m seed=0,1,2 with an absolute dirpath: the seeds are set on the multirun's config."""
+    assert _shared("seed=0,1,2") == [("mc", Path(SHARED), "{epoch}-{step}")]
+    assert loaders == []
+
+
+def test_a_group_sweep_with_a_shared_folder_is_composed(loaders):
+    """-m data=iris,wine with an absolute dirpath in the multirun's config: composed."""
+    assert _shared("data=iris,wine") == [("mc", Path(SHARED), "{epoch}-{step}")]
+    assert len(loaders) == 1
+
+
+def test_a_group_of_the_users_that_sets_a_shared_folder_is_composed(loaders, options):
+    """-m +naming=shared_a,shared_b, the multirun's ModelCheckpoint in the logger's folder:
+    the options set the absolute folder, so the user's group is composed, and warned of."""
+    found = _shared("+naming=shared_a,shared_b", options, dirpath=None)
+    assert found == [("mc", Path(SHARED), "{epoch}-{step}")]
+    assert len(loaders) == 1
+
+
+def test_a_callbacks_sweep_is_composed(loaders, options):
+    """-m callbacks=default,lr_monitor (either may set a checkpoint entry): composed."""
+    assert _shared("callbacks=default,lr_monitor", dirpath=None, own=False) == []
+    assert len(loaders) == 1
+
+
+def test_linked_overrides_that_set_a_shared_folder_are_composed(loaders):
+    """data=wine's linked overrides give it the absolute folder: its two seeds share it."""
+    found = _shared(
+        "hydra/sweeper=lossbench",
+        "data=iris,wine",
+        "seed=0,1",
+        f"+hydra.sweeper.linked.data={{wine:['++callbacks.mc.dirpath={SHARED}']}}",
+        dirpath="ckpts",
+    )
+    assert found == [("mc", Path(SHARED), "{epoch}-{step}")]
+    assert len(loaders) == 1
+
+
+def test_the_groups_taken_to_leave_the_callbacks_alone_do():
+    """No option lossbench ships in a group whose sweep is not composed sets the callbacks,
+    a logger (a ModelCheckpoint without dirpath writes in its folder), or chooses a group that
+    may set them (its defaults): a new option that did would be taken to leave them alone."""
+    setters = "|".join([*CALLBACK_SETTERS, "logger", "debug"])
+    groups = groups_leaving_callbacks()
+    assert groups <= {path.name for path in config_dir().iterdir() if path.is_dir()}
+    assert not groups & set(CALLBACK_SETTERS)
+    for group in groups:
+        for option in (config_dir() / group).glob("*.yaml"):
+            for line in option.read_text().splitlines():
+                code = line.partition("#")[0]
+                assert not re.search(rf"\b({setters})\b", code), f"{option}: {line}"

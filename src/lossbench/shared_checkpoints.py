@@ -16,7 +16,11 @@ config group (``data=iris,wine``, ``callbacks=``, ``experiment=a,b``, ``+group=x
 other linked overrides is composed by Hydra's config loader, built from the multirun's own
 search path (:func:`lossbench.hydra_internals.sweep_config_loader`), once for each such
 choice (at most :data:`MAX_COMPOSED`). So a study whose options leave the callbacks alone is
-read, and one whose options name the files each their own way is not warned of.
+read, and one whose options name the files each their own way is not warned of. Jobs are
+worked out only where one could write outside its own folder (:func:`_may_share`: the
+multirun's config has such an entry, or a swept or linked override may set the callbacks),
+since composing costs time before the first job (about 3 s for ``experiment=compare_binary``'s
+22 configs, 0.2 s for two) where the check is otherwise about 15 ms.
 :func:`warn_shared_checkpoint_files` warns in the process that launches the sweep, once for
 the sweep whatever its launcher. A folder shared on purpose is never refused, and one whose
 filename differs by job (``filename='s${seed}-{epoch}'``) is not warned of.
@@ -47,6 +51,7 @@ from omegaconf import DictConfig, OmegaConf
 
 __all__ = [
     "SharedCheckpointFolderWarning",
+    "groups_leaving_callbacks",
     "shared_checkpoint_files",
     "shared_files_warning",
     "warn_shared_checkpoint_files",
@@ -82,16 +87,19 @@ def shared_checkpoint_files(
     first :data:`MAX_JOBS` jobs of a grid (Hydra's basic sweeper, lossbench's) are read, each
     with its own config (:func:`_job_configs`): a sweep of a config group (``data=``,
     ``callbacks=``, ``experiment=``) and a study's ``linked`` overrides are composed by Hydra's
-    config loader. A search (Optuna), whose jobs are known only as it runs, is read from the
-    multirun's config: a ``dirpath`` or ``filename`` that reads a searched key is taken to
-    differ by job, and a search of a group that may set the callbacks themselves
-    (:data:`CALLBACK_SETTERS`) is not read.
+    config loader, where a job could write outside its folder at all (:func:`_may_share`);
+    elsewhere nothing is composed and nothing found. A search (Optuna), whose jobs are known
+    only as it runs, is read from the multirun's config: a ``dirpath`` or ``filename`` that
+    reads a searched key is taken to differ by job, and a search of a group that may set the
+    callbacks themselves (:data:`CALLBACK_SETTERS`) is not read.
     """
     if jobs is not None and jobs < 2:
         return []
     from lossbench.sweep_directories import GRID_SWEEPERS
 
     if str(OmegaConf.select(config, "hydra.sweeper._target_", default="")) in GRID_SWEEPERS:
+        if not _may_share(config, overrides):
+            return []
         job_configs = _job_configs(config, overrides)
         unknown: list[str] = []
     else:
@@ -107,6 +115,73 @@ def shared_checkpoint_files(
     except Exception:  # a job Hydra or its own checks refuse, with their message
         return []
     return list(shared)
+
+
+def _may_share(config: DictConfig, overrides: Sequence[Any]) -> bool:
+    """Whether a job of the grid could write checkpoints into a folder outside its own, which
+    only then is read job by job (:func:`_job_configs`, which composes): the multirun's own
+    config has such an entry (:func:`_checkpoint_files`), or a swept override or a study's
+    linked override may set the callbacks (:func:`_may_set_callbacks`). Neither: nothing a job
+    writes lies outside its folder, and nothing is composed."""
+    try:
+        if _checkpoint_files(_slim(config), 0, []):
+            return True
+    except Exception:  # an entry read only as each job starts: each job's config says
+        return True
+    lines: list[Any] = [o for o in overrides if o.is_sweep_override()]
+    linked = OmegaConf.select(config, "hydra.sweeper.linked", default=None)
+    if linked:
+        from lossbench.override_grammar import override_parser
+
+        links = OmegaConf.to_container(linked, resolve=False)
+        texts = [
+            str(line)
+            for by_value in links.values()  # type: ignore[union-attr]
+            for added in (by_value or {}).values()
+            for line in (added if isinstance(added, list) else [added])
+        ]
+        try:
+            lines += override_parser().parse_overrides(texts)
+        except Exception:  # a linked override Hydra refuses as the sweep starts
+            return True
+    return any(_may_set_callbacks(o) for o in lines if not o.is_hydra_override())
+
+
+def _may_set_callbacks(override: Any) -> bool:
+    """Whether ``override`` (Hydra's parsed override) may set ``callbacks``: a key under one of
+    :data:`CALLBACK_SETTERS` (``callbacks.mc.dirpath=``, ``experiment=a,b``), or a top-level key
+    that is neither a plain value (``seed``) nor one of lossbench's option groups that leave the
+    callbacks alone (:func:`groups_leaving_callbacks`): a group of the user's (``+naming=a,b``),
+    ``logger=`` (a ModelCheckpoint without ``dirpath`` writes into the logger's folder),
+    ``debug=``, ``study=``.
+
+        >>> from lossbench.override_grammar import override_parser
+        >>> [_may_set_callbacks(o) for o in override_parser().parse_overrides(
+        ...     ["data=iris,wine", "seed=0,1", "experiment=a,b", "+naming=x,y", "+x.y=1,2"])]
+        [False, False, True, True, False]
+    """
+    from lossbench.sweep_values import plain_top_level_keys
+
+    key = override.key_or_group.split("@")[0]
+    root = key.split(".")[0]
+    if root in CALLBACK_SETTERS:
+        return True
+    if "." in key:  # a value within a group's option or a key of the user's
+        return False
+    return root not in groups_leaving_callbacks() and root not in plain_top_level_keys()
+
+
+def groups_leaving_callbacks() -> frozenset[str]:
+    """lossbench's config groups whose options leave ``callbacks`` (and the loggers a
+    checkpoint folder may be in) alone: the groups of :data:`lossbench.config.SCHEMAS`, and
+    ``setup`` (a head and a loss).
+
+        >>> sorted(groups_leaving_callbacks())[:4]
+        ['data', 'head', 'loss', 'model']
+    """
+    from lossbench.config import SCHEMAS
+
+    return frozenset(SCHEMAS) | {"setup"}
 
 
 def _job_configs(
