@@ -398,6 +398,9 @@ def check_search(config: DictConfig, *, max_trials: int = 12) -> None:
     except Exception:  # an interpolation that cannot be resolved: Hydra says which
         direction = None
     check_objective(config.get("optimized_metric"), direction)
+    # Hydra hands its config loader to a sweeper or launcher (HydraContext), not to a callback:
+    # on_multirun_start, which calls this before the search's sweeper (Optuna's plugin) is
+    # made, gets the config alone; so the running Hydra app's loader composes the trials
     hydra_ = GlobalHydra.instance()
     if not hydra_.is_initialized():
         return
