@@ -1,7 +1,7 @@
 """The search check (:func:`lossbench.search_check.check_search`) counts as keys the search
 sets only the overrides that set a value: ``+key=interval(...)`` sets ``key`` (named so, without
 its ``+``), and ``~key=choice(...)`` removes a key, so it sets none and no advised option needs
-it, as the key check (:mod:`lossbench.option_keys`) counts them."""
+it, as the key check (:mod:`lossbench.option_keys`) does not count a removal either."""
 
 from __future__ import annotations
 
