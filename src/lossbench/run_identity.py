@@ -220,9 +220,9 @@ def set_aside_capped_run(
     files. Set aside again from the same cap (a raise stopped before its run ended, then the
     lower cap's run and the raise again), the files an earlier raise kept under those names
     first move on, all under one number, the first that none of those names has taken:
-    ``metrics-max_epochs<old>-v1.json``, ``checkpoints-max_epochs<old>-v1/``, ..., or ``-v2``
-    for each where the user removed one ``-v1`` file
-    (:func:`~lossbench.aside_names.move_on_together`; its record's ``best_checkpoint`` then
+    ``metrics-max_epochs<old>-v1.json``, ``checkpoints-max_epochs<old>-v1/``, ... (``-v2`` for
+    all of them where the user removed one ``-v1`` file only:
+    :func:`~lossbench.aside_names.move_on_together`; its record's ``best_checkpoint`` then
     names its file there), so nothing is lost, one run's files share a number, and those names
     hold the newest run's files only. Else change nothing and return None. Raises
     :class:`~lossbench.record.DamagedRunError` where the record or config cannot be read."""
