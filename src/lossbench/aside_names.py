@@ -8,6 +8,8 @@ lost."""
 
 from __future__ import annotations
 
+import contextlib
+import re
 from collections.abc import Iterable
 from pathlib import Path
 from typing import NamedTuple
@@ -91,11 +93,12 @@ def move_aside(path: Path, folder: Path) -> Moved:
 
 
 def free_version(paths: Iterable[Path]) -> int:
-    """The smallest ``N`` (1, 2, ...) whose versioned name (:func:`versioned`) is taken for none
-    of ``paths``, in either form (a file's, a folder's: what has a name may be either): the one
-    number under which the names of one set-aside all move on, so that one attempt's (or one
-    run's) files share it, and a ``-v1`` the user removed for some of them only is not taken
-    again for the others.
+    """One above the highest ``N`` any of ``paths`` has a versioned name (:func:`versioned`)
+    for, in either form (a file's, a folder's: what has a name may be either); 1 where none
+    has: the one number under which the names of one set-aside all move on, so that one
+    attempt's (or one run's) files share it, a ``-v1`` the user removed for some of them only
+    is not taken again for the others, and a higher number is always a later set-aside (a
+    number removed for all of them is not reused either).
 
         >>> import tempfile
         >>> run = Path(tempfile.mkdtemp())
@@ -105,18 +108,30 @@ def free_version(paths: Iterable[Path]) -> int:
         >>> (run / "checkpoints-earlier-v1").mkdir()  # its logs-earlier-v1 removed
         >>> free_version(names)
         2
+        >>> (run / "checkpoints-earlier-v1").rmdir()
+        >>> (run / "logs-earlier-v2").mkdir()  # -v1 removed for both: not reused
+        >>> free_version(names)
+        3
     """
-    paths = list(paths)
-    version = 1
-    while any(_taken(versioned(p, version, is_folder=f)) for p in paths for f in (False, True)):
-        version += 1
-    return version
+    highest = 0
+    for path in dict.fromkeys(paths):
+        forms = (
+            re.compile(rf"{re.escape(path.name)}-v([1-9][0-9]*)"),
+            re.compile(rf"{re.escape(path.stem)}-v([1-9][0-9]*){re.escape(path.suffix)}"),
+        )
+        with contextlib.suppress(OSError):  # no folder: nothing versioned in it
+            for sibling in path.parent.iterdir():
+                for form in forms:
+                    found = form.fullmatch(sibling.name)
+                    if found:
+                        highest = max(highest, int(found[1]))
+    return highest + 1
 
 
 def move_on_together(paths: Iterable[Path]) -> list[Moved]:
     """Move what each of ``paths`` names (a file, a folder or a link), where anything does, to
-    its versioned name under one number, the first free for all of ``paths`` (those that name
-    nothing too: :func:`free_version`), so that their names are free for a newer set-aside's
+    its versioned name under one number, one above the highest any of ``paths`` has (those that
+    name nothing too: :func:`free_version`), so that their names are free for a newer set-aside's
     files and the older ones keep sharing a number; return each move. ``paths``: every name one
     set-aside takes (``checkpoints-earlier``, ``logs-earlier``, ...;
     ``metrics-max_epochs300.json``, ``checkpoints-max_epochs300``, ...).

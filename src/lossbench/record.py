@@ -599,8 +599,8 @@ def set_aside_attempt_folders(
     first; none when the attempt left nothing to move.
 
     What an attempt before it left under any of those names (a folder, or a file or link of
-    that name) first moves on, all of it under one number: the first ``N`` for which none of
-    the names' ``-vN`` is taken (:func:`~lossbench.aside_names.move_on_together`), those of
+    that name) first moves on, all of it under one number: one above the highest ``N`` any of
+    the names' ``-vN`` has (:func:`~lossbench.aside_names.move_on_together`), those of
     folders this attempt has none of too. So every attempt's folders are kept, one attempt's
     share a number (``checkpoints-earlier-v2/`` and ``logs-earlier-v2/``, even where the user
     removed ``logs-earlier-v1/``), and ``checkpoints-earlier/`` holds the checkpoints of the

@@ -219,7 +219,7 @@ def set_aside_capped_run(
     cap and where each file went. Raised twice (300, 400, 500), each earlier run keeps its
     files. Set aside again from the same cap (a raise stopped before its run ended, then the
     lower cap's run and the raise again), the files an earlier raise kept under those names
-    first move on, all under one number, the first that none of those names has taken:
+    first move on, all under one number, one above the highest any of those names has:
     ``metrics-max_epochs<old>-v1.json``, ``checkpoints-max_epochs<old>-v1/``, ... (``-v2`` for
     all of them where the user removed one ``-v1`` file only:
     :func:`~lossbench.aside_names.move_on_together`; its record's ``best_checkpoint`` then
@@ -235,7 +235,7 @@ def set_aside_capped_run(
     old, record = found
     names = kept_names(old)
     # every file an earlier raise kept moves on, one this run has none of too (its checkpoints),
-    # all under one number: the first that none of the names takes
+    # all under one number: one above the highest any of the names has
     moved_on = move_on_together(folder / name for name in names.values())
     _follow_moved_checkpoints(folder, moved_on, names)
     saved = folder / "config.yaml"
