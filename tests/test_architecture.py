@@ -19,6 +19,8 @@ PACKAGE = SRC / "lossbench"
 ADAPTER = PACKAGE / "lightning_internals.py"
 #: The one module allowed to read loky's private executor attributes.
 LOKY_ADAPTER = PACKAGE / "loky_internals.py"
+#: The one module allowed to read the private attributes of Python's ``multiprocessing`` queue.
+QUEUE_ADAPTER = PACKAGE / "queue_internals.py"
 #: The one module allowed to import Hydra's private modules (``hydra._internal``).
 HYDRA_ADAPTER = PACKAGE / "hydra_internals.py"
 
@@ -205,6 +207,46 @@ def test_the_loky_pattern_finds_what_lossbench_used_to_write() -> None:
     ):
         assert PRIVATE_LOKY.search(line), line
     assert not PRIVATE_LOKY.search("self._processes.update(worker_processes(self._executor))")
+
+
+#: The private attributes of Python's ``multiprocessing`` queue that lossbench reads (an
+#: attribute read or a ``getattr`` by name; a class's own ``self._thread`` does not count).
+PRIVATE_QUEUE = re.compile(r"(?<!\bself)\._(?:thread|reader)\b|[\"']_(?:thread|reader)[\"']")
+
+
+def private_queue_uses() -> dict[str, list[str]]:
+    """``{file: [line, ...]}`` of the lines under src/ that read a private queue attribute."""
+    uses: dict[str, list[str]] = {}
+    for path in sorted(SRC.rglob("*.py")):
+        lines = [line.strip() for line in path.read_text().splitlines()]
+        hits = [line for line in lines if PRIVATE_QUEUE.search(line)]
+        if hits:
+            uses[str(path.relative_to(SRC))] = hits
+    return uses
+
+
+def test_private_queue_names_live_in_one_adapter_module() -> None:
+    uses = private_queue_uses()
+    assert list(uses) == [str(QUEUE_ADAPTER.relative_to(SRC))], (
+        "read the private attributes of multiprocessing's queue only through "
+        "lossbench/queue_internals.py (which names the Python version they were checked "
+        f"against): {uses}"
+    )
+
+
+def test_the_queue_pattern_finds_what_lossbench_used_to_write() -> None:
+    for line in (
+        'feeder = getattr(queue, "_thread", None)',
+        "queue._reader.close()",
+        "thread = call_queue(executor)._thread",
+    ):
+        assert PRIVATE_QUEUE.search(line), line
+    for line in (
+        "self._thread = threading.Thread(target=self._poll)",
+        "if threading.current_thread() is not threading.main_thread():",
+        "import _thread",
+    ):
+        assert not PRIVATE_QUEUE.search(line), line
 
 
 def _is_private_hydra(module: str) -> bool:

@@ -1,12 +1,13 @@
 """A run trained again from scratch after more than one earlier attempt (a job of a sweep killed
 twice) keeps every attempt's checkpoints and logs: the attempt just before in
 ``checkpoints-earlier/``, ``logs-earlier/``, ... (the names the docs and refusals give), the
-ones before it moved on to ``checkpoints-earlier-v1/``, ``logs-earlier-v1/``, ...; and the log
-line says where each folder went."""
+ones before it moved on to ``checkpoints-earlier-v1/``, ``logs-earlier-v1/``, ..., each
+attempt's folders under one number; and the log line says where each folder went."""
 
 from __future__ import annotations
 
 import logging
+import shutil
 from pathlib import Path
 
 import pytest
@@ -130,8 +131,8 @@ def test_a_sweep_job_run_a_third_time_keeps_both_earlier_attempts(tmp_path, laun
 def test_what_every_earlier_attempt_left_is_kept(tmp_path):
     """A folder of a run that holds its latest attempt's folders, the attempt before's
     -earlier ones (a logs-earlier that is a file, a ckpts-earlier that is a link) and an older
-    one's -earlier-v1: each moves on to the first unused name, nothing is removed, and the
-    line names every move."""
+    one's checkpoints-earlier-v1: all move on to -v2, the first number none of them has taken,
+    nothing is removed, and the line names every move."""
     run = tmp_path / "run"
     files = {
         "checkpoints/last.ckpt": "third",
@@ -160,16 +161,102 @@ def test_what_every_earlier_attempt_left_is_kept(tmp_path):
         "checkpoints-earlier-v1/last.ckpt": "first",
         "ckpts-earlier/last.ckpt": "third",
         "logs-earlier/metrics.csv": "third",
-        "logs-earlier-v1": "second",
+        "logs-earlier-v2": "second",
         "tensorboard-earlier/events": "third",
     }
-    assert (run / "ckpts-earlier-v1").is_symlink()  # the link, moved on as it is
-    assert (run / "ckpts-earlier-v1" / "last.ckpt").read_text() == "second"
+    assert (run / "ckpts-earlier-v2").is_symlink()  # the link, moved on as it is
+    assert (run / "ckpts-earlier-v2" / "last.ckpt").read_text() == "second"
     assert (run / "elsewhere" / "last.ckpt").read_text() == "second"
     assert said == (
         f"an earlier attempt at this run was set aside: its checkpoints to "
         f"{run}/checkpoints-earlier, {run}/ckpts-earlier, its logs to {run}/logs-earlier, "
         f"{run}/tensorboard-earlier (what an attempt before it left there moved on: "
         f"{run}/checkpoints-earlier to {run}/checkpoints-earlier-v2, {run}/ckpts-earlier to "
-        f"{run}/ckpts-earlier-v1, {run}/logs-earlier to {run}/logs-earlier-v1); training again"
+        f"{run}/ckpts-earlier-v2, {run}/logs-earlier to {run}/logs-earlier-v2); training again"
     )
+
+
+def test_one_attempts_folders_share_a_number_where_the_user_removed_one_v1(tmp_path):
+    """The attempt before's -earlier folders move on while the oldest attempt's are in
+    -earlier-v1, except its logs-earlier-v1, which the user removed: all of them move on to
+    -v2, not its logs alone to the -v1 left free, so -v1 is still the oldest attempt's and -v2
+    the next one's in every folder."""
+    run = tmp_path / "run"
+    files = {}
+    for folder, name in (
+        ("checkpoints", "last.ckpt"),
+        ("logs", "metrics.csv"),
+        ("tensorboard", "events"),
+    ):
+        for suffix, attempt in (("", "third"), ("-earlier", "second"), ("-earlier-v1", "first")):
+            files[f"{folder}{suffix}/{name}"] = attempt
+    del files["logs-earlier-v1/metrics.csv"]  # removed by the user
+    for name, text in files.items():
+        (run / name).parent.mkdir(parents=True, exist_ok=True)
+        (run / name).write_text(text)
+
+    said = set_aside_earlier_attempt(run)
+
+    assert {
+        str(path.relative_to(run)): path.read_text() for path in run.rglob("*") if path.is_file()
+    } == {
+        "checkpoints-earlier/last.ckpt": "third",
+        "checkpoints-earlier-v2/last.ckpt": "second",
+        "checkpoints-earlier-v1/last.ckpt": "first",
+        "logs-earlier/metrics.csv": "third",
+        "logs-earlier-v2/metrics.csv": "second",
+        "tensorboard-earlier/events": "third",
+        "tensorboard-earlier-v2/events": "second",
+        "tensorboard-earlier-v1/events": "first",
+    }
+    assert not (run / "logs-earlier-v1").exists()
+    for folder in ("checkpoints", "logs", "tensorboard"):
+        assert f"{run / folder}-earlier to {run / folder}-earlier-v2" in said, said
+
+
+def test_each_attempts_folders_keep_one_number_across_attempts(
+    make_cfg, tmp_path, monkeypatch, caplog
+):
+    """Four attempts at one run, each stopped before its record and trained again from scratch
+    in the same folder by the real training function; the second wrote no checkpoint
+    (``checkpoint.write=never``), and before the fourth the user removed the first's
+    logs-earlier-v1/. After each, all the folders of one attempt carry the same number:
+    checkpoints-earlier/ is the attempt just before's (missing where it wrote none, not an older
+    attempt's), and the second attempt moves on to -v2 in all its folders."""
+    monkeypatch.chdir(tmp_path)
+    overrides = ("data=iris", "logger=many")
+    folders = ("checkpoints", "logs", "tensorboard")
+    run = tmp_path / "run"
+    attempts = []
+
+    def attempt(*more: str) -> None:
+        train(make_cfg(*overrides, *more), run)
+        (run / "metrics.json").unlink()  # stopped before its record
+        attempts.append(
+            {folder: _files(run / folder) for folder in folders if (run / folder).exists()}
+        )
+
+    def where(version: str) -> dict[str, dict[str, bytes]]:  # the folders named -earlier<version>
+        named = {folder: run / f"{folder}-earlier{version}" for folder in folders}
+        return {folder: _files(path) for folder, path in named.items() if path.exists()}
+
+    attempt("trainer.max_epochs=3")
+    attempt("trainer.max_epochs=2", "checkpoint.write=never")
+    assert set(attempts[1]) == {"logs", "tensorboard"}  # no checkpoint written
+    assert where("") == attempts[0]
+    attempt("trainer.max_epochs=1")
+    assert where("") == attempts[1] and where("-v1") == attempts[0]
+    assert not (run / "checkpoints-earlier").exists()  # the attempt just before wrote none
+
+    shutil.rmtree(run / "logs-earlier-v1")
+    with caplog.at_level(logging.INFO, logger="lossbench"):
+        fourth = train(make_cfg(*overrides, "trainer.max_epochs=2"), run)
+    assert fourth["status"] == "completed"
+    assert where("") == attempts[2] and where("-v2") == attempts[1]
+    assert where("-v1") == {k: v for k, v in attempts[0].items() if k != "logs"}
+    assert load_checkpoint(run / "checkpoints-earlier" / "last.ckpt")["epoch"] == 0
+    assert load_checkpoint(run / "checkpoints-earlier-v1" / "last.ckpt")["epoch"] == 2
+    (said,) = [r.getMessage() for r in caplog.records if "was set aside" in r.getMessage()]
+    for folder in ("logs", "tensorboard"):
+        assert f"{run / folder}-earlier to {run / folder}-earlier-v2" in said, said
+    assert f" to {run}/checkpoints-earlier," in said, said

@@ -5,18 +5,24 @@ from __future__ import annotations
 
 import json
 import logging
+import shutil
 from pathlib import Path
 
 import pytest
 
 from cli_process import SWEEP_LAUNCHERS, run_module
-from lossbench.aside_names import move_on
+from lossbench.aside_names import move_on_together
 from lossbench.output_files import run_dir_of
 from lossbench.report.build import analyse
 from lossbench.report.document import build_document
 from lossbench.report.find import find_records, unfinished_jobs
 from lossbench.report.render import to_markdown
-from lossbench.run_identity import kept_names, raised_cap, set_aside_capped_run
+from lossbench.run_identity import (
+    kept_names,
+    raised_cap,
+    set_aside_capped_run,
+    set_aside_for_raised_cap,
+)
 from lossbench.train import ended_with_same_config
 from lossbench.training import train
 
@@ -137,7 +143,8 @@ def test_a_run_set_aside_again_from_the_same_cap_moves_the_earlier_one_on(
 def test_the_files_of_a_run_set_aside_move_on_after_their_whole_names(tmp_path: Path) -> None:
     """The names a run set aside from a cap of 10 keeps its files under, and where those of an
     earlier one set aside from the same cap move on to: a file before its suffix, a folder
-    after its whole name, each to the first name not taken."""
+    after its whole name, all under the first number none of them has taken (a
+    ``metrics-max_epochs10-v1.json`` alone takes ``-v1`` from all of them)."""
     names = kept_names(10)
     assert names == {
         "config.yaml": "config-max_epochs10.yaml",
@@ -151,19 +158,65 @@ def test_the_files_of_a_run_set_aside_move_on_after_their_whole_names(tmp_path: 
     for name in ("checkpoints-max_epochs10", "logs-max_epochs10", "tensorboard-max_epochs10"):
         (tmp_path / name).mkdir()
     (tmp_path / "metrics-max_epochs10-v1.json").write_text("older")
-    moved = {
-        m.source.name: m.target.name for m in map(move_on, map(tmp_path.joinpath, names.values()))
-    }
+    paths = [tmp_path / name for name in names.values()]
+    moved = {m.source.name: m.target.name for m in move_on_together(paths)}
     assert moved == {
-        "config-max_epochs10.yaml": "config-max_epochs10-v1.yaml",
-        "checkpoints-max_epochs10": "checkpoints-max_epochs10-v1",
+        "config-max_epochs10.yaml": "config-max_epochs10-v2.yaml",
+        "checkpoints-max_epochs10": "checkpoints-max_epochs10-v2",
         "metrics-max_epochs10.json": "metrics-max_epochs10-v2.json",
-        "logs-max_epochs10": "logs-max_epochs10-v1",
-        "tensorboard-max_epochs10": "tensorboard-max_epochs10-v1",
+        "logs-max_epochs10": "logs-max_epochs10-v2",
+        "tensorboard-max_epochs10": "tensorboard-max_epochs10-v2",
     }
     assert (tmp_path / "metrics-max_epochs10-v1.json").read_text() == "older"
     assert (tmp_path / "metrics-max_epochs10-v2.json").read_text() == "first"
-    assert move_on(tmp_path / "metrics-max_epochs10.json") is None
+    assert not list(tmp_path.glob("*-v1")) and not list(tmp_path.glob("*-v1.yaml"))
+    assert move_on_together(paths) == []
+
+
+def test_each_run_set_aside_from_the_same_cap_keeps_one_number(
+    make_cfg, tmp_path: Path, caplog
+) -> None:
+    """Three runs at a cap of 2 in one folder, each set aside for a raise to 3 that then stopped
+    before its run ended; before the third set-aside the user removed the first run's
+    ``logs-max_epochs2-v1/``. Each run's files keep one number: the first run's ``-v1``, the
+    second's ``-v2`` (its logs too, not the ``-v1`` the user freed), the third's none; each
+    kept record names its best checkpoint in its own run's folder, and the log line says where
+    each file went."""
+
+    def cfg(cap: int):
+        return make_cfg(*PROTOCOL, "optimizer.lr=0.001", f"trainer.max_epochs={cap}", "logger=csv")
+
+    def inodes() -> dict[str, int]:  # which run's config, checkpoints/ and logs/ they are
+        return {name: (run / name).stat().st_ino for name in ("config.yaml", "checkpoints", "logs")}
+
+    run = tmp_path / "run"
+    records, files = [], []
+    for attempt in range(3):
+        records.append(train(cfg(2), run, multirun=True))
+        assert (records[-1]["stopped_by"], records[-1]["epochs"]) == ("budget", 2)
+        files.append(inodes())
+        if attempt == 2:
+            shutil.rmtree(run / "logs-max_epochs2-v1")
+        caplog.clear()
+        with caplog.at_level(logging.INFO, logger="lossbench"):
+            assert set_aside_for_raised_cap(run, cfg(3)) == 2
+
+    for record, kept, version in zip(records, files, ("-v1", "-v2", ""), strict=True):
+        assert _kept(run, 2, version) == record
+        for name, inode in kept.items():
+            stem, suffix = Path(name).stem, Path(name).suffix
+            if (name, version) != ("logs", "-v1"):  # removed by the user
+                path = run / f"{stem}-max_epochs2{version}{suffix}"
+                assert path.stat().st_ino == inode, path
+    assert not (run / "logs-max_epochs2-v1").exists()
+    assert not list(run.glob("*-v3*"))
+    (said,) = [r.getMessage() for r in caplog.records if "training it again" in r.getMessage()]
+    for name in ("metrics-max_epochs2.json", "config-max_epochs2.yaml"):
+        stem, suffix = name.split(".")
+        assert f"{name} to {stem}-v2.{suffix}" in said, said
+    for name in ("checkpoints-max_epochs2", "logs-max_epochs2"):
+        assert f"{name}/ to {name}-v2/" in said, said
+    assert not (run / "metrics.json").exists() and not (run / "checkpoints").exists()
 
 
 def _epochs_logged(folder: Path) -> list[int]:

@@ -16,7 +16,7 @@ from lossbench.report.find import unfinished_jobs
 
 #: Every folder a job may write in its own folder that holds a ``checkpoints/`` folder: the
 #: loggers' (``record.LOGGER_FOLDERS``) and their set-aside copies (``record.EARLIER_SUFFIX``,
-#: ``run_identity.kept_names``, versioned by ``aside_names.move_on``).
+#: ``run_identity.kept_names``, versioned by ``aside_names.move_on_together``).
 WRITTEN = [
     "logs",
     "tensorboard",

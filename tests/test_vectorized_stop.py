@@ -47,11 +47,13 @@ def _stopped_sweep(
     args: tuple[str, ...] = SWEEP,
     ready: str = "seed1/config.yaml",
     to_worker: bool = False,
+    wait: float = 4,
+    signalled: list[int] | None = None,
 ) -> subprocess.CompletedProcess[str]:
     """Start the sweep (``args``) as a shell does (its own process group, Ctrl-C enabled), let
-    its groups train a few seconds once the file ``ready`` (in the sweep's folder) is written,
-    then send it ``signum`` (``to_worker``: to the worker process that began a task last, after
-    ``ready`` was written, and to it only)."""
+    its groups train ``wait`` seconds once the file ``ready`` (in the sweep's folder) is
+    written, then send it ``signum`` (``to_worker``: to the worker process that began a task
+    last, after ``ready`` was written, and to it only; its pid is added to ``signalled``)."""
     env = dict(os.environ, PYTHONPATH=str(SRC), OMP_NUM_THREADS="1", TMPDIR=str(tmp_path))
     sweep = subprocess.Popen(
         [sys.executable, "-m", "lossbench.train", *args],
@@ -66,9 +68,11 @@ def _stopped_sweep(
             raise AssertionError(f"the group does not train: {sweep.communicate()[1][-2000:]}")
         time.sleep(0.1)
     worker = _busy_worker(tmp_path, sweep.pid, tmp_path / "sweep" / ready) if to_worker else 0
-    time.sleep(4)  # some epochs of iris (milliseconds each)
+    time.sleep(wait)  # some epochs of iris (milliseconds each)
     if to_worker:
         os.kill(worker, signum)
+        if signalled is not None:
+            signalled.append(worker)
     elif signum == signal.SIGINT:
         os.killpg(sweep.pid, signum)
     else:
@@ -395,15 +399,102 @@ def test_a_worker_killed_by_sigkill_stops_the_study_in_one_line_and_a_rerun_skip
         f"({runs / 'lr1e-05'}, {runs / 'lr1e+29'}); the study stopped"
     ), last
     assert "its jobs that already ended with the same config are skipped" in last, last
+    assert "each job in progress was recorded as failed" in last, last
     assert "hydra.launcher.n_jobs=1" in last and "hydra.launcher.max_group_size=4" in last
     ended = [runs / "lr1e+31", runs / "lr1e+32"]  # both failed at once, before the kill
     assert [_record(run)["status"] for run in ended] == ["failed", "failed"]
-    for lr in ("0.0001", "1e+30", "1e-05", "1e+29"):  # in progress: trained again
-        assert not (runs / f"lr{lr}" / "metrics.json").exists(), lr
+    assert all(_record(run)["error"].startswith("non-finite") for run in ended)
+    for lr in ("0.0001", "1e+30", "1e-05", "1e+29"):  # in progress: failed, trained again
+        record = _record(runs / f"lr{lr}")
+        assert (record["status"], record["refused"]) == ("failed", False), lr
+        assert "the study stopped" in record["error"], record["error"]
     assert "study: 2/6 jobs ended" in stopped.stderr, stopped.stderr[-2000:]
     again = (*(a for a in BY_RATE if "lr=" not in a), "optimizer.lr=1e31,1e32")
     rerun = _assert_skipped_again(tmp_path, again, ended)
     assert "2 failed in an earlier run (kept)" in rerun.stderr, rerun.stderr[-2000:]
+
+
+#: Three groups of two in two worker processes (each job's folder its number): the middle one
+#: trains 2 epochs and completes, so that the last begins while the first still trains; the
+#: first and the last train 300 epochs (seconds: the kill comes first, and the sweep run again
+#: trains them whole).
+DEATH = (
+    "-m",
+    "hydra/launcher=vectorized",
+    "hydra.launcher.n_jobs=2",
+    "data=iris",
+    "trainer.max_epochs=300,2,301",
+    "optimizer.lr=1e-4,1e-3",
+    "logger=csv",
+    "hydra.sweep.dir=sweep",
+    "hydra.sweep.subdir=${hydra.job.num}",
+)
+
+
+@posix
+@pytest.mark.skipif(not os.path.isdir("/proc/self"), reason="a process's parent read in /proc")
+@pytest.mark.slow  # about 45-60 s: a sweep's process with two workers, its report, the sweep again
+def test_a_worker_s_death_records_the_jobs_in_progress_as_failed_and_they_train_again(tmp_path):
+    """A worker killed outright (SIGKILL: the out-of-memory killer) left its group's jobs, and
+    those of the group loky killed after it, without a record: the report counted them as
+    unfinished, and nothing in their folders said what happened. Now each is recorded as a job
+    that failed with an exception is, saying which worker died and how; the report lists them
+    as failed runs; the same command trains them again and skips the jobs that completed."""
+    killed: list[int] = []
+    stopped = _stopped_sweep(
+        tmp_path,
+        signal.SIGKILL,
+        DEATH,
+        "2/metrics.json",
+        to_worker=True,
+        wait=0.5,
+        signalled=killed,
+    )
+    assert stopped.returncode == WORKER_DIED_EXIT, stopped.stderr[-3000:]
+    assert "Traceback" not in stopped.stderr, stopped.stderr[-3000:]
+    runs = tmp_path / "sweep"
+    completed = [runs / "2", runs / "3"]
+    assert [_record(run)["status"] for run in completed] == ["completed", "completed"]
+    last = stopped.stderr.strip().splitlines()[-1]
+    assert last.startswith(
+        "lossbench: failed: a worker process of the vectorized launcher was killed by signal "
+        f"SIGKILL (most often the kernel's out-of-memory killer) while it trained jobs 4, 5 "
+        f"({runs / '4'}, {runs / '5'}); the study stopped"
+    ), last
+    assert "each job in progress was recorded as failed" in last, last
+    (worker,) = killed
+    expected = {
+        "4": f"worker process {worker} was killed by signal SIGKILL (out of memory?) while "
+        "training this group, and the study stopped",
+        "0": f"stopped: another worker process ({worker}) was killed by signal SIGKILL (out of "
+        "memory?), and the study stopped",
+    }
+    for job, error in (("0", "0"), ("1", "0"), ("4", "4"), ("5", "4")):
+        record = _record(runs / job)
+        assert record["status"] == "failed" and record["refused"] is False, job
+        assert record["error"] == expected[error], (job, record["error"])
+        assert (record["data"], record["group_size"], record["stopped_by"]) == ("iris", 2, "failed")
+        assert record["environment"]["lossbench"], job  # a failed run's record, whole
+
+    report = run_console("report", "sweep", "--out", "report", cwd=tmp_path)
+    assert report.returncode == 0, report.stderr[-3000:]
+    assert "no metrics.json" not in report.stderr, report.stderr[-3000:]  # none unfinished
+    with (tmp_path / "report" / "results.csv").open() as rows:
+        statuses = {Path(row["run_dir"]).name: row["status"] for row in csv.DictReader(rows)}
+    assert statuses == {job: "failed" for job in "0145"} | {"2": "completed", "3": "completed"}
+    text = (tmp_path / "report" / "report.md").read_text(encoding="utf-8")
+    assert expected["4"] in text and expected["0"] in text
+
+    written = {run: (run / "metrics.json").stat().st_mtime_ns for run in completed}
+    again = run_module("lossbench.train", *DEATH, cwd=tmp_path)
+    assert again.returncode == 0, again.stderr[-3000:]
+    assert "study: 6/6 jobs ended (4 completed, 2 skipped, 0 refused, 0 failed)" in again.stderr, (
+        again.stderr[-3000:]
+    )
+    for job in "0145":  # trained again, whole
+        record = _record(runs / job)
+        assert (record["status"], record["epochs"]) == ("completed", 300 if job in "01" else 301)
+    assert {run: (run / "metrics.json").stat().st_mtime_ns for run in completed} == written
 
 
 def _a_starting_worker(launcher: subprocess.Popen[str]) -> int:

@@ -11,7 +11,7 @@ import time
 import pytest
 
 from lossbench.loky_internals import worker_processes
-from lossbench.worker_deaths import died_on_their_own, task_label, worker_died
+from lossbench.worker_deaths import busy_marks, died_on_their_own, task_label, worker_died
 from lossbench.worker_kills import end_executor, kill_workers, use_own_kills
 from stop_signals import posix
 
@@ -20,8 +20,8 @@ def test_loky_s_message_is_read_where_no_exit_code_is_known():
     from joblib.externals.loky.process_executor import TerminatedWorkerError
 
     error = TerminatedWorkerError("...\nThe exit codes of the workers are {SIGKILL(-9)}\n...")
-    assert worker_died(error, {}, None) == (-9, None)
-    assert worker_died(TerminatedWorkerError("no exit codes"), {}, None) == (None, None)
+    assert worker_died(error, {}, None) == (-9, None, None)  # which worker: not known
+    assert worker_died(TerminatedWorkerError("no exit codes"), {}, None) == (None, None, None)
 
 
 @posix
@@ -51,8 +51,9 @@ def test_the_worker_that_died_is_told_from_the_one_loky_killed_by_its_exit_code(
         assert died_on_their_own(processes.values()) == {victim: -signal.SIGKILL}
         # a message that names no exit code: the processes' own tell
         found = worker_died(TerminatedWorkerError("a worker died"), processes, tmp_path)
-        assert found == (-signal.SIGKILL, "jobs 4, 5 (sweep/4, sweep/5)")
-        assert not (tmp_path / str(victim)).exists()  # its mark, read, is removed
+        assert found == (-signal.SIGKILL, "jobs 4, 5 (sweep/4, sweep/5)", victim)
+        # its mark is left for the records of the jobs it trained (lossbench.worker_records)
+        assert busy_marks(tmp_path) == {victim: {"jobs": [4, 5], "dirs": ["sweep/4", "sweep/5"]}}
     finally:
         kill_workers(executor)
         end_executor(executor, kill=True)

@@ -177,11 +177,13 @@ TRAINING_KEPT = (
 STUDY_FOLDER: list[tuple[str, bool]] = []
 
 
-def training_kept() -> str:
+def training_kept(runs_kept: str = RUNS_KEPT) -> str:
     """What ``lossbench-train`` keeps when it is stopped, and how to go on
-    (:data:`TRAINING_KEPT`). Where its study's folder is named by the time the study started,
-    the same command would start a new folder and train every job again: the line names the
-    folder and the override that resumes the study in it.
+    (:data:`TRAINING_KEPT`; ``runs_kept``: what became of its runs, :data:`RUNS_KEPT` unless
+    the stop recorded the runs in progress, :data:`lossbench.worker_deaths.DIED_RUNS_KEPT`).
+    Where its study's folder is named by the time the study started, the same command would
+    start a new folder and train every job again: the line names the folder and the override
+    that resumes the study in it.
 
         >>> STUDY_FOLDER[:] = [("outputs/multiruns/2026-12-06_09-00-00-000001", True)]
         >>> print(training_kept()[len(RUNS_KEPT) + 1 :])  # doctest: +NORMALIZE_WHITESPACE
@@ -195,12 +197,12 @@ def training_kept() -> str:
         >>> STUDY_FOLDER.clear()
     """
     if not STUDY_FOLDER or not STUDY_FOLDER[-1][1]:
-        return TRAINING_KEPT
+        return TRAINING_KEPT.replace(RUNS_KEPT, runs_kept, 1)
     from lossbench.override_grammar import shell_override
 
     resume = shell_override("hydra.sweep.dir", STUDY_FOLDER[-1][0])
     return (
-        f"{RUNS_KEPT} To train the rest of this study, run its command again with {resume} "
+        f"{runs_kept} To train the rest of this study, run its command again with {resume} "
         "added: its folder is named by the time it started, and the same command alone would "
         "start a new one. Its jobs that already ended with the same config are skipped."
     )

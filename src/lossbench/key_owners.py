@@ -34,7 +34,14 @@ from typing import Any
 
 from lossbench.config import SCHEMAS
 
-__all__ = ["NeededKeys", "needed_keys", "options_with", "unmet"]
+__all__ = [
+    "NeededKeys",
+    "needed_keys",
+    "option_settings",
+    "options_with",
+    "schema_fields",
+    "unmet",
+]
 
 
 @dataclass(frozen=True)
@@ -78,6 +85,17 @@ def needed_keys(
     return NeededKeys(needs, frozenset(searched))
 
 
+def schema_fields(schema: type) -> list[str]:
+    """The keys of ``schema`` (a dataclass: an option's schema of
+    :data:`lossbench.config.SCHEMAS`, or the run's own, ``TrainConfig``), in its order; the one
+    place that reads a schema's fields for the key checks.
+
+        >>> schema_fields(SCHEMAS["loss"]["focal"])
+        ['name', 'reduction', 'alpha', 'gamma']
+    """
+    return [field.name for field in dataclasses.fields(schema)]
+
+
 def option_settings(group: str, option: str | None) -> list[str] | None:
     """The settings of ``group=option`` (:data:`lossbench.config.SCHEMAS`) in the schema's
     order, ``name`` left out; None where the option is unknown.
@@ -90,7 +108,7 @@ def option_settings(group: str, option: str | None) -> list[str] | None:
     schema = SCHEMAS.get(group, {}).get(option or "")
     if schema is None:
         return None
-    return [field.name for field in dataclasses.fields(schema) if field.name != "name"]
+    return [name for name in schema_fields(schema) if name != "name"]
 
 
 def options_with(group: str, keys: Iterable[str]) -> list[str]:
@@ -100,7 +118,7 @@ def options_with(group: str, keys: Iterable[str]) -> list[str]:
     return sorted(
         option
         for option, schema in SCHEMAS.get(group, {}).items()
-        if wanted <= {field.name for field in dataclasses.fields(schema)}
+        if wanted <= set(schema_fields(schema))
     )
 
 

@@ -55,7 +55,14 @@ from typing import Any
 import yaml
 
 from lossbench.config import SCHEMAS
-from lossbench.key_owners import NeededKeys, needed_keys, option_settings, options_with, unmet
+from lossbench.key_owners import (
+    NeededKeys,
+    needed_keys,
+    option_settings,
+    options_with,
+    schema_fields,
+    unmet,
+)
 from lossbench.removals import absent_key_refusal, keep_null, removed_key, schema_key_refusal
 from lossbench.search_params import without_key
 from lossbench.setup_names import SETUP_GROUPS, choose_owner
@@ -127,10 +134,6 @@ def _typed(option: Option) -> str:
     if option is None:
         return "null"
     return option if isinstance(option, str) else f"[{','.join(option)}]"
-
-
-def _fields(schema: type) -> list[str]:
-    return [field.name for field in dataclasses.fields(schema)]
 
 
 @functools.cache
@@ -371,11 +374,6 @@ def _is_multirun(parsed: Sequence[Any], multirun: bool) -> bool:
     )
 
 
-def _owners(group: str, key: str) -> list[str]:
-    """The options of ``group`` (:data:`lossbench.config.SCHEMAS`) that have ``key``."""
-    return sorted(o for o, schema in SCHEMAS.get(group, {}).items() if key in _fields(schema))
-
-
 def _one_value_sweep(path: str, value: str) -> str:
     """``path=choice(value)``, quoted for the shell where it needs it."""
     override = f"{path}=choice({value})"
@@ -461,11 +459,12 @@ def _lacks(
         f"{key!r}."
     )
     own = _or_its_own(option, option_settings(group, option) or [])
-    if not _owners(group, key):
+    holders = options_with(group, [key])
+    if not holders:
         return f"{message} No option of {group} has it: remove it{own}"
     unmet_needs = unmet(group, key, needs)
     if unmet_needs is not None and advice is not None:
-        listed = ", ".join(f"{group}={o}" for o in _owners(group, key))
+        listed = ", ".join(f"{group}={o}" for o in holders)
         fix = f"{unmet_needs}: leave {argument} out{_without_searched(argument, advice)}"
         return f"{message} {key} is a setting of {listed}, but {fix}{own}"
     listed = ", ".join(f"{group}={o}" for o in owners)
@@ -566,9 +565,9 @@ def _key_refusal(override: Any, parsed: Sequence[Any], configs: Path, multirun: 
         choice = job[group]
         if not isinstance(choice.option, str) or choice.option not in SCHEMAS[group]:
             raise _Unknown
-        if key not in _fields(SCHEMAS[group][choice.option]):
+        if key not in schema_fields(SCHEMAS[group][choice.option]):
             first = line.first(group, configs, multirun)
-            primary_has = first.option in SCHEMAS[group] and key in _fields(
+            primary_has = first.option in SCHEMAS[group] and key in schema_fields(
                 SCHEMAS[group][first.option]
             )
             sweep = line.swept[group][0] if group in line.swept else []
@@ -596,7 +595,7 @@ def _key_refusal(override: Any, parsed: Sequence[Any], configs: Path, multirun: 
         first = line.first(group, configs, multirun)
         if not isinstance(first.option, str) or first.option not in SCHEMAS[group]:
             raise _Unknown
-        if key not in _fields(SCHEMAS[group][first.option]):
+        if key not in schema_fields(SCHEMAS[group][first.option]):
             return _lacked_by_first_config(argument, path, first, list(dict.fromkeys(jobs)))
     return None
 
@@ -887,7 +886,7 @@ def composition_refusal(
             f"chosen on the command line; its {group}.name is {option}",
         )
     settings = [str(k) for k in node if k != "name"]
-    owners = _owners(group, key)
+    owners = options_with(group, [key])
     message = (
         f"{argument}: the {group} Hydra composed, {composed} ({where}), has no setting {key!r}."
     )
@@ -1045,7 +1044,9 @@ def removed_key_refusal(
     owner = f"{group}={option}" if isinstance(option, str) and group in options else group
     schema = getattr(cause.object_type, "__name__", None)
     schemas = SCHEMAS.get(group, {})
-    without = [o for o in options.get(group, ()) if o in schemas and key not in _fields(schemas[o])]
+    without = [
+        o for o in options.get(group, ()) if o in schemas and key not in schema_fields(schemas[o])
+    ]
     alternative = (
         f", or choose an option of {group} without it ({', '.join(without)})" if without else ""
     )
@@ -1070,7 +1071,7 @@ def _removed_null_owner(
     from lossbench.config import TrainConfig
 
     if top in SCHEMAS and top not in _SKIPPED:
-        owners = _owners(top, key)
+        owners = options_with(top, [key])
         if not owners:
             return None
         chosen = (
@@ -1085,7 +1086,7 @@ def _removed_null_owner(
         schema = typing.get_type_hints(TrainConfig).get(top)
         if not dataclasses.is_dataclass(schema):
             return None
-    return (top, schema, [top]) if key in _fields(schema) else None
+    return (top, schema, [top]) if key in schema_fields(schema) else None
 
 
 def removed_null_refusal(
@@ -1132,7 +1133,7 @@ shows its value).
     top, _, key = path.partition(".")
     keep = keep_null(argument, path, command)
     if not key:
-        if top in SCHEMAS or top not in _fields(TrainConfig):
+        if top in SCHEMAS or top not in schema_fields(TrainConfig):
             return None  # a config group (its defaults entry), or a key Hydra names
         return (
             f"{argument} removes {top}, a setting of {command}, whose settings cannot be "
@@ -1151,6 +1152,6 @@ shows its value).
             f"with the value null (Hydra removes only a key with a value; {key} is part of the "
             f"schema of {listed}, whose keys cannot be removed): {keep}"
         )
-    if key not in _fields(schema):
+    if key not in schema_fields(schema):
         return absent_key_refusal(argument, path, owner, schema.__name__)
     return schema_key_refusal(argument, path, owner, schema.__name__, command, null=True)

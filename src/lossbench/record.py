@@ -23,7 +23,7 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
-from lossbench.aside_names import Moved, move_aside, take_name
+from lossbench.aside_names import Moved, move_aside, move_on_together
 from lossbench.errors import DIVERGENCE_MESSAGES, UserInputError
 from lossbench.run_config_file import (
     is_run_config,
@@ -532,46 +532,12 @@ hydra.sweep.subdir.
 
 #: Where a job of a sweep that trains again from scratch keeps the earlier attempt's checkpoints.
 #: The checkpoints of attempts before it are kept beside it, as ``checkpoints-earlier-v1/``,
-#: ``checkpoints-earlier-v2/``, ... (:func:`set_aside_earlier_checkpoints`).
+#: ``checkpoints-earlier-v2/``, ... (:func:`set_aside_attempt_folders`).
 EARLIER_CHECKPOINTS = "checkpoints-earlier"
 
-
-def set_aside_earlier_checkpoints(run_dir: str | os.PathLike) -> list[Moved]:
-    """Move the checkpoints of an earlier attempt at this run (a job of a sweep that was killed
-    or failed, and now trains again from scratch) from ``checkpoints/`` to
-    ``checkpoints-earlier/``; where an attempt before it left a ``checkpoints-earlier/``, that
-    one first moves to the next unused ``checkpoints-earlier-v1/``, ``-v2/``, ...
-    (:func:`~lossbench.aside_names.move_aside`), so every attempt's checkpoints are kept, and
-    ``checkpoints-earlier/`` holds those of the attempt just before this one. Return each move,
-    the older folder's first (none when ``checkpoints/`` holds no checkpoint).
-
-    So ``checkpoints/`` holds only the new attempt's files: its ``best-epochNNN.ckpt`` never
-    sits beside an earlier attempt's of another epoch, and the earlier attempt's ``last.ckpt``
-    stays readable (``ckpt_path=<run dir>/checkpoints-earlier/last.ckpt`` continues it in a
-    single run).
-
-        >>> import tempfile
-        >>> run = Path(tempfile.mkdtemp())
-        >>> for attempt in ("first", "second", "third"):
-        ...     (run / "checkpoints").mkdir()
-        ...     _ = (run / "checkpoints" / "last.ckpt").write_text(attempt)
-        ...     moved = set_aside_earlier_checkpoints(run)
-        >>> [(move.source.name, move.target.name) for move in moved]
-        [('checkpoints-earlier', 'checkpoints-earlier-v2'), ('checkpoints', 'checkpoints-earlier')]
-        >>> [(p.name, (p / "last.ckpt").read_text()) for p in sorted(run.iterdir())]
-        [('checkpoints-earlier', 'third'), ('checkpoints-earlier-v1', 'first'), \
-('checkpoints-earlier-v2', 'second')]
-        >>> set_aside_earlier_checkpoints(run)
-        []
-    """
-    folder = Path(run_dir) / "checkpoints"
-    if not any(folder.glob("*.ckpt")):
-        return []
-    return _move_aside(folder)
-
-
-#: Where a job that trains again from scratch keeps the earlier attempt's logger folders,
-#: ``<folder>-earlier/`` for each of :data:`LOGGER_FOLDERS` (and those of attempts before it in
+#: Where a job that trains again from scratch keeps the earlier attempt's folders,
+#: ``<folder>-earlier/`` for ``checkpoints/``, each of :data:`LOGGER_FOLDERS` and its checkpoint
+#: callbacks' folders inside the run's (and those of attempts before it in
 #: ``<folder>-earlier-v1/``, ``-v2/``, ...).
 EARLIER_SUFFIX = "-earlier"
 
@@ -582,52 +548,109 @@ EARLIER_SUFFIX = "-earlier"
 LOGGER_FOLDERS = ("logs", "tensorboard")
 
 
-def set_aside_earlier_logs(run_dir: str | os.PathLike) -> list[Moved]:
-    """Move the logger folders of an earlier attempt at this run (:data:`LOGGER_FOLDERS`:
-    ``logs/``, ``tensorboard/``) to ``logs-earlier/`` and ``tensorboard-earlier/``; those an
-    attempt before it left there first move to the next unused ``logs-earlier-v1/``, ``-v2/``,
-    ... (as :func:`set_aside_earlier_checkpoints` does). Return each move, an older folder's
-    before the one that takes its name (none for a folder that is missing or empty).
+def earlier_name(folder: Path) -> Path:
+    """Where an earlier attempt's ``folder`` is set aside: ``<folder>-earlier`` beside it.
 
-    So the new attempt's ``logs/metrics.csv`` holds only its own rows, every earlier attempt's
-    rows are kept, and Lightning's CSV logger finds no earlier file to warn of and overwrite.
+    >>> earlier_name(Path("run/logs"))
+    PosixPath('run/logs-earlier')
+    """
+    return folder.with_name(folder.name + EARLIER_SUFFIX)
+
+
+def checkpoint_folders_inside(
+    run_dir: str | os.PathLike, folders: Iterable[str | os.PathLike]
+) -> list[Path]:
+    """Those of ``folders`` (the folders the run's checkpoint callbacks write to:
+    :func:`lossbench.instantiators.checkpoint_dirpaths`) that an earlier attempt's set-aside
+    moves (:func:`set_aside_attempt_folders`), resolved: each inside ``run_dir``. Left where
+    they are: a folder outside ``run_dir`` (an absolute ``dirpath`` that several runs share),
+    the run's folder itself, its ``checkpoints/`` (set aside as such), and a folder inside a
+    logger's (``logs/checkpoints``, a ``ModelCheckpoint`` without ``dirpath``), which moves
+    with it.
+
+        >>> import tempfile
+        >>> run = Path(tempfile.mkdtemp()).resolve()
+        >>> inside = checkpoint_folders_inside(run, [run / "ckpts", "/elsewhere", run / "logs/c"])
+        >>> [folder.relative_to(run) for folder in inside]
+        [PosixPath('ckpts')]
+    """
+    inside = Path(run_dir).resolve()
+    found = []
+    for given in folders:
+        folder = Path(given).resolve()
+        if not folder.is_relative_to(inside) or folder == inside:
+            continue
+        relative = folder.relative_to(inside)
+        if relative == Path("checkpoints") or relative.parts[0] in LOGGER_FOLDERS:
+            continue
+        found.append(folder)
+    return list(dict.fromkeys(found))
+
+
+def set_aside_attempt_folders(
+    run_dir: str | os.PathLike, checkpoint_folders: Iterable[str | os.PathLike] = ()
+) -> list[Moved]:
+    """Move the folders of an earlier attempt at this run (a job of a sweep that was killed or
+    failed, and now trains again from scratch) to their ``-earlier`` names beside them
+    (:func:`earlier_name`): ``checkpoints/`` and each of ``checkpoint_folders`` inside the
+    run's (:func:`checkpoint_folders_inside`) that holds a checkpoint, and each of its loggers'
+    folders (:data:`LOGGER_FOLDERS`: ``logs/``, ``tensorboard/``) that holds anything. Return
+    each move, those of the folders an attempt before it left under the ``-earlier`` names
+    first; none when the attempt left nothing to move.
+
+    What an attempt before it left under any of those names (a folder, or a file or link of
+    that name) first moves on, all of it under one number: one above the highest ``N`` any of
+    the names' ``-vN`` has (:func:`~lossbench.aside_names.move_on_together`), those of
+    folders this attempt has none of too. So every attempt's folders are kept, one attempt's
+    share a number (``checkpoints-earlier-v2/`` and ``logs-earlier-v2/``, even where the user
+    removed ``logs-earlier-v1/``), and ``checkpoints-earlier/`` holds the checkpoints of the
+    attempt just before this one (``ckpt_path=<run dir>/checkpoints-earlier/last.ckpt``
+    continues it in a single run), or is missing where that attempt wrote none.
+
+    The new attempt starts with empty folders: its ``checkpoints/`` holds only its own
+    ``best-epochNNN.ckpt``, never beside an earlier attempt's of another epoch; a
+    ``ModelCheckpoint`` writing ``<run>/ckpts`` names its last checkpoint ``last.ckpt``, not
+    ``last-v1.ckpt`` beside the earlier attempt's, which ``ckpt_path=last`` could then resume in
+    its place; its ``logs/metrics.csv`` holds only its own rows, and Lightning's CSV logger
+    finds no earlier file to warn of and overwrite.
 
         >>> import tempfile
         >>> run = Path(tempfile.mkdtemp())
-        >>> (run / "logs").mkdir()
-        >>> _ = (run / "logs" / "metrics.csv").write_text("epoch\\n0\\n")
-        >>> [move.target.name for move in set_aside_earlier_logs(run)]
-        ['logs-earlier']
-        >>> (run / "logs").mkdir()
-        >>> _ = (run / "logs" / "metrics.csv").write_text("epoch\\n0\\n1\\n")
-        >>> [move.target.name for move in set_aside_earlier_logs(run)]
-        ['logs-earlier-v1', 'logs-earlier']
-        >>> sorted(p.name for p in run.iterdir())
-        ['logs-earlier', 'logs-earlier-v1']
-        >>> set_aside_earlier_logs(run)
+        >>> for attempt in ("first", "second", "third"):
+        ...     for name in ("checkpoints/last.ckpt", "logs/metrics.csv"):
+        ...         (run / name).parent.mkdir()
+        ...         _ = (run / name).write_text(attempt)
+        ...     moved = set_aside_attempt_folders(run)
+        >>> [(move.source.name, move.target.name) for move in moved]
+        ... # doctest: +NORMALIZE_WHITESPACE
+        [('checkpoints-earlier', 'checkpoints-earlier-v2'), ('logs-earlier', 'logs-earlier-v2'),
+         ('checkpoints', 'checkpoints-earlier'), ('logs', 'logs-earlier')]
+        >>> [(p.name, next(p.iterdir()).read_text()) for p in sorted(run.iterdir())]
+        ... # doctest: +NORMALIZE_WHITESPACE
+        [('checkpoints-earlier', 'third'), ('checkpoints-earlier-v1', 'first'),
+         ('checkpoints-earlier-v2', 'second'), ('logs-earlier', 'third'),
+         ('logs-earlier-v1', 'first'), ('logs-earlier-v2', 'second')]
+        >>> set_aside_attempt_folders(run)
         []
     """
-    moved = []
-    for name in LOGGER_FOLDERS:
-        folder = Path(run_dir) / name
-        if not folder.is_dir() or not any(folder.iterdir()):
-            continue
-        moved += _move_aside(folder)
-    return moved
-
-
-def _move_aside(folder: Path) -> list[Moved]:
-    """Move ``folder`` to ``<folder>-earlier`` beside it; what an attempt before left there (a
-    folder, or a file or link of that name) first moves to the next unused versioned name
-    (``<folder>-earlier-v1``, ...: :func:`~lossbench.aside_names.take_name`), so nothing is
-    lost. Return each move, the older one first."""
-    return take_name(folder, folder.name + EARLIER_SUFFIX)
+    run = Path(run_dir)
+    callbacks = checkpoint_folders_inside(run, checkpoint_folders)
+    checkpoints = [run / "checkpoints", *callbacks]
+    loggers = [run / name for name in LOGGER_FOLDERS]
+    # a callback's folder first: one inside checkpoints/ is set aside before that moves
+    held = [folder for folder in [*callbacks, run / "checkpoints"] if any(folder.glob("*.ckpt"))]
+    held += [folder for folder in loggers if folder.is_dir() and any(folder.iterdir())]
+    if not held:
+        return []
+    older = move_on_together(earlier_name(folder) for folder in [*checkpoints, *loggers])
+    moved = {folder: Moved(folder, folder.rename(earlier_name(folder))) for folder in held}
+    return [*older, *(moved[folder] for folder in [*checkpoints, *loggers] if folder in moved)]
 
 
 def is_attempt_set_aside(moved: Moved) -> bool:
     """Whether ``moved`` is the move of an earlier attempt's folder to its ``-earlier`` name
-    (:func:`set_aside_earlier_checkpoints`, :func:`set_aside_earlier_logs`), not that of a
-    folder an attempt before it left there, moved on to a versioned name.
+    (:func:`set_aside_attempt_folders`), not that of a folder an attempt before it left there,
+    moved on to a versioned name.
 
         >>> is_attempt_set_aside(Moved(Path("r/logs"), Path("r/logs-earlier")))
         True
@@ -637,58 +660,15 @@ def is_attempt_set_aside(moved: Moved) -> bool:
     return moved.target.name == moved.source.name + EARLIER_SUFFIX
 
 
-def set_aside_checkpoint_folders(
-    run_dir: str | os.PathLike, folders: Iterable[str | os.PathLike]
-) -> list[Moved]:
-    """Move each of ``folders`` (the folders the run's checkpoint callbacks write to:
-    :func:`lossbench.instantiators.checkpoint_dirpaths`) that lies inside ``run_dir`` and holds
-    an earlier attempt's checkpoints to ``<folder>-earlier/`` beside it, that of any attempt
-    before it first moving on to ``<folder>-earlier-v1/``, ``-v2/``, ...; return each move.
-
-    As with ``checkpoints/`` (:func:`set_aside_earlier_checkpoints`), the new attempt starts
-    with an empty folder: a ``ModelCheckpoint`` writing ``<run>/ckpts`` would otherwise name
-    its last checkpoint ``last-v1.ckpt`` beside the earlier attempt's ``last.ckpt``, which
-    ``ckpt_path=last`` could then resume in its place. Left where they are: a folder outside
-    ``run_dir`` (an absolute ``dirpath`` that several runs share), the run's folder itself,
-    its ``checkpoints/`` (:func:`set_aside_earlier_checkpoints`), and a folder inside a
-    logger's (``logs/checkpoints``, a ``ModelCheckpoint`` without ``dirpath``), which moves
-    with it (:func:`set_aside_earlier_logs`).
-
-        >>> import tempfile
-        >>> run = Path(tempfile.mkdtemp())
-        >>> (run / "ckpts").mkdir()
-        >>> _ = (run / "ckpts" / "last.ckpt").write_bytes(b"earlier")
-        >>> moved = set_aside_checkpoint_folders(run, [run / "ckpts", "/elsewhere"])
-        >>> [move.target.name for move in moved]
-        ['ckpts-earlier']
-        >>> sorted(p.name for p in run.iterdir())
-        ['ckpts-earlier']
-    """
-    inside = Path(run_dir).resolve()
-    moved = []
-    for given in folders:
-        folder = Path(given).resolve()
-        if not folder.is_relative_to(inside) or folder == inside:
-            continue
-        relative = folder.relative_to(inside)
-        if relative == Path("checkpoints") or relative.parts[0] in LOGGER_FOLDERS:
-            continue
-        if not any(folder.glob("*.ckpt")):
-            continue
-        moved += _move_aside(folder)
-    return moved
-
-
 def set_aside_earlier_attempt(
     run_dir: str | os.PathLike, checkpoint_folders: Iterable[str | os.PathLike] = ()
 ) -> str | None:
     """Set aside what an earlier attempt at this run left, before it trains again from
-    scratch: its checkpoints (:func:`set_aside_earlier_checkpoints`, and those of the run's
-    checkpoint callbacks' ``checkpoint_folders`` inside ``run_dir``:
-    :func:`set_aside_checkpoint_folders`) and its loggers' folders
-    (:func:`set_aside_earlier_logs`), each to its ``-earlier`` name, where what an attempt
-    before it left moves on to ``-earlier-v1``, ...; return the line that says where every
-    folder went, or None when there was nothing to move.
+    scratch: its checkpoints (``checkpoints/``, and the folders of the run's checkpoint
+    callbacks, ``checkpoint_folders``, inside ``run_dir``) and its loggers' folders, each to its
+    ``-earlier`` name, where what an attempt before it left moves on to ``-earlier-v1``, ...,
+    one number for all of it (:func:`set_aside_attempt_folders`); return the line that says
+    where every folder went, or None when there was nothing to move.
 
         >>> import tempfile
         >>> run = Path(tempfile.mkdtemp())
@@ -705,14 +685,13 @@ def set_aside_earlier_attempt(
 attempt before it left there moved on: <run>/logs-earlier to <run>/logs-earlier-v1); training \
 again
     """
-    callbacks = set_aside_checkpoint_folders(run_dir, checkpoint_folders)
-    checkpoints = set_aside_earlier_checkpoints(run_dir)
-    logs = set_aside_earlier_logs(run_dir)
-    every = [*checkpoints, *callbacks, *logs]
+    every = set_aside_attempt_folders(run_dir, checkpoint_folders)
     if not every:
         return None
-    kept = [move.target for move in [*checkpoints, *callbacks] if is_attempt_set_aside(move)]
-    logged = [move.target for move in logs if is_attempt_set_aside(move)]
+    loggers = {Path(run_dir) / name for name in LOGGER_FOLDERS}
+    attempt = [move for move in every if is_attempt_set_aside(move)]
+    kept = [move.target for move in attempt if move.source not in loggers]
+    logged = [move.target for move in attempt if move.source in loggers]
     moved = [f"its checkpoints to {', '.join(str(p) for p in kept)}"] if kept else []
     moved += [f"its logs to {', '.join(str(p) for p in logged)}"] if logged else []
     older = [f"{m.source} to {m.target}" for m in every if not is_attempt_set_aside(m)]

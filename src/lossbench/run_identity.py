@@ -20,7 +20,8 @@ the others again:
   new ones, renamed (``metrics-max_epochs300.json``, ``config-max_epochs300.yaml``,
   ``checkpoints-max_epochs300/``, ``logs-max_epochs300/``, ``tensorboard-max_epochs300/``:
   :func:`set_aside_capped_run`); those of an earlier run set aside from the same cap move on to
-  ``metrics-max_epochs300-v1.json``, ... .
+  ``metrics-max_epochs300-v1.json``, ``checkpoints-max_epochs300-v1/``, ..., each of one run's
+  files under the same number.
 
 The report counts a run that stands as a run at the higher cap
 (:func:`lossbench.report.labels.assign_setups`), so a setup is not split by its runs' caps.
@@ -44,7 +45,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, NamedTuple
 
-from lossbench.aside_names import Moved, move_on
+from lossbench.aside_names import Moved, move_on_together
 
 __all__ = [
     "CAPPED_SUFFIX",
@@ -188,8 +189,9 @@ CAPPED_SUFFIX = "-max_epochs"
 def kept_names(old: int) -> dict[str, str]:
     """The names under which :func:`set_aside_capped_run` keeps the files of a run trained with
     ``trainer.max_epochs=<old>``, by their own names (those of the newest such run: an earlier
-    one's move on to ``-v1``, ``-v2``, ...): its config, checkpoints, record, and each of its
-    loggers' folders (:data:`lossbench.record.LOGGER_FOLDERS`).
+    one's move on to ``-v1``, ``-v2``, ..., one number for all of them): its config,
+    checkpoints, record, and each of its loggers' folders
+    (:data:`lossbench.record.LOGGER_FOLDERS`).
 
         >>> kept_names(300)  # doctest: +NORMALIZE_WHITESPACE
         {'config.yaml': 'config-max_epochs300.yaml', 'checkpoints': 'checkpoints-max_epochs300',
@@ -217,10 +219,12 @@ def set_aside_capped_run(
     cap and where each file went. Raised twice (300, 400, 500), each earlier run keeps its
     files. Set aside again from the same cap (a raise stopped before its run ended, then the
     lower cap's run and the raise again), the files an earlier raise kept under those names
-    first move on to the next unused ``metrics-max_epochs<old>-v1.json``,
-    ``checkpoints-max_epochs<old>-v1/``, ... (:func:`~lossbench.aside_names.move_on`; its
-    record's ``best_checkpoint`` then names its file there), so nothing is lost, and those
-    names hold the newest run's files only. Else change nothing and return None. Raises
+    first move on, all under one number, one above the highest any of those names has:
+    ``metrics-max_epochs<old>-v1.json``, ``checkpoints-max_epochs<old>-v1/``, ... (``-v2`` for
+    all of them where the user removed one ``-v1`` file only:
+    :func:`~lossbench.aside_names.move_on_together`; its record's ``best_checkpoint`` then
+    names its file there), so nothing is lost, one run's files share a number, and those names
+    hold the newest run's files only. Else change nothing and return None. Raises
     :class:`~lossbench.record.DamagedRunError` where the record or config cannot be read."""
     from lossbench.record import LOGGER_FOLDERS, RECORD_NAME, write_record
 
@@ -230,8 +234,9 @@ def set_aside_capped_run(
         return None
     old, record = found
     names = kept_names(old)
-    # every file an earlier raise kept moves on, one this run has none of too (its checkpoints)
-    moved_on = [move for name in names.values() if (move := move_on(folder / name)) is not None]
+    # every file an earlier raise kept moves on, one this run has none of too (its checkpoints),
+    # all under one number: one above the highest any of the names has
+    moved_on = move_on_together(folder / name for name in names.values())
     _follow_moved_checkpoints(folder, moved_on, names)
     saved = folder / "config.yaml"
     kept = [Moved(saved, saved.rename(folder / names["config.yaml"]))]

@@ -43,7 +43,7 @@ from typing import Any
 from omegaconf import DictConfig
 
 from lossbench.errors import ConfigError
-from lossbench.search_params import is_search, keys_set, without_key
+from lossbench.search_params import is_search, without_key
 
 __all__ = ["check_ranges", "check_search", "is_search", "trial_overrides", "without_key"]
 
@@ -113,18 +113,34 @@ def trial_overrides(params: Mapping[str, str], arguments: Sequence[str]) -> list
     return trials
 
 
+def _settings(lines: Sequence[str]) -> list[Any]:
+    """The overrides of ``lines`` that set a value, parsed: ``key=value``, and ``+key=value``,
+    which sets ``key`` by adding it (Optuna samples ``+key=interval(...)`` as it samples
+    ``key=interval(...)``); not ``~key`` (nor ``~key=value``), which removes a key and sets
+    none, as the key check (:mod:`lossbench.option_keys`) does not count it either.
+
+    >>> [o.key_or_group for o in _settings(["loss.gamma=2", "+loss.alpha=0.5", "~loss.clip"])]
+    ['loss.gamma', 'loss.alpha']
+    """
+    from lossbench.override_grammar import override_parser
+
+    return [o for o in override_parser().parse_overrides(list(lines)) if not o.is_delete()]
+
+
 def _keys_searched(params: Mapping[str, str], arguments: Sequence[str]) -> list[str]:
     """The keys a search samples: those of ``params`` and of the command line (``arguments``)
-    whose last override is an interval, a choice or a range, not one fixed value.
+    whose last override that sets a value (:func:`_settings`) is an interval, a choice or a
+    range, not one fixed value; each named by its key (``loss.alpha`` for
+    ``+loss.alpha=interval(0.1, 0.9)``).
 
     >>> _keys_searched({"optimizer.lr": "interval(0.1, 1)", "loss.gamma": "interval(0.0, 5.0)"},
     ...                ["loss.gamma=2", "loss.alpha=choice(0.25, 0.5)"])
     ['optimizer.lr', 'loss.alpha']
+    >>> _keys_searched({}, ["+loss.alpha=interval(0.1, 0.9)", "~loss.clip=choice(0.05, 0.1)"])
+    ['loss.alpha']
     """
-    from lossbench.override_grammar import override_parser
-
     lines = [f"{key}={value}" for key, value in params.items()] + list(arguments)
-    last = {o.key_or_group: o for o in override_parser().parse_overrides(lines)}
+    last = {o.key_or_group: o for o in _settings(lines)}
     return [key for key, override in last.items() if override.is_sweep_override()]
 
 
@@ -152,7 +168,8 @@ def _lacked_key_fix(
     it; else what works in general."""
     found = _NOT_OVERRIDDEN.search(reason)
     key = found["key"] if found else ""
-    if "." not in key or key not in set(params) | keys_set(arguments):
+    settings_given = _settings(arguments)  # ~key removes a key: it sets none
+    if "." not in key or key not in set(params) | {o.key_or_group for o in settings_given}:
         return (
             "Choose settings under which every searched key exists (loss.gamma exists with "
             "loss=focal but not with loss=asl), or search other keys: an override of a key's "
@@ -164,12 +181,7 @@ def _lacked_key_fix(
     from lossbench.key_owners import needed_keys, option_settings, options_with, unmet
 
     settings = option_settings(group, option)
-    from lossbench.override_grammar import override_parser
-
-    # every override of the group counts, +key= and ~key too (the key check,
-    # lossbench.option_keys, counts only those that set a value)
-    overrides = override_parser().parse_overrides(list(arguments))
-    needs = needed_keys(group, name, overrides, (None, params)).keys
+    needs = needed_keys(group, name, settings_given, (None, params)).keys
     owners = [o for o in options_with(group, [name, *needs]) if o != option]
     unmet_needs = unmet(group, name, needs)
     lacks = f"{key} is not a setting of {group}={option}" if option else f"{key} is not there"
@@ -386,6 +398,9 @@ def check_search(config: DictConfig, *, max_trials: int = 12) -> None:
     except Exception:  # an interpolation that cannot be resolved: Hydra says which
         direction = None
     check_objective(config.get("optimized_metric"), direction)
+    # Hydra hands its config loader to a sweeper or launcher (HydraContext), not to a callback:
+    # on_multirun_start, which calls this before the search's sweeper (Optuna's plugin) is
+    # made, gets the config alone; so the running Hydra app's loader composes the trials
     hydra_ = GlobalHydra.instance()
     if not hydra_.is_initialized():
         return

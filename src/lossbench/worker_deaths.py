@@ -8,14 +8,17 @@ a group that ran out of memory would most likely run out again beside the same o
 launcher stops the study (``TaskPool.kill``) and the command ends with one line
 (:class:`WorkerDied`, ``lossbench: failed: ...``) and exit status 1, as a failed command does.
 Runs that completed, and records written before (jobs that failed, a group's members that had
-ended), are kept; the groups in progress have no record and train again when the same command
-runs again, which skips the jobs that ended.
+ended), are kept. Each job of the groups in progress, in the worker that died and in those
+killed after it, is recorded as failed, as a job that failed with an exception is, its
+``error`` saying what stopped it (:mod:`lossbench.worker_records`): such a job trains again
+when the same command runs again, which skips the jobs that ended.
 
 Which worker died, and how, is read from the worker processes' exit codes
 (:func:`died_on_their_own`: those that this process did not kill itself,
 :func:`lossbench.worker_kills.killed_here`); loky's message, which names the exit codes it
-found, is read only where none is known (:func:`exit_codes_in_message`). What it trained is in
-its busy mark (:func:`lossbench.worker_stops.task_stops`), which a killed worker leaves behind.
+found, is read only where none is known (:func:`exit_codes_in_message`). What each worker
+trained is in its busy mark (:func:`lossbench.worker_stops.task_stops`, :func:`busy_marks`),
+which a killed worker leaves behind.
 
     >>> exit_codes_in_message("The exit codes of the workers are {SIGKILL(-9)}")
     [-9]
@@ -31,11 +34,14 @@ import signal
 import time
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 __all__ = [
+    "DIED_RUNS_KEPT",
     "WORKER_DIED_EXIT",
+    "Death",
     "WorkerDied",
+    "busy_marks",
     "died_message",
     "died_on_their_own",
     "ended_how",
@@ -46,6 +52,12 @@ __all__ = [
 
 #: The exit status of a study stopped because a worker process died: a failed command's.
 WORKER_DIED_EXIT = 1
+
+#: What became of a study's runs when a worker died (:func:`lossbench.interrupts.training_kept`).
+DIED_RUNS_KEPT = (
+    "Runs that completed are kept with their files; each job in progress was recorded as "
+    "failed, its metrics.json saying what stopped it, and trains again."
+)
 
 #: A worker's exit code as loky's message writes it: ``SIGKILL(-9)``, ``EXIT(1)``.
 _EXIT_CODE = re.compile(r"\b[A-Z_]+\((-?\d+)\)")
@@ -61,19 +73,68 @@ class WorkerDied(BaseException):
     :data:`WORKER_DIED_EXIT`. A ``BaseException``, as ``KeyboardInterrupt`` is: it passes Hydra's
     own report of a failed sweep (a traceback), to the command's end."""
 
-    def __init__(self, message: str, signum: int | None = None) -> None:
+    def __init__(
+        self,
+        message: str,
+        signum: int | None = None,
+        pid: int | None = None,
+        exit_code: int | None = None,
+    ) -> None:
         super().__init__(message)
         self.signum = signum
+        self.pid = pid  #: the worker that died, where known
+        self.exit_code = exit_code  #: its exit code, where known
 
 
-def task_label(jobs: Sequence[int], output_dirs: Sequence[str]) -> str:
+class Death(NamedTuple):
+    """What :func:`worker_died` found: the exit code of the worker that died, what it trained
+    ("jobs 4, 5 (sweep/4, sweep/5)"), and its process id (each None where not known)."""
+
+    exit_code: int | None
+    training: str | None
+    pid: int | None
+
+
+def task_label(
+    jobs: Sequence[int],
+    output_dirs: Sequence[str],
+    records: Sequence[Sequence[int] | None] | None = None,
+) -> str:
     """What a worker's busy mark holds while it trains a task: the jobs' numbers and output
-    directories (JSON), read back by :func:`worker_died` if the worker dies.
+    directories, and ``records``: each directory's ``metrics.json`` as the task began
+    (``(inode, mtime in ns)``, None where none), which tells the records that the task
+    wrote from those it found (JSON), read back by :func:`busy_marks` if the worker dies.
 
-        >>> task_label([4, 5], ["sweep/4", "sweep/5"])
-        '{"jobs": [4, 5], "dirs": ["sweep/4", "sweep/5"]}'
+        >>> task_label([4, 5], ["sweep/4", "sweep/5"], [None, (12, 34)])
+        '{"jobs": [4, 5], "dirs": ["sweep/4", "sweep/5"], "records": [null, [12, 34]]}'
     """
-    return json.dumps({"jobs": list(jobs), "dirs": list(output_dirs)})
+    found = [None if r is None else list(r) for r in records] if records is not None else None
+    label: dict[str, Any] = {"jobs": list(jobs), "dirs": list(output_dirs)}
+    if found is not None:
+        label["records"] = found
+    return json.dumps(label)
+
+
+def busy_marks(busy: Path | None) -> dict[int, dict[str, Any]]:
+    """The busy marks in the pool's folder ``busy`` (:func:`lossbench.worker_stops.task_stops`):
+    ``{worker's pid: its task's label}`` (:func:`task_label`). Once the workers have ended, a
+    mark is what a worker trained when it was killed or died (one whose task ended removed its
+    own); a mark that cannot be read (written as the worker was killed) is passed over."""
+    found: dict[int, dict[str, Any]] = {}
+    if busy is None:
+        return found
+    try:
+        marks = [mark for mark in busy.iterdir() if mark.name.isdigit()]
+    except OSError:
+        return found
+    for mark in marks:
+        try:
+            label = json.loads(mark.read_text())
+        except (OSError, ValueError):
+            continue
+        if isinstance(label, dict) and label.get("jobs") and label.get("dirs"):
+            found[int(mark.name)] = label
+    return found
 
 
 def ended_how(exit_code: int) -> str:
@@ -117,29 +178,24 @@ def died_on_their_own(processes: Iterable[Any]) -> dict[int, int]:
         time.sleep(0.02)
 
 
-def worker_died(
-    error: BaseException, processes: Mapping[int, Any], busy: Path | None
-) -> tuple[int | None, str | None]:
-    """For loky's ``TerminatedWorkerError`` ``error``: the exit code of the worker that died
-    (from ``processes``, every worker process the pool has had by pid, else from the message;
-    None where neither tells) and, where its busy mark in the folder ``busy`` says, what it was
-    training ("jobs 4, 5 (sweep/4, sweep/5)"; the mark is removed once read)."""
+def worker_died(error: BaseException, processes: Mapping[int, Any], busy: Path | None) -> Death:
+    """For loky's ``TerminatedWorkerError`` ``error``: the :class:`Death` of the worker that
+    died: its exit code (from ``processes``, every worker process the pool has had by pid,
+    else from the message; None where neither tells), what it was training where its busy
+    mark in the folder ``busy`` says ("jobs 4, 5 (sweep/4, sweep/5)"; the mark is left for
+    :mod:`lossbench.worker_records`), and its pid where its exit code was read."""
     died = died_on_their_own(processes.values())
     codes = list(died.values()) or exit_codes_in_message(str(error))
+    marks = busy_marks(busy)
     training = None
     for pid in died:
-        mark = None if busy is None else busy / str(pid)
-        try:
-            label = json.loads(mark.read_text()) if mark is not None else None
-        except (OSError, ValueError):
-            continue
-        if mark is not None:
-            mark.unlink(missing_ok=True)
-        if isinstance(label, dict) and label.get("jobs"):
+        label = marks.get(pid)
+        if label is not None:
             jobs = ", ".join(str(j) for j in label["jobs"])
             noun = "job" if len(label["jobs"]) == 1 else "jobs"
-            training = f"{noun} {jobs} ({', '.join(label.get('dirs', []))})"
-    return (codes[0] if codes else None), training
+            training = f"{noun} {jobs} ({', '.join(label['dirs'])})"
+    pid = next(iter(died), None)
+    return Death(codes[0] if codes else None, training, pid)
 
 
 def died_message(exit_code: int | None, training: str | None, kept: str) -> str:

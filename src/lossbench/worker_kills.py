@@ -34,6 +34,7 @@ from pathlib import Path
 from typing import Any
 
 from lossbench.loky_internals import call_queue, worker_processes
+from lossbench.queue_internals import feeder_thread, reading_end
 
 __all__ = [
     "children",
@@ -156,13 +157,15 @@ def end_executor(executor: Any, *, kill: bool) -> None:
 
 def _end_feeder(queue: Any) -> None:
     """Wait for the thread that feeds loky's call ``queue`` (:func:`end_executor`), once the
-    executor that made it was shut down and waited for. loky has no public way to it: this
-    reads the queue's private ``_thread`` and ``_reader`` (multiprocessing's ``Queue``)."""
-    feeder = getattr(queue, "_thread", None)
+    executor that made it was shut down and waited for. Neither loky nor ``multiprocessing``
+    has a public way to it or to the queue's reading end (:mod:`lossbench.queue_internals`)."""
+    feeder = feeder_thread(queue)
     if feeder is None:
         return
-    with contextlib.suppress(Exception):
-        queue._reader.close()
+    reader = reading_end(queue)
+    if reader is not None:
+        with contextlib.suppress(Exception):
+            reader.close()
     feeder.join(timeout=10)
 
 

@@ -173,7 +173,8 @@ def task_stops(label: str = "") -> Iterator[None]:
     start), one asked for while it runs raises it there. In the launching process, where
     SIGTERM has the command's own handler, the block just runs. ``label``: what the task
     trains, written in the worker's busy mark (a worker killed outright leaves it behind:
-    :mod:`lossbench.worker_deaths` reads it)."""
+    :mod:`lossbench.worker_deaths` reads it, and :mod:`lossbench.worker_records` records the
+    jobs it names as failed)."""
     from lossbench.interrupts import Terminated
 
     if _STOP_ASKED:

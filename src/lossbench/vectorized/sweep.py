@@ -155,16 +155,18 @@ def run_task(
         from lossbench.validation import ConfigError
         from lossbench.vectorized.run import train_group
         from lossbench.worker_deaths import task_label
+        from lossbench.worker_records import record_identity
         from lossbench.worker_stops import task_stops
 
     if threads is not None:
         torch.set_num_threads(max(1, min(threads, torch.get_num_threads())))
     quiet_lightning()
     configs = member_configs(cfgs)
-    before = [_record_identity(Path(d)) for d in output_dirs]
+    before = [record_identity(d) for d in output_dirs]
     try:
-        # in a worker, the launching process's stop (SIGTERM) stops it as Ctrl-C does there
-        label = task_label([job for _, job in marks or ()], output_dirs)
+        # in a worker, the launching process's stop (SIGTERM) stops it as Ctrl-C does there;
+        # its busy mark says what it trains, and which records it found (a worker's death)
+        label = task_label([job for _, job in marks or ()], output_dirs, before)
         sweep_dir = marks[0][0] if marks else None
         with task_stops(label), warnings_of_sweep(sweep_dir):  # the data's warnings: once
             if len(configs) == 1:
@@ -187,15 +189,6 @@ def run_task(
     return [sweep_value(cfg, record) for cfg, record in zip(configs, records, strict=True)]
 
 
-def _record_identity(output_dir: Path) -> tuple[int, int] | None:
-    """The ``metrics.json`` in ``output_dir`` as ``(inode, mtime in ns)``; None: none there."""
-    try:
-        stat = (output_dir / "metrics.json").stat()
-    except OSError:
-        return None
-    return stat.st_ino, stat.st_mtime_ns
-
-
 def _mark_recorded(
     marks: Sequence[tuple[str, int]],
     output_dirs: Sequence[str],
@@ -203,13 +196,14 @@ def _mark_recorded(
 ) -> None:
     """A task was stopped: report to the study's progress line the end of each job whose
     record it wrote (``before``: each ``metrics.json`` as the task started,
-    :func:`_record_identity`): a group's members that had ended
+    :func:`lossbench.worker_records.record_identity`): a group's members that had ended
     (:func:`lossbench.vectorized.run.keep_stopped`), as its end would have reported them."""
     from lossbench.progress import mark_job
+    from lossbench.worker_records import record_identity
 
     for (sweep_dir, job), output_dir, earlier in zip(marks, output_dirs, before, strict=False):
         path = Path(output_dir)
-        if _record_identity(path) in (None, earlier):
+        if record_identity(path) in (None, earlier):
             continue
         try:
             record = json.loads((path / "metrics.json").read_text())
@@ -421,21 +415,23 @@ def _result(future: Any, processes: Mapping[int, Any], busy: Path | None) -> Any
     requests (as it started: :func:`prepare_worker`) is its stop,
     :class:`~lossbench.interrupts.Terminated`, as a SIGTERM a moment later would have been;
     any other end (SIGKILL from the out-of-memory killer, a crash) stops the study with
-    :class:`~lossbench.worker_deaths.WorkerDied`, which names it and the jobs it trained."""
+    :class:`~lossbench.worker_deaths.WorkerDied`, which names it and the jobs it trained (and
+    the pool records the jobs in progress as failed: :meth:`TaskPool.kill`)."""
     from joblib.externals.loky.process_executor import TerminatedWorkerError
 
     try:
         return future.result()
     except TerminatedWorkerError as error:
         from lossbench.interrupts import Terminated, training_kept
-        from lossbench.worker_deaths import WorkerDied, died_message, worker_died
+        from lossbench.worker_deaths import DIED_RUNS_KEPT, WorkerDied, died_message, worker_died
 
-        exit_code, training = worker_died(error, processes, busy)
+        death = worker_died(error, processes, busy)
+        exit_code = death.exit_code
         if exit_code == -signal.SIGTERM.value:
             raise Terminated() from None
-        message = died_message(exit_code, training, training_kept())
+        message = died_message(exit_code, death.training, training_kept(DIED_RUNS_KEPT))
         signum = -exit_code if exit_code is not None and exit_code < 0 else None
-        raise WorkerDied(message, signum) from None
+        raise WorkerDied(message, signum, pid=death.pid, exit_code=exit_code) from None
 
 
 class TaskPool:
@@ -468,6 +464,8 @@ class TaskPool:
         self._executor = None
         self._busy: Path | None = None
         self._processes: dict[int, Any] = {}  # every worker process the pool has had, by pid
+        self._configs: dict[str, Mapping[str, Any]] = {}  # of the tasks handed over, by folder
+        self._death: Any = None  # the WorkerDied that stopped the study, once one has
         if self.workers > 1:
             from joblib.externals.loky import ProcessPoolExecutor
 
@@ -494,10 +492,12 @@ class TaskPool:
         """Train the task of the jobs at ``positions`` (their resolved configs, output
         directories and progress marks); in this process it trains now."""
         plain = [_LazyConfig(c).plain() for c in cfgs]
-        args = (plain, [str(d) for d in output_dirs], self.threads, marks)
+        dirs = [str(d) for d in output_dirs]
+        args = (plain, dirs, self.threads, marks)
         if self._executor is None:
             self._done.update(zip(positions, run_task(*args), strict=True))
         else:
+            self._configs.update(zip(dirs, plain, strict=True))  # for a worker's death: kill()
             self._pending.append((positions, self._executor.submit(run_task, *args)))
             self._note_workers()
 
@@ -548,8 +548,11 @@ class TaskPool:
         others fail as the workers are killed and the executor shuts down; their results are
         not collected. Runs that completed keep their files; the runs of the tasks in
         progress are left without a record, and those of tasks not begun as they were: they
-        train again when the sweep is run again. In this process, nothing runs between
-        tasks: nothing to stop."""
+        train again when the sweep is run again. Where a worker died
+        (:class:`~lossbench.worker_deaths.WorkerDied`), each job of the tasks in progress,
+        its own and those of the workers loky killed after it, is recorded as failed, saying
+        what stopped it (:func:`lossbench.worker_records.record_stopped_tasks`), and trains
+        again as well. In this process, nothing runs between tasks: nothing to stop."""
         pending, self._pending = self._pending, []
         executor, self._executor = self._executor, None
         if executor is None:
@@ -566,7 +569,27 @@ class TaskPool:
         with stops_ignored():
             kill_workers(executor)
             end_executor(executor, kill=True)
+            if self._death is not None:  # the busy marks the killed workers left tell
+                self._record_stopped()
         self._remove_marks()
+
+    def _record_stopped(self) -> None:
+        """Record the jobs of the tasks in progress as failed, once a worker died and the
+        workers have ended (:func:`lossbench.worker_records.record_stopped_tasks`). What
+        fails here (a folder that cannot be written) is logged: the study's stop, and the
+        command's one line, go on."""
+        from lossbench.worker_deaths import busy_marks
+        from lossbench.worker_records import record_stopped_tasks
+
+        death = self._death
+        try:
+            record_stopped_tasks(busy_marks(self._busy), self._configs, death.pid, death.exit_code)
+        except Exception as error:  # not to hide the death behind a traceback
+            log.error(
+                "the jobs in progress could not all be recorded as failed: %s: %s",
+                type(error).__name__,
+                error,
+            )
 
     def values(self) -> dict[int, float | None]:
         """Wait for every task handed over; each job's value, by position. Tasks are taken
@@ -588,10 +611,16 @@ class TaskPool:
             from concurrent.futures import wait as wait_for
 
             wait_for([f for _, f in self._pending], return_when=FIRST_COMPLETED)
+        from lossbench.worker_deaths import WorkerDied
+
         still = []
         for positions, future in self._pending:
             if future.done():
-                values = _result(future, self._processes, self._busy)
+                try:
+                    values = _result(future, self._processes, self._busy)
+                except WorkerDied as death:  # kill() records the jobs in progress
+                    self._death = death
+                    raise
                 self._done.update(zip(positions, values, strict=True))
             else:
                 still.append((positions, future))

@@ -1,0 +1,101 @@
+"""The search check (:func:`lossbench.search_check.check_search`) counts as keys the search
+sets only the overrides that set a value: ``+key=interval(...)`` sets ``key`` (named so, without
+its ``+``), and ``~key=choice(...)`` removes a key, so it sets none and no advised option needs
+it, as the key check (:mod:`lossbench.option_keys`) does not count a removal either."""
+
+from __future__ import annotations
+
+import warnings
+from pathlib import Path
+
+import pytest
+from hydra import compose, initialize_config_dir
+from omegaconf import read_write
+
+from cli_process import run_console
+from lossbench.errors import ConfigError
+from lossbench.search_check import check_search
+from lossbench.train import config_dir
+
+#: An Optuna search of focal's loss.gamma with setup=logits_asl: asl has no gamma.
+SEARCH_ASL = ("hparams_search=optuna_focal", "data=iris", "setup=logits_asl")
+#: Removing asl's clip in each trial, a swept removal: no key the search sets.
+REMOVAL = "~loss.clip=choice(0.05,0.1)"
+#: What the refusal of SEARCH_ASL says the search sets, with or without the removal.
+SETS = (
+    "The search sets optimizer.lr, optimizer.weight_decay, loss.gamma (hydra.sweeper.params and "
+    "the command line's interval()/choice() values)"
+)
+#: The refusal's advice where focal, which has gamma, is the option to choose.
+CHOOSE_FOCAL = (
+    "loss.gamma is not a setting of loss=asl (its settings: reduction, gamma_neg, gamma_pos, "
+    "clip), but hydra.sweeper.params searches it, and a key of hydra.sweeper.params cannot be "
+    "removed or set on its own from the command line (its name holds a dot: "
+    "~hydra.sweeper.params.loss.gamma names no entry). Choose a setup whose loss has it "
+    "(setup=logits_focal), or without a setup (~setup in place of setup=logits_asl), choose a "
+    "loss that has it (loss=focal), or search without it"
+)
+
+
+def _refusal(fixed: tuple[str, ...], swept: tuple[str, ...]) -> str:
+    """The search check's refusal of a multirun of ``fixed`` and ``swept`` overrides: the
+    config Hydra composes first (without the swept ones) with the command line's overrides
+    recorded as Hydra records them (``hydra.overrides.task``)."""
+    pytest.importorskip("hydra_plugins.hydra_optuna_sweeper")
+    with (
+        initialize_config_dir(config_dir=str(config_dir()), version_base="1.3"),
+        warnings.catch_warnings(),
+    ):
+        warnings.simplefilter("ignore")
+        cfg = compose("train", overrides=list(fixed), return_hydra_config=True)
+        with read_write(cfg.hydra):
+            cfg.hydra.overrides.task.extend(swept)
+        with pytest.raises(ConfigError) as refused:
+            check_search(cfg)
+    return str(refused.value)
+
+
+def test_a_swept_removal_is_no_key_the_search_sets() -> None:
+    """``~loss.clip=choice(...)`` removes clip in each trial: the refusal lists no loss.clip
+    among the keys the search sets, and does not say that it sets clip, which would rule out
+    focal (it lacks clip) as the loss to choose."""
+    message = _refusal(SEARCH_ASL, (REMOVAL,))
+    assert SETS in message, message
+    assert CHOOSE_FOCAL in message, message
+    assert "loss.clip (hydra.sweeper.params" not in message
+    assert "~loss.clip=choice(0.05,0.1) sets" not in message
+
+
+@pytest.mark.parametrize(
+    "swept",
+    [(), ("+loss.alpha=interval(0.1,0.9)",)],
+    ids=["params-only", "added-key-searched"],
+)
+def test_a_searched_addition_is_a_key_the_search_sets_named_without_its_plus(swept) -> None:
+    """``+loss.alpha=interval(...)`` is sampled as ``loss.gamma`` is: listed as loss.alpha."""
+    message = _refusal(SEARCH_ASL, swept)
+    listed = ", loss.alpha" if swept else ""
+    assert SETS.replace("loss.gamma (", f"loss.gamma{listed} (") in message, message
+    searched = message.split("The search sets ", 1)[1].split(" (hydra.sweeper.params", 1)[0]
+    assert "+" not in searched, searched
+
+
+@pytest.mark.slow  # a lossbench-train -m process: Hydra, the Optuna sweeper, a few compositions
+def test_a_swept_removal_is_no_key_the_search_sets_on_the_command_line(tmp_path: Path) -> None:
+    """Where the user meets it: exit 2 with the corrected message, no traceback, nothing
+    written."""
+    pytest.importorskip("hydra_plugins.hydra_optuna_sweeper")
+    result = run_console(
+        "train", "-m", *SEARCH_ASL, REMOVAL, "trainer.max_epochs=1", "logger=none",
+        "hydra.sweeper.n_trials=2", "hydra.sweep.dir=search", cwd=tmp_path, timeout=300,
+        extra_env={"OMP_NUM_THREADS": "1"},
+    )  # fmt: skip
+    assert result.returncode == 2, result.stderr[-3000:]
+    assert "Traceback" not in result.stdout + result.stderr
+    refusal = [line for line in result.stderr.splitlines() if line.startswith("lossbench: ")]
+    assert len(refusal) == 1 and refusal[0].startswith("lossbench: refused: a trial of this "), (
+        refusal
+    )
+    assert SETS in refusal[0] and CHOOSE_FOCAL in refusal[0], refusal[0]
+    assert "~loss.clip=choice(0.05,0.1) sets" not in refusal[0]
+    assert list(tmp_path.iterdir()) == []  # nothing written
