@@ -226,3 +226,39 @@ def test_cfg_job_resolve_shows_where_a_run_would_write(capsys, monkeypatch) -> N
     assert len(run_dirs) == 1 and run_dirs[0].startswith("outputs/runs/"), run_dirs
     assert f"dirpath: {run_dirs[0]}/checkpoints" in shown
     assert set(re.findall(r"outputs/runs/[^/\s]+", shown)) == {run_dirs[0]}
+
+
+def test_a_sweeps_own_config_loader_composes_its_jobs_as_hydras_does(tmp_path: Path) -> None:
+    """:func:`~lossbench.hydra_internals.sweep_config_loader` builds Hydra's config loader from
+    the multirun's own search path (``hydra.runtime.config_sources``, a ``hydra.searchpath``
+    folder included once): a job it composes is the job Hydra's loader composes."""
+    import warnings
+
+    from hydra._internal.config_loader_impl import ConfigLoaderImpl
+    from hydra.core.utils import setup_globals
+    from hydra.types import RunMode
+    from omegaconf import OmegaConf
+
+    from lossbench.config import register_configs
+    from lossbench.hydra_internals import sweep_config_loader
+    from lossbench.train import config_dir
+
+    (tmp_path / "experiment").mkdir()
+    (tmp_path / "experiment" / "mine.yaml").write_text("# @package _global_\nseed: 7\n")
+    setup_globals()
+    register_configs()
+    hydras = ConfigLoaderImpl(config_search_path=utils.create_config_search_path(str(config_dir())))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        overrides = [f"hydra.searchpath=[file://{tmp_path}]", "experiment=mine,mine", "seed=1,2"]
+        config = hydras.load_configuration("train", overrides, RunMode.MULTIRUN)
+        loader = sweep_config_loader(config)
+        job = ["experiment=mine", "data=iris"]
+        ours, theirs = loader.load_sweep_config(config, job), hydras.load_sweep_config(config, job)
+    paths = [(e.provider, e.path) for e in loader.get_search_path().get_path()]
+    assert paths[-1] == ("schema", "structured://")
+    assert f"file://{tmp_path}" not in [path for _, path in paths]  # each composition adds it
+    assert ours.seed == 7 and ours.data.name == "iris"
+    assert OmegaConf.to_container(ours, resolve=False) == OmegaConf.to_container(
+        theirs, resolve=False
+    )

@@ -78,6 +78,7 @@ __all__ = [
     "multirun_yaml_unwritten",
     "overrides_dirname",
     "shown_config_checked",
+    "sweep_config_loader",
     "translating_errors",
 ]
 
@@ -123,6 +124,36 @@ def overrides_dirname(overrides: Sequence[str], setting: Any) -> str:
         item_sep=setting.item_sep,
         kv_sep=setting.kv_sep,
     )
+
+
+def sweep_config_loader(config: Any) -> Any | None:
+    """Hydra's config loader (``ConfigLoaderImpl`` of ``hydra._internal.config_loader_impl``)
+    for the jobs of the multirun whose config is ``config``, built from that config's own
+    search path (``hydra.runtime.config_sources``: Hydra's, the primary config's folder, the
+    plugins', the ConfigStore's) rather than from the Hydra app of the process (``GlobalHydra``,
+    which an earlier app may have left set); its ``load_sweep_config(config, overrides)``
+    composes a job as Hydra's launchers do. The folders of ``hydra.searchpath`` are left out:
+    each composition adds them again, as Hydra's does. None where ``config`` names no sources.
+
+        >>> from omegaconf import OmegaConf
+        >>> sweep_config_loader(OmegaConf.create({"hydra": {"runtime": {}}})) is None
+        True
+    """
+    from hydra._internal.config_loader_impl import ConfigLoaderImpl
+    from hydra._internal.config_search_path_impl import ConfigSearchPathImpl
+    from omegaconf import OmegaConf
+
+    sources = OmegaConf.select(config, "hydra.runtime.config_sources", default=None)
+    if not sources:
+        return None
+    search_path = ConfigSearchPathImpl()
+    for source in sources:
+        provider = str(source.provider)
+        if provider.startswith("hydra.searchpath") or provider == "schema":
+            continue
+        search_path.append(provider, f"{source.schema}://{source.path}")
+    search_path.append("schema", "structured://")  # always last, as Hydra's
+    return ConfigLoaderImpl(config_search_path=search_path)
 
 
 #: What a parse by Hydra's argument parser gives (a namespace, or it and the words left).
