@@ -1,5 +1,7 @@
 """The module tree: no import circle in lossbench, Lightning's and Hydra's private names each in
-one file, and no private name of one lossbench module imported by another.
+one file, no private name of one lossbench module imported by another, and Hydra's
+process-global state (``GlobalHydra``, ``HydraConfig.get``) read only where no config of the
+job's own is at hand.
 
 Both read the source with ``ast`` / regular expressions, so they hold for every module,
 including imports made inside functions (a circle through a lazy import is still a circle:
@@ -342,3 +344,118 @@ def test_the_private_import_finder_finds_one(tmp_path, monkeypatch) -> None:
         "test_architecture.MODULES", {f"lossbench.{n}": tmp_path / f"{n}.py" for n in "ab"}
     )
     assert private_imports() == {("lossbench.b", "lossbench.a._helper")}
+
+
+#: Hydra's process-global state: the app of the process (``GlobalHydra``) and the config of
+#: the job it last set (``HydraConfig.get``, ``HydraConfig.initialized``).
+GLOBAL_HYDRA_READS = ("GlobalHydra", "HydraConfig.get", "HydraConfig.initialized")
+
+#: The functions that read Hydra's process-global state, each with why no config of the job's
+#: own is at hand there. A check of a multirun's jobs builds its loader from the multirun's own
+#: search path instead (``lossbench.hydra_internals.sweep_config_loader``): an earlier Hydra
+#: app of the process (a test suite, a notebook) may have left its state set.
+GLOBAL_HYDRA_ALLOWED = {
+    # the command line's checks, before or around Hydra's own start: no config composed yet
+    "lossbench.help_groups._loader_keeping_files": "--help's group list, a resolver of "
+    "hydra.help that Hydra calls with no config while the command's own app renders its help",
+    "lossbench.hydra_settings._is_null": "a check of the command line before Hydra starts; "
+    "initialize_config_dir cannot run inside another app, so it steps aside there",
+    "lossbench.hydra_settings._group_refusal": "the refusal of a composition Hydra could not "
+    "make (no config exists): it lists the groups of the app that just failed, as a hint",
+    "lossbench.primary_config.chosen_groups": "a check of the command line before Hydra "
+    "starts; initialize_config_dir cannot run inside another app, so it steps aside there",
+    # inside a job: Hydra gives the task function its config without the hydra node, and sets
+    # HydraConfig to that job's own before calling it
+    "lossbench.train._hydra_main": "the task function of hydra.main: the job's own mode and "
+    "output directory, set by Hydra for this job",
+    "lossbench.config.run_directory": "the ${run_dir:} resolver, resolved in a job: the "
+    "job's output directory, which Hydra sets for it",
+    "lossbench.distributed._hydra_config": "a DDP job's own Hydra config (its output "
+    "directory) for the ranks it starts; its config has no hydra node",
+    "lossbench.interpolations.given_overrides": "a job's config has no hydra node: its "
+    "overrides are Hydra's config of the job (read only where the config lacks the node)",
+    "lossbench.predict.data_option": "lossbench-predict's job: the data= option Hydra chose, "
+    "read without resolving the data config (the job's config has no hydra node)",
+    "lossbench.predict._task_overrides": "lossbench-predict's job: its command line's "
+    "overrides (the job's config has no hydra node)",
+    "lossbench.setup_names._source_folders": "a job's config folders where its config has no "
+    "hydra node (read from the config's own node where it has one)",
+    "lossbench.setup_names._choice": "a job's group choice where its config has no hydra "
+    "node (read from the config's own node where it has one)",
+    "lossbench.validation._hydra_setting": "a job's Hydra setting where its config has no "
+    "hydra node (read from the config's own node where it has one)",
+    "lossbench.validation._choice_of": "a job's group choice where its config has no hydra "
+    "node (read from the config's own node where it has one)",
+}
+
+
+def _dotted(node: ast.AST) -> str:
+    """``a.b.c`` of a name or attribute chain, else ''."""
+    if isinstance(node, ast.Name):
+        return node.id
+    if isinstance(node, ast.Attribute):
+        inner = _dotted(node.value)
+        return f"{inner}.{node.attr}" if inner else ""
+    return ""
+
+
+def global_hydra_reads(modules: dict[str, Path] | None = None) -> dict[str, list[str]]:
+    """``{module.function: [read, ...]}`` of each use in ``modules`` (lossbench's) of a name of
+    :data:`GLOBAL_HYDRA_READS` (``GlobalHydra.instance()``, ``HydraConfig.get()``, however
+    imported), by the innermost function around it (the module itself at its top level);
+    docstrings and comments are not code, and are not read."""
+    found: dict[str, list[str]] = {}
+
+    def visit(node: ast.AST, where: str) -> None:
+        for child in ast.iter_child_nodes(node):
+            inner = where
+            if isinstance(child, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
+                inner = f"{where}.{child.name}"
+            if isinstance(child, ast.Name | ast.Attribute):
+                dotted = _dotted(child)
+                last = dotted.split(".")[-2:]
+                if dotted and (
+                    last[-1] == "GlobalHydra" or ".".join(last) in GLOBAL_HYDRA_READS[1:]
+                ):
+                    found.setdefault(where, []).append(dotted)
+                    continue
+            visit(child, inner)
+
+    for name, path in (MODULES if modules is None else modules).items():
+        visit(ast.parse(path.read_text(), filename=str(path)), name)
+    return found
+
+
+def test_no_module_reads_hydras_global_state_outside_the_allowed_functions() -> None:
+    """A check of a job's or a multirun's config reads that config (a multirun's jobs are
+    composed with :func:`lossbench.hydra_internals.sweep_config_loader`), never Hydra's
+    process-global state, which an earlier app in the same process can leave set; the
+    functions that must read it are listed, with why, in :data:`GLOBAL_HYDRA_ALLOWED` (an
+    entry that no longer reads it is reported too)."""
+    reads = global_hydra_reads()
+    unlisted = {where: used for where, used in reads.items() if where not in GLOBAL_HYDRA_ALLOWED}
+    assert unlisted == {}, (
+        "these read Hydra's process-global state (GlobalHydra, HydraConfig.get): read the "
+        "config at hand instead (a multirun's jobs: hydra_internals.sweep_config_loader), or "
+        f"list the function in GLOBAL_HYDRA_ALLOWED with why no config is at hand: {unlisted}"
+    )
+    stale = sorted(set(GLOBAL_HYDRA_ALLOWED) - set(reads))
+    assert stale == [], f"listed in GLOBAL_HYDRA_ALLOWED but reading no global state: {stale}"
+
+
+def test_the_global_hydra_finder_finds_each_way_to_write_one(tmp_path) -> None:
+    """The check above can fail: each way of reading the state is found, by its function; the
+    name in a docstring, or a write of HydraConfig (``instance().set_config``), is not."""
+    (tmp_path / "m.py").write_text(
+        "import hydra.core.global_hydra\n"
+        "from hydra.core.hydra_config import HydraConfig\n"
+        "def a():\n    from hydra.core.global_hydra import GlobalHydra\n"
+        "    return GlobalHydra.instance().config_loader()\n"
+        "def b():\n    return hydra.core.global_hydra.GlobalHydra.instance()\n"
+        "class C:\n    def c(self):\n        return HydraConfig.get().runtime\n"
+        "def d():\n    return HydraConfig.initialized()\n"
+        "def e():\n    '''GlobalHydra.instance() and HydraConfig.get() are not read here.'''\n"
+        "    HydraConfig.instance().set_config(None)\n"
+    )
+    reads = global_hydra_reads({"m": tmp_path / "m.py"})
+    assert sorted(reads) == ["m.C.c", "m.a", "m.b", "m.d"], reads

@@ -74,6 +74,8 @@ _ACTIVE: RunDirLauncher | None = None
 
 
 def _hydra_config() -> Any | None:
+    """The Hydra config of the job this process runs (its config has no hydra node: Hydra sets
+    this one for the job before calling the task function), None outside Hydra."""
     from hydra.core.hydra_config import HydraConfig
 
     return HydraConfig.get() if HydraConfig.initialized() else None

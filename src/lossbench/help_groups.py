@@ -111,6 +111,8 @@ def _loader_keeping_files() -> Any:
     (:func:`lossbench.config_cache.cache_config_files`); None outside a Hydra command."""
     from hydra.core.global_hydra import GlobalHydra
 
+    # Hydra's own app (not a job's config): Hydra renders --help with no config composed for
+    # a job, and the groups listed are those of the app it is running
     if not GlobalHydra.instance().is_initialized():
         return None
     from lossbench.config_cache import cache_config_files

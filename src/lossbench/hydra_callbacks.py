@@ -585,17 +585,18 @@ def swept_overrides(config: DictConfig) -> list[Any]:
     the command line's (which win for the same key), as Hydra's basic sweeper and lossbench's
     combine them. The sweeper's params are resolved, as Hydra gives them to the sweeper; the
     command line's are read as written: a value's ``${...}`` is resolved by each job."""
-    from hydra.core.global_hydra import GlobalHydra
-
+    from lossbench.hydra_internals import sweep_config_loader
     from lossbench.override_grammar import override_parser
 
-    # glob() over a config group's options needs Hydra's config loader, as its sweepers use
-    hydra_ = GlobalHydra.instance()
-    loader = hydra_.config_loader() if hydra_.is_initialized() else None
     params = OmegaConf.select(config, "hydra.sweeper.params", default=None)
     params = {} if params is None else OmegaConf.to_container(params, resolve=True)
     arguments = [f"{key}={value}" for key, value in params.items()]
     arguments += OmegaConf.to_container(config.hydra.overrides.task, resolve=False)
+    # glob() over a config group's options needs Hydra's config loader, as its sweepers use:
+    # the one of the multirun's own search path (not the process's Hydra app, which an earlier
+    # app may have left set), built only for a glob() (a sweep without one builds none)
+    globbed = any("glob(" in str(argument) for argument in arguments)
+    loader = sweep_config_loader(config) if globbed else None
     return override_parser(config_loader=loader).parse_overrides(arguments)
 
 

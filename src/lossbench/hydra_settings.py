@@ -619,6 +619,8 @@ def _is_null(
     from hydra.core.global_hydra import GlobalHydra
     from omegaconf import OmegaConf
 
+    # a check of the command line before Hydra starts (no config composed yet): it steps aside
+    # where another app is initialised, which initialize_config_dir cannot run inside
     if GlobalHydra.instance().is_initialized():
         return False  # inside a Hydra app (a test's compose): not the command line's check
     searchpath = [f"file://{Path(folder).resolve()}" for folder in added]
@@ -796,6 +798,8 @@ def _group_refusal(argument: str, key: str, command: str) -> str:
     from hydra.core.global_hydra import GlobalHydra
 
     parent, _, name = key.lstrip("+~").rpartition("/")
+    # Hydra could not compose the config (no config with a search path exists): the groups are
+    # those of the app that just failed, a hint for the refusal only
     known = GlobalHydra.instance().is_initialized()  # not after --help's composition
     groups = sorted(GlobalHydra.instance().config_loader().list_groups(parent)) if known else []
     close = difflib.get_close_matches(name, groups, n=1, cutoff=0.6)

@@ -53,6 +53,8 @@ def chosen_groups(primary: Path, dirs: Sequence[Path], overrides: Sequence[str])
     from hydra.core.global_hydra import GlobalHydra
     from omegaconf import OmegaConf
 
+    # a check of the command line before Hydra starts (no config composed yet): it steps aside
+    # where another app is initialised, which initialize_config_dir cannot run inside
     if GlobalHydra.instance().is_initialized():
         return None
     swept = {o for o in overrides if _sweep_key(o) is not None}

@@ -388,9 +388,9 @@ def check_search(config: DictConfig, *, max_trials: int = 12) -> None:
     Raises:
         ConfigError: with Hydra's or lossbench's reason and what to change.
     """
-    from hydra.core.global_hydra import GlobalHydra
     from omegaconf import OmegaConf
 
+    from lossbench.hydra_internals import sweep_config_loader
     from lossbench.validation import validate
 
     try:
@@ -400,11 +400,11 @@ def check_search(config: DictConfig, *, max_trials: int = 12) -> None:
     check_objective(config.get("optimized_metric"), direction)
     # Hydra hands its config loader to a sweeper or launcher (HydraContext), not to a callback:
     # on_multirun_start, which calls this before the search's sweeper (Optuna's plugin) is
-    # made, gets the config alone; so the running Hydra app's loader composes the trials
-    hydra_ = GlobalHydra.instance()
-    if not hydra_.is_initialized():
+    # made, gets the config alone; so a loader is built from the multirun's own search path
+    # (not the process's Hydra app, which an earlier app may have left set)
+    loader = sweep_config_loader(config)
+    if loader is None:  # a config Hydra did not compose: no search path to compose trials from
         return
-    loader = hydra_.config_loader()
     node = config.hydra.sweeper.get("params")  # null: the command line's keys alone
     params: dict[str, str] = (
         {} if node is None else OmegaConf.to_container(node, resolve=False)  # type: ignore[assignment]

@@ -510,7 +510,7 @@ def sweep_value(cfg: DictConfig, record: dict[str, Any]) -> float | None:
 
 @hydra.main(config_path=str(config_dir()), config_name="train", version_base="1.3")
 def _hydra_main(cfg: DictConfig) -> float | None:
-    hydra_cfg = HydraConfig.get()
+    hydra_cfg = HydraConfig.get()  # this job's, set by Hydra: its cfg has no hydra node
     multirun = hydra_cfg.mode == RunMode.MULTIRUN
     output_dir = Path(hydra_cfg.runtime.output_dir)
     if not multirun:
