@@ -163,27 +163,33 @@ def run_task(
     quiet_lightning()
     configs = member_configs(cfgs)
     before = [record_identity(d) for d in output_dirs]
-    try:
-        # in a worker, the launching process's stop (SIGTERM) stops it as Ctrl-C does there;
-        # its busy mark says what it trains, and which records it found (a worker's death)
-        label = task_label([job for _, job in marks or ()], output_dirs, before)
-        sweep_dir = marks[0][0] if marks else None
-        with task_stops(label), warnings_of_sweep(sweep_dir):  # the data's warnings: once
-            if len(configs) == 1:
-                try:
-                    records = [train(configs[0], output_dirs[0], multirun=True)]
-                except (ConfigError, RunExistsError, DamagedRunError, ReplacedFilesError) as error:
-                    log.error("refused: %s", error)
-                    exists = isinstance(error, RunExistsError)
-                    records = [{"status": "failed", "refused": True, "exists": exists}]
-            else:
-                dirs = [Path(d) for d in output_dirs]
-                records = train_group(configs, dirs, resolved=list(cfgs))
-    except KeyboardInterrupt:  # stopped: the jobs recorded meanwhile (a group's ended members)
-        _mark_recorded(marks or (), output_dirs, before)
-        raise
-    for (sweep_dir, job), record in zip(marks or (), records, strict=False):
-        mark_job(sweep_dir, job, _outcome(record))
+
+    def trained() -> list[dict[str, Any]]:  # each job's record: one alone, or the group's
+        if len(configs) > 1:
+            return train_group(configs, [Path(d) for d in output_dirs], resolved=list(cfgs))
+        try:
+            return [train(configs[0], output_dirs[0], multirun=True)]
+        except (ConfigError, RunExistsError, DamagedRunError, ReplacedFilesError) as error:
+            log.error("refused: %s", error)
+            exists = isinstance(error, RunExistsError)
+            return [{"status": "failed", "refused": True, "exists": exists}]
+
+    # in a worker, the launching process's stop (SIGTERM) stops it as Ctrl-C does there; its
+    # busy mark says what it trains, and which records it found (a worker's death)
+    label = task_label([job for _, job in marks or ()], output_dirs, before)
+    sweep_dir = marks[0][0] if marks else None
+    # each job's end is reported while the busy mark stands: the launching process, stopping,
+    # waits for the workers only while one is marked busy, then kills them
+    # (lossbench.worker_stops.ask_workers_to_stop), so a report after it could be lost, and the
+    # study's progress line miss a job that ended
+    with task_stops(label), warnings_of_sweep(sweep_dir):  # the data's warnings: once
+        try:
+            records = trained()
+        except KeyboardInterrupt:  # stopped: the jobs recorded meanwhile (a group's ended ones)
+            _mark_recorded(marks or (), output_dirs, before)
+            raise
+        for (sweep_dir, job), record in zip(marks or (), records, strict=False):
+            mark_job(sweep_dir, job, _outcome(record))
     if len(configs) == 1:
         return [sweep_value(configs[0], records[0])]
     return [sweep_value(cfg, record) for cfg, record in zip(configs, records, strict=True)]
