@@ -5,17 +5,14 @@ it, as the key check (:mod:`lossbench.option_keys`) does not count a removal eit
 
 from __future__ import annotations
 
-import warnings
 from pathlib import Path
 
 import pytest
-from hydra import compose, initialize_config_dir
-from omegaconf import read_write
 
 from cli_process import run_console
 from lossbench.errors import ConfigError
 from lossbench.search_check import check_search
-from lossbench.train import config_dir
+from multirun_configs import multirun_config
 
 #: An Optuna search of focal's loss.gamma with setup=logits_asl: asl has no gamma.
 SEARCH_ASL = ("hparams_search=optuna_focal", "data=iris", "setup=logits_asl")
@@ -38,20 +35,12 @@ CHOOSE_FOCAL = (
 
 
 def _refusal(fixed: tuple[str, ...], swept: tuple[str, ...]) -> str:
-    """The search check's refusal of a multirun of ``fixed`` and ``swept`` overrides: the
-    config Hydra composes first (without the swept ones) with the command line's overrides
-    recorded as Hydra records them (``hydra.overrides.task``)."""
+    """The search check's refusal of a multirun of ``fixed`` and ``swept`` overrides
+    (:func:`multirun_configs.multirun_config`)."""
     pytest.importorskip("hydra_plugins.hydra_optuna_sweeper")
-    with (
-        initialize_config_dir(config_dir=str(config_dir()), version_base="1.3"),
-        warnings.catch_warnings(),
-    ):
-        warnings.simplefilter("ignore")
-        cfg = compose("train", overrides=list(fixed), return_hydra_config=True)
-        with read_write(cfg.hydra):
-            cfg.hydra.overrides.task.extend(swept)
-        with pytest.raises(ConfigError) as refused:
-            check_search(cfg)
+    cfg = multirun_config(fixed, swept)
+    with pytest.raises(ConfigError) as refused:
+        check_search(cfg)
     return str(refused.value)
 
 

@@ -17,31 +17,17 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from hydra import compose, initialize_config_dir
-from omegaconf import DictConfig, read_write
+from hydra import initialize_config_dir
+from omegaconf import DictConfig
 
 from lossbench.errors import ConfigError
 from lossbench.hydra_callbacks import sweep_jobs, swept_overrides
 from lossbench.search_check import check_search
 from lossbench.train import config_dir
+from multirun_configs import multirun_config
 
 #: The Hydra app of the process while the check runs: an unrelated one, or none.
 APPS = ["unrelated-app", "no-app"]
-
-
-def _multirun_config(fixed: tuple[str, ...], swept: tuple[str, ...] = ()) -> DictConfig:
-    """lossbench-train's config of a multirun of ``fixed`` and ``swept`` overrides, as Hydra
-    composes it before the sweep (the swept ones recorded, not composed); the compose API's app
-    is closed again when it returns."""
-    with (
-        initialize_config_dir(config_dir=str(config_dir()), version_base="1.3"),
-        warnings.catch_warnings(),
-    ):
-        warnings.simplefilter("ignore")
-        cfg = compose("train", overrides=list(fixed), return_hydra_config=True)
-    with read_write(cfg.hydra):
-        cfg.hydra.overrides.task.extend(swept)
-    return cfg
 
 
 @contextmanager
@@ -77,7 +63,7 @@ def test_a_search_whose_trials_compose_passes_whatever_app_the_process_holds(
     configs and are accepted (composed from the unrelated app's folder, a trial found no
     lossbench config and the search was refused)."""
     pytest.importorskip("hydra_plugins.hydra_optuna_sweeper")
-    config = _multirun_config(("hparams_search=optuna_focal", "data=iris"))
+    config = multirun_config(("hparams_search=optuna_focal", "data=iris"))
     with _process_app(app, tmp_path):
         _checked(check_search, config)  # no refusal
 
@@ -90,7 +76,7 @@ def test_a_search_whose_trials_lack_its_key_is_refused_whatever_app_the_process_
     that reason, composed from lossbench's configs: not for a config the unrelated app's
     folder lacks, and not let through where no app is initialised (the check skipped)."""
     pytest.importorskip("hydra_plugins.hydra_optuna_sweeper")
-    config = _multirun_config(("hparams_search=optuna_focal", "data=iris", "setup=logits_asl"))
+    config = multirun_config(("hparams_search=optuna_focal", "data=iris", "setup=logits_asl"))
     with _process_app(app, tmp_path), pytest.raises(ConfigError) as refused:
         _checked(check_search, config)
     message = str(refused.value)
@@ -106,7 +92,7 @@ def test_a_glob_sweep_counts_the_options_of_its_own_config_folders(
     ``seed=0,1`` too: the multirun's size is read from its own folders (from the unrelated
     app's, its two options; with no app, glob() could not be read)."""
     options = sorted(path.stem for path in (config_dir() / "data").glob("*.yaml"))
-    config = _multirun_config(("data=iris",), ("data=glob(*)", "seed=0,1"))
+    config = multirun_config(("data=iris",), ("data=glob(*)", "seed=0,1"))
     with _process_app(app, tmp_path):
         overrides = _checked(swept_overrides, config)
         data = next(o for o in overrides if o.key_or_group == "data" and o.is_sweep_override())

@@ -1,0 +1,27 @@
+"""lossbench-train's config of a multirun as Hydra composes it before the sweep, for tests of
+the checks that run as a multirun starts (:func:`multirun_config`)."""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Sequence
+
+from hydra import compose, initialize_config_dir
+from omegaconf import DictConfig, read_write
+
+from lossbench.train import config_dir
+
+
+def multirun_config(fixed: Sequence[str], swept: Sequence[str] = ()) -> DictConfig:
+    """The config of a multirun of ``fixed`` and ``swept`` overrides: composed with ``fixed``
+    (and Hydra's node), the swept ones recorded in ``hydra.overrides.task`` as Hydra records
+    the command line, not composed; the compose API's app is closed again when it returns."""
+    with (
+        initialize_config_dir(config_dir=str(config_dir()), version_base="1.3"),
+        warnings.catch_warnings(),
+    ):
+        warnings.simplefilter("ignore")
+        cfg = compose("train", overrides=list(fixed), return_hydra_config=True)
+    with read_write(cfg.hydra):
+        cfg.hydra.overrides.task.extend(swept)
+    return cfg
