@@ -1,5 +1,7 @@
-"""lossbench-train's config of a multirun as Hydra composes it before the sweep, for tests of
-the checks that run as a multirun starts (:func:`multirun_config`)."""
+"""lossbench-train's config of a multirun as Hydra composes it before the sweep, Hydra's node
+included (:func:`multirun_config`): for tests of the checks that run as a multirun starts, and
+of what a multirun's ``hydra`` node holds (its sweeper and swept values, launcher, callbacks,
+sweep folder)."""
 
 from __future__ import annotations
 
@@ -12,7 +14,7 @@ from omegaconf import DictConfig, read_write
 from lossbench.train import config_dir
 
 
-def multirun_config(fixed: Sequence[str], swept: Sequence[str] = ()) -> DictConfig:
+def multirun_config(fixed: Sequence[str] = (), swept: Sequence[str] = ()) -> DictConfig:
     """The config of a multirun of ``fixed`` and ``swept`` overrides: composed with ``fixed``
     (and Hydra's node), the swept ones recorded in ``hydra.overrides.task`` as Hydra records
     the command line, not composed; the compose API's app is closed again when it returns."""

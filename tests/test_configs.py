@@ -18,6 +18,7 @@ from lossbench.optim import OPTIMIZERS
 from lossbench.schedulers import SCHEDULERS
 from lossbench.train import config_dir
 from lossbench.validation import LOGGERS, ConfigError
+from multirun_configs import multirun_config
 
 REGISTRIES = {
     "data": DATASETS,
@@ -295,14 +296,7 @@ def test_paths_root_moves_every_output_location(make_cfg) -> None:
     cfg = make_cfg("paths.output_dir=/scratch/lb", "logger=mlflow")
     assert cfg.logger.mlflow.tracking_uri == "sqlite:////scratch/lb/mlflow.db"
     study = make_cfg("paths.output_dir=/scratch/lb", "experiment=compare_binary")
-    from hydra import compose, initialize_config_dir
-
-    with initialize_config_dir(config_dir=str(config_dir()), version_base="1.3"):
-        full = compose(
-            "train",
-            overrides=["paths.output_dir=/scratch/lb", "experiment=compare_binary"],
-            return_hydra_config=True,
-        )
+    full = multirun_config(["paths.output_dir=/scratch/lb", "experiment=compare_binary"])
     assert full.hydra.sweep.dir == "/scratch/lb/studies/compare_binary-full"
     assert full.hydra.run.dir.startswith("/scratch/lb/runs/")
     assert study.paths.output_dir == "/scratch/lb"

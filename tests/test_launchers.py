@@ -5,15 +5,13 @@ from __future__ import annotations
 import importlib.util
 import json
 import os
-import warnings
 from pathlib import Path
 
 import pytest
-from hydra import compose, initialize_config_dir
 
 from cli_process import run_module
 from lossbench.record import RECORD_NAME
-from lossbench.train import config_dir
+from multirun_configs import multirun_config
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -54,16 +52,7 @@ def test_joblib_runs_both_jobs_in_parallel_with_threads_that_fit_the_cores(tmp_p
     not _installed("hydra_plugins.hydra_submitit_launcher"), reason="hydra-submitit-launcher"
 )
 def test_slurm_preset_composes_with_overridable_resources():
-    with (
-        initialize_config_dir(config_dir=str(config_dir()), version_base="1.3"),
-        warnings.catch_warnings(),
-    ):
-        warnings.simplefilter("ignore")
-        cfg = compose(
-            "train",
-            overrides=["hydra/launcher=slurm", "hydra.launcher.partition=gpu", "trainer=ddp"],
-            return_hydra_config=True,
-        )
+    cfg = multirun_config(["hydra/launcher=slurm", "hydra.launcher.partition=gpu", "trainer=ddp"])
     launcher = cfg.hydra.launcher
     assert launcher._target_ == (
         "hydra_plugins.hydra_submitit_launcher.submitit_launcher.SlurmLauncher"
@@ -81,13 +70,7 @@ def test_lossbench_own_hydra_callbacks_keep_the_vectorized_launchers_fast_path()
     from hydra.experimental.callback import Callback
     from hydra.utils import instantiate
 
-    with (
-        initialize_config_dir(config_dir=str(config_dir()), version_base="1.3"),
-        warnings.catch_warnings(),
-    ):
-        warnings.simplefilter("ignore")
-        cfg = compose("train", return_hydra_config=True)
-    callbacks = [instantiate(node) for node in cfg.hydra.callbacks.values()]
+    callbacks = [instantiate(node) for node in multirun_config().hydra.callbacks.values()]
     assert {type(cb).__name__ for cb in callbacks} >= {"ValidateBeforeRun", "StudyProgressLine"}
     for callback in callbacks:
         assert type(callback).on_job_start is Callback.on_job_start, type(callback)

@@ -6,7 +6,6 @@ import io
 import time
 
 import pytest
-from hydra import compose, initialize_config_dir
 
 from cli_process import run_module
 from lossbench.hydra_callbacks import sweep_jobs
@@ -21,6 +20,7 @@ from lossbench.progress import (
     watch_study,
 )
 from lossbench.train import config_dir
+from multirun_configs import multirun_config
 
 
 class _Clock:
@@ -255,10 +255,8 @@ def test_runs_kept_from_an_earlier_run_count_as_failed_but_not_in_the_time_left(
     ],
 )
 def test_sweep_size_comes_from_the_command_line_and_sweeper_params(overrides, jobs):
-    with initialize_config_dir(config_dir=str(config_dir()), version_base="1.3"):
-        single = [o for o in overrides if "," not in o]  # the compose API runs no sweep
-        cfg = compose("train", overrides=single, return_hydra_config=True)
-    cfg.hydra.overrides.task = overrides
+    swept = [o for o in overrides if "," in o]
+    cfg = multirun_config([o for o in overrides if o not in swept], swept)
     if jobs is None:
         params = cfg.hydra.sweeper.params
         jobs = 1
@@ -268,14 +266,12 @@ def test_sweep_size_comes_from_the_command_line_and_sweeper_params(overrides, jo
 
 
 def test_sweep_size_counts_a_glob_over_a_groups_options():
-    """``data=glob(ir*)`` needs Hydra's config loader to list the group's options, as Hydra's
-    sweepers give it (without it the progress line was left out)."""
-    with initialize_config_dir(config_dir=str(config_dir()), version_base="1.3"):
-        cfg = compose("train", return_hydra_config=True)
-        cfg.hydra.overrides.task = ["data=glob(*_binary*)", "seed=0,1"]
-        binary = sorted(p.stem for p in (config_dir() / "data").glob("*_binary*.yaml"))
-        assert len(binary) >= 2
-        assert sweep_jobs(cfg) == 2 * len(binary)
+    """``data=glob(ir*)`` needs the group's options listed, from the multirun's own config
+    folders (without them the progress line was left out)."""
+    cfg = multirun_config(swept=["data=glob(*_binary*)", "seed=0,1"])
+    binary = sorted(p.stem for p in (config_dir() / "data").glob("*_binary*.yaml"))
+    assert len(binary) >= 2
+    assert sweep_jobs(cfg) == 2 * len(binary)
 
 
 @pytest.mark.slow  # two real multiruns: about 45 s here

@@ -10,12 +10,11 @@ import json
 import socket
 import threading
 import time
-import warnings
 from collections.abc import Iterator
 from concurrent import futures
 
 import pytest
-from hydra import compose, initialize_config_dir
+from omegaconf import DictConfig
 
 from cli_process import run_module
 from lossbench import ray_cluster
@@ -23,7 +22,7 @@ from lossbench.errors import UserInputError
 from lossbench.ray_cluster import check_ray_cluster
 from lossbench.record import RECORD_NAME
 from lossbench.sweep_refusals import ray_connection_refusal
-from lossbench.train import config_dir
+from multirun_configs import multirun_config
 
 pytestmark = pytest.mark.skipif(
     importlib.util.find_spec("hydra_plugins.hydra_ray_launcher") is None,
@@ -31,17 +30,13 @@ pytestmark = pytest.mark.skipif(
 )
 
 
+def _ray_config(*overrides: str) -> DictConfig:
+    """The config of a multirun under ``hydra/launcher=ray`` with ``overrides``."""
+    return multirun_config(["hydra/launcher=ray", *overrides])
+
+
 def test_ray_launcher_composes_with_a_cluster_address():
-    with (
-        initialize_config_dir(config_dir=str(config_dir()), version_base="1.3"),
-        warnings.catch_warnings(),
-    ):
-        warnings.simplefilter("ignore")
-        cfg = compose(
-            "train",
-            overrides=["hydra/launcher=ray", "hydra.launcher.ray.init.address=ray://head:10001"],
-            return_hydra_config=True,
-        )
+    cfg = _ray_config("hydra.launcher.ray.init.address=ray://head:10001")
     launcher = cfg.hydra.launcher
     assert launcher._target_ == "hydra_plugins.hydra_ray_launcher.ray_launcher.RayLauncher"
     assert launcher.ray.init.address == "ray://head:10001"
@@ -74,17 +69,6 @@ def test_ray_runs_each_job_of_a_sweep_on_a_local_ray(tmp_path):
         "study: 2/2 jobs ended (2 completed, 0 skipped, 0 refused, 0 failed). "
         "Make its report: lossbench-report study"
     ) in result.stderr
-
-
-def _ray_config(*overrides: str):
-    with (
-        initialize_config_dir(config_dir=str(config_dir()), version_base="1.3"),
-        warnings.catch_warnings(),
-    ):
-        warnings.simplefilter("ignore")
-        return compose(
-            "train", overrides=["hydra/launcher=ray", *overrides], return_hydra_config=True
-        )
 
 
 @pytest.fixture

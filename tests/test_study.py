@@ -20,6 +20,7 @@ from lossbench.report import build_report
 from lossbench.tasks import is_dense
 from lossbench.train import config_dir, main
 from lossbench.validation import validate
+from multirun_configs import multirun_config
 
 REPO = Path(__file__).resolve().parents[1]
 SETUPS = sorted(p.stem for p in (config_dir() / "setup").glob("*.yaml"))
@@ -37,12 +38,8 @@ def run_cli_in_process(monkeypatch: pytest.MonkeyPatch, cwd: Path, *args: str) -
 
 
 def sweep_params(experiment: str, study: str = "full") -> dict[str, list[str]]:
-    with initialize_config_dir(config_dir=str(config_dir()), version_base="1.3"):
-        cfg = compose(
-            "train",
-            overrides=[f"experiment={experiment}", f"study={study}"],
-            return_hydra_config=True,
-        )
+    """The values ``experiment=<experiment> study=<study>`` sweeps, by key."""
+    cfg = multirun_config([f"experiment={experiment}", f"study={study}"])
     return {k: str(v).split(",") for k, v in cfg.hydra.sweeper.params.items()}
 
 
@@ -102,15 +99,9 @@ def test_compare_real_sweeps_the_real_suite_with_the_standard_setups(make_cfg) -
     # every packaged data set, the dense ones with the model their jobs are linked to
     assert set(real["data"]) == packaged and dense
     # the quick look: tables only (the dense runs are compute-bound on a CPU)
-    with initialize_config_dir(config_dir=str(config_dir()), version_base="1.3"):
-        quick = compose(
-            "train", overrides=["experiment=compare_real", "study=quick"], return_hydra_config=True
-        )
+    quick = multirun_config(["experiment=compare_real", "study=quick"])
     assert not set(str(quick.hydra.sweeper.params.data).split(",")) & dense
-    with initialize_config_dir(config_dir=str(config_dir()), version_base="1.3"):
-        hydra_cfg = compose(
-            "train", overrides=["experiment=compare_real"], return_hydra_config=True
-        )
+    hydra_cfg = multirun_config(["experiment=compare_real"])
     assert set(hydra_cfg.hydra.sweeper.linked.data) == dense
     assert real["setup"] == everything["setup"] and real["seed"] == ["0", "1", "2"]
     assert real["optimizer.lr"] == everything["optimizer.lr"]  # the same protocol
@@ -167,11 +158,7 @@ def test_study_longer_sweeps_the_full_study_into_its_own_folder(experiment: str)
     outputs/studies/<name>-longer beside the full study's <name>-full."""
     full, longer = sweep_params(experiment), sweep_params(experiment, "longer")
     assert longer == full
-    with initialize_config_dir(config_dir=str(config_dir()), version_base="1.3"):
-        cfg = compose(
-            "train", overrides=[f"experiment={experiment}", "study=longer"],
-            return_hydra_config=True,
-        )  # fmt: skip
+    cfg = multirun_config([f"experiment={experiment}", "study=longer"])
     assert cfg.hydra.sweep.dir.endswith(f"studies/{experiment}-longer")
     assert (cfg.early_stopping.patience, cfg.trainer.max_epochs) == (50, 2500)
 
@@ -295,12 +282,7 @@ def test_an_interrupted_sweep_reruns_only_missing_and_failed_jobs(monkeypatch, t
 def test_hparams_searches_compose_with_the_metric_direction(metric: str, direction: str) -> None:
     pytest.importorskip("hydra_plugins.hydra_optuna_sweeper")
     for search in ("optuna_focal", "optuna_pos_weight"):
-        with initialize_config_dir(config_dir=str(config_dir()), version_base="1.3"):
-            cfg = compose(
-                "train",
-                overrides=[f"hparams_search={search}", f"optimized_metric={metric}"],
-                return_hydra_config=True,
-            )
+        cfg = multirun_config([f"hparams_search={search}", f"optimized_metric={metric}"])
         assert cfg.hydra.sweeper.direction == direction
         assert "optimizer.lr" in cfg.hydra.sweeper.params
         assert "optuna" in cfg.hydra.sweeper._target_.lower()

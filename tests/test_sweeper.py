@@ -5,24 +5,13 @@ from __future__ import annotations
 
 import itertools
 import json
-import warnings
 
 import pytest
-from hydra import compose, initialize_config_dir
 
 from cli_process import run_module
 from hydra_plugins.lossbench_sweeper.sweeper import LossbenchSweeper, jobs_covering_each_value
 from lossbench.cpus import MAX_PARALLEL_JOBS, cores, default_parallel_jobs
-from lossbench.train import config_dir
-
-
-def _hydra_cfg(*overrides: str):
-    with (
-        initialize_config_dir(config_dir=str(config_dir()), version_base="1.3"),
-        warnings.catch_warnings(),
-    ):
-        warnings.simplefilter("ignore")
-        return compose("train", overrides=list(overrides), return_hydra_config=True)
+from multirun_configs import multirun_config
 
 
 @pytest.mark.parametrize("sizes", [(6, 10, 3), (1, 4), (3,), (2, 2, 2, 2)])
@@ -43,7 +32,7 @@ def test_unknown_check_is_refused_with_the_valid_ones():
 
 
 def test_studies_use_the_sweeper_and_parallel_workers_that_fit_the_cores():
-    hydra = _hydra_cfg("experiment=compare_all").hydra
+    hydra = multirun_config(["experiment=compare_all"]).hydra
     assert hydra.sweeper._target_ == "hydra_plugins.lossbench_sweeper.sweeper.LossbenchSweeper"
     assert hydra.sweeper.check == "values"
     # vectorized groups in worker processes, one per core
@@ -51,10 +40,10 @@ def test_studies_use_the_sweeper_and_parallel_workers_that_fit_the_cores():
         "lossbench_vectorized_launcher.launcher.VectorizedLauncher"
     )
     assert hydra.launcher.n_jobs == default_parallel_jobs() == min(cores(), MAX_PARALLEL_JOBS)
-    parallel = _hydra_cfg("experiment=compare_all", "hydra/launcher=parallel").hydra.launcher
+    parallel = multirun_config(["experiment=compare_all", "hydra/launcher=parallel"]).hydra.launcher
     assert "joblib" in parallel._target_.lower()
     # one job after another on request: the other launchers' keys do not get in the way
-    basic = _hydra_cfg("experiment=compare_all", "hydra/launcher=basic").hydra.launcher
+    basic = multirun_config(["experiment=compare_all", "hydra/launcher=basic"]).hydra.launcher
     assert basic._target_.endswith("BasicLauncher")
 
 
@@ -117,8 +106,7 @@ def test_linked_overrides_follow_their_swept_value_into_every_job():
 
     from hydra_plugins.lossbench_sweeper.sweeper import add_linked
 
-    with initialize_config_dir(config_dir=str(config_dir()), version_base="1.3"):
-        cfg = compose("train", overrides=["experiment=compare_real"], return_hydra_config=True)
+    cfg = multirun_config(["experiment=compare_real"])
     linked = cfg.hydra.sweeper.linked
     assert dict(linked.data) == {
         name: ["model=conv", "data.n_images=500", "data.downsample=2", "data.batch_size=16"]
@@ -174,7 +162,7 @@ def test_each_optuna_sampler_option_and_the_storages_pass_the_search_checks(opti
     from lossbench.hydra_callbacks import check_sweep_settings
     from lossbench.optuna_settings import storage_refusal, storage_version_clash
 
-    cfg = _hydra_cfg("hydra/sweeper=optuna", f"hydra/sweeper/sampler={option}")
+    cfg = multirun_config(["hydra/sweeper=optuna", f"hydra/sweeper/sampler={option}"])
     check_sweep_settings(cfg.hydra)
     assert storage_refusal(None) is None
     clash = storage_version_clash()  # this environment: Optuna 2 with SQLAlchemy 2
@@ -247,14 +235,8 @@ def test_a_search_key_the_trials_lack_is_advised_no_option_without_the_command_l
     from lossbench.search_check import check_search
 
     overrides = ["hparams_search=optuna_focal", "data=iris", "setup=logits_asl", "loss.clip=0.1"]
-    with (
-        initialize_config_dir(config_dir=str(config_dir()), version_base="1.3"),
-        warnings.catch_warnings(),
-    ):
-        warnings.simplefilter("ignore")
-        cfg = compose("train", overrides=overrides, return_hydra_config=True)
-        with pytest.raises(ConfigError) as refused:
-            check_search(cfg)
+    with pytest.raises(ConfigError) as refused:
+        check_search(multirun_config(overrides))
     message = str(refused.value)
     assert (
         "loss.gamma is not a setting of loss=asl (its settings: reduction, gamma_neg, gamma_pos, "
