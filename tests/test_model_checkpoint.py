@@ -4,9 +4,12 @@ run's folder (each job of a sweep keeps its own files), and ``ckpt_path=last`` r
 
 from __future__ import annotations
 
+import contextlib
+import logging
 import os
 import shutil
 import warnings
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -320,6 +323,62 @@ def test_a_resumed_run_sets_aside_a_model_checkpoints_later_epochs(make_cfg, tmp
     assert kept == sorted([files[0], files[1], files[2], "last.ckpt"]), kept
     assert load_checkpoint(run / "ckpts" / "last.ckpt")["epoch"] == 2
     assert resume_path("last", run, {"mc": run / "ckpts"}) == run / "ckpts" / "last.ckpt"
+
+
+def _aside_files(run: Path) -> set[str]:
+    """The files in the run's -earlier folders, as ``<folder>/<name>``."""
+    return {f"{p.parent.name}/{p.name}" for p in run.glob("*-earlier/*.ckpt")}
+
+
+@pytest.mark.slow
+def test_the_files_one_resume_sets_aside_share_one_version(make_cfg, tmp_path, monkeypatch):
+    """A run with a ModelCheckpoint (every epoch kept) resumed from its epoch-1 file twice,
+    the second time after training on to epoch 4: the first resume's files keep their names in
+    ckpts-earlier/; the second's are all -v1, its epoch-4 file too, whose name was not taken
+    (not epoch=4-...ckpt beside epoch=2-...-v1.ckpt of the same resume), and the log line of
+    each move names its new name."""
+    monkeypatch.chdir(tmp_path)
+    run = tmp_path / "run"
+    every = (*MODEL_CHECKPOINT, "+callbacks.mc.save_top_k=-1")
+    train(make_cfg(*every, "trainer.max_epochs=4"), run)
+    (run / "metrics.json").unlink()
+    resume = next((run / "ckpts").glob("epoch=1-*.ckpt"))
+    train(make_cfg(*every, "trainer.max_epochs=3", f"ckpt_path='{resume}'"), run)
+    first = _aside_files(run)
+    assert "ckpts-earlier/last.ckpt" in first
+    assert not any("-v" in name for name in first), first
+    (run / "metrics.json").unlink()
+    train(make_cfg(*every, "trainer.max_epochs=5", "ckpt_path=last"), run)
+    (run / "metrics.json").unlink()
+    later = {p.name for p in (run / "ckpts").glob("*.ckpt") if load_checkpoint(p)["epoch"] > 1}
+
+    with _log_records() as said:
+        train(make_cfg(*every, "trainer.max_epochs=3", f"ckpt_path='{resume}'"), run)
+    second = _aside_files(run) - first
+    expected = {f"ckpts-earlier/{Path(n).stem}-v1.ckpt" for n in later}
+    assert any(n.startswith("epoch=4-") for n in later), later
+    assert second == expected, sorted(second ^ expected)
+    moves = [line for line in said if "holds an epoch after the one resumed (1)" in line]
+    assert len(moves) == len(expected), moves
+    for name in expected:
+        assert any(line.endswith(f"moved to {run / name}") for line in moves), (name, moves)
+
+
+@contextlib.contextmanager
+def _log_records() -> Iterator[list[str]]:
+    """The lines lossbench logs while the block runs."""
+    lines: list[str] = []
+    handler = logging.Handler()
+    handler.emit = lambda record: lines.append(record.getMessage())  # type: ignore[method-assign]
+    logger = logging.getLogger("lossbench")
+    level = logger.level
+    logger.addHandler(handler)
+    logger.setLevel(logging.INFO)
+    try:
+        yield lines
+    finally:
+        logger.removeHandler(handler)
+        logger.setLevel(level)
 
 
 #: The dirpaths :func:`counted_checkpoint` was called with, one per call.

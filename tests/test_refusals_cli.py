@@ -279,6 +279,20 @@ ASL_SEARCH_ADVICE = (
     "'optimizer.weight_decay=interval(0.0, 1e-2)' 'loss.gamma_neg=interval(0.0, 5.0)'"
 )
 
+#: A search (``-cd mine hparams_search=removable``) of focal's gamma and of a key the command
+#: line can remove, ModelSummary's max_depth.
+SEARCH_OF_A_REMOVABLE_KEY = """# @package _global_
+defaults:
+  - override /hydra/sweeper: optuna
+hydra:
+  sweeper:
+    n_trials: 2
+    params:
+      optimizer.lr: tag(log, interval(1e-4, 3e-2))
+      callbacks.model_summary.max_depth: choice(1, 2)
+      loss.gamma: interval(0.0, 5.0)
+"""
+
 #: Predictions of a binary label y, as another checkpoint wrote them.
 OTHER_PREDICTIONS = "p_y,pred_y\n0.9,1\n"
 
@@ -2521,6 +2535,16 @@ CATALOGUE: list[Case] = [
              "place of setup=logits_asl), choose a loss that has it (loss=focal), or search "
              "without it", ASL_SEARCH_ADVICE],
             unwanted=["~hydra.sweeper.params.<key> drops one", "To append to your config"]),
+    # a param the command line removes (~key) is still searched (Hydra's sweepers keep it beside
+    # its ~key): the advice keeps it
+    refused("search-of-a-key-the-config-lacks-beside-a-removed-param", "train",
+            ("-m", "-cd", "mine", "hparams_search=removable", "data=breast_cancer",
+             "setup=logits_asl", "~callbacks.model_summary.max_depth"),
+            ["Could not override 'loss.gamma'", "to keep the other keys and search loss.gamma_neg "
+             "in its place, add: hydra.sweeper.params=null 'optimizer.lr=tag(log, interval(1e-4, "
+             "3e-2))' 'callbacks.model_summary.max_depth=choice(1, 2)' "
+             "'loss.gamma_neg=interval(0.0, 5.0)'"],
+            files=(("mine/hparams_search/removable.yaml", SEARCH_OF_A_REMOVABLE_KEY),)),
     # a key of hydra.sweeper.params holds a dot (loss.gamma), which no override can name: Hydra's
     # "Could not delete from config" (exit 1), or "hydra.* settings cannot be swept", before
     refused("search-param-removed-by-its-dotted-key", "train", (*SEARCH_ASL, "~hydra.sweeper.params.loss.gamma"),

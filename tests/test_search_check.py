@@ -88,3 +88,35 @@ def test_a_swept_removal_is_no_key_the_search_sets_on_the_command_line(tmp_path:
     assert SETS in refusal[0] and CHOOSE_FOCAL in refusal[0], refusal[0]
     assert "~loss.clip=choice(0.05,0.1) sets" not in refusal[0]
     assert list(tmp_path.iterdir()) == []  # nothing written
+
+
+#: hydra.sweeper.params of hparams_search=optuna_focal.
+FOCAL_PARAMS = {
+    "optimizer.lr": "tag(log, interval(1e-4, 3e-2))",
+    "optimizer.weight_decay": "interval(0.0, 1e-2)",
+    "loss.gamma": "interval(0.0, 5.0)",
+}
+
+
+@pytest.mark.parametrize(
+    ("arguments", "kept"),
+    [
+        (["~optimizer.weight_decay"], ["optimizer.lr", "optimizer.weight_decay"]),
+        (["~optimizer.weight_decay=0.01"], ["optimizer.lr", "optimizer.weight_decay"]),
+        (["optimizer.weight_decay=0.01"], ["optimizer.lr"]),
+        (["+optimizer.weight_decay=interval(0,1)"], ["optimizer.lr"]),
+        (["++optimizer.lr=0.01", "~optimizer.weight_decay"], ["optimizer.weight_decay"]),
+    ],
+    ids=["removed", "removed-at-a-value", "set", "added", "forced-and-removed"],
+)
+def test_the_search_without_a_key_keeps_a_param_the_command_line_only_removes(
+    arguments, kept
+) -> None:
+    """The advised search without loss.gamma keeps each other param, but those the command line
+    sets (``key=v``, ``+key=v``, ``++key=v``): a removal, ``~key``, sets no value, and Hydra's
+    Optuna sweeper still samples the param beside it."""
+    from lossbench.search_params import without_key
+
+    line = without_key("loss.gamma", FOCAL_PARAMS, arguments)
+    assert line[0] == "hydra.sweeper.params=null"
+    assert [item.strip("'").split("=", 1)[0] for item in line[1:]] == kept, line

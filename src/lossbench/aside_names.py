@@ -1,25 +1,33 @@
-"""Where a file or folder set aside goes without replacing one already there
-(:func:`aside_path`), the move itself (:func:`move_aside`), and the move of the names one
-set-aside takes (one attempt's or one run's files and folders) whose earlier holders first move
-on together, each to its versioned name under one number (:func:`free_version`,
-:func:`move_on_together`), shared by every set-aside of a run's files (:mod:`lossbench.record`,
-:mod:`lossbench.later_checkpoints`, :mod:`lossbench.run_identity`): nothing already written is
-lost."""
+"""Versioned names for what is set aside, so that nothing already written is lost, one
+number for each set-aside: the files one set-aside moves into folders that may already hold
+some of their names, all under their own names or all under one ``-vN`` above every earlier
+one there (:func:`move_aside_together`, :func:`free_version_in`:
+:mod:`lossbench.later_checkpoints`), and the names one set-aside takes (one attempt's or one
+run's files and folders) whose earlier holders first move on together, each to its versioned
+name under one number (:func:`free_version`, :func:`move_on_together`: :mod:`lossbench.record`,
+:mod:`lossbench.run_identity`)."""
 
 from __future__ import annotations
 
 import contextlib
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import NamedTuple
 
-__all__ = ["Moved", "aside_path", "free_version", "move_aside", "move_on_together", "versioned"]
+__all__ = [
+    "Moved",
+    "free_version",
+    "free_version_in",
+    "move_aside_together",
+    "move_on_together",
+    "versioned",
+]
 
 
 class Moved(NamedTuple):
     """A file or folder set aside: where it was (``source``) and where it went (``target``;
-    its name is ``source``'s, or Lightning's versioned name where that was taken)."""
+    its name is ``source``'s, or its versioned name: :func:`versioned`)."""
 
     source: Path
     target: Path
@@ -44,52 +52,75 @@ def versioned(path: Path, version: int, *, is_folder: bool = False) -> Path:
     return path.with_name(f"{stem}-v{version}{suffix}")
 
 
-def aside_path(folder: Path, name: str, *, is_folder: bool = False) -> Path:
-    """Where a file ``name`` goes in ``folder`` without replacing one there: ``name``, else
-    Lightning's versioned name (``last-v1.ckpt``, ``last-v2.ckpt``, ...). A folder's
-    (``is_folder``) is versioned after its whole name (:func:`versioned`: ``logs-earlier-v1``,
-    ``ckpts.d-earlier-v1``).
-
-        >>> import tempfile
-        >>> folder = Path(tempfile.mkdtemp())
-        >>> aside_path(folder, "last.ckpt").name
-        'last.ckpt'
-        >>> _ = (folder / "last.ckpt").write_bytes(b"")
-        >>> aside_path(folder, "last.ckpt").name
-        'last-v1.ckpt'
-        >>> (folder / "ckpts.d-earlier").mkdir()
-        >>> aside_path(folder, "ckpts.d-earlier", is_folder=True).name
-        'ckpts.d-earlier-v1'
-    """
-    target = folder / name
-    version = 0
-    while _taken(target):
-        version += 1
-        target = versioned(folder / name, version, is_folder=is_folder)
-    return target
-
-
-def move_aside(path: Path, folder: Path) -> Moved:
-    """Move the file or folder ``path`` into ``folder`` (made where missing) under
-    :func:`aside_path`'s name, so one of that name already there is kept; return where it was
-    and where it went. Moved within the folder it is in (``folder`` is ``path.parent``), it
-    gets the first unused versioned name: ``checkpoints-earlier`` goes to
-    ``checkpoints-earlier-v1``.
+def move_aside_together(paths: Iterable[Path], folder_of: Callable[[Path], Path]) -> list[Moved]:
+    """Move each of the files ``paths`` (one set-aside: every file one resume sets aside) into
+    its folder ``folder_of(path)`` (made where missing), all under their own names where none of
+    those names is taken there, else all under their versioned names (:func:`versioned`) of one
+    number, one above the highest ``-vN`` any name in those folders has
+    (:func:`free_version_in`); return where each was and where it went. So nothing already there
+    is replaced, the files set aside together share a number, and a higher number is always a
+    later set-aside (no ``last-v1.ckpt`` beside ``best-epoch005-v3.ckpt`` from one set-aside).
+    Files moved into one folder have distinct names.
 
         >>> import tempfile
         >>> run = Path(tempfile.mkdtemp())
-        >>> for text in ("first", "second"):
-        ...     _ = (run / "best-epoch005.ckpt").write_text(text)
-        ...     moved = move_aside(run / "best-epoch005.ckpt", run / "checkpoints-earlier")
-        >>> moved.source.name, moved.target.name, moved.target.read_text()
-        ('best-epoch005.ckpt', 'best-epoch005-v1.ckpt', 'second')
-        >>> (run / "checkpoints-earlier" / "best-epoch005.ckpt").read_text()
-        'first'
-        >>> move_aside(run / "checkpoints-earlier", run).target.name
-        'checkpoints-earlier-v1'
+        >>> (run / "checkpoints").mkdir()
+        >>> def into(path):
+        ...     return path.parent.with_name(path.parent.name + "-earlier")
+        >>> def set_aside(*names):
+        ...     for name in names:
+        ...         _ = (run / "checkpoints" / name).write_text(name)
+        ...     files = [run / "checkpoints" / name for name in names]
+        ...     return [moved.target.name for moved in move_aside_together(files, into)]
+        >>> set_aside("best-epoch005.ckpt", "last.ckpt")
+        ['best-epoch005.ckpt', 'last.ckpt']
+        >>> set_aside("best-epoch006.ckpt", "last.ckpt")  # last.ckpt taken: both versioned
+        ['best-epoch006-v1.ckpt', 'last-v1.ckpt']
+        >>> set_aside("best-epoch005.ckpt", "best-epoch007.ckpt")  # above every -vN there
+        ['best-epoch005-v2.ckpt', 'best-epoch007-v2.ckpt']
+        >>> set_aside("best-epoch008.ckpt")  # no name taken: its own
+        ['best-epoch008.ckpt']
     """
-    folder.mkdir(exist_ok=True)
-    return Moved(path, path.replace(aside_path(folder, path.name, is_folder=path.is_dir())))
+    paths = list(dict.fromkeys(paths))
+    targets = [folder_of(path) / path.name for path in paths]
+    if any(_taken(target) for target in targets):
+        version = free_version_in(target.parent for target in targets)
+        targets = [versioned(target, version) for target in targets]
+    for folder in dict.fromkeys(target.parent for target in targets):
+        folder.mkdir(exist_ok=True)
+    return [Moved(path, path.replace(target)) for path, target in zip(paths, targets, strict=True)]
+
+
+def _version_in_name(name: str) -> int:
+    """The ``N`` of a versioned name ``name`` (:func:`versioned`), in either form (a file's,
+    before its suffix; a folder's, after its whole name); 0 where it has none."""
+    for form in (name, Path(name).stem):
+        found = re.fullmatch(r".*-v([1-9][0-9]*)", form, flags=re.DOTALL)
+        if found:
+            return int(found[1])
+    return 0
+
+
+def free_version_in(folders: Iterable[Path]) -> int:
+    """One above the highest ``N`` any name in ``folders`` has as its versioned name's
+    (:func:`versioned`, either form); 1 where none has, or none of ``folders`` exists: the one
+    number of a set-aside of files whose names differ from one set-aside to the next
+    (:func:`move_aside_together`), above every earlier set-aside's.
+
+        >>> import tempfile
+        >>> folder = Path(tempfile.mkdtemp())
+        >>> free_version_in([folder, folder / "missing"])
+        1
+        >>> _ = (folder / "best-epoch005-v3.ckpt").write_bytes(b"")
+        >>> (folder / "ckpts-earlier-v4").mkdir()
+        >>> free_version_in([folder])
+        5
+    """
+    highest = 0
+    for folder in dict.fromkeys(folders):
+        with contextlib.suppress(OSError):  # no folder: nothing versioned in it
+            highest = max([highest, *(_version_in_name(p.name) for p in folder.iterdir())])
+    return highest + 1
 
 
 def free_version(paths: Iterable[Path]) -> int:

@@ -23,7 +23,7 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
-from lossbench.aside_names import Moved, move_aside, move_on_together
+from lossbench.aside_names import Moved, move_on_together
 from lossbench.errors import DIVERGENCE_MESSAGES, UserInputError
 from lossbench.run_config_file import (
     is_run_config,
@@ -702,12 +702,11 @@ again
     )
 
 
-def set_aside_later_checkpoints(run_dir: str | os.PathLike, epoch: int) -> list[Moved]:
-    """Move the best checkpoints of epochs after ``epoch`` from ``checkpoints/`` to
-    ``checkpoints-earlier/`` before a run resumes from its checkpoint of ``epoch``; return
-    where each was and where it went. A name already taken there (a file set aside before)
-    gets Lightning's ``-v1``, ``-v2``, ... (:func:`~lossbench.aside_names.move_aside`): the
-    earlier file is kept.
+def later_best_checkpoints(run_dir: str | os.PathLike, epoch: int) -> list[Path]:
+    """The best checkpoints of epochs after ``epoch`` in ``checkpoints/``, which a run resumed
+    from its checkpoint of ``epoch`` sets aside to ``checkpoints-earlier/`` first, with the
+    other files of the epochs it trains again
+    (:func:`~lossbench.later_checkpoints.set_aside_later_epochs`).
 
     A run killed between writing a new best checkpoint and its ``last.ckpt`` (or killed within
     an epoch after a validation's best) leaves the best of an epoch its ``last.ckpt`` does not
@@ -719,18 +718,15 @@ def set_aside_later_checkpoints(run_dir: str | os.PathLike, epoch: int) -> list[
         >>> (run / "checkpoints").mkdir()
         >>> for name in ("best-epoch003.ckpt", "best-epoch039.ckpt", "last.ckpt"):
         ...     _ = (run / "checkpoints" / name).write_bytes(b"")
-        >>> [moved.target.name for moved in set_aside_later_checkpoints(run, 38)]
+        >>> [path.name for path in later_best_checkpoints(run, 38)]
         ['best-epoch039.ckpt']
-        >>> sorted(p.name for p in (run / "checkpoints").iterdir())
-        ['best-epoch003.ckpt', 'last.ckpt']
     """
-    moved = []
+    later = []
     for path in sorted((Path(run_dir) / "checkpoints").glob("best-epoch*.ckpt")):
         found = re.match(r"best-epoch(\d+)", path.name)
-        if found is None or int(found.group(1)) <= epoch:
-            continue
-        moved.append(move_aside(path, Path(run_dir) / EARLIER_CHECKPOINTS))
-    return moved
+        if found is not None and int(found.group(1)) > epoch:
+            later.append(path)
+    return later
 
 
 def _json_safe(value: Any) -> Any:

@@ -2,10 +2,11 @@
 
 The keys of ``hydra.sweeper.params`` hold dots (``loss.gamma``), so no override names one of
 them; the sweeper reads the command line's overrides as it reads its params, the command
-line's winning for the same key. So a search leaves keys out by emptying the params,
-``hydra.sweeper.params=null``, and giving each key still to search as an override of its own
-(:func:`without_key`). The search check (:mod:`lossbench.search_check`), the key check
-(:mod:`lossbench.option_keys`) and the setup check (:mod:`lossbench.setup_names`) advise it.
+line's winning for the same key (a removal, ``~key``, sets none: :func:`keys_set`). So a
+search leaves keys out by emptying the params, ``hydra.sweeper.params=null``, and giving each
+key still to search as an override of its own (:func:`without_key`). The search check
+(:mod:`lossbench.search_check`), the key check (:mod:`lossbench.option_keys`) and the setup
+check (:mod:`lossbench.setup_names`) advise it.
 """
 
 from __future__ import annotations
@@ -24,10 +25,19 @@ def is_search(config: DictConfig) -> bool:
 
 
 def keys_set(lines: Sequence[str]) -> set[str]:
-    """The keys ``lines`` (overrides) set, as Hydra's sweepers match them."""
+    """The keys ``lines`` (overrides) set a value for: ``key=value``, and ``+key=value`` or
+    ``++key=value``, which set ``key`` by adding it; not ``~key`` (nor ``~key=value``), which
+    removes a key and sets none. Hydra's sweepers keep a param beside the command line's
+    ``~key`` (they tell overrides apart by ``~key``, not by ``key``: each trial takes the
+    param's value, then removes the key), so the search still has that param.
+
+        >>> sorted(keys_set(["loss.gamma=2", "+loss.alpha=0.5", "++optimizer.lr=1", "~loss.clip"]))
+        ['loss.alpha', 'loss.gamma', 'optimizer.lr']
+    """
     from lossbench.override_grammar import override_parser
 
-    return {o.key_or_group for o in override_parser().parse_overrides(list(lines))}
+    parsed = override_parser().parse_overrides(list(lines))
+    return {o.key_or_group for o in parsed if not o.is_delete()}
 
 
 def without_key(
@@ -35,12 +45,17 @@ def without_key(
 ) -> list[str]:
     """The overrides that search ``params`` (``hydra.sweeper.params``) without ``key``: the
     params emptied, ``hydra.sweeper.params=null``, then each other key of ``params`` as an
-    override of its own (left out where the command line, ``arguments``, sets it already), and
-    ``instead``, an override to search in ``key``'s place; each quoted for the shell.
+    override of its own (left out where the command line, ``arguments``, sets it already:
+    :func:`keys_set`; kept beside its ``~key``), and ``instead``, an override to search in
+    ``key``'s place; each quoted for the shell.
 
         >>> params = {"optimizer.lr": "tag(log, interval(1e-4, 3e-2))", "loss.gamma": "0,1"}
         >>> print(" ".join(without_key("loss.gamma", params, [], "loss.gamma_neg=0,1")))
         hydra.sweeper.params=null 'optimizer.lr=tag(log, interval(1e-4, 3e-2))' loss.gamma_neg=0,1
+        >>> without_key("loss.gamma", params, ["optimizer.lr=0.01"])
+        ['hydra.sweeper.params=null']
+        >>> without_key("loss.gamma", params, ["~optimizer.lr"])
+        ['hydra.sweeper.params=null', "'optimizer.lr=tag(log, interval(1e-4, 3e-2))'"]
     """
     given = keys_set(arguments)
     kept = [f"{k}={v}" for k, v in params.items() if k != key and k not in given]

@@ -62,10 +62,7 @@ from lossbench.instantiators import (
     unloadable_state,
 )
 from lossbench.interrupts import fit_interrupts
-from lossbench.later_checkpoints import (
-    set_aside_later_callback_checkpoints,
-    set_aside_later_last_checkpoint,
-)
+from lossbench.later_checkpoints import set_aside_later_epochs
 from lossbench.lightning_internals import epochs_processed, open_wandb_run
 from lossbench.loggers import continue_logs, log_final_metrics
 from lossbench.messages import quiet_lightning
@@ -82,7 +79,6 @@ from lossbench.record import (
     refuse_completed,
     refuse_replaced_files,
     set_aside_earlier_attempt,
-    set_aside_later_checkpoints,
 )
 from lossbench.run_identity import set_aside_for_raised_cap
 from lossbench.runners import select_runner
@@ -326,21 +322,16 @@ def _set_aside_later_epochs(
     cfg: DictConfig, output_dir: Path, resume: Path, epoch: int
 ) -> list[Moved]:
     """A run resumed from ``resume``, a checkpoint of ``epoch`` in its own folder: the
-    checkpoints of later epochs leave ``checkpoints/`` (its best files:
-    :func:`~lossbench.record.set_aside_later_checkpoints`, and its ``last.ckpt``:
-    :func:`~lossbench.later_checkpoints.set_aside_later_last_checkpoint`) and the folders of its
-    checkpoint callbacks inside the run's folder
-    (:func:`~lossbench.later_checkpoints.set_aside_later_callback_checkpoints`), since it
-    trains those epochs again. Nothing moves for a checkpoint of another folder (a new run
-    trained on from another's), nor in a folder outside the run's; return where each file
-    that moved was and where it went."""
+    checkpoints of later epochs leave ``checkpoints/`` (its best files and its ``last.ckpt``)
+    and the folders of its checkpoint callbacks inside the run's folder, since it trains those
+    epochs again, all under one ``-vN`` where any name is taken
+    (:func:`~lossbench.later_checkpoints.set_aside_later_epochs`). Nothing moves for a
+    checkpoint of another folder (a new run trained on from another's), nor in a folder outside
+    the run's; return where each file that moved was and where it went."""
     if not resume.resolve().is_relative_to(output_dir.resolve()):
         return []
-    moved = set_aside_later_checkpoints(output_dir, epoch)
-    last = set_aside_later_last_checkpoint(output_dir, epoch, resume)
-    moved += [last] if last is not None else []
     folders = checkpoint_dirpaths(cfg, output_dir).values()
-    return moved + set_aside_later_callback_checkpoints(output_dir, folders, epoch, resume)
+    return set_aside_later_epochs(output_dir, folders, epoch, resume)
 
 
 def fit_and_evaluate(
