@@ -6,8 +6,8 @@ that they all trained end without a word in their jobs' folders. Once the pool i
 (:meth:`lossbench.vectorized.sweep.TaskPool.kill`), the launching process records each job of
 those tasks, read from the busy marks that the killed workers left
 (:func:`lossbench.worker_deaths.busy_marks`), as a job that failed with an exception is recorded
-(:func:`lossbench.training.base_record`: ``status: failed``, ``refused: false`` and a one-line
-``error``, :func:`stopped_error`):
+(:func:`lossbench.starting_record.base_record`: ``status: failed``, ``refused: false`` and a
+one-line ``error``, :func:`stopped_error`):
 
 - the dead worker's task: "worker process 12345 was killed by signal SIGKILL (out of memory?)
   while training this group, and the study stopped";
@@ -36,7 +36,10 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from lossbench.record import DamagedRunError, ended, read_record, write_record
+from omegaconf import OmegaConf
+
+from lossbench.record import DamagedRunError, ended, environment, read_record, write_record
+from lossbench.starting_record import base_record
 from lossbench.worker_deaths import ended_how
 
 __all__ = ["keeps_its_record", "record_identity", "record_stopped_tasks", "stopped_error"]
@@ -96,11 +99,6 @@ def record_stopped_tasks(
     ``configs``: the resolved config of each job handed over, by output directory (as the
     mark names it). Return the records written; the folders that keep theirs
     (:func:`keeps_its_record`) and the jobs without a config are passed over."""
-    from omegaconf import OmegaConf
-
-    from lossbench.record import environment
-    from lossbench.training import base_record
-
     written: list[Path] = []
     for worker, label in marks.items():
         dirs = [str(d) for d in label.get("dirs", [])]
