@@ -14,12 +14,13 @@ one-line ``error``, :func:`stopped_error`):
 - the other workers' tasks: "stopped: another worker process (12345) was killed by signal
   SIGKILL (out of memory?), and the study stopped".
 
-``lossbench-report`` then lists them as failed runs, not as unfinished jobs. Such a record does
-not end its job (:func:`lossbench.record.ended`): the same command trains it again. A record
-that the task wrote before the death (a group's member that completed, or failed, before it)
-is kept, and so is a record that ended, whenever written (a completed run of another config in
-the job's folder, which the task would have refused): only a folder without a record, or with
-the record of an earlier attempt that failed on an exception, gets one.
+``lossbench-report`` then lists them as failed runs, not as unfinished jobs, and the study's
+progress line counts them (:mod:`lossbench.worker_progress`). Such a record does not end its
+job (:func:`lossbench.record.ended`): the same command trains it again. A record that the task
+wrote before the death (a group's member that completed, or failed, before it) is kept, and so
+is a record that ended, whenever written (a completed run of another config in the job's
+folder, which the task would have refused): only a folder without a record, or with the record
+of an earlier attempt that failed on an exception, gets one.
 
     >>> print(stopped_error(12345, -9, 12345, group=True))  # doctest: +NORMALIZE_WHITESPACE
     worker process 12345 was killed by signal SIGKILL (out of memory?) while training this
