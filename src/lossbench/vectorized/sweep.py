@@ -583,8 +583,9 @@ class TaskPool:
         from lossbench.worker_progress import mark_stopped_tasks
         from lossbench.worker_records import record_stopped_tasks
 
-        death, marks = self._death, busy_marks(self._busy)
+        death = self._death
         try:
+            marks = busy_marks(self._busy)
             written = record_stopped_tasks(marks, self._configs, death.pid, death.exit_code)
             mark_stopped_tasks(marks, self._jobs, written)
         except Exception as error:  # not to hide the death behind a traceback
