@@ -18,8 +18,10 @@ import sys
 import textwrap
 from pathlib import Path
 
+import lightning
 import pytest
 import torch
+from omegaconf import OmegaConf
 from torch import nn
 
 from cli_process import SRC
@@ -122,6 +124,37 @@ def test_refused_run_exits_2_without_heavy_modules(tmp_path: Path) -> None:
         else:
             raise AssertionError("the refused config ran")
     assert "refused" in err.getvalue(), err.getvalue()
+    """
+    assert heavy_modules_after(code, tmp_path) == []
+
+
+def test_recording_the_jobs_a_worker_s_death_stopped_imports_no_heavy_module(make_cfg, tmp_path):
+    """The launching process of the vectorized launcher records the jobs that a worker's death
+    stopped, and counts them on the study's progress line, without importing torch or
+    Lightning (that took ~3 s there, after the death); the record names their versions all
+    the same."""
+    cfg = OmegaConf.to_container(make_cfg("data=iris"), resolve=True)
+    sweep = tmp_path / "sweep"
+    run = str(sweep / "0")
+    code = f"""
+    import json
+    from pathlib import Path
+
+    from lossbench.progress import outcome_of
+    from lossbench.record import read_record
+    from lossbench.worker_progress import mark_stopped_tasks
+    from lossbench.worker_records import record_stopped_tasks
+
+    marks = {{4321: {{"jobs": [0], "dirs": [{run!r}], "records": [None]}}}}
+    configs = {{{run!r}: json.loads({json.dumps(cfg)!r})}}
+    written = record_stopped_tasks(marks, configs, 4321, -9)
+    assert written == [Path({run!r}, "metrics.json")], written
+    record = read_record({run!r})
+    assert (record["status"], record["data"]) == ("failed", "iris"), record
+    assert record["environment"]["torch"] == {str(torch.__version__)!r}, record["environment"]
+    assert record["environment"]["lightning"] == {lightning.__version__!r}, record["environment"]
+    assert mark_stopped_tasks(marks, {{{run!r}: ({str(sweep)!r}, 0)}}, written)
+    assert outcome_of({str(sweep)!r}, 0) == "failed"
     """
     assert heavy_modules_after(code, tmp_path) == []
 

@@ -103,6 +103,13 @@ def _busy_worker(tmp_path: Path, launcher: int, after: Path) -> int:
     return worker
 
 
+def _last_progress_line(stderr: str) -> str:
+    """The study's last progress line in a command's ``stderr`` (not a terminal: plain lines)."""
+    lines = [line for line in stderr.splitlines() if line.startswith("study: ")]
+    assert lines, stderr[-3000:]
+    return lines[-1]
+
+
 def _logged_epochs(run: Path) -> list[int]:
     with (run / "logs" / "metrics.csv").open() as rows:
         return sorted({int(row["epoch"]) for row in csv.DictReader(rows) if row.get("epoch")})
@@ -409,6 +416,8 @@ def test_a_worker_killed_by_sigkill_stops_the_study_in_one_line_and_a_rerun_skip
         assert (record["status"], record["refused"]) == ("failed", False), lr
         assert "the study stopped" in record["error"], record["error"]
     assert "study: 2/6 jobs ended" in stopped.stderr, stopped.stderr[-2000:]
+    # the jobs recorded after the death are counted too: its last line, before the command's
+    assert _last_progress_line(stopped.stderr).startswith("study: 6/6 jobs ended, 6 failed")
     again = (*(a for a in BY_RATE if "lr=" not in a), "optimizer.lr=1e31,1e32")
     rerun = _assert_skipped_again(tmp_path, again, ended)
     assert "2 failed in an earlier run (kept)" in rerun.stderr, rerun.stderr[-2000:]
@@ -475,6 +484,10 @@ def test_a_worker_s_death_records_the_jobs_in_progress_as_failed_and_they_train_
         assert record["error"] == expected[error], (job, record["error"])
         assert (record["data"], record["group_size"], record["stopped_by"]) == ("iris", 2, "failed")
         assert record["environment"]["lossbench"], job  # a failed run's record, whole
+    # the study's progress line counts them as failed (it left them out: 2/6 jobs ended)
+    assert _last_progress_line(stopped.stderr).startswith("study: 6/6 jobs ended, 4 failed"), (
+        stopped.stderr[-3000:]
+    )
 
     report = run_console("report", "sweep", "--out", "report", cwd=tmp_path)
     assert report.returncode == 0, report.stderr[-3000:]

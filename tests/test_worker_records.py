@@ -11,7 +11,7 @@ from pathlib import Path
 from omegaconf import OmegaConf
 
 from lossbench.record import read_record, write_record
-from lossbench.training import base_record
+from lossbench.starting_record import base_record
 from lossbench.vectorized.sweep import plan_sweep
 from lossbench.worker_deaths import busy_marks, task_label
 from lossbench.worker_records import record_identity, record_stopped_tasks
@@ -51,7 +51,7 @@ def test_the_jobs_in_progress_are_recorded_as_failed_and_what_had_ended_is_kept(
     )
     for run, error, size in ((dirs[0], dead, 4), (dirs[2], dead, 4), (dirs[4], other, None)):
         record = read_record(run)
-        # a failed run's record (lossbench.training.base_record), as an exception leaves it
+        # a failed run's record (lossbench.starting_record.base_record), as an exception leaves it
         expected = base_record(cfgs[int(run.name)], None)
         expected.update(error=error, refused=False)
         assert {k: record[k] for k in expected} == expected, run.name

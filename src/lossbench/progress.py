@@ -228,6 +228,23 @@ def _first_refusal(sweep_dir: Path, since: float, *, failed: bool = False) -> st
     return min(found)[1] if found else None
 
 
+def record_outcome(record: Mapping[str, Any]) -> str:
+    """The outcome of a job whose training returned (or wrote) ``record``, for :func:`mark_job`:
+    ``completed``; ``exists`` where it was not run, since its directory holds another config's
+    run (lossbench never overwrites one); ``refused``; else ``failed``.
+
+        >>> record_outcome({"status": "completed"}), record_outcome({"status": "failed"})
+        ('completed', 'failed')
+        >>> record_outcome({"status": "failed", "refused": True, "exists": True})
+        'exists'
+    """
+    if record.get("status") == "completed":
+        return "completed"
+    if record.get("exists"):  # never overwrites another config's completed run
+        return "exists"
+    return "refused" if record.get("refused") else "failed"
+
+
 def mark_job(sweep_dir: str | Path, job_id: str | int, outcome: str) -> Path:
     """Record that job ``job_id`` of the sweep in ``sweep_dir`` ended with ``outcome``.
 

@@ -754,9 +754,6 @@ def write_record(
 
 @functools.cache
 def _environment() -> dict[str, Any]:
-    import lightning
-    import torch
-
     import lossbench
 
     commit = _git(["rev-parse", "HEAD"])
@@ -764,12 +761,33 @@ def _environment() -> dict[str, Any]:
     status = _git(["status", "--porcelain"]) if commit else None
     return {
         "lossbench": lossbench.__version__,
-        "torch": torch.__version__,
-        "lightning": lightning.__version__,
+        "torch": _version("torch"),
+        "lightning": _version("lightning"),
         "python": platform.python_version(),
         "git_commit": commit,
         "git_dirty": None if status is None else status != "",
     }
+
+
+def _version(package: str) -> str | None:
+    """The version of ``package``: the module's own where this process imported it, else its
+    installed distribution's (the same string, read without importing it: the launching process
+    of the vectorized launcher records jobs that a worker's death stopped without torch or
+    Lightning, :mod:`lossbench.worker_records`); None where neither is found.
+
+        >>> _version("no_such_package_here") is None
+        True
+    """
+    import sys
+    from importlib import metadata
+
+    module = sys.modules.get(package)
+    if module is not None and getattr(module, "__version__", None) is not None:
+        return str(module.__version__)
+    try:
+        return metadata.version(package)
+    except metadata.PackageNotFoundError:
+        return None
 
 
 def _git(arguments: list[str]) -> str | None:
@@ -795,5 +813,6 @@ def environment() -> dict[str, Any]:
     """Versions that make a run reproducible: lossbench, torch, Lightning, Python, git commit
     and whether the working tree differed from it (``git_dirty``: a modified, added, deleted or
     untracked file that .gitignore does not ignore; both null outside a git checkout), of the
-    code this process imported: looked up once per process, not once per job."""
+    code this process imported (torch and Lightning as installed where it imported neither,
+    :func:`_version`): looked up once per process, not once per job."""
     return dict(_environment())

@@ -30,7 +30,6 @@ from lightning.fabric.utilities.exceptions import MisconfigurationException
 from lightning.pytorch.callbacks import Checkpoint, EarlyStopping, ModelSummary, ProgressBar
 from lightning.pytorch.utilities.rank_zero import rank_zero_only
 from omegaconf import DictConfig, OmegaConf
-from omegaconf.errors import InterpolationResolutionError
 
 from lossbench.aside_names import Moved
 from lossbench.budget import check_run_budget, epoch_batches
@@ -82,12 +81,12 @@ from lossbench.record import (
 )
 from lossbench.run_identity import set_aside_for_raised_cap
 from lossbench.runners import select_runner
+from lossbench.starting_record import base_record
 from lossbench.still_improving import StillImprovingWarning, still_improving_message
 from lossbench.validation import ConfigError, validate
 
 __all__ = [
     "NULL_IS_A_SETTING",
-    "base_record",
     "build_run_trainer",
     "build_trainer",
     "check_trainer_settings",
@@ -100,37 +99,6 @@ __all__ = [
 ]
 
 log = logging.getLogger("lossbench")
-
-
-def base_record(cfg: DictConfig, task: str | None) -> dict[str, Any]:
-    """The record of a run before it trains: what it is, and ``status: failed`` until it ends.
-    ``debug_run``: the Lightning debug settings it trains with (:func:`~lossbench.record.
-    debug_settings`), null for an ordinary run."""
-
-    def value(key: str) -> Any:  # a value that cannot be resolved is refused later: None here
-        return OmegaConf.select(cfg, key, default=None, throw_on_resolution_failure=False)
-
-    try:
-        debug = debug_settings(cfg.get("trainer"))
-    except InterpolationResolutionError:
-        debug = None
-    return {
-        "status": "failed",
-        "error": None,
-        "debug_run": debug,
-        "task": task,
-        "data": value("data.name"),
-        "model": value("model.name"),
-        "head": value("head.name"),
-        "loss": value("loss.name"),
-        "setup": value("setup"),
-        "seed": value("seed"),
-        "epochs": 0,
-        "steps": 0,
-        "train_seconds": 0.0,
-        "train_cpu_seconds": 0.0,
-        "stopped_by": "failed",
-    }
 
 
 def train(cfg: DictConfig, output_dir: str | Path, *, multirun: bool = False) -> dict[str, Any]:

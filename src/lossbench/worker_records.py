@@ -6,20 +6,21 @@ that they all trained end without a word in their jobs' folders. Once the pool i
 (:meth:`lossbench.vectorized.sweep.TaskPool.kill`), the launching process records each job of
 those tasks, read from the busy marks that the killed workers left
 (:func:`lossbench.worker_deaths.busy_marks`), as a job that failed with an exception is recorded
-(:func:`lossbench.training.base_record`: ``status: failed``, ``refused: false`` and a one-line
-``error``, :func:`stopped_error`):
+(:func:`lossbench.starting_record.base_record`: ``status: failed``, ``refused: false`` and a
+one-line ``error``, :func:`stopped_error`):
 
 - the dead worker's task: "worker process 12345 was killed by signal SIGKILL (out of memory?)
   while training this group, and the study stopped";
 - the other workers' tasks: "stopped: another worker process (12345) was killed by signal
   SIGKILL (out of memory?), and the study stopped".
 
-``lossbench-report`` then lists them as failed runs, not as unfinished jobs. Such a record does
-not end its job (:func:`lossbench.record.ended`): the same command trains it again. A record
-that the task wrote before the death (a group's member that completed, or failed, before it)
-is kept, and so is a record that ended, whenever written (a completed run of another config in
-the job's folder, which the task would have refused): only a folder without a record, or with
-the record of an earlier attempt that failed on an exception, gets one.
+``lossbench-report`` then lists them as failed runs, not as unfinished jobs, and the study's
+progress line counts them (:mod:`lossbench.worker_progress`). Such a record does not end its
+job (:func:`lossbench.record.ended`): the same command trains it again. A record that the task
+wrote before the death (a group's member that completed, or failed, before it) is kept, and so
+is a record that ended, whenever written (a completed run of another config in the job's
+folder, which the task would have refused): only a folder without a record, or with the record
+of an earlier attempt that failed on an exception, gets one.
 
     >>> print(stopped_error(12345, -9, 12345, group=True))  # doctest: +NORMALIZE_WHITESPACE
     worker process 12345 was killed by signal SIGKILL (out of memory?) while training this
@@ -36,7 +37,10 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from lossbench.record import DamagedRunError, ended, read_record, write_record
+from omegaconf import OmegaConf
+
+from lossbench.record import DamagedRunError, ended, environment, read_record, write_record
+from lossbench.starting_record import base_record
 from lossbench.worker_deaths import ended_how
 
 __all__ = ["keeps_its_record", "record_identity", "record_stopped_tasks", "stopped_error"]
@@ -96,11 +100,6 @@ def record_stopped_tasks(
     ``configs``: the resolved config of each job handed over, by output directory (as the
     mark names it). Return the records written; the folders that keep theirs
     (:func:`keeps_its_record`) and the jobs without a config are passed over."""
-    from omegaconf import OmegaConf
-
-    from lossbench.record import environment
-    from lossbench.training import base_record
-
     written: list[Path] = []
     for worker, label in marks.items():
         dirs = [str(d) for d in label.get("dirs", [])]

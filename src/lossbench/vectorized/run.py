@@ -262,7 +262,7 @@ def _prepare(
     from lossbench.data.table import DataError
     from lossbench.instantiators import build_callbacks
     from lossbench.module import ClassifierModule, monitored_metrics, resolved_loss
-    from lossbench.training import base_record
+    from lossbench.starting_record import base_record
 
     try:
         set_aside_for_raised_cap(output_dir, cfg, resolved)  # as a run alone in a sweep

@@ -124,15 +124,6 @@ class _LazyConfig:
         return self._plain
 
 
-def _outcome(record: dict[str, Any]) -> str:
-    """A job's outcome for the study's progress line (:mod:`lossbench.progress`)."""
-    if record.get("status") == "completed":
-        return "completed"
-    if record.get("exists"):  # never overwrites another config's completed run
-        return "exists"
-    return "refused" if record.get("refused") else "failed"
-
-
 def run_task(
     cfgs: Sequence[dict[str, Any]],
     output_dirs: Sequence[str],
@@ -147,7 +138,7 @@ def run_task(
     with collection_paused():  # the first task's imports, in the launching process (one worker)
         import torch
 
-        from lossbench.progress import mark_job
+        from lossbench.progress import mark_job, record_outcome
         from lossbench.record import DamagedRunError, ReplacedFilesError, RunExistsError
         from lossbench.sweep_warnings import warnings_of_sweep
         from lossbench.train import quiet_lightning, sweep_value
@@ -189,7 +180,7 @@ def run_task(
             _mark_recorded(marks or (), output_dirs, before)
             raise
         for (sweep_dir, job), record in zip(marks or (), records, strict=False):
-            mark_job(sweep_dir, job, _outcome(record))
+            mark_job(sweep_dir, job, record_outcome(record))
     if len(configs) == 1:
         return [sweep_value(configs[0], records[0])]
     return [sweep_value(cfg, record) for cfg, record in zip(configs, records, strict=True)]
@@ -204,7 +195,7 @@ def _mark_recorded(
     record it wrote (``before``: each ``metrics.json`` as the task started,
     :func:`lossbench.worker_records.record_identity`): a group's members that had ended
     (:func:`lossbench.vectorized.run.keep_stopped`), as its end would have reported them."""
-    from lossbench.progress import mark_job
+    from lossbench.progress import mark_job, record_outcome
     from lossbench.worker_records import record_identity
 
     for (sweep_dir, job), output_dir, earlier in zip(marks, output_dirs, before, strict=False):
@@ -213,7 +204,7 @@ def _mark_recorded(
             continue
         try:
             record = json.loads((path / "metrics.json").read_text())
-            mark_job(sweep_dir, job, _outcome(record))
+            mark_job(sweep_dir, job, record_outcome(record))
         except (OSError, ValueError, AttributeError):  # unreadable: reported by the next run
             continue
 
@@ -471,6 +462,7 @@ class TaskPool:
         self._busy: Path | None = None
         self._processes: dict[int, Any] = {}  # every worker process the pool has had, by pid
         self._configs: dict[str, Mapping[str, Any]] = {}  # of the tasks handed over, by folder
+        self._jobs: dict[str, tuple[str, int]] = {}  # their progress marks, by folder
         self._death: Any = None  # the WorkerDied that stopped the study, once one has
         if self.workers > 1:
             from joblib.externals.loky import ProcessPoolExecutor
@@ -504,6 +496,7 @@ class TaskPool:
             self._done.update(zip(positions, run_task(*args), strict=True))
         else:
             self._configs.update(zip(dirs, plain, strict=True))  # for a worker's death: kill()
+            self._jobs.update(zip(dirs, marks or (), strict=False))
             self._pending.append((positions, self._executor.submit(run_task, *args)))
             self._note_workers()
 
@@ -557,8 +550,9 @@ class TaskPool:
         train again when the sweep is run again. Where a worker died
         (:class:`~lossbench.worker_deaths.WorkerDied`), each job of the tasks in progress,
         its own and those of the workers loky killed after it, is recorded as failed, saying
-        what stopped it (:func:`lossbench.worker_records.record_stopped_tasks`), and trains
-        again as well. In this process, nothing runs between tasks: nothing to stop."""
+        what stopped it (:func:`lossbench.worker_records.record_stopped_tasks`), and counted
+        on the study's progress line (:func:`lossbench.worker_progress.mark_stopped_tasks`);
+        it trains again as well. In this process, nothing runs between tasks: nothing to stop."""
         pending, self._pending = self._pending, []
         executor, self._executor = self._executor, None
         if executor is None:
@@ -581,15 +575,19 @@ class TaskPool:
 
     def _record_stopped(self) -> None:
         """Record the jobs of the tasks in progress as failed, once a worker died and the
-        workers have ended (:func:`lossbench.worker_records.record_stopped_tasks`). What
-        fails here (a folder that cannot be written) is logged: the study's stop, and the
-        command's one line, go on."""
+        workers have ended (:func:`lossbench.worker_records.record_stopped_tasks`), and report
+        each one's end to the study's progress line, as its task's end would have
+        (:func:`lossbench.worker_progress.mark_stopped_tasks`). What fails here (a folder that
+        cannot be written) is logged: the study's stop, and the command's one line, go on."""
         from lossbench.worker_deaths import busy_marks
+        from lossbench.worker_progress import mark_stopped_tasks
         from lossbench.worker_records import record_stopped_tasks
 
         death = self._death
         try:
-            record_stopped_tasks(busy_marks(self._busy), self._configs, death.pid, death.exit_code)
+            marks = busy_marks(self._busy)
+            written = record_stopped_tasks(marks, self._configs, death.pid, death.exit_code)
+            mark_stopped_tasks(marks, self._jobs, written)
         except Exception as error:  # not to hide the death behind a traceback
             log.error(
                 "the jobs in progress could not all be recorded as failed: %s: %s",
