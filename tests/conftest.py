@@ -4,22 +4,14 @@ from __future__ import annotations
 
 import signal
 import threading
-import warnings
 from collections.abc import Callable, Iterator
 
 import pytest
-from hydra import compose, initialize_config_dir
 from omegaconf import DictConfig
 
+from job_configs import job_config
 from lossbench.config import register_configs
-from lossbench.train import config_dir, quiet_lightning
-
-FAST = (
-    "trainer.max_epochs=2",
-    "trainer.enable_progress_bar=false",
-    "trainer.enable_model_summary=false",
-    "logger=none",
-)
+from lossbench.train import quiet_lightning
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -47,14 +39,10 @@ def _stop_handlers_restored() -> Iterator[None]:
 
 @pytest.fixture
 def make_cfg() -> Callable[..., DictConfig]:
-    """``make_cfg("data=iris", ...)`` composes ``configs/train.yaml`` with overrides."""
+    """``make_cfg("data=iris", ...)`` composes ``configs/train.yaml`` with overrides, after
+    ``job_configs.FAST`` unless ``fast=False`` (:func:`job_configs.job_config`)."""
 
     def make(*overrides: str, fast: bool = True) -> DictConfig:
-        with (
-            initialize_config_dir(config_dir=str(config_dir()), version_base="1.3"),
-            warnings.catch_warnings(),
-        ):
-            warnings.simplefilter("ignore")
-            return compose("train", overrides=[*(FAST if fast else ()), *overrides])
+        return job_config(*overrides, fast=fast)
 
     return make

@@ -16,10 +16,9 @@ from pathlib import Path
 from types import ModuleType
 
 import pytest
-from hydra import compose, initialize_config_dir
 
+from job_configs import job_config
 from lossbench.allocator import _glibc
-from lossbench.train import config_dir
 from lossbench.validation import validate
 
 REPO = Path(__file__).resolve().parents[1]
@@ -168,8 +167,7 @@ def test_fresh_runs_compose_the_defaults_a_user_gets(bench: ModuleType) -> None:
     assert command[-1] == "hydra.run.dir=/tmp/run"
     kept = ("checkpoint.", "logger", "trainer.enable", "callbacks", "runner")
     assert not any(a.startswith(kept) for a in args)
-    with initialize_config_dir(config_dir=str(config_dir()), version_base="1.3"):
-        cfg = compose("train", overrides=args)
+    cfg = job_config(*args, fast=False)
     assert validate(cfg) == "binary"
     assert (cfg.data.name, cfg.data.n_samples, cfg.data.batch_size) == ("synthetic_binary", 300, 64)
     assert list(cfg.model.hidden_sizes) == [64, 64] and cfg.trainer.max_epochs == 2

@@ -471,18 +471,13 @@ def test_ctrl_c_while_a_command_loads_torch_ends_it_in_one_line(
 @pytest.fixture(scope="module")
 def wine_run(tmp_path_factory) -> tuple[Path, Path]:
     """The best checkpoint of a short wine run (2 epochs), and a CSV file of wine rows."""
-    from hydra import compose, initialize_config_dir
     from sklearn.datasets import load_wine
 
-    from lossbench.train import config_dir
+    from job_configs import job_config
     from lossbench.training import train
 
     root = tmp_path_factory.mktemp("wine")
-    overrides = ["data=wine", "trainer.max_epochs=2", "trainer.enable_progress_bar=false"]
-    overrides += ["trainer.enable_model_summary=false", "logger=none"]
-    with initialize_config_dir(config_dir=str(config_dir()), version_base="1.3"):
-        cfg = compose("train", overrides=overrides)
-    record = train(cfg, root / "run")
+    record = train(job_config("data=wine", fast=True), root / "run")
     rows = root / "wine.csv"
     load_wine(as_frame=True).frame.to_csv(rows, index=False)
     return Path(record["best_checkpoint"]), rows

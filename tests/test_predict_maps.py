@@ -10,15 +10,14 @@ line: tests/test_refusals_cli.py, rows predict-images-*).
 from __future__ import annotations
 
 import importlib.util
-import warnings
 from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
-from hydra import compose, initialize_config_dir
 
 from cli_process import run_module
+from job_configs import job_config
 from lossbench.checkpoint import CheckpointError, check_resume, load_checkpoint
 from lossbench.checkpoint_format import INPUT_SHAPE_KEY, METADATA_KEY
 from lossbench.data.datamodule import ClassificationDataModule
@@ -27,7 +26,6 @@ from lossbench.data.table import DataError
 from lossbench.module import ClassifierModule
 from lossbench.predict import predict
 from lossbench.predict_maps import check_paths, predict_maps, preprocess, write_maps
-from lossbench.train import config_dir
 from lossbench.training import train
 
 pytestmark = pytest.mark.skipif(
@@ -40,25 +38,14 @@ RUNS = {
     "dense_multiclass": ("mnist_segmentation", "cross_entropy", 2),
     "dense_binary": ("mnist_ink", "bce_with_logits", 4),
 }
-QUICK = (
-    "data.n_images=30",
-    "model.channels=[8,8]",
-    "trainer.max_epochs=2",
-    "trainer.enable_progress_bar=false",
-    "trainer.enable_model_summary=false",
-    "logger=none",
-)
+#: Small images and a small network, on top of ``job_configs.FAST``.
+QUICK = ("data.n_images=30", "model.channels=[8,8]")
 
 
 def _cfg(task: str, *extra: str):
     data, loss, factor = RUNS[task]
     overrides = [f"data={data}", "model=conv", "head=logits", f"loss={loss}"]
-    with (
-        initialize_config_dir(config_dir=str(config_dir()), version_base="1.3"),
-        warnings.catch_warnings(),
-    ):
-        warnings.simplefilter("ignore")
-        return compose("train", overrides=[*overrides, f"data.downsample={factor}", *QUICK, *extra])
+    return job_config(*overrides, f"data.downsample={factor}", *QUICK, *extra, fast=True)
 
 
 @pytest.fixture(scope="module")

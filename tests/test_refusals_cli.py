@@ -27,7 +27,6 @@ import shutil
 import string
 import subprocess
 import sys
-import warnings
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -2788,9 +2787,7 @@ def write_files(case: Case, workdir: Path, shared: dict[str, str] | None = None)
 
 def _train_shared_runs(root: Path) -> dict[str, str]:
     """Two finished runs in-process: iris (multiclass, cross_entropy) and a binary CSV."""
-    from hydra import compose, initialize_config_dir
-
-    from lossbench.train import config_dir
+    from job_configs import job_config
     from lossbench.training import train
 
     root.mkdir(parents=True)
@@ -2803,13 +2800,7 @@ def _train_shared_runs(root: Path) -> dict[str, str]:
         runs["dense"] = ["data=mnist_ink", "model=conv", "loss=bce_with_logits", *DENSE]
     shared: dict[str, str] = {}
     for name, overrides in runs.items():
-        with (
-            initialize_config_dir(config_dir=str(config_dir()), version_base="1.3"),
-            warnings.catch_warnings(),
-        ):
-            warnings.simplefilter("ignore")
-            quiet = ("trainer.enable_progress_bar=false", "trainer.enable_model_summary=false")
-            cfg = compose("train", overrides=[*QUICK, *quiet, *overrides])
+        cfg = job_config(*QUICK, *overrides, fast=True)  # QUICK: 1 epoch, not FAST's 2
         record = train(cfg, root / name, multirun=True)
         assert record["status"] == "completed", record["error"]
         shared[f"{name}_run"] = str(root / name)

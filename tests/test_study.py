@@ -9,11 +9,11 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from hydra import compose, initialize_config_dir
 from hydra.core.global_hydra import GlobalHydra
 from omegaconf import OmegaConf
 
 from cli_process import run_module
+from job_configs import job_config
 from lossbench.compatibility import check
 from lossbench.data.datasets import task_of
 from lossbench.report import build_report
@@ -57,15 +57,13 @@ ACROSS_TASKS = ("compare_all", "compare_real")
 @functools.cache
 def _task(data: str) -> str:
     """The task of ``data=<data>`` (composed once per data set for all experiments)."""
-    with initialize_config_dir(config_dir=str(config_dir()), version_base="1.3"):
-        return task_of(compose("train", overrides=[f"data={data}"]).data)
+    return task_of(job_config(f"data={data}", fast=False).data)
 
 
 @functools.cache
 def _head_and_loss(setup: str) -> tuple[str, str]:
     """The head and loss ``setup=<setup>`` sets (a setup sets nothing that depends on data)."""
-    with initialize_config_dir(config_dir=str(config_dir()), version_base="1.3"):
-        cfg = compose("train", overrides=[f"setup={setup}"])
+    cfg = job_config(f"setup={setup}", fast=False)
     return cfg.head.name, cfg.loss.name
 
 
