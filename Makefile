@@ -78,8 +78,10 @@ TEST_WORKERS ?= auto
 test: $(STAMP) lint
 	OMP_NUM_THREADS=1 $(BIN)/python -m pytest -m "not slow" -q -n $(TEST_WORKERS) $(ARGS)
 
+# The slow suite too, one worker process per core; worksteal balances its long tests (the
+# slowest take ~50 s) across the workers. make test-slow TEST_WORKERS=0 runs it in this process.
 test-slow: $(STAMP)
-	$(BIN)/python -m pytest -m slow -q $(ARGS)
+	OMP_NUM_THREADS=1 $(BIN)/python -m pytest -m slow -q -n $(TEST_WORKERS) --dist worksteal $(ARGS)
 
 bench: $(STAMP)
 	$(BIN)/python scripts/benchmark.py $(ARGS)
