@@ -303,7 +303,7 @@ def _entry_lines() -> list[list[str]]:
     return lines
 
 
-def _composed(configs: Path, line: list[str], group: str) -> tuple[object, list[str]]:
+def _composed(line: list[str], group: str) -> tuple[object, list[str]]:
     """Hydra's choice for ``group`` and the entries it composes, for ``line``."""
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
@@ -321,7 +321,7 @@ def test_the_entries_chosen_are_those_hydra_composes(group: str) -> None:
             options = chosen_option(group, line, CONFIGS)
             entries = chosen_entries(group, line, CONFIGS)
             assert options is not None and entries is not None, line
-            choice, composed = _composed(CONFIGS, line, group)
+            choice, composed = _composed(line, group)
             if choice is not None:  # Hydra records no choice for a list of options
                 assert options == (choice,), line
             assert sorted(entries) == composed, line
@@ -345,7 +345,7 @@ def test_a_config_that_chooses_a_logger_is_followed(tmp_path: Path) -> None:
         ]:
             assert chosen_option("logger", line, configs) == expected, line
             entries = chosen_entries("logger", line, configs)
-            assert entries is not None and sorted(entries) == _composed(configs, line, "logger")[1]
+            assert entries is not None and sorted(entries) == _composed(line, "logger")[1]
     refusal = unknown_entry_key("logger.mlflow.x=1", ["setup=logged"], configs)
     assert refusal is not None and "whose entries are: csv, tensorboard" in refusal
     sweep = ["-m", "setup=logged,logits_focal", "logger.tensorboard.name=x"]
