@@ -126,10 +126,8 @@ def stopped_over(output_dir: Path, found: Sequence[int] | None) -> Found:
         record = read_record(output_dir)
     except DamagedRunError:
         return "damaged" if written else "kept"
-    if written:
+    if written or record is None:  # None: a metrics.json that is no file, left as it is
         return "kept"
-    if record is None:
-        return "replaced"
     if record.get("debug_run"):
         return "debug"
     return "kept" if ended(record) else "replaced"
