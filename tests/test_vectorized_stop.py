@@ -510,6 +510,54 @@ def test_a_worker_s_death_records_the_jobs_in_progress_as_failed_and_they_train_
     assert {run: (run / "metrics.json").stat().st_mtime_ns for run in completed} == written
 
 
+@posix
+@pytest.mark.skipif(not os.path.isdir("/proc/self"), reason="a process's parent read in /proc")
+@pytest.mark.slow  # about 40 s: a debug run, then a sweep's process with two workers
+def test_a_debug_run_s_record_that_a_killed_group_trained_over_is_set_aside_and_the_job_failed(
+    tmp_path,
+):
+    """A debug run's record in the folder of a job that the dead worker's group was training
+    (over it: a debug run is no result) stayed there, so the job was neither recorded as failed
+    nor counted on the study's progress line. Now it is set aside, whole, and the job failed."""
+    debug = run_module(  # job 4's settings, as a debug run
+        "lossbench.train",
+        "data=iris",
+        "trainer.max_epochs=301",
+        "optimizer.lr=1e-4",
+        "logger=csv",
+        "debug=fdr",
+        "hydra.run.dir=sweep/4",
+        cwd=tmp_path,
+    )
+    assert debug.returncode == 0, debug.stderr[-3000:]
+    runs = tmp_path / "sweep"
+    assert _record(runs / "4")["debug_run"] == "trainer.fast_dev_run=true"
+    kept = (runs / "4" / "metrics.json").read_bytes()
+    killed: list[int] = []
+    stopped = _stopped_sweep(
+        tmp_path,
+        signal.SIGKILL,
+        DEATH,
+        "2/metrics.json",
+        to_worker=True,
+        wait=0.5,
+        signalled=killed,
+    )
+    assert stopped.returncode == WORKER_DIED_EXIT, stopped.stderr[-3000:]
+    assert "while it trained jobs 4, 5" in stopped.stderr.strip().splitlines()[-1]
+    (worker,) = killed
+    record = _record(runs / "4")
+    assert (record["status"], record["refused"], record["debug_run"]) == ("failed", False, None)
+    assert record["error"] == (
+        f"worker process {worker} was killed by signal SIGKILL (out of memory?) while training "
+        "this group, and the study stopped"
+    )
+    assert (runs / "4" / "metrics-debug.json").read_bytes() == kept
+    assert _last_progress_line(stopped.stderr).startswith("study: 6/6 jobs ended, 4 failed"), (
+        stopped.stderr[-3000:]
+    )
+
+
 def _a_starting_worker(launcher: subprocess.Popen[str]) -> int:
     """A worker process of ``launcher`` as soon as it shows (in ``/proc``: Linux), still
     starting: before it takes stop requests (the launcher's SIGTERM would kill it outright)."""

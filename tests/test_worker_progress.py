@@ -29,7 +29,7 @@ def test_each_job_a_worker_s_death_stopped_is_counted_as_its_record_says(make_cf
         run.mkdir(parents=True)
     write_record(dirs[3], {"status": "completed", "note": "another config's run"})
     debug = {"status": "completed", "debug_run": "trainer.fast_dev_run=true"}
-    write_record(dirs[5], debug)  # no result: its task trains over it
+    write_record(dirs[5], debug)  # no result: its task trains over it, so it is set aside
     found = [record_identity(run) for run in dirs]  # as the tasks began
     mark_job(sweep, 0, "failed")  # an earlier run of the sweep's: not this one's
     watch = StudyWatch(sweep, 6, stream=io.StringIO())  # counts the sweep's own markers
@@ -50,17 +50,18 @@ def test_each_job_a_worker_s_death_stopped_is_counted_as_its_record_says(make_cf
     written = record_stopped_tasks(marks, configs, DEAD, -9)
     marked = mark_stopped_tasks(marks, jobs, written)
 
-    assert sorted(written) == [dirs[0] / "metrics.json", dirs[4] / "metrics.json"]
+    assert sorted(written) == [dirs[job] / "metrics.json" for job in (0, 4, 5)]
     expected = {"0": "failed", "1": "failed", "2": "completed", "3": "exists", "4": "failed"}
+    expected["5"] = "failed"
     assert {k.rpartition("/")[2]: v for k, v in marked.items()} == expected
-    assert [outcome_of(sweep, job) for job in range(6)] == [*expected.values(), None]
+    assert [outcome_of(sweep, job) for job in range(6)] == list(expected.values())
     # each counted once, the earlier run's marker of job 0 included (written anew)
     counts = counter.counts()
-    assert (counts["failed"], counts["completed"], counts["exists"]) == (3, 1, 1)
+    assert (counts["failed"], counts["completed"], counts["exists"]) == (4, 1, 1)
     watch.stop()
     assert watch.progress.stream.getvalue().splitlines()[-1] == (
-        "study: 5/6 jobs ended (1 completed, 0 skipped, 0 refused, 3 failed, 1 not run: a "
-        "completed or kept run of other settings in its directory); 1 reported no end here"
+        "study: 6/6 jobs ended (1 completed, 0 skipped, 0 refused, 4 failed, 1 not run: a "
+        "completed or kept run of other settings in its directory)"
     )
 
 

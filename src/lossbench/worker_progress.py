@@ -6,7 +6,8 @@ mark_job`) as the task ends; the tasks that a worker's death stopped
 recorded their jobs (:func:`lossbench.worker_records.record_stopped_tasks`), it marks each of
 them (:func:`mark_stopped_tasks`), so that the study's last line counts them:
 
-- a job recorded as failed there: ``failed``, as its record says;
+- a job recorded as failed there: ``failed``, as its record says (a debug run's record that
+  the task was training over, or one damaged at the death, set aside first: it ended no job);
 - a job whose record the task wrote before the death (a group's member that had ended, a lone
   job whose end the worker had not reported yet): the outcome its record says
   (:func:`lossbench.progress.record_outcome`);
@@ -42,8 +43,9 @@ def stopped_outcome(
     says: the outcome of one written since the task began (its identity is not ``found``, the
     one the task found: :func:`lossbench.worker_records.record_identity`), ``exists`` for a run
     the task would have refused to train over (:func:`lossbench.record.protected`). None where
-    it did not end: no record, one that cannot be read, or a debug run's the task was to train
-    over."""
+    it did not end: no record, or one that the task found and cannot be read (one damaged at the
+    death, and a debug run's that the task trained over, are recorded as failed after it:
+    :func:`lossbench.worker_records.stopped_over`)."""
     path = Path(output_dir)
     if path / "metrics.json" in written:
         return "failed"

@@ -20,7 +20,12 @@ job (:func:`lossbench.record.ended`): the same command trains it again. A record
 wrote before the death (a group's member that completed, or failed, before it) is kept, and so
 is a record that ended, whenever written (a completed run of another config in the job's
 folder, which the task would have refused): only a folder without a record, or with the record
-of an earlier attempt that failed on an exception, gets one.
+of an earlier attempt that failed on an exception, gets one. So does a folder whose record ended
+no job, which is first set aside under its own name (:data:`SET_ASIDE_NAMES`; an earlier one
+there moves on to ``-v1``, ``-v2``, ...: :func:`lossbench.aside_names.move_on_together`), so
+that nothing written is lost: a debug run's record (``debug_run``), which the task was training
+over (:func:`lossbench.record.protected`), and a record written since the task began that cannot
+be read (damaged at the death: the job did not end).
 
     >>> print(stopped_error(12345, -9, 12345, group=True))  # doctest: +NORMALIZE_WHITESPACE
     worker process 12345 was killed by signal SIGKILL (out of memory?) while training this
@@ -32,18 +37,46 @@ of an earlier attempt that failed on an exception, gets one.
 
 from __future__ import annotations
 
+import logging
 import os
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from omegaconf import OmegaConf
 
-from lossbench.record import DamagedRunError, ended, environment, read_record, write_record
+from lossbench.aside_names import move_on_together
+from lossbench.record import (
+    RECORD_NAME,
+    DamagedRunError,
+    ended,
+    environment,
+    read_record,
+    write_record,
+)
 from lossbench.starting_record import base_record
 from lossbench.worker_deaths import ended_how
 
-__all__ = ["keeps_its_record", "record_identity", "record_stopped_tasks", "stopped_error"]
+__all__ = [
+    "SET_ASIDE_NAMES",
+    "keeps_its_record",
+    "record_identity",
+    "record_stopped_tasks",
+    "set_aside_record",
+    "stopped_error",
+    "stopped_over",
+]
+
+log = logging.getLogger(__name__)
+
+#: What a stopped job's folder holds, to the record of its stop (:func:`stopped_over`).
+Found = Literal["kept", "replaced", "debug", "damaged"]
+
+#: Where a record that ended no job is kept as a stopped job's record replaces it
+#: (:func:`set_aside_record`), by what it is (:func:`stopped_over`): the newest of each there.
+SET_ASIDE_NAMES: dict[str, str] = {"debug": "metrics-debug.json", "damaged": "metrics-damaged.json"}
+#: How the log line names each of them.
+_WHAT = {"debug": "a debug run's record", "damaged": "damaged at the death (cannot be read)"}
 
 
 def record_identity(output_dir: str | os.PathLike) -> tuple[int, int] | None:
@@ -70,22 +103,50 @@ def stopped_error(died: int | None, exit_code: int | None, worker: int, *, group
     return f"stopped: {which} {how}{cause}, and the study stopped"
 
 
-def keeps_its_record(output_dir: Path, found: Sequence[int] | None) -> bool:
-    """Whether ``output_dir``'s record stays as it is: one written since the task began (its
-    identity is not ``found``, the one the task found, :func:`record_identity`; a group's
-    member that had ended), one that ended (:func:`lossbench.record.ended`), or one that
-    cannot be read (left as it is, as a study leaves it). False where there is none, or where
-    it is the record of an earlier attempt that failed on an exception."""
+def stopped_over(output_dir: Path, found: Sequence[int] | None) -> Found:
+    """What ``output_dir``'s record is to the record of its job's stop (``found``: the identity
+    of the record the task found, :func:`record_identity`):
+
+    - ``kept``: it stays as it is: one written since the task began (a group's member that had
+      ended), one that ended (:func:`lossbench.record.ended`), or one that the task found and
+      cannot be read (which the task refuses, and a study leaves as it is);
+    - ``replaced``: none there, or the record of an earlier attempt that failed on an exception;
+    - ``debug``: a debug run's record that the task found (``debug_run``; any status), which
+      ended no job: the task was training over it (:func:`lossbench.record.protected`);
+    - ``damaged``: one written since the task began that cannot be read (damaged at the death):
+      the job did not end.
+
+    The last two are set aside before the stop's record is written (:func:`set_aside_record`).
+    """
     now = record_identity(output_dir)
     if now is None:
-        return False
-    if found is None or list(now) != list(found):
-        return True
+        return "replaced"
+    written = found is None or list(now) != list(found)
     try:
         record = read_record(output_dir)
     except DamagedRunError:
-        return True
-    return record is None or ended(record)
+        return "damaged" if written else "kept"
+    if written or record is None:  # None: a metrics.json that is no file, left as it is
+        return "kept"
+    if record.get("debug_run"):
+        return "debug"
+    return "kept" if ended(record) else "replaced"
+
+
+def keeps_its_record(output_dir: Path, found: Sequence[int] | None) -> bool:
+    """Whether ``output_dir``'s record stays as it is (:func:`stopped_over`); False where the
+    stop's record is written there: none there, the record of an earlier attempt that failed on
+    an exception, or one set aside first (a debug run's, one damaged at the death)."""
+    return stopped_over(output_dir, found) == "kept"
+
+
+def set_aside_record(output_dir: Path, what: str) -> Path:
+    """Move ``output_dir``'s ``metrics.json``, a record that ended no job (``what``: ``debug``
+    or ``damaged``, :func:`stopped_over`), to its name in :data:`SET_ASIDE_NAMES`, where one set
+    aside before moves on first (``metrics-debug-v1.json``, ...); return where it went."""
+    target = output_dir / SET_ASIDE_NAMES[what]
+    move_on_together([target])
+    return (output_dir / RECORD_NAME).replace(target)
 
 
 def record_stopped_tasks(
@@ -99,7 +160,8 @@ def record_stopped_tasks(
     (:func:`lossbench.worker_deaths.busy_marks`: ``{pid: {"jobs", "dirs", "records"}}``);
     ``configs``: the resolved config of each job handed over, by output directory (as the
     mark names it). Return the records written; the folders that keep theirs
-    (:func:`keeps_its_record`) and the jobs without a config are passed over."""
+    (:func:`keeps_its_record`) and the jobs without a config are passed over. A debug run's
+    record, or one damaged at the death, is set aside first (:func:`set_aside_record`)."""
     written: list[Path] = []
     for worker, label in marks.items():
         dirs = [str(d) for d in label.get("dirs", [])]
@@ -109,8 +171,15 @@ def record_stopped_tasks(
         for output_dir, before in zip(dirs, found, strict=False):
             if output_dir not in configs:
                 continue
-            if keeps_its_record(Path(output_dir), before) if known else record_identity(output_dir):
+            if not known:  # whose record is there, if any, is not known: it is kept
+                what: Found = "kept" if record_identity(output_dir) else "replaced"
+            else:
+                what = stopped_over(Path(output_dir), before)
+            if what == "kept":
                 continue
+            if what != "replaced":
+                kept = set_aside_record(Path(output_dir), what)
+                log.info("%s, %s, was kept as %s", kept.with_name(RECORD_NAME), _WHAT[what], kept)
             record = base_record(OmegaConf.create(dict(configs[output_dir])), None)
             record.update(environment=environment(), error=error, refused=False)
             if len(dirs) > 1:

@@ -1,0 +1,123 @@
+"""What a worker's death finds in the folders of the jobs it stopped, besides their own records
+(:mod:`lossbench.worker_records`, :mod:`lossbench.worker_progress`): a debug run's record, which
+the task was training over, and a record that cannot be read, damaged at the death. Neither
+ended the job: each is set aside, kept under its own name, and the job is recorded as failed,
+counted on the study's progress line, and trained again. (A real study with a worker killed:
+``tests/test_vectorized_stop.py``.)"""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+
+import pytest
+from omegaconf import OmegaConf
+
+from lossbench.progress import StudyWatch, outcome_of
+from lossbench.record import read_record, write_record
+from lossbench.training import train
+from lossbench.vectorized.sweep import plan_sweep
+from lossbench.worker_deaths import busy_marks, task_label
+from lossbench.worker_progress import mark_stopped_tasks
+from lossbench.worker_records import record_identity, record_stopped_tasks
+
+DEAD = 4321
+ERROR = (
+    f"worker process {DEAD} was killed by signal SIGKILL (out of memory?) while training this "
+    "{what}, and the study stopped"
+)
+
+
+def _die(sweep: Path, dirs: list[Path], cfgs: list, found: list) -> tuple[list[Path], str]:
+    """The dead worker's task trained ``dirs`` (``found``: their records as it began): record
+    and mark its jobs as the launching process does; return the records written and the study's
+    last progress line."""
+    busy = sweep.parent / "busy"
+    busy.mkdir(exist_ok=True)
+    (busy / str(DEAD)).write_text(task_label(list(range(len(dirs))), [str(d) for d in dirs], found))
+    watch = StudyWatch(sweep, len(dirs), stream=io.StringIO())
+    marks = busy_marks(busy)
+    plain = [OmegaConf.to_container(cfg, resolve=True) for cfg in cfgs]
+    configs = {str(run): cfg for run, cfg in zip(dirs, plain, strict=True)}
+    jobs = {str(run): (str(sweep), job) for job, run in enumerate(dirs)}
+    written = record_stopped_tasks(marks, configs, DEAD, -9)
+    mark_stopped_tasks(marks, jobs, written)
+    watch.stop()
+    return written, watch.progress.stream.getvalue().splitlines()[-1]
+
+
+def _assert_recorded_as_stopped(run: Path, what: str = "group") -> None:
+    """``run`` holds the record of a job that the death stopped in its ``what`` (group, job)."""
+    record = read_record(run)
+    error = ERROR.format(what=what)
+    assert (record["status"], record["refused"], record["error"]) == ("failed", False, error)
+    assert record["debug_run"] is None and record["data"] == "iris"
+
+
+def test_a_debug_run_s_record_in_a_stopped_job_s_folder_is_set_aside_and_the_job_failed(
+    make_cfg, tmp_path
+):
+    """A debug run's record is no result: the task trains over it. Its worker killed, the job
+    kept that record: it was neither recorded as failed nor counted on the progress line."""
+    sweep = tmp_path / "sweep"
+    dirs = [sweep / "0", sweep / "1"]
+    cfgs = [make_cfg("data=iris", f"seed={seed}") for seed in range(2)]
+    debug = train(make_cfg("data=iris", "seed=1", "debug=fdr"), dirs[1], multirun=True)
+    assert debug["status"] == "completed" and debug["debug_run"] == "trainer.fast_dev_run=true"
+    kept = (dirs[1] / "metrics.json").read_bytes()
+    tasks, skipped = plan_sweep(cfgs, dirs)
+    assert (tasks, skipped) == ([[0, 1]], {})  # its job trains over the debug run
+    found = [record_identity(run) for run in dirs]
+
+    written, line = _die(sweep, dirs, cfgs, found)
+
+    assert sorted(written) == [run / "metrics.json" for run in dirs]
+    for run in dirs:
+        _assert_recorded_as_stopped(run)
+    assert (dirs[1] / "metrics-debug.json").read_bytes() == kept  # nothing written is lost
+    assert [outcome_of(sweep, job) for job in range(2)] == ["failed", "failed"]
+    assert line.startswith("study: 2/2 jobs ended (0 completed, 0 skipped, 0 refused, 2 failed")
+    assert plan_sweep(cfgs, dirs) == ([[0, 1]], {})  # the same sweep trains both again
+
+
+def test_a_debug_run_s_record_set_aside_again_keeps_the_earlier_one(make_cfg, tmp_path):
+    sweep = tmp_path / "sweep"
+    run = sweep / "0"
+    cfgs = [make_cfg("data=iris")]
+    write_record(run, {"status": "completed", "debug_run": "trainer.fast_dev_run=true"})
+    (run / "metrics-debug.json").write_text('{"status": "completed", "note": "earlier"}\n')
+
+    written, _ = _die(sweep, [run], cfgs, [record_identity(run)])
+
+    assert written == [run / "metrics.json"]
+    _assert_recorded_as_stopped(run, "job")
+    assert '"trainer.fast_dev_run=true"' in (run / "metrics-debug.json").read_text()
+    assert '"earlier"' in (run / "metrics-debug-v1.json").read_text()
+
+
+@pytest.mark.parametrize(
+    "damaged",
+    [b'{"status": "completed", "val/nll": 0.0', b"", b'{"accuracy": 0.9}'],
+    ids=["truncated", "emptied", "no-run-record"],
+)
+def test_a_record_damaged_at_the_death_is_set_aside_and_the_job_failed(make_cfg, tmp_path, damaged):
+    """A ``metrics.json`` written in a stopped job's folder since its task began that cannot be
+    read: the job did not complete. It was kept as it was, the job neither recorded as failed
+    nor counted."""
+    sweep = tmp_path / "sweep"
+    dirs = [sweep / "0", sweep / "1"]
+    cfgs = [make_cfg("data=iris", f"seed={seed}") for seed in range(2)]
+    for run in dirs:
+        run.mkdir(parents=True)
+    found = [record_identity(run) for run in dirs]  # none, as the task began
+    (dirs[1] / "metrics.json").write_bytes(damaged)  # at the death
+
+    written, line = _die(sweep, dirs, cfgs, found)
+
+    assert sorted(written) == [run / "metrics.json" for run in dirs]
+    for run in dirs:
+        _assert_recorded_as_stopped(run)
+    assert (dirs[1] / "metrics-damaged.json").read_bytes() == damaged  # kept as it was
+    assert [outcome_of(sweep, job) for job in range(2)] == ["failed", "failed"]
+    assert line.startswith("study: 2/2 jobs ended (0 completed, 0 skipped, 0 refused, 2 failed")
+    assert plan_sweep(cfgs, dirs) == ([[0, 1]], {})  # the same sweep trains both again
