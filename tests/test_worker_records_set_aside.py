@@ -1,20 +1,23 @@
 """What a worker's death finds in the folders of the jobs it stopped, besides their own records
 (:mod:`lossbench.worker_records`, :mod:`lossbench.worker_progress`): a debug run's record, which
-the task was training over, and a record that cannot be read, damaged at the death. Neither
-ended the job: each is set aside, kept under its own name, and the job is recorded as failed,
-counted on the study's progress line, and trained again. (A real study with a worker killed:
+the task was training over, a record that cannot be read, damaged at the death, and a run of a
+lower ``trainer.max_epochs`` that the task trains again at the raised cap. None ended the job:
+each is set aside, kept under its own name (the lower cap's run with its files, as the task sets
+it aside), and the job is recorded as failed, counted on the study's progress line, and trained
+again. (A real study with a worker killed:
 ``tests/test_vectorized_stop.py``.)"""
 
 from __future__ import annotations
 
 import io
+import json
 from pathlib import Path
 
 import pytest
 from omegaconf import OmegaConf
 
 from lossbench.progress import StudyWatch, outcome_of
-from lossbench.record import read_record, write_record
+from lossbench.record import RunExistsError, read_record, write_record
 from lossbench.training import train
 from lossbench.vectorized.sweep import plan_sweep
 from lossbench.worker_deaths import busy_marks, task_label
@@ -121,3 +124,71 @@ def test_a_record_damaged_at_the_death_is_set_aside_and_the_job_failed(make_cfg,
     assert [outcome_of(sweep, job) for job in range(2)] == ["failed", "failed"]
     assert line.startswith("study: 2/2 jobs ended (0 completed, 0 skipped, 0 refused, 2 failed")
     assert plan_sweep(cfgs, dirs) == ([[0, 1]], {})  # the same sweep trains both again
+
+
+def test_a_lower_cap_run_in_a_stopped_job_s_folder_is_set_aside_and_the_job_failed(
+    make_cfg, tmp_path
+):
+    """A run of the job's config trained with a lower ``trainer.max_epochs`` that reached its
+    cap ended no job at the raised cap: the task sets it aside before it trains the job from
+    scratch. Its worker killed before that, the job kept the lower cap's record: it was neither
+    recorded as failed, nor counted as failed (``exists`` instead), though it trains again."""
+    sweep = tmp_path / "sweep"
+    dirs = [sweep / "0", sweep / "1"]
+    cfgs = [make_cfg("data=iris", f"seed={seed}") for seed in range(2)]  # trainer.max_epochs=2
+    capped = train(make_cfg("data=iris", "seed=1", "trainer.max_epochs=1"), dirs[1], multirun=True)
+    assert (capped["status"], capped["stopped_by"], capped["epochs"]) == ("completed", "budget", 1)
+    config = (dirs[1] / "config.yaml").read_bytes()
+    best = Path(capped["best_checkpoint"])
+    assert best.parent == dirs[1] / "checkpoints" and best.is_file()
+    checkpoint = best.read_bytes()
+    assert plan_sweep(cfgs, dirs) == ([[0, 1]], {})  # its job trains the run again at cap 2
+    found = [record_identity(run) for run in dirs]
+
+    written, line = _die(sweep, dirs, cfgs, found)
+
+    assert sorted(written) == [run / "metrics.json" for run in dirs]
+    for run in dirs:
+        _assert_recorded_as_stopped(run)
+    # kept as the task keeps it (lossbench.run_identity.kept_names), nothing lost: its record
+    # names its best checkpoint where that went
+    kept = json.loads((dirs[1] / "metrics-max_epochs1.json").read_text())
+    moved = dirs[1] / "checkpoints-max_epochs1" / best.name
+    assert kept == {**capped, "best_checkpoint": str(moved)}
+    assert moved.read_bytes() == checkpoint
+    assert (dirs[1] / "config-max_epochs1.yaml").read_bytes() == config
+    assert not (dirs[1] / "checkpoints").exists() and not (dirs[1] / "config.yaml").exists()
+    assert [outcome_of(sweep, job) for job in range(2)] == ["failed", "failed"]
+    assert line.startswith("study: 2/2 jobs ended (0 completed, 0 skipped, 0 refused, 2 failed")
+    assert plan_sweep(cfgs, dirs) == ([[0, 1]], {})  # the same sweep trains both again
+    again = train(cfgs[1], dirs[1], multirun=True)  # as the same command trains it
+    assert (again["status"], again["epochs"]) == ("completed", 2)
+    assert json.loads((dirs[1] / "metrics-max_epochs1.json").read_text()) == kept
+    assert moved.read_bytes() == checkpoint
+
+
+def test_a_lower_cap_run_that_a_resumed_job_refuses_is_kept_and_counted_as_not_run(
+    make_cfg, tmp_path
+):
+    """A job that resumes (``ckpt_path``) does not set a lower cap's run aside: it refuses to
+    train over the completed run. Its worker killed, the run stays as it is, and the job is
+    counted as the task's refusal would have counted it (``exists``)."""
+    first = tmp_path / "first"
+    train(make_cfg("data=iris", "trainer.max_epochs=1"), first, multirun=True)
+    resume = f"ckpt_path={first / 'checkpoints' / 'last.ckpt'}"
+    sweep = tmp_path / "sweep"
+    run = sweep / "0"
+    resumed = train(make_cfg("data=iris", resume), run, multirun=True)  # trainer.max_epochs=2
+    assert (resumed["status"], resumed["epochs"]) == ("completed", 2)
+    kept = (run / "metrics.json").read_bytes()
+    cfgs = [make_cfg("data=iris", resume, "trainer.max_epochs=3")]
+    assert plan_sweep(cfgs, [run]) == ([[0]], {})  # handed over: the task refuses it
+
+    written, line = _die(sweep, [run], cfgs, [record_identity(run)])
+
+    assert written == [] and (run / "metrics.json").read_bytes() == kept
+    assert (run / "checkpoints").is_dir() and not list(run.glob("*-max_epochs*"))
+    assert outcome_of(sweep, 0) == "exists"
+    assert "1 not run: a completed or kept run" in line
+    with pytest.raises(RunExistsError, match="already records a completed run"):
+        train(cfgs[0], run, multirun=True)  # as the same command's job refuses it

@@ -7,7 +7,9 @@ recorded their jobs (:func:`lossbench.worker_records.record_stopped_tasks`), it 
 them (:func:`mark_stopped_tasks`), so that the study's last line counts them:
 
 - a job recorded as failed there: ``failed``, as its record says (a debug run's record that
-  the task was training over, or one damaged at the death, set aside first: it ended no job);
+  the task was training over, one damaged at the death, or a run of a lower
+  ``trainer.max_epochs`` that the task was to train again at a raised cap, set aside first: it
+  ended no job);
 - a job whose record the task wrote before the death (a group's member that had ended, a lone
   job whose end the worker had not reported yet): the outcome its record says
   (:func:`lossbench.progress.record_outcome`);
@@ -44,8 +46,8 @@ def stopped_outcome(
     one the task found: :func:`lossbench.worker_records.record_identity`), ``exists`` for a run
     the task would have refused to train over (:func:`lossbench.record.protected`). None where
     it did not end: no record, or one that the task found and cannot be read (one damaged at the
-    death, and a debug run's that the task trained over, are recorded as failed after it:
-    :func:`lossbench.worker_records.stopped_over`)."""
+    death, a debug run's that the task trained over, and a lower cap's run that it trains again,
+    are recorded as failed after it: :func:`lossbench.worker_records.stopped_over`)."""
     path = Path(output_dir)
     if path / "metrics.json" in written:
         return "failed"

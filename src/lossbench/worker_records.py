@@ -25,7 +25,11 @@ no job, which is first set aside under its own name (:data:`SET_ASIDE_NAMES`; an
 there moves on to ``-v1``, ``-v2``, ...: :func:`lossbench.aside_names.move_on_together`), so
 that nothing written is lost: a debug run's record (``debug_run``), which the task was training
 over (:func:`lossbench.record.protected`), and a record written since the task began that cannot
-be read (damaged at the death: the job did not end).
+be read (damaged at the death: the job did not end). A completed run of the job's config but for
+a lower ``trainer.max_epochs``, which the task sets aside to train the job again from scratch at
+the raised cap (:func:`lossbench.run_identity.capped_run`), ended no job either: it is set aside
+as the task sets it aside, with its config, checkpoints and loggers' folders
+(:func:`lossbench.run_identity.set_aside_capped_run`: ``metrics-max_epochs300.json``, ...).
 
     >>> print(stopped_error(12345, -9, 12345, group=True))  # doctest: +NORMALIZE_WHITESPACE
     worker process 12345 was killed by signal SIGKILL (out of memory?) while training this
@@ -54,6 +58,7 @@ from lossbench.record import (
     read_record,
     write_record,
 )
+from lossbench.run_identity import capped_run, set_aside_capped_run
 from lossbench.starting_record import base_record
 from lossbench.worker_deaths import ended_how
 
@@ -70,7 +75,7 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 #: What a stopped job's folder holds, to the record of its stop (:func:`stopped_over`).
-Found = Literal["kept", "replaced", "debug", "damaged"]
+Found = Literal["kept", "replaced", "debug", "damaged", "capped"]
 
 #: Where a record that ended no job is kept as a stopped job's record replaces it
 #: (:func:`set_aside_record`), by what it is (:func:`stopped_over`): the newest of each there.
@@ -103,20 +108,28 @@ def stopped_error(died: int | None, exit_code: int | None, worker: int, *, group
     return f"stopped: {which} {how}{cause}, and the study stopped"
 
 
-def stopped_over(output_dir: Path, found: Sequence[int] | None) -> Found:
+def stopped_over(
+    output_dir: Path, found: Sequence[int] | None, config: Mapping[str, Any] | None = None
+) -> Found:
     """What ``output_dir``'s record is to the record of its job's stop (``found``: the identity
-    of the record the task found, :func:`record_identity`):
+    of the record the task found, :func:`record_identity`; ``config``: the job's resolved
+    config, None: not known):
 
     - ``kept``: it stays as it is: one written since the task began (a group's member that had
-      ended), one that ended (:func:`lossbench.record.ended`), or one that the task found and
-      cannot be read (which the task refuses, and a study leaves as it is);
+      ended), one that ended (:func:`lossbench.record.ended`) but a lower cap's below, or one
+      that the task found and cannot be read (which the task refuses, and a study leaves as it
+      is);
     - ``replaced``: none there, or the record of an earlier attempt that failed on an exception;
     - ``debug``: a debug run's record that the task found (``debug_run``; any status), which
       ended no job: the task was training over it (:func:`lossbench.record.protected`);
     - ``damaged``: one written since the task began that cannot be read (damaged at the death):
-      the job did not end.
+      the job did not end;
+    - ``capped``: a run of ``config`` but for a lower ``trainer.max_epochs`` that the task
+      found, and sets aside to train the job again at the raised cap, as it does without
+      ``ckpt_path`` (:func:`lossbench.run_identity.capped_run`): it ended no job at this cap.
 
-    The last two are set aside before the stop's record is written (:func:`set_aside_record`).
+    The last three are set aside before the stop's record is written (:func:`set_aside_record`,
+    :func:`lossbench.run_identity.set_aside_capped_run`).
     """
     now = record_identity(output_dir)
     if now is None:
@@ -130,14 +143,32 @@ def stopped_over(output_dir: Path, found: Sequence[int] | None) -> Found:
         return "kept"
     if record.get("debug_run"):
         return "debug"
-    return "kept" if ended(record) else "replaced"
+    if not ended(record):
+        return "replaced"
+    return "capped" if _set_aside_for_cap(output_dir, config) else "kept"
 
 
-def keeps_its_record(output_dir: Path, found: Sequence[int] | None) -> bool:
+def _set_aside_for_cap(output_dir: Path, config: Mapping[str, Any] | None) -> bool:
+    """Whether the task of ``config`` sets ``output_dir``'s run aside to train it again at a
+    raised cap: a job of a sweep that does not resume (``ckpt_path``) does
+    (:func:`lossbench.training.train`, :func:`lossbench.vectorized.run.train_group`); a config
+    or record that cannot be read is left as it is, as the task leaves it."""
+    if config is None or config.get("ckpt_path") is not None:
+        return False
+    try:
+        return capped_run(output_dir, config) is not None
+    except DamagedRunError:
+        return False
+
+
+def keeps_its_record(
+    output_dir: Path, found: Sequence[int] | None, config: Mapping[str, Any] | None = None
+) -> bool:
     """Whether ``output_dir``'s record stays as it is (:func:`stopped_over`); False where the
     stop's record is written there: none there, the record of an earlier attempt that failed on
-    an exception, or one set aside first (a debug run's, one damaged at the death)."""
-    return stopped_over(output_dir, found) == "kept"
+    an exception, or one set aside first (a debug run's, one damaged at the death, a lower
+    cap's run that ``config``'s job trains again)."""
+    return stopped_over(output_dir, found, config) == "kept"
 
 
 def set_aside_record(output_dir: Path, what: str) -> Path:
@@ -161,7 +192,9 @@ def record_stopped_tasks(
     ``configs``: the resolved config of each job handed over, by output directory (as the
     mark names it). Return the records written; the folders that keep theirs
     (:func:`keeps_its_record`) and the jobs without a config are passed over. A debug run's
-    record, or one damaged at the death, is set aside first (:func:`set_aside_record`)."""
+    record, or one damaged at the death, is set aside first (:func:`set_aside_record`), and so
+    is a lower cap's run that the job trains again, with its files, as the task sets it aside
+    (:func:`lossbench.run_identity.set_aside_capped_run`)."""
     written: list[Path] = []
     for worker, label in marks.items():
         dirs = [str(d) for d in label.get("dirs", [])]
@@ -174,10 +207,12 @@ def record_stopped_tasks(
             if not known:  # whose record is there, if any, is not known: it is kept
                 what: Found = "kept" if record_identity(output_dir) else "replaced"
             else:
-                what = stopped_over(Path(output_dir), before)
-            if what == "kept":
+                what = stopped_over(Path(output_dir), before, configs[output_dir])
+            if what == "capped":
+                _set_aside_capped(Path(output_dir), configs[output_dir])
+            elif what == "kept":
                 continue
-            if what != "replaced":
+            elif what != "replaced":
                 kept = set_aside_record(Path(output_dir), what)
                 log.info("%s, %s, was kept as %s", kept.with_name(RECORD_NAME), _WHAT[what], kept)
             record = base_record(OmegaConf.create(dict(configs[output_dir])), None)
@@ -186,3 +221,18 @@ def record_stopped_tasks(
                 record["group_size"] = len(dirs)
             written.append(write_record(output_dir, record))
     return written
+
+
+def _set_aside_capped(output_dir: Path, config: Mapping[str, Any]) -> None:
+    """Set aside ``output_dir``'s run of a lower ``trainer.max_epochs`` as the task of
+    ``config`` would have (:func:`lossbench.run_identity.set_aside_capped_run`), and say where
+    its record went."""
+    aside = set_aside_capped_run(output_dir, config)
+    if aside is not None:
+        log.info(
+            "%s, a run trained with trainer.max_epochs=%s that the stopped job trains again, "
+            "was kept with its files (%s)",
+            output_dir / RECORD_NAME,
+            aside.old,
+            ", ".join(f"{move.source.name} as {move.target.name}" for move in aside.kept),
+        )
