@@ -3,8 +3,10 @@ others train again, and the result is the study trained at the higher cap from s
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
+import os
 import shutil
 from pathlib import Path
 
@@ -342,3 +344,61 @@ def test_a_study_run_again_with_a_higher_cap_is_the_study_at_that_cap(tmp_path, 
     assert again.summary[columns].iloc[0].tolist() == pytest.approx(
         fresh_report.summary[columns].iloc[0].tolist(), rel=1e-5
     )
+
+
+class _Killed(BaseException):
+    """The process killed between two of a set-aside's file operations."""
+
+
+#: The file operations a set-aside makes (a rename, a replacement, a removal): a kill between
+#: any two of them is tried.
+_OPERATIONS = ((Path, "rename"), (Path, "replace"), (Path, "unlink"), (os, "replace"))
+
+
+@pytest.mark.parametrize("done", range(7))
+def test_a_set_aside_stopped_between_its_file_operations_leaves_a_run_the_job_trains(
+    make_cfg, tmp_path: Path, monkeypatch, done: int
+) -> None:
+    """A raised cap's set-aside stopped after ``done`` of its file operations (the process
+    killed) leaves a folder that the same job trains at the raised cap, with the lower cap's
+    record, config and best checkpoint kept, the record naming the checkpoint where it went.
+    Before, a stop after ``config.yaml`` was renamed left the lower cap's completed
+    ``metrics.json`` without its config, and every later run of the job was refused as a
+    completed run of other settings; a stop after the checkpoints moved left the record naming
+    a checkpoint that was no longer there."""
+    from omegaconf import OmegaConf
+
+    def cfg(cap: int):
+        return make_cfg("data=iris", f"trainer.max_epochs={cap}")
+
+    run = tmp_path / "run"
+    lower = train(cfg(1), run, multirun=True)
+    record = json.loads((run / "metrics.json").read_text())
+    config = (run / "config.yaml").read_bytes()
+    best = Path(lower["best_checkpoint"]).read_bytes()
+    made = []
+
+    def stopping(owner, name):
+        operation = getattr(owner, name)
+
+        def counted(*args, **kwargs):
+            if len(made) == done:
+                raise _Killed
+            made.append(name)
+            return operation(*args, **kwargs)
+
+        return counted
+
+    with monkeypatch.context() as patched:
+        for owner, name in _OPERATIONS:
+            patched.setattr(owner, name, stopping(owner, name))
+        with contextlib.suppress(_Killed):
+            set_aside_capped_run(run, OmegaConf.to_container(cfg(2), resolve=True))
+
+    again = train(cfg(2), run, multirun=True)  # the same job, as the same command runs it
+
+    assert (again["status"], again["epochs"]) == ("completed", 2), again
+    kept = [json.loads(path.read_text()) for path in run.glob("metrics-max_epochs1*.json")]
+    assert [{**k, "best_checkpoint": None} for k in kept] == [{**record, "best_checkpoint": None}]
+    assert Path(kept[0]["best_checkpoint"]).read_bytes() == best
+    assert config in [path.read_bytes() for path in run.glob("config-max_epochs1*.yaml")]

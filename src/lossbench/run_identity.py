@@ -41,6 +41,7 @@ from __future__ import annotations
 import copy
 import logging
 import os
+import shutil
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, NamedTuple
@@ -234,28 +235,59 @@ def set_aside_capped_run(
         return None
     old, record = found
     names = kept_names(old)
-    # every file an earlier raise kept moves on, one this run has none of too (its checkpoints),
-    # all under one number: one above the highest any of the names has
-    moved_on = move_on_together(folder / name for name in names.values())
-    _follow_moved_checkpoints(folder, moved_on, names)
+    moved_on: list[Moved] = []
+    if not _names_in(record, folder / names["checkpoints"]):
+        # every file an earlier raise kept moves on, one this run has none of too (its
+        # checkpoints), all under one number: one above the highest any of the names has
+        moved_on = move_on_together(folder / name for name in names.values())
+        _follow_moved_checkpoints(folder, moved_on, names)
+    # (else a set-aside of this run stopped after its record named the checkpoints' new
+    # folder: those names hold this run's files, what an earlier raise kept there having moved
+    # on, and this one goes on from where that stopped.) Each step leaves a folder the job
+    # trains if the process is killed after it: the config stays beside the record until the
+    # record has moved (a record without its config is a completed run of other settings,
+    # never trained over), so it takes its new name first and loses the old one last; the
+    # record names its checkpoints' new folder before they move.
     saved = folder / "config.yaml"
-    kept = [Moved(saved, saved.rename(folder / names["config.yaml"]))]
+    kept = [Moved(saved, _second_name(saved, folder / names["config.yaml"]))]
     checkpoints = folder / "checkpoints"
     if checkpoints.is_dir() and any(checkpoints.iterdir()):
-        kept.append(Moved(checkpoints, checkpoints.rename(folder / names["checkpoints"])))
         best = record.get("best_checkpoint")
-        if isinstance(best, str) and Path(best).parent.resolve() == checkpoints.resolve():
+        if _names_in(record, checkpoints):
             record["best_checkpoint"] = str(
                 Path(best).parent.with_name(names["checkpoints"]) / Path(best).name
             )
             write_record(folder, record)
+        kept.append(Moved(checkpoints, checkpoints.rename(folder / names["checkpoints"])))
     ran = folder / RECORD_NAME
     kept.append(Moved(ran, ran.rename(folder / names[RECORD_NAME])))
     for name in LOGGER_FOLDERS:  # the loggers' files (metrics.csv, events), a new run's next
         logs = folder / name
         if logs.is_dir():
             kept.append(Moved(logs, logs.rename(folder / names[name])))
+    saved.unlink()
     return CappedRunSetAside(old, kept, moved_on)
+
+
+def _names_in(record: Mapping[str, Any], checkpoints: Path) -> bool:
+    """Whether ``record``'s ``best_checkpoint`` names a file in the folder ``checkpoints``."""
+    best = record.get("best_checkpoint")
+    return isinstance(best, str) and Path(best).parent.resolve() == checkpoints.resolve()
+
+
+def _second_name(source: Path, target: Path) -> Path:
+    """Give the file ``source`` the name ``target`` too, atomically: a hard link (the same
+    file, as a rename would keep it once ``source`` is removed), or a copy on a file system
+    without links, made as ``<target>.partial`` and renamed into place."""
+    if target.exists() and target.samefile(source):
+        return target  # named so by a set-aside that stopped
+    partial = target.with_name(target.name + ".partial")
+    partial.unlink(missing_ok=True)
+    try:
+        os.link(source, partial)
+    except OSError:
+        shutil.copyfile(source, partial)
+    return partial.replace(target)
 
 
 def _follow_moved_checkpoints(folder: Path, moved_on: list[Moved], names: dict[str, str]) -> None:
