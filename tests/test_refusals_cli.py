@@ -2544,6 +2544,30 @@ CATALOGUE: list[Case] = [
              "3e-2))' 'callbacks.model_summary.max_depth=choice(1, 2)' "
              "'loss.gamma_neg=interval(0.0, 5.0)'"],
             files=(("mine/hparams_search/removable.yaml", SEARCH_OF_A_REMOVABLE_KEY),)),
+    # Hydra's sweepers key an override by its key element: +key and ~key=value stand beside a
+    # searched key, and each trial gets both (Hydra's "Could not append" / "Could not delete",
+    # exit 1, before; ++key advised, which would search a key no trial trains with)
+    refused("search-key-added-beside-its-param", "train",
+            ("-m", *QUICK, "hparams_search=optuna_focal", "hydra.sweeper.n_trials=2", "+loss.gamma=2"),
+            ["+loss.gamma=2 adds loss.gamma, but the config has loss.gamma already",
+             "set it without the +, loss.gamma=2. In an Optuna search that samples loss.gamma"],
+            unwanted=["HYDRA_FULL_ERROR", "Could not append", "++loss.gamma"], fast=True),
+    refused("search-key-range-added-beside-its-param", "train",
+            (*SEARCH, "+loss.gamma=interval(1.0,2.0)"),
+            ["+loss.gamma=interval(1.0,2.0) adds loss.gamma, but hydra.sweeper.params searches it "
+             "(loss.gamma: interval(0.0, 5.0)), and the sweeper gives each trial both",
+             "Give 'loss.gamma=interval(1.0,2.0)' (without the +)"],
+            unwanted=["Either remove + prefix", "++loss.gamma", "Choose settings under which"]),
+    refused("search-param-removed-at-a-value", "train",
+            ("-m", "-cd", "mine", "hparams_search=removable", "data=iris", "setup=logits_focal",
+             *QUICK, "~callbacks.model_summary.max_depth=1"),
+            ["~callbacks.model_summary.max_depth=1 removes callbacks.model_summary.max_depth only "
+             "where its value is 1, but hydra.sweeper.params searches it "
+             "(callbacks.model_summary.max_depth: choice(1, 2))",
+             "to keep the other keys, add: hydra.sweeper.params=null 'optimizer.lr=tag(log, "
+             "interval(1e-4, 3e-2))' 'loss.gamma=interval(0.0, 5.0)'"],
+            files=(("mine/hparams_search/removable.yaml", SEARCH_OF_A_REMOVABLE_KEY),),
+            unwanted=["Could not delete from config. The value"]),
     # a key of hydra.sweeper.params holds a dot (loss.gamma), which no override can name: Hydra's
     # "Could not delete from config" (exit 1), or "hydra.* settings cannot be swept", before
     refused("search-param-removed-by-its-dotted-key", "train", (*SEARCH_ASL, "~hydra.sweeper.params.loss.gamma"),

@@ -102,7 +102,8 @@ FOCAL_PARAMS = {
     ("arguments", "kept"),
     [
         (["~optimizer.weight_decay"], ["optimizer.lr", "optimizer.weight_decay"]),
-        (["~optimizer.weight_decay=0.01"], ["optimizer.lr", "optimizer.weight_decay"]),
+        # at one value: each trial would set the sampled value, then fail to remove it there
+        (["~optimizer.weight_decay=0.01"], ["optimizer.lr"]),
         (["optimizer.weight_decay=0.01"], ["optimizer.lr"]),
         (["+optimizer.weight_decay=interval(0,1)"], ["optimizer.lr"]),
         (["++optimizer.lr=0.01", "~optimizer.weight_decay"], ["optimizer.weight_decay"]),
@@ -113,8 +114,9 @@ def test_the_search_without_a_key_keeps_a_param_the_command_line_only_removes(
     arguments, kept
 ) -> None:
     """The advised search without loss.gamma keeps each other param, but those the command line
-    sets (``key=v``, ``+key=v``, ``++key=v``): a removal, ``~key``, sets no value, and Hydra's
-    Optuna sweeper still samples the param beside it."""
+    sets (``key=v``, ``+key=v``, ``++key=v``) or removes at one value (``~key=v``, which a
+    trial's sampled value would fail): a removal, ``~key``, sets no value, and Hydra's Optuna
+    sweeper still samples the param beside it."""
     from lossbench.search_params import without_key
 
     line = without_key("loss.gamma", FOCAL_PARAMS, arguments)

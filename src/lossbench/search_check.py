@@ -43,7 +43,7 @@ from typing import Any
 from omegaconf import DictConfig
 
 from lossbench.errors import ConfigError
-from lossbench.search_params import is_search, without_key
+from lossbench.search_params import is_search, sweeper_overrides, without_key
 
 __all__ = ["check_ranges", "check_search", "is_search", "trial_overrides", "without_key"]
 
@@ -51,6 +51,9 @@ __all__ = ["check_ranges", "check_search", "is_search", "trial_overrides", "with
 _NOT_OVERRIDDEN = re.compile(r"Could not override '(?P<key>[^']+)'")
 #: Hydra's advice after it: to add the key with ``+``, which no part of the trial would read.
 _HYDRA_APPEND = re.compile(r" To append to your config use \+\S+?(?=\.? |\.?$)")
+#: Hydra's advice where ``+key`` adds a key already there: ``++key``, which would set the key a
+#: search samples to one value in every trial (:mod:`lossbench.search_conflicts` advises).
+_HYDRA_PREFIXES = re.compile(r"\.? Either remove \+ prefix: .*$")
 
 
 def _middle(sweep: Any) -> str:
@@ -81,35 +84,34 @@ def _middle(sweep: Any) -> str:
 
 
 def trial_overrides(params: Mapping[str, str], arguments: Sequence[str]) -> list[list[str]]:
-    """The overrides of the trials :func:`check_search` composes.
+    """The overrides of the trials :func:`check_search` composes, as Hydra's Optuna sweeper
+    gives them to a trial (:func:`sweeper_overrides`): the searched keys' values, then the
+    fixed ones. A ``~key`` of the command line beside a searched ``key`` is a key of its own:
+    each trial sets the sampled value, then removes it, as the sweeper's trials do.
 
-    ``params`` is ``hydra.sweeper.params``, ``arguments`` the command line's overrides (which
-    win for the same key, as in Optuna's sweeper). The first trial takes every interval's middle
-    and every choice's or range's first value; each further trial changes one choice or range to
-    another of its values.
+    ``params`` is ``hydra.sweeper.params``, ``arguments`` the command line's overrides. The
+    first trial takes every interval's middle and every choice's or range's first value; each
+    further trial changes one choice or range to another of its values.
+
+        >>> trial_overrides({"loss.gamma": "interval(0, 5)"}, ["~loss.gamma", "data=iris"])
+        [['loss.gamma=2.5', '~loss.gamma', 'data=iris']]
     """
     from hydra.core.override_parser.types import IntervalSweep
 
-    from lossbench.override_grammar import override_parser
-
-    lines = [f"{key}={value}" for key, value in params.items()] + list(arguments)
-    parsed = {o.key_or_group: o for o in override_parser().parse_overrides(lines)}
+    searched, fixed = sweeper_overrides(params, arguments)
     first: dict[str, str] = {}
     others: list[tuple[str, str]] = []
-    for key, override in parsed.items():
-        if not override.is_sweep_override():
-            first[key] = override.input_line
-            continue
-        element = override.get_key_element()
+    for element, override in searched.items():
         if isinstance(override.value(), IntervalSweep):
-            first[key] = f"{element}={_middle(override.value())}"
+            first[element] = f"{element}={_middle(override.value())}"
             continue
         values = list(override.sweep_string_iterator())
-        first[key] = f"{element}={values[0]}"
-        others += [(key, f"{element}={value}") for value in values[1:]]
+        first[element] = f"{element}={values[0]}"
+        others += [(element, f"{element}={value}") for value in values[1:]]
+    first |= {element: override.input_line for element, override in fixed.items()}
     trials = [list(first.values())]
-    for key, line in others:
-        trials.append([line if k == key else v for k, v in first.items()])
+    for element, line in others:
+        trials.append([line if k == element else v for k, v in first.items()])
     return trials
 
 
@@ -128,10 +130,10 @@ def _settings(lines: Sequence[str]) -> list[Any]:
 
 
 def _keys_searched(params: Mapping[str, str], arguments: Sequence[str]) -> list[str]:
-    """The keys a search samples: those of ``params`` and of the command line (``arguments``)
-    whose last override that sets a value (:func:`_settings`) is an interval, a choice or a
-    range, not one fixed value; each named by its key (``loss.alpha`` for
-    ``+loss.alpha=interval(0.1, 0.9)``).
+    """The keys a search samples (:func:`sweeper_overrides`): those of ``params`` and of the
+    command line (``arguments``) given an interval, a choice or a range and no fixed value;
+    not a swept ``~key``, which removes a key and sets none; each named by its key
+    (``loss.alpha`` for ``+loss.alpha=interval(0.1, 0.9)``), once.
 
     >>> _keys_searched({"optimizer.lr": "interval(0.1, 1)", "loss.gamma": "interval(0.0, 5.0)"},
     ...                ["loss.gamma=2", "loss.alpha=choice(0.25, 0.5)"])
@@ -139,9 +141,9 @@ def _keys_searched(params: Mapping[str, str], arguments: Sequence[str]) -> list[
     >>> _keys_searched({}, ["+loss.alpha=interval(0.1, 0.9)", "~loss.clip=choice(0.05, 0.1)"])
     ['loss.alpha']
     """
-    lines = [f"{key}={value}" for key, value in params.items()] + list(arguments)
-    last = {o.key_or_group: o for o in _settings(lines)}
-    return [key for key, override in last.items() if override.is_sweep_override()]
+    searched, _ = sweeper_overrides(params, arguments)
+    keys = [o.key_or_group for o in searched.values() if not o.is_delete()]
+    return list(dict.fromkeys(keys))
 
 
 def _option(group: str, trial: Sequence[str], config: DictConfig) -> str | None:
@@ -199,6 +201,14 @@ def _lacked_key_fix(
     line = " ".join(without_key(key, params, arguments, instead))
     searched = f" and search {group}.{close} in its place" if close else ""
     without = f"{choose}, or search without it" if owners else "search without it"
+    added = [a for a in arguments if a.startswith("+") and not a.startswith("++")]
+    added = [a for a in added if a[1:].split("=", 1)[0] == key]
+    leave = (  # +key beside the search's key: a key of its own to the sweeper, kept beside it
+        f"Leave {shlex.quote(added[-1])} out too: it adds {key} beside the search's own "
+        "and does not replace it (the sweeper gives each trial both, the search's first). "
+        if added
+        else ""
+    )
     return (
         f"{lacks}, but hydra.sweeper.params searches it, and a key of hydra.sweeper.params "
         "cannot be removed or set on its own from the command line (its name holds a dot: "
@@ -207,7 +217,7 @@ def _lacked_key_fix(
         "then given as an override of its own (an interval(), a choice() or one fixed value), "
         "which the sweeper reads as it reads its params; a search you run again can be kept in "
         f"an hparams_search config of your own, a copy without {key} in a folder given with "
-        "-cd (README: Tuning with Optuna). Here, to keep the other keys"
+        f"-cd (README: Tuning with Optuna). {leave}Here, to keep the other keys"
         f"{searched}, add: {line}"
     )
 
@@ -286,17 +296,13 @@ def check_ranges(params: Mapping[str, str], arguments: Sequence[str]) -> None:
 
 def _intervals(params: Mapping[str, str], arguments: Sequence[str]) -> list[tuple[Any, Any]]:
     """The searched keys sampled from an ``interval(a, b)`` with both ends, as ``(override,
-    IntervalSweep)``: the last override of each key, ``params`` first, then the command line's
-    ``arguments`` (the sweeper's rule: the command line wins)."""
+    IntervalSweep)``: those the sweeper searches (:func:`sweeper_overrides`)."""
     from hydra.core.override_parser.types import IntervalSweep
 
-    from lossbench.override_grammar import override_parser
-
-    lines = [f"{key}={value}" for key, value in params.items()] + list(arguments)
-    last = {o.key_or_group: o for o in override_parser().parse_overrides(lines)}
+    searched, _ = sweeper_overrides(params, arguments)
     return [
         (o, o.value())
-        for o in last.values()
+        for o in searched.values()
         if isinstance(o.value(), IntervalSweep)
         and o.value().start is not None
         and o.value().end is not None
@@ -391,6 +397,7 @@ def check_search(config: DictConfig, *, max_trials: int = 12) -> None:
     from omegaconf import OmegaConf
 
     from lossbench.hydra_internals import sweep_config_loader
+    from lossbench.search_conflicts import conflict_fix, removal_conflict
     from lossbench.validation import validate
 
     try:
@@ -411,6 +418,9 @@ def check_search(config: DictConfig, *, max_trials: int = 12) -> None:
     )
     arguments = list(config.hydra.overrides.task)
     check_ranges(params, arguments)
+    # ~key=value beside a searched key: refused after a searched key the config lacks, whose
+    # advice leaves the removed key's search out
+    removal = removal_conflict(params, arguments)
     trials = trial_overrides(params, arguments)[:max_trials]
     searched = ", ".join(_keys_searched(params, arguments)) or "none"
     refusals: list[str] = []
@@ -418,11 +428,22 @@ def check_search(config: DictConfig, *, max_trials: int = 12) -> None:
         try:
             trial = loader.load_sweep_config(config, list(overrides))
         except Exception as error:  # Hydra's and OmegaConf's composition errors
-            whole = _interval_of_whole_numbers(overrides, params, arguments, config)
-            if whole is not None:
-                raise ConfigError(whole) from None
             reason = " ".join(str(error).split())
             reason = _HYDRA_APPEND.sub("", reason).rstrip(".")  # +key: nothing would read it
+            if removal is not None and not _NOT_OVERRIDDEN.search(reason):
+                raise ConfigError(removal) from None
+            conflict = conflict_fix(reason, params, arguments, overrides)
+            if conflict is not None:  # +key beside the search's own key
+                raise ConfigError(
+                    f"a trial of this search cannot be composed ({' '.join(overrides)}): "
+                    f"{_HYDRA_PREFIXES.sub('', reason).rstrip('.')}. {conflict}"
+                ) from None
+            # a key the trial's config lacks is no sampled value it refuses (a +key of the
+            # command line may have given the multirun's config a whole number there)
+            if not _NOT_OVERRIDDEN.search(reason):
+                whole = _interval_of_whole_numbers(overrides, params, arguments, config)
+                if whole is not None:
+                    raise ConfigError(whole) from None
             fix = _lacked_key_fix(reason, params, arguments, overrides, config)
             raise ConfigError(
                 f"a trial of this search cannot be composed ({' '.join(overrides)}): {reason}. "
@@ -430,6 +451,8 @@ def check_search(config: DictConfig, *, max_trials: int = 12) -> None:
                 "interval()/choice() values); each must be a key of the config the other "
                 f"settings choose. {fix}"
             ) from None
+        if removal is not None:  # this trial composed: those of other values would not
+            raise ConfigError(removal)
         try:
             validate(trial)
         except ConfigError as error:

@@ -13,10 +13,11 @@ from __future__ import annotations
 
 import shlex
 from collections.abc import Mapping, Sequence
+from typing import Any
 
 from omegaconf import DictConfig
 
-__all__ = ["is_search", "keys_set", "without_key"]
+__all__ = ["is_search", "keys_set", "sweeper_overrides", "without_key"]
 
 
 def is_search(config: DictConfig) -> bool:
@@ -40,14 +41,40 @@ def keys_set(lines: Sequence[str]) -> set[str]:
     return {o.key_or_group for o in parsed if not o.is_delete()}
 
 
+def sweeper_overrides(params: Mapping[str, str], arguments: Sequence[str]) -> tuple[Any, Any]:
+    """The overrides a trial of Hydra's Optuna sweeper is given, parsed, as ``(searched,
+    fixed)``: two dicts keyed as the sweeper keys them, by an override's key element
+    (``get_key_element()``: ``~key``, ``+key`` and ``++key`` are each a key of their own, and
+    none replaces ``key``), each key holding its last override, in the order each key first
+    comes; ``params`` (``hydra.sweeper.params``) first, then the command line's ``arguments``.
+    A key given one fixed value anywhere is not searched, as the sweeper leaves it out of its
+    search space. Each trial then runs the searched keys' values, then the fixed ones.
+
+        >>> searched, fixed = sweeper_overrides({"loss.gamma": "interval(0, 5)"},
+        ...                                     ["~loss.gamma", "+loss.alpha=0.5"])
+        >>> list(searched), list(fixed)
+        (['loss.gamma'], ['~loss.gamma', '+loss.alpha'])
+    """
+    from lossbench.override_grammar import override_parser
+
+    lines = [f"{key}={value}" for key, value in params.items()] + list(arguments)
+    searched: dict[str, Any] = {}
+    fixed: dict[str, Any] = {}
+    for override in override_parser().parse_overrides(lines):
+        chosen = searched if override.is_sweep_override() else fixed
+        chosen[override.get_key_element()] = override
+    return {k: o for k, o in searched.items() if k not in fixed}, fixed
+
+
 def without_key(
     key: str, params: Mapping[str, str], arguments: Sequence[str], instead: str | None = None
 ) -> list[str]:
     """The overrides that search ``params`` (``hydra.sweeper.params``) without ``key``: the
     params emptied, ``hydra.sweeper.params=null``, then each other key of ``params`` as an
     override of its own (left out where the command line, ``arguments``, sets it already:
-    :func:`keys_set`; kept beside its ``~key``), and ``instead``, an override to search in
-    ``key``'s place; each quoted for the shell.
+    :func:`keys_set`, or removes it at one value, ``~key=value``, which each trial would meet
+    after the sampled value, and fail; kept beside its ``~key``), and ``instead``, an override
+    to search in ``key``'s place; each quoted for the shell.
 
         >>> params = {"optimizer.lr": "tag(log, interval(1e-4, 3e-2))", "loss.gamma": "0,1"}
         >>> print(" ".join(without_key("loss.gamma", params, [], "loss.gamma_neg=0,1")))
@@ -56,8 +83,14 @@ def without_key(
         ['hydra.sweeper.params=null']
         >>> without_key("loss.gamma", params, ["~optimizer.lr"])
         ['hydra.sweeper.params=null', "'optimizer.lr=tag(log, interval(1e-4, 3e-2))'"]
+        >>> without_key("loss.gamma", params, ["~optimizer.lr=0.01"])
+        ['hydra.sweeper.params=null']
     """
-    given = keys_set(arguments)
+    from lossbench.override_grammar import override_parser
+
+    parsed = override_parser().parse_overrides(list(arguments))
+    at_a_value = {o.key_or_group for o in parsed if o.is_delete() and o.value() is not None}
+    given = keys_set(arguments) | at_a_value
     kept = [f"{k}={v}" for k, v in params.items() if k != key and k not in given]
     lines = ["hydra.sweeper.params=null", *kept, *([instead] if instead else [])]
     return [shlex.quote(line) for line in lines]

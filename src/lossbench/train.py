@@ -35,6 +35,7 @@ from hydra.core.hydra_config import HydraConfig
 from hydra.types import RunMode
 from omegaconf import DictConfig, OmegaConf, open_dict
 
+from lossbench.added_keys import added_key_refusal
 from lossbench.command_keys import (
     added_config_dirs,
     command_keys,
@@ -969,6 +970,7 @@ def main() -> None:
             or sweep_refusal(error, overrides, groups=groups)
             or ray_connection_refusal(error, overrides, checked_address())
             or null_params_refusal(error, overrides)
+            or added_key_refusal(error, overrides)  # +loss.gamma=2 where loss=focal has it
             or hydra_error_refusal(error, sys.argv[1:], "lossbench-train", config_dir())
         )
 

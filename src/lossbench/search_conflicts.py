@@ -1,0 +1,147 @@
+"""A command-line override that meets a search's own override of the same key in each trial:
+:func:`removal_conflict` (before any trial is composed) and :func:`conflict_fix` (what to
+change where a trial cannot be composed).
+
+Hydra's sweepers key an override by its key element: ``~key``, ``+key`` and ``++key`` are
+each a key of their own, and none replaces a searched ``key``
+(:func:`lossbench.search_params.sweeper_overrides`). Each trial is given both, the searched
+value first. Two such pairs fail:
+
+* ``+key=...`` beside a searched ``key``: the trial has set ``key``, and ``+`` adds only a key
+  that is not there (Hydra's "Could not append to config"), whatever value is sampled;
+* ``~key=value`` beside a searched ``key``: the removal finds the sampled value, and removes
+  only ``value`` (Hydra's "Could not delete from config. The value of ... is ... and not
+  ..."), in each trial that samples another value.
+
+    >>> reason = "Could not append to config. An item is already at 'loss.gamma'."
+    >>> trial = ["loss.gamma=2.5", "+loss.gamma=2"]
+    >>> print(conflict_fix(reason, {"loss.gamma": "interval(0.0, 5.0)"}, ["+loss.gamma=2"], trial))
+    ... # doctest: +NORMALIZE_WHITESPACE
+    +loss.gamma=2 adds loss.gamma, but hydra.sweeper.params searches it (loss.gamma:
+    interval(0.0, 5.0)), and the sweeper gives each trial both, the search's value first
+    (loss.gamma=2.5, then +loss.gamma=2): a key the trial has set already cannot be added.
+    Give loss.gamma=2 (without the +), which fixes loss.gamma to that value in every trial, or
+    leave +loss.gamma=2 out to search loss.gamma as hydra.sweeper.params does.
+"""
+
+from __future__ import annotations
+
+import re
+import shlex
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from lossbench.search_params import sweeper_overrides, without_key
+
+__all__ = ["conflict_fix", "removal_conflict"]
+
+#: Hydra's composition error where ``+key`` adds a key the trial has set.
+_NOT_APPENDED = re.compile(r"Could not append to config\. An item is already at '(?P<key>[^']+)'")
+
+
+def _search_of(key: str, params: Mapping[str, str], arguments: Sequence[str]) -> Any | None:
+    """The search's override that sets ``key`` (``key=...`` or ``++key=...``, not ``+key``
+    nor ``~key``) as the sweeper keeps it (:func:`sweeper_overrides`), searched or fixed."""
+    searched, fixed = sweeper_overrides(params, arguments)
+    found = None
+    for override in [*searched.values(), *fixed.values()]:
+        if override.key_or_group == key and not (override.is_add() or override.is_delete()):
+            found = override
+    return found
+
+
+def _source(search: Any, params: Mapping[str, str]) -> str:
+    """Where ``search`` (an override) comes from, as a refusal says it."""
+    key = search.key_or_group
+    verb = "searches" if search.is_sweep_override() else "sets"
+    if search.get_key_element() == key and key in params:
+        return f"hydra.sweeper.params {verb} it ({key}: {params[key]})"
+    return f"{shlex.quote(search.input_line)} {verb} it"
+
+
+def _in_trial(element: str, trial: Sequence[str]) -> str:
+    """The override of ``trial`` whose key element is ``element`` (``key=2.5``), else
+    ``element=...``."""
+    return next((o for o in trial if o.split("=", 1)[0] == element), f"{element}=...")
+
+
+def removal_conflict(params: Mapping[str, str], arguments: Sequence[str]) -> str | None:
+    """The refusal of a command-line ``~key=value`` (``arguments``) beside a searched ``key``
+    (of ``params``, ``hydra.sweeper.params``, or of the command line): each trial sets the
+    sampled value, then removes ``key`` only where it holds ``value``, so each trial that
+    samples another value cannot be composed; None where there is none.
+
+        >>> print(removal_conflict({"callbacks.model_summary.max_depth": "choice(2, 3)"},
+        ...                        ["~callbacks.model_summary.max_depth=1"]))
+        ... # doctest: +NORMALIZE_WHITESPACE
+        ~callbacks.model_summary.max_depth=1 removes callbacks.model_summary.max_depth only
+        where its value is 1, but hydra.sweeper.params searches it
+        (callbacks.model_summary.max_depth: choice(2, 3)), and the sweeper gives each trial
+        both, the search's value first (callbacks.model_summary.max_depth=<sampled>, then
+        ~callbacks.model_summary.max_depth=1): a trial that samples another value cannot be
+        composed (Hydra: "Could not delete from config"). Leave
+        '~callbacks.model_summary.max_depth=1' out to search callbacks.model_summary.max_depth;
+        or, to remove it, search without callbacks.model_summary.max_depth; to keep the other
+        keys, add: hydra.sweeper.params=null
+    """
+    searched, fixed = sweeper_overrides(params, arguments)
+    for override in fixed.values():
+        if not override.is_delete() or override.value() is None:
+            continue  # ~key removes it whatever the value: the trial composes
+        key = override.key_or_group
+        search = searched.get(key)
+        if search is None:
+            continue
+        if key in params and params[key] == search.input_line.split("=", 1)[1]:
+            lines = " ".join(without_key(key, params, arguments))
+            remove = f"search without {key}; to keep the other keys, add: {lines}"
+        else:
+            remove = f"leave {shlex.quote(search.input_line)} out."
+        value = override.get_value_element_as_str()
+        return (
+            f"{override.input_line} removes {key} only where its value is {value}, but "
+            f"{_source(search, params)}, and the sweeper gives each trial both, the search's "
+            f"value first ({key}=<sampled>, then {override.input_line}): a trial that samples "
+            'another value cannot be composed (Hydra: "Could not delete from config"). Leave '
+            f"{shlex.quote(override.input_line)} out to search {key}; or, to remove it, "
+            f"{remove}"  # no full stop after a line to copy
+        )
+    return None
+
+
+def conflict_fix(
+    reason: str, params: Mapping[str, str], arguments: Sequence[str], trial: Sequence[str]
+) -> str | None:
+    """What to change where a trial of a search cannot be composed (Hydra's ``reason``)
+    because a command-line ``+key=...`` (``arguments``) is given beside the search's own
+    ``key`` (of ``params``, ``hydra.sweeper.params``, or of the command line); None for
+    another reason. ``trial``: the trial's overrides, to quote."""
+    from lossbench.override_grammar import override_parser
+
+    found = _NOT_APPENDED.search(reason)
+    if found is None:
+        return None
+    key = found["key"]
+    added = [
+        o
+        for o in override_parser().parse_overrides(list(arguments))
+        if o.is_add() and o.key_or_group == key
+    ]
+    search = _search_of(key, params, arguments)
+    if not added or search is None:
+        return None
+    given = added[-1]
+    line = given.input_line
+    fixes = (
+        f"which searches {key} in that range in place of the search's"
+        if given.is_sweep_override()
+        else f"which fixes {key} to that value in every trial"
+    )
+    where = "hydra.sweeper.params" if key in params else shlex.quote(search.input_line)
+    first, then = (_in_trial(o.get_key_element(), trial) for o in (search, given))
+    return (
+        f"{line} adds {key}, but {_source(search, params)}, and the sweeper gives each "
+        f"trial both, the search's value first ({first}, then {then}): a key the trial has "
+        f"set already cannot be added. Give {shlex.quote(line[1:])} (without the +), {fixes}, "
+        f"or leave {shlex.quote(line)} out to search {key} as {where} does."
+    )
