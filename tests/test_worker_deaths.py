@@ -11,7 +11,13 @@ import time
 import pytest
 
 from lossbench.loky_internals import worker_processes
-from lossbench.worker_deaths import busy_marks, died_on_their_own, task_label, worker_died
+from lossbench.worker_deaths import (
+    busy_marks,
+    died_message,
+    died_on_their_own,
+    task_label,
+    worker_died,
+)
 from lossbench.worker_kills import end_executor, kill_workers, use_own_kills
 from stop_signals import posix
 
@@ -22,6 +28,34 @@ def test_loky_s_message_is_read_where_no_exit_code_is_known():
     error = TerminatedWorkerError("...\nThe exit codes of the workers are {SIGKILL(-9)}\n...")
     assert worker_died(error, {}, None) == (-9, None, None)  # which worker: not known
     assert worker_died(TerminatedWorkerError("no exit codes"), {}, None) == (None, None, None)
+
+
+MEMORY = "If memory ran out, train fewer groups at a time (hydra.launcher.n_jobs=1)"
+
+
+@pytest.mark.parametrize(
+    ("exit_code", "how"),
+    [
+        (-9, "was killed by signal SIGKILL (most often the kernel's out-of-memory killer)"),
+        (None, "died"),
+        (-11, "was killed by signal SIGSEGV (a crash, in native code most often)"),
+        (-6, "was killed by signal SIGABRT (a crash, in native code most often)"),
+        (3, "ended with exit status 3 (the code it ran ended the process: os._exit() or a"),
+    ],
+)
+def test_the_line_of_a_worker_s_death_gives_the_memory_advice_only_where_memory_may_be_why(
+    exit_code, how
+):
+    """A worker that SIGKILL ended (the out-of-memory killer), or that ended some way not
+    known, gets the advice to train fewer or smaller groups; one that crashed, or whose code
+    ended it with an exit status, is pointed at its own output and at the job that dies."""
+    line = died_message(exit_code, "job 1 (sweep/1)", "Runs that completed are kept.")
+    assert line.startswith(f"a worker process of the vectorized launcher {how}"), line
+    assert "while it trained job 1 (sweep/1); the study stopped" in line, line
+    assert "Runs that completed are kept." in line, line
+    may_be_memory = exit_code in (-9, None)
+    assert (MEMORY in line) is may_be_memory, line
+    assert ("leave it out of the sweep until its cause is fixed" in line) is not may_be_memory
 
 
 @posix

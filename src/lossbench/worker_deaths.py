@@ -42,6 +42,8 @@ __all__ = [
     "Death",
     "WorkerDied",
     "busy_marks",
+    "died_cause",
+    "died_fix",
     "died_message",
     "died_on_their_own",
     "ended_how",
@@ -61,6 +63,14 @@ DIED_RUNS_KEPT = (
 
 #: A worker's exit code as loky's message writes it: ``SIGKILL(-9)``, ``EXIT(1)``.
 _EXIT_CODE = re.compile(r"\b[A-Z_]+\((-?\d+)\)")
+
+#: The signals that a process crashing raises on itself (native code most often): an invalid
+#: memory access, a bus error, an illegal instruction, an arithmetic fault, an abort.
+_CRASHES = frozenset(
+    int(getattr(signal, name))
+    for name in ("SIGSEGV", "SIGBUS", "SIGILL", "SIGFPE", "SIGABRT")
+    if hasattr(signal, name)
+)
 
 #: How long to wait for a worker that has ended to have its exit code (loky waits 0.25 s).
 _EXIT_CODE_WAIT_SECONDS = 0.25
@@ -198,16 +208,51 @@ def worker_died(error: BaseException, processes: Mapping[int, Any], busy: Path |
     return Death(codes[0] if codes else None, training, pid)
 
 
+def died_cause(exit_code: int | None) -> str:
+    """What most often ends a worker process with ``exit_code`` (None: not known), in words
+    after :func:`ended_how` (with its leading space; empty where nothing is more likely).
+
+    >>> for code in (-9, -11, 3, None):
+    ...     print(repr(died_cause(code)))
+    " (most often the kernel's out-of-memory killer)"
+    ' (a crash, in native code most often)'
+    ' (the code it ran ended the process: os._exit() or a library that exits)'
+    ''
+    """
+    if exit_code == -signal.SIGKILL.value:
+        return " (most often the kernel's out-of-memory killer)"
+    if exit_code is not None and exit_code < 0 and -exit_code in _CRASHES:
+        return " (a crash, in native code most often)"
+    if exit_code is not None and exit_code >= 0:
+        return " (the code it ran ended the process: os._exit() or a library that exits)"
+    return ""
+
+
+def died_fix(exit_code: int | None) -> str:
+    """How to go on after a worker process died with ``exit_code`` (None: not known): train
+    fewer or smaller groups where memory may have run out (SIGKILL, or not known); else read
+    the worker's own output, and leave out of the sweep a job that dies each time (the same
+    command trains the jobs in progress again)."""
+    if exit_code is None or exit_code == -signal.SIGKILL.value:
+        return (
+            "If memory ran out, train fewer groups at a time (hydra.launcher.n_jobs=1) or "
+            "smaller ones (hydra.launcher.max_group_size=4)."
+        )
+    return (
+        "The worker's output above may say why (a crash's stack, a library's message); a job "
+        "that dies each time stops the study each time: leave it out of the sweep until its "
+        "cause is fixed."
+    )
+
+
 def died_message(exit_code: int | None, training: str | None, kept: str) -> str:
     """The command's line (after ``lossbench: failed: ``) for a worker that died with
     ``exit_code`` while it trained ``training``; ``kept``: what the study keeps and how to go
-    on (:func:`lossbench.interrupts.training_kept`)."""
+    on (:func:`lossbench.interrupts.training_kept`); how to go on from what killed it
+    (:func:`died_cause`, :func:`died_fix`)."""
     how = "died" if exit_code is None else ended_how(exit_code)
-    cause = " (most often the kernel's out-of-memory killer)" if exit_code == -9 else ""
     what = f" while it trained {training}" if training else ""
     return (
-        f"a worker process of the vectorized launcher {how}{cause}{what}; the study stopped "
-        f"and its other worker processes were killed. {kept} If memory ran out, train fewer "
-        "groups at a time (hydra.launcher.n_jobs=1) or smaller ones "
-        "(hydra.launcher.max_group_size=4)."
+        f"a worker process of the vectorized launcher {how}{died_cause(exit_code)}{what}; the "
+        f"study stopped and its other worker processes were killed. {kept} {died_fix(exit_code)}"
     )
