@@ -1285,6 +1285,14 @@ CATALOGUE: list[Case] = [
              "setup=logits_focal loss.gamma=2 hydra.sweeper.params=null",
              "or give ~setup and choose it (e.g. -m ~setup loss=focal loss.gamma=2"],
             unwanted=["(a search: with -m)"], fast=True),
+    # a searched option lacking a searched key: the first trial (focal) composes, asl's not
+    refused("search-choosing-an-option-without-the-searched-key", "train",
+            ("-m", *QUICK, "hparams_search=optuna_focal", "hydra.sweeper.n_trials=2", "~setup",
+             "head=logits", "loss=choice(focal,asl)"),
+            ["a trial of this search cannot be composed", "The search chooses loss among focal, "
+             "asl (the command line), and a trial of loss=asl cannot set loss.gamma, which it "
+             "searches: search only the options that have it, loss=focal in place of "
+             "'loss=choice(focal,asl)', or search without loss.gamma."]),
     refused("search-setup-with-chosen-loss", "train",
             ("-m", *QUICK, "hydra/sweeper=optuna", "hydra.sweeper.n_trials=2", "setup=logits_focal",
              "loss=choice(focal,poly)"),

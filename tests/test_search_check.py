@@ -122,3 +122,46 @@ def test_the_search_without_a_key_keeps_a_param_the_command_line_only_removes(
     line = without_key("loss.gamma", FOCAL_PARAMS, arguments)
     assert line[0] == "hydra.sweeper.params=null"
     assert [item.strip("'").split("=", 1)[0] for item in line[1:]] == kept, line
+
+
+#: A search of focal's loss.gamma that also chooses the loss, focal or asl (asl has no gamma).
+CHOOSING_ASL = ("hparams_search=optuna_focal", "data=iris", "~setup", "head=logits")
+
+
+def test_a_searched_key_that_a_later_trial_s_option_lacks_is_refused() -> None:
+    """The check composed trials only up to the first that lossbench would train: with
+    ``loss=choice(focal,asl)`` the focal trial passed, and the search started, to end at its
+    first asl trial with Hydra's "Could not override 'loss.gamma'" (exit 1). Every trial is
+    composed now, and the refusal says to search only the options that have the key."""
+    said = _refusal(CHOOSING_ASL, ("loss=choice(focal,asl)",))
+    assert "a trial of this search cannot be composed (" in said
+    assert "loss=asl" in said.split("):")[0]
+    assert (
+        "loss.gamma is not a setting of loss=asl (its settings: reduction, gamma_neg, gamma_pos, "
+        "clip). The search chooses loss among focal, asl (the command line), and a trial of "
+        "loss=asl cannot set loss.gamma, which it searches: search only the options that have "
+        "it, loss=focal in place of 'loss=choice(focal,asl)', or search without loss.gamma."
+    ) in said, said
+
+
+def test_a_search_choosing_only_options_with_its_keys_passes() -> None:
+    """The advised search, and one whose options all have the searched keys, pass the check."""
+    pytest.importorskip("hydra_plugins.hydra_optuna_sweeper")
+    check_search(multirun_config(CHOOSING_ASL, ("loss=focal",)))
+    check_search(
+        multirun_config(
+            (*CHOOSING_ASL, "hydra.sweeper.params=null"),
+            ("optimizer.lr=interval(1e-4,1e-2)", "loss=choice(focal,asl)"),
+        )
+    )
+
+
+def test_a_key_the_command_line_fixes_beside_a_searched_option_that_lacks_it_is_refused() -> None:
+    """``loss.gamma=2`` fixed, the loss searched: the asl trials cannot set it either; the
+    refusal names the command line's override, not a search of it."""
+    said = _refusal(CHOOSING_ASL, ("loss.gamma=2", "loss=choice(focal,asl)"))
+    assert (
+        "a trial of loss=asl cannot set loss.gamma, which loss.gamma=2 sets: search only the "
+        "options that have it, loss=focal in place of 'loss=choice(focal,asl)', or leave "
+        "loss.gamma=2 out."
+    ) in said, said

@@ -192,6 +192,10 @@ def _lacked_key_fix(
     choose = _choose_owner(group, owners, trial, config)
     if unmet_needs is not None:
         lacks += f"; {unmet_needs}"
+    chosen_among = _searched_options(group, params, arguments)
+    if chosen_among is not None:  # the search chooses the option too: some trials lack the key
+        having = [o for o in chosen_among if o in options_with(group, [name, *needs])]
+        return f"{lacks}. " + _searched_option_fix(group, key, chosen_among, having, arguments)
     if key not in params:  # the command line's own
         given = [a for a in arguments if a.lstrip("+").split("=", 1)[0] == key]
         leave = f"leave {shlex.quote(given[-1])} out" if given else f"leave {key} out"
@@ -220,6 +224,61 @@ def _lacked_key_fix(
         f"-cd (README: Tuning with Optuna). {leave}Here, to keep the other keys"
         f"{searched}, add: {line}"
     )
+
+
+def _searched_options(
+    group: str, params: Mapping[str, str], arguments: Sequence[str]
+) -> list[str] | None:
+    """The options of ``group`` that the search chooses among (``loss=choice(focal, asl)``,
+    in ``params`` or on the command line, the sweeper's way: a fixed choice wins), else None.
+
+    >>> _searched_options("loss", {"loss": "choice(focal, asl)"}, [])
+    ['focal', 'asl']
+    >>> _searched_options("loss", {"loss": "choice(focal, asl)"}, ["loss=focal"]) is None
+    True
+    """
+    from lossbench.search_params import sweeper_overrides
+
+    override = sweeper_overrides(params, arguments)[0].get(group)
+    if override is None:
+        return None
+    return [str(value) for value in override.sweep_string_iterator()]
+
+
+def _searched_option_fix(
+    group: str,
+    key: str,
+    options: Sequence[str],
+    having: Sequence[str],
+    arguments: Sequence[str],
+) -> str:
+    """What to change where the search chooses ``group`` among ``options`` (the command line's
+    ``arguments`` or the search's params) and searches ``key``, which only the options
+    ``having`` have: search only those, or not ``key``."""
+    given = [a for a in arguments if a.split("=", 1)[0] == group]
+    where = "the command line" if given else "hydra.sweeper.params"
+    lacking = [o for o in options if o not in having]
+    setting = [o.input_line for o in _settings(arguments) if o.key_or_group == key]
+    searched = not setting or any(
+        o.is_sweep_override() for o in _settings(setting[-1:])
+    )  # else one value of the command line's, which the sweeper gives every trial
+    said = (
+        f"The search chooses {group} among {', '.join(options)} ({where}), and a trial of "
+        f"{', '.join(f'{group}={o}' for o in lacking)} cannot set {key}, which "
+        f"{'it searches' if searched else shlex.quote(setting[-1]) + ' sets'}: "
+    )
+    without = f"search without {key}" if searched else f"leave {shlex.quote(setting[-1])} out"
+    if not having:
+        return said + (
+            f"no option it chooses among has {key}: search without it (hydra.sweeper.params=null"
+            ", then each key to search as an override of its own; README: Tuning with Optuna)."
+        )
+    only = f"{group}={having[0]}" if len(having) == 1 else f"'{group}=choice({','.join(having)})'"
+    if given:
+        only += f" in place of {shlex.quote(given[-1])}"
+    else:
+        only += " (given on the command line, it takes the place of the search's own)"
+    return said + f"search only the options that have it, {only}, or {without}."
 
 
 def _choose_owner(
@@ -424,6 +483,7 @@ def check_search(config: DictConfig, *, max_trials: int = 12) -> None:
     trials = trial_overrides(params, arguments)[:max_trials]
     searched = ", ".join(_keys_searched(params, arguments)) or "none"
     refusals: list[str] = []
+    valid = False  # a trial that lossbench would train
     for overrides in trials:
         try:
             trial = loader.load_sweep_config(config, list(overrides))
@@ -453,12 +513,16 @@ def check_search(config: DictConfig, *, max_trials: int = 12) -> None:
             ) from None
         if removal is not None:  # this trial composed: those of other values would not
             raise ConfigError(removal)
+        if valid:
+            continue  # every trial is composed: one of another choice may lack a searched key
         try:
             validate(trial)
         except ConfigError as error:
             refusals.append(str(error))
         else:
-            return
+            valid = True
+    if valid:
+        return
     raise ConfigError(
         f"every trial of this search would be refused, whatever the searched values "
         f"({searched}; {len(trials)} trial config(s) checked, with values inside each range): "
