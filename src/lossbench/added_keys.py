@@ -25,10 +25,10 @@ import re
 import shlex
 from collections.abc import Sequence
 
-__all__ = ["added_key_refusal"]
+__all__ = ["NOT_APPENDED", "added_key_refusal"]
 
-#: Hydra's composition error where ``+key`` adds a key the config has.
-_NOT_APPENDED = re.compile(r"Could not append to config\. An item is already at '(?P<key>[^']+)'")
+#: Hydra's composition error where ``+key`` adds a key the config (or a search's trial) has.
+NOT_APPENDED = re.compile(r"Could not append to config\. An item is already at '(?P<key>[^']+)'")
 #: The overrides that choose an Optuna search: a search config, or Optuna's sweeper.
 _SEARCH = re.compile(r"^\+{0,2}(hparams_search=|hydra/sweeper=optuna)")
 
@@ -43,7 +43,7 @@ def added_key_refusal(error: BaseException, overrides: Sequence[str]) -> str | N
 
     if not isinstance(error, ConfigCompositionException):
         return None
-    found = _NOT_APPENDED.search(str(error))
+    found = NOT_APPENDED.search(str(error))
     if found is None:
         return None
     key = found["key"]

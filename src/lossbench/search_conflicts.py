@@ -26,17 +26,14 @@ value first. Two such pairs fail:
 
 from __future__ import annotations
 
-import re
 import shlex
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from lossbench.added_keys import NOT_APPENDED
 from lossbench.search_params import sweeper_overrides, without_key
 
 __all__ = ["conflict_fix", "removal_conflict"]
-
-#: Hydra's composition error where ``+key`` adds a key the trial has set.
-_NOT_APPENDED = re.compile(r"Could not append to config\. An item is already at '(?P<key>[^']+)'")
 
 
 def _search_of(key: str, params: Mapping[str, str], arguments: Sequence[str]) -> Any | None:
@@ -118,7 +115,7 @@ def conflict_fix(
     another reason. ``trial``: the trial's overrides, to quote."""
     from lossbench.override_grammar import override_parser
 
-    found = _NOT_APPENDED.search(reason)
+    found = NOT_APPENDED.search(reason)
     if found is None:
         return None
     key = found["key"]
