@@ -165,3 +165,13 @@ def test_a_key_the_command_line_fixes_beside_a_searched_option_that_lacks_it_is_
         "options that have it, loss=focal in place of 'loss=choice(focal,asl)', or leave "
         "loss.gamma=2 out."
     ) in said, said
+
+
+def test_a_searched_key_no_searched_option_has_is_searched_without() -> None:
+    """No option the search chooses among has the searched key: search without it."""
+    said = _refusal(CHOOSING_ASL, ("loss=choice(asl,cross_entropy)",))
+    assert (
+        "The search chooses loss among asl, cross_entropy (the command line), and a trial of "
+        "loss=asl, loss=cross_entropy cannot set loss.gamma, which it searches: no option it "
+        "chooses among has loss.gamma: search without loss.gamma (hydra.sweeper.params=null"
+    ) in said, said

@@ -237,8 +237,6 @@ def _searched_options(
     >>> _searched_options("loss", {"loss": "choice(focal, asl)"}, ["loss=focal"]) is None
     True
     """
-    from lossbench.search_params import sweeper_overrides
-
     override = sweeper_overrides(params, arguments)[0].get(group)
     if override is None:
         return None
@@ -269,9 +267,15 @@ def _searched_option_fix(
     )
     without = f"search without {key}" if searched else f"leave {shlex.quote(setting[-1])} out"
     if not having:
-        return said + (
-            f"no option it chooses among has {key}: search without it (hydra.sweeper.params=null"
-            ", then each key to search as an override of its own; README: Tuning with Optuna)."
+        return (
+            said
+            + f"no option it chooses among has {key}: {without}"
+            + (
+                " (hydra.sweeper.params=null, then each key to search as an override of its own; "
+                "README: Tuning with Optuna)."
+                if searched
+                else "."
+            )
         )
     only = f"{group}={having[0]}" if len(having) == 1 else f"'{group}=choice({','.join(having)})'"
     if given:
