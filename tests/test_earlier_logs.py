@@ -119,12 +119,16 @@ def test_a_sweep_stopped_mid_job_and_run_again_keeps_the_stopped_attempts_logs(
         for job in sweep.glob("*_wine_*")
         if not (job / "metrics.json").exists() and (job / "logs" / "metrics.csv").is_file()
     }
-    assert stopped
+    # the job Ctrl-C waited for had trained epochs; another may have been stopped in its first,
+    # its rows logged before its first checkpoint was asked for (no checkpoints to set aside)
+    checkpointed = [job for job in stopped if (job / "checkpoints" / "last.ckpt").is_file()]
+    assert checkpointed
 
     again = run_patched_train(*args, *run_again_under)
     assert again.returncode == 0, again.stderr
     for job, earlier in stopped.items():
         _assert_kept_apart(job, earlier, again.stdout + again.stderr)
+    for job in checkpointed:
         assert (job / "checkpoints-earlier" / "last.ckpt").is_file()
 
 
