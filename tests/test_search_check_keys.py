@@ -21,6 +21,7 @@ from cli_process import run_console
 from lossbench.errors import ConfigError
 from lossbench.search_check import check_search, trial_overrides
 from multirun_configs import multirun_config
+from test_refusals_cli import SEARCH_OF_A_REMOVABLE_KEY
 
 #: A removable key (not a schema's), ModelSummary's max_depth: 1 in the callbacks' config.
 DEPTH = "callbacks.model_summary.max_depth"
@@ -33,18 +34,6 @@ QUICK = (
     "hydra.sweeper.n_trials=2",
     "hydra.sweep.dir=search",
 )
-#: An Optuna search (``-cd mine hparams_search=depth``) of the learning rate and of max_depth.
-SEARCH_OF_DEPTH = f"""# @package _global_
-defaults:
-  - override /hydra/sweeper: optuna
-hydra:
-  sweeper:
-    n_trials: 2
-    params:
-      optimizer.lr: tag(log, interval(1e-4, 3e-2))
-      {DEPTH}: choice(1, 2)
-      loss.gamma: interval(0.0, 5.0)
-"""
 
 
 @pytest.mark.parametrize(
@@ -220,7 +209,7 @@ def test_a_removal_at_a_value_beside_a_searched_param_is_refused_and_the_advice_
     pytest.importorskip("hydra_plugins.hydra_optuna_sweeper")
     folder = tmp_path / "mine" / "hparams_search"
     folder.mkdir(parents=True)
-    (folder / "depth.yaml").write_text(SEARCH_OF_DEPTH)
+    (folder / "depth.yaml").write_text(SEARCH_OF_A_REMOVABLE_KEY)
     env = {"OMP_NUM_THREADS": "1"}
     line = ("-m", "-cd", "mine", "hparams_search=depth", setup, *QUICK, f"~{DEPTH}=1")
     refused = run_console("train", *line, cwd=tmp_path, timeout=300, extra_env=env)
