@@ -292,6 +292,20 @@ hydra:
       loss.gamma: interval(0.0, 5.0)
 """
 
+#: A search (``-cd mine hparams_search=forced``) of focal's gamma under ``++``: a key element
+#: of its own to the sweeper, which ``loss.gamma=2`` does not take out of the search.
+SEARCH_OF_A_FORCED_KEY = """# @package _global_
+defaults:
+  - override /hydra/sweeper: optuna
+  - override /setup: logits_focal
+hydra:
+  sweeper:
+    n_trials: 2
+    params:
+      optimizer.lr: tag(log, interval(1e-4, 3e-2))
+      ++loss.gamma: interval(0.0, 5.0)
+"""
+
 #: Predictions of a binary label y, as another checkpoint wrote them.
 OTHER_PREDICTIONS = "p_y,pred_y\n0.9,1\n"
 
@@ -2576,6 +2590,23 @@ CATALOGUE: list[Case] = [
              "interval(1e-4, 3e-2))' 'loss.gamma=interval(0.0, 5.0)'"],
             files=(("mine/hparams_search/removable.yaml", SEARCH_OF_A_REMOVABLE_KEY),),
             unwanted=["Could not delete from config. The value"]),
+    # key=value or ++key=value beside a search of the key under another key element (the sweeper
+    # keeps both): every trial trains at the fixed value (before: the search ran to its end and
+    # reported a sampled value no trial trained with as the best)
+    refused("search-key-forced-beside-its-param", "train", (*SEARCH, "++optimizer.lr=0.01"),
+            ["++optimizer.lr=0.01 sets optimizer.lr, but hydra.sweeper.params searches it "
+             "(optimizer.lr: tag(log, interval(1e-4, 3e-2)))",
+             "every trial would train at optimizer.lr=0.01 while the search records the sampled "
+             "value", "give optimizer.lr=0.01 in place of ++optimizer.lr=0.01",
+             "to search it, leave ++optimizer.lr=0.01 out."],
+            unwanted=["HYDRA_FULL_ERROR", "Could not"]),
+    refused("search-forced-param-beside-its-fixed-key", "train",
+            ("-m", "-cd", "mine", "hparams_search=forced", "data=iris", *QUICK, "loss.gamma=2"),
+            ["loss.gamma=2 sets loss.gamma, but hydra.sweeper.params searches it (++loss.gamma: "
+             "interval(0.0, 5.0))", "every trial would train at loss.gamma=2",
+             "give ++loss.gamma=2 in place of loss.gamma=2", "leave loss.gamma=2 out."],
+            files=(("mine/hparams_search/forced.yaml", SEARCH_OF_A_FORCED_KEY),),
+            unwanted=["HYDRA_FULL_ERROR", "Could not"]),
     # a key of hydra.sweeper.params holds a dot (loss.gamma), which no override can name: Hydra's
     # "Could not delete from config" (exit 1), or "hydra.* settings cannot be swept", before
     refused("search-param-removed-by-its-dotted-key", "train", (*SEARCH_ASL, "~hydra.sweeper.params.loss.gamma"),

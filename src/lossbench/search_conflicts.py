@@ -13,6 +13,12 @@ value first. Two such pairs fail:
   only ``value`` (Hydra's "Could not delete from config. The value of ... is ... and not
   ..."), in each trial that samples another value.
 
+A third pair composes, and is worse: a fixed ``key=value`` or ``++key=value`` beside a search
+of the same key under another key element (a searched ``key`` beside ``++key=0.01``, a searched
+``++key`` beside ``key=2``). Each trial sets the sampled value, then the fixed one: every trial
+trains at the fixed value while Optuna records the sampled one, and reports one as the best
+(:func:`overridden_search`).
+
     >>> reason = "Could not append to config. An item is already at 'loss.gamma'."
     >>> trial = ["loss.gamma=2.5", "+loss.gamma=2"]
     >>> print(conflict_fix(reason, {"loss.gamma": "interval(0.0, 5.0)"}, ["+loss.gamma=2"], trial))
@@ -33,7 +39,7 @@ from typing import Any
 from lossbench.added_keys import NOT_APPENDED
 from lossbench.search_params import sweeper_overrides, without_key
 
-__all__ = ["conflict_fix", "removal_conflict"]
+__all__ = ["conflict_fix", "overridden_search", "removal_conflict"]
 
 
 def _search_of(key: str, params: Mapping[str, str], arguments: Sequence[str]) -> Any | None:
@@ -102,6 +108,95 @@ def removal_conflict(params: Mapping[str, str], arguments: Sequence[str]) -> str
             'another value cannot be composed (Hydra: "Could not delete from config"). Leave '
             f"{shlex.quote(override.input_line)} out to search {key}; or, to remove it, "
             f"{remove}"  # no full stop after a line to copy
+        )
+    return None
+
+
+def _given_on_the_command_line(override: Any, arguments: Sequence[str]) -> bool:
+    """Whether ``override`` (as :func:`sweeper_overrides` keeps it) is the command line's
+    (``arguments``), not ``hydra.sweeper.params``': the command line's comes last for the same
+    key element, so it is the one kept."""
+    from lossbench.override_grammar import override_parser
+
+    parsed = override_parser().parse_overrides(list(arguments))
+    return any(o.get_key_element() == override.get_key_element() for o in parsed)
+
+
+def _overridden_fixes(
+    search: Any, given: Any, params: Mapping[str, str], arguments: Sequence[str]
+) -> tuple[str, str, str]:
+    """For :func:`overridden_search`: the fixed override ``given`` as the refusal names it, how
+    to fix its key at its value, and how to search the key instead (a sentence's end: a full
+    stop, none after a line to copy), where ``search`` is the searched override of the same key
+    (each of the command line, ``arguments``, or of ``params``)."""
+    value = given.input_line.split("=", 1)[1]
+    same = shlex.quote(f"{search.get_key_element()}={value}")
+    left_out = (
+        f"the same key element: the sweeper then leaves {given.key_or_group} out of its search"
+    )
+    if _given_on_the_command_line(given, arguments):
+        what = shlex.quote(given.input_line)
+        return what, f"give {same} in place of {what} ({left_out})", f"leave {what} out."
+    # a value of hydra.sweeper.params, which the command line cannot remove
+    what = f"hydra.sweeper.params ({given.get_key_element()}: {value})"
+    lines = " ".join(without_key(given.get_key_element(), params, arguments))
+    search_it = f"search without {given.get_key_element()}; to keep the other keys, add: {lines}"
+    if _given_on_the_command_line(search, arguments):
+        return what, f"leave {shlex.quote(search.input_line)} out", search_it
+    return what, f"give {same} ({left_out})", search_it
+
+
+def overridden_search(params: Mapping[str, str], arguments: Sequence[str]) -> str | None:
+    """The refusal of a fixed value that takes the place of a searched one in every trial: a
+    ``key=value`` or ``++key=value`` (of the command line, ``arguments``, or a value of
+    ``params``, ``hydra.sweeper.params``, that is no range) beside a search of the same key
+    under another key element (``key``, ``+key`` or ``++key``); None where there is none.
+
+    The sweeper keys an override by its key element (:func:`sweeper_overrides`), so it leaves
+    only a key fixed under the searched one's own element out of its search space; here each
+    trial is given the sampled value, then the fixed one, which wins: every trial trains at the
+    fixed value while Optuna records the sampled one, and reports one as the best. A fixed
+    ``+key=...`` (Hydra's "Could not append": :func:`conflict_fix`) and a removal, ``~key``
+    (:func:`removal_conflict`), are not this refusal's.
+
+        >>> print(overridden_search({"optimizer.lr": "tag(log, interval(1e-4, 3e-2))"},
+        ...                         ["++optimizer.lr=0.01"]))
+        ... # doctest: +NORMALIZE_WHITESPACE
+        ++optimizer.lr=0.01 sets optimizer.lr, but hydra.sweeper.params searches it
+        (optimizer.lr: tag(log, interval(1e-4, 3e-2))), and the sweeper keys an override by its
+        key element (++optimizer.lr and optimizer.lr are two keys to it), so each trial is given
+        both, the searched value first (optimizer.lr=<sampled>, then ++optimizer.lr=0.01):
+        every trial would train at optimizer.lr=0.01 while the search records the sampled
+        value, and reports one as the best. To fix optimizer.lr, give optimizer.lr=0.01 in
+        place of ++optimizer.lr=0.01 (the same key element: the sweeper then leaves
+        optimizer.lr out of its search); to search it, leave ++optimizer.lr=0.01 out.
+        >>> overridden_search({"optimizer.lr": "interval(1e-4, 3e-2)"}, ["optimizer.lr=0.01"])
+        >>> overridden_search({"loss.gamma": "interval(0, 5)"}, ["+loss.gamma=2"])
+    """
+    searched, fixed = sweeper_overrides(params, arguments)
+    for given in fixed.values():
+        if given.is_add() or given.is_delete():
+            continue  # +key: "Could not append" (conflict_fix); ~key: removal_conflict
+        key = given.key_or_group
+        search = next(
+            (o for o in searched.values() if o.key_or_group == key and not o.is_delete()), None
+        )
+        if search is None:
+            continue
+        value = given.input_line.split("=", 1)[1]
+        element, fixed_element = search.get_key_element(), given.get_key_element()
+        if _given_on_the_command_line(search, arguments):
+            source = f"{shlex.quote(search.input_line)} searches it"
+        else:
+            source = f"hydra.sweeper.params searches it ({element}: {params[element]})"
+        what, fix, search_it = _overridden_fixes(search, given, params, arguments)
+        return (
+            f"{what} sets {key}, but {source}, and the sweeper keys an override by its key "
+            f"element ({fixed_element} and {element} are two keys to it), so each trial is "
+            f"given both, the searched value first ({element}=<sampled>, then "
+            f"{given.input_line}): every trial would train at {key}={value} while the search "
+            f"records the sampled value, and reports one as the best. To fix {key}, {fix}; to "
+            f"search it, {search_it}"  # no full stop after a line to copy
         )
     return None
 
