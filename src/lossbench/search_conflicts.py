@@ -53,13 +53,15 @@ def _search_of(key: str, params: Mapping[str, str], arguments: Sequence[str]) ->
     return found
 
 
-def _source(search: Any, params: Mapping[str, str]) -> str:
-    """Where ``search`` (an override) comes from, as a refusal says it."""
-    key = search.key_or_group
+def _source(search: Any, params: Mapping[str, str], arguments: Sequence[str]) -> str:
+    """Where ``search`` (an override, as :func:`sweeper_overrides` keeps it) comes from, as a
+    refusal says it: the command line's (``arguments``) quoted, else ``hydra.sweeper.params``
+    with its entry."""
     verb = "searches" if search.is_sweep_override() else "sets"
-    if search.get_key_element() == key and key in params:
-        return f"hydra.sweeper.params {verb} it ({key}: {params[key]})"
-    return f"{shlex.quote(search.input_line)} {verb} it"
+    if _given_on_the_command_line(search, arguments):
+        return f"{shlex.quote(search.input_line)} {verb} it"
+    element = search.get_key_element()
+    return f"hydra.sweeper.params {verb} it ({element}: {params[element]})"
 
 
 def _in_trial(element: str, trial: Sequence[str]) -> str:
@@ -103,9 +105,10 @@ def removal_conflict(params: Mapping[str, str], arguments: Sequence[str]) -> str
         value = override.get_value_element_as_str()
         return (
             f"{override.input_line} removes {key} only where its value is {value}, but "
-            f"{_source(search, params)}, and the sweeper gives each trial both, the search's "
-            f"value first ({key}=<sampled>, then {override.input_line}): a trial that samples "
-            'another value cannot be composed (Hydra: "Could not delete from config"). Leave '
+            f"{_source(search, params, arguments)}, and the sweeper gives each trial both, the "
+            f"search's value first ({key}=<sampled>, then {override.input_line}): a trial that "
+            'samples another value cannot be composed (Hydra: "Could not delete from config"). '
+            "Leave "
             f"{shlex.quote(override.input_line)} out to search {key}; or, to remove it, "
             f"{remove}"  # no full stop after a line to copy
         )
@@ -224,16 +227,64 @@ def conflict_fix(
         return None
     given = added[-1]
     line = given.input_line
-    fixes = (
-        f"which searches {key} in that range in place of the search's"
-        if given.is_sweep_override()
-        else f"which fixes {key} to that value in every trial"
+    first, then = sorted((search, given), key=lambda o: _position(o.get_key_element(), trial))
+    quoted = [_in_trial(o.get_key_element(), trial) for o in (first, then)]
+    if first is search:  # the trial has set the key when the + comes
+        order = "the search's value first"
+        why = "a key the trial has set already cannot be added"
+    else:  # the +key comes first, and the config has the key already
+        searched_first = given.is_sweep_override() and not search.is_sweep_override()
+        order = "the searched value first" if searched_first else "in the order given"
+        why = (
+            f"a + adds only a key the config lacks, and the config has {key} already (were it "
+            f"added, {quoted[1]} would set it again in every trial)"
+        )
+    said = (
+        f"{line} adds {key}, but {_source(search, params, arguments)}, and the sweeper gives "
+        f"each trial both, {order} ({quoted[0]}, then {quoted[1]}): {why}."
     )
-    where = "hydra.sweeper.params" if key in params else shlex.quote(search.input_line)
-    first, then = (_in_trial(o.get_key_element(), trial) for o in (search, given))
+    return f"{said} {_added_fixes(search, given, params, arguments)}"
+
+
+def _position(element: str, trial: Sequence[str]) -> int:
+    """Where the override of ``trial`` whose key element is ``element`` comes, else after
+    every one."""
+    found = [i for i, o in enumerate(trial) if o.split("=", 1)[0] == element]
+    return found[0] if found else len(trial)
+
+
+def _added_fixes(
+    search: Any, given: Any, params: Mapping[str, str], arguments: Sequence[str]
+) -> str:
+    """For :func:`conflict_fix`: what to give in place of the command line's ``+key=...``
+    (``given``) beside ``search``, the override that sets its key (each of the command line,
+    ``arguments``, or of ``params``), searched or fixed; sentences, the last one's end a line to
+    copy where one is advised."""
+    key, line = search.key_or_group, given.input_line
+    plain = shlex.quote(line[1:])
+    on_the_command_line = _given_on_the_command_line(search, arguments)
+    where = shlex.quote(search.input_line) if on_the_command_line else "hydra.sweeper.params"
+    if search.is_sweep_override():
+        keep = f"to search {key} as {where} does"
+    else:
+        keep = f"to fix {key} to {search.input_line.split('=', 1)[1]} as {where} does"
+    leave = f"leave {shlex.quote(line)} out {keep}"
+    if given.is_sweep_override():
+        fixes = f"which searches {key} in that range"
+        fixes += " in place of the search's" if search.is_sweep_override() else ""
+    else:
+        fixes = f"which fixes {key} to that value in every trial"
+    if search.is_sweep_override():  # the last override of a key element is the one searched
+        return f"Give {plain} (without the +), {fixes}, or {leave}."
+    if on_the_command_line:  # a fixed value beside the range would take the key out of it
+        both = f"{shlex.quote(search.input_line)} and {shlex.quote(line)}"
+        return f"Give {plain} in place of {both}, {fixes}, or {leave}."
+    # a fixed value of hydra.sweeper.params, which the command line cannot remove
+    element = search.get_key_element()
+    lines = " ".join(without_key(element, params, arguments, line[1:]))
+    to = f"search {key} in that range" if given.is_sweep_override() else f"fix {key} there"
     return (
-        f"{line} adds {key}, but {_source(search, params)}, and the sweeper gives each "
-        f"trial both, the search's value first ({first}, then {then}): a key the trial has "
-        f"set already cannot be added. Give {shlex.quote(line[1:])} (without the +), {fixes}, "
-        f"or leave {shlex.quote(line)} out to search {key} as {where} does."
+        f"{leave[0].upper()}{leave[1:]}; or, to {to}, leave it out too and search without "
+        f"{element} of hydra.sweeper.params (the command line cannot remove it), with {plain} "
+        f"in its place; to keep the other keys, add: {lines}"
     )
