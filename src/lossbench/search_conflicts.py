@@ -39,7 +39,7 @@ from typing import Any
 from lossbench.added_keys import NOT_APPENDED
 from lossbench.search_params import sweeper_overrides, without_key
 
-__all__ = ["conflict_fix", "overridden_search", "removal_conflict"]
+__all__ = ["conflict_fix", "overridden_search", "removal_conflict", "searched_twice"]
 
 
 def _search_of(key: str, params: Mapping[str, str], arguments: Sequence[str]) -> Any | None:
@@ -202,6 +202,93 @@ def overridden_search(params: Mapping[str, str], arguments: Sequence[str]) -> st
             f"search it, {search_it}"  # no full stop after a line to copy
         )
     return None
+
+
+def searched_twice(params: Mapping[str, str], arguments: Sequence[str]) -> str | None:
+    """The refusal of one key searched twice, under two key elements (``key``, ``+key`` or
+    ``++key``: of the command line, ``arguments``, or of ``params``, ``hydra.sweeper.params``);
+    None where there is none.
+
+    The sweeper keys an override by its key element (:func:`sweeper_overrides`), so it samples
+    both, and gives each trial both values, one after the other: every trial trains at the
+    later one while Optuna records the earlier one too, a search dimension no trial uses, and
+    may report its value as the best. Where a trial cannot be composed (``+key=...`` after a
+    searched ``key``: Hydra's "Could not append"), :func:`conflict_fix` says why instead.
+
+        >>> print(searched_twice({"loss.gamma": "interval(0.0, 5.0)"},
+        ...                      ["++loss.gamma=interval(1,2)"]))
+        ... # doctest: +NORMALIZE_WHITESPACE
+        '++loss.gamma=interval(1,2)' searches loss.gamma, but hydra.sweeper.params searches it
+        (loss.gamma: interval(0.0, 5.0)) as well, and the sweeper keys an override by its key
+        element (++loss.gamma and loss.gamma are two keys to it), so it samples both and gives
+        each trial both values (loss.gamma=<sampled>, then ++loss.gamma=<sampled>): every
+        trial would train at the ++loss.gamma value while the search records its loss.gamma
+        values too, which no trial trained with, and may report one as the best. To search loss.gamma once,
+        give 'loss.gamma=interval(1,2)' in place of '++loss.gamma=interval(1,2)' (the searched
+        key's own element: it takes the place of hydra.sweeper.params' search), or leave
+        '++loss.gamma=interval(1,2)' out to search loss.gamma as hydra.sweeper.params does.
+        >>> searched_twice({"loss.gamma": "interval(0.0, 5.0)"}, ["loss.gamma=interval(1,2)"])
+    """
+    searched, _ = sweeper_overrides(params, arguments)
+    by_key: dict[str, list[Any]] = {}
+    for override in searched.values():  # in the order each trial is given them
+        if not override.is_delete():  # ~key: removal_conflict's, or removed in each trial
+            by_key.setdefault(override.key_or_group, []).append(override)
+    found = next((o for o in by_key.values() if len(o) > 1), None)
+    if found is None:
+        return None
+    earlier, later = found[0], found[-1]
+    key, element, later_element = (
+        later.key_or_group,
+        earlier.get_key_element(),
+        later.get_key_element(),
+    )
+    later_given = _given_on_the_command_line(later, arguments)
+    what = (
+        shlex.quote(later.input_line)
+        if later_given
+        else f"hydra.sweeper.params ({later_element}: {params[later_element]})"
+    )
+    said = (
+        f"{what} searches {key}, but {_source(earlier, params, arguments)} as well, and the "
+        f"sweeper keys an override by its key element ({later_element} and {element} are two "
+        f"keys to it), so it samples both and gives each trial both values ({element}=<sampled>, "
+        f"then {later_element}=<sampled>): every trial would train at the {later_element} value "
+        f"while the search records its {element} values too, which no trial trained with, and "
+        f"may report one as the best. To search {key} once, "
+    )
+    return said + _twice_fixes(earlier, later, params, arguments)
+
+
+def _twice_fixes(
+    earlier: Any, later: Any, params: Mapping[str, str], arguments: Sequence[str]
+) -> str:
+    """For :func:`searched_twice`: how to search the key of ``earlier`` and ``later`` (two
+    searches of it, in a trial's order) once; a sentence's end (a full stop, none after a line
+    to copy)."""
+    element, later_element = earlier.get_key_element(), later.get_key_element()
+    if not _given_on_the_command_line(later, arguments):  # params' own: the command line
+        lines = " ".join(without_key(later_element, params, arguments))  # cannot remove it
+        return (
+            f"search without {later_element} of hydra.sweeper.params (the command line cannot "
+            f"remove it); to keep the other keys, add: {lines}"
+        )
+    earlier_given = _given_on_the_command_line(earlier, arguments)
+    line = shlex.quote(later.input_line)
+    same = shlex.quote(f"{element}={later.input_line.split('=', 1)[1]}")
+    if earlier_given:
+        place, where = (
+            f"{shlex.quote(earlier.input_line)} and {line}",
+            shlex.quote(earlier.input_line),
+        )
+        takes = "one search, in that range"
+    else:
+        place, where = line, "hydra.sweeper.params"
+        takes = "the searched key's own element: it takes the place of hydra.sweeper.params' search"
+    return (
+        f"give {same} in place of {place} ({takes}), or leave {line} out to search "
+        f"{earlier.key_or_group} as {where} does."
+    )
 
 
 def conflict_fix(
