@@ -18,6 +18,9 @@ of the same key under another key element (a searched ``key`` beside ``++key=0.0
 ``++key`` beside ``key=2``). Each trial sets the sampled value, then the fixed one: every trial
 trains at the fixed value while Optuna records the sampled one, and reports one as the best
 (:func:`overridden_search`).
+So does a second search of one key under another key element (``'++key=interval(1,2)'``
+beside a searched ``key``): the sweeper samples both, and each trial trains at the later value
+while Optuna records the other too (:func:`searched_twice`).
 
     >>> reason = "Could not append to config. An item is already at 'loss.gamma'."
     >>> trial = ["loss.gamma=2.5", "+loss.gamma=2"]
@@ -223,10 +226,11 @@ def searched_twice(params: Mapping[str, str], arguments: Sequence[str]) -> str |
         element (++loss.gamma and loss.gamma are two keys to it), so it samples both and gives
         each trial both values (loss.gamma=<sampled>, then ++loss.gamma=<sampled>): every
         trial would train at the ++loss.gamma value while the search records its loss.gamma
-        values too, which no trial trained with, and may report one as the best. To search loss.gamma once,
-        give 'loss.gamma=interval(1,2)' in place of '++loss.gamma=interval(1,2)' (the searched
-        key's own element: it takes the place of hydra.sweeper.params' search), or leave
-        '++loss.gamma=interval(1,2)' out to search loss.gamma as hydra.sweeper.params does.
+        values too, which no trial trained with, and may report one as the best. To search
+        loss.gamma once, give 'loss.gamma=interval(1,2)' in place of '++loss.gamma=interval(1,2)'
+        (the searched key's own element: it takes the place of hydra.sweeper.params' search), or
+        leave '++loss.gamma=interval(1,2)' out to search loss.gamma as hydra.sweeper.params
+        does.
         >>> searched_twice({"loss.gamma": "interval(0.0, 5.0)"}, ["loss.gamma=interval(1,2)"])
     """
     searched, _ = sweeper_overrides(params, arguments)
@@ -238,17 +242,11 @@ def searched_twice(params: Mapping[str, str], arguments: Sequence[str]) -> str |
     if found is None:
         return None
     earlier, later = found[0], found[-1]
-    key, element, later_element = (
-        later.key_or_group,
-        earlier.get_key_element(),
-        later.get_key_element(),
-    )
-    later_given = _given_on_the_command_line(later, arguments)
-    what = (
-        shlex.quote(later.input_line)
-        if later_given
-        else f"hydra.sweeper.params ({later_element}: {params[later_element]})"
-    )
+    key = later.key_or_group
+    element, later_element = earlier.get_key_element(), later.get_key_element()
+    what = shlex.quote(later.input_line)
+    if not _given_on_the_command_line(later, arguments):
+        what = f"hydra.sweeper.params ({later_element}: {params[later_element]})"
     said = (
         f"{what} searches {key}, but {_source(earlier, params, arguments)} as well, and the "
         f"sweeper keys an override by its key element ({later_element} and {element} are two "
@@ -273,14 +271,10 @@ def _twice_fixes(
             f"search without {later_element} of hydra.sweeper.params (the command line cannot "
             f"remove it); to keep the other keys, add: {lines}"
         )
-    earlier_given = _given_on_the_command_line(earlier, arguments)
-    line = shlex.quote(later.input_line)
+    line, earlier_line = shlex.quote(later.input_line), shlex.quote(earlier.input_line)
     same = shlex.quote(f"{element}={later.input_line.split('=', 1)[1]}")
-    if earlier_given:
-        place, where = (
-            f"{shlex.quote(earlier.input_line)} and {line}",
-            shlex.quote(earlier.input_line),
-        )
+    if _given_on_the_command_line(earlier, arguments):  # the later range in place of both
+        place, where = f"{earlier_line} and {line}", earlier_line
         takes = "one search, in that range"
     else:
         place, where = line, "hydra.sweeper.params"
