@@ -2607,6 +2607,25 @@ CATALOGUE: list[Case] = [
              "give ++loss.gamma=2 in place of loss.gamma=2", "leave loss.gamma=2 out."],
             files=(("mine/hparams_search/forced.yaml", SEARCH_OF_A_FORCED_KEY),),
             unwanted=["HYDRA_FULL_ERROR", "Could not"]),
+    # a range of the key under another key element beside its search: both searched, each trial
+    # trains at the later one (before: the search ran, and recorded an unused dimension)
+    refused("search-key-searched-twice-beside-its-param", "train",
+            (*SEARCH, "++loss.gamma=interval(1,2)"),
+            ["'++loss.gamma=interval(1,2)' searches loss.gamma, but hydra.sweeper.params searches "
+             "it (loss.gamma: interval(0.0, 5.0)) as well", "(loss.gamma=<sampled>, then "
+             "++loss.gamma=<sampled>): every trial would train at the ++loss.gamma value",
+             "give 'loss.gamma=interval(1,2)' in place of '++loss.gamma=interval(1,2)'",
+             "or leave '++loss.gamma=interval(1,2)' out to search loss.gamma as "
+             "hydra.sweeper.params does."],
+            unwanted=["HYDRA_FULL_ERROR", "Could not"]),
+    # +key=range beside the command line's fixed key: the fixed key is named, in the trial's order
+    refused("search-key-range-added-beside-its-fixed-key", "train",
+            (*SEARCH, "loss.gamma=2", "+loss.gamma=interval(1,2)"),
+            ["+loss.gamma=interval(1,2) adds loss.gamma, but loss.gamma=2 sets it",
+             "the searched value first (+loss.gamma=1.5, then loss.gamma=2)",
+             "Give 'loss.gamma=interval(1,2)' in place of loss.gamma=2 and "
+             "'+loss.gamma=interval(1,2)'", "to fix loss.gamma to 2 as loss.gamma=2 does."],
+            unwanted=["hydra.sweeper.params sets it", "Either remove + prefix", "++loss.gamma"]),
     # a key of hydra.sweeper.params holds a dot (loss.gamma), which no override can name: Hydra's
     # "Could not delete from config" (exit 1), or "hydra.* settings cannot be swept", before
     refused("search-param-removed-by-its-dotted-key", "train", (*SEARCH_ASL, "~hydra.sweeper.params.loss.gamma"),

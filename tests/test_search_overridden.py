@@ -6,12 +6,15 @@ Hydra's Optuna sweeper keys an override by its key element: ``optimizer.lr`` and
 ``optimizer.lr`` does not take the key out of the search. Each trial is given the sampled value
 and then the fixed one, and trains at the fixed one, while Optuna records the sampled value and
 reports one as the best. The same the other way round: a search of ``++loss.gamma`` beside
-``loss.gamma=2``. Before, such a search ran to its end and reported a best value no trial
-trained with; now it is refused before its first trial.
+``loss.gamma=2``; and with two searches of one key, ``'++loss.gamma=interval(1,2)'`` beside the
+params' ``loss.gamma``: the sweeper samples both, each trial trains at the later one, and Optuna
+records the other, a dimension no trial uses. Before, such a search ran to its end and reported
+a best value no trial trained with; now it is refused before its first trial.
 """
 
 from __future__ import annotations
 
+import shlex
 from pathlib import Path
 
 import pytest
@@ -21,7 +24,7 @@ from omegaconf import open_dict, read_write
 from cli_process import run_console
 from lossbench.errors import ConfigError
 from lossbench.search_check import check_search
-from lossbench.search_conflicts import overridden_search
+from lossbench.search_conflicts import conflict_fix, overridden_search, searched_twice
 from multirun_configs import multirun_config
 from test_refusals_cli import SEARCH_OF_A_FORCED_KEY
 
@@ -103,6 +106,111 @@ def test_a_fixed_value_that_replaces_the_search_or_is_another_refusals_is_let_th
     assert overridden_search(params, arguments) is None
 
 
+@pytest.mark.parametrize(
+    ("params", "arguments", "words"),
+    [
+        ({"loss.gamma": "interval(0.0, 5.0)"}, ["++loss.gamma=interval(1,2)"],
+         ["'++loss.gamma=interval(1,2)' searches loss.gamma, but hydra.sweeper.params searches "
+          "it (loss.gamma: interval(0.0, 5.0)) as well, and the sweeper keys an override by its "
+          "key element (++loss.gamma and loss.gamma are two keys to it)",
+          "(loss.gamma=<sampled>, then ++loss.gamma=<sampled>): every trial would train at the "
+          "++loss.gamma value while the search records its loss.gamma values too",
+          "To search loss.gamma once, give 'loss.gamma=interval(1,2)' in place of "
+          "'++loss.gamma=interval(1,2)' (the searched key's own element: it takes the place of "
+          "hydra.sweeper.params' search), or leave '++loss.gamma=interval(1,2)' out to search "
+          "loss.gamma as hydra.sweeper.params does."]),
+        ({"optimizer.lr": LR}, ["++optimizer.lr=tag(log, interval(1e-3, 1e-2))"],
+         ["give 'optimizer.lr=tag(log, interval(1e-3, 1e-2))' in place of "
+          "'++optimizer.lr=tag(log, interval(1e-3, 1e-2))'"]),
+        # both on the command line: one in place of both
+        ({}, ["loss.gamma=interval(0,1)", "++loss.gamma=interval(1,2)"],
+         ["but 'loss.gamma=interval(0,1)' searches it as well",
+          "give 'loss.gamma=interval(1,2)' in place of 'loss.gamma=interval(0,1)' and "
+          "'++loss.gamma=interval(1,2)' (one search, in that range), or leave "
+          "'++loss.gamma=interval(1,2)' out to search loss.gamma as 'loss.gamma=interval(0,1)' "
+          "does."]),
+        # the command line's range in place of the params' own keeps the params' position
+        ({"loss.gamma": "interval(0,5)", "++loss.gamma": "interval(1,2)"},
+         ["loss.gamma=interval(0,1)"],
+         ["hydra.sweeper.params (++loss.gamma: interval(1,2)) searches loss.gamma, but "
+          "'loss.gamma=interval(0,1)' searches it as well",
+          "To search loss.gamma once, search without ++loss.gamma of hydra.sweeper.params (the "
+          "command line cannot remove it); to keep the other keys, add: "
+          "hydra.sweeper.params=null"]),
+        ({}, ["+loss.alpha=interval(0.1,0.9)", "++loss.alpha=interval(0.2,0.3)"],
+         ["'++loss.alpha=interval(0.2,0.3)' searches loss.alpha, but "
+          "'+loss.alpha=interval(0.1,0.9)' searches it as well", "(+loss.alpha=<sampled>, then "
+          "++loss.alpha=<sampled>)", "give '+loss.alpha=interval(0.2,0.3)' in place of"]),
+    ],
+    ids=["forced-range-beside-param", "forced-log-range-beside-param", "two-ranges-given",
+         "forced-param-beside-range", "forced-range-beside-added-range"],
+)  # fmt: skip
+def test_a_key_searched_under_two_key_elements_is_refused(params, arguments, words) -> None:
+    """Each pair says which two searches there are, that every trial trains at the later one,
+    and how to search the key once: the range under the other search's element in its place,
+    or the search alone."""
+    message = searched_twice(params, arguments)
+    assert message is not None
+    for expected in words:
+        assert expected in message, message
+
+
+@pytest.mark.parametrize(
+    ("params", "arguments"),
+    [
+        ({"loss.gamma": "interval(0, 5)"}, ["loss.gamma=interval(1,2)"]),  # in the params' place
+        ({"++loss.gamma": "interval(0, 5)"}, ["++loss.gamma=interval(1,2)"]),
+        ({"loss.gamma": "interval(0, 5)"}, ["++loss.gamma=2"]),  # overridden_search's
+        ({"loss.gamma": "interval(0, 5)"}, ["~loss.gamma=choice(1,2)"]),  # a removal, no search
+        ({"loss.gamma": "interval(0, 5)"}, ["++loss.alpha=interval(0,1)"]),  # another key
+    ],
+    ids=["same-element", "same-forced-element", "fixed", "removed", "another-key"],
+)  # fmt: skip
+def test_one_search_of_a_key_is_let_through(params, arguments) -> None:
+    assert searched_twice(params, arguments) is None
+
+
+def test_an_added_range_beside_the_command_lines_fixed_key_names_it_and_the_trials_order() -> None:
+    """``loss.gamma=2 '+loss.gamma=interval(1,2)'`` beside the params' search of loss.gamma:
+    the command line's ``loss.gamma=2`` sets the key (it takes the params' search's place), and
+    the searched ``+loss.gamma`` comes first in each trial. Before, the refusal said
+    hydra.sweeper.params set it, in the other order, and advised the range without the +
+    alone, beside which ``loss.gamma=2`` would fix the key in every trial still."""
+    params = {"optimizer.lr": LR, "loss.gamma": "interval(0.0, 5.0)"}
+    arguments = ["data=iris", "loss.gamma=2", "+loss.gamma=interval(1,2)"]
+    trial = ["optimizer.lr=0.0017", "+loss.gamma=1.5", "data=iris", "loss.gamma=2"]
+    reason = "Could not append to config. An item is already at 'loss.gamma'"
+    message = conflict_fix(reason, params, arguments, trial)
+    assert message == (
+        "+loss.gamma=interval(1,2) adds loss.gamma, but loss.gamma=2 sets it, and the sweeper "
+        "gives each trial both, the searched value first (+loss.gamma=1.5, then loss.gamma=2): "
+        "a + adds only a key the config lacks, and the config has loss.gamma already (were it "
+        "added, loss.gamma=2 would set it again in every trial). Give "
+        "'loss.gamma=interval(1,2)' in place of loss.gamma=2 and '+loss.gamma=interval(1,2)', "
+        "which searches loss.gamma in that range, or leave '+loss.gamma=interval(1,2)' out to "
+        "fix loss.gamma to 2 as loss.gamma=2 does."
+    ), message
+
+
+def test_an_added_range_beside_a_fixed_param_advises_the_search_without_it() -> None:
+    """A fixed value of hydra.sweeper.params, ``loss.gamma: 2``, which the command line cannot
+    remove: the range is advised in its place with the params emptied."""
+    params = {"optimizer.lr": LR, "loss.gamma": "2"}
+    trial = ["optimizer.lr=0.0017", "+loss.gamma=1.5", "loss.gamma=2"]
+    reason = "Could not append to config. An item is already at 'loss.gamma'"
+    message = conflict_fix(reason, params, ["+loss.gamma=interval(1,2)"], trial)
+    assert message is not None
+    assert "but hydra.sweeper.params sets it (loss.gamma: 2)" in message, message
+    assert "the searched value first (+loss.gamma=1.5, then loss.gamma=2)" in message, message
+    assert message.endswith(
+        "Leave '+loss.gamma=interval(1,2)' out to fix loss.gamma to 2 as hydra.sweeper.params "
+        "does; or, to search loss.gamma in that range, leave it out too and search without "
+        "loss.gamma of hydra.sweeper.params (the command line cannot remove it), with "
+        "'loss.gamma=interval(1,2)' in its place; to keep the other keys, add: "
+        f"hydra.sweeper.params=null 'optimizer.lr={LR}' 'loss.gamma=interval(1,2)'"
+    ), message
+
+
 def _search_refusal(*fixed: str) -> str:
     """The search check's refusal of ``hparams_search=optuna_focal`` with ``fixed``."""
     pytest.importorskip("hydra_plugins.hydra_optuna_sweeper")
@@ -136,6 +244,56 @@ def test_a_searched_key_the_config_lacks_is_refused_before_a_forced_value_of_it(
     message = _search_refusal("data=iris", "setup=logits_asl", "++loss.gamma=2")
     assert "loss.gamma is not a setting of loss=asl" in message, message
     assert "every trial would train at" not in message, message
+
+
+def test_the_search_check_refuses_a_key_searched_under_two_key_elements() -> None:
+    """``'++loss.gamma=interval(1,2)'`` beside focal's search of loss.gamma, composed by Hydra:
+    each trial composes, so the check let the search run before."""
+    pytest.importorskip("hydra_plugins.hydra_optuna_sweeper")
+    cfg = multirun_config(
+        ("hparams_search=optuna_focal", "data=iris"), ("++loss.gamma=interval(1,2)",)
+    )
+    with pytest.raises(ConfigError) as refused:
+        check_search(cfg)
+    message = str(refused.value)
+    assert message.startswith("'++loss.gamma=interval(1,2)' searches loss.gamma, but hydra."), (
+        message
+    )
+
+
+@pytest.mark.parametrize(
+    ("arguments", "swept", "words", "unwanted"),
+    [
+        # +key after the searched key: Hydra's "Could not append", as before
+        (("data=iris",), ("+loss.gamma=interval(1,2)",),
+         ["Could not append to config", "+loss.gamma=interval(1,2) adds loss.gamma, but "
+          "hydra.sweeper.params searches it (loss.gamma: interval(0.0, 5.0)), and the sweeper "
+          "gives each trial both, the search's value first (loss.gamma=2.5, then "
+          "+loss.gamma=1.5)", "Give 'loss.gamma=interval(1,2)' (without the +)"],
+         ["searches it as well", "every trial would train at"]),
+        (("data=iris", "loss.gamma=2"), ("+loss.gamma=interval(1,2)",),
+         ["+loss.gamma=interval(1,2) adds loss.gamma, but loss.gamma=2 sets it",
+          "the searched value first (+loss.gamma=1.5, then loss.gamma=2)",
+          "Give 'loss.gamma=interval(1,2)' in place of loss.gamma=2 and "
+          "'+loss.gamma=interval(1,2)'"],
+         ["hydra.sweeper.params sets it", "(loss.gamma=2, then"]),
+    ],
+    ids=["added-beside-searched", "added-beside-fixed"],
+)  # fmt: skip
+def test_the_search_check_refuses_an_added_range_beside_the_key_as_hydra_composes_it(
+    arguments, swept, words, unwanted
+) -> None:
+    """``+key=interval(...)`` keeps its refusal (no trial composes), naming what sets the key
+    and the trial's order."""
+    pytest.importorskip("hydra_plugins.hydra_optuna_sweeper")
+    cfg = multirun_config(("hparams_search=optuna_focal", *arguments), swept)
+    with pytest.raises(ConfigError) as refused:
+        check_search(cfg)
+    message = str(refused.value)
+    for expected in words:
+        assert expected in message, message
+    for word in unwanted:
+        assert word not in message, message
 
 
 def test_the_search_check_accepts_a_fixed_value_of_the_searched_key_element() -> None:
@@ -214,3 +372,44 @@ def test_a_fixed_value_beside_its_searched_key_is_refused_and_both_fixes_run(
         assert config[group][name] == pytest.approx(float(sampled[0].split("=")[1]))
     best = yaml.safe_load((tmp_path / "searched" / "optimization_results.yaml").read_text())
     assert any(k.lstrip("+") == key for k in best["best_params"]), best
+
+
+@pytest.mark.slow  # lossbench-train -m processes: a refused search, then the advised one
+@pytest.mark.parametrize(
+    ("given", "advised", "left_out"),
+    [
+        (("++loss.gamma=interval(1,2)",), "loss.gamma=interval(1,2)", ()),
+        (("loss.gamma=2", "+loss.gamma=interval(1,2)"), "loss.gamma=interval(1,2)",
+         ("loss.gamma=2",)),
+    ],
+    ids=["searched-twice", "added-beside-fixed"],
+)  # fmt: skip
+def test_a_second_search_of_a_key_is_refused_and_the_advised_one_runs(
+    tmp_path: Path, given: tuple[str, ...], advised: str, left_out: tuple[str, ...]
+) -> None:
+    """Where the user meets it: exit 2, one message, no traceback, nothing written (before, the
+    search with ``++loss.gamma=interval(1,2)`` ran, each trial at the ++ value while Optuna
+    recorded loss.gamma as well). The range under the searched key's own element, in place of
+    what the message names, runs each trial at a value in it, and the search records only
+    loss.gamma; with ``left_out`` alone (the range left out), each trial at its fixed value."""
+    pytest.importorskip("hydra_plugins.hydra_optuna_sweeper")
+    env = {"OMP_NUM_THREADS": "1"}
+    line = ("-m", "hparams_search=optuna_focal", *QUICK)
+    message = _refused_line(
+        run_console("train", *line, *given, cwd=tmp_path, timeout=300, extra_env=env)
+    )
+    assert f"in place of {' and '.join(shlex.quote(g) for g in given)}" in message, message
+    assert list(tmp_path.iterdir()) == []  # nothing written
+
+    result = run_console("train", *line, advised, cwd=tmp_path, timeout=300, extra_env=env)
+    assert result.returncode == 0, result.stderr[-3000:]
+    trials = _trials(tmp_path / "search")
+    assert len(trials) == 2 and all(1 <= c["loss"]["gamma"] <= 2 for c, _ in trials), trials
+    best = yaml.safe_load((tmp_path / "search" / "optimization_results.yaml").read_text())
+    assert [k for k in best["best_params"] if "gamma" in k] == ["loss.gamma"], best
+
+    if left_out:
+        run = ("-m", "hparams_search=optuna_focal", *QUICK[:-1], "hydra.sweep.dir=fixed")
+        result = run_console("train", *run, *left_out, cwd=tmp_path, timeout=300, extra_env=env)
+        assert result.returncode == 0, result.stderr[-3000:]
+        assert all(c["loss"]["gamma"] == 2 for c, _ in _trials(tmp_path / "fixed"))

@@ -460,7 +460,12 @@ def check_search(config: DictConfig, *, max_trials: int = 12) -> None:
     from omegaconf import OmegaConf
 
     from lossbench.hydra_internals import sweep_config_loader
-    from lossbench.search_conflicts import conflict_fix, overridden_search, removal_conflict
+    from lossbench.search_conflicts import (
+        conflict_fix,
+        overridden_search,
+        removal_conflict,
+        searched_twice,
+    )
     from lossbench.validation import validate
 
     try:
@@ -484,10 +489,10 @@ def check_search(config: DictConfig, *, max_trials: int = 12) -> None:
     # ~key=value beside a searched key: refused after a searched key the config lacks, whose
     # advice leaves the removed key's search out
     removal = removal_conflict(params, arguments)
-    # key=value or ++key=value beside a search of the key under another key element: refused
-    # where a trial composes (where none does, Hydra's reason comes first: a key the config
-    # lacks, or +key=... added where the config has the key)
-    overridden = overridden_search(params, arguments)
+    # key=value or ++key=value beside a search of the key under another key element, or two
+    # searches of one key under two: refused where a trial composes (where none does, Hydra's
+    # reason comes first: a key the config lacks, or +key=... added where the config has the key)
+    overridden = overridden_search(params, arguments) or searched_twice(params, arguments)
     trials = trial_overrides(params, arguments)[:max_trials]
     searched = ", ".join(_keys_searched(params, arguments)) or "none"
     refusals: list[str] = []
@@ -521,7 +526,7 @@ def check_search(config: DictConfig, *, max_trials: int = 12) -> None:
             ) from None
         if removal is not None:  # this trial composed: those of other values would not
             raise ConfigError(removal)
-        if overridden is not None:  # every trial would train at the fixed value
+        if overridden is not None:  # every trial would train at the fixed or later value
             raise ConfigError(overridden)
         if valid:
             continue  # every trial is composed: one of another choice may lack a searched key

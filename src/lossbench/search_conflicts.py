@@ -18,6 +18,9 @@ of the same key under another key element (a searched ``key`` beside ``++key=0.0
 ``++key`` beside ``key=2``). Each trial sets the sampled value, then the fixed one: every trial
 trains at the fixed value while Optuna records the sampled one, and reports one as the best
 (:func:`overridden_search`).
+So does a second search of one key under another key element (``'++key=interval(1,2)'``
+beside a searched ``key``): the sweeper samples both, and each trial trains at the later value
+while Optuna records the other too (:func:`searched_twice`).
 
     >>> reason = "Could not append to config. An item is already at 'loss.gamma'."
     >>> trial = ["loss.gamma=2.5", "+loss.gamma=2"]
@@ -39,7 +42,7 @@ from typing import Any
 from lossbench.added_keys import NOT_APPENDED
 from lossbench.search_params import sweeper_overrides, without_key
 
-__all__ = ["conflict_fix", "overridden_search", "removal_conflict"]
+__all__ = ["conflict_fix", "overridden_search", "removal_conflict", "searched_twice"]
 
 
 def _search_of(key: str, params: Mapping[str, str], arguments: Sequence[str]) -> Any | None:
@@ -53,13 +56,15 @@ def _search_of(key: str, params: Mapping[str, str], arguments: Sequence[str]) ->
     return found
 
 
-def _source(search: Any, params: Mapping[str, str]) -> str:
-    """Where ``search`` (an override) comes from, as a refusal says it."""
-    key = search.key_or_group
+def _source(search: Any, params: Mapping[str, str], arguments: Sequence[str]) -> str:
+    """Where ``search`` (an override, as :func:`sweeper_overrides` keeps it) comes from, as a
+    refusal says it: the command line's (``arguments``) quoted, else ``hydra.sweeper.params``
+    with its entry."""
     verb = "searches" if search.is_sweep_override() else "sets"
-    if search.get_key_element() == key and key in params:
-        return f"hydra.sweeper.params {verb} it ({key}: {params[key]})"
-    return f"{shlex.quote(search.input_line)} {verb} it"
+    if _given_on_the_command_line(search, arguments):
+        return f"{shlex.quote(search.input_line)} {verb} it"
+    element = search.get_key_element()
+    return f"hydra.sweeper.params {verb} it ({element}: {params[element]})"
 
 
 def _in_trial(element: str, trial: Sequence[str]) -> str:
@@ -103,9 +108,10 @@ def removal_conflict(params: Mapping[str, str], arguments: Sequence[str]) -> str
         value = override.get_value_element_as_str()
         return (
             f"{override.input_line} removes {key} only where its value is {value}, but "
-            f"{_source(search, params)}, and the sweeper gives each trial both, the search's "
-            f"value first ({key}=<sampled>, then {override.input_line}): a trial that samples "
-            'another value cannot be composed (Hydra: "Could not delete from config"). Leave '
+            f"{_source(search, params, arguments)}, and the sweeper gives each trial both, the "
+            f"search's value first ({key}=<sampled>, then {override.input_line}): a trial that "
+            'samples another value cannot be composed (Hydra: "Could not delete from config"). '
+            "Leave "
             f"{shlex.quote(override.input_line)} out to search {key}; or, to remove it, "
             f"{remove}"  # no full stop after a line to copy
         )
@@ -201,6 +207,84 @@ def overridden_search(params: Mapping[str, str], arguments: Sequence[str]) -> st
     return None
 
 
+def searched_twice(params: Mapping[str, str], arguments: Sequence[str]) -> str | None:
+    """The refusal of one key searched twice, under two key elements (``key``, ``+key`` or
+    ``++key``: of the command line, ``arguments``, or of ``params``, ``hydra.sweeper.params``);
+    None where there is none.
+
+    The sweeper keys an override by its key element (:func:`sweeper_overrides`), so it samples
+    both, and gives each trial both values, one after the other: every trial trains at the
+    later one while Optuna records the earlier one too, a search dimension no trial uses, and
+    may report its value as the best. Where a trial cannot be composed (``+key=...`` after a
+    searched ``key``: Hydra's "Could not append"), :func:`conflict_fix` says why instead.
+
+        >>> print(searched_twice({"loss.gamma": "interval(0.0, 5.0)"},
+        ...                      ["++loss.gamma=interval(1,2)"]))
+        ... # doctest: +NORMALIZE_WHITESPACE
+        '++loss.gamma=interval(1,2)' searches loss.gamma, but hydra.sweeper.params searches it
+        (loss.gamma: interval(0.0, 5.0)) as well, and the sweeper keys an override by its key
+        element (++loss.gamma and loss.gamma are two keys to it), so it samples both and gives
+        each trial both values (loss.gamma=<sampled>, then ++loss.gamma=<sampled>): every
+        trial would train at the ++loss.gamma value while the search records its loss.gamma
+        values too, which no trial trained with, and may report one as the best. To search
+        loss.gamma once, give 'loss.gamma=interval(1,2)' in place of '++loss.gamma=interval(1,2)'
+        (the searched key's own element: it takes the place of hydra.sweeper.params' search), or
+        leave '++loss.gamma=interval(1,2)' out to search loss.gamma as hydra.sweeper.params
+        does.
+        >>> searched_twice({"loss.gamma": "interval(0.0, 5.0)"}, ["loss.gamma=interval(1,2)"])
+    """
+    searched, _ = sweeper_overrides(params, arguments)
+    by_key: dict[str, list[Any]] = {}
+    for override in searched.values():  # in the order each trial is given them
+        if not override.is_delete():  # ~key: removal_conflict's, or removed in each trial
+            by_key.setdefault(override.key_or_group, []).append(override)
+    found = next((o for o in by_key.values() if len(o) > 1), None)
+    if found is None:
+        return None
+    earlier, later = found[0], found[-1]
+    key = later.key_or_group
+    element, later_element = earlier.get_key_element(), later.get_key_element()
+    what = shlex.quote(later.input_line)
+    if not _given_on_the_command_line(later, arguments):
+        what = f"hydra.sweeper.params ({later_element}: {params[later_element]})"
+    said = (
+        f"{what} searches {key}, but {_source(earlier, params, arguments)} as well, and the "
+        f"sweeper keys an override by its key element ({later_element} and {element} are two "
+        f"keys to it), so it samples both and gives each trial both values ({element}=<sampled>, "
+        f"then {later_element}=<sampled>): every trial would train at the {later_element} value "
+        f"while the search records its {element} values too, which no trial trained with, and "
+        f"may report one as the best. To search {key} once, "
+    )
+    return said + _twice_fixes(earlier, later, params, arguments)
+
+
+def _twice_fixes(
+    earlier: Any, later: Any, params: Mapping[str, str], arguments: Sequence[str]
+) -> str:
+    """For :func:`searched_twice`: how to search the key of ``earlier`` and ``later`` (two
+    searches of it, in a trial's order) once; a sentence's end (a full stop, none after a line
+    to copy)."""
+    element, later_element = earlier.get_key_element(), later.get_key_element()
+    if not _given_on_the_command_line(later, arguments):  # params' own: the command line
+        lines = " ".join(without_key(later_element, params, arguments))  # cannot remove it
+        return (
+            f"search without {later_element} of hydra.sweeper.params (the command line cannot "
+            f"remove it); to keep the other keys, add: {lines}"
+        )
+    line, earlier_line = shlex.quote(later.input_line), shlex.quote(earlier.input_line)
+    same = shlex.quote(f"{element}={later.input_line.split('=', 1)[1]}")
+    if _given_on_the_command_line(earlier, arguments):  # the later range in place of both
+        place, where = f"{earlier_line} and {line}", earlier_line
+        takes = "one search, in that range"
+    else:
+        place, where = line, "hydra.sweeper.params"
+        takes = "the searched key's own element: it takes the place of hydra.sweeper.params' search"
+    return (
+        f"give {same} in place of {place} ({takes}), or leave {line} out to search "
+        f"{earlier.key_or_group} as {where} does."
+    )
+
+
 def conflict_fix(
     reason: str, params: Mapping[str, str], arguments: Sequence[str], trial: Sequence[str]
 ) -> str | None:
@@ -224,16 +308,64 @@ def conflict_fix(
         return None
     given = added[-1]
     line = given.input_line
-    fixes = (
-        f"which searches {key} in that range in place of the search's"
-        if given.is_sweep_override()
-        else f"which fixes {key} to that value in every trial"
+    first, then = sorted((search, given), key=lambda o: _position(o.get_key_element(), trial))
+    quoted = [_in_trial(o.get_key_element(), trial) for o in (first, then)]
+    if first is search:  # the trial has set the key when the + comes
+        order = "the search's value first"
+        why = "a key the trial has set already cannot be added"
+    else:  # the +key comes first, and the config has the key already
+        searched_first = given.is_sweep_override() and not search.is_sweep_override()
+        order = "the searched value first" if searched_first else "in the order given"
+        why = (
+            f"a + adds only a key the config lacks, and the config has {key} already (were it "
+            f"added, {quoted[1]} would set it again in every trial)"
+        )
+    said = (
+        f"{line} adds {key}, but {_source(search, params, arguments)}, and the sweeper gives "
+        f"each trial both, {order} ({quoted[0]}, then {quoted[1]}): {why}."
     )
-    where = "hydra.sweeper.params" if key in params else shlex.quote(search.input_line)
-    first, then = (_in_trial(o.get_key_element(), trial) for o in (search, given))
+    return f"{said} {_added_fixes(search, given, params, arguments)}"
+
+
+def _position(element: str, trial: Sequence[str]) -> int:
+    """Where the override of ``trial`` whose key element is ``element`` comes, else after
+    every one."""
+    found = [i for i, o in enumerate(trial) if o.split("=", 1)[0] == element]
+    return found[0] if found else len(trial)
+
+
+def _added_fixes(
+    search: Any, given: Any, params: Mapping[str, str], arguments: Sequence[str]
+) -> str:
+    """For :func:`conflict_fix`: what to give in place of the command line's ``+key=...``
+    (``given``) beside ``search``, the override that sets its key (each of the command line,
+    ``arguments``, or of ``params``), searched or fixed; sentences, the last one's end a line to
+    copy where one is advised."""
+    key, line = search.key_or_group, given.input_line
+    plain = shlex.quote(line[1:])
+    on_the_command_line = _given_on_the_command_line(search, arguments)
+    where = shlex.quote(search.input_line) if on_the_command_line else "hydra.sweeper.params"
+    if search.is_sweep_override():
+        keep = f"to search {key} as {where} does"
+    else:
+        keep = f"to fix {key} to {search.input_line.split('=', 1)[1]} as {where} does"
+    leave = f"leave {shlex.quote(line)} out {keep}"
+    if given.is_sweep_override():
+        fixes = f"which searches {key} in that range"
+        fixes += " in place of the search's" if search.is_sweep_override() else ""
+    else:
+        fixes = f"which fixes {key} to that value in every trial"
+    if search.is_sweep_override():  # the last override of a key element is the one searched
+        return f"Give {plain} (without the +), {fixes}, or {leave}."
+    if on_the_command_line:  # a fixed value beside the range would take the key out of it
+        both = f"{shlex.quote(search.input_line)} and {shlex.quote(line)}"
+        return f"Give {plain} in place of {both}, {fixes}, or {leave}."
+    # a fixed value of hydra.sweeper.params, which the command line cannot remove
+    element = search.get_key_element()
+    lines = " ".join(without_key(element, params, arguments, line[1:]))
+    to = f"search {key} in that range" if given.is_sweep_override() else f"fix {key} there"
     return (
-        f"{line} adds {key}, but {_source(search, params)}, and the sweeper gives each "
-        f"trial both, the search's value first ({first}, then {then}): a key the trial has "
-        f"set already cannot be added. Give {shlex.quote(line[1:])} (without the +), {fixes}, "
-        f"or leave {shlex.quote(line)} out to search {key} as {where} does."
+        f"{leave[0].upper()}{leave[1:]}; or, to {to}, leave it out too and search without "
+        f"{element} of hydra.sweeper.params (the command line cannot remove it), with {plain} "
+        f"in its place; to keep the other keys, add: {lines}"
     )
