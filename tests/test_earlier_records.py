@@ -4,7 +4,8 @@ failed attempt's record beside that attempt's checkpoints and logs: ``metrics.js
 attempt before it moved on to ``metrics-earlier-v1.json`` with ``checkpoints-earlier-v1/``, one
 attempt's files under one number; the log line names where the record went. A refused
 attempt's record is replaced. The report, the skipping of ended jobs and the progress line read
-``metrics.json`` alone.
+``metrics.json`` alone. A worker's death that stops a job whose folder still holds a failed
+attempt sets that attempt aside the same way before it records the stop.
 
 The failures come from a callback of the user's (``+callbacks.fail``), in a module written to
 the test's folder and imported from there, as a user's own callback is."""
@@ -19,13 +20,16 @@ from pathlib import Path
 import pytest
 
 from lossbench.checkpoint import load_checkpoint
+from lossbench.progress import outcome_of
 from lossbench.record import read_record
 from lossbench.report.collect import load_runs
 from lossbench.report.find import find_records, unfinished_jobs
 from lossbench.training import train
 from lossbench.vectorized.sweep import plan_sweep
+from lossbench.worker_records import record_identity
 from test_vectorized import _records
 from test_vectorized_edges import _sweep
+from test_worker_records_set_aside import _assert_recorded_as_stopped, _die
 
 #: The user's callback: with ``LOSSBENCH_TEST_FAIL=<message>`` set, the run raises
 #: ``RuntimeError(<message>)`` as its epoch ``LOSSBENCH_TEST_FAIL_EPOCH`` (default 1) starts.
@@ -157,6 +161,47 @@ def test_a_refused_attempts_record_is_replaced_not_set_aside(make_cfg, tmp_path)
     assert train(make_cfg("data=breast_cancer"), run, multirun=True)["status"] == "completed"
 
     assert sorted(p.name for p in run.glob("metrics*")) == ["metrics.json"]
+
+
+def test_a_workers_death_sets_aside_the_failed_attempt_its_task_had_not_yet_set_aside(
+    make_cfg, tmp_path, failing, caplog
+):
+    """A group's task that found, in a job's folder, an attempt that failed on an exception,
+    and died before it set that aside: the launching process sets the attempt aside as the task
+    would have (metrics-earlier.json beside checkpoints-earlier/ and logs-earlier/), records
+    the stop in metrics.json and counts the job as failed; trained again, the stop's record (an
+    attempt without files) is metrics-earlier.json and the failed attempt's files all moved on
+    to -v1 together."""
+    sweep = tmp_path / "sweep"
+    dirs = [sweep / "0", sweep / "1"]
+    cfgs = [make_cfg(*RUN, f"seed={seed}") for seed in range(2)]
+    failed = _attempt(make_cfg, dirs[1], failing, "first attempt")
+    files = {name: _files(dirs[1] / name) for name in ("checkpoints", "logs")}
+    assert all(files.values()), files
+    dirs[0].mkdir()
+    found = [record_identity(run) for run in dirs]
+
+    with caplog.at_level(logging.INFO, logger="lossbench"):
+        written, line = _die(sweep, dirs, cfgs, found)
+
+    assert sorted(written) == [run / "metrics.json" for run in dirs]
+    for run in dirs:
+        _assert_recorded_as_stopped(run)
+    assert json.loads((dirs[1] / "metrics-earlier.json").read_text()) == failed
+    for name in ("checkpoints", "logs"):
+        assert _files(dirs[1] / f"{name}-earlier") == files[name]
+    assert f"its record to {dirs[1] / 'metrics-earlier.json'}" in caplog.text
+    assert [outcome_of(sweep, job) for job in range(2)] == ["failed", "failed"]
+    assert line.startswith("study: 2/2 jobs ended (0 completed, 0 skipped, 0 refused, 2 failed")
+    stopped = json.loads((dirs[1] / "metrics.json").read_text())
+
+    assert _attempt(make_cfg, dirs[1], failing, None)["status"] == "completed"
+
+    assert json.loads((dirs[1] / "metrics-earlier.json").read_text()) == stopped
+    assert json.loads((dirs[1] / "metrics-earlier-v1.json").read_text()) == failed
+    for name in ("checkpoints", "logs"):
+        assert _files(dirs[1] / f"{name}-earlier-v1") == files[name]
+        assert not (dirs[1] / f"{name}-earlier").exists()  # the stopped attempt wrote none
 
 
 @pytest.mark.slow
