@@ -105,6 +105,7 @@ def test_a_job_that_failed_on_an_exception_keeps_each_attempts_record_with_its_f
     second = _attempt(make_cfg, run, failing, "second attempt")
     assert second["error"] == "RuntimeError: second attempt"
     second_files = {name: _files(run / name) for name in ("checkpoints", "logs")}
+    caplog.clear()  # the lines of the attempts before, where another test left INFO on
 
     with caplog.at_level(logging.INFO, logger="lossbench"):
         third = _attempt(make_cfg, run, failing, None)
@@ -180,6 +181,7 @@ def test_a_workers_death_sets_aside_the_failed_attempt_its_task_had_not_yet_set_
     assert all(files.values()), files
     dirs[0].mkdir()
     found = [record_identity(run) for run in dirs]
+    caplog.clear()
 
     with caplog.at_level(logging.INFO, logger="lossbench"):
         written, line = _die(sweep, dirs, cfgs, found)

@@ -147,6 +147,7 @@ def test_a_lower_cap_run_in_a_stopped_job_s_folder_is_set_aside_and_the_job_fail
     checkpoint = best.read_bytes()
     assert plan_sweep(cfgs, dirs) == ([[0, 1]], {})  # its job trains the run again at cap 2
     found = [record_identity(run) for run in dirs]
+    caplog.clear()  # the lines of the runs above, where another test left INFO on
 
     with caplog.at_level(logging.INFO, logger="lossbench"):
         written, line = _die(sweep, dirs, cfgs, found)
