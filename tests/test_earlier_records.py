@@ -15,6 +15,7 @@ from __future__ import annotations
 import json
 import logging
 import textwrap
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -57,6 +58,19 @@ RUN = (
     "trainer.max_epochs=2",
     "+callbacks.fail._target_=failing_callback.Fail",
 )
+
+
+@pytest.fixture(autouse=True)
+def _root_logging_restored() -> Iterator[None]:
+    """A sweep in this process configures logging as Hydra's job does (the root logger at INFO,
+    with its own handlers): put the root logger's level back and drop the handlers it added,
+    so that the tests after these log as they would alone."""
+    root = logging.getLogger()
+    level, handlers = root.level, list(root.handlers)
+    yield
+    for handler in [handler for handler in root.handlers if handler not in handlers]:
+        root.removeHandler(handler)
+    root.setLevel(level)
 
 
 @pytest.fixture
