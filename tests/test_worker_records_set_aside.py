@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import io
 import json
+import logging
 from pathlib import Path
 
 import pytest
@@ -127,12 +128,14 @@ def test_a_record_damaged_at_the_death_is_set_aside_and_the_job_failed(make_cfg,
 
 
 def test_a_lower_cap_run_in_a_stopped_job_s_folder_is_set_aside_and_the_job_failed(
-    make_cfg, tmp_path
+    make_cfg, tmp_path, caplog
 ):
     """A run of the job's config trained with a lower ``trainer.max_epochs`` that reached its
     cap ended no job at the raised cap: the task sets it aside before it trains the job from
     scratch. Its worker killed before that, the job kept the lower cap's record: it was neither
-    recorded as failed, nor counted as failed (``exists`` instead), though it trains again."""
+    recorded as failed, nor counted as failed (``exists`` instead), though it trains again.
+    The launching process says where the run's files went in the line the task would have
+    logged."""
     sweep = tmp_path / "sweep"
     dirs = [sweep / "0", sweep / "1"]
     cfgs = [make_cfg("data=iris", f"seed={seed}") for seed in range(2)]  # trainer.max_epochs=2
@@ -144,12 +147,21 @@ def test_a_lower_cap_run_in_a_stopped_job_s_folder_is_set_aside_and_the_job_fail
     checkpoint = best.read_bytes()
     assert plan_sweep(cfgs, dirs) == ([[0, 1]], {})  # its job trains the run again at cap 2
     found = [record_identity(run) for run in dirs]
+    caplog.clear()  # the lines of the runs above, where another test left INFO on
 
-    written, line = _die(sweep, dirs, cfgs, found)
+    with caplog.at_level(logging.INFO, logger="lossbench"):
+        written, line = _die(sweep, dirs, cfgs, found)
 
     assert sorted(written) == [run / "metrics.json" for run in dirs]
     for run in dirs:
         _assert_recorded_as_stopped(run)
+    said = (
+        f"{dirs[1]} holds this run trained with trainer.max_epochs=1, which reached its cap or "
+        "spread its schedule over it: training it again with trainer.max_epochs=2 (kept in "
+        f"{dirs[1]}: config.yaml as config-max_epochs1.yaml, checkpoints/ as "
+        "checkpoints-max_epochs1/, metrics.json as metrics-max_epochs1.json)"
+    )
+    assert [r.getMessage() for r in caplog.records if "holds this run" in r.getMessage()] == [said]
     # kept as the task keeps it (lossbench.run_identity.kept_names), nothing lost: its record
     # names its best checkpoint where that went
     kept = json.loads((dirs[1] / "metrics-max_epochs1.json").read_text())

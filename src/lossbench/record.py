@@ -532,7 +532,7 @@ hydra.sweep.subdir.
 
 #: Where a job of a sweep that trains again from scratch keeps the earlier attempt's checkpoints.
 #: The checkpoints of attempts before it are kept beside it, as ``checkpoints-earlier-v1/``,
-#: ``checkpoints-earlier-v2/``, ... (:func:`set_aside_attempt_folders`).
+#: ``checkpoints-earlier-v2/``, ... (:func:`set_aside_attempt_files`).
 EARLIER_CHECKPOINTS = "checkpoints-earlier"
 
 #: Where a job that trains again from scratch keeps the earlier attempt's folders,
@@ -541,6 +541,11 @@ EARLIER_CHECKPOINTS = "checkpoints-earlier"
 #: ``<folder>-earlier-v1/``, ``-v2/``, ...).
 EARLIER_SUFFIX = "-earlier"
 
+#: Where a run that trains again from scratch keeps the record of its earlier attempt, one that
+#: failed (:func:`failed_attempt`), beside that attempt's ``-earlier`` folders (and those of
+#: attempts before it in ``metrics-earlier-v1.json``, ... beside ``checkpoints-earlier-v1/``).
+EARLIER_RECORD = "metrics-earlier.json"
+
 #: The folders that lossbench's loggers write inside a run's directory, each set aside before a
 #: new attempt writes its own: the CSV logger's ``logs/`` and TensorBoard's ``tensorboard/``
 #: (W&B keeps each attempt in its own folder under ``wandb/``; MLflow writes to its store,
@@ -548,13 +553,40 @@ EARLIER_SUFFIX = "-earlier"
 LOGGER_FOLDERS = ("logs", "tensorboard")
 
 
-def earlier_name(folder: Path) -> Path:
-    """Where an earlier attempt's ``folder`` is set aside: ``<folder>-earlier`` beside it.
+def earlier_name(path: Path) -> Path:
+    """Where an earlier attempt's folder ``path`` is set aside: ``<folder>-earlier`` beside it;
+    its record (``metrics.json``): :data:`EARLIER_RECORD` beside it.
 
-    >>> earlier_name(Path("run/logs"))
-    PosixPath('run/logs-earlier')
+    >>> earlier_name(Path("run/logs")), earlier_name(Path("run/metrics.json"))
+    (PosixPath('run/logs-earlier'), PosixPath('run/metrics-earlier.json'))
     """
-    return folder.with_name(folder.name + EARLIER_SUFFIX)
+    if path.name == RECORD_NAME:
+        return path.with_name(EARLIER_RECORD)
+    return path.with_name(path.name + EARLIER_SUFFIX)
+
+
+def failed_attempt(record: Mapping[str, Any] | None) -> bool:
+    """Whether ``record`` is that of an attempt at a run that failed, and is set aside before
+    the run trains again from scratch (:func:`set_aside_attempt_files`): ``status: failed``
+    (an exception, a non-finite loss in a single run, a worker's death), not ``refused`` (a
+    refusal trained nothing: a run trained again replaces its record).
+
+        >>> failed_attempt({"status": "failed", "refused": False, "error": "KeyError: 'x'"})
+        True
+        >>> failed_attempt({"status": "failed", "refused": True}), failed_attempt(None)
+        (False, False)
+    """
+    return record is not None and record.get("status") == "failed" and not record.get("refused")
+
+
+def _failed_attempt_record(run: Path) -> Path | None:
+    """``run``'s ``metrics.json`` where it is a :func:`failed_attempt`'s record; None where it
+    is missing, another record, or cannot be read (a run refuses to train over that)."""
+    path = run / RECORD_NAME
+    if not path.is_file():
+        return None
+    record, _ = load_record(path)
+    return path if failed_attempt(record) else None
 
 
 def checkpoint_folders_inside(
@@ -562,7 +594,7 @@ def checkpoint_folders_inside(
 ) -> list[Path]:
     """Those of ``folders`` (the folders the run's checkpoint callbacks write to:
     :func:`lossbench.instantiators.checkpoint_dirpaths`) that an earlier attempt's set-aside
-    moves (:func:`set_aside_attempt_folders`), resolved: each inside ``run_dir``. Left where
+    moves (:func:`set_aside_attempt_files`), resolved: each inside ``run_dir``. Left where
     they are: a folder outside ``run_dir`` (an absolute ``dirpath`` that several runs share),
     the run's folder itself, its ``checkpoints/`` (set aside as such), and a folder inside a
     logger's (``logs/checkpoints``, a ``ModelCheckpoint`` without ``dirpath``), which moves
@@ -587,32 +619,36 @@ def checkpoint_folders_inside(
     return list(dict.fromkeys(found))
 
 
-def set_aside_attempt_folders(
+def set_aside_attempt_files(
     run_dir: str | os.PathLike, checkpoint_folders: Iterable[str | os.PathLike] = ()
 ) -> list[Moved]:
-    """Move the folders of an earlier attempt at this run (a job of a sweep that was killed or
-    failed, and now trains again from scratch) to their ``-earlier`` names beside them
+    """Move what an earlier attempt at this run left (a job of a sweep that was killed or
+    failed, and now trains again from scratch) to its ``-earlier`` names beside it
     (:func:`earlier_name`): ``checkpoints/`` and each of ``checkpoint_folders`` inside the
-    run's (:func:`checkpoint_folders_inside`) that holds a checkpoint, and each of its loggers'
-    folders (:data:`LOGGER_FOLDERS`: ``logs/``, ``tensorboard/``) that holds anything. Return
-    each move, those of the folders an attempt before it left under the ``-earlier`` names
-    first; none when the attempt left nothing to move.
+    run's (:func:`checkpoint_folders_inside`) that holds a checkpoint, each of its loggers'
+    folders (:data:`LOGGER_FOLDERS`: ``logs/``, ``tensorboard/``) that holds anything, and its
+    record where that attempt failed (:func:`failed_attempt`: ``metrics.json`` to
+    :data:`EARLIER_RECORD`, with its ``error`` and timing). Return each move, those of what an
+    attempt before it left under the ``-earlier`` names first; none when the attempt left
+    nothing to move.
 
     What an attempt before it left under any of those names (a folder, or a file or link of
     that name) first moves on, all of it under one number: one above the highest ``N`` any of
     the names' ``-vN`` has (:func:`~lossbench.aside_names.move_on_together`), those of
-    folders this attempt has none of too. So every attempt's folders are kept, one attempt's
-    share a number (``checkpoints-earlier-v2/`` and ``logs-earlier-v2/``, even where the user
-    removed ``logs-earlier-v1/``), and ``checkpoints-earlier/`` holds the checkpoints of the
-    attempt just before this one (``ckpt_path=<run dir>/checkpoints-earlier/last.ckpt``
-    continues it in a single run), or is missing where that attempt wrote none.
+    files this attempt has none of too. So every attempt's files are kept, one attempt's
+    share a number (``checkpoints-earlier-v2/``, ``logs-earlier-v2/`` and
+    ``metrics-earlier-v2.json``, even where the user removed ``logs-earlier-v1/``), and
+    ``checkpoints-earlier/`` holds the checkpoints of the attempt just before this one
+    (``ckpt_path=<run dir>/checkpoints-earlier/last.ckpt`` continues it in a single run), or is
+    missing where that attempt wrote none.
 
     The new attempt starts with empty folders: its ``checkpoints/`` holds only its own
     ``best-epochNNN.ckpt``, never beside an earlier attempt's of another epoch; a
     ``ModelCheckpoint`` writing ``<run>/ckpts`` names its last checkpoint ``last.ckpt``, not
     ``last-v1.ckpt`` beside the earlier attempt's, which ``ckpt_path=last`` could then resume in
     its place; its ``logs/metrics.csv`` holds only its own rows, and Lightning's CSV logger
-    finds no earlier file to warn of and overwrite.
+    finds no earlier file to warn of and overwrite. A refused attempt's record is not set
+    aside: the new attempt's replaces it.
 
         >>> import tempfile
         >>> run = Path(tempfile.mkdtemp())
@@ -620,7 +656,7 @@ def set_aside_attempt_folders(
         ...     for name in ("checkpoints/last.ckpt", "logs/metrics.csv"):
         ...         (run / name).parent.mkdir()
         ...         _ = (run / name).write_text(attempt)
-        ...     moved = set_aside_attempt_folders(run)
+        ...     moved = set_aside_attempt_files(run)
         >>> [(move.source.name, move.target.name) for move in moved]
         ... # doctest: +NORMALIZE_WHITESPACE
         [('checkpoints-earlier', 'checkpoints-earlier-v2'), ('logs-earlier', 'logs-earlier-v2'),
@@ -630,34 +666,41 @@ def set_aside_attempt_folders(
         [('checkpoints-earlier', 'third'), ('checkpoints-earlier-v1', 'first'),
          ('checkpoints-earlier-v2', 'second'), ('logs-earlier', 'third'),
          ('logs-earlier-v1', 'first'), ('logs-earlier-v2', 'second')]
-        >>> set_aside_attempt_folders(run)
+        >>> set_aside_attempt_files(run)
         []
+        >>> _ = (run / RECORD_NAME).write_text('{"status": "failed", "error": "OSError: full"}')
+        >>> [(move.source.name, move.target.name) for move in set_aside_attempt_files(run)]
+        ... # doctest: +NORMALIZE_WHITESPACE
+        [('checkpoints-earlier', 'checkpoints-earlier-v3'), ('logs-earlier', 'logs-earlier-v3'),
+         ('metrics.json', 'metrics-earlier.json')]
     """
     run = Path(run_dir)
     callbacks = checkpoint_folders_inside(run, checkpoint_folders)
     checkpoints = [run / "checkpoints", *callbacks]
     loggers = [run / name for name in LOGGER_FOLDERS]
+    every = [*checkpoints, *loggers, run / RECORD_NAME]
     # a callback's folder first: one inside checkpoints/ is set aside before that moves
     held = [folder for folder in [*callbacks, run / "checkpoints"] if any(folder.glob("*.ckpt"))]
     held += [folder for folder in loggers if folder.is_dir() and any(folder.iterdir())]
+    held += [path for path in [_failed_attempt_record(run)] if path is not None]
     if not held:
         return []
-    older = move_on_together(earlier_name(folder) for folder in [*checkpoints, *loggers])
-    moved = {folder: Moved(folder, folder.rename(earlier_name(folder))) for folder in held}
-    return [*older, *(moved[folder] for folder in [*checkpoints, *loggers] if folder in moved)]
+    older = move_on_together(earlier_name(path) for path in every)
+    moved = {path: Moved(path, path.rename(earlier_name(path))) for path in held}
+    return [*older, *(moved[path] for path in every if path in moved)]
 
 
 def is_attempt_set_aside(moved: Moved) -> bool:
-    """Whether ``moved`` is the move of an earlier attempt's folder to its ``-earlier`` name
-    (:func:`set_aside_attempt_folders`), not that of a folder an attempt before it left there,
-    moved on to a versioned name.
+    """Whether ``moved`` is the move of an earlier attempt's folder or record to its
+    ``-earlier`` name (:func:`set_aside_attempt_files`), not that of what an attempt before it
+    left there, moved on to a versioned name.
 
         >>> is_attempt_set_aside(Moved(Path("r/logs"), Path("r/logs-earlier")))
         True
         >>> is_attempt_set_aside(Moved(Path("r/logs-earlier"), Path("r/logs-earlier-v1")))
         False
     """
-    return moved.target.name == moved.source.name + EARLIER_SUFFIX
+    return moved.target.name == earlier_name(moved.source).name
 
 
 def set_aside_earlier_attempt(
@@ -665,10 +708,11 @@ def set_aside_earlier_attempt(
 ) -> str | None:
     """Set aside what an earlier attempt at this run left, before it trains again from
     scratch: its checkpoints (``checkpoints/``, and the folders of the run's checkpoint
-    callbacks, ``checkpoint_folders``, inside ``run_dir``) and its loggers' folders, each to its
-    ``-earlier`` name, where what an attempt before it left moves on to ``-earlier-v1``, ...,
-    one number for all of it (:func:`set_aside_attempt_folders`); return the line that says
-    where every folder went, or None when there was nothing to move.
+    callbacks, ``checkpoint_folders``, inside ``run_dir``), its loggers' folders and the record
+    of an attempt that failed (:func:`failed_attempt`), each to its ``-earlier`` name
+    (``metrics-earlier.json`` for the record), where what an attempt before it left moves on to
+    ``-earlier-v1``, ..., one number for all of it (:func:`set_aside_attempt_files`); return
+    the line that says where everything went, or None when there was nothing to move.
 
         >>> import tempfile
         >>> run = Path(tempfile.mkdtemp())
@@ -680,20 +724,24 @@ def set_aside_earlier_attempt(
         True
         >>> (run / "logs").mkdir()
         >>> _ = (run / "logs" / "metrics.csv").write_text("epoch\\n0\\n1\\n")
+        >>> _ = (run / RECORD_NAME).write_text('{"status": "failed", "error": "OSError: full"}')
         >>> print(set_aside_earlier_attempt(run).replace(str(run), "<run>"))
-        an earlier attempt at this run was set aside: its logs to <run>/logs-earlier (what an \
-attempt before it left there moved on: <run>/logs-earlier to <run>/logs-earlier-v1); training \
-again
+        an earlier attempt at this run was set aside: its logs to <run>/logs-earlier, its record \
+to <run>/metrics-earlier.json (what an attempt before it left there moved on: \
+<run>/logs-earlier to <run>/logs-earlier-v1); training again
     """
-    every = set_aside_attempt_folders(run_dir, checkpoint_folders)
+    run = Path(run_dir)
+    every = set_aside_attempt_files(run, checkpoint_folders)
     if not every:
         return None
-    loggers = {Path(run_dir) / name for name in LOGGER_FOLDERS}
+    loggers = {run / name for name in LOGGER_FOLDERS}
     attempt = [move for move in every if is_attempt_set_aside(move)]
-    kept = [move.target for move in attempt if move.source not in loggers]
+    record = [move.target for move in attempt if move.source == run / RECORD_NAME]
     logged = [move.target for move in attempt if move.source in loggers]
+    kept = [move.target for move in attempt if move.target not in [*record, *logged]]
     moved = [f"its checkpoints to {', '.join(str(p) for p in kept)}"] if kept else []
     moved += [f"its logs to {', '.join(str(p) for p in logged)}"] if logged else []
+    moved += [f"its record to {record[0]}"] if record else []
     older = [f"{m.source} to {m.target}" for m in every if not is_attempt_set_aside(m)]
     before = f" (what an attempt before it left there moved on: {', '.join(older)})"
     return (

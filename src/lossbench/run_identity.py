@@ -347,8 +347,10 @@ def set_aside_for_raised_cap(
     a lower ``trainer.max_epochs`` that does not stand under this one, set the run aside
     (:func:`set_aside_capped_run`) and say where each of its files went (and where those an
     earlier raise from the same cap kept there moved on to); return the old cap, else None.
-    ``cfg``: the job's config (a ``DictConfig``), resolved here unless ``resolved`` is given;
-    a config that does not resolve is left to validation, which refuses and records it."""
+    ``cfg``: the job's config, a ``DictConfig`` resolved here unless ``resolved`` is given, or
+    a plain mapping already resolved (the launching process's, which sets aside a job's run
+    that a worker's death stopped before its task did: :mod:`lossbench.worker_records`); a
+    config that does not resolve is left to validation, which refuses and records it."""
     from omegaconf import OmegaConf
     from omegaconf.errors import OmegaConfBaseException
 
@@ -357,6 +359,8 @@ def set_aside_for_raised_cap(
     folder = Path(run_dir)
     if not (folder / RECORD_NAME).is_file():
         return None
+    if resolved is None and not OmegaConf.is_config(cfg):
+        resolved = cfg
     if resolved is None:
         try:
             resolved = OmegaConf.to_container(cfg, resolve=True)

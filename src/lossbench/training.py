@@ -275,8 +275,9 @@ def _set_aside_earlier_attempt(cfg: DictConfig, output_dir: Path) -> None:
     (``+callbacks.mc.dirpath=ckpts``: :func:`~lossbench.instantiators.checkpoint_dirpaths`)
     for ``<folder>-earlier/`` (a job of a sweep: a single run with checkpoints was refused),
     and its loggers' ``logs/`` and ``tensorboard/`` go to ``logs-earlier/`` and
-    ``tensorboard-earlier/`` (a single run stopped before its first checkpoint too); what an
-    attempt before it left under those names moves on to ``<name>-v1/``, ``-v2/``, ...:
+    ``tensorboard-earlier/`` (a single run stopped before its first checkpoint too), and the
+    record of an attempt that failed to ``metrics-earlier.json``; what an attempt before it
+    left under those names moves on to ``<name>-v1/``, ``metrics-earlier-v1.json``, ...:
     :func:`~lossbench.record.set_aside_earlier_attempt`, whose line says where each went."""
     earlier = output_dir.is_dir() and next(output_dir.rglob("*.ckpt"), None) is not None
     # a fresh run's folder holds no checkpoint: its callbacks' folders are not read then

@@ -19,17 +19,21 @@ progress line counts them (:mod:`lossbench.worker_progress`). Such a record does
 job (:func:`lossbench.record.ended`): the same command trains it again. A record that the task
 wrote before the death (a group's member that completed, or failed, before it) is kept, and so
 is a record that ended, whenever written (a completed run of another config in the job's
-folder, which the task would have refused): only a folder without a record, or with the record
-of an earlier attempt that failed on an exception, gets one. So does a folder whose record ended
-no job, which is first set aside under its own name (:data:`SET_ASIDE_NAMES`; an earlier one
-there moves on to ``-v1``, ``-v2``, ...: :func:`lossbench.aside_names.move_on_together`), so
-that nothing written is lost: a debug run's record (``debug_run``), which the task was training
-over (:func:`lossbench.record.protected`), and a record written since the task began that cannot
-be read (damaged at the death: the job did not end). A completed run of the job's config but for
-a lower ``trainer.max_epochs``, which the task sets aside to train the job again from scratch at
+folder, which the task would have refused): only a folder without a record, or with a refused
+attempt's, gets one. So does a folder whose record ended no job, which is first set aside, so
+that nothing written is lost: the record of an earlier attempt that failed
+(:func:`lossbench.record.failed_attempt`), which the task had not yet set aside, goes with that
+attempt's checkpoints and logs to their ``-earlier`` names, as the task sets them aside
+(:func:`lossbench.record.set_aside_earlier_attempt`: ``metrics-earlier.json``,
+``checkpoints-earlier/``, ...); a debug run's record (``debug_run``), which the task was
+training over (:func:`lossbench.record.protected`), and a record written since the task began
+that cannot be read (damaged at the death: the job did not end) go under their own names
+(:data:`SET_ASIDE_NAMES`; an earlier one there moves on to ``-v1``, ``-v2``, ...:
+:func:`lossbench.aside_names.move_on_together`). A completed run of the job's config but for a
+lower ``trainer.max_epochs``, which the task sets aside to train the job again from scratch at
 the raised cap (:func:`lossbench.run_identity.capped_run`), ended no job either: it is set aside
-as the task sets it aside, with its config, checkpoints and loggers' folders
-(:func:`lossbench.run_identity.set_aside_capped_run`: ``metrics-max_epochs300.json``, ...).
+as the task sets it aside, with its config, checkpoints and loggers' folders, and the same line
+(:func:`lossbench.run_identity.set_aside_for_raised_cap`: ``metrics-max_epochs300.json``, ...).
 
     >>> print(stopped_error(12345, -9, 12345, group=True))  # doctest: +NORMALIZE_WHITESPACE
     worker process 12345 was killed by signal SIGKILL (out of memory?) while training this
@@ -43,7 +47,7 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, Literal
 
@@ -55,10 +59,12 @@ from lossbench.record import (
     DamagedRunError,
     ended,
     environment,
+    failed_attempt,
     read_record,
+    set_aside_earlier_attempt,
     write_record,
 )
-from lossbench.run_identity import capped_run, set_aside_capped_run
+from lossbench.run_identity import capped_run, set_aside_for_raised_cap
 from lossbench.starting_record import base_record
 from lossbench.worker_deaths import ended_how
 
@@ -75,7 +81,9 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 #: What a stopped job's folder holds, to the record of its stop (:func:`stopped_over`).
-Found = Literal["kept", "replaced", "debug", "damaged", "capped"]
+Found = Literal["kept", "replaced", "earlier", "debug", "damaged", "capped"]
+#: What :func:`_found` tells apart, before a record that ended is told from a lower cap's run.
+_Read = Literal["kept", "replaced", "earlier", "debug", "damaged", "ended"]
 
 #: Where a record that ended no job is kept as a stopped job's record replaces it
 #: (:func:`set_aside_record`), by what it is (:func:`stopped_over`): the newest of each there.
@@ -119,7 +127,10 @@ def stopped_over(
       ended), one that ended (:func:`lossbench.record.ended`) but a lower cap's below, or one
       that the task found and cannot be read (which the task refuses, and a study leaves as it
       is);
-    - ``replaced``: none there, or the record of an earlier attempt that failed on an exception;
+    - ``replaced``: none there, or a refused attempt's record, which the task trains over;
+    - ``earlier``: the record of an earlier attempt that failed
+      (:func:`lossbench.record.failed_attempt`) that the task found and had not yet set aside
+      with that attempt's files (:func:`lossbench.record.set_aside_earlier_attempt`);
     - ``debug``: a debug run's record that the task found (``debug_run``; any status), which
       ended no job: the task was training over it (:func:`lossbench.record.protected`);
     - ``damaged``: one written since the task began that cannot be read (damaged at the death):
@@ -128,9 +139,18 @@ def stopped_over(
       found, and sets aside to train the job again at the raised cap, as it does without
       ``ckpt_path`` (:func:`lossbench.run_identity.capped_run`): it ended no job at this cap.
 
-    The last three are set aside before the stop's record is written (:func:`set_aside_record`,
-    :func:`lossbench.run_identity.set_aside_capped_run`).
+    The last four are set aside before the stop's record is written
+    (:func:`record_stopped_tasks`).
     """
+    what = _found(output_dir, found)
+    if what != "ended":
+        return what
+    return "capped" if _for_raised_cap(output_dir, config, capped_run) else "kept"
+
+
+def _found(output_dir: Path, found: Sequence[int] | None) -> _Read:
+    """:func:`stopped_over`, with ``ended`` for a record that ended that the task found (kept,
+    unless a lower cap's run that the task sets aside), read once."""
     now = record_identity(output_dir)
     if now is None:
         return "replaced"
@@ -144,19 +164,25 @@ def stopped_over(
     if record.get("debug_run"):
         return "debug"
     if not ended(record):
-        return "replaced"
-    return "capped" if _set_aside_for_cap(output_dir, config) else "kept"
+        return "earlier" if failed_attempt(record) else "replaced"
+    return "ended"
 
 
-def _set_aside_for_cap(output_dir: Path, config: Mapping[str, Any] | None) -> bool:
+def _for_raised_cap(
+    output_dir: Path,
+    config: Mapping[str, Any] | None,
+    act: Callable[[Path, Mapping[str, Any]], int | None],
+) -> bool:
     """Whether the task of ``config`` sets ``output_dir``'s run aside to train it again at a
-    raised cap: a job of a sweep that does not resume (``ckpt_path``) does
+    raised cap, by ``act``: :func:`lossbench.run_identity.capped_run` tells, and
+    :func:`lossbench.run_identity.set_aside_for_raised_cap` sets it aside as the task does,
+    with its line. A job of a sweep that does not resume (``ckpt_path``) does
     (:func:`lossbench.training.train`, :func:`lossbench.vectorized.run.train_group`); a config
     or record that cannot be read is left as it is, as the task leaves it."""
     if config is None or config.get("ckpt_path") is not None:
         return False
     try:
-        return capped_run(output_dir, config) is not None
+        return act(output_dir, config) is not None
     except DamagedRunError:
         return False
 
@@ -165,9 +191,9 @@ def keeps_its_record(
     output_dir: Path, found: Sequence[int] | None, config: Mapping[str, Any] | None = None
 ) -> bool:
     """Whether ``output_dir``'s record stays as it is (:func:`stopped_over`); False where the
-    stop's record is written there: none there, the record of an earlier attempt that failed on
-    an exception, or one set aside first (a debug run's, one damaged at the death, a lower
-    cap's run that ``config``'s job trains again)."""
+    stop's record is written there: none there, a refused attempt's, or one set aside first (an
+    earlier attempt's that failed, a debug run's, one damaged at the death, a lower cap's run
+    that ``config``'s job trains again)."""
     return stopped_over(output_dir, found, config) == "kept"
 
 
@@ -191,10 +217,12 @@ def record_stopped_tasks(
     (:func:`lossbench.worker_deaths.busy_marks`: ``{pid: {"jobs", "dirs", "records"}}``);
     ``configs``: the resolved config of each job handed over, by output directory (as the
     mark names it). Return the records written; the folders that keep theirs
-    (:func:`keeps_its_record`) and the jobs without a config are passed over. A debug run's
-    record, or one damaged at the death, is set aside first (:func:`set_aside_record`), and so
-    is a lower cap's run that the job trains again, with its files, as the task sets it aside
-    (:func:`lossbench.run_identity.set_aside_capped_run`)."""
+    (:func:`keeps_its_record`) and the jobs without a config are passed over. What ended no job
+    is set aside first (:func:`stopped_over`): an earlier attempt that failed, with its files
+    (:func:`lossbench.record.set_aside_earlier_attempt`), a debug run's record, or one damaged
+    at the death (:func:`set_aside_record`), and a lower cap's run that the job trains again,
+    with its files, as the task sets it aside
+    (:func:`lossbench.run_identity.set_aside_for_raised_cap`); each says where it went."""
     written: list[Path] = []
     for worker, label in marks.items():
         dirs = [str(d) for d in label.get("dirs", [])]
@@ -204,17 +232,8 @@ def record_stopped_tasks(
         for output_dir, before in zip(dirs, found, strict=False):
             if output_dir not in configs:
                 continue
-            if not known:  # whose record is there, if any, is not known: it is kept
-                what: Found = "kept" if record_identity(output_dir) else "replaced"
-            else:
-                what = stopped_over(Path(output_dir), before, configs[output_dir])
-            if what == "capped":
-                _set_aside_capped(Path(output_dir), configs[output_dir])
-            elif what == "kept":
+            if not _make_way_for_stop(Path(output_dir), before, configs[output_dir], known=known):
                 continue
-            elif what != "replaced":
-                kept = set_aside_record(Path(output_dir), what)
-                log.info("%s, %s, was kept as %s", kept.with_name(RECORD_NAME), _WHAT[what], kept)
             record = base_record(OmegaConf.create(dict(configs[output_dir])), None)
             record.update(environment=environment(), error=error, refused=False)
             if len(dirs) > 1:
@@ -223,16 +242,21 @@ def record_stopped_tasks(
     return written
 
 
-def _set_aside_capped(output_dir: Path, config: Mapping[str, Any]) -> None:
-    """Set aside ``output_dir``'s run of a lower ``trainer.max_epochs`` as the task of
-    ``config`` would have (:func:`lossbench.run_identity.set_aside_capped_run`), and say where
-    its record went."""
-    aside = set_aside_capped_run(output_dir, config)
-    if aside is not None:
-        log.info(
-            "%s, a run trained with trainer.max_epochs=%s that the stopped job trains again, "
-            "was kept with its files (%s)",
-            output_dir / RECORD_NAME,
-            aside.old,
-            ", ".join(f"{move.source.name} as {move.target.name}" for move in aside.kept),
-        )
+def _make_way_for_stop(
+    output_dir: Path, found: Sequence[int] | None, config: Mapping[str, Any], *, known: bool
+) -> bool:
+    """Set aside what ``output_dir`` holds that ended no job (:func:`stopped_over`; ``found``:
+    the identity of the record the task found, where ``known``), and say where it went;
+    whether the stop's record is written there (False: the folder keeps its record)."""
+    if not known:  # whose record is there, if any, is not known: it is kept
+        return record_identity(output_dir) is None
+    what = _found(output_dir, found)
+    if what == "ended":
+        return _for_raised_cap(output_dir, config, set_aside_for_raised_cap)
+    if what == "earlier":  # as a group's member does before it trains again
+        if (said := set_aside_earlier_attempt(output_dir)) is not None:
+            log.info(said)
+    elif what in SET_ASIDE_NAMES:
+        kept = set_aside_record(output_dir, what)
+        log.info("%s, %s, was kept as %s", kept.with_name(RECORD_NAME), _WHAT[what], kept)
+    return what != "kept"
