@@ -69,6 +69,7 @@ def test_a_run_trained_a_third_time_keeps_both_earlier_attempts(
         attempts.append({folder: _files(run / folder) for folder in folders})
     assert all(attempts[0].values()), attempts[0]
 
+    caplog.clear()  # only the third attempt's lines, whatever the level before
     with caplog.at_level(logging.INFO, logger="lossbench"):
         third = train(make_cfg(*overrides, "trainer.max_epochs=1"), run)
     assert third["status"] == "completed" and third["resumed_from"] is None
@@ -249,6 +250,7 @@ def test_each_attempts_folders_keep_one_number_across_attempts(
     assert not (run / "checkpoints-earlier").exists()  # the attempt just before wrote none
 
     shutil.rmtree(run / "logs-earlier-v1")
+    caplog.clear()  # only the fourth attempt's lines, whatever the level before
     with caplog.at_level(logging.INFO, logger="lossbench"):
         fourth = train(make_cfg(*overrides, "trainer.max_epochs=2"), run)
     assert fourth["status"] == "completed"

@@ -115,6 +115,7 @@ def test_a_run_set_aside_again_from_the_same_cap_moves_the_earlier_one_on(
     (run / "metrics.json").unlink()  # as a raise stopped before its run ended leaves it
     again = train(cfg(2), run, multirun=True)  # its files set aside as an earlier attempt's
     again_folders = folders()
+    caplog.clear()  # only the raise's lines, whatever the level before
     with caplog.at_level(logging.INFO, logger="lossbench"):
         raised = train(cfg(3), run, multirun=True)
     assert raised["epochs"] == 3
