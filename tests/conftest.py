@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import signal
 import threading
 from collections.abc import Callable, Iterator
@@ -35,6 +36,17 @@ def _stop_handlers_restored() -> Iterator[None]:
     for signum, handler in handlers.items():
         if handler is not None:
             signal.signal(signum, handler)
+
+
+@pytest.fixture(autouse=True)
+def _root_level_restored() -> Iterator[None]:
+    """Each test leaves the root logger's level as it found it: a sweep run in-process sets
+    Hydra's job logging (root at INFO), and a later test in the same worker process would then
+    capture INFO lines from outside its own ``caplog.at_level`` block."""
+    root = logging.getLogger()
+    level = root.level
+    yield
+    root.setLevel(level)
 
 
 @pytest.fixture
