@@ -20,7 +20,8 @@ trains at the fixed value while Optuna records the sampled one, and reports one 
 (:func:`overridden_search`).
 So does a second search of one key under another key element (``'++key=interval(1,2)'``
 beside a searched ``key``): the sweeper samples both, and each trial trains at the later value
-while Optuna records the other too (:func:`searched_twice`).
+while Optuna records the other too (:func:`searched_twice`). Both pairs are found as a grid
+sweep's are (:func:`lossbench.sweep_conflicts.overriding_pairs`), in a trial's order.
 
     >>> reason = "Could not append to config. An item is already at 'loss.gamma'."
     >>> trial = ["loss.gamma=2.5", "+loss.gamma=2"]
