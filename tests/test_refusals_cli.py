@@ -2618,6 +2618,25 @@ CATALOGUE: list[Case] = [
              "or leave '++loss.gamma=interval(1,2)' out to search loss.gamma as "
              "hydra.sweeper.params does."],
             unwanted=["HYDRA_FULL_ERROR", "Could not"]),
+    # the same in a grid (Hydra's basic sweeper, lossbench's): every job trained at the later value
+    # while its overrides named the swept one (before: the sweep ran, "2 completed")
+    refused("sweep-key-forced-beside-its-sweep", "train",
+            ("-m", "data=iris", *QUICK, "optimizer.lr=0.1,0.01", "++optimizer.lr=0.5"),
+            ["++optimizer.lr=0.5 sets optimizer.lr, but optimizer.lr=0.1,0.01 sweeps it",
+             "every job would train at optimizer.lr=0.5 while its overrides",
+             "Give optimizer.lr=0.5 in place of optimizer.lr=0.1,0.01 and ++optimizer.lr=0.5",
+             "or leave ++optimizer.lr=0.5 out", "Valid: each key once per sweep"],
+            unwanted=["HYDRA_FULL_ERROR"], fast=True),
+    refused("sweep-key-swept-twice", "train",
+            ("-m", "data=iris", *QUICK, "optimizer.lr=0.1,0.01", "++optimizer.lr=0.5,0.2"),
+            ["++optimizer.lr=0.5,0.2 sweeps optimizer.lr, but optimizer.lr=0.1,0.01 sweeps it as "
+             "well", "every job would train at the ++optimizer.lr value",
+             "Give optimizer.lr=0.5,0.2 in place of"], fast=True),
+    refused("study-param-forced-on-the-command-line", "train",
+            ("-m", "experiment=compare_binary", "study=quick", "++optimizer.lr=0.5"),
+            ["++optimizer.lr=0.5 sets optimizer.lr, but hydra.sweeper.params (optimizer.lr: "
+             "0.001,0.003,0.01,0.03) sweeps it", "Give optimizer.lr=0.5 in place of "
+             "++optimizer.lr=0.5 (one key element: it takes the sweep's place)"], fast=True),
     # +key=range beside the command line's fixed key: the fixed key is named, in the trial's order
     refused("search-key-range-added-beside-its-fixed-key", "train",
             (*SEARCH, "loss.gamma=2", "+loss.gamma=interval(1,2)"),

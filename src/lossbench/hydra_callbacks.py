@@ -61,6 +61,7 @@ class ValidateBeforeRun(Callback):
                 overrides = None
             check_sweep_subdir(config, overrides or [])
             if overrides is not None:  # the swept values are not in this config yet
+                _check_grid(config)  # 'optimizer.lr=0.1,0.01' ++optimizer.lr=0.5
                 check_shared_job_directories(config, overrides)  # subdir=same seed=0,1
                 swept = [o.key_or_group for o in overrides if o.is_sweep_override()]
                 check_interpolations(config, swept=swept)
@@ -212,6 +213,39 @@ def _check_search(config: DictConfig) -> None:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             check_search(config)
+
+
+#: The sweepers that run a grid: Hydra's basic sweeper, and lossbench's (a subclass of it).
+GRID_SWEEPERS = ("BasicSweeper", "LossbenchSweeper")
+
+
+def _check_grid(config: DictConfig) -> None:
+    """A grid sweep (Hydra's basic sweeper, lossbench's): no key swept under one key element
+    and set again after it under another, at which every job would train
+    (:func:`lossbench.sweep_conflicts.overridden_sweep`). Read from the multirun's own config:
+    its ``hydra.sweeper.params`` and command line (``hydra.overrides.task``).
+
+        >>> hydra = {"sweeper": {"_target_": "hydra._internal.BasicSweeper", "params": None},
+        ...          "overrides": {"task": ["seed=0,1", "++seed=2"]}}
+        >>> _check_grid(OmegaConf.create({"hydra": hydra}))
+        Traceback (most recent call last):
+        ...
+        lossbench.errors.ConfigError: ++seed=2 sets seed, but seed=0,1 sweeps it, ...
+    """
+    from lossbench.errors import ConfigError
+    from lossbench.sweep_conflicts import overridden_sweep
+
+    target = str(OmegaConf.select(config, "hydra.sweeper._target_", default=""))
+    if not target.endswith(GRID_SWEEPERS):
+        return
+    try:  # resolved, as Hydra gives them to the sweeper
+        node = OmegaConf.select(config, "hydra.sweeper.params", default=None)
+        params = {} if node is None else OmegaConf.to_container(node, resolve=True)
+    except Exception:  # a value Hydra itself will refuse, with its own message
+        return
+    refusal = overridden_sweep(params, _typed(config))  # type: ignore[arg-type]
+    if refusal is not None:
+        raise ConfigError(refusal)
 
 
 def time_stamped(hydra: DictConfig) -> bool:

@@ -20,7 +20,8 @@ trains at the fixed value while Optuna records the sampled one, and reports one 
 (:func:`overridden_search`).
 So does a second search of one key under another key element (``'++key=interval(1,2)'``
 beside a searched ``key``): the sweeper samples both, and each trial trains at the later value
-while Optuna records the other too (:func:`searched_twice`).
+while Optuna records the other too (:func:`searched_twice`). Both pairs are found as a grid
+sweep's are (:func:`lossbench.sweep_conflicts.overriding_pairs`), in a trial's order.
 
     >>> reason = "Could not append to config. An item is already at 'loss.gamma'."
     >>> trial = ["loss.gamma=2.5", "+loss.gamma=2"]
@@ -41,6 +42,7 @@ from typing import Any
 
 from lossbench.added_keys import NOT_APPENDED
 from lossbench.search_params import sweeper_overrides, without_key
+from lossbench.sweep_conflicts import overriding_pairs
 
 __all__ = ["conflict_fix", "overridden_search", "removal_conflict", "searched_twice"]
 
@@ -180,15 +182,10 @@ def overridden_search(params: Mapping[str, str], arguments: Sequence[str]) -> st
         >>> overridden_search({"loss.gamma": "interval(0, 5)"}, ["+loss.gamma=2"])
     """
     searched, fixed = sweeper_overrides(params, arguments)
-    for given in fixed.values():
-        if given.is_add() or given.is_delete():
-            continue  # +key: "Could not append" (conflict_fix); ~key: removal_conflict
+    for search, given in overriding_pairs([*searched.values(), *fixed.values()]):
+        if given.is_sweep_override() or given.is_add():
+            continue  # searched_twice's; +key: "Could not append" (conflict_fix)
         key = given.key_or_group
-        search = next(
-            (o for o in searched.values() if o.key_or_group == key and not o.is_delete()), None
-        )
-        if search is None:
-            continue
         value = given.input_line.split("=", 1)[1]
         element, fixed_element = search.get_key_element(), given.get_key_element()
         if _given_on_the_command_line(search, arguments):
@@ -234,14 +231,11 @@ def searched_twice(params: Mapping[str, str], arguments: Sequence[str]) -> str |
         >>> searched_twice({"loss.gamma": "interval(0.0, 5.0)"}, ["loss.gamma=interval(1,2)"])
     """
     searched, _ = sweeper_overrides(params, arguments)
-    by_key: dict[str, list[Any]] = {}
-    for override in searched.values():  # in the order each trial is given them
-        if not override.is_delete():  # ~key: removal_conflict's, or removed in each trial
-            by_key.setdefault(override.key_or_group, []).append(override)
-    found = next((o for o in by_key.values() if len(o) > 1), None)
-    if found is None:
+    # in the order each trial is given them; ~key: removal_conflict's, or removed in each trial
+    found = overriding_pairs(searched.values())
+    if not found:
         return None
-    earlier, later = found[0], found[-1]
+    earlier, later = found[0]
     key = later.key_or_group
     element, later_element = earlier.get_key_element(), later.get_key_element()
     what = shlex.quote(later.input_line)
