@@ -173,3 +173,13 @@ def start_patched_train(
 
 def _patched(patch: str, extra_env: dict[str, str] | None) -> dict[str, str]:
     return {"OMP_NUM_THREADS": "1", "LOSSBENCH_TEST_PATCH": patch, **(extra_env or {})}
+
+
+def refused_line(result: subprocess.CompletedProcess[str]) -> str:
+    """The one ``lossbench: refused:`` line of a command ``result`` that exited 2 without a
+    traceback (each asserted)."""
+    assert result.returncode == 2, result.stderr[-3000:]
+    assert "Traceback" not in result.stdout + result.stderr
+    lines = [line for line in result.stderr.splitlines() if line.startswith("lossbench: ")]
+    assert len(lines) == 1 and lines[0].startswith("lossbench: refused: "), lines
+    return lines[0]

@@ -13,6 +13,17 @@ from omegaconf import DictConfig, read_write
 
 from lossbench.train import config_dir
 
+#: A short Optuna search's settings on the command line: tiny data, one epoch, no logger, two
+#: trials, its folder ``search/`` in the current directory.
+QUICK_SEARCH = (
+    "data=synthetic_binary",
+    "data.n_samples=200",
+    "trainer.max_epochs=1",
+    "logger=none",
+    "hydra.sweeper.n_trials=2",
+    "hydra.sweep.dir=search",
+)
+
 
 def multirun_config(fixed: Sequence[str] = (), swept: Sequence[str] = ()) -> DictConfig:
     """The config of a multirun of ``fixed`` and ``swept`` overrides: composed with ``fixed``

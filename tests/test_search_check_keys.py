@@ -17,23 +17,14 @@ import pytest
 import yaml
 from omegaconf import open_dict, read_write
 
-from cli_process import run_console
+from cli_process import refused_line, run_console
 from lossbench.errors import ConfigError
 from lossbench.search_check import check_search, trial_overrides
-from multirun_configs import multirun_config
+from multirun_configs import QUICK_SEARCH, multirun_config
 from test_refusals_cli import SEARCH_OF_A_REMOVABLE_KEY
 
 #: A removable key (not a schema's), ModelSummary's max_depth: 1 in the callbacks' config.
 DEPTH = "callbacks.model_summary.max_depth"
-#: A short search's settings on the command line: tiny data, one epoch, no logger.
-QUICK = (
-    "data=synthetic_binary",
-    "data.n_samples=200",
-    "trainer.max_epochs=1",
-    "logger=none",
-    "hydra.sweeper.n_trials=2",
-    "hydra.sweep.dir=search",
-)
 
 
 @pytest.mark.parametrize(
@@ -134,15 +125,6 @@ def test_an_addition_of_a_searched_key_the_config_lacks_is_refused_as_a_lacked_k
     assert "takes a whole number" not in message, message
 
 
-def _refused_line(result) -> str:
-    """The one ``lossbench: refused:`` line of a command that exits 2 without a traceback."""
-    assert result.returncode == 2, result.stderr[-3000:]
-    assert "Traceback" not in result.stdout + result.stderr
-    lines = [line for line in result.stderr.splitlines() if line.startswith("lossbench: ")]
-    assert len(lines) == 1 and lines[0].startswith("lossbench: refused: "), lines
-    return lines[0]
-
-
 def _trial_configs(folder: Path) -> list[dict]:
     """The config of each trial of the search in ``folder``."""
     return [yaml.safe_load(p.read_text()) for p in sorted(folder.glob("*/config.yaml"))]
@@ -171,9 +153,9 @@ def test_an_addition_of_a_searched_key_is_refused_and_the_advice_runs(
     with the key given without its + runs, each trial at the value or in the range given."""
     pytest.importorskip("hydra_plugins.hydra_optuna_sweeper")
     env = {"OMP_NUM_THREADS": "1"}
-    line = ("-m", "hparams_search=optuna_focal", *QUICK)
+    line = ("-m", "hparams_search=optuna_focal", *QUICK_SEARCH)
     refused = run_console("train", *line, added, cwd=tmp_path, timeout=300, extra_env=env)
-    message = _refused_line(refused)
+    message = refused_line(refused)
     assert words in message, message
     assert "++loss.gamma" not in message and "HYDRA_FULL_ERROR" not in refused.stderr
     assert list(tmp_path.iterdir()) == []  # nothing written
@@ -211,9 +193,9 @@ def test_a_removal_at_a_value_beside_a_searched_param_is_refused_and_the_advice_
     folder.mkdir(parents=True)
     (folder / "depth.yaml").write_text(SEARCH_OF_A_REMOVABLE_KEY)
     env = {"OMP_NUM_THREADS": "1"}
-    line = ("-m", "-cd", "mine", "hparams_search=depth", setup, *QUICK, f"~{DEPTH}=1")
+    line = ("-m", "-cd", "mine", "hparams_search=depth", setup, *QUICK_SEARCH, f"~{DEPTH}=1")
     refused = run_console("train", *line, cwd=tmp_path, timeout=300, extra_env=env)
-    message = _refused_line(refused)
+    message = refused_line(refused)
     assert words in message, message
     assert sorted(p.name for p in tmp_path.iterdir()) == ["mine"]  # nothing written
     added = shlex.split(message.split(", add: ", 1)[1])

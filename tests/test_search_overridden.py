@@ -21,24 +21,15 @@ import pytest
 import yaml
 from omegaconf import open_dict, read_write
 
-from cli_process import run_console
+from cli_process import refused_line, run_console
 from lossbench.errors import ConfigError
 from lossbench.search_check import check_search
 from lossbench.search_conflicts import conflict_fix, overridden_search, searched_twice
-from multirun_configs import multirun_config
+from multirun_configs import QUICK_SEARCH, multirun_config
 from test_refusals_cli import SEARCH_OF_A_FORCED_KEY
 
 #: hparams_search=optuna_focal's range of optimizer.lr, as its params write it.
 LR = "tag(log, interval(1e-4, 3e-2))"
-#: A short search's settings on the command line: tiny data, one epoch, no logger.
-QUICK = (
-    "data=synthetic_binary",
-    "data.n_samples=200",
-    "trainer.max_epochs=1",
-    "logger=none",
-    "hydra.sweeper.n_trials=2",
-    "hydra.sweep.dir=search",
-)
 
 
 @pytest.mark.parametrize(
@@ -310,15 +301,6 @@ def _trials(folder: Path) -> list[tuple[dict, list[str]]]:
     return trials
 
 
-def _refused_line(result) -> str:
-    """The one ``lossbench: refused:`` line of a command that exits 2 without a traceback."""
-    assert result.returncode == 2, result.stderr[-3000:]
-    assert "Traceback" not in result.stdout + result.stderr
-    lines = [line for line in result.stderr.splitlines() if line.startswith("lossbench: ")]
-    assert len(lines) == 1 and lines[0].startswith("lossbench: refused: "), lines
-    return lines[0]
-
-
 @pytest.mark.slow  # lossbench-train -m processes: a refused search, then each advised one
 @pytest.mark.parametrize(
     ("search", "fixed", "key", "advised"),
@@ -342,8 +324,8 @@ def test_a_fixed_value_beside_its_searched_key_is_refused_and_both_fixes_run(
     (tmp_path / "mine" / "hparams_search").mkdir(parents=True)
     (tmp_path / "mine" / "hparams_search" / "forced.yaml").write_text(SEARCH_OF_A_FORCED_KEY)
     env = {"OMP_NUM_THREADS": "1"}
-    line = ("-m", *search, *QUICK)
-    message = _refused_line(
+    line = ("-m", *search, *QUICK_SEARCH)
+    message = refused_line(
         run_console("train", *line, fixed, cwd=tmp_path, timeout=300, extra_env=env)
     )
     assert f"every trial would train at {key}=" in message, message
@@ -394,8 +376,8 @@ def test_a_second_search_of_a_key_is_refused_and_the_advised_one_runs(
     loss.gamma; with ``left_out`` alone (the range left out), each trial at its fixed value."""
     pytest.importorskip("hydra_plugins.hydra_optuna_sweeper")
     env = {"OMP_NUM_THREADS": "1"}
-    line = ("-m", "hparams_search=optuna_focal", *QUICK)
-    message = _refused_line(
+    line = ("-m", "hparams_search=optuna_focal", *QUICK_SEARCH)
+    message = refused_line(
         run_console("train", *line, *given, cwd=tmp_path, timeout=300, extra_env=env)
     )
     assert f"in place of {' and '.join(shlex.quote(g) for g in given)}" in message, message
@@ -409,7 +391,7 @@ def test_a_second_search_of_a_key_is_refused_and_the_advised_one_runs(
     assert [k for k in best["best_params"] if "gamma" in k] == ["loss.gamma"], best
 
     if left_out:
-        run = ("-m", "hparams_search=optuna_focal", *QUICK[:-1], "hydra.sweep.dir=fixed")
+        run = ("-m", "hparams_search=optuna_focal", *QUICK_SEARCH[:-1], "hydra.sweep.dir=fixed")
         result = run_console("train", *run, *left_out, cwd=tmp_path, timeout=300, extra_env=env)
         assert result.returncode == 0, result.stderr[-3000:]
         assert all(c["loss"]["gamma"] == 2 for c, _ in _trials(tmp_path / "fixed"))

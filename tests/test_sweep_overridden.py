@@ -17,7 +17,7 @@ import pytest
 import yaml
 from omegaconf import open_dict, read_write
 
-from cli_process import run_console
+from cli_process import refused_line, run_console
 from lossbench.hydra_callbacks import ValidateBeforeRun
 from lossbench.override_grammar import override_parser
 from lossbench.sweep_conflicts import grid_order, overridden_sweep, overriding_pairs
@@ -143,15 +143,6 @@ def _multirun_refusal(cfg, capsys) -> str:
     return capsys.readouterr().err.removeprefix("lossbench: refused: ").strip()
 
 
-def _refused_line(result) -> str:
-    """The one ``lossbench: refused:`` line of a command that exits 2 without a traceback."""
-    assert result.returncode == 2, result.stderr[-3000:]
-    assert "Traceback" not in result.stdout + result.stderr
-    lines = [line for line in result.stderr.splitlines() if line.startswith("lossbench: ")]
-    assert len(lines) == 1 and lines[0].startswith("lossbench: refused: "), lines
-    return lines[0]
-
-
 def _job_rates(sweep_dir: Path) -> list[float]:
     """The learning rate each job's saved config trained with, in the jobs' order."""
     configs = sorted(sweep_dir.rglob("config.yaml"), key=str)
@@ -178,7 +169,7 @@ def test_a_grid_is_refused_and_the_advised_one_trains_each_job_at_its_value(
     the value its overrides name."""
     env = {"OMP_NUM_THREADS": "1"}
     line = ("-m", *QUICK, "hydra.sweep.dir=sweep")
-    message = _refused_line(run_console("train", *line, *given, cwd=tmp_path, extra_env=env))
+    message = refused_line(run_console("train", *line, *given, cwd=tmp_path, extra_env=env))
     assert "every job would train at" in message, message
     assert f"Give {advised[0]}" in message or f"leave {given[-1]} out" in message, message
     assert list(tmp_path.iterdir()) == []  # nothing written
@@ -193,7 +184,7 @@ def test_a_study_with_its_swept_key_forced_is_refused_before_any_job(tmp_path: P
         "train", "-m", "experiment=compare_binary", "study=quick", "++optimizer.lr=0.5",
         "hydra.sweep.dir=study", cwd=tmp_path, extra_env={"OMP_NUM_THREADS": "1"},
     )  # fmt: skip
-    message = _refused_line(result)
+    message = refused_line(result)
     assert f"but hydra.sweeper.params (optimizer.lr: {GRID}) sweeps it" in message, message
     assert "Give optimizer.lr=0.5 in place of ++optimizer.lr=0.5" in message, message
     assert list(tmp_path.iterdir()) == []  # nothing written
