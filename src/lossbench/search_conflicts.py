@@ -42,7 +42,7 @@ from typing import Any
 
 from lossbench.added_keys import NOT_APPENDED
 from lossbench.search_params import sweeper_overrides, without_key
-from lossbench.sweep_conflicts import overriding_pairs
+from lossbench.sweep_conflicts import given_on_the_command_line, overriding_pairs
 
 __all__ = ["conflict_fix", "overridden_search", "removal_conflict", "searched_twice"]
 
@@ -63,7 +63,7 @@ def _source(search: Any, params: Mapping[str, str], arguments: Sequence[str]) ->
     refusal says it: the command line's (``arguments``) quoted, else ``hydra.sweeper.params``
     with its entry."""
     verb = "searches" if search.is_sweep_override() else "sets"
-    if _given_on_the_command_line(search, arguments):
+    if given_on_the_command_line(search, arguments):
         return f"{shlex.quote(search.input_line)} {verb} it"
     element = search.get_key_element()
     return f"hydra.sweeper.params {verb} it ({element}: {params[element]})"
@@ -120,16 +120,6 @@ def removal_conflict(params: Mapping[str, str], arguments: Sequence[str]) -> str
     return None
 
 
-def _given_on_the_command_line(override: Any, arguments: Sequence[str]) -> bool:
-    """Whether ``override`` (as :func:`sweeper_overrides` keeps it) is the command line's
-    (``arguments``), not ``hydra.sweeper.params``': the command line's comes last for the same
-    key element, so it is the one kept."""
-    from lossbench.override_grammar import override_parser
-
-    parsed = override_parser().parse_overrides(list(arguments))
-    return any(o.get_key_element() == override.get_key_element() for o in parsed)
-
-
 def _overridden_fixes(
     search: Any, given: Any, params: Mapping[str, str], arguments: Sequence[str]
 ) -> tuple[str, str, str]:
@@ -142,14 +132,14 @@ def _overridden_fixes(
     left_out = (
         f"the same key element: the sweeper then leaves {given.key_or_group} out of its search"
     )
-    if _given_on_the_command_line(given, arguments):
+    if given_on_the_command_line(given, arguments):
         what = shlex.quote(given.input_line)
         return what, f"give {same} in place of {what} ({left_out})", f"leave {what} out."
     # a value of hydra.sweeper.params, which the command line cannot remove
     what = f"hydra.sweeper.params ({given.get_key_element()}: {value})"
     lines = " ".join(without_key(given.get_key_element(), params, arguments))
     search_it = f"search without {given.get_key_element()}; to keep the other keys, add: {lines}"
-    if _given_on_the_command_line(search, arguments):
+    if given_on_the_command_line(search, arguments):
         return what, f"leave {shlex.quote(search.input_line)} out", search_it
     return what, f"give {same} ({left_out})", search_it
 
@@ -188,7 +178,7 @@ def overridden_search(params: Mapping[str, str], arguments: Sequence[str]) -> st
         key = given.key_or_group
         value = given.input_line.split("=", 1)[1]
         element, fixed_element = search.get_key_element(), given.get_key_element()
-        if _given_on_the_command_line(search, arguments):
+        if given_on_the_command_line(search, arguments):
             source = f"{shlex.quote(search.input_line)} searches it"
         else:
             source = f"hydra.sweeper.params searches it ({element}: {params[element]})"
@@ -239,7 +229,7 @@ def searched_twice(params: Mapping[str, str], arguments: Sequence[str]) -> str |
     key = later.key_or_group
     element, later_element = earlier.get_key_element(), later.get_key_element()
     what = shlex.quote(later.input_line)
-    if not _given_on_the_command_line(later, arguments):
+    if not given_on_the_command_line(later, arguments):
         what = f"hydra.sweeper.params ({later_element}: {params[later_element]})"
     said = (
         f"{what} searches {key}, but {_source(earlier, params, arguments)} as well, and the "
@@ -259,7 +249,7 @@ def _twice_fixes(
     searches of it, in a trial's order) once; a sentence's end (a full stop, none after a line
     to copy)."""
     element, later_element = earlier.get_key_element(), later.get_key_element()
-    if not _given_on_the_command_line(later, arguments):  # params' own: the command line
+    if not given_on_the_command_line(later, arguments):  # params' own: the command line
         lines = " ".join(without_key(later_element, params, arguments))  # cannot remove it
         return (
             f"search without {later_element} of hydra.sweeper.params (the command line cannot "
@@ -267,7 +257,7 @@ def _twice_fixes(
         )
     line, earlier_line = shlex.quote(later.input_line), shlex.quote(earlier.input_line)
     same = shlex.quote(f"{element}={later.input_line.split('=', 1)[1]}")
-    if _given_on_the_command_line(earlier, arguments):  # the later range in place of both
+    if given_on_the_command_line(earlier, arguments):  # the later range in place of both
         place, where = f"{earlier_line} and {line}", earlier_line
         takes = "one search, in that range"
     else:
@@ -337,7 +327,7 @@ def _added_fixes(
     copy where one is advised."""
     key, line = search.key_or_group, given.input_line
     plain = shlex.quote(line[1:])
-    on_the_command_line = _given_on_the_command_line(search, arguments)
+    on_the_command_line = given_on_the_command_line(search, arguments)
     where = shlex.quote(search.input_line) if on_the_command_line else "hydra.sweeper.params"
     if search.is_sweep_override():
         keep = f"to search {key} as {where} does"

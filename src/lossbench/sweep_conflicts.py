@@ -30,7 +30,7 @@ from typing import Any
 
 from lossbench.search_params import without_key
 
-__all__ = ["grid_order", "overridden_sweep", "overriding_pairs"]
+__all__ = ["given_on_the_command_line", "grid_order", "overridden_sweep", "overriding_pairs"]
 
 #: Where a job's overrides are read back as what it trained with.
 _NAMED_BY = "multirun.yaml, the launch log, the report's grouping by swept keys"
@@ -78,9 +78,17 @@ def overriding_pairs(ordered: Iterable[Any]) -> list[tuple[Any, Any]]:
     return pairs
 
 
-def _from_arguments(override: Any, arguments: Sequence[str]) -> bool:
-    """Whether ``override`` is the command line's (``arguments``), not ``hydra.sweeper.params``'
-    (the command line's comes last for the same key element, so it is the one kept)."""
+def given_on_the_command_line(override: Any, arguments: Sequence[str]) -> bool:
+    """Whether ``override`` (one a job or trial is given: :func:`grid_order`,
+    :func:`lossbench.search_params.sweeper_overrides`) is the command line's (``arguments``), not
+    ``hydra.sweeper.params``': the command line's comes last for the same key element, so it is
+    the one kept.
+
+        >>> from lossbench.override_grammar import override_parser
+        >>> given = override_parser().parse_overrides(["++seed=2"])[0]
+        >>> given_on_the_command_line(given, ["++seed=2"]), given_on_the_command_line(given, [])
+        (True, False)
+    """
     from lossbench.override_grammar import override_parser
 
     parsed = override_parser().parse_overrides(list(arguments))
@@ -90,7 +98,7 @@ def _from_arguments(override: Any, arguments: Sequence[str]) -> bool:
 def _named(override: Any, params: Mapping[str, Any], arguments: Sequence[str]) -> str:
     """``override`` as a refusal names it: the command line's quoted for the shell, else
     ``hydra.sweeper.params`` with its entry."""
-    if _from_arguments(override, arguments):
+    if given_on_the_command_line(override, arguments):
         return shlex.quote(override.input_line)
     element = override.get_key_element()
     return f"hydra.sweeper.params ({element}: {params[element]})"
@@ -148,7 +156,7 @@ def _fixes(
     line to copy where one is advised."""
     key, element = swept.key_or_group, swept.get_key_element()
     valid = "Valid: each key once per sweep, under one key element."
-    if not _from_arguments(later, arguments):  # params' own: the command line cannot remove it
+    if not given_on_the_command_line(later, arguments):  # params': the command line cannot remove
         lines = " ".join(without_key(later.get_key_element(), params, arguments))
         return (
             f"{valid} Sweep without {later.get_key_element()} of hydra.sweeper.params (the "
@@ -156,7 +164,7 @@ def _fixes(
         )
     line = shlex.quote(later.input_line)
     same = shlex.quote(f"{element}={later.input_line.split('=', 1)[1]}")
-    if _from_arguments(swept, arguments):
+    if given_on_the_command_line(swept, arguments):
         place, where = f"{shlex.quote(swept.input_line)} and {line}", shlex.quote(swept.input_line)
     else:
         place, where = line, "hydra.sweeper.params"
